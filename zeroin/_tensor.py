@@ -1,0 +1,358 @@
+"""The Tensor: a NumPy array that remembers how it was made.
+
+A tensor produced by an op holds a ``grad_fn`` (the :class:`~zeroin.function.Function`
+that made it); that function holds its ``inputs``. Following ``grad_fn.inputs`` from an
+output back to the leaves is the graph that backward, drawing and explaining all read
+(see :mod:`zeroin.graph`).
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+__all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
+           "set_default_dtype", "get_default_dtype"]
+
+_default_dtype = np.dtype(np.float64)
+
+
+def set_default_dtype(dtype):
+    """Set the float dtype used for Python numbers and lists (float64 unless changed)."""
+    global _default_dtype
+    d = np.dtype(dtype)
+    if d.kind != "f":
+        raise TypeError(f"set_default_dtype: expected a floating dtype such as float32 or "
+                        f"float64, got {d}")
+    _default_dtype = d
+
+
+def get_default_dtype():
+    """The float dtype used for Python numbers and lists."""
+    return _default_dtype
+
+
+# --- grad mode (thread-local) ----------------------------------------------------------
+
+class _GradMode(threading.local):
+    enabled = True
+
+
+_mode = _GradMode()
+
+
+def is_grad_enabled():
+    """True when new ops record the graph (the default; see :class:`no_grad`)."""
+    return _mode.enabled
+
+
+class _GradSwitch:
+    """Context manager and decorator that sets grad mode for the current thread."""
+    _value = True
+
+    def __enter__(self):
+        self._prev = _mode.enabled
+        _mode.enabled = self._value
+        return self
+
+    def __exit__(self, *exc):
+        _mode.enabled = self._prev
+        return False
+
+    def __call__(self, func):
+        import functools
+        value = self._value
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            prev = _mode.enabled
+            _mode.enabled = value
+            try:
+                return func(*args, **kwargs)
+            finally:
+                _mode.enabled = prev
+        return wrapper
+
+
+class no_grad(_GradSwitch):
+    """Ops inside do not record the graph: for evaluation and for in-place updates.
+
+    Use as ``with zeroin.no_grad(): ...`` or as a decorator ``@zeroin.no_grad()``.
+    Grad mode is per thread.
+    """
+    _value = False
+
+
+class enable_grad(_GradSwitch):
+    """Turn graph recording back on inside a :class:`no_grad` block (or as a decorator)."""
+    _value = True
+
+
+# --- the tensor ------------------------------------------------------------------------
+
+def _as_array(data, dtype=None, requires_grad=False):
+    if isinstance(data, Tensor):
+        data = data.data
+    from_python = not isinstance(data, (np.ndarray, np.generic))
+    arr = np.array(data, dtype=dtype)
+    if dtype is None and from_python:
+        if arr.dtype.kind == "f" or (requires_grad and arr.dtype.kind in "iub"):
+            # Python floats take the default float dtype; Python ints that are asked to
+            # require grad are promoted to it too (w = zeroin.tensor(3, requires_grad=True)).
+            arr = arr.astype(_default_dtype, copy=False)
+    if arr.dtype == object:
+        raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} "
+                        f"(NumPy gives an object array); pass numbers, nested lists of "
+                        f"numbers or a numeric NumPy array")
+    return arr
+
+
+def _check_grad_dtype(arr, where="tensor"):
+    if arr.dtype.kind not in "fc":
+        raise TypeError(f"{where}: only floating-point tensors can require grad, got dtype "
+                        f"{arr.dtype}; convert first, e.g. zeroin.tensor(data, dtype='float64', "
+                        f"requires_grad=True)")
+
+
+class Tensor:
+    """An n-dimensional array with reverse-mode automatic differentiation.
+
+    Parameters
+    ----------
+    data : array_like
+        Numbers, nested lists or a NumPy array. It is copied.
+    requires_grad : bool
+        Record operations on this tensor so that ``backward`` can compute ``.grad``.
+    dtype : dtype, optional
+        NumPy dtype. Python floats default to :func:`get_default_dtype` (float64).
+    name : str, optional
+        A label used when drawing and explaining the graph.
+
+    Attributes
+    ----------
+    data : numpy.ndarray
+        The values.
+    grad : Tensor or None
+        The accumulated gradient after ``backward`` (leaves, and tensors that called
+        :meth:`retain_grad`).
+    grad_fn : Function or None
+        The op that produced this tensor; ``None`` for leaves.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "name", "_hooks", "_retain",
+                 "__weakref__")
+    __array_ufunc__ = None          # make ndarray <op> Tensor defer to Tensor's reflected op
+    __array_priority__ = 1000
+
+    def __init__(self, data, requires_grad=False, dtype=None, name=None):
+        arr = _as_array(data, dtype, requires_grad)
+        if requires_grad:
+            _check_grad_dtype(arr)
+        self.data = arr
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self.grad_fn = None
+        self.name = name
+        self._hooks = None
+        self._retain = False
+
+    # --- properties --------------------------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def size(self):
+        return self.data.size
+
+    @property
+    def is_leaf(self):
+        """True for tensors not produced by a recorded op (parameters, inputs, constants)."""
+        return self.grad_fn is None
+
+    @property
+    def T(self):
+        return self.transpose()
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    # --- conversion --------------------------------------------------------------------
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item: only one-element tensors can be converted to a Python "
+                             f"number, this one has shape {self.data.shape}")
+        return self.data.item()
+
+    def numpy(self):
+        """The underlying array (shared, not copied)."""
+        return self.data
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a tensor with shape {self.data.shape} is "
+                             f"ambiguous; use .any() or .all() on .data")
+        return bool(self.data)
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self.data)))
+
+    __hash__ = object.__hash__
+
+    def detach(self):
+        """A new leaf sharing this tensor's data, cut from the graph."""
+        t = _leaf(self.data)
+        t.name = self.name
+        return t
+
+    def astype(self, dtype):
+        """A copy with another dtype (differentiable between float dtypes)."""
+        from . import ops
+        return ops.astype(self, dtype)
+
+    def float(self):
+        return self.astype(np.float32)
+
+    def double(self):
+        return self.astype(np.float64)
+
+    def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` on a leaf in place; returns self."""
+        if not self.is_leaf:
+            raise RuntimeError("requires_grad_: only leaf tensors can change requires_grad; "
+                               "use .detach() to get a leaf")
+        if requires_grad:
+            _check_grad_dtype(self.data, "requires_grad_")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    # --- autograd ----------------------------------------------------------------------
+    def backward(self, gradient=None, retain_graph=False, create_graph=False):
+        """Compute the gradient of this tensor with respect to every leaf that requires grad.
+
+        Gradients accumulate into the leaves' ``.grad`` (as in PyTorch): clear them with
+        ``optimizer.zero_grad()`` or ``t.grad = None`` between steps.
+
+        Parameters
+        ----------
+        gradient : array_like or Tensor, optional
+            d(something)/d(self); required unless this tensor has one element.
+        retain_graph : bool
+            Keep the graph usable for another backward. By default the saved values are
+            released and a second backward raises an error.
+        create_graph : bool
+            Record the backward computation so that the gradients can be differentiated
+            again (higher-order derivatives).
+        """
+        from .autograd import backward
+        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+
+    def retain_grad(self):
+        """Keep ``.grad`` for this non-leaf tensor after backward."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: this tensor does not require grad")
+        if self.grad_fn is not None:
+            self._retain = True
+        return self
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed.
+
+        The hook may return a new gradient (a Tensor or array) that replaces it.
+        Returns a handle whose ``remove()`` unregisters the hook.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that does "
+                               "not require grad")
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return _HookHandle(self._hooks, hook)
+
+    def zero_grad(self):
+        """Set ``.grad`` to None."""
+        self.grad = None
+
+    # --- printing ----------------------------------------------------------------------
+    def __repr__(self):
+        body = np.array2string(self.data, separator=", ", prefix="tensor(",
+                               threshold=200, edgeitems=3)
+        extra = []
+        if self.data.dtype != _default_dtype and self.data.dtype.kind == "f":
+            extra.append(f"dtype={self.data.dtype}")
+        if self.grad_fn is not None:
+            extra.append(f"grad_fn=<{self.grad_fn.name}>")
+        elif self.requires_grad:
+            extra.append("requires_grad=True")
+        if self.name:
+            extra.append(f"name={self.name!r}")
+        return "tensor(" + body + "".join(", " + e for e in extra) + ")"
+
+    def __format__(self, spec):
+        if self.data.size == 1 and spec:
+            return format(self.data.item(), spec)
+        return str(self)
+
+
+class _HookHandle:
+    __slots__ = ("_hooks", "_hook")
+
+    def __init__(self, hooks, hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self):
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+def _leaf(arr, requires_grad=False):
+    """Fast constructor for a tensor around an existing array (no copy, no checks)."""
+    t = object.__new__(Tensor)
+    t.data = arr
+    t.grad = None
+    t.requires_grad = requires_grad
+    t.grad_fn = None
+    t.name = None
+    t._hooks = None
+    t._retain = False
+    return t
+
+
+def tensor(data, requires_grad=False, dtype=None, name=None):
+    """Make a leaf tensor (copies ``data``). See :class:`Tensor`.
+
+    Examples
+    --------
+    >>> w = zeroin.tensor(3.0, requires_grad=True, name="w")
+    >>> b = zeroin.tensor(4.0, requires_grad=True, name="b")
+    >>> z = (2 * w + b) * (b + 1)
+    >>> z.backward()
+    >>> w.grad.item(), b.grad.item()
+    (10.0, 15.0)
+    """
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)

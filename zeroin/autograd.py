@@ -1,0 +1,242 @@
+"""Reverse-mode differentiation: walk the graph from the outputs back to the inputs.
+
+Each op's gradient is computed once every op that consumed its output has passed its
+share back (reverse topological order), so shared sub-expressions are handled by summing,
+as the chain rule's sum over paths says.
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from . import function as _f
+from .function import ZeroinError
+from .graph import toposort
+from .ops import NP, TZ, _sum_to_np, sum_to
+from ._tensor import Tensor, _leaf, enable_grad, no_grad
+
+__all__ = ["backward", "grad"]
+
+_RELEASED_MSG = ("backward: trying to backward through the graph a second time (or to "
+                 "read saved values after they were freed by an earlier backward); pass "
+                 "retain_graph=True to the first backward (or zeroin.grad) if you need to "
+                 "backward through the same graph again")
+
+
+def _as_grad(g, t, create_graph, op="backward"):
+    if isinstance(g, Tensor):
+        arr = g.data
+    else:
+        arr = np.asarray(g, dtype=t.data.dtype)
+    if arr.shape != t.data.shape:
+        raise ValueError(f"{op}: gradient has shape {arr.shape} but the output has shape "
+                         f"{t.data.shape}; they must match")
+    if create_graph:
+        return g if isinstance(g, Tensor) else _leaf(arr)
+    return arr
+
+
+def _root_grads(outputs, grad_outputs, create_graph, op):
+    grads = []
+    for i, t in enumerate(outputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: outputs must be tensors, got {type(t).__name__}")
+        if not t.requires_grad:
+            raise RuntimeError(f"{op}: output {i} does not require grad and has no grad_fn: "
+                               f"nothing it depends on has requires_grad=True (or it was "
+                               f"computed under zeroin.no_grad())")
+        g = grad_outputs[i] if grad_outputs is not None else None
+        if g is None:
+            if t.data.size != 1:
+                raise RuntimeError(f"{op}: output has shape {t.data.shape}; backward without "
+                                   f"a gradient works only for one-element outputs. Reduce it "
+                                   f"first (e.g. loss.mean() or loss.sum()) or pass gradient= "
+                                   f"an array of shape {t.data.shape}")
+            arr = np.ones_like(t.data)
+            g = _leaf(arr) if create_graph else arr
+        else:
+            g = _as_grad(g, t, create_graph, op)
+        grads.append(g)
+    return grads
+
+
+def _run(outputs, out_grads, retain_graph, create_graph, targets=None):
+    """The engine. Accumulates into leaves' ``.grad``, or returns {id: grad} for targets."""
+    order = toposort(outputs)
+    grads = {}
+    for t, g in zip(outputs, out_grads):
+        k = id(t)
+        grads[k] = g if k not in grads else grads[k] + g
+    xp = TZ if create_graph else NP
+    wrap = _leaf if not create_graph else (lambda g: g)
+    leaves = {}
+    captured = {}
+    anomaly = _f.anomaly.enabled
+    for t in reversed(order):
+        k = id(t)
+        g = grads.pop(k, None)
+        if g is None:
+            continue
+        fn = t.grad_fn
+        if t._hooks:
+            g = _call_hooks(t, g, create_graph)
+        if t._retain and targets is None:
+            t.grad = wrap(g) if t.grad is None else wrap(_raw_add(t.grad, g, create_graph))
+        if targets is not None and k in targets:
+            captured[k] = g
+        if fn.released:
+            raise RuntimeError(_RELEASED_MSG)
+        ins = fn.inputs
+        if create_graph:
+            res = fn.backward(xp, g, t, *ins)
+        else:
+            res = fn.backward(xp, g, t.data, *[i.data for i in ins])
+        if len(ins) == 1:
+            res = (res,)
+        if not retain_graph:
+            fn.released = True
+            fn.saved = None
+        for inp, gi in zip(ins, res):
+            if gi is None or not inp.requires_grad:
+                continue
+            if create_graph:
+                if type(gi) is not Tensor:
+                    gi = _leaf(np.asarray(gi))
+                if gi.shape != inp.data.shape:
+                    gi = sum_to(gi, inp.data.shape)
+            else:
+                if type(gi) is not np.ndarray:
+                    gi = np.asarray(gi)
+                if gi.shape != inp.data.shape:
+                    gi = _sum_to_np(gi, inp.data.shape)
+                if gi.dtype != inp.data.dtype:
+                    gi = gi.astype(inp.data.dtype)
+            if anomaly:
+                _check_backward(fn, gi)
+            ki = id(inp)
+            prev = grads.get(ki)
+            grads[ki] = gi if prev is None else prev + gi
+            if inp.grad_fn is None:
+                leaves[ki] = inp
+    for ki, leaf in leaves.items():
+        g = grads.pop(ki)
+        if leaf._hooks:
+            g = _call_hooks(leaf, g, create_graph)
+        if targets is not None:
+            if ki in targets:
+                captured[ki] = g
+            continue
+        if leaf.grad is None:
+            leaf.grad = g if create_graph else _leaf(g if _exclusive(g) else g.copy())
+        elif create_graph or leaf.grad.requires_grad:
+            leaf.grad = leaf.grad + (g if create_graph else _leaf(g))
+        else:
+            gd = leaf.grad.data
+            if gd.flags.writeable:
+                np.add(gd, g, out=gd)
+            else:
+                leaf.grad = _leaf(gd + g)
+    for t, g in zip(outputs, out_grads):
+        # an output that is itself a target or a leaf
+        if t.grad_fn is None and id(t) not in leaves:
+            if targets is not None and id(t) in targets:
+                captured[id(t)] = g
+            elif targets is None:
+                leaf = t
+                leaf.grad = wrap(g) if leaf.grad is None else \
+                    wrap(_raw_add(leaf.grad, g, create_graph))
+    return captured
+
+
+def _exclusive(g):
+    # Adopt the array as the leaf's grad buffer only if nothing else can see it: a rule
+    # such as add's returns the same array for both inputs. (2 = our local + the call.)
+    return g.flags.owndata and g.flags.writeable and sys.getrefcount(g) <= 3
+
+
+def _raw_add(cur, g, create_graph):
+    if create_graph:
+        return cur + g
+    return cur.data + g
+
+
+def _call_hooks(t, g, create_graph):
+    for hook in list(t._hooks):
+        arg = g if create_graph else _leaf(g)
+        r = hook(arg)
+        if r is not None:
+            if create_graph:
+                g = r if isinstance(r, Tensor) else _leaf(np.asarray(r))
+            else:
+                g = np.asarray(r.data if isinstance(r, Tensor) else r, dtype=t.data.dtype)
+            if g.shape != t.data.shape:
+                raise ValueError(f"hook: returned a gradient of shape {g.shape} for a "
+                                 f"tensor of shape {t.data.shape}")
+    return g
+
+
+def _check_backward(fn, g):
+    data = g.data if isinstance(g, Tensor) else g
+    if data.dtype.kind in "fc" and not np.all(np.isfinite(data)):
+        site = getattr(fn, "site", None) or "<created before detect_anomaly was on>"
+        raise _f.AnomalyError(f"{fn.name}: backward produced {_f._bad(data)} "
+                              f"(op created at {site})")
+
+
+def backward(tensor, gradient=None, retain_graph=False, create_graph=False):
+    """Accumulate d(tensor)/d(leaf) into each leaf's ``.grad``. See :meth:`Tensor.backward`."""
+    outs = [tensor]
+    g = _root_grads(outs, None if gradient is None else [gradient], create_graph,
+                    "backward")
+    ctx = enable_grad() if create_graph else no_grad()
+    with ctx:
+        _run(outs, g, retain_graph or create_graph, create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, returned as a tuple.
+
+    Unlike :meth:`Tensor.backward`, nothing is accumulated into ``.grad``. With
+    ``create_graph=True`` the results are part of the graph and can be differentiated
+    again. ``retain_graph`` defaults to ``create_graph``.
+
+    Examples
+    --------
+    >>> x = zeroin.tensor(2.0, requires_grad=True)
+    >>> (dy,) = zeroin.grad(x ** 3, x, create_graph=True)
+    >>> (d2y,) = zeroin.grad(dy, x)
+    >>> dy.item(), d2y.item()
+    (12.0, 12.0)
+    """
+    single_out = isinstance(outputs, Tensor)
+    outputs = [outputs] if single_out else list(outputs)
+    single_in = isinstance(inputs, Tensor)
+    inputs = [inputs] if single_in else list(inputs)
+    if grad_outputs is not None:
+        grad_outputs = [grad_outputs] if isinstance(grad_outputs, (Tensor, np.ndarray)) \
+            and single_out else list(grad_outputs)
+    if retain_graph is None:
+        retain_graph = create_graph
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} does not require grad; create it with "
+                               f"requires_grad=True")
+    g = _root_grads(outputs, grad_outputs, create_graph, "grad")
+    targets = {id(t) for t in inputs}
+    ctx = enable_grad() if create_graph else no_grad()
+    with ctx:
+        captured = _run(outputs, g, retain_graph, create_graph, targets)
+    result = []
+    for i, t in enumerate(inputs):
+        r = captured.get(id(t))
+        if r is None:
+            if not allow_unused:
+                label = f" ({t.name})" if t.name else ""
+                raise ZeroinError(f"grad: input {i}{label} is not used in the graph of the "
+                                  f"outputs; pass allow_unused=True to get None for it")
+            result.append(None)
+        else:
+            result.append(r if isinstance(r, Tensor) else _leaf(r))
+    return tuple(result)

@@ -1,0 +1,138 @@
+"""Function: one op, its forward and its backward rule in one place.
+
+Subclasses define ``forward(*arrays) -> array`` on NumPy arrays and
+``backward(xp, g, out, *inputs)``, which returns the gradient for each input (a single
+value for one-input ops; ``None`` for an input that needs none). The backward rule is
+written once and runs in two modes:
+
+* normal backward: ``g``, ``out`` and the inputs are ``ndarray`` and ``xp`` is :data:`NP`;
+* ``create_graph=True``: they are :class:`~zeroin.Tensor` and ``xp`` is :data:`TZ`, so the
+  rule itself is recorded and can be differentiated again.
+
+The engine reduces each gradient to its input's shape (broadcasting), so rules may return
+gradients in the broadcast shape.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _tensor as _t
+from ._tensor import Tensor, _leaf
+
+__all__ = ["Function", "ZeroinError", "ShapeError", "AnomalyError"]
+
+
+class ZeroinError(RuntimeError):
+    """Base class for zeroin's own errors."""
+
+
+class ShapeError(ZeroinError, ValueError):
+    """Operands whose shapes do not fit the operation."""
+
+
+class AnomalyError(ZeroinError, FloatingPointError):
+    """Raised under :func:`zeroin.detect_anomaly` when an op produces NaN or Inf."""
+
+
+class _Anomaly:
+    enabled = False
+
+
+anomaly = _Anomaly()
+
+
+def _shape_str(x):
+    return str(tuple(x.shape)) if hasattr(x, "shape") else type(x).__name__
+
+
+class Function:
+    """Base class of every op. See the module docstring for the contract."""
+
+    __slots__ = ("inputs", "saved", "released", "site")
+    name = "function"       # used in errors, drawings and explanations
+    symbol = None           # short infix/label used when drawing, e.g. "*"
+
+    def forward(self, *arrays):
+        raise NotImplementedError
+
+    def backward(self, xp, g, out, *inputs):
+        raise NotImplementedError
+
+    def label(self):
+        """Short human label for drawings: the symbol, or the name with its arguments."""
+        return self.symbol or self.name
+
+    def __repr__(self):
+        return f"<{self.name}>"
+
+    def __call__(self, *inputs):
+        """Run forward on tensors ``inputs`` and record the node if grad is needed."""
+        try:
+            data = self.forward(*[t.data for t in inputs])
+        except (ValueError, IndexError) as e:
+            if isinstance(e, ZeroinError):
+                raise
+            shapes = " and ".join(_shape_str(t) for t in inputs)
+            raise ShapeError(f"{self.name}: shapes {shapes}: {e}") from None
+        if type(data) is not np.ndarray:
+            data = np.asarray(data)
+        out = _leaf(data)
+        if _t._mode.enabled:
+            for t in inputs:
+                if t.requires_grad:
+                    self.inputs = inputs
+                    self.released = False
+                    out.requires_grad = True
+                    out.grad_fn = self
+                    break
+        if anomaly.enabled:
+            _anomaly_forward(self, out)
+        return out
+
+
+def _user_site():
+    """The innermost stack frame outside zeroin, as 'file:line: code'."""
+    import os
+    import traceback
+    here = os.path.dirname(os.path.abspath(__file__))
+    for frame in reversed(traceback.extract_stack()[:-2]):
+        if not os.path.abspath(frame.filename).startswith(here + os.sep):
+            return f"{frame.filename}:{frame.lineno}: {frame.line}"
+    return "<unknown>"
+
+
+def _anomaly_forward(fn, out):
+    site = _user_site()
+    if out.grad_fn is fn:
+        fn.site = site
+    if out.data.dtype.kind in "fc" and not np.all(np.isfinite(out.data)):
+        raise AnomalyError(f"{fn.name}: forward produced {_bad(out.data)} "
+                           f"(op created at {site})")
+
+
+def _bad(a):
+    n_nan = int(np.isnan(a).sum())
+    n_inf = int(np.isinf(a).sum())
+    parts = []
+    if n_nan:
+        parts.append(f"{n_nan} NaN")
+    if n_inf:
+        parts.append(f"{n_inf} Inf")
+    return " and ".join(parts) + f" in output of shape {tuple(a.shape)}"
+
+
+def constant(value, like=None):
+    """Wrap a non-tensor operand as a constant leaf, keeping ``like``'s float dtype.
+
+    Python numbers do not change a tensor's dtype: ``float32_tensor * 2.0`` stays float32.
+    """
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (int, float, bool)) and like is not None:
+        kind = like.data.dtype.kind
+        if kind == "f" or (kind in "iu" and isinstance(value, int) and not
+                           isinstance(value, bool)):
+            return _leaf(np.asarray(value, dtype=like.data.dtype))
+        if isinstance(value, float):
+            return _leaf(np.asarray(value, dtype=_t._default_dtype))
+    return _leaf(_t._as_array(value))

@@ -1,0 +1,57 @@
+"""The graph walk: the one traversal that backward, drawing and explaining all use.
+
+The graph is implicit in the tensors: a tensor's ``grad_fn`` is the op that made it and
+``grad_fn.inputs`` are that op's operands. :func:`toposort` orders it without recursion, so
+a chain of a million ops is fine.
+"""
+from __future__ import annotations
+
+__all__ = ["toposort", "parents", "leaves", "is_constant"]
+
+
+def parents(t):
+    """The tensors ``t`` was computed from (empty for leaves)."""
+    fn = t.grad_fn
+    return fn.inputs if fn is not None else ()
+
+
+def toposort(roots, include_leaves=False):
+    """Tensors reachable from ``roots``, each after every tensor it was computed from.
+
+    Only recorded ops are followed (a tensor made under ``no_grad`` is a leaf). With
+    ``include_leaves`` the leaves and constants that feed the graph are listed too;
+    otherwise only tensors with a ``grad_fn``.
+    """
+    order = []
+    seen = set()
+    stack = [(r, False) for r in reversed(roots)]
+    push, pop, add = stack.append, stack.pop, seen.add
+    while stack:
+        t, done = pop()
+        if done:
+            order.append(t)
+            continue
+        k = id(t)
+        if k in seen:
+            continue
+        add(k)
+        fn = t.grad_fn
+        if fn is None:
+            if include_leaves:
+                order.append(t)
+            continue
+        push((t, True))
+        for i in reversed(fn.inputs):
+            if id(i) not in seen:
+                push((i, False))
+    return order
+
+
+def leaves(roots):
+    """The leaf tensors (inputs, parameters, constants) that ``roots`` depend on."""
+    return [t for t in toposort(roots, include_leaves=True) if t.grad_fn is None]
+
+
+def is_constant(t):
+    """A leaf that does not require grad: a number written into the formula, or data."""
+    return t.grad_fn is None and not t.requires_grad
