@@ -61,8 +61,13 @@ def _root_grads(outputs, grad_outputs, create_graph, op):
     return grads
 
 
-def _run(outputs, out_grads, retain_graph, create_graph, targets=None):
-    """The engine. Accumulates into leaves' ``.grad``, or returns {id: grad} for targets."""
+def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everything=False):
+    """The engine. Accumulates into leaves' ``.grad``, or returns {id: grad} for targets.
+
+    With ``everything`` it returns the gradient of every tensor in the graph and touches no
+    ``.grad``; released graphs are allowed (used by :func:`node_grads`)."""
+    if everything:
+        targets = _Everything()
     order = toposort(outputs)
     grads = {}
     for t, g in zip(outputs, out_grads):
@@ -85,7 +90,7 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None):
             t.grad = wrap(g) if t.grad is None else wrap(_raw_add(t.grad, g, create_graph))
         if targets is not None and k in targets:
             captured[k] = g
-        if fn.released:
+        if fn.released and not everything:
             raise RuntimeError(_RELEASED_MSG)
         ins = fn.inputs
         if create_graph:
@@ -94,7 +99,7 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None):
             res = fn.backward(xp, g, t.data, *[i.data for i in ins])
         if len(ins) == 1:
             res = (res,)
-        if not retain_graph:
+        if not retain_graph and not everything:
             fn.released = True
             fn.saved = None
         for inp, gi in zip(ins, res):
@@ -182,6 +187,22 @@ def _check_backward(fn, g):
         site = getattr(fn, "site", None) or "<created before detect_anomaly was on>"
         raise _f.AnomalyError(f"{fn.name}: backward produced {_f._bad(data)} "
                               f"(op created at {site})")
+
+
+class _Everything:
+    def __contains__(self, k):
+        return True
+
+
+def node_grads(output, gradient=None):
+    """d(output)/d(t) for every tensor ``t`` in ``output``'s graph, as {id(t): ndarray}.
+
+    Reads the graph without changing it: no ``.grad`` is written and it also works after
+    an ordinary ``backward`` has run. Drawing and explaining use it to label every node.
+    """
+    g = _root_grads([output], None if gradient is None else [gradient], False, "node_grads")
+    with no_grad():
+        return _run([output], g, True, False, everything=True)
 
 
 def backward(tensor, gradient=None, retain_graph=False, create_graph=False):
