@@ -31,13 +31,20 @@ def jacobian(f, x, create_graph=False):
     """The Jacobian of ``f`` at ``x``: a tensor of shape ``f(x).shape + x.shape``."""
     x = _leafify(x)
     y = f(x)
+    if not y.requires_grad:     # f does not depend on x (or only through constants)
+        return Tensor(np.zeros(y.shape + x.shape, dtype=y.data.dtype))
     rows = []
     for i in range(max(y.data.size, 1)):
         e = np.zeros(y.data.size, dtype=y.data.dtype)
         e[i] = 1
         (g,) = grad(y, x, grad_outputs=[e.reshape(y.shape)], retain_graph=True,
                     create_graph=create_graph, allow_unused=True)
-        rows.append(np.zeros_like(x.data) if g is None else g.data)
+        if g is None:
+            g = _leaf(np.zeros_like(x.data))
+        rows.append(g if create_graph else g.data)
+    if create_graph:    # keep the rows in the graph so the Jacobian can be differentiated
+        from .ops import stack
+        return stack(rows).reshape(y.shape + x.shape)
     return Tensor(np.stack(rows).reshape(y.shape + x.shape))
 
 
@@ -57,5 +64,7 @@ def hvp(f, x, v):
     y = f(x)
     (d,) = grad(y, x, create_graph=True)
     v = v.data if isinstance(v, Tensor) else np.asarray(v, dtype=x.data.dtype)
+    if not d.requires_grad:     # f is linear in x: the Hessian is zero
+        return y, _leaf(np.zeros_like(x.data))
     (hv,) = grad((d * _leaf(v)).sum(), x, allow_unused=True)
     return y, hv if hv is not None else _leaf(np.zeros_like(x.data))

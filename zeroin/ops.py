@@ -635,7 +635,7 @@ def _check_axis(op, x, axis):
         return None
     nd = x.ndim
     for a in ((axis,) if isinstance(axis, numbers.Integral) else axis):
-        if not -nd <= a < max(nd, 1):
+        if not -nd <= a < builtins.max(nd, 1):
             raise ShapeError(f"{op}: axis {a} is out of range for a tensor of shape "
                              f"{x.shape} ({nd} dimensions)")
     return axis if isinstance(axis, numbers.Integral) else tuple(axis)
