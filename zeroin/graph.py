@@ -23,13 +23,16 @@ def toposort(roots, include_leaves=False):
     otherwise only tensors with a ``grad_fn``.
     """
     order = []
+    append = order.append
     seen = set()
-    stack = [(r, False) for r in reversed(roots)]
-    push, pop, add = stack.append, stack.pop, seen.add
+    add = seen.add
+    stack = list(reversed(roots))
+    push, pop = stack.append, stack.pop
+    open_ = []          # tensors whose inputs are being visited; None on stack closes one
     while stack:
-        t, done = pop()
-        if done:
-            order.append(t)
+        t = pop()
+        if t is None:
+            append(open_.pop())
             continue
         k = id(t)
         if k in seen:
@@ -38,12 +41,17 @@ def toposort(roots, include_leaves=False):
         fn = t.grad_fn
         if fn is None:
             if include_leaves:
-                order.append(t)
+                append(t)
             continue
-        push((t, True))
-        for i in reversed(fn.inputs):
-            if id(i) not in seen:
-                push((i, False))
+        open_.append(t)
+        push(None)
+        ins = fn.inputs
+        if len(ins) == 1:
+            push(ins[0])
+        else:
+            for i in reversed(ins):
+                if include_leaves or i.grad_fn is not None:
+                    push(i)
     return order
 
 
