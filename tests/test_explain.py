@@ -1,0 +1,162 @@
+"""zeroin.explain: the chain rule as a sum over paths, checked against the engine."""
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import zeroin
+from zeroin.autograd import node_grads
+
+
+def seed_graph(names=True):
+    w = zeroin.tensor(3.0, requires_grad=True, name="w")
+    b = zeroin.tensor(4.0, requires_grad=True, name="b")
+    x = 2 * w + b
+    y = b + 1
+    z = x * y
+    if names:
+        x.name, y.name, z.name = "x", "y", "z"
+    return w, b, x, y, z
+
+
+def test_seed_b_sum_over_two_paths():
+    w, b, x, y, z = seed_graph()
+    e = zeroin.explain(z, b)
+    assert "dz/db = dz/dx * dx/db + dz/dy * dy/db = 5 * 1 + 10 * 1 = 15" in e.text
+    assert str(e) == e.text
+    assert e.value == 15.0 == node_grads(z)[id(b)]
+    assert [p.names for p in e.paths] == [["z", "x", "b"], ["z", "y", "b"]]
+    assert [p.local for p in e.paths] == [[5.0, 1.0], [10.0, 1.0]]
+    assert [p.product for p in e.paths] == [5.0, 10.0]
+    assert e.n_paths == 2 and not e.collapsed
+
+
+def test_seed_w_folds_unnamed_step():
+    w, b, x, y, z = seed_graph()
+    e = zeroin.explain(z, w)
+    assert "dz/dw = dz/dx * dx/dw = 5 * 2 = 10" in e.text
+    assert e.value == 10.0
+    # the forward formulas with constants shown as values
+    assert "x = w * 2 + b = 10" in e.text
+    assert "z = x * y = 50" in e.text
+
+
+def test_markdown_has_math():
+    w, b, x, y, z = seed_graph()
+    md = zeroin.explain(z, b)._repr_markdown_()
+    assert "$$" in md and "\\frac{\\partial z}{\\partial b}" in md
+    assert "5 \\cdot 1 + 10 \\cdot 1 = 15" in md
+
+
+def test_all_steps_and_default_names_after_plain_backward():
+    w = zeroin.tensor(3.0, requires_grad=True)
+    b = zeroin.tensor(4.0, requires_grad=True)
+    z = (2 * w + b) * (b + 1)
+    z.backward()                       # graph released: explain still works
+    e = zeroin.explain(z, w)
+    assert e.paths[0].names == ["mul2", "add1", "mul1", "t0"]
+    assert e.paths[0].local == [5.0, 1.0, 2.0]
+    assert "dmul2/dt0 = dmul2/dadd1 * dadd1/dmul1 * dmul1/dt0 = 5 * 1 * 2 = 10" in e.text
+    assert zeroin.explain(z, b).value == b.grad.item() == 15.0
+    w2, b2, x, y, z2 = seed_graph()
+    e2 = zeroin.explain(z2, w2, steps="all")
+    assert e2.paths[0].names == ["z", "x", "mul1", "w"]
+
+
+def _mlp(seed=0):
+    rng = np.random.default_rng(seed)
+    X = zeroin.tensor(rng.normal(size=(6, 3)), name="X")
+    Y = zeroin.tensor(rng.normal(size=(6, 1)), name="Y")
+    W1 = zeroin.tensor(rng.normal(size=(3, 4)), requires_grad=True, name="W1")
+    b1 = zeroin.tensor(rng.normal(size=4), requires_grad=True, name="b1")
+    W2 = zeroin.tensor(rng.normal(size=(4, 1)), requires_grad=True, name="W2")
+
+    def f(W1, b1, W2):
+        h = (X @ W1 + b1).tanh()
+        r = h @ W2 - Y
+        return (r * r).mean() + 0.1 * (W1 * W1).sum()
+    return f, (W1, b1, W2)
+
+
+@pytest.mark.parametrize("which", [0, 1, 2])
+def test_mlp_value_matches_node_grads_and_finite_differences(which):
+    f, params = _mlp()
+    loss = f(*params)
+    p = params[which]
+    e = zeroin.explain(loss, p)
+    np.testing.assert_allclose(e.value, node_grads(loss)[id(p)], rtol=1e-12)
+    # central differences, element by element
+    num = np.zeros_like(p.data)
+    for i in np.ndindex(p.shape):
+        old = p.data[i]
+        p.data[i] = old + 1e-6
+        up = f(*params).item()
+        p.data[i] = old - 1e-6
+        down = f(*params).item()
+        p.data[i] = old
+        num[i] = (up - down) / 2e-6
+    np.testing.assert_allclose(e.value, num, rtol=1e-5, atol=1e-7)
+    # the paths' shares add up to the gradient
+    np.testing.assert_allclose(sum(q.product for q in e.paths), e.value, rtol=1e-12)
+    # tensors are summarised, Jacobians named with their shape, never printed whole
+    assert "Jacobian J" in e.text and "matrix (mean" in e.text
+    assert all(len(line) < 400 for line in e.lines)
+
+
+def test_deep_diamond_is_bounded_and_collapsed():
+    x = zeroin.tensor(0.3, requires_grad=True, name="x")
+    h = x
+    for _ in range(30):
+        h = (h * 0.9).tanh() + h.sin()
+    t0 = time.perf_counter()
+    e = zeroin.explain(h, x, max_paths=10)
+    assert time.perf_counter() - t0 < 5
+    assert e.n_paths == 2 ** 30 and e.collapsed
+    assert len(e.paths) == 10
+    assert "more than max_paths=10" in e.text and "collapsed" in e.text
+    assert len(e.lines) < 100
+    assert e.value == pytest.approx(node_grads(h)[id(x)], rel=1e-12)
+    for q in e.paths:                   # each listed path is a real chain of local factors
+        assert q.product == pytest.approx(np.prod(q.local), rel=1e-12)
+
+
+def test_shared_input_and_non_dependence_and_errors():
+    a = zeroin.tensor(2.0, requires_grad=True, name="a")
+    e = zeroin.explain(a * a, a)
+    assert e.value == 4.0 and e.paths[0].local == [4.0]
+    q = zeroin.tensor(1.0, requires_grad=True, name="q")
+    e = zeroin.explain(a * 3, q)
+    assert e.value == 0 and e.n_paths == 0 and "does not depend on q" in e.text
+    with pytest.raises(ValueError, match="requires_grad=True"):
+        zeroin.explain(a * 3, zeroin.tensor(1.0))
+    v = zeroin.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(ValueError, match="shape \\(2,\\)"):
+        zeroin.explain(v * 2, v)
+    e = zeroin.explain(v * v, v, gradient=np.ones(2))
+    np.testing.assert_allclose(e.value, [2.0, 4.0])
+
+
+_UNARY = ["tanh", "sin", "exp", "sigmoid"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 100), st.integers(0, 100)),
+                min_size=1, max_size=12),
+       st.floats(-1.5, 1.5))
+def test_random_graphs_paths_sum_to_gradient(program, x0):
+    x = zeroin.tensor(x0, requires_grad=True, name="x")
+    nodes = [x]
+    for op, i, j in program:
+        a, b = nodes[i % len(nodes)], nodes[j % len(nodes)]
+        if op < 4:
+            nodes.append(getattr(a * 0.5, _UNARY[op])())
+        elif op == 4:
+            nodes.append(a + b)
+        else:
+            nodes.append(a * b)
+    out = nodes[-1] + 0.0 * x          # the output always depends on x
+    e = zeroin.explain(out, x, max_paths=10_000)
+    assert e.value == pytest.approx(node_grads(out)[id(x)], rel=1e-9, abs=1e-12)
+    assert sum(q.product for q in e.paths) == pytest.approx(e.value, rel=1e-9, abs=1e-12)
+    assert len(e.paths) == e.n_paths
