@@ -1,0 +1,476 @@
+"""Layer and loss functions: each new op is one :class:`~zeroin.Function` with its forward
+and backward rule side by side (see :mod:`zeroin.ops` for the contract).
+
+``linear`` and ``cross_entropy`` are single fused ops: one node in the graph, one place to
+read the derivative, and no intermediate arrays that a chain of small ops would allocate.
+The loss ops refuse target shapes that would broadcast by mistake.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import ops as _ops
+from .._tensor import Tensor, _leaf, get_default_dtype
+from ..function import Function, ShapeError
+from ..ops import (NP, _needs, _raw, leaky_relu, log_softmax, relu, sigmoid, softmax,
+                   softplus, tanh)
+from ..random import get_rng
+
+__all__ = ["linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax",
+           "softplus", "dropout", "batch_norm", "mse_loss", "l1_loss",
+           "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
+           "nll_loss"]
+
+
+# --- linear -----------------------------------------------------------------------------
+
+class Linear(Function):
+    """y = x @ W.T + b with W of shape (out_features, in_features), PyTorch's layout."""
+    __slots__ = ()
+    name = "linear"
+
+    def forward(self, x, w, b=None):
+        y = x @ w.T
+        if b is not None:
+            if y.dtype == b.dtype and y.flags.writeable:
+                y += b
+            else:
+                y = y + b
+        return y
+
+    def backward(self, xp, g, out, x, w, b=None):
+        gx = gw = gb = None
+        if _needs(self, 0):
+            gx = g @ w
+        if _needs(self, 1):
+            if g.ndim == 2 and x.ndim == 2:
+                gw = g.T @ x
+            else:
+                gw = g.reshape(-1, w.shape[0]).T @ x.reshape(-1, w.shape[1])
+        if b is not None and _needs(self, 2):
+            gb = g.sum(axis=0) if g.ndim == 2 else g.reshape(-1, w.shape[0]).sum(axis=0)
+        return (gx, gw, gb) if b is not None else (gx, gw)
+
+
+def _tensor_arg(x, op, what="input"):
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (np.ndarray, numbers.Number, list, tuple)):
+        return Tensor(x)
+    raise TypeError(f"{op}: {what} must be a Tensor or array, got {type(x).__name__}")
+
+
+def linear(input, weight, bias=None):  # noqa: A002
+    """``input @ weight.T + bias`` as one op.
+
+    Parameters
+    ----------
+    input : Tensor of shape (..., in_features)
+    weight : Tensor of shape (out_features, in_features)
+    bias : Tensor of shape (out_features,), optional
+    """
+    x = _tensor_arg(input, "linear")
+    if weight.ndim != 2:
+        raise ShapeError(f"linear: weight must be 2-D (out_features, in_features), got shape "
+                         f"{weight.shape}")
+    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ShapeError(
+            f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} features "
+            f"in its last dimension but the weight of shape {weight.shape} expects "
+            f"in_features={weight.shape[1]}; reshape the input to (batch, "
+            f"{weight.shape[1]}) or build the layer as Linear({x.shape[-1] if x.ndim else 1}, "
+            f"{weight.shape[0]})")
+    if bias is None:
+        return Linear()(x, weight)
+    if bias.shape != (weight.shape[0],):
+        raise ShapeError(f"linear: bias of shape {bias.shape} does not fit weight of shape "
+                         f"{weight.shape}; it must have shape ({weight.shape[0]},)")
+    return Linear()(x, weight, bias)
+
+
+# --- dropout and batch norm -------------------------------------------------------------
+
+class _MulMask(Function):
+    """x * mask with a constant mask (dropout)."""
+    __slots__ = ("mask",)
+    name = "dropout"
+
+    def __init__(self, mask):
+        self.mask = mask
+
+    def forward(self, x):
+        return x * self.mask
+
+    def backward(self, xp, g, out, x):
+        return g * self.mask
+
+
+def dropout(input, p=0.5, training=True, rng=None):  # noqa: A002
+    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (training
+    only), so that the expected value is unchanged; identity when ``training`` is False."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout: probability p must be between 0 and 1, got {p}")
+    x = _tensor_arg(input, "dropout")
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return _MulMask(np.zeros((), dtype=x.dtype))(x)
+    keep = get_rng(rng).random(x.shape, dtype=np.float32 if x.dtype == np.float32
+                               else np.float64) >= p
+    mask = keep.astype(x.dtype)
+    mask *= 1.0 / (1.0 - p)
+    return _MulMask(mask)(x)
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,  # noqa: A002
+               momentum=0.1, eps=1e-5):
+    """Normalise each feature (dimension 1) over the batch (and length), then scale and
+    shift. In training the batch statistics are used and the running ones (plain arrays
+    or tensors) are updated in place; in evaluation the running statistics are used."""
+    x = _tensor_arg(input, "batch_norm")
+    if x.ndim not in (2, 3):
+        raise ShapeError(f"batch_norm: expected input of shape (N, C) or (N, C, L), got "
+                         f"{x.shape}")
+    axes = (0,) if x.ndim == 2 else (0, 2)
+    shape = (1, x.shape[1]) + ((1,) if x.ndim == 3 else ())
+    if training:
+        n = x.size // x.shape[1]
+        if n < 2:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when "
+                             f"training, got input of shape {x.shape}; use a batch of at "
+                             f"least 2 or call model.eval()")
+        mean = x.mean(axis=axes, keepdims=True)
+        xc = x - mean
+        var = (xc * xc).mean(axis=axes, keepdims=True)
+        xhat = xc / (var + eps).sqrt()
+        if running_mean is not None:
+            rm, rv = _raw(running_mean), _raw(running_var)
+            rm *= 1 - momentum
+            rm += momentum * mean.data.reshape(-1).astype(rm.dtype)
+            rv *= 1 - momentum
+            rv += momentum * (var.data.reshape(-1) * (n / (n - 1))).astype(rv.dtype)
+    else:
+        if running_mean is None:
+            raise ValueError("batch_norm: evaluation needs running statistics")
+        rm = _raw(running_mean).reshape(shape).astype(x.dtype, copy=False)
+        rv = _raw(running_var).reshape(shape).astype(x.dtype, copy=False)
+        xhat = (x - rm) * (1.0 / np.sqrt(rv + eps))
+    if weight is not None:
+        xhat = xhat * weight.reshape(shape)
+    if bias is not None:
+        xhat = xhat + bias.reshape(shape)
+    return xhat
+
+
+# --- losses -----------------------------------------------------------------------------
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(op, reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got "
+                         f"{reduction!r}")
+
+
+def _target(op, target, input):  # noqa: A002
+    """Make the target a tensor with the input's float dtype (unless it needs grad)."""
+    if isinstance(target, Tensor):
+        if target.requires_grad or target.dtype == input.dtype:
+            return target
+        return _leaf(target.data.astype(input.dtype))
+    try:
+        return _leaf(np.asarray(target, dtype=input.dtype))
+    except (TypeError, ValueError):
+        raise TypeError(f"{op}: target must be a Tensor or array of numbers, got "
+                        f"{type(target).__name__}") from None
+
+
+def _check_same_shape(op, x, t):
+    if x.shape == t.shape:
+        return
+    msg = f"{op}: input shape {x.shape} and target shape {t.shape} differ"
+    try:
+        b = np.broadcast_shapes(x.shape, t.shape)
+        msg += f"; they would broadcast to {b}"
+    except ValueError:
+        b = None
+    if x.ndim == t.ndim + 1 and x.shape[-1] == 1 and x.shape[:-1] == t.shape:
+        fix = (f"Reshape the target with target.reshape(-1, 1) or the input with "
+               f"input.reshape(-1)")
+    elif t.ndim == x.ndim + 1 and t.shape[-1] == 1 and t.shape[:-1] == x.shape:
+        fix = (f"Reshape the input with input.reshape(-1, 1) or the target with "
+               f"target.reshape(-1)")
+    elif x.size == t.size:
+        fix = f"Reshape the target with target.reshape{x.shape}"
+    else:
+        fix = ("They must have the same shape: one prediction per target value; check the "
+               "model's output size and the batch")
+    raise ShapeError(f"{msg}. {fix}")
+
+
+class _Loss(Function):
+    """Elementwise loss l(x, t) followed by a reduction; subclasses give l and its partials."""
+    __slots__ = ("reduction",)
+
+    def __init__(self, reduction):
+        self.reduction = reduction
+
+    def label(self):
+        return self.name if self.reduction == "mean" else f"{self.name}[{self.reduction}]"
+
+    def forward(self, x, t):
+        el = self.elementwise(x, t)
+        if self.reduction == "mean":
+            return el.mean()
+        if self.reduction == "sum":
+            return el.sum()
+        return el
+
+    def _scale(self, xp, g, x):
+        if self.reduction == "none":
+            return g
+        if xp is NP:
+            g = g.item()
+        return g * (1.0 / x.size) if self.reduction == "mean" else g
+
+    def backward(self, xp, g, out, x, t):
+        s = self._scale(xp, g, x)
+        gx = self.dx(xp, x, t) * s if _needs(self, 0) else None
+        gt = self.dt(xp, x, t) * s if _needs(self, 1) else None
+        return gx, gt
+
+
+class MSE(_Loss):
+    __slots__ = ()
+    name = "mse_loss"
+
+    def elementwise(self, x, t):
+        d = x - t
+        return d * d
+
+    def dx(self, xp, x, t):
+        return (x - t) * 2
+
+    def dt(self, xp, x, t):
+        return (t - x) * 2
+
+
+class L1(_Loss):
+    __slots__ = ()
+    name = "l1_loss"
+
+    def elementwise(self, x, t):
+        return np.abs(x - t)
+
+    def dx(self, xp, x, t):
+        s = np.sign(_raw(x) - _raw(t))
+        return s if xp is NP else _leaf(s)
+
+    def dt(self, xp, x, t):
+        s = -np.sign(_raw(x) - _raw(t))
+        return s if xp is NP else _leaf(s)
+
+
+def _maximum(xp, a, b):
+    return np.maximum(a, b) if xp is NP else _ops.maximum(a, b)
+
+
+class BCE(_Loss):
+    """-(t log p + (1 - t) log(1 - p)); logs are clamped at -100 as in PyTorch."""
+    __slots__ = ()
+    name = "binary_cross_entropy"
+
+    def elementwise(self, x, t):
+        with np.errstate(divide="ignore"):
+            lp = np.maximum(np.log(x), -100)
+            lq = np.maximum(np.log1p(-x), -100)
+        return -(t * lp + (1 - t) * lq)
+
+    def dx(self, xp, x, t):
+        return (x - t) / _maximum(xp, x * (1 - x), 1e-12)
+
+    def dt(self, xp, x, t):
+        lp = _maximum(xp, xp.log(_maximum(xp, x, 1e-44)), -100)
+        lq = _maximum(xp, xp.log(_maximum(xp, 1 - x, 1e-44)), -100)
+        return lq - lp
+
+
+class BCEWithLogits(_Loss):
+    """-(t log s(x) + (1 - t) log(1 - s(x))) = max(x, 0) - x t + log(1 + exp(-|x|))."""
+    __slots__ = ()
+    name = "binary_cross_entropy_with_logits"
+
+    def elementwise(self, x, t):
+        return np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
+
+    def dx(self, xp, x, t):
+        return xp.sigmoid(x) - t
+
+    def dt(self, xp, x, t):
+        return -x
+
+
+def _loss(cls, op, input, target, reduction):  # noqa: A002
+    _check_reduction(op, reduction)
+    x = _tensor_arg(input, op)
+    t = _target(op, target, x)
+    _check_same_shape(op, x, t)
+    return cls(reduction)(x, t)
+
+
+def mse_loss(input, target, reduction="mean"):  # noqa: A002
+    """Mean squared error: mean((input - target)**2) (or the sum, or per element)."""
+    return _loss(MSE, "mse_loss", input, target, reduction)
+
+
+def l1_loss(input, target, reduction="mean"):  # noqa: A002
+    """Mean absolute error: mean(|input - target|)."""
+    return _loss(L1, "l1_loss", input, target, reduction)
+
+
+def binary_cross_entropy(input, target, reduction="mean"):  # noqa: A002
+    """Binary cross entropy between probabilities ``input`` in [0, 1] and targets in [0, 1].
+
+    Prefer :func:`binary_cross_entropy_with_logits` on raw scores: it is stable."""
+    x = _tensor_arg(input, "binary_cross_entropy")
+    d = x.data
+    if d.size and (d.min() < 0 or d.max() > 1):
+        raise ValueError(f"binary_cross_entropy: input values must be probabilities in "
+                         f"[0, 1], got values from {d.min():g} to {d.max():g}; apply "
+                         f"sigmoid first or use binary_cross_entropy_with_logits on the raw "
+                         f"scores")
+    return _loss(BCE, "binary_cross_entropy", x, target, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, reduction="mean"):  # noqa: A002
+    """Sigmoid followed by binary cross entropy, in one numerically stable op."""
+    return _loss(BCEWithLogits, "binary_cross_entropy_with_logits", input, target, reduction)
+
+
+class CrossEntropy(Function):
+    """Log-softmax of logits (N, C) and negative log-likelihood of integer labels, fused.
+
+    d loss / d logits = (softmax(logits) - onehot(labels)) / N for the mean.
+    """
+    __slots__ = ("labels", "reduction")
+    name = "cross_entropy"
+
+    def __init__(self, labels, reduction):
+        self.labels, self.reduction = labels, reduction
+        self.saved = None
+
+    def label(self):
+        return self.name if self.reduction == "mean" else f"{self.name}[{self.reduction}]"
+
+    def forward(self, x):
+        n = x.shape[0]
+        s = x - x.max(axis=1, keepdims=True)
+        e = np.exp(s)
+        z = e.sum(axis=1, keepdims=True)
+        e /= z
+        self.saved = e          # softmax, reused by backward
+        rows = np.arange(n)
+        nll = np.log(z[:, 0]) - s[rows, self.labels]
+        if self.reduction == "mean":
+            return nll.mean()
+        if self.reduction == "sum":
+            return nll.sum()
+        return nll
+
+    def backward(self, xp, g, out, x):
+        n = x.shape[0]
+        rows = np.arange(n)
+        if xp is NP:
+            p = self.saved if self.saved is not None else _ops.Softmax(1).forward(x)
+            if self.reduction == "none":
+                gx = p * g[:, None]
+                gx[rows, self.labels] -= g
+                return gx
+            s = g.item() * (1.0 / n) if self.reduction == "mean" else g.item()
+            gx = p * s
+            gx[rows, self.labels] -= s
+            return gx
+        # create_graph: the same rule built from tensor ops, so it can be differentiated
+        onehot = np.zeros(x.shape, dtype=x.dtype)
+        onehot[rows, self.labels] = 1
+        d = softmax(x, axis=1) - _leaf(onehot)
+        if self.reduction == "none":
+            return d * g.reshape(-1, 1)
+        return d * (g * (1.0 / n) if self.reduction == "mean" else g)
+
+
+def _labels(op, target, n, c):
+    y = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if y.dtype.kind not in "iu":
+        if y.dtype.kind == "f" and y.size and np.all(y == np.round(y)):
+            hint = " (they hold whole numbers: convert with target.astype('int64'))"
+        elif y.dtype.kind == "f":
+            hint = (" (they are not whole numbers: cross_entropy takes class indices, not "
+                    "probabilities or one-hot rows; use labels.argmax(axis=1) for one-hot)")
+        else:
+            hint = ""
+        raise TypeError(f"{op}: target must hold integer class labels 0..{c - 1}, got dtype "
+                        f"{y.dtype}{hint}")
+    if y.shape != (n,):
+        if y.shape == (n, 1):
+            fix = "flatten it with target.reshape(-1)"
+        elif y.shape == (n, c):
+            fix = "for one-hot rows pass target.argmax(axis=1)"
+        else:
+            fix = "pass one integer label per row of the input"
+        raise ShapeError(f"{op}: input of shape ({n}, {c}) needs a target of shape ({n},), "
+                         f"got {y.shape}; {fix}")
+    if n:
+        lo, hi = int(y.min()), int(y.max())
+        if lo < 0 or hi >= c:
+            msg = (f"{op}: labels must be in 0..{c - 1} for {c} classes, got values from "
+                   f"{lo} to {hi}")
+            if lo >= 1 and hi == c:
+                msg += ("; they look 1-based: subtract 1 (target - 1) so that the first "
+                        "class is 0")
+            elif hi >= c:
+                msg += (f"; the model has {c} outputs: give its last layer as many outputs "
+                        f"as there are classes ({hi + 1} or more)")
+            raise ValueError(msg)
+    return y
+
+
+def cross_entropy(input, target, reduction="mean"):  # noqa: A002
+    """Cross entropy of logits (N, C) against integer class labels (N,).
+
+    Computes log-softmax and the negative log-likelihood in one numerically stable op;
+    the input is raw scores (logits), not probabilities. ``reduction`` is 'mean' (default),
+    'sum' or 'none'.
+    """
+    op = "cross_entropy"
+    _check_reduction(op, reduction)
+    x = _tensor_arg(input, op)
+    if x.ndim == 1:
+        x = x.reshape(1, -1)
+        target = np.asarray(target.data if isinstance(target, Tensor) else target).reshape(1)
+    if x.ndim != 2:
+        raise ShapeError(f"{op}: input must be logits of shape (N, C), got {x.shape}")
+    if x.dtype.kind != "f":
+        x = _leaf(x.data.astype(get_default_dtype()))
+    y = _labels(op, target, x.shape[0], x.shape[1])
+    return CrossEntropy(y, reduction)(x)
+
+
+def nll_loss(input, target, reduction="mean"):  # noqa: A002
+    """Negative log-likelihood of integer labels given log-probabilities (N, C)."""
+    op = "nll_loss"
+    _check_reduction(op, reduction)
+    x = _tensor_arg(input, op)
+    if x.ndim != 2:
+        raise ShapeError(f"{op}: input must be log-probabilities of shape (N, C), got "
+                         f"{x.shape}")
+    y = _labels(op, target, x.shape[0], x.shape[1])
+    picked = -x[np.arange(x.shape[0]), y]
+    if reduction == "mean":
+        return picked.mean()
+    if reduction == "sum":
+        return picked.sum()
+    return picked

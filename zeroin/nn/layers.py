@@ -1,0 +1,208 @@
+"""Layers: Linear, Sequential, Identity, Flatten, Dropout, BatchNorm1d."""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import numpy as np
+
+from .._tensor import Tensor, _leaf, get_default_dtype
+from . import functional as F
+from . import init
+from .module import Module
+
+__all__ = ["Linear", "Sequential", "Identity", "Flatten", "Dropout", "BatchNorm1d"]
+
+
+def _dtype(dtype):
+    d = np.dtype(dtype) if dtype is not None else get_default_dtype()
+    if d.kind != "f":
+        raise TypeError(f"expected a floating dtype such as float32 or float64, got {d}")
+    return d
+
+
+class Linear(Module):
+    """y = x @ W.T + b: every output is a weighted sum of every input.
+
+    ``weight`` has shape (out_features, in_features) and ``bias`` (out_features,), as in
+    PyTorch. The default initialisation is PyTorch's: ``kaiming_uniform_(W, a=sqrt(5))``,
+    i.e. W and b uniform in (-1/sqrt(in_features), 1/sqrt(in_features)). For deep ReLU
+    networks He initialisation (``init.kaiming_uniform_(W, nonlinearity='relu')``) keeps
+    the signal from shrinking; see ``docs/initialisation.md``.
+    """
+
+    def __init__(self, in_features, out_features, bias=True, dtype=None, rng=None):
+        super().__init__()
+        for n, v in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"Linear: {n} must be a positive integer, got {v!r}")
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        dt = _dtype(dtype)
+        self.weight = _leaf(np.empty((out_features, in_features), dtype=dt), True)
+        if bias:
+            self.bias = _leaf(np.empty(out_features, dtype=dt), True)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters(rng)
+
+    def reset_parameters(self, rng=None):
+        """PyTorch's default: W ~ kaiming_uniform(a=sqrt(5)), b ~ U(-1/sqrt(fan_in), ...)."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5), rng=rng)
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features)
+            init.uniform_(self.bias, -bound, bound, rng=rng)
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        s = f"in_features={self.in_features}, out_features={self.out_features}, " \
+            f"bias={self.bias is not None}"
+        if self.weight.dtype != get_default_dtype():
+            s += f", dtype={self.weight.dtype}"
+        return s
+
+
+class Sequential(Module):
+    """Modules applied one after another: ``Sequential(Linear(2, 4), ReLU(), Linear(4, 1))``.
+
+    Children are named "0", "1", ... (or by an ``OrderedDict``'s keys)."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], (dict, OrderedDict)):
+            items = list(modules[0].items())
+        else:
+            items = [(str(i), m) for i, m in enumerate(modules)]
+        for name, m in items:
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential: item {name} is a {type(m).__name__}, not a "
+                                f"Module (did you pass a class instead of an instance, e.g. "
+                                f"ReLU instead of ReLU()?)")
+            self.add_module(name, m)
+
+    def forward(self, x):
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __getitem__(self, idx):
+        mods = list(self._modules.values())
+        if isinstance(idx, slice):
+            keys = list(self._modules.keys())[idx]
+            return Sequential(OrderedDict((k, self._modules[k]) for k in keys))
+        try:
+            return mods[idx]
+        except IndexError:
+            raise IndexError(f"Sequential: index {idx} is out of range for {len(mods)} "
+                             f"modules") from None
+
+    def append(self, module):
+        """Add ``module`` at the end; returns self."""
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential.append: expected a Module, got "
+                            f"{type(module).__name__}")
+        self.add_module(str(len(self._modules)), module)
+        return self
+
+
+class Identity(Module):
+    """Returns its input unchanged."""
+
+    def forward(self, x):
+        return x
+
+
+class Flatten(Module):
+    """Merge dimensions ``start_dim..end_dim`` (by default all but the batch dimension)."""
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x):
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Dropout(Module):
+    """In training, zero each element with probability ``p`` and scale the others by
+    1/(1-p); in evaluation (``model.eval()``) pass the input through unchanged.
+
+    The masks come from :func:`zeroin.random.get_rng` (seed with ``zeroin.manual_seed``)
+    unless ``rng`` is given."""
+
+    def __init__(self, p=0.5, rng=None):
+        super().__init__()
+        if not 0 <= p <= 1:
+            raise ValueError(f"Dropout: probability p must be between 0 and 1, got {p}")
+        self.p = p
+        self.rng = rng
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training, self.rng)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class BatchNorm1d(Module):
+    """Normalise each feature over the batch, then scale by ``weight`` and shift by
+    ``bias``.
+
+    Training mode uses the batch's mean and (biased) variance and updates the running
+    statistics: ``running = (1 - momentum) * running + momentum * batch`` (the running
+    variance uses the unbiased batch variance). Evaluation mode uses the running ones.
+    Input (N, C) or (N, C, L).
+    """
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, dtype=None):
+        super().__init__()
+        dt = _dtype(dtype)
+        self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = _leaf(np.ones(num_features, dtype=dt), True)
+            self.bias = _leaf(np.zeros(num_features, dtype=dt), True)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=dt)))
+            self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=dt)))
+            self.register_buffer("num_batches_tracked", Tensor(np.zeros((), dtype=np.int64)))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self):
+        if self.track_running_stats:
+            self.running_mean.data[...] = 0
+            self.running_var.data[...] = 1
+            self.num_batches_tracked.data[...] = 0
+
+    def forward(self, x):
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+        if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
+            raise ValueError(f"BatchNorm1d: expected input of shape (N, {self.num_features}) "
+                             f"or (N, {self.num_features}, L), got {x.shape}")
+        use_batch = self.training or not self.track_running_stats
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data += 1
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            training=use_batch, momentum=self.momentum, eps=self.eps)
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")

@@ -1,0 +1,12 @@
+"""Optimisers, learning-rate schedules and gradient clipping.
+
+>>> opt = zeroin.optim.SGD(model.parameters(), lr=0.1)
+>>> opt.zero_grad(); loss.backward(); opt.step()
+"""
+from . import lr_scheduler
+from ..nn.utils import clip_grad_norm_, clip_grad_value_
+from .optimizer import Optimizer
+from .optimizers import SGD, Adadelta, Adagrad, Adam, AdamW, RMSprop
+
+__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW",
+           "lr_scheduler", "clip_grad_norm_", "clip_grad_value_"]
