@@ -1,0 +1,366 @@
+"""zeroin.data: datasets, loaders, splits, standardisation, IDX files and the MNIST loader."""
+import gzip
+import hashlib
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import zeroin
+from zeroin.data import (DataLoader, Dataset, DatasetError, DownloadError, MNIST_FILES,
+                         Standardizer, TensorDataset, load_dataset, load_mnist, make_linear,
+                         make_moons, make_sine, make_spirals, make_xor, random_split, read_idx,
+                         train_val_test_split, write_idx)
+
+
+# --- Dataset / DataLoader ----------------------------------------------------------------
+
+def test_tensor_dataset_rejects_mismatched_lengths():
+    with pytest.raises(ValueError, match=r"same number of samples.*\(5, 2\).*\(4,\)"):
+        TensorDataset(np.zeros((5, 2)), np.zeros(4))
+
+
+@given(n=st.integers(1, 60), bs=st.integers(1, 17), shuffle=st.booleans(),
+       drop_last=st.booleans(), seed=st.integers(0, 1000))
+@settings(max_examples=60, deadline=None)
+def test_loader_covers_every_sample_once(n, bs, shuffle, drop_last, seed):
+    X = np.arange(n, dtype=float)[:, None] * np.ones((1, 3))
+    y = np.arange(n)
+    loader = DataLoader((X, y), batch_size=bs, shuffle=shuffle, drop_last=drop_last, seed=seed)
+    batches = list(loader)
+    assert len(batches) == len(loader)
+    seen = np.concatenate([b[1].data for b in batches]) if batches else np.zeros(0, int)
+    for xb, yb in batches:
+        assert isinstance(xb, zeroin.Tensor) and not xb.requires_grad
+        np.testing.assert_array_equal(xb.data[:, 0], yb.data)      # rows stay paired
+        assert len(yb) == bs or (not drop_last and yb is batches[-1][1])
+    expected = n - n % bs if drop_last else n
+    assert len(seen) == expected and len(set(seen.tolist())) == expected
+    if not shuffle:
+        np.testing.assert_array_equal(seen, np.arange(expected))
+
+
+def test_loader_reshuffles_each_epoch_and_seed_repeats():
+    data = (np.arange(100.0)[:, None], np.arange(100))
+    a = DataLoader(data, batch_size=100, shuffle=True, seed=3)
+    e1, e2 = [next(iter(a))[1].data for _ in range(2)]
+    assert not np.array_equal(e1, e2)
+    b = DataLoader(data, batch_size=100, shuffle=True, seed=3)
+    np.testing.assert_array_equal(next(iter(b))[1].data, e1)
+    # without a seed of its own, the loader follows zeroin.manual_seed
+    c = DataLoader(data, batch_size=100, shuffle=True)
+    zeroin.manual_seed(7)
+    first = next(iter(c))[1].data
+    zeroin.manual_seed(7)
+    np.testing.assert_array_equal(next(iter(c))[1].data, first)
+
+
+def test_loader_uses_one_fancy_index_per_batch():
+    calls = []
+
+    class Counting(TensorDataset):
+        def __getitem__(self, i):
+            calls.append("item")
+            return super().__getitem__(i)
+
+        def __getitems__(self, idx):
+            calls.append("items")
+            return super().__getitems__(idx)
+
+    loader = DataLoader(Counting(np.zeros((64, 2)), np.zeros(64)), batch_size=16)
+    assert len(list(loader)) == 4
+    assert calls == ["items"] * 4
+
+
+def test_loader_works_with_plain_per_sample_dataset():
+    class Squares(Dataset):
+        def __len__(self):
+            return 10
+
+        def __getitem__(self, i):
+            return np.array([float(i)]), i * i
+
+    xb, yb = next(iter(DataLoader(Squares(), batch_size=4)))
+    np.testing.assert_array_equal(yb.data, [0, 1, 4, 9])
+    assert xb.shape == (4, 1)
+
+
+def test_loader_rejects_bad_batch_size():
+    with pytest.raises(ValueError, match="batch_size"):
+        DataLoader((np.zeros((3, 1)), np.zeros(3)), batch_size=0)
+
+
+def test_random_split_partitions():
+    ds = TensorDataset(np.arange(10.0), np.arange(10))
+    parts = random_split(ds, [0.5, 0.3, 0.2], seed=0)
+    assert [len(p) for p in parts] == [5, 3, 2]
+    idx = np.concatenate([p.indices for p in parts])
+    assert sorted(idx.tolist()) == list(range(10))
+    assert parts[0][0][1] == parts[0].indices[0]
+    with pytest.raises(ValueError, match="add up to 9"):
+        random_split(ds, [4, 5])
+
+
+def test_train_val_test_split_stratified_and_disjoint():
+    X = np.arange(300.0)[:, None]
+    y = np.repeat([0, 1, 2], 100)
+    (Xtr, ytr), (Xva, yva), (Xte, yte) = train_val_test_split(X, y, val=0.1, test=0.2,
+                                                               seed=1, stratify=y)
+    assert (len(Xtr), len(Xva), len(Xte)) == (210, 30, 60)
+    assert np.bincount(yte).tolist() == [20, 20, 20]
+    assert np.bincount(yva).tolist() == [10, 10, 10]
+    all_rows = np.concatenate([Xtr, Xva, Xte])[:, 0]
+    assert sorted(all_rows.tolist()) == X[:, 0].tolist()
+    np.testing.assert_array_equal(y[Xte[:, 0].astype(int)], yte)   # labels follow rows
+
+
+# --- Standardizer -------------------------------------------------------------------------
+
+@given(seed=st.integers(0, 10_000))
+@settings(max_examples=25, deadline=None)
+def test_standardizer_roundtrip(seed):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(5, 3, (40, 4))
+    X[:, 2] = 7.0                                   # a constant feature
+    s = Standardizer().fit(X)
+    Z = s.transform(X)
+    np.testing.assert_allclose(Z.mean(0), 0, atol=1e-10)
+    np.testing.assert_allclose(Z.std(0)[[0, 1, 3]], 1, atol=1e-10)
+    assert np.all(Z[:, 2] == 0)
+    np.testing.assert_allclose(s.inverse_transform(Z), X, atol=1e-10)
+
+
+def test_standardizer_fits_on_train_only():
+    train, test = np.array([[0.0], [2.0]]), np.array([[10.0]])
+    s = Standardizer().fit(train)
+    assert s.transform(test).item() == 9.0          # (10 - 1) / 1: test statistics unused
+    with pytest.raises(ValueError, match=r"shape \(1,\).*\(2,\)"):
+        s.transform(np.zeros((3, 2)))
+    with pytest.raises(RuntimeError, match="fit"):
+        Standardizer().transform(train)
+
+
+def test_load_dataset_standardizer_uses_train_statistics():
+    d = load_dataset("digits")
+    Xtr = d.train.arrays[0]
+    np.testing.assert_allclose(Xtr.mean(0), 0, atol=1e-10)
+    assert abs(d.test.arrays[0].mean()) > 1e-6      # test data were not re-centred
+
+
+# --- generated datasets --------------------------------------------------------------------
+
+def test_linear_dataset_is_the_line():
+    X, y = make_linear(2000, noise=0.1, seed=0)
+    w, b = np.polyfit(X[:, 0], y[:, 0], 1)
+    assert abs(w - 2) < 0.03 and abs(b - 3) < 0.03
+    resid = y[:, 0] - (2 * X[:, 0] + 3)
+    assert 0.08 < resid.std() < 0.12
+
+
+def test_xor_truth_table_and_noisy():
+    X, y = make_xor()
+    np.testing.assert_array_equal(y[:, 0], np.logical_xor(X[:, 0], X[:, 1]))
+    Xn, yn = make_xor(400, noise=0.1, seed=0)
+    nearest = np.round(Xn).clip(0, 1)
+    assert np.mean(np.logical_xor(nearest[:, 0], nearest[:, 1]) == yn[:, 0]) > 0.99
+
+
+def test_moons_spirals_sine_shapes_and_labels():
+    X, y = make_moons(301, noise=0.0, seed=0)
+    assert X.shape == (301, 2) and y.shape == (301, 1)
+    upper = X[y[:, 0] == 0]
+    np.testing.assert_allclose(np.hypot(*upper.T), 1.0, atol=1e-12)    # unit half circle
+    assert np.all(upper[:, 1] >= -1e-12)
+    X, y = make_spirals(300, classes=3, seed=0)
+    assert X.shape == (300, 2) and y.dtype == np.int64 and np.bincount(y).tolist() == [100] * 3
+    X, y = make_sine(100, noise=0.0, seed=0)
+    np.testing.assert_allclose(y, np.sin(X))
+
+
+def test_generators_repeat_with_seed():
+    a = make_moons(50, seed=4)
+    b = make_moons(50, seed=4)
+    np.testing.assert_array_equal(a[0], b[0])
+    zeroin.manual_seed(1)
+    c = make_spirals(30)
+    zeroin.manual_seed(1)
+    np.testing.assert_array_equal(c[0], make_spirals(30)[0])
+
+
+@pytest.mark.parametrize("name,task,n_in,n_out", [
+    ("linear", "regression", 1, 1), ("sine", "regression", 1, 1), ("xor", "binary", 2, 1),
+    ("moons", "binary", 2, 1), ("spirals", "multiclass", 2, 3),
+    ("digits", "multiclass", 64, 10)])
+def test_load_dataset(name, task, n_in, n_out):
+    d = load_dataset(name, seed=0)
+    assert (d.task, d.in_features, d.out_features) == (task, n_in, n_out)
+    sizes = [len(d.train), len(d.val), len(d.test)]
+    assert sizes[0] > sizes[2] > 0 and sizes[1] > 0
+    again = load_dataset(name, seed=0)
+    np.testing.assert_array_equal(again.test.arrays[0], d.test.arrays[0])
+
+
+def test_digits_is_the_bundled_copy():
+    d = load_dataset("digits")
+    assert len(d.train) + len(d.val) + len(d.test) == 1797
+
+
+def test_digits_without_sklearn_names_the_extra(monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name.startswith("sklearn"):
+            raise ImportError("No module named 'sklearn'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(ImportError, match=r"pip install zeroin\[datasets\]"):
+        load_dataset("digits")
+
+
+def test_unknown_dataset():
+    with pytest.raises(ValueError, match="unknown dataset 'nope'.*moons"):
+        load_dataset("nope")
+
+
+# --- IDX and MNIST --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32,
+                                   np.float64])
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_idx_roundtrip(tmp_path, dtype, suffix):
+    arr = (np.arange(2 * 3 * 4) - 5).reshape(2, 3, 4).astype(dtype)
+    if dtype == np.uint8:
+        arr = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    path = write_idx(tmp_path / f"a{suffix}", arr)
+    raw = path.read_bytes()
+    assert (raw[:2] == b"\x1f\x8b") == (suffix == ".gz")
+    back = read_idx(path)
+    assert back.dtype == arr.dtype and back.dtype.isnative
+    np.testing.assert_array_equal(back, arr)
+
+
+def test_idx_header_is_big_endian_magic(tmp_path):
+    path = write_idx(tmp_path / "labels", np.array([7, 2, 1], dtype=np.uint8))
+    raw = path.read_bytes()
+    assert raw[:4] == bytes([0, 0, 0x08, 1]) and raw[4:8] == (3).to_bytes(4, "big")
+    assert raw[8:] == bytes([7, 2, 1])
+
+
+def test_idx_truncated_and_corrupted(tmp_path):
+    path = write_idx(tmp_path / "img", np.zeros((4, 28, 28), np.uint8))
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(DatasetError, match=r"img.*\(4, 28, 28\).*truncated"):
+        read_idx(path)
+    gz = write_idx(tmp_path / "img.gz", np.zeros((4, 28, 28), np.uint8))
+    gz.write_bytes(gz.read_bytes()[:20])
+    with pytest.raises(DatasetError, match=r"img\.gz.*gzip"):
+        read_idx(gz)
+    bad = tmp_path / "not-idx"
+    bad.write_bytes(b"hello world")
+    with pytest.raises(DatasetError, match="not an IDX file"):
+        read_idx(bad)
+
+
+def _fake_mnist(folder, gz=True, n_train=12, n_test=5, seed=0):
+    rng = np.random.default_rng(seed)
+    arrays = {"train_images": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+              "train_labels": rng.integers(0, 10, n_train).astype(np.uint8),
+              "test_images": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+              "test_labels": rng.integers(0, 10, n_test).astype(np.uint8)}
+    for key, name in MNIST_FILES.items():
+        write_idx(folder / (name if gz else name[:-3]), arrays[key])
+    return arrays
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_load_mnist_from_folder(tmp_path, gz):
+    arrays = _fake_mnist(tmp_path, gz=gz)
+    (Xtr, ytr), (Xte, yte) = load_mnist(root=tmp_path)
+    assert Xtr.shape == (12, 784) and Xtr.dtype == np.float32 and ytr.dtype == np.int64
+    np.testing.assert_allclose(Xtr * 255, arrays["train_images"].reshape(12, -1), atol=1e-4)
+    np.testing.assert_array_equal(yte, arrays["test_labels"])
+    (Xr, _), _ = load_mnist(root=tmp_path, flatten=False, normalize=False)
+    assert Xr.shape == (12, 28, 28) and Xr.dtype == np.uint8
+
+
+def test_load_dataset_mnist_dir(tmp_path):
+    _fake_mnist(tmp_path, n_train=40, n_test=6)
+    d = load_dataset(f"mnist:{tmp_path}", val=0.25)
+    assert (len(d.train), len(d.val), len(d.test)) == (30, 10, 6)
+    assert d.in_features == 784 and d.out_features == 10
+
+
+def test_load_mnist_missing_files_says_what_to_get(tmp_path):
+    _fake_mnist(tmp_path)
+    os.remove(tmp_path / MNIST_FILES["test_labels"])
+    with pytest.raises(FileNotFoundError, match=r"lacks t10k-labels-idx1-ubyte\.gz"):
+        load_mnist(root=tmp_path)
+
+
+def _sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_load_mnist_downloads_into_cache_with_checksums(tmp_path):
+    server = tmp_path / "server"
+    arrays = _fake_mnist(server)
+    sums = {name: _sha(server / name) for name in MNIST_FILES.values()}
+    cache = tmp_path / "cache"
+    url = server.as_uri() + "/"
+    (Xtr, ytr), _ = load_mnist(url=url, cache_dir=cache, checksums=sums)
+    np.testing.assert_array_equal(ytr, arrays["train_labels"])
+    assert sorted(os.listdir(cache)) == sorted(MNIST_FILES.values())      # no temp files left
+    # second call reads the cache: the "server" may disappear
+    for name in MNIST_FILES.values():
+        os.remove(server / name)
+    (Xtr2, _), _ = load_mnist(url=url, cache_dir=cache, checksums=sums)
+    np.testing.assert_array_equal(Xtr2, Xtr)
+
+
+def test_load_mnist_rejects_wrong_checksum(tmp_path):
+    server = tmp_path / "server"
+    _fake_mnist(server)
+    cache = tmp_path / "cache"
+    # the fake files are not the published MNIST: the default checksums must refuse them
+    with pytest.raises(DatasetError, match=r"SHA-256.*expected 440fcabf"):
+        load_mnist(url=server.as_uri(), cache_dir=cache)
+    assert not cache.exists() or os.listdir(cache) == []                  # nothing saved
+    # a corrupted cached file is caught too
+    sums = {name: _sha(server / name) for name in MNIST_FILES.values()}
+    load_mnist(url=server.as_uri(), cache_dir=cache, checksums=sums)
+    victim = cache / MNIST_FILES["train_images"]
+    victim.write_bytes(victim.read_bytes()[:-1])
+    with pytest.raises(DatasetError, match=r"train-images-idx3-ubyte\.gz.*delete it"):
+        load_mnist(url=server.as_uri(), cache_dir=cache, checksums=sums)
+
+
+def test_load_mnist_offline_says_what_to_download_and_where(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ZEROIN_MNIST_URL", "http://127.0.0.1:9/")
+    with pytest.raises(DownloadError) as info:
+        load_mnist(cache_dir=cache, timeout=5)
+    msg = str(info.value)
+    assert "http://127.0.0.1:9/train-images-idx3-ubyte.gz" in msg
+    assert all(name in msg for name in MNIST_FILES.values())
+    assert str(cache) in msg and "mnist:DIR" in msg
+
+
+def test_mnist_cache_dir_follows_env(tmp_path, monkeypatch):
+    from zeroin.data import mnist_cache_dir
+    monkeypatch.setenv("ZEROIN_DATA", str(tmp_path))
+    assert mnist_cache_dir() == tmp_path / "mnist"
+
+
+def test_gzip_file_that_is_really_gzip(tmp_path):
+    # a folder with files gzipped by another tool (not write_idx) reads the same
+    arrays = _fake_mnist(tmp_path, gz=False)
+    for name in MNIST_FILES.values():
+        raw = (tmp_path / name[:-3]).read_bytes()
+        (tmp_path / name).write_bytes(gzip.compress(raw))
+        os.remove(tmp_path / name[:-3])
+    (_, _), (Xte, yte) = load_mnist(root=tmp_path, normalize=False)
+    np.testing.assert_array_equal(Xte.reshape(-1, 28, 28), arrays["test_images"])

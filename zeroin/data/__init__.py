@@ -1,0 +1,21 @@
+"""Data for training: datasets, loaders, splits, standardisation and ready-made datasets.
+
+>>> from zeroin.data import DataLoader, make_moons
+>>> X, y = make_moons(100, seed=0)
+>>> xb, yb = next(iter(DataLoader((X, y), batch_size=32, shuffle=True, seed=0)))
+>>> xb.shape, yb.shape
+((32, 2), (32, 1))
+"""
+from .dataset import (DataLoader, Dataset, Subset, TensorDataset, as_dataset, random_split,
+                      train_val_test_split)
+from .datasets import DATASETS, DatasetSplits, load_dataset, load_digits
+from .mnist import (DEFAULT_MNIST_URL, MNIST_FILES, MNIST_SHA256, DatasetError, DownloadError,
+                    load_mnist, mnist_cache_dir, read_idx, write_idx)
+from .synthetic import make_linear, make_moons, make_sine, make_spirals, make_xor
+from .transforms import Standardizer
+
+__all__ = ["Dataset", "TensorDataset", "Subset", "DataLoader", "random_split",
+           "train_val_test_split", "as_dataset", "Standardizer", "make_linear", "make_xor",
+           "make_moons", "make_spirals", "make_sine", "load_digits", "load_mnist", "read_idx",
+           "write_idx", "mnist_cache_dir", "load_dataset", "DatasetSplits", "DATASETS",
+           "MNIST_FILES", "MNIST_SHA256", "DEFAULT_MNIST_URL", "DatasetError", "DownloadError"]

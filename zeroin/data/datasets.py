@@ -1,0 +1,147 @@
+"""``load_dataset(name)``: every dataset zeroin knows, split and ready to train on."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .dataset import TensorDataset, train_val_test_split
+from .mnist import load_mnist
+from .synthetic import make_linear, make_moons, make_sine, make_spirals, make_xor
+from .transforms import Standardizer
+
+__all__ = ["load_digits", "load_dataset", "DatasetSplits", "DATASETS"]
+
+#: name -> (task, one-line description)
+DATASETS = {
+    "linear": ("regression", "y = 2x + 3 + noise: one weight and one bias to recover"),
+    "sine": ("regression", "y = sin(x) + noise: a curve a straight line cannot fit"),
+    "xor": ("binary", "XOR: not linearly separable, a hidden layer is needed"),
+    "moons": ("binary", "two interleaving half circles"),
+    "spirals": ("multiclass", "three interleaved spiral arms"),
+    "digits": ("multiclass", "8x8 handwritten digits, 1,797 images (scikit-learn)"),
+    "mnist": ("multiclass", "28x28 handwritten digits, 70,000 images (IDX files)"),
+}
+
+
+def load_digits():
+    """scikit-learn's bundled 8x8 digits: ``X`` (1797, 64) float in 0..16, ``y`` int64."""
+    try:
+        from sklearn.datasets import load_digits as _sk_load_digits
+    except ImportError:
+        raise ImportError("the digits dataset comes with scikit-learn, which is not "
+                          "installed: pip install zeroin[datasets]") from None
+    d = _sk_load_digits()
+    return d.data.astype(np.float64), d.target.astype(np.int64)
+
+
+@dataclass
+class DatasetSplits:
+    """Train / validation / test parts of a dataset plus what a model needs to know.
+
+    ``task`` is ``"regression"`` (MSE, targets ``(n, k)``), ``"binary"`` (one logit,
+    labels ``(n, 1)`` of 0.0/1.0, BCEWithLogits) or ``"multiclass"`` (one logit per
+    class, integer labels ``(n,)``, CrossEntropy). ``standardizer`` was fitted on the
+    training inputs only and already applied to all three parts.
+    """
+    name: str
+    task: str
+    train: TensorDataset
+    val: TensorDataset
+    test: TensorDataset
+    in_features: int
+    out_features: int
+    num_classes: int | None = None
+    standardizer: Standardizer | None = None
+    target_loss: float = 0.1
+    seed: int = 0
+    info: dict = field(default_factory=dict)
+
+    def __repr__(self):
+        return (f"DatasetSplits({self.name!r}, task={self.task!r}, train={len(self.train)}, "
+                f"val={len(self.val)}, test={len(self.test)}, in={self.in_features}, "
+                f"out={self.out_features})")
+
+
+def _parse(name):
+    name = str(name).strip()
+    base, _, arg = name.partition(":")
+    return base.lower(), (arg or None)
+
+
+def load_dataset(name, seed=0, val=0.1, test=0.2, standardize=None, n=None):
+    """Load a dataset by name and split it.
+
+    Parameters
+    ----------
+    name : str
+        ``linear``, ``sine``, ``xor``, ``moons``, ``spirals``, ``digits``, ``mnist``, or
+        ``mnist:DIR`` for MNIST IDX files in folder DIR.
+    seed : int
+        Fixes the generated data and the split (not the training).
+    val, test : float
+        Fractions for validation and test (MNIST keeps its official 10,000 test images
+        and takes ``val`` of the 60,000 training images).
+    standardize : bool, optional
+        Fit a :class:`Standardizer` on the training inputs and apply it everywhere
+        (default: only for digits; MNIST pixels are scaled to [0, 1]).
+    n : int, optional
+        Number of samples for the generated datasets.
+    """
+    base, arg = _parse(name)
+    if base not in DATASETS:
+        raise ValueError(f"load_dataset: unknown dataset {name!r}; choose one of "
+                         f"{', '.join(DATASETS)} (or mnist:DIR)")
+    if arg is not None and base != "mnist":
+        raise ValueError(f"load_dataset: only mnist takes a folder (mnist:DIR), got {name!r}")
+    task = DATASETS[base][0]
+    rng = np.random.default_rng(seed)
+    stratify = True
+    target_loss = 0.1
+    if base == "linear":
+        X, y = make_linear(n or 200, seed=rng)
+        stratify, target_loss = False, 0.02
+    elif base == "sine":
+        X, y = make_sine(n or 400, seed=rng)
+        stratify, target_loss = False, 0.01
+    elif base == "xor":
+        X, y = make_xor(n or 200, seed=rng)
+    elif base == "moons":
+        X, y = make_moons(n or 600, seed=rng)
+    elif base == "spirals":
+        X, y = make_spirals(n or 600, seed=rng)
+    elif base == "digits":
+        X, y = load_digits()
+        standardize = True if standardize is None else standardize
+    if base == "mnist":
+        (Xtr, ytr), (Xte, yte) = load_mnist(root=arg)
+        (Xtr, ytr), (Xva, yva), _ = _split_train(Xtr, ytr, val, seed)
+        parts = ((Xtr, ytr), (Xva, yva), (Xte, yte))
+    else:
+        parts = train_val_test_split(X, y, val=val, test=test, seed=rng,
+                                     stratify=y if stratify else None)
+    scaler = None
+    if standardize:
+        scaler = Standardizer().fit(parts[0][0])
+        parts = tuple((scaler.transform(Xp), yp) for Xp, yp in parts)
+    Xtr, ytr = parts[0]
+    if task == "multiclass":
+        num_classes = int(max(p[1].max() for p in parts if len(p[1])) + 1)
+        out = num_classes
+    else:
+        num_classes = 2 if task == "binary" else None
+        out = ytr.shape[1]
+    return DatasetSplits(name=name, task=task, train=TensorDataset(*parts[0]),
+                         val=TensorDataset(*parts[1]), test=TensorDataset(*parts[2]),
+                         in_features=int(np.prod(Xtr.shape[1:])), out_features=int(out),
+                         num_classes=num_classes, standardizer=scaler,
+                         target_loss=target_loss, seed=seed,
+                         info={"description": DATASETS[base][1]})
+
+
+def _split_train(X, y, val, seed):
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(len(X))
+    n_val = int(round(len(X) * val))
+    va, tr = perm[:n_val], perm[n_val:]
+    return (X[tr], y[tr]), (X[va], y[va]), None

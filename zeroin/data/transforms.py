@@ -1,0 +1,68 @@
+"""Standardisation: zero mean, unit variance per feature, learned from the training set only."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._tensor import Tensor
+
+__all__ = ["Standardizer"]
+
+
+class Standardizer:
+    """Rescale features to mean 0 and standard deviation 1.
+
+    Fit on the training set alone, then apply the same shift and scale to validation
+    and test data, so nothing about them leaks into training. Features that never vary
+    (``std == 0``, such as the always-blank corner pixels of digits) are only shifted.
+
+    >>> s = Standardizer().fit(np.array([[1.0], [3.0]]))
+    >>> s.transform(np.array([[2.0]])).item(), s.inverse_transform(np.array([[1.0]])).item()
+    (0.0, 3.0)
+    """
+
+    def __init__(self, mean=None, std=None, eps=1e-12):
+        self.mean = None if mean is None else np.asarray(mean, dtype=float)
+        self.std = None if std is None else np.asarray(std, dtype=float)
+        self.eps = eps
+
+    def fit(self, X):
+        X = X.data if isinstance(X, Tensor) else np.asarray(X)
+        if X.ndim < 1 or len(X) == 0:
+            raise ValueError(f"Standardizer.fit: expected samples along the first axis, got "
+                             f"shape {X.shape}")
+        self.mean = X.mean(axis=0)
+        std = X.std(axis=0)
+        self.std = np.where(std > self.eps, std, 1.0)
+        return self
+
+    def _check(self, X, op):
+        if self.mean is None:
+            raise RuntimeError(f"Standardizer.{op}: call fit(X_train) first")
+        X = X.data if isinstance(X, Tensor) else np.asarray(X)
+        if X.shape[1:] != np.shape(self.mean):
+            raise ValueError(f"Standardizer.{op}: fitted on samples of shape "
+                             f"{np.shape(self.mean)}, got samples of shape {X.shape[1:]}")
+        return X
+
+    def transform(self, X):
+        X = self._check(X, "transform")
+        dtype = X.dtype if X.dtype.kind == "f" else np.float64
+        return ((X - self.mean) / self.std).astype(dtype, copy=False)
+
+    def fit_transform(self, X):
+        return self.fit(X).transform(X)
+
+    def inverse_transform(self, X):
+        X = self._check(X, "inverse_transform")
+        return X * self.std + self.mean
+
+    def state_dict(self):
+        return {"mean": np.asarray(self.mean), "std": np.asarray(self.std)}
+
+    @classmethod
+    def from_state_dict(cls, state):
+        return cls(mean=state["mean"], std=state["std"])
+
+    def __repr__(self):
+        shape = None if self.mean is None else np.shape(self.mean)
+        return f"Standardizer(fitted={self.mean is not None}, feature_shape={shape})"
