@@ -67,7 +67,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
             num = (fp - fm) / (2 * eps)
             an = float(a.reshape(-1)[j])
             if not abs(an - num) <= atol + rtol * abs(num):
-                idx = np.unravel_index(j, x.shape) if x.ndim else ()
+                idx = tuple(int(i) for i in np.unravel_index(j, x.shape)) if x.ndim else ()
                 label = f" ({x.name})" if x.name else ""
                 raise GradcheckError(
                     f"gradcheck: input {n}{label} of shape {x.shape}, element {tuple(idx)}: "

@@ -465,7 +465,7 @@ class Concatenate(Function):
             n = x.shape[ax]
             grads.append(g[(slice(None),) * ax + (slice(start, start + n),)])
             start += n
-        return tuple(grads)
+        return tuple(grads) if len(grads) > 1 else grads[0]   # one input: one value
 
 
 class Stack(Function):
@@ -475,7 +475,8 @@ class Stack(Function):
     def forward(self, *xs): return np.stack(xs, axis=self.axis)
     def backward(self, xp, g, out, *xs):
         ax = self.axis % out.ndim
-        return tuple(g[(slice(None),) * ax + (i,)] for i in range(len(xs)))
+        grads = tuple(g[(slice(None),) * ax + (i,)] for i in range(len(xs)))
+        return grads if len(grads) > 1 else grads[0]   # one input: one value
 
 
 class GetItem(Function):

@@ -1,0 +1,100 @@
+"""Shared test helpers: random inputs, hypothesis strategies, first- and second-order checks."""
+import os
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+# Let `pytest` run from a plain checkout as well as from an installed package.
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import zeroin  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: a long-running test (still part of CI)")
+
+
+@pytest.fixture(autouse=True)
+def _clean_engine_state():
+    """Every test starts with grad mode on, anomaly off and float64 as the default dtype."""
+    from zeroin import function
+    yield
+    zeroin.set_default_dtype(np.float64)
+    function.anomaly.enabled = False
+    zeroin._tensor._mode.enabled = True
+
+
+# --- inputs ------------------------------------------------------------------------------
+
+def values(rng, shape, kind="any"):
+    """Random float64 values of ``shape`` suited to an op's domain.
+
+    any: uniform in [-2, 2]; pos: [0.3, 2]; kink: |x| in [0.1, 2] (away from 0, where
+    abs/relu/leaky_relu bend); clip: away from 0 and from the clip limits +-1.
+    """
+    if kind == "any":
+        return rng.uniform(-2, 2, shape)
+    if kind == "pos":
+        return rng.uniform(0.3, 2, shape)
+    if kind in ("kink", "clip"):
+        mag = rng.uniform(0.1, 2, shape)
+        if kind == "clip":   # keep clear of the limits at +-1
+            mag = np.where(np.abs(mag - 1) < 0.1, mag + 0.25, mag)
+        return mag * rng.choice([-1.0, 1.0], shape)
+    raise ValueError(kind)
+
+
+def leaf(a, name=None):
+    return zeroin.tensor(np.asarray(a, dtype=np.float64), requires_grad=True, name=name)
+
+
+# --- hypothesis strategies ---------------------------------------------------------------
+
+seeds = st.integers(0, 2**32 - 1)
+shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=3)
+nonscalar_shapes = hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=3)
+# two shapes that broadcast together, e.g. (3, 1) and (2,), or () and (2, 3)
+broadcast_pairs = hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3,
+                                                    min_side=1, max_side=3)
+broadcast_triples = hnp.mutually_broadcastable_shapes(num_shapes=3, min_dims=0, max_dims=3,
+                                                      min_side=1, max_side=3)
+
+
+# --- checks ------------------------------------------------------------------------------
+
+def check_first(fn, *arrays):
+    """gradcheck ``fn`` at float64 leaves made from ``arrays``."""
+    ts = [leaf(a) for a in arrays]
+    assert zeroin.gradcheck(fn, ts) is True
+
+
+def check_second(fn, *arrays):
+    """Check the derivative of the gradient (second order, ``create_graph=True``).
+
+    ``L(x) = sum(r * f(x)) + sum(f(x)**2) / 2`` is differentiated with create_graph; the
+    resulting gradient, a function of the inputs, is gradchecked against finite differences.
+    The first term exercises each op's second derivative, the second makes every backward
+    rule differentiate its incoming gradient ``g`` too (which is what linear ops rely on).
+    """
+    ts = [leaf(a) for a in arrays]
+    out_shape = fn(*ts).shape
+    r = zeroin.tensor(np.random.default_rng(1).standard_normal(out_shape))
+
+    def gradient(*xs):
+        out = fn(*xs)
+        loss = (out * r).sum() + (out * out).sum() * 0.5
+        ds = zeroin.grad(loss, xs, create_graph=True)
+        assert all(d.shape == x.shape for d, x in zip(ds, xs))
+        return zeroin.concatenate([d.reshape(-1) for d in ds])
+
+    assert zeroin.gradcheck(gradient, ts) is True
+
+
+def check_both(fn, *arrays):
+    check_first(fn, *arrays)
+    check_second(fn, *arrays)

@@ -1,0 +1,498 @@
+"""Every op: gradient against finite differences (float64, random shapes with broadcasting),
+second order through create_graph, and the op-specific behaviour and error messages."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import zeroin
+from conftest import (broadcast_pairs, broadcast_triples, check_both, check_first, leaf,
+                      nonscalar_shapes, seeds, shapes, values)
+
+FEW = settings(max_examples=12, deadline=None)
+
+# --- elementwise, one input -------------------------------------------------------------
+
+UNARY = {
+    "exp": (zeroin.exp, "any"),
+    "log": (zeroin.log, "pos"),
+    "sqrt": (zeroin.sqrt, "pos"),
+    "abs": (zeroin.abs, "kink"),
+    "sin": (zeroin.sin, "any"),
+    "cos": (zeroin.cos, "any"),
+    "tanh": (zeroin.tanh, "any"),
+    "sigmoid": (zeroin.sigmoid, "any"),
+    "relu": (zeroin.relu, "kink"),
+    "leaky_relu": (lambda x: zeroin.leaky_relu(x, 0.1), "kink"),
+    "softplus": (zeroin.softplus, "any"),
+    "clip": (lambda x: zeroin.clip(x, -1.0, 1.0), "clip"),
+    "clip_min_only": (lambda x: zeroin.clip(x, min=0.0), "kink"),
+    "neg": (lambda x: -x, "any"),
+    "pow_const_2": (lambda x: x ** 2, "any"),
+    "pow_const_3": (lambda x: x ** 3, "any"),
+    "pow_const_frac": (lambda x: x ** 1.5, "pos"),
+    "pow_const_neg": (lambda x: x ** -2, "pos"),
+    "rpow": (lambda x: 2.0 ** x, "any"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+@FEW
+@given(shape=shapes, seed=seeds)
+def test_unary_gradients(name, shape, seed):
+    fn, kind = UNARY[name]
+    x = values(np.random.default_rng(seed), shape, kind)
+    check_both(fn, x)
+
+
+def test_astype_is_differentiable_between_float_dtypes():
+    x = zeroin.tensor(np.array([1.5, -2.0], dtype=np.float32), requires_grad=True)
+    y = x.astype(np.float64)
+    assert y.dtype == np.float64
+    (y * y).sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad.data, [3.0, -4.0])
+    check_both(lambda t: t.astype(np.float64) * 2.0, np.array([0.5, 1.0]))
+    i = x.astype(np.int64)      # an integer result carries no gradient
+    assert i.dtype == np.int64 and not i.requires_grad
+
+
+def test_unary_values_match_numpy():
+    x = np.linspace(-3, 3, 13)
+    t = zeroin.tensor(x)
+    np.testing.assert_allclose(zeroin.sigmoid(t).data, 1 / (1 + np.exp(-x)))
+    np.testing.assert_allclose(zeroin.softplus(t).data, np.log1p(np.exp(x)))
+    np.testing.assert_allclose(zeroin.relu(t).data, np.maximum(x, 0))
+    np.testing.assert_allclose(zeroin.leaky_relu(t).data, np.where(x > 0, x, 0.01 * x))
+    np.testing.assert_allclose(zeroin.clip(t, -1, 2).data, np.clip(x, -1, 2))
+
+
+def test_sigmoid_and_softplus_are_stable_at_extremes():
+    x = zeroin.tensor([-1000.0, 1000.0], requires_grad=True)
+    s = zeroin.sigmoid(x)
+    np.testing.assert_array_equal(s.data, [0.0, 1.0])
+    sp = zeroin.softplus(x)
+    np.testing.assert_allclose(sp.data, [0.0, 1000.0])
+    (s.sum() + sp.sum()).backward()
+    assert np.all(np.isfinite(x.grad.data))
+    np.testing.assert_allclose(x.grad.data, [0.0, 1.0])
+
+
+def test_kink_gradients_follow_pytorch_conventions():
+    x = zeroin.tensor([-1.0, 0.0, 2.0], requires_grad=True)
+    (zeroin.relu(x).sum() + zeroin.abs(x).sum()).backward()
+    # relu'(0) = 0 and abs'(0) = 0, as in PyTorch
+    np.testing.assert_array_equal(x.grad.data, [0 + -1, 0 + 0, 1 + 1])
+    x.grad = None
+    zeroin.clip(x, -1.0, 0.0).sum().backward()
+    # the limits themselves pass the gradient
+    np.testing.assert_array_equal(x.grad.data, [1.0, 1.0, 0.0])
+
+
+# --- elementwise, two inputs with broadcasting ------------------------------------------
+
+BINARY = {
+    "add": (lambda a, b: a + b, "any", "any"),
+    "sub": (lambda a, b: a - b, "any", "any"),
+    "mul": (lambda a, b: a * b, "any", "any"),
+    "div": (lambda a, b: a / b, "any", "pos"),
+    "pow": (lambda a, b: a ** b, "pos", "any"),
+    "maximum": (zeroin.maximum, "any", "any"),
+    "minimum": (zeroin.minimum, "any", "any"),
+    "add_fn": (zeroin.add, "any", "any"),
+    "sub_fn": (zeroin.sub, "any", "any"),
+    "mul_fn": (zeroin.mul, "any", "any"),
+    "div_fn": (zeroin.div, "any", "pos"),
+    "pow_fn": (zeroin.pow, "pos", "any"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@FEW
+@given(shapes=broadcast_pairs, seed=seeds)
+def test_binary_gradients_with_broadcasting(name, shapes, seed):
+    fn, ka, kb = BINARY[name]
+    rng = np.random.default_rng(seed)
+    sa, sb = shapes.input_shapes
+    a, b = values(rng, sa, ka), values(rng, sb, kb)
+    out = fn(leaf(a), leaf(b))
+    assert out.shape == shapes.result_shape
+    check_both(fn, a, b)
+
+
+@FEW
+@given(shapes=broadcast_triples, seed=seeds)
+def test_where_gradients_with_broadcasting(shapes, seed):
+    rng = np.random.default_rng(seed)
+    sc, sa, sb = shapes.input_shapes
+    cond = rng.random(sc) < 0.5
+    a, b = values(rng, sa), values(rng, sb)
+    check_both(lambda a, b: zeroin.where(cond, a, b), a, b)
+    out = zeroin.where(zeroin.tensor(cond), leaf(a), leaf(b))
+    np.testing.assert_array_equal(out.data, np.where(cond, a, b))
+
+
+def test_maximum_minimum_ties_share_the_gradient():
+    a = zeroin.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b = zeroin.tensor([2.0, 2.0, 1.0], requires_grad=True)
+    zeroin.maximum(a, b).sum().backward()
+    np.testing.assert_array_equal(a.grad.data, [0.0, 0.5, 1.0])
+    np.testing.assert_array_equal(b.grad.data, [1.0, 0.5, 0.0])
+    a.grad = b.grad = None
+    zeroin.minimum(a, b).sum().backward()
+    np.testing.assert_array_equal(a.grad.data, [1.0, 0.5, 0.0])
+
+
+def test_pow_exponent_gradient_is_defined_for_nonpositive_base():
+    # d(x**p)/dp = x**p log x; at x = 0 (p > 0) it is 0, not NaN
+    x = zeroin.tensor([0.0, 2.0])
+    p = zeroin.tensor([2.0, 3.0], requires_grad=True)
+    (x ** p).sum().backward()
+    np.testing.assert_allclose(p.grad.data, [0.0, 8 * np.log(2)])
+
+
+def test_broadcast_gradient_is_reduced_to_each_input_shape():
+    a = zeroin.tensor(np.ones((2, 1, 3)), requires_grad=True)
+    b = zeroin.tensor(np.ones((4, 1)), requires_grad=True)
+    c = zeroin.tensor(2.0, requires_grad=True)
+    ((a + b) * c).sum().backward()
+    assert a.grad.shape == (2, 1, 3) and b.grad.shape == (4, 1) and c.grad.shape == ()
+    np.testing.assert_array_equal(a.grad.data, np.full((2, 1, 3), 4 * 2.0))
+    np.testing.assert_array_equal(b.grad.data, np.full((4, 1), 6 * 2.0))
+    assert c.grad.item() == 2 * 4 * 3 * 2
+
+
+# --- matmul -------------------------------------------------------------------------------
+
+matmul_cases = st.sampled_from(["1d@1d", "2d@1d", "1d@2d", "2d@2d", "batched", "1d@batched",
+                                "batched@1d"])
+
+
+@FEW
+@given(case=matmul_cases, dims=st.tuples(*[st.integers(1, 3)] * 3),
+       batch=broadcast_pairs.filter(lambda s: len(s.result_shape) <= 2), seed=seeds)
+def test_matmul_gradients(case, dims, batch, seed):
+    n, k, m = dims
+    ba, bb = batch.input_shapes
+    shapes_ = {"1d@1d": ((k,), (k,)), "2d@1d": ((n, k), (k,)), "1d@2d": ((k,), (k, m)),
+               "2d@2d": ((n, k), (k, m)), "batched": (ba + (n, k), bb + (k, m)),
+               "1d@batched": ((k,), bb + (k, m)), "batched@1d": (ba + (n, k), (k,))}[case]
+    rng = np.random.default_rng(seed)
+    a, b = values(rng, shapes_[0]), values(rng, shapes_[1])
+    out = zeroin.matmul(leaf(a), leaf(b))
+    np.testing.assert_allclose(out.data, a @ b)
+    check_both(lambda a, b: a @ b, a, b)
+
+
+def test_matmul_batched_against_numpy_gradients():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 1, 3, 4)), rng.standard_normal((5, 4, 2))
+    ta, tb = leaf(a), leaf(b)
+    (ta @ tb).sum().backward()
+    g = np.ones((2, 5, 3, 2))
+    np.testing.assert_allclose(ta.grad.data, (g @ np.swapaxes(b, -1, -2)).sum(1, keepdims=True))
+    np.testing.assert_allclose(tb.grad.data, (np.swapaxes(a, -1, -2) @ g).sum(0))
+
+
+def test_matmul_errors_name_the_shapes():
+    a = zeroin.tensor(np.ones((2, 3)))
+    with pytest.raises(zeroin.ShapeError) as e:
+        a @ a
+    assert str(e.value) == "matmul: shapes (2, 3) and (2, 3): inner dimensions 3 and 2 differ"
+    with pytest.raises(ValueError, match=r"matmul: shapes \(3,\) and \(4,\): inner "
+                                         r"dimensions 3 and 4 differ"):
+        zeroin.tensor(np.ones(3)) @ np.ones(4)
+    with pytest.raises(zeroin.ShapeError, match=r"matmul: shapes \(\) and \(3,\): both "
+                                                r"operands need at least 1 dimension; use \*"):
+        zeroin.tensor(2.0) @ zeroin.tensor(np.ones(3))
+    with pytest.raises(zeroin.ShapeError, match=r"matmul: shapes \(2, 3, 4\) and \(5, 4, 2\)"):
+        zeroin.tensor(np.ones((2, 3, 4))) @ zeroin.tensor(np.ones((5, 4, 2)))
+
+
+# --- reductions ---------------------------------------------------------------------------
+
+REDUCTIONS = {
+    "sum": zeroin.sum, "mean": zeroin.mean, "max": zeroin.max, "min": zeroin.min,
+    "logsumexp": zeroin.logsumexp,
+}
+
+
+@st.composite
+def shape_and_axis(draw, allow_none=True):
+    shape = draw(nonscalar_shapes)
+    nd = len(shape)
+    choices = [st.integers(-nd, nd - 1),
+               st.lists(st.integers(0, nd - 1), min_size=1, max_size=nd, unique=True)
+               .map(tuple)]
+    if allow_none:
+        choices.append(st.none())
+    return shape, draw(st.one_of(*choices))
+
+
+@pytest.mark.parametrize("name", sorted(REDUCTIONS))
+@FEW
+@given(sa=shape_and_axis(), keepdims=st.booleans(), seed=seeds)
+def test_reduction_gradients(name, sa, keepdims, seed):
+    shape, axis = sa
+    fn = REDUCTIONS[name]
+    x = values(np.random.default_rng(seed), shape)
+    ref = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min,
+           "logsumexp": lambda a, axis, keepdims: np.log(np.sum(np.exp(a), axis=axis,
+                                                                keepdims=keepdims))}[name]
+    out = fn(leaf(x), axis=axis, keepdims=keepdims)
+    np.testing.assert_allclose(out.data, ref(x, axis=axis, keepdims=keepdims))
+    check_both(lambda t: fn(t, axis=axis, keepdims=keepdims), x)
+
+
+def test_reductions_as_methods_and_on_scalars():
+    x = zeroin.tensor([[1.0, 5.0], [3.0, 2.0]], requires_grad=True)
+    assert x.sum().item() == 11 and x.mean().item() == 2.75
+    np.testing.assert_array_equal(x.max(axis=0).data, [3.0, 5.0])
+    np.testing.assert_array_equal(x.min(axis=1, keepdims=True).data, [[1.0], [2.0]])
+    assert x.sum(axis=(0, 1)).shape == () and x.mean(axis=-1, keepdims=True).shape == (2, 1)
+    s = zeroin.tensor(4.0, requires_grad=True)
+    for f in (zeroin.sum, zeroin.mean, zeroin.max, zeroin.min, zeroin.logsumexp):
+        s.grad = None
+        f(s).backward()
+        assert s.grad.item() == pytest.approx(1.0)
+
+
+def test_max_ties_share_the_gradient():
+    x = zeroin.tensor([[1.0, 3.0, 3.0], [2.0, 0.0, 1.0]], requires_grad=True)
+    x.max(axis=1).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[0, 0.5, 0.5], [1, 0, 0]])
+
+
+def test_reduction_axis_errors():
+    x = zeroin.tensor(np.ones((2, 3)))
+    for name in ("sum", "mean", "max", "min", "logsumexp"):
+        with pytest.raises(zeroin.ShapeError) as e:
+            getattr(zeroin, name)(x, axis=2)
+        assert str(e.value) == (f"{name}: axis 2 is out of range for a tensor of shape "
+                                f"(2, 3) (2 dimensions)")
+    with pytest.raises(zeroin.ShapeError, match=r"softmax: axis -3 is out of range"):
+        zeroin.softmax(x, axis=-3)
+
+
+# --- softmax family -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@FEW
+@given(sa=shape_and_axis(allow_none=False), seed=seeds)
+def test_softmax_gradients(name, sa, seed):
+    shape, axis = sa
+    if isinstance(axis, tuple):
+        axis = axis[0]
+    fn = getattr(zeroin, name)
+    x = values(np.random.default_rng(seed), shape)
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    ref = e / e.sum(axis=axis, keepdims=True)
+    out = fn(leaf(x), axis=axis)
+    np.testing.assert_allclose(out.data, ref if name == "softmax" else np.log(ref))
+    check_both(lambda t: fn(t, axis=axis), x)
+
+
+def test_softmax_family_is_stable_on_large_inputs():
+    big = np.array([[1000.0, 1001.0, 1002.0], [-1000.0, -1000.0, -1e5]])
+    x = zeroin.tensor(big, requires_grad=True)
+    sm = zeroin.softmax(x, axis=1)
+    lsm = zeroin.log_softmax(x, axis=1)
+    lse = zeroin.logsumexp(x, axis=1)
+    ref = np.exp([0.0, 1.0, 2.0]) / np.exp([0.0, 1.0, 2.0]).sum()
+    np.testing.assert_allclose(sm.data[0], ref)
+    np.testing.assert_allclose(sm.data[1], [0.5, 0.5, 0.0])
+    np.testing.assert_allclose(lsm.data[0], np.log(ref))
+    np.testing.assert_allclose(lsm.data[1, :2], [-np.log(2)] * 2)
+    np.testing.assert_allclose(lse.data, [1002 + np.log(1 + np.exp(-1) + np.exp(-2)),
+                                          -1000 + np.log(2)])
+    (sm[:, 0].sum() + lsm.sum() + lse.sum()).backward()
+    assert np.all(np.isfinite(x.grad.data))
+    assert zeroin.gradcheck(lambda t: zeroin.log_softmax(t, axis=1), [leaf(big)])
+    assert zeroin.gradcheck(lambda t: zeroin.logsumexp(t, axis=1), [leaf(big)])
+    assert zeroin.logsumexp(zeroin.tensor([-np.inf, -np.inf])).item() == -np.inf
+
+
+# --- shape ops ----------------------------------------------------------------------------
+
+@FEW
+@given(shape=nonscalar_shapes, seed=seeds, data=st.data())
+def test_reshape_transpose_permute_flatten(shape, seed, data):
+    x = values(np.random.default_rng(seed), shape)
+    nd = len(shape)
+    perm = tuple(data.draw(st.permutations(range(nd))))
+    start = data.draw(st.integers(0, nd - 1))
+    end = data.draw(st.integers(start, nd - 1))
+    new_shape = (-1,) + tuple(reversed(shape[1:]))
+    fns = {
+        "reshape": lambda t: t.reshape(new_shape),
+        "reshape_fn": lambda t: zeroin.reshape(t, *new_shape),
+        "T": lambda t: t.T,
+        "transpose": lambda t: t.transpose(perm),
+        "permute": lambda t: t.permute(*perm),
+        "flatten": lambda t: t.flatten(start, end),
+        "flatten_all": zeroin.flatten,
+    }
+    refs = {
+        "reshape": x.reshape(new_shape), "reshape_fn": x.reshape(new_shape), "T": x.T,
+        "transpose": x.transpose(perm), "permute": x.transpose(perm),
+        "flatten": x.reshape(shape[:start] + (-1,) + shape[end + 1:]),
+        "flatten_all": x.reshape(-1),
+    }
+    for name, fn in fns.items():
+        np.testing.assert_array_equal(fn(leaf(x)).data, refs[name], err_msg=name)
+        check_both(fn, x)
+
+
+@FEW
+@given(shape=shapes, seed=seeds, data=st.data())
+def test_squeeze_unsqueeze(shape, seed, data):
+    x = values(np.random.default_rng(seed), shape)
+    ax = data.draw(st.integers(-len(shape) - 1, len(shape)))
+    u = zeroin.unsqueeze(leaf(x), ax)
+    assert u.shape == np.expand_dims(x, ax).shape
+    check_both(lambda t: t.unsqueeze(ax), x)
+    check_both(lambda t: t.unsqueeze(ax).squeeze(ax), x)
+    check_both(zeroin.squeeze, x)
+    assert zeroin.squeeze(leaf(x)).shape == np.squeeze(x).shape
+
+
+@FEW
+@given(shapes=broadcast_pairs, seed=seeds)
+def test_broadcast_to(shapes, seed):
+    sa, _ = shapes.input_shapes
+    target = shapes.result_shape
+    x = values(np.random.default_rng(seed), sa)
+    out = zeroin.broadcast_to(leaf(x), target)
+    np.testing.assert_array_equal(out.data, np.broadcast_to(x, target))
+    check_both(lambda t: t.broadcast_to(target), x)
+    check_both(lambda t: zeroin.sum_to(t.broadcast_to(target) * 2.0, sa), x)
+
+
+@FEW
+@given(shape=nonscalar_shapes, n=st.integers(1, 3), seed=seeds, data=st.data())
+def test_concatenate_and_stack(shape, n, seed, data):
+    rng = np.random.default_rng(seed)
+    nd = len(shape)
+    axis = data.draw(st.integers(-nd, nd - 1))
+    arrays = []
+    for _ in range(n):
+        s = list(shape)
+        s[axis] = data.draw(st.integers(1, 3))
+        arrays.append(values(rng, tuple(s)))
+    cat = zeroin.concatenate([leaf(a) for a in arrays], axis=axis)
+    np.testing.assert_array_equal(cat.data, np.concatenate(arrays, axis=axis))
+    check_both(lambda *ts: zeroin.concatenate(ts, axis=axis), *arrays)
+    same = [values(rng, shape) for _ in range(n)]
+    sax = data.draw(st.integers(-nd - 1, nd))
+    st_ = zeroin.stack([leaf(a) for a in same], axis=sax)
+    np.testing.assert_array_equal(st_.data, np.stack(same, axis=sax))
+    check_both(lambda *ts: zeroin.stack(ts, axis=sax), *same)
+
+
+def test_shape_op_errors():
+    x = zeroin.tensor(np.ones((2, 3)))
+    with pytest.raises(zeroin.ShapeError) as e:
+        x.reshape(4)
+    assert str(e.value) == ("reshape: cannot reshape a tensor of shape (2, 3) (6 elements) "
+                            "into shape (4,)")
+    with pytest.raises(zeroin.ShapeError, match=r"transpose: axes \(0, 0\) are not a "
+                                                r"permutation of the 2 dimensions of shape"):
+        x.transpose(0, 0)
+    with pytest.raises(zeroin.ShapeError, match=r"squeeze: dimension 1 of shape \(2, 3\) has "
+                                                r"size 3, not 1"):
+        x.squeeze(1)
+    with pytest.raises(zeroin.ShapeError, match=r"unsqueeze: axis 5 is out of range for a "
+                                                r"result with 3 dimensions"):
+        x.unsqueeze(5)
+    with pytest.raises(zeroin.ShapeError, match=r"concatenate: shapes \(2, 3\) and \(3, 2\)"):
+        zeroin.concatenate([x, zeroin.tensor(np.ones((3, 2)))], axis=0)
+    with pytest.raises(zeroin.ShapeError, match=r"stack: shapes \(2, 3\) and \(3, 2\)"):
+        zeroin.stack([x, zeroin.tensor(np.ones((3, 2)))])
+    with pytest.raises(zeroin.ShapeError, match=r"broadcast_to: shapes \(2, 3\)"):
+        x.broadcast_to((3, 3))
+    with pytest.raises(ValueError, match="concatenate: need at least one tensor"):
+        zeroin.concatenate([])
+    with pytest.raises(zeroin.ShapeError) as e:
+        x + zeroin.tensor(np.ones(4))
+    assert str(e.value).startswith("add: shapes (2, 3) and (4,): ")
+
+
+# --- indexing -----------------------------------------------------------------------------
+
+X34 = np.arange(12.0).reshape(3, 4) / 7 - 0.5
+INDEXES = {
+    "int": 1,
+    "negative_int": -1,
+    "int_pair": (2, 3),
+    "slice": slice(1, None),
+    "slice_step": (slice(None), slice(None, None, 2)),
+    "slice_negative_step": (slice(None, None, -1), 1),
+    "none_ellipsis": (None, Ellipsis, 0),
+    "bool_mask": X34 > 0.2,
+    "bool_rows": np.array([True, False, True]),
+    "int_array": np.array([2, 0]),
+    "int_array_repeated": np.array([0, 2, 0, 0]),
+    "int_list": [1, 1, 2],
+    "int_arrays_pair": (np.array([0, 2, 2]), np.array([1, 3, 3])),
+    "int_array_2d": np.array([[0, 1], [1, 1]]),
+    "mixed_slice_array": (slice(0, 2), np.array([3, 0, 3])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INDEXES))
+def test_indexing_gradients(name):
+    index = INDEXES[name]
+    out = leaf(X34)[index]
+    np.testing.assert_array_equal(out.data, X34[index])
+    check_both(lambda t: t[index], X34)
+
+
+def test_repeated_indices_accumulate():
+    x = zeroin.tensor([10.0, 20.0, 30.0], requires_grad=True)
+    x[[0, 0, 2, 0]].sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [3.0, 0.0, 1.0])
+    x.grad = None
+    w = zeroin.tensor([1.0, 2.0, 3.0, 4.0])
+    (x[np.array([1, 1, 1, 2])] * w).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 6.0, 4.0])
+
+
+def test_indexing_with_tensors_and_masks():
+    x = zeroin.tensor([-1.0, 2.0, -3.0, 4.0], requires_grad=True)
+    pos = x[x > 0]
+    np.testing.assert_array_equal(pos.data, [2.0, 4.0])
+    (pos * pos).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 4.0, 0.0, 8.0])
+    idx = zeroin.tensor(np.array([3, 3]))
+    x.grad = None
+    x[idx].sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0, 0.0, 2.0])
+
+
+def test_indexing_result_does_not_alias_input():
+    x = zeroin.tensor([1.0, 2.0, 3.0])
+    y = x[1:]
+    y.data[0] = 100.0
+    assert x.data[1] == 2.0
+
+
+def test_indexing_errors():
+    x = zeroin.tensor(np.ones((2, 3)))
+    with pytest.raises(zeroin.ShapeError, match=r"getitem: shapes \(2, 3\): index 5 is out of "
+                                                r"bounds for axis 1 with size 3"):
+        x[0, 5]
+    with pytest.raises(zeroin.ShapeError, match=r"getitem: shapes \(2, 3\): .*boolean"):
+        x[np.array([True, False, True])]
+
+
+def test_setitem_refuses_tensors_in_the_graph():
+    w = zeroin.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="setitem: in-place assignment into a tensor that "
+                                           "requires grad would corrupt the graph"):
+        w[0] = 5.0
+    with zeroin.no_grad():
+        w[0] = 5.0
+    assert w.data[0] == 5.0
+    c = zeroin.tensor([1.0, 2.0])
+    c[1] = zeroin.tensor(7.0)
+    assert c.data[1] == 7.0
