@@ -1,0 +1,534 @@
+"""zeroin.nn: modules, layers, the fused linear and cross-entropy ops, losses."""
+import re
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import zeroin
+from zeroin import nn
+from zeroin.nn import functional as F
+
+from conftest import check_both, check_first, check_second, leaf, seeds
+
+
+# --- linear -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("xshape", [(4, 3), (3,), (2, 4, 3)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_gradcheck_first_and_second_order(xshape, bias):
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal(xshape), rng.standard_normal((2, 3)), rng.standard_normal(2)
+    if bias:
+        check_both(F.linear, x, w, b)
+    else:
+        check_both(F.linear, x, w)
+
+
+def test_linear_is_one_node_and_matches_numpy():
+    rng = np.random.default_rng(1)
+    x, w, b = leaf(rng.standard_normal((5, 3))), leaf(rng.standard_normal((2, 3))), \
+        leaf(rng.standard_normal(2))
+    y = F.linear(x, w, b)
+    assert y.grad_fn.name == "linear"
+    assert [i is t for i, t in zip(y.grad_fn.inputs, (x, w, b))] == [True] * 3
+    np.testing.assert_allclose(y.data, x.data @ w.data.T + b.data)
+    g = rng.standard_normal((5, 2))
+    y.backward(g)
+    np.testing.assert_allclose(x.grad.data, g @ w.data)
+    np.testing.assert_allclose(w.grad.data, g.T @ x.data)
+    np.testing.assert_allclose(b.grad.data, g.sum(0))
+
+
+def test_linear_skips_input_gradient_it_does_not_need():
+    layer = nn.Linear(3, 2)
+    x = zeroin.tensor(np.ones((4, 3)))
+    layer(x).sum().backward()
+    assert x.grad is None and layer.weight.grad is not None
+
+
+def test_linear_shape_error_names_sizes_and_fix():
+    layer = nn.Linear(3, 2)
+    with pytest.raises(zeroin.ShapeError, match=r"linear: input of shape \(4, 5\) has 5 "
+                       r"features.*in_features=3.*Linear\(5, 2\)"):
+        layer(zeroin.tensor(np.ones((4, 5))))
+
+
+def test_linear_module_shapes_names_repr_and_default_init():
+    zeroin.manual_seed(0)
+    layer = nn.Linear(400, 30)
+    assert layer.weight.shape == (30, 400) and layer.bias.shape == (30,)
+    assert dict(layer.named_parameters()).keys() == {"weight", "bias"}
+    assert repr(layer) == "Linear(in_features=400, out_features=30, bias=True)"
+    bound = 1 / np.sqrt(400)   # PyTorch's default: kaiming_uniform(a=sqrt(5)) = U(-b, b)
+    assert np.abs(layer.weight.data).max() <= bound
+    assert np.abs(layer.weight.data).max() > 0.95 * bound
+    assert np.abs(layer.bias.data).max() <= bound
+    np.testing.assert_allclose(layer.weight.data.std(), bound / np.sqrt(3), rtol=0.05)
+    nobias = nn.Linear(3, 2, bias=False)
+    assert nobias.bias is None and len(list(nobias.parameters())) == 1
+
+
+def test_linear_rejects_bad_sizes():
+    with pytest.raises(ValueError, match="in_features must be a positive integer"):
+        nn.Linear(0, 3)
+
+
+# --- float32 ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("loss", ["mse", "ce", "bce_logits"])
+def test_float32_stays_float32_through_layers_losses_and_grads(loss):
+    zeroin.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 8, dtype=np.float32), nn.ReLU(),
+                          nn.Linear(8, 2, dtype=np.float32))
+    x = zeroin.tensor(np.random.default_rng(0).standard_normal((6, 3)).astype(np.float32))
+    out = model(x)
+    assert out.dtype == np.float32
+    if loss == "mse":
+        l = F.mse_loss(out, np.zeros((6, 2)))          # float64 target is cast
+    elif loss == "ce":
+        l = F.cross_entropy(out, np.array([0, 1, 0, 1, 1, 0]))
+    else:
+        l = F.binary_cross_entropy_with_logits(out, np.ones((6, 2)))
+    assert l.dtype == np.float32
+    l.backward()
+    assert all(p.grad.dtype == np.float32 for p in model.parameters())
+    opt = zeroin.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    opt.step()
+    assert all(p.dtype == np.float32 for p in model.parameters())
+
+
+def test_module_to_float_and_double():
+    m = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+    m.float()
+    assert {p.dtype for p in m.parameters()} == {np.dtype(np.float32)}
+    assert m[1].running_mean.dtype == np.float32
+    assert m[1].num_batches_tracked.dtype == np.int64
+    m.double()
+    assert {p.dtype for p in m.parameters()} == {np.dtype(np.float64)}
+
+
+# --- losses: gradients ------------------------------------------------------------------
+
+REDUCTIONS = ["mean", "sum", "none"]
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_mse_gradcheck_both_arguments_and_second_order(reduction):
+    rng = np.random.default_rng(2)
+    f = lambda x, t: F.mse_loss(x, t, reduction=reduction)  # noqa: E731
+    check_both(f, rng.standard_normal((4, 3)), rng.standard_normal((4, 3)))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_l1_gradcheck(reduction):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 3))
+    t = x + rng.choice([-1, 1], x.shape) * rng.uniform(0.2, 1, x.shape)   # away from kinks
+    check_first(lambda a, b: F.l1_loss(a, b, reduction=reduction), x, t)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_bce_gradcheck_input_and_target(reduction):
+    rng = np.random.default_rng(4)
+    p, t = rng.uniform(0.1, 0.9, (5, 2)), rng.uniform(0, 1, (5, 2))
+    check_first(lambda a, b: F.binary_cross_entropy(a, b, reduction=reduction), p, t)
+    check_second(lambda a: F.binary_cross_entropy(a, zeroin.tensor(t), reduction=reduction), p)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_bce_with_logits_gradcheck_and_second_order(reduction):
+    rng = np.random.default_rng(5)
+    f = lambda x, t: F.binary_cross_entropy_with_logits(x, t, reduction=reduction)  # noqa
+    check_both(f, rng.standard_normal((5, 2)) * 3, rng.uniform(0, 1, (5, 2)))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy_gradcheck_first_and_second_order(reduction):
+    rng = np.random.default_rng(6)
+    y = np.array([0, 2, 1, 2])
+    check_both(lambda x: F.cross_entropy(x, y, reduction=reduction),
+               rng.standard_normal((4, 3)) * 2)
+
+
+def test_nll_loss_gradcheck_and_equals_cross_entropy_of_log_softmax():
+    rng = np.random.default_rng(7)
+    x, y = rng.standard_normal((4, 3)), np.array([2, 0, 1, 1])
+    check_first(lambda a: F.nll_loss(zeroin.log_softmax(a, axis=1), y), x)
+    a = F.nll_loss(zeroin.log_softmax(zeroin.tensor(x), axis=1), y).item()
+    assert a == pytest.approx(F.cross_entropy(zeroin.tensor(x), y).item(), rel=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seeds, st.integers(1, 6), st.integers(2, 5))
+def test_cross_entropy_gradient_is_softmax_minus_onehot_over_n(seed, n, c):
+    rng = np.random.default_rng(seed)
+    x = leaf(rng.standard_normal((n, c)) * 5)
+    y = rng.integers(0, c, n)
+    loss = F.cross_entropy(x, y)
+    p = np.exp(x.data - x.data.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    assert loss.item() == pytest.approx(-np.log(p[np.arange(n), y]).mean(), rel=1e-10)
+    loss.backward()
+    expected = (p - np.eye(c)[y]) / n
+    np.testing.assert_allclose(x.grad.data, expected, atol=1e-12)
+
+
+def test_cross_entropy_is_stable_for_huge_logits():
+    x = leaf([[1000.0, 0.0, -1000.0], [0.0, 2000.0, 0.0]])
+    loss = F.cross_entropy(x, [2, 1])
+    assert loss.item() == pytest.approx(2000.0 / 2)
+    loss.backward()
+    assert np.all(np.isfinite(x.grad.data))
+    np.testing.assert_allclose(x.grad.data, [[0.5, 0, -0.5], [0, 0, 0]], atol=1e-12)
+
+
+def test_bce_with_logits_is_stable_and_bce_clamps_log():
+    x = leaf([1000.0, -1000.0])
+    l = F.binary_cross_entropy_with_logits(x, [0.0, 1.0], reduction="none")
+    np.testing.assert_allclose(l.data, [1000.0, 1000.0])
+    l.sum().backward()
+    np.testing.assert_allclose(x.grad.data, [1.0, -1.0])
+    p = leaf([0.0, 1.0])
+    assert F.binary_cross_entropy(p, [1.0, 0.0]).item() == pytest.approx(100.0)
+
+
+# --- losses: refusing accidental broadcasting ---------------------------------------------
+
+def test_loss_refuses_column_against_vector_with_the_fix():
+    pred, target = zeroin.tensor(np.zeros((4, 1))), np.zeros(4)
+    msg = ("mse_loss: input shape (4, 1) and target shape (4,) differ; they would broadcast "
+           "to (4, 4). Reshape the target with target.reshape(-1, 1) or the input with "
+           "input.reshape(-1)")
+    with pytest.raises(zeroin.ShapeError, match=re.escape(msg)):
+        F.mse_loss(pred, target)
+    with pytest.raises(zeroin.ShapeError, match=re.escape(msg)):
+        nn.MSELoss()(pred, target)
+
+
+@pytest.mark.parametrize("loss", [nn.MSELoss(), nn.L1Loss(), nn.BCELoss(),
+                                  nn.BCEWithLogitsLoss()])
+def test_every_loss_names_itself_and_both_shapes(loss):
+    pred = zeroin.tensor(np.full(4, 0.5))
+    with pytest.raises(zeroin.ShapeError) as e:
+        loss(pred, np.zeros((4, 1)))
+    text = str(e.value)
+    assert text.startswith(type(loss)._fn.__name__ + ":")
+    assert "input shape (4,) and target shape (4, 1) differ" in text
+    assert "broadcast to (4, 4)" in text and "input.reshape(-1, 1)" in text
+
+
+def test_loss_shape_error_for_unrelated_shapes():
+    with pytest.raises(zeroin.ShapeError, match=r"input shape \(4, 2\) and target shape "
+                       r"\(3,\) differ.*same shape"):
+        F.mse_loss(zeroin.tensor(np.zeros((4, 2))), np.zeros(3))
+
+
+def test_cross_entropy_label_errors():
+    x = zeroin.tensor(np.zeros((3, 4)))
+    with pytest.raises(ValueError, match=r"labels must be in 0\.\.3.*from 1 to 4.*look "
+                       r"1-based.*subtract 1"):
+        F.cross_entropy(x, [1, 4, 2])
+    with pytest.raises(ValueError, match=r"from 0 to 7.*4 outputs"):
+        F.cross_entropy(x, [0, 7, 2])
+    with pytest.raises(ValueError, match=r"from -1 to 2"):
+        F.cross_entropy(x, [0, -1, 2])
+    with pytest.raises(TypeError, match=r"integer class labels.*float64.*astype\('int64'\)"):
+        F.cross_entropy(x, np.array([0.0, 1.0, 2.0]))
+    with pytest.raises(zeroin.ShapeError, match=r"target of shape \(3,\), got \(3, 1\).*"
+                       r"reshape\(-1\)"):
+        F.cross_entropy(x, np.array([[0], [1], [2]]))
+    with pytest.raises(zeroin.ShapeError, match=r"argmax"):
+        F.cross_entropy(x, np.eye(4, dtype=int)[[0, 1, 2]])
+    with pytest.raises(ValueError, match="reduction must be"):
+        nn.CrossEntropyLoss(reduction="avg")
+
+
+def test_bce_refuses_values_outside_zero_one():
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\].*with_logits"):
+        F.binary_cross_entropy(zeroin.tensor([0.5, 1.5]), [0.0, 1.0])
+
+
+# --- losses against PyTorch ---------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "binary_cross_entropy",
+                                  "binary_cross_entropy_with_logits", "cross_entropy"])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_losses_match_torch(name, reduction):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((6, 3))
+    if name == "binary_cross_entropy":
+        x = rng.uniform(0.05, 0.95, (6, 3))
+    t = rng.integers(0, 3, 6) if name == "cross_entropy" else rng.uniform(0, 1, (6, 3))
+    xz = leaf(x)
+    lz = getattr(F, name)(xz, t, reduction=reduction)
+    lz.backward()
+    xt = torch.tensor(x, requires_grad=True)
+    lt = getattr(torch.nn.functional, name)(xt, torch.tensor(t), reduction=reduction)
+    lt.backward()
+    assert lz.item() == pytest.approx(lt.item(), rel=1e-10)
+    np.testing.assert_allclose(xz.grad.data, xt.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+# --- modules ----------------------------------------------------------------------------
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.Linear(2, 3)
+        self.act = nn.Tanh()
+        self.out = nn.Linear(3, 1)
+        self.scale = nn.Parameter(np.ones(1))
+        self.note = "not a parameter"
+
+    def forward(self, x):
+        return self.out(self.act(self.hidden(x))) * self.scale
+
+
+def test_module_registers_parameters_and_children_by_assignment():
+    net = Net()
+    names = [n for n, _ in net.named_parameters()]
+    assert names == ["scale", "hidden.weight", "hidden.bias", "out.weight", "out.bias"]
+    assert [n for n, _ in net.named_children()] == ["hidden", "act", "out"]
+    assert [type(m).__name__ for m in net.modules()] == ["Net", "Linear", "Tanh", "Linear"]
+    assert list(net.children())[0] is net.hidden
+    assert net.num_parameters() == 1 + 6 + 3 + 3 + 1
+    assert isinstance(net.scale, nn.Parameter) and not isinstance(zeroin.tensor(1.0),
+                                                                  nn.Parameter)
+    net.out = nn.Identity()     # replacing a child removes the old parameters
+    assert [n for n, _ in net.named_parameters()][-1] == "hidden.bias"
+    del net.scale
+    assert "scale" not in dict(net.named_parameters())
+
+
+def test_shared_parameters_are_listed_once():
+    lin = nn.Linear(2, 2)
+    seq = nn.Sequential(lin, nn.ReLU(), lin)
+    assert len(list(seq.parameters())) == 2
+
+
+def test_module_call_runs_forward_and_backward_reaches_parameters():
+    net = Net()
+    y = net(zeroin.tensor(np.ones((4, 2))))
+    assert y.shape == (4, 1)
+    y.sum().backward()
+    assert all(p.grad is not None for p in net.parameters())
+    net.zero_grad()
+    assert all(p.grad is None for p in net.parameters())
+
+
+def test_zero_grad_fill_zeros():
+    lin = nn.Linear(2, 1)
+    lin(zeroin.tensor(np.ones((1, 2)))).sum().backward()
+    g = lin.weight.grad
+    lin.zero_grad(set_to_none=False)
+    assert lin.weight.grad is g and not g.data.any()
+
+
+def test_forgetting_super_init_gives_a_clear_error():
+    class Bad(nn.Module):
+        def __init__(self):
+            self.lin = nn.Linear(1, 1)
+    with pytest.raises(zeroin.ZeroinError, match=r"Bad: .*super\(\)\.__init__\(\)"):
+        Bad()
+
+
+def test_repr_like_pytorch():
+    model = nn.Sequential(nn.Linear(2, 4), nn.LeakyReLU(0.1), nn.Dropout(0.2),
+                          nn.Sequential(nn.Linear(4, 1), nn.Sigmoid()))
+    assert repr(model) == (
+        "Sequential(\n"
+        "  (0): Linear(in_features=2, out_features=4, bias=True)\n"
+        "  (1): LeakyReLU(negative_slope=0.1)\n"
+        "  (2): Dropout(p=0.2)\n"
+        "  (3): Sequential(\n"
+        "    (0): Linear(in_features=4, out_features=1, bias=True)\n"
+        "    (1): Sigmoid()\n"
+        "  )\n"
+        ")")
+
+
+def test_sequential_indexing_append_and_errors():
+    seq = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+    assert len(seq) == 2 and isinstance(seq[-1], nn.ReLU)
+    assert isinstance(seq[:1], nn.Sequential) and len(seq[:1]) == 1
+    seq.append(nn.Linear(3, 1))
+    assert [n for n, _ in seq.named_parameters()] == ["0.weight", "0.bias", "2.weight",
+                                                      "2.bias"]
+    with pytest.raises(TypeError, match=r"ReLU\(\)"):
+        nn.Sequential(nn.Linear(2, 3), nn.ReLU)
+    with pytest.raises(IndexError, match="out of range for 3 modules"):
+        seq[5]
+
+
+@pytest.mark.parametrize("module, op", [
+    (nn.ReLU(), zeroin.relu), (nn.Sigmoid(), zeroin.sigmoid), (nn.Tanh(), zeroin.tanh),
+    (nn.LeakyReLU(0.2), lambda x: zeroin.leaky_relu(x, 0.2)),
+    (nn.Softmax(dim=1), lambda x: zeroin.softmax(x, axis=1)),
+    (nn.LogSoftmax(dim=1), lambda x: zeroin.log_softmax(x, axis=1)),
+    (nn.Softplus(), zeroin.softplus), (nn.Identity(), lambda x: x)])
+def test_activation_modules_apply_their_op(module, op):
+    x = zeroin.tensor(np.random.default_rng(9).standard_normal((3, 4)))
+    np.testing.assert_array_equal(module(x).data, op(x).data)
+
+
+def test_flatten_module():
+    x = zeroin.tensor(np.zeros((2, 3, 4)))
+    assert nn.Flatten()(x).shape == (2, 12)
+
+
+def test_train_eval_propagates():
+    model = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.Dropout(0.5)))
+    assert model.training and model[1][0].training
+    assert model.eval() is model
+    assert not any(m.training for m in model.modules())
+    model.train()
+    assert all(m.training for m in model.modules())
+
+
+# --- state dicts --------------------------------------------------------------------------
+
+def test_state_dict_round_trip_and_snapshot():
+    zeroin.manual_seed(1)
+    a = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3), nn.Linear(3, 1))
+    a(zeroin.tensor(np.random.default_rng(0).standard_normal((8, 2))))   # moves running stats
+    sd = a.state_dict()
+    assert list(sd) == ["0.weight", "0.bias", "1.weight", "1.bias", "2.weight", "2.bias",
+                        "1.running_mean", "1.running_var", "1.num_batches_tracked"]
+    assert all(isinstance(v, np.ndarray) for v in sd.values())
+    before = sd["0.weight"].copy()
+    a[0].weight.data += 1                   # the dict is a snapshot
+    np.testing.assert_array_equal(sd["0.weight"], before)
+    zeroin.manual_seed(2)
+    b = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3), nn.Linear(3, 1))
+    w_obj = b[0].weight.data
+    assert b.load_state_dict(sd) == ([], [])
+    assert b[0].weight.data is w_obj       # loaded in place
+    for k, v in b.state_dict().items():
+        np.testing.assert_array_equal(v, sd[k])
+    x = zeroin.tensor(np.ones((2, 2)))
+    a.load_state_dict(sd)
+    a.eval(), b.eval()
+    np.testing.assert_array_equal(a(x).data, b(x).data)
+
+
+def test_load_state_dict_errors_name_the_parameter():
+    model = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
+    sd = model.state_dict()
+    bad = dict(sd)
+    del bad["1.bias"]
+    with pytest.raises(KeyError, match=r"missing key\(s\) '1\.bias'"):
+        model.load_state_dict(bad)
+    bad = dict(sd, extra=np.zeros(1))
+    with pytest.raises(KeyError, match=r"unexpected key\(s\) 'extra'"):
+        model.load_state_dict(bad)
+    bad = dict(sd)
+    bad["0.weight"] = np.zeros((4, 2))
+    before = model[1].weight.data.copy()
+    bad["1.weight"] = np.full((1, 3), 7.0)
+    with pytest.raises(zeroin.ShapeError, match=r"shape mismatch for '0\.weight'.*\(4, 2\)"
+                       r".*\(3, 2\)"):
+        model.load_state_dict(bad)
+    np.testing.assert_array_equal(model[1].weight.data, before)   # nothing changed
+    partial = {"1.bias": np.array([5.0])}
+    res = model.load_state_dict(partial, strict=False)
+    assert res.unexpected_keys == [] and "0.weight" in res.missing_keys
+    assert model[1].bias.item() == 5.0
+
+
+def test_load_state_dict_keeps_model_dtype():
+    m = nn.Linear(2, 1, dtype=np.float32)
+    m.load_state_dict({"weight": np.ones((1, 2)), "bias": np.zeros(1)})
+    assert m.weight.dtype == np.float32 and m.weight.data.sum() == 2
+
+
+# --- dropout and batch norm ---------------------------------------------------------------
+
+def test_dropout_train_and_eval():
+    x = zeroin.tensor(np.ones((200, 50)), requires_grad=True)
+    d = nn.Dropout(0.3)
+    zeroin.manual_seed(0)
+    y = d(x)
+    kept = y.data != 0
+    assert abs(1 - kept.mean() - 0.3) < 0.02
+    np.testing.assert_allclose(y.data[kept], 1 / 0.7)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, y.data)   # gradient is the same mask
+    zeroin.manual_seed(0)
+    np.testing.assert_array_equal(d(x).data, y.data)      # seeded: repeats
+    d.eval()
+    assert d(x) is x
+    assert nn.Dropout(0.0)(x) is x
+    assert not nn.Dropout(1.0)(x).data.any()
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        nn.Dropout(1.5)
+
+
+def test_batchnorm_training_normalises_and_updates_running_stats():
+    rng = np.random.default_rng(10)
+    xa = rng.normal(3.0, 2.0, (16, 4))
+    bn = nn.BatchNorm1d(4, momentum=0.1)
+    y = bn(zeroin.tensor(xa))
+    np.testing.assert_allclose(y.data.mean(0), 0, atol=1e-12)
+    np.testing.assert_allclose(y.data.var(0), 1, rtol=1e-3)
+    np.testing.assert_allclose(bn.running_mean.data, 0.1 * xa.mean(0))
+    np.testing.assert_allclose(bn.running_var.data, 0.9 + 0.1 * xa.var(0, ddof=1))
+    assert bn.num_batches_tracked.item() == 1
+    bn.eval()
+    y = bn(zeroin.tensor(xa))
+    expected = (xa - bn.running_mean.data) / np.sqrt(bn.running_var.data + 1e-5)
+    np.testing.assert_allclose(y.data, expected)
+    assert bn.num_batches_tracked.item() == 1
+    assert bn(zeroin.tensor(xa[:1])).shape == (1, 4)     # one sample is fine in eval
+    bn.train()
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        bn(zeroin.tensor(xa[:1]))
+    with pytest.raises(ValueError, match=r"BatchNorm1d: expected input of shape \(N, 4\)"):
+        bn(zeroin.tensor(np.ones((3, 5))))
+
+
+def test_batchnorm_gradcheck_training_mode():
+    rng = np.random.default_rng(11)
+    x, w, b = rng.standard_normal((5, 3)), rng.uniform(0.5, 2, 3), rng.standard_normal(3)
+    check_first(lambda a, g, h: F.batch_norm(a, None, None, g, h, training=True), x, w, b)
+    x3 = rng.standard_normal((4, 2, 3))
+    check_first(lambda a: F.batch_norm(a, None, None, training=True), x3)
+
+
+def test_batchnorm_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((8, 3)) * 2 + 1
+    bz, bt = nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3).double()
+    xz, xt = leaf(x), torch.tensor(x, requires_grad=True)
+    g = rng.standard_normal((8, 3))
+    bz(xz).backward(g)
+    bt(xt).backward(torch.tensor(g))
+    np.testing.assert_allclose(xz.grad.data, xt.grad.numpy(), rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(bz.weight.grad.data, bt.weight.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(bz.running_var.data, bt.running_var.numpy(), rtol=1e-12)
+    bz.eval(), bt.eval()
+    np.testing.assert_allclose(bz(xz).data, bt(xt).detach().numpy(), rtol=1e-10)
+
+
+# --- a network learns ---------------------------------------------------------------------
+
+def test_xor_2_4_1_trains_to_100_percent():
+    zeroin.manual_seed(0)
+    x = zeroin.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    y = np.array([[0.0], [1.0], [1.0], [0.0]])
+    model = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 1))
+    loss_fn = nn.BCEWithLogitsLoss()
+    opt = zeroin.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    first = None
+    for _ in range(300):
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        first = first if first is not None else loss.item()
+        loss.backward()
+        opt.step()
+    pred = (model(x).data > 0).astype(float)
+    assert (pred == y).all()
+    assert loss.item() < 0.05 * first
