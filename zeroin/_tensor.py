@@ -269,8 +269,10 @@ class Tensor:
             Record the backward computation so that the gradients can be differentiated
             again (higher-order derivatives).
         """
-        from .autograd import backward
-        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+        global _backward
+        if _backward is None:
+            from .autograd import backward as _backward
+        _backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
     def retain_grad(self):
         """Keep ``.grad`` for this non-leaf tensor after backward."""
@@ -317,6 +319,9 @@ class Tensor:
         if self.data.size == 1 and spec:
             return format(self.data.item(), spec)
         return str(self)
+
+
+_backward = None     # zeroin.autograd.backward, bound on first use (import cycle)
 
 
 class _HookHandle:

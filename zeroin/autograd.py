@@ -14,6 +14,7 @@ from . import function as _f
 from .function import ZeroinError
 from .graph import toposort
 from .ops import NP, TZ, _sum_to_np, sum_to
+from . import _tensor as _tmode
 from ._tensor import Tensor, _leaf, enable_grad, no_grad
 
 __all__ = ["backward", "grad"]
@@ -53,7 +54,10 @@ def _root_grads(outputs, grad_outputs, create_graph, op):
                                    f"a gradient works only for one-element outputs. Reduce it "
                                    f"first (e.g. loss.mean() or loss.sum()) or pass gradient= "
                                    f"an array of shape {t.data.shape}")
-            arr = np.ones_like(t.data)
+            d = t.data
+            arr = np.array(1, dtype=d.dtype)     # np.ones_like costs 5x more on 0-d
+            if d.ndim:
+                arr = arr.reshape(d.shape)
             g = _leaf(arr) if create_graph else arr
         else:
             g = _as_grad(g, t, create_graph, op)
@@ -78,9 +82,14 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
     leaves = {}
     captured = {}
     anomaly = _f.anomaly.enabled
+    # hot loop: bind what it reads every node to locals
+    pop, get = grads.pop, grads.get
+    free = not retain_graph and not everything
+    check_released = not everything
+    ndarray, asarray = np.ndarray, np.asarray
     for t in reversed(order):
         k = id(t)
-        g = grads.pop(k, None)
+        g = pop(k, None)
         if g is None:
             continue
         fn = t.grad_fn
@@ -90,37 +99,43 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
             t.grad = wrap(g) if t.grad is None else wrap(_raw_add(t.grad, g, create_graph))
         if targets is not None and k in targets:
             captured[k] = g
-        if fn.released and not everything:
+        if fn.released and check_released:
             raise RuntimeError(_RELEASED_MSG)
         ins = fn.inputs
+        n_in = len(ins)
         if create_graph:
             res = fn.backward(xp, g, t, *ins)
+            if n_in == 1:
+                res = (res,)
+        elif n_in == 1:
+            res = (fn.backward(xp, g, t.data, ins[0].data),)
+        elif n_in == 2:
+            res = fn.backward(xp, g, t.data, ins[0].data, ins[1].data)
         else:
             res = fn.backward(xp, g, t.data, *[i.data for i in ins])
-        if len(ins) == 1:
-            res = (res,)
-        if not retain_graph and not everything:
+        if free:
             fn.released = True
             fn.saved = None
         for inp, gi in zip(ins, res):
             if gi is None or not inp.requires_grad:
                 continue
+            d = inp.data
             if create_graph:
                 if type(gi) is not Tensor:
-                    gi = _leaf(np.asarray(gi))
-                if gi.shape != inp.data.shape:
-                    gi = sum_to(gi, inp.data.shape)
+                    gi = _leaf(asarray(gi))
+                if gi.shape != d.shape:
+                    gi = sum_to(gi, d.shape)
             else:
-                if type(gi) is not np.ndarray:
-                    gi = np.asarray(gi)
-                if gi.shape != inp.data.shape:
-                    gi = _sum_to_np(gi, inp.data.shape)
-                if gi.dtype != inp.data.dtype:
-                    gi = gi.astype(inp.data.dtype)
+                if type(gi) is not ndarray:
+                    gi = asarray(gi)
+                if gi.shape != d.shape:
+                    gi = _sum_to_np(gi, d.shape)
+                if gi.dtype != d.dtype:
+                    gi = gi.astype(d.dtype)
             if anomaly:
                 _check_backward(fn, gi)
             ki = id(inp)
-            prev = grads.get(ki)
+            prev = get(ki)
             grads[ki] = gi if prev is None else prev + gi
             if inp.grad_fn is None:
                 leaves[ki] = inp
@@ -210,9 +225,13 @@ def backward(tensor, gradient=None, retain_graph=False, create_graph=False):
     outs = [tensor]
     g = _root_grads(outs, None if gradient is None else [gradient], create_graph,
                     "backward")
-    ctx = enable_grad() if create_graph else no_grad()
-    with ctx:
+    mode = _tmode._mode             # what no_grad()/enable_grad() set, without the objects
+    prev = mode.enabled
+    mode.enabled = create_graph
+    try:
         _run(outs, g, retain_graph or create_graph, create_graph)
+    finally:
+        mode.enabled = prev
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
