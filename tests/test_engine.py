@@ -1,0 +1,518 @@
+"""The Tensor and the backward engine: the seed graph, dtypes, grad mode, hooks,
+accumulation, released graphs, higher order, the million-op chain and error texts."""
+import threading
+
+import numpy as np
+import pytest
+
+import zeroin
+from conftest import leaf
+
+# --- the chapter's graph --------------------------------------------------------------------
+
+
+def test_seed_graph_values_and_gradients():
+    w = zeroin.tensor(3.0, requires_grad=True, name="w")
+    b = zeroin.tensor(4.0, requires_grad=True, name="b")
+    x = 2 * w + b
+    y = b + 1
+    x.retain_grad()
+    y.retain_grad()
+    z = x * y
+    assert (x.item(), y.item(), z.item()) == (10.0, 5.0, 50.0)
+    z.backward()
+    assert w.grad.item() == 10.0            # dz/dx * dx/dw = 5 * 2
+    assert b.grad.item() == 15.0            # 5 * 1 + 10 * 1: the sum over both paths
+    assert x.grad.item() == 5.0 and y.grad.item() == 10.0
+    assert w.is_leaf and b.is_leaf and not z.is_leaf
+    assert z.grad is None                   # not retained: a non-leaf output
+    # the finite-difference view of the same numbers (nudging x or y by 0.1)
+    assert ((x.data + 0.1) * y.data, x.data * (y.data + 0.1)) == (50.5, 51.0)
+
+
+def test_seed_graph_gradients_match_finite_differences():
+    def z(w, b):
+        return (2 * w + b) * (b + 1)
+    assert zeroin.gradcheck(z, [leaf(3.0), leaf(4.0)])
+
+
+def test_chapter_solve_for_z_equals_60_by_moving_b():
+    # Newton's method on z(b) - 60 with the derivative recomputed each step.
+    b = zeroin.tensor(4.0, requires_grad=True)
+    steps = []
+    for _ in range(20):
+        b.grad = None
+        z = (2 * 3.0 + b) * (b + 1)
+        err = z.item() - 60
+        steps.append((b.item(), z.item()))
+        if abs(err) < 1e-5:
+            break
+        z.backward()
+        with zeroin.no_grad():
+            b = zeroin.tensor(b.item() - err / b.grad.item(), requires_grad=True)
+    assert steps[0] == (4.0, 50.0)
+    assert steps[1][0] == pytest.approx(4 + 10 / 15) and steps[1][1] == pytest.approx(60.4444,
+                                                                                     abs=1e-4)
+    assert b.item() == pytest.approx((-7 + np.sqrt(265)) / 2, abs=1e-6)   # b^2 + 7b - 54 = 0
+    assert len(steps) < 8
+
+
+def test_chapter_gradient_descent_step():
+    x = zeroin.tensor(0.2, requires_grad=True)
+    y = (x - 1) ** 2 + 0.001
+    y.backward()
+    assert x.item() - 0.1 * x.grad.item() == pytest.approx(0.36)
+
+
+# --- dtypes ---------------------------------------------------------------------------------
+
+F32_OPS = {
+    "add_number": lambda t: t + 1, "radd_number": lambda t: 1 + t,
+    "sub_number": lambda t: t - 0.5, "rsub_number": lambda t: 0.5 - t,
+    "mul_number": lambda t: t * 2.5, "rmul_number": lambda t: 2.5 * t,
+    "div_number": lambda t: t / 3, "rdiv_number": lambda t: 3 / (t * t + 1),
+    "pow_number": lambda t: t ** 2, "pow_frac": lambda t: (t * t + 1) ** 0.5,
+    "rpow_number": lambda t: 2 ** t, "neg": lambda t: -t,
+    "exp": zeroin.exp, "log": lambda t: zeroin.log(t * t + 1),
+    "sqrt": lambda t: zeroin.sqrt(t * t + 1), "abs": zeroin.abs, "sin": zeroin.sin,
+    "cos": zeroin.cos, "tanh": zeroin.tanh, "sigmoid": zeroin.sigmoid, "relu": zeroin.relu,
+    "leaky_relu": zeroin.leaky_relu, "softplus": zeroin.softplus,
+    "maximum": lambda t: zeroin.maximum(t, 0.1), "minimum": lambda t: zeroin.minimum(0.1, t),
+    "where": lambda t: zeroin.where(t.data > 0, t, 0.0), "clip": lambda t: t.clip(-1, 1),
+    "sum": lambda t: t.sum(axis=0), "mean": lambda t: t.mean(axis=1, keepdims=True),
+    "max": lambda t: t.max(axis=1), "min": lambda t: t.min(),
+    "logsumexp": lambda t: zeroin.logsumexp(t, axis=1), "softmax": zeroin.softmax,
+    "log_softmax": zeroin.log_softmax, "matmul": lambda t: t @ t.T,
+    "matmul_1d": lambda t: t[0] @ t[1], "reshape": lambda t: t.reshape(3, 2),
+    "transpose": lambda t: t.T, "permute": lambda t: t.permute(1, 0),
+    "squeeze": lambda t: t.unsqueeze(0).squeeze(0), "flatten": lambda t: t.flatten(),
+    "broadcast_to": lambda t: t.broadcast_to((4, 2, 3)),
+    "concatenate": lambda t: zeroin.concatenate([t, t], axis=1),
+    "stack": lambda t: zeroin.stack([t, t], axis=-1), "index": lambda t: t[[0, 0, 1], 1:],
+    "mask": lambda t: t[t > 0],
+}
+
+
+@pytest.mark.parametrize("name", sorted(F32_OPS))
+def test_float32_stays_float32_forward_and_backward(name):
+    x = zeroin.tensor(np.array([[0.5, -1.2, 2.0], [0.3, 0.7, -0.4]], dtype=np.float32),
+                      requires_grad=True)
+    y = F32_OPS[name](x)
+    assert y.dtype == np.float32
+    (y * y).sum().backward()
+    assert x.grad.dtype == np.float32
+    # and through create_graph (second order)
+    x.grad = None
+    (g,) = zeroin.grad((F32_OPS[name](x) ** 2).sum(), x, create_graph=True)
+    assert g.dtype == np.float32
+    if g.requires_grad:
+        (gg,) = zeroin.grad(g.sum(), x, allow_unused=True)
+        assert gg is None or gg.dtype == np.float32
+
+
+def test_python_numbers_do_not_change_dtype():
+    x32 = zeroin.tensor(np.array([1.0, 2.0], dtype=np.float32))
+    for y in (x32 + 1, 1 + x32, x32 * 0.1, x32 / 7, 7 / x32, x32 ** 3, 3.0 ** x32, -x32,
+              x32 - True):
+        assert y.dtype == np.float32
+    i = zeroin.tensor([1, 2])
+    assert i.dtype == np.int64
+    assert (i + 1).dtype == np.int64 and (i * 2).dtype == np.int64
+    assert (i * 0.5).dtype == np.float64          # int tensor * float: the default float
+    # an explicit NumPy array follows NumPy's promotion
+    assert (x32 + np.ones(2, dtype=np.float64)).dtype == np.float64
+
+
+def test_default_dtype():
+    assert zeroin.tensor(1.0).dtype == np.float64
+    assert zeroin.tensor([1.0, 2]).dtype == np.float64
+    assert zeroin.tensor(np.ones(2, dtype=np.float32)).dtype == np.float32
+    assert zeroin.tensor([1, 2], dtype="float32").dtype == np.float32
+    zeroin.set_default_dtype(np.float32)
+    try:
+        assert zeroin.get_default_dtype() == np.float32
+        assert zeroin.tensor(1.0).dtype == np.float32
+        assert zeroin.tensor([[1.5]]).dtype == np.float32
+        assert zeroin.tensor(3, requires_grad=True).dtype == np.float32
+    finally:
+        zeroin.set_default_dtype(np.float64)
+    with pytest.raises(TypeError, match="set_default_dtype: expected a floating dtype such as "
+                                        "float32 or float64, got int64"):
+        zeroin.set_default_dtype(np.int64)
+
+
+def test_integer_tensors_cannot_require_grad():
+    msg = ("tensor: only floating-point tensors can require grad, got dtype int64; convert "
+           "first, e.g. zeroin.tensor(data, dtype='float64', requires_grad=True)")
+    with pytest.raises(TypeError) as e:
+        zeroin.tensor(np.array([1, 2]), requires_grad=True)
+    assert str(e.value) == msg
+    with pytest.raises(TypeError, match="only floating-point tensors can require grad, got "
+                                        "dtype int32"):
+        zeroin.tensor([1, 2], dtype="int32", requires_grad=True)
+    with pytest.raises(TypeError, match="got dtype bool"):
+        zeroin.tensor(np.array([True]), requires_grad=True)
+    with pytest.raises(TypeError, match="requires_grad_: only floating-point tensors can "
+                                        "require grad, got dtype int64"):
+        zeroin.tensor(np.arange(3)).requires_grad_()
+    # Python ints asked to require grad become the default float (zeroin.tensor(3, ...)).
+    w = zeroin.tensor(3, requires_grad=True)
+    assert w.dtype == np.float64 and w.requires_grad
+
+
+def test_tensor_from_objects_is_refused():
+    with pytest.raises(TypeError, match="tensor: cannot make a tensor from dict"):
+        zeroin.tensor({"a": 1})
+
+
+# --- tensor basics --------------------------------------------------------------------------
+
+def test_tensor_attributes_and_conversions():
+    a = np.array([[1.0, 2.0, 3.0]])
+    t = zeroin.tensor(a, name="t")
+    a[0, 0] = 9.0                                  # tensor() copies
+    assert t.data[0, 0] == 1.0
+    assert isinstance(t.data, np.ndarray) and t.numpy() is t.data
+    assert (t.shape, t.ndim, t.dtype, t.name) == ((1, 3), 2, np.float64, "t")
+    assert t.grad is None and not t.requires_grad and t.is_leaf and t.grad_fn is None
+    assert zeroin.tensor(2.5).item() == 2.5 and isinstance(zeroin.tensor(2.5).item(), float)
+    assert float(zeroin.tensor([3.0])) == 3.0 and len(t) == 1
+    w = zeroin.tensor([1.0, 2.0], requires_grad=True)
+    y = w * 2
+    d = y.detach()
+    assert d.is_leaf and not d.requires_grad and d.data is y.data
+    assert "grad_fn=<mul>" in repr(y) and "requires_grad=True" in repr(w)
+    assert isinstance(zeroin.Tensor([1.0]), zeroin.Tensor)
+
+
+def test_tensor_conversion_errors():
+    with pytest.raises(ValueError, match=r"item: only one-element tensors can be converted to "
+                                         r"a Python number, this one has shape \(2,\)"):
+        zeroin.tensor([1.0, 2.0]).item()
+    with pytest.raises(ValueError, match=r"the truth value of a tensor with shape \(2,\) is "
+                                         r"ambiguous"):
+        bool(zeroin.tensor([1.0, 2.0]))
+    with pytest.raises(TypeError, match="len\\(\\) of a 0-d tensor"):
+        len(zeroin.tensor(1.0))
+
+
+# --- operators ------------------------------------------------------------------------------
+
+def test_comparisons_return_tensors_without_grad():
+    x = zeroin.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    arr = np.array([3.0, 2.0, 1.0])
+    cases = {
+        "lt": (x < 2, [True, False, False]), "le": (x <= 2, [True, True, False]),
+        "gt": (x > 2, [False, False, True]), "ge": (x >= 2, [False, True, True]),
+        "eq": (x == 2, [False, True, False]), "ne": (x != 2, [True, False, True]),
+        "tensor": (x > x * 0 + 1.5, [False, True, True]),
+        "ndarray_left": (arr > x, [True, False, False]),
+        "number_left": (2 < x, [False, False, True]),
+    }
+    for name, (r, expected) in cases.items():
+        assert isinstance(r, zeroin.Tensor), name
+        assert r.dtype == np.bool_ and not r.requires_grad and r.grad_fn is None, name
+        np.testing.assert_array_equal(r.data, expected, err_msg=name)
+    assert {x: 1}[x] == 1                         # tensors stay hashable
+
+
+REFLECTED = {
+    "radd": (lambda c, t: c + t, lambda c, x: np.ones_like(x)),
+    "rsub": (lambda c, t: c - t, lambda c, x: -np.ones_like(x)),
+    "rmul": (lambda c, t: c * t, lambda c, x: c * np.ones_like(x)),
+    "rdiv": (lambda c, t: c / t, lambda c, x: -c / x ** 2),
+    "rpow": (lambda c, t: c ** t, lambda c, x: c ** x * np.log(c)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFLECTED))
+@pytest.mark.parametrize("kind", ["int", "float", "ndarray", "ndarray_scalar"])
+def test_reflected_operators(name, kind):
+    op, deriv = REFLECTED[name]
+    xv = np.array([0.5, 1.5, 2.0])
+    c = {"int": 2, "float": 2.5, "ndarray": np.array([2.0, 3.0, 4.0]),
+         "ndarray_scalar": np.float64(3.0)}[kind]
+    x = zeroin.tensor(xv, requires_grad=True)
+    y = op(c, x)
+    assert isinstance(y, zeroin.Tensor), type(y)
+    np.testing.assert_allclose(y.data, op(c, xv))
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, deriv(c, xv))
+
+
+def test_ndarray_matmul_and_unary_operators():
+    m = np.array([[1.0, 2.0], [3.0, 4.0]])
+    x = zeroin.tensor([1.0, -1.0], requires_grad=True)
+    y = m @ x
+    assert isinstance(y, zeroin.Tensor)
+    np.testing.assert_array_equal(y.data, [-1.0, -1.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, m.sum(axis=0))
+    np.testing.assert_array_equal((+x).data, x.data)
+    np.testing.assert_array_equal(abs(x).data, [1.0, 1.0])
+    np.testing.assert_array_equal((x @ m).data, [-2.0, -2.0])
+
+
+# --- grad mode --------------------------------------------------------------------------------
+
+def test_no_grad_and_enable_grad_as_context_managers():
+    x = zeroin.tensor(2.0, requires_grad=True)
+    with zeroin.no_grad():
+        assert not zeroin.is_grad_enabled()
+        y = x * 3
+        with zeroin.enable_grad():
+            assert zeroin.is_grad_enabled()
+            z = x * 3
+        w = x * 3
+    assert zeroin.is_grad_enabled()
+    assert not y.requires_grad and y.grad_fn is None
+    assert z.requires_grad and z.grad_fn is not None
+    assert not w.requires_grad
+
+
+def test_no_grad_and_enable_grad_as_decorators():
+    @zeroin.no_grad()
+    def frozen(t):
+        assert not zeroin.is_grad_enabled()
+        return t * 2
+
+    @zeroin.enable_grad()
+    def tracked(t):
+        return t * 2
+
+    x = zeroin.tensor(1.0, requires_grad=True)
+    assert not frozen(x).requires_grad
+    with zeroin.no_grad():
+        assert tracked(x).requires_grad
+        assert not zeroin.is_grad_enabled()
+    assert zeroin.is_grad_enabled()
+    assert frozen.__name__ == "frozen"
+
+
+def test_no_grad_restores_mode_after_an_exception():
+    with pytest.raises(KeyError):
+        with zeroin.no_grad():
+            raise KeyError
+    assert zeroin.is_grad_enabled()
+
+
+def test_grad_mode_is_thread_local():
+    x = zeroin.tensor(1.0, requires_grad=True)
+    entered, main_done = threading.Event(), threading.Event()
+    seen = {}
+
+    def worker():
+        seen["start"] = zeroin.is_grad_enabled()    # main thread is inside no_grad
+        with zeroin.no_grad():
+            entered.set()
+            main_done.wait(5)
+            seen["inside"] = (x * 2).requires_grad
+
+    with zeroin.no_grad():
+        t = threading.Thread(target=worker)
+        t.start()
+        entered.wait(5)
+    # The worker is inside its no_grad now; this thread records again.
+    seen["main"] = (x * 2).requires_grad
+    main_done.set()
+    t.join(5)
+    assert seen == {"start": True, "inside": False, "main": True}
+
+
+# --- hooks, retain_grad, accumulation --------------------------------------------------------
+
+def test_register_hook_modifies_the_gradient_and_can_be_removed():
+    x = zeroin.tensor([1.0, 2.0], requires_grad=True)
+    calls = []
+    y = x * 3
+    h = y.register_hook(lambda g: calls.append(g.data.copy()) or g * 10)
+    (y * y).sum().backward()
+    np.testing.assert_array_equal(calls[0], 2 * 3 * np.array([1.0, 2.0]))
+    np.testing.assert_array_equal(x.grad.data, 10 * 18 * np.array([1.0, 2.0]))
+    # a hook on a leaf sees and replaces what reaches .grad
+    x.grad = None
+    hx = x.register_hook(lambda g: g + 1)
+    y = x * 3
+    h2 = y.register_hook(lambda g: None)        # returning None keeps the gradient
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [4.0, 4.0])
+    hx.remove()
+    h2.remove()
+    h.remove()
+    h.remove()                                   # removing twice is harmless
+    x.grad = None
+    (x * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+
+
+def test_hook_errors():
+    with pytest.raises(RuntimeError, match="register_hook: cannot register a hook on a tensor "
+                                           "that does not require grad"):
+        zeroin.tensor(1.0).register_hook(print)
+    x = zeroin.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.register_hook(lambda g: np.ones(3))
+    with pytest.raises(ValueError, match=r"hook: returned a gradient of shape \(3,\) for a "
+                                         r"tensor of shape \(2,\)"):
+        y.sum().backward()
+
+
+def test_retain_grad_keeps_non_leaf_gradients():
+    x = zeroin.tensor([1.0, 2.0], requires_grad=True)
+    h = x * x
+    s = h.sum()
+    h.retain_grad()
+    s.retain_grad()
+    s.backward()
+    np.testing.assert_array_equal(h.grad.data, [1.0, 1.0])
+    assert s.grad.item() == 1.0
+    assert x.retain_grad() is x                  # harmless on a leaf
+    with pytest.raises(RuntimeError, match="retain_grad: this tensor does not require grad"):
+        zeroin.tensor(1.0).retain_grad()
+
+
+def test_gradients_accumulate_until_cleared():
+    x = zeroin.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    first = x.grad.data.copy()
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, 2 * first)
+    (x * 5).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, 2 * first + 5)
+    x.grad = None                                    # clear, as optimizer.zero_grad() does
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, first)
+    x.zero_grad()
+    assert x.grad is None
+
+
+def test_accumulation_does_not_alias_user_arrays():
+    x = zeroin.tensor([1.0, 2.0], requires_grad=True)
+    g = np.array([1.0, 1.0])
+    (x + 0).backward(gradient=g)
+    (x + 0).backward(gradient=g)
+    np.testing.assert_array_equal(g, [1.0, 1.0])
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0])
+    y = x * 1
+    y.retain_grad()
+    (y + y).sum().backward()          # add hands the same array to both of its inputs
+    np.testing.assert_array_equal(y.grad.data, [2.0, 2.0])
+    np.testing.assert_array_equal(x.grad.data, [4.0, 4.0])
+
+
+def test_shared_subexpressions_sum_over_paths():
+    x = zeroin.tensor(3.0, requires_grad=True)
+    a = x * x
+    y = a * a + a      # x^4 + x^2
+    y.backward()
+    assert x.grad.item() == 4 * 27 + 6
+
+
+# --- released graphs and backward errors ------------------------------------------------------
+
+def test_second_backward_needs_retain_graph():
+    x = zeroin.tensor(2.0, requires_grad=True)
+    y = x * x
+    y.backward()
+    with pytest.raises(RuntimeError) as e:
+        y.backward()
+    assert "backward through the graph a second time" in str(e.value)
+    assert "pass retain_graph=True to the first backward" in str(e.value)
+    z = x * x
+    z.backward(retain_graph=True)
+    z.backward()
+    assert x.grad.item() == 4.0 + 4.0 + 4.0
+
+
+def test_backward_on_a_non_scalar_needs_a_gradient():
+    x = zeroin.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 2
+    with pytest.raises(RuntimeError) as e:
+        y.backward()
+    assert str(e.value) == ("backward: output has shape (3,); backward without a gradient "
+                            "works only for one-element outputs. Reduce it first (e.g. "
+                            "loss.mean() or loss.sum()) or pass gradient= an array of shape "
+                            "(3,)")
+    y.backward(gradient=[1.0, 0.0, -1.0])
+    np.testing.assert_array_equal(x.grad.data, [2.0, 0.0, -2.0])
+    with pytest.raises(ValueError, match=r"backward: gradient has shape \(2,\) but the output "
+                                         r"has shape \(3,\); they must match"):
+        (x * 2).backward(gradient=np.ones(2))
+    (x[:1] * 2).backward()                       # one element, any shape: fine
+    assert x.grad.data[0] == 4.0
+
+
+def test_backward_on_something_without_grad():
+    with pytest.raises(RuntimeError, match="backward: output 0 does not require grad and has "
+                                           "no grad_fn"):
+        (zeroin.tensor(1.0) * 2).backward()
+    x = zeroin.tensor(1.0, requires_grad=True)
+    with zeroin.no_grad():
+        y = x * 2
+    with pytest.raises(RuntimeError, match="computed under zeroin.no_grad"):
+        y.backward()
+
+
+def test_backward_on_a_leaf():
+    x = zeroin.tensor(2.0, requires_grad=True)
+    x.backward()
+    assert x.grad.item() == 1.0
+
+
+# --- higher order -----------------------------------------------------------------------------
+
+def test_second_derivative_of_cube_at_two_is_twelve():
+    x = zeroin.tensor(2.0, requires_grad=True)
+    (d1,) = zeroin.grad(x ** 3, x, create_graph=True)
+    assert d1.item() == 12.0 and d1.requires_grad
+    (d2,) = zeroin.grad(d1, x, create_graph=True)
+    assert d2.item() == 12.0                      # 6x at 2
+    (d3,) = zeroin.grad(d2, x)
+    assert d3.item() == 6.0
+    # the same through backward(create_graph=True): .grad is itself differentiable
+    x2 = zeroin.tensor(2.0, requires_grad=True)
+    (x2 ** 3).backward(create_graph=True)
+    assert x2.grad.requires_grad
+    (g2,) = zeroin.grad(x2.grad, x2)
+    assert g2.item() == 12.0
+
+
+def test_newtons_method_uses_the_second_derivative():
+    # minimise f(x) = exp(x) - 2x + 0.1 x^4 (smooth, not quadratic); Newton: x -= f'/f''
+    def f(x):
+        return zeroin.exp(x) - 2 * x + 0.1 * x ** 4
+
+    x = zeroin.tensor(-1.0, requires_grad=True)
+    history = []
+    for _ in range(20):
+        (d1,) = zeroin.grad(f(x), x, create_graph=True)
+        (d2,) = zeroin.grad(d1, x)
+        assert d2.item() == pytest.approx(np.exp(x.item()) + 1.2 * x.item() ** 2)
+        history.append(abs(d1.item()))
+        if history[-1] < 1e-12:
+            break
+        x = zeroin.tensor(x.item() - d1.item() / d2.item(), requires_grad=True)
+    xs = x.item()
+    assert abs(np.exp(xs) - 2 + 0.4 * xs ** 3) < 1e-12
+    assert len(history) <= 10
+    # quadratic convergence: the error roughly squares near the end
+    assert history[-2] < history[-3] ** 1.5
+
+
+# --- the million-op chain ----------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_a_chain_of_a_million_ops_differentiates_without_recursion():
+    import sys
+    assert sys.getrecursionlimit() < 100_000       # so recursion would fail loudly
+    a, c, n = 0.99998, 2e-5, 500_000               # 2 ops per step: 1,000,000 ops
+    x0 = zeroin.tensor(0.25, requires_grad=True)
+    y = x0
+    for _ in range(n):
+        y = y * a + c
+    # closed form: y_n = a^n x0 + c (1 - a^n) / (1 - a); dy_n/dx0 = a^n
+    an = a ** n
+    assert y.item() == pytest.approx(an * 0.25 + c * (1 - an) / (1 - a), rel=1e-9)
+    y.backward()
+    assert x0.grad.item() == pytest.approx(an, rel=1e-9)
+    del y                                          # freeing the chain must not recurse either
