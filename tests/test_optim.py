@@ -1,0 +1,457 @@
+"""zeroin.optim: every optimiser's formula, state, errors, schedules and clipping."""
+import math
+
+import numpy as np
+import pytest
+
+import zeroin
+from zeroin import nn, optim
+
+# A convex quadratic f(w) = 1/2 sum(a (w - c)**2); its gradient is a (w - c).
+A = np.array([1.0, 4.0, 0.5])
+C = np.array([1.0, -2.0, 3.0])
+W0 = np.array([0.2, 0.5, -1.0])
+
+
+def loss_of(w):
+    d = w - zeroin.tensor(C)
+    return (zeroin.tensor(A) * d * d).sum() * 0.5
+
+
+def grad_at(w):
+    return A * (w - C)
+
+
+CONFIGS = [
+    ("SGD", dict(lr=0.1)),
+    ("SGD", dict(lr=0.1, momentum=0.9)),
+    ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.5, weight_decay=0.1)),
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
+    ("Adagrad", dict(lr=0.5)),
+    ("Adagrad", dict(lr=0.5, lr_decay=0.1, weight_decay=0.1, initial_accumulator_value=0.2)),
+    ("Adadelta", dict(lr=1.0)),
+    ("Adadelta", dict(lr=1.0, rho=0.5, weight_decay=0.1)),
+    ("RMSprop", dict(lr=0.05)),
+    ("RMSprop", dict(lr=0.05, momentum=0.5, centered=True, weight_decay=0.1)),
+    ("Adam", dict(lr=0.1)),
+    ("Adam", dict(lr=0.1, weight_decay=0.1, amsgrad=True)),
+    ("AdamW", dict(lr=0.1)),
+    ("AdamW", dict(lr=0.1, weight_decay=0.5, amsgrad=True)),
+]
+IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for n, kw in CONFIGS]
+
+
+def run(name, kw, steps, w0=W0, dtype=np.float64):
+    w = zeroin.tensor(w0.astype(dtype), requires_grad=True)
+    opt = getattr(optim, name)([w], **kw)
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = loss_of(w)
+        losses.append(loss.item())
+        loss.backward()
+        opt.step()
+    return w, opt, losses
+
+
+@pytest.mark.parametrize("name, kw", CONFIGS, ids=IDS)
+def test_every_optimiser_lowers_a_convex_quadratic(name, kw):
+    steps = 1000 if name == "Adadelta" else 100   # Adadelta starts with steps ~ sqrt(eps)
+    w, _, losses = run(name, kw, steps)
+    final = loss_of(w).item()
+    assert final < 0.1 * losses[0]
+    assert min(losses) < losses[0]
+
+
+# --- hand-computed first steps -------------------------------------------------------------
+# Each rule below is the textbook (and PyTorch) formula, written out element by element.
+
+def hand(name, kw, steps):
+    lr = kw["lr"]
+    wd = kw.get("weight_decay", 0.01 if name == "AdamW" else 0.0)
+    w = W0.copy()
+    out = []
+    st = {}
+    for t in range(1, steps + 1):
+        g = grad_at(w)
+        if name != "AdamW":
+            g = g + wd * w
+        if name == "SGD":
+            m, damp = kw.get("momentum", 0.0), kw.get("dampening", 0.0)
+            if m:
+                st["b"] = g.copy() if t == 1 else m * st["b"] + (1 - damp) * g
+                step = g + m * st["b"] if kw.get("nesterov") else st["b"]
+            else:
+                step = g
+            w = w - lr * step
+        elif name == "Adagrad":
+            st.setdefault("s", np.full(3, kw.get("initial_accumulator_value", 0.0)))
+            st["s"] = st["s"] + g * g
+            clr = lr / (1 + (t - 1) * kw.get("lr_decay", 0.0))
+            w = w - clr * g / (np.sqrt(st["s"]) + 1e-10)
+        elif name == "Adadelta":
+            rho, eps = kw.get("rho", 0.9), 1e-6
+            v = rho * st.get("v", 0.0) + (1 - rho) * g * g
+            dx = np.sqrt(st.get("u", 0.0) + eps) / np.sqrt(v + eps) * g
+            st["u"] = rho * st.get("u", 0.0) + (1 - rho) * dx * dx
+            st["v"] = v
+            w = w - lr * dx
+        elif name == "RMSprop":
+            al, eps = 0.99, 1e-8
+            st["v"] = al * st.get("v", 0.0) + (1 - al) * g * g
+            if kw.get("centered"):
+                st["ga"] = al * st.get("ga", 0.0) + (1 - al) * g
+                denom = np.sqrt(st["v"] - st["ga"] ** 2) + eps
+            else:
+                denom = np.sqrt(st["v"]) + eps
+            if kw.get("momentum"):
+                st["b"] = kw["momentum"] * st.get("b", 0.0) + g / denom
+                w = w - lr * st["b"]
+            else:
+                w = w - lr * g / denom
+        else:   # Adam, AdamW
+            b1, b2, eps = 0.9, 0.999, 1e-8
+            if name == "AdamW":
+                w = w * (1 - lr * wd)
+            st["m"] = b1 * st.get("m", 0.0) + (1 - b1) * g
+            st["v"] = b2 * st.get("v", 0.0) + (1 - b2) * g * g
+            v = st["v"]
+            if kw.get("amsgrad"):
+                st["vmax"] = np.maximum(st.get("vmax", 0.0), v)
+                v = st["vmax"]
+            mhat = st["m"] / (1 - b1 ** t)
+            vhat = v / (1 - b2 ** t)
+            w = w - lr * mhat / (np.sqrt(vhat) + eps)
+        out.append(w.copy())
+    return out
+
+
+@pytest.mark.parametrize("name, kw", CONFIGS, ids=IDS)
+def test_first_two_steps_match_the_formula(name, kw):
+    expected = hand(name, kw, 2)
+    w = zeroin.tensor(W0, requires_grad=True)
+    opt = getattr(optim, name)([w], **kw)
+    for e in expected:
+        opt.zero_grad()
+        loss_of(w).backward()
+        opt.step()
+        np.testing.assert_allclose(w.data, e, rtol=1e-12, atol=1e-14)
+
+
+def test_sgd_first_step_is_the_chapters_update():
+    # y = (x - 1)**2 + 0.001, eta = 0.1, x0 = 0.2: x1 = 0.2 - 0.1 * 2 * (0.2 - 1) = 0.36
+    x = zeroin.tensor(0.2, requires_grad=True)
+    opt = optim.SGD([x], lr=0.1)
+    ((x - 1) ** 2 + 0.001).backward()
+    opt.step()
+    assert x.item() == pytest.approx(0.36, abs=1e-15)
+
+
+@pytest.mark.parametrize("name, kw", CONFIGS, ids=IDS)
+def test_matches_torch_for_several_steps(name, kw):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    w0, m = rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
+    wz = zeroin.tensor(w0, requires_grad=True)
+    wt = torch.tensor(w0, requires_grad=True)
+    oz = getattr(optim, name)([wz], **kw)
+    ot = getattr(torch.optim, name)([wt], **kw)
+    for _ in range(6):
+        oz.zero_grad()
+        (zeroin.tanh(wz @ zeroin.tensor(m)) ** 2).sum().backward()
+        oz.step()
+        ot.zero_grad()
+        (torch.tanh(wt @ torch.tensor(m)) ** 2).sum().backward()
+        ot.step()
+    np.testing.assert_allclose(wz.data, wt.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_default_hyperparameters_are_pytorchs():
+    torch = pytest.importorskip("torch")
+    w = zeroin.tensor([1.0], requires_grad=True)
+    wt = torch.tensor([1.0], requires_grad=True)
+    for name in ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW"]:
+        ours = getattr(optim, name)([w], lr=0.1).defaults
+        theirs = getattr(torch.optim, name)([wt], lr=0.1).defaults
+        for k, v in ours.items():
+            assert theirs[k] == (tuple(v) if isinstance(v, tuple) else v), (name, k)
+
+
+# --- in place, no new arrays, dtype --------------------------------------------------------
+
+@pytest.mark.parametrize("name, kw", CONFIGS, ids=IDS)
+def test_updates_in_place_reuse_buffers_and_keep_float32(name, kw):
+    w = zeroin.tensor(W0.astype(np.float32), requires_grad=True)
+    opt = getattr(optim, name)([w], **kw)
+    data = w.data
+    seen = None
+    for _ in range(3):
+        opt.zero_grad()
+        loss_of(w).backward()
+        opt.step()
+        assert w.data is data and w.dtype == np.float32
+        arrays = {k: v for k, v in opt.state[w].items() if isinstance(v, np.ndarray)}
+        assert all(v.dtype == np.float32 for v in arrays.values())
+        ids = {k: id(v) for k, v in arrays.items()} | {"scratch": id(opt._scratch[id(w)][0])}
+        assert seen is None or ids == seen        # the same arrays, step after step
+        seen = ids
+    ref, _, _ = run(name, kw, 3)
+    np.testing.assert_allclose(w.data, ref.data, rtol=1e-4, atol=1e-5)
+
+
+def test_grad_is_not_modified_by_step():
+    w = zeroin.tensor(W0, requires_grad=True)
+    opt = optim.Adam([w], lr=0.1, weight_decay=0.1)
+    loss_of(w).backward()
+    g = w.grad.data.copy()
+    opt.step()
+    np.testing.assert_array_equal(w.grad.data, g)
+
+
+def test_parameters_without_grad_are_skipped():
+    a = zeroin.tensor([1.0], requires_grad=True)
+    b = zeroin.tensor([2.0], requires_grad=True)
+    opt = optim.SGD([a, b], lr=0.1, momentum=0.9)
+    (a * 3).sum().backward()
+    opt.step()
+    assert a.item() == pytest.approx(0.7) and b.item() == 2.0
+    assert b not in opt.state
+
+
+# --- groups, zero_grad, closure ------------------------------------------------------------
+
+def test_param_groups_have_their_own_lr():
+    model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+    opt = optim.SGD([{"params": model[0].parameters()},
+                     {"params": model[1].parameters(), "lr": 0.5}], lr=0.1, momentum=0.9)
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.5]
+    assert opt.param_groups[1]["momentum"] == 0.9
+    before = [p.data.copy() for p in model.parameters()]
+    model(zeroin.tensor(np.ones((3, 2)))).sum().backward()
+    grads = [p.grad.data.copy() for p in model.parameters()]
+    opt.step()
+    for p, b, g, lr in zip(model.parameters(), before, grads, [0.1, 0.1, 0.5, 0.5]):
+        np.testing.assert_allclose(p.data, b - lr * g)
+
+
+def test_zero_grad_set_to_none_or_zero():
+    w = zeroin.tensor([1.0, 2.0], requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+    (w * w).sum().backward()
+    g = w.grad
+    opt.zero_grad(set_to_none=False)
+    assert w.grad is g and not g.data.any()
+    opt.zero_grad()
+    assert w.grad is None
+
+
+def test_step_with_closure_returns_loss():
+    w = zeroin.tensor(W0, requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_of(w)
+        loss.backward()
+        return loss
+    loss = opt.step(closure)
+    assert loss.item() == pytest.approx(0.5 * (A * (W0 - C) ** 2).sum())
+    np.testing.assert_allclose(w.data, W0 - 0.1 * grad_at(W0))
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+def test_errors_are_clear():
+    w = zeroin.tensor([1.0], requires_grad=True)
+    with pytest.raises(ValueError, match=r"SGD: learning rate lr must be a number >= 0, got "
+                       r"-0\.1"):
+        optim.SGD([w], lr=-0.1)
+    with pytest.raises(ValueError, match="Adam: got an empty parameter list"):
+        optim.Adam([])
+    with pytest.raises(ValueError, match=r"parameter 0 \('c'\) does not require grad"):
+        optim.SGD([zeroin.tensor([1.0], name="c")], lr=0.1)
+    with pytest.raises(TypeError, match=r"single Tensor; wrap it in a list"):
+        optim.SGD(w, lr=0.1)
+    with pytest.raises(ValueError, match="appears more than once"):
+        optim.SGD([w, w], lr=0.1)
+    with pytest.raises(ValueError, match="only leaf tensors"):
+        optim.SGD([w * 2], lr=0.1)
+    with pytest.raises(ValueError, match="nesterov"):
+        optim.SGD([w], lr=0.1, nesterov=True)
+    with pytest.raises(ValueError, match=r"beta2 must be in \[0\.0, 1\.0\)"):
+        optim.Adam([w], betas=(0.9, 1.0))
+    with pytest.raises(ValueError, match="weight_decay must be >= 0"):
+        optim.AdamW([w], weight_decay=-1)
+    model = nn.Linear(2, 1)
+    params = model.parameters()
+    optim.SGD(params, lr=0.1)
+    with pytest.raises(ValueError, match="generator can only be used once"):
+        optim.SGD(params, lr=0.1)
+
+
+# --- state dicts ----------------------------------------------------------------------------
+
+def _only_arrays_and_numbers(obj):
+    if isinstance(obj, dict):
+        return all(isinstance(k, (str, int)) and _only_arrays_and_numbers(v)
+                   for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return all(_only_arrays_and_numbers(v) for v in obj)
+    return isinstance(obj, (np.ndarray, int, float, bool, str)) or obj is None
+
+
+@pytest.mark.parametrize("name, kw", CONFIGS, ids=IDS)
+def test_state_dict_round_trip_continues_identically(name, kw, tmp_path):
+    w, opt, _ = run(name, kw, 3)
+    sd = opt.state_dict()
+    assert _only_arrays_and_numbers(sd)
+    # arrays and numbers: savable with numpy and loadable without pickle
+    flat = {f"state.{i}.{k}": np.asarray(v) for i, s in sd["state"].items()
+            for k, v in s.items()}
+    np.savez(tmp_path / "opt.npz", **flat)
+    with np.load(tmp_path / "opt.npz", allow_pickle=False) as z:
+        loaded = {k: z[k] for k in z.files}
+    state = {}
+    for key, v in loaded.items():
+        _, i, k = key.split(".", 2)
+        state.setdefault(int(i), {})[k] = v
+    w2 = zeroin.tensor(w.data.copy(), requires_grad=True)
+    opt2 = getattr(optim, name)([w2], lr=123.0)
+    opt2.load_state_dict({"state": state, "param_groups": sd["param_groups"]})
+    assert opt2.param_groups[0]["lr"] == kw["lr"]
+    for o, p in ((opt, w), (opt2, w2)):
+        for _ in range(2):
+            o.zero_grad()
+            loss_of(p).backward()
+            o.step()
+    np.testing.assert_array_equal(w.data, w2.data)
+
+
+def test_state_dict_is_a_snapshot():
+    w, opt, _ = run("Adam", dict(lr=0.1), 2)
+    sd = opt.state_dict()
+    m = sd["state"][0]["exp_avg"].copy()
+    opt.zero_grad()
+    loss_of(w).backward()
+    opt.step()
+    np.testing.assert_array_equal(sd["state"][0]["exp_avg"], m)
+
+
+def test_load_state_dict_errors():
+    w, opt, _ = run("Adam", dict(lr=0.1), 1)
+    sd = opt.state_dict()
+    other = optim.Adam([zeroin.tensor([1.0, 2.0], requires_grad=True)])
+    with pytest.raises(ValueError, match=r"state 'exp_avg' of parameter 0 has shape \(3,\), "
+                       r"the parameter has shape \(2,\)"):
+        other.load_state_dict(sd)
+    two = optim.Adam([zeroin.tensor([1.0], requires_grad=True),
+                      zeroin.tensor([1.0], requires_grad=True)])
+    with pytest.raises(ValueError, match="group 0 has 1 parameters in the saved state but 2"):
+        two.load_state_dict(sd)
+    with pytest.raises(ValueError, match="expected a dict with 'state' and 'param_groups'"):
+        opt.load_state_dict({"lr": 0.1})
+
+
+# --- schedulers -----------------------------------------------------------------------------
+
+def _lrs(sched_cls, n=12, lr=0.1, **kw):
+    w = zeroin.tensor([1.0], requires_grad=True)
+    opt = optim.SGD([w], lr=lr)
+    s = sched_cls(opt, **kw)
+    out = [s.get_last_lr()[0]]
+    for _ in range(n):
+        opt.step()
+        s.step()
+        out.append(s.get_last_lr()[0])
+        assert opt.param_groups[0]["lr"] == out[-1]
+    return out
+
+
+def test_step_lr_sequence():
+    lrs = _lrs(optim.lr_scheduler.StepLR, step_size=3, gamma=0.5)
+    expected = [0.1 * 0.5 ** (e // 3) for e in range(13)]
+    np.testing.assert_allclose(lrs, expected, rtol=1e-15)
+    assert lrs[:4] == pytest.approx([0.1, 0.1, 0.1, 0.05])
+
+
+def test_exponential_lr_sequence():
+    lrs = _lrs(optim.lr_scheduler.ExponentialLR, gamma=0.9)
+    np.testing.assert_allclose(lrs, [0.1 * 0.9 ** e for e in range(13)], rtol=1e-15)
+
+
+def test_cosine_annealing_sequence():
+    lrs = _lrs(optim.lr_scheduler.CosineAnnealingLR, n=10, T_max=10, eta_min=0.01)
+    expected = [0.01 + 0.09 * (1 + math.cos(math.pi * e / 10)) / 2 for e in range(11)]
+    np.testing.assert_allclose(lrs, expected, rtol=1e-15)
+    assert lrs[0] == 0.1 and lrs[5] == pytest.approx(0.055) and lrs[10] == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize("name, kw", [("StepLR", dict(step_size=3, gamma=0.5)),
+                                      ("ExponentialLR", dict(gamma=0.9)),
+                                      ("CosineAnnealingLR", dict(T_max=10, eta_min=0.01))])
+def test_schedulers_match_torch(name, kw):
+    torch = pytest.importorskip("torch")
+    ours = _lrs(getattr(optim.lr_scheduler, name), n=15, **kw)
+    ot = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    st = getattr(torch.optim.lr_scheduler, name)(ot, **kw)
+    theirs = [st.get_last_lr()[0]]
+    for _ in range(15):
+        ot.step()
+        st.step()
+        theirs.append(st.get_last_lr()[0])
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
+
+
+def test_scheduler_state_dict_resumes():
+    w = zeroin.tensor([1.0], requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+    s = optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    for _ in range(3):
+        s.step()
+    sd = s.state_dict()
+    assert sd["last_epoch"] == 3 and _only_arrays_and_numbers(sd)
+    opt2 = optim.SGD([zeroin.tensor([1.0], requires_grad=True)], lr=0.1)
+    s2 = optim.lr_scheduler.StepLR(opt2, step_size=2, gamma=0.5)
+    s2.load_state_dict(sd)
+    s.step(), s2.step()
+    assert s.get_last_lr() == s2.get_last_lr() == [0.025]
+
+
+# --- clipping -------------------------------------------------------------------------------
+
+def test_clip_grad_norm_scales_all_gradients_together():
+    a = zeroin.tensor([1.0, 1.0], requires_grad=True)
+    b = zeroin.tensor([1.0], requires_grad=True)
+    ((a * zeroin.tensor([3.0, 4.0])).sum() + b * 12).sum().backward()   # grads (3, 4), (12)
+    total = optim.clip_grad_norm_([a, b], max_norm=1.3)
+    assert total.item() == pytest.approx(13.0)
+    np.testing.assert_allclose(a.grad.data, [0.3, 0.4], rtol=1e-6)
+    np.testing.assert_allclose(b.grad.data, [1.2], rtol=1e-6)
+    total = nn.utils.clip_grad_norm_([a, b], max_norm=5.0)        # already short: unchanged
+    assert total.item() == pytest.approx(1.3, rel=1e-6)
+    np.testing.assert_allclose(a.grad.data, [0.3, 0.4], rtol=1e-6)
+    assert nn.utils.clip_grad_norm_ is optim.clip_grad_norm_
+
+
+def test_clip_grad_norm_inf_and_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    gs = [rng.standard_normal((3, 2)) * 5, rng.standard_normal(4)]
+    for norm_type in (2.0, float("inf"), 1.0):
+        ps = [zeroin.tensor(np.zeros_like(g), requires_grad=True) for g in gs]
+        ts = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in gs]
+        for p, t, g in zip(ps, ts, gs):
+            p.grad = zeroin.tensor(g.copy())
+            t.grad = torch.tensor(g.copy())
+        n1 = optim.clip_grad_norm_(ps, 2.0, norm_type=norm_type)
+        n2 = torch.nn.utils.clip_grad_norm_(ts, 2.0, norm_type=norm_type)
+        assert n1.item() == pytest.approx(n2.item(), rel=1e-12)
+        for p, t in zip(ps, ts):
+            np.testing.assert_allclose(p.grad.data, t.grad.numpy(), rtol=1e-10)
+
+
+def test_clip_grad_norm_nonfinite():
+    w = zeroin.tensor([1.0], requires_grad=True)
+    w.grad = zeroin.tensor([np.inf])
+    with pytest.raises(FloatingPointError, match="smaller learning rate"):
+        optim.clip_grad_norm_([w], 1.0, error_if_nonfinite=True)
