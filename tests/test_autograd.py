@@ -1,0 +1,310 @@
+"""zeroin.grad (PyTorch semantics), gradcheck, detect_anomaly, custom Functions and the
+graph walk that backward, drawing and explaining share."""
+import inspect
+
+import numpy as np
+import pytest
+
+import zeroin
+from zeroin import graph
+from zeroin.autograd import node_grads
+from conftest import leaf
+
+# --- zeroin.grad ------------------------------------------------------------------------------
+
+
+def test_grad_returns_a_tuple_and_accumulates_nothing():
+    x = zeroin.tensor([1.0, 2.0], requires_grad=True)
+    x.grad = zeroin.tensor([100.0, 100.0])
+    h = x * 3
+    h.retain_grad()
+    result = zeroin.grad((h * h).sum(), x)
+    assert isinstance(result, tuple) and len(result) == 1
+    np.testing.assert_array_equal(result[0].data, 18 * np.array([1.0, 2.0]))
+    np.testing.assert_array_equal(x.grad.data, [100.0, 100.0])     # untouched
+    assert h.grad is None                                           # retain_grad: untouched
+    w = zeroin.tensor(2.0, requires_grad=True)
+    (gw,) = zeroin.grad(w ** 2, [w], create_graph=True)
+    assert w.grad is None and gw.item() == 4.0
+
+
+def test_grad_with_grad_outputs():
+    x = zeroin.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (g,) = zeroin.grad(x * x, x, grad_outputs=np.array([1.0, 0.0, -2.0]))
+    np.testing.assert_array_equal(g.data, [2.0, 0.0, -12.0])
+    (g,) = zeroin.grad([x * x], [x], grad_outputs=[zeroin.tensor([1.0, 1.0, 1.0])])
+    np.testing.assert_array_equal(g.data, [2.0, 4.0, 6.0])
+    # several outputs: their vector-Jacobian products add up; None means ones for a scalar
+    (g,) = zeroin.grad([(x * x).sum(), x * 3], x, grad_outputs=[None, np.array([1.0, 2, 3])])
+    np.testing.assert_array_equal(g.data, [2 + 3, 4 + 6, 6 + 9])
+    with pytest.raises(RuntimeError, match=r"grad: output has shape \(3,\); backward without "
+                                           r"a gradient works only for one-element outputs"):
+        zeroin.grad(x * x, x)
+    with pytest.raises(ValueError, match=r"grad: gradient has shape \(2,\) but the output has "
+                                         r"shape \(3,\)"):
+        zeroin.grad(x * x, x, grad_outputs=np.ones(2))
+
+
+def test_grad_allow_unused():
+    x = zeroin.tensor(1.0, requires_grad=True, name="x")
+    b = zeroin.tensor(2.0, requires_grad=True, name="b")
+    y = x * 5
+    with pytest.raises(zeroin.ZeroinError) as e:
+        zeroin.grad(y, [x, b], retain_graph=True)
+    assert str(e.value) == ("grad: input 1 (b) is not used in the graph of the outputs; pass "
+                            "allow_unused=True to get None for it")
+    gx, gb = zeroin.grad(y, [x, b], allow_unused=True)
+    assert gx.item() == 5.0 and gb is None
+    with pytest.raises(RuntimeError, match="grad: input 0 does not require grad; create it "
+                                           "with requires_grad=True"):
+        zeroin.grad(y, [zeroin.tensor(1.0)])
+
+
+def test_grad_with_respect_to_intermediate_tensors():
+    x = zeroin.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 3
+    gh, gx = zeroin.grad((h * h).sum(), [h, x])
+    np.testing.assert_array_equal(gh.data, 2 * h.data)
+    np.testing.assert_array_equal(gx.data, 3 * 2 * h.data)
+    (same,) = zeroin.grad(x, x, grad_outputs=np.array([4.0, 5.0]))     # output is the input
+    np.testing.assert_array_equal(same.data, [4.0, 5.0])
+
+
+def test_grad_retain_graph_defaults_to_create_graph():
+    x = zeroin.tensor(3.0, requires_grad=True)
+    y = x ** 2
+    zeroin.grad(y, x)
+    with pytest.raises(RuntimeError, match="pass retain_graph=True"):
+        zeroin.grad(y, x)
+    y = x ** 2
+    zeroin.grad(y, x, retain_graph=True)
+    assert zeroin.grad(y, x)[0].item() == 6.0
+    y = x ** 2
+    (d,) = zeroin.grad(y, x, create_graph=True)      # retained because create_graph
+    assert zeroin.grad(y, x)[0].item() == 6.0
+    assert zeroin.grad(d, x)[0].item() == 2.0
+
+
+def test_create_graph_gradients_are_in_the_graph():
+    x = zeroin.tensor([0.5, -1.0], requires_grad=True)
+    y = zeroin.tensor([2.0, 3.0], requires_grad=True)
+    f = (zeroin.sin(x) * y ** 2).sum()
+    gx, gy = zeroin.grad(f, [x, y], create_graph=True)
+    np.testing.assert_allclose(gx.data, np.cos(x.data) * y.data ** 2)
+    np.testing.assert_allclose(gy.data, 2 * y.data * np.sin(x.data))
+    # mixed partial d/dy (df/dx) = 2 y cos x
+    (gxy,) = zeroin.grad(gx.sum(), y)
+    np.testing.assert_allclose(gxy.data, 2 * y.data * np.cos(x.data))
+    # without create_graph the results are constants
+    gx2, _ = zeroin.grad((zeroin.sin(x) * y ** 2).sum(), [x, y])
+    assert not gx2.requires_grad and gx2.is_leaf
+
+
+def test_grad_hooks_run_during_grad():
+    x = zeroin.tensor(2.0, requires_grad=True)
+    h = x * 1
+    h.register_hook(lambda g: g * 3)
+    assert zeroin.grad(h * h, x)[0].item() == 3 * 2 * 2.0
+
+
+def test_node_grads_reads_every_gradient_without_touching_grad():
+    w = zeroin.tensor(3.0, requires_grad=True)
+    b = zeroin.tensor(4.0, requires_grad=True)
+    x = 2 * w + b
+    y = b + 1
+    z = x * y
+    z.backward()                                     # plain backward first: graph released
+    w.grad = b.grad = None
+    g = node_grads(z)
+    assert (g[id(z)], g[id(x)], g[id(y)], g[id(w)], g[id(b)]) == (1.0, 5.0, 10.0, 10.0, 15.0)
+    assert w.grad is None and b.grad is None
+
+
+# --- the graph walk ------------------------------------------------------------------------------
+
+def test_toposort_parents_leaves():
+    w = zeroin.tensor(3.0, requires_grad=True, name="w")
+    b = zeroin.tensor(4.0, requires_grad=True, name="b")
+    x = 2 * w + b
+    y = b + 1
+    z = x * y
+    order = graph.toposort([z])
+    assert order[-1] is z and all(t.grad_fn is not None for t in order)
+    pos = {id(t): i for i, t in enumerate(order)}
+    for t in order:                                  # each node after its inputs
+        for p in graph.parents(t):
+            if p.grad_fn is not None:
+                assert pos[id(p)] < pos[id(t)]
+    assert [p is x or p is y for p in graph.parents(z)] == [True, True]
+    assert graph.parents(w) == ()
+    lv = graph.leaves([z])
+    assert any(t is w for t in lv) and any(t is b for t in lv)
+    consts = [t for t in lv if graph.is_constant(t)]
+    assert sorted(float(c.item()) for c in consts) == [1.0, 2.0]   # the numbers 2 and 1
+    assert len(graph.toposort([z], include_leaves=True)) == len(order) + len(lv)
+    assert z.grad_fn.name == "mul" and z.grad_fn.label() == "*"
+
+
+def test_toposort_handles_deep_graphs_without_recursion():
+    x = zeroin.tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(20_000):
+        y = y + 1.0
+    assert len(graph.toposort([y])) == 20_000
+
+
+# --- custom ops ----------------------------------------------------------------------------------
+
+class Cube(zeroin.Function):
+    """x**3 as a user-defined op: the rule is written once for arrays and tensors."""
+    name = "cube"
+
+    def forward(self, x):
+        return x ** 3
+
+    def backward(self, xp, g, out, x):
+        return g * 3 * x * x
+
+
+class BadSquare(zeroin.Function):
+    name = "bad_square"
+
+    def forward(self, x):
+        return x * x
+
+    def backward(self, xp, g, out, x):
+        return g * 2.02 * x                          # 1% off
+
+
+class OpaqueSquare(zeroin.Function):
+    """Right first derivative, but the rule reads raw data, so create_graph cannot see x."""
+    name = "opaque_square"
+
+    def forward(self, x):
+        return x * x
+
+    def backward(self, xp, g, out, x):
+        return g * 2 * (x.data if isinstance(x, zeroin.Tensor) else x)
+
+
+def test_custom_function_first_and_second_order():
+    x = zeroin.tensor(2.0, requires_grad=True)
+    y = Cube()(x)
+    assert y.item() == 8.0 and y.grad_fn.name == "cube"
+    (d1,) = zeroin.grad(y, x, create_graph=True)
+    (d2,) = zeroin.grad(d1, x)
+    assert (d1.item(), d2.item()) == (12.0, 12.0)
+    assert zeroin.gradcheck(lambda t: Cube()(t), [leaf([0.5, -1.5])])
+
+
+# --- gradcheck -----------------------------------------------------------------------------------
+
+def test_gradcheck_returns_true_for_correct_gradients():
+    assert zeroin.gradcheck(lambda a, b: (a * b).sum() / (a ** 2 + 1).mean(),
+                            [leaf([1.0, 2.0]), leaf([[3.0], [0.5]])]) is True
+    # float32 inputs are checked in float64; non-tensor and non-grad inputs pass through
+    x32 = zeroin.tensor(np.array([0.3, 0.7], dtype=np.float32), requires_grad=True)
+    assert zeroin.gradcheck(lambda x, c, k: zeroin.tanh(x * c) * k,
+                            [x32, zeroin.tensor([2.0, 3.0]), 4.0]) is True
+    assert zeroin.gradcheck(zeroin.exp, leaf([1.0, 2.0])) is True      # a single tensor
+
+
+def test_gradcheck_error_names_input_index_and_both_values():
+    a = leaf([1.0, 2.0], name="a")
+    x = leaf([[1.0, 2.0], [3.0, -1.0]], name="x")
+    with pytest.raises(zeroin.GradcheckError) as e:
+        zeroin.gradcheck(lambda a, x: a.sum() + BadSquare()(x).sum(), [a, x])
+    msg = str(e.value)
+    assert msg.startswith("gradcheck: input 1 (x) of shape (2, 2), element (0, 0): "
+                          "analytic gradient 2.02 but finite difference ")
+    num = float(msg.split("finite difference ")[1].split(" ")[0])
+    assert num == pytest.approx(2.0, abs=1e-6)
+    assert isinstance(e.value, AssertionError)
+    with pytest.raises(zeroin.GradcheckError, match=r"input 0 of shape \(\), element \(\): "
+                                                    r"analytic gradient 10.1"):
+        zeroin.gradcheck(lambda t: BadSquare()(t), [leaf(5.0)])
+
+
+def test_gradcheck_input_errors():
+    with pytest.raises(ValueError, match="gradcheck: no input requires grad"):
+        zeroin.gradcheck(zeroin.exp, [zeroin.tensor([1.0])])
+    with pytest.raises(TypeError, match="gradcheck: fn must return a Tensor, got float"):
+        zeroin.gradcheck(lambda t: 1.0, [leaf([1.0])])
+
+
+def test_gradcheck_of_a_gradient_checks_the_second_derivative():
+    def first(t):
+        return zeroin.grad((t ** 3).sum(), t, create_graph=True)[0]
+
+    assert zeroin.gradcheck(first, [leaf([0.5, 2.0])])
+
+    def opaque_first(t):
+        return zeroin.grad(OpaqueSquare()(t).sum(), t, create_graph=True)[0]
+
+    assert zeroin.gradcheck(lambda t: OpaqueSquare()(t), [leaf([0.5, 2.0])])   # 1st: right
+    with pytest.raises(zeroin.GradcheckError, match=r"element \(0,\): analytic gradient 0.0 "
+                                                    r"but finite difference [-0-9.]+ "):
+        zeroin.gradcheck(opaque_first, [leaf([0.5, 2.0])])               # 2nd: wrong
+
+
+# --- detect_anomaly ------------------------------------------------------------------------------
+
+def _line_of(text):
+    lines, start = inspect.getsourcelines(test_detect_anomaly_forward_nan)
+    return next(start + i for i, line in enumerate(lines) if text in line)
+
+
+def test_detect_anomaly_forward_nan():
+    x = zeroin.tensor(-1.0, requires_grad=True)
+    with pytest.warns(RuntimeWarning):
+        quiet = zeroin.log(x)                        # off by default: NaN, no error
+    assert np.isnan(quiet.item())
+    with zeroin.detect_anomaly():
+        y = x * 2
+        with pytest.raises(zeroin.AnomalyError) as e, pytest.warns(RuntimeWarning):
+            zeroin.log(y)  # the anomalous line
+    msg = str(e.value)
+    assert msg.startswith("log: forward produced 1 NaN in output of shape ()")
+    assert f"test_autograd.py:{_line_of('# the anomalous line')}" in msg
+    assert "zeroin.log(y)  # the anomalous line" in msg
+    assert isinstance(e.value, FloatingPointError)
+    assert not zeroin.function.anomaly.enabled
+
+
+def test_detect_anomaly_backward_inf_names_the_op_and_line():
+    x = zeroin.tensor([0.0, 4.0], requires_grad=True)
+    with zeroin.detect_anomaly():
+        r = zeroin.sqrt(x)
+        line = inspect.currentframe().f_lineno - 1
+        loss = (r * 3).sum()
+        with pytest.raises(zeroin.AnomalyError) as e, pytest.warns(RuntimeWarning):
+            loss.backward()
+    msg = str(e.value)
+    assert msg.startswith("sqrt: backward produced 1 Inf in output of shape (2,)")
+    assert f"test_autograd.py:{line}: r = zeroin.sqrt(x)" in msg
+
+
+def test_detect_anomaly_as_decorator_and_for_ops_made_before():
+    x = zeroin.tensor([0.0], requires_grad=True)
+    r = zeroin.sqrt(x).sum()
+
+    @zeroin.detect_anomaly()
+    def run():
+        r.backward()
+
+    with pytest.raises(zeroin.AnomalyError, match=r"sqrt: backward produced 1 Inf .*created "
+                                                  r"before detect_anomaly was on"), \
+            pytest.warns(RuntimeWarning):
+        run()
+    # without anomaly mode the same backward just gives inf
+    x.grad = None
+    with pytest.warns(RuntimeWarning):
+        zeroin.sqrt(x).sum().backward()
+    assert np.isinf(x.grad.item())
+
+
+def test_detect_anomaly_passes_finite_computations():
+    with zeroin.detect_anomaly():
+        x = zeroin.tensor([1.0, 2.0], requires_grad=True)
+        zeroin.log(x).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [1.0, 0.5])
