@@ -75,6 +75,9 @@ def _atomic_write(path, data):
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".zeroin-", suffix=".tmp", dir=folder)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
@@ -337,6 +340,7 @@ class Drawing:
         del matplotlib
         import io
         W, H = self.width, self.height
+        dpi = min(dpi, 4000 / (W / 100), 4000 / (H / 100))     # keep the file a sane size
         fig = Figure(figsize=(W / 100, H / 100), dpi=dpi)
         FigureCanvasAgg(fig)
         ax = fig.add_axes((0, 0, 1, 1))
@@ -401,7 +405,8 @@ class Drawing:
                 + (f"; {self.note}" if self.note else "") + ">")
 
 
-def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True):
+def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
+         max_depth=8):
     """Draw the graph that computed ``output``: leaves, constants, ops and results.
 
     Parameters
@@ -418,6 +423,9 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True):
     max_nodes : int
         Larger graphs are summarised: only the nodes nearest the output are drawn, the
         cut-off tensors are marked, and a note says how many nodes are left out.
+    max_depth : int
+        At most this many ops are drawn along any path back from the output (a deep
+        network's graph is summarised by its last steps, not drawn as a mile-long line).
     title : str, optional
     values : bool
         Show forward values. ``values=False, grads=False`` is the bare structure.
@@ -432,7 +440,9 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True):
         raise TypeError(f"draw: output must be a Tensor, got {type(output).__name__}")
     if wrt is not None and not isinstance(wrt, Tensor):
         raise TypeError(f"draw: wrt must be a Tensor, got {type(wrt).__name__}")
-    max_nodes = int(max_nodes)
+    max_nodes, max_depth = int(max_nodes), int(max_depth)
+    if max_depth < 1:
+        raise ValueError(f"draw: max_depth must be at least 1, got {max_depth}")
     if max_nodes < 3:
         raise ValueError(f"draw: max_nodes must be at least 3, got {max_nodes}")
     names = node_names(output)
@@ -448,11 +458,11 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True):
 
     # which tensors to draw: breadth first from the output, whole ops at a time
     keep, expanded = {id(output)}, set()
-    queue = [output]
+    queue = [(output, 0)]
     while queue:
-        t = queue.pop(0)
+        t, depth = queue.pop(0)
         fn = t.grad_fn
-        if fn is None:
+        if fn is None or depth >= max_depth:
             continue
         new = list({id(i): i for i in fn.inputs if id(i) not in keep}.values())
         if len(keep) + len(expanded) + 1 + len(new) > max_nodes:
@@ -460,7 +470,7 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True):
         expanded.add(id(t))
         for i in new:
             keep.add(id(i))
-            queue.append(i)
+            queue.append((i, depth + 1))
     n_total = len(order) + sum(1 for t in order if t.grad_fn is not None)
     n_drawn = len(keep) + len(expanded)
     note = None
@@ -545,3 +555,15 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True):
             edges.append(dict(src=okey, dst=key, src_name=f"{sym} ({nm})", dst_name=nm,
                               highlight=k in reach, label="", tip=""))
     return Drawing(nodes, edges, note, title, "; ".join(caption) if caption else None)
+
+
+class _CallableModule(type(np)):
+    """``import zeroin.draw`` binds this module to ``zeroin.draw``; calling it still
+    calls :func:`draw`, so ``zeroin.draw(...)`` works however the module was imported."""
+
+    def __call__(self, *args, **kwargs):
+        return draw(*args, **kwargs)
+
+
+import sys as _sys  # noqa: E402
+_sys.modules[__name__].__class__ = _CallableModule

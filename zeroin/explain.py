@@ -600,3 +600,15 @@ def _collapsed(output, wrt, names, vp, count, grads, n_paths, max_paths, edge_vj
                      f"{names[id(queue[0])] if queue else wn} and {on} are collapsed the "
                      f"same way (not shown); their totals come from the backward pass.")
     return lines
+
+
+class _CallableModule(type(np)):
+    """``import zeroin.explain`` binds this module to ``zeroin.explain``; calling it still
+    calls :func:`explain`, so ``zeroin.explain(...)`` works however the module was imported."""
+
+    def __call__(self, *args, **kwargs):
+        return explain(*args, **kwargs)
+
+
+import sys as _sys  # noqa: E402
+_sys.modules[__name__].__class__ = _CallableModule

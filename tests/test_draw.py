@@ -1,0 +1,234 @@
+"""zeroin.draw: graph pictures as SVG, DOT and PNG, with the chain rule's paths."""
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import zeroin
+from zeroin.autograd import node_grads
+
+SVG = "{http://www.w3.org/2000/svg}"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def seed_graph():
+    w = zeroin.tensor(3.0, requires_grad=True, name="w")
+    b = zeroin.tensor(4.0, requires_grad=True, name="b")
+    x = 2 * w + b
+    y = b + 1
+    z = x * y
+    x.name, y.name, z.name = "x", "y", "z"
+    return w, b, x, y, z
+
+
+def _edge_labels(d):
+    return {(e["src_name"], e["dst_name"]): e["label"] for e in d.edges if e["highlight"]}
+
+
+def test_paths_to_b_are_highlighted_with_local_derivatives():
+    w, b, x, y, z = seed_graph()
+    d = zeroin.draw(z, wrt=b)
+    lab = _edge_labels(d)
+    # x = 2w + b and y = b + 1: both local derivatives to b are 1
+    assert lab[("b", "+ (x)")] == "1" and lab[("b", "+ (y)")] == "1"
+    # dz/dx = y and dz/dy = x, read off the forward values
+    assert lab[("x", "\u00d7 (z)")] == str(int(y.item()))
+    assert lab[("y", "\u00d7 (z)")] == str(int(x.item()))
+    # w's branch is not on a path to b
+    assert not any(e["highlight"] for e in d.edges if e["src_name"] == "w")
+    texts = {n["key"]: n["text"] for n in d.nodes}
+    b_node = next(n for n in d.nodes if n["text"][0] == "b")
+    assert b_node["highlight"] and "grad 15" in b_node["text"]
+    assert f"grad {int(node_grads(z)[id(x)])}" in next(
+        t for t in texts.values() if t[0] == "x")
+
+
+def test_paths_to_w():
+    w, b, x, y, z = seed_graph()
+    d = zeroin.draw(z, wrt=w)
+    lab = _edge_labels(d)
+    assert lab[("w", "\u00d7 (mul1)")] == "2"
+    assert lab[("mul1", "+ (x)")] == "1"
+    assert lab[("x", "\u00d7 (z)")] == "5"
+    assert ("b", "+ (x)") not in lab and ("y", "\u00d7 (z)") not in lab
+
+
+def _parse_svg(s):
+    root = ET.fromstring(s)
+    assert root.tag == SVG + "svg"
+    return root
+
+
+def test_svg_is_valid_and_carries_the_labels():
+    w, b, x, y, z = seed_graph()
+    d = zeroin.draw(z, wrt=b, title="flow3")
+    root = _parse_svg(d.svg())
+    assert float(root.get("width")) > 100 and float(root.get("height")) > 100
+    hl = [g for g in root.iter(SVG + "g") if "highlight" in g.get("class", "")
+          and g.get("class", "").startswith("edge")]
+    labels = sorted(t.text for g in hl for t in g.iter(SVG + "text"))
+    assert labels == ["1", "1", "10", "5"]
+    texts = [t.text for t in root.iter(SVG + "text")]
+    assert "flow3" in texts and "= 50" in texts and "grad 15" in texts
+    # every marker reference points at a defined marker
+    ids = {e.get("id") for e in root.iter() if e.get("id")}
+    for p in root.iter(SVG + "path"):
+        ref = p.get("marker-end")
+        if ref:
+            assert ref[5:-1] in ids
+
+
+def test_structure_only_and_values_only():
+    w, b, x, y, z = seed_graph()
+    plain = [t.text for t in _parse_svg(zeroin.draw(z, grads=False, values=False).svg())
+             .iter(SVG + "text")]
+    assert "x" in plain and "= 10" not in plain and not any("grad" in t for t in plain)
+    vals = [t.text for t in _parse_svg(zeroin.draw(z, grads=False).svg()).iter(SVG + "text")]
+    assert {"= 10", "= 5", "= 50"} <= set(vals) and not any("grad" in t for t in vals)
+
+
+def test_gradients_same_before_and_after_backward():
+    w, b, x, y, z = seed_graph()
+    before = zeroin.draw(z, wrt=b).svg(id_prefix="p")
+    z.backward()
+    after = zeroin.draw(z, wrt=b).svg(id_prefix="p")
+    assert before == after
+
+
+def test_dot_text():
+    w, b, x, y, z = seed_graph()
+    d = zeroin.draw(z, wrt=b)
+    dot = d.dot()
+    assert dot.startswith("digraph") and dot.rstrip().endswith("}")
+    assert dot.count("->") == len(d.edges) == 12
+    assert dot.count("{") == dot.count("}")
+    for e in d.edges:
+        assert f'"{e["src"]}"' in dot and f'"{e["dst"]}"' in dot
+    edge_lines = [line for line in dot.splitlines() if "->" in line]
+    assert sum('label="1"' in line for line in edge_lines) == 2
+    assert sum('label="10"' in line for line in edge_lines) == 1
+
+
+def test_ids_unique_across_drawings():
+    w, b, x, y, z = seed_graph()
+    d1, d2 = zeroin.draw(z, wrt=b), zeroin.draw(z, wrt=w)
+
+    def ids(s):
+        found = [e.get("id") for e in _parse_svg(s).iter() if e.get("id")]
+        assert len(found) == len(set(found))
+        return set(found)
+    a, b_, c = ids(d1._repr_svg_()), ids(d2._repr_svg_()), ids(d1._repr_svg_())
+    assert not (a & b_) and not (a & c) and not (ids(d1.svg()) & ids(d2.svg()))
+
+
+def test_save_svg_dot_png(tmp_path):
+    w, b, x, y, z = seed_graph()
+    d = zeroin.draw(z, wrt=w, title="flow4")
+    d.save(tmp_path / "f.svg")
+    d.save(tmp_path / "f.dot")
+    _parse_svg((tmp_path / "f.svg").read_text())
+    assert (tmp_path / "f.dot").read_text() == d.dot()
+    with pytest.raises(ValueError, match=".svg, .png or .dot"):
+        d.save(tmp_path / "f.jpg")
+    pytest.importorskip("matplotlib")
+    d.save(tmp_path / "f.png")
+    data = (tmp_path / "f.png").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+    assert sorted(os.listdir(tmp_path)) == ["f.dot", "f.png", "f.svg"]   # no temp files
+
+
+def test_svg_and_dot_do_not_import_matplotlib(tmp_path):
+    code = f"""
+import sys
+import zeroin
+w = zeroin.tensor(3.0, requires_grad=True, name="w")
+b = zeroin.tensor(4.0, requires_grad=True, name="b")
+z = (2 * w + b) * (b + 1)
+d = zeroin.draw(z, wrt=b)
+d.svg(); d.dot(); d._repr_svg_()
+d.save({str(tmp_path / 'a.svg')!r}); d.save({str(tmp_path / 'a.dot')!r})
+str(zeroin.explain(z, b))
+assert "matplotlib" not in sys.modules, "matplotlib was imported"
+sys.modules["matplotlib"] = None          # as if it were not installed
+try:
+    d.save({str(tmp_path / 'a.png')!r})
+except ImportError as e:
+    assert "pip install zeroin[plots]" in str(e), e
+else:
+    raise SystemExit("no ImportError")
+print("ok")
+"""
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                       timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+    assert not (tmp_path / "a.png").exists()
+
+
+def _deep_mlp(layers=40):
+    rng = np.random.default_rng(1)
+    h = zeroin.tensor(rng.normal(size=(8, 3)), name="X")
+    for i in range(layers):
+        W = zeroin.tensor(rng.normal(size=(h.shape[1], 4)) * 0.5, requires_grad=True,
+                          name=f"W{i}")
+        c = zeroin.tensor(np.zeros(4), requires_grad=True, name=f"b{i}")
+        h = (h @ W + c).tanh()
+    return ((h - 1.0) ** 2).mean()
+
+
+def test_large_graph_is_summarised():
+    loss = _deep_mlp()
+    n_graph = len(zeroin.graph.toposort([loss], include_leaves=True))
+    assert n_graph > 200
+    d = zeroin.draw(loss, max_nodes=40)
+    assert len(d.nodes) <= 40
+    assert "more nodes not drawn" in d.note
+    assert any(n["truncated"] for n in d.nodes)
+    assert d.width < 3000 and d.height < 1500
+    _parse_svg(d.svg())
+    # a wide graph too: the sum of many terms
+    x = zeroin.tensor(1.0, requires_grad=True, name="x")
+    s = x
+    for i in range(200):
+        s = s + x * float(i)
+    d = zeroin.draw(s, max_nodes=25)
+    assert len(d.nodes) <= 25 and "more nodes not drawn" in d.note
+
+
+def test_tensor_nodes_show_summaries_and_jacobians():
+    rng = np.random.default_rng(0)
+    W = zeroin.tensor(rng.normal(size=(3, 4)), requires_grad=True, name="W")
+    X = zeroin.tensor(rng.normal(size=(5, 3)), name="X")
+    loss = (X @ W).tanh().mean()
+    d = zeroin.draw(loss, wrt=W)
+    w_node = next(n for n in d.nodes if n["text"][0] == "W")
+    assert w_node["text"][1].startswith("3x4, mean")
+    assert _edge_labels(d)[("W", "@ (matmul1)")] == "J 20x12"
+    assert all(len(t) < 60 for n in d.nodes for t in n["text"])
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 50), st.integers(0, 50)),
+                min_size=1, max_size=14))
+def test_layout_never_overlaps_nodes(program):
+    a = zeroin.tensor(0.5, requires_grad=True, name="a")
+    c = zeroin.tensor(-1.0, requires_grad=True, name="c")
+    nodes = [a, c]
+    for op, i, j in program:
+        u, v = nodes[i % len(nodes)], nodes[j % len(nodes)]
+        nodes.append([lambda: u + v, lambda: u * v, lambda: (u * 2).sin(),
+                      lambda: u - 3.0][op]())
+    out = nodes[-1] if nodes[-1].grad_fn is not None else a * 1.0
+    d = zeroin.draw(out, wrt=a)
+    boxes = [(d.pos[n.key], n.w, n.h) for n in d._nodes]
+    for i in range(len(boxes)):
+        (x1, y1), w1, h1 = boxes[i]
+        assert 0 <= x1 - w1 / 2 and x1 + w1 / 2 <= d.width
+        assert 0 <= y1 - h1 / 2 and y1 + h1 / 2 <= d.height
+        for j in range(i):
+            (x2, y2), w2, h2 = boxes[j]
+            assert abs(x1 - x2) * 2 >= w1 + w2 or abs(y1 - y2) * 2 >= h1 + h2
