@@ -219,9 +219,10 @@ class Drawing:
         o = [f'<svg xmlns="http://www.w3.org/2000/svg" id="{p}" width="{W}" height="{H}" '
              f'viewBox="0 0 {W} {H}" font-family="{_FONT}">',
              "<defs>"]
-        for name, color in (("arrow", _EDGE), ("arrow-hl", _HL)):
+        for name, color, size in (("arrow", _EDGE, 9), ("arrow-hl", _HL, 12)):
             o.append(f'<marker id="{p}-{name}" viewBox="0 0 10 10" refX="9" refY="5" '
-                     f'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
+                     f'markerWidth="{size}" markerHeight="{size}" '
+                     f'markerUnits="userSpaceOnUse" orient="auto-start-reverse">'
                      f'<path d="M0,0 L10,5 L0,10 z" fill="{color}"/></marker>')
         o.append("</defs>")
         o.append(f'<rect x="0" y="0" width="{W}" height="{H}" fill="#ffffff"/>')
