@@ -285,6 +285,9 @@ def _expr(t, names, visible, depth=0):
         b = b if pb > p or (pb == p and sym in "+*") else f"({b})"
         return f"{a} {sym} {b}", p
     label = fn.label()
+    if label.startswith("[") and len(args) == 1:
+        a, pa = args[0]
+        return (a if pa >= 9 else f"({a})") + label, 9
     if label.startswith("**") and len(args) == 1:
         a, pa = args[0]
         return (a if pa >= 9 else f"({a})") + label, 3
@@ -489,6 +492,9 @@ def explain(output, wrt, max_paths=12, gradient=None, steps="auto"):
                      f"{'s are' if len(hidden) != 1 else ' is'} folded into the local "
                      f"derivatives between named nodes; steps='all' shows every step.)")
 
+    if output is wrt:
+        lines.append(f"{on} is wrt itself: {d(on, wn)} = {summary(total)}.")
+        return Explanation(on, wn, value, paths, n_paths, False, lines)
     if n_paths == 0:
         lines.append(f"No path leads from {on} to {wn} (the gradient stops at a constant "
                      f"or a non-differentiable step), so {d(on, wn)} = {summary(total)}.")
@@ -541,6 +547,10 @@ def explain(output, wrt, max_paths=12, gradient=None, steps="auto"):
     return Explanation(on, wn, value, paths, n_paths, n_paths > max_paths, lines, tex)
 
 
+def _is_none(x):
+    return x is None
+
+
 def _collapsed(output, wrt, names, vp, count, grads, n_paths, max_paths, edge_vjp, d):
     """Lines that group the paths by the nodes that use each tensor directly."""
     on, wn = names[id(output)], names[id(wrt)]
@@ -574,21 +584,23 @@ def _collapsed(output, wrt, names, vp, count, grads, n_paths, max_paths, edge_vj
         for c in users[:4]:
             cn = names[id(c)]
             gc = grads.get(id(c), np.zeros_like(c.data))
-            terms.append(f"{d(on, cn)} * {d(cn, nn)}")
+            top = c is output and gc.size == 1 and float(gc.reshape(())) == 1.0
+            terms.append(d(cn, nn) if top else f"{d(on, cn)} * {d(cn, nn)}")
             if _is_scalar(c) and _is_scalar(n):
                 loc = edge_vjp(c, n, np.ones_like(c.data))
                 loc = 0.0 if loc is None else float(np.asarray(loc).reshape(()))
-                nums.append(f"{fmt_number(gc)} * {fmt_number(loc)}")
+                nums.append(fmt_number(loc) if top else f"{fmt_number(gc)} * {fmt_number(loc)}")
             else:
-                share = edge_vjp(c, n, gc)
-                nums.append("[" + summary(np.zeros_like(n.data) if share is None else share)
-                            + "]")
+                s = summary(np.zeros_like(n.data) if _is_none(share := edge_vjp(c, n, gc))
+                            else share)
+                nums.append(s if s.startswith("[") else f"({s})")
         more = len(users) - 4
         tail = f" + ... ({more} more terms)" if more > 0 else ""
         k = above.get(id(n), 0)
-        lines.append(f"  {d(on, nn)} = {' + '.join(terms)}{tail} = {' + '.join(nums)}{tail} "
-                     f"= {summary(gn)}   [{k} path{'s' if k != 1 else ''} from {on} to "
-                     f"{nn} in one line]")
+        parts = [d(on, nn), " + ".join(terms) + tail, " + ".join(nums) + tail, summary(gn)]
+        eq = " = ".join(p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1])
+        lines.append(f"  {eq}   [{k} path{'s' if k != 1 else ''} from {on} to {nn} in one "
+                     f"line]")
         shown += 1
         for c in users:
             if id(c) not in seen and c is not output:
