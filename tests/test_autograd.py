@@ -37,6 +37,12 @@ def test_grad_with_grad_outputs():
     # several outputs: their vector-Jacobian products add up; None means ones for a scalar
     (g,) = zeroin.grad([(x * x).sum(), x * 3], x, grad_outputs=[None, np.array([1.0, 2, 3])])
     np.testing.assert_array_equal(g.data, [2 + 3, 4 + 6, 6 + 9])
+    # a single Tensor or array is one output's gradient, even with outputs given as a list
+    (g,) = zeroin.grad([x * x], [x], grad_outputs=zeroin.tensor([1.0, 0.0, 1.0]))
+    np.testing.assert_array_equal(g.data, [2.0, 0.0, 6.0])
+    with pytest.raises(ValueError, match="grad: got 1 grad_outputs for 2 outputs; give one "
+                                         "per output"):
+        zeroin.grad([x.sum(), x.mean()], x, grad_outputs=[None])
     with pytest.raises(RuntimeError, match=r"grad: output has shape \(3,\); backward without "
                                            r"a gradient works only for one-element outputs"):
         zeroin.grad(x * x, x)

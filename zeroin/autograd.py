@@ -255,8 +255,13 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     single_in = isinstance(inputs, Tensor)
     inputs = [inputs] if single_in else list(inputs)
     if grad_outputs is not None:
+        # one Tensor or array is the gradient of a single output (as in PyTorch)
         grad_outputs = [grad_outputs] if isinstance(grad_outputs, (Tensor, np.ndarray)) \
-            and single_out else list(grad_outputs)
+            else list(grad_outputs)
+        if len(grad_outputs) != len(outputs):
+            raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for "
+                             f"{len(outputs)} outputs; give one per output (None for a "
+                             f"one-element output)")
     if retain_graph is None:
         retain_graph = create_graph
     for i, t in enumerate(inputs):
