@@ -143,6 +143,12 @@ def test_maximum_minimum_ties_share_the_gradient():
     np.testing.assert_array_equal(a.grad.data, [1.0, 0.5, 0.0])
 
 
+def test_pow_zero_and_one_exponents_at_zero():
+    x = zeroin.tensor([0.0, 2.0], requires_grad=True)
+    ((x ** 0).sum() + (x ** 1).sum()).backward()
+    np.testing.assert_array_equal(x.grad.data, [1.0, 1.0])     # d(x^0)/dx = 0, not NaN
+
+
 def test_pow_exponent_gradient_is_defined_for_nonpositive_base():
     # d(x**p)/dp = x**p log x; at x = 0 (p > 0) it is 0, not NaN
     x = zeroin.tensor([0.0, 2.0])

@@ -144,6 +144,8 @@ class PowConst(Function):
         c = self.c
         if c == 2:
             return g * 2 * x
+        if c == 0:      # x**0 is constant 1; avoid 0 * x**-1 = NaN at x = 0
+            return g * 0
         return g * c * x ** (c - 1)
 
 
