@@ -160,3 +160,16 @@ def test_random_graphs_paths_sum_to_gradient(program, x0):
     assert e.value == pytest.approx(node_grads(out)[id(x)], rel=1e-9, abs=1e-12)
     assert sum(q.product for q in e.paths) == pytest.approx(e.value, rel=1e-9, abs=1e-12)
     assert len(e.paths) == e.n_paths
+
+
+def test_long_chain_is_abbreviated_not_dumped():
+    x = zeroin.tensor(0.1, requires_grad=True, name="x")
+    h = x
+    for _ in range(1000):
+        h = (h * 0.999).sin()
+    e = zeroin.explain(h, x)
+    assert e.n_paths == 1 and len(e.paths[0].nodes) == 2001
+    assert len(e.lines) < 60 and max(map(len, e.lines)) < 800
+    assert "more nodes on the paths" in e.text and "(1990 more)" in e.text
+    assert e.paths[0].product == pytest.approx(np.prod(e.paths[0].local), rel=1e-9)
+    assert e.value == pytest.approx(node_grads(h)[id(x)], rel=1e-12)

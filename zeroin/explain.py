@@ -300,6 +300,14 @@ def _expr(t, names, visible, depth=0):
     return f"{label}({', '.join(a for a, _ in args)})", 9
 
 
+def _abbrev(items, keep=5, dots=None):
+    """The first and last ``keep`` items of a long list, with a count of those left out."""
+    if len(items) <= 2 * keep + 1:
+        return list(items)
+    mid = dots or f"... ({len(items) - 2 * keep} more) ..."
+    return list(items[:keep]) + [mid] + list(items[-keep:])
+
+
 def _is_scalar(t):
     return t.data.size == 1
 
@@ -420,23 +428,20 @@ def explain(output, wrt, max_paths=12, gradient=None, steps="auto"):
     # the first max_paths paths, depth first in input order
     raw_paths = []
 
-    def walk(t, acc):
-        if len(raw_paths) >= max_paths:
-            return
+    stack = [(output, None)]           # (node, the link it was reached by): no copying
+    while stack and len(raw_paths) < max_paths:
+        link = stack.pop()
+        t = link[0]
         if t is wrt:
-            raw_paths.append(acc)
-            return
-        for p in vp.get(id(t), ()):
+            nodes = []
+            while link is not None:
+                nodes.append(link[0])
+                link = link[1]
+            raw_paths.append(nodes[::-1])
+            continue
+        for p in reversed(vp.get(id(t), ())):
             if count.get(id(p), 0):
-                walk(p, acc + [p])
-
-    import sys
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old, 4 * len(order) + 100))
-    try:
-        walk(output, [output])
-    finally:
-        sys.setrecursionlimit(old)
+                stack.append((p, link))
 
     all_scalar = all(_is_scalar(t) for t in order if id(t) in reach and id(t) in visible
                      and count.get(id(t), 0) and id(t) in vp) and _is_scalar(output)
@@ -467,23 +472,20 @@ def explain(output, wrt, max_paths=12, gradient=None, steps="auto"):
     lines = []
     # what each visible node is
     lines.append(f"Chain rule for {d(on, wn)}: how {on} changes when {wn} changes.")
-    defs = []
-    for t in order:
-        k = id(t)
-        if k not in visible or k not in reach or not count.get(k, 0):
+    on_paths = [t for t in order if id(t) in visible and id(t) in reach
+                and count.get(id(t), 0)]
+    for t in _abbrev(on_paths, keep=15):
+        if not isinstance(t, Tensor):
+            lines.append(f"  ... ({len(on_paths) - 30} more nodes on the paths) ...")
             continue
-        nm = names[k]
+        nm = names[id(t)]
         if t.grad_fn is None:
-            defs.append(f"  {nm}: input ({_shape_str(t.shape)}) = {summary(t.data)}")
+            lines.append(f"  {nm}: input ({_shape_str(t.shape)}) = {summary(t.data)}")
         else:
             e, _ = _expr(t, names, visible)
-            defs.append(f"  {nm} = {e} = {summary(t.data)}")
+            lines.append(f"  {nm} = {e} = {summary(t.data)}")
     consts = list(dict.fromkeys(names[id(t)] for t in order
                                 if t.grad_fn is None and not t.requires_grad))
-    if len(defs) <= 40:
-        lines += defs
-    else:
-        lines += defs[:20] + [f"  ... ({len(defs) - 40} more nodes)"] + defs[-20:]
     if consts:
         shown = ", ".join(consts[:8]) + (", ..." if len(consts) > 8 else "")
         lines.append(f"  constants (no gradient flows into them): {shown}")
@@ -502,23 +504,27 @@ def explain(output, wrt, max_paths=12, gradient=None, steps="auto"):
 
     tex = None
     if not n_paths > max_paths and all_scalar:
-        terms = [" * ".join(d(a, b) for a, b in zip(p.names, p.names[1:])) for p in paths]
-        nums = [" * ".join(fmt_number(x) for x in p.local) for p in paths]
+        terms = [" * ".join(_abbrev([d(a, b) for a, b in zip(p.names, p.names[1:])]))
+                 for p in paths]
+        nums = [" * ".join(_abbrev([fmt_number(x) for x in p.local])) for p in paths]
         if n_paths == 1:
-            lines.append(f"1 path from {on} to {wn}: the gradient is the product of the "
-                         f"local derivatives along it.")
+            lines.append(f"1 path from {on} to {wn}: "
+                         f"{' <- '.join(_abbrev(paths[0].names))}; the gradient is the "
+                         f"product of the local derivatives along it:")
         else:
             lines.append(f"{n_paths} paths from {on} to {wn}; each contributes the product "
                          f"of the local derivatives along it, and the paths add up:")
-        for i, p in enumerate(paths, 1):
+        for i, p in enumerate(paths if n_paths > 1 else [], 1):
             parts = [terms[i - 1], nums[i - 1], fmt_number(p.product)]
-            lines.append(f"  path {i}: {' <- '.join(p.names)}: " + " = ".join(
+            lines.append(f"  path {i}: {' <- '.join(_abbrev(p.names))}: " + " = ".join(
                 q for j, q in enumerate(parts) if j == 0 or q != parts[j - 1]))
         parts = [d(on, wn), " + ".join(terms), " + ".join(nums), fmt_number(value)]
         lines.append(" = ".join(p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1]))
-        tex_terms = [" \\cdot ".join(_tex_d(a, b) for a, b in zip(p.names, p.names[1:]))
+        tex_terms = [" \\cdot ".join(_abbrev([_tex_d(a, b) for a, b in
+                                              zip(p.names, p.names[1:])], dots="\\cdots"))
                      for p in paths]
-        tex_nums = [" \\cdot ".join(fmt_number(x) for x in p.local) for p in paths]
+        tex_nums = [" \\cdot ".join(_abbrev([fmt_number(x) for x in p.local],
+                                             dots="\\cdots")) for p in paths]
         tex = (f"{_tex_d(on, wn)} = {' + '.join(tex_terms)} = {' + '.join(tex_nums)} = "
                f"{fmt_number(value)}")
     elif not n_paths > max_paths:
@@ -527,8 +533,13 @@ def explain(output, wrt, max_paths=12, gradient=None, steps="auto"):
                      f"output element by every input element); it is never built: only "
                      f"the gradient passed down (the vector-Jacobian product) is shown.")
         for i, p in enumerate(paths, 1):
-            lines.append(f"  path {i}: {' <- '.join(p.names)}")
-            for (a, b), loc, g in zip(zip(p.names, p.names[1:]), p.local, p.vjp):
+            lines.append(f"  path {i}: {' <- '.join(_abbrev(p.names))}")
+            steps_ = list(zip(zip(p.names, p.names[1:]), p.local, p.vjp))
+            for j, ((a, b), loc, g) in enumerate(steps_):
+                if len(steps_) > 12 and j == 6:
+                    lines.append(f"    ... {len(steps_) - 12} more steps ...")
+                if len(steps_) > 12 and 6 <= j < len(steps_) - 6:
+                    continue
                 what = f"{d(on, b)}" if n_paths == 1 else f"path {i}'s share of {d(on, b)}"
                 if isinstance(loc, Jacobian):
                     n, m = loc.shape
