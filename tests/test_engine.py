@@ -185,6 +185,16 @@ def test_tensor_attributes_and_conversions():
     assert isinstance(zeroin.Tensor([1.0]), zeroin.Tensor)
 
 
+def test_numpy_conversion_copies_only_when_asked():
+    t = zeroin.tensor([1.0, 2.0])
+    a = np.array(t)
+    a[0] = 99.0
+    assert t.data[0] == 1.0                       # np.array copies, as for arrays
+    assert np.asarray(t) is t.data                 # asarray shares
+    assert np.array(t, dtype=np.float32).dtype == np.float32
+    assert np.array(t, copy=False) is t.data
+
+
 def test_tensor_conversion_errors():
     with pytest.raises(ValueError, match=r"item: only one-element tensors can be converted to "
                                          r"a Python number, this one has shape \(2,\)"):
