@@ -1,0 +1,155 @@
+"""Shared matplotlib helpers for the lessons and the tour: one style, atomic PNG + SVG.
+
+matplotlib is optional (the ``plots`` extra) and imported only here, inside functions.
+Figures are made with :class:`matplotlib.figure.Figure` directly (the Agg canvas), never
+pyplot, so no window opens and no global backend is switched.
+
+>>> with figures.style():
+...     fig, ax = figures.subplots()
+...     ax.plot([0, 1], [0, 1])
+...     files = figures.save(fig, "zeroin-out", "line", "A line.")
+>>> files.png, files.svg
+('zeroin-out/line.png', 'zeroin-out/line.svg')
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+
+__all__ = ["available", "style", "subplots", "save", "plain_log_ticks", "FigureFiles", "write_bytes",
+           "write_text", "COLORS", "PLOTS_HINT"]
+
+PLOTS_HINT = "figures need matplotlib: pip install 'zeroin[plots]'"
+
+# One palette for every lesson. Red and green follow the chapter's pictures: red is an
+# error (the miss), green a correction (the step against the gradient), yellow a tangent.
+COLORS = {
+    "error": "#d62728",
+    "correction": "#2ca02c",
+    "tangent": "#e0a100",
+    "curve": "#1f3b73",
+    "left": "#1f77b4",
+    "right": "#ff7f0e",
+    "accent": "#9467bd",
+    "muted": "#7f7f7f",
+    # for several samples or runs; no red or green, which mean error and correction
+    "series": ["#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#17becf", "#e377c2",
+               "#bcbd22", "#393b79"],
+}
+
+_STYLE = {
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "savefig.facecolor": "white",
+    "figure.facecolor": "white",
+    "font.size": 12,
+    "axes.titlesize": 14,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 12,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "legend.fontsize": 10,
+    "legend.framealpha": 0.9,
+    "lines.linewidth": 2.0,
+    "lines.markersize": 7,
+    "svg.fonttype": "path",        # text as outlines: the SVG needs no font installed
+    "svg.hashsalt": "zeroin",      # stable ids, so the same lesson writes the same SVG
+}
+
+
+def available():
+    """True when matplotlib can be imported."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def style():
+    """The lessons' matplotlib style, for the duration of a ``with`` block."""
+    import matplotlib
+    with matplotlib.rc_context(_STYLE):
+        yield
+
+
+def subplots(nrows=1, ncols=1, figsize=(7.0, 5.0), **kwargs):
+    """A new Agg figure and its axes (not registered with pyplot, so never shown)."""
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=figsize, layout="constrained")
+    axes = fig.subplots(nrows, ncols, **kwargs)
+    return fig, axes
+
+
+def plain_log_ticks(axis, subs=(1.0, 2.0, 5.0)):
+    """Label a log axis 0.2, 0.5, 1, 2 rather than 2x10^-1 ... (easier on a slide).
+
+    ``subs`` are the labelled multiples of each power of ten; pass ``(1.0,)`` for an
+    axis spanning many decades."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    axis.set_major_locator(LogLocator(base=10, subs=subs))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+@dataclass
+class FigureFiles:
+    """Where one figure was written: ``png`` and ``svg`` paths and its caption."""
+    png: str
+    svg: str
+    caption: str = ""
+
+    def __iter__(self):
+        return iter((self.png, self.svg))
+
+
+def save(fig, out, stem, caption=""):
+    """Write ``fig`` as ``out/stem.png`` and ``out/stem.svg`` atomically; return the paths."""
+    os.makedirs(out, exist_ok=True)
+    paths = {}
+    with style():
+        for fmt in ("png", "svg"):
+            buf = io.BytesIO()
+            fig.savefig(buf, format=fmt, metadata=_metadata(fmt))
+            # The layout is settled by the first save; freezing it halves the second.
+            fig.set_layout_engine("none")
+            path = os.path.join(out, f"{stem}.{fmt}")
+            write_bytes(path, buf.getvalue())
+            paths[fmt] = path
+    return FigureFiles(paths["png"], paths["svg"], caption)
+
+
+def _metadata(fmt):
+    # No creation date, so a rerun writes identical files.
+    if fmt == "svg":
+        return {"Date": None}
+    return {"Software": "zeroin"}
+
+
+def write_bytes(path, data):
+    """Write ``data`` to ``path`` atomically (temporary file in the same folder, then
+    ``os.replace``), so a reader never sees half a file."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)          # mkstemp makes 0600; these files are for sharing
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_text(path, text):
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    return write_bytes(path, text.encode("utf-8"))

@@ -1,0 +1,41 @@
+"""The chapter, runnable: seven lessons on backpropagation and gradient descent.
+
+Each lesson prints its tables, writes its figures (PNG and SVG) into ``out`` and returns a
+:class:`LessonResult` holding every number it printed and the figure paths. Every number is
+computed live by the engine; derivatives come from ``backward``/``zeroin.grad``.
+
+>>> import zeroin
+>>> r = zeroin.lessons.solve(out="zeroin-out")          # doctest: +SKIP
+>>> r.final_b                                           # doctest: +SKIP
+4.6394...
+
+From the command line: ``zeroin lesson NAME [--out DIR]`` and ``zeroin lesson --list``.
+"""
+from __future__ import annotations
+
+from ._common import LessonResult, Table
+from ._descent import descent, learning_rate
+from ._graph import chain_rule, sensitivity, solve
+from ._shooting import loss, shooting
+
+__all__ = ["LESSONS", "run", "LessonResult", "Table", "shooting", "chain_rule",
+           "sensitivity", "solve", "descent", "learning_rate", "loss"]
+
+LESSONS = {
+    "shooting": shooting,
+    "chain-rule": chain_rule,
+    "sensitivity": sensitivity,
+    "solve": solve,
+    "descent": descent,
+    "learning-rate": learning_rate,
+    "loss": loss,
+}
+
+
+def run(name, out="zeroin-out", **kwargs):
+    """Run the lesson called ``name`` (``chain-rule`` or ``chain_rule``); return its result."""
+    key = str(name).strip().lower().replace("_", "-")
+    if key not in LESSONS:
+        raise ValueError(f"lesson: no lesson called {name!r}; choose one of "
+                         f"{', '.join(LESSONS)} (zeroin lesson --list)")
+    return LESSONS[key](out=out, **kwargs)

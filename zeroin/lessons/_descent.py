@@ -1,0 +1,269 @@
+"""Lessons 5 and 6: gradient descent on y = (x - 1)^2 + 0.001, and the learning rate."""
+from __future__ import annotations
+
+import math
+
+import zeroin
+from ._common import LessonResult, Table, finish, plots_ok
+
+ETA = 0.1
+X0 = 0.2
+X0_RIGHT = 1.8        # the mirror image of X0 across the minimum at 1
+TOL = 1e-3
+ETAS = (0.05, 0.1, 0.4, 0.8, 1.0, 1.1)
+MAX_STEPS = 100
+
+
+def f(x):
+    """The chapter's curve y = (x - 1)^2 + 0.001 (x a tensor or a number)."""
+    return (x - 1) ** 2 + 0.001
+
+
+def value_and_grad(x):
+    """y and dy/dx at the number ``x``, the derivative by backprop."""
+    t = zeroin.tensor(float(x), requires_grad=True, name="x")
+    y = f(t)
+    y.backward()
+    return y.item(), t.grad.item()
+
+
+def gradient_descent(x0, eta, tol=TOL, max_steps=1000, blowup=1e6):
+    """x <- x - eta * dy/dx until |dy/dx| < tol. Rows: [n, x, y, dy/dx, step]."""
+    rows = []
+    x = float(x0)
+    for n in range(max_steps + 1):
+        y, g = value_and_grad(x)
+        step = -eta * g
+        rows.append([n, x, y, g, step])
+        if abs(g) < tol or n == max_steps or not math.isfinite(g) or abs(g) > blowup:
+            break
+        x = x + step
+    return rows
+
+
+# --- lesson 5 ----------------------------------------------------------------------------
+
+def descent(out="zeroin-out", *, eta=ETA, x0=X0, x0_right=X0_RIGHT, tol=TOL, verbose=True,
+            figures=True):
+    """Gradient descent on y = (x-1)^2 + 0.001 with eta = 0.1 from both sides of the minimum."""
+    res = LessonResult(
+        "descent", "Lesson 5 - descent: gradient descent on y = (x - 1)^2 + 0.001",
+        intro=(f"x <- x - eta * dy/dx with eta = {eta:g}, the derivative dy/dx computed by "
+               f"backprop, until |dy/dx| < {tol:g}. Left of the minimum the gradient is "
+               f"negative, so -eta * gradient is positive and x grows; right of it the "
+               f"gradient is positive and x shrinks: both sides go down to x = 1."))
+    left = gradient_descent(x0, eta, tol)
+    right = gradient_descent(x0_right, eta, tol)
+    c = 1 - 2 * eta
+    n = max(len(left), len(right))
+    rows = []
+    for i in range(n):
+        lr = left[i] if i < len(left) else [None] * 5
+        rr = right[i] if i < len(right) else [None] * 5
+        exact = 1 - c ** i * (1 - x0) if i < len(left) else None
+        rows.append([i, lr[1], exact, lr[2], lr[3], rr[1], rr[2], rr[3]])
+    res.tables.append(Table(
+        f"Steps from x0 = {x0:g} (left) and x0 = {x0_right:g} (right), eta = {eta:g}; "
+        f"exact x_n = 1 - (1 - 2 eta)^n (1 - x0)",
+        ["n", "x (left)", "exact x_n", "y", "dy/dx", "x (right)", "y",
+         "dy/dx"], rows, ["d", ".6g", ".6g", ".6g", ".6g", ".6g", ".6g", ".6g"]))
+    # The chapter's points B and F, and its first step (grad2).
+    sign_rows = []
+    for label, xv in (("B", 0.1), ("F", 1.5)):
+        y, g = value_and_grad(xv)
+        sign_rows.append([label, xv, g, -eta * g,
+                          "x grows (moves right)" if g < 0 else "x shrinks (moves left)"])
+    res.tables.append(Table(
+        "The gradient's sign decides the direction", ["point", "x", "dy/dx",
+                                                      "step -eta * dy/dx", "so"],
+        sign_rows, ["", "g", ".6g", ".6g", ""]))
+    y0, g0 = value_and_grad(x0)
+    x1 = x0 - eta * g0
+    tangent_y1 = y0 + g0 * (x1 - x0)
+    y1 = f(x1)
+    res.tables.append(Table(
+        "The first step (grad2): tangent, step and chord",
+        ["quantity", "value"],
+        [["x0", x0], ["y0", y0], ["slope dy/dx at x0", g0], ["step -eta * dy/dx", -eta * g0],
+         ["x1 = x0 - eta * dy/dx", x1], ["tangent at x1", tangent_y1], ["y(x1)", y1],
+         ["chord slope (y1 - y0) / (x1 - x0)", (y1 - y0) / (x1 - x0)]], ["", ".6g"]))
+    res.values.update(
+        eta=eta, x0=x0, x0_right=x0_right, tol=tol, xs=[r[1] for r in left],
+        ys=[r[2] for r in left], grads=[r[3] for r in left], xs_right=[r[1] for r in right],
+        grads_right=[r[3] for r in right], steps=left[-1][0], steps_right=right[-1][0],
+        x_final=left[-1][1], x_final_right=right[-1][1], grad_B=sign_rows[0][2],
+        grad_F=sign_rows[1][2], y0=y0, slope0=g0, x1=x1, tangent_y1=tangent_y1, y1=y1,
+        contraction=c)
+    res.notes += [
+        f"From the left: x = {', '.join(format(v, '.6g') for v in res.xs[:5])}, ... reaches "
+        f"{res.x_final:.6f} after {res.steps} steps; from the right: "
+        f"{', '.join(format(v, '.6g') for v in res.xs_right[:5])}, ... reaches "
+        f"{res.x_final_right:.6f} after {res.steps_right} steps.",
+        f"Each step multiplies the distance to the minimum by 1 - 2 * eta = {c:g}: "
+        f"x_n = 1 - {c:g}^n * {1 - x0:g}.",
+        f"At B (x = 0.1) the gradient is {res.grad_B:g} < 0 and x moves right; at F (x = 1.5) "
+        f"it is {res.grad_F:g} > 0 and x moves left: 'descent' means against the gradient.",
+        "The line from step to step is a chord of the curve, not a tangent: the tangent "
+        "gives the direction and, with eta, the length of the step in x; the chord only "
+        "joins the two points.",
+    ]
+    if plots_ok(res, figures):
+        res.figures["grad1"] = _draw_grad1(out, res)
+        res.figures["grad2"] = _draw_grad2(out, res)
+    return finish(res, verbose)
+
+
+def _draw_grad1(out, res):
+    import numpy as np
+
+    from .. import figures as F
+    with F.style():
+        fig, ax = F.subplots(figsize=(8, 5.5))
+        xs = np.linspace(-0.1, 2.1, 300)
+        ax.plot(xs, f(xs), color=F.COLORS["curve"], label="y = (x - 1)^2 + 0.001")
+        show = 8
+        for key, color, label in (("xs", F.COLORS["left"], f"from x0 = {res.x0:g}"),
+                                  ("xs_right", F.COLORS["right"],
+                                   f"from x0 = {res.x0_right:g}")):
+            px = np.array(res.values[key][:show])
+            ax.plot(px, f(px), "o-", color=color, lw=1.5, ms=7, label=label, zorder=3)
+            for i, (a, b) in enumerate(zip(px, f(px))):
+                if i < 5:
+                    ax.annotate(str(i), (a, b), textcoords="offset points",
+                                xytext=(0, 9), ha="center", fontsize=10, color=color)
+        ax.axvline(1, color=F.COLORS["muted"], ls=":", lw=1)
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+        ax.set_title(f"Gradient descent, eta = {res.eta:g}: both sides go down to x = 1")
+        ax.legend(loc="upper center")
+        return F.save(fig, out, "descent_grad1",
+                      f"The first {show} points from each side (the chapter's grad1); the "
+                      f"lines between them are chords.")
+
+
+def _draw_grad2(out, res):
+    import numpy as np
+
+    from .. import figures as F
+    with F.style():
+        fig, ax = F.subplots(figsize=(8, 5.5))
+        x0, x1, y0, y1, g0 = res.x0, res.x1, res.y0, res.y1, res.slope0
+        xs = np.linspace(0.0, 0.75, 200)
+        ax.plot(xs, f(xs), color=F.COLORS["curve"], label="y = (x - 1)^2 + 0.001")
+        tx = np.array([x0 - 0.12, x1 + 0.15])
+        ax.plot(tx, y0 + g0 * (tx - x0), color=F.COLORS["tangent"], lw=2,
+                label=f"tangent at A, slope {g0:g}")
+        ax.plot([x0, x1], [y0, res.tangent_y1], color=F.COLORS["correction"], lw=4,
+                label=f"step along the tangent: x1 = x0 - eta * {g0:g} = {x1:g}")
+        ax.plot([x0, x1], [y0, y1], color=F.COLORS["error"], lw=2, ls="--",
+                label="chord from A to the new point")
+        ax.plot([x1, x1], [res.tangent_y1, y1], color=F.COLORS["muted"], ls=":", lw=1.5)
+        ax.plot([x0], [y0], "o", color="black", ms=8, zorder=4)
+        ax.plot([x1], [y1], "o", color=F.COLORS["error"], ms=8, zorder=4)
+        ax.annotate("A", (x0, y0), textcoords="offset points", xytext=(-14, 4), fontsize=13)
+        ax.annotate(f"x1 = {x1:g}", (x1, y1), textcoords="offset points", xytext=(8, 4),
+                    fontsize=11)
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+        ax.set_title("The first step: tangent, step and chord")
+        ax.legend(loc="upper right", fontsize=9)
+        return F.save(fig, out, "descent_grad2",
+                      "The tangent fixes the direction, eta the length; the chord (red) "
+                      "only joins the points (the chapter's grad2).")
+
+
+# --- lesson 6 ----------------------------------------------------------------------------
+
+def _verdict(rows, tol, max_steps):
+    """Say in words what the run did, from its gradients only."""
+    gs = [r[3] for r in rows]
+    ratios = [b / a for a, b in zip(gs, gs[1:]) if a != 0]
+    ratio = ratios[-1] if ratios else float("nan")
+    flips = sum(1 for a, b in zip(gs, gs[1:]) if a * b < 0)
+    alternating = len(gs) > 2 and flips == len(gs) - 1
+    steps = rows[-1][0]
+    if abs(gs[-1]) < tol:
+        if alternating:
+            return "oscillates", ratio, (f"converges in {steps} steps, but overshoots: x "
+                                         f"jumps across the minimum every step")
+        return "converges", ratio, f"converges smoothly in {steps} steps"
+    if abs(abs(ratio) - 1) < 1e-9:
+        return "oscillation", ratio, (f"never converges: x jumps between "
+                                      f"{rows[-2][1]:.6g} and {rows[-1][1]:.6g} forever "
+                                      f"(|gradient| stays {abs(gs[-1]):.6g})")
+    if abs(ratio) > 1:
+        return "divergence", ratio, (f"diverges: every step throws x further away, "
+                                     f"|gradient| grows x{abs(ratio):.6g} per step, "
+                                     f"{abs(gs[-1]):.3g} after {steps} steps")
+    return "slow", ratio, f"not converged after {max_steps} steps (too small a step)"
+
+
+def learning_rate(out="zeroin-out", *, etas=ETAS, x0=X0, tol=TOL, max_steps=MAX_STEPS,
+                  verbose=True, figures=True):
+    """The same descent for several learning rates: slow, fast, oscillating, diverging."""
+    res = LessonResult(
+        "learning-rate", "Lesson 6 - learning-rate: how big a step?",
+        intro=(f"Gradient descent on y = (x - 1)^2 + 0.001 from x0 = {x0:g} for eta in "
+               f"{', '.join(format(e, 'g') for e in etas)}; at most {max_steps} steps, "
+               f"converged when |dy/dx| < {tol:g}. The ratio of successive gradients tells "
+               f"the story: below 1 in size it converges, negative means it overshoots, 1 in "
+               f"size never settles, above 1 blows up."))
+    rows = []
+    runs = {}
+    for eta in etas:
+        traj = gradient_descent(x0, eta, tol, max_steps)
+        kind, ratio, words = _verdict(traj, tol, max_steps)
+        converged = abs(traj[-1][3]) < tol
+        runs[eta] = {"rows": traj, "kind": kind, "ratio": ratio, "words": words,
+                     "steps": traj[-1][0] if converged else None, "converged": converged}
+        rows.append([eta, ratio, traj[-1][0] if converged else "never", traj[-1][1],
+                     abs(traj[-1][3]), words])
+    res.tables.append(Table(
+        "Learning rates compared",
+        ["eta", "gradient ratio per step", "steps to converge", "last x", "last |dy/dx|",
+         "what happens"], rows, ["g", ".6g", "", ".6g", ".3g", ""]))
+    res.values.update(etas=list(etas), x0=x0, tol=tol, max_steps=max_steps,
+                      steps={e: r["steps"] for e, r in runs.items()},
+                      ratios={e: r["ratio"] for e, r in runs.items()},
+                      kinds={e: r["kind"] for e, r in runs.items()},
+                      verdicts={e: r["words"] for e, r in runs.items()},
+                      trajectories={e: [r[1] for r in runs[e]["rows"]] for e in runs})
+    conv = [e for e in etas if runs[e]["converged"]]
+    best = min(conv, key=lambda e: runs[e]["steps"]) if conv else None
+    res.notes += [f"eta = {e:g}: {runs[e]['words']}." for e in etas]
+    if best is not None:
+        res.notes.append(f"Fastest here: eta = {best:g} ({runs[best]['steps']} steps). "
+                         f"Too small wastes steps, too large overshoots, and past a limit "
+                         f"(eta = 1 for this curve) training blows up.")
+    res.values["fastest_eta"] = best
+    if plots_ok(res, figures):
+        res.figures["learning_rate"] = _draw_lr(out, res, runs)
+    return finish(res, verbose)
+
+
+def _draw_lr(out, res, runs):
+    from .. import figures as F
+    with F.style():
+        fig, (ax, ax2) = F.subplots(1, 2, figsize=(13, 5.2))
+        for i, (eta, r) in enumerate(runs.items()):
+            color = F.COLORS["series"][i % len(F.COLORS["series"])]
+            xs = [row[1] for row in r["rows"]]
+            gs = [abs(row[3]) for row in r["rows"]]
+            n = min(len(xs), 16)
+            ax.plot(range(n), xs[:n], "o-", color=color, ms=4, lw=1.5,
+                    label=f"eta = {eta:g} ({r['kind']})")
+            ax2.semilogy(range(len(gs)), gs, "-", color=color, lw=1.8, label=f"eta = {eta:g}")
+        ax.axhline(1, color=F.COLORS["muted"], ls=":", lw=1)
+        ax.set_ylim(-1.5, 4.8)
+        ax.set_xlabel("step")
+        ax.set_ylabel("x")
+        ax.set_title("x per step (minimum at x = 1)")
+        ax.legend(fontsize=9, loc="upper left", ncol=2)
+        ax2.axhline(res.tol, color=F.COLORS["muted"], ls=":", label=f"tolerance {res.tol:g}")
+        ax2.set_xlabel("step")
+        ax2.set_ylabel("|dy/dx|")
+        ax2.set_title("|gradient| per step")
+        ax2.legend(fontsize=9, loc="upper right", ncol=2)
+        return F.save(fig, out, "learning_rate",
+                      "Learning rates compared: small is slow, 0.8 overshoots but "
+                      "converges, 1.0 oscillates forever, 1.1 diverges.")

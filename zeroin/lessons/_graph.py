@@ -1,0 +1,381 @@
+"""Lessons 2-4 on the chapter's graph z = x * y, x = 2w + b, y = b + 1 (w = 3, b = 4)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import zeroin
+from ._common import LessonResult, Table, finish, plots_ok
+
+W0, B0 = 3.0, 4.0
+TARGET = 60.0
+TOL = 1e-5
+NUDGE = 0.1
+
+
+def seed_graph(w=W0, b=B0):
+    """Build the chapter's graph; returns the named tensors (w, b, x, y, z).
+
+    ``w`` and ``b`` are numbers (or arrays, to evaluate z on a grid)."""
+    w = zeroin.tensor(np.asarray(w, dtype=float), requires_grad=True, name="w")
+    b = zeroin.tensor(np.asarray(b, dtype=float), requires_grad=True, name="b")
+    x = 2 * w + b
+    x.name = "x"
+    y = b + 1
+    y.name = "y"
+    z = x * y
+    z.name = "z"
+    return w, b, x, y, z
+
+
+def _z(w, b):
+    """z at (w, b), a forward pass of the engine."""
+    with zeroin.no_grad():
+        return seed_graph(w, b)[-1].item()
+
+
+def _grads(w, b):
+    """z, dz/dw, dz/db at (w, b), the derivatives by backprop."""
+    wt, bt, _, _, z = seed_graph(w, b)
+    gw, gb = zeroin.grad(z, [wt, bt])
+    return z.item(), gw.item(), gb.item()
+
+
+# --- lesson 2 ----------------------------------------------------------------------------
+
+def chain_rule(out="zeroin-out", *, verbose=True, figures=True):
+    """z = x*y, x = 2w + b, y = b + 1: forward values, and dz/db, dz/dw by the chain rule."""
+    w, b, x, y, z = seed_graph()
+    res = LessonResult(
+        "chain-rule", "Lesson 2 - chain-rule: z = x * y, x = 2w + b, y = b + 1",
+        intro=("w and b are the variables; x and y are intermediate results; 2 and 1 are "
+               "constants. The forward pass computes x, y and z; backpropagation walks back "
+               "from z and multiplies the local derivatives along every path to an input, "
+               "summing over the paths."))
+    res.tables.append(Table(
+        f"Forward pass at w = {w.item():g}, b = {b.item():g}",
+        ["node", "formula", "value"],
+        [["w", "variable", w.item()], ["b", "variable", b.item()],
+         ["x", "2 * w + b", x.item()], ["y", "b + 1", y.item()], ["z", "x * y", z.item()]],
+        ["", "", "g"]))
+    # Local derivatives, each from the engine on its own small piece of the graph.
+    dz_dx, dz_dy = (g.item() for g in zeroin.grad(z, [x, y], retain_graph=True))
+    dx_dw, dx_db = (g.item() for g in zeroin.grad(x, [w, b], retain_graph=True))
+    (dy_db,) = (g.item() for g in zeroin.grad(y, [b], retain_graph=True))
+    dz_dw, dz_db = (g.item() for g in zeroin.grad(z, [w, b], retain_graph=True))
+    res.tables.append(Table(
+        "Local derivatives (each edge of the graph)",
+        ["derivative", "rule", "value"],
+        [["dz/dx", "d(x*y)/dx = y", dz_dx], ["dz/dy", "d(x*y)/dy = x", dz_dy],
+         ["dx/dw", "d(2w + b)/dw = 2", dx_dw], ["dx/db", "d(2w + b)/db = 1", dx_db],
+         ["dy/db", "d(b + 1)/db = 1", dy_db]], ["", "", "g"]))
+    res.tables.append(Table(
+        "Gradients of z (backprop: sum over paths of products of local derivatives)",
+        ["input", "paths", "sum", "dz/d(input)"],
+        [["b", "z<-x<-b, z<-y<-b", f"{dz_dx:g} * {dx_db:g} + {dz_dy:g} * {dy_db:g}", dz_db],
+         ["w", "z<-x<-w", f"{dz_dx:g} * {dx_dw:g}", dz_dw]], ["", "", "", "g"]))
+    res.values.update(w=w.item(), b=b.item(), x=x.item(), y=y.item(), z=z.item(),
+                      dz_dx=dz_dx, dz_dy=dz_dy, dx_dw=dx_dw, dx_db=dx_db, dy_db=dy_db,
+                      dz_dw=dz_dw, dz_db=dz_db)
+
+    explain = _optional("explain")
+    if explain is not None:
+        eb, ew = explain(z, b), explain(z, w)
+        res.texts["explain_b"] = str(eb)
+        res.texts["explain_w"] = str(ew)
+        res.values.update(explain_b_value=float(eb.value), explain_w_value=float(ew.value))
+    else:
+        # The same sums, spelled from the engine's numbers, until zeroin.explain exists.
+        res.texts["explain_b"] = (f"dz/db = dz/dx * dx/db + dz/dy * dy/db = {dz_dx:g} * "
+                                  f"{dx_db:g} + {dz_dy:g} * {dy_db:g} = {dz_db:g}")
+        res.texts["explain_w"] = f"dz/dw = dz/dx * dx/dw = {dz_dx:g} * {dx_dw:g} = {dz_dw:g}"
+    res.notes += [
+        f"dz/db = {dz_db:g} > dz/dw = {dz_dw:g}: b reaches z by two paths (through x and "
+        f"through y), so a step in b moves z more than the same step in w.",
+        "One backward pass gives the gradient of z with respect to every node at once: "
+        "that is why backprop is cheap.",
+    ]
+    draw = _optional("draw")
+    if figures and draw is not None:
+        res.figures.update(_draw_graphs(draw, out, z, w, b))
+    elif figures:
+        res.values["figures_skipped"] = "zeroin.draw is not available yet"
+    return finish(res, verbose)
+
+
+def _optional(name):
+    """zeroin.explain / zeroin.draw if that module exists (they are written separately)."""
+    try:
+        return getattr(zeroin, name)
+    except (ImportError, AttributeError):
+        return None
+
+
+def _draw_graphs(draw, out, z, w, b):
+    import os
+
+    from .. import figures as F
+    os.makedirs(out, exist_ok=True)
+    specs = [
+        ("structure", dict(wrt=None, grads=False, values=False),
+         "Structure: variables w and b, constants 2 and 1, ops, results x, y, z."),
+        ("values", dict(wrt=None, grads=False, values=True),
+         "Forward values at w = 3, b = 4: x = 10, y = 5, z = 50 (the chapter's flow2)."),
+        ("paths_b", dict(wrt=b, grads=True, values=True),
+         "Paths from z to b with local derivatives: dz/db = 5*1 + 10*1 = 15 (flow3)."),
+        ("paths_w", dict(wrt=w, grads=True, values=True),
+         "Paths from z to w with local derivatives: dz/dw = 5*2 = 10 (flow4)."),
+    ]
+    files = {}
+    for stem, kw, caption in specs:
+        d = draw(z, **kw)
+        svg = os.path.join(out, f"chain_rule_{stem}.svg")
+        png = os.path.join(out, f"chain_rule_{stem}.png")
+        d.save(svg)
+        if F.available():
+            d.save(png)
+        files[f"chain_rule_{stem}"] = F.FigureFiles(png if os.path.exists(png) else "",
+                                                    svg, caption)
+    return files
+
+
+# --- lesson 3 ----------------------------------------------------------------------------
+
+def sensitivity(out="zeroin-out", *, nudge=NUDGE, verbose=True, figures=True):
+    """Which input matters more? Nudge x and y by 0.1 and compare with dz/dx and dz/dy."""
+    _, _, x0, y0, z0 = seed_graph()
+    res = LessonResult(
+        "sensitivity", "Lesson 3 - sensitivity: which input moves z more?",
+        intro=(f"z = x * y = {x0.item():g} * {y0.item():g} = {z0.item():g}. x is the larger "
+               f"factor, but which small change matters more? Nudge each input by {nudge:g} "
+               f"and compare the change of z with the gradient, computed by backprop."))
+    x = zeroin.tensor(x0.item(), requires_grad=True, name="x")
+    y = zeroin.tensor(y0.item(), requires_grad=True, name="y")
+    z = x * y
+    gx, gy = (g.item() for g in zeroin.grad(z, [x, y]))
+    with zeroin.no_grad():
+        zx = ((x + nudge) * y).item()
+        zy = (x * (y + nudge)).item()
+    _, gw, gb = _grads(W0, B0)
+    zw = _z(W0 + nudge, B0)
+    zb = _z(W0, B0 + nudge)
+    z0v = z0.item()
+    rows = []
+    for name, val, g, znew in (("x", x0.item(), gx, zx), ("y", y0.item(), gy, zy),
+                               ("w", W0, gw, zw), ("b", B0, gb, zb)):
+        dz = znew - z0v
+        rows.append([name, val, f"{name} + {nudge:g}", znew, dz, g, g * nudge,
+                     dz - g * nudge])
+    res.tables.append(Table(
+        f"Nudging one input by {nudge:g} (the others fixed)",
+        ["input", "value", "nudge", "z after", "change of z", "dz/d(input)",
+         f"gradient * {nudge:g}", "difference"], rows,
+        ["", "g", "", ".6g", ".6g", "g", ".6g", ".2g"]))
+    res.values.update(z=z0v, z_x_nudged=zx, z_y_nudged=zy, z_w_nudged=zw, z_b_nudged=zb,
+                      dz_dx=gx, dz_dy=gy, dz_dw=gw, dz_db=gb, nudge=nudge,
+                      b_second_order=zb - z0v - gb * nudge)
+    bigger = "y" if zy > zx else "x"
+    res.notes += [
+        f"{zx:g} < {zy:g}: the small change of {bigger} moves z more, although x = "
+        f"{x0.item():g} is bigger than y = {y0.item():g}. The gradient says so without "
+        f"trying: dz/dx = y = {gx:g} < dz/dy = x = {gy:g}.",
+        f"change of z = gradient * nudge exactly for x, y and w (z is linear in each of "
+        f"them); for b it is off by {zb - z0v - gb * nudge:.2g}, the second-order term "
+        f"(z is quadratic in b).",
+        f"Among the variables, b matters more than w: dz/db = {gb:g} > dz/dw = {gw:g}.",
+    ]
+    if plots_ok(res, figures):
+        res.figures["sensitivity"] = _draw_sensitivity(out, res)
+    return finish(res, verbose)
+
+
+def _draw_sensitivity(out, res):
+    from .. import figures as F
+    with F.style():
+        fig, ax = F.subplots(figsize=(8, 4.8))
+        names = ["x", "y", "w", "b"]
+        dz = [res.z_x_nudged - res.z, res.z_y_nudged - res.z, res.z_w_nudged - res.z,
+              res.z_b_nudged - res.z]
+        pred = [res.dz_dx * res.nudge, res.dz_dy * res.nudge, res.dz_dw * res.nudge,
+                res.dz_db * res.nudge]
+        i = np.arange(4)
+        ax.bar(i - 0.2, dz, 0.4, color=F.COLORS["left"], label=f"z(input + {res.nudge:g}) - z")
+        ax.bar(i + 0.2, pred, 0.4, color=F.COLORS["tangent"],
+               label=f"gradient * {res.nudge:g}")
+        for k in i:
+            ax.text(k - 0.2, dz[k], f"{res.z + dz[k]:.4g}", ha="center", va="bottom",
+                    fontsize=10)
+        ax.set_xticks(i, [f"nudge {n}" for n in names])
+        ax.set_ylabel("change of z")
+        ax.set_title(f"A nudge of {res.nudge:g}: the change of z is the gradient times it")
+        ax.legend(loc="upper left")
+        return F.save(fig, out, "sensitivity",
+                      "Each input nudged by 0.1: the change of z (labels: new z) against "
+                      "the gradient's prediction.")
+
+
+# --- lesson 4 ----------------------------------------------------------------------------
+
+def _iterate(w, b, factors, split, recompute, tol, max_updates):
+    """Move (w, b) until z = TARGET. ``split`` is the share of dz given to (w, b); each
+    share is divided by its factor dz/dw, dz/db (fixed, or recomputed by backprop)."""
+    rows = []
+    fw, fb = factors
+    for k in range(max_updates + 1):
+        z, gw, gb = _grads(w, b)
+        dz = TARGET - z
+        if recompute:
+            fw, fb = gw, gb
+        rows.append([k, w, b, z, dz, fw if split[0] else None, fb if split[1] else None])
+        if abs(dz) < tol or k == max_updates:
+            break
+        if split[0]:
+            w = w + split[0] * dz / fw
+        if split[1]:
+            b = b + split[1] * dz / fb
+    return rows
+
+
+def _quadratic_root(f, t_max):
+    """The root of a quadratic f(t) in [0, t_max], its coefficients from three values."""
+    c = f(0.0)
+    p, m = f(1.0), f(-1.0)
+    bq = (p - m) / 2
+    a = (p + m) / 2 - c
+    if a == 0:
+        return -c / bq
+    disc = math.sqrt(bq * bq - 4 * a * c)
+    roots = [(-bq + disc) / (2 * a), (-bq - disc) / (2 * a)]
+    return min(roots, key=lambda t: abs(t - t_max / 2))
+
+
+def solve(out="zeroin-out", *, target=TARGET, tol=TOL, verbose=True, figures=True):
+    """Make z reach 60 by moving b (fixed and recomputed dz/db), then w and b together."""
+    if target != TARGET:
+        raise ValueError(f"solve: the lesson solves z = {TARGET:g} as in the chapter; "
+                         f"got target={target}")
+    z0, gw0, gb0 = _grads(W0, B0)
+    res = LessonResult(
+        "solve", f"Lesson 4 - solve: make z reach {TARGET:g} by backprop",
+        intro=(f"z = (2w + b)(b + 1) = {z0:g} at w = {W0:g}, b = {B0:g}. To reach "
+               f"{TARGET:g}, move b by delta_b = dz / (dz/db), where dz = {TARGET:g} - z is the "
+               f"error. The chapter keeps dz/db = {gb0:g} fixed; the exact method recomputes "
+               f"it by backprop after every step (Newton's method). Stop when |dz| < {tol:g}."))
+    cols = ["update", "w", "b", "z", "dz = 60 - z", "dz/dw used", "dz/db used"]
+    f6 = ["d", ".6f", ".6f", ".6f", ".6g", ".6f", ".6f"]
+    runs = {
+        "b_fixed": ("b alone, dz/db fixed at the start (the chapter's method)",
+                    (0.0, 1.0), False),
+        "b_exact": ("b alone, dz/db recomputed by backprop every step (exact method)",
+                    (0.0, 1.0), True),
+        "wb_fixed": ("w and b together, error split evenly, factors fixed",
+                     (0.5, 0.5), False),
+        "wb_exact": ("w and b together, error split evenly, factors recomputed",
+                     (0.5, 0.5), True),
+    }
+    for key, (title, split, recompute) in runs.items():
+        rows = _iterate(W0, B0, (gw0, gb0), split, recompute, tol, 100)
+        res.tables.append(Table(f"{title}", cols, rows, f6))
+        res.values[f"{key}_rows"] = rows
+        res.values[f"{key}_updates"] = rows[-1][0]
+        res.values[f"{key}_final"] = (rows[-1][1], rows[-1][2], rows[-1][3])
+    b_fixed = res.values["b_fixed_rows"]
+    b_exact = res.values["b_exact_rows"]
+    # The exact answer for b alone: the positive root of (2w + b)(b + 1) = 60 at w = 3,
+    # i.e. b^2 + 7b - 54 = 0, with its coefficients read off the engine's forward pass.
+    root = _quadratic_root(lambda t: _z(W0, B0 + t) - TARGET, 2.0) + B0
+    closed = (-7 + math.sqrt(265)) / 2
+    # For w and b with fixed factors every step has the same direction: the exact end is
+    # where that straight line meets z = 60.
+    dw, db = 0.5 / gw0, 0.5 / gb0
+    t_line = _quadratic_root(lambda t: _z(W0 + dw * t, B0 + db * t) - TARGET, 20.0)
+    line_end = (W0 + dw * t_line, B0 + db * t_line)
+    res.values.update(
+        w0=W0, b0=B0, z0=z0, dz_dw0=gw0, dz_db0=gb0, target=TARGET, tol=tol,
+        final_b=b_fixed[-1][2], final_b_exact=b_exact[-1][2], b_root=root,
+        b_root_closed=closed, wb_line_end=line_end,
+        b_fixed_ratio=(b_fixed[3][2] - root) / (b_fixed[2][2] - root),
+        b_fixed_ratio_exact=1 - (2 * root + 2 * W0 + 1) / gb0)
+    res.tables.append(Table(
+        "Where each method ends",
+        ["method", "updates", "w", "b", "z", "exact answer", "off by"],
+        [["b, fixed dz/db", res.b_fixed_updates, b_fixed[-1][1], b_fixed[-1][2],
+          b_fixed[-1][3], root, b_fixed[-1][2] - root],
+         ["b, recomputed dz/db", res.b_exact_updates, b_exact[-1][1], b_exact[-1][2],
+          b_exact[-1][3], root, b_exact[-1][2] - root],
+         ["w and b, fixed", res.wb_fixed_updates, *res.wb_fixed_final, line_end[1],
+          res.wb_fixed_final[1] - line_end[1]],
+         ["w and b, recomputed", res.wb_exact_updates, *res.wb_exact_final, None, None]],
+        ["", "d", ".6f", ".6f", ".6f", ".6f", ".1e"]))
+    res.notes += [
+        f"Exact root for b alone: b^2 + 7b - 54 = 0, b = (-7 + sqrt(265)) / 2 = {closed:.9f}; "
+        f"the engine's forward pass gives the same root, {root:.9f}.",
+        f"The chapter's fixed factor needs {res.b_fixed_updates} updates (final b "
+        f"{res.final_b:.6f}); each step shrinks the error by a factor "
+        f"{res.b_fixed_ratio:.4f} (exact: 1 - (dz/db at the root) / {gb0:g} = "
+        f"{res.b_fixed_ratio_exact:.4f}; negative: it overshoots and comes back).",
+        f"Recomputing dz/db by backprop every step needs only {res.b_exact_updates} updates: "
+        f"the error is squared at each step (Newton's method).",
+        f"Moving w and b together, the error split evenly: many (w, b) give z = {TARGET:g}, "
+        f"so where you land depends on the path: ({res.wb_fixed_final[0]:.6f}, "
+        f"{res.wb_fixed_final[1]:.6f}) with fixed factors, ({res.wb_exact_final[0]:.6f}, "
+        f"{res.wb_exact_final[1]:.6f}) with recomputed ones.",
+    ]
+    same = all(abs(p[3] - q[3]) < 1e-9 for p, q in zip(b_fixed, res.wb_fixed_rows))
+    if same and len(b_fixed) == len(res.wb_fixed_rows):
+        res.notes.append("With fixed factors, moving w and b together gives exactly the same "
+                         "z at every step as moving b alone: along both straight lines z is the "
+                         "same quadratic in the planned change of z (here 50 + t + t^2/225).")
+    if plots_ok(res, figures):
+        res.figures["solve"] = _draw_solve(out, res)
+    return finish(res, verbose)
+
+
+def _draw_solve(out, res):
+    from .. import figures as F
+    with F.style():
+        fig, (ax, ax2) = F.subplots(1, 2, figsize=(12, 5))
+        labels = {"b_fixed": "b, fixed dz/db = 15 (chapter)",
+                  "b_exact": "b, dz/db by backprop each step",
+                  "wb_fixed": "w and b, fixed factors",
+                  "wb_exact": "w and b, recomputed factors"}
+        styles = {"b_fixed": ("o-", F.COLORS["right"]), "b_exact": ("s-", F.COLORS["left"]),
+                  "wb_fixed": ("^--", F.COLORS["accent"]),
+                  "wb_exact": ("D--", F.COLORS["correction"])}
+        for key, label in labels.items():
+            rows = res.values[f"{key}_rows"]
+            k = [r[0] for r in rows]
+            err = [max(abs(r[4]), 1e-17) for r in rows]
+            m, c = styles[key]
+            ax.semilogy(k, err, m, color=c, label=label)
+        ax.axhline(res.tol, color=F.COLORS["muted"], ls=":", label=f"tolerance {res.tol:g}")
+        ax.set_xlabel("update")
+        ax.set_ylabel("|dz| = |60 - z|")
+        ax.set_title("How fast z reaches 60")
+        ax.legend(fontsize=9)
+        # The (w, b) plane: every point of the z = 60 level line solves the problem; each
+        # method walks its own path to it.
+        ws = np.linspace(2.85, 3.65, 81)
+        bs = np.linspace(3.9, 4.8, 91)
+        W, B = np.meshgrid(ws, bs)
+        with zeroin.no_grad():
+            Z = seed_graph(W, B)[-1].numpy()
+        cs = ax2.contour(W, B, Z, levels=[50, 55, 65, 70], colors=F.COLORS["muted"],
+                         linewidths=0.8)
+        ax2.clabel(cs, fmt="z = %g", fontsize=9)
+        ax2.contour(W, B, Z, levels=[res.target], colors=F.COLORS["error"], linewidths=2.5)
+        ax2.plot([], [], color=F.COLORS["error"], lw=2.5, label=f"z = {res.target:g}")
+        for key, label in labels.items():
+            rows = res.values[f"{key}_rows"]
+            m, c = styles[key]
+            ax2.plot([r[1] for r in rows], [r[2] for r in rows], m, color=c, ms=6,
+                     lw=1.5, label=label)
+        ax2.set_xlabel("w")
+        ax2.set_ylabel("b")
+        ax2.set_title("The paths in the (w, b) plane")
+        ax2.legend(fontsize=9, loc="upper right")
+        return F.save(fig, out, "solve",
+                      "Left: the error |60 - z| per update for the four methods (log "
+                      "scale). Right: each method's path in the (w, b) plane to the line "
+                      "z = 60.")
