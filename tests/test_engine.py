@@ -161,8 +161,14 @@ def test_integer_tensors_cannot_require_grad():
 
 
 def test_tensor_from_objects_is_refused():
-    with pytest.raises(TypeError, match="tensor: cannot make a tensor from dict"):
+    with pytest.raises(TypeError, match=r"tensor: cannot make a tensor from dict \(NumPy gives "
+                                        r"dtype object\); pass numbers"):
         zeroin.tensor({"a": 1})
+    with pytest.raises(TypeError, match=r"tensor: cannot make a tensor from str"):
+        zeroin.tensor([1.0]) + "a"
+    with pytest.raises(ValueError, match=r"tensor: cannot make a tensor from this list: .*"
+                                         r"inhomogeneous"):
+        zeroin.tensor([[1.0, 2.0], [3.0]])
 
 
 # --- tensor basics --------------------------------------------------------------------------

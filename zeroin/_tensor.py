@@ -94,15 +94,19 @@ def _as_array(data, dtype=None, requires_grad=False):
     if isinstance(data, Tensor):
         data = data.data
     from_python = not isinstance(data, (np.ndarray, np.generic))
-    arr = np.array(data, dtype=dtype)
+    try:
+        arr = np.array(data, dtype=dtype)
+    except ValueError as e:     # ragged nested lists, unparsable strings
+        raise ValueError(f"tensor: cannot make a tensor from this {type(data).__name__}: "
+                         f"{e}") from None
     if dtype is None and from_python:
         if arr.dtype.kind == "f" or (requires_grad and arr.dtype.kind in "iub"):
             # Python floats take the default float dtype; Python ints that are asked to
             # require grad are promoted to it too (w = zeroin.tensor(3, requires_grad=True)).
             arr = arr.astype(_default_dtype, copy=False)
-    if arr.dtype == object:
+    if arr.dtype.kind in "OUSV":    # objects, strings, bytes, records
         raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} "
-                        f"(NumPy gives an object array); pass numbers, nested lists of "
+                        f"(NumPy gives dtype {arr.dtype}); pass numbers, nested lists of "
                         f"numbers or a numeric NumPy array")
     return arr
 
