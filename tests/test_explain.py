@@ -173,3 +173,37 @@ def test_long_chain_is_abbreviated_not_dumped():
     assert "more nodes on the paths" in e.text and "(1990 more)" in e.text
     assert e.paths[0].product == pytest.approx(np.prod(e.paths[0].local), rel=1e-9)
     assert e.value == pytest.approx(node_grads(h)[id(x)], rel=1e-12)
+
+
+_A = np.random.default_rng(3).normal(size=(3, 4))
+_V = np.random.default_rng(4).normal(size=4)
+_CASES = {
+    "softmax": lambda a, v: (a.softmax(axis=1) * a).sum(),
+    "log_softmax": lambda a, v: a.log_softmax().mean(),
+    "max_min": lambda a, v: a.max(axis=0).sum() + a.min(),
+    "where": lambda a, v: zeroin.where(a.data > 0, a, a * a).sum(),
+    "indexing": lambda a, v: a[[0, 0, 2]].sum() + a[1, 2:].sum(),
+    "cat_stack": lambda a, v: zeroin.cat([a, a * 2]).sum() + zeroin.stack([v, v * v]).mean(),
+    "matvec": lambda a, v: (a @ v).tanh().sum() + v @ v,
+    "broadcast": lambda a, v: (a + v).sum() + (a * v).sum(),
+    "pow": lambda a, v: ((v.abs() + 1) ** v.sum()).sum(),
+    "shapes": lambda a, v: a.reshape(4, 3).T.sum(axis=0).sum(),
+    "clip_relu": lambda a, v: a.clip(-0.5, 0.5).sum() + a.relu().sum() + a.leaky_relu().sum(),
+    "logsumexp": lambda a, v: a.logsumexp(axis=1).sum(),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_CASES))
+def test_every_op_family_paths_add_up(case):
+    a = zeroin.tensor(_A, requires_grad=True, name="a")
+    v = zeroin.tensor(_V, requires_grad=True, name="v")
+    out = _CASES[case](a, v)
+    grads = node_grads(out)
+    for wrt in (a, v):
+        e = zeroin.explain(out, wrt, max_paths=50)
+        if id(wrt) not in grads:
+            assert e.n_paths == 0
+            continue
+        np.testing.assert_allclose(e.value, grads[id(wrt)], rtol=1e-12)
+        np.testing.assert_allclose(sum(np.asarray(p.product) for p in e.paths), e.value,
+                                   rtol=1e-9, atol=1e-12)
