@@ -265,5 +265,5 @@ def _draw_lr(out, res, runs):
         ax2.set_title("|gradient| per step")
         ax2.legend(fontsize=9, loc="upper right", ncol=2)
         return F.save(fig, out, "learning_rate",
-                      "Learning rates compared: small is slow, 0.8 overshoots but "
-                      "converges, 1.0 oscillates forever, 1.1 diverges.")
+                      "Learning rates compared: " + "; ".join(
+                          f"eta = {e:g} {r['kind']}" for e, r in runs.items()) + ".")

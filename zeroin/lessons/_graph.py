@@ -98,7 +98,7 @@ def chain_rule(out="zeroin-out", *, verbose=True, figures=True):
     ]
     draw = _optional("draw")
     if figures and draw is not None:
-        res.figures.update(_draw_graphs(draw, out, z, w, b))
+        res.figures.update(_draw_graphs(draw, out, z, w, b, res.values))
     elif figures:
         res.values["figures_skipped"] = "zeroin.draw is not available yet"
     return finish(res, verbose)
@@ -112,31 +112,40 @@ def _optional(name):
         return None
 
 
-def _draw_graphs(draw, out, z, w, b):
+def _draw_graphs(draw, out, z, w, b, v):
     import os
 
     from .. import figures as F
     os.makedirs(out, exist_ok=True)
+    g = lambda k: format(v[k], "g")  # noqa: E731
     specs = [
         ("structure", dict(wrt=None, grads=False, values=False),
-         "Structure: variables w and b, constants 2 and 1, ops, results x, y, z."),
+         "Structure: variables w and b, constants, ops, results x, y, z (the chapter's flow1)."),
         ("values", dict(wrt=None, grads=False, values=True),
-         "Forward values at w = 3, b = 4: x = 10, y = 5, z = 50 (the chapter's flow2)."),
+         f"Forward values at w = {g('w')}, b = {g('b')}: x = {g('x')}, y = {g('y')}, "
+         f"z = {g('z')} (the chapter's flow2)."),
         ("paths_b", dict(wrt=b, grads=True, values=True),
-         "Paths from z to b with local derivatives: dz/db = 5*1 + 10*1 = 15 (flow3)."),
+         f"Paths from z to b with local derivatives: dz/db = {g('dz_dx')}*{g('dx_db')} + "
+         f"{g('dz_dy')}*{g('dy_db')} = {g('dz_db')} (flow3)."),
         ("paths_w", dict(wrt=w, grads=True, values=True),
-         "Paths from z to w with local derivatives: dz/dw = 5*2 = 10 (flow4)."),
+         f"Paths from z to w with local derivatives: dz/dw = {g('dz_dx')}*{g('dx_dw')} = "
+         f"{g('dz_dw')} (flow4)."),
     ]
+    titles = {"structure": "The graph z = x * y, x = 2w + b, y = b + 1",
+              "values": f"Forward pass at w = {g('w')}, b = {g('b')}",
+              "paths_b": "Backward: the paths from z to b",
+              "paths_w": "Backward: the paths from z to w"}
     files = {}
     for stem, kw, caption in specs:
-        d = draw(z, **kw)
+        d = draw(z, title=titles[stem], **kw)
         svg = os.path.join(out, f"chain_rule_{stem}.svg")
         png = os.path.join(out, f"chain_rule_{stem}.png")
         d.save(svg)
         if F.available():
             d.save(png)
-        files[f"chain_rule_{stem}"] = F.FigureFiles(png if os.path.exists(png) else "",
-                                                    svg, caption)
+        else:
+            png = ""
+        files[f"chain_rule_{stem}"] = F.FigureFiles(png, svg, caption)
     return files
 
 
@@ -211,8 +220,8 @@ def _draw_sensitivity(out, res):
         ax.set_title(f"A nudge of {res.nudge:g}: the change of z is the gradient times it")
         ax.legend(loc="upper left")
         return F.save(fig, out, "sensitivity",
-                      "Each input nudged by 0.1: the change of z (labels: new z) against "
-                      "the gradient's prediction.")
+                      f"Each input nudged by {res.nudge:g}: the change of z (labels: new z) "
+                      f"against the gradient's prediction.")
 
 
 # --- lesson 4 ----------------------------------------------------------------------------
