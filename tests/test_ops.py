@@ -335,12 +335,15 @@ def test_reshape_transpose_permute_flatten(shape, seed, data):
         "T": lambda t: t.T,
         "transpose": lambda t: t.transpose(perm),
         "permute": lambda t: t.permute(*perm),
+        "permute_negative": lambda t: t.permute(*[a - nd for a in perm]),
+        "transpose_mixed": lambda t: zeroin.transpose(t, *[a - nd * (a % 2) for a in perm]),
         "flatten": lambda t: t.flatten(start, end),
         "flatten_all": zeroin.flatten,
     }
     refs = {
         "reshape": x.reshape(new_shape), "reshape_fn": x.reshape(new_shape), "T": x.T,
         "transpose": x.transpose(perm), "permute": x.transpose(perm),
+        "permute_negative": x.transpose(perm), "transpose_mixed": x.transpose(perm),
         "flatten": x.reshape(shape[:start] + (-1,) + shape[end + 1:]),
         "flatten_all": x.reshape(-1),
     }
@@ -404,6 +407,9 @@ def test_shape_op_errors():
     with pytest.raises(zeroin.ShapeError, match=r"transpose: axes \(0, 0\) are not a "
                                                 r"permutation of the 2 dimensions of shape"):
         x.transpose(0, 0)
+    with pytest.raises(zeroin.ShapeError, match=r"transpose: axes \(0, 5\) are not a "
+                                                r"permutation"):
+        x.permute(0, 5)
     with pytest.raises(zeroin.ShapeError, match=r"squeeze: dimension 1 of shape \(2, 3\) has "
                                                 r"size 3, not 1"):
         x.squeeze(1)

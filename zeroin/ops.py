@@ -708,10 +708,13 @@ def transpose(x, *axes):
     """Permute the axes (reverse them by default); ``.T`` is the default."""
     x = _t(x)
     axes = _shape_arg(axes) if axes and axes != (None,) else None
-    if axes is not None and sorted(a % builtins.max(x.ndim, 1) for a in axes) != \
-            list(range(x.ndim)):
-        raise ShapeError(f"transpose: axes {axes} are not a permutation of the "
-                         f"{x.ndim} dimensions of shape {x.shape}")
+    if axes is not None:
+        nd = x.ndim
+        if not all(-nd <= a < nd for a in axes) or \
+                sorted(a % nd for a in axes) != list(range(nd)):
+            raise ShapeError(f"transpose: axes {axes} are not a permutation of the "
+                             f"{nd} dimensions of shape {x.shape}")
+        axes = tuple(a % nd for a in axes)      # backward inverts them with argsort
     return Transpose(axes)(x)
 
 
