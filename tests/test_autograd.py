@@ -109,8 +109,12 @@ def test_create_graph_gradients_are_in_the_graph():
 def test_grad_hooks_run_during_grad():
     x = zeroin.tensor(2.0, requires_grad=True)
     h = x * 1
-    h.register_hook(lambda g: g * 3)
-    assert zeroin.grad(h * h, x)[0].item() == 3 * 2 * 2.0
+    seen = []
+    h.register_hook(lambda g: seen.append(g) or g * 3)
+    (gx,) = zeroin.grad(h * h, x)
+    assert gx.item() == 3 * 2 * 2.0
+    assert type(seen[0]) is zeroin.Tensor and type(seen[0].data) is np.ndarray
+    assert type(gx.data) is np.ndarray
 
 
 def test_node_grads_reads_every_gradient_without_touching_grad():

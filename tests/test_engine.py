@@ -26,6 +26,10 @@ def test_seed_graph_values_and_gradients():
     assert x.grad.item() == 5.0 and y.grad.item() == 10.0
     assert w.is_leaf and b.is_leaf and not z.is_leaf
     assert z.grad is None                   # not retained: a non-leaf output
+    for t in (w, b, x, y, z):                # users only ever see ndarrays, even for 0-d
+        assert type(t.data) is np.ndarray and t.shape == ()
+    for t in (w, b, x, y):
+        assert type(t.grad) is zeroin.Tensor and type(t.grad.data) is np.ndarray
     # the finite-difference view of the same numbers (nudging x or y by 0.1)
     assert ((x.data + 0.1) * y.data, x.data * (y.data + 0.1)) == (50.5, 51.0)
 
