@@ -508,3 +508,27 @@ def test_setitem_refuses_tensors_in_the_graph():
     c = zeroin.tensor([1.0, 2.0])
     c[1] = zeroin.tensor(7.0)
     assert c.data[1] == 7.0
+
+
+# --- methods ------------------------------------------------------------------------------
+
+def test_methods_match_functions():
+    x = leaf(X34)
+    for name in ("exp", "sin", "cos", "tanh", "sigmoid", "relu", "leaky_relu", "softplus",
+                 "abs", "sum", "mean", "max", "min", "logsumexp", "softmax", "log_softmax",
+                 "flatten"):
+        np.testing.assert_array_equal(getattr(x, name)().data, getattr(zeroin, name)(x).data,
+                                      err_msg=name)
+    p = leaf(np.abs(X34) + 0.5)
+    np.testing.assert_array_equal(p.log().data, zeroin.log(p).data)
+    np.testing.assert_array_equal(p.sqrt().data, zeroin.sqrt(p).data)
+    np.testing.assert_array_equal(x.clip(-0.2, 0.2).data, zeroin.clip(x, -0.2, 0.2).data)
+    np.testing.assert_array_equal(x.maximum(0.1).data, zeroin.maximum(x, 0.1).data)
+    np.testing.assert_array_equal(x.minimum(0.1).data, zeroin.minimum(x, 0.1).data)
+    np.testing.assert_array_equal(x.pow(3).data, (x ** 3).data)
+    np.testing.assert_array_equal(x.matmul(x.T).data, (x @ x.T).data)
+    assert x.reshape(4, 3).shape == x.reshape((4, 3)).shape == (4, 3)
+    assert x.transpose(1, 0).shape == x.T.shape == x.permute(1, 0).shape == (4, 3)
+    assert x.unsqueeze(0).squeeze(0).shape == (3, 4)
+    assert x.broadcast_to((2, 3, 4)).shape == (2, 3, 4)
+    assert zeroin.cat([x, x]).shape == (6, 4)
