@@ -6,18 +6,19 @@ graphs a learner draws (tens of nodes); no Graphviz binary needed.
 """
 from __future__ import annotations
 
+import bisect
+
 __all__ = ["layout"]
 
 
 def _crossings(order_a, order_b, edges_ab):
+    """Edge crossings between two adjacent layers (inversions, O(E log E))."""
     pa = {u: i for i, u in enumerate(order_a)}
     pb = {v: i for i, v in enumerate(order_b)}
-    es = sorted((pa[u], pb[v]) for u, v in edges_ab)
-    n = 0
-    for i in range(len(es)):
-        for j in range(i + 1, len(es)):
-            if es[i][0] < es[j][0] and es[i][1] > es[j][1]:
-                n += 1
+    seen, n = [], 0
+    for _, b in sorted((pa[u], pb[v]) for u, v in edges_ab):
+        n += len(seen) - bisect.bisect_right(seen, b)
+        bisect.insort(seen, b)
     return n
 
 
