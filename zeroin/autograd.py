@@ -86,13 +86,19 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
     pop, get = grads.pop, grads.get
     free = not retain_graph and not everything
     check_released = not everything
-    ndarray, asarray = np.ndarray, np.asarray
+    ndarray, asarray, generic = np.ndarray, np.asarray, np.generic
     for t in reversed(order):
         k = id(t)
         g = pop(k, None)
         if g is None:
             continue
         fn = t.grad_fn
+        # Gradients of 0-d values may travel as NumPy scalars between scalar_rules ops
+        # (see Function.scalar_rules); anything else, and anything a user sees, is an ndarray.
+        scalar = not create_graph and fn.scalar_rules and not t.data.ndim
+        if type(g) is not ndarray and not create_graph and (
+                not scalar or t._hooks or t._retain or targets is not None):
+            g = asarray(g)
         if t._hooks:
             g = _call_hooks(t, g, create_graph)
         if t._retain and targets is None:
@@ -107,6 +113,14 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
             res = fn.backward(xp, g, t, *ins)
             if n_in == 1:
                 res = (res,)
+        elif scalar:
+            # an elementwise op with a 0-d output has only 0-d inputs
+            if n_in == 2:
+                res = fn.backward(xp, g[()], t.data[()], ins[0].data[()], ins[1].data[()])
+            elif n_in == 1:
+                res = (fn.backward(xp, g[()], t.data[()], ins[0].data[()]),)
+            else:
+                res = fn.backward(xp, g[()], t.data[()], *[i.data[()] for i in ins])
         elif n_in == 1:
             res = (fn.backward(xp, g, t.data, ins[0].data),)
         elif n_in == 2:
@@ -126,7 +140,7 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
                 if gi.shape != d.shape:
                     gi = sum_to(gi, d.shape)
             else:
-                if type(gi) is not ndarray:
+                if type(gi) is not ndarray and not (scalar and isinstance(gi, generic)):
                     gi = asarray(gi)
                 if gi.shape != d.shape:
                     gi = _sum_to_np(gi, d.shape)
@@ -141,6 +155,8 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
                 leaves[ki] = inp
     for ki, leaf in leaves.items():
         g = grads.pop(ki)
+        if type(g) is not ndarray and not create_graph:
+            g = asarray(g)
         if leaf._hooks:
             g = _call_hooks(leaf, g, create_graph)
         if targets is not None:

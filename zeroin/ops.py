@@ -90,6 +90,7 @@ class TZ:
 
 class Add(Function):
     __slots__ = ()
+    scalar_rules = True
     name, symbol = "add", "+"
     def forward(self, a, b): return a + b
     def backward(self, xp, g, out, a, b): return g, g
@@ -97,6 +98,7 @@ class Add(Function):
 
 class Sub(Function):
     __slots__ = ()
+    scalar_rules = True
     name, symbol = "sub", "-"
     def forward(self, a, b): return a - b
     def backward(self, xp, g, out, a, b): return g, -g
@@ -104,6 +106,7 @@ class Sub(Function):
 
 class Mul(Function):
     __slots__ = ()
+    scalar_rules = True
     name, symbol = "mul", "*"
     def forward(self, a, b): return a * b
     def backward(self, xp, g, out, a, b): return g * b, g * a
@@ -111,6 +114,7 @@ class Mul(Function):
 
 class Div(Function):
     __slots__ = ()
+    scalar_rules = True
     name, symbol = "div", "/"
     def forward(self, a, b): return a / b
     def backward(self, xp, g, out, a, b): return g / b, -g * out / b
@@ -118,6 +122,7 @@ class Div(Function):
 
 class Neg(Function):
     __slots__ = ()
+    scalar_rules = True
     name, symbol = "neg", "-"
     def forward(self, x): return -x
     def backward(self, xp, g, out, x): return -g
@@ -126,6 +131,7 @@ class Neg(Function):
 class Pow(Function):
     """x ** p with a tensor exponent (gradients for both)."""
     __slots__ = ()
+    scalar_rules = True
     name, symbol = "pow", "**"
     def forward(self, x, p): return x ** p
     def backward(self, xp, g, out, x, p):
@@ -136,6 +142,7 @@ class Pow(Function):
 class PowConst(Function):
     """x ** c for a constant number c."""
     __slots__ = ("c",)
+    scalar_rules = True
     name = "pow"
     def __init__(self, c): self.c = c
     def label(self): return f"**{_fmt(self.c)}"
@@ -184,6 +191,7 @@ class MatMul(Function):
 
 class Exp(Function):
     __slots__ = ()
+    scalar_rules = True
     name = "exp"
     def forward(self, x): return np.exp(x)
     def backward(self, xp, g, out, x): return g * out
@@ -191,6 +199,7 @@ class Exp(Function):
 
 class Log(Function):
     __slots__ = ()
+    scalar_rules = True
     name = "log"
     def forward(self, x): return np.log(x)
     def backward(self, xp, g, out, x): return g / x
@@ -198,6 +207,7 @@ class Log(Function):
 
 class Sqrt(Function):
     __slots__ = ()
+    scalar_rules = True
     name = "sqrt"
     def forward(self, x): return np.sqrt(x)
     def backward(self, xp, g, out, x): return g * 0.5 / out
@@ -205,6 +215,7 @@ class Sqrt(Function):
 
 class Abs(Function):
     __slots__ = ()
+    scalar_rules = True
     name = "abs"
     def forward(self, x): return np.abs(x)
     def backward(self, xp, g, out, x): return g * np.sign(_raw(x))
@@ -212,6 +223,7 @@ class Abs(Function):
 
 class Sin(Function):
     __slots__ = ()
+    scalar_rules = True
     name = "sin"
     def forward(self, x): return np.sin(x)
     def backward(self, xp, g, out, x): return g * xp.cos(x)
@@ -219,6 +231,7 @@ class Sin(Function):
 
 class Cos(Function):
     __slots__ = ()
+    scalar_rules = True
     name = "cos"
     def forward(self, x): return np.cos(x)
     def backward(self, xp, g, out, x): return -g * xp.sin(x)
@@ -226,6 +239,7 @@ class Cos(Function):
 
 class Tanh(Function):
     __slots__ = ()
+    scalar_rules = True
     name = "tanh"
     def forward(self, x): return np.tanh(x)
     def backward(self, xp, g, out, x): return g * (1 - out * out)
@@ -239,6 +253,7 @@ def _sigmoid_np(x):
 
 class Sigmoid(Function):
     __slots__ = ()
+    scalar_rules = True
     name = "sigmoid"
     def forward(self, x): return _sigmoid_np(x)
     def backward(self, xp, g, out, x): return g * out * (1 - out)
@@ -246,6 +261,7 @@ class Sigmoid(Function):
 
 class ReLU(Function):
     __slots__ = ()
+    scalar_rules = True
     name = "relu"
     def forward(self, x): return np.maximum(x, 0)
     def backward(self, xp, g, out, x): return g * (_raw(x) > 0)
