@@ -207,3 +207,32 @@ def test_every_op_family_paths_add_up(case):
         np.testing.assert_allclose(e.value, grads[id(wrt)], rtol=1e-12)
         np.testing.assert_allclose(sum(np.asarray(p.product) for p in e.paths), e.value,
                                    rtol=1e-9, atol=1e-12)
+
+
+def test_default_names_never_clash_with_given_names():
+    a = zeroin.tensor(2.0, requires_grad=True)           # unnamed leaf -> t0
+    m = a * 3.0
+    m.name = "mul1"                                      # the user took "mul1"
+    out = (m * a) * 1.0
+    names = zeroin.explain(out, a, steps="all").paths[0].names
+    assert names[0] == "mul3" and names[-1] == "t0"
+    from zeroin.explain import node_names
+    assert sorted(node_names(out).values()) == ["1", "3", "mul1", "mul2", "mul3", "t0"]
+    assert zeroin.explain(out, a).value == 12.0           # still callable after the import
+
+
+def test_named_steps_fold_through_shared_hidden_nodes():
+    # h is named; the unnamed steps between h and the leaves are folded, and the
+    # folded local derivatives still multiply out to the backward gradient
+    a = zeroin.tensor(0.7, requires_grad=True, name="a")
+    u = (a * a).sin()
+    h = u * u + u
+    h.name = "h"
+    out = h.exp() * a
+    out.name = "L"
+    e = zeroin.explain(out, a)
+    assert [p.names for p in e.paths] == [["L", "h", "a"], ["L", "a"]]
+    dh_da = e.paths[0].local[1]
+    uu = np.sin(0.49)
+    assert dh_da == pytest.approx((2 * uu + 1) * np.cos(0.49) * 2 * 0.7, rel=1e-12)
+    assert e.value == pytest.approx(node_grads(out)[id(a)], rel=1e-12)

@@ -136,8 +136,7 @@ def local_vjp(child, parent, g):
 
 def _segment_vjp(child, parent, g, hidden):
     """Like :func:`local_vjp` but through the hidden (unnamed) nodes between the two."""
-    if id(child) not in hidden and parent in parents(child) and not any(
-            id(p) in hidden for p in parents(child)):
+    if not any(id(p) in hidden for p in parents(child)):
         return local_vjp(child, parent, g)
     grads = {id(child): np.asarray(g, dtype=child.data.dtype)}
     for t in reversed(toposort([child])):
