@@ -184,9 +184,9 @@ def _verdict(rows, tol, max_steps):
     steps = rows[-1][0]
     if abs(gs[-1]) < tol:
         if alternating:
-            return "oscillates", ratio, (f"converges in {steps} steps, but overshoots: x "
+            return "overshoot", ratio, (f"converges in {steps} steps, but overshoots: x "
                                          f"jumps across the minimum every step")
-        return "converges", ratio, f"converges smoothly in {steps} steps"
+        return "smooth", ratio, f"converges smoothly in {steps} steps"
     if abs(abs(ratio) - 1) < 1e-9:
         return "oscillation", ratio, (f"never converges: x jumps between "
                                       f"{rows[-2][1]:.6g} and {rows[-1][1]:.6g} forever "
@@ -195,7 +195,7 @@ def _verdict(rows, tol, max_steps):
         return "divergence", ratio, (f"diverges: every step throws x further away, "
                                      f"|gradient| grows x{abs(ratio):.6g} per step, "
                                      f"{abs(gs[-1]):.3g} after {steps} steps")
-    return "slow", ratio, f"not converged after {max_steps} steps (too small a step)"
+    return "too slow", ratio, f"not converged after {max_steps} steps (too small a step)"
 
 
 def learning_rate(out="zeroin-out", *, etas=ETAS, x0=X0, tol=TOL, max_steps=MAX_STEPS,
@@ -266,4 +266,4 @@ def _draw_lr(out, res, runs):
         ax2.legend(fontsize=9, loc="upper right", ncol=2)
         return F.save(fig, out, "learning_rate",
                       "Learning rates compared: " + "; ".join(
-                          f"eta = {e:g} {r['kind']}" for e, r in runs.items()) + ".")
+                          f"eta = {e:g}: {r['kind']}" for e, r in runs.items()) + ".")

@@ -1,0 +1,341 @@
+"""The seven lessons: the chapter's numbers at the printed precision, exact values, the
+explanations, the figures and the command line."""
+import math
+import struct
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+import zeroin
+from zeroin import cli, lessons
+
+NAMES = ["shooting", "chain-rule", "sensitivity", "solve", "descent", "learning-rate", "loss"]
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory):
+    return tmp_path_factory.mktemp("lessons")
+
+
+@pytest.fixture(scope="module")
+def results(out):
+    """Every lesson, run once with its figures (the tests below only read the results)."""
+    return {name: lessons.run(name, out=str(out), verbose=False) for name in NAMES}
+
+
+def _png_size(path):
+    with open(path, "rb") as f:
+        head = f.read(24)
+    assert head[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    assert head[12:16] == b"IHDR"
+    return struct.unpack(">II", head[16:24])
+
+
+def _check_svg(path):
+    root = ET.parse(path).getroot()
+    assert root.tag.endswith("svg"), f"{path}: root element is {root.tag}"
+    assert len(list(root.iter())) > 10, f"{path}: an almost empty SVG"
+    return root
+
+
+# --- the registry and the command line --------------------------------------------------
+
+def test_registry_order_and_python_names():
+    assert list(lessons.LESSONS) == NAMES
+    for name, fn in lessons.LESSONS.items():
+        assert getattr(lessons, name.replace("-", "_")) is fn
+        assert fn.__doc__.strip()
+    assert zeroin.lessons.chain_rule is lessons.LESSONS["chain-rule"]
+
+
+def test_run_rejects_unknown_names():
+    with pytest.raises(ValueError, match="no lesson called 'backprop'.*shooting"):
+        lessons.run("backprop")
+
+
+def test_cli_list_subprocess():
+    r = subprocess.run([sys.executable, "-m", "zeroin", "lesson", "--list"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    listed = [line.split()[0] for line in r.stdout.splitlines() if line.strip()]
+    assert listed == NAMES
+
+
+def test_cli_lesson_writes_figures_and_prints_table(tmp_path, capsys):
+    assert cli.main(["lesson", "sensitivity", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "50.5" in printed and "51" in printed and "dz/d(input)" in printed
+    assert (tmp_path / "sensitivity.png").exists() and (tmp_path / "sensitivity.svg").exists()
+    assert cli.main(["lesson", "chain_rule", "--out", str(tmp_path)]) == 0
+    assert "dz/db = dz/dx * dx/db + dz/dy * dy/db" in capsys.readouterr().out
+    assert cli.main(["lesson", "nope", "--out", str(tmp_path)]) == 2
+    assert "no lesson called 'nope'" in capsys.readouterr().err
+
+
+def test_printed_text_is_the_result(tmp_path, capsys):
+    r = lessons.descent(out=str(tmp_path), figures=False)
+    assert capsys.readouterr().out == r.text()
+    for t in r.tables:
+        assert t.text() in r.text()
+
+
+def test_without_matplotlib_the_tables_still_print(tmp_path, monkeypatch, capsys):
+    from zeroin import figures
+    monkeypatch.setattr(figures, "available", lambda: False)
+    r = lessons.learning_rate(out=str(tmp_path / "none"))
+    assert r.figures == {}
+    assert "zeroin[plots]" in capsys.readouterr().out
+    assert not (tmp_path / "none").exists()
+
+
+# --- figures ------------------------------------------------------------------------------
+
+def test_every_lesson_writes_valid_png_and_svg(results, out):
+    expected = {"shooting": 3, "chain-rule": 4, "sensitivity": 1, "solve": 1, "descent": 2,
+                "learning-rate": 1, "loss": 1}
+    for name, r in results.items():
+        assert len(r.figures) == expected[name], (name, list(r.figures))
+        for f in r.figures.values():
+            w, h = _png_size(f.png)
+            assert w >= 300 and h >= 150
+            _check_svg(f.svg)
+            assert f.caption
+            assert str(out) in f.png and str(out) in f.svg
+
+
+def test_figures_are_reproducible(results, tmp_path):
+    again = lessons.sensitivity(out=str(tmp_path), verbose=False)
+    first = results["sensitivity"].figures["sensitivity"].svg
+    assert open(first, "rb").read() == open(again.figures["sensitivity"].svg, "rb").read()
+
+
+# --- 1 shooting ---------------------------------------------------------------------------
+
+def test_shooting_gradients_are_the_misses(results):
+    r = results["shooting"]
+    assert len(r.single_hits) == 5 and len(r.burst_hits) == 5
+    assert all(len(b) == 3 for b in r.burst_hits)
+    for hit, g, c in zip(r.single_hits, r.single_grads, r.single_corrections):
+        # loss = |hit|^2, so d loss / d aim = 2 * hit; correction = -eta * gradient
+        np.testing.assert_allclose(g, 2 * np.array(hit), rtol=1e-12)
+        np.testing.assert_allclose(c, -r.eta * np.array(g), rtol=1e-12)
+    for hits, g, loss, err in zip(r.burst_hits, r.burst_grads, r.burst_losses,
+                                  r.burst_mean_errors):
+        hits = np.array(hits)
+        np.testing.assert_allclose(g, 2 * hits.mean(axis=0), rtol=1e-12)
+        assert loss == pytest.approx(np.mean(np.sum(hits ** 2, axis=1)), rel=1e-12)
+        assert err == pytest.approx(np.mean(np.linalg.norm(hits, axis=1)), rel=1e-12)
+    # aims follow the corrections
+    for a0, a1, c in zip(r.single_aims, r.single_aims[1:], r.single_corrections):
+        np.testing.assert_allclose(np.array(a0) + c, a1, atol=1e-12)
+
+
+def test_shooting_converges_on_the_bullseye(results):
+    r = results["shooting"]
+    assert r.single_errors[0] > 3 * r.single_errors[-1]
+    assert r.single_errors[-1] < 3 * r.noise
+    # Bob's aim ends near the one that cancels the sight's offset
+    assert np.linalg.norm(np.array(r.aim_after_single) + r.offset) < 4 * r.noise
+    assert np.linalg.norm(np.array(r.aim_after_bursts) + r.offset) < 3 * r.noise
+
+
+def test_shooting_bursts_smooth_the_noise(results):
+    r = results["shooting"]
+    # Monte Carlo against the exact recursion E|d_k|^2 (400 runs: a few % of noise)
+    for meas, exact in ((r.rms_sgd, r.rms_sgd_exact), (r.rms_batch, r.rms_batch_exact)):
+        np.testing.assert_allclose(meas, exact, rtol=0.12)
+    assert r.rms_sgd_exact[-1] / r.rms_batch_exact[-1] == pytest.approx(math.sqrt(3),
+                                                                        rel=1e-3)
+    assert 1.45 < r.noise_ratio < 2.05
+    assert r.settled_rms_batch < r.settled_rms_sgd
+
+
+def test_shooting_is_seeded(tmp_path):
+    a = lessons.shooting(out=str(tmp_path), seed=3, runs=50, verbose=False, figures=False)
+    b = lessons.shooting(out=str(tmp_path), seed=3, runs=50, verbose=False, figures=False)
+    c = lessons.shooting(out=str(tmp_path), seed=4, runs=50, verbose=False, figures=False)
+    assert a.values == b.values and a.text() == b.text()
+    assert a.single_hits != c.single_hits
+
+
+# --- 2 chain rule -------------------------------------------------------------------------
+
+def test_chain_rule_numbers(results):
+    r = results["chain-rule"]
+    fwd = r.table("Forward pass")
+    printed = {row[0]: fwd.cell(i, 2) for i, row in enumerate(fwd.rows)}
+    assert printed == {"w": "3", "b": "4", "x": "10", "y": "5", "z": "50"}
+    assert (r.dz_dx, r.dz_dy, r.dx_dw, r.dx_db, r.dy_db) == (5, 10, 2, 1, 1)
+    assert (r.dz_db, r.dz_dw) == (15, 10)
+    # exact: z = (2w + b)(b + 1) -> dz/db = 2b + 2w + 1, dz/dw = 2(b + 1)
+    assert r.dz_db == 2 * r.b + 2 * r.w + 1
+    assert r.dz_dw == 2 * (r.b + 1)
+    grads = r.table("Gradients")
+    assert grads.cell(0, 3) == "15" and grads.cell(1, 3) == "10"
+
+
+def test_chain_rule_explanations(results):
+    r = results["chain-rule"]
+    eb, ew = r.texts["explain_b"], r.texts["explain_w"]
+    assert "dz/db = dz/dx * dx/db + dz/dy * dy/db = 5 * 1 + 10 * 1 = 15" in eb
+    assert "dz/dw = dz/dx * dx/dw = 5 * 2 = 10" in ew
+    assert r.explain_b_value == 15 and r.explain_w_value == 10
+    assert eb in r.text() and ew in r.text()
+
+
+def test_chain_rule_figures_are_the_graph(results):
+    figs = results["chain-rule"].figures
+    assert list(figs) == ["chain_rule_structure", "chain_rule_values", "chain_rule_paths_b",
+                          "chain_rule_paths_w"]
+    text = {k: "".join(_check_svg(f.svg).itertext()) for k, f in figs.items()}
+    assert "= 50" not in text["chain_rule_structure"]
+    assert "= 50" in text["chain_rule_values"] and "= 10" in text["chain_rule_values"]
+    assert "grad 15" in text["chain_rule_paths_b"] and "grad 10" in text["chain_rule_paths_w"]
+
+
+# --- 3 sensitivity ------------------------------------------------------------------------
+
+def test_sensitivity(results):
+    r = results["sensitivity"]
+    t = r.table("Nudging")
+    assert t.cell(0, 3) == "50.5" and t.cell(1, 3) == "51"          # the chapter's values
+    assert (r.dz_dx, r.dz_dy) == (5, 10)
+    # exact: z is bilinear in x and y, so the change is exactly the gradient times the nudge
+    assert r.z_x_nudged == pytest.approx((10 + r.nudge) * 5, abs=1e-12)
+    assert r.z_y_nudged - r.z == pytest.approx(r.dz_dy * r.nudge, abs=1e-12)
+    # z is quadratic in b with d2z/db2 = 2: the remainder is nudge^2
+    assert r.b_second_order == pytest.approx(r.nudge ** 2, abs=1e-12)
+    assert r.z_y_nudged > r.z_x_nudged
+    assert "y moves z more" in r.text() or "change of y moves z more" in r.text()
+
+
+# --- 4 solve ------------------------------------------------------------------------------
+
+ROOT = (-7 + math.sqrt(265)) / 2
+
+
+def test_solve_chapter_method(results):
+    r = results["solve"]
+    t = r.table("b alone, dz/db fixed")
+    bs = [t.cell(i, 2) for i in range(len(t.rows))]
+    zs = [t.cell(i, 3) for i in range(len(t.rows))]
+    assert bs[:3] == ["4.000000", "4.666667", "4.637037"]
+    assert zs[:3] == ["50.000000", "60.444444", "59.961372"]
+    assert r.b_fixed_updates == 6 and f"{r.final_b:.6f}" == "4.639410"
+    assert all(v == 15 for v in t.column("dz/db used"))
+    # every printed row is a true forward pass
+    for _, w, b, z, dz, _, _ in r.b_fixed_rows + r.b_exact_rows + r.wb_fixed_rows:
+        assert z == pytest.approx((2 * w + b) * (b + 1), rel=1e-14)
+        assert dz == pytest.approx(60 - z, abs=1e-12)
+    assert abs(r.b_fixed_rows[-1][4]) < 1e-5 <= abs(r.b_fixed_rows[-2][4])
+
+
+def test_solve_against_the_exact_root(results):
+    r = results["solve"]
+    assert r.b_root == pytest.approx(ROOT, abs=1e-12)
+    assert r.final_b == pytest.approx(ROOT, abs=1e-5 / 15)
+    assert r.final_b_exact == pytest.approx(ROOT, abs=1e-9)
+    # fixed factor: linear convergence with factor 1 - f'(root)/15, f'(b) = 2b + 7
+    c = 1 - (2 * ROOT + 7) / 15
+    assert r.b_fixed_ratio_exact == pytest.approx(c, rel=1e-9)
+    errs = [row[2] - ROOT for row in r.b_fixed_rows]
+    assert errs[5] / errs[4] == pytest.approx(c, rel=1e-3)
+    # recomputed by backprop: Newton, e_{k+1} = e_k^2 * f''/(2 f') = e_k^2 / (2b + 7)
+    assert r.b_exact_updates == 3
+    e = [row[2] - ROOT for row in r.b_exact_rows]
+    assert e[2] / e[1] ** 2 == pytest.approx(1 / math.sqrt(265), rel=0.01)
+    assert e[3] / e[2] ** 2 == pytest.approx(1 / math.sqrt(265), rel=0.01)
+    assert [row[6] for row in r.b_exact_rows[:2]] == pytest.approx([15, 2 * (4 + 2 / 3) + 7])
+
+
+def test_solve_w_and_b_together(results):
+    r = results["solve"]
+    # fixed factors: steps along (1/20, 1/30) per unit of dz; z = 60 where
+    # t^2 + 225 t - 2250 = 0 on that line
+    t = (-225 + math.sqrt(225 ** 2 + 4 * 2250)) / 2
+    w_end, b_end = 3 + t / 20, 4 + t / 30
+    assert r.wb_line_end[0] == pytest.approx(w_end, abs=1e-12)
+    w, b, z = r.wb_fixed_final
+    assert (w, b) == pytest.approx((w_end, b_end), abs=1e-6)
+    first = r.wb_fixed_rows[1]
+    assert (first[1], first[2]) == pytest.approx((3.5, 4 + 1 / 3))
+    w, b, z = r.wb_exact_final
+    assert abs(z - 60) < 1e-5 and r.wb_exact_updates <= 4
+    assert (2 * w + b) * (b + 1) == pytest.approx(60, abs=1e-5)
+    text = r.text()
+    assert "(-7 + sqrt(265)) / 2" in text and f"{ROOT:.9f}" in text
+
+
+# --- 5 descent ----------------------------------------------------------------------------
+
+def test_descent_chapter_values(results):
+    r = results["descent"]
+    t = r.table("Steps from")
+    assert [t.cell(i, 1) for i in range(4)] == ["0.2", "0.36", "0.488", "0.5904"]
+    assert r.grad_B == pytest.approx(-1.8) and r.grad_F == pytest.approx(1.0)
+    assert r.x1 == pytest.approx(0.36) and r.y0 == pytest.approx(0.641)
+    assert r.tangent_y1 == pytest.approx(0.641 - 1.6 * 0.16)
+    assert r.y1 == pytest.approx(0.64 ** 2 + 0.001)
+
+
+def test_descent_closed_form_and_both_sides(results):
+    r = results["descent"]
+    n = np.arange(len(r.xs))
+    np.testing.assert_allclose(r.xs, 1 - 0.8 ** n * 0.8, atol=1e-14)
+    np.testing.assert_allclose(r.xs_right, 2 - np.array(r.xs), atol=1e-14)
+    np.testing.assert_allclose(r.grads, 2 * (np.array(r.xs) - 1), atol=1e-14)
+    assert all(g < 0 for g in r.grads) and all(g > 0 for g in r.grads_right)
+    # steps until |gradient| = 1.6 * 0.8^n < tol
+    expected = math.ceil(math.log(r.tol / 1.6) / math.log(0.8))
+    assert r.steps == r.steps_right == expected
+    assert abs(r.grads[-1]) < r.tol <= abs(r.grads[-2])
+
+
+def test_descent_gradient_matches_finite_differences():
+    from zeroin.lessons._descent import f, value_and_grad
+    for x in (0.1, 0.2, 1.5, 3.0):
+        h = 1e-6
+        assert value_and_grad(x)[1] == pytest.approx((f(x + h) - f(x - h)) / (2 * h),
+                                                     rel=1e-6)
+
+
+# --- 6 learning rate ----------------------------------------------------------------------
+
+def test_learning_rate(results):
+    r = results["learning-rate"]
+    assert r.etas == [0.05, 0.1, 0.4, 0.8, 1.0, 1.1]
+    for eta in r.etas:
+        assert r.ratios[eta] == pytest.approx(1 - 2 * eta, abs=1e-9)
+        c = abs(1 - 2 * eta)
+        if c < 1:
+            assert r.steps[eta] == math.ceil(math.log(r.tol / 1.6) / math.log(c))
+        else:
+            assert r.steps[eta] is None
+    assert r.kinds == {0.05: "smooth", 0.1: "smooth", 0.4: "smooth", 0.8: "overshoot",
+                       1.0: "oscillation", 1.1: "divergence"}
+    assert "jumps between 1.8 and 0.2 forever" in r.verdicts[1.0]
+    assert "diverges" in r.verdicts[1.1]
+    assert r.fastest_eta == 0.4
+    row = r.table("Learning rates")
+    assert row.cell(4, 2) == "never" and row.cell(1, 2) == "34"
+
+
+# --- 7 loss -------------------------------------------------------------------------------
+
+def test_loss_batch_against_single_samples(results):
+    r = results["loss"]
+    hits = np.array(r.hits)
+    sq = np.sum(hits ** 2, axis=1)
+    assert r.mse == pytest.approx(sq.mean(), rel=1e-12)
+    assert r.mean_error == pytest.approx(np.sqrt(sq).mean(), rel=1e-12)
+    np.testing.assert_allclose(r.per_shot_grads, 2 * hits, rtol=1e-12)
+    np.testing.assert_allclose(r.batch_grad, np.mean(r.per_shot_grads, axis=0), rtol=1e-12)
+    # the spread of a gradient over many bursts: 2 * sigma * sqrt(2), divided by sqrt(3)
+    assert r.spread_one == pytest.approx(r.spread_one_exact, rel=0.08)
+    assert r.spread_mse == pytest.approx(r.spread_mse_exact, rel=0.08)
+    assert r.spread_mse_exact * math.sqrt(3) == pytest.approx(r.spread_one_exact)
+    t = r.table("One burst")
+    assert t.cell(3, 4) == f"{sq.mean():.3f}"
