@@ -14,8 +14,7 @@ from __future__ import annotations
 import itertools
 import os
 import tempfile
-import uuid
-from xml.sax.saxutils import escape
+from html import escape
 
 import numpy as np
 
@@ -122,7 +121,7 @@ class Drawing:
         self._nodes = nodes
         self._edges = edges
         self.note, self.title, self.caption = note, title, caption
-        self.uid = f"zg{next(_ids)}-{uuid.uuid4().hex[:8]}"
+        self.uid = f"zg{next(_ids)}-{os.urandom(4).hex()}"
         self._place()
 
     # --- layout ---------------------------------------------------------------------
@@ -282,7 +281,7 @@ class Drawing:
                 f'{escape(s["s"])}</text>')
 
     def _repr_svg_(self):
-        return self.svg(id_prefix=f"zg{next(_ids)}-{uuid.uuid4().hex[:8]}")
+        return self.svg(id_prefix=f"zg{next(_ids)}-{os.urandom(4).hex()}")
 
     # --- DOT --------------------------------------------------------------------------
     def dot(self):
