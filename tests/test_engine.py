@@ -531,6 +531,7 @@ def test_a_chain_of_a_million_ops_differentiates_without_recursion():
     for _ in range(n):
         y = y * a + c
     # closed form: y_n = a^n x0 + c (1 - a^n) / (1 - a); dy_n/dx0 = a^n
+    assert len(zeroin.graph.toposort([y])) == 2 * n     # one node per recorded op
     an = a ** n
     assert y.item() == pytest.approx(an * 0.25 + c * (1 - an) / (1 - a), rel=1e-9)
     y.backward()
