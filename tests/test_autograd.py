@@ -266,12 +266,12 @@ def _line_of(text):
 
 def test_detect_anomaly_forward_nan():
     x = zeroin.tensor(-1.0, requires_grad=True)
-    with pytest.warns(RuntimeWarning):
+    with np.errstate(all="ignore"):
         quiet = zeroin.log(x)                        # off by default: NaN, no error
     assert np.isnan(quiet.item())
     with zeroin.detect_anomaly():
         y = x * 2
-        with pytest.raises(zeroin.AnomalyError) as e, pytest.warns(RuntimeWarning):
+        with pytest.raises(zeroin.AnomalyError) as e, np.errstate(all="ignore"):
             zeroin.log(y)  # the anomalous line
     msg = str(e.value)
     assert msg.startswith("log: forward produced 1 NaN in output of shape ()")
@@ -287,7 +287,7 @@ def test_detect_anomaly_backward_inf_names_the_op_and_line():
         r = zeroin.sqrt(x)
         line = inspect.currentframe().f_lineno - 1
         loss = (r * 3).sum()
-        with pytest.raises(zeroin.AnomalyError) as e, pytest.warns(RuntimeWarning):
+        with pytest.raises(zeroin.AnomalyError) as e, np.errstate(all="ignore"):
             loss.backward()
     msg = str(e.value)
     assert msg.startswith("sqrt: backward produced 1 Inf in output of shape (2,)")
@@ -304,11 +304,11 @@ def test_detect_anomaly_as_decorator_and_for_ops_made_before():
 
     with pytest.raises(zeroin.AnomalyError, match=r"sqrt: backward produced 1 Inf .*created "
                                                   r"before detect_anomaly was on"), \
-            pytest.warns(RuntimeWarning):
+            np.errstate(all="ignore"):
         run()
     # without anomaly mode the same backward just gives inf
     x.grad = None
-    with pytest.warns(RuntimeWarning):
+    with np.errstate(all="ignore"):
         zeroin.sqrt(x).sum().backward()
     assert np.isinf(x.grad.item())
 
