@@ -114,6 +114,28 @@ def test_float32_stays_float32_forward_and_backward(name):
         assert gg is None or gg.dtype == np.float32
 
 
+def test_float32_scalars_stay_float32():
+    x = zeroin.tensor(np.float32(0.7), requires_grad=True)
+    w = zeroin.tensor(np.float32(-1.3), requires_grad=True)
+    y = x * w + 2
+    y = zeroin.exp(y / 3) - zeroin.log(y * y + 1) + zeroin.sqrt(y * y + 0.5) ** 1.5
+    y = zeroin.tanh(y) * zeroin.sigmoid(-y) + zeroin.sin(y) - zeroin.cos(y) + abs(y) - 1 / y
+    y = zeroin.relu(y) + zeroin.softplus(y) + 2.0 ** y - y ** 2
+    assert y.dtype == np.float32 and type(y.data) is np.ndarray
+    y.backward()
+    assert x.grad.dtype == np.float32 and w.grad.dtype == np.float32
+    x64 = zeroin.tensor(0.7, requires_grad=True)
+    w64 = zeroin.tensor(-1.3, requires_grad=True)
+    y64 = x64 * w64 + 2
+    y64 = zeroin.exp(y64 / 3) - zeroin.log(y64 * y64 + 1) + zeroin.sqrt(y64 * y64 + 0.5) ** 1.5
+    y64 = (zeroin.tanh(y64) * zeroin.sigmoid(-y64) + zeroin.sin(y64) - zeroin.cos(y64)
+           + abs(y64) - 1 / y64)
+    y64 = zeroin.relu(y64) + zeroin.softplus(y64) + 2.0 ** y64 - y64 ** 2
+    y64.backward()
+    assert x.grad.item() == pytest.approx(x64.grad.item(), rel=1e-5)
+    assert w.grad.item() == pytest.approx(w64.grad.item(), rel=1e-5)
+
+
 def test_python_numbers_do_not_change_dtype():
     x32 = zeroin.tensor(np.array([1.0, 2.0], dtype=np.float32))
     for y in (x32 + 1, 1 + x32, x32 * 0.1, x32 / 7, 7 / x32, x32 ** 3, 3.0 ** x32, -x32,
