@@ -1,0 +1,565 @@
+"""The benchmark workloads, each written for zeroin, as hand-written NumPy (the limit), and
+for PyTorch and micrograd where they are installed and apply.
+
+Every builder returns ``{implementation: run(n) -> seconds}``; ``run`` does ``n`` iterations
+of the workload from a state prepared beforehand, so the runner can interleave the
+implementations and repeat them. All inputs come from fixed seeds, and every
+implementation of W3-W5 starts from the same initial weights (made with NumPy).
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+clock = time.perf_counter
+
+
+def have(module):
+    try:
+        __import__(module)
+        return True
+    except Exception:
+        return False
+
+
+def torch_mod():
+    import torch
+    torch.set_num_threads(os.cpu_count())
+    return torch
+
+
+# --- W1: the seed graph z = (2w + b)(b + 1) ----------------------------------------------
+
+def w1():
+    impls = {}
+
+    def zeroin_run(n):
+        import zeroin
+        tensor = zeroin.tensor
+        t0 = clock()
+        for _ in range(n):
+            w = tensor(3.0, requires_grad=True)
+            b = tensor(4.0, requires_grad=True)
+            z = (2 * w + b) * (b + 1)
+            z.backward()
+            w.grad.item(), b.grad.item()
+        return clock() - t0
+    impls["zeroin"] = zeroin_run
+
+    def numpy_run(n):
+        # the same arithmetic on 0-d arrays, with the chain rule written out by hand
+        array = np.array
+        t0 = clock()
+        for _ in range(n):
+            w = array(3.0)
+            b = array(4.0)
+            x = 2 * w + b
+            y = b + 1
+            x * y
+            gz = array(1.0)
+            gx, gy = gz * y, gz * x
+            gw = 2 * gx
+            gb = gx + gy
+            float(gw), float(gb)
+        return clock() - t0
+    impls["numpy"] = numpy_run
+
+    if have("micrograd"):
+        def micrograd_run(n):
+            from micrograd.engine import Value
+            t0 = clock()
+            for _ in range(n):
+                w = Value(3.0)
+                b = Value(4.0)
+                z = (2 * w + b) * (b + 1)
+                z.backward()
+                w.grad, b.grad
+            return clock() - t0
+        impls["micrograd"] = micrograd_run
+
+    if have("torch"):
+        def torch_run(n):
+            torch = torch_mod()
+            f64 = torch.float64
+            t0 = clock()
+            for _ in range(n):
+                w = torch.tensor(3.0, requires_grad=True, dtype=f64)
+                b = torch.tensor(4.0, requires_grad=True, dtype=f64)
+                z = (2 * w + b) * (b + 1)
+                z.backward()
+                w.grad.item(), b.grad.item()
+            return clock() - t0
+        impls["torch"] = torch_run
+    return impls
+
+
+def w1_check():
+    import zeroin
+    w = zeroin.tensor(3.0, requires_grad=True)
+    b = zeroin.tensor(4.0, requires_grad=True)
+    z = (2 * w + b) * (b + 1)
+    z.backward()
+    assert (z.item(), w.grad.item(), b.grad.item()) == (50.0, 10.0, 15.0)
+
+
+# --- W2: a deep chain x = x * 0.99998 + 2e-5, then backward ------------------------------
+
+def w2_chain(impl, n):
+    """Run the chain of ``n`` steps once; returns (forward s, backward s, dx/dx0)."""
+    if impl == "zeroin":
+        import zeroin
+        x0 = zeroin.tensor(1.0, requires_grad=True)
+        t0 = clock()
+        x = x0
+        for _ in range(n):
+            x = x * 0.99998 + 2e-5
+        t1 = clock()
+        x.backward()
+        t2 = clock()
+        return t1 - t0, t2 - t1, x0.grad.item()
+    if impl == "torch":
+        torch = torch_mod()
+        x0 = torch.tensor(1.0, requires_grad=True, dtype=torch.float64)
+        t0 = clock()
+        x = x0
+        for _ in range(n):
+            x = x * 0.99998 + 2e-5
+        t1 = clock()
+        x.backward()
+        t2 = clock()
+        return t1 - t0, t2 - t1, x0.grad.item()
+    if impl == "numpy":
+        # forward keeps what backward needs (here only the count); backward multiplies the
+        # local derivatives in reverse order
+        c = np.array(0.99998)
+        d = np.array(2e-5)
+        t0 = clock()
+        x = np.array(1.0)
+        for _ in range(n):
+            x = x * c + d
+        t1 = clock()
+        g = np.array(1.0)
+        for _ in range(n):
+            g = g * c
+        t2 = clock()
+        return t1 - t0, t2 - t1, float(g)
+    raise ValueError(impl)
+
+
+def w2_impls():
+    return ["zeroin", "numpy"] + (["torch"] if have("torch") else [])
+
+
+# --- the MLP workloads ---------------------------------------------------------------
+
+def init_mlp(sizes, dtype, seed):
+    """PyTorch-style uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) weights (out, in) and biases."""
+    rng = np.random.default_rng(seed)
+    params = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        bound = 1 / np.sqrt(fan_in)
+        params.append((rng.uniform(-bound, bound, (fan_out, fan_in)).astype(dtype),
+                       rng.uniform(-bound, bound, fan_out).astype(dtype)))
+    return params
+
+
+def zeroin_mlp(params):
+    import zeroin
+    nn = zeroin.nn
+    layers = []
+    for i, (w, b) in enumerate(params):
+        lin = nn.Linear(w.shape[1], w.shape[0], dtype=w.dtype)
+        lin.weight.data[...] = w
+        lin.bias.data[...] = b
+        layers.append(lin)
+        if i < len(params) - 1:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def torch_mlp(params):
+    torch = torch_mod()
+    layers = []
+    for i, (w, b) in enumerate(params):
+        lin = torch.nn.Linear(w.shape[1], w.shape[0], dtype=getattr(torch, str(w.dtype)))
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(w))
+            lin.bias.copy_(torch.from_numpy(b))
+        layers.append(lin)
+        if i < len(params) - 1:
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)
+
+
+class NumpyMLP:
+    """Hand-written forward, backward and SGD(momentum) update for a ReLU MLP: the limit."""
+
+    def __init__(self, params, lr, momentum=0.0):
+        self.w = [w.copy() for w, _ in params]
+        self.b = [b.copy() for _, b in params]
+        self.lr, self.m = lr, momentum
+        self.vw = [np.zeros_like(w) for w in self.w] if momentum else None
+        self.vb = [np.zeros_like(b) for b in self.b] if momentum else None
+        self.first = True
+
+    def forward(self, x):
+        acts = [x]
+        h = x
+        last = len(self.w) - 1
+        for i, (w, b) in enumerate(zip(self.w, self.b)):
+            h = h @ w.T
+            h += b
+            if i < last:
+                np.maximum(h, 0, out=h)
+            acts.append(h)
+        return acts
+
+    def backward_update(self, acts, gout):
+        g = gout
+        for i in range(len(self.w) - 1, -1, -1):
+            gw = g.T @ acts[i]
+            gb = g.sum(axis=0)
+            if i:
+                g = g @ self.w[i]
+                g *= acts[i] > 0
+            self._update(i, gw, gb)
+        self.first = False
+
+    def _update(self, i, gw, gb):
+        # PyTorch's SGD: buf = g on the first step, then buf = m * buf + g; w -= lr * buf
+        if self.m:
+            if self.first:
+                self.vw[i][...] = gw
+                self.vb[i][...] = gb
+            else:
+                self.vw[i] *= self.m
+                self.vw[i] += gw
+                self.vb[i] *= self.m
+                self.vb[i] += gb
+            gw, gb = self.vw[i] * self.lr, self.vb[i] * self.lr
+        else:
+            gw *= self.lr           # fresh arrays from backward: scale them in place
+            gb *= self.lr
+        self.w[i] -= gw
+        self.b[i] -= gb
+
+    def ce_step(self, x, y):
+        """One cross-entropy SGD step; returns the loss."""
+        acts = self.forward(x)
+        logits = acts[-1]
+        n = logits.shape[0]
+        rows = np.arange(n)
+        s = logits - logits.max(axis=1, keepdims=True)
+        e = np.exp(s)
+        z = e.sum(axis=1, keepdims=True)
+        loss = float(np.mean(np.log(z[:, 0]) - s[rows, y]))
+        e /= z
+        e[rows, y] -= 1
+        e *= 1.0 / n
+        self.backward_update(acts, e)
+        return loss
+
+    def predict(self, x):
+        return self.forward(x)[-1].argmax(axis=1)
+
+
+# --- W3: MLP step 784-256-128-10, float32 ------------------------------------------------
+
+W3_SIZES = [784, 256, 128, 10]
+
+
+def w3(batch, lr=0.01):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((batch, 784)).astype(np.float32)
+    y = rng.integers(0, 10, batch)
+    params = init_mlp(W3_SIZES, np.float32, seed=30)
+    impls, losses = {}, {}
+
+    import zeroin
+    F, optim = zeroin.nn.functional, zeroin.optim
+    model = zeroin_mlp(params)
+    opt = optim.SGD(model.parameters(), lr=lr)
+    xz = zeroin.tensor(x)
+
+    def zeroin_step():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(xz), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    def zeroin_run(n):
+        t0 = clock()
+        for _ in range(n):
+            zeroin_step()
+        return clock() - t0
+    losses["zeroin"] = [zeroin_step().item() for _ in range(3)]
+    impls["zeroin"] = zeroin_run
+
+    net = NumpyMLP(params, lr)
+
+    def numpy_run(n):
+        t0 = clock()
+        for _ in range(n):
+            net.ce_step(x, y)
+        return clock() - t0
+    losses["numpy"] = [net.ce_step(x, y) for _ in range(3)]
+    impls["numpy"] = numpy_run
+
+    if have("torch"):
+        torch = torch_mod()
+        tm = torch_mlp(params)
+        topt = torch.optim.SGD(tm.parameters(), lr=lr)
+        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+        tce = torch.nn.functional.cross_entropy
+
+        def torch_step():
+            topt.zero_grad()
+            loss = tce(tm(xt), yt)
+            loss.backward()
+            topt.step()
+            return loss
+
+        def torch_run(n):
+            t0 = clock()
+            for _ in range(n):
+                torch_step()
+            return clock() - t0
+        losses["torch"] = [torch_step().item() for _ in range(3)]
+        impls["torch"] = torch_run
+    return impls, losses
+
+
+def w3_steps_rss(steps, batch=128, mark=100):
+    """RSS (bytes) after ``mark`` W3 zeroin steps and after ``steps``."""
+    impls, _ = w3(batch)
+    run = impls["zeroin"]
+    run(mark)
+    r1 = rss()
+    run(steps - mark)
+    return r1, rss()
+
+
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_rss():
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+# --- W4: micrograd's demo, 2-16-16-1 on two moons, hinge loss + L2, float64 ---------------
+
+W4_SIZES = [2, 16, 16, 1]
+
+
+def moons(n=100, noise=0.1, seed=4):
+    """Two interleaving half circles (as sklearn's make_moons), labels -1 / +1."""
+    rng = np.random.default_rng(seed)
+    n_out = n // 2
+    n_in = n - n_out
+    t_out = np.linspace(0, np.pi, n_out)
+    t_in = np.linspace(0, np.pi, n_in)
+    x = np.vstack([np.c_[np.cos(t_out), np.sin(t_out)],
+                   np.c_[1 - np.cos(t_in), 1 - np.sin(t_in) - 0.5]])
+    x += rng.normal(scale=noise, size=x.shape)
+    y = np.r_[-np.ones(n_out), np.ones(n_in)]
+    return x, y
+
+
+def w4(lr=0.05, alpha=1e-4):
+    x, y = moons()
+    params = init_mlp(W4_SIZES, np.float64, seed=40)
+    impls, losses = {}, {}
+
+    import zeroin
+    optim = zeroin.optim
+    model = zeroin_mlp(params)
+    ps = list(model.parameters())
+    opt = optim.SGD(ps, lr=lr)
+    xz = zeroin.tensor(x)
+    yz = zeroin.tensor(y.reshape(-1, 1))
+
+    def zeroin_step():
+        opt.zero_grad()
+        scores = model(xz)
+        data_loss = zeroin.relu(1 - yz * scores).mean()
+        reg = alpha * sum((p * p).sum() for p in ps)
+        loss = data_loss + reg
+        loss.backward()
+        opt.step()
+        return loss
+
+    def zeroin_run(n):
+        t0 = clock()
+        for _ in range(n):
+            zeroin_step()
+        return clock() - t0
+    losses["zeroin"] = [zeroin_step().item() for _ in range(3)]
+    impls["zeroin"] = zeroin_run
+
+    w = [p[0].copy() for p in params]
+    b = [p[1].copy() for p in params]
+    ycol = y.reshape(-1, 1)
+
+    def numpy_step():
+        acts = [x]
+        h = x
+        for i in range(3):
+            h = h @ w[i].T + b[i]
+            if i < 2:
+                h = np.maximum(h, 0)
+            acts.append(h)
+        margin = 1 - ycol * h
+        loss = np.maximum(margin, 0).mean() + alpha * sum((p * p).sum() for p in w + b)
+        g = -(ycol * (margin > 0)) / margin.size
+        for i in range(2, -1, -1):
+            gw = g.T @ acts[i] + 2 * alpha * w[i]
+            gb = g.sum(axis=0) + 2 * alpha * b[i]
+            if i:
+                g = (g @ w[i]) * (acts[i] > 0)
+            w[i] -= lr * gw
+            b[i] -= lr * gb
+        return float(loss)
+
+    def numpy_run(n):
+        t0 = clock()
+        for _ in range(n):
+            numpy_step()
+        return clock() - t0
+    losses["numpy"] = [numpy_step() for _ in range(3)]
+    impls["numpy"] = numpy_run
+
+    if have("torch"):
+        torch = torch_mod()
+        tm = torch_mlp(params)
+        tps = list(tm.parameters())
+        topt = torch.optim.SGD(tps, lr=lr)
+        xt = torch.from_numpy(x)
+        yt = torch.from_numpy(y.reshape(-1, 1))
+
+        def torch_step():
+            topt.zero_grad()
+            loss = torch.relu(1 - yt * tm(xt)).mean() + alpha * sum((p * p).sum() for p in tps)
+            loss.backward()
+            topt.step()
+            return loss
+
+        def torch_run(n):
+            t0 = clock()
+            for _ in range(n):
+                torch_step()
+            return clock() - t0
+        losses["torch"] = [torch_step().item() for _ in range(3)]
+        impls["torch"] = torch_run
+
+    if have("micrograd"):
+        from micrograd.engine import Value
+        from micrograd.nn import MLP
+        mlp = MLP(2, [16, 16, 1])
+        for layer, (wl, bl) in zip(mlp.layers, params):
+            for neuron, wrow, bv in zip(layer.neurons, wl, bl):
+                for p, v in zip(neuron.w, wrow):
+                    p.data = float(v)
+                neuron.b.data = float(bv)
+        mps = mlp.parameters()
+        xs = [[Value(float(a)) for a in row] for row in x]
+
+        def micrograd_step():
+            scores = [mlp(row) for row in xs]
+            data_loss = sum((1 + -float(yi) * si).relu() for yi, si in zip(y, scores)) \
+                * (1.0 / len(y))
+            loss = data_loss + alpha * sum(p * p for p in mps)
+            mlp.zero_grad()
+            loss.backward()
+            for p in mps:
+                p.data -= lr * p.grad
+            return loss
+
+        def micrograd_run(n):
+            t0 = clock()
+            for _ in range(n):
+                micrograd_step()
+            return clock() - t0
+        losses["micrograd"] = [micrograd_step().data for _ in range(3)]
+        impls["micrograd"] = micrograd_run
+    return impls, losses
+
+
+# --- W5: time to 97% test accuracy on sklearn's digits ---------------------------------
+
+W5_SIZES = [64, 64, 10]
+
+
+def digits_split(seed=5):
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    x = (d.data / 16.0).astype(np.float32)
+    y = d.target.astype(np.int64)
+    perm = np.random.default_rng(seed).permutation(len(y))
+    n_test = 360
+    te, tr = perm[:n_test], perm[n_test:]
+    return x[tr], y[tr], x[te], y[te]
+
+
+def w5(target=0.97, max_epochs=100, batch=32, lr=0.05, momentum=0.9):
+    """Per implementation: (wall seconds to reach ``target`` test accuracy, epochs, acc)."""
+    xtr, ytr, xte, yte = digits_split()
+    params = init_mlp(W5_SIZES, np.float32, seed=50)
+    orders = [np.random.default_rng(500 + e).permutation(len(ytr)) for e in range(max_epochs)]
+    results = {}
+
+    def train(step, accuracy):
+        t0 = clock()
+        acc = 0.0
+        for epoch in range(max_epochs):
+            order = orders[epoch]
+            for i in range(0, len(order), batch):
+                idx = order[i:i + batch]
+                step(xtr[idx], ytr[idx])
+            acc = accuracy()
+            if acc >= target:
+                return clock() - t0, epoch + 1, acc
+        return None, max_epochs, acc
+
+    import zeroin
+    F = zeroin.nn.functional
+    model = zeroin_mlp(params)
+    opt = zeroin.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    xte_z = zeroin.tensor(xte)
+
+    def zstep(xb, yb):
+        opt.zero_grad()
+        F.cross_entropy(model(zeroin.tensor(xb)), yb).backward()
+        opt.step()
+
+    def zacc():
+        with zeroin.no_grad():
+            return float((model(xte_z).data.argmax(axis=1) == yte).mean())
+    results["zeroin"] = train(zstep, zacc)
+
+    net = NumpyMLP(params, lr, momentum)
+    results["numpy"] = train(lambda xb, yb: net.ce_step(xb, yb),
+                             lambda: float((net.predict(xte) == yte).mean()))
+
+    if have("torch"):
+        torch = torch_mod()
+        tm = torch_mlp(params)
+        topt = torch.optim.SGD(tm.parameters(), lr=lr, momentum=momentum)
+        tce = torch.nn.functional.cross_entropy
+        xte_t = torch.from_numpy(xte)
+
+        def tstep(xb, yb):
+            topt.zero_grad()
+            tce(tm(torch.from_numpy(xb)), torch.from_numpy(yb)).backward()
+            topt.step()
+
+        def tacc():
+            with torch.no_grad():
+                return float((tm(xte_t).argmax(dim=1).numpy() == yte).mean())
+        results["torch"] = train(tstep, tacc)
+    return results
