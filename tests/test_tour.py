@@ -1,0 +1,148 @@
+"""``zeroin tour``: one self-contained page with every lesson's numbers and figures,
+checked as text and in a real headless browser."""
+import base64
+import html
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from zeroin import cli, lessons
+from zeroin.tour import run_tour
+
+CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium") or "",
+                             shutil.which("chromium-browser") or "") if p and os.path.exists(p)),
+                None)
+HAS_TRAINING = all(importlib.util.find_spec(m) is not None
+                   for m in ("zeroin.train", "zeroin.nn", "zeroin.optim", "zeroin.data"))
+
+
+@pytest.fixture(scope="module")
+def tour(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tour")
+    path = run_tour(out=str(out), train=True, verbose=False)
+    with open(path, encoding="utf-8") as f:
+        page = f.read()
+    return out, path, page
+
+
+def test_tour_writes_index_html(tour):
+    out, path, page = tour
+    assert os.path.basename(path) == "index.html"
+    assert os.path.dirname(os.path.abspath(path)) == os.path.abspath(out)
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    for name in lessons.LESSONS:
+        assert f'<section id="{name}">' in page
+    assert '<section id="training">' in page
+
+
+def test_page_is_self_contained(tour):
+    _, _, page = tour
+    for attr, value in re.findall(r'\b(src|href)="([^"]*)"', page):
+        assert value.startswith(("data:", "#")), f"external reference {attr}={value[:60]}"
+    assert "http://" not in page and "https://" not in page
+    assert "<script" not in page
+
+
+def test_page_holds_every_figure(tour):
+    out, _, page = tour
+    svgs = sorted(f for f in os.listdir(out) if f.endswith(".svg"))
+    pngs = sorted(f for f in os.listdir(out) if f.endswith(".png"))
+    assert len(svgs) >= 13 and [s[:-4] for s in svgs] == [p[:-4] for p in pngs]
+    embedded = re.findall(r'<img src="data:image/svg\+xml;base64,([^"]+)"', page)
+    assert len(embedded) == len(svgs) == page.count("<img ")
+    contents = {base64.b64decode(e) for e in embedded}
+    for name in svgs:
+        with open(os.path.join(out, name), "rb") as f:
+            assert f.read() in contents, f"{name} is not on the page"
+
+
+def test_page_holds_every_number(tour, tmp_path):
+    _, _, page = tour
+    # The lessons are deterministic: run them again (no figures) and find every printed cell.
+    for name in lessons.LESSONS:
+        r = lessons.run(name, out=str(tmp_path), verbose=False, figures=False)
+        for t in r.tables:
+            assert html.escape(t.title) in page
+            for i in range(len(t.rows)):
+                for j in range(len(t.columns)):
+                    cell = html.escape(t.cell(i, j))
+                    assert f">{cell}</td>" in page, (name, t.title, i, j, cell)
+        for text in r.texts.values():
+            assert html.escape(text.rstrip()) in page
+        for note in r.notes:
+            assert html.escape(note) in page
+
+
+def test_page_has_the_chapter_numbers(tour):
+    _, _, page = tour
+    for value in ["4.666667", "60.444444", "4.637037", "59.961372", "4.639410", "50.5",
+                  ">51</td>", "0.36", "0.488", "0.5904",
+                  "dz/db = dz/dx * dx/db + dz/dy * dy/db = 5 * 1 + 10 * 1 = 15",
+                  "dz/dw = dz/dx * dx/dw = 5 * 2 = 10", "(-7 + sqrt(265)) / 2"]:
+        assert value in page, value
+
+
+@pytest.mark.skipif(not HAS_TRAINING, reason="training modules not installed")
+def test_training_run_is_on_the_page(tour):
+    _, _, page = tour
+    m = re.search(r"Test accuracy (\d\.\d+) on (\d+) held-out points", page)
+    assert m, "no test accuracy on the page"
+    assert float(m.group(1)) >= 0.85 and int(m.group(2)) > 50
+    assert 'data-figure="training"' in page
+
+
+def test_no_train_flag(tmp_path, monkeypatch, capsys):
+    # One quick lesson is enough to check the flag and the message.
+    monkeypatch.setattr(lessons, "LESSONS", {"sensitivity": lessons.sensitivity})
+    assert cli.main(["tour", "--out", str(tmp_path), "--no-train"]) == 0
+    printed = capsys.readouterr().out
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "Training run skipped: not requested" in page
+    assert str(tmp_path / "index.html") in printed and "file://" in printed
+
+
+def _chromium(args, tmp):
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+           "--no-first-run", "--disable-background-networking", "--disable-component-update",
+           "--disable-sync", f"--user-data-dir={tmp}", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium installed")
+def test_page_renders_in_a_headless_browser(tour, tmp_path):
+    out, path, page = tour
+    url = "file://" + os.path.abspath(path)
+    shot = tmp_path / "shot.png"
+    with tempfile.TemporaryDirectory() as prof:
+        r = _chromium([f"--screenshot={shot}", "--window-size=1200,3000", url], prof)
+    assert shot.exists(), r.stderr[-2000:]
+    from matplotlib.image import imread
+    img = imread(str(shot))[..., :3]
+    assert img.shape[0] >= 2000 and img.shape[1] >= 1000
+    not_white = (img < 0.95).any(axis=2).mean()
+    assert not_white > 0.03, f"screenshot is almost blank ({not_white:.3%} ink)"
+    assert img.std() > 0.05
+
+    # Every figure decoded: a copy of the page writes each image's natural size into the DOM.
+    probe = tmp_path / "probe.html"
+    script = ('<script>window.addEventListener("load",function(){var r=[];'
+              'for(var i=0;i<document.images.length;i++){var m=document.images[i];'
+              'r.push(m.getAttribute("data-figure")+" "+m.complete+" "+m.naturalWidth+" "'
+              '+m.naturalHeight);}var p=document.createElement("pre");p.id="imgcheck";'
+              'p.textContent=r.join("\\n");document.body.appendChild(p);});</script>')
+    probe.write_text(page.replace("</body>", script + "</body>"), encoding="utf-8")
+    with tempfile.TemporaryDirectory() as prof:
+        r = _chromium(["--virtual-time-budget=10000", "--dump-dom",
+                       "file://" + str(probe)], prof)
+    m = re.search(r'<pre id="imgcheck">(.*?)</pre>', r.stdout, re.S)
+    assert m, "the probe script did not run: " + r.stderr[-2000:]
+    lines = html.unescape(m.group(1)).strip().splitlines()
+    assert len(lines) == page.count("<img ")
+    for line in lines:
+        key, complete, w, h = line.split()
+        assert complete == "true" and int(w) > 100 and int(h) > 100, line
