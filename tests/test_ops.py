@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import zeroin
-from conftest import (broadcast_pairs, broadcast_triples, check_both, check_first, leaf,
+from conftest import (broadcast_pairs, broadcast_triples, check_both, leaf,
                       nonscalar_shapes, seeds, shapes, values)
 
 FEW = settings(max_examples=12, deadline=None)
