@@ -89,7 +89,8 @@ class Function:
             if isinstance(e, ZeroinError):
                 raise
             shapes = " and ".join(_shape_str(t) for t in inputs)
-            raise ShapeError(f"{self.name}: shapes {shapes}: {e}") from None
+            word = "shape" if len(inputs) == 1 else "shapes"
+            raise ShapeError(f"{self.name}: {word} {shapes}: {e}") from None
         if type(data) is not np.ndarray:
             data = np.asarray(data)
         out = _leaf(data)
