@@ -122,7 +122,8 @@ def load_dataset(name, seed=0, val=0.1, test=0.2, standardize=None, n=None):
                                      stratify=y if stratify else None)
     scaler = None
     if standardize:
-        scaler = Standardizer().fit(parts[0][0])
+        # digits pixels run 0..16; a floor of 2 keeps rarely lit pixels from exploding
+        scaler = Standardizer(min_std=2.0 if base == "digits" else 0.0).fit(parts[0][0])
         parts = tuple((scaler.transform(Xp), yp) for Xp, yp in parts)
     Xtr, ytr = parts[0]
     if task == "multiclass":

@@ -1,0 +1,336 @@
+"""zeroin.fit: the chapter's loop on real problems, its stop conditions, progress and callbacks."""
+import io
+import json
+import math
+import sys
+
+import numpy as np
+import pytest
+
+import zeroin
+from zeroin import nn, optim
+from zeroin.data import DataLoader, TensorDataset, load_dataset, make_linear, make_xor
+from zeroin.train import (Callback, History, LambdaCallback, ModelCheckpoint, StopTraining,
+                          TrainingDiverged, evaluate, fit, predict)
+
+
+def _weights(model):
+    return {k: v.copy() for k, v in model.state_dict().items()}
+
+
+def _same(a, b):
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def _linear_setup(lr=0.1, seed=0):
+    zeroin.manual_seed(seed)
+    model = nn.Linear(1, 1)
+    return model, nn.MSELoss(), optim.SGD(model.parameters(), lr=lr), make_linear(200, seed=0)
+
+
+# --- targets ---------------------------------------------------------------------------------
+
+def test_linear_regression_recovers_w2_b3():
+    model, loss_fn, opt, data = _linear_setup()
+    h = fit(model, loss_fn, opt, data, epochs=40, verbose=0)
+    assert abs(model.weight.item() - 2) < 0.05
+    assert abs(model.bias.item() - 3) < 0.05
+    assert h["loss"][-1] < h["loss"][0] / 50
+    assert h.stopped_reason == "epochs" and h.epochs_run == 40
+
+
+def test_xor_2_4_1_reaches_100_percent():
+    zeroin.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 1))
+    X, y = make_xor()
+    h = fit(model, nn.BCEWithLogitsLoss(), optim.Adam(model.parameters(), lr=0.1), (X, y),
+            epochs=300, batch_size=4, metrics=["accuracy"], verbose=0)
+    assert h["accuracy"][-1] == 1.0
+    out = predict(model, X)
+    np.testing.assert_array_equal(out[:, 0] > 0, y[:, 0] == 1)
+
+
+def test_two_moons_at_least_97_percent():
+    d = load_dataset("moons")
+    zeroin.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(),
+                          nn.Linear(32, 1))
+    loss_fn = nn.BCEWithLogitsLoss()
+    fit(model, loss_fn, optim.Adam(model.parameters(), lr=0.01), d.train, d.val, epochs=40,
+        metrics=["accuracy"], verbose=0)
+    assert evaluate(model, loss_fn, d.test, ["accuracy"])["accuracy"] >= 0.97
+
+
+def test_digits_mlp_at_least_97_percent_in_30_epochs():
+    d = load_dataset("digits")
+    zeroin.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, 10))
+    opt = optim.Adam(model.parameters(), lr=3e-3)
+    h = fit(model, nn.CrossEntropyLoss(), opt, d.train, d.val, epochs=30, metrics=["accuracy"],
+            scheduler=optim.lr_scheduler.CosineAnnealingLR(opt, T_max=30), verbose=0)
+    assert h.epochs_run == 30
+    res = evaluate(model, nn.CrossEntropyLoss(), d.test, ["accuracy"])
+    assert res["accuracy"] >= 0.97, res
+    assert model.training                       # evaluate restored training mode
+
+
+# --- data forms ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("form", ["tuple", "dataset", "loader", "tensors"])
+def test_accepts_arrays_dataset_or_loader(form):
+    model, loss_fn, opt, (X, y) = _linear_setup()
+    data = {"tuple": (X, y), "dataset": TensorDataset(X, y),
+            "loader": DataLoader((X, y), batch_size=50, shuffle=True),
+            "tensors": (zeroin.tensor(X), zeroin.tensor(y))}[form]
+    h = fit(model, loss_fn, opt, data, epochs=2, batch_size=50, verbose=0)
+    assert len(h.step_loss) == 2 * 4
+    assert h.step_epoch == [1] * 4 + [2] * 4
+
+
+def test_rejects_unknown_data():
+    model, loss_fn, opt, _ = _linear_setup()
+    with pytest.raises(TypeError, match=r"fit\(train_data\).*pair \(X, y\)"):
+        fit(model, loss_fn, opt, "data.csv", verbose=0)
+
+
+def test_history_epoch_loss_is_mean_of_step_losses():
+    model, loss_fn, opt, data = _linear_setup()
+    h = fit(model, loss_fn, opt, data, epochs=3, batch_size=50, verbose=0)
+    steps = np.array(h.step_loss).reshape(3, 4)
+    np.testing.assert_allclose(h["loss"], steps.mean(1))          # equal batch sizes
+    assert len(h["time"]) == 3 and all(t >= 0 for t in h["time"])
+    json.dumps(h.to_dict())                                       # plain data
+
+
+# --- stop conditions ---------------------------------------------------------------------------
+
+def test_epsilon_stops_when_loss_is_small():
+    model, loss_fn, opt, data = _linear_setup()
+    h = fit(model, loss_fn, opt, data, epochs=200, epsilon=0.05, verbose=0)
+    assert h.stopped_reason == "epsilon"
+    assert h["loss"][-1] < 0.05 <= h["loss"][-2]
+    assert h.epochs_run < 200 and "epsilon" in h.message
+
+
+def test_patience_stops_and_restores_best_weights():
+    model, loss_fn, opt, (X, y) = _linear_setup(lr=0.05)
+    snapshots = {}
+    # validation targets that training moves away from after a while: val_loss has a minimum
+    Xv = np.linspace(-1, 1, 20)[:, None]
+    yv = 1.0 * Xv + 1.5
+    h = fit(model, loss_fn, opt, (X, y), val_data=(Xv, yv), epochs=100, patience=3,
+            callbacks=[lambda hist, e: snapshots.__setitem__(e, _weights(model))], verbose=0)
+    assert h.stopped_reason == "patience"
+    best = h.best_epoch
+    assert h["val_loss"][best - 1] == min(h["val_loss"])
+    assert h.epochs_run == best + 3
+    assert _same(_weights(model), snapshots[best])
+    assert f"restored the weights of epoch {best}" in h.message
+
+
+def _diverge_at(epoch, lr=1e4):
+    """A callback that sets a huge learning rate at the end of ``epoch``."""
+    def cb(history, e):
+        if e == epoch:
+            for g in history.optimizer.param_groups:
+                g["lr"] = lr
+    return cb
+
+
+def test_divergence_stops_names_epoch_and_step_and_restores_last_good_epoch():
+    model, loss_fn, opt, data = _linear_setup()
+    snaps = {}
+    h = fit(model, loss_fn, opt, data, epochs=20, verbose=0,
+            callbacks=[lambda hist, e: snaps.__setitem__(e, _weights(model)), _diverge_at(2)])
+    assert h.diverged and h.stopped_reason == "diverged"
+    assert h.epochs_run == 2
+    assert "diverged at epoch 3, step " in h.message and "smaller learning rate" in h.message
+    assert "lr=10000" in h.message
+    assert _same(_weights(model), snaps[2])
+    assert all(math.isfinite(v) for v in h.step_loss)
+
+
+def test_nan_loss_is_divergence():
+    model, loss_fn, opt, data = _linear_setup()
+    calls = []
+
+    def nan_on_step_7(out, target):
+        calls.append(1)
+        loss = loss_fn(out, target)
+        return loss * float("nan") if len(calls) == 7 else loss
+
+    init = _weights(model)
+    h = fit(model, nan_on_step_7, opt, data, epochs=5, batch_size=50, verbose=0)
+    assert h.diverged and "epoch 2, step 3" in h.message and "NaN" in h.message
+    assert h.epochs_run == 1 and not _same(_weights(model), init)
+
+
+def test_divergence_in_first_epoch_returns_initial_weights_and_can_raise():
+    model, loss_fn, opt, data = _linear_setup(lr=50.0)
+    init = _weights(model)
+    with pytest.raises(TrainingDiverged, match=r"epoch 1, step \d+.*smaller learning rate"):
+        fit(model, loss_fn, opt, data, epochs=5, verbose=0, on_divergence="raise")
+    assert _same(_weights(model), init)
+
+
+def test_divergence_does_not_overwrite_saved_checkpoint(tmp_path):
+    model, loss_fn, opt, data = _linear_setup()
+    path = tmp_path / "best.npz"
+    snaps = {}
+    h = fit(model, loss_fn, opt, data, val_data=data, epochs=20, verbose=0,
+            callbacks=[ModelCheckpoint(path, monitor="loss"),
+                       lambda hist, e: snaps.__setitem__(e, _weights(model)), _diverge_at(3)])
+    assert h.diverged
+    saved = zeroin.load(path)
+    assert saved["epoch"] == 3
+    assert _same(saved["model"], snaps[3])
+    assert "optimizer" in saved and saved["meta"] == {}
+
+
+# --- seeds -------------------------------------------------------------------------------------
+
+def _run(seed):
+    zeroin.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Dropout(0.2), nn.Linear(8, 1))
+    d = load_dataset("moons")
+    h = fit(model, nn.BCEWithLogitsLoss(), optim.Adam(model.parameters(), lr=0.01), d.train,
+            epochs=3, verbose=0, seed=seed + 100)
+    return h.step_loss, _weights(model)
+
+
+def test_seed_makes_runs_identical():
+    a_loss, a_w = _run(1)
+    b_loss, b_w = _run(1)
+    c_loss, _ = _run(2)
+    assert a_loss == b_loss and _same(a_w, b_w)
+    assert a_loss != c_loss
+
+
+# --- callbacks -----------------------------------------------------------------------------------
+
+def test_callback_hooks_order_and_stop_by_return():
+    events = []
+
+    class Recorder(Callback):
+        def on_train_begin(self, history):
+            events.append("begin")
+
+        def on_epoch_begin(self, history, epoch):
+            events.append(f"e{epoch}")
+
+        def on_step_end(self, history, step, loss):
+            events.append("s")
+
+        def on_epoch_end(self, history, epoch):
+            events.append(f"/e{epoch}")
+            return StopTraining if epoch == 2 else None
+
+        def on_train_end(self, history):
+            events.append("end")
+
+    model, loss_fn, opt, data = _linear_setup()
+    h = fit(model, loss_fn, opt, data, epochs=10, batch_size=100, callbacks=[Recorder()],
+            verbose=0)
+    assert events == ["begin", "e1", "s", "s", "/e1", "e2", "s", "s", "/e2", "end"]
+    assert h.stopped_reason == "callback" and h.epochs_run == 2
+
+
+def test_callback_raising_stop_training_mid_epoch():
+    def stop_at_5(history, step, loss):
+        if step == 5:
+            raise StopTraining("enough for a demo")
+
+    model, loss_fn, opt, data = _linear_setup()
+    h = fit(model, loss_fn, opt, data, epochs=10, batch_size=50,
+            callbacks=[LambdaCallback(on_step_end=stop_at_5)], verbose=0)
+    assert len(h.step_loss) == 5 and h.stopped_reason == "callback"
+    assert h.message == "enough for a demo"
+    with pytest.raises(TypeError, match="unknown hook"):
+        LambdaCallback(on_batch=print)
+
+
+# --- progress ------------------------------------------------------------------------------------
+
+def test_verbose_0_prints_nothing(capsys):
+    model, loss_fn, opt, data = _linear_setup()
+    fit(model, loss_fn, opt, data, epochs=3, verbose=0)
+    assert capsys.readouterr().out == ""
+
+
+def test_one_line_per_epoch_when_not_a_terminal():
+    model, loss_fn, opt, data = _linear_setup()
+    buf = io.StringIO()
+    fit(model, loss_fn, opt, data, val_data=data, epochs=4, metrics=["r2"], file=buf)
+    lines = buf.getvalue().strip().splitlines()
+    assert len(lines) == 4
+    assert lines[0].startswith("epoch 1/4") and "loss" in lines[0] and "val_r2" in lines[0]
+
+
+class _FakeTTY(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_tqdm_bar_with_live_loss_on_a_terminal():
+    pytest.importorskip("tqdm")
+    model, loss_fn, opt, data = _linear_setup()
+    buf = _FakeTTY()
+    fit(model, loss_fn, opt, data, epochs=3, file=buf)
+    out = buf.getvalue()
+    assert "\r" in out and "loss" in out and "step" in out      # a redrawn bar
+    assert "epoch 1/3  loss" not in out                          # not the plain lines
+
+
+def test_falls_back_to_lines_without_tqdm(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    model, loss_fn, opt, data = _linear_setup()
+    buf = _FakeTTY()
+    fit(model, loss_fn, opt, data, epochs=2, file=buf)
+    assert buf.getvalue().count("epoch ") == 2
+
+
+def test_divergence_message_is_printed():
+    model, loss_fn, opt, data = _linear_setup(lr=50.0)
+    buf = io.StringIO()
+    fit(model, loss_fn, opt, data, epochs=3, file=buf)
+    assert "training diverged at epoch 1" in buf.getvalue()
+
+
+# --- schedulers, clipping, history helpers --------------------------------------------------------
+
+def test_scheduler_steps_once_per_epoch():
+    model, loss_fn, opt, data = _linear_setup(lr=0.1)
+    sched = optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    h = fit(model, loss_fn, opt, data, epochs=5, scheduler=sched, verbose=0)
+    np.testing.assert_allclose(h["lr"], [0.1, 0.1, 0.05, 0.05, 0.025])
+
+
+def test_clip_grad_norm_limits_each_step():
+    model, loss_fn, opt, data = _linear_setup(lr=1.0)
+    before = np.concatenate([p.data.ravel() for p in model.parameters()])
+    fit(model, loss_fn, opt, data, epochs=1, batch_size=200, clip_grad_norm=0.01, verbose=0)
+    after = np.concatenate([p.data.ravel() for p in model.parameters()])
+    assert np.linalg.norm(after - before) <= 0.01 + 1e-9          # one step of lr * clip
+
+
+def test_history_helpers_and_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    model, loss_fn, opt, data = _linear_setup()
+    h = fit(model, loss_fn, opt, data, val_data=data, epochs=5, metrics=["mae"], verbose=0)
+    assert isinstance(h, History) and "val_mae" in h and h.epoch == [1, 2, 3, 4, 5]
+    assert h.epochs_to(h["loss"][2]) <= 3 and h.epochs_to(-1.0) is None
+    fig = h.plot(path=tmp_path / "curves.png")
+    assert len(fig.axes) == 2
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "History(epochs=5" in repr(h)
+
+
+def test_evaluate_and_predict_do_not_record_graph():
+    model, loss_fn, opt, (X, y) = _linear_setup()
+    res = evaluate(model, loss_fn, (X, y), ["mse", "r2"])
+    out = predict(model, X, batch_size=64)
+    assert out.shape == (200, 1)
+    assert res["loss"] == pytest.approx(np.mean((out - y) ** 2))
+    assert res["mse"] == pytest.approx(res["loss"])
+    assert all(p.grad is None for p in model.parameters())
