@@ -8,6 +8,8 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import zeroin
 from zeroin import cli, lessons
@@ -300,6 +302,18 @@ def test_descent_gradient_matches_finite_differences():
         h = 1e-6
         assert value_and_grad(x)[1] == pytest.approx((f(x + h) - f(x - h)) / (2 * h),
                                                      rel=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(eta=st.floats(0.01, 0.9), x0=st.floats(-3.0, 3.0))
+def test_descent_follows_the_closed_form_for_any_eta_and_start(eta, x0):
+    from zeroin.lessons._descent import gradient_descent
+    rows = gradient_descent(x0, eta, tol=1e-6, max_steps=40)
+    c = 1 - 2 * eta
+    for n, x, _, g, step in rows:
+        assert x == pytest.approx(1 - c ** n * (1 - x0), abs=1e-9)
+        assert g == pytest.approx(2 * (x - 1), abs=1e-9)
+        assert step == pytest.approx(-eta * g, abs=1e-12)
 
 
 # --- 6 learning rate ----------------------------------------------------------------------

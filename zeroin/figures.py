@@ -19,8 +19,8 @@ import os
 import tempfile
 from dataclasses import dataclass
 
-__all__ = ["available", "style", "subplots", "save", "plain_log_ticks", "FigureFiles", "write_bytes",
-           "write_text", "COLORS", "PLOTS_HINT"]
+__all__ = ["available", "style", "subplots", "save", "plain_log_ticks", "FigureFiles",
+           "write_bytes", "write_text", "COLORS", "PLOTS_HINT"]
 
 PLOTS_HINT = "figures need matplotlib: pip install 'zeroin[plots]'"
 

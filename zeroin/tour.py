@@ -26,6 +26,7 @@ border-radius:8px}.toc li{margin:2px 0}
 table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.9em;display:block;
 overflow-x:auto;max-width:100%}caption{text-align:left;font-weight:600;padding:4px 0;
 color:#3a4458}th,td{padding:3px 10px;border-bottom:1px solid #e3e7ef;white-space:nowrap}
+td.txt{white-space:normal;min-width:8em}
 th{background:#f5f7fb;text-align:left}td.num{text-align:right;
 font-variant-numeric:tabular-nums;font-family:ui-monospace,Menlo,Consolas,monospace}
 pre{background:#f7f7f2;border-left:4px solid #e0a100;padding:10px 14px;overflow-x:auto;
@@ -295,7 +296,8 @@ def _headline(r):
     if r.name == "chain-rule":
         return f"z = {v['z']:g}, dz/db = {v['dz_db']:g}, dz/dw = {v['dz_dw']:g}"
     if r.name == "sensitivity":
-        return f"x+{v['nudge']:g}: z = {v['z_x_nudged']:g}; y+{v['nudge']:g}: z = {v['z_y_nudged']:g}"
+        return (f"x+{v['nudge']:g}: z = {v['z_x_nudged']:g}; "
+                f"y+{v['nudge']:g}: z = {v['z_y_nudged']:g}")
     if r.name == "solve":
         return (f"b = {v['final_b']:.6f} in {v['b_fixed_updates']} updates "
                 f"(backprop each step: {v['b_exact_updates']})")

@@ -125,6 +125,15 @@ class LessonResult:
         raise KeyError(f"lesson {self.name!r} has no table titled {title_start!r}...; "
                        f"tables: {[t.title for t in self.tables]}")
 
+    def __repr__(self):
+        return (f"LessonResult({self.name!r}: {len(self.tables)} tables, "
+                f"{len(self.figures)} figures, values {sorted(self.values)})")
+
+    def _repr_html_(self):
+        """Tables, explanations, notes and figures inline in Jupyter."""
+        from ..tour import _lesson_html
+        return _lesson_html(0, self)
+
     def text(self):
         """Everything the lesson prints."""
         bar = "=" * max(20, len(self.title) + 4)

@@ -259,11 +259,12 @@ def _draw_smoothing(out, res, final, settle):
         _target(ax2, radius=2, bullseye=False)
         ax2.set_xlim(-1.6, 1.6)
         ax2.set_ylim(-1.6, 1.6)
-        for b, color, label in ((1, F.COLORS["right"], "SGD"),
-                                (BURST, F.COLORS["left"], f"batch {BURST}")):
+        for b, color, label, rms in ((1, F.COLORS["right"], "SGD", res.rms_sgd[-1]),
+                                     (BURST, F.COLORS["left"], f"batch {BURST}",
+                                      res.rms_batch[-1])):
             p = final[b]
             ax2.plot(p[:, 0], p[:, 1], ".", color=color, alpha=0.55, ms=5,
-                     label=f"{label}: RMS {res.rms_sgd[-1] if b == 1 else res.rms_batch[-1]:.2f} cm")
+                     label=f"{label}: RMS {rms:.2f} cm")
         ax2.legend(loc="upper right", markerscale=3)
         ax2.set_title(f"Where the aim ends ({res.runs} runs)")
         return F.save(fig, out, "shooting_smoothing",
