@@ -120,6 +120,8 @@ class History:
         ``"epochs"``, ``"epsilon"``, ``"patience"``, ``"diverged"``, ``"callback"`` or
         ``"interrupted"``.
     diverged : bool
+    diverged_at : dict or None
+        ``epoch``, ``step``, ``global_step`` and the offending ``loss`` of a divergence.
     message : str
         A sentence explaining why training stopped.
     """
@@ -135,6 +137,7 @@ class History:
         self.stopped_reason = None
         self.stopped_epoch = None
         self.diverged = False
+        self.diverged_at = None
         self.message = ""
         self.params = dict(params or {})
         self.model = None
@@ -170,7 +173,7 @@ class History:
                 "step_epoch": list(self.step_epoch), "best_epoch": self.best_epoch,
                 "monitor": self.monitor, "stopped_reason": self.stopped_reason,
                 "stopped_epoch": self.stopped_epoch, "diverged": self.diverged,
-                "message": self.message, "params": dict(self.params)}
+                "diverged_at": self.diverged_at, "message": self.message, "params": dict(self.params)}
 
     def plot(self, keys=None, path=None, title=None, logy=None):
         """Loss (and metric) curves per epoch as a Matplotlib Figure; saved as PNG if ``path``.
@@ -508,6 +511,8 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs=10, batch_s
                         and value > divergence_factor * max(abs(first_loss), 1e-3)):
                     stop = ("diverged", _diverged_message(value, first_loss, epoch, step,
                                                           global_step, optimizer, epoch - 1))
+                    history.diverged_at = {"epoch": epoch, "step": step,
+                                           "global_step": global_step, "loss": value}
                     break
                 loss.backward()
                 if clip_grad_norm is not None:
@@ -553,6 +558,8 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs=10, batch_s
                 stop = ("diverged", _diverged_message(monitored, first_loss, epoch, None,
                                                       global_step, optimizer, epoch - 1,
                                                       what=history.monitor))
+                history.diverged_at = {"epoch": epoch, "step": None,
+                                       "global_step": global_step, "loss": monitored}
                 _restore(model, optimizer, good)
                 history.epoch.pop()
                 for v in history.history.values():

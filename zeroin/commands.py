@@ -1,0 +1,415 @@
+"""The work behind ``zeroin train``, ``zeroin evaluate`` and ``zeroin sweep``.
+
+Each ``*_command(args)`` takes the argparse namespace from :mod:`zeroin.cli`; the functions
+they call (:func:`build_mlp`, :func:`train_mlp`, :func:`evaluate_checkpoint`,
+:func:`sweep`) can be used directly from Python as well.
+
+Sweeps run one training per learning rate through joblib (all local cores by default).
+The same code runs on a Dask cluster through joblib's dask backend; from Python that is
+one line around the call::
+
+    from dask.distributed import Client
+    client = Client("tcp://scheduler:8786")          # or Client(LocalCluster())
+    with joblib.parallel_backend("dask"):
+        results = sweep("moons", [0.001, 0.01, 0.1, 1])
+
+and from the command line ``zeroin sweep moons --lr 0.001,0.01,0.1,1 --backend dask
+[--scheduler tcp://scheduler:8786]`` (without ``--scheduler``, a local cluster).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["build_mlp", "make_optimizer", "loss_for_task", "metrics_for_task", "train_mlp",
+           "evaluate_checkpoint", "sweep", "train_command", "evaluate_command",
+           "sweep_command", "ACTIVATIONS", "OPTIMIZERS"]
+
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamw")
+
+
+# --- building blocks ------------------------------------------------------------------------
+
+def build_mlp(in_features, hidden, out_features, activation="relu"):
+    """``Linear -> activation`` for each hidden size, then a final ``Linear`` (raw outputs)."""
+    from . import nn
+    acts = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
+            "leaky_relu": nn.LeakyReLU}
+    if activation not in acts:
+        raise ValueError(f"build_mlp: unknown activation {activation!r}; choose one of "
+                         f"{', '.join(acts)}")
+    hidden = [int(h) for h in hidden]
+    if any(h < 1 for h in hidden):
+        raise ValueError(f"build_mlp: hidden sizes must be >= 1, got {hidden}")
+    layers, n = [], int(in_features)
+    for h in hidden:
+        layers += [nn.Linear(n, h), acts[activation]()]
+        n = h
+    layers.append(nn.Linear(n, int(out_features)))
+    return nn.Sequential(*layers)
+
+
+def make_optimizer(name, params, lr):
+    """An optimizer by its CLI name (``momentum``/``nesterov`` are SGD with momentum 0.9)."""
+    from . import optim
+    name = name.lower()
+    if name == "sgd":
+        return optim.SGD(params, lr=lr)
+    if name == "momentum":
+        return optim.SGD(params, lr=lr, momentum=0.9)
+    if name == "nesterov":
+        return optim.SGD(params, lr=lr, momentum=0.9, nesterov=True)
+    classes = {"adagrad": optim.Adagrad, "adadelta": optim.Adadelta,
+               "rmsprop": optim.RMSprop, "adam": optim.Adam, "adamw": optim.AdamW}
+    if name not in classes:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    return classes[name](params, lr=lr)
+
+
+def loss_for_task(task):
+    from . import nn
+    return {"regression": nn.MSELoss, "binary": nn.BCEWithLogitsLoss,
+            "multiclass": nn.CrossEntropyLoss}[task]()
+
+
+def metrics_for_task(task):
+    return ["r2", "mae"] if task == "regression" else ["accuracy"]
+
+
+def _slug(name):
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name.split(":")[0])
+
+
+def _savefig(fig, path):
+    from .train import _save_figure
+    return _save_figure(fig, path)
+
+
+def _write_json(obj, path):
+    import tempfile
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f, indent=1, default=float)
+    os.replace(tmp, path)
+    return path
+
+
+# --- train ----------------------------------------------------------------------------------
+
+def train_mlp(dataset, hidden=(64, 32), activation="relu", optimizer="adam", lr=0.01,
+              batch_size=32, epochs=50, seed=0, verbose=0, out=None, patience=None,
+              data_seed=0, file=None):
+    """Train an MLP on a named dataset; returns ``(model, history, splits, test_metrics)``.
+
+    With ``out``, writes ``model.npz`` (weights, optimizer state and the architecture,
+    so ``zeroin evaluate`` can rebuild the model), ``history.json``, ``loss.png`` and a
+    metric curve (``accuracy.png`` or ``r2.png``). A run that diverges writes no
+    checkpoint, so one saved before is kept.
+    """
+    from . import random as zr
+    from .data import load_dataset
+    from .train import evaluate, fit
+    d = load_dataset(dataset, seed=data_seed)
+    zr.manual_seed(seed)
+    model = build_mlp(d.in_features, hidden, d.out_features, activation)
+    opt = make_optimizer(optimizer, model.parameters(), lr)
+    loss_fn = loss_for_task(d.task)
+    metrics = metrics_for_task(d.task)
+    history = fit(model, loss_fn, opt, d.train, d.val, epochs=epochs, batch_size=batch_size,
+                  metrics=metrics, verbose=verbose, patience=patience, file=file)
+    test = evaluate(model, loss_fn, d.test, metrics)
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        _write_json({**history.to_dict(), "test": test}, out / "history.json")
+        _plot_history(history, out, dataset)
+        if not history.diverged:
+            save_checkpoint(out / "model.npz", model, opt, d, hidden, activation,
+                            {"optimizer": optimizer, "lr": lr, "batch_size": batch_size,
+                             "epochs": epochs, "seed": seed, "epochs_run": history.epochs_run,
+                             "stopped_reason": history.stopped_reason}, test)
+    return model, history, d, test
+
+
+def _plot_history(history, out, title):
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return None
+    if not history.epoch:
+        return []
+    paths = []
+    metric = next((k for k in history.history if k in ("accuracy", "r2")), None)
+    for keys, name in ((["loss", "val_loss"], "loss.png"),
+                       ([metric, "val_" + metric] if metric else None, f"{metric}.png")):
+        if keys is None:
+            continue
+        fig = _curve_figure(history, keys, title)
+        paths.append(_savefig(fig, out / name))
+    return paths
+
+
+def _curve_figure(history, keys, title):
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
+    for k, style in zip(keys, ("-", "--")):
+        if k in history.history:
+            ax.plot(history.epoch, history.history[k], style, label=k.replace("_", " "))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(keys[0])
+    if keys[0] == "loss":
+        vals = [v for k in keys for v in history.history.get(k, []) if v > 0]
+        if vals and max(vals) / min(vals) > 50:
+            ax.set_yscale("log")
+    if history.best_epoch:
+        ax.axvline(history.best_epoch, color="0.6", ls=":", lw=1)
+    ax.set_title(f"{title}: {keys[0]} per epoch")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def save_checkpoint(path, model, optimizer, splits, hidden, activation, train_info, test):
+    """Write weights, optimizer state and everything ``evaluate`` needs to rebuild the model."""
+    from . import __version__
+    from .checkpoint import save
+    meta = {"kind": "zeroin-mlp",
+            "architecture": {"in_features": splits.in_features, "hidden": [int(h) for h in hidden],
+                             "out_features": splits.out_features, "activation": activation},
+            "task": splits.task, "dataset": splits.name, "data_seed": splits.seed,
+            "train": train_info, "test": test, "zeroin_version": __version__}
+    if splits.standardizer is not None:
+        meta["standardizer"] = splits.standardizer.state_dict()
+    return save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                 "meta": meta}, path)
+
+
+def train_command(args):
+    out = Path(args.out or os.path.join("zeroin-out", f"train-{_slug(args.dataset)}"))
+    verbose = getattr(args, "verbose", 1)
+    print(f"training an MLP {args.hidden} ({args.activation}) on {args.dataset} with "
+          f"{args.optimizer}, lr={args.lr:g}, batch size {args.batch_size}, up to "
+          f"{args.epochs} epochs, seed {args.seed}")
+    model, history, d, test = train_mlp(
+        args.dataset, hidden=args.hidden, activation=args.activation,
+        optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size, epochs=args.epochs,
+        seed=args.seed, verbose=verbose, out=out)
+    print(f"{d.name}: {len(d.train)} training, {len(d.val)} validation, {len(d.test)} test "
+          f"samples; {model.num_parameters() if hasattr(model, 'num_parameters') else '?'} "
+          f"parameters")
+    print("test  " + "  ".join(f"{k} {v:.4f}" for k, v in test.items()))
+    written = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    print(f"wrote {', '.join(written)} to {out}")
+    if history.diverged:
+        raise RuntimeError((history.message + "; " if not verbose else "training diverged (see "
+                            "above); ") + f"no checkpoint was written to {out}")
+    return test
+
+
+# --- evaluate -------------------------------------------------------------------------------
+
+def evaluate_checkpoint(checkpoint, dataset, batch_size=256, split="test"):
+    """Rebuild the model stored in ``checkpoint`` and measure it on ``dataset``'s split."""
+    from .checkpoint import load
+    from .data import Standardizer, TensorDataset, load_dataset
+    from .train import evaluate
+    ck = load(checkpoint)
+    meta = ck.get("meta") if isinstance(ck, dict) else None
+    if not isinstance(meta, dict) or "architecture" not in meta or "model" not in ck:
+        raise ValueError(f"{checkpoint} is not a model checkpoint written by "
+                         f"`zeroin train` (it has no architecture record)")
+    arch = meta["architecture"]
+    model = build_mlp(arch["in_features"], arch["hidden"], arch["out_features"],
+                      arch["activation"])
+    model.load_state_dict(ck["model"])
+    d = load_dataset(dataset, seed=int(meta.get("data_seed", 0)), standardize=False)
+    if d.in_features != arch["in_features"] or d.task != meta["task"]:
+        raise ValueError(f"{checkpoint} holds a {meta['task']} model with "
+                         f"{arch['in_features']} inputs (trained on {meta['dataset']}), but "
+                         f"{dataset} is a {d.task} dataset with {d.in_features} inputs")
+    X, y = getattr(d, split).arrays
+    if "standardizer" in meta:
+        X = Standardizer.from_state_dict(meta["standardizer"]).transform(X)
+    return evaluate(model, loss_for_task(d.task), TensorDataset(X, y),
+                    metrics_for_task(d.task), batch_size=batch_size), meta
+
+
+def evaluate_command(args):
+    res, meta = evaluate_checkpoint(args.checkpoint, args.dataset,
+                                    batch_size=getattr(args, "batch_size", 256))
+    a = meta["architecture"]
+    print(f"{args.checkpoint}: MLP {a['in_features']}-"
+          f"{'-'.join(str(h) for h in a['hidden'])}{'-' if a['hidden'] else ''}"
+          f"{a['out_features']} ({a['activation']}), trained on {meta['dataset']}")
+    print(f"test on {args.dataset}  " + "  ".join(f"{k} {v:.4f}" for k, v in res.items()))
+    return res
+
+
+# --- sweep ----------------------------------------------------------------------------------
+
+_SEED_LOCK = threading.Lock()
+
+
+def _sweep_run(config):
+    """One training run of a sweep (a top-level function, so worker processes can run it)."""
+    from . import random as zr
+    from .data import load_dataset
+    from .train import evaluate, fit
+    from .data import DataLoader
+    t0 = time.perf_counter()
+    d = load_dataset(config["dataset"], seed=config.get("data_seed", 0))
+    # Runs may share one process (threads, an in-process Dask cluster): the shared
+    # generator is used only under a lock, and each run shuffles with its own generator,
+    # so every backend gives the same numbers.
+    with _SEED_LOCK:
+        zr.manual_seed(config["seed"])
+        model = build_mlp(d.in_features, config["hidden"], d.out_features,
+                          config["activation"])
+    opt = make_optimizer(config["optimizer"], model.parameters(), config["lr"])
+    loss_fn = loss_for_task(d.task)
+    metrics = metrics_for_task(d.task)
+    loader = DataLoader(d.train, batch_size=config["batch_size"], shuffle=True,
+                        seed=config["seed"])
+    h = fit(model, loss_fn, opt, loader, d.val, epochs=config["epochs"], metrics=metrics,
+            verbose=0)
+    target = config["target"] if config.get("target") is not None else d.target_loss
+    test = evaluate(model, loss_fn, d.test, metrics)
+    losses = h.history.get("loss", [])
+    return {"lr": config["lr"], "losses": losses, "val_losses": h.history.get("val_loss", []),
+            "final_loss": losses[-1] if losses else float("nan"),
+            "epochs_to_target": h.epochs_to(target), "target": target,
+            "diverged": h.diverged, "diverged_at": h.diverged_at, "message": h.message,
+            "epochs_run": h.epochs_run,
+            "test": test, "seconds": time.perf_counter() - t0, "pid": os.getpid()}
+
+
+def sweep(dataset, lrs, hidden=(32,), activation="relu", optimizer="sgd", batch_size=32,
+          epochs=30, seed=0, target=None, jobs=-1, backend=None, scheduler=None):
+    """One training run per learning rate, in parallel with joblib; returns one dict per run.
+
+    Each dict holds ``lr``, ``losses`` (training loss per epoch), ``final_loss``,
+    ``epochs_to_target`` (first epoch with loss <= ``target``, None if never),
+    ``diverged``, ``test`` metrics and ``seconds``. ``backend`` is any joblib backend
+    (default: loky processes, or the one set by an enclosing
+    ``joblib.parallel_backend(...)``); ``"dask"`` connects to ``scheduler`` (an address)
+    or starts a local cluster, and closes what it started.
+    """
+    try:
+        import joblib
+    except ImportError:
+        raise ImportError("sweep runs in parallel with joblib: pip install zeroin[parallel]"
+                          ) from None
+    lrs = [float(lr) for lr in lrs]
+    if not lrs or any(not (lr > 0 and math.isfinite(lr)) for lr in lrs):
+        raise ValueError(f"sweep: learning rates must be positive numbers, got {lrs}")
+    configs = [{"dataset": dataset, "hidden": list(hidden), "activation": activation,
+                "optimizer": optimizer, "lr": lr, "batch_size": batch_size, "epochs": epochs,
+                "seed": seed, "target": target} for lr in lrs]
+    tasks = (joblib.delayed(_sweep_run)(c) for c in configs)
+    if backend != "dask":
+        return joblib.Parallel(n_jobs=jobs, backend=backend)(tasks)
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise ImportError("--backend dask needs dask.distributed: pip install zeroin[dask]"
+                          ) from None
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        workers = (os.cpu_count() or 1) if jobs in (None, -1) else max(1, int(jobs))
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    try:
+        with joblib.parallel_backend("dask"):
+            return joblib.Parallel(n_jobs=jobs)(tasks)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def sweep_table(results):
+    """The sweep as aligned text: one row per learning rate."""
+    rows = [("lr", "final loss", "epochs to target", "diverged", "test", "seconds")]
+    for r in results:
+        test = ", ".join(f"{k} {v:.3f}" for k, v in r["test"].items() if k != "loss")
+        rows.append((f"{r['lr']:g}", f"{r['final_loss']:.4g}" if r["losses"] else "-",
+                     "-" if r["epochs_to_target"] is None else str(r["epochs_to_target"]),
+                     f"yes (epoch {r['diverged_at']['epoch']})" if r["diverged"] else "no",
+                     test, f"{r['seconds']:.1f}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.rjust(w) if i < 3 else c.ljust(w) for i, (c, w) in
+                       enumerate(zip(row, widths))).rstrip() for row in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def sweep_figure(results, title="", target=None):
+    """All loss curves on one log-scale axis; an x marks where a run diverged."""
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.subplots()
+    finite = [v for r in results for v in r["losses"] if math.isfinite(v) and v > 0]
+    top = max(finite) * 3 if finite else 1.0
+    for r in results:
+        ep = np.arange(1, len(r["losses"]) + 1)
+        line, = ax.plot(ep, r["losses"], marker="." if len(ep) < 40 else None,
+                        label=f"lr = {r['lr']:g}" + (" (diverged)" if r["diverged"] else ""))
+        at = r.get("diverged_at")
+        if r["diverged"] and at:
+            # where the loss blew up, clipped to the top of the plot (NaN and Inf included)
+            y = at["loss"] if math.isfinite(at["loss"]) and at["loss"] < top else top
+            ax.plot([at["epoch"]], [y], "x", color=line.get_color(), ms=10, mew=2)
+    if target is not None:
+        ax.axhline(target, color="0.5", ls=":", lw=1, label=f"target {target:g}")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss")
+    ax.set_title(title or "the learning rate decides the training time")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    return fig
+
+
+def sweep_command(args):
+    out = Path(args.out or os.path.join("zeroin-out", f"sweep-{_slug(args.dataset)}"))
+    backend = None if args.backend in (None, "", "loky") else args.backend
+    print(f"sweep on {args.dataset}: {len(args.lr)} runs (lr {', '.join(f'{v:g}' for v in args.lr)}"
+          f"), {args.optimizer}, MLP {args.hidden}, {args.epochs} epochs, backend "
+          f"{args.backend}" + (f" at {args.scheduler}" if args.scheduler else ""))
+    if args.scheduler and args.backend != "dask":
+        raise ValueError("--scheduler is for --backend dask")
+    results = sweep(args.dataset, args.lr, hidden=args.hidden, activation=args.activation,
+                    optimizer=args.optimizer, batch_size=args.batch_size, epochs=args.epochs,
+                    seed=args.seed, target=args.target, jobs=args.jobs, backend=backend,
+                    scheduler=args.scheduler)
+    target = results[0]["target"]
+    print(f"target loss {target:g}")
+    print(sweep_table(results))
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json({"dataset": args.dataset, "target": target, "runs": results},
+                out / "sweep.json")
+    written = ["sweep.json"]
+    try:
+        fig = sweep_figure(results, f"{args.dataset}: training loss per learning rate", target)
+        _savefig(fig, out / "sweep.png")
+        written.append("sweep.png")
+    except ImportError:
+        print("matplotlib is not installed (pip install zeroin[plots]): no figure")
+    for r in results:
+        if r["diverged"]:
+            print(f"lr={r['lr']:g}: {r['message']}")
+    print(f"wrote {', '.join(written)} to {out}")
+    return results
