@@ -559,3 +559,24 @@ def test_a_chain_of_a_million_ops_differentiates_without_recursion():
     y.backward()
     assert x0.grad.item() == pytest.approx(an, rel=1e-9)
     del y                                          # freeing the chain must not recurse either
+
+
+def test_inplace_update_under_no_grad_keeps_the_leaf():
+    w = zeroin.tensor([1.0, 2.0], requires_grad=True)
+    (w * w).sum().backward()
+    before = id(w)
+    with zeroin.no_grad():
+        w -= 0.1 * w.grad
+    assert id(w) == before and w.requires_grad and w.is_leaf
+    np.testing.assert_allclose(w.data, [0.8, 1.6])
+
+
+def test_inplace_on_graph_tensor_is_refused_with_advice():
+    w = zeroin.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"in-place \+=.*zeroin.no_grad"):
+        w += 1.0
+    f = zeroin.tensor(np.ones(2, np.float32))
+    f *= 2.5
+    assert f.dtype == np.float32 and f.data.tolist() == [2.5, 2.5]
+    with pytest.raises(zeroin.ShapeError, match=r"in-place \+=: shapes \(2,\) and \(3,\)"):
+        f += np.ones(3)

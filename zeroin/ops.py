@@ -870,7 +870,37 @@ def _setitem(self, index, value):
     self.data[_clean_index(index)] = _raw(value)
 
 
+def _inplace(npf, symbol):
+    """``t op= value`` updates ``t.data`` in place, as PyTorch does under no_grad.
+
+    With grad recording on, a tensor in the graph cannot be changed in place (its old value
+    may be needed by backward), so that is refused instead of silently rebinding the name.
+    """
+    def f(self, value):
+        from ._tensor import is_grad_enabled
+        if is_grad_enabled() and (self.requires_grad or
+                                  (type(value) is Tensor and value.requires_grad)):
+            raise RuntimeError(
+                f"in-place {symbol}=: this tensor (shape {self.data.shape}) is part of the "
+                f"graph; update parameters inside `with zeroin.no_grad():` (e.g. "
+                f"`w -= lr * w.grad`), or write `w = w {symbol} value` to build a new tensor")
+        v = _raw(value)
+        try:
+            npf(self.data, v, out=self.data, casting="same_kind")
+        except ValueError as e:
+            raise ShapeError(f"in-place {symbol}=: shapes {self.data.shape} and "
+                             f"{np.shape(v)}: {e}") from None
+        except TypeError as e:
+            raise TypeError(f"in-place {symbol}=: cannot store the result in a "
+                            f"{self.data.dtype} tensor: {e}") from None
+        return self
+    f.__name__ = f"__i{npf.__name__}__"
+    return f
+
+
 _methods = dict(
+    __iadd__=_inplace(np.add, "+"), __isub__=_inplace(np.subtract, "-"),
+    __imul__=_inplace(np.multiply, "*"), __itruediv__=_inplace(np.divide, "/"),
     __add__=add, __radd__=add, __sub__=sub, __rsub__=_rsub, __mul__=mul, __rmul__=mul,
     __truediv__=div, __rtruediv__=_rdiv, __pow__=pow, __rpow__=_rpow, __matmul__=matmul,
     __rmatmul__=_rmatmul, __neg__=neg, __pos__=lambda self: self, __abs__=abs,
