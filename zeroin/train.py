@@ -6,7 +6,7 @@ divergence detection, progress and callbacks, and returns a :class:`History`.
 >>> import zeroin
 >>> from zeroin import nn, optim
 >>> from zeroin.data import make_linear
->>> zeroin.manual_seed(0)
+>>> _ = zeroin.manual_seed(0)
 >>> model = nn.Linear(1, 1)
 >>> h = zeroin.fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1),
 ...                make_linear(200, seed=0), epochs=30, verbose=0)
