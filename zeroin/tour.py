@@ -27,7 +27,7 @@ table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.9em;display:block;
 overflow-x:auto;max-width:100%}caption{text-align:left;font-weight:600;padding:4px 0;
 color:#3a4458}th,td{padding:3px 10px;border-bottom:1px solid #e3e7ef;white-space:nowrap}
 td.txt{white-space:normal;min-width:8em}
-th{background:#f5f7fb;text-align:left}td.num{text-align:right;
+th{background:#f5f7fb;text-align:left}th.num{text-align:right}td.num{text-align:right;
 font-variant-numeric:tabular-nums;font-family:ui-monospace,Menlo,Consolas,monospace}
 pre{background:#f7f7f2;border-left:4px solid #e0a100;padding:10px 14px;overflow-x:auto;
 font-size:.88em}ul.notes li{margin:.3em 0}

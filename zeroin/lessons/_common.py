@@ -52,7 +52,10 @@ class Table:
 
     def html(self):
         e = html.escape
-        head = "".join(f"<th>{e(str(c))}</th>" for c in self.columns)
+        num = [bool(self.rows) and all(_is_number(r[j]) for r in self.rows)
+               for j in range(len(self.columns))]
+        head = "".join(f'<th class="{"num" if n else "txt"}">{e(str(c))}</th>'
+                       for c, n in zip(self.columns, num))
         body = []
         for i, row in enumerate(self.rows):
             tds = "".join(

@@ -148,21 +148,24 @@ def _draw_grad2(out, res):
     with F.style():
         fig, ax = F.subplots(figsize=(8, 5.5))
         x0, x1, y0, y1, g0 = res.x0, res.x1, res.y0, res.y1, res.slope0
-        xs = np.linspace(0.0, 0.75, 200)
+        xs = np.linspace(x0 - 0.12, x1 + 0.15, 200)
         ax.plot(xs, f(xs), color=F.COLORS["curve"], label="y = (x - 1)^2 + 0.001")
         tx = np.array([x0 - 0.12, x1 + 0.15])
         ax.plot(tx, y0 + g0 * (tx - x0), color=F.COLORS["tangent"], lw=2,
                 label=f"tangent at A, slope {g0:g}")
         ax.plot([x0, x1], [y0, res.tangent_y1], color=F.COLORS["correction"], lw=4,
-                label=f"step along the tangent: x1 = x0 - eta * {g0:g} = {x1:g}")
+                label=f"step along the tangent: x1 = x0 - eta * ({g0:g}) = {x1:g}")
         ax.plot([x0, x1], [y0, y1], color=F.COLORS["error"], lw=2, ls="--",
                 label="chord from A to the new point")
-        ax.plot([x1, x1], [res.tangent_y1, y1], color=F.COLORS["muted"], ls=":", lw=1.5)
+        ax.plot([x1, x1], [res.tangent_y1, y1], color=F.COLORS["muted"], ls=":", lw=2,
+                label=f"at x1 the curve is {y1 - res.tangent_y1:.4g} above the tangent")
         ax.plot([x0], [y0], "o", color="black", ms=8, zorder=4)
         ax.plot([x1], [y1], "o", color=F.COLORS["error"], ms=8, zorder=4)
         ax.annotate("A", (x0, y0), textcoords="offset points", xytext=(-14, 4), fontsize=13)
         ax.annotate(f"x1 = {x1:g}", (x1, y1), textcoords="offset points", xytext=(8, 4),
                     fontsize=11)
+        ax.set_xlim(x0 - 0.12, x1 + 0.15)
+        ax.set_ylim(f(x1 + 0.15) - 0.03, f(x0 - 0.12) + 0.03)
         ax.set_xlabel("x")
         ax.set_ylabel("y")
         ax.set_title("The first step: tangent, step and chord")
