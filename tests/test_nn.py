@@ -419,8 +419,10 @@ def test_load_state_dict_errors_name_the_parameter():
     sd = model.state_dict()
     bad = dict(sd)
     del bad["1.bias"]
-    with pytest.raises(KeyError, match=r"missing key\(s\) '1\.bias'"):
+    with pytest.raises(KeyError, match=r"missing key\(s\) '1\.bias'") as e:
         model.load_state_dict(bad)
+    assert isinstance(e.value, nn.StateDictError) and isinstance(e.value, zeroin.ZeroinError)
+    assert str(e.value).startswith("load_state_dict for Sequential: missing key(s) '1.bias'.")
     bad = dict(sd, extra=np.zeros(1))
     with pytest.raises(KeyError, match=r"unexpected key\(s\) 'extra'"):
         model.load_state_dict(bad)

@@ -9,9 +9,9 @@ from .activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus,
 from .layers import BatchNorm1d, Dropout, Flatten, Identity, Linear, Sequential
 from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss,
                      NLLLoss)
-from .module import Module, Parameter
+from .module import Module, Parameter, StateDictError
 
 __all__ = ["Module", "Parameter", "Linear", "Sequential", "Identity", "Flatten", "Dropout",
            "BatchNorm1d", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
            "Softplus", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss",
-           "CrossEntropyLoss", "NLLLoss", "functional", "init", "utils"]
+           "CrossEntropyLoss", "NLLLoss", "StateDictError", "functional", "init", "utils"]

@@ -13,7 +13,14 @@ import numpy as np
 from .._tensor import Tensor, _as_array, _leaf, get_default_dtype
 from ..function import ShapeError, ZeroinError
 
-__all__ = ["Module", "Parameter", "IncompatibleKeys"]
+__all__ = ["Module", "Parameter", "IncompatibleKeys", "StateDictError"]
+
+
+class StateDictError(ZeroinError, KeyError):
+    """A state dict whose keys do not fit the model (missing or unexpected names)."""
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else ""
 
 
 class _ParameterMeta(type):
@@ -315,9 +322,9 @@ class Module:
                 parts.append(f"missing key(s) {', '.join(map(repr, missing))}")
             if unexpected:
                 parts.append(f"unexpected key(s) {', '.join(map(repr, unexpected))}")
-            raise KeyError(f"load_state_dict for {name}: {'; '.join(parts)}. The saved state "
-                           f"does not come from this architecture; the model expects "
-                           f"{list(targets)}")
+            raise StateDictError(f"load_state_dict for {name}: {'; '.join(parts)}. The saved "
+                                 f"state does not come from this architecture; the model "
+                                 f"expects {list(targets)}")
         values = {}
         for k, t in targets.items():
             if k not in state_dict:
