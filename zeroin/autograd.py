@@ -139,12 +139,20 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
                     gi = _leaf(asarray(gi))
                 if gi.shape != d.shape:
                     gi = sum_to(gi, d.shape)
+            elif scalar:
+                # 0-d in, 0-d out: only the type and dtype can need fixing
+                if not isinstance(gi, generic):
+                    gi = asarray(gi)
+                    if gi.shape != d.shape:
+                        gi = _sum_to_np(gi, d.shape)
+                if gi.dtype is not d.dtype and gi.dtype != d.dtype:
+                    gi = gi.astype(d.dtype)
             else:
-                if type(gi) is not ndarray and not (scalar and isinstance(gi, generic)):
+                if type(gi) is not ndarray:
                     gi = asarray(gi)
                 if gi.shape != d.shape:
                     gi = _sum_to_np(gi, d.shape)
-                if gi.dtype != d.dtype:
+                if gi.dtype is not d.dtype and gi.dtype != d.dtype:
                     gi = gi.astype(d.dtype)
             if anomaly:
                 _check_backward(fn, gi)

@@ -138,6 +138,19 @@ def _bad(a):
     return " and ".join(parts) + f" in output of shape {tuple(a.shape)}"
 
 
+_F64_CONSTANTS = {}
+
+
+def _f64_constant(value):
+    if len(_F64_CONSTANTS) >= 4096:
+        _F64_CONSTANTS.clear()
+    arr = np.asarray(float(value))
+    arr.flags.writeable = False
+    if value:       # not 0: 0.0 == -0.0 would share one entry; NaN never matches a key
+        _F64_CONSTANTS[value] = arr
+    return arr
+
+
 def constant(value, like=None):
     """Wrap a non-tensor operand as a constant leaf, keeping ``like``'s float dtype.
 
@@ -146,10 +159,13 @@ def constant(value, like=None):
     if isinstance(value, Tensor):
         return value
     tv = type(value)
-    if (tv is float or tv is int) and like is not None and like.data.dtype.char == "d" \
-            and -9007199254740992 <= value <= 9007199254740992:
-        # the common case (x * 0.5, 2 * w) without np.asarray's dtype machinery
-        return _leaf(np.asarray(float(value)))
+    if (tv is float or tv is int) and like is not None and like.data.dtype.char == "d":
+        # the common case (x * 0.5, 2 * w): a fresh node around a shared read-only array
+        arr = _F64_CONSTANTS.get(value)
+        if arr is not None:
+            return _leaf(arr)
+        if -9007199254740992 <= value <= 9007199254740992:
+            return _leaf(_f64_constant(value))
     if isinstance(value, (int, float, bool)) and like is not None:
         kind = like.data.dtype.kind
         if kind == "f" or (kind in "iu" and isinstance(value, int) and not

@@ -549,25 +549,29 @@ def _needs(fn, i):
 
 def add(a, b):
     """Elementwise a + b with broadcasting."""
-    a, b = _pair(a, b)
+    if type(a) is not Tensor or type(b) is not Tensor:
+        a, b = _pair(a, b)
     return Add()(a, b)
 
 
 def sub(a, b):
     """Elementwise a - b with broadcasting."""
-    a, b = _pair(a, b)
+    if type(a) is not Tensor or type(b) is not Tensor:
+        a, b = _pair(a, b)
     return Sub()(a, b)
 
 
 def mul(a, b):
     """Elementwise a * b with broadcasting."""
-    a, b = _pair(a, b)
+    if type(a) is not Tensor or type(b) is not Tensor:
+        a, b = _pair(a, b)
     return Mul()(a, b)
 
 
 def div(a, b):
     """Elementwise a / b with broadcasting."""
-    a, b = _pair(a, b)
+    if type(a) is not Tensor or type(b) is not Tensor:
+        a, b = _pair(a, b)
     return Div()(a, b)
 
 
