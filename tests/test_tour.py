@@ -88,12 +88,16 @@ def test_page_has_the_chapter_numbers(tour):
 
 
 @pytest.mark.skipif(not HAS_TRAINING, reason="training modules not installed")
-def test_training_run_is_on_the_page(tour):
+def test_training_runs_are_on_the_page(tour):
     _, _, page = tour
-    m = re.search(r"Test accuracy (\d\.\d+) on (\d+) held-out points", page)
-    assert m, "no test accuracy on the page"
-    assert float(m.group(1)) >= 0.85 and int(m.group(2)) > 50
-    assert 'data-figure="training"' in page
+    found = re.findall(r"Test accuracy (\d\.\d+) on (\d+) held-out (points|images)", page)
+    kinds = {k for _, _, k in found}
+    assert "points" in kinds, "no two-moons accuracy on the page"
+    for acc, n, _ in found:
+        assert float(acc) >= 0.85 and int(n) > 50
+    assert 'data-figure="training_moons"' in page
+    if importlib.util.find_spec("sklearn") is not None:
+        assert "images" in kinds and 'data-figure="training_digits"' in page
 
 
 def test_no_train_flag(tmp_path, monkeypatch, capsys):

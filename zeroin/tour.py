@@ -78,28 +78,34 @@ def _lesson_html(i, r):
     return "\n".join(parts)
 
 
-def _training_html(tr):
-    parts = ['<section id="training"><h2>Training a network on real data</h2>']
-    if tr.get("skipped"):
-        parts.append(f'<p class="skip">Training run skipped: {_esc(tr["skipped"])}</p>')
+def _training_html(training):
+    parts = ['<section id="training"><h2>Training networks on real data</h2>']
+    if training.get("skipped"):
+        parts.append(f'<p class="skip">Training run skipped: {_esc(training["skipped"])}</p>')
         parts.append("</section>")
         return "\n".join(parts)
-    parts.append(f'<p class="lead">{_esc(tr["intro"])}</p>')
-    parts.append(tr["table"].html())
-    parts += [tr["summary"].html()]
-    parts.append('<ul class="notes">' + "".join(f"<li>{_esc(n)}</li>" for n in tr["notes"])
-                 + "</ul>")
-    for key, files in tr["figures"].items():
-        parts.append(_figure_html(key, files))
-    parts.append('<p class="meta">Train more: <code>zeroin train moons</code>, '
-                 '<code>zeroin train digits</code>.</p></section>')
+    for tr in training["runs"]:
+        parts.append(f'<h3 id="training-{_esc(tr["dataset"])}">{_esc(tr["heading"])}</h3>')
+        if tr.get("skipped"):
+            parts.append(f'<p class="skip">Skipped: {_esc(tr["skipped"])}</p>')
+            continue
+        parts.append(f'<p class="lead">{_esc(tr["intro"])}</p>')
+        parts.append(tr["summary"].html())
+        parts.append(tr["table"].html())
+        parts.append('<ul class="notes">' + "".join(f"<li>{_esc(n)}</li>"
+                                                    for n in tr["notes"]) + "</ul>")
+        for key, files in tr["figures"].items():
+            parts.append(_figure_html(key, files))
+        parts.append(f'<p class="meta">Train it yourself: <code>zeroin train '
+                     f'{_esc(tr["dataset"])}</code></p>')
+    parts.append("</section>")
     return "\n".join(parts)
 
 
 def _page(results, training, elapsed):
     from . import __version__
     toc = "".join(f'<li><a href="#{_esc(r.name)}">{_esc(r.title)}</a></li>' for r in results)
-    toc += '<li><a href="#training">Training a network on real data</a></li>'
+    toc += '<li><a href="#training">Training networks on real data</a></li>'
     body = "\n".join(_lesson_html(i, r) for i, r in enumerate(results, 1))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -124,10 +130,22 @@ from the network.</p>
 """
 
 
-def train_demo(out="zeroin-out", *, dataset="moons", epochs=40, seed=0, figures=True):
-    """A small MLP trained on ``dataset`` (two moons by default); returns a dict for the page.
+_DEMOS = {
+    # dataset: (heading, hidden width, epochs, what it is)
+    "moons": ("Two moons: a boundary no straight line can draw", 16, 40,
+              "a small multi-layer perceptron learns to separate two interleaved "
+              "half-moons"),
+    "digits": ("Handwritten digits: 8x8 images, ten classes", 32, 20,
+               "a multi-layer perceptron learns to read 8x8 scans of handwritten digits "
+               "(scikit-learn's bundled copy of the UCI digits)"),
+}
 
-    Raises ImportError when the training modules are missing.
+
+def train_demo(out="zeroin-out", *, dataset="moons", epochs=None, seed=0, figures=True):
+    """A small MLP trained on ``dataset`` (``moons`` or ``digits``); a dict for the page.
+
+    Raises ImportError when the training modules (or, for digits, scikit-learn) are
+    missing.
     """
     import numpy as np
 
@@ -137,10 +155,11 @@ def train_demo(out="zeroin-out", *, dataset="moons", epochs=40, seed=0, figures=
     from zeroin.lessons import Table
     from zeroin.train import evaluate, predict
 
+    heading, hidden, default_epochs, what = _DEMOS[dataset]
+    epochs = default_epochs if epochs is None else epochs
     t0 = time.perf_counter()
     splits = load_dataset(dataset, seed=seed)
     zeroin.manual_seed(seed)
-    hidden = 16
     model = nn.Sequential(nn.Linear(splits.in_features, hidden), nn.ReLU(),
                           nn.Linear(hidden, hidden), nn.ReLU(),
                           nn.Linear(hidden, splits.out_features))
@@ -161,39 +180,38 @@ def train_demo(out="zeroin-out", *, dataset="moons", epochs=40, seed=0, figures=
     every = max(1, len(hist.epoch) // 10)
     rows = [[e, h["loss"][i], h["accuracy"][i], h["val_loss"][i], h["val_accuracy"][i]]
             for i, e in enumerate(hist.epoch) if i % every == 0 or i == len(hist.epoch) - 1]
-    table = Table(f"Training {dataset}: every {every} epochs",
+    table = Table(f"Training {dataset}, every {every} epoch{'s' if every > 1 else ''}",
                   ["epoch", "loss", "accuracy", "val loss", "val accuracy"], rows,
                   ["d", ".4f", ".3f", ".4f", ".3f"])
-    n_params = sum(p.data.size for p in model.parameters())
-    summary = Table("Result", ["dataset", "train / val / test", "model", "parameters",
-                               "optimizer", "epochs", "test loss", "test accuracy", "seconds"],
+    n_params = int(sum(p.data.size for p in model.parameters()))
+    arch = f"MLP {splits.in_features}-{hidden}-{hidden}-{splits.out_features}"
+    summary = Table(f"Result on {dataset}",
+                    ["dataset", "train / val / test", "model", "parameters", "optimizer",
+                     "epochs", "test loss", "test accuracy", "seconds"],
                     [[dataset, f"{len(splits.train)} / {len(splits.val)} / {len(splits.test)}",
-                      f"MLP {splits.in_features}-{hidden}-{hidden}-{splits.out_features}",
-                      n_params, f"Adam lr={lr:g}", hist.epochs_run, test["loss"],
+                      arch, n_params, f"Adam lr={lr:g}", hist.epochs_run, test["loss"],
                       test["accuracy"], seconds]],
                     ["", "", "", "d", "", "d", ".4f", ".3f", ".1f"])
-    notes = [f"Test accuracy {test['accuracy']:.3f} on {len(splits.test)} held-out points "
-             f"after {hist.epochs_run} epochs ({seconds:.1f} s), the same loop as the "
-             f"lessons: forward, loss, backward, step against the gradient.",
-             hist.message] if hist.message else [
-             f"Test accuracy {test['accuracy']:.3f} on {len(splits.test)} held-out points "
-             f"after {hist.epochs_run} epochs ({seconds:.1f} s)."]
-    result = {"intro": (f"The lessons' loop at work on a real problem: a small multi-layer "
-                        f"perceptron learns to separate the two interleaved half-moons "
-                        f"({splits.info.get('description', dataset)}), trained with "
-                        f"mini-batches of 32 and Adam. The gradients of all {n_params} "
-                        f"weights come from the same backward pass as in the lessons."),
+    notes = [f"Test accuracy {test['accuracy']:.3f} on {len(splits.test)} held-out "
+             f"{'images' if dataset == 'digits' else 'points'} after {hist.epochs_run} "
+             f"epochs ({seconds:.1f} s): the lessons' loop, forward, loss, backward, a step "
+             f"against the gradient, repeated."]
+    if hist.stopped_reason not in (None, "epochs") and hist.message:
+        notes.append(hist.message)
+    result = {"dataset": dataset, "heading": heading,
+              "intro": (f"The lessons' loop at work: {what}, trained with mini-batches of 32 "
+                        f"and Adam. The gradients of all {n_params} weights come from the "
+                        f"same backward pass as in the lessons."),
               "table": table, "summary": summary, "notes": notes, "figures": {},
               "test_accuracy": float(test["accuracy"]), "test_loss": float(test["loss"]),
-              "epochs": hist.epochs_run, "history": h, "seconds": seconds,
-              "dataset": dataset}
-    if figures and F.available() and splits.in_features == 2:
-        result["figures"]["training"] = _draw_training(out, hist, splits, model, predict,
-                                                       test, np)
+              "epochs": hist.epochs_run, "history": h, "seconds": seconds}
+    if figures and F.available():
+        result["figures"][f"training_{dataset}"] = _draw_training(
+            out, hist, splits, model, predict, test, np, dataset)
     return result
 
 
-def _draw_training(out, hist, splits, model, predict, test, np):
+def _draw_training(out, hist, splits, model, predict, test, np, dataset):
     with F.style():
         fig, (ax, ax2) = F.subplots(1, 2, figsize=(12.5, 5.2))
         h = hist.history
@@ -201,10 +219,12 @@ def _draw_training(out, hist, splits, model, predict, test, np):
         ax.plot(hist.epoch, h["val_loss"], color=F.COLORS["right"], label="validation loss")
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
+        from matplotlib.ticker import MaxNLocator
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         axb = ax.twinx()
         axb.plot(hist.epoch, h["val_accuracy"], color=F.COLORS["correction"], ls="--",
                  label="validation accuracy")
-        axb.set_ylim(0.5, 1.01)
+        axb.set_ylim(min(0.5, min(h["val_accuracy"])), 1.01)
         axb.set_ylabel("accuracy")
         axb.grid(False)
         axb.spines["right"].set_visible(True)
@@ -212,29 +232,65 @@ def _draw_training(out, hist, splits, model, predict, test, np):
         lines2 = axb.get_legend_handles_labels()
         ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="center right")
         ax.set_title("Learning curves")
-        X, _ = _arrays(splits.train)
         Xt, yt = _arrays(splits.test)
-        lo, hi = X.min(axis=0) - 0.5, X.max(axis=0) + 0.5
-        gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 150), np.linspace(lo[1], hi[1], 150))
-        grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
-        score = predict(model, grid)
-        score = score[:, 0] if score.shape[1] == 1 else score[:, 1] - score[:, 0]
-        ax2.contourf(gx, gy, (score > 0).reshape(gx.shape), levels=[-0.5, 0.5, 1.5],
-                     colors=["#dbe7f5", "#fde3c8"], alpha=0.9)
-        ax2.contour(gx, gy, score.reshape(gx.shape), levels=[0], colors="black",
-                    linewidths=1.2)
-        labels = yt.reshape(len(yt), -1)[:, 0] if yt.ndim > 1 else yt
-        for cls, color in ((0, F.COLORS["left"]), (1, F.COLORS["right"])):
-            m = labels == cls
-            ax2.plot(Xt[m, 0], Xt[m, 1], "o", color=color, ms=5, mec="white", mew=0.5,
-                     label=f"class {cls} (test)")
-        ax2.set_title(f"Decision boundary, test accuracy {test['accuracy']:.3f}")
-        ax2.legend(loc="upper right")
-        ax2.grid(False)
-        return F.save(fig, out, "training_moons",
-                      f"Left: loss and validation accuracy per epoch. Right: the learned "
-                      f"boundary and the held-out test points (accuracy "
-                      f"{test['accuracy']:.3f}).")
+        if splits.in_features == 2:
+            _boundary(ax2, splits, model, predict, Xt, yt, np)
+            ax2.set_title(f"Decision boundary, test accuracy {test['accuracy']:.3f}")
+            caption = "the learned boundary and the held-out test points"
+        else:
+            _digit_grid(fig, ax2, splits, model, predict, Xt, yt, np,
+                        f"Test images and predictions (accuracy {test['accuracy']:.3f})")
+            caption = "held-out test images with the predicted digit (red: wrong)"
+        return F.save(fig, out, f"training_{dataset}",
+                      f"{dataset}: loss and validation accuracy per epoch (left); {caption} "
+                      f"(right).")
+
+
+def _boundary(ax2, splits, model, predict, Xt, yt, np):
+    X, _ = _arrays(splits.train)
+    lo, hi = X.min(axis=0) - 0.5, X.max(axis=0) + 0.5
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 150), np.linspace(lo[1], hi[1], 150))
+    score = predict(model, np.stack([gx.ravel(), gy.ravel()], axis=1))
+    score = score[:, 0] if score.shape[1] == 1 else score[:, 1] - score[:, 0]
+    ax2.contourf(gx, gy, (score > 0).reshape(gx.shape), levels=[-0.5, 0.5, 1.5],
+                 colors=["#dbe7f5", "#fde3c8"], alpha=0.9)
+    ax2.contour(gx, gy, score.reshape(gx.shape), levels=[0], colors="black", linewidths=1.2)
+    labels = yt.reshape(len(yt), -1)[:, 0] if yt.ndim > 1 else yt
+    for cls, color in ((0, F.COLORS["left"]), (1, F.COLORS["right"])):
+        m = labels == cls
+        ax2.plot(Xt[m, 0], Xt[m, 1], "o", color=color, ms=5, mec="white", mew=0.5,
+                 label=f"class {cls} (test)")
+    ax2.legend(loc="upper right")
+    ax2.grid(False)
+
+
+def _digit_grid(fig, ax2, splits, model, predict, Xt, yt, np, title, rows=4, cols=6):
+    """The first test images, a few mistakes first, each titled with the predicted digit."""
+    pred = predict(model, Xt).argmax(axis=1)
+    wrong = np.nonzero(pred != yt)[0]
+    right = np.nonzero(pred == yt)[0]
+    n = rows * cols
+    show = np.concatenate([wrong[: n // 4], right])[:n]
+    raw = splits.standardizer.inverse_transform(Xt[show]) if splits.standardizer else Xt[show]
+    side = int(round(np.sqrt(raw.shape[1])))
+    ax2.axis("off")
+    gs = ax2.get_subplotspec().subgridspec(rows + 1, cols, wspace=0.15, hspace=0.45,
+                                           height_ratios=[0.3] + [1] * rows)
+    head = fig.add_subplot(gs[0, :])
+    head.axis("off")
+    head.text(0.5, 0.5, title, ha="center", va="center", fontsize=14, fontweight="bold")
+    for k, idx in enumerate(show):
+        a = fig.add_subplot(gs[1 + k // cols, k % cols])
+        a.imshow(raw[k].reshape(side, side), cmap="gray_r", interpolation="nearest")
+        ok = pred[idx] == yt[idx]
+        a.set_title(f"{pred[idx]}" + ("" if ok else f" (is {yt[idx]})"), fontsize=10,
+                    color=F.COLORS["curve"] if ok else F.COLORS["error"], pad=2)
+        a.set_xticks([])
+        a.set_yticks([])
+        a.grid(False)
+        for sp in a.spines.values():
+            sp.set_visible(not ok)
+            sp.set_color(F.COLORS["error"])
 
 
 def _arrays(ds):
@@ -265,23 +321,29 @@ def run_tour(out="zeroin-out", train=True, *, verbose=True):
         say(f"  {i}. {name:<14} {len(r.tables)} tables, {len(r.figures)} figures "
             f"({time.perf_counter() - t:.1f} s)  {_headline(r)}", flush=True)
     if train:
-        t = time.perf_counter()
-        try:
-            training = train_demo(out)
-            say(f"  8. training       two moons: test accuracy "
-                f"{training['test_accuracy']:.3f} after {training['epochs']} epochs "
-                f"({time.perf_counter() - t:.1f} s)", flush=True)
-        except ImportError as e:
-            training = {"skipped": f"the training modules are not available ({e})"}
-            say(f"  8. training       skipped: {training['skipped']}")
-        except Exception as e:  # the page is still worth writing; say what went wrong
-            training = {"skipped": f"the training run failed: {type(e).__name__}: {e}"}
-            print(f"zeroin tour: {training['skipped']}", file=sys.stderr)
+        training = {"runs": []}
+        for k, dataset in enumerate(_DEMOS, len(results) + 1):
+            t = time.perf_counter()
+            try:
+                tr = train_demo(out, dataset=dataset)
+                say(f"  {k}. train {dataset:<8} test accuracy {tr['test_accuracy']:.3f} "
+                    f"after {tr['epochs']} epochs ({time.perf_counter() - t:.1f} s)",
+                    flush=True)
+            except ImportError as e:
+                tr = {"dataset": dataset, "heading": _DEMOS[dataset][0],
+                      "skipped": f"a module it needs is not installed ({e})"}
+                say(f"  {k}. train {dataset:<8} skipped: {tr['skipped']}")
+            except Exception as e:  # the page is still worth writing; say what went wrong
+                tr = {"dataset": dataset, "heading": _DEMOS[dataset][0],
+                      "skipped": f"the training run failed: {type(e).__name__}: {e}"}
+                print(f"zeroin tour: {dataset}: {tr['skipped']}", file=sys.stderr)
+            training["runs"].append(tr)
     else:
         training = {"skipped": "not requested (zeroin tour --no-train)"}
     path = os.path.join(out, "index.html")
     F.write_text(path, _page(results, training, time.perf_counter() - t0))
-    n_fig = sum(len(r.figures) for r in results) + len(training.get("figures", {}))
+    n_fig = sum(len(r.figures) for r in results) + sum(
+        len(tr.get("figures", {})) for tr in training.get("runs", []))
     say(f"Wrote {path} ({n_fig} figures embedded, {os.path.getsize(path) // 1024} KiB, "
         f"{time.perf_counter() - t0:.1f} s). Open it in a browser: "
         f"file://{os.path.abspath(path)}")
