@@ -413,6 +413,7 @@ def test_scheduler_state_dict_resumes():
     opt2 = optim.SGD([zeroin.tensor([1.0], requires_grad=True)], lr=0.1)
     s2 = optim.lr_scheduler.StepLR(opt2, step_size=2, gamma=0.5)
     s2.load_state_dict(sd)
+    assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"] == 0.05
     s.step(), s2.step()
     assert s.get_last_lr() == s2.get_last_lr() == [0.025]
 

@@ -55,11 +55,15 @@ class LRScheduler:
                 if k not in ("optimizer", "lr_lambda") and not k.startswith("_")}
 
     def load_state_dict(self, state_dict):
+        """Restore a saved schedule and set the optimizer's lr to its value at that epoch
+        (so the order of loading optimizer and scheduler does not matter)."""
         for k, v in state_dict.items():
             if hasattr(v, "tolist"):
                 v = v.tolist()
             setattr(self, k, v)
         self._last_lr = self.get_lr()
+        for g, lr in zip(self.optimizer.param_groups, self._last_lr):
+            g["lr"] = lr
 
     def __repr__(self):
         return f"{type(self).__name__}(last_epoch={self.last_epoch}, lr={self._last_lr})"
