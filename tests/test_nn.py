@@ -534,3 +534,29 @@ def test_xor_2_4_1_trains_to_100_percent():
     pred = (model(x).data > 0).astype(float)
     assert (pred == y).all()
     assert loss.item() < 0.05 * first
+
+
+def test_deepcopy_gives_an_independent_model():
+    import copy
+    model = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+    twin = copy.deepcopy(model)
+    twin[0].weight.data += 1
+    twin[1].running_mean.data += 1
+    assert not np.allclose(model[0].weight.data, twin[0].weight.data)
+    assert not model[1].running_mean.data.any()
+    assert [n for n, _ in twin.named_parameters()] == [n for n, _ in model.named_parameters()]
+
+
+@settings(max_examples=30, deadline=None)
+@given(seeds, st.sampled_from(["mse_loss", "l1_loss", "binary_cross_entropy_with_logits"]),
+       st.sampled_from(REDUCTIONS), st.lists(st.integers(1, 4), min_size=0, max_size=3))
+def test_elementwise_losses_equal_their_numpy_formula(seed, name, reduction, shape):
+    rng = np.random.default_rng(seed)
+    x, t = rng.standard_normal(shape), rng.uniform(0, 1, shape)
+    el = {"mse_loss": (x - t) ** 2, "l1_loss": np.abs(x - t),
+          "binary_cross_entropy_with_logits":
+              -(t * np.log(1 / (1 + np.exp(-x))) + (1 - t) * np.log(1 - 1 / (1 + np.exp(-x))))}
+    expected = {"mean": el[name].mean(), "sum": el[name].sum(), "none": el[name]}[reduction]
+    got = getattr(F, name)(zeroin.tensor(x), t, reduction=reduction)
+    assert got.shape == np.shape(expected)
+    np.testing.assert_allclose(got.data, expected, rtol=1e-10, atol=1e-12)
