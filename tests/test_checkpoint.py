@@ -61,6 +61,13 @@ def test_roundtrip_property(tmp_path_factory, tree):
     _assert_same(zeroin.load(path), {"x": tree})
 
 
+def test_keys_that_collide_or_cannot_be_zip_names(tmp_path):
+    obj = {"a/b": np.array([1]), "a": {"b": np.array([2])}, "\x00": np.array([3]),
+           "a/b#1": np.array([4]), "__zeroin_structure__": np.array([5])}
+    path = zeroin.save(obj, tmp_path / "k.npz")
+    _assert_same(zeroin.load(path), obj)
+
+
 def test_file_is_plain_npz_without_pickle(tmp_path):
     path = zeroin.save({"model": {"w": np.ones(3)}}, tmp_path / "ck.npz")
     with np.load(path, allow_pickle=False) as npz:

@@ -41,7 +41,12 @@ def _encode(obj, path, arrays):
             raise CheckpointError(f"save: {where} is an array of dtype {arr.dtype}; only "
                                   f"numeric, boolean and string arrays can be saved without "
                                   f"pickle")
-        key = where if where not in arrays and where != _STRUCTURE_KEY else f"{where}#{len(arrays)}"
+        # the zip member name: readable, but only printable characters (a NUL would cut
+        # it short) and unique; the structure record maps it back to the real path
+        key = "".join(c if c.isprintable() and c != "\\" else "_" for c in where)
+        base, n = key, 1
+        while key in arrays or key == _STRUCTURE_KEY:
+            key, n = f"{base}#{n}", n + 1
         arrays[key] = arr
         return {"__array__": key}
     if obj is None or isinstance(obj, (bool, str)):

@@ -131,7 +131,7 @@ def train_mlp(dataset, hidden=(64, 32), activation="relu", optimizer="adam", lr=
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         _write_json({**history.to_dict(), "test": test}, out / "history.json")
-        _plot_history(history, out, dataset)
+        _plot_history(history, out, str(dataset).split(":")[0])
         if not history.diverged:
             save_checkpoint(out / "model.npz", model, opt, d, hidden, activation,
                             {"optimizer": optimizer, "lr": lr, "batch_size": batch_size,
@@ -403,7 +403,8 @@ def sweep_command(args):
                 out / "sweep.json")
     written = ["sweep.json"]
     try:
-        fig = sweep_figure(results, f"{args.dataset}: training loss per learning rate", target)
+        fig = sweep_figure(results, f"{args.dataset.split(':')[0]}: training loss per "
+                                    f"learning rate", target)
         _savefig(fig, out / "sweep.png")
         written.append("sweep.png")
     except ImportError:

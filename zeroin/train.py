@@ -381,12 +381,11 @@ class _Progress:
             if k in ("lr", "time"):
                 continue
             parts.append(f"{k} {v[-1]:.4f}")
-        parts.append(f"{history.history['time'][-1]:.2f}s")
-        line = "  ".join(parts)
         if self.bar is not None:
-            self.bar.set_postfix_str(line.split("  ", 1)[1], refresh=True)
+            self.bar.set_postfix_str("  ".join(parts), refresh=True)
         else:
-            print(line, file=self.file, flush=True)
+            parts.append(f"{history.history['time'][-1]:.2f}s")
+            print("  ".join(parts), file=self.file, flush=True)
 
     def message(self, text):
         if self.verbose == 0:
