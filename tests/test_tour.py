@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -24,14 +25,17 @@ HAS_TRAINING = all(importlib.util.find_spec(m) is not None
 @pytest.fixture(scope="module")
 def tour(tmp_path_factory):
     out = tmp_path_factory.mktemp("tour")
+    t0 = time.perf_counter()
     path = run_tour(out=str(out), train=True, verbose=False)
+    seconds = time.perf_counter() - t0
     with open(path, encoding="utf-8") as f:
         page = f.read()
-    return out, path, page
+    return out, path, page, seconds
 
 
-def test_tour_writes_index_html(tour):
-    out, path, page = tour
+def test_tour_writes_index_html_within_a_minute(tour):
+    out, path, page, seconds = tour
+    assert seconds < 60, f"the tour took {seconds:.1f} s"
     assert os.path.basename(path) == "index.html"
     assert os.path.dirname(os.path.abspath(path)) == os.path.abspath(out)
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
@@ -41,7 +45,7 @@ def test_tour_writes_index_html(tour):
 
 
 def test_page_is_self_contained(tour):
-    _, _, page = tour
+    page = tour[2]
     for attr, value in re.findall(r'\b(src|href)="([^"]*)"', page):
         assert value.startswith(("data:", "#")), f"external reference {attr}={value[:60]}"
     assert "http://" not in page and "https://" not in page
@@ -49,7 +53,7 @@ def test_page_is_self_contained(tour):
 
 
 def test_page_holds_every_figure(tour):
-    out, _, page = tour
+    out, page = tour[0], tour[2]
     svgs = sorted(f for f in os.listdir(out) if f.endswith(".svg"))
     pngs = sorted(f for f in os.listdir(out) if f.endswith(".png"))
     assert len(svgs) >= 13 and [s[:-4] for s in svgs] == [p[:-4] for p in pngs]
@@ -62,7 +66,7 @@ def test_page_holds_every_figure(tour):
 
 
 def test_page_holds_every_number(tour, tmp_path):
-    _, _, page = tour
+    page = tour[2]
     # The lessons are deterministic: run them again (no figures) and find every printed cell.
     for name in lessons.LESSONS:
         r = lessons.run(name, out=str(tmp_path), verbose=False, figures=False)
@@ -79,7 +83,7 @@ def test_page_holds_every_number(tour, tmp_path):
 
 
 def test_page_has_the_chapter_numbers(tour):
-    _, _, page = tour
+    page = tour[2]
     for value in ["4.666667", "60.444444", "4.637037", "59.961372", "4.639410", "50.5",
                   ">51</td>", "0.36", "0.488", "0.5904",
                   "dz/db = dz/dx * dx/db + dz/dy * dy/db = 5 * 1 + 10 * 1 = 15",
@@ -89,7 +93,7 @@ def test_page_has_the_chapter_numbers(tour):
 
 @pytest.mark.skipif(not HAS_TRAINING, reason="training modules not installed")
 def test_training_runs_are_on_the_page(tour):
-    _, _, page = tour
+    page = tour[2]
     found = re.findall(r"Test accuracy (\d\.\d+) on (\d+) held-out (points|images)", page)
     kinds = {k for _, _, k in found}
     assert "points" in kinds, "no two-moons accuracy on the page"
@@ -110,6 +114,26 @@ def test_no_train_flag(tmp_path, monkeypatch, capsys):
     assert str(tmp_path / "index.html") in printed and "file://" in printed
 
 
+def test_tour_without_matplotlib_or_training_modules(tmp_path, monkeypatch, capsys):
+    from zeroin import figures, tour as tour_mod
+
+    def missing(*args, **kwargs):
+        raise ImportError("No module named 'zeroin.train'")
+    monkeypatch.setattr(figures, "available", lambda: False)
+    monkeypatch.setattr(tour_mod, "train_demo", missing)
+    monkeypatch.setattr(lessons, "LESSONS", {"chain-rule": lessons.chain_rule,
+                                             "solve": lessons.solve})
+    path = run_tour(out=str(tmp_path), train=True)
+    page = open(path, encoding="utf-8").read()
+    printed = capsys.readouterr().out
+    assert "skipped" in printed and "index.html" in printed
+    assert page.count("Skipped: a module it needs is not installed") == 2
+    assert "Figures skipped: figures need matplotlib" in page      # solve's figure
+    # the graph pictures need no matplotlib: SVG only, still embedded
+    assert page.count('<img src="data:image/svg+xml;base64,') == 4
+    assert not list(tmp_path.glob("*.png"))
+
+
 def _chromium(args, tmp):
     cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
            "--no-first-run", "--disable-background-networking", "--disable-component-update",
@@ -119,7 +143,7 @@ def _chromium(args, tmp):
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium installed")
 def test_page_renders_in_a_headless_browser(tour, tmp_path):
-    out, path, page = tour
+    out, path, page = tour[:3]
     url = "file://" + os.path.abspath(path)
     shot = tmp_path / "shot.png"
     with tempfile.TemporaryDirectory() as prof:
