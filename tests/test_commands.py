@@ -1,6 +1,5 @@
 """`zeroin train`, `zeroin evaluate` and `zeroin sweep`, through the real command line parser."""
 import json
-import os
 
 import numpy as np
 import pytest

@@ -124,8 +124,9 @@ def train_mlp(dataset, hidden=(64, 32), activation="relu", optimizer="adam", lr=
     opt = make_optimizer(optimizer, model.parameters(), lr)
     loss_fn = loss_for_task(d.task)
     metrics = metrics_for_task(d.task)
-    history = fit(model, loss_fn, opt, d.train, d.val, epochs=epochs, batch_size=batch_size,
-                  metrics=metrics, verbose=verbose, patience=patience, file=file)
+    history = fit(model, loss_fn, opt, d.train, d.val if len(d.val) else None, epochs=epochs,
+                  batch_size=batch_size, metrics=metrics, verbose=verbose, patience=patience,
+                  file=file)
     test = evaluate(model, loss_fn, d.test, metrics)
     if out is not None:
         out = Path(out)
@@ -280,8 +281,8 @@ def _sweep_run(config):
     metrics = metrics_for_task(d.task)
     loader = DataLoader(d.train, batch_size=config["batch_size"], shuffle=True,
                         seed=config["seed"])
-    h = fit(model, loss_fn, opt, loader, d.val, epochs=config["epochs"], metrics=metrics,
-            verbose=0)
+    h = fit(model, loss_fn, opt, loader, d.val if len(d.val) else None,
+            epochs=config["epochs"], metrics=metrics, verbose=0)
     target = config["target"] if config.get("target") is not None else d.target_loss
     test = evaluate(model, loss_fn, d.test, metrics)
     losses = h.history.get("loss", [])

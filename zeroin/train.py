@@ -173,7 +173,8 @@ class History:
                 "step_epoch": list(self.step_epoch), "best_epoch": self.best_epoch,
                 "monitor": self.monitor, "stopped_reason": self.stopped_reason,
                 "stopped_epoch": self.stopped_epoch, "diverged": self.diverged,
-                "diverged_at": self.diverged_at, "message": self.message, "params": dict(self.params)}
+                "diverged_at": self.diverged_at, "message": self.message,
+                "params": dict(self.params)}
 
     def plot(self, keys=None, path=None, title=None, logy=None):
         """Loss (and metric) curves per epoch as a Matplotlib Figure; saved as PNG if ``path``.
