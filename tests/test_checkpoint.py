@@ -133,3 +133,47 @@ def test_structure_record_refers_to_arrays(tmp_path):
         z.writestr("__zeroin_structure__.npy", structure)
     with pytest.raises(CheckpointError, match=r"broken\.npz.*lacks the array 'w'"):
         zeroin.load(tmp_path / "broken.npz")
+
+
+# --- with real models and optimizers ---------------------------------------------------------
+
+def _mlp(hidden=8):
+    from zeroin import nn
+    return nn.Sequential(nn.Linear(3, hidden), nn.Tanh(), nn.Linear(hidden, 1))
+
+
+def _train_steps(model, opt, steps, seed=0):
+    from zeroin import nn
+    rng = np.random.default_rng(seed)
+    X, y = rng.normal(size=(16, 3)), rng.normal(size=(16, 1))
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = nn.MSELoss()(model(zeroin.tensor(X)), zeroin.tensor(y))
+        loss.backward()
+        opt.step()
+    return loss.item()
+
+
+def test_resume_from_checkpoint_continues_exactly(tmp_path):
+    from zeroin import optim
+    zeroin.manual_seed(0)
+    a = _mlp()
+    opt_a = optim.Adam(a.parameters(), lr=0.01)
+    _train_steps(a, opt_a, 5)
+    zeroin.save({"model": a.state_dict(), "optimizer": opt_a.state_dict()}, tmp_path / "r.npz")
+    ck = zeroin.load(tmp_path / "r.npz")
+    b = _mlp()
+    opt_b = optim.Adam(b.parameters(), lr=0.5)
+    b.load_state_dict(ck["model"])
+    opt_b.load_state_dict(ck["optimizer"])
+    assert opt_b.param_groups[0]["lr"] == 0.01
+    assert _train_steps(a, opt_a, 3, seed=1) == _train_steps(b, opt_b, 3, seed=1)
+    for (_, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+
+
+def test_state_dict_that_does_not_fit_names_the_parameter(tmp_path):
+    zeroin.save({"model": _mlp(8).state_dict()}, tmp_path / "m.npz")
+    state = zeroin.load(tmp_path / "m.npz")["model"]
+    with pytest.raises(ValueError, match=r"'0\.weight'.*\(8, 3\).*\(4, 3\)"):
+        _mlp(4).load_state_dict(state)
