@@ -271,6 +271,13 @@ def test_solve_w_and_b_together(results):
     assert "(-7 + sqrt(265)) / 2" in text and f"{ROOT:.9f}" in text
 
 
+def test_solve_other_targets(tmp_path):
+    r = lessons.solve(out=str(tmp_path), target=70, verbose=False, figures=False)
+    assert r.b_root == pytest.approx((-7 + math.sqrt(305)) / 2, abs=1e-12)
+    assert r.final_b == pytest.approx(r.b_root, abs=1e-6)
+    assert "(-7 + sqrt(305)) / 2" in r.text() and "dz = 70 - z" in r.text()
+
+
 # --- 5 descent ----------------------------------------------------------------------------
 
 def test_descent_chapter_values(results):

@@ -226,14 +226,14 @@ def _draw_sensitivity(out, res):
 
 # --- lesson 4 ----------------------------------------------------------------------------
 
-def _iterate(w, b, factors, split, recompute, tol, max_updates):
-    """Move (w, b) until z = TARGET. ``split`` is the share of dz given to (w, b); each
+def _iterate(w, b, factors, split, recompute, tol, max_updates, target):
+    """Move (w, b) until z = target. ``split`` is the share of dz given to (w, b); each
     share is divided by its factor dz/dw, dz/db (fixed, or recomputed by backprop)."""
     rows = []
     fw, fb = factors
     for k in range(max_updates + 1):
         z, gw, gb = _grads(w, b)
-        dz = TARGET - z
+        dz = target - z
         if recompute:
             fw, fb = gw, gb
         rows.append([k, w, b, z, dz, fw if split[0] else None, fb if split[1] else None])
@@ -246,32 +246,35 @@ def _iterate(w, b, factors, split, recompute, tol, max_updates):
     return rows
 
 
-def _quadratic_root(f, t_max):
-    """The root of a quadratic f(t) in [0, t_max], its coefficients from three values."""
+def _quadratic(f):
+    """Coefficients (a, b, c) of a quadratic f(t) = a t^2 + b t + c, from three values."""
     c = f(0.0)
     p, m = f(1.0), f(-1.0)
-    bq = (p - m) / 2
-    a = (p + m) / 2 - c
+    return (p + m) / 2 - c, (p - m) / 2, c
+
+
+def _quadratic_root(f, near):
+    """The root of the quadratic f nearest to ``near``."""
+    a, bq, c = _quadratic(f)
     if a == 0:
         return -c / bq
     disc = math.sqrt(bq * bq - 4 * a * c)
     roots = [(-bq + disc) / (2 * a), (-bq - disc) / (2 * a)]
-    return min(roots, key=lambda t: abs(t - t_max / 2))
+    return min(roots, key=lambda t: abs(t - near))
 
 
 def solve(out="zeroin-out", *, target=TARGET, tol=TOL, verbose=True, figures=True):
     """Make z reach 60 by moving b (fixed and recomputed dz/db), then w and b together."""
-    if target != TARGET:
-        raise ValueError(f"solve: the lesson solves z = {TARGET:g} as in the chapter; "
-                         f"got target={target}")
+    target = float(target)
     z0, gw0, gb0 = _grads(W0, B0)
     res = LessonResult(
-        "solve", f"Lesson 4 - solve: make z reach {TARGET:g} by backprop",
+        "solve", f"Lesson 4 - solve: make z reach {target:g} by backprop",
         intro=(f"z = (2w + b)(b + 1) = {z0:g} at w = {W0:g}, b = {B0:g}. To reach "
-               f"{TARGET:g}, move b by delta_b = dz / (dz/db), where dz = {TARGET:g} - z is the "
-               f"error. The chapter keeps dz/db = {gb0:g} fixed; the exact method recomputes "
-               f"it by backprop after every step (Newton's method). Stop when |dz| < {tol:g}."))
-    cols = ["update", "w", "b", "z", "dz = 60 - z", "dz/dw used", "dz/db used"]
+               f"{target:g}, move b by delta_b = dz / (dz/db), where dz = {target:g} - z is "
+               f"the error. The chapter keeps dz/db = {gb0:g} fixed; the exact method "
+               f"recomputes it by backprop after every step (Newton's method). Stop when "
+               f"|dz| < {tol:g}."))
+    cols = ["update", "w", "b", "z", f"dz = {target:g} - z", "dz/dw used", "dz/db used"]
     f6 = ["d", ".6f", ".6f", ".6f", ".6g", ".6f", ".6f"]
     runs = {
         "b_fixed": ("b alone, dz/db fixed at the start (the chapter's method)",
@@ -284,28 +287,33 @@ def solve(out="zeroin-out", *, target=TARGET, tol=TOL, verbose=True, figures=Tru
                      (0.5, 0.5), True),
     }
     for key, (title, split, recompute) in runs.items():
-        rows = _iterate(W0, B0, (gw0, gb0), split, recompute, tol, 100)
+        rows = _iterate(W0, B0, (gw0, gb0), split, recompute, tol, 100, target)
         res.tables.append(Table(f"{title}", cols, rows, f6))
         res.values[f"{key}_rows"] = rows
         res.values[f"{key}_updates"] = rows[-1][0]
         res.values[f"{key}_final"] = (rows[-1][1], rows[-1][2], rows[-1][3])
     b_fixed = res.values["b_fixed_rows"]
     b_exact = res.values["b_exact_rows"]
-    # The exact answer for b alone: the positive root of (2w + b)(b + 1) = 60 at w = 3,
-    # i.e. b^2 + 7b - 54 = 0, with its coefficients read off the engine's forward pass.
-    root = _quadratic_root(lambda t: _z(W0, B0 + t) - TARGET, 2.0) + B0
-    closed = (-7 + math.sqrt(265)) / 2
+    # The exact answer for b alone: z(b) - target is a quadratic in b; its coefficients
+    # are read off the engine's forward pass, and its root is written in closed form.
+    qa, qb, qc = _quadratic(lambda v: _z(W0, v) - target)
+    disc = qb * qb - 4 * qa * qc
+    closed = (-qb + math.sqrt(disc)) / (2 * qa)
+    root = _quadratic_root(lambda t: _z(W0, B0 + t) - target, 0.0) + B0
     # For w and b with fixed factors every step has the same direction: the exact end is
-    # where that straight line meets z = 60.
+    # where that straight line meets z = target.
     dw, db = 0.5 / gw0, 0.5 / gb0
-    t_line = _quadratic_root(lambda t: _z(W0 + dw * t, B0 + db * t) - TARGET, 20.0)
+    t_line = _quadratic_root(lambda t: _z(W0 + dw * t, B0 + db * t) - target,
+                             target - z0)
     line_end = (W0 + dw * t_line, B0 + db * t_line)
+    _, _, gb_root = _grads(W0, root)
     res.values.update(
-        w0=W0, b0=B0, z0=z0, dz_dw0=gw0, dz_db0=gb0, target=TARGET, tol=tol,
+        w0=W0, b0=B0, z0=z0, dz_dw0=gw0, dz_db0=gb0, target=target, tol=tol,
         final_b=b_fixed[-1][2], final_b_exact=b_exact[-1][2], b_root=root,
-        b_root_closed=closed, wb_line_end=line_end,
+        b_root_closed=closed, quadratic=(qa, qb, qc), wb_line_end=line_end,
+        dz_db_at_root=gb_root,
         b_fixed_ratio=(b_fixed[3][2] - root) / (b_fixed[2][2] - root),
-        b_fixed_ratio_exact=1 - (2 * root + 2 * W0 + 1) / gb0)
+        b_fixed_ratio_exact=1 - gb_root / gb0)
     res.tables.append(Table(
         "Where each method ends",
         ["method", "updates", "w", "b", "z", "exact answer", "off by"],
@@ -318,24 +326,29 @@ def solve(out="zeroin-out", *, target=TARGET, tol=TOL, verbose=True, figures=Tru
          ["w and b, recomputed", res.wb_exact_updates, *res.wb_exact_final, None, None]],
         ["", "d", ".6f", ".6f", ".6f", ".6f", ".1e"]))
     res.notes += [
-        f"Exact root for b alone: b^2 + 7b - 54 = 0, b = (-7 + sqrt(265)) / 2 = {closed:.9f}; "
-        f"the engine's forward pass gives the same root, {root:.9f}.",
+        f"Exact root for b alone: (2w + b)(b + 1) = {target:g} at w = {W0:g} is "
+        f"b^2 + {qb:g}b {'+' if qc >= 0 else '-'} {abs(qc):g} = 0, so b = (-{qb:g} + "
+        f"sqrt({disc:g})) / 2 = {closed:.9f}; the chapter's iteration approaches the same "
+        f"number.",
         f"The chapter's fixed factor needs {res.b_fixed_updates} updates (final b "
-        f"{res.final_b:.6f}); each step shrinks the error by a factor "
-        f"{res.b_fixed_ratio:.4f} (exact: 1 - (dz/db at the root) / {gb0:g} = "
-        f"{res.b_fixed_ratio_exact:.4f}; negative: it overshoots and comes back).",
+        f"{res.final_b:.6f}); each step multiplies the error by about "
+        f"{res.b_fixed_ratio:.4f} (exact: 1 - (dz/db at the root) / {gb0:g} = 1 - "
+        f"{gb_root:.4f} / {gb0:g} = {res.b_fixed_ratio_exact:.4f}; negative: it overshoots "
+        f"and comes back).",
         f"Recomputing dz/db by backprop every step needs only {res.b_exact_updates} updates: "
         f"the error is squared at each step (Newton's method).",
-        f"Moving w and b together, the error split evenly: many (w, b) give z = {TARGET:g}, "
+        f"Moving w and b together, the error split evenly: many (w, b) give z = {target:g}, "
         f"so where you land depends on the path: ({res.wb_fixed_final[0]:.6f}, "
         f"{res.wb_fixed_final[1]:.6f}) with fixed factors, ({res.wb_exact_final[0]:.6f}, "
         f"{res.wb_exact_final[1]:.6f}) with recomputed ones.",
     ]
     same = all(abs(p[3] - q[3]) < 1e-9 for p, q in zip(b_fixed, res.wb_fixed_rows))
     if same and len(b_fixed) == len(res.wb_fixed_rows):
-        res.notes.append("With fixed factors, moving w and b together gives exactly the same "
-                         "z at every step as moving b alone: along both straight lines z is the "
-                         "same quadratic in the planned change of z (here 50 + t + t^2/225).")
+        la, lb, lc = _quadratic(lambda t: _z(W0 + dw * t, B0 + db * t))
+        res.notes.append(f"With fixed factors, moving w and b together gives exactly the "
+                         f"same z at every step as moving b alone: along both straight "
+                         f"lines z = {lc:g} + {'' if lb == 1 else format(lb, 'g') + ' '}t + t^2 / {1 / la:g}, where t is the "
+                         f"planned change of z.")
     if plots_ok(res, figures):
         res.figures["solve"] = _draw_solve(out, res)
     return finish(res, verbose)
@@ -345,7 +358,7 @@ def _draw_solve(out, res):
     from .. import figures as F
     with F.style():
         fig, (ax, ax2) = F.subplots(1, 2, figsize=(12, 5))
-        labels = {"b_fixed": "b, fixed dz/db = 15 (chapter)",
+        labels = {"b_fixed": f"b, fixed dz/db = {res.dz_db0:g} (chapter)",
                   "b_exact": "b, dz/db by backprop each step",
                   "wb_fixed": "w and b, fixed factors",
                   "wb_exact": "w and b, recomputed factors"}
@@ -360,13 +373,16 @@ def _draw_solve(out, res):
             ax.semilogy(k, err, m, color=c, label=label)
         ax.axhline(res.tol, color=F.COLORS["muted"], ls=":", label=f"tolerance {res.tol:g}")
         ax.set_xlabel("update")
-        ax.set_ylabel("|dz| = |60 - z|")
-        ax.set_title("How fast z reaches 60")
+        ax.set_ylabel(f"|dz| = |{res.target:g} - z|")
+        ax.set_title(f"How fast z reaches {res.target:g}")
         ax.legend(fontsize=9)
         # The (w, b) plane: every point of the z = 60 level line solves the problem; each
         # method walks its own path to it.
-        ws = np.linspace(2.85, 3.65, 81)
-        bs = np.linspace(3.9, 4.8, 91)
+        pts = np.array([r[1:3] for k in labels for r in res.values[f"{k}_rows"]])
+        (w_lo, b_lo), (w_hi, b_hi) = pts.min(axis=0), pts.max(axis=0)
+        pad = 0.2 * max(w_hi - w_lo, b_hi - b_lo, 0.1)
+        ws = np.linspace(w_lo - pad, w_hi + pad, 81)
+        bs = np.linspace(b_lo - pad, b_hi + pad, 91)
         W, B = np.meshgrid(ws, bs)
         with zeroin.no_grad():
             Z = seed_graph(W, B)[-1].numpy()
@@ -385,6 +401,6 @@ def _draw_solve(out, res):
         ax2.set_title("The paths in the (w, b) plane")
         ax2.legend(fontsize=9, loc="upper right")
         return F.save(fig, out, "solve",
-                      "Left: the error |60 - z| per update for the four methods (log "
-                      "scale). Right: each method's path in the (w, b) plane to the line "
-                      "z = 60.")
+                      f"Left: the error |{res.target:g} - z| per update for the four "
+                      "methods (log scale). Right: each method's path in the (w, b) plane to the line "
+                      f"z = {res.target:g}.")
