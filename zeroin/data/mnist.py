@@ -14,8 +14,6 @@ import hashlib
 import os
 import struct
 import tempfile
-import urllib.error
-import urllib.request
 import zlib
 from pathlib import Path
 
@@ -169,6 +167,8 @@ def _how_to_get(folder, url):
 
 
 def _download(url, dest, expected, timeout):
+    import urllib.error
+    import urllib.request
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:
             data = resp.read()
