@@ -224,7 +224,7 @@ class _Loss(Function):
     def forward(self, x, t):
         el = self.elementwise(x, t)
         if self.reduction == "mean":
-            return el.mean()
+            return el.sum() * (1.0 / el.size) if el.size else el.mean()
         if self.reduction == "sum":
             return el.sum()
         return el
@@ -372,17 +372,16 @@ class CrossEntropy(Function):
         z = e.sum(axis=1, keepdims=True)
         e /= z
         self.saved = e          # softmax, reused by backward
-        rows = np.arange(n)
-        nll = np.log(z[:, 0]) - s[rows, self.labels]
+        nll = np.log(z[:, 0]) - s[_rows(n), self.labels]
         if self.reduction == "mean":
-            return nll.mean()
+            return nll.sum() * (1.0 / n) if n else nll.mean()
         if self.reduction == "sum":
             return nll.sum()
         return nll
 
     def backward(self, xp, g, out, x):
         n = x.shape[0]
-        rows = np.arange(n)
+        rows = _rows(n)
         if xp is NP:
             p = self.saved if self.saved is not None else _ops.Softmax(1).forward(x)
             if self.reduction == "none":
@@ -400,6 +399,20 @@ class CrossEntropy(Function):
         if self.reduction == "none":
             return d * g.reshape(-1, 1)
         return d * (g * (1.0 / n) if self.reduction == "mean" else g)
+
+
+_ROWS = {}
+
+
+def _rows(n):
+    """arange(n), cached (read-only): the row index of every sample's label."""
+    r = _ROWS.get(n)
+    if r is None:
+        if len(_ROWS) > 64:
+            _ROWS.clear()
+        r = _ROWS[n] = np.arange(n)
+        r.flags.writeable = False
+    return r
 
 
 def _labels(op, target, n, c):
@@ -423,7 +436,8 @@ def _labels(op, target, n, c):
             fix = "pass one integer label per row of the input"
         raise ShapeError(f"{op}: input of shape ({n}, {c}) needs a target of shape ({n},), "
                          f"got {y.shape}; {fix}")
-    if n:
+    # one pass: as unsigned, negative labels become huge, so max() >= c catches both ends
+    if n and int(y.view(y.dtype.str.replace("i", "u")).max()) >= c:
         lo, hi = int(y.min()), int(y.max())
         if lo < 0 or hi >= c:
             msg = (f"{op}: labels must be in 0..{c - 1} for {c} classes, got values from "
