@@ -219,6 +219,14 @@ def test_every_loss_names_itself_and_both_shapes(loss):
     assert "broadcast to (4, 4)" in text and "input.reshape(-1, 1)" in text
 
 
+def test_loss_accepts_a_single_target_value():
+    x = leaf([[1.0], [3.0]])
+    loss = F.mse_loss(x, 2.0)
+    assert loss.item() == 1.0
+    loss.backward()
+    np.testing.assert_allclose(x.grad.data, [[-1.0], [1.0]])
+
+
 def test_loss_shape_error_for_unrelated_shapes():
     with pytest.raises(zeroin.ShapeError, match=r"input shape \(4, 2\) and target shape "
                        r"\(3,\) differ.*same shape"):

@@ -189,7 +189,7 @@ def _target(op, target, input):  # noqa: A002
 
 
 def _check_same_shape(op, x, t):
-    if x.shape == t.shape:
+    if x.shape == t.shape or t.ndim == 0:     # a single target value is unambiguous
         return
     msg = f"{op}: input shape {x.shape} and target shape {t.shape} differ"
     try:

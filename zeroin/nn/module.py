@@ -34,7 +34,7 @@ class Parameter(metaclass=_ParameterMeta):
     ``Parameter(data)`` returns an ordinary :class:`~zeroin.Tensor` (so every op treats it
     at full speed); ``isinstance(t, Parameter)`` is true for any float leaf tensor that
     requires grad, and those are what a :class:`Module` registers on attribute assignment.
-    ``data`` is not copied when it is already a float array or tensor.
+    A tensor's array is shared (as in PyTorch); other data is copied.
     """
 
     def __new__(cls, data=None, requires_grad=True, dtype=None, name=None):
