@@ -165,7 +165,8 @@ def _curve_figure(history, keys, title):
     ax = fig.subplots()
     for k, style in zip(keys, ("-", "--")):
         if k in history.history:
-            ax.plot(history.epoch, history.history[k], style, label=k.replace("_", " "))
+            label = ("validation " + k[4:]) if k.startswith("val_") else "training " + k
+            ax.plot(history.epoch, history.history[k], style, label=label)
     ax.set_xlabel("epoch")
     ax.set_ylabel(keys[0])
     if keys[0] == "loss":
@@ -173,7 +174,11 @@ def _curve_figure(history, keys, title):
         if vals and max(vals) / min(vals) > 50:
             ax.set_yscale("log")
     if history.best_epoch:
-        ax.axvline(history.best_epoch, color="0.6", ls=":", lw=1)
+        ax.axvline(history.best_epoch, color="0.6", ls=":", lw=1,
+                   label=f"lowest {history.monitor.replace('_', ' ')} (epoch "
+                         f"{history.best_epoch})")
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(f"{title}: {keys[0]} per epoch")
     ax.grid(alpha=0.3)
     ax.legend()
@@ -375,6 +380,8 @@ def sweep_figure(results, title="", target=None):
             ax.plot([at["epoch"]], [y], "x", color=line.get_color(), ms=10, mew=2)
     if target is not None:
         ax.axhline(target, color="0.5", ls=":", lw=1, label=f"target {target:g}")
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss")

@@ -183,6 +183,7 @@ class History:
         in a second panel, the first metric (with its validation twin).
         """
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
         if keys is None:
             metric = next((k for k in self.history if k not in ("loss", "lr", "time")
                            and not k.startswith("val_")), None)
@@ -197,6 +198,7 @@ class History:
                     ax.plot(self.epoch, self.history[k], marker="." if len(self.epoch) < 40
                             else None, label=k)
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel(panel[0])
             if panel[0].endswith("loss"):
                 vals = [v for k in panel for v in self.history.get(k, []) if v > 0]
