@@ -72,6 +72,10 @@ def linear(input, weight, bias=None):  # noqa: A002
     bias : Tensor of shape (out_features,), optional
     """
     x = _tensor_arg(input, "linear")
+    if type(weight) is not Tensor:
+        weight = _tensor_arg(weight, "linear", "weight")
+    if bias is not None and type(bias) is not Tensor:
+        bias = _tensor_arg(bias, "linear", "bias")
     if weight.ndim != 2:
         raise ShapeError(f"linear: weight must be 2-D (out_features, in_features), got shape "
                          f"{weight.shape}")

@@ -198,10 +198,11 @@ class BatchNorm1d(Module):
             raise ValueError(f"BatchNorm1d: expected input of shape (N, {self.num_features}) "
                              f"or (N, {self.num_features}, L), got {x.shape}")
         use_batch = self.training or not self.track_running_stats
+        y = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                         training=use_batch, momentum=self.momentum, eps=self.eps)
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data += 1
-        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            training=use_batch, momentum=self.momentum, eps=self.eps)
+        return y
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
