@@ -340,6 +340,8 @@ def test_learning_rate(results):
     assert "jumps between 1.8 and 0.2 forever" in r.verdicts[1.0]
     assert "diverges" in r.verdicts[1.1]
     assert r.fastest_eta == 0.4
+    assert r.curvature == pytest.approx(2.0) and r.eta_limit == pytest.approx(1.0)
+    assert r.eta_one_step == pytest.approx(0.5)
     row = r.table("Learning rates")
     assert row.cell(4, 2) == "never" and row.cell(1, 2) == "34"
 

@@ -234,10 +234,22 @@ def learning_rate(out="zeroin-out", *, etas=ETAS, x0=X0, tol=TOL, max_steps=MAX_
     conv = [e for e in etas if runs[e]["converged"]]
     best = min(conv, key=lambda e: runs[e]["steps"]) if conv else None
     res.notes += [f"eta = {e:g}: {runs[e]['words']}." for e in etas]
+    # The limits come from the curvature y'' (by backprop through the backward pass):
+    # each step multiplies x - 1 by 1 - eta * y''.
+    t = zeroin.tensor(float(x0), requires_grad=True)
+    (g,) = zeroin.grad(f(t), t, create_graph=True)
+    (curv,) = zeroin.grad(g, t)
+    curv = curv.item()
+    res.values.update(curvature=curv, eta_one_step=1 / curv, eta_limit=2 / curv)
     if best is not None:
         res.notes.append(f"Fastest here: eta = {best:g} ({runs[best]['steps']} steps). "
                          f"Too small wastes steps, too large overshoots, and past a limit "
-                         f"(eta = 1 for this curve) training blows up.")
+                         f"training blows up.")
+    res.notes.append(f"The limits come from the curvature: y'' = {curv:g} (a second "
+                     f"backward pass), and each step multiplies the distance to the minimum "
+                     f"by 1 - eta * y''. eta = 1/y'' = {1 / curv:g} lands on the minimum in "
+                     f"one step; above 1/y'' every step overshoots; at eta = 2/y'' = "
+                     f"{2 / curv:g} it oscillates forever, and beyond it diverges.")
     res.values["fastest_eta"] = best
     if plots_ok(res, figures):
         res.figures["learning_rate"] = _draw_lr(out, res, runs)

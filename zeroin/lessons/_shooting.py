@@ -148,7 +148,7 @@ def shooting(out="zeroin-out", *, seed=1, runs=400, rounds=8, verbose=True, figu
                       settled_rms_sgd=sgd_tail, settled_rms_batch=mb_tail,
                       noise_ratio=sgd_tail / mb_tail)
     res.notes += [
-        f"Five single shots: the error falls from {errors[0]:.2f} cm to {errors[-1]:.2f} cm; "
+        f"{len(errors)} single shots: the error falls from {errors[0]:.2f} cm to {errors[-1]:.2f} cm; "
         f"what is left is the shot's own scatter, which no aiming removes.",
         f"Each correction is -eta * gradient = -{2 * ETA:g} * the miss: Bob moves his aim "
         f"against the error, by an amount proportional to it.",
@@ -211,9 +211,10 @@ def _draw_single(out, res):
                     fontsize=8, fontweight="bold", zorder=6)
         ax.plot([], [], color=F.COLORS["correction"], label="correction = -eta * gradient")
         ax.legend(loc="lower right")
-        ax.set_title("Five single shots converge on the bullseye")
+        ax.set_title(f"{len(hits)} single shots converge on the bullseye")
         return F.save(fig, out, "shooting_target1",
-                      "Five single shots: each miss (red) gives a correction (green).")
+                      f"{len(hits)} single shots: each miss (red) gives a correction "
+                      f"(green).")
 
 
 def _draw_bursts(out, res):
