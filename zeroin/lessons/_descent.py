@@ -278,7 +278,7 @@ def _draw_lr(out, res, runs):
         ax2.set_xlabel("step")
         ax2.set_ylabel("|dy/dx|")
         ax2.set_title("|gradient| per step")
-        ax2.legend(fontsize=9, loc="upper right", ncol=2)
+        ax2.legend(fontsize=9, loc="lower right", bbox_to_anchor=(1.0, 0.1), ncol=2)
         return F.save(fig, out, "learning_rate",
                       "Learning rates compared: " + "; ".join(
                           f"eta = {e:g}: {r['kind']}" for e, r in runs.items()) + ".")
