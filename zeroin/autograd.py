@@ -161,6 +161,7 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
             grads[ki] = gi if prev is None else prev + gi
             if inp.grad_fn is None:
                 leaves[ki] = inp
+    res = gi = g = None     # drop the loop's references, or _exclusive copies the last grads
     for ki, leaf in leaves.items():
         g = grads.pop(ki)
         if type(g) is not ndarray and not create_graph:
