@@ -22,6 +22,13 @@ if any(v in os.environ for v in _BLAS_VARS) and "ZEROIN_BENCH_REEXEC" not in os.
     env["ZEROIN_BENCH_REEXEC"] = "unset " + " ".join(v for v in _BLAS_VARS if v in os.environ)
     os.execve(sys.executable, [sys.executable] + sys.argv, env)
 
+# --threads N: the same thread count for NumPy's BLAS and torch (set before NumPy loads)
+if "--threads" in sys.argv[:-1]:
+    _n = sys.argv[sys.argv.index("--threads") + 1]
+    for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+               "ZEROIN_BENCH_THREADS"):
+        os.environ[_v] = _n
+
 import argparse          # noqa: E402
 import json              # noqa: E402
 import platform          # noqa: E402
@@ -62,6 +69,10 @@ def child(args):
     if kind == "w2":
         impl, n = args[1], int(args[2])
         import gc
+        if impl == "torch":
+            W.torch_mod()                   # the import is not part of the chain's memory
+        else:
+            import zeroin  # noqa: F401
         gc.collect()
         r0 = W.rss()
         fwd, bwd, g = W.w2_chain(impl, n)
@@ -236,9 +247,21 @@ def extras(results):
     return "\n".join(lines)
 
 
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
 def environment():
     env = dict(python=platform.python_version(), numpy=np.__version__,
-               cpus=os.cpu_count(), machine=platform.machine(),
+               cpus=W.cores(), threads=os.environ.get("ZEROIN_BENCH_THREADS", "all cores"),
+               machine=platform.machine(), processor=_cpu_name(),
                loadavg=os.getloadavg(), blas_env=os.environ.get("ZEROIN_BENCH_REEXEC",
                                                                "unchanged"))
     try:
@@ -257,6 +280,8 @@ def main():
         return child(sys.argv[2:])
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats and sizes")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="threads for NumPy's BLAS and torch (default: all cores)")
     ap.add_argument("--only", default=",".join(ALL),
                     help="comma-separated workloads: " + ",".join(ALL))
     args = ap.parse_args()
@@ -266,7 +291,8 @@ def main():
         ap.error(f"unknown workload(s) {bad}; choose from {ALL}")
     env = environment()
     print(f"# zeroin benchmarks  python {env['python']}  numpy {env['numpy']}  "
-          f"torch {env.get('torch', '-')}  cpus {env['cpus']}  load {env['loadavg'][0]:.1f}  "
+          f"torch {env.get('torch', '-')}  cpus {env['cpus']}  threads {env['threads']}  "
+          f"load {env['loadavg'][0]:.1f}  "
           f"blas {env.get('blas', [{}])[0].get('architecture')}", flush=True)
     results = {}
     t0 = time.perf_counter()

@@ -24,9 +24,17 @@ def have(module):
         return False
 
 
+def cores():
+    """CPU cores this process may run on (the affinity mask, else os.cpu_count())."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count()
+
+
 def torch_mod():
     import torch
-    torch.set_num_threads(os.cpu_count())
+    torch.set_num_threads(int(os.environ.get("ZEROIN_BENCH_THREADS", cores())))
     return torch
 
 
@@ -270,7 +278,7 @@ class NumpyMLP:
 W3_SIZES = [784, 256, 128, 10]
 
 
-def w3(batch, lr=0.01):
+def w3(batch, lr=0.01, with_torch=True):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((batch, 784)).astype(np.float32)
     y = rng.integers(0, 10, batch)
@@ -308,7 +316,7 @@ def w3(batch, lr=0.01):
     losses["numpy"] = [net.ce_step(x, y) for _ in range(3)]
     impls["numpy"] = numpy_run
 
-    if have("torch"):
+    if with_torch and have("torch"):
         torch = torch_mod()
         tm = torch_mlp(params)
         topt = torch.optim.SGD(tm.parameters(), lr=lr)
@@ -334,7 +342,7 @@ def w3(batch, lr=0.01):
 
 def w3_steps_rss(steps, batch=128, mark=100):
     """RSS (bytes) after ``mark`` W3 zeroin steps and after ``steps``."""
-    impls, _ = w3(batch)
+    impls, _ = w3(batch, with_torch=False)
     run = impls["zeroin"]
     run(mark)
     r1 = rss()
@@ -348,8 +356,12 @@ def rss():
 
 
 def peak_rss():
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    """Peak RSS of this process (VmHWM: unlike ru_maxrss it is not inherited over exec)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 # --- W4: micrograd's demo, 2-16-16-1 on two moons, hinge loss + L2, float64 ---------------
@@ -492,7 +504,7 @@ def w4(lr=0.05, alpha=1e-4):
 
 # --- W5: time to 97% test accuracy on sklearn's digits ---------------------------------
 
-W5_SIZES = [64, 64, 10]
+W5_SIZES = [64, 128, 10]
 
 
 def digits_split(seed=5):
@@ -503,10 +515,12 @@ def digits_split(seed=5):
     perm = np.random.default_rng(seed).permutation(len(y))
     n_test = 360
     te, tr = perm[:n_test], perm[n_test:]
+    mu, sd = x[tr].mean(axis=0), x[tr].std(axis=0) + 1e-2     # standardise by train stats
+    x = ((x - mu) / sd).astype(np.float32)
     return x[tr], y[tr], x[te], y[te]
 
 
-def w5(target=0.97, max_epochs=100, batch=32, lr=0.05, momentum=0.9):
+def w5(target=0.97, max_epochs=100, batch=32, lr=0.01, momentum=0.9):
     """Per implementation: (wall seconds to reach ``target`` test accuracy, epochs, acc)."""
     xtr, ytr, xte, yte = digits_split()
     params = init_mlp(W5_SIZES, np.float32, seed=50)
