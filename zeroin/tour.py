@@ -300,6 +300,10 @@ def _arrays(ds):
     return np.asarray(getattr(x, "data", x)), np.asarray(getattr(y, "data", y))
 
 
+def _count(n, word):
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def run_tour(out="zeroin-out", train=True, *, verbose=True):
     """Run every lesson, then a short training run; write ``out/index.html``.
 
@@ -318,7 +322,7 @@ def run_tour(out="zeroin-out", train=True, *, verbose=True):
         t = time.perf_counter()
         r = fn(out=out, verbose=False)
         results.append(r)
-        say(f"  {i}. {name:<14} {len(r.tables)} tables, {len(r.figures)} figures "
+        say(f"  {i}. {name:<14} {_count(len(r.tables), "table")}, {_count(len(r.figures), "figure")} "
             f"({time.perf_counter() - t:.1f} s)  {_headline(r)}", flush=True)
     if train:
         training = {"runs": []}
