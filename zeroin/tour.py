@@ -322,7 +322,7 @@ def run_tour(out="zeroin-out", train=True, *, verbose=True):
         t = time.perf_counter()
         r = fn(out=out, verbose=False)
         results.append(r)
-        say(f"  {i}. {name:<14} {_count(len(r.tables), "table")}, {_count(len(r.figures), "figure")} "
+        say(f"  {i}. {name:<14} {_count(len(r.tables), 'table')}, {_count(len(r.figures), 'figure')} "
             f"({time.perf_counter() - t:.1f} s)  {_headline(r)}", flush=True)
     if train:
         training = {"runs": []}
