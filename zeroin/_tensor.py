@@ -91,6 +91,8 @@ class enable_grad(_GradSwitch):
 # --- the tensor ------------------------------------------------------------------------
 
 def _as_array(data, dtype=None, requires_grad=False):
+    if type(data) is float and dtype is None:     # zeroin.tensor(3.0): the common scalar
+        return np.array(data, dtype=_default_dtype)
     if isinstance(data, Tensor):
         data = data.data
     from_python = not isinstance(data, (np.ndarray, np.generic))
@@ -150,7 +152,7 @@ class Tensor:
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
         arr = _as_array(data, dtype, requires_grad)
-        if requires_grad:
+        if requires_grad and arr.dtype.kind not in "fc":
             _check_grad_dtype(arr)
         self.data = arr
         self.grad = None

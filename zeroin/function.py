@@ -93,15 +93,16 @@ class Function:
             raise ShapeError(f"{self.name}: {word} {shapes}: {e}") from None
         if type(data) is not np.ndarray:
             data = np.asarray(data)
-        out = _leaf(data)
-        if _mode.enabled:
-            for t in inputs:
-                if t.requires_grad:
-                    self.inputs = inputs
-                    self.released = False
-                    out.requires_grad = True
-                    out.grad_fn = self
-                    break
+        if _mode.enabled and (
+                inputs[0].requires_grad or inputs[1].requires_grad if n == 2 else
+                inputs[0].requires_grad if n == 1 else
+                any([t.requires_grad for t in inputs])):
+            self.inputs = inputs
+            self.released = False
+            out = _leaf(data, True)
+            out.grad_fn = self
+        else:
+            out = _leaf(data)
         if anomaly.enabled:
             _anomaly_forward(self, out)
         return out
