@@ -10,13 +10,12 @@ save never leaves a half-written checkpoint behind, and are read with
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from ._io import atomic_open
 from ._tensor import Tensor
 from .function import ZeroinError
 
@@ -106,18 +105,8 @@ def save(obj, path):
     arrays = {}
     structure = _encode(obj, [], arrays)
     meta = json.dumps({"format": _FORMAT, "library": "zeroin", "root": structure})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{_STRUCTURE_KEY: np.array(meta)}, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path) as f:     # a file object, so np.savez appends no ".npz"
+        np.savez(f, **{_STRUCTURE_KEY: np.array(meta)}, **arrays)
     return path
 
 

@@ -93,14 +93,10 @@ def _savefig(fig, path):
 
 
 def _write_json(obj, path):
-    import tempfile
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
+    from ._io import atomic_open
+    with atomic_open(path, "w") as f:
         json.dump(obj, f, indent=1, default=float)
-    os.replace(tmp, path)
-    return path
+    return Path(path)
 
 
 # --- train ----------------------------------------------------------------------------------

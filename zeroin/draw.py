@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import itertools
 import os
-import tempfile
 from html import escape
 
 import numpy as np
 
+from ._io import atomic_open
 from ._layout import layout
 from .explain import local_vjp, node_names
 from .graph import toposort
@@ -67,23 +67,6 @@ def _short(a):
 def _text_w(s, size=_FS, bold=False):
     # average advance of DejaVu Sans, a little generous so text never overflows
     return len(s) * size * (0.64 if bold else 0.6)
-
-
-def _atomic_write(path, data):
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".zeroin-", suffix=".tmp", dir=folder)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class _Node:
@@ -397,7 +380,8 @@ class Drawing:
         else:
             raise ValueError(f"Drawing.save: unknown file type {suffix!r} in {path!r}; use "
                              f".svg, .png or .dot")
-        _atomic_write(path, data)
+        with atomic_open(path) as f:
+            f.write(data)
         return path
 
     def __repr__(self):

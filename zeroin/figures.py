@@ -16,8 +16,9 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import tempfile
 from dataclasses import dataclass
+
+from ._io import atomic_open
 
 __all__ = ["available", "style", "subplots", "save", "plain_log_ticks", "FigureFiles",
            "write_bytes", "write_text", "COLORS", "PLOTS_HINT"]
@@ -135,18 +136,8 @@ def _metadata(fmt):
 def write_bytes(path, data):
     """Write ``data`` to ``path`` atomically (temporary file in the same folder, then
     ``os.replace``), so a reader never sees half a file."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)          # mkstemp makes 0600; these files are for sharing
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path) as f:
+        f.write(data)
     return path
 
 

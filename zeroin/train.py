@@ -221,21 +221,15 @@ class History:
 
 
 def _save_figure(fig, path):
-    """Write a figure atomically (temporary file in the same folder, then rename)."""
-    import os
-    import tempfile
+    """Write a figure atomically (temporary file in the same folder, then rename).
+
+    The format comes from the file's extension (matplotlib's default, PNG, without one).
+    """
     from pathlib import Path
+    from ._io import atomic_open
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path) as f:
+        fig.savefig(f, dpi=110, format=path.suffix[1:].lower() or None)
     return path
 
 

@@ -13,12 +13,12 @@ import gzip
 import hashlib
 import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from .._io import atomic_open
 from ..function import ZeroinError
 
 __all__ = ["read_idx", "write_idx", "load_mnist", "mnist_cache_dir", "MNIST_FILES",
@@ -115,18 +115,8 @@ def write_idx(path, array, compress=None):
 
 
 def _atomic_write(path, data):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, suffix=".part") as f:
+        f.write(data)
 
 
 # --- MNIST ------------------------------------------------------------------------------
