@@ -12,6 +12,7 @@ import numpy as np
 
 from .._tensor import Tensor, _as_array, _leaf, get_default_dtype
 from ..function import ShapeError, ZeroinError
+from .utils import _zero_grad
 
 __all__ = ["Module", "Parameter", "IncompatibleKeys", "StateDictError"]
 
@@ -239,13 +240,7 @@ class Module:
 
     def zero_grad(self, set_to_none=True):
         """Clear the gradients of every parameter (set them to None, or fill with zeros)."""
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none or p.grad.requires_grad or not p.grad.data.flags.writeable:
-                p.grad = None
-            else:
-                p.grad.data.fill(0)
+        _zero_grad(self.parameters(), set_to_none)
 
     def requires_grad_(self, requires_grad=True):
         """Freeze (False) or unfreeze every parameter; returns self."""

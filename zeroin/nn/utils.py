@@ -20,6 +20,18 @@ def _params(parameters, op):
                         f"model.parameters()), got {type(parameters).__name__}") from None
 
 
+def _zero_grad(parameters, set_to_none):
+    # Module.zero_grad and Optimizer.zero_grad. A gradient that is part of a graph
+    # (create_graph) or read-only cannot be zeroed in place, so it is dropped.
+    for p in parameters:
+        if p.grad is None:
+            continue
+        if set_to_none or p.grad.requires_grad or not p.grad.data.flags.writeable:
+            p.grad = None
+        else:
+            p.grad.data.fill(0)
+
+
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
     """Scale all gradients together, in place, so that their joint norm is at most
     ``max_norm``; returns the norm before clipping (a 0-d tensor).

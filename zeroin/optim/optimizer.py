@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 
 from .._tensor import Tensor
+from ..nn.utils import _zero_grad
 
 __all__ = ["Optimizer"]
 
@@ -101,13 +102,7 @@ class Optimizer:
     def zero_grad(self, set_to_none=True):
         """Clear every parameter's gradient before the next backward (which accumulates)."""
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none or p.grad.requires_grad or not p.grad.data.flags.writeable:
-                    p.grad = None
-                else:
-                    p.grad.data.fill(0)
+            _zero_grad(group["params"], set_to_none)
 
     def step(self, closure=None):
         """Update every parameter that has a gradient. ``closure`` (optional) re-evaluates
