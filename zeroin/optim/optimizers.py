@@ -21,6 +21,21 @@ def _in_range(name, what, v, lo=0.0, hi=None, hi_open=True):
         raise ValueError(f"{name}: {what} must be {rng}, got {v!r}")
 
 
+def _ema_(avg, x, beta, s):
+    """``avg <- beta avg + (1-beta) x`` in place (``s`` is scratch)."""
+    avg *= beta
+    np.multiply(x, 1 - beta, out=s)
+    avg += s
+
+
+def _ema_sq_(avg, x, beta, s):
+    """``avg <- beta avg + (1-beta) x**2`` in place (``s`` is scratch)."""
+    avg *= beta
+    np.multiply(x, x, out=s)
+    s *= 1 - beta
+    avg += s
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent, the chapter's ``w <- w - lr * dL/dw``, with options.
 
@@ -120,20 +135,14 @@ class Adadelta(Optimizer):
         else:
             s2 = self._second(sc)
         sa, ad = st["square_avg"], st["acc_delta"]
-        sa *= rho
-        np.multiply(g, g, out=s)
-        s *= 1 - rho
-        sa += s
+        _ema_sq_(sa, g, rho, s)
         np.add(sa, eps, out=s)
         np.sqrt(s, out=s)                 # std
         np.add(ad, eps, out=s2)
         np.sqrt(s2, out=s2)
         s2 /= s
         s2 *= g                           # delta
-        ad *= rho
-        np.multiply(s2, s2, out=s)
-        s *= 1 - rho
-        ad += s
+        _ema_sq_(ad, s2, rho, s)
         s2 *= -float(group["lr"])
         d += s2
 
@@ -163,15 +172,10 @@ class RMSprop(Optimizer):
         alpha, lr = group["alpha"], float(group["lr"])
         g = self._decayed(d, g, group["weight_decay"], sc)
         s, sa = sc[0], st["square_avg"]
-        sa *= alpha
-        np.multiply(g, g, out=s)
-        s *= 1 - alpha
-        sa += s
+        _ema_sq_(sa, g, alpha, s)
         if group["centered"]:
             ga = st["grad_avg"]
-            ga *= alpha
-            np.multiply(g, 1 - alpha, out=s)
-            ga += s
+            _ema_(ga, g, alpha, s)
             np.multiply(ga, ga, out=s)
             np.subtract(sa, s, out=s)
             np.sqrt(s, out=s)
@@ -226,13 +230,8 @@ class Adam(Optimizer):
         else:
             g = self._decayed(d, g, wd, sc)
         s, m, v = sc[0], st["exp_avg"], st["exp_avg_sq"]
-        m *= b1
-        np.multiply(g, 1 - b1, out=s)
-        m += s
-        v *= b2
-        np.multiply(g, g, out=s)
-        s *= 1 - b2
-        v += s
+        _ema_(m, g, b1, s)
+        _ema_sq_(v, g, b2, s)
         if group["amsgrad"]:
             vmax = st["max_exp_avg_sq"]
             np.maximum(vmax, v, out=vmax)
