@@ -272,7 +272,7 @@ class Drawing:
         def q(s):
             return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"') + '"'
         o = ["digraph zeroin {", "  rankdir=LR;",
-             f'  node [fontname="DejaVu Sans", fontsize=11];',
+             '  node [fontname="DejaVu Sans", fontsize=11];',
              '  edge [fontname="DejaVu Sans", fontsize=10];']
         label = " \\n".join(s for s in (self.title, self.caption, self.note) if s)
         if label:

@@ -202,11 +202,11 @@ def _check_same_shape(op, x, t):
     except ValueError:
         b = None
     if x.ndim == t.ndim + 1 and x.shape[-1] == 1 and x.shape[:-1] == t.shape:
-        fix = (f"Reshape the target with target.reshape(-1, 1) or the input with "
-               f"input.reshape(-1)")
+        fix = ("Reshape the target with target.reshape(-1, 1) or the input with "
+               "input.reshape(-1)")
     elif t.ndim == x.ndim + 1 and t.shape[-1] == 1 and t.shape[:-1] == x.shape:
-        fix = (f"Reshape the input with input.reshape(-1, 1) or the target with "
-               f"target.reshape(-1)")
+        fix = ("Reshape the input with input.reshape(-1, 1) or the target with "
+               "target.reshape(-1)")
     elif x.size == t.size:
         fix = f"Reshape the target with target.reshape{x.shape}"
     else:
