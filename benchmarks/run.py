@@ -214,6 +214,15 @@ def table(results):
         if "skipped" in row:
             lines.append(f"| {name} | skipped: {row['skipped']} |")
             continue
+        if name.startswith("MEM"):
+            lines.append(f"| {name} | {row['zeroin']['best'] * 100:+.2f}% (target within "
+                         f"5%) |")
+            continue
+        if name.startswith("IMPORT"):
+            v = row["zeroin"]
+            lines.append(f"| {name} | {v['best']:.3f} (numpy {v['numpy_s']:.3f} + zeroin "
+                         f"{v['zeroin_own_s']:.3f}) |")
+            continue
         best = {k: row[k]["best"] if k in row else None for k in cols}
 
         def ratio(k):

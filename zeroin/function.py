@@ -160,14 +160,14 @@ def constant(value, like=None):
     if isinstance(value, Tensor):
         return value
     tv = type(value)
-    if (tv is float or tv is int) and like is not None and like.data.dtype.char == "d":
+    if (tv is float or tv is int) and type(like) is Tensor and like.data.dtype.char == "d":
         # the common case (x * 0.5, 2 * w): a fresh node around a shared read-only array
         arr = _F64_CONSTANTS.get(value)
         if arr is not None:
             return _leaf(arr)
         if -9007199254740992 <= value <= 9007199254740992:
             return _leaf(_f64_constant(value))
-    if isinstance(value, (int, float, bool)) and like is not None:
+    if isinstance(value, (int, float, bool)) and isinstance(like, Tensor):
         kind = like.data.dtype.kind
         if kind == "f" or (kind in "iu" and isinstance(value, int) and not
                            isinstance(value, bool)):
