@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from .function import Function, ShapeError, constant
+from .function import _F64_CONSTANTS, Function, ShapeError, constant
 from ._tensor import Tensor, _leaf
 
 _raw = lambda x: x.data if type(x) is Tensor else x  # noqa: E731
@@ -23,9 +23,14 @@ def _t(x):
 
 
 def _pair(a, b):
+    tb = type(b)
+    if (tb is float or tb is int) and type(a) is Tensor and a.data.dtype.char == "d":
+        arr = _F64_CONSTANTS.get(b)         # x * 0.5, the hot case: see constant()
+        if arr is not None:
+            return a, _leaf(arr)
     if type(a) is not Tensor:
         a = constant(a, b)
-    if type(b) is not Tensor:
+    if tb is not Tensor:
         b = constant(b, a)
     return a, b
 
