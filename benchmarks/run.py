@@ -129,8 +129,8 @@ def bench_w3(quick):
     for batch in (32, 128, 1024):
         impls, losses = W.w3(batch)
         check_losses(f"W3 batch {batch}", losses, rtol=1e-4)
-        n = {32: 100, 128: 40, 1024: 8}[batch] // (2 if quick else 1)
-        out[f"W3 MLP step b={batch} (ms)"] = scale(compare(impls, n, 3 if quick else 7), 1e3)
+        n = {32: 100, 128: 50, 1024: 10}[batch] // (2 if quick else 1)
+        out[f"W3 MLP step b={batch} (ms)"] = scale(compare(impls, n, 3 if quick else 15), 1e3)
     return out
 
 
@@ -227,7 +227,8 @@ def table(results):
 
         def ratio(k):
             if best.get(k) and best["zeroin"] is not None:
-                return f"{best['zeroin'] / best[k]:.2f}"
+                r = best["zeroin"] / best[k]
+                return f"{r:.2f}" if r >= 0.1 else f"{r:.2g}"
             return "-"
         lines.append(f"| {name} | " + " | ".join(fmt(best[k]) for k in cols) + " | "
                      + " | ".join(ratio(k) for k in ("numpy", "torch", "micrograd")) + " |")
