@@ -96,15 +96,18 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
         # Gradients of 0-d values may travel as NumPy scalars between scalar_rules ops
         # (see Function.scalar_rules); anything else, and anything a user sees, is an ndarray.
         scalar = not create_graph and fn.scalar_rules and not t.data.ndim
-        if type(g) is not ndarray and not create_graph and (
-                not scalar or t._hooks or t._retain or targets is not None):
+        if t._hooks or t._retain or targets is not None:    # rare: someone looks at g
+            if type(g) is not ndarray and not create_graph:
+                g = asarray(g)
+            if t._hooks:
+                g = _call_hooks(t, g, create_graph)
+            if t._retain and targets is None:
+                t.grad = wrap(g) if t.grad is None else \
+                    wrap(_raw_add(t.grad, g, create_graph))
+            if targets is not None and k in targets:
+                captured[k] = g
+        elif not scalar and type(g) is not ndarray and not create_graph:
             g = asarray(g)
-        if t._hooks:
-            g = _call_hooks(t, g, create_graph)
-        if t._retain and targets is None:
-            t.grad = wrap(g) if t.grad is None else wrap(_raw_add(t.grad, g, create_graph))
-        if targets is not None and k in targets:
-            captured[k] = g
         if fn.released and check_released:
             raise RuntimeError(_RELEASED_MSG)
         ins = fn.inputs
@@ -248,8 +251,13 @@ def node_grads(output, gradient=None):
 def backward(tensor, gradient=None, retain_graph=False, create_graph=False):
     """Accumulate d(tensor)/d(leaf) into each leaf's ``.grad``. See :meth:`Tensor.backward`."""
     outs = [tensor]
-    g = _root_grads(outs, None if gradient is None else [gradient], create_graph,
-                    "backward")
+    d = tensor.data if type(tensor) is Tensor else None
+    if gradient is None and d is not None and d.ndim == 0 and tensor.requires_grad \
+            and not create_graph:
+        g = [np.array(1, dtype=d.dtype)]     # the usual loss.backward()
+    else:
+        g = _root_grads(outs, None if gradient is None else [gradient], create_graph,
+                        "backward")
     mode = _tmode._mode             # what no_grad()/enable_grad() set, without the objects
     prev = mode.enabled
     mode.enabled = create_graph
