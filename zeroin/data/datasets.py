@@ -1,4 +1,5 @@
-"""``load_dataset(name)``: every dataset zeroin knows, split and ready to train on."""
+"""``load_dataset(name)``: every dataset zeroin knows, or your own file, split and ready to
+train on."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .dataset import TensorDataset, train_val_test_split
+from .files import detect_task, encode_labels, file_sha256, is_data_file, read_table
 from .mnist import load_mnist
 from .synthetic import make_linear, make_moons, make_sine, make_spirals, make_xor
 from .transforms import Standardizer
@@ -43,6 +45,11 @@ class DatasetSplits:
     labels ``(n, 1)`` of 0.0/1.0, BCEWithLogits) or ``"multiclass"`` (one logit per
     class, integer labels ``(n,)``, CrossEntropy). ``standardizer`` was fitted on the
     training inputs only and already applied to all three parts.
+
+    For a data file, ``classes`` holds the original label values (class ``i`` is
+    ``classes[i]``) and, for regression, ``target_standardizer`` was fitted on the
+    training targets and applied to all three parts (undo it with ``inverse_transform``
+    to get predictions in the file's units).
     """
     name: str
     task: str
@@ -56,6 +63,8 @@ class DatasetSplits:
     target_loss: float = 0.1
     seed: int = 0
     info: dict = field(default_factory=dict)
+    target_standardizer: Standardizer | None = None
+    classes: np.ndarray | None = None
 
     def __repr__(self):
         return (f"DatasetSplits({self.name!r}, task={self.task!r}, train={len(self.train)}, "
@@ -69,14 +78,17 @@ def _parse(name):
     return base.lower(), (arg or None)
 
 
-def load_dataset(name, seed=0, val=0.1, test=0.2, standardize=None, n=None):
-    """Load a dataset by name and split it.
+def load_dataset(name, seed=0, val=0.1, test=0.2, standardize=None, n=None, test_path=None,
+                 task=None, label_column=None):
+    """Load a dataset by name, or your own data file, and split it.
 
     Parameters
     ----------
-    name : str
-        ``linear``, ``sine``, ``xor``, ``moons``, ``spirals``, ``digits``, ``mnist``, or
-        ``mnist:DIR`` for MNIST IDX files in folder DIR.
+    name : str or path
+        ``linear``, ``sine``, ``xor``, ``moons``, ``spirals``, ``digits``, ``mnist``,
+        ``mnist:DIR`` for MNIST IDX files in folder DIR, or a path to a ``.npz`` file
+        (arrays ``data`` and ``label``, or ``X`` and ``y``, samples in rows) or a
+        ``.csv`` file (optional header, label in the last column).
     seed : int
         Fixes the generated data and the split (not the training).
     val, test : float
@@ -87,7 +99,22 @@ def load_dataset(name, seed=0, val=0.1, test=0.2, standardize=None, n=None):
         (default: only for digits; MNIST pixels are scaled to [0, 1]).
     n : int, optional
         Number of samples for the generated datasets.
+    test_path : path, optional
+        A separate test file (same layout as ``name``); the file ``name`` is then split
+        into train and validation only.
+    task : {"classification", "regression"}, optional
+        For files: overrides the guess (whole-number labels with at most 50 distinct
+        values, fewer than n/5, are classes; anything else is a regression target).
+    label_column : str or int, optional
+        For .csv files: the label column's header name or index (default: the last).
+
+    For files, inputs are standardised on the training part by default, and so are
+    regression targets (see :class:`DatasetSplits`).
     """
+    if test_path is not None or task is not None or label_column is not None or \
+            is_data_file(name, DATASETS):
+        return _load_file(name, seed=seed, val=val, test=test, standardize=standardize,
+                          test_path=test_path, task=task, label_column=label_column)
     base, arg = _parse(name)
     if base not in DATASETS:
         raise ValueError(f"load_dataset: unknown dataset {name!r}; choose one of "
@@ -146,3 +173,67 @@ def _split_train(X, y, val, seed):
     n_val = int(round(len(X) * val))
     va, tr = perm[:n_val], perm[n_val:]
     return (X[tr], y[tr]), (X[va], y[va]), None
+
+
+def _load_file(path, seed, val, test, standardize, test_path, task, label_column):
+    if not is_data_file(path, DATASETS):
+        raise ValueError(f"load_dataset: test_path, task and label_column are for data files "
+                         f"(.npz or .csv); {path!r} is a built-in dataset name")
+    X, y = read_table(path, label_column)
+    kind = detect_task(y, task, where=str(path))
+    info = {"description": f"your data from {path}", "file": str(path),
+            "sha256": file_sha256(path), "label_column": label_column, "val": val,
+            "test": test, "test_path": None if test_path is None else str(test_path),
+            "task_given": task}
+    if test_path is not None:
+        Xte, yte = read_table(test_path, label_column)
+        info["test_sha256"] = file_sha256(test_path)
+        if Xte.shape[1] != X.shape[1] or yte.shape[1:] != y.shape[1:]:
+            raise ValueError(f"load_dataset: the test file {test_path} has {Xte.shape[1]} "
+                             f"features and labels of shape {yte.shape[1:]}, but {path} has "
+                             f"{X.shape[1]} and {y.shape[1:]}")
+    classes = None
+    if kind == "classification":
+        classes = np.unique(y)
+        y = encode_labels(y, classes, str(path))
+        if test_path is not None:
+            yte = encode_labels(yte, classes, f"the test file {test_path}")
+    else:
+        y = y.astype(np.float64).reshape(len(y), -1)
+        if test_path is not None:
+            yte = yte.astype(np.float64).reshape(len(yte), -1)
+    strat = y if kind == "classification" and _can_stratify(y, val, test_path is None and
+                                                               test) else None
+    if test_path is None:
+        parts = train_val_test_split(X, y, val=val, test=test, seed=seed, stratify=strat)
+    elif val > 0:
+        # a two-way split: the "test" part of this call is the validation part
+        tr, _, va = train_val_test_split(X, y, val=0.0, test=val, seed=seed, stratify=strat)
+        parts = (tr, va, (Xte, yte))
+    else:
+        parts = ((X, y), (X[:0], y[:0]), (Xte, yte))
+    if len(parts[0][0]) == 0:
+        raise ValueError(f"load_dataset: {path} has {len(X)} samples, too few to split off "
+                         f"val={val} and test={test}")
+    scaler = tscaler = None
+    if standardize is None or standardize:
+        scaler = Standardizer().fit(parts[0][0])
+        parts = tuple((scaler.transform(Xp), yp) for Xp, yp in parts)
+    if kind == "regression" and standardize is not False:
+        tscaler = Standardizer().fit(parts[0][1])
+        parts = tuple((Xp, tscaler.transform(yp)) for Xp, yp in parts)
+    out = len(classes) if kind == "classification" else y.shape[1]
+    return DatasetSplits(name=str(path), task="multiclass" if classes is not None else
+                         "regression", train=TensorDataset(*parts[0]),
+                         val=TensorDataset(*parts[1]), test=TensorDataset(*parts[2]),
+                         in_features=int(X.shape[1]), out_features=int(out),
+                         num_classes=None if classes is None else len(classes),
+                         standardizer=scaler, target_loss=0.1, seed=seed, info=info,
+                         target_standardizer=tscaler, classes=classes)
+
+
+def _can_stratify(y, val, test):
+    """Stratify only when every class has enough samples to appear in each part."""
+    counts = np.bincount(y)
+    small = min(f for f in (val, test) if f) if (val or test) else 1.0
+    return bool(counts.min() * small >= 1)
