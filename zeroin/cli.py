@@ -3,6 +3,8 @@
     zeroin tour                      every lesson, a short training run, one HTML page
     zeroin lesson NAME [--out DIR]   one lesson of the chapter (zeroin lesson --list)
     zeroin train DATASET [...]       train an MLP with progress, curves and a checkpoint
+                                     (DATASET: a built-in name or a .npz/.csv file;
+                                     --test TEST_FILE for a separate test file)
     zeroin evaluate CHECKPOINT DATASET
     zeroin sweep DATASET --lr 0.001,0.01,0.1,1 [...]
 
@@ -30,7 +32,18 @@ def _ints(s):
 
 def _add_training_args(p, sweep=False):
     p.add_argument("dataset", help="linear, xor, moons, spirals, sine, digits, mnist "
-                                   "(or mnist:DIR for IDX files in DIR)")
+                                   "(or mnist:DIR for IDX files in DIR), or your own .npz "
+                                   "(arrays data and label, or X and y) or .csv file (label "
+                                   "in the last column)")
+    p.add_argument("--test", default=None, metavar="TEST_FILE",
+                   help="a separate test file; DATASET is then split into train and "
+                        "validation only")
+    p.add_argument("--task", default=None, choices=["classification", "regression"],
+                   help="for files: override the guess (whole-number labels with few "
+                        "distinct values are classes)")
+    p.add_argument("--label-column", default=None,
+                   help="for .csv files: the label column's header name or index "
+                        "(default: the last column)")
     p.add_argument("--hidden", type=_ints, default=[64, 32] if not sweep else [32],
                    help="hidden layer sizes, e.g. 64,32")
     p.add_argument("--activation", default="relu",
@@ -69,7 +82,8 @@ def build_parser():
 
     p = sub.add_parser("evaluate", help="evaluate a saved checkpoint on a dataset")
     p.add_argument("checkpoint")
-    p.add_argument("dataset")
+    p.add_argument("dataset", help="a built-in name or a .npz/.csv file (the file trained "
+                                   "on: its held-out test rows; any other file: every row)")
     p.add_argument("--batch-size", type=int, default=256)
 
     p = sub.add_parser("sweep", help="one training run per learning rate, in parallel")

@@ -29,7 +29,7 @@ import numpy as np
 
 __all__ = ["build_mlp", "make_optimizer", "loss_for_task", "metrics_for_task", "train_mlp",
            "evaluate_checkpoint", "sweep", "train_command", "evaluate_command",
-           "sweep_command", "ACTIVATIONS", "OPTIMIZERS"]
+           "sweep_command", "evaluate_split", "format_metrics", "ACTIVATIONS", "OPTIMIZERS"]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamw")
@@ -83,6 +83,33 @@ def metrics_for_task(task):
     return ["r2", "mae"] if task == "regression" else ["accuracy"]
 
 
+def evaluate_split(model, loss_fn, data, metrics, target_standardizer=None, batch_size=1024):
+    """Loss and metrics on ``data``; with a ``target_standardizer`` (regression on a data
+    file) ``loss`` stays the training loss on standardised targets and ``mse``, ``mae``
+    and ``r2`` are measured in the file's own units."""
+    from .metrics import mae, mse, r2
+    from .train import evaluate, predict
+    res = evaluate(model, loss_fn, data, metrics, batch_size=batch_size)
+    if target_standardizer is None:
+        return res
+    X, y = data.arrays
+    pred = target_standardizer.inverse_transform(predict(model, X, batch_size=batch_size))
+    y = target_standardizer.inverse_transform(y)
+    return {"loss": res["loss"], "mse": float(mse(pred, y)), "mae": float(mae(pred, y)),
+            "r2": float(r2(pred, y))}
+
+
+def format_metrics(res):
+    """``loss 0.1234  r2 0.9876``: 4 decimals, 6 significant digits for big numbers."""
+    return "  ".join(f"{k} {v:.4f}" if abs(v) < 1e5 else f"{k} {v:.6g}"
+                     for k, v in res.items())
+
+
+def _label_text(v):
+    v = v.item() if hasattr(v, "item") else v
+    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+
+
 def _slug(name):
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in name.split(":")[0])
 
@@ -103,8 +130,12 @@ def _write_json(obj, path):
 
 def train_mlp(dataset, hidden=(64, 32), activation="relu", optimizer="adam", lr=0.01,
               batch_size=32, epochs=50, seed=0, verbose=0, out=None, patience=None,
-              data_seed=0, file=None):
-    """Train an MLP on a named dataset; returns ``(model, history, splits, test_metrics)``.
+              data_seed=0, file=None, test_path=None, task=None, label_column=None):
+    """Train an MLP on a named dataset or a data file; returns
+    ``(model, history, splits, test_metrics)``.
+
+    ``test_path``, ``task`` and ``label_column`` are passed to
+    :func:`zeroin.data.load_dataset` (data files only).
 
     With ``out``, writes ``model.npz`` (weights, optimizer state and the architecture,
     so ``zeroin evaluate`` can rebuild the model), ``history.json``, ``loss.png`` and a
@@ -113,8 +144,9 @@ def train_mlp(dataset, hidden=(64, 32), activation="relu", optimizer="adam", lr=
     """
     from . import random as zr
     from .data import load_dataset
-    from .train import evaluate, fit
-    d = load_dataset(dataset, seed=data_seed)
+    from .train import fit
+    d = load_dataset(dataset, seed=data_seed, test_path=test_path, task=task,
+                     label_column=label_column)
     zr.manual_seed(seed)
     model = build_mlp(d.in_features, hidden, d.out_features, activation)
     opt = make_optimizer(optimizer, model.parameters(), lr)
@@ -123,7 +155,7 @@ def train_mlp(dataset, hidden=(64, 32), activation="relu", optimizer="adam", lr=
     history = fit(model, loss_fn, opt, d.train, d.val if len(d.val) else None, epochs=epochs,
                   batch_size=batch_size, metrics=metrics, verbose=verbose, patience=patience,
                   file=file)
-    test = evaluate(model, loss_fn, d.test, metrics)
+    test = evaluate_split(model, loss_fn, d.test, metrics, d.target_standardizer)
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
@@ -192,6 +224,15 @@ def save_checkpoint(path, model, optimizer, splits, hidden, activation, train_in
             "train": train_info, "test": test, "zeroin_version": __version__}
     if splits.standardizer is not None:
         meta["standardizer"] = splits.standardizer.state_dict()
+    if getattr(splits, "target_standardizer", None) is not None:
+        meta["target_standardizer"] = splits.target_standardizer.state_dict()
+    if getattr(splits, "classes", None) is not None:
+        meta["classes"] = np.asarray(splits.classes)
+    if "file" in splits.info:
+        i = splits.info
+        meta["data_file"] = {k: i.get(k) for k in ("file", "sha256", "test_path",
+                                                   "test_sha256", "label_column", "val",
+                                                   "test")}
     return save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                  "meta": meta}, path)
 
@@ -205,17 +246,30 @@ def train_command(args):
     model, history, d, test = train_mlp(
         args.dataset, hidden=args.hidden, activation=args.activation,
         optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size, epochs=args.epochs,
-        seed=args.seed, verbose=verbose, out=out)
+        seed=args.seed, verbose=verbose, out=out, test_path=getattr(args, "test", None),
+        task=getattr(args, "task", None), label_column=getattr(args, "label_column", None))
     print(f"{d.name}: {len(d.train)} training, {len(d.val)} validation, {len(d.test)} test "
           f"samples; {model.num_parameters() if hasattr(model, 'num_parameters') else '?'} "
           f"parameters")
-    print("test  " + "  ".join(f"{k} {v:.4f}" for k, v in test.items()))
+    if "file" in d.info:
+        print(_file_task_text(d))
+    print("test  " + format_metrics(test))
     written = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
     print(f"wrote {', '.join(written)} to {out}")
     if history.diverged:
         raise RuntimeError((history.message + "; " if not verbose else "training diverged (see "
                             "above); ") + f"no checkpoint was written to {out}")
     return test
+
+
+def _file_task_text(d):
+    if d.classes is not None:
+        shown = ", ".join(_label_text(c) for c in d.classes[:10])
+        more = ", ..." if len(d.classes) > 10 else ""
+        return (f"classification, {len(d.classes)} classes: labels {shown}{more} -> "
+                f"0..{len(d.classes) - 1}")
+    return ("regression: inputs and targets standardised on the training part; the test "
+            "mse, mae and r2 are in the file's units")
 
 
 # --- evaluate -------------------------------------------------------------------------------
@@ -234,6 +288,15 @@ def evaluate_checkpoint(checkpoint, dataset, batch_size=256, split="test"):
     model = build_mlp(arch["in_features"], arch["hidden"], arch["out_features"],
                       arch["activation"])
     model.load_state_dict(ck["model"])
+    from .data.datasets import DATASETS
+    from .data.files import is_data_file
+    if is_data_file(dataset, DATASETS):
+        res, rows = _evaluate_file(model, meta, checkpoint, dataset, batch_size)
+        return res, {**meta, "evaluated_rows": rows}
+    if "data_file" in meta:
+        raise ValueError(f"{checkpoint} was trained on the data file "
+                         f"{meta['data_file']['file']}; evaluate it on a .npz or .csv file "
+                         f"with the same columns, not on the built-in {dataset!r}")
     d = load_dataset(dataset, seed=int(meta.get("data_seed", 0)), standardize=False)
     if d.in_features != arch["in_features"] or d.task != meta["task"]:
         raise ValueError(f"{checkpoint} holds a {meta['task']} model with "
@@ -246,6 +309,56 @@ def evaluate_checkpoint(checkpoint, dataset, batch_size=256, split="test"):
                     metrics_for_task(d.task), batch_size=batch_size), meta
 
 
+def _evaluate_file(model, meta, checkpoint, path, batch_size):
+    """The checkpoint's model on a data file, mapped and scaled exactly as in training.
+
+    The file it was trained on (same bytes) gives the same held-out test rows as
+    training did; any other file (a separate test file, new data) is used whole.
+    """
+    from .data import Standardizer, TensorDataset, load_dataset
+    from .data.files import encode_labels, file_sha256, read_table
+    info = meta.get("data_file")
+    arch = meta["architecture"]
+    if info is None:
+        raise ValueError(f"{checkpoint} was trained on the built-in dataset "
+                         f"{meta['dataset']!r}, not on a data file; evaluate it on "
+                         f"{meta['dataset']!r}")
+    task = "classification" if "classes" in meta else "regression"
+    if info.get("test_path") is None and file_sha256(path) == info["sha256"]:
+        d = load_dataset(path, seed=int(meta.get("data_seed", 0)), val=info["val"],
+                         test=info["test"], standardize=False, task=task,
+                         label_column=info.get("label_column"))
+        X, y = d.test.arrays
+        if task == "classification":
+            y = encode_labels(np.asarray(d.classes)[y], meta["classes"], str(path))
+        rows = f"the {len(y)} test rows held out when training"
+    else:
+        X, y = read_table(path, info.get("label_column"))
+        if task == "classification":
+            if y.ndim != 1:
+                raise ValueError(f"{path} has labels of shape {y.shape}; {checkpoint} is a "
+                                 f"classifier that needs one label per row")
+            y = encode_labels(y, meta["classes"], str(path))
+        else:
+            y = y.astype(np.float64).reshape(len(y), -1)
+        rows = f"all {len(y)} rows"
+    if X.shape[1] != arch["in_features"] or (task == "regression" and
+                                             y.shape[1] != arch["out_features"]):
+        raise ValueError(f"{checkpoint} holds a model with {arch['in_features']} inputs and "
+                         f"{arch['out_features']} outputs (trained on {info['file']}), but "
+                         f"{path} has {X.shape[1]} feature columns"
+                         + (f" and {y.shape[1]} targets" if task == "regression" else ""))
+    if "standardizer" in meta:
+        X = Standardizer.from_state_dict(meta["standardizer"]).transform(X)
+    tscaler = None
+    if "target_standardizer" in meta:
+        tscaler = Standardizer.from_state_dict(meta["target_standardizer"])
+        y = tscaler.transform(y)
+    kind = meta["task"]
+    return evaluate_split(model, loss_for_task(kind), TensorDataset(X, y),
+                        metrics_for_task(kind), tscaler, batch_size=batch_size), rows
+
+
 def evaluate_command(args):
     res, meta = evaluate_checkpoint(args.checkpoint, args.dataset,
                                     batch_size=getattr(args, "batch_size", 256))
@@ -253,7 +366,9 @@ def evaluate_command(args):
     print(f"{args.checkpoint}: MLP {a['in_features']}-"
           f"{'-'.join(str(h) for h in a['hidden'])}{'-' if a['hidden'] else ''}"
           f"{a['out_features']} ({a['activation']}), trained on {meta['dataset']}")
-    print(f"test on {args.dataset}  " + "  ".join(f"{k} {v:.4f}" for k, v in res.items()))
+    if "evaluated_rows" in meta:
+        print(f"{args.dataset}: {meta['evaluated_rows']}")
+    print(f"test on {args.dataset}  " + format_metrics(res))
     return res
 
 
@@ -266,10 +381,12 @@ def _sweep_run(config):
     """One training run of a sweep (a top-level function, so worker processes can run it)."""
     from . import random as zr
     from .data import load_dataset
-    from .train import evaluate, fit
+    from .train import fit
     from .data import DataLoader
     t0 = time.perf_counter()
-    d = load_dataset(config["dataset"], seed=config.get("data_seed", 0))
+    d = load_dataset(config["dataset"], seed=config.get("data_seed", 0),
+                     test_path=config.get("test_path"), task=config.get("task"),
+                     label_column=config.get("label_column"))
     # Runs may share one process (threads, an in-process Dask cluster): the shared
     # generator is used only under a lock, and each run shuffles with its own generator,
     # so every backend gives the same numbers.
@@ -285,7 +402,7 @@ def _sweep_run(config):
     h = fit(model, loss_fn, opt, loader, d.val if len(d.val) else None,
             epochs=config["epochs"], metrics=metrics, verbose=0)
     target = config["target"] if config.get("target") is not None else d.target_loss
-    test = evaluate(model, loss_fn, d.test, metrics)
+    test = evaluate_split(model, loss_fn, d.test, metrics, d.target_standardizer)
     losses = h.history.get("loss", [])
     return {"lr": config["lr"], "losses": losses, "val_losses": h.history.get("val_loss", []),
             "final_loss": losses[-1] if losses else float("nan"),
@@ -296,7 +413,8 @@ def _sweep_run(config):
 
 
 def sweep(dataset, lrs, hidden=(32,), activation="relu", optimizer="sgd", batch_size=32,
-          epochs=30, seed=0, target=None, jobs=-1, backend=None, scheduler=None):
+          epochs=30, seed=0, target=None, jobs=-1, backend=None, scheduler=None,
+          test_path=None, task=None, label_column=None):
     """One training run per learning rate, in parallel with joblib; returns one dict per run.
 
     Each dict holds ``lr``, ``losses`` (training loss per epoch), ``final_loss``,
@@ -304,7 +422,8 @@ def sweep(dataset, lrs, hidden=(32,), activation="relu", optimizer="sgd", batch_
     ``diverged``, ``test`` metrics and ``seconds``. ``backend`` is any joblib backend
     (default: loky processes, or the one set by an enclosing
     ``joblib.parallel_backend(...)``); ``"dask"`` connects to ``scheduler`` (an address)
-    or starts a local cluster, and closes what it started.
+    or starts a local cluster, and closes what it started. ``test_path``, ``task`` and
+    ``label_column`` are for data files, as in :func:`zeroin.data.load_dataset`.
     """
     try:
         import joblib
@@ -316,7 +435,8 @@ def sweep(dataset, lrs, hidden=(32,), activation="relu", optimizer="sgd", batch_
         raise ValueError(f"sweep: learning rates must be positive numbers, got {lrs}")
     configs = [{"dataset": dataset, "hidden": list(hidden), "activation": activation,
                 "optimizer": optimizer, "lr": lr, "batch_size": batch_size, "epochs": epochs,
-                "seed": seed, "target": target} for lr in lrs]
+                "seed": seed, "target": target, "test_path": test_path, "task": task,
+                "label_column": label_column} for lr in lrs]
     tasks = (joblib.delayed(_sweep_run)(c) for c in configs)
     if backend != "dask":
         return joblib.Parallel(n_jobs=jobs, backend=backend)(tasks)
@@ -398,7 +518,9 @@ def sweep_command(args):
     results = sweep(args.dataset, args.lr, hidden=args.hidden, activation=args.activation,
                     optimizer=args.optimizer, batch_size=args.batch_size, epochs=args.epochs,
                     seed=args.seed, target=args.target, jobs=args.jobs, backend=backend,
-                    scheduler=args.scheduler)
+                    scheduler=args.scheduler, test_path=getattr(args, "test", None),
+                    task=getattr(args, "task", None),
+                    label_column=getattr(args, "label_column", None))
     target = results[0]["target"]
     print(f"target loss {target:g}")
     print(sweep_table(results))
