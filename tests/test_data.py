@@ -364,3 +364,177 @@ def test_gzip_file_that_is_really_gzip(tmp_path):
         os.remove(tmp_path / name[:-3])
     (_, _), (Xte, yte) = load_mnist(root=tmp_path, normalize=False)
     np.testing.assert_array_equal(Xte.reshape(-1, 28, 28), arrays["test_images"])
+
+
+# --- your own data files (.npz, .csv) -------------------------------------------------------
+
+from zeroin.data import detect_task, encode_labels, read_table  # noqa: E402
+
+
+def _two_class_npz(path, n=200, seed=0, **keys):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    y = np.where(X[:, 0] + X[:, 1] > 0, 2, 1)[:, None]          # labels 1/2, shape (n, 1)
+    names = keys or {"data": "data", "label": "label"}
+    np.savez(path, **{names["data"]: X, names["label"]: y})
+    return X, y
+
+
+def _write_csv(path, X, y, header=None):
+    lines = ([",".join(header)] if header else []) + [
+        ",".join([*(repr(float(v)) for v in x), str(lab)]) for x, lab in zip(X, y)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_npz_two_classes_labels_one_two_map_to_zero_one(tmp_path):
+    X, y = _two_class_npz(tmp_path / "two.npz")
+    d = load_dataset(tmp_path / "two.npz", seed=3)
+    assert (d.task, d.in_features, d.out_features, d.num_classes) == ("multiclass", 3, 2, 2)
+    np.testing.assert_array_equal(d.classes, [1, 2])
+    parts = [d.train, d.val, d.test]
+    assert sum(len(p) for p in parts) == len(X)
+    labels = np.concatenate([p.arrays[1] for p in parts])
+    assert labels.dtype == np.int64 and labels.ndim == 1 and set(labels) == {0, 1}
+    # every sample keeps its label: undo the scaling and look each row up in the file
+    rows = np.concatenate([d.standardizer.inverse_transform(p.arrays[0]) for p in parts])
+    for row, lab in zip(rows, labels):
+        i = np.argmin(np.abs(X - row).sum(axis=1))
+        assert np.allclose(X[i], row) and y[i, 0] == d.classes[lab]
+    # inputs standardised with the training part's statistics only
+    np.testing.assert_allclose(d.train.arrays[0].mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(d.train.arrays[0].std(axis=0), 1, atol=1e-12)
+    assert abs(d.test.arrays[0].mean()) > 1e-6
+    # the split repeats with the seed
+    np.testing.assert_array_equal(load_dataset(tmp_path / "two.npz", seed=3).test.arrays[0],
+                                  d.test.arrays[0])
+
+
+def test_npz_with_X_and_y_keys_and_flat_labels(tmp_path):
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(100, 2)), rng.integers(0, 2, 100)
+    np.savez(tmp_path / "xy.npz", X=X, y=y)
+    d = load_dataset(str(tmp_path / "xy.npz"))
+    assert d.num_classes == 2 and len(d.train) + len(d.val) + len(d.test) == 100
+
+
+def test_csv_three_classes_with_and_without_header(tmp_path):
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(150, 2))
+    y = rng.choice([1, 2, 3], 150)
+    _write_csv(tmp_path / "h.csv", X, y, header=["a", "b", "kind"])
+    _write_csv(tmp_path / "n.csv", X, y)
+    for name in ("h.csv", "n.csv"):
+        Xr, yr = read_table(tmp_path / name)
+        np.testing.assert_allclose(Xr, X)
+        np.testing.assert_array_equal(yr, y)
+        d = load_dataset(tmp_path / name)
+        assert d.num_classes == 3 and d.out_features == 3
+        np.testing.assert_array_equal(d.classes, [1, 2, 3])
+    # the label column by header name or index; text labels are classes
+    (tmp_path / "t.csv").write_text("kind,a,b\n" + "".join(
+        f"{'cat' if v > 0 else 'dog'},{v},{w}\n" for v, w in X))
+    Xr, yr = read_table(tmp_path / "t.csv", label_column="kind")
+    np.testing.assert_allclose(Xr, X)
+    d = load_dataset(tmp_path / "t.csv", label_column=0)
+    assert list(d.classes) == ["cat", "dog"] and d.task == "multiclass"
+
+
+def test_regression_file_standardises_inputs_and_targets_on_train(tmp_path):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 2)) * [1.0, 50.0]
+    y = 3e5 + 1e5 * X[:, 0] - 1e3 * X[:, 1] + rng.normal(0, 1e4, 300)
+    np.savez(tmp_path / "r.npz", data=X, label=y[:, None])
+    d = load_dataset(tmp_path / "r.npz")
+    assert d.task == "regression" and d.classes is None and d.out_features == 1
+    ytr = d.train.arrays[1]
+    assert ytr.shape == (len(d.train), 1)
+    np.testing.assert_allclose([ytr.mean(), ytr.std()], [0, 1], atol=1e-12)
+    back = np.concatenate([d.target_standardizer.inverse_transform(p.arrays[1])
+                           for p in (d.train, d.val, d.test)])
+    np.testing.assert_allclose(np.sort(back[:, 0]), np.sort(y), rtol=1e-12)
+    raw = load_dataset(tmp_path / "r.npz", standardize=False)
+    assert raw.standardizer is None and raw.target_standardizer is None
+    np.testing.assert_allclose(d.target_standardizer.inverse_transform(d.train.arrays[1]),
+                               raw.train.arrays[1], rtol=1e-12)     # the same split
+
+
+@pytest.mark.parametrize("k,n,expected", [
+    (2, 11, "classification"), (2, 10, "regression"),     # fewer distinct values than n/5
+    (50, 251, "classification"), (51, 1000, "regression")])
+def test_detect_task_rule(k, n, expected):
+    y = np.arange(n) % k + 1.0
+    assert detect_task(y) == expected
+    assert detect_task(y + 0.5) == "regression"                 # not whole numbers
+    assert detect_task(y, "regression") == "regression"
+    assert detect_task(np.array(["a", "b"] * 10)) == "classification"
+
+
+def test_task_override_and_separate_test_file(tmp_path):
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(200, 2))
+    y = rng.integers(0, 100, 200)                               # 100 values: a target
+    np.savez(tmp_path / "a.npz", X=X, y=y)
+    np.savez(tmp_path / "b.npz", X=X[:40], y=y[:40])
+    assert load_dataset(tmp_path / "a.npz").task == "regression"
+    d = load_dataset(tmp_path / "a.npz", task="classification", test_path=tmp_path / "b.npz",
+                     val=0.25)
+    assert d.num_classes == len(np.unique(y))
+    assert (len(d.train), len(d.val), len(d.test)) == (150, 50, 40)
+    np.testing.assert_array_equal(d.classes[d.test.arrays[1]], y[:40])
+    np.testing.assert_allclose(d.standardizer.inverse_transform(d.test.arrays[0]), X[:40])
+    with pytest.raises(ValueError, match="text labels"):
+        detect_task(np.array(["a", "b"]), "regression")
+
+
+def test_test_file_with_unknown_labels_or_other_columns(tmp_path):
+    _two_class_npz(tmp_path / "tr.npz")
+    np.savez(tmp_path / "te.npz", data=np.zeros((4, 3)), label=[1, 2, 7, 7])
+    with pytest.raises(ValueError, match=r"te\.npz has labels \[7\].*classes: \[1, 2\]"):
+        load_dataset(tmp_path / "tr.npz", test_path=tmp_path / "te.npz")
+    np.savez(tmp_path / "te2.npz", data=np.zeros((4, 5)), label=[1, 2, 1, 2])
+    with pytest.raises(ValueError, match=r"te2\.npz has 5 features.*tr\.npz has 3"):
+        load_dataset(tmp_path / "tr.npz", test_path=tmp_path / "te2.npz")
+    with pytest.raises(ValueError, match="Index"):
+        encode_labels(np.array([1, 5]), np.array([1, 2]), "Index")
+
+
+def test_bad_files_get_clear_errors(tmp_path):
+    np.savez(tmp_path / "keys.npz", features=np.zeros((3, 2)), target=np.zeros(3))
+    with pytest.raises(ValueError, match=r"keys\.npz has arrays \['features', 'target'\]; "
+                                         r"expected 'data' and 'label' \(or 'X' and 'y'\)"):
+        load_dataset(tmp_path / "keys.npz")
+    np.savez(tmp_path / "rows.npz", data=np.zeros((10, 2)), label=np.zeros(8))
+    with pytest.raises(ValueError, match=r"rows\.npz: features have 10 rows.*labels have 8"):
+        load_dataset(tmp_path / "rows.npz")
+    np.savez(tmp_path / "obj.npz", data=np.array([None, 1], dtype=object), label=np.zeros(2))
+    with pytest.raises(ValueError, match=r"obj\.npz holds Python objects"):
+        load_dataset(tmp_path / "obj.npz")
+    (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(ValueError, match=r"broken\.npz is not a readable \.npz"):
+        load_dataset(tmp_path / "broken.npz")
+    with pytest.raises(FileNotFoundError, match=r"missing\.csv"):
+        load_dataset(tmp_path / "missing.csv")
+    (tmp_path / "f.txt").write_text("1,2\n")
+    with pytest.raises(ValueError, match=r"f\.txt.*\.npz.*\.csv"):
+        load_dataset(tmp_path / "f.txt")
+    (tmp_path / "text.csv").write_text("a,b,y\n1,2,0\n3,oops,1\n")
+    with pytest.raises(ValueError, match=r"text\.csv line 3, column 2: 'oops' is not a number"):
+        load_dataset(tmp_path / "text.csv")
+    (tmp_path / "ragged.csv").write_text("1,2,0\n3,1\n")
+    with pytest.raises(ValueError, match=r"ragged\.csv line 2 has 2 columns, expected 3"):
+        load_dataset(tmp_path / "ragged.csv")
+    (tmp_path / "nan.csv").write_text("1,2,0\nnan,1,1\n")
+    with pytest.raises(ValueError, match=r"nan\.csv: 1 rows have NaN"):
+        load_dataset(tmp_path / "nan.csv")
+    with pytest.raises(ValueError, match=r"no column named 'kind'"):
+        load_dataset(tmp_path / "text.csv", label_column="kind")
+    with pytest.raises(ValueError, match="for data files"):
+        load_dataset("moons", test_path=tmp_path / "keys.npz")
+
+
+def test_builtin_names_win_over_files_of_the_same_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "moons").write_text("not data")
+    assert load_dataset("moons").task == "binary"
+    _two_class_npz(tmp_path / "mine")                          # np.savez adds .npz
+    assert load_dataset("mine.npz").num_classes == 2
