@@ -189,3 +189,125 @@ def test_sweep_on_dask_local_cluster():
             via_context = sweep("xor", [0.01, 0.3], hidden=[4], epochs=3)
     assert _summary(via_address) == _summary(seq)
     assert _summary(via_context) == _summary(seq)
+
+
+# --- your own data files --------------------------------------------------------------------
+
+def _house_prices(path, n, seed):
+    """Targets in dollars, ~1e5..1e6: a model on raw targets would see a loss of ~1e11."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 2))
+    y = 3e5 + 1e5 * X[:, 0] - 5e4 * X[:, 1] + rng.normal(0, 1e4, n)
+    np.savez(path, data=X, label=y[:, None])
+    return X, y
+
+
+def _metric(text, name, prefix="test"):
+    line = next(ln for ln in text.splitlines() if ln.startswith(prefix))
+    return float(line.split(f" {name} ")[1].split()[0])
+
+
+def test_train_regression_file_with_separate_test_file(tmp_path, capsys):
+    _house_prices(tmp_path / "train.npz", 400, 0)
+    _, y_test = _house_prices(tmp_path / "test.npz", 200, 1)
+    out = tmp_path / "run"
+    assert main(["train", str(tmp_path / "train.npz"), "--test", str(tmp_path / "test.npz"),
+                 "--hidden", "16", "--epochs", "30", "--out", str(out), "--verbose", "0"]) == 0
+    text = capsys.readouterr().out
+    assert "360 training, 40 validation, 200 test samples" in text
+    r2, mse, mae = (_metric(text, k) for k in ("r2", "mse", "mae"))
+    assert r2 > 0.9
+    # mse and mae are in dollars: r2 = 1 - mse / var(y) on the test file, and the error is
+    # near the noise (1e4), far above what standardised targets would give
+    assert r2 == pytest.approx(1 - mse / y_test.var(), abs=2e-4)
+    assert 5e3 < mae < 5e4
+    ck = zeroin.load(out / "model.npz")
+    assert ck["meta"]["target_standardizer"]["mean"] == pytest.approx([3e5], rel=0.05)
+    assert ck["meta"]["standardizer"]["mean"].shape == (2,)
+    assert "classes" not in ck["meta"]
+
+    assert main(["evaluate", str(out / "model.npz"), str(tmp_path / "test.npz")]) == 0
+    ev = capsys.readouterr().out
+    assert "all 200 rows" in ev
+    train_line = next(ln for ln in text.splitlines() if ln.startswith("test "))
+    assert ev.splitlines()[-1].endswith(train_line[len("test "):])   # the same numbers
+
+
+def test_train_two_class_npz_labels_one_two(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    y = np.where(X[:, 0] - X[:, 2] > 0, 2, 1)[:, None]
+    np.savez(tmp_path / "two.npz", data=X, label=y)
+    out = tmp_path / "run"
+    assert main(["train", str(tmp_path / "two.npz"), "--hidden", "8", "--epochs", "15",
+                 "--out", str(out), "--verbose", "0"]) == 0
+    text = capsys.readouterr().out
+    assert "2 classes: labels 1, 2 -> 0..1" in text
+    acc = _metric(text, "accuracy")
+    assert acc >= 0.9
+    ck = zeroin.load(out / "model.npz")
+    np.testing.assert_array_equal(ck["meta"]["classes"], [1, 2])
+    assert ck["meta"]["architecture"]["out_features"] == 2
+    # the training file again: the same held-out rows, the same accuracy
+    assert main(["evaluate", str(out / "model.npz"), str(tmp_path / "two.npz")]) == 0
+    ev = capsys.readouterr().out
+    assert "the 60 test rows held out when training" in ev
+    assert f"accuracy {acc:.4f}" in ev
+    # new data labelled 1/2 is mapped the same way: flipping the labels flips the accuracy
+    Xn = rng.normal(size=(200, 3))
+    yn = np.where(Xn[:, 0] - Xn[:, 2] > 0, 2, 1)
+    np.savez(tmp_path / "new.npz", X=Xn, y=yn)
+    np.savez(tmp_path / "flip.npz", X=Xn, y=3 - yn)
+    assert main(["evaluate", str(out / "model.npz"), str(tmp_path / "new.npz")]) == 0
+    a_new = _metric(capsys.readouterr().out, "accuracy", "test on")
+    assert main(["evaluate", str(out / "model.npz"), str(tmp_path / "flip.npz")]) == 0
+    a_flip = _metric(capsys.readouterr().out, "accuracy", "test on")
+    assert a_new >= 0.9 and a_new + a_flip == pytest.approx(1.0)
+
+
+def test_train_and_sweep_three_class_csv(tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    c = rng.integers(1, 4, 300)
+    X = rng.normal(size=(300, 2)) * 0.5 + np.stack([np.cos(2.1 * c), np.sin(2.1 * c)], 1) * 3
+    (tmp_path / "three.csv").write_text("x1,x2,species\n" + "".join(
+        f"{a},{b},{k}\n" for (a, b), k in zip(X, c)))
+    out = tmp_path / "run"
+    assert main(["train", str(tmp_path / "three.csv"), "--hidden", "8", "--epochs", "10",
+                 "--out", str(out), "--verbose", "0"]) == 0
+    text = capsys.readouterr().out
+    assert "3 classes: labels 1, 2, 3 -> 0..2" in text and _metric(text, "accuracy") >= 0.9
+    assert main(["sweep", str(tmp_path / "three.csv"), "--lr", "0.01,0.1", "--hidden", "8",
+                 "--epochs", "3", "--jobs", "1", "--backend", "sequential", "--out",
+                 str(tmp_path / "sw")]) == 0
+    runs = json.loads((tmp_path / "sw" / "sweep.json").read_text())["runs"]
+    assert [r["lr"] for r in runs] == [0.01, 0.1]
+    assert all(0 <= r["test"]["accuracy"] <= 1 for r in runs)
+
+
+def test_data_file_errors_through_the_cli(tmp_path, capsys):
+    np.savez(tmp_path / "bad.npz", features=np.zeros((3, 2)), target=np.zeros(3))
+    assert main(["train", str(tmp_path / "bad.npz"), "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "bad.npz has arrays ['features', 'target']" in err and "'data' and 'label'" in err
+    assert main(["train", str(tmp_path / "none.csv")]) == 2
+    assert "no such data file" in capsys.readouterr().err
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "ok.npz", X=rng.normal(size=(60, 2)), y=rng.integers(1, 3, 60))
+    out = tmp_path / "run"
+    assert main(["train", str(tmp_path / "ok.npz"), "--hidden", "4", "--epochs", "1",
+                 "--out", str(out), "--verbose", "0"]) == 0
+    capsys.readouterr()
+    np.savez(tmp_path / "wide.npz", X=np.zeros((5, 3)), y=np.ones(5))
+    assert main(["evaluate", str(out / "model.npz"), str(tmp_path / "wide.npz")]) == 2
+    assert "2 inputs" in (err := capsys.readouterr().err) and "3 feature columns" in err
+    np.savez(tmp_path / "other.npz", X=np.zeros((5, 2)), y=[1, 2, 9, 9, 1])
+    assert main(["evaluate", str(out / "model.npz"), str(tmp_path / "other.npz")]) == 2
+    assert "labels [9]" in capsys.readouterr().err
+    assert main(["evaluate", str(out / "model.npz"), "moons"]) == 2
+    assert "trained on the data file" in capsys.readouterr().err
+    assert main(["train", "xor", "--hidden", "4", "--epochs", "1", "--out",
+                 str(tmp_path / "x"), "--verbose", "0"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "x" / "model.npz"), str(tmp_path / "ok.npz")]) == 2
+    assert "built-in dataset 'xor'" in capsys.readouterr().err
