@@ -253,6 +253,31 @@ def test_cross_entropy_label_errors():
         nn.CrossEntropyLoss(reduction="avg")
 
 
+def test_cross_entropy_float_target_hint_fits_its_shape():
+    x = zeroin.tensor(np.zeros((3, 4)))
+    onehot = np.eye(4)[[0, 1, 2]]
+    with pytest.raises(TypeError, match=r"one-hot rows.*argmax\(axis=1\)") as e:
+        F.cross_entropy(x, onehot)
+    assert "astype" not in str(e.value)
+    column = np.array([[0.0], [3.0], [2.0]])
+    with pytest.raises(TypeError, match=r"\(N, 1\).*reshape\(-1\)\.astype\('int64'\)") as e:
+        F.cross_entropy(x, column)
+    # the suggested fix works
+    fixed = column.reshape(-1).astype("int64")
+    expected = -np.log(0.25)
+    np.testing.assert_allclose(F.cross_entropy(x, fixed).item(), expected)
+    assert "BCEWithLogitsLoss" not in str(e.value)          # 4 classes: not a binary task
+
+
+def test_cross_entropy_binary_float_column_suggests_one_logit():
+    # a binary dataset's (n, 1) float 0/1 targets against a two-output model
+    x = zeroin.tensor(np.zeros((4, 2)))
+    y = np.array([[0.0], [1.0], [1.0], [0.0]])
+    with pytest.raises(TypeError, match=r"reshape\(-1\)\.astype\('int64'\).*one output.*"
+                       r"BCEWithLogitsLoss"):
+        nn.CrossEntropyLoss()(x, zeroin.tensor(y))
+
+
 def test_bce_refuses_values_outside_zero_one():
     with pytest.raises(ValueError, match=r"probabilities in \[0, 1\].*with_logits"):
         F.binary_cross_entropy(zeroin.tensor([0.5, 1.5]), [0.0, 1.0])

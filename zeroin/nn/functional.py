@@ -423,7 +423,19 @@ def _labels(op, target, n, c):
     y = target.data if isinstance(target, Tensor) else np.asarray(target)
     if y.dtype.kind not in "iu":
         if y.dtype.kind == "f" and y.size and np.all(y == np.round(y)):
-            hint = " (they hold whole numbers: convert with target.astype('int64'))"
+            if (y.shape == (n, c) and c > 1 and np.all((y == 0) | (y == 1))
+                    and np.all(y.sum(axis=1) == 1)):
+                hint = (" (they look like one-hot rows of shape (N, C): pass "
+                        "target.argmax(axis=1))")
+            elif y.shape == (n, 1):
+                hint = (" (they hold whole numbers in a column of shape (N, 1): convert "
+                        "with target.reshape(-1).astype('int64'))")
+            else:
+                hint = " (they hold whole numbers: convert with target.astype('int64'))"
+            if c == 2 and y.ndim and y.shape[0] == n and y.size == n and \
+                    np.all((y == 0) | (y == 1)):
+                hint += ("; or, for 0/1 targets, give the model one output and use "
+                         "binary_cross_entropy_with_logits (nn.BCEWithLogitsLoss)")
         elif y.dtype.kind == "f":
             hint = (" (they are not whole numbers: cross_entropy takes class indices, not "
                     "probabilities or one-hot rows; use labels.argmax(axis=1) for one-hot)")
