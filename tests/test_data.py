@@ -437,6 +437,11 @@ def test_csv_three_classes_with_and_without_header(tmp_path):
     np.testing.assert_allclose(Xr, X)
     d = load_dataset(tmp_path / "t.csv", label_column=0)
     assert list(d.classes) == ["cat", "dog"] and d.task == "multiclass"
+    (tmp_path / "t2.csv").write_text("".join(                  # text labels, no header
+        f"{'cat' if v > 0 else 'dog'},{v},{w}\n" for v, w in X))
+    Xr, yr = read_table(tmp_path / "t2.csv", label_column=0)
+    np.testing.assert_allclose(Xr, X)
+    assert len(yr) == 150 and set(yr) == {"cat", "dog"}
 
 
 def test_regression_file_standardises_inputs_and_targets_on_train(tmp_path):

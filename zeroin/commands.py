@@ -111,6 +111,9 @@ def _label_text(v):
 
 
 def _slug(name):
+    name = str(name)
+    if Path(name).suffix.lower() in (".npz", ".csv"):
+        name = Path(name).stem                      # train-mydata, not train--home-me-...
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in name.split(":")[0])
 
 
@@ -160,7 +163,8 @@ def train_mlp(dataset, hidden=(64, 32), activation="relu", optimizer="adam", lr=
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         _write_json({**history.to_dict(), "test": test}, out / "history.json")
-        _plot_history(history, out, str(dataset).split(":")[0])
+        _plot_history(history, out, Path(dataset).name if "file" in d.info
+                      else str(dataset).split(":")[0])
         if not history.diverged:
             save_checkpoint(out / "model.npz", model, opt, d, hidden, activation,
                             {"optimizer": optimizer, "lr": lr, "batch_size": batch_size,

@@ -100,8 +100,10 @@ def _read_csv(path, label_column):
     if not rows:
         raise ValueError(f"load_dataset: {path} is empty")
     header = None
-    if not all(_is_number(c) for c in rows[0][:-1]) or (
-            len(rows) > 1 and not _is_number(rows[0][-1]) and _is_number(rows[1][-1])):
+    # a header is text where the next row has a number (text labels are not a header)
+    if any(not _is_number(c) and (len(rows) == 1 or (j < len(rows[1]) and
+                                                     _is_number(rows[1][j])))
+           for j, c in enumerate(rows[0])):
         header, rows = rows[0], rows[1:]
     if not rows:
         raise ValueError(f"load_dataset: {path} has a header row but no data rows")
