@@ -318,3 +318,21 @@ def test_detect_anomaly_passes_finite_computations():
         x = zeroin.tensor([1.0, 2.0], requires_grad=True)
         zeroin.log(x).sum().backward()
     np.testing.assert_allclose(x.grad.data, [1.0, 0.5])
+
+
+def test_integer_leaf_made_to_require_grad_is_refused_not_rounded():
+    # `t.requires_grad = True` bypasses the check in zeroin.tensor; without the check in
+    # backward the gradient 2.5 per element came back rounded to 2
+    t = zeroin.tensor([1, 2], name="counts")
+    t.requires_grad = True
+    with pytest.raises(TypeError, match=r"backward: tensor 'counts' of shape \(2,\) and dtype "
+                                        r"int64.*only floating-point.*dtype='float64'"):
+        (t * 2.5).sum().backward()
+    assert t.grad is None
+    u = zeroin.tensor([1, 2])
+    u.requires_grad = True
+    with pytest.raises(TypeError, match="only floating-point"):
+        zeroin.grad((u * 2.5).sum(), [u])
+    f = zeroin.tensor([1, 2], dtype="float64", requires_grad=True)     # the suggested fix
+    (f * 2.5).sum().backward()
+    np.testing.assert_array_equal(f.grad.data, [2.5, 2.5])

@@ -167,6 +167,8 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
     res = gi = g = None     # drop the loop's references, or _exclusive copies the last grads
     for ki, leaf in leaves.items():
         g = grads.pop(ki)
+        if leaf.data.dtype.kind not in "fc":
+            _int_leaf(leaf)
         if type(g) is not ndarray and not create_graph:
             g = asarray(g)
         if leaf._hooks:
@@ -195,6 +197,16 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
                 leaf.grad = wrap(g) if leaf.grad is None else \
                     wrap(_raw_add(leaf.grad, g, create_graph))
     return captured
+
+
+def _int_leaf(leaf):
+    # Tensor() refuses requires_grad on integers; `t.requires_grad = True` slips past it,
+    # and the gradient would be truncated to whole numbers
+    what = f"tensor {leaf.name!r}" if leaf.name else "a tensor"
+    raise TypeError(f"backward: {what} of shape {leaf.data.shape} and dtype {leaf.data.dtype} "
+                    f"has requires_grad=True, but only floating-point tensors can require "
+                    f"grad (its gradient would be rounded to whole numbers); create it as "
+                    f"zeroin.tensor(data, dtype='float64', requires_grad=True)")
 
 
 def _exclusive(g):
