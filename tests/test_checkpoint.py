@@ -103,6 +103,27 @@ def test_truncated_and_corrupted_files_name_the_file(tmp_path):
         zeroin.load(tmp_path / "nothing.npz")
 
 
+def test_files_that_are_not_npz_get_a_fix_not_an_offer_to_unpickle(tmp_path):
+    text = tmp_path / "notes.npz"
+    text.write_text("hello")
+    with pytest.raises(CheckpointError, match=r"notes\.npz is not an \.npz checkpoint.*zip "
+                       r"archive.*b'hello'.*zeroin\.save") as e:
+        zeroin.load(text)
+    assert "pickle" not in str(e.value)
+    npy = tmp_path / "weights.npy"
+    np.save(npy, np.arange(3.0))
+    with pytest.raises(CheckpointError, match=r"weights\.npy is a single-array \.npy file.*"
+                       r"numpy\.load"):
+        zeroin.load(npy)
+    empty = tmp_path / "empty.npz"
+    empty.write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"empty\.npz.*truncated"):
+        zeroin.load(empty)
+    # the one-array case loads once it is an .npz
+    np.savez(tmp_path / "weights.npz", w=np.arange(3.0))
+    np.testing.assert_array_equal(zeroin.load(tmp_path / "weights.npz")["w"], [0.0, 1.0, 2.0])
+
+
 def test_save_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / "ck.npz"
     zeroin.save({"w": np.ones(2)}, path)

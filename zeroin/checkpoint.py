@@ -110,6 +110,21 @@ def save(obj, path):
     return path
 
 
+def _check_magic(path):
+    """Refuse what is not a zip archive before NumPy guesses (it offers to unpickle)."""
+    with open(path, "rb") as f:
+        head = f.read(6)
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")) or len(head) < 4:
+        return          # an .npz, or too short to tell: np.load reports it as truncated
+    if head.startswith(b"\x93NUMPY"):
+        raise CheckpointError(f"load: {path} is a single-array .npy file, not an .npz "
+                              f"checkpoint; read it with numpy.load, or write checkpoints "
+                              f"with zeroin.save")
+    raise CheckpointError(f"load: {path} is not an .npz checkpoint (it does not start like "
+                          f"a zip archive: first bytes {head!r}); pass a file written by "
+                          f"zeroin.save or numpy.savez")
+
+
 def load(path):
     """Read a file written by :func:`save` (any plain ``.npz`` gives a dict of its arrays).
 
@@ -119,6 +134,7 @@ def load(path):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"load: no checkpoint at {path}")
+    _check_magic(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}      # reads (and CRC-checks) everything
