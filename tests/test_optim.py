@@ -261,6 +261,18 @@ def test_step_with_closure_returns_loss():
 
 # --- errors ---------------------------------------------------------------------------------
 
+def test_passing_the_model_or_the_unbound_parameters_method_names_the_fix():
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    with pytest.raises(TypeError, match=r"SGD: .*got the Sequential model itself; pass "
+                       r"model\.parameters\(\)"):
+        optim.SGD(model, lr=0.1)
+    with pytest.raises(TypeError, match=r"Adam: params is the method model\.parameters, not "
+                       r"its result; call it"):
+        optim.Adam(model.parameters)
+    opt = optim.SGD(model.parameters(), lr=0.1)                 # the suggested fix
+    assert sum(len(g["params"]) for g in opt.param_groups) == 4
+
+
 def test_errors_are_clear():
     w = zeroin.tensor([1.0], requires_grad=True)
     with pytest.raises(ValueError, match=r"SGD: learning rate lr must be a number >= 0, got "

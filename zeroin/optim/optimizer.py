@@ -35,6 +35,13 @@ class Optimizer:
             raise TypeError(f"{name}: params must be an iterable of tensors (e.g. "
                             f"model.parameters() or [w, b]), got a single Tensor; wrap it "
                             f"in a list: [{params.name or 'w'}]")
+        if callable(getattr(params, "parameters", None)):
+            raise TypeError(f"{name}: params must be an iterable of tensors, got the "
+                            f"{type(params).__name__} model itself; pass "
+                            f"model.parameters()")
+        if callable(params) and getattr(params, "__name__", None) == "parameters":
+            raise TypeError(f"{name}: params is the method model.parameters, not its "
+                            f"result; call it: model.parameters()")
         if isinstance(params, dict):
             raise TypeError(f"{name}: params must be an iterable of tensors or of dicts "
                             f"(parameter groups), got a dict; for a state dict use "
