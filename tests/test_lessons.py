@@ -58,6 +58,18 @@ def test_run_rejects_unknown_names():
         lessons.run("backprop")
 
 
+def test_a_misspelt_lesson_name_gets_the_closest_one():
+    with pytest.raises(ValueError, match=r"no lesson called 'desent'; did you mean "
+                       r"'descent'\? choose one of") as e:
+        lessons.run("desent")
+    assert "descent" in lessons.LESSONS                         # the suggestion exists
+    with pytest.raises(ValueError, match=r"learnig_rate'; did you mean 'learning-rate'"):
+        lessons.run("learnig_rate")
+    with pytest.raises(ValueError) as e:
+        lessons.run("backprop")
+    assert "did you mean" not in str(e.value)                   # nothing close: no guess
+
+
 def test_cli_list_subprocess():
     r = subprocess.run([sys.executable, "-m", "zeroin", "lesson", "--list"],
                        capture_output=True, text=True, timeout=60)

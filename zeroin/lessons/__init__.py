@@ -36,6 +36,9 @@ def run(name, out="zeroin-out", **kwargs):
     """Run the lesson called ``name`` (``chain-rule`` or ``chain_rule``); return its result."""
     key = str(name).strip().lower().replace("_", "-")
     if key not in LESSONS:
-        raise ValueError(f"lesson: no lesson called {name!r}; choose one of "
+        import difflib
+        close = difflib.get_close_matches(key, LESSONS, n=1)
+        guess = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(f"lesson: no lesson called {name!r}; {guess}choose one of "
                          f"{', '.join(LESSONS)} (zeroin lesson --list)")
     return LESSONS[key](out=out, **kwargs)
