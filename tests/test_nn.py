@@ -593,3 +593,16 @@ def test_elementwise_losses_equal_their_numpy_formula(seed, name, reduction, sha
     got = getattr(F, name)(zeroin.tensor(x), t, reduction=reduction)
     assert got.shape == np.shape(expected)
     np.testing.assert_allclose(got.data, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_module_called_with_data_at_construction_says_build_then_call():
+    x = zeroin.tensor([-1.0, 2.0])
+    with pytest.raises(TypeError, match=r"ReLU\(\) takes no arguments, got \(Tensor\); a "
+                       r"module is built first and then called on data: nn\.ReLU\(\)\(x\)"):
+        nn.ReLU(x)
+    with pytest.raises(TypeError, match=r"Tanh\(\) takes no arguments, got \(ndarray\); "
+                       r"a module is built"):
+        nn.Tanh(np.zeros(2))
+    with pytest.raises(TypeError, match=r"Sigmoid\(\) takes no arguments, got \(dim=\)$"):
+        nn.Sigmoid(dim=1)
+    np.testing.assert_array_equal(nn.ReLU()(x).data, [0.0, 2.0])      # the suggested fix

@@ -54,6 +54,16 @@ class Parameter(metaclass=_ParameterMeta):
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
+def _init_args_error(module, args, kwargs):
+    name = type(module).__name__
+    given = ", ".join([type(a).__name__ for a in args] + [f"{k}=" for k in kwargs])
+    hint = ""
+    if any(isinstance(a, Tensor) or hasattr(a, "__array__") for a in args):
+        hint = (f"; a module is built first and then called on data: "
+                f"nn.{name}()(x), or inside nn.Sequential(..., nn.{name}(), ...)")
+    raise TypeError(f"{name}() takes no arguments, got ({given}){hint}")
+
+
 class Module:
     """Base class of layers and models.
 
@@ -69,7 +79,9 @@ class Module:
     ...         return self.out(self.hidden(x).relu())
     """
 
-    def __init__(self):
+    def __init__(self, *args, **kwargs):
+        if args or kwargs:
+            _init_args_error(self, args, kwargs)
         d = self.__dict__
         d["_parameters"] = OrderedDict()
         d["_modules"] = OrderedDict()
