@@ -580,3 +580,52 @@ def test_inplace_on_graph_tensor_is_refused_with_advice():
     assert f.dtype == np.float32 and f.data.tolist() == [2.5, 2.5]
     with pytest.raises(zeroin.ShapeError, match=r"in-place \+=: shapes \(2,\) and \(3,\)"):
         f += np.ones(3)
+
+
+def test_grad_zero_in_place_between_steps_matches_grad_none():
+    # the hand-written loop of PyTorch tutorials: backward, update, w.grad.zero_()
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((20, 3)), rng.standard_normal((20, 1))
+    results = []
+    for clear in ("zero_", "none"):
+        w = zeroin.tensor(np.zeros((3, 1)), requires_grad=True)
+        b = zeroin.tensor(0.0, requires_grad=True)          # a 0-d gradient too
+        for _ in range(5):
+            loss = ((zeroin.tensor(X) @ w + b - y) ** 2).mean()
+            loss.backward()
+            with zeroin.no_grad():
+                w -= 0.1 * w.grad
+                b -= 0.1 * b.grad
+            if clear == "zero_":
+                gw = w.grad
+                assert w.grad.zero_() is gw and b.grad.zero_() is b.grad
+                assert np.all(w.grad.data == 0) and b.grad.item() == 0
+            else:
+                w.grad = b.grad = None
+        results.append((w.data.copy(), b.item()))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12)
+    assert results[0][1] == pytest.approx(results[1][1], rel=1e-12)
+    # without any clearing the gradients would pile up, so the two runs would differ
+    w = zeroin.tensor(np.zeros((3, 1)), requires_grad=True)
+    for _ in range(2):
+        ((zeroin.tensor(X) @ w - y) ** 2).mean().backward()
+    g1 = zeroin.grad(((zeroin.tensor(X) @ w - y) ** 2).mean(), [w])[0]
+    np.testing.assert_allclose(w.grad.data, 2 * g1.data)
+
+
+def test_zero_in_place_on_a_tensor_that_requires_grad_is_refused_outside_no_grad():
+    w = zeroin.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"zero_: this tensor requires grad.*"
+                       r"w\.grad\.zero_\(\).*zeroin\.no_grad\(\)"):
+        w.zero_()
+    np.testing.assert_array_equal(w.data, [1.0, 2.0])          # nothing was changed
+    with zeroin.no_grad():
+        assert w.zero_() is w
+    np.testing.assert_array_equal(w.data, [0.0, 0.0])
+    ro = np.ones(3)
+    ro.flags.writeable = False
+    t = zeroin.tensor(0.0)
+    t.data = ro                                                 # a read-only (shared) array
+    t.zero_()
+    np.testing.assert_array_equal(t.data, 0.0)
+    np.testing.assert_array_equal(ro, 1.0)                      # the shared array is untouched

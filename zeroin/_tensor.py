@@ -308,6 +308,23 @@ class Tensor:
         """Set ``.grad`` to None."""
         self.grad = None
 
+    def zero_(self):
+        """Fill with zeros in place and return self, e.g. ``w.grad.zero_()`` between steps.
+
+        Refused on a tensor that requires grad while grad mode is on (backward may need its
+        old value); wrap the call in ``zeroin.no_grad()`` for parameters.
+        """
+        if self.requires_grad and _mode.enabled:
+            raise RuntimeError("zero_: this tensor requires grad, so zeroing it in place "
+                               "would corrupt the graph; to clear a gradient use "
+                               "w.grad.zero_() or w.grad = None, and to zero a parameter "
+                               "wrap it in `with zeroin.no_grad():`")
+        if self.data.flags.writeable:
+            self.data[...] = 0
+        else:           # a read-only array may be shared: give this tensor its own zeros
+            self.data = np.zeros_like(self.data)
+        return self
+
     # --- printing ----------------------------------------------------------------------
     def __repr__(self):
         body = np.array2string(self.data, separator=", ", prefix="tensor(",
