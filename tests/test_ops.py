@@ -533,3 +533,23 @@ def test_methods_match_functions():
     assert x.unsqueeze(0).squeeze(0).shape == (3, 4)
     assert x.broadcast_to((2, 3, 4)).shape == (2, 3, 4)
     assert zeroin.cat([x, x]).shape == (6, 4)
+
+
+def test_argmax_argmin_and_clamp_under_their_pytorch_names():
+    rng = np.random.default_rng(5)
+    logits = zeroin.tensor(rng.standard_normal((6, 4)), requires_grad=True)
+    pred = logits.argmax(axis=1)
+    np.testing.assert_array_equal(pred.data, np.argmax(logits.data, axis=1))
+    assert pred.dtype.kind == "i" and not pred.requires_grad and pred.grad_fn is None
+    np.testing.assert_array_equal(zeroin.argmin(logits, axis=0).data,
+                                  np.argmin(logits.data, axis=0))
+    assert logits.argmax().item() == int(np.argmax(logits.data))
+    assert logits.argmax(axis=1, keepdims=True).shape == (6, 1)
+    with pytest.raises(zeroin.ShapeError, match=r"argmax: axis 2 is out of range.*\(6, 4\)"):
+        logits.argmax(axis=2)
+    # clamp is clip: same values, and the gradient is 0 where a value was clamped
+    c = logits.clamp(-0.5, 0.5)
+    np.testing.assert_array_equal(c.data, np.clip(logits.data, -0.5, 0.5))
+    c.sum().backward()
+    inside = (logits.data > -0.5) & (logits.data < 0.5)
+    np.testing.assert_array_equal(logits.grad.data, inside.astype(float))

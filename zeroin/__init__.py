@@ -18,8 +18,8 @@ import importlib
 from ._tensor import (Tensor, enable_grad, get_default_dtype, is_grad_enabled, no_grad,
                      set_default_dtype, tensor)
 from .function import AnomalyError, Function, ShapeError, ZeroinError
-from .ops import (abs, add, astype, broadcast_to, cat, clip, concatenate, cos, div, exp,
-                  flatten, getitem, leaky_relu, log, log_softmax, logsumexp, matmul, max,
+from .ops import (abs, add, argmax, argmin, astype, broadcast_to, cat, clip, concatenate,
+                  cos, div, exp, flatten, getitem, leaky_relu, log, log_softmax, logsumexp, matmul, max,
                   maximum, mean, min, minimum, mul, neg, permute, pow, relu, reshape, sigmoid,
                   sin, softmax, softplus, sqrt, squeeze, stack, sub, sum, sum_to, swapaxes,
                   tanh, transpose, unsqueeze, where)

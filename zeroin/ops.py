@@ -649,6 +649,24 @@ def clip(x, min=None, max=None):  # noqa: A002
     return Clip(min, max)(_t(x))
 
 
+def argmax(x, axis=None, keepdims=False):
+    """Index of the largest value over ``axis`` (flat index by default); no gradient.
+
+    Returns an int64 tensor that requires no grad, e.g. predicted classes
+    ``logits.argmax(axis=1)``.
+    """
+    from ._tensor import _leaf as mk
+    x = _t(x)
+    return mk(np.argmax(x.data, axis=_check_axis("argmax", x, axis), keepdims=keepdims))
+
+
+def argmin(x, axis=None, keepdims=False):
+    """Index of the smallest value over ``axis`` (flat index by default); no gradient."""
+    from ._tensor import _leaf as mk
+    x = _t(x)
+    return mk(np.argmin(x.data, axis=_check_axis("argmin", x, axis), keepdims=keepdims))
+
+
 def astype(x, dtype):
     """Cast to ``dtype``; differentiable between float dtypes."""
     x = _t(x)
@@ -918,7 +936,8 @@ _methods = dict(
     __ge__=_compare(np.greater_equal), __eq__=_compare(np.equal),
     __ne__=_compare(np.not_equal),
     exp=exp, log=log, sqrt=sqrt, abs=abs, sin=sin, cos=cos, tanh=tanh, sigmoid=sigmoid,
-    relu=relu, leaky_relu=leaky_relu, softplus=softplus, clip=clip, sum=sum, mean=mean,
+    relu=relu, leaky_relu=leaky_relu, softplus=softplus, clip=clip, clamp=clip, sum=sum,
+    mean=mean, argmax=argmax, argmin=argmin,
     max=max, min=min, logsumexp=logsumexp, softmax=softmax, log_softmax=log_softmax,
     reshape=_reshape_method, view=_reshape_method, transpose=_transpose_method,
     permute=permute, squeeze=squeeze, unsqueeze=unsqueeze, flatten=flatten,
