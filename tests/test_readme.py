@@ -11,7 +11,7 @@ README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 
 def _blocks():
     with open(README, encoding="utf-8") as f:
-        return re.findall(r"```python\n(.*?)```", f.read(), flags=re.S)
+        return re.findall(r"```python\n(.*?)```", f.read(), flags=re.DOTALL)
 
 
 def _block(marker):
