@@ -29,6 +29,17 @@ def test_binary_accuracy_thresholds():
         accuracy(out, np.zeros(3))
 
 
+def test_accuracy_refuses_regression_targets_instead_of_truncating_them():
+    out = np.array([[0.3], [1.7], [2.2]])
+    y = np.array([[0.25], [1.9], [2.0]])        # continuous: truncation made them 0, 1, 2
+    with pytest.raises(ValueError, match=r"accuracy: the targets are not class labels "
+                       r"\(e\.g\. 0\.25\).*'mse', 'mae' or 'r2'"):
+        accuracy(out, y)
+    assert accuracy(out, np.array([[0.0], [1.0], [1.0]])) == pytest.approx(2 / 3)
+    soft = np.array([[0.9, 0.1], [0.2, 0.8]])   # smoothed one-hot rows still give classes
+    assert accuracy(np.array([[1.0, 0.0], [1.0, 0.0]]), soft) == 0.5
+
+
 @given(seed=st.integers(0, 10_000), n=st.integers(2, 30))
 @settings(max_examples=40, deadline=None)
 def test_regression_metrics_match_definitions(seed, n):

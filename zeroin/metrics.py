@@ -56,7 +56,14 @@ def accuracy(output, target, logits=True, threshold=None):
     tgt = _np(target)
     if tgt.ndim == 2 and tgt.shape[1] > 1:          # one-hot targets
         tgt = tgt.argmax(axis=1)
-    tgt = tgt.astype(np.int64) if tgt.dtype.kind == "f" else tgt
+    if tgt.dtype.kind == "f":
+        if not np.all(tgt == np.round(tgt)):
+            bad = tgt[tgt != np.round(tgt)].flat[0]
+            raise ValueError(f"accuracy: the targets are not class labels (e.g. {bad:.4g}); "
+                             f"accuracy is for classification, and rounding these would "
+                             f"give a meaningless number; for regression use 'mse', 'mae' "
+                             f"or 'r2'")
+        tgt = tgt.astype(np.int64)
     if pred.ndim == 2 and pred.shape[1] == 1 and tgt.ndim == 1:
         pred = pred[:, 0]
     if pred.shape != tgt.shape:
