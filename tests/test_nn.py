@@ -278,6 +278,23 @@ def test_cross_entropy_binary_float_column_suggests_one_logit():
         nn.CrossEntropyLoss()(x, zeroin.tensor(y))
 
 
+def test_cross_entropy_on_regression_targets_or_one_output_names_the_right_loss():
+    x = zeroin.tensor(np.zeros((3, 4)))
+    with pytest.raises(TypeError, match=r"continuous values, a regression target.*"
+                       r"nn\.MSELoss"):
+        F.cross_entropy(x, np.array([0.5, 1.2, 3.7]))
+    with pytest.raises(TypeError, match=r"not whole numbers.*argmax") as e:
+        F.cross_entropy(x, np.full((3, 4), 0.25))                # probabilities per row
+    assert "regression" not in str(e.value)
+    one = zeroin.tensor(np.array([[0.3], [-1.0], [2.0]]), requires_grad=True)
+    # one output: log-softmax of a single logit is 0, so the loss and gradient vanish
+    assert np.all(F.log_softmax(one, axis=1).data == 0)
+    for target in (np.array([0, 0, 0]), np.array([[0.4], [1.3], [2.0]])):
+        with pytest.raises(zeroin.ShapeError, match=r"shape \(3, 1\), one class: the loss is "
+                           r"always 0.*one output per class.*BCEWithLogitsLoss.*mse_loss"):
+            nn.CrossEntropyLoss()(one, target)
+
+
 def test_bce_refuses_values_outside_zero_one():
     with pytest.raises(ValueError, match=r"probabilities in \[0, 1\].*with_logits"):
         F.binary_cross_entropy(zeroin.tensor([0.5, 1.5]), [0.0, 1.0])

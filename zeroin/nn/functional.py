@@ -421,6 +421,11 @@ def _rows(n):
 
 def _labels(op, target, n, c):
     y = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if c == 1:
+        raise ShapeError(f"{op}: the input has shape ({n}, 1), one class: the loss is always 0 "
+                         f"and nothing learns; give the model one output per class, or for "
+                         f"0/1 targets use binary_cross_entropy_with_logits "
+                         f"(nn.BCEWithLogitsLoss) with one output, or mse_loss for regression")
     if y.dtype.kind not in "iu":
         if y.dtype.kind == "f" and y.size and np.all(y == np.round(y)):
             if (y.shape == (n, c) and c > 1 and np.all((y == 0) | (y == 1))
@@ -436,6 +441,9 @@ def _labels(op, target, n, c):
                     np.all((y == 0) | (y == 1)):
                 hint += ("; or, for 0/1 targets, give the model one output and use "
                          "binary_cross_entropy_with_logits (nn.BCEWithLogitsLoss)")
+        elif y.dtype.kind == "f" and (y.shape != (n, c) or c == 1):
+            hint = (" (they are continuous values, a regression target: cross_entropy is "
+                    "for classification; use mse_loss (nn.MSELoss) for regression)")
         elif y.dtype.kind == "f":
             hint = (" (they are not whole numbers: cross_entropy takes class indices, not "
                     "probabilities or one-hot rows; use labels.argmax(axis=1) for one-hot)")
