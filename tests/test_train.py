@@ -96,6 +96,23 @@ def test_rejects_unknown_data():
         fit(model, loss_fn, opt, "data.csv", verbose=0)
 
 
+def test_optimizer_of_another_model_is_refused_before_training_nothing():
+    model, loss_fn, _, (X, y) = _linear_setup()
+    before = _weights(model)
+    stale = optim.SGD(nn.Linear(1, 1).parameters(), lr=0.1)   # e.g. the model was rebuilt
+    with pytest.raises(ValueError, match=r"fit: the optimizer holds none of the model's 2 "
+                       r"parameters.*SGD\(model\.parameters\(\), \.\.\.\)"):
+        fit(model, loss_fn, stale, (X, y), epochs=3, verbose=0)
+    assert _same(before, _weights(model))
+    # a part of the model (a frozen layer) is a legitimate choice, and trains
+    net = nn.Sequential(nn.Linear(1, 4), nn.Tanh(), nn.Linear(4, 1))
+    head = optim.SGD(net[2].parameters(), lr=0.1)
+    first = net[0].weight.data.copy()
+    h = fit(net, loss_fn, head, (X, y), epochs=3, verbose=0)
+    assert h.history["loss"][-1] < h.history["loss"][0]
+    np.testing.assert_array_equal(net[0].weight.data, first)
+
+
 def test_history_epoch_loss_is_mean_of_step_losses():
     model, loss_fn, opt, data = _linear_setup()
     h = fit(model, loss_fn, opt, data, epochs=3, batch_size=50, verbose=0)

@@ -399,6 +399,19 @@ class _Progress:
 
 # --- fit -----------------------------------------------------------------------------------
 
+def _check_optimizer_owns_model(model, optimizer):
+    """An optimizer built on another model's parameters would leave this one untrained."""
+    params = getattr(model, "parameters", None)
+    groups = getattr(optimizer, "param_groups", None)
+    if not callable(params) or groups is None:
+        return
+    mine = {id(p) for p in params()}
+    if mine and not any(id(p) in mine for g in groups for p in g["params"]):
+        raise ValueError(f"fit: the optimizer holds none of the model's {len(mine)} "
+                         f"parameters, so training would change nothing; build it on this "
+                         f"model: {type(optimizer).__name__}(model.parameters(), ...)")
+
+
 def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs=10, batch_size=32,
         metrics=(), epsilon=None, patience=None, verbose=1, callbacks=(), seed=None,
         scheduler=None, clip_grad_norm=None, shuffle=True, min_delta=0.0, restore_best=None,
@@ -457,6 +470,7 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs=10, batch_s
         raise ValueError(f"fit: on_divergence must be 'stop' or 'raise', got {on_divergence!r}")
     if not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"fit: epochs must be a whole number >= 0, got {epochs!r}")
+    _check_optimizer_owns_model(model, optimizer)
     if seed is not None:
         manual_seed(seed)
     loader = _loader(train_data, batch_size, shuffle, "fit(train_data)")
