@@ -629,3 +629,14 @@ def test_zero_in_place_on_a_tensor_that_requires_grad_is_refused_outside_no_grad
     t.zero_()
     np.testing.assert_array_equal(t.data, 0.0)
     np.testing.assert_array_equal(ro, 1.0)                      # the shared array is untouched
+
+
+def test_help_of_zeroin_tensor_documents_every_parameter():
+    import inspect
+    doc = inspect.getdoc(zeroin.tensor)
+    for p in inspect.signature(zeroin.tensor).parameters:
+        assert f"\n{p} :" in doc, f"zeroin.tensor's docstring does not document {p!r}"
+    # what it says about dtypes is what happens
+    assert zeroin.tensor([1.0]).dtype == np.float64
+    assert zeroin.tensor(np.ones(1, np.float32)).dtype == np.float32
+    assert zeroin.tensor(2, requires_grad=True).dtype == np.float64

@@ -376,6 +376,19 @@ def _leaf(arr, requires_grad=False):
 def tensor(data, requires_grad=False, dtype=None, name=None):
     """Make a leaf tensor (copies ``data``). See :class:`Tensor`.
 
+    Parameters
+    ----------
+    data : array_like
+        A number, nested lists of numbers or a NumPy array.
+    requires_grad : bool
+        Record the operations on it, so that ``backward()`` fills its ``.grad``. Only
+        floating-point tensors can require grad (Python ints are promoted to float).
+    dtype : dtype, optional
+        NumPy dtype; Python floats and lists default to float64
+        (:func:`set_default_dtype`), NumPy arrays keep theirs (float32 stays float32).
+    name : str, optional
+        The label that :func:`zeroin.explain` and :func:`zeroin.draw` show.
+
     Examples
     --------
     >>> w = zeroin.tensor(3.0, requires_grad=True, name="w")
