@@ -623,3 +623,16 @@ def test_module_called_with_data_at_construction_says_build_then_call():
     with pytest.raises(TypeError, match=r"Sigmoid\(\) takes no arguments, got \(dim=\)$"):
         nn.Sigmoid(dim=1)
     np.testing.assert_array_equal(nn.ReLU()(x).data, [0.0, 2.0])      # the suggested fix
+
+
+def test_load_state_dict_given_a_path_says_to_read_the_file_first(tmp_path):
+    src, dst = nn.Linear(2, 3), nn.Linear(2, 3)
+    path = zeroin.save(src.state_dict(), tmp_path / "m.npz")
+    for given in (str(path), path):
+        with pytest.raises(TypeError, match=r"expected a dict of arrays, got \w+; read the "
+                           r"file first: model\.load_state_dict\(zeroin\.load\(.*m\.npz'\)\)"):
+            dst.load_state_dict(given)
+    dst.load_state_dict(zeroin.load(path))                       # the suggested fix
+    np.testing.assert_array_equal(dst.weight.data, src.weight.data)
+    with pytest.raises(TypeError, match=r"got list$"):
+        dst.load_state_dict([1, 2])

@@ -6,6 +6,7 @@ from pieces, and ``state_dict()`` names each one by its path (``"0.weight"``).
 """
 from __future__ import annotations
 
+import os
 from collections import OrderedDict, namedtuple
 
 import numpy as np
@@ -317,8 +318,13 @@ class Module:
         Values keep the model's dtypes. Returns ``(missing_keys, unexpected_keys)``.
         """
         if not hasattr(state_dict, "keys"):
+            hint = ""
+            if isinstance(state_dict, (str, os.PathLike)):
+                hint = (f"; read the file first: model.load_state_dict(zeroin.load("
+                        f"{os.fspath(state_dict)!r})) (or zeroin.load(path)['model'] for a "
+                        f"checkpoint that holds more than the weights)")
             raise TypeError(f"load_state_dict: expected a dict of arrays, got "
-                            f"{type(state_dict).__name__}")
+                            f"{type(state_dict).__name__}{hint}")
         targets = self._state_targets()
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
