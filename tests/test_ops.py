@@ -553,3 +553,34 @@ def test_argmax_argmin_and_clamp_under_their_pytorch_names():
     c.sum().backward()
     inside = (logits.data > -0.5) & (logits.data < 0.5)
     np.testing.assert_array_equal(logits.grad.data, inside.astype(float))
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "logsumexp", "softmax", "log_softmax",
+                                  "argmax", "argmin"])
+def test_pytorch_dim_and_keepdim_mean_axis_and_keepdims(name):
+    rng = np.random.default_rng(6)
+    x = zeroin.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    f = getattr(zeroin, name)
+    for d in (0, 1, -1):
+        np.testing.assert_array_equal(getattr(x, name)(dim=d).data, f(x, axis=d).data)
+        np.testing.assert_array_equal(f(x, d, dim=d).data, f(x, axis=d).data)   # agree: fine
+    if name not in ("softmax", "log_softmax"):
+        assert f(x, dim=1, keepdim=True).shape == f(x, axis=1, keepdims=True).shape == (3, 1)
+    with pytest.raises(TypeError, match=rf"{name}: got axis=0 and dim=1; dim is "
+                       r"PyTorch's name for axis"):
+        f(x, 0, dim=1)
+
+
+def test_dim_in_cat_and_stack_and_gradients_follow():
+    a = zeroin.tensor(np.ones((2, 3)), requires_grad=True)
+    b = zeroin.tensor(np.zeros((2, 3)), requires_grad=True)
+    assert zeroin.cat([a, b], dim=1).shape == (2, 6)
+    assert zeroin.stack([a, b], dim=1).shape == (2, 2, 3)
+    (a.softmax(dim=0) * zeroin.tensor(np.arange(6.0).reshape(2, 3))).sum(dim=1).mean().backward()
+    g = zeroin.grad((a.softmax(axis=0) * zeroin.tensor(np.arange(6.0).reshape(2, 3)))
+                    .sum(axis=1).mean(), [a])[0]
+    np.testing.assert_allclose(a.grad.data, g.data)
+    # max/min keep NumPy's meaning only: PyTorch's max(dim=) returns (values, indices),
+    # so `v, i = x.max(dim=1)` must fail loudly rather than unpack rows
+    with pytest.raises(TypeError):
+        a.max(dim=1)

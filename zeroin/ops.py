@@ -649,19 +649,35 @@ def clip(x, min=None, max=None):  # noqa: A002
     return Clip(min, max)(_t(x))
 
 
-def argmax(x, axis=None, keepdims=False):
+def _torch_names(op, axis, keepdims, dim, keepdim, default_axis=None):
+    """Accept PyTorch's ``dim``/``keepdim`` for NumPy's ``axis``/``keepdims``."""
+    if dim is not None:
+        if axis != default_axis and axis != dim:
+            raise TypeError(f"{op}: got axis={axis!r} and dim={dim!r}; dim is PyTorch's "
+                            f"name for axis, give one of them")
+        axis = dim
+    if keepdim is not None:
+        keepdims = keepdim
+    return axis, keepdims
+
+
+def argmax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """Index of the largest value over ``axis`` (flat index by default); no gradient.
 
     Returns an int64 tensor that requires no grad, e.g. predicted classes
     ``logits.argmax(axis=1)``.
     """
+    if dim is not None or keepdim is not None:
+        axis, keepdims = _torch_names("argmax", axis, keepdims, dim, keepdim)
     from ._tensor import _leaf as mk
     x = _t(x)
     return mk(np.argmax(x.data, axis=_check_axis("argmax", x, axis), keepdims=keepdims))
 
 
-def argmin(x, axis=None, keepdims=False):
+def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """Index of the smallest value over ``axis`` (flat index by default); no gradient."""
+    if dim is not None or keepdim is not None:
+        axis, keepdims = _torch_names("argmin", axis, keepdims, dim, keepdim)
     from ._tensor import _leaf as mk
     x = _t(x)
     return mk(np.argmin(x.data, axis=_check_axis("argmin", x, axis), keepdims=keepdims))
@@ -687,14 +703,18 @@ def _check_axis(op, x, axis):
     return axis if isinstance(axis, numbers.Integral) else tuple(axis)
 
 
-def sum(x, axis=None, keepdims=False):  # noqa: A001
+def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
     """Sum over ``axis`` (all by default)."""
+    if dim is not None or keepdim is not None:
+        axis, keepdims = _torch_names("sum", axis, keepdims, dim, keepdim)
     x = _t(x)
     return Sum(_check_axis("sum", x, axis), keepdims)(x)
 
 
-def mean(x, axis=None, keepdims=False):
+def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """Mean over ``axis`` (all by default)."""
+    if dim is not None or keepdim is not None:
+        axis, keepdims = _torch_names("mean", axis, keepdims, dim, keepdim)
     x = _t(x)
     return Mean(_check_axis("mean", x, axis), keepdims)(x)
 
@@ -711,20 +731,26 @@ def min(x, axis=None, keepdims=False):  # noqa: A001
     return Min(_check_axis("min", x, axis), keepdims)(x)
 
 
-def logsumexp(x, axis=None, keepdims=False):
+def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """log(sum(exp(x))) over ``axis``, computed without overflow."""
+    if dim is not None or keepdim is not None:
+        axis, keepdims = _torch_names("logsumexp", axis, keepdims, dim, keepdim)
     x = _t(x)
     return LogSumExp(_check_axis("logsumexp", x, axis), keepdims)(x)
 
 
-def softmax(x, axis=-1):
+def softmax(x, axis=-1, *, dim=None):
     """exp(x) / sum(exp(x)) along ``axis``, computed stably."""
+    if dim is not None:
+        axis = _torch_names("softmax", axis, None, dim, None, -1)[0]
     x = _t(x)
     return Softmax(_check_axis("softmax", x, axis))(x)
 
 
-def log_softmax(x, axis=-1):
+def log_softmax(x, axis=-1, *, dim=None):
     """x - logsumexp(x) along ``axis``."""
+    if dim is not None:
+        axis = _torch_names("log_softmax", axis, None, dim, None, -1)[0]
     x = _t(x)
     return LogSoftmax(_check_axis("log_softmax", x, axis))(x)
 
@@ -828,8 +854,10 @@ def sum_to(x, shape):
     return SumTo(shape)(x)
 
 
-def concatenate(tensors, axis=0):
+def concatenate(tensors, axis=0, *, dim=None):
     """Join tensors along an existing axis."""
+    if dim is not None:
+        axis = _torch_names("concatenate", axis, None, dim, None, 0)[0]
     ts = [_t(t) for t in tensors]
     if not ts:
         raise ValueError("concatenate: need at least one tensor")
@@ -839,8 +867,10 @@ def concatenate(tensors, axis=0):
 cat = concatenate
 
 
-def stack(tensors, axis=0):
+def stack(tensors, axis=0, *, dim=None):
     """Join tensors along a new axis."""
+    if dim is not None:
+        axis = _torch_names("stack", axis, None, dim, None, 0)[0]
     ts = [_t(t) for t in tensors]
     if not ts:
         raise ValueError("stack: need at least one tensor")
