@@ -582,5 +582,10 @@ def test_dim_in_cat_and_stack_and_gradients_follow():
     np.testing.assert_allclose(a.grad.data, g.data)
     # max/min keep NumPy's meaning only: PyTorch's max(dim=) returns (values, indices),
     # so `v, i = x.max(dim=1)` must fail loudly rather than unpack rows
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"max: got dim=; PyTorch's max\(dim=\) returns "
+                       r"\(values, indices\).*x\.max\(axis=\.\.\.\).*x\.argmax\(axis"):
         a.max(dim=1)
+    with pytest.raises(TypeError, match=r"min: got dim=, keepdim=.*x\.argmin"):
+        zeroin.min(a, dim=1, keepdim=True)
+    with pytest.raises(TypeError, match=r"max\(\) got unexpected keyword arguments: axes="):
+        a.max(axes=1)

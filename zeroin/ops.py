@@ -719,14 +719,27 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     return Mean(_check_axis("mean", x, axis), keepdims)(x)
 
 
-def max(x, axis=None, keepdims=False):  # noqa: A001
+def _torch_max_min(op, kwargs):
+    names = ", ".join(f"{k}=" for k in kwargs)
+    if set(kwargs) <= {"dim", "keepdim"}:
+        raise TypeError(f"{op}: got {names}; PyTorch's {op}(dim=) returns (values, indices), "
+                        f"this one returns values only: use x.{op}(axis=...) for the values "
+                        f"and x.arg{op}(axis=...) for the indices")
+    raise TypeError(f"{op}() got unexpected keyword arguments: {names}")
+
+
+def max(x, axis=None, keepdims=False, **torch_style):  # noqa: A001
     """Maximum over ``axis``; ties share the gradient."""
+    if torch_style:
+        _torch_max_min("max", torch_style)
     x = _t(x)
     return Max(_check_axis("max", x, axis), keepdims)(x)
 
 
-def min(x, axis=None, keepdims=False):  # noqa: A001
+def min(x, axis=None, keepdims=False, **torch_style):  # noqa: A001
     """Minimum over ``axis``; ties share the gradient."""
+    if torch_style:
+        _torch_max_min("min", torch_style)
     x = _t(x)
     return Min(_check_axis("min", x, axis), keepdims)(x)
 
