@@ -281,6 +281,16 @@ def test_detect_anomaly_forward_nan():
     assert not zeroin.function.anomaly.enabled
 
 
+def test_detect_anomaly_site_without_source_text_has_no_dangling_colon():
+    # code typed at a prompt or run by exec has a file name and line but no source line
+    code = "x = zeroin.tensor(-1.0, requires_grad=True)\nzeroin.log(x)\n"
+    with zeroin.detect_anomaly(), np.errstate(all="ignore"):
+        with pytest.raises(zeroin.AnomalyError) as e:
+            exec(compile(code, "<typed>", "exec"), {"zeroin": zeroin})
+    msg = str(e.value)
+    assert msg.endswith("(op created at <typed>:2)"), msg
+
+
 def test_detect_anomaly_backward_inf_names_the_op_and_line():
     x = zeroin.tensor([0.0, 4.0], requires_grad=True)
     with zeroin.detect_anomaly():

@@ -115,7 +115,8 @@ def _user_site():
     here = os.path.dirname(os.path.abspath(__file__))
     for frame in reversed(traceback.extract_stack()[:-2]):
         if not os.path.abspath(frame.filename).startswith(here + os.sep):
-            return f"{frame.filename}:{frame.lineno}: {frame.line}"
+            code = f": {frame.line}" if frame.line else ""    # no source: <stdin>, exec
+            return f"{frame.filename}:{frame.lineno}{code}"
     return "<unknown>"
 
 
