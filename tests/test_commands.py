@@ -311,3 +311,35 @@ def test_data_file_errors_through_the_cli(tmp_path, capsys):
     capsys.readouterr()
     assert main(["evaluate", str(tmp_path / "x" / "model.npz"), str(tmp_path / "ok.npz")]) == 2
     assert "built-in dataset 'xor'" in capsys.readouterr().err
+
+
+def test_sweep_table_says_when_the_loss_never_fell():
+    base = {"test": {}, "seconds": 0.1, "epochs_to_target": None, "diverged": False,
+            "diverged_at": None}
+    rows = [dict(base, lr=0.01, losses=[5.0, 1.0], final_loss=1.0),
+            dict(base, lr=1.0, losses=[5.0, 3334.0], final_loss=3334.0)]
+    lines = sweep_table(rows).splitlines()
+    assert lines[2].split()[3] == "no" and "never fell" not in lines[2]
+    assert "no, but the loss never fell" in lines[3]
+
+
+@pytest.mark.parametrize("hidden", ["64,,32", "64,0", "a,b"])
+def test_hidden_sizes_are_checked(hidden, capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "moons", "--hidden", hidden])
+    assert "--hidden" in capsys.readouterr().err
+
+
+def test_unknown_dataset_error_suggests_a_name_without_announcing_training(capsys):
+    assert main(["train", "moonz", "--epochs", "1"]) == 2
+    out = capsys.readouterr()
+    assert "training an MLP" not in out.out
+    assert out.err.startswith("zeroin train: load_dataset: unknown dataset 'moonz'; "
+                              "did you mean 'moons'?")
+    assert ".npz" in out.err and ".csv" in out.err
+
+
+def test_lesson_error_is_not_prefixed_twice(capsys):
+    assert main(["lesson", "desent"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("zeroin lesson: no lesson called 'desent'; did you mean 'descent'?")

@@ -543,3 +543,15 @@ def test_builtin_names_win_over_files_of_the_same_name(tmp_path, monkeypatch):
     assert load_dataset("moons").task == "binary"
     _two_class_npz(tmp_path / "mine")                          # np.savez adds .npz
     assert load_dataset("mine.npz").num_classes == 2
+
+
+def test_npz_that_is_not_a_zip_is_named_for_what_it_is(tmp_path):
+    text = tmp_path / "notes.npz"
+    text.write_text("hello world\n")
+    with pytest.raises(ValueError, match=r"is not an \.npz file .*starts with b'hello "):
+        read_table(text)
+    single = tmp_path / "single.npz"
+    with open(single, "wb") as f:
+        np.save(f, np.zeros(3))
+    with pytest.raises(ValueError, match=r"single \.npy array.*np\.savez"):
+        read_table(single)

@@ -18,16 +18,22 @@ import sys
 
 def _floats(s):
     try:
-        return [float(v) for v in s.split(",") if v.strip()]
+        return [float(v) for v in s.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {s!r}")
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as "
+                                         f"0.01,0.1,1, got {s!r}")
 
 
 def _ints(s):
+    parts = [v.strip() for v in s.split(",")]
     try:
-        return [int(v) for v in s.split(",") if v.strip()]
+        values = [int(v) for v in parts]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {s!r}")
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers such as "
+                                         f"64,32, got {s!r}")
+    if any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {s!r}")
+    return values
 
 
 def _add_training_args(p, sweep=False):
@@ -132,11 +138,17 @@ def main(argv=None):
         elif args.command == "sweep":
             from .commands import sweep_command
             sweep_command(args)
+    except BrokenPipeError:         # output piped into `head` and closed early
+        sys.stdout = None
+        return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except (ValueError, FileNotFoundError, RuntimeError, ImportError) as e:
-        print(f"zeroin {args.command}: {e}", file=sys.stderr)
+        msg = str(e)
+        # most messages already start with the operation's name ("lesson: ...")
+        print(f"zeroin {msg}" if msg.startswith(f"{args.command}:")
+              else f"zeroin {args.command}: {msg}", file=sys.stderr)
         return 2
     return 0
 

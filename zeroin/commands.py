@@ -133,12 +133,14 @@ def _write_json(obj, path):
 
 def train_mlp(dataset, hidden=(64, 32), activation="relu", optimizer="adam", lr=0.01,
               batch_size=32, epochs=50, seed=0, verbose=0, out=None, patience=None,
-              data_seed=0, file=None, test_path=None, task=None, label_column=None):
+              data_seed=0, file=None, test_path=None, task=None, label_column=None,
+              announce=None):
     """Train an MLP on a named dataset or a data file; returns
     ``(model, history, splits, test_metrics)``.
 
     ``test_path``, ``task`` and ``label_column`` are passed to
-    :func:`zeroin.data.load_dataset` (data files only).
+    :func:`zeroin.data.load_dataset` (data files only). ``announce(splits)`` is called
+    once the data has loaded, before training starts.
 
     With ``out``, writes ``model.npz`` (weights, optimizer state and the architecture,
     so ``zeroin evaluate`` can rebuild the model), ``history.json``, ``loss.png`` and a
@@ -150,6 +152,8 @@ def train_mlp(dataset, hidden=(64, 32), activation="relu", optimizer="adam", lr=
     from .train import fit
     d = load_dataset(dataset, seed=data_seed, test_path=test_path, task=task,
                      label_column=label_column)
+    if announce is not None:
+        announce(d)
     zr.manual_seed(seed)
     model = build_mlp(d.in_features, hidden, d.out_features, activation)
     opt = make_optimizer(optimizer, model.parameters(), lr)
@@ -244,14 +248,17 @@ def save_checkpoint(path, model, optimizer, splits, hidden, activation, train_in
 def train_command(args):
     out = Path(args.out or os.path.join("zeroin-out", f"train-{_slug(args.dataset)}"))
     verbose = getattr(args, "verbose", 1)
-    print(f"training an MLP {args.hidden} ({args.activation}) on {args.dataset} with "
-          f"{args.optimizer}, lr={args.lr:g}, batch size {args.batch_size}, up to "
-          f"{args.epochs} epochs, seed {args.seed}")
+    def announce(d):
+        print(f"training an MLP {args.hidden} ({args.activation}) on {args.dataset} with "
+              f"{args.optimizer}, lr={args.lr:g}, batch size {args.batch_size}, up to "
+              f"{args.epochs} epoch{'' if args.epochs == 1 else 's'}, seed {args.seed}",
+              flush=True)
     model, history, d, test = train_mlp(
         args.dataset, hidden=args.hidden, activation=args.activation,
         optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size, epochs=args.epochs,
         seed=args.seed, verbose=verbose, out=out, test_path=getattr(args, "test", None),
-        task=getattr(args, "task", None), label_column=getattr(args, "label_column", None))
+        task=getattr(args, "task", None), label_column=getattr(args, "label_column", None),
+        announce=announce)
     print(f"{d.name}: {len(d.train)} training, {len(d.val)} validation, {len(d.test)} test "
           f"samples; {model.num_parameters() if hasattr(model, 'num_parameters') else '?'} "
           f"parameters")
@@ -466,6 +473,12 @@ def sweep(dataset, lrs, hidden=(32,), activation="relu", optimizer="sgd", batch_
             cluster.close()
 
 
+def _no_progress(r):
+    """A run that did not blow up but ended no lower than its first epoch (eta too big)."""
+    losses = r["losses"]
+    return len(losses) > 1 and not losses[-1] < losses[0]
+
+
 def sweep_table(results):
     """The sweep as aligned text: one row per learning rate."""
     rows = [("lr", "final loss", "epochs to target", "diverged", "test", "seconds")]
@@ -473,7 +486,8 @@ def sweep_table(results):
         test = ", ".join(f"{k} {v:.3f}" for k, v in r["test"].items() if k != "loss")
         rows.append((f"{r['lr']:g}", f"{r['final_loss']:.4g}" if r["losses"] else "-",
                      "-" if r["epochs_to_target"] is None else str(r["epochs_to_target"]),
-                     f"yes (epoch {r['diverged_at']['epoch']})" if r["diverged"] else "no",
+                     f"yes (epoch {r['diverged_at']['epoch']})" if r["diverged"] else
+                     "no, but the loss never fell" if _no_progress(r) else "no",
                      test, f"{r['seconds']:.1f}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.rjust(w) if i < 3 else c.ljust(w) for i, (c, w) in

@@ -117,8 +117,12 @@ def load_dataset(name, seed=0, val=0.1, test=0.2, standardize=None, n=None, test
                           test_path=test_path, task=task, label_column=label_column)
     base, arg = _parse(name)
     if base not in DATASETS:
-        raise ValueError(f"load_dataset: unknown dataset {name!r}; choose one of "
-                         f"{', '.join(DATASETS)} (or mnist:DIR)")
+        import difflib
+        close = difflib.get_close_matches(base, list(DATASETS), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(f"load_dataset: unknown dataset {name!r}; {hint}choose one of "
+                         f"{', '.join(DATASETS)}, mnist:DIR, or a data file ending in .npz "
+                         f"(arrays 'data' and 'label') or .csv (label in the last column)")
     if arg is not None and base != "mnist":
         raise ValueError(f"load_dataset: only mnist takes a folder (mnist:DIR), got {name!r}")
     task = DATASETS[base][0]

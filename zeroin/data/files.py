@@ -69,6 +69,19 @@ def read_table(path, label_column=None):
 
 def _read_npz(path):
     try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError as e:
+        raise ValueError(f"load_dataset: cannot read {path} ({e})") from None
+    if head.startswith(b"\x93NUMPY"):
+        raise ValueError(f"load_dataset: {path} is a single .npy array, not an .npz archive; "
+                         f"save features and labels together with "
+                         f"np.savez(path, data=X, label=y)")
+    if not head.startswith(b"PK"):
+        raise ValueError(f"load_dataset: {path} is not an .npz file (an .npz is a zip archive "
+                         f"written by np.savez; this file starts with {head!r}); save it with "
+                         f"np.savez(path, data=X, label=y) or use a .csv file")
+    try:
         with np.load(path, allow_pickle=False) as z:
             keys = list(z.files)
             for kx, ky in NPZ_KEYS:
