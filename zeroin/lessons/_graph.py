@@ -323,7 +323,8 @@ def solve(out="zeroin-out", *, target=TARGET, tol=TOL, verbose=True, figures=Tru
           b_exact[-1][3], root, b_exact[-1][2] - root],
          ["w and b, fixed", res.wb_fixed_updates, *res.wb_fixed_final, line_end[1],
           res.wb_fixed_final[1] - line_end[1]],
-         ["w and b, recomputed", res.wb_exact_updates, *res.wb_exact_final, None, None]],
+         ["w and b, recomputed", res.wb_exact_updates, *res.wb_exact_final,
+          "no closed form", "-"]],
         ["", "d", ".6f", ".6f", ".6f", ".6f", ".1e"]))
     res.notes += [
         f"Exact root for b alone: (2w + b)(b + 1) = {target:g} at w = {W0:g} is "
