@@ -16,6 +16,16 @@ import numpy as np
 clock = time.perf_counter
 
 
+
+def _timed(step):
+    """A runner ``run(n)`` that calls ``step()`` n times and returns the seconds taken."""
+    def run(n):
+        t0 = clock()
+        for _ in range(n):
+            step()
+        return clock() - t0
+    return run
+
 def have(module):
     try:
         __import__(module)
@@ -298,21 +308,13 @@ def w3(batch, lr=0.01, with_torch=True):
         opt.step()
         return loss
 
-    def zeroin_run(n):
-        t0 = clock()
-        for _ in range(n):
-            zeroin_step()
-        return clock() - t0
+    zeroin_run = _timed(zeroin_step)
     losses["zeroin"] = [zeroin_step().item() for _ in range(3)]
     impls["zeroin"] = zeroin_run
 
     net = NumpyMLP(params, lr)
 
-    def numpy_run(n):
-        t0 = clock()
-        for _ in range(n):
-            net.ce_step(x, y)
-        return clock() - t0
+    numpy_run = _timed(lambda: net.ce_step(x, y))
     losses["numpy"] = [net.ce_step(x, y) for _ in range(3)]
     impls["numpy"] = numpy_run
 
@@ -330,11 +332,7 @@ def w3(batch, lr=0.01, with_torch=True):
             topt.step()
             return loss
 
-        def torch_run(n):
-            t0 = clock()
-            for _ in range(n):
-                torch_step()
-            return clock() - t0
+        torch_run = _timed(torch_step)
         losses["torch"] = [torch_step().item() for _ in range(3)]
         impls["torch"] = torch_run
     return impls, losses
@@ -406,11 +404,7 @@ def w4(lr=0.05, alpha=1e-4):
         opt.step()
         return loss
 
-    def zeroin_run(n):
-        t0 = clock()
-        for _ in range(n):
-            zeroin_step()
-        return clock() - t0
+    zeroin_run = _timed(zeroin_step)
     losses["zeroin"] = [zeroin_step().item() for _ in range(3)]
     impls["zeroin"] = zeroin_run
 
@@ -438,11 +432,7 @@ def w4(lr=0.05, alpha=1e-4):
             b[i] -= lr * gb
         return float(loss)
 
-    def numpy_run(n):
-        t0 = clock()
-        for _ in range(n):
-            numpy_step()
-        return clock() - t0
+    numpy_run = _timed(numpy_step)
     losses["numpy"] = [numpy_step() for _ in range(3)]
     impls["numpy"] = numpy_run
 
@@ -461,11 +451,7 @@ def w4(lr=0.05, alpha=1e-4):
             topt.step()
             return loss
 
-        def torch_run(n):
-            t0 = clock()
-            for _ in range(n):
-                torch_step()
-            return clock() - t0
+        torch_run = _timed(torch_step)
         losses["torch"] = [torch_step().item() for _ in range(3)]
         impls["torch"] = torch_run
 
@@ -492,11 +478,7 @@ def w4(lr=0.05, alpha=1e-4):
                 p.data -= lr * p.grad
             return loss
 
-        def micrograd_run(n):
-            t0 = clock()
-            for _ in range(n):
-                micrograd_step()
-            return clock() - t0
+        micrograd_run = _timed(micrograd_step)
         losses["micrograd"] = [micrograd_step().data for _ in range(3)]
         impls["micrograd"] = micrograd_run
     return impls, losses
