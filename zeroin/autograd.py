@@ -169,16 +169,20 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
         g = grads.pop(ki)
         if leaf.data.dtype.kind not in "fc":
             _int_leaf(leaf)
+        fresh = False       # g made here from a NumPy scalar: nobody else can see it
         if type(g) is not ndarray and not create_graph:
+            fresh = isinstance(g, generic)
             g = asarray(g)
         if leaf._hooks:
             g = _call_hooks(leaf, g, create_graph)
+            fresh = False
         if targets is not None:
             if ki in targets:
                 captured[ki] = g
             continue
         if leaf.grad is None:
-            leaf.grad = g if create_graph else _leaf(g if _exclusive(g) else g.copy())
+            leaf.grad = g if create_graph else \
+                _leaf(g if fresh or _exclusive(g) else g.copy())
         elif create_graph or leaf.grad.requires_grad:
             leaf.grad = leaf.grad + (g if create_graph else _leaf(g))
         else:
