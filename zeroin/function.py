@@ -41,6 +41,9 @@ class _Anomaly:
 anomaly = _Anomaly()
 
 
+_new = object.__new__
+
+
 def _shape_str(x):
     return str(tuple(x.shape)) if hasattr(x, "shape") else type(x).__name__
 
@@ -99,8 +102,14 @@ class Function:
                 any([t.requires_grad for t in inputs])):
             self.inputs = inputs
             self.released = False
-            out = _leaf(data, True)
+            out = _new(Tensor)          # _leaf(data, True), inlined: every recorded op
+            out.data = data
+            out.grad = None
+            out.requires_grad = True
             out.grad_fn = self
+            out.name = None
+            out._hooks = None
+            out._retain = False
         else:
             out = _leaf(data)
         if anomaly.enabled:
