@@ -22,12 +22,26 @@ def _t(x):
     return x if type(x) is Tensor else constant(x)
 
 
+_F64 = np.dtype(np.float64)
+_new = object.__new__
+
+
 def _pair(a, b):
     tb = type(b)
-    if (tb is float or tb is int) and type(a) is Tensor and a.data.dtype.char == "d":
-        arr = _F64_CONSTANTS.get(b)         # x * 0.5, the hot case: see constant()
+    # x * 0.5, the hot case: see constant(). An equal but distinct float64 dtype object
+    # (rare) takes the general path below, which gives the same result.
+    if (tb is float or tb is int) and type(a) is Tensor and a.data.dtype is _F64:
+        arr = _F64_CONSTANTS.get(b)
         if arr is not None:
-            return a, _leaf(arr)
+            c = _new(Tensor)                # _leaf(arr), inlined
+            c.data = arr
+            c.grad = None
+            c.requires_grad = False
+            c.grad_fn = None
+            c.name = None
+            c._hooks = None
+            c._retain = False
+            return a, c
     if type(a) is not Tensor:
         a = constant(a, b)
     if tb is not Tensor:
