@@ -35,7 +35,8 @@ class AnomalyError(ZeroinError, FloatingPointError):
 
 
 class _Anomaly:
-    enabled = False
+    def __init__(self):
+        self.enabled = False    # an instance attribute: read by every op, and faster so
 
 
 anomaly = _Anomaly()
