@@ -118,12 +118,14 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
                 res = (res,)
         elif scalar:
             # an elementwise op with a 0-d output has only 0-d inputs
+            if not isinstance(g, generic):      # else a NumPy scalar from the op after
+                g = g[()]
             if n_in == 2:
-                res = fn.backward(xp, g[()], t.data[()], ins[0].data[()], ins[1].data[()])
+                res = fn.backward(xp, g, t.data[()], ins[0].data[()], ins[1].data[()])
             elif n_in == 1:
-                res = (fn.backward(xp, g[()], t.data[()], ins[0].data[()]),)
+                res = (fn.backward(xp, g, t.data[()], ins[0].data[()]),)
             else:
-                res = fn.backward(xp, g[()], t.data[()], *[i.data[()] for i in ins])
+                res = fn.backward(xp, g, t.data[()], *[i.data[()] for i in ins])
         elif n_in == 1:
             res = (fn.backward(xp, g, t.data, ins[0].data),)
         elif n_in == 2:
