@@ -126,20 +126,13 @@ def w1_check():
 
 def w2_chain(impl, n):
     """Run the chain of ``n`` steps once; returns (forward s, backward s, dx/dx0)."""
-    if impl == "zeroin":
-        import zeroin
-        x0 = zeroin.tensor(1.0, requires_grad=True)
-        t0 = clock()
-        x = x0
-        for _ in range(n):
-            x = x * 0.99998 + 2e-5
-        t1 = clock()
-        x.backward()
-        t2 = clock()
-        return t1 - t0, t2 - t1, x0.grad.item()
-    if impl == "torch":
-        torch = torch_mod()
-        x0 = torch.tensor(1.0, requires_grad=True, dtype=torch.float64)
+    if impl in ("zeroin", "torch"):     # the same code on either engine
+        if impl == "zeroin":
+            import zeroin
+            x0 = zeroin.tensor(1.0, requires_grad=True)
+        else:
+            torch = torch_mod()
+            x0 = torch.tensor(1.0, requires_grad=True, dtype=torch.float64)
         t0 = clock()
         x = x0
         for _ in range(n):

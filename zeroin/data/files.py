@@ -7,12 +7,13 @@ regression; ``encode_labels`` maps class labels (1, 2, 3 or "cat", "dog") to 0..
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from .._io import sha256_file
 
 __all__ = ["FILE_SUFFIXES", "is_data_file", "read_table", "detect_task", "encode_labels",
            "file_sha256"]
@@ -32,12 +33,7 @@ def is_data_file(name, builtin=()):
     return os.path.isfile(s) and s.lower() not in builtin
 
 
-def file_sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+file_sha256 = sha256_file
 
 
 def read_table(path, label_column=None):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_open
+from .._io import atomic_open, sha256_file
 from ..function import ZeroinError
 
 __all__ = ["read_idx", "write_idx", "load_mnist", "mnist_cache_dir", "MNIST_FILES",
@@ -130,14 +130,6 @@ def mnist_cache_dir():
     return Path(cache).expanduser() / "zeroin" / "mnist"
 
 
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _find(root, gz_name):
     """``gz_name`` in ``root``, gzipped or not, with '-' or '.' before 'idx' (both occur)."""
     stem = gz_name[:-3]
@@ -221,7 +213,7 @@ def load_mnist(root=None, *, url=None, cache_dir=None, download=True, checksums=
             dest = folder / name
             expected = checksums.get(name)
             if dest.is_file():
-                if expected is not None and _sha256(dest) != expected:
+                if expected is not None and sha256_file(dest) != expected:
                     raise DatasetError(f"load_mnist: cached file {dest} does not match its "
                                        f"SHA-256 {expected}; delete it to download it again")
             elif not download:
