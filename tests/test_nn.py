@@ -424,6 +424,34 @@ def test_activation_modules_apply_their_op(module, op):
     np.testing.assert_array_equal(module(x).data, op(x).data)
 
 
+@settings(max_examples=40, deadline=None)
+@given(seeds, st.sampled_from([np.float16, np.float32, np.float64]),
+       st.sampled_from(["C", "T", "strided", "0-d"]))
+def test_relu_matches_numpy_bit_for_bit_and_masks_its_gradient(seed, dtype, layout):
+    # relu's fast path (maximum against a cached zero row, mask from the output) must give
+    # np.maximum(x, 0) exactly: NaN, -0.0, +-inf and every layout included
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((6, 5)) * 10.0 ** rng.integers(-3, 4)
+    a.ravel()[rng.choice(a.size, 4, replace=False)] = [np.nan, -0.0, -np.inf, np.inf]
+    a = a.astype(dtype)
+    a = {"C": a, "T": a.T, "strided": a[::2, 1:], "0-d": a[0, 1].copy().reshape(())}[layout]
+    x = zeroin.tensor(a, requires_grad=True)
+    y = nn.ReLU()(x)
+    want = np.maximum(a, 0)
+    assert y.dtype == want.dtype and y.shape == want.shape
+    np.testing.assert_array_equal(y.data, want)
+    np.testing.assert_array_equal(np.signbit(y.data), np.signbit(want))
+    g = rng.standard_normal(a.shape).astype(dtype)
+    y.backward(g)
+    np.testing.assert_array_equal(x.grad.data, np.where(a > 0, g, 0).astype(dtype))
+
+
+def test_relu_of_integers_and_booleans_keeps_numpy_types():
+    for a in (np.array([-2, 0, 3]), np.array([True, False]), np.array(-1.5)):
+        np.testing.assert_array_equal(zeroin.relu(zeroin.tensor(a)).data, np.maximum(a, 0))
+        assert zeroin.relu(zeroin.tensor(a)).dtype == np.maximum(a, 0).dtype
+
+
 def test_flatten_module():
     x = zeroin.tensor(np.zeros((2, 3, 4)))
     assert nn.Flatten()(x).shape == (2, 12)
