@@ -640,3 +640,125 @@ def test_help_of_zeroin_tensor_documents_every_parameter():
     assert zeroin.tensor([1.0]).dtype == np.float64
     assert zeroin.tensor(np.ones(1, np.float32)).dtype == np.float32
     assert zeroin.tensor(2, requires_grad=True).dtype == np.float64
+
+
+# --- scalars made from Python floats ---------------------------------------------------------
+# zeroin.tensor(3.0) and ops on such scalars keep the value as a Python float until .data is
+# read (the fast lane for scalar graphs); nothing a user can observe may differ from 0-d arrays.
+
+def _both(value):
+    """The same scalar on the fast lane and as a 0-d array (the ordinary path)."""
+    return (zeroin.tensor(value, requires_grad=True),
+            zeroin.tensor(np.array(value), requires_grad=True))
+
+
+SCALAR_FORMULAS = {
+    "seed": lambda w, b: (2 * w + b) * (b + 1),
+    "div_sub": lambda w, b: (w - 3.5) / (b * b + 1) - 1 / (w + 10),
+    "pow": lambda w, b: w ** 3 - b ** 2 + (w * w) ** 0.5 + 2 ** b,
+    "unary": lambda w, b: zeroin.ops.exp(-w * 0.1) + zeroin.ops.tanh(b) * zeroin.ops.sin(w)
+    - zeroin.ops.log(b * b + 1) + zeroin.ops.sigmoid(w - b) + zeroin.ops.relu(b - 1)
+    + zeroin.ops.sqrt(w * w + 1) + zeroin.ops.abs(b - 3) + zeroin.ops.cos(b),
+    "shared": lambda w, b: (lambda s: s * s + s / (b + 2))(w * b + w),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCALAR_FORMULAS))
+def test_python_float_scalars_match_zero_d_arrays(name):
+    f = SCALAR_FORMULAS[name]
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        wv, bv = (float(v) for v in rng.uniform(0.2, 3.0, 2))
+        (w1, w2), (b1, b2) = _both(wv), _both(bv)
+        z1, z2 = f(w1, b1), f(w2, b2)
+        z1.backward()
+        z2.backward()
+        assert z1.item() == z2.item()
+        assert w1.grad.item() == pytest.approx(w2.grad.item(), rel=1e-14, abs=1e-300)
+        assert b1.grad.item() == pytest.approx(b2.grad.item(), rel=1e-14, abs=1e-300)
+        # and both are right: central differences on the formula itself
+        for x, v, other in ((w1, wv, bv), (b1, bv, wv)):
+            h = 1e-6
+            args = (lambda u: (u, other)) if x is w1 else (lambda u: (other, u))
+            fd = (f(*map(zeroin.tensor, args(v + h))).item()
+                  - f(*map(zeroin.tensor, args(v - h))).item()) / (2 * h)
+            assert x.grad.item() == pytest.approx(fd, rel=1e-6, abs=1e-8)
+
+
+def test_python_float_scalar_data_is_an_ordinary_writable_array():
+    w = zeroin.tensor(3.0, requires_grad=True)
+    z = w * 2.0
+    assert z.item() == 6.0 and z.shape == () and z.ndim == 0 and z.dtype == np.float64
+    d = w.data
+    assert type(d) is np.ndarray and d.shape == () and d.dtype == np.float64
+    assert d.flags.writeable and w.data is d        # the same array from now on
+    with zeroin.no_grad():
+        w.data[...] = 5.0                           # seen by the next forward
+    assert (w * 2.0).item() == 10.0
+    z.backward()                                    # backward reads the value at that time
+    assert w.grad.item() == 2.0
+    assert type(w.grad.data) is np.ndarray and w.grad.data.dtype == np.float64
+    assert repr(zeroin.tensor(2.5)) == "tensor(2.5)"
+    assert f"{zeroin.tensor(2.5):.2f}" == "2.50" and float(zeroin.tensor(2.5)) == 2.5
+
+
+def test_python_float_scalars_follow_numpy_on_division_by_zero_and_overflow():
+    zero = zeroin.tensor(0.0, requires_grad=True)
+    with pytest.warns(RuntimeWarning):
+        q = 1.0 / zero
+    assert q.item() == np.inf
+    with pytest.warns(RuntimeWarning):
+        r = zeroin.tensor(-8.0) ** (1 / 3)          # Python would give a complex number
+    assert np.isnan(r.item())
+    with pytest.warns(RuntimeWarning):
+        p = zero ** -1.0                            # Python raises ZeroDivisionError
+    assert p.item() == np.inf
+    with pytest.warns(RuntimeWarning):
+        e = zeroin.ops.exp(zeroin.tensor(1000.0))   # math.exp raises OverflowError
+    assert e.item() == np.inf
+    # and in backward: d(sqrt(x))/dx at 0
+    x = zeroin.tensor(0.0, requires_grad=True)
+    y = zeroin.ops.sqrt(x)
+    with pytest.warns(RuntimeWarning):
+        y.backward()
+    assert x.grad.item() == np.inf
+
+
+def test_python_float_scalar_gradients_accumulate_in_the_same_tensor():
+    w = zeroin.tensor(3.0, requires_grad=True)
+    (w * w).backward()
+    g = w.grad
+    (w * 4.0).backward()
+    assert w.grad is g and g.item() == 10.0
+    held = g.data                                   # a user holding the array sees it grow
+    (w * 1.0).backward()
+    assert w.grad is g and held[()] == 11.0
+
+
+def test_python_float_scalars_with_hooks_retain_grad_and_grad():
+    w = zeroin.tensor(3.0, requires_grad=True)
+    b = zeroin.tensor(4.0, requires_grad=True)
+    x = (2 * w + b).retain_grad()
+    y = b + 1
+    seen = []
+    y.register_hook(lambda g: seen.append((type(g.data), g.item(), (g * 2).requires_grad)))
+    z = x * y
+    z.backward()
+    assert seen == [(np.ndarray, 10.0, False)]      # hooks see arrays; their ops not recorded
+    assert x.grad.item() == 5.0 and type(x.grad.data) is np.ndarray
+    assert (w.grad.item(), b.grad.item()) == (10.0, 15.0)
+    w2 = zeroin.tensor(3.0, requires_grad=True)
+    b2 = zeroin.tensor(4.0, requires_grad=True)
+    gw, gb = zeroin.grad((2 * w2 + b2) * (b2 + 1), [w2, b2])
+    assert (gw.item(), gb.item()) == (10.0, 15.0) and type(gw.data) is np.ndarray
+
+
+def test_python_float_scalars_mix_with_arrays_and_float32():
+    w = zeroin.tensor(2.0, requires_grad=True)
+    v = zeroin.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    s = (w * v).sum() + w
+    s.backward()
+    assert w.grad.item() == 7.0 and np.array_equal(v.grad.data, [2.0, 2.0, 2.0])
+    h = zeroin.tensor(np.float32(2.0), requires_grad=True)
+    assert (h * w).dtype == np.float64              # NumPy's promotion, as for 0-d arrays
+    assert (h * 3.0).dtype == np.float32

@@ -14,7 +14,8 @@ import numpy as np
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
            "set_default_dtype", "get_default_dtype"]
 
-_default_dtype = np.dtype(np.float64)
+_F64 = np.dtype(np.float64)
+_default_dtype = _F64
 
 
 def set_default_dtype(dtype):
@@ -39,11 +40,27 @@ class _GradMode(threading.local):
 
 
 _mode = _GradMode()
+# Threads whose grad mode is off right now. Reading a thread-local costs about as much as
+# the rest of a scalar op, so ops read _mode only while some thread has switched it off.
+_off_threads = 0
+_off_lock = threading.Lock()
+
+
+def _set_grad_mode(value):
+    """Set this thread's grad mode (keeping ``_off_threads`` true); returns the old one."""
+    global _off_threads
+    value = bool(value)
+    prev = _mode.enabled
+    if value is not prev:
+        with _off_lock:
+            _off_threads += -1 if value else 1
+        _mode.enabled = value
+    return prev
 
 
 def is_grad_enabled():
     """True when new ops record the graph (the default; see :class:`no_grad`)."""
-    return _mode.enabled
+    return _off_threads == 0 or _mode.enabled
 
 
 class _GradSwitch:
@@ -51,12 +68,11 @@ class _GradSwitch:
     _value = True
 
     def __enter__(self):
-        self._prev = _mode.enabled
-        _mode.enabled = self._value
+        self._prev = _set_grad_mode(self._value)
         return self
 
     def __exit__(self, *exc):
-        _mode.enabled = self._prev
+        _set_grad_mode(self._prev)
         return False
 
     def __call__(self, func):
@@ -65,12 +81,11 @@ class _GradSwitch:
 
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
-            prev = _mode.enabled
-            _mode.enabled = value
+            prev = _set_grad_mode(value)
             try:
                 return func(*args, **kwargs)
             finally:
-                _mode.enabled = prev
+                _set_grad_mode(prev)
         return wrapper
 
 
@@ -137,7 +152,10 @@ class Tensor:
     Attributes
     ----------
     data : numpy.ndarray
-        The values.
+        The values. A float64 scalar made from a Python number (``zeroin.tensor(3.0)``, or
+        an op on such scalars) keeps its value as a Python float until ``.data`` is first
+        read, which makes scalar graphs several times cheaper; ``.data`` then returns (and
+        from then on keeps) an ordinary 0-d array.
     grad : Tensor or None
         The accumulated gradient after ``backward`` (leaves, and tensors that called
         :meth:`retain_grad`).
@@ -145,16 +163,22 @@ class Tensor:
         The op that produced this tensor; ``None`` for leaves.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "name", "_hooks", "_retain",
+    # _d: the ndarray, or None while the value is the Python float _v (exactly one is set)
+    __slots__ = ("_d", "_v", "grad", "requires_grad", "grad_fn", "name", "_hooks", "_retain",
                  "__weakref__")
     __array_ufunc__ = None          # make ndarray <op> Tensor defer to Tensor's reflected op
     __array_priority__ = 1000
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
-        arr = _as_array(data, dtype, requires_grad)
-        if requires_grad and arr.dtype.kind not in "fc":
-            _check_grad_dtype(arr)
-        self.data = arr
+        if type(data) is float and dtype is None and _default_dtype is _F64:
+            self._d = None
+            self._v = data
+        else:
+            arr = _as_array(data, dtype, requires_grad)
+            if requires_grad and arr.dtype.kind not in "fc":
+                _check_grad_dtype(arr)
+            self._d = arr
+            self._v = None
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self.grad_fn = None
@@ -164,20 +188,37 @@ class Tensor:
 
     # --- properties --------------------------------------------------------------------
     @property
+    def data(self):
+        d = self._d
+        if d is None:           # a Python-float scalar: from now on an ordinary 0-d array
+            d = self._d = np.array(self._v)
+            self._v = None
+        return d
+
+    @data.setter
+    def data(self, value):
+        self._d = value
+        self._v = None
+
+    @property
     def shape(self):
-        return self.data.shape
+        d = self._d
+        return d.shape if d is not None else ()
 
     @property
     def ndim(self):
-        return self.data.ndim
+        d = self._d
+        return d.ndim if d is not None else 0
 
     @property
     def dtype(self):
-        return self.data.dtype
+        d = self._d
+        return d.dtype if d is not None else _F64
 
     @property
     def size(self):
-        return self.data.size
+        d = self._d
+        return d.size if d is not None else 1
 
     @property
     def is_leaf(self):
@@ -196,6 +237,8 @@ class Tensor:
     # --- conversion --------------------------------------------------------------------
     def item(self):
         """The value of a one-element tensor as a Python number."""
+        if self._v is not None:
+            return self._v
         if self.data.size != 1:
             raise ValueError(f"item: only one-element tensors can be converted to a Python "
                              f"number, this one has shape {self.data.shape}")
@@ -280,7 +323,7 @@ class Tensor:
         global _backward
         if _backward is None:
             from .autograd import backward as _backward
-        _backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+        _backward(self, gradient, retain_graph, create_graph)
 
     def retain_grad(self):
         """Keep ``.grad`` for this non-leaf tensor after backward."""
@@ -314,7 +357,7 @@ class Tensor:
         Refused on a tensor that requires grad while grad mode is on (backward may need its
         old value); wrap the call in ``zeroin.no_grad()`` for parameters.
         """
-        if self.requires_grad and _mode.enabled:
+        if self.requires_grad and is_grad_enabled():
             raise RuntimeError("zero_: this tensor requires grad, so zeroing it in place "
                                "would corrupt the graph; to clear a gradient use "
                                "w.grad.zero_() or w.grad = None, and to zero a parameter "
@@ -327,11 +370,12 @@ class Tensor:
 
     # --- printing ----------------------------------------------------------------------
     def __repr__(self):
-        body = np.array2string(self.data, separator=", ", prefix="tensor(",
+        d = self._d if self._d is not None else np.array(self._v)    # printing keeps _v
+        body = np.array2string(d, separator=", ", prefix="tensor(",
                                threshold=200, edgeitems=3)
         extra = []
-        if self.data.dtype != _default_dtype and self.data.dtype.kind == "f":
-            extra.append(f"dtype={self.data.dtype}")
+        if d.dtype != _default_dtype and d.dtype.kind == "f":
+            extra.append(f"dtype={d.dtype}")
         if self.grad_fn is not None:
             extra.append(f"grad_fn=<{self.grad_fn.name}>")
         elif self.requires_grad:
@@ -341,8 +385,8 @@ class Tensor:
         return "tensor(" + body + "".join(", " + e for e in extra) + ")"
 
     def __format__(self, spec):
-        if self.data.size == 1 and spec:
-            return format(self.data.item(), spec)
+        if self.size == 1 and spec:
+            return format(self.item(), spec)
         return str(self)
 
 
@@ -363,7 +407,22 @@ class _HookHandle:
 def _leaf(arr, requires_grad=False):
     """Fast constructor for a tensor around an existing array (no copy, no checks)."""
     t = object.__new__(Tensor)
-    t.data = arr
+    t._d = arr
+    t._v = None
+    t.grad = None
+    t.requires_grad = requires_grad
+    t.grad_fn = None
+    t.name = None
+    t._hooks = None
+    t._retain = False
+    return t
+
+
+def _scalar(v, requires_grad=False):
+    """Fast constructor for a float64 scalar tensor holding the Python float ``v``."""
+    t = object.__new__(Tensor)
+    t._d = None
+    t._v = v
     t.grad = None
     t.requires_grad = requires_grad
     t.grad_fn = None
@@ -398,4 +457,8 @@ def tensor(data, requires_grad=False, dtype=None, name=None):
     >>> w.grad.item(), b.grad.item()
     (10.0, 15.0)
     """
+    if type(data) is float and dtype is None and _default_dtype is _F64:
+        t = _scalar(data, requires_grad is True or bool(requires_grad))
+        t.name = name
+        return t
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)

@@ -15,7 +15,7 @@ from .function import ZeroinError
 from .graph import toposort
 from .ops import NP, TZ, _sum_to_np, sum_to
 from . import _tensor as _tmode
-from ._tensor import Tensor, _leaf, enable_grad, no_grad
+from ._tensor import Tensor, _leaf, _scalar, enable_grad, no_grad
 
 __all__ = ["backward", "grad"]
 
@@ -73,29 +73,81 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
     if everything:
         targets = _Everything()
     order = toposort(outputs)
-    grads = {}
+    grads = {}          # tensor -> gradient so far (tensors hash by identity)
     for t, g in zip(outputs, out_grads):
-        k = id(t)
-        grads[k] = g if k not in grads else grads[k] + g
+        grads[t] = g if t not in grads else grads[t] + g
     xp = TZ if create_graph else NP
     wrap = _leaf if not create_graph else (lambda g: g)
-    leaves = {}
-    captured = {}
+    leaves = {}         # leaf tensor -> None, in the order they were reached
+    captured = {}       # id(tensor) -> gradient, for targets
     anomaly = _f.anomaly.enabled
     # hot loop: bind what it reads every node to locals
     pop, get = grads.pop, grads.get
     free = not retain_graph and not everything
     check_released = not everything
-    ndarray, asarray, generic = np.ndarray, np.asarray, np.generic
+    ndarray, asarray, generic, f64 = np.ndarray, np.asarray, np.generic, np.float64
+    # Python-float scalars (see Tensor.data) are differentiated on floats too, unless
+    # someone looks at their gradients (hooks, retain_grad, grad(), anomaly checks).
+    lane = not create_graph and targets is None and not anomaly
     for t in reversed(order):
-        k = id(t)
-        g = pop(k, None)
+        g = pop(t, None)
         if g is None:
             continue
         fn = t.grad_fn
-        # Gradients of 0-d values may travel as NumPy scalars between scalar_rules ops
-        # (see Function.scalar_rules); anything else, and anything a user sees, is an ndarray.
-        scalar = not create_graph and fn.scalar_rules and not t.data.ndim
+        if lane and t._v is not None and not t._hooks and not t._retain:
+            if fn.released:
+                raise RuntimeError(_RELEASED_MSG)
+            if type(g) is not float:
+                g = float(g)
+            ins = fn.inputs
+            if len(ins) == 2:
+                x, y = ins
+                a, b = x._v, y._v
+                if a is None:
+                    a = x.data[()]
+                if b is None:
+                    b = y.data[()]
+                try:
+                    ga, gb = fn.backward(NP, g, t._v, a, b)
+                except ArithmeticError:     # 0.0 ** -1 and the like: NumPy's inf and warning
+                    ga, gb = fn.backward(NP, f64(g), f64(t._v), f64(a), f64(b))
+            else:
+                x = ins[0]
+                y = gb = None
+                a = x._v
+                if a is None:
+                    a = x.data[()]
+                try:
+                    ga = fn.backward(NP, g, t._v, a)
+                except ArithmeticError:
+                    ga = fn.backward(NP, f64(g), f64(t._v), f64(a))
+            if free:
+                fn.released = True
+                fn.saved = None
+            if ga is not None and x.requires_grad:
+                if type(ga) is not float:
+                    ga = float(ga)
+                prev = get(x)
+                if prev is None:
+                    grads[x] = ga
+                    if x.grad_fn is None:
+                        leaves[x] = None
+                else:
+                    grads[x] = prev + ga
+            if gb is not None and y.requires_grad:
+                if type(gb) is not float:
+                    gb = float(gb)
+                prev = get(y)
+                if prev is None:
+                    grads[y] = gb
+                    if y.grad_fn is None:
+                        leaves[y] = None
+                else:
+                    grads[y] = prev + gb
+            continue
+        # Gradients of 0-d values may travel as NumPy scalars or floats between
+        # scalar_rules ops (see Function.scalar_rules); anything a user sees is an ndarray.
+        scalar = not create_graph and fn.scalar_rules and (t._v is not None or not t._d.ndim)
         if t._hooks or t._retain or targets is not None:    # rare: someone looks at g
             if type(g) is not ndarray and not create_graph:
                 g = asarray(g)
@@ -104,8 +156,8 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
             if t._retain and targets is None:
                 t.grad = wrap(g) if t.grad is None else \
                     wrap(_raw_add(t.grad, g, create_graph))
-            if targets is not None and k in targets:
-                captured[k] = g
+            if targets is not None and id(t) in targets:
+                captured[id(t)] = g
         elif not scalar and type(g) is not ndarray and not create_graph:
             g = asarray(g)
         if fn.released and check_released:
@@ -118,14 +170,14 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
                 res = (res,)
         elif scalar:
             # an elementwise op with a 0-d output has only 0-d inputs
-            if not isinstance(g, generic):      # else a NumPy scalar from the op after
+            if type(g) is ndarray:      # else a NumPy scalar or float from the op after
                 g = g[()]
             if n_in == 2:
-                res = fn.backward(xp, g, t.data[()], ins[0].data[()], ins[1].data[()])
+                res = fn.backward(xp, g, _sv(t), _sv(ins[0]), _sv(ins[1]))
             elif n_in == 1:
-                res = (fn.backward(xp, g, t.data[()], ins[0].data[()]),)
+                res = (fn.backward(xp, g, _sv(t), _sv(ins[0])),)
             else:
-                res = fn.backward(xp, g, t.data[()], *[i.data[()] for i in ins])
+                res = fn.backward(xp, g, _sv(t), *[_sv(i) for i in ins])
         elif n_in == 1:
             res = (fn.backward(xp, g, t.data, ins[0].data),)
         elif n_in == 2:
@@ -138,21 +190,27 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
         for inp, gi in zip(ins, res):
             if gi is None or not inp.requires_grad:
                 continue
-            d = inp.data
             if create_graph:
                 if type(gi) is not Tensor:
                     gi = _leaf(asarray(gi))
-                if gi.shape != d.shape:
-                    gi = sum_to(gi, d.shape)
+                if gi.shape != inp.shape:
+                    gi = sum_to(gi, inp.shape)
             elif scalar:
                 # 0-d in, 0-d out: only the type and dtype can need fixing
-                if not isinstance(gi, generic):
+                d = inp._d
+                if d is None:               # a Python-float input
+                    if type(gi) is not float:
+                        gi = float(gi)
+                elif not isinstance(gi, generic):
                     gi = asarray(gi)
                     if gi.shape != d.shape:
                         gi = _sum_to_np(gi, d.shape)
-                if gi.dtype is not d.dtype and gi.dtype != d.dtype:
+                    if gi.dtype is not d.dtype and gi.dtype != d.dtype:
+                        gi = gi.astype(d.dtype)
+                elif gi.dtype is not d.dtype and gi.dtype != d.dtype:
                     gi = gi.astype(d.dtype)
             else:
+                d = inp.data
                 if type(gi) is not ndarray:
                     gi = asarray(gi)
                 if gi.shape != d.shape:
@@ -161,48 +219,79 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
                     gi = gi.astype(d.dtype)
             if anomaly:
                 _check_backward(fn, gi)
-            ki = id(inp)
-            prev = get(ki)
-            grads[ki] = gi if prev is None else prev + gi
-            if inp.grad_fn is None:
-                leaves[ki] = inp
-    res = gi = g = None     # drop the loop's references, or _exclusive copies the last grads
-    for ki, leaf in leaves.items():
-        g = grads.pop(ki)
-        if leaf.data.dtype.kind not in "fc":
+            prev = get(inp)
+            if prev is None:
+                grads[inp] = gi
+                if inp.grad_fn is None:
+                    leaves[inp] = None
+            else:
+                grads[inp] = prev + gi
+    res = gi = g = ga = gb = None   # drop the loop's references, or _exclusive copies grads
+    for leaf in leaves:
+        g = pop(leaf)
+        if type(g) is float and leaf._v is not None and targets is None \
+                and not leaf._hooks:
+            cur = leaf.grad                 # a Python-float leaf: its grad is one too
+            if cur is None:
+                leaf.grad = _scalar(g)
+            elif cur.requires_grad:
+                with no_grad():
+                    leaf.grad = cur + _scalar(g)
+            elif cur._v is not None:
+                cur._v += g
+            else:
+                _add_into(leaf, cur._d, g)
+            continue
+        if leaf.dtype.kind not in "fc":
             _int_leaf(leaf)
-        fresh = False       # g made here from a NumPy scalar: nobody else can see it
+        fresh = False       # g made here from a NumPy scalar or float: nobody else sees it
         if type(g) is not ndarray and not create_graph:
-            fresh = isinstance(g, generic)
-            g = asarray(g)
+            fresh = isinstance(g, (generic, float))
+            g = asarray(g, dtype=leaf.dtype) if type(g) is float else asarray(g)
         if leaf._hooks:
             g = _call_hooks(leaf, g, create_graph)
             fresh = False
         if targets is not None:
-            if ki in targets:
-                captured[ki] = g
+            if id(leaf) in targets:
+                captured[id(leaf)] = g
             continue
         if leaf.grad is None:
             leaf.grad = g if create_graph else \
                 _leaf(g if fresh or _exclusive(g) else g.copy())
         elif create_graph or leaf.grad.requires_grad:
-            leaf.grad = leaf.grad + (g if create_graph else _leaf(g))
-        else:
-            gd = leaf.grad.data
-            if gd.flags.writeable:
-                np.add(gd, g, out=gd)
+            if create_graph:
+                leaf.grad = leaf.grad + g
             else:
-                leaf.grad = _leaf(gd + g)
+                with no_grad():
+                    leaf.grad = leaf.grad + _leaf(g)
+        else:
+            _add_into(leaf, leaf.grad.data, g)
     for t, g in zip(outputs, out_grads):
         # an output that is itself a target or a leaf
-        if t.grad_fn is None and id(t) not in leaves:
+        if t.grad_fn is None and t not in leaves:
             if targets is not None and id(t) in targets:
                 captured[id(t)] = g
             elif targets is None:
+                if type(g) is float:
+                    g = np.asarray(g)
                 leaf = t
                 leaf.grad = wrap(g) if leaf.grad is None else \
                     wrap(_raw_add(leaf.grad, g, create_graph))
     return captured
+
+
+def _sv(t):
+    """A 0-d tensor's value as a scalar (its Python float, else a NumPy scalar)."""
+    v = t._v
+    return v if v is not None else t._d[()]
+
+
+def _add_into(leaf, gd, g):
+    """Accumulate ``g`` into the existing gradient array ``gd`` of ``leaf``, in place."""
+    if gd.flags.writeable:
+        np.add(gd, g, out=gd)
+    else:                   # a read-only buffer may be shared: give the leaf its own
+        leaf.grad = _leaf(np.asarray(gd + g))
 
 
 def _int_leaf(leaf):
@@ -229,8 +318,11 @@ def _raw_add(cur, g, create_graph):
 
 def _call_hooks(t, g, create_graph):
     for hook in list(t._hooks):
-        arg = g if create_graph else _leaf(g)
-        r = hook(arg)
+        if create_graph:
+            r = hook(g)
+        else:
+            with no_grad():         # as in PyTorch: what a hook computes is not recorded
+                r = hook(_leaf(g))
         if r is not None:
             if create_graph:
                 g = r if isinstance(r, Tensor) else _leaf(np.asarray(r))
@@ -243,7 +335,7 @@ def _call_hooks(t, g, create_graph):
 
 
 def _check_backward(fn, g):
-    data = g.data if isinstance(g, Tensor) else g
+    data = g.data if isinstance(g, Tensor) else np.asarray(g)
     if data.dtype.kind in "fc" and not np.all(np.isfinite(data)):
         site = getattr(fn, "site", None) or "<created before detect_anomaly was on>"
         raise _f.AnomalyError(f"{fn.name}: backward produced {_f._bad(data)} "
@@ -269,20 +361,23 @@ def node_grads(output, gradient=None):
 def backward(tensor, gradient=None, retain_graph=False, create_graph=False):
     """Accumulate d(tensor)/d(leaf) into each leaf's ``.grad``. See :meth:`Tensor.backward`."""
     outs = [tensor]
-    d = tensor.data if type(tensor) is Tensor else None
-    if gradient is None and d is not None and d.ndim == 0 and tensor.requires_grad \
-            and not create_graph:
-        g = [np.array(1, dtype=d.dtype)]     # the usual loss.backward()
+    d = tensor._d if type(tensor) is Tensor else None
+    if gradient is None and not create_graph and type(tensor) is Tensor \
+            and tensor.requires_grad and (d is None or d.ndim == 0):
+        # the usual loss.backward()
+        g = [1.0 if d is None else np.array(1, dtype=d.dtype)]    # np.ones_like: 5x slower
     else:
         g = _root_grads(outs, None if gradient is None else [gradient], create_graph,
                         "backward")
-    mode = _tmode._mode             # what no_grad()/enable_grad() set, without the objects
-    prev = mode.enabled
-    mode.enabled = create_graph
+    if not create_graph:
+        # the rules run on arrays and record nothing; user code (hooks) runs under no_grad
+        _run(outs, g, retain_graph, False)
+        return
+    prev = _tmode._set_grad_mode(True)      # enable_grad(), without the object
     try:
-        _run(outs, g, retain_graph or create_graph, create_graph)
+        _run(outs, g, True, True)
     finally:
-        mode.enabled = prev
+        _tmode._set_grad_mode(prev)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,

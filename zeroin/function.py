@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _tensor as _t
-from ._tensor import Tensor, _leaf, _mode
+from ._tensor import Tensor, _leaf, _mode, _scalar
 
 __all__ = ["Function", "ZeroinError", "ShapeError", "AnomalyError"]
 
@@ -76,17 +76,40 @@ class Function:
     def __call__(self, *inputs):
         """Run forward on tensors ``inputs`` and record the node if grad is needed."""
         n = len(inputs)
+        v = None            # the result as a Python float (scalars on the fast lane) ...
+        data = None         # ... or as an ndarray
         try:
             if n == 2:
-                a, b = inputs[0].data, inputs[1].data
-                if self.scalar_rules and not a.ndim and not b.ndim:
-                    a, b = a[()], b[()]
-                data = self.forward(a, b)
+                x, y = inputs
+                a, b = x._v, y._v
+                if a is not None and b is not None and self.scalar_rules:
+                    try:
+                        v = self.forward(a, b)
+                    except ArithmeticError:     # 1.0 / 0.0: NumPy's inf and warning below
+                        v = None
+                    if type(v) is not float:
+                        v, data = _off_lane(self, v, (a, b))
+                else:
+                    a = x._d if a is None else x.data
+                    b = y._d if b is None else y.data
+                    if self.scalar_rules and not a.ndim and not b.ndim:
+                        a, b = a[()], b[()]
+                    data = self.forward(a, b)
             elif n == 1:
-                a = inputs[0].data
-                if self.scalar_rules and not a.ndim:
-                    a = a[()]
-                data = self.forward(a)
+                x = inputs[0]
+                a = x._v
+                if a is not None and self.scalar_rules:
+                    try:
+                        v = self.forward(a)
+                    except ArithmeticError:
+                        v = None
+                    if type(v) is not float:
+                        v, data = _off_lane(self, v, (a,))
+                else:
+                    a = x._d if a is None else x.data
+                    if self.scalar_rules and not a.ndim:
+                        a = a[()]
+                    data = self.forward(a)
             else:
                 data = self.forward(*[t.data for t in inputs])
         except (ValueError, IndexError) as e:
@@ -95,16 +118,17 @@ class Function:
             shapes = " and ".join(_shape_str(t) for t in inputs)
             word = "shape" if len(inputs) == 1 else "shapes"
             raise ShapeError(f"{self.name}: {word} {shapes}: {e}") from None
-        if type(data) is not np.ndarray:
+        if v is None and type(data) is not np.ndarray:
             data = np.asarray(data)
-        if _mode.enabled and (
+        if (_t._off_threads == 0 or _mode.enabled) and (
                 inputs[0].requires_grad or inputs[1].requires_grad if n == 2 else
                 inputs[0].requires_grad if n == 1 else
                 any([t.requires_grad for t in inputs])):
             self.inputs = inputs
             self.released = False
             out = _new(Tensor)          # _leaf(data, True), inlined: every recorded op
-            out.data = data
+            out._d = data
+            out._v = v
             out.grad = None
             out.requires_grad = True
             out.grad_fn = self
@@ -112,10 +136,26 @@ class Function:
             out._hooks = None
             out._retain = False
         else:
-            out = _leaf(data)
+            out = _leaf(data) if v is None else _scalar(v)
         if anomaly.enabled:
             _anomaly_forward(self, out)
         return out
+
+
+def _off_lane(fn, v, args):
+    """A scalar op whose result is not a plain Python float: (float, None) or (None, array).
+
+    NumPy functions give np.float64 (kept on the lane as a float); Python arithmetic that
+    raised or left the reals (0.0 ** -1, (-8.0) ** (1/3)) is redone on NumPy scalars for
+    NumPy's results (inf, nan) and warnings.
+    """
+    t = type(v)
+    if t is np.float64 or (t is np.ndarray and v.dtype == np.float64 and not v.ndim):
+        return float(v), None
+    data = fn.forward(*[np.float64(a) for a in args])
+    if type(data) is np.float64:
+        return float(data), None
+    return None, np.asarray(data)
 
 
 def _user_site():
@@ -171,7 +211,10 @@ def constant(value, like=None):
     if isinstance(value, Tensor):
         return value
     tv = type(value)
-    if (tv is float or tv is int) and type(like) is Tensor and like.data.dtype.char == "d":
+    if (tv is float or tv is int) and type(like) is Tensor and like._v is not None and \
+            (tv is float or -9007199254740992 <= value <= 9007199254740992):
+        return _scalar(float(value))        # joins a Python-float scalar on the fast lane
+    if (tv is float or tv is int) and type(like) is Tensor and like.dtype.char == "d":
         # the common case (x * 0.5, 2 * w): a fresh node around a shared read-only array
         arr = _F64_CONSTANTS.get(value)
         if arr is not None:
@@ -179,10 +222,10 @@ def constant(value, like=None):
         if -9007199254740992 <= value <= 9007199254740992:
             return _leaf(_f64_constant(value))
     if isinstance(value, (int, float, bool)) and isinstance(like, Tensor):
-        kind = like.data.dtype.kind
+        kind = like.dtype.kind
         if kind == "f" or (kind in "iu" and isinstance(value, int) and not
                            isinstance(value, bool)):
-            return _leaf(np.asarray(value, dtype=like.data.dtype))
+            return _leaf(np.asarray(value, dtype=like.dtype))
         if isinstance(value, float):
             return _leaf(np.asarray(value, dtype=_t._default_dtype))
     return _leaf(_t._as_array(value))

@@ -24,30 +24,38 @@ def toposort(roots, include_leaves=False):
     """
     order = []
     append = order.append
-    seen = set()
+    seen = set()                # tensors hash by identity
     add = seen.add
-    stack = list(reversed(roots))
+    stack = list(roots)
+    stack.reverse()
     push, pop = stack.append, stack.pop
     open_ = []          # tensors whose inputs are being visited; None on stack closes one
+    opened, close = open_.append, open_.pop
     while stack:
         t = pop()
         if t is None:
-            append(open_.pop())
+            append(close())
             continue
-        k = id(t)
-        if k in seen:
+        if t in seen:
             continue
-        add(k)
+        add(t)
         fn = t.grad_fn
         if fn is None:
             if include_leaves:
                 append(t)
             continue
-        open_.append(t)
+        opened(t)
         push(None)
         ins = fn.inputs
-        if len(ins) == 1:
-            push(ins[0])
+        if len(ins) == 2:           # most ops: push the second input first, visit the first
+            a, b = ins
+            if include_leaves or b.grad_fn is not None:
+                push(b)
+            if include_leaves or a.grad_fn is not None:
+                push(a)
+        elif len(ins) == 1:
+            if include_leaves or ins[0].grad_fn is not None:
+                push(ins[0])
         else:
             for i in reversed(ins):
                 if include_leaves or i.grad_fn is not None:

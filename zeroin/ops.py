@@ -28,13 +28,12 @@ _new = object.__new__
 
 def _pair(a, b):
     tb = type(b)
-    # x * 0.5, the hot case: see constant(). An equal but distinct float64 dtype object
-    # (rare) takes the general path below, which gives the same result.
-    if (tb is float or tb is int) and type(a) is Tensor and a.data.dtype is _F64:
-        arr = _F64_CONSTANTS.get(b)
-        if arr is not None:
-            c = _new(Tensor)                # _leaf(arr), inlined
-            c.data = arr
+    if (tb is float or tb is int) and type(a) is Tensor:
+        if a._v is not None and (tb is float or -_EXACT <= b <= _EXACT):
+            # a Python-float scalar times a number (2 * w, b + 1): the constant is one too
+            c = _new(Tensor)                # _scalar(float(b)), inlined
+            c._d = None
+            c._v = b if tb is float else float(b)
             c.grad = None
             c.requires_grad = False
             c.grad_fn = None
@@ -42,11 +41,29 @@ def _pair(a, b):
             c._hooks = None
             c._retain = False
             return a, c
+        # x * 0.5, the hot case for arrays: see constant(). An equal but distinct float64
+        # dtype object (rare) takes the general path below, which gives the same result.
+        if a._d is not None and a._d.dtype is _F64:
+            arr = _F64_CONSTANTS.get(b)
+            if arr is not None:
+                c = _new(Tensor)                # _leaf(arr), inlined
+                c._d = arr
+                c._v = None
+                c.grad = None
+                c.requires_grad = False
+                c.grad_fn = None
+                c.name = None
+                c._hooks = None
+                c._retain = False
+                return a, c
     if type(a) is not Tensor:
         a = constant(a, b)
     if tb is not Tensor:
         b = constant(b, a)
     return a, b
+
+
+_EXACT = 2 ** 53        # integers up to this convert to float64 exactly
 
 
 def _axes(axis, ndim):
