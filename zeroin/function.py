@@ -76,32 +76,18 @@ class Function:
     def __call__(self, *inputs):
         """Run forward on tensors ``inputs`` and record the node if grad is needed."""
         n = len(inputs)
+        if n == 2:
+            return _call2(self, inputs[0], inputs[1])
         v = None            # the result as a Python float (scalars on the fast lane) ...
         data = None         # ... or as an ndarray
         try:
-            if n == 2:
-                x, y = inputs
-                a, b = x._v, y._v
-                if a is not None and b is not None and self.scalar_rules:
-                    try:
-                        v = self.forward(a, b)
-                    except ArithmeticError:     # 1.0 / 0.0: NumPy's inf and warning below
-                        v = None
-                    if type(v) is not float:
-                        v, data = _off_lane(self, v, (a, b))
-                else:
-                    a = x._d if a is None else x.data
-                    b = y._d if b is None else y.data
-                    if self.scalar_rules and not a.ndim and not b.ndim:
-                        a, b = a[()], b[()]
-                    data = self.forward(a, b)
-            elif n == 1:
+            if n == 1:
                 x = inputs[0]
                 a = x._v
                 if a is not None and self.scalar_rules:
                     try:
                         v = self.forward(a)
-                    except ArithmeticError:
+                    except ArithmeticError:     # NumPy's inf and warning instead
                         v = None
                     if type(v) is not float:
                         v, data = _off_lane(self, v, (a,))
@@ -113,17 +99,11 @@ class Function:
             else:
                 data = self.forward(*[t.data for t in inputs])
         except (ValueError, IndexError) as e:
-            if isinstance(e, ZeroinError):
-                raise
-            shapes = " and ".join(_shape_str(t) for t in inputs)
-            word = "shape" if len(inputs) == 1 else "shapes"
-            raise ShapeError(f"{self.name}: {word} {shapes}: {e}") from None
+            _raise_shape_error(self, inputs, e)
         if v is None and type(data) is not np.ndarray:
             data = np.asarray(data)
         if (_t._off_threads == 0 or _mode.enabled) and (
-                inputs[0].requires_grad or inputs[1].requires_grad if n == 2 else
-                inputs[0].requires_grad if n == 1 else
-                any([t.requires_grad for t in inputs])):
+                inputs[0].requires_grad if n == 1 else any([t.requires_grad for t in inputs])):
             self.inputs = inputs
             self.released = False
             out = _new(Tensor)          # _leaf(data, True), inlined: every recorded op
@@ -140,6 +120,56 @@ class Function:
         if anomaly.enabled:
             _anomaly_forward(self, out)
         return out
+
+
+def _call2(fn, x, y):
+    """``fn(x, y)`` for a two-input op: + - * / call it directly (it is their hot path)."""
+    a, b = x._v, y._v
+    v = data = None
+    try:
+        if a is not None and b is not None and fn.scalar_rules:
+            try:
+                v = fn.forward(a, b)
+            except ArithmeticError:     # 1.0 / 0.0: NumPy's inf and warning instead
+                v = None
+            if type(v) is not float:
+                v, data = _off_lane(fn, v, (a, b))
+        else:
+            a = x._d if a is None else x.data
+            b = y._d if b is None else y.data
+            if fn.scalar_rules and not a.ndim and not b.ndim:
+                a, b = a[()], b[()]
+            data = fn.forward(a, b)
+            if type(data) is not np.ndarray:
+                data = np.asarray(data)
+    except (ValueError, IndexError) as e:
+        _raise_shape_error(fn, (x, y), e)
+    out = _new(Tensor)
+    out._d = data
+    out._v = v
+    out.grad = None
+    out.name = None
+    out._hooks = None
+    out._retain = False
+    if (x.requires_grad or y.requires_grad) and (_t._off_threads == 0 or _mode.enabled):
+        fn.inputs = (x, y)
+        fn.released = False
+        out.requires_grad = True
+        out.grad_fn = fn
+    else:
+        out.requires_grad = False
+        out.grad_fn = None
+    if anomaly.enabled:
+        _anomaly_forward(fn, out)
+    return out
+
+
+def _raise_shape_error(fn, inputs, e):
+    if isinstance(e, ZeroinError):
+        raise e
+    shapes = " and ".join(_shape_str(t) for t in inputs)
+    word = "shape" if len(inputs) == 1 else "shapes"
+    raise ShapeError(f"{fn.name}: {word} {shapes}: {e}") from None
 
 
 def _off_lane(fn, v, args):

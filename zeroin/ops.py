@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from .function import _F64_CONSTANTS, Function, ShapeError, constant
+from .function import _F64_CONSTANTS, Function, ShapeError, _call2, constant
 from ._tensor import Tensor, _leaf
 
 _raw = lambda x: x.data if type(x) is Tensor else x  # noqa: E731
@@ -302,9 +302,11 @@ class ReLU(Function):
     _zero_rows = {}     # (dtype, n) -> read-only zeros of shape (n,)
 
     def forward(self, x):
-        if type(x) is np.ndarray and x.ndim and x.dtype.kind == "f" and x.flags.c_contiguous:
+        if type(x) is np.ndarray and x.size >= 1024 and x.shape[-1] >= 32 and \
+                x.dtype.kind == "f" and x.flags.c_contiguous:
             # np.maximum against a zero row runs NumPy's SIMD loop; against the scalar 0
-            # it runs a generic one about 2x slower. Same values (NaN stays NaN).
+            # it runs a generic one about 2x slower. Smaller arrays or rows lose more to
+            # the broadcast than they gain. Same values (NaN stays NaN).
             key = (x.dtype, x.shape[-1])
             z = ReLU._zero_rows.get(key)
             if z is None:
@@ -604,28 +606,28 @@ def add(a, b):
     """Elementwise a + b with broadcasting."""
     if type(a) is not Tensor or type(b) is not Tensor:
         a, b = _pair(a, b)
-    return Add()(a, b)
+    return _call2(_new(Add), a, b)
 
 
 def sub(a, b):
     """Elementwise a - b with broadcasting."""
     if type(a) is not Tensor or type(b) is not Tensor:
         a, b = _pair(a, b)
-    return Sub()(a, b)
+    return _call2(_new(Sub), a, b)
 
 
 def mul(a, b):
     """Elementwise a * b with broadcasting."""
     if type(a) is not Tensor or type(b) is not Tensor:
         a, b = _pair(a, b)
-    return Mul()(a, b)
+    return _call2(_new(Mul), a, b)
 
 
 def div(a, b):
     """Elementwise a / b with broadcasting."""
     if type(a) is not Tensor or type(b) is not Tensor:
         a, b = _pair(a, b)
-    return Div()(a, b)
+    return _call2(_new(Div), a, b)
 
 
 def neg(x):
