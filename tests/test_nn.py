@@ -426,13 +426,15 @@ def test_activation_modules_apply_their_op(module, op):
 
 @settings(max_examples=40, deadline=None)
 @given(seeds, st.sampled_from([np.float16, np.float32, np.float64]),
-       st.sampled_from(["C", "T", "strided", "0-d"]))
-def test_relu_matches_numpy_bit_for_bit_and_masks_its_gradient(seed, dtype, layout):
-    # relu's fast path (maximum against a cached zero row, mask from the output) must give
-    # np.maximum(x, 0) exactly: NaN, -0.0, +-inf and every layout included
+       st.sampled_from(["C", "T", "strided", "0-d"]),
+       st.sampled_from([(6, 5), (40, 64), (2, 16, 48), (600, 2)]))
+def test_relu_matches_numpy_bit_for_bit_and_masks_its_gradient(seed, dtype, layout, shape):
+    # relu's fast path for large arrays (maximum against a cached zero row) and its mask
+    # from the output must give np.maximum(x, 0) exactly: NaN, -0.0, +-inf, every layout
     rng = np.random.default_rng(seed)
-    a = rng.standard_normal((6, 5)) * 10.0 ** rng.integers(-3, 4)
+    a = rng.standard_normal(shape) * 10.0 ** rng.integers(-3, 4)
     a.ravel()[rng.choice(a.size, 4, replace=False)] = [np.nan, -0.0, -np.inf, np.inf]
+    a = a.reshape(-1, shape[-1])
     a = a.astype(dtype)
     a = {"C": a, "T": a.T, "strided": a[::2, 1:], "0-d": a[0, 1].copy().reshape(())}[layout]
     x = zeroin.tensor(a, requires_grad=True)
