@@ -48,6 +48,32 @@ def test_linear_skips_input_gradient_it_does_not_need():
     assert x.grad is None and layer.weight.grad is not None
 
 
+@pytest.mark.parametrize("needs", [(1, 1, 1), (0, 1, 1), (1, 0, 0), (0, 0, 1), (1, 1, 0)])
+def test_linear_computes_exactly_the_gradients_that_are_needed(needs):
+    rng = np.random.default_rng(2)
+    arrays = rng.standard_normal((4, 3)), rng.standard_normal((2, 3)), rng.standard_normal(2)
+    x, w, b = (zeroin.tensor(a, requires_grad=bool(n)) for a, n in zip(arrays, needs))
+    g = rng.standard_normal((4, 2))
+    F.linear(x, w, b).backward(g)
+    want = g @ arrays[1], g.T @ arrays[0], g.sum(axis=0)
+    for t, n, expected in zip((x, w, b), needs, want):
+        if n:
+            np.testing.assert_allclose(t.grad.data, expected, rtol=1e-12)
+        else:
+            assert t.grad is None
+
+
+def test_linear_bias_and_weight_shape_errors():
+    x = zeroin.tensor(np.ones((4, 3)))
+    with pytest.raises(zeroin.ShapeError, match=r"bias of shape \(3,\) does not fit weight "
+                       r"of shape \(2, 3\).*\(2,\)"):
+        F.linear(x, zeroin.tensor(np.ones((2, 3))), zeroin.tensor(np.ones(3)))
+    with pytest.raises(zeroin.ShapeError, match=r"weight must be 2-D"):
+        F.linear(x, zeroin.tensor(np.ones((2, 3, 1))))
+    with pytest.raises(zeroin.ShapeError, match=r"input of shape \(\) has 0 features"):
+        F.linear(zeroin.tensor(1.0), zeroin.tensor(np.ones((2, 3))))
+
+
 def test_linear_shape_error_names_sizes_and_fix():
     layer = nn.Linear(3, 2)
     with pytest.raises(zeroin.ShapeError, match=r"linear: input of shape \(4, 5\) has 5 "
@@ -251,6 +277,21 @@ def test_cross_entropy_label_errors():
         F.cross_entropy(x, np.eye(4, dtype=int)[[0, 1, 2]])
     with pytest.raises(ValueError, match="reduction must be"):
         nn.CrossEntropyLoss(reduction="avg")
+
+
+@pytest.mark.parametrize("labels", [np.array([0, 3, 2], np.uint8), np.array([0, 3, 2], ">i4"),
+                                    np.array([0, 9, 3, 9, 2])[::2], np.array([1, 2, 3], np.int16)])
+def test_cross_entropy_label_range_check_over_integer_types(labels):
+    x = zeroin.tensor(np.zeros((3, 4)))
+    assert F.cross_entropy(x, labels).item() == pytest.approx(np.log(4))
+    bad = labels.copy()
+    bad[1] = 4
+    with pytest.raises(ValueError, match=r"labels must be in 0\.\.3"):
+        F.cross_entropy(x, bad)
+    if bad.dtype.kind == "i":
+        bad[1] = -1
+        with pytest.raises(ValueError, match=r"from -1 to"):
+            F.cross_entropy(x, bad)
 
 
 def test_cross_entropy_float_target_hint_fits_its_shape():

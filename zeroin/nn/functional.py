@@ -42,15 +42,18 @@ class Linear(Function):
 
     def backward(self, xp, g, out, x, w, b=None):
         gx = gw = gb = None
-        if _needs(self, 0):
+        ins = getattr(self, "inputs", None)     # None: called outside the engine, all needed
+        if ins is None or ins[0].requires_grad:
             gx = g @ w
-        if _needs(self, 1):
+        if ins is None or ins[1].requires_grad:
             if g.ndim == 2 and x.ndim == 2:
                 gw = g.T @ x
             else:
                 gw = g.reshape(-1, w.shape[0]).T @ x.reshape(-1, w.shape[1])
-        if b is not None and _needs(self, 2):
-            gb = g.sum(axis=0) if g.ndim == 2 else g.reshape(-1, w.shape[0]).sum(axis=0)
+        if b is not None and (ins is None or ins[2].requires_grad):
+            g2 = g if g.ndim == 2 else g.reshape(-1, w.shape[0])
+            # ndarray.sum is np.add.reduce behind a Python wrapper
+            gb = np.add.reduce(g2, axis=0) if xp is NP else g2.sum(axis=0)
         return (gx, gw, gb) if b is not None else (gx, gw)
 
 
@@ -71,6 +74,13 @@ def linear(input, weight, bias=None):  # noqa: A002
     weight : Tensor of shape (out_features, in_features)
     bias : Tensor of shape (out_features,), optional
     """
+    if type(input) is Tensor and type(weight) is Tensor:     # the common case, checked once
+        xs, ws = input.shape, weight.shape
+        if len(ws) == 2 and xs and xs[-1] == ws[1]:
+            if bias is None:
+                return Linear()(input, weight)
+            if type(bias) is Tensor and bias.shape == ws[:1]:
+                return Linear()(input, weight, bias)
     x = _tensor_arg(input, "linear")
     if type(weight) is not Tensor:
         weight = _tensor_arg(weight, "linear", "weight")
@@ -370,17 +380,18 @@ class CrossEntropy(Function):
         return self.name if self.reduction == "mean" else f"{self.name}[{self.reduction}]"
 
     def forward(self, x):
+        # np.<ufunc>.reduce directly: ndarray.max/.sum are the same calls behind a wrapper
         n = x.shape[0]
-        s = x - x.max(axis=1, keepdims=True)
+        s = x - np.maximum.reduce(x, axis=1, keepdims=True)
         e = np.exp(s)
-        z = e.sum(axis=1, keepdims=True)
+        z = np.add.reduce(e, axis=1, keepdims=True)
         e /= z
         self.saved = e          # softmax, reused by backward
         nll = np.log(z[:, 0]) - s[_rows(n), self.labels]
         if self.reduction == "mean":
-            return nll.sum() * (1.0 / n) if n else nll.mean()
+            return np.add.reduce(nll) * (1.0 / n) if n else nll.mean()
         if self.reduction == "sum":
-            return nll.sum()
+            return np.add.reduce(nll)
         return nll
 
     def backward(self, xp, g, out, x):
@@ -417,6 +428,17 @@ def _rows(n):
         r = _ROWS[n] = np.arange(n)
         r.flags.writeable = False
     return r
+
+
+_UNSIGNED = {}
+
+
+def _unsigned(dtype):
+    """The unsigned integer dtype of ``dtype``'s size and byte order (int64 -> uint64)."""
+    u = _UNSIGNED.get(dtype)
+    if u is None:
+        u = _UNSIGNED[dtype] = np.dtype(dtype.str.replace("i", "u"))
+    return u
 
 
 def _labels(op, target, n, c):
@@ -461,7 +483,7 @@ def _labels(op, target, n, c):
         raise ShapeError(f"{op}: input of shape ({n}, {c}) needs a target of shape ({n},), "
                          f"got {y.shape}; {fix}")
     # one pass: as unsigned, negative labels become huge, so max() >= c catches both ends
-    if n and int(y.view(y.dtype.str.replace("i", "u")).max()) >= c:
+    if n and int(np.maximum.reduce(y.view(_unsigned(y.dtype)), axis=None)) >= c:
         lo, hi = int(y.min()), int(y.max())
         if lo < 0 or hi >= c:
             msg = (f"{op}: labels must be in 0..{c - 1} for {c} classes, got values from "
