@@ -119,23 +119,23 @@ class Optimizer:
             from .._tensor import enable_grad
             with enable_grad():
                 loss = closure()
-        state, scratch = self.state, self._scratch
+        state, scratch, update = self.state, self._scratch, self._update
         for group in self.param_groups:
             for p in group["params"]:
                 gt = p.grad
                 if gt is None:
                     continue
-                g = gt.data
-                if g.shape != p.data.shape:
+                g, d = gt.data, p.data
+                if g.shape != d.shape:
                     raise ValueError(f"{type(self).__name__}.step: gradient of shape "
-                                     f"{g.shape} for a parameter of shape {p.data.shape}")
+                                     f"{g.shape} for a parameter of shape {d.shape}")
                 st = state.get(p)
                 if st is None:
                     st = state[p] = self._init_state(p, group)
                 sc = scratch.get(id(p))
-                if sc is None or sc[0].shape != p.data.shape or sc[0].dtype != p.data.dtype:
-                    sc = scratch[id(p)] = [np.empty_like(p.data), None]
-                self._update(p.data, g, st, group, sc)
+                if sc is None or sc[0].shape != d.shape or sc[0].dtype != d.dtype:
+                    sc = scratch[id(p)] = [np.empty_like(d), None]
+                update(d, g, st, group, sc)
         return loss
 
     def _init_state(self, p, group):

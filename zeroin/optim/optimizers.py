@@ -54,7 +54,9 @@ class SGD(Optimizer):
 
     def _update(self, d, g, st, group, sc):
         lr = float(group["lr"])
-        g = self._decayed(d, g, group["weight_decay"], sc)
+        wd = group["weight_decay"]
+        if wd:
+            g = self._decayed(d, g, wd, sc)
         m = group["momentum"]
         s = sc[0]
         if m:
