@@ -81,8 +81,7 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
     leaves = {}         # leaf tensor -> None, in the order they were reached
     captured = {}       # id(tensor) -> gradient, for targets
     anomaly = _f.anomaly.enabled
-    # hot loop: bind what it reads every node to locals
-    pop, get = grads.pop, grads.get
+    # hot loop: module globals it reads every node, as locals
     free = not retain_graph and not everything
     check_released = not everything
     ndarray, asarray, generic, f64 = np.ndarray, np.asarray, np.generic, np.float64
@@ -90,7 +89,7 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
     # someone looks at their gradients (hooks, retain_grad, grad(), anomaly checks).
     lane = not create_graph and targets is None and not anomaly
     for t in reversed(order):
-        g = pop(t, None)
+        g = grads.pop(t, None)
         if g is None:
             continue
         fn = t.grad_fn
@@ -127,7 +126,7 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
             if ga is not None and x.requires_grad:
                 if type(ga) is not float:
                     ga = float(ga)
-                prev = get(x)
+                prev = grads.get(x)
                 if prev is None:
                     grads[x] = ga
                     if x.grad_fn is None:
@@ -137,7 +136,7 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
             if gb is not None and y.requires_grad:
                 if type(gb) is not float:
                     gb = float(gb)
-                prev = get(y)
+                prev = grads.get(y)
                 if prev is None:
                     grads[y] = gb
                     if y.grad_fn is None:
@@ -219,7 +218,7 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
                     gi = gi.astype(d.dtype)
             if anomaly:
                 _check_backward(fn, gi)
-            prev = get(inp)
+            prev = grads.get(inp)
             if prev is None:
                 grads[inp] = gi
                 if inp.grad_fn is None:
@@ -228,7 +227,7 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
                 grads[inp] = prev + gi
     res = gi = g = ga = gb = None   # drop the loop's references, or _exclusive copies grads
     for leaf in leaves:
-        g = pop(leaf)
+        g = grads.pop(leaf)
         if type(g) is float and leaf._v is not None and targets is None \
                 and not leaf._hooks:
             cur = leaf.grad                 # a Python-float leaf: its grad is one too

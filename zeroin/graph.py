@@ -23,43 +23,39 @@ def toposort(roots, include_leaves=False):
     otherwise only tensors with a ``grad_fn``.
     """
     order = []
-    append = order.append
     seen = set()                # tensors hash by identity
-    add = seen.add
     stack = list(roots)
     stack.reverse()
-    push, pop = stack.append, stack.pop
     open_ = []          # tensors whose inputs are being visited; None on stack closes one
-    opened, close = open_.append, open_.pop
     while stack:
-        t = pop()
+        t = stack.pop()
         if t is None:
-            append(close())
+            order.append(open_.pop())
             continue
         if t in seen:
             continue
-        add(t)
+        seen.add(t)
         fn = t.grad_fn
         if fn is None:
             if include_leaves:
-                append(t)
+                order.append(t)
             continue
-        opened(t)
-        push(None)
+        open_.append(t)
+        stack.append(None)
         ins = fn.inputs
         if len(ins) == 2:           # most ops: push the second input first, visit the first
             a, b = ins
             if include_leaves or b.grad_fn is not None:
-                push(b)
+                stack.append(b)
             if include_leaves or a.grad_fn is not None:
-                push(a)
+                stack.append(a)
         elif len(ins) == 1:
             if include_leaves or ins[0].grad_fn is not None:
-                push(ins[0])
+                stack.append(ins[0])
         else:
             for i in reversed(ins):
                 if include_leaves or i.grad_fn is not None:
-                    push(i)
+                    stack.append(i)
     return order
 
 
