@@ -404,6 +404,9 @@ class _HookHandle:
             self._hooks.remove(self._hook)
 
 
+_new = object.__new__
+
+
 def _leaf(arr, requires_grad=False):
     """Fast constructor for a tensor around an existing array (no copy, no checks)."""
     t = object.__new__(Tensor)
@@ -458,7 +461,14 @@ def tensor(data, requires_grad=False, dtype=None, name=None):
     (10.0, 15.0)
     """
     if type(data) is float and dtype is None and _default_dtype is _F64:
-        t = _scalar(data, requires_grad is True or bool(requires_grad))
+        t = _new(Tensor)            # _scalar(data), inlined: zeroin.tensor(3.0)
+        t._d = None
+        t._v = data
+        t.grad = None
+        t.requires_grad = requires_grad is True or bool(requires_grad)
+        t.grad_fn = None
         t.name = name
+        t._hooks = None
+        t._retain = False
         return t
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
