@@ -762,3 +762,21 @@ def test_python_float_scalars_mix_with_arrays_and_float32():
     h = zeroin.tensor(np.float32(2.0), requires_grad=True)
     assert (h * w).dtype == np.float64              # NumPy's promotion, as for 0-d arrays
     assert (h * 3.0).dtype == np.float32
+
+
+def test_python_float_scalar_turns_into_one_array_under_threads():
+    for _ in range(50):
+        w = zeroin.tensor(1.5, requires_grad=True)
+        got = []
+        barrier = threading.Barrier(4)
+
+        def read():
+            barrier.wait(5)
+            got.append(w.data)
+
+        threads = [threading.Thread(target=read) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(5)
+        assert len(got) == 4 and all(a is got[0] for a in got) and got[0][()] == 1.5

@@ -105,6 +105,8 @@ class enable_grad(_GradSwitch):
 
 # --- the tensor ------------------------------------------------------------------------
 
+_materialise = threading.Lock()
+
 def _as_array(data, dtype=None, requires_grad=False):
     if type(data) is float and dtype is None:     # zeroin.tensor(3.0): the common scalar
         return np.array(data, dtype=_default_dtype)
@@ -191,8 +193,11 @@ class Tensor:
     def data(self):
         d = self._d
         if d is None:           # a Python-float scalar: from now on an ordinary 0-d array
-            d = self._d = np.array(self._v)
-            self._v = None
+            with _materialise:  # two threads must not hand out two different arrays
+                d = self._d
+                if d is None:
+                    d = self._d = np.array(self._v)
+                    self._v = None
         return d
 
     @data.setter
