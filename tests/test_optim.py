@@ -199,6 +199,37 @@ def test_updates_in_place_reuse_buffers_and_keep_float32(name, kw):
     np.testing.assert_allclose(w.data, ref.data, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kw", [dict(), dict(momentum=0.9), dict(momentum=0.9, nesterov=True)])
+def test_sgd_on_large_and_strided_parameters_is_exactly_w_minus_lr_g(dtype, kw):
+    # every element gets exactly the update the whole-array NumPy expression gives, in the
+    # parameter's dtype, for large and tiny parameters, a Fortran-ordered parameter and a
+    # strided gradient (the update is done in place through scratch buffers)
+    rng = np.random.default_rng(7)
+    shapes = [(65536,), (65537,), (3, 40001), (5,)]
+    base = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    base.append(np.asfortranarray(rng.standard_normal((700, 300)).astype(dtype)))
+    ps = [zeroin.tensor(b.copy(order="K"), requires_grad=True) for b in base]
+    assert ps[-1].data.flags.f_contiguous and not ps[-1].data.flags.c_contiguous
+    opt = optim.SGD(ps, lr=0.03, **kw)
+    want = [b.copy() for b in base]
+    bufs = [None] * len(base)
+    for step in range(3):
+        for i, p in enumerate(ps):
+            g = rng.standard_normal(p.shape[::-1]).astype(dtype).T    # a strided view
+            p.grad = zeroin.tensor(g)
+            if kw:
+                bufs[i] = g.copy() if step == 0 else bufs[i] * dtype(0.9) + g
+                step_dir = bufs[i] * dtype(0.9) + g if kw.get("nesterov") else bufs[i]
+            else:
+                step_dir = g
+            want[i] += step_dir * -0.03
+        opt.step()
+        for p, w in zip(ps, want):
+            assert p.dtype == dtype
+            np.testing.assert_array_equal(p.data, w)
+
+
 def test_grad_is_not_modified_by_step():
     w = zeroin.tensor(W0, requires_grad=True)
     opt = optim.Adam([w], lr=0.1, weight_decay=0.1)
