@@ -55,10 +55,17 @@ def compare(impls, n, reps, n_for=None):
     times = {k: [] for k in impls}
     for k, f in impls.items():                       # warm up (imports, caches, BLAS)
         f(max(1, n_for.get(k, n) // 10))
-    for _ in range(reps):
-        for k, f in impls.items():
+    if "torch" in impls:
+        time.sleep(0.3)
+    order = list(impls)
+    for r in range(reps):
+        # rotate the order: what runs just before can slow the next one (torch's OpenMP
+        # threads keep spinning for a while after its call and take a core from BLAS)
+        for k in order[r % len(order):] + order[:r % len(order)]:
             m = n_for.get(k, n)
-            times[k].append(f(m) / m)
+            times[k].append(impls[k](m) / m)
+            if k == "torch":
+                time.sleep(0.3)     # let its spinning threads go idle (KMP_BLOCKTIME 200 ms)
     return {k: {"best": min(v), "median": statistics.median(v), "n": n_for.get(k, n),
                 "reps": reps} for k, v in times.items()}
 
