@@ -466,14 +466,7 @@ def tensor(data, requires_grad=False, dtype=None, name=None):
     (10.0, 15.0)
     """
     if type(data) is float and dtype is None and _default_dtype is _F64:
-        t = _new(Tensor)            # _scalar(data), inlined: zeroin.tensor(3.0)
-        t._d = None
-        t._v = data
-        t.grad = None
-        t.requires_grad = requires_grad is True or bool(requires_grad)
-        t.grad_fn = None
+        t = _scalar(data, requires_grad is True or bool(requires_grad))
         t.name = name
-        t._hooks = None
-        t._retain = False
         return t
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)

@@ -123,6 +123,8 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
             if free:
                 fn.released = True
                 fn.saved = None
+            # the two inputs written out, not looped over: this is the scalar hot path
+            # (a loop over ((x, ga), (y, gb)) costs W1 6% and a W2 step 9% of instructions)
             if ga is not None and x.requires_grad:
                 if type(ga) is not float:
                     ga = float(ga)

@@ -14,7 +14,7 @@ import operator
 import numpy as np
 
 from .function import _F64_CONSTANTS, Function, ShapeError, _call2, constant
-from ._tensor import Tensor, _leaf
+from ._tensor import Tensor, _leaf, _scalar
 
 _raw = lambda x: x.data if type(x) is Tensor else x  # noqa: E731
 
@@ -32,7 +32,7 @@ def _pair(a, b):
     if (tb is float or tb is int) and type(a) is Tensor:
         if a._v is not None and (tb is float or -_EXACT <= b <= _EXACT):
             # a Python-float scalar times a number (2 * w, b + 1): the constant is one too
-            c = _new(Tensor)                # _scalar(float(b)), inlined
+            c = _new(Tensor)                # _scalar(float(b)), inlined: W2's every step
             c._d = None
             c._v = b if tb is float else float(b)
             c.grad = None
@@ -47,16 +47,7 @@ def _pair(a, b):
         if a._d is not None and a._d.dtype is _F64:
             arr = _F64_CONSTANTS.get(b)
             if arr is not None:
-                c = _new(Tensor)                # _leaf(arr), inlined
-                c._d = arr
-                c._v = None
-                c.grad = None
-                c.requires_grad = False
-                c.grad_fn = None
-                c.name = None
-                c._hooks = None
-                c._retain = False
-                return a, c
+                return a, _leaf(arr)
     if type(a) is not Tensor:
         a = constant(a, b)
     if tb is not Tensor:
