@@ -192,7 +192,7 @@ def test_updates_in_place_reuse_buffers_and_keep_float32(name, kw):
         assert w.data is data and w.dtype == np.float32
         arrays = {k: v for k, v in opt.state[w].items() if isinstance(v, np.ndarray)}
         assert all(v.dtype == np.float32 for v in arrays.values())
-        ids = {k: id(v) for k, v in arrays.items()} | {"scratch": id(opt._scratch[id(w)][0])}
+        ids = {k: id(v) for k, v in arrays.items()} | {"scratch": id(opt._scratch[w][1][0])}
         assert seen is None or ids == seen        # the same arrays, step after step
         seen = ids
     ref, _, _ = run(name, kw, 3)

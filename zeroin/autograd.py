@@ -6,7 +6,7 @@ as the chain rule's sum over paths says.
 """
 from __future__ import annotations
 
-import sys
+from sys import getrefcount
 
 import numpy as np
 
@@ -16,6 +16,8 @@ from .graph import toposort
 from .ops import NP, TZ, _sum_to_np, sum_to
 from . import _tensor as _tmode
 from ._tensor import Tensor, _leaf, _scalar, enable_grad, no_grad
+
+_new = object.__new__
 
 __all__ = ["backward", "grad"]
 
@@ -93,6 +95,50 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
         if g is None:
             continue
         fn = t.grad_fn
+        if lane and t._v is None and not t._hooks and not t._retain and (
+                not fn.scalar_rules or t._d.ndim):
+            # the plain array path (every node of a network's graph): the general one below,
+            # minus what it checks for hooks, targets, create_graph and 0-d scalars
+            if fn.released:
+                raise RuntimeError(_RELEASED_MSG)
+            if type(g) is not ndarray:
+                g = asarray(g)
+            ins = fn.inputs
+            n_in = len(ins)
+            if n_in == 1:
+                x = ins[0]
+                a = x._d
+                res = (fn.backward(NP, g, t._d, a if a is not None else x.data),)
+            elif n_in == 2:
+                x, y = ins
+                a, b = x._d, y._d
+                res = fn.backward(NP, g, t._d, a if a is not None else x.data,
+                                  b if b is not None else y.data)
+            else:
+                res = fn.backward(NP, g, t._d, *[i.data for i in ins])
+            if free:
+                fn.released = True
+                fn.saved = None
+            for inp, gi in zip(ins, res):
+                if gi is None or not inp.requires_grad:
+                    continue
+                d = inp._d
+                if d is None:
+                    d = inp.data
+                if type(gi) is not ndarray:
+                    gi = asarray(gi)
+                if gi.shape != d.shape:
+                    gi = _sum_to_np(gi, d.shape)
+                if gi.dtype is not d.dtype and gi.dtype != d.dtype:
+                    gi = gi.astype(d.dtype)
+                prev = grads.get(inp)
+                if prev is None:
+                    grads[inp] = gi
+                    if inp.grad_fn is None:
+                        leaves[inp] = None
+                else:
+                    grads[inp] = prev + gi
+            continue
         if lane and t._v is not None and not t._hooks and not t._retain:
             if fn.released:
                 raise RuntimeError(_RELEASED_MSG)
@@ -227,9 +273,27 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
                     leaves[inp] = None
             else:
                 grads[inp] = prev + gi
-    res = gi = g = ga = gb = None   # drop the loop's references, or _exclusive copies grads
+    res = gi = g = ga = gb = None   # drop the loop's references, or the leaves' grads get copied
     for leaf in leaves:
         g = grads.pop(leaf)
+        if lane and type(g) is ndarray and leaf.grad is None and not leaf._hooks:
+            d = leaf._d     # the usual case (a network's parameters): as below, in short
+            if d is not None and d.dtype.kind in "fc":
+                # adopt g as the leaf's .grad only if nothing else can see it: a rule such
+                # as add's returns one array for both inputs (2: the local g, the call's)
+                if not (g.base is None and getrefcount(g) <= 2 and g.flags.writeable):
+                    g = g.copy()
+                gt = _new(Tensor)       # _leaf(g), inlined
+                gt._d = g
+                gt._v = None
+                gt.grad = None
+                gt.requires_grad = False
+                gt.grad_fn = None
+                gt.name = None
+                gt._hooks = None
+                gt._retain = False
+                leaf.grad = gt
+                continue
         if type(g) is float and leaf._v is not None and targets is None \
                 and not leaf._hooks:
             cur = leaf.grad                 # a Python-float leaf: its grad is one too
@@ -243,7 +307,8 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
             else:
                 _add_into(leaf, cur._d, g)
             continue
-        if leaf.dtype.kind not in "fc":
+        d = leaf._d
+        if (d.dtype if d is not None else leaf.dtype).kind not in "fc":
             _int_leaf(leaf)
         fresh = False       # g made here from a NumPy scalar or float: nobody else sees it
         if type(g) is not ndarray and not create_graph:
@@ -257,8 +322,13 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
                 captured[id(leaf)] = g
             continue
         if leaf.grad is None:
-            leaf.grad = g if create_graph else \
-                _leaf(g if fresh or _exclusive(g) else g.copy())
+            if create_graph:
+                leaf.grad = g
+                continue
+            if not fresh and not (g.base is None and getrefcount(g) <= 2 and
+                                  g.flags.writeable):
+                g = g.copy()
+            leaf.grad = _leaf(g)
         elif create_graph or leaf.grad.requires_grad:
             if create_graph:
                 leaf.grad = leaf.grad + g
@@ -303,12 +373,6 @@ def _int_leaf(leaf):
                     f"has requires_grad=True, but only floating-point tensors can require "
                     f"grad (its gradient would be rounded to whole numbers); create it as "
                     f"zeroin.tensor(data, dtype='float64', requires_grad=True)")
-
-
-def _exclusive(g):
-    # Adopt the array as the leaf's grad buffer only if nothing else can see it: a rule
-    # such as add's returns the same array for both inputs. (2 = our local + the call.)
-    return g.flags.owndata and g.flags.writeable and sys.getrefcount(g) <= 3
 
 
 def _raw_add(cur, g, create_graph):

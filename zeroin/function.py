@@ -78,48 +78,91 @@ class Function:
         n = len(inputs)
         if n == 2:
             return _call2(self, inputs[0], inputs[1])
-        v = None            # the result as a Python float (scalars on the fast lane) ...
-        data = None         # ... or as an ndarray
+        if n == 1:
+            return _call1(self, inputs[0])
         try:
-            if n == 1:
-                x = inputs[0]
-                a = x._v
-                if a is not None and self.scalar_rules:
-                    try:
-                        v = self.forward(a)
-                    except ArithmeticError:     # NumPy's inf and warning instead
-                        v = None
-                    if type(v) is not float:
-                        v, data = _off_lane(self, v, (a,))
-                else:
-                    a = x._d if a is None else x.data
-                    if self.scalar_rules and not a.ndim:
-                        a = a[()]
-                    data = self.forward(a)
-            else:
-                data = self.forward(*[t.data for t in inputs])
+            data = self.forward(*[t.data for t in inputs])
         except (ValueError, IndexError) as e:
             _raise_shape_error(self, inputs, e)
-        if v is None and type(data) is not np.ndarray:
+        if type(data) is not np.ndarray:
             data = np.asarray(data)
-        if (_t._off_threads == 0 or _mode.enabled) and (
-                inputs[0].requires_grad if n == 1 else any([t.requires_grad for t in inputs])):
-            self.inputs = inputs
-            self.released = False
-            out = _new(Tensor)          # _leaf(data, True), inlined: every recorded op
-            out._d = data
-            out._v = v
-            out.grad = None
-            out.requires_grad = True
-            out.grad_fn = self
-            out.name = None
-            out._hooks = None
-            out._retain = False
+        return _record(self, inputs, data, any([t.requires_grad for t in inputs]))
+
+
+def _call_arrays(fn, inputs, arrays, needs_grad):
+    """``fn(*inputs)`` where the caller has read the inputs' arrays and checked them."""
+    try:
+        data = fn.forward(*arrays)
+    except (ValueError, IndexError) as e:
+        _raise_shape_error(fn, inputs, e)
+    if type(data) is not np.ndarray:
+        data = np.asarray(data)
+    return _record(fn, inputs, data, needs_grad)
+
+
+def _record(fn, inputs, data, needs_grad):
+    """The output tensor of ``fn`` holding the array ``data``; a graph node if grad is on."""
+    out = _new(Tensor)
+    out._d = data
+    out._v = None
+    out.grad = None
+    out.name = None
+    out._hooks = None
+    out._retain = False
+    if needs_grad and (_t._off_threads == 0 or _mode.enabled):
+        fn.inputs = inputs
+        fn.released = False
+        out.requires_grad = True
+        out.grad_fn = fn
+    else:
+        out.requires_grad = False
+        out.grad_fn = None
+    if anomaly.enabled:
+        _anomaly_forward(fn, out)
+    return out
+
+
+def _call1(fn, x):
+    """``fn(x)`` for a one-input op (relu, exp, ...)."""
+    a = x._v
+    v = data = None
+    try:
+        if a is not None and fn.scalar_rules:
+            try:
+                v = fn.forward(a)
+            except ArithmeticError:     # NumPy's inf and warning instead
+                v = None
+            if type(v) is not float:
+                v, data = _off_lane(fn, v, (a,))
         else:
-            out = _leaf(data) if v is None else _scalar(v)
-        if anomaly.enabled:
-            _anomaly_forward(self, out)
-        return out
+            a = x._d
+            if a is None:
+                a = x.data
+            if fn.scalar_rules and not a.ndim:
+                a = a[()]
+            data = fn.forward(a)
+            if type(data) is not np.ndarray:
+                data = np.asarray(data)
+    except (ValueError, IndexError) as e:
+        _raise_shape_error(fn, (x,), e)
+    out = _new(Tensor)
+    out._d = data
+    out._v = v
+    out.grad = None
+    out.name = None
+    out._hooks = None
+    out._retain = False
+    if x.requires_grad and (_t._off_threads == 0 or _mode.enabled):
+        fn.inputs = (x,)
+        fn.released = False
+        out.requires_grad = True
+        out.grad_fn = fn
+    else:
+        out.requires_grad = False
+        out.grad_fn = None
+    if anomaly.enabled:
+        _anomaly_forward(fn, out)
+    return out
 
 
 def _call2(fn, x, y):

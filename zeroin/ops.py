@@ -13,7 +13,7 @@ import operator
 
 import numpy as np
 
-from .function import _F64_CONSTANTS, Function, ShapeError, _call2, constant
+from .function import _F64_CONSTANTS, Function, ShapeError, _call1, _call2, constant
 from ._tensor import Tensor, _leaf, _scalar
 
 _raw = lambda x: x.data if type(x) is Tensor else x  # noqa: E731
@@ -641,8 +641,10 @@ def matmul(a, b):
 
 
 def _unary(cls, doc):
+    assert cls.__init__ is object.__init__      # made with _new, as + - * / are
+
     def f(x):
-        return cls()(_t(x))
+        return _call1(_new(cls), x if type(x) is Tensor else constant(x))
     f.__name__ = cls.name
     f.__doc__ = doc
     return f

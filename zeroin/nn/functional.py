@@ -13,10 +13,12 @@ import numpy as np
 
 from .. import ops as _ops
 from .._tensor import Tensor, _leaf, get_default_dtype
-from ..function import Function, ShapeError
+from ..function import Function, ShapeError, _call1, _call_arrays
 from ..ops import (NP, _needs, _raw, leaky_relu, log_softmax, relu, sigmoid, softmax,
                    softplus, tanh)
 from ..random import get_rng
+
+_new = object.__new__
 
 __all__ = ["linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax",
            "softplus", "dropout", "batch_norm", "mse_loss", "l1_loss",
@@ -34,7 +36,9 @@ class Linear(Function):
     def forward(self, x, w, b=None):
         y = x @ w.T
         if b is not None:
-            if y.dtype == b.dtype and y.flags.writeable:
+            # a product of two ndarrays is a fresh array: add the bias in place when that
+            # keeps NumPy's result dtype
+            if type(y) is np.ndarray and y.dtype is b.dtype:
                 y += b
             else:
                 y = y + b
@@ -75,12 +79,19 @@ def linear(input, weight, bias=None):  # noqa: A002
     bias : Tensor of shape (out_features,), optional
     """
     if type(input) is Tensor and type(weight) is Tensor:     # the common case, checked once
-        xs, ws = input.shape, weight.shape
-        if len(ws) == 2 and xs and xs[-1] == ws[1]:
-            if bias is None:
-                return Linear()(input, weight)
-            if type(bias) is Tensor and bias.shape == ws[:1]:
-                return Linear()(input, weight, bias)
+        xd, wd = input._d, weight._d        # None for a Python-float scalar
+        if xd is not None and wd is not None:
+            xs, ws = xd.shape, wd.shape
+            if len(ws) == 2 and xs and xs[-1] == ws[1]:
+                if bias is None:
+                    return _call_arrays(_new(Linear), (input, weight), (xd, wd),
+                                        input.requires_grad or weight.requires_grad)
+                if type(bias) is Tensor:
+                    bd = bias._d
+                    if bd is not None and bd.shape == ws[:1]:
+                        return _call_arrays(_new(Linear), (input, weight, bias), (xd, wd, bd),
+                                            input.requires_grad or weight.requires_grad or
+                                            bias.requires_grad)
     x = _tensor_arg(input, "linear")
     if type(weight) is not Tensor:
         weight = _tensor_arg(weight, "linear", "weight")
@@ -506,6 +517,12 @@ def cross_entropy(input, target, reduction="mean"):  # noqa: A002
     'sum' or 'none'.
     """
     op = "cross_entropy"
+    if type(input) is Tensor and type(target) is np.ndarray:    # a training loop's call
+        xd = input._d
+        if xd is not None and xd.ndim == 2 and xd.dtype.kind == "f" and \
+                reduction in _REDUCTIONS:
+            y = _labels(op, target, xd.shape[0], xd.shape[1])
+            return _call1(CrossEntropy(y, reduction), input)
     _check_reduction(op, reduction)
     x = _tensor_arg(input, op)
     if x.ndim == 1:

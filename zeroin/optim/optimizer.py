@@ -125,17 +125,24 @@ class Optimizer:
                 gt = p.grad
                 if gt is None:
                     continue
-                g, d = gt.data, p.data
+                g, d = gt._d, p._d          # None while a scalar is a Python float
+                if g is None:
+                    g = gt.data
+                if d is None:
+                    d = p.data
                 if g.shape != d.shape:
                     raise ValueError(f"{type(self).__name__}.step: gradient of shape "
                                      f"{g.shape} for a parameter of shape {d.shape}")
                 st = state.get(p)
                 if st is None:
                     st = state[p] = self._init_state(p, group)
-                sc = scratch.get(id(p))
-                if sc is None or sc[0].shape != d.shape or sc[0].dtype != d.dtype:
-                    sc = scratch[id(p)] = [np.empty_like(d), None]
-                update(d, g, st, group, sc)
+                e = scratch.get(p)      # (the array p had, [buffer, second buffer or None])
+                if e is None or e[0] is not d:
+                    sc = e[1] if e is not None else None
+                    if sc is None or sc[0].shape != d.shape or sc[0].dtype != d.dtype:
+                        sc = [np.empty_like(d), None]
+                    e = scratch[p] = (d, sc)
+                update(d, g, st, group, e[1])
         return loss
 
     def _init_state(self, p, group):
