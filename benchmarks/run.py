@@ -5,7 +5,9 @@
 Prints a table of zeroin/limit (NumPy), zeroin/torch and zeroin/micrograd ratios, all
 measured in this one run, and writes the numbers to benchmarks/results/<time>.json.
 Implementations are interleaved and repeated; the best repeat counts (the machine may be
-shared, and the best is the least disturbed). Not part of the test suite.
+shared, and the best is the least disturbed). The "paired" column is the median over
+repeats of zeroin's time over the other's in the same repeat, which a slow stretch of a
+shared machine disturbs less. Not part of the test suite.
 
 OpenBLAS: when OPENBLAS_CORETYPE or OPENBLAS_L2_SIZE is set (some machines set them to
 work around old OpenBLAS bugs; they slow a current NumPy), this script re-runs itself
@@ -66,8 +68,16 @@ def compare(impls, n, reps, n_for=None):
             times[k].append(impls[k](m) / m)
             if k == "torch":
                 time.sleep(0.3)     # let its spinning threads go idle (KMP_BLOCKTIME 200 ms)
-    return {k: {"best": min(v), "median": statistics.median(v), "n": n_for.get(k, n),
-                "reps": reps} for k, v in times.items()}
+    out = {k: {"best": min(v), "median": statistics.median(v), "n": n_for.get(k, n),
+               "reps": reps} for k, v in times.items()}
+    if "zeroin" in times:
+        # zeroin's time over each other's in the same repeat, so that a slow stretch of a
+        # shared machine, which lasts longer than one repeat, slows both sides of the ratio
+        for k, v in times.items():
+            if k != "zeroin":
+                out[k]["paired"] = statistics.median(
+                    [z / o for z, o in zip(times["zeroin"], v)])
+    return out
 
 
 def child(args):
@@ -219,7 +229,7 @@ def fmt(x):
 def table(results):
     cols = ["zeroin", "numpy", "torch", "micrograd"]
     lines = ["| workload | " + " | ".join(cols) + " | zeroin/limit | zeroin/torch | "
-             "zeroin/micrograd |", "|" + "---|" * 8]
+             "zeroin/micrograd | paired: limit / torch |", "|" + "---|" * 9]
     for name, row in results.items():
         if "skipped" in row:
             lines.append(f"| {name} | skipped: {row['skipped']} |")
@@ -240,8 +250,12 @@ def table(results):
                 r = best["zeroin"] / best[k]
                 return f"{r:.2f}" if r >= 0.1 else f"{r:.2g}"
             return "-"
+        def paired(k):
+            r = row.get(k, {}).get("paired")
+            return f"{r:.2f}" if r is not None else "-"
         lines.append(f"| {name} | " + " | ".join(fmt(best[k]) for k in cols) + " | "
-                     + " | ".join(ratio(k) for k in ("numpy", "torch", "micrograd")) + " |")
+                     + " | ".join(ratio(k) for k in ("numpy", "torch", "micrograd")) + " | "
+                     + " / ".join(paired(k) for k in ("numpy", "torch")) + " |")
     return "\n".join(lines)
 
 
