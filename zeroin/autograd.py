@@ -95,103 +95,103 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
         if g is None:
             continue
         fn = t.grad_fn
-        if lane and t._v is None and not t._hooks and not t._retain and (
-                not fn.scalar_rules or t._d.ndim):
-            # the plain array path (every node of a network's graph): the general one below,
-            # minus what it checks for hooks, targets, create_graph and 0-d scalars
-            if fn.released:
-                raise RuntimeError(_RELEASED_MSG)
-            if type(g) is not ndarray:
-                g = asarray(g)
-            ins = fn.inputs
-            n_in = len(ins)
-            if n_in == 1:
-                x = ins[0]
-                a = x._d
-                res = (fn.backward(NP, g, t._d, a if a is not None else x.data),)
-            elif n_in == 2:
-                x, y = ins
-                a, b = x._d, y._d
-                res = fn.backward(NP, g, t._d, a if a is not None else x.data,
-                                  b if b is not None else y.data)
-            else:
-                res = fn.backward(NP, g, t._d, *[i.data for i in ins])
-            if free:
-                fn.released = True
-                fn.saved = None
-            for inp, gi in zip(ins, res):
-                if gi is None or not inp.requires_grad:
-                    continue
-                d = inp._d
-                if d is None:
-                    d = inp.data
-                if type(gi) is not ndarray:
-                    gi = asarray(gi)
-                if gi.shape != d.shape:
-                    gi = _sum_to_np(gi, d.shape)
-                if gi.dtype is not d.dtype and gi.dtype != d.dtype:
-                    gi = gi.astype(d.dtype)
-                prev = grads.get(inp)
-                if prev is None:
-                    grads[inp] = gi
-                    if inp.grad_fn is None:
-                        leaves[inp] = None
+        if lane and not t._hooks and not t._retain:
+            if t._v is not None:
+                if fn.released:
+                    raise RuntimeError(_RELEASED_MSG)
+                if type(g) is not float:
+                    g = float(g)
+                ins = fn.inputs
+                if len(ins) == 2:
+                    x, y = ins
+                    a, b = x._v, y._v
+                    if a is None:
+                        a = x.data[()]
+                    if b is None:
+                        b = y.data[()]
+                    try:
+                        ga, gb = fn.backward(NP, g, t._v, a, b)
+                    except ArithmeticError:     # 0.0 ** -1 and the like: NumPy's inf and warning
+                        ga, gb = fn.backward(NP, f64(g), f64(t._v), f64(a), f64(b))
                 else:
-                    grads[inp] = prev + gi
-            continue
-        if lane and t._v is not None and not t._hooks and not t._retain:
-            if fn.released:
-                raise RuntimeError(_RELEASED_MSG)
-            if type(g) is not float:
-                g = float(g)
-            ins = fn.inputs
-            if len(ins) == 2:
-                x, y = ins
-                a, b = x._v, y._v
-                if a is None:
-                    a = x.data[()]
-                if b is None:
-                    b = y.data[()]
-                try:
-                    ga, gb = fn.backward(NP, g, t._v, a, b)
-                except ArithmeticError:     # 0.0 ** -1 and the like: NumPy's inf and warning
-                    ga, gb = fn.backward(NP, f64(g), f64(t._v), f64(a), f64(b))
-            else:
-                x = ins[0]
-                y = gb = None
-                a = x._v
-                if a is None:
-                    a = x.data[()]
-                try:
-                    ga = fn.backward(NP, g, t._v, a)
-                except ArithmeticError:
-                    ga = fn.backward(NP, f64(g), f64(t._v), f64(a))
-            if free:
-                fn.released = True
-                fn.saved = None
-            # the two inputs written out, not looped over: this is the scalar hot path
-            # (a loop over ((x, ga), (y, gb)) costs W1 6% and a W2 step 9% of instructions)
-            if ga is not None and x.requires_grad:
-                if type(ga) is not float:
-                    ga = float(ga)
-                prev = grads.get(x)
-                if prev is None:
-                    grads[x] = ga
-                    if x.grad_fn is None:
-                        leaves[x] = None
+                    x = ins[0]
+                    y = gb = None
+                    a = x._v
+                    if a is None:
+                        a = x.data[()]
+                    try:
+                        ga = fn.backward(NP, g, t._v, a)
+                    except ArithmeticError:
+                        ga = fn.backward(NP, f64(g), f64(t._v), f64(a))
+                if free:
+                    fn.released = True
+                    fn.saved = None
+                # the two inputs written out, not looped over: this is the scalar hot path
+                # (a loop over ((x, ga), (y, gb)) costs W1 6% and a W2 step 9% of instructions)
+                if ga is not None and x.requires_grad:
+                    if type(ga) is not float:
+                        ga = float(ga)
+                    prev = grads.get(x)
+                    if prev is None:
+                        grads[x] = ga
+                        if x.grad_fn is None:
+                            leaves[x] = None
+                    else:
+                        grads[x] = prev + ga
+                if gb is not None and y.requires_grad:
+                    if type(gb) is not float:
+                        gb = float(gb)
+                    prev = grads.get(y)
+                    if prev is None:
+                        grads[y] = gb
+                        if y.grad_fn is None:
+                            leaves[y] = None
+                    else:
+                        grads[y] = prev + gb
+                continue
+            if not fn.scalar_rules or t._d.ndim:
+                # the plain array path (every node of a network's graph): the general one
+                # below, minus what it checks for hooks, targets, create_graph, 0-d scalars
+                if fn.released:
+                    raise RuntimeError(_RELEASED_MSG)
+                if type(g) is not ndarray:
+                    g = asarray(g)
+                ins = fn.inputs
+                n_in = len(ins)
+                if n_in == 1:
+                    x = ins[0]
+                    a = x._d
+                    res = (fn.backward(NP, g, t._d, a if a is not None else x.data),)
+                elif n_in == 2:
+                    x, y = ins
+                    a, b = x._d, y._d
+                    res = fn.backward(NP, g, t._d, a if a is not None else x.data,
+                                      b if b is not None else y.data)
                 else:
-                    grads[x] = prev + ga
-            if gb is not None and y.requires_grad:
-                if type(gb) is not float:
-                    gb = float(gb)
-                prev = grads.get(y)
-                if prev is None:
-                    grads[y] = gb
-                    if y.grad_fn is None:
-                        leaves[y] = None
-                else:
-                    grads[y] = prev + gb
-            continue
+                    res = fn.backward(NP, g, t._d, *[i.data for i in ins])
+                if free:
+                    fn.released = True
+                    fn.saved = None
+                for inp, gi in zip(ins, res):
+                    if gi is None or not inp.requires_grad:
+                        continue
+                    d = inp._d
+                    if d is None:
+                        d = inp.data
+                    if type(gi) is not ndarray:
+                        gi = asarray(gi)
+                    if gi.shape != d.shape:
+                        gi = _sum_to_np(gi, d.shape)
+                    if gi.dtype is not d.dtype and gi.dtype != d.dtype:
+                        gi = gi.astype(d.dtype)
+                    prev = grads.get(inp)
+                    if prev is None:
+                        grads[inp] = gi
+                        if inp.grad_fn is None:
+                            leaves[inp] = None
+                    else:
+                        grads[inp] = prev + gi
+                continue
         # Gradients of 0-d values may travel as NumPy scalars or floats between
         # scalar_rules ops (see Function.scalar_rules); anything a user sees is an ndarray.
         scalar = not create_graph and fn.scalar_rules and (t._v is not None or not t._d.ndim)
@@ -276,6 +276,19 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
     res = gi = g = ga = gb = None   # drop the loop's references, or the leaves' grads get copied
     for leaf in leaves:
         g = grads.pop(leaf)
+        if type(g) is float and leaf._v is not None and targets is None \
+                and not leaf._hooks:
+            cur = leaf.grad                 # a Python-float leaf: its grad is one too
+            if cur is None:
+                leaf.grad = _scalar(g)
+            elif cur.requires_grad:
+                with no_grad():
+                    leaf.grad = cur + _scalar(g)
+            elif cur._v is not None:
+                cur._v += g
+            else:
+                _add_into(leaf, cur._d, g)
+            continue
         if lane and type(g) is ndarray and leaf.grad is None and not leaf._hooks:
             d = leaf._d     # the usual case (a network's parameters): as below, in short
             if d is not None and d.dtype.kind in "fc":
@@ -294,19 +307,6 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
                 gt._retain = False
                 leaf.grad = gt
                 continue
-        if type(g) is float and leaf._v is not None and targets is None \
-                and not leaf._hooks:
-            cur = leaf.grad                 # a Python-float leaf: its grad is one too
-            if cur is None:
-                leaf.grad = _scalar(g)
-            elif cur.requires_grad:
-                with no_grad():
-                    leaf.grad = cur + _scalar(g)
-            elif cur._v is not None:
-                cur._v += g
-            else:
-                _add_into(leaf, cur._d, g)
-            continue
         d = leaf._d
         if (d.dtype if d is not None else leaf.dtype).kind not in "fc":
             _int_leaf(leaf)
