@@ -780,3 +780,57 @@ def test_python_float_scalar_turns_into_one_array_under_threads():
         for t in threads:
             t.join(5)
         assert len(got) == 4 and all(a is got[0] for a in got) and got[0][()] == 1.5
+
+
+def _mlp_grads(mode):
+    """Gradients of a small float32 MLP's loss; ``mode`` sends the nodes down different
+    paths of backward: the plain array path, or the general one (hooks, retain_grad,
+    create_graph, zeroin.grad)."""
+    rng = np.random.default_rng(5)
+    x = zeroin.tensor(rng.standard_normal((6, 5)).astype(np.float32))
+    y = rng.integers(0, 3, 6)
+    w1 = zeroin.tensor(rng.standard_normal((4, 5)).astype(np.float32), requires_grad=True)
+    b1 = zeroin.tensor(rng.standard_normal(4).astype(np.float32), requires_grad=True)
+    w2 = zeroin.tensor(rng.standard_normal((3, 4)).astype(np.float32), requires_grad=True)
+    F = zeroin.nn.functional
+    h = F.linear(x, w1, b1)
+    if mode == "hook":
+        h.register_hook(lambda g: g)
+    a = F.relu(h)
+    if mode == "retain":
+        a.retain_grad()
+    loss = F.cross_entropy(F.linear(a, w2), y) + (w1 * w1).sum() * 0.01
+    params = (w1, b1, w2)
+    if mode == "grad":
+        return [g.data for g in zeroin.grad(loss, params)]
+    loss.backward(create_graph=(mode == "create_graph"))
+    return [p.grad.data for p in params]
+
+
+@pytest.mark.parametrize("mode", ["hook", "retain", "create_graph", "grad"])
+def test_plain_array_backward_matches_the_general_path(mode):
+    plain = _mlp_grads("plain")
+    for g, ref in zip(_mlp_grads(mode), plain):
+        assert g.dtype == ref.dtype == np.float32
+        np.testing.assert_allclose(g, ref, rtol=1e-6, atol=1e-7)
+
+
+def test_plain_array_backward_matches_finite_differences():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((5, 4))
+    y = rng.integers(0, 3, 5)
+    w = rng.standard_normal((3, 4))
+    F = zeroin.nn.functional
+
+    def f(wv):
+        return F.cross_entropy(F.relu(F.linear(zeroin.tensor(x), zeroin.tensor(wv))) * 2.0,
+                               y).item()
+
+    wt = zeroin.tensor(w, requires_grad=True)
+    F.cross_entropy(F.relu(F.linear(zeroin.tensor(x), wt)) * 2.0, y).backward()
+    eps, num = 1e-6, np.zeros_like(w)
+    for i in np.ndindex(*w.shape):
+        d = np.zeros_like(w)
+        d[i] = eps
+        num[i] = (f(w + d) - f(w - d)) / (2 * eps)
+    np.testing.assert_allclose(wt.grad.data, num, rtol=1e-5, atol=1e-8)

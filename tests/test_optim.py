@@ -239,6 +239,45 @@ def test_grad_is_not_modified_by_step():
     np.testing.assert_array_equal(w.grad.data, g)
 
 
+@pytest.mark.parametrize("name, kw", [("SGD", dict(lr=0.1)), ("Adadelta", dict(lr=1.0,
+                                         weight_decay=0.1)), ("Adam", dict(lr=0.1))])
+def test_step_follows_a_reassigned_data_array(name, kw):
+    # p.data = ... (a PyTorch idiom) may bring a new array, shape or dtype: the scratch
+    # buffers must follow it and the update must land in the new array
+    w = zeroin.tensor(W0, requires_grad=True)
+    ref = zeroin.tensor(W0, requires_grad=True)
+    opt, opt_ref = getattr(optim, name)([w], **kw), getattr(optim, name)([ref], **kw)
+    for o, p in ((opt, w), (opt_ref, ref)):
+        loss_of(p).backward()
+        o.step()
+        o.zero_grad()
+    w.data = w.data.copy()                      # same shape and dtype, another array
+    for o, p in ((opt, w), (opt_ref, ref)):
+        loss_of(p).backward()
+        o.step()
+        o.zero_grad()
+    np.testing.assert_array_equal(w.data, ref.data)
+    new = w.data
+    for o, p in ((opt, w), (opt_ref, ref)):
+        loss_of(p).backward()
+        o.step()
+    assert w.data is new                        # updated in place, in the new array
+    np.testing.assert_array_equal(new, ref.data)
+    assert not np.array_equal(new, W0)
+    # a parameter that changes shape gets fresh buffers of the new shape (SGD has no state
+    # to carry over; the others' state has the old shape and must raise, not broadcast)
+    if name == "SGD":
+        v = zeroin.tensor([1.0, 2.0], requires_grad=True)
+        o = optim.SGD([v], lr=0.5)
+        (v * v).sum().backward()
+        o.step()
+        v.data = np.array([1.0, 2.0, 3.0], dtype=np.float32)
+        v.grad = zeroin.tensor(np.array([2.0, 4.0, 6.0], dtype=np.float32))
+        o.step()
+        assert v.data.dtype == np.float32
+        np.testing.assert_array_equal(v.data, [0.0, 0.0, 0.0])
+
+
 def test_parameters_without_grad_are_skipped():
     a = zeroin.tensor([1.0], requires_grad=True)
     b = zeroin.tensor([2.0], requires_grad=True)
