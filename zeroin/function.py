@@ -100,11 +100,12 @@ def _call_arrays(fn, inputs, arrays, needs_grad):
     return _record(fn, inputs, data, needs_grad)
 
 
-def _record(fn, inputs, data, needs_grad):
-    """The output tensor of ``fn`` holding the array ``data``; a graph node if grad is on."""
+def _record(fn, inputs, data, needs_grad, v=None):
+    """The output tensor of ``fn`` holding the array ``data`` (or the Python float ``v``);
+    a graph node if grad is on. (``_call2``, the scalar hot path, has it inline.)"""
     out = _new(Tensor)
     out._d = data
-    out._v = None
+    out._v = v
     out.grad = None
     out.name = None
     out._hooks = None
@@ -145,24 +146,7 @@ def _call1(fn, x):
                 data = np.asarray(data)
     except (ValueError, IndexError) as e:
         _raise_shape_error(fn, (x,), e)
-    out = _new(Tensor)
-    out._d = data
-    out._v = v
-    out.grad = None
-    out.name = None
-    out._hooks = None
-    out._retain = False
-    if x.requires_grad and (_t._off_threads == 0 or _mode.enabled):
-        fn.inputs = (x,)
-        fn.released = False
-        out.requires_grad = True
-        out.grad_fn = fn
-    else:
-        out.requires_grad = False
-        out.grad_fn = None
-    if anomaly.enabled:
-        _anomaly_forward(fn, out)
-    return out
+    return _record(fn, (x,), data, x.requires_grad, v)
 
 
 def _call2(fn, x, y):
