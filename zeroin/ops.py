@@ -14,7 +14,7 @@ import operator
 import numpy as np
 
 from .function import _F64_CONSTANTS, Function, ShapeError, _call1, _call2, constant
-from ._tensor import Tensor, _leaf, _scalar
+from ._tensor import Tensor, _leaf
 
 _raw = lambda x: x.data if type(x) is Tensor else x  # noqa: E731
 
