@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import ops as _ops
 from .._tensor import Tensor, _leaf, get_default_dtype
-from ..function import Function, ShapeError, _call1, _call_arrays
+from ..function import Function, ShapeError, ZeroinError, _call2, _call_arrays
 from ..ops import (NP, _needs, _raw, leaky_relu, log_softmax, relu, sigmoid, softmax,
                    softplus, tanh)
 from ..random import get_rng
@@ -378,53 +378,57 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):  # noqa: 
 class CrossEntropy(Function):
     """Log-softmax of logits (N, C) and negative log-likelihood of integer labels, fused.
 
+    Inputs: the logits and the labels (N,), a tensor that needs no gradient. The labels are
+    checked here, in forward, so every run checks them (a :class:`~zeroin.Replay` too).
     d loss / d logits = (softmax(logits) - onehot(labels)) / N for the mean.
     """
-    __slots__ = ("labels", "reduction")
+    __slots__ = ("reduction",)
     name = "cross_entropy"
+    replay = True
 
-    def __init__(self, labels, reduction):
-        self.labels, self.reduction = labels, reduction
+    def __init__(self, reduction):
+        self.reduction = reduction
         self.saved = None
 
     def label(self):
         return self.name if self.reduction == "mean" else f"{self.name}[{self.reduction}]"
 
-    def forward(self, x):
+    def forward(self, x, y):
         # np.<ufunc>.reduce directly: ndarray.max/.sum are the same calls behind a wrapper
         n = x.shape[0]
+        y = _labels(self.name, y, n, x.shape[1])
         s = x - np.maximum.reduce(x, axis=1, keepdims=True)
         e = np.exp(s)
         z = np.add.reduce(e, axis=1, keepdims=True)
         e /= z
         self.saved = e          # softmax, reused by backward
-        nll = np.log(z[:, 0]) - s[_rows(n), self.labels]
+        nll = np.log(z[:, 0]) - s[_rows(n), y]
         if self.reduction == "mean":
             return np.add.reduce(nll) * (1.0 / n) if n else nll.mean()
         if self.reduction == "sum":
             return np.add.reduce(nll)
         return nll
 
-    def backward(self, xp, g, out, x):
+    def backward(self, xp, g, out, x, y):
         n = x.shape[0]
         rows = _rows(n)
         if xp is NP:
             p = self.saved if self.saved is not None else _ops.Softmax(1).forward(x)
             if self.reduction == "none":
                 gx = p * g[:, None]
-                gx[rows, self.labels] -= g
-                return gx
+                gx[rows, y] -= g
+                return gx, None
             s = g.item() * (1.0 / n) if self.reduction == "mean" else g.item()
             gx = p * s
-            gx[rows, self.labels] -= s
-            return gx
+            gx[rows, y] -= s
+            return gx, None
         # create_graph: the same rule built from tensor ops, so it can be differentiated
         onehot = np.zeros(x.shape, dtype=x.dtype)
-        onehot[rows, self.labels] = 1
+        onehot[rows, y.data] = 1
         d = softmax(x, axis=1) - _leaf(onehot)
         if self.reduction == "none":
-            return d * g.reshape(-1, 1)
-        return d * (g * (1.0 / n) if self.reduction == "mean" else g)
+            return d * g.reshape(-1, 1), None
+        return d * (g * (1.0 / n) if self.reduction == "mean" else g), None
 
 
 _ROWS = {}
@@ -450,6 +454,10 @@ def _unsigned(dtype):
     if u is None:
         u = _UNSIGNED[dtype] = np.dtype(dtype.str.replace("i", "u"))
     return u
+
+
+class LabelError(ZeroinError, ValueError):
+    """Class labels outside 0..C-1."""
 
 
 def _labels(op, target, n, c):
@@ -505,7 +513,7 @@ def _labels(op, target, n, c):
             elif hi >= c:
                 msg += (f"; the model has {c} outputs: give its last layer as many outputs "
                         f"as there are classes ({hi + 1} or more)")
-            raise ValueError(msg)
+            raise LabelError(msg)
     return y
 
 
@@ -521,19 +529,19 @@ def cross_entropy(input, target, reduction="mean"):  # noqa: A002
         xd = input._d
         if xd is not None and xd.ndim == 2 and xd.dtype.kind == "f" and \
                 reduction in _REDUCTIONS:
-            y = _labels(op, target, xd.shape[0], xd.shape[1])
-            return _call1(CrossEntropy(y, reduction), input)
+            return _call2(CrossEntropy(reduction), input, _leaf(target))
     _check_reduction(op, reduction)
     x = _tensor_arg(input, op)
+    if not isinstance(target, Tensor):
+        target = _leaf(np.asarray(target))
     if x.ndim == 1:
         x = x.reshape(1, -1)
-        target = np.asarray(target.data if isinstance(target, Tensor) else target).reshape(1)
+        target = _leaf(np.asarray(target.data).reshape(1))
     if x.ndim != 2:
         raise ShapeError(f"{op}: input must be logits of shape (N, C), got {x.shape}")
     if x.dtype.kind != "f":
         x = _leaf(x.data.astype(get_default_dtype()))
-    y = _labels(op, target, x.shape[0], x.shape[1])
-    return CrossEntropy(y, reduction)(x)
+    return CrossEntropy(reduction)(x, target)
 
 
 def nll_loss(input, target, reduction="mean"):  # noqa: A002
