@@ -782,6 +782,34 @@ def test_python_float_scalar_turns_into_one_array_under_threads():
         assert len(got) == 4 and all(a is got[0] for a in got) and got[0][()] == 1.5
 
 
+def test_python_float_scalars_share_one_constant_leaf_per_number():
+    # 2 * w and 2 * b use one constant node (drawn once, with two edges), so a deep chain
+    # of scalar ops makes no new object per constant
+    w = zeroin.tensor(1.5, requires_grad=True)
+    b = zeroin.tensor(2.5, requires_grad=True)
+    z = w * 2 + b * 2.0
+    (c1,), (c2,) = [[i for i in t.grad_fn.inputs if i.grad_fn is None and not i.requires_grad]
+                    for t in z.grad_fn.inputs]
+    assert c1 is c2 and c1.item() == 2.0 and not c1.requires_grad
+    z.backward()
+    assert (w.grad.item(), b.grad.item()) == (2.0, 2.0) and c1.grad is None
+    assert len([t for t in zeroin.graph.leaves([z]) if not t.requires_grad]) == 1
+    # 0.0 and -0.0 are equal keys but not the same number
+    one = zeroin.tensor(1.0)
+    assert np.signbit((one * 0.0).item()) == False          # noqa: E712
+    assert np.signbit((one * -0.0).item()) == True          # noqa: E712
+    # taking a constant's .data gives an ordinary array and a fresh constant to later ops:
+    # writing into it changes only the graphs already built with it
+    d = c1.data
+    d[...] = 3.0
+    assert c1.item() == 3.0 and (w * 2).item() == 3.0      # 4.5 if it still used c1
+    # NaN never equals itself: it must not fill the table
+    from zeroin import ops
+    for _ in range(5000):
+        one * float("nan")
+    assert len(ops._LANE_CONSTANTS) <= 4096
+
+
 def _mlp_grads(mode):
     """Gradients of a small float32 MLP's loss; ``mode`` sends the nodes down different
     paths of backward: the plain array path, or the general one (hooks, retain_grad,

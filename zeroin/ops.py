@@ -31,8 +31,12 @@ def _pair(a, b):
     tb = type(b)
     if (tb is float or tb is int) and type(a) is Tensor:
         if a._v is not None and (tb is float or -_EXACT <= b <= _EXACT):
-            # a Python-float scalar times a number (2 * w, b + 1): the constant is one too
-            c = _new(Tensor)                # _scalar(float(b)), inlined: W2's every step
+            # a Python-float scalar times a number (2 * w, b + 1): the constant is one too,
+            # one shared leaf per value (a fresh one per use cost W2 a tracked object an op)
+            c = _LANE_CONSTANTS.get(b)
+            if c is not None and c._v is not None:     # None: someone took its .data
+                return a, c
+            c = _new(Tensor)                # _scalar(float(b)), inlined
             c._d = None
             c._v = b if tb is float else float(b)
             c.grad = None
@@ -41,6 +45,10 @@ def _pair(a, b):
             c.name = None
             c._hooks = None
             c._retain = False
+            if b and b == b:        # not 0 (0.0 == -0.0 would share) and not NaN
+                if len(_LANE_CONSTANTS) >= 4096:
+                    _LANE_CONSTANTS.clear()
+                _LANE_CONSTANTS[b] = c
             return a, c
         # x * 0.5, the hot case for arrays: see constant(). An equal but distinct float64
         # dtype object (rare) takes the general path below, which gives the same result.
@@ -56,6 +64,7 @@ def _pair(a, b):
 
 
 _EXACT = 2 ** 53        # integers up to this convert to float64 exactly
+_LANE_CONSTANTS = {}    # number -> its constant leaf on the Python-float lane (see _pair)
 
 
 def _axes(axis, ndim):
