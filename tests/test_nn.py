@@ -279,6 +279,25 @@ def test_cross_entropy_label_errors():
         nn.CrossEntropyLoss(reduction="avg")
 
 
+def test_cross_entropy_labels_are_a_constant_input_of_its_node():
+    # the loss depends on the labels, so the graph shows them: a constant leaf that
+    # explain lists and backward skips; they are checked in forward, with no shape prefix
+    x = zeroin.tensor(np.arange(12.0).reshape(3, 4) / 10, requires_grad=True, name="x")
+    y = np.array([0, 3, 1])
+    loss = F.cross_entropy(x, y)
+    xin, yin = loss.grad_fn.inputs
+    assert xin is x and yin.grad_fn is None and not yin.requires_grad
+    assert yin.data is y
+    loss.backward()
+    p = np.exp(x.data) / np.exp(x.data).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(x.grad.data, (p - np.eye(4)[y]) / 3, atol=1e-15)
+    assert yin.grad is None
+    assert "constants (no gradient flows into them): [0, 3, 1]" in str(zeroin.explain(loss, x))
+    with pytest.raises(ValueError) as e:
+        F.cross_entropy(x, np.array([0, 4, 1]))
+    assert str(e.value).startswith("cross_entropy: labels must be in 0..3")
+
+
 @pytest.mark.parametrize("labels", [np.array([0, 3, 2], np.uint8), np.array([0, 3, 2], ">i4"),
                                     np.array([0, 9, 3, 9, 2])[::2], np.array([1, 2, 3], np.int16)])
 def test_cross_entropy_label_range_check_over_integer_types(labels):
