@@ -378,13 +378,12 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):  # noqa: 
 class CrossEntropy(Function):
     """Log-softmax of logits (N, C) and negative log-likelihood of integer labels, fused.
 
-    Inputs: the logits and the labels (N,), a tensor that needs no gradient. The labels are
-    checked here, in forward, so every run checks them (a :class:`~zeroin.Replay` too).
+    Inputs: the logits and the labels (N,), a constant tensor: the loss depends on them, so
+    the graph (and its drawing and explanation) shows them. They are checked in forward.
     d loss / d logits = (softmax(logits) - onehot(labels)) / N for the mean.
     """
     __slots__ = ("reduction",)
     name = "cross_entropy"
-    replay = True
 
     def __init__(self, reduction):
         self.reduction = reduction
