@@ -292,7 +292,10 @@ def test_cross_entropy_labels_are_a_constant_input_of_its_node():
     p = np.exp(x.data) / np.exp(x.data).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(x.grad.data, (p - np.eye(4)[y]) / 3, atol=1e-15)
     assert yin.grad is None
-    assert "constants (no gradient flows into them): [0, 3, 1]" in str(zeroin.explain(loss, x))
+    assert yin.name == "labels"
+    text = str(zeroin.explain(loss, x))
+    assert "cross_entropy(x, labels)" in text
+    assert "constants (no gradient flows into them): labels" in text
     with pytest.raises(ValueError) as e:
         F.cross_entropy(x, np.array([0, 4, 1]))
     assert str(e.value).startswith("cross_entropy: labels must be in 0..3")

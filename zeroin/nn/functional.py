@@ -516,6 +516,12 @@ def _labels(op, target, n, c):
     return y
 
 
+def _labels_leaf(y):
+    t = _leaf(y)
+    t.name = "labels"       # what drawings and explanations call it
+    return t
+
+
 def cross_entropy(input, target, reduction="mean"):  # noqa: A002
     """Cross entropy of logits (N, C) against integer class labels (N,).
 
@@ -528,14 +534,14 @@ def cross_entropy(input, target, reduction="mean"):  # noqa: A002
         xd = input._d
         if xd is not None and xd.ndim == 2 and xd.dtype.kind == "f" and \
                 reduction in _REDUCTIONS:
-            return _call2(CrossEntropy(reduction), input, _leaf(target))
+            return _call2(CrossEntropy(reduction), input, _labels_leaf(target))
     _check_reduction(op, reduction)
     x = _tensor_arg(input, op)
     if not isinstance(target, Tensor):
-        target = _leaf(np.asarray(target))
+        target = _labels_leaf(np.asarray(target))
     if x.ndim == 1:
         x = x.reshape(1, -1)
-        target = _leaf(np.asarray(target.data).reshape(1))
+        target = _labels_leaf(np.asarray(target.data).reshape(1))
     if x.ndim != 2:
         raise ShapeError(f"{op}: input must be logits of shape (N, C), got {x.shape}")
     if x.dtype.kind != "f":
