@@ -229,7 +229,7 @@ def fmt(x):
 def table(results):
     cols = ["zeroin", "numpy", "torch", "micrograd"]
     lines = ["| workload | " + " | ".join(cols) + " | zeroin/limit | zeroin/torch | "
-             "zeroin/micrograd | paired: limit / torch |", "|" + "---|" * 9]
+             "zeroin/micrograd | paired: limit / torch / micrograd |", "|" + "---|" * 9]
     for name, row in results.items():
         if "skipped" in row:
             lines.append(f"| {name} | skipped: {row['skipped']} |")
@@ -255,7 +255,7 @@ def table(results):
             return f"{r:.2f}" if r is not None else "-"
         lines.append(f"| {name} | " + " | ".join(fmt(best[k]) for k in cols) + " | "
                      + " | ".join(ratio(k) for k in ("numpy", "torch", "micrograd")) + " | "
-                     + " / ".join(paired(k) for k in ("numpy", "torch")) + " |")
+                     + " / ".join(paired(k) for k in ("numpy", "torch", "micrograd")) + " |")
     return "\n".join(lines)
 
 
