@@ -230,13 +230,37 @@ def test_sgd_on_large_and_strided_parameters_is_exactly_w_minus_lr_g(dtype, kw):
             np.testing.assert_array_equal(p.data, w)
 
 
-def test_grad_is_not_modified_by_step():
+@pytest.mark.parametrize("name, kw", [("Adam", dict(lr=0.1, weight_decay=0.1)),
+                                      ("SGD", dict(lr=0.1)),
+                                      ("SGD", dict(lr=0.1, momentum=0.9)),
+                                      ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True))])
+def test_grad_is_not_modified_by_step(name, kw):
     w = zeroin.tensor(W0, requires_grad=True)
-    opt = optim.Adam([w], lr=0.1, weight_decay=0.1)
-    loss_of(w).backward()
-    g = w.grad.data.copy()
-    opt.step()
-    np.testing.assert_array_equal(w.grad.data, g)
+    opt = getattr(optim, name)([w], **kw)
+    for _ in range(2):
+        opt.zero_grad()
+        loss_of(w).backward()
+        g, gt = w.grad.data.copy(), w.grad
+        opt.step()
+        assert w.grad is gt
+        np.testing.assert_array_equal(w.grad.data, g)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(momentum=0.9)])
+def test_sgd_with_a_float64_gradient_for_a_float32_parameter(kw):
+    # the update is made in the gradient's dtype and rounded once into the parameter
+    w = zeroin.tensor(W0.astype(np.float32), requires_grad=True)
+    opt = optim.SGD([w], lr=0.1, **kw)
+    want = W0.astype(np.float32)
+    buf = None
+    for step in range(2):
+        g = np.linspace(-1, 1, W0.size).reshape(W0.shape) * (step + 1)     # float64
+        w.grad = zeroin.tensor(g)
+        buf = g.copy() if buf is None or not kw else buf * 0.9 + g
+        want = want + (buf * -0.1).astype(np.float32)
+        opt.step()
+        assert w.dtype == np.float32
+        np.testing.assert_array_equal(w.data, want)
 
 
 @pytest.mark.parametrize("name, kw", [("SGD", dict(lr=0.1)), ("Adadelta", dict(lr=1.0,
