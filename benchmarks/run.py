@@ -4,10 +4,11 @@
 
 Prints a table of zeroin/limit (NumPy), zeroin/torch and zeroin/micrograd ratios, all
 measured in this one run, and writes the numbers to benchmarks/results/<time>.json.
-Implementations are interleaved and repeated; the best repeat counts (the machine may be
-shared, and the best is the least disturbed). The "paired" column is the median over
-repeats of zeroin's time over the other's in the same repeat, which a slow stretch of a
-shared machine disturbs less. Not part of the test suite.
+Implementations are repeated; the best repeat counts (the machine may be shared, and the
+best is the least disturbed). Each repeat times zeroin back to back with each other
+implementation; the "paired" column is the median over repeats of zeroin's time over the
+other's in the same pair, which a slow stretch of a shared machine disturbs less. Not part
+of the test suite.
 
 OpenBLAS: when OPENBLAS_CORETYPE or OPENBLAS_L2_SIZE is set (some machines set them to
 work around old OpenBLAS bugs; they slow a current NumPy), this script re-runs itself
@@ -52,31 +53,52 @@ ALL = ["W1", "W2", "W3", "W4", "W5", "MEM", "IMPORT"]
 # --- measuring ---------------------------------------------------------------------------
 
 def compare(impls, n, reps, n_for=None):
-    """Seconds per iteration of each implementation: interleaved, ``reps`` repeats."""
+    """Seconds per iteration of each implementation, and zeroin's ratio to each other one.
+
+    Every repeat times zeroin back to back with each other implementation in turn (which
+    of the two goes first alternates): the pair runs under the same load, so the "paired"
+    ratio, the median over repeats of zeroin's time over the other's, is the steady one on
+    a shared machine. The best-repeat ratio divides zeroin's best time in those pairs by
+    the other's best, both over ``reps`` runs.
+    """
     n_for = n_for or {}
+    others = [k for k in impls if k != "zeroin"]
     times = {k: [] for k in impls}
-    for k, f in impls.items():                       # warm up (imports, caches, BLAS)
+    zeroin_in = {k: [] for k in others}          # zeroin's times, in its pairs with k
+    for k, f in impls.items():                   # warm up (imports, caches, BLAS)
         f(max(1, n_for.get(k, n) // 10))
     if "torch" in impls:
         time.sleep(0.3)
-    order = list(impls)
+
+    def timed(k):
+        m = n_for.get(k, n)
+        t = impls[k](m) / m
+        if k == "torch":
+            time.sleep(0.3)     # let its spinning threads go idle (KMP_BLOCKTIME 200 ms)
+        return t
+
     for r in range(reps):
-        # rotate the order: what runs just before can slow the next one (torch's OpenMP
-        # threads keep spinning for a while after its call and take a core from BLAS)
-        for k in order[r % len(order):] + order[:r % len(order)]:
-            m = n_for.get(k, n)
-            times[k].append(impls[k](m) / m)
-            if k == "torch":
-                time.sleep(0.3)     # let its spinning threads go idle (KMP_BLOCKTIME 200 ms)
+        if "zeroin" not in impls:
+            for k in others:
+                times[k].append(timed(k))
+            continue
+        for j, k in enumerate(others[r % len(others):] + others[:r % len(others)]):
+            # torch's OpenMP threads keep spinning for a while after its call and take a
+            # core from BLAS: after torch comes a pause, and the order alternates
+            if (r + j) % 2:
+                tz, tk = timed("zeroin"), timed(k)
+            else:
+                tk, tz = timed(k), timed("zeroin")
+            times["zeroin"].append(tz)
+            zeroin_in[k].append(tz)
+            times[k].append(tk)
     out = {k: {"best": min(v), "median": statistics.median(v), "n": n_for.get(k, n),
                "reps": reps} for k, v in times.items()}
-    if "zeroin" in times:
-        # zeroin's time over each other's in the same repeat, so that a slow stretch of a
-        # shared machine, which lasts longer than one repeat, slows both sides of the ratio
-        for k, v in times.items():
-            if k != "zeroin":
-                out[k]["paired"] = statistics.median(
-                    [z / o for z, o in zip(times["zeroin"], v)])
+    for k in others:
+        if zeroin_in[k]:
+            out[k]["zeroin_best"] = min(zeroin_in[k])
+            out[k]["paired"] = statistics.median(
+                [z / o for z, o in zip(zeroin_in[k], times[k])])
     return out
 
 
@@ -199,8 +221,9 @@ BENCH = dict(W1=bench_w1, W2=bench_w2, W3=bench_w3, W4=bench_w4, W5=bench_w5, ME
 
 def scale(res, f):
     for v in res.values():
-        for k in ("best", "median"):
-            v[k] *= f
+        for k in ("best", "median", "zeroin_best"):
+            if k in v:
+                v[k] *= f
     return res
 
 
@@ -247,7 +270,8 @@ def table(results):
 
         def ratio(k):
             if best.get(k) and best["zeroin"] is not None:
-                r = best["zeroin"] / best[k]
+                # zeroin's best in its pairs with k: as many runs on each side
+                r = row[k].get("zeroin_best", best["zeroin"]) / best[k]
                 return f"{r:.2f}" if r >= 0.1 else f"{r:.2g}"
             return "-"
         def paired(k):
