@@ -192,7 +192,14 @@ def test_updates_in_place_reuse_buffers_and_keep_float32(name, kw):
         assert w.data is data and w.dtype == np.float32
         arrays = {k: v for k, v in opt.state[w].items() if isinstance(v, np.ndarray)}
         assert all(v.dtype == np.float32 for v in arrays.values())
-        ids = {k: id(v) for k, v in arrays.items()} | {"scratch": id(opt._scratch[w][1][0])}
+        ids = {k: id(v) for k, v in arrays.items()}
+        sc = opt._scratch.get(w)    # plain SGD needs no scratch buffer and makes none
+        if sc is not None:
+            ids["scratch"] = id(sc[1][0])
+        elif name == "SGD" and not kw.get("momentum") and not kw.get("weight_decay"):
+            ids["scratch"] = None
+        else:
+            raise AssertionError(f"{name} {kw}: no scratch buffer")
         assert seen is None or ids == seen        # the same arrays, step after step
         seen = ids
     ref, _, _ = run(name, kw, 3)
@@ -261,6 +268,38 @@ def test_sgd_with_a_float64_gradient_for_a_float32_parameter(kw):
         opt.step()
         assert w.dtype == np.float32
         np.testing.assert_array_equal(w.data, want)
+
+
+def test_plain_sgd_beside_momentum_groups_scalars_and_bad_gradients():
+    # plain SGD takes a short path (no scratch buffers); groups with momentum, Python-float
+    # scalar parameters and wrong gradients still take the general one
+    rng = np.random.default_rng(11)
+    a = zeroin.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    b = zeroin.tensor(rng.standard_normal(3), requires_grad=True)
+    s = zeroin.tensor(2.5, requires_grad=True)          # a Python-float scalar
+    opt = optim.SGD([{"params": [a, s]}, {"params": [b], "momentum": 0.9}], lr=0.1)
+    want_a, want_b, want_s, buf = a.data.copy(), b.data.copy(), 2.5, None
+    for step in range(3):
+        opt.zero_grad()
+        loss = (a * a).sum() + (b * b * b).sum() + s * s
+        loss.backward()
+        ga, gb, gs = 2 * want_a, 3 * want_b ** 2, 2 * want_s
+        buf = gb.copy() if buf is None else buf * 0.9 + gb
+        want_a, want_b, want_s = want_a - 0.1 * ga, want_b - 0.1 * buf, want_s - 0.1 * gs
+        opt.step()
+        np.testing.assert_allclose(a.data, want_a, rtol=1e-12)
+        np.testing.assert_allclose(b.data, want_b, rtol=1e-12)
+        assert s.item() == pytest.approx(want_s, rel=1e-12)
+    assert a not in opt._scratch and b in opt._scratch
+    assert opt.state[a] == {} and "momentum_buffer" in opt.state[b]
+    opt.param_groups[0]["lr"] = 0.0                     # read at every step
+    before = a.data.copy()
+    opt.step()
+    np.testing.assert_array_equal(a.data, before)
+    a.grad = zeroin.tensor(np.ones((3, 4)))
+    with pytest.raises(ValueError, match=r"SGD.step: gradient of shape \(3, 4\) for a "
+                                         r"parameter of shape \(4, 3\)"):
+        opt.step()
 
 
 @pytest.mark.parametrize("name, kw", [("SGD", dict(lr=0.1)), ("Adadelta", dict(lr=1.0,

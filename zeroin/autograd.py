@@ -167,6 +167,12 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
                     a, b = x._d, y._d
                     res = fn.backward(NP, g, t._d, a if a is not None else x.data,
                                       b if b is not None else y.data)
+                elif n_in == 3:         # linear with a bias
+                    x, y, z = ins
+                    a, b, c = x._d, y._d, z._d
+                    res = fn.backward(NP, g, t._d, a if a is not None else x.data,
+                                      b if b is not None else y.data,
+                                      c if c is not None else z.data)
                 else:
                     res = fn.backward(NP, g, t._d, *[i.data for i in ins])
                 if free:

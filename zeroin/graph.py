@@ -52,6 +52,14 @@ def toposort(roots, include_leaves=False):
         elif len(ins) == 1:
             if include_leaves or ins[0].grad_fn is not None:
                 stack.append(ins[0])
+        elif len(ins) == 3 and not include_leaves:      # linear: usually only x has a grad_fn
+            a, b, c = ins
+            if c.grad_fn is not None:
+                stack.append(c)
+            if b.grad_fn is not None:
+                stack.append(b)
+            if a.grad_fn is not None:
+                stack.append(a)
         else:
             for i in reversed(ins):
                 if include_leaves or i.grad_fn is not None:

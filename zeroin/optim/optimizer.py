@@ -119,31 +119,35 @@ class Optimizer:
             from .._tensor import enable_grad
             with enable_grad():
                 loss = closure()
-        state, scratch, update = self.state, self._scratch, self._update
         for group in self.param_groups:
-            for p in group["params"]:
-                gt = p.grad
-                if gt is None:
-                    continue
-                g, d = gt._d, p._d          # None while a scalar is a Python float
-                if g is None:
-                    g = gt.data
-                if d is None:
-                    d = p.data
-                if g.shape != d.shape:
-                    raise ValueError(f"{type(self).__name__}.step: gradient of shape "
-                                     f"{g.shape} for a parameter of shape {d.shape}")
-                st = state.get(p)
-                if st is None:
-                    st = state[p] = self._init_state(p, group)
-                e = scratch.get(p)      # (the array p had, [buffer, second buffer or None])
-                if e is None or e[0] is not d:
-                    sc = e[1] if e is not None else None
-                    if sc is None or sc[0].shape != d.shape or sc[0].dtype != d.dtype:
-                        sc = [np.empty_like(d), None]
-                    e = scratch[p] = (d, sc)
-                update(d, g, st, group, e[1])
+            self._step_group(group, group["params"])
         return loss
+
+    def _step_group(self, group, params):
+        """Update ``params`` (of ``group``) that have a gradient."""
+        state, scratch, update = self.state, self._scratch, self._update
+        for p in params:
+            gt = p.grad
+            if gt is None:
+                continue
+            g, d = gt._d, p._d          # None while a scalar is a Python float
+            if g is None:
+                g = gt.data
+            if d is None:
+                d = p.data
+            if g.shape != d.shape:
+                raise ValueError(f"{type(self).__name__}.step: gradient of shape "
+                                 f"{g.shape} for a parameter of shape {d.shape}")
+            st = state.get(p)
+            if st is None:
+                st = state[p] = self._init_state(p, group)
+            e = scratch.get(p)      # (the array p had, [buffer, second buffer or None])
+            if e is None or e[0] is not d:
+                sc = e[1] if e is not None else None
+                if sc is None or sc[0].shape != d.shape or sc[0].dtype != d.dtype:
+                    sc = [np.empty_like(d), None]
+                e = scratch[p] = (d, sc)
+            update(d, g, st, group, e[1])
 
     def _init_state(self, p, group):
         return {}

@@ -52,6 +52,32 @@ class SGD(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov))
 
+    def step(self, closure=None):
+        """Update every parameter that has a gradient (see :meth:`Optimizer.step`)."""
+        if closure is not None:
+            return super().step(closure)
+        for group in self.param_groups:
+            if group["momentum"] or group["weight_decay"]:
+                self._step_group(group, group["params"])
+                continue
+            # plain SGD, the training loop's usual case: w <- w - lr * g, with no scratch
+            # buffer per parameter (its state stays empty)
+            lr = float(group["lr"])
+            state = self.state
+            for p in group["params"]:
+                if p not in state:
+                    state[p] = {}
+                gt = p.grad
+                if gt is None:
+                    continue
+                g, d = gt._d, p._d          # None while a scalar is a Python float
+                if g is not None and d is not None and g.dtype is d.dtype \
+                        and g.shape == d.shape:
+                    d -= lr * g             # as _update below, to the bit
+                else:
+                    self._step_group(group, (p,))
+        return None
+
     def _update(self, d, g, st, group, sc):
         lr = float(group["lr"])
         wd = group["weight_decay"]
