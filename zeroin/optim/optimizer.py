@@ -1,8 +1,8 @@
 """Optimizer: the rule that turns gradients into a step, ``w <- w - lr * (something)``.
 
 Every optimiser updates ``p.data`` in place with NumPy ``out=`` operations on buffers made
-once per parameter, so a training step allocates no new arrays for the update and float32
-parameters stay float32.
+once per parameter, so float32 parameters stay float32 and a step allocates no new arrays,
+except plain SGD's one temporary ``lr * g`` (faster than a buffer: see SGD._update).
 """
 from __future__ import annotations
 
