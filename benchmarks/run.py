@@ -135,7 +135,7 @@ def run_child(*args, timeout=900):
 
 def bench_w1(quick):
     W.w1_check()
-    res = compare(W.w1(), 2000 if quick else 10000, 5 if quick else 9)
+    res = compare(W.w1(), 2000 if quick else 10000, 5 if quick else 15)
     return {"W1 tiny graph (us/iter)": scale(res, 1e6)}
 
 
