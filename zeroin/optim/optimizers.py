@@ -65,11 +65,11 @@ class SGD(Optimizer):
             lr = float(group["lr"])
             state = self.state
             for p in group["params"]:
-                if p not in state:
-                    state[p] = {}
                 gt = p.grad
                 if gt is None:
                     continue
+                if p not in state:
+                    state[p] = {}
                 g, d = gt._d, p._d          # None while a scalar is a Python float
                 if g is not None and d is not None and g.dtype is d.dtype \
                         and g.shape == d.shape:
