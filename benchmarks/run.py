@@ -53,7 +53,8 @@ ALL = ["W1", "W2", "W3", "W4", "W5", "MEM", "IMPORT"]
 # --- measuring ---------------------------------------------------------------------------
 
 def compare(impls, n, reps, n_for=None):
-    """Seconds per iteration of each implementation, and zeroin's ratio to each other one.
+    """Seconds per iteration of each implementation (one is "zeroin"), and zeroin's ratio to
+    each other one.
 
     Every repeat times zeroin back to back with each other implementation in turn (which
     of the two goes first alternates): the pair runs under the same load, so the "paired"
@@ -78,10 +79,6 @@ def compare(impls, n, reps, n_for=None):
         return t
 
     for r in range(reps):
-        if "zeroin" not in impls:
-            for k in others:
-                times[k].append(timed(k))
-            continue
         for j, k in enumerate(others[r % len(others):] + others[:r % len(others)]):
             # torch's OpenMP threads keep spinning for a while after its call and take a
             # core from BLAS: after torch comes a pause, and the order alternates
@@ -95,10 +92,8 @@ def compare(impls, n, reps, n_for=None):
     out = {k: {"best": min(v), "median": statistics.median(v), "n": n_for.get(k, n),
                "reps": reps} for k, v in times.items()}
     for k in others:
-        if zeroin_in[k]:
-            out[k]["zeroin_best"] = min(zeroin_in[k])
-            out[k]["paired"] = statistics.median(
-                [z / o for z, o in zip(zeroin_in[k], times[k])])
+        out[k]["zeroin_best"] = min(zeroin_in[k])
+        out[k]["paired"] = statistics.median([z / o for z, o in zip(zeroin_in[k], times[k])])
     return out
 
 
