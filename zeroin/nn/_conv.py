@@ -150,11 +150,11 @@ def _col2im(cols, geo, n, c, dtype):
     into an (N, C, H, W) image, one strided add per kernel position."""
     (kh, kw), (oh, ow), (h, w), (pt, pb, pl, pr) = geo.k, geo.out, geo.hw, geo.pad
     cols = cols.reshape(c, kh, kw, n, oh, ow)
-    xp = np.zeros((n, c, h + pt + pb, w + pl + pr), dtype=dtype)
+    xp = np.zeros((c, n, h + pt + pb, w + pl + pr), dtype=dtype)     # the columns' order
     for a in range(kh):
         for b in range(kw):
-            xp[geo.spot(a, b)] += cols[:, a, b].transpose(1, 0, 2, 3)
-    return geo.crop(xp) if pt or pb or pl or pr else xp
+            xp[geo.spot(a, b)] += cols[:, a, b]
+    return np.ascontiguousarray(geo.crop(xp).transpose(1, 0, 2, 3))
 
 
 def _by_group(a, geo, rows):
@@ -185,20 +185,24 @@ def _onhw(g, geo):
     return _by_group(np.ascontiguousarray(g.transpose(1, 0, 2, 3)), geo, g.shape[1])
 
 
-def _transpose_arrays(y, w, geo, c):
-    """conv_transpose: col2im(w^T y), the (N, C, H, W) image whose conv pairs with y."""
-    gm = _onhw(y, geo)
+def _transpose_arrays(y, w, geo, c, gm=None):
+    """conv_transpose: col2im(w^T y), the (N, C, H, W) image whose conv pairs with y
+    (``gm``: y already as :func:`_onhw` gives it)."""
+    gm = _onhw(y, geo) if gm is None else gm
     wm = w.reshape(geo.groups, w.shape[0] // geo.groups, -1)
     cols = wm[0].T @ gm[0] if geo.groups == 1 else np.matmul(wm.transpose(0, 2, 1), gm)
-    return _col2im(cols, geo, y.shape[0], c, np.result_type(y, w))
+    return _col2im(cols, geo, gm.shape[2] // (geo.out[0] * geo.out[1]), c,
+                   np.result_type(gm, w))
 
 
-def _weight_arrays(y, geo, cols, wshape):
-    """The correlation of the input (as columns) with y: dL/dw of shape ``wshape``."""
-    gm = _onhw(y, geo)
+def _weight_arrays(y, geo, cols, wshape, gm=None):
+    """The correlation of the input (as columns) with y: dL/dw of shape ``wshape``.
+    (cols @ y^T)^T: BLAS runs the long inner dimension faster this way round."""
+    gm = _onhw(y, geo) if gm is None else gm
+    if geo.groups == 1:
+        return (cols @ gm[0].T).T.reshape(wshape)
     cm = _by_group(cols, geo, cols.shape[0])
-    gw = gm[0] @ cols.T if geo.groups == 1 else np.matmul(gm, cm.transpose(0, 2, 1))
-    return gw.reshape(wshape)
+    return np.matmul(cm, gm.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(wshape)
 
 
 # --- the three convolution ops ----------------------------------------------------------
@@ -234,13 +238,19 @@ class Conv2dOp(_ConvBase):
     def backward(self, xp, g, out, x, w, b=None):
         geo, cols = self.geo, self.saved
         gx = gw = None
-        if _needs(self, 0):
-            gx = _apply(xp, _TRANSPOSE[geo.nd](geo, x.shape[1]), g, w)
-        if _needs(self, 1):
-            if xp is NP and cols is not None:
-                gw = _weight_arrays(_lift(g, geo.nd), geo, cols, w.shape)
-            else:
-                gw = _apply(xp, ConvWeightOp(geo, w.shape), x, g)
+        if xp is NP:        # y's gradient reordered once for both products
+            gm = _onhw(_lift(g, geo.nd), geo)
+            if _needs(self, 0):
+                gx = _drop(_transpose_arrays(None, self._w(w), geo, x.shape[1], gm), geo.nd)
+            if _needs(self, 1):
+                if cols is None:
+                    cols = _im2col(_lift(x, geo.nd), geo)
+                gw = _weight_arrays(None, geo, cols, w.shape, gm)
+        else:
+            if _needs(self, 0):
+                gx = _TRANSPOSE[geo.nd](geo, x.shape[1])(g, w)
+            if _needs(self, 1):
+                gw = ConvWeightOp(geo, w.shape)(x, g)
         if b is None:
             return gx, gw
         return gx, gw, (self._bias_grad(g) if _needs(self, 2) else None)
@@ -476,7 +486,9 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 class _Win:
     """Pooling windows on an (H, W) image padded by ``pad``: rows ``R`` (oh, kh) and
-    columns ``C`` (ow, kw) of the padded image; ``geo`` (regular windows) allows slices."""
+    columns ``C`` (ow, kw) of the padded image. With ``geo`` (regular windows) the
+    windows' k-th elements are one strided slice, and a window's maximum is stored as
+    its kernel position k (int8); otherwise as its flat position in the padded image."""
     __slots__ = ("hw", "pad", "R", "C", "geo", "overlap", "nd")
 
     def __init__(self, nd, hw, pad, R, C, geo=None):
@@ -487,14 +499,93 @@ class _Win:
     def out(self):
         return self.R.shape[0], self.C.shape[0]
 
+    @property
+    def size(self):
+        return self.R.shape[1] * self.C.shape[1]
+
     def padded_hw(self):
         pt, pb, pl, pr = self.pad
         return self.hw[0] + pt + pb, self.hw[1] + pl + pr
 
-    def spot(self, xp, a, b):
+    def padded(self, x, value):
+        pt, pb, pl, pr = self.pad
+        if not (pt or pb or pl or pr):
+            return x
+        n, c, h, w = x.shape
+        xp = np.full((n, c) + self.padded_hw(), value, dtype=x.dtype)
+        xp[:, :, pt:pt + h, pl:pl + w] = x
+        return xp
+
+    def spot(self, xp, k):
+        """The k-th element of every window, (N, C, oh, ow)."""
+        kw = self.C.shape[1]
         if self.geo is not None:
-            return xp[self.geo.spot(a, b)]
-        return xp[:, :, self.R[:, a][:, None], self.C[:, b][None, :]]
+            return xp[self.geo.spot(k // kw, k % kw)]
+        return xp[:, :, self.R[:, k // kw][:, None], self.C[:, k % kw][None, :]]
+
+    def argmax(self, x):
+        """Each window's maximum (NaN wins, as in PyTorch; the first of equal ones) and
+        where it is; one pass of cheap arithmetic per kernel position, no masks."""
+        xp = self.padded(x, -np.inf)
+        best = np.array(self.spot(xp, 0), dtype=x.dtype, copy=True)
+        K = self.size
+        am = np.zeros(best.shape, dtype=np.int8 if K < 128 else np.int32)
+        m = np.empty(best.shape, dtype=bool)
+        for k in range(1, K):
+            cand = self.spot(xp, k)
+            np.greater(cand, best, out=m)
+            d = k - am                   # am becomes k where the candidate is larger
+            d *= m
+            am += d
+            np.maximum(best, cand, out=best)
+        if self.geo is not None:
+            return best, am
+        r, c = self._rows_cols(am)
+        return best, r.astype(np.int64) * self.padded_hw()[1] + c
+
+    def _rows_cols(self, am):
+        kw = self.C.shape[1]
+        oh, ow = self.out
+        return self.R[np.arange(oh)[:, None], am // kw], self.C[np.arange(ow), am % kw]
+
+    def positions(self, idx):
+        """Flat positions of the maxima in the unpadded image plane (return_indices)."""
+        if self.geo is not None:
+            r, c = self._rows_cols(idx)
+        else:
+            r, c = np.divmod(idx, self.padded_hw()[1])
+        return (r - self.pad[0]) * self.hw[1] + (c - self.pad[2])
+
+    def gather(self, x, idx):
+        """The values of x (N, C, H, W) where ``idx`` says the maxima are."""
+        xp = self.padded(x, 0)
+        if self.geo is not None:
+            out = np.zeros(idx.shape, dtype=x.dtype)
+            for k in range(self.size):
+                out += self.spot(xp, k) * (idx == k)
+            return out
+        n, c = x.shape[:2]
+        flat = xp.reshape(n * c, -1)
+        return np.take_along_axis(flat, idx.reshape(n * c, -1), axis=1).reshape(idx.shape)
+
+    def scatter(self, g, idx, dtype):
+        """Adjoint of :meth:`gather`: an (N, C, H, W) image with g added where idx says."""
+        n, c = g.shape[:2]
+        hp, wp = self.padded_hw()
+        if self.geo is not None:
+            gx = np.zeros((n, c, hp, wp), dtype=dtype)
+            for k in range(self.size):
+                part = g * (idx == k)
+                if self.overlap:
+                    gx[self.geo.spot(k // self.C.shape[1], k % self.C.shape[1])] += part
+                else:
+                    gx[self.geo.spot(k // self.C.shape[1], k % self.C.shape[1])] = part
+        else:
+            p = idx.reshape(n * c, -1) + (np.arange(n * c) * (hp * wp))[:, None]
+            flat = np.bincount(p.ravel(), weights=g.ravel(), minlength=n * c * hp * wp)
+            gx = flat.astype(dtype, copy=False).reshape(n, c, hp, wp)
+        pt, _, pl, _ = self.pad
+        return gx[:, :, pt:pt + self.hw[0], pl:pl + self.hw[1]]
 
 
 def _regular_win(nd, geo):
@@ -504,67 +595,11 @@ def _regular_win(nd, geo):
     return _Win(nd, geo.hw, geo.pad, R, C, geo)
 
 
-def _argmax_windows(x, win):
-    """Max over each window (NaN wins, as in PyTorch) and its flat position in the
-    padded plane, one pass per kernel position."""
-    pt, pb, pl, pr = win.pad
-    n, c, h, w = x.shape
-    if pt or pb or pl or pr:
-        xp = np.full((n, c, h + pt + pb, w + pl + pr), -np.inf, dtype=x.dtype)
-        xp[:, :, pt:pt + h, pl:pl + w] = x
-    else:
-        xp = x
-    kh, kw = win.R.shape[1], win.C.shape[1]
-    best = np.array(win.spot(xp, 0, 0), dtype=x.dtype, copy=True)
-    am = np.zeros(best.shape, dtype=np.int32)
-    for k in range(1, kh * kw):
-        cand = win.spot(xp, k // kw, k % kw)
-        m = cand > best
-        m |= cand != cand
-        np.copyto(best, cand, where=m)
-        am[m] = k
-    oh, ow = win.out
-    rows = win.R[np.arange(oh)[:, None], am // kw]
-    cols = win.C[np.arange(ow), am % kw]
-    rows *= win.padded_hw()[1]
-    rows += cols
-    return best, rows
-
-
-def _gather(x, pos, win):
-    """The values of x (N, C, H, W) at flat padded positions ``pos`` (N, C, oh, ow)."""
-    n, c = x.shape[:2]
-    pt, pb, pl, pr = win.pad
-    h, w = win.hw
-    xp = np.zeros((n, c) + win.padded_hw(), dtype=x.dtype) if (pt or pb or pl or pr) else x
-    if xp is not x:
-        xp[:, :, pt:pt + h, pl:pl + w] = x
-    flat = xp.reshape(n * c, -1)
-    return np.take_along_axis(flat, pos.reshape(n * c, -1), axis=1).reshape(pos.shape)
-
-
-def _scatter(g, pos, win, dtype):
-    """Adjoint of :func:`_gather`: an (N, C, H, W) image, g added at ``pos``."""
-    n, c = g.shape[:2]
-    hp, wp = win.padded_hw()
-    p = pos.reshape(n * c, -1)
-    if win.overlap:
-        p = p + (np.arange(n * c) * (hp * wp))[:, None]
-        flat = np.bincount(p.ravel(), weights=g.ravel(), minlength=n * c * hp * wp)
-        gx = flat.astype(dtype, copy=False).reshape(n, c, hp, wp)
-    else:
-        gx = np.zeros((n * c, hp * wp), dtype=dtype)
-        np.put_along_axis(gx, p, g.reshape(n * c, -1), axis=1)
-        gx = gx.reshape(n, c, hp, wp)
-    pt, _, pl, _ = win.pad
-    return gx[:, :, pt:pt + win.hw[0], pl:pl + win.hw[1]]
-
-
 class _PoolIndexBase(Function):
-    __slots__ = ("win", "pos", "shape")
+    __slots__ = ("win", "idx")
 
-    def __init__(self, win, pos=None, shape=None):
-        self.win, self.pos, self.shape = win, pos, shape
+    def __init__(self, win, idx=None):
+        self.win, self.idx = win, idx
 
 
 class MaxPool2dOp(_PoolIndexBase):
@@ -574,17 +609,14 @@ class MaxPool2dOp(_PoolIndexBase):
     name = "max_pool2d"
 
     def label(self):
-        k = (self.win.R.shape[1], self.win.C.shape[1])
-        return f"{self.name}[{_short(k)}]"
+        return f"{self.name}[{_short((self.win.R.shape[1], self.win.C.shape[1]))}]"
 
     def forward(self, x):
-        xl = _lift(x, self.win.nd)
-        best, self.pos = _argmax_windows(xl, self.win)
-        self.shape = xl.shape
+        best, self.idx = self.win.argmax(_lift(x, self.win.nd))
         return _drop(best, self.win.nd)
 
     def backward(self, xp, g, out, x):
-        return _apply(xp, _PoolScatterOp(self.win, self.pos, self.shape), g)
+        return _apply(xp, _PoolScatterOp(self.win, self.idx), g)
 
 
 class MaxPool1dOp(MaxPool2dOp):
@@ -603,11 +635,10 @@ class _PoolScatterOp(_PoolIndexBase):
     name = "max_pool_backward"
 
     def forward(self, g):
-        gx = _scatter(_lift(g, self.win.nd), self.pos, self.win, g.dtype)
-        return _drop(gx, self.win.nd)
+        return _drop(self.win.scatter(_lift(g, self.win.nd), self.idx, g.dtype), self.win.nd)
 
     def backward(self, xp, h, out, g):
-        return _apply(xp, _PoolGatherOp(self.win, self.pos, self.shape), h)
+        return _apply(xp, _PoolGatherOp(self.win, self.idx), h)
 
 
 class _PoolGatherOp(_PoolIndexBase):
@@ -616,10 +647,10 @@ class _PoolGatherOp(_PoolIndexBase):
     name = "max_pool_gather"
 
     def forward(self, x):
-        return _drop(_gather(_lift(x, self.win.nd), self.pos, self.win), self.win.nd)
+        return _drop(self.win.gather(_lift(x, self.win.nd), self.idx), self.win.nd)
 
     def backward(self, xp, g, out, x):
-        return _apply(xp, _PoolScatterOp(self.win, self.pos, self.shape), g)
+        return _apply(xp, _PoolScatterOp(self.win, self.idx), g)
 
 
 def _pool_geom(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode):
@@ -662,11 +693,7 @@ def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, 
 
 def _indices(fn):
     """PyTorch's return_indices: flat positions in each (unpadded) input plane."""
-    win = fn.win
-    wp = win.padded_hw()[1]
-    r, c = np.divmod(fn.pos, wp)
-    idx = (r - win.pad[0]) * win.hw[1] + (c - win.pad[2])
-    return _leaf(_drop(idx.astype(np.int64), win.nd))
+    return _leaf(_drop(fn.win.positions(fn.idx).astype(np.int64), fn.win.nd))
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,  # noqa: A002
