@@ -2,7 +2,8 @@
 
     zeroin tour                      every lesson, a short training run, one HTML page
     zeroin lesson NAME [--out DIR]   one lesson of the chapter (zeroin lesson --list)
-    zeroin train DATASET [...]       train an MLP with progress, curves and a checkpoint
+    zeroin train DATASET [...]       train an MLP (or --model cnn) with progress, curves
+                                     and a checkpoint
                                      (DATASET: a built-in name or a .npz/.csv file;
                                      --test TEST_FILE for a separate test file)
     zeroin evaluate CHECKPOINT DATASET
@@ -58,7 +59,9 @@ def _add_training_args(p, sweep=False):
                    choices=["sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop",
                             "adam", "adamw"])
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--epochs", type=int, default=50 if not sweep else 30)
+    p.add_argument("--epochs", type=int, default=None if not sweep else 30,
+                   help="passes over the training data (default 50 for the MLP, 20 for "
+                        "--model cnn)" if not sweep else None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="output folder (default ./zeroin-out/...)")
 
@@ -81,9 +84,13 @@ def build_parser():
                                                       "./zeroin-out)")
     p.add_argument("--list", action="store_true", help="list the lessons")
 
-    p = sub.add_parser("train", help="train an MLP on a dataset")
+    p = sub.add_parser("train", help="train an MLP (or a CNN) on a dataset")
     _add_training_args(p)
-    p.add_argument("--lr", type=float, default=0.01, help="learning rate (eta)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (eta; default 0.01 "
+                                                          "for the MLP, 0.003 for --model cnn)")
+    p.add_argument("--model", default="mlp", choices=["mlp", "cnn"],
+                   help="mlp (--hidden, --activation) or cnn: a small CNN for 8x8 images, "
+                        "LeNet-5 for 28x28 (images as rows of H*W pixels, e.g. digits, mnist)")
     p.add_argument("--verbose", type=int, default=1)
 
     p = sub.add_parser("evaluate", help="evaluate a saved checkpoint on a dataset")
@@ -130,8 +137,17 @@ def main(argv=None):
                 return 0
             lessons.run(args.name, out=args.out)
         elif args.command == "train":
-            from .commands import train_command
-            train_command(args)
+            cnn = getattr(args, "model", "mlp") == "cnn"
+            if args.epochs is None:
+                args.epochs = 20 if cnn else 50
+            if args.lr is None:
+                args.lr = 0.003 if cnn else 0.01
+            if cnn:
+                from .nn.cnn import train_cnn_command
+                train_cnn_command(args)
+            else:
+                from .commands import train_command
+                train_command(args)
         elif args.command == "evaluate":
             from .commands import evaluate_command
             evaluate_command(args)
