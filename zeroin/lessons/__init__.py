@@ -1,4 +1,4 @@
-"""The chapter, runnable: seven lessons on backpropagation and gradient descent.
+"""The chapter, runnable: eight lessons on backpropagation and gradient descent.
 
 Each lesson prints its tables, writes its figures (PNG and SVG) into ``out`` and returns a
 :class:`LessonResult` holding every number it printed and the figure paths. Every number is
@@ -14,12 +14,13 @@ From the command line: ``zeroin lesson NAME [--out DIR]`` and ``zeroin lesson --
 from __future__ import annotations
 
 from ._common import LessonResult, Table
+from ._convolution import convolution
 from ._descent import descent, learning_rate
 from ._graph import chain_rule, sensitivity, solve
 from ._shooting import loss, shooting
 
 __all__ = ["LESSONS", "run", "LessonResult", "Table", "shooting", "chain_rule",
-           "sensitivity", "solve", "descent", "learning_rate", "loss"]
+           "sensitivity", "solve", "descent", "learning_rate", "loss", "convolution"]
 
 LESSONS = {
     "shooting": shooting,
@@ -29,6 +30,7 @@ LESSONS = {
     "descent": descent,
     "learning-rate": learning_rate,
     "loss": loss,
+    "convolution": convolution,
 }
 
 
