@@ -216,7 +216,7 @@ def test_default_names_never_clash_with_given_names():
     out = (m * a) * 1.0
     names = zeroin.explain(out, a, steps="all").paths[0].names
     assert names[0] == "mul3" and names[-1] == "t0"
-    from zeroin.explain import node_names
+    from zeroin.viz.explain import node_names
     assert sorted(node_names(out).values()) == ["1", "3", "mul1", "mul2", "mul3", "t0"]
     assert zeroin.explain(out, a).value == 12.0           # still callable after the import
 
@@ -236,3 +236,14 @@ def test_named_steps_fold_through_shared_hidden_nodes():
     uu = np.sin(0.49)
     assert dh_da == pytest.approx((2 * uu + 1) * np.cos(0.49) * 2 * 0.7, rel=1e-12)
     assert e.value == pytest.approx(node_grads(out)[id(a)], rel=1e-12)
+
+
+def test_viz_package_and_the_functions_resolve():
+    import zeroin.viz
+    import zeroin.viz.explain as mod
+    assert zeroin.viz.Explanation is zeroin.Explanation is mod.Explanation
+    assert zeroin.explain is mod.explain and callable(zeroin.explain)
+    from zeroin.viz.draw import draw
+    assert zeroin.draw is draw
+    for name in dir(zeroin):                              # every listed name resolves
+        getattr(zeroin, name)

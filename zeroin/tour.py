@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-from . import figures as F
+from .viz import figures as F
 
 __all__ = ["run_tour", "train_demo"]
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graph import parents, toposort
-from .ops import NP, _sum_to_np
-from ._tensor import Tensor
+from ..graph import parents, toposort
+from ..ops import NP, _sum_to_np
+from .._tensor import Tensor
 
 __all__ = ["explain", "Explanation", "Path", "Jacobian", "node_names", "local_vjp",
            "summary", "fmt_number"]
@@ -339,7 +339,7 @@ def explain(output, wrt, max_paths=12, gradient=None, steps="auto"):
         ``str()`` is plain text; Jupyter renders the math. ``.value`` is the gradient,
         ``.paths`` the paths with their local derivatives and products.
     """
-    from .autograd import node_grads
+    from ..autograd import node_grads
     if not isinstance(output, Tensor) or not isinstance(wrt, Tensor):
         raise TypeError(f"explain: output and wrt must be tensors, got "
                         f"{type(output).__name__} and {type(wrt).__name__}")
@@ -622,15 +622,3 @@ def _collapsed(output, wrt, names, vp, count, grads, n_paths, max_paths, edge_vj
                      f"{names[id(queue[0])] if queue else wn} and {on} are collapsed the "
                      f"same way (not shown); their totals come from the backward pass.")
     return lines
-
-
-class _CallableModule(type(np)):
-    """``import zeroin.explain`` binds this module to ``zeroin.explain``; calling it still
-    calls :func:`explain`, so ``zeroin.explain(...)`` works however the module was imported."""
-
-    def __call__(self, *args, **kwargs):
-        return explain(*args, **kwargs)
-
-
-import sys as _sys  # noqa: E402
-_sys.modules[__name__].__class__ = _CallableModule

@@ -17,11 +17,11 @@ from html import escape
 
 import numpy as np
 
-from ._io import atomic_open
-from ._layout import layout
+from .._io import atomic_open
+from .layout import layout
 from .explain import local_vjp, node_names
-from .graph import toposort
-from ._tensor import Tensor
+from ..graph import toposort
+from .._tensor import Tensor
 
 __all__ = ["draw", "Drawing"]
 
@@ -419,7 +419,7 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
     Drawing
         ``.svg()``, ``.dot()``, ``.save(path)`` (.svg/.png/.dot); inline in Jupyter.
     """
-    from .autograd import node_grads
+    from ..autograd import node_grads
     if not isinstance(output, Tensor):
         raise TypeError(f"draw: output must be a Tensor, got {type(output).__name__}")
     if wrt is not None and not isinstance(wrt, Tensor):
@@ -539,15 +539,3 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
             edges.append(dict(src=okey, dst=key, src_name=f"{sym} ({nm})", dst_name=nm,
                               highlight=k in reach, label="", tip=""))
     return Drawing(nodes, edges, note, title, "; ".join(caption) if caption else None)
-
-
-class _CallableModule(type(np)):
-    """``import zeroin.draw`` binds this module to ``zeroin.draw``; calling it still
-    calls :func:`draw`, so ``zeroin.draw(...)`` works however the module was imported."""
-
-    def __call__(self, *args, **kwargs):
-        return draw(*args, **kwargs)
-
-
-import sys as _sys  # noqa: E402
-_sys.modules[__name__].__class__ = _CallableModule
