@@ -99,8 +99,12 @@ def test_mlp_value_matches_node_grads_and_finite_differences(which):
     np.testing.assert_allclose(e.value, num, rtol=1e-5, atol=1e-7)
     # the paths' shares add up to the gradient
     np.testing.assert_allclose(sum(q.product for q in e.paths), e.value, rtol=1e-12)
-    # tensors are summarised, Jacobians named with their shape, never printed whole
-    assert "Jacobian J" in e.text and "matrix (mean" in e.text
+    # big tensors (the 6x4 hidden layer) are summarised, small ones (W1 has 12 numbers,
+    # W2 4) written out; Jacobians are named with their shape, never printed whole
+    assert "Jacobian J" in e.text
+    if which < 2:
+        assert "6x4 matrix (mean" in e.text
+    assert zeroin.viz.format.array(p.data) in e.text and "[[" in e.text
     assert all(len(line) < 400 for line in e.lines)
 
 

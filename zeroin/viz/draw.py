@@ -22,6 +22,7 @@ from .layout import layout
 from .explain import local_vjp, node_names
 from ..graph import toposort
 from .._tensor import Tensor
+from .format import number, short
 
 __all__ = ["draw", "Drawing"]
 
@@ -44,24 +45,7 @@ _ids = itertools.count(1)
 
 
 def _n(v):
-    v = float(v)
-    if v == 0:
-        return "0"
-    if v == int(v) and abs(v) < 1e6:
-        return str(int(v))
-    return format(v, ".4g")
-
-
-def _short(a):
-    a = np.asarray(a)
-    if a.size == 1:
-        return _n(a.reshape(()))
-    if a.ndim == 1 and a.size <= 3:
-        return "[" + ", ".join(_n(v) for v in a) + "]"
-    shape = "x".join(str(s) for s in a.shape)
-    if a.size == 0:
-        return f"{shape} (empty)"
-    return f"{shape}, mean {_n(a.mean())}"
+    return number(v, 4)
 
 
 def _text_w(s, size=_FS, bold=False):
@@ -494,20 +478,20 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
             kind = "output" if t is output else "result"
         lines = []
         if kind == "const" and t.data.size <= 3 and t.data.ndim <= 1 and not t.name:
-            lines.append((_short(t.data), True, "#111827"))
+            lines.append((short(t.data), True, "#111827"))
         else:
             lines.append((nm, True, "#111827"))
             if values:
-                lines.append(((_short(t.data) if t.data.size > 1 else
-                               "= " + _short(t.data)), False, "#111827"))
+                lines.append(((short(t.data) if t.data.size > 1 else
+                               "= " + short(t.data)), False, "#111827"))
         if grads and k in g and kind != "const":
-            lines.append((f"grad {_short(g[k])}", True, _GRAD))
+            lines.append((f"grad {short(g[k])}", True, _GRAD))
         truncated = t.grad_fn is not None and k not in expanded
         if truncated:
             lines.append(("(inputs not drawn)", False, "#6b7280"))
-        tip = f"{nm}: shape {tuple(t.shape)}, value {_short(t.data)}"
+        tip = f"{nm}: shape {tuple(t.shape)}, value {short(t.data)}"
         if k in g:
-            tip += f", d{on}/d{nm} = {_short(g[k])}"
+            tip += f", d{on}/d{nm} = {short(g[k])}"
         nodes.append(_Node(key, kind, lines,
                            hl=k in reach, wrt=t is wrt, truncated=truncated, tip=tip))
         if k in expanded:

@@ -19,49 +19,17 @@ import numpy as np
 from ..graph import parents, toposort
 from ..ops import NP, _sum_to_np
 from .._tensor import Tensor
+from .format import array, number, shape_str, tex_name
 
 __all__ = ["explain", "Explanation", "Path", "Jacobian", "node_names", "local_vjp",
            "summary", "fmt_number"]
 
 
-# --- formatting --------------------------------------------------------------------------
+# --- formatting (zeroin.viz.format; the old names stay) ---------------------------------
 
-def fmt_number(v):
-    """A number as a learner would write it: 5, 0.25, 1.5e-07 (6 significant digits)."""
-    v = float(v)
-    if v == 0:
-        return "0"
-    if v == int(v) and abs(v) < 1e15:
-        return str(int(v))
-    return format(v, ".6g")
-
-
-def _shape_words(shape):
-    if len(shape) == 1:
-        return f"vector of {shape[0]}"
-    if len(shape) == 2:
-        return f"{shape[0]}x{shape[1]} matrix"
-    return "x".join(str(s) for s in shape) + " array"
-
-
-def summary(a, small=4):
-    """A short description of an array: the number itself, a few elements, or its shape
-    with mean, min and max (never every element of a big tensor)."""
-    a = np.asarray(a)
-    if a.size == 1:
-        return fmt_number(a.reshape(()))
-    if a.size <= small and a.ndim == 1:
-        return "[" + ", ".join(fmt_number(v) for v in a) + "]"
-    if a.size == 0:
-        return f"empty {_shape_words(a.shape)}"
-    if a.dtype.kind == "b":
-        return f"{_shape_words(a.shape)} of booleans ({int(a.sum())} true)"
-    return (f"{_shape_words(a.shape)} (mean {fmt_number(a.mean())}, "
-            f"min {fmt_number(a.min())}, max {fmt_number(a.max())})")
-
-
-def _shape_str(shape):
-    return "scalar" if shape == () else "x".join(str(s) for s in shape)
+fmt_number = number
+summary = array
+_shape_str = shape_str
 
 
 # --- names -------------------------------------------------------------------------------
@@ -208,9 +176,7 @@ class Path:
         return f"<Path {' <- '.join(self.names)}: {summary(self.product)}>"
 
 
-def _tex_name(n):
-    n = n.replace("\\", "\\\\").replace("_", "\\_").replace("{", "\\{").replace("}", "\\}")
-    return n if len(n) == 1 else "\\mathrm{" + n + "}"
+_tex_name = tex_name
 
 
 def _tex_d(a, b):
