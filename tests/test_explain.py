@@ -251,3 +251,64 @@ def test_viz_package_and_the_functions_resolve():
     assert zeroin.draw is draw
     for name in dir(zeroin):                              # every listed name resolves
         getattr(zeroin, name)
+
+
+def test_small_tensors_show_their_numbers_in_text_and_latex():
+    rng = np.random.default_rng(0)
+    W = zeroin.tensor(rng.normal(size=(3, 2)), requires_grad=True, name="W")
+    x = zeroin.tensor([[0.5, -1.0, 2.0]], name="x")
+    loss = (x @ W).tanh().sum()
+    e = zeroin.explain(loss, W)
+    six = zeroin.viz.format.array(W.data)
+    assert six.count(",") == 5 and six.startswith("[[")          # all six numbers
+    assert f"W: input (3x2) = {six}" in e.text
+    assert "mean" not in e.text.split("\n")[1]
+    g = node_grads(loss)[id(W)]
+    tex = e.latex()
+    assert tex.count("&") == 3 and tex.count("\\\\") == 2 and "bmatrix" in tex
+    assert zeroin.viz.format.number(g[2, 1]) in tex
+    assert "\\[" in e.html() and "<pre>" in e.html()
+    big = zeroin.tensor(rng.normal(size=(4, 4)), requires_grad=True, name="B")
+    e = zeroin.explain((big * 2).sum(), big)
+    assert "B: input (4x4) = 4x4 matrix (mean" in e.text and "\\text{4x4 matrix" in e.latex()
+
+
+def _scalar_net():
+    rng = np.random.default_rng(0)
+    T = lambda v: zeroin.tensor(v, requires_grad=True)              # noqa: E731
+    W1 = [[T(rng.uniform(-1, 1)) for _ in range(2)] for _ in range(3)]
+    W2 = [T(rng.uniform(-1, 1)) for _ in range(3)]
+    loss = 0
+    for x, y in zip([[2.0, 3.0], [3.0, -1.0], [0.5, 1.0]], [1.0, -1.0, -1.0]):
+        h = [sum(w * xi for w, xi in zip(row, x)).tanh() for row in W1]
+        loss = loss + (sum(w * hi for w, hi in zip(W2, h)) - y) ** 2
+    return loss, W1
+
+
+def test_deep_scalar_graph_skips_steps_that_change_nothing():
+    loss, W1 = _scalar_net()
+    e = zeroin.explain(loss, W1[0][0])
+    assert e.value == pytest.approx(node_grads(loss)[id(W1[0][0])], rel=1e-12)
+    assert sum(p.product for p in e.paths) == pytest.approx(e.value, rel=1e-12)
+    assert " + 0 " not in e.text and "+ 0 =" not in e.text        # sum()'s 0 + ... left out
+    assert "that change nothing, such as x + 0, are left out" in e.text
+    for line in e.lines:                                           # no `dA/dB = dA/dB`
+        parts = [p.strip() for p in line.split(" = ")]
+        assert all(a != b for a, b in zip(parts, parts[1:])), line
+    last = e.lines[-1].split(" = ")
+    assert " * 1 " not in last[2] and "local derivatives equal to 1 are left out" in e.text
+    every = zeroin.explain(loss, W1[0][0], steps="all")
+    assert every.value == e.value and "+ 0" in every.text
+    assert len(every.paths[0].nodes) > len(e.paths[0].nodes)
+
+
+def test_names_from_a_model_and_module_paths():
+    from zeroin import nn
+    zeroin.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
+    loss = model(zeroin.tensor([[0.5, -1.0]])).sum()
+    e = zeroin.explain(loss, model[0].weight)
+    assert e.wrt_name == "0.weight" and "linear([[0.5, -1]], 0.weight, 0.bias)" in e.text
+    w = zeroin.tensor(1.5, requires_grad=True)
+    e = zeroin.explain(w * 3, w, model={"slope": w})
+    assert e.paths[0].names[-1] == "slope"

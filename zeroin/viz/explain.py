@@ -1,8 +1,9 @@
 """The chain rule spelled out: d output / d input as a sum over paths, with the numbers.
 
-:func:`explain` walks the graph that the engine recorded (:func:`zeroin.graph.toposort`),
-takes every local derivative from the op's own backward rule and every node's total
-gradient from :func:`zeroin.autograd.node_grads`, so what it prints is what backward does.
+:func:`explain` gathers what the engine recorded (the graph from :mod:`zeroin.graph`, every
+local derivative from the op's own backward rule, every node's total gradient from
+:func:`zeroin.autograd.node_grads`), so what it prints is what backward does; then it
+renders that as text, LaTeX (Jupyter) or HTML.
 
 >>> w = zeroin.tensor(3.0, requires_grad=True, name="w")
 >>> b = zeroin.tensor(4.0, requires_grad=True, name="b")
@@ -14,39 +15,53 @@ dz/db = dz/dx * dx/db + dz/dy * dy/db = 5 * 1 + 10 * 1 = 15
 """
 from __future__ import annotations
 
+import html as _html
+
 import numpy as np
 
-from ..graph import parents, toposort
+from .. import graph
+from ..graph import is_constant, parents, toposort
 from ..ops import NP, _sum_to_np
 from .._tensor import Tensor
-from .format import array, number, shape_str, tex_name
+from .format import array, number, plural, shape_str, tex_array, tex_name
 
 __all__ = ["explain", "Explanation", "Path", "Jacobian", "node_names", "local_vjp",
            "summary", "fmt_number"]
 
-
-# --- formatting (zeroin.viz.format; the old names stay) ---------------------------------
-
+# the old names of the formatters (zeroin.viz.format has them now)
 fmt_number = number
 summary = array
-_shape_str = shape_str
+_tex_name = tex_name
 
 
 # --- names -------------------------------------------------------------------------------
 
-def node_names(output):
+def _given_names(model):
+    """{id(tensor): name} from a Module (its ``named_parameters()`` paths) or from a
+    mapping / iterable of (name, tensor) pairs."""
+    if model is None:
+        return {}
+    if hasattr(model, "named_parameters"):
+        pairs = model.named_parameters()
+    else:
+        pairs = model.items() if hasattr(model, "items") else model
+    return {id(t): str(n) for n, t in pairs}
+
+
+def node_names(output, model=None):
     """Readable names for every tensor in ``output``'s graph, as {id(t): str}.
 
-    A tensor's own ``name`` wins. Op results are named after the op and numbered in the
-    order they were computed (``mul1``, ``add1``, ``add2``); leaves without a name are
-    ``t0``, ``t1``, ...; small constants are shown as their value (``2``), larger ones as
-    ``c0``, ``c1``, ... Explanations and drawings use the same names.
+    A name from ``model`` (a Module's parameter paths such as ``0.weight``, or a mapping
+    name -> tensor) wins, then a tensor's own ``name``. Op results are named after the op
+    and numbered in the order they were computed (``mul1``, ``add1``, ``add2``); leaves
+    without a name are ``t0``, ``t1``, ...; constants with at most 4 elements are shown
+    as their value (``2``, ``[[0.5, -1]]``), larger ones as ``c0``, ``c1``, ...
+    Explanations and drawings use the same names.
     """
     order = toposort([output], include_leaves=True)
-    taken = {t.name for t in order if t.name}
-    seen_user = {}
-    names = {}
-    counters = {}
+    given = _given_names(model)
+    taken = {given.get(id(t)) or t.name for t in order} - {None}
+    seen_user, names, counters = {}, {}, {}
 
     def fresh(prefix, start):
         n = counters.get(prefix, start)
@@ -58,16 +73,17 @@ def node_names(output):
 
     for t in order:
         k = id(t)
-        if t.name:
-            c = seen_user.get(t.name, 0)
-            seen_user[t.name] = c + 1
-            names[k] = t.name if c == 0 else f"{t.name}_{c + 1}"
+        user = given.get(k) or t.name
+        if user:
+            c = seen_user.get(user, 0)
+            seen_user[user] = c + 1
+            names[k] = user if c == 0 else f"{user}_{c + 1}"
         elif t.grad_fn is not None:
             names[k] = fresh(t.grad_fn.name, 1)
         elif t.requires_grad:
             names[k] = fresh("t", 0)
-        elif t.data.size <= 4 and t.data.ndim <= 1:
-            names[k] = summary(t.data)
+        elif t.data.size <= 4:
+            names[k] = array(t.data)
         else:
             names[k] = fresh("c", 0)
     return names
@@ -102,29 +118,18 @@ def local_vjp(child, parent, g):
     return total
 
 
-def _segment_vjp(child, parent, g, hidden):
-    """Like :func:`local_vjp` but through the hidden (unnamed) nodes between the two."""
-    if not any(id(p) in hidden for p in parents(child)):
-        return local_vjp(child, parent, g)
-    grads = {id(child): np.asarray(g, dtype=child.data.dtype)}
-    for t in reversed(toposort([child])):
-        if t is parent:
-            continue
-        gt = grads.pop(id(t), None)
-        if gt is None or (t is not child and id(t) not in hidden):
-            continue
-        seen = set()
-        for p in parents(t):
-            if id(p) in seen or not p.requires_grad:
-                continue
-            seen.add(id(p))
-            if p is not parent and id(p) not in hidden:
-                continue
-            gp = local_vjp(t, p, gt)
-            if gp is not None:
-                prev = grads.get(id(p))
-                grads[id(p)] = gp if prev is None else prev + gp
-    return grads.get(id(parent))
+def _is_identity(t):
+    """``x + 0``, ``x - 0``, ``x * 1``, ``x / 1`` with the result shaped like ``x``: a step
+    that changes nothing (``sum(...)`` starts with one), left out of explanations."""
+    fn = t.grad_fn
+    if fn is None or fn.name not in ("add", "sub", "mul", "div") or len(fn.inputs) != 2:
+        return False
+    a, c = fn.inputs
+    if is_constant(a) and fn.name in ("add", "mul"):
+        a, c = c, a
+    unit = 0 if fn.name in ("add", "sub") else 1
+    return (is_constant(c) and c.data.size > 0 and bool(np.all(c.data == unit))
+            and a.shape == t.shape and a.data.dtype == t.data.dtype)
 
 
 # --- results -----------------------------------------------------------------------------
@@ -146,7 +151,7 @@ class Jacobian:
         return (n, m)
 
     def __repr__(self):
-        return f"J({_shape_str(self.out_shape)} by {_shape_str(self.in_shape)})"
+        return f"J({shape_str(self.out_shape)} by {shape_str(self.in_shape)})"
 
 
 class Path:
@@ -173,14 +178,11 @@ class Path:
             nodes, names, local, vjp, product
 
     def __repr__(self):
-        return f"<Path {' <- '.join(self.names)}: {summary(self.product)}>"
-
-
-_tex_name = tex_name
+        return f"<Path {' <- '.join(self.names)}: {array(self.product)}>"
 
 
 def _tex_d(a, b):
-    return f"\\frac{{\\partial {_tex_name(a)}}}{{\\partial {_tex_name(b)}}}"
+    return f"\\frac{{\\partial {tex_name(a)}}}{{\\partial {tex_name(b)}}}"
 
 
 class Explanation:
@@ -215,47 +217,166 @@ class Explanation:
         return self.text
 
     def __repr__(self):
-        return (f"<Explanation d{self.output_name}/d{self.wrt_name} = {summary(self.value)}, "
-                f"{self.n_paths} path{'s' if self.n_paths != 1 else ''}>")
+        return (f"<Explanation d{self.output_name}/d{self.wrt_name} = {array(self.value)}, "
+                f"{plural(self.n_paths, 'path')}>")
+
+    def latex(self):
+        """The result as one LaTeX equation (the sum over paths when every node is a
+        number; small tensors as matrices), without ``$`` delimiters."""
+        return self._tex
+
+    def _title_tex(self):
+        return (f"\\partial {tex_name(self.output_name)} / \\partial "
+                f"{tex_name(self.wrt_name)}")
 
     def _repr_markdown_(self):
-        out = [f"**Chain rule for $\\partial {_tex_name(self.output_name)} / \\partial "
-               f"{_tex_name(self.wrt_name)}$**", ""]
+        out = [f"**Chain rule for ${self._title_tex()}$**", ""]
         if self._tex:
             out += ["$$" + self._tex + "$$", ""]
         body = self.text.replace("```", "'''")
         out += ["```text", body, "```"]
         return "\n".join(out)
 
+    def html(self):
+        """An HTML fragment for a web page: the equation (for MathJax/KaTeX, in ``\\[ \\]``)
+        and the text in a ``<pre>``."""
+        eq = (f'<div class="equation">\\[{_html.escape(self._tex)}\\]</div>'
+              if self._tex else "")
+        return (f'<div class="zeroin-explanation"><p><strong>Chain rule for '
+                f'\\({_html.escape(self._title_tex())}\\)</strong></p>{eq}'
+                f'<pre>{_html.escape(self.text)}</pre></div>')
 
-# --- the explanation ---------------------------------------------------------------------
+
+# --- gathering: the visible graph, its paths and their numbers ----------------------------
+
+class _Gathered:
+    """Everything the renderers need, read from the engine once."""
+
+    def __init__(self, output, wrt, gradient, steps, model):
+        from ..autograd import node_grads
+        self.output, self.wrt = output, wrt
+        self.names = node_names(output, model)
+        self.order = toposort([output], include_leaves=True)
+        self.rank = {id(t): i for i, t in enumerate(self.order)}
+        self.on = self.names[id(output)]
+        self.wn = self.names.get(id(wrt), wrt.name or "wrt")
+        self.grads = node_grads(output, gradient)
+        self.seed = np.ones_like(output.data) if gradient is None else \
+            np.asarray(getattr(gradient, "data", gradient), dtype=output.data.dtype)
+        self.connected = id(wrt) in self.names
+        total = self.grads.get(id(wrt))
+        self.total = np.zeros_like(wrt.data) if total is None else total
+        self.value = self._val(self.total)
+        self.reach = graph.depends_on(output, wrt, self.order)
+        self._fold(steps)
+        self.count = graph.count_paths(
+            [t for t in self.order if id(t) in self.reach and id(t) not in self.hidden],
+            wrt, self.parents_of)
+        self.n_paths = self.count.get(id(output), 0) if self.connected else 0
+
+    def _val(self, a):
+        a = np.asarray(a)
+        return float(a.reshape(())) if a.size == 1 and self.wrt.data.ndim == 0 else a
+
+    def _fold(self, steps):
+        """Which op results are hidden: unnamed steps when some are named ("named"), and
+        steps that change nothing (``x + 0``) unless every step is asked for."""
+        inner = [t for t in self.order if t.grad_fn is not None and t is not self.output
+                 and t is not self.wrt]
+        named_mid = any(t.name for t in inner)
+        self.by_name = steps == "named" or (steps == "auto" and named_mid)
+        if self.by_name:
+            self.hidden = {id(t) for t in inner if not t.name}
+        elif steps == "auto":
+            self.hidden = {id(t) for t in inner if _is_identity(t)}
+        else:
+            self.hidden = set()
+        self.identities = {k for k in self.hidden
+                           if _is_identity(self.order[self.rank[k]])}
+        self.visible = {id(t) for t in self.order} - self.hidden
+
+    def parents_of(self, t):
+        """The visible nodes ``t`` is computed from, looking through hidden steps."""
+        if t is self.wrt:
+            return []
+        return graph.parents_through(t, self.hidden,
+                                     keep=lambda p: id(p) in self.reach and p.requires_grad)
+
+    def edge_vjp(self, child, parent, g):
+        """``g . d child / d parent`` through the hidden steps between the two."""
+        if not any(id(p) in self.hidden for p in parents(child)):
+            return local_vjp(child, parent, g)
+        seg = graph.between(child, parent, lambda t: id(t) in self.hidden, self.rank)
+        on_seg = {id(t) for t in seg}
+        grads = {id(child): np.asarray(g, dtype=child.data.dtype)}
+        for t in reversed(seg[1:]):        # seg[0] is parent, the bottom
+            gt = grads.pop(id(t), None)
+            if gt is None:
+                continue
+            for p in {id(p): p for p in parents(t)}.values():
+                gp = local_vjp(t, p, gt) if id(p) in on_seg else None
+                if gp is not None:
+                    grads[id(p)] = gp + grads[id(p)] if id(p) in grads else gp
+        return grads.get(id(parent))
+
+    def local(self, child, parent):
+        """The local derivative as a float (one-element ends), else a Jacobian."""
+        if child.data.size == 1 and parent.data.size == 1:
+            d = self.edge_vjp(child, parent, np.ones_like(child.data))
+            return 0.0 if d is None else float(np.asarray(d).reshape(()))
+        return Jacobian(child.data.shape, parent.data.shape)
+
+    def path(self, nodes):
+        """A :class:`Path` with its local derivatives and the gradient after each edge."""
+        g, local, vjps = self.seed, [], []
+        for c, p in zip(nodes, nodes[1:]):
+            local.append(self.local(c, p))
+            g = self.edge_vjp(c, p, g)
+            if g is None:
+                g = np.zeros_like(p.data)
+            vjps.append(g)
+        return Path(nodes, [self.names[id(n)] for n in nodes], local, vjps, self._val(g))
+
+    def paths(self, limit):
+        """The first ``limit`` paths, depth first in input order."""
+        return [self.path(nodes) for nodes in graph.paths(
+            self.output, self.wrt, self.parents_of, limit=limit, count=self.count)]
+
+    def on_paths(self):
+        """The visible nodes that lie on some path, in the order they were computed."""
+        return [t for t in self.order if id(t) in self.visible and self.count.get(id(t))]
+
+    def all_scalar(self):
+        return all(t.data.size == 1 for t in self.on_paths()) and self.output.data.size == 1
+
+
+# --- rendering as text (and the LaTeX equation) -------------------------------------------
 
 _OPS_PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "@": 2}
 
 
-def _expr(t, names, visible, depth=0):
-    """(text, precedence) of the formula computing ``t`` from visible nodes and constants."""
+def _expr(t, G, depth=0):
+    """(text, precedence) of the formula computing ``t`` from visible nodes and constants;
+    a step that changes nothing (``x + 0``) is written as ``x``."""
     fn = t.grad_fn
-    if depth and (fn is None or id(t) in visible):
-        return names[id(t)], 9
+    if depth and id(t) in G.identities:
+        a, c = fn.inputs
+        return _expr(c if is_constant(a) and fn.name in ("add", "mul") else a, G, depth)
+    if depth and (fn is None or id(t) in G.visible):
+        return G.names[id(t)], 9
     if depth > 6:
         return "...", 9
-    ins = fn.inputs
-    sym = fn.symbol
-    args = [_expr(i, names, visible, depth + 1) for i in ins]
+    sym, label = fn.symbol, fn.label()
+    args = [_expr(i, G, depth + 1) for i in fn.inputs]
     if sym in _OPS_PREC and len(args) == 2:
         p = _OPS_PREC[sym]
         (a, pa), (b, pb) = args
         a = a if pa >= p else f"({a})"
         b = b if pb > p or (pb == p and sym in "+*") else f"({b})"
         return f"{a} {sym} {b}", p
-    label = fn.label()
-    if label.startswith("[") and len(args) == 1:
+    if (label.startswith("[") or label.startswith("**")) and len(args) == 1:
         a, pa = args[0]
-        return (a if pa >= 9 else f"({a})") + label, 9
-    if label.startswith("**") and len(args) == 1:
-        a, pa = args[0]
-        return (a if pa >= 9 else f"({a})") + label, 3
+        return (a if pa >= 9 else f"({a})") + label, 9 if label[0] == "[" else 3
     if sym == "**" and len(args) == 2:
         (a, pa), (b, pb) = args
         return (a if pa >= 9 else f"({a})") + "**" + (b if pb >= 9 else f"({b})"), 3
@@ -273,11 +394,208 @@ def _abbrev(items, keep=5, dots=None):
     return list(items[:keep]) + [mid] + list(items[-keep:])
 
 
-def _is_scalar(t):
-    return t.data.size == 1
+def _chain(*parts):
+    """``a = b = c`` with a part equal to the one before it left out."""
+    return " = ".join(p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1])
 
 
-def explain(output, wrt, max_paths=12, gradient=None, steps="auto"):
+def _d(a, b):
+    return f"d{a}/d{b}"
+
+
+def _node_lines(G):
+    """What each node on the paths is: an input with its value, or a formula = value."""
+    lines = [f"Chain rule for {_d(G.on, G.wn)}: how {G.on} changes when {G.wn} changes."]
+    on_paths = G.on_paths()
+    for t in _abbrev(on_paths, keep=15):
+        if not isinstance(t, Tensor):
+            lines.append(f"  ... ({len(on_paths) - 30} more nodes on the paths) ...")
+        elif t.grad_fn is None:
+            lines.append(f"  {G.names[id(t)]}: input ({shape_str(t.shape)}) = {array(t.data)}")
+        else:
+            lines.append(f"  {G.names[id(t)]} = {_expr(t, G)[0]} = {array(t.data)}")
+    consts = list(dict.fromkeys(
+        G.names[id(t)] + ("" if t.data.size <= 4 else f" ({array(t.data)})")
+        for t in G.order if is_constant(t)))
+    if consts:
+        shown = ", ".join(consts[:8]) + (", ..." if len(consts) > 8 else "")
+        lines.append(f"  constants (no gradient flows into them): {shown}")
+    n_id, n_folded = len(G.identities), len(G.hidden) - len(G.identities)
+    if n_folded:
+        lines.append(f"  ({plural(n_folded, 'unnamed intermediate step')} "
+                     f"{'are' if n_folded != 1 else 'is'} folded into the local derivatives "
+                     f"between named nodes; steps='all' shows every step.)")
+    if n_id:
+        lines.append(f"  ({plural(n_id, 'step')} that change{'s' if n_id == 1 else ''} "
+                     f"nothing, such as x + 0, {'are' if n_id != 1 else 'is'} left out; "
+                     f"steps='all' shows every step.)")
+    return lines
+
+
+def _factors(p, tex=False):
+    """The symbols and numbers of one path's product. On a long path (more than 4 edges)
+    the factors equal to 1 are left out."""
+    pairs = list(zip(zip(p.names, p.names[1:]), p.local))
+    if len(pairs) > 4 and any(x != 1.0 for _, x in pairs):
+        pairs = [(ab, x) for ab, x in pairs if x != 1.0]
+    d = _tex_d if tex else _d
+    dots = "\\cdots" if tex else None
+    join = " \\cdot " if tex else " * "
+    return (join.join(_abbrev([d(a, b) for (a, b), _ in pairs], dots=dots)),
+            join.join(_abbrev([number(x) for _, x in pairs], dots=dots)))
+
+
+def _scalar_lines(G, paths):
+    """Every node is a number: each path is a product of numbers, and the paths add up."""
+    on, wn = G.on, G.wn
+    terms, nums = zip(*[_factors(p) for p in paths])
+    if G.n_paths == 1:
+        lines = [f"1 path from {on} to {wn}: {' <- '.join(_abbrev(paths[0].names))}; the "
+                 f"gradient is the product of the local derivatives along it:"]
+    else:
+        lines = [f"{G.n_paths} paths from {on} to {wn}; each contributes the product of the "
+                 f"local derivatives along it, and the paths add up:"]
+        for i, p in enumerate(paths):
+            lines.append(f"  path {i + 1}: {' <- '.join(_abbrev(p.names))}: "
+                         + _chain(terms[i], nums[i], number(p.product)))
+    if any(len(p.local) > 4 and 1.0 in p.local for p in paths):
+        lines.append("  (on the long paths, the local derivatives equal to 1 are left out of "
+                     "the products)")
+    lines.append(_chain(_d(on, wn), " + ".join(terms), " + ".join(nums), number(G.value)))
+    tex_terms, tex_nums = zip(*[_factors(p, tex=True) for p in paths])
+    tex = (f"{_tex_d(on, wn)} = {' + '.join(tex_terms)} = {' + '.join(tex_nums)} = "
+           f"{number(G.value)}")
+    return lines, tex
+
+
+def _tensor_steps(G, i, p):
+    """The lines for one path's edges; steps that pass the gradient on unchanged are
+    counted, not listed."""
+    lines, skipped = [], 0
+    steps = list(zip(zip(p.names, p.names[1:]), p.local, p.vjp))
+    before = [G.seed] + list(p.vjp)
+    for j, ((a, b), loc, g) in enumerate(steps):
+        if (not isinstance(loc, Jacobian) and loc == 1.0
+                and np.array_equal(np.ravel(before[j]), np.ravel(g))):
+            skipped += 1
+            continue
+        if len(steps) > 12 and 6 <= j < len(steps) - 6:
+            if j == 6:
+                lines.append(f"    ... {len(steps) - 12} more steps ...")
+            continue
+        what = _d(G.on, b) if G.n_paths == 1 else f"path {i}'s share of {_d(G.on, b)}"
+        if isinstance(loc, Jacobian):
+            n, m = loc.shape
+            lines.append(f"    {_d(a, b)} is a {n}x{m} Jacobian J ({plural(n, 'element')} of "
+                         f"{a} by {m} of {b}); {what} = {array(g)}")
+        else:
+            lines.append(f"    {_d(a, b)} = {number(loc)}; {what} = {array(g)}")
+    if skipped:
+        lines.append(f"    ({plural(skipped, 'step')} with local derivative 1 pass"
+                     f"{'es' if skipped == 1 else ''} the gradient on unchanged)")
+    return lines
+
+
+def _tensor_lines(G, paths):
+    """Some nodes are tensors: each edge is a Jacobian that is never built; the gradient
+    passed down it (the vector-Jacobian product) is shown instead."""
+    on, wn = G.on, G.wn
+    lines = [f"{plural(G.n_paths, 'path')} from {on} to {wn}. Some nodes are tensors, so a "
+             f"local derivative is a Jacobian J (every output element by every input "
+             f"element); it is never built: only the gradient passed down (the "
+             f"vector-Jacobian product) is shown."]
+    for i, p in enumerate(paths, 1):
+        lines.append(f"  path {i}: {' <- '.join(_abbrev(p.names))}")
+        lines += _tensor_steps(G, i, p)
+        lines.append(f"    path {i} contributes {array(p.product)}")
+    sumtxt = " + ".join(f"path {i}" for i in range(1, len(paths) + 1))
+    lines.append(f"{_d(on, wn)} = {sumtxt} = {array(G.total)}")
+    tex_paths = " + ".join(f"\\text{{path {i}}}" for i in range(1, len(paths) + 1))
+    return lines, f"{_tex_d(on, wn)} = {tex_paths} = {tex_array(G.total)}"
+
+
+def _collapsed_line(G, n, users, above):
+    """d on/d n as the sum over the nodes c that use n directly."""
+    nn = G.names[id(n)]
+    terms, nums = [], []
+    for c in users[:4]:
+        cn = G.names[id(c)]
+        gc = G.grads.get(id(c), np.zeros_like(c.data))
+        top = c is G.output and gc.size == 1 and float(gc.reshape(())) == 1.0
+        terms.append(_d(cn, nn) if top else f"{_d(G.on, cn)} * {_d(cn, nn)}")
+        if c.data.size == 1 and n.data.size == 1:
+            loc = number(G.local(c, n))
+            nums.append(loc if top else f"{number(gc)} * {loc}")
+        else:
+            share = G.edge_vjp(c, n, gc)
+            s = array(np.zeros_like(n.data) if share is None else share)
+            nums.append(s if s.startswith("[") else f"({s})")
+    tail = f" + ... ({len(users) - 4} more terms)" if len(users) > 4 else ""
+    k = above.get(id(n), 0)
+    eq = _chain(_d(G.on, nn), " + ".join(terms) + tail, " + ".join(nums) + tail,
+                array(G.grads.get(id(n), np.zeros_like(n.data))))
+    return f"  {eq}   [{plural(k, 'path')} from {G.on} to {nn} in one line]"
+
+
+def _collapsed_lines(G, max_paths):
+    """Too many paths to list: each gradient as a sum over the nodes that use it directly,
+    breadth first from ``wrt``, with the totals from the backward pass."""
+    on, wn = G.on, G.wn
+    on_paths = G.on_paths()
+    users_of = graph.consumers(on_paths, G.parents_of)
+    above = {id(G.output): 1}          # paths from the output down to each node
+    for t in reversed(on_paths):
+        for p in G.parents_of(t):
+            above[id(p)] = above.get(id(p), 0) + above.get(id(t), 0)
+    lines = [f"{G.n_paths} paths lead from {on} to {wn}, more than max_paths={max_paths}, so "
+             f"they are not listed one by one. Shared sub-paths are collapsed instead: the "
+             f"backward pass gives the total d{on}/dn at every node n (all the paths from "
+             f"{on} down to n already summed), so each gradient is a sum over the nodes c "
+             f"that use it directly: d{on}/dn = sum over c of d{on}/dc * dc/dn."]
+    queue, seen, shown = [G.wrt], {id(G.wrt)}, 0
+    while queue and shown < max(max_paths, 4):
+        n = queue.pop(0)
+        users = users_of.get(id(n), [])
+        if not users:
+            continue
+        lines.append(_collapsed_line(G, n, users, above))
+        shown += 1
+        for c in users:
+            if id(c) not in seen and c is not G.output:
+                seen.add(id(c))
+                queue.append(c)
+    rest = sum(1 for t in on_paths if id(t) not in seen and t is not G.output)
+    if rest:
+        lines.append(f"  ... {plural(rest, 'more node')} between "
+                     f"{G.names[id(queue[0])] if queue else wn} and {on} are collapsed the "
+                     f"same way (not shown); their totals come from the backward pass.")
+    lines.append(f"{_d(on, wn)} = {array(G.total)}")
+    return lines
+
+
+# --- the function ------------------------------------------------------------------------
+
+def _check(output, wrt, max_paths, gradient, steps):
+    if not isinstance(output, Tensor) or not isinstance(wrt, Tensor):
+        raise TypeError(f"explain: output and wrt must be tensors, got "
+                        f"{type(output).__name__} and {type(wrt).__name__}")
+    if not output.requires_grad:
+        raise ValueError("explain: the output does not require grad, so it has no graph "
+                         "to explain; create its inputs with requires_grad=True")
+    if not wrt.requires_grad:
+        raise ValueError("explain: wrt does not require grad (it is a constant), so no "
+                         "gradient flows to it; create it with requires_grad=True")
+    if steps not in ("auto", "all", "named"):
+        raise ValueError(f"explain: steps must be 'auto', 'all' or 'named', got {steps!r}")
+    if int(max_paths) < 1:
+        raise ValueError(f"explain: max_paths must be at least 1, got {max_paths}")
+    if gradient is None and output.data.size != 1:
+        raise ValueError(f"explain: the output has shape {output.data.shape}; explain a "
+                         f"one-element result (e.g. loss.sum() or loss.mean()) or pass "
+                         f"gradient= an array of shape {output.data.shape}")
+
+
+def explain(output, wrt, max_paths=12, gradient=None, steps="auto", model=None):
     """Spell out d output / d wrt as the chain rule's sum over paths, with the numbers.
 
     Parameters
@@ -297,294 +615,39 @@ def explain(output, wrt, max_paths=12, gradient=None, steps="auto"):
         Which nodes appear on the paths. "all": every op result. "named": only tensors
         with a name (plus the output and ``wrt``); the unnamed steps between them are
         folded into one local derivative (x = 2*w + b gives dx/dw = 2). "auto": "named"
-        when some intermediate result has a name, else "all".
+        when some intermediate result has a name, else every step except those that
+        change nothing (``x + 0``, ``x * 1``).
+    model : Module or mapping, optional
+        Names for parameters: a Module's ``named_parameters()`` paths (``0.weight``) or a
+        mapping name -> tensor.
 
     Returns
     -------
     Explanation
-        ``str()`` is plain text; Jupyter renders the math. ``.value`` is the gradient,
-        ``.paths`` the paths with their local derivatives and products.
+        ``str()`` is plain text; Jupyter renders the math; ``.latex()``, ``.html()``.
+        ``.value`` is the gradient, ``.paths`` the paths with their local derivatives and
+        products. Tensors with at most 12 elements are written out in full.
     """
-    from ..autograd import node_grads
-    if not isinstance(output, Tensor) or not isinstance(wrt, Tensor):
-        raise TypeError(f"explain: output and wrt must be tensors, got "
-                        f"{type(output).__name__} and {type(wrt).__name__}")
-    if not output.requires_grad:
-        raise ValueError("explain: the output does not require grad, so it has no graph "
-                         "to explain; create its inputs with requires_grad=True")
-    if not wrt.requires_grad:
-        raise ValueError("explain: wrt does not require grad (it is a constant), so no "
-                         "gradient flows to it; create it with requires_grad=True")
-    if steps not in ("auto", "all", "named"):
-        raise ValueError(f"explain: steps must be 'auto', 'all' or 'named', got {steps!r}")
+    _check(output, wrt, max_paths, gradient, steps)
     max_paths = int(max_paths)
-    if max_paths < 1:
-        raise ValueError(f"explain: max_paths must be at least 1, got {max_paths}")
-    if gradient is None and output.data.size != 1:
-        raise ValueError(f"explain: the output has shape {output.data.shape}; explain a "
-                         f"one-element result (e.g. loss.sum() or loss.mean()) or pass "
-                         f"gradient= an array of shape {output.data.shape}")
-
-    names = node_names(output)
-    order = toposort([output], include_leaves=True)
-    on = names.get(id(output))
-    wn = names.get(id(wrt), wrt.name or "wrt")
-    grads = node_grads(output, gradient)
-    seed = np.ones_like(output.data) if gradient is None else \
-        np.asarray(getattr(gradient, "data", gradient), dtype=output.data.dtype)
-
-    def val(a):
-        a = np.asarray(a)
-        return float(a.reshape(())) if a.size == 1 and wrt.data.ndim == 0 else a
-
-    if id(wrt) not in names:
+    G = _Gathered(output, wrt, gradient, steps, model)
+    on, wn = G.on, G.wn
+    if not G.connected:
         lines = [f"{on} does not depend on {wn}: no path leads from {on} to {wn}, so "
                  f"d{on}/d{wn} = 0."]
-        return Explanation(on, wn, val(np.zeros_like(wrt.data)), [], 0, False, lines)
-
-    # which nodes depend on wrt (the ones that can lie on a path)
-    reach = {id(wrt)}
-    for t in order:
-        if t.grad_fn is not None and any(id(p) in reach for p in t.grad_fn.inputs):
-            reach.add(id(t))
-
-    named_mid = any(t.name for t in order if t.grad_fn is not None and t is not output)
-    use_named = steps == "named" or (steps == "auto" and named_mid)
-    hidden = set()
-    if use_named:
-        hidden = {id(t) for t in order if t.grad_fn is not None and not t.name
-                  and t is not output and t is not wrt}
-    visible = {id(t) for t in order} - hidden
-
-    # edges of the visible graph: child -> the visible nodes it is computed from
-    def vis_parents(t):
-        out, stack, seen = [], list(parents(t)), set()
-        while stack:
-            p = stack.pop(0)
-            if id(p) in seen or id(p) not in reach or not p.requires_grad:
-                continue
-            seen.add(id(p))
-            if id(p) in hidden:
-                stack[:0] = list(parents(p))
-            else:
-                out.append(p)
-        return out
-
-    vp = {}
-    count = {}
-    for t in order:
-        k = id(t)
-        if k not in reach or k in hidden:
-            continue
-        if t is wrt:
-            count[k] = 1
-            vp[k] = []
-            continue
-        ps = vis_parents(t)
-        vp[k] = ps
-        count[k] = sum(count.get(id(p), 0) for p in ps)
-    n_paths = count.get(id(output), 0)
-
-    def edge_vjp(c, p, g):
-        if hidden:
-            return _segment_vjp(c, p, g, hidden)
-        return local_vjp(c, p, g)
-
-    # the first max_paths paths, depth first in input order
-    raw_paths = []
-
-    stack = [(output, None)]           # (node, the link it was reached by): no copying
-    while stack and len(raw_paths) < max_paths:
-        link = stack.pop()
-        t = link[0]
-        if t is wrt:
-            nodes = []
-            while link is not None:
-                nodes.append(link[0])
-                link = link[1]
-            raw_paths.append(nodes[::-1])
-            continue
-        for p in reversed(vp.get(id(t), ())):
-            if count.get(id(p), 0):
-                stack.append((p, link))
-
-    all_scalar = all(_is_scalar(t) for t in order if id(t) in reach and id(t) in visible
-                     and count.get(id(t), 0) and id(t) in vp) and _is_scalar(output)
-    paths = []
-    for nodes in raw_paths:
-        g = seed
-        local, vjps = [], []
-        for c, p in zip(nodes, nodes[1:]):
-            if _is_scalar(c) and _is_scalar(p):
-                d = edge_vjp(c, p, np.ones_like(c.data))
-                local.append(0.0 if d is None else float(np.asarray(d).reshape(())))
-            else:
-                local.append(Jacobian(c.data.shape, p.data.shape))
-            g = edge_vjp(c, p, g)
-            if g is None:
-                g = np.zeros_like(p.data)
-            vjps.append(g)
-        prod = float(np.asarray(g).reshape(())) if g.size == 1 and wrt.data.ndim == 0 \
-            else g
-        paths.append(Path(nodes, [names[id(n)] for n in nodes], local, vjps, prod))
-
-    total = grads.get(id(wrt))
-    if total is None:
-        total = np.zeros_like(wrt.data)
-    value = val(total)
-    d = lambda a, b: f"d{a}/d{b}"  # noqa: E731
-
-    lines = []
-    # what each visible node is
-    lines.append(f"Chain rule for {d(on, wn)}: how {on} changes when {wn} changes.")
-    on_paths = [t for t in order if id(t) in visible and id(t) in reach
-                and count.get(id(t), 0)]
-    for t in _abbrev(on_paths, keep=15):
-        if not isinstance(t, Tensor):
-            lines.append(f"  ... ({len(on_paths) - 30} more nodes on the paths) ...")
-            continue
-        nm = names[id(t)]
-        if t.grad_fn is None:
-            lines.append(f"  {nm}: input ({_shape_str(t.shape)}) = {summary(t.data)}")
-        else:
-            e, _ = _expr(t, names, visible)
-            lines.append(f"  {nm} = {e} = {summary(t.data)}")
-    consts = list(dict.fromkeys(names[id(t)] for t in order
-                                if t.grad_fn is None and not t.requires_grad))
-    if consts:
-        shown = ", ".join(consts[:8]) + (", ..." if len(consts) > 8 else "")
-        lines.append(f"  constants (no gradient flows into them): {shown}")
-    if hidden:
-        lines.append(f"  ({len(hidden)} unnamed intermediate step"
-                     f"{'s are' if len(hidden) != 1 else ' is'} folded into the local "
-                     f"derivatives between named nodes; steps='all' shows every step.)")
-
-    if output is wrt:
-        lines.append(f"{on} is wrt itself: {d(on, wn)} = {summary(total)}.")
-        return Explanation(on, wn, value, paths, n_paths, False, lines)
-    if n_paths == 0:
-        lines.append(f"No path leads from {on} to {wn} (the gradient stops at a constant "
-                     f"or a non-differentiable step), so {d(on, wn)} = {summary(total)}.")
-        return Explanation(on, wn, value, paths, 0, False, lines)
-
+        return Explanation(on, wn, G.value, [], 0, False, lines)
+    lines = _node_lines(G)
+    paths = G.paths(max_paths)
+    if output is wrt or G.n_paths == 0:
+        why = (f"{on} is wrt itself: " if output is wrt else
+               f"No path leads from {on} to {wn} (the gradient stops at a constant or a "
+               f"non-differentiable step), so ")
+        lines.append(f"{why}{_d(on, wn)} = {array(G.total)}.")
+        return Explanation(on, wn, G.value, paths, G.n_paths, False, lines)
     tex = None
-    if not n_paths > max_paths and all_scalar:
-        terms = [" * ".join(_abbrev([d(a, b) for a, b in zip(p.names, p.names[1:])]))
-                 for p in paths]
-        nums = [" * ".join(_abbrev([fmt_number(x) for x in p.local])) for p in paths]
-        if n_paths == 1:
-            lines.append(f"1 path from {on} to {wn}: "
-                         f"{' <- '.join(_abbrev(paths[0].names))}; the gradient is the "
-                         f"product of the local derivatives along it:")
-        else:
-            lines.append(f"{n_paths} paths from {on} to {wn}; each contributes the product "
-                         f"of the local derivatives along it, and the paths add up:")
-        for i, p in enumerate(paths if n_paths > 1 else [], 1):
-            parts = [terms[i - 1], nums[i - 1], fmt_number(p.product)]
-            lines.append(f"  path {i}: {' <- '.join(_abbrev(p.names))}: " + " = ".join(
-                q for j, q in enumerate(parts) if j == 0 or q != parts[j - 1]))
-        parts = [d(on, wn), " + ".join(terms), " + ".join(nums), fmt_number(value)]
-        lines.append(" = ".join(p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1]))
-        tex_terms = [" \\cdot ".join(_abbrev([_tex_d(a, b) for a, b in
-                                              zip(p.names, p.names[1:])], dots="\\cdots"))
-                     for p in paths]
-        tex_nums = [" \\cdot ".join(_abbrev([fmt_number(x) for x in p.local],
-                                             dots="\\cdots")) for p in paths]
-        tex = (f"{_tex_d(on, wn)} = {' + '.join(tex_terms)} = {' + '.join(tex_nums)} = "
-               f"{fmt_number(value)}")
-    elif not n_paths > max_paths:
-        lines.append(f"{n_paths} path{'s' if n_paths != 1 else ''} from {on} to {wn}. Some "
-                     f"nodes are tensors, so a local derivative is a Jacobian J (every "
-                     f"output element by every input element); it is never built: only "
-                     f"the gradient passed down (the vector-Jacobian product) is shown.")
-        for i, p in enumerate(paths, 1):
-            lines.append(f"  path {i}: {' <- '.join(_abbrev(p.names))}")
-            steps_ = list(zip(zip(p.names, p.names[1:]), p.local, p.vjp))
-            for j, ((a, b), loc, g) in enumerate(steps_):
-                if len(steps_) > 12 and j == 6:
-                    lines.append(f"    ... {len(steps_) - 12} more steps ...")
-                if len(steps_) > 12 and 6 <= j < len(steps_) - 6:
-                    continue
-                what = f"{d(on, b)}" if n_paths == 1 else f"path {i}'s share of {d(on, b)}"
-                if isinstance(loc, Jacobian):
-                    n, m = loc.shape
-                    lines.append(f"    {d(a, b)} is a {n}x{m} Jacobian J ({n} element"
-                                 f"{'s' if n != 1 else ''} of {a} by {m} of {b}); "
-                                 f"{what} = {summary(g)}")
-                else:
-                    lines.append(f"    {d(a, b)} = {fmt_number(loc)}; {what} = {summary(g)}")
-            lines.append(f"    path {i} contributes {summary(p.product)}")
-        sumtxt = " + ".join(f"path {i}" for i in range(1, len(paths) + 1))
-        lines.append(f"{d(on, wn)} = {sumtxt} = {summary(total)}")
+    if G.n_paths > max_paths:
+        lines += _collapsed_lines(G, max_paths)
     else:
-        lines += _collapsed(output, wrt, names, vp, count, grads, n_paths, max_paths,
-                            edge_vjp, d)
-        lines.append(f"{d(on, wn)} = {summary(total)}")
-    return Explanation(on, wn, value, paths, n_paths, n_paths > max_paths, lines, tex)
-
-
-def _is_none(x):
-    return x is None
-
-
-def _collapsed(output, wrt, names, vp, count, grads, n_paths, max_paths, edge_vjp, d):
-    """Lines that group the paths by the nodes that use each tensor directly."""
-    on, wn = names[id(output)], names[id(wrt)]
-    by_id = {id(t): t for t in toposort([output], include_leaves=True)}
-    consumers = {}
-    for k, ps in vp.items():
-        for p in ps:
-            consumers.setdefault(id(p), []).append(by_id[k])
-    # paths from the output down to each node (what one grouped line stands for)
-    above = {id(output): 1}
-    for t in reversed(list(by_id.values())):
-        a = above.get(id(t), 0)
-        if a:
-            for p in vp.get(id(t), ()):
-                above[id(p)] = above.get(id(p), 0) + a
-    lines = [f"{n_paths} paths lead from {on} to {wn}, more than max_paths={max_paths}, so "
-             f"they are not listed one by one. Shared sub-paths are collapsed instead: the "
-             f"backward pass gives the total d{on}/dn at every node n (all the paths from "
-             f"{on} down to n already summed), so each gradient is a sum over the nodes c "
-             f"that use it directly: d{on}/dn = sum over c of d{on}/dc * dc/dn."]
-    budget = max(max_paths, 4)
-    queue, seen, shown = [wrt], {id(wrt)}, 0
-    while queue and shown < budget:
-        n = queue.pop(0)
-        users = [c for c in consumers.get(id(n), []) if count.get(id(c), 0)]
-        if not users:
-            continue
-        nn = names[id(n)]
-        gn = grads.get(id(n), np.zeros_like(n.data))
-        terms, nums = [], []
-        for c in users[:4]:
-            cn = names[id(c)]
-            gc = grads.get(id(c), np.zeros_like(c.data))
-            top = c is output and gc.size == 1 and float(gc.reshape(())) == 1.0
-            terms.append(d(cn, nn) if top else f"{d(on, cn)} * {d(cn, nn)}")
-            if _is_scalar(c) and _is_scalar(n):
-                loc = edge_vjp(c, n, np.ones_like(c.data))
-                loc = 0.0 if loc is None else float(np.asarray(loc).reshape(()))
-                nums.append(fmt_number(loc) if top else f"{fmt_number(gc)} * {fmt_number(loc)}")
-            else:
-                s = summary(np.zeros_like(n.data) if _is_none(share := edge_vjp(c, n, gc))
-                            else share)
-                nums.append(s if s.startswith("[") else f"({s})")
-        more = len(users) - 4
-        tail = f" + ... ({more} more terms)" if more > 0 else ""
-        k = above.get(id(n), 0)
-        parts = [d(on, nn), " + ".join(terms) + tail, " + ".join(nums) + tail, summary(gn)]
-        eq = " = ".join(p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1])
-        lines.append(f"  {eq}   [{k} path{'s' if k != 1 else ''} from {on} to {nn} in one "
-                     f"line]")
-        shown += 1
-        for c in users:
-            if id(c) not in seen and c is not output:
-                seen.add(id(c))
-                queue.append(c)
-    rest = sum(1 for k in vp if k not in seen and k != id(output) and count.get(k, 0))
-    if rest:
-        lines.append(f"  ... {rest} more node{'s' if rest != 1 else ''} between "
-                     f"{names[id(queue[0])] if queue else wn} and {on} are collapsed the "
-                     f"same way (not shown); their totals come from the backward pass.")
-    return lines
+        more, tex = (_scalar_lines if G.all_scalar() else _tensor_lines)(G, paths)
+        lines += more
+    return Explanation(on, wn, G.value, paths, G.n_paths, G.n_paths > max_paths, lines, tex)
