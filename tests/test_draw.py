@@ -311,6 +311,7 @@ def test_parameters_named_by_module_path_and_constants_by_value():
 def test_left_out_note_says_which_ops():
     d = zeroin.draw(_deep_mlp(), max_nodes=40)
     assert "tanh" in d.note and "matmul" in d.note and "leaves" in d.note
+    assert "the steps matmul <- tanh <- add repeat 38 times" in d.note    # the 40 layers
     root = _parse_svg(d.svg())
     notes = " ".join(t.text for t in root.iter(SVG + "text") if t.get("class") == "note")
     assert "more nodes not drawn" in notes and "nearest" in notes     # wrapped, all there

@@ -475,8 +475,30 @@ def _select(output, max_nodes, max_depth):
     return keep, expanded
 
 
-def _left_out(order, keep, expanded, on):
-    """The note saying what a summarised drawing leaves out, by kind of op."""
+def _spine(t, limit=2000):
+    """The op names met going down from ``t`` through each op's first computed input."""
+    ops = []
+    while t is not None and t.grad_fn is not None and len(ops) < limit:
+        ops.append(t.grad_fn.name)
+        t = next((i for i in t.grad_fn.inputs if i.grad_fn is not None), None)
+    return ops
+
+
+def _repeats(ops, longest=8):
+    """(block, times) when ``ops`` starts with a block of ops repeated at least 3 times
+    (the layers of a deep network), else None."""
+    for p in range(1, longest + 1):
+        times = 1
+        while ops[times * p:(times + 1) * p] == ops[:p]:
+            times += 1
+        if times >= 3:
+            return ops[:p], times
+    return None
+
+
+def _left_out(order, keep, expanded, names):
+    """The note saying what a summarised drawing leaves out: how many nodes of which ops,
+    and the block of steps that repeats below the cut (a deep network's layers)."""
     n_total = len(order) + sum(1 for t in order if t.grad_fn is not None)
     n_drawn = len(keep) + len(expanded)
     if n_drawn >= n_total:
@@ -486,10 +508,16 @@ def _left_out(order, keep, expanded, on):
     leaves = sum(1 for t in order if t.grad_fn is None and id(t) not in keep)
     kinds = ", ".join(f"{n} {k}" for k, n in ops.most_common(4))
     kinds += ", ..." if len(ops) > 4 else ""
+    cut = [t for t in reversed(order) if id(t) in keep and t.grad_fn is not None
+           and id(t) not in expanded]
+    spines = sorted(((_spine(t), names[id(t)]) for t in cut), key=lambda s: -len(s[0]))
+    rep = _repeats(spines[0][0]) if spines else None
+    block = (f"; below {spines[0][1]} the steps {' <- '.join(rep[0])} repeat "
+             f"{rep[1]} times" if rep else "")
     return (f"... {n_total - n_drawn} more nodes not drawn ({kinds} ops; "
-            f"{plural(leaves, 'leaf', 'leaves')}): the graph has {n_total} nodes (tensors "
-            f"and ops); these are the {n_drawn} nearest {on}, and dashed boxes are "
-            f"computed from the hidden part")
+            f"{plural(leaves, 'leaf', 'leaves')}){block}: the graph has {n_total} nodes "
+            f"(tensors and ops); these are the {n_drawn} nearest "
+            f"{names[id(order[-1])]}, and dashed boxes are computed from the hidden part")
 
 
 def _const_label(t):
@@ -655,5 +683,5 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
             nodes.insert(len(nodes) - 1, op)
             edges += es
     caption = _captions(output, wrt, names, keep, bool(g), grads_on and seed is not None)
-    return Drawing(nodes, edges, _left_out(order, keep, expanded, ctx["on"]), title,
+    return Drawing(nodes, edges, _left_out(order, keep, expanded, names), title,
                    caption, way)
