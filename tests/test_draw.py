@@ -303,6 +303,18 @@ def test_parameters_named_by_module_path_and_constants_by_value():
     assert {"0.weight", "0.bias", "2.weight", "2.bias"} <= set(first)
     assert "[[0.5, -1]]" in first and "2x3, mean 2.5" in first and "1" in first
     assert not any(t.startswith(("weight_", "bias_", "c0", "c1")) for t in first)
+    from zeroin import nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))
+            self.scale = nn.Parameter(np.ones(1), name="my scale")      # a name given
+    net = Net()
+    names = {n: p.name for n, p in net.named_parameters()}
+    assert names == {"scale": "my scale", "body.0.weight": "body.0.weight",
+                     "body.0.bias": "body.0.bias", "body.2.weight": "body.2.weight",
+                     "body.2.bias": "body.2.bias"}
     v = zeroin.tensor(2.0, requires_grad=True)
     d = zeroin.draw(v * 3, model={"speed": v})
     assert "speed" in [n["text"][0] for n in d.nodes]
