@@ -546,7 +546,10 @@ def _tensor_node(t, key, ctx):
         lines.append((f"grad {short(g[k])}", True, _GRAD))
     truncated = t.grad_fn is not None and k not in ctx["expanded"]
     if truncated:
-        lines.append(("(inputs not drawn)", False, "#6b7280"))
+        rep = _repeats(_spine(t))              # a deep network: say what repeats below
+        lines.append(("(inputs not drawn" + (";" if rep else ")"), False, "#6b7280"))
+        if rep:
+            lines.append((f"{rep[1]} \u00d7 ({', '.join(rep[0])}))", False, "#6b7280"))
     tip = f"{nm}: shape {tuple(t.shape)}, value {short(t.data)}"
     if k in g:
         tip += f", d{on}/d{nm} = {short(g[k])}"

@@ -291,8 +291,7 @@ class _Gathered:
             self.hidden = {id(t) for t in inner if _is_identity(t)}
         else:
             self.hidden = set()
-        self.identities = {k for k in self.hidden
-                           if _is_identity(self.order[self.rank[k]])}
+        self.identities = {k for k in self.hidden if _is_identity(self.order[self.rank[k]])}
         self.visible = {id(t) for t in self.order} - self.hidden
 
     def parents_of(self, t):
@@ -420,7 +419,8 @@ def _node_lines(G):
     if consts:
         shown = ", ".join(consts[:8]) + (", ..." if len(consts) > 8 else "")
         lines.append(f"  constants (no gradient flows into them): {shown}")
-    n_id, n_folded = len(G.identities), len(G.hidden) - len(G.identities)
+    n_id = len(G.identities & G.reach)                  # the ones on the way to wrt
+    n_folded = len(G.hidden - G.identities)
     if n_folded:
         lines.append(f"  ({plural(n_folded, 'unnamed intermediate step')} "
                      f"{'are' if n_folded != 1 else 'is'} folded into the local derivatives "
