@@ -23,15 +23,20 @@ from .. import graph
 from ..graph import is_constant, parents, toposort
 from ..ops import NP, _sum_to_np
 from .._tensor import Tensor
-from .format import array, number, plural, shape_str, tex_array, tex_name
+from .format import SMALL, array, number, plural, shape_str, tex_array, tex_name
 
 __all__ = ["explain", "Explanation", "Path", "Jacobian", "node_names", "local_vjp",
            "summary", "fmt_number"]
 
 # the old names of the formatters (zeroin.viz.format has them now)
 fmt_number = number
-summary = array
 _tex_name = tex_name
+
+
+def summary(a, small=SMALL):
+    """An array in words: all its numbers up to ``small`` elements, else its shape and
+    statistics (:func:`zeroin.viz.format.array`)."""
+    return array(a, small=small)
 
 
 # --- names -------------------------------------------------------------------------------
