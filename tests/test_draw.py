@@ -296,6 +296,22 @@ def test_png_width_and_aspect_for_slides(tmp_path):
         d.png(aspect=0)
 
 
+def test_svg_width_and_aspect(tmp_path):
+    model, loss = _neuron()
+    d = zeroin.draw(loss)
+    root = _parse_svg(d.svg(width=800, aspect=16 / 9))
+    assert root.get("width") == "800" and root.get("height") == "450"
+    x0, y0, W, H = map(float, root.get("viewBox").split())
+    assert W / H == pytest.approx(16 / 9, rel=1e-3) and x0 == 0 and y0 < 0   # padded
+    assert H == pytest.approx(d.width * 9 / 16, rel=1e-3)
+    d.save(tmp_path / "g.svg", width=500)
+    assert _parse_svg((tmp_path / "g.svg").read_text()).get("width") == "500"
+    with pytest.raises(ValueError, match="no size"):
+        d.save(tmp_path / "g.dot", width=500)
+    with pytest.raises(ValueError, match="width must be a positive number"):
+        d.svg(width=-3)
+
+
 def test_parameters_named_by_module_path_and_constants_by_value():
     model, loss = _neuron()
     d = zeroin.draw(loss)

@@ -182,12 +182,16 @@ def _svg_shape(p, s, vertical):
             f'{escape(s["s"])}</text>')
 
 
-def _svg_head(p, W, H):
+def _svg_head(p, box, width=None):
     """The root element scales with its container (never wider than the drawing, never
-    cut off: ``max-width: 100%`` and the ``viewBox``) and keeps its natural size where
-    nothing constrains it, e.g. as a file or in an ``<img>``."""
-    o = [f'<svg xmlns="http://www.w3.org/2000/svg" id="{p}" width="{W}" height="{H}" '
-         f'viewBox="0 0 {W} {H}" preserveAspectRatio="xMidYMid meet" '
+    cut off: ``max-width: 100%`` and the ``viewBox``) and keeps its natural size (or
+    ``width`` px) where nothing constrains it, e.g. as a file or in an ``<img>``."""
+    x0, y0, W, H = box
+    w = W if width is None else float(width)
+    h = H * w / W
+    vb = " ".join(format(v, ".1f").removesuffix(".0") for v in (x0, y0, W, H))
+    o = [f'<svg xmlns="http://www.w3.org/2000/svg" id="{p}" width="{w:.0f}" height="{h:.0f}" '
+         f'viewBox="{vb}" preserveAspectRatio="xMidYMid meet" '
          f'style="max-width: 100%; height: auto;" font-family="{_FONT}">', "<defs>"]
     for name, color, size in (("arrow", _EDGE, 9), ("arrow-hl", _HL, 12)):
         o.append(f'<marker id="{p}-{name}" viewBox="0 0 10 10" refX="9" refY="5" '
@@ -195,7 +199,7 @@ def _svg_head(p, W, H):
                  f'markerUnits="userSpaceOnUse" orient="auto-start-reverse">'
                  f'<path d="M0,0 L10,5 L0,10 z" fill="{color}"/></marker>')
     o.append("</defs>")
-    o.append(f'<rect x="0" y="0" width="{W}" height="{H}" fill="#ffffff"/>')
+    o.append('<rect x="{}" y="{}" width="{}" height="{}" fill="#ffffff"/>'.format(*vb.split()))
     return o
 
 
@@ -231,15 +235,26 @@ def _png_patch(ax, s, vertical, pt):
                 zorder=3, family="DejaVu Sans")
 
 
+def _positive(v, what):
+    """True for a positive number, False for None; anything else is an error."""
+    if v is None:
+        return False
+    try:
+        ok = float(v) > 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        hint = "a number of pixels" if what == "width" else "a width/height ratio like 16/9"
+        raise ValueError(f"Drawing: {what} must be a positive number ({hint}), got {v!r}")
+    return True
+
+
 def _canvas(W, H, aspect):
     """The canvas (x0, y0, width, height) holding a W x H drawing, widened or heightened
     (the drawing centred) to the width:height ratio ``aspect``."""
-    if aspect is None:
+    if not _positive(aspect, "aspect"):
         return 0.0, 0.0, W, H
     aspect = float(aspect)
-    if not aspect > 0:
-        raise ValueError(f"Drawing.png: aspect must be a positive width/height ratio such "
-                         f"as 16/9, got {aspect}")
     if W / H < aspect:
         cw = H * aspect
         return -(cw - W) / 2, 0.0, cw, H
@@ -323,12 +338,15 @@ class Drawing:
         return out
 
     # --- SVG --------------------------------------------------------------------------
-    def svg(self, id_prefix=None):
+    def svg(self, id_prefix=None, width=None, aspect=None):
         """The picture as a self-contained SVG document (a string) that scales down to
-        fit its container (``viewBox``, ``max-width: 100%``)."""
+        fit its container (``viewBox``, ``max-width: 100%``). ``width`` (pixels) and
+        ``aspect`` (width/height) as for :meth:`png`."""
         p = id_prefix or self.uid
         vertical = self.rankdir == "TB"
-        o = _svg_head(p, int(np.ceil(self.width)), int(np.ceil(self.height)))
+        _positive(width, "width")
+        o = _svg_head(p, _canvas(int(np.ceil(self.width)), int(np.ceil(self.height)),
+                                 aspect), width)
         current = None
         for s in self._scene():
             g = s["group"]
@@ -407,10 +425,7 @@ class Drawing:
                               ) from None
         import io
         x0, y0, W, H = _canvas(self.width, self.height, aspect)
-        if width is not None:
-            if not int(width) > 0:
-                raise ValueError(f"Drawing.png: width must be a positive number of "
-                                 f"pixels, got {width}")
+        if _positive(width, "width"):
             dpi = int(width) / (W / 100)
         else:
             dpi = min(dpi, 4000 / (W / 100), 4000 / (H / 100))   # keep the file a sane size
@@ -430,14 +445,17 @@ class Drawing:
     def save(self, path, dpi=200, width=None, aspect=None):
         """Write the picture to ``path``: .svg, .dot (or .gv) or .png, chosen by suffix.
 
-        For PNG, ``width`` (pixels) and ``aspect`` (width/height, e.g. ``16/9``) size the
-        image for a slide; see :meth:`png`. The file is written atomically (a temporary
+        For SVG and PNG, ``width`` (pixels) and ``aspect`` (width/height, e.g. ``16/9``)
+        size the image for a slide; see :meth:`png`. The file is written atomically (a temporary
         file, then renamed). Returns ``path``.
         """
         suffix = os.path.splitext(os.fspath(path))[1].lower()
         if suffix == ".svg":
-            data = self.svg().encode("utf-8")
+            data = self.svg(width=width, aspect=aspect).encode("utf-8")
         elif suffix in (".dot", ".gv"):
+            if width is not None or aspect is not None:
+                raise ValueError("Drawing.save: width and aspect apply to .svg and .png; "
+                                 "a .dot file has no size (Graphviz chooses it)")
             data = self.dot().encode("utf-8")
         elif suffix == ".png":
             data = self.png(dpi=dpi, width=width, aspect=aspect)
