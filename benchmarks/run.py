@@ -240,7 +240,7 @@ def run_case(case, rounds, env, quick):
         if "zeroin" in skipped:
             break
         print(f"  {case.key}: round {r + 1}: " + ", ".join(
-            f"{k} {_fmt_t(v[-1].get('t'), case.unit)}" for k, v in runs.items() if v),
+            f"{k} {_progress(v[-1], case.unit)}" for k, v in runs.items() if v),
             file=sys.stderr, flush=True)
     return {k: v for k, v in runs.items() if v}, skipped
 
@@ -248,7 +248,10 @@ def run_case(case, rounds, env, quick):
 SCALE = dict(us=1e6, ms=1e3, s=1.0)
 
 
-def _fmt_t(t, unit):
+def _progress(res, unit):
+    if "rss_end" in res:
+        return f"RSS {res['rss_100'] / 2**20:.1f} -> {res['rss_end'] / 2**20:.1f} MB"
+    t = res.get("t")
     return "-" if t is None else f"{t * SCALE[unit]:.3g} {unit}"
 
 

@@ -429,27 +429,29 @@ def w4(impl):
     """``step()``: one full-batch step of micrograd's demo; returns the loss."""
     x, y = moons()
     params = init_mlp(W4_SIZES, np.float64, seed=40)
-    build = dict(zeroin=_w4_zeroin, numpy=_w4_numpy, torch=_w4_torch,
-                 micrograd=_w4_micrograd)
+    if impl in ("zeroin", "torch"):
+        return _w4_engine(impl, x, y, params, W4_LR, W4_ALPHA)
+    build = dict(numpy=_w4_numpy, micrograd=_w4_micrograd)
     if impl not in build:
         raise ValueError(impl)
     return build[impl](x, y, params, W4_LR, W4_ALPHA)
 
 
-def _w4_zeroin(x, y, params, lr, alpha):
-    import zeroin
-    model = zeroin_mlp(params)
+def _w4_engine(impl, x, y, params, lr, alpha):
+    """The same step on zeroin and torch: nn.Linear layers and optim.SGD."""
+    if impl == "zeroin":
+        import zeroin as lib
+        model, tensor = zeroin_mlp(params), lib.tensor
+    else:
+        lib = torch_mod()
+        model, tensor = torch_mlp(params), lib.from_numpy
     ps = list(model.parameters())
-    opt = zeroin.optim.SGD(ps, lr=lr)
-    xz = zeroin.tensor(x)
-    yz = zeroin.tensor(y.reshape(-1, 1))
+    opt = lib.optim.SGD(ps, lr=lr)
+    xt, yt = tensor(x), tensor(y.reshape(-1, 1))
 
     def step():
         opt.zero_grad()
-        scores = model(xz)
-        data_loss = zeroin.relu(1 - yz * scores).mean()
-        reg = alpha * sum((p * p).sum() for p in ps)
-        loss = data_loss + reg
+        loss = lib.relu(1 - yt * model(xt)).mean() + alpha * sum((p * p).sum() for p in ps)
         loss.backward()
         opt.step()
         return loss
@@ -480,23 +482,6 @@ def _w4_numpy(x, y, params, lr, alpha):
             w[i] -= lr * gw
             b[i] -= lr * gb
         return float(loss)
-    return step
-
-
-def _w4_torch(x, y, params, lr, alpha):
-    torch = torch_mod()
-    tm = torch_mlp(params)
-    tps = list(tm.parameters())
-    topt = torch.optim.SGD(tps, lr=lr)
-    xt = torch.from_numpy(x)
-    yt = torch.from_numpy(y.reshape(-1, 1))
-
-    def step():
-        topt.zero_grad()
-        loss = torch.relu(1 - yt * tm(xt)).mean() + alpha * sum((p * p).sum() for p in tps)
-        loss.backward()
-        topt.step()
-        return loss
     return step
 
 
