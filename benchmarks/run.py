@@ -222,7 +222,7 @@ def run_case(case, rounds, env, quick):
     impls = list(case.impls)
     runs = {k: [] for k in impls}
     skipped = {}
-    for r in range(case.rounds or rounds):
+    for r in range(min(case.rounds, rounds) if case.rounds else rounds):
         for k in impls if r % 2 == 0 else impls[::-1]:
             if k in skipped:
                 continue
