@@ -153,7 +153,7 @@ def _numbers(ax, a, fmt="{:g}", highlight=None, cmap="Greys"):
 def _draw_window(out, yv, at=(1, 2)):
     from matplotlib.patches import Rectangle
 
-    from .. import figures as F
+    from ..viz import figures as F
     i0, j0 = at
     with F.style():
         fig, axes = F.subplots(1, 3, figsize=(11, 4), width_ratios=[5, 3, 3])
@@ -173,7 +173,7 @@ def _draw_window(out, yv, at=(1, 2)):
 
 
 def _draw_filters(out, cnn):
-    from .. import figures as F
+    from ..viz import figures as F
     k = len(cnn["filters"])
     with F.style():
         fig, axes = F.subplots(2, k + 1, figsize=(2.2 * (k + 1), 4.6))

@@ -26,8 +26,9 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view as _windows
 
 from .._tensor import Tensor, _leaf
-from ..function import Function, ShapeError
-from ..ops import NP
+from ..errors import ShapeError
+from ..function import Function
+from ..ops import NP, op
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "max_pool1d",
            "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
@@ -415,12 +416,14 @@ def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):  # no
     return fn(x, w) if b is None else fn(x, w, b)
 
 
+@op(Conv1dOp, export=False)
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
     """1-D convolution (cross-correlation) of ``input`` (N, C_in, L) with ``weight``
     (C_out, C_in/groups, k); PyTorch's arguments (``padding`` also 'same'/'valid')."""
     return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
 
 
+@op(Conv2dOp, export=False)
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
     """2-D convolution (cross-correlation) of ``input`` (N, C_in, H, W) with ``weight``
     (C_out, C_in/groups, kH, kW), plus ``bias`` (C_out,): output (N, C_out, H_out, W_out)
@@ -464,6 +467,7 @@ def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding
     return fn(y, w) if b is None else fn(y, w, b)
 
 
+@op(ConvTranspose1dOp, export=False)
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,  # noqa: A002
                      groups=1, dilation=1):
     """Transposed 1-D convolution (the gradient of conv1d with respect to its input);
@@ -472,6 +476,7 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
                            output_padding, groups, dilation)
 
 
+@op(ConvTranspose2dOp, export=False)
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0,  # noqa: A002
                      groups=1, dilation=1):
     """Transposed 2-D convolution, PyTorch's arguments: ``weight`` (C_in, C_out/groups,
@@ -696,6 +701,7 @@ def _indices(fn):
     return _leaf(_drop(fn.win.positions(fn.idx).astype(np.int64), fn.win.nd))
 
 
+@op(MaxPool1dOp, export=False)
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,  # noqa: A002
                return_indices=False):
     """The maximum of each window of ``input`` (N, C, L); ``stride`` defaults to the
@@ -704,6 +710,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                      ceil_mode, return_indices)
 
 
+@op(MaxPool2dOp, export=False)
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,  # noqa: A002
                return_indices=False):
     """The maximum of each kH x kW window of ``input`` (N, C, H, W), PyTorch's arguments:
@@ -720,6 +727,7 @@ def _adaptive_ranges(n, o):
     return (i * n) // o, -((-(i + 1) * n) // o)
 
 
+@op(AdaptiveMaxPool2dOp, export=False)
 def adaptive_max_pool2d(input, output_size, return_indices=False):  # noqa: A002
     """Max pooling to a fixed ``output_size`` (oh, ow) whatever the input's size; window
     i spans [floor(i H / oh), ceil((i + 1) H / oh)) as in PyTorch."""
@@ -829,6 +837,7 @@ def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
     return (AvgPool1dOp if nd == 1 else AvgPool2dOp)(geo, inv)(x)
 
 
+@op(AvgPool1dOp, export=False)
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,  # noqa: A002
                count_include_pad=True):
     """The mean of each window of ``input`` (N, C, L)."""
@@ -836,6 +845,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,  # n
                      count_include_pad)
 
 
+@op(AvgPool2dOp, export=False)
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,  # noqa: A002
                count_include_pad=True, divisor_override=None):
     """The mean of each kH x kW window of ``input`` (N, C, H, W), PyTorch's arguments:
@@ -894,6 +904,7 @@ def _mean_matrix(n, o):
     return inside / (hi - lo)[:, None]
 
 
+@op(AdaptiveAvgPool1dOp, export=False)
 def adaptive_avg_pool1d(input, output_size):  # noqa: A002
     """Average pooling of (N, C, L) to length ``output_size`` (PyTorch's windows)."""
     x = _as_tensor(input, "adaptive_avg_pool1d")
@@ -902,6 +913,7 @@ def adaptive_avg_pool1d(input, output_size):  # noqa: A002
     return AdaptiveAvgPool1dOp(None, _mean_matrix(x.shape[2], o))(x)
 
 
+@op(AdaptiveAvgPool2dOp, export=False)
 def adaptive_avg_pool2d(input, output_size):  # noqa: A002
     """Average pooling of (N, C, H, W) to ``output_size`` (oh, ow), whatever H and W;
     ``output_size=1`` is global average pooling. Window i spans [floor(i H / oh),
@@ -1012,6 +1024,7 @@ class InterpolateNearestOp(_TakeOp):
 _NP_PAD = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
+@op(PadOp, export=False)
 def pad(input, pad, mode="constant", value=None):  # noqa: A002
     """Pad the last len(pad)/2 dimensions, PyTorch's order: ``pad=(left, right)`` pads the
     last one, ``(left, right, top, bottom)`` the last two, and so on. ``mode`` is
@@ -1050,6 +1063,7 @@ def pad(input, pad, mode="constant", value=None):  # noqa: A002
     return PadOp(tuple(steps), mode, tuple(widths), 0.0 if value is None else value)(x)
 
 
+@op((InterpolateNearestOp, InterpolateOp), export=False)
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,  # noqa: A002
                 recompute_scale_factor=None):
     """Resize (N, C, L) or (N, C, H, W) to ``size`` or by ``scale_factor``: mode
@@ -1133,6 +1147,7 @@ def _fold_geom(op, hw, kernel_size, dilation, padding, stride):
     return _Geom(2, hw, k, s, (p[0], p[0], p[1], p[1]), d)
 
 
+@op(UnfoldOp, export=False)
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002
     """im2col: each sliding window of (N, C, H, W) as a column of (N, C*kH*kW, L), L the
     number of windows; ``conv2d(x, w)`` is ``w.reshape(O, -1) @ unfold(x, k)`` reshaped."""
@@ -1143,6 +1158,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002
     return UnfoldOp(geo, x.shape[1])(x)
 
 
+@op(FoldOp, export=False)
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002
     """col2im, the adjoint of :func:`unfold`: sums (N, C*kH*kW, L) columns back into an
     (N, C, *output_size) image (overlapping windows add up)."""
@@ -1158,11 +1174,26 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):  # n
     return FoldOp(geo, cols.shape[1] // K)(cols)
 
 
+class Dropout2dOp(Function):
+    """x * mask with a constant mask of shape (N, C, 1, 1): whole channels dropped."""
+    __slots__ = ("mask",)
+    name = "dropout2d"
+
+    def __init__(self, mask):
+        self.mask = mask
+
+    def forward(self, x):
+        return x * self.mask
+
+    def backward(self, xp, g, out, x):
+        return g * self.mask
+
+
+@op(Dropout2dOp, export=False)
 def dropout2d(input, p=0.5, training=True, inplace=False):  # noqa: A002
     """Zero whole channels (feature maps) of (N, C, H, W) with probability ``p`` and scale
     the rest by 1/(1-p) in training; identity otherwise. ``inplace`` is accepted for
     PyTorch compatibility and ignored."""
-    from .functional import _MulMask
     from ..random import get_rng
     if not 0 <= p <= 1:
         raise ValueError(f"dropout2d: probability p must be between 0 and 1, got {p}")
@@ -1175,4 +1206,4 @@ def dropout2d(input, p=0.5, training=True, inplace=False):  # noqa: A002
     shape = x.shape[:2] + (1,) * (x.ndim - 2)
     keep = get_rng().random(shape) >= p
     mask = keep.astype(x.dtype) * (1.0 / (1.0 - p) if p < 1 else 0.0)
-    return _MulMask(mask)(x)
+    return Dropout2dOp(mask)(x)
