@@ -543,6 +543,10 @@ class _Win:
             d *= m
             am += d
             np.maximum(best, cand, out=best)
+        if np.isnan(best).any():        # rare: point at the (last) NaN, as PyTorch does
+            for k in range(1, K):
+                np.isnan(self.spot(xp, k), out=m)
+                am[m] = k
         if self.geo is not None:
             return best, am
         r, c = self._rows_cols(am)

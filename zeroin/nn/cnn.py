@@ -140,15 +140,16 @@ def _pixel_scaler(splits):
     scaler = Standardizer(mean=np.zeros(X.shape[1:]), std=np.full(X.shape[1:], top or 1.0))
     for part in (splits.train, splits.val, splits.test):
         a = part.arrays
-        part.arrays = (scaler.transform(a[0]),) + tuple(a[1:])
+        part.arrays = (scaler.transform(a[0]).astype(np.float32),) + tuple(a[1:])
     splits.standardizer = scaler
     return splits
 
 
 def train_cnn(dataset, optimizer="adam", lr=CNN_LR, batch_size=32, epochs=CNN_EPOCHS, seed=0,
               verbose=0, out=None, data_seed=0, file=None, announce=None):
-    """Train :func:`build_cnn`'s network on an image dataset (digits, mnist, mnist:DIR or a
-    file of square images, one per row) with a cosine-annealed learning rate; returns
+    """Train :func:`build_cnn`'s network (float32) on an image dataset (digits, mnist,
+    mnist:DIR or a file of square images, one per row; pixels divided by the training
+    images' largest value) with a cosine-annealed learning rate; returns
     ``(model, history, splits, test_metrics)``. With ``out``: ``history.json``, curves and
     ``model.npz`` (weights, optimizer state, pixel scale and architecture)."""
     from .. import random as zr
@@ -165,7 +166,7 @@ def train_cnn(dataset, optimizer="adam", lr=CNN_LR, batch_size=32, epochs=CNN_EP
     if announce is not None:
         announce(d)
     zr.manual_seed(seed)
-    model = build_cnn(shape, d.out_features)
+    model = build_cnn(shape, d.out_features).float()   # float32: half the memory traffic
     opt = make_optimizer(optimizer, model.parameters(), lr)
     loss_fn, metrics = loss_for_task(d.task), metrics_for_task(d.task)
     history = fit(model, loss_fn, opt, d.train, d.val if len(d.val) else None, epochs=epochs,
