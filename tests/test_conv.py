@@ -418,3 +418,18 @@ def test_lesson_convolution(tmp_path):
     assert "conv2d" in r.texts["explain"] and 0.5 < r.cnn_test_accuracy <= 1
     assert zeroin.lessons.run("convolution", out=str(tmp_path), verbose=False,
                               train_epochs=1).name == "convolution"
+
+
+@pytest.mark.slow
+def test_docs_cnn_python_recipe_runs_as_written(capsys):
+    pytest.importorskip("sklearn")
+    import os
+    import re
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs",
+                        "cnn.md")
+    with open(path, encoding="utf-8") as f:
+        (code,) = re.findall(r"```python\n(.*?)```", f.read(), flags=re.DOTALL)
+    scope = {}
+    exec(compile(code, path, "exec"), scope)
+    assert scope["test"]["accuracy"] > 0.93
+    assert "test accuracy" in capsys.readouterr().out
