@@ -233,9 +233,11 @@ def _child(impl, steps, repeats, threads):
     import json
     import statistics
     import time
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:0] = [os.path.dirname(here), here]
+    from workloads import peak_rss, rss
     step = make_step(impl, threads=threads)
-    r0 = _rss()         # before the first step: its one-time allocations count too
+    r0 = rss()         # before the first step: its one-time allocations count too
     for _ in range(3):
         step()
     times, cpu = [], []
@@ -246,20 +248,7 @@ def _child(impl, steps, repeats, threads):
         times.append((time.perf_counter() - t0) / steps)
         cpu.append((time.process_time() - c0) / steps)
     print(json.dumps({"median": statistics.median(times), "best": min(times),
-                      "cpu": statistics.median(cpu), "peak_mb": (_peak() - r0) / 2**20}))
-
-
-def _rss():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def _peak():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return 0
+                      "cpu": statistics.median(cpu), "peak_mb": (peak_rss() - r0) / 2**20}))
 
 
 def main(argv=None):

@@ -29,6 +29,7 @@ from .._tensor import Tensor, _leaf
 from ..errors import ShapeError
 from ..function import Function
 from ..ops import NP, op
+from .functional import DropoutOp     # defined before functional imports this module
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "max_pool1d",
            "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
@@ -1178,19 +1179,10 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):  # n
     return FoldOp(geo, cols.shape[1] // K)(cols)
 
 
-class Dropout2dOp(Function):
-    """x * mask with a constant mask of shape (N, C, 1, 1): whole channels dropped."""
-    __slots__ = ("mask",)
+class Dropout2dOp(DropoutOp):
+    """x * mask with a constant mask of shape (N, C, 1, ...): whole channels dropped."""
+    __slots__ = ()
     name = "dropout2d"
-
-    def __init__(self, mask):
-        self.mask = mask
-
-    def forward(self, x):
-        return x * self.mask
-
-    def backward(self, xp, g, out, x):
-        return g * self.mask
 
 
 @op(Dropout2dOp, export=False)

@@ -18,18 +18,16 @@ from ..function import Function, _call2, _call_arrays
 from ..ops import (NP, _needs, _raw, op, leaky_relu, log_softmax, relu, sigmoid, softmax,
                    softplus, tanh)
 from ..random import get_rng
-from . import _conv
-from ._conv import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool2d,  # noqa: F401
-                    avg_pool1d, avg_pool2d, conv1d, conv2d, conv_transpose1d,
-                    conv_transpose2d, dropout2d, fold, interpolate, max_pool1d, max_pool2d,
-                    pad, unfold)
 
 _new = object.__new__
 
 __all__ = ["linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax",
            "softplus", "dropout", "batch_norm", "mse_loss", "l1_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
-           "nll_loss"] + _conv.__all__
+           "nll_loss", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d",
+           "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
+           "adaptive_avg_pool2d", "adaptive_max_pool2d", "unfold", "fold", "pad",
+           "interpolate", "dropout2d"]
 
 
 # --- linear -----------------------------------------------------------------------------
@@ -579,3 +577,11 @@ def nll_loss(input, target, reduction="mean"):  # noqa: A002
     if reduction == "sum":
         return picked.sum()
     return picked
+
+
+# convolution, pooling, padding, resampling (zeroin/nn/_conv.py; imported last: it builds on
+# DropoutOp above)
+from ._conv import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool2d,  # noqa: E402,F401
+                    avg_pool1d, avg_pool2d, conv1d, conv2d, conv_transpose1d,
+                    conv_transpose2d, dropout2d, fold, interpolate, max_pool1d, max_pool2d,
+                    pad, unfold)
