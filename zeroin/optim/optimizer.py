@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 
 from .._tensor import Tensor
-from ..nn.utils import _zero_grad
+from .grad_utils import _zero_grad
 
 __all__ = ["Optimizer"]
 
