@@ -13,8 +13,9 @@ import numpy as np
 
 from .. import ops as _ops
 from .._tensor import Tensor, _leaf, get_default_dtype
-from ..function import Function, ShapeError, ZeroinError, _call2, _call_arrays
-from ..ops import (NP, _needs, _raw, leaky_relu, log_softmax, relu, sigmoid, softmax,
+from ..errors import ShapeError, ZeroinError
+from ..function import Function, _call2, _call_arrays
+from ..ops import (NP, _needs, _raw, op, leaky_relu, log_softmax, relu, sigmoid, softmax,
                    softplus, tanh)
 from ..random import get_rng
 
@@ -30,7 +31,7 @@ __all__ = ["linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_so
 
 # --- linear -----------------------------------------------------------------------------
 
-class Linear(Function):
+class LinearOp(Function):
     """y = x @ W.T + b with W of shape (out_features, in_features), PyTorch's layout."""
     __slots__ = ()
     name = "linear"
@@ -48,15 +49,15 @@ class Linear(Function):
 
     def backward(self, xp, g, out, x, w, b=None):
         gx = gw = gb = None
-        ins = getattr(self, "inputs", None)     # None: called outside the engine, all needed
-        if ins is None or ins[0].requires_grad:
+        needs = self.needs_input_grad
+        if needs[0]:            # skipped for a network's input batch: the biggest saving
             gx = g @ w
-        if ins is None or ins[1].requires_grad:
+        if needs[1]:
             if g.ndim == 2 and x.ndim == 2:
                 gw = g.T @ x
             else:
                 gw = g.reshape(-1, w.shape[0]).T @ x.reshape(-1, w.shape[1])
-        if b is not None and (ins is None or ins[2].requires_grad):
+        if b is not None and needs[2]:
             g2 = g if g.ndim == 2 else g.reshape(-1, w.shape[0])
             # ndarray.sum is np.add.reduce behind a Python wrapper
             gb = np.add.reduce(g2, axis=0) if xp is NP else g2.sum(axis=0)
@@ -71,6 +72,7 @@ def _tensor_arg(x, op, what="input"):
     raise TypeError(f"{op}: {what} must be a Tensor or array, got {type(x).__name__}")
 
 
+@op(LinearOp, export=False)
 def linear(input, weight, bias=None):  # noqa: A002
     """``input @ weight.T + bias`` as one op.
 
@@ -86,12 +88,12 @@ def linear(input, weight, bias=None):  # noqa: A002
             xs, ws = xd.shape, wd.shape
             if len(ws) == 2 and xs and xs[-1] == ws[1]:
                 if bias is None:
-                    return _call_arrays(_new(Linear), (input, weight), (xd, wd),
+                    return _call_arrays(_new(LinearOp), (input, weight), (xd, wd),
                                         input.requires_grad or weight.requires_grad)
                 if type(bias) is Tensor:
                     bd = bias._d
                     if bd is not None and bd.shape == ws[:1]:
-                        return _call_arrays(_new(Linear), (input, weight, bias), (xd, wd, bd),
+                        return _call_arrays(_new(LinearOp), (input, weight, bias), (xd, wd, bd),
                                             input.requires_grad or weight.requires_grad or
                                             bias.requires_grad)
     x = _tensor_arg(input, "linear")
@@ -110,16 +112,16 @@ def linear(input, weight, bias=None):  # noqa: A002
             f"{weight.shape[1]}) or build the layer as Linear({x.shape[-1] if x.ndim else 1}, "
             f"{weight.shape[0]})")
     if bias is None:
-        return Linear()(x, weight)
+        return LinearOp()(x, weight)
     if bias.shape != (weight.shape[0],):
         raise ShapeError(f"linear: bias of shape {bias.shape} does not fit weight of shape "
                          f"{weight.shape}; it must have shape ({weight.shape[0]},)")
-    return Linear()(x, weight, bias)
+    return LinearOp()(x, weight, bias)
 
 
 # --- dropout and batch norm -------------------------------------------------------------
 
-class _MulMask(Function):
+class DropoutOp(Function):
     """x * mask with a constant mask (dropout)."""
     __slots__ = ("mask",)
     name = "dropout"
@@ -134,6 +136,7 @@ class _MulMask(Function):
         return g * self.mask
 
 
+@op(DropoutOp, export=False)
 def dropout(input, p=0.5, training=True, rng=None):  # noqa: A002
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (training
     only), so that the expected value is unchanged; identity when ``training`` is False."""
@@ -143,12 +146,12 @@ def dropout(input, p=0.5, training=True, rng=None):  # noqa: A002
     if not training or p == 0:
         return x
     if p == 1:
-        return _MulMask(np.zeros((), dtype=x.dtype))(x)
+        return DropoutOp(np.zeros((), dtype=x.dtype))(x)
     keep = get_rng(rng).random(x.shape, dtype=np.float32 if x.dtype == np.float32
                                else np.float64) >= p
     mask = keep.astype(x.dtype)
     mask *= 1.0 / (1.0 - p)
-    return _MulMask(mask)(x)
+    return DropoutOp(mask)(x)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,  # noqa: A002
@@ -260,7 +263,7 @@ def _check_same_shape(op, x, t):
     raise ShapeError(f"{msg}. {fix}")
 
 
-class _Loss(Function):
+class _LossOp(Function):
     """Elementwise loss l(x, t) followed by a reduction; subclasses give l and its partials."""
     __slots__ = ("reduction",)
 
@@ -292,7 +295,31 @@ class _Loss(Function):
         return gx, gt
 
 
-class MSE(_Loss):
+def _loss(cls, op, input, target, reduction):  # noqa: A002
+    x, t = _prepare(op, input, target, reduction)
+    if cls is BCELossOp or cls is BCEWithLogitsLossOp:
+        _check_binary_target(op, t)
+    return cls(reduction)(x, t)
+
+
+def _legacy_reduction(size_average, reduce, reduction):
+    """PyTorch's deprecated ``size_average``/``reduce`` arguments, mapped as it does."""
+    if size_average is None and reduce is None:
+        return reduction
+    if reduce is False:
+        return "none"
+    return "sum" if size_average is False else "mean"
+
+
+def _weighted(op, el, weight, reduction):
+    if weight is not None:
+        el = el * _tensor_arg(weight, op, "weight")
+    if reduction == "mean":
+        return el.mean()
+    return el.sum() if reduction == "sum" else el
+
+
+class MSELossOp(_LossOp):
     __slots__ = ()
     name = "mse_loss"
 
@@ -307,7 +334,14 @@ class MSE(_Loss):
         return (t - x) * 2
 
 
-class L1(_Loss):
+@op(MSELossOp, export=False)
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):  # noqa: A002
+    """Mean squared error: mean((input - target)**2) (or the sum, or per element)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    return _loss(MSELossOp, "mse_loss", input, target, reduction)
+
+
+class L1LossOp(_LossOp):
     __slots__ = ()
     name = "l1_loss"
 
@@ -323,11 +357,18 @@ class L1(_Loss):
         return s if xp is NP else _leaf(s)
 
 
+@op(L1LossOp, export=False)
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):  # noqa: A002
+    """Mean absolute error: mean(|input - target|)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    return _loss(L1LossOp, "l1_loss", input, target, reduction)
+
+
 def _maximum(xp, a, b):
     return np.maximum(a, b) if xp is NP else _ops.maximum(a, b)
 
 
-class BCE(_Loss):
+class BCELossOp(_LossOp):
     """-(t log p + (1 - t) log(1 - p)); logs are clamped at -100 as in PyTorch."""
     __slots__ = ()
     name = "binary_cross_entropy"
@@ -347,57 +388,7 @@ class BCE(_Loss):
         return lq - lp
 
 
-class BCEWithLogits(_Loss):
-    """-(t log s(x) + (1 - t) log(1 - s(x))) = max(x, 0) - x t + log(1 + exp(-|x|))."""
-    __slots__ = ()
-    name = "binary_cross_entropy_with_logits"
-
-    def elementwise(self, x, t):
-        return np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
-
-    def dx(self, xp, x, t):
-        return xp.sigmoid(x) - t
-
-    def dt(self, xp, x, t):
-        return -x
-
-
-def _loss(cls, op, input, target, reduction):  # noqa: A002
-    x, t = _prepare(op, input, target, reduction)
-    if cls is BCE or cls is BCEWithLogits:
-        _check_binary_target(op, t)
-    return cls(reduction)(x, t)
-
-
-def _legacy_reduction(size_average, reduce, reduction):
-    """PyTorch's deprecated ``size_average``/``reduce`` arguments, mapped as it does."""
-    if size_average is None and reduce is None:
-        return reduction
-    if reduce is False:
-        return "none"
-    return "sum" if size_average is False else "mean"
-
-
-def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):  # noqa: A002
-    """Mean squared error: mean((input - target)**2) (or the sum, or per element)."""
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    return _loss(MSE, "mse_loss", input, target, reduction)
-
-
-def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):  # noqa: A002
-    """Mean absolute error: mean(|input - target|)."""
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    return _loss(L1, "l1_loss", input, target, reduction)
-
-
-def _weighted(op, el, weight, reduction):
-    if weight is not None:
-        el = el * _tensor_arg(weight, op, "weight")
-    if reduction == "mean":
-        return el.mean()
-    return el.sum() if reduction == "sum" else el
-
-
+@op(BCELossOp, export=False)
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,  # noqa: A002
                          reduction="mean"):
     """Binary cross entropy between probabilities ``input`` in [0, 1] and targets in [0, 1];
@@ -414,11 +405,27 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
                          f"sigmoid first or use binary_cross_entropy_with_logits on the raw "
                          f"scores")
     if weight is None:
-        return _loss(BCE, op, x, target, reduction)
-    el = _loss(BCE, op, x, target, "none")
+        return _loss(BCELossOp, op, x, target, reduction)
+    el = _loss(BCELossOp, op, x, target, "none")
     return _weighted(op, el, weight, reduction)
 
 
+class BCEWithLogitsLossOp(_LossOp):
+    """-(t log s(x) + (1 - t) log(1 - s(x))) = max(x, 0) - x t + log(1 + exp(-|x|))."""
+    __slots__ = ()
+    name = "binary_cross_entropy_with_logits"
+
+    def elementwise(self, x, t):
+        return np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
+
+    def dx(self, xp, x, t):
+        return xp.sigmoid(x) - t
+
+    def dt(self, xp, x, t):
+        return -x
+
+
+@op(BCEWithLogitsLossOp, export=False)
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,  # noqa: A002
                                      reduce=None, reduction="mean", pos_weight=None):
     """Sigmoid followed by binary cross entropy, in one numerically stable op.
@@ -430,8 +437,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if pos_weight is None:
         if weight is None:
-            return _loss(BCEWithLogits, op, input, target, reduction)
-        return _weighted(op, _loss(BCEWithLogits, op, input, target, "none"), weight,
+            return _loss(BCEWithLogitsLossOp, op, input, target, reduction)
+        return _weighted(op, _loss(BCEWithLogitsLossOp, op, input, target, "none"), weight,
                          reduction)
     x, t = _prepare(op, input, target, reduction)
     _check_binary_target(op, t)
@@ -441,7 +448,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     return _weighted(op, el, weight, reduction)
 
 
-class CrossEntropy(Function):
+class CrossEntropyOp(Function):
     """Log-softmax of logits (N, C) and negative log-likelihood of integer labels, fused.
 
     Inputs: the logits and the labels (N,), a constant tensor: the loss depends on them, so
@@ -478,7 +485,7 @@ class CrossEntropy(Function):
         n = x.shape[0]
         rows = _rows(n)
         if xp is NP:
-            p = self.saved if self.saved is not None else _ops.Softmax(1).forward(x)
+            p = self.saved if self.saved is not None else _ops.SoftmaxOp(1).forward(x)
             if self.reduction == "none":
                 gx = p * g[:, None]
                 gx[rows, y] -= g
@@ -588,6 +595,7 @@ def _labels_leaf(y):
     return t
 
 
+@op(CrossEntropyOp, export=False)
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,  # noqa: A002
                   reduce=None, reduction="mean", label_smoothing=0.0):
     """Cross entropy of logits (N, C) (or (N, C, d1, ...)) against integer class labels
@@ -608,7 +616,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         if xd is not None and xd.ndim == 2 and xd.dtype.kind == "f" and \
                 reduction in _REDUCTIONS:
             try:
-                return _call2(CrossEntropy(reduction), input, _labels_leaf(target))
+                return _call2(CrossEntropyOp(reduction), input, _labels_leaf(target))
             except LabelError:
                 if not np.any(target == ignore_index):
                     raise
@@ -625,7 +633,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         return soft_cross_entropy(op, x, target, weight, reduction, label_smoothing)
     if plain and x.ndim == 2 and not np.any(y == ignore_index):
         t = target if isinstance(target, Tensor) else _labels_leaf(y)
-        return CrossEntropy(reduction)(x, t)
+        return CrossEntropyOp(reduction)(x, t)
     return class_loss(op, x, y, weight, ignore_index, reduction, label_smoothing,
                       log_softmax_first=True)
 
