@@ -209,6 +209,28 @@ def _save_figure(fig, path):
 
 # --- helpers -----------------------------------------------------------------------------
 
+def _param_dtype(model):
+    """The floating dtype of the model's parameters (data is cast to it), or None."""
+    params = getattr(model, "parameters", None)
+    if not callable(params):
+        return None
+    for p in params():
+        dt = np.asarray(p.data).dtype
+        if dt.kind == "f":
+            return dt
+    return None
+
+
+def _cast(t, dtype):
+    """``t`` in ``dtype`` when both are floating and differ (integer labels stay)."""
+    if dtype is None or not isinstance(t, Tensor):
+        return t
+    arr = t.data
+    if arr.dtype.kind != "f" or arr.dtype == dtype:
+        return t
+    return Tensor(arr.astype(dtype))
+
+
 def _loader(data, batch_size, shuffle, where):
     if isinstance(data, DataLoader):
         return data
@@ -283,7 +305,9 @@ def evaluate(model, loss_fn, data, metrics=(), batch_size=1024):
         model.eval()
     try:
         total, n, outs, tgts = 0.0, 0, [], []
+        dtype = _param_dtype(model)
         for xb, yb in loader:
+            xb, yb = _cast(xb, dtype), _cast(yb, dtype)
             out = model(xb)
             if loss_fn is not None:
                 total += float(loss_fn(out, yb).data) * len(xb)
@@ -316,7 +340,8 @@ def predict(model, X, batch_size=1024):
     if hasattr(model, "eval"):
         model.eval()
     try:
-        return np.concatenate([model(xb).data for xb in batches])
+        dtype = _param_dtype(model)
+        return np.concatenate([model(_cast(xb, dtype)).data for xb in batches])
     finally:
         if was_training:
             model.train()
@@ -460,6 +485,7 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs=10, batch_s
     history.monitor = "val_loss" if val_loader is not None else "loss"
     progress = _Progress(verbose, epochs, len(loader), file)
     params = list(model.parameters()) if clip_grad_norm is not None else None
+    dtype = _param_dtype(model)
 
     good = _snapshot(model, optimizer)          # the state at the end of the last good epoch
     best = best_state = None
@@ -485,6 +511,7 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs=10, batch_s
             for step, (xb, yb) in enumerate(loader, 1):
                 global_step += 1
                 optimizer.zero_grad()
+                xb, yb = _cast(xb, dtype), _cast(yb, dtype)     # layers refuse mixed dtypes
                 out = model(xb)
                 loss = _batch_loss(loss_fn, out, yb, epoch, step)
                 value = float(loss.data)
