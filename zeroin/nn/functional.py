@@ -610,8 +610,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     op = "cross_entropy"
     plain = weight is None and not label_smoothing and size_average is None and \
         reduce is None
-    if plain and type(input) is Tensor and type(target) is np.ndarray and \
-            target.dtype.kind in "iu":                          # a training loop's call
+    if plain and ignore_index == -100 and type(input) is Tensor and \
+            type(target) is np.ndarray and target.dtype.kind in "iu":   # a training loop's call
         xd = input._d
         if xd is not None and xd.ndim == 2 and xd.dtype.kind == "f" and \
                 reduction in _REDUCTIONS:
