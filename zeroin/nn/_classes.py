@@ -34,8 +34,9 @@ def _to_rows(op, x, y):
         raise ShapeError(f"{op}: input must have a class dimension, (N, C), got a 0-d tensor")
     want = (x.shape[0],) + tuple(x.shape[2:])
     if y.shape != want:
-        from .functional import _labels
-        _labels(op, y, x.shape[0], x.shape[1])      # its messages for (N, 1), one-hot...
+        if x.ndim == 2:
+            from .functional import _labels
+            _labels(op, y, x.shape[0], x.shape[1])  # its messages for (N, 1), one-hot...
         raise ShapeError(f"{op}: input of shape {x.shape} needs a target of shape {want} "
                          f"(one class index per position), got {y.shape}")
     if x.ndim > 2:
