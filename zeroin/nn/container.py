@@ -93,55 +93,64 @@ class ModuleList(Module):
                                   "own forward (for layer in self.layers: x = layer(x))")
 
 
-class ModuleDict(Module):
-    """A dict of modules, registered under their keys."""
+class _DictLike:
+    """The dict methods of ModuleDict and ParameterDict, over the registry ``_store``."""
+    _store = None
 
-    def __init__(self, modules=None):
-        super().__init__()
-        if modules is not None:
-            self.update(modules)
+    def _items(self):
+        return self.__dict__[self._store]
 
     def __getitem__(self, key):
-        return self._modules[key]
-
-    def __setitem__(self, key, module):
-        self.add_module(key, _module("ModuleDict", key, module))
+        return self._items()[key]
 
     def __delitem__(self, key):
-        del self._modules[key]
+        del self._items()[key]
         object.__delattr__(self, key)
 
     def __len__(self):
-        return len(self._modules)
+        return len(self._items())
 
     def __iter__(self):
-        return iter(self._modules)
+        return iter(self._items())
 
     def __contains__(self, key):
-        return key in self._modules
+        return key in self._items()
 
     def keys(self):
-        return self._modules.keys()
+        return self._items().keys()
 
     def items(self):
-        return self._modules.items()
+        return self._items().items()
 
     def values(self):
-        return self._modules.values()
+        return self._items().values()
 
     def pop(self, key):
-        m = self._modules[key]
+        v = self[key]
         del self[key]
-        return m
+        return v
 
     def clear(self):
-        for k in list(self._modules):
+        for k in list(self._items()):
             del self[k]
 
-    def update(self, modules):
-        items = modules.items() if hasattr(modules, "items") else modules
-        for k, m in items:
-            self[k] = m
+    def update(self, values):
+        items = values.items() if hasattr(values, "items") else values
+        for k, v in OrderedDict(items).items():
+            self[k] = v
+
+
+class ModuleDict(_DictLike, Module):
+    """A dict of modules, registered under their keys."""
+    _store = "_modules"
+
+    def __init__(self, modules=None):
+        Module.__init__(self)
+        if modules is not None:
+            self.update(modules)
+
+    def __setitem__(self, key, module):
+        self.add_module(key, _module("ModuleDict", key, module))
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleDict has no forward: call its modules by key")
@@ -195,43 +204,14 @@ class ParameterList(Module):
                          for i, p in enumerate(self))
 
 
-class ParameterDict(Module):
+class ParameterDict(_DictLike, Module):
     """A dict of parameters, registered under their keys."""
+    _store = "_parameters"
 
     def __init__(self, parameters=None):
-        super().__init__()
+        Module.__init__(self)
         if parameters is not None:
             self.update(parameters)
 
-    def __getitem__(self, key):
-        return self._parameters[key]
-
     def __setitem__(self, key, p):
         self.register_parameter(key, _param("ParameterDict", key, p))
-
-    def __delitem__(self, key):
-        del self._parameters[key]
-        object.__delattr__(self, key)
-
-    def __len__(self):
-        return len(self._parameters)
-
-    def __iter__(self):
-        return iter(self._parameters)
-
-    def __contains__(self, key):
-        return key in self._parameters
-
-    def keys(self):
-        return self._parameters.keys()
-
-    def items(self):
-        return self._parameters.items()
-
-    def values(self):
-        return self._parameters.values()
-
-    def update(self, parameters):
-        items = parameters.items() if hasattr(parameters, "items") else parameters
-        for k, p in OrderedDict(items).items():
-            self[k] = p

@@ -40,16 +40,8 @@ def _int(name, what, v, lo=1):
 
 
 def _real(name, what, v, lo=None, hi=None, lo_open=False, hi_open=False, why=""):
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
-        raise ValueError(f"{name}: {what} must be a finite number, got {v!r}")
-    if (lo is not None and (v <= lo if lo_open else v < lo)) or \
-            (hi is not None and (v >= hi if hi_open else v > hi)):
-        if hi is None:
-            rng = f"> {lo}" if lo_open else f">= {lo}"
-        else:
-            rng = f"in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
-        raise ValueError(f"{name}: {what} must be {rng}, got {v!r}{why}")
-    return v
+    from .optimizer import _check_number
+    return _check_number(name, what, v, lo, hi, lo_open, hi_open, why)
 
 
 _GAMMA_WHY = ("; gamma is the factor the learning rate is multiplied by (0.1 divides it by "

@@ -20,9 +20,11 @@ _required = object()
 
 
 def _check_number(name, what, v, lo=None, hi=None, lo_open=False, hi_open=False, why=""):
-    """``v`` must be a finite real number in the given range."""
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or math.isnan(v):
+    """``v`` must be a finite real number in the given range (optimisers and schedulers)."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise TypeError(f"{name}: {what} must be a number, got {v!r}")
+    if not math.isfinite(v):
+        raise ValueError(f"{name}: {what} must be a finite number, got {v!r}")
     bad = (lo is not None and (v <= lo if lo_open else v < lo)) or \
         (hi is not None and (v >= hi if hi_open else v > hi))
     if bad:
