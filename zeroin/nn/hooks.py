@@ -168,10 +168,10 @@ def _dtype_of(x, op):
     return dt
 
 
-def _device(x, op):
+def _device(x, where):
     name = str(getattr(x, "type", x)).split(":")[0]
     if name != "cpu":
-        raise RuntimeError(f"{op}.to: zeroin runs on the CPU only, got device {x!r}; use "
+        raise RuntimeError(f"{where}: zeroin runs on the CPU only, got device {x!r}; use "
                            f"'cpu' (or leave the device out)")
 
 
@@ -179,7 +179,7 @@ def parse_to(op, args, kwargs):
     """The dtype asked for by ``Module.to(...)`` (None: keep), checking any device."""
     dtype = kwargs.pop("dtype", None)
     if "device" in kwargs:
-        _device(kwargs.pop("device"), op)
+        _device(kwargs.pop("device"), f"{op}.to")
     kwargs.pop("non_blocking", None)
     if kwargs:
         raise TypeError(f"{op}.to: unexpected keyword(s) {sorted(kwargs)}")
@@ -189,7 +189,7 @@ def parse_to(op, args, kwargs):
                 dtype = a.dtype
         elif type(a).__name__ == "device" or (isinstance(a, str) and a.split(":")[0] in
                                                  ("cpu", "cuda", "mps", "xpu", "meta")):
-            _device(a, op)
+            _device(a, f"{op}.to")
         elif isinstance(a, bool):
             continue                # non_blocking given positionally
         else:

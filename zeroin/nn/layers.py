@@ -22,6 +22,13 @@ def _dtype(dtype):
     return d
 
 
+def _check_device(layer, device):
+    """Layers live on the CPU; ``device='cpu'`` (or None) is accepted, others refused."""
+    if device is not None:
+        from .hooks import _device
+        _device(device, layer)
+
+
 def _check_input_dtype(layer, x):
     """The input as a tensor of the layer's parameter dtype: integer or boolean input is
     converted; another floating dtype is refused, as PyTorch refuses mixed dtypes (the
@@ -61,6 +68,7 @@ class Linear(Module):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"Linear: {n} must be a positive integer, got {v!r}")
         self.in_features, self.out_features = int(in_features), int(out_features)
+        _check_device("Linear", device)
         dt = _dtype(dtype)
         self.weight = _leaf(np.empty((out_features, in_features), dtype=dt), True)
         if bias:

@@ -185,6 +185,29 @@ class Module:
             _name_by_path(name, module)
         object.__setattr__(self, name, module)
 
+    register_module = add_module        # PyTorch's alias
+
+    def get_submodule(self, target):
+        """The submodule at the dotted path ``target`` ("" is this module)."""
+        m = self
+        for part in target.split(".") if target else ():
+            kids = m.__dict__.get("_modules", {})
+            if part not in kids:
+                raise AttributeError(f"{type(m).__name__} has no submodule {part!r} (path "
+                                     f"{target!r}); its children are {list(kids)}")
+            m = kids[part]
+        return m
+
+    def get_parameter(self, target):
+        """The parameter at the dotted path ``target`` (e.g. "0.weight")."""
+        path, _, name = target.rpartition(".")
+        m = self.get_submodule(path)
+        p = m.__dict__.get("_parameters", {}).get(name)
+        if p is None:
+            raise AttributeError(f"{type(m).__name__} has no parameter {name!r} (path "
+                                 f"{target!r})")
+        return p
+
     # --- running ------------------------------------------------------------------------
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward(self, ...)")

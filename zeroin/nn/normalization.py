@@ -5,7 +5,7 @@ import numpy as np
 
 from .._tensor import _leaf
 from . import functional as F
-from .layers import _check_input_dtype, _dtype
+from .layers import _check_device, _check_input_dtype, _dtype
 from .module import Module
 
 __all__ = ["LayerNorm", "GroupNorm", "Embedding"]
@@ -25,6 +25,7 @@ class LayerNorm(Module):
                              f"{normalized_shape!r}")
         self.normalized_shape = tuple(int(d) for d in shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
+        _check_device("LayerNorm", device)
         dt = _dtype(dtype)
         if elementwise_affine:
             self.weight = _leaf(np.ones(self.normalized_shape, dtype=dt), True)
@@ -57,6 +58,7 @@ class GroupNorm(Module):
                              f"by num_groups ({num_groups})")
         self.num_groups, self.num_channels = int(num_groups), int(num_channels)
         self.eps, self.affine = eps, affine
+        _check_device("GroupNorm", device)
         dt = _dtype(dtype)
         if affine:
             self.weight = _leaf(np.ones(num_channels, dtype=dt), True)
@@ -91,6 +93,7 @@ class Embedding(Module):
                                  f"({num_embeddings}), got {padding_idx}")
             padding_idx %= num_embeddings
         self.padding_idx = padding_idx
+        _check_device("Embedding", device)
         dt = _dtype(dtype)
         if _weight is None:
             from ..random import get_rng
