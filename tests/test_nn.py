@@ -844,3 +844,48 @@ def test_containers_register_and_renumber():
     assert list(md) == ["a", "b"] and md.pop("a") is not None and "a" not in md
     pl = nn.ParameterList([zeroin.zeros(2), nn.Parameter(zeroin.ones(3))])
     assert all(p.requires_grad for p in pl) and len(list(pl.parameters())) == 2
+
+
+# --- composed functions: gradients against finite differences, first and second order -------
+
+_R = np.random.default_rng(5)
+_P = _R.dirichlet(np.ones(4), 3)
+COMPOSED = [
+    ("erf", lambda x: F.erf(x), (5,)),
+    ("gelu", lambda x: F.gelu(x), (5,)),
+    ("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"), (5,)),
+    ("silu", F.silu, (5,)), ("elu", lambda x: F.elu(x, 0.7), (6,)),
+    ("celu", lambda x: F.celu(x, 2.0), (6,)), ("selu", F.selu, (6,)), ("mish", F.mish, (5,)),
+    ("logsigmoid", F.logsigmoid, (5,)), ("softsign", F.softsign, (5,)),
+    ("layer_norm", lambda x: F.layer_norm(x, (4,)), (3, 4)),
+    ("layer_norm_affine", lambda x, w, b: F.layer_norm(x, 4, w, b), (3, 4), (4,), (4,)),
+    ("group_norm", lambda x, w: F.group_norm(x, 2, w), (2, 4, 3), (4,)),
+    ("embedding", lambda w: F.embedding(np.array([[0, 2], [2, 1]]), w), (3, 2)),
+    ("huber", lambda x: F.huber_loss(x, np.linspace(-2, 2, 6), delta=0.5), (6,)),
+    ("smooth_l1", lambda x: F.smooth_l1_loss(x, np.zeros(6), beta=0.3), (6,)),
+    ("kl_div", lambda x: F.kl_div(F.log_softmax(x, 1), _P, reduction="batchmean"), (3, 4)),
+    ("ce_weighted_smoothed", lambda x: F.cross_entropy(
+        x, np.array([0, 3, 1]), weight=zeroin.tensor([1.0, 2.0, 0.5, 1.0]),
+        label_smoothing=0.2, ignore_index=1), (3, 4)),
+    ("ce_kdim", lambda x: F.cross_entropy(x, np.array([[0, 2], [1, 1]]), reduction="sum"),
+     (2, 3, 2)),
+    ("ce_soft", lambda x: F.cross_entropy(x, _P), (3, 4)),
+    ("nll_weighted", lambda x: F.nll_loss(x, np.array([0, 3, 1]),
+                                          weight=zeroin.tensor([1.0, 2.0, 0.5, 1.0])), (3, 4)),
+    ("bce_pos_weight", lambda x: F.binary_cross_entropy_with_logits(
+        x, _P, pos_weight=zeroin.tensor([1.0, 2.0, 3.0, 0.5])), (3, 4)),
+]
+
+
+@pytest.mark.parametrize("name, fn, shapes", [(c[0], c[1], c[2:]) for c in COMPOSED],
+                         ids=[c[0] for c in COMPOSED])
+def test_composed_functions_gradcheck(name, fn, shapes):
+    rng = np.random.default_rng(3)
+    arrays = [rng.uniform(-2, 2, s) for s in shapes]
+    if name in ("huber", "smooth_l1", "elu", "celu", "selu"):   # keep clear of the kinks
+        arrays[0] = np.where(np.abs(arrays[0]) < 0.1, arrays[0] + 0.3, arrays[0])
+        if name == "huber":
+            arrays[0] = np.linspace(-2, 2, 6) + np.array([0.1, -0.9, 0.2, -0.2, 0.8, 1.5])
+        if name == "smooth_l1":
+            arrays[0] = np.array([-1.0, -0.2, -0.05, 0.1, 0.25, 2.0])
+    check_both(fn, *arrays)
