@@ -1,8 +1,9 @@
 """Optimizer: the rule that turns gradients into a step, ``w <- w - lr * (something)``.
 
-Every optimiser updates ``p.data`` in place (``d -= ...``), so the parameter keeps its
+Every optimiser updates ``p.data`` in place (``w -= ...``), so the parameter keeps its
 array and dtype; its running averages live in ``state[p]``, arrays of the parameter's
-shape made once. Each ``_update`` is written as the formula in its class docstring.
+shape made once (keys starting with "_" are work arrays, not saved). Each ``_update``
+follows the formula in its class docstring.
 """
 from __future__ import annotations
 
@@ -211,7 +212,7 @@ class Optimizer:
                 st = self.state.get(p)
                 if st:
                     state[index[id(p)]] = {k: (v.copy() if isinstance(v, np.ndarray) else v)
-                                           for k, v in st.items()}
+                                           for k, v in st.items() if not k.startswith("_")}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
