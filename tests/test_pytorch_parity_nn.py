@@ -320,10 +320,11 @@ def test_full_backward_hook_sees_pytorchs_gradients():
             lin.double()
         calls = []
 
+        def arr(g):
+            return None if g is None else np.array(g.detach() if lib == "t" else g.data)
+
         def hook(mod, gin, gout, calls=calls):
-            calls.append(([None if g is None else np.array(g.detach() if hasattr(
-                g, "detach") else g.data) for g in gin], np.array(gout[0].detach()
-                                                                   if lib == "t" else gout[0].data)))
+            calls.append(([arr(g) for g in gin], arr(gout[0])))
             return tuple(None if g is None else g * 3 for g in gin)
 
         lin.register_full_backward_hook(hook)
