@@ -2,13 +2,13 @@
 
 Every optimiser updates ``p.data`` in place (``w -= ...``), so the parameter keeps its
 array and dtype; its running averages live in ``state[p]``, arrays of the parameter's
-shape made once (keys starting with "_" are work arrays, not saved). Each ``_update``
-follows the formula in its class docstring.
+shape made once. Each ``_update`` follows the formula in its class docstring.
 """
 from __future__ import annotations
 
 import math
 import numbers
+from collections import defaultdict
 
 import numpy as np
 
@@ -57,7 +57,8 @@ class Optimizer:
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
-        self.state = {}
+        self.state = defaultdict(dict)      # as PyTorch: state[p] is {} before the first step
+        self._work = {}                     # per parameter: work arrays, never saved
         self.param_groups = []
         name = type(self).__name__
         if isinstance(params, Tensor):
@@ -175,17 +176,18 @@ class Optimizer:
                 raise ValueError(f"{type(self).__name__}.step: gradient of shape "
                                  f"{grad.shape} for a parameter of shape {value.shape}")
             state = self.state.get(p)
-            if state is None or not _fits(state, value):
+            if not state or not _fits(state, value):
                 state = self.state[p] = self._init_state(p, group)
             if group.get("maximize"):
                 grad = -grad
-            self._update(value, grad, state, group)
+            self._update(value, grad, state, group, self._work.setdefault(p, []))
 
     def _init_state(self, p, group):
         return {}
 
-    def _update(self, w, g, state, group):
-        """Change the parameter's array ``w`` in place, given its gradient ``g``."""
+    def _update(self, w, g, state, group, work):
+        """Change the parameter's array ``w`` in place, given its gradient ``g``; ``work``
+        is this parameter's list of work arrays (see ``optimizers._work``)."""
         raise NotImplementedError
 
     # --- state -------------------------------------------------------------------------
@@ -212,7 +214,7 @@ class Optimizer:
                 st = self.state.get(p)
                 if st:
                     state[index[id(p)]] = {k: (v.copy() if isinstance(v, np.ndarray) else v)
-                                           for k, v in st.items() if not k.startswith("_")}
+                                           for k, v in st.items()}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
@@ -265,7 +267,7 @@ class Optimizer:
                 elif isinstance(v, np.ndarray) and v.ndim == 0:
                     v = v.item()
                 mine[k] = v
-        self.state = new_state
+        self.state = defaultdict(dict, new_state)
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]

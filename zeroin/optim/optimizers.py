@@ -34,12 +34,11 @@ def _l2(w, g, weight_decay):
     return g + weight_decay * w if weight_decay else g
 
 
-def _work(state, w, n=1):
-    """``n`` work arrays of ``w``'s shape and dtype, kept in ``state`` (not saved)."""
-    bufs = state.get("_work")
-    if bufs is None or len(bufs) < n or bufs[0].dtype != w.dtype or bufs[0].shape != w.shape:
-        bufs = state["_work"] = [np.empty_like(w) for _ in range(n)]
-    return bufs
+def _work(work, w, n=1):
+    """``n`` work arrays of ``w``'s shape and dtype in the parameter's list ``work``."""
+    if len(work) < n or work[0].dtype != w.dtype or work[0].shape != w.shape:
+        work[:] = [np.empty_like(w) for _ in range(n)]
+    return work[:n]
 
 
 def _ema_sq(avg, g, beta, tmp):
@@ -96,7 +95,7 @@ class SGD(Optimizer):
                     self._step_group(group, (p,))
         return None
 
-    def _update(self, w, g, state, group):
+    def _update(self, w, g, state, group, work):
         g = _l2(w, g, group["weight_decay"])
         m = group["momentum"]
         if m:
@@ -130,12 +129,12 @@ class Adagrad(Optimizer):
     def _init_state(self, p, group):
         return {"step": 0, "sum": np.full_like(p.data, group["initial_accumulator_value"])}
 
-    def _update(self, w, g, state, group):
+    def _update(self, w, g, state, group, work):
         state["step"] += 1
         t = state["step"]
         g = _l2(w, g, group["weight_decay"])
         lr_t = float(group["lr"]) / (1 + (t - 1) * group["lr_decay"])
-        (tmp,) = _work(state, w)
+        (tmp,) = _work(work, w)
         s = state["sum"]
         s += np.multiply(g, g, out=tmp)                         # s <- s + g**2
         denom = np.sqrt(s, out=tmp)
@@ -161,12 +160,12 @@ class Adadelta(Optimizer):
         return {"step": 0, "square_avg": np.zeros_like(p.data),
                 "acc_delta": np.zeros_like(p.data)}
 
-    def _update(self, w, g, state, group):
+    def _update(self, w, g, state, group, work):
         state["step"] += 1
         rho, eps = group["rho"], group["eps"]
         g = _l2(w, g, group["weight_decay"])
         v, u = state["square_avg"], state["acc_delta"]
-        tmp, dx = _work(state, w, 2)
+        tmp, dx = _work(work, w, 2)
         _ema_sq(v, g, rho, tmp)                                 # v <- rho v + (1-rho) g**2
         np.add(u, eps, out=dx)
         np.sqrt(dx, out=dx)
@@ -200,12 +199,12 @@ class RMSprop(Optimizer):
             state["grad_avg"] = np.zeros_like(p.data)
         return state
 
-    def _update(self, w, g, state, group):
+    def _update(self, w, g, state, group, work):
         state["step"] += 1
         alpha, lr = group["alpha"], float(group["lr"])
         g = _l2(w, g, group["weight_decay"])
         v = state["square_avg"]
-        tmp, rms = _work(state, w, 2)
+        tmp, rms = _work(work, w, 2)
         _ema_sq(v, g, alpha, tmp)                               # v <- alpha v + (1-alpha) g**2
         if group["centered"]:
             gbar = state["grad_avg"]
@@ -256,7 +255,7 @@ class Adam(Optimizer):
             state["max_exp_avg_sq"] = np.zeros_like(p.data)
         return state
 
-    def _update(self, w, g, state, group):
+    def _update(self, w, g, state, group, work):
         state["step"] += 1
         t = state["step"]
         b1, b2 = group["betas"]
@@ -266,7 +265,7 @@ class Adam(Optimizer):
         else:
             g = _l2(w, g, wd)
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        tmp, denom = _work(state, w, 2)
+        tmp, denom = _work(work, w, 2)
         m += np.multiply(np.subtract(g, m, out=tmp), 1 - b1, out=tmp)   # m <- b1 m + (1-b1) g
         _ema_sq(v, g, b2, tmp)                                  # v <- b2 v + (1-b2) g**2
         if group["amsgrad"]:
