@@ -52,7 +52,7 @@ class Optimizer:
     """Base class: holds ``param_groups`` (lists of parameters with their own settings,
     e.g. ``lr``) and per-parameter ``state`` (momentum buffers, running averages...).
 
-    Subclasses implement ``_update(w, g, state, group)``.
+    Subclasses implement ``_update(w, g, state, group, work)``.
     """
 
     def __init__(self, params, defaults):
