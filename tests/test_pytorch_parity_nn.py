@@ -227,10 +227,15 @@ def test_embedding_and_padding_idx():
 
 def test_default_initialisations_have_pytorchs_distributions():
     zeroin.manual_seed(0)
-    for make in (lambda m: m.Linear(400, 300), lambda m: m.Embedding(300, 400)):
-        zw, tw = make(nn).weight.data, make(torch.nn).weight.detach().numpy()
-        assert zw.shape == tw.shape
-        assert abs(zw.std() / tw.std() - 1) < 0.02 and abs(zw.max() / tw.max() - 1) < 0.1
+    torch.manual_seed(0)
+    lin, tlin = nn.Linear(400, 300), torch.nn.Linear(400, 300)      # U(-1/20, 1/20)
+    for z, t in ((lin.weight, tlin.weight), (lin.bias, tlin.bias)):
+        z, t = z.data, t.detach().numpy()
+        assert z.shape == t.shape and abs(z.std() / t.std() - 1) < 0.1
+        assert 0.045 < z.max() <= 0.05 and -0.05 <= z.min() < -0.045
+    emb, temb = nn.Embedding(300, 400), torch.nn.Embedding(300, 400)   # N(0, 1)
+    assert emb.weight.shape == tuple(temb.weight.shape)
+    assert abs(emb.weight.data.std() / temb.weight.detach().numpy().std() - 1) < 0.02
     for make in (lambda m: m.LayerNorm(5), lambda m: m.GroupNorm(1, 5),
                  lambda m: m.BatchNorm1d(5)):
         for (k, z), (_, t) in zip(make(nn).state_dict().items(),
