@@ -583,3 +583,39 @@ def test_tensor_dataset_random_split_subset_and_concat():
         _flat([b for b in torch.utils.data.DataLoader(tsub, batch_size=2)])
     cat = zds + sub
     assert len(cat) == len(tds + tsub) and _flat(list(cat[11])) == _flat(list((tds + tsub)[11]))
+
+
+def test_iterable_datasets_and_samplers():
+    class ZS(zdata.IterableDataset):
+        def __iter__(self):
+            return ((np.full(2, float(i)), i) for i in range(7))
+
+    class TS(torch.utils.data.IterableDataset):
+        __iter__ = ZS.__iter__
+
+    for kw in (dict(batch_size=3), dict(batch_size=3, drop_last=True), dict(batch_size=None)):
+        z = list(zdata.DataLoader(ZS(), **kw))
+        t = list(torch.utils.data.DataLoader(TS(), **kw))
+        if kw["batch_size"] is None:
+            assert len(z) == len(t) == 7
+        else:
+            assert [_flat(b) for b in z] == [_flat(b) for b in t]
+    ds = zdata.TensorDataset(np.arange(10.0), np.arange(10))
+    tds = torch.utils.data.TensorDataset(torch.arange(10.0), torch.arange(10))
+    for make in (lambda m, d: m.SequentialSampler(d),
+                 lambda m, d: m.BatchSampler(m.SequentialSampler(d), 4, drop_last=False),
+                 lambda m, d: m.BatchSampler(m.SequentialSampler(d), 4, drop_last=True)):
+        assert [list(np.atleast_1d(b)) for b in make(zdata, ds)] == \
+            [list(np.atleast_1d(b)) for b in make(torch.utils.data, tds)]
+        assert len(make(zdata, ds)) == len(make(torch.utils.data, tds))
+    sub = list(zdata.SubsetRandomSampler([1, 5, 7], generator=0))
+    assert sorted(sub) == [1, 5, 7]
+    rs = zdata.RandomSampler(ds, generator=3)
+    assert sorted(rs) == list(range(10)) and len(rs) == 10
+    wr = list(zdata.WeightedRandomSampler([0, 0, 1.0, 0], 5))
+    assert wr == [2] * 5
+    got = [b[1].data.tolist() for b in zdata.DataLoader(ds, sampler=zdata.SubsetRandomSampler(
+        [0, 1, 2], generator=1), batch_size=3)]
+    assert sorted(got[0]) == [0, 1, 2]
+    with pytest.raises(ValueError, match="IterableDataset gives its samples in its own order"):
+        zdata.DataLoader(ZS(), shuffle=True)

@@ -6,8 +6,9 @@
 >>> xb.shape, yb.shape
 ((32, 2), (32, 1))
 """
-from .dataset import (ConcatDataset, DataLoader, Dataset, Subset, TensorDataset, as_dataset,
-                      default_collate, random_split, train_val_test_split)
+from .dataset import (ConcatDataset, DataLoader, Dataset, IterableDataset, Subset,
+                      TensorDataset, as_dataset, default_collate, random_split,
+                      train_val_test_split)
 from .datasets import DATASETS, DatasetSplits, load_dataset, load_digits
 from .files import detect_task, encode_labels, read_table
 from .mnist import (DEFAULT_MNIST_URL, MNIST_FILES, MNIST_SHA256, DatasetError, DownloadError,
@@ -15,7 +16,8 @@ from .mnist import (DEFAULT_MNIST_URL, MNIST_FILES, MNIST_SHA256, DatasetError, 
 from .synthetic import make_linear, make_moons, make_sine, make_spirals, make_xor
 from .transforms import Standardizer
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "DataLoader",
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
+           "DataLoader",
            "default_collate", "random_split",
            "train_val_test_split", "as_dataset", "Standardizer", "make_linear", "make_xor",
            "make_moons", "make_spirals", "make_sine", "load_digits", "load_mnist", "read_idx",

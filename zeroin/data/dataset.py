@@ -8,7 +8,7 @@ import numpy as np
 from .._tensor import Tensor
 from ..random import get_rng
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "DataLoader",
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "DataLoader",
            "default_collate", "random_split", "train_val_test_split", "as_dataset"]
 
 
@@ -32,6 +32,17 @@ class Dataset:
 
     def __add__(self, other):
         return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """A stream of samples: subclasses define ``__iter__`` (no indexing); the DataLoader
+    groups consecutive samples into batches."""
+
+    def __iter__(self):
+        raise NotImplementedError(f"{type(self).__name__} must define __iter__")
+
+    def __len__(self):
+        raise TypeError(f"{type(self).__name__} is an IterableDataset without __len__")
 
 
 class TensorDataset(Dataset):
@@ -246,6 +257,11 @@ class DataLoader:
                                           sampler is not None or drop_last):
             raise ValueError("DataLoader: batch_sampler makes the batches itself; leave "
                              "batch_size, shuffle, sampler and drop_last at their defaults")
+        if isinstance(self.dataset, IterableDataset) and (shuffle or sampler is not None or
+                                                           batch_sampler is not None):
+            raise ValueError("DataLoader: an IterableDataset gives its samples in its own "
+                             "order; shuffle, sampler and batch_sampler do not apply (shuffle "
+                             "inside its __iter__)")
         if collate_fn is not None and not callable(collate_fn):
             raise TypeError(f"DataLoader: collate_fn must be a function of a list of "
                             f"samples, got {type(collate_fn).__name__}")
@@ -275,6 +291,11 @@ class DataLoader:
             yield order[start:start + bs]
 
     def __len__(self):
+        if isinstance(self.dataset, IterableDataset):
+            n = len(self.dataset)       # TypeError when the stream has no length
+            if self.batch_size is None:
+                return n
+            return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
         if self.batch_sampler is not None:
             return len(self.batch_sampler)
         n = len(self.sampler) if self.sampler is not None else len(self.dataset)
@@ -282,7 +303,25 @@ class DataLoader:
             return n
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
+    def _stream(self):
+        collate = self.collate_fn or default_collate
+        if self.batch_size is None:
+            yield from (s if self.collate_fn is None else self.collate_fn(s)
+                        for s in self.dataset)
+            return
+        batch = []
+        for sample in self.dataset:
+            batch.append(sample)
+            if len(batch) == self.batch_size:
+                yield collate(batch)
+                batch = []
+        if batch and not self.drop_last:
+            yield collate(batch)
+
     def __iter__(self):
+        if isinstance(self.dataset, IterableDataset):
+            yield from self._stream()
+            return
         for idx in self._batches():
             if self.batch_size is None and self.batch_sampler is None:
                 sample = self.dataset[int(idx[0])]
