@@ -28,7 +28,7 @@ from .metrics import get_metric
 from .random import manual_seed
 
 __all__ = ["fit", "evaluate", "predict", "History", "StopTraining", "TrainingDiverged",
-           "Callback", "ModelCheckpoint", "LambdaCallback", "TrainingLoop"]
+           "Callback", "ModelCheckpoint", "LambdaCallback", "TrainingLoop", "save_figure"]
 
 
 class StopTraining(Exception):
@@ -220,8 +220,8 @@ class History:
                 f"best_epoch={self.best_epoch}, last={last})")
 
 
-def _save_figure(fig, path):
-    """Write a figure atomically (temporary file in the same folder, then rename).
+def save_figure(fig, path):
+    """Write a Matplotlib figure atomically (temporary file in the same folder, then rename).
 
     The format comes from the file's extension (matplotlib's default, PNG, without one).
     """
@@ -231,6 +231,9 @@ def _save_figure(fig, path):
     with atomic_open(path) as f:
         fig.savefig(f, dpi=110, format=path.suffix[1:].lower() or None)
     return path
+
+
+_save_figure = save_figure          # the old private name
 
 
 # --- helpers -----------------------------------------------------------------------------
