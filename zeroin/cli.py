@@ -139,6 +139,7 @@ def _add_training_args(p, sweep=False):
                    default=None if not sweep else 30,
                    help="passes over the training data" + (_per_dataset("epochs")
                                                            if not sweep else ""))
+    p.set_defaults(optimizer_chosen=False)
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the initial weights, shuffling and dropout")
     p.add_argument("--out", default=None,
