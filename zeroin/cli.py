@@ -227,6 +227,9 @@ def _user_message(args, e):
 
 
 def _run(args):
+    if args.command in ("tour", "lesson") and not getattr(args, "list", False):
+        from .recipes import check_out_folder
+        check_out_folder(args.out)
     if args.command == "tour":
         from .tour import run_tour
         run_tour(out=args.out, train=not args.no_train)

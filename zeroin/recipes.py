@@ -329,30 +329,34 @@ def save_checkpoint(path, model, optimizer, splits, hidden, activation, train_in
 def run_folder(kind, dataset, out=None, now=None):
     """The folder a command writes to: ``out`` if given, else a new
     ``zeroin-out/<kind>-<data>-<YYYYmmdd-HHMMSS>`` (``-2``, ``-3``... if taken), so two
-    runs never mix their files. Refuses, before any work, an ``out`` that is a file or
-    lies in a folder that cannot be written."""
+    runs never mix their files; checked with :func:`check_out_folder`."""
     if out is not None:
-        folder = Path(out)
-        if folder.exists() and not folder.is_dir():
-            raise ValueError(f"--out {out} is an existing file, but --out names a folder "
-                             f"(created if missing); choose another name")
-    else:
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
-        base = Path("zeroin-out") / f"{kind}-{_slug(dataset)}-{stamp}"
-        folder, n = base, 1
-        while folder.exists():
-            n += 1
-            folder = base.with_name(f"{base.name}-{n}")
+        return check_out_folder(out)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    base = Path("zeroin-out") / f"{kind}-{_slug(dataset)}-{stamp}"
+    folder, n = base, 1
+    while folder.exists():
+        n += 1
+        folder = base.with_name(f"{base.name}-{n}")
+    return check_out_folder(folder, option=None)
+
+
+def check_out_folder(out, option="--out"):
+    """Refuse, before any work, an output folder that is a file, lies under a file or in a
+    folder that cannot be written; returns it as a Path (it is created when written)."""
+    folder = Path(out)
+    if option and folder.exists() and not folder.is_dir():
+        raise ValueError(f"{option} {out} is an existing file, but {option} names a folder "
+                         f"(created if missing); choose another name")
     probe = folder
-    while not probe.exists():
-        if probe.parent == probe:
-            break
+    while not probe.exists() and probe.parent != probe:
         probe = probe.parent
     if probe.exists() and not probe.is_dir():
         raise ValueError(f"cannot create the output folder {folder}: {probe} is a file")
     if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
         raise PermissionError(f"cannot write the output folder {folder}: {probe} is not "
-                              f"writable; choose another with --out")
+                              f"writable; choose another" + (f" with {option}" if option
+                                                             else " with --out"))
     return folder
 
 
