@@ -101,10 +101,10 @@ def atomic_open(path, mode="wb", *, suffix=".tmp", encoding=None, fsync=True, op
 
     Yields a file object on a temporary file ``.<name>.zeroin-<pid>-<random><suffix>`` in
     the target's folder (created if missing), after removing stale temporaries of earlier
-    interrupted writes of ``path`` (:func:`clean_stale_temporaries`). When the block ends normally the file is flushed (and
-    fsynced unless ``fsync=False``), given the permissions a plain ``open`` would give
-    (``0o666`` less the umask, where ``mkstemp`` alone makes ``0o600``) and renamed onto
-    ``path``. If the block raises, the temporary file is removed and any old ``path`` is
+    interrupted writes of ``path`` (:func:`clean_stale_temporaries`). When the block ends
+    normally the file is flushed (and fsynced unless ``fsync=False``), given the
+    permissions a plain ``open`` would give (``0o666`` less the umask, where ``mkstemp``
+    alone makes ``0o600``) and renamed onto ``path``. If the block raises, the temporary file is removed and any old ``path`` is
     left untouched.
 
     Parameters

@@ -28,9 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["TRAIN_DEFAULTS", "RECIPES", "recipe_for", "build_mlp", "make_optimizer", "loss_for_task", "metrics_for_task", "train_mlp",
-           "evaluate_checkpoint", "sweep", "train_command", "evaluate_command",
-           "sweep_command", "evaluate_split", "format_metrics", "ACTIVATIONS", "OPTIMIZERS"]
+__all__ = ["TRAIN_DEFAULTS", "RECIPES", "recipe_for", "build_mlp", "make_optimizer",
+           "loss_for_task", "metrics_for_task", "train_mlp", "evaluate_checkpoint", "sweep",
+           "train_command", "evaluate_command", "sweep_command", "evaluate_split",
+           "format_metrics", "run_folder", "check_out_folder", "ACTIVATIONS", "OPTIMIZERS"]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamw")
