@@ -287,6 +287,8 @@ CLI_CASES = [
      r"zeroin lesson: --out .*existing\.txt is an existing file"),
     ("tour-out-is-a-file", ["tour", "--no-train", "--out", "{file}"],
      r"zeroin tour: --out .*existing\.txt is an existing file"),
+    ("out-cannot-be-created", ["train", "xor", "--out", "/proc/zeroin-test-out"],
+     r"zeroin train: cannot (create|write) the output folder /proc/zeroin-test-out: .*--out"),
     ("csv-too-small", ["train", "{csv}"],
      r"zeroin train: load_dataset: .*rows3\.csv has 3 row\(s\), too few to split"),
     ("missing-data-file", ["train", "{tmp}/none.csv"], r"no such data file: .*none\.csv"),

@@ -367,21 +367,39 @@ def _mlp_parameters(n_in, hidden, n_out):
     return sum(a * b + b for a, b in zip(sizes, sizes[1:]))
 
 
+def _make_folder(folder, op):
+    """Create ``folder`` now (before training), or say clearly why it cannot be."""
+    existed = folder.is_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise type(e)(f"{op}: cannot create the output folder {folder}: "
+                      f"{e.strerror or e}; choose another with --out") from None
+    return not existed
+
+
 def train_command(args):
     out = run_folder("train", args.dataset, args.out)
     verbose = getattr(args, "verbose", 1)
+    created = []
+
+    def announce(d):
+        _announce(args, d)
+        created.append(_make_folder(out, "train"))
     model, history, d, test = train_mlp(
         args.dataset, hidden=args.hidden, activation=args.activation,
         optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size, epochs=args.epochs,
         seed=args.seed, verbose=verbose, out=out, test_path=getattr(args, "test", None),
         task=getattr(args, "task", None), label_column=getattr(args, "label_column", None),
-        announce=lambda d: _announce(args, d), schedule=getattr(args, "schedule", "cosine"),
+        announce=announce, schedule=getattr(args, "schedule", "cosine"),
         augment=getattr(args, "augment", "auto"))
     print("test  " + format_metrics(test))
     written = [p.name for p in history.files]
     if written:
         print(f"wrote {', '.join(written)} to {out}")
     if history.diverged:
+        if created and created[0] and not any(out.iterdir()):
+            out.rmdir()                       # no empty folder left behind
         kept = (f"; the model of an earlier run in {out} was left as it was, and no history "
                 f"or figures were written next to it" if not written else "")
         raise RuntimeError((history.message + "; " if not verbose else "training diverged (see "
@@ -649,6 +667,7 @@ def sweep_command(args):
           f"{args.backend}" + (f" at {args.scheduler}" if args.scheduler else ""))
     if args.scheduler and args.backend != "dask":
         raise ValueError("--scheduler is for --backend dask")
+    _make_folder(out, "sweep")
     results = sweep(args.dataset, args.lr, hidden=args.hidden, activation=args.activation,
                     optimizer=args.optimizer, batch_size=args.batch_size, epochs=args.epochs,
                     seed=args.seed, target=args.target, jobs=args.jobs, backend=backend,
