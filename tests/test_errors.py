@@ -193,6 +193,10 @@ RECIPE_CASES = [
     ("run-folder-is-a-file",
      lambda tmp: _recipes().run_folder("train", "xor", _write(tmp, "taken", "x")),
      ValueError, r"--out .*taken is an existing file, but --out names a folder"),
+    ("sweep-jobs-zero", lambda tmp: _recipes().sweep("xor", [0.1], jobs=0),
+     ValueError, r"sweep: jobs=0 runs nothing"),
+    ("sweep-lr-negative", lambda tmp: _recipes().sweep("xor", [0.1, -1]),
+     ValueError, r"sweep: learning rates must be positive numbers, got \[0\.1, -1\.0\]"),
     ("metric-unknown", lambda tmp: zeroin.metrics.get_metric("precision"),
      ValueError, r"unknown metric 'precision'; choose one of"),
 ]

@@ -410,10 +410,11 @@ def test_nan_in_a_plain_dataset_is_caught_at_its_batch():
             return 16
 
         def __getitem__(self, i):
-            return np.array([np.nan if i == 11 else 1.0]), np.array([1.0])
+            return np.array([np.inf if i == 11 else 1.0]), np.array([1.0])
 
     model, loss_fn, opt, _ = _linear_setup()
-    with pytest.raises(ValueError, match=r"NaN.*\(epoch 1, step 2\)"):
+    with pytest.raises(ValueError, match=r"inputs of train_data hold Inf in row 3 of the batch "
+                                         r"of epoch 1, step 2"):
         fit(model, loss_fn, opt, Plain(), batch_size=8, shuffle=False, epochs=1, verbose=0)
 
 

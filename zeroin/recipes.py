@@ -575,6 +575,9 @@ def sweep(dataset, lrs, hidden=(32,), activation="relu", optimizer="sgd", batch_
     except ImportError:
         raise ImportError("sweep runs in parallel with joblib: pip install zeroin[parallel]"
                           ) from None
+    if jobs == 0:
+        raise ValueError("sweep: jobs=0 runs nothing; give the number of parallel runs "
+                         "(1, 2, ...) or -1 for one per core")
     lrs = [float(lr) for lr in lrs]
     if not lrs or any(not (lr > 0 and math.isfinite(lr)) for lr in lrs):
         raise ValueError(f"sweep: learning rates must be positive numbers, got {lrs}")

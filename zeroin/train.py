@@ -138,6 +138,7 @@ class History:
         self.stopped_epoch = None
         self.diverged = False
         self.diverged_at = None
+        self.files = []                 # what zeroin.recipes.train_mlp wrote, if it did
         self.message = ""
         self.params = dict(params or {})
         self.model = None
@@ -463,9 +464,10 @@ def _first_bad_row(arr):
     return int(bad[0]), len(bad)
 
 
-def _not_finite_error(where, part, row, count, value, epoch=None, step=None):
-    at = f" (epoch {epoch}, step {step})" if epoch is not None else ""
-    what = "NaN" if np.isnan(value) else "Inf"
+def _not_finite_error(where, part, arr, row, count, epoch=None, step=None):
+    at = f" of the batch of epoch {epoch}, step {step}" if epoch is not None else ""
+    bad = np.asarray(np.asarray(arr)[row]).ravel()
+    what = "NaN" if np.isnan(bad).any() else "Inf"
     return ValueError(
         f"fit: the {part} of {where} hold {what} in row {row}{at}, the first of {count} "
         f"row(s) with NaN or Inf. This is a problem in the data, not a divergence or a too "
@@ -483,10 +485,7 @@ def _check_finite(data, where):
     for part, arr in zip(("inputs", "targets"), arrays):
         found = _first_bad_row(arr)
         if found:
-            row, count = found
-            bad = np.asarray(arr)[row]
-            value = bad.flat[np.flatnonzero(~np.isfinite(bad))[0]] if np.ndim(bad) else bad
-            raise _not_finite_error(where, part, row, count, value)
+            raise _not_finite_error(where, part, arr, *found)
     return True
 
 
@@ -596,11 +595,10 @@ class TrainingLoop:
         xb, yb = _cast(xb, self.dtype), _cast(yb, self.dtype)
         if self.check_batches:
             for part, t in (("inputs", xb), ("targets", yb)):
-                found = _first_bad_row(t.data if isinstance(t, Tensor) else t)
+                arr = t.data if isinstance(t, Tensor) else t
+                found = _first_bad_row(arr)
                 if found:
-                    row, count = found
-                    raise _not_finite_error("train_data", part, row, count, float("nan"),
-                                            epoch, step)
+                    raise _not_finite_error("train_data", part, arr, *found, epoch, step)
         self.optimizer.zero_grad()
         out = self.model(xb)
         loss = _batch_loss(self.loss_fn, out, yb, epoch, step)
