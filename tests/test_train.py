@@ -449,3 +449,19 @@ def test_training_loop_pieces_are_named():
                                                           "patience_exhausted"]
     h = loop.run()
     assert h.stopped_reason == "epsilon" and h.epochs_run < 50
+
+
+def test_nan_in_plain_validation_data_is_refused_before_training():
+    class Plain(zeroin.data.Dataset):
+        def __len__(self):
+            return 30
+
+        def __getitem__(self, i):
+            return np.array([1.0]), np.array([np.nan if i == 21 else 1.0])
+
+    model, loss_fn, opt, data = _linear_setup()
+    before = _weights(model)
+    with pytest.raises(ValueError, match=r"targets of val_data hold NaN in row 21"):
+        fit(model, loss_fn, opt, data, DataLoader(Plain(), batch_size=8), epochs=2,
+            verbose=0)
+    assert _same(before, _weights(model))

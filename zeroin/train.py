@@ -464,15 +464,16 @@ def _first_bad_row(arr):
     return int(bad[0]), len(bad)
 
 
-def _not_finite_error(where, part, arr, row, count, epoch=None, step=None):
+def _not_finite_error(where, part, arr, row, count, epoch=None, step=None, first=0):
+    """The data error for row ``row`` of ``arr`` (row ``first + row`` of ``where``)."""
     at = f" of the batch of epoch {epoch}, step {step}" if epoch is not None else ""
     bad = np.asarray(np.asarray(arr)[row]).ravel()
     what = "NaN" if np.isnan(bad).any() else "Inf"
     return ValueError(
-        f"fit: the {part} of {where} hold {what} in row {row}{at}, the first of {count} "
-        f"row(s) with NaN or Inf. This is a problem in the data, not a divergence or a too "
-        f"large learning rate: nothing was trained. Clean or drop those rows first, e.g. "
-        f"keep = np.isfinite(X).all(axis=1); X, y = X[keep], y[keep]")
+        f"fit: the {part} of {where} hold {what} in row {first + row}{at}, the first of "
+        f"{count} row(s) with NaN or Inf. This is a problem in the data, not a divergence "
+        f"or a too large learning rate: nothing was trained. Clean or drop those rows "
+        f"first, e.g. keep = np.isfinite(X).all(axis=1); X, y = X[keep], y[keep]")
 
 
 def _check_finite(data, where):
@@ -487,6 +488,20 @@ def _check_finite(data, where):
         if found:
             raise _not_finite_error(where, part, arr, *found)
     return True
+
+
+def _check_finite_batches(loader, where):
+    """The same check over the batches of a loader that is not shuffled (validation data
+    that cannot be read as arrays at once): rows are numbered across the batches."""
+    offset = 0
+    for batch in loader:
+        for part, t in zip(("inputs", "targets"), batch[:2]):
+            arr = t.data if isinstance(t, Tensor) else np.asarray(t)
+            found = _first_bad_row(arr)
+            if found:
+                raise _not_finite_error(where, part, arr, found[0], "at least 1",
+                                        first=offset)
+        offset += len(batch[0])
 
 
 def _param_dtype(model):
@@ -547,8 +562,8 @@ class TrainingLoop:
         self.val_loader = None if val_data is None else _loader(
             val_data, max(batch_size, 1024), False, "fit(val_data)")
         self.check_batches = not _check_finite(train_data, "train_data")
-        if val_data is not None:
-            _check_finite(val_data, "val_data")
+        if val_data is not None and not _check_finite(val_data, "val_data"):
+            _check_finite_batches(self.val_loader, "val_data")
         self.dtype = _param_dtype(model)
         self.metrics, self.fns = metrics, _metric_fns(metrics)
         self.callbacks = list(callbacks)
