@@ -104,8 +104,8 @@ def atomic_open(path, mode="wb", *, suffix=".tmp", encoding=None, fsync=True, op
     interrupted writes of ``path`` (:func:`clean_stale_temporaries`). When the block ends
     normally the file is flushed (and fsynced unless ``fsync=False``), given the
     permissions a plain ``open`` would give (``0o666`` less the umask, where ``mkstemp``
-    alone makes ``0o600``) and renamed onto ``path``. If the block raises, the temporary file is removed and any old ``path`` is
-    left untouched.
+    alone makes ``0o600``) and renamed onto ``path``. If the block raises, the temporary
+    file is removed and any old ``path`` is left untouched.
 
     Parameters
     ----------
