@@ -377,9 +377,11 @@ def test_each_run_gets_its_own_folder_and_the_summary_comes_first(tmp_path, caps
     assert len(runs) == 2 and all(r.name.startswith("train-xor-") for r in runs)
     lines = capsys.readouterr().out.splitlines()
     first_epoch = next(i for i, line in enumerate(lines) if line.startswith("epoch "))
-    assert lines[0].startswith("data: xor: ") and "training" in lines[0]
-    assert lines[1].startswith("model: MLP [4] (relu)") and "adam (default)" in lines[1]
-    assert first_epoch == 2
+    model = next(i for i, line in enumerate(lines) if line.startswith("model: "))
+    assert lines[0].startswith("data: xor (binary): ") and "training" in lines[0]
+    assert lines[model].startswith("model: MLP [4] (relu)")
+    assert "adam (default)" in " ".join(lines[model:first_epoch])
+    assert 0 < model < first_epoch and all(len(x) < 80 for x in lines[:first_epoch])
     wrote = [line for line in lines if line.startswith("wrote ")]
     assert wrote[0] == (f"wrote history.json, loss.png, accuracy.png, model.npz to "
                         f"{runs[0].relative_to(tmp_path)}")

@@ -346,20 +346,24 @@ def check_out_folder(out, option="--out"):
 
 
 def _announce(args, d):
-    """The data summary and the recipe, printed before training starts."""
+    """The data summary and the recipe, printed before training starts (80 columns)."""
+    import textwrap
     n_params = _mlp_parameters(d.in_features, args.hidden, d.out_features)
-    print(f"data: {d.name}: {len(d.train)} training"
-          + (" (with shifted copies)" if d.info.get("augment") == "shift" else "")
-          + f", {len(d.val)} validation, {len(d.test)} test samples; "
-          f"{d.in_features} features -> {d.out_features} output(s), {d.task}", flush=True)
-    if "file" in d.info:
-        print(_file_task_text(d))
+    shifted = " (with shifted copies)" if d.info.get("augment") == "shift" else ""
     chosen = "" if getattr(args, "optimizer_chosen", True) else " (default)"
-    print(f"model: MLP {args.hidden} ({args.activation}), {n_params} parameters; "
-          f"{args.optimizer}{chosen} lr={args.lr:g}"
-          + (" cosine schedule" if args.schedule == "cosine" else "")
-          + f", batch size {args.batch_size}, up to {args.epochs} "
-          f"epoch{'' if args.epochs == 1 else 's'}, seed {args.seed}", flush=True)
+    lines = [f"data: {d.name} ({d.task}): {len(d.train)} training{shifted}, {len(d.val)} "
+             f"validation, {len(d.test)} test samples; {d.in_features} features -> "
+             f"{d.out_features} output(s)",
+             f"model: MLP {args.hidden} ({args.activation}), {n_params} parameters; "
+             f"{args.optimizer}{chosen} lr={args.lr:g}"
+             + (" with a cosine schedule" if args.schedule == "cosine" else "")
+             + f", batch size {args.batch_size}, up to {args.epochs} "
+             f"epoch{'' if args.epochs == 1 else 's'}, seed {args.seed}"]
+    for line in lines:
+        print(textwrap.fill(line, 79, subsequent_indent="  ", break_long_words=False,
+                            break_on_hyphens=False), flush=True)
+    if "file" in d.info:
+        print(textwrap.fill(_file_task_text(d), 79, subsequent_indent="  "))
 
 
 def _mlp_parameters(n_in, hidden, n_out):
