@@ -428,3 +428,11 @@ def test_digits_defaults_reach_97_5_percent_on_test():
         _, h, d, test = train_mlp("digits", seed=1)
     assert len(d.train) == 5 * 1259 and h.epochs_run == 40
     assert test["accuracy"] >= 0.975, test
+
+
+def test_commands_is_an_alias_of_recipes():
+    import zeroin.commands
+    import zeroin.recipes
+    assert zeroin.commands is zeroin.recipes
+    from zeroin.commands import train_mlp
+    assert train_mlp is zeroin.recipes.train_mlp
