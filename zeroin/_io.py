@@ -29,6 +29,8 @@ _ACTIVE_LOCK = threading.Lock()
 
 
 def _pid_alive(pid):
+    if os.name == "nt":               # os.kill(pid, 0) would send CTRL_C_EVENT there
+        return True                   # so only the age decides
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
