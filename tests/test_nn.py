@@ -897,3 +897,10 @@ def test_composed_functions_gradcheck(name, fn, shapes):
         if name == "smooth_l1":
             arrays[0] = np.array([-1.0, -0.2, -0.05, 0.1, 0.25, 2.0])
     check_both(fn, *arrays)
+
+
+def test_predict_casts_float_data_to_the_model_dtype():
+    from zeroin.train import predict
+    model = nn.Linear(2, 1)
+    out = predict(model, np.ones((3, 2), np.float32))
+    assert out.dtype == np.float64 and out.shape == (3, 1)

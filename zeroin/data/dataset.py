@@ -245,8 +245,8 @@ class DataLoader:
         self.dataset = as_dataset(dataset, "DataLoader")
         if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or
                                        isinstance(batch_size, bool) or batch_size < 1):
-            raise ValueError(f"DataLoader: batch_size must be a whole number >= 1 (or None "
-                             f"for single samples), got {batch_size!r}")
+            raise ValueError(f"DataLoader: batch_size must be a whole number >= 1, got "
+                             f"{batch_size!r} (or None for single samples)")
         if not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
             raise ValueError(f"DataLoader: num_workers must be a whole number >= 0, got "
                              f"{num_workers!r}")

@@ -20,7 +20,7 @@ class ReduceLROnPlateau(LRScheduler):
                  threshold_mode="rel", cooldown=0, min_lr=0, eps=1e-8):
         name = "ReduceLROnPlateau"
         self.optimizer = _optimizer(name, optimizer)
-        self.factor = _real(name, "factor", factor, lo=0.0, hi=1.0, lo_open=True,
+        self.factor = _real(name, "factor", factor, lo=0, hi=1, lo_open=True,
                             hi_open=True, why="; the lr is multiplied by it (0.1: ten "
                                                "times smaller)")
         if mode not in ("min", "max"):
@@ -29,12 +29,12 @@ class ReduceLROnPlateau(LRScheduler):
         if threshold_mode not in ("rel", "abs"):
             raise ValueError(f"{name}: threshold_mode must be 'rel' or 'abs', got "
                              f"{threshold_mode!r}")
-        self.min_lrs = [_real(name, "min_lr", v, lo=0.0)
+        self.min_lrs = [_real(name, "min_lr", v, lo=0)
                         for v in _per_group(name, "min_lr", min_lr, self.optimizer)]
         self.patience = _int(name, "patience", patience, lo=0)
         self.cooldown = _int(name, "cooldown", cooldown, lo=0)
-        self.threshold = _real(name, "threshold", threshold, lo=0.0)
-        self.eps = _real(name, "eps", eps, lo=0.0)
+        self.threshold = _real(name, "threshold", threshold, lo=0)
+        self.eps = _real(name, "eps", eps, lo=0)
         self.mode, self.threshold_mode = mode, threshold_mode
         self.last_epoch = 0
         self._last_lr = self._lrs()
@@ -106,15 +106,15 @@ class OneCycleLR(LRScheduler):
         else:
             raise ValueError(f"{name}: give total_steps, or epochs and steps_per_epoch "
                              f"(e.g. steps_per_epoch=len(train_loader))")
-        _real(name, "pct_start", pct_start, lo=0.0, hi=1.0)
+        _real(name, "pct_start", pct_start, lo=0, hi=1.0)
         if anneal_strategy not in ("cos", "linear"):
             raise ValueError(f"{name}: anneal_strategy must be 'cos' or 'linear', got "
                              f"{anneal_strategy!r}")
         self._anneal_func_type = anneal_strategy
-        _real(name, "div_factor", div_factor, lo=0.0, lo_open=True)
-        _real(name, "final_div_factor", final_div_factor, lo=0.0, lo_open=True)
+        _real(name, "div_factor", div_factor, lo=0, lo_open=True)
+        _real(name, "final_div_factor", final_div_factor, lo=0, lo_open=True)
         self._schedule_phases = _phases(pct_start, self.total_steps, three_phase)
-        max_lrs = [_real(name, "max_lr", v, lo=0.0, lo_open=True)
+        max_lrs = [_real(name, "max_lr", v, lo=0, lo_open=True)
                    for v in _per_group(name, "max_lr", max_lr, optimizer)]
         if last_epoch == -1:
             for m, g in zip(max_lrs, optimizer.param_groups):

@@ -28,14 +28,15 @@ def _optimizer(name, optimizer):
         got = f"the class {optimizer.__name__}, not an instance"
     else:
         got = type(optimizer).__name__
-    raise TypeError(f"{name}: the first argument must be an optimizer built on the model's "
-                    f"parameters, e.g. {name}(optim.SGD(model.parameters(), lr=0.1), ...); "
-                    f"got {got}")
+    raise TypeError(f"{name}: expected an optimizer, got {got}; build the schedule on the "
+                    f"optimizer of the model's parameters, e.g. "
+                    f"{name}(optim.SGD(model.parameters(), lr=0.1), ...)")
 
 
 def _int(name, what, v, lo=1):
     if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo:
-        raise ValueError(f"{name}: {what} must be a whole number >= {lo}, got {v!r}")
+        kind = "a positive integer" if lo == 1 else f"a whole number >= {lo}"
+        raise ValueError(f"{name}: {what} must be {kind}, got {v!r}")
     return int(v)
 
 
@@ -197,7 +198,7 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
         self.step_size = _int("StepLR", "step_size", step_size)
-        self.gamma = _real("StepLR", "gamma", gamma, lo=0.0, lo_open=True, why=_GAMMA_WHY)
+        self.gamma = _real("StepLR", "gamma", gamma, lo=0, lo_open=True, why=_GAMMA_WHY)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -219,7 +220,7 @@ class MultiStepLR(LRScheduler):
             raise TypeError(f"MultiStepLR: milestones must be a list of epochs such as "
                             f"[30, 80], got {milestones!r}") from None
         self.milestones = Counter(_int("MultiStepLR", "each milestone", m, lo=0) for m in ms)
-        self.gamma = _real("MultiStepLR", "gamma", gamma, lo=0.0, lo_open=True,
+        self.gamma = _real("MultiStepLR", "gamma", gamma, lo=0, lo_open=True,
                            why=_GAMMA_WHY)
         super().__init__(optimizer, last_epoch)
 
@@ -237,7 +238,7 @@ class ConstantLR(LRScheduler):
     """lr * ``factor`` for the first ``total_iters`` epochs, then the lr itself."""
 
     def __init__(self, optimizer, factor=1.0 / 3, total_iters=5, last_epoch=-1):
-        self.factor = _real("ConstantLR", "factor", factor, lo=0.0, hi=1.0)
+        self.factor = _real("ConstantLR", "factor", factor, lo=0, hi=1)
         self.total_iters = _int("ConstantLR", "total_iters", total_iters, lo=0)
         super().__init__(optimizer, last_epoch)
 
@@ -259,9 +260,9 @@ class LinearLR(LRScheduler):
 
     def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5,
                  last_epoch=-1):
-        self.start_factor = _real("LinearLR", "start_factor", start_factor, lo=0.0, hi=1.0,
+        self.start_factor = _real("LinearLR", "start_factor", start_factor, lo=0, hi=1,
                                   lo_open=True)
-        self.end_factor = _real("LinearLR", "end_factor", end_factor, lo=0.0, hi=1.0)
+        self.end_factor = _real("LinearLR", "end_factor", end_factor, lo=0, hi=1)
         self.total_iters = _int("LinearLR", "total_iters", total_iters)
         super().__init__(optimizer, last_epoch)
 
@@ -283,7 +284,7 @@ class ExponentialLR(LRScheduler):
     """Multiply the lr by ``gamma`` every epoch."""
 
     def __init__(self, optimizer, gamma, last_epoch=-1):
-        self.gamma = _real("ExponentialLR", "gamma", gamma, lo=0.0, lo_open=True,
+        self.gamma = _real("ExponentialLR", "gamma", gamma, lo=0, lo_open=True,
                            why=_GAMMA_WHY)
         super().__init__(optimizer, last_epoch)
 
@@ -301,7 +302,7 @@ class PolynomialLR(LRScheduler):
 
     def __init__(self, optimizer, total_iters=5, power=1.0, last_epoch=-1):
         self.total_iters = _int("PolynomialLR", "total_iters", total_iters)
-        self.power = _real("PolynomialLR", "power", power, lo=0.0)
+        self.power = _real("PolynomialLR", "power", power, lo=0)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -321,8 +322,8 @@ class CosineAnnealingLR(LRScheduler):
     ``eta_min + (lr0 - eta_min) (1 + cos(pi t / T_max)) / 2`` (and back up after)."""
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):  # noqa: N803
-        self.T_max = _real("CosineAnnealingLR", "T_max", T_max, lo=0.0, lo_open=True)
-        self.eta_min = _real("CosineAnnealingLR", "eta_min", eta_min, lo=0.0)
+        self.T_max = _real("CosineAnnealingLR", "T_max", T_max, lo=0, lo_open=True)
+        self.eta_min = _real("CosineAnnealingLR", "eta_min", eta_min, lo=0)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -350,7 +351,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         name = "CosineAnnealingWarmRestarts"
         self.T_0 = self.T_i = _int(name, "T_0", T_0)
         self.T_mult = _int(name, "T_mult", T_mult)
-        self.eta_min = _real(name, "eta_min", eta_min, lo=0.0)
+        self.eta_min = _real(name, "eta_min", eta_min, lo=0)
         self.T_cur = last_epoch
         super().__init__(optimizer, last_epoch)
 
@@ -370,7 +371,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                 self.T_cur %= self.T_i
                 self.T_i *= self.T_mult
         else:
-            _real("CosineAnnealingWarmRestarts.step", "epoch", epoch, lo=0.0)
+            _real("CosineAnnealingWarmRestarts.step", "epoch", epoch, lo=0)
             self._jump(epoch)
         self.last_epoch = math.floor(epoch)
         for g, lr in zip(self.optimizer.param_groups, self.get_lr()):
