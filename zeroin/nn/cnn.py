@@ -153,8 +153,8 @@ def train_cnn(dataset, optimizer="adam", lr=CNN_LR, batch_size=32, epochs=CNN_EP
     ``(model, history, splits, test_metrics)``. With ``out``: ``history.json``, curves and
     ``model.npz`` (weights, optimizer state, pixel scale and architecture)."""
     from .. import random as zr
-    from ..commands import (_plot_history, _write_json, evaluate_split, loss_for_task,
-                            make_optimizer, metrics_for_task)
+    from ..recipes import (_plot_history, _write_json, evaluate_split, loss_for_task,
+                           make_optimizer, metrics_for_task)
     from ..data import load_dataset
     from ..optim.lr_scheduler import CosineAnnealingLR
     from ..train import fit
@@ -200,9 +200,12 @@ def _save(path, model, opt, d, shape, train_info, test):
 
 
 def train_cnn_command(args):
-    """``zeroin train DATASET --model cnn``."""
-    from ..commands import _slug, format_metrics
-    out = Path(args.out or os.path.join("zeroin-out", f"train-{_slug(args.dataset)}-cnn"))
+    """``zeroin train DATASET --model cnn``: options left out take the CNN's defaults."""
+    from ..recipes import format_metrics, run_folder
+    for key, value in (("epochs", CNN_EPOCHS), ("lr", CNN_LR), ("batch_size", 32)):
+        if getattr(args, key, None) is None:
+            setattr(args, key, value)
+    out = run_folder("train", args.dataset, args.out)
 
     def announce(d):
         print(f"training a CNN ({'LeNet-5' if image_shape(d.in_features)[1] >= 28 else 'small'}"
