@@ -398,6 +398,10 @@ def test_cli_train_cnn_on_digits(tmp_path, capsys):
                  str(tmp_path), "--verbose", "0"]) == 0
     out = capsys.readouterr().out
     assert "training a CNN (small) on digits" in out and "accuracy" in out
+    trained = float(out.split("test  ")[1].split("accuracy ")[1].split()[0])
+    assert main(["evaluate", str(tmp_path / "model.npz"), "digits"]) == 0
+    out = capsys.readouterr().out
+    assert f"accuracy {trained:.4f}" in out, out
     with pytest.raises(SystemExit):
         main(["train", "digits", "--model", "resnet"])
 
