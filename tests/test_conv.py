@@ -123,7 +123,13 @@ def _vs_torch(zf, tf, shapes, seed=0):
         np.testing.assert_allclose(a.grad.data, b.grad.numpy(), rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("xs, ws, kw", CONV2D + [((3, 6, 9, 8), (6, 3, 3, 2),
+# large outputs (>= 256 positions per image) take the per-sample products
+BIG = [((2, 3, 17, 16), (4, 3, 3, 3), dict(padding=1)),
+       ((2, 1, 28, 28), (6, 1, 5, 5), dict(padding=2)),
+       ((1, 2, 20, 20), (2, 2, 3, 3), dict(dilation=2, stride=1))]
+
+
+@pytest.mark.parametrize("xs, ws, kw", CONV2D + BIG + [((3, 6, 9, 8), (6, 3, 3, 2),
                                                    dict(stride=(3, 2), padding=(2, 1),
                                                         dilation=(2, 3), groups=2))])
 def test_conv2d_matches_torch(xs, ws, kw):
@@ -136,14 +142,15 @@ def test_conv2d_matches_torch(xs, ws, kw):
                   [xs, ws, (ws[0],)])
 
 
-@pytest.mark.parametrize("xs, ws, kw", CONV1D)
+@pytest.mark.parametrize("xs, ws, kw", CONV1D + [((2, 3, 300), (2, 3, 5), dict(padding=2))])
 def test_conv1d_matches_torch(xs, ws, kw):
     torch = pytest.importorskip("torch")
     _vs_torch(lambda x, w: F.conv1d(x, w, **kw),
               lambda x, w: torch.nn.functional.conv1d(x, w, **kw), [xs, ws])
 
 
-@pytest.mark.parametrize("xs, ws, kw", TRANSPOSE2D)
+@pytest.mark.parametrize("xs, ws, kw", TRANSPOSE2D + [((2, 3, 16, 17), (3, 2, 3, 3),
+                                                        dict(padding=1))])
 def test_conv_transpose2d_matches_torch(xs, ws, kw):
     torch = pytest.importorskip("torch")
     bs = (ws[1] * kw.get("groups", 1),)
