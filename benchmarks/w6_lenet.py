@@ -134,11 +134,12 @@ def _cols(x, k, pad=0):
 
 
 def _conv(x, w, b, pad=0):
+    """One product per sample, straight into (N, O, oh, ow)."""
     cols, oh, ow = _cols(x, w.shape[2], pad)
-    z = w.reshape(w.shape[0], -1) @ cols
+    n, o = x.shape[0], w.shape[0]
+    z = np.matmul(w.reshape(o, -1), cols.reshape(cols.shape[0], n, -1).transpose(1, 0, 2))
     z += b[:, None]
-    return np.ascontiguousarray(z.reshape(w.shape[0], x.shape[0], oh, ow)
-                                .transpose(1, 0, 2, 3)), cols
+    return z.reshape(n, o, oh, ow), cols
 
 
 _CORNERS = ((0, 0), (0, 1), (1, 0), (1, 1))
@@ -160,12 +161,14 @@ def _pool_back(a, p, g):
 
 def _conv_back(g, w, cols, x_shape=None, k=5):
     """dW, db and (if x_shape) dx of a stride-1 valid convolution."""
-    o = w.shape[0]
+    o, n = w.shape[0], g.shape[0]
+    gb = g.sum(axis=(0, 2, 3))
+    if x_shape is None:         # the first layer (784 outputs per image): per sample
+        per = np.matmul(g.reshape(n, o, -1), cols.reshape(cols.shape[0], n, -1)
+                        .transpose(1, 2, 0))
+        return per.sum(axis=0).reshape(w.shape), gb, None
     g2 = np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(o, -1)
-    gw = (g2 @ cols.T).reshape(w.shape)
-    gb = g2.sum(axis=1)
-    if x_shape is None:
-        return gw, gb, None
+    gw = (cols @ g2.T).T.reshape(w.shape)
     n, c, h, wd = x_shape
     oh, ow = g.shape[2:]
     gc = (w.reshape(o, -1).T @ g2).reshape(c, k, k, n, oh, ow)
