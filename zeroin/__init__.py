@@ -17,7 +17,8 @@ from ._tensor import (Tensor, enable_grad, get_default_dtype, is_grad_enabled, n
                      set_default_dtype, tensor)
 from .errors import AnomalyError, ShapeError, ZeroinError
 from .function import Function
-from . import ops
+from . import ops, _torch_ops
+from ._tensor_api import EXPORTS as _TENSOR_API
 from .autograd import grad
 from .anomaly import detect_anomaly
 from .gradcheck import GradcheckError, gradcheck
@@ -35,6 +36,7 @@ from .dtypes import (bool, cdouble, cfloat, complex64, complex128, device, doubl
 # zeroin.add, zeroin.relu, ...: every op registered in zeroin.ops with export=True
 globals().update({alias: info.fn for info in ops.OPS.values() if info.export
                   for alias in (info.name,) + info.aliases})
+globals().update(_TENSOR_API)       # zeroin.eq, zeroin.numel, zeroin.set_grad_enabled, ...
 
 __version__ = "0.1.0"
 
@@ -56,6 +58,7 @@ _LAZY = {
     "manual_seed": ("zeroin.random", "manual_seed"),
     "cuda": ("zeroin.cuda", None),
     "backends": ("zeroin.backends", None),
+    "linalg": ("zeroin.linalg", None),
 }
 
 

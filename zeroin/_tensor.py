@@ -132,9 +132,13 @@ def _as_array(data, dtype=None, requires_grad=False):
     return arr
 
 
+class _GradDtypeError(TypeError, RuntimeError):
+    """Only floating-point tensors can require grad (PyTorch raises RuntimeError)."""
+
+
 def _check_grad_dtype(arr, where="tensor"):
     if arr.dtype.kind not in "fc":
-        raise TypeError(f"{where}: only floating-point tensors can require grad, got dtype "
+        raise _GradDtypeError(f"{where}: only floating-point tensors can require grad, got dtype "
                         f"{arr.dtype}; convert first, e.g. zeroin.tensor(data, dtype='float64', "
                         f"requires_grad=True)")
 
@@ -168,12 +172,33 @@ class Tensor:
     """
 
     # _d: the ndarray, or None while the value is the Python float _v (exactly one is set)
-    __slots__ = ("_d", "_v", "grad", "requires_grad", "grad_fn", "name", "_hooks", "_retain",
+    # _grad: the gradient or None; unset (read as None) on tensors made by the fast paths
+    __slots__ = ("_d", "_v", "_grad", "requires_grad", "grad_fn", "name", "_hooks", "_retain",
                  "__weakref__")
-    __array_ufunc__ = None          # make ndarray <op> Tensor defer to Tensor's reflected op
     __array_priority__ = 1000
 
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """NumPy meets a tensor: ``array -= tensor`` (e.g. ``p.data -= lr * p.grad``)
+        updates the array in place; ``array + tensor`` and the other arithmetic give the
+        tensor result, as ``tensor + array`` does; other NumPy functions refuse tensors."""
+        out = kwargs.get("out")
+        if method == "__call__" and out is not None and \
+                not any(isinstance(o, Tensor) for o in out):
+            return ufunc(*[_raw(i) for i in inputs], **kwargs)
+        fn = _UFUNC_OPS.get(ufunc.__name__) if method == "__call__" and not kwargs else None
+        if fn is None:
+            return NotImplemented
+        from . import ops
+        return getattr(ops, fn)(*inputs) if isinstance(fn, str) else fn(*inputs)
+
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
+        if dtype is None and type(data) in (list, tuple, int, bool):
+            # zeroin.Tensor([1, 2]) is floating point, as torch.Tensor([1, 2]) is
+            # (zeroin.tensor keeps ints as int64, as torch.tensor does)
+            dtype = _default_dtype
+        self._init(data, requires_grad, dtype, name)
+
+    def _init(self, data, requires_grad, dtype, name):
         if type(data) is float and dtype is None and _default_dtype is _F64:
             self._d = None
             self._v = data
@@ -183,7 +208,7 @@ class Tensor:
                 _check_grad_dtype(arr)
             self._d = arr
             self._v = None
-        self.grad = None
+        self._grad = None
         self.requires_grad = bool(requires_grad)
         self.grad_fn = None
         self.name = name
@@ -204,8 +229,33 @@ class Tensor:
 
     @data.setter
     def data(self, value):
+        """``p.data = new`` replaces the values (a tensor, an array or numbers), keeping the
+        graph and the gradient, as in PyTorch."""
+        if isinstance(value, Tensor):
+            value = value.data
+        elif type(value) is not np.ndarray:
+            value = _as_array(value)
         self._d = value
         self._v = None
+
+    @property
+    def grad(self):
+        """The accumulated gradient (a tensor of this tensor's shape) or None."""
+        try:
+            return self._grad
+        except AttributeError:      # made by a fast path that leaves the slot unset
+            return None
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if type(value) is not Tensor:
+                value = _grad_value(self, value)
+            if value.shape != self.shape:
+                what = f" of {self.name!r}" if self.name else ""
+                raise RuntimeError(f"grad: the gradient{what} must have the tensor's shape "
+                                   f"{tuple(self.shape)}, got shape {tuple(value.shape)}")
+        self._grad = value
 
     @property
     def shape(self):
@@ -223,18 +273,9 @@ class Tensor:
         return d.dtype if d is not None else _F64
 
     @property
-    def size(self):
-        d = self._d
-        return d.size if d is not None else 1
-
-    @property
     def is_leaf(self):
         """True for tensors not produced by a recorded op (parameters, inputs, constants)."""
         return self.grad_fn is None
-
-    @property
-    def T(self):
-        return self.transpose()
 
     def __len__(self):
         if self.data.ndim == 0:
@@ -247,7 +288,7 @@ class Tensor:
         if self._v is not None:
             return self._v
         if self.data.size != 1:
-            raise ValueError(f"item: only one-element tensors can be converted to a Python "
+            raise ShapeError(f"item: only one-element tensors can be converted to a Python "
                              f"number, this one has shape {self.data.shape}")
         return self.data.item()
 
@@ -271,7 +312,7 @@ class Tensor:
 
     def __bool__(self):
         if self.data.size != 1:
-            raise ValueError(f"the truth value of a tensor with shape {self.data.shape} is "
+            raise ShapeError(f"the truth value of a tensor with shape {self.data.shape} is "
                              f"ambiguous; use .any() or .all() on .data")
         return bool(self.data)
 
@@ -351,7 +392,7 @@ class Tensor:
 
     def zero_grad(self):
         """Set ``.grad`` to None."""
-        self.grad = None
+        self._grad = None
 
     def zero_(self):
         """Fill with zeros in place and return self, e.g. ``w.grad.zero_()`` between steps.
@@ -437,7 +478,7 @@ class Tensor:
         return "tensor(" + body + "".join(", " + e for e in extra) + ")"
 
     def __format__(self, spec):
-        if self.size == 1 and spec:
+        if self.data.size == 1 and spec:
             return format(self.item(), spec)
         return str(self)
 
@@ -448,6 +489,24 @@ _backward = None     # zeroin.autograd.backward, bound on first use (import cycl
 def _raw(x):
     """The array of a tensor, anything else as it is."""
     return x.data if isinstance(x, Tensor) else x
+
+
+def _grad_value(t, value):
+    """An array assigned to ``t.grad`` as a tensor; anything else is refused."""
+    if isinstance(value, np.ndarray):
+        return _leaf(value)
+    raise TypeError(f"grad: assigned grad expected to be a Tensor (or an array) of shape "
+                    f"{tuple(t.shape)} or None, but got {type(value).__name__}; to clear it "
+                    f"use t.grad = None, to fill it use t.grad = zeroin.zeros_like(t)")
+
+
+# ndarray <op> tensor, by NumPy ufunc name: the tensor result of the zeroin op
+_UFUNC_OPS = {"add": "add", "subtract": "sub", "multiply": "mul", "divide": "div",
+              "true_divide": "div", "power": "pow", "matmul": "matmul",
+              "maximum": "maximum", "minimum": "minimum",
+              **{n: (lambda f: lambda a, b: _leaf(f(_raw(a), _raw(b))))(getattr(np, n))
+                 for n in ("less", "greater", "less_equal", "greater_equal", "equal",
+                           "not_equal")}}
 
 
 class _HookHandle:
@@ -469,7 +528,7 @@ def _leaf(arr, requires_grad=False):
     t = object.__new__(Tensor)
     t._d = arr
     t._v = None
-    t.grad = None
+    t._grad = None
     t.requires_grad = requires_grad
     t.grad_fn = None
     t.name = None
@@ -483,7 +542,7 @@ def _scalar(v, requires_grad=False):
     t = object.__new__(Tensor)
     t._d = None
     t._v = v
-    t.grad = None
+    t._grad = None
     t.requires_grad = requires_grad
     t.grad_fn = None
     t.name = None
@@ -492,7 +551,7 @@ def _scalar(v, requires_grad=False):
     return t
 
 
-def tensor(data, requires_grad=False, dtype=None, name=None):
+def tensor(data, requires_grad=False, dtype=None, name=None, *, device=None):
     """Make a leaf tensor (copies ``data``). See :class:`Tensor`.
 
     Parameters
@@ -507,6 +566,8 @@ def tensor(data, requires_grad=False, dtype=None, name=None):
         (:func:`set_default_dtype`), NumPy arrays keep theirs (float32 stays float32).
     name : str, optional
         The label that :func:`zeroin.explain` and :func:`zeroin.draw` show.
+    device : str or zeroin.device, optional
+        Accepted for PyTorch code; only ``"cpu"`` (zeroin computes with NumPy).
 
     Examples
     --------
@@ -517,8 +578,16 @@ def tensor(data, requires_grad=False, dtype=None, name=None):
     >>> w.grad.item(), b.grad.item()
     (10.0, 15.0)
     """
-    if type(data) is float and dtype is None and _default_dtype is _F64:
+    if type(data) is float and dtype is None and _default_dtype is _F64 and device is None:
         t = _scalar(data, requires_grad is True or bool(requires_grad))
         t.name = name
         return t
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
+    if device is not None:
+        from .dtypes import as_device
+        as_device(device, "tensor")
+    if dtype is not None and type(dtype).__module__ == "torch":
+        from .dtypes import as_dtype
+        dtype = as_dtype(dtype, "tensor")
+    t = _new(Tensor)
+    t._init(data, requires_grad, dtype, name)
+    return t

@@ -305,7 +305,7 @@ def _run(outputs, out_grads, retain_graph, create_graph, targets=None, everythin
                 gt = _new(Tensor)       # _leaf(g), inlined
                 gt._d = g
                 gt._v = None
-                gt.grad = None
+                gt._grad = None
                 gt.requires_grad = False
                 gt.grad_fn = None
                 gt.name = None
@@ -502,3 +502,4 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         else:
             result.append(r if isinstance(r, Tensor) else _leaf(r))
     return tuple(result)
+from ._custom_function import Function, FunctionCtx, once_differentiable  # noqa: E402,F401  (PyTorch's torch.autograd.Function)

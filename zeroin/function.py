@@ -63,7 +63,13 @@ class Function:
         return f"<{self.name}>"
 
     def __call__(self, *inputs):
-        """Run forward on tensors ``inputs`` and record the node if grad is needed."""
+        """Run forward on tensors ``inputs`` and record the node if grad is needed.
+
+        An instance already recorded in a graph (a user's op object called twice) records
+        a copy, so that each call is its own node with its own inputs.
+        """
+        if getattr(self, "inputs", None) is not None:
+            self = _copy(self)
         n = len(inputs)
         if n == 2:
             return _call2(self, inputs[0], inputs[1])
@@ -76,6 +82,11 @@ class Function:
         if type(data) is not np.ndarray:
             data = np.asarray(data)
         return _record(self, inputs, data, any([t.requires_grad for t in inputs]))
+
+
+def _copy(fn):
+    import copy
+    return copy.copy(fn)
 
 
 def _call_arrays(fn, inputs, arrays, needs_grad):
@@ -95,7 +106,7 @@ def _record(fn, inputs, data, needs_grad, v=None):
     out = _new(Tensor)
     out._d = data
     out._v = v
-    out.grad = None
+    out._grad = None
     out.name = None
     out._hooks = None
     out._retain = False
@@ -164,7 +175,7 @@ def _call2(fn, x, y):
     out = _new(Tensor)
     out._d = data
     out._v = v
-    out.grad = None
+    out._grad = None
     out.name = None
     out._hooks = None
     out._retain = False
