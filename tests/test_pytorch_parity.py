@@ -942,6 +942,76 @@ def _mask_assign(T):
     return x
 
 
+# whole snippets, as tutorials write them
+def _linear_regression(T):
+    T.manual_seed(0)
+    X = T.tensor(A)                     # (3, 4)
+    y = X @ T.tensor([1.0, -2.0, 0.5, 3.0]) + 0.3
+    w = T.zeros(4, requires_grad=True)
+    b = T.zeros(1, requires_grad=True)
+    for _ in range(50):
+        loss = ((X @ w + b - y) ** 2).mean()
+        loss.backward()
+        with T.no_grad():
+            w -= 0.05 * w.grad
+            b -= 0.05 * b.grad
+            w.grad.zero_()
+            b.grad.zero_()
+    return w, b, loss.item()
+
+
+def _micrograd_style(T):
+    a = T.tensor([-4.0], requires_grad=True)
+    b = T.tensor([2.0], requires_grad=True)
+    c = a + b
+    d = a * b + b ** 3
+    c = c + c + 1
+    c = c + 1 + c + (-a)
+    d = d + d * 2 + (b + a).relu()
+    d = d + 3 * d + (b - a).relu()
+    e = c - d
+    f = e ** 2
+    g = f / 2.0
+    g = g + 10.0 / f
+    g.backward()
+    return g, a.grad, b.grad
+
+
+def _classifier_eval(T):
+    logits = T.tensor(A)
+    target = T.tensor([1, 0, 3])
+    _, predicted = T.max(logits, 1)
+    correct = (predicted == target).sum().item()
+    probs = T.softmax(logits, dim=1)
+    conf, pred2 = probs.max(dim=1)
+    return predicted, correct, conf, pred2, (predicted == target).float().mean()
+
+
+def _attention(T):
+    q = T.tensor(A3)
+    k = T.tensor(A3 * 0.5)
+    scores = q @ k.transpose(-2, -1) / q.size(-1) ** 0.5
+    mask = T.triu(T.ones(3, 3, dtype=T.bool), diagonal=1)
+    scores = scores.masked_fill(mask, float("-inf"))
+    return T.softmax(scores, dim=-1) @ k
+
+
+def _batch_stats(T):
+    x = T.tensor(A3)
+    mean = x.mean(dim=(0, 2), keepdim=True)
+    var = x.var(dim=(0, 2), keepdim=True, unbiased=False)
+    return (x - mean) / T.sqrt(var + 1e-5), x.view(x.size(0), -1).shape, x.flatten(1).size(1)
+
+
+table("snippet", {
+    "linear_regression": _linear_regression,
+    "micrograd_style": _micrograd_style,
+    "classifier_eval": _classifier_eval,
+    "attention": _attention,
+    "batch_stats": _batch_stats,
+})
+
+
 # --- running them ------------------------------------------------------------------------
 
 def _run(T, f):
