@@ -7,6 +7,7 @@ output back to the leaves is the graph that backward, drawing and explaining all
 """
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -18,6 +19,10 @@ __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
 
 _F64 = np.dtype(np.float64)
 _default_dtype = _F64
+
+# ZEROIN_FAST=0 (read once, here) runs the reference engine only: no Python-float scalars
+# (below) and no zeroin/_fast.py; results are the same (see docs/architecture.md).
+FAST = os.environ.get("ZEROIN_FAST", "1").strip() != "0"
 
 
 def set_default_dtype(dtype):
@@ -107,7 +112,7 @@ class enable_grad(_GradSwitch):
 
 # --- the tensor ------------------------------------------------------------------------
 
-_materialise = threading.Lock()
+_to_array_lock = threading.Lock()
 
 def _as_array(data, dtype=None, requires_grad=False):
     if type(data) is float and dtype is None:     # zeroin.tensor(3.0): the common scalar
@@ -167,64 +172,65 @@ class Tensor:
         The op that produced this tensor; ``None`` for leaves.
     """
 
-    # _d: the ndarray, or None while the value is the Python float _v (exactly one is set)
-    __slots__ = ("_d", "_v", "grad", "requires_grad", "grad_fn", "name", "_hooks", "_retain",
-                 "__weakref__")
+    # The value is stored in one of two slots, read and written only here and in
+    # zeroin/_fast.py (everyone else uses .data and .item()):
+    #   _array: the ndarray; or None while the value is
+    #   _float: a Python float (float64 scalars made from Python numbers, fast mode only)
+    __slots__ = ("_array", "_float", "grad", "requires_grad", "grad_fn", "name", "_hooks",
+                 "_retain", "__weakref__")
     __array_ufunc__ = None          # make ndarray <op> Tensor defer to Tensor's reflected op
     __array_priority__ = 1000
 
-    def __init__(self, data, requires_grad=False, dtype=None, name=None):
-        if type(data) is float and dtype is None and _default_dtype is _F64:
-            self._d = None
-            self._v = data
+    def __new__(cls, data, requires_grad=False, dtype=None, name=None):
+        if type(data) is float and dtype is None and _default_dtype is _F64 and FAST:
+            t = _make(None, bool(requires_grad), None, data, cls)
         else:
             arr = _as_array(data, dtype, requires_grad)
             if requires_grad and arr.dtype.kind not in "fc":
                 _check_grad_dtype(arr)
-            self._d = arr
-            self._v = None
-        self.grad = None
-        self.requires_grad = bool(requires_grad)
-        self.grad_fn = None
-        self.name = name
-        self._hooks = None
-        self._retain = False
+            t = _make(arr, bool(requires_grad), None, None, cls)
+        t.name = name
+        return t
+
+    def __getnewargs__(self):      # copy.deepcopy: a placeholder; the slots are copied after
+        return (0.0,)
 
     # --- properties --------------------------------------------------------------------
     @property
     def data(self):
-        d = self._d
+        """The values as a NumPy array (shared, not copied)."""
+        d = self._array
         if d is None:           # a Python-float scalar: from now on an ordinary 0-d array
-            with _materialise:  # two threads must not hand out two different arrays
-                d = self._d
+            with _to_array_lock:    # two threads must not hand out two different arrays
+                d = self._array
                 if d is None:
-                    d = self._d = np.array(self._v)
-                    self._v = None
+                    d = self._array = np.array(self._float)
+                    self._float = None
         return d
 
     @data.setter
     def data(self, value):
-        self._d = value
-        self._v = None
+        self._array = value
+        self._float = None
 
     @property
     def shape(self):
-        d = self._d
+        d = self._array
         return d.shape if d is not None else ()
 
     @property
     def ndim(self):
-        d = self._d
+        d = self._array
         return d.ndim if d is not None else 0
 
     @property
     def dtype(self):
-        d = self._d
+        d = self._array
         return d.dtype if d is not None else _F64
 
     @property
     def size(self):
-        d = self._d
+        d = self._array
         return d.size if d is not None else 1
 
     @property
@@ -244,8 +250,8 @@ class Tensor:
     # --- conversion --------------------------------------------------------------------
     def item(self):
         """The value of a one-element tensor as a Python number."""
-        if self._v is not None:
-            return self._v
+        if self._float is not None:
+            return self._float
         if self.data.size != 1:
             raise ValueError(f"item: only one-element tensors can be converted to a Python "
                              f"number, this one has shape {self.data.shape}")
@@ -322,10 +328,7 @@ class Tensor:
             Record the backward computation so that the gradients can be differentiated
             again (higher-order derivatives).
         """
-        global _backward
-        if _backward is None:
-            from .autograd import backward as _backward
-        _backward(self, gradient, retain_graph, create_graph)
+        autograd.backward(self, gradient, retain_graph, create_graph)
 
     def retain_grad(self):
         """Keep ``.grad`` for this non-leaf tensor after backward."""
@@ -388,7 +391,6 @@ class Tensor:
             raise RuntimeError("setitem: in-place assignment into a tensor that requires "
                                "grad would corrupt the graph; build a new tensor with "
                                "zeroin.where or wrap the assignment in zeroin.no_grad()")
-        from .ops import _clean_index
         self.data[_clean_index(index)] = _raw(value)
 
     def __iadd__(self, value): return self._inplace(np.add, "+", value)
@@ -422,7 +424,7 @@ class Tensor:
 
     # --- printing ----------------------------------------------------------------------
     def __repr__(self):
-        d = self._d if self._d is not None else np.array(self._v)    # printing keeps _v
+        d = self._array if self._array is not None else np.array(self._float)  # keep it
         body = np.array2string(d, separator=", ", prefix="tensor(",
                                threshold=200, edgeitems=3)
         extra = []
@@ -442,7 +444,15 @@ class Tensor:
         return str(self)
 
 
-_backward = None     # zeroin.autograd.backward, bound on first use (import cycle)
+def _clean_index(index):
+    """An index with tensors replaced by their arrays (lists become integer arrays)."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
 
 
 def _raw(x):
@@ -464,32 +474,22 @@ class _HookHandle:
 _new = object.__new__
 
 
-def _leaf(arr, requires_grad=False):
-    """Fast constructor for a tensor around an existing array (no copy, no checks)."""
-    t = object.__new__(Tensor)
-    t._d = arr
-    t._v = None
+def _make(array, requires_grad=False, grad_fn=None, value=None, cls=Tensor):
+    """The one constructor behind every Tensor: around ``array`` (not copied, not checked)
+    or, with ``array`` None, the Python float ``value``."""
+    t = _new(cls)
+    t._array = array
+    t._float = value
     t.grad = None
     t.requires_grad = requires_grad
-    t.grad_fn = None
+    t.grad_fn = grad_fn
     t.name = None
     t._hooks = None
     t._retain = False
     return t
 
 
-def _scalar(v, requires_grad=False):
-    """Fast constructor for a float64 scalar tensor holding the Python float ``v``."""
-    t = object.__new__(Tensor)
-    t._d = None
-    t._v = v
-    t.grad = None
-    t.requires_grad = requires_grad
-    t.grad_fn = None
-    t.name = None
-    t._hooks = None
-    t._retain = False
-    return t
+_leaf = _make       # a leaf around an existing array: _leaf(array, requires_grad=False)
 
 
 def tensor(data, requires_grad=False, dtype=None, name=None):
@@ -517,8 +517,13 @@ def tensor(data, requires_grad=False, dtype=None, name=None):
     >>> w.grad.item(), b.grad.item()
     (10.0, 15.0)
     """
-    if type(data) is float and dtype is None and _default_dtype is _F64:
-        t = _scalar(data, requires_grad is True or bool(requires_grad))
+    if type(data) is float and dtype is None and _default_dtype is _F64 and FAST:
+        t = _make(None, requires_grad is True or bool(requires_grad), None, data)
         t.name = name
         return t
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
+    return Tensor(data, requires_grad, dtype, name)
+
+
+# The one import cycle of the engine, kept visible: Tensor.backward runs zeroin.autograd,
+# which is built on this module (and the ops registry binds the operators onto Tensor).
+from . import autograd  # noqa: E402
