@@ -436,7 +436,22 @@ def test_shape_op_errors():
         zeroin.concatenate([])
     with pytest.raises(zeroin.ShapeError) as e:
         x + zeroin.tensor(np.ones(4))
-    assert str(e.value).startswith("add: shapes (2, 3) and (4,): ")
+    assert str(e.value).startswith("add: shapes (2, 3) and (4,) cannot be broadcast together")
+
+
+def test_broadcast_errors_name_the_dimension_and_a_fix_in_zeroins_words():
+    a, b = zeroin.tensor(np.ones(3)), zeroin.tensor(np.ones(2), requires_grad=True)
+    for f, name in ((lambda: a + b, "add"), (lambda: a * b, "mul"), (lambda: a - b, "sub"),
+                    (lambda: zeroin.maximum(a, b), "maximum")):
+        with pytest.raises(zeroin.ShapeError) as e:
+            f()
+        msg = str(e.value)
+        assert msg.startswith(f"{name}: shapes (3,) and (2,) cannot be broadcast together")
+        assert "dimension -1 has sizes 3 vs 2" in msg and "reshape" in msg
+        assert "could not be broadcast" not in msg       # NumPy's own wording is gone
+    with pytest.raises(zeroin.ShapeError, match=r"add: shapes \(4, 3\) and \(4,\) cannot .*"
+                       r"dimension -1 has sizes 3 vs 4 .*x\.reshape\(-1, 1\) makes a column"):
+        zeroin.tensor(np.ones((4, 3))) + zeroin.tensor(np.ones(4))
 
 
 # --- indexing -----------------------------------------------------------------------------

@@ -369,15 +369,6 @@ for _f in (equal, allclose, isclose, nonzero, argwhere, argsort, histc, unique, 
 
 # --- arithmetic under PyTorch's names ----------------------------------------------------
 
-def where(condition, input=None, other=None):  # noqa: A002
-    """``where(cond, x, y)``: x where cond else y; ``where(cond)``: the indices of the
-    true elements (a tuple)."""
-    if input is None and other is None:
-        return nonzero(condition, as_tuple=True)
-    return _ops.where(condition, input, other)
-
-
-_export(where)
 Tensor.where = lambda self, condition, other: _ops.where(condition, self, other)
 
 

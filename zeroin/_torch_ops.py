@@ -454,7 +454,7 @@ def gelu(input, approximate="none"):  # noqa: A002
 class SiLUOp(Function):
     __slots__ = ()
     name = "silu"
-    def forward(self, x): return x * _ops._sigmoid_np(x)
+    def forward(self, x): return x * _ops.sigmoid_array(x)
     def backward(self, xp, g, out, x):
         s = xp.sigmoid(x)
         return g * (s * (1 + x * (1 - s)))

@@ -23,9 +23,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import _tensor
 from .errors import ShapeError
-from .function import _F64_CONSTANTS, Function, _call1, _call2, constant
-from ._tensor import Tensor, _leaf
+from .function import (NP, Function, apply, constant, scatter_array, sigmoid_array,
+                       sum_to_array)
+from ._tensor import Tensor, _clean_index, _leaf
 
 _raw = lambda x: x.data if type(x) is Tensor else x  # noqa: E731
 
@@ -82,48 +84,25 @@ def _t(x):
     return x if type(x) is Tensor else constant(x)
 
 
-_F64 = np.dtype(np.float64)
-_new = object.__new__
-
-
 def _pair(a, b):
-    tb = type(b)
-    if (tb is float or tb is int) and type(a) is Tensor:
-        if a._v is not None and (tb is float or -_EXACT <= b <= _EXACT):
-            # a Python-float scalar times a number (2 * w, b + 1): the constant is one too,
-            # one shared leaf per value (a fresh one per use cost W2 a tracked object an op)
-            c = _LANE_CONSTANTS.get(b)
-            if c is not None and c._v is not None:     # None: someone took its .data
-                return a, c
-            c = _new(Tensor)                # _scalar(float(b)), inlined
-            c._d = None
-            c._v = b if tb is float else float(b)
-            c._grad = None
-            c.requires_grad = False
-            c.grad_fn = None
-            c.name = None
-            c._hooks = None
-            c._retain = False
-            if b and b == b:        # not 0 (0.0 == -0.0 would share) and not NaN
-                if len(_LANE_CONSTANTS) >= 4096:
-                    _LANE_CONSTANTS.clear()
-                _LANE_CONSTANTS[b] = c
-            return a, c
-        # x * 0.5, the hot case for arrays: see constant(). An equal but distinct float64
-        # dtype object (rare) takes the general path below, which gives the same result.
-        if a._d is not None and a._d.dtype is _F64:
-            arr = _F64_CONSTANTS.get(b)
-            if arr is not None:
-                return a, _leaf(arr)
-    if type(a) is not Tensor:
+    """Both operands as tensors: a number becomes a constant with the other's dtype."""
+    if not isinstance(a, Tensor):
         a = constant(a, b)
-    if tb is not Tensor:
+    if not isinstance(b, Tensor):
         b = constant(b, a)
     return a, b
 
 
-_EXACT = 2 ** 53        # integers up to this convert to float64 exactly
-_LANE_CONSTANTS = {}    # number -> its constant leaf on the Python-float lane (see _pair)
+def _call1(fn, x):
+    return apply(fn, (x,))
+
+
+def _call2(fn, x, y):
+    return apply(fn, (x, y))
+
+
+_new = object.__new__
+_sum_to_np = sum_to_array      # the old name (zeroin.explain uses it)
 
 
 def _axes(axis, ndim):
@@ -134,60 +113,10 @@ def _axes(axis, ndim):
     return tuple(a % ndim if ndim else a for a in axis)
 
 
-def _sum_to_np(g, shape):
-    """Sum ``g`` down to ``shape`` (the reverse of broadcasting)."""
-    if g.shape == shape:
-        return g
-    lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape)
-                                      if n == 1 and g.shape[i + lead] != 1)
-    r = g.sum(axis=axes, keepdims=True) if axes else g
-    if lead:
-        r = r.reshape(shape)
-    return r
-
-
-def _scatter_np(g, index, shape):
-    z = np.zeros(shape, dtype=g.dtype)
-    if _is_basic_index(index):
-        z[index] = g
-    else:
-        np.add.at(z, index, g)
-    return z
-
-
-def _is_basic_index(index):
-    items = index if isinstance(index, tuple) else (index,)
-    return all(isinstance(i, (numbers.Integral, slice)) or i is None or i is Ellipsis
-               for i in items)
-
-
-def _sigmoid_np(x):
-    # exp(-|x|) never overflows; pick the form that is stable on each side.
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
-
-
-class NP:
-    """The namespace a backward rule computes with on NumPy arrays (plain backward)."""
-    exp, log, sqrt, sin, cos, tanh = np.exp, np.log, np.sqrt, np.sin, np.cos, np.tanh
-    broadcast_to, where = staticmethod(np.broadcast_to), staticmethod(np.where)
-    sum_to = staticmethod(_sum_to_np)
-    scatter = staticmethod(_scatter_np)
-
-    @staticmethod
-    def swap(x):
-        return np.swapaxes(x, -1, -2)
-
-    @staticmethod
-    def sigmoid(x):
-        return _sigmoid_np(x)
-
-
 class TZ:
-    """The same names as :class:`NP` for tensors (``create_graph=True``), so a rule written
-    once is itself recorded and can be differentiated again; filled in from :data:`OPS` at
-    the end of this module."""
+    """The same names as :class:`~zeroin.function.NP` for tensors (``create_graph=True``),
+    so a rule written once is itself recorded and can be differentiated again; filled in
+    from :data:`OPS` at the end of this module."""
 
 
 def _fmt(v):
@@ -462,7 +391,7 @@ class SigmoidOp(Function):
     __slots__ = ()
     scalar_rules = True
     name = "sigmoid"
-    def forward(self, x): return _sigmoid_np(x)
+    def forward(self, x): return sigmoid_array(x)
     def backward(self, xp, g, out, x): return g * out * (1 - out)
 
 
@@ -578,9 +507,12 @@ class WhereOp(Function):
 
 
 @op(WhereOp)
-def where(cond, a, b):
-    """Elementwise ``a`` where ``cond`` else ``b``; ``cond`` carries no gradient."""
+def where(cond, a=None, b=None):
+    """Elementwise ``a`` where ``cond`` else ``b``; ``cond`` carries no gradient.
+    ``where(cond)`` alone: the indices of the true elements, a tuple of int64 tensors."""
     c = np.asarray(_raw(cond) if not isinstance(cond, Tensor) else cond.data, dtype=bool)
+    if a is None and b is None:
+        return tuple(_leaf(i.astype(np.int64)) for i in np.nonzero(c))
     a, b = _pair(a, b)
     return WhereOp(c)(a, b)
 
@@ -1049,7 +981,7 @@ class SumToOp(Function):
     __slots__ = ("shape",)
     name = "sum_to"
     def __init__(self, shape): self.shape = shape
-    def forward(self, x): return _sum_to_np(x, self.shape)
+    def forward(self, x): return sum_to_array(x, self.shape)
     def backward(self, xp, g, out, x): return xp.broadcast_to(g, x.shape)
 
 
@@ -1135,16 +1067,6 @@ def _index_str(index):
     return ", ".join(out)
 
 
-def _clean_index(index):
-    if isinstance(index, Tensor):
-        return index.data
-    if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    if isinstance(index, list):
-        return np.asarray(index)
-    return index
-
-
 class GetItemOp(Function):
     __slots__ = ("index",)
     name = "getitem"
@@ -1172,7 +1094,7 @@ class IndexAddOp(Function):
     __slots__ = ("index", "shape")
     name = "index_add"
     def __init__(self, index, shape): self.index, self.shape = index, shape
-    def forward(self, g): return _scatter_np(g, self.index, self.shape)
+    def forward(self, g): return scatter_array(g, self.index, self.shape)
     def backward(self, xp, g, out, x): return g[self.index]
 
 
@@ -1190,3 +1112,10 @@ for _name in vars(NP):
 TZ.scatter = staticmethod(index_add)
 TZ.swap = staticmethod(lambda x: swapaxes(x, -1, -2))
 del _name
+
+
+# Unless ZEROIN_FAST=0, the fast path records one- and two-input ops and turns numbers into
+# constants (Python floats for scalars, shared constant leaves): same results, fewer
+# instructions. See zeroin/_fast.py.
+if _tensor.FAST:
+    from ._fast import call1 as _call1, call2 as _call2, pair as _pair  # noqa: E402,F811

@@ -14,7 +14,7 @@ import numpy as np
 from .. import ops as _ops
 from .._tensor import Tensor, _leaf, get_default_dtype
 from ..errors import ShapeError, ZeroinError
-from ..function import Function, _call2, _call_arrays
+from ..function import Function, apply
 from ..ops import (NP, _needs, _raw, op, leaky_relu, log_softmax, relu, sigmoid, softmax,
                    softplus, tanh)
 from ..random import get_rng
@@ -80,24 +80,9 @@ def linear(input, weight, bias=None):  # noqa: A002
     weight : Tensor of shape (out_features, in_features)
     bias : Tensor of shape (out_features,), optional
     """
-    if type(input) is Tensor and type(weight) is Tensor:     # the common case, checked once
-        xd, wd = input._d, weight._d        # None for a Python-float scalar
-        if xd is not None and wd is not None:
-            xs, ws = xd.shape, wd.shape
-            if len(ws) == 2 and xs and xs[-1] == ws[1]:
-                if bias is None:
-                    return _call_arrays(_new(LinearOp), (input, weight), (xd, wd),
-                                        input.requires_grad or weight.requires_grad)
-                if type(bias) is Tensor:
-                    bd = bias._d
-                    if bd is not None and bd.shape == ws[:1]:
-                        return _call_arrays(_new(LinearOp), (input, weight, bias), (xd, wd, bd),
-                                            input.requires_grad or weight.requires_grad or
-                                            bias.requires_grad)
     x = _tensor_arg(input, "linear")
-    if type(weight) is not Tensor:
-        weight = _tensor_arg(weight, "linear", "weight")
-    if bias is not None and type(bias) is not Tensor:
+    weight = _tensor_arg(weight, "linear", "weight")
+    if bias is not None:
         bias = _tensor_arg(bias, "linear", "bias")
     if weight.ndim != 2:
         raise ShapeError(f"linear: weight must be 2-D (out_features, in_features), got shape "
@@ -110,11 +95,11 @@ def linear(input, weight, bias=None):  # noqa: A002
             f"{weight.shape[1]}) or build the layer as Linear({x.shape[-1] if x.ndim else 1}, "
             f"{weight.shape[0]})")
     if bias is None:
-        return LinearOp()(x, weight)
+        return apply(LinearOp(), (x, weight))
     if bias.shape != (weight.shape[0],):
         raise ShapeError(f"linear: bias of shape {bias.shape} does not fit weight of shape "
                          f"{weight.shape}; it must have shape ({weight.shape[0]},)")
-    return LinearOp()(x, weight, bias)
+    return apply(LinearOp(), (x, weight, bias))
 
 
 # --- dropout and batch norm -------------------------------------------------------------
@@ -539,11 +524,9 @@ def cross_entropy(input, target, reduction="mean"):  # noqa: A002
     'sum' or 'none'.
     """
     op = "cross_entropy"
-    if type(input) is Tensor and type(target) is np.ndarray:    # a training loop's call
-        xd = input._d
-        if xd is not None and xd.ndim == 2 and xd.dtype.kind == "f" and \
-                reduction in _REDUCTIONS:
-            return _call2(CrossEntropyOp(reduction), input, _labels_leaf(target))
+    if isinstance(input, Tensor) and type(target) is np.ndarray:    # a training loop's call
+        if input.ndim == 2 and input.dtype.kind == "f" and reduction in _REDUCTIONS:
+            return apply(CrossEntropyOp(reduction), (input, _labels_leaf(target)))
     _check_reduction(op, reduction)
     x = _tensor_arg(input, op)
     if not isinstance(target, Tensor):

@@ -130,11 +130,7 @@ class Optimizer:
             gt = p.grad
             if gt is None:
                 continue
-            g, d = gt._d, p._d          # None while a scalar is a Python float
-            if g is None:
-                g = gt.data
-            if d is None:
-                d = p.data
+            g, d = gt.data, p.data
             if g.shape != d.shape:
                 raise ValueError(f"{type(self).__name__}.step: gradient of shape "
                                  f"{g.shape} for a parameter of shape {d.shape}")
