@@ -1084,3 +1084,97 @@ def test_manual_seed_repeats_every_random_function():
     zeroin.manual_seed(7)
     for a, b in zip(first, draw()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_one_function_instance_called_twice_gives_each_call_its_gradient():
+    class Square(zeroin.Function):      # zeroin's own op style: one instance, two calls
+        def forward(self, x):
+            return x * x
+
+        def backward(self, xp, g, out, x):
+            return 2 * g * x
+
+    f = Square()
+    a = zeroin.tensor(3.0, requires_grad=True)
+    b = zeroin.tensor(4.0, requires_grad=True)
+    ya, yb = f(a), f(b)
+    ya.backward()
+    assert a.grad.item() == 6.0 and b.grad is None
+    yb.backward()
+    assert b.grad.item() == 8.0
+
+
+def test_custom_function_with_two_outputs_and_a_non_differentiable_one():
+    class SplitSign(zeroin.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            pos, neg = x.relu(), (-x).relu()
+            idx = (x > 0).long()
+            ctx.mark_non_differentiable(idx)
+            return pos, neg, idx
+
+        @staticmethod
+        def backward(ctx, gpos, gneg, gidx):
+            (x,) = ctx.saved_tensors
+            return gpos * (x > 0).double() - gneg * (x < 0).double()
+
+    x = zeroin.tensor(A, requires_grad=True)
+    pos, neg, idx = SplitSign.apply(x)
+    assert not idx.requires_grad and idx.dtype == np.int64
+    (2 * pos + 3 * neg).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.where(A > 0, 2.0, -3.0))
+
+
+def test_custom_function_errors_say_what_to_do():
+    class Bad(zeroin.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            ctx.save_for_backward(x, 3)     # not a tensor
+
+    with pytest.raises(TypeError, match="save_for_backward: argument 1 is a int"):
+        Bad.apply(zeroin.tensor(A, requires_grad=True), 1)
+
+    class TooMany(zeroin.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g, g
+
+    with pytest.raises(RuntimeError, match="TooMany.backward: returned 2 gradients, but "
+                                           "forward took 1 arguments"):
+        TooMany.apply(zeroin.tensor(A, requires_grad=True)).sum().backward()
+    with pytest.raises(RuntimeError, match=r"call TooMany.apply\(...\)"):
+        TooMany(zeroin.tensor(A))
+
+
+def test_creation_errors_name_the_fix():
+    with pytest.raises(TypeError, match=r"randint: give the size"):
+        zeroin.randint(10)
+    with pytest.raises(TypeError, match="from_numpy: expected a numpy.ndarray"):
+        zeroin.from_numpy([1, 2])
+    with pytest.raises(TypeError, match="zeros: size must be integers"):
+        zeroin.zeros(2.5)
+    with pytest.raises(RuntimeError, match="CPU"):
+        zeroin.zeros(2, device="cuda")
+    with pytest.raises(TypeError, match="is not a dtype"):
+        zeroin.zeros(2, dtype="floaty")
+    assert zeroin.zeros(2, dtype=torch.float32).dtype == np.float32    # torch dtypes too
+
+
+def test_grad_assignment_and_data_update_rules():
+    p = zeroin.tensor(A, requires_grad=True)
+    with pytest.raises(TypeError, match="grad: assigned grad expected to be a Tensor"):
+        p.grad = 0
+    p.grad = np.ones((3, 4))                 # an array is wrapped
+    assert isinstance(p.grad, zeroin.Tensor)
+    p.data = zeroin.zeros(3, 4)              # a tensor's values are taken
+    assert type(p.data) is np.ndarray and p.requires_grad and p.is_leaf
+    q = zeroin.tensor(A, requires_grad=True)
+    (q * q).sum().backward()
+    q.data -= 0.5 * q.grad                   # in place, no graph
+    np.testing.assert_allclose(q.numpy(), A - 0.5 * 2 * A)
+    assert q.grad_fn is None
