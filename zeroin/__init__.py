@@ -47,9 +47,10 @@ _LAZY = {
     "data": ("zeroin.data", None),
     "lessons": ("zeroin.lessons", None),
     "viz": ("zeroin.viz", None),
-    "explain": ("zeroin.explain", "explain"),
-    "Explanation": ("zeroin.explain", "Explanation"),
-    "draw": ("zeroin.draw", "draw"),
+    "explain": ("zeroin.viz.explain", "explain"),
+    "Explanation": ("zeroin.viz.explain", "Explanation"),
+    "draw": ("zeroin.viz.draw", "draw"),
+    "figures": ("zeroin.viz.figures", None),         # old path, kept as an alias
     "fit": ("zeroin.train", "fit"),
     "History": ("zeroin.train", "History"),
     "metrics": ("zeroin.metrics", None),
