@@ -22,6 +22,7 @@ A3 = RNG.uniform(-2, 2, (2, 3, 4))
 W = RNG.uniform(-1, 1, (3, 4))          # weights for gradients: sum(W * y)
 IDX = np.array([[0, 2], [1, 1], [3, 0]])
 MASK = A > 0
+TIES = np.array([[1.0, 3.0, 3.0, 0.0], [0.0, 0.0, 0.0, 0.0], [2.0, 2.0, 1.0, 1.0]])
 
 
 @pytest.fixture(autouse=True)
@@ -447,6 +448,10 @@ table("max_min", {
     "median_dim": lambda T: t(T, A).median(1),
     "mode_sum_bool": lambda T: (t(T, A) > 0).sum(),
     "mean_int_fails": lambda T: catch(lambda: T.arange(3).mean()),
+    "max_ties_grad": lambda T: grad_of(T, lambda x: x.max(1).values, TIES),
+    "min_ties_grad": lambda T: grad_of(T, lambda x: T.min(x, 0, keepdim=True)[0], TIES),
+    "amax_ties_grad": lambda T: grad_of(T, lambda x: x.amax(1), TIES),
+    "max_all_ties_grad": lambda T: grad_of(T, lambda x: x.max(), TIES),
 })
 
 # comparisons and logic

@@ -689,7 +689,17 @@ def _extreme(op, cls, pair, arg, x, dim, keepdim):
         raise TypeError(f"{op}: dim must be an int (one dimension), got {dim!r}; for the "
                         f"{op} over several dimensions use x.a{op}(dim=(...))")
     d = _check_axis(op, x, dim)
-    return ValuesIndices(cls(d, keepdim)(x), arg(x, d, keepdim))
+    if d is None:                   # a 0-d tensor: itself, at index 0
+        return ValuesIndices(cls(None, False)(x), arg(x, None, False))
+    idx = arg(x, d, True)
+    # the values are picked at the indices, so the gradient goes to that one element (as
+    # in PyTorch; amax/amin share it among ties)
+    where = list(np.indices(idx.shape, sparse=True))
+    where[d] = idx.data
+    values = getitem(x, tuple(where))
+    if not keepdim:
+        values, idx = squeeze(values, d), _leaf(idx.data.squeeze(d))
+    return ValuesIndices(values, idx)
 
 
 class MaxOp(_ExtremumOp):
@@ -1111,6 +1121,9 @@ for _name in vars(NP):
         setattr(TZ, _name, staticmethod(OPS[_name].fn))
 TZ.scatter = staticmethod(index_add)
 TZ.swap = staticmethod(lambda x: swapaxes(x, -1, -2))
+# max(x, dim) and min(x, dim) pick their values by indexing (see _extreme)
+for _name in ("max", "min"):
+    OPS[_name] = OPS[_name]._replace(cls=(OPS[_name].cls, GetItemOp))
 del _name
 
 
