@@ -128,7 +128,6 @@ PENDING = {         # idiom name -> why zeroin differs (strict xfail: fails if i
     "autograd_data_methods": "deliberate: .data is the NumPy array (p.data -= ... works, "
                              "p.data.copy_/zero_ do not; use `with no_grad(): p.copy_(...)`)",
     "autograd_data_is_detached": "deliberate: .data is the NumPy array, not a tensor",
-    "arith_einsum_trace": "einsum with a repeated index in one operand is not supported",
 }
 
 
@@ -524,6 +523,8 @@ ARITH = {
     "einsum_batch": lambda T, x, y: T.einsum("bij,bjk->bik", x.reshape(2, 3, 2), y.reshape(2, 2, 3)),
     "einsum_outer": lambda T, x, y: T.einsum("i,j->ij", x[0], y[0]),
     "einsum_sum": lambda T, x, y: T.einsum("ij->j", x),
+    "einsum_diag": lambda T, x, y: T.einsum("ii->i", x[:, :3]),
+    "einsum_diag_mix": lambda T, x, y: T.einsum("ii,ij->j", x[:, :3], y),
     "einsum_list": lambda T, x, y: T.einsum("ij,ij->i", [x, y]),
     "atan2": lambda T, x, y: T.atan2(x, y),
     "atan2_method": lambda T, x, y: x.atan2(y),

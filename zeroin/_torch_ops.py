@@ -1038,19 +1038,29 @@ class EinsumOp(Function):
         subs = ins.split(",")
         grads = []
         for i, needed in enumerate(self.needs_input_grad):
-            if not needed:
-                grads.append(None)
-                continue
             others = [s for j, s in enumerate(subs) if j != i]
-            have = set(res + "".join(others))
-            kept = "".join(c for c in subs[i] if c in have or c == ".")
-            spec = ",".join([res] + others) + "->" + kept
-            gi = xp.einsum(spec, g, *[x for j, x in enumerate(xs) if j != i])
-            if kept != subs[i]:     # indices summed away inside operand i: broadcast back
-                shape = tuple(n if c in kept else 1 for c, n in zip(subs[i], xs[i].shape))
-                gi = xp.broadcast_to(gi.reshape(shape), xs[i].shape)
-            grads.append(gi)
+            grads.append(_einsum_grad(xp, g, res, subs[i], others,
+                                      [x for j, x in enumerate(xs) if j != i], xs[i].shape)
+                         if needed else None)
         return tuple(grads) if len(grads) > 1 else grads[0]
+
+
+def _einsum_grad(xp, g, res, sub, others, other_xs, shape):
+    """d/d(operand with subscripts ``sub``): the output gradient contracted with the other
+    operands, broadcast over indices summed inside this operand alone, and placed on the
+    diagonal for a repeated index ("ii")."""
+    uniq = "".join(dict.fromkeys(sub))
+    size = {c: shape[sub.index(c)] for c in uniq}
+    have = set(res + "".join(others))
+    kept = "".join(c for c in uniq if c in have)
+    gi = xp.einsum(",".join([res] + others) + "->" + kept, g, *other_xs)
+    if kept != uniq:
+        gi = xp.broadcast_to(gi.reshape(tuple(size[c] if c in kept else 1 for c in uniq)),
+                             tuple(size[c] for c in uniq))
+    if uniq != sub:
+        grid = np.indices(tuple(size[c] for c in uniq), sparse=True)
+        gi = xp.scatter(gi, tuple(grid[uniq.index(c)] for c in sub), shape)
+    return gi
 
 
 @op(EinsumOp)
@@ -1068,10 +1078,6 @@ def einsum(equation, *operands):
         raise ValueError(f"einsum: {equation!r} names {len(ins)} operands, got {len(xs)}")
     if "." in spec:
         raise NotImplementedError("einsum: '...' is not supported; name every dimension")
-    for s in ins:
-        if len(set(s)) != len(s):
-            raise NotImplementedError(f"einsum: a repeated index within one operand ({s!r}, "
-                                      f"a diagonal or trace) is not supported")
     return EinsumOp(spec)(*xs)
 
 
