@@ -805,6 +805,7 @@ GRADCHECK = {
     "einsum": [(lambda a, b: zeroin.einsum("ij,kj->ik", a, b), [_r(2, 3), _r(4, 3)], True),
                (lambda a: zeroin.einsum("ijk->j", a), [_r(2, 3, 2)], True),
                (lambda a, b: zeroin.einsum("ii,ij->j", a, b), [_r(3, 3), _r(3, 2)], True),
+               (lambda a, b: zeroin.einsum("...ij,jk", a, b), [_r(2, 2, 3), _r(3, 2)], True),
                (lambda a, b: zeroin.einsum("bij,bjk->bik", a, b), [_r(2, 2, 3), _r(2, 3, 2)],
                 True)],
     "sort": [(lambda x: x.sort(dim=1, descending=True).values, [_r(3, 4)], True)],

@@ -202,7 +202,16 @@ class Tensor:
         return getattr(b, names[1])(a)      # the reflected method: operands swapped back
 
     def __new__(cls, data, requires_grad=False, dtype=None, name=None):
-        if dtype is None and type(data) in (list, tuple, int, bool):
+        if type(data) is int:
+            # torch.Tensor(2, 3): a new (2, 3) tensor (zeros here), not the number 2
+            sizes = [data]
+            for v in (requires_grad, dtype, name):
+                if type(v) is not int:
+                    break
+                sizes.append(v)
+            grad = requires_grad if type(requires_grad) is bool else False
+            return _make(np.zeros(sizes, dtype=_default_dtype), grad)
+        if dtype is None and type(data) in (list, tuple, bool):
             # zeroin.Tensor([1, 2]) is floating point, as torch.Tensor([1, 2]) is
             # (zeroin.tensor keeps ints as int64, as torch.tensor does)
             dtype = _default_dtype

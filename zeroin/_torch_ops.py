@@ -1063,6 +1063,30 @@ def _einsum_grad(xp, g, res, sub, others, other_xs, shape):
     return gi
 
 
+def _name_ellipsis(spec, xs):
+    """``spec`` with each ``...`` replaced by letters for the dimensions it covers (right
+    aligned, as NumPy and PyTorch align them); broadcasting inside ``...`` is refused."""
+    ins, arrow, out = spec.partition("->")
+    subs = ins.split(",")
+    if len(subs) != len(xs):
+        raise ValueError(f"einsum: {spec!r} names {len(subs)} operands, got {len(xs)}")
+    free = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in spec]
+    counts = [x.ndim - (len(s) - 3) for s, x in zip(subs, xs) if "..." in s]
+    n = builtins.max(counts)
+    ell = "".join(free[:n])
+    named = [s.replace("...", ell[n - (x.ndim - len(s) + 3):]) if "..." in s else s
+             for s, x in zip(subs, xs)]
+    for c in ell:
+        sizes = {x.shape[s.index(c)] for s, x in zip(named, xs) if c in s}
+        if len(sizes) > 1:
+            raise NotImplementedError(f"einsum: the dimensions under '...' differ in size "
+                                      f"({sorted(sizes)}); broadcasting there is not supported")
+    if not arrow:
+        letters = [c for c in ins if c.isalpha()]
+        out = "..." + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    return ",".join(named) + "->" + out.replace("...", ell)
+
+
 @op(EinsumOp)
 def einsum(equation, *operands):
     """Einstein summation, as ``torch.einsum("ij,jk->ik", a, b)`` (operands may be a list)."""
@@ -1070,14 +1094,14 @@ def einsum(equation, *operands):
         operands = tuple(operands[0])
     xs = [_t(o) for o in operands]
     spec = equation.replace(" ", "")
+    if "..." in spec:
+        spec = _name_ellipsis(spec, xs)
     if "->" not in spec:
         letters = [c for c in spec if c.isalpha()]
         spec += "->" + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
     ins = spec.split("->")[0].split(",")
     if len(ins) != len(xs):
         raise ValueError(f"einsum: {equation!r} names {len(ins)} operands, got {len(xs)}")
-    if "." in spec:
-        raise NotImplementedError("einsum: '...' is not supported; name every dimension")
     return EinsumOp(spec)(*xs)
 
 
