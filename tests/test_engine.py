@@ -905,7 +905,7 @@ def test_tensor_storage_is_private_to_tensor_and_fast_path():
         "\n".join(offenders)
 
 
-ENGINE_LAYERS = ["errors", "anomaly", "_tensor", "function", "_fast", "ops", "graph",
+ENGINE_LAYERS = ["errors", "anomaly", "_tensor", "graph", "function", "_fast", "ops",
                  "autograd"]
 
 
@@ -922,7 +922,7 @@ def _zeroin_imports(path):
 
 
 def test_engine_modules_import_only_the_layers_below_them():
-    # errors -> anomaly -> _tensor -> function -> _fast -> ops -> graph -> autograd; the one
+    # errors -> anomaly -> _tensor -> graph -> function -> _fast -> ops -> autograd; the one
     # edge upwards is Tensor.backward's `from . import autograd` at the end of _tensor.py
     for i, name in enumerate(ENGINE_LAYERS):
         for line, mod in _zeroin_imports(PKG / f"{name}.py"):

@@ -27,9 +27,8 @@ from . import _tensor
 from .errors import ShapeError
 from .function import (NP, Function, apply, constant, scatter_array, sigmoid_array,
                        sum_to_array)
-from ._tensor import Tensor, _clean_index, _leaf
+from ._tensor import Tensor, _clean_index, _leaf, _raw
 
-_raw = lambda x: x.data if type(x) is Tensor else x  # noqa: E731
 
 
 # --- the registry ------------------------------------------------------------------------
@@ -81,7 +80,7 @@ def _swap(fn, name):
 # --- shared helpers -----------------------------------------------------------------------
 
 def _t(x):
-    return x if type(x) is Tensor else constant(x)
+    return x if isinstance(x, Tensor) else constant(x)
 
 
 def _pair(a, b):
@@ -99,6 +98,9 @@ def _call1(fn, x):
 
 def _call2(fn, x, y):
     return apply(fn, (x, y))
+
+
+_calln = apply      # (fn, inputs)
 
 
 _new = object.__new__
@@ -210,7 +212,7 @@ class NegOp(Function):
 @op(NegOp, methods=("__neg__", "neg"))
 def neg(x):
     """Elementwise -x."""
-    return NegOp()(_t(x))
+    return _call1(NegOp(), _t(x))
 
 
 class PowOp(Function):
@@ -246,10 +248,10 @@ class PowConstOp(Function):
 @op((PowOp, PowConstOp), methods=("__pow__", "__rpow__", "pow"))
 def pow(x, p):  # noqa: A001
     """x ** p; ``p`` a number (one-input op) or a tensor."""
-    if isinstance(p, numbers.Real) and not isinstance(p, bool) and type(x) is Tensor:
-        return PowConstOp(p)(x)
+    if isinstance(p, numbers.Real) and not isinstance(p, bool) and isinstance(x, Tensor):
+        return _call1(PowConstOp(p), x)
     x, p = _pair(x, p)
-    return PowOp()(x, p)
+    return _call2(PowOp(), x, p)
 
 
 class MatMulOp(Function):
@@ -288,7 +290,7 @@ class MatMulOp(Function):
 def matmul(a, b):
     """Matrix product of 1-D, 2-D or batched operands (NumPy's ``@`` rules)."""
     a, b = _pair(a, b)
-    return MatMulOp()(a, b)
+    return _call2(MatMulOp(), a, b)
 
 
 # --- elementwise functions --------------------------------------------------------------
@@ -446,7 +448,7 @@ class LeakyReLUOp(Function):
 @op(LeakyReLUOp, methods=("leaky_relu",))
 def leaky_relu(x, negative_slope=0.01):
     """x where x > 0, else negative_slope * x."""
-    return LeakyReLUOp(negative_slope)(_t(x))
+    return _call1(LeakyReLUOp(negative_slope), _t(x))
 
 
 def _tie_weights(ra, rb, first_wins, dtype):
@@ -470,7 +472,7 @@ class MaximumOp(Function):
 def maximum(a, b):
     """Elementwise maximum; at ties the gradient is shared equally."""
     a, b = _pair(a, b)
-    return MaximumOp()(a, b)
+    return _call2(MaximumOp(), a, b)
 
 
 class MinimumOp(Function):
@@ -488,7 +490,7 @@ class MinimumOp(Function):
 def minimum(a, b):
     """Elementwise minimum; at ties the gradient is shared equally."""
     a, b = _pair(a, b)
-    return MinimumOp()(a, b)
+    return _call2(MinimumOp(), a, b)
 
 
 class WhereOp(Function):
@@ -507,7 +509,7 @@ def where(cond, a, b):
     """Elementwise ``a`` where ``cond`` else ``b``; ``cond`` carries no gradient."""
     c = np.asarray(_raw(cond) if not isinstance(cond, Tensor) else cond.data, dtype=bool)
     a, b = _pair(a, b)
-    return WhereOp(c)(a, b)
+    return _call2(WhereOp(c), a, b)
 
 
 class ClipOp(Function):
@@ -531,7 +533,7 @@ def clip(x, min=None, max=None):  # noqa: A002
     """Limit values to [min, max]; the gradient is 0 where clipped."""
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
-    return ClipOp(min, max)(_t(x))
+    return _call1(ClipOp(min, max), _t(x))
 
 
 class AsTypeOp(Function):
@@ -548,7 +550,7 @@ def astype(x, dtype):
     x = _t(x)
     if np.dtype(dtype).kind not in "fc" and x.requires_grad:
         return _leaf(x.data.astype(dtype))
-    return AsTypeOp(dtype)(x)
+    return _call1(AsTypeOp(dtype), x)
 
 
 # --- reductions -------------------------------------------------------------------------
@@ -602,7 +604,7 @@ def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
     if dim is not None or keepdim is not None:
         axis, keepdims = _torch_names("sum", axis, keepdims, dim, keepdim)
     x = _t(x)
-    return SumOp(_check_axis("sum", x, axis), keepdims)(x)
+    return _call1(SumOp(_check_axis("sum", x, axis), keepdims), x)
 
 
 class MeanOp(Function):
@@ -622,7 +624,7 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     if dim is not None or keepdim is not None:
         axis, keepdims = _torch_names("mean", axis, keepdims, dim, keepdim)
     x = _t(x)
-    return MeanOp(_check_axis("mean", x, axis), keepdims)(x)
+    return _call1(MeanOp(_check_axis("mean", x, axis), keepdims), x)
 
 
 class _ExtremumOp(Function):
@@ -658,7 +660,7 @@ def max(x, axis=None, keepdims=False, **torch_style):  # noqa: A001
     if torch_style:
         _torch_max_min("max", torch_style)
     x = _t(x)
-    return MaxOp(_check_axis("max", x, axis), keepdims)(x)
+    return _call1(MaxOp(_check_axis("max", x, axis), keepdims), x)
 
 
 class MinOp(_ExtremumOp):
@@ -673,7 +675,7 @@ def min(x, axis=None, keepdims=False, **torch_style):  # noqa: A001
     if torch_style:
         _torch_max_min("min", torch_style)
     x = _t(x)
-    return MinOp(_check_axis("min", x, axis), keepdims)(x)
+    return _call1(MinOp(_check_axis("min", x, axis), keepdims), x)
 
 
 @op(None, methods=("argmax",))
@@ -720,7 +722,7 @@ def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     if dim is not None or keepdim is not None:
         axis, keepdims = _torch_names("logsumexp", axis, keepdims, dim, keepdim)
     x = _t(x)
-    return LogSumExpOp(_check_axis("logsumexp", x, axis), keepdims)(x)
+    return _call1(LogSumExpOp(_check_axis("logsumexp", x, axis), keepdims), x)
 
 
 class SoftmaxOp(Function):
@@ -741,7 +743,7 @@ def softmax(x, axis=-1, *, dim=None):
     if dim is not None:
         axis = _torch_names("softmax", axis, None, dim, None, -1)[0]
     x = _t(x)
-    return SoftmaxOp(_check_axis("softmax", x, axis))(x)
+    return _call1(SoftmaxOp(_check_axis("softmax", x, axis)), x)
 
 
 class LogSoftmaxOp(Function):
@@ -761,7 +763,7 @@ def log_softmax(x, axis=-1, *, dim=None):
     if dim is not None:
         axis = _torch_names("log_softmax", axis, None, dim, None, -1)[0]
     x = _t(x)
-    return LogSoftmaxOp(_check_axis("log_softmax", x, axis))(x)
+    return _call1(LogSoftmaxOp(_check_axis("log_softmax", x, axis)), x)
 
 
 # --- shapes -----------------------------------------------------------------------------
@@ -791,7 +793,7 @@ def reshape(x, *shape):
     except ValueError:
         raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} "
                          f"({x.size} elements) into shape {shape}") from None
-    return ReshapeOp(shape)(x)
+    return _call1(ReshapeOp(shape), x)
 
 
 @op(ReshapeOp, methods=("squeeze",))
@@ -807,7 +809,7 @@ def squeeze(x, axis=None):
                 raise ShapeError(f"squeeze: dimension {a} of shape {x.shape} has size "
                                  f"{x.shape[a]}, not 1")
         shape = tuple(s for i, s in enumerate(x.shape) if i not in axes)
-    return ReshapeOp(shape)(x)
+    return _call1(ReshapeOp(shape), x)
 
 
 @op(ReshapeOp, methods=("unsqueeze",))
@@ -820,7 +822,7 @@ def unsqueeze(x, axis):
                          f"{nd} dimensions")
     shape = list(x.shape)
     shape.insert(axis % nd, 1)
-    return ReshapeOp(tuple(shape))(x)
+    return _call1(ReshapeOp(tuple(shape)), x)
 
 
 @op(ReshapeOp, methods=("flatten",))
@@ -828,10 +830,10 @@ def flatten(x, start_dim=0, end_dim=-1):
     """Merge dimensions ``start_dim..end_dim`` into one (PyTorch's meaning)."""
     x = _t(x)
     if x.ndim == 0:
-        return ReshapeOp((1,))(x)
+        return _call1(ReshapeOp((1,)), x)
     s, e = start_dim % x.ndim, end_dim % x.ndim
     n = int(np.prod(x.shape[s:e + 1]))
-    return ReshapeOp(x.shape[:s] + (n,) + x.shape[e + 1:])(x)
+    return _call1(ReshapeOp(x.shape[:s] + (n,) + x.shape[e + 1:]), x)
 
 
 class TransposeOp(Function):
@@ -857,7 +859,7 @@ def transpose(x, *axes):
             raise ShapeError(f"transpose: axes {axes} are not a permutation of the "
                              f"{nd} dimensions of shape {x.shape}")
         axes = tuple(a % nd for a in axes)      # backward inverts them with argsort
-    return TransposeOp(axes)(x)
+    return _call1(TransposeOp(axes), x)
 
 
 @op(TransposeOp, methods=("permute",))
@@ -872,7 +874,7 @@ def swapaxes(x, a1, a2):
     x = _t(x)
     axes = list(range(x.ndim))
     axes[a1], axes[a2] = axes[a2], axes[a1]
-    return TransposeOp(tuple(axes))(x)
+    return _call1(TransposeOp(tuple(axes)), x)
 
 
 class BroadcastToOp(Function):
@@ -890,7 +892,7 @@ def broadcast_to(x, shape):
     shape = tuple(shape)
     if x.shape == shape:
         return x
-    return BroadcastToOp(shape)(x)
+    return _call1(BroadcastToOp(shape), x)
 
 
 class SumToOp(Function):
@@ -908,7 +910,7 @@ def sum_to(x, shape):
     shape = tuple(shape)
     if x.shape == shape:
         return x
-    return SumToOp(shape)(x)
+    return _call1(SumToOp(shape), x)
 
 
 class ConcatenateOp(Function):
@@ -935,7 +937,7 @@ def concatenate(tensors, axis=0, *, dim=None):
     ts = [_t(t) for t in tensors]
     if not ts:
         raise ValueError("concatenate: need at least one tensor")
-    return ConcatenateOp(axis)(*ts)
+    return _calln(ConcatenateOp(axis), tuple(ts))
 
 
 cat = concatenate
@@ -961,7 +963,7 @@ def stack(tensors, axis=0, *, dim=None):
     ts = [_t(t) for t in tensors]
     if not ts:
         raise ValueError("stack: need at least one tensor")
-    return StackOp(axis)(*ts)
+    return _calln(StackOp(axis), tuple(ts))
 
 
 def _index_str(index):
@@ -998,7 +1000,7 @@ class GetItemOp(Function):
 def getitem(x, index):
     """``x[index]`` with ints, slices, None, Ellipsis, boolean masks and integer arrays."""
     x = _t(x)
-    return GetItemOp(_clean_index(index))(x)
+    return _call1(GetItemOp(_clean_index(index)), x)
 
 
 class IndexAddOp(Function):
@@ -1013,7 +1015,7 @@ class IndexAddOp(Function):
 @op(IndexAddOp, export=False)
 def index_add(g, index, shape):
     """zeros(shape) with ``g`` added at ``index``: the adjoint of indexing."""
-    return IndexAddOp(index, tuple(shape))(_t(g))
+    return _call1(IndexAddOp(index, tuple(shape)), _t(g))
 
 
 # --- the tensor namespace for create_graph backward -------------------------------------
@@ -1030,4 +1032,5 @@ del _name
 # constants (Python floats for scalars, shared constant leaves): same results, fewer
 # instructions. See zeroin/_fast.py.
 if _tensor.FAST:
-    from ._fast import call1 as _call1, call2 as _call2, pair as _pair  # noqa: E402,F811
+    from ._fast import (call1 as _call1, call2 as _call2, calln as _calln,  # noqa: E402,F811
+                        pair as _pair)
