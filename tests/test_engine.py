@@ -961,3 +961,16 @@ def test_op_methods_and_exports_come_from_the_registry():
     assert zeroin.Tensor.__mul__ is zeroin.ops.mul and zeroin.cat is zeroin.concatenate
     assert isinstance(zeroin.tensor(2.0) - 3.0, zeroin.Tensor)
     assert (3.0 - zeroin.tensor(2.0)).item() == 1.0         # __rsub__ swaps the operands
+
+
+def test_ragged_nested_lists_get_an_error_naming_the_row_lengths():
+    with pytest.raises(ValueError, match=r"tensor: nested lists must be rectangular .* the "
+                       r"rows have lengths 2, 1; pad or trim"):
+        zeroin.tensor([[1, 2], [3]])
+    with pytest.raises(ValueError, match=r"the rows have lengths 2, a number"):
+        zeroin.tensor([[1.0, 2.0], 3.0])
+    with pytest.raises(ValueError, match=r"the lists at depth 2 have lengths 1, 2, 1, 1"):
+        zeroin.tensor([[[1], [2, 3]], [[1], [2]]])
+    with pytest.raises(ValueError) as e:
+        zeroin.tensor([[1, 2], [3]], requires_grad=True)
+    assert "inhomogeneous" not in str(e.value)          # not NumPy's wording
