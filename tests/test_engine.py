@@ -905,7 +905,7 @@ def test_tensor_storage_is_private_to_tensor_and_fast_path():
         "\n".join(offenders)
 
 
-ENGINE_LAYERS = ["errors", "anomaly", "_tensor", "function", "_fast", "ops", "graph",
+ENGINE_LAYERS = ["errors", "anomaly", "_tensor", "graph", "function", "_fast", "ops",
                  "autograd"]
 
 
@@ -922,7 +922,7 @@ def _zeroin_imports(path):
 
 
 def test_engine_modules_import_only_the_layers_below_them():
-    # errors -> anomaly -> _tensor -> function -> _fast -> ops -> graph -> autograd; the one
+    # errors -> anomaly -> _tensor -> graph -> function -> _fast -> ops -> autograd; the one
     # edge upwards is Tensor.backward's `from . import autograd` at the end of _tensor.py
     for i, name in enumerate(ENGINE_LAYERS):
         for line, mod in _zeroin_imports(PKG / f"{name}.py"):
@@ -961,3 +961,16 @@ def test_op_methods_and_exports_come_from_the_registry():
     assert zeroin.Tensor.__mul__ is zeroin.ops.mul and zeroin.cat is zeroin.concatenate
     assert isinstance(zeroin.tensor(2.0) - 3.0, zeroin.Tensor)
     assert (3.0 - zeroin.tensor(2.0)).item() == 1.0         # __rsub__ swaps the operands
+
+
+def test_ragged_nested_lists_get_an_error_naming_the_row_lengths():
+    with pytest.raises(ValueError, match=r"tensor: nested lists must be rectangular .* the "
+                       r"rows have lengths 2, 1; pad or trim"):
+        zeroin.tensor([[1, 2], [3]])
+    with pytest.raises(ValueError, match=r"the rows have lengths 2, a number"):
+        zeroin.tensor([[1.0, 2.0], 3.0])
+    with pytest.raises(ValueError, match=r"the lists at depth 2 have lengths 1, 2, 1, 1"):
+        zeroin.tensor([[[1], [2, 3]], [[1], [2]]])
+    with pytest.raises(ValueError) as e:
+        zeroin.tensor([[1, 2], [3]], requires_grad=True)
+    assert "inhomogeneous" not in str(e.value)          # not NumPy's wording

@@ -30,6 +30,8 @@ benchmarks/README.md; W1 the chapter's graph, W2 one step of the scalar chain):
   a copy when nothing else can see the array (refcount): one array copy less per
   parameter per step (W3).
 * **T6 Shared float64 constant arrays** for ``x * 0.5`` on arrays (read-only, cached).
+* **T7 ``record()`` and the constructor written out in** :func:`call2`, the hot path of
+  every scalar graph (two calls less per op).
 """
 from __future__ import annotations
 
@@ -37,12 +39,16 @@ from sys import getrefcount
 
 import numpy as np
 
-from ._tensor import Tensor, _make, no_grad
+from . import _tensor
+from ._tensor import Tensor, _make, _mode
+from .anomaly import anomaly
 from .function import NP, constant, record, sum_to_array
+from .graph import toposort
 
 __all__ = ["call1", "call2", "pair", "backward"]
 
 _F64 = np.dtype(np.float64)
+_new = object.__new__
 _EXACT = 2 ** 53        # integers up to this convert to float64 exactly
 
 
@@ -51,52 +57,131 @@ _EXACT = 2 ** 53        # integers up to this convert to float64 exactly
 def call1(fn, x):
     """``fn(x)`` for a one-input op; see :func:`zeroin.function.apply`."""
     a = x._float
+    v = data = None
     try:
         if a is not None and fn.scalar_rules:           # T1
             try:
                 v = fn.forward(a)
             except ArithmeticError:     # NumPy's inf and warning instead
                 v = None
-            if type(v) is float:
-                return record(fn, (x,), None, v)
-            v, data = _off_lane(fn, v, (a,))
-            return record(fn, (x,), data, v)
-        a = x._array
-        if a is None:
-            a = x.data
-        if fn.scalar_rules and not a.ndim:              # T3
-            a = a[()]
-        data = fn.forward(a)
+            if type(v) is not float:
+                v, data = _off_lane(fn, v, (a,))
+        else:
+            a = x._array
+            if a is None:
+                a = x.data
+            if fn.scalar_rules and not a.ndim:          # T3
+                a = a[()]
+            data = fn.forward(a)
+            if type(data) is not np.ndarray:
+                data = np.asarray(data)
     except (ValueError, IndexError) as e:
         raise fn.error((x,), e) from None
+    if anomaly.enabled:
+        return record(fn, (x,), data, v)
+    out = _new(Tensor)      # T7, as in call2
+    out._array = data
+    out._float = v
+    out.grad = None
+    out.name = None
+    out._hooks = None
+    out._retain = False
+    if x.requires_grad and (_tensor._off_threads == 0 or _mode.enabled):
+        fn.inputs = (x,)
+        fn.needs_input_grad = _NEEDS1
+        fn.released = False
+        out.requires_grad = True
+        out.grad_fn = fn
+    else:
+        out.requires_grad = False
+        out.grad_fn = None
+    return out
+
+
+_NEEDS1 = (True,)
+_TT, _TF, _FT = (True, True), (True, False), (False, True)
+
+
+def calln(fn, inputs):
+    """``fn(*inputs)`` for any number of inputs (linear, concatenate)."""
+    try:
+        if len(inputs) == 3:        # linear with a bias: the arrays unpacked by hand
+            x, y, z = inputs
+            a, b, c = x._array, y._array, z._array
+            data = fn.forward(a if a is not None else x.data, b if b is not None else y.data,
+                              c if c is not None else z.data)
+        else:
+            data = fn.forward(*[t.data for t in inputs])
+    except (ValueError, IndexError) as e:
+        raise fn.error(inputs, e) from None
     if type(data) is not np.ndarray:
         data = np.asarray(data)
-    return record(fn, (x,), data)
+    if len(inputs) != 3 or anomaly.enabled:
+        return record(fn, inputs, data)
+    out = _new(Tensor)      # T7, as in call2
+    out._array = data
+    out._float = None
+    out.grad = None
+    out.name = None
+    out._hooks = None
+    out._retain = False
+    needs = (x.requires_grad, y.requires_grad, z.requires_grad)
+    if True in needs and (_tensor._off_threads == 0 or _mode.enabled):
+        fn.inputs = inputs
+        fn.needs_input_grad = needs
+        fn.released = False
+        out.requires_grad = True
+        out.grad_fn = fn
+    else:
+        out.requires_grad = False
+        out.grad_fn = None
+    return out
 
 
 def call2(fn, x, y):
     """``fn(x, y)`` for a two-input op: + - * / call it directly (their hot path)."""
     a, b = x._float, y._float
+    v = data = None
     try:
         if a is not None and b is not None and fn.scalar_rules:     # T1
             try:
                 v = fn.forward(a, b)
             except ArithmeticError:     # 1.0 / 0.0: NumPy's inf and warning instead
                 v = None
-            if type(v) is float:
-                return record(fn, (x, y), None, v)
-            v, data = _off_lane(fn, v, (a, b))
-            return record(fn, (x, y), data, v)
-        a = x._array if a is None else x.data
-        b = y._array if b is None else y.data
-        if fn.scalar_rules and not a.ndim and not b.ndim:          # T3
-            a, b = a[()], b[()]
-        data = fn.forward(a, b)
+            if type(v) is not float:
+                v, data = _off_lane(fn, v, (a, b))
+        else:
+            a = x._array if a is None else x.data
+            b = y._array if b is None else y.data
+            if fn.scalar_rules and not a.ndim and not b.ndim:      # T3
+                a, b = a[()], b[()]
+            data = fn.forward(a, b)
+            if type(data) is not np.ndarray:
+                data = np.asarray(data)
     except (ValueError, IndexError) as e:
         raise fn.error((x, y), e) from None
-    if type(data) is not np.ndarray:
-        data = np.asarray(data)
-    return record(fn, (x, y), data)
+    if anomaly.enabled:
+        return record(fn, (x, y), data, v)
+    # T7: record() and the constructor written out, for the hot path of every scalar graph
+    out = _new(Tensor)
+    out._array = data
+    out._float = v
+    out.grad = None
+    out.name = None
+    out._hooks = None
+    out._retain = False
+    rx, ry = x.requires_grad, y.requires_grad
+    if (rx or ry) and (_tensor._off_threads == 0 or _mode.enabled):
+        fn.inputs = (x, y)
+        # shared tuples: a new one per op is one more object for the cyclic GC to track
+        fn.needs_input_grad = (_TT if ry else _TF) if rx else _FT
+        fn.released = False
+        out.requires_grad = True
+        out.grad_fn = fn
+    else:
+        out.requires_grad = False
+        out.grad_fn = None
+    return out
 
 
 def _off_lane(fn, v, args):
@@ -160,166 +245,170 @@ def _f64_constant(value):
 
 # --- backward ------------------------------------------------------------------------------
 
-def backward(order, grads, p, backprop_node, write_leaf):
-    """:func:`zeroin.autograd.run`'s loop for a plain backward (T1, T3, T4, T5).
+def backward(outputs, out_grads, retain_graph, make_pass, backprop_node, write_leaf):
+    """:func:`zeroin.autograd.run` for a plain backward (T1, T3, T4, T5).
 
-    ``backprop_node`` and ``write_leaf`` are the reference engine's steps, used for what
-    this loop does not handle (hooks, retain_grad, released graphs).
+    ``make_pass``, ``backprop_node`` and ``write_leaf`` are the reference engine's, used
+    for what this loop does not handle (hooks, retain_grad, released graphs).
     """
-    free = not p.retain
-    leaves = p.leaves
-    for t in reversed(order):
+    grads = {}
+    leaves = {}
+    for t, g in zip(outputs, out_grads):
+        prev = grads.get(t)
+        grads[t] = g if prev is None else prev + g
+        if t.grad_fn is None:
+            leaves[t] = None
+    free = not retain_graph
+    p = None                    # the reference's Pass, made only if it is needed
+    for t in reversed(toposort(outputs)):
         g = grads.pop(t, None)
         if g is None:
             continue
         fn = t.grad_fn
         if t._hooks or t._retain or fn.released:
+            if p is None:
+                p = make_pass(retain_graph, False, None, False)
+                p.leaves = leaves
             backprop_node(t, g, grads, p)
             continue
-        if t._float is not None:
-            _float_node(t, fn, g, grads, leaves)
+        if t._float is None:    # T4: an array node (T3 for 0-d scalar_rules ops), the
+            # reference step without its checks, written out (W4 has 29 array nodes a step)
+            out = t._array
+            ins = fn.inputs
+            scalar = fn.scalar_rules and not out.ndim
+            if scalar:                  # T3: NumPy scalars (or floats) in, out of the rule
+                if type(g) is np.ndarray:
+                    g = g[()]
+                if len(ins) == 2:
+                    x, y = ins
+                    a, b = x._float, y._float
+                    res = fn.backward(NP, g, out[()], a if a is not None else x._array[()],
+                                      b if b is not None else y._array[()])
+                else:
+                    res = fn.backward(NP, g, out[()], *[_scalar_of(i) for i in ins])
+            else:
+                if type(g) is not np.ndarray:
+                    g = np.asarray(g)
+                if len(ins) == 1:
+                    x = ins[0]
+                    a = x._array
+                    res = fn.backward(NP, g, out, a if a is not None else x.data)
+                elif len(ins) == 2:
+                    x, y = ins
+                    a, b = x._array, y._array
+                    res = fn.backward(NP, g, out, a if a is not None else x.data,
+                                      b if b is not None else y.data)
+                else:
+                    res = fn.backward(NP, g, out, *[i.data for i in ins])
+            if len(ins) == 1:
+                res = (res,)
+            for inp, gi in zip(ins, res):
+                if gi is None or not inp.requires_grad:
+                    continue
+                d = inp._array
+                if scalar and (d is None or isinstance(gi, np.generic)):
+                    if d is None:           # a float-lane input
+                        gi = gi if type(gi) is float else float(gi)
+                    elif gi.dtype is not d.dtype and gi.dtype != d.dtype:
+                        gi = gi.astype(d.dtype)
+                else:
+                    if d is None:
+                        d = inp.data
+                    if type(gi) is not np.ndarray:
+                        gi = np.asarray(gi)
+                    if gi.shape != d.shape:
+                        gi = sum_to_array(gi, d.shape)
+                    if gi.dtype is not d.dtype and gi.dtype != d.dtype:
+                        gi = gi.astype(d.dtype)
+                prev = grads.get(inp)
+                if prev is None:
+                    grads[inp] = gi
+                    if inp.grad_fn is None:
+                        leaves[inp] = None
+                else:
+                    grads[inp] = prev + gi
+            if free:
+                fn.released = True
+                fn.saved = None
+            continue
+        # T1: a node on the float lane, its rule on Python floats (written out here, not
+        # in a function: W1 makes four such calls per iteration)
+        if type(g) is not float:
+            g = float(g)
+        ins = fn.inputs
+        x = ins[0]
+        a = x._float
+        if a is None:
+            a = x._array[()]
+        if len(ins) == 2:
+            y = ins[1]
+            b = y._float
+            if b is None:
+                b = y._array[()]
+            try:
+                ga, gb = fn.backward(NP, g, t._float, a, b)
+            except ArithmeticError:     # 0.0 ** -1 and the like: NumPy's inf and warning
+                f64 = np.float64
+                ga, gb = fn.backward(NP, f64(g), f64(t._float), f64(a), f64(b))
         else:
-            _array_node(t, fn, g, grads, leaves)
+            y = gb = None
+            try:
+                ga = fn.backward(NP, g, t._float, a)
+            except ArithmeticError:
+                ga = fn.backward(NP, np.float64(g), np.float64(t._float), np.float64(a))
+        # the two inputs written out, not looped over: a loop over ((x, ga), (y, gb)) cost
+        # W1 6% and a W2 step 9% of instructions
+        if ga is not None and x.requires_grad:
+            if type(ga) is not float:
+                ga = float(ga) if x._float is not None else np.asarray(ga, x._array.dtype)
+            prev = grads.get(x)
+            if prev is None:
+                grads[x] = ga
+                if x.grad_fn is None:
+                    leaves[x] = None
+            else:
+                grads[x] = prev + ga
+        if gb is not None and y.requires_grad:
+            if type(gb) is not float:
+                gb = float(gb) if y._float is not None else np.asarray(gb, y._array.dtype)
+            prev = grads.get(y)
+            if prev is None:
+                grads[y] = gb
+                if y.grad_fn is None:
+                    leaves[y] = None
+            else:
+                grads[y] = prev + gb
         if free:
             fn.released = True
             fn.saved = None
-    g = None    # the loop's last reference: T5 counts the references to each gradient
-    _write_leaves(leaves, grads, p, write_leaf)
-
-
-def _float_node(t, fn, g, grads, leaves):
-    """A node on the float lane (T1): its rule on Python floats."""
-    if type(g) is not float:
-        g = float(g)
-    ins = fn.inputs
-    x = ins[0]
-    a = x._float
-    if a is None:
-        a = x._array[()]
-    if len(ins) == 2:
-        y = ins[1]
-        b = y._float
-        if b is None:
-            b = y._array[()]
-        try:
-            ga, gb = fn.backward(NP, g, t._float, a, b)
-        except ArithmeticError:     # 0.0 ** -1 and the like: NumPy's inf and warning
-            f64 = np.float64
-            ga, gb = fn.backward(NP, f64(g), f64(t._float), f64(a), f64(b))
-    else:
-        y = gb = None
-        try:
-            ga = fn.backward(NP, g, t._float, a)
-        except ArithmeticError:
-            ga = fn.backward(NP, np.float64(g), np.float64(t._float), np.float64(a))
-    # the two inputs written out, not looped over: a loop over ((x, ga), (y, gb)) cost
-    # W1 6% and a W2 step 9% of instructions
-    if ga is not None and x.requires_grad:
-        if type(ga) is not float:
-            ga = float(ga) if x._float is not None else np.asarray(ga, x._array.dtype)
-        prev = grads.get(x)
-        if prev is None:
-            grads[x] = ga
-            if x.grad_fn is None:
-                leaves[x] = None
-        else:
-            grads[x] = prev + ga
-    if gb is not None and y.requires_grad:
-        if type(gb) is not float:
-            gb = float(gb) if y._float is not None else np.asarray(gb, y._array.dtype)
-        prev = grads.get(y)
-        if prev is None:
-            grads[y] = gb
-            if y.grad_fn is None:
-                leaves[y] = None
-        else:
-            grads[y] = prev + gb
-
-
-def _array_node(t, fn, g, grads, leaves):
-    """A node holding an array (T3 for 0-d ``scalar_rules`` ops, else plain arrays)."""
-    out = t._array
-    ins = fn.inputs
-    scalar = fn.scalar_rules and not out.ndim
-    if scalar:                  # T3: NumPy scalars (or floats) in, out of the rule
-        if type(g) is np.ndarray:
-            g = g[()]
-        res = fn.backward(NP, g, out[()], *[_scalar_of(i) for i in ins])
-    else:
-        if type(g) is not np.ndarray:
-            g = np.asarray(g)
-        if len(ins) == 1:
-            x = ins[0]
-            a = x._array
-            res = fn.backward(NP, g, out, a if a is not None else x.data)
-        elif len(ins) == 2:
-            x, y = ins
-            a, b = x._array, y._array
-            res = fn.backward(NP, g, out, a if a is not None else x.data,
-                              b if b is not None else y.data)
-        else:
-            res = fn.backward(NP, g, out, *[i.data for i in ins])
-    if len(ins) == 1:
-        res = (res,)
-    for inp, gi in zip(ins, res):
-        if gi is None or not inp.requires_grad:
-            continue
-        d = inp._array
-        if scalar and (d is None or isinstance(gi, np.generic)):
-            if d is None:           # a float-lane input
-                gi = gi if type(gi) is float else float(gi)
-            elif gi.dtype is not d.dtype and gi.dtype != d.dtype:
-                gi = gi.astype(d.dtype)
-        else:
-            if d is None:
-                d = inp.data
-            if type(gi) is not np.ndarray:
-                gi = np.asarray(gi)
-            if gi.shape != d.shape:
-                gi = sum_to_array(gi, d.shape)
-            if gi.dtype is not d.dtype and gi.dtype != d.dtype:
-                gi = gi.astype(d.dtype)
-        prev = grads.get(inp)
-        if prev is None:
-            grads[inp] = gi
-            if inp.grad_fn is None:
-                leaves[inp] = None
-        else:
-            grads[inp] = prev + gi
+    g = ga = gb = gi = prev = res = None  # the loop's last references (T5 counts)
+    for leaf in leaves:         # the leaves' .grad (written out here: T1, T5)
+        g = grads.pop(leaf)
+        if not leaf._hooks:
+            if type(g) is float and leaf._float is not None:   # T1: float leaf, float grad
+                cur = leaf.grad
+                if cur is None:
+                    leaf.grad = _make(None, False, None, g)
+                    continue
+                if cur._float is not None and not cur.requires_grad:
+                    cur._float += g
+                    continue
+            elif type(g) is np.ndarray and leaf.grad is None:
+                d = leaf._array
+                if d is not None and d.dtype.kind in "fc" and g.dtype is d.dtype:
+                    # T5: adopt g as .grad only if nothing else can see it: a rule such as
+                    # add's returns one array for both inputs (2: g, getrefcount's argument)
+                    if not (g.base is None and getrefcount(g) <= 2 and g.flags.writeable):
+                        g = g.copy()
+                    leaf.grad = _make(g)
+                    continue
+        if p is None:
+            p = make_pass(retain_graph, False, None, False)
+            p.leaves = leaves
+        write_leaf(leaf, g, p)
 
 
 def _scalar_of(t):
     """A 0-d tensor's value as a scalar (its Python float, else a NumPy scalar)."""
     v = t._float
     return v if v is not None else t._array[()]
-
-
-def _write_leaves(leaves, grads, p, write_leaf):
-    """The leaves' gradients into ``.grad`` (T1 float grads, T5 adoption)."""
-    for leaf in leaves:
-        g = grads.pop(leaf)
-        if leaf._hooks:
-            write_leaf(leaf, g, p)
-            continue
-        if type(g) is float and leaf._float is not None:   # T1: a float leaf, a float grad
-            cur = leaf.grad
-            if cur is None:
-                leaf.grad = _make(None, False, None, g)
-                continue
-            if cur._float is not None and not cur.requires_grad:
-                cur._float += g
-                continue
-            if cur.requires_grad:
-                with no_grad():
-                    leaf.grad = cur + _make(None, False, None, g)
-                continue
-        elif type(g) is np.ndarray and leaf.grad is None:
-            d = leaf._array
-            if d is not None and d.dtype.kind in "fc" and g.dtype is d.dtype:
-                # T5: adopt g as .grad only if nothing else can see it: a rule such as
-                # add's returns one array for both inputs (2: the local g, the call's)
-                if not (g.base is None and getrefcount(g) <= 2 and g.flags.writeable):
-                    g = g.copy()
-                leaf.grad = _make(g)
-                continue
-        write_leaf(leaf, g, p)

@@ -123,8 +123,8 @@ def _as_array(data, dtype=None, requires_grad=False):
     try:
         arr = np.array(data, dtype=dtype)
     except ValueError as e:     # ragged nested lists, unparsable strings
-        raise ValueError(f"tensor: cannot make a tensor from this {type(data).__name__}: "
-                         f"{e}") from None
+        raise ValueError(_ragged_message(data) or f"tensor: cannot make a tensor from this "
+                         f"{type(data).__name__}: {e}") from None
     if dtype is None and from_python:
         if arr.dtype.kind == "f" or (requires_grad and arr.dtype.kind in "iub"):
             # Python floats take the default float dtype; Python ints that are asked to
@@ -139,6 +139,25 @@ def _as_array(data, dtype=None, requires_grad=False):
 
 class _GradDtypeError(TypeError, RuntimeError):
     """Only floating-point tensors can require grad (PyTorch raises RuntimeError)."""
+
+
+def _ragged_message(data):
+    """For nested lists whose rows differ in length, say where; else None."""
+    level, path = [data], []
+    for depth in range(32):
+        seqs = [x for x in level if isinstance(x, (list, tuple))]
+        if not seqs:
+            return None
+        lengths = [len(x) for x in seqs]
+        if len(seqs) != len(level) or len(set(lengths)) > 1:
+            shown = ", ".join(str(len(x)) if isinstance(x, (list, tuple)) else "a number"
+                              for x in level)
+            where = "the rows" if depth == 1 else f"the lists at depth {depth}"
+            return (f"tensor: nested lists must be rectangular (every row the same length), "
+                    f"but {where} have lengths {shown}; pad or trim them to one length, or "
+                    f"make a tensor per row")
+        level = [y for x in seqs for y in x]
+    return None
 
 
 def _check_grad_dtype(arr, where="tensor"):

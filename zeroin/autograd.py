@@ -27,6 +27,7 @@ from .graph import toposort
 from .ops import TZ, sum_to
 from ._tensor import Tensor, _leaf, enable_grad, no_grad
 
+_F64 = np.dtype(np.float64)
 _fast = None
 if _tensor.FAST:
     from . import _fast
@@ -60,15 +61,15 @@ def run(outputs, out_grads, retain_graph=False, create_graph=False, targets=None
     {id: gradient} for them instead. With ``keep_all`` it returns every tensor's gradient,
     writes no ``.grad`` and allows a released graph (see :func:`node_grads`).
     """
+    if _fast is not None and not (create_graph or keep_all or anomaly.enabled) \
+            and targets is None:
+        _fast.backward(outputs, out_grads, retain_graph, Pass, _backprop_node, _write_leaf)
+        return {}
     p = Pass(retain_graph, create_graph, targets, keep_all)
     grads = {}                  # tensor -> its gradient so far (tensors hash by identity)
     for t, g in zip(outputs, out_grads):
         _accumulate(grads, t, g, p.leaves)
     order = toposort(outputs)   # every node after the nodes it was computed from
-    if _fast is not None and not (create_graph or keep_all or anomaly.enabled) \
-            and targets is None:
-        _fast.backward(order, grads, p, _backprop_node, _write_leaf)
-        return p.captured
     for t in reversed(order):   # so a node comes after every node that used its output
         g = grads.pop(t, None)
         if g is not None:       # None: no path from the outputs needs it
@@ -216,18 +217,21 @@ def root_grads(outputs, grad_outputs, create_graph, op):
                                f"computed under zeroin.no_grad())")
         g = grad_outputs[i] if grad_outputs is not None else None
         if g is None:
-            if t.data.size != 1:
-                raise RuntimeError(f"{op}: output has shape {t.shape}; backward without "
+            shape = t.shape
+            if shape and t.data.size != 1:
+                raise RuntimeError(f"{op}: output has shape {shape}; backward without "
                                    f"a gradient works only for one-element outputs. Reduce it "
                                    f"first (e.g. loss.mean() or loss.sum()) or pass gradient= "
-                                   f"an array of shape {t.shape}")
-            g = np.ones(t.shape, dtype=t.dtype)
+                                   f"an array of shape {shape}")
+            dtype = t.dtype
+            # a float64 scalar's seed is the float 1.0, as zeroin.tensor(1.0) would be
+            g = 1.0 if dtype is _F64 and not shape else np.ones(shape, dtype)
         else:
             g = g.data if isinstance(g, Tensor) else np.asarray(g, dtype=t.dtype)
             if g.shape != t.shape:
                 raise ValueError(f"{op}: gradient has shape {g.shape} but the output has "
                                  f"shape {t.shape}; they must match")
-        grads.append(_leaf(g) if create_graph else g)
+        grads.append(_leaf(np.asarray(g)) if create_graph else g)
     return grads
 
 

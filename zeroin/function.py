@@ -16,7 +16,6 @@ gradients in the broadcast shape.
 from __future__ import annotations
 
 import numbers
-import operator
 
 import numpy as np
 
@@ -180,17 +179,16 @@ def apply(fn, inputs):
     return record(fn, inputs, out)
 
 
-_requires_grad = operator.attrgetter("requires_grad")
-
-
-def record(fn, inputs, array, value=None):
+def record(fn, inputs, array, value=None, needs=None):
     """The output tensor of ``fn`` holding ``array`` (or, with ``array`` None, the Python
     float ``value``); if grad is on and an input requires grad, the graph node too.
 
     Every op's output is made here, so this is where the graph is recorded: the output's
-    ``grad_fn`` is ``fn`` and ``fn.inputs`` are the operands.
+    ``grad_fn`` is ``fn`` and ``fn.inputs`` are the operands. ``needs`` is
+    ``needs_input_grad`` when the caller has it at hand.
     """
-    needs = tuple(map(_requires_grad, inputs))
+    if needs is None:
+        needs = tuple([t.requires_grad for t in inputs])
     if True in needs and (_tensor._off_threads == 0 or _mode.enabled):
         fn.inputs = inputs
         fn.needs_input_grad = needs

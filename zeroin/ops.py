@@ -27,9 +27,8 @@ from . import _tensor
 from .errors import ShapeError
 from .function import (NP, Function, apply, constant, scatter_array, sigmoid_array,
                        sum_to_array)
-from ._tensor import Tensor, _clean_index, _leaf
+from ._tensor import Tensor, _clean_index, _leaf, _raw
 
-_raw = lambda x: x.data if type(x) is Tensor else x  # noqa: E731
 
 
 # --- the registry ------------------------------------------------------------------------
@@ -81,7 +80,7 @@ def _swap(fn, name):
 # --- shared helpers -----------------------------------------------------------------------
 
 def _t(x):
-    return x if type(x) is Tensor else constant(x)
+    return x if isinstance(x, Tensor) else constant(x)
 
 
 def _pair(a, b):
@@ -99,6 +98,9 @@ def _call1(fn, x):
 
 def _call2(fn, x, y):
     return apply(fn, (x, y))
+
+
+_calln = apply      # (fn, inputs)
 
 
 _new = object.__new__
@@ -214,7 +216,7 @@ class NegOp(Function):
 @op(NegOp, methods=("__neg__", "neg"))
 def neg(x):
     """Elementwise -x."""
-    return NegOp()(_t(x))
+    return _call1(NegOp(), _t(x))
 
 
 class PowOp(Function):
@@ -250,10 +252,10 @@ class PowConstOp(Function):
 @op((PowOp, PowConstOp), methods=("__pow__", "__rpow__", "pow"))
 def pow(x, p):  # noqa: A001
     """x ** p; ``p`` a number (one-input op) or a tensor."""
-    if isinstance(p, numbers.Real) and not isinstance(p, bool) and type(x) is Tensor:
-        return PowConstOp(p)(x)
+    if isinstance(p, numbers.Real) and not isinstance(p, bool) and isinstance(x, Tensor):
+        return _call1(PowConstOp(p), x)
     x, p = _pair(x, p)
-    return PowOp()(x, p)
+    return _call2(PowOp(), x, p)
 
 
 class MatMulOp(Function):
@@ -292,7 +294,7 @@ class MatMulOp(Function):
 def matmul(a, b):
     """Matrix product of 1-D, 2-D or batched operands (NumPy's ``@`` rules)."""
     a, b = _pair(a, b)
-    return MatMulOp()(a, b)
+    return _call2(MatMulOp(), a, b)
 
 
 # --- elementwise functions --------------------------------------------------------------
@@ -450,7 +452,7 @@ class LeakyReLUOp(Function):
 @op(LeakyReLUOp, methods=("leaky_relu",))
 def leaky_relu(x, negative_slope=0.01):
     """x where x > 0, else negative_slope * x."""
-    return LeakyReLUOp(negative_slope)(_t(x))
+    return _call1(LeakyReLUOp(negative_slope), _t(x))
 
 
 def _tie_weights(ra, rb, first_wins, dtype):
@@ -474,7 +476,7 @@ class MaximumOp(Function):
 def maximum(a, b):
     """Elementwise maximum; at ties the gradient is shared equally."""
     a, b = _pair(a, b)
-    return MaximumOp()(a, b)
+    return _call2(MaximumOp(), a, b)
 
 
 class MinimumOp(Function):
@@ -492,7 +494,7 @@ class MinimumOp(Function):
 def minimum(a, b):
     """Elementwise minimum; at ties the gradient is shared equally."""
     a, b = _pair(a, b)
-    return MinimumOp()(a, b)
+    return _call2(MinimumOp(), a, b)
 
 
 class WhereOp(Function):
@@ -514,7 +516,7 @@ def where(cond, a=None, b=None):
     if a is None and b is None:
         return tuple(_leaf(i.astype(np.int64)) for i in np.nonzero(c))
     a, b = _pair(a, b)
-    return WhereOp(c)(a, b)
+    return _call2(WhereOp(c), a, b)
 
 
 class ClipOp(Function):
@@ -538,7 +540,7 @@ def clip(x, min=None, max=None):  # noqa: A002
     """Limit values to [min, max]; the gradient is 0 where clipped."""
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
-    return ClipOp(min, max)(_t(x))
+    return _call1(ClipOp(min, max), _t(x))
 
 
 class AsTypeOp(Function):
@@ -555,7 +557,7 @@ def astype(x, dtype):
     x = _t(x)
     if np.dtype(dtype).kind not in "fc" and x.requires_grad:
         return _leaf(x.data.astype(dtype))
-    return AsTypeOp(dtype)(x)
+    return _call1(AsTypeOp(dtype), x)
 
 
 # --- reductions -------------------------------------------------------------------------
@@ -622,7 +624,7 @@ def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
     if dim is not None or keepdim is not None:
         axis, keepdims = _torch_names("sum", axis, keepdims, dim, keepdim)
     x = _t(x)
-    return SumOp(_check_axis("sum", x, axis), keepdims)(x)
+    return _call1(SumOp(_check_axis("sum", x, axis), keepdims), x)
 
 
 class MeanOp(Function):
@@ -646,7 +648,7 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
         raise _DtypeError(f"mean: the input has dtype {x.dtype}; the mean needs a floating "
                           f"dtype, as in PyTorch: convert first, e.g. x.float().mean() or "
                           f"x.double().mean()")
-    return MeanOp(_check_axis("mean", x, axis), keepdims)(x)
+    return _call1(MeanOp(_check_axis("mean", x, axis), keepdims), x)
 
 
 class _ExtremumOp(Function):
@@ -713,7 +715,7 @@ def amax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Maximum over ``dim`` (an int, a tuple, or all); ties share the gradient."""
     dim, keepdim = _dim_names("amax", dim, keepdim, axis, keepdims)
     x = _t(x)
-    return MaxOp(_check_axis("amax", x, dim), keepdim)(x)
+    return _call1(MaxOp(_check_axis("amax", x, dim), keepdim), x)
 
 
 @op(MaxOp, methods=("max",))
@@ -738,7 +740,7 @@ def amin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Minimum over ``dim`` (an int, a tuple, or all); ties share the gradient."""
     dim, keepdim = _dim_names("amin", dim, keepdim, axis, keepdims)
     x = _t(x)
-    return MinOp(_check_axis("amin", x, dim), keepdim)(x)
+    return _call1(MinOp(_check_axis("amin", x, dim), keepdim), x)
 
 
 @op(MinOp, methods=("min",))
@@ -792,7 +794,7 @@ def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     if dim is not None or keepdim is not None:
         axis, keepdims = _torch_names("logsumexp", axis, keepdims, dim, keepdim)
     x = _t(x)
-    return LogSumExpOp(_check_axis("logsumexp", x, axis), keepdims)(x)
+    return _call1(LogSumExpOp(_check_axis("logsumexp", x, axis), keepdims), x)
 
 
 class SoftmaxOp(Function):
@@ -813,7 +815,7 @@ def softmax(x, axis=-1, *, dim=None):
     if dim is not None:
         axis = _torch_names("softmax", axis, None, dim, None, -1)[0]
     x = _t(x)
-    return SoftmaxOp(_check_axis("softmax", x, axis))(x)
+    return _call1(SoftmaxOp(_check_axis("softmax", x, axis)), x)
 
 
 class LogSoftmaxOp(Function):
@@ -833,7 +835,7 @@ def log_softmax(x, axis=-1, *, dim=None):
     if dim is not None:
         axis = _torch_names("log_softmax", axis, None, dim, None, -1)[0]
     x = _t(x)
-    return LogSoftmaxOp(_check_axis("log_softmax", x, axis))(x)
+    return _call1(LogSoftmaxOp(_check_axis("log_softmax", x, axis)), x)
 
 
 # --- shapes -----------------------------------------------------------------------------
@@ -863,7 +865,7 @@ def reshape(x, *shape):
     except ValueError:
         raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} "
                          f"({int(np.prod(x.shape))} elements) into shape {shape}") from None
-    return ReshapeOp(shape)(x)
+    return _call1(ReshapeOp(shape), x)
 
 
 @op(ReshapeOp, methods=("squeeze",))
@@ -879,7 +881,7 @@ def squeeze(x, dim=None, *, axis=None):
         shape = tuple(s for i, s in enumerate(x.shape) if not (i in axes and s == 1))
     if shape == x.shape:
         return x
-    return ReshapeOp(shape)(x)
+    return _call1(ReshapeOp(shape), x)
 
 
 @op(ReshapeOp, methods=("unsqueeze",))
@@ -895,7 +897,7 @@ def unsqueeze(x, dim=None, *, axis=None):
                         f"{nd} dimensions (expected a dim in [{-nd}, {nd - 1}])")
     shape = list(x.shape)
     shape.insert(axis % nd, 1)
-    return ReshapeOp(tuple(shape))(x)
+    return _call1(ReshapeOp(tuple(shape)), x)
 
 
 @op(ReshapeOp, methods=("flatten",))
@@ -903,10 +905,10 @@ def flatten(x, start_dim=0, end_dim=-1):
     """Merge dimensions ``start_dim..end_dim`` into one (PyTorch's meaning)."""
     x = _t(x)
     if x.ndim == 0:
-        return ReshapeOp((1,))(x)
+        return _call1(ReshapeOp((1,)), x)
     s, e = start_dim % x.ndim, end_dim % x.ndim
     n = int(np.prod(x.shape[s:e + 1]))
-    return ReshapeOp(x.shape[:s] + (n,) + x.shape[e + 1:])(x)
+    return _call1(ReshapeOp(x.shape[:s] + (n,) + x.shape[e + 1:]), x)
 
 
 class TransposeOp(Function):
@@ -948,7 +950,7 @@ def _permute(x, axes):
             raise ShapeError(f"permute: dims {axes} are not a permutation of the "
                              f"{nd} dimensions of shape {x.shape}")
         axes = tuple(a % nd for a in axes)      # backward inverts them with argsort
-    return TransposeOp(axes)(x)
+    return _call1(TransposeOp(axes), x)
 
 
 @op(TransposeOp, methods=("permute",))
@@ -966,7 +968,7 @@ def swapaxes(x, a1, a2):
     x = _t(x)
     axes = list(range(x.ndim))
     axes[a1], axes[a2] = axes[a2], axes[a1]
-    return TransposeOp(tuple(axes))(x)
+    return _call1(TransposeOp(tuple(axes)), x)
 
 
 class BroadcastToOp(Function):
@@ -984,7 +986,7 @@ def broadcast_to(x, shape):
     shape = tuple(shape)
     if x.shape == shape:
         return x
-    return BroadcastToOp(shape)(x)
+    return _call1(BroadcastToOp(shape), x)
 
 
 class SumToOp(Function):
@@ -1002,7 +1004,7 @@ def sum_to(x, shape):
     shape = tuple(shape)
     if x.shape == shape:
         return x
-    return SumToOp(shape)(x)
+    return _call1(SumToOp(shape), x)
 
 
 class ConcatenateOp(Function):
@@ -1029,7 +1031,7 @@ def concatenate(tensors, axis=0, *, dim=None):
     ts = [_t(t) for t in tensors]
     if not ts:
         raise ValueError("concatenate: need at least one tensor")
-    return ConcatenateOp(axis)(*ts)
+    return _calln(ConcatenateOp(axis), tuple(ts))
 
 
 cat = concatenate
@@ -1055,7 +1057,7 @@ def stack(tensors, axis=0, *, dim=None):
     ts = [_t(t) for t in tensors]
     if not ts:
         raise ValueError("stack: need at least one tensor")
-    return StackOp(axis)(*ts)
+    return _calln(StackOp(axis), tuple(ts))
 
 
 def _index_str(index):
@@ -1096,7 +1098,7 @@ class GetItemOp(Function):
 def getitem(x, index):
     """``x[index]`` with ints, slices, None, Ellipsis, boolean masks and integer arrays."""
     x = _t(x)
-    return GetItemOp(_clean_index(index))(x)
+    return _call1(GetItemOp(_clean_index(index)), x)
 
 
 class IndexAddOp(Function):
@@ -1111,7 +1113,7 @@ class IndexAddOp(Function):
 @op(IndexAddOp, export=False)
 def index_add(g, index, shape):
     """zeros(shape) with ``g`` added at ``index``: the adjoint of indexing."""
-    return IndexAddOp(index, tuple(shape))(_t(g))
+    return _call1(IndexAddOp(index, tuple(shape)), _t(g))
 
 
 # --- the tensor namespace for create_graph backward -------------------------------------
@@ -1131,4 +1133,5 @@ del _name
 # constants (Python floats for scalars, shared constant leaves): same results, fewer
 # instructions. See zeroin/_fast.py.
 if _tensor.FAST:
-    from ._fast import call1 as _call1, call2 as _call2, pair as _pair  # noqa: E402,F811
+    from ._fast import (call1 as _call1, call2 as _call2, calln as _calln,  # noqa: E402,F811
+                        pair as _pair)

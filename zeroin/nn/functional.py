@@ -14,8 +14,8 @@ import numpy as np
 from .. import ops as _ops
 from .._tensor import Tensor, _leaf, get_default_dtype
 from ..errors import ShapeError, ZeroinError
-from ..function import Function, apply
-from ..ops import (NP, _needs, _raw, op, leaky_relu, log_softmax, relu, sigmoid, softmax,
+from ..function import Function
+from ..ops import (NP, _call1, _call2, _calln, _needs, _raw, op, leaky_relu, log_softmax, relu, sigmoid, softmax,
                    softplus, tanh)
 from ..random import get_rng
 
@@ -80,26 +80,26 @@ def linear(input, weight, bias=None):  # noqa: A002
     weight : Tensor of shape (out_features, in_features)
     bias : Tensor of shape (out_features,), optional
     """
-    x = _tensor_arg(input, "linear")
-    weight = _tensor_arg(weight, "linear", "weight")
-    if bias is not None:
-        bias = _tensor_arg(bias, "linear", "bias")
-    if weight.ndim != 2:
+    x = input if isinstance(input, Tensor) else _tensor_arg(input, "linear")
+    w = weight if isinstance(weight, Tensor) else _tensor_arg(weight, "linear", "weight")
+    xd, wd = x.data, w.data
+    if wd.ndim != 2:
         raise ShapeError(f"linear: weight must be 2-D (out_features, in_features), got shape "
-                         f"{weight.shape}")
-    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+                         f"{wd.shape}")
+    if not xd.ndim or xd.shape[-1] != wd.shape[1]:
         raise ShapeError(
-            f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} features "
-            f"in its last dimension but the weight of shape {weight.shape} expects "
-            f"in_features={weight.shape[1]}; reshape the input to (batch, "
-            f"{weight.shape[1]}) or build the layer as Linear({x.shape[-1] if x.ndim else 1}, "
-            f"{weight.shape[0]})")
+            f"linear: input of shape {xd.shape} has {xd.shape[-1] if xd.ndim else 0} features "
+            f"in its last dimension but the weight of shape {wd.shape} expects "
+            f"in_features={wd.shape[1]}; reshape the input to (batch, "
+            f"{wd.shape[1]}) or build the layer as Linear({xd.shape[-1] if xd.ndim else 1}, "
+            f"{wd.shape[0]})")
     if bias is None:
-        return apply(LinearOp(), (x, weight))
-    if bias.shape != (weight.shape[0],):
-        raise ShapeError(f"linear: bias of shape {bias.shape} does not fit weight of shape "
-                         f"{weight.shape}; it must have shape ({weight.shape[0]},)")
-    return apply(LinearOp(), (x, weight, bias))
+        return _call2(LinearOp(), x, w)
+    b = bias if isinstance(bias, Tensor) else _tensor_arg(bias, "linear", "bias")
+    if b.shape != wd.shape[:1]:
+        raise ShapeError(f"linear: bias of shape {b.shape} does not fit weight of shape "
+                         f"{wd.shape}; it must have shape ({wd.shape[0]},)")
+    return _calln(LinearOp(), (x, w, b))
 
 
 # --- dropout and batch norm -------------------------------------------------------------
@@ -129,12 +129,12 @@ def dropout(input, p=0.5, training=True, rng=None):  # noqa: A002
     if not training or p == 0:
         return x
     if p == 1:
-        return DropoutOp(np.zeros((), dtype=x.dtype))(x)
+        return _call1(DropoutOp(np.zeros((), dtype=x.dtype)), x)
     keep = get_rng(rng).random(x.shape, dtype=np.float32 if x.dtype == np.float32
                                else np.float64) >= p
     mask = keep.astype(x.dtype)
     mask *= 1.0 / (1.0 - p)
-    return DropoutOp(mask)(x)
+    return _call1(DropoutOp(mask), x)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,  # noqa: A002
@@ -526,7 +526,7 @@ def cross_entropy(input, target, reduction="mean"):  # noqa: A002
     op = "cross_entropy"
     if isinstance(input, Tensor) and type(target) is np.ndarray:    # a training loop's call
         if input.ndim == 2 and input.dtype.kind == "f" and reduction in _REDUCTIONS:
-            return apply(CrossEntropyOp(reduction), (input, _labels_leaf(target)))
+            return _call2(CrossEntropyOp(reduction), input, _labels_leaf(target))
     _check_reduction(op, reduction)
     x = _tensor_arg(input, op)
     if not isinstance(target, Tensor):
@@ -538,7 +538,7 @@ def cross_entropy(input, target, reduction="mean"):  # noqa: A002
         raise ShapeError(f"{op}: input must be logits of shape (N, C), got {x.shape}")
     if x.dtype.kind != "f":
         x = _leaf(x.data.astype(get_default_dtype()))
-    return CrossEntropyOp(reduction)(x, target)
+    return _call2(CrossEntropyOp(reduction), x, target)
 
 
 def nll_loss(input, target, reduction="mean"):  # noqa: A002
