@@ -45,6 +45,7 @@ _LAZY = {
     "nn": ("zeroin.nn", None),
     "optim": ("zeroin.optim", None),
     "data": ("zeroin.data", None),
+    "utils": ("zeroin.utils", None),
     "lessons": ("zeroin.lessons", None),
     "viz": ("zeroin.viz", None),
     "explain": ("zeroin.viz.explain", "explain"),
