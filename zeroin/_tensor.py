@@ -229,7 +229,7 @@ class Tensor:
                     break
                 sizes.append(v)
             grad = requires_grad if type(requires_grad) is bool else False
-            return _make(np.zeros(sizes, dtype=_default_dtype), grad)
+            return _make(np.zeros(sizes, dtype=_default_dtype), grad, None, None, cls)
         if dtype is None and type(data) in (list, tuple, bool):
             # zeroin.Tensor([1, 2]) is floating point, as torch.Tensor([1, 2]) is
             # (zeroin.tensor keeps ints as int64, as torch.tensor does)
@@ -248,7 +248,7 @@ class Tensor:
     @grad.setter
     def grad(self, value):
         if value is not None:
-            if type(value) is not Tensor:
+            if not isinstance(value, Tensor):
                 value = _grad_value(self, value)
             if value.shape != self.shape:
                 what = f" of {self.name!r}" if self.name else ""
