@@ -5,7 +5,7 @@ import html
 import math
 from dataclasses import dataclass, field
 
-from .. import figures as _figures
+from ..viz import figures as _figures
 
 
 @dataclass

@@ -115,7 +115,7 @@ def _optional(name):
 def _draw_graphs(draw, out, z, w, b, v):
     import os
 
-    from .. import figures as F
+    from ..viz import figures as F
     os.makedirs(out, exist_ok=True)
     g = lambda k: format(v[k], "g")  # noqa: E731
     specs = [
@@ -200,7 +200,7 @@ def sensitivity(out="zeroin-out", *, nudge=NUDGE, verbose=True, figures=True):
 
 
 def _draw_sensitivity(out, res):
-    from .. import figures as F
+    from ..viz import figures as F
     with F.style():
         fig, ax = F.subplots(figsize=(8, 4.8))
         names = ["x", "y", "w", "b"]
@@ -356,7 +356,7 @@ def solve(out="zeroin-out", *, target=TARGET, tol=TOL, verbose=True, figures=Tru
 
 
 def _draw_solve(out, res):
-    from .. import figures as F
+    from ..viz import figures as F
     with F.style():
         fig, (ax, ax2) = F.subplots(1, 2, figsize=(12, 5))
         labels = {"b_fixed": f"b, fixed dz/db = {res.dz_db0:g} (chapter)",

@@ -1,0 +1,190 @@
+"""A small layered (Sugiyama-style) layout for graph drawings, left to right.
+
+Longest-path layering from the sources, dummy nodes on long edges, barycentre ordering to
+reduce crossings, then vertical positions pulled towards the neighbours. Enough for the
+graphs a learner draws (tens of nodes); no Graphviz binary needed.
+"""
+from __future__ import annotations
+
+import bisect
+
+__all__ = ["layout"]
+
+
+def _crossings(order_a, order_b, edges_ab):
+    """Edge crossings between two adjacent layers (inversions, O(E log E))."""
+    pa = {u: i for i, u in enumerate(order_a)}
+    pb = {v: i for i, v in enumerate(order_b)}
+    seen, n = [], 0
+    for _, b in sorted((pa[u], pb[v]) for u, v in edges_ab):
+        n += len(seen) - bisect.bisect_right(seen, b)
+        bisect.insort(seen, b)
+    return n
+
+
+def _layers(nodes, preds, succs):
+    """Longest-path layering from the sources; a source then moves just left of its first
+    consumer (a constant sits next to its op)."""
+    layer = {}
+    for u in nodes:
+        layer[u] = max((layer[p] + 1 for p in preds[u]), default=0)
+    for u in reversed(nodes):
+        if not preds[u] and succs[u]:
+            layer[u] = min(layer[s] for s in succs[u]) - 1
+    return layer
+
+
+def _chains(edges, layer):
+    """Each edge as the chain of nodes it passes, with a dummy node in every layer it
+    spans; returns (chains, {node or dummy: layer})."""
+    chains, all_layer = [], dict(layer)
+    for k, (u, v) in enumerate(edges):
+        chain = [u]
+        for li in range(layer[u] + 1, layer[v]):
+            d = ("_d", k, li)
+            all_layer[d] = li
+            chain.append(d)
+        chain.append(v)
+        chains.append(chain)
+    return chains, all_layer
+
+
+def _order(layers, up, down, seg, sweeps):
+    """Barycentre sweeps (down, then up, ...) keeping the order with fewest crossings."""
+    n = len(layers)
+
+    def total(ls):
+        return sum(_crossings(ls[i], ls[i + 1], seg[i]) for i in range(n - 1))
+
+    def reorder(layer_nodes, nbrs, ref):
+        pos = {u: i for i, u in enumerate(ref)}
+        old = {u: i for i, u in enumerate(layer_nodes)}
+
+        def key(u):
+            ps = [pos[v] for v in nbrs[u] if v in pos]
+            return (sum(ps) / len(ps) if ps else old[u], old[u])
+        return sorted(layer_nodes, key=key)
+
+    best = [list(ls) for ls in layers]
+    best_c = total(best)
+    cur = [list(ls) for ls in layers]
+    for s in range(sweeps):
+        if best_c == 0:
+            break
+        if s % 2 == 0:
+            for i in range(1, n):
+                cur[i] = reorder(cur[i], up, cur[i - 1])
+        else:
+            for i in range(n - 2, -1, -1):
+                cur[i] = reorder(cur[i], down, cur[i + 1])
+        c = total(cur)
+        if c < best_c:
+            best_c, best = c, [list(ls) for ls in cur]
+    return best
+
+
+def _place_layer(y, ls, want, size, gap_y):
+    """Move the nodes of one layer towards ``want``, keeping their order and gaps."""
+    if not ls:
+        return
+    sep = [(size(a)[1] + size(b)[1]) / 2 + gap_y for a, b in zip(ls, ls[1:])]
+    f = [want[u] for u in ls]
+    for i in range(1, len(ls)):
+        f[i] = max(f[i], f[i - 1] + sep[i - 1])
+    b = [want[u] for u in ls]
+    for i in range(len(ls) - 2, -1, -1):
+        b[i] = min(b[i], b[i + 1] - sep[i])
+    for i, u in enumerate(ls):
+        y[u] = (f[i] + b[i]) / 2
+
+
+def _vertical(layers, up, down, size, gap_y):
+    """y of every node: stacked per layer, then pulled towards its neighbours."""
+    y = {}
+    for ls in layers:
+        t = 0
+        for u in ls:
+            h = size(u)[1]
+            y[u] = t + h / 2
+            t += h + gap_y
+        off = -(t - gap_y) / 2
+        for u in ls:
+            y[u] += off
+    n = len(layers)
+    for _ in range(6):
+        for order, nbrs in ((range(n), up), (range(n - 1, -1, -1), down)):
+            for i in order:
+                want = {}
+                for u in layers[i]:
+                    ns = nbrs[u] or (down[u] if nbrs is up else up[u])
+                    want[u] = sum(y[v] for v in ns) / len(ns) if ns else y[u]
+                _place_layer(y, layers[i], want, size, gap_y)
+    return y
+
+
+def _routes(chains, pos, sizes, col_w, all_layer):
+    """The points each edge's curve passes: from the right side of its source through
+    its dummies' columns to the left side of its target."""
+    routes = []
+    for chain in chains:
+        pts = []
+        for j, u in enumerate(chain):
+            cx, cy = pos[u]
+            w = sizes[u][0] if u in sizes else 0
+            if j == 0:
+                pts.append((cx + w / 2, cy))
+            elif j == len(chain) - 1:
+                pts.append((cx - w / 2, cy))
+            else:
+                pts.append((cx - col_w[all_layer[u]] / 2, cy))
+                pts.append((cx + col_w[all_layer[u]] / 2, cy))
+        routes.append(pts)
+    return routes
+
+
+def layout(nodes, edges, sizes, gap_x=60, gap_y=22, margin=20, sweeps=12):
+    """Place ``nodes`` (ids in topological order) joined by ``edges`` [(u, v)].
+
+    ``sizes`` maps id -> (width, height). Returns ``(pos, routes, width, height)``:
+    centres {id: (x, y)}, for each edge the list of points its curve passes through
+    (from the right side of u to the left side of v), and the canvas size.
+    """
+    preds = {u: [] for u in nodes}
+    succs = {u: [] for u in nodes}
+    for u, v in edges:
+        succs[u].append(v)
+        preds[v].append(u)
+    chains, all_layer = _chains(edges, _layers(nodes, preds, succs))
+    n_layers = max(all_layer.values(), default=0) + 1
+    rank = {u: i for i, u in enumerate(nodes)}
+    for u in all_layer:
+        if u not in rank:                       # a dummy sorts just after its edge's source
+            rank[u] = rank[edges[u[1]][0]] + 0.5
+    layers = [[] for _ in range(n_layers)]
+    for u in sorted(all_layer, key=lambda u: rank[u]):
+        layers[all_layer[u]].append(u)
+    up = {u: [] for u in all_layer}     # neighbours in the layer to the left
+    down = {u: [] for u in all_layer}   # neighbours in the layer to the right
+    seg = [[] for _ in range(n_layers)]
+    for chain in chains:
+        for a, b in zip(chain, chain[1:]):
+            down[a].append(b)
+            up[b].append(a)
+            seg[all_layer[a]].append((a, b))
+    layers = _order(layers, up, down, seg, sweeps)
+
+    def size(u):
+        return sizes[u] if u in sizes else (0, 8)
+
+    col_w = [max((size(u)[0] for u in ls), default=0) for ls in layers]
+    xs, x = [], margin
+    for w in col_w:
+        xs.append(x + w / 2)
+        x += w + gap_x
+    y = _vertical(layers, up, down, size, gap_y)
+    top = min((y[u] - size(u)[1] / 2 for u in y), default=0)
+    bottom = max((y[u] + size(u)[1] / 2 for u in y), default=0)
+    pos = {u: (xs[i], y[u] - top + margin) for i, ls in enumerate(layers) for u in ls}
+    routes = _routes(chains, pos, sizes, col_w, all_layer)
+    real = {u: p for u, p in pos.items() if u in sizes}
+    return real, routes, x - gap_x + margin, bottom - top + 2 * margin
