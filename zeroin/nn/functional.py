@@ -595,11 +595,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     op = "cross_entropy"
     plain = weight is None and not label_smoothing and size_average is None and \
         reduce is None
-    if plain and ignore_index == -100 and type(input) is Tensor and \
+    if plain and ignore_index == -100 and isinstance(input, Tensor) and \
             type(target) is np.ndarray and target.dtype.kind in "iu":   # a training loop's call
-        xd = input.data
-        if xd.ndim == 2 and xd.dtype.kind == "f" and \
-                reduction in _REDUCTIONS:
+        if input.ndim == 2 and input.dtype.kind == "f" and reduction in _REDUCTIONS:
             try:
                 return _call2(CrossEntropyOp(reduction), input, _labels_leaf(target))
             except LabelError:
@@ -618,7 +616,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         return soft_cross_entropy(op, x, target, weight, reduction, label_smoothing)
     if plain and x.ndim == 2 and not np.any(y == ignore_index):
         t = target if isinstance(target, Tensor) else _labels_leaf(y)
-        return CrossEntropyOp(reduction)(x, t)
+        return _call2(CrossEntropyOp(reduction), x, t)
     return class_loss(op, x, y, weight, ignore_index, reduction, label_smoothing,
                       log_softmax_first=True)
 
