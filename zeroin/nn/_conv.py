@@ -30,11 +30,12 @@ from ..errors import ShapeError
 from ..function import Function
 from ..ops import NP, op
 from .functional import DropoutOp     # defined before functional imports this module
+from .functional import _tensor_arg as _as_tensor
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "max_pool1d",
            "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
-           "adaptive_avg_pool2d", "adaptive_max_pool2d", "unfold", "fold", "pad",
-           "interpolate", "dropout2d"]
+           "adaptive_avg_pool2d", "adaptive_max_pool2d", "unfold", "fold", "interpolate",
+           "dropout2d"]
 
 
 def _needs(fn, i):
@@ -50,14 +51,6 @@ def _apply(xp, op, *args):
     """``op`` on ``args``: its forward on arrays (plain backward), recorded on tensors
     (``create_graph=True``), so backward rules written with it differentiate again."""
     return op.forward(*args) if xp is NP else op(*args)
-
-
-def _as_tensor(x, op, what="input"):
-    if isinstance(x, Tensor):
-        return x
-    if isinstance(x, (np.ndarray, numbers.Number, list, tuple)):
-        return Tensor(x)
-    raise TypeError(f"{op}: {what} must be a Tensor or array, got {type(x).__name__}")
 
 
 def _tuple(v, n, op, what, low=1):
@@ -980,7 +973,7 @@ def _linear_matrix(n, o, scale, align_corners):
     return M
 
 
-# --- gathers along axes: reflect/replicate/circular padding, nearest interpolation -----
+# --- gathers along axes: nearest interpolation -------------------------------------------
 
 def _take(x, steps):
     for ax, ix in steps:
@@ -1035,72 +1028,9 @@ class _PutAddOp(Function):
         return _apply(xp, _TakeOp(self.steps), h)
 
 
-class PadOp(_TakeOp):
-    """Padding: constant (a copy into a larger array; gradient: the middle part) or
-    reflect/replicate/circular (a gather along each padded axis)."""
-    __slots__ = ("widths", "value")
-    name = "pad"
-
-    def __init__(self, steps, mode, widths, value):
-        super().__init__(steps, mode)
-        self.widths, self.value = widths, value
-
-    def forward(self, x):
-        if self.mode == "constant":
-            return np.pad(x, self.widths, constant_values=self.value)
-        return _take(x, self.steps)
-
-    def backward(self, xp, g, out, x):
-        if self.mode == "constant":
-            return g[tuple(slice(lo, lo + n) for (lo, _), n in zip(self.widths, x.shape))]
-        return super().backward(xp, g, out, x)
-
-
 class InterpolateNearestOp(_TakeOp):
     __slots__ = ()
     name = "interpolate"
-
-
-_NP_PAD = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
-
-
-@op(PadOp, export=False)
-def pad(input, pad, mode="constant", value=None):  # noqa: A002
-    """Pad the last len(pad)/2 dimensions, PyTorch's order: ``pad=(left, right)`` pads the
-    last one, ``(left, right, top, bottom)`` the last two, and so on. ``mode`` is
-    'constant' (with ``value``, default 0), 'reflect' (mirror without repeating the edge),
-    'replicate' (repeat the edge) or 'circular' (wrap around)."""
-    op = "pad"
-    x = _as_tensor(input, op)
-    p = tuple(pad)
-    if len(p) % 2 or len(p) // 2 > x.ndim or not all(isinstance(v, numbers.Integral)
-                                                      for v in p):
-        raise ValueError(f"{op}: pad must be an even number (at most {2 * x.ndim}) of ints "
-                         f"(left, right, top, bottom, ...), got {pad!r}")
-    if any(v < 0 for v in p):
-        raise ValueError(f"{op}: negative padding {p} (cropping) is not supported; slice "
-                         f"the tensor instead")
-    if mode not in ("constant",) + tuple(_NP_PAD):
-        raise ValueError(f"{op}: mode must be 'constant', 'reflect', 'replicate' or "
-                         f"'circular', got {mode!r}")
-    if value is not None and mode != "constant":
-        raise ValueError(f"{op}: value is only used with mode='constant', got mode={mode!r}")
-    widths = [(0, 0)] * x.ndim
-    for i in range(len(p) // 2):
-        widths[x.ndim - 1 - i] = (int(p[2 * i]), int(p[2 * i + 1]))
-    steps = []
-    if mode != "constant":
-        for ax, (lo, hi) in enumerate(widths):
-            if not (lo or hi):
-                continue
-            n = x.shape[ax]
-            limit = n - 1 if mode == "reflect" else n if mode == "circular" else None
-            if limit is not None and max(lo, hi) > limit or n == 0:
-                raise ShapeError(f"{op}: {mode} padding ({lo}, {hi}) of dimension {ax} "
-                                 f"needs it to be longer than that (size {n} of shape "
-                                 f"{tuple(x.shape)}); pad less or use mode='replicate'")
-            steps.append((ax, np.pad(np.arange(n), (lo, hi), mode=_NP_PAD[mode])))
-    return PadOp(tuple(steps), mode, tuple(widths), 0.0 if value is None else value)(x)
 
 
 @op((InterpolateNearestOp, InterpolateOp), export=False)

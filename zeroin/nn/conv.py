@@ -9,6 +9,7 @@ import numpy as np
 
 from .._tensor import _leaf, get_default_dtype
 from . import _conv as C
+from . import functional as F
 from . import init
 from .layers import _dtype
 from .module import Module
@@ -122,7 +123,7 @@ class _Conv(_ConvNd):
         if self.padding_mode != "zeros":
             widths = self._pad_widths()
             if widths is not None:
-                x = C.pad(x, widths, mode=self.padding_mode)
+                x = F.pad(x, widths, mode=self.padding_mode)
             return conv(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
         return conv(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                     self.groups)

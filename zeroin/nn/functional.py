@@ -14,8 +14,8 @@ import numpy as np
 from .. import ops as _ops
 from .._tensor import Tensor, _leaf, get_default_dtype
 from ..errors import ShapeError, ZeroinError
-from ..function import Function, _call2, _call_arrays
-from ..ops import (NP, _needs, _raw, op, leaky_relu, log_softmax, relu, sigmoid, softmax,
+from ..function import Function
+from ..ops import (NP, _call1, _call2, _calln, _needs, _raw, op, leaky_relu, log_softmax, relu, sigmoid, softmax,
                    softplus, tanh)
 from ..random import get_rng
 
@@ -29,7 +29,7 @@ __all__ = ["linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_so
            "huber_loss", "smooth_l1_loss", "kl_div", "conv1d", "conv2d", "conv_transpose1d",
            "conv_transpose2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
            "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool2d", "unfold",
-           "fold", "pad", "interpolate", "dropout2d"]
+           "fold", "interpolate", "dropout2d"]
 
 
 # --- linear -----------------------------------------------------------------------------
@@ -85,41 +85,26 @@ def linear(input, weight, bias=None):  # noqa: A002
     weight : Tensor of shape (out_features, in_features)
     bias : Tensor of shape (out_features,), optional
     """
-    if type(input) is Tensor and type(weight) is Tensor:     # the common case, checked once
-        xd, wd = input._d, weight._d        # None for a Python-float scalar
-        if xd is not None and wd is not None:
-            xs, ws = xd.shape, wd.shape
-            if len(ws) == 2 and xs and xs[-1] == ws[1]:
-                if bias is None:
-                    return _call_arrays(_new(LinearOp), (input, weight), (xd, wd),
-                                        input.requires_grad or weight.requires_grad)
-                if type(bias) is Tensor:
-                    bd = bias._d
-                    if bd is not None and bd.shape == ws[:1]:
-                        return _call_arrays(_new(LinearOp), (input, weight, bias), (xd, wd, bd),
-                                            input.requires_grad or weight.requires_grad or
-                                            bias.requires_grad)
-    x = _tensor_arg(input, "linear")
-    if type(weight) is not Tensor:
-        weight = _tensor_arg(weight, "linear", "weight")
-    if bias is not None and type(bias) is not Tensor:
-        bias = _tensor_arg(bias, "linear", "bias")
-    if weight.ndim != 2:
+    x = input if isinstance(input, Tensor) else _tensor_arg(input, "linear")
+    w = weight if isinstance(weight, Tensor) else _tensor_arg(weight, "linear", "weight")
+    xd, wd = x.data, w.data
+    if wd.ndim != 2:
         raise ShapeError(f"linear: weight must be 2-D (out_features, in_features), got shape "
-                         f"{weight.shape}")
-    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+                         f"{wd.shape}")
+    if not xd.ndim or xd.shape[-1] != wd.shape[1]:
         raise ShapeError(
-            f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} features "
-            f"in its last dimension but the weight of shape {weight.shape} expects "
-            f"in_features={weight.shape[1]}; reshape the input to (batch, "
-            f"{weight.shape[1]}) or build the layer as Linear({x.shape[-1] if x.ndim else 1}, "
-            f"{weight.shape[0]})")
+            f"linear: input of shape {xd.shape} has {xd.shape[-1] if xd.ndim else 0} features "
+            f"in its last dimension but the weight of shape {wd.shape} expects "
+            f"in_features={wd.shape[1]}; reshape the input to (batch, "
+            f"{wd.shape[1]}) or build the layer as Linear({xd.shape[-1] if xd.ndim else 1}, "
+            f"{wd.shape[0]})")
     if bias is None:
-        return LinearOp()(x, weight)
-    if bias.shape != (weight.shape[0],):
-        raise ShapeError(f"linear: bias of shape {bias.shape} does not fit weight of shape "
-                         f"{weight.shape}; it must have shape ({weight.shape[0]},)")
-    return LinearOp()(x, weight, bias)
+        return _call2(LinearOp(), x, w)
+    b = bias if isinstance(bias, Tensor) else _tensor_arg(bias, "linear", "bias")
+    if b.shape != wd.shape[:1]:
+        raise ShapeError(f"linear: bias of shape {b.shape} does not fit weight of shape "
+                         f"{wd.shape}; it must have shape ({wd.shape[0]},)")
+    return _calln(LinearOp(), (x, w, b))
 
 
 # --- dropout and batch norm -------------------------------------------------------------
@@ -149,12 +134,12 @@ def dropout(input, p=0.5, training=True, rng=None):  # noqa: A002
     if not training or p == 0:
         return x
     if p == 1:
-        return DropoutOp(np.zeros((), dtype=x.dtype))(x)
+        return _call1(DropoutOp(np.zeros((), dtype=x.dtype)), x)
     keep = get_rng(rng).random(x.shape, dtype=np.float32 if x.dtype == np.float32
                                else np.float64) >= p
     mask = keep.astype(x.dtype)
     mask *= 1.0 / (1.0 - p)
-    return DropoutOp(mask)(x)
+    return _call1(DropoutOp(mask), x)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,  # noqa: A002
@@ -170,7 +155,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     axes = (0,) + tuple(range(2, x.ndim))
     shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     if training:
-        n = x.size // x.shape[1]
+        n = int(np.prod(x.shape)) // x.shape[1]
         if n < 2:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when "
                              f"training, got input of shape {x.shape}; use a batch of at "
@@ -259,7 +244,7 @@ def _check_same_shape(op, x, t):
     elif t.ndim == x.ndim + 1 and t.shape[-1] == 1 and t.shape[:-1] == x.shape:
         fix = ("Reshape the input with input.reshape(-1, 1) or the target with "
                "target.reshape(-1)")
-    elif x.size == t.size:
+    elif np.prod(x.shape) == np.prod(t.shape):
         fix = f"Reshape the target with target.reshape{x.shape}"
     else:
         fix = ("They must have the same shape: one prediction per target value; check the "
@@ -290,7 +275,7 @@ class _LossOp(Function):
             return g
         if xp is NP:
             g = g.item()
-        return g * (1.0 / x.size) if self.reduction == "mean" else g
+        return g * (1.0 / int(np.prod(x.shape))) if self.reduction == "mean" else g
 
     def backward(self, xp, g, out, x, t):
         s = self._scale(xp, g, x)
@@ -614,11 +599,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     op = "cross_entropy"
     plain = weight is None and not label_smoothing and size_average is None and \
         reduce is None
-    if plain and ignore_index == -100 and type(input) is Tensor and \
+    if plain and ignore_index == -100 and isinstance(input, Tensor) and \
             type(target) is np.ndarray and target.dtype.kind in "iu":   # a training loop's call
-        xd = input._d
-        if xd is not None and xd.ndim == 2 and xd.dtype.kind == "f" and \
-                reduction in _REDUCTIONS:
+        if input.ndim == 2 and input.dtype.kind == "f" and reduction in _REDUCTIONS:
             try:
                 return _call2(CrossEntropyOp(reduction), input, _labels_leaf(target))
             except LabelError:
@@ -637,7 +620,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         return soft_cross_entropy(op, x, target, weight, reduction, label_smoothing)
     if plain and x.ndim == 2 and not np.any(y == ignore_index):
         t = target if isinstance(target, Tensor) else _labels_leaf(y)
-        return CrossEntropyOp(reduction)(x, t)
+        return _call2(CrossEntropyOp(reduction), x, t)
     return class_loss(op, x, y, weight, ignore_index, reduction, label_smoothing,
                       log_softmax_first=True)
 
@@ -662,9 +645,60 @@ from ._composed import (celu, elu, embedding, erf, gelu, group_norm, hardtanh,  
                         smooth_l1_loss, softsign)
 
 
-# convolution, pooling, padding, resampling (zeroin/nn/_conv.py; imported last: it builds on
+# --- PyTorch's other activations and helpers (ops in zeroin._torch_ops) -------------------
+
+from .._torch_ops import hardsigmoid, hardswish, pad  # noqa: E402
+
+
+def softplus(input, beta=1.0, threshold=20.0):  # noqa: A002, F811
+    """log(1 + e**(beta x)) / beta, computed stably (``threshold`` is not needed)."""
+    if beta == 1:
+        return _ops.softplus(input)
+    return _ops.softplus(input * beta) / beta
+
+
+def softmin(input, dim=None):  # noqa: A002
+    """softmax(-input) along ``dim``."""
+    return softmax(-input, dim=-1 if dim is None else dim)
+
+
+def tanhshrink(input):  # noqa: A002
+    """input - tanh(input)."""
+    return input - tanh(input)
+
+
+def glu(input, dim=-1):  # noqa: A002
+    """Gated linear unit: first half * sigmoid(second half) along ``dim``."""
+    from .._torch_ops import chunk
+    a, b = chunk(input, 2, dim)
+    return a * sigmoid(b)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12):  # noqa: A002
+    """input / max(||input||_p, eps) along ``dim``."""
+    from .._torch_ops import norm
+    n = norm(input, p, dim, keepdim=True)
+    return input / _ops.maximum(n, eps)
+
+
+def one_hot(tensor, num_classes=-1):
+    """int64 one-hot rows for integer class labels (``num_classes`` from the data if -1)."""
+    y = np.asarray(tensor.data if isinstance(tensor, Tensor) else tensor)
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expects integer class labels, got dtype {y.dtype}")
+    n = int(y.max()) + 1 if num_classes == -1 else int(num_classes)
+    if y.size and (y.min() < 0 or y.max() >= n):
+        raise ValueError(f"one_hot: labels must lie in [0, {n}), got {y.min()}..{y.max()}")
+    return _leaf(np.eye(n, dtype=np.int64)[y])
+
+
+__all__ += ["hardswish", "hardsigmoid", "softmin", "tanhshrink", "glu", "normalize", "pad",
+            "one_hot"]
+
+
+# convolution, pooling, resampling (zeroin/nn/_conv.py; imported last: it builds on
 # DropoutOp above)
 from ._conv import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool2d,  # noqa: E402,F401
                     avg_pool1d, avg_pool2d, conv1d, conv2d, conv_transpose1d,
                     conv_transpose2d, dropout2d, fold, interpolate, max_pool1d, max_pool2d,
-                    pad, unfold)
+                    unfold)

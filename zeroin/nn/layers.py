@@ -6,10 +6,10 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .._tensor import Tensor, _leaf, get_default_dtype
+from .._tensor import Tensor, get_default_dtype
 from . import functional as F
 from . import init
-from .module import Module
+from .module import Module, Parameter
 
 __all__ = ["Linear", "Sequential", "Identity", "Flatten", "Unflatten", "Dropout",
            "BatchNorm1d"]
@@ -70,9 +70,9 @@ class Linear(Module):
         self.in_features, self.out_features = int(in_features), int(out_features)
         _check_device("Linear", device)
         dt = _dtype(dtype)
-        self.weight = _leaf(np.empty((out_features, in_features), dtype=dt), True)
+        self.weight = Parameter(np.empty((out_features, in_features), dtype=dt))
         if bias:
-            self.bias = _leaf(np.empty(out_features, dtype=dt), True)
+            self.bias = Parameter(np.empty(out_features, dtype=dt))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters(rng)
@@ -235,8 +235,8 @@ class BatchNorm1d(Module):
         self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
-            self.weight = _leaf(np.ones(num_features, dtype=dt), True)
-            self.bias = _leaf(np.zeros(num_features, dtype=dt), True)
+            self.weight = Parameter(np.ones(num_features, dtype=dt))
+            self.bias = Parameter(np.zeros(num_features, dtype=dt))
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)

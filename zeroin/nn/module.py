@@ -11,7 +11,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from .._tensor import Tensor, _as_array, _leaf, get_default_dtype
+from .._tensor import Tensor, _as_array, _leaf, _make, get_default_dtype
 from ..function import ShapeError, ZeroinError
 from ..optim.grad_utils import _zero_grad
 
@@ -25,19 +25,15 @@ class StateDictError(ZeroinError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class _ParameterMeta(type):
-    def __instancecheck__(cls, obj):
-        return isinstance(obj, Tensor) and obj.requires_grad and obj.grad_fn is None
+class Parameter(Tensor):
+    """A learnable tensor: a float leaf tensor with ``requires_grad=True``, as PyTorch's.
 
-
-class Parameter(metaclass=_ParameterMeta):
-    """A learnable tensor: a float leaf tensor with ``requires_grad=True``.
-
-    ``Parameter(data)`` returns an ordinary :class:`~zeroin.Tensor` (so every op treats it
-    at full speed); ``isinstance(t, Parameter)`` is true for any float leaf tensor that
-    requires grad, and those are what a :class:`Module` registers on attribute assignment.
-    A tensor's array is shared (as in PyTorch); other data is copied.
+    Layers make their weights as Parameters, so ``isinstance(layer.weight, nn.Parameter)``
+    holds; a :class:`Module` also registers any other leaf tensor that requires grad when
+    it is assigned as an attribute. A tensor's array is shared (as in PyTorch); other data
+    is copied; integer data becomes the default float dtype.
     """
+    __slots__ = ()
 
     def __new__(cls, data=None, requires_grad=True, dtype=None, name=None):
         if data is None:
@@ -47,7 +43,7 @@ class Parameter(metaclass=_ParameterMeta):
             arr = arr.astype(dtype)
         if arr.dtype.kind != "f":
             arr = arr.astype(get_default_dtype())
-        t = _leaf(arr, bool(requires_grad))
+        t = _make(arr, bool(requires_grad), None, None, cls)
         t.name = name
         return t
 
@@ -156,7 +152,7 @@ class Module:
             self.__dict__["_parameters"][name] = None
             object.__setattr__(self, name, None)
             return
-        if not isinstance(param, Parameter):
+        if not (isinstance(param, Tensor) and param.requires_grad and param.grad_fn is None):
             raise TypeError(f"register_parameter: {name!r} must be a leaf tensor with "
                             f"requires_grad=True (zeroin.nn.Parameter(data))")
         setattr(self, name, param)

@@ -87,9 +87,8 @@ class SGD(Optimizer):
                     continue
                 if p not in state:
                     state[p] = {}
-                g, d = gt._d, p._d          # None while a scalar is a Python float
-                if g is not None and d is not None and g.dtype is d.dtype \
-                        and g.shape == d.shape:
+                g, d = gt.data, p.data
+                if g.dtype is d.dtype and g.shape == d.shape:
                     d -= lr * g             # as _update below, to the bit
                 else:
                     self._step_group(group, (p,))
