@@ -11,9 +11,10 @@ any order come from the same three forwards:
 ``create_graph=True`` they are recorded as ops, which is what makes second derivatives of
 a convolution work.
 
-Every convolution is one BLAS matrix product on a column buffer ("im2col"): the strided
-view :func:`numpy.lib.stride_tricks.sliding_window_view` of the padded input, copied once
-into a (C*kh*kw, N*oh*ow) matrix. The adjoint ("col2im") adds the kh*kw kernel positions
+Every convolution is one ``np.matmul`` on a column buffer ("im2col"): the strided view
+:func:`numpy.lib.stride_tricks.sliding_window_view` of the padded input, copied once into
+a (C*kh*kw, N*oh*ow) matrix, times the kernels (one BLAS product per image inside that
+call, straight into NCHW order; with groups, one per group). The adjoint ("col2im") adds the kh*kw kernel positions
 back with one strided add each: loops run over kernel positions and groups, never over
 pixels or samples. 1-D ops run as 2-D ops on a height-1 image.
 """
