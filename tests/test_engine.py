@@ -84,7 +84,7 @@ F32_OPS = {
     "maximum": lambda t: zeroin.maximum(t, 0.1), "minimum": lambda t: zeroin.minimum(0.1, t),
     "where": lambda t: zeroin.where(t.data > 0, t, 0.0), "clip": lambda t: t.clip(-1, 1),
     "sum": lambda t: t.sum(axis=0), "mean": lambda t: t.mean(axis=1, keepdims=True),
-    "max": lambda t: t.max(axis=1), "min": lambda t: t.min(),
+    "max": lambda t: t.amax(axis=1), "min": lambda t: t.min(),
     "logsumexp": lambda t: zeroin.logsumexp(t, axis=1), "softmax": zeroin.softmax,
     "log_softmax": zeroin.log_softmax, "matmul": lambda t: t @ t.T,
     "matmul_1d": lambda t: t[0] @ t[1], "reshape": lambda t: t.reshape(3, 2),

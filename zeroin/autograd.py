@@ -218,7 +218,7 @@ def root_grads(outputs, grad_outputs, create_graph, op):
         g = grad_outputs[i] if grad_outputs is not None else None
         if g is None:
             shape = t.shape
-            if shape and t.size != 1:
+            if shape and t.data.size != 1:
                 raise RuntimeError(f"{op}: output has shape {shape}; backward without "
                                    f"a gradient works only for one-element outputs. Reduce it "
                                    f"first (e.g. loss.mean() or loss.sum()) or pass gradient= "
@@ -308,3 +308,4 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                               f"outputs; pass allow_unused=True to get None for it")
         result.append(r if r is None or isinstance(r, Tensor) else _leaf(r))
     return tuple(result)
+from ._custom_function import Function, FunctionCtx, once_differentiable  # noqa: E402,F401  (PyTorch's torch.autograd.Function)

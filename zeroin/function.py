@@ -137,7 +137,14 @@ class Function:
         return f"<{self.name}>"
 
     def __call__(self, *inputs):
-        """Run forward on the tensors ``inputs`` and record the node if grad is needed."""
+        """Run forward on the tensors ``inputs`` and record the node if grad is needed.
+
+        An instance already recorded in a graph (a user's op object called twice) records
+        a copy, so that each call is its own node with its own inputs.
+        """
+        if getattr(self, "inputs", None) is not None:
+            import copy
+            return apply(copy.copy(self), inputs)
         return apply(self, inputs)
 
 

@@ -141,8 +141,10 @@ class AddOp(Function):
 
 
 @op(AddOp, methods=("__add__", "__radd__", "add"))
-def add(a, b):
-    """Elementwise a + b with broadcasting."""
+def add(a, b, *, alpha=1):
+    """Elementwise a + b (``a + alpha * b``) with broadcasting."""
+    if alpha != 1:
+        b = b * alpha
     if type(a) is not Tensor or type(b) is not Tensor:
         a, b = _pair(a, b)
     return _call2(_new(AddOp), a, b)
@@ -158,8 +160,10 @@ class SubOp(Function):
 
 
 @op(SubOp, methods=("__sub__", "__rsub__", "sub"))
-def sub(a, b):
-    """Elementwise a - b with broadcasting."""
+def sub(a, b, *, alpha=1):
+    """Elementwise a - b (``a - alpha * b``) with broadcasting."""
+    if alpha != 1:
+        b = b * alpha
     if type(a) is not Tensor or type(b) is not Tensor:
         a, b = _pair(a, b)
     return _call2(_new(SubOp), a, b)
@@ -505,9 +509,12 @@ class WhereOp(Function):
 
 
 @op(WhereOp)
-def where(cond, a, b):
-    """Elementwise ``a`` where ``cond`` else ``b``; ``cond`` carries no gradient."""
+def where(cond, a=None, b=None):
+    """Elementwise ``a`` where ``cond`` else ``b``; ``cond`` carries no gradient.
+    ``where(cond)`` alone: the indices of the true elements, a tuple of int64 tensors."""
     c = np.asarray(_raw(cond) if not isinstance(cond, Tensor) else cond.data, dtype=bool)
+    if a is None and b is None:
+        return tuple(_leaf(i.astype(np.int64)) for i in np.nonzero(c))
     a, b = _pair(a, b)
     return _call2(WhereOp(c), a, b)
 
@@ -528,7 +535,7 @@ class ClipOp(Function):
         return g * m
 
 
-@op(ClipOp, methods=("clip", "clamp"))
+@op(ClipOp, methods=("clip", "clamp"), aliases=("clamp",))
 def clip(x, min=None, max=None):  # noqa: A002
     """Limit values to [min, max]; the gradient is 0 where clipped."""
     if min is None and max is None:
@@ -578,14 +585,27 @@ def _torch_names(op, axis, keepdims, dim, keepdim, default_axis=None):
 
 
 def _check_axis(op, x, axis):
+    """``axis`` checked against ``x`` (an int or a tuple); a 0-d tensor takes dim 0 or -1
+    (as in PyTorch), which means the whole tensor (None)."""
     if axis is None:
         return None
     nd = x.ndim
+    n = builtins.max(nd, 1)
     for a in ((axis,) if isinstance(axis, numbers.Integral) else axis):
-        if not -nd <= a < builtins.max(nd, 1):
-            raise ShapeError(f"{op}: axis {a} is out of range for a tensor of shape "
-                             f"{x.shape} ({nd} dimensions)")
-    return axis if isinstance(axis, numbers.Integral) else tuple(axis)
+        if not isinstance(a, numbers.Integral) or not -n <= a < n:
+            raise _DimError(f"{op}: dimension {a} is out of range for a tensor of shape "
+                            f"{tuple(x.shape)} (expected a dim in [{-n}, {n - 1}])")
+    if nd == 0:
+        return None
+    return int(axis) if isinstance(axis, numbers.Integral) else tuple(int(a) for a in axis)
+
+
+class _DtypeError(TypeError, RuntimeError):
+    """A dtype the operation cannot take (PyTorch raises RuntimeError, NumPy TypeError)."""
+
+
+class _DimError(ShapeError, IndexError):
+    """A dimension out of range: an IndexError, as in PyTorch (and a ShapeError)."""
 
 
 class SumOp(Function):
@@ -624,6 +644,10 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     if dim is not None or keepdim is not None:
         axis, keepdims = _torch_names("mean", axis, keepdims, dim, keepdim)
     x = _t(x)
+    if x.dtype.kind not in "fc":
+        raise _DtypeError(f"mean: the input has dtype {x.dtype}; the mean needs a floating "
+                          f"dtype, as in PyTorch: convert first, e.g. x.float().mean() or "
+                          f"x.double().mean()")
     return _call1(MeanOp(_check_axis("mean", x, axis), keepdims), x)
 
 
@@ -639,13 +663,45 @@ class _ExtremumOp(Function):
         return _expand(g, x.shape, axes, self.keepdims) * weight
 
 
-def _torch_max_min(op, kwargs):
-    names = ", ".join(f"{k}=" for k in kwargs)
-    if set(kwargs) <= {"dim", "keepdim"}:
-        raise TypeError(f"{op}: got {names}; PyTorch's {op}(dim=) returns (values, indices), "
-                        f"this one returns values only: use x.{op}(axis=...) for the values "
-                        f"and x.arg{op}(axis=...) for the indices")
-    raise TypeError(f"{op}() got unexpected keyword arguments: {names}")
+class ValuesIndices(NamedTuple):
+    """``(values, indices)``, as PyTorch's ``torch.return_types``: from ``max(dim)``,
+    ``min(dim)``, ``sort``, ``topk``, ``median(dim)``..."""
+    values: object
+    indices: object
+
+
+def _dim_names(op, dim, keepdim, axis, keepdims):
+    """PyTorch's ``dim``/``keepdim`` with NumPy's ``axis``/``keepdims`` as aliases
+    (PyTorch accepts both)."""
+    if axis is not None:
+        if dim is not None and dim != axis:
+            raise TypeError(f"{op}: got dim={dim!r} and axis={axis!r}; axis is an alias of "
+                            f"dim, give one of them")
+        dim = axis
+    return dim, (keepdim if keepdims is None else keepdims)
+
+
+def _extreme(op, cls, pair, arg, x, dim, keepdim):
+    if isinstance(dim, (Tensor, np.ndarray)):     # max(a, b): the elementwise maximum
+        return pair(x, dim)
+    x = _t(x)
+    if dim is None:
+        return cls(None, False)(x)
+    if not isinstance(dim, numbers.Integral):
+        raise TypeError(f"{op}: dim must be an int (one dimension), got {dim!r}; for the "
+                        f"{op} over several dimensions use x.a{op}(dim=(...))")
+    d = _check_axis(op, x, dim)
+    if d is None:                   # a 0-d tensor: itself, at index 0
+        return ValuesIndices(cls(None, False)(x), arg(x, None, False))
+    idx = arg(x, d, True)
+    # the values are picked at the indices, so the gradient goes to that one element (as
+    # in PyTorch; amax/amin share it among ties)
+    where = list(np.indices(idx.shape, sparse=True))
+    where[d] = idx.data
+    values = getitem(x, tuple(where))
+    if not keepdim:
+        values, idx = squeeze(values, d), _leaf(idx.data.squeeze(d))
+    return ValuesIndices(values, idx)
 
 
 class MaxOp(_ExtremumOp):
@@ -654,13 +710,23 @@ class MaxOp(_ExtremumOp):
     def forward(self, x): return x.max(axis=self.axis, keepdims=self.keepdims)
 
 
-@op(MaxOp, methods=("max",))
-def max(x, axis=None, keepdims=False, **torch_style):  # noqa: A001
-    """Maximum over ``axis``; ties share the gradient."""
-    if torch_style:
-        _torch_max_min("max", torch_style)
+@op(MaxOp, methods=("amax",))
+def amax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Maximum over ``dim`` (an int, a tuple, or all); ties share the gradient."""
+    dim, keepdim = _dim_names("amax", dim, keepdim, axis, keepdims)
     x = _t(x)
-    return _call1(MaxOp(_check_axis("max", x, axis), keepdims), x)
+    return _call1(MaxOp(_check_axis("amax", x, dim), keepdim), x)
+
+
+@op(MaxOp, methods=("max",))
+def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A001
+    """PyTorch's max: ``max(x)`` the largest value; ``max(x, dim)`` the pair
+    ``(values, indices)`` along ``dim``; ``max(a, b)`` the elementwise maximum.
+
+    Ties share the gradient of the values; use :func:`amax` for the values alone.
+    """
+    dim, keepdim = _dim_names("max", dim, keepdim, axis, keepdims)
+    return _extreme("max", MaxOp, maximum, argmax, x, dim, keepdim)
 
 
 class MinOp(_ExtremumOp):
@@ -669,13 +735,19 @@ class MinOp(_ExtremumOp):
     def forward(self, x): return x.min(axis=self.axis, keepdims=self.keepdims)
 
 
-@op(MinOp, methods=("min",))
-def min(x, axis=None, keepdims=False, **torch_style):  # noqa: A001
-    """Minimum over ``axis``; ties share the gradient."""
-    if torch_style:
-        _torch_max_min("min", torch_style)
+@op(MinOp, methods=("amin",))
+def amin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Minimum over ``dim`` (an int, a tuple, or all); ties share the gradient."""
+    dim, keepdim = _dim_names("amin", dim, keepdim, axis, keepdims)
     x = _t(x)
-    return _call1(MinOp(_check_axis("min", x, axis), keepdims), x)
+    return _call1(MinOp(_check_axis("amin", x, dim), keepdim), x)
+
+
+@op(MinOp, methods=("min",))
+def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A001
+    """PyTorch's min: ``min(x)``, ``min(x, dim)`` -> ``(values, indices)``, ``min(a, b)``."""
+    dim, keepdim = _dim_names("min", dim, keepdim, axis, keepdims)
+    return _extreme("min", MinOp, minimum, argmin, x, dim, keepdim)
 
 
 @op(None, methods=("argmax",))
@@ -792,34 +864,37 @@ def reshape(x, *shape):
         np.empty(x.shape, dtype=bool).reshape(shape)
     except ValueError:
         raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} "
-                         f"({x.size} elements) into shape {shape}") from None
+                         f"({int(np.prod(x.shape))} elements) into shape {shape}") from None
     return _call1(ReshapeOp(shape), x)
 
 
 @op(ReshapeOp, methods=("squeeze",))
-def squeeze(x, axis=None):
-    """Remove dimensions of size 1 (all, or the given ones)."""
+def squeeze(x, dim=None, *, axis=None):
+    """Remove dimensions of size 1: all of them, or those of ``dim`` (an int or a tuple)
+    that have size 1 (others are left as they are, as in PyTorch)."""
     x = _t(x)
-    if axis is None:
+    dim = axis if dim is None else dim
+    if dim is None:
         shape = tuple(s for s in x.shape if s != 1)
     else:
-        axes = _axes(_check_axis("squeeze", x, axis), x.ndim)
-        for a in axes:
-            if x.shape[a] != 1:
-                raise ShapeError(f"squeeze: dimension {a} of shape {x.shape} has size "
-                                 f"{x.shape[a]}, not 1")
-        shape = tuple(s for i, s in enumerate(x.shape) if i not in axes)
+        axes = _axes(_check_axis("squeeze", x, dim), x.ndim)
+        shape = tuple(s for i, s in enumerate(x.shape) if not (i in axes and s == 1))
+    if shape == x.shape:
+        return x
     return _call1(ReshapeOp(shape), x)
 
 
 @op(ReshapeOp, methods=("unsqueeze",))
-def unsqueeze(x, axis):
-    """Insert a dimension of size 1 at ``axis``."""
+def unsqueeze(x, dim=None, *, axis=None):
+    """Insert a dimension of size 1 at ``dim``."""
     x = _t(x)
+    axis = axis if dim is None else dim
     nd = x.ndim + 1
+    if axis is None:
+        raise TypeError("unsqueeze: give the dimension, e.g. x.unsqueeze(0)")
     if not -nd <= axis < nd:
-        raise ShapeError(f"unsqueeze: axis {axis} is out of range for a result with "
-                         f"{nd} dimensions")
+        raise _DimError(f"unsqueeze: dimension {axis} is out of range for a result with "
+                        f"{nd} dimensions (expected a dim in [{-nd}, {nd - 1}])")
     shape = list(x.shape)
     shape.insert(axis % nd, 1)
     return _call1(ReshapeOp(tuple(shape)), x)
@@ -842,21 +917,37 @@ class TransposeOp(Function):
     def __init__(self, axes): self.axes = axes
     def forward(self, x): return x.transpose(self.axes)
     def backward(self, xp, g, out, x):
-        if self.axes is None:
-            return g.transpose()
-        return g.transpose(tuple(np.argsort(self.axes)))
+        inv = None if self.axes is None else tuple(int(a) for a in np.argsort(self.axes))
+        if type(g) is Tensor:       # create_graph: Tensor.transpose swaps two dims only
+            return _permute(g, inv)
+        return g.transpose(inv)
 
 
 @op(TransposeOp, methods=("transpose",))
-def transpose(x, *axes):
-    """Permute the axes (reverse them by default); ``.T`` is the default."""
+def transpose(x, dim0=None, dim1=None):
+    """Swap two dimensions, as PyTorch: ``x.transpose(0, 1)``. (To reorder all of them use
+    :func:`permute`; ``x.T`` reverses them.)"""
     x = _t(x)
-    axes = _shape_arg(axes) if axes and axes != (None,) else None
+    if dim0 is None or dim1 is None or isinstance(dim0, (tuple, list)):
+        raise TypeError(f"transpose: give the two dimensions to swap, e.g. "
+                        f"x.transpose(0, 1) (PyTorch's meaning); to reorder all dimensions "
+                        f"use x.permute(...), to reverse them x.T")
+    dims = _check_axis("transpose", x, (dim0, dim1))
+    if dims is None:        # a 0-d tensor: nothing to swap
+        return x
+    d0, d1 = dims
+    axes = list(range(x.ndim))
+    axes[d0], axes[d1] = axes[d1], axes[d0]
+    return TransposeOp(tuple(axes))(x)
+
+
+def _permute(x, axes):
+    """Reorder the dimensions of the tensor ``x`` by ``axes`` (None: reverse them)."""
     if axes is not None:
         nd = x.ndim
         if not all(-nd <= a < nd for a in axes) or \
                 sorted(a % nd for a in axes) != list(range(nd)):
-            raise ShapeError(f"transpose: axes {axes} are not a permutation of the "
+            raise ShapeError(f"permute: dims {axes} are not a permutation of the "
                              f"{nd} dimensions of shape {x.shape}")
         axes = tuple(a % nd for a in axes)      # backward inverts them with argsort
     return _call1(TransposeOp(axes), x)
@@ -864,8 +955,11 @@ def transpose(x, *axes):
 
 @op(TransposeOp, methods=("permute",))
 def permute(x, *dims):
-    """Reorder the dimensions, e.g. ``x.permute(2, 0, 1)``."""
-    return transpose(x, *dims)
+    """Reorder the dimensions, e.g. ``x.permute(2, 0, 1)`` or ``x.permute((2, 0, 1))``."""
+    x = _t(x)
+    if len(dims) == 1 and dims[0] is None:
+        return _permute(x, None)
+    return _permute(x, _shape_arg(dims))
 
 
 @op(TransposeOp, methods=("swapaxes",))
@@ -991,7 +1085,11 @@ class GetItemOp(Function):
     def __init__(self, index): self.index = index
     def label(self): return "[" + _index_str(self.index) + "]"
     def forward(self, x):
-        r = x[self.index]
+        try:
+            r = x[self.index]
+        except IndexError as e:     # PyTorch raises IndexError too: `except IndexError` works
+            raise _DimError(f"getitem: index [{_index_str(self.index)}] for a tensor of "
+                            f"shape {x.shape}: {e}") from None
         return r.copy() if isinstance(r, np.ndarray) and r.base is not None else r
     def backward(self, xp, g, out, x): return xp.scatter(g, self.index, x.shape)
 
@@ -1025,6 +1123,9 @@ for _name in vars(NP):
         setattr(TZ, _name, staticmethod(OPS[_name].fn))
 TZ.scatter = staticmethod(index_add)
 TZ.swap = staticmethod(lambda x: swapaxes(x, -1, -2))
+# max(x, dim) and min(x, dim) pick their values by indexing (see _extreme)
+for _name in ("max", "min"):
+    OPS[_name] = OPS[_name]._replace(cls=(OPS[_name].cls, GetItemOp))
 del _name
 
 

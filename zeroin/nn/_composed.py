@@ -28,96 +28,26 @@ def _t(x, op):
     raise TypeError(f"{op}: input must be a Tensor or array, got {type(x).__name__}")
 
 
-# --- elementwise ------------------------------------------------------------------------
+# --- elementwise: the primitives (one op each, with their own rules) ---------------------
 
-_erf_np = np.frompyfunc(math.erf, 1, 1)
-
-
-class _Erf(Function):
-    """erf(x) = 2/sqrt(pi) * integral_0^x exp(-s**2) ds; d/dx = 2/sqrt(pi) exp(-x**2)."""
-    name = "erf"
-
-    def forward(self, x):
-        return np.asarray(_erf_np(x), dtype=x.dtype)
-
-    def backward(self, xp, g, out, x):
-        return g * (xp.exp(-(x * x)) * (2 / math.sqrt(math.pi)))
-
-
-def erf(input):  # noqa: A002
-    """The error function, elementwise."""
-    x = _t(input, "erf")
-    if x.dtype.kind != "f":
-        x = x.astype(np.float64)
-    return _Erf()(x)
-
-
-def gelu(input, approximate="none"):  # noqa: A002
-    """x * Phi(x) (Phi the standard normal CDF); ``approximate='tanh'`` uses
-    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3))), as PyTorch."""
-    x = _t(input, "gelu")
-    if approximate == "none":
-        return x * (erf(x * (1 / math.sqrt(2))) + 1) * 0.5
-    if approximate == "tanh":
-        inner = (x + x * x * x * 0.044715) * math.sqrt(2 / math.pi)
-        return x * (ops.tanh(inner) + 1) * 0.5
-    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+from .._torch_ops import (celu, elu, erf, gelu, hardtanh, logsigmoid,  # noqa: E402,F401
+                          relu6, selu)
+from .. import _torch_ops as _prim  # noqa: E402
 
 
 def silu(input, inplace=False):  # noqa: A002
-    """x * sigmoid(x) (also called swish)."""
-    x = _t(input, "silu")
-    return x * ops.sigmoid(x)
-
-
-def elu(input, alpha=1.0, inplace=False):  # noqa: A002
-    """x for x > 0, alpha (exp(x) - 1) otherwise."""
-    x = _t(input, "elu")
-    neg = (ops.exp(ops.minimum(x, 0.0)) - 1) * alpha      # min: no overflow for large x
-    return ops.where(x.data > 0, x, neg)
-
-
-def celu(input, alpha=1.0, inplace=False):  # noqa: A002
-    """max(0, x) + min(0, alpha (exp(x / alpha) - 1))."""
-    if alpha == 0:
-        raise ValueError("celu: alpha must not be 0")
-    x = _t(input, "celu")
-    neg = (ops.exp(ops.minimum(x, 0.0) * (1.0 / alpha)) - 1) * alpha
-    return ops.where(x.data > 0, x, neg)
-
-
-def selu(input, inplace=False):  # noqa: A002
-    """scale * elu(x, alpha) with PyTorch's constants."""
-    return elu(input, 1.6732632423543772848170429916717) * 1.0507009873554804934193349852946
+    """x * sigmoid(x); ``inplace`` is accepted and ignored (a new tensor)."""
+    return _prim.silu(input)
 
 
 def mish(input, inplace=False):  # noqa: A002
     """x * tanh(softplus(x))."""
-    x = _t(input, "mish")
-    return x * ops.tanh(ops.softplus(x))
-
-
-def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):  # noqa: A002
-    """x clipped to [min_val, max_val]."""
-    if min_val > max_val:
-        raise ValueError(f"hardtanh: min_val ({min_val}) must be <= max_val ({max_val})")
-    return ops.clip(_t(input, "hardtanh"), min_val, max_val)
-
-
-def relu6(input, inplace=False):  # noqa: A002
-    """min(max(x, 0), 6)."""
-    return hardtanh(input, 0.0, 6.0)
-
-
-def logsigmoid(input):  # noqa: A002
-    """log(sigmoid(x)) = -softplus(-x), stable."""
-    return -ops.softplus(-_t(input, "logsigmoid"))
+    return _prim.mish(input)
 
 
 def softsign(input):  # noqa: A002
     """x / (1 + |x|)."""
-    x = _t(input, "softsign")
-    return x / (ops.abs(x) + 1)
+    return _prim.softsign(input)
 
 
 # --- normalisation and embedding --------------------------------------------------------

@@ -151,7 +151,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     axes = (0,) if x.ndim == 2 else (0, 2)
     shape = (1, x.shape[1]) + ((1,) if x.ndim == 3 else ())
     if training:
-        n = x.size // x.shape[1]
+        n = int(np.prod(x.shape)) // x.shape[1]
         if n < 2:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when "
                              f"training, got input of shape {x.shape}; use a batch of at "
@@ -240,7 +240,7 @@ def _check_same_shape(op, x, t):
     elif t.ndim == x.ndim + 1 and t.shape[-1] == 1 and t.shape[:-1] == x.shape:
         fix = ("Reshape the input with input.reshape(-1, 1) or the target with "
                "target.reshape(-1)")
-    elif x.size == t.size:
+    elif np.prod(x.shape) == np.prod(t.shape):
         fix = f"Reshape the target with target.reshape{x.shape}"
     else:
         fix = ("They must have the same shape: one prediction per target value; check the "
@@ -271,7 +271,7 @@ class _LossOp(Function):
             return g
         if xp is NP:
             g = g.item()
-        return g * (1.0 / x.size) if self.reduction == "mean" else g
+        return g * (1.0 / int(np.prod(x.shape))) if self.reduction == "mean" else g
 
     def backward(self, xp, g, out, x, t):
         s = self._scale(xp, g, x)
@@ -639,3 +639,54 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100,  
 from ._composed import (celu, elu, embedding, erf, gelu, group_norm, hardtanh,  # noqa: E402
                         huber_loss, kl_div, layer_norm, logsigmoid, mish, relu6, selu, silu,
                         smooth_l1_loss, softsign)
+
+
+# --- PyTorch's other activations and helpers (ops in zeroin._torch_ops) -------------------
+
+from .._torch_ops import hardsigmoid, hardswish, pad  # noqa: E402
+
+
+def softplus(input, beta=1.0, threshold=20.0):  # noqa: A002, F811
+    """log(1 + e**(beta x)) / beta, computed stably (``threshold`` is not needed)."""
+    if beta == 1:
+        return _ops.softplus(input)
+    return _ops.softplus(input * beta) / beta
+
+
+def softmin(input, dim=None):  # noqa: A002
+    """softmax(-input) along ``dim``."""
+    return softmax(-input, dim=-1 if dim is None else dim)
+
+
+def tanhshrink(input):  # noqa: A002
+    """input - tanh(input)."""
+    return input - tanh(input)
+
+
+def glu(input, dim=-1):  # noqa: A002
+    """Gated linear unit: first half * sigmoid(second half) along ``dim``."""
+    from .._torch_ops import chunk
+    a, b = chunk(input, 2, dim)
+    return a * sigmoid(b)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12):  # noqa: A002
+    """input / max(||input||_p, eps) along ``dim``."""
+    from .._torch_ops import norm
+    n = norm(input, p, dim, keepdim=True)
+    return input / _ops.maximum(n, eps)
+
+
+def one_hot(tensor, num_classes=-1):
+    """int64 one-hot rows for integer class labels (``num_classes`` from the data if -1)."""
+    y = np.asarray(tensor.data if isinstance(tensor, Tensor) else tensor)
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expects integer class labels, got dtype {y.dtype}")
+    n = int(y.max()) + 1 if num_classes == -1 else int(num_classes)
+    if y.size and (y.min() < 0 or y.max() >= n):
+        raise ValueError(f"one_hot: labels must lie in [0, {n}), got {y.min()}..{y.max()}")
+    return _leaf(np.eye(n, dtype=np.int64)[y])
+
+
+__all__ += ["hardswish", "hardsigmoid", "softmin", "tanhshrink", "glu", "normalize", "pad",
+            "one_hot"]
