@@ -88,7 +88,7 @@ def call1(fn, x):
     out = _new(Tensor)      # T7, as in call2
     out._array = data
     out._float = v
-    out.grad = None
+    out._grad = None
     out.name = None
     out._hooks = None
     out._retain = False
@@ -127,7 +127,7 @@ def calln(fn, inputs):
     out = _new(Tensor)      # T7, as in call2
     out._array = data
     out._float = None
-    out.grad = None
+    out._grad = None
     out.name = None
     out._hooks = None
     out._retain = False
@@ -172,7 +172,7 @@ def call2(fn, x, y):
     out = _new(Tensor)
     out._array = data
     out._float = v
-    out.grad = None
+    out._grad = None
     out.name = None
     out._hooks = None
     out._retain = False
@@ -398,21 +398,21 @@ def backward(outputs, out_grads, retain_graph, make_pass, backprop_node, write_l
         g = grads.pop(leaf)
         if not leaf._hooks:
             if type(g) is float and leaf._float is not None:   # T1: float leaf, float grad
-                cur = leaf.grad
+                cur = leaf._grad
                 if cur is None:
-                    leaf.grad = _make(None, False, None, g)
+                    leaf._grad = _make(None, False, None, g)
                     continue
                 if cur._float is not None and not cur.requires_grad:
                     cur._float += g
                     continue
-            elif type(g) is np.ndarray and leaf.grad is None:
+            elif type(g) is np.ndarray and leaf._grad is None:
                 d = leaf._array
                 if d is not None and d.dtype.kind in "fc" and g.dtype is d.dtype:
                     # T5: adopt g as .grad only if nothing else can see it: a rule such as
                     # add's returns one array for both inputs (2: g, getrefcount's argument)
                     if not (g.base is None and getrefcount(g) <= 2 and g.flags.writeable):
                         g = g.copy()
-                    leaf.grad = _make(g)
+                    leaf._grad = _make(g)
                     continue
         if p is None:
             p = make_pass(retain_graph, False, None, False)
