@@ -113,8 +113,8 @@ def test_grad_hooks_run_during_grad():
     h.register_hook(lambda g: seen.append(g) or g * 3)
     (gx,) = zeroin.grad(h * h, x)
     assert gx.item() == 3 * 2 * 2.0
-    assert type(seen[0]) is zeroin.Tensor and type(seen[0].data) is np.ndarray
-    assert type(gx.data) is np.ndarray
+    assert type(seen[0]) is zeroin.Tensor and type(seen[0].numpy()) is np.ndarray
+    assert type(gx.numpy()) is np.ndarray
 
 
 def test_node_grads_reads_every_gradient_without_touching_grad():

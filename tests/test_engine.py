@@ -27,9 +27,9 @@ def test_seed_graph_values_and_gradients():
     assert w.is_leaf and b.is_leaf and not z.is_leaf
     assert z.grad is None                   # not retained: a non-leaf output
     for t in (w, b, x, y, z):                # users only ever see ndarrays, even for 0-d
-        assert type(t.data) is np.ndarray and t.shape == ()
+        assert type(t.numpy()) is np.ndarray and t.shape == ()
     for t in (w, b, x, y):
-        assert type(t.grad) is zeroin.Tensor and type(t.grad.data) is np.ndarray
+        assert type(t.grad) is zeroin.Tensor and type(t.grad.numpy()) is np.ndarray
     # the finite-difference view of the same numbers (nudging x or y by 0.1)
     assert ((x.data + 0.1) * y.data, x.data * (y.data + 0.1)) == (50.5, 51.0)
 
@@ -121,7 +121,7 @@ def test_float32_scalars_stay_float32():
     y = zeroin.exp(y / 3) - zeroin.log(y * y + 1) + zeroin.sqrt(y * y + 0.5) ** 1.5
     y = zeroin.tanh(y) * zeroin.sigmoid(-y) + zeroin.sin(y) - zeroin.cos(y) + abs(y) - 1 / y
     y = zeroin.relu(y) + zeroin.softplus(y) + 2.0 ** y - y ** 2
-    assert y.dtype == np.float32 and type(y.data) is np.ndarray
+    assert y.dtype == np.float32 and type(y.numpy()) is np.ndarray
     y.backward()
     assert x.grad.dtype == np.float32 and w.grad.dtype == np.float32
     x64 = zeroin.tensor(0.7, requires_grad=True)
@@ -204,7 +204,8 @@ def test_tensor_attributes_and_conversions():
     t = zeroin.tensor(a, name="t")
     a[0, 0] = 9.0                                  # tensor() copies
     assert t.data[0, 0] == 1.0
-    assert isinstance(t.data, np.ndarray) and t.numpy() is t.data
+    assert isinstance(t.data, np.ndarray) and np.shares_memory(t.numpy(), t.data)
+    assert type(t.numpy()) is np.ndarray and t.numpy() is t.numpy()
     assert (t.shape, t.ndim, t.dtype, t.name) == ((1, 3), 2, np.float64, "t")
     assert t.grad is None and not t.requires_grad and t.is_leaf and t.grad_fn is None
     assert zeroin.tensor(2.5).item() == 2.5 and isinstance(zeroin.tensor(2.5).item(), float)
@@ -212,7 +213,7 @@ def test_tensor_attributes_and_conversions():
     w = zeroin.tensor([1.0, 2.0], requires_grad=True)
     y = w * 2
     d = y.detach()
-    assert d.is_leaf and not d.requires_grad and d.data is y.data
+    assert d.is_leaf and not d.requires_grad and d.numpy() is y.numpy()
     assert "grad_fn=<mul>" in repr(y) and "requires_grad=True" in repr(w)
     assert isinstance(zeroin.Tensor([1.0]), zeroin.Tensor)
 
@@ -222,9 +223,9 @@ def test_numpy_conversion_copies_only_when_asked():
     a = np.array(t)
     a[0] = 99.0
     assert t.data[0] == 1.0                       # np.array copies, as for arrays
-    assert np.asarray(t) is t.data                 # asarray shares
+    assert np.asarray(t) is t.numpy()                # asarray shares
     assert np.array(t, dtype=np.float32).dtype == np.float32
-    assert np.array(t, copy=False) is t.data
+    assert np.array(t, copy=False) is t.numpy()
 
 
 def test_tensor_conversion_errors():
@@ -739,15 +740,15 @@ def test_python_float_scalar_data_is_an_ordinary_writable_array():
     w = zeroin.tensor(3.0, requires_grad=True)
     z = w * 2.0
     assert z.item() == 6.0 and z.shape == () and z.ndim == 0 and z.dtype == np.float64
-    d = w.data
+    d = w.numpy()
     assert type(d) is np.ndarray and d.shape == () and d.dtype == np.float64
-    assert d.flags.writeable and w.data is d        # the same array from now on
+    assert d.flags.writeable and w.numpy() is d        # the same array from now on
     with zeroin.no_grad():
         w.data[...] = 5.0                           # seen by the next forward
     assert (w * 2.0).item() == 10.0
     z.backward()                                    # backward reads the value at that time
     assert w.grad.item() == 2.0
-    assert type(w.grad.data) is np.ndarray and w.grad.data.dtype == np.float64
+    assert type(w.grad.numpy()) is np.ndarray and w.grad.data.dtype == np.float64
     assert repr(zeroin.tensor(2.5)) == "tensor(2.5)"
     assert f"{zeroin.tensor(2.5):.2f}" == "2.50" and float(zeroin.tensor(2.5)) == 2.5
 
@@ -791,16 +792,16 @@ def test_python_float_scalars_with_hooks_retain_grad_and_grad():
     x = (2 * w + b).retain_grad()
     y = b + 1
     seen = []
-    y.register_hook(lambda g: seen.append((type(g.data), g.item(), (g * 2).requires_grad)))
+    y.register_hook(lambda g: seen.append((type(g.numpy()), g.item(), (g * 2).requires_grad)))
     z = x * y
     z.backward()
     assert seen == [(np.ndarray, 10.0, False)]      # hooks see arrays; their ops not recorded
-    assert x.grad.item() == 5.0 and type(x.grad.data) is np.ndarray
+    assert x.grad.item() == 5.0 and type(x.grad.numpy()) is np.ndarray
     assert (w.grad.item(), b.grad.item()) == (10.0, 15.0)
     w2 = zeroin.tensor(3.0, requires_grad=True)
     b2 = zeroin.tensor(4.0, requires_grad=True)
     gw, gb = zeroin.grad((2 * w2 + b2) * (b2 + 1), [w2, b2])
-    assert (gw.item(), gb.item()) == (10.0, 15.0) and type(gw.data) is np.ndarray
+    assert (gw.item(), gb.item()) == (10.0, 15.0) and type(gw.numpy()) is np.ndarray
 
 
 def test_python_float_scalars_mix_with_arrays_and_float32():
@@ -822,7 +823,7 @@ def test_python_float_scalar_turns_into_one_array_under_threads():
 
         def read():
             barrier.wait(5)
-            got.append(w.data)
+            got.append(w.numpy())
 
         threads = [threading.Thread(target=read) for _ in range(4)]
         for t in threads:
@@ -974,3 +975,45 @@ def test_ragged_nested_lists_get_an_error_naming_the_row_lengths():
     with pytest.raises(ValueError) as e:
         zeroin.tensor([[1, 2], [3]], requires_grad=True)
     assert "inhomogeneous" not in str(e.value)          # not NumPy's wording
+
+
+# --- .data: a view with PyTorch's in-place methods ------------------------------------------
+
+def test_data_is_a_shared_view_whose_results_are_plain_arrays():
+    p = zeroin.tensor([[1.0, -2.0], [3.0, 4.0]], requires_grad=True)
+    store = p.numpy()
+    assert type(store) is np.ndarray and np.shares_memory(p.data, store)
+    assert type(p.data * 2) is np.ndarray and type(np.exp(p.data)) is np.ndarray
+    assert type(p.data.sum()) is np.float64 and type(np.zeros_like(p.data)) is np.ndarray
+    assert type(np.concatenate([p.data, p.data])) is np.ndarray
+    assert repr(p.data) == repr(store) and not p.data.requires_grad
+    p.data -= 1.0                                  # in place, in the same array
+    assert p.numpy() is store and store[0, 0] == 0.0
+    p.data[1].zero_()                              # a row keeps the methods and the memory
+    assert store[1].tolist() == [0.0, 0.0]
+    p.data.mul_(2).add_(zeroin.ones(2, 2), alpha=3)
+    assert p.numpy() is store and store.tolist() == [[3.0, -3.0], [3.0, 3.0]]
+    q = zeroin.zeros(2, 2)
+    q.data = p.data                                # replaces: now shares p's memory
+    assert np.shares_memory(q.numpy(), store) and type(q.numpy()) is np.ndarray
+    assert p.data.numpy() is not store and type(p.data.numpy()) is np.ndarray
+    c = p.data.clone()
+    assert type(c) is np.ndarray and not np.shares_memory(c, store)
+    d = p.detach()
+    assert type(d.numpy()) is np.ndarray and d.numpy() is store
+
+
+def test_data_methods_check_shapes_and_repeat_under_manual_seed():
+    p = zeroin.zeros(2, 3)
+    with pytest.raises(zeroin.ShapeError, match=r"copy_: .*\(4,\).*\(2, 3\)"):
+        p.data.copy_(np.ones(4))
+    with pytest.raises(zeroin.ShapeError, match="add_"):
+        p.data.add_(np.ones(4))
+    with pytest.raises(ValueError, match="clamp_"):
+        p.data.clamp_()
+    zeroin.manual_seed(3)
+    first = p.data.normal_(0, 0.02).copy(), p.data.uniform_(-1, 1).copy()
+    zeroin.manual_seed(3)
+    again = p.data.normal_(0, 0.02).copy(), p.data.uniform_(-1, 1).copy()
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert np.array_equal(p.numpy(), first[1])

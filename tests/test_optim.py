@@ -183,13 +183,13 @@ def test_default_hyperparameters_are_pytorchs():
 def test_updates_in_place_reuse_state_and_keep_float32(name, kw):
     w = zeroin.tensor(W0.astype(np.float32), requires_grad=True)
     opt = getattr(optim, name)([w], **kw)
-    data = w.data
+    data = w.numpy()
     seen = None
     for _ in range(3):
         opt.zero_grad()
         loss_of(w).backward()
         opt.step()
-        assert w.data is data and w.dtype == np.float32
+        assert w.numpy() is data and w.dtype == np.float32
         arrays = {k: v for k, v in opt.state[w].items() if isinstance(v, np.ndarray)}
         assert all(v.dtype == np.float32 for v in arrays.values())
         ids = {k: id(v) for k, v in arrays.items()}
@@ -312,11 +312,11 @@ def test_step_follows_a_reassigned_data_array(name, kw):
         o.step()
         o.zero_grad()
     np.testing.assert_array_equal(w.data, ref.data)
-    new = w.data
+    new = w.numpy()
     for o, p in ((opt, w), (opt_ref, ref)):
         loss_of(p).backward()
         o.step()
-    assert w.data is new                        # updated in place, in the new array
+    assert w.numpy() is new                        # updated in place, in the new array
     np.testing.assert_array_equal(new, ref.data)
     assert not np.array_equal(new, W0)
     # a parameter that changes shape gets fresh buffers of the new shape (SGD has no state

@@ -125,9 +125,6 @@ def grad_of(T, f, *arrays):
 
 IDIOMS = {}
 PENDING = {         # idiom name -> why zeroin differs (strict xfail: fails if it starts passing)
-    "autograd_data_methods": "deliberate: .data is the NumPy array (p.data -= ... works, "
-                             "p.data.copy_/zero_ do not; use `with no_grad(): p.copy_(...)`)",
-    "autograd_data_is_detached": "deliberate: .data is the NumPy array, not a tensor",
 }
 
 
@@ -702,6 +699,36 @@ def _data_methods(T):
     return p, q, r, s
 
 
+def _data_idioms(T):
+    """The in-place .data idioms of tutorials and optimisers written by hand."""
+    w = t(T, A, grad=True)
+    (w * w).sum().backward()
+    w.grad.data.zero_()
+    m = t(T, B, grad=True)
+    m.data.fill_(0)
+    a = t(T, A, grad=True)
+    a.data.add_(t(T, B), alpha=-0.1)
+    a.data.sub_(t(T, B), alpha=2)
+    a.data.mul_(0.9).div_(2)
+    b = t(T, A, grad=True)
+    b.data.clamp_(-1, 1)
+    c = t(T, A, grad=True)
+    c.data[0].zero_()
+    c.data[:, 1].fill_(5)
+    return w.grad, m, a, b, c, c.data.numpy(), a.data.sum().item()
+
+
+def _data_random(T):
+    """normal_ / uniform_ on .data: in place, with the requested statistics."""
+    w = T.zeros(200, 300, requires_grad=True)
+    w.data.normal_(0, 0.02)
+    n_ok = abs(w.mean().item()) < 1e-3 and abs(w.std().item() - 0.02) < 1e-3
+    u = T.zeros(200, 300, requires_grad=True)
+    u.data.uniform_(-0.5, 0.5)
+    u_ok = bool(((u >= -0.5) & (u < 0.5)).all()) and abs(u.std().item() - 0.2887) < 5e-3
+    return w.shape, w.requires_grad, n_ok, u_ok
+
+
 def _retain_grad(T):
     x = t(T, A, grad=True)
     y = x * 2
@@ -840,6 +867,8 @@ table("autograd", {
     "grad_assign_shape_fails": lambda T: catch(lambda: _grad_assign(T, lambda T: T.ones(4))),
     "data_update": _data_update,
     "data_methods": _data_methods,
+    "data_idioms": _data_idioms,
+    "data_random": _data_random,
     "data_is_detached": lambda T: (t(T, A, grad=True).data.requires_grad,),
     "retain_grad": _retain_grad,
     "backward_gradient": _backward_gradient,
@@ -1182,7 +1211,7 @@ def test_grad_assignment_and_data_update_rules():
     p.grad = np.ones((3, 4))                 # an array is wrapped
     assert isinstance(p.grad, zeroin.Tensor)
     p.data = zeroin.zeros(3, 4)              # a tensor's values are taken
-    assert type(p.data) is np.ndarray and p.requires_grad and p.is_leaf
+    assert type(p.numpy()) is np.ndarray and p.requires_grad and p.is_leaf
     q = zeroin.tensor(A, requires_grad=True)
     (q * q).sum().backward()
     q.data -= 0.5 * q.grad                   # in place, no graph

@@ -46,7 +46,7 @@ from sys import getrefcount
 import numpy as np
 
 from . import _tensor
-from ._tensor import Tensor, _make, _mode
+from ._tensor import Tensor, _array_of, _make, _mode
 from .anomaly import anomaly
 from .function import NP, constant, record, sum_to_array
 from .graph import toposort
@@ -75,7 +75,7 @@ def call1(fn, x):
         else:
             a = x._array
             if a is None:
-                a = x.data
+                a = _array_of(x)
             if fn.scalar_rules and not a.ndim:          # T3
                 a = a[()]
             data = fn.forward(a)
@@ -114,10 +114,10 @@ def calln(fn, inputs):
         if len(inputs) == 3:        # linear with a bias: the arrays unpacked by hand
             x, y, z = inputs
             a, b, c = x._array, y._array, z._array
-            data = fn.forward(a if a is not None else x.data, b if b is not None else y.data,
-                              c if c is not None else z.data)
+            data = fn.forward(a if a is not None else _array_of(x), b if b is not None else _array_of(y),
+                              c if c is not None else _array_of(z))
         else:
-            data = fn.forward(*[t.data for t in inputs])
+            data = fn.forward(*[_array_of(t) for t in inputs])
     except (ValueError, IndexError) as e:
         raise fn.error(inputs, e) from None
     if type(data) is not np.ndarray:
@@ -157,8 +157,8 @@ def call2(fn, x, y):
             if type(v) is not float:
                 v, data = _off_lane(fn, v, (a, b))
         else:
-            a = x._array if a is None else x.data
-            b = y._array if b is None else y.data
+            a = x._array if a is None else _array_of(x)
+            b = y._array if b is None else _array_of(y)
             if fn.scalar_rules and not a.ndim and not b.ndim:      # T3
                 a, b = a[()], b[()]
             data = fn.forward(a, b)
@@ -298,20 +298,20 @@ def backward(outputs, out_grads, retain_graph, make_pass, backprop_node, write_l
                 if len(ins) == 1:
                     x = ins[0]
                     a = x._array
-                    res = fn.backward(NP, g, out, a if a is not None else x.data)
+                    res = fn.backward(NP, g, out, a if a is not None else _array_of(x))
                 elif len(ins) == 2:
                     x, y = ins
                     a, b = x._array, y._array
-                    res = fn.backward(NP, g, out, a if a is not None else x.data,
-                                      b if b is not None else y.data)
+                    res = fn.backward(NP, g, out, a if a is not None else _array_of(x),
+                                      b if b is not None else _array_of(y))
                 elif len(ins) == 3:         # linear with a bias
                     x, y, z = ins
                     a, b, c = x._array, y._array, z._array
-                    res = fn.backward(NP, g, out, a if a is not None else x.data,
-                                      b if b is not None else y.data,
-                                      c if c is not None else z.data)
+                    res = fn.backward(NP, g, out, a if a is not None else _array_of(x),
+                                      b if b is not None else _array_of(y),
+                                      c if c is not None else _array_of(z))
                 else:
-                    res = fn.backward(NP, g, out, *[i.data for i in ins])
+                    res = fn.backward(NP, g, out, *[_array_of(i) for i in ins])
             if len(ins) == 1:
                 res = (res,)
             for inp, gi in zip(ins, res):
@@ -325,7 +325,7 @@ def backward(outputs, out_grads, retain_graph, make_pass, backprop_node, write_l
                         gi = gi.astype(d.dtype)
                 else:
                     if d is None:
-                        d = inp.data
+                        d = _array_of(inp)
                     if type(gi) is not np.ndarray:
                         gi = np.asarray(gi)
                     if gi.shape != d.shape:

@@ -118,7 +118,7 @@ def _as_array(data, dtype=None, requires_grad=False):
     if type(data) is float and dtype is None:     # zeroin.tensor(3.0): the common scalar
         return np.array(data, dtype=_default_dtype)
     if isinstance(data, Tensor):
-        data = data.data
+        data = _array_of(data)
     from_python = not isinstance(data, (np.ndarray, np.generic))
     try:
         arr = np.array(data, dtype=dtype)
@@ -167,6 +167,124 @@ def _check_grad_dtype(arr, where="tensor"):
                         f"requires_grad=True)")
 
 
+def _array_of(t):
+    """The ndarray a tensor stores (not the :class:`DataArray` view ``.data`` returns)."""
+    d = t._array
+    if d is None:           # a Python-float scalar: from now on an ordinary 0-d array
+        with _to_array_lock:    # two threads must not hand out two different arrays
+            d = t._array
+            if d is None:
+                d = t._array = np.array(t._float)
+                t._float = None
+    return d
+
+
+def _same_memory(a, b):
+    """True when arrays ``a`` and ``b`` are the same values in the same memory."""
+    return a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype and \
+        a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+
+
+def _plain(a):
+    return a.view(np.ndarray) if type(a) is DataArray else a
+
+
+def _operand(x):
+    return _array_of(x) if isinstance(x, Tensor) else x
+
+
+class DataArray(np.ndarray):
+    """What ``t.data`` returns: an ndarray sharing the tensor's memory, plus PyTorch's
+    in-place methods (``zero_ fill_ copy_ add_ sub_ mul_ div_ clamp_ normal_ uniform_``),
+    ``clone()`` and ``numpy()``. Each in-place method writes into the tensor and returns
+    this view; arithmetic, ufuncs and reductions give plain ndarrays and NumPy scalars."""
+
+    requires_grad = False       # as PyTorch's .data: detached from the graph
+
+    def __array_wrap__(self, obj, context=None, return_scalar=False):
+        if obj is self:                 # an in-place ufunc (p.data -= x) keeps the view
+            return self
+        if return_scalar:
+            return obj[()]
+        return obj if type(obj) is np.ndarray else obj.view(np.ndarray)
+
+    def __array_function__(self, func, types, args, kwargs):
+        # np.zeros_like(p.data), np.concatenate([p.data, ...]): plain ndarrays out
+        args = tuple(_plain(a) if type(a) is not list else [_plain(b) for b in a]
+                     for a in args)
+        return super().__array_function__(func, (np.ndarray,), args, kwargs)
+
+    def __repr__(self):
+        return repr(self.view(np.ndarray))
+
+    def numpy(self):
+        """The values as a plain ndarray (shared, not copied)."""
+        return self.view(np.ndarray)
+
+    def clone(self):
+        """A copy, as a plain ndarray."""
+        return np.array(self)
+
+    def zero_(self):
+        self[...] = 0
+        return self
+
+    def fill_(self, value):
+        self[...] = _operand(value)
+        return self
+
+    def copy_(self, src):
+        """Copy ``src`` (a tensor, array or number, broadcast to this shape) into this."""
+        src = np.asarray(_operand(src))
+        try:
+            np.copyto(self, np.broadcast_to(src, self.shape), casting="unsafe")
+        except ValueError:
+            raise ShapeError(f"copy_: the source of shape {src.shape} cannot be broadcast "
+                             f"to this array's shape {self.shape}") from None
+        return self
+
+    def _inplace(self, name, ufunc, other):
+        try:
+            ufunc(self, _operand(other), out=self, casting="same_kind")
+        except ValueError:
+            raise ShapeError(f"{name}: the operand of shape {np.shape(_operand(other))} "
+                             f"cannot be broadcast to this array's shape {self.shape}") from None
+        return self
+
+    def add_(self, other, alpha=1):
+        """``self += alpha * other``."""
+        return self._inplace("add_", np.add, other if alpha == 1 else alpha * _operand(other))
+
+    def sub_(self, other, alpha=1):
+        """``self -= alpha * other``."""
+        return self._inplace("sub_", np.subtract,
+                             other if alpha == 1 else alpha * _operand(other))
+
+    def mul_(self, other):
+        return self._inplace("mul_", np.multiply, other)
+
+    def div_(self, other):
+        return self._inplace("div_", np.true_divide, other)
+
+    def clamp_(self, min=None, max=None):
+        if min is None and max is None:
+            raise ValueError("clamp_: give at least one of min and max")
+        np.clip(self, _operand(min), _operand(max), out=self)
+        return self
+
+    def normal_(self, mean=0.0, std=1.0):
+        """Fill with samples of N(mean, std**2) from zeroin's generator (manual_seed)."""
+        from .random import get_rng
+        self[...] = get_rng().normal(mean, std, self.shape)
+        return self
+
+    def uniform_(self, from_=0.0, to=1.0):
+        """Fill with samples of U(from_, to) from zeroin's generator (manual_seed)."""
+        from .random import get_rng
+        self[...] = get_rng().uniform(from_, to, self.shape)
+        return self
+
+
 class Tensor:
     """An n-dimensional array with reverse-mode automatic differentiation.
 
@@ -183,11 +301,13 @@ class Tensor:
 
     Attributes
     ----------
-    data : numpy.ndarray
-        The values. A float64 scalar made from a Python number (``zeroin.tensor(3.0)``, or
-        an op on such scalars) keeps its value as a Python float until ``.data`` is first
-        read, which makes scalar graphs several times cheaper; ``.data`` then returns (and
-        from then on keeps) an ordinary 0-d array.
+    data : DataArray
+        The values: a view (an ndarray) of the stored array, with PyTorch's in-place
+        methods (``p.data.zero_()``, ``.copy_(x)``, ``p.data -= lr * g``). ``numpy()`` is the
+        stored ndarray itself. A float64 scalar made from a Python number
+        (``zeroin.tensor(3.0)``, or an op on such scalars) keeps its value as a Python float
+        until its array is first needed, which makes scalar graphs several times cheaper;
+        from then on it keeps an ordinary 0-d array.
     grad : Tensor or None
         The accumulated gradient after ``backward`` (leaves, and tensors that called
         :meth:`retain_grad`).
@@ -258,22 +378,21 @@ class Tensor:
 
     @property
     def data(self):
-        """The values as a NumPy array (shared, not copied)."""
-        d = self._array
-        if d is None:           # a Python-float scalar: from now on an ordinary 0-d array
-            with _to_array_lock:    # two threads must not hand out two different arrays
-                d = self._array
-                if d is None:
-                    d = self._array = np.array(self._float)
-                    self._float = None
-        return d
+        """The values as a NumPy array sharing this tensor's memory (a :class:`DataArray`
+        view, which adds PyTorch's in-place methods: ``p.data.zero_()``, ``.copy_(src)``...)."""
+        return _array_of(self).view(DataArray)
 
     @data.setter
     def data(self, value):
         """``p.data = new`` replaces the values (a tensor, an array or numbers), keeping the
-        graph and the gradient, as in PyTorch."""
+        graph and the gradient, as in PyTorch; ``p.data -= x`` updates them in place."""
         if isinstance(value, Tensor):
-            value = value.data
+            value = _array_of(value)
+        elif type(value) is DataArray:
+            cur = self._array
+            if cur is not None and _same_memory(value, cur):
+                return                  # p.data -= x: already written into this storage
+            value = value.view(np.ndarray)
         elif type(value) is not np.ndarray:
             value = _as_array(value)
         self._array = value
@@ -300,31 +419,31 @@ class Tensor:
         return self.grad_fn is None
 
     def __len__(self):
-        if self.data.ndim == 0:
+        if _array_of(self).ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return len(self.data)
+        return len(_array_of(self))
 
     # --- conversion --------------------------------------------------------------------
     def item(self):
         """The value of a one-element tensor as a Python number."""
         if self._float is not None:
             return self._float
-        if self.data.size != 1:
+        if _array_of(self).size != 1:
             raise ShapeError(f"item: only one-element tensors can be converted to a Python "
-                             f"number, this one has shape {self.data.shape}")
-        return self.data.item()
+                             f"number, this one has shape {_array_of(self).shape}")
+        return _array_of(self).item()
 
     def numpy(self):
-        """The underlying array (shared, not copied)."""
-        return self.data
+        """The underlying array (shared, not copied), a plain ndarray."""
+        return _array_of(self)
 
     def tolist(self):
-        return self.data.tolist()
+        return _array_of(self).tolist()
 
     def __array__(self, dtype=None, copy=None):
-        if dtype is not None and np.dtype(dtype) != self.data.dtype:
-            return self.data.astype(dtype)
-        return self.data.copy() if copy else self.data     # np.array(t) copies, asarray not
+        if dtype is not None and np.dtype(dtype) != _array_of(self).dtype:
+            return _array_of(self).astype(dtype)
+        return _array_of(self).copy() if copy else _array_of(self)     # np.array(t) copies, asarray not
 
     def __float__(self):
         return float(self.item())
@@ -333,21 +452,21 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self):
-        if self.data.size != 1:
-            raise ShapeError(f"the truth value of a tensor with shape {self.data.shape} is "
+        if _array_of(self).size != 1:
+            raise ShapeError(f"the truth value of a tensor with shape {_array_of(self).shape} is "
                              f"ambiguous; use .any() or .all() on .data")
-        return bool(self.data)
+        return bool(_array_of(self))
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if _array_of(self).ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(len(self.data)))
+        return (self[i] for i in range(len(_array_of(self))))
 
     __hash__ = object.__hash__
 
     def detach(self):
         """A new leaf sharing this tensor's data, cut from the graph."""
-        t = _leaf(self.data)
+        t = _leaf(_array_of(self))
         t.name = self.name
         return t
 
@@ -363,7 +482,7 @@ class Tensor:
             raise RuntimeError("requires_grad_: only leaf tensors can change requires_grad; "
                                "use .detach() to get a leaf")
         if requires_grad:
-            _check_grad_dtype(self.data, "requires_grad_")
+            _check_grad_dtype(_array_of(self), "requires_grad_")
         self.requires_grad = bool(requires_grad)
         return self
 
@@ -424,10 +543,10 @@ class Tensor:
                                "would corrupt the graph; to clear a gradient use "
                                "w.grad.zero_() or w.grad = None, and to zero a parameter "
                                "wrap it in `with zeroin.no_grad():`")
-        if self.data.flags.writeable:
-            self.data[...] = 0
+        if _array_of(self).flags.writeable:
+            _array_of(self)[...] = 0
         else:           # a read-only array may be shared: give this tensor its own zeros
-            self.data = np.zeros_like(self.data)
+            self.data = np.zeros_like(_array_of(self))
         return self
 
     # --- operators that record nothing ------------------------------------------------
@@ -436,19 +555,19 @@ class Tensor:
     def __pos__(self):
         return self
 
-    def __lt__(self, other): return _leaf(np.less(self.data, _raw(other)))
-    def __le__(self, other): return _leaf(np.less_equal(self.data, _raw(other)))
-    def __gt__(self, other): return _leaf(np.greater(self.data, _raw(other)))
-    def __ge__(self, other): return _leaf(np.greater_equal(self.data, _raw(other)))
-    def __eq__(self, other): return _leaf(np.equal(self.data, _raw(other)))
-    def __ne__(self, other): return _leaf(np.not_equal(self.data, _raw(other)))
+    def __lt__(self, other): return _leaf(np.less(_array_of(self), _raw(other)))
+    def __le__(self, other): return _leaf(np.less_equal(_array_of(self), _raw(other)))
+    def __gt__(self, other): return _leaf(np.greater(_array_of(self), _raw(other)))
+    def __ge__(self, other): return _leaf(np.greater_equal(_array_of(self), _raw(other)))
+    def __eq__(self, other): return _leaf(np.equal(_array_of(self), _raw(other)))
+    def __ne__(self, other): return _leaf(np.not_equal(_array_of(self), _raw(other)))
 
     def __setitem__(self, index, value):
         if self.requires_grad and is_grad_enabled():
             raise RuntimeError("setitem: in-place assignment into a tensor that requires "
                                "grad would corrupt the graph; build a new tensor with "
                                "zeroin.where or wrap the assignment in zeroin.no_grad()")
-        self.data[_clean_index(index)] = _raw(value)
+        _array_of(self)[_clean_index(index)] = _raw(value)
 
     def __iadd__(self, value): return self._inplace(np.add, "+", value)
     def __isub__(self, value): return self._inplace(np.subtract, "-", value)
@@ -465,18 +584,18 @@ class Tensor:
         if is_grad_enabled() and (self.requires_grad or
                                   (isinstance(value, Tensor) and value.requires_grad)):
             raise RuntimeError(
-                f"in-place {symbol}=: this tensor (shape {self.data.shape}) is part of the "
+                f"in-place {symbol}=: this tensor (shape {_array_of(self).shape}) is part of the "
                 f"graph; update parameters inside `with zeroin.no_grad():` (e.g. "
                 f"`w -= lr * w.grad`), or write `w = w {symbol} value` to build a new tensor")
         v = _raw(value)
         try:
-            npf(self.data, v, out=self.data, casting="same_kind")
+            npf(_array_of(self), v, out=_array_of(self), casting="same_kind")
         except ValueError as e:
-            raise ShapeError(f"in-place {symbol}=: shapes {self.data.shape} and "
+            raise ShapeError(f"in-place {symbol}=: shapes {_array_of(self).shape} and "
                              f"{np.shape(v)}: {e}") from None
         except TypeError as e:
             raise TypeError(f"in-place {symbol}=: cannot store the result in a "
-                            f"{self.data.dtype} tensor: {e}") from None
+                            f"{_array_of(self).dtype} tensor: {e}") from None
         return self
 
     # --- printing ----------------------------------------------------------------------
@@ -496,7 +615,7 @@ class Tensor:
         return "tensor(" + body + "".join(", " + e for e in extra) + ")"
 
     def __format__(self, spec):
-        if self.data.size == 1 and spec:
+        if _array_of(self).size == 1 and spec:
             return format(self.item(), spec)
         return str(self)
 
@@ -504,9 +623,9 @@ class Tensor:
 def _clean_index(index):
     """An index with tensors replaced by their arrays (lists become integer arrays)."""
     if isinstance(index, Tensor):
-        return index.data
+        return _array_of(index)
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        return tuple(_array_of(i) if isinstance(i, Tensor) else i for i in index)
     if isinstance(index, list):
         return np.asarray(index)
     return index
@@ -514,7 +633,7 @@ def _clean_index(index):
 
 def _raw(x):
     """The array of a tensor, anything else as it is."""
-    return x.data if isinstance(x, Tensor) else x
+    return _array_of(x) if isinstance(x, Tensor) else x
 
 
 def _grad_value(t, value):
@@ -579,7 +698,12 @@ def _make(array, requires_grad=False, grad_fn=None, value=None, cls=Tensor):
     return t
 
 
-_leaf = _make       # a leaf around an existing array: _leaf(array, requires_grad=False)
+def _leaf(array, requires_grad=False):
+    """A leaf around an existing array (not copied); a ``.data`` view is stored as the
+    plain ndarray it views."""
+    if type(array) is DataArray:
+        array = array.view(np.ndarray)
+    return _make(array, requires_grad)
 
 
 def tensor(data, requires_grad=False, dtype=None, name=None, *, device=None):

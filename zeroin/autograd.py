@@ -89,7 +89,7 @@ def _backprop_node(t, g, grads, p):
     if p.create_graph:          # the rule on tensors: recorded, so it can be differentiated
         res = fn.backward(TZ, g, t, *ins)
     else:
-        res = fn.backward(NP, g, t.data, *[i.data for i in ins])
+        res = fn.backward(NP, g, _tensor._array_of(t), *[_tensor._array_of(i) for i in ins])
     if len(ins) == 1:
         res = (res,)
     if not p.retain:            # free what forward saved: the graph is used up
@@ -153,7 +153,7 @@ def _write_leaf(leaf, g, p):
     elif leaf.grad is None or p.create_graph or leaf.grad.requires_grad:
         leaf.grad = _sum_grads(leaf.grad, g, p.create_graph)
     else:                       # the usual second backward: add in place, as PyTorch does
-        _add_into(leaf, leaf.grad.data, g)
+        _add_into(leaf, _tensor._array_of(leaf.grad), g)
 
 
 def _sum_grads(cur, g, create_graph):
@@ -164,7 +164,7 @@ def _sum_grads(cur, g, create_graph):
     if cur is None:
         return _leaf(np.array(g))
     with no_grad():
-        return cur + _leaf(g) if cur.requires_grad else _leaf(cur.data + g)
+        return cur + _leaf(g) if cur.requires_grad else _leaf(_tensor._array_of(cur) + g)
 
 
 def _add_into(leaf, gd, g):
@@ -227,7 +227,7 @@ def root_grads(outputs, grad_outputs, create_graph, op):
             # a float64 scalar's seed is the float 1.0, as zeroin.tensor(1.0) would be
             g = 1.0 if dtype is _F64 and not shape else np.ones(shape, dtype)
         else:
-            g = g.data if isinstance(g, Tensor) else np.asarray(g, dtype=t.dtype)
+            g = _tensor._array_of(g) if isinstance(g, Tensor) else np.asarray(g, dtype=t.dtype)
             if g.shape != t.shape:
                 raise ValueError(f"{op}: gradient has shape {g.shape} but the output has "
                                  f"shape {t.shape}; they must match")

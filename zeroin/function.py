@@ -20,7 +20,7 @@ import numbers
 import numpy as np
 
 from . import _tensor
-from ._tensor import Tensor, _leaf, _make, _mode
+from ._tensor import Tensor, _array_of, _leaf, _make, _mode
 from .anomaly import anomaly, check_forward
 from .errors import AnomalyError, ShapeError, ZeroinError
 
@@ -171,7 +171,7 @@ def broadcast_message(op, shapes):
 def apply(fn, inputs):
     """Run ``fn.forward`` on the inputs' arrays and return its output tensor (recorded)."""
     try:
-        out = fn.forward(*[t.data for t in inputs])
+        out = fn.forward(*[_array_of(t) for t in inputs])
     except (ValueError, IndexError) as e:
         raise fn.error(inputs, e) from None
     if type(out) is not np.ndarray:

@@ -50,7 +50,13 @@ def add_hook(module, kind, hook, prepend, with_kwargs=False):
 
 
 class _BackwardHookOp(Function):
-    """Identity; the node whose gradient a module's backward hook reads."""
+    """Identity; the node whose gradient a module's backward hook reads.
+
+    Not registered with ``@op``: it computes nothing (forward and backward pass values
+    through), users never call it, and this file is imported only once a module gets a
+    hook, so registering here would make ``zeroin.ops.OPS`` depend on whether a hook was
+    ever added. The gradient path through it is checked by tests/test_nn.py's hook tests.
+    """
     name = "backward_hook"
 
     def forward(self, x):
