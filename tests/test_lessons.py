@@ -375,3 +375,59 @@ def test_loss_batch_against_single_samples(results):
     assert r.spread_mse_exact * math.sqrt(3) == pytest.approx(r.spread_one_exact)
     t = r.table("One burst")
     assert t.cell(3, 4) == f"{sq.mean():.3f}"
+
+
+# --- defaults: quiet in a notebook, no files unless asked --------------------------------
+
+def test_out_none_writes_nothing_and_keeps_the_figures_in_memory(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    r = lessons.sensitivity()
+    assert list(tmp_path.iterdir()) == []                        # no zeroin-out/ appears
+    f = r.figures["sensitivity"]
+    assert f.png is None and f.svg is None
+    assert f.png_data.startswith(b"\x89PNG") and b"<svg" in f.svg_data
+    assert "in memory; result.save(DIR)" in capsys.readouterr().out
+    written = r.save(str(tmp_path / "later"))
+    assert sorted(written) == [str(tmp_path / "later" / "sensitivity.png"),
+                               str(tmp_path / "later" / "sensitivity.svg")]
+    assert (tmp_path / "later" / "sensitivity.svg").read_bytes() == f.svg_data
+    assert f.svg == str(tmp_path / "later" / "sensitivity.svg")  # the result now points there
+
+
+def test_in_a_notebook_a_lesson_prints_nothing_unless_asked(monkeypatch, capsys):
+    from zeroin.lessons import _common
+    monkeypatch.setattr(_common, "in_notebook", lambda: True)
+    r = lessons.descent(figures=False)
+    assert capsys.readouterr().out == ""
+    lessons.descent(figures=False, verbose=True)
+    assert capsys.readouterr().out == r.text()
+    monkeypatch.setattr(_common, "in_notebook", lambda: False)
+    lessons.descent(figures=False)
+    assert capsys.readouterr().out == r.text()
+
+
+def test_in_notebook_is_false_outside_a_kernel():
+    assert lessons.in_notebook() is False
+
+
+def test_result_html_embeds_tables_notes_and_figures(results):
+    import base64
+    import re
+    r = results["solve"]
+    page = r.html()
+    assert page == r._repr_html_() and page.startswith('<section id="solve">')
+    assert "<caption>Where each method ends</caption>" in page
+    assert all(__import__("html").escape(n) in page for n in r.notes)
+    uris = re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', page)
+    assert [base64.b64decode(u) for u in uris] == [r.figures["solve"].svg_data]
+
+
+def test_long_tables_get_a_show_all():
+    t = lessons.Table("t", ["n", "v"], [[i, i / 7] for i in range(30)], ["d", ".4f"])
+    page = t.html()
+    assert "<details><summary>Show all 30 rows</summary>" in page
+    preview = page[:page.index("<details>")]
+    assert ">0.1429</td>" in preview and ">4.1429</td>" in preview      # first and last
+    assert ">2.0000</td>" not in preview and ">2.0000</td>" in page   # row 14: in the full
+    short = lessons.Table("t", ["n"], [[i] for i in range(12)], ["d"]).html()
+    assert "<details>" not in short

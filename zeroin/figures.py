@@ -16,12 +16,12 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ._io import atomic_open
 
 __all__ = ["available", "style", "subplots", "save", "plain_log_ticks", "FigureFiles",
-           "write_bytes", "write_text", "COLORS", "PLOTS_HINT"]
+           "write_bytes", "write_text", "render", "COLORS", "PLOTS_HINT"]
 
 PLOTS_HINT = "figures need matplotlib: pip install 'zeroin[plots]'"
 
@@ -101,29 +101,41 @@ def plain_log_ticks(axis, subs=(1.0, 2.0, 5.0)):
 
 @dataclass
 class FigureFiles:
-    """Where one figure was written: ``png`` and ``svg`` paths and its caption."""
+    """One figure: its ``png`` and ``svg`` paths (``None`` when kept in memory only), its
+    caption, and the rendered bytes (``png_data``, ``svg_data``) when they were kept."""
     png: str
     svg: str
     caption: str = ""
+    png_data: bytes = field(default=None, repr=False)
+    svg_data: bytes = field(default=None, repr=False)
 
     def __iter__(self):
         return iter((self.png, self.svg))
 
 
-def save(fig, out, stem, caption=""):
-    """Write ``fig`` as ``out/stem.png`` and ``out/stem.svg`` atomically; return the paths."""
-    os.makedirs(out, exist_ok=True)
-    paths = {}
+def render(fig):
+    """``fig`` as ``{"png": bytes, "svg": bytes}``, in the lessons' style."""
+    data = {}
     with style():
         for fmt in ("png", "svg"):
             buf = io.BytesIO()
             fig.savefig(buf, format=fmt, metadata=_metadata(fmt))
             # The layout is settled by the first save; freezing it halves the second.
             fig.set_layout_engine("none")
-            path = os.path.join(out, f"{stem}.{fmt}")
-            write_bytes(path, buf.getvalue())
-            paths[fmt] = path
-    return FigureFiles(paths["png"], paths["svg"], caption)
+            data[fmt] = buf.getvalue()
+    return data
+
+
+def save(fig, out, stem, caption=""):
+    """Write ``fig`` as ``out/stem.png`` and ``out/stem.svg`` atomically; return the paths
+    (and the bytes). ``out=None`` writes nothing: the figure is kept in memory only."""
+    data = render(fig)
+    paths = {"png": None, "svg": None}
+    if out is not None:
+        os.makedirs(out, exist_ok=True)
+        for fmt in ("png", "svg"):
+            paths[fmt] = write_bytes(os.path.join(out, f"{stem}.{fmt}"), data[fmt])
+    return FigureFiles(paths["png"], paths["svg"], caption, data["png"], data["svg"])
 
 
 def _metadata(fmt):

@@ -43,7 +43,7 @@ def gradient_descent(x0, eta, tol=TOL, max_steps=1000, blowup=1e6):
 
 # --- lesson 5 ----------------------------------------------------------------------------
 
-def descent(out="zeroin-out", *, eta=ETA, x0=X0, x0_right=X0_RIGHT, tol=TOL, verbose=True,
+def descent(out=None, *, eta=ETA, x0=X0, x0_right=X0_RIGHT, tol=TOL, verbose=None,
             figures=True):
     """Gradient descent on y = (x-1)^2 + 0.001 with eta = 0.1 from both sides of the minimum."""
     res = LessonResult(
@@ -201,8 +201,8 @@ def _verdict(rows, tol, max_steps):
     return "too slow", ratio, f"not converged after {max_steps} steps (too small a step)"
 
 
-def learning_rate(out="zeroin-out", *, etas=ETAS, x0=X0, tol=TOL, max_steps=MAX_STEPS,
-                  verbose=True, figures=True):
+def learning_rate(out=None, *, etas=ETAS, x0=X0, tol=TOL, max_steps=MAX_STEPS,
+                  verbose=None, figures=True):
     """The same descent for several learning rates: slow, fast, oscillating, diverging."""
     res = LessonResult(
         "learning-rate", "Lesson 6 - learning-rate: how big a step?",

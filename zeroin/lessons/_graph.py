@@ -44,7 +44,7 @@ def _grads(w, b):
 
 # --- lesson 2 ----------------------------------------------------------------------------
 
-def chain_rule(out="zeroin-out", *, verbose=True, figures=True):
+def chain_rule(out=None, *, verbose=None, figures=True):
     """z = x*y, x = 2w + b, y = b + 1: forward values, and dz/db, dz/dw by the chain rule."""
     w, b, x, y, z = seed_graph()
     res = LessonResult(
@@ -116,7 +116,6 @@ def _draw_graphs(draw, out, z, w, b, v):
     import os
 
     from .. import figures as F
-    os.makedirs(out, exist_ok=True)
     g = lambda k: format(v[k], "g")  # noqa: E731
     specs = [
         ("structure", dict(wrt=None, grads=False, values=False),
@@ -138,20 +137,21 @@ def _draw_graphs(draw, out, z, w, b, v):
     files = {}
     for stem, kw, caption in specs:
         d = draw(z, title=titles[stem], **kw)
-        svg = os.path.join(out, f"chain_rule_{stem}.svg")
-        png = os.path.join(out, f"chain_rule_{stem}.png")
-        d.save(svg)
-        if F.available():
-            d.save(png)
-        else:
-            png = ""
-        files[f"chain_rule_{stem}"] = F.FigureFiles(png, svg, caption)
+        name = f"chain_rule_{stem}"
+        data = {"svg": d.svg().encode("utf-8"), "png": d.png() if F.available() else None}
+        paths = {}
+        if out is not None:
+            os.makedirs(out, exist_ok=True)
+            paths = {ext: F.write_bytes(os.path.join(out, f"{name}.{ext}"), b)
+                     for ext, b in data.items() if b is not None}
+        files[name] = F.FigureFiles(paths.get("png"), paths.get("svg"), caption,
+                                    data["png"], data["svg"])
     return files
 
 
 # --- lesson 3 ----------------------------------------------------------------------------
 
-def sensitivity(out="zeroin-out", *, nudge=NUDGE, verbose=True, figures=True):
+def sensitivity(out=None, *, nudge=NUDGE, verbose=None, figures=True):
     """Which input matters more? Nudge x and y by 0.1 and compare with dz/dx and dz/dy."""
     _, _, x0, y0, z0 = seed_graph()
     res = LessonResult(
@@ -263,7 +263,7 @@ def _quadratic_root(f, near):
     return min(roots, key=lambda t: abs(t - near))
 
 
-def solve(out="zeroin-out", *, target=TARGET, tol=TOL, verbose=True, figures=True):
+def solve(out=None, *, target=TARGET, tol=TOL, verbose=None, figures=True):
     """Make z reach 60 by moving b (fixed and recomputed dz/db), then w and b together."""
     target = float(target)
     z0, gw0, gb0 = _grads(W0, B0)

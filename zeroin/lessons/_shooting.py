@@ -69,7 +69,7 @@ def _rms_theory(offset, sigma, eta, batch, rounds):
             for k in range(rounds + 1)]
 
 
-def shooting(out="zeroin-out", *, seed=1, runs=400, rounds=8, verbose=True, figures=True):
+def shooting(out=None, *, seed=1, runs=400, rounds=8, verbose=None, figures=True):
     """Bob zeroes his rifle: single shots, bursts of three, SGD against mini-batches."""
     rng = _range(seed)
     offset = np.array(SIGHT_OFFSET)
@@ -275,7 +275,7 @@ def _draw_smoothing(out, res, final, settle):
 
 # --- lesson 7 ----------------------------------------------------------------------------
 
-def loss(out="zeroin-out", *, seed=1, samples=2000, verbose=True, figures=True):
+def loss(out=None, *, seed=1, samples=2000, verbose=None, figures=True):
     """One sample's error against the mean squared error over a burst of three shots."""
     rng = _range(seed)
     offset = np.array(SIGHT_OFFSET)
