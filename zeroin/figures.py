@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from ._io import atomic_open
 
 __all__ = ["available", "style", "subplots", "save", "plain_log_ticks", "FigureFiles",
-           "write_bytes", "write_text", "render", "COLORS", "PLOTS_HINT"]
+           "write_bytes", "write_text", "render", "legend_below", "COLORS", "PLOTS_HINT"]
 
 PLOTS_HINT = "figures need matplotlib: pip install 'zeroin[plots]'"
 
@@ -86,6 +86,16 @@ def subplots(nrows=1, ncols=1, figsize=(7.0, 5.0), **kwargs):
     fig = Figure(figsize=figsize, layout="constrained")
     axes = fig.subplots(nrows, ncols, **kwargs)
     return fig, axes
+
+
+def legend_below(fig, axes, ncol=2, **kwargs):
+    """One legend for ``axes``, under the plots (so it never covers data); each label once."""
+    seen = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, handle)
+    return fig.legend(list(seen.values()), list(seen), loc="outside lower center", ncol=ncol,
+                      **kwargs)
 
 
 def plain_log_ticks(axis, subs=(1.0, 2.0, 5.0)):

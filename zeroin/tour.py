@@ -160,7 +160,7 @@ def train_demo(out="zeroin-out", *, dataset="moons", epochs=None, seed=0, figure
             for i, e in enumerate(hist.epoch) if i % every == 0 or i == len(hist.epoch) - 1]
     table = Table(f"Training {dataset}, every {every} epoch{'s' if every > 1 else ''}",
                   ["epoch", "loss", "accuracy", "val loss", "val accuracy"], rows,
-                  ["d", ".4f", ".3f", ".4f", ".3f"])
+                  ["d", ".4f", ".4f", ".4f", ".4f"])
     n_params = int(sum(p.data.size for p in model.parameters()))
     arch = f"MLP {splits.in_features}-{hidden}-{hidden}-{splits.out_features}"
     summary = Table(f"Result on {dataset}",
@@ -169,7 +169,7 @@ def train_demo(out="zeroin-out", *, dataset="moons", epochs=None, seed=0, figure
                     [[dataset, f"{len(splits.train)} / {len(splits.val)} / {len(splits.test)}",
                       arch, n_params, f"Adam lr={lr:g}", hist.epochs_run, test["loss"],
                       test["accuracy"], seconds]],
-                    ["", "", "", "d", "", "d", ".4f", ".3f", ".1f"])
+                    ["", "", "", "d", "", "d", ".4f", ".4f", ".4f"])
     notes = [f"Test accuracy {test['accuracy']:.3f} on {len(splits.test)} held-out "
              f"{'images' if dataset == 'digits' else 'points'} after {hist.epochs_run} "
              f"epochs ({seconds:.1f} s): the lessons' loop, forward, loss, backward, a step "
@@ -191,7 +191,7 @@ def train_demo(out="zeroin-out", *, dataset="moons", epochs=None, seed=0, figure
 
 def _draw_training(out, hist, splits, model, predict, test, np, dataset):
     with F.style():
-        fig, (ax, ax2) = F.subplots(1, 2, figsize=(12.5, 5.2))
+        fig, (ax, ax2) = F.subplots(1, 2, figsize=(12.5, 5.8))
         h = hist.history
         ax.plot(hist.epoch, h["loss"], color=F.COLORS["left"], label="training loss")
         ax.plot(hist.epoch, h["val_loss"], color=F.COLORS["right"], label="validation loss")
@@ -206,9 +206,6 @@ def _draw_training(out, hist, splits, model, predict, test, np, dataset):
         axb.set_ylabel("accuracy")
         axb.grid(False)
         axb.spines["right"].set_visible(True)
-        lines = ax.get_legend_handles_labels()
-        lines2 = axb.get_legend_handles_labels()
-        ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="center right")
         ax.set_title("Learning curves")
         Xt, yt = _arrays(splits.test)
         if splits.in_features == 2:
@@ -219,6 +216,7 @@ def _draw_training(out, hist, splits, model, predict, test, np, dataset):
             _digit_grid(fig, ax2, splits, model, predict, Xt, yt, np,
                         f"Test images and predictions (accuracy {test['accuracy']:.3f})")
             caption = "held-out test images with the predicted digit (red: wrong)"
+        F.legend_below(fig, (ax, axb, ax2), ncol=5)
         return F.save(fig, out, f"training_{dataset}",
                       f"{dataset}: loss and validation accuracy per epoch (left); {caption} "
                       f"(right).")
@@ -238,7 +236,6 @@ def _boundary(ax2, splits, model, predict, Xt, yt, np):
         m = labels == cls
         ax2.plot(Xt[m, 0], Xt[m, 1], "o", color=color, ms=5, mec="white", mew=0.5,
                  label=f"class {cls} (test)")
-    ax2.legend(loc="upper right")
     ax2.grid(False)
 
 
@@ -344,10 +341,10 @@ def _headline(r):
         return (f"x+{v['nudge']:g}: z = {v['z_x_nudged']:g}; "
                 f"y+{v['nudge']:g}: z = {v['z_y_nudged']:g}")
     if r.name == "solve":
-        return (f"b = {v['final_b']:.6f} in {v['b_fixed_updates']} updates "
+        return (f"b = {v['final_b']:.6g} in {v['b_fixed_updates']} updates "
                 f"(backprop each step: {v['b_exact_updates']})")
     if r.name == "descent":
-        return f"x = {v['x_final']:.6f} after {v['steps']} steps"
+        return f"x = {v['x_final']:.6g} after {v['steps']} steps"
     if r.name == "learning-rate":
         return ", ".join(f"{e:g}: {k}" for e, k in v["kinds"].items())
     if r.name == "loss":

@@ -199,7 +199,7 @@ def _arrow(ax, start, delta, color, width=2.0, side=0.0):
 def _draw_single(out, res):
     from .. import figures as F
     with F.style():
-        fig, ax = F.subplots(figsize=(6.5, 6.5))
+        fig, ax = F.subplots(figsize=(6.5, 7.1))
         _target(ax)
         hits = np.array(res.single_hits)
         for k, (h, c) in enumerate(zip(hits, res.single_corrections), 1):
@@ -210,17 +210,17 @@ def _draw_single(out, res):
             ax.text(h[0], h[1], str(k), color="white", ha="center", va="center",
                     fontsize=8, fontweight="bold", zorder=6)
         ax.plot([], [], color=F.COLORS["correction"], label="correction = -eta * gradient")
-        ax.legend(loc="lower right")
+        F.legend_below(fig, [ax])
         ax.set_title(f"{len(hits)} single shots converge on the bullseye")
         return F.save(fig, out, "shooting_target1",
-                      f"{len(hits)} single shots: each miss (red) gives a correction "
-                      f"(green).")
+                      f"The chapter's target1: {len(hits)} single shots; each miss (red) "
+                      f"gives a correction (green).")
 
 
 def _draw_bursts(out, res):
     from .. import figures as F
     with F.style():
-        fig, ax = F.subplots(figsize=(6.5, 6.5))
+        fig, ax = F.subplots(figsize=(6.5, 7.1))
         _target(ax)
         for k, (hits, g) in enumerate(zip(res.burst_hits, res.burst_grads), 1):
             hits = np.array(hits)
@@ -233,17 +233,17 @@ def _draw_bursts(out, res):
             m = hits.mean(axis=0)
             ax.plot(*m, "X", color=color, ms=11, mec="black", zorder=6)
             _arrow(ax, m, -res.eta * np.array(g), F.COLORS["correction"], side=0.12)
-        ax.legend(loc="lower right", ncol=2)
+        F.legend_below(fig, [ax], ncol=5)
         ax.set_title(f"Bursts of {BURST}: loss = mean over the burst")
         return F.save(fig, out, "shooting_target2",
-                      f"Bursts of {BURST} (X = mean hit): one correction per burst from "
-                      f"the mean squared error.")
+                      f"The chapter's target2: bursts of {BURST} (X = mean hit), one "
+                      f"correction per burst from the mean squared error.")
 
 
 def _draw_smoothing(out, res, final, settle):
     from .. import figures as F
     with F.style():
-        fig, (ax, ax2) = F.subplots(1, 2, figsize=(12, 5.2))
+        fig, (ax, ax2) = F.subplots(1, 2, figsize=(12, 5.9))
         k = np.arange(res.rounds + 1)
         for label, meas, exact, color in (
                 ("single shots (SGD)", res.rms_sgd, res.rms_sgd_exact, F.COLORS["right"]),
@@ -256,7 +256,6 @@ def _draw_smoothing(out, res, final, settle):
         ax.set_xlabel("correction")
         ax.set_ylabel("RMS aim error (cm)")
         ax.set_title("How far the aim is off")
-        ax.legend()
         _target(ax2, radius=2, bullseye=False)
         ax2.set_xlim(-1.6, 1.6)
         ax2.set_ylim(-1.6, 1.6)
@@ -266,7 +265,7 @@ def _draw_smoothing(out, res, final, settle):
             p = final[b]
             ax2.plot(p[:, 0], p[:, 1], ".", color=color, alpha=0.55, ms=5,
                      label=f"{label}: RMS {rms:.2f} cm")
-        ax2.legend(loc="upper right", markerscale=3)
+        F.legend_below(fig, (ax, ax2), ncol=3)
         ax2.set_title(f"Where the aim ends ({res.runs} runs)")
         return F.save(fig, out, "shooting_smoothing",
                       f"Bursts smooth the noise: mini-batches of {BURST} leave the aim "
@@ -329,7 +328,7 @@ def loss(out=None, *, seed=1, samples=2000, verbose=None, figures=True):
         ["gradient of", "RMS spread (measured)", "exact"],
         [["one shot's squared error", spread_one, exact_one],
          [f"the MSE of a burst of {BURST}", spread_mse, exact_mse]],
-        ["", ".4f", ".4f"]))
+        ["", ".3f", ".3f"]))
     res.values.update(
         hits=hit_arr.tolist(), errors=np.sqrt(sq.numpy()).tolist(),
         squared_errors=sq.numpy().tolist(), mse=float(mse.item()), mean_error=float(mae.item()),
@@ -358,7 +357,7 @@ def loss(out=None, *, seed=1, samples=2000, verbose=None, figures=True):
 def _draw_loss(out, res):
     from .. import figures as F
     with F.style():
-        fig, (ax, ax2) = F.subplots(1, 2, figsize=(12.5, 5.6),
+        fig, (ax, ax2) = F.subplots(1, 2, figsize=(12.5, 6.4),
                                     gridspec_kw={"width_ratios": [1, 1.15]})
         _target(ax)
         hits = np.array(res.hits)
@@ -374,7 +373,6 @@ def _draw_loss(out, res):
                width=3.2)
         ax.plot(*ideal, "*", color="black", ms=16, zorder=6, label="ideal aim")
         ax.plot([], [], color=F.COLORS["correction"], lw=3.2, label="step from the MSE")
-        ax.legend(loc="lower left", fontsize=9)
         ax.set_title("Where each shot, and the burst, says to aim")
         # The loss as a function of a sideways aim shift d: each shot's squared error has
         # its own minimum; the MSE is their mean, with its minimum at the mean.
@@ -392,7 +390,7 @@ def _draw_loss(out, res):
         ax2.set_ylabel("loss (cm^2)")
         ax2.set_ylim(0, float(per.max()) * 0.6)
         ax2.set_title("Loss against the aim: one shot vs the burst")
-        ax2.legend(fontsize=9, loc="upper center")
+        F.legend_below(fig, (ax, ax2), ncol=4, fontsize=9)
         return F.save(fig, out, "loss_burst",
                       "Left: full corrections from each shot (thin) and from the burst's MSE "
                       "(thick green). Right: each shot's squared error and their mean, the "
