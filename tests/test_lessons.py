@@ -1,6 +1,7 @@
 """The seven lessons: the chapter's numbers at the printed precision, exact values, the
 explanations, the figures and the command line."""
 import math
+import os
 import struct
 import subprocess
 import sys
@@ -385,13 +386,19 @@ def test_out_none_writes_nothing_and_keeps_the_figures_in_memory(tmp_path, monke
     assert list(tmp_path.iterdir()) == []                        # no zeroin-out/ appears
     f = r.figures["sensitivity"]
     assert f.png is None and f.svg is None
-    assert f.png_data.startswith(b"\x89PNG") and b"<svg" in f.svg_data
+    assert f.png_data is None and b"<svg" in f.svg_data      # a PNG is made when saved
     assert "in memory; result.save(DIR)" in capsys.readouterr().out
     written = r.save(str(tmp_path / "later"))
     assert sorted(written) == [str(tmp_path / "later" / "sensitivity.png"),
                                str(tmp_path / "later" / "sensitivity.svg")]
     assert (tmp_path / "later" / "sensitivity.svg").read_bytes() == f.svg_data
     assert f.svg == str(tmp_path / "later" / "sensitivity.svg")  # the result now points there
+    assert (tmp_path / "later" / "sensitivity.png").read_bytes().startswith(b"\x89PNG")
+    graph = lessons.chain_rule(verbose=False)
+    assert sorted(os.path.basename(p) for p in graph.save(str(tmp_path / "g"))) == sorted(
+        f"chain_rule_{k}.{e}" for k in ("structure", "values", "paths_b", "paths_w")
+        for e in ("png", "svg"))
+    assert sorted(tmp_path.iterdir()) == [tmp_path / "g", tmp_path / "later"]
 
 
 def test_in_a_notebook_a_lesson_prints_nothing_unless_asked(monkeypatch, capsys):

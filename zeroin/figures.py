@@ -118,16 +118,33 @@ class FigureFiles:
     caption: str = ""
     png_data: bytes = field(default=None, repr=False)
     svg_data: bytes = field(default=None, repr=False)
+    figure: object = field(default=None, repr=False)   # to render a format on demand
+
+    def data(self, fmt):
+        """The figure's ``fmt`` ("png" or "svg") bytes: kept, rendered now, or read back."""
+        kept = getattr(self, f"{fmt}_data")
+        if kept is None and self.figure is not None:
+            if hasattr(self.figure, "savefig"):           # a matplotlib figure
+                kept = render(self.figure, (fmt,))[fmt]
+            else:                                         # a zeroin.draw Drawing
+                kept = getattr(self.figure, fmt)()
+                kept = kept.encode("utf-8") if isinstance(kept, str) else kept
+            setattr(self, f"{fmt}_data", kept)
+        path = getattr(self, fmt)
+        if kept is None and path and os.path.exists(path):
+            with open(path, "rb") as f:
+                kept = f.read()
+        return kept
 
     def __iter__(self):
         return iter((self.png, self.svg))
 
 
-def render(fig):
+def render(fig, formats=("png", "svg")):
     """``fig`` as ``{"png": bytes, "svg": bytes}``, in the lessons' style."""
     data = {}
     with style():
-        for fmt in ("png", "svg"):
+        for fmt in formats:
             buf = io.BytesIO()
             fig.savefig(buf, format=fmt, metadata=_metadata(fmt))
             # The layout is settled by the first save; freezing it halves the second.
@@ -138,13 +155,15 @@ def render(fig):
 
 def save(fig, out, stem, caption=""):
     """Write ``fig`` as ``out/stem.png`` and ``out/stem.svg`` atomically; return the paths
-    (and the bytes). ``out=None`` writes nothing: the figure is kept in memory only."""
+    (and the bytes). ``out=None`` writes nothing: the figure is kept in memory, as SVG
+    (for a notebook) and as the figure itself, so that a PNG can be made on demand."""
+    if out is None:
+        return FigureFiles(None, None, caption, svg_data=render(fig, ("svg",))["svg"],
+                           figure=fig)
     data = render(fig)
-    paths = {"png": None, "svg": None}
-    if out is not None:
-        os.makedirs(out, exist_ok=True)
-        for fmt in ("png", "svg"):
-            paths[fmt] = write_bytes(os.path.join(out, f"{stem}.{fmt}"), data[fmt])
+    os.makedirs(out, exist_ok=True)
+    paths = {fmt: write_bytes(os.path.join(out, f"{stem}.{fmt}"), data[fmt])
+             for fmt in ("png", "svg")}
     return FigureFiles(paths["png"], paths["svg"], caption, data["png"], data["svg"])
 
 

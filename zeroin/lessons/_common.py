@@ -181,7 +181,7 @@ class LessonResult:
         for key, f in self.figures.items():
             stem = os.path.splitext(os.path.basename(f.svg or f.png or key))[0]
             for ext in ("png", "svg"):
-                data = getattr(f, f"{ext}_data") or _read(getattr(f, ext))
+                data = f.data(ext)
                 if data is None:
                     continue
                 path = os.path.join(out, f"{stem}.{ext}")
@@ -222,17 +222,10 @@ def figure_html(key, files):
 def _data_uri(files):
     """The figure as a data: URI (SVG preferred; PNG if there is no SVG)."""
     for kind, mime in (("svg", "image/svg+xml"), ("png", "image/png")):
-        data = getattr(files, f"{kind}_data", None) or _read(getattr(files, kind))
+        data = files.data(kind)
         if data is not None:
             return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
     raise ValueError(f"figure {files.caption!r}: no PNG or SVG, in memory or on disk")
-
-
-def _read(path):
-    if not path or not os.path.exists(path):
-        return None
-    with open(path, "rb") as f:
-        return f.read()
 
 
 def _where(key, f):

@@ -141,14 +141,16 @@ def _draw_graphs(draw, out, z, w, b, v):
     for stem, kw, caption in specs:
         d = draw(z, title=titles[stem], **kw)
         name = f"chain_rule_{stem}"
+        if out is None:      # in memory: the SVG now, a PNG when saved
+            files[name] = F.FigureFiles(None, None, caption, svg_data=d.svg().encode(),
+                                        figure=d if F.available() else None)
+            continue
         data = {"svg": d.svg().encode("utf-8"), "png": d.png() if F.available() else None}
-        paths = {}
-        if out is not None:
-            os.makedirs(out, exist_ok=True)
-            paths = {ext: F.write_bytes(os.path.join(out, f"{name}.{ext}"), b)
-                     for ext, b in data.items() if b is not None}
-        files[name] = F.FigureFiles(paths.get("png"), paths.get("svg"), caption,
-                                    data["png"], data["svg"])
+        os.makedirs(out, exist_ok=True)
+        paths = {ext: F.write_bytes(os.path.join(out, f"{name}.{ext}"), b)
+                 for ext, b in data.items() if b is not None}
+        files[name] = F.FigureFiles(paths.get("png"), paths["svg"], caption, data["png"],
+                                    data["svg"])
     return files
 
 
