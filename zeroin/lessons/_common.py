@@ -96,6 +96,17 @@ def fmt(value, spec=""):
     return str(value)
 
 
+_NOTEBOOK_CSS = (
+    ".zeroin-lesson table{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em}"
+    ".zeroin-lesson caption{text-align:left;font-weight:600;padding:4px 0}"
+    ".zeroin-lesson th,.zeroin-lesson td{padding:2px 9px;border-bottom:1px solid #e3e7ef}"
+    ".zeroin-lesson td.num,.zeroin-lesson th.num{text-align:right;"
+    "font-variant-numeric:tabular-nums}.zeroin-lesson td.txt,.zeroin-lesson th.txt"
+    "{text-align:left}.zeroin-lesson figure{margin:1em 0;text-align:center}"
+    ".zeroin-lesson figcaption{color:#55607a;font-size:.9em}"
+    ".zeroin-lesson tr.gap td{text-align:center;font-style:italic;color:#6b7488}")
+
+
 @dataclass
 class LessonResult:
     """The outcome of one lesson.
@@ -148,8 +159,9 @@ class LessonResult:
                 f"{len(self.figures)} figures, values {sorted(self.values)})")
 
     def _repr_html_(self):
-        """Tables, explanations, notes and figures inline in Jupyter."""
-        return self.html()
+        """Tables, explanations, notes and figures inline in Jupyter (with a little style
+        of its own, so that numbers line up in any notebook front end)."""
+        return f'<div class="zeroin-lesson"><style>{_NOTEBOOK_CSS}</style>{self.html()}</div>'
 
     def html(self):
         """The lesson as one self-contained HTML ``<section>``: tables, explanations,
