@@ -99,8 +99,12 @@ def test_mlp_value_matches_node_grads_and_finite_differences(which):
     np.testing.assert_allclose(e.value, num, rtol=1e-5, atol=1e-7)
     # the paths' shares add up to the gradient
     np.testing.assert_allclose(sum(q.product for q in e.paths), e.value, rtol=1e-12)
-    # tensors are summarised, Jacobians named with their shape, never printed whole
-    assert "Jacobian J" in e.text and "matrix (mean" in e.text
+    # big tensors (the 6x4 hidden layer) are summarised, small ones (W1 has 12 numbers,
+    # W2 4) written out; Jacobians are named with their shape, never printed whole
+    assert "Jacobian J" in e.text
+    if which < 2:
+        assert "6x4 matrix (mean" in e.text
+    assert zeroin.viz.format.array(p.data) in e.text and "[[" in e.text
     assert all(len(line) < 400 for line in e.lines)
 
 
@@ -216,7 +220,7 @@ def test_default_names_never_clash_with_given_names():
     out = (m * a) * 1.0
     names = zeroin.explain(out, a, steps="all").paths[0].names
     assert names[0] == "mul3" and names[-1] == "t0"
-    from zeroin.explain import node_names
+    from zeroin.viz.explain import node_names
     assert sorted(node_names(out).values()) == ["1", "3", "mul1", "mul2", "mul3", "t0"]
     assert zeroin.explain(out, a).value == 12.0           # still callable after the import
 
@@ -236,3 +240,75 @@ def test_named_steps_fold_through_shared_hidden_nodes():
     uu = np.sin(0.49)
     assert dh_da == pytest.approx((2 * uu + 1) * np.cos(0.49) * 2 * 0.7, rel=1e-12)
     assert e.value == pytest.approx(node_grads(out)[id(a)], rel=1e-12)
+
+
+def test_viz_package_and_the_functions_resolve():
+    import zeroin.viz
+    import zeroin.viz.explain as mod
+    assert zeroin.viz.Explanation is zeroin.Explanation is mod.Explanation
+    assert zeroin.explain is mod.explain and callable(zeroin.explain)
+    from zeroin.viz.draw import draw
+    assert zeroin.draw is draw
+    for name in dir(zeroin):                              # every listed name resolves
+        getattr(zeroin, name)
+
+
+def test_small_tensors_show_their_numbers_in_text_and_latex():
+    rng = np.random.default_rng(0)
+    W = zeroin.tensor(rng.normal(size=(3, 2)), requires_grad=True, name="W")
+    x = zeroin.tensor([[0.5, -1.0, 2.0]], name="x")
+    loss = (x @ W).tanh().sum()
+    e = zeroin.explain(loss, W)
+    six = zeroin.viz.format.array(W.data)
+    assert six.count(",") == 5 and six.startswith("[[")          # all six numbers
+    assert f"W: input (3x2) = {six}" in e.text
+    assert "mean" not in e.text.split("\n")[1]
+    g = node_grads(loss)[id(W)]
+    tex = e.latex()
+    assert tex.count("&") == 3 and tex.count("\\\\") == 2 and "bmatrix" in tex
+    assert zeroin.viz.format.number(g[2, 1]) in tex
+    assert "\\[" in e.html() and "<pre>" in e.html()
+    big = zeroin.tensor(rng.normal(size=(4, 4)), requires_grad=True, name="B")
+    e = zeroin.explain((big * 2).sum(), big)
+    assert "B: input (4x4) = 4x4 matrix (mean" in e.text and "\\text{4x4 matrix" in e.latex()
+
+
+def _scalar_net():
+    rng = np.random.default_rng(0)
+    T = lambda v: zeroin.tensor(v, requires_grad=True)              # noqa: E731
+    W1 = [[T(rng.uniform(-1, 1)) for _ in range(2)] for _ in range(3)]
+    W2 = [T(rng.uniform(-1, 1)) for _ in range(3)]
+    loss = 0
+    for x, y in zip([[2.0, 3.0], [3.0, -1.0], [0.5, 1.0]], [1.0, -1.0, -1.0]):
+        h = [sum(w * xi for w, xi in zip(row, x)).tanh() for row in W1]
+        loss = loss + (sum(w * hi for w, hi in zip(W2, h)) - y) ** 2
+    return loss, W1
+
+
+def test_deep_scalar_graph_skips_steps_that_change_nothing():
+    loss, W1 = _scalar_net()
+    e = zeroin.explain(loss, W1[0][0])
+    assert e.value == pytest.approx(node_grads(loss)[id(W1[0][0])], rel=1e-12)
+    assert sum(p.product for p in e.paths) == pytest.approx(e.value, rel=1e-12)
+    assert " + 0 " not in e.text and "+ 0 =" not in e.text        # sum()'s 0 + ... left out
+    assert "that change nothing, such as x + 0, are left out" in e.text
+    for line in e.lines:                                           # no `dA/dB = dA/dB`
+        parts = [p.strip() for p in line.split(" = ")]
+        assert all(a != b for a, b in zip(parts, parts[1:])), line
+    last = e.lines[-1].split(" = ")
+    assert " * 1 " not in last[2] and "local derivatives equal to 1 are left out" in e.text
+    every = zeroin.explain(loss, W1[0][0], steps="all")
+    assert every.value == e.value and "+ 0" in every.text
+    assert len(every.paths[0].nodes) > len(e.paths[0].nodes)
+
+
+def test_names_from_a_model_and_module_paths():
+    from zeroin import nn
+    zeroin.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
+    loss = model(zeroin.tensor([[0.5, -1.0]])).sum()
+    e = zeroin.explain(loss, model[0].weight)
+    assert e.wrt_name == "0.weight" and "linear([[0.5, -1]], 0.weight, 0.bias)" in e.text
+    w = zeroin.tensor(1.5, requires_grad=True)
+    e = zeroin.explain(w * 3, w, model={"slope": w})
+    assert e.paths[0].names[-1] == "slope"

@@ -98,7 +98,7 @@ def test_printed_text_is_the_result(tmp_path, capsys):
 
 
 def test_without_matplotlib_the_tables_still_print(tmp_path, monkeypatch, capsys):
-    from zeroin import figures
+    from zeroin.viz import figures
     monkeypatch.setattr(figures, "available", lambda: False)
     r = lessons.learning_rate(out=str(tmp_path / "none"))
     assert r.figures == {}

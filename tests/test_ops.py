@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import zeroin
-from conftest import (broadcast_pairs, broadcast_triples, check_both, leaf,
+from conftest import (broadcast_pairs, broadcast_triples, check_both, check_first,
+                      check_second, leaf,
                       nonscalar_shapes, seeds, shapes, values)
 
 FEW = settings(max_examples=12, deadline=None)
@@ -589,3 +590,125 @@ def test_dim_in_cat_and_stack_and_gradients_follow():
         zeroin.min(a, dim=1, keepdim=True)
     with pytest.raises(TypeError, match=r"max\(\) got unexpected keyword arguments: axes="):
         a.max(axes=1)
+
+
+# --- the registry: every registered op has a gradient check ------------------------------
+# GRADCHECK maps each name in zeroin.ops.OPS to its cases: (function of float64 leaves,
+# input arrays, second order?). Second order is checked wherever the rule is differentiable
+# (every rule here is: masks and signs are constants). An op that has no gradient goes in
+# NO_GRADIENT with the reason. A new op must add its case here (see docs/architecture.md).
+
+def _r(*shape, kind="any", seed=0):
+    return values(np.random.default_rng(seed + len(shape) * 7 + sum(shape)), shape, kind)
+
+
+def _F():
+    import zeroin.nn.functional as F
+    return F
+
+
+GRADCHECK = {
+    "add": [(lambda a, b: a + b, [_r(2, 3), _r(3)], True),
+            (lambda a: 2.0 + a, [_r(3)], True)],
+    "sub": [(lambda a, b: a - b, [_r(2, 3), _r(3)], True),
+            (lambda a: 1.0 - a, [_r(3)], True)],
+    "mul": [(lambda a, b: a * b, [_r(2, 3), _r(2, 1)], True)],
+    "div": [(lambda a, b: a / b, [_r(2, 3), _r(3, kind="pos")], True),
+            (lambda a: 1.0 / a, [_r(3, kind="pos")], True)],
+    "neg": [(lambda a: -a, [_r(2, 3)], True)],
+    "pow": [(lambda a, b: a ** b, [_r(2, 3, kind="pos"), _r(3)], True),
+            (lambda a: a ** 3, [_r(2, 3)], True),
+            (lambda a: 2.0 ** a, [_r(3)], True)],
+    "matmul": [(lambda a, b: a @ b, [_r(2, 3), _r(3, 4)], True),
+               (lambda a, b: a @ b, [_r(2, 2, 3), _r(3)], True)],
+    "exp": [(zeroin.exp, [_r(2, 3)], True)],
+    "log": [(zeroin.log, [_r(2, 3, kind="pos")], True)],
+    "sqrt": [(zeroin.sqrt, [_r(2, 3, kind="pos")], True)],
+    "abs": [(zeroin.abs, [_r(2, 3, kind="kink")], True)],
+    "sin": [(zeroin.sin, [_r(2, 3)], True)],
+    "cos": [(zeroin.cos, [_r(2, 3)], True)],
+    "tanh": [(zeroin.tanh, [_r(2, 3)], True)],
+    "sigmoid": [(zeroin.sigmoid, [_r(2, 3)], True)],
+    "relu": [(zeroin.relu, [_r(2, 3, kind="kink")], True)],
+    "softplus": [(zeroin.softplus, [_r(2, 3)], True)],
+    "leaky_relu": [(lambda x: zeroin.leaky_relu(x, 0.1), [_r(2, 3, kind="kink")], True)],
+    "maximum": [(zeroin.maximum, [_r(2, 3), _r(3, seed=1)], True)],
+    "minimum": [(zeroin.minimum, [_r(2, 3), _r(3, seed=1)], True)],
+    "where": [(lambda a, b: zeroin.where(np.array([True, False, True]), a, b),
+               [_r(2, 3), _r(3)], True)],
+    "clip": [(lambda x: zeroin.clip(x, -1.0, 1.0), [_r(2, 3, kind="clip")], True)],
+    "astype": [(lambda x: x.astype(np.float64) * x, [_r(3)], True)],
+    "sum": [(lambda x: x.sum(axis=1), [_r(2, 3)], True)],
+    "mean": [(lambda x: x.mean(axis=0, keepdims=True), [_r(2, 3)], True)],
+    "max": [(lambda x: x.max(axis=1), [_r(2, 3)], True)],
+    "min": [(lambda x: x.min(), [_r(2, 3)], True)],
+    "logsumexp": [(lambda x: x.logsumexp(axis=1), [_r(2, 3)], True)],
+    "softmax": [(lambda x: x.softmax(axis=1), [_r(2, 3)], True)],
+    "log_softmax": [(lambda x: x.log_softmax(axis=0), [_r(2, 3)], True)],
+    "reshape": [(lambda x: x.reshape(3, 2), [_r(2, 3)], True)],
+    "squeeze": [(lambda x: x.squeeze(1), [_r(2, 1, 3)], True)],
+    "unsqueeze": [(lambda x: x.unsqueeze(0), [_r(2, 3)], True)],
+    "flatten": [(lambda x: x.flatten(), [_r(2, 3)], True)],
+    "transpose": [(lambda x: x.transpose(), [_r(2, 3)], True)],
+    "permute": [(lambda x: x.permute(2, 0, 1), [_r(2, 3, 2)], True)],
+    "swapaxes": [(lambda x: x.swapaxes(0, 2), [_r(2, 3, 2)], True)],
+    "broadcast_to": [(lambda x: x.broadcast_to((2, 3)), [_r(3)], True)],
+    "sum_to": [(lambda x: x.sum_to((3,)), [_r(2, 3)], True)],
+    "concatenate": [(lambda a, b: zeroin.concatenate([a, b], axis=1), [_r(2, 3), _r(2, 1)],
+                     True)],
+    "stack": [(lambda a, b: zeroin.stack([a, b], axis=1), [_r(2, 3), _r(2, 3, seed=1)],
+               True)],
+    "getitem": [(lambda x: x[1:, [0, 2, 0]], [_r(3, 3)], True)],
+    "index_add": [(lambda g: zeroin.ops.index_add(g, np.array([0, 2, 0]), (4,)), [_r(3)],
+                   True)],
+    # zeroin.nn.functional
+    "linear": [(lambda x, w, b: _F().linear(x, w, b), [_r(4, 3), _r(2, 3), _r(2)], True),
+               (lambda x, w: _F().linear(x, w), [_r(2, 4, 3), _r(2, 3)], True)],
+    "dropout": [(lambda x: _F().dropout(x, 0.4, rng=np.random.default_rng(3)), [_r(4, 5)],
+                 True)],
+    "mse_loss": [(lambda x, t: _F().mse_loss(x, t), [_r(4, 2), _r(4, 2, seed=1)], True)],
+    "l1_loss": [(lambda x, t: _F().l1_loss(x, t, reduction="sum"),
+                 [_r(4, 2, kind="kink"), np.zeros((4, 2))], True)],
+    "binary_cross_entropy": [(lambda x, t: _F().binary_cross_entropy(x, t),
+                              [np.random.default_rng(2).uniform(0.1, 0.9, (4,)),
+                               np.random.default_rng(3).uniform(0, 1, (4,))], True)],
+    "binary_cross_entropy_with_logits": [
+        (lambda x, t: _F().binary_cross_entropy_with_logits(x, t, reduction="none"),
+         [_r(4), np.random.default_rng(3).uniform(0, 1, (4,))], True)],
+    "cross_entropy": [(lambda x: _F().cross_entropy(x, np.array([0, 2, 1, 2])), [_r(4, 3)],
+                       True)],
+}
+
+NO_GRADIENT = {
+    "argmax": "returns integer indices, a step function of the input",
+    "argmin": "returns integer indices, a step function of the input",
+}
+
+
+def _registered_ops():
+    import zeroin.nn  # noqa: F401  (registers the ops defined in zeroin.nn)
+    return zeroin.ops.OPS
+
+
+def test_every_registered_op_has_a_gradient_check_case():
+    ops = _registered_ops()
+    missing = sorted(set(ops) - set(GRADCHECK) - set(NO_GRADIENT))
+    assert not missing, f"ops without a gradient-check case in GRADCHECK: {missing}"
+    stale = sorted((set(GRADCHECK) | set(NO_GRADIENT)) - set(ops))
+    assert not stale, f"cases for ops that are not registered: {stale}"
+    for name in NO_GRADIENT:
+        assert ops[name].cls is None, f"{name} records a Function but is listed as having " \
+                                      f"no gradient"
+
+
+@pytest.mark.parametrize("name", sorted(GRADCHECK))
+def test_registered_op_gradients(name):
+    info = _registered_ops()[name]
+    classes = info.cls if isinstance(info.cls, tuple) else (info.cls,)
+    for fn, arrays, second in GRADCHECK[name]:
+        out = fn(*[leaf(a) for a in arrays])
+        recorded = {type(t.grad_fn) for t in zeroin.graph.toposort([out])}
+        assert recorded & set(classes), f"the {name} case never records {classes}"
+        check_first(fn, *arrays)
+        if second:
+            check_second(fn, *arrays)

@@ -144,7 +144,8 @@ def test_no_train_flag(tmp_path, monkeypatch, capsys):
 
 
 def test_tour_without_matplotlib_or_training_modules(tmp_path, monkeypatch, capsys):
-    from zeroin import figures, tour as tour_mod
+    from zeroin import tour as tour_mod
+    from zeroin.viz import figures
 
     def missing(*args, **kwargs):
         raise ImportError("No module named 'zeroin.train'")

@@ -11,22 +11,21 @@ layers, optimisers, a training loop, and pictures and explanations of the chain 
 >>> z.item(), w.grad.item(), b.grad.item()
 (50.0, 10.0, 15.0)
 """
-from __future__ import annotations
-
-import importlib
+import importlib as _importlib
 
 from ._tensor import (Tensor, enable_grad, get_default_dtype, is_grad_enabled, no_grad,
                      set_default_dtype, tensor)
-from .function import AnomalyError, Function, ShapeError, ZeroinError
-from .ops import (abs, add, argmax, argmin, astype, broadcast_to, cat, clip, concatenate,
-                  cos, div, exp, flatten, getitem, leaky_relu, log, log_softmax, logsumexp, matmul, max,
-                  maximum, mean, min, minimum, mul, neg, permute, pow, relu, reshape, sigmoid,
-                  sin, softmax, softplus, sqrt, squeeze, stack, sub, sum, sum_to, swapaxes,
-                  tanh, transpose, unsqueeze, where)
+from .errors import AnomalyError, ShapeError, ZeroinError
+from .function import Function
+from . import ops
 from .autograd import grad
 from .anomaly import detect_anomaly
 from .gradcheck import GradcheckError, gradcheck
 from . import functional, graph
+
+# zeroin.add, zeroin.relu, ...: every op registered in zeroin.ops with export=True
+globals().update({alias: info.fn for info in ops.OPS.values() if info.export
+                  for alias in (info.name,) + info.aliases})
 
 __version__ = "0.1.0"
 
@@ -37,9 +36,10 @@ _LAZY = {
     "data": ("zeroin.data", None),
     "lessons": ("zeroin.lessons", None),
     "viz": ("zeroin.viz", None),
-    "explain": ("zeroin.explain", "explain"),
-    "Explanation": ("zeroin.explain", "Explanation"),
-    "draw": ("zeroin.draw", "draw"),
+    "explain": ("zeroin.viz.explain", "explain"),
+    "Explanation": ("zeroin.viz.explain", "Explanation"),
+    "draw": ("zeroin.viz.draw", "draw"),
+    "figures": ("zeroin.viz.figures", None),         # old path, kept as an alias
     "fit": ("zeroin.train", "fit"),
     "History": ("zeroin.train", "History"),
     "metrics": ("zeroin.metrics", None),
@@ -54,7 +54,7 @@ def __getattr__(name):
         module, attr = _LAZY[name]
     except KeyError:
         raise AttributeError(f"module 'zeroin' has no attribute {name!r}") from None
-    mod = importlib.import_module(module)
+    mod = _importlib.import_module(module)
     value = mod if attr is None else getattr(mod, attr)
     globals()[name] = value
     return value

@@ -11,6 +11,8 @@ import threading
 
 import numpy as np
 
+from .errors import ShapeError
+
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
            "set_default_dtype", "get_default_dtype"]
 
@@ -286,11 +288,6 @@ class Tensor:
         t.name = self.name
         return t
 
-    def astype(self, dtype):
-        """A copy with another dtype (differentiable between float dtypes)."""
-        from . import ops
-        return ops.astype(self, dtype)
-
     def float(self):
         return self.astype(np.float32)
 
@@ -373,6 +370,56 @@ class Tensor:
             self.data = np.zeros_like(self.data)
         return self
 
+    # --- operators that record nothing ------------------------------------------------
+    # (the differentiable operators and methods, + - * / @ .sum() ..., are bound by the ops
+    # registry: see zeroin.ops)
+    def __pos__(self):
+        return self
+
+    def __lt__(self, other): return _leaf(np.less(self.data, _raw(other)))
+    def __le__(self, other): return _leaf(np.less_equal(self.data, _raw(other)))
+    def __gt__(self, other): return _leaf(np.greater(self.data, _raw(other)))
+    def __ge__(self, other): return _leaf(np.greater_equal(self.data, _raw(other)))
+    def __eq__(self, other): return _leaf(np.equal(self.data, _raw(other)))
+    def __ne__(self, other): return _leaf(np.not_equal(self.data, _raw(other)))
+
+    def __setitem__(self, index, value):
+        if self.requires_grad and is_grad_enabled():
+            raise RuntimeError("setitem: in-place assignment into a tensor that requires "
+                               "grad would corrupt the graph; build a new tensor with "
+                               "zeroin.where or wrap the assignment in zeroin.no_grad()")
+        from .ops import _clean_index
+        self.data[_clean_index(index)] = _raw(value)
+
+    def __iadd__(self, value): return self._inplace(np.add, "+", value)
+    def __isub__(self, value): return self._inplace(np.subtract, "-", value)
+    def __imul__(self, value): return self._inplace(np.multiply, "*", value)
+    def __itruediv__(self, value): return self._inplace(np.divide, "/", value)
+
+    def _inplace(self, npf, symbol, value):
+        """``t op= value`` updates ``t.data`` in place, as PyTorch does under no_grad.
+
+        With grad recording on, a tensor in the graph cannot be changed in place (its old
+        value may be needed by backward), so that is refused instead of silently rebinding
+        the name.
+        """
+        if is_grad_enabled() and (self.requires_grad or
+                                  (isinstance(value, Tensor) and value.requires_grad)):
+            raise RuntimeError(
+                f"in-place {symbol}=: this tensor (shape {self.data.shape}) is part of the "
+                f"graph; update parameters inside `with zeroin.no_grad():` (e.g. "
+                f"`w -= lr * w.grad`), or write `w = w {symbol} value` to build a new tensor")
+        v = _raw(value)
+        try:
+            npf(self.data, v, out=self.data, casting="same_kind")
+        except ValueError as e:
+            raise ShapeError(f"in-place {symbol}=: shapes {self.data.shape} and "
+                             f"{np.shape(v)}: {e}") from None
+        except TypeError as e:
+            raise TypeError(f"in-place {symbol}=: cannot store the result in a "
+                            f"{self.data.dtype} tensor: {e}") from None
+        return self
+
     # --- printing ----------------------------------------------------------------------
     def __repr__(self):
         d = self._d if self._d is not None else np.array(self._v)    # printing keeps _v
@@ -396,6 +443,11 @@ class Tensor:
 
 
 _backward = None     # zeroin.autograd.backward, bound on first use (import cycle)
+
+
+def _raw(x):
+    """The array of a tensor, anything else as it is."""
+    return x.data if isinstance(x, Tensor) else x
 
 
 class _HookHandle:

@@ -197,27 +197,11 @@ def _plot_history(history, out, title):
 
 def _curve_figure(history, keys, title):
     from matplotlib.figure import Figure
+    from .viz.curves import plot_history
     fig = Figure(figsize=(6, 4), layout="constrained")
     ax = fig.subplots()
-    for k, style in zip(keys, ("-", "--")):
-        if k in history.history:
-            label = ("validation " + k[4:]) if k.startswith("val_") else "training " + k
-            ax.plot(history.epoch, history.history[k], style, label=label)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(keys[0])
-    if keys[0] == "loss":
-        vals = [v for k in keys for v in history.history.get(k, []) if v > 0]
-        if vals and max(vals) / min(vals) > 50:
-            ax.set_yscale("log")
-    if history.best_epoch:
-        ax.axvline(history.best_epoch, color="0.6", ls=":", lw=1,
-                   label=f"lowest {history.monitor.replace('_', ' ')} (epoch "
-                         f"{history.best_epoch})")
-    from matplotlib.ticker import MaxNLocator
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    plot_history(ax, history, keys)
     ax.set_title(f"{title}: {keys[0]} per epoch")
-    ax.grid(alpha=0.3)
-    ax.legend()
     return fig
 
 

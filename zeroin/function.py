@@ -18,20 +18,9 @@ import numpy as np
 
 from . import _tensor as _t
 from ._tensor import Tensor, _leaf, _mode, _scalar
+from .errors import AnomalyError, ShapeError, ZeroinError
 
 __all__ = ["Function", "ZeroinError", "ShapeError", "AnomalyError"]
-
-
-class ZeroinError(RuntimeError):
-    """Base class for zeroin's own errors."""
-
-
-class ShapeError(ZeroinError, ValueError):
-    """Operands whose shapes do not fit the operation."""
-
-
-class AnomalyError(ZeroinError, FloatingPointError):
-    """Raised under :func:`zeroin.detect_anomaly` when an op produces NaN or Inf."""
 
 
 class _Anomaly:
@@ -52,7 +41,7 @@ def _shape_str(x):
 class Function:
     """Base class of every op. See the module docstring for the contract."""
 
-    __slots__ = ("inputs", "saved", "released", "site")
+    __slots__ = ("inputs", "needs_input_grad", "saved", "released", "site")
     name = "function"       # used in errors, drawings and explanations
     symbol = None           # short infix/label used when drawing, e.g. "*"
     # True when forward and backward also accept NumPy scalars (np.float64, ...) for 0-d
@@ -112,6 +101,7 @@ def _record(fn, inputs, data, needs_grad, v=None):
     out._retain = False
     if needs_grad and (_t._off_threads == 0 or _mode.enabled):
         fn.inputs = inputs
+        fn.needs_input_grad = tuple([t.requires_grad for t in inputs])
         fn.released = False
         out.requires_grad = True
         out.grad_fn = fn
@@ -180,6 +170,7 @@ def _call2(fn, x, y):
     out._retain = False
     if (x.requires_grad or y.requires_grad) and (_t._off_threads == 0 or _mode.enabled):
         fn.inputs = (x, y)
+        fn.needs_input_grad = (x.requires_grad, y.requires_grad)
         fn.released = False
         out.requires_grad = True
         out.grad_fn = fn

@@ -1,23 +1,82 @@
-"""Every differentiable op: forward on NumPy arrays and its backward rule, side by side.
+"""Every differentiable op, one block each: its class, then its public function.
 
-Read top to bottom like a table of derivatives. In each ``backward(xp, g, out, *inputs)``
-``g`` is the gradient flowing in from the output, ``out`` the op's output and ``xp`` the
-namespace (:data:`NP` for arrays, :data:`TZ` for tensors under ``create_graph``). Rules that
-need a mask compute it from raw data with :func:`_raw`; masks are constants.
+Read top to bottom like a table of derivatives. Each block is
+
+* a :class:`~zeroin.function.Function` subclass named ``...Op``: ``forward`` on NumPy
+  arrays, and ``backward(xp, g, out, *inputs)``, where ``g`` is the gradient flowing in
+  from the output, ``out`` the op's output and ``xp`` the namespace the rule computes with
+  (:data:`NP` for arrays, :data:`TZ` for tensors under ``create_graph``). A rule computes
+  only the gradients ``self.needs_input_grad`` asks for and returns ``None`` for the rest.
+  Rules that need a mask compute it from raw data with :func:`_raw`; masks are constants;
+* the public function, registered with :func:`op`, which records it in :data:`OPS` and
+  binds the Tensor methods and operators named in ``methods``. ``zeroin.<name>`` is
+  exported from :data:`OPS` too.
+
+To add an op, see docs/architecture.md ("how to add an op in 3 steps").
 """
 from __future__ import annotations
 
 import builtins
 import numbers
 import operator
+from typing import NamedTuple
 
 import numpy as np
 
-from .function import _F64_CONSTANTS, Function, ShapeError, _call1, _call2, constant
+from .errors import ShapeError
+from .function import _F64_CONSTANTS, Function, _call1, _call2, constant
 from ._tensor import Tensor, _leaf
 
 _raw = lambda x: x.data if type(x) is Tensor else x  # noqa: E731
 
+
+# --- the registry ------------------------------------------------------------------------
+
+class OpInfo(NamedTuple):
+    """One registered op: its name, class(es), public function and Tensor methods."""
+    name: str
+    cls: object             # the Function subclass, a tuple of them, or None (no gradient)
+    fn: object
+    methods: tuple
+    export: bool
+    aliases: tuple
+
+
+OPS = {}        # name -> OpInfo, in the order the ops were defined
+
+# reflected operators whose operands must be swapped back (a - b is not b - a); __radd__
+# and __rmul__ call the function directly: the operands' order does not change the value
+_SWAPPED = {"__rsub__", "__rtruediv__", "__rpow__", "__rmatmul__"}
+
+
+def op(cls, *, methods=(), export=True, aliases=()):
+    """Register the decorated public function of the op ``cls`` (a class, a tuple of the
+    classes it may record, or None for an op with no gradient).
+
+    ``methods`` are bound on :class:`~zeroin.Tensor` (``"__mul__"``, ``"mul"``; reflected
+    operators such as ``"__rsub__"`` get their operands swapped); ``export`` makes it
+    ``zeroin.<name>`` (with ``aliases`` as extra names). Ops outside this module (e.g. in
+    ``zeroin.nn``) register the same way, usually with ``export=False``.
+    """
+    def register(fn):
+        name = fn.__name__
+        if name in OPS:
+            raise ValueError(f"op: an op named {name!r} is already registered")
+        OPS[name] = OpInfo(name, cls, fn, tuple(methods), export, tuple(aliases))
+        for m in methods:
+            setattr(Tensor, m, _swap(fn, m) if m in _SWAPPED else fn)
+        return fn
+    return register
+
+
+def _swap(fn, name):
+    def reflected(a, b):
+        return fn(b, a)
+    reflected.__name__ = name
+    return reflected
+
+
+# --- shared helpers -----------------------------------------------------------------------
 
 def _t(x):
     return x if type(x) is Tensor else constant(x)
@@ -103,8 +162,14 @@ def _is_basic_index(index):
                for i in items)
 
 
+def _sigmoid_np(x):
+    # exp(-|x|) never overflows; pick the form that is stable on each side.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
 class NP:
-    """Backward namespace for NumPy arrays."""
+    """The namespace a backward rule computes with on NumPy arrays (plain backward)."""
     exp, log, sqrt, sin, cos, tanh = np.exp, np.log, np.sqrt, np.sin, np.cos, np.tanh
     broadcast_to, where = staticmethod(np.broadcast_to), staticmethod(np.where)
     sum_to = staticmethod(_sum_to_np)
@@ -120,44 +185,92 @@ class NP:
 
 
 class TZ:
-    """Backward namespace for tensors (``create_graph=True``); filled in below."""
+    """The same names as :class:`NP` for tensors (``create_graph=True``), so a rule written
+    once is itself recorded and can be differentiated again; filled in from :data:`OPS` at
+    the end of this module."""
+
+
+def _fmt(v):
+    return "None" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _needs(fn, i):
+    """Whether input ``i`` of the recorded op ``fn`` needs a gradient."""
+    return fn.needs_input_grad[i]
 
 
 # --- arithmetic --------------------------------------------------------------------------
 
-class Add(Function):
+class AddOp(Function):
     __slots__ = ()
     scalar_rules = True
     name, symbol = "add", "+"
     forward = staticmethod(operator.add)      # a + b, without a Python frame
-    def backward(self, xp, g, out, a, b): return g, g
+    def backward(self, xp, g, out, a, b): return g, g     # nothing to compute
 
 
-class Sub(Function):
+@op(AddOp, methods=("__add__", "__radd__", "add"))
+def add(a, b):
+    """Elementwise a + b with broadcasting."""
+    if type(a) is not Tensor or type(b) is not Tensor:
+        a, b = _pair(a, b)
+    return _call2(_new(AddOp), a, b)
+
+
+class SubOp(Function):
     __slots__ = ()
     scalar_rules = True
     name, symbol = "sub", "-"
-    forward = staticmethod(operator.sub)      # a - b, without a Python frame
-    def backward(self, xp, g, out, a, b): return g, -g
+    forward = staticmethod(operator.sub)
+    def backward(self, xp, g, out, a, b):
+        return g, (-g if self.needs_input_grad[1] else None)
 
 
-class Mul(Function):
+@op(SubOp, methods=("__sub__", "__rsub__", "sub"))
+def sub(a, b):
+    """Elementwise a - b with broadcasting."""
+    if type(a) is not Tensor or type(b) is not Tensor:
+        a, b = _pair(a, b)
+    return _call2(_new(SubOp), a, b)
+
+
+class MulOp(Function):
     __slots__ = ()
     scalar_rules = True
     name, symbol = "mul", "*"
-    forward = staticmethod(operator.mul)      # a * b, without a Python frame
-    def backward(self, xp, g, out, a, b): return g * b, g * a
+    forward = staticmethod(operator.mul)
+    def backward(self, xp, g, out, a, b):
+        na, nb = self.needs_input_grad
+        return (g * b if na else None), (g * a if nb else None)
 
 
-class Div(Function):
+@op(MulOp, methods=("__mul__", "__rmul__", "mul"))
+def mul(a, b):
+    """Elementwise a * b with broadcasting."""
+    if type(a) is not Tensor or type(b) is not Tensor:
+        a, b = _pair(a, b)
+    return _call2(_new(MulOp), a, b)
+
+
+class DivOp(Function):
     __slots__ = ()
     scalar_rules = True
     name, symbol = "div", "/"
-    forward = staticmethod(operator.truediv)      # a / b, without a Python frame
-    def backward(self, xp, g, out, a, b): return g / b, -g * out / b
+    forward = staticmethod(operator.truediv)
+    def backward(self, xp, g, out, a, b):
+        na, nb = self.needs_input_grad
+        return (g / b if na else None), (-g * out / b if nb else None)
 
 
-class Neg(Function):
+@op(DivOp, methods=("__truediv__", "__rtruediv__", "div"))
+def div(a, b):
+    """Elementwise a / b with broadcasting."""
+    if type(a) is not Tensor or type(b) is not Tensor:
+        a, b = _pair(a, b)
+    return _call2(_new(DivOp), a, b)
+
+
+class NegOp(Function):
     __slots__ = ()
     scalar_rules = True
     name, symbol = "neg", "-"
@@ -165,18 +278,26 @@ class Neg(Function):
     def backward(self, xp, g, out, x): return -g
 
 
-class Pow(Function):
+@op(NegOp, methods=("__neg__", "neg"))
+def neg(x):
+    """Elementwise -x."""
+    return NegOp()(_t(x))
+
+
+class PowOp(Function):
     """x ** p with a tensor exponent (gradients for both)."""
     __slots__ = ()
     scalar_rules = True
     name, symbol = "pow", "**"
     def forward(self, x, p): return x ** p
     def backward(self, xp, g, out, x, p):
-        gp = g * out * xp.log(xp.where(_raw(x) > 0, x, 1)) if _needs(self, 1) else None
-        return g * p * x ** (p - 1), gp
+        nx, np_ = self.needs_input_grad
+        gx = g * p * x ** (p - 1) if nx else None
+        gp = g * out * xp.log(xp.where(_raw(x) > 0, x, 1)) if np_ else None
+        return gx, gp
 
 
-class PowConst(Function):
+class PowConstOp(Function):
     """x ** c for a constant number c."""
     __slots__ = ("c",)
     scalar_rules = True
@@ -193,7 +314,16 @@ class PowConst(Function):
         return g * c * x ** (c - 1)
 
 
-class MatMul(Function):
+@op((PowOp, PowConstOp), methods=("__pow__", "__rpow__", "pow"))
+def pow(x, p):  # noqa: A001
+    """x ** p; ``p`` a number (one-input op) or a tensor."""
+    if isinstance(p, numbers.Real) and not isinstance(p, bool) and type(x) is Tensor:
+        return PowConstOp(p)(x)
+    x, p = _pair(x, p)
+    return PowOp()(x, p)
+
+
+class MatMulOp(Function):
     __slots__ = ()
     name, symbol = "matmul", "@"
 
@@ -209,8 +339,9 @@ class MatMul(Function):
         return a @ b
 
     def backward(self, xp, g, out, a, b):
+        na, nb = self.needs_input_grad
         if a.ndim == 2 and b.ndim == 2:
-            return g @ b.T, a.T @ g
+            return (g @ b.T if na else None), (a.T @ g if nb else None)
         a2 = a.reshape((1,) + a.shape) if a.ndim == 1 else a
         b2 = b.reshape(b.shape + (1,)) if b.ndim == 1 else b
         g2 = g
@@ -219,14 +350,33 @@ class MatMul(Function):
                 g2.reshape(g2.shape + (1,))
         if b.ndim == 1:
             g2 = g2.reshape(g2.shape + (1,))
-        ga = xp.sum_to(g2 @ xp.swap(b2), a2.shape)
-        gb = xp.sum_to(xp.swap(a2) @ g2, b2.shape)
-        return ga.reshape(a.shape), gb.reshape(b.shape)
+        ga = xp.sum_to(g2 @ xp.swap(b2), a2.shape).reshape(a.shape) if na else None
+        gb = xp.sum_to(xp.swap(a2) @ g2, b2.shape).reshape(b.shape) if nb else None
+        return ga, gb
+
+
+@op(MatMulOp, methods=("__matmul__", "__rmatmul__", "matmul"))
+def matmul(a, b):
+    """Matrix product of 1-D, 2-D or batched operands (NumPy's ``@`` rules)."""
+    a, b = _pair(a, b)
+    return MatMulOp()(a, b)
 
 
 # --- elementwise functions --------------------------------------------------------------
+# one-input ops without arguments are made with _new, as + - * / are: see _unary
 
-class Exp(Function):
+def _unary(cls, doc, methods=None):
+    """Define and register the public function of a one-input op without arguments."""
+    assert cls.__init__ is object.__init__
+
+    def f(x):
+        return _call1(_new(cls), x if type(x) is Tensor else constant(x))
+    f.__name__ = f.__qualname__ = cls.name
+    f.__doc__ = doc
+    return op(cls, methods=methods or (cls.name,))(f)
+
+
+class ExpOp(Function):
     __slots__ = ()
     scalar_rules = True
     name = "exp"
@@ -234,7 +384,10 @@ class Exp(Function):
     def backward(self, xp, g, out, x): return g * out
 
 
-class Log(Function):
+exp = _unary(ExpOp, "Elementwise e**x.")
+
+
+class LogOp(Function):
     __slots__ = ()
     scalar_rules = True
     name = "log"
@@ -242,7 +395,10 @@ class Log(Function):
     def backward(self, xp, g, out, x): return g / x
 
 
-class Sqrt(Function):
+log = _unary(LogOp, "Elementwise natural logarithm.")
+
+
+class SqrtOp(Function):
     __slots__ = ()
     scalar_rules = True
     name = "sqrt"
@@ -250,7 +406,10 @@ class Sqrt(Function):
     def backward(self, xp, g, out, x): return g * 0.5 / out
 
 
-class Abs(Function):
+sqrt = _unary(SqrtOp, "Elementwise square root.")
+
+
+class AbsOp(Function):
     __slots__ = ()
     scalar_rules = True
     name = "abs"
@@ -258,7 +417,11 @@ class Abs(Function):
     def backward(self, xp, g, out, x): return g * np.sign(_raw(x))
 
 
-class Sin(Function):
+abs = _unary(AbsOp, "Elementwise |x| (gradient sign(x), 0 at 0).",  # noqa: A001
+             ("__abs__", "abs"))
+
+
+class SinOp(Function):
     __slots__ = ()
     scalar_rules = True
     name = "sin"
@@ -266,7 +429,10 @@ class Sin(Function):
     def backward(self, xp, g, out, x): return g * xp.cos(x)
 
 
-class Cos(Function):
+sin = _unary(SinOp, "Elementwise sine.")
+
+
+class CosOp(Function):
     __slots__ = ()
     scalar_rules = True
     name = "cos"
@@ -274,7 +440,10 @@ class Cos(Function):
     def backward(self, xp, g, out, x): return -g * xp.sin(x)
 
 
-class Tanh(Function):
+cos = _unary(CosOp, "Elementwise cosine.")
+
+
+class TanhOp(Function):
     __slots__ = ()
     scalar_rules = True
     name = "tanh"
@@ -282,13 +451,10 @@ class Tanh(Function):
     def backward(self, xp, g, out, x): return g * (1 - out * out)
 
 
-def _sigmoid_np(x):
-    # exp(-|x|) never overflows; pick the form that is stable on each side.
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+tanh = _unary(TanhOp, "Elementwise hyperbolic tangent.")
 
 
-class Sigmoid(Function):
+class SigmoidOp(Function):
     __slots__ = ()
     scalar_rules = True
     name = "sigmoid"
@@ -296,7 +462,10 @@ class Sigmoid(Function):
     def backward(self, xp, g, out, x): return g * out * (1 - out)
 
 
-class ReLU(Function):
+sigmoid = _unary(SigmoidOp, "Elementwise logistic function 1 / (1 + e**-x), computed stably.")
+
+
+class ReLUOp(Function):
     __slots__ = ()
     scalar_rules = True
     name = "relu"
@@ -309,11 +478,11 @@ class ReLU(Function):
             # it runs a generic one about 2x slower. Smaller arrays or rows lose more to
             # the broadcast than they gain. Same values (NaN stays NaN).
             key = (x.dtype, x.shape[-1])
-            z = ReLU._zero_rows.get(key)
+            z = ReLUOp._zero_rows.get(key)
             if z is None:
-                if len(ReLU._zero_rows) > 64:
-                    ReLU._zero_rows.clear()
-                z = ReLU._zero_rows[key] = np.zeros(key[1], dtype=key[0])
+                if len(ReLUOp._zero_rows) > 64:
+                    ReLUOp._zero_rows.clear()
+                z = ReLUOp._zero_rows[key] = np.zeros(key[1], dtype=key[0])
                 z.flags.writeable = False
             return np.maximum(x, z)
         return np.maximum(x, 0)
@@ -323,7 +492,20 @@ class ReLU(Function):
     def backward(self, xp, g, out, x): return g * (_raw(out) > 0)
 
 
-class LeakyReLU(Function):
+relu = _unary(ReLUOp, "Elementwise max(x, 0) (gradient 0 at 0).")
+
+
+class SoftplusOp(Function):
+    __slots__ = ()
+    name = "softplus"
+    def forward(self, x): return np.logaddexp(0, x)
+    def backward(self, xp, g, out, x): return g * xp.sigmoid(x)
+
+
+softplus = _unary(SoftplusOp, "Elementwise log(1 + e**x), computed stably.")
+
+
+class LeakyReLUOp(Function):
     __slots__ = ("slope",)
     name = "leaky_relu"
     def __init__(self, slope): self.slope = slope
@@ -332,45 +514,74 @@ class LeakyReLU(Function):
         return g * np.where(_raw(x) > 0, 1, self.slope).astype(_raw(x).dtype)
 
 
-class Softplus(Function):
-    __slots__ = ()
-    name = "softplus"
-    def forward(self, x): return np.logaddexp(0, x)
-    def backward(self, xp, g, out, x): return g * xp.sigmoid(x)
+@op(LeakyReLUOp, methods=("leaky_relu",))
+def leaky_relu(x, negative_slope=0.01):
+    """x where x > 0, else negative_slope * x."""
+    return LeakyReLUOp(negative_slope)(_t(x))
 
 
-class Maximum(Function):
+def _tie_weights(ra, rb, first_wins, dtype):
+    """Weights of the first operand of maximum/minimum: 1 where it wins, 0.5 at ties."""
+    wa = first_wins + 0.5 * (ra == rb)
+    return wa.astype(dtype), (1 - wa).astype(dtype)
+
+
+class MaximumOp(Function):
     __slots__ = ()
     name = "maximum"
     def forward(self, a, b): return np.maximum(a, b)
     def backward(self, xp, g, out, a, b):
-        # ties share the gradient equally
-        ra, rb = _raw(a), _raw(b)
-        wa = (ra > rb) + 0.5 * (ra == rb)
-        return g * wa.astype(_raw(g).dtype), g * (1 - wa).astype(_raw(g).dtype)
+        ra, rb = _raw(a), _raw(b)       # ties share the gradient equally
+        wa, wb = _tie_weights(ra, rb, ra > rb, _raw(g).dtype)
+        na, nb = self.needs_input_grad
+        return (g * wa if na else None), (g * wb if nb else None)
 
 
-class Minimum(Function):
+@op(MaximumOp, methods=("maximum",))
+def maximum(a, b):
+    """Elementwise maximum; at ties the gradient is shared equally."""
+    a, b = _pair(a, b)
+    return MaximumOp()(a, b)
+
+
+class MinimumOp(Function):
     __slots__ = ()
     name = "minimum"
     def forward(self, a, b): return np.minimum(a, b)
     def backward(self, xp, g, out, a, b):
         ra, rb = _raw(a), _raw(b)
-        wa = (ra < rb) + 0.5 * (ra == rb)
-        return g * wa.astype(_raw(g).dtype), g * (1 - wa).astype(_raw(g).dtype)
+        wa, wb = _tie_weights(ra, rb, ra < rb, _raw(g).dtype)
+        na, nb = self.needs_input_grad
+        return (g * wa if na else None), (g * wb if nb else None)
 
 
-class Where(Function):
+@op(MinimumOp, methods=("minimum",))
+def minimum(a, b):
+    """Elementwise minimum; at ties the gradient is shared equally."""
+    a, b = _pair(a, b)
+    return MinimumOp()(a, b)
+
+
+class WhereOp(Function):
     """where(cond, a, b); ``cond`` is a constant boolean array."""
     __slots__ = ("cond",)
     name = "where"
     def __init__(self, cond): self.cond = cond
     def forward(self, a, b): return np.where(self.cond, a, b)
     def backward(self, xp, g, out, a, b):
-        return g * self.cond, g * ~np.asarray(self.cond)
+        na, nb = self.needs_input_grad
+        return (g * self.cond if na else None), (g * ~np.asarray(self.cond) if nb else None)
 
 
-class Clip(Function):
+@op(WhereOp)
+def where(cond, a, b):
+    """Elementwise ``a`` where ``cond`` else ``b``; ``cond`` carries no gradient."""
+    c = np.asarray(_raw(cond) if not isinstance(cond, Tensor) else cond.data, dtype=bool)
+    a, b = _pair(a, b)
+    return WhereOp(c)(a, b)
+
+
+class ClipOp(Function):
     __slots__ = ("lo", "hi")
     name = "clip"
     def __init__(self, lo, hi): self.lo, self.hi = lo, hi
@@ -386,12 +597,29 @@ class Clip(Function):
         return g * m
 
 
-class AsType(Function):
+@op(ClipOp, methods=("clip", "clamp"))
+def clip(x, min=None, max=None):  # noqa: A002
+    """Limit values to [min, max]; the gradient is 0 where clipped."""
+    if min is None and max is None:
+        raise ValueError("clip: give at least one of min and max")
+    return ClipOp(min, max)(_t(x))
+
+
+class AsTypeOp(Function):
     __slots__ = ("dtype",)
     name = "astype"
     def __init__(self, dtype): self.dtype = np.dtype(dtype)
     def forward(self, x): return x.astype(self.dtype)
     def backward(self, xp, g, out, x): return g.astype(_raw(x).dtype)
+
+
+@op(AsTypeOp, methods=("astype",))
+def astype(x, dtype):
+    """Cast to ``dtype``; differentiable between float dtypes."""
+    x = _t(x)
+    if np.dtype(dtype).kind not in "fc" and x.requires_grad:
+        return _leaf(x.data.astype(dtype))
+    return AsTypeOp(dtype)(x)
 
 
 # --- reductions -------------------------------------------------------------------------
@@ -406,7 +634,30 @@ def _expand(g, in_shape, axes, keepdims):
     return g.reshape(tuple(shape))
 
 
-class Sum(Function):
+def _torch_names(op, axis, keepdims, dim, keepdim, default_axis=None):
+    """Accept PyTorch's ``dim``/``keepdim`` for NumPy's ``axis``/``keepdims``."""
+    if dim is not None:
+        if axis != default_axis and axis != dim:
+            raise TypeError(f"{op}: got axis={axis!r} and dim={dim!r}; dim is PyTorch's "
+                            f"name for axis, give one of them")
+        axis = dim
+    if keepdim is not None:
+        keepdims = keepdim
+    return axis, keepdims
+
+
+def _check_axis(op, x, axis):
+    if axis is None:
+        return None
+    nd = x.ndim
+    for a in ((axis,) if isinstance(axis, numbers.Integral) else axis):
+        if not -nd <= a < builtins.max(nd, 1):
+            raise ShapeError(f"{op}: axis {a} is out of range for a tensor of shape "
+                             f"{x.shape} ({nd} dimensions)")
+    return axis if isinstance(axis, numbers.Integral) else tuple(axis)
+
+
+class SumOp(Function):
     __slots__ = ("axis", "keepdims")
     name = "sum"
     def __init__(self, axis, keepdims): self.axis, self.keepdims = axis, keepdims
@@ -416,7 +667,16 @@ class Sum(Function):
         return xp.broadcast_to(_expand(g, x.shape, axes, self.keepdims), x.shape)
 
 
-class Mean(Function):
+@op(SumOp, methods=("sum",))
+def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
+    """Sum over ``axis`` (all by default)."""
+    if dim is not None or keepdim is not None:
+        axis, keepdims = _torch_names("sum", axis, keepdims, dim, keepdim)
+    x = _t(x)
+    return SumOp(_check_axis("sum", x, axis), keepdims)(x)
+
+
+class MeanOp(Function):
     __slots__ = ("axis", "keepdims")
     name = "mean"
     def __init__(self, axis, keepdims): self.axis, self.keepdims = axis, keepdims
@@ -427,7 +687,17 @@ class Mean(Function):
         return xp.broadcast_to(_expand(g, x.shape, axes, self.keepdims) / n, x.shape)
 
 
-class _Extreme(Function):
+@op(MeanOp, methods=("mean",))
+def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Mean over ``axis`` (all by default)."""
+    if dim is not None or keepdim is not None:
+        axis, keepdims = _torch_names("mean", axis, keepdims, dim, keepdim)
+    x = _t(x)
+    return MeanOp(_check_axis("mean", x, axis), keepdims)(x)
+
+
+class _ExtremumOp(Function):
+    """Shared rule of max and min: the gradient goes to the extreme elements (ties share)."""
     __slots__ = ("axis", "keepdims")
     def __init__(self, axis, keepdims): self.axis, self.keepdims = axis, keepdims
     def backward(self, xp, g, out, x):
@@ -438,19 +708,68 @@ class _Extreme(Function):
         return _expand(g, x.shape, axes, self.keepdims) * weight
 
 
-class Max(_Extreme):
+def _torch_max_min(op, kwargs):
+    names = ", ".join(f"{k}=" for k in kwargs)
+    if set(kwargs) <= {"dim", "keepdim"}:
+        raise TypeError(f"{op}: got {names}; PyTorch's {op}(dim=) returns (values, indices), "
+                        f"this one returns values only: use x.{op}(axis=...) for the values "
+                        f"and x.arg{op}(axis=...) for the indices")
+    raise TypeError(f"{op}() got unexpected keyword arguments: {names}")
+
+
+class MaxOp(_ExtremumOp):
     __slots__ = ()
     name = "max"
     def forward(self, x): return x.max(axis=self.axis, keepdims=self.keepdims)
 
 
-class Min(_Extreme):
+@op(MaxOp, methods=("max",))
+def max(x, axis=None, keepdims=False, **torch_style):  # noqa: A001
+    """Maximum over ``axis``; ties share the gradient."""
+    if torch_style:
+        _torch_max_min("max", torch_style)
+    x = _t(x)
+    return MaxOp(_check_axis("max", x, axis), keepdims)(x)
+
+
+class MinOp(_ExtremumOp):
     __slots__ = ()
     name = "min"
     def forward(self, x): return x.min(axis=self.axis, keepdims=self.keepdims)
 
 
-class LogSumExp(Function):
+@op(MinOp, methods=("min",))
+def min(x, axis=None, keepdims=False, **torch_style):  # noqa: A001
+    """Minimum over ``axis``; ties share the gradient."""
+    if torch_style:
+        _torch_max_min("min", torch_style)
+    x = _t(x)
+    return MinOp(_check_axis("min", x, axis), keepdims)(x)
+
+
+@op(None, methods=("argmax",))
+def argmax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Index of the largest value over ``axis`` (flat index by default); no gradient.
+
+    Returns an int64 tensor that requires no grad, e.g. predicted classes
+    ``logits.argmax(axis=1)``.
+    """
+    if dim is not None or keepdim is not None:
+        axis, keepdims = _torch_names("argmax", axis, keepdims, dim, keepdim)
+    x = _t(x)
+    return _leaf(np.argmax(x.data, axis=_check_axis("argmax", x, axis), keepdims=keepdims))
+
+
+@op(None, methods=("argmin",))
+def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Index of the smallest value over ``axis`` (flat index by default); no gradient."""
+    if dim is not None or keepdim is not None:
+        axis, keepdims = _torch_names("argmin", axis, keepdims, dim, keepdim)
+    x = _t(x)
+    return _leaf(np.argmin(x.data, axis=_check_axis("argmin", x, axis), keepdims=keepdims))
+
+
+class LogSumExpOp(Function):
     __slots__ = ("axis", "keepdims")
     name = "logsumexp"
     def __init__(self, axis, keepdims): self.axis, self.keepdims = axis, keepdims
@@ -466,7 +785,16 @@ class LogSumExp(Function):
         return _expand(g, x.shape, axes, self.keepdims) * xp.exp(x - o)
 
 
-class Softmax(Function):
+@op(LogSumExpOp, methods=("logsumexp",))
+def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """log(sum(exp(x))) over ``axis``, computed without overflow."""
+    if dim is not None or keepdim is not None:
+        axis, keepdims = _torch_names("logsumexp", axis, keepdims, dim, keepdim)
+    x = _t(x)
+    return LogSumExpOp(_check_axis("logsumexp", x, axis), keepdims)(x)
+
+
+class SoftmaxOp(Function):
     __slots__ = ("axis",)
     name = "softmax"
     def __init__(self, axis): self.axis = axis
@@ -478,7 +806,16 @@ class Softmax(Function):
         return gy - out * gy.sum(axis=self.axis, keepdims=True)
 
 
-class LogSoftmax(Function):
+@op(SoftmaxOp, methods=("softmax",))
+def softmax(x, axis=-1, *, dim=None):
+    """exp(x) / sum(exp(x)) along ``axis``, computed stably."""
+    if dim is not None:
+        axis = _torch_names("softmax", axis, None, dim, None, -1)[0]
+    x = _t(x)
+    return SoftmaxOp(_check_axis("softmax", x, axis))(x)
+
+
+class LogSoftmaxOp(Function):
     __slots__ = ("axis",)
     name = "log_softmax"
     def __init__(self, axis): self.axis = axis
@@ -489,9 +826,24 @@ class LogSoftmax(Function):
         return g - xp.exp(out) * g.sum(axis=self.axis, keepdims=True)
 
 
+@op(LogSoftmaxOp, methods=("log_softmax",))
+def log_softmax(x, axis=-1, *, dim=None):
+    """x - logsumexp(x) along ``axis``."""
+    if dim is not None:
+        axis = _torch_names("log_softmax", axis, None, dim, None, -1)[0]
+    x = _t(x)
+    return LogSoftmaxOp(_check_axis("log_softmax", x, axis))(x)
+
+
 # --- shapes -----------------------------------------------------------------------------
 
-class Reshape(Function):
+def _shape_arg(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return tuple(int(s) for s in shape)
+
+
+class ReshapeOp(Function):
     __slots__ = ("shape",)
     name = "reshape"
     def __init__(self, shape): self.shape = shape
@@ -500,7 +852,60 @@ class Reshape(Function):
     def backward(self, xp, g, out, x): return g.reshape(x.shape)
 
 
-class Transpose(Function):
+@op(ReshapeOp, methods=("reshape", "view"))
+def reshape(x, *shape):
+    """Same data, new shape (one dimension may be -1)."""
+    x = _t(x)
+    shape = _shape_arg(shape)
+    try:
+        np.empty(x.shape, dtype=bool).reshape(shape)
+    except ValueError:
+        raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} "
+                         f"({x.size} elements) into shape {shape}") from None
+    return ReshapeOp(shape)(x)
+
+
+@op(ReshapeOp, methods=("squeeze",))
+def squeeze(x, axis=None):
+    """Remove dimensions of size 1 (all, or the given ones)."""
+    x = _t(x)
+    if axis is None:
+        shape = tuple(s for s in x.shape if s != 1)
+    else:
+        axes = _axes(_check_axis("squeeze", x, axis), x.ndim)
+        for a in axes:
+            if x.shape[a] != 1:
+                raise ShapeError(f"squeeze: dimension {a} of shape {x.shape} has size "
+                                 f"{x.shape[a]}, not 1")
+        shape = tuple(s for i, s in enumerate(x.shape) if i not in axes)
+    return ReshapeOp(shape)(x)
+
+
+@op(ReshapeOp, methods=("unsqueeze",))
+def unsqueeze(x, axis):
+    """Insert a dimension of size 1 at ``axis``."""
+    x = _t(x)
+    nd = x.ndim + 1
+    if not -nd <= axis < nd:
+        raise ShapeError(f"unsqueeze: axis {axis} is out of range for a result with "
+                         f"{nd} dimensions")
+    shape = list(x.shape)
+    shape.insert(axis % nd, 1)
+    return ReshapeOp(tuple(shape))(x)
+
+
+@op(ReshapeOp, methods=("flatten",))
+def flatten(x, start_dim=0, end_dim=-1):
+    """Merge dimensions ``start_dim..end_dim`` into one (PyTorch's meaning)."""
+    x = _t(x)
+    if x.ndim == 0:
+        return ReshapeOp((1,))(x)
+    s, e = start_dim % x.ndim, end_dim % x.ndim
+    n = int(np.prod(x.shape[s:e + 1]))
+    return ReshapeOp(x.shape[:s] + (n,) + x.shape[e + 1:])(x)
+
+
+class TransposeOp(Function):
     __slots__ = ("axes",)
     name = "transpose"
     def __init__(self, axes): self.axes = axes
@@ -511,7 +916,37 @@ class Transpose(Function):
         return g.transpose(tuple(np.argsort(self.axes)))
 
 
-class BroadcastTo(Function):
+@op(TransposeOp, methods=("transpose",))
+def transpose(x, *axes):
+    """Permute the axes (reverse them by default); ``.T`` is the default."""
+    x = _t(x)
+    axes = _shape_arg(axes) if axes and axes != (None,) else None
+    if axes is not None:
+        nd = x.ndim
+        if not all(-nd <= a < nd for a in axes) or \
+                sorted(a % nd for a in axes) != list(range(nd)):
+            raise ShapeError(f"transpose: axes {axes} are not a permutation of the "
+                             f"{nd} dimensions of shape {x.shape}")
+        axes = tuple(a % nd for a in axes)      # backward inverts them with argsort
+    return TransposeOp(axes)(x)
+
+
+@op(TransposeOp, methods=("permute",))
+def permute(x, *dims):
+    """Reorder the dimensions, e.g. ``x.permute(2, 0, 1)``."""
+    return transpose(x, *dims)
+
+
+@op(TransposeOp, methods=("swapaxes",))
+def swapaxes(x, a1, a2):
+    """Exchange two axes."""
+    x = _t(x)
+    axes = list(range(x.ndim))
+    axes[a1], axes[a2] = axes[a2], axes[a1]
+    return TransposeOp(tuple(axes))(x)
+
+
+class BroadcastToOp(Function):
     __slots__ = ("shape",)
     name = "broadcast_to"
     def __init__(self, shape): self.shape = shape
@@ -519,7 +954,17 @@ class BroadcastTo(Function):
     def backward(self, xp, g, out, x): return xp.sum_to(g, x.shape)
 
 
-class SumTo(Function):
+@op(BroadcastToOp, methods=("broadcast_to",))
+def broadcast_to(x, shape):
+    """Repeat ``x`` to ``shape`` by NumPy's broadcasting rules."""
+    x = _t(x)
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    return BroadcastToOp(shape)(x)
+
+
+class SumToOp(Function):
     __slots__ = ("shape",)
     name = "sum_to"
     def __init__(self, shape): self.shape = shape
@@ -527,7 +972,17 @@ class SumTo(Function):
     def backward(self, xp, g, out, x): return xp.broadcast_to(g, x.shape)
 
 
-class Concatenate(Function):
+@op(SumToOp, methods=("sum_to",))
+def sum_to(x, shape):
+    """Sum ``x`` down to ``shape``: the adjoint of :func:`broadcast_to`."""
+    x = _t(x)
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    return SumToOp(shape)(x)
+
+
+class ConcatenateOp(Function):
     __slots__ = ("axis",)
     name = "concatenate"
     def __init__(self, axis): self.axis = axis
@@ -535,42 +990,49 @@ class Concatenate(Function):
     def backward(self, xp, g, out, *xs):
         ax = self.axis % out.ndim
         grads, start = [], 0
-        for x in xs:
+        for x, needed in zip(xs, self.needs_input_grad):
             n = x.shape[ax]
-            grads.append(g[(slice(None),) * ax + (slice(start, start + n),)])
+            grads.append(g[(slice(None),) * ax + (slice(start, start + n),)] if needed
+                         else None)
             start += n
         return tuple(grads) if len(grads) > 1 else grads[0]   # one input: one value
 
 
-class Stack(Function):
+@op(ConcatenateOp, aliases=("cat",))
+def concatenate(tensors, axis=0, *, dim=None):
+    """Join tensors along an existing axis."""
+    if dim is not None:
+        axis = _torch_names("concatenate", axis, None, dim, None, 0)[0]
+    ts = [_t(t) for t in tensors]
+    if not ts:
+        raise ValueError("concatenate: need at least one tensor")
+    return ConcatenateOp(axis)(*ts)
+
+
+cat = concatenate
+
+
+class StackOp(Function):
     __slots__ = ("axis",)
     name = "stack"
     def __init__(self, axis): self.axis = axis
     def forward(self, *xs): return np.stack(xs, axis=self.axis)
     def backward(self, xp, g, out, *xs):
         ax = self.axis % out.ndim
-        grads = tuple(g[(slice(None),) * ax + (i,)] for i in range(len(xs)))
+        grads = tuple(g[(slice(None),) * ax + (i,)] if needed else None
+                      for i, needed in enumerate(self.needs_input_grad))
         return grads if len(grads) > 1 else grads[0]   # one input: one value
 
 
-class GetItem(Function):
-    __slots__ = ("index",)
-    name = "getitem"
-    def __init__(self, index): self.index = index
-    def label(self): return "[" + _index_str(self.index) + "]"
-    def forward(self, x):
-        r = x[self.index]
-        return r.copy() if isinstance(r, np.ndarray) and r.base is not None else r
-    def backward(self, xp, g, out, x): return xp.scatter(g, self.index, x.shape)
-
-
-class IndexAdd(Function):
-    """zeros(shape) with ``g`` added at ``index`` (repeated indices accumulate)."""
-    __slots__ = ("index", "shape")
-    name = "index_add"
-    def __init__(self, index, shape): self.index, self.shape = index, shape
-    def forward(self, g): return _scatter_np(g, self.index, self.shape)
-    def backward(self, xp, g, out, x): return g[self.index]
+@op(StackOp)
+def stack(tensors, axis=0, *, dim=None):
+    """Join tensors along a new axis."""
+    if dim is not None:
+        axis = _torch_names("stack", axis, None, dim, None, 0)[0]
+    ts = [_t(t) for t in tensors]
+    if not ts:
+        raise ValueError("stack: need at least one tensor")
+    return StackOp(axis)(*ts)
 
 
 def _index_str(index):
@@ -592,357 +1054,6 @@ def _index_str(index):
     return ", ".join(out)
 
 
-def _fmt(v):
-    return "None" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
-
-
-def _needs(fn, i):
-    inputs = getattr(fn, "inputs", None)
-    return inputs is None or inputs[i].requires_grad
-
-
-# --- public functions -------------------------------------------------------------------
-
-def add(a, b):
-    """Elementwise a + b with broadcasting."""
-    if type(a) is not Tensor or type(b) is not Tensor:
-        a, b = _pair(a, b)
-    return _call2(_new(Add), a, b)
-
-
-def sub(a, b):
-    """Elementwise a - b with broadcasting."""
-    if type(a) is not Tensor or type(b) is not Tensor:
-        a, b = _pair(a, b)
-    return _call2(_new(Sub), a, b)
-
-
-def mul(a, b):
-    """Elementwise a * b with broadcasting."""
-    if type(a) is not Tensor or type(b) is not Tensor:
-        a, b = _pair(a, b)
-    return _call2(_new(Mul), a, b)
-
-
-def div(a, b):
-    """Elementwise a / b with broadcasting."""
-    if type(a) is not Tensor or type(b) is not Tensor:
-        a, b = _pair(a, b)
-    return _call2(_new(Div), a, b)
-
-
-def neg(x):
-    return Neg()(_t(x))
-
-
-def pow(x, p):  # noqa: A001
-    """x ** p; ``p`` a number (fast path) or a tensor."""
-    if isinstance(p, numbers.Real) and not isinstance(p, bool) and type(x) is Tensor:
-        return PowConst(p)(x)
-    x, p = _pair(x, p)
-    return Pow()(x, p)
-
-
-def matmul(a, b):
-    """Matrix product of 1-D, 2-D or batched operands (NumPy's ``@`` rules)."""
-    a, b = _pair(a, b)
-    return MatMul()(a, b)
-
-
-def _unary(cls, doc):
-    assert cls.__init__ is object.__init__      # made with _new, as + - * / are
-
-    def f(x):
-        return _call1(_new(cls), x if type(x) is Tensor else constant(x))
-    f.__name__ = cls.name
-    f.__doc__ = doc
-    return f
-
-
-exp = _unary(Exp, "Elementwise e**x.")
-log = _unary(Log, "Elementwise natural logarithm.")
-sqrt = _unary(Sqrt, "Elementwise square root.")
-abs = _unary(Abs, "Elementwise |x| (gradient sign(x), 0 at 0).")  # noqa: A001
-sin = _unary(Sin, "Elementwise sine.")
-cos = _unary(Cos, "Elementwise cosine.")
-tanh = _unary(Tanh, "Elementwise hyperbolic tangent.")
-sigmoid = _unary(Sigmoid, "Elementwise logistic function 1 / (1 + e**-x), computed stably.")
-relu = _unary(ReLU, "Elementwise max(x, 0) (gradient 0 at 0).")
-softplus = _unary(Softplus, "Elementwise log(1 + e**x), computed stably.")
-
-
-def leaky_relu(x, negative_slope=0.01):
-    """x where x > 0, else negative_slope * x."""
-    return LeakyReLU(negative_slope)(_t(x))
-
-
-def maximum(a, b):
-    """Elementwise maximum; at ties the gradient is shared equally."""
-    a, b = _pair(a, b)
-    return Maximum()(a, b)
-
-
-def minimum(a, b):
-    """Elementwise minimum; at ties the gradient is shared equally."""
-    a, b = _pair(a, b)
-    return Minimum()(a, b)
-
-
-def where(cond, a, b):
-    """Elementwise ``a`` where ``cond`` else ``b``; ``cond`` carries no gradient."""
-    c = np.asarray(_raw(cond) if not isinstance(cond, Tensor) else cond.data, dtype=bool)
-    a, b = _pair(a, b)
-    return Where(c)(a, b)
-
-
-def clip(x, min=None, max=None):  # noqa: A002
-    """Limit values to [min, max]; the gradient is 0 where clipped."""
-    if min is None and max is None:
-        raise ValueError("clip: give at least one of min and max")
-    return Clip(min, max)(_t(x))
-
-
-def _torch_names(op, axis, keepdims, dim, keepdim, default_axis=None):
-    """Accept PyTorch's ``dim``/``keepdim`` for NumPy's ``axis``/``keepdims``."""
-    if dim is not None:
-        if axis != default_axis and axis != dim:
-            raise TypeError(f"{op}: got axis={axis!r} and dim={dim!r}; dim is PyTorch's "
-                            f"name for axis, give one of them")
-        axis = dim
-    if keepdim is not None:
-        keepdims = keepdim
-    return axis, keepdims
-
-
-def argmax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
-    """Index of the largest value over ``axis`` (flat index by default); no gradient.
-
-    Returns an int64 tensor that requires no grad, e.g. predicted classes
-    ``logits.argmax(axis=1)``.
-    """
-    if dim is not None or keepdim is not None:
-        axis, keepdims = _torch_names("argmax", axis, keepdims, dim, keepdim)
-    from ._tensor import _leaf as mk
-    x = _t(x)
-    return mk(np.argmax(x.data, axis=_check_axis("argmax", x, axis), keepdims=keepdims))
-
-
-def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
-    """Index of the smallest value over ``axis`` (flat index by default); no gradient."""
-    if dim is not None or keepdim is not None:
-        axis, keepdims = _torch_names("argmin", axis, keepdims, dim, keepdim)
-    from ._tensor import _leaf as mk
-    x = _t(x)
-    return mk(np.argmin(x.data, axis=_check_axis("argmin", x, axis), keepdims=keepdims))
-
-
-def astype(x, dtype):
-    """Cast to ``dtype``; differentiable between float dtypes."""
-    x = _t(x)
-    if np.dtype(dtype).kind not in "fc" and x.requires_grad:
-        from ._tensor import _leaf as mk
-        return mk(x.data.astype(dtype))
-    return AsType(dtype)(x)
-
-
-def _check_axis(op, x, axis):
-    if axis is None:
-        return None
-    nd = x.ndim
-    for a in ((axis,) if isinstance(axis, numbers.Integral) else axis):
-        if not -nd <= a < builtins.max(nd, 1):
-            raise ShapeError(f"{op}: axis {a} is out of range for a tensor of shape "
-                             f"{x.shape} ({nd} dimensions)")
-    return axis if isinstance(axis, numbers.Integral) else tuple(axis)
-
-
-def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
-    """Sum over ``axis`` (all by default)."""
-    if dim is not None or keepdim is not None:
-        axis, keepdims = _torch_names("sum", axis, keepdims, dim, keepdim)
-    x = _t(x)
-    return Sum(_check_axis("sum", x, axis), keepdims)(x)
-
-
-def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
-    """Mean over ``axis`` (all by default)."""
-    if dim is not None or keepdim is not None:
-        axis, keepdims = _torch_names("mean", axis, keepdims, dim, keepdim)
-    x = _t(x)
-    return Mean(_check_axis("mean", x, axis), keepdims)(x)
-
-
-def _torch_max_min(op, kwargs):
-    names = ", ".join(f"{k}=" for k in kwargs)
-    if set(kwargs) <= {"dim", "keepdim"}:
-        raise TypeError(f"{op}: got {names}; PyTorch's {op}(dim=) returns (values, indices), "
-                        f"this one returns values only: use x.{op}(axis=...) for the values "
-                        f"and x.arg{op}(axis=...) for the indices")
-    raise TypeError(f"{op}() got unexpected keyword arguments: {names}")
-
-
-def max(x, axis=None, keepdims=False, **torch_style):  # noqa: A001
-    """Maximum over ``axis``; ties share the gradient."""
-    if torch_style:
-        _torch_max_min("max", torch_style)
-    x = _t(x)
-    return Max(_check_axis("max", x, axis), keepdims)(x)
-
-
-def min(x, axis=None, keepdims=False, **torch_style):  # noqa: A001
-    """Minimum over ``axis``; ties share the gradient."""
-    if torch_style:
-        _torch_max_min("min", torch_style)
-    x = _t(x)
-    return Min(_check_axis("min", x, axis), keepdims)(x)
-
-
-def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
-    """log(sum(exp(x))) over ``axis``, computed without overflow."""
-    if dim is not None or keepdim is not None:
-        axis, keepdims = _torch_names("logsumexp", axis, keepdims, dim, keepdim)
-    x = _t(x)
-    return LogSumExp(_check_axis("logsumexp", x, axis), keepdims)(x)
-
-
-def softmax(x, axis=-1, *, dim=None):
-    """exp(x) / sum(exp(x)) along ``axis``, computed stably."""
-    if dim is not None:
-        axis = _torch_names("softmax", axis, None, dim, None, -1)[0]
-    x = _t(x)
-    return Softmax(_check_axis("softmax", x, axis))(x)
-
-
-def log_softmax(x, axis=-1, *, dim=None):
-    """x - logsumexp(x) along ``axis``."""
-    if dim is not None:
-        axis = _torch_names("log_softmax", axis, None, dim, None, -1)[0]
-    x = _t(x)
-    return LogSoftmax(_check_axis("log_softmax", x, axis))(x)
-
-
-def _shape_arg(shape):
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = shape[0]
-    return tuple(int(s) for s in shape)
-
-
-def reshape(x, *shape):
-    """Same data, new shape (one dimension may be -1)."""
-    x = _t(x)
-    shape = _shape_arg(shape)
-    try:
-        np.empty(x.shape, dtype=bool).reshape(shape)
-    except ValueError:
-        raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} "
-                         f"({x.size} elements) into shape {shape}") from None
-    return Reshape(shape)(x)
-
-
-def transpose(x, *axes):
-    """Permute the axes (reverse them by default); ``.T`` is the default."""
-    x = _t(x)
-    axes = _shape_arg(axes) if axes and axes != (None,) else None
-    if axes is not None:
-        nd = x.ndim
-        if not all(-nd <= a < nd for a in axes) or \
-                sorted(a % nd for a in axes) != list(range(nd)):
-            raise ShapeError(f"transpose: axes {axes} are not a permutation of the "
-                             f"{nd} dimensions of shape {x.shape}")
-        axes = tuple(a % nd for a in axes)      # backward inverts them with argsort
-    return Transpose(axes)(x)
-
-
-def permute(x, *dims):
-    """Reorder the dimensions, e.g. ``x.permute(2, 0, 1)``."""
-    return transpose(x, *dims)
-
-
-def swapaxes(x, a1, a2):
-    x = _t(x)
-    axes = list(range(x.ndim))
-    axes[a1], axes[a2] = axes[a2], axes[a1]
-    return Transpose(tuple(axes))(x)
-
-
-def squeeze(x, axis=None):
-    """Remove dimensions of size 1 (all, or the given ones)."""
-    x = _t(x)
-    if axis is None:
-        shape = tuple(s for s in x.shape if s != 1)
-    else:
-        axes = _axes(_check_axis("squeeze", x, axis), x.ndim)
-        for a in axes:
-            if x.shape[a] != 1:
-                raise ShapeError(f"squeeze: dimension {a} of shape {x.shape} has size "
-                                 f"{x.shape[a]}, not 1")
-        shape = tuple(s for i, s in enumerate(x.shape) if i not in axes)
-    return Reshape(shape)(x)
-
-
-def unsqueeze(x, axis):
-    """Insert a dimension of size 1 at ``axis``."""
-    x = _t(x)
-    nd = x.ndim + 1
-    if not -nd <= axis < nd:
-        raise ShapeError(f"unsqueeze: axis {axis} is out of range for a result with "
-                         f"{nd} dimensions")
-    shape = list(x.shape)
-    shape.insert(axis % nd, 1)
-    return Reshape(tuple(shape))(x)
-
-
-def flatten(x, start_dim=0, end_dim=-1):
-    """Merge dimensions ``start_dim..end_dim`` into one (PyTorch's meaning)."""
-    x = _t(x)
-    if x.ndim == 0:
-        return Reshape((1,))(x)
-    s, e = start_dim % x.ndim, end_dim % x.ndim
-    n = int(np.prod(x.shape[s:e + 1]))
-    return Reshape(x.shape[:s] + (n,) + x.shape[e + 1:])(x)
-
-
-def broadcast_to(x, shape):
-    """Repeat ``x`` to ``shape`` by NumPy's broadcasting rules."""
-    x = _t(x)
-    shape = tuple(shape)
-    if x.shape == shape:
-        return x
-    return BroadcastTo(shape)(x)
-
-
-def sum_to(x, shape):
-    """Sum ``x`` down to ``shape``: the adjoint of :func:`broadcast_to`."""
-    x = _t(x)
-    shape = tuple(shape)
-    if x.shape == shape:
-        return x
-    return SumTo(shape)(x)
-
-
-def concatenate(tensors, axis=0, *, dim=None):
-    """Join tensors along an existing axis."""
-    if dim is not None:
-        axis = _torch_names("concatenate", axis, None, dim, None, 0)[0]
-    ts = [_t(t) for t in tensors]
-    if not ts:
-        raise ValueError("concatenate: need at least one tensor")
-    return Concatenate(axis)(*ts)
-
-
-cat = concatenate
-
-
-def stack(tensors, axis=0, *, dim=None):
-    """Join tensors along a new axis."""
-    if dim is not None:
-        axis = _torch_names("stack", axis, None, dim, None, 0)[0]
-    ts = [_t(t) for t in tensors]
-    if not ts:
-        raise ValueError("stack: need at least one tensor")
-    return Stack(axis)(*ts)
-
-
 def _clean_index(index):
     if isinstance(index, Tensor):
         return index.data
@@ -953,104 +1064,44 @@ def _clean_index(index):
     return index
 
 
+class GetItemOp(Function):
+    __slots__ = ("index",)
+    name = "getitem"
+    def __init__(self, index): self.index = index
+    def label(self): return "[" + _index_str(self.index) + "]"
+    def forward(self, x):
+        r = x[self.index]
+        return r.copy() if isinstance(r, np.ndarray) and r.base is not None else r
+    def backward(self, xp, g, out, x): return xp.scatter(g, self.index, x.shape)
+
+
+@op(GetItemOp, methods=("__getitem__",))
 def getitem(x, index):
     """``x[index]`` with ints, slices, None, Ellipsis, boolean masks and integer arrays."""
     x = _t(x)
-    return GetItem(_clean_index(index))(x)
+    return GetItemOp(_clean_index(index))(x)
 
 
+class IndexAddOp(Function):
+    """zeros(shape) with ``g`` added at ``index`` (repeated indices accumulate)."""
+    __slots__ = ("index", "shape")
+    name = "index_add"
+    def __init__(self, index, shape): self.index, self.shape = index, shape
+    def forward(self, g): return _scatter_np(g, self.index, self.shape)
+    def backward(self, xp, g, out, x): return g[self.index]
+
+
+@op(IndexAddOp, export=False)
 def index_add(g, index, shape):
     """zeros(shape) with ``g`` added at ``index``: the adjoint of indexing."""
-    return IndexAdd(index, tuple(shape))(_t(g))
-
-
-# --- comparisons (no gradient) ----------------------------------------------------------
-
-def _compare(npf):
-    def f(a, b):
-        return _leaf(npf(_raw(a), _raw(b)))
-    return f
-
-
-# --- Tensor methods and operators -------------------------------------------------------
-
-def _rsub(a, b): return sub(b, a)
-def _rdiv(a, b): return div(b, a)
-def _rpow(a, b): return pow(b, a)
-def _rmatmul(a, b): return matmul(b, a)
-
-
-def _reshape_method(self, *shape): return reshape(self, *shape)
-def _transpose_method(self, *axes): return transpose(self, *axes)
-
-
-def _setitem(self, index, value):
-    from ._tensor import is_grad_enabled
-    if self.requires_grad and is_grad_enabled():
-        raise RuntimeError("setitem: in-place assignment into a tensor that requires grad "
-                           "would corrupt the graph; build a new tensor with zeroin.where or "
-                           "wrap the assignment in zeroin.no_grad()")
-    self.data[_clean_index(index)] = _raw(value)
-
-
-def _inplace(npf, symbol):
-    """``t op= value`` updates ``t.data`` in place, as PyTorch does under no_grad.
-
-    With grad recording on, a tensor in the graph cannot be changed in place (its old value
-    may be needed by backward), so that is refused instead of silently rebinding the name.
-    """
-    def f(self, value):
-        from ._tensor import is_grad_enabled
-        if is_grad_enabled() and (self.requires_grad or
-                                  (type(value) is Tensor and value.requires_grad)):
-            raise RuntimeError(
-                f"in-place {symbol}=: this tensor (shape {self.data.shape}) is part of the "
-                f"graph; update parameters inside `with zeroin.no_grad():` (e.g. "
-                f"`w -= lr * w.grad`), or write `w = w {symbol} value` to build a new tensor")
-        v = _raw(value)
-        try:
-            npf(self.data, v, out=self.data, casting="same_kind")
-        except ValueError as e:
-            raise ShapeError(f"in-place {symbol}=: shapes {self.data.shape} and "
-                             f"{np.shape(v)}: {e}") from None
-        except TypeError as e:
-            raise TypeError(f"in-place {symbol}=: cannot store the result in a "
-                            f"{self.data.dtype} tensor: {e}") from None
-        return self
-    f.__name__ = f"__i{npf.__name__}__"
-    return f
-
-
-_methods = dict(
-    __iadd__=_inplace(np.add, "+"), __isub__=_inplace(np.subtract, "-"),
-    __imul__=_inplace(np.multiply, "*"), __itruediv__=_inplace(np.divide, "/"),
-    __add__=add, __radd__=add, __sub__=sub, __rsub__=_rsub, __mul__=mul, __rmul__=mul,
-    __truediv__=div, __rtruediv__=_rdiv, __pow__=pow, __rpow__=_rpow, __matmul__=matmul,
-    __rmatmul__=_rmatmul, __neg__=neg, __pos__=lambda self: self, __abs__=abs,
-    __getitem__=getitem, __setitem__=_setitem,
-    __lt__=_compare(np.less), __le__=_compare(np.less_equal), __gt__=_compare(np.greater),
-    __ge__=_compare(np.greater_equal), __eq__=_compare(np.equal),
-    __ne__=_compare(np.not_equal),
-    exp=exp, log=log, sqrt=sqrt, abs=abs, sin=sin, cos=cos, tanh=tanh, sigmoid=sigmoid,
-    relu=relu, leaky_relu=leaky_relu, softplus=softplus, clip=clip, clamp=clip, sum=sum,
-    mean=mean, argmax=argmax, argmin=argmin,
-    max=max, min=min, logsumexp=logsumexp, softmax=softmax, log_softmax=log_softmax,
-    reshape=_reshape_method, view=_reshape_method, transpose=_transpose_method,
-    permute=permute, squeeze=squeeze, unsqueeze=unsqueeze, flatten=flatten,
-    broadcast_to=broadcast_to, sum_to=sum_to, pow=pow, matmul=matmul, maximum=maximum,
-    minimum=minimum, swapaxes=swapaxes,
-)
-for _k, _v in _methods.items():
-    setattr(Tensor, _k, _v)
+    return IndexAddOp(index, tuple(shape))(_t(g))
 
 
 # --- the tensor namespace for create_graph backward -------------------------------------
 
-TZ.exp, TZ.log, TZ.sqrt, TZ.sin, TZ.cos, TZ.tanh = (staticmethod(f) for f in
-                                                    (exp, log, sqrt, sin, cos, tanh))
-TZ.sigmoid = staticmethod(sigmoid)
-TZ.broadcast_to = staticmethod(broadcast_to)
-TZ.sum_to = staticmethod(sum_to)
+for _name in vars(NP):
+    if _name in OPS:                    # exp, log, ..., where, broadcast_to, sum_to
+        setattr(TZ, _name, staticmethod(OPS[_name].fn))
 TZ.scatter = staticmethod(index_add)
 TZ.swap = staticmethod(lambda x: swapaxes(x, -1, -2))
-TZ.where = staticmethod(where)
+del _name

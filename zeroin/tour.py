@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-from . import figures as F
+from .viz import figures as F
 
 __all__ = ["run_tour", "train_demo"]
 
@@ -192,18 +192,14 @@ def train_demo(out="zeroin-out", *, dataset="moons", epochs=None, seed=0, figure
 def _draw_training(out, hist, splits, model, predict, test, np, dataset):
     with F.style():
         fig, (ax, ax2) = F.subplots(1, 2, figsize=(12.5, 5.8))
+        from .viz.curves import plot_history
         h = hist.history
-        ax.plot(hist.epoch, h["loss"], color=F.COLORS["left"], label="training loss")
-        ax.plot(hist.epoch, h["val_loss"], color=F.COLORS["right"], label="validation loss")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("loss")
-        from matplotlib.ticker import MaxNLocator
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        plot_history(ax, hist, ["loss", "val_loss"], best=False, legend=False, grid=False,
+                     colors=[F.COLORS["left"], F.COLORS["right"]])
         axb = ax.twinx()
-        axb.plot(hist.epoch, h["val_accuracy"], color=F.COLORS["correction"], ls="--",
-                 label="validation accuracy")
+        plot_history(axb, hist, ["val_accuracy"], colors=[F.COLORS["correction"]],
+                     legend=False, grid=False)
         axb.set_ylim(min(0.5, min(h["val_accuracy"])), 1.01)
-        axb.set_ylabel("accuracy")
         axb.grid(False)
         axb.spines["right"].set_visible(True)
         ax.set_title("Learning curves")

@@ -182,34 +182,8 @@ class History:
         ``keys`` picks History keys; the default draws the loss (with ``val_loss``) and,
         in a second panel, the first metric (with its validation twin).
         """
-        from matplotlib.figure import Figure
-        from matplotlib.ticker import MaxNLocator
-        if keys is None:
-            metric = next((k for k in self.history if k not in ("loss", "lr", "time")
-                           and not k.startswith("val_")), None)
-            panels = [["loss", "val_loss"]] + ([[metric, "val_" + metric]] if metric else [])
-        else:
-            panels = [[k] for k in keys]
-        fig = Figure(figsize=(5.5 * len(panels), 3.8), layout="constrained")
-        axes = fig.subplots(1, len(panels), squeeze=False)[0]
-        for ax, panel in zip(axes, panels):
-            for k in panel:
-                if k in self.history:
-                    ax.plot(self.epoch, self.history[k], marker="." if len(self.epoch) < 40
-                            else None, label=k)
-            ax.set_xlabel("epoch")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_ylabel(panel[0])
-            if panel[0].endswith("loss"):
-                vals = [v for k in panel for v in self.history.get(k, []) if v > 0]
-                if logy or (logy is None and vals and max(vals) / min(vals) > 50):
-                    ax.set_yscale("log")
-            if self.best_epoch and panel[0] == "loss":
-                ax.axvline(self.best_epoch, color="0.6", ls=":", lw=1, label="best epoch")
-            ax.grid(alpha=0.3)
-            ax.legend()
-        if title:
-            fig.suptitle(title)
+        from .viz.curves import history_figure
+        fig = history_figure(self, keys, title=title, logy=logy)
         if path is not None:
             _save_figure(fig, path)
         return fig

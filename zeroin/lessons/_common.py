@@ -8,7 +8,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from .. import figures as _figures
+from ..viz import figures as _figures
 
 
 @dataclass

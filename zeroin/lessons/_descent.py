@@ -116,7 +116,7 @@ def descent(out=None, *, eta=ETA, x0=X0, x0_right=X0_RIGHT, tol=TOL, verbose=Non
 def _draw_grad1(out, res):
     import numpy as np
 
-    from .. import figures as F
+    from ..viz import figures as F
     with F.style():
         fig, ax = F.subplots(figsize=(8, 5.5))
         xs = np.linspace(-0.1, 2.1, 300)
@@ -148,7 +148,7 @@ def _draw_grad1(out, res):
 def _draw_grad2(out, res):
     import numpy as np
 
-    from .. import figures as F
+    from ..viz import figures as F
     with F.style():
         fig, ax = F.subplots(figsize=(8, 5.5))
         x0, x1, y0, y1, g0 = res.x0, res.x1, res.y0, res.y1, res.slope0
@@ -263,7 +263,7 @@ def learning_rate(out=None, *, etas=ETAS, x0=X0, tol=TOL, max_steps=MAX_STEPS,
 
 
 def _draw_lr(out, res, runs):
-    from .. import figures as F
+    from ..viz import figures as F
     with F.style():
         fig, (ax, ax2) = F.subplots(1, 2, figsize=(13, 5.8))
         for i, (eta, r) in enumerate(runs.items()):

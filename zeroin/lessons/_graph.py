@@ -115,7 +115,7 @@ def _optional(name):
 def _draw_graphs(draw, out, z, w, b, v):
     import os
 
-    from .. import figures as F
+    from ..viz import figures as F
     g = lambda k: format(v[k], "g")  # noqa: E731
     specs = [
         ("structure", dict(wrt=None, grads=False, values=False),
@@ -205,7 +205,7 @@ def sensitivity(out=None, *, nudge=NUDGE, verbose=None, figures=True):
 
 
 def _draw_sensitivity(out, res):
-    from .. import figures as F
+    from ..viz import figures as F
     names = ["x", "y", "w", "b"]
     values = [res.x, res.y, res.w, res.b]
     new_z = [res.z_x_nudged, res.z_y_nudged, res.z_w_nudged, res.z_b_nudged]
@@ -384,7 +384,7 @@ def _solve_line(ax, F, xs, ys, key, label):
 
 
 def _draw_solve(out, res):
-    from .. import figures as F
+    from ..viz import figures as F
     labels = {"b_fixed": f"b alone, fixed dz/db = {res.dz_db0:g} (the chapter)",
               "b_exact": "b alone, dz/db by backprop each step",
               "wb_fixed": "w and b, fixed factors",

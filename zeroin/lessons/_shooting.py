@@ -197,7 +197,7 @@ def _arrow(ax, start, delta, color, width=2.0, side=0.0):
 
 
 def _draw_single(out, res):
-    from .. import figures as F
+    from ..viz import figures as F
     with F.style():
         fig, ax = F.subplots(figsize=(6.5, 7.1))
         _target(ax)
@@ -218,7 +218,7 @@ def _draw_single(out, res):
 
 
 def _draw_bursts(out, res):
-    from .. import figures as F
+    from ..viz import figures as F
     with F.style():
         fig, ax = F.subplots(figsize=(6.5, 7.1))
         _target(ax)
@@ -241,7 +241,7 @@ def _draw_bursts(out, res):
 
 
 def _draw_smoothing(out, res, final, settle):
-    from .. import figures as F
+    from ..viz import figures as F
     with F.style():
         fig, (ax, ax2) = F.subplots(1, 2, figsize=(12, 5.9))
         k = np.arange(res.rounds + 1)
@@ -355,7 +355,7 @@ def loss(out=None, *, seed=1, samples=2000, verbose=None, figures=True):
 
 
 def _draw_loss(out, res):
-    from .. import figures as F
+    from ..viz import figures as F
     with F.style():
         fig, (ax, ax2) = F.subplots(1, 2, figsize=(12.5, 6.4),
                                     gridspec_kw={"width_ratios": [1, 1.15]})

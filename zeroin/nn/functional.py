@@ -13,8 +13,9 @@ import numpy as np
 
 from .. import ops as _ops
 from .._tensor import Tensor, _leaf, get_default_dtype
-from ..function import Function, ShapeError, ZeroinError, _call2, _call_arrays
-from ..ops import (NP, _needs, _raw, leaky_relu, log_softmax, relu, sigmoid, softmax,
+from ..errors import ShapeError, ZeroinError
+from ..function import Function, _call2, _call_arrays
+from ..ops import (NP, _needs, _raw, op, leaky_relu, log_softmax, relu, sigmoid, softmax,
                    softplus, tanh)
 from ..random import get_rng
 
@@ -28,7 +29,7 @@ __all__ = ["linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_so
 
 # --- linear -----------------------------------------------------------------------------
 
-class Linear(Function):
+class LinearOp(Function):
     """y = x @ W.T + b with W of shape (out_features, in_features), PyTorch's layout."""
     __slots__ = ()
     name = "linear"
@@ -46,15 +47,15 @@ class Linear(Function):
 
     def backward(self, xp, g, out, x, w, b=None):
         gx = gw = gb = None
-        ins = getattr(self, "inputs", None)     # None: called outside the engine, all needed
-        if ins is None or ins[0].requires_grad:
+        needs = self.needs_input_grad
+        if needs[0]:            # skipped for a network's input batch: the biggest saving
             gx = g @ w
-        if ins is None or ins[1].requires_grad:
+        if needs[1]:
             if g.ndim == 2 and x.ndim == 2:
                 gw = g.T @ x
             else:
                 gw = g.reshape(-1, w.shape[0]).T @ x.reshape(-1, w.shape[1])
-        if b is not None and (ins is None or ins[2].requires_grad):
+        if b is not None and needs[2]:
             g2 = g if g.ndim == 2 else g.reshape(-1, w.shape[0])
             # ndarray.sum is np.add.reduce behind a Python wrapper
             gb = np.add.reduce(g2, axis=0) if xp is NP else g2.sum(axis=0)
@@ -69,6 +70,7 @@ def _tensor_arg(x, op, what="input"):
     raise TypeError(f"{op}: {what} must be a Tensor or array, got {type(x).__name__}")
 
 
+@op(LinearOp, export=False)
 def linear(input, weight, bias=None):  # noqa: A002
     """``input @ weight.T + bias`` as one op.
 
@@ -84,12 +86,12 @@ def linear(input, weight, bias=None):  # noqa: A002
             xs, ws = xd.shape, wd.shape
             if len(ws) == 2 and xs and xs[-1] == ws[1]:
                 if bias is None:
-                    return _call_arrays(_new(Linear), (input, weight), (xd, wd),
+                    return _call_arrays(_new(LinearOp), (input, weight), (xd, wd),
                                         input.requires_grad or weight.requires_grad)
                 if type(bias) is Tensor:
                     bd = bias._d
                     if bd is not None and bd.shape == ws[:1]:
-                        return _call_arrays(_new(Linear), (input, weight, bias), (xd, wd, bd),
+                        return _call_arrays(_new(LinearOp), (input, weight, bias), (xd, wd, bd),
                                             input.requires_grad or weight.requires_grad or
                                             bias.requires_grad)
     x = _tensor_arg(input, "linear")
@@ -108,16 +110,16 @@ def linear(input, weight, bias=None):  # noqa: A002
             f"{weight.shape[1]}) or build the layer as Linear({x.shape[-1] if x.ndim else 1}, "
             f"{weight.shape[0]})")
     if bias is None:
-        return Linear()(x, weight)
+        return LinearOp()(x, weight)
     if bias.shape != (weight.shape[0],):
         raise ShapeError(f"linear: bias of shape {bias.shape} does not fit weight of shape "
                          f"{weight.shape}; it must have shape ({weight.shape[0]},)")
-    return Linear()(x, weight, bias)
+    return LinearOp()(x, weight, bias)
 
 
 # --- dropout and batch norm -------------------------------------------------------------
 
-class _MulMask(Function):
+class DropoutOp(Function):
     """x * mask with a constant mask (dropout)."""
     __slots__ = ("mask",)
     name = "dropout"
@@ -132,6 +134,7 @@ class _MulMask(Function):
         return g * self.mask
 
 
+@op(DropoutOp, export=False)
 def dropout(input, p=0.5, training=True, rng=None):  # noqa: A002
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (training
     only), so that the expected value is unchanged; identity when ``training`` is False."""
@@ -141,12 +144,12 @@ def dropout(input, p=0.5, training=True, rng=None):  # noqa: A002
     if not training or p == 0:
         return x
     if p == 1:
-        return _MulMask(np.zeros((), dtype=x.dtype))(x)
+        return DropoutOp(np.zeros((), dtype=x.dtype))(x)
     keep = get_rng(rng).random(x.shape, dtype=np.float32 if x.dtype == np.float32
                                else np.float64) >= p
     mask = keep.astype(x.dtype)
     mask *= 1.0 / (1.0 - p)
-    return _MulMask(mask)(x)
+    return DropoutOp(mask)(x)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,  # noqa: A002
@@ -236,7 +239,7 @@ def _check_same_shape(op, x, t):
     raise ShapeError(f"{msg}. {fix}")
 
 
-class _Loss(Function):
+class _LossOp(Function):
     """Elementwise loss l(x, t) followed by a reduction; subclasses give l and its partials."""
     __slots__ = ("reduction",)
 
@@ -268,7 +271,15 @@ class _Loss(Function):
         return gx, gt
 
 
-class MSE(_Loss):
+def _loss(cls, op, input, target, reduction):  # noqa: A002
+    _check_reduction(op, reduction)
+    x = _tensor_arg(input, op)
+    t = _target(op, target, x)
+    _check_same_shape(op, x, t)
+    return cls(reduction)(x, t)
+
+
+class MSELossOp(_LossOp):
     __slots__ = ()
     name = "mse_loss"
 
@@ -283,7 +294,13 @@ class MSE(_Loss):
         return (t - x) * 2
 
 
-class L1(_Loss):
+@op(MSELossOp, export=False)
+def mse_loss(input, target, reduction="mean"):  # noqa: A002
+    """Mean squared error: mean((input - target)**2) (or the sum, or per element)."""
+    return _loss(MSELossOp, "mse_loss", input, target, reduction)
+
+
+class L1LossOp(_LossOp):
     __slots__ = ()
     name = "l1_loss"
 
@@ -299,11 +316,17 @@ class L1(_Loss):
         return s if xp is NP else _leaf(s)
 
 
+@op(L1LossOp, export=False)
+def l1_loss(input, target, reduction="mean"):  # noqa: A002
+    """Mean absolute error: mean(|input - target|)."""
+    return _loss(L1LossOp, "l1_loss", input, target, reduction)
+
+
 def _maximum(xp, a, b):
     return np.maximum(a, b) if xp is NP else _ops.maximum(a, b)
 
 
-class BCE(_Loss):
+class BCELossOp(_LossOp):
     """-(t log p + (1 - t) log(1 - p)); logs are clamped at -100 as in PyTorch."""
     __slots__ = ()
     name = "binary_cross_entropy"
@@ -323,7 +346,22 @@ class BCE(_Loss):
         return lq - lp
 
 
-class BCEWithLogits(_Loss):
+@op(BCELossOp, export=False)
+def binary_cross_entropy(input, target, reduction="mean"):  # noqa: A002
+    """Binary cross entropy between probabilities ``input`` in [0, 1] and targets in [0, 1].
+
+    Prefer :func:`binary_cross_entropy_with_logits` on raw scores: it is stable."""
+    x = _tensor_arg(input, "binary_cross_entropy")
+    d = x.data
+    if d.size and (d.min() < 0 or d.max() > 1):
+        raise ValueError(f"binary_cross_entropy: input values must be probabilities in "
+                         f"[0, 1], got values from {d.min():g} to {d.max():g}; apply "
+                         f"sigmoid first or use binary_cross_entropy_with_logits on the raw "
+                         f"scores")
+    return _loss(BCELossOp, "binary_cross_entropy", x, target, reduction)
+
+
+class BCEWithLogitsLossOp(_LossOp):
     """-(t log s(x) + (1 - t) log(1 - s(x))) = max(x, 0) - x t + log(1 + exp(-|x|))."""
     __slots__ = ()
     name = "binary_cross_entropy_with_logits"
@@ -338,44 +376,14 @@ class BCEWithLogits(_Loss):
         return -x
 
 
-def _loss(cls, op, input, target, reduction):  # noqa: A002
-    _check_reduction(op, reduction)
-    x = _tensor_arg(input, op)
-    t = _target(op, target, x)
-    _check_same_shape(op, x, t)
-    return cls(reduction)(x, t)
-
-
-def mse_loss(input, target, reduction="mean"):  # noqa: A002
-    """Mean squared error: mean((input - target)**2) (or the sum, or per element)."""
-    return _loss(MSE, "mse_loss", input, target, reduction)
-
-
-def l1_loss(input, target, reduction="mean"):  # noqa: A002
-    """Mean absolute error: mean(|input - target|)."""
-    return _loss(L1, "l1_loss", input, target, reduction)
-
-
-def binary_cross_entropy(input, target, reduction="mean"):  # noqa: A002
-    """Binary cross entropy between probabilities ``input`` in [0, 1] and targets in [0, 1].
-
-    Prefer :func:`binary_cross_entropy_with_logits` on raw scores: it is stable."""
-    x = _tensor_arg(input, "binary_cross_entropy")
-    d = x.data
-    if d.size and (d.min() < 0 or d.max() > 1):
-        raise ValueError(f"binary_cross_entropy: input values must be probabilities in "
-                         f"[0, 1], got values from {d.min():g} to {d.max():g}; apply "
-                         f"sigmoid first or use binary_cross_entropy_with_logits on the raw "
-                         f"scores")
-    return _loss(BCE, "binary_cross_entropy", x, target, reduction)
-
-
+@op(BCEWithLogitsLossOp, export=False)
 def binary_cross_entropy_with_logits(input, target, reduction="mean"):  # noqa: A002
     """Sigmoid followed by binary cross entropy, in one numerically stable op."""
-    return _loss(BCEWithLogits, "binary_cross_entropy_with_logits", input, target, reduction)
+    return _loss(BCEWithLogitsLossOp, "binary_cross_entropy_with_logits", input, target,
+                 reduction)
 
 
-class CrossEntropy(Function):
+class CrossEntropyOp(Function):
     """Log-softmax of logits (N, C) and negative log-likelihood of integer labels, fused.
 
     Inputs: the logits and the labels (N,), a constant tensor: the loss depends on them, so
@@ -412,7 +420,7 @@ class CrossEntropy(Function):
         n = x.shape[0]
         rows = _rows(n)
         if xp is NP:
-            p = self.saved if self.saved is not None else _ops.Softmax(1).forward(x)
+            p = self.saved if self.saved is not None else _ops.SoftmaxOp(1).forward(x)
             if self.reduction == "none":
                 gx = p * g[:, None]
                 gx[rows, y] -= g
@@ -522,6 +530,7 @@ def _labels_leaf(y):
     return t
 
 
+@op(CrossEntropyOp, export=False)
 def cross_entropy(input, target, reduction="mean"):  # noqa: A002
     """Cross entropy of logits (N, C) against integer class labels (N,).
 
@@ -534,7 +543,7 @@ def cross_entropy(input, target, reduction="mean"):  # noqa: A002
         xd = input._d
         if xd is not None and xd.ndim == 2 and xd.dtype.kind == "f" and \
                 reduction in _REDUCTIONS:
-            return _call2(CrossEntropy(reduction), input, _labels_leaf(target))
+            return _call2(CrossEntropyOp(reduction), input, _labels_leaf(target))
     _check_reduction(op, reduction)
     x = _tensor_arg(input, op)
     if not isinstance(target, Tensor):
@@ -546,7 +555,7 @@ def cross_entropy(input, target, reduction="mean"):  # noqa: A002
         raise ShapeError(f"{op}: input must be logits of shape (N, C), got {x.shape}")
     if x.dtype.kind != "f":
         x = _leaf(x.data.astype(get_default_dtype()))
-    return CrossEntropy(reduction)(x, target)
+    return CrossEntropyOp(reduction)(x, target)
 
 
 def nll_loss(input, target, reduction="mean"):  # noqa: A002

@@ -55,6 +55,14 @@ class Parameter(metaclass=_ParameterMeta):
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
+def _name_by_path(name, module):
+    """Prefix ``name.`` to the parameters still named by their path inside ``module``, so
+    drawings and explanations say ``0.weight``, as ``named_parameters()`` does."""
+    for path, p in module.named_parameters():
+        if p.name == path:
+            p.name = f"{name}.{path}"
+
+
 def _init_args_error(module, args, kwargs):
     name = type(module).__name__
     given = ", ".join([type(a).__name__ for a in args] + [f"{k}=" for k in kwargs])
@@ -105,6 +113,7 @@ class Module:
             self._registry("_modules")
             self._forget(name)
             d["_modules"][name] = value
+            _name_by_path(name, value)
         elif isinstance(value, Tensor) and value.requires_grad and value.grad_fn is None:
             self._registry("_parameters")
             self._forget(name)
@@ -165,6 +174,8 @@ class Module:
         self._registry("_modules")
         self._forget(name)
         self.__dict__["_modules"][name] = module
+        if module is not None:
+            _name_by_path(name, module)
         object.__setattr__(self, name, module)
 
     # --- running ------------------------------------------------------------------------

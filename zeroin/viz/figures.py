@@ -18,7 +18,7 @@ import io
 import os
 from dataclasses import dataclass, field
 
-from ._io import atomic_open
+from .._io import atomic_open
 
 __all__ = ["available", "style", "subplots", "save", "plain_log_ticks", "FigureFiles",
            "write_bytes", "write_text", "render", "legend_below", "COLORS", "PLOTS_HINT"]

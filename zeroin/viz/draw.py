@@ -17,11 +17,12 @@ from html import escape
 
 import numpy as np
 
-from ._io import atomic_open
-from ._layout import layout
+from .._io import atomic_open
+from .layout import layout
 from .explain import local_vjp, node_names
-from .graph import toposort
-from ._tensor import Tensor
+from ..graph import toposort
+from .._tensor import Tensor
+from .format import number, short
 
 __all__ = ["draw", "Drawing"]
 
@@ -44,24 +45,7 @@ _ids = itertools.count(1)
 
 
 def _n(v):
-    v = float(v)
-    if v == 0:
-        return "0"
-    if v == int(v) and abs(v) < 1e6:
-        return str(int(v))
-    return format(v, ".4g")
-
-
-def _short(a):
-    a = np.asarray(a)
-    if a.size == 1:
-        return _n(a.reshape(()))
-    if a.ndim == 1 and a.size <= 3:
-        return "[" + ", ".join(_n(v) for v in a) + "]"
-    shape = "x".join(str(s) for s in a.shape)
-    if a.size == 0:
-        return f"{shape} (empty)"
-    return f"{shape}, mean {_n(a.mean())}"
+    return number(v, 4)
 
 
 def _text_w(s, size=_FS, bold=False):
@@ -419,7 +403,7 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
     Drawing
         ``.svg()``, ``.dot()``, ``.save(path)`` (.svg/.png/.dot); inline in Jupyter.
     """
-    from .autograd import node_grads
+    from ..autograd import node_grads
     if not isinstance(output, Tensor):
         raise TypeError(f"draw: output must be a Tensor, got {type(output).__name__}")
     if wrt is not None and not isinstance(wrt, Tensor):
@@ -494,20 +478,20 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
             kind = "output" if t is output else "result"
         lines = []
         if kind == "const" and t.data.size <= 3 and t.data.ndim <= 1 and not t.name:
-            lines.append((_short(t.data), True, "#111827"))
+            lines.append((short(t.data), True, "#111827"))
         else:
             lines.append((nm, True, "#111827"))
             if values:
-                lines.append(((_short(t.data) if t.data.size > 1 else
-                               "= " + _short(t.data)), False, "#111827"))
+                lines.append(((short(t.data) if t.data.size > 1 else
+                               "= " + short(t.data)), False, "#111827"))
         if grads and k in g and kind != "const":
-            lines.append((f"grad {_short(g[k])}", True, _GRAD))
+            lines.append((f"grad {short(g[k])}", True, _GRAD))
         truncated = t.grad_fn is not None and k not in expanded
         if truncated:
             lines.append(("(inputs not drawn)", False, "#6b7280"))
-        tip = f"{nm}: shape {tuple(t.shape)}, value {_short(t.data)}"
+        tip = f"{nm}: shape {tuple(t.shape)}, value {short(t.data)}"
         if k in g:
-            tip += f", d{on}/d{nm} = {_short(g[k])}"
+            tip += f", d{on}/d{nm} = {short(g[k])}"
         nodes.append(_Node(key, kind, lines,
                            hl=k in reach, wrt=t is wrt, truncated=truncated, tip=tip))
         if k in expanded:
@@ -539,15 +523,3 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
             edges.append(dict(src=okey, dst=key, src_name=f"{sym} ({nm})", dst_name=nm,
                               highlight=k in reach, label="", tip=""))
     return Drawing(nodes, edges, note, title, "; ".join(caption) if caption else None)
-
-
-class _CallableModule(type(np)):
-    """``import zeroin.draw`` binds this module to ``zeroin.draw``; calling it still
-    calls :func:`draw`, so ``zeroin.draw(...)`` works however the module was imported."""
-
-    def __call__(self, *args, **kwargs):
-        return draw(*args, **kwargs)
-
-
-import sys as _sys  # noqa: E402
-_sys.modules[__name__].__class__ = _CallableModule

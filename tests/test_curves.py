@@ -1,0 +1,32 @@
+"""zeroin.viz.curves: the one plotter behind History.plot, the train command and the tour."""
+import pytest
+
+from zeroin.viz import curves
+
+
+class _H:
+    def __init__(self, history, best_epoch=None, monitor=None):
+        self.history, self.best_epoch, self.monitor = history, best_epoch, monitor
+        self.epoch = list(range(1, len(history["loss"]) + 1))
+
+
+def test_labels_and_default_panels():
+    assert curves.curve_label("val_loss") == "validation loss"
+    assert curves.curve_label("accuracy") == "training accuracy"
+    h = _H({"loss": [1.0], "lr": [0.1], "val_loss": [2.0], "accuracy": [0.5]})
+    assert curves.default_panels(h) == [["loss", "val_loss"], ["accuracy", "val_accuracy"]]
+
+
+def test_plot_history_log_axis_best_epoch_and_skipped_keys():
+    pytest.importorskip("matplotlib")
+    wide = _H({"loss": [100.0, 10.0, 1.0, 0.5], "val_loss": [90.0, 12.0, 1.5, 1.6]},
+              best_epoch=3, monitor="val_loss")
+    fig = curves.history_figure(wide)
+    ax, = fig.axes
+    assert ax.get_yscale() == "log"                      # spans a factor of 200
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels == ["training loss", "validation loss", "lowest val loss (epoch 3)"]
+    assert [ln.get_linestyle() for ln in ax.get_lines()[:2]] == ["-", "--"]
+    narrow = _H({"loss": [2.0, 1.5, 1.2]})
+    ax2, = curves.history_figure(narrow, keys=["loss", "val_loss"]).axes[:1]
+    assert ax2.get_yscale() == "linear"

@@ -1,0 +1,20 @@
+"""zeroin's own exceptions: the bottom layer of the engine (it imports nothing of zeroin).
+
+Each subclasses the built-in exception a user would catch for the same mistake, so
+``except ValueError`` still catches a :class:`ShapeError`.
+"""
+from __future__ import annotations
+
+__all__ = ["ZeroinError", "ShapeError", "AnomalyError"]
+
+
+class ZeroinError(RuntimeError):
+    """Base class for zeroin's own errors."""
+
+
+class ShapeError(ZeroinError, ValueError):
+    """Operands whose shapes do not fit the operation."""
+
+
+class AnomalyError(ZeroinError, FloatingPointError):
+    """Raised under :func:`zeroin.detect_anomaly` when an op produces NaN or Inf."""
