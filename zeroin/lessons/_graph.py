@@ -326,18 +326,7 @@ def solve(out=None, *, target=TARGET, tol=TOL, verbose=None, figures=True):
         dz_db_at_root=gb_root,
         b_fixed_ratio=(b_fixed[3][2] - root) / (b_fixed[2][2] - root),
         b_fixed_ratio_exact=1 - gb_root / gb0)
-    res.tables.append(Table(
-        "Where each method ends",
-        ["method", "updates", "w", "b", "z", "exact answer", "off by"],
-        [["b, fixed dz/db", res.b_fixed_updates, b_fixed[-1][1], b_fixed[-1][2],
-          b_fixed[-1][3], root, b_fixed[-1][2] - root],
-         ["b, recomputed dz/db", res.b_exact_updates, b_exact[-1][1], b_exact[-1][2],
-          b_exact[-1][3], root, b_exact[-1][2] - root],
-         ["w and b, fixed", res.wb_fixed_updates, *res.wb_fixed_final, line_end[1],
-          res.wb_fixed_final[1] - line_end[1]],
-         ["w and b, recomputed", res.wb_exact_updates, *res.wb_exact_final,
-          "no closed form", "-"]],
-        ["", "d", ".6g", ".6g", ".6g", ".6g", ".6g"]))
+    res.tables.append(_ends_table(res, root, line_end))
     res.notes += [
         f"Exact root for b alone: (2w + b)(b + 1) = {target:g} at w = {W0:g} is "
         f"b^2 + {qb:g}b {'+' if qc >= 0 else '-'} {abs(qc):g} = 0, so b = (-{qb:g} + "
@@ -365,6 +354,23 @@ def solve(out=None, *, target=TARGET, tol=TOL, verbose=None, figures=True):
     if plots_ok(res, figures):
         res.figures["solve"] = _draw_solve(out, res)
     return finish(res, verbose)
+
+
+def _ends_table(res, root, line_end):
+    """Where each of the four methods of lesson 4 ends, against the exact answer."""
+    b_fixed, b_exact = res.b_fixed_rows, res.b_exact_rows
+    return Table(
+        "Where each method ends",
+        ["method", "updates", "w", "b", "z", "exact answer", "off by"],
+        [["b, fixed dz/db", res.b_fixed_updates, b_fixed[-1][1], b_fixed[-1][2],
+          b_fixed[-1][3], root, b_fixed[-1][2] - root],
+         ["b, recomputed dz/db", res.b_exact_updates, b_exact[-1][1], b_exact[-1][2],
+          b_exact[-1][3], root, b_exact[-1][2] - root],
+         ["w and b, fixed", res.wb_fixed_updates, *res.wb_fixed_final, line_end[1],
+          res.wb_fixed_final[1] - line_end[1]],
+         ["w and b, recomputed", res.wb_exact_updates, *res.wb_exact_final,
+          "no closed form", "-"]],
+        ["", "d", ".6g", ".6g", ".6g", ".6g", ".6g"])
 
 
 # How each method is drawn: colour, line, marker, filled; fixed factors are hollow and

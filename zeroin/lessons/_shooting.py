@@ -81,7 +81,30 @@ def shooting(out=None, *, seed=1, runs=400, rounds=8, verbose=None, figures=True
                f"squared error (eta = {ETA:g}). Error = distance from the bullseye (red); "
                f"correction = -eta * gradient (green). Seed {seed}."))
 
-    # --- five single shots (the chapter's target1) -------------------------------------
+    _single_shots(res, rng, offset, seed)
+    _bursts(res, rng, offset)
+    final, settle = _sgd_vs_batch(res, rng, offset, runs, rounds)
+    errors, sgd_tail, mb_tail = res.single_errors, res.settled_rms_sgd, res.settled_rms_batch
+    res.notes += [
+        f"{len(errors)} single shots: the error falls from {errors[0]:.2f} cm to {errors[-1]:.2f} cm; "
+        f"what is left is the shot's own scatter, which no aiming removes.",
+        f"Each correction is -eta * gradient = -{2 * ETA:g} * the miss: Bob moves his aim "
+        f"against the error, by an amount proportional to it.",
+        f"Once settled (rounds {settle}-{rounds}), single shots leave the aim "
+        f"{sgd_tail:.3f} cm off on average, bursts of {BURST} only {mb_tail:.3f} cm: "
+        f"averaging {BURST} shots divides the gradient's noise by sqrt({BURST}) = "
+        f"{math.sqrt(BURST):.3f} (measured ratio {sgd_tail / mb_tail:.3f}). That is why "
+        f"training uses mini-batches rather than single samples.",
+    ]
+    if plots_ok(res, figures):
+        res.figures["target1"] = _draw_single(out, res)
+        res.figures["target2"] = _draw_bursts(out, res)
+        res.figures["smoothing"] = _draw_smoothing(out, res, final, settle)
+    return finish(res, verbose)
+
+
+def _single_shots(res, rng, offset, seed):
+    """Five single shots, one correction after each (the chapter's target1)."""
     single_noise = rng.normal(0.0, NOISE, size=(SHOTS, 1, 2))
     single, aim_after = _train([0.0, 0.0], offset, single_noise, ETA)
     rows = []
@@ -101,7 +124,9 @@ def shooting(out=None, *, seed=1, runs=400, rounds=8, verbose=None, figures=True
                       aim_after_single=aim_after.tolist(), offset=offset.tolist(),
                       noise=NOISE, eta=ETA, seed=seed)
 
-    # --- bursts of three (the chapter's target2) ---------------------------------------
+
+def _bursts(res, rng, offset):
+    """Five bursts of three, one correction per burst (the chapter's target2)."""
     burst_noise = rng.normal(0.0, NOISE, size=(SHOTS, BURST, 2))
     bursts, aim_after_b = _train([0.0, 0.0], offset, burst_noise, ETA)
     rows = []
@@ -122,7 +147,10 @@ def shooting(out=None, *, seed=1, runs=400, rounds=8, verbose=None, figures=True
         burst_grads=[r["grad"].tolist() for r in bursts],
         burst_aims=[r["aim"].tolist() for r in bursts], aim_after_bursts=aim_after_b.tolist())
 
-    # --- SGD against mini-batches over many seeded runs --------------------------------
+
+def _sgd_vs_batch(res, rng, offset, runs, rounds):
+    """Many seeded runs of single shots (SGD) against bursts (mini-batches); returns where
+    the aims end and the round from which they count as settled."""
     rms = {}
     final = {}
     for batch in (1, BURST):
@@ -147,23 +175,7 @@ def shooting(out=None, *, seed=1, runs=400, rounds=8, verbose=None, figures=True
                       rms_batch_exact=theory[BURST], runs=runs, rounds=rounds,
                       settled_rms_sgd=sgd_tail, settled_rms_batch=mb_tail,
                       noise_ratio=sgd_tail / mb_tail)
-    res.notes += [
-        f"{len(errors)} single shots: the error falls from {errors[0]:.2f} cm to {errors[-1]:.2f} cm; "
-        f"what is left is the shot's own scatter, which no aiming removes.",
-        f"Each correction is -eta * gradient = -{2 * ETA:g} * the miss: Bob moves his aim "
-        f"against the error, by an amount proportional to it.",
-        f"Once settled (rounds {settle}-{rounds}), single shots leave the aim "
-        f"{sgd_tail:.3f} cm off on average, bursts of {BURST} only {mb_tail:.3f} cm: "
-        f"averaging {BURST} shots divides the gradient's noise by sqrt({BURST}) = "
-        f"{math.sqrt(BURST):.3f} (measured ratio {sgd_tail / mb_tail:.3f}). That is why "
-        f"training uses mini-batches rather than single samples.",
-    ]
-
-    if plots_ok(res, figures):
-        res.figures["target1"] = _draw_single(out, res)
-        res.figures["target2"] = _draw_bursts(out, res)
-        res.figures["smoothing"] = _draw_smoothing(out, res, final, settle)
-    return finish(res, verbose)
+    return final, settle
 
 
 # --- figures -----------------------------------------------------------------------------
