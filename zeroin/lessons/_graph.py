@@ -186,7 +186,8 @@ def sensitivity(out=None, *, nudge=NUDGE, verbose=None, figures=True):
         ["input", "value", "nudge", "z after", "change of z", "dz/d(input)",
          f"gradient * {nudge:g}", "difference"], rows,
         ["", ".6g", "", ".6g", ".6g", ".6g", ".6g", ".6g"]))
-    res.values.update(x=x0.item(), y=y0.item(), w=W0, b=B0, z=z0v, z_x_nudged=zx, z_y_nudged=zy, z_w_nudged=zw, z_b_nudged=zb,
+    res.values.update(x=x0.item(), y=y0.item(), w=W0, b=B0)
+    res.values.update(z=z0v, z_x_nudged=zx, z_y_nudged=zy, z_w_nudged=zw, z_b_nudged=zb,
                       dz_dx=gx, dz_dy=gy, dz_dw=gw, dz_db=gb, nudge=nudge,
                       b_second_order=zb - z0v - gb * nudge)
     bigger = "y" if zy > zx else "x"

@@ -86,7 +86,8 @@ def shooting(out=None, *, seed=1, runs=400, rounds=8, verbose=None, figures=True
     final, settle = _sgd_vs_batch(res, rng, offset, runs, rounds)
     errors, sgd_tail, mb_tail = res.single_errors, res.settled_rms_sgd, res.settled_rms_batch
     res.notes += [
-        f"{len(errors)} single shots: the error falls from {errors[0]:.2f} cm to {errors[-1]:.2f} cm; "
+        f"{len(errors)} single shots: the error falls from {errors[0]:.2f} cm to "
+        f"{errors[-1]:.2f} cm; "
         f"what is left is the shot's own scatter, which no aiming removes.",
         f"Each correction is -eta * gradient = -{2 * ETA:g} * the miss: Bob moves his aim "
         f"against the error, by an amount proportional to it.",
