@@ -232,3 +232,114 @@ def test_layout_never_overlaps_nodes(program):
         for j in range(i):
             (x2, y2), w2, h2 = boxes[j]
             assert abs(x1 - x2) * 2 >= w1 + w2 or abs(y1 - y2) * 2 >= h1 + h2
+
+
+def _neuron():
+    from zeroin import nn
+    zeroin.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
+    x = zeroin.tensor([[0.5, -1.0]])
+    big = zeroin.tensor(np.arange(6.0).reshape(2, 3))              # a larger constant
+    loss = ((model(x) - 1.0) ** 2).mean() + (big * model(x)).sum() * 0.0
+    return model, loss
+
+
+def test_svg_scales_to_its_container():
+    w, b, x, y, z = seed_graph()
+    d = zeroin.draw(z, wrt=b)
+    root = _parse_svg(d.svg())
+    W, H = int(root.get("width")), int(root.get("height"))
+    assert root.get("viewBox") == f"0 0 {W} {H}"
+    style = root.get("style").replace(" ", "")
+    assert "max-width:100%" in style and "height:auto" in style
+
+
+def test_top_to_bottom_layout():
+    model, loss = _neuron()
+    lr = zeroin.draw(loss, wrt=model[0].weight)
+    tb = zeroin.draw(loss, wrt=model[0].weight, rankdir="TB")
+    assert tb.rankdir == "TB" and zeroin.draw(loss, direction="TB").rankdir == "TB"
+    assert lr.width / lr.height > 3 and tb.height > tb.width
+    out_key = next(n["key"] for n in tb.nodes if n["kind"] == "output")
+    ys = {n["key"]: tb.pos[n["key"]][1] for n in tb.nodes}
+    assert ys[out_key] == max(ys.values())                       # the output at the bottom
+    for e, pts in zip(tb.edges, tb.routes):                      # every edge points down
+        assert pts[-1][1] > pts[0][1]
+    assert "rankdir=TB;" in tb.dot() and "rankdir=LR;" in lr.dot()
+    d = next(p.get("d") for p in _parse_svg(tb.svg()).iter(SVG + "path") if "C" in p.get("d"))
+    start = d[1:].split()[0].split(",")
+    control = d.split("C")[1].split()[0].split(",")
+    assert control[0] == start[0]                      # an edge leaves its node straight down
+    with pytest.raises(ValueError, match="'LR' .* or 'TB'"):
+        zeroin.draw(loss, rankdir="BT")
+    with pytest.raises(ValueError, match="not both"):
+        zeroin.draw(loss, rankdir="TB", direction="LR")
+
+
+def _png_size(data):
+    import struct
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_png_width_and_aspect_for_slides(tmp_path):
+    pytest.importorskip("matplotlib")
+    model, loss = _neuron()
+    d = zeroin.draw(loss)
+    assert _png_size(d.png(width=800))[0] == 800
+    w, h = _png_size(d.png(width=1600, aspect=16 / 9))
+    assert w == 1600 and abs(h - 900) <= 1
+    d.save(tmp_path / "tall.png", width=600, aspect=0.75)
+    w, h = _png_size((tmp_path / "tall.png").read_bytes())
+    assert w == 600 and abs(h - 800) <= 1
+    with pytest.raises(ValueError, match="aspect"):
+        d.png(aspect=0)
+
+
+def test_svg_width_and_aspect(tmp_path):
+    model, loss = _neuron()
+    d = zeroin.draw(loss)
+    root = _parse_svg(d.svg(width=800, aspect=16 / 9))
+    assert root.get("width") == "800" and root.get("height") == "450"
+    x0, y0, W, H = map(float, root.get("viewBox").split())
+    assert W / H == pytest.approx(16 / 9, rel=1e-3) and x0 == 0 and y0 < 0   # padded
+    assert H == pytest.approx(d.width * 9 / 16, rel=1e-3)
+    d.save(tmp_path / "g.svg", width=500)
+    assert _parse_svg((tmp_path / "g.svg").read_text()).get("width") == "500"
+    with pytest.raises(ValueError, match="no size"):
+        d.save(tmp_path / "g.dot", width=500)
+    with pytest.raises(ValueError, match="width must be a positive number"):
+        d.svg(width=-3)
+
+
+def test_parameters_named_by_module_path_and_constants_by_value():
+    model, loss = _neuron()
+    d = zeroin.draw(loss)
+    first = [n["text"][0] for n in d.nodes if n["kind"] in ("param", "const")]
+    assert {"0.weight", "0.bias", "2.weight", "2.bias"} <= set(first)
+    assert "[[0.5, -1]]" in first and "2x3, mean 2.5" in first and "1" in first
+    assert not any(t.startswith(("weight_", "bias_", "c0", "c1")) for t in first)
+    from zeroin import nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))
+            self.scale = nn.Parameter(np.ones(1), name="my scale")      # a name given
+    net = Net()
+    names = {n: p.name for n, p in net.named_parameters()}
+    assert names == {"scale": "my scale", "body.0.weight": "body.0.weight",
+                     "body.0.bias": "body.0.bias", "body.2.weight": "body.2.weight",
+                     "body.2.bias": "body.2.bias"}
+    v = zeroin.tensor(2.0, requires_grad=True)
+    d = zeroin.draw(v * 3, model={"speed": v})
+    assert "speed" in [n["text"][0] for n in d.nodes]
+
+
+def test_left_out_note_says_which_ops():
+    d = zeroin.draw(_deep_mlp(), max_nodes=40)
+    assert "tanh" in d.note and "matmul" in d.note and "leaves" in d.note
+    assert "the steps matmul <- tanh <- add repeat 38 times" in d.note    # the 40 layers
+    root = _parse_svg(d.svg())
+    notes = " ".join(t.text for t in root.iter(SVG + "text") if t.get("class") == "note")
+    assert "more nodes not drawn" in notes and "nearest" in notes     # wrapped, all there

@@ -23,15 +23,20 @@ from .. import graph
 from ..graph import is_constant, parents, toposort
 from ..ops import NP, _sum_to_np
 from .._tensor import Tensor
-from .format import array, number, plural, shape_str, tex_array, tex_name
+from .format import SMALL, array, number, plural, shape_str, tex_array, tex_name
 
 __all__ = ["explain", "Explanation", "Path", "Jacobian", "node_names", "local_vjp",
            "summary", "fmt_number"]
 
 # the old names of the formatters (zeroin.viz.format has them now)
 fmt_number = number
-summary = array
 _tex_name = tex_name
+
+
+def summary(a, small=SMALL):
+    """An array in words: all its numbers up to ``small`` elements, else its shape and
+    statistics (:func:`zeroin.viz.format.array`)."""
+    return array(a, small=small)
 
 
 # --- names -------------------------------------------------------------------------------
@@ -291,8 +296,7 @@ class _Gathered:
             self.hidden = {id(t) for t in inner if _is_identity(t)}
         else:
             self.hidden = set()
-        self.identities = {k for k in self.hidden
-                           if _is_identity(self.order[self.rank[k]])}
+        self.identities = {k for k in self.hidden if _is_identity(self.order[self.rank[k]])}
         self.visible = {id(t) for t in self.order} - self.hidden
 
     def parents_of(self, t):
@@ -420,7 +424,8 @@ def _node_lines(G):
     if consts:
         shown = ", ".join(consts[:8]) + (", ..." if len(consts) > 8 else "")
         lines.append(f"  constants (no gradient flows into them): {shown}")
-    n_id, n_folded = len(G.identities), len(G.hidden) - len(G.identities)
+    n_id = len(G.identities & G.reach)                  # the ones on the way to wrt
+    n_folded = len(G.hidden - G.identities)
     if n_folded:
         lines.append(f"  ({plural(n_folded, 'unnamed intermediate step')} "
                      f"{'are' if n_folded != 1 else 'is'} folded into the local derivatives "

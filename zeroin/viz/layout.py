@@ -22,6 +22,126 @@ def _crossings(order_a, order_b, edges_ab):
     return n
 
 
+def _layers(nodes, preds, succs):
+    """Longest-path layering from the sources; a source then moves just left of its first
+    consumer (a constant sits next to its op)."""
+    layer = {}
+    for u in nodes:
+        layer[u] = max((layer[p] + 1 for p in preds[u]), default=0)
+    for u in reversed(nodes):
+        if not preds[u] and succs[u]:
+            layer[u] = min(layer[s] for s in succs[u]) - 1
+    return layer
+
+
+def _chains(edges, layer):
+    """Each edge as the chain of nodes it passes, with a dummy node in every layer it
+    spans; returns (chains, {node or dummy: layer})."""
+    chains, all_layer = [], dict(layer)
+    for k, (u, v) in enumerate(edges):
+        chain = [u]
+        for li in range(layer[u] + 1, layer[v]):
+            d = ("_d", k, li)
+            all_layer[d] = li
+            chain.append(d)
+        chain.append(v)
+        chains.append(chain)
+    return chains, all_layer
+
+
+def _order(layers, up, down, seg, sweeps):
+    """Barycentre sweeps (down, then up, ...) keeping the order with fewest crossings."""
+    n = len(layers)
+
+    def total(ls):
+        return sum(_crossings(ls[i], ls[i + 1], seg[i]) for i in range(n - 1))
+
+    def reorder(layer_nodes, nbrs, ref):
+        pos = {u: i for i, u in enumerate(ref)}
+        old = {u: i for i, u in enumerate(layer_nodes)}
+
+        def key(u):
+            ps = [pos[v] for v in nbrs[u] if v in pos]
+            return (sum(ps) / len(ps) if ps else old[u], old[u])
+        return sorted(layer_nodes, key=key)
+
+    best = [list(ls) for ls in layers]
+    best_c = total(best)
+    cur = [list(ls) for ls in layers]
+    for s in range(sweeps):
+        if best_c == 0:
+            break
+        if s % 2 == 0:
+            for i in range(1, n):
+                cur[i] = reorder(cur[i], up, cur[i - 1])
+        else:
+            for i in range(n - 2, -1, -1):
+                cur[i] = reorder(cur[i], down, cur[i + 1])
+        c = total(cur)
+        if c < best_c:
+            best_c, best = c, [list(ls) for ls in cur]
+    return best
+
+
+def _place_layer(y, ls, want, size, gap_y):
+    """Move the nodes of one layer towards ``want``, keeping their order and gaps."""
+    if not ls:
+        return
+    sep = [(size(a)[1] + size(b)[1]) / 2 + gap_y for a, b in zip(ls, ls[1:])]
+    f = [want[u] for u in ls]
+    for i in range(1, len(ls)):
+        f[i] = max(f[i], f[i - 1] + sep[i - 1])
+    b = [want[u] for u in ls]
+    for i in range(len(ls) - 2, -1, -1):
+        b[i] = min(b[i], b[i + 1] - sep[i])
+    for i, u in enumerate(ls):
+        y[u] = (f[i] + b[i]) / 2
+
+
+def _vertical(layers, up, down, size, gap_y):
+    """y of every node: stacked per layer, then pulled towards its neighbours."""
+    y = {}
+    for ls in layers:
+        t = 0
+        for u in ls:
+            h = size(u)[1]
+            y[u] = t + h / 2
+            t += h + gap_y
+        off = -(t - gap_y) / 2
+        for u in ls:
+            y[u] += off
+    n = len(layers)
+    for _ in range(6):
+        for order, nbrs in ((range(n), up), (range(n - 1, -1, -1), down)):
+            for i in order:
+                want = {}
+                for u in layers[i]:
+                    ns = nbrs[u] or (down[u] if nbrs is up else up[u])
+                    want[u] = sum(y[v] for v in ns) / len(ns) if ns else y[u]
+                _place_layer(y, layers[i], want, size, gap_y)
+    return y
+
+
+def _routes(chains, pos, sizes, col_w, all_layer):
+    """The points each edge's curve passes: from the right side of its source through
+    its dummies' columns to the left side of its target."""
+    routes = []
+    for chain in chains:
+        pts = []
+        for j, u in enumerate(chain):
+            cx, cy = pos[u]
+            w = sizes[u][0] if u in sizes else 0
+            if j == 0:
+                pts.append((cx + w / 2, cy))
+            elif j == len(chain) - 1:
+                pts.append((cx - w / 2, cy))
+            else:
+                pts.append((cx - col_w[all_layer[u]] / 2, cy))
+                pts.append((cx + col_w[all_layer[u]] / 2, cy))
+        routes.append(pts)
+    return routes
+
+
 def layout(nodes, edges, sizes, gap_x=60, gap_y=22, margin=20, sweeps=12):
     """Place ``nodes`` (ids in topological order) joined by ``edges`` [(u, v)].
 
@@ -34,30 +154,12 @@ def layout(nodes, edges, sizes, gap_x=60, gap_y=22, margin=20, sweeps=12):
     for u, v in edges:
         succs[u].append(v)
         preds[v].append(u)
-    layer = {}
-    for u in nodes:
-        layer[u] = max((layer[p] + 1 for p in preds[u]), default=0)
-    # sources sit just left of their first consumer (a constant next to its op)
-    for u in reversed(nodes):
-        if not preds[u] and succs[u]:
-            layer[u] = min(layer[s] for s in succs[u]) - 1
-    # dummy nodes on edges that span several layers
-    chains = []
-    dummies = {}
-    for k, (u, v) in enumerate(edges):
-        chain = [u]
-        for li in range(layer[u] + 1, layer[v]):
-            d = ("_d", k, li)
-            dummies[d] = li
-            chain.append(d)
-        chain.append(v)
-        chains.append(chain)
-    all_layer = dict(layer)
-    all_layer.update(dummies)
+    chains, all_layer = _chains(edges, _layers(nodes, preds, succs))
     n_layers = max(all_layer.values(), default=0) + 1
     rank = {u: i for i, u in enumerate(nodes)}
-    for d in dummies:
-        rank[d] = rank[edges[d[1]][0]] + 0.5
+    for u in all_layer:
+        if u not in rank:                       # a dummy sorts just after its edge's source
+            rank[u] = rank[edges[u[1]][0]] + 0.5
     layers = [[] for _ in range(n_layers)]
     for u in sorted(all_layer, key=lambda u: rank[u]):
         layers[all_layer[u]].append(u)
@@ -69,35 +171,7 @@ def layout(nodes, edges, sizes, gap_x=60, gap_y=22, margin=20, sweeps=12):
             down[a].append(b)
             up[b].append(a)
             seg[all_layer[a]].append((a, b))
-
-    def total_crossings(ls):
-        return sum(_crossings(ls[i], ls[i + 1], seg[i]) for i in range(n_layers - 1))
-
-    def reorder(layer_nodes, nbrs, ref):
-        pos = {u: i for i, u in enumerate(ref)}
-        old = {u: i for i, u in enumerate(layer_nodes)}
-
-        def key(u):
-            ps = [pos[v] for v in nbrs[u] if v in pos]
-            return (sum(ps) / len(ps) if ps else old[u], old[u])
-        return sorted(layer_nodes, key=key)
-
-    best = [list(layer_nodes) for layer_nodes in layers]
-    best_c = total_crossings(best)
-    cur = [list(layer_nodes) for layer_nodes in layers]
-    for s in range(sweeps):
-        if best_c == 0:
-            break
-        if s % 2 == 0:
-            for i in range(1, n_layers):
-                cur[i] = reorder(cur[i], up, cur[i - 1])
-        else:
-            for i in range(n_layers - 2, -1, -1):
-                cur[i] = reorder(cur[i], down, cur[i + 1])
-        c = total_crossings(cur)
-        if c < best_c:
-            best_c, best = c, [list(layer_nodes) for layer_nodes in cur]
-    layers = best
+    layers = _order(layers, up, down, seg, sweeps)
 
     def size(u):
         return sizes[u] if u in sizes else (0, 8)
@@ -107,61 +181,10 @@ def layout(nodes, edges, sizes, gap_x=60, gap_y=22, margin=20, sweeps=12):
     for w in col_w:
         xs.append(x + w / 2)
         x += w + gap_x
-    width = x - gap_x + margin
-
-    # vertical: stack, then pull each node towards its neighbours, keeping order and gaps
-    y = {}
-    for ls in layers:
-        t = 0
-        for u in ls:
-            h = size(u)[1]
-            y[u] = t + h / 2
-            t += h + gap_y
-        off = -(t - gap_y) / 2
-        for u in ls:
-            y[u] += off
-
-    def place(ls, want):
-        if not ls:
-            return
-        sep = [(size(a)[1] + size(b)[1]) / 2 + gap_y for a, b in zip(ls, ls[1:])]
-        f = [want[u] for u in ls]
-        for i in range(1, len(ls)):
-            f[i] = max(f[i], f[i - 1] + sep[i - 1])
-        b = [want[u] for u in ls]
-        for i in range(len(ls) - 2, -1, -1):
-            b[i] = min(b[i], b[i + 1] - sep[i])
-        for i, u in enumerate(ls):
-            y[u] = (f[i] + b[i]) / 2
-
-    for _ in range(6):
-        for order, nbrs in ((range(n_layers), up), (range(n_layers - 1, -1, -1), down)):
-            for i in order:
-                want = {}
-                for u in layers[i]:
-                    ns = nbrs[u] or (down[u] if nbrs is up else up[u])
-                    want[u] = sum(y[v] for v in ns) / len(ns) if ns else y[u]
-                place(layers[i], want)
+    y = _vertical(layers, up, down, size, gap_y)
     top = min((y[u] - size(u)[1] / 2 for u in y), default=0)
     bottom = max((y[u] + size(u)[1] / 2 for u in y), default=0)
-    pos = {}
-    for i, ls in enumerate(layers):
-        for u in ls:
-            pos[u] = (xs[i], y[u] - top + margin)
-    height = bottom - top + 2 * margin
-    routes = []
-    for chain in chains:
-        pts = []
-        for j, u in enumerate(chain):
-            cx, cy = pos[u]
-            w = size(u)[0] if u in sizes else 0
-            if j == 0:
-                pts.append((cx + w / 2, cy))
-            elif j == len(chain) - 1:
-                pts.append((cx - w / 2, cy))
-            else:
-                pts.append((cx - col_w[all_layer[u]] / 2, cy))
-                pts.append((cx + col_w[all_layer[u]] / 2, cy))
-        routes.append(pts)
+    pos = {u: (xs[i], y[u] - top + margin) for i, ls in enumerate(layers) for u in ls}
+    routes = _routes(chains, pos, sizes, col_w, all_layer)
     real = {u: p for u, p in pos.items() if u in sizes}
-    return real, routes, width, height
+    return real, routes, x - gap_x + margin, bottom - top + 2 * margin
