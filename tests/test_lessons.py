@@ -438,3 +438,94 @@ def test_long_tables_get_a_show_all():
     assert ">2.0000</td>" not in preview and ">2.0000</td>" in page   # row 14: in the full
     short = lessons.Table("t", ["n"], [[i] for i in range(12)], ["d"]).html()
     assert "<details>" not in short
+
+
+def _data_points(ax):
+    """Display coordinates of every plotted point and bar corner of ``ax`` inside it."""
+    pts = [ax.transData.transform(line.get_xydata()) for line in ax.lines
+           if line.get_visible() and len(line.get_xydata())]
+    pts += [c.get_offset_transform().transform(c.get_offsets()) for c in ax.collections
+            if len(c.get_offsets()) and hasattr(c, "get_sizes") and len(c.get_sizes())]
+    for p in ax.patches:
+        if p.__class__.__name__ == "Rectangle" and p.get_height() and p.get_width():
+            box = p.get_window_extent()
+            pts.append(np.array([[box.x0, box.y1], [box.x1, box.y1], [(box.x0 + box.x1) / 2,
+                                                                       box.y1]]))
+    pts = np.concatenate(pts) if pts else np.zeros((0, 2))
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    box = ax.get_window_extent()
+    inside = ((pts[:, 0] >= box.x0) & (pts[:, 0] <= box.x1) & (pts[:, 1] >= box.y0)
+              & (pts[:, 1] <= box.y1))
+    return pts[inside]
+
+
+@pytest.mark.parametrize("name", ["shooting", "sensitivity", "solve", "descent",
+                                  "learning-rate", "loss"])
+def test_no_legend_covers_data(name):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    r = lessons.run(name, verbose=False)
+    for key, f in r.figures.items():
+        fig = f.figure
+        FigureCanvasAgg(fig).draw()
+        legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+        assert legends, (name, key)
+        for leg in legends:
+            box = leg.get_window_extent()
+            for ax in fig.axes:
+                if leg in fig.legends:        # a figure legend sits outside every plot
+                    assert not box.overlaps(ax.get_window_extent()), (name, key)
+                pts = _data_points(ax)
+                hit = ((pts[:, 0] > box.x0) & (pts[:, 0] < box.x1) & (pts[:, 1] > box.y0)
+                       & (pts[:, 1] < box.y1))
+                assert not hit.any(), (name, key, leg.get_texts()[0].get_text(), pts[hit][:3])
+
+
+@pytest.mark.parametrize("name", ["solve", "descent", "sensitivity"])
+def test_labels_do_not_sit_on_curves(name):
+    """Step numbers, point names and contour labels keep clear of every plotted line."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    r = lessons.run(name, verbose=False)
+    checked = 0
+    for key, f in r.figures.items():
+        fig = f.figure
+        FigureCanvasAgg(fig).draw()
+        for ax in fig.axes:
+            curves = []
+            for line in ax.lines:            # the lines, sampled densely between vertices
+                xy = ax.transData.transform(line.get_xydata())
+                for a, b in zip(xy, xy[1:]):
+                    curves.append(a + np.linspace(0, 1, 30)[:, None] * (b - a))
+            pts = np.concatenate(curves) if curves else np.zeros((0, 2))
+            for text in ax.texts:
+                box = text.get_window_extent().expanded(0.9, 0.9)
+                inside = ((pts[:, 0] > box.x0) & (pts[:, 0] < box.x1) & (pts[:, 1] > box.y0)
+                          & (pts[:, 1] < box.y1))
+                assert not inside.any(), (name, key, text.get_text())
+                checked += 1
+    assert checked >= 4, checked
+
+
+def test_solve_figure_shows_all_four_methods_apart():
+    """Where two methods give the same errors, their points are drawn side by side; where
+    two series still share a point (the same first steps), a small filled marker sits
+    inside a large hollow one, so both stay visible."""
+    r = lessons.solve(verbose=False)
+    fig = r.figures["solve"].figure
+    for ax in fig.axes[:2]:
+        series = [ln for ln in ax.lines if ln.get_label().startswith(("b alone", "w and b"))]
+        assert len(series) == 4
+        assert len({(ln.get_marker(), ln.get_markerfacecolor()) for ln in series}) == 4
+    left = [ln for ln in fig.axes[0].lines if ln.get_label().startswith(("b alone", "w and b"))]
+    for i, a in enumerate(left):
+        for b in left[i + 1:]:
+            pa, pb = {tuple(p) for p in a.get_xydata()}, {tuple(p) for p in b.get_xydata()}
+            if pa & pb:
+                hollow, filled = sorted((a, b), key=lambda ln: ln.get_markerfacecolor() != "white")
+                assert hollow.get_markerfacecolor() == "white", (a.get_label(), b.get_label())
+                assert filled.get_markerfacecolor() != "white"
+                assert hollow.get_markersize() > 1.5 * filled.get_markersize()
+    b_f, wb_f = left[0].get_xydata(), left[2].get_xydata()     # same errors, side by side
+    assert np.allclose(b_f[:, 1], wb_f[:, 1]) and np.all(wb_f[:, 0] - b_f[:, 0] > 0.1)
+    # ... although moving w and b with fixed factors gives exactly b's errors
+    assert [row[4] for row in r.b_fixed_rows] == pytest.approx(
+        [row[4] for row in r.wb_fixed_rows], abs=1e-9)

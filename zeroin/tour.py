@@ -294,8 +294,9 @@ def run_tour(out="zeroin-out", train=True, *, verbose=True):
         t = time.perf_counter()
         r = fn(out=os.path.join(out, name), verbose=False)
         results.append(r)
-        say(f"  {i}. {name:<14} {_count(len(r.tables), 'table')}, {_count(len(r.figures), 'figure')} "
-            f"({time.perf_counter() - t:.1f} s)  {_headline(r)}", flush=True)
+        say(f"  {i}. {name:<14} {_count(len(r.tables), 'table')}, "
+            f"{_count(len(r.figures), 'figure')} ({time.perf_counter() - t:.1f} s)  "
+            f"{_headline(r)}", flush=True)
     if train:
         training = {"runs": []}
         for k, dataset in enumerate(_DEMOS, len(results) + 1):

@@ -348,9 +348,10 @@ def solve(out=None, *, target=TARGET, tol=TOL, verbose=None, figures=True):
     same = all(abs(p[3] - q[3]) < 1e-9 for p, q in zip(b_fixed, res.wb_fixed_rows))
     if same and len(b_fixed) == len(res.wb_fixed_rows):
         la, lb, lc = _quadratic(lambda t: _z(W0 + dw * t, B0 + db * t))
+        slope = "" if lb == 1 else format(lb, "g") + " "
         res.notes.append(f"With fixed factors, moving w and b together gives exactly the "
                          f"same z at every step as moving b alone: along both straight "
-                         f"lines z = {lc:g} + {'' if lb == 1 else format(lb, 'g') + ' '}t + t^2 / {1 / la:g}, where t is the "
+                         f"lines z = {lc:g} + {slope}t + t^2 / {1 / la:g}, where t is the "
                          f"planned change of z.")
     if plots_ok(res, figures):
         res.figures["solve"] = _draw_solve(out, res)
