@@ -529,3 +529,18 @@ def test_solve_figure_shows_all_four_methods_apart():
     # ... although moving w and b with fixed factors gives exactly b's errors
     assert [row[4] for row in r.b_fixed_rows] == pytest.approx(
         [row[4] for row in r.wb_fixed_rows], abs=1e-9)
+
+
+def test_sensitivity_bars_are_labelled_with_their_own_heights():
+    r = lessons.sensitivity(verbose=False)
+    ax = r.figures["sensitivity"].figure.axes[0]
+    bars = [p for p in ax.patches if p.__class__.__name__ == "Rectangle" and p.get_height()]
+    assert len(bars) == 8
+    for bar in bars:
+        x = bar.get_x() + bar.get_width() / 2
+        (label,) = [t for t in ax.texts if abs(t.get_position()[0] - x) < 1e-9]
+        assert label.get_position()[1] == bar.get_height()          # on top of its bar
+        shown = float(label.get_text().split("=")[-1])               # "1.51" or "15*0.1\n= 1.5"
+        assert shown == pytest.approx(bar.get_height(), rel=1e-3), label.get_text()
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert ticks[0] == "x: 10 -> 10.1\nz = 50.5" and ticks[1].endswith("z = 51")
