@@ -1,10 +1,12 @@
 """The benchmark workloads, each written for zeroin, as hand-written NumPy (the limit), and
 for PyTorch and micrograd where they are installed and apply.
 
-Every builder returns ``{implementation: run(n) -> seconds}``; ``run`` does ``n`` iterations
-of the workload from a state prepared beforehand, so the runner can interleave the
-implementations and repeat them. All inputs come from fixed seeds, and every
-implementation of W3-W5 starts from the same initial weights (made with NumPy).
+The runner (run.py) builds ONE implementation per process, so every builder takes the
+implementation's name and imports only that library. Step workloads return ``step()``, a
+zero-argument callable doing one iteration (and returning its loss, or None); W1 returns
+``run(n) -> seconds`` with the loop written inline, since its iterations last microseconds.
+All inputs come from fixed seeds, and every implementation of W3-W5 starts from the same
+initial weights (made with NumPy), so the runner can check that their losses agree.
 """
 from __future__ import annotations
 
@@ -16,8 +18,7 @@ import numpy as np
 clock = time.perf_counter
 
 
-
-def _timed(step):
+def timed(step):
     """A runner ``run(n)`` that calls ``step()`` n times and returns the seconds taken."""
     def run(n):
         t0 = clock()
@@ -26,12 +27,11 @@ def _timed(step):
         return clock() - t0
     return run
 
+
 def have(module):
-    try:
-        __import__(module)
-        return True
-    except Exception:
-        return False
+    """Whether ``module`` can be imported (found on the path; it is not imported)."""
+    import importlib.util
+    return importlib.util.find_spec(module) is not None
 
 
 def cores():
@@ -42,51 +42,93 @@ def cores():
         return os.cpu_count()
 
 
+def threads():
+    """The thread count the runner chose (ZEROIN_BENCH_THREADS), else all cores."""
+    return int(os.environ.get("ZEROIN_BENCH_THREADS", cores()))
+
+
 def torch_mod():
     import torch
-    torch.set_num_threads(int(os.environ.get("ZEROIN_BENCH_THREADS", cores())))
+    torch.set_num_threads(threads())
     return torch
+
+
+def as_float(v):
+    """A step's loss as a Python float (zeroin/torch tensor, NumPy value, micrograd Value)."""
+    if v is None:
+        return None
+    if hasattr(v, "item"):
+        return float(v.item())
+    return float(getattr(v, "data", v))
+
+
+# --- memory (Linux /proc) ----------------------------------------------------------------
+
+def rss():
+    """Resident set size of this process, bytes."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_rss():
+    """Peak RSS of this process, bytes (VmHWM: unlike ru_maxrss, not inherited over exec)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def reset_peak_rss():
+    """Set VmHWM back to the current RSS (Linux >= 4.0); False where that is refused."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
 
 
 # --- W1: the seed graph z = (2w + b)(b + 1) ----------------------------------------------
 
-def w1():
-    impls = {}
-
-    def zeroin_run(n):
+def w1(impl):
+    """``run(n) -> seconds``: n times make the leaves, forward, backward, read both grads."""
+    if impl == "zeroin":
         import zeroin
         tensor = zeroin.tensor
-        t0 = clock()
-        for _ in range(n):
-            w = tensor(3.0, requires_grad=True)
-            b = tensor(4.0, requires_grad=True)
-            z = (2 * w + b) * (b + 1)
-            z.backward()
-            w.grad.item(), b.grad.item()
-        return clock() - t0
-    impls["zeroin"] = zeroin_run
+        w1_check(zeroin)
 
-    def numpy_run(n):
-        # the same arithmetic on 0-d arrays, with the chain rule written out by hand
+        def run(n):
+            t0 = clock()
+            for _ in range(n):
+                w = tensor(3.0, requires_grad=True)
+                b = tensor(4.0, requires_grad=True)
+                z = (2 * w + b) * (b + 1)
+                z.backward()
+                w.grad.item(), b.grad.item()
+            return clock() - t0
+    elif impl == "numpy":
         array = np.array
-        t0 = clock()
-        for _ in range(n):
-            w = array(3.0)
-            b = array(4.0)
-            x = 2 * w + b
-            y = b + 1
-            x * y
-            gz = array(1.0)
-            gx, gy = gz * y, gz * x
-            gw = 2 * gx
-            gb = gx + gy
-            float(gw), float(gb)
-        return clock() - t0
-    impls["numpy"] = numpy_run
 
-    if have("micrograd"):
-        def micrograd_run(n):
-            from micrograd.engine import Value
+        def run(n):
+            # the same arithmetic on 0-d arrays, with the chain rule written out by hand
+            t0 = clock()
+            for _ in range(n):
+                w = array(3.0)
+                b = array(4.0)
+                x = 2 * w + b
+                y = b + 1
+                x * y
+                gz = array(1.0)
+                gx, gy = gz * y, gz * x
+                gw = 2 * gx
+                gb = gx + gy
+                float(gw), float(gb)
+            return clock() - t0
+    elif impl == "micrograd":
+        from micrograd.engine import Value
+
+        def run(n):
             t0 = clock()
             for _ in range(n):
                 w = Value(3.0)
@@ -95,26 +137,30 @@ def w1():
                 z.backward()
                 w.grad, b.grad
             return clock() - t0
-        impls["micrograd"] = micrograd_run
-
-    if have("torch"):
-        def torch_run(n):
-            torch = torch_mod()
-            f64 = torch.float64
-            t0 = clock()
-            for _ in range(n):
-                w = torch.tensor(3.0, requires_grad=True, dtype=f64)
-                b = torch.tensor(4.0, requires_grad=True, dtype=f64)
-                z = (2 * w + b) * (b + 1)
-                z.backward()
-                w.grad.item(), b.grad.item()
-            return clock() - t0
-        impls["torch"] = torch_run
-    return impls
+    elif impl == "torch":
+        run = _w1_torch()
+    else:
+        raise ValueError(impl)
+    return run
 
 
-def w1_check():
-    import zeroin
+def _w1_torch():
+    torch = torch_mod()
+    f64 = torch.float64
+
+    def run(n):
+        t0 = clock()
+        for _ in range(n):
+            w = torch.tensor(3.0, requires_grad=True, dtype=f64)
+            b = torch.tensor(4.0, requires_grad=True, dtype=f64)
+            z = (2 * w + b) * (b + 1)
+            z.backward()
+            w.grad.item(), b.grad.item()
+        return clock() - t0
+    return run
+
+
+def w1_check(zeroin):
     w = zeroin.tensor(3.0, requires_grad=True)
     b = zeroin.tensor(4.0, requires_grad=True)
     z = (2 * w + b) * (b + 1)
@@ -279,85 +325,90 @@ class NumpyMLP:
 # --- W3: MLP step 784-256-128-10, float32 ------------------------------------------------
 
 W3_SIZES = [784, 256, 128, 10]
+W3_VARIANTS = ("ops", "nn")
 
 
-def w3(batch, lr=0.01, with_torch=True):
+def w3(impl, variant, batch, lr=0.01):
+    """``step()``: one cross-entropy SGD step of the W3 MLP; returns the loss.
+
+    ``variant`` "ops" is the model written with public ops (``x @ W1 + b1``, ``relu``,
+    ``cross_entropy``, SGD by hand under ``no_grad``); "nn" uses ``nn.Linear`` layers and
+    ``optim.SGD``. NumPy's hand-written step is the same for both.
+    """
+    if variant not in W3_VARIANTS:
+        raise ValueError(f"W3 variant {variant!r}: choose from {W3_VARIANTS}")
     rng = np.random.default_rng(3)
     x = rng.standard_normal((batch, 784)).astype(np.float32)
     y = rng.integers(0, 10, batch)
     params = init_mlp(W3_SIZES, np.float32, seed=30)
-    impls, losses = {}, {}
+    if impl == "numpy":
+        net = NumpyMLP(params, lr)
+        return lambda: net.ce_step(x, y)
+    if impl == "zeroin":
+        import zeroin
+        lib = dict(lib=zeroin, tensor=zeroin.tensor, relu=zeroin.relu, no_grad=zeroin.no_grad,
+                   ce=zeroin.nn.functional.cross_entropy, target=y)
+    elif impl == "torch":
+        torch = torch_mod()
+        lib = dict(lib=torch, tensor=torch.from_numpy, relu=torch.relu, no_grad=torch.no_grad,
+                   ce=torch.nn.functional.cross_entropy, target=torch.from_numpy(y))
+    else:
+        raise ValueError(impl)
+    if variant == "nn":
+        return _w3_nn(impl, lib, x, params, lr)
+    return _w3_ops(lib, x, params, lr)
 
-    import zeroin
-    F, optim = zeroin.nn.functional, zeroin.optim
-    model = zeroin_mlp(params)
-    opt = optim.SGD(model.parameters(), lr=lr)
-    xz = zeroin.tensor(x)
 
-    def zeroin_step():
+def _w3_ops(lib, x, params, lr):
+    """The W3 step as a user writes it with tensors and ops (zeroin and torch alike)."""
+    tensor, relu, ce, y = lib["tensor"], lib["relu"], lib["ce"], lib["target"]
+    no_grad = lib["no_grad"]
+    w1, w2, w3_ = (tensor(w.T.copy()).requires_grad_() for w, _ in params)
+    b1, b2, b3 = (tensor(b.copy()).requires_grad_() for _, b in params)
+    ps = (w1, w2, w3_, b1, b2, b3)
+    xt = tensor(x)
+
+    def step():
+        h = relu(xt @ w1 + b1)
+        h = relu(h @ w2 + b2)
+        loss = ce(h @ w3_ + b3, y)
+        loss.backward()
+        with no_grad():
+            for p in ps:
+                p -= lr * p.grad
+                p.grad = None
+        return loss
+    return step
+
+
+def _w3_nn(impl, lib, x, params, lr):
+    """The W3 step with nn.Linear layers and optim.SGD (zeroin and torch alike)."""
+    model = zeroin_mlp(params) if impl == "zeroin" else torch_mlp(params)
+    opt = lib["lib"].optim.SGD(model.parameters(), lr=lr)
+    xt, ce, y = lib["tensor"](x), lib["ce"], lib["target"]
+
+    def step():
         opt.zero_grad()
-        loss = F.cross_entropy(model(xz), y)
+        loss = ce(model(xt), y)
         loss.backward()
         opt.step()
         return loss
-
-    zeroin_run = _timed(zeroin_step)
-    losses["zeroin"] = [zeroin_step().item() for _ in range(3)]
-    impls["zeroin"] = zeroin_run
-
-    net = NumpyMLP(params, lr)
-
-    numpy_run = _timed(lambda: net.ce_step(x, y))
-    losses["numpy"] = [net.ce_step(x, y) for _ in range(3)]
-    impls["numpy"] = numpy_run
-
-    if with_torch and have("torch"):
-        torch = torch_mod()
-        tm = torch_mlp(params)
-        topt = torch.optim.SGD(tm.parameters(), lr=lr)
-        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-        tce = torch.nn.functional.cross_entropy
-
-        def torch_step():
-            topt.zero_grad()
-            loss = tce(tm(xt), yt)
-            loss.backward()
-            topt.step()
-            return loss
-
-        torch_run = _timed(torch_step)
-        losses["torch"] = [torch_step().item() for _ in range(3)]
-        impls["torch"] = torch_run
-    return impls, losses
+    return step
 
 
-def w3_steps_rss(steps, batch=128, mark=100):
-    """RSS (bytes) after ``mark`` W3 zeroin steps and after ``steps``."""
-    impls, _ = w3(batch, with_torch=False)
-    run = impls["zeroin"]
+def w3_steps_rss(variant, steps, batch=128, mark=100):
+    """RSS (bytes) after ``mark`` zeroin W3 steps and after ``steps``."""
+    run = timed(w3("zeroin", variant, batch))
     run(mark)
     r1 = rss()
     run(steps - mark)
     return r1, rss()
 
 
-def rss():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def peak_rss():
-    """Peak RSS of this process (VmHWM: unlike ru_maxrss it is not inherited over exec)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
-
-
 # --- W4: micrograd's demo, 2-16-16-1 on two moons, hinge loss + L2, float64 ---------------
 
 W4_SIZES = [2, 16, 16, 1]
+W4_LR, W4_ALPHA = 0.05, 1e-4
 
 
 def moons(n=100, noise=0.1, seed=4):
@@ -374,38 +425,45 @@ def moons(n=100, noise=0.1, seed=4):
     return x, y
 
 
-def w4(lr=0.05, alpha=1e-4):
+def w4(impl):
+    """``step()``: one full-batch step of micrograd's demo; returns the loss."""
     x, y = moons()
     params = init_mlp(W4_SIZES, np.float64, seed=40)
-    impls, losses = {}, {}
+    if impl in ("zeroin", "torch"):
+        return _w4_engine(impl, x, y, params, W4_LR, W4_ALPHA)
+    build = dict(numpy=_w4_numpy, micrograd=_w4_micrograd)
+    if impl not in build:
+        raise ValueError(impl)
+    return build[impl](x, y, params, W4_LR, W4_ALPHA)
 
-    import zeroin
-    optim = zeroin.optim
-    model = zeroin_mlp(params)
+
+def _w4_engine(impl, x, y, params, lr, alpha):
+    """The same step on zeroin and torch: nn.Linear layers and optim.SGD."""
+    if impl == "zeroin":
+        import zeroin as lib
+        model, tensor = zeroin_mlp(params), lib.tensor
+    else:
+        lib = torch_mod()
+        model, tensor = torch_mlp(params), lib.from_numpy
     ps = list(model.parameters())
-    opt = optim.SGD(ps, lr=lr)
-    xz = zeroin.tensor(x)
-    yz = zeroin.tensor(y.reshape(-1, 1))
+    opt = lib.optim.SGD(ps, lr=lr)
+    xt, yt = tensor(x), tensor(y.reshape(-1, 1))
 
-    def zeroin_step():
+    def step():
         opt.zero_grad()
-        scores = model(xz)
-        data_loss = zeroin.relu(1 - yz * scores).mean()
-        reg = alpha * sum((p * p).sum() for p in ps)
-        loss = data_loss + reg
+        loss = lib.relu(1 - yt * model(xt)).mean() + alpha * sum((p * p).sum() for p in ps)
         loss.backward()
         opt.step()
         return loss
+    return step
 
-    zeroin_run = _timed(zeroin_step)
-    losses["zeroin"] = [zeroin_step().item() for _ in range(3)]
-    impls["zeroin"] = zeroin_run
 
+def _w4_numpy(x, y, params, lr, alpha):
     w = [p[0].copy() for p in params]
     b = [p[1].copy() for p in params]
     ycol = y.reshape(-1, 1)
 
-    def numpy_step():
+    def step():
         acts = [x]
         h = x
         for i in range(3):
@@ -424,57 +482,32 @@ def w4(lr=0.05, alpha=1e-4):
             w[i] -= lr * gw
             b[i] -= lr * gb
         return float(loss)
+    return step
 
-    numpy_run = _timed(numpy_step)
-    losses["numpy"] = [numpy_step() for _ in range(3)]
-    impls["numpy"] = numpy_run
 
-    if have("torch"):
-        torch = torch_mod()
-        tm = torch_mlp(params)
-        tps = list(tm.parameters())
-        topt = torch.optim.SGD(tps, lr=lr)
-        xt = torch.from_numpy(x)
-        yt = torch.from_numpy(y.reshape(-1, 1))
+def _w4_micrograd(x, y, params, lr, alpha):
+    from micrograd.engine import Value
+    from micrograd.nn import MLP
+    mlp = MLP(2, [16, 16, 1])
+    for layer, (wl, bl) in zip(mlp.layers, params):
+        for neuron, wrow, bv in zip(layer.neurons, wl, bl):
+            for p, v in zip(neuron.w, wrow):
+                p.data = float(v)
+            neuron.b.data = float(bv)
+    mps = mlp.parameters()
+    xs = [[Value(float(a)) for a in row] for row in x]
 
-        def torch_step():
-            topt.zero_grad()
-            loss = torch.relu(1 - yt * tm(xt)).mean() + alpha * sum((p * p).sum() for p in tps)
-            loss.backward()
-            topt.step()
-            return loss
-
-        torch_run = _timed(torch_step)
-        losses["torch"] = [torch_step().item() for _ in range(3)]
-        impls["torch"] = torch_run
-
-    if have("micrograd"):
-        from micrograd.engine import Value
-        from micrograd.nn import MLP
-        mlp = MLP(2, [16, 16, 1])
-        for layer, (wl, bl) in zip(mlp.layers, params):
-            for neuron, wrow, bv in zip(layer.neurons, wl, bl):
-                for p, v in zip(neuron.w, wrow):
-                    p.data = float(v)
-                neuron.b.data = float(bv)
-        mps = mlp.parameters()
-        xs = [[Value(float(a)) for a in row] for row in x]
-
-        def micrograd_step():
-            scores = [mlp(row) for row in xs]
-            data_loss = sum((1 + -float(yi) * si).relu() for yi, si in zip(y, scores)) \
-                * (1.0 / len(y))
-            loss = data_loss + alpha * sum(p * p for p in mps)
-            mlp.zero_grad()
-            loss.backward()
-            for p in mps:
-                p.data -= lr * p.grad
-            return loss
-
-        micrograd_run = _timed(micrograd_step)
-        losses["micrograd"] = [micrograd_step().data for _ in range(3)]
-        impls["micrograd"] = micrograd_run
-    return impls, losses
+    def step():
+        scores = [mlp(row) for row in xs]
+        data_loss = sum((1 + -float(yi) * si).relu() for yi, si in zip(y, scores)) \
+            * (1.0 / len(y))
+        loss = data_loss + alpha * sum(p * p for p in mps)
+        mlp.zero_grad()
+        loss.backward()
+        for p in mps:
+            p.data -= lr * p.grad
+        return loss
+    return step
 
 
 # --- W5: time to 97% test accuracy on sklearn's digits ---------------------------------
@@ -495,60 +528,65 @@ def digits_split(seed=5):
     return x[tr], y[tr], x[te], y[te]
 
 
-def w5(target=0.97, max_epochs=100, batch=32, lr=0.01, momentum=0.9):
-    """Per implementation: (wall seconds to reach ``target`` test accuracy, epochs, acc)."""
+def w5(impl, target=0.97, max_epochs=100, batch=32, lr=0.01, momentum=0.9):
+    """(wall seconds to reach ``target`` test accuracy or None, epochs, accuracy)."""
     xtr, ytr, xte, yte = digits_split()
     params = init_mlp(W5_SIZES, np.float32, seed=50)
     orders = [np.random.default_rng(500 + e).permutation(len(ytr)) for e in range(max_epochs)]
-    results = {}
+    if impl == "zeroin":
+        step, accuracy = _w5_zeroin(params, lr, momentum, xte, yte)
+    elif impl == "numpy":
+        net = NumpyMLP(params, lr, momentum)
+        step = net.ce_step
+        accuracy = lambda: float((net.predict(xte) == yte).mean())  # noqa: E731
+    elif impl == "torch":
+        step, accuracy = _w5_torch(params, lr, momentum, xte, yte)
+    else:
+        raise ValueError(impl)
+    t0 = clock()
+    acc = 0.0
+    for epoch in range(max_epochs):
+        order = orders[epoch]
+        for i in range(0, len(order), batch):
+            idx = order[i:i + batch]
+            step(xtr[idx], ytr[idx])
+        acc = accuracy()
+        if acc >= target:
+            return clock() - t0, epoch + 1, acc
+    return None, max_epochs, acc
 
-    def train(step, accuracy):
-        t0 = clock()
-        acc = 0.0
-        for epoch in range(max_epochs):
-            order = orders[epoch]
-            for i in range(0, len(order), batch):
-                idx = order[i:i + batch]
-                step(xtr[idx], ytr[idx])
-            acc = accuracy()
-            if acc >= target:
-                return clock() - t0, epoch + 1, acc
-        return None, max_epochs, acc
 
+def _w5_zeroin(params, lr, momentum, xte, yte):
     import zeroin
     F = zeroin.nn.functional
     model = zeroin_mlp(params)
     opt = zeroin.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     xte_z = zeroin.tensor(xte)
 
-    def zstep(xb, yb):
+    def step(xb, yb):
         opt.zero_grad()
         F.cross_entropy(model(zeroin.tensor(xb)), yb).backward()
         opt.step()
 
-    def zacc():
+    def accuracy():
         with zeroin.no_grad():
             return float((model(xte_z).data.argmax(axis=1) == yte).mean())
-    results["zeroin"] = train(zstep, zacc)
+    return step, accuracy
 
-    net = NumpyMLP(params, lr, momentum)
-    results["numpy"] = train(lambda xb, yb: net.ce_step(xb, yb),
-                             lambda: float((net.predict(xte) == yte).mean()))
 
-    if have("torch"):
-        torch = torch_mod()
-        tm = torch_mlp(params)
-        topt = torch.optim.SGD(tm.parameters(), lr=lr, momentum=momentum)
-        tce = torch.nn.functional.cross_entropy
-        xte_t = torch.from_numpy(xte)
+def _w5_torch(params, lr, momentum, xte, yte):
+    torch = torch_mod()
+    tm = torch_mlp(params)
+    topt = torch.optim.SGD(tm.parameters(), lr=lr, momentum=momentum)
+    tce = torch.nn.functional.cross_entropy
+    xte_t = torch.from_numpy(xte)
 
-        def tstep(xb, yb):
-            topt.zero_grad()
-            tce(tm(torch.from_numpy(xb)), torch.from_numpy(yb)).backward()
-            topt.step()
+    def step(xb, yb):
+        topt.zero_grad()
+        tce(tm(torch.from_numpy(xb)), torch.from_numpy(yb)).backward()
+        topt.step()
 
-        def tacc():
-            with torch.no_grad():
-                return float((tm(xte_t).argmax(dim=1).numpy() == yte).mean())
-        results["torch"] = train(tstep, tacc)
-    return results
+    def accuracy():
+        with torch.no_grad():
+            return float((tm(xte_t).argmax(dim=1).numpy() == yte).mean())
+    return step, accuracy

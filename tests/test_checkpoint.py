@@ -198,3 +198,181 @@ def test_state_dict_that_does_not_fit_names_the_parameter(tmp_path):
     state = zeroin.load(tmp_path / "m.npz")["model"]
     with pytest.raises(ValueError, match=r"'0\.weight'.*\(8, 3\).*\(4, 3\)"):
         _mlp(4).load_state_dict(state)
+
+
+# --- PyTorch's save/load arguments, tensors, file objects ----------------------------------
+
+def test_pytorch_arguments_and_tensor_state_dicts_round_trip(tmp_path):
+    import io
+    import pickle
+
+    from zeroin import optim
+    zeroin.manual_seed(0)
+    model = _mlp(4)
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    _train_steps(model, opt, 2)
+    state = {k: zeroin.tensor(np.asarray(v)) for k, v in model.state_dict().items()}
+    obj = {"model": state, "optimizer": opt.state_dict(), "epoch": 3}
+    path = tmp_path / "ck.pt"
+    zeroin.save(obj, path, pickle_module=pickle, pickle_protocol=2,
+                _use_new_zipfile_serialization=True)
+    options = [{}, {"map_location": "cpu"}, {"weights_only": True}, {"weights_only": False},
+               {"map_location": lambda storage, loc: storage}, {"mmap": False},
+               {"map_location": {"cpu": "cpu"}}]
+    if hasattr(zeroin, "device"):
+        options.append({"map_location": zeroin.device("cpu")})
+    for kwargs in options:
+        back = zeroin.load(path, **kwargs)
+        assert isinstance(back["model"]["0.weight"], zeroin.Tensor)
+        np.testing.assert_array_equal(back["model"]["0.weight"].data, state["0.weight"].data)
+        assert back["epoch"] == 3
+    back = zeroin.load(path)
+    fresh = _mlp(4)
+    fresh.load_state_dict({k: v.data for k, v in back["model"].items()})
+    opt2 = optim.Adam(fresh.parameters(), lr=0.5)
+    opt2.load_state_dict(back["optimizer"])
+    assert _train_steps(model, opt, 2, seed=1) == _train_steps(fresh, opt2, 2, seed=1)
+    buf = io.BytesIO()                                   # file objects, as torch.save takes
+    zeroin.save(obj, buf)
+    buf.seek(0)
+    np.testing.assert_array_equal(zeroin.load(buf)["model"]["2.bias"].data,
+                                  state["2.bias"].data)
+    with pytest.raises(ValueError, match=r"map_location='cuda'.*CPU.*map_location='cpu'"):
+        zeroin.load(path, map_location="cuda")
+
+
+def test_saving_a_module_keeps_its_clear_error(tmp_path):
+    from zeroin import nn
+    with pytest.raises(CheckpointError, match=r"type Linear.*model\.state_dict\(\)"):
+        zeroin.save(nn.Linear(2, 2), tmp_path / "m.npz")
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- messages ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("content", [b"P", b"PK", b"PK\x03"])
+def test_tiny_files_get_no_unsafe_advice(tmp_path, content):
+    path = tmp_path / "tiny.npz"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=rf"tiny\.npz is {len(content)} byte\(s\) long.*"
+                                              r"truncated") as e:
+        zeroin.load(path)
+    assert "pickle" not in str(e.value)
+
+
+def test_object_arrays_are_named_not_called_corrupted(tmp_path):
+    path = tmp_path / "objects.npz"
+    np.savez(path, ok=np.ones(2), things=np.array([{"a": 1}, None], dtype=object))
+    with pytest.raises(CheckpointError, match=r"objects\.npz holds 'things', an array of "
+                                              r"Python objects.*never unpickles") as e:
+        zeroin.load(path)
+    assert "corrupted" not in str(e.value)
+
+
+def _deny_writes(monkeypatch, tmp_path):
+    """A folder this process cannot write to (root ignores chmod, so simulate it there)."""
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o500)
+    else:
+        import tempfile
+
+        def refuse(*args, **kwargs):
+            raise PermissionError(13, "Permission denied",
+                                  str(folder / ".x.npz.zeroin-1-abc.tmp"))
+        monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    return folder
+
+
+def test_unwritable_folder_names_the_checkpoint_and_save(tmp_path, monkeypatch):
+    folder = _deny_writes(monkeypatch, tmp_path)
+    try:
+        with pytest.raises(PermissionError, match=r"^save: cannot write .*locked/x\.npz: "
+                                                  r"Permission denied; choose a folder") as e:
+            zeroin.save({"w": np.ones(2)}, folder / "x.npz")
+        assert ".tmp" not in str(e.value)
+    finally:
+        folder.chmod(0o700)
+
+
+def test_saving_onto_a_folder_says_so(tmp_path):
+    (tmp_path / "model.npz").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"save: cannot write .*model\.npz: it is a "
+                                                r"folder"):
+        zeroin.save({"w": np.ones(2)}, tmp_path / "model.npz")
+    with pytest.raises(FileNotFoundError, match="it is a folder"):
+        zeroin.load(tmp_path / "model.npz")
+
+
+# --- interrupted saves ---------------------------------------------------------------------
+
+def _temporaries(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_stale_temporaries_are_removed_by_the_next_save_and_load(tmp_path):
+    path = tmp_path / "model.npz"
+    zeroin.save({"w": np.ones(3)}, path)
+    dead = tmp_path / ".model.npz.zeroin-999999999-abcd.tmp"   # no such pid
+    mine_old = tmp_path / f".model.npz.zeroin-{os.getpid()}-efgh.tmp"
+    alive_old = tmp_path / f".model.npz.zeroin-{os.getppid()}-ijkl.tmp"
+    alive_new = tmp_path / f".model.npz.zeroin-{os.getppid()}-mnop.tmp"
+    foreign = tmp_path / ".model.npz.1234.tmp"                # not named by zeroin: kept
+    other = tmp_path / ".other.npz.zeroin-999999999-qrst.tmp"  # another file's: kept
+    for p in (dead, mine_old, alive_old, alive_new, foreign, other):
+        p.write_bytes(b"x" * 100)
+    os.utime(alive_old, (1, 1))                                 # from 1970: stale
+    zeroin.load(path)
+    assert _temporaries(tmp_path) == sorted([alive_new.name, foreign.name, other.name])
+    dead.write_bytes(b"x")
+    zeroin.save({"w": np.zeros(3)}, path)
+    assert _temporaries(tmp_path) == sorted([alive_new.name, foreign.name, other.name])
+
+
+_WRITER = r"""
+import sys, numpy as np, zeroin
+zeroin.save({"w": np.full(int(sys.argv[2]), float(sys.argv[3]))}, sys.argv[1])
+"""
+
+
+def test_save_killed_mid_write_keeps_the_old_checkpoint_and_no_temporaries_pile_up(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    path = tmp_path / "big.npz"
+    n = 6_000_000                                               # 48 MB of float64
+    zeroin.save({"w": np.full(n, 1.0)}, path)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [os.path.dirname(os.path.dirname(zeroin.__file__))]
+        + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+    killed_mid_write = 0
+    for i in range(10):
+        proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(path), str(n),
+                                 str(i + 2.0)], env=env)
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None:
+            temps = [p for p in tmp_path.iterdir()
+                     if p.name.startswith(f".big.npz.zeroin-{proc.pid}-")]
+            if temps and temps[0].stat().st_size > 1_000_000:    # half written
+                break
+            time.sleep(0.002)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            killed_mid_write += 1
+        proc.wait()
+        # at most the one temporary of the writer just killed: each save cleaned up the
+        # ones before it; and the checkpoint is whole (read without zeroin.load, which
+        # would clean up too)
+        assert len(_temporaries(tmp_path)) <= 1
+        with np.load(path, allow_pickle=False) as npz:
+            w = npz["w"]
+        assert w.shape == (n,) and w[0] == w[-1]
+    print(f"killed mid-write: {killed_mid_write} of 10")
+    assert killed_mid_write >= 8
+    data = zeroin.load(path)["w"]                       # the load also cleans up
+    assert data.shape == (n,) and data[0] == data[-1]
+    assert _temporaries(tmp_path) == []
+    zeroin.save({"w": np.zeros(2)}, path)
+    assert _temporaries(tmp_path) == []

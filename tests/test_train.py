@@ -298,7 +298,11 @@ def test_tqdm_bar_with_live_loss_on_a_terminal():
     fit(model, loss_fn, opt, data, epochs=3, file=buf)
     out = buf.getvalue()
     assert "\r" in out and "loss" in out and "step" in out      # a redrawn bar
-    assert not any(line.startswith("epoch ") for line in out.splitlines())   # no plain lines
+    # and one line per epoch stays on the screen once each epoch's bar is cleared
+    epoch_lines = [seg for line in out.splitlines() for seg in line.split("\r")
+                   if seg.startswith("epoch ") and seg.rstrip().endswith("s")
+                   and "it/s" not in seg and "step/s" not in seg]
+    assert [seg.split()[1] for seg in epoch_lines] == ["1/3", "2/3", "3/3"]
 
 
 def test_falls_back_to_lines_without_tqdm(monkeypatch):
@@ -354,3 +358,110 @@ def test_evaluate_and_predict_do_not_record_graph():
     assert res["loss"] == pytest.approx(np.mean((out - y) ** 2))
     assert res["mse"] == pytest.approx(res["loss"])
     assert all(p.grad is None for p in model.parameters())
+
+
+# --- progress lines fit the terminal -------------------------------------------------------
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_epoch_lines_fit_80_and_120_columns(columns, monkeypatch):
+    import os
+    import shutil
+    monkeypatch.setattr(shutil, "get_terminal_size",
+                        lambda fallback=(80, 24): os.terminal_size((columns, 24)))
+    zeroin.manual_seed(0)
+    X = np.random.default_rng(0).normal(size=(64, 3))
+    y = X @ np.ones((3, 2))
+    model = nn.Linear(3, 2)
+    buf = _FakeTTY()
+    fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.05), (X, y), (X, y),
+        epochs=12, metrics=["r2", "mae"], verbose=2, file=buf)
+    lines = buf.getvalue().splitlines()
+    assert len(lines) == 12
+    assert all(len(line) < columns for line in lines), max(map(len, lines))
+    assert all(line.startswith("epoch ") and "loss" in line for line in lines)
+    if columns == 120:                    # room for every number, full names
+        assert "val_r2" in lines[0] and "val_mae" in lines[0] and lines[0].endswith("s")
+
+
+# --- checks before training ----------------------------------------------------------------
+
+def test_nan_in_data_is_a_data_error_before_any_step():
+    model, loss_fn, opt, (X, y) = _linear_setup()
+    before = _weights(model)
+    Xb = X.copy()
+    Xb[17, 0] = np.nan
+    with pytest.raises(ValueError, match=r"inputs of train_data hold NaN in row 17.*not a "
+                                         r"divergence"):
+        fit(model, loss_fn, opt, (Xb, y), epochs=2, verbose=0)
+    yb = y.copy()
+    yb[[5, 9]] = np.inf
+    with pytest.raises(ValueError, match=r"targets of val_data hold Inf in row 5, the first "
+                                         r"of 2"):
+        fit(model, loss_fn, opt, (X, y), (X, yb), epochs=2, verbose=0)
+    loader = DataLoader(TensorDataset(Xb, y), batch_size=8)
+    with pytest.raises(ValueError, match="row 17"):
+        fit(model, loss_fn, opt, loader, epochs=2, verbose=0)
+    assert _same(before, _weights(model))              # nothing was trained
+
+
+def test_nan_in_a_plain_dataset_is_caught_at_its_batch():
+    class Plain(zeroin.data.Dataset):
+        def __len__(self):
+            return 16
+
+        def __getitem__(self, i):
+            return np.array([np.inf if i == 11 else 1.0]), np.array([1.0])
+
+    model, loss_fn, opt, _ = _linear_setup()
+    with pytest.raises(ValueError, match=r"inputs of train_data hold Inf in row 3 of the batch "
+                                         r"of epoch 1, step 2"):
+        fit(model, loss_fn, opt, Plain(), batch_size=8, shuffle=False, epochs=1, verbose=0)
+
+
+def test_scheduler_class_or_of_another_optimizer_is_refused():
+    model, loss_fn, opt, data = _linear_setup()
+    with pytest.raises(TypeError, match=r"got the class StepLR; pass StepLR\(optimizer"):
+        fit(model, loss_fn, opt, data, scheduler=optim.lr_scheduler.StepLR, verbose=0)
+    other = optim.SGD(nn.Linear(1, 1).parameters(), lr=0.1)
+    sched = optim.lr_scheduler.StepLR(other, step_size=1)
+    with pytest.raises(ValueError, match="built on another optimizer"):
+        fit(model, loss_fn, opt, data, scheduler=sched, verbose=0)
+    with pytest.raises(TypeError, match="step"):
+        fit(model, loss_fn, opt, data, scheduler=0.5, verbose=0)
+
+
+def test_data_is_cast_to_the_models_dtype():
+    zeroin.manual_seed(0)
+    X, y = make_linear(100, seed=0)
+    model = nn.Linear(1, 1)
+    h = fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1),
+            (X.astype(np.float32), y.astype(np.float32)), epochs=20, verbose=0)
+    assert model.weight.data.dtype == np.float64 and h["loss"][-1] < 0.1
+    res = evaluate(model, nn.MSELoss(), (X.astype(np.float32), y.astype(np.float32)))
+    assert res["loss"] < 0.1
+
+
+def test_training_loop_pieces_are_named():
+    from zeroin.train import TrainingLoop
+    model, loss_fn, opt, data = _linear_setup()
+    loop = TrainingLoop(model, loss_fn, opt, data, epochs=50, epsilon=0.05, verbose=0)
+    assert [c.__name__ for c in loop.stop_conditions] == ["epsilon_reached",
+                                                          "patience_exhausted"]
+    h = loop.run()
+    assert h.stopped_reason == "epsilon" and h.epochs_run < 50
+
+
+def test_nan_in_plain_validation_data_is_refused_before_training():
+    class Plain(zeroin.data.Dataset):
+        def __len__(self):
+            return 30
+
+        def __getitem__(self, i):
+            return np.array([1.0]), np.array([np.nan if i == 21 else 1.0])
+
+    model, loss_fn, opt, data = _linear_setup()
+    before = _weights(model)
+    with pytest.raises(ValueError, match=r"targets of val_data hold NaN in row 21"):
+        fit(model, loss_fn, opt, data, DataLoader(Plain(), batch_size=8), epochs=2,
+            verbose=0)
+    assert _same(before, _weights(model))

@@ -6,6 +6,13 @@ JSON string describing the nesting (dicts, lists, tuples, numbers, strings, bool
 Files are written to a temporary name in the same folder and renamed, so an interrupted
 save never leaves a half-written checkpoint behind, and are read with
 ``numpy.load(allow_pickle=False)``: loading a file runs no code from it.
+
+``save(obj, f)`` and ``load(f, map_location=None, weights_only=None)`` take PyTorch's
+arguments, so ``torch.save``/``torch.load`` code runs unchanged after ``import zeroin as
+torch``: ``f`` is a path or a binary file object; ``map_location`` may name the CPU (there
+is no other device); ``weights_only`` is accepted either way because nothing is ever
+unpickled (the file format is the same); ``pickle_module``/``pickle_protocol`` are
+accepted and unused. Tensors come back as tensors, NumPy arrays as arrays.
 """
 from __future__ import annotations
 
@@ -22,7 +29,7 @@ from .function import ZeroinError
 __all__ = ["save", "load", "CheckpointError"]
 
 _STRUCTURE_KEY = "__zeroin_structure__"
-_FORMAT = 1
+_FORMAT = 2                 # 2 adds {"__tensor__": key}; files without tensors stay format 1
 
 
 class CheckpointError(ZeroinError, ValueError):
@@ -32,8 +39,9 @@ class CheckpointError(ZeroinError, ValueError):
 def _encode(obj, path, arrays):
     """JSON-able description of ``obj``; arrays go into ``arrays`` under their key path."""
     where = "/".join(path) or "<root>"
+    tag = "__array__"
     if isinstance(obj, Tensor):
-        obj = obj.data
+        obj, tag = obj.data, "__tensor__"
     if isinstance(obj, np.ndarray) or isinstance(obj, np.generic):
         arr = np.asarray(obj)
         if arr.dtype.kind not in "biufcUS":
@@ -47,7 +55,7 @@ def _encode(obj, path, arrays):
         while key in arrays or key == _STRUCTURE_KEY:
             key, n = f"{base}#{n}", n + 1
         arrays[key] = arr
-        return {"__array__": key}
+        return {tag: key}
     if obj is None or isinstance(obj, (bool, str)):
         return obj
     if isinstance(obj, (int, float)):
@@ -76,12 +84,13 @@ def _encode(obj, path, arrays):
 
 def _decode(node, arrays, path):
     if isinstance(node, dict):
-        if "__array__" in node:
-            key = node["__array__"]
-            if key not in arrays:
-                raise CheckpointError(f"load: {path} lacks the array {key!r}: the file is "
-                                      f"incomplete or corrupted")
-            return arrays[key]
+        for tag in ("__array__", "__tensor__"):
+            if tag in node:
+                key = node[tag]
+                if key not in arrays:
+                    raise CheckpointError(f"load: {path} lacks the array {key!r}: the file "
+                                          f"is incomplete or corrupted")
+                return arrays[key] if tag == "__array__" else Tensor(arrays[key])
         if "__float__" in node:
             return float(node["__float__"])
         if "__dict__" in node:
@@ -94,28 +103,41 @@ def _decode(node, arrays, path):
     return node
 
 
-def save(obj, path):
-    """Write ``obj`` (a nested dict/list of arrays, numbers and strings) to ``path`` as .npz.
+def save(obj, f, pickle_module=None, pickle_protocol=None,
+         _use_new_zipfile_serialization=True, _disable_byteorder_record=False):
+    """Write ``obj`` (a nested dict/list of tensors, arrays, numbers and strings, such as
+    a ``state_dict`` or ``{"model": ..., "optimizer": opt.state_dict()}``) as .npz.
 
-    Arrays keep their dtype and shape; Python numbers, strings, booleans and None come
-    back as themselves. The write is atomic: a temporary file in the same folder, then
-    ``os.replace``. The file name is used as given (no ``.npz`` is appended).
+    ``f`` is a path or a binary file object (``io.BytesIO``). Arrays and tensors keep
+    their dtype and shape; Python numbers, strings, booleans and None come back as
+    themselves. A path is written atomically: a temporary file in the same folder, then
+    ``os.replace`` (stale temporaries of interrupted saves are removed first). The file
+    name is used as given (no ``.npz`` is appended). PyTorch's ``pickle_module``,
+    ``pickle_protocol`` and ``_use_new_zipfile_serialization`` are accepted and unused:
+    nothing is pickled. A module itself cannot be saved: save ``model.state_dict()``.
     """
-    path = Path(path)
     arrays = {}
     structure = _encode(obj, [], arrays)
-    meta = json.dumps({"format": _FORMAT, "library": "zeroin", "root": structure})
-    with atomic_open(path) as f:     # a file object, so np.savez appends no ".npz"
-        np.savez(f, **{_STRUCTURE_KEY: np.array(meta)}, **arrays)
+    fmt = _FORMAT if "__tensor__" in json.dumps(structure) else 1
+    meta = json.dumps({"format": fmt, "library": "zeroin", "root": structure})
+    members = {_STRUCTURE_KEY: np.array(meta), **arrays}
+    if hasattr(f, "write"):
+        np.savez(f, **members)
+        return f
+    path = Path(f)
+    with atomic_open(path, op="save") as fh:   # a file object: np.savez appends no ".npz"
+        np.savez(fh, **members)
     return path
 
 
-def _check_magic(path):
+def _check_magic(path, head):
     """Refuse what is not a zip archive before NumPy guesses (it offers to unpickle)."""
-    with open(path, "rb") as f:
-        head = f.read(6)
-    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")) or len(head) < 4:
-        return          # an .npz, or too short to tell: np.load reports it as truncated
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return
+    if len(head) < 4:
+        raise CheckpointError(f"load: {path} is {len(head)} byte(s) long, too short to be a "
+                              f"checkpoint (an .npz starts with a 4-byte zip header): it is "
+                              f"empty or truncated; save it again or use an older copy")
     if head.startswith(b"\x93NUMPY"):
         raise CheckpointError(f"load: {path} is a single-array .npy file, not an .npz "
                               f"checkpoint; read it with numpy.load, or write checkpoints "
@@ -125,22 +147,72 @@ def _check_magic(path):
                           f"zeroin.save or numpy.savez")
 
 
-def load(path):
-    """Read a file written by :func:`save` (any plain ``.npz`` gives a dict of its arrays).
+def _check_map_location(map_location):
+    """Everything lives on the CPU: accept what names it, refuse another device clearly."""
+    if map_location is None or callable(map_location):
+        return
+    targets = map_location.values() if isinstance(map_location, dict) else [map_location]
+    for t in targets:
+        name = str(getattr(t, "type", t) if not isinstance(t, str) else t)
+        if name.split(":")[0] != "cpu":
+            raise ValueError(f"load: map_location={map_location!r} names a device zeroin "
+                             f"does not have; zeroin runs on the CPU: pass "
+                             f"map_location='cpu' or leave it out")
 
-    Raises ``FileNotFoundError`` for a missing file and :class:`CheckpointError` naming
-    the file when it is truncated, corrupted or not a checkpoint.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"load: no checkpoint at {path}")
-    _check_magic(path)
+
+def _read_members(path, source):
+    """Every array of the .npz (read and CRC-checked), with errors that say what is wrong."""
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}      # reads (and CRC-checks) everything
+        with np.load(source, allow_pickle=False) as npz:
+            arrays = {}
+            for k in npz.files:
+                try:
+                    arrays[k] = npz[k]
+                except ValueError as e:
+                    if "allow_pickle" not in str(e):
+                        raise
+                    raise CheckpointError(
+                        f"load: {path} holds {k!r}, an array of Python objects, which only "
+                        f"pickle can read; zeroin never unpickles (that would run code from "
+                        f"the file). Re-save it with numeric, boolean or string arrays "
+                        f"(numpy.savez of plain arrays, or zeroin.save)") from None
+            return arrays
+    except CheckpointError:
+        raise
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as e:
         raise CheckpointError(f"load: {path} is not a readable checkpoint (truncated or "
                               f"corrupted .npz: {e}); save it again or use an older copy") from None
+
+
+def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None,
+         **pickle_load_args):
+    """Read a file written by :func:`save` (any plain ``.npz`` gives a dict of its arrays).
+
+    ``f`` is a path or a binary file object. PyTorch's arguments are accepted:
+    ``map_location`` may be None, ``"cpu"``, ``zeroin.device("cpu")``, a dict mapping to
+    the CPU or a function (everything loads on the CPU); ``weights_only`` (True or False)
+    changes nothing, as nothing is unpickled either way; ``pickle_module`` and ``mmap``
+    are unused. Raises ``FileNotFoundError`` for a missing file and
+    :class:`CheckpointError` naming the file when it is truncated, corrupted or not a
+    checkpoint. Loading a path first removes stale temporaries of interrupted saves.
+    """
+    _check_map_location(map_location)
+    if hasattr(f, "read"):
+        path, source = getattr(f, "name", "<file object>"), f
+        pos = f.tell() if hasattr(f, "tell") else None
+        head = f.read(6)
+        f.seek(pos or 0)
+    else:
+        path = source = Path(f)
+        if not path.is_file():
+            raise FileNotFoundError(f"load: no checkpoint at {path}" + (
+                " (it is a folder; name the file in it)" if path.is_dir() else ""))
+        from ._io import clean_stale_temporaries
+        clean_stale_temporaries(path)
+        with open(path, "rb") as fh:
+            head = fh.read(6)
+    _check_magic(path, head)
+    arrays = _read_members(path, source)
     if _STRUCTURE_KEY not in arrays:
         return arrays
     try:

@@ -8,20 +8,57 @@
     zeroin evaluate CHECKPOINT DATASET
     zeroin sweep DATASET --lr 0.001,0.01,0.1,1 [...]
 
-Each command's work lives in its own module; this file only parses arguments.
+Each command's work lives in :mod:`zeroin.recipes`; this file parses and checks the
+arguments and turns a user's mistake into one line on stderr and exit code 2 (never a
+traceback).
 """
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+
+_OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam",
+               "adamw"]
+_OPTIMIZER_CLASSES = ("SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW")
+
+
+def _learning_rate(s):
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 0.01, got {s!r}")
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"the learning rate must be a positive finite "
+                                         f"number such as 0.01, got {s!r}")
+    return v
 
 
 def _floats(s):
+    return [_learning_rate(v) for v in s.split(",")]
+
+
+def _at_least_one(what, why=""):
+    def parse(s):
+        try:
+            v = int(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}")
+        if v < 1:
+            raise argparse.ArgumentTypeError(f"{what} must be at least 1, got {v}{why}")
+        return v
+    return parse
+
+
+def _jobs(s):
     try:
-        return [float(v) for v in s.split(",")]
+        v = int(s)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as "
-                                         f"0.01,0.1,1, got {s!r}")
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}")
+    if v == 0:
+        raise argparse.ArgumentTypeError("0 runs nothing: give the number of parallel runs "
+                                         "(1, 2, ...) or -1 for one per core")
+    return v
 
 
 def _ints(s):
@@ -36,7 +73,41 @@ def _ints(s):
     return values
 
 
+class _Chosen(argparse.Action):
+    """Store the value and remember that the user chose it (messages name defaults)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        setattr(namespace, self.dest + "_chosen", True)
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Help that shows each option's default (unless its help already says it)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if ("default" in text or default is None or default is False
+                or default == argparse.SUPPRESS or not action.option_strings):
+            return text
+        if isinstance(default, (list, tuple)):
+            default = ",".join(str(v) for v in default)
+        return f"{text} (default: {default})"
+
+
+def _per_dataset(key):
+    """`` (default: 64,32; digits: 256,128)``: the general default and each recipe's."""
+    from .recipes import RECIPES, TRAIN_DEFAULTS
+
+    def text(v):
+        return ",".join(str(x) for x in v) if isinstance(v, (list, tuple)) else f"{v:g}" \
+            if isinstance(v, float) else str(v)
+    extra = "".join(f"; {name}: {text(r[key])}" for name, r in RECIPES.items() if key in r)
+    return f" (default: {text(TRAIN_DEFAULTS[key])}{extra})"
+
+
 def _add_training_args(p, sweep=False):
+    from .recipes import TRAIN_DEFAULTS as D
     p.add_argument("dataset", help="linear, xor, moons, spirals, sine, digits, mnist "
                                    "(or mnist:DIR for IDX files in DIR), or your own .npz "
                                    "(arrays data and label, or X and y) or .csv file (label "
@@ -50,61 +121,133 @@ def _add_training_args(p, sweep=False):
     p.add_argument("--label-column", default=None,
                    help="for .csv files: the label column's header name or index "
                         "(default: the last column)")
-    p.add_argument("--hidden", type=_ints, default=[64, 32] if not sweep else [32],
-                   help="hidden layer sizes, e.g. 64,32")
+    p.add_argument("--hidden", type=_ints, default=None if not sweep else [32],
+                   help="hidden layer sizes, comma-separated" + (_per_dataset("hidden")
+                                                                  if not sweep else ""))
     p.add_argument("--activation", default="relu",
-                   choices=["relu", "tanh", "sigmoid", "leaky_relu"])
-    p.add_argument("--optimizer", default="adam" if not sweep else "sgd",
-                   choices=["sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop",
-                            "adam", "adamw"])
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--epochs", type=int, default=50 if not sweep else 30)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=None, help="output folder (default ./zeroin-out/...)")
+                   choices=["relu", "tanh", "sigmoid", "leaky_relu"],
+                   help="the nonlinearity after each hidden layer")
+    p.add_argument("--optimizer", default=D["optimizer"] if not sweep else "sgd",
+                   choices=_OPTIMIZERS, action=_Chosen,
+                   help="how the weights move (momentum and nesterov: SGD with momentum 0.9)")
+    p.add_argument("--batch-size", type=_at_least_one("--batch-size"),
+                   default=None if not sweep else 32,
+                   help="samples per gradient step" + (_per_dataset("batch_size")
+                                                       if not sweep else ""))
+    p.add_argument("--epochs", type=_at_least_one("--epochs", " (0 would train nothing and "
+                                                  "write an untrained model)"),
+                   default=None if not sweep else 30,
+                   help="passes over the training data" + (_per_dataset("epochs")
+                                                           if not sweep else ""))
+    p.set_defaults(optimizer_chosen=False)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the initial weights, shuffling and dropout")
+    p.add_argument("--out", default=None,
+                   help="output folder, created if missing (default: a new "
+                        f"zeroin-out/{'sweep' if sweep else 'train'}-DATASET-TIME for each run)")
 
 
 def build_parser():
+    from .recipes import TRAIN_DEFAULTS as D
     parser = argparse.ArgumentParser(
-        prog="zeroin",
-        description="Backpropagation and gradient descent, real, fast and visible.")
+        prog="zeroin", formatter_class=_Formatter,
+        description="Backpropagation and gradient descent, real, fast and visible.\n"
+                    "`zeroin COMMAND --help` explains each command's options.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("tour", help="run every lesson and a short training run; write "
-                                    "zeroin-out/index.html")
-    p.add_argument("--out", default="zeroin-out", help="output folder (default ./zeroin-out)")
+    def command(name, help, description=None):
+        return sub.add_parser(name, help=help, description=description or help,
+                              formatter_class=_Formatter)
+
+    p = command("tour", "run every lesson and a short training run; write "
+                        "OUT/index.html")
+    p.add_argument("--out", default="zeroin-out", help="output folder")
     p.add_argument("--no-train", action="store_true", help="skip the training run")
 
-    p = sub.add_parser("lesson", help="run one lesson of the chapter")
+    p = command("lesson", "run one lesson of the chapter")
     p.add_argument("name", nargs="?", help="lesson name (see --list)")
-    p.add_argument("--out", default="zeroin-out", help="folder for figures (default "
-                                                      "./zeroin-out)")
+    p.add_argument("--out", default="zeroin-out", help="folder for figures")
     p.add_argument("--list", action="store_true", help="list the lessons")
 
-    p = sub.add_parser("train", help="train an MLP on a dataset")
+    p = command("train", "train an MLP on a dataset",
+                "Train an MLP, print one line per epoch, then write model.npz, "
+                "history.json and loss/metric curves into a folder of its own. The defaults "
+                "are a recipe tuned on the validation part of digits.")
     _add_training_args(p)
-    p.add_argument("--lr", type=float, default=0.01, help="learning rate (eta)")
-    p.add_argument("--verbose", type=int, default=1)
+    p.add_argument("--lr", type=_learning_rate, default=None,
+                   help="learning rate (eta): the size of each step against the gradient"
+                        + _per_dataset("lr"))
+    p.add_argument("--schedule", default=None, choices=["cosine", "none"],
+                   help="cosine: lower the learning rate along half a cosine to 0 over "
+                        "the epochs; none: keep it" + _per_dataset("schedule"))
+    p.add_argument("--augment", default=D["augment"], choices=["auto", "shift", "none"],
+                   help="shift: also train on copies of the images moved one pixel "
+                        "(digits, mnist); auto: shift for digits, none otherwise")
+    p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
+                   help="0 quiet; 1 one line per epoch (with a live bar on a terminal); "
+                        "2 one line per epoch only")
 
-    p = sub.add_parser("evaluate", help="evaluate a saved checkpoint on a dataset")
-    p.add_argument("checkpoint")
+    p = command("evaluate", "evaluate a saved checkpoint on a dataset")
+    p.add_argument("checkpoint", help="a model.npz written by `zeroin train`")
     p.add_argument("dataset", help="a built-in name or a .npz/.csv file (the file trained "
                                    "on: its held-out test rows; any other file: every row)")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=_at_least_one("--batch-size"), default=256,
+                   help="samples per forward pass (memory, not results)")
 
-    p = sub.add_parser("sweep", help="one training run per learning rate, in parallel")
+    p = command("sweep", "one training run per learning rate, in parallel")
     _add_training_args(p, sweep=True)
     p.add_argument("--lr", type=_floats, required=True,
                    help="learning rates, comma-separated, e.g. 0.001,0.01,0.1,1")
     p.add_argument("--target", type=float, default=None,
                    help="loss to reach for 'epochs to target' (default: per dataset)")
-    p.add_argument("--jobs", type=int, default=-1, help="parallel runs (-1: all cores)")
+    p.add_argument("--jobs", type=_jobs, default=-1,
+                   help="parallel runs (-1: one per core, -2: all but one, ...)")
     p.add_argument("--backend", default="loky",
-                   help="joblib backend: loky (default), threading, sequential or dask")
+                   help="joblib backend: loky, threading, sequential or dask")
     p.add_argument("--scheduler", default=None,
                    help="Dask scheduler address for --backend dask (default: a local "
                         "cluster)")
     return parser
+
+
+def _user_message(args, e):
+    """One line saying what went wrong and where, prefixed by the command."""
+    if isinstance(e, OSError) and e.strerror and e.filename and e.errno is not None:
+        msg = f"{e.strerror}: {e.filename}"                  # not "[Errno 13] ..."
+    else:
+        msg = str(e) or type(e).__name__
+    head = msg.split(":", 1)[0]
+    if head in _OPTIMIZER_CLASSES and not getattr(args, "optimizer_chosen", True):
+        msg = (f"the default optimizer ({args.optimizer}; choose another with --optimizer) "
+               f"refused the settings: {msg}")
+    # most messages already start with the operation's name ("lesson: ...")
+    return f"zeroin {msg}" if msg.startswith(f"{args.command}:") else \
+        f"zeroin {args.command}: {msg}"
+
+
+def _run(args):
+    if args.command in ("tour", "lesson") and not getattr(args, "list", False):
+        from .recipes import check_out_folder
+        check_out_folder(args.out)
+    if args.command == "tour":
+        from .tour import run_tour
+        run_tour(out=args.out, train=not args.no_train)
+    elif args.command == "lesson":
+        from . import lessons
+        if args.list or not args.name:
+            for name, fn in lessons.LESSONS.items():
+                doc = (fn.__doc__ or "").strip().splitlines()
+                print(f"  {name:<14} {doc[0] if doc else ''}")
+            return
+        lessons.run(args.name, out=args.out)
+    else:
+        from . import recipes
+        if args.command == "train":           # options left out: the dataset's recipe
+            for key, value in recipes.recipe_for(args.dataset).items():
+                if getattr(args, key, None) is None:
+                    setattr(args, key, list(value) if key == "hidden" else value)
+        getattr(recipes, f"{args.command}_command")(args)
 
 
 def main(argv=None):
@@ -118,37 +261,15 @@ def main(argv=None):
         parser.print_help()
         return 0
     try:
-        if args.command == "tour":
-            from .tour import run_tour
-            run_tour(out=args.out, train=not args.no_train)
-        elif args.command == "lesson":
-            from . import lessons
-            if args.list or not args.name:
-                for name, fn in lessons.LESSONS.items():
-                    doc = (fn.__doc__ or "").strip().splitlines()
-                    print(f"  {name:<14} {doc[0] if doc else ''}")
-                return 0
-            lessons.run(args.name, out=args.out)
-        elif args.command == "train":
-            from .commands import train_command
-            train_command(args)
-        elif args.command == "evaluate":
-            from .commands import evaluate_command
-            evaluate_command(args)
-        elif args.command == "sweep":
-            from .commands import sweep_command
-            sweep_command(args)
+        _run(args)
     except BrokenPipeError:         # output piped into `head` and closed early
         sys.stdout = None
         return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError, RuntimeError, ImportError) as e:
-        msg = str(e)
-        # most messages already start with the operation's name ("lesson: ...")
-        print(f"zeroin {msg}" if msg.startswith(f"{args.command}:")
-              else f"zeroin {args.command}: {msg}", file=sys.stderr)
+    except (ValueError, OSError, RuntimeError, ImportError, KeyError) as e:
+        print(_user_message(args, e), file=sys.stderr)
         return 2
     return 0
 

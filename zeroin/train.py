@@ -28,7 +28,7 @@ from .metrics import get_metric
 from .random import manual_seed
 
 __all__ = ["fit", "evaluate", "predict", "History", "StopTraining", "TrainingDiverged",
-           "Callback", "ModelCheckpoint", "LambdaCallback"]
+           "Callback", "ModelCheckpoint", "LambdaCallback", "TrainingLoop", "save_figure"]
 
 
 class StopTraining(Exception):
@@ -138,6 +138,7 @@ class History:
         self.stopped_epoch = None
         self.diverged = False
         self.diverged_at = None
+        self.files = []                 # what zeroin.recipes.train_mlp wrote, if it did
         self.message = ""
         self.params = dict(params or {})
         self.model = None
@@ -194,8 +195,8 @@ class History:
                 f"best_epoch={self.best_epoch}, last={last})")
 
 
-def _save_figure(fig, path):
-    """Write a figure atomically (temporary file in the same folder, then rename).
+def save_figure(fig, path):
+    """Write a Matplotlib figure atomically (temporary file in the same folder, then rename).
 
     The format comes from the file's extension (matplotlib's default, PNG, without one).
     """
@@ -205,6 +206,9 @@ def _save_figure(fig, path):
     with atomic_open(path) as f:
         fig.savefig(f, dpi=110, format=path.suffix[1:].lower() or None)
     return path
+
+
+_save_figure = save_figure          # the old private name
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -278,12 +282,14 @@ def evaluate(model, loss_fn, data, metrics=(), batch_size=1024):
     """
     loader = _loader(data, batch_size, False, "evaluate")
     fns = _metric_fns(metrics)
+    dtype = _param_dtype(model)
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
         model.eval()
     try:
         total, n, outs, tgts = 0.0, 0, [], []
         for xb, yb in loader:
+            xb, yb = _cast(xb, dtype), _cast(yb, dtype)
             out = model(xb)
             if loss_fn is not None:
                 total += float(loss_fn(out, yb).data) * len(xb)
@@ -322,56 +328,83 @@ def predict(model, X, batch_size=1024):
             model.train()
 
 
+_SHORT = {"accuracy": "acc", "val_accuracy": "val_acc"}
+
+
+def _columns(file):
+    """Width to fit: the terminal's (at most 120 used), 80 when not a terminal."""
+    import shutil
+    isatty = getattr(file, "isatty", lambda: False)()
+    cols = shutil.get_terminal_size((80, 24)).columns if isatty else 80
+    return max(40, min(cols, 120))
+
+
 class _Progress:
-    """tqdm bar with live loss on a terminal; one line per epoch otherwise; nothing at 0."""
+    """One line per epoch, fitted to the width of the terminal (80 columns when the output
+    is not a terminal); on a terminal with tqdm (``verbose=1``), a bar with the live loss
+    runs during each epoch and is replaced by that epoch's line. Nothing at ``verbose=0``."""
 
     def __init__(self, verbose, epochs, steps, file):
-        self.verbose, self.epochs, self.file = verbose, epochs, file or sys.stdout
-        self.bar = None
+        self.verbose, self.epochs, self.steps = verbose, epochs, steps
+        self.file = file or sys.stdout
         self.width = len(str(epochs))
+        self.columns = _columns(self.file)
+        self.bar = self.tqdm = None
         if verbose == 1 and getattr(self.file, "isatty", lambda: False)():
             try:
                 from tqdm.auto import tqdm
             except ImportError:
                 tqdm = None
-            if tqdm is not None:
-                self.bar = tqdm(total=epochs * steps, unit="step", file=self.file,
-                                dynamic_ncols=True, leave=True, mininterval=0.2)
+            self.tqdm = tqdm
 
     def step(self, epoch, loss):
-        if self.bar is not None:
-            self.bar.set_postfix_str(f"epoch {epoch}/{self.epochs} loss {loss:.4g}",
-                                     refresh=False)
-            self.bar.update(1)
+        if self.tqdm is None:
+            return
+        if self.bar is None:
+            self.bar = self.tqdm(total=self.steps, unit="step", file=self.file, leave=False,
+                                 ncols=self.columns, mininterval=0.2,
+                                 desc=f"epoch {epoch:>{self.width}}/{self.epochs}")
+        self.bar.set_postfix_str(f"loss {loss:.4g}", refresh=False)
+        self.bar.update(1)
+
+    def line(self, history, epoch):
+        """``epoch 3/40  loss 0.1234  acc 0.9876  val_loss ...  0.52s`` within the width."""
+        head = f"epoch {epoch:>{self.width}}/{self.epochs}"
+        items = [(k, v[-1]) for k, v in history.history.items() if k not in ("lr", "time")]
+        secs = f"{history.history['time'][-1]:.2f}s" if "time" in history.history else ""
+        full = [f"{k} {v:.4f}" for k, v in items]
+        short = [f"{_SHORT.get(k, k)} {v:.4f}" for k, v in items]
+        for parts in ([head, *full, secs], [head, *short, secs], [head, *short]):
+            text = "  ".join(p for p in parts if p)
+            if len(text) < self.columns:
+                return text
+        while len(text) >= self.columns and len(parts) > 2:
+            parts.pop()
+            text = "  ".join(parts)
+        return text
 
     def epoch(self, history, epoch):
         if self.verbose == 0:
             return
-        parts = [f"epoch {epoch:>{self.width}}/{self.epochs}"]
-        for k, v in history.history.items():
-            if k in ("lr", "time"):
-                continue
-            parts.append(f"{k} {v[-1]:.4f}")
-        if self.bar is not None:
-            self.bar.set_postfix_str("  ".join(parts), refresh=True)
-        else:
-            parts.append(f"{history.history['time'][-1]:.2f}s")
-            print("  ".join(parts), file=self.file, flush=True)
+        self._close_bar()
+        print(self.line(history, epoch), file=self.file, flush=True)
 
     def message(self, text):
         if self.verbose == 0:
             return
-        if self.bar is not None:
-            self.bar.write(text, file=self.file)
-        else:
-            print(text, file=self.file, flush=True)
+        self._close_bar()
+        print(text, file=self.file, flush=True)
 
-    def close(self):
+    def _close_bar(self):
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
+
+    def close(self):
+        self._close_bar()
 
 
-# --- fit -----------------------------------------------------------------------------------
+# --- checks made before any step -----------------------------------------------------------
 
 def _check_optimizer_owns_model(model, optimizer):
     """An optimizer built on another model's parameters would leave this one untrained."""
@@ -386,6 +419,336 @@ def _check_optimizer_owns_model(model, optimizer):
                          f"model: {type(optimizer).__name__}(model.parameters(), ...)")
 
 
+def _check_scheduler(scheduler, optimizer):
+    """A scheduler class, or one built on another optimizer, would fail late or do nothing."""
+    if scheduler is None:
+        return
+    name = getattr(scheduler, "__name__", type(scheduler).__name__)
+    if isinstance(scheduler, type):
+        raise TypeError(f"fit: scheduler must be a scheduler object built on the optimizer, "
+                        f"got the class {name}; pass {name}(optimizer, ...) instead")
+    if not callable(getattr(scheduler, "step", None)):
+        raise TypeError(f"fit: scheduler must have a step() method (an optim.lr_scheduler "
+                        f"object such as StepLR(optimizer, step_size=10)), got {name}")
+    own = getattr(scheduler, "optimizer", optimizer)
+    if own is not optimizer:
+        raise ValueError(f"fit: the scheduler {name} was built on another optimizer "
+                         f"({type(own).__name__} at {id(own):#x}), so it would never change "
+                         f"the learning rate of the one training this model; build it as "
+                         f"{name}(optimizer, ...) with the optimizer passed to fit")
+
+
+def _data_arrays(data):
+    """``(inputs, targets)`` NumPy arrays behind ``data`` when they can be read at once."""
+    if isinstance(data, DataLoader):
+        data = data.dataset
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        arrays = data
+    else:
+        arrays = getattr(data, "arrays", None)
+    if arrays is None or len(arrays) < 2:
+        return None
+    return [a.data if isinstance(a, Tensor) else np.asarray(a) for a in arrays[:2]]
+
+
+def _first_bad_row(arr):
+    """(row, count) of rows holding NaN or Inf in a floating array; None if all finite."""
+    arr = np.asarray(arr)
+    if arr.dtype.kind not in "fc" or arr.size == 0:
+        return None
+    good = np.isfinite(arr).reshape(len(arr), -1).all(axis=1) if arr.ndim else \
+        np.isfinite(arr).reshape(1)
+    if good.all():
+        return None
+    bad = np.flatnonzero(~good)
+    return int(bad[0]), len(bad)
+
+
+def _not_finite_error(where, part, arr, row, count, epoch=None, step=None, first=0):
+    """The data error for row ``row`` of ``arr`` (row ``first + row`` of ``where``)."""
+    at = f" of the batch of epoch {epoch}, step {step}" if epoch is not None else ""
+    bad = np.asarray(np.asarray(arr)[row]).ravel()
+    what = "NaN" if np.isnan(bad).any() else "Inf"
+    return ValueError(
+        f"fit: the {part} of {where} hold {what} in row {first + row}{at}, the first of "
+        f"{count} row(s) with NaN or Inf. This is a problem in the data, not a divergence "
+        f"or a too large learning rate: nothing was trained. Clean or drop those rows "
+        f"first, e.g. keep = np.isfinite(X).all(axis=1); X, y = X[keep], y[keep]")
+
+
+def _check_finite(data, where):
+    """Refuse NaN/Inf in the inputs or targets of ``data`` before any training step.
+
+    Returns False when the data cannot be read as arrays (checked batch by batch instead)."""
+    arrays = _data_arrays(data)
+    if arrays is None:
+        return False
+    for part, arr in zip(("inputs", "targets"), arrays):
+        found = _first_bad_row(arr)
+        if found:
+            raise _not_finite_error(where, part, arr, *found)
+    return True
+
+
+def _check_finite_batches(loader, where):
+    """The same check over the batches of a loader that is not shuffled (validation data
+    that cannot be read as arrays at once): rows are numbered across the batches."""
+    offset = 0
+    for batch in loader:
+        for part, t in zip(("inputs", "targets"), batch[:2]):
+            arr = t.data if isinstance(t, Tensor) else np.asarray(t)
+            found = _first_bad_row(arr)
+            if found:
+                raise _not_finite_error(where, part, arr, found[0], "at least 1",
+                                        first=offset)
+        offset += len(batch[0])
+
+
+def _param_dtype(model):
+    """The floating dtype of the model's parameters (data is cast to it), or None."""
+    params = getattr(model, "parameters", None)
+    if not callable(params):
+        return None
+    for p in params():
+        dt = np.asarray(p.data).dtype
+        if dt.kind == "f":
+            return dt
+    return None
+
+
+def _cast(t, dtype):
+    """``t`` in ``dtype`` when both are floating and differ (integer labels stay)."""
+    if dtype is None or not isinstance(t, Tensor):
+        return t
+    arr = t.data
+    if arr.dtype.kind != "f" or arr.dtype == dtype:
+        return t
+    return Tensor(arr.astype(dtype))
+
+
+def _scheduler_step(scheduler, monitored):
+    """``step()``, or ``step(metric)`` for schedules that need one (ReduceLROnPlateau)."""
+    import inspect
+    try:
+        params = inspect.signature(scheduler.step).parameters.values()
+    except (TypeError, ValueError):
+        params = ()
+    needs = any(p.default is p.empty and p.kind in (p.POSITIONAL_ONLY,
+                                                    p.POSITIONAL_OR_KEYWORD) for p in params)
+    scheduler.step(monitored) if needs else scheduler.step()
+
+
+# --- the training loop ---------------------------------------------------------------------
+
+class TrainingLoop:
+    """The state of one :func:`fit` run and its steps: an epoch of batches, the epoch's
+    bookkeeping, the named stop conditions, callbacks and progress lines.
+
+    ``fit`` builds one and calls :meth:`run`; the pieces are methods so that each can be
+    read (and tested) on its own. ``stop`` is None while training goes on, else
+    ``(reason, message)`` with a reason from :attr:`History.stopped_reason`.
+    """
+
+    def __init__(self, model, loss_fn, optimizer, train_data, val_data=None, epochs=10,
+                 batch_size=32, metrics=(), epsilon=None, patience=None, verbose=1,
+                 callbacks=(), scheduler=None, clip_grad_norm=None, shuffle=True,
+                 min_delta=0.0, restore_best=None, divergence_factor=1e4, file=None):
+        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.scheduler, self.epochs, self.epsilon = scheduler, epochs, epsilon
+        self.patience, self.min_delta, self.clip = patience, min_delta, clip_grad_norm
+        self.divergence_factor = divergence_factor
+        self.restore_best = patience is not None if restore_best is None else restore_best
+        self.loader = _loader(train_data, batch_size, shuffle, "fit(train_data)")
+        self.val_loader = None if val_data is None else _loader(
+            val_data, max(batch_size, 1024), False, "fit(val_data)")
+        self.check_batches = not _check_finite(train_data, "train_data")
+        if val_data is not None and not _check_finite(val_data, "val_data"):
+            _check_finite_batches(self.val_loader, "val_data")
+        self.dtype = _param_dtype(model)
+        self.metrics, self.fns = metrics, _metric_fns(metrics)
+        self.callbacks = list(callbacks)
+        self.history = h = History({"epochs": epochs, "lr": _lr(optimizer),
+                                    "batch_size": getattr(self.loader, "batch_size", None),
+                                    "steps_per_epoch": len(self.loader)})
+        h.model, h.optimizer = model, optimizer
+        h.monitor = "val_loss" if self.val_loader is not None else "loss"
+        self.progress = _Progress(verbose, epochs, len(self.loader), file)
+        self.params = list(model.parameters()) if clip_grad_norm is not None else None
+        self.good = _snapshot(model, optimizer)   # the state at the end of the last good epoch
+        self.best = self.best_state = self.first_loss = self.stop = None
+        self.bad_epochs = self.global_step = 0
+        self.stop_conditions = [self.epsilon_reached, self.patience_exhausted]
+
+    def run(self):
+        """Epochs until one of the stop conditions holds; returns the History."""
+        if hasattr(self.model, "train"):
+            self.model.train()
+        self.callback("on_train_begin", self.history)
+        try:
+            for epoch in range(1, self.epochs + 1):
+                if self.stop or self.callback("on_epoch_begin", self.history, epoch):
+                    break
+                if not self.train_epoch(epoch) or not self.end_epoch(epoch):
+                    break
+        except KeyboardInterrupt:
+            self.stop = ("interrupted", f"interrupted during epoch {len(self.history.epoch) + 1}"
+                                        f"; the weights are those of the last completed step")
+        finally:
+            self.progress.close()
+        return self.finish()
+
+    def callback(self, hook, *args):
+        """Run ``hook`` on every callback; True (and ``stop`` set) if one asked to stop."""
+        msg = _call(self.callbacks, hook, *args)
+        if msg and not self.stop:
+            self.stop = ("callback", msg)
+        return bool(msg)
+
+    def step(self, xb, yb, epoch, step):
+        """One step of the chapter's loop; returns the output and the loss, or None
+        (and ``stop`` set) when the loss diverged before the weights moved."""
+        xb, yb = _cast(xb, self.dtype), _cast(yb, self.dtype)
+        if self.check_batches:
+            for part, t in (("inputs", xb), ("targets", yb)):
+                arr = t.data if isinstance(t, Tensor) else t
+                found = _first_bad_row(arr)
+                if found:
+                    raise _not_finite_error("train_data", part, arr, *found, epoch, step)
+        self.optimizer.zero_grad()
+        out = self.model(xb)
+        loss = _batch_loss(self.loss_fn, out, yb, epoch, step)
+        value = float(loss.data)
+        if self.first_loss is None:
+            self.first_loss = value
+        if self.diverges(value):
+            self.diverged(value, epoch, step)
+            return None
+        loss.backward()
+        if self.clip is not None:
+            from .nn.utils import clip_grad_norm_
+            clip_grad_norm_(self.params, self.clip)
+        self.optimizer.step()
+        return out, yb, value
+
+    def diverges(self, value):
+        limit = self.divergence_factor
+        return not math.isfinite(value) or (
+            limit is not None and value > limit * max(abs(self.first_loss), 1e-3))
+
+    def diverged(self, value, epoch, step, what="loss"):
+        """Record a divergence and put back the weights of the last good epoch."""
+        h = self.history
+        self.stop = ("diverged", _diverged_message(value, self.first_loss, epoch, step,
+                                                   self.global_step, self.optimizer,
+                                                   epoch - 1, what=what))
+        h.diverged_at = {"epoch": epoch, "step": step, "global_step": self.global_step,
+                         "loss": value}
+        _restore(self.model, self.optimizer, self.good)
+
+    def train_epoch(self, epoch):
+        """One pass over the training data; logs the epoch. False when training stops."""
+        h, t0 = self.history, time.perf_counter()
+        total, n, outs, tgts = 0.0, 0, [], []
+        for step, (xb, yb) in enumerate(self.loader, 1):
+            self.global_step += 1
+            res = self.step(xb, yb, epoch, step)
+            if res is None:
+                return False
+            out, yb, value = res
+            h.step_loss.append(value)
+            h.step_epoch.append(epoch)
+            total, n = total + value * len(xb), n + len(xb)
+            if self.fns:
+                outs.append(out.data)
+                tgts.append(yb.data)
+            self.progress.step(epoch, value)
+            if self.callback("on_step_end", h, self.global_step, value):
+                break
+        if n == 0:
+            if self.stop:
+                return False
+            raise ValueError("fit: the training data gave no batches (empty dataset, or "
+                             "drop_last with fewer samples than batch_size)")
+        self.log_epoch(epoch, total / n, outs, tgts, t0)
+        return True
+
+    def log_epoch(self, epoch, loss, outs, tgts, t0):
+        """Training loss and metrics, validation loss and metrics, lr and time."""
+        h = self.history
+        h.epoch.append(epoch)
+        h._log("loss", loss)
+        if self.fns:
+            o, t = np.concatenate(outs), np.concatenate(tgts)
+            for name, fn in self.fns:
+                h._log(name, fn(o, t))
+        if self.val_loader is not None:
+            for k, v in evaluate(self.model, self.loss_fn, self.val_loader, self.metrics).items():
+                h._log("val_" + k, v)
+        h._log("lr", _lr(self.optimizer))
+        h._log("time", time.perf_counter() - t0)
+
+    def end_epoch(self, epoch):
+        """Schedule, divergence of the monitored loss, best epoch, callbacks and the stop
+        conditions; False when training stops."""
+        h = self.history
+        monitored = h.history[h.monitor][-1]
+        if self.scheduler is not None:
+            _scheduler_step(self.scheduler, monitored)
+        if not math.isfinite(monitored):
+            self.diverged(monitored, epoch, None, what=h.monitor)
+            h.epoch.pop()
+            for v in h.history.values():
+                v.pop()
+            return False
+        self.good = _snapshot(self.model, self.optimizer)
+        if self.best is None or monitored < self.best - self.min_delta:
+            self.best, self.bad_epochs = monitored, 0
+            h.best_epoch, h.best_value, self.best_state = epoch, monitored, self.good
+        else:
+            self.bad_epochs += 1
+        self.progress.epoch(h, epoch)
+        stopped_in_epoch = self.stop is not None          # a step callback asked to stop
+        if self.callback("on_epoch_end", h, epoch) or stopped_in_epoch:
+            return False
+        for condition in self.stop_conditions:
+            self.stop = condition(epoch)
+            if self.stop:
+                return False
+        return True
+
+    # --- named stop conditions: (reason, message) to stop, None to go on ---
+
+    def epsilon_reached(self, epoch):
+        loss = self.history.history["loss"][-1]
+        if self.epsilon is not None and loss < self.epsilon:
+            return ("epsilon", f"the training loss {loss:.4g} is below epsilon = "
+                               f"{self.epsilon:g} after epoch {epoch}")
+        return None
+
+    def patience_exhausted(self, epoch):
+        h = self.history
+        if self.patience is not None and self.bad_epochs >= self.patience:
+            return ("patience", f"no improvement of {h.monitor} for {self.patience} epoch(s); "
+                                f"best was epoch {h.best_epoch} ({h.best_value:.4g})")
+        return None
+
+    def finish(self):
+        """Fill in why training stopped, restore the best weights if asked, say so."""
+        h = self.history
+        reason, message = self.stop or ("epochs", f"ran all {self.epochs} epoch(s)")
+        h.stopped_reason, h.diverged = reason, reason == "diverged"
+        h.stopped_epoch = h.epoch[-1] if h.epoch else 0
+        if self.restore_best and h.best_epoch is not None and not h.diverged \
+                and h.best_epoch != h.stopped_epoch:
+            _restore(self.model, self.optimizer, self.best_state)
+            message += f"; restored the weights of epoch {h.best_epoch}"
+        h.message = message
+        if reason != "epochs":
+            self.progress.message(("stopped: " if reason != "diverged" else "") + message)
+        _call(self.callbacks, "on_train_end", h)
+        return h
+
+
 def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs=10, batch_size=32,
         metrics=(), epsilon=None, patience=None, verbose=1, callbacks=(), seed=None,
         scheduler=None, clip_grad_norm=None, shuffle=True, min_delta=0.0, restore_best=None,
@@ -393,7 +756,13 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs=10, batch_s
     """Train ``model`` by gradient descent and return a :class:`History`.
 
     Each step is the chapter's loop: forward a batch, measure the loss, backward,
-    let the optimizer move every weight against its gradient.
+    let the optimizer move every weight against its gradient. Before the first step,
+    ``fit`` checks what it is given: the optimizer holds the model's parameters, the
+    scheduler is an object built on that optimizer, and the training and validation
+    inputs and targets hold no NaN or Inf (a ValueError names the array and the first bad
+    row). Floating inputs and targets are cast to the dtype of the model's parameters
+    (float64 unless the model was made float32), so a float32 dataset trains a float64
+    model and the other way round; integer class labels stay integers.
 
     Parameters
     ----------
@@ -419,8 +788,9 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs=10, batch_s
         ``min_delta`` (``val_loss`` when there is validation data, else ``loss``), and
         restore the weights of the best epoch (``restore_best``, default True then).
     verbose : int
-        0 silent; 1 a tqdm bar with the live loss on a terminal, one line per epoch
-        otherwise; 2 always one line per epoch.
+        0 silent; 1 one line per epoch, with a tqdm bar and the live loss during each
+        epoch on a terminal; 2 one line per epoch only. Lines fit the terminal's width
+        (80 columns when the output is not a terminal).
     callbacks : sequence
         :class:`Callback` objects, or plain functions ``f(history, epoch)`` called at the
         end of each epoch; returning or raising :class:`StopTraining` stops training.
@@ -428,7 +798,8 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs=10, batch_s
         Passed to :func:`zeroin.manual_seed` first, so shuffling and dropout repeat
         exactly (seed before building the model to repeat the initial weights too).
     scheduler : LRScheduler, optional
-        ``scheduler.step()`` after every epoch.
+        ``scheduler.step()`` after every epoch (``step(monitored loss)`` for a schedule
+        whose ``step`` needs a metric, such as ReduceLROnPlateau).
     clip_grad_norm : float, optional
         Clip the joint gradient norm to this value before each step.
     divergence_factor : float or None
@@ -442,159 +813,22 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs=10, batch_s
     """
     if on_divergence not in ("stop", "raise"):
         raise ValueError(f"fit: on_divergence must be 'stop' or 'raise', got {on_divergence!r}")
-    if not isinstance(epochs, (int, np.integer)) or epochs < 0:
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"fit: epochs must be a whole number >= 0, got {epochs!r}")
     _check_optimizer_owns_model(model, optimizer)
+    _check_scheduler(scheduler, optimizer)
     if seed is not None:
         manual_seed(seed)
-    loader = _loader(train_data, batch_size, shuffle, "fit(train_data)")
-    val_loader = None if val_data is None else _loader(val_data, max(batch_size, 1024),
-                                                        False, "fit(val_data)")
-    fns = _metric_fns(metrics)
-    if restore_best is None:
-        restore_best = patience is not None
-    callbacks = list(callbacks)
-    history = History({"epochs": epochs, "batch_size": getattr(loader, "batch_size", None),
-                       "lr": _lr(optimizer), "steps_per_epoch": len(loader)})
-    history.model, history.optimizer = model, optimizer
-    history.monitor = "val_loss" if val_loader is not None else "loss"
-    progress = _Progress(verbose, epochs, len(loader), file)
-    params = list(model.parameters()) if clip_grad_norm is not None else None
-
-    good = _snapshot(model, optimizer)          # the state at the end of the last good epoch
-    best = best_state = None
-    bad_epochs = 0
-    first_loss = None
-    global_step = 0
-    stop = None
-    if hasattr(model, "train"):
-        model.train()
-    msg = _call(callbacks, "on_train_begin", history)
-    if msg:
-        stop = ("callback", msg)
-    try:
-        for epoch in range(1, epochs + 1):
-            if stop:
-                break
-            msg = _call(callbacks, "on_epoch_begin", history, epoch)
-            if msg:
-                stop = ("callback", msg)
-                break
-            t0 = time.perf_counter()
-            total, n, outs, tgts = 0.0, 0, [], []
-            for step, (xb, yb) in enumerate(loader, 1):
-                global_step += 1
-                optimizer.zero_grad()
-                out = model(xb)
-                loss = _batch_loss(loss_fn, out, yb, epoch, step)
-                value = float(loss.data)
-                if first_loss is None:
-                    first_loss = value
-                if not math.isfinite(value) or (
-                        divergence_factor is not None
-                        and value > divergence_factor * max(abs(first_loss), 1e-3)):
-                    stop = ("diverged", _diverged_message(value, first_loss, epoch, step,
-                                                          global_step, optimizer, epoch - 1))
-                    history.diverged_at = {"epoch": epoch, "step": step,
-                                           "global_step": global_step, "loss": value}
-                    break
-                loss.backward()
-                if clip_grad_norm is not None:
-                    from .nn.utils import clip_grad_norm_
-                    clip_grad_norm_(params, clip_grad_norm)
-                optimizer.step()
-                history.step_loss.append(value)
-                history.step_epoch.append(epoch)
-                total += value * len(xb)
-                n += len(xb)
-                if fns:
-                    outs.append(out.data)
-                    tgts.append(yb.data)
-                progress.step(epoch, value)
-                msg = _call(callbacks, "on_step_end", history, global_step, value)
-                if msg:
-                    stop = ("callback", msg)
-                    break
-            if stop and stop[0] == "diverged":
-                _restore(model, optimizer, good)
-                break
-            if n == 0:
-                if stop:
-                    break
-                raise ValueError("fit: the training data gave no batches (empty dataset, or "
-                                 "drop_last with fewer samples than batch_size)")
-            history.epoch.append(epoch)
-            history._log("loss", total / n)
-            if fns:
-                o, t = np.concatenate(outs), np.concatenate(tgts)
-                for name, fn in fns:
-                    history._log(name, fn(o, t))
-            if val_loader is not None:
-                for k, v in evaluate(model, loss_fn, val_loader, metrics).items():
-                    history._log("val_" + k, v)
-            history._log("lr", _lr(optimizer))
-            history._log("time", time.perf_counter() - t0)
-            if scheduler is not None:
-                scheduler.step()
-
-            monitored = history.history[history.monitor][-1]
-            if not math.isfinite(monitored):
-                stop = ("diverged", _diverged_message(monitored, first_loss, epoch, None,
-                                                      global_step, optimizer, epoch - 1,
-                                                      what=history.monitor))
-                history.diverged_at = {"epoch": epoch, "step": None,
-                                       "global_step": global_step, "loss": monitored}
-                _restore(model, optimizer, good)
-                history.epoch.pop()
-                for v in history.history.values():
-                    v.pop()
-                break
-            good = _snapshot(model, optimizer)
-            if best is None or monitored < best - min_delta:
-                best, bad_epochs = monitored, 0
-                history.best_epoch, history.best_value = epoch, monitored
-                best_state = good
-            else:
-                bad_epochs += 1
-            progress.epoch(history, epoch)
-            msg = _call(callbacks, "on_epoch_end", history, epoch)
-            if stop:                             # a step callback asked to stop
-                break
-            if msg:
-                stop = ("callback", msg)
-                break
-            if epsilon is not None and history.history["loss"][-1] < epsilon:
-                stop = ("epsilon", f"the training loss {history.history['loss'][-1]:.4g} is "
-                                   f"below epsilon = {epsilon:g} after epoch {epoch}")
-                break
-            if patience is not None and bad_epochs >= patience:
-                stop = ("patience", f"no improvement of {history.monitor} for {patience} "
-                                    f"epoch(s); best was epoch {history.best_epoch} "
-                                    f"({history.best_value:.4g})")
-                break
-    except KeyboardInterrupt:
-        stop = ("interrupted", f"interrupted during epoch {len(history.epoch) + 1}; the "
-                               f"weights are those of the last completed step")
-    finally:
-        progress.close()
-
-    reason, message = stop or ("epochs", f"ran all {epochs} epoch(s)")
-    history.stopped_reason = reason
-    history.stopped_epoch = history.epoch[-1] if history.epoch else 0
-    history.diverged = reason == "diverged"
-    if restore_best and history.best_epoch is not None and not history.diverged \
-            and history.best_epoch != history.stopped_epoch:
-        _restore(model, optimizer, best_state)
-        message += f"; restored the weights of epoch {history.best_epoch}"
-    history.message = message
-    if reason != "epochs":
-        progress.message(("stopped: " if reason != "diverged" else "") + message)
-    _call(callbacks, "on_train_end", history)
+    loop = TrainingLoop(model, loss_fn, optimizer, train_data, val_data, epochs=epochs,
+                        batch_size=batch_size, metrics=metrics, epsilon=epsilon,
+                        patience=patience, verbose=verbose, callbacks=callbacks,
+                        scheduler=scheduler, clip_grad_norm=clip_grad_norm, shuffle=shuffle,
+                        min_delta=min_delta, restore_best=restore_best,
+                        divergence_factor=divergence_factor, file=file)
+    history = loop.run()
     if history.diverged and on_divergence == "raise":
-        raise TrainingDiverged(message)
+        raise TrainingDiverged(history.message)
     return history
-
-
 def _diverged_message(value, first, epoch, step, global_step, optimizer, last_good, what="loss"):
     lr = _lr(optimizer)
     where = f"epoch {epoch}, step {step} (step {global_step} overall)" if step else \

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import math
+
 import numpy as np
 
 from .dataset import TensorDataset, train_val_test_split
@@ -216,9 +218,7 @@ def _load_file(path, seed, val, test, standardize, test_path, task, label_column
         parts = (tr, va, (Xte, yte))
     else:
         parts = ((X, y), (X[:0], y[:0]), (Xte, yte))
-    if len(parts[0][0]) == 0:
-        raise ValueError(f"load_dataset: {path} has {len(X)} samples, too few to split off "
-                         f"val={val} and test={test}")
+    _check_parts(path, len(X), parts, val, test if test_path is None else None)
     scaler = tscaler = None
     if standardize is None or standardize:
         scaler = Standardizer().fit(parts[0][0])
@@ -234,6 +234,23 @@ def _load_file(path, seed, val, test, standardize, test_path, task, label_column
                          num_classes=None if classes is None else len(classes),
                          standardizer=scaler, target_loss=0.1, seed=seed, info=info,
                          target_standardizer=tscaler, classes=classes)
+
+
+def _check_parts(path, n, parts, val, test):
+    """Refuse, before any training, a file too small for every part asked for."""
+    names = [("training", None, 0), ("validation", "val", val), ("test", "test", test)]
+    empty = [(name, arg, frac) for (name, arg, frac), p in zip(names, parts)
+             if len(p[0]) == 0 and (arg is None or frac)]
+    if not empty:
+        return
+    fracs = [f for f in (val, test) if f]
+    need = max(3, math.ceil(1 / min(fracs))) if fracs else 1
+    what = " and ".join(f"the {name} part" for name, _, _ in empty)
+    raise ValueError(f"load_dataset: {path} has {n} row(s), too few to split into training, "
+                     f"validation (val={val}) and test (test={test}) parts: {what} would be "
+                     f"empty. Use a file with at least {need} rows" + (
+                         ", or pass val=0 (--test TEST_FILE for a separate test file)"
+                         if val else ""))
 
 
 def _can_stratify(y, val, test):
