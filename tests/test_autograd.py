@@ -346,3 +346,78 @@ def test_integer_leaf_made_to_require_grad_is_refused_not_rounded():
     f = zeroin.tensor([1, 2], dtype="float64", requires_grad=True)     # the suggested fix
     (f * 2.5).sum().backward()
     np.testing.assert_array_equal(f.grad.data, [2.5, 2.5])
+
+
+# --- only the gradients someone needs (Function.needs_input_grad) -----------------------
+
+def _spy(monkeypatch, cls):
+    """Record what ``cls.backward`` returns during backward."""
+    seen = []
+    rule = cls.backward
+
+    def spy(self, *args):
+        res = rule(self, *args)
+        seen.append((self.needs_input_grad, res))
+        return res
+    monkeypatch.setattr(cls, "backward", spy)
+    return seen
+
+
+def test_matmul_and_linear_skip_the_gradient_of_the_data_batch(monkeypatch):
+    import zeroin.nn.functional as F
+    rng = np.random.default_rng(0)
+    x = zeroin.tensor(rng.standard_normal((8, 5)))          # data: no grad
+    w = zeroin.tensor(rng.standard_normal((5, 3)), requires_grad=True)
+    seen = _spy(monkeypatch, zeroin.ops.MatMulOp)
+    (x @ w).sum().backward()
+    [(needs, (gx, gw))] = seen
+    assert needs == (False, True) and gx is None and gw.shape == (5, 3)
+    np.testing.assert_allclose(w.grad.data, x.data.T @ np.ones((8, 3)))
+
+    seen = _spy(monkeypatch, zeroin.nn.functional.LinearOp)
+    lin1, lin2 = zeroin.nn.Linear(5, 4), zeroin.nn.Linear(4, 2)
+    F.cross_entropy(lin2(F.relu(lin1(x))), np.array([0, 1] * 4)).backward()
+    first, second = seen[1], seen[0]        # backward meets the last layer first
+    assert first[0] == (False, True, True) and first[1][0] is None      # no d loss / d x
+    assert all(g is not None for g in first[1][1:])
+    assert second[0] == (True, True, True) and all(g is not None for g in second[1])
+
+
+def test_broadcast_add_reduces_only_the_gradients_that_are_needed(monkeypatch):
+    from zeroin import autograd, function
+    calls = []
+    real = function.sum_to_array
+
+    def counting(g, shape):
+        calls.append((g.shape, shape))
+        return real(g, shape)
+    for mod in [autograd, function] + ([zeroin._fast] if zeroin._tensor.FAST else []):
+        monkeypatch.setattr(mod, "sum_to_array", counting)
+    big = zeroin.tensor(np.ones((4, 3)), requires_grad=True)
+    row = zeroin.tensor(np.arange(3.0))                     # a constant row
+    (big + row).sum().backward()
+    assert calls == [] and np.array_equal(big.grad.data, np.ones((4, 3)))
+    big, row = zeroin.tensor(np.ones((4, 3))), zeroin.tensor(np.arange(3.0), requires_grad=True)
+    (big + row).sum().backward()
+    assert calls == [((4, 3), (3,))] and np.array_equal(row.grad.data, [4.0, 4.0, 4.0])
+    seen = _spy(monkeypatch, zeroin.ops.MulOp)
+    (big * row).sum().backward()
+    [(needs, (gb, gr))] = seen
+    assert needs == (False, True) and gb is None and gr is not None
+
+
+def test_detect_anomaly_blames_the_input_that_already_held_the_nan():
+    data = zeroin.tensor(np.array([1.0, np.nan, 3.0]), name="batch")
+    w = zeroin.tensor(np.ones(3), requires_grad=True, name="w")
+    with zeroin.detect_anomaly():
+        with pytest.raises(zeroin.AnomalyError) as e:
+            (w * data).sum()
+    msg = str(e.value)
+    assert msg.startswith("mul: input tensor 'batch' of shape (3,), data or a constant, "
+                          "already holds 1 NaN: the NaN/Inf came in with it, not from an op")
+    assert "test_autograd.py" in msg
+    unnamed = zeroin.tensor(np.array([np.inf]), requires_grad=True)
+    with zeroin.detect_anomaly():
+        with pytest.raises(zeroin.AnomalyError, match=r"exp: input 0 \(a leaf tensor\) of "
+                           r"shape \(1,\), a parameter, already holds 1 Inf"):
+            zeroin.exp(unnamed)

@@ -555,3 +555,63 @@ def test_npz_that_is_not_a_zip_is_named_for_what_it_is(tmp_path):
         np.save(f, np.zeros(3))
     with pytest.raises(ValueError, match=r"single \.npy array.*np\.savez"):
         read_table(single)
+
+
+# --- PyTorch's DataLoader arguments and batch types -----------------------------------------
+
+def _pairs(n=5):
+    return TensorDataset(np.arange(n * 2.0).reshape(n, 2), np.arange(n))
+
+
+@pytest.mark.parametrize("make, exc, words", [
+    (lambda: DataLoader(_pairs(), batch_size=2.5), ValueError, r"batch_size must be a whole"),
+    (lambda: DataLoader(_pairs(), batch_size=True), ValueError, r"batch_size"),
+    (lambda: DataLoader(_pairs(), num_workers=-1), ValueError, r"num_workers must be a whole"),
+    (lambda: DataLoader(_pairs(), sampler=[0, 1], shuffle=True), ValueError,
+     r"sampler and shuffle=True cannot be combined"),
+    (lambda: DataLoader(_pairs(), batch_sampler=[[0, 1]], batch_size=4), ValueError,
+     r"batch_sampler makes the batches itself"),
+    (lambda: DataLoader(_pairs(), collate_fn=3), TypeError, r"collate_fn must be a function"),
+    (lambda: DataLoader(42), TypeError, r"DataLoader: expected a Dataset"),
+    (lambda: zeroin.utils.data.default_collate([np.zeros(2), np.zeros(3)]), ValueError,
+     r"samples of different shapes \(2,\), \(3,\).*collate_fn"),
+    (lambda: zeroin.utils.data.default_collate([object()]), TypeError, r"cannot batch samples"),
+    (lambda: zeroin.utils.data.ConcatDataset([]), ValueError, r"should not be an empty"),
+    (lambda: zeroin.utils.data.ConcatDataset([_pairs()])[9], IndexError, r"out of range for 5"),
+])
+def test_dataloader_argument_errors(make, exc, words):
+    with pytest.raises(exc, match=words):
+        make()
+
+
+def test_dataloader_pytorch_arguments_work_in_process():
+    ds = _pairs(7)
+    loader = DataLoader(ds, batch_size=3, num_workers=4, pin_memory=True, drop_last=True,
+                        persistent_workers=True, generator=1, shuffle=True)
+    batches = list(loader)
+    assert len(batches) == len(loader) == 2 and isinstance(batches[0], list)
+    assert all(isinstance(t, zeroin.Tensor) and len(t) == 3 for b in batches for t in b)
+    assert zeroin.utils.data.get_worker_info() is None
+    assert len(DataLoader(ds)) == 7                               # PyTorch's batch_size=1
+    single = list(DataLoader(ds, batch_size=None))
+    assert len(single) == 7 and isinstance(single[0], tuple) and single[0][0].shape == (2,)
+    order = [int(b[1].data[0]) for b in DataLoader(ds, sampler=[6, 0, 3])]
+    assert order == [6, 0, 3]
+    sizes = [len(b[1]) for b in DataLoader(ds, batch_sampler=[[0, 1], [2, 3, 4], [5]])]
+    assert sizes == [2, 3, 1]
+    custom = list(DataLoader(ds, batch_size=4, collate_fn=lambda s: len(s)))
+    assert custom == [4, 3]
+
+
+def test_dict_samples_and_plain_datasets_collate_like_pytorch():
+    class D(Dataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return {"x": np.full(2, float(i)), "y": i, "name": f"s{i}"}
+
+    (batch,) = list(DataLoader(D(), batch_size=3))
+    assert set(batch) == {"x", "y", "name"}
+    assert batch["x"].shape == (3, 2) and batch["y"].dtype == np.int64
+    assert batch["name"] == ["s0", "s1", "s2"]

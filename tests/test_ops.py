@@ -219,7 +219,7 @@ def test_matmul_errors_name_the_shapes():
 # --- reductions ---------------------------------------------------------------------------
 
 REDUCTIONS = {
-    "sum": zeroin.sum, "mean": zeroin.mean, "max": zeroin.max, "min": zeroin.min,
+    "sum": zeroin.sum, "mean": zeroin.mean, "max": zeroin.amax, "min": zeroin.amin,
     "logsumexp": zeroin.logsumexp,
 }
 
@@ -254,8 +254,12 @@ def test_reduction_gradients(name, sa, keepdims, seed):
 def test_reductions_as_methods_and_on_scalars():
     x = zeroin.tensor([[1.0, 5.0], [3.0, 2.0]], requires_grad=True)
     assert x.sum().item() == 11 and x.mean().item() == 2.75
-    np.testing.assert_array_equal(x.max(axis=0).data, [3.0, 5.0])
-    np.testing.assert_array_equal(x.min(axis=1, keepdims=True).data, [[1.0], [2.0]])
+    np.testing.assert_array_equal(x.amax(axis=0).data, [3.0, 5.0])
+    np.testing.assert_array_equal(x.amin(axis=1, keepdims=True).data, [[1.0], [2.0]])
+    v, i = x.max(dim=0)         # PyTorch's max(dim): (values, indices)
+    np.testing.assert_array_equal(v.data, [3.0, 5.0])
+    np.testing.assert_array_equal(i.data, [1, 0])
+    assert x.min(1, keepdim=True).indices.shape == (2, 1)
     assert x.sum(axis=(0, 1)).shape == () and x.mean(axis=-1, keepdims=True).shape == (2, 1)
     s = zeroin.tensor(4.0, requires_grad=True)
     for f in (zeroin.sum, zeroin.mean, zeroin.max, zeroin.min, zeroin.logsumexp):
@@ -266,18 +270,19 @@ def test_reductions_as_methods_and_on_scalars():
 
 def test_max_ties_share_the_gradient():
     x = zeroin.tensor([[1.0, 3.0, 3.0], [2.0, 0.0, 1.0]], requires_grad=True)
-    x.max(axis=1).sum().backward()
+    x.amax(axis=1).sum().backward()
     np.testing.assert_array_equal(x.grad.data, [[0, 0.5, 0.5], [1, 0, 0]])
 
 
 def test_reduction_axis_errors():
     x = zeroin.tensor(np.ones((2, 3)))
-    for name in ("sum", "mean", "max", "min", "logsumexp"):
+    for name in ("sum", "mean", "max", "min", "amax", "amin", "logsumexp"):
         with pytest.raises(zeroin.ShapeError) as e:
             getattr(zeroin, name)(x, axis=2)
-        assert str(e.value) == (f"{name}: axis 2 is out of range for a tensor of shape "
-                                f"(2, 3) (2 dimensions)")
-    with pytest.raises(zeroin.ShapeError, match=r"softmax: axis -3 is out of range"):
+        assert isinstance(e.value, IndexError)      # as PyTorch's dimension errors
+        assert str(e.value) == (f"{name}: dimension 2 is out of range for a tensor of shape "
+                                f"(2, 3) (expected a dim in [-2, 1])")
+    with pytest.raises(zeroin.ShapeError, match=r"softmax: dimension -3 is out of range"):
         zeroin.softmax(x, axis=-3)
 
 
@@ -335,17 +340,17 @@ def test_reshape_transpose_permute_flatten(shape, seed, data):
         "reshape": lambda t: t.reshape(new_shape),
         "reshape_fn": lambda t: zeroin.reshape(t, *new_shape),
         "T": lambda t: t.T,
-        "transpose": lambda t: t.transpose(perm),
+        "transpose": lambda t: t.transpose(0, nd - 1),
         "permute": lambda t: t.permute(*perm),
         "permute_negative": lambda t: t.permute(*[a - nd for a in perm]),
-        "transpose_mixed": lambda t: zeroin.transpose(t, *[a - nd * (a % 2) for a in perm]),
+        "permute_mixed": lambda t: zeroin.permute(t, *[a - nd * (a % 2) for a in perm]),
         "flatten": lambda t: t.flatten(start, end),
         "flatten_all": zeroin.flatten,
     }
     refs = {
         "reshape": x.reshape(new_shape), "reshape_fn": x.reshape(new_shape), "T": x.T,
-        "transpose": x.transpose(perm), "permute": x.transpose(perm),
-        "permute_negative": x.transpose(perm), "transpose_mixed": x.transpose(perm),
+        "transpose": np.swapaxes(x, 0, nd - 1), "permute": x.transpose(perm),
+        "permute_negative": x.transpose(perm), "permute_mixed": x.transpose(perm),
         "flatten": x.reshape(shape[:start] + (-1,) + shape[end + 1:]),
         "flatten_all": x.reshape(-1),
     }
@@ -406,17 +411,20 @@ def test_shape_op_errors():
         x.reshape(4)
     assert str(e.value) == ("reshape: cannot reshape a tensor of shape (2, 3) (6 elements) "
                             "into shape (4,)")
-    with pytest.raises(zeroin.ShapeError, match=r"transpose: axes \(0, 0\) are not a "
+    with pytest.raises(zeroin.ShapeError, match=r"permute: dims \(0, 0\) are not a "
                                                 r"permutation of the 2 dimensions of shape"):
-        x.transpose(0, 0)
-    with pytest.raises(zeroin.ShapeError, match=r"transpose: axes \(0, 5\) are not a "
+        x.permute(0, 0)
+    with pytest.raises(zeroin.ShapeError, match=r"permute: dims \(0, 5\) are not a "
                                                 r"permutation"):
         x.permute(0, 5)
-    with pytest.raises(zeroin.ShapeError, match=r"squeeze: dimension 1 of shape \(2, 3\) has "
-                                                r"size 3, not 1"):
-        x.squeeze(1)
-    with pytest.raises(zeroin.ShapeError, match=r"unsqueeze: axis 5 is out of range for a "
-                                                r"result with 3 dimensions"):
+    with pytest.raises(IndexError, match=r"transpose: dimension 2 is out of range"):
+        x.transpose(0, 2)
+    with pytest.raises(TypeError, match=r"transpose: give the two dimensions to swap"):
+        x.transpose()
+    assert x.squeeze(1) is x        # PyTorch: squeezing a dimension that is not 1 is a no-op
+    assert x.transpose(0, 1).shape == (3, 2) and x.transpose(1, 1).shape == (2, 3)
+    with pytest.raises(zeroin.ShapeError, match=r"unsqueeze: dimension 5 is out of range for "
+                                                r"a result with 3 dimensions"):
         x.unsqueeze(5)
     with pytest.raises(zeroin.ShapeError, match=r"concatenate: shapes \(2, 3\) and \(3, 2\)"):
         zeroin.concatenate([x, zeroin.tensor(np.ones((3, 2)))], axis=0)
@@ -428,7 +436,22 @@ def test_shape_op_errors():
         zeroin.concatenate([])
     with pytest.raises(zeroin.ShapeError) as e:
         x + zeroin.tensor(np.ones(4))
-    assert str(e.value).startswith("add: shapes (2, 3) and (4,): ")
+    assert str(e.value).startswith("add: shapes (2, 3) and (4,) cannot be broadcast together")
+
+
+def test_broadcast_errors_name_the_dimension_and_a_fix_in_zeroins_words():
+    a, b = zeroin.tensor(np.ones(3)), zeroin.tensor(np.ones(2), requires_grad=True)
+    for f, name in ((lambda: a + b, "add"), (lambda: a * b, "mul"), (lambda: a - b, "sub"),
+                    (lambda: zeroin.maximum(a, b), "maximum")):
+        with pytest.raises(zeroin.ShapeError) as e:
+            f()
+        msg = str(e.value)
+        assert msg.startswith(f"{name}: shapes (3,) and (2,) cannot be broadcast together")
+        assert "dimension -1 has sizes 3 vs 2" in msg and "reshape" in msg
+        assert "could not be broadcast" not in msg       # NumPy's own wording is gone
+    with pytest.raises(zeroin.ShapeError, match=r"add: shapes \(4, 3\) and \(4,\) cannot .*"
+                       r"dimension -1 has sizes 3 vs 4 .*x\.reshape\(-1, 1\) makes a column"):
+        zeroin.tensor(np.ones((4, 3))) + zeroin.tensor(np.ones(4))
 
 
 # --- indexing -----------------------------------------------------------------------------
@@ -492,10 +515,10 @@ def test_indexing_result_does_not_alias_input():
 
 def test_indexing_errors():
     x = zeroin.tensor(np.ones((2, 3)))
-    with pytest.raises(zeroin.ShapeError, match=r"getitem: shape \(2, 3\): index 5 is out of "
-                                                r"bounds for axis 1 with size 3"):
+    with pytest.raises(IndexError, match=r"getitem: index \[0, 5\] for a tensor of shape "
+                                         r"\(2, 3\): index 5 is out of bounds for axis 1"):
         x[0, 5]
-    with pytest.raises(zeroin.ShapeError, match=r"getitem: shape \(2, 3\): .*boolean"):
+    with pytest.raises(zeroin.ShapeError, match=r"getitem: .*shape \(2, 3\): .*boolean"):
         x[np.array([True, False, True])]
 
 
@@ -517,7 +540,8 @@ def test_setitem_refuses_tensors_in_the_graph():
 def test_methods_match_functions():
     x = leaf(X34)
     for name in ("exp", "sin", "cos", "tanh", "sigmoid", "relu", "leaky_relu", "softplus",
-                 "abs", "sum", "mean", "max", "min", "logsumexp", "softmax", "log_softmax",
+                 "abs", "sum", "mean", "max", "min", "amax", "amin", "logsumexp", "softmax",
+                 "log_softmax",
                  "flatten"):
         np.testing.assert_array_equal(getattr(x, name)().data, getattr(zeroin, name)(x).data,
                                       err_msg=name)
@@ -546,7 +570,8 @@ def test_argmax_argmin_and_clamp_under_their_pytorch_names():
                                   np.argmin(logits.data, axis=0))
     assert logits.argmax().item() == int(np.argmax(logits.data))
     assert logits.argmax(axis=1, keepdims=True).shape == (6, 1)
-    with pytest.raises(zeroin.ShapeError, match=r"argmax: axis 2 is out of range.*\(6, 4\)"):
+    with pytest.raises(zeroin.ShapeError, match=r"argmax: dimension 2 is out of range.*\(6, "
+                                                r"4\)"):
         logits.argmax(axis=2)
     # clamp is clip: same values, and the gradient is 0 where a value was clamped
     c = logits.clamp(-0.5, 0.5)
@@ -581,14 +606,12 @@ def test_dim_in_cat_and_stack_and_gradients_follow():
     g = zeroin.grad((a.softmax(axis=0) * zeroin.tensor(np.arange(6.0).reshape(2, 3)))
                     .sum(axis=1).mean(), [a])[0]
     np.testing.assert_allclose(a.grad.data, g.data)
-    # max/min keep NumPy's meaning only: PyTorch's max(dim=) returns (values, indices),
-    # so `v, i = x.max(dim=1)` must fail loudly rather than unpack rows
-    with pytest.raises(TypeError, match=r"max: got dim=; PyTorch's max\(dim=\) returns "
-                       r"\(values, indices\).*x\.max\(axis=\.\.\.\).*x\.argmax\(axis"):
-        a.max(dim=1)
-    with pytest.raises(TypeError, match=r"min: got dim=, keepdim=.*x\.argmin"):
-        zeroin.min(a, dim=1, keepdim=True)
-    with pytest.raises(TypeError, match=r"max\(\) got unexpected keyword arguments: axes="):
+    # max/min mean PyTorch's: with a dim, the pair (values, indices)
+    v, i = a.max(dim=1)
+    assert v.shape == i.shape == (2,) and i.dtype == np.int64
+    assert zeroin.min(a, dim=1, keepdim=True).values.shape == (2, 1)
+    assert a.max(axis=1).indices.shape == (2,)       # axis is PyTorch's alias of dim
+    with pytest.raises(TypeError):
         a.max(axes=1)
 
 
@@ -600,6 +623,19 @@ def test_dim_in_cat_and_stack_and_gradients_follow():
 
 def _r(*shape, kind="any", seed=0):
     return values(np.random.default_rng(seed + len(shape) * 7 + sum(shape)), shape, kind)
+
+
+def _away(*shape, step=1.0, seed=0):
+    """Values in [-4, 4] at least 0.1 away from the multiples of ``step`` / 2, where the
+    rounding and clamping functions jump or bend."""
+    rng = np.random.default_rng(seed + sum(shape))
+    k = rng.integers(-8, 8, shape)
+    return k * step / 2 + rng.uniform(0.1, step / 2 - 0.1, shape)
+
+
+def _unit(*shape, seed=0):
+    """Values inside (-0.8, 0.8), the domain of asin, acos, atanh."""
+    return np.random.default_rng(seed + sum(shape)).uniform(-0.8, 0.8, shape)
 
 
 def _F():
@@ -640,8 +676,12 @@ GRADCHECK = {
     "astype": [(lambda x: x.astype(np.float64) * x, [_r(3)], True)],
     "sum": [(lambda x: x.sum(axis=1), [_r(2, 3)], True)],
     "mean": [(lambda x: x.mean(axis=0, keepdims=True), [_r(2, 3)], True)],
-    "max": [(lambda x: x.max(axis=1), [_r(2, 3)], True)],
-    "min": [(lambda x: x.min(), [_r(2, 3)], True)],
+    "max": [(lambda x: x.max(axis=1).values, [_r(2, 3)], True),
+            (lambda x: x.max(), [_r(2, 3)], True)],
+    "min": [(lambda x: x.min(), [_r(2, 3)], True),
+            (lambda x: zeroin.min(x, 0).values, [_r(2, 3)], True)],
+    "amax": [(lambda x: x.amax(dim=(0, 1)), [_r(2, 3)], True)],
+    "amin": [(lambda x: x.amin(1, keepdim=True), [_r(2, 3)], True)],
     "logsumexp": [(lambda x: x.logsumexp(axis=1), [_r(2, 3)], True)],
     "softmax": [(lambda x: x.softmax(axis=1), [_r(2, 3)], True)],
     "log_softmax": [(lambda x: x.log_softmax(axis=0), [_r(2, 3)], True)],
@@ -649,7 +689,8 @@ GRADCHECK = {
     "squeeze": [(lambda x: x.squeeze(1), [_r(2, 1, 3)], True)],
     "unsqueeze": [(lambda x: x.unsqueeze(0), [_r(2, 3)], True)],
     "flatten": [(lambda x: x.flatten(), [_r(2, 3)], True)],
-    "transpose": [(lambda x: x.transpose(), [_r(2, 3)], True)],
+    "transpose": [(lambda x: x.transpose(0, 1), [_r(2, 3)], True),
+                  (lambda x: x.transpose(-1, 0), [_r(2, 3, 2)], True)],
     "permute": [(lambda x: x.permute(2, 0, 1), [_r(2, 3, 2)], True)],
     "swapaxes": [(lambda x: x.swapaxes(0, 2), [_r(2, 3, 2)], True)],
     "broadcast_to": [(lambda x: x.broadcast_to((2, 3)), [_r(3)], True)],
@@ -677,6 +718,100 @@ GRADCHECK = {
          [_r(4), np.random.default_rng(3).uniform(0, 1, (4,))], True)],
     "cross_entropy": [(lambda x: _F().cross_entropy(x, np.array([0, 2, 1, 2])), [_r(4, 3)],
                        True)],
+    # zeroin._torch_ops: PyTorch's other elementwise functions, activations, reductions
+    "ceil": [(zeroin.ceil, [_away(2, 3)], True)],
+    "floor": [(zeroin.floor, [_away(2, 3)], True)],
+    "trunc": [(zeroin.trunc, [_away(2, 3)], True)],
+    "round": [(zeroin.round, [_away(2, 3)], True),
+              (lambda x: zeroin.round(x * 10, decimals=1), [_away(3) / 100], True)],
+    "sign": [(zeroin.sign, [_r(2, 3, kind="kink")], True)],
+    "frac": [(zeroin.frac, [_away(2, 3)], True)],
+    "tan": [(zeroin.tan, [_unit(2, 3)], True)],
+    "asin": [(zeroin.asin, [_unit(2, 3)], True)],
+    "acos": [(zeroin.acos, [_unit(2, 3)], True)],
+    "atan": [(zeroin.atan, [_r(2, 3)], True)],
+    "sinh": [(zeroin.sinh, [_r(2, 3)], True)],
+    "cosh": [(zeroin.cosh, [_r(2, 3)], True)],
+    "asinh": [(zeroin.asinh, [_r(2, 3)], True)],
+    "acosh": [(zeroin.acosh, [_r(2, 3, kind="pos") + 1], True)],
+    "atanh": [(zeroin.atanh, [_unit(2, 3)], True)],
+    "log2": [(zeroin.log2, [_r(2, 3, kind="pos")], True)],
+    "log10": [(zeroin.log10, [_r(2, 3, kind="pos")], True)],
+    "log1p": [(zeroin.log1p, [_r(2, 3, kind="pos")], True)],
+    "exp2": [(zeroin.exp2, [_r(2, 3)], True)],
+    "expm1": [(zeroin.expm1, [_r(2, 3)], True)],
+    "rsqrt": [(zeroin.rsqrt, [_r(2, 3, kind="pos")], True)],
+    "square": [(zeroin.square, [_r(2, 3)], True)],
+    "reciprocal": [(zeroin.reciprocal, [_r(2, 3, kind="pos")], True)],
+    "erf": [(zeroin.erf, [_r(2, 3)], True)],
+    "erfc": [(zeroin.erfc, [_r(2, 3)], True)],
+    "logit": [(zeroin.logit, [_unit(2, 3) * 0.5 + 0.5], True)],
+    "deg2rad": [(zeroin.deg2rad, [_r(2, 3)], True)],
+    "atan2": [(zeroin.atan2, [_r(2, 3), _r(3, kind="kink")], True)],
+    "remainder": [(lambda x: x % 1.5, [_away(2, 3, step=1.5)], True)],
+    "fmod": [(lambda x: zeroin.fmod(x, 1.5), [_away(2, 3, step=1.5)], True)],
+    "hardtanh": [(lambda x: _F().hardtanh(x, -0.5, 0.5), [_away(2, 3, step=0.5)], True)],
+    "relu6": [(lambda x: _F().relu6(x * 4), [_away(2, 3, step=1.5)], True)],
+    "elu": [(lambda x: _F().elu(x, 0.7), [_r(2, 3, kind="kink")], True)],
+    "celu": [(lambda x: _F().celu(x, 1.5), [_r(2, 3, kind="kink")], True)],
+    "selu": [(_F().selu, [_r(2, 3, kind="kink")], True)],
+    "gelu": [(_F().gelu, [_r(2, 3)], True),
+             (lambda x: _F().gelu(x, approximate="tanh"), [_r(2, 3)], True)],
+    "silu": [(_F().silu, [_r(2, 3)], True)],
+    "mish": [(_F().mish, [_r(2, 3)], True)],
+    "softsign": [(_F().softsign, [_r(2, 3, kind="kink")], True)],
+    "hardswish": [(lambda x: _F().hardswish(x * 2), [_away(2, 3, step=1.5)], True)],
+    "hardsigmoid": [(lambda x: _F().hardsigmoid(x * 2), [_away(2, 3, step=1.5)], True)],
+    "logsigmoid": [(_F().logsigmoid, [_r(2, 3)], True)],
+    "var": [(lambda x: x.var(1), [_r(3, 4)], True),
+            (lambda x: zeroin.var(x, unbiased=False), [_r(3, 4)], True)],
+    "std": [(lambda x: x.std(dim=0, keepdim=True), [_r(3, 4)], True)],
+    "prod": [(lambda x: x.prod(1), [_r(3, 4)], True),
+             (lambda x: x.prod(), [np.array([[1.5, 0.0], [2.0, -1.0]])], False)],
+    "cumsum": [(lambda x: x.cumsum(1), [_r(3, 4)], True)],
+    "cumprod": [(lambda x: x.cumprod(0), [_r(3, 4, kind="kink")], True)],
+    "norm": [(lambda x: x.norm(dim=1), [_r(3, 4)], True),
+             (lambda x: x.norm(p=1), [_r(3, 4, kind="kink")], True),
+             (lambda x: x.norm(p=3, dim=0), [_r(3, 4, kind="kink")], True)],
+    "clone": [(lambda x: x.clone() * x, [_r(2, 3)], True)],
+    # movement and indexing
+    "flip": [(lambda x: x.flip((0, 1)), [_r(2, 3)], True)],
+    "fliplr": [(zeroin.fliplr, [_r(2, 3)], True)],
+    "flipud": [(zeroin.flipud, [_r(2, 3)], True)],
+    "roll": [(lambda x: x.roll(1, 0), [_r(3, 4)], True),
+             (lambda x: zeroin.roll(x, 5), [_r(3, 4)], True)],
+    "tril": [(lambda x: x.tril(-1), [_r(3, 4)], True)],
+    "triu": [(lambda x: zeroin.triu(x, 1), [_r(3, 4)], True)],
+    "repeat": [(lambda x: x.repeat(2, 1, 3), [_r(2, 3)], True)],
+    "tile": [(lambda x: x.tile((2,)), [_r(2, 3)], True)],
+    "expand": [(lambda x: x.expand(2, -1, 3), [_r(4, 1)], True)],
+    "unflatten": [(lambda x: x.unflatten(1, (2, 2)), [_r(3, 4)], True)],
+    "gather": [(lambda x: x.gather(1, np.array([[0, 3, 3], [1, 1, 0], [2, 0, 1]])),
+                [_r(3, 4)], True)],
+    "take_along_dim": [(lambda x: zeroin.take_along_dim(x, np.array([[0], [2], [3]]), 1),
+                        [_r(3, 4)], True)],
+    "index_select": [(lambda x: x.index_select(0, np.array([2, 0, 2])), [_r(3, 4)], True)],
+    "narrow": [(lambda x: x.narrow(1, 1, 2), [_r(3, 4)], True)],
+    "select": [(lambda x: x.select(1, 2), [_r(3, 4)], True)],
+    "scatter": [(lambda x, s: x.scatter(1, np.array([[0], [3], [1]]), s), [_r(3, 4), _r(3, 2)],
+                 True)],
+    "scatter_add": [(lambda x, s: x.scatter_add(0, np.array([[0, 1], [0, 2]]), s),
+                     [_r(3, 2), _r(2, 2)], True)],
+    "masked_fill": [(lambda x: x.masked_fill(np.array([True, False, True]), 0.5), [_r(2, 3)],
+                     True)],
+    "pad": [(lambda x: _F().pad(x, (1, 2, 0, 1), value=0.3), [_r(2, 3)], True),
+            (lambda x: _F().pad(x, (2, 1), mode="reflect"), [_r(2, 4)], True),
+            (lambda x: _F().pad(x, (1, 1), mode="replicate"), [_r(2, 3)], True)],
+    "einsum": [(lambda a, b: zeroin.einsum("ij,kj->ik", a, b), [_r(2, 3), _r(4, 3)], True),
+               (lambda a: zeroin.einsum("ijk->j", a), [_r(2, 3, 2)], True),
+               (lambda a, b: zeroin.einsum("ii,ij->j", a, b), [_r(3, 3), _r(3, 2)], True),
+               (lambda a, b: zeroin.einsum("...ij,jk", a, b), [_r(2, 2, 3), _r(3, 2)], True),
+               (lambda a, b: zeroin.einsum("bij,bjk->bik", a, b), [_r(2, 2, 3), _r(2, 3, 2)],
+                True)],
+    "sort": [(lambda x: x.sort(dim=1, descending=True).values, [_r(3, 4)], True)],
+    "topk": [(lambda x: x.topk(2).values, [_r(3, 4)], True)],
+    "median": [(lambda x: x.median(1).values, [_r(3, 5)], True),
+               (lambda x: x.median(), [_r(3, 5)], True)],
 }
 
 NO_GRADIENT = {

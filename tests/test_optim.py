@@ -180,7 +180,7 @@ def test_default_hyperparameters_are_pytorchs():
 # --- in place, no new arrays, dtype --------------------------------------------------------
 
 @pytest.mark.parametrize("name, kw", CONFIGS, ids=IDS)
-def test_updates_in_place_reuse_buffers_and_keep_float32(name, kw):
+def test_updates_in_place_reuse_state_and_keep_float32(name, kw):
     w = zeroin.tensor(W0.astype(np.float32), requires_grad=True)
     opt = getattr(optim, name)([w], **kw)
     data = w.data
@@ -193,13 +193,6 @@ def test_updates_in_place_reuse_buffers_and_keep_float32(name, kw):
         arrays = {k: v for k, v in opt.state[w].items() if isinstance(v, np.ndarray)}
         assert all(v.dtype == np.float32 for v in arrays.values())
         ids = {k: id(v) for k, v in arrays.items()}
-        sc = opt._scratch.get(w)    # plain SGD needs no scratch buffer and makes none
-        if sc is not None:
-            ids["scratch"] = id(sc[1][0])
-        elif name == "SGD" and not kw.get("momentum") and not kw.get("weight_decay"):
-            ids["scratch"] = None
-        else:
-            raise AssertionError(f"{name} {kw}: no scratch buffer")
         assert seen is None or ids == seen        # the same arrays, step after step
         seen = ids
     ref, _, _ = run(name, kw, 3)
@@ -271,7 +264,7 @@ def test_sgd_with_a_float64_gradient_for_a_float32_parameter(kw):
 
 
 def test_plain_sgd_beside_momentum_groups_scalars_and_bad_gradients():
-    # plain SGD takes a short path (no scratch buffers); groups with momentum, Python-float
+    # plain SGD takes a short path; groups with momentum, Python-float
     # scalar parameters and wrong gradients still take the general one
     rng = np.random.default_rng(11)
     a = zeroin.tensor(rng.standard_normal((4, 3)), requires_grad=True)
@@ -290,16 +283,15 @@ def test_plain_sgd_beside_momentum_groups_scalars_and_bad_gradients():
         np.testing.assert_allclose(a.data, want_a, rtol=1e-12)
         np.testing.assert_allclose(b.data, want_b, rtol=1e-12)
         assert s.item() == pytest.approx(want_s, rel=1e-12)
-    assert a not in opt._scratch and b in opt._scratch
     assert opt.state[a] == {} and "momentum_buffer" in opt.state[b]
     opt.param_groups[0]["lr"] = 0.0                     # read at every step
     before = a.data.copy()
     opt.step()
     np.testing.assert_array_equal(a.data, before)
-    a.grad = zeroin.tensor(np.ones((3, 4)))
-    with pytest.raises(ValueError, match=r"SGD.step: gradient of shape \(3, 4\) for a "
-                                         r"parameter of shape \(4, 3\)"):
-        opt.step()
+    # a gradient of the wrong shape is refused where it is assigned (as in PyTorch)
+    with pytest.raises(RuntimeError, match=r"grad: the gradient must have the tensor's shape "
+                                           r"\(4, 3\), got shape \(3, 4\)"):
+        a.grad = zeroin.tensor(np.ones((3, 4)))
 
 
 @pytest.mark.parametrize("name, kw", [("SGD", dict(lr=0.1)), ("Adadelta", dict(lr=1.0,
@@ -601,3 +593,164 @@ def test_clip_grad_norm_nonfinite():
     w.grad = zeroin.tensor([np.inf])
     with pytest.raises(FloatingPointError, match="smaller learning rate"):
         optim.clip_grad_norm_([w], 1.0, error_if_nonfinite=True)
+
+
+# --- bad arguments: every optimiser and scheduler argument, with the fix named ---------------
+
+def _w():
+    return zeroin.tensor([1.0, 2.0], requires_grad=True)
+
+
+def _opt():
+    return optim.SGD([_w()], lr=0.1)
+
+
+OPT_ERRORS = [
+    (lambda: optim.SGD([_w()], lr=-1), ValueError, r"SGD: learning rate lr must be a number >= 0"),
+    (lambda: optim.SGD([_w()], lr=float("inf")), ValueError, r"lr must be a number >= 0, got inf"),
+    (lambda: optim.SGD([_w()], lr="0.1"), ValueError, r"lr must be a number"),
+    (lambda: optim.SGD([_w()], lr=0.1, momentum=-0.5), ValueError, r"momentum must be >= 0"),
+    (lambda: optim.SGD([_w()], lr=0.1, momentum="high"), TypeError, r"momentum must be a number"),
+    (lambda: optim.SGD([_w()], lr=0.1, nesterov=True), ValueError,
+     r"nesterov momentum needs momentum > 0.*momentum=0\.9"),
+    (lambda: optim.SGD([_w()], lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), ValueError,
+     r"dampening = 0"),
+    (lambda: optim.SGD([_w()], lr=0.1, weight_decay=-1), ValueError, r"weight_decay must be >= 0"),
+    (lambda: optim.SGD([_w()], lr=0.1, maximize="yes"), TypeError,
+     r"maximize must be True or False"),
+    (lambda: optim.SGD([_w()], lr=0.1, fancy=True), TypeError, r"unexpected argument.*fancy"),
+    (lambda: optim.Adam([_w()], betas=(1.0, 0.999)), ValueError,
+     r"beta1 must be in \[0\.0, 1\.0\)"),
+    (lambda: optim.Adam([_w()], betas=(0.9, -0.1)), ValueError, r"beta2 must be in"),
+    (lambda: optim.Adam([_w()], betas=0.9), ValueError, r"betas must be a pair.*\(0\.9, 0\.999\)"),
+    (lambda: optim.Adam([_w()], eps=0), ValueError, r"eps must be > 0.*gradient is 0"),
+    (lambda: optim.AdamW([_w()], eps=-1e-8), ValueError, r"AdamW: eps must be > 0"),
+    (lambda: optim.Adam([_w()], amsgrad=1), TypeError, r"amsgrad must be True or False"),
+    (lambda: optim.RMSprop([_w()], alpha=-0.1), ValueError, r"RMSprop: alpha must be >= 0"),
+    (lambda: optim.RMSprop([_w()], momentum=-1), ValueError, r"RMSprop: momentum must be >= 0"),
+    (lambda: optim.Adagrad([_w()], lr_decay=-1), ValueError, r"Adagrad: lr_decay must be >= 0"),
+    (lambda: optim.Adadelta([_w()], rho=1.5), ValueError,
+     r"Adadelta: rho must be in \[0\.0, 1\.0\]"),
+    (lambda: optim.SGD(nn.Linear(2, 1), lr=0.1), TypeError,
+     r"model itself; pass model\.parameters\(\)"),
+    (lambda: optim.SGD([zeroin.tensor([1.0])], lr=0.1), ValueError, r"does not require grad"),
+    (lambda: optim.SGD([{"params": [_w()], "lr": -2}], lr=0.1), ValueError, r"lr must be"),
+]
+
+SCHED_ERRORS = [
+    (lambda: optim.lr_scheduler.StepLR(_opt(), step_size=2, gamma=-1), ValueError,
+     r"StepLR: gamma must be > 0.*gradient|StepLR: gamma must be > 0.*turn the steps around"),
+    (lambda: optim.lr_scheduler.StepLR(_opt(), step_size=0), ValueError,
+     r"step_size must be a positive integer, got 0"),
+    (lambda: optim.lr_scheduler.StepLR(_opt(), step_size=2.5), ValueError, r"step_size"),
+    (lambda: optim.lr_scheduler.LambdaLR(_opt(), 0.95), TypeError,
+     r"lr_lambda must be a function of the epoch.*ExponentialLR\(optimizer, gamma=0\.95\)"),
+    (lambda: optim.lr_scheduler.LambdaLR(_opt(), [lambda e: 1, lambda e: 2]), ValueError,
+     r"expected 1 values of lr_lambda"),
+    (lambda: optim.lr_scheduler.MultiplicativeLR(_opt(), 0.9), TypeError,
+     r"lr_lambda must be a function"),
+    (lambda: optim.lr_scheduler.StepLR(nn.Linear(2, 1), 2), TypeError,
+     r"expected an optimizer, got Linear; .*StepLR\(optim\.SGD\(model\.parameters"),
+    (lambda: optim.lr_scheduler.StepLR(optim.SGD, 2), TypeError, r"got the class SGD, not an instance"),
+    (lambda: optim.lr_scheduler.ExponentialLR(_opt(), gamma=0), ValueError,
+     r"ExponentialLR: gamma must be > 0"),
+    (lambda: optim.lr_scheduler.ExponentialLR(_opt(), gamma=float("nan")), ValueError,
+     r"finite number"),
+    (lambda: optim.lr_scheduler.MultiStepLR(_opt(), milestones=3), TypeError, r"list of epochs"),
+    (lambda: optim.lr_scheduler.MultiStepLR(_opt(), milestones=[2, -1]), ValueError,
+     r"each milestone"),
+    (lambda: optim.lr_scheduler.CosineAnnealingLR(_opt(), T_max=0), ValueError,
+     r"T_max must be > 0"),
+    (lambda: optim.lr_scheduler.CosineAnnealingLR(_opt(), T_max=5, eta_min=-1), ValueError,
+     r"eta_min must be >= 0"),
+    (lambda: optim.lr_scheduler.CosineAnnealingWarmRestarts(_opt(), T_0=0), ValueError, r"T_0"),
+    (lambda: optim.lr_scheduler.CosineAnnealingWarmRestarts(_opt(), T_0=2, T_mult=0), ValueError,
+     r"T_mult"),
+    (lambda: optim.lr_scheduler.LinearLR(_opt(), start_factor=0), ValueError,
+     r"start_factor must be in \(0"),
+    (lambda: optim.lr_scheduler.LinearLR(_opt(), end_factor=2), ValueError,
+     r"end_factor must be in"),
+    (lambda: optim.lr_scheduler.ConstantLR(_opt(), factor=1.5), ValueError, r"factor must be in"),
+    (lambda: optim.lr_scheduler.ReduceLROnPlateau(_opt(), factor=1.0), ValueError,
+     r"factor must be in \(0, 1\)"),
+    (lambda: optim.lr_scheduler.ReduceLROnPlateau(_opt(), mode="minimum"), ValueError,
+     r"mode must be 'min' \(a loss\) or 'max'"),
+    (lambda: optim.lr_scheduler.ReduceLROnPlateau(_opt(), patience=-1), ValueError, r"patience"),
+    (lambda: optim.lr_scheduler.ReduceLROnPlateau(_opt()).step(), TypeError,
+     r"give it the monitored value.*step\(val_loss\)"),
+    (lambda: optim.lr_scheduler.ReduceLROnPlateau(_opt()).step(float("nan")), ValueError,
+     r"monitored value is nan"),
+    (lambda: optim.lr_scheduler.OneCycleLR(_opt(), max_lr=0.1), ValueError,
+     r"give total_steps, or epochs and steps_per_epoch"),
+    (lambda: optim.lr_scheduler.OneCycleLR(_opt(), max_lr=-0.1, total_steps=5), ValueError,
+     r"max_lr must be > 0"),
+    (lambda: optim.lr_scheduler.OneCycleLR(_opt(), max_lr=0.1, total_steps=5, pct_start=2.0),
+     ValueError, r"pct_start must be in"),
+    (lambda: optim.lr_scheduler.OneCycleLR(optim.Adagrad([_w()]), max_lr=0.1, total_steps=5),
+     ValueError, r"no momentum to cycle; pass cycle_momentum=False"),
+    (lambda: optim.lr_scheduler.SequentialLR(_opt(), [optim.lr_scheduler.StepLR(_opt(), 2)], []),
+     ValueError, r"drives another optimizer"),
+    (lambda: optim.lr_scheduler.StepLR(_opt(), 2, last_epoch=-5), ValueError, r"last_epoch"),
+]
+
+
+@pytest.mark.parametrize("make, exc, words", OPT_ERRORS + SCHED_ERRORS,
+                         ids=[w[:40] for _, _, w in OPT_ERRORS + SCHED_ERRORS])
+def test_bad_arguments_are_refused_with_the_fix(make, exc, words):
+    with pytest.raises(exc, match=words):
+        make()
+
+
+def test_one_cycle_stepped_past_its_budget_says_so():
+    s = optim.lr_scheduler.OneCycleLR(_opt(), max_lr=0.1, total_steps=3)
+    for _ in range(3):
+        s.step()
+    with pytest.raises(ValueError, match=r"stepped 4 times, but total_steps is 3"):
+        s.step()
+
+
+@pytest.mark.parametrize("fn", ["clip_grad_norm_", "clip_grad_value_"])
+def test_clipping_given_a_generator_clips(fn):
+    model = nn.Linear(3, 2)
+    (model(zeroin.tensor(np.full((4, 3), 10.0))) ** 2).sum().backward()
+    before = [p.grad.data.copy() for p in model.parameters()]
+    getattr(nn.utils, fn)(model.parameters(), 0.5)          # a generator, read once
+    after = [p.grad.data for p in model.parameters()]
+    assert all(not np.array_equal(a, b) for a, b in zip(after, before))
+    if fn == "clip_grad_norm_":
+        total = math.sqrt(sum(float((a ** 2).sum()) for a in after))
+        assert total == pytest.approx(0.5, rel=1e-5)
+    else:
+        assert max(float(np.abs(a).max()) for a in after) == 0.5
+
+
+def test_generators_are_read_once_everywhere_parameters_are_accepted():
+    model = nn.Linear(3, 2)
+    vec = nn.utils.parameters_to_vector(model.parameters())
+    assert vec.shape == (8,)
+    nn.utils.vector_to_parameters(zeroin.tensor(np.arange(8.0)), model.parameters())
+    np.testing.assert_array_equal(model.weight.data.ravel(), np.arange(6.0))
+    opt = optim.Adam(model.parameters(), lr=0.1)
+    assert len(opt.param_groups[0]["params"]) == 2
+    opt.add_param_group({"params": (p for p in [zeroin.zeros(2, requires_grad=True)])})
+    assert len(opt.param_groups[1]["params"]) == 1
+
+
+@pytest.mark.parametrize("call, exc, words", [
+    (lambda m: nn.utils.clip_grad_norm_(m.parameters, 1.0), TypeError, r"method model\.parameters"),
+    (lambda m: nn.utils.clip_grad_norm_(m, 1.0), TypeError, r"model itself"),
+    (lambda m: nn.utils.clip_grad_norm_(m.parameters(), -1.0), ValueError,
+     r"max_norm must be >= 0"),
+    (lambda m: nn.utils.clip_grad_norm_(m.parameters(), 1.0, norm_type=0), ValueError,
+     r"norm_type must be > 0"),
+    (lambda m: nn.utils.clip_grad_value_(m.parameters(), -1.0), ValueError,
+     r"clip_value must be >= 0"),
+    (lambda m: nn.utils.clip_grad_norm_([1.0], 1.0), TypeError, r"item 0 is a float, not a Tensor"),
+    (lambda m: nn.utils.vector_to_parameters(np.zeros(8), m.parameters()), TypeError,
+     r"expected a Tensor for vec"),
+    (lambda m: nn.utils.vector_to_parameters(zeroin.zeros(5), m.parameters()), ValueError,
+     r"1-D with 8 elements"),
+])
+def test_gradient_utility_errors(call, exc, words):
+    with pytest.raises(exc, match=words):
+        call(nn.Linear(3, 2))

@@ -15,7 +15,7 @@ from zeroin.train import (Callback, History, LambdaCallback, ModelCheckpoint, St
 
 
 def _weights(model):
-    return {k: v.copy() for k, v in model.state_dict().items()}
+    return {k: np.array(v) for k, v in model.state_dict().items()}
 
 
 def _same(a, b):

@@ -17,15 +17,26 @@ from ._tensor import (Tensor, enable_grad, get_default_dtype, is_grad_enabled, n
                      set_default_dtype, tensor)
 from .errors import AnomalyError, ShapeError, ZeroinError
 from .function import Function
-from . import ops
+from . import ops, _torch_ops
+from ._tensor_api import EXPORTS as _TENSOR_API
 from .autograd import grad
 from .anomaly import detect_anomaly
 from .gradcheck import GradcheckError, gradcheck
 from . import functional, graph
+from ._creation import (BoolTensor, DoubleTensor, FloatTensor, IntTensor, LongTensor, arange,
+                        as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
+                        linspace, logspace, normal, ones, ones_like, rand, rand_like, randint,
+                        randint_like, randn, randn_like, randperm, zeros, zeros_like)
+# PyTorch's dtype names (NumPy dtypes); zeroin.float is float32 and zeroin.int is int32, as
+# in PyTorch, so these shadow the builtins inside this module only.
+from .dtypes import (bool, cdouble, cfloat, complex64, complex128, device, double, dtype,  # noqa: A004
+                     float, float16, float32, float64, half, int, int8, int16, int32, int64,
+                     long, short, uint8)
 
 # zeroin.add, zeroin.relu, ...: every op registered in zeroin.ops with export=True
 globals().update({alias: info.fn for info in ops.OPS.values() if info.export
                   for alias in (info.name,) + info.aliases})
+globals().update(_TENSOR_API)       # zeroin.eq, zeroin.numel, zeroin.set_grad_enabled, ...
 
 __version__ = "0.1.0"
 
@@ -34,6 +45,7 @@ _LAZY = {
     "nn": ("zeroin.nn", None),
     "optim": ("zeroin.optim", None),
     "data": ("zeroin.data", None),
+    "utils": ("zeroin.utils", None),
     "lessons": ("zeroin.lessons", None),
     "viz": ("zeroin.viz", None),
     "explain": ("zeroin.viz.explain", "explain"),
@@ -46,6 +58,9 @@ _LAZY = {
     "save": ("zeroin.checkpoint", "save"),
     "load": ("zeroin.checkpoint", "load"),
     "manual_seed": ("zeroin.random", "manual_seed"),
+    "cuda": ("zeroin.cuda", None),
+    "backends": ("zeroin.backends", None),
+    "linalg": ("zeroin.linalg", None),
 }
 
 
@@ -62,34 +77,3 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(_LAZY))
-
-
-def zeros(*shape, requires_grad=False, dtype=None, name=None):
-    """A tensor of zeros (float, default dtype)."""
-    import numpy as np
-    from .ops import _shape_arg
-    return Tensor(np.zeros(_shape_arg(shape), dtype=dtype or get_default_dtype()),
-                  requires_grad=requires_grad, name=name)
-
-
-def ones(*shape, requires_grad=False, dtype=None, name=None):
-    """A tensor of ones (float, default dtype)."""
-    import numpy as np
-    from .ops import _shape_arg
-    return Tensor(np.ones(_shape_arg(shape), dtype=dtype or get_default_dtype()),
-                  requires_grad=requires_grad, name=name)
-
-
-def zeros_like(t, requires_grad=False):
-    import numpy as np
-    return Tensor(np.zeros_like(t.data), requires_grad=requires_grad)
-
-
-def ones_like(t, requires_grad=False):
-    import numpy as np
-    return Tensor(np.ones_like(t.data), requires_grad=requires_grad)
-
-
-def arange(*args, dtype=None, requires_grad=False):
-    import numpy as np
-    return Tensor(np.arange(*args, dtype=dtype), requires_grad=requires_grad)

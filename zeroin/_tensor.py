@@ -7,6 +7,7 @@ output back to the leaves is the graph that backward, drawing and explaining all
 """
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -18,6 +19,10 @@ __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
 
 _F64 = np.dtype(np.float64)
 _default_dtype = _F64
+
+# ZEROIN_FAST=0 (read once, here) runs the reference engine only: no Python-float scalars
+# (below) and no zeroin/_fast.py; results are the same (see docs/architecture.md).
+FAST = os.environ.get("ZEROIN_FAST", "1").strip() != "0"
 
 
 def set_default_dtype(dtype):
@@ -107,7 +112,7 @@ class enable_grad(_GradSwitch):
 
 # --- the tensor ------------------------------------------------------------------------
 
-_materialise = threading.Lock()
+_to_array_lock = threading.Lock()
 
 def _as_array(data, dtype=None, requires_grad=False):
     if type(data) is float and dtype is None:     # zeroin.tensor(3.0): the common scalar
@@ -118,8 +123,8 @@ def _as_array(data, dtype=None, requires_grad=False):
     try:
         arr = np.array(data, dtype=dtype)
     except ValueError as e:     # ragged nested lists, unparsable strings
-        raise ValueError(f"tensor: cannot make a tensor from this {type(data).__name__}: "
-                         f"{e}") from None
+        raise ValueError(_ragged_message(data) or f"tensor: cannot make a tensor from this "
+                         f"{type(data).__name__}: {e}") from None
     if dtype is None and from_python:
         if arr.dtype.kind == "f" or (requires_grad and arr.dtype.kind in "iub"):
             # Python floats take the default float dtype; Python ints that are asked to
@@ -132,9 +137,32 @@ def _as_array(data, dtype=None, requires_grad=False):
     return arr
 
 
+class _GradDtypeError(TypeError, RuntimeError):
+    """Only floating-point tensors can require grad (PyTorch raises RuntimeError)."""
+
+
+def _ragged_message(data):
+    """For nested lists whose rows differ in length, say where; else None."""
+    level, path = [data], []
+    for depth in range(32):
+        seqs = [x for x in level if isinstance(x, (list, tuple))]
+        if not seqs:
+            return None
+        lengths = [len(x) for x in seqs]
+        if len(seqs) != len(level) or len(set(lengths)) > 1:
+            shown = ", ".join(str(len(x)) if isinstance(x, (list, tuple)) else "a number"
+                              for x in level)
+            where = "the rows" if depth == 1 else f"the lists at depth {depth}"
+            return (f"tensor: nested lists must be rectangular (every row the same length), "
+                    f"but {where} have lengths {shown}; pad or trim them to one length, or "
+                    f"make a tensor per row")
+        level = [y for x in seqs for y in x]
+    return None
+
+
 def _check_grad_dtype(arr, where="tensor"):
     if arr.dtype.kind not in "fc":
-        raise TypeError(f"{where}: only floating-point tensors can require grad, got dtype "
+        raise _GradDtypeError(f"{where}: only floating-point tensors can require grad, got dtype "
                         f"{arr.dtype}; convert first, e.g. zeroin.tensor(data, dtype='float64', "
                         f"requires_grad=True)")
 
@@ -167,74 +195,109 @@ class Tensor:
         The op that produced this tensor; ``None`` for leaves.
     """
 
-    # _d: the ndarray, or None while the value is the Python float _v (exactly one is set)
-    __slots__ = ("_d", "_v", "grad", "requires_grad", "grad_fn", "name", "_hooks", "_retain",
-                 "__weakref__")
-    __array_ufunc__ = None          # make ndarray <op> Tensor defer to Tensor's reflected op
+    # The value is stored in one of two slots, read and written only here and in
+    # zeroin/_fast.py (everyone else uses .data and .item()):
+    #   _array: the ndarray; or None while the value is
+    #   _float: a Python float (float64 scalars made from Python numbers, fast mode only)
+    __slots__ = ("_array", "_float", "_grad", "requires_grad", "grad_fn", "name", "_hooks",
+                 "_retain", "__weakref__")
     __array_priority__ = 1000
 
-    def __init__(self, data, requires_grad=False, dtype=None, name=None):
-        if type(data) is float and dtype is None and _default_dtype is _F64:
-            self._d = None
-            self._v = data
-        else:
-            arr = _as_array(data, dtype, requires_grad)
-            if requires_grad and arr.dtype.kind not in "fc":
-                _check_grad_dtype(arr)
-            self._d = arr
-            self._v = None
-        self.grad = None
-        self.requires_grad = bool(requires_grad)
-        self.grad_fn = None
-        self.name = name
-        self._hooks = None
-        self._retain = False
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """NumPy meets a tensor: ``array -= tensor`` (e.g. ``p.data -= lr * p.grad``)
+        updates the array in place; ``array + tensor`` and the other arithmetic give the
+        tensor result, as ``tensor + array`` does; other NumPy functions refuse tensors."""
+        out = kwargs.get("out")
+        if method == "__call__" and out is not None and \
+                not any(isinstance(o, Tensor) for o in out):
+            return ufunc(*[_raw(i) for i in inputs], **kwargs)
+        names = _UFUNC_METHODS.get(ufunc.__name__) if method == "__call__" and \
+            not kwargs and len(inputs) == 2 else None
+        if names is None:
+            return NotImplemented
+        a, b = inputs
+        if isinstance(a, Tensor):
+            return getattr(a, names[0])(b)
+        return getattr(b, names[1])(a)      # the reflected method: operands swapped back
+
+    def __new__(cls, data, requires_grad=False, dtype=None, name=None):
+        if type(data) is int:
+            # torch.Tensor(2, 3): a new (2, 3) tensor (zeros here), not the number 2
+            sizes = [data]
+            for v in (requires_grad, dtype, name):
+                if type(v) is not int:
+                    break
+                sizes.append(v)
+            grad = requires_grad if type(requires_grad) is bool else False
+            return _make(np.zeros(sizes, dtype=_default_dtype), grad, None, None, cls)
+        if dtype is None and type(data) in (list, tuple, bool):
+            # zeroin.Tensor([1, 2]) is floating point, as torch.Tensor([1, 2]) is
+            # (zeroin.tensor keeps ints as int64, as torch.tensor does)
+            dtype = _default_dtype
+        return _construct(cls, data, requires_grad, dtype, name)
+
+    def __getnewargs__(self):      # copy.deepcopy: a placeholder; the slots are copied after
+        return (0.0,)
 
     # --- properties --------------------------------------------------------------------
     @property
+    def grad(self):
+        """The accumulated gradient (a tensor of this tensor's shape) or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                value = _grad_value(self, value)
+            if value.shape != self.shape:
+                what = f" of {self.name!r}" if self.name else ""
+                raise RuntimeError(f"grad: the gradient{what} must have the tensor's shape "
+                                   f"{tuple(self.shape)}, got shape {tuple(value.shape)}")
+        self._grad = value
+
+    @property
     def data(self):
-        d = self._d
+        """The values as a NumPy array (shared, not copied)."""
+        d = self._array
         if d is None:           # a Python-float scalar: from now on an ordinary 0-d array
-            with _materialise:  # two threads must not hand out two different arrays
-                d = self._d
+            with _to_array_lock:    # two threads must not hand out two different arrays
+                d = self._array
                 if d is None:
-                    d = self._d = np.array(self._v)
-                    self._v = None
+                    d = self._array = np.array(self._float)
+                    self._float = None
         return d
 
     @data.setter
     def data(self, value):
-        self._d = value
-        self._v = None
+        """``p.data = new`` replaces the values (a tensor, an array or numbers), keeping the
+        graph and the gradient, as in PyTorch."""
+        if isinstance(value, Tensor):
+            value = value.data
+        elif type(value) is not np.ndarray:
+            value = _as_array(value)
+        self._array = value
+        self._float = None
 
     @property
     def shape(self):
-        d = self._d
+        d = self._array
         return d.shape if d is not None else ()
 
     @property
     def ndim(self):
-        d = self._d
+        d = self._array
         return d.ndim if d is not None else 0
 
     @property
     def dtype(self):
-        d = self._d
+        d = self._array
         return d.dtype if d is not None else _F64
-
-    @property
-    def size(self):
-        d = self._d
-        return d.size if d is not None else 1
 
     @property
     def is_leaf(self):
         """True for tensors not produced by a recorded op (parameters, inputs, constants)."""
         return self.grad_fn is None
-
-    @property
-    def T(self):
-        return self.transpose()
 
     def __len__(self):
         if self.data.ndim == 0:
@@ -244,10 +307,10 @@ class Tensor:
     # --- conversion --------------------------------------------------------------------
     def item(self):
         """The value of a one-element tensor as a Python number."""
-        if self._v is not None:
-            return self._v
+        if self._float is not None:
+            return self._float
         if self.data.size != 1:
-            raise ValueError(f"item: only one-element tensors can be converted to a Python "
+            raise ShapeError(f"item: only one-element tensors can be converted to a Python "
                              f"number, this one has shape {self.data.shape}")
         return self.data.item()
 
@@ -271,7 +334,7 @@ class Tensor:
 
     def __bool__(self):
         if self.data.size != 1:
-            raise ValueError(f"the truth value of a tensor with shape {self.data.shape} is "
+            raise ShapeError(f"the truth value of a tensor with shape {self.data.shape} is "
                              f"ambiguous; use .any() or .all() on .data")
         return bool(self.data)
 
@@ -322,10 +385,7 @@ class Tensor:
             Record the backward computation so that the gradients can be differentiated
             again (higher-order derivatives).
         """
-        global _backward
-        if _backward is None:
-            from .autograd import backward as _backward
-        _backward(self, gradient, retain_graph, create_graph)
+        autograd.backward(self, gradient, retain_graph, create_graph)
 
     def retain_grad(self):
         """Keep ``.grad`` for this non-leaf tensor after backward."""
@@ -351,7 +411,7 @@ class Tensor:
 
     def zero_grad(self):
         """Set ``.grad`` to None."""
-        self.grad = None
+        self._grad = None
 
     def zero_(self):
         """Fill with zeros in place and return self, e.g. ``w.grad.zero_()`` between steps.
@@ -388,7 +448,6 @@ class Tensor:
             raise RuntimeError("setitem: in-place assignment into a tensor that requires "
                                "grad would corrupt the graph; build a new tensor with "
                                "zeroin.where or wrap the assignment in zeroin.no_grad()")
-        from .ops import _clean_index
         self.data[_clean_index(index)] = _raw(value)
 
     def __iadd__(self, value): return self._inplace(np.add, "+", value)
@@ -422,7 +481,7 @@ class Tensor:
 
     # --- printing ----------------------------------------------------------------------
     def __repr__(self):
-        d = self._d if self._d is not None else np.array(self._v)    # printing keeps _v
+        d = self._array if self._array is not None else np.array(self._float)  # keep it
         body = np.array2string(d, separator=", ", prefix="tensor(",
                                threshold=200, edgeitems=3)
         extra = []
@@ -437,17 +496,45 @@ class Tensor:
         return "tensor(" + body + "".join(", " + e for e in extra) + ")"
 
     def __format__(self, spec):
-        if self.size == 1 and spec:
+        if self.data.size == 1 and spec:
             return format(self.item(), spec)
         return str(self)
 
 
-_backward = None     # zeroin.autograd.backward, bound on first use (import cycle)
+def _clean_index(index):
+    """An index with tensors replaced by their arrays (lists become integer arrays)."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
 
 
 def _raw(x):
     """The array of a tensor, anything else as it is."""
     return x.data if isinstance(x, Tensor) else x
+
+
+def _grad_value(t, value):
+    """An array assigned to ``t.grad`` as a tensor; anything else is refused."""
+    if isinstance(value, np.ndarray):
+        return _make(value)
+    raise TypeError(f"grad: assigned grad expected to be a Tensor (or an array) of shape "
+                    f"{tuple(t.shape)} or None, but got {type(value).__name__}; to clear it "
+                    f"use t.grad = None, to fill it use t.grad = zeroin.zeros_like(t)")
+
+
+# ndarray <op> tensor, by NumPy ufunc name: the Tensor method and its reflection
+_UFUNC_METHODS = {"add": ("__add__", "__radd__"), "subtract": ("__sub__", "__rsub__"),
+                  "multiply": ("__mul__", "__rmul__"), "divide": ("__truediv__", "__rtruediv__"),
+                  "true_divide": ("__truediv__", "__rtruediv__"),
+                  "power": ("__pow__", "__rpow__"), "matmul": ("__matmul__", "__rmatmul__"),
+                  "maximum": ("maximum", "maximum"), "minimum": ("minimum", "minimum"),
+                  "less": ("__lt__", "__gt__"), "greater": ("__gt__", "__lt__"),
+                  "less_equal": ("__le__", "__ge__"), "greater_equal": ("__ge__", "__le__"),
+                  "equal": ("__eq__", "__eq__"), "not_equal": ("__ne__", "__ne__")}
 
 
 class _HookHandle:
@@ -464,35 +551,38 @@ class _HookHandle:
 _new = object.__new__
 
 
-def _leaf(arr, requires_grad=False):
-    """Fast constructor for a tensor around an existing array (no copy, no checks)."""
-    t = object.__new__(Tensor)
-    t._d = arr
-    t._v = None
-    t.grad = None
+def _construct(cls, data, requires_grad, dtype, name):
+    """Tensor(data, ...) as zeroin.tensor makes it (no dtype change for Python ints)."""
+    if type(data) is float and dtype is None and _default_dtype is _F64 and FAST:
+        t = _make(None, bool(requires_grad), None, data, cls)
+    else:
+        arr = _as_array(data, dtype, requires_grad)
+        if requires_grad and arr.dtype.kind not in "fc":
+            _check_grad_dtype(arr)
+        t = _make(arr, bool(requires_grad), None, None, cls)
+    t.name = name
+    return t
+
+
+def _make(array, requires_grad=False, grad_fn=None, value=None, cls=Tensor):
+    """The one constructor behind every Tensor: around ``array`` (not copied, not checked)
+    or, with ``array`` None, the Python float ``value``."""
+    t = _new(cls)
+    t._array = array
+    t._float = value
+    t._grad = None
     t.requires_grad = requires_grad
-    t.grad_fn = None
+    t.grad_fn = grad_fn
     t.name = None
     t._hooks = None
     t._retain = False
     return t
 
 
-def _scalar(v, requires_grad=False):
-    """Fast constructor for a float64 scalar tensor holding the Python float ``v``."""
-    t = object.__new__(Tensor)
-    t._d = None
-    t._v = v
-    t.grad = None
-    t.requires_grad = requires_grad
-    t.grad_fn = None
-    t.name = None
-    t._hooks = None
-    t._retain = False
-    return t
+_leaf = _make       # a leaf around an existing array: _leaf(array, requires_grad=False)
 
 
-def tensor(data, requires_grad=False, dtype=None, name=None):
+def tensor(data, requires_grad=False, dtype=None, name=None, *, device=None):
     """Make a leaf tensor (copies ``data``). See :class:`Tensor`.
 
     Parameters
@@ -507,6 +597,8 @@ def tensor(data, requires_grad=False, dtype=None, name=None):
         (:func:`set_default_dtype`), NumPy arrays keep theirs (float32 stays float32).
     name : str, optional
         The label that :func:`zeroin.explain` and :func:`zeroin.draw` show.
+    device : str or zeroin.device, optional
+        Accepted for PyTorch code; only ``"cpu"`` (zeroin computes with NumPy).
 
     Examples
     --------
@@ -517,8 +609,20 @@ def tensor(data, requires_grad=False, dtype=None, name=None):
     >>> w.grad.item(), b.grad.item()
     (10.0, 15.0)
     """
-    if type(data) is float and dtype is None and _default_dtype is _F64:
-        t = _scalar(data, requires_grad is True or bool(requires_grad))
+    if type(data) is float and dtype is None and _default_dtype is _F64 and FAST and \
+            device is None:
+        t = _make(None, requires_grad is True or bool(requires_grad), None, data)
         t.name = name
         return t
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
+    if device is not None:
+        from .dtypes import as_device
+        as_device(device, "tensor")
+    if dtype is not None and type(dtype).__module__ == "torch":
+        from .dtypes import as_dtype
+        dtype = as_dtype(dtype, "tensor")
+    return _construct(Tensor, data, requires_grad, dtype, name)
+
+
+# The one import cycle of the engine, kept visible: Tensor.backward runs zeroin.autograd,
+# which is built on this module (and the ops registry binds the operators onto Tensor).
+from . import autograd  # noqa: E402

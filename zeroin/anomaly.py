@@ -1,25 +1,41 @@
-"""detect_anomaly: find the first op that makes NaN or Inf, and the user line behind it."""
+"""detect_anomaly: find the first op that makes NaN or Inf, and the user line behind it.
+
+Also the anomaly switch itself (:data:`anomaly`), which the engine reads on every op.
+"""
 from __future__ import annotations
 
-from . import function as _f
+import os
+
+import numpy as np
+
+from .errors import AnomalyError
 
 __all__ = ["detect_anomaly"]
+
+
+class _Anomaly:
+    def __init__(self):
+        self.enabled = False    # an instance attribute: read by every op, and faster so
+
+
+anomaly = _Anomaly()
 
 
 class detect_anomaly:
     """Context manager (and decorator): raise at the first NaN/Inf in forward or backward.
 
-    The error names the op and the line of user code that created it. Recording that line
-    costs time, so use it for debugging, not training.
+    The error names the op and the line of user code that created it, or the input tensor
+    when the NaN/Inf came in with the data. Recording that line costs time, so use it for
+    debugging, not training.
     """
 
     def __enter__(self):
-        self._prev = _f.anomaly.enabled
-        _f.anomaly.enabled = True
+        self._prev = anomaly.enabled
+        anomaly.enabled = True
         return self
 
     def __exit__(self, *exc):
-        _f.anomaly.enabled = self._prev
+        anomaly.enabled = self._prev
         return False
 
     def __call__(self, func):
@@ -30,3 +46,58 @@ class detect_anomaly:
             with self.__class__():
                 return func(*a, **k)
         return wrapper
+
+
+def _user_site():
+    """The innermost stack frame outside zeroin, as 'file:line: code'."""
+    import traceback
+    here = os.path.dirname(os.path.abspath(__file__))
+    for frame in reversed(traceback.extract_stack()[:-2]):
+        if not os.path.abspath(frame.filename).startswith(here + os.sep):
+            code = f": {frame.line}" if frame.line else ""    # no source: <stdin>, exec
+            return f"{frame.filename}:{frame.lineno}{code}"
+    return "<unknown>"
+
+
+def _not_finite(a):
+    return a.dtype.kind in "fc" and not np.all(np.isfinite(a))
+
+
+def _bad(a):
+    n_nan = int(np.isnan(a).sum())
+    n_inf = int(np.isinf(a).sum())
+    parts = []
+    if n_nan:
+        parts.append(f"{n_nan} NaN")
+    if n_inf:
+        parts.append(f"{n_inf} Inf")
+    return " and ".join(parts) + f" in output of shape {tuple(a.shape)}"
+
+
+def check_forward(fn, inputs, out):
+    """Under detect_anomaly: note where ``fn`` was created; raise if ``out`` is not finite,
+    blaming the input leaf when the NaN/Inf was already in the data."""
+    site = _user_site()
+    if out.grad_fn is fn:
+        fn.site = site
+    if not _not_finite(out.data):
+        return
+    for i, t in enumerate(inputs):
+        if t.grad_fn is None and _not_finite(t.data):
+            what = f"input tensor {t.name!r}" if t.name else f"input {i} (a leaf tensor)"
+            kind = "a parameter" if t.requires_grad else "data or a constant"
+            raise AnomalyError(
+                f"{fn.name}: {what} of shape {tuple(t.data.shape)}, {kind}, already holds "
+                f"{_bad(t.data).split(' in output')[0]}: the NaN/Inf came in with it, not "
+                f"from an op (op created at {site}); check the data or the step that last "
+                f"changed it")
+    raise AnomalyError(f"{fn.name}: forward produced {_bad(out.data)} (op created at {site})")
+
+
+def check_backward(fn, g):
+    """Under detect_anomaly: raise if the gradient ``g`` that ``fn`` passes back is not
+    finite."""
+    data = g.data if hasattr(g, "grad_fn") else np.asarray(g)
+    if _not_finite(data):
+        site = getattr(fn, "site", None) or "<created before detect_anomaly was on>"
+        raise AnomalyError(f"{fn.name}: backward produced {_bad(data)} (op created at {site})")

@@ -162,6 +162,9 @@ def _check_map_location(map_location):
 
 def _read_members(path, source):
     """Every array of the .npz (read and CRC-checked), with errors that say what is wrong."""
+    if isinstance(source, Path):    # our own handle: closed even when the .npz is damaged
+        with open(source, "rb") as fh:
+            return _read_members(path, fh)
     try:
         with np.load(source, allow_pickle=False) as npz:
             arrays = {}

@@ -23,11 +23,12 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import _tensor
 from .errors import ShapeError
-from .function import _F64_CONSTANTS, Function, _call1, _call2, constant
-from ._tensor import Tensor, _leaf
+from .function import (NP, Function, apply, constant, scatter_array, sigmoid_array,
+                       sum_to_array)
+from ._tensor import Tensor, _clean_index, _leaf, _raw
 
-_raw = lambda x: x.data if type(x) is Tensor else x  # noqa: E731
 
 
 # --- the registry ------------------------------------------------------------------------
@@ -79,51 +80,31 @@ def _swap(fn, name):
 # --- shared helpers -----------------------------------------------------------------------
 
 def _t(x):
-    return x if type(x) is Tensor else constant(x)
-
-
-_F64 = np.dtype(np.float64)
-_new = object.__new__
+    return x if isinstance(x, Tensor) else constant(x)
 
 
 def _pair(a, b):
-    tb = type(b)
-    if (tb is float or tb is int) and type(a) is Tensor:
-        if a._v is not None and (tb is float or -_EXACT <= b <= _EXACT):
-            # a Python-float scalar times a number (2 * w, b + 1): the constant is one too,
-            # one shared leaf per value (a fresh one per use cost W2 a tracked object an op)
-            c = _LANE_CONSTANTS.get(b)
-            if c is not None and c._v is not None:     # None: someone took its .data
-                return a, c
-            c = _new(Tensor)                # _scalar(float(b)), inlined
-            c._d = None
-            c._v = b if tb is float else float(b)
-            c.grad = None
-            c.requires_grad = False
-            c.grad_fn = None
-            c.name = None
-            c._hooks = None
-            c._retain = False
-            if b and b == b:        # not 0 (0.0 == -0.0 would share) and not NaN
-                if len(_LANE_CONSTANTS) >= 4096:
-                    _LANE_CONSTANTS.clear()
-                _LANE_CONSTANTS[b] = c
-            return a, c
-        # x * 0.5, the hot case for arrays: see constant(). An equal but distinct float64
-        # dtype object (rare) takes the general path below, which gives the same result.
-        if a._d is not None and a._d.dtype is _F64:
-            arr = _F64_CONSTANTS.get(b)
-            if arr is not None:
-                return a, _leaf(arr)
-    if type(a) is not Tensor:
+    """Both operands as tensors: a number becomes a constant with the other's dtype."""
+    if not isinstance(a, Tensor):
         a = constant(a, b)
-    if tb is not Tensor:
+    if not isinstance(b, Tensor):
         b = constant(b, a)
     return a, b
 
 
-_EXACT = 2 ** 53        # integers up to this convert to float64 exactly
-_LANE_CONSTANTS = {}    # number -> its constant leaf on the Python-float lane (see _pair)
+def _call1(fn, x):
+    return apply(fn, (x,))
+
+
+def _call2(fn, x, y):
+    return apply(fn, (x, y))
+
+
+_calln = apply      # (fn, inputs)
+
+
+_new = object.__new__
+_sum_to_np = sum_to_array      # the old name (zeroin.explain uses it)
 
 
 def _axes(axis, ndim):
@@ -134,60 +115,10 @@ def _axes(axis, ndim):
     return tuple(a % ndim if ndim else a for a in axis)
 
 
-def _sum_to_np(g, shape):
-    """Sum ``g`` down to ``shape`` (the reverse of broadcasting)."""
-    if g.shape == shape:
-        return g
-    lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape)
-                                      if n == 1 and g.shape[i + lead] != 1)
-    r = g.sum(axis=axes, keepdims=True) if axes else g
-    if lead:
-        r = r.reshape(shape)
-    return r
-
-
-def _scatter_np(g, index, shape):
-    z = np.zeros(shape, dtype=g.dtype)
-    if _is_basic_index(index):
-        z[index] = g
-    else:
-        np.add.at(z, index, g)
-    return z
-
-
-def _is_basic_index(index):
-    items = index if isinstance(index, tuple) else (index,)
-    return all(isinstance(i, (numbers.Integral, slice)) or i is None or i is Ellipsis
-               for i in items)
-
-
-def _sigmoid_np(x):
-    # exp(-|x|) never overflows; pick the form that is stable on each side.
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
-
-
-class NP:
-    """The namespace a backward rule computes with on NumPy arrays (plain backward)."""
-    exp, log, sqrt, sin, cos, tanh = np.exp, np.log, np.sqrt, np.sin, np.cos, np.tanh
-    broadcast_to, where = staticmethod(np.broadcast_to), staticmethod(np.where)
-    sum_to = staticmethod(_sum_to_np)
-    scatter = staticmethod(_scatter_np)
-
-    @staticmethod
-    def swap(x):
-        return np.swapaxes(x, -1, -2)
-
-    @staticmethod
-    def sigmoid(x):
-        return _sigmoid_np(x)
-
-
 class TZ:
-    """The same names as :class:`NP` for tensors (``create_graph=True``), so a rule written
-    once is itself recorded and can be differentiated again; filled in from :data:`OPS` at
-    the end of this module."""
+    """The same names as :class:`~zeroin.function.NP` for tensors (``create_graph=True``),
+    so a rule written once is itself recorded and can be differentiated again; filled in
+    from :data:`OPS` at the end of this module."""
 
 
 def _fmt(v):
@@ -210,8 +141,10 @@ class AddOp(Function):
 
 
 @op(AddOp, methods=("__add__", "__radd__", "add"))
-def add(a, b):
-    """Elementwise a + b with broadcasting."""
+def add(a, b, *, alpha=1):
+    """Elementwise a + b (``a + alpha * b``) with broadcasting."""
+    if alpha != 1:
+        b = b * alpha
     if type(a) is not Tensor or type(b) is not Tensor:
         a, b = _pair(a, b)
     return _call2(_new(AddOp), a, b)
@@ -227,8 +160,10 @@ class SubOp(Function):
 
 
 @op(SubOp, methods=("__sub__", "__rsub__", "sub"))
-def sub(a, b):
-    """Elementwise a - b with broadcasting."""
+def sub(a, b, *, alpha=1):
+    """Elementwise a - b (``a - alpha * b``) with broadcasting."""
+    if alpha != 1:
+        b = b * alpha
     if type(a) is not Tensor or type(b) is not Tensor:
         a, b = _pair(a, b)
     return _call2(_new(SubOp), a, b)
@@ -281,7 +216,7 @@ class NegOp(Function):
 @op(NegOp, methods=("__neg__", "neg"))
 def neg(x):
     """Elementwise -x."""
-    return NegOp()(_t(x))
+    return _call1(NegOp(), _t(x))
 
 
 class PowOp(Function):
@@ -317,10 +252,10 @@ class PowConstOp(Function):
 @op((PowOp, PowConstOp), methods=("__pow__", "__rpow__", "pow"))
 def pow(x, p):  # noqa: A001
     """x ** p; ``p`` a number (one-input op) or a tensor."""
-    if isinstance(p, numbers.Real) and not isinstance(p, bool) and type(x) is Tensor:
-        return PowConstOp(p)(x)
+    if isinstance(p, numbers.Real) and not isinstance(p, bool) and isinstance(x, Tensor):
+        return _call1(PowConstOp(p), x)
     x, p = _pair(x, p)
-    return PowOp()(x, p)
+    return _call2(PowOp(), x, p)
 
 
 class MatMulOp(Function):
@@ -359,7 +294,7 @@ class MatMulOp(Function):
 def matmul(a, b):
     """Matrix product of 1-D, 2-D or batched operands (NumPy's ``@`` rules)."""
     a, b = _pair(a, b)
-    return MatMulOp()(a, b)
+    return _call2(MatMulOp(), a, b)
 
 
 # --- elementwise functions --------------------------------------------------------------
@@ -458,7 +393,7 @@ class SigmoidOp(Function):
     __slots__ = ()
     scalar_rules = True
     name = "sigmoid"
-    def forward(self, x): return _sigmoid_np(x)
+    def forward(self, x): return sigmoid_array(x)
     def backward(self, xp, g, out, x): return g * out * (1 - out)
 
 
@@ -517,7 +452,7 @@ class LeakyReLUOp(Function):
 @op(LeakyReLUOp, methods=("leaky_relu",))
 def leaky_relu(x, negative_slope=0.01):
     """x where x > 0, else negative_slope * x."""
-    return LeakyReLUOp(negative_slope)(_t(x))
+    return _call1(LeakyReLUOp(negative_slope), _t(x))
 
 
 def _tie_weights(ra, rb, first_wins, dtype):
@@ -541,7 +476,7 @@ class MaximumOp(Function):
 def maximum(a, b):
     """Elementwise maximum; at ties the gradient is shared equally."""
     a, b = _pair(a, b)
-    return MaximumOp()(a, b)
+    return _call2(MaximumOp(), a, b)
 
 
 class MinimumOp(Function):
@@ -559,7 +494,7 @@ class MinimumOp(Function):
 def minimum(a, b):
     """Elementwise minimum; at ties the gradient is shared equally."""
     a, b = _pair(a, b)
-    return MinimumOp()(a, b)
+    return _call2(MinimumOp(), a, b)
 
 
 class WhereOp(Function):
@@ -574,11 +509,14 @@ class WhereOp(Function):
 
 
 @op(WhereOp)
-def where(cond, a, b):
-    """Elementwise ``a`` where ``cond`` else ``b``; ``cond`` carries no gradient."""
+def where(cond, a=None, b=None):
+    """Elementwise ``a`` where ``cond`` else ``b``; ``cond`` carries no gradient.
+    ``where(cond)`` alone: the indices of the true elements, a tuple of int64 tensors."""
     c = np.asarray(_raw(cond) if not isinstance(cond, Tensor) else cond.data, dtype=bool)
+    if a is None and b is None:
+        return tuple(_leaf(i.astype(np.int64)) for i in np.nonzero(c))
     a, b = _pair(a, b)
-    return WhereOp(c)(a, b)
+    return _call2(WhereOp(c), a, b)
 
 
 class ClipOp(Function):
@@ -597,12 +535,12 @@ class ClipOp(Function):
         return g * m
 
 
-@op(ClipOp, methods=("clip", "clamp"))
+@op(ClipOp, methods=("clip", "clamp"), aliases=("clamp",))
 def clip(x, min=None, max=None):  # noqa: A002
     """Limit values to [min, max]; the gradient is 0 where clipped."""
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
-    return ClipOp(min, max)(_t(x))
+    return _call1(ClipOp(min, max), _t(x))
 
 
 class AsTypeOp(Function):
@@ -619,7 +557,7 @@ def astype(x, dtype):
     x = _t(x)
     if np.dtype(dtype).kind not in "fc" and x.requires_grad:
         return _leaf(x.data.astype(dtype))
-    return AsTypeOp(dtype)(x)
+    return _call1(AsTypeOp(dtype), x)
 
 
 # --- reductions -------------------------------------------------------------------------
@@ -647,14 +585,27 @@ def _torch_names(op, axis, keepdims, dim, keepdim, default_axis=None):
 
 
 def _check_axis(op, x, axis):
+    """``axis`` checked against ``x`` (an int or a tuple); a 0-d tensor takes dim 0 or -1
+    (as in PyTorch), which means the whole tensor (None)."""
     if axis is None:
         return None
     nd = x.ndim
+    n = builtins.max(nd, 1)
     for a in ((axis,) if isinstance(axis, numbers.Integral) else axis):
-        if not -nd <= a < builtins.max(nd, 1):
-            raise ShapeError(f"{op}: axis {a} is out of range for a tensor of shape "
-                             f"{x.shape} ({nd} dimensions)")
-    return axis if isinstance(axis, numbers.Integral) else tuple(axis)
+        if not isinstance(a, numbers.Integral) or not -n <= a < n:
+            raise _DimError(f"{op}: dimension {a} is out of range for a tensor of shape "
+                            f"{tuple(x.shape)} (expected a dim in [{-n}, {n - 1}])")
+    if nd == 0:
+        return None
+    return int(axis) if isinstance(axis, numbers.Integral) else tuple(int(a) for a in axis)
+
+
+class _DtypeError(TypeError, RuntimeError):
+    """A dtype the operation cannot take (PyTorch raises RuntimeError, NumPy TypeError)."""
+
+
+class _DimError(ShapeError, IndexError):
+    """A dimension out of range: an IndexError, as in PyTorch (and a ShapeError)."""
 
 
 class SumOp(Function):
@@ -673,7 +624,7 @@ def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
     if dim is not None or keepdim is not None:
         axis, keepdims = _torch_names("sum", axis, keepdims, dim, keepdim)
     x = _t(x)
-    return SumOp(_check_axis("sum", x, axis), keepdims)(x)
+    return _call1(SumOp(_check_axis("sum", x, axis), keepdims), x)
 
 
 class MeanOp(Function):
@@ -693,7 +644,11 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     if dim is not None or keepdim is not None:
         axis, keepdims = _torch_names("mean", axis, keepdims, dim, keepdim)
     x = _t(x)
-    return MeanOp(_check_axis("mean", x, axis), keepdims)(x)
+    if x.dtype.kind not in "fc":
+        raise _DtypeError(f"mean: the input has dtype {x.dtype}; the mean needs a floating "
+                          f"dtype, as in PyTorch: convert first, e.g. x.float().mean() or "
+                          f"x.double().mean()")
+    return _call1(MeanOp(_check_axis("mean", x, axis), keepdims), x)
 
 
 class _ExtremumOp(Function):
@@ -708,13 +663,45 @@ class _ExtremumOp(Function):
         return _expand(g, x.shape, axes, self.keepdims) * weight
 
 
-def _torch_max_min(op, kwargs):
-    names = ", ".join(f"{k}=" for k in kwargs)
-    if set(kwargs) <= {"dim", "keepdim"}:
-        raise TypeError(f"{op}: got {names}; PyTorch's {op}(dim=) returns (values, indices), "
-                        f"this one returns values only: use x.{op}(axis=...) for the values "
-                        f"and x.arg{op}(axis=...) for the indices")
-    raise TypeError(f"{op}() got unexpected keyword arguments: {names}")
+class ValuesIndices(NamedTuple):
+    """``(values, indices)``, as PyTorch's ``torch.return_types``: from ``max(dim)``,
+    ``min(dim)``, ``sort``, ``topk``, ``median(dim)``..."""
+    values: object
+    indices: object
+
+
+def _dim_names(op, dim, keepdim, axis, keepdims):
+    """PyTorch's ``dim``/``keepdim`` with NumPy's ``axis``/``keepdims`` as aliases
+    (PyTorch accepts both)."""
+    if axis is not None:
+        if dim is not None and dim != axis:
+            raise TypeError(f"{op}: got dim={dim!r} and axis={axis!r}; axis is an alias of "
+                            f"dim, give one of them")
+        dim = axis
+    return dim, (keepdim if keepdims is None else keepdims)
+
+
+def _extreme(op, cls, pair, arg, x, dim, keepdim):
+    if isinstance(dim, (Tensor, np.ndarray)):     # max(a, b): the elementwise maximum
+        return pair(x, dim)
+    x = _t(x)
+    if dim is None:
+        return cls(None, False)(x)
+    if not isinstance(dim, numbers.Integral):
+        raise TypeError(f"{op}: dim must be an int (one dimension), got {dim!r}; for the "
+                        f"{op} over several dimensions use x.a{op}(dim=(...))")
+    d = _check_axis(op, x, dim)
+    if d is None:                   # a 0-d tensor: itself, at index 0
+        return ValuesIndices(cls(None, False)(x), arg(x, None, False))
+    idx = arg(x, d, True)
+    # the values are picked at the indices, so the gradient goes to that one element (as
+    # in PyTorch; amax/amin share it among ties)
+    where = list(np.indices(idx.shape, sparse=True))
+    where[d] = idx.data
+    values = getitem(x, tuple(where))
+    if not keepdim:
+        values, idx = squeeze(values, d), _leaf(idx.data.squeeze(d))
+    return ValuesIndices(values, idx)
 
 
 class MaxOp(_ExtremumOp):
@@ -723,13 +710,23 @@ class MaxOp(_ExtremumOp):
     def forward(self, x): return x.max(axis=self.axis, keepdims=self.keepdims)
 
 
-@op(MaxOp, methods=("max",))
-def max(x, axis=None, keepdims=False, **torch_style):  # noqa: A001
-    """Maximum over ``axis``; ties share the gradient."""
-    if torch_style:
-        _torch_max_min("max", torch_style)
+@op(MaxOp, methods=("amax",))
+def amax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Maximum over ``dim`` (an int, a tuple, or all); ties share the gradient."""
+    dim, keepdim = _dim_names("amax", dim, keepdim, axis, keepdims)
     x = _t(x)
-    return MaxOp(_check_axis("max", x, axis), keepdims)(x)
+    return _call1(MaxOp(_check_axis("amax", x, dim), keepdim), x)
+
+
+@op(MaxOp, methods=("max",))
+def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A001
+    """PyTorch's max: ``max(x)`` the largest value; ``max(x, dim)`` the pair
+    ``(values, indices)`` along ``dim``; ``max(a, b)`` the elementwise maximum.
+
+    Ties share the gradient of the values; use :func:`amax` for the values alone.
+    """
+    dim, keepdim = _dim_names("max", dim, keepdim, axis, keepdims)
+    return _extreme("max", MaxOp, maximum, argmax, x, dim, keepdim)
 
 
 class MinOp(_ExtremumOp):
@@ -738,13 +735,19 @@ class MinOp(_ExtremumOp):
     def forward(self, x): return x.min(axis=self.axis, keepdims=self.keepdims)
 
 
-@op(MinOp, methods=("min",))
-def min(x, axis=None, keepdims=False, **torch_style):  # noqa: A001
-    """Minimum over ``axis``; ties share the gradient."""
-    if torch_style:
-        _torch_max_min("min", torch_style)
+@op(MinOp, methods=("amin",))
+def amin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Minimum over ``dim`` (an int, a tuple, or all); ties share the gradient."""
+    dim, keepdim = _dim_names("amin", dim, keepdim, axis, keepdims)
     x = _t(x)
-    return MinOp(_check_axis("min", x, axis), keepdims)(x)
+    return _call1(MinOp(_check_axis("amin", x, dim), keepdim), x)
+
+
+@op(MinOp, methods=("min",))
+def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A001
+    """PyTorch's min: ``min(x)``, ``min(x, dim)`` -> ``(values, indices)``, ``min(a, b)``."""
+    dim, keepdim = _dim_names("min", dim, keepdim, axis, keepdims)
+    return _extreme("min", MinOp, minimum, argmin, x, dim, keepdim)
 
 
 @op(None, methods=("argmax",))
@@ -791,7 +794,7 @@ def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     if dim is not None or keepdim is not None:
         axis, keepdims = _torch_names("logsumexp", axis, keepdims, dim, keepdim)
     x = _t(x)
-    return LogSumExpOp(_check_axis("logsumexp", x, axis), keepdims)(x)
+    return _call1(LogSumExpOp(_check_axis("logsumexp", x, axis), keepdims), x)
 
 
 class SoftmaxOp(Function):
@@ -812,7 +815,7 @@ def softmax(x, axis=-1, *, dim=None):
     if dim is not None:
         axis = _torch_names("softmax", axis, None, dim, None, -1)[0]
     x = _t(x)
-    return SoftmaxOp(_check_axis("softmax", x, axis))(x)
+    return _call1(SoftmaxOp(_check_axis("softmax", x, axis)), x)
 
 
 class LogSoftmaxOp(Function):
@@ -832,7 +835,7 @@ def log_softmax(x, axis=-1, *, dim=None):
     if dim is not None:
         axis = _torch_names("log_softmax", axis, None, dim, None, -1)[0]
     x = _t(x)
-    return LogSoftmaxOp(_check_axis("log_softmax", x, axis))(x)
+    return _call1(LogSoftmaxOp(_check_axis("log_softmax", x, axis)), x)
 
 
 # --- shapes -----------------------------------------------------------------------------
@@ -861,37 +864,40 @@ def reshape(x, *shape):
         np.empty(x.shape, dtype=bool).reshape(shape)
     except ValueError:
         raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} "
-                         f"({x.size} elements) into shape {shape}") from None
-    return ReshapeOp(shape)(x)
+                         f"({int(np.prod(x.shape))} elements) into shape {shape}") from None
+    return _call1(ReshapeOp(shape), x)
 
 
 @op(ReshapeOp, methods=("squeeze",))
-def squeeze(x, axis=None):
-    """Remove dimensions of size 1 (all, or the given ones)."""
+def squeeze(x, dim=None, *, axis=None):
+    """Remove dimensions of size 1: all of them, or those of ``dim`` (an int or a tuple)
+    that have size 1 (others are left as they are, as in PyTorch)."""
     x = _t(x)
-    if axis is None:
+    dim = axis if dim is None else dim
+    if dim is None:
         shape = tuple(s for s in x.shape if s != 1)
     else:
-        axes = _axes(_check_axis("squeeze", x, axis), x.ndim)
-        for a in axes:
-            if x.shape[a] != 1:
-                raise ShapeError(f"squeeze: dimension {a} of shape {x.shape} has size "
-                                 f"{x.shape[a]}, not 1")
-        shape = tuple(s for i, s in enumerate(x.shape) if i not in axes)
-    return ReshapeOp(shape)(x)
+        axes = _axes(_check_axis("squeeze", x, dim), x.ndim)
+        shape = tuple(s for i, s in enumerate(x.shape) if not (i in axes and s == 1))
+    if shape == x.shape:
+        return x
+    return _call1(ReshapeOp(shape), x)
 
 
 @op(ReshapeOp, methods=("unsqueeze",))
-def unsqueeze(x, axis):
-    """Insert a dimension of size 1 at ``axis``."""
+def unsqueeze(x, dim=None, *, axis=None):
+    """Insert a dimension of size 1 at ``dim``."""
     x = _t(x)
+    axis = axis if dim is None else dim
     nd = x.ndim + 1
+    if axis is None:
+        raise TypeError("unsqueeze: give the dimension, e.g. x.unsqueeze(0)")
     if not -nd <= axis < nd:
-        raise ShapeError(f"unsqueeze: axis {axis} is out of range for a result with "
-                         f"{nd} dimensions")
+        raise _DimError(f"unsqueeze: dimension {axis} is out of range for a result with "
+                        f"{nd} dimensions (expected a dim in [{-nd}, {nd - 1}])")
     shape = list(x.shape)
     shape.insert(axis % nd, 1)
-    return ReshapeOp(tuple(shape))(x)
+    return _call1(ReshapeOp(tuple(shape)), x)
 
 
 @op(ReshapeOp, methods=("flatten",))
@@ -899,10 +905,10 @@ def flatten(x, start_dim=0, end_dim=-1):
     """Merge dimensions ``start_dim..end_dim`` into one (PyTorch's meaning)."""
     x = _t(x)
     if x.ndim == 0:
-        return ReshapeOp((1,))(x)
+        return _call1(ReshapeOp((1,)), x)
     s, e = start_dim % x.ndim, end_dim % x.ndim
     n = int(np.prod(x.shape[s:e + 1]))
-    return ReshapeOp(x.shape[:s] + (n,) + x.shape[e + 1:])(x)
+    return _call1(ReshapeOp(x.shape[:s] + (n,) + x.shape[e + 1:]), x)
 
 
 class TransposeOp(Function):
@@ -911,30 +917,49 @@ class TransposeOp(Function):
     def __init__(self, axes): self.axes = axes
     def forward(self, x): return x.transpose(self.axes)
     def backward(self, xp, g, out, x):
-        if self.axes is None:
-            return g.transpose()
-        return g.transpose(tuple(np.argsort(self.axes)))
+        inv = None if self.axes is None else tuple(int(a) for a in np.argsort(self.axes))
+        if type(g) is Tensor:       # create_graph: Tensor.transpose swaps two dims only
+            return _permute(g, inv)
+        return g.transpose(inv)
 
 
 @op(TransposeOp, methods=("transpose",))
-def transpose(x, *axes):
-    """Permute the axes (reverse them by default); ``.T`` is the default."""
+def transpose(x, dim0=None, dim1=None):
+    """Swap two dimensions, as PyTorch: ``x.transpose(0, 1)``. (To reorder all of them use
+    :func:`permute`; ``x.T`` reverses them.)"""
     x = _t(x)
-    axes = _shape_arg(axes) if axes and axes != (None,) else None
+    if dim0 is None or dim1 is None or isinstance(dim0, (tuple, list)):
+        raise TypeError(f"transpose: give the two dimensions to swap, e.g. "
+                        f"x.transpose(0, 1) (PyTorch's meaning); to reorder all dimensions "
+                        f"use x.permute(...), to reverse them x.T")
+    dims = _check_axis("transpose", x, (dim0, dim1))
+    if dims is None:        # a 0-d tensor: nothing to swap
+        return x
+    d0, d1 = dims
+    axes = list(range(x.ndim))
+    axes[d0], axes[d1] = axes[d1], axes[d0]
+    return TransposeOp(tuple(axes))(x)
+
+
+def _permute(x, axes):
+    """Reorder the dimensions of the tensor ``x`` by ``axes`` (None: reverse them)."""
     if axes is not None:
         nd = x.ndim
         if not all(-nd <= a < nd for a in axes) or \
                 sorted(a % nd for a in axes) != list(range(nd)):
-            raise ShapeError(f"transpose: axes {axes} are not a permutation of the "
+            raise ShapeError(f"permute: dims {axes} are not a permutation of the "
                              f"{nd} dimensions of shape {x.shape}")
         axes = tuple(a % nd for a in axes)      # backward inverts them with argsort
-    return TransposeOp(axes)(x)
+    return _call1(TransposeOp(axes), x)
 
 
 @op(TransposeOp, methods=("permute",))
 def permute(x, *dims):
-    """Reorder the dimensions, e.g. ``x.permute(2, 0, 1)``."""
-    return transpose(x, *dims)
+    """Reorder the dimensions, e.g. ``x.permute(2, 0, 1)`` or ``x.permute((2, 0, 1))``."""
+    x = _t(x)
+    if len(dims) == 1 and dims[0] is None:
+        return _permute(x, None)
+    return _permute(x, _shape_arg(dims))
 
 
 @op(TransposeOp, methods=("swapaxes",))
@@ -943,7 +968,7 @@ def swapaxes(x, a1, a2):
     x = _t(x)
     axes = list(range(x.ndim))
     axes[a1], axes[a2] = axes[a2], axes[a1]
-    return TransposeOp(tuple(axes))(x)
+    return _call1(TransposeOp(tuple(axes)), x)
 
 
 class BroadcastToOp(Function):
@@ -961,14 +986,14 @@ def broadcast_to(x, shape):
     shape = tuple(shape)
     if x.shape == shape:
         return x
-    return BroadcastToOp(shape)(x)
+    return _call1(BroadcastToOp(shape), x)
 
 
 class SumToOp(Function):
     __slots__ = ("shape",)
     name = "sum_to"
     def __init__(self, shape): self.shape = shape
-    def forward(self, x): return _sum_to_np(x, self.shape)
+    def forward(self, x): return sum_to_array(x, self.shape)
     def backward(self, xp, g, out, x): return xp.broadcast_to(g, x.shape)
 
 
@@ -979,7 +1004,7 @@ def sum_to(x, shape):
     shape = tuple(shape)
     if x.shape == shape:
         return x
-    return SumToOp(shape)(x)
+    return _call1(SumToOp(shape), x)
 
 
 class ConcatenateOp(Function):
@@ -1006,7 +1031,7 @@ def concatenate(tensors, axis=0, *, dim=None):
     ts = [_t(t) for t in tensors]
     if not ts:
         raise ValueError("concatenate: need at least one tensor")
-    return ConcatenateOp(axis)(*ts)
+    return _calln(ConcatenateOp(axis), tuple(ts))
 
 
 cat = concatenate
@@ -1032,7 +1057,7 @@ def stack(tensors, axis=0, *, dim=None):
     ts = [_t(t) for t in tensors]
     if not ts:
         raise ValueError("stack: need at least one tensor")
-    return StackOp(axis)(*ts)
+    return _calln(StackOp(axis), tuple(ts))
 
 
 def _index_str(index):
@@ -1054,23 +1079,17 @@ def _index_str(index):
     return ", ".join(out)
 
 
-def _clean_index(index):
-    if isinstance(index, Tensor):
-        return index.data
-    if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    if isinstance(index, list):
-        return np.asarray(index)
-    return index
-
-
 class GetItemOp(Function):
     __slots__ = ("index",)
     name = "getitem"
     def __init__(self, index): self.index = index
     def label(self): return "[" + _index_str(self.index) + "]"
     def forward(self, x):
-        r = x[self.index]
+        try:
+            r = x[self.index]
+        except IndexError as e:     # PyTorch raises IndexError too: `except IndexError` works
+            raise _DimError(f"getitem: index [{_index_str(self.index)}] for a tensor of "
+                            f"shape {x.shape}: {e}") from None
         return r.copy() if isinstance(r, np.ndarray) and r.base is not None else r
     def backward(self, xp, g, out, x): return xp.scatter(g, self.index, x.shape)
 
@@ -1079,7 +1098,7 @@ class GetItemOp(Function):
 def getitem(x, index):
     """``x[index]`` with ints, slices, None, Ellipsis, boolean masks and integer arrays."""
     x = _t(x)
-    return GetItemOp(_clean_index(index))(x)
+    return _call1(GetItemOp(_clean_index(index)), x)
 
 
 class IndexAddOp(Function):
@@ -1087,14 +1106,14 @@ class IndexAddOp(Function):
     __slots__ = ("index", "shape")
     name = "index_add"
     def __init__(self, index, shape): self.index, self.shape = index, shape
-    def forward(self, g): return _scatter_np(g, self.index, self.shape)
+    def forward(self, g): return scatter_array(g, self.index, self.shape)
     def backward(self, xp, g, out, x): return g[self.index]
 
 
 @op(IndexAddOp, export=False)
 def index_add(g, index, shape):
     """zeros(shape) with ``g`` added at ``index``: the adjoint of indexing."""
-    return IndexAddOp(index, tuple(shape))(_t(g))
+    return _call1(IndexAddOp(index, tuple(shape)), _t(g))
 
 
 # --- the tensor namespace for create_graph backward -------------------------------------
@@ -1104,4 +1123,15 @@ for _name in vars(NP):
         setattr(TZ, _name, staticmethod(OPS[_name].fn))
 TZ.scatter = staticmethod(index_add)
 TZ.swap = staticmethod(lambda x: swapaxes(x, -1, -2))
+# max(x, dim) and min(x, dim) pick their values by indexing (see _extreme)
+for _name in ("max", "min"):
+    OPS[_name] = OPS[_name]._replace(cls=(OPS[_name].cls, GetItemOp))
 del _name
+
+
+# Unless ZEROIN_FAST=0, the fast path records one- and two-input ops and turns numbers into
+# constants (Python floats for scalars, shared constant leaves): same results, fewer
+# instructions. See zeroin/_fast.py.
+if _tensor.FAST:
+    from ._fast import (call1 as _call1, call2 as _call2, calln as _calln,  # noqa: E402,F811
+                        pair as _pair)

@@ -321,8 +321,9 @@ def predict(model, X, batch_size=1024):
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
         model.eval()
+    dtype = _param_dtype(model)         # as fit: float data in the model's dtype
     try:
-        return np.concatenate([model(xb).data for xb in batches])
+        return np.concatenate([model(_cast(xb, dtype)).data for xb in batches])
     finally:
         if was_training:
             model.train()

@@ -6,7 +6,8 @@
 >>> xb.shape, yb.shape
 ((32, 2), (32, 1))
 """
-from .dataset import (DataLoader, Dataset, Subset, TensorDataset, as_dataset, random_split,
+from .dataset import (ConcatDataset, DataLoader, Dataset, IterableDataset, Subset,
+                      TensorDataset, as_dataset, default_collate, random_split,
                       train_val_test_split)
 from .datasets import DATASETS, DatasetSplits, load_dataset, load_digits
 from .files import detect_task, encode_labels, read_table
@@ -15,7 +16,9 @@ from .mnist import (DEFAULT_MNIST_URL, MNIST_FILES, MNIST_SHA256, DatasetError, 
 from .synthetic import make_linear, make_moons, make_sine, make_spirals, make_xor
 from .transforms import Standardizer, shift_images
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "DataLoader", "random_split",
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
+           "DataLoader",
+           "default_collate", "random_split",
            "train_val_test_split", "as_dataset", "Standardizer", "make_linear", "make_xor",
            "make_moons", "make_spirals", "make_sine", "load_digits", "load_mnist", "read_idx",
            "write_idx", "mnist_cache_dir", "load_dataset", "DatasetSplits", "DATASETS",

@@ -8,8 +8,8 @@ import numpy as np
 from .._tensor import Tensor
 from ..random import get_rng
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "DataLoader", "random_split",
-           "train_val_test_split", "as_dataset"]
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "DataLoader",
+           "default_collate", "random_split", "train_val_test_split", "as_dataset"]
 
 
 def _array(x):
@@ -29,6 +29,20 @@ class Dataset:
 
     def __getitem__(self, index):
         raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
+
+    def __add__(self, other):
+        return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """A stream of samples: subclasses define ``__iter__`` (no indexing); the DataLoader
+    groups consecutive samples into batches."""
+
+    def __iter__(self):
+        raise NotImplementedError(f"{type(self).__name__} must define __iter__")
+
+    def __len__(self):
+        raise TypeError(f"{type(self).__name__} is an IterableDataset without __len__")
 
 
 class TensorDataset(Dataset):
@@ -53,8 +67,13 @@ class TensorDataset(Dataset):
     def __len__(self):
         return len(self.arrays[0])
 
+    @property
+    def tensors(self):
+        """The arrays as tensors (PyTorch's attribute)."""
+        return tuple(Tensor(a) for a in self.arrays)
+
     def __getitem__(self, index):
-        return tuple(a[index] for a in self.arrays)
+        return tuple(Tensor(a[index]) for a in self.arrays)
 
     def __getitems__(self, indices):
         return tuple(a[indices] for a in self.arrays)
@@ -78,7 +97,11 @@ class Subset(Dataset):
         return self.dataset[self.indices[index]]
 
     def __getitems__(self, indices):
-        return _fetch(self.dataset, self.indices[np.asarray(indices, dtype=np.intp)])
+        idx = self.indices[np.asarray(indices, dtype=np.intp)]
+        inner = getattr(self.dataset, "__getitems__", None)
+        if inner is not None:
+            return inner(idx)
+        return [self.dataset[int(i)] for i in idx]
 
     @property
     def arrays(self):
@@ -129,13 +152,14 @@ def _split_sizes(n, lengths):
     return lengths
 
 
-def random_split(dataset, lengths, seed=None):
+def random_split(dataset, lengths, generator=None, seed=None):
     """Split ``dataset`` into non-overlapping :class:`Subset` s of the given lengths.
 
     ``lengths`` are sample counts adding up to ``len(dataset)`` or fractions adding up
-    to 1. ``seed`` (int or Generator) fixes the shuffle; ``None`` uses zeroin's shared
-    generator (see :func:`zeroin.manual_seed`).
+    to 1. ``generator`` (PyTorch's name) or ``seed`` (int or Generator) fixes the
+    shuffle; ``None`` uses zeroin's shared generator (see :func:`zeroin.manual_seed`).
     """
+    seed = generator if seed is None else seed
     dataset = as_dataset(dataset, "random_split")
     n = len(dataset)
     sizes = _split_sizes(n, lengths)
@@ -183,48 +207,200 @@ def train_val_test_split(*arrays, val=0.1, test=0.2, seed=0, stratify=None):
 
 
 class DataLoader:
-    """Batches of a dataset as tensors, reshuffled every epoch.
+    """Batches of a dataset as tensors, reshuffled every epoch (PyTorch's arguments).
 
     Parameters
     ----------
     dataset : Dataset or (X, y)
         What to iterate over; a pair of arrays is wrapped in a :class:`TensorDataset`.
-    batch_size : int
-        Samples per batch.
+    batch_size : int or None
+        Samples per batch (default 1, as PyTorch); ``None`` yields single samples.
     shuffle : bool
         Draw a new order at the start of every pass.
+    sampler, batch_sampler : iterables of indices / of lists of indices, optional
+        Choose the order (or the batches) yourself.
     drop_last : bool
         Skip the last, smaller batch.
-    seed : int, Generator or None
-        Random order of this loader alone. ``None`` uses zeroin's shared generator, so
-        :func:`zeroin.manual_seed` makes whole runs repeat.
+    collate_fn : callable, optional
+        Makes a batch from a list of samples (default :func:`default_collate`).
+    generator, seed : int, Generator or None
+        Random order of this loader alone (``generator`` is PyTorch's name). ``None`` uses
+        zeroin's shared generator, so :func:`zeroin.manual_seed` makes whole runs repeat.
+    num_workers, pin_memory, timeout, worker_init_fn, prefetch_factor, persistent_workers
+        Accepted for PyTorch compatibility. Batches are always made in this process
+        (``num_workers`` is checked, then ignored): NumPy indexing is fast enough that
+        worker processes would cost more than they save here.
 
-    Each batch is a tuple of :class:`~zeroin.Tensor` (no gradient) made by one fancy-index
-    per array, never a Python loop over samples.
+    Batches follow PyTorch's ``default_collate``: a dataset of ``(x, y)`` samples gives
+    ``[xb, yb]`` lists of :class:`~zeroin.Tensor` (no gradient), dict samples give dicts.
+    A dataset with ``__getitems__`` (TensorDataset, Subset of one) is indexed once per
+    batch, never sample by sample.
     """
 
-    def __init__(self, dataset, batch_size=32, shuffle=False, drop_last=False, seed=None):
+    def __init__(self, dataset, batch_size=1, shuffle=False, sampler=None, batch_sampler=None,
+                 num_workers=0, collate_fn=None, pin_memory=False, drop_last=False,
+                 timeout=0, worker_init_fn=None, multiprocessing_context=None,
+                 generator=None, *, prefetch_factor=None, persistent_workers=False,
+                 pin_memory_device="", in_order=True, seed=None):
         self.dataset = as_dataset(dataset, "DataLoader")
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or
+                                       isinstance(batch_size, bool) or batch_size < 1):
             raise ValueError(f"DataLoader: batch_size must be a whole number >= 1, got "
-                             f"{batch_size!r}")
-        self.batch_size = int(batch_size)
-        self.shuffle = bool(shuffle)
-        self.drop_last = bool(drop_last)
-        self._rng = None if seed is None else get_rng(seed)
+                             f"{batch_size!r} (or None for single samples)")
+        if not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
+            raise ValueError(f"DataLoader: num_workers must be a whole number >= 0, got "
+                             f"{num_workers!r}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler and shuffle=True cannot be combined; the "
+                             "sampler chooses the order")
+        if batch_sampler is not None and (batch_size not in (1, None) or shuffle or
+                                          sampler is not None or drop_last):
+            raise ValueError("DataLoader: batch_sampler makes the batches itself; leave "
+                             "batch_size, shuffle, sampler and drop_last at their defaults")
+        if isinstance(self.dataset, IterableDataset) and (shuffle or sampler is not None or
+                                                           batch_sampler is not None):
+            raise ValueError("DataLoader: an IterableDataset gives its samples in its own "
+                             "order; shuffle, sampler and batch_sampler do not apply (shuffle "
+                             "inside its __iter__)")
+        if collate_fn is not None and not callable(collate_fn):
+            raise TypeError(f"DataLoader: collate_fn must be a function of a list of "
+                            f"samples, got {type(collate_fn).__name__}")
+        self.batch_size = None if batch_size is None else int(batch_size)
+        self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
+        self.sampler, self.batch_sampler = sampler, batch_sampler
+        self.collate_fn, self.num_workers = collate_fn, int(num_workers)
+        self.pin_memory = bool(pin_memory)
+        rng = seed if seed is not None else generator
+        self.generator = rng
+        self._rng = None if rng is None else get_rng(rng)
+
+    def _order(self):
+        n = len(self.dataset)
+        if self.sampler is not None:
+            return np.asarray(list(self.sampler), dtype=np.intp)
+        return (self._rng or get_rng()).permutation(n) if self.shuffle else np.arange(n)
+
+    def _batches(self):
+        if self.batch_sampler is not None:
+            yield from (np.asarray(list(b), dtype=np.intp) for b in self.batch_sampler)
+            return
+        order = self._order()
+        bs = self.batch_size or 1
+        stop = len(order) - len(order) % bs if self.drop_last else len(order)
+        for start in range(0, stop, bs):
+            yield order[start:start + bs]
 
     def __len__(self):
-        n = len(self.dataset)
+        if isinstance(self.dataset, IterableDataset):
+            n = len(self.dataset)       # TypeError when the stream has no length
+            if self.batch_size is None:
+                return n
+            return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
+        n = len(self.sampler) if self.sampler is not None else len(self.dataset)
+        if self.batch_size is None:
+            return n
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
+    def _stream(self):
+        collate = self.collate_fn or default_collate
+        if self.batch_size is None:
+            yield from (s if self.collate_fn is None else self.collate_fn(s)
+                        for s in self.dataset)
+            return
+        batch = []
+        for sample in self.dataset:
+            batch.append(sample)
+            if len(batch) == self.batch_size:
+                yield collate(batch)
+                batch = []
+        if batch and not self.drop_last:
+            yield collate(batch)
+
     def __iter__(self):
-        n = len(self.dataset)
-        order = (self._rng or get_rng()).permutation(n) if self.shuffle else np.arange(n)
-        stop = n - n % self.batch_size if self.drop_last else n
-        for start in range(0, stop, self.batch_size):
-            arrays = _fetch(self.dataset, order[start:start + self.batch_size])
-            yield tuple(Tensor(a) for a in arrays)
+        if isinstance(self.dataset, IterableDataset):
+            yield from self._stream()
+            return
+        for idx in self._batches():
+            if self.batch_size is None and self.batch_sampler is None:
+                sample = self.dataset[int(idx[0])]
+                yield sample if self.collate_fn is None else self.collate_fn(sample)
+            elif self.collate_fn is not None:
+                yield self.collate_fn([self.dataset[int(i)] for i in idx])
+            else:
+                yield _batch(self.dataset, idx)
 
     def __repr__(self):
         return (f"DataLoader({self.dataset!r}, batch_size={self.batch_size}, "
                 f"shuffle={self.shuffle}, drop_last={self.drop_last})")
+
+
+def _batch(dataset, idx):
+    """The batch at ``idx``: one fancy index when the dataset allows, else collated."""
+    getitems = getattr(dataset, "__getitems__", None)
+    if getitems is not None:
+        got = getitems(idx)
+        if isinstance(got, tuple):          # zeroin's protocol: stacked arrays
+            return [Tensor(np.asarray(_array(a))) for a in got]
+        return default_collate(list(got))   # PyTorch's: a list of samples
+    return default_collate([dataset[int(i)] for i in idx])
+
+
+def default_collate(batch):
+    """PyTorch's default_collate: stack samples into tensors, recursing into tuples
+    (giving a list), lists, dicts and named tuples; numbers become 1-D tensors (floats
+    float64, ints int64); strings stay a list."""
+    if not isinstance(batch, (list, tuple)) or not batch:
+        raise TypeError(f"default_collate: expected a non-empty list of samples, got "
+                        f"{type(batch).__name__}")
+    elem = batch[0]
+    if isinstance(elem, (Tensor, np.ndarray, np.generic)):
+        try:
+            return Tensor(np.stack([_array(b) for b in batch]))
+        except ValueError:
+            shapes = sorted({str(np.shape(_array(b))) for b in batch})
+            raise ValueError(f"default_collate: samples of different shapes {', '.join(shapes)} "
+                             f"cannot be stacked into a batch; pad them to one shape or pass "
+                             f"collate_fn=") from None
+    if isinstance(elem, bool):
+        return Tensor(np.array(batch, dtype=bool))
+    if isinstance(elem, float):
+        return Tensor(np.array(batch, dtype=np.float64))
+    if isinstance(elem, int):
+        return Tensor(np.array(batch, dtype=np.int64))
+    if isinstance(elem, (str, bytes)):
+        return list(batch)
+    if isinstance(elem, dict):
+        return {k: default_collate([b[k] for b in batch]) for k in elem}
+    if isinstance(elem, tuple) and hasattr(elem, "_fields"):
+        return type(elem)(*(default_collate(list(s)) for s in zip(*batch)))
+    if isinstance(elem, (tuple, list)):
+        if any(len(b) != len(elem) for b in batch):
+            raise ValueError("default_collate: each sample in a batch must have the same "
+                             "number of parts")
+        return [default_collate(list(s)) for s in zip(*batch)]
+    raise TypeError(f"default_collate: cannot batch samples of type {type(elem).__name__}; "
+                    f"return arrays, tensors, numbers, tuples or dicts, or pass collate_fn=")
+
+
+class ConcatDataset(Dataset):
+    """Several datasets one after another."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        self.cumulative_sizes = np.cumsum([len(d) for d in self.datasets]).tolist()
+
+    def __len__(self):
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, index):
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"ConcatDataset: index {index} is out of range for {n} samples")
+        index %= n
+        k = int(np.searchsorted(self.cumulative_sizes, index, side="right"))
+        start = self.cumulative_sizes[k - 1] if k else 0
+        return self.datasets[k][index - start]

@@ -5,13 +5,21 @@
 >>> loss_fn = nn.MSELoss()
 """
 from . import functional, init, utils
-from .activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
-from .layers import BatchNorm1d, Dropout, Flatten, Identity, Linear, Sequential
-from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss,
-                     NLLLoss)
+from .activation import (CELU, ELU, GELU, SELU, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax,
+                         Mish, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softmin, Softplus,
+                         Softsign, Tanh)
+from .container import ModuleDict, ModuleList, ParameterDict, ParameterList
+from .layers import BatchNorm1d, Dropout, Flatten, Identity, Linear, Sequential, Unflatten
+from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss,
+                     L1Loss, MSELoss, NLLLoss, SmoothL1Loss)
 from .module import Module, Parameter, StateDictError
+from .normalization import Embedding, GroupNorm, LayerNorm
 
-__all__ = ["Module", "Parameter", "Linear", "Sequential", "Identity", "Flatten", "Dropout",
-           "BatchNorm1d", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
-           "Softplus", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss",
-           "CrossEntropyLoss", "NLLLoss", "StateDictError", "functional", "init", "utils"]
+__all__ = ["Module", "Parameter", "Linear", "Sequential", "ModuleList", "ModuleDict",
+           "ParameterList", "ParameterDict", "Identity", "Flatten", "Unflatten", "Dropout",
+           "BatchNorm1d", "LayerNorm", "GroupNorm", "Embedding", "ReLU", "LeakyReLU",
+           "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Softmin", "Softplus", "GELU", "SiLU",
+           "ELU", "CELU", "SELU", "Mish", "ReLU6", "Hardtanh", "LogSigmoid", "Softsign",
+           "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",
+           "HuberLoss", "SmoothL1Loss", "KLDivLoss", "StateDictError", "functional", "init",
+           "utils"]

@@ -1,13 +1,31 @@
-"""Activation modules: the nonlinearities between layers."""
+"""Activation modules: the nonlinearities between layers.
+
+``inplace=True`` is accepted for PyTorch compatibility; the result is always a new
+tensor (same values and gradients).
+"""
 from __future__ import annotations
 
 from .. import ops
-from .module import Module
+from . import _composed as C
+from .module import Module, _init_args_error
 
-__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Softplus"]
+__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Softmin",
+           "Softplus", "GELU", "SiLU", "ELU", "CELU", "SELU", "Mish", "ReLU6", "Hardtanh",
+           "LogSigmoid", "Softsign"]
 
 
-class ReLU(Module):
+class _Inplace(Module):
+    def __init__(self, inplace=False):
+        super().__init__()
+        if not isinstance(inplace, bool):      # ReLU(x): data given to the constructor
+            _init_args_error(self, (inplace,), {})
+        self.inplace = inplace
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
+
+class ReLU(_Inplace):
     """max(x, 0)."""
 
     def forward(self, x):
@@ -17,9 +35,9 @@ class ReLU(Module):
 class LeakyReLU(Module):
     """x for x > 0, ``negative_slope * x`` otherwise."""
 
-    def __init__(self, negative_slope=0.01):
+    def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, x):
         return ops.leaky_relu(x, self.negative_slope)
@@ -43,36 +61,150 @@ class Tanh(Module):
 
 
 class Softplus(Module):
-    """log(1 + exp(x))."""
+    """log(1 + exp(beta x)) / beta, linear above ``threshold`` (PyTorch's)."""
+
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__()
+        if not beta > 0:
+            raise ValueError(f"Softplus: beta must be > 0, got {beta!r}")
+        self.beta, self.threshold = beta, threshold
 
     def forward(self, x):
-        return ops.softplus(x)
+        if self.beta == 1:
+            return ops.softplus(x)
+        return ops.softplus(x * self.beta) * (1.0 / self.beta)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
 
 
-class Softmax(Module):
+class _Dim(Module):
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def _axis(self, x):
+        if self.dim is not None:
+            return self.dim
+        return 0 if x.ndim in (0, 1, 3) else 1      # PyTorch's implicit choice
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Softmax(_Dim):
     """exp(x) / sum(exp(x)) along ``dim``. Do not put it before CrossEntropyLoss, which
     takes raw scores (logits) and applies log-softmax itself."""
 
-    def __init__(self, dim=-1):
-        super().__init__()
-        self.dim = dim
-
     def forward(self, x):
-        return ops.softmax(x, axis=self.dim)
-
-    def extra_repr(self):
-        return f"dim={self.dim}"
+        return ops.softmax(x, self._axis(x))
 
 
-class LogSoftmax(Module):
+class LogSoftmax(_Dim):
     """x - logsumexp(x) along ``dim``."""
 
-    def __init__(self, dim=-1):
-        super().__init__()
-        self.dim = dim
+    def forward(self, x):
+        return ops.log_softmax(x, self._axis(x))
+
+
+class Softmin(_Dim):
+    """softmax(-x) along ``dim``."""
 
     def forward(self, x):
-        return ops.log_softmax(x, axis=self.dim)
+        return ops.softmax(-x, self._axis(x))
+
+
+class GELU(Module):
+    """x * Phi(x); ``approximate='tanh'`` for the tanh formula."""
+
+    def __init__(self, approximate="none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got "
+                             f"{approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x):
+        return C.gelu(x, self.approximate)
 
     def extra_repr(self):
-        return f"dim={self.dim}"
+        return f"approximate={self.approximate!r}"
+
+
+class SiLU(_Inplace):
+    """x * sigmoid(x)."""
+
+    def forward(self, x):
+        return C.silu(x)
+
+
+class Mish(_Inplace):
+    """x * tanh(softplus(x))."""
+
+    def forward(self, x):
+        return C.mish(x)
+
+
+class ELU(Module):
+    """x for x > 0, alpha (exp(x) - 1) otherwise."""
+
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__()
+        self.alpha, self.inplace = alpha, inplace
+
+    def forward(self, x):
+        return C.elu(x, self.alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+
+class CELU(ELU):
+    """max(0, x) + min(0, alpha (exp(x / alpha) - 1))."""
+
+    def forward(self, x):
+        return C.celu(x, self.alpha)
+
+
+class SELU(_Inplace):
+    """Scaled ELU with PyTorch's constants."""
+
+    def forward(self, x):
+        return C.selu(x)
+
+
+class Hardtanh(Module):
+    """x clipped to [min_val, max_val]."""
+
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
+        super().__init__()
+        if min_val > max_val:
+            raise ValueError(f"Hardtanh: min_val ({min_val}) must be <= max_val ({max_val})")
+        self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
+
+    def forward(self, x):
+        return C.hardtanh(x, self.min_val, self.max_val)
+
+    def extra_repr(self):
+        return f"min_val={self.min_val}, max_val={self.max_val}"
+
+
+class ReLU6(Hardtanh):
+    """min(max(x, 0), 6)."""
+
+    def __init__(self, inplace=False):
+        super().__init__(0.0, 6.0, inplace)
+
+
+class LogSigmoid(Module):
+    """log(sigmoid(x))."""
+
+    def forward(self, x):
+        return C.logsigmoid(x)
+
+
+class Softsign(Module):
+    """x / (1 + |x|)."""
+
+    def forward(self, x):
+        return C.softsign(x)

@@ -14,8 +14,8 @@ import numpy as np
 from .. import ops as _ops
 from .._tensor import Tensor, _leaf, get_default_dtype
 from ..errors import ShapeError, ZeroinError
-from ..function import Function, _call2, _call_arrays
-from ..ops import (NP, _needs, _raw, op, leaky_relu, log_softmax, relu, sigmoid, softmax,
+from ..function import Function
+from ..ops import (NP, _call1, _call2, _calln, _needs, _raw, op, leaky_relu, log_softmax, relu, sigmoid, softmax,
                    softplus, tanh)
 from ..random import get_rng
 
@@ -24,7 +24,9 @@ _new = object.__new__
 __all__ = ["linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax",
            "softplus", "dropout", "batch_norm", "mse_loss", "l1_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
-           "nll_loss"]
+           "nll_loss", "erf", "gelu", "silu", "elu", "celu", "selu", "mish", "relu6",
+           "hardtanh", "logsigmoid", "softsign", "layer_norm", "group_norm", "embedding",
+           "huber_loss", "smooth_l1_loss", "kl_div"]
 
 
 # --- linear -----------------------------------------------------------------------------
@@ -80,41 +82,26 @@ def linear(input, weight, bias=None):  # noqa: A002
     weight : Tensor of shape (out_features, in_features)
     bias : Tensor of shape (out_features,), optional
     """
-    if type(input) is Tensor and type(weight) is Tensor:     # the common case, checked once
-        xd, wd = input._d, weight._d        # None for a Python-float scalar
-        if xd is not None and wd is not None:
-            xs, ws = xd.shape, wd.shape
-            if len(ws) == 2 and xs and xs[-1] == ws[1]:
-                if bias is None:
-                    return _call_arrays(_new(LinearOp), (input, weight), (xd, wd),
-                                        input.requires_grad or weight.requires_grad)
-                if type(bias) is Tensor:
-                    bd = bias._d
-                    if bd is not None and bd.shape == ws[:1]:
-                        return _call_arrays(_new(LinearOp), (input, weight, bias), (xd, wd, bd),
-                                            input.requires_grad or weight.requires_grad or
-                                            bias.requires_grad)
-    x = _tensor_arg(input, "linear")
-    if type(weight) is not Tensor:
-        weight = _tensor_arg(weight, "linear", "weight")
-    if bias is not None and type(bias) is not Tensor:
-        bias = _tensor_arg(bias, "linear", "bias")
-    if weight.ndim != 2:
+    x = input if isinstance(input, Tensor) else _tensor_arg(input, "linear")
+    w = weight if isinstance(weight, Tensor) else _tensor_arg(weight, "linear", "weight")
+    xd, wd = x.data, w.data
+    if wd.ndim != 2:
         raise ShapeError(f"linear: weight must be 2-D (out_features, in_features), got shape "
-                         f"{weight.shape}")
-    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+                         f"{wd.shape}")
+    if not xd.ndim or xd.shape[-1] != wd.shape[1]:
         raise ShapeError(
-            f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} features "
-            f"in its last dimension but the weight of shape {weight.shape} expects "
-            f"in_features={weight.shape[1]}; reshape the input to (batch, "
-            f"{weight.shape[1]}) or build the layer as Linear({x.shape[-1] if x.ndim else 1}, "
-            f"{weight.shape[0]})")
+            f"linear: input of shape {xd.shape} has {xd.shape[-1] if xd.ndim else 0} features "
+            f"in its last dimension but the weight of shape {wd.shape} expects "
+            f"in_features={wd.shape[1]}; reshape the input to (batch, "
+            f"{wd.shape[1]}) or build the layer as Linear({xd.shape[-1] if xd.ndim else 1}, "
+            f"{wd.shape[0]})")
     if bias is None:
-        return LinearOp()(x, weight)
-    if bias.shape != (weight.shape[0],):
-        raise ShapeError(f"linear: bias of shape {bias.shape} does not fit weight of shape "
-                         f"{weight.shape}; it must have shape ({weight.shape[0]},)")
-    return LinearOp()(x, weight, bias)
+        return _call2(LinearOp(), x, w)
+    b = bias if isinstance(bias, Tensor) else _tensor_arg(bias, "linear", "bias")
+    if b.shape != wd.shape[:1]:
+        raise ShapeError(f"linear: bias of shape {b.shape} does not fit weight of shape "
+                         f"{wd.shape}; it must have shape ({wd.shape[0]},)")
+    return _calln(LinearOp(), (x, w, b))
 
 
 # --- dropout and batch norm -------------------------------------------------------------
@@ -144,12 +131,12 @@ def dropout(input, p=0.5, training=True, rng=None):  # noqa: A002
     if not training or p == 0:
         return x
     if p == 1:
-        return DropoutOp(np.zeros((), dtype=x.dtype))(x)
+        return _call1(DropoutOp(np.zeros((), dtype=x.dtype)), x)
     keep = get_rng(rng).random(x.shape, dtype=np.float32 if x.dtype == np.float32
                                else np.float64) >= p
     mask = keep.astype(x.dtype)
     mask *= 1.0 / (1.0 - p)
-    return DropoutOp(mask)(x)
+    return _call1(DropoutOp(mask), x)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,  # noqa: A002
@@ -164,7 +151,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     axes = (0,) if x.ndim == 2 else (0, 2)
     shape = (1, x.shape[1]) + ((1,) if x.ndim == 3 else ())
     if training:
-        n = x.size // x.shape[1]
+        n = int(np.prod(x.shape)) // x.shape[1]
         if n < 2:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when "
                              f"training, got input of shape {x.shape}; use a batch of at "
@@ -197,10 +184,32 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _check_reduction(op, reduction):
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got "
-                         f"{reduction!r}")
+def _check_reduction(op, reduction, allowed=_REDUCTIONS):
+    if reduction not in allowed:
+        names = ", ".join(repr(a) for a in allowed)
+        raise ValueError(f"{op}: reduction must be one of {names}, got {reduction!r}")
+
+
+def _prepare(op, input, target, reduction, allowed=_REDUCTIONS):  # noqa: A002
+    """Checked (input, target) tensors of one shape for an elementwise loss."""
+    _check_reduction(op, reduction, allowed)
+    x = _tensor_arg(input, op)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: input must be floating point (the model's output), got "
+                        f"dtype {x.dtype}")
+    t = _target(op, target, x)
+    _check_same_shape(op, x, t)
+    return x, t
+
+
+def _check_binary_target(op, t):
+    """Binary losses take targets in [0, 1] (labels 0/1 or probabilities)."""
+    d = t.data
+    if d.size and not (d.min() >= 0 and d.max() <= 1):      # also refuses NaN
+        raise ValueError(f"{op}: targets must be in [0, 1] (0/1 labels or probabilities), "
+                         f"got values from {d.min():g} to {d.max():g}; for class labels "
+                         f"0..C-1 use cross_entropy (nn.CrossEntropyLoss) with one output "
+                         f"per class")
 
 
 def _target(op, target, input):  # noqa: A002
@@ -231,7 +240,7 @@ def _check_same_shape(op, x, t):
     elif t.ndim == x.ndim + 1 and t.shape[-1] == 1 and t.shape[:-1] == x.shape:
         fix = ("Reshape the input with input.reshape(-1, 1) or the target with "
                "target.reshape(-1)")
-    elif x.size == t.size:
+    elif np.prod(x.shape) == np.prod(t.shape):
         fix = f"Reshape the target with target.reshape{x.shape}"
     else:
         fix = ("They must have the same shape: one prediction per target value; check the "
@@ -262,7 +271,7 @@ class _LossOp(Function):
             return g
         if xp is NP:
             g = g.item()
-        return g * (1.0 / x.size) if self.reduction == "mean" else g
+        return g * (1.0 / int(np.prod(x.shape))) if self.reduction == "mean" else g
 
     def backward(self, xp, g, out, x, t):
         s = self._scale(xp, g, x)
@@ -272,11 +281,27 @@ class _LossOp(Function):
 
 
 def _loss(cls, op, input, target, reduction):  # noqa: A002
-    _check_reduction(op, reduction)
-    x = _tensor_arg(input, op)
-    t = _target(op, target, x)
-    _check_same_shape(op, x, t)
+    x, t = _prepare(op, input, target, reduction)
+    if cls is BCELossOp or cls is BCEWithLogitsLossOp:
+        _check_binary_target(op, t)
     return cls(reduction)(x, t)
+
+
+def _legacy_reduction(size_average, reduce, reduction):
+    """PyTorch's deprecated ``size_average``/``reduce`` arguments, mapped as it does."""
+    if size_average is None and reduce is None:
+        return reduction
+    if reduce is False:
+        return "none"
+    return "sum" if size_average is False else "mean"
+
+
+def _weighted(op, el, weight, reduction):
+    if weight is not None:
+        el = el * _tensor_arg(weight, op, "weight")
+    if reduction == "mean":
+        return el.mean()
+    return el.sum() if reduction == "sum" else el
 
 
 class MSELossOp(_LossOp):
@@ -295,8 +320,9 @@ class MSELossOp(_LossOp):
 
 
 @op(MSELossOp, export=False)
-def mse_loss(input, target, reduction="mean"):  # noqa: A002
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):  # noqa: A002
     """Mean squared error: mean((input - target)**2) (or the sum, or per element)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     return _loss(MSELossOp, "mse_loss", input, target, reduction)
 
 
@@ -317,8 +343,9 @@ class L1LossOp(_LossOp):
 
 
 @op(L1LossOp, export=False)
-def l1_loss(input, target, reduction="mean"):  # noqa: A002
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):  # noqa: A002
     """Mean absolute error: mean(|input - target|)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     return _loss(L1LossOp, "l1_loss", input, target, reduction)
 
 
@@ -347,18 +374,25 @@ class BCELossOp(_LossOp):
 
 
 @op(BCELossOp, export=False)
-def binary_cross_entropy(input, target, reduction="mean"):  # noqa: A002
-    """Binary cross entropy between probabilities ``input`` in [0, 1] and targets in [0, 1].
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,  # noqa: A002
+                         reduction="mean"):
+    """Binary cross entropy between probabilities ``input`` in [0, 1] and targets in [0, 1];
+    ``weight`` rescales each element's loss.
 
     Prefer :func:`binary_cross_entropy_with_logits` on raw scores: it is stable."""
-    x = _tensor_arg(input, "binary_cross_entropy")
+    op = "binary_cross_entropy"
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    x = _tensor_arg(input, op)
     d = x.data
     if d.size and (d.min() < 0 or d.max() > 1):
         raise ValueError(f"binary_cross_entropy: input values must be probabilities in "
                          f"[0, 1], got values from {d.min():g} to {d.max():g}; apply "
                          f"sigmoid first or use binary_cross_entropy_with_logits on the raw "
                          f"scores")
-    return _loss(BCELossOp, "binary_cross_entropy", x, target, reduction)
+    if weight is None:
+        return _loss(BCELossOp, op, x, target, reduction)
+    el = _loss(BCELossOp, op, x, target, "none")
+    return _weighted(op, el, weight, reduction)
 
 
 class BCEWithLogitsLossOp(_LossOp):
@@ -377,10 +411,26 @@ class BCEWithLogitsLossOp(_LossOp):
 
 
 @op(BCEWithLogitsLossOp, export=False)
-def binary_cross_entropy_with_logits(input, target, reduction="mean"):  # noqa: A002
-    """Sigmoid followed by binary cross entropy, in one numerically stable op."""
-    return _loss(BCEWithLogitsLossOp, "binary_cross_entropy_with_logits", input, target,
-                 reduction)
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,  # noqa: A002
+                                     reduce=None, reduction="mean", pos_weight=None):
+    """Sigmoid followed by binary cross entropy, in one numerically stable op.
+
+    ``pos_weight`` (one value per class, broadcast along the last dimension) weighs the
+    positive term: ``-(pos_weight t log s(x) + (1 - t) log(1 - s(x)))``; ``weight``
+    rescales each element's loss."""
+    op = "binary_cross_entropy_with_logits"
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if pos_weight is None:
+        if weight is None:
+            return _loss(BCEWithLogitsLossOp, op, input, target, reduction)
+        return _weighted(op, _loss(BCEWithLogitsLossOp, op, input, target, "none"), weight,
+                         reduction)
+    x, t = _prepare(op, input, target, reduction)
+    _check_binary_target(op, t)
+    pw = _tensor_arg(pos_weight, op, "pos_weight")
+    # log s(x) = -softplus(-x), log(1 - s(x)) = -softplus(x)
+    el = pw * t * softplus(-x) + (1 - t) * softplus(x)
+    return _weighted(op, el, weight, reduction)
 
 
 class CrossEntropyOp(Function):
@@ -531,45 +581,112 @@ def _labels_leaf(y):
 
 
 @op(CrossEntropyOp, export=False)
-def cross_entropy(input, target, reduction="mean"):  # noqa: A002
-    """Cross entropy of logits (N, C) against integer class labels (N,).
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,  # noqa: A002
+                  reduce=None, reduction="mean", label_smoothing=0.0):
+    """Cross entropy of logits (N, C) (or (N, C, d1, ...)) against integer class labels
+    (N,) (or (N, d1, ...)), or against class probabilities of the input's shape.
 
-    Computes log-softmax and the negative log-likelihood in one numerically stable op;
-    the input is raw scores (logits), not probabilities. ``reduction`` is 'mean' (default),
-    'sum' or 'none'.
+    Computes log-softmax and the negative log-likelihood; the input is raw scores
+    (logits), not probabilities. PyTorch's options: ``weight`` (one per class),
+    ``ignore_index`` (labels that contribute nothing, excluded from the mean),
+    ``label_smoothing`` (mix the target with the uniform distribution), ``reduction``
+    'mean' (weighted mean), 'sum' or 'none'. Plain calls are one fused op.
     """
     op = "cross_entropy"
-    if type(input) is Tensor and type(target) is np.ndarray:    # a training loop's call
-        xd = input._d
-        if xd is not None and xd.ndim == 2 and xd.dtype.kind == "f" and \
-                reduction in _REDUCTIONS:
-            return _call2(CrossEntropyOp(reduction), input, _labels_leaf(target))
+    plain = weight is None and not label_smoothing and size_average is None and \
+        reduce is None
+    if plain and ignore_index == -100 and isinstance(input, Tensor) and \
+            type(target) is np.ndarray and target.dtype.kind in "iu":   # a training loop's call
+        if input.ndim == 2 and input.dtype.kind == "f" and reduction in _REDUCTIONS:
+            try:
+                return _call2(CrossEntropyOp(reduction), input, _labels_leaf(target))
+            except LabelError:
+                if not np.any(target == ignore_index):
+                    raise
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(op, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
     x = _tensor_arg(input, op)
-    if not isinstance(target, Tensor):
-        target = _labels_leaf(np.asarray(target))
-    if x.ndim == 1:
-        x = x.reshape(1, -1)
-        target = _labels_leaf(np.asarray(target.data).reshape(1))
-    if x.ndim != 2:
-        raise ShapeError(f"{op}: input must be logits of shape (N, C), got {x.shape}")
     if x.dtype.kind != "f":
         x = _leaf(x.data.astype(get_default_dtype()))
-    return CrossEntropyOp(reduction)(x, target)
+    y = target.data if isinstance(target, Tensor) else np.asarray(target)
+    from ._classes import class_loss, soft_cross_entropy
+    if y.dtype.kind == "f" and y.shape == x.shape:
+        return soft_cross_entropy(op, x, target, weight, reduction, label_smoothing)
+    if plain and x.ndim == 2 and not np.any(y == ignore_index):
+        t = target if isinstance(target, Tensor) else _labels_leaf(y)
+        return _call2(CrossEntropyOp(reduction), x, t)
+    return class_loss(op, x, y, weight, ignore_index, reduction, label_smoothing,
+                      log_softmax_first=True)
 
 
-def nll_loss(input, target, reduction="mean"):  # noqa: A002
-    """Negative log-likelihood of integer labels given log-probabilities (N, C)."""
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100,  # noqa: A002
+             reduce=None, reduction="mean"):
+    """Negative log-likelihood of integer labels given log-probabilities (N, C) (or
+    (N, C, d1, ...)), with PyTorch's ``weight``, ``ignore_index`` and ``reduction``."""
     op = "nll_loss"
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(op, reduction)
     x = _tensor_arg(input, op)
-    if x.ndim != 2:
-        raise ShapeError(f"{op}: input must be log-probabilities of shape (N, C), got "
-                         f"{x.shape}")
-    y = _labels(op, target, x.shape[0], x.shape[1])
-    picked = -x[np.arange(x.shape[0]), y]
-    if reduction == "mean":
-        return picked.mean()
-    if reduction == "sum":
-        return picked.sum()
-    return picked
+    y = target.data if isinstance(target, Tensor) else np.asarray(target)
+    from ._classes import class_loss
+    return class_loss(op, x, y, weight, ignore_index, reduction, 0.0,
+                      log_softmax_first=False)
+
+
+# composed from the ops above (no new op classes): activations, norms, embedding, losses
+from ._composed import (celu, elu, embedding, erf, gelu, group_norm, hardtanh,  # noqa: E402
+                        huber_loss, kl_div, layer_norm, logsigmoid, mish, relu6, selu, silu,
+                        smooth_l1_loss, softsign)
+
+
+# --- PyTorch's other activations and helpers (ops in zeroin._torch_ops) -------------------
+
+from .._torch_ops import hardsigmoid, hardswish, pad  # noqa: E402
+
+
+def softplus(input, beta=1.0, threshold=20.0):  # noqa: A002, F811
+    """log(1 + e**(beta x)) / beta, computed stably (``threshold`` is not needed)."""
+    if beta == 1:
+        return _ops.softplus(input)
+    return _ops.softplus(input * beta) / beta
+
+
+def softmin(input, dim=None):  # noqa: A002
+    """softmax(-input) along ``dim``."""
+    return softmax(-input, dim=-1 if dim is None else dim)
+
+
+def tanhshrink(input):  # noqa: A002
+    """input - tanh(input)."""
+    return input - tanh(input)
+
+
+def glu(input, dim=-1):  # noqa: A002
+    """Gated linear unit: first half * sigmoid(second half) along ``dim``."""
+    from .._torch_ops import chunk
+    a, b = chunk(input, 2, dim)
+    return a * sigmoid(b)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12):  # noqa: A002
+    """input / max(||input||_p, eps) along ``dim``."""
+    from .._torch_ops import norm
+    n = norm(input, p, dim, keepdim=True)
+    return input / _ops.maximum(n, eps)
+
+
+def one_hot(tensor, num_classes=-1):
+    """int64 one-hot rows for integer class labels (``num_classes`` from the data if -1)."""
+    y = np.asarray(tensor.data if isinstance(tensor, Tensor) else tensor)
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expects integer class labels, got dtype {y.dtype}")
+    n = int(y.max()) + 1 if num_classes == -1 else int(num_classes)
+    if y.size and (y.min() < 0 or y.max() >= n):
+        raise ValueError(f"one_hot: labels must lie in [0, {n}), got {y.min()}..{y.max()}")
+    return _leaf(np.eye(n, dtype=np.int64)[y])
+
+
+__all__ += ["hardswish", "hardsigmoid", "softmin", "tanhshrink", "glu", "normalize", "pad",
+            "one_hot"]

@@ -18,9 +18,9 @@ import numpy as np
 from .._tensor import Tensor
 from ..random import get_rng
 
-__all__ = ["calculate_gain", "zeros_", "ones_", "constant_", "uniform_", "normal_",
-           "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
-           "he_uniform_", "he_normal_"]
+__all__ = ["calculate_gain", "zeros_", "ones_", "constant_", "eye_", "uniform_", "normal_",
+           "trunc_normal_", "orthogonal_", "xavier_uniform_", "xavier_normal_",
+           "kaiming_uniform_", "kaiming_normal_", "he_uniform_", "he_normal_"]
 
 
 def _data(tensor, op):
@@ -49,14 +49,18 @@ def calculate_gain(nonlinearity, param=None):
     linear/sigmoid 1, tanh 5/3, relu sqrt(2), leaky_relu sqrt(2 / (1 + slope**2)),
     selu 3/4 (PyTorch's values).
     """
-    nl = nonlinearity.lower()
-    if nl in ("linear", "identity", "conv1d", "conv2d", "conv3d", "sigmoid"):
+    nl = str(nonlinearity).lower()
+    if nl in ("linear", "identity", "conv1d", "conv2d", "conv3d", "sigmoid",
+              "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"):
         return 1.0
     if nl == "tanh":
         return 5.0 / 3
     if nl == "relu":
         return math.sqrt(2.0)
     if nl == "leaky_relu":
+        if param is not None and (isinstance(param, bool) or
+                                  not isinstance(param, (int, float))):
+            raise ValueError(f"calculate_gain: negative_slope {param!r} is not a valid number")
         slope = 0.01 if param is None else float(param)
         return math.sqrt(2.0 / (1 + slope ** 2))
     if nl == "selu":
@@ -71,6 +75,16 @@ def _fans(shape, op):
                          f"dimensions (out_features, in_features), got shape {shape}")
     receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
     return shape[1] * receptive, shape[0] * receptive
+
+
+def _calculate_fan_in_and_fan_out(tensor):
+    """(fan_in, fan_out) of a weight: in and out features times the kernel size."""
+    arr = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    return _fans(arr.shape, "_calculate_fan_in_and_fan_out")
+
+
+def _rng(rng, generator):
+    return get_rng(generator if rng is None else rng)
 
 
 def zeros_(tensor):
@@ -88,25 +102,25 @@ def constant_(tensor, val):
     return _fill(tensor, val, "constant_")
 
 
-def uniform_(tensor, a=0.0, b=1.0, rng=None):
+def uniform_(tensor, a=0.0, b=1.0, rng=None, generator=None):
     """Fill with samples from U(a, b)."""
     if b < a:
         raise ValueError(f"uniform_: need a <= b, got a={a}, b={b}")
     arr = _data(tensor, "uniform_")
-    arr[...] = get_rng(rng).uniform(a, b, arr.shape)
+    arr[...] = _rng(rng, generator).uniform(a, b, arr.shape)
     return tensor
 
 
-def normal_(tensor, mean=0.0, std=1.0, rng=None):
+def normal_(tensor, mean=0.0, std=1.0, rng=None, generator=None):
     """Fill with samples from N(mean, std**2)."""
     if std < 0:
         raise ValueError(f"normal_: std must be >= 0, got {std}")
     arr = _data(tensor, "normal_")
-    arr[...] = get_rng(rng).normal(mean, std, arr.shape)
+    arr[...] = _rng(rng, generator).normal(mean, std, arr.shape)
     return tensor
 
 
-def xavier_uniform_(tensor, gain=1.0, rng=None):
+def xavier_uniform_(tensor, gain=1.0, rng=None, generator=None):
     """Glorot/Xavier: U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)).
 
     Keeps the variance of activations and of gradients about equal across layers for
@@ -114,16 +128,16 @@ def xavier_uniform_(tensor, gain=1.0, rng=None):
     arr = _data(tensor, "xavier_uniform_")
     fan_in, fan_out = _fans(arr.shape, "xavier_uniform_")
     a = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    arr[...] = get_rng(rng).uniform(-a, a, arr.shape)
+    arr[...] = _rng(rng, generator).uniform(-a, a, arr.shape)
     return tensor
 
 
-def xavier_normal_(tensor, gain=1.0, rng=None):
+def xavier_normal_(tensor, gain=1.0, rng=None, generator=None):
     """Glorot/Xavier: N(0, std**2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     arr = _data(tensor, "xavier_normal_")
     fan_in, fan_out = _fans(arr.shape, "xavier_normal_")
     std = gain * math.sqrt(2.0 / (fan_in + fan_out))
-    arr[...] = get_rng(rng).normal(0.0, std, arr.shape)
+    arr[...] = _rng(rng, generator).normal(0.0, std, arr.shape)
     return tensor
 
 
@@ -135,22 +149,22 @@ def _kaiming_std(arr, a, mode, nonlinearity, op):
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
 
 
-def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", rng=None):
+def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", rng=None, generator=None):
     """He/Kaiming: U(-b, b) with b = gain * sqrt(3 / fan), gain from ``nonlinearity``.
 
     For ReLU layers (``nonlinearity='relu'``) this keeps the activations' second moment
     constant with depth. ``a`` is the negative slope for leaky_relu."""
     arr = _data(tensor, "kaiming_uniform_")
     bound = math.sqrt(3.0) * _kaiming_std(arr, a, mode, nonlinearity, "kaiming_uniform_")
-    arr[...] = get_rng(rng).uniform(-bound, bound, arr.shape)
+    arr[...] = _rng(rng, generator).uniform(-bound, bound, arr.shape)
     return tensor
 
 
-def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", rng=None):
+def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", rng=None, generator=None):
     """He/Kaiming: N(0, std**2) with std = gain / sqrt(fan)."""
     arr = _data(tensor, "kaiming_normal_")
     std = _kaiming_std(arr, a, mode, nonlinearity, "kaiming_normal_")
-    arr[...] = get_rng(rng).normal(0.0, std, arr.shape)
+    arr[...] = _rng(rng, generator).normal(0.0, std, arr.shape)
     return tensor
 
 
@@ -162,3 +176,54 @@ def he_uniform_(tensor, rng=None):
 def he_normal_(tensor, rng=None):
     """He normal for ReLU layers: ``kaiming_normal_(t, nonlinearity='relu')``."""
     return kaiming_normal_(tensor, nonlinearity="relu", rng=rng)
+
+
+def eye_(tensor):
+    """Fill a 2-D tensor with the identity matrix (ones on the diagonal)."""
+    arr = _data(tensor, "eye_")
+    if arr.ndim != 2:
+        raise ValueError(f"eye_: only 2-D tensors are supported, got shape {arr.shape}")
+    arr[...] = np.eye(*arr.shape)
+    return tensor
+
+
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, rng=None, generator=None):
+    """Fill with samples from N(mean, std**2) truncated to [a, b] (``a`` and ``b`` are
+    values, not multiples of std, as in PyTorch); samples outside are drawn again."""
+    if not a < b:
+        raise ValueError(f"trunc_normal_: need a < b, got a={a}, b={b}")
+    if std < 0:
+        raise ValueError(f"trunc_normal_: std must be >= 0, got {std}")
+    arr = _data(tensor, "trunc_normal_")
+    g = _rng(rng, generator)
+    out = g.normal(mean, std, arr.shape)
+    for _ in range(100):
+        bad = (out < a) | (out > b)
+        if not bad.any():
+            break
+        out[bad] = g.normal(mean, std, int(bad.sum()))
+    arr[...] = np.clip(out, a, b)       # (only reached clipped for a sliver of mass)
+    return tensor
+
+
+def orthogonal_(tensor, gain=1.0, rng=None, generator=None):
+    """Fill with a (semi-)orthogonal matrix times ``gain``: the Q of the QR decomposition
+    of a standard normal matrix, signs fixed so that it is uniformly distributed. More
+    than 2 dimensions are flattened after the first."""
+    arr = _data(tensor, "orthogonal_")
+    if arr.ndim < 2:
+        raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are "
+                         f"supported, got shape {arr.shape}")
+    if arr.size == 0:
+        return tensor
+    rows = arr.shape[0]
+    cols = arr.size // rows
+    flat = _rng(rng, generator).standard_normal((rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q *= np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    arr[...] = (gain * q).reshape(arr.shape)
+    return tensor

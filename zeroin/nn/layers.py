@@ -6,12 +6,13 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .._tensor import Tensor, _leaf, get_default_dtype
+from .._tensor import Tensor, get_default_dtype
 from . import functional as F
 from . import init
-from .module import Module
+from .module import Module, Parameter
 
-__all__ = ["Linear", "Sequential", "Identity", "Flatten", "Dropout", "BatchNorm1d"]
+__all__ = ["Linear", "Sequential", "Identity", "Flatten", "Unflatten", "Dropout",
+           "BatchNorm1d"]
 
 
 def _dtype(dtype):
@@ -19,6 +20,35 @@ def _dtype(dtype):
     if d.kind != "f":
         raise TypeError(f"expected a floating dtype such as float32 or float64, got {d}")
     return d
+
+
+def _check_device(layer, device):
+    """Layers live on the CPU; ``device='cpu'`` (or None) is accepted, others refused."""
+    if device is not None:
+        from .hooks import _device
+        _device(device, layer)
+
+
+def _check_input_dtype(layer, x):
+    """The input as a tensor of the layer's parameter dtype: integer or boolean input is
+    converted; another floating dtype is refused, as PyTorch refuses mixed dtypes (the
+    result would silently take the wider dtype)."""
+    if type(x) is not Tensor:
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+    w = layer.weight if layer.weight is not None else None
+    if w is None:
+        return x
+    xd, wd = x.dtype, w.dtype
+    if xd is wd or xd == wd:
+        return x
+    name = type(layer).__name__
+    if xd.kind in "iub":
+        return x.astype(wd)
+    raise TypeError(f"{name}: input has dtype {xd} but the layer's parameters are {wd}; "
+                    f"convert one of them: the model with model.to({xd}) (or model.float() "
+                    f"/ model.double()), or the input with x.astype({wd}) "
+                    f"(x.float() / x.double())")
 
 
 class Linear(Module):
@@ -31,16 +61,18 @@ class Linear(Module):
     the signal from shrinking; see ``docs/initialisation.md``.
     """
 
-    def __init__(self, in_features, out_features, bias=True, dtype=None, rng=None):
+    def __init__(self, in_features, out_features, bias=True, dtype=None, rng=None,
+                 device=None):
         super().__init__()
         for n, v in (("in_features", in_features), ("out_features", out_features)):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"Linear: {n} must be a positive integer, got {v!r}")
         self.in_features, self.out_features = int(in_features), int(out_features)
+        _check_device("Linear", device)
         dt = _dtype(dtype)
-        self.weight = _leaf(np.empty((out_features, in_features), dtype=dt), True)
+        self.weight = Parameter(np.empty((out_features, in_features), dtype=dt))
         if bias:
-            self.bias = _leaf(np.empty(out_features, dtype=dt), True)
+            self.bias = Parameter(np.empty(out_features, dtype=dt))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters(rng)
@@ -53,7 +85,10 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound, rng=rng)
 
     def forward(self, x):
-        return F.linear(x, self.weight, self.bias)
+        w = self.weight
+        if type(x) is not Tensor or x.dtype is not w.dtype:
+            x = _check_input_dtype(self, x)
+        return F.linear(x, w, self.bias)
 
     def extra_repr(self):
         s = f"in_features={self.in_features}, out_features={self.out_features}, " \
@@ -113,7 +148,10 @@ class Sequential(Module):
 
 
 class Identity(Module):
-    """Returns its input unchanged."""
+    """Returns its input unchanged (any constructor arguments are ignored, as PyTorch)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
 
     def forward(self, x):
         return x
@@ -133,6 +171,29 @@ class Flatten(Module):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
+class Unflatten(Module):
+    """Split dimension ``dim`` into ``unflattened_size`` (the inverse of Flatten)."""
+
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+
+    def forward(self, x):
+        shape = list(x.shape)
+        d = self.dim % len(shape) if shape else 0
+        sizes = list(self.unflattened_size)
+        known = int(np.prod([s for s in sizes if s != -1]))
+        if -1 in sizes:
+            sizes[sizes.index(-1)] = shape[d] // known if known else 0
+        if int(np.prod(sizes)) != shape[d]:
+            raise ValueError(f"Unflatten: dimension {self.dim} of size {shape[d]} cannot be "
+                             f"split into {self.unflattened_size} (input shape {x.shape})")
+        return x.reshape(*(shape[:d] + sizes + shape[d + 1:]))
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
 class Dropout(Module):
     """In training, zero each element with probability ``p`` and scale the others by
     1/(1-p); in evaluation (``model.eval()``) pass the input through unchanged.
@@ -140,8 +201,10 @@ class Dropout(Module):
     The masks come from :func:`zeroin.random.get_rng` (seed with ``zeroin.manual_seed``)
     unless ``rng`` is given."""
 
-    def __init__(self, p=0.5, rng=None):
+    def __init__(self, p=0.5, inplace=False, rng=None):
         super().__init__()
+        if not isinstance(inplace, bool):       # Dropout(0.5, rng) from before inplace=
+            inplace, rng = False, inplace
         if not 0 <= p <= 1:
             raise ValueError(f"Dropout: probability p must be between 0 and 1, got {p}")
         self.p = p
@@ -165,14 +228,15 @@ class BatchNorm1d(Module):
     """
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True, dtype=None):
+                 track_running_stats=True, device=None, dtype=None):
         super().__init__()
+        _check_device("BatchNorm1d", device)
         dt = _dtype(dtype)
         self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
-            self.weight = _leaf(np.ones(num_features, dtype=dt), True)
-            self.bias = _leaf(np.zeros(num_features, dtype=dt), True)
+            self.weight = Parameter(np.ones(num_features, dtype=dt))
+            self.bias = Parameter(np.zeros(num_features, dtype=dt))
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -192,7 +256,9 @@ class BatchNorm1d(Module):
             self.num_batches_tracked.data[...] = 0
 
     def forward(self, x):
-        if not isinstance(x, Tensor):
+        if self.affine:
+            x = _check_input_dtype(self, x)
+        elif not isinstance(x, Tensor):
             x = Tensor(x)
         if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
             raise ValueError(f"BatchNorm1d: expected input of shape (N, {self.num_features}) "

@@ -1,19 +1,26 @@
-"""Loss modules: ``loss_fn(prediction, target)`` returns a scalar tensor to backward."""
+"""Loss modules: ``loss_fn(prediction, target)`` returns a scalar tensor to backward.
+
+Constructors take PyTorch's arguments (including the deprecated ``size_average`` and
+``reduce``, mapped to ``reduction`` as PyTorch does); class weights are buffers.
+"""
 from __future__ import annotations
 
+from .._tensor import Tensor
 from . import functional as F
 from .module import Module
 
 __all__ = ["MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss",
-           "NLLLoss"]
+           "NLLLoss", "HuberLoss", "SmoothL1Loss", "KLDivLoss"]
 
 
 class _Loss(Module):
     _fn = None
+    _reductions = F._REDUCTIONS
 
-    def __init__(self, reduction="mean"):
+    def __init__(self, size_average=None, reduce=None, reduction="mean"):
         super().__init__()
-        F._check_reduction(type(self).__name__, reduction)
+        reduction = F._legacy_reduction(size_average, reduce, reduction)
+        F._check_reduction(type(self).__name__, reduction, self._reductions)
         self.reduction = reduction
 
     def forward(self, input, target):  # noqa: A002
@@ -21,6 +28,14 @@ class _Loss(Module):
 
     def extra_repr(self):
         return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
+
+
+class _WeightedLoss(_Loss):
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean"):
+        super().__init__(size_average, reduce, reduction)
+        if weight is not None and not isinstance(weight, Tensor):
+            weight = Tensor(weight)
+        self.register_buffer("weight", weight)
 
 
 class MSELoss(_Loss):
@@ -33,21 +48,102 @@ class L1Loss(_Loss):
     _fn = staticmethod(F.l1_loss)
 
 
-class BCELoss(_Loss):
-    """Binary cross entropy on probabilities (after a sigmoid)."""
+class BCELoss(_WeightedLoss):
+    """Binary cross entropy on probabilities (after a sigmoid), targets in [0, 1]."""
     _fn = staticmethod(F.binary_cross_entropy)
 
+    def forward(self, input, target):  # noqa: A002
+        return F.binary_cross_entropy(input, target, weight=self.weight,
+                                      reduction=self.reduction)
 
-class BCEWithLogitsLoss(_Loss):
-    """Sigmoid + binary cross entropy on raw scores, numerically stable."""
+
+class BCEWithLogitsLoss(_WeightedLoss):
+    """Sigmoid + binary cross entropy on raw scores, numerically stable; targets in
+    [0, 1]; ``pos_weight`` weighs the positive examples (one value per class)."""
     _fn = staticmethod(F.binary_cross_entropy_with_logits)
 
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean",
+                 pos_weight=None):
+        super().__init__(weight, size_average, reduce, reduction)
+        if pos_weight is not None and not isinstance(pos_weight, Tensor):
+            pos_weight = Tensor(pos_weight)
+        self.register_buffer("pos_weight", pos_weight)
 
-class CrossEntropyLoss(_Loss):
-    """Softmax + negative log-likelihood on raw scores (N, C) and integer labels (N,)."""
+    def forward(self, input, target):  # noqa: A002
+        return F.binary_cross_entropy_with_logits(input, target, weight=self.weight,
+                                                  reduction=self.reduction,
+                                                  pos_weight=self.pos_weight)
+
+
+class CrossEntropyLoss(_WeightedLoss):
+    """Softmax + negative log-likelihood on raw scores (N, C) and integer labels (N,) (or
+    class probabilities), with ``weight``, ``ignore_index`` and ``label_smoothing``."""
     _fn = staticmethod(F.cross_entropy)
 
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                 reduction="mean", label_smoothing=0.0):
+        super().__init__(weight, size_average, reduce, reduction)
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got "
+                             f"{label_smoothing!r}")
+        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
-class NLLLoss(_Loss):
+    def forward(self, input, target):  # noqa: A002
+        if self.weight is None and not self.label_smoothing and self.ignore_index == -100:
+            return F.cross_entropy(input, target, reduction=self.reduction)
+        return F.cross_entropy(input, target, weight=self.weight,
+                               ignore_index=self.ignore_index, reduction=self.reduction,
+                               label_smoothing=self.label_smoothing)
+
+
+class NLLLoss(_WeightedLoss):
     """Negative log-likelihood on log-probabilities (N, C) and integer labels (N,)."""
     _fn = staticmethod(F.nll_loss)
+
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                 reduction="mean"):
+        super().__init__(weight, size_average, reduce, reduction)
+        self.ignore_index = ignore_index
+
+    def forward(self, input, target):  # noqa: A002
+        return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                          reduction=self.reduction)
+
+
+class HuberLoss(_Loss):
+    """0.5 d**2 where |d| < delta, else delta (|d| - 0.5 delta)."""
+
+    def __init__(self, reduction="mean", delta=1.0):
+        super().__init__(reduction=reduction)
+        if not delta > 0:
+            raise ValueError(f"HuberLoss: delta must be > 0, got {delta!r}")
+        self.delta = delta
+
+    def forward(self, input, target):  # noqa: A002
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class SmoothL1Loss(_Loss):
+    """0.5 d**2 / beta where |d| < beta, else |d| - 0.5 beta."""
+
+    def __init__(self, size_average=None, reduce=None, reduction="mean", beta=1.0):
+        super().__init__(size_average, reduce, reduction)
+        if not beta >= 0:
+            raise ValueError(f"SmoothL1Loss: beta must be >= 0, got {beta!r}")
+        self.beta = beta
+
+    def forward(self, input, target):  # noqa: A002
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class KLDivLoss(_Loss):
+    """Kullback-Leibler divergence; input log-probabilities, target probabilities (or
+    log-probabilities with ``log_target=True``). Use ``reduction='batchmean'``."""
+    _reductions = ("mean", "sum", "none", "batchmean")
+
+    def __init__(self, size_average=None, reduce=None, reduction="mean", log_target=False):
+        super().__init__(size_average, reduce, reduction)
+        self.log_target = log_target
+
+    def forward(self, input, target):  # noqa: A002
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)

@@ -11,9 +11,9 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from .._tensor import Tensor, _as_array, _leaf, get_default_dtype
+from .._tensor import Tensor, _as_array, _leaf, _make, get_default_dtype
 from ..function import ShapeError, ZeroinError
-from .utils import _zero_grad
+from ..optim.grad_utils import _zero_grad
 
 __all__ = ["Module", "Parameter", "IncompatibleKeys", "StateDictError"]
 
@@ -25,19 +25,15 @@ class StateDictError(ZeroinError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class _ParameterMeta(type):
-    def __instancecheck__(cls, obj):
-        return isinstance(obj, Tensor) and obj.requires_grad and obj.grad_fn is None
+class Parameter(Tensor):
+    """A learnable tensor: a float leaf tensor with ``requires_grad=True``, as PyTorch's.
 
-
-class Parameter(metaclass=_ParameterMeta):
-    """A learnable tensor: a float leaf tensor with ``requires_grad=True``.
-
-    ``Parameter(data)`` returns an ordinary :class:`~zeroin.Tensor` (so every op treats it
-    at full speed); ``isinstance(t, Parameter)`` is true for any float leaf tensor that
-    requires grad, and those are what a :class:`Module` registers on attribute assignment.
-    A tensor's array is shared (as in PyTorch); other data is copied.
+    Layers make their weights as Parameters, so ``isinstance(layer.weight, nn.Parameter)``
+    holds; a :class:`Module` also registers any other leaf tensor that requires grad when
+    it is assigned as an attribute. A tensor's array is shared (as in PyTorch); other data
+    is copied; integer data becomes the default float dtype.
     """
+    __slots__ = ()
 
     def __new__(cls, data=None, requires_grad=True, dtype=None, name=None):
         if data is None:
@@ -47,12 +43,19 @@ class Parameter(metaclass=_ParameterMeta):
             arr = arr.astype(dtype)
         if arr.dtype.kind != "f":
             arr = arr.astype(get_default_dtype())
-        t = _leaf(arr, bool(requires_grad))
+        t = _make(arr, bool(requires_grad), None, None, cls)
         t.name = name
         return t
 
 
-IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What ``load_state_dict`` returns: the keys it did not find and those it did not use."""
+    __slots__ = ()
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
 
 
 def _name_by_path(name, module):
@@ -149,7 +152,7 @@ class Module:
             self.__dict__["_parameters"][name] = None
             object.__setattr__(self, name, None)
             return
-        if not isinstance(param, Parameter):
+        if not (isinstance(param, Tensor) and param.requires_grad and param.grad_fn is None):
             raise TypeError(f"register_parameter: {name!r} must be a leaf tensor with "
                             f"requires_grad=True (zeroin.nn.Parameter(data))")
         setattr(self, name, param)
@@ -178,12 +181,65 @@ class Module:
             _name_by_path(name, module)
         object.__setattr__(self, name, module)
 
+    register_module = add_module        # PyTorch's alias
+
+    def get_submodule(self, target):
+        """The submodule at the dotted path ``target`` ("" is this module)."""
+        m = self
+        for part in target.split(".") if target else ():
+            kids = m.__dict__.get("_modules", {})
+            if part not in kids:
+                raise AttributeError(f"{type(m).__name__} has no submodule {part!r} (path "
+                                     f"{target!r}); its children are {list(kids)}")
+            m = kids[part]
+        return m
+
+    def get_parameter(self, target):
+        """The parameter at the dotted path ``target`` (e.g. "0.weight")."""
+        path, _, name = target.rpartition(".")
+        m = self.get_submodule(path)
+        p = m.__dict__.get("_parameters", {}).get(name)
+        if p is None:
+            raise AttributeError(f"{type(m).__name__} has no parameter {name!r} (path "
+                                 f"{target!r})")
+        return p
+
     # --- running ------------------------------------------------------------------------
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward(self, ...)")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        if "_hooks" not in self.__dict__:       # the common case: no hooks registered
+            return self.forward(*args, **kwargs)
+        from .hooks import call_with_hooks
+        return call_with_hooks(self, args, kwargs)
+
+    # --- hooks (PyTorch's; the machinery is in nn/hooks.py) ------------------------------
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """Call ``hook(module, args)`` before ``forward``; a non-None result replaces the
+        positional arguments (a tuple, or a single value). Returns a handle to ``remove()``."""
+        from .hooks import add_hook
+        return add_hook(self, "forward_pre", hook, prepend, with_kwargs=with_kwargs)
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False,
+                              always_call=False):
+        """Call ``hook(module, args, output)`` after ``forward``; a non-None result
+        replaces the output. Returns a handle to ``remove()``."""
+        from .hooks import add_hook
+        return add_hook(self, "forward", hook, prepend, with_kwargs=with_kwargs)
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """Call ``hook(module, grad_output)`` when the gradient of the output is known; a
+        non-None result replaces ``grad_output``."""
+        from .hooks import add_hook
+        return add_hook(self, "backward_pre", hook, prepend)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients with respect
+        to the module's tensor inputs are computed (``None`` for inputs that need none); a
+        non-None result replaces ``grad_input``."""
+        from .hooks import add_hook
+        return add_hook(self, "backward", hook, prepend)
 
     # --- traversal ----------------------------------------------------------------------
     def named_children(self):
@@ -196,28 +252,31 @@ class Module:
         for _, m in self.named_children():
             yield m
 
-    def named_modules(self, prefix="", memo=None):
-        """(path, module) for this module and every submodule, each once."""
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """(path, module) for this module and every submodule, each once (PyTorch's
+        signature: ``named_modules(memo=None, prefix='', remove_duplicate=True)``)."""
         if memo is None:
             memo = set()
-        if id(self) in memo:
-            return
-        memo.add(id(self))
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for name, m in self.named_children():
-            yield from m.named_modules(prefix + ("." if prefix else "") + name, memo)
+            yield from m.named_modules(memo, prefix + ("." if prefix else "") + name,
+                                       remove_duplicate)
 
     def modules(self):
         for _, m in self.named_modules():
             yield m
 
-    def named_parameters(self, prefix="", recurse=True):
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
         """(path, parameter) for every parameter, each once, in registration order."""
         seen = set()
-        mods = self.named_modules(prefix) if recurse else [(prefix, self)]
+        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
         for mp, m in mods:
             for name, p in m._registry("_parameters").items():
-                if p is None or id(p) in seen:
+                if p is None or (remove_duplicate and id(p) in seen):
                     continue
                 seen.add(id(p))
                 yield (mp + "." if mp else "") + name, p
@@ -228,7 +287,7 @@ class Module:
             yield p
 
     def named_buffers(self, prefix="", recurse=True):
-        mods = self.named_modules(prefix) if recurse else [(prefix, self)]
+        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
         for mp, m in mods:
             for name, b in m._registry("_buffers").items():
                 if b is not None:
@@ -272,11 +331,18 @@ class Module:
             p.requires_grad = bool(requires_grad)
         return self
 
-    def to(self, dtype):
-        """Convert every parameter and float buffer to ``dtype`` in place; returns self."""
-        dt = np.dtype(dtype)
-        if dt.kind != "f":
-            raise TypeError(f"to: expected a floating dtype such as float32, got {dt}")
+    def to(self, *args, **kwargs):
+        """Convert every parameter and float buffer to a floating ``dtype`` in place;
+        returns self. Accepts PyTorch's forms: ``to(dtype)``, ``to('cpu')``,
+        ``to(device, dtype)``, ``to(tensor)`` and ``dtype=``/``device=`` keywords (the only
+        device is the CPU)."""
+        from .hooks import parse_to
+        dt = parse_to(type(self).__name__, args, kwargs)
+        if dt is not None:
+            self._convert(dt)
+        return self
+
+    def _convert(self, dt):
         for p in self.parameters():
             if p.data.dtype != dt:
                 p.data = p.data.astype(dt)
@@ -285,7 +351,6 @@ class Module:
         for b in self.buffers():
             if b.data.dtype.kind == "f" and b.data.dtype != dt:
                 b.data = b.data.astype(dt)
-        return self
 
     def float(self):
         """Convert to float32; returns self."""
@@ -295,38 +360,54 @@ class Module:
         """Convert to float64; returns self."""
         return self.to(np.float64)
 
-    # --- state --------------------------------------------------------------------------
-    def state_dict(self, prefix=""):
-        """{path: array copy} of every parameter and persistent buffer.
+    def type(self, dst_type):
+        """Convert to ``dst_type`` (a floating dtype); returns self."""
+        return self.to(dst_type)
 
-        Values are NumPy array copies, so the dict is a snapshot (later training does not
-        change it) and can be saved with ``numpy.savez`` or :func:`zeroin.save`.
+    def cpu(self):
+        """Nothing to move (everything lives on the CPU); returns self."""
+        return self
+
+    # --- state --------------------------------------------------------------------------
+    def state_dict(self, *args, destination=None, prefix="", keep_vars=False):
+        """{path: tensor} of every parameter and persistent buffer, as PyTorch's.
+
+        Values are detached tensors holding *copies* of the arrays (a snapshot: later
+        training does not change it; PyTorch shares the storage instead). With
+        ``keep_vars=True`` the parameters and buffers themselves. Save it with
+        :func:`zeroin.save`.
         """
-        out = OrderedDict()
-        for name, p in self.named_parameters(prefix):
-            out[name] = p.data.copy()
-        for mp, m in self.named_modules(prefix):
-            skip = m.__dict__.get("_non_persistent", ())
-            for name, b in m._registry("_buffers").items():
-                if b is not None and name not in skip:
-                    out[(mp + "." if mp else "") + name] = b.data.copy()
+        if args:                   # PyTorch's deprecated positional (destination, prefix)
+            destination = args[0]
+            if len(args) > 1:
+                prefix = args[1]
+        out = OrderedDict() if destination is None else destination
+        for name, t in self._state_targets(prefix).items():
+            out[name] = t if keep_vars else _leaf(t.data.copy())
         return out
 
-    def _state_targets(self):
-        t = OrderedDict(self.named_parameters())
-        for mp, m in self.named_modules():
+    def _state_targets(self, prefix=""):
+        """{path: tensor} in PyTorch's order: each module's parameters, then its persistent
+        buffers, then its children's (a shared tensor appears under each of its names)."""
+        t = OrderedDict()
+        for mp, m in self.named_modules(prefix=prefix, remove_duplicate=False):
             skip = m.__dict__.get("_non_persistent", ())
+            pre = mp + "." if mp else ""
+            for name, p in m._registry("_parameters").items():
+                if p is not None:
+                    t[pre + name] = p
             for name, b in m._registry("_buffers").items():
                 if b is not None and name not in skip:
-                    t[(mp + "." if mp else "") + name] = b
+                    t[pre + name] = b
         return t
 
-    def load_state_dict(self, state_dict, strict=True):
+    def load_state_dict(self, state_dict, strict=True, assign=False):
         """Copy values from ``state_dict`` into the parameters and buffers, in place.
 
         With ``strict`` (default) the keys must match exactly; any missing or unexpected
         key or any shape mismatch raises an error naming it, and nothing is changed.
-        Values keep the model's dtypes. Returns ``(missing_keys, unexpected_keys)``.
+        Values keep the model's dtypes (``assign=True``: take the saved arrays' dtypes).
+        Returns PyTorch's ``(missing_keys, unexpected_keys)`` named tuple.
         """
         if not hasattr(state_dict, "keys"):
             hint = ""
@@ -366,7 +447,9 @@ class Module:
             values[k] = arr
         for k, arr in values.items():
             t = targets[k]
-            if t.data.flags.writeable:
+            if assign and arr.dtype.kind == "f":
+                t.data = np.array(arr)
+            elif t.data.flags.writeable:
                 np.copyto(t.data, arr, casting="unsafe")
             else:
                 t.data = arr.astype(t.data.dtype)

@@ -4,7 +4,7 @@
 >>> opt.zero_grad(); loss.backward(); opt.step()
 """
 from . import lr_scheduler
-from ..nn.utils import clip_grad_norm_, clip_grad_value_
+from .grad_utils import clip_grad_norm_, clip_grad_value_
 from .optimizer import Optimizer
 from .optimizers import SGD, Adadelta, Adagrad, Adam, AdamW, RMSprop
 

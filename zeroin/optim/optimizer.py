@@ -1,34 +1,64 @@
 """Optimizer: the rule that turns gradients into a step, ``w <- w - lr * (something)``.
 
-Every optimiser updates ``p.data`` in place with NumPy ``out=`` operations on buffers made
-once per parameter, so float32 parameters stay float32 and a step allocates no new arrays,
-except plain SGD's one temporary ``lr * g`` (faster than a buffer: see SGD._update).
+Every optimiser updates ``p.data`` in place (``w -= ...``), so the parameter keeps its
+array and dtype; its running averages live in ``state[p]``, arrays of the parameter's
+shape made once. Each ``_update`` follows the formula in its class docstring.
 """
 from __future__ import annotations
 
+import math
 import numbers
+from collections import defaultdict
 
 import numpy as np
 
 from .._tensor import Tensor
-from ..nn.utils import _zero_grad
+from .grad_utils import _zero_grad
 
 __all__ = ["Optimizer"]
 
 _required = object()
 
 
+def _check_number(name, what, v, lo=None, hi=None, lo_open=False, hi_open=False, why=""):
+    """``v`` must be a finite real number in the given range (optimisers and schedulers)."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name}: {what} must be a number, got {v!r}")
+    if not math.isfinite(v):
+        raise ValueError(f"{name}: {what} must be a finite number, got {v!r}")
+    bad = (lo is not None and (v <= lo if lo_open else v < lo)) or \
+        (hi is not None and (v >= hi if hi_open else v > hi))
+    if bad:
+        left = "" if lo is None else ("(" if lo_open else "[") + f"{lo}"
+        right = "" if hi is None else f"{hi}" + (")" if hi_open else "]")
+        if hi is None:
+            rng = f"> {lo}" if lo_open else f">= {lo}"
+        else:
+            rng = f"in {left}, {right}"
+        raise ValueError(f"{name}: {what} must be {rng}, got {v!r}{why}")
+    return v
+
+
+def _fits(state, value):
+    """The state's arrays still fit the parameter's shape (``p.data = ...`` may change
+    it; the state then starts afresh)."""
+    for v in state.values():
+        if isinstance(v, np.ndarray) and v.ndim and v.shape != value.shape:
+            return False
+    return True
+
+
 class Optimizer:
     """Base class: holds ``param_groups`` (lists of parameters with their own settings,
     e.g. ``lr``) and per-parameter ``state`` (momentum buffers, running averages...).
 
-    Subclasses implement ``_update(p, g, state, group, scratch)``.
+    Subclasses implement ``_update(w, g, state, group, work)``.
     """
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
-        self.state = {}
-        self._scratch = {}
+        self.state = defaultdict(dict)      # as PyTorch: state[p] is {} before the first step
+        self._work = {}                     # per parameter: work arrays, never saved
         self.param_groups = []
         name = type(self).__name__
         if isinstance(params, Tensor):
@@ -55,6 +85,10 @@ class Optimizer:
             groups = [{"params": groups}]
         for g in groups:
             self.add_param_group(g)
+        if not any(p.requires_grad for g in self.param_groups for p in g["params"]):
+            raise ValueError(f"{name}: no parameter requires grad, so nothing would ever "
+                             f"be updated; create them with requires_grad=True (a frozen "
+                             f"parameter beside trainable ones is fine)")
 
     def add_param_group(self, group):
         """Add a dict with ``params`` and optional settings overriding the defaults."""
@@ -71,7 +105,7 @@ class Optimizer:
             label = f"parameter {i}" + (f" ({p.name!r})" if getattr(p, "name", None) else "")
             if not isinstance(p, Tensor):
                 raise TypeError(f"{name}: {label} is a {type(p).__name__}, not a Tensor")
-            if not p.requires_grad:
+            if not p.requires_grad and len(params) == 1 and not self.param_groups:
                 raise ValueError(f"{name}: {label} does not require grad, so it would never "
                                  f"be updated; create it with requires_grad=True or leave it "
                                  f"out")
@@ -94,16 +128,25 @@ class Optimizer:
         self.param_groups.append(group)
 
     def _check(self, group):
+        """Refuse settings that make no sense (PyTorch's checks, with the fix named)."""
         name = type(self).__name__
         lr = group.get("lr")
-        if not isinstance(lr, numbers.Real) or not lr >= 0:
+        if isinstance(lr, Tensor) and lr.data.size == 1:
+            lr = group["lr"] = lr.item()
+        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr >= 0 or \
+                not math.isfinite(lr):
             raise ValueError(f"{name}: learning rate lr must be a number >= 0, got {lr!r}")
-        wd = group.get("weight_decay", 0)
-        if not wd >= 0:
-            raise ValueError(f"{name}: weight_decay must be >= 0, got {wd!r}")
-        eps = group.get("eps", 0)
-        if not eps >= 0:
-            raise ValueError(f"{name}: eps must be >= 0, got {eps!r}")
+        for key in ("weight_decay", "momentum"):
+            if key in group:
+                _check_number(name, key, group[key], lo=0.0)
+        if "eps" in group:
+            _check_number(name, "eps", group["eps"], lo=0.0, lo_open=True,
+                          why="; eps keeps the division finite where a gradient is 0 "
+                              "(e.g. 1e-8)")
+        for key in ("maximize", "nesterov", "amsgrad", "centered"):
+            if key in group and not isinstance(group[key], (bool, np.bool_)):
+                raise TypeError(f"{name}: {key} must be True or False, got "
+                                f"{group[key]!r}")
 
     # --- the step ----------------------------------------------------------------------
     def zero_grad(self, set_to_none=True):
@@ -125,52 +168,27 @@ class Optimizer:
 
     def _step_group(self, group, params):
         """Update ``params`` (of ``group``) that have a gradient."""
-        state, scratch, update = self.state, self._scratch, self._update
         for p in params:
-            gt = p.grad
-            if gt is None:
+            if p.grad is None:
                 continue
-            g, d = gt._d, p._d          # None while a scalar is a Python float
-            if g is None:
-                g = gt.data
-            if d is None:
-                d = p.data
-            if g.shape != d.shape:
+            grad, value = p.grad.data, p.data
+            if grad.shape != value.shape:
                 raise ValueError(f"{type(self).__name__}.step: gradient of shape "
-                                 f"{g.shape} for a parameter of shape {d.shape}")
-            st = state.get(p)
-            if st is None:
-                st = state[p] = self._init_state(p, group)
-            e = scratch.get(p)      # (the array p had, [buffer, second buffer or None])
-            if e is None or e[0] is not d:
-                sc = e[1] if e is not None else None
-                if sc is None or sc[0].shape != d.shape or sc[0].dtype != d.dtype:
-                    sc = [np.empty_like(d), None]
-                e = scratch[p] = (d, sc)
-            update(d, g, st, group, e[1])
+                                 f"{grad.shape} for a parameter of shape {value.shape}")
+            state = self.state.get(p)
+            if not state or not _fits(state, value):
+                state = self.state[p] = self._init_state(p, group)
+            if group.get("maximize"):
+                grad = -grad
+            self._update(value, grad, state, group, self._work.setdefault(p, []))
 
     def _init_state(self, p, group):
         return {}
 
-    def _update(self, d, g, state, group, sc):
+    def _update(self, w, g, state, group, work):
+        """Change the parameter's array ``w`` in place, given its gradient ``g``; ``work``
+        is this parameter's list of work arrays (see ``optimizers._work``)."""
         raise NotImplementedError
-
-    @staticmethod
-    def _second(sc):
-        """A second scratch array of the parameter's shape, made once."""
-        if sc[1] is None:
-            sc[1] = np.empty_like(sc[0])
-        return sc[1]
-
-    @staticmethod
-    def _decayed(d, g, wd, sc):
-        """g + wd * d in a scratch buffer (L2 weight decay), or g itself."""
-        if not wd:
-            return g
-        s2 = Optimizer._second(sc)
-        np.multiply(d, wd, out=s2)
-        s2 += g
-        return s2
 
     # --- state -------------------------------------------------------------------------
     def state_dict(self):
@@ -249,7 +267,7 @@ class Optimizer:
                 elif isinstance(v, np.ndarray) and v.ndim == 0:
                     v = v.item()
                 mine[k] = v
-        self.state = new_state
+        self.state = defaultdict(dict, new_state)
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]

@@ -1,7 +1,13 @@
 """SGD, Adagrad, Adadelta, RMSprop, Adam, AdamW with PyTorch's defaults and formulas.
 
-Notation: ``g`` gradient (plus ``weight_decay * w`` where L2 decay applies), ``t`` the
-step number starting at 1. Every update writes into preallocated arrays.
+Notation: ``w`` the parameter's array (changed in place), ``g`` its gradient (negated
+with ``maximize=True``; plus ``weight_decay * w`` where L2 decay applies), ``t`` the step
+number starting at 1. Running averages are arrays in ``state``, updated in place.
+
+Each ``_update`` follows its docstring's formula line by line. The adaptive ones write
+intermediate results into work arrays made once per parameter (``out=``): a temporary
+the size of a weight matrix per operation measured up to 4x slower (the allocator returns
+the memory to the system and faults it back in at every step).
 """
 from __future__ import annotations
 
@@ -9,59 +15,70 @@ import math
 
 import numpy as np
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _check_number
 
 __all__ = ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW"]
 
-
-def _in_range(name, what, v, lo=0.0, hi=None, hi_open=True):
-    ok = v >= lo and (hi is None or (v < hi if hi_open else v <= hi))
-    if not ok:
-        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}{')' if hi_open else ']'}"
-        raise ValueError(f"{name}: {what} must be {rng}, got {v!r}")
+_IGNORED = ("foreach", "capturable", "differentiable", "fused")
 
 
-def _ema_(avg, x, beta, s):
-    """``avg <- beta avg + (1-beta) x`` in place (``s`` is scratch)."""
+def _no_extras(name, extras):
+    """PyTorch's implementation switches (foreach, fused...) are accepted and ignored."""
+    unknown = sorted(set(extras) - set(_IGNORED))
+    if unknown:
+        raise TypeError(f"{name}: unexpected argument(s) {unknown}")
+
+
+def _l2(w, g, weight_decay):
+    """L2 weight decay as PyTorch adds it to the gradient: g + weight_decay * w."""
+    return g + weight_decay * w if weight_decay else g
+
+
+def _work(work, w, n=1):
+    """``n`` work arrays of ``w``'s shape and dtype in the parameter's list ``work``."""
+    if len(work) < n or work[0].dtype != w.dtype or work[0].shape != w.shape:
+        work[:] = [np.empty_like(w) for _ in range(n)]
+    return work[:n]
+
+
+def _ema_sq(avg, g, beta, tmp):
+    """avg <- beta avg + (1 - beta) g**2, in place."""
     avg *= beta
-    np.multiply(x, 1 - beta, out=s)
-    avg += s
-
-
-def _ema_sq_(avg, x, beta, s):
-    """``avg <- beta avg + (1-beta) x**2`` in place (``s`` is scratch)."""
-    avg *= beta
-    np.multiply(x, x, out=s)
-    s *= 1 - beta
-    avg += s
+    np.multiply(g, g, out=tmp)
+    tmp *= 1 - beta
+    avg += tmp
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent, the chapter's ``w <- w - lr * dL/dw``, with options.
+    """Stochastic gradient descent, the chapter's ``w <- w - lr * g``, with options.
 
     With momentum m: ``b <- m b + (1 - dampening) g`` (``b = g`` on the first step) and the
     step uses ``b`` (or ``g + m b`` with ``nesterov``). ``weight_decay`` adds ``wd * w`` to
-    the gradient.
+    the gradient; ``maximize`` climbs instead (``g <- -g``).
     """
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
-                 nesterov=False):
-        _in_range("SGD", "momentum", momentum)
+                 nesterov=False, *, maximize=False, **extras):
+        _no_extras("SGD", extras)
+        _check_number("SGD", "momentum", momentum, lo=0.0)
+        _check_number("SGD", "dampening", dampening)
         if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("SGD: nesterov momentum needs momentum > 0 and dampening = 0")
+            raise ValueError(f"SGD: nesterov momentum needs momentum > 0 and dampening = 0, "
+                             f"got momentum={momentum}, dampening={dampening}; pass e.g. "
+                             f"momentum=0.9 or drop nesterov=True")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov))
+                                      weight_decay=weight_decay, nesterov=nesterov,
+                                      maximize=maximize))
 
     def step(self, closure=None):
         """Update every parameter that has a gradient (see :meth:`Optimizer.step`)."""
         if closure is not None:
             return super().step(closure)
         for group in self.param_groups:
-            if group["momentum"] or group["weight_decay"]:
+            if group["momentum"] or group["weight_decay"] or group["maximize"]:
                 self._step_group(group, group["params"])
                 continue
-            # plain SGD, the training loop's usual case: w <- w - lr * g, with no scratch
-            # buffer per parameter (its state stays empty)
+            # plain SGD, the training loop's usual case: w <- w - lr * g, straight away
             lr = float(group["lr"])
             state = self.state
             for p in group["params"]:
@@ -70,48 +87,27 @@ class SGD(Optimizer):
                     continue
                 if p not in state:
                     state[p] = {}
-                g, d = gt._d, p._d          # None while a scalar is a Python float
-                if g is not None and d is not None and g.dtype is d.dtype \
-                        and g.shape == d.shape:
+                g, d = gt.data, p.data
+                if g.dtype is d.dtype and g.shape == d.shape:
                     d -= lr * g             # as _update below, to the bit
                 else:
                     self._step_group(group, (p,))
         return None
 
-    def _update(self, d, g, st, group, sc):
-        lr = float(group["lr"])
-        wd = group["weight_decay"]
-        if wd:
-            g = self._decayed(d, g, wd, sc)
+    def _update(self, w, g, state, group, work):
+        g = _l2(w, g, group["weight_decay"])
         m = group["momentum"]
-        s = sc[0]
         if m:
-            buf = st.get("momentum_buffer")
-            if buf is None:
-                buf = st["momentum_buffer"] = g.copy()
+            b = state.get("momentum_buffer")
+            if b is None:
+                b = state["momentum_buffer"] = np.array(g)
             else:
-                buf *= m
-                damp = group["dampening"]
-                if damp:
-                    np.multiply(g, 1 - damp, out=s)
-                    buf += s
-                else:
-                    buf += g
-            if group["nesterov"]:
-                np.multiply(buf, m, out=s)
-                s += g
-                s *= -lr
-                d += s
-                return
-            g = buf
-        if g.dtype is d.dtype:
-            # a temporary, not the scratch buffer: malloc hands back memory freed moments
-            # ago, still in cache, where the scratch was last written a step ago (measured
-            # 1% of a whole W3 step). d - lr*g equals d + (-lr)*g to the bit.
-            d -= lr * g
-        else:
-            np.multiply(g, -lr, out=s)
-            d += s
+                b *= m
+                b += (1 - group["dampening"]) * g if group["dampening"] else g
+            g = g + m * b if group["nesterov"] else b
+        # a temporary lr * g: measured faster than a buffer (malloc hands back memory
+        # freed moments ago, still in cache); w - lr*g equals w + (-lr)*g to the bit
+        w -= float(group["lr"]) * g
 
 
 class Adagrad(Optimizer):
@@ -120,28 +116,31 @@ class Adagrad(Optimizer):
     ``lr_t = lr / (1 + (t - 1) lr_decay)``."""
 
     def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
-                 initial_accumulator_value=0.0, eps=1e-10):
-        _in_range("Adagrad", "lr_decay", lr_decay)
-        _in_range("Adagrad", "initial_accumulator_value", initial_accumulator_value)
+                 initial_accumulator_value=0.0, eps=1e-10, *, maximize=False, **extras):
+        _no_extras("Adagrad", extras)
+        _check_number("Adagrad", "lr_decay", lr_decay, lo=0.0)
+        _check_number("Adagrad", "initial_accumulator_value", initial_accumulator_value,
+                      lo=0.0)
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value,
-                                      eps=eps))
+                                      eps=eps, maximize=maximize))
 
     def _init_state(self, p, group):
         return {"step": 0, "sum": np.full_like(p.data, group["initial_accumulator_value"])}
 
-    def _update(self, d, g, st, group, sc):
-        st["step"] += 1
-        clr = float(group["lr"]) / (1 + (st["step"] - 1) * group["lr_decay"])
-        g = self._decayed(d, g, group["weight_decay"], sc)
-        s, acc = sc[0], st["sum"]
-        np.multiply(g, g, out=s)
-        acc += s
-        np.sqrt(acc, out=s)
-        s += group["eps"]
-        np.divide(g, s, out=s)
-        s *= -clr
-        d += s
+    def _update(self, w, g, state, group, work):
+        state["step"] += 1
+        t = state["step"]
+        g = _l2(w, g, group["weight_decay"])
+        lr_t = float(group["lr"]) / (1 + (t - 1) * group["lr_decay"])
+        (tmp,) = _work(work, w)
+        s = state["sum"]
+        s += np.multiply(g, g, out=tmp)                         # s <- s + g**2
+        denom = np.sqrt(s, out=tmp)
+        denom += group["eps"]                                   # sqrt(s) + eps
+        step = np.divide(g, denom, out=tmp)
+        step *= lr_t
+        w -= step                                               # w <- w - lr_t g / denom
 
 
 class Adadelta(Optimizer):
@@ -149,142 +148,141 @@ class Adadelta(Optimizer):
     ``v <- rho v + (1-rho) g**2``, ``dx = sqrt(u + eps) / sqrt(v + eps) * g``,
     ``u <- rho u + (1-rho) dx**2``, ``w <- w - lr dx``."""
 
-    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
-        _in_range("Adadelta", "rho", rho, 0.0, 1.0, hi_open=False)
-        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay))
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, *,
+                 maximize=False, **extras):
+        _no_extras("Adadelta", extras)
+        _check_number("Adadelta", "rho", rho, lo=0.0, hi=1.0)
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
+                                      maximize=maximize))
 
     def _init_state(self, p, group):
         return {"step": 0, "square_avg": np.zeros_like(p.data),
                 "acc_delta": np.zeros_like(p.data)}
 
-    def _update(self, d, g, st, group, sc):
-        st["step"] += 1
+    def _update(self, w, g, state, group, work):
+        state["step"] += 1
         rho, eps = group["rho"], group["eps"]
-        g = self._decayed(d, g, group["weight_decay"], sc)
-        s = sc[0]
-        if g is sc[1]:          # weight decay used the second buffer: need a third
-            if len(sc) < 3:
-                sc.append(np.empty_like(s))
-            s2 = sc[2]
-        else:
-            s2 = self._second(sc)
-        sa, ad = st["square_avg"], st["acc_delta"]
-        _ema_sq_(sa, g, rho, s)
-        np.add(sa, eps, out=s)
-        np.sqrt(s, out=s)                 # std
-        np.add(ad, eps, out=s2)
-        np.sqrt(s2, out=s2)
-        s2 /= s
-        s2 *= g                           # delta
-        _ema_sq_(ad, s2, rho, s)
-        s2 *= -float(group["lr"])
-        d += s2
+        g = _l2(w, g, group["weight_decay"])
+        v, u = state["square_avg"], state["acc_delta"]
+        tmp, dx = _work(work, w, 2)
+        _ema_sq(v, g, rho, tmp)                                 # v <- rho v + (1-rho) g**2
+        np.add(u, eps, out=dx)
+        np.sqrt(dx, out=dx)
+        np.add(v, eps, out=tmp)
+        dx /= np.sqrt(tmp, out=tmp)
+        dx *= g                                                 # dx = sqrt(u+eps)/sqrt(v+eps) g
+        _ema_sq(u, dx, rho, tmp)                                # u <- rho u + (1-rho) dx**2
+        dx *= float(group["lr"])
+        w -= dx                                                 # w <- w - lr dx
 
 
 class RMSprop(Optimizer):
     """Divide the gradient by a running root-mean-square of recent gradients:
-    ``v <- alpha v + (1-alpha) g**2``, ``w <- w - lr g / (sqrt(v) + eps)`` (``centered``
-    subtracts the squared running mean of g; ``momentum`` accumulates the scaled steps)."""
+    ``v <- alpha v + (1-alpha) g**2``, ``w <- w - lr g / (sqrt(v) + eps)``. ``centered``
+    uses ``v - gbar**2`` (``gbar`` the running mean of g); ``momentum`` m accumulates the
+    scaled steps: ``b <- m b + g / (sqrt(v) + eps)``, ``w <- w - lr b``."""
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
-                 centered=False):
-        _in_range("RMSprop", "alpha", alpha)
-        _in_range("RMSprop", "momentum", momentum)
+                 centered=False, *, maximize=False, **extras):
+        _no_extras("RMSprop", extras)
+        _check_number("RMSprop", "alpha", alpha, lo=0.0)
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                                      momentum=momentum, centered=centered))
+                                      momentum=momentum, centered=centered,
+                                      maximize=maximize))
 
     def _init_state(self, p, group):
-        st = {"step": 0, "square_avg": np.zeros_like(p.data)}
+        state = {"step": 0, "square_avg": np.zeros_like(p.data)}
         if group["momentum"] > 0:
-            st["momentum_buffer"] = np.zeros_like(p.data)
+            state["momentum_buffer"] = np.zeros_like(p.data)
         if group["centered"]:
-            st["grad_avg"] = np.zeros_like(p.data)
-        return st
+            state["grad_avg"] = np.zeros_like(p.data)
+        return state
 
-    def _update(self, d, g, st, group, sc):
-        st["step"] += 1
+    def _update(self, w, g, state, group, work):
+        state["step"] += 1
         alpha, lr = group["alpha"], float(group["lr"])
-        g = self._decayed(d, g, group["weight_decay"], sc)
-        s, sa = sc[0], st["square_avg"]
-        _ema_sq_(sa, g, alpha, s)
+        g = _l2(w, g, group["weight_decay"])
+        v = state["square_avg"]
+        tmp, rms = _work(work, w, 2)
+        _ema_sq(v, g, alpha, tmp)                               # v <- alpha v + (1-alpha) g**2
         if group["centered"]:
-            ga = st["grad_avg"]
-            _ema_(ga, g, alpha, s)
-            np.multiply(ga, ga, out=s)
-            np.subtract(sa, s, out=s)
-            np.sqrt(s, out=s)
+            gbar = state["grad_avg"]
+            gbar += np.multiply(np.subtract(g, gbar, out=tmp), 1 - alpha, out=tmp)
+            np.subtract(v, np.multiply(gbar, gbar, out=tmp), out=rms)
+            np.sqrt(rms, out=rms)                               # sqrt(v - gbar**2)
         else:
-            np.sqrt(sa, out=s)
-        s += group["eps"]
-        np.divide(g, s, out=s)
+            np.sqrt(v, out=rms)
+        rms += group["eps"]
+        step = np.divide(g, rms, out=tmp)                       # g / (sqrt(v) + eps)
         if group["momentum"] > 0:
-            buf = st["momentum_buffer"]
-            buf *= group["momentum"]
-            buf += s
-            np.multiply(buf, -lr, out=s)
+            b = state["momentum_buffer"]
+            b *= group["momentum"]
+            b += step                                           # b <- m b + g / rms
+            step = np.multiply(b, lr, out=tmp)
         else:
-            s *= -lr
-        d += s
+            step *= lr
+        w -= step
 
 
 class Adam(Optimizer):
     """Adaptive moments: ``m <- b1 m + (1-b1) g``, ``v <- b2 v + (1-b2) g**2``,
     ``w <- w - lr/(1-b1**t) * m / (sqrt(v)/sqrt(1-b2**t) + eps)``.
 
-    ``weight_decay`` is L2 decay added to the gradient (for decoupled decay use AdamW);
-    ``amsgrad`` uses the running maximum of v."""
-
-    _decoupled = False
+    ``weight_decay`` is L2 decay added to the gradient (for decoupled decay use AdamW or
+    ``decoupled_weight_decay=True``); ``amsgrad`` uses the running maximum of v."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 amsgrad=False):
+                 amsgrad=False, *, maximize=False, decoupled_weight_decay=False, **extras):
         name = type(self).__name__
-        betas = tuple(float(b) for b in betas)
-        if len(betas) != 2:
-            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas}")
-        _in_range(name, "beta1", betas[0], 0.0, 1.0)
-        _in_range(name, "beta2", betas[1], 0.0, 1.0)
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad))
+        _no_extras(name, extras)
+        try:
+            b1, b2 = betas
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}: betas must be a pair (beta1, beta2) such as "
+                             f"(0.9, 0.999), got {betas!r}") from None
+        _check_number(name, "beta1", b1, lo=0.0, hi=1.0, hi_open=True)
+        _check_number(name, "beta2", b2, lo=0.0, hi=1.0, hi_open=True)
+        super().__init__(params, dict(lr=lr, betas=(float(b1), float(b2)), eps=eps,
+                                      weight_decay=weight_decay, amsgrad=amsgrad,
+                                      maximize=maximize,
+                                      decoupled_weight_decay=bool(decoupled_weight_decay)))
 
     def _init_state(self, p, group):
-        st = {"step": 0, "exp_avg": np.zeros_like(p.data), "exp_avg_sq": np.zeros_like(p.data)}
+        state = {"step": 0, "exp_avg": np.zeros_like(p.data),
+                 "exp_avg_sq": np.zeros_like(p.data)}
         if group["amsgrad"]:
-            st["max_exp_avg_sq"] = np.zeros_like(p.data)
-        return st
+            state["max_exp_avg_sq"] = np.zeros_like(p.data)
+        return state
 
-    def _update(self, d, g, st, group, sc):
-        st["step"] += 1
-        t = st["step"]
+    def _update(self, w, g, state, group, work):
+        state["step"] += 1
+        t = state["step"]
         b1, b2 = group["betas"]
         lr, wd = float(group["lr"]), group["weight_decay"]
-        if self._decoupled:
-            if wd:
-                d *= 1 - lr * wd
+        if group["decoupled_weight_decay"]:
+            w *= 1 - lr * wd                    # AdamW: shrink w, apart from the gradient
         else:
-            g = self._decayed(d, g, wd, sc)
-        s, m, v = sc[0], st["exp_avg"], st["exp_avg_sq"]
-        _ema_(m, g, b1, s)
-        _ema_sq_(v, g, b2, s)
+            g = _l2(w, g, wd)
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        tmp, denom = _work(work, w, 2)
+        m += np.multiply(np.subtract(g, m, out=tmp), 1 - b1, out=tmp)   # m <- b1 m + (1-b1) g
+        _ema_sq(v, g, b2, tmp)                                  # v <- b2 v + (1-b2) g**2
         if group["amsgrad"]:
-            vmax = st["max_exp_avg_sq"]
-            np.maximum(vmax, v, out=vmax)
-            v = vmax
-        np.sqrt(v, out=s)
-        s *= 1 / math.sqrt(1 - b2 ** t)
-        s += group["eps"]
-        np.divide(m, s, out=s)
-        s *= -lr / (1 - b1 ** t)
-        d += s
+            v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+        np.sqrt(v, out=denom)
+        denom /= math.sqrt(1 - b2 ** t)
+        denom += group["eps"]                                   # sqrt(v)/sqrt(1-b2**t) + eps
+        step = np.divide(m, denom, out=tmp)
+        step *= lr / (1 - b1 ** t)
+        w -= step                                               # w <- w - lr/(1-b1**t) m/denom
 
 
 class AdamW(Adam):
     """Adam with decoupled weight decay: ``w <- w (1 - lr wd)`` before the Adam step
     (default ``weight_decay=1e-2``)."""
 
-    _decoupled = True
-
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False):
+                 amsgrad=False, *, maximize=False, **extras):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad)
+                         amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True,
+                         **extras)

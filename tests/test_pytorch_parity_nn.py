@@ -1,0 +1,621 @@
+"""nn, optim and data against PyTorch (CPU): the same names give the same values, gradients,
+learning rates, keys and batch types. Skipped where torch is not installed."""
+import math
+
+import numpy as np
+import pytest
+
+import zeroin
+from zeroin import nn, optim
+from zeroin.nn import functional as F
+from zeroin.utils import data as zdata
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+RNG = np.random.default_rng(2024)
+
+
+def both(arr, requires_grad=True):
+    """The same float64 array as a zeroin and a torch leaf."""
+    arr = np.array(arr, dtype=np.float64)
+    return (zeroin.tensor(arr.copy(), requires_grad=requires_grad),
+            torch.tensor(arr.copy(), requires_grad=requires_grad))
+
+
+def close(z, t, rtol=1e-10, atol=1e-12):
+    zt = z.data if isinstance(z, zeroin.Tensor) else np.asarray(z)
+    np.testing.assert_allclose(zt, t.detach().numpy(), rtol=rtol, atol=atol)
+
+
+def check_value_and_grad(zf, tf, *arrays, rtol=1e-10, atol=1e-12):
+    pairs = [both(a) for a in arrays]
+    zo, to = zf(*[p[0] for p in pairs]), tf(*[p[1] for p in pairs])
+    assert tuple(zo.shape) == tuple(to.shape)
+    close(zo, to, rtol, atol)
+    wz = RNG.standard_normal(zo.shape)
+    (zo * zeroin.tensor(wz)).sum().backward()
+    (to * torch.tensor(wz)).sum().backward()
+    for z, t in pairs:
+        close(z.grad, t.grad, rtol, atol)
+
+
+# --- losses ---------------------------------------------------------------------------------
+
+X4 = RNG.standard_normal((6, 4))
+Y4 = np.array([0, 3, 1, 1, 2, 3])
+W4 = np.array([0.5, 2.0, 1.0, 0.25])
+CE_CASES = [
+    dict(),
+    dict(reduction="sum"),
+    dict(reduction="none"),
+    dict(weight=W4),
+    dict(weight=W4, reduction="none"),
+    dict(ignore_index=1),
+    dict(ignore_index=1, weight=W4),
+    dict(label_smoothing=0.2),
+    dict(label_smoothing=0.2, weight=W4),
+    dict(label_smoothing=0.1, weight=W4, ignore_index=3, reduction="sum"),
+    dict(label_smoothing=0.3, ignore_index=0),
+]
+
+
+def _kw(kw, lib):
+    out = dict(kw)
+    if "weight" in out:
+        out["weight"] = (zeroin.tensor(out["weight"]) if lib == "z"
+                         else torch.tensor(out["weight"]))
+    return out
+
+
+@pytest.mark.parametrize("kw", CE_CASES, ids=str)
+def test_cross_entropy_options(kw):
+    check_value_and_grad(lambda x: nn.CrossEntropyLoss(**_kw(kw, "z"))(x, Y4),
+                         lambda x: torch.nn.CrossEntropyLoss(**_kw(kw, "t"))(x, torch.tensor(Y4)),
+                         X4)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(reduction="none"), dict(weight=W4),
+                                dict(label_smoothing=0.25, weight=W4)], ids=str)
+def test_cross_entropy_on_k_dimensional_input_and_probability_targets(kw):
+    x = RNG.standard_normal((3, 4, 5, 2))
+    y = RNG.integers(0, 4, (3, 5, 2))
+    check_value_and_grad(lambda a: F.cross_entropy(a, y, **_kw(kw, "z")),
+                         lambda a: TF.cross_entropy(a, torch.tensor(y), **_kw(kw, "t")), x)
+    p = RNG.dirichlet(np.ones(4), 6)
+    check_value_and_grad(lambda a: F.cross_entropy(a, p, **_kw(kw, "z")),
+                         lambda a: TF.cross_entropy(a, torch.tensor(p), **_kw(kw, "t")), X4)
+
+
+def test_cross_entropy_single_sample_and_all_ignored():
+    check_value_and_grad(lambda a: F.cross_entropy(a, np.array(2)),
+                         lambda a: TF.cross_entropy(a, torch.tensor(2)), X4[0])
+    z = F.cross_entropy(zeroin.tensor(X4), np.full(6, -100))
+    t = TF.cross_entropy(torch.tensor(X4), torch.full((6,), -100))
+    assert math.isnan(z.item()) and math.isnan(t.item())
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(weight=W4), dict(ignore_index=3),
+                                dict(weight=W4, reduction="sum"), dict(reduction="none")],
+                         ids=str)
+def test_nll_loss_options(kw):
+    check_value_and_grad(lambda x: nn.NLLLoss(**_kw(kw, "z"))(F.log_softmax(x, 1), Y4),
+                         lambda x: torch.nn.NLLLoss(**_kw(kw, "t"))(TF.log_softmax(x, 1),
+                                                                    torch.tensor(Y4)), X4)
+
+
+T01 = RNG.uniform(0, 1, (5, 3))
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(pos_weight=[1.0, 3.0, 0.5]),
+                                dict(weight=[2.0, 1.0, 0.1]), dict(reduction="sum",
+                                pos_weight=[2.0, 2.0, 2.0], weight=[1.0, 0.0, 3.0]),
+                                dict(reduction="none", pos_weight=[0.5, 1.0, 4.0])], ids=str)
+def test_bce_with_logits_options(kw):
+    def conv(lib):
+        f = zeroin.tensor if lib == "z" else torch.tensor
+        return {k: (f(np.array(v)) if isinstance(v, list) else v) for k, v in kw.items()}
+    check_value_and_grad(lambda x: nn.BCEWithLogitsLoss(**conv("z"))(x, T01),
+                         lambda x: torch.nn.BCEWithLogitsLoss(**conv("t"))(x, torch.tensor(T01)),
+                         RNG.standard_normal((5, 3)) * 3)
+
+
+def test_bce_with_weight():
+    p = RNG.uniform(0.05, 0.95, (5, 3))
+    w = RNG.uniform(0, 2, (5, 3))
+    check_value_and_grad(lambda x: F.binary_cross_entropy(x, T01, weight=zeroin.tensor(w)),
+                         lambda x: TF.binary_cross_entropy(x, torch.tensor(T01),
+                                                           weight=torch.tensor(w)), p)
+
+
+REG = [("HuberLoss", dict()), ("HuberLoss", dict(delta=0.3, reduction="sum")),
+       ("SmoothL1Loss", dict()), ("SmoothL1Loss", dict(beta=0.4, reduction="none")),
+       ("SmoothL1Loss", dict(beta=0.0)), ("MSELoss", dict(reduction="sum")),
+       ("L1Loss", dict(reduction="none"))]
+
+
+@pytest.mark.parametrize("name, kw", REG, ids=str)
+def test_regression_losses(name, kw):
+    t = RNG.standard_normal((4, 5))
+    check_value_and_grad(lambda x: getattr(nn, name)(**kw)(x, t),
+                         lambda x: getattr(torch.nn, name)(**kw)(x, torch.tensor(t)),
+                         t + RNG.standard_normal((4, 5)) * 1.5)
+
+
+@pytest.mark.parametrize("kw", [dict(reduction="batchmean"), dict(reduction="sum"),
+                                dict(reduction="none"), dict(reduction="mean"),
+                                dict(reduction="batchmean", log_target=True)], ids=str)
+def test_kl_div(kw):
+    p = RNG.dirichlet(np.ones(4), 6)
+    p[0, 1] = 0.0                                   # a zero target contributes nothing
+    tgt = np.log(p + 1e-3) if kw.get("log_target") else p
+    check_value_and_grad(lambda x: nn.KLDivLoss(**kw)(F.log_softmax(x, 1), tgt),
+                         lambda x: torch.nn.KLDivLoss(**kw)(TF.log_softmax(x, 1),
+                                                            torch.tensor(tgt)), X4)
+
+
+def test_legacy_size_average_and_reduce():
+    for sa, red in ((False, None), (None, False), (True, True)):
+        z = nn.MSELoss(size_average=sa, reduce=red)
+        t = torch.nn.MSELoss(size_average=sa, reduce=red)
+        assert z.reduction == t.reduction
+
+
+# --- activations and layers -------------------------------------------------------------------
+
+ACTS = [("GELU", {}), ("GELU", {"approximate": "tanh"}), ("SiLU", {}), ("ELU", {}),
+        ("ELU", {"alpha": 0.5}), ("CELU", {"alpha": 2.0}), ("SELU", {}), ("Mish", {}),
+        ("ReLU6", {}), ("Hardtanh", {"min_val": -0.5, "max_val": 2.0}), ("LogSigmoid", {}),
+        ("Softsign", {}), ("Softmin", {"dim": 1}), ("Softmax", {}), ("LogSoftmax", {"dim": 0}),
+        ("Tanh", {}), ("Sigmoid", {}), ("Softplus", {"beta": 2.0}), ("ReLU", {}),
+        ("LeakyReLU", {"negative_slope": 0.2})]
+
+
+@pytest.mark.parametrize("name, kw", ACTS, ids=str)
+def test_activation_modules(name, kw):
+    x = RNG.standard_normal((4, 6)) * 3
+    x[0, 0] = 7.5                               # beyond ReLU6's and Hardtanh's ends
+    check_value_and_grad(getattr(nn, name)(**kw), getattr(torch.nn, name)(**kw), x)
+
+
+def test_gelu_second_derivative_matches():
+    xz, xt = both(np.linspace(-3, 3, 7))
+    (gz,) = zeroin.grad(F.gelu(xz).sum(), [xz], create_graph=True)
+    (gt,) = torch.autograd.grad(TF.gelu(xt).sum(), [xt], create_graph=True)
+    gz.sum().backward()
+    gt.sum().backward()
+    close(xz.grad, xt.grad)
+
+
+def _copy_params(zm, tm):
+    with torch.no_grad():
+        for (kz, pz), (kt, pt) in zip(zm.state_dict(keep_vars=True).items(),
+                                      tm.state_dict(keep_vars=True).items()):
+            assert kz == kt
+            pt.copy_(torch.tensor(pz.data))
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda m: m.LayerNorm(6), (4, 3, 6)),
+    (lambda m: m.LayerNorm((3, 6), elementwise_affine=False), (4, 3, 6)),
+    (lambda m: m.GroupNorm(3, 6), (4, 6, 5)), (lambda m: m.GroupNorm(2, 6, affine=False), (4, 6)),
+    (lambda m: m.Sequential(m.Flatten(), m.Unflatten(1, (2, -1)), m.Flatten(0, 1)), (4, 3, 6)),
+    (lambda m: m.Linear(6, 2), (4, 3, 6)), (lambda m: m.Identity(54, unused="yes"), (4, 3))])
+def test_layers_match(make, shape):
+    zm, tm = make(nn), make(torch.nn).double()
+    for p in zm.parameters():                   # not the default initialisation
+        p.data[...] = RNG.standard_normal(p.shape)
+    _copy_params(zm, tm)
+    check_value_and_grad(zm, tm, RNG.standard_normal(shape))
+
+
+def test_embedding_and_padding_idx():
+    ez = nn.Embedding(7, 3, padding_idx=2)
+    et = torch.nn.Embedding(7, 3, padding_idx=2).double()
+    assert np.all(ez.weight.data[2] == 0)
+    _copy_params(ez, et)
+    idx = np.array([[0, 2, 6], [2, 2, 1]])
+    oz, ot = ez(idx), et(torch.tensor(idx))
+    close(oz, ot)
+    w = RNG.standard_normal(oz.shape)
+    (oz * zeroin.tensor(w)).sum().backward()
+    (ot * torch.tensor(w)).sum().backward()
+    close(ez.weight.grad, et.weight.grad)
+    pre = nn.Embedding.from_pretrained(np.eye(3))
+    assert not pre.weight.requires_grad and list(pre.state_dict()) == ["weight"]
+
+
+def test_default_initialisations_have_pytorchs_distributions():
+    zeroin.manual_seed(0)
+    torch.manual_seed(0)
+    lin, tlin = nn.Linear(400, 300), torch.nn.Linear(400, 300)      # U(-1/20, 1/20)
+    for z, t in ((lin.weight, tlin.weight), (lin.bias, tlin.bias)):
+        z, t = z.data, t.detach().numpy()
+        assert z.shape == t.shape and abs(z.std() / t.std() - 1) < 0.1
+        assert 0.045 < z.max() <= 0.05 and -0.05 <= z.min() < -0.045
+    emb, temb = nn.Embedding(300, 400), torch.nn.Embedding(300, 400)   # N(0, 1)
+    assert emb.weight.shape == tuple(temb.weight.shape)
+    assert abs(emb.weight.data.std() / temb.weight.detach().numpy().std() - 1) < 0.02
+    for make in (lambda m: m.LayerNorm(5), lambda m: m.GroupNorm(1, 5),
+                 lambda m: m.BatchNorm1d(5)):
+        for (k, z), (_, t) in zip(make(nn).state_dict().items(),
+                                  make(torch.nn).state_dict().items()):
+            np.testing.assert_array_equal(z.data, t.numpy(), err_msg=k)
+
+
+# --- modules ----------------------------------------------------------------------------------
+
+def _net(m):
+    class Net(m.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = m.Sequential(m.Linear(3, 4), m.BatchNorm1d(4), m.ReLU())
+            self.heads = m.ModuleList([m.Linear(4, 2), m.Linear(4, 1)])
+            self.table = m.ModuleDict({"a": m.LayerNorm(4)})
+            self.extra = m.ParameterList([m.Parameter(zeroin.zeros(2) if m is nn
+                                                      else torch.zeros(2))])
+
+        def forward(self, x):
+            h = self.table["a"](self.body(x))
+            return self.heads[0](h).sum() + self.heads[1](h).sum() + self.extra[0].sum()
+    return Net()
+
+
+def test_module_traversal_and_state_dict_keys_match():
+    zn, tn = _net(nn), _net(torch.nn)
+    assert list(zn.state_dict()) == list(tn.state_dict())
+    assert [k for k, _ in zn.named_parameters()] == [k for k, _ in tn.named_parameters()]
+    assert [k for k, _ in zn.named_modules()] == [k for k, _ in tn.named_modules()]
+    assert [k for k, _ in zn.named_children()] == [k for k, _ in tn.named_children()]
+    assert [k for k, _ in zn.named_buffers()] == [k for k, _ in tn.named_buffers()]
+    sd = {k: v for k, v in zn.state_dict().items() if not k.startswith("heads.1")}
+    sd["bogus.weight"] = zeroin.zeros(1)
+    rz = zn.load_state_dict(sd, strict=False)
+    rt = tn.load_state_dict({k: torch.tensor(v.data) for k, v in sd.items()}, strict=False)
+    assert rz.missing_keys == rt.missing_keys and rz.unexpected_keys == rt.unexpected_keys
+    with pytest.raises(RuntimeError, match="missing.*heads.1.weight"):
+        zn.load_state_dict(sd)
+    assert repr(zn.load_state_dict(zn.state_dict())) == repr(
+        tn.load_state_dict(tn.state_dict()))
+
+
+def test_module_apply_requires_grad_and_dtype_conversion():
+    zn, tn = _net(nn), _net(torch.nn)
+    names = []
+    zn.apply(lambda m: names.append(type(m).__name__))
+    tnames = []
+    tn.apply(lambda m: tnames.append(type(m).__name__))
+    assert names == tnames
+    zn.requires_grad_(False)
+    assert not any(p.requires_grad for p in zn.parameters())
+    zn.to(zeroin.float32 if hasattr(zeroin, "float32") else np.float32)
+    assert {p.dtype for p in zn.parameters()} == {np.dtype(np.float32)}
+    assert zn.body[1].running_mean.dtype == np.float32
+    assert zn.body[1].num_batches_tracked.dtype == np.int64       # integers stay
+    zn.double().to("cpu")
+    assert {p.dtype for p in zn.parameters()} == {np.dtype(np.float64)}
+
+
+def test_forward_hooks_and_pre_hooks_as_pytorch():
+    log = {"z": [], "t": []}
+    for lib, m, mk in (("z", nn, zeroin.tensor), ("t", torch.nn, torch.tensor)):
+        lin = m.Linear(3, 2).double()
+        h1 = lin.register_forward_pre_hook(lambda mod, args: (args[0] * 2,))
+        lin.register_forward_hook(lambda mod, args, out, lib=lib: log[lib].append(
+            tuple(out.shape)))
+        lin.register_forward_hook(lambda mod, args, out: out + 1, prepend=True)
+        nn.utils.vector_to_parameters(zeroin.tensor(np.arange(8.0)), lin.parameters()) \
+            if lib == "z" else torch.nn.utils.vector_to_parameters(
+                torch.arange(8.0, dtype=torch.float64), lin.parameters())
+        log[lib].append(float(lin(mk(np.ones((4, 3)))).sum()))
+        h1.remove()
+        log[lib].append(float(lin(mk(np.ones((4, 3)))).sum()))
+    assert log["z"] == log["t"]
+
+
+def test_full_backward_hook_sees_pytorchs_gradients():
+    got = {}
+    for lib, m in (("z", nn), ("t", torch.nn)):
+        lin = m.Linear(3, 2)
+        if lib == "z":
+            lin.weight.data[...] = np.arange(6.0).reshape(2, 3)
+        else:
+            with torch.no_grad():
+                lin.weight.copy_(torch.arange(6.0, dtype=torch.float32).reshape(2, 3))
+            lin.double()
+        calls = []
+
+        def arr(g):
+            return None if g is None else np.array(g.detach() if lib == "t" else g.data)
+
+        def hook(mod, gin, gout, calls=calls):
+            calls.append(([arr(g) for g in gin], arr(gout[0])))
+            return tuple(None if g is None else g * 3 for g in gin)
+
+        lin.register_full_backward_hook(hook)
+        x = (zeroin.tensor if lib == "z" else torch.tensor)(np.ones((4, 3)), requires_grad=True)
+        (lin(x) * 2).sum().backward()
+        got[lib] = (calls, np.array(x.grad.data if lib == "z" else x.grad))
+    (cz, gz), (ct, gt) = got["z"], got["t"]
+    assert len(cz) == len(ct) == 1
+    np.testing.assert_allclose(cz[0][0][0], ct[0][0][0])
+    np.testing.assert_allclose(cz[0][1], ct[0][1])
+    np.testing.assert_allclose(gz, gt)                  # the hook's replacement is used
+
+
+# --- init ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [("linear",), ("conv2d",), ("sigmoid",), ("tanh",), ("relu",),
+                                  ("leaky_relu",), ("leaky_relu", 0.3), ("selu",),
+                                  ("conv_transpose2d",)])
+def test_calculate_gain(args):
+    assert nn.init.calculate_gain(*args) == pytest.approx(torch.nn.init.calculate_gain(*args))
+
+
+@pytest.mark.parametrize("fn, kw", [("kaiming_uniform_", dict(mode="fan_out", nonlinearity="relu")),
+                                    ("kaiming_normal_", dict(a=0.2)),
+                                    ("kaiming_normal_", dict(mode="fan_out",
+                                                             nonlinearity="tanh")),
+                                    ("xavier_uniform_", dict(gain=2.0)),
+                                    ("xavier_normal_", dict()),
+                                    ("trunc_normal_", dict(std=0.5, a=-0.4, b=1.0)),
+                                    ("orthogonal_", dict(gain=1.5))])
+def test_init_distributions(fn, kw):
+    shape = (300, 20, 3, 3) if fn != "orthogonal_" else (40, 90)
+    z = zeroin.zeros(*shape)
+    t = torch.zeros(shape, dtype=torch.float64)
+    getattr(nn.init, fn)(z, **kw)
+    getattr(torch.nn.init, fn)(t, **kw)
+    zd, td = z.data, t.numpy()
+    assert abs(zd.std() / td.std() - 1) < 0.03
+    assert abs(zd.mean() - td.mean()) < 0.05 * td.std()
+    if fn == "trunc_normal_":
+        assert zd.min() >= -0.4 and zd.max() <= 1.0
+    if fn == "orthogonal_":
+        np.testing.assert_allclose(zd @ zd.T, 1.5 ** 2 * np.eye(40), atol=1e-10)
+
+
+# --- optim --------------------------------------------------------------------------------------
+
+OPT = [("SGD", dict(lr=0.1, momentum=0.9, dampening=0.3, weight_decay=0.05)),
+       ("SGD", dict(lr=0.1, momentum=0.8, nesterov=True, maximize=True)),
+       ("SGD", dict(lr=0.05, maximize=True)),
+       ("Adam", dict(lr=0.05, amsgrad=True, weight_decay=0.1)),
+       ("Adam", dict(lr=0.05, betas=(0.5, 0.9), maximize=True)),
+       ("Adam", dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True)),
+       ("AdamW", dict(lr=0.05, amsgrad=True, maximize=True)),
+       ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5, maximize=True)),
+       ("RMSprop", dict(lr=0.01, alpha=0.9, weight_decay=0.1)),
+       ("Adagrad", dict(lr=0.1, lr_decay=0.01, maximize=True)),
+       ("Adadelta", dict(lr=0.5, rho=0.8, weight_decay=0.1, maximize=True))]
+
+
+@pytest.mark.parametrize("name, kw", OPT, ids=str)
+def test_optimizers_with_groups_match_for_several_steps(name, kw):
+    a0, b0 = RNG.standard_normal((3, 2)), RNG.standard_normal(4)
+
+    def run(lib):
+        mk = (lambda v: zeroin.tensor(v.copy(), requires_grad=True)) if lib == "z" else \
+            (lambda v: torch.tensor(v.copy(), requires_grad=True))
+        a, b = mk(a0), mk(b0)
+        cls = getattr(optim if lib == "z" else torch.optim, name)
+        opt = cls([{"params": [a]}, {"params": [b], "lr": kw["lr"] / 2}], **kw)
+        for _ in range(5):
+            opt.zero_grad()
+            ((a * a * a).sum() + (b * b).sum() * 0.5 + (a.sum() * b.sum())).backward()
+            opt.step()
+        return a, b, opt
+
+    za, zb, zo = run("z")
+    ta, tb, to = run("t")
+    close(za, ta, rtol=1e-9)
+    close(zb, tb, rtol=1e-9)
+    zsd, tsd = zo.state_dict(), to.state_dict()
+    assert [sorted(g) for g in zsd["param_groups"]] == [
+        sorted(k for k in g if k not in ("foreach", "differentiable", "fused", "capturable"))
+        for g in tsd["param_groups"]]
+    for i, st in tsd["state"].items():
+        for k, v in st.items():
+            if k != "step":
+                np.testing.assert_allclose(zsd["state"][i][k], v.numpy(), rtol=1e-9)
+
+
+def test_add_param_group_and_frozen_parameters():
+    zm, tm = nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    zm.bias.requires_grad_(False)
+    tm.bias.requires_grad_(False)
+    zo = optim.SGD(zm.parameters(), lr=0.1)               # a frozen one beside a trainable one
+    to = torch.optim.SGD(tm.parameters(), lr=0.1)
+    zo.add_param_group({"params": [zeroin.zeros(1, requires_grad=True)], "lr": 0.5})
+    to.add_param_group({"params": [torch.zeros(1, requires_grad=True)], "lr": 0.5})
+    assert [g["lr"] for g in zo.param_groups] == [g["lr"] for g in to.param_groups]
+
+
+# --- schedulers ---------------------------------------------------------------------------------
+
+SCHED = [("StepLR", dict(step_size=3, gamma=0.5)),
+         ("MultiStepLR", dict(milestones=[2, 5, 5, 9], gamma=0.3)),
+         ("ExponentialLR", dict(gamma=0.9)),
+         ("CosineAnnealingLR", dict(T_max=7, eta_min=0.01)),
+         ("CosineAnnealingWarmRestarts", dict(T_0=3, T_mult=2, eta_min=0.001)),
+         ("CosineAnnealingWarmRestarts", dict(T_0=4)),
+         ("LinearLR", dict(start_factor=0.25, total_iters=6)),
+         ("LinearLR", dict(start_factor=1.0, end_factor=0.1, total_iters=4)),
+         ("ConstantLR", dict(factor=0.5, total_iters=4)),
+         ("PolynomialLR", dict(total_iters=8, power=2.0)),
+         ("LambdaLR", dict(lr_lambda=lambda e: 1 / (1 + e))),
+         ("MultiplicativeLR", dict(lr_lambda=lambda e: 0.9)),
+         ("OneCycleLR", dict(max_lr=1.0, total_steps=25)),
+         ("OneCycleLR", dict(max_lr=0.5, epochs=5, steps_per_epoch=5, anneal_strategy="linear",
+                             three_phase=True))]
+
+
+def _lr_run(mod, sched, kw, opt_name, w, n=24):
+    o = getattr(mod.optim if hasattr(mod, "optim") else mod, opt_name)(
+        [w], lr=0.1, **({"momentum": 0.9} if opt_name == "SGD" else {}))
+    s = sched(o, **kw)
+    lrs, mom = [s.get_last_lr()], [o.param_groups[0].get("momentum",
+                                                         o.param_groups[0].get("betas"))]
+    for _ in range(n):
+        o.step()
+        s.step()
+        lrs.append(s.get_last_lr())
+        mom.append(o.param_groups[0].get("momentum", o.param_groups[0].get("betas")))
+    return lrs, mom, s
+
+
+@pytest.mark.parametrize("opt_name", ["SGD", "Adam"])
+@pytest.mark.parametrize("name, kw", SCHED, ids=str)
+def test_schedulers_step_by_step(name, kw, opt_name):
+    zl, zm, _ = _lr_run(optim, getattr(optim.lr_scheduler, name), kw, opt_name,
+                        zeroin.zeros(1, requires_grad=True))
+    tl, tm, _ = _lr_run(torch.optim, getattr(torch.optim.lr_scheduler, name), kw, opt_name,
+                        torch.zeros(1, requires_grad=True))
+    assert zl == tl
+    assert [tuple(m) if isinstance(m, (tuple, list)) else m for m in zm] == \
+        [tuple(m) if isinstance(m, (tuple, list)) else m for m in tm]
+
+
+def test_sequential_chained_and_plateau():
+    def seq(mod, w):
+        o = mod.optim.SGD([w], lr=0.1) if hasattr(mod, "optim") else None
+        L = mod.optim.lr_scheduler
+        s1 = L.LinearLR(o, start_factor=0.1, total_iters=3)
+        s2 = L.CosineAnnealingLR(o, T_max=6)
+        s3 = L.ExponentialLR(o, gamma=0.9)
+        s = L.SequentialLR(o, [s1, s2, s3], milestones=[3, 8])
+        out = [s.get_last_lr()]
+        for _ in range(14):
+            o.step()
+            s.step()
+            out.append(s.get_last_lr())
+        o2 = mod.optim.SGD([w], lr=0.1)
+        c = L.ChainedScheduler([L.ExponentialLR(o2, 0.9), L.StepLR(o2, 2, 0.5)])
+        for _ in range(6):
+            o2.step()
+            c.step()
+            out.append(c.get_last_lr())
+        o3 = mod.optim.SGD([w], lr=0.1)
+        p = L.ReduceLROnPlateau(o3, patience=1, factor=0.5, cooldown=1, threshold=0.05,
+                                mode="max", min_lr=0.02)
+        for v in (0.5, 0.6, 0.6, 0.61, 0.6, 0.6, 0.6, 0.9, 0.9, 0.9, 0.9, 0.9):
+            p.step(v)
+            out.append(p.get_last_lr())
+        return out
+    assert seq(zeroin, zeroin.zeros(1, requires_grad=True)) == \
+        seq(torch, torch.zeros(1, requires_grad=True))
+
+
+# --- gradient utilities -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, float("inf"), 3.0])
+def test_clip_grad_norm_given_a_generator_clips_like_pytorch(norm_type):
+    zm, tm = nn.Linear(3, 2), torch.nn.Linear(3, 2).double()
+    _copy_params(zm, tm)
+    x = RNG.standard_normal((5, 3)) * 10
+    (zm(zeroin.tensor(x)) ** 2).sum().backward()
+    (tm(torch.tensor(x)) ** 2).sum().backward()
+    nz = nn.utils.clip_grad_norm_(zm.parameters(), 1.0, norm_type=norm_type)   # generators
+    nt = torch.nn.utils.clip_grad_norm_(tm.parameters(), 1.0, norm_type=norm_type)
+    assert nz.item() == pytest.approx(nt.item(), rel=1e-10) and nz.item() > 1
+    close(zm.weight.grad, tm.weight.grad)
+    close(zm.bias.grad, tm.bias.grad)
+    nn.utils.clip_grad_value_(zm.parameters(), 0.01)
+    torch.nn.utils.clip_grad_value_(tm.parameters(), 0.01)
+    close(zm.weight.grad, tm.weight.grad)
+
+
+def test_parameters_to_vector_and_back():
+    zm, tm = nn.Linear(3, 2), torch.nn.Linear(3, 2).double()
+    _copy_params(zm, tm)
+    vz = nn.utils.parameters_to_vector(zm.parameters())
+    vt = torch.nn.utils.parameters_to_vector(tm.parameters())
+    close(vz, vt)
+    new = RNG.standard_normal(8)
+    nn.utils.vector_to_parameters(zeroin.tensor(new), zm.parameters())
+    torch.nn.utils.vector_to_parameters(torch.tensor(new), tm.parameters())
+    close(zm.weight, tm.weight)
+    close(zm.bias, tm.bias)
+
+
+# --- data ---------------------------------------------------------------------------------------
+
+class _Pairs:
+    def __len__(self):
+        return 7
+
+    def __getitem__(self, i):
+        return np.full(2, float(i)), i, {"w": float(i) / 2, "tag": np.array([i, i])}
+
+
+def _flat(b):
+    if isinstance(b, dict):
+        return {k: _flat(v) for k, v in b.items()}
+    if isinstance(b, (list, tuple)):
+        return type(b).__name__, [_flat(v) for v in b]
+    arr = np.asarray(b.data if isinstance(b, zeroin.Tensor) else b.numpy())
+    return arr.dtype.kind, arr.tolist()
+
+
+@pytest.mark.parametrize("kw", [dict(batch_size=3), dict(batch_size=3, drop_last=True),
+                                dict(batch_size=None), dict(), dict(batch_size=4,
+                                                                    num_workers=0)], ids=str)
+def test_dataloader_batches_match_default_collate(kw):
+    zds = type("Z", (zdata.Dataset,), dict(_Pairs.__dict__))()
+    tds = type("T", (torch.utils.data.Dataset,), dict(_Pairs.__dict__))()
+    zl, tl = zdata.DataLoader(zds, **kw), torch.utils.data.DataLoader(tds, **kw)
+    assert len(zl) == len(tl)
+    if kw.get("batch_size", 1) is None:
+        return
+    assert [_flat(b) for b in zl] == [_flat(b) for b in tl]
+
+
+def test_tensor_dataset_random_split_subset_and_concat():
+    X, y = RNG.standard_normal((10, 2)), np.arange(10)
+    zds = zdata.TensorDataset(zeroin.tensor(X), zeroin.tensor(y))
+    tds = torch.utils.data.TensorDataset(torch.tensor(X), torch.tensor(y))
+    assert len(zds) == len(tds) and _flat(list(zds[3])) == _flat(list(tds[3]))
+    parts = zdata.random_split(zds, [0.5, 0.3, 0.2], generator=0)
+    tparts = torch.utils.data.random_split(tds, [0.5, 0.3, 0.2])
+    assert [len(p) for p in parts] == [len(p) for p in tparts]
+    sub, tsub = zdata.Subset(zds, [1, 4]), torch.utils.data.Subset(tds, [1, 4])
+    assert _flat([b for b in zdata.DataLoader(sub, batch_size=2)]) == \
+        _flat([b for b in torch.utils.data.DataLoader(tsub, batch_size=2)])
+    cat = zds + sub
+    assert len(cat) == len(tds + tsub) and _flat(list(cat[11])) == _flat(list((tds + tsub)[11]))
+
+
+def test_iterable_datasets_and_samplers():
+    class ZS(zdata.IterableDataset):
+        def __iter__(self):
+            return ((np.full(2, float(i)), i) for i in range(7))
+
+    class TS(torch.utils.data.IterableDataset):
+        __iter__ = ZS.__iter__
+
+    for kw in (dict(batch_size=3), dict(batch_size=3, drop_last=True), dict(batch_size=None)):
+        z = list(zdata.DataLoader(ZS(), **kw))
+        t = list(torch.utils.data.DataLoader(TS(), **kw))
+        if kw["batch_size"] is None:
+            assert len(z) == len(t) == 7
+        else:
+            assert [_flat(b) for b in z] == [_flat(b) for b in t]
+    ds = zdata.TensorDataset(np.arange(10.0), np.arange(10))
+    tds = torch.utils.data.TensorDataset(torch.arange(10.0), torch.arange(10))
+    for make in (lambda m, d: m.SequentialSampler(d),
+                 lambda m, d: m.BatchSampler(m.SequentialSampler(d), 4, drop_last=False),
+                 lambda m, d: m.BatchSampler(m.SequentialSampler(d), 4, drop_last=True)):
+        assert [list(np.atleast_1d(b)) for b in make(zdata, ds)] == \
+            [list(np.atleast_1d(b)) for b in make(torch.utils.data, tds)]
+        assert len(make(zdata, ds)) == len(make(torch.utils.data, tds))
+    sub = list(zdata.SubsetRandomSampler([1, 5, 7], generator=0))
+    assert sorted(sub) == [1, 5, 7]
+    rs = zdata.RandomSampler(ds, generator=3)
+    assert sorted(rs) == list(range(10)) and len(rs) == 10
+    wr = list(zdata.WeightedRandomSampler([0, 0, 1.0, 0], 5))
+    assert wr == [2] * 5
+    got = [b[1].data.tolist() for b in zdata.DataLoader(ds, sampler=zdata.SubsetRandomSampler(
+        [0, 1, 2], generator=1), batch_size=3)]
+    assert sorted(got[0]) == [0, 1, 2]
+    with pytest.raises(ValueError, match="IterableDataset gives its samples in its own order"):
+        zdata.DataLoader(ZS(), shuffle=True)

@@ -1,0 +1,296 @@
+"""Making tensors, with PyTorch's names and arguments (``zeros``, ``randn``, ``arange``...).
+
+Every function takes PyTorch's keywords ``dtype=``, ``device=`` (only ``"cpu"``) and
+``requires_grad=``. Floating results use :func:`zeroin.get_default_dtype` (float64 unless
+changed: the one deliberate difference from PyTorch's float32); integer results are int64,
+as in PyTorch. Random functions draw from zeroin's shared generator
+(:mod:`zeroin.random`), so ``zeroin.manual_seed(0)`` repeats them, or from ``generator=``
+(a :class:`numpy.random.Generator`).
+"""
+from __future__ import annotations
+
+import builtins
+import numbers
+import operator
+
+import numpy as np
+
+from ._tensor import Tensor, _leaf, get_default_dtype, tensor
+from .dtypes import as_device, as_dtype
+from .random import get_rng
+
+__all__ = ["zeros", "ones", "full", "empty", "eye", "arange", "linspace", "logspace",
+           "zeros_like", "ones_like", "full_like", "empty_like", "rand", "randn", "randint",
+           "randperm", "normal", "rand_like", "randn_like", "randint_like", "from_numpy",
+           "as_tensor", "FloatTensor", "DoubleTensor", "LongTensor", "IntTensor",
+           "BoolTensor"]
+
+
+def _size(op, size):
+    """PyTorch's size arguments: ``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` or ``f(x.shape)``."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    try:
+        shape = tuple(operator.index(s.item() if isinstance(s, Tensor) else s) for s in size)
+    except (TypeError, ValueError):
+        raise TypeError(f"{op}: size must be integers, as {op}(2, 3) or {op}((2, 3)), "
+                        f"got {size!r}") from None
+    if builtins.any(s < 0 for s in shape):
+        raise RuntimeError(f"{op}: negative dimension in size {shape}")
+    return shape
+
+
+def _make(arr, dtype, requires_grad, device, op):
+    """Wrap a freshly made array (no copy) as a leaf."""
+    as_device(device, op)
+    if dtype is not None:
+        arr = arr.astype(as_dtype(dtype, op), copy=False)
+    t = _leaf(arr)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _float(dtype, op):
+    d = get_default_dtype() if dtype is None else as_dtype(dtype, op)
+    return d
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False, name=None, out=None):
+    """A tensor of zeros, e.g. ``zeroin.zeros(2, 3)`` (default float dtype)."""
+    t = _make(np.zeros(_size("zeros", size), dtype=_float(dtype, "zeros")), None,
+              requires_grad, device, "zeros")
+    t.name = name
+    return t
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False, name=None, out=None):
+    """A tensor of ones, e.g. ``zeroin.ones(2, 3)`` (default float dtype)."""
+    t = _make(np.ones(_size("ones", size), dtype=_float(dtype, "ones")), None,
+              requires_grad, device, "ones")
+    t.name = name
+    return t
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False, **_):
+    """A tensor to be filled (zeros here: zeroin never hands out uninitialised memory)."""
+    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def _fill_dtype(fill_value):
+    if isinstance(fill_value, (bool, np.bool_)):
+        return np.dtype(bool)
+    if isinstance(fill_value, numbers.Integral):
+        return np.dtype(np.int64)
+    if isinstance(fill_value, numbers.Complex) and not isinstance(fill_value, numbers.Real):
+        return np.dtype(np.complex128)
+    return get_default_dtype()
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None):
+    """A tensor of ``fill_value``; the dtype follows it (bool, int64 or the float default)."""
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    d = as_dtype(dtype, "full") or _fill_dtype(fill_value)
+    shape = _size("full", (size,) if isinstance(size, (tuple, list)) else (size,))
+    return _make(np.full(shape, fill_value, dtype=d), None, requires_grad, device, "full")
+
+
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None):
+    """The ``n`` x ``m`` identity matrix (``m`` defaults to ``n``)."""
+    return _make(np.eye(n, m, dtype=_float(dtype, "eye")), None, requires_grad, device, "eye")
+
+
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False,
+           out=None):
+    """``start, start + step, ...`` below ``end``: int64 for integers, else the float default."""
+    if end is None:
+        start, end = 0, start
+    vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    if dtype is None:
+        ints = builtins.all(isinstance(v, numbers.Integral) for v in vals)
+        dtype = np.int64 if ints else get_default_dtype()
+    d = as_dtype(dtype, "arange")
+    return _make(np.arange(*vals).astype(d, copy=False), None, requires_grad, device,
+                 "arange")
+
+
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None):
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    return _make(np.linspace(start, end, int(steps), dtype=np.float64), _float(dtype, "linspace"),
+                 requires_grad, device, "linspace")
+
+
+def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
+    """``base ** linspace(start, end, steps)``."""
+    return _make(np.logspace(start, end, int(steps), base=base), _float(dtype, "logspace"),
+                 requires_grad, device, "logspace")
+
+
+# --- *_like --------------------------------------------------------------------------------
+
+def _like(op, t, dtype):
+    arr = t.data if isinstance(t, Tensor) else np.asarray(t)
+    return arr.shape, (as_dtype(dtype, op) or arr.dtype)
+
+
+def zeros_like(input, *, dtype=None, device=None, requires_grad=False, **_):  # noqa: A002
+    """Zeros with ``input``'s shape and dtype (or ``dtype``)."""
+    shape, d = _like("zeros_like", input, dtype)
+    return _make(np.zeros(shape, d), None, requires_grad, device, "zeros_like")
+
+
+def ones_like(input, *, dtype=None, device=None, requires_grad=False, **_):  # noqa: A002
+    """Ones with ``input``'s shape and dtype (or ``dtype``)."""
+    shape, d = _like("ones_like", input, dtype)
+    return _make(np.ones(shape, d), None, requires_grad, device, "ones_like")
+
+
+def empty_like(input, *, dtype=None, device=None, requires_grad=False, **_):  # noqa: A002
+    """Like :func:`zeros_like` (zeroin never hands out uninitialised memory)."""
+    return zeros_like(input, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False,  # noqa: A002
+              **_):
+    """``fill_value`` with ``input``'s shape and dtype (or ``dtype``)."""
+    shape, d = _like("full_like", input, dtype)
+    return _make(np.full(shape, fill_value, d), None, requires_grad, device, "full_like")
+
+
+def rand_like(input, *, dtype=None, device=None, requires_grad=False, **_):  # noqa: A002
+    """Uniform [0, 1) values with ``input``'s shape and dtype (or ``dtype``)."""
+    shape, d = _like("rand_like", input, dtype)
+    return rand(shape, dtype=d, device=device, requires_grad=requires_grad)
+
+
+def randn_like(input, *, dtype=None, device=None, requires_grad=False, **_):  # noqa: A002
+    """Standard normal values with ``input``'s shape and dtype (or ``dtype``)."""
+    shape, d = _like("randn_like", input, dtype)
+    return randn(shape, dtype=d, device=device, requires_grad=requires_grad)
+
+
+def randint_like(input, low=0, high=None, *, dtype=None, device=None,  # noqa: A002
+                 requires_grad=False, **_):
+    """Random integers in [low, high) with ``input``'s shape and dtype (or ``dtype``)."""
+    if high is None:
+        low, high = 0, low
+    shape, d = _like("randint_like", input, dtype)
+    return randint(low, high, shape, dtype=d, device=device, requires_grad=requires_grad)
+
+
+# --- random ----------------------------------------------------------------------------------
+
+def _float_draw(op, draw, size, dtype, generator, device, requires_grad):
+    d = _float(dtype, op)
+    if d.kind != "f":
+        raise TypeError(f"{op}: dtype must be floating point, got {d}")
+    arr = draw(get_rng(generator), _size(op, size))
+    return _make(np.asarray(arr).astype(d, copy=False), None, requires_grad, device, op)
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
+    """Uniform random values in [0, 1), e.g. ``zeroin.rand(2, 3)``."""
+    return _float_draw("rand", lambda r, s: r.random(s), size, dtype, generator, device,
+                       requires_grad)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
+    """Standard normal random values, e.g. ``zeroin.randn(2, 3)``."""
+    return _float_draw("randn", lambda r, s: r.standard_normal(s), size, dtype, generator,
+                       device, requires_grad)
+
+
+def randint(*args, size=None, generator=None, dtype=None, device=None, requires_grad=False,
+            out=None):
+    """Random integers in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
+    if size is None:
+        if len(args) < 2:
+            raise TypeError("randint: give the size, as randint(10, (3,)) or "
+                            "randint(0, 10, size=(3,))")
+        *args, size = args
+    if len(args) == 1:
+        low, high = 0, args[0]
+    elif len(args) == 2:
+        low, high = args
+    else:
+        raise TypeError(f"randint: expected (high, size) or (low, high, size), got "
+                        f"{len(args) + 1} arguments")
+    low, high = int(low), int(high)
+    if high <= low:
+        raise RuntimeError(f"randint: empty range [{low}, {high}); high must exceed low")
+    shape = _size("randint", (size,) if isinstance(size, (tuple, list)) else (size,))
+    arr = get_rng(generator).integers(low, high, shape, dtype=np.int64)
+    return _make(arr, dtype, requires_grad, device, "randint")
+
+
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False, out=None):
+    """A random permutation of ``0 .. n-1`` (int64)."""
+    arr = get_rng(generator).permutation(int(n)).astype(np.int64)
+    return _make(arr, dtype, requires_grad, device, "randperm")
+
+
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,
+           requires_grad=False, out=None):
+    """Normal samples: elementwise from tensors ``mean``/``std``, or ``size`` of them.
+
+    The result carries no gradient (sample the noise and scale it, ``mean + std * randn``,
+    to differentiate through the sampling).
+    """
+    m = mean.data if isinstance(mean, Tensor) else mean
+    s = std.data if isinstance(std, Tensor) else std
+    if np.any(np.asarray(s) < 0):
+        raise RuntimeError("normal: std must be >= 0")
+    if size is not None:
+        shape = _size("normal", (size,) if isinstance(size, (tuple, list)) else (size,))
+    else:
+        shape = np.broadcast_shapes(np.shape(m), np.shape(s))
+    arr = get_rng(generator).normal(m, s, shape)
+    tensors = [x.data.dtype for x in (mean, std) if isinstance(x, Tensor)]
+    d = as_dtype(dtype, "normal") or (tensors[0] if tensors else get_default_dtype())
+    return _make(np.asarray(arr).astype(d, copy=False), None, requires_grad, device, "normal")
+
+
+# --- from existing data ------------------------------------------------------------------------
+
+def from_numpy(ndarray):
+    """A tensor sharing ``ndarray``'s memory and dtype (changes show in both)."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got "
+                        f"{type(ndarray).__name__}; use zeroin.tensor(data) for other data")
+    if ndarray.dtype.kind in "OUSV":
+        raise TypeError(f"from_numpy: cannot convert an array of dtype {ndarray.dtype}; "
+                        f"only numeric and bool arrays")
+    return _leaf(ndarray)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """``data`` as a tensor, sharing memory when it already is one (or a NumPy array) of
+    the requested dtype; otherwise a copy as :func:`zeroin.tensor`."""
+    as_device(device, "as_tensor")
+    d = as_dtype(dtype, "as_tensor")
+    if isinstance(data, Tensor):
+        return data if d is None or data.dtype == d else data.astype(d)
+    if isinstance(data, np.ndarray) and (d is None or data.dtype == d) and \
+            data.dtype.kind not in "OUSV":
+        return _leaf(data)
+    return tensor(data, dtype=d)
+
+
+def _typed(name, dt):
+    def f(*data):
+        """Legacy PyTorch constructor: ``LongTensor([1, 2])`` or ``FloatTensor(2, 3)``."""
+        if len(data) == 1 and not isinstance(data[0], numbers.Integral):
+            return tensor(data[0].data if isinstance(data[0], Tensor) else data[0], dtype=dt)
+        return zeros(*data, dtype=dt)
+    f.__name__ = f.__qualname__ = name
+    return f
+
+
+FloatTensor = _typed("FloatTensor", np.float32)
+DoubleTensor = _typed("DoubleTensor", np.float64)
+LongTensor = _typed("LongTensor", np.int64)
+IntTensor = _typed("IntTensor", np.int32)
+BoolTensor = _typed("BoolTensor", np.bool_)

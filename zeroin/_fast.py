@@ -1,0 +1,414 @@
+"""The fast path: the reference engine's results with fewer Python instructions.
+
+Nothing here changes what zeroin computes; read ``zeroin/function.py`` (``record``) and
+``zeroin/autograd.py`` (``run``) for what happens. ``ZEROIN_FAST=0`` (read once, in
+``zeroin/_tensor.py``) leaves this module unimported, and the test suite runs in both
+modes (``.ci/run``); tests/test_engine.py compares the two bit for bit.
+
+It is entered from two places, chosen once at import:
+
+* ``zeroin/ops.py`` records one- and two-input ops with :func:`call1` / :func:`call2` and
+  turns numbers into constants with :func:`pair`;
+* ``zeroin.autograd.run`` hands a plain backward (no ``create_graph``, no
+  :func:`zeroin.grad` targets, no anomaly mode) to :func:`backward`.
+
+The tricks, each with what it buys (instructions per iteration under callgrind, see
+benchmarks/README.md; W1 the chapter's graph, W2 one step of the scalar chain):
+
+* **T1 Python-float scalars.** ``zeroin.tensor(3.0)`` and ops on such scalars keep the
+  value as a Python float (the ``_float`` slot) until ``.data`` is read; forward and
+  backward run the ops' rules on floats (``Function.scalar_rules``) instead of 0-d arrays.
+  W1 181.5k -> 93.2k, W2 65.2k -> 37.6k (commit fac25eb).
+* **T2 One constant leaf per number** on the float lane (``pair``): ``x * 0.99998`` in a
+  chain reuses one leaf instead of making a tracked object per step. W2: -1 object/step.
+* **T3 NumPy scalars for 0-d arrays** in ``scalar_rules`` ops (forward and backward):
+  about 5x cheaper than 0-d array arithmetic (W4's loss terms).
+* **T4 A backward loop without the reference's generality**: no hooks/targets/create_graph
+  checks per node, inputs unpacked by count, gradients fitted only when shape or dtype
+  differ. Nodes with hooks or ``retain_grad`` go to the reference step.
+* **T5 Adopting gradient arrays.** A leaf's first gradient becomes its ``.grad`` without
+  a copy when nothing else can see the array (refcount): one array copy less per
+  parameter per step (W3).
+* **T6 Shared float64 constant arrays** for ``x * 0.5`` on arrays (read-only, cached).
+* **T7 ``record()`` and the constructor written out in** :func:`call2`, the hot path of
+  every scalar graph (two calls less per op).
+"""
+from __future__ import annotations
+
+from sys import getrefcount
+
+import numpy as np
+
+from . import _tensor
+from ._tensor import Tensor, _make, _mode
+from .anomaly import anomaly
+from .function import NP, constant, record, sum_to_array
+from .graph import toposort
+
+__all__ = ["call1", "call2", "pair", "backward"]
+
+_F64 = np.dtype(np.float64)
+_new = object.__new__
+_EXACT = 2 ** 53        # integers up to this convert to float64 exactly
+
+
+# --- forward: recording ops ---------------------------------------------------------------
+
+def call1(fn, x):
+    """``fn(x)`` for a one-input op; see :func:`zeroin.function.apply`."""
+    a = x._float
+    v = data = None
+    try:
+        if a is not None and fn.scalar_rules:           # T1
+            try:
+                v = fn.forward(a)
+            except ArithmeticError:     # NumPy's inf and warning instead
+                v = None
+            if type(v) is not float:
+                v, data = _off_lane(fn, v, (a,))
+        else:
+            a = x._array
+            if a is None:
+                a = x.data
+            if fn.scalar_rules and not a.ndim:          # T3
+                a = a[()]
+            data = fn.forward(a)
+            if type(data) is not np.ndarray:
+                data = np.asarray(data)
+    except (ValueError, IndexError) as e:
+        raise fn.error((x,), e) from None
+    if anomaly.enabled:
+        return record(fn, (x,), data, v)
+    out = _new(Tensor)      # T7, as in call2
+    out._array = data
+    out._float = v
+    out.grad = None
+    out.name = None
+    out._hooks = None
+    out._retain = False
+    if x.requires_grad and (_tensor._off_threads == 0 or _mode.enabled):
+        fn.inputs = (x,)
+        fn.needs_input_grad = _NEEDS1
+        fn.released = False
+        out.requires_grad = True
+        out.grad_fn = fn
+    else:
+        out.requires_grad = False
+        out.grad_fn = None
+    return out
+
+
+_NEEDS1 = (True,)
+_TT, _TF, _FT = (True, True), (True, False), (False, True)
+
+
+def calln(fn, inputs):
+    """``fn(*inputs)`` for any number of inputs (linear, concatenate)."""
+    try:
+        if len(inputs) == 3:        # linear with a bias: the arrays unpacked by hand
+            x, y, z = inputs
+            a, b, c = x._array, y._array, z._array
+            data = fn.forward(a if a is not None else x.data, b if b is not None else y.data,
+                              c if c is not None else z.data)
+        else:
+            data = fn.forward(*[t.data for t in inputs])
+    except (ValueError, IndexError) as e:
+        raise fn.error(inputs, e) from None
+    if type(data) is not np.ndarray:
+        data = np.asarray(data)
+    if len(inputs) != 3 or anomaly.enabled:
+        return record(fn, inputs, data)
+    out = _new(Tensor)      # T7, as in call2
+    out._array = data
+    out._float = None
+    out.grad = None
+    out.name = None
+    out._hooks = None
+    out._retain = False
+    needs = (x.requires_grad, y.requires_grad, z.requires_grad)
+    if True in needs and (_tensor._off_threads == 0 or _mode.enabled):
+        fn.inputs = inputs
+        fn.needs_input_grad = needs
+        fn.released = False
+        out.requires_grad = True
+        out.grad_fn = fn
+    else:
+        out.requires_grad = False
+        out.grad_fn = None
+    return out
+
+
+def call2(fn, x, y):
+    """``fn(x, y)`` for a two-input op: + - * / call it directly (their hot path)."""
+    a, b = x._float, y._float
+    v = data = None
+    try:
+        if a is not None and b is not None and fn.scalar_rules:     # T1
+            try:
+                v = fn.forward(a, b)
+            except ArithmeticError:     # 1.0 / 0.0: NumPy's inf and warning instead
+                v = None
+            if type(v) is not float:
+                v, data = _off_lane(fn, v, (a, b))
+        else:
+            a = x._array if a is None else x.data
+            b = y._array if b is None else y.data
+            if fn.scalar_rules and not a.ndim and not b.ndim:      # T3
+                a, b = a[()], b[()]
+            data = fn.forward(a, b)
+            if type(data) is not np.ndarray:
+                data = np.asarray(data)
+    except (ValueError, IndexError) as e:
+        raise fn.error((x, y), e) from None
+    if anomaly.enabled:
+        return record(fn, (x, y), data, v)
+    # T7: record() and the constructor written out, for the hot path of every scalar graph
+    out = _new(Tensor)
+    out._array = data
+    out._float = v
+    out.grad = None
+    out.name = None
+    out._hooks = None
+    out._retain = False
+    rx, ry = x.requires_grad, y.requires_grad
+    if (rx or ry) and (_tensor._off_threads == 0 or _mode.enabled):
+        fn.inputs = (x, y)
+        # shared tuples: a new one per op is one more object for the cyclic GC to track
+        fn.needs_input_grad = (_TT if ry else _TF) if rx else _FT
+        fn.released = False
+        out.requires_grad = True
+        out.grad_fn = fn
+    else:
+        out.requires_grad = False
+        out.grad_fn = None
+    return out
+
+
+def _off_lane(fn, v, args):
+    """A scalar op whose result is not a plain Python float: (float, None) or (None, array).
+
+    NumPy functions give np.float64 (kept on the lane as a float); Python arithmetic that
+    raised or left the reals (0.0 ** -1, (-8.0) ** (1/3)) is redone on NumPy scalars for
+    NumPy's results (inf, nan) and warnings.
+    """
+    t = type(v)
+    if t is np.float64 or (t is np.ndarray and v.dtype == np.float64 and not v.ndim):
+        return float(v), None
+    data = fn.forward(*[np.float64(a) for a in args])
+    if type(data) is np.float64:
+        return float(data), None
+    return None, np.asarray(data)
+
+
+def pair(a, b):
+    """Both operands as tensors, as :func:`zeroin.ops._pair`, with T2 and T6."""
+    tb = type(b)
+    if (tb is float or tb is int) and type(a) is Tensor:
+        if a._float is not None and (tb is float or -_EXACT <= b <= _EXACT):
+            c = _LANE_CONSTANTS.get(b)                  # T2
+            if c is not None and c._float is not None:  # None: someone took its .data
+                return a, c
+            c = _make(None, False, None, b if tb is float else float(b))
+            if b and b == b:        # not 0 (0.0 == -0.0 would share) and not NaN
+                if len(_LANE_CONSTANTS) >= 4096:
+                    _LANE_CONSTANTS.clear()
+                _LANE_CONSTANTS[b] = c
+            return a, c
+        d = a._array                                    # T6
+        if d is not None and d.dtype is _F64 and -_EXACT <= b <= _EXACT:
+            return a, _make(_f64_constant(b))
+    ta = type(a)
+    if (ta is float or ta is int) and type(b) is Tensor and b._float is not None:
+        return _make(None, False, None, float(a)), b    # 2.0 ** w: T1 for the constant
+    if not isinstance(a, Tensor):
+        a = constant(a, b)
+    if not isinstance(b, Tensor):
+        b = constant(b, a)
+    return a, b
+
+
+_LANE_CONSTANTS = {}    # number -> its constant leaf on the float lane (T2)
+_F64_CONSTANTS = {}     # number -> read-only float64 0-d array (T6)
+
+
+def _f64_constant(value):
+    arr = _F64_CONSTANTS.get(value)
+    if arr is None:
+        if len(_F64_CONSTANTS) >= 4096:
+            _F64_CONSTANTS.clear()
+        arr = np.asarray(float(value))
+        arr.flags.writeable = False
+        if value:       # not 0: 0.0 == -0.0 would share one entry; NaN never matches a key
+            _F64_CONSTANTS[value] = arr
+    return arr
+
+
+# --- backward ------------------------------------------------------------------------------
+
+def backward(outputs, out_grads, retain_graph, make_pass, backprop_node, write_leaf):
+    """:func:`zeroin.autograd.run` for a plain backward (T1, T3, T4, T5).
+
+    ``make_pass``, ``backprop_node`` and ``write_leaf`` are the reference engine's, used
+    for what this loop does not handle (hooks, retain_grad, released graphs).
+    """
+    grads = {}
+    leaves = {}
+    for t, g in zip(outputs, out_grads):
+        prev = grads.get(t)
+        grads[t] = g if prev is None else prev + g
+        if t.grad_fn is None:
+            leaves[t] = None
+    free = not retain_graph
+    p = None                    # the reference's Pass, made only if it is needed
+    for t in reversed(toposort(outputs)):
+        g = grads.pop(t, None)
+        if g is None:
+            continue
+        fn = t.grad_fn
+        if t._hooks or t._retain or fn.released:
+            if p is None:
+                p = make_pass(retain_graph, False, None, False)
+                p.leaves = leaves
+            backprop_node(t, g, grads, p)
+            continue
+        if t._float is None:    # T4: an array node (T3 for 0-d scalar_rules ops), the
+            # reference step without its checks, written out (W4 has 29 array nodes a step)
+            out = t._array
+            ins = fn.inputs
+            scalar = fn.scalar_rules and not out.ndim
+            if scalar:                  # T3: NumPy scalars (or floats) in, out of the rule
+                if type(g) is np.ndarray:
+                    g = g[()]
+                if len(ins) == 2:
+                    x, y = ins
+                    a, b = x._float, y._float
+                    res = fn.backward(NP, g, out[()], a if a is not None else x._array[()],
+                                      b if b is not None else y._array[()])
+                else:
+                    res = fn.backward(NP, g, out[()], *[_scalar_of(i) for i in ins])
+            else:
+                if type(g) is not np.ndarray:
+                    g = np.asarray(g)
+                if len(ins) == 1:
+                    x = ins[0]
+                    a = x._array
+                    res = fn.backward(NP, g, out, a if a is not None else x.data)
+                elif len(ins) == 2:
+                    x, y = ins
+                    a, b = x._array, y._array
+                    res = fn.backward(NP, g, out, a if a is not None else x.data,
+                                      b if b is not None else y.data)
+                else:
+                    res = fn.backward(NP, g, out, *[i.data for i in ins])
+            if len(ins) == 1:
+                res = (res,)
+            for inp, gi in zip(ins, res):
+                if gi is None or not inp.requires_grad:
+                    continue
+                d = inp._array
+                if scalar and (d is None or isinstance(gi, np.generic)):
+                    if d is None:           # a float-lane input
+                        gi = gi if type(gi) is float else float(gi)
+                    elif gi.dtype is not d.dtype and gi.dtype != d.dtype:
+                        gi = gi.astype(d.dtype)
+                else:
+                    if d is None:
+                        d = inp.data
+                    if type(gi) is not np.ndarray:
+                        gi = np.asarray(gi)
+                    if gi.shape != d.shape:
+                        gi = sum_to_array(gi, d.shape)
+                    if gi.dtype is not d.dtype and gi.dtype != d.dtype:
+                        gi = gi.astype(d.dtype)
+                prev = grads.get(inp)
+                if prev is None:
+                    grads[inp] = gi
+                    if inp.grad_fn is None:
+                        leaves[inp] = None
+                else:
+                    grads[inp] = prev + gi
+            if free:
+                fn.released = True
+                fn.saved = None
+            continue
+        # T1: a node on the float lane, its rule on Python floats (written out here, not
+        # in a function: W1 makes four such calls per iteration)
+        if type(g) is not float:
+            g = float(g)
+        ins = fn.inputs
+        x = ins[0]
+        a = x._float
+        if a is None:
+            a = x._array[()]
+        if len(ins) == 2:
+            y = ins[1]
+            b = y._float
+            if b is None:
+                b = y._array[()]
+            try:
+                ga, gb = fn.backward(NP, g, t._float, a, b)
+            except ArithmeticError:     # 0.0 ** -1 and the like: NumPy's inf and warning
+                f64 = np.float64
+                ga, gb = fn.backward(NP, f64(g), f64(t._float), f64(a), f64(b))
+        else:
+            y = gb = None
+            try:
+                ga = fn.backward(NP, g, t._float, a)
+            except ArithmeticError:
+                ga = fn.backward(NP, np.float64(g), np.float64(t._float), np.float64(a))
+        # the two inputs written out, not looped over: a loop over ((x, ga), (y, gb)) cost
+        # W1 6% and a W2 step 9% of instructions
+        if ga is not None and x.requires_grad:
+            if type(ga) is not float:
+                ga = float(ga) if x._float is not None else np.asarray(ga, x._array.dtype)
+            prev = grads.get(x)
+            if prev is None:
+                grads[x] = ga
+                if x.grad_fn is None:
+                    leaves[x] = None
+            else:
+                grads[x] = prev + ga
+        if gb is not None and y.requires_grad:
+            if type(gb) is not float:
+                gb = float(gb) if y._float is not None else np.asarray(gb, y._array.dtype)
+            prev = grads.get(y)
+            if prev is None:
+                grads[y] = gb
+                if y.grad_fn is None:
+                    leaves[y] = None
+            else:
+                grads[y] = prev + gb
+        if free:
+            fn.released = True
+            fn.saved = None
+    g = ga = gb = gi = prev = res = None  # the loop's last references (T5 counts)
+    for leaf in leaves:         # the leaves' .grad (written out here: T1, T5)
+        g = grads.pop(leaf)
+        if not leaf._hooks:
+            if type(g) is float and leaf._float is not None:   # T1: float leaf, float grad
+                cur = leaf.grad
+                if cur is None:
+                    leaf.grad = _make(None, False, None, g)
+                    continue
+                if cur._float is not None and not cur.requires_grad:
+                    cur._float += g
+                    continue
+            elif type(g) is np.ndarray and leaf.grad is None:
+                d = leaf._array
+                if d is not None and d.dtype.kind in "fc" and g.dtype is d.dtype:
+                    # T5: adopt g as .grad only if nothing else can see it: a rule such as
+                    # add's returns one array for both inputs (2: g, getrefcount's argument)
+                    if not (g.base is None and getrefcount(g) <= 2 and g.flags.writeable):
+                        g = g.copy()
+                    leaf.grad = _make(g)
+                    continue
+        if p is None:
+            p = make_pass(retain_graph, False, None, False)
+            p.leaves = leaves
+        write_leaf(leaf, g, p)
+
+
+def _scalar_of(t):
+    """A 0-d tensor's value as a scalar (its Python float, else a NumPy scalar)."""
+    v = t._float
+    return v if v is not None else t._array[()]

@@ -1,0 +1,25 @@
+"""``zeroin.cuda``: there is no GPU in zeroin, so device-agnostic PyTorch code picks the CPU."""
+from __future__ import annotations
+
+__all__ = ["is_available", "device_count", "manual_seed", "manual_seed_all", "synchronize"]
+
+
+def is_available():
+    """False: zeroin computes with NumPy on the CPU."""
+    return False
+
+
+def device_count():
+    return 0
+
+
+def manual_seed(seed):
+    """Nothing to seed (no GPU); accepted so that seeding code runs unchanged."""
+
+
+def manual_seed_all(seed):
+    """Nothing to seed (no GPU); accepted so that seeding code runs unchanged."""
+
+
+def synchronize(device=None):
+    """Nothing to wait for: every zeroin op has finished when it returns."""

@@ -1,0 +1,100 @@
+"""Classification losses with PyTorch's options (class weights, ignore_index, label
+smoothing, K-dimensional inputs, probability targets), composed from differentiable ops.
+
+The plain cases (logits (N, C), integer labels, no options) stay the fused
+``cross_entropy`` op in :mod:`zeroin.nn.functional`; these run for everything else.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ops
+from .._tensor import Tensor, _leaf
+from ..function import ShapeError
+
+
+def _class_weight(op, weight, c, dtype):
+    if weight is None:
+        return np.ones(c, dtype=dtype)
+    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
+    if w.shape != (c,) or w.dtype.kind not in "iuf":
+        raise ShapeError(f"{op}: weight must hold one number per class, shape ({c},), got "
+                         f"shape {w.shape} dtype {w.dtype}")
+    return w.astype(dtype)
+
+
+def _to_rows(op, x, y):
+    """(logits as (M, C), labels as (M,), shape of the 'none' result)."""
+    if x.ndim == 1:
+        if y.shape not in ((), (1,)):
+            raise ShapeError(f"{op}: an input of shape {x.shape} (one sample) needs one "
+                             f"label (a 0-d target), got shape {y.shape}")
+        return x.reshape(1, -1), y.reshape(1), ()
+    if x.ndim == 0:
+        raise ShapeError(f"{op}: input must have a class dimension, (N, C), got a 0-d tensor")
+    want = (x.shape[0],) + tuple(x.shape[2:])
+    if y.shape != want:
+        if x.ndim == 2:
+            from .functional import _labels
+            _labels(op, y, x.shape[0], x.shape[1])  # its messages for (N, 1), one-hot...
+        raise ShapeError(f"{op}: input of shape {x.shape} needs a target of shape {want} "
+                         f"(one class index per position), got {y.shape}")
+    if x.ndim > 2:
+        x = ops.permute(x, 0, *range(2, x.ndim), 1).reshape(-1, x.shape[1])
+    return x, y.reshape(-1), want
+
+
+def class_loss(op, x, y, weight, ignore_index, reduction, label_smoothing,
+               log_softmax_first):
+    """Weighted negative log-likelihood of labels ``y``, PyTorch's formulas:
+    l_i = w[y_i] (-logp[i, y_i]) (0 where y_i == ignore_index); with smoothing e,
+    l_i = (1 - e) l_i + e / C sum_c w[c] (-logp[i, c]); 'mean' divides by sum_i w[y_i]."""
+    from .functional import _labels
+    rows, labels, out_shape = _to_rows(op, x, y)
+    m, c = rows.shape
+    keep = labels != ignore_index
+    labels = np.where(keep, labels, 0) if labels.dtype.kind in "iu" else labels
+    labels = _labels(op, labels, m, c)
+    logp = ops.log_softmax(rows, 1) if log_softmax_first else rows
+    w = _class_weight(op, weight, c, rows.dtype)
+    wy = w[labels] * keep
+    loss = -logp[np.arange(m), labels] * _leaf(wy)
+    if label_smoothing:
+        smooth = -(logp * _leaf(w)).sum(axis=1) * _leaf(keep.astype(rows.dtype))
+        loss = loss * (1 - label_smoothing) + smooth * (label_smoothing / c)
+    if reduction == "none":
+        return loss.reshape(out_shape)
+    total = loss.sum()
+    if reduction == "sum":
+        return total
+    return total / float(wy.sum())      # 0/0 = nan when every label is ignored, as PyTorch
+
+
+def soft_cross_entropy(op, x, target, weight, reduction, label_smoothing):
+    """Cross entropy against class probabilities of the input's shape:
+    l = -sum_c w[c] t[c] logp[c] (t mixed with 1/C by label smoothing); 'mean' over
+    samples."""
+    d = 1 if x.ndim >= 2 else 0
+    c = x.shape[d]
+    if c == 1:
+        raise ShapeError(f"{op}: the input has shape {x.shape}, one class: the loss is always "
+                         f"0 and nothing learns; give the model one output per class, or for "
+                         f"0/1 targets use binary_cross_entropy_with_logits "
+                         f"(nn.BCEWithLogitsLoss) with one output, or mse_loss for regression")
+    t = target if isinstance(target, Tensor) else _leaf(np.asarray(target))
+    td = t.data
+    if td.size and not (td.min() >= 0 and td.max() <= 1):
+        raise ValueError(f"{op}: a floating-point target of the input's shape holds class "
+                         f"probabilities, which must be in [0, 1]; got values from "
+                         f"{td.min():g} to {td.max():g}; for class indices pass integer labels")
+    if td.dtype != x.dtype and not t.requires_grad:
+        t = _leaf(td.astype(x.dtype))
+    if label_smoothing:
+        t = t * (1 - label_smoothing) + label_smoothing / c
+    wshape = [1] * x.ndim
+    wshape[d] = c
+    w = _class_weight(op, weight, c, x.dtype).reshape(wshape)
+    el = -(ops.log_softmax(x, d) * t * _leaf(w)).sum(axis=d)
+    if reduction == "mean":
+        return el.mean()
+    return el.sum() if reduction == "sum" else el

@@ -1,0 +1,178 @@
+"""Layer and loss functions composed from existing differentiable ops (no new op class),
+so their gradients (first and second order) come from the ops' rules.
+
+Exported through :mod:`zeroin.nn.functional` under PyTorch's names. ``erf`` is the one
+elementwise rule added here (exact GELU needs it); the engine may replace it and ``gelu``
+by primitive ops later.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import ops
+from .._tensor import Tensor, _leaf
+from ..function import Function, ShapeError
+
+__all__ = ["erf", "gelu", "silu", "elu", "celu", "selu", "mish", "relu6", "hardtanh",
+           "logsigmoid", "softsign", "layer_norm", "group_norm", "embedding", "huber_loss",
+           "smooth_l1_loss", "kl_div"]
+
+
+def _t(x, op):
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (np.ndarray, list, tuple, float, int, np.generic)):
+        return Tensor(x)
+    raise TypeError(f"{op}: input must be a Tensor or array, got {type(x).__name__}")
+
+
+# --- elementwise: the primitives (one op each, with their own rules) ---------------------
+
+from .._torch_ops import (celu, elu, erf, gelu, hardtanh, logsigmoid,  # noqa: E402,F401
+                          relu6, selu)
+from .. import _torch_ops as _prim  # noqa: E402
+
+
+def silu(input, inplace=False):  # noqa: A002
+    """x * sigmoid(x); ``inplace`` is accepted and ignored (a new tensor)."""
+    return _prim.silu(input)
+
+
+def mish(input, inplace=False):  # noqa: A002
+    """x * tanh(softplus(x))."""
+    return _prim.mish(input)
+
+
+def softsign(input):  # noqa: A002
+    """x / (1 + |x|)."""
+    return _prim.softsign(input)
+
+
+# --- normalisation and embedding --------------------------------------------------------
+
+def _normalize(x, axes, eps):
+    mean = x.mean(axis=axes, keepdims=True)
+    xc = x - mean
+    var = (xc * xc).mean(axis=axes, keepdims=True)
+    return xc / ops.sqrt(var + eps)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):  # noqa: A002
+    """Normalise over the last ``len(normalized_shape)`` dimensions (biased variance),
+    then scale by ``weight`` and shift by ``bias`` (both of ``normalized_shape``)."""
+    x = _t(input, "layer_norm")
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else \
+        tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or tuple(x.shape[x.ndim - k:]) != shape or x.ndim < k:
+        raise ShapeError(f"layer_norm: normalized_shape {shape} must equal the last "
+                         f"dimensions of the input, got input of shape {x.shape}")
+    y = _normalize(x, tuple(range(x.ndim - k, x.ndim)), eps)
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):  # noqa: A002
+    """Split the channels (dimension 1) into ``num_groups`` groups and normalise each
+    group of each sample; then per-channel ``weight`` and ``bias``."""
+    x = _t(input, "group_norm")
+    if x.ndim < 2 or x.shape[1] % num_groups:
+        raise ShapeError(f"group_norm: expected input (N, C, ...) with C divisible by "
+                         f"num_groups={num_groups}, got shape {x.shape}")
+    n, c = x.shape[0], x.shape[1]
+    g = x.reshape(n, num_groups, -1)
+    y = _normalize(g, (2,), eps).reshape(x.shape)
+    cshape = (1, c) + (1,) * (x.ndim - 2)
+    if weight is not None:
+        y = y * weight.reshape(cshape)
+    if bias is not None:
+        y = y + bias.reshape(cshape)
+    return y
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,  # noqa: A002
+              scale_grad_by_freq=False, sparse=False):
+    """Rows of ``weight`` (num_embeddings, dim) picked by the integer indices ``input``.
+
+    The row at ``padding_idx`` gets no gradient, as in PyTorch."""
+    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}; "
+                        f"convert with .long() / .astype('int64')")
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are "
+                                  "not supported")
+    n = weight.shape[0]
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise IndexError(f"embedding: index out of range: indices from {idx.min()} to "
+                         f"{idx.max()} for {n} embeddings (0..{n - 1})")
+    out = weight[idx]
+    if padding_idx is not None:
+        keep = (idx != padding_idx % n)[..., None]
+        out = ops.where(keep, out, weight.detach()[idx])
+    return out
+
+
+# --- losses -----------------------------------------------------------------------------
+
+def _reduce(el, reduction):
+    if reduction == "mean":
+        return el.mean()
+    if reduction == "sum":
+        return el.sum()
+    return el
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):  # noqa: A002
+    """0.5 d**2 where |d| < delta, else delta (|d| - 0.5 delta); d = input - target."""
+    from .functional import _prepare
+    if not delta > 0:
+        raise ValueError(f"huber_loss: delta must be > 0, got {delta!r}")
+    x, t = _prepare("huber_loss", input, target, reduction)
+    d = x - t
+    a = ops.abs(d)
+    el = ops.where(a.data < delta, d * d * 0.5, (a - 0.5 * delta) * delta)
+    return _reduce(el, reduction)
+
+
+def smooth_l1_loss(input, target, reduction="mean", beta=1.0):  # noqa: A002
+    """0.5 d**2 / beta where |d| < beta, else |d| - 0.5 beta (L1 for beta = 0)."""
+    from .functional import _prepare
+    if not beta >= 0:
+        raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta!r}")
+    x, t = _prepare("smooth_l1_loss", input, target, reduction)
+    d = x - t
+    a = ops.abs(d)
+    if beta == 0:
+        return _reduce(a, reduction)
+    el = ops.where(a.data < beta, d * d * (0.5 / beta), a - 0.5 * beta)
+    return _reduce(el, reduction)
+
+
+def kl_div(input, target, reduction="mean", log_target=False):  # noqa: A002
+    """KL(target || p) summed elementwise, with ``input`` = log p (log-probabilities):
+    target * (log target - input) (0 where target is 0). ``reduction='batchmean'`` divides
+    the sum by the batch size (the true KL divergence per sample); 'mean' divides by the
+    number of elements, as PyTorch."""
+    from .functional import _prepare
+    x, t = _prepare("kl_div", input, target, reduction, ("mean", "sum", "none", "batchmean"))
+    if log_target:
+        el = ops.exp(t) * (t - x)
+    else:
+        td = t.data
+        if td.size and td.min() < 0:
+            raise ValueError(f"kl_div: target must hold probabilities (>= 0), got a minimum "
+                             f"of {td.min():g}; for log-probabilities pass log_target=True")
+        pos = td > 0
+        logt = _leaf(np.log(np.where(pos, td, 1.0)))
+        el = ops.where(pos, t * (logt - x), x * 0.0)
+        if t.requires_grad:
+            el = ops.where(pos, t * (ops.log(ops.where(pos, t, 1.0)) - x), x * 0.0)
+    if reduction == "batchmean":
+        return el.sum() * (1.0 / x.shape[0]) if x.ndim else el.sum()
+    return _reduce(el, reduction)

@@ -1,0 +1,197 @@
+"""Module hooks, as PyTorch's: forward pre-hooks, forward hooks, full backward (pre-)hooks.
+
+A module with no hooks never imports this file: ``Module.__call__`` checks one dict key.
+Backward hooks put an identity node (``backward_hook``) on the module's tensor inputs and
+on its output; tensor hooks on those nodes see the gradients flowing through them.
+"""
+from __future__ import annotations
+
+import itertools
+from collections import OrderedDict
+
+import numpy as np
+
+from .._tensor import Tensor, is_grad_enabled
+from ..function import Function, ZeroinError
+
+_KINDS = ("forward_pre", "forward", "backward_pre", "backward")
+_ids = itertools.count()
+
+
+class RemovableHandle:
+    """Returned by ``register_*_hook``: ``handle.remove()`` unregisters the hook (also
+    usable as a context manager)."""
+
+    def __init__(self, hooks):
+        self._hooks = hooks
+        self.id = next(_ids)
+
+    def remove(self):
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+def add_hook(module, kind, hook, prepend, with_kwargs=False):
+    if not callable(hook):
+        raise TypeError(f"register_{kind}_hook: hook must be callable, got "
+                        f"{type(hook).__name__}")
+    table = module.__dict__.setdefault("_hooks", {k: OrderedDict() for k in _KINDS})
+    hooks = table[kind]
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = (hook, with_kwargs)
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle
+
+
+class _BackwardHookOp(Function):
+    """Identity; the node whose gradient a module's backward hook reads."""
+    name = "backward_hook"
+
+    def forward(self, x):
+        return x
+
+    def backward(self, xp, g, out, x):
+        return g
+
+
+def call_with_hooks(module, args, kwargs):
+    """``module(*args, **kwargs)`` with its registered hooks, in PyTorch's order."""
+    table = module.__dict__["_hooks"]
+    for hook, with_kwargs in list(table["forward_pre"].values()):
+        if with_kwargs:
+            r = hook(module, args, kwargs)
+            if r is not None:
+                args, kwargs = r
+        else:
+            r = hook(module, args)
+            if r is not None:
+                args = r if isinstance(r, tuple) else (r,)
+    backward = (table["backward"] or table["backward_pre"]) and is_grad_enabled()
+    if backward:
+        state = _BackwardState(module, table)
+        args = state.wrap_inputs(args)
+    out = module.forward(*args, **kwargs)
+    for hook, with_kwargs in list(table["forward"].values()):
+        r = hook(module, args, kwargs, out) if with_kwargs else hook(module, args, out)
+        if r is not None:
+            out = r
+    if backward:
+        out = state.wrap_output(out)
+    return out
+
+
+class _BackwardState:
+    """One call's gradients: grad_output when it arrives, then each input's gradient."""
+
+    def __init__(self, module, table):
+        self.module, self.table = module, table
+        self.slots = []             # per tensor argument: True if it needs a gradient
+        self.grads = {}
+        self.grad_output = None
+
+    def wrap_inputs(self, args):
+        out = []
+        for a in args:
+            if isinstance(a, Tensor):
+                if a.requires_grad:
+                    i = len(self.slots)
+                    a = _BackwardHookOp()(a)
+                    a.register_hook(lambda g, i=i: self._input_grad(i, g))
+                self.slots.append(a.requires_grad)
+            out.append(a)
+        return tuple(out)
+
+    def wrap_output(self, out):
+        if not isinstance(out, Tensor):
+            raise ZeroinError(f"{type(self.module).__name__}: full backward hooks need a "
+                              f"forward that returns one tensor, got "
+                              f"{type(out).__name__}")
+        if not out.requires_grad:
+            return out
+        out = _BackwardHookOp()(out)
+        out.register_hook(self._output_grad)
+        return out
+
+    def _output_grad(self, g):
+        grad_output = (g,)
+        for hook, _ in list(self.table["backward_pre"].values()):
+            r = hook(self.module, grad_output)
+            if r is not None:
+                grad_output = r if isinstance(r, tuple) else (r,)
+        self.grad_output = grad_output
+        if not any(self.slots):         # nothing upstream: the hook runs now
+            self._run((None,) * max(len(self.slots), 1))
+        return grad_output[0]
+
+    def _input_grad(self, i, g):
+        self.grads[i] = g
+        if len(self.grads) < sum(self.slots):
+            return None
+        grad_input = tuple(self.grads.get(k) for k in range(len(self.slots)))
+        new = self._run(grad_input)
+        if new is grad_input:
+            return None
+        if sum(self.slots) > 1:
+            raise ZeroinError(f"{type(self.module).__name__}: a full backward hook can "
+                              f"replace grad_input only for a module with one input that "
+                              f"requires grad")
+        return new[i]
+
+    def _run(self, grad_input):
+        for hook, _ in list(self.table["backward"].values()):
+            r = hook(self.module, grad_input, self.grad_output)
+            if r is not None:
+                r = r if isinstance(r, tuple) else (r,)
+                if len(r) != len(grad_input):
+                    raise ValueError(f"backward hook of {type(self.module).__name__}: "
+                                     f"returned {len(r)} gradients for {len(grad_input)} "
+                                     f"inputs")
+                grad_input = r
+        return grad_input
+
+
+def _dtype_of(x, op):
+    try:
+        dt = np.dtype(x)
+    except TypeError:
+        raise TypeError(f"{op}.to: expected a dtype (e.g. zeroin.float32), a device ('cpu') "
+                        f"or a tensor, got {x!r}") from None
+    if dt.kind != "f":
+        raise TypeError(f"{op}.to: module parameters must be floating point, got {dt}; "
+                        f"use float32 or float64")
+    return dt
+
+
+def _device(x, where):
+    name = str(getattr(x, "type", x)).split(":")[0]
+    if name != "cpu":
+        raise RuntimeError(f"{where}: zeroin runs on the CPU only, got device {x!r}; use "
+                           f"'cpu' (or leave the device out)")
+
+
+def parse_to(op, args, kwargs):
+    """The dtype asked for by ``Module.to(...)`` (None: keep), checking any device."""
+    dtype = kwargs.pop("dtype", None)
+    if "device" in kwargs:
+        _device(kwargs.pop("device"), f"{op}.to")
+    kwargs.pop("non_blocking", None)
+    if kwargs:
+        raise TypeError(f"{op}.to: unexpected keyword(s) {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, Tensor):
+            if a.dtype.kind == "f":
+                dtype = a.dtype
+        elif type(a).__name__ == "device" or (isinstance(a, str) and a.split(":")[0] in
+                                                 ("cpu", "cuda", "mps", "xpu", "meta")):
+            _device(a, f"{op}.to")
+        elif isinstance(a, bool):
+            continue                # non_blocking given positionally
+        else:
+            dtype = _dtype_of(a, op)
+    return None if dtype is None else _dtype_of(dtype, op)

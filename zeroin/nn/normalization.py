@@ -1,0 +1,124 @@
+"""LayerNorm, GroupNorm and Embedding (PyTorch's layers and default initialisations)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._tensor import _leaf
+from . import functional as F
+from .layers import _check_device, _check_input_dtype, _dtype
+from .module import Module
+
+__all__ = ["LayerNorm", "GroupNorm", "Embedding"]
+
+
+class LayerNorm(Module):
+    """Normalise each sample over its last dimensions ``normalized_shape`` (mean 0,
+    variance 1, biased), then scale and shift elementwise (``weight`` 1, ``bias`` 0)."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
+                 device=None, dtype=None):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) \
+            else tuple(normalized_shape)
+        if not shape or any(int(d) < 1 for d in shape):
+            raise ValueError(f"LayerNorm: normalized_shape must be positive sizes, got "
+                             f"{normalized_shape!r}")
+        self.normalized_shape = tuple(int(d) for d in shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        _check_device("LayerNorm", device)
+        dt = _dtype(dtype)
+        if elementwise_affine:
+            self.weight = _leaf(np.ones(self.normalized_shape, dtype=dt), True)
+            if bias:
+                self.bias = _leaf(np.zeros(self.normalized_shape, dtype=dt), True)
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, x):
+        x = _check_input_dtype(self, x)
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
+
+
+class GroupNorm(Module):
+    """Normalise groups of channels of each sample: ``num_channels`` split into
+    ``num_groups``; then per-channel ``weight`` (1) and ``bias`` (0). Input (N, C, ...)."""
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None,
+                 dtype=None):
+        super().__init__()
+        if num_groups < 1 or num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible "
+                             f"by num_groups ({num_groups})")
+        self.num_groups, self.num_channels = int(num_groups), int(num_channels)
+        self.eps, self.affine = eps, affine
+        _check_device("GroupNorm", device)
+        dt = _dtype(dtype)
+        if affine:
+            self.weight = _leaf(np.ones(num_channels, dtype=dt), True)
+            self.bias = _leaf(np.zeros(num_channels, dtype=dt), True)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, x):
+        x = _check_input_dtype(self, x)
+        if x.ndim < 2 or x.shape[1] != self.num_channels:
+            raise ValueError(f"GroupNorm: expected input (N, {self.num_channels}, ...), got "
+                             f"shape {x.shape}")
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
+class Embedding(Module):
+    """A lookup table: integer indices -> rows of ``weight`` (num_embeddings,
+    embedding_dim), initialised N(0, 1) (the ``padding_idx`` row zero, never updated)."""
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None,
+                 norm_type=2.0, scale_grad_by_freq=False, sparse=False, _weight=None,
+                 _freeze=False, device=None, dtype=None, rng=None):
+        super().__init__()
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"Embedding: padding_idx must be within num_embeddings "
+                                 f"({num_embeddings}), got {padding_idx}")
+            padding_idx %= num_embeddings
+        self.padding_idx = padding_idx
+        _check_device("Embedding", device)
+        dt = _dtype(dtype)
+        if _weight is None:
+            from ..random import get_rng
+            w = get_rng(rng).standard_normal((num_embeddings, embedding_dim)).astype(dt)
+            if padding_idx is not None:
+                w[padding_idx] = 0
+        else:
+            w = np.array(getattr(_weight, "data", _weight), dtype=dt)
+        self.weight = _leaf(w, not _freeze)
+        if _freeze:
+            self.__dict__["_parameters"]["weight"] = self.weight
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None):
+        """An Embedding holding ``embeddings`` (2-D); frozen unless ``freeze=False``."""
+        e = np.asarray(getattr(embeddings, "data", embeddings))
+        if e.ndim != 2:
+            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape "
+                             f"{e.shape}")
+        return cls(e.shape[0], e.shape[1], padding_idx=padding_idx, _weight=e,
+                   _freeze=freeze, dtype=e.dtype if e.dtype.kind == "f" else None)
+
+    def forward(self, input):  # noqa: A002
+        return F.embedding(input, self.weight, self.padding_idx)
+
+    def extra_repr(self):
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        return s + (f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")

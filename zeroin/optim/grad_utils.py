@@ -1,0 +1,132 @@
+"""What is done to gradients between backward and the step: zeroing and clipping.
+
+``zeroin.nn.utils`` re-exports the clipping functions under PyTorch's names
+(``torch.nn.utils.clip_grad_norm_``). Every function here accepts a tensor, a list or a
+*generator* of tensors (``model.parameters()``) and reads it exactly once.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._tensor import Tensor, _leaf
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "params_list"]
+
+
+def params_list(parameters, op):
+    """``parameters`` (a tensor or an iterable of tensors, possibly a one-shot generator)
+    as a list, read once, so that a second walk over it sees the same tensors."""
+    if isinstance(parameters, Tensor):
+        return [parameters]
+    if callable(parameters) and getattr(parameters, "__name__", None) == "parameters":
+        raise TypeError(f"{op}: got the method model.parameters, not its result; call it: "
+                        f"model.parameters()")
+    if callable(getattr(parameters, "parameters", None)):
+        raise TypeError(f"{op}: got the {type(parameters).__name__} model itself; pass "
+                        f"model.parameters()")
+    try:
+        params = list(parameters)
+    except TypeError:
+        raise TypeError(f"{op}: expected a tensor or an iterable of tensors (e.g. "
+                        f"model.parameters()), got {type(parameters).__name__}") from None
+    for i, p in enumerate(params):
+        if not isinstance(p, Tensor):
+            raise TypeError(f"{op}: item {i} is a {type(p).__name__}, not a Tensor; pass "
+                            f"model.parameters() or a list of tensors")
+    return params
+
+
+def _zero_grad(parameters, set_to_none):
+    # Module.zero_grad and Optimizer.zero_grad. A gradient that is part of a graph
+    # (create_graph) or read-only cannot be zeroed in place, so it is dropped.
+    for p in parameters:
+        if p.grad is None:
+            continue
+        if set_to_none or p.grad.requires_grad or not p.grad.data.flags.writeable:
+            p.grad = None
+        else:
+            p.grad.data.fill(0)
+
+
+def _total_norm(grads, norm_type):
+    """The norm of all gradients together, as if concatenated into one vector."""
+    if math.isinf(norm_type):
+        return max(float(np.abs(g).max()) if g.size else 0.0 for g in grads)
+    if norm_type == 2.0:
+        return math.sqrt(sum(float(np.vdot(g.ravel(), g.ravel()).real) for g in grads))
+    return sum(float((np.abs(g) ** norm_type).sum()) for g in grads) ** (1 / norm_type)
+
+
+def _scale_grad(p, coef):
+    g = p.grad.data
+    if g.flags.writeable and not p.grad.requires_grad:
+        np.multiply(g, coef, out=g, casting="unsafe")
+    else:
+        p.grad = _leaf(g * coef)
+
+
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False,
+                    foreach=None):
+    """Scale all gradients together, in place, so that their joint norm is at most
+    ``max_norm``; returns the norm before clipping (a 0-d tensor).
+
+    ``g <- g * min(1, max_norm / (total_norm + 1e-6))`` (PyTorch's formula): the
+    direction of the step is unchanged, only its length is limited. ``parameters`` may be
+    a generator (``model.parameters()``); it is read once. ``foreach`` is accepted for
+    PyTorch compatibility and ignored.
+    """
+    params = params_list(parameters, "clip_grad_norm_")
+    max_norm, norm_type = _number("clip_grad_norm_", "max_norm", max_norm), \
+        _number("clip_grad_norm_", "norm_type", norm_type)
+    if max_norm < 0:
+        raise ValueError(f"clip_grad_norm_: max_norm must be >= 0, got {max_norm}")
+    if not (norm_type > 0 or math.isinf(norm_type)):
+        raise ValueError(f"clip_grad_norm_: norm_type must be > 0 (2.0 for the Euclidean "
+                         f"norm, float('inf') for the largest element), got {norm_type}")
+    with_grad = [p for p in params if p.grad is not None]
+    if not with_grad:
+        return _leaf(np.zeros(()))
+    grads = [p.grad.data for p in with_grad]
+    total = _total_norm(grads, norm_type)
+    if error_if_nonfinite and not math.isfinite(total):
+        raise FloatingPointError(f"clip_grad_norm_: the total gradient norm (order "
+                                 f"{norm_type}) is {total}; the loss has probably diverged "
+                                 f"(try a smaller learning rate), or pass "
+                                 f"error_if_nonfinite=False")
+    coef = max_norm / (total + 1e-6)
+    if coef < 1:
+        for p in with_grad:
+            _scale_grad(p, coef)
+    return _leaf(np.asarray(total, dtype=grads[0].dtype))
+
+
+def _number(op, what, v):
+    if isinstance(v, Tensor):
+        v = v.item()
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        raise TypeError(f"{op}: {what} must be a number, got {type(v).__name__}") from None
+    if math.isnan(v):
+        raise ValueError(f"{op}: {what} is nan")
+    return v
+
+
+def clip_grad_value_(parameters, clip_value, foreach=None):
+    """Clip every gradient element to [-clip_value, clip_value], in place.
+
+    ``parameters`` may be a generator; ``foreach`` is accepted and ignored."""
+    params = params_list(parameters, "clip_grad_value_")
+    clip_value = _number("clip_grad_value_", "clip_value", clip_value)
+    if clip_value < 0:
+        raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}; the "
+                         f"gradients are clipped to [-clip_value, clip_value]")
+    for p in params:
+        if p.grad is not None:
+            g = p.grad.data
+            if g.flags.writeable and not p.grad.requires_grad:
+                np.clip(g, -clip_value, clip_value, out=g)
+            else:
+                p.grad = _leaf(np.clip(g, -clip_value, clip_value))

@@ -1,0 +1,19 @@
+"""``torch.utils.data`` under zeroin: ``from zeroin.utils.data import DataLoader,
+TensorDataset, Dataset, random_split, Subset``. The classes live in :mod:`zeroin.data`.
+
+``DataLoader(num_workers=...)`` is accepted; batches are always made in this process.
+"""
+from ..data.dataset import (ConcatDataset, DataLoader, Dataset, IterableDataset, Subset,
+                            TensorDataset, default_collate, random_split)
+from ..data.sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
+                            SubsetRandomSampler, WeightedRandomSampler)
+
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
+           "DataLoader", "default_collate", "random_split", "get_worker_info", "Sampler",
+           "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
+           "WeightedRandomSampler", "BatchSampler"]
+
+
+def get_worker_info():
+    """None: no worker processes (batches are made in the main process)."""
+    return None
