@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 import zeroin
 from zeroin import cli, lessons
 
-NAMES = ["shooting", "chain-rule", "sensitivity", "solve", "descent", "learning-rate", "loss"]
+NAMES = ["shooting", "chain-rule", "sensitivity", "solve", "descent", "learning-rate", "loss",
+         "convolution"]
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +111,7 @@ def test_without_matplotlib_the_tables_still_print(tmp_path, monkeypatch, capsys
 
 def test_every_lesson_writes_valid_png_and_svg(results, out):
     expected = {"shooting": 3, "chain-rule": 4, "sensitivity": 1, "solve": 1, "descent": 2,
-                "learning-rate": 1, "loss": 1}
+                "learning-rate": 1, "loss": 1, "convolution": 2}
     for name, r in results.items():
         assert len(r.figures) == expected[name], (name, list(r.figures))
         for f in r.figures.values():

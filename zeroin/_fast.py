@@ -12,26 +12,32 @@ It is entered from two places, chosen once at import:
 * ``zeroin.autograd.run`` hands a plain backward (no ``create_graph``, no
   :func:`zeroin.grad` targets, no anomaly mode) to :func:`backward`.
 
-The tricks, each with what it buys (instructions per iteration under callgrind, see
-benchmarks/README.md; W1 the chapter's graph, W2 one step of the scalar chain):
+The tricks, each with what it buys, in instructions per iteration under callgrind
+(benchmarks/README.md: W1 the chapter's graph, W2 one step of the scalar chain, W4 one
+step of micrograd's demo). With this module switched off (ZEROIN_FAST=0) W1 takes 263k
+instead of 93k, W2 116k instead of 43k.
 
 * **T1 Python-float scalars.** ``zeroin.tensor(3.0)`` and ops on such scalars keep the
   value as a Python float (the ``_float`` slot) until ``.data`` is read; forward and
   backward run the ops' rules on floats (``Function.scalar_rules``) instead of 0-d arrays.
-  W1 181.5k -> 93.2k, W2 65.2k -> 37.6k (commit fac25eb).
+  When it came in: W1 181.5k -> 93.2k, W2 65.2k -> 37.6k (commit fac25eb).
 * **T2 One constant leaf per number** on the float lane (``pair``): ``x * 0.99998`` in a
-  chain reuses one leaf instead of making a tracked object per step. W2: -1 object/step.
+  chain reuses one leaf instead of making a tracked object per step.
 * **T3 NumPy scalars for 0-d arrays** in ``scalar_rules`` ops (forward and backward):
   about 5x cheaper than 0-d array arithmetic (W4's loss terms).
 * **T4 A backward loop without the reference's generality**: no hooks/targets/create_graph
   checks per node, inputs unpacked by count, gradients fitted only when shape or dtype
-  differ. Nodes with hooks or ``retain_grad`` go to the reference step.
+  differ, float and array nodes written out in the loop (a call per node cost W1 ~15k:
+  120k -> 105k together with T7's shared tuples); nodes with hooks or ``retain_grad`` go
+  to the reference step.
 * **T5 Adopting gradient arrays.** A leaf's first gradient becomes its ``.grad`` without
-  a copy when nothing else can see the array (refcount): one array copy less per
-  parameter per step (W3).
+  a copy when nothing else can see it (refcount): one array copy less per parameter and
+  step (W3).
 * **T6 Shared float64 constant arrays** for ``x * 0.5`` on arrays (read-only, cached).
-* **T7 ``record()`` and the constructor written out in** :func:`call2`, the hot path of
-  every scalar graph (two calls less per op).
+* **T7 ``record()`` and the constructor written out** in :func:`call1`, :func:`call2` and
+  :func:`calln` (three inputs): W1 97.3k -> 93.7k, W2 45.4k -> 43.5k, W4 1.97M -> 1.93M
+  (with T4's written-out array nodes); ``needs_input_grad`` as shared tuples, not one new
+  tuple per op (fewer objects for the cyclic GC): W2 43.5k -> 42.0k.
 """
 from __future__ import annotations
 
@@ -82,7 +88,7 @@ def call1(fn, x):
     out = _new(Tensor)      # T7, as in call2
     out._array = data
     out._float = v
-    out.grad = None
+    out._grad = None
     out.name = None
     out._hooks = None
     out._retain = False
@@ -121,7 +127,7 @@ def calln(fn, inputs):
     out = _new(Tensor)      # T7, as in call2
     out._array = data
     out._float = None
-    out.grad = None
+    out._grad = None
     out.name = None
     out._hooks = None
     out._retain = False
@@ -166,7 +172,7 @@ def call2(fn, x, y):
     out = _new(Tensor)
     out._array = data
     out._float = v
-    out.grad = None
+    out._grad = None
     out.name = None
     out._hooks = None
     out._retain = False
@@ -298,6 +304,12 @@ def backward(outputs, out_grads, retain_graph, make_pass, backprop_node, write_l
                     a, b = x._array, y._array
                     res = fn.backward(NP, g, out, a if a is not None else x.data,
                                       b if b is not None else y.data)
+                elif len(ins) == 3:         # linear with a bias
+                    x, y, z = ins
+                    a, b, c = x._array, y._array, z._array
+                    res = fn.backward(NP, g, out, a if a is not None else x.data,
+                                      b if b is not None else y.data,
+                                      c if c is not None else z.data)
                 else:
                     res = fn.backward(NP, g, out, *[i.data for i in ins])
             if len(ins) == 1:
@@ -386,21 +398,21 @@ def backward(outputs, out_grads, retain_graph, make_pass, backprop_node, write_l
         g = grads.pop(leaf)
         if not leaf._hooks:
             if type(g) is float and leaf._float is not None:   # T1: float leaf, float grad
-                cur = leaf.grad
+                cur = leaf._grad
                 if cur is None:
-                    leaf.grad = _make(None, False, None, g)
+                    leaf._grad = _make(None, False, None, g)
                     continue
                 if cur._float is not None and not cur.requires_grad:
                     cur._float += g
                     continue
-            elif type(g) is np.ndarray and leaf.grad is None:
+            elif type(g) is np.ndarray and leaf._grad is None:
                 d = leaf._array
                 if d is not None and d.dtype.kind in "fc" and g.dtype is d.dtype:
                     # T5: adopt g as .grad only if nothing else can see it: a rule such as
                     # add's returns one array for both inputs (2: g, getrefcount's argument)
                     if not (g.base is None and getrefcount(g) <= 2 and g.flags.writeable):
                         g = g.copy()
-                    leaf.grad = _make(g)
+                    leaf._grad = _make(g)
                     continue
         if p is None:
             p = make_pass(retain_graph, False, None, False)

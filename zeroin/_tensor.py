@@ -196,7 +196,7 @@ class Tensor:
     """
 
     # The value is stored in one of two slots, read and written only here and in
-    # zeroin/_fast.py (everyone else uses .data and .item()):
+    # zeroin/_fast.py (everyone else uses .data and .item(); _grad is .grad's storage):
     #   _array: the ndarray; or None while the value is
     #   _float: a Python float (float64 scalars made from Python numbers, fast mode only)
     __slots__ = ("_array", "_float", "_grad", "requires_grad", "grad_fn", "name", "_hooks",

@@ -6,10 +6,10 @@ before it is passed on: for each node it calls its op's backward rule
 (:mod:`zeroin.ops`), reduces each result to its input's shape and adds it to that input's
 gradient; the leaves' sums end in their ``.grad``.
 
-For ``z = x * y`` with ``x = 2 * w + b`` and ``y = b + 1`` (the chapter's graph) the order
-is x, y, z; backward starts at z with gradient 1, mul passes ``1 * y`` to x and ``1 * x``
-to y, then add passes y's gradient to b, and add and mul pass x's on to w and b, where
-the two shares of b add up.
+For ``z = x * y`` with ``x = 2 * w + b`` and ``y = b + 1`` (the chapter's graph, w = 3,
+b = 4) the order is 2w, x, y, z; backward starts at z with gradient 1: mul passes
+``1 * y = 5`` to x and ``1 * x = 10`` to y; y's add passes 10 to b; x's add passes 5 to
+2w and to b (now 15); 2w's mul passes ``5 * 2 = 10`` to w.
 
 Unless ``ZEROIN_FAST=0``, a plain ``backward()`` (no ``create_graph``, no
 :func:`zeroin.grad` targets, no anomaly mode) runs the same loop in ``zeroin/_fast.py``,

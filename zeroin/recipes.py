@@ -434,8 +434,12 @@ def evaluate_checkpoint(checkpoint, dataset, batch_size=256, split="test"):
         raise ValueError(f"{checkpoint} is not a model checkpoint written by "
                          f"`zeroin train` (it has no architecture record)")
     arch = meta["architecture"]
-    model = build_mlp(arch["in_features"], arch["hidden"], arch["out_features"],
-                      arch["activation"])
+    if arch.get("model") == "cnn":                  # zeroin train --model cnn
+        from .nn.cnn import build_cnn
+        model = build_cnn(arch["image_shape"], arch["out_features"]).float()
+    else:
+        model = build_mlp(arch["in_features"], arch["hidden"], arch["out_features"],
+                          arch["activation"])
     model.load_state_dict(ck["model"])
     from .data.datasets import DATASETS
     from .data.files import is_data_file
@@ -512,9 +516,13 @@ def evaluate_command(args):
     res, meta = evaluate_checkpoint(args.checkpoint, args.dataset,
                                     batch_size=getattr(args, "batch_size", 256))
     a = meta["architecture"]
-    print(f"{args.checkpoint}: MLP {a['in_features']}-"
-          f"{'-'.join(str(h) for h in a['hidden'])}{'-' if a['hidden'] else ''}"
-          f"{a['out_features']} ({a['activation']}), trained on {meta['dataset']}")
+    if a.get("model") == "cnn":
+        print(f"{args.checkpoint}: CNN {a['class']} on {'x'.join(map(str, a['image_shape']))} "
+              f"images, {a['out_features']} classes, trained on {meta['dataset']}")
+    else:
+        print(f"{args.checkpoint}: MLP {a['in_features']}-"
+              f"{'-'.join(str(h) for h in a['hidden'])}{'-' if a['hidden'] else ''}"
+              f"{a['out_features']} ({a['activation']}), trained on {meta['dataset']}")
     if "evaluated_rows" in meta:
         print(f"{args.dataset}: {meta['evaluated_rows']}")
     print(f"test on {args.dataset}  " + format_metrics(res))

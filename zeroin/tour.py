@@ -1,6 +1,6 @@
 """``zeroin tour``: the chapter end to end, as one self-contained HTML page.
 
-Runs the seven lessons in order, then (when the training modules are there) a short
+Runs the lessons in order, then (when the training modules are there) a short
 training run on real data, and writes ``out/index.html``: every table, number and figure
 on one page, the figures embedded, so it reads offline and can be mailed as one file.
 """
@@ -82,9 +82,9 @@ def _page(results, training, elapsed):
 <p class="lead">The chapter on backpropagation and gradient descent, reproduced by zeroin:
 Bob zeroing his rifle, the chain rule on z = x * y with x = 2w + b and y = b + 1, which input
 matters more, solving for z = 60, gradient descent on y = (x - 1)^2 + 0.001, the learning
-rate, and the loss of a batch. Every number on this page was computed by zeroin's engine
-when the page was made (derivatives by backpropagation), and every figure was drawn from
-those numbers.</p>
+rate, the loss of a batch, and a convolution kernel sliding over an image. Every number on
+this page was computed by zeroin's engine when the page was made (derivatives by
+backpropagation), and every figure was drawn from those numbers.</p>
 <p>{_esc(_FIGURE_NAMES)}</p>
 <ol class="toc">{toc}</ol>
 {body}

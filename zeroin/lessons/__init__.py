@@ -1,4 +1,4 @@
-"""The chapter, runnable: seven lessons on backpropagation and gradient descent.
+"""The chapter, runnable: eight lessons on backpropagation and gradient descent.
 
 Each lesson returns a :class:`LessonResult` holding its tables, every number it printed and
 its figures (PNG and SVG). Every number is computed live by the engine; derivatives come
@@ -19,13 +19,14 @@ From the command line: ``zeroin lesson NAME [--out DIR]`` and ``zeroin lesson --
 from __future__ import annotations
 
 from ._common import LessonResult, Table, figure_html, in_notebook
+from ._convolution import convolution
 from ._descent import descent, learning_rate
 from ._graph import chain_rule, sensitivity, solve
 from ._shooting import loss, shooting
 
 __all__ = ["LESSONS", "run", "LessonResult", "Table", "shooting", "chain_rule",
-           "sensitivity", "solve", "descent", "learning_rate", "loss", "figure_html",
-           "in_notebook"]
+           "sensitivity", "solve", "descent", "learning_rate", "loss", "convolution",
+           "figure_html", "in_notebook"]
 
 LESSONS = {
     "shooting": shooting,
@@ -35,6 +36,7 @@ LESSONS = {
     "descent": descent,
     "learning-rate": learning_rate,
     "loss": loss,
+    "convolution": convolution,
 }
 
 

@@ -14,6 +14,9 @@ from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KL
                      L1Loss, MSELoss, NLLLoss, SmoothL1Loss)
 from .module import Module, Parameter, StateDictError
 from .normalization import Embedding, GroupNorm, LayerNorm
+from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d,
+                      AvgPool2d, BatchNorm2d, Dropout2d, MaxPool1d, MaxPool2d, Upsample)
 
 __all__ = ["Module", "Parameter", "Linear", "Sequential", "ModuleList", "ModuleDict",
            "ParameterList", "ParameterDict", "Identity", "Flatten", "Unflatten", "Dropout",
@@ -22,4 +25,6 @@ __all__ = ["Module", "Parameter", "Linear", "Sequential", "ModuleList", "ModuleD
            "ELU", "CELU", "SELU", "Mish", "ReLU6", "Hardtanh", "LogSigmoid", "Softsign",
            "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",
            "HuberLoss", "SmoothL1Loss", "KLDivLoss", "StateDictError", "functional", "init",
-           "utils"]
+           "utils", "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool1d",
+           "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
+           "AdaptiveMaxPool2d", "Upsample", "Dropout2d", "BatchNorm2d"]

@@ -26,7 +26,10 @@ __all__ = ["linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_so
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
            "nll_loss", "erf", "gelu", "silu", "elu", "celu", "selu", "mish", "relu6",
            "hardtanh", "logsigmoid", "softsign", "layer_norm", "group_norm", "embedding",
-           "huber_loss", "smooth_l1_loss", "kl_div"]
+           "huber_loss", "smooth_l1_loss", "kl_div", "conv1d", "conv2d", "conv_transpose1d",
+           "conv_transpose2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
+           "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool2d", "unfold",
+           "fold", "interpolate", "dropout2d"]
 
 
 # --- linear -----------------------------------------------------------------------------
@@ -141,15 +144,16 @@ def dropout(input, p=0.5, training=True, rng=None):  # noqa: A002
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,  # noqa: A002
                momentum=0.1, eps=1e-5):
-    """Normalise each feature (dimension 1) over the batch (and length), then scale and
+    """Normalise each channel (dimension 1) over the batch and any further dimensions
+    (length, height, width: input (N, C, *)), then scale and
     shift. In training the batch statistics are used and the running ones (plain arrays
     or tensors) are updated in place; in evaluation the running statistics are used."""
     x = _tensor_arg(input, "batch_norm")
-    if x.ndim not in (2, 3):
-        raise ShapeError(f"batch_norm: expected input of shape (N, C) or (N, C, L), got "
-                         f"{x.shape}")
-    axes = (0,) if x.ndim == 2 else (0, 2)
-    shape = (1, x.shape[1]) + ((1,) if x.ndim == 3 else ())
+    if x.ndim < 2:
+        raise ShapeError(f"batch_norm: expected input of shape (N, C, *) such as (N, C) or "
+                         f"(N, C, H, W), got {x.shape}")
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     if training:
         n = int(np.prod(x.shape)) // x.shape[1]
         if n < 2:
@@ -690,3 +694,11 @@ def one_hot(tensor, num_classes=-1):
 
 __all__ += ["hardswish", "hardsigmoid", "softmin", "tanhshrink", "glu", "normalize", "pad",
             "one_hot"]
+
+
+# convolution, pooling, resampling (zeroin/nn/_conv.py; imported last: it builds on
+# DropoutOp above)
+from ._conv import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool2d,  # noqa: E402,F401
+                    avg_pool1d, avg_pool2d, conv1d, conv2d, conv_transpose1d,
+                    conv_transpose2d, dropout2d, fold, interpolate, max_pool1d, max_pool2d,
+                    unfold)

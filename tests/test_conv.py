@@ -1,0 +1,444 @@
+"""Convolution, pooling, padding and resampling: values and gradients against finite
+differences (float64) and PyTorch, second order, modules, errors, the CNN recipe, the lesson."""
+import numpy as np
+import pytest
+
+import zeroin
+import zeroin.nn.functional as F
+from conftest import check_both, check_first, leaf, values
+from zeroin import nn
+from zeroin.errors import ShapeError
+
+rng = np.random.default_rng(14)
+
+# (input shape, weight shape, kwargs): strides, paddings, dilations, groups, odd sizes
+CONV2D = [
+    ((2, 3, 5, 6), (4, 3, 3, 3), {}),
+    ((1, 2, 7, 5), (3, 2, 2, 3), dict(stride=2, padding=1)),
+    ((2, 4, 6, 7), (4, 2, 3, 2), dict(stride=(2, 1), padding=(0, 2), dilation=(1, 2),
+                                      groups=2)),
+    ((1, 3, 5, 5), (3, 1, 3, 3), dict(padding=1, groups=3)),
+    ((2, 2, 6, 5), (2, 2, 2, 4), dict(padding="same", dilation=(2, 1))),
+    ((1, 2, 4, 4), (2, 2, 3, 3), dict(padding="valid", stride=3)),
+]
+CONV1D = [((2, 3, 7), (2, 3, 3), dict(stride=2, padding=1)),
+          ((1, 4, 6), (2, 2, 2), dict(dilation=2, groups=2, padding="same"))]
+TRANSPOSE2D = [((2, 3, 3, 4), (3, 2, 3, 3), dict(stride=2, padding=1, output_padding=1)),
+               ((1, 4, 3, 3), (4, 1, 2, 3), dict(stride=(1, 2), dilation=(2, 1), groups=2)),
+               ((1, 2, 2, 2), (2, 3, 4, 4), dict(stride=3, padding=2))]
+
+
+def _case(shapes):
+    return [values(rng, s) for s in shapes]
+
+
+@pytest.mark.parametrize("xs, ws, kw", CONV2D)
+def test_conv2d_gradients_first_and_second_order(xs, ws, kw):
+    x, w, b = _case([xs, ws, (ws[0],)])
+    check_both(lambda x, w, b: F.conv2d(x, w, b, **kw), x, w, b)
+
+
+@pytest.mark.parametrize("xs, ws, kw", CONV1D)
+def test_conv1d_gradients(xs, ws, kw):
+    x, w = _case([xs, ws])
+    check_both(lambda x, w: F.conv1d(x, w, **kw), x, w)
+
+
+@pytest.mark.parametrize("xs, ws, kw", TRANSPOSE2D)
+def test_conv_transpose2d_gradients(xs, ws, kw):
+    x, w, b = _case([xs, ws, (ws[1] * kw.get("groups", 1),)])
+    check_both(lambda x, w, b: F.conv_transpose2d(x, w, b, **kw), x, w, b)
+
+
+def test_conv_transpose1d_gradients():
+    x, w = _case([(2, 2, 4), (2, 3, 3)])
+    check_both(lambda x, w: F.conv_transpose1d(x, w, stride=2, padding=1, output_padding=1),
+               x, w)
+
+
+def test_conv2d_by_hand_and_conv_transpose_is_its_input_gradient():
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    w = np.array([[1.0, 2.0], [-1.0, 0.5]]).reshape(1, 1, 2, 2)
+    y = F.conv2d(zeroin.tensor(x), zeroin.tensor(w)).data
+    want = [[sum(x[0, 0, i + a, j + b] * w[0, 0, a, b] for a in range(2) for b in range(2))
+             for j in range(3)] for i in range(3)]
+    np.testing.assert_allclose(y[0, 0], want)
+    xt = leaf(x)
+    g = values(rng, (1, 1, 3, 3))
+    (F.conv2d(xt, zeroin.tensor(w)) * zeroin.tensor(g)).sum().backward()
+    np.testing.assert_allclose(xt.grad.data,
+                               F.conv_transpose2d(zeroin.tensor(g), zeroin.tensor(w)).data)
+
+
+POOLS = [
+    (lambda x: F.max_pool2d(x, 2), (2, 2, 4, 6)),
+    (lambda x: F.max_pool2d(x, 3, stride=2, padding=1), (1, 2, 5, 6)),
+    (lambda x: F.max_pool2d(x, (2, 3), stride=1, dilation=(2, 1)), (1, 2, 5, 5)),
+    (lambda x: F.max_pool2d(x, 2, ceil_mode=True), (1, 2, 5, 3)),
+    (lambda x: F.max_pool1d(x, 3, stride=2, padding=1), (2, 2, 7)),
+    (lambda x: F.avg_pool2d(x, 3, stride=2, padding=1), (1, 2, 5, 6)),
+    (lambda x: F.avg_pool2d(x, 2, count_include_pad=False, padding=1, ceil_mode=True),
+     (1, 1, 5, 4)),
+    (lambda x: F.avg_pool1d(x, 2), (2, 2, 5)),
+    (lambda x: F.adaptive_avg_pool2d(x, (3, 2)), (1, 2, 7, 5)),
+    (lambda x: F.adaptive_avg_pool1d(x, 4), (2, 1, 6)),
+    (lambda x: F.adaptive_max_pool2d(x, (2, 3)), (1, 2, 5, 7)),
+    (lambda x: F.pad(x, (1, 2, 2, 0), mode="reflect"), (1, 2, 3, 4)),
+    (lambda x: F.pad(x, (2, 1), mode="replicate"), (2, 3)),
+    (lambda x: F.pad(x, (1, 2, 1, 3), mode="circular"), (1, 1, 3, 3)),
+    (lambda x: F.pad(x, (1, 0, 0, 1, 1, 1), value=-1.0), (1, 2, 2)),
+    (lambda x: F.interpolate(x, scale_factor=2), (1, 2, 2, 3)),
+    (lambda x: F.interpolate(x, size=(3, 5)), (1, 1, 4, 3)),
+    (lambda x: F.interpolate(x, size=(4, 5), mode="bilinear", align_corners=True), (1, 1, 2, 3)),
+    (lambda x: F.interpolate(x, scale_factor=1.5, mode="bilinear", align_corners=False),
+     (1, 2, 3, 2)),
+    (lambda x: F.interpolate(x, size=5, mode="linear"), (1, 2, 3)),
+    (lambda x: F.unfold(x, (2, 3), padding=1, stride=(1, 2)), (2, 2, 3, 4)),
+    (lambda x: F.fold(x, (3, 4), (2, 2), stride=1), (1, 8, 6)),
+    (lambda x: F.batch_norm(x, None, None, training=True), (3, 2, 3, 2)),
+]
+
+
+@pytest.mark.parametrize("i", range(len(POOLS)))
+def test_pooling_padding_resampling_gradients(i):
+    fn, shape = POOLS[i]
+    x = values(rng, shape, "kink")      # distinct values: no ties at a window's maximum
+    check_both(fn, x)
+
+
+# --- against PyTorch ---------------------------------------------------------------------
+
+def _vs_torch(zf, tf, shapes, seed=0):
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(seed)
+    arrs = [r.standard_normal(s) for s in shapes]
+    zt = [leaf(a) for a in arrs]
+    tt = [torch.tensor(a, requires_grad=True) for a in arrs]
+    y, ty = zf(*zt), tf(*tt)
+    g = r.standard_normal(tuple(ty.shape))
+    (y * zeroin.tensor(g)).sum().backward()
+    (ty * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-10, atol=1e-10)
+    for a, b in zip(zt, tt):
+        np.testing.assert_allclose(a.grad.data, b.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+# large outputs (>= 256 positions per image) take the per-sample products
+BIG = [((2, 3, 17, 16), (4, 3, 3, 3), dict(padding=1)),
+       ((2, 1, 28, 28), (6, 1, 5, 5), dict(padding=2)),
+       ((1, 2, 20, 20), (2, 2, 3, 3), dict(dilation=2, stride=1))]
+
+
+@pytest.mark.parametrize("xs, ws, kw", CONV2D + BIG + [((3, 6, 9, 8), (6, 3, 3, 2),
+                                                   dict(stride=(3, 2), padding=(2, 1),
+                                                        dilation=(2, 3), groups=2))])
+def test_conv2d_matches_torch(xs, ws, kw):
+    torch = pytest.importorskip("torch")
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")         # torch warns about even 'same' kernels
+        _vs_torch(lambda x, w, b: F.conv2d(x, w, b, **kw),
+                  lambda x, w, b: torch.nn.functional.conv2d(x, w, b, **kw),
+                  [xs, ws, (ws[0],)])
+
+
+@pytest.mark.parametrize("xs, ws, kw", CONV1D + [((2, 3, 300), (2, 3, 5), dict(padding=2))])
+def test_conv1d_matches_torch(xs, ws, kw):
+    torch = pytest.importorskip("torch")
+    _vs_torch(lambda x, w: F.conv1d(x, w, **kw),
+              lambda x, w: torch.nn.functional.conv1d(x, w, **kw), [xs, ws])
+
+
+@pytest.mark.parametrize("xs, ws, kw", TRANSPOSE2D + [((2, 3, 16, 17), (3, 2, 3, 3),
+                                                        dict(padding=1))])
+def test_conv_transpose2d_matches_torch(xs, ws, kw):
+    torch = pytest.importorskip("torch")
+    bs = (ws[1] * kw.get("groups", 1),)
+    _vs_torch(lambda x, w, b: F.conv_transpose2d(x, w, b, **kw),
+              lambda x, w, b: torch.nn.functional.conv_transpose2d(x, w, b, **kw),
+              [xs, ws, bs])
+
+
+TORCH_FUNCS = [
+    ("max_pool2d", dict(kernel_size=3, stride=2, padding=1), (2, 3, 7, 9)),
+    ("max_pool2d", dict(kernel_size=(2, 3), stride=(2, 1), dilation=(2, 1)), (1, 2, 7, 6)),
+    ("max_pool2d", dict(kernel_size=3, stride=2, ceil_mode=True), (1, 2, 8, 7)),
+    ("max_pool1d", dict(kernel_size=2, stride=2, padding=1, ceil_mode=True), (2, 3, 9)),
+    ("avg_pool2d", dict(kernel_size=3, stride=2, padding=1, count_include_pad=False),
+     (2, 3, 7, 8)),
+    ("avg_pool2d", dict(kernel_size=2, stride=2, padding=1, ceil_mode=True), (1, 2, 7, 5)),
+    ("avg_pool2d", dict(kernel_size=2, divisor_override=3), (1, 2, 4, 4)),
+    ("avg_pool1d", dict(kernel_size=3, stride=2, ceil_mode=True), (2, 2, 8)),
+    ("adaptive_avg_pool2d", dict(output_size=(3, 4)), (2, 2, 7, 9)),
+    ("adaptive_avg_pool2d", dict(output_size=1), (2, 2, 5, 3)),
+    ("adaptive_avg_pool1d", dict(output_size=4), (2, 2, 7)),
+    ("adaptive_max_pool2d", dict(output_size=(5, 2)), (2, 2, 7, 9)),
+    ("pad", dict(pad=(1, 2, 2, 0), mode="reflect"), (2, 3, 5, 6)),
+    ("pad", dict(pad=(1, 2, 2, 3), mode="replicate"), (2, 3, 5, 6)),
+    ("pad", dict(pad=(1, 2, 0, 3), mode="circular"), (2, 3, 5, 6)),
+    ("pad", dict(pad=(1, 1, 2, 0, 1, 1), value=3.0), (2, 3, 5, 6)),
+    ("interpolate", dict(scale_factor=2), (2, 3, 4, 6)),
+    ("interpolate", dict(size=(5, 13)), (2, 3, 4, 6)),
+    ("interpolate", dict(size=(5, 13), mode="bilinear", align_corners=True), (2, 3, 4, 6)),
+    ("interpolate", dict(scale_factor=1.7, mode="bilinear", align_corners=False), (2, 3, 4, 6)),
+    ("interpolate", dict(size=7, mode="linear", align_corners=False), (2, 3, 4)),
+    ("unfold", dict(kernel_size=(2, 3), dilation=(1, 2), padding=1, stride=(2, 1)),
+     (2, 3, 7, 8)),
+    ("fold", dict(output_size=(7, 8), kernel_size=(2, 3), dilation=(1, 2), padding=1,
+                  stride=(2, 1)), (2, 18, 24)),
+]
+
+
+@pytest.mark.parametrize("name, kw, shape", TORCH_FUNCS)
+def test_functions_match_torch(name, kw, shape):
+    torch = pytest.importorskip("torch")
+    tf = getattr(torch.nn.functional, name)
+    _vs_torch(lambda x: getattr(F, name)(x, **kw), lambda x: tf(x, **kw), [shape])
+
+
+def test_batch_norm_4d_matches_torch():
+    torch = pytest.importorskip("torch")
+    _vs_torch(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+              lambda x, w, b: torch.nn.functional.batch_norm(x, None, None, w, b,
+                                                             training=True),
+              [(4, 3, 5, 2), (3,), (3,)])
+
+
+def test_max_pool_indices_ties_and_nan_as_torch():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(1).integers(0, 3, (2, 2, 6, 7)).astype(float)  # many ties
+    x[0, 0, 1, 1] = np.nan
+    y, i = F.max_pool2d(zeroin.tensor(x), 3, 2, 1, return_indices=True)
+    ty, ti = torch.nn.functional.max_pool2d(torch.tensor(x), 3, 2, 1, return_indices=True)
+    np.testing.assert_array_equal(y.data, ty.numpy())       # NaN where PyTorch has NaN
+    np.testing.assert_array_equal(i.data, ti.numpy())
+    assert i.dtype == np.int64 and not i.requires_grad
+    ya, ia = F.adaptive_max_pool2d(zeroin.tensor(x), (4, 3), return_indices=True)
+    tya, tia = torch.nn.functional.adaptive_max_pool2d(torch.tensor(x), (4, 3),
+                                                       return_indices=True)
+    np.testing.assert_array_equal(ya.data, tya.numpy())
+    np.testing.assert_array_equal(ia.data, tia.numpy())
+
+
+def test_float32_stays_float32_and_matches_float64():
+    x = values(rng, (2, 3, 6, 6)).astype(np.float32)
+    w = values(rng, (4, 3, 3, 3)).astype(np.float32)
+    xt, wt = zeroin.tensor(x, requires_grad=True), zeroin.tensor(w, requires_grad=True)
+    y = F.max_pool2d(F.conv2d(xt, wt, padding=1), 2)
+    assert y.dtype == np.float32
+    y.sum().backward()
+    assert xt.grad.dtype == np.float32 and wt.grad.dtype == np.float32
+    y64 = F.max_pool2d(F.conv2d(zeroin.tensor(x.astype(float)), zeroin.tensor(w.astype(float)),
+                                padding=1), 2)
+    np.testing.assert_allclose(y.data, y64.data, rtol=1e-5, atol=1e-5)
+
+
+def test_only_needed_gradients_are_computed():
+    x = zeroin.tensor(values(rng, (2, 2, 5, 5)))            # data: no gradient
+    w = leaf(values(rng, (3, 2, 3, 3)))
+    y = F.conv2d(x, w)
+    assert y.grad_fn.needs_input_grad == (False, True)
+    grads = y.grad_fn.backward(zeroin.ops.NP, np.ones(y.shape), y.data, x.data, w.data)
+    assert grads[0] is None and grads[1].shape == w.shape
+    frozen = zeroin.tensor(w.data)
+    y2 = F.conv2d(leaf(x.data), frozen)
+    grads = y2.grad_fn.backward(zeroin.ops.NP, np.ones(y2.shape), y2.data, x.data, w.data)
+    assert grads[1] is None and grads[0].shape == x.shape
+
+
+# --- errors ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: F.conv2d(np.zeros((1, 3, 8, 8)), np.zeros((4, 2, 3, 3))),
+     ["conv2d", "(1, 3, 8, 8)", "in_channels=2", "Conv2d(3, 4"]),
+    (lambda: F.conv2d(np.zeros((1, 3, 4, 4)), np.zeros((4, 3, 5, 5))),
+     ["conv2d", "kernel (5, 5)", "padded input (4, 4)", "more padding"]),
+    (lambda: F.conv2d(np.zeros((1, 6, 8, 8)), np.zeros((4, 2, 3, 3)), groups=4),
+     ["conv2d", "groups=4", "must divide", "(1, 6, 8, 8)"]),
+    (lambda: F.conv2d(np.zeros((3, 8, 8)), np.zeros((4, 3, 3, 3))),
+     ["conv2d", "4-D input (N, C, H, W)", "(3, 8, 8)", "unsqueeze(0)"]),
+    (lambda: F.conv2d(np.zeros((2, 64)), np.zeros((4, 1, 3, 3))),
+     ["conv2d", "(2, 64)", "reshape"]),
+    (lambda: F.conv2d(np.zeros((1, 1, 5, 5)), np.zeros((1, 1, 3, 3)), stride=2,
+                      padding="same"), ["conv2d", "same", "strided"]),
+    (lambda: F.max_pool2d(np.zeros((1, 1, 3, 3)), 4), ["max_pool2d", "window (4, 4)",
+                                                         "(3, 3)", "output would be"]),
+    (lambda: F.conv_transpose2d(np.zeros((1, 2, 3, 3)), np.zeros((3, 2, 3, 3))),
+     ["conv_transpose2d", "3 channels", "(1, 2, 3, 3)"]),
+    (lambda: F.conv1d(np.zeros((1, 2, 4)), np.zeros((3, 2, 3)), bias=np.zeros(2)),
+     ["conv1d", "bias", "(3,)"]),
+])
+def test_errors_name_the_op_the_shapes_and_the_fix(call, words):
+    with pytest.raises((ShapeError, ValueError)) as e:
+        call()
+    for w in words:
+        assert w in str(e.value), (w, str(e.value))
+
+
+def test_mixed_dtypes_are_refused_with_the_fix():
+    conv = nn.Conv2d(1, 2, 3)               # float64 parameters
+    with pytest.raises(TypeError, match="model.to"):
+        conv(zeroin.tensor(np.zeros((1, 1, 5, 5), dtype=np.float32)))
+
+
+# --- modules -----------------------------------------------------------------------------
+
+def test_modules_match_torch_with_the_same_weights():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(2).standard_normal((2, 3, 9, 8))
+    pairs = [(nn.Conv2d(3, 4, 3, padding=1, padding_mode=m),
+              torch.nn.Conv2d(3, 4, 3, padding=1, padding_mode=m, dtype=torch.float64))
+             for m in ("zeros", "reflect", "replicate", "circular")]
+    pairs.append((nn.Conv2d(3, 6, (3, 2), stride=2, padding="valid", groups=3, bias=False),
+                  torch.nn.Conv2d(3, 6, (3, 2), stride=2, groups=3, bias=False,
+                                  dtype=torch.float64)))
+    pairs.append((nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1, output_padding=1),
+                  torch.nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1, output_padding=1,
+                                           dtype=torch.float64)))
+    for z, t in pairs:
+        assert z.weight.shape == tuple(t.weight.shape)
+        with torch.no_grad():
+            t.weight.copy_(torch.tensor(z.weight.data))
+            if t.bias is not None:
+                t.bias.copy_(torch.tensor(z.bias.data))
+        np.testing.assert_allclose(z(zeroin.tensor(x)).data,
+                                   t(torch.tensor(x)).detach().numpy(), atol=1e-12)
+        assert repr(z).replace("padding=same", "") .startswith(type(z).__name__)
+
+
+def test_default_initialisation_is_pytorchs():
+    conv = nn.Conv2d(6, 16, 5)
+    bound = 1 / np.sqrt(6 * 25)              # kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in))
+    assert np.abs(conv.weight.data).max() <= bound and np.abs(conv.bias.data).max() <= bound
+    assert conv.weight.data.std() == pytest.approx(bound / np.sqrt(3), rel=0.1)
+    t = nn.ConvTranspose2d(4, 2, 3)
+    assert t.weight.shape == (4, 2, 3, 3) and np.abs(t.weight.data).max() <= 1 / np.sqrt(18)
+
+
+def test_pytorch_cnn_definition_runs_and_learns():
+    zeroin.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                          nn.MaxPool2d(2), nn.Dropout2d(0.1), nn.Conv2d(4, 8, 3),
+                          nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2))
+    r = np.random.default_rng(0)
+    x = r.standard_normal((32, 1, 8, 8))
+    y = (x[:, 0, :, :4].sum(axis=(1, 2)) > x[:, 0, :, 4:].sum(axis=(1, 2))).astype(int)
+    opt = zeroin.optim.Adam(model.parameters(), lr=0.03)
+    losses = []
+    for _ in range(40):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(zeroin.tensor(x)), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+    model.eval()
+    assert model(zeroin.tensor(x[:3])).shape == (3, 2)
+
+
+def test_other_modules_shapes():
+    x = zeroin.tensor(values(rng, (2, 3, 6, 8)))
+    assert nn.MaxPool2d(2)(x).shape == (2, 3, 3, 4)
+    assert nn.AvgPool2d(3, stride=2, padding=1)(x).shape == (2, 3, 3, 4)
+    assert nn.AdaptiveMaxPool2d((2, 2))(x).shape == (2, 3, 2, 2)
+    assert nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)(x).shape == \
+        (2, 3, 12, 16)
+    assert nn.Dropout2d(0.5).eval()(x) is x
+    x1 = zeroin.tensor(values(rng, (2, 3, 9)))
+    assert nn.Conv1d(3, 5, 3, padding="same", padding_mode="reflect")(x1).shape == (2, 5, 9)
+    assert nn.MaxPool1d(2)(x1).shape == (2, 3, 4)
+    assert nn.AvgPool1d(3)(x1).shape == (2, 3, 3)
+    assert nn.AdaptiveAvgPool1d(2)(x1).shape == (2, 3, 2)
+    assert nn.ConvTranspose1d(3, 2, 2, stride=2)(x1).shape == (2, 2, 18)
+    ct = nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1)
+    assert ct(x, output_size=(12, 16)).shape == (2, 2, 12, 16)
+    with pytest.raises(ValueError, match="BatchNorm2d"):
+        nn.BatchNorm2d(3)(zeroin.tensor(np.zeros((2, 3))))
+
+
+def test_dropout2d_drops_whole_channels():
+    zeroin.manual_seed(1)
+    y = F.dropout2d(zeroin.tensor(np.ones((8, 6, 3, 3))), 0.5).data
+    per_channel = y.reshape(8, 6, -1)
+    assert np.all(per_channel.min(axis=2) == per_channel.max(axis=2))   # all or nothing
+    assert set(np.unique(y)) <= {0.0, 2.0} and 0 < (y == 0).mean() < 1
+
+
+def test_explain_and_draw_show_a_conv_as_one_node():
+    x = zeroin.tensor(values(rng, (1, 1, 5, 5)), name="x")
+    w = leaf(values(rng, (2, 1, 3, 3)), name="w")
+    loss = F.max_pool2d(F.conv2d(x, w, padding=1), 2).sum()
+    text = str(zeroin.explain(loss, w))
+    assert "conv2d" in text and "1x2x5x5" in text
+    kinds = [type(t.grad_fn).__name__ for t in zeroin.graph.toposort([loss]) if t.grad_fn]
+    assert kinds.count("Conv2dOp") == 1 and len(kinds) == 3
+    assert "conv2d[p=1]" in zeroin.draw(loss, wrt=w).svg()
+
+
+# --- the CNN recipe and the lesson --------------------------------------------------------
+
+def test_train_cnn_on_a_small_generated_idx_mnist(tmp_path):
+    from zeroin.data.mnist import MNIST_FILES, write_idx
+    from zeroin.nn.cnn import LeNet5, train_cnn
+    r = np.random.default_rng(0)
+    n_train, n_test = 64, 32
+    for split, n in (("train", n_train), ("test", n_test)):
+        labels = r.integers(0, 10, n).astype(np.uint8)
+        images = np.zeros((n, 28, 28), dtype=np.uint8)
+        for i, c in enumerate(labels):        # a bright block whose place says the class
+            images[i, 2 + 2 * c:6 + 2 * c, 4:20] = 255
+        write_idx(tmp_path / MNIST_FILES[f"{split}_images"], images)
+        write_idx(tmp_path / MNIST_FILES[f"{split}_labels"], labels)
+    model, history, d, test = train_cnn(f"mnist:{tmp_path}", epochs=6, lr=0.01,
+                                        out=tmp_path / "out")
+    assert isinstance(model, LeNet5) and d.in_features == 784
+    assert test["accuracy"] >= 0.5 and history.history["loss"][-1] < history.history["loss"][0]
+    assert (tmp_path / "out" / "model.npz").exists()
+
+
+def test_cli_train_cnn_on_digits(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    from zeroin.cli import main
+    assert main(["train", "digits", "--model", "cnn", "--epochs", "1", "--out",
+                 str(tmp_path), "--verbose", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "training a CNN (small) on digits" in out and "accuracy" in out
+    trained = float(out.split("test  ")[1].split("accuracy ")[1].split()[0])
+    assert main(["evaluate", str(tmp_path / "model.npz"), "digits"]) == 0
+    out = capsys.readouterr().out
+    assert f"accuracy {trained:.4f}" in out, out
+    with pytest.raises(SystemExit):
+        main(["train", "digits", "--model", "resnet"])
+
+
+def test_cnn_refuses_non_image_rows():
+    from zeroin.nn.cnn import build_cnn
+    with pytest.raises(ValueError, match="square image"):
+        build_cnn(10, 2)
+
+
+def test_lesson_convolution(tmp_path):
+    pytest.importorskip("sklearn")
+    r = zeroin.lessons.convolution(out=str(tmp_path), verbose=False, train_epochs=1)
+    assert r.name == "convolution" and r.max_diff_w == 0 and r.max_diff_x == 0
+    assert r.y == [[-8, 0, 8], [-9, 0, 9], [-8, 0, 8]]
+    assert r.table("The sliding window").rows[4][3] == r.y_center == 0
+    assert r.grad_w == r.grad_w_formula and r.grad_x == r.grad_x_formula
+    assert "conv2d" in r.texts["explain"] and 0.5 < r.cnn_test_accuracy <= 1
+    assert zeroin.lessons.run("convolution", out=str(tmp_path), verbose=False,
+                              train_epochs=1).name == "convolution"
+
+
+@pytest.mark.slow
+def test_docs_cnn_python_recipe_runs_as_written(capsys):
+    pytest.importorskip("sklearn")
+    import os
+    import re
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs",
+                        "cnn.md")
+    with open(path, encoding="utf-8") as f:
+        (code,) = re.findall(r"```python\n(.*?)```", f.read(), flags=re.DOTALL)
+    scope = {}
+    exec(compile(code, path, "exec"), scope)
+    assert scope["test"]["accuracy"] > 0.93
+    assert "test accuracy" in capsys.readouterr().out

@@ -1,0 +1,170 @@
+"""Pooling, resampling and channel-wise layers for CNNs: MaxPool1d/2d, AvgPool1d/2d,
+AdaptiveAvgPool1d/2d, AdaptiveMaxPool2d, Upsample, Dropout2d, BatchNorm2d (PyTorch's
+arguments)."""
+from __future__ import annotations
+
+from .._tensor import Tensor
+from . import _conv as C
+from .functional import batch_norm
+from .layers import BatchNorm1d
+from .module import Module
+
+__all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
+           "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Upsample", "Dropout2d", "BatchNorm2d"]
+
+
+class _MaxPool(Module):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+                 ceil_mode=False):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride if stride is not None else \
+            kernel_size
+        self.padding, self.dilation = padding, dilation
+        self.return_indices, self.ceil_mode = return_indices, ceil_mode
+
+    def forward(self, x):
+        f = C.max_pool1d if self._nd == 1 else C.max_pool2d
+        return f(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                 ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding="
+                f"{self.padding}, dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class MaxPool1d(_MaxPool):
+    """The maximum of each window of (N, C, L)."""
+    _nd = 1
+
+
+class MaxPool2d(_MaxPool):
+    """The maximum of each window of (N, C, H, W): ``MaxPool2d(2)`` halves height and
+    width, keeping the strongest response of each 2x2 block."""
+    _nd = 2
+
+
+class _AvgPool(Module):
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True, divisor_override=None):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride if stride is not None else \
+            kernel_size
+        self.padding, self.ceil_mode = padding, ceil_mode
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
+
+    def forward(self, x):
+        if self._nd == 1:
+            return C.avg_pool1d(x, self.kernel_size, self.stride, self.padding,
+                                self.ceil_mode, self.count_include_pad)
+        return C.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool1d(_AvgPool):
+    """The mean of each window of (N, C, L)."""
+    _nd = 1
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True):
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+
+class AvgPool2d(_AvgPool):
+    """The mean of each window of (N, C, H, W)."""
+    _nd = 2
+
+
+class _Adaptive(Module):
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(_Adaptive):
+    """Average pooling of (N, C, L) to a fixed length."""
+
+    def forward(self, x):
+        return C.adaptive_avg_pool1d(x, self.output_size)
+
+
+class AdaptiveAvgPool2d(_Adaptive):
+    """Average pooling of (N, C, H, W) to a fixed (oh, ow) whatever the input size;
+    ``AdaptiveAvgPool2d(1)`` is global average pooling."""
+
+    def forward(self, x):
+        return C.adaptive_avg_pool2d(x, self.output_size)
+
+
+class AdaptiveMaxPool2d(_Adaptive):
+    """Max pooling of (N, C, H, W) to a fixed (oh, ow)."""
+
+    def __init__(self, output_size, return_indices=False):
+        super().__init__(output_size)
+        self.return_indices = return_indices
+
+    def forward(self, x):
+        return C.adaptive_max_pool2d(x, self.output_size, self.return_indices)
+
+
+class Upsample(Module):
+    """Resize (N, C, L) or (N, C, H, W) by ``scale_factor`` or to ``size``: mode
+    'nearest' (default), 'linear' or 'bilinear' (see ``functional.interpolate``)."""
+
+    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                 recompute_scale_factor=None):
+        super().__init__()
+        self.size, self.scale_factor, self.mode = size, scale_factor, mode
+        self.align_corners, self.recompute_scale_factor = align_corners, recompute_scale_factor
+
+    def forward(self, x):
+        return C.interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners,
+                             self.recompute_scale_factor)
+
+    def extra_repr(self):
+        what = f"size={self.size}" if self.size is not None else \
+            f"scale_factor={self.scale_factor}"
+        return f"{what}, mode={self.mode!r}"
+
+
+class Dropout2d(Module):
+    """In training, zero whole channels of (N, C, H, W) with probability ``p`` (and scale
+    the rest by 1/(1-p)): neighbouring pixels are correlated, so dropping single pixels
+    regularises little. Identity in evaluation."""
+
+    def __init__(self, p=0.5, inplace=False):
+        super().__init__()
+        if not 0 <= p <= 1:
+            raise ValueError(f"Dropout2d: probability p must be between 0 and 1, got {p}")
+        self.p = p
+
+    def forward(self, x):
+        return C.dropout2d(x, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class BatchNorm2d(BatchNorm1d):
+    """Batch normalisation per channel of (N, C, H, W): statistics over the batch, height
+    and width; running statistics as :class:`BatchNorm1d`."""
+
+    def forward(self, x):
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+        if x.ndim != 4 or x.shape[1] != self.num_features:
+            raise ValueError(f"BatchNorm2d: expected input of shape (N, {self.num_features}, "
+                             f"H, W), got {x.shape}" + ("; for (N, C) or (N, C, L) use "
+                                                        "BatchNorm1d" if x.ndim in (2, 3)
+                                                        else ""))
+        use_batch = self.training or not self.track_running_stats
+        y = batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                       training=use_batch, momentum=self.momentum, eps=self.eps)
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data += 1
+        return y
