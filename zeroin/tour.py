@@ -109,51 +109,54 @@ _FIGURE_NAMES = (
     "Each lesson's figures are also written to its own folder as PNG and SVG.")
 
 _DEMOS = {
-    # dataset: (heading, hidden width, epochs, what it is)
-    "moons": ("Two moons: a boundary no straight line can draw", 16, 40,
+    # dataset: (heading, what it is, the recipe's settings the tour overrides)
+    "moons": ("Two moons: a boundary no straight line can draw",
               "a small multi-layer perceptron learns to separate two interleaved "
-              "half-moons"),
-    "digits": ("Handwritten digits: 8x8 images, ten classes", 32, 20,
+              "half-moons", {"hidden": (16, 16), "epochs": 40}),
+    "digits": ("Handwritten digits: 8x8 images, ten classes",
                "a multi-layer perceptron learns to read 8x8 scans of handwritten digits "
-               "(scikit-learn's bundled copy of the UCI digits)"),
+               "(scikit-learn's bundled copy of the UCI digits)", {}),
 }
 
 
 def train_demo(out="zeroin-out", *, dataset="moons", epochs=None, seed=0, figures=True):
     """A small MLP trained on ``dataset`` (``moons`` or ``digits``); a dict for the page.
 
+    The run is :func:`zeroin.recipes.train_mlp` with the dataset's recipe (for digits the
+    one ``zeroin train digits`` uses), so the page shows what the command line gives.
     Raises ImportError when the training modules (or, for digits, scikit-learn) are
     missing.
     """
     import numpy as np
 
-    import zeroin
-    from zeroin import nn, optim
-    from zeroin.data import load_dataset
-    from zeroin.lessons import Table
-    from zeroin.train import evaluate, predict
+    from zeroin.recipes import recipe_for, train_mlp
+    from zeroin.train import predict
 
-    heading, hidden, default_epochs, what = _DEMOS[dataset]
-    epochs = default_epochs if epochs is None else epochs
+    heading, what, overrides = _DEMOS[dataset]
+    settings = {**recipe_for(dataset), **overrides}
+    if epochs is not None:
+        settings["epochs"] = epochs
     t0 = time.perf_counter()
-    splits = load_dataset(dataset, seed=seed)
-    zeroin.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(splits.in_features, hidden), nn.ReLU(),
-                          nn.Linear(hidden, hidden), nn.ReLU(),
-                          nn.Linear(hidden, splits.out_features))
-    if splits.task == "binary":
-        loss_fn = nn.BCEWithLogitsLoss()
-    elif splits.task == "multiclass":
-        loss_fn = nn.CrossEntropyLoss()
-    else:
+    model, hist, splits, test = train_mlp(
+        dataset, hidden=settings["hidden"], lr=settings["lr"],
+        batch_size=settings["batch_size"], epochs=settings["epochs"],
+        schedule=settings["schedule"], seed=seed)
+    if splits.task not in ("binary", "multiclass"):
         raise ValueError(f"tour: the training demo needs a classification dataset, "
                          f"got {dataset!r} ({splits.task})")
-    lr = 0.01
-    opt = optim.Adam(model.parameters(), lr=lr)
-    hist = zeroin.fit(model, loss_fn, opt, splits.train, splits.val, epochs=epochs,
-                      batch_size=32, metrics=["accuracy"], verbose=0, seed=seed)
-    test = evaluate(model, loss_fn, splits.test, metrics=["accuracy"])
     seconds = time.perf_counter() - t0
+    result = _demo_result(dataset, heading, what, settings, model, hist, splits, test,
+                          seconds)
+    if figures and F.available():
+        result["figures"][f"training_{dataset}"] = _draw_training(
+            out, hist, splits, model, predict, test, np, dataset)
+    return result
+
+
+def _demo_result(dataset, heading, what, settings, model, hist, splits, test, seconds):
+    """The tables and notes of one training run, for the page."""
+    from zeroin.lessons import Table
+
     h = hist.history
     every = max(1, len(hist.epoch) // 10)
     rows = [[e, h["loss"][i], h["accuracy"][i], h["val_loss"][i], h["val_accuracy"][i]]
@@ -161,13 +164,19 @@ def train_demo(out="zeroin-out", *, dataset="moons", epochs=None, seed=0, figure
     table = Table(f"Training {dataset}, every {every} epoch{'s' if every > 1 else ''}",
                   ["epoch", "loss", "accuracy", "val loss", "val accuracy"], rows,
                   ["d", ".4f", ".4f", ".4f", ".4f"])
-    n_params = int(sum(p.data.size for p in model.parameters()))
-    arch = f"MLP {splits.in_features}-{hidden}-{hidden}-{splits.out_features}"
+    n_params = int(sum(p.numel() for p in model.parameters()))
+    sizes = [splits.in_features, *settings["hidden"], splits.out_features]
+    arch = "MLP " + "-".join(str(n) for n in sizes)
+    sched = "" if settings["schedule"] == "none" else f", {settings['schedule']} schedule"
+    opt = f"Adam lr={settings['lr']:g}{sched}"
+    n_train = f"{len(splits.train)}" + (" (with shifted copies)"
+                                         if splits.info.get("augment", "none") != "none"
+                                         else "")
     summary = Table(f"Result on {dataset}",
                     ["dataset", "train / val / test", "model", "parameters", "optimizer",
                      "epochs", "test loss", "test accuracy", "seconds"],
-                    [[dataset, f"{len(splits.train)} / {len(splits.val)} / {len(splits.test)}",
-                      arch, n_params, f"Adam lr={lr:g}", hist.epochs_run, test["loss"],
+                    [[dataset, f"{n_train} / {len(splits.val)} / {len(splits.test)}",
+                      arch, n_params, opt, hist.epochs_run, test["loss"],
                       test["accuracy"], seconds]],
                     ["", "", "", "d", "", "d", ".4f", ".4f", ".4f"])
     notes = [f"Test accuracy {test['accuracy']:.3f} on {len(splits.test)} held-out "
@@ -176,17 +185,15 @@ def train_demo(out="zeroin-out", *, dataset="moons", epochs=None, seed=0, figure
              f"against the gradient, repeated."]
     if hist.stopped_reason not in (None, "epochs") and hist.message:
         notes.append(hist.message)
-    result = {"dataset": dataset, "heading": heading,
-              "intro": (f"The lessons' loop at work: {what}, trained with mini-batches of 32 "
-                        f"and Adam. The gradients of all {n_params} weights come from the "
-                        f"same backward pass as in the lessons."),
-              "table": table, "summary": summary, "notes": notes, "figures": {},
-              "test_accuracy": float(test["accuracy"]), "test_loss": float(test["loss"]),
-              "epochs": hist.epochs_run, "history": h, "seconds": seconds}
-    if figures and F.available():
-        result["figures"][f"training_{dataset}"] = _draw_training(
-            out, hist, splits, model, predict, test, np, dataset)
-    return result
+    same = (f" It is the recipe of 'zeroin train {dataset}'."
+            if dataset == "digits" else "")
+    return {"dataset": dataset, "heading": heading,
+            "intro": (f"The lessons' loop at work: {what}, trained with mini-batches of "
+                      f"{settings['batch_size']} and {opt}. The gradients of all {n_params} "
+                      f"weights come from the same backward pass as in the lessons.{same}"),
+            "table": table, "summary": summary, "notes": notes, "figures": {},
+            "test_accuracy": float(test["accuracy"]), "test_loss": float(test["loss"]),
+            "epochs": hist.epochs_run, "history": h, "seconds": seconds}
 
 
 def _draw_training(out, hist, splits, model, predict, test, np, dataset):
@@ -346,4 +353,7 @@ def _headline(r):
         return ", ".join(f"{e:g}: {k}" for e, k in v["kinds"].items())
     if r.name == "loss":
         return f"MSE {v['mse']:.3f}, gradient noise /{v['spread_one'] / v['spread_mse']:.2f}"
+    if r.name == "convolution":
+        return (f"autograd = formulas (max diff {max(v['max_diff_w'], v['max_diff_x']):.1g}); "
+                f"digits CNN {v['cnn_test_accuracy']:.1%}")
     return ""
