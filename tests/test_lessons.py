@@ -1,6 +1,7 @@
 """The seven lessons: the chapter's numbers at the printed precision, exact values, the
 explanations, the figures and the command line."""
 import math
+import os
 import struct
 import subprocess
 import sys
@@ -238,8 +239,8 @@ def test_solve_chapter_method(results):
     t = r.table("b alone, dz/db fixed")
     bs = [t.cell(i, 2) for i in range(len(t.rows))]
     zs = [t.cell(i, 3) for i in range(len(t.rows))]
-    assert bs[:3] == ["4.000000", "4.666667", "4.637037"]
-    assert zs[:3] == ["50.000000", "60.444444", "59.961372"]
+    assert bs[:3] == ["4", "4.66667", "4.63704"]
+    assert zs[:3] == ["50", "60.4444", "59.9614"]
     assert r.b_fixed_updates == 6 and f"{r.final_b:.6f}" == "4.639410"
     assert all(v == 15 for v in t.column("dz/db used"))
     # every printed row is a true forward pass
@@ -376,3 +377,171 @@ def test_loss_batch_against_single_samples(results):
     assert r.spread_mse_exact * math.sqrt(3) == pytest.approx(r.spread_one_exact)
     t = r.table("One burst")
     assert t.cell(3, 4) == f"{sq.mean():.3f}"
+
+
+# --- defaults: quiet in a notebook, no files unless asked --------------------------------
+
+def test_out_none_writes_nothing_and_keeps_the_figures_in_memory(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    r = lessons.sensitivity()
+    assert list(tmp_path.iterdir()) == []                        # no zeroin-out/ appears
+    f = r.figures["sensitivity"]
+    assert f.png is None and f.svg is None
+    assert f.png_data is None and b"<svg" in f.svg_data      # a PNG is made when saved
+    assert "in memory; result.save(DIR)" in capsys.readouterr().out
+    written = r.save(str(tmp_path / "later"))
+    assert sorted(written) == [str(tmp_path / "later" / "sensitivity.png"),
+                               str(tmp_path / "later" / "sensitivity.svg")]
+    assert (tmp_path / "later" / "sensitivity.svg").read_bytes() == f.svg_data
+    assert f.svg == str(tmp_path / "later" / "sensitivity.svg")  # the result now points there
+    assert (tmp_path / "later" / "sensitivity.png").read_bytes().startswith(b"\x89PNG")
+    graph = lessons.chain_rule(verbose=False)
+    assert sorted(os.path.basename(p) for p in graph.save(str(tmp_path / "g"))) == sorted(
+        f"chain_rule_{k}.{e}" for k in ("structure", "values", "paths_b", "paths_w")
+        for e in ("png", "svg"))
+    assert sorted(tmp_path.iterdir()) == [tmp_path / "g", tmp_path / "later"]
+
+
+def test_in_a_notebook_a_lesson_prints_nothing_unless_asked(monkeypatch, capsys):
+    from zeroin.lessons import _common
+    monkeypatch.setattr(_common, "in_notebook", lambda: True)
+    r = lessons.descent(figures=False)
+    assert capsys.readouterr().out == ""
+    lessons.descent(figures=False, verbose=True)
+    assert capsys.readouterr().out == r.text()
+    monkeypatch.setattr(_common, "in_notebook", lambda: False)
+    lessons.descent(figures=False)
+    assert capsys.readouterr().out == r.text()
+
+
+def test_in_notebook_is_false_outside_a_kernel():
+    assert lessons.in_notebook() is False
+
+
+def test_result_html_embeds_tables_notes_and_figures(results):
+    import base64
+    import re
+    r = results["solve"]
+    page = r.html()
+    assert page.startswith('<section id="solve">') and page in r._repr_html_()
+    assert "<caption>Where each method ends</caption>" in page
+    assert all(__import__("html").escape(n) in page for n in r.notes)
+    uris = re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', page)
+    assert [base64.b64decode(u) for u in uris] == [r.figures["solve"].svg_data]
+
+
+def test_long_tables_get_a_show_all():
+    t = lessons.Table("t", ["n", "v"], [[i, i / 7] for i in range(30)], ["d", ".4f"])
+    page = t.html()
+    assert "<details><summary>Show all 30 rows</summary>" in page
+    preview = page[:page.index("<details>")]
+    assert ">0.1429</td>" in preview and ">4.1429</td>" in preview      # first and last
+    assert ">2.0000</td>" not in preview and ">2.0000</td>" in page   # row 14: in the full
+    short = lessons.Table("t", ["n"], [[i] for i in range(12)], ["d"]).html()
+    assert "<details>" not in short
+
+
+def _data_points(ax):
+    """Display coordinates of every plotted point and bar corner of ``ax`` inside it."""
+    pts = [ax.transData.transform(line.get_xydata()) for line in ax.lines
+           if line.get_visible() and len(line.get_xydata())]
+    pts += [c.get_offset_transform().transform(c.get_offsets()) for c in ax.collections
+            if len(c.get_offsets()) and hasattr(c, "get_sizes") and len(c.get_sizes())]
+    for p in ax.patches:
+        if p.__class__.__name__ == "Rectangle" and p.get_height() and p.get_width():
+            box = p.get_window_extent()
+            pts.append(np.array([[box.x0, box.y1], [box.x1, box.y1], [(box.x0 + box.x1) / 2,
+                                                                       box.y1]]))
+    pts = np.concatenate(pts) if pts else np.zeros((0, 2))
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    box = ax.get_window_extent()
+    inside = ((pts[:, 0] >= box.x0) & (pts[:, 0] <= box.x1) & (pts[:, 1] >= box.y0)
+              & (pts[:, 1] <= box.y1))
+    return pts[inside]
+
+
+@pytest.mark.parametrize("name", ["shooting", "sensitivity", "solve", "descent",
+                                  "learning-rate", "loss"])
+def test_no_legend_covers_data(name):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    r = lessons.run(name, verbose=False)
+    for key, f in r.figures.items():
+        fig = f.figure
+        FigureCanvasAgg(fig).draw()
+        legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+        assert legends, (name, key)
+        for leg in legends:
+            box = leg.get_window_extent()
+            for ax in fig.axes:
+                if leg in fig.legends:        # a figure legend sits outside every plot
+                    assert not box.overlaps(ax.get_window_extent()), (name, key)
+                pts = _data_points(ax)
+                hit = ((pts[:, 0] > box.x0) & (pts[:, 0] < box.x1) & (pts[:, 1] > box.y0)
+                       & (pts[:, 1] < box.y1))
+                assert not hit.any(), (name, key, leg.get_texts()[0].get_text(), pts[hit][:3])
+
+
+@pytest.mark.parametrize("name", ["solve", "descent", "sensitivity"])
+def test_labels_do_not_sit_on_curves(name):
+    """Step numbers, point names and contour labels keep clear of every plotted line."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    r = lessons.run(name, verbose=False)
+    checked = 0
+    for key, f in r.figures.items():
+        fig = f.figure
+        FigureCanvasAgg(fig).draw()
+        for ax in fig.axes:
+            curves = []
+            for line in ax.lines:            # the lines, sampled densely between vertices
+                xy = ax.transData.transform(line.get_xydata())
+                for a, b in zip(xy, xy[1:]):
+                    curves.append(a + np.linspace(0, 1, 30)[:, None] * (b - a))
+            pts = np.concatenate(curves) if curves else np.zeros((0, 2))
+            for text in ax.texts:
+                box = text.get_window_extent().expanded(0.9, 0.9)
+                inside = ((pts[:, 0] > box.x0) & (pts[:, 0] < box.x1) & (pts[:, 1] > box.y0)
+                          & (pts[:, 1] < box.y1))
+                assert not inside.any(), (name, key, text.get_text())
+                checked += 1
+    assert checked >= 4, checked
+
+
+def test_solve_figure_shows_all_four_methods_apart():
+    """Where two methods give the same errors, their points are drawn side by side; where
+    two series still share a point (the same first steps), a small filled marker sits
+    inside a large hollow one, so both stay visible."""
+    r = lessons.solve(verbose=False)
+    fig = r.figures["solve"].figure
+    for ax in fig.axes[:2]:
+        series = [ln for ln in ax.lines if ln.get_label().startswith(("b alone", "w and b"))]
+        assert len(series) == 4
+        assert len({(ln.get_marker(), ln.get_markerfacecolor()) for ln in series}) == 4
+    left = [ln for ln in fig.axes[0].lines if ln.get_label().startswith(("b alone", "w and b"))]
+    for i, a in enumerate(left):
+        for b in left[i + 1:]:
+            pa, pb = {tuple(p) for p in a.get_xydata()}, {tuple(p) for p in b.get_xydata()}
+            if pa & pb:
+                hollow, filled = sorted((a, b), key=lambda ln: ln.get_markerfacecolor() != "white")
+                assert hollow.get_markerfacecolor() == "white", (a.get_label(), b.get_label())
+                assert filled.get_markerfacecolor() != "white"
+                assert hollow.get_markersize() > 1.5 * filled.get_markersize()
+    b_f, wb_f = left[0].get_xydata(), left[2].get_xydata()     # same errors, side by side
+    assert np.allclose(b_f[:, 1], wb_f[:, 1]) and np.all(wb_f[:, 0] - b_f[:, 0] > 0.1)
+    # ... although moving w and b with fixed factors gives exactly b's errors
+    assert [row[4] for row in r.b_fixed_rows] == pytest.approx(
+        [row[4] for row in r.wb_fixed_rows], abs=1e-9)
+
+
+def test_sensitivity_bars_are_labelled_with_their_own_heights():
+    r = lessons.sensitivity(verbose=False)
+    ax = r.figures["sensitivity"].figure.axes[0]
+    bars = [p for p in ax.patches if p.__class__.__name__ == "Rectangle" and p.get_height()]
+    assert len(bars) == 8
+    for bar in bars:
+        x = bar.get_x() + bar.get_width() / 2
+        (label,) = [t for t in ax.texts if abs(t.get_position()[0] - x) < 1e-9]
+        assert label.get_position()[1] == bar.get_height()          # on top of its bar
+        shown = float(label.get_text().split("=")[-1])               # "1.51" or "15*0.1\n= 1.5"
+        assert shown == pytest.approx(bar.get_height(), rel=1e-3), label.get_text()
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert ticks[0] == "x: 10 -> 10.1\nz = 50.5" and ticks[1].endswith("z = 51")

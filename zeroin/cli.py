@@ -245,7 +245,7 @@ def _run(args):
                 doc = (fn.__doc__ or "").strip().splitlines()
                 print(f"  {name:<14} {doc[0] if doc else ''}")
             return
-        lessons.run(args.name, out=args.out)
+        lessons.run(args.name, out=args.out, verbose=True)   # a command always prints
     else:
         from . import recipes
         if args.command == "train" and getattr(args, "model", "mlp") == "cnn":

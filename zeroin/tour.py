@@ -1,12 +1,11 @@
 """``zeroin tour``: the chapter end to end, as one self-contained HTML page.
 
-Runs the seven lessons in order, then (when the training modules are there) a short
+Runs the lessons in order, then (when the training modules are there) a short
 training run on real data, and writes ``out/index.html``: every table, number and figure
 on one page, the figures embedded, so it reads offline and can be mailed as one file.
 """
 from __future__ import annotations
 
-import base64
 import html
 import os
 import sys
@@ -34,6 +33,8 @@ font-size:.88em}ul.notes li{margin:.3em 0}
 figure{margin:1em 0 1.6em;text-align:center}figure img{max-width:100%;height:auto;
 border:1px solid #e3e7ef;border-radius:6px}figcaption{color:#55607a;font-size:.92em;
 margin-top:.3em}.meta{color:#6b7488;font-size:.9em}.skip{color:#9a5b00}
+details{margin:-.8em 0 1.2em}summary{cursor:pointer;color:#1f5fbf;font-size:.9em}
+tr.gap td{text-align:center;color:#6b7488;font-style:italic}
 """
 
 
@@ -41,44 +42,8 @@ def _esc(s):
     return html.escape(str(s))
 
 
-def _data_uri(files):
-    """The figure as a data: URI (SVG preferred; PNG if there is no SVG)."""
-    if files.svg and os.path.exists(files.svg):
-        with open(files.svg, "rb") as f:
-            return "data:image/svg+xml;base64," + base64.b64encode(f.read()).decode("ascii")
-    with open(files.png, "rb") as f:
-        return "data:image/png;base64," + base64.b64encode(f.read()).decode("ascii")
-
-
-def _figure_html(key, files):
-    return (f'<figure id="fig-{_esc(key)}"><img src="{_data_uri(files)}" '
-            f'alt="{_esc(files.caption or key)}" data-figure="{_esc(key)}">'
-            f'<figcaption>{_esc(files.caption)}</figcaption></figure>')
-
-
-def _lesson_html(i, r):
-    parts = [f'<section id="{_esc(r.name)}"><h2>{_esc(r.title)}</h2>']
-    if r.intro:
-        parts.append(f'<p class="lead">{_esc(r.intro)}</p>')
-    for t in r.tables:
-        parts.append(t.html())
-    for key, text in r.texts.items():
-        parts.append(f'<pre data-text="{_esc(key)}">{_esc(text.rstrip())}</pre>')
-    if r.notes:
-        parts.append('<ul class="notes">' + "".join(f"<li>{_esc(n)}</li>" for n in r.notes)
-                     + "</ul>")
-    for key, files in r.figures.items():
-        parts.append(_figure_html(key, files))
-    if not r.figures and r.values.get("figures_skipped"):
-        parts.append(f'<p class="skip">Figures skipped: {_esc(r.values["figures_skipped"])}'
-                     f'</p>')
-    parts.append(f'<p class="meta">Run it yourself: <code>zeroin lesson {_esc(r.name)}</code> '
-                 f'or <code>zeroin.lessons.{_esc(r.name.replace("-", "_"))}()</code></p>')
-    parts.append("</section>")
-    return "\n".join(parts)
-
-
 def _training_html(training):
+    from .lessons import figure_html
     parts = ['<section id="training"><h2>Training networks on real data</h2>']
     if training.get("skipped"):
         parts.append(f'<p class="skip">Training run skipped: {_esc(training["skipped"])}</p>')
@@ -95,7 +60,7 @@ def _training_html(training):
         parts.append('<ul class="notes">' + "".join(f"<li>{_esc(n)}</li>"
                                                     for n in tr["notes"]) + "</ul>")
         for key, files in tr["figures"].items():
-            parts.append(_figure_html(key, files))
+            parts.append(figure_html(key, files))
         parts.append(f'<p class="meta">Train it yourself: <code>zeroin train '
                      f'{_esc(tr["dataset"])}</code></p>')
     parts.append("</section>")
@@ -106,7 +71,7 @@ def _page(results, training, elapsed):
     from . import __version__
     toc = "".join(f'<li><a href="#{_esc(r.name)}">{_esc(r.title)}</a></li>' for r in results)
     toc += '<li><a href="#training">Training networks on real data</a></li>'
-    body = "\n".join(_lesson_html(i, r) for i, r in enumerate(results, 1))
+    body = "\n".join(r.html() for r in results)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -117,9 +82,10 @@ def _page(results, training, elapsed):
 <p class="lead">The chapter on backpropagation and gradient descent, reproduced by zeroin:
 Bob zeroing his rifle, the chain rule on z = x * y with x = 2w + b and y = b + 1, which input
 matters more, solving for z = 60, gradient descent on y = (x - 1)^2 + 0.001, the learning
-rate, and the loss of a batch. Every number on this page was computed by zeroin's engine
-when the page was made (derivatives by backpropagation), and every figure was drawn from
-those numbers.</p>
+rate, the loss of a batch, and a convolution kernel sliding over an image. Every number on
+this page was computed by zeroin's engine when the page was made (derivatives by
+backpropagation), and every figure was drawn from those numbers.</p>
+<p>{_esc(_FIGURE_NAMES)}</p>
 <ol class="toc">{toc}</ol>
 {body}
 {_training_html(training)}
@@ -130,90 +96,109 @@ from the network.</p>
 """
 
 
+_FIGURE_NAMES = (
+    "The chapter's figures have short names, and the captions below say which is which: "
+    "target1 and target2 are Bob's target with single shots and with bursts of three; "
+    "flow1 to flow4 are the computational graph of z = x * y, x = 2w + b, y = b + 1, drawn "
+    "four times: flow1 its structure (variables, constants, operations), flow2 the forward "
+    "pass with every node's value, flow3 the backward pass along the two paths from z to b, "
+    "flow4 the one path from z to w, each edge labelled with its local derivative; grad1 "
+    "is gradient descent on the curve y = (x - 1)^2 + 0.001, step by step from both sides "
+    "of the minimum, and grad2 the first step close up: the tangent that sets its "
+    "direction, the step of length eta times the slope, and the chord to the new point. "
+    "Each lesson's figures are also written to its own folder as PNG and SVG.")
+
 _DEMOS = {
-    # dataset: (heading, hidden width, epochs, what it is)
-    "moons": ("Two moons: a boundary no straight line can draw", 16, 40,
+    # dataset: (heading, what it is, the recipe's settings the tour overrides)
+    "moons": ("Two moons: a boundary no straight line can draw",
               "a small multi-layer perceptron learns to separate two interleaved "
-              "half-moons"),
-    "digits": ("Handwritten digits: 8x8 images, ten classes", 32, 20,
+              "half-moons", {"hidden": (16, 16), "epochs": 40}),
+    "digits": ("Handwritten digits: 8x8 images, ten classes",
                "a multi-layer perceptron learns to read 8x8 scans of handwritten digits "
-               "(scikit-learn's bundled copy of the UCI digits)"),
+               "(scikit-learn's bundled copy of the UCI digits)", {}),
 }
 
 
 def train_demo(out="zeroin-out", *, dataset="moons", epochs=None, seed=0, figures=True):
     """A small MLP trained on ``dataset`` (``moons`` or ``digits``); a dict for the page.
 
+    The run is :func:`zeroin.recipes.train_mlp` with the dataset's recipe (for digits the
+    one ``zeroin train digits`` uses), so the page shows what the command line gives.
     Raises ImportError when the training modules (or, for digits, scikit-learn) are
     missing.
     """
     import numpy as np
 
-    import zeroin
-    from zeroin import nn, optim
-    from zeroin.data import load_dataset
-    from zeroin.lessons import Table
-    from zeroin.train import evaluate, predict
+    from zeroin.recipes import recipe_for, train_mlp
+    from zeroin.train import predict
 
-    heading, hidden, default_epochs, what = _DEMOS[dataset]
-    epochs = default_epochs if epochs is None else epochs
+    heading, what, overrides = _DEMOS[dataset]
+    settings = {**recipe_for(dataset), **overrides}
+    if epochs is not None:
+        settings["epochs"] = epochs
     t0 = time.perf_counter()
-    splits = load_dataset(dataset, seed=seed)
-    zeroin.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(splits.in_features, hidden), nn.ReLU(),
-                          nn.Linear(hidden, hidden), nn.ReLU(),
-                          nn.Linear(hidden, splits.out_features))
-    if splits.task == "binary":
-        loss_fn = nn.BCEWithLogitsLoss()
-    elif splits.task == "multiclass":
-        loss_fn = nn.CrossEntropyLoss()
-    else:
+    model, hist, splits, test = train_mlp(
+        dataset, hidden=settings["hidden"], lr=settings["lr"],
+        batch_size=settings["batch_size"], epochs=settings["epochs"],
+        schedule=settings["schedule"], seed=seed)
+    if splits.task not in ("binary", "multiclass"):
         raise ValueError(f"tour: the training demo needs a classification dataset, "
                          f"got {dataset!r} ({splits.task})")
-    lr = 0.01
-    opt = optim.Adam(model.parameters(), lr=lr)
-    hist = zeroin.fit(model, loss_fn, opt, splits.train, splits.val, epochs=epochs,
-                      batch_size=32, metrics=["accuracy"], verbose=0, seed=seed)
-    test = evaluate(model, loss_fn, splits.test, metrics=["accuracy"])
     seconds = time.perf_counter() - t0
-    h = hist.history
-    every = max(1, len(hist.epoch) // 10)
-    rows = [[e, h["loss"][i], h["accuracy"][i], h["val_loss"][i], h["val_accuracy"][i]]
-            for i, e in enumerate(hist.epoch) if i % every == 0 or i == len(hist.epoch) - 1]
-    table = Table(f"Training {dataset}, every {every} epoch{'s' if every > 1 else ''}",
-                  ["epoch", "loss", "accuracy", "val loss", "val accuracy"], rows,
-                  ["d", ".4f", ".3f", ".4f", ".3f"])
-    n_params = int(sum(p.data.size for p in model.parameters()))
-    arch = f"MLP {splits.in_features}-{hidden}-{hidden}-{splits.out_features}"
-    summary = Table(f"Result on {dataset}",
-                    ["dataset", "train / val / test", "model", "parameters", "optimizer",
-                     "epochs", "test loss", "test accuracy", "seconds"],
-                    [[dataset, f"{len(splits.train)} / {len(splits.val)} / {len(splits.test)}",
-                      arch, n_params, f"Adam lr={lr:g}", hist.epochs_run, test["loss"],
-                      test["accuracy"], seconds]],
-                    ["", "", "", "d", "", "d", ".4f", ".3f", ".1f"])
-    notes = [f"Test accuracy {test['accuracy']:.3f} on {len(splits.test)} held-out "
-             f"{'images' if dataset == 'digits' else 'points'} after {hist.epochs_run} "
-             f"epochs ({seconds:.1f} s): the lessons' loop, forward, loss, backward, a step "
-             f"against the gradient, repeated."]
-    if hist.stopped_reason not in (None, "epochs") and hist.message:
-        notes.append(hist.message)
-    result = {"dataset": dataset, "heading": heading,
-              "intro": (f"The lessons' loop at work: {what}, trained with mini-batches of 32 "
-                        f"and Adam. The gradients of all {n_params} weights come from the "
-                        f"same backward pass as in the lessons."),
-              "table": table, "summary": summary, "notes": notes, "figures": {},
-              "test_accuracy": float(test["accuracy"]), "test_loss": float(test["loss"]),
-              "epochs": hist.epochs_run, "history": h, "seconds": seconds}
+    result = _demo_result(dataset, heading, what, settings, model, hist, splits, test,
+                          seconds)
     if figures and F.available():
         result["figures"][f"training_{dataset}"] = _draw_training(
             out, hist, splits, model, predict, test, np, dataset)
     return result
 
 
+def _demo_result(dataset, heading, what, settings, model, hist, splits, test, seconds):
+    """The tables and notes of one training run, for the page."""
+    from zeroin.lessons import Table
+
+    h = hist.history
+    every = max(1, len(hist.epoch) // 10)
+    rows = [[e, h["loss"][i], h["accuracy"][i], h["val_loss"][i], h["val_accuracy"][i]]
+            for i, e in enumerate(hist.epoch) if i % every == 0 or i == len(hist.epoch) - 1]
+    table = Table(f"Training {dataset}, every {every} epoch{'s' if every > 1 else ''}",
+                  ["epoch", "loss", "accuracy", "val loss", "val accuracy"], rows,
+                  ["d", ".4f", ".4f", ".4f", ".4f"])
+    n_params = int(sum(p.numel() for p in model.parameters()))
+    sizes = [splits.in_features, *settings["hidden"], splits.out_features]
+    arch = "MLP " + "-".join(str(n) for n in sizes)
+    sched = "" if settings["schedule"] == "none" else f", {settings['schedule']} schedule"
+    opt = f"Adam lr={settings['lr']:g}{sched}"
+    n_train = f"{len(splits.train)}" + (" (with shifted copies)"
+                                         if splits.info.get("augment", "none") != "none"
+                                         else "")
+    summary = Table(f"Result on {dataset}",
+                    ["dataset", "train / val / test", "model", "parameters", "optimizer",
+                     "epochs", "test loss", "test accuracy", "seconds"],
+                    [[dataset, f"{n_train} / {len(splits.val)} / {len(splits.test)}",
+                      arch, n_params, opt, hist.epochs_run, test["loss"],
+                      test["accuracy"], seconds]],
+                    ["", "", "", "d", "", "d", ".4f", ".4f", ".4f"])
+    notes = [f"Test accuracy {test['accuracy']:.3f} on {len(splits.test)} held-out "
+             f"{'images' if dataset == 'digits' else 'points'} after {hist.epochs_run} "
+             f"epochs ({seconds:.1f} s): the lessons' loop, forward, loss, backward, a step "
+             f"against the gradient, repeated."]
+    if hist.stopped_reason not in (None, "epochs") and hist.message:
+        notes.append(hist.message)
+    same = (f" It is the recipe of 'zeroin train {dataset}'."
+            if dataset == "digits" else "")
+    return {"dataset": dataset, "heading": heading,
+            "intro": (f"The lessons' loop at work: {what}, trained with mini-batches of "
+                      f"{settings['batch_size']} and {opt}. The gradients of all {n_params} "
+                      f"weights come from the same backward pass as in the lessons.{same}"),
+            "table": table, "summary": summary, "notes": notes, "figures": {},
+            "test_accuracy": float(test["accuracy"]), "test_loss": float(test["loss"]),
+            "epochs": hist.epochs_run, "history": h, "seconds": seconds}
+
+
 def _draw_training(out, hist, splits, model, predict, test, np, dataset):
     with F.style():
-        fig, (ax, ax2) = F.subplots(1, 2, figsize=(12.5, 5.2))
+        fig, (ax, ax2) = F.subplots(1, 2, figsize=(12.5, 5.8))
         from .viz.curves import plot_history
         h = hist.history
         plot_history(ax, hist, ["loss", "val_loss"], best=False, legend=False, grid=False,
@@ -224,9 +209,6 @@ def _draw_training(out, hist, splits, model, predict, test, np, dataset):
         axb.set_ylim(min(0.5, min(h["val_accuracy"])), 1.01)
         axb.grid(False)
         axb.spines["right"].set_visible(True)
-        lines = ax.get_legend_handles_labels()
-        lines2 = axb.get_legend_handles_labels()
-        ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="center right")
         ax.set_title("Learning curves")
         Xt, yt = _arrays(splits.test)
         if splits.in_features == 2:
@@ -237,6 +219,7 @@ def _draw_training(out, hist, splits, model, predict, test, np, dataset):
             _digit_grid(fig, ax2, splits, model, predict, Xt, yt, np,
                         f"Test images and predictions (accuracy {test['accuracy']:.3f})")
             caption = "held-out test images with the predicted digit (red: wrong)"
+        F.legend_below(fig, (ax, axb, ax2), ncol=5)
         return F.save(fig, out, f"training_{dataset}",
                       f"{dataset}: loss and validation accuracy per epoch (left); {caption} "
                       f"(right).")
@@ -256,7 +239,6 @@ def _boundary(ax2, splits, model, predict, Xt, yt, np):
         m = labels == cls
         ax2.plot(Xt[m, 0], Xt[m, 1], "o", color=color, ms=5, mec="white", mew=0.5,
                  label=f"class {cls} (test)")
-    ax2.legend(loc="upper right")
     ax2.grid(False)
 
 
@@ -303,8 +285,9 @@ def _count(n, word):
 def run_tour(out="zeroin-out", train=True, *, verbose=True):
     """Run every lesson, then a short training run; write ``out/index.html``.
 
-    Returns the path of the page. Each lesson's figures (PNG and SVG) stay in ``out``
-    too. ``train=False`` skips the training run (``zeroin tour --no-train``).
+    Returns the path of the page. Each lesson's figures (PNG and SVG) are also written
+    to the lesson's own folder, ``out/<lesson>/`` (the training runs' to
+    ``out/train-<dataset>/``). ``train=False`` skips the training run (``zeroin tour --no-train``).
     """
     from . import lessons
 
@@ -316,16 +299,17 @@ def run_tour(out="zeroin-out", train=True, *, verbose=True):
     results = []
     for i, (name, fn) in enumerate(lessons.LESSONS.items(), 1):
         t = time.perf_counter()
-        r = fn(out=out, verbose=False)
+        r = fn(out=os.path.join(out, name), verbose=False)
         results.append(r)
-        say(f"  {i}. {name:<14} {_count(len(r.tables), 'table')}, {_count(len(r.figures), 'figure')} "
-            f"({time.perf_counter() - t:.1f} s)  {_headline(r)}", flush=True)
+        say(f"  {i}. {name:<14} {_count(len(r.tables), 'table')}, "
+            f"{_count(len(r.figures), 'figure')} ({time.perf_counter() - t:.1f} s)  "
+            f"{_headline(r)}", flush=True)
     if train:
         training = {"runs": []}
         for k, dataset in enumerate(_DEMOS, len(results) + 1):
             t = time.perf_counter()
             try:
-                tr = train_demo(out, dataset=dataset)
+                tr = train_demo(os.path.join(out, f"train-{dataset}"), dataset=dataset)
                 say(f"  {k}. train {dataset:<8} test accuracy {tr['test_accuracy']:.3f} "
                     f"after {tr['epochs']} epochs ({time.perf_counter() - t:.1f} s)",
                     flush=True)
@@ -361,12 +345,15 @@ def _headline(r):
         return (f"x+{v['nudge']:g}: z = {v['z_x_nudged']:g}; "
                 f"y+{v['nudge']:g}: z = {v['z_y_nudged']:g}")
     if r.name == "solve":
-        return (f"b = {v['final_b']:.6f} in {v['b_fixed_updates']} updates "
+        return (f"b = {v['final_b']:.6g} in {v['b_fixed_updates']} updates "
                 f"(backprop each step: {v['b_exact_updates']})")
     if r.name == "descent":
-        return f"x = {v['x_final']:.6f} after {v['steps']} steps"
+        return f"x = {v['x_final']:.6g} after {v['steps']} steps"
     if r.name == "learning-rate":
         return ", ".join(f"{e:g}: {k}" for e, k in v["kinds"].items())
     if r.name == "loss":
         return f"MSE {v['mse']:.3f}, gradient noise /{v['spread_one'] / v['spread_mse']:.2f}"
+    if r.name == "convolution":
+        return (f"autograd = formulas (max diff {max(v['max_diff_w'], v['max_diff_x']):.1g}); "
+                f"digits CNN {v['cnn_test_accuracy']:.1%}")
     return ""

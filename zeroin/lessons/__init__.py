@@ -1,8 +1,13 @@
 """The chapter, runnable: eight lessons on backpropagation and gradient descent.
 
-Each lesson prints its tables, writes its figures (PNG and SVG) into ``out`` and returns a
-:class:`LessonResult` holding every number it printed and the figure paths. Every number is
-computed live by the engine; derivatives come from ``backward``/``zeroin.grad``.
+Each lesson returns a :class:`LessonResult` holding its tables, every number it printed and
+its figures (PNG and SVG). Every number is computed live by the engine; derivatives come
+from ``backward``/``zeroin.grad``.
+
+Defaults suit a notebook and a script alike: ``out=None`` writes no files (the figures stay
+in memory, shown inline by the result's HTML; ``result.save(DIR)`` writes them later), and
+``verbose=None`` prints the lesson's text except inside a Jupyter kernel, where the result
+shows itself as HTML. ``zeroin lesson NAME --out DIR`` and ``zeroin tour`` write files.
 
 >>> import zeroin
 >>> r = zeroin.lessons.solve(out="zeroin-out")          # doctest: +SKIP
@@ -13,14 +18,15 @@ From the command line: ``zeroin lesson NAME [--out DIR]`` and ``zeroin lesson --
 """
 from __future__ import annotations
 
-from ._common import LessonResult, Table
+from ._common import LessonResult, Table, figure_html, in_notebook
 from ._convolution import convolution
 from ._descent import descent, learning_rate
 from ._graph import chain_rule, sensitivity, solve
 from ._shooting import loss, shooting
 
 __all__ = ["LESSONS", "run", "LessonResult", "Table", "shooting", "chain_rule",
-           "sensitivity", "solve", "descent", "learning_rate", "loss", "convolution"]
+           "sensitivity", "solve", "descent", "learning_rate", "loss", "convolution",
+           "figure_html", "in_notebook"]
 
 LESSONS = {
     "shooting": shooting,
@@ -34,8 +40,10 @@ LESSONS = {
 }
 
 
-def run(name, out="zeroin-out", **kwargs):
-    """Run the lesson called ``name`` (``chain-rule`` or ``chain_rule``); return its result."""
+def run(name, out=None, **kwargs):
+    """Run the lesson called ``name`` (``chain-rule`` or ``chain_rule``); return its result.
+
+    ``out``: folder for the figures (``None``: keep them in memory)."""
     key = str(name).strip().lower().replace("_", "-")
     if key not in LESSONS:
         import difflib

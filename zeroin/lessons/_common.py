@@ -1,8 +1,11 @@
 """What every lesson returns: its tables, sentences, figures and every number it printed."""
 from __future__ import annotations
 
+import base64
 import html
 import math
+import os
+import sys
 from dataclasses import dataclass, field
 
 from ..viz import figures as _figures
@@ -50,7 +53,9 @@ class Table:
         out += [line(r) for r in cells]
         return "\n".join(out)
 
-    def html(self):
+    def html(self, max_rows=12):
+        """The table as HTML; one longer than ``max_rows`` shows its first and last rows
+        and keeps every row in a "show all" ``<details>`` below."""
         e = html.escape
         num = [bool(self.rows) and all(_is_number(r[j]) for r in self.rows)
                for j in range(len(self.columns))]
@@ -62,8 +67,18 @@ class Table:
                 f'<td class="{"num" if _is_number(v) else "txt"}">{e(self.cell(i, j))}</td>'
                 for j, v in enumerate(row))
             body.append(f"<tr>{tds}</tr>")
-        return (f'<table><caption>{e(self.title)}</caption><thead><tr>{head}</tr></thead>'
-                f'<tbody>{"".join(body)}</tbody></table>')
+
+        def table(rows, caption):
+            return (f'<table><caption>{caption}</caption><thead><tr>{head}</tr></thead>'
+                    f'<tbody>{"".join(rows)}</tbody></table>')
+        if len(body) <= max_rows:
+            return table(body, e(self.title))
+        first, last = body[:max_rows - 3], body[-2:]
+        gap = (f'<tr class="gap"><td colspan="{len(self.columns)}">... '
+               f'{len(body) - len(first) - len(last)} more rows ...</td></tr>')
+        return (f'<div class="long-table">{table(first + [gap] + last, e(self.title))}'
+                f'<details><summary>Show all {len(body)} rows</summary>'
+                f'{table(body, e(self.title) + " (all rows)")}</details></div>')
 
 
 def _is_number(v):
@@ -79,6 +94,17 @@ def fmt(value, spec=""):
             return str(value)
         return format(value, spec)
     return str(value)
+
+
+_NOTEBOOK_CSS = (
+    ".zeroin-lesson table{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em}"
+    ".zeroin-lesson caption{text-align:left;font-weight:600;padding:4px 0}"
+    ".zeroin-lesson th,.zeroin-lesson td{padding:2px 9px;border-bottom:1px solid #e3e7ef}"
+    ".zeroin-lesson td.num,.zeroin-lesson th.num{text-align:right;"
+    "font-variant-numeric:tabular-nums}.zeroin-lesson td.txt,.zeroin-lesson th.txt"
+    "{text-align:left}.zeroin-lesson figure{margin:1em 0;text-align:center}"
+    ".zeroin-lesson figcaption{color:#55607a;font-size:.9em}"
+    ".zeroin-lesson tr.gap td{text-align:center;font-style:italic;color:#6b7488}")
 
 
 @dataclass
@@ -133,9 +159,49 @@ class LessonResult:
                 f"{len(self.figures)} figures, values {sorted(self.values)})")
 
     def _repr_html_(self):
-        """Tables, explanations, notes and figures inline in Jupyter."""
-        from ..tour import _lesson_html
-        return _lesson_html(0, self)
+        """Tables, explanations, notes and figures inline in Jupyter (with a little style
+        of its own, so that numbers line up in any notebook front end)."""
+        return f'<div class="zeroin-lesson"><style>{_NOTEBOOK_CSS}</style>{self.html()}</div>'
+
+    def html(self):
+        """The lesson as one self-contained HTML ``<section>``: tables, explanations,
+        notes and the figures embedded as data URIs (as on the tour page)."""
+        e = html.escape
+        parts = [f'<section id="{e(self.name)}"><h2>{e(self.title)}</h2>']
+        if self.intro:
+            parts.append(f'<p class="lead">{e(self.intro)}</p>')
+        parts += [t.html() for t in self.tables]
+        parts += [f'<pre data-text="{e(key)}">{e(text.rstrip())}</pre>'
+                  for key, text in self.texts.items()]
+        if self.notes:
+            parts.append('<ul class="notes">' + "".join(f"<li>{e(n)}</li>"
+                                                        for n in self.notes) + "</ul>")
+        parts += [figure_html(key, files) for key, files in self.figures.items()]
+        if not self.figures and self.values.get("figures_skipped"):
+            parts.append(f'<p class="skip">Figures skipped: '
+                         f'{e(self.values["figures_skipped"])}</p>')
+        parts.append(f'<p class="meta">Run it yourself: <code>zeroin lesson {e(self.name)}'
+                     f'</code> or <code>zeroin.lessons.{e(self.name.replace("-", "_"))}()'
+                     f'</code></p>')
+        parts.append("</section>")
+        return "\n".join(parts)
+
+    def save(self, out):
+        """Write every figure into the folder ``out`` as PNG and SVG (the lesson keeps
+        them in memory when run with ``out=None``); returns the paths written."""
+        written = []
+        for key, f in self.figures.items():
+            stem = os.path.splitext(os.path.basename(f.svg or f.png or key))[0]
+            for ext in ("png", "svg"):
+                data = f.data(ext)
+                if data is None:
+                    continue
+                path = os.path.join(out, f"{stem}.{ext}")
+                os.makedirs(out, exist_ok=True)
+                _figures.write_bytes(path, data)
+                setattr(f, ext, path)
+                written.append(path)
+        return written
 
     def text(self):
         """Everything the lesson prints."""
@@ -150,13 +216,47 @@ class LessonResult:
         parts += [f"* {n}" for n in self.notes]
         if self.figures:
             parts += ["", "Figures:"]
-            parts += [f"  {f.png}  (+ .svg)  {f.caption}" for f in self.figures.values()]
+            parts += [f"  {_where(key, f)}  {f.caption}" for key, f in self.figures.items()]
         elif self.values.get("figures_skipped"):
             parts += ["", f"Figures skipped: {self.values['figures_skipped']}"]
         return "\n".join(parts).rstrip() + "\n"
 
 
+def figure_html(key, files):
+    """One figure as an HTML ``<figure>`` with the image embedded (SVG preferred)."""
+    e = html.escape
+    return (f'<figure id="fig-{e(key)}"><img src="{_data_uri(files)}" '
+            f'alt="{e(files.caption or key)}" data-figure="{e(key)}" '
+            f'style="max-width:100%;height:auto">'
+            f'<figcaption>{e(files.caption)}</figcaption></figure>')
+
+
+def _data_uri(files):
+    """The figure as a data: URI (SVG preferred; PNG if there is no SVG)."""
+    for kind, mime in (("svg", "image/svg+xml"), ("png", "image/png")):
+        data = files.data(kind)
+        if data is not None:
+            return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+    raise ValueError(f"figure {files.caption!r}: no PNG or SVG, in memory or on disk")
+
+
+def _where(key, f):
+    if f.png and f.svg:
+        return f"{f.png}  (+ .svg)"
+    return f.png or f.svg or f"{key} (in memory; result.save(DIR) writes PNG and SVG)"
+
+
+def in_notebook():
+    """True inside a Jupyter (IPython) kernel, where a result shows itself as HTML."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell is not None and hasattr(shell, "kernel")
+
+
 def finish(result, verbose):
+    """Print the lesson's text when asked; ``verbose=None``: unless in a notebook."""
+    if verbose is None:
+        verbose = not in_notebook()
     if verbose:
         print(result.text(), end="", flush=True)
     return result

@@ -41,7 +41,7 @@ def correlate(x, k):
     return out
 
 
-def convolution(out="zeroin-out", *, verbose=True, figures=True, train_epochs=4):
+def convolution(out=None, *, verbose=None, figures=True, train_epochs=4):
     """A 3x3 kernel sliding over a 5x5 image; its gradients by the chain rule; a digits CNN."""
     res = LessonResult(
         "convolution", "Lesson 8 - convolution: a kernel sliding over an image",

@@ -43,7 +43,7 @@ def gradient_descent(x0, eta, tol=TOL, max_steps=1000, blowup=1e6):
 
 # --- lesson 5 ----------------------------------------------------------------------------
 
-def descent(out="zeroin-out", *, eta=ETA, x0=X0, x0_right=X0_RIGHT, tol=TOL, verbose=True,
+def descent(out=None, *, eta=ETA, x0=X0, x0_right=X0_RIGHT, tol=TOL, verbose=None,
             figures=True):
     """Gradient descent on y = (x-1)^2 + 0.001 with eta = 0.1 from both sides of the minimum."""
     res = LessonResult(
@@ -76,7 +76,7 @@ def descent(out="zeroin-out", *, eta=ETA, x0=X0, x0_right=X0_RIGHT, tol=TOL, ver
     res.tables.append(Table(
         "The gradient's sign decides the direction", ["point", "x", "dy/dx",
                                                       "step -eta * dy/dx", "so"],
-        sign_rows, ["", "g", ".6g", ".6g", ""]))
+        sign_rows, ["", ".6g", ".6g", ".6g", ""]))
     y0, g0 = value_and_grad(x0)
     x1 = x0 - eta * g0
     tangent_y1 = y0 + g0 * (x1 - x0)
@@ -96,9 +96,9 @@ def descent(out="zeroin-out", *, eta=ETA, x0=X0, x0_right=X0_RIGHT, tol=TOL, ver
         contraction=c)
     res.notes += [
         f"From the left: x = {', '.join(format(v, '.6g') for v in res.xs[:5])}, ... reaches "
-        f"{res.x_final:.6f} after {res.steps} steps; from the right: "
+        f"{res.x_final:.6g} after {res.steps} steps; from the right: "
         f"{', '.join(format(v, '.6g') for v in res.xs_right[:5])}, ... reaches "
-        f"{res.x_final_right:.6f} after {res.steps_right} steps.",
+        f"{res.x_final_right:.6g} after {res.steps_right} steps.",
         f"Each step multiplies the distance to the minimum by 1 - 2 * eta = {c:g}: "
         f"x_n = 1 - {c:g}^n * {1 - x0:g}.",
         f"At B (x = 0.1) the gradient is {res.grad_B:g} < 0 and x moves right; at F (x = 1.5) "
@@ -122,23 +122,27 @@ def _draw_grad1(out, res):
         xs = np.linspace(-0.1, 2.1, 300)
         ax.plot(xs, f(xs), color=F.COLORS["curve"], label="y = (x - 1)^2 + 0.001")
         show = 8
-        for key, color, label in (("xs", F.COLORS["left"], f"from x0 = {res.x0:g}"),
-                                  ("xs_right", F.COLORS["right"],
-                                   f"from x0 = {res.x0_right:g}")):
+        # Step numbers go below and outside the curve (left: down-left, right: down-right),
+        # where nothing else is drawn.
+        for key, color, label, side in (
+                ("xs", F.COLORS["left"], f"from x0 = {res.x0:g}", -1),
+                ("xs_right", F.COLORS["right"], f"from x0 = {res.x0_right:g}", 1)):
             px = np.array(res.values[key][:show])
             ax.plot(px, f(px), "o-", color=color, lw=1.5, ms=7, label=label, zorder=3)
             for i, (a, b) in enumerate(zip(px, f(px))):
                 if i < 5:
                     ax.annotate(str(i), (a, b), textcoords="offset points",
-                                xytext=(0, 9), ha="center", fontsize=10, color=color)
+                                xytext=(9 * side, -11), ha="center", va="center",
+                                fontsize=10, color=color)
         ax.axvline(1, color=F.COLORS["muted"], ls=":", lw=1)
         ax.set_xlabel("x")
         ax.set_ylabel("y")
         ax.set_title(f"Gradient descent, eta = {res.eta:g}: both sides go down to x = 1")
         ax.legend(loc="upper center")
         return F.save(fig, out, "descent_grad1",
-                      f"The first {show} points from each side (the chapter's grad1); the "
-                      f"lines between them are chords.")
+                      f"The chapter's grad1: the first {show} points of gradient descent "
+                      f"from each side of the minimum, numbered by step; the lines between "
+                      f"them are chords.")
 
 
 def _draw_grad2(out, res):
@@ -161,7 +165,8 @@ def _draw_grad2(out, res):
                 label=f"at x1 the curve is {y1 - res.tangent_y1:.4g} above the tangent")
         ax.plot([x0], [y0], "o", color="black", ms=8, zorder=4)
         ax.plot([x1], [y1], "o", color=F.COLORS["error"], ms=8, zorder=4)
-        ax.annotate("A", (x0, y0), textcoords="offset points", xytext=(-14, 4), fontsize=13)
+        ax.annotate("A", (x0, y0), textcoords="offset points", xytext=(-12, -14), fontsize=13,
+                    ha="center", va="center")
         ax.annotate(f"x1 = {x1:g}", (x1, y1), textcoords="offset points", xytext=(8, 4),
                     fontsize=11)
         ax.set_xlim(x0 - 0.12, x1 + 0.15)
@@ -171,8 +176,9 @@ def _draw_grad2(out, res):
         ax.set_title("The first step: tangent, step and chord")
         ax.legend(loc="upper right", fontsize=9)
         return F.save(fig, out, "descent_grad2",
-                      "The tangent fixes the direction, eta the length; the chord (red) "
-                      "only joins the points (the chapter's grad2).")
+                      "The chapter's grad2, the first step close up: the tangent at A fixes "
+                      "the direction, eta times its slope the length; the chord (red) only "
+                      "joins the two points.")
 
 
 # --- lesson 6 ----------------------------------------------------------------------------
@@ -201,8 +207,8 @@ def _verdict(rows, tol, max_steps):
     return "too slow", ratio, f"not converged after {max_steps} steps (too small a step)"
 
 
-def learning_rate(out="zeroin-out", *, etas=ETAS, x0=X0, tol=TOL, max_steps=MAX_STEPS,
-                  verbose=True, figures=True):
+def learning_rate(out=None, *, etas=ETAS, x0=X0, tol=TOL, max_steps=MAX_STEPS,
+                  verbose=None, figures=True):
     """The same descent for several learning rates: slow, fast, oscillating, diverging."""
     res = LessonResult(
         "learning-rate", "Lesson 6 - learning-rate: how big a step?",
@@ -224,7 +230,7 @@ def learning_rate(out="zeroin-out", *, etas=ETAS, x0=X0, tol=TOL, max_steps=MAX_
     res.tables.append(Table(
         "Learning rates compared",
         ["eta", "gradient ratio per step", "steps to converge", "last x", "last |dy/dx|",
-         "what happens"], rows, ["g", ".6g", "", ".6g", ".3g", ""]))
+         "what happens"], rows, [".6g", ".6g", "", ".6g", ".6g", ""]))
     res.values.update(etas=list(etas), x0=x0, tol=tol, max_steps=max_steps,
                       steps={e: r["steps"] for e, r in runs.items()},
                       ratios={e: r["ratio"] for e, r in runs.items()},
@@ -259,7 +265,7 @@ def learning_rate(out="zeroin-out", *, etas=ETAS, x0=X0, tol=TOL, max_steps=MAX_
 def _draw_lr(out, res, runs):
     from ..viz import figures as F
     with F.style():
-        fig, (ax, ax2) = F.subplots(1, 2, figsize=(13, 5.2))
+        fig, (ax, ax2) = F.subplots(1, 2, figsize=(13, 5.8))
         for i, (eta, r) in enumerate(runs.items()):
             color = F.COLORS["series"][i % len(F.COLORS["series"])]
             xs = [row[1] for row in r["rows"]]
@@ -267,18 +273,18 @@ def _draw_lr(out, res, runs):
             n = min(len(xs), 16)
             ax.plot(range(n), xs[:n], "o-", color=color, ms=4, lw=1.5,
                     label=f"eta = {eta:g} ({r['kind']})")
-            ax2.semilogy(range(len(gs)), gs, "-", color=color, lw=1.8, label=f"eta = {eta:g}")
+            ax2.semilogy(range(len(gs)), gs, "-", color=color, lw=1.8,
+                         label=f"eta = {eta:g} ({r['kind']})")
         ax.axhline(1, color=F.COLORS["muted"], ls=":", lw=1)
         ax.set_ylim(-1.5, 4.8)
         ax.set_xlabel("step")
         ax.set_ylabel("x")
         ax.set_title("x per step (minimum at x = 1)")
-        ax.legend(fontsize=9, loc="upper left", ncol=2)
         ax2.axhline(res.tol, color=F.COLORS["muted"], ls=":", label=f"tolerance {res.tol:g}")
         ax2.set_xlabel("step")
         ax2.set_ylabel("|dy/dx|")
         ax2.set_title("|gradient| per step")
-        ax2.legend(fontsize=9, loc="lower right", bbox_to_anchor=(1.0, 0.1), ncol=2)
+        F.legend_below(fig, (ax, ax2), ncol=4)
         return F.save(fig, out, "learning_rate",
                       "Learning rates compared: " + "; ".join(
                           f"eta = {e:g}: {r['kind']}" for e, r in runs.items()) + ".")

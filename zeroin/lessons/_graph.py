@@ -44,7 +44,7 @@ def _grads(w, b):
 
 # --- lesson 2 ----------------------------------------------------------------------------
 
-def chain_rule(out="zeroin-out", *, verbose=True, figures=True):
+def chain_rule(out=None, *, verbose=None, figures=True):
     """z = x*y, x = 2w + b, y = b + 1: forward values, and dz/db, dz/dw by the chain rule."""
     w, b, x, y, z = seed_graph()
     res = LessonResult(
@@ -58,7 +58,7 @@ def chain_rule(out="zeroin-out", *, verbose=True, figures=True):
         ["node", "formula", "value"],
         [["w", "variable", w.item()], ["b", "variable", b.item()],
          ["x", "2 * w + b", x.item()], ["y", "b + 1", y.item()], ["z", "x * y", z.item()]],
-        ["", "", "g"]))
+        ["", "", ".6g"]))
     # Local derivatives, each from the engine on its own small piece of the graph.
     dz_dx, dz_dy = (g.item() for g in zeroin.grad(z, [x, y], retain_graph=True))
     dx_dw, dx_db = (g.item() for g in zeroin.grad(x, [w, b], retain_graph=True))
@@ -69,12 +69,12 @@ def chain_rule(out="zeroin-out", *, verbose=True, figures=True):
         ["derivative", "rule", "value"],
         [["dz/dx", "d(x*y)/dx = y", dz_dx], ["dz/dy", "d(x*y)/dy = x", dz_dy],
          ["dx/dw", "d(2w + b)/dw = 2", dx_dw], ["dx/db", "d(2w + b)/db = 1", dx_db],
-         ["dy/db", "d(b + 1)/db = 1", dy_db]], ["", "", "g"]))
+         ["dy/db", "d(b + 1)/db = 1", dy_db]], ["", "", ".6g"]))
     res.tables.append(Table(
         "Gradients of z (backprop: sum over paths of products of local derivatives)",
         ["input", "paths", "sum", "dz/d(input)"],
         [["b", "z<-x<-b, z<-y<-b", f"{dz_dx:g} * {dx_db:g} + {dz_dy:g} * {dy_db:g}", dz_db],
-         ["w", "z<-x<-w", f"{dz_dx:g} * {dx_dw:g}", dz_dw]], ["", "", "", "g"]))
+         ["w", "z<-x<-w", f"{dz_dx:g} * {dx_dw:g}", dz_dw]], ["", "", "", ".6g"]))
     res.values.update(w=w.item(), b=b.item(), x=x.item(), y=y.item(), z=z.item(),
                       dz_dx=dz_dx, dz_dy=dz_dy, dx_dw=dx_dw, dx_db=dx_db, dy_db=dy_db,
                       dz_dw=dz_dw, dz_db=dz_db)
@@ -116,20 +116,22 @@ def _draw_graphs(draw, out, z, w, b, v):
     import os
 
     from ..viz import figures as F
-    os.makedirs(out, exist_ok=True)
     g = lambda k: format(v[k], "g")  # noqa: E731
     specs = [
         ("structure", dict(wrt=None, grads=False, values=False),
-         "Structure: variables w and b, constants, ops, results x, y, z (the chapter's flow1)."),
+         "The chapter's flow1, the graph's structure: variables w and b, constants, "
+         "operations, results x, y, z."),
         ("values", dict(wrt=None, grads=False, values=True),
          f"Forward values at w = {g('w')}, b = {g('b')}: x = {g('x')}, y = {g('y')}, "
-         f"z = {g('z')} (the chapter's flow2)."),
+         f"z = {g('z')} (the chapter's flow2: "
+         f"the forward pass)."),
         ("paths_b", dict(wrt=b, grads=True, values=True),
          f"Paths from z to b with local derivatives: dz/db = {g('dz_dx')}*{g('dx_db')} + "
-         f"{g('dz_dy')}*{g('dy_db')} = {g('dz_db')} (flow3)."),
+         f"{g('dz_dy')}*{g('dy_db')} = {g('dz_db')} "
+         f"(the chapter's flow3: backward to b)."),
         ("paths_w", dict(wrt=w, grads=True, values=True),
          f"Paths from z to w with local derivatives: dz/dw = {g('dz_dx')}*{g('dx_dw')} = "
-         f"{g('dz_dw')} (flow4)."),
+         f"{g('dz_dw')} (the chapter's flow4: backward to w)."),
     ]
     titles = {"structure": "The graph z = x * y, x = 2w + b, y = b + 1",
               "values": f"Forward pass at w = {g('w')}, b = {g('b')}",
@@ -138,20 +140,23 @@ def _draw_graphs(draw, out, z, w, b, v):
     files = {}
     for stem, kw, caption in specs:
         d = draw(z, title=titles[stem], **kw)
-        svg = os.path.join(out, f"chain_rule_{stem}.svg")
-        png = os.path.join(out, f"chain_rule_{stem}.png")
-        d.save(svg)
-        if F.available():
-            d.save(png)
-        else:
-            png = ""
-        files[f"chain_rule_{stem}"] = F.FigureFiles(png, svg, caption)
+        name = f"chain_rule_{stem}"
+        if out is None:      # in memory: the SVG now, a PNG when saved
+            files[name] = F.FigureFiles(None, None, caption, svg_data=d.svg().encode(),
+                                        figure=d if F.available() else None)
+            continue
+        data = {"svg": d.svg().encode("utf-8"), "png": d.png() if F.available() else None}
+        os.makedirs(out, exist_ok=True)
+        paths = {ext: F.write_bytes(os.path.join(out, f"{name}.{ext}"), b)
+                 for ext, b in data.items() if b is not None}
+        files[name] = F.FigureFiles(paths.get("png"), paths["svg"], caption, data["png"],
+                                    data["svg"])
     return files
 
 
 # --- lesson 3 ----------------------------------------------------------------------------
 
-def sensitivity(out="zeroin-out", *, nudge=NUDGE, verbose=True, figures=True):
+def sensitivity(out=None, *, nudge=NUDGE, verbose=None, figures=True):
     """Which input matters more? Nudge x and y by 0.1 and compare with dz/dx and dz/dy."""
     _, _, x0, y0, z0 = seed_graph()
     res = LessonResult(
@@ -180,7 +185,8 @@ def sensitivity(out="zeroin-out", *, nudge=NUDGE, verbose=True, figures=True):
         f"Nudging one input by {nudge:g} (the others fixed)",
         ["input", "value", "nudge", "z after", "change of z", "dz/d(input)",
          f"gradient * {nudge:g}", "difference"], rows,
-        ["", "g", "", ".6g", ".6g", "g", ".6g", ".2g"]))
+        ["", ".6g", "", ".6g", ".6g", ".6g", ".6g", ".6g"]))
+    res.values.update(x=x0.item(), y=y0.item(), w=W0, b=B0)
     res.values.update(z=z0v, z_x_nudged=zx, z_y_nudged=zy, z_w_nudged=zw, z_b_nudged=zb,
                       dz_dx=gx, dz_dy=gy, dz_dw=gw, dz_db=gb, nudge=nudge,
                       b_second_order=zb - z0v - gb * nudge)
@@ -201,27 +207,34 @@ def sensitivity(out="zeroin-out", *, nudge=NUDGE, verbose=True, figures=True):
 
 def _draw_sensitivity(out, res):
     from ..viz import figures as F
+    names = ["x", "y", "w", "b"]
+    values = [res.x, res.y, res.w, res.b]
+    new_z = [res.z_x_nudged, res.z_y_nudged, res.z_w_nudged, res.z_b_nudged]
+    grads = [res.dz_dx, res.dz_dy, res.dz_dw, res.dz_db]
+    dz = [zn - res.z for zn in new_z]
+    pred = [g * res.nudge for g in grads]
     with F.style():
-        fig, ax = F.subplots(figsize=(8, 4.8))
-        names = ["x", "y", "w", "b"]
-        dz = [res.z_x_nudged - res.z, res.z_y_nudged - res.z, res.z_w_nudged - res.z,
-              res.z_b_nudged - res.z]
-        pred = [res.dz_dx * res.nudge, res.dz_dy * res.nudge, res.dz_dw * res.nudge,
-                res.dz_db * res.nudge]
+        fig, ax = F.subplots(figsize=(8.5, 5.4))
         i = np.arange(4)
-        ax.bar(i - 0.2, dz, 0.4, color=F.COLORS["left"], label=f"z(input + {res.nudge:g}) - z")
+        ax.bar(i - 0.2, dz, 0.4, color=F.COLORS["left"],
+               label=f"measured: z(input + {res.nudge:g}) - z")
         ax.bar(i + 0.2, pred, 0.4, color=F.COLORS["tangent"],
-               label=f"gradient * {res.nudge:g}")
+               label=f"predicted: dz/d(input) * {res.nudge:g}")
+        # Each bar is labelled with its own height; the new z is under the axis.
         for k in i:
-            ax.text(k - 0.2, dz[k], f"{res.z + dz[k]:.4g}", ha="center", va="bottom",
-                    fontsize=10)
-        ax.set_xticks(i, [f"nudge {n}" for n in names])
-        ax.set_ylabel("change of z")
-        ax.set_title(f"A nudge of {res.nudge:g}: the change of z is the gradient times it")
-        ax.legend(loc="upper left")
+            ax.text(k - 0.2, dz[k], f"{dz[k]:.4g}", ha="center", va="bottom", fontsize=10)
+            ax.text(k + 0.2, pred[k], f"{grads[k]:g}*{res.nudge:g}\n= {pred[k]:.4g}",
+                    ha="center", va="bottom", fontsize=9)
+        ax.set_xticks(i, [f"{n}: {v:g} -> {v + res.nudge:g}\nz = {zn:.4g}"
+                          for n, v, zn in zip(names, values, new_z)])
+        ax.set_ylim(0, max(dz + pred) * 1.25)
+        ax.set_ylabel(f"change of z (from z = {res.z:g})")
+        ax.set_title(f"Nudging each input by {res.nudge:g}: the change of z")
+        F.legend_below(fig, [ax])
         return F.save(fig, out, "sensitivity",
-                      f"Each input nudged by {res.nudge:g}: the change of z (labels: new z) "
-                      f"against the gradient's prediction.")
+                      f"Each input nudged by {res.nudge:g}: the change of z it causes (blue) "
+                      f"and the gradient's prediction (yellow); under each pair, the input's "
+                      f"move and the new z.")
 
 
 # --- lesson 4 ----------------------------------------------------------------------------
@@ -263,7 +276,7 @@ def _quadratic_root(f, near):
     return min(roots, key=lambda t: abs(t - near))
 
 
-def solve(out="zeroin-out", *, target=TARGET, tol=TOL, verbose=True, figures=True):
+def solve(out=None, *, target=TARGET, tol=TOL, verbose=None, figures=True):
     """Make z reach 60 by moving b (fixed and recomputed dz/db), then w and b together."""
     target = float(target)
     z0, gw0, gb0 = _grads(W0, B0)
@@ -275,7 +288,7 @@ def solve(out="zeroin-out", *, target=TARGET, tol=TOL, verbose=True, figures=Tru
                f"recomputes it by backprop after every step (Newton's method). Stop when "
                f"|dz| < {tol:g}."))
     cols = ["update", "w", "b", "z", f"dz = {target:g} - z", "dz/dw used", "dz/db used"]
-    f6 = ["d", ".6f", ".6f", ".6f", ".6g", ".6f", ".6f"]
+    f6 = ["d", ".6g", ".6g", ".6g", ".6g", ".6g", ".6g"]
     runs = {
         "b_fixed": ("b alone, dz/db fixed at the start (the chapter's method)",
                     (0.0, 1.0), False),
@@ -314,7 +327,41 @@ def solve(out="zeroin-out", *, target=TARGET, tol=TOL, verbose=True, figures=Tru
         dz_db_at_root=gb_root,
         b_fixed_ratio=(b_fixed[3][2] - root) / (b_fixed[2][2] - root),
         b_fixed_ratio_exact=1 - gb_root / gb0)
-    res.tables.append(Table(
+    res.tables.append(_ends_table(res, root, line_end))
+    res.notes += [
+        f"Exact root for b alone: (2w + b)(b + 1) = {target:g} at w = {W0:g} is "
+        f"b^2 + {qb:g}b {'+' if qc >= 0 else '-'} {abs(qc):g} = 0, so b = (-{qb:g} + "
+        f"sqrt({disc:g})) / 2 = {closed:.9f}; the chapter's iteration approaches the same "
+        f"number.",
+        f"The chapter's fixed factor needs {res.b_fixed_updates} updates (final b "
+        f"{res.final_b:.6g}); each step multiplies the error by about "
+        f"{res.b_fixed_ratio:.4f} (exact: 1 - (dz/db at the root) / {gb0:g} = 1 - "
+        f"{gb_root:.4f} / {gb0:g} = {res.b_fixed_ratio_exact:.4f}; negative: it overshoots "
+        f"and comes back).",
+        f"Recomputing dz/db by backprop every step needs only {res.b_exact_updates} updates: "
+        f"the error is squared at each step (Newton's method).",
+        f"Moving w and b together, the error split evenly: many (w, b) give z = {target:g}, "
+        f"so where you land depends on the path: ({res.wb_fixed_final[0]:.6g}, "
+        f"{res.wb_fixed_final[1]:.6g}) with fixed factors, ({res.wb_exact_final[0]:.6g}, "
+        f"{res.wb_exact_final[1]:.6g}) with recomputed ones.",
+    ]
+    same = all(abs(p[3] - q[3]) < 1e-9 for p, q in zip(b_fixed, res.wb_fixed_rows))
+    if same and len(b_fixed) == len(res.wb_fixed_rows):
+        la, lb, lc = _quadratic(lambda t: _z(W0 + dw * t, B0 + db * t))
+        slope = "" if lb == 1 else format(lb, "g") + " "
+        res.notes.append(f"With fixed factors, moving w and b together gives exactly the "
+                         f"same z at every step as moving b alone: along both straight "
+                         f"lines z = {lc:g} + {slope}t + t^2 / {1 / la:g}, where t is the "
+                         f"planned change of z.")
+    if plots_ok(res, figures):
+        res.figures["solve"] = _draw_solve(out, res)
+    return finish(res, verbose)
+
+
+def _ends_table(res, root, line_end):
+    """Where each of the four methods of lesson 4 ends, against the exact answer."""
+    b_fixed, b_exact = res.b_fixed_rows, res.b_exact_rows
+    return Table(
         "Where each method ends",
         ["method", "updates", "w", "b", "z", "exact answer", "off by"],
         [["b, fixed dz/db", res.b_fixed_updates, b_fixed[-1][1], b_fixed[-1][2],
@@ -325,83 +372,92 @@ def solve(out="zeroin-out", *, target=TARGET, tol=TOL, verbose=True, figures=Tru
           res.wb_fixed_final[1] - line_end[1]],
          ["w and b, recomputed", res.wb_exact_updates, *res.wb_exact_final,
           "no closed form", "-"]],
-        ["", "d", ".6f", ".6f", ".6f", ".6f", ".1e"]))
-    res.notes += [
-        f"Exact root for b alone: (2w + b)(b + 1) = {target:g} at w = {W0:g} is "
-        f"b^2 + {qb:g}b {'+' if qc >= 0 else '-'} {abs(qc):g} = 0, so b = (-{qb:g} + "
-        f"sqrt({disc:g})) / 2 = {closed:.9f}; the chapter's iteration approaches the same "
-        f"number.",
-        f"The chapter's fixed factor needs {res.b_fixed_updates} updates (final b "
-        f"{res.final_b:.6f}); each step multiplies the error by about "
-        f"{res.b_fixed_ratio:.4f} (exact: 1 - (dz/db at the root) / {gb0:g} = 1 - "
-        f"{gb_root:.4f} / {gb0:g} = {res.b_fixed_ratio_exact:.4f}; negative: it overshoots "
-        f"and comes back).",
-        f"Recomputing dz/db by backprop every step needs only {res.b_exact_updates} updates: "
-        f"the error is squared at each step (Newton's method).",
-        f"Moving w and b together, the error split evenly: many (w, b) give z = {target:g}, "
-        f"so where you land depends on the path: ({res.wb_fixed_final[0]:.6f}, "
-        f"{res.wb_fixed_final[1]:.6f}) with fixed factors, ({res.wb_exact_final[0]:.6f}, "
-        f"{res.wb_exact_final[1]:.6f}) with recomputed ones.",
-    ]
-    same = all(abs(p[3] - q[3]) < 1e-9 for p, q in zip(b_fixed, res.wb_fixed_rows))
-    if same and len(b_fixed) == len(res.wb_fixed_rows):
-        la, lb, lc = _quadratic(lambda t: _z(W0 + dw * t, B0 + db * t))
-        res.notes.append(f"With fixed factors, moving w and b together gives exactly the "
-                         f"same z at every step as moving b alone: along both straight "
-                         f"lines z = {lc:g} + {'' if lb == 1 else format(lb, 'g') + ' '}t + t^2 / {1 / la:g}, where t is the "
-                         f"planned change of z.")
-    if plots_ok(res, figures):
-        res.figures["solve"] = _draw_solve(out, res)
-    return finish(res, verbose)
+        ["", "d", ".6g", ".6g", ".6g", ".6g", ".6g"])
+
+
+# How each method is drawn: colour, line, marker, filled; fixed factors are hollow and
+# large, recomputed ones filled and small, so that coinciding points stay visible.
+_SOLVE_STYLE = {
+    "b_fixed": ("right", "-", "o", False, 11), "b_exact": ("left", "-", "s", True, 6),
+    "wb_fixed": ("accent", "--", "D", False, 11), "wb_exact": ("correction", "--", "^", True, 6),
+}
+_SHIFT = 0.07   # on the error plot, w-and-b points are drawn this far right of b's
+
+
+def _solve_line(ax, F, xs, ys, key, label):
+    color, ls, marker, filled, ms = _SOLVE_STYLE[key]
+    color = F.COLORS[color]
+    ax.plot(xs, ys, ls=ls, marker=marker, ms=ms, color=color, lw=1.6 if filled else 2.4,
+            mfc=color if filled else "white", mew=2, label=label, zorder=4 if filled else 3)
 
 
 def _draw_solve(out, res):
     from ..viz import figures as F
+    labels = {"b_fixed": f"b alone, fixed dz/db = {res.dz_db0:g} (the chapter)",
+              "b_exact": "b alone, dz/db by backprop each step",
+              "wb_fixed": "w and b, fixed factors",
+              "wb_exact": "w and b, factors by backprop each step"}
     with F.style():
-        fig, (ax, ax2) = F.subplots(1, 2, figsize=(12, 5))
-        labels = {"b_fixed": f"b, fixed dz/db = {res.dz_db0:g} (chapter)",
-                  "b_exact": "b, dz/db by backprop each step",
-                  "wb_fixed": "w and b, fixed factors",
-                  "wb_exact": "w and b, recomputed factors"}
-        styles = {"b_fixed": ("o-", F.COLORS["right"]), "b_exact": ("s-", F.COLORS["left"]),
-                  "wb_fixed": ("^--", F.COLORS["accent"]),
-                  "wb_exact": ("D--", F.COLORS["correction"])}
+        fig, (ax, ax2) = F.subplots(1, 2, figsize=(12, 5.8))
         for key, label in labels.items():
             rows = res.values[f"{key}_rows"]
-            k = [r[0] for r in rows]
-            err = [max(abs(r[4]), 1e-17) for r in rows]
-            m, c = styles[key]
-            ax.semilogy(k, err, m, color=c, label=label)
+            shift = _SHIFT if key.startswith("wb") else -_SHIFT
+            _solve_line(ax, F, [r[0] + shift for r in rows],
+                        [max(abs(r[4]), 1e-17) for r in rows], key, label)
+        ax.set_yscale("log")
         ax.axhline(res.tol, color=F.COLORS["muted"], ls=":", label=f"tolerance {res.tol:g}")
-        ax.set_xlabel("update")
+        ax.set_xlabel(f"update (w-and-b points drawn {_SHIFT:g} to the right, where they "
+                      f"would hide b's)", fontsize=10)
         ax.set_ylabel(f"|dz| = |{res.target:g} - z|")
         ax.set_title(f"How fast z reaches {res.target:g}")
-        ax.legend(fontsize=9)
-        # The (w, b) plane: every point of the z = 60 level line solves the problem; each
-        # method walks its own path to it.
-        pts = np.array([r[1:3] for k in labels for r in res.values[f"{k}_rows"]])
-        (w_lo, b_lo), (w_hi, b_hi) = pts.min(axis=0), pts.max(axis=0)
-        pad = 0.2 * max(w_hi - w_lo, b_hi - b_lo, 0.1)
-        ws = np.linspace(w_lo - pad, w_hi + pad, 81)
-        bs = np.linspace(b_lo - pad, b_hi + pad, 91)
-        W, B = np.meshgrid(ws, bs)
-        with zeroin.no_grad():
-            Z = seed_graph(W, B)[-1].numpy()
-        cs = ax2.contour(W, B, Z, levels=[50, 55, 65, 70], colors=F.COLORS["muted"],
-                         linewidths=0.8)
-        ax2.clabel(cs, fmt="z = %g", fontsize=9)
-        ax2.contour(W, B, Z, levels=[res.target], colors=F.COLORS["error"], linewidths=2.5)
-        ax2.plot([], [], color=F.COLORS["error"], lw=2.5, label=f"z = {res.target:g}")
-        for key, label in labels.items():
-            rows = res.values[f"{key}_rows"]
-            m, c = styles[key]
-            ax2.plot([r[1] for r in rows], [r[2] for r in rows], m, color=c, ms=6,
-                     lw=1.5, label=label)
-        ax2.set_xlabel("w")
-        ax2.set_ylabel("b")
-        ax2.set_title("The paths in the (w, b) plane")
-        ax2.legend(fontsize=9, loc="upper right")
+        _solve_plane(ax2, F, res, labels)
+        F.legend_below(fig, (ax, ax2), ncol=3)
         return F.save(fig, out, "solve",
                       f"Left: the error |{res.target:g} - z| per update for the four "
-                      "methods (log scale). Right: each method's path in the (w, b) plane to the line "
+                      "methods (log scale); moving w and b with fixed factors gives exactly "
+                      "the errors of moving b alone, so those points sit side by side. "
+                      f"Right: each method's path in the (w, b) plane to the line "
                       f"z = {res.target:g}.")
+
+
+def _solve_plane(ax2, F, res, labels):
+    """The (w, b) plane: every point of the z = target line solves the problem; each method
+    walks its own path to it. Contour labels sit at the right edge, away from the paths."""
+    pts = np.array([r[1:3] for k in labels for r in res.values[f"{k}_rows"]])
+    (w_lo, b_lo), (w_hi, b_hi) = pts.min(axis=0), pts.max(axis=0)
+    pad = 0.2 * max(w_hi - w_lo, b_hi - b_lo, 0.1)
+    ws = np.linspace(w_lo - pad, w_hi + 2.5 * pad, 81)
+    bs = np.linspace(b_lo - pad, b_hi + pad, 91)
+    W, B = np.meshgrid(ws, bs)
+    with zeroin.no_grad():
+        Z = seed_graph(W, B)[-1].numpy()
+    levels = [lv for lv in (res.z0, (res.z0 + res.target) / 2, res.target + 5, res.target + 10)
+              if Z.min() < lv < Z.max() and lv != res.target]
+    cs = ax2.contour(W, B, Z, levels=levels, colors=F.COLORS["muted"], linewidths=0.8)
+    w_lab, b_lab = ws[-1] - 0.6 * pad, bs[0] + 0.25 * pad
+    spots = []
+    for lv in cs.levels:      # at the right edge, or else along the bottom edge
+        b = _b_on_level(w_lab, lv)
+        spots.append((w_lab, b) if bs[0] < b < bs[-1] else (_w_on_level(b_lab, lv), b_lab))
+    spots = [(w, b) for w, b in spots if ws[0] < w < ws[-1] and bs[0] < b < bs[-1]]
+    if spots:
+        ax2.clabel(cs, fmt="z = %g", fontsize=9, manual=spots)
+    ax2.contour(W, B, Z, levels=[res.target], colors=F.COLORS["error"], linewidths=2.5)
+    ax2.plot([], [], color=F.COLORS["error"], lw=2.5, label=f"z = {res.target:g}")
+    for key, label in labels.items():
+        rows = res.values[f"{key}_rows"]
+        _solve_line(ax2, F, [r[1] for r in rows], [r[2] for r in rows], key, label)
+    ax2.set_xlabel("w")
+    ax2.set_ylabel("b")
+    ax2.set_title("The paths in the (w, b) plane")
+
+
+def _b_on_level(w, level):
+    """The b > -1 where z(w, b) = (2w + b)(b + 1) equals ``level``."""
+    p = 2 * w + 1
+    return (-p + math.sqrt(max(p * p - 4 * (2 * w - level), 0.0))) / 2
+
+
+def _w_on_level(b, level):
+    """The w where z(w, b) equals ``level``."""
+    return (level / (b + 1) - b) / 2

@@ -69,7 +69,7 @@ def _rms_theory(offset, sigma, eta, batch, rounds):
             for k in range(rounds + 1)]
 
 
-def shooting(out="zeroin-out", *, seed=1, runs=400, rounds=8, verbose=True, figures=True):
+def shooting(out=None, *, seed=1, runs=400, rounds=8, verbose=None, figures=True):
     """Bob zeroes his rifle: single shots, bursts of three, SGD against mini-batches."""
     rng = _range(seed)
     offset = np.array(SIGHT_OFFSET)
@@ -81,7 +81,31 @@ def shooting(out="zeroin-out", *, seed=1, runs=400, rounds=8, verbose=True, figu
                f"squared error (eta = {ETA:g}). Error = distance from the bullseye (red); "
                f"correction = -eta * gradient (green). Seed {seed}."))
 
-    # --- five single shots (the chapter's target1) -------------------------------------
+    _single_shots(res, rng, offset, seed)
+    _bursts(res, rng, offset)
+    final, settle = _sgd_vs_batch(res, rng, offset, runs, rounds)
+    errors, sgd_tail, mb_tail = res.single_errors, res.settled_rms_sgd, res.settled_rms_batch
+    res.notes += [
+        f"{len(errors)} single shots: the error falls from {errors[0]:.2f} cm to "
+        f"{errors[-1]:.2f} cm; "
+        f"what is left is the shot's own scatter, which no aiming removes.",
+        f"Each correction is -eta * gradient = -{2 * ETA:g} * the miss: Bob moves his aim "
+        f"against the error, by an amount proportional to it.",
+        f"Once settled (rounds {settle}-{rounds}), single shots leave the aim "
+        f"{sgd_tail:.3f} cm off on average, bursts of {BURST} only {mb_tail:.3f} cm: "
+        f"averaging {BURST} shots divides the gradient's noise by sqrt({BURST}) = "
+        f"{math.sqrt(BURST):.3f} (measured ratio {sgd_tail / mb_tail:.3f}). That is why "
+        f"training uses mini-batches rather than single samples.",
+    ]
+    if plots_ok(res, figures):
+        res.figures["target1"] = _draw_single(out, res)
+        res.figures["target2"] = _draw_bursts(out, res)
+        res.figures["smoothing"] = _draw_smoothing(out, res, final, settle)
+    return finish(res, verbose)
+
+
+def _single_shots(res, rng, offset, seed):
+    """Five single shots, one correction after each (the chapter's target1)."""
     single_noise = rng.normal(0.0, NOISE, size=(SHOTS, 1, 2))
     single, aim_after = _train([0.0, 0.0], offset, single_noise, ETA)
     rows = []
@@ -101,7 +125,9 @@ def shooting(out="zeroin-out", *, seed=1, runs=400, rounds=8, verbose=True, figu
                       aim_after_single=aim_after.tolist(), offset=offset.tolist(),
                       noise=NOISE, eta=ETA, seed=seed)
 
-    # --- bursts of three (the chapter's target2) ---------------------------------------
+
+def _bursts(res, rng, offset):
+    """Five bursts of three, one correction per burst (the chapter's target2)."""
     burst_noise = rng.normal(0.0, NOISE, size=(SHOTS, BURST, 2))
     bursts, aim_after_b = _train([0.0, 0.0], offset, burst_noise, ETA)
     rows = []
@@ -122,7 +148,10 @@ def shooting(out="zeroin-out", *, seed=1, runs=400, rounds=8, verbose=True, figu
         burst_grads=[r["grad"].tolist() for r in bursts],
         burst_aims=[r["aim"].tolist() for r in bursts], aim_after_bursts=aim_after_b.tolist())
 
-    # --- SGD against mini-batches over many seeded runs --------------------------------
+
+def _sgd_vs_batch(res, rng, offset, runs, rounds):
+    """Many seeded runs of single shots (SGD) against bursts (mini-batches); returns where
+    the aims end and the round from which they count as settled."""
     rms = {}
     final = {}
     for batch in (1, BURST):
@@ -147,23 +176,7 @@ def shooting(out="zeroin-out", *, seed=1, runs=400, rounds=8, verbose=True, figu
                       rms_batch_exact=theory[BURST], runs=runs, rounds=rounds,
                       settled_rms_sgd=sgd_tail, settled_rms_batch=mb_tail,
                       noise_ratio=sgd_tail / mb_tail)
-    res.notes += [
-        f"{len(errors)} single shots: the error falls from {errors[0]:.2f} cm to {errors[-1]:.2f} cm; "
-        f"what is left is the shot's own scatter, which no aiming removes.",
-        f"Each correction is -eta * gradient = -{2 * ETA:g} * the miss: Bob moves his aim "
-        f"against the error, by an amount proportional to it.",
-        f"Once settled (rounds {settle}-{rounds}), single shots leave the aim "
-        f"{sgd_tail:.3f} cm off on average, bursts of {BURST} only {mb_tail:.3f} cm: "
-        f"averaging {BURST} shots divides the gradient's noise by sqrt({BURST}) = "
-        f"{math.sqrt(BURST):.3f} (measured ratio {sgd_tail / mb_tail:.3f}). That is why "
-        f"training uses mini-batches rather than single samples.",
-    ]
-
-    if plots_ok(res, figures):
-        res.figures["target1"] = _draw_single(out, res)
-        res.figures["target2"] = _draw_bursts(out, res)
-        res.figures["smoothing"] = _draw_smoothing(out, res, final, settle)
-    return finish(res, verbose)
+    return final, settle
 
 
 # --- figures -----------------------------------------------------------------------------
@@ -199,7 +212,7 @@ def _arrow(ax, start, delta, color, width=2.0, side=0.0):
 def _draw_single(out, res):
     from ..viz import figures as F
     with F.style():
-        fig, ax = F.subplots(figsize=(6.5, 6.5))
+        fig, ax = F.subplots(figsize=(6.5, 7.1))
         _target(ax)
         hits = np.array(res.single_hits)
         for k, (h, c) in enumerate(zip(hits, res.single_corrections), 1):
@@ -210,17 +223,17 @@ def _draw_single(out, res):
             ax.text(h[0], h[1], str(k), color="white", ha="center", va="center",
                     fontsize=8, fontweight="bold", zorder=6)
         ax.plot([], [], color=F.COLORS["correction"], label="correction = -eta * gradient")
-        ax.legend(loc="lower right")
+        F.legend_below(fig, [ax])
         ax.set_title(f"{len(hits)} single shots converge on the bullseye")
         return F.save(fig, out, "shooting_target1",
-                      f"{len(hits)} single shots: each miss (red) gives a correction "
-                      f"(green).")
+                      f"The chapter's target1: {len(hits)} single shots; each miss (red) "
+                      f"gives a correction (green).")
 
 
 def _draw_bursts(out, res):
     from ..viz import figures as F
     with F.style():
-        fig, ax = F.subplots(figsize=(6.5, 6.5))
+        fig, ax = F.subplots(figsize=(6.5, 7.1))
         _target(ax)
         for k, (hits, g) in enumerate(zip(res.burst_hits, res.burst_grads), 1):
             hits = np.array(hits)
@@ -233,17 +246,17 @@ def _draw_bursts(out, res):
             m = hits.mean(axis=0)
             ax.plot(*m, "X", color=color, ms=11, mec="black", zorder=6)
             _arrow(ax, m, -res.eta * np.array(g), F.COLORS["correction"], side=0.12)
-        ax.legend(loc="lower right", ncol=2)
+        F.legend_below(fig, [ax], ncol=5)
         ax.set_title(f"Bursts of {BURST}: loss = mean over the burst")
         return F.save(fig, out, "shooting_target2",
-                      f"Bursts of {BURST} (X = mean hit): one correction per burst from "
-                      f"the mean squared error.")
+                      f"The chapter's target2: bursts of {BURST} (X = mean hit), one "
+                      f"correction per burst from the mean squared error.")
 
 
 def _draw_smoothing(out, res, final, settle):
     from ..viz import figures as F
     with F.style():
-        fig, (ax, ax2) = F.subplots(1, 2, figsize=(12, 5.2))
+        fig, (ax, ax2) = F.subplots(1, 2, figsize=(12, 5.9))
         k = np.arange(res.rounds + 1)
         for label, meas, exact, color in (
                 ("single shots (SGD)", res.rms_sgd, res.rms_sgd_exact, F.COLORS["right"]),
@@ -256,7 +269,6 @@ def _draw_smoothing(out, res, final, settle):
         ax.set_xlabel("correction")
         ax.set_ylabel("RMS aim error (cm)")
         ax.set_title("How far the aim is off")
-        ax.legend()
         _target(ax2, radius=2, bullseye=False)
         ax2.set_xlim(-1.6, 1.6)
         ax2.set_ylim(-1.6, 1.6)
@@ -266,7 +278,7 @@ def _draw_smoothing(out, res, final, settle):
             p = final[b]
             ax2.plot(p[:, 0], p[:, 1], ".", color=color, alpha=0.55, ms=5,
                      label=f"{label}: RMS {rms:.2f} cm")
-        ax2.legend(loc="upper right", markerscale=3)
+        F.legend_below(fig, (ax, ax2), ncol=3)
         ax2.set_title(f"Where the aim ends ({res.runs} runs)")
         return F.save(fig, out, "shooting_smoothing",
                       f"Bursts smooth the noise: mini-batches of {BURST} leave the aim "
@@ -275,7 +287,7 @@ def _draw_smoothing(out, res, final, settle):
 
 # --- lesson 7 ----------------------------------------------------------------------------
 
-def loss(out="zeroin-out", *, seed=1, samples=2000, verbose=True, figures=True):
+def loss(out=None, *, seed=1, samples=2000, verbose=None, figures=True):
     """One sample's error against the mean squared error over a burst of three shots."""
     rng = _range(seed)
     offset = np.array(SIGHT_OFFSET)
@@ -329,7 +341,7 @@ def loss(out="zeroin-out", *, seed=1, samples=2000, verbose=True, figures=True):
         ["gradient of", "RMS spread (measured)", "exact"],
         [["one shot's squared error", spread_one, exact_one],
          [f"the MSE of a burst of {BURST}", spread_mse, exact_mse]],
-        ["", ".4f", ".4f"]))
+        ["", ".3f", ".3f"]))
     res.values.update(
         hits=hit_arr.tolist(), errors=np.sqrt(sq.numpy()).tolist(),
         squared_errors=sq.numpy().tolist(), mse=float(mse.item()), mean_error=float(mae.item()),
@@ -358,7 +370,7 @@ def loss(out="zeroin-out", *, seed=1, samples=2000, verbose=True, figures=True):
 def _draw_loss(out, res):
     from ..viz import figures as F
     with F.style():
-        fig, (ax, ax2) = F.subplots(1, 2, figsize=(12.5, 5.6),
+        fig, (ax, ax2) = F.subplots(1, 2, figsize=(12.5, 6.4),
                                     gridspec_kw={"width_ratios": [1, 1.15]})
         _target(ax)
         hits = np.array(res.hits)
@@ -374,7 +386,6 @@ def _draw_loss(out, res):
                width=3.2)
         ax.plot(*ideal, "*", color="black", ms=16, zorder=6, label="ideal aim")
         ax.plot([], [], color=F.COLORS["correction"], lw=3.2, label="step from the MSE")
-        ax.legend(loc="lower left", fontsize=9)
         ax.set_title("Where each shot, and the burst, says to aim")
         # The loss as a function of a sideways aim shift d: each shot's squared error has
         # its own minimum; the MSE is their mean, with its minimum at the mean.
@@ -392,7 +403,7 @@ def _draw_loss(out, res):
         ax2.set_ylabel("loss (cm^2)")
         ax2.set_ylim(0, float(per.max()) * 0.6)
         ax2.set_title("Loss against the aim: one shot vs the burst")
-        ax2.legend(fontsize=9, loc="upper center")
+        F.legend_below(fig, (ax, ax2), ncol=4, fontsize=9)
         return F.save(fig, out, "loss_burst",
                       "Left: full corrections from each shot (thin) and from the burst's MSE "
                       "(thick green). Right: each shot's squared error and their mean, the "

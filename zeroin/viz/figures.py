@@ -16,12 +16,12 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .._io import atomic_open
 
 __all__ = ["available", "style", "subplots", "save", "plain_log_ticks", "FigureFiles",
-           "write_bytes", "write_text", "COLORS", "PLOTS_HINT"]
+           "write_bytes", "write_text", "render", "legend_below", "COLORS", "PLOTS_HINT"]
 
 PLOTS_HINT = "figures need matplotlib: pip install 'zeroin[plots]'"
 
@@ -88,6 +88,16 @@ def subplots(nrows=1, ncols=1, figsize=(7.0, 5.0), **kwargs):
     return fig, axes
 
 
+def legend_below(fig, axes, ncol=2, **kwargs):
+    """One legend for ``axes``, under the plots (so it never covers data); each label once."""
+    seen = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, handle)
+    return fig.legend(list(seen.values()), list(seen), loc="outside lower center", ncol=ncol,
+                      **kwargs)
+
+
 def plain_log_ticks(axis, subs=(1.0, 2.0, 5.0)):
     """Label a log axis 0.2, 0.5, 1, 2 rather than 2x10^-1 ... (easier on a slide).
 
@@ -101,29 +111,60 @@ def plain_log_ticks(axis, subs=(1.0, 2.0, 5.0)):
 
 @dataclass
 class FigureFiles:
-    """Where one figure was written: ``png`` and ``svg`` paths and its caption."""
+    """One figure: its ``png`` and ``svg`` paths (``None`` when kept in memory only), its
+    caption, and the rendered bytes (``png_data``, ``svg_data``) when they were kept."""
     png: str
     svg: str
     caption: str = ""
+    png_data: bytes = field(default=None, repr=False)
+    svg_data: bytes = field(default=None, repr=False)
+    figure: object = field(default=None, repr=False)   # to render a format on demand
+
+    def data(self, fmt):
+        """The figure's ``fmt`` ("png" or "svg") bytes: kept, rendered now, or read back."""
+        kept = getattr(self, f"{fmt}_data")
+        if kept is None and self.figure is not None:
+            if hasattr(self.figure, "savefig"):           # a matplotlib figure
+                kept = render(self.figure, (fmt,))[fmt]
+            else:                                         # a zeroin.draw Drawing
+                kept = getattr(self.figure, fmt)()
+                kept = kept.encode("utf-8") if isinstance(kept, str) else kept
+            setattr(self, f"{fmt}_data", kept)
+        path = getattr(self, fmt)
+        if kept is None and path and os.path.exists(path):
+            with open(path, "rb") as f:
+                kept = f.read()
+        return kept
 
     def __iter__(self):
         return iter((self.png, self.svg))
 
 
-def save(fig, out, stem, caption=""):
-    """Write ``fig`` as ``out/stem.png`` and ``out/stem.svg`` atomically; return the paths."""
-    os.makedirs(out, exist_ok=True)
-    paths = {}
+def render(fig, formats=("png", "svg")):
+    """``fig`` as ``{"png": bytes, "svg": bytes}``, in the lessons' style."""
+    data = {}
     with style():
-        for fmt in ("png", "svg"):
+        for fmt in formats:
             buf = io.BytesIO()
             fig.savefig(buf, format=fmt, metadata=_metadata(fmt))
             # The layout is settled by the first save; freezing it halves the second.
             fig.set_layout_engine("none")
-            path = os.path.join(out, f"{stem}.{fmt}")
-            write_bytes(path, buf.getvalue())
-            paths[fmt] = path
-    return FigureFiles(paths["png"], paths["svg"], caption)
+            data[fmt] = buf.getvalue()
+    return data
+
+
+def save(fig, out, stem, caption=""):
+    """Write ``fig`` as ``out/stem.png`` and ``out/stem.svg`` atomically; return the paths
+    (and the bytes). ``out=None`` writes nothing: the figure is kept in memory, as SVG
+    (for a notebook) and as the figure itself, so that a PNG can be made on demand."""
+    if out is None:
+        return FigureFiles(None, None, caption, svg_data=render(fig, ("svg",))["svg"],
+                           figure=fig)
+    data = render(fig)
+    os.makedirs(out, exist_ok=True)
+    paths = {fmt: write_bytes(os.path.join(out, f"{stem}.{fmt}"), data[fmt])
+             for fmt in ("png", "svg")}
+    return FigureFiles(paths["png"], paths["svg"], caption, data["png"], data["svg"])
 
 
 def _metadata(fmt):
