@@ -1017,3 +1017,17 @@ def test_data_methods_check_shapes_and_repeat_under_manual_seed():
     again = p.data.normal_(0, 0.02).copy(), p.data.uniform_(-1, 1).copy()
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     assert np.array_equal(p.numpy(), first[1])
+
+
+def test_data_views_never_become_storage():
+    from zeroin import nn, optim
+    p = nn.Parameter(zeroin.randn(3, 2))
+    assert type(p.numpy()) is np.ndarray
+    q = nn.Parameter(p.data)                       # from the view: a plain array again
+    assert type(q.numpy()) is np.ndarray and type(p.detach().numpy()) is np.ndarray
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+    (p * p).sum().backward()
+    opt.step()
+    assert all(type(v) is np.ndarray for v in opt.state[p].values() if hasattr(v, "shape"))
+    p.data = p.data.astype(np.float32)             # another array: stored as a plain one
+    assert type(p.numpy()) is np.ndarray and p.dtype == np.float32

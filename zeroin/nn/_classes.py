@@ -82,7 +82,7 @@ def soft_cross_entropy(op, x, target, weight, reduction, label_smoothing):
                          f"0/1 targets use binary_cross_entropy_with_logits "
                          f"(nn.BCEWithLogitsLoss) with one output, or mse_loss for regression")
     t = target if isinstance(target, Tensor) else _leaf(np.asarray(target))
-    td = t.data
+    td = t.numpy()
     if td.size and not (td.min() >= 0 and td.max() <= 1):
         raise ValueError(f"{op}: a floating-point target of the input's shape holds class "
                          f"probabilities, which must be in [0, 1]; got values from "

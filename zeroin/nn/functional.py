@@ -87,7 +87,7 @@ def linear(input, weight, bias=None):  # noqa: A002
     """
     x = input if isinstance(input, Tensor) else _tensor_arg(input, "linear")
     w = weight if isinstance(weight, Tensor) else _tensor_arg(weight, "linear", "weight")
-    xd, wd = x.data, w.data
+    xd, wd = x.numpy(), w.numpy()
     if wd.ndim != 2:
         raise ShapeError(f"linear: weight must be 2-D (out_features, in_features), got shape "
                          f"{wd.shape}")
@@ -208,7 +208,7 @@ def _prepare(op, input, target, reduction, allowed=_REDUCTIONS):  # noqa: A002
 
 def _check_binary_target(op, t):
     """Binary losses take targets in [0, 1] (labels 0/1 or probabilities)."""
-    d = t.data
+    d = t.numpy()
     if d.size and not (d.min() >= 0 and d.max() <= 1):      # also refuses NaN
         raise ValueError(f"{op}: targets must be in [0, 1] (0/1 labels or probabilities), "
                          f"got values from {d.min():g} to {d.max():g}; for class labels "
@@ -387,7 +387,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     op = "binary_cross_entropy"
     reduction = _legacy_reduction(size_average, reduce, reduction)
     x = _tensor_arg(input, op)
-    d = x.data
+    d = x.numpy()
     if d.size and (d.min() < 0 or d.max() > 1):
         raise ValueError(f"binary_cross_entropy: input values must be probabilities in "
                          f"[0, 1], got values from {d.min():g} to {d.max():g}; apply "

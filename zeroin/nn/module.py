@@ -38,7 +38,7 @@ class Parameter(Tensor):
     def __new__(cls, data=None, requires_grad=True, dtype=None, name=None):
         if data is None:
             data = np.zeros(0)
-        arr = data.data if isinstance(data, Tensor) else _as_array(data, dtype)
+        arr = data.numpy() if isinstance(data, Tensor) else _as_array(data, dtype)
         if dtype is not None and arr.dtype != np.dtype(dtype):
             arr = arr.astype(dtype)
         if arr.dtype.kind != "f":

@@ -44,10 +44,10 @@ def _zero_grad(parameters, set_to_none):
     for p in parameters:
         if p.grad is None:
             continue
-        if set_to_none or p.grad.requires_grad or not p.grad.data.flags.writeable:
+        if set_to_none or p.grad.requires_grad or not p.grad.numpy().flags.writeable:
             p.grad = None
         else:
-            p.grad.data.fill(0)
+            p.grad.numpy().fill(0)
 
 
 def _total_norm(grads, norm_type):
@@ -60,7 +60,7 @@ def _total_norm(grads, norm_type):
 
 
 def _scale_grad(p, coef):
-    g = p.grad.data
+    g = p.grad.numpy()
     if g.flags.writeable and not p.grad.requires_grad:
         np.multiply(g, coef, out=g, casting="unsafe")
     else:
@@ -88,7 +88,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     with_grad = [p for p in params if p.grad is not None]
     if not with_grad:
         return _leaf(np.zeros(()))
-    grads = [p.grad.data for p in with_grad]
+    grads = [p.grad.numpy() for p in with_grad]
     total = _total_norm(grads, norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise FloatingPointError(f"clip_grad_norm_: the total gradient norm (order "
@@ -125,7 +125,7 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
                          f"gradients are clipped to [-clip_value, clip_value]")
     for p in params:
         if p.grad is not None:
-            g = p.grad.data
+            g = p.grad.numpy()
             if g.flags.writeable and not p.grad.requires_grad:
                 np.clip(g, -clip_value, clip_value, out=g)
             else:

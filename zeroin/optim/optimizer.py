@@ -171,7 +171,7 @@ class Optimizer:
         for p in params:
             if p.grad is None:
                 continue
-            grad, value = p.grad.data, p.data
+            grad, value = p.grad.numpy(), p.numpy()
             if grad.shape != value.shape:
                 raise ValueError(f"{type(self).__name__}.step: gradient of shape "
                                  f"{grad.shape} for a parameter of shape {value.shape}")

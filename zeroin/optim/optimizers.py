@@ -87,7 +87,7 @@ class SGD(Optimizer):
                     continue
                 if p not in state:
                     state[p] = {}
-                g, d = gt.data, p.data
+                g, d = gt.numpy(), p.numpy()
                 if g.dtype is d.dtype and g.shape == d.shape:
                     d -= lr * g             # as _update below, to the bit
                 else:
@@ -126,7 +126,7 @@ class Adagrad(Optimizer):
                                       eps=eps, maximize=maximize))
 
     def _init_state(self, p, group):
-        return {"step": 0, "sum": np.full_like(p.data, group["initial_accumulator_value"])}
+        return {"step": 0, "sum": np.full_like(p.numpy(), group["initial_accumulator_value"])}
 
     def _update(self, w, g, state, group, work):
         state["step"] += 1
@@ -156,8 +156,8 @@ class Adadelta(Optimizer):
                                       maximize=maximize))
 
     def _init_state(self, p, group):
-        return {"step": 0, "square_avg": np.zeros_like(p.data),
-                "acc_delta": np.zeros_like(p.data)}
+        return {"step": 0, "square_avg": np.zeros_like(p.numpy()),
+                "acc_delta": np.zeros_like(p.numpy())}
 
     def _update(self, w, g, state, group, work):
         state["step"] += 1
@@ -191,11 +191,11 @@ class RMSprop(Optimizer):
                                       maximize=maximize))
 
     def _init_state(self, p, group):
-        state = {"step": 0, "square_avg": np.zeros_like(p.data)}
+        state = {"step": 0, "square_avg": np.zeros_like(p.numpy())}
         if group["momentum"] > 0:
-            state["momentum_buffer"] = np.zeros_like(p.data)
+            state["momentum_buffer"] = np.zeros_like(p.numpy())
         if group["centered"]:
-            state["grad_avg"] = np.zeros_like(p.data)
+            state["grad_avg"] = np.zeros_like(p.numpy())
         return state
 
     def _update(self, w, g, state, group, work):
@@ -248,10 +248,10 @@ class Adam(Optimizer):
                                       decoupled_weight_decay=bool(decoupled_weight_decay)))
 
     def _init_state(self, p, group):
-        state = {"step": 0, "exp_avg": np.zeros_like(p.data),
-                 "exp_avg_sq": np.zeros_like(p.data)}
+        state = {"step": 0, "exp_avg": np.zeros_like(p.numpy()),
+                 "exp_avg_sq": np.zeros_like(p.numpy())}
         if group["amsgrad"]:
-            state["max_exp_avg_sq"] = np.zeros_like(p.data)
+            state["max_exp_avg_sq"] = np.zeros_like(p.numpy())
         return state
 
     def _update(self, w, g, state, group, work):
