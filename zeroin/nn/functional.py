@@ -485,7 +485,7 @@ class CrossEntropyOp(Function):
             return gx, None
         # create_graph: the same rule built from tensor ops, so it can be differentiated
         onehot = np.zeros(x.shape, dtype=x.dtype)
-        onehot[rows, y.data] = 1
+        onehot[rows, y.numpy()] = 1
         d = softmax(x, axis=1) - _leaf(onehot)
         if self.reduction == "none":
             return d * g.reshape(-1, 1), None
@@ -522,7 +522,7 @@ class LabelError(ZeroinError, ValueError):
 
 
 def _labels(op, target, n, c):
-    y = target.data if isinstance(target, Tensor) else np.asarray(target)
+    y = target.numpy() if isinstance(target, Tensor) else np.asarray(target)
     if c == 1:
         raise ShapeError(f"{op}: the input has shape ({n}, 1), one class: the loss is always 0 "
                          f"and nothing learns; give the model one output per class, or for "
@@ -614,7 +614,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     x = _tensor_arg(input, op)
     if x.dtype.kind != "f":
         x = _leaf(x.data.astype(get_default_dtype()))
-    y = target.data if isinstance(target, Tensor) else np.asarray(target)
+    y = target.numpy() if isinstance(target, Tensor) else np.asarray(target)
     from ._classes import class_loss, soft_cross_entropy
     if y.dtype.kind == "f" and y.shape == x.shape:
         return soft_cross_entropy(op, x, target, weight, reduction, label_smoothing)
@@ -633,7 +633,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100,  
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(op, reduction)
     x = _tensor_arg(input, op)
-    y = target.data if isinstance(target, Tensor) else np.asarray(target)
+    y = target.numpy() if isinstance(target, Tensor) else np.asarray(target)
     from ._classes import class_loss
     return class_loss(op, x, y, weight, ignore_index, reduction, 0.0,
                       log_softmax_first=False)
