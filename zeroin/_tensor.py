@@ -435,7 +435,8 @@ class Tensor:
 
     def numpy(self):
         """The underlying array (shared, not copied), a plain ndarray."""
-        return _array_of(self)
+        d = self._array         # _array_of(self) without its call: optimisers read this
+        return d if d is not None else _array_of(self)
 
     def tolist(self):
         return _array_of(self).tolist()

@@ -42,12 +42,13 @@ def _zero_grad(parameters, set_to_none):
     # Module.zero_grad and Optimizer.zero_grad. A gradient that is part of a graph
     # (create_graph) or read-only cannot be zeroed in place, so it is dropped.
     for p in parameters:
-        if p.grad is None:
+        g = p.grad
+        if g is None:
             continue
-        if set_to_none or p.grad.requires_grad or not p.grad.numpy().flags.writeable:
+        if set_to_none or g.requires_grad or not g.numpy().flags.writeable:
             p.grad = None
         else:
-            p.grad.numpy().fill(0)
+            g.numpy().fill(0)
 
 
 def _total_norm(grads, norm_type):
