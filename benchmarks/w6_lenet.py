@@ -85,12 +85,14 @@ def _zeroin_step(params, x, y):
         m.weight.data[...] = params[name][0]
         m.bias.data[...] = params[name][1]
     opt = zeroin.optim.SGD(model.parameters(), lr=LR)
-    xt = zeroin.tensor(x)
-    ce = zeroin.nn.functional.cross_entropy
+    return _train_step(model, opt, zeroin.nn.functional.cross_entropy, zeroin.tensor(x), y)
 
+
+def _train_step(model, opt, ce, x, y):
+    """One training step of ``model`` on the fixed batch (zeroin and torch alike)."""
     def step():
         opt.zero_grad()
-        loss = ce(model(xt), y)
+        loss = ce(model(x), y)
         loss.backward()
         opt.step()
         return loss
@@ -110,16 +112,8 @@ def _torch_step(params, x, y, threads):
             m.weight.copy_(torch.from_numpy(params[name][0]))
             m.bias.copy_(torch.from_numpy(params[name][1]))
     opt = torch.optim.SGD(model.parameters(), lr=LR)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    ce = torch.nn.functional.cross_entropy
-
-    def step():
-        opt.zero_grad()
-        loss = ce(model(xt), yt)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+    return _train_step(model, opt, torch.nn.functional.cross_entropy, torch.from_numpy(x),
+                       torch.from_numpy(y))
 
 
 # --- hand-written NumPy: im2col + one matrix product per convolution ----------------------
