@@ -1031,3 +1031,39 @@ def test_data_views_never_become_storage():
     assert all(type(v) is np.ndarray for v in opt.state[p].values() if hasattr(v, "shape"))
     p.data = p.data.astype(np.float32)             # another array: stored as a plain one
     assert type(p.numpy()) is np.ndarray and p.dtype == np.float32
+
+
+# --- broadcast_array: the backward rules' np.broadcast_to -----------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=80, deadline=None)
+@given(src=st.lists(st.sampled_from([1, 2, 3]), max_size=3),
+       extra=st.lists(st.integers(0, 4), max_size=3),
+       dtype=st.sampled_from([np.float32, np.float64, np.int64]))
+def test_broadcast_array_equals_numpy(src, extra, dtype):
+    """Same values, shape and dtype as np.broadcast_to, read-only, sharing memory; the same
+    error when the shapes do not broadcast."""
+    from zeroin.function import broadcast_array
+    g = np.arange(1, int(np.prod(src)) + 1, dtype=dtype).reshape(src)
+    shape = tuple(extra) + tuple(n if n != 1 else k for n, k in zip(src, [5, 1, 2]))
+    try:
+        want = np.broadcast_to(g, shape)
+    except ValueError:
+        with pytest.raises(ValueError):
+            broadcast_array(g, shape)
+        return
+    got = broadcast_array(g, shape)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+    assert not got.flags.writeable and np.shares_memory(got, g) == (got.size > 0)
+
+
+def test_broadcast_array_takes_numpy_scalars_and_refuses_more_dims():
+    from zeroin.function import broadcast_array
+    got = broadcast_array(np.float32(2.5), (2, 3))
+    assert got.dtype == np.float32 and (got == 2.5).all()
+    with pytest.raises(ValueError):
+        broadcast_array(np.ones((1, 1, 1)), (3, 3))

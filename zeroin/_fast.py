@@ -281,11 +281,12 @@ def backward(outputs, out_grads, retain_graph, make_pass, backprop_node, write_l
             # reference step without its checks, written out (W4 has 29 array nodes a step)
             out = t._array
             ins = fn.inputs
+            n = len(ins)
             scalar = fn.scalar_rules and not out.ndim
             if scalar:                  # T3: NumPy scalars (or floats) in, out of the rule
                 if type(g) is np.ndarray:
                     g = g[()]
-                if len(ins) == 2:
+                if n == 2:
                     x, y = ins
                     a, b = x._float, y._float
                     res = fn.backward(NP, g, out[()], a if a is not None else x._array[()],
@@ -295,16 +296,16 @@ def backward(outputs, out_grads, retain_graph, make_pass, backprop_node, write_l
             else:
                 if type(g) is not np.ndarray:
                     g = np.asarray(g)
-                if len(ins) == 1:
+                if n == 1:
                     x = ins[0]
                     a = x._array
                     res = fn.backward(NP, g, out, a if a is not None else _array_of(x))
-                elif len(ins) == 2:
+                elif n == 2:
                     x, y = ins
                     a, b = x._array, y._array
                     res = fn.backward(NP, g, out, a if a is not None else _array_of(x),
                                       b if b is not None else _array_of(y))
-                elif len(ins) == 3:         # linear with a bias
+                elif n == 3:                # linear with a bias
                     x, y, z = ins
                     a, b, c = x._array, y._array, z._array
                     res = fn.backward(NP, g, out, a if a is not None else _array_of(x),
@@ -312,7 +313,7 @@ def backward(outputs, out_grads, retain_graph, make_pass, backprop_node, write_l
                                       c if c is not None else _array_of(z))
                 else:
                     res = fn.backward(NP, g, out, *[_array_of(i) for i in ins])
-            if len(ins) == 1:
+            if n == 1:
                 res = (res,)
             for inp, gi in zip(ins, res):
                 if gi is None or not inp.requires_grad:
@@ -412,7 +413,10 @@ def backward(outputs, out_grads, retain_graph, make_pass, backprop_node, write_l
                     # add's returns one array for both inputs (2: g, getrefcount's argument)
                     if not (g.base is None and getrefcount(g) <= 2 and g.flags.writeable):
                         g = g.copy()
-                    leaf._grad = _make(g)
+                    leaf._grad = gt = _new(Tensor)      # _make(g), written out (T7)
+                    gt._array = g
+                    gt._float = gt._grad = gt.grad_fn = gt.name = gt._hooks = None
+                    gt.requires_grad = gt._retain = False
                     continue
         if p is None:
             p = make_pass(retain_graph, False, None, False)

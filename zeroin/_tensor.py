@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from operator import attrgetter
 
 import numpy as np
 
@@ -360,13 +361,7 @@ class Tensor:
         return (0.0,)
 
     # --- properties --------------------------------------------------------------------
-    @property
-    def grad(self):
-        """The accumulated gradient (a tensor of this tensor's shape) or None."""
-        return self._grad
-
-    @grad.setter
-    def grad(self, value):
+    def _set_grad(self, value):
         if value is not None:
             if not isinstance(value, Tensor):
                 value = _grad_value(self, value)
@@ -375,6 +370,10 @@ class Tensor:
                 raise RuntimeError(f"grad: the gradient{what} must have the tensor's shape "
                                    f"{tuple(self.shape)}, got shape {tuple(value.shape)}")
         self._grad = value
+
+    # the getter is C (attrgetter), not a Python frame: optimisers read .grad per parameter
+    grad = property(attrgetter("_grad"), _set_grad,
+                    doc="The accumulated gradient (a tensor of this tensor's shape) or None.")
 
     @property
     def data(self):

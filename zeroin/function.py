@@ -24,7 +24,7 @@ from ._tensor import Tensor, _array_of, _leaf, _make, _mode
 from .anomaly import anomaly, check_forward
 from .errors import AnomalyError, ShapeError, ZeroinError
 
-__all__ = ["Function", "record", "apply", "constant", "NP", "sum_to_array", "ZeroinError",
+__all__ = ["Function", "record", "apply", "constant", "NP", "sum_to_array", "broadcast_array", "ZeroinError",
            "ShapeError", "AnomalyError"]
 
 
@@ -42,6 +42,19 @@ def sum_to_array(g, shape):
     if lead:
         r = r.reshape(shape)
     return r
+
+
+def broadcast_array(g, shape):
+    """``np.broadcast_to(g, shape)``: a read-only view. A one-element ``g`` (the gradient
+    of a full sum or mean) is spread by one ndarray constructor with zero strides, about
+    5x cheaper than np.broadcast_to's Python-level checks (W4 spreads 7 such a step)."""
+    if type(g) is not np.ndarray:
+        g = np.asarray(g)
+    if g.size != 1 or g.ndim > len(shape):
+        return np.broadcast_to(g, shape)
+    out = np.ndarray(shape, g.dtype, g, 0, (0,) * len(shape))
+    out.flags.writeable = False
+    return out
 
 
 def scatter_array(g, index, shape):
@@ -71,7 +84,7 @@ class NP:
     """The namespace ``xp`` a backward rule computes with on NumPy arrays (plain backward);
     :class:`zeroin.ops.TZ` has the same names for tensors (``create_graph=True``)."""
     exp, log, sqrt, sin, cos, tanh = np.exp, np.log, np.sqrt, np.sin, np.cos, np.tanh
-    broadcast_to, where = staticmethod(np.broadcast_to), staticmethod(np.where)
+    broadcast_to, where = staticmethod(broadcast_array), staticmethod(np.where)
     sum_to = staticmethod(sum_to_array)
     scatter = staticmethod(scatter_array)
     sigmoid = staticmethod(sigmoid_array)
