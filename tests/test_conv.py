@@ -442,3 +442,22 @@ def test_docs_cnn_python_recipe_runs_as_written(capsys):
     exec(compile(code, path, "exec"), scope)
     assert scope["test"]["accuracy"] > 0.93
     assert "test accuracy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("xs, ws, kw", [
+    ((3, 6, 14, 14), (16, 6, 5, 5), {}),                           # LeNet's second conv
+    ((2, 2, 6, 5), (3, 2, 2, 4), dict(padding="same", dilation=(2, 1))),
+    ((2, 3, 5, 7), (4, 3, 3, 2), dict(padding=(1, 2)))])
+def test_whole_row_conv_transpose_is_bit_identical_to_col2im(xs, ws, kw):
+    """The stride-1 input gradient spread on whole image rows adds the same numbers in the
+    same order as the column-by-column col2im; a non-finite weight takes col2im."""
+    from zeroin.nn import _conv
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    y = F.conv2d(leaf(x), leaf(w), **kw)
+    geo, g = y.grad_fn.geo, rng.standard_normal(y.shape)
+    wide = _conv._transpose_arrays(g, w, geo, xs[1])
+    assert not _conv._per_sample(geo)
+    np.testing.assert_array_equal(wide, _conv._transpose_cols(g, w, geo, xs[1], g.dtype))
+    w[0, 0, 0, 0] = np.inf
+    np.testing.assert_array_equal(_conv._transpose_arrays(g, w, geo, xs[1]),
+                                  _conv._transpose_cols(g, w, geo, xs[1], g.dtype))

@@ -215,10 +215,38 @@ def _transpose_arrays(y, w, geo, c, gm=None):
         n, o = y.shape[:2]
         cols = np.matmul(w.reshape(o, -1).T, y.reshape(n, o, -1))      # (N, C*kh*kw, L)
         return _col2im(cols, geo, n, c, dtype, batch_major=True)
+    if geo.groups == 1 and geo.stride == (1, 1) and np.isfinite(w).all():
+        return _transpose_wide(y, w, geo, c, dtype)
+    return _transpose_cols(y, w, geo, c, dtype, gm)
+
+
+def _transpose_cols(y, w, geo, c, dtype, gm=None):
+    """conv_transpose as col2im(w^T y) on the (C*kh*kw, N*oh*ow) columns (any geometry)."""
     gm = _onhw(y, geo) if gm is None else gm
     wm = w.reshape(geo.groups, w.shape[0] // geo.groups, -1)
     cols = wm[0].T @ gm[0] if geo.groups == 1 else np.matmul(wm.transpose(0, 2, 1), gm)
     return _col2im(cols, geo, gm.shape[2] // (geo.out[0] * geo.out[1]), c, dtype)
+
+
+def _transpose_wide(y, w, geo, c, dtype):
+    """conv_transpose of a stride-1 convolution with whole image rows: y is laid on rows as
+    wide as the padded image (zeros past ow), so kernel position (a, b) adds its columns to
+    each image plane as ONE contiguous run at offset a*dh*Wp + b*dw (136 numbers a run on
+    LeNet's conv2, not 10). The zero columns give w^T 0 = 0 (w is finite), which adds
+    nothing: the same sums in the same order. LeNet's conv2: 1.52 -> 1.2 ms (1 thread)."""
+    n, o, oh, ow = y.shape
+    (kh, kw), (dh, dw), (h, wd), (pt, pb, pl, pr) = geo.k, geo.dil, geo.hw, geo.pad
+    hp, wp = h + pt + pb, wd + pl + pr
+    yw = np.zeros((o, n, oh, wp), dtype=dtype)
+    yw[..., :ow] = y.transpose(1, 0, 2, 3)
+    cols = (w.reshape(o, -1).T @ yw.reshape(o, -1)).reshape(c, kh, kw, n, oh * wp)
+    run = (oh - 1) * wp + ow                   # the last row's zero tail is not needed
+    xp = np.zeros((n, c, hp * wp), dtype=dtype)
+    for a in range(kh):
+        for b in range(kw):
+            at = a * dh * wp + b * dw
+            xp[:, :, at:at + run] += cols[:, a, b, :, :run].transpose(1, 0, 2)
+    return geo.crop(xp.reshape(n, c, hp, wp))
 
 
 def _weight_arrays(y, geo, cols, wshape, gm=None):
