@@ -17,7 +17,7 @@ from ._tensor import (Tensor, enable_grad, get_default_dtype, is_grad_enabled, n
                      set_default_dtype, tensor)
 from .errors import AnomalyError, ShapeError, ZeroinError
 from .function import Function
-from . import ops, _torch_ops
+from . import ops, _torch_ops, _memory
 from ._tensor_api import EXPORTS as _TENSOR_API
 from .autograd import grad
 from .anomaly import detect_anomaly
@@ -39,6 +39,8 @@ globals().update({alias: info.fn for info in ops.OPS.values() if info.export
 globals().update(_TENSOR_API)       # zeroin.eq, zeroin.numel, zeroin.set_grad_enabled, ...
 
 __version__ = "0.1.0"
+
+_memory.keep_freed_memory()     # glibc: a step's freed arrays stay mapped for the next one
 
 # Heavier or optional parts load on first use, so `import zeroin` stays fast.
 _LAZY = {
