@@ -461,3 +461,16 @@ def test_whole_row_conv_transpose_is_bit_identical_to_col2im(xs, ws, kw):
     w[0, 0, 0, 0] = np.inf
     np.testing.assert_array_equal(_conv._transpose_arrays(g, w, geo, xs[1]),
                                   _conv._transpose_cols(g, w, geo, xs[1], g.dtype))
+
+
+@pytest.mark.parametrize("hw, kw", [((6, 8), {}), ((5, 7), {}), ((5, 5), dict(ceil_mode=True)),
+                                    ((6, 6), dict(padding=1)), ((7, 7), dict(stride=3))])
+def test_max_pool_gradient_is_one_at_each_maximum_and_zero_elsewhere(hw, kw):
+    """Tiling windows write the gradient without a zero fill; the uncovered rows, columns
+    and padding must still come back exactly 0."""
+    x = leaf(rng.standard_normal((2, 3) + hw))
+    y, where = F.max_pool2d(x, 2, return_indices=True, **kw)
+    y.sum().backward()
+    want = np.zeros((6, hw[0] * hw[1]))
+    np.add.at(want, (np.arange(6)[:, None], where.numpy().reshape(6, -1)), 1.0)
+    np.testing.assert_array_equal(x.grad.numpy(), want.reshape(x.shape))
