@@ -187,3 +187,16 @@ def test_a_replay_is_one_node_that_explain_and_draw_show():
     text = str(zeroin.explain(z, b))
     assert "replay[4 ops]" in text and "= 15" in text
     assert zeroin.graph.toposort([z]) == [z]
+
+
+def test_the_plan_does_not_keep_the_traced_graph_alive():
+    import gc
+    import weakref
+    w = zeroin.tensor(np.ones(3), requires_grad=True)
+    f = zeroin.replay(lambda: ((w * 2).exp() * 3).sum())
+    first = f()
+    inner = weakref.ref(first.grad_fn.inputs[0])    # an intermediate of the traced call
+    del first
+    gc.collect()
+    assert inner() is None
+    assert f().item() == pytest.approx(3 * 3 * np.exp(2))

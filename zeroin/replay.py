@@ -16,6 +16,8 @@ in-place running statistics are refused (:class:`~zeroin.errors.ReplayError`).
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from ._tensor import Tensor, _array_of, is_grad_enabled
@@ -136,6 +138,8 @@ class _Plan:
                     sources.append((slots[t], t, arg_index.get(t)))
             slots[res] = len(slots)
             state = tuple(a for a in fn.forward_state if getattr(fn, a, None) is not None)
+            fn = copy.copy(fn)              # the plan's own op, not holding the traced graph
+            fn.inputs = None
             steps.append((fn, tuple(slots[t] for t in inputs), slots[res],
                           tuple(t.requires_grad for t in inputs), state))
         if out not in slots or out.grad_fn is None and out.requires_grad:
