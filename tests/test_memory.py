@@ -24,9 +24,11 @@ print(json.dumps({"mb": m.applied_mb, "faults": (faults() - f0) / 20}))
 """
 
 
-def _probe(env_value):
+def _probe(env_value, **extra):
     import os
-    env = dict(os.environ, ZEROIN_KEEP_FREED_MB=env_value)
+    env = {k: v for k, v in os.environ.items()
+           if k not in memory.USER_VARS and k != "GLIBC_TUNABLES"}
+    env.update(ZEROIN_KEEP_FREED_MB=env_value, **extra)
     out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True,
                          text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -41,6 +43,8 @@ def test_freed_arrays_stay_mapped_unless_switched_off():
     off = _probe("0")
     assert off["mb"] == 0
     assert on["faults"] < 100 < off["faults"]       # 12 MB a step is 3,072 pages
+    assert _probe("", MALLOC_TOP_PAD_="0")["mb"] == 0        # the user's tuning wins
+    assert _probe("", GLIBC_TUNABLES="glibc.malloc.top_pad=0")["mb"] == 0
 
 
 def test_bad_setting_names_the_variable(monkeypatch):

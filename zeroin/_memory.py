@@ -17,7 +17,8 @@ stays resident between steps (the peak while a step runs does not change: W6's m
 peak 18.5 -> 19.3 MB). It applies to the whole process (NumPy allocates with glibc's
 malloc), which is why it is switchable: ``ZEROIN_KEEP_FREED_MB=0`` before
 ``import zeroin`` leaves malloc as it was, another number keeps that many MB (the mmap
-threshold: at most 32 MB). Nothing happens on other C libraries or systems.
+threshold: at most 32 MB). Nothing happens on other C libraries or systems, nor where
+the user tuned malloc already (``MALLOC_TOP_PAD_`` and the like, ``GLIBC_TUNABLES``).
 """
 from __future__ import annotations
 
@@ -27,13 +28,22 @@ import sys
 M_TOP_PAD, M_MMAP_THRESHOLD = -2, -3      # glibc's <malloc.h>
 MMAP_MAX = 32 << 20     # glibc's largest mmap threshold (64-bit)
 DEFAULT_MB = 64
+USER_VARS = ("MALLOC_TOP_PAD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_",
+             "MALLOC_MMAP_MAX_", "MALLOC_ARENA_MAX")
 applied_mb = 0          # what was applied at import (0: nothing)
+
+
+def _user_tuned():
+    """Whether the user already tuned glibc's malloc (their setting wins)."""
+    env = os.environ
+    return (any(k in env for k in USER_VARS) or
+            "glibc.malloc." in env.get("GLIBC_TUNABLES", ""))
 
 
 def keep_freed_memory(mb=None):
     """Keep up to ``mb`` MB of freed memory mapped (glibc's heap top pad; default
     ``$ZEROIN_KEEP_FREED_MB`` or 64); 0 does nothing. Returns the MB applied (0 where
-    glibc or mallopt is missing)."""
+    glibc or mallopt is missing, or the environment tunes malloc already)."""
     global applied_mb
     if mb is None:
         raw = os.environ.get("ZEROIN_KEEP_FREED_MB", "").strip()
@@ -43,7 +53,7 @@ def keep_freed_memory(mb=None):
             raise ValueError(f"ZEROIN_KEEP_FREED_MB must be a whole number of MB (0 turns "
                              f"it off), got {raw!r}") from None
     mb = min(int(mb), 2047)             # mallopt takes a C int of bytes
-    if mb <= 0 or not sys.platform.startswith("linux"):
+    if mb <= 0 or not sys.platform.startswith("linux") or _user_tuned():
         return 0
     import ctypes
     try:
