@@ -10,7 +10,8 @@ It is entered from two places, chosen once at import:
 * ``zeroin/ops.py`` records one- and two-input ops with :func:`call1` / :func:`call2` and
   turns numbers into constants with :func:`pair`;
 * ``zeroin.autograd.run`` hands a plain backward (no ``create_graph``, no
-  :func:`zeroin.grad` targets, no anomaly mode) to :func:`backward`.
+  :func:`zeroin.grad` targets, no anomaly mode) to :func:`backward` (``Tensor.backward``
+  on a Python-float scalar calls it directly: T8).
 
 The tricks, each with what it buys, in instructions per iteration under callgrind
 (benchmarks/README.md: W1 the chapter's graph, W2 one step of the scalar chain, W4 one
@@ -53,6 +54,7 @@ instead of 93k, W2 116k instead of 43k.
 from __future__ import annotations
 
 from sys import getrefcount
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -462,10 +464,9 @@ def _reference(retain_graph, leaves):
     return p
 
 
-class reference:
-    """The reference engine's steps, filled in by :mod:`zeroin.autograd` (the layer above
-    this one, so not imported here): ``Pass``, ``backprop_node`` and ``write_leaf``."""
-    Pass = backprop_node = write_leaf = None
+# The reference engine's steps, filled in by zeroin/autograd.py (the layer above this one,
+# so not imported here): its Pass, _backprop_node and _write_leaf.
+reference = SimpleNamespace(Pass=None, backprop_node=None, write_leaf=None)
 
 
 def _scalar_of(t):

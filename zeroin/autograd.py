@@ -205,8 +205,8 @@ def _call_hooks(t, g, create_graph):
 
 if _fast is not None:   # the fast loop hands hooks, retain_grad and released graphs to these
     _fast.reference.Pass = Pass
-    _fast.reference.backprop_node = staticmethod(_backprop_node)
-    _fast.reference.write_leaf = staticmethod(_write_leaf)
+    _fast.reference.backprop_node = _backprop_node
+    _fast.reference.write_leaf = _write_leaf
 
 
 # --- the entry points ---------------------------------------------------------------------
