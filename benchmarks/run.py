@@ -84,6 +84,9 @@ def cases(quick):
                     _impls("zeroin", "numpy", "torch", "micrograd"), "ms",
                     n={"*": 50 if quick else 200, "micrograd": 1},
                     blocks=blocks, rtol=1e-8))
+    out.append(Case("W4 moons step, replayed", "W4", "step", ("zeroin", "numpy"), "ms",
+                    n={"*": 50 if quick else 200}, blocks=blocks, rtol=1e-8,
+                    params=dict(replay=True)))
     out.append(Case("W5 digits to 97%", "W5", "once", _impls("zeroin", "numpy", "torch"), "s",
                     skip=None if W.have("sklearn") else "scikit-learn is not installed"))
     out.append(Case("W6 LeNet-5 step", "W6", "step", _impls("zeroin", "numpy", "torch"), "ms",
@@ -113,7 +116,7 @@ def _build(case, impl):
     p = case.params
     if case.workload == "W1":
         return None, W.w1(impl)
-    step = {"W3": lambda: W.w3(impl, p["variant"], p["batch"]), "W4": lambda: W.w4(impl),
+    step = {"W3": lambda: W.w3(impl, p["variant"], p["batch"]), "W4": lambda: W.w4(impl, p.get("replay", False)),
             "W6": lambda: _w6_step(impl)}[case.workload]()
     return step, W.timed(step)
 
@@ -328,7 +331,8 @@ def bench_import(env, quick):
 TIME_TARGETS = [("W3 ops b=128", "torch", 0.90), ("W3 ops b=128", "numpy", 1.0),
                 ("W3 nn b=128", "torch", 0.90), ("W3 nn b=128", "numpy", 1.0)] + [
     (f"W3 {v} b={b}", "numpy", 1.05) for v in W.W3_VARIANTS for b in (32, 1024)] + [
-    ("W4 moons step", "numpy", 2.5), ("W1 tiny graph", "micrograd", 0.8),
+    ("W4 moons step", "numpy", 2.5), ("W4 moons step, replayed", "numpy", 2.5),
+    ("W1 tiny graph", "micrograd", 0.8),
     ("W2 chain N=1e+05", "torch", 0.5), ("W6 LeNet-5 step", "numpy", 1.15),
     ("W6 LeNet-5 step", "torch", 2.0)]
 PEAK_TARGETS = [("W3 ops b=128", "torch", 1.0), ("W3 nn b=128", "torch", 1.0),

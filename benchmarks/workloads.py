@@ -425,19 +425,20 @@ def moons(n=100, noise=0.1, seed=4):
     return x, y
 
 
-def w4(impl):
-    """``step()``: one full-batch step of micrograd's demo; returns the loss."""
+def w4(impl, replay=False):
+    """``step()``: one full-batch step of micrograd's demo; returns the loss. With
+    ``replay`` zeroin's loss function goes through ``zeroin.replay`` (the others ignore it)."""
     x, y = moons()
     params = init_mlp(W4_SIZES, np.float64, seed=40)
     if impl in ("zeroin", "torch"):
-        return _w4_engine(impl, x, y, params, W4_LR, W4_ALPHA)
+        return _w4_engine(impl, x, y, params, W4_LR, W4_ALPHA, replay and impl == "zeroin")
     build = dict(numpy=_w4_numpy, micrograd=_w4_micrograd)
     if impl not in build:
         raise ValueError(impl)
     return build[impl](x, y, params, W4_LR, W4_ALPHA)
 
 
-def _w4_engine(impl, x, y, params, lr, alpha):
+def _w4_engine(impl, x, y, params, lr, alpha, replay=False):
     """The same step on zeroin and torch: nn.Linear layers and optim.SGD."""
     if impl == "zeroin":
         import zeroin as lib
@@ -449,9 +450,14 @@ def _w4_engine(impl, x, y, params, lr, alpha):
     opt = lib.optim.SGD(ps, lr=lr)
     xt, yt = tensor(x), tensor(y.reshape(-1, 1))
 
+    def loss_fn():
+        return lib.relu(1 - yt * model(xt)).mean() + alpha * sum((p * p).sum() for p in ps)
+    if replay:
+        loss_fn = lib.replay(loss_fn)
+
     def step():
         opt.zero_grad()
-        loss = lib.relu(1 - yt * model(xt)).mean() + alpha * sum((p * p).sum() for p in ps)
+        loss = loss_fn()
         loss.backward()
         opt.step()
         return loss

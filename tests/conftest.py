@@ -25,7 +25,8 @@ def _clean_engine_state():
     from zeroin import function
     yield
     zeroin.set_default_dtype(np.float64)
-    function.anomaly.enabled = False
+    function.anomaly.enabled = function.anomaly.detect = False
+    function.anomaly.tracer = None
     zeroin._tensor._mode.enabled = True
 
 

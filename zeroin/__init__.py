@@ -58,6 +58,8 @@ _LAZY = {
     "save": ("zeroin.checkpoint", "save"),
     "load": ("zeroin.checkpoint", "load"),
     "manual_seed": ("zeroin.random", "manual_seed"),
+    "replay": ("zeroin.replay", "replay"),
+    "ReplayError": ("zeroin.errors", "ReplayError"),
     "cuda": ("zeroin.cuda", None),
     "backends": ("zeroin.backends", None),
     "linalg": ("zeroin.linalg", None),

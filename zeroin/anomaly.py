@@ -14,11 +14,25 @@ __all__ = ["detect_anomaly"]
 
 
 class _Anomaly:
+    """What every op reads (instance attributes: faster so)."""
+
     def __init__(self):
-        self.enabled = False    # an instance attribute: read by every op, and faster so
+        self.enabled = False    # ops go through function.record(): detect or a trace is on
+        self.detect = False     # detect_anomaly: check each op's output and gradients
+        self.tracer = None      # zeroin.replay while tracing: record() appends each op here
 
 
 anomaly = _Anomaly()
+
+
+def not_replayable(reason):
+    """Called where a replay could not repeat what happens (random draws, running
+    statistics updated in place): while :func:`zeroin.replay` traces, refuse with
+    ``reason``; otherwise nothing."""
+    if anomaly.tracer is not None:
+        from .errors import ReplayError
+        raise ReplayError(f"replay: {reason}, which a replay would not repeat (it runs only "
+                          f"the recorded ops); call the function without zeroin.replay")
 
 
 class detect_anomaly:
@@ -30,12 +44,13 @@ class detect_anomaly:
     """
 
     def __enter__(self):
-        self._prev = anomaly.enabled
-        anomaly.enabled = True
+        self._prev = anomaly.detect
+        anomaly.enabled = anomaly.detect = True
         return self
 
     def __exit__(self, *exc):
-        anomaly.enabled = self._prev
+        anomaly.detect = self._prev
+        anomaly.enabled = self._prev or anomaly.tracer is not None
         return False
 
     def __call__(self, func):

@@ -98,7 +98,7 @@ def _backprop_node(t, g, grads, p):
     for inp, gi in zip(ins, res):
         if gi is not None and inp.requires_grad:
             gi = _fit(gi, inp, p.create_graph)
-            if anomaly.enabled:
+            if anomaly.detect:
                 check_backward(fn, gi)
             _accumulate(grads, inp, gi, p.leaves)
 

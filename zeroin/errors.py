@@ -5,7 +5,7 @@ Each subclasses the built-in exception a user would catch for the same mistake, 
 """
 from __future__ import annotations
 
-__all__ = ["ZeroinError", "ShapeError", "AnomalyError"]
+__all__ = ["ZeroinError", "ShapeError", "AnomalyError", "ReplayError"]
 
 
 class ZeroinError(RuntimeError):
@@ -18,3 +18,8 @@ class ShapeError(ZeroinError, ValueError):
 
 class AnomalyError(ZeroinError, FloatingPointError):
     """Raised under :func:`zeroin.detect_anomaly` when an op produces NaN or Inf."""
+
+
+class ReplayError(ZeroinError):
+    """:func:`zeroin.replay` cannot repeat the function faithfully (it draws random numbers,
+    updates state in place, or gave a different result when replayed)."""

@@ -121,6 +121,8 @@ class Function:
     # arrays (elementwise ops): the fast path (zeroin/_fast.py) then runs them on scalars,
     # several times cheaper. Users only ever see ndarrays in .data and .grad.
     scalar_rules = False
+    # attributes forward sets for backward: zeroin.replay keeps them per call
+    forward_state = ("saved",)
 
     def forward(self, *arrays):
         raise NotImplementedError
@@ -210,7 +212,10 @@ def record(fn, inputs, array, value=None, needs=None):
     else:
         out = _make(array, False, None, value)
     if anomaly.enabled:
-        check_forward(fn, inputs, out)
+        if anomaly.detect:
+            check_forward(fn, inputs, out)
+        if anomaly.tracer is not None:          # zeroin.replay is tracing
+            anomaly.tracer.append((fn, inputs, out))
     return out
 
 

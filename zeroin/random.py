@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .anomaly import not_replayable
+
 __all__ = ["manual_seed", "get_rng"]
 
 _rng = np.random.default_rng()
@@ -17,6 +19,7 @@ def manual_seed(seed):
 
 def get_rng(rng=None):
     """``rng`` if given (a Generator or an int seed), else zeroin's shared generator."""
+    not_replayable("it draws random numbers")
     if rng is None:
         return _rng
     if isinstance(rng, np.random.Generator):

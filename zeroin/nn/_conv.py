@@ -636,6 +636,7 @@ def _regular_win(nd, geo):
 
 class _PoolIndexBase(Function):
     __slots__ = ("win", "idx")
+    forward_state = ("idx",)    # max pooling's forward sets idx (see zeroin.replay)
 
     def __init__(self, win, idx=None):
         self.win, self.idx = win, idx

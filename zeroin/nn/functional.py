@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import ops as _ops
 from .._tensor import Tensor, _leaf, get_default_dtype
+from ..anomaly import not_replayable
 from ..errors import ShapeError, ZeroinError
 from ..function import Function
 from ..ops import (NP, _call1, _call2, _calln, _needs, _raw, op, leaky_relu, log_softmax, relu, sigmoid, softmax,
@@ -165,6 +166,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         var = (xc * xc).mean(axis=axes, keepdims=True)
         xhat = xc / (var + eps).sqrt()
         if running_mean is not None:
+            not_replayable("batch_norm updates its running statistics in place")
             rm, rv = _raw(running_mean), _raw(running_var)
             rm *= 1 - momentum
             rm += momentum * mean.data.reshape(-1).astype(rm.dtype)
