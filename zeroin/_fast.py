@@ -15,8 +15,8 @@ It is entered from two places, chosen once at import:
 
 The tricks, each with what it buys, in instructions per iteration under callgrind
 (benchmarks/README.md: W1 the chapter's graph, W2 one step of the scalar chain, W4 one
-step of micrograd's demo). With this module switched off (ZEROIN_FAST=0) W1 takes 263k
-instead of 93k, W2 116k instead of 43k.
+step of micrograd's demo). With this module switched off (ZEROIN_FAST=0) W1 takes 269k
+instead of 82k (263k and 93k before T8-T9); W2 took 116k instead of 43k before T8-T9.
 
 * **T1 Python-float scalars.** ``zeroin.tensor(3.0)`` and ops on such scalars keep the
   value as a Python float (the ``_float`` slot) until ``.data`` is read; forward and
