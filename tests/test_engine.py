@@ -678,6 +678,8 @@ put("unary", *scalars(lambda w, b: zeroin.exp(-w * 0.1) + zeroin.tanh(b) * zeroi
                      - zeroin.log(b * b + 1) + zeroin.sigmoid(w - b) + zeroin.relu(b - 1)
                      + zeroin.sqrt(w * w + 1) + zeroin.abs(b - 3) + zeroin.cos(b)))
 put("shared", *scalars(lambda w, b: (lambda s: s * s + s / (b + 2))(w * b + w)))
+put("numbers", *scalars(lambda w, b: w * 2 ** 60 + (2 ** 53 + 1) * b + b * True - 0 * w
+                       + (w + 1) * (1.5 + b) - 2 / w + b * 0.0))
 x0 = zeroin.tensor(1.0, requires_grad=True)
 x = x0
 for _ in range(500):
@@ -731,7 +733,7 @@ def _run_in_mode(fast):
 def test_fast_path_and_reference_engine_agree_bit_for_bit():
     fast, reference = _run_in_mode("1"), _run_in_mode("0")
     assert fast.pop("fast path loaded") and not reference.pop("fast path loaded")
-    assert fast.keys() == reference.keys() and len(fast) == 12
+    assert fast.keys() == reference.keys() and len(fast) == 13
     for name in fast:
         assert fast[name] == reference[name], f"{name}: the two engines differ"
 
@@ -802,6 +804,30 @@ def test_python_float_scalars_with_hooks_retain_grad_and_grad():
     b2 = zeroin.tensor(4.0, requires_grad=True)
     gw, gb = zeroin.grad((2 * w2 + b2) * (b2 + 1), [w2, b2])
     assert (gw.item(), gb.item()) == (10.0, 15.0) and type(gw.numpy()) is np.ndarray
+
+
+def test_python_float_scalar_backward_checks_as_the_reference_does():
+    # Tensor.backward on a float scalar skips autograd.backward (T8 in zeroin/_fast.py):
+    # its errors, hooks on the output and a leaf's late requires_grad still behave the same
+    w = zeroin.tensor(3.0, requires_grad=True)
+    c = zeroin.tensor(2.0)
+    y = w * c
+    c.requires_grad_(True)          # after recording: mul computes no gradient for c
+    z = y + 1
+    w.register_hook(lambda g: g * 3)
+    z.backward(retain_graph=True)
+    assert w.grad.item() == 6.0 and c.grad is None
+    z.backward()
+    assert w.grad.item() == 12.0
+    with pytest.raises(RuntimeError, match="second time"):
+        z.backward()
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        zeroin.tensor(1.0).backward()
+    with zeroin.detect_anomaly():
+        (w * w).backward()
+    assert w.grad.item() == 30.0
+    w.backward()                    # a leaf output: d w / d w = 1 (times 3: the hook)
+    assert w.grad.item() == 33.0
 
 
 def test_python_float_scalars_mix_with_arrays_and_float32():

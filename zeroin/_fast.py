@@ -10,12 +10,13 @@ It is entered from two places, chosen once at import:
 * ``zeroin/ops.py`` records one- and two-input ops with :func:`call1` / :func:`call2` and
   turns numbers into constants with :func:`pair`;
 * ``zeroin.autograd.run`` hands a plain backward (no ``create_graph``, no
-  :func:`zeroin.grad` targets, no anomaly mode) to :func:`backward`.
+  :func:`zeroin.grad` targets, no anomaly mode) to :func:`backward` (``Tensor.backward``
+  on a Python-float scalar calls it directly: T8).
 
 The tricks, each with what it buys, in instructions per iteration under callgrind
 (benchmarks/README.md: W1 the chapter's graph, W2 one step of the scalar chain, W4 one
-step of micrograd's demo). With this module switched off (ZEROIN_FAST=0) W1 takes 263k
-instead of 93k, W2 116k instead of 43k.
+step of micrograd's demo). With this module switched off (ZEROIN_FAST=0) W1 takes 269k
+instead of 82k (263k and 93k before T8-T9); W2 took 116k instead of 43k before T8-T9.
 
 * **T1 Python-float scalars.** ``zeroin.tensor(3.0)`` and ops on such scalars keep the
   value as a Python float (the ``_float`` slot) until ``.data`` is read; forward and
@@ -38,10 +39,22 @@ instead of 93k, W2 116k instead of 43k.
   :func:`calln` (three inputs): W1 97.3k -> 93.7k, W2 45.4k -> 43.5k, W4 1.97M -> 1.93M
   (with T4's written-out array nodes); ``needs_input_grad`` as shared tuples, not one new
   tuple per op (fewer objects for the cyclic GC): W2 43.5k -> 42.0k.
+* **T8 Five Python calls fewer around a scalar's backward**: ``Tensor.backward`` on a
+  float scalar (zeroin/_tensor.py) calls :func:`backward` directly with the seed 1.0
+  instead of going through ``autograd.backward``, ``root_grads`` (with ``.shape`` and
+  ``.dtype``) and ``run``; ``zeroin.tensor(3.0)`` and the float leaves' ``.grad`` are
+  made without a ``_make`` call. W1 95.3k -> 86.7k (the first -6.5k).
+* **T9 Add's and mul's float rules and pair's T2 hit written out**: the backward loop
+  computes ``(g, g)`` and ``(g * b, g * a)`` itself for :class:`~zeroin.ops.AddOp` and
+  :class:`~zeroin.ops.MulOp` nodes on the float lane (their classes set by zeroin/ops.py,
+  the layer above), W1 86.7k -> 84.1k; :func:`call2` takes a number operand and looks up
+  its cached constant leaf itself (``w * 2``, ``b + 1``), so ``mul`` and ``add`` make no
+  :func:`pair` call, W1 84.1k -> 82.1k. W2 32.3k -> 30.9k for the two.
 """
 from __future__ import annotations
 
 from sys import getrefcount
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -55,6 +68,7 @@ __all__ = ["call1", "call2", "pair", "backward"]
 
 _F64 = np.dtype(np.float64)
 _new = object.__new__
+_ADD = _MUL = None      # AddOp and MulOp, set by zeroin/ops.py (T9)
 _EXACT = 2 ** 53        # integers up to this convert to float64 exactly
 
 
@@ -145,7 +159,17 @@ def calln(fn, inputs):
 
 
 def call2(fn, x, y):
-    """``fn(x, y)`` for a two-input op: + - * / call it directly (their hot path)."""
+    """``fn(x, y)`` for a two-input op: + - * / call it directly (their hot path); a number
+    operand becomes a constant as :func:`pair` makes it."""
+    if type(y) is not Tensor or type(x) is not Tensor:
+        ty = type(y)    # T9: pair's T2 hit written out (w * 2, x + 1.0 on the float lane)
+        c = _LANE_CONSTANTS.get(y) if (ty is float or ty is int) and \
+            -_EXACT <= y <= _EXACT else None
+        if c is not None and c._float is not None and type(x) is Tensor and \
+                x._float is not None:
+            y = c
+        else:
+            x, y = pair(x, y)
     a, b = x._float, y._float
     v = data = None
     try:
@@ -251,11 +275,11 @@ def _f64_constant(value):
 
 # --- backward ------------------------------------------------------------------------------
 
-def backward(outputs, out_grads, retain_graph, make_pass, backprop_node, write_leaf):
-    """:func:`zeroin.autograd.run` for a plain backward (T1, T3, T4, T5).
+def backward(outputs, out_grads, retain_graph):
+    """:func:`zeroin.autograd.run` for a plain backward (T1, T3, T4, T5, T8).
 
-    ``make_pass``, ``backprop_node`` and ``write_leaf`` are the reference engine's, used
-    for what this loop does not handle (hooks, retain_grad, released graphs).
+    What this loop does not handle (hooks, retain_grad, released graphs) goes to the
+    reference engine's steps (:data:`reference`), with a ``Pass`` made on first need.
     """
     grads = {}
     leaves = {}
@@ -273,9 +297,8 @@ def backward(outputs, out_grads, retain_graph, make_pass, backprop_node, write_l
         fn = t.grad_fn
         if t._hooks or t._retain or fn.released:
             if p is None:
-                p = make_pass(retain_graph, False, None, False)
-                p.leaves = leaves
-            backprop_node(t, g, grads, p)
+                p = _reference(retain_graph, leaves)
+            reference.backprop_node(t, g, grads, p)
             continue
         if t._float is None:    # T4: an array node (T3 for 0-d scalar_rules ops), the
             # reference step without its checks, written out (W4 has 29 array nodes a step)
@@ -358,11 +381,19 @@ def backward(outputs, out_grads, retain_graph, make_pass, backprop_node, write_l
             b = y._float
             if b is None:
                 b = y._array[()]
-            try:
-                ga, gb = fn.backward(NP, g, t._float, a, b)
-            except ArithmeticError:     # 0.0 ** -1 and the like: NumPy's inf and warning
-                f64 = np.float64
-                ga, gb = fn.backward(NP, f64(g), f64(t._float), f64(a), f64(b))
+            kind = type(fn)
+            if kind is _ADD:            # T9: add's and mul's rules written out
+                ga = gb = g
+            elif kind is _MUL:
+                na, nb = fn.needs_input_grad
+                ga = g * b if na else None
+                gb = g * a if nb else None
+            else:
+                try:
+                    ga, gb = fn.backward(NP, g, t._float, a, b)
+                except ArithmeticError:     # 0.0 ** -1 and the like: NumPy's inf, warning
+                    f64 = np.float64
+                    ga, gb = fn.backward(NP, f64(g), f64(t._float), f64(a), f64(b))
         else:
             y = gb = None
             try:
@@ -401,7 +432,10 @@ def backward(outputs, out_grads, retain_graph, make_pass, backprop_node, write_l
             if type(g) is float and leaf._float is not None:   # T1: float leaf, float grad
                 cur = leaf._grad
                 if cur is None:
-                    leaf._grad = _make(None, False, None, g)
+                    leaf._grad = gt = _new(Tensor)      # _make(None, ..., g) written out (T8)
+                    gt._float = g
+                    gt._array = gt._grad = gt.grad_fn = gt.name = gt._hooks = None
+                    gt.requires_grad = gt._retain = False
                     continue
                 if cur._float is not None and not cur.requires_grad:
                     cur._float += g
@@ -419,9 +453,20 @@ def backward(outputs, out_grads, retain_graph, make_pass, backprop_node, write_l
                     gt.requires_grad = gt._retain = False
                     continue
         if p is None:
-            p = make_pass(retain_graph, False, None, False)
-            p.leaves = leaves
-        write_leaf(leaf, g, p)
+            p = _reference(retain_graph, leaves)
+        reference.write_leaf(leaf, g, p)
+
+
+def _reference(retain_graph, leaves):
+    """The reference engine's ``Pass`` for the nodes and leaves this loop hands to it."""
+    p = reference.Pass(retain_graph, False, None, False)
+    p.leaves = leaves
+    return p
+
+
+# The reference engine's steps, filled in by zeroin/autograd.py (the layer above this one,
+# so not imported here): its Pass, _backprop_node and _write_leaf.
+reference = SimpleNamespace(Pass=None, backprop_node=None, write_leaf=None)
 
 
 def _scalar_of(t):

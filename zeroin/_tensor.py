@@ -13,6 +13,7 @@ from operator import attrgetter
 
 import numpy as np
 
+from .anomaly import anomaly
 from .errors import ShapeError
 
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
@@ -24,16 +25,19 @@ _default_dtype = _F64
 # ZEROIN_FAST=0 (read once, here) runs the reference engine only: no Python-float scalars
 # (below) and no zeroin/_fast.py; results are the same (see docs/architecture.md).
 FAST = os.environ.get("ZEROIN_FAST", "1").strip() != "0"
+# Python floats become T1 float scalars (zeroin/_fast.py) only while the default is float64
+_float_lane = FAST
 
 
 def set_default_dtype(dtype):
     """Set the float dtype used for Python numbers and lists (float64 unless changed)."""
-    global _default_dtype
+    global _default_dtype, _float_lane
     d = np.dtype(dtype)
     if d.kind != "f":
         raise TypeError(f"set_default_dtype: expected a floating dtype such as float32 or "
                         f"float64, got {d}")
     _default_dtype = d
+    _float_lane = FAST and d is _F64
 
 
 def get_default_dtype():
@@ -504,6 +508,12 @@ class Tensor:
             Record the backward computation so that the gradients can be differentiated
             again (higher-order derivatives).
         """
+        if self._float is not None and gradient is None and not create_graph and \
+                self.requires_grad and not anomaly.enabled:
+            # T8: a float scalar (so fast mode) straight to the fast loop, seeded with 1.0
+            # as autograd.root_grads would seed it: five Python calls fewer
+            autograd._fast.backward((self,), (1.0,), retain_graph)
+            return
         autograd.backward(self, gradient, retain_graph, create_graph)
 
     def retain_grad(self):
@@ -733,10 +743,14 @@ def tensor(data, requires_grad=False, dtype=None, name=None, *, device=None):
     >>> w.grad.item(), b.grad.item()
     (10.0, 15.0)
     """
-    if type(data) is float and dtype is None and _default_dtype is _F64 and FAST and \
-            device is None:
-        t = _make(None, requires_grad is True or bool(requires_grad), None, data)
+    if type(data) is float and _float_lane and dtype is None and device is None:
+        # zeroin.tensor(3.0, requires_grad=True): T1's float leaf, _make written out (T8)
+        t = _new(Tensor)
+        t._array = t._grad = t.grad_fn = t._hooks = None
+        t._float = data
+        t.requires_grad = requires_grad is True or bool(requires_grad)
         t.name = name
+        t._retain = False
         return t
     if device is not None:
         from .dtypes import as_device

@@ -63,7 +63,7 @@ def run(outputs, out_grads, retain_graph=False, create_graph=False, targets=None
     """
     if _fast is not None and not (create_graph or keep_all or anomaly.enabled) \
             and targets is None:
-        _fast.backward(outputs, out_grads, retain_graph, Pass, _backprop_node, _write_leaf)
+        _fast.backward(outputs, out_grads, retain_graph)
         return {}
     p = Pass(retain_graph, create_graph, targets, keep_all)
     grads = {}                  # tensor -> its gradient so far (tensors hash by identity)
@@ -201,6 +201,12 @@ def _call_hooks(t, g, create_graph):
                 raise ValueError(f"hook: returned a gradient of shape {g.shape} for a "
                                  f"tensor of shape {t.shape}")
     return g
+
+
+if _fast is not None:   # the fast loop hands hooks, retain_grad and released graphs to these
+    _fast.reference.Pass = Pass
+    _fast.reference.backprop_node = _backprop_node
+    _fast.reference.write_leaf = _write_leaf
 
 
 # --- the entry points ---------------------------------------------------------------------

@@ -97,6 +97,9 @@ def _call1(fn, x):
 
 
 def _call2(fn, x, y):
+    """Record ``fn(x, y)``; a number operand becomes a constant (:func:`_pair`)."""
+    if type(x) is not Tensor or type(y) is not Tensor:
+        x, y = _pair(x, y)
     return apply(fn, (x, y))
 
 
@@ -145,8 +148,6 @@ def add(a, b, *, alpha=1):
     """Elementwise a + b (``a + alpha * b``) with broadcasting."""
     if alpha != 1:
         b = b * alpha
-    if type(a) is not Tensor or type(b) is not Tensor:
-        a, b = _pair(a, b)
     return _call2(_new(AddOp), a, b)
 
 
@@ -164,8 +165,6 @@ def sub(a, b, *, alpha=1):
     """Elementwise a - b (``a - alpha * b``) with broadcasting."""
     if alpha != 1:
         b = b * alpha
-    if type(a) is not Tensor or type(b) is not Tensor:
-        a, b = _pair(a, b)
     return _call2(_new(SubOp), a, b)
 
 
@@ -182,8 +181,6 @@ class MulOp(Function):
 @op(MulOp, methods=("__mul__", "__rmul__", "mul"))
 def mul(a, b):
     """Elementwise a * b with broadcasting."""
-    if type(a) is not Tensor or type(b) is not Tensor:
-        a, b = _pair(a, b)
     return _call2(_new(MulOp), a, b)
 
 
@@ -200,8 +197,6 @@ class DivOp(Function):
 @op(DivOp, methods=("__truediv__", "__rtruediv__", "div"))
 def div(a, b):
     """Elementwise a / b with broadcasting."""
-    if type(a) is not Tensor or type(b) is not Tensor:
-        a, b = _pair(a, b)
     return _call2(_new(DivOp), a, b)
 
 
@@ -1135,3 +1130,5 @@ del _name
 if _tensor.FAST:
     from ._fast import (call1 as _call1, call2 as _call2, calln as _calln,  # noqa: E402,F811
                         pair as _pair)
+    from . import _fast
+    _fast._ADD, _fast._MUL = AddOp, MulOp   # their float rules, written out in the loop
