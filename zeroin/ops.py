@@ -17,6 +17,7 @@ To add an op, see docs/architecture.md ("how to add an op in 3 steps").
 from __future__ import annotations
 
 import builtins
+import math
 import numbers
 import operator
 from typing import NamedTuple
@@ -609,6 +610,8 @@ class SumOp(Function):
     def __init__(self, axis, keepdims): self.axis, self.keepdims = axis, keepdims
     def forward(self, x): return x.sum(axis=self.axis, keepdims=self.keepdims)
     def backward(self, xp, g, out, x):
+        if self.axis is None:           # a full sum: g is one number, spread over x
+            return xp.broadcast_to(g, x.shape)
         axes = _axes(self.axis, x.ndim)
         return xp.broadcast_to(_expand(g, x.shape, axes, self.keepdims), x.shape)
 
@@ -628,8 +631,10 @@ class MeanOp(Function):
     def __init__(self, axis, keepdims): self.axis, self.keepdims = axis, keepdims
     def forward(self, x): return x.mean(axis=self.axis, keepdims=self.keepdims)
     def backward(self, xp, g, out, x):
+        if self.axis is None:           # a full mean: g / n spread over x
+            return xp.broadcast_to(g / math.prod(x.shape), x.shape)
         axes = _axes(self.axis, x.ndim)
-        n = int(np.prod([x.shape[a] for a in axes])) if axes else 1
+        n = math.prod([x.shape[a] for a in axes])
         return xp.broadcast_to(_expand(g, x.shape, axes, self.keepdims) / n, x.shape)
 
 

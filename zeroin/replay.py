@@ -138,10 +138,13 @@ class _Plan:
                     sources.append((slots[t], t, arg_index.get(t)))
             slots[res] = len(slots)
             state = tuple(a for a in fn.forward_state if getattr(fn, a, None) is not None)
+            needs = tuple(t.requires_grad for t in inputs)
             fn = copy.copy(fn)              # the plan's own op, not holding the traced graph
-            fn.inputs = None
-            steps.append((fn, tuple(slots[t] for t in inputs), slots[res],
-                          tuple(t.requires_grad for t in inputs), state))
+            fn.inputs, fn.needs_input_grad = None, needs
+            # 0-d elementwise steps run on NumPy scalars, as the fast engine's T3 does
+            scalar = fn.scalar_rules and not res.shape and not any(t.shape for t in inputs)
+            steps.append((fn, tuple(slots[t] for t in inputs), slots[res], needs, state,
+                          scalar))
         if out not in slots or out.grad_fn is None and out.requires_grad:
             raise ReplayError("replay: the function's result was not computed by zeroin ops "
                               "inside it (it returned an input or a tensor made outside)")
@@ -180,8 +183,10 @@ class _Plan:
         for (s, _, _), v in zip(self.sources, source_arrays):
             a[s] = v
         state = {}
-        for i, (fn, ins, o, needs, keep) in enumerate(self.steps):
-            if len(ins) == 2:           # unpacked by hand: a list per step costs a frame
+        for i, (fn, ins, o, needs, keep, scalar) in enumerate(self.steps):
+            if scalar:                  # 0-d: several times cheaper on NumPy scalars
+                r = fn.forward(*[a[j][()] for j in ins])
+            elif len(ins) == 2:         # unpacked by hand: a list per step costs a frame
                 r = fn.forward(a[ins[0]], a[ins[1]])
             elif len(ins) == 1:
                 r = fn.forward(a[ins[0]])
@@ -197,15 +202,19 @@ class _Plan:
         grads = [None] * self.size
         grads[self.out] = np.asarray(g_out)
         for i in self.order:
-            fn, ins, o, needs, keep = self.steps[i]
+            fn, ins, o, needs, keep, scalar = self.steps[i]
             g = grads[o]
             if g is None:
                 continue
             grads[o] = None
-            fn.needs_input_grad = needs
-            for name, v in zip(keep, state.get(i, ())):
-                setattr(fn, name, v)
-            if len(ins) == 2:
+            if keep:
+                for name, v in zip(keep, state[i]):
+                    setattr(fn, name, v)
+            if scalar:
+                res = fn.backward(NP, g[()], a[o][()], *[a[j][()] for j in ins])
+                if len(ins) == 1:
+                    res = (res,)
+            elif len(ins) == 2:
                 res = fn.backward(NP, g, a[o], a[ins[0]], a[ins[1]])
             elif len(ins) == 1:
                 res = (fn.backward(NP, g, a[o], a[ins[0]]),)
@@ -219,7 +228,7 @@ class _Plan:
                 d = a[j]
                 if gj.shape != d.shape:
                     gj = sum_to_array(gj, d.shape)
-                if gj.dtype != d.dtype:
+                if gj.dtype is not d.dtype and gj.dtype != d.dtype:
                     gj = gj.astype(d.dtype)
                 prev = grads[j]
                 grads[j] = gj if prev is None else prev + gj
