@@ -185,7 +185,8 @@ class _Plan:
         state = {}
         for i, (fn, ins, o, needs, keep, scalar) in enumerate(self.steps):
             if scalar:                  # 0-d: several times cheaper on NumPy scalars
-                r = fn.forward(*[a[j][()] for j in ins])
+                r = (fn.forward(a[ins[0]][()], a[ins[1]][()]) if len(ins) == 2 else
+                     fn.forward(*[a[j][()] for j in ins]))
             elif len(ins) == 2:         # unpacked by hand: a list per step costs a frame
                 r = fn.forward(a[ins[0]], a[ins[1]])
             elif len(ins) == 1:
@@ -210,7 +211,9 @@ class _Plan:
             if keep:
                 for name, v in zip(keep, state[i]):
                     setattr(fn, name, v)
-            if scalar:
+            if scalar and len(ins) == 2:
+                res = fn.backward(NP, g[()], a[o][()], a[ins[0]][()], a[ins[1]][()])
+            elif scalar:
                 res = fn.backward(NP, g[()], a[o][()], *[a[j][()] for j in ins])
                 if len(ins) == 1:
                     res = (res,)
