@@ -200,3 +200,26 @@ def test_the_plan_does_not_keep_the_traced_graph_alive():
     gc.collect()
     assert inner() is None
     assert f().item() == pytest.approx(3 * 3 * np.exp(2))
+
+
+def test_retain_graph_and_changes_to_captured_tensors():
+    w = zeroin.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    v = zeroin.tensor(np.array([0.5, 0.5, 0.5]), requires_grad=True)
+    f = zeroin.replay(lambda: (w * v).sum())
+    f()
+    z = f()
+    z.backward(retain_graph=True)
+    z.backward()                        # twice through the same replayed node: 2 * v
+    np.testing.assert_array_equal(w.grad.numpy(), [1.0, 1.0, 1.0])
+    w.data = np.ones(4)                 # a captured tensor changes shape: traced again
+    v.data = np.full(4, 2.0)
+    w.grad = v.grad = None
+    f().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), np.full(4, 2.0))
+    assert len(next(iter(f.plans.values())).steps) == 2
+    v.requires_grad_(False)             # ... and so does requires_grad
+    w.grad = None
+    z = f()
+    z.backward()
+    assert v.grad is None
+    np.testing.assert_array_equal(w.grad.numpy(), np.full(4, 2.0))
