@@ -223,3 +223,19 @@ def test_retain_graph_and_changes_to_captured_tensors():
     z.backward()
     assert v.grad is None
     np.testing.assert_array_equal(w.grad.numpy(), np.full(4, 2.0))
+
+
+def test_a_whole_training_step_is_refused_with_the_fix():
+    """Replaying zero_grad/backward/step would silently stop training: refused."""
+    w = zeroin.tensor(np.ones(3), requires_grad=True)
+    opt = zeroin.optim.SGD([w], lr=0.1)
+
+    def step():
+        opt.zero_grad()
+        loss = (w * w).sum()
+        loss.backward()
+        opt.step()
+        return loss
+    with pytest.raises(ReplayError, match="loss.backward.. and the optimiser outside"):
+        zeroin.replay(step)()
+    np.testing.assert_array_equal(w.numpy(), np.ones(3))    # refused before any update

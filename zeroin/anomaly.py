@@ -25,14 +25,14 @@ class _Anomaly:
 anomaly = _Anomaly()
 
 
-def not_replayable(reason):
+def not_replayable(reason, fix="call the function without zeroin.replay"):
     """Called where a replay could not repeat what happens (random draws, running
-    statistics updated in place): while :func:`zeroin.replay` traces, refuse with
-    ``reason``; otherwise nothing."""
+    statistics updated in place, a backward pass): while :func:`zeroin.replay` traces,
+    refuse with ``reason`` and ``fix``; otherwise nothing."""
     if anomaly.tracer is not None:
         from .errors import ReplayError
         raise ReplayError(f"replay: {reason}, which a replay would not repeat (it runs only "
-                          f"the recorded ops); call the function without zeroin.replay")
+                          f"the recorded ops); {fix}")
 
 
 class detect_anomaly:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _tensor
-from .anomaly import anomaly, check_backward
+from .anomaly import anomaly, check_backward, not_replayable
 from .errors import ZeroinError
 from .function import NP, sum_to_array
 from .graph import toposort
@@ -65,6 +65,9 @@ def run(outputs, out_grads, retain_graph=False, create_graph=False, targets=None
             and targets is None:
         _fast.backward(outputs, out_grads, retain_graph)
         return {}
+    if anomaly.tracer is not None:      # zeroin.replay is tracing (so never the fast path)
+        not_replayable("it runs a backward pass", "replay only the function that computes "
+                       "the loss, and call loss.backward() and the optimiser outside it")
     p = Pass(retain_graph, create_graph, targets, keep_all)
     grads = {}                  # tensor -> its gradient so far (tensors hash by identity)
     for t, g in zip(outputs, out_grads):

@@ -36,7 +36,9 @@ def replay(fn, check=True):
     uses from outside (parameters, data), in place or replaced through ``.data``. A call
     with other shapes, dtypes or ``requires_grad`` traces again. With ``check`` the first
     replay also runs ``fn`` and raises :class:`~zeroin.errors.ReplayError` if the two
-    results differ in any bit.
+    results differ in any bit. Under :class:`~zeroin.no_grad` it simply calls ``fn``.
+    Replay the loss function, not the whole step: a backward pass or an optimiser step
+    inside ``fn`` would not be repeated, so a backward inside it is refused.
     """
     return Replayed(fn, check)
 
