@@ -712,6 +712,28 @@ for mode in ("plain", "hook", "retain", "create_graph", "grad"):
     put("mlp_" + mode, loss, *grads)
     opt.step()
 put("mlp_after_steps", *model.parameters())
+
+# micrograd's demo step (float64): full sums and means of float64 arrays ride the float
+# lane in fast mode (T10), x * x computes g * x once
+zeroin.manual_seed(1)
+net = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 1)).double()
+ps = list(net.parameters())
+xm = zeroin.tensor(rng.standard_normal((10, 2)))
+ym = zeroin.tensor(np.sign(rng.standard_normal((10, 1))))
+sgd = zeroin.optim.SGD(ps, lr=0.1)
+for _ in range(3):
+    sgd.zero_grad()
+    loss = zeroin.relu(1 - ym * net(xm)).mean() + 1e-4 * sum((p * p).sum() for p in ps)
+    loss.backward()
+    sgd.step()
+put("moons", loss, *[p.grad for p in ps], *ps)
+v = zeroin.tensor(rng.standard_normal(7), requires_grad=True)
+k = zeroin.tensor(np.array(1.5), requires_grad=True)
+s = v.sum()
+s.data                                      # off the float lane again
+r = (s * k + v.amax() * v.mean() - (v * v).sum().sqrt()) * k
+r.backward()
+put("reductions", r, v.grad, k.grad)
 out["fast path loaded"] = "zeroin._fast" in sys.modules
 json.dump(out, sys.stdout)
 """
@@ -733,7 +755,7 @@ def _run_in_mode(fast):
 def test_fast_path_and_reference_engine_agree_bit_for_bit():
     fast, reference = _run_in_mode("1"), _run_in_mode("0")
     assert fast.pop("fast path loaded") and not reference.pop("fast path loaded")
-    assert fast.keys() == reference.keys() and len(fast) == 13
+    assert fast.keys() == reference.keys() and len(fast) == 15
     for name in fast:
         assert fast[name] == reference[name], f"{name}: the two engines differ"
 
@@ -886,6 +908,39 @@ def test_python_float_scalars_share_one_constant_leaf_per_number():
     for _ in range(5000):
         one * float("nan")
     assert len(_fast._LANE_CONSTANTS) <= 4096
+
+
+@pytest.mark.skipif(not zeroin._tensor.FAST, reason="a trick of the fast path (ZEROIN_FAST=0)")
+def test_full_float64_reductions_ride_the_float_lane():
+    # T10: a loss's sum or mean of float64 arrays is a Python float, so the loss terms
+    # added after it are float-lane ops; everything else about the tensor is as before
+    v = zeroin.tensor(np.arange(1.0, 5.0), requires_grad=True)
+    s, m = v.sum(), v.mean()
+    assert type(s._float) is float and s._array is None and type(m._float) is float
+    assert s.dtype == np.float64 and s.shape == () and s.requires_grad
+    assert v.float().sum()._float is None                  # float32 stays an array
+    assert v.sum(axis=0, keepdims=True)._float is None     # shape (1,): an array
+    loss = 0.5 * s + m * m + v.amax()
+    assert type(loss._float) is float
+    loss.backward()
+    assert np.array_equal(v.grad.data, 0.5 + 2 * 2.5 / 4 + np.array([0, 0, 0, 1.0]))
+    d = s.data                                              # off the lane, writable 0-d
+    assert d.shape == () and d.flags.writeable and s._float is None and s.item() == 10.0
+
+
+def test_x_times_x_computes_its_product_once():
+    # d(x*x)/dx = g*x + g*x: the rule returns one array for both operands (as add's g, g)
+    from zeroin.ops import MulOp
+    op = MulOp()
+    op.needs_input_grad = (True, True)
+    a, b, g = np.arange(3.0), np.arange(3.0), np.ones(3)
+    ga, gb = op.backward(zeroin.function.NP, g, a * a, a, a)
+    assert ga is gb and np.array_equal(ga, a)
+    ga, gb = op.backward(zeroin.function.NP, g, a * b, a, b)   # equal values, two arrays
+    assert ga is not gb
+    x = zeroin.tensor([0.1, -3.0, 7.5], requires_grad=True)
+    (x * x).sum().backward()
+    assert np.array_equal(x.grad.data, 2 * x.data)          # g*x + g*x = 2x exactly
 
 
 def test_plain_array_backward_matches_finite_differences():

@@ -873,3 +873,17 @@ def test_registered_op_gradients(name):
         check_first(fn, *arrays)
         if second:
             check_second(fn, *arrays)
+
+
+@given(n=st.integers(1, 3000), scale=st.floats(-8, 8), seed=st.integers(0, 2**32 - 1),
+       dtype=st.sampled_from(["float64", "float32", "float16"]))
+@settings(max_examples=60, deadline=None)
+def test_sum_and_mean_equal_numpys_to_the_bit(n, scale, seed, dtype):
+    # SumOp and a float64 full MeanOp skip NumPy's Python wrappers (np.add.reduce, then
+    # one division): the values must be NumPy's exactly, whatever the size and scale
+    x = (np.random.default_rng(seed).standard_normal(n) * 2.0 ** scale).astype(dtype)
+    t = zeroin.tensor(x)
+    for got, want in ((t.sum(), x.sum()), (t.mean(), x.mean()),
+                      (t.reshape(-1, 1).mean(axis=0), x.reshape(-1, 1).mean(axis=0)),
+                      (t.reshape(1, -1).sum(1, keepdims=True), x.reshape(1, -1).sum(1, keepdims=True))):
+        assert got.dtype == want.dtype and np.asarray(got.data).tobytes() == np.asarray(want).tobytes()

@@ -94,7 +94,10 @@ def call1(fn, x):
                 a = a[()]
             data = fn.forward(a)
             if type(data) is not np.ndarray:
-                data = np.asarray(data)
+                if type(data) is np.float64:    # T10: a 0-d float64 result on the lane
+                    v, data = float(data), None
+                else:
+                    data = np.asarray(data)
     except (ValueError, IndexError) as e:
         raise fn.error((x,), e) from None
     if anomaly.enabled:
@@ -187,7 +190,10 @@ def call2(fn, x, y):
                 a, b = a[()], b[()]
             data = fn.forward(a, b)
             if type(data) is not np.ndarray:
-                data = np.asarray(data)
+                if type(data) is np.float64:    # T10: a 0-d float64 result on the lane
+                    v, data = float(data), None
+                else:
+                    data = np.asarray(data)
     except (ValueError, IndexError) as e:
         raise fn.error((x, y), e) from None
     if anomaly.enabled:
@@ -300,9 +306,13 @@ def backward(outputs, out_grads, retain_graph):
                 p = _reference(retain_graph, leaves)
             reference.backprop_node(t, g, grads, p)
             continue
-        if t._float is None:    # T4: an array node (T3 for 0-d scalar_rules ops), the
-            # reference step without its checks, written out (W4 has 29 array nodes a step)
+        if t._float is None or not fn.scalar_rules:
+            # T4: an array node (T3 for 0-d scalar_rules ops), the reference step without
+            # its checks, written out; a full sum or mean on the float lane (T10) comes
+            # here too, its rule given arrays as always
             out = t._array
+            if out is None:
+                out = np.asarray(t._float)
             ins = fn.inputs
             n = len(ins)
             scalar = fn.scalar_rules and not out.ndim

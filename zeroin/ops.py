@@ -176,6 +176,9 @@ class MulOp(Function):
     forward = staticmethod(operator.mul)
     def backward(self, xp, g, out, a, b):
         na, nb = self.needs_input_grad
+        if a is b and na and nb:    # x * x: g * x once, for both operands (as add's g, g)
+            ga = g * a
+            return ga, ga
         return (g * b if na else None), (g * a if nb else None)
 
 
@@ -596,6 +599,9 @@ def _check_axis(op, x, axis):
     return int(axis) if isinstance(axis, numbers.Integral) else tuple(int(a) for a in axis)
 
 
+_F64 = np.dtype(np.float64)
+
+
 class _DtypeError(TypeError, RuntimeError):
     """A dtype the operation cannot take (PyTorch raises RuntimeError, NumPy TypeError)."""
 
@@ -608,7 +614,8 @@ class SumOp(Function):
     __slots__ = ("axis", "keepdims")
     name = "sum"
     def __init__(self, axis, keepdims): self.axis, self.keepdims = axis, keepdims
-    def forward(self, x): return x.sum(axis=self.axis, keepdims=self.keepdims)
+    # np.add.reduce is ndarray.sum without its Python wrapper (same values, same upcasts)
+    def forward(self, x): return np.add.reduce(x, axis=self.axis, keepdims=self.keepdims)
     def backward(self, xp, g, out, x):
         if self.axis is None:           # a full sum: g is one number, spread over x
             return xp.broadcast_to(g, x.shape)
@@ -622,14 +629,20 @@ def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
     if dim is not None or keepdim is not None:
         axis, keepdims = _torch_names("sum", axis, keepdims, dim, keepdim)
     x = _t(x)
-    return _call1(SumOp(_check_axis("sum", x, axis), keepdims), x)
+    return _call1(SumOp(axis if axis is None else _check_axis("sum", x, axis), keepdims), x)
 
 
 class MeanOp(Function):
     __slots__ = ("axis", "keepdims")
     name = "mean"
     def __init__(self, axis, keepdims): self.axis, self.keepdims = axis, keepdims
-    def forward(self, x): return x.mean(axis=self.axis, keepdims=self.keepdims)
+
+    def forward(self, x):
+        if self.axis is None and x.dtype is _F64 and x.size:
+            # a full mean as np.mean computes it, to the bit (sum, then one division by
+            # the count as a float64), without np.mean's Python layers (a loss, each step)
+            return np.add.reduce(x, axis=None) / x.size
+        return x.mean(axis=self.axis, keepdims=self.keepdims)
     def backward(self, xp, g, out, x):
         if self.axis is None:           # a full mean: g / n spread over x
             return xp.broadcast_to(g / math.prod(x.shape), x.shape)
@@ -648,7 +661,7 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
         raise _DtypeError(f"mean: the input has dtype {x.dtype}; the mean needs a floating "
                           f"dtype, as in PyTorch: convert first, e.g. x.float().mean() or "
                           f"x.double().mean()")
-    return _call1(MeanOp(_check_axis("mean", x, axis), keepdims), x)
+    return _call1(MeanOp(axis if axis is None else _check_axis("mean", x, axis), keepdims), x)
 
 
 class _ExtremumOp(Function):
