@@ -1124,12 +1124,16 @@ from hypothesis import strategies as st  # noqa: E402
 @given(src=st.lists(st.sampled_from([1, 2, 3]), max_size=3),
        extra=st.lists(st.integers(0, 4), max_size=3),
        dtype=st.sampled_from([np.float32, np.float64, np.int64]))
-def test_broadcast_array_equals_numpy(src, extra, dtype):
-    """Same values, shape and dtype as np.broadcast_to, read-only, sharing memory; the same
+@pytest.mark.parametrize("big", [False, True])
+def test_broadcast_array_equals_numpy(src, extra, dtype, big):
+    """Same values, shape and dtype as np.broadcast_to; read-only and sharing memory, but a
+    one-element g spread over at most 1024 elements is a fresh writable array; the same
     error when the shapes do not broadcast."""
     from zeroin.function import broadcast_array
     g = np.arange(1, int(np.prod(src)) + 1, dtype=dtype).reshape(src)
     shape = tuple(extra) + tuple(n if n != 1 else k for n, k in zip(src, [5, 1, 2]))
+    if big:
+        shape = (2000,) + shape
     try:
         want = np.broadcast_to(g, shape)
     except ValueError:
@@ -1139,7 +1143,10 @@ def test_broadcast_array_equals_numpy(src, extra, dtype):
     got = broadcast_array(g, shape)
     assert got.shape == want.shape and got.dtype == want.dtype
     np.testing.assert_array_equal(got, want)
-    assert not got.flags.writeable and np.shares_memory(got, g) == (got.size > 0)
+    if g.size == 1 and got.size <= 1024:
+        assert got.flags.writeable and not np.shares_memory(got, g) and got.base is None
+    else:
+        assert not got.flags.writeable and np.shares_memory(got, g) == (got.size > 0)
 
 
 def test_broadcast_array_takes_numpy_scalars_and_refuses_more_dims():
