@@ -50,6 +50,14 @@ instead of 82k (263k and 93k before T8-T9); W2 took 116k instead of 43k before T
   the layer above), W1 86.7k -> 84.1k; :func:`call2` takes a number operand and looks up
   its cached constant leaf itself (``w * 2``, ``b + 1``), so ``mul`` and ``add`` make no
   :func:`pair` call, W1 84.1k -> 82.1k. W2 32.3k -> 30.9k for the two.
+* **T10 0-d float64 results on the float lane**: an op on arrays whose result is a NumPy
+  ``float64`` scalar (a full ``sum()`` or ``mean()``, a dot of two vectors) keeps it as a
+  Python float, so the loss terms added and scaled after it run on the float lane (T1,
+  T9) instead of as 0-d arrays; the op's own backward still gives its rule arrays, as
+  before. W4 1.737M -> 1.619M (each of its 8 scalar loss ops a float op, no 0-d arrays).
+  Outside this module, both engines: x * x computes ``g * x`` once (W4 -> 1.589M), sum and
+  a float64 full mean call ``np.add.reduce`` (-> 1.565M), ``broadcast_array`` fills small
+  arrays instead of making zero-stride views (-> 1.535M).
 """
 from __future__ import annotations
 
@@ -282,7 +290,7 @@ def _f64_constant(value):
 # --- backward ------------------------------------------------------------------------------
 
 def backward(outputs, out_grads, retain_graph):
-    """:func:`zeroin.autograd.run` for a plain backward (T1, T3, T4, T5, T8).
+    """:func:`zeroin.autograd.run` for a plain backward (T1, T3, T4, T5, T8, T10).
 
     What this loop does not handle (hooks, retain_grad, released graphs) goes to the
     reference engine's steps (:data:`reference`), with a ``Pass`` made on first need.
