@@ -179,7 +179,7 @@ def call2(fn, x, y):
         if c is not None and c._float is not None and type(x) is Tensor and \
                 x._float is not None:
             y = c
-        else:
+        elif not (isinstance(x, Tensor) and isinstance(y, Tensor)):    # not Parameters
             x, y = pair(x, y)
     a, b = x._float, y._float
     v = data = None

@@ -628,7 +628,8 @@ def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
     """Sum over ``axis`` (all by default)."""
     if dim is not None or keepdim is not None:
         axis, keepdims = _torch_names("sum", axis, keepdims, dim, keepdim)
-    x = _t(x)
+    if not isinstance(x, Tensor):
+        x = constant(x)
     return _call1(SumOp(axis if axis is None else _check_axis("sum", x, axis), keepdims), x)
 
 
