@@ -926,6 +926,16 @@ def test_full_float64_reductions_ride_the_float_lane():
     assert np.array_equal(v.grad.data, 0.5 + 2 * 2.5 / 4 + np.array([0, 0, 0, 1.0]))
     d = s.data                                              # off the lane, writable 0-d
     assert d.shape == () and d.flags.writeable and s._float is None and s.item() == 10.0
+    # sum and mean take the float gradient as it is (float_grad), with or without an axis
+    big = zeroin.tensor(np.ones(2048))                      # spread by a view, not filled
+    for f, want in ((lambda v: v.sum(axis=0) * 3.0, [3.0] * 4),
+                    (lambda v: v.mean(dim=-1) * 3.0, [0.75] * 4),
+                    (lambda v: (big * v[0]).mean() * 3.0, [3.0, 0, 0, 0])):
+        v.grad = None
+        r = f(v)
+        assert type(r._float) is float
+        r.backward()
+        assert v.grad.dtype == np.float64 and np.array_equal(v.grad.data, want)
 
 
 def test_x_times_x_computes_its_product_once():
@@ -1153,5 +1163,9 @@ def test_broadcast_array_takes_numpy_scalars_and_refuses_more_dims():
     from zeroin.function import broadcast_array
     got = broadcast_array(np.float32(2.5), (2, 3))
     assert got.dtype == np.float32 and (got == 2.5).all()
+    for n in (3, 2000):             # a Python float is a float64, filled or a view
+        got = broadcast_array(0.1, (n, 1))
+        assert got.dtype == np.float64 and got.shape == (n, 1) and (got == 0.1).all()
+        assert got.flags.writeable == (n <= 1024)
     with pytest.raises(ValueError):
         broadcast_array(np.ones((1, 1, 1)), (3, 3))

@@ -54,10 +54,13 @@ instead of 82k (263k and 93k before T8-T9); W2 took 116k instead of 43k before T
   ``float64`` scalar (a full ``sum()`` or ``mean()``, a dot of two vectors) keeps it as a
   Python float, so the loss terms added and scaled after it run on the float lane (T1,
   T9) instead of as 0-d arrays; the op's own backward still gives its rule arrays, as
-  before. W4 1.737M -> 1.619M (each of its 8 scalar loss ops a float op, no 0-d arrays).
-  Outside this module, both engines: x * x computes ``g * x`` once (W4 -> 1.589M), sum and
-  a float64 full mean call ``np.add.reduce`` (-> 1.565M), ``broadcast_array`` fills small
-  arrays instead of making zero-stride views (-> 1.535M).
+  before, except that a rule declaring ``float_grad`` (sum, mean) takes the float gradient
+  as it is and spreads it with one fill. W4 1.737M -> 1.619M (each of its 8 scalar loss
+  ops a float op, no 0-d arrays); ``float_grad`` 1.526M -> 1.487M. Outside this module,
+  both engines: x * x computes ``g * x`` once (W4 -> 1.589M), sum and a float64 full mean
+  call ``np.add.reduce`` (-> 1.565M), ``broadcast_array`` fills small arrays instead of
+  making zero-stride views (-> 1.535M), ``call2`` makes no ``pair`` call for a Parameter
+  operand (-> 1.526M).
 """
 from __future__ import annotations
 
@@ -319,8 +322,8 @@ def backward(outputs, out_grads, retain_graph):
             # its checks, written out; a full sum or mean on the float lane (T10) comes
             # here too, its rule given arrays as always
             out = t._array
-            if out is None:
-                out = np.asarray(t._float)
+            if out is None:             # T10: float_grad rules take the floats as they are
+                out = t._float if fn.float_grad else np.asarray(t._float)
             ins = fn.inputs
             n = len(ins)
             scalar = fn.scalar_rules and not out.ndim
@@ -335,7 +338,7 @@ def backward(outputs, out_grads, retain_graph):
                 else:
                     res = fn.backward(NP, g, out[()], *[_scalar_of(i) for i in ins])
             else:
-                if type(g) is not np.ndarray:
+                if type(g) is not np.ndarray and (type(g) is not float or not fn.float_grad):
                     g = np.asarray(g)
                 if n == 1:
                     x = ins[0]

@@ -52,6 +52,10 @@ def broadcast_array(g, shape):
     a contiguous operand costs the next ufunc half what a zero-stride one does, and a leaf
     can keep it as its ``.grad`` without a copy. Larger ones are a zero-stride view made by
     one ndarray constructor, about 2x cheaper than np.broadcast_to's Python-level checks."""
+    if type(g) is float and prod(shape) <= 1024:    # a float64 (float_grad rules)
+        out = np.empty(shape)
+        out.fill(g)
+        return out
     if type(g) is not np.ndarray:
         g = np.asarray(g)
     if g.size != 1 or g.ndim > len(shape):
@@ -129,6 +133,9 @@ class Function:
     # arrays (elementwise ops): the fast path (zeroin/_fast.py) then runs them on scalars,
     # several times cheaper. Users only ever see ndarrays in .data and .grad.
     scalar_rules = False
+    # True when backward also takes a Python float ``g`` for a 0-d result and does not read
+    # ``out`` then (a full sum or mean): the fast path gives it the loss term's float as is
+    float_grad = False
     # attributes forward sets for backward: zeroin.replay keeps them per call
     forward_state = ("saved",)
 

@@ -613,12 +613,15 @@ class _DimError(ShapeError, IndexError):
 class SumOp(Function):
     __slots__ = ("axis", "keepdims")
     name = "sum"
+    float_grad = True
     def __init__(self, axis, keepdims): self.axis, self.keepdims = axis, keepdims
     # np.add.reduce is ndarray.sum without its Python wrapper (same values, same upcasts)
     def forward(self, x): return np.add.reduce(x, axis=self.axis, keepdims=self.keepdims)
     def backward(self, xp, g, out, x):
         if self.axis is None:           # a full sum: g is one number, spread over x
             return xp.broadcast_to(g, x.shape)
+        if type(g) is float:            # a 0-d result on the fast path's float lane
+            g = np.asarray(g)
         axes = _axes(self.axis, x.ndim)
         return xp.broadcast_to(_expand(g, x.shape, axes, self.keepdims), x.shape)
 
@@ -636,6 +639,7 @@ def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
 class MeanOp(Function):
     __slots__ = ("axis", "keepdims")
     name = "mean"
+    float_grad = True
     def __init__(self, axis, keepdims): self.axis, self.keepdims = axis, keepdims
 
     def forward(self, x):
@@ -647,6 +651,8 @@ class MeanOp(Function):
     def backward(self, xp, g, out, x):
         if self.axis is None:           # a full mean: g / n spread over x
             return xp.broadcast_to(g / math.prod(x.shape), x.shape)
+        if type(g) is float:            # a 0-d result on the fast path's float lane
+            g = np.asarray(g)
         axes = _axes(self.axis, x.ndim)
         n = math.prod([x.shape[a] for a in axes])
         return xp.broadcast_to(_expand(g, x.shape, axes, self.keepdims) / n, x.shape)
