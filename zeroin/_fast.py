@@ -319,8 +319,8 @@ def backward(outputs, out_grads, retain_graph):
             continue
         if t._float is None or not fn.scalar_rules:
             # T4: an array node (T3 for 0-d scalar_rules ops), the reference step without
-            # its checks, written out; a full sum or mean on the float lane (T10) comes
-            # here too, its rule given arrays as always
+            # its checks, written out; an array op's float-lane result (T10) comes here
+            # too, its rule given arrays unless it declares float_grad
             out = t._array
             if out is None:             # T10: float_grad rules take the floats as they are
                 out = t._float if fn.float_grad else np.asarray(t._float)

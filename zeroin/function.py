@@ -6,7 +6,9 @@ input (a single value for one-input ops; ``None`` for an input that needs none).
 backward rule is written once and runs in two modes:
 
 * normal backward: ``g``, ``out`` and the inputs are ``ndarray`` and ``xp`` is
-  :class:`~zeroin.ops.NP`;
+  :class:`~zeroin.ops.NP` (the fast path gives ``scalar_rules`` ops NumPy scalars or
+  floats for 0-d values, and ``float_grad`` ops a float ``g`` and ``out`` for a 0-d
+  float64 result);
 * ``create_graph=True``: they are :class:`~zeroin.Tensor` and ``xp`` is
   :class:`~zeroin.ops.TZ`, so the rule itself is recorded and can be differentiated again.
 
