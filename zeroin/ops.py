@@ -565,6 +565,8 @@ def _expand(g, in_shape, axes, keepdims):
     """Reshape a reduced gradient so that it broadcasts against the input again."""
     if keepdims or not in_shape:
         return g
+    if type(g) is float:        # a float_grad rule's 0-d gradient on the fast path's lane
+        g = np.asarray(g)
     shape = list(in_shape)
     for a in axes:
         shape[a] = 1
@@ -620,8 +622,6 @@ class SumOp(Function):
     def backward(self, xp, g, out, x):
         if self.axis is None:           # a full sum: g is one number, spread over x
             return xp.broadcast_to(g, x.shape)
-        if type(g) is float:            # a 0-d result on the fast path's float lane
-            g = np.asarray(g)
         axes = _axes(self.axis, x.ndim)
         return xp.broadcast_to(_expand(g, x.shape, axes, self.keepdims), x.shape)
 
@@ -651,8 +651,6 @@ class MeanOp(Function):
     def backward(self, xp, g, out, x):
         if self.axis is None:           # a full mean: g / n spread over x
             return xp.broadcast_to(g / math.prod(x.shape), x.shape)
-        if type(g) is float:            # a 0-d result on the fast path's float lane
-            g = np.asarray(g)
         axes = _axes(self.axis, x.ndim)
         n = math.prod([x.shape[a] for a in axes])
         return xp.broadcast_to(_expand(g, x.shape, axes, self.keepdims) / n, x.shape)
