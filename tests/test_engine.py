@@ -734,6 +734,20 @@ s.data                                      # off the float lane again
 r = (s * k + v.amax() * v.mean() - (v * v).sum().sqrt()) * k
 r.backward()
 put("reductions", r, v.grad, k.grad)
+
+# a small float32 MLP step at batch 32: linear's product as (w @ x.T).T (T12) and ReLU's
+# backward written into the engine's own gradient (T11) in fast mode
+zeroin.manual_seed(2)
+mlp = nn.Sequential(nn.Linear(300, 128), nn.ReLU(), nn.Linear(128, 10)).float()
+xs = zeroin.tensor(rng.standard_normal((32, 300)).astype(np.float32))
+ys = rng.integers(0, 10, 32)
+sgd = zeroin.optim.SGD(mlp.parameters(), lr=0.1)
+for _ in range(2):
+    sgd.zero_grad()
+    loss = F.cross_entropy(mlp(xs), ys)
+    loss.backward()
+    sgd.step()
+put("mlp_batch_32", loss, *[p.grad for p in mlp.parameters()], *mlp.parameters())
 out["fast path loaded"] = "zeroin._fast" in sys.modules
 json.dump(out, sys.stdout)
 """
@@ -755,7 +769,7 @@ def _run_in_mode(fast):
 def test_fast_path_and_reference_engine_agree_bit_for_bit():
     fast, reference = _run_in_mode("1"), _run_in_mode("0")
     assert fast.pop("fast path loaded") and not reference.pop("fast path loaded")
-    assert fast.keys() == reference.keys() and len(fast) == 15
+    assert fast.keys() == reference.keys() and len(fast) == 16
     for name in fast:
         assert fast[name] == reference[name], f"{name}: the two engines differ"
 
@@ -936,6 +950,51 @@ def test_full_float64_reductions_ride_the_float_lane():
         assert type(r._float) is float
         r.backward()
         assert v.grad.dtype == np.float64 and np.array_equal(v.grad.data, want)
+
+
+@pytest.mark.skipif(not zeroin._tensor.FAST, reason="a trick of the fast path (ZEROIN_FAST=0)")
+def test_linear_product_is_x_times_w_transposed_to_the_bit():
+    # T12: for a small float32 batch linear computes (w @ x.T).T and copies it to C order
+    from zeroin import _fast
+    rng = np.random.default_rng(7)
+    for n in (1, 8, 16, 32, 64, 100, 128, 129, 512):
+        for o, i in ((10, 128), (128, 256), (256, 784), (784, 256)):
+            for dt in (np.float32, np.float64):
+                x = rng.standard_normal((n, i)).astype(dt)
+                w = rng.standard_normal((o, i)).astype(dt)
+                y = _fast.linear_product(x, w)
+                assert y.flags.c_contiguous and y.dtype == dt
+                assert np.array_equal(y, x @ w.T), (n, o, i, dt)
+    x = rng.standard_normal((32, 784)).astype(np.float32)
+    assert _fast.linear_product(x[:, ::2], np.ones((256, 392), np.float32)).shape == (32, 256)
+    assert zeroin.nn.functional._product is _fast.linear_product
+
+
+@pytest.mark.skipif(not zeroin._tensor.FAST, reason="a trick of the fast path (ZEROIN_FAST=0)")
+def test_relu_backward_writes_only_into_gradients_no_one_else_holds():
+    # T11: ReLU's rule multiplies in place when the engine holds the only reference to g
+    from zeroin.ops import ReLUOp
+    into, calls = ReLUOp.backward_into, []
+    ReLUOp.backward_into = lambda self, g, out, x: calls.append(1) or into(self, g, out, x)
+    try:
+        rng = np.random.default_rng(8)
+        w = zeroin.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+        x = zeroin.tensor(rng.standard_normal((5, 4)))
+        zeroin.relu(x @ w).sum().backward()             # g from sum: a fresh filled array
+        assert len(calls) == 1
+        assert np.array_equal(w.grad.data, x.data.T @ (x.data @ w.data > 0))
+        # add hands one array to both relus: the first must not zero the second's entries
+        a = zeroin.tensor(rng.standard_normal(6), requires_grad=True)
+        b = zeroin.tensor(rng.standard_normal(6), requires_grad=True)
+        (zeroin.relu(a) + zeroin.relu(b)).sum().backward()
+        assert np.array_equal(a.grad.data, (a.data > 0) * 1.0)
+        assert np.array_equal(b.grad.data, (b.data > 0) * 1.0)
+        # a gradient the caller holds stays as it was
+        g = np.ones(6)
+        zeroin.relu(a).backward(g)
+        assert np.array_equal(g, np.ones(6))
+    finally:
+        ReLUOp.backward_into = into
 
 
 def test_x_times_x_computes_its_product_once():

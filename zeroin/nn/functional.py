@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from .. import ops as _ops
+from .. import _tensor, ops as _ops
 from .._tensor import Tensor, _leaf, get_default_dtype
 from ..anomaly import not_replayable
 from ..errors import ShapeError, ZeroinError
@@ -35,13 +35,18 @@ __all__ = ["linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_so
 
 # --- linear -----------------------------------------------------------------------------
 
+def _product(x, w):
+    """``x @ w.T``, linear's product (the fast path puts its T12 here, zeroin/_fast.py)."""
+    return x @ w.T
+
+
 class LinearOp(Function):
     """y = x @ W.T + b with W of shape (out_features, in_features), PyTorch's layout."""
     __slots__ = ()
     name = "linear"
 
     def forward(self, x, w, b=None):
-        y = x @ w.T
+        y = _product(x, w)
         if b is not None:
             # a product of two ndarrays is a fresh array: add the bias in place when that
             # keeps NumPy's result dtype
@@ -696,6 +701,10 @@ def one_hot(tensor, num_classes=-1):
 
 __all__ += ["hardswish", "hardsigmoid", "softmin", "tanhshrink", "glu", "normalize", "pad",
             "one_hot"]
+
+
+if _tensor.FAST:    # the fast path's linear product for small float32 batches (T12)
+    from .._fast import linear_product as _product  # noqa: E402,F811
 
 
 # convolution, pooling, resampling (zeroin/nn/_conv.py; imported last: it builds on
