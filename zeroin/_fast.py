@@ -9,7 +9,7 @@ It is entered from three places, chosen once at import:
 
 * ``zeroin/ops.py`` records one- and two-input ops with :func:`call1` / :func:`call2` and
   turns numbers into constants with :func:`pair`;
-* ``zeroin/nn/functional.py`` takes linear's product from :func:`linear_product` (T12);
+* ``zeroin/nn/functional.py`` takes linear's product from :func:`linear_product` (T11);
 * ``zeroin.autograd.run`` hands a plain backward (no ``create_graph``, no
   :func:`zeroin.grad` targets, no anomaly mode) to :func:`backward` (``Tensor.backward``
   on a Python-float scalar calls it directly: T8).
@@ -62,12 +62,7 @@ instead of 82k (263k and 93k before T8-T9); W2 took 116k instead of 43k before T
   call ``np.add.reduce`` (-> 1.565M), ``broadcast_array`` fills small arrays instead of
   making zero-stride views (-> 1.535M), ``call2`` makes no ``pair`` call for a Parameter
   operand (-> 1.526M).
-* **T11 ReLU's backward in the gradient's own memory**: a one-input op may define
-  ``backward_into`` (ReLU does); the loop calls it when ``g`` is an array no one else holds
-  (refcount 2, no base, writeable), so ``g * (out > 0)`` needs no new array. W3 at 2
-  threads, in-process A/B against the same tree without it: 0.98-0.99 of the step time at
-  batch 128 and 1024; nothing measurable at 1 thread.
-* **T12 linear's product as ``(w @ x.T).T``** for a small float32 batch
+* **T11 linear's product as ``(w @ x.T).T``** for a small float32 batch
   (:func:`linear_product`): OpenBLAS packs the weight faster untransposed. The same bits.
   W3 with nn.Linear, in-process A/B: 0.87 of the step time at batch 32 and 0.99 at 128 at
   1 thread; 0.93 and 0.95 at 2 threads.
@@ -301,7 +296,7 @@ def _f64_constant(value):
     return arr
 
 
-# --- linear's product (T12) ------------------------------------------------------------------
+# --- linear's product (T11) ------------------------------------------------------------------
 
 def linear_product(x, w):
     """``x @ w.T`` for :class:`~zeroin.nn.functional.LinearOp`, the same bits, faster for a
@@ -376,16 +371,7 @@ def backward(outputs, out_grads, retain_graph):
                 if n == 1:
                     x = ins[0]
                     a = x._array
-                    if a is None:
-                        a = _array_of(x)
-                    into = fn.backward_into
-                    # T11: g is a fresh array no one else can see (2: g, getrefcount's
-                    # argument), so the rule may write its result into it
-                    if into is not None and type(g) is np.ndarray and g.base is None and \
-                            getrefcount(g) <= 2 and g.flags.writeable:
-                        res = into(g, out, a)
-                    else:
-                        res = fn.backward(NP, g, out, a)
+                    res = fn.backward(NP, g, out, a if a is not None else _array_of(x))
                 elif n == 2:
                     x, y = ins
                     a, b = x._array, y._array
@@ -426,7 +412,6 @@ def backward(outputs, out_grads, retain_graph):
                         leaves[inp] = None
                 else:
                     grads[inp] = prev + gi
-            res = gi = None             # so a gradient's refcount is its holders' (T11)
             if free:
                 fn.released = True
                 fn.saved = None

@@ -138,10 +138,6 @@ class Function:
     # True when backward also takes a Python float ``g`` for a 0-d result and does not read
     # ``out`` then (a full sum or mean): the fast path gives it the loss term's float as is
     float_grad = False
-    # Optional ``backward_into(g, out, x)`` for a one-input op: the rule's result written
-    # into ``g``. The fast path calls it when ``g`` is an array only the engine holds (T11 in
-    # zeroin/_fast.py); it must give ``backward``'s values to the bit.
-    backward_into = None
     # attributes forward sets for backward: zeroin.replay keeps them per call
     forward_state = ("saved",)
 

@@ -36,7 +36,7 @@ __all__ = ["linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_so
 # --- linear -----------------------------------------------------------------------------
 
 def _product(x, w):
-    """``x @ w.T``, linear's product (the fast path puts its T12 here, zeroin/_fast.py)."""
+    """``x @ w.T``, linear's product (the fast path puts its T11 here, zeroin/_fast.py)."""
     return x @ w.T
 
 
@@ -703,7 +703,7 @@ __all__ += ["hardswish", "hardsigmoid", "softmin", "tanhshrink", "glu", "normali
             "one_hot"]
 
 
-if _tensor.FAST:    # the fast path's linear product for small float32 batches (T12)
+if _tensor.FAST:    # the fast path's linear product for small float32 batches (T11)
     from .._fast import linear_product as _product  # noqa: E402,F811
 
 
