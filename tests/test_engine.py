@@ -952,6 +952,30 @@ def test_full_float64_reductions_ride_the_float_lane():
 
 
 @pytest.mark.skipif(not zeroin._tensor.FAST, reason="a trick of the fast path (ZEROIN_FAST=0)")
+def test_numbers_times_float_arrays_share_one_read_only_constant():
+    # T6: x * 0.5 and lr * p.grad on float32 and float64 arrays take a cached 0-d constant
+    # of the array's dtype; the results are those of constant() (NumPy's own for the mix)
+    from zeroin import _fast
+    rng = np.random.default_rng(9)
+    for dt in (np.float32, np.float64):
+        x = zeroin.tensor(rng.standard_normal(5).astype(dt))
+        for r in (x * 0.1, 0.1 * x, x - 3, 2 ** 40 + x, x / 7.0):
+            assert r.dtype == dt
+        assert np.array_equal((0.1 * x).data, 0.1 * x.data)
+        assert np.array_equal((x - 3).data, x.data - 3)
+        c = _fast._FLOAT_CONSTANTS[np.dtype(dt)][0.1]
+        assert c.dtype == dt and not c.flags.writeable and c == np.asarray(0.1, dtype=dt)
+        assert (x * 0.1).grad_fn is None and (0.1 * x).grad_fn is None
+        w = zeroin.tensor(rng.standard_normal(5).astype(dt), requires_grad=True)
+        (0.1 * w * 3).sum().backward()
+        assert w.grad.dtype == dt and np.array_equal(w.grad.data, np.full(5, 0.1 * 3, dt)
+                                                     if dt == np.float64 else
+                                                     np.float32(0.1) * np.ones(5, dt) * 3)
+    x16 = zeroin.tensor(np.ones(3, np.float16))
+    assert (0.1 * x16).dtype == np.float16          # no table for float16: constant() as before
+
+
+@pytest.mark.skipif(not zeroin._tensor.FAST, reason="a trick of the fast path (ZEROIN_FAST=0)")
 def test_linear_product_is_x_times_w_transposed_to_the_bit():
     # T11: for a small float32 batch linear computes (w @ x.T).T and copies it to C order
     from zeroin import _fast
