@@ -5,11 +5,11 @@ Nothing here changes what zeroin computes; read ``zeroin/function.py`` (``record
 ``zeroin/_tensor.py``) leaves this module unimported, and the test suite runs in both
 modes (``.ci/run``); tests/test_engine.py compares the two bit for bit.
 
-It is entered from three places, chosen once at import:
+It is entered from two places, chosen once at import:
 
-* ``zeroin/ops.py`` records one- and two-input ops with :func:`call1` / :func:`call2` and
-  turns numbers into constants with :func:`pair`;
-* ``zeroin/nn/functional.py`` takes linear's product from :func:`linear_product` (T11);
+* ``zeroin/ops.py`` records one- and two-input ops with :func:`call1` / :func:`call2`,
+  turns numbers into constants with :func:`pair` and takes the product ``x @ w.T`` of
+  linear and 2-D matmul from :func:`linear_product` (T11);
 * ``zeroin.autograd.run`` hands a plain backward (no ``create_graph``, no
   :func:`zeroin.grad` targets, no anomaly mode) to :func:`backward` (``Tensor.backward``
   on a Python-float scalar calls it directly: T8).
@@ -64,10 +64,11 @@ instead of 82k (263k and 93k before T8-T9); W2 took 116k instead of 43k before T
   call ``np.add.reduce`` (-> 1.565M), ``broadcast_array`` fills small arrays instead of
   making zero-stride views (-> 1.535M), ``call2`` makes no ``pair`` call for a Parameter
   operand (-> 1.526M).
-* **T11 linear's product as ``(w @ x.T).T``** for a small float32 batch
-  (:func:`linear_product`): OpenBLAS packs the weight faster untransposed. The same bits.
-  W3 with nn.Linear, in-process A/B: 0.87 of the step time at batch 32 and 0.99 at 128 at
-  1 thread; 0.93 and 0.95 at 2 threads.
+* **T11 ``x @ w.T`` as ``(w @ x.T).T``** for a small float32 batch (:func:`linear_product`:
+  linear's product, ``x @ W.T`` in matmul's forward and ``g @ b.T`` in its backward):
+  OpenBLAS packs the weight faster untransposed. The same bits. W3 with nn.Linear,
+  in-process A/B: 0.87 of the step time at batch 32 and 0.99 at 128 at 1 thread; 0.93 and
+  0.95 at 2 threads.
 """
 from __future__ import annotations
 
@@ -306,18 +307,21 @@ def _float_constant(value, dtype):
 # --- linear's product (T11) ------------------------------------------------------------------
 
 def linear_product(x, w):
-    """``x @ w.T`` for :class:`~zeroin.nn.functional.LinearOp`, the same bits, faster for a
-    small float32 batch: ``(w @ x.T).T`` copied to C order.
+    """``x @ w.T`` of 2-D arrays (linear's product; matmul's with ``w = b.T``, forward and
+    backward), the same bits, faster for a small float32 batch: ``(w @ x.T).T`` copied to
+    C order.
 
-    OpenBLAS packs the weight matrix for the product; untransposed (``w @ x.T``) it packs
-    faster, which decides the time when the batch is small beside the weight. Where that
-    pays (float32, measured on OpenBLAS 0.3.31 at 1 and 2 threads; float64 does not gain):
-    16 to 64 rows with a weight of at least 32768 entries, or up to 128 rows with at least
-    256 outputs and 512 inputs. Each output is the same dot product in the same order, so
-    the result is the same array to the bit (tests/test_engine.py checks it).
+    OpenBLAS packs the weight matrix for the product; a C-contiguous ``w`` untransposed
+    (``w @ x.T``) it packs faster, which decides the time when the batch is small beside
+    the weight. Where that pays (float32, measured on OpenBLAS 0.3.31 at 1 and 2 threads;
+    float64 does not gain): 16 to 64 rows with a weight of at least 32768 entries, or up to
+    128 rows with at least 256 outputs and 512 inputs. Each output is the same dot product
+    in the same order, so the result is the same array to the bit (tests/test_engine.py
+    checks it).
     """
     if type(x) is np.ndarray and x.ndim == 2 and 16 <= x.shape[0] <= 128 and \
-            x.dtype is _F32 and w.dtype is _F32 and x.flags.c_contiguous:
+            x.dtype is _F32 and w.dtype is _F32 and x.flags.c_contiguous and \
+            w.flags.c_contiguous:
         n = x.shape[0]
         o, i = w.shape
         if o * i >= 32768 and (n <= 64 or (o >= 256 and i >= 512)):

@@ -257,6 +257,12 @@ def pow(x, p):  # noqa: A001
     return _call2(PowOp(), x, p)
 
 
+def _product(x, w):
+    """``x @ w.T`` for 2-D arrays: the product of linear, and of matmul with ``w = b.T`` (the
+    fast path puts its T11 here: the same bits, faster for small float32 batches)."""
+    return x @ w.T
+
+
 class MatMulOp(Function):
     __slots__ = ()
     name, symbol = "matmul", "@"
@@ -270,12 +276,13 @@ class MatMulOp(Function):
         if ka != kb:
             raise ShapeError(f"matmul: shapes {a.shape} and {b.shape}: inner dimensions "
                              f"{ka} and {kb} differ")
-        return a @ b
+        return _product(a, b.T) if a.ndim == 2 and b.ndim == 2 else a @ b
 
     def backward(self, xp, g, out, a, b):
         na, nb = self.needs_input_grad
         if a.ndim == 2 and b.ndim == 2:
-            return (g @ b.T if na else None), (a.T @ g if nb else None)
+            ga = (_product(g, b) if xp is NP else g @ b.T) if na else None
+            return ga, (a.T @ g if nb else None)
         a2 = a.reshape((1,) + a.shape) if a.ndim == 1 else a
         b2 = b.reshape(b.shape + (1,)) if b.ndim == 1 else b
         g2 = g
@@ -1152,6 +1159,6 @@ del _name
 # instructions. See zeroin/_fast.py.
 if _tensor.FAST:
     from ._fast import (call1 as _call1, call2 as _call2, calln as _calln,  # noqa: E402,F811
-                        pair as _pair)
+                        linear_product as _product, pair as _pair)
     from . import _fast
     _fast._ADD, _fast._MUL = AddOp, MulOp   # their float rules, written out in the loop

@@ -11,13 +11,13 @@ import numbers
 
 import numpy as np
 
-from .. import _tensor, ops as _ops
+from .. import ops as _ops
 from .._tensor import Tensor, _leaf, get_default_dtype
 from ..anomaly import not_replayable
 from ..errors import ShapeError, ZeroinError
 from ..function import Function
-from ..ops import (NP, _call1, _call2, _calln, _needs, _raw, op, leaky_relu, log_softmax, relu, sigmoid, softmax,
-                   softplus, tanh)
+from ..ops import (NP, _call1, _call2, _calln, _needs, _product, _raw, op, leaky_relu,
+                   log_softmax, relu, sigmoid, softmax, softplus, tanh)
 from ..random import get_rng
 
 _new = object.__new__
@@ -34,11 +34,6 @@ __all__ = ["linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_so
 
 
 # --- linear -----------------------------------------------------------------------------
-
-def _product(x, w):
-    """``x @ w.T``, linear's product (the fast path puts its T11 here, zeroin/_fast.py)."""
-    return x @ w.T
-
 
 class LinearOp(Function):
     """y = x @ W.T + b with W of shape (out_features, in_features), PyTorch's layout."""
@@ -701,10 +696,6 @@ def one_hot(tensor, num_classes=-1):
 
 __all__ += ["hardswish", "hardsigmoid", "softmin", "tanhshrink", "glu", "normalize", "pad",
             "one_hot"]
-
-
-if _tensor.FAST:    # the fast path's linear product for small float32 batches (T11)
-    from .._fast import linear_product as _product  # noqa: E402,F811
 
 
 # convolution, pooling, resampling (zeroin/nn/_conv.py; imported last: it builds on
