@@ -875,6 +875,20 @@ def test_registered_op_gradients(name):
             check_second(fn, *arrays)
 
 
+@given(n=st.integers(1, 600), k=st.integers(1, 40), seed=st.integers(0, 2**32 - 1),
+       dtype=st.sampled_from(["float64", "float32", "float16"]))
+@settings(max_examples=40, deadline=None)
+def test_a_bias_gradient_is_the_column_sum_to_the_bit(n, k, seed, dtype):
+    # sum_to_array takes (n, k) -> (k,) with one np.add.reduce: NumPy's g.sum(axis=0) exactly
+    from zeroin.function import sum_to_array
+    g = np.random.default_rng(seed).standard_normal((n, k)).astype(dtype)
+    for shape, want in (((k,), g.sum(axis=0)), ((1, k), g.sum(axis=0, keepdims=True)),
+                        ((n, 1), g.sum(axis=1, keepdims=True)), ((), g.sum())):
+        got = sum_to_array(g, shape)
+        assert got.shape == shape and got.dtype == want.dtype
+        assert got.tobytes() == want.tobytes()
+
+
 @given(n=st.integers(1, 3000), scale=st.floats(-8, 8), seed=st.integers(0, 2**32 - 1),
        dtype=st.sampled_from(["float64", "float32", "float16"]))
 @settings(max_examples=60, deadline=None)

@@ -39,6 +39,8 @@ def sum_to_array(g, shape):
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)
+    if lead == 1 and g.shape[1:] == shape:      # (n, k) -> (k,), a bias's: one reduce
+        return np.add.reduce(g, axis=0)
     axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape)
                                       if n == 1 and g.shape[i + lead] != 1)
     r = g.sum(axis=axes, keepdims=True) if axes else g
