@@ -311,9 +311,9 @@ def linear_product(x, w):
     backward), the same bits, faster for a small float32 batch: ``(w @ x.T).T`` copied to
     C order.
 
-    OpenBLAS packs the weight matrix for the product; a C-contiguous ``w`` untransposed
-    (``w @ x.T``) it packs faster, which decides the time when the batch is small beside
-    the weight. Where that pays (float32, measured on OpenBLAS 0.3.31 at 1 and 2 threads;
+    OpenBLAS packs the weight matrix for the product, and it packs a C-contiguous ``w``
+    faster as the left operand of ``w @ x.T`` than as the transposed right one of
+    ``x @ w.T``; with a small batch that packing decides the time. Where that pays (float32, measured on OpenBLAS 0.3.31 at 1 and 2 threads;
     float64 does not gain): 16 to 64 rows with a weight of at least 32768 entries, or up to
     128 rows with at least 256 outputs and 512 inputs. Each output is the same dot product
     in the same order, so the result is the same array to the bit (tests/test_engine.py
