@@ -319,12 +319,11 @@ def linear_product(x, w):
     in the same order, so the result is the same array to the bit (tests/test_engine.py
     checks it).
     """
-    if type(x) is np.ndarray and x.ndim == 2 and 16 <= x.shape[0] <= 128 and \
-            x.dtype is _F32 and w.dtype is _F32 and x.flags.c_contiguous and \
-            w.flags.c_contiguous:
+    if type(x) is np.ndarray and x.ndim == 2 and x.dtype is _F32 and w.dtype is _F32 and \
+            x.flags.c_contiguous and w.flags.c_contiguous:
         n = x.shape[0]
         o, i = w.shape
-        if o * i >= 32768 and (n <= 64 or (o >= 256 and i >= 512)):
+        if 16 <= n <= 128 and o * i >= 32768 and (n <= 64 or (o >= 256 and i >= 512)):
             return (w @ x.T).T.copy()
     return x @ w.T
 
