@@ -306,6 +306,19 @@ def _float_constant(value, dtype):
 
 # --- linear's product (T11) ------------------------------------------------------------------
 
+def _openblas():
+    """Whether NumPy was built against OpenBLAS, where T11 was measured (with another BLAS
+    :func:`linear_product` stays ``x @ w.T``; the bits are the same either way)."""
+    try:
+        from numpy.__config__ import CONFIG
+        return "openblas" in CONFIG["Build Dependencies"]["blas"]["name"].lower()
+    except (ImportError, KeyError, TypeError, AttributeError):
+        return False
+
+
+_T11 = _openblas()
+
+
 def linear_product(x, w):
     """``x @ w.T`` of 2-D arrays (linear's product; matmul's with ``w = b.T``, forward and
     backward), the same bits, faster for a small float32 batch: ``(w @ x.T).T`` copied to
@@ -313,14 +326,15 @@ def linear_product(x, w):
 
     OpenBLAS packs the weight matrix for the product, and it packs a C-contiguous ``w``
     faster as the left operand of ``w @ x.T`` than as the transposed right one of
-    ``x @ w.T``; with a small batch that packing decides the time. Where that pays (float32, measured on OpenBLAS 0.3.31 at 1 and 2 threads;
-    float64 does not gain): 16 to 64 rows with a weight of at least 32768 entries, or up to
-    128 rows with at least 256 outputs and 512 inputs. Each output is the same dot product
-    in the same order, so the result is the same array to the bit (tests/test_engine.py
-    checks it).
+    ``x @ w.T``; with a small batch that packing decides the time. Where that pays
+    (float32, measured on OpenBLAS 0.3.31 at 1 and 2 threads, so only with OpenBLAS;
+    float64 does not gain): 16 to 64 rows with a weight of at least 32768 entries, or up
+    to 128 rows with at least 256 outputs and 512 inputs. Each output is the same dot
+    product in the same order, so the result is the same array to the bit
+    (tests/test_engine.py checks it).
     """
-    if type(x) is np.ndarray and x.ndim == 2 and x.dtype is _F32 and w.dtype is _F32 and \
-            x.flags.c_contiguous and w.flags.c_contiguous:
+    if _T11 and type(x) is np.ndarray and x.ndim == 2 and x.dtype is _F32 and \
+            w.dtype is _F32 and x.flags.c_contiguous and w.flags.c_contiguous:
         n = x.shape[0]
         o, i = w.shape
         if 16 <= n <= 128 and o * i >= 32768 and (n <= 64 or (o >= 256 and i >= 512)):
