@@ -281,8 +281,9 @@ class MatMulOp(Function):
     def backward(self, xp, g, out, a, b):
         na, nb = self.needs_input_grad
         if a.ndim == 2 and b.ndim == 2:
-            ga = (_product(g, b) if xp is NP else g @ b.T) if na else None
-            return ga, (a.T @ g if nb else None)
+            # _product(g, b) is g @ b.T, for tensors too (create_graph): linear_product
+            # leaves anything but a float32 ndarray to x @ w.T
+            return (_product(g, b) if na else None), (a.T @ g if nb else None)
         a2 = a.reshape((1,) + a.shape) if a.ndim == 1 else a
         b2 = b.reshape(b.shape + (1,)) if b.ndim == 1 else b
         g2 = g
