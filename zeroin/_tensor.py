@@ -591,15 +591,20 @@ class Tensor:
         value may be needed by backward), so that is refused instead of silently rebinding
         the name.
         """
-        if is_grad_enabled() and (self.requires_grad or
-                                  (isinstance(value, Tensor) and value.requires_grad)):
+        if (_off_threads == 0 or _mode.enabled) and (     # is_grad_enabled(), inlined
+                self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
             raise RuntimeError(
                 f"in-place {symbol}=: this tensor (shape {_array_of(self).shape}) is part of the "
                 f"graph; update parameters inside `with zeroin.no_grad():` (e.g. "
                 f"`w -= lr * w.grad`), or write `w = w {symbol} value` to build a new tensor")
-        v = _raw(value)
+        v = value._array if type(value) is Tensor else None
+        if v is None:
+            v = _raw(value)
+        d = self._array
+        if d is None:
+            d = _array_of(self)
         try:
-            npf(_array_of(self), v, out=_array_of(self), casting="same_kind")
+            npf(d, v, out=d, casting="same_kind")
         except ValueError as e:
             raise ShapeError(f"in-place {symbol}=: shapes {_array_of(self).shape} and "
                              f"{np.shape(v)}: {e}") from None

@@ -667,7 +667,8 @@ def _operator(npf, symbol, fn):
     while recording, the name is rebound to the new tensor ``x op v`` (as a Python
     ``x = x op v``), which leaves any op that used the old ``x`` correct."""
     def f(self, value):
-        if is_grad_enabled() and self.requires_grad and self.grad_fn is not None:
+        # a leaf (w -= lr * w.grad) is decided by its grad_fn alone
+        if self.grad_fn is not None and self.requires_grad and is_grad_enabled():
             return fn(self, value)
         return self._inplace(npf, symbol, value)
     return f
