@@ -752,6 +752,19 @@ wb = zeroin.tensor(rng.standard_normal((128, 256)).astype(np.float32), requires_
 loss = F.cross_entropy(zeroin.relu(xs @ wa.T) @ wb, ys)    # x @ W.T; g @ wb.T in backward
 loss.backward()
 put("matmul_batch_32", loss, wa.grad, wb.grad)
+# SGD by hand, as the chapter writes it: w -= lr * w.grad under no_grad (fast mode: T12)
+for dt in (np.float32, np.float64):
+    wh = zeroin.tensor(rng.standard_normal((6, 5)).astype(dt), requires_grad=True)
+    bh = zeroin.tensor(rng.standard_normal(5).astype(dt), requires_grad=True)
+    xh = zeroin.tensor(rng.standard_normal((4, 6)).astype(dt))
+    for _ in range(3):
+        loss = ((zeroin.tanh(xh @ wh + bh) - 0.5) ** 2).mean()
+        loss.backward()
+        with zeroin.no_grad():
+            for p in (wh, bh):
+                p -= 0.05 * p.grad
+                p.grad = None
+    put("sgd_by_hand_" + np.dtype(dt).name, loss, wh, bh, 0.5 - wh, wh / 3, 2.0 * xh)
 out["fast path loaded"] = "zeroin._fast" in sys.modules
 json.dump(out, sys.stdout)
 """
@@ -773,7 +786,7 @@ def _run_in_mode(fast):
 def test_fast_path_and_reference_engine_agree_bit_for_bit():
     fast, reference = _run_in_mode("1"), _run_in_mode("0")
     assert fast.pop("fast path loaded") and not reference.pop("fast path loaded")
-    assert fast.keys() == reference.keys() and len(fast) == 17
+    assert fast.keys() == reference.keys() and len(fast) == 19
     for name in fast:
         assert fast[name] == reference[name], f"{name}: the two engines differ"
 
@@ -978,6 +991,34 @@ def test_numbers_times_float_arrays_share_one_read_only_constant():
                                                      np.float32(0.1) * np.ones(5, dt) * 3)
     x16 = zeroin.tensor(np.ones(3, np.float16))
     assert (0.1 * x16).dtype == np.float16          # no table for float16: constant() as before
+
+
+def test_numbers_with_tensors_that_record_nothing_give_numpys_result():
+    # T12: t * 0.5 that records nothing (t needs no grad, or no_grad is on) goes straight to
+    # NumPy with T6's constant; recorded, the number is a constant leaf of the graph
+    rng = np.random.default_rng(10)
+    ops = (lambda t: t * 0.1, lambda t: 0.1 * t, lambda t: t - 3, lambda t: 0.5 - t,
+           lambda t: 2.0 / t, lambda t: t / 7, lambda t: t ** 2, lambda t: t + 2 ** 60)
+    for dt in (np.float32, np.float64):
+        a = rng.uniform(0.5, 2.0, (3, 4)).astype(dt)
+        x = zeroin.tensor(a)
+        w = zeroin.tensor(a.copy(), requires_grad=True)
+        for f in ops:
+            with zeroin.no_grad():
+                r_w = f(w)
+            for r in (f(x), r_w):
+                assert r.grad_fn is None and not r.requires_grad and r.dtype == dt
+                assert np.array_equal(r.data, f(a))
+            rec = f(w)
+            assert rec.grad_fn is not None and np.array_equal(rec.data, f(a))
+            ins = rec.grad_fn.inputs     # t ** 2 keeps its exponent in the op, not a leaf
+            assert len(ins) == 1 or any(i.grad_fn is None and not i.requires_grad for i in ins)
+    with zeroin.no_grad():
+        w = zeroin.tensor(np.ones((2, 3), np.float32), requires_grad=True)
+        with pytest.raises(ValueError):
+            w @ 2.0                     # matmul with a number: the op's own error
+        w -= 0.5 * zeroin.tensor(np.full((2, 3), 2.0, np.float32))
+    assert np.array_equal(w.data, np.zeros((2, 3), np.float32)) and w.grad_fn is None
 
 
 @pytest.mark.skipif(not zeroin._tensor.FAST, reason="a trick of the fast path (ZEROIN_FAST=0)")

@@ -191,8 +191,17 @@ def call2(fn, x, y):
         if c is not None and c._float is not None and type(x) is Tensor and \
                 x._float is not None:
             y = c
-        elif not (isinstance(x, Tensor) and isinstance(y, Tensor)):    # not Parameters
-            x, y = pair(x, y)
+        else:
+            if (ty is float or ty is int) and type(x) is Tensor:        # T12: t * 0.5
+                out = _unrecorded(fn, x, y, False)
+            elif type(y) is Tensor and (type(x) is float or type(x) is int):    # 0.5 * t
+                out = _unrecorded(fn, y, x, True)
+            else:
+                out = None
+            if out is not None:
+                return out
+            if not (isinstance(x, Tensor) and isinstance(y, Tensor)):    # not Parameters
+                x, y = pair(x, y)
     a, b = x._float, y._float
     v = data = None
     try:
@@ -237,6 +246,30 @@ def call2(fn, x, y):
     else:
         out.requires_grad = False
         out.grad_fn = None
+    return out
+
+
+def _unrecorded(fn, t, number, left):
+    """T12: ``t op number`` (``number op t`` if ``left``) on a float array when nothing
+    records it (``t`` needs no grad, or grad mode is off), as ``lr * p.grad`` in an update:
+    the number goes to NumPy as T6's cached constant, with no constant leaf made for the
+    graph. None where the general path must run (it raises the op's own errors)."""
+    d = t._array
+    if d is None or not d.ndim or (d.dtype is not _F64 and d.dtype is not _F32) or \
+            not -_EXACT <= number <= _EXACT or anomaly.enabled or \
+            (t.requires_grad and (_tensor._off_threads == 0 or _mode.enabled)):
+        return None
+    c = _float_constant(number, d.dtype)
+    try:
+        data = fn.forward(c, d) if left else fn.forward(d, c)
+    except (ValueError, IndexError):
+        return None
+    if type(data) is not np.ndarray:
+        return None
+    out = _new(Tensor)
+    out._array = data
+    out._float = out._grad = out.name = out._hooks = out.grad_fn = None
+    out._retain = out.requires_grad = False
     return out
 
 
