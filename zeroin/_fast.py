@@ -37,7 +37,10 @@ instead of 82k (263k and 93k before T8-T9); W2 took 116k instead of 43k before T
   step (W3).
 * **T6 Shared constant arrays** for ``x * 0.5`` and ``lr * p.grad`` on float64 and float32
   arrays (read-only, cached per dtype). With float32 and the number on the left (W3's SGD
-  by hand): 25 -> 22 us for the six updates of a tiny MLP step.
+  by hand): 25 -> 22 us for the six updates of a tiny MLP step. NumPy multiplies by a 0-d
+  array in fewer instructions than by a Python float, so ``optim.SGD`` takes its ``lr``
+  the same way (:func:`number`, ``zeroin.ops._number`` in the reference: the number
+  itself, the same bits): W3 with nn.Linear, tiny (8-8-8-4) step 664k -> 651k.
 * **T7 ``record()`` and the constructor written out** in :func:`call1`, :func:`call2` and
   :func:`calln` (three inputs): W1 97.3k -> 93.7k, W2 45.4k -> 43.5k, W4 1.97M -> 1.93M
   (with T4's written-out array nodes); ``needs_input_grad`` as shared tuples, not one new
@@ -69,6 +72,11 @@ instead of 82k (263k and 93k before T8-T9); W2 took 116k instead of 43k before T
   OpenBLAS packs the weight faster untransposed. The same bits. W3 with nn.Linear,
   in-process A/B: 0.87 of the step time at batch 32 and 0.99 at 128 at 1 thread; 0.93 and
   0.95 at 2 threads.
+* **T12 No constant leaf where nothing records**: ``t * 0.5`` on a float array tensor that
+  needs no grad, or under ``no_grad`` (``lr * p.grad`` in SGD by hand), hands T6's
+  constant straight to NumPy (:func:`_unrecorded`). Six updates' ``lr * p.grad``: 124.4k
+  -> 101.7k instructions; W3 ops, tiny step, with the leaner ``t -= v`` of
+  ``Tensor._inplace``: 792k -> 753k.
 """
 from __future__ import annotations
 
@@ -322,6 +330,13 @@ def pair(a, b):
 
 _LANE_CONSTANTS = {}    # number -> its constant leaf on the float lane (T2)
 _FLOAT_CONSTANTS = {_F64: {}, _F32: {}}     # dtype -> {number: read-only 0-d array} (T6)
+
+
+def number(value, dtype):
+    """T6 for a number meeting float arrays outside ops (an optimiser's ``lr * g``)."""
+    if (dtype is _F64 or dtype is _F32) and -_EXACT <= value <= _EXACT:
+        return _float_constant(value, dtype)
+    return value
 
 
 def _float_constant(value, dtype):

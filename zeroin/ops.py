@@ -257,6 +257,13 @@ def pow(x, p):  # noqa: A001
     return _call2(PowOp(), x, p)
 
 
+def _number(value, dtype):
+    """``value`` as NumPy arithmetic with arrays of ``dtype`` takes it: the number itself
+    (the fast path gives T6's cached 0-d array of that dtype: the same result, a cheaper
+    NumPy call), e.g. for ``lr`` in an optimiser's ``w -= lr * g``."""
+    return value
+
+
 def _product(x, w):
     """``x @ w.T`` for 2-D arrays: the product of linear, and of matmul with ``w = b.T`` (the
     fast path puts its T11 here: the same bits, faster for small float32 batches)."""
@@ -1160,6 +1167,7 @@ del _name
 # instructions. See zeroin/_fast.py.
 if _tensor.FAST:
     from ._fast import (call1 as _call1, call2 as _call2, calln as _calln,  # noqa: E402,F811
-                        linear_product as _product, pair as _pair)
+                        linear_product as _product, number as _number,  # noqa: F401
+                        pair as _pair)
     from . import _fast
     _fast._ADD, _fast._MUL = AddOp, MulOp   # their float rules, written out in the loop

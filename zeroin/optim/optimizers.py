@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from ..ops import _number
 from .optimizer import Optimizer, _check_number
 
 __all__ = ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW"]
@@ -81,6 +82,7 @@ class SGD(Optimizer):
             # plain SGD, the training loop's usual case: w <- w - lr * g, straight away
             lr = float(group["lr"])
             state = self.state
+            c = cdtype = None
             for p in group["params"]:
                 gt = p.grad
                 if gt is None:
@@ -89,7 +91,10 @@ class SGD(Optimizer):
                     state[p] = {}
                 g, d = gt.numpy(), p.numpy()
                 if g.dtype is d.dtype and g.shape == d.shape:
-                    d -= lr * g             # as _update below, to the bit
+                    if d.dtype is not cdtype:
+                        cdtype = d.dtype
+                        c = _number(lr, cdtype)
+                    d -= c * g              # lr * g, as _update below, to the bit
                 else:
                     self._step_group(group, (p,))
         return None
