@@ -1021,6 +1021,25 @@ def test_numbers_with_tensors_that_record_nothing_give_numpys_result():
     assert np.array_equal(w.data, np.zeros((2, 3), np.float32)) and w.grad_fn is None
 
 
+def test_a_float32_loss_seeds_backward_with_a_float32_one():
+    # T8 for 0-d arrays: loss.backward() of a float32 loss is backward(gradient=ones(()))
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal((4, 3)).astype(np.float32)
+    grads = []
+    for gradient in (None, np.ones((), np.float32)):
+        w = zeroin.tensor(a, requires_grad=True)
+        loss = (zeroin.tanh(w) * w).mean()
+        assert loss.dtype == np.float32 and loss.shape == ()
+        loss.backward(gradient)
+        grads.append(w.grad.data)
+        with pytest.raises(RuntimeError, match="second time"):
+            loss.backward(gradient)
+    assert grads[0].dtype == np.float32 and np.array_equal(grads[0], grads[1])
+    leaf = zeroin.tensor(np.float32(2.0), requires_grad=True)
+    leaf.backward()
+    assert leaf.grad.dtype == np.float32 and leaf.grad.item() == 1.0
+
+
 @pytest.mark.skipif(not zeroin._tensor.FAST, reason="a trick of the fast path (ZEROIN_FAST=0)")
 def test_linear_product_is_x_times_w_transposed_to_the_bit():
     # T11: for a small float32 batch linear computes (w @ x.T).T and copies it to C order

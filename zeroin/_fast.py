@@ -49,7 +49,8 @@ instead of 82k (263k and 93k before T8-T9); W2 took 116k instead of 43k before T
   float scalar (zeroin/_tensor.py) calls :func:`backward` directly with the seed 1.0
   instead of going through ``autograd.backward``, ``root_grads`` (with ``.shape`` and
   ``.dtype``) and ``run``; ``zeroin.tensor(3.0)`` and the float leaves' ``.grad`` are
-  made without a ``_make`` call. W1 95.3k -> 86.7k (the first -6.5k).
+  made without a ``_make`` call. W1 95.3k -> 86.7k (the first -6.5k). A 0-d array loss
+  (a float32 mean) goes the same way, seeded with a 0-d one: W3 nn tiny step 651k -> 640k.
 * **T9 Add's and mul's float rules and pair's T2 hit written out**: the backward loop
   computes ``(g, g)`` and ``(g * b, g * a)`` itself for :class:`~zeroin.ops.AddOp` and
   :class:`~zeroin.ops.MulOp` nodes on the float lane (their classes set by zeroin/ops.py,

@@ -514,6 +514,14 @@ class Tensor:
             # as autograd.root_grads would seed it: five Python calls fewer
             autograd._fast.backward((self,), (1.0,), retain_graph)
             return
+        d = self._array
+        if d is not None and not d.ndim and gradient is None and not create_graph and \
+                self.requires_grad and autograd._fast is not None and not anomaly.enabled \
+                and d.dtype.kind == "f":
+            # T8 for a 0-d array loss (a float32 mean), seeded as root_grads would seed it
+            seed = 1.0 if d.dtype is _F64 else np.array(1, d.dtype)
+            autograd._fast.backward((self,), (seed,), retain_graph)
+            return
         autograd.backward(self, gradient, retain_graph, create_graph)
 
     def retain_grad(self):
