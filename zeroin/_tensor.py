@@ -508,20 +508,19 @@ class Tensor:
             Record the backward computation so that the gradients can be differentiated
             again (higher-order derivatives).
         """
-        if self._float is not None and gradient is None and not create_graph and \
-                self.requires_grad and not anomaly.enabled:
-            # T8: a float scalar (so fast mode) straight to the fast loop, seeded with 1.0
-            # as autograd.root_grads would seed it: five Python calls fewer
-            autograd._fast.backward((self,), (1.0,), retain_graph)
-            return
-        d = self._array
-        if d is not None and not d.ndim and gradient is None and not create_graph and \
-                self.requires_grad and autograd._fast is not None and not anomaly.enabled \
-                and d.dtype.kind == "f":
-            # T8 for a 0-d array loss (a float32 mean), seeded as root_grads would seed it
-            seed = 1.0 if d.dtype is _F64 else np.array(1, d.dtype)
-            autograd._fast.backward((self,), (seed,), retain_graph)
-            return
+        if gradient is None and not create_graph and self.requires_grad and \
+                autograd._fast is not None and not anomaly.enabled:
+            # T8: a scalar loss straight to the fast loop, seeded as autograd.root_grads
+            # would seed it (1.0 for a float scalar or float64, a 0-d one otherwise): five
+            # Python calls fewer
+            d = self._array
+            if d is None:
+                autograd._fast.backward((self,), (1.0,), retain_graph)
+                return
+            if not d.ndim and d.dtype.kind == "f":
+                seed = 1.0 if d.dtype is _F64 else np.array(1, d.dtype)
+                autograd._fast.backward((self,), (seed,), retain_graph)
+                return
         autograd.backward(self, gradient, retain_graph, create_graph)
 
     def retain_grad(self):
@@ -614,11 +613,11 @@ class Tensor:
         try:
             npf(d, v, out=d, casting="same_kind")
         except ValueError as e:
-            raise ShapeError(f"in-place {symbol}=: shapes {_array_of(self).shape} and "
+            raise ShapeError(f"in-place {symbol}=: shapes {d.shape} and "
                              f"{np.shape(v)}: {e}") from None
         except TypeError as e:
             raise TypeError(f"in-place {symbol}=: cannot store the result in a "
-                            f"{_array_of(self).dtype} tensor: {e}") from None
+                            f"{d.dtype} tensor: {e}") from None
         return self
 
     # --- printing ----------------------------------------------------------------------
