@@ -25,6 +25,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -34,7 +35,7 @@ sys.path[:0] = [ROOT, HERE]
 
 import workloads as W  # noqa: E402  (light: NumPy only)
 
-ALL = ["W1", "W2", "W3", "W4", "W5", "W6", "MEM", "IMPORT"]
+ALL = ["W1", "W2", "W3", "W4", "W5", "W6", "MEM", "IMPORT", "TOUR"]
 # set by some machines to dodge bugs of old OpenBLAS builds; they slow a current NumPy
 BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -324,6 +325,20 @@ def bench_import(env, quick):
                 numpy_s=min(a for a, _ in runs), zeroin_own_s=min(b for _, b in runs))
 
 
+def bench_tour(env, quick):
+    """``zeroin tour`` (every lesson and both training runs) as a user starts it, in a fresh
+    process each run: issue 3's "finishes in under a minute on 2 cores" (a target here, not
+    a timed assertion in the tests)."""
+    runs = []
+    for _ in range(1 if quick else 3):
+        with tempfile.TemporaryDirectory() as out:
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "zeroin", "tour", "--out", out], cwd=ROOT,
+                           check=True, env=env, capture_output=True, timeout=600)
+            runs.append(time.perf_counter() - t0)
+    return dict(workload="TOUR", runs=runs, median_s=statistics.median(runs))
+
+
 # --- report ---------------------------------------------------------------------------------
 
 # (row, other implementation, limit on the median paired ratio zeroin/other): issue 15's
@@ -338,6 +353,7 @@ TIME_TARGETS = [("W3 ops b=128", "torch", 0.90), ("W3 ops b=128", "numpy", 1.0),
 PEAK_TARGETS = [("W3 ops b=128", "torch", 1.0), ("W3 nn b=128", "torch", 1.0),
                 ("W6 LeNet-5 step", "torch", 1.5)]
 MEM_LIMIT = 0.05                # "flat": RSS within 5% from step 100 to the last
+TOUR_LIMIT = 60.0               # seconds for `zeroin tour` (issue 3)
 
 
 def _fmt_ratio(s):
@@ -373,6 +389,11 @@ def targets(results):
             g = _mem_growth(row)
             rows.append((f"{key}: flat (within {MEM_LIMIT:.0%})", f"{g:+.2%}",
                          "met" if abs(g) <= MEM_LIMIT else "NOT met"))
+        elif row.get("workload") == "TOUR":
+            t = row["median_s"]
+            rows.append((f"TOUR zeroin tour: seconds <= {TOUR_LIMIT:.0f}",
+                         f"{t:.1f} ({min(row['runs']):.1f}-{max(row['runs']):.1f})",
+                         "met" if t <= TOUR_LIMIT else "NOT met"))
     return rows
 
 
@@ -389,7 +410,7 @@ def table(results):
     lines = ["| workload | " + " | ".join(COLS) + " | zeroin/numpy | zeroin/torch | "
              "zeroin/micrograd |", "|" + "---|" * 8]
     for key, row in results.items():
-        if row.get("workload") in ("MEM", "IMPORT"):
+        if row.get("workload") in ("MEM", "IMPORT", "TOUR"):
             continue
         name = f"{key} ({row['unit']})"
         if row.get("skip") or "zeroin" not in row["impls"]:
@@ -400,7 +421,7 @@ def table(results):
         cells = [f"{x * SCALE[row['unit']]:.3g}" if x is not None else "-" for x in t]
         lines.append(f"| {name} | " + " | ".join(cells) + " | " + " | ".join(
             _fmt_ratio(row["ratios"].get(k)) for k in COLS[1:]) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines) if len(lines) > 2 else ""
 
 
 def memory_table(results):
@@ -432,6 +453,8 @@ def extras(results):
         elif w == "IMPORT":
             lines.append(f"IMPORT import zeroin: {row['total_s']:.3f} s = numpy "
                          f"{row['numpy_s']:.3f} s + zeroin's own {row['zeroin_own_s']:.3f} s")
+        elif w == "TOUR":
+            lines.append("TOUR zeroin tour: " + ", ".join(f"{t:.1f} s" for t in row["runs"]))
         for p in row.get("problems", []):
             lines.append(f"PROBLEM {key}: {p}")
         for k, why in row.get("skipped", {}).items():
@@ -474,12 +497,13 @@ def environment(env, threads):
 
 
 def select(only, quick):
-    """The chosen cases (by workload name or a prefix of the row name) and whether IMPORT."""
+    """The chosen cases (by workload name or a prefix of the row name) and the extra
+    one-off rows wanted (IMPORT, TOUR)."""
     all_cases = cases(quick)
-    chosen, want_import = [], False
+    chosen, extra = [], []
     for item in [w.strip() for w in only.split(",") if w.strip()]:
-        if item.upper() == "IMPORT":
-            want_import = True
+        if item.upper() in ("IMPORT", "TOUR"):
+            extra.append(item.upper())
             continue
         hit = [c for c in all_cases if c.workload == item.upper()
                or c.key.lower().startswith(item.lower())]
@@ -487,7 +511,7 @@ def select(only, quick):
             raise SystemExit(f"--only: nothing matches {item!r}; workloads: {ALL}, rows: "
                              f"{[c.key for c in all_cases]}")
         chosen += [c for c in hit if c not in chosen]
-    return chosen, want_import
+    return chosen, extra
 
 
 def parse_args(argv):
@@ -515,7 +539,7 @@ def main(argv=None):
     if argv[:1] == ["--child"]:
         return child(argv[1:])
     args = parse_args(argv)
-    chosen, want_import = select(args.only, args.quick)
+    chosen, extra = select(args.only, args.quick)
     env = child_environ(args.threads)
     info = environment(env, args.threads)
     blas = (info.get("blas") or [{}])[0]
@@ -535,8 +559,10 @@ def main(argv=None):
         runs, skipped = run_case(case, args.rounds, env, args.quick)
         results[case.key] = summarise(case, runs, skipped)
         results[case.key]["seconds"] = time.perf_counter() - t
-    if want_import:
+    if "IMPORT" in extra:
         results["IMPORT"] = bench_import(env, args.quick)
+    if "TOUR" in extra:
+        results["TOUR"] = bench_tour(env, args.quick)
     info["loadavg_end"] = os.getloadavg()
     seconds = time.perf_counter() - t0
     print("\n\n".join(t for t in (table(results), memory_table(results), extras(results)) if t))

@@ -2,7 +2,6 @@
 bottom in a fresh Jupyter kernel without an error, quietly and without writing files."""
 import os
 import pathlib
-import time
 
 import pytest
 
@@ -50,10 +49,7 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
     nb = _read(path)
     client = nbclient.NotebookClient(nb, timeout=TIMEOUT, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
-    t0 = time.perf_counter()
     client.execute()          # raises CellExecutionError, with the traceback, on any error
-    seconds = time.perf_counter() - t0
-    assert seconds < 90, f"{path.name} took {seconds:.0f} s"
     assert list(tmp_path.iterdir()) == [], f"{path.name} wrote files"
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.execution_count for c in code)

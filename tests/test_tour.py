@@ -8,7 +8,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-import time
 
 import pytest
 
@@ -25,17 +24,16 @@ HAS_TRAINING = all(importlib.util.find_spec(m) is not None
 @pytest.fixture(scope="module")
 def tour(tmp_path_factory):
     out = tmp_path_factory.mktemp("tour")
-    t0 = time.perf_counter()
     path = run_tour(out=str(out), train=True, verbose=False)
-    seconds = time.perf_counter() - t0
     with open(path, encoding="utf-8") as f:
         page = f.read()
-    return out, path, page, seconds
+    return out, path, page
 
 
-def test_tour_writes_index_html_within_a_minute(tour):
-    out, path, page, seconds = tour
-    assert seconds < 60, f"the tour took {seconds:.1f} s"
+# its time (issue 3: under a minute on 2 cores) is a target of benchmarks/run.py (TOUR),
+# not an assertion here
+def test_tour_writes_index_html(tour):
+    out, path, page = tour
     assert os.path.basename(path) == "index.html"
     assert os.path.dirname(os.path.abspath(path)) == os.path.abspath(out)
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
@@ -154,7 +152,8 @@ def test_tour_without_matplotlib_or_training_modules(tmp_path, monkeypatch, caps
     monkeypatch.setattr(lessons, "LESSONS", {"chain-rule": lessons.chain_rule,
                                              "solve": lessons.solve})
     path = run_tour(out=str(tmp_path), train=True)
-    page = open(path, encoding="utf-8").read()
+    with open(path, encoding="utf-8") as f:
+        page = f.read()
     printed = capsys.readouterr().out
     assert "skipped" in printed and "index.html" in printed
     assert page.count("Skipped: a module it needs is not installed") == 2
