@@ -1,6 +1,7 @@
 """nn, optim and data against PyTorch (CPU): the same names give the same values, gradients,
 learning rates, keys and batch types. Skipped where torch is not installed."""
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -90,9 +91,17 @@ def test_cross_entropy_on_k_dimensional_input_and_probability_targets(kw):
 def test_cross_entropy_single_sample_and_all_ignored():
     check_value_and_grad(lambda a: F.cross_entropy(a, np.array(2)),
                          lambda a: TF.cross_entropy(a, torch.tensor(2)), X4[0])
-    z = F.cross_entropy(zeroin.tensor(X4), np.full(6, -100))
-    t = TF.cross_entropy(torch.tensor(X4), torch.full((6,), -100))
-    assert math.isnan(z.item()) and math.isnan(t.item())
+    # every label ignored: nan, and zero gradients (not nan), without NumPy's 0/0 warnings
+    for kw in (dict(), dict(label_smoothing=0.1)):
+        x, xt = zeroin.tensor(X4, requires_grad=True), torch.tensor(X4, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            z = F.cross_entropy(x, np.full(6, -100), **kw)
+            z.backward()
+        t = TF.cross_entropy(xt, torch.full((6,), -100), **kw)
+        t.backward()
+        assert math.isnan(z.item()) and math.isnan(t.item())
+        assert np.array_equal(x.grad.numpy(), xt.grad.numpy()) and not x.grad.numpy().any()
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(weight=W4), dict(ignore_index=3),

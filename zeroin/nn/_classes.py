@@ -67,7 +67,11 @@ def class_loss(op, x, y, weight, ignore_index, reduction, label_smoothing,
     total = loss.sum()
     if reduction == "sum":
         return total
-    return total / float(wy.sum())      # 0/0 = nan when every label is ignored, as PyTorch
+    if not keep.any():
+        # every label ignored: PyTorch's nan, with zero gradients (every term was multiplied
+        # by 0) and without 0/0's warnings
+        return total + float("nan")
+    return total / float(wy.sum())
 
 
 def soft_cross_entropy(op, x, target, weight, reduction, label_smoothing):
