@@ -1,7 +1,9 @@
 """zeroin.data: datasets, loaders, splits, standardisation, IDX files and the MNIST loader."""
+import gc
 import gzip
 import hashlib
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -515,8 +517,12 @@ def test_bad_files_get_clear_errors(tmp_path):
     with pytest.raises(ValueError, match=r"obj\.npz holds Python objects"):
         load_dataset(tmp_path / "obj.npz")
     (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(ValueError, match=r"broken\.npz is not a readable \.npz"):
-        load_dataset(tmp_path / "broken.npz")
+    with warnings.catch_warnings(record=True) as seen:     # and the file is closed again
+        warnings.simplefilter("always")
+        with pytest.raises(ValueError, match=r"broken\.npz is not a readable \.npz"):
+            load_dataset(tmp_path / "broken.npz")
+        gc.collect()
+    assert not [w for w in seen if issubclass(w.category, ResourceWarning)]
     with pytest.raises(FileNotFoundError, match=r"missing\.csv"):
         load_dataset(tmp_path / "missing.csv")
     (tmp_path / "f.txt").write_text("1,2\n")

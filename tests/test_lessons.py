@@ -125,7 +125,8 @@ def test_every_lesson_writes_valid_png_and_svg(results, out):
 def test_figures_are_reproducible(results, tmp_path):
     again = lessons.sensitivity(out=str(tmp_path), verbose=False)
     first = results["sensitivity"].figures["sensitivity"].svg
-    assert open(first, "rb").read() == open(again.figures["sensitivity"].svg, "rb").read()
+    with open(first, "rb") as a, open(again.figures["sensitivity"].svg, "rb") as b:
+        assert a.read() == b.read()
 
 
 # --- 1 shooting ---------------------------------------------------------------------------

@@ -78,7 +78,8 @@ def _read_npz(path):
                          f"written by np.savez; this file starts with {head!r}); save it with "
                          f"np.savez(path, data=X, label=y) or use a .csv file")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        # our own handle: np.load leaves the file it opened open when the zip is damaged
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
             keys = list(z.files)
             for kx, ky in NPZ_KEYS:
                 if kx in keys and ky in keys:
