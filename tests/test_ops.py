@@ -1,5 +1,7 @@
 """Every op: gradient against finite differences (float64, random shapes with broadcasting),
 second order through create_graph, and the op-specific behaviour and error messages."""
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -66,6 +68,21 @@ def test_unary_values_match_numpy():
     np.testing.assert_allclose(zeroin.relu(t).data, np.maximum(x, 0))
     np.testing.assert_allclose(zeroin.leaky_relu(t).data, np.where(x > 0, x, 0.01 * x))
     np.testing.assert_allclose(zeroin.clip(t, -1, 2).data, np.clip(x, -1, 2))
+
+
+def test_floating_point_warnings_are_numpys_and_errstate_silences_them():
+    # the README's list of differences: PyTorch's values, NumPy's RuntimeWarning on top
+    x, s = zeroin.tensor([0.0, 1.0], requires_grad=True), zeroin.tensor(0.0, requires_grad=True)
+    with pytest.warns(RuntimeWarning, match="divide by zero"):
+        y = zeroin.log(x).sum()
+    with pytest.warns(RuntimeWarning, match="divide by zero"):
+        y.backward()
+    assert y.item() == -np.inf and x.grad.numpy().tolist() == [np.inf, 1.0]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        z = 1.0 / s + (s / s)
+        z.backward()
+    assert np.isnan(z.item()) and np.isnan(s.grad.item())
 
 
 def test_sigmoid_and_softplus_are_stable_at_extremes():
