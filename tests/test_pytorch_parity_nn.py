@@ -154,6 +154,7 @@ def test_regression_losses(name, kw):
 @pytest.mark.parametrize("kw", [dict(reduction="batchmean"), dict(reduction="sum"),
                                 dict(reduction="none"), dict(reduction="mean"),
                                 dict(reduction="batchmean", log_target=True)], ids=str)
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides:UserWarning")     # torch's own
 def test_kl_div(kw):
     p = RNG.dirichlet(np.ones(4), 6)
     p[0, 1] = 0.0                                   # a zero target contributes nothing
@@ -163,6 +164,7 @@ def test_kl_div(kw):
                                                             torch.tensor(tgt)), X4)
 
 
+@pytest.mark.filterwarnings("ignore:size_average and reduce args:UserWarning")   # torch's own
 def test_legacy_size_average_and_reduce():
     for sa, red in ((False, None), (None, False), (True, True)):
         z = nn.MSELoss(size_average=sa, reduce=red)
@@ -181,6 +183,7 @@ ACTS = [("GELU", {}), ("GELU", {"approximate": "tanh"}), ("SiLU", {}), ("ELU", {
 
 
 @pytest.mark.parametrize("name, kw", ACTS, ids=str)
+@pytest.mark.filterwarnings("ignore:Implicit dimension choice:UserWarning")       # torch's own
 def test_activation_modules(name, kw):
     x = RNG.standard_normal((4, 6)) * 3
     x[0, 0] = 7.5                               # beyond ReLU6's and Hardtanh's ends
@@ -316,9 +319,9 @@ def test_forward_hooks_and_pre_hooks_as_pytorch():
         nn.utils.vector_to_parameters(zeroin.tensor(np.arange(8.0)), lin.parameters()) \
             if lib == "z" else torch.nn.utils.vector_to_parameters(
                 torch.arange(8.0, dtype=torch.float64), lin.parameters())
-        log[lib].append(float(lin(mk(np.ones((4, 3)))).sum()))
+        log[lib].append(lin(mk(np.ones((4, 3)))).sum().item())
         h1.remove()
-        log[lib].append(float(lin(mk(np.ones((4, 3)))).sum()))
+        log[lib].append(lin(mk(np.ones((4, 3)))).sum().item())
     assert log["z"] == log["t"]
 
 
@@ -335,7 +338,7 @@ def test_full_backward_hook_sees_pytorchs_gradients():
         calls = []
 
         def arr(g):
-            return None if g is None else np.array(g.detach() if lib == "t" else g.data)
+            return None if g is None else np.array(g.detach().numpy() if lib == "t" else g.data)
 
         def hook(mod, gin, gout, calls=calls):
             calls.append(([arr(g) for g in gin], arr(gout[0])))
@@ -344,7 +347,7 @@ def test_full_backward_hook_sees_pytorchs_gradients():
         lin.register_full_backward_hook(hook)
         x = (zeroin.tensor if lib == "z" else torch.tensor)(np.ones((4, 3)), requires_grad=True)
         (lin(x) * 2).sum().backward()
-        got[lib] = (calls, np.array(x.grad.data if lib == "z" else x.grad))
+        got[lib] = (calls, np.array(x.grad.data if lib == "z" else x.grad.numpy()))
     (cz, gz), (ct, gt) = got["z"], got["t"]
     assert len(cz) == len(ct) == 1
     np.testing.assert_allclose(cz[0][0][0], ct[0][0][0])
