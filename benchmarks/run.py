@@ -19,6 +19,8 @@ Not part of the test suite. See benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
+import glob
+import importlib.util
 import json
 import os
 import platform
@@ -35,7 +37,7 @@ sys.path[:0] = [ROOT, HERE]
 
 import workloads as W  # noqa: E402  (light: NumPy only)
 
-ALL = ["W1", "W2", "W3", "W4", "W5", "W6", "MEM", "IMPORT", "TOUR"]
+ALL = ["W1", "W2", "W3", "W4", "W5", "W6", "MEM", "IMPORT", "TOUR", "NOTEBOOKS"]
 # set by some machines to dodge bugs of old OpenBLAS builds; they slow a current NumPy
 BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -339,6 +341,32 @@ def bench_tour(env, quick):
     return dict(workload="TOUR", runs=runs, median_s=statistics.median(runs))
 
 
+_NOTEBOOK = """import sys, tempfile, time, nbclient, nbformat
+nb = nbformat.read(sys.argv[1], as_version=4)
+with tempfile.TemporaryDirectory() as out:
+    t0 = time.perf_counter()
+    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": out}}).execute()
+    print(time.perf_counter() - t0)"""
+
+
+def bench_notebooks(env, quick):
+    """Each notebook in notebooks/ top to bottom in a fresh Jupyter kernel, as a teacher
+    runs it (the tests check that they run, not how long they take)."""
+    if any(importlib.util.find_spec(m) is None for m in ("nbclient", "nbformat", "ipykernel")):
+        return dict(workload="NOTEBOOKS", skip="nbclient, nbformat or ipykernel is not "
+                    "installed (pip install -e '.[test]')", seconds={})
+    env = dict(env, MPLBACKEND="module://matplotlib_inline.backend_inline",
+               PYTHONPATH=os.pathsep.join([ROOT] + [p for p in env.get(
+                   "PYTHONPATH", "").split(os.pathsep) if p]))
+    seconds = {}
+    for path in sorted(glob.glob(os.path.join(ROOT, "notebooks", "*.ipynb"))):
+        out = subprocess.run([sys.executable, "-c", _NOTEBOOK, path], cwd=ROOT, env=env,
+                             capture_output=True, text=True, check=True, timeout=1800)
+        seconds[os.path.basename(path)] = float(out.stdout.split()[-1])
+    return dict(workload="NOTEBOOKS", seconds=seconds)
+
+
 # --- report ---------------------------------------------------------------------------------
 
 # (row, other implementation, limit on the median paired ratio zeroin/other): issue 15's
@@ -354,6 +382,7 @@ PEAK_TARGETS = [("W3 ops b=128", "torch", 1.0), ("W3 nn b=128", "torch", 1.0),
                 ("W6 LeNet-5 step", "torch", 1.5)]
 MEM_LIMIT = 0.05                # "flat": RSS within 5% from step 100 to the last
 TOUR_LIMIT = 60.0               # seconds for `zeroin tour` (issue 3)
+NOTEBOOK_LIMIT = 90.0           # seconds for each notebook, top to bottom
 
 
 def _fmt_ratio(s):
@@ -394,6 +423,11 @@ def targets(results):
             rows.append((f"TOUR zeroin tour: seconds <= {TOUR_LIMIT:.0f}",
                          f"{t:.1f} ({min(row['runs']):.1f}-{max(row['runs']):.1f})",
                          "met" if t <= TOUR_LIMIT else "NOT met"))
+        elif row.get("workload") == "NOTEBOOKS" and row["seconds"]:
+            name, t = max(row["seconds"].items(), key=lambda kv: kv[1])
+            rows.append((f"NOTEBOOKS each: seconds <= {NOTEBOOK_LIMIT:.0f}",
+                         f"{t:.1f} (slowest, {name})",
+                         "met" if t <= NOTEBOOK_LIMIT else "NOT met"))
     return rows
 
 
@@ -410,7 +444,7 @@ def table(results):
     lines = ["| workload | " + " | ".join(COLS) + " | zeroin/numpy | zeroin/torch | "
              "zeroin/micrograd |", "|" + "---|" * 8]
     for key, row in results.items():
-        if row.get("workload") in ("MEM", "IMPORT", "TOUR"):
+        if row.get("workload") in ("MEM", "IMPORT", "TOUR", "NOTEBOOKS"):
             continue
         name = f"{key} ({row['unit']})"
         if row.get("skip") or "zeroin" not in row["impls"]:
@@ -455,6 +489,9 @@ def extras(results):
                          f"{row['numpy_s']:.3f} s + zeroin's own {row['zeroin_own_s']:.3f} s")
         elif w == "TOUR":
             lines.append("TOUR zeroin tour: " + ", ".join(f"{t:.1f} s" for t in row["runs"]))
+        elif w == "NOTEBOOKS":
+            lines.append("NOTEBOOKS: " + (row.get("skip") or ", ".join(
+                f"{k} {t:.1f} s" for k, t in row["seconds"].items())))
         for p in row.get("problems", []):
             lines.append(f"PROBLEM {key}: {p}")
         for k, why in row.get("skipped", {}).items():
@@ -498,11 +535,11 @@ def environment(env, threads):
 
 def select(only, quick):
     """The chosen cases (by workload name or a prefix of the row name) and the extra
-    one-off rows wanted (IMPORT, TOUR)."""
+    one-off rows wanted (IMPORT, TOUR, NOTEBOOKS)."""
     all_cases = cases(quick)
     chosen, extra = [], []
     for item in [w.strip() for w in only.split(",") if w.strip()]:
-        if item.upper() in ("IMPORT", "TOUR"):
+        if item.upper() in ("IMPORT", "TOUR", "NOTEBOOKS"):
             extra.append(item.upper())
             continue
         hit = [c for c in all_cases if c.workload == item.upper()
@@ -563,6 +600,8 @@ def main(argv=None):
         results["IMPORT"] = bench_import(env, args.quick)
     if "TOUR" in extra:
         results["TOUR"] = bench_tour(env, args.quick)
+    if "NOTEBOOKS" in extra:
+        results["NOTEBOOKS"] = bench_notebooks(env, args.quick)
     info["loadavg_end"] = os.getloadavg()
     seconds = time.perf_counter() - t0
     print("\n\n".join(t for t in (table(results), memory_table(results), extras(results)) if t))

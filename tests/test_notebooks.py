@@ -49,7 +49,9 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
     nb = _read(path)
     client = nbclient.NotebookClient(nb, timeout=TIMEOUT, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
-    client.execute()          # raises CellExecutionError, with the traceback, on any error
+    # raises CellExecutionError, with the traceback, on any error; how long each notebook
+    # takes is a target of benchmarks/run.py (NOTEBOOKS), not an assertion here
+    client.execute()
     assert list(tmp_path.iterdir()) == [], f"{path.name} wrote files"
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.execution_count for c in code)
