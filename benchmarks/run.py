@@ -328,7 +328,8 @@ def bench_import(env, quick):
 
 
 def _timed_run(cmd, env, problems, what):
-    """Seconds ``cmd`` took, or None (its error's last lines added to ``problems``)."""
+    """(seconds, stdout) of ``cmd``, or None when it failed or hung (the reason added to
+    ``problems``, which the report prints and which make the exit status 1)."""
     t0 = time.perf_counter()
     try:
         out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,

@@ -72,7 +72,9 @@ instead of 82k (263k and 93k before T8-T9); W2 took 116k instead of 43k before T
   linear's product, ``x @ W.T`` in matmul's forward and ``g @ b.T`` in its backward):
   OpenBLAS packs the weight faster untransposed. The same bits. W3 with nn.Linear,
   in-process A/B: 0.87 of the step time at batch 32 and 0.99 at 128 at 1 thread; 0.93 and
-  0.95 at 2 threads.
+  0.95 at 2 threads. At 2 threads and batch 128 the product alone is slower on a healthy
+  machine (326 against 311-315 us) and faster on a starved one (359 against 423); runner
+  children with T11 kept to batch <= 64 measured 0.995 (0.953-1.126), so it stays.
 * **T12 No constant leaf where nothing records**: ``t * 0.5`` on a float array tensor that
   needs no grad, or under ``no_grad`` (``lr * p.grad`` in SGD by hand), hands T6's
   constant straight to NumPy (:func:`_unrecorded`). Six updates' ``lr * p.grad``: 124.4k
