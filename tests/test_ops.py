@@ -523,11 +523,84 @@ def test_indexing_with_tensors_and_masks():
     np.testing.assert_array_equal(x.grad.data, [0.0, 0.0, 0.0, 2.0])
 
 
-def test_indexing_result_does_not_alias_input():
+def test_basic_indexing_gives_a_view_and_advanced_indexing_a_copy():
+    # PyTorch's meaning: ints and slices share memory (this test asserted a copy until
+    # the audit of 2026-12-05 found x[0][1] = 5 silently lost); masks and index arrays copy
     x = zeroin.tensor([1.0, 2.0, 3.0])
     y = x[1:]
     y.data[0] = 100.0
-    assert x.data[1] == 2.0
+    assert x.data[1] == 100.0
+    x[0].fill_(7.0)                     # a 0-d view, not a NumPy scalar
+    assert x.data[0] == 7.0
+    z = x[[0, 1]]
+    z.data[0] = -1.0
+    w = x[x.data > 50]
+    w.data[0] = -2.0
+    np.testing.assert_array_equal(x.data, [7.0, 100.0, 3.0])
+    m = zeroin.tensor(np.arange(12.0).reshape(3, 4))
+    m[0][1] = 5.0
+    m[:, 0].mul_(2)
+    m.chunk(2, 1)[1].zero_()
+    r = m[2]
+    m.add_(1)                           # seen through the view taken before
+    np.testing.assert_array_equal(m.data, [[1, 6, 1, 1], [9, 6, 1, 1], [17, 10, 1, 1]])
+    np.testing.assert_array_equal(r.data, m.data[2])
+
+
+def test_in_place_on_a_view_in_the_graph_is_refused_not_silently_wrong():
+    x = zeroin.tensor(np.arange(4.0), requires_grad=True)
+    y = x * 1
+    for view in (lambda: y[0], lambda: y.view(2, 2), lambda: y.reshape(4, 1).T):
+        with pytest.raises(RuntimeError, match=r"mul_: this tensor is a view of another "
+                                               r"tensor of shape \(4,\)"):
+            view().mul_(2)
+    with pytest.raises(RuntimeError, match="view of another tensor"):
+        x[0].zero_()                    # PyTorch: a view of a leaf that requires grad
+    np.testing.assert_array_equal(y.data, [0, 1, 2, 3])     # nothing changed
+    with zeroin.no_grad():
+        x[0].fill_(5.0)                 # outside the graph: in place through the view
+    assert x.data[0] == 5.0
+
+
+def test_setitem_records_the_assignment_as_pytorch():
+    torch = pytest.importorskip("torch")
+    a = np.arange(12.0).reshape(3, 4)
+    out = []
+    for lib in (zeroin, torch):
+        x = lib.tensor(a, requires_grad=True)
+        v = lib.tensor([7.0, 8.0], requires_grad=True)
+        s = x * 2
+        s[s > 10] = 0.0                 # masking scores, as ported code does
+        s[0, 1:3] = v * 3               # a value that requires grad gets the gradient
+        (s * lib.tensor(a + 1)).sum().backward()
+        buf = lib.zeros(4)
+        buf[1:3] = v                    # a constant buffer joins the graph
+        buf.sum().backward()
+        out.append([np.asarray(t.detach().numpy()) for t in (s, x.grad, v.grad)])
+        assert buf.requires_grad
+    for mine, theirs in zip(*out):
+        np.testing.assert_allclose(mine, theirs)
+    y = zeroin.tensor(np.arange(3.0), requires_grad=True).exp()
+    z = y * y                           # saves y: assigning into y now is refused
+    with pytest.raises(RuntimeError, match="setitem: this tensor is an input of an op"):
+        y[0] = 1.0
+    assert z.requires_grad
+
+
+def test_setitem_errors_name_the_assignment():
+    t = zeroin.ones(3)
+    with pytest.raises(zeroin.ShapeError, match=r"setitem: a value of shape \(2,\) cannot be "
+                                               r"written into t\[:\] of a tensor of shape "
+                                               r"\(3,\)"):
+        t[:] = zeroin.ones(2)
+    with pytest.raises(IndexError, match=r"setitem: index \[5\] for a tensor of shape "
+                                         r"\(3,\): index 5 is out of bounds"):
+        t[5] = 1.0
+    np.testing.assert_array_equal(t.data, [1, 1, 1])
+    y = zeroin.tensor([1.0, 2.0], requires_grad=True) * 1
+    with pytest.raises(IndexError, match=r"setitem: index \[2\]"):
+        y[2] = 0.0
+    np.testing.assert_array_equal(y.data, [1, 2])
 
 
 def test_indexing_errors():
@@ -718,6 +791,10 @@ GRADCHECK = {
                True)],
     "getitem": [(lambda x: x[1:, [0, 2, 0]], [_r(3, 3)], True)],
     "index_add": [(lambda g: zeroin.ops.index_add(g, np.array([0, 2, 0]), (4,)), [_r(3)],
+                   True)],
+    "index_put": [(lambda x, v: zeroin.ops.index_put(x, (slice(1, 3), 0), v), [_r(3, 2), _r(2)],
+                   True),
+                  (lambda x, v: zeroin.ops.index_put(x, np.array([0, 2]), v), [_r(3, 2), _r(2)],
                    True)],
     # zeroin.nn.functional
     "linear": [(lambda x, w, b: _F().linear(x, w, b), [_r(4, 3), _r(2, 3), _r(2)], True),

@@ -325,7 +325,7 @@ class Tensor:
     #   _array: the ndarray; or None while the value is
     #   _float: a Python float (float64 scalars made from Python numbers, fast mode only)
     __slots__ = ("_array", "_float", "_grad", "requires_grad", "grad_fn", "name", "_hooks",
-                 "_retain", "__weakref__")
+                 "_retain", "_view_of", "__weakref__")     # _view_of: set on views only
     __array_priority__ = 1000
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -579,13 +579,6 @@ class Tensor:
     def __eq__(self, other): return _leaf(np.equal(_array_of(self), _raw(other)))
     def __ne__(self, other): return _leaf(np.not_equal(_array_of(self), _raw(other)))
 
-    def __setitem__(self, index, value):
-        if self.requires_grad and is_grad_enabled():
-            raise RuntimeError("setitem: in-place assignment into a tensor that requires "
-                               "grad would corrupt the graph; build a new tensor with "
-                               "zeroin.where or wrap the assignment in zeroin.no_grad()")
-        _array_of(self)[_clean_index(index)] = _raw(value)
-
     def __iadd__(self, value): return self._inplace(np.add, "+", value)
     def __isub__(self, value): return self._inplace(np.subtract, "-", value)
     def __imul__(self, value): return self._inplace(np.multiply, "*", value)
@@ -718,6 +711,17 @@ def _make(array, requires_grad=False, grad_fn=None, value=None, cls=Tensor):
     t._hooks = None
     t._retain = False
     return t
+
+
+def _mark_view(out, x):
+    """Mark ``out`` as a view of ``x`` (PyTorch's ``out._base``) when it shares x's memory:
+    an in-place change of a view while the graph is recorded is then refused (see
+    ``zeroin._tensor_api._inplace``) instead of silently missing the base's graph."""
+    a, b = out._array, x._array
+    if a is not None and b is not None and np.may_share_memory(a, b):
+        base = getattr(x, "_view_of", None)
+        out._view_of = x if base is None else base
+    return out
 
 
 def _leaf(array, requires_grad=False):

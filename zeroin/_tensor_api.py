@@ -21,7 +21,8 @@ import numpy as np
 from . import _tensor as _tm
 from . import ops as _ops
 from . import _torch_ops as _x
-from ._tensor import Tensor, _GradSwitch, _leaf, _raw, _set_grad_mode, is_grad_enabled, no_grad
+from ._tensor import (Tensor, _GradSwitch, _array_of, _clean_index, _leaf, _raw, _set_grad_mode,
+                      is_grad_enabled, no_grad)
 from .dtypes import CPU, as_device, as_dtype
 from .errors import ShapeError
 from .function import Function
@@ -585,17 +586,61 @@ def _inplace(self, name, fn, *args):
                            f"corrupt it; to clear a gradient use w.grad.zero_() or "
                            f"w.grad = None, and to change a parameter wrap the call in "
                            f"`with zeroin.no_grad():`")
+    base = getattr(self, "_view_of", None)
+    if base is not None:
+        raise RuntimeError(f"{name}: this tensor is a view of another tensor of shape "
+                           f"{tuple(base.shape)} (made by indexing, view, reshape or "
+                           f"transpose); changing a view in place while the graph is "
+                           f"recorded is not supported, as the other tensor's graph would "
+                           f"miss the change. Assign through the other tensor instead "
+                           f"(y[i] = new_value is recorded), or clone the view first")
     if _used_by_graph(self):
         raise RuntimeError(f"{name}: this tensor is an input of an op recorded earlier, "
                            f"whose backward needs its current value; changing it in place "
                            f"would make the gradients wrong. Use the out-of-place form "
                            f"(y = y.{name.rstrip('_')}(...)) instead")
-    old = _leaf(self.data.copy(), self.requires_grad)   # the value before, for the graph
+    old = _leaf(_array_of(self), self.requires_grad)    # the value before, for the graph
     old.grad_fn = self.grad_fn
     out = fn(old, *args)
-    _store(self, name, out.data)
+    # new storage: earlier views and saved values keep the old one, as the graph needs
+    new = np.empty_like(old.data)
+    _store(_leaf(new), name, out.data)
+    self.data = new
     self.grad_fn, self.requires_grad = out.grad_fn, out.requires_grad
     return self
+
+
+def _setitem(self, index, value):
+    """``t[index] = value``, as PyTorch: in place under no_grad or off the graph (a view
+    ``t[0]`` shares t's memory); while recording, on a tensor made by an op or with a
+    ``value`` that requires grad, it is recorded (``value`` gets the gradient at index)."""
+    if not (is_grad_enabled() and (self.requires_grad or (
+            isinstance(value, Tensor) and value.requires_grad))):
+        d = _array_of(self)
+        if not d.flags.writeable:       # a shared read-only constant: take a private copy
+            d = d.copy()
+            self.data = d
+        try:
+            d[_clean_index(index)] = _raw(value)
+        except IndexError as e:
+            raise _ops._DimError(f"setitem: index [{_ops._index_str(_clean_index(index))}] "
+                                 f"for a tensor of shape {d.shape}: {e}") from None
+        except ValueError as e:
+            raise ShapeError(f"setitem: a value of shape {np.shape(_raw(value))} cannot be "
+                             f"written into t[{_ops._index_str(_clean_index(index))}] of a "
+                             f"tensor of shape {d.shape}: {e}; give a value of the "
+                             f"selection's shape (or one that broadcasts to it)") from None
+        return
+    if self.requires_grad and self.grad_fn is None:
+        raise RuntimeError("setitem: in-place assignment into a tensor that requires grad "
+                           "would corrupt the graph: this is a leaf (e.g. a parameter), "
+                           "which PyTorch refuses too; wrap the assignment in "
+                           "`with zeroin.no_grad():` to change it, or assign into a copy "
+                           "(y = w.clone(); y[i] = v) to build a new tensor")
+    _inplace(self, "setitem", lambda x, v: _ops.index_put(x, index, v), value)
+
+
+Tensor.__setitem__ = _setitem
 
 
 def _inplace_method(name, fn):

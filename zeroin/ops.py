@@ -26,9 +26,10 @@ import numpy as np
 
 from . import _tensor
 from .errors import ShapeError
-from .function import (NP, Function, apply, constant, scatter_array, sigmoid_array,
+from .function import (NP, Function, _is_basic_index, apply, constant, scatter_array, sigmoid_array,
                        sum_to_array)
 from ._tensor import Tensor, _clean_index, _leaf, _raw
+from ._tensor import _mark_view as _view
 
 
 
@@ -898,7 +899,7 @@ def reshape(x, *shape):
     except ValueError:
         raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} "
                          f"({int(np.prod(x.shape))} elements) into shape {shape}") from None
-    return _call1(ReshapeOp(shape), x)
+    return _view(_call1(ReshapeOp(shape), x), x)
 
 
 @op(ReshapeOp, methods=("squeeze",))
@@ -914,7 +915,7 @@ def squeeze(x, dim=None, *, axis=None):
         shape = tuple(s for i, s in enumerate(x.shape) if not (i in axes and s == 1))
     if shape == x.shape:
         return x
-    return _call1(ReshapeOp(shape), x)
+    return _view(_call1(ReshapeOp(shape), x), x)
 
 
 @op(ReshapeOp, methods=("unsqueeze",))
@@ -930,7 +931,7 @@ def unsqueeze(x, dim=None, *, axis=None):
                         f"{nd} dimensions (expected a dim in [{-nd}, {nd - 1}])")
     shape = list(x.shape)
     shape.insert(axis % nd, 1)
-    return _call1(ReshapeOp(tuple(shape)), x)
+    return _view(_call1(ReshapeOp(tuple(shape)), x), x)
 
 
 @op(ReshapeOp, methods=("flatten",))
@@ -938,10 +939,10 @@ def flatten(x, start_dim=0, end_dim=-1):
     """Merge dimensions ``start_dim..end_dim`` into one (PyTorch's meaning)."""
     x = _t(x)
     if x.ndim == 0:
-        return _call1(ReshapeOp((1,)), x)
+        return _view(_call1(ReshapeOp((1,)), x), x)
     s, e = start_dim % x.ndim, end_dim % x.ndim
     n = int(np.prod(x.shape[s:e + 1]))
-    return _call1(ReshapeOp(x.shape[:s] + (n,) + x.shape[e + 1:]), x)
+    return _view(_call1(ReshapeOp(x.shape[:s] + (n,) + x.shape[e + 1:]), x), x)
 
 
 class TransposeOp(Function):
@@ -971,7 +972,7 @@ def transpose(x, dim0=None, dim1=None):
     d0, d1 = dims
     axes = list(range(x.ndim))
     axes[d0], axes[d1] = axes[d1], axes[d0]
-    return TransposeOp(tuple(axes))(x)
+    return _view(TransposeOp(tuple(axes))(x), x)
 
 
 def _permute(x, axes):
@@ -983,7 +984,7 @@ def _permute(x, axes):
             raise ShapeError(f"permute: dims {axes} are not a permutation of the "
                              f"{nd} dimensions of shape {x.shape}")
         axes = tuple(a % nd for a in axes)      # backward inverts them with argsort
-    return _call1(TransposeOp(axes), x)
+    return _view(_call1(TransposeOp(axes), x), x)
 
 
 @op(TransposeOp, methods=("permute",))
@@ -1001,7 +1002,7 @@ def swapaxes(x, a1, a2):
     x = _t(x)
     axes = list(range(x.ndim))
     axes[a1], axes[a2] = axes[a2], axes[a1]
-    return _call1(TransposeOp(tuple(axes)), x)
+    return _view(_call1(TransposeOp(tuple(axes)), x), x)
 
 
 class BroadcastToOp(Function):
@@ -1112,26 +1113,81 @@ def _index_str(index):
     return ", ".join(out)
 
 
+def _no_tail_ellipsis(index):
+    """``(0, Ellipsis)`` as ``0`` for labels and errors: getitem adds the Ellipsis to get
+    a 0-d view."""
+    if isinstance(index, tuple) and index and index[-1] is Ellipsis:
+        index = index[:-1]
+        return index[0] if len(index) == 1 else index
+    return index
+
+
 class GetItemOp(Function):
     __slots__ = ("index",)
     name = "getitem"
     def __init__(self, index): self.index = index
-    def label(self): return "[" + _index_str(self.index) + "]"
+    def label(self): return "[" + _index_str(_no_tail_ellipsis(self.index)) + "]"
     def forward(self, x):
         try:
             r = x[self.index]
         except IndexError as e:     # PyTorch raises IndexError too: `except IndexError` works
-            raise _DimError(f"getitem: index [{_index_str(self.index)}] for a tensor of "
+            raise _DimError(f"getitem: index [{_index_str(_no_tail_ellipsis(self.index))}] "
+                            f"for a tensor of "
                             f"shape {x.shape}: {e}") from None
-        return r.copy() if isinstance(r, np.ndarray) and r.base is not None else r
+        return r if isinstance(r, np.ndarray) else np.asarray(r)
     def backward(self, xp, g, out, x): return xp.scatter(g, self.index, x.shape)
 
 
 @op(GetItemOp, methods=("__getitem__",))
 def getitem(x, index):
-    """``x[index]`` with ints, slices, None, Ellipsis, boolean masks and integer arrays."""
+    """``x[index]`` with ints, slices, None, Ellipsis, boolean masks and integer arrays.
+    Ints, slices, None and Ellipsis give a view sharing ``x``'s memory (as in PyTorch:
+    ``x[0].zero_()`` under no_grad changes ``x``); masks and integer arrays give a copy."""
     x = _t(x)
-    return _call1(GetItemOp(_clean_index(index)), x)
+    index = _clean_index(index)
+    if not _is_basic_index(index):
+        return _call1(GetItemOp(index), x)
+    items = index if isinstance(index, tuple) else (index,)
+    if len(items) == x.ndim and all(isinstance(i, numbers.Integral) for i in items):
+        index = items + (Ellipsis,)     # x[0] of 1-D: a 0-d view, not a NumPy scalar
+    return _view(_call1(GetItemOp(index), x), x)
+
+
+class IndexPutOp(Function):
+    """``x`` with ``value`` written at ``index``: ``x[index] = value`` recorded (PyTorch's
+    ``index_put``). The overwritten elements of ``x`` get no gradient; ``value`` gets the
+    gradient at ``index``, summed back to its own shape (it may broadcast)."""
+    __slots__ = ("index", "keep")
+    name = "setitem"
+    def __init__(self, index): self.index, self.keep = index, None
+    def label(self): return "[" + _index_str(self.index) + "]="
+    def forward(self, x, value):
+        out = x.copy()
+        try:
+            out[self.index] = value
+        except IndexError as e:
+            raise _DimError(f"setitem: index [{_index_str(self.index)}] for a tensor of "
+                            f"shape {x.shape}: {e}") from None
+        except ValueError as e:
+            raise ShapeError(f"setitem: a value of shape {np.shape(value)} cannot be "
+                             f"written into t[{_index_str(self.index)}] of a tensor of shape "
+                             f"{x.shape}: {e}; give a value of the selection's shape (or "
+                             f"one that broadcasts to it)") from None
+        self.keep = np.ones(x.shape, dtype=bool)    # the elements of x that survive
+        self.keep[self.index] = False
+        return out
+    def backward(self, xp, g, out, x, value):
+        nx, nv = self.needs_input_grad
+        return (g * self.keep if nx else None), (g[self.index] if nv else None)
+
+
+@op(IndexPutOp, export=False)
+def index_put(x, index, value):
+    """``x`` with ``value`` written at ``index``, out of place and recorded: what
+    ``x[index] = value`` does while the graph is recorded."""
+    x = _t(x)
+    value = value if isinstance(value, Tensor) else constant(value, x)
+    return _call2(IndexPutOp(_clean_index(index)), x, value)
 
 
 class IndexAddOp(Function):
