@@ -587,6 +587,31 @@ def test_setitem_records_the_assignment_as_pytorch():
     assert z.requires_grad
 
 
+def test_view_never_copies_and_stride_and_contiguity_are_pytorchs():
+    torch = pytest.importorskip("torch")
+    a = np.arange(24.0).reshape(2, 3, 4)
+    for lib in (zeroin, torch):
+        x = lib.tensor(a)
+        assert x.stride() == (12, 4, 1) and x.stride(1) == 4 and x.is_contiguous()
+        t = x.transpose(1, 2)
+        assert t.stride() == (12, 1, 4) and not t.is_contiguous()
+        assert x[:, ::2].stride() == (12, 8, 1) and not x[:, ::2].is_contiguous()
+        with pytest.raises(RuntimeError, match="view"):
+            t.view(-1)
+        assert t.contiguous().is_contiguous() and t.contiguous().view(-1).shape == (24,)
+        v = x.view(6, 4)
+        v[0, 0] = 100.0                 # a view shares memory
+        assert float(x[0, 0, 0]) == 100.0
+        assert x.contiguous() is x
+    with pytest.raises(RuntimeError, match=r"view: a tensor of shape \(2, 4, 3\) laid out "
+                                           r"as it is .* use \.reshape\(\.\.\.\)"):
+        zeroin.tensor(a).transpose(1, 2).view(-1)
+    w = zeroin.tensor(a, requires_grad=True)
+    (w.transpose(1, 2).contiguous().view(-1) * zeroin.tensor(np.arange(24.0))).sum().backward()
+    np.testing.assert_array_equal(w.grad.data, np.arange(24.0).reshape(2, 4, 3)
+                                  .transpose(0, 2, 1))
+
+
 def test_setitem_errors_name_the_assignment():
     t = zeroin.ones(3)
     with pytest.raises(zeroin.ShapeError, match=r"setitem: a value of shape \(2,\) cannot be "
@@ -776,6 +801,7 @@ GRADCHECK = {
     "softmax": [(lambda x: x.softmax(axis=1), [_r(2, 3)], True)],
     "log_softmax": [(lambda x: x.log_softmax(axis=0), [_r(2, 3)], True)],
     "reshape": [(lambda x: x.reshape(3, 2), [_r(2, 3)], True)],
+    "view": [(lambda x: x.view(3, 2), [_r(2, 3)], True)],
     "squeeze": [(lambda x: x.squeeze(1), [_r(2, 1, 3)], True)],
     "unsqueeze": [(lambda x: x.unsqueeze(0), [_r(2, 3)], True)],
     "flatten": [(lambda x: x.flatten(), [_r(2, 3)], True)],

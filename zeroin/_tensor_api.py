@@ -203,8 +203,26 @@ def is_tensor(obj):
 
 @_method()
 def contiguous(self, memory_format=None):
-    """This tensor (NumPy arrays need no contiguity for zeroin's ops)."""
-    return self
+    """This tensor if its memory is laid out row by row, else a copy that is (in the graph):
+    ``x.t().contiguous().view(-1)``. zeroin's ops themselves accept any layout."""
+    if _array_of(self).flags.c_contiguous:
+        return self
+    return _x.clone(self)
+
+
+@_method()
+def is_contiguous(self, memory_format=None):
+    """Whether the values are laid out row by row in memory (views after ``t()``,
+    ``transpose`` or a step slice are not)."""
+    return bool(_array_of(self).flags.c_contiguous)
+
+
+@_method()
+def stride(self, dim=None):
+    """Steps in elements between neighbours along each dimension (PyTorch's ``stride``)."""
+    d = _array_of(self)
+    st = tuple(s // d.itemsize for s in d.strides)
+    return st if dim is None else st[dim]
 
 
 @_method()

@@ -889,7 +889,7 @@ class ReshapeOp(Function):
     def backward(self, xp, g, out, x): return g.reshape(x.shape)
 
 
-@op(ReshapeOp, methods=("reshape", "view"))
+@op(ReshapeOp, methods=("reshape",))
 def reshape(x, *shape):
     """Same data, new shape (one dimension may be -1)."""
     x = _t(x)
@@ -900,6 +900,24 @@ def reshape(x, *shape):
         raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} "
                          f"({int(np.prod(x.shape))} elements) into shape {shape}") from None
     return _view(_call1(ReshapeOp(shape), x), x)
+
+
+@op(ReshapeOp, methods=("view",), export=False)
+def view(x, *shape):
+    """:func:`reshape` that never copies (PyTorch's ``view``): the result shares x's
+    memory, and a layout that would need a copy (e.g. ``x.t().view(-1)``) is refused.
+    ``x.view(dtype)`` reinterprets the bytes (no gradient)."""
+    x = _t(x)
+    if len(shape) == 1 and not isinstance(shape[0], (numbers.Integral, tuple, list)):
+        from .dtypes import as_dtype
+        return _view(_leaf(x.data.view(np.ndarray).view(as_dtype(shape[0]))), x)
+    out = reshape(x, *shape)
+    if out is not x and not (out.data.size == 0 or np.may_share_memory(out.data, x.data)):
+        raise RuntimeError(f"view: a tensor of shape {x.shape} laid out as it is (not "
+                           f"contiguous, e.g. after t(), transpose or permute) cannot be "
+                           f"viewed as shape {out.shape} without a copy; use "
+                           f".reshape(...) (copies when needed) or .contiguous().view(...)")
+    return out
 
 
 @op(ReshapeOp, methods=("squeeze",))
