@@ -1021,3 +1021,51 @@ def test_sum_and_mean_equal_numpys_to_the_bit(n, scale, seed, dtype):
                       (t.reshape(-1, 1).mean(axis=0), x.reshape(-1, 1).mean(axis=0)),
                       (t.reshape(1, -1).sum(1, keepdims=True), x.reshape(1, -1).sum(1, keepdims=True))):
         assert got.dtype == want.dtype and np.asarray(got.data).tobytes() == np.asarray(want).tobytes()
+
+
+# --- type promotion -------------------------------------------------------------------------
+
+PROMOTION_DTYPES = ["bool", "uint8", "int8", "int32", "int64", "float16", "float32", "float64"]
+
+
+def test_elementwise_ops_promote_dtypes_as_pytorch():
+    # NumPy widens int64 with float32 to float64 and lets 0-d arrays decide; PyTorch keeps
+    # float32 (a float32 model stays float32 after `x * mask.long()` or `x + tensor(1)`)
+    torch = pytest.importorskip("torch")
+    ops = {"add": lambda L, a, b: a + b, "mul": lambda L, a, b: a * b,
+           "maximum": lambda L, a, b: L.maximum(a, b),
+           "where": lambda L, a, b: L.where(L.tensor(np.array([True, False])), a, b)}
+    checked = 0
+    for da in PROMOTION_DTYPES:
+        for db in PROMOTION_DTYPES:
+            for shape_a, shape_b in (((2,), (2,)), ((), (2,)), ((2,), ())):
+                for name, f in ops.items():
+                    if name == "add" and da == db == "bool":
+                        continue
+                    res = []
+                    for L in (zeroin, torch):
+                        a = L.ones(shape_a, dtype=getattr(L, da))
+                        b = L.ones(shape_b, dtype=getattr(L, db))
+                        res.append(str(f(L, a, b).dtype).replace("torch.", ""))
+                    assert res[0] == res[1], (name, da, shape_a, db, shape_b, res)
+                    checked += 1
+    assert checked > 500
+    assert zeroin.promote_types(zeroin.int64, zeroin.float32) == zeroin.float32
+    assert zeroin.result_type(zeroin.tensor(2), zeroin.ones(2, dtype=zeroin.float16)) == \
+        zeroin.float16
+
+
+def test_promotion_keeps_gradients_and_layers_accept_the_result():
+    w = zeroin.tensor(0.5, requires_grad=True)                  # float64, 0-d
+    x = zeroin.ones(3, dtype=zeroin.float32, requires_grad=True)
+    y = x * w                                                   # float32, as PyTorch
+    assert y.dtype == zeroin.float32
+    (y * zeroin.tensor([1, 2, 3])).sum().backward()             # int64 meets float32
+    assert w.grad.dtype == zeroin.float64 and w.grad.item() == 6.0
+    assert x.grad.dtype == zeroin.float32
+    np.testing.assert_array_equal(x.grad.data, [0.5, 1.0, 1.5])
+    emb = zeroin.ones(2, 3, dtype=zeroin.float32)
+    mask = zeroin.tensor([[1, 0, 1], [1, 1, 0]])
+    lin = zeroin.nn.Linear(3, 2, dtype=zeroin.float32)
+    assert lin(emb * mask).dtype == zeroin.float32              # refused as float64 before
+    assert ((emb * mask).sum(1) / mask.sum(1)).dtype == zeroin.float32

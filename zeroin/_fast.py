@@ -100,6 +100,7 @@ _F64 = np.dtype(np.float64)
 _F32 = np.dtype(np.float32)
 _new = object.__new__
 _ADD = _MUL = None      # AddOp and MulOp, set by zeroin/ops.py (T9)
+_PROMOTE = None        # zeroin.ops._promote: PyTorch's result dtype, set by zeroin/ops.py
 _EXACT = 2 ** 53        # integers up to this convert to float64 exactly
 
 
@@ -226,6 +227,9 @@ def call2(fn, x, y):
         else:
             a = x._array if a is None else _array_of(x)
             b = y._array if b is None else _array_of(y)
+            if a.dtype is not b.dtype and fn.promotes:     # PyTorch's result dtype
+                x, y = _PROMOTE(x, y)
+                a, b = _array_of(x), _array_of(y)
             if fn.scalar_rules and not a.ndim and not b.ndim:      # T3
                 a, b = a[()], b[()]
             data = fn.forward(a, b)

@@ -201,6 +201,23 @@ def is_tensor(obj):
     return isinstance(obj, Tensor)
 
 
+def result_type(tensor1, tensor2):
+    """The dtype an elementwise op of the two gives, by PyTorch's promotion rules (an
+    integer tensor meets a float tensor in the float's dtype; see zeroin.ops.result_type)."""
+    return _ops.result_type(tensor1, tensor2)
+
+
+def promote_types(type1, type2):
+    """The smallest dtype both promote to, by PyTorch's rule (int64 and float32 give
+    float32, where NumPy gives float64)."""
+    a, b = as_dtype(type1), as_dtype(type2)
+    return _ops.result_type(_leaf(np.zeros(1, a)), _leaf(np.zeros(1, b)))
+
+
+_export(result_type)
+_export(promote_types)
+
+
 @_method()
 def contiguous(self, memory_format=None):
     """This tensor if its memory is laid out row by row, else a copy that is (in the graph):

@@ -316,6 +316,7 @@ deg2rad = _unary(Deg2RadOp, "Degrees to radians.")
 
 class Atan2Op(Function):
     __slots__ = ()
+    promotes = True
     name = "atan2"
     def forward(self, y, x): return np.arctan2(y, x)
     def backward(self, xp, g, out, y, x):
@@ -327,8 +328,7 @@ class Atan2Op(Function):
 @op(Atan2Op, methods=("atan2", "arctan2"))
 def atan2(input, other):  # noqa: A002
     """Elementwise angle of the point (other, input), in (-pi, pi]."""
-    a, b = _ops._pair(input, other)
-    return Atan2Op()(a, b)
+    return _ops._call2(Atan2Op(), input, other)
 
 
 class RemainderOp(Function):

@@ -142,6 +142,10 @@ class Function:
     float_grad = False
     # attributes forward sets for backward: zeroin.replay keeps them per call
     forward_state = ("saved",)
+    # True for elementwise ops of two tensors (+ - * / ** maximum minimum where atan2):
+    # operands of different dtypes are cast to PyTorch's result dtype first
+    # (zeroin.ops.result_type), e.g. float32 * int64 stays float32
+    promotes = False
 
     def forward(self, *arrays):
         raise NotImplementedError

@@ -99,10 +99,53 @@ def _call1(fn, x):
 
 
 def _call2(fn, x, y):
-    """Record ``fn(x, y)``; a number operand becomes a constant (:func:`_pair`)."""
+    """Record ``fn(x, y)``; a number operand becomes a constant (:func:`_pair`), and
+    tensors of two dtypes meet in PyTorch's result dtype (:func:`_promote`)."""
     if type(x) is not Tensor or type(y) is not Tensor:
         x, y = _pair(x, y)
+    if fn.promotes and x.dtype != y.dtype:
+        x, y = _promote(x, y)
     return apply(fn, (x, y))
+
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def result_type(a, b):
+    """The dtype PyTorch gives an elementwise op of the tensors ``a`` and ``b``.
+
+    Unlike NumPy's rule it never widens across kinds: an integer or bool tensor meets a
+    float tensor in the float tensor's dtype (float32 * int64 is float32), and a 0-d
+    tensor only decides the dtype when it is of a higher kind (float32 + tensor(2.0,
+    float64) stays float32). Python numbers never change a tensor's dtype (see _pair).
+    """
+    a, b = _t(a), _t(b)
+    da, db = a.dtype, b.dtype
+    if da == db:
+        return da
+    ca, cb = _CATEGORY.get(da.kind, 3), _CATEGORY.get(db.kind, 3)
+    if (a.ndim == 0) != (b.ndim == 0):          # a 0-d tensor against one with dims
+        (dz, cz), (dd, cd) = ((da, ca), (db, cb)) if a.ndim == 0 else ((db, cb), (da, ca))
+        if cz <= cd:
+            return dd
+        return dz if cd <= 1 else np.promote_types(dz, dd)
+    if ca != cb and (ca <= 1 or cb <= 1):       # bool/integer meets a higher kind
+        return da if ca > cb else db
+    return np.promote_types(da, db)
+
+
+def _promote(x, y):
+    """``x`` and ``y`` cast to :func:`result_type` (a recorded cast where grad flows)."""
+    dt = result_type(x, y)
+    return _cast(x, dt), _cast(y, dt)
+
+
+def _cast(t, dtype):
+    if t.dtype == dtype:
+        return t
+    if t.requires_grad:
+        return _call1(AsTypeOp(dtype), t)
+    return _leaf(t.data.astype(dtype))
 
 
 _calln = apply      # (fn, inputs)
@@ -139,6 +182,7 @@ def _needs(fn, i):
 
 class AddOp(Function):
     __slots__ = ()
+    promotes = True
     scalar_rules = True
     name, symbol = "add", "+"
     forward = staticmethod(operator.add)      # a + b, without a Python frame
@@ -155,6 +199,7 @@ def add(a, b, *, alpha=1):
 
 class SubOp(Function):
     __slots__ = ()
+    promotes = True
     scalar_rules = True
     name, symbol = "sub", "-"
     forward = staticmethod(operator.sub)
@@ -172,6 +217,7 @@ def sub(a, b, *, alpha=1):
 
 class MulOp(Function):
     __slots__ = ()
+    promotes = True
     scalar_rules = True
     name, symbol = "mul", "*"
     forward = staticmethod(operator.mul)
@@ -191,6 +237,7 @@ def mul(a, b):
 
 class DivOp(Function):
     __slots__ = ()
+    promotes = True
     scalar_rules = True
     name, symbol = "div", "/"
     forward = staticmethod(operator.truediv)
@@ -222,6 +269,7 @@ def neg(x):
 class PowOp(Function):
     """x ** p with a tensor exponent (gradients for both)."""
     __slots__ = ()
+    promotes = True
     scalar_rules = True
     name, symbol = "pow", "**"
     def forward(self, x, p): return x ** p
@@ -478,6 +526,7 @@ def _tie_weights(ra, rb, first_wins, dtype):
 
 class MaximumOp(Function):
     __slots__ = ()
+    promotes = True
     name = "maximum"
     def forward(self, a, b): return np.maximum(a, b)
     def backward(self, xp, g, out, a, b):
@@ -496,6 +545,7 @@ def maximum(a, b):
 
 class MinimumOp(Function):
     __slots__ = ()
+    promotes = True
     name = "minimum"
     def forward(self, a, b): return np.minimum(a, b)
     def backward(self, xp, g, out, a, b):
@@ -515,6 +565,7 @@ def minimum(a, b):
 class WhereOp(Function):
     """where(cond, a, b); ``cond`` is a constant boolean array."""
     __slots__ = ("cond",)
+    promotes = True
     name = "where"
     def __init__(self, cond): self.cond = cond
     def forward(self, a, b): return np.where(self.cond, a, b)
@@ -1245,3 +1296,4 @@ if _tensor.FAST:
                         pair as _pair)
     from . import _fast
     _fast._ADD, _fast._MUL = AddOp, MulOp   # their float rules, written out in the loop
+    _fast._PROMOTE = _promote
