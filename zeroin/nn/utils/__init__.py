@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import ops
-from .._tensor import Tensor
-from ..function import ShapeError
-from ..optim.grad_utils import _zero_grad, clip_grad_norm_, clip_grad_value_, params_list
+from ... import ops
+from ..._tensor import Tensor
+from ...function import ShapeError
+from ...optim.grad_utils import _zero_grad, clip_grad_norm_, clip_grad_value_, params_list
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector",
            "vector_to_parameters"]
