@@ -89,7 +89,7 @@ def _positive_int(layer, name, v, zero_ok=False):
     return int(v)
 
 
-def _as_input(layer, x, dtype):
+def _as_input(layer, x, dtype, what="input"):
     """``x`` as a tensor of the parameters' dtype: integers are converted, another floating
     dtype is refused (as PyTorch refuses mixed dtypes)."""
     if not isinstance(x, Tensor):
@@ -98,9 +98,9 @@ def _as_input(layer, x, dtype):
         return x
     if x.dtype.kind in "iub":
         return x.astype(dtype)
-    raise TypeError(f"{layer}: input has dtype {x.dtype} but the layer's parameters are "
+    raise TypeError(f"{layer}: {what} has dtype {x.dtype} but the layer's parameters are "
                     f"{dtype}; convert one of them: the layer with .to({x.dtype}) (or .float() "
-                    f"/ .double()), or the input with x.astype({dtype})")
+                    f"/ .double()), or the {what} with .astype({dtype})")
 
 
 def _nonlinearity(layer, nonlinearity):
@@ -159,10 +159,11 @@ class RNNCellBase(Module):
             zeros = _leaf(np.zeros(want, dtype=x.dtype))
             states = [zeros] * n_states
         else:
+            if n_states > 1 and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+                raise TypeError(f"{name}: hx must be the pair (h, c), got "
+                                f"{type(hx).__name__}")
             states = list(hx) if n_states > 1 else [hx]
-            if len(states) != n_states:
-                raise ValueError(f"{name}: hx must be a pair (h, c), got {len(states)} tensors")
-            states = [_as_input(name, s, x.dtype) for s in states]
+            states = [_as_input(name, s, x.dtype, "hx") for s in states]
             for label, s in zip(("h", "c"), states):
                 if s.shape != want:
                     raise ShapeError(f"{name}: {label} must have shape {want} for an input of "
@@ -380,22 +381,21 @@ class RNNBase(Module):
 
     def _hx_error(self, label, got, want, x_shape, batched):
         name = type(self).__name__
-        msg = f"{name}: {label} must have shape {want}, got {got}"
         if not batched:
-            return (f"{msg}; a 2-D input of shape {x_shape} is one unbatched sequence "
-                    f"(seq_len, input_size), whatever batch_first says, so {label} is 2-D "
-                    f"(num_layers * num_directions, hidden); for a batch of sequences pass a "
-                    f"3-D input {self._layout()}")
-        msg += (f" (num_layers * num_directions, batch, hidden) for the input of shape "
-                f"{x_shape} read as {self._layout()}")
+            return (f"{name}: {label} must have shape {want} (num_layers * num_directions, "
+                    f"hidden), got {got}: a 2-D input of shape {x_shape} is one unbatched "
+                    f"sequence (seq_len, input_size), whatever batch_first says; for a batch "
+                    f"of sequences pass a 3-D input {self._layout()}")
+        msg = (f"{name}: {label} must have shape {want} (num_layers * num_directions, batch, "
+               f"hidden) for the input of shape {x_shape} read as {self._layout()}, got {got}")
         if len(got) == 2:
             return msg + f"; a 2-D {label} goes with an unbatched 2-D input (seq_len, input_size)"
-        if len(got) == 3 and got[0] == want[0] and got[2] == want[2] and len(x_shape) == 3 \
-                and got[1] == x_shape[0 if self.batch_first else 1] and got[1] != want[1]:
-            return msg + (f"; {label}'s batch is {got[1]}, the input's other leading "
-                          f"dimension: if the input is "
-                          f"{'(seq_len, batch, ...)' if self.batch_first else '(batch, seq_len, ...)'}"
-                          f", build the layer with batch_first={not self.batch_first}")
+        other = x_shape[1 if self.batch_first else 0]       # the dimension taken for time
+        if len(got) == 3 and got[0] == want[0] and got[2] == want[2] and got[1] == other:
+            swapped = "(seq_len, batch, ...)" if self.batch_first else "(batch, seq_len, ...)"
+            return msg + (f"; {label}'s batch {got[1]} is the input's time dimension: if the "
+                          f"input is {swapped}, build the layer with "
+                          f"batch_first={not self.batch_first}")
         return msg
 
     def _states(self, label, h, size, n, batched, x, perm=None):
@@ -404,7 +404,7 @@ class RNNBase(Module):
         if h is None:
             zeros = _leaf(np.zeros((n, size), dtype=x.dtype))
             return [zeros] * k
-        h = _as_input(type(self).__name__, h, x.dtype)
+        h = _as_input(type(self).__name__, h, x.dtype, label)
         want = (k, n, size) if batched else (k, size)
         if h.shape != want:
             raise ShapeError(self._hx_error(label, h.shape, want, x.shape, batched))

@@ -44,7 +44,8 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
     trailing = seqs[0].shape[1:]
     for i, s in enumerate(seqs):
         if s.ndim == 0 or s.shape[1:] != trailing:
-            raise ShapeError(f"pad_sequence: every sequence must have shape (L_i, *{trailing}) "
+            raise ShapeError(f"pad_sequence: every sequence must have shape (L_i"
+                             f"{''.join(f', {d}' for d in trailing)}) "
                              f"(time first, the same trailing dimensions), but sequence 0 has "
                              f"shape {seqs[0].shape} and sequence {i} has shape {s.shape}")
     longest = max(s.shape[0] for s in seqs)
