@@ -1078,3 +1078,17 @@ def test_recurrent_layer_learns_a_running_sum(kind):
         losses.append(loss.item())
     start, end = np.mean(losses[:5]), np.mean(losses[-10:])
     assert end < 0.1 * start, f"{kind}: loss {start:.3f} -> {end:.4f}"
+
+
+def test_docs_training_sequence_example_runs_as_written(capsys):
+    import os
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs",
+                        "training.md")
+    with open(path, encoding="utf-8") as f:
+        (code,) = [b for b in re.findall(r"```python\n(.*?)```", f.read(), flags=re.DOTALL)
+                   if "nn.LSTM(" in b]
+    scope = {"__name__": "__docs__"}
+    exec(compile(code, path, "exec"), scope)
+    first, last = map(float, re.findall(r"loss (\d+\.\d+)", capsys.readouterr().out))
+    assert first > 0.2 and last < 0.02 and last < 0.1 * first, (first, last)
+    assert isinstance(scope["model"].lstm, nn.LSTM)
