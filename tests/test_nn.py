@@ -1044,10 +1044,11 @@ def test_packed_input_stops_each_sequence_at_its_own_length():
     padded, lengths = nn.utils.rnn.pad_packed_sequence(out, batch_first=True)
     assert lengths.numpy().tolist() == [2, 4, 3] and padded.shape == (3, 4, 6)
     for b, s in enumerate(seqs):                     # each alone, unbatched, unpadded
-        o1, (h1, _) = m(s)
+        o1, (h1, c1) = m(s)
         np.testing.assert_allclose(padded.data[b, :len(s)], o1.data, rtol=1e-12)
         assert not padded.data[b, len(s):].any()
         np.testing.assert_allclose(h.data[:, b], h1.data, rtol=1e-12)
+        np.testing.assert_allclose(c.data[:, b], c1.data, rtol=1e-12)
 
 
 def test_pad_sequence_shapes_and_sides():

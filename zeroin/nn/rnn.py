@@ -26,7 +26,7 @@ import warnings
 import numpy as np
 
 from .. import ops
-from .._tensor import Tensor, _leaf, get_default_dtype
+from .._tensor import Tensor, _leaf
 from ..function import ShapeError
 from . import functional as F
 from . import init
