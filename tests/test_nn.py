@@ -904,3 +904,192 @@ def test_predict_casts_float_data_to_the_model_dtype():
     model = nn.Linear(2, 1)
     out = predict(model, np.ones((3, 2), np.float32))
     assert out.dtype == np.float64 and out.shape == (3, 1)
+
+
+# --- recurrent layers -------------------------------------------------------------------
+# Values and gradients against PyTorch are in test_pytorch_parity_nn.py; here: shapes,
+# finite differences, dropout, errors, and one small learning run.
+
+def test_lstm_gradients_match_finite_differences():
+    # two bidirectional layers with a projection: every parameter, the input, h_0 and c_0
+    zeroin.manual_seed(0)
+    m = nn.LSTM(2, 2, num_layers=2, bidirectional=True, proj_size=1)
+    names = [n for n, _ in m.named_parameters()]
+    rng = np.random.default_rng(3)
+
+    def run(x, h0, c0, *params):
+        for n, p in zip(names, params):
+            setattr(m, n, p)                    # gradcheck's float64 copies become the weights
+        out, (h, c) = m(x, (h0, c0))
+        return zeroin.cat([out.reshape(-1), h.reshape(-1), c.reshape(-1)])
+
+    ins = [leaf(rng.standard_normal(s)) for s in ((3, 2, 2), (4, 2, 1), (4, 2, 2))]
+    params = list(m.parameters())
+    assert zeroin.gradcheck(run, ins + params)
+    # not vacuous: the weights passed in are the ones the layer computes with
+    assert not np.allclose(run(*ins, *params).data,
+                           run(*ins, *[leaf(p.data * 1.5) for p in params]).data)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_recurrent_shapes_names_and_unbatched_input(kind):
+    m = getattr(nn, kind)(2, 3, num_layers=2, bidirectional=True, batch_first=True)
+    assert [n for n, _ in m.named_parameters()][:5] == [
+        "weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_ih_l0_reverse"]
+    gates = {"RNN": 1, "LSTM": 4, "GRU": 3}[kind]
+    assert m.weight_ih_l1.shape == (gates * 3, 6) and m.weight_hh_l1_reverse.shape == (gates * 3, 3)
+    x = np.random.default_rng(0).standard_normal((2, 4, 2))          # (batch, seq, features)
+    out, h = m(x)
+    h = h[0] if kind == "LSTM" else h
+    assert out.shape == (2, 4, 6) and h.shape == (4, 2, 3)           # h_n is never batch-first
+    # the forward direction's last output is its h_n; the reverse's is at time 0
+    np.testing.assert_allclose(out.data[:, -1, :3], h.data[2])
+    np.testing.assert_allclose(out.data[:, 0, 3:], h.data[3])
+    # an unbatched (seq, features) input gives the batch-of-one results without the batch
+    # dimension, whatever batch_first says
+    one, h1 = m(x[1])
+    h1 = h1[0] if kind == "LSTM" else h1
+    assert one.shape == (4, 6) and h1.shape == (4, 3)
+    np.testing.assert_allclose(one.data, out.data[1], rtol=1e-12)
+    np.testing.assert_allclose(h1.data, h.data[:, 1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["RNNCell", "LSTMCell", "GRUCell"])
+def test_recurrent_cells_step_like_a_one_step_layer(kind):
+    zeroin.manual_seed(1)
+    cell = getattr(nn, kind)(2, 3)
+    layer = getattr(nn, kind.replace("Cell", ""))(2, 3)
+    layer.load_state_dict({k + "_l0": v for k, v in cell.state_dict().items()})
+    x = np.random.default_rng(1).standard_normal((4, 2))
+    h = cell(x)
+    out, hn = layer(x[None])
+    h, hn = (h[0], hn[0]) if kind == "LSTMCell" else (h, hn)
+    np.testing.assert_allclose(h.data, out.data[0], rtol=1e-12)
+    single = cell(x[0])                                    # one unbatched sample
+    single = single[0] if kind == "LSTMCell" else single
+    assert single.shape == (3,)
+    np.testing.assert_allclose(single.data, h.data[0], rtol=1e-12)
+
+
+def test_recurrent_dropout_is_between_layers_and_in_training_only():
+    zeroin.manual_seed(2)
+    m = nn.GRU(2, 3, num_layers=2, dropout=1.0)       # drops all of layer 0's output
+    x = leaf(np.random.default_rng(2).standard_normal((4, 2, 2)))
+    out, h = m(x)
+    # the last layer sees only zeros, so nothing reaches back to x through its output...
+    out.sum().backward(retain_graph=True)
+    assert not x.grad.data.any() and out.data.any()   # ...and its own output is not dropped
+    x.grad = None
+    h[0].sum().backward()                             # layer 0's h_n still depends on x
+    assert x.grad.data.any()
+    m.eval()
+    ref = nn.GRU(2, 3, num_layers=2)
+    ref.load_state_dict(m.state_dict())
+    np.testing.assert_array_equal(m(x)[0].data, ref(x)[0].data)    # no dropout in eval
+    with pytest.warns(UserWarning, match="dropout=0.5 applies between stacked layers only"):
+        nn.LSTM(2, 3, dropout=0.5)
+
+
+def _raises(exc, fn, *parts):
+    with pytest.raises(exc) as e:
+        fn()
+    for p in parts:
+        assert p in str(e.value), str(e.value)
+
+
+def test_recurrent_errors_name_the_layer_the_shapes_and_the_fix():
+    x = np.zeros((3, 2, 2))
+    lstm, gru = nn.LSTM(2, 3, num_layers=2), nn.GRU(2, 3)
+    _raises(zeroin.ShapeError, lambda: lstm(np.zeros((3, 2, 5))), "LSTM: input of shape "
+            "(3, 2, 5) has 5 features", "input_size=2", "nn.LSTM(5, 3, ...)")
+    _raises(zeroin.ShapeError, lambda: gru(np.zeros((3, 2, 2, 1))), "GRU: expected a 3-D input",
+            "(seq_len, batch, input_size)", "2-D input (seq_len, input_size)", "(3, 2, 2, 1)")
+    _raises(zeroin.ShapeError, lambda: lstm(x, (np.zeros((2, 4, 3)), np.zeros((2, 2, 3)))),
+            "LSTM: h_0 must have shape (2, 2, 3)", "got (2, 4, 3)")
+    _raises(zeroin.ShapeError, lambda: lstm(x, (np.zeros((2, 2, 3)), np.zeros((2, 2, 4)))),
+            "LSTM: c_0 must have shape (2, 2, 3)", "got (2, 2, 4)")
+    # a 2-D input is one unbatched sequence, so hx is 2-D too, whatever batch_first says
+    _raises(zeroin.ShapeError, lambda: nn.GRU(2, 3, batch_first=True)(
+        np.zeros((3, 2)), np.zeros((1, 3, 3))), "GRU: hx must have shape (1, 3)",
+            "one unbatched sequence", "whatever batch_first says", "(batch, seq_len, input_size)")
+    # the batch read from the wrong axis: the fix is batch_first
+    _raises(zeroin.ShapeError, lambda: gru(np.zeros((4, 3, 2)), np.zeros((1, 4, 3))),
+            "hx must have shape (1, 3, 3)", "build the layer with batch_first=True")
+    _raises(TypeError, lambda: lstm(x, np.zeros((2, 2, 3))), "LSTM: hx must be the pair")
+    _raises(TypeError, lambda: gru(x.astype(np.float32)), "GRU: input has dtype float32",
+            "float64")
+    _raises(zeroin.ShapeError, lambda: nn.RNNCell(2, 3)(np.zeros((3, 2, 2))), "RNNCell",
+            "(3, 2, 2)", "use nn.RNN")
+    _raises(zeroin.ShapeError, lambda: nn.GRUCell(2, 3)(np.zeros((4, 2)), np.zeros((3, 3))),
+            "GRUCell: h must have shape (4, 3)", "got (3, 3)")
+    _raises(ValueError, lambda: nn.LSTM(2, 3, proj_size=3), "proj_size (3) must be smaller")
+    _raises(ValueError, lambda: nn.RNN(2, 3, nonlinearity="sigmoid"), "'tanh' or 'relu'")
+    _raises(ValueError, lambda: nn.GRU(2, 0), "GRU: hidden_size must be a positive integer")
+    R = nn.utils.rnn
+    _raises(ValueError, lambda: R.pack_padded_sequence(zeroin.tensor(x), [1, 3]),
+            "not in decreasing order", "enforce_sorted=False")
+    _raises(ValueError, lambda: R.pack_padded_sequence(zeroin.tensor(x), [3, 4]),
+            "between 1 and the padded length 3")
+    _raises(zeroin.ShapeError, lambda: R.pad_sequence([zeroin.ones(2, 3), zeroin.ones(2, 4)]),
+            "(L_i, 3)", "sequence 1 has shape (2, 4)")
+
+
+def test_packed_input_stops_each_sequence_at_its_own_length():
+    zeroin.manual_seed(3)
+    m = nn.LSTM(2, 3, bidirectional=True)
+    rng = np.random.default_rng(3)
+    seqs = [rng.standard_normal((n, 2)) for n in (2, 4, 3)]
+    packed = nn.utils.rnn.pack_sequence([zeroin.tensor(s) for s in seqs], enforce_sorted=False)
+    out, (h, c) = m(packed)
+    padded, lengths = nn.utils.rnn.pad_packed_sequence(out, batch_first=True)
+    assert lengths.numpy().tolist() == [2, 4, 3] and padded.shape == (3, 4, 6)
+    for b, s in enumerate(seqs):                     # each alone, unbatched, unpadded
+        o1, (h1, c1) = m(s)
+        np.testing.assert_allclose(padded.data[b, :len(s)], o1.data, rtol=1e-12)
+        assert not padded.data[b, len(s):].any()
+        np.testing.assert_allclose(h.data[:, b], h1.data, rtol=1e-12)
+        np.testing.assert_allclose(c.data[:, b], c1.data, rtol=1e-12)
+
+
+def test_pad_sequence_shapes_and_sides():
+    a, b = zeroin.tensor([[1.0], [2.0]]), zeroin.tensor([[3.0]])
+    R = nn.utils.rnn
+    assert R.pad_sequence([a, b]).data[:, :, 0].tolist() == [[1, 3], [2, 0]]
+    assert R.pad_sequence([a, b], batch_first=True, padding_value=-1,
+                          padding_side="left").data[:, :, 0].tolist() == [[1, 2], [-1, 3]]
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_recurrent_layer_learns_a_running_sum(kind):
+    # target at each step: the sum of the last three inputs, so the state must remember
+    zeroin.manual_seed(0)
+    rng = np.random.default_rng(0)
+    rnn, head = getattr(nn, kind)(1, 8, batch_first=True), nn.Linear(8, 1)
+    opt = zeroin.optim.Adam(list(rnn.parameters()) + list(head.parameters()), lr=0.03)
+    losses = []
+    for _ in range(200):
+        x = rng.uniform(-1, 1, (16, 8, 1))
+        y = x.copy()
+        y[:, 1:] += x[:, :-1]
+        y[:, 2:] += x[:, :-2]
+        loss = F.mse_loss(head(rnn(x)[0]), zeroin.tensor(y))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    start, end = np.mean(losses[:5]), np.mean(losses[-10:])
+    assert end < 0.1 * start, f"{kind}: loss {start:.3f} -> {end:.4f}"
+
+
+def test_docs_training_sequence_example_runs_as_written(capsys):
+    import os
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs",
+                        "training.md")
+    with open(path, encoding="utf-8") as f:
+        (code,) = [b for b in re.findall(r"```python\n(.*?)```", f.read(), flags=re.DOTALL)
+                   if "nn.LSTM(" in b]
+    scope = {"__name__": "__docs__"}
+    exec(compile(code, path, "exec"), scope)
+    first, last = map(float, re.findall(r"loss (\d+\.\d+)", capsys.readouterr().out))
+    assert first > 0.2 and last < 0.02 and last < 0.1 * first, (first, last)
+    assert isinstance(scope["model"].lstm, nn.LSTM)

@@ -631,3 +631,204 @@ def test_iterable_datasets_and_samplers():
     assert sorted(got[0]) == [0, 1, 2]
     with pytest.raises(ValueError, match="IterableDataset gives its samples in its own order"):
         zdata.DataLoader(ZS(), shuffle=True)
+
+
+# --- recurrent layers -------------------------------------------------------------------------
+# Tiny sizes: input 2, hidden 3, seq 3, batch 2. The torch module's state_dict, as NumPy
+# arrays, is loaded into zeroin's; outputs, h_n (c_n) and the gradients of the input, of hx
+# and of every parameter must agree.
+
+RNN_KINDS = [("RNN", {}), ("LSTM", {}), ("GRU", {})]
+
+
+def _rnn_pair(kind, kw):
+    tm = getattr(torch.nn, kind)(2, 3, **kw).double()
+    zm = getattr(nn, kind)(2, 3, **kw)
+    assert list(zm.state_dict()) == list(tm.state_dict())        # torch's names and order
+    zm.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})
+    return zm, tm
+
+
+def _states(out):
+    """[output, h_n] or [output, h_n, c_n] from either library's (output, hidden)."""
+    o, h = out
+    return [o] + (list(h) if isinstance(h, tuple) else [h])
+
+
+def _compare_run(zm, tm, zin, tin, zhx=None, thx=None, extra=()):
+    """Forward both, backprop the same random weighting of every result, compare values
+    and the gradients of the parameters and of ``extra`` (pairs of zeroin/torch leaves)."""
+    zs = _states(zm(zin, zhx) if zhx is not None else zm(zin))
+    ts = _states(tm(tin, thx) if thx is not None else tm(tin))
+    zs = [s.data if isinstance(s, nn.utils.rnn.PackedSequence) else s for s in zs]
+    ts = [s.data if isinstance(s, torch.nn.utils.rnn.PackedSequence) else s for s in ts]
+    zl, tl = 0, 0
+    for z, t in zip(zs, ts):
+        assert tuple(z.shape) == tuple(t.shape)
+        close(z, t, rtol=1e-9, atol=1e-12)
+        w = RNG.standard_normal(z.shape)
+        zl, tl = zl + (z * zeroin.tensor(w)).sum(), tl + (t * torch.tensor(w)).sum()
+    zl.backward()
+    tl.backward()
+    for (k, zp), (_, tp) in zip(zm.named_parameters(), tm.named_parameters()):
+        assert zp.grad is not None, k
+        np.testing.assert_allclose(zp.grad.data, tp.grad.numpy(), rtol=1e-9, atol=1e-12,
+                                   err_msg=k)
+    for z, t in extra:
+        close(z.grad, t.grad, rtol=1e-9, atol=1e-12)
+
+
+def _hx(kind, shape):
+    if kind != "LSTM":
+        return both(RNG.standard_normal(shape))
+    (hz, ht), (cz, ct) = both(RNG.standard_normal(shape)), both(RNG.standard_normal(shape))
+    return (hz, cz), (ht, ct)
+
+
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "unbatched"])
+@pytest.mark.parametrize("batch_first", [False, True], ids=["seq_first", "batch_first"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("kind, kw", RNN_KINDS, ids=[k for k, _ in RNN_KINDS])
+def test_recurrent_layers_match(kind, kw, num_layers, bidirectional, batch_first, batched):
+    zm, tm = _rnn_pair(kind, dict(kw, num_layers=num_layers, bidirectional=bidirectional,
+                                  batch_first=batch_first))
+    shape = ((2, 3, 2) if batch_first else (3, 2, 2)) if batched else (3, 2)
+    xz, xt = both(RNG.standard_normal(shape))
+    extra = [(xz, xt)]
+    zhx = thx = None
+    if num_layers == 2:        # an explicit hx (zeros otherwise); its gradient too
+        k = num_layers * (2 if bidirectional else 1)
+        zhx, thx = _hx(kind, (k, 2, 3) if batched else (k, 3))
+        extra += list(zip(zhx, thx)) if kind == "LSTM" else [(zhx, thx)]
+    _compare_run(zm, tm, xz, xt, zhx, thx, extra)
+
+
+@pytest.mark.parametrize("kind, kw", [("RNN", dict(nonlinearity="relu", num_layers=2)),
+                                      ("LSTM", dict(proj_size=2, num_layers=2,
+                                                    bidirectional=True)),
+                                      ("GRU", dict(bias=False, bidirectional=True))], ids=str)
+def test_recurrent_layer_options_match(kind, kw):
+    zm, tm = _rnn_pair(kind, kw)
+    xz, xt = both(RNG.standard_normal((4, 2, 2)))
+    extra = [(xz, xt)]
+    zhx = thx = None
+    if kind == "LSTM":         # h has proj_size, c hidden_size
+        (hz, ht), (cz, ct) = both(RNG.standard_normal((4, 2, 2))), \
+            both(RNG.standard_normal((4, 2, 3)))
+        zhx, thx, extra = (hz, cz), (ht, ct), extra + [(hz, ht), (cz, ct)]
+    _compare_run(zm, tm, xz, xt, zhx, thx, extra)
+
+
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "unbatched"])
+@pytest.mark.parametrize("with_hx", [False, True], ids=["no_hx", "hx"])
+@pytest.mark.parametrize("kind, kw", [("RNNCell", {}), ("RNNCell", dict(nonlinearity="relu")),
+                                      ("LSTMCell", {}), ("GRUCell", {}),
+                                      ("GRUCell", dict(bias=False))], ids=str)
+def test_recurrent_cells_match(kind, kw, with_hx, batched):
+    tm = getattr(torch.nn, kind)(2, 3, **kw).double()
+    zm = getattr(nn, kind)(2, 3, **kw)
+    assert list(zm.state_dict()) == list(tm.state_dict()) and repr(zm) == repr(tm)
+    zm.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})
+    xz, xt = both(RNG.standard_normal((2, 2) if batched else (2,)))
+    args_z, args_t, extra = [xz], [xt], [(xz, xt)]
+    if with_hx:
+        zhx, thx = _hx(kind.replace("Cell", ""), (2, 3) if batched else (3,))
+        args_z.append(zhx)
+        args_t.append(thx)
+        extra += list(zip(zhx, thx)) if kind == "LSTMCell" else [(zhx, thx)]
+    zo, to = zm(*args_z), tm(*args_t)
+    zo, to = (zo if isinstance(zo, tuple) else (zo,)), (to if isinstance(to, tuple) else (to,))
+    zl, tl = 0, 0
+    for z, t in zip(zo, to):
+        assert tuple(z.shape) == tuple(t.shape)
+        close(z, t, rtol=1e-9, atol=1e-12)
+        w = RNG.standard_normal(z.shape)
+        zl, tl = zl + (z * zeroin.tensor(w)).sum(), tl + (t * torch.tensor(w)).sum()
+    zl.backward()
+    tl.backward()
+    for (k, zp), (_, tp) in zip(zm.named_parameters(), tm.named_parameters()):
+        np.testing.assert_allclose(zp.grad.data, tp.grad.numpy(), rtol=1e-9, err_msg=k)
+    for z, t in extra:
+        close(z.grad, t.grad, rtol=1e-9, atol=1e-12)
+
+
+def test_recurrent_default_init_and_repr_match():
+    zeroin.manual_seed(0)
+    for kind, kw in [("LSTM", dict(num_layers=2, bidirectional=True, batch_first=True,
+                                   dropout=0.25, proj_size=4)),
+                     ("GRU", dict(bias=False)), ("RNN", dict(num_layers=3))]:
+        zm, tm = getattr(nn, kind)(30, 16, **kw), getattr(torch.nn, kind)(30, 16, **kw)
+        assert repr(zm) == repr(tm)
+        for (k, z), (_, t) in zip(zm.state_dict().items(), tm.state_dict().items()):
+            assert z.shape == tuple(t.shape), k
+            assert np.abs(z.data).max() <= 0.25 and np.abs(z.data).max() > 0.2, k  # 1/sqrt(16)
+
+
+# --- nn.utils.rnn -----------------------------------------------------------------------------
+
+R = torch.nn.utils.rnn
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("padding_side", ["right", "left"])
+def test_pad_sequence(batch_first, padding_side):
+    arrays = [RNG.standard_normal((n, 2)) for n in (2, 4, 1)]
+    pairs = [both(a) for a in arrays]
+    check = dict(batch_first=batch_first, padding_value=-1.5, padding_side=padding_side)
+    zo = nn.utils.rnn.pad_sequence([z for z, _ in pairs], **check)
+    to = R.pad_sequence([t for _, t in pairs], **check)
+    close(zo, to)
+    w = RNG.standard_normal(zo.shape)
+    (zo * zeroin.tensor(w)).sum().backward()
+    (to * torch.tensor(w)).sum().backward()
+    for z, t in pairs:
+        close(z.grad, t.grad)
+
+
+@pytest.mark.parametrize("enforce_sorted", [True, False])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_pack_and_pad_packed_round_trip(enforce_sorted, batch_first):
+    lengths = [4, 3, 3, 1] if enforce_sorted else [1, 4, 3, 2]
+    shape = (4, 5, 2) if batch_first else (5, 4, 2)
+    xz, xt = both(RNG.standard_normal(shape))
+    pz = nn.utils.rnn.pack_padded_sequence(xz, lengths, batch_first, enforce_sorted)
+    pt = R.pack_padded_sequence(xt, torch.tensor(lengths), batch_first, enforce_sorted)
+    close(pz.data, pt.data)
+    assert pz.batch_sizes.numpy().tolist() == pt.batch_sizes.tolist()
+    for a, b in ((pz.sorted_indices, pt.sorted_indices),
+                 (pz.unsorted_indices, pt.unsorted_indices)):
+        assert (a is None and b is None) or a.numpy().tolist() == b.tolist()
+    zo, zl = nn.utils.rnn.pad_packed_sequence(pz, batch_first, padding_value=7.0,
+                                              total_length=5)
+    to, tl = R.pad_packed_sequence(pt, batch_first, padding_value=7.0, total_length=5)
+    close(zo, to)
+    assert zl.numpy().tolist() == tl.tolist() == lengths
+    w = RNG.standard_normal(zo.shape)
+    (zo * zeroin.tensor(w)).sum().backward()
+    (to * torch.tensor(w)).sum().backward()
+    close(xz.grad, xt.grad)
+    zs = nn.utils.rnn.pack_sequence([zeroin.tensor(a) for a in (np.ones((1, 2)), np.ones((3, 2)))],
+                                    enforce_sorted=False)
+    ts = R.pack_sequence([torch.ones(1, 2), torch.ones(3, 2)], enforce_sorted=False)
+    assert zs.batch_sizes.numpy().tolist() == ts.batch_sizes.tolist()
+
+
+@pytest.mark.parametrize("enforce_sorted", [True, False])
+@pytest.mark.parametrize("kind, kw", [("LSTM", dict(num_layers=2, bidirectional=True)),
+                                      ("GRU", dict(batch_first=True)),
+                                      ("RNN", dict(bidirectional=True))], ids=str)
+def test_recurrent_layers_on_packed_sequences_match(kind, kw, enforce_sorted):
+    zm, tm = _rnn_pair(kind, kw)
+    lengths = [4, 2, 1] if enforce_sorted else [2, 4, 1]
+    bf = kw.get("batch_first", False)
+    xz, xt = both(RNG.standard_normal((3, 4, 2) if bf else (4, 3, 2)))
+    pz = nn.utils.rnn.pack_padded_sequence(xz, lengths, bf, enforce_sorted)
+    pt = R.pack_padded_sequence(xt, torch.tensor(lengths), bf, enforce_sorted)
+    k = kw.get("num_layers", 1) * (2 if kw.get("bidirectional") else 1)
+    zhx, thx = _hx(kind, (k, 3, 3))     # in the caller's batch order, as torch
+    extra = [(xz, xt)] + (list(zip(zhx, thx)) if kind == "LSTM" else [(zhx, thx)])
+    _compare_run(zm, tm, pz, pt, zhx, thx, extra)
+    zo, _ = nn.utils.rnn.pad_packed_sequence(zm(pz)[0], bf)
+    to, _ = R.pad_packed_sequence(tm(pt)[0], bf)
+    close(zo, to, rtol=1e-9)

@@ -1,4 +1,5 @@
-"""Gradient and parameter utilities under PyTorch's names (``torch.nn.utils``).
+"""Gradient and parameter utilities under PyTorch's names (``torch.nn.utils``); padding and
+packing of variable-length sequences in :mod:`zeroin.nn.utils.rnn`.
 
 Clipping and zeroing live in :mod:`zeroin.optim.grad_utils`; they are re-exported here.
 Every function reads its ``parameters`` once, so a generator (``model.parameters()``)
@@ -8,13 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import ops
-from .._tensor import Tensor
-from ..function import ShapeError
-from ..optim.grad_utils import _zero_grad, clip_grad_norm_, clip_grad_value_, params_list
+from ... import ops
+from ..._tensor import Tensor
+from ...function import ShapeError
+from ...optim.grad_utils import _zero_grad, clip_grad_norm_, clip_grad_value_, params_list
+from . import rnn
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector",
-           "vector_to_parameters"]
+           "vector_to_parameters", "rnn"]
 
 _zero_grad = _zero_grad     # re-exported for old imports
 

@@ -1,0 +1,527 @@
+"""Recurrent layers with PyTorch's names, parameters, gate order and shapes: RNN, LSTM, GRU
+and their one-step cells.
+
+Each step is written with ordinary differentiable ops (``linear``, ``sigmoid``, ``tanh``,
+``*``, ``+``), so backpropagation through time is the engine's usual backward pass over the
+unrolled graph: ``zeroin.explain`` and ``draw`` show every step, and no op here has a
+backward rule of its own. A torch ``state_dict`` (as NumPy arrays) loads into these modules
+and gives the same outputs and gradients.
+
+The step functions, for input x, state h (and c), weights W and biases b of a layer:
+
+- RNN:  h' = tanh(W_ih x + b_ih + W_hh h + b_hh)   (or relu)
+- LSTM: i, f, g, o = split(W_ih x + b_ih + W_hh h + b_hh) into 4 (PyTorch's order);
+        c' = sigmoid(f) * c + sigmoid(i) * tanh(g);  h' = sigmoid(o) * tanh(c')
+        (with ``proj_size``: h' = W_hr h')
+- GRU:  r, z, n from W_ih x + b_ih and W_hh h + b_hh split into 3;
+        r = sigmoid(x_r + h_r), z = sigmoid(x_z + h_z), n = tanh(x_n + r * h_n);
+        h' = (1 - z) * n + z * h
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+from .. import ops
+from .._tensor import Tensor, _leaf
+from ..function import ShapeError
+from . import functional as F
+from . import init
+from .layers import _check_device, _dtype
+from .module import Module, Parameter
+from .utils.rnn import PackedSequence, _ints, _padded_index
+
+__all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "RNNBase", "RNNCellBase"]
+
+
+# --- one step -----------------------------------------------------------------------------
+
+def _gates(x, h, w_ih, w_hh, b_ih, b_hh):
+    return F.linear(x, w_ih, b_ih) + F.linear(h, w_hh, b_hh)
+
+
+def rnn_tanh_step(x, h, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One Elman step: tanh(W_ih x + b_ih + W_hh h + b_hh)."""
+    return ops.tanh(_gates(x, h, w_ih, w_hh, b_ih, b_hh))
+
+
+def rnn_relu_step(x, h, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One Elman step with relu: relu(W_ih x + b_ih + W_hh h + b_hh)."""
+    return ops.relu(_gates(x, h, w_ih, w_hh, b_ih, b_hh))
+
+
+def lstm_step(x, state, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None):
+    """One LSTM step on ``state = (h, c)``; returns ``(h', c')``. Gates in PyTorch's order
+    i, f, g, o; ``w_hr`` projects h' (``proj_size``)."""
+    h, c = state
+    i, f, g, o = _gates(x, h, w_ih, w_hh, b_ih, b_hh).chunk(4, -1)
+    c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
+    h = ops.sigmoid(o) * ops.tanh(c)
+    if w_hr is not None:
+        h = F.linear(h, w_hr)
+    return h, c
+
+
+def gru_step(x, h, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One GRU step: r and z gate the input's and the state's parts; the reset gate r
+    multiplies the state's part of n after its bias, as PyTorch (and cuDNN) do."""
+    x_r, x_z, x_n = F.linear(x, w_ih, b_ih).chunk(3, -1)
+    h_r, h_z, h_n = F.linear(h, w_hh, b_hh).chunk(3, -1)
+    r = ops.sigmoid(x_r + h_r)
+    z = ops.sigmoid(x_z + h_z)
+    n = ops.tanh(x_n + r * h_n)
+    return (1 - z) * n + z * h
+
+
+_STEPS = {"RNN_TANH": (1, rnn_tanh_step), "RNN_RELU": (1, rnn_relu_step),
+          "LSTM": (4, lstm_step), "GRU": (3, gru_step)}
+
+
+# --- shared checks ------------------------------------------------------------------------
+
+def _positive_int(layer, name, v, zero_ok=False):
+    if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < (0 if zero_ok else 1):
+        raise ValueError(f"{layer}: {name} must be a {'non-negative' if zero_ok else 'positive'}"
+                         f" integer, got {v!r}")
+    return int(v)
+
+
+def _as_input(layer, x, dtype, what="input"):
+    """``x`` as a tensor of the parameters' dtype: integers are converted, another floating
+    dtype is refused (as PyTorch refuses mixed dtypes)."""
+    if not isinstance(x, Tensor):
+        x = Tensor(np.asarray(x))
+    if x.dtype == dtype:
+        return x
+    if x.dtype.kind in "iub":
+        return x.astype(dtype)
+    raise TypeError(f"{layer}: {what} has dtype {x.dtype} but the layer's parameters are "
+                    f"{dtype}; convert one of them: the layer with .to({x.dtype}) (or .float() "
+                    f"/ .double()), or the {what} with .astype({dtype})")
+
+
+def _nonlinearity(layer, nonlinearity):
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"{layer}: unknown nonlinearity {nonlinearity!r}; use 'tanh' or "
+                         f"'relu'")
+    return "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
+
+
+# --- cells --------------------------------------------------------------------------------
+
+class RNNCellBase(Module):
+    """One step of a recurrent layer: parameters ``weight_ih`` (gates * hidden_size,
+    input_size), ``weight_hh`` (gates * hidden_size, hidden_size), ``bias_ih``, ``bias_hh``,
+    all uniform in (-1/sqrt(hidden_size), 1/sqrt(hidden_size)) as in PyTorch."""
+
+    def __init__(self, input_size, hidden_size, bias, mode, device=None, dtype=None, rng=None):
+        super().__init__()
+        name = type(self).__name__
+        _check_device(name, device)
+        self.input_size = _positive_int(name, "input_size", input_size)
+        self.hidden_size = _positive_int(name, "hidden_size", hidden_size)
+        self.bias, self.mode = bool(bias), mode
+        dt, gates = _dtype(dtype), _STEPS[mode][0]
+        self.weight_ih = Parameter(np.empty((gates * hidden_size, input_size), dtype=dt))
+        self.weight_hh = Parameter(np.empty((gates * hidden_size, hidden_size), dtype=dt))
+        for b in ("bias_ih", "bias_hh"):
+            if bias:
+                setattr(self, b, Parameter(np.empty(gates * hidden_size, dtype=dt)))
+            else:
+                self.register_parameter(b, None)
+        self.reset_parameters(rng)
+
+    def reset_parameters(self, rng=None):
+        """PyTorch's default: every parameter uniform in (-1/sqrt(hidden), 1/sqrt(hidden))."""
+        bound = 1 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound, rng=rng)
+
+    def _check(self, input, hx, n_states):  # noqa: A002
+        """(input as (N, input_size), [state (N, hidden_size)] * n_states, batched?)."""
+        name = type(self).__name__
+        x = _as_input(name, input, self.weight_ih.dtype)
+        if x.ndim not in (1, 2):
+            raise ShapeError(f"{name}: expected input of shape (batch, {self.input_size}) or "
+                             f"({self.input_size},) for one sample, got shape {x.shape}; a cell "
+                             f"runs one time step (for a whole sequence use nn."
+                             f"{name.replace('Cell', '')})")
+        if x.shape[-1] != self.input_size:
+            raise ShapeError(f"{name}: input of shape {x.shape} has {x.shape[-1]} features, but "
+                             f"the cell was built with input_size={self.input_size}; build it "
+                             f"as nn.{name}({x.shape[-1]}, {self.hidden_size})")
+        batched = x.ndim == 2
+        want = (x.shape[0], self.hidden_size) if batched else (self.hidden_size,)
+        if hx is None:
+            zeros = _leaf(np.zeros(want, dtype=x.dtype))
+            states = [zeros] * n_states
+        else:
+            if n_states > 1 and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+                raise TypeError(f"{name}: hx must be the pair (h, c), got "
+                                f"{type(hx).__name__}")
+            states = list(hx) if n_states > 1 else [hx]
+            states = [_as_input(name, s, x.dtype, "hx") for s in states]
+            for label, s in zip(("h", "c"), states):
+                if s.shape != want:
+                    raise ShapeError(f"{name}: {label} must have shape {want} for an input of "
+                                     f"shape {x.shape}, got {s.shape}")
+        if not batched:
+            x, states = x.reshape(1, -1), [s.reshape(1, -1) for s in states]
+        return x, states, batched
+
+    def _weights(self):
+        return self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if not self.bias:
+            s += ", bias=False"
+        if self.mode == "RNN_RELU":
+            s += ", nonlinearity=relu"
+        return s
+
+
+class RNNCell(RNNCellBase):
+    """h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (``nonlinearity='relu'``: relu): one step of
+    :class:`RNN`. Input (N, input_size) or (input_size,); ``hx`` of the matching (N,
+    hidden_size) or (hidden_size,), zeros when omitted; returns h'."""
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None,
+                 dtype=None, *, rng=None):
+        mode = _nonlinearity("RNNCell", nonlinearity)
+        super().__init__(input_size, hidden_size, bias, mode, device, dtype, rng)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input, hx=None):  # noqa: A002
+        x, (h,), batched = self._check(input, hx, 1)
+        h = _STEPS[self.mode][1](x, h, *self._weights())
+        return h if batched else h.reshape(-1)
+
+
+class LSTMCell(RNNCellBase):
+    """One step of :class:`LSTM`: ``(h', c') = cell(x, (h, c))``, gates i, f, g, o in
+    PyTorch's order. ``hx`` is the pair (h, c), zeros when omitted."""
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None, *,
+                 rng=None):
+        super().__init__(input_size, hidden_size, bias, "LSTM", device, dtype, rng)
+
+    def forward(self, input, hx=None):  # noqa: A002
+        x, states, batched = self._check(input, hx, 2)
+        h, c = lstm_step(x, tuple(states), *self._weights())
+        return (h, c) if batched else (h.reshape(-1), c.reshape(-1))
+
+
+class GRUCell(RNNCellBase):
+    """One step of :class:`GRU`: h' = (1 - z) * n + z * h with reset gate r, update gate z
+    and n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), as PyTorch."""
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None, *,
+                 rng=None):
+        super().__init__(input_size, hidden_size, bias, "GRU", device, dtype, rng)
+
+    def forward(self, input, hx=None):  # noqa: A002
+        x, (h,), batched = self._check(input, hx, 1)
+        h = gru_step(x, h, *self._weights())
+        return h if batched else h.reshape(-1)
+
+
+# --- layers -------------------------------------------------------------------------------
+
+def _keep(mask, new, old):
+    """``new`` for the batch rows that have this time step, ``old`` for the others (packed
+    input: a finished sequence keeps its last state)."""
+    if isinstance(new, tuple):
+        return tuple(ops.where(mask, a, b) for a, b in zip(new, old))
+    return ops.where(mask, new, old)
+
+
+def _direction(step, xs, state, weights, reverse, masks):
+    """Run one layer in one direction over the per-step inputs ``xs``; returns the outputs
+    in time order and the last state."""
+    outs = [None] * len(xs)
+    for t in (range(len(xs) - 1, -1, -1) if reverse else range(len(xs))):
+        new = step(xs[t], state, *weights)
+        state = new if masks is None or masks[t] is None else _keep(masks[t], new, state)
+        outs[t] = state[0] if isinstance(state, tuple) else state
+    return outs, state
+
+
+class RNNBase(Module):
+    """A stack of ``num_layers`` recurrent layers, each optionally bidirectional, with
+    PyTorch's parameters: ``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``,
+    ``bias_hh_l{k}`` (and ``weight_hr_l{k}`` for LSTM's ``proj_size``), ``_reverse`` for
+    the backward direction, all uniform in (-1/sqrt(hidden_size), 1/sqrt(hidden_size)).
+
+    ``forward(input, hx=None)`` takes (seq_len, batch, input_size) ((batch, seq_len,
+    input_size) with ``batch_first``), one unbatched sequence (seq_len, input_size), or a
+    :class:`~zeroin.nn.utils.rnn.PackedSequence`. It returns ``(output, h_n)`` with output
+    (seq_len, batch, D * H_out) (D = 2 when bidirectional, the two directions' states
+    concatenated) and h_n (num_layers * D, batch, H_out); hx has h_n's shape, zeros when
+    omitted. ``dropout`` applies to each layer's output but the last, in training only.
+    """
+
+    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True,
+                 batch_first=False, dropout=0.0, bidirectional=False, proj_size=0,
+                 device=None, dtype=None, rng=None):
+        super().__init__()
+        name = type(self).__name__
+        _check_device(name, device)
+        self.mode = mode
+        self.input_size = _positive_int(name, "input_size", input_size)
+        self.hidden_size = _positive_int(name, "hidden_size", hidden_size)
+        self.num_layers = _positive_int(name, "num_layers", num_layers)
+        self.proj_size = _positive_int(name, "proj_size", proj_size, zero_ok=True)
+        if self.proj_size >= self.hidden_size:
+            raise ValueError(f"{name}: proj_size ({proj_size}) must be smaller than "
+                             f"hidden_size ({hidden_size}), or 0 for no projection")
+        if (not isinstance(dropout, numbers.Real) or isinstance(dropout, bool)
+                or not 0 <= dropout <= 1):
+            raise ValueError(f"{name}: dropout must be a probability between 0 and 1 (applied "
+                             f"between layers), got {dropout!r}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(f"{name}: dropout={dropout} applies between stacked layers only, so "
+                          f"with num_layers=1 it does nothing (as in PyTorch); use "
+                          f"num_layers > 1 or an nn.Dropout on the output", UserWarning,
+                          stacklevel=3)
+        self.bias, self.batch_first = bool(bias), bool(batch_first)
+        self.dropout, self.bidirectional = float(dropout), bool(bidirectional)
+        self._flat_weights_names = []
+        self._make_parameters(_dtype(dtype))
+        self.reset_parameters(rng)
+
+    def _make_parameters(self, dt):
+        gates, hid = _STEPS[self.mode][0] * self.hidden_size, self.hidden_size
+        out = self.proj_size or hid
+        for layer in range(self.num_layers):
+            width = self.input_size if layer == 0 else out * self._directions
+            for d in range(self._directions):
+                shapes = [("weight_ih", (gates, width)), ("weight_hh", (gates, out))]
+                if self.bias:
+                    shapes += [("bias_ih", (gates,)), ("bias_hh", (gates,))]
+                if self.proj_size:
+                    shapes.append(("weight_hr", (self.proj_size, hid)))
+                for base, shape in shapes:
+                    key = f"{base}_l{layer}{'_reverse' if d else ''}"
+                    setattr(self, key, Parameter(np.empty(shape, dtype=dt)))
+                    self._flat_weights_names.append(key)
+
+    @property
+    def _directions(self):
+        return 2 if self.bidirectional else 1
+
+    def reset_parameters(self, rng=None):
+        """PyTorch's default: every parameter uniform in (-1/sqrt(hidden), 1/sqrt(hidden))."""
+        bound = 1 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound, rng=rng)
+
+    def flatten_parameters(self):
+        """Nothing to do (PyTorch packs the weights for cuDNN); kept so that code calling it
+        runs."""
+
+    @property
+    def all_weights(self):
+        """The parameters per layer and direction, in PyTorch's nesting."""
+        per = len(self._flat_weights_names) // (self.num_layers * self._directions)
+        names = self._flat_weights_names
+        return [[getattr(self, n) for n in names[i:i + per]]
+                for i in range(0, len(names), per)]
+
+    def _weights(self, layer, d):
+        sfx = f"_l{layer}{'_reverse' if d else ''}"
+        w = [getattr(self, f"weight_ih{sfx}"), getattr(self, f"weight_hh{sfx}"),
+             getattr(self, f"bias_ih{sfx}", None), getattr(self, f"bias_hh{sfx}", None)]
+        if self.proj_size:
+            w.append(getattr(self, f"weight_hr{sfx}"))
+        return w
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if not self.bias:
+            s += ", bias=False"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        if self.mode == "RNN_RELU":
+            s += ", nonlinearity=relu"
+        return s
+
+    # --- forward ------------------------------------------------------------------------
+    def _layout(self):
+        return ("(batch, seq_len, input_size)" if self.batch_first
+                else "(seq_len, batch, input_size)")
+
+    def _check_input(self, input):  # noqa: A002
+        name = type(self).__name__
+        x = _as_input(name, input, self.weight_ih_l0.dtype)
+        if x.ndim not in (2, 3):
+            raise ShapeError(f"{name}: expected a 3-D input {self._layout()} "
+                             f"(batch_first={self.batch_first}) or a 2-D input (seq_len, "
+                             f"input_size) for one unbatched sequence, got shape {x.shape}")
+        if x.shape[-1] != self.input_size:
+            raise ShapeError(f"{name}: input of shape {x.shape} has {x.shape[-1]} features in "
+                             f"its last dimension, but the layer was built with input_size="
+                             f"{self.input_size}; the features go last, {self._layout()}; if "
+                             f"the input is right, build the layer as nn.{name}("
+                             f"{x.shape[-1]}, {self.hidden_size}, ...)")
+        if x.shape[1 if x.ndim == 3 and self.batch_first else 0] == 0:
+            raise ShapeError(f"{name}: input of shape {x.shape} has no time steps")
+        return x
+
+    def _hx_error(self, label, got, want, x_shape, batched):
+        name = type(self).__name__
+        if not batched:
+            return (f"{name}: {label} must have shape {want} (num_layers * num_directions, "
+                    f"hidden), got {got}: a 2-D input of shape {x_shape} is one unbatched "
+                    f"sequence (seq_len, input_size), whatever batch_first says; for a batch "
+                    f"of sequences pass a 3-D input {self._layout()}")
+        msg = (f"{name}: {label} must have shape {want} (num_layers * num_directions, batch, "
+               f"hidden) for the input of shape {x_shape} read as {self._layout()}, got {got}")
+        if len(got) == 2:
+            return msg + f"; a 2-D {label} goes with an unbatched 2-D input (seq_len, input_size)"
+        other = x_shape[1 if self.batch_first else 0]       # the dimension taken for time
+        if len(got) == 3 and got[0] == want[0] and got[2] == want[2] and got[1] == other:
+            swapped = "(seq_len, batch, ...)" if self.batch_first else "(batch, seq_len, ...)"
+            return msg + (f"; {label}'s batch {got[1]} is the input's time dimension: if the "
+                          f"input is {swapped}, build the layer with "
+                          f"batch_first={not self.batch_first}")
+        return msg
+
+    def _states(self, label, h, size, n, batched, x, perm=None):
+        """The initial state of each layer and direction, each (n, size)."""
+        k = self.num_layers * self._directions
+        if h is None:
+            zeros = _leaf(np.zeros((n, size), dtype=x.dtype))
+            return [zeros] * k
+        h = _as_input(type(self).__name__, h, x.dtype, label)
+        want = (k, n, size) if batched else (k, size)
+        if h.shape != want:
+            raise ShapeError(self._hx_error(label, h.shape, want, x.shape, batched))
+        if not batched:
+            return [h[i:i + 1] for i in range(k)]
+        if perm is not None:
+            h = h[:, perm]
+        return [h[i] for i in range(k)]
+
+    def _initial(self, hx, n, batched, x, perm=None):
+        hid = self.proj_size or self.hidden_size
+        if self.mode != "LSTM":
+            return self._states("hx", hx, hid, n, batched, x, perm)
+        if hx is None:
+            hx = (None, None)
+        elif not isinstance(hx, (tuple, list)) or len(hx) != 2:
+            raise TypeError(f"LSTM: hx must be the pair (h_0, c_0), got "
+                            f"{type(hx).__name__}")
+        return list(zip(self._states("h_0", hx[0], hid, n, batched, x, perm),
+                        self._states("c_0", hx[1], self.hidden_size, n, batched, x, perm)))
+
+    def _run(self, xs, states, masks=None):
+        """All layers over the per-step inputs; (last layer's outputs, final states)."""
+        step, finals = _STEPS[self.mode][1], []
+        for layer in range(self.num_layers):
+            if layer and self.dropout and self.training:
+                xs = [F.dropout(x, self.dropout, True) for x in xs]
+            outs = []
+            for d in range(self._directions):
+                out, final = _direction(step, xs, states[layer * self._directions + d],
+                                        self._weights(layer, d), d == 1, masks)
+                outs.append(out)
+                finals.append(final)
+            xs = outs[0] if len(outs) == 1 else [ops.concatenate(p, -1) for p in zip(*outs)]
+        return xs, finals
+
+    def _final(self, finals, batched, unperm=None):
+        """h_n (and c_n) stacked as (num_layers * num_directions, [batch,] hidden)."""
+        def join(ts):
+            out = ops.stack(ts, 0) if batched else ops.concatenate(ts, 0)
+            return out if unperm is None else out[:, unperm]
+        if self.mode == "LSTM":
+            return join([f[0] for f in finals]), join([f[1] for f in finals])
+        return join(finals)
+
+    def forward(self, input, hx=None):  # noqa: A002
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
+        x = self._check_input(input)
+        batched = x.ndim == 3
+        if not batched:
+            xs = [x[t:t + 1] for t in range(x.shape[0])]
+        elif self.batch_first:
+            xs = [x[:, t] for t in range(x.shape[1])]
+        else:
+            xs = [x[t] for t in range(x.shape[0])]
+        n = x.shape[0 if self.batch_first else 1] if batched else 1
+        outs, finals = self._run(xs, self._initial(hx, n, batched, x))
+        if batched:
+            output = ops.stack(outs, 1 if self.batch_first else 0)
+        else:
+            output = ops.concatenate(outs, 0)
+        return output, self._final(finals, batched)
+
+    def _forward_packed(self, packed, hx):
+        """A PackedSequence in, a PackedSequence out: each sequence runs for its own length
+        (a finished one keeps its state), so h_n is taken at its last valid step."""
+        name = type(self).__name__
+        data = _as_input(name, packed.data, self.weight_ih_l0.dtype)
+        if data.ndim != 2 or data.shape[1] != self.input_size:
+            raise ShapeError(f"{name}: a PackedSequence's data must have shape (total steps, "
+                             f"{self.input_size}), got {data.shape}")
+        bs = _ints(packed.batch_sizes)
+        n, idx = int(bs[0]), _padded_index(bs)
+        rows = ops.concatenate([data, _leaf(np.zeros((1, self.input_size), data.dtype))], 0)
+        xs = [rows[idx[t]] for t in range(len(bs))]
+        masks = [None if b == n else (np.arange(n) < b)[:, None] for b in bs]
+        perm = None if packed.sorted_indices is None else _ints(packed.sorted_indices)
+        unperm = None if packed.unsorted_indices is None else _ints(packed.unsorted_indices)
+        outs, finals = self._run(xs, self._initial(hx, n, True, data, perm), masks)
+        out = ops.concatenate([o if b == n else o[:b] for o, b in zip(outs, bs)], 0)
+        return (PackedSequence(out, packed.batch_sizes, packed.sorted_indices,
+                               packed.unsorted_indices), self._final(finals, True, unperm))
+
+
+class RNN(RNNBase):
+    """Elman RNN: h_t = tanh(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh) per layer
+    (``nonlinearity='relu'``: relu), PyTorch's arguments in PyTorch's order. See
+    :class:`RNNBase` for shapes and parameters."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
+                 batch_first=False, dropout=0.0, bidirectional=False, device=None,
+                 dtype=None, *, rng=None):
+        mode = _nonlinearity("RNN", nonlinearity)
+        super().__init__(mode, input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, 0, device, dtype, rng)
+        self.nonlinearity = nonlinearity
+
+
+class LSTM(RNNBase):
+    """Long short-term memory: a cell state c carried by the forget gate (gates i, f, g, o
+    in PyTorch's order; see the module docstring). ``forward(input, (h_0, c_0))`` returns
+    ``(output, (h_n, c_n))``; with ``proj_size`` > 0 h is projected to proj_size (c keeps
+    hidden_size). See :class:`RNNBase` for shapes and parameters."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None, *,
+                 rng=None):
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, proj_size, device, dtype, rng)
+
+
+class GRU(RNNBase):
+    """Gated recurrent unit (gates r, z, n in PyTorch's order; the reset gate multiplies
+    W_hn h + b_hn). See :class:`RNNBase` for shapes and parameters."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, device=None, dtype=None, *, rng=None):
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, 0, device, dtype, rng)

@@ -1,0 +1,163 @@
+"""Variable-length sequences under PyTorch's names (``torch.nn.utils.rnn``).
+
+A batch of sequences of different lengths is either *padded* into one tensor (shorter
+sequences filled with ``padding_value``) or *packed*: the valid steps only, time step by
+time step, longest sequence first (:class:`PackedSequence`). The recurrent layers accept a
+PackedSequence and stop each sequence at its own last step, so its ``h_n`` is the state
+after its last valid input, not after the padding.
+
+Every function here is composed of differentiable ops (concatenate, stack, getitem), so
+gradients flow back to the sequences.
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from ... import ops
+from ..._tensor import Tensor, _leaf
+from ...function import ShapeError
+
+__all__ = ["PackedSequence", "pad_sequence", "pack_padded_sequence", "pad_packed_sequence",
+           "pack_sequence"]
+
+
+def _as_tensor(x, op, what):
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (np.ndarray, list, tuple)) or np.isscalar(x):
+        return Tensor(np.asarray(x))
+    raise TypeError(f"{op}: {what} must be a Tensor or array, got {type(x).__name__}")
+
+
+def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="right"):
+    """Stack tensors of shapes (L_i, *) into one (max L, N, *) tensor ((N, max L, *) with
+    ``batch_first``), filling the missing steps with ``padding_value`` after each sequence
+    (``padding_side='left'``: before it). Differentiable in every sequence."""
+    if padding_side not in ("left", "right"):
+        raise ValueError(f"pad_sequence: padding_side must be 'left' or 'right', got "
+                         f"{padding_side!r}")
+    seqs = [_as_tensor(s, "pad_sequence", "each sequence") for s in sequences]
+    if not seqs:
+        raise ValueError("pad_sequence: got no sequences")
+    trailing = seqs[0].shape[1:]
+    for i, s in enumerate(seqs):
+        if s.ndim == 0 or s.shape[1:] != trailing:
+            raise ShapeError(f"pad_sequence: every sequence must have shape (L_i"
+                             f"{''.join(f', {d}' for d in trailing)}) "
+                             f"(time first, the same trailing dimensions), but sequence 0 has "
+                             f"shape {seqs[0].shape} and sequence {i} has shape {s.shape}")
+    longest = max(s.shape[0] for s in seqs)
+    rows = []
+    for s in seqs:
+        missing = longest - s.shape[0]
+        if missing:
+            fill = _leaf(np.full((missing,) + trailing, padding_value, dtype=s.dtype))
+            s = ops.concatenate([s, fill] if padding_side == "right" else [fill, s], 0)
+        rows.append(s)
+    return ops.stack(rows, 0 if batch_first else 1)
+
+
+class PackedSequence(namedtuple("PackedSequence",
+                                ["data", "batch_sizes", "sorted_indices", "unsorted_indices"])):
+    """The valid steps of a batch of sequences, time step by time step: ``data`` (sum of
+    lengths, *) holds step 0 of every sequence, then step 1 of those at least 2 long, ...,
+    longest first; ``batch_sizes[t]`` is how many sequences have a step t.
+    ``sorted_indices`` is the batch order by decreasing length (None when the batch was
+    already sorted) and ``unsorted_indices`` its inverse. Build it with
+    :func:`pack_padded_sequence` or :func:`pack_sequence`, not by hand."""
+    __slots__ = ()
+
+    def __new__(cls, data, batch_sizes=None, sorted_indices=None, unsorted_indices=None):
+        if sorted_indices is not None and unsorted_indices is None:
+            unsorted_indices = _leaf(np.argsort(np.asarray(_ints(sorted_indices))))
+        return super().__new__(cls, data, batch_sizes, sorted_indices, unsorted_indices)
+
+
+def _ints(x):
+    return x.numpy() if isinstance(x, Tensor) else np.asarray(x)
+
+
+def _lengths(lengths, n):
+    arr = _ints(lengths)
+    if arr.ndim != 1 or arr.shape[0] != n or (arr.size and arr.dtype.kind not in "iu"
+                                              and not np.all(arr == np.round(arr))):
+        raise ShapeError(f"pack_padded_sequence: lengths must hold one integer per sequence "
+                         f"of the batch ({n}), got {arr.tolist()!r}")
+    return arr.astype(np.int64)
+
+
+def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True):  # noqa: A002
+    """Pack a padded batch (T, N, *) ((N, T, *) with ``batch_first``) whose sequence b is
+    ``lengths[b]`` steps long. With ``enforce_sorted`` (the default, as PyTorch) the lengths
+    must be in decreasing order; ``enforce_sorted=False`` sorts the batch and remembers the
+    order, so outputs and ``h_n`` come back in the caller's order."""
+    x = _as_tensor(input, "pack_padded_sequence", "input")
+    if x.ndim < 2:
+        raise ShapeError(f"pack_padded_sequence: input must be (T, N, *) or, with batch_first, "
+                         f"(N, T, *); got shape {x.shape}")
+    n, t = (x.shape[0], x.shape[1]) if batch_first else (x.shape[1], x.shape[0])
+    lens = _lengths(lengths, n)
+    if n and (lens.min() <= 0 or lens.max() > t):
+        raise ValueError(f"pack_padded_sequence: every length must be between 1 and the padded "
+                         f"length {t}, got lengths {lens.tolist()}")
+    if enforce_sorted:
+        if np.any(np.diff(lens) > 0):
+            raise ValueError(f"pack_padded_sequence: lengths {lens.tolist()} are not in "
+                             f"decreasing order; sort the batch by length or pass "
+                             f"enforce_sorted=False")
+        order = np.arange(n)
+        sorted_idx = None
+    else:
+        order = np.argsort(-lens, kind="stable")
+        sorted_idx = _leaf(order.astype(np.int64))
+    batch_sizes = (lens[:, None] > np.arange(lens.max() if n else 0)).sum(0)
+    steps = np.repeat(np.arange(batch_sizes.size), batch_sizes)
+    members = np.concatenate([order[:b] for b in batch_sizes]) if n else np.zeros(0, int)
+    flat = x.reshape((n * t,) + x.shape[2:])
+    rows = members * t + steps if batch_first else steps * n + members
+    return PackedSequence(flat[rows], _leaf(batch_sizes.astype(np.int64)), sorted_idx)
+
+
+def _padded_index(batch_sizes, total_length=None):
+    """(T, N) row numbers into ``data`` for each (step, sorted sequence); missing steps point
+    one row past the end (the padding row)."""
+    bs = np.asarray(batch_sizes, dtype=np.int64)
+    n, t = int(bs[0]), max(int(bs.size), total_length or 0)
+    idx = np.full((t, n), int(bs.sum()), dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(bs)[:-1]])
+    for step, (off, b) in enumerate(zip(offsets, bs)):
+        idx[step, :b] = off + np.arange(b)
+    return idx
+
+
+def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0,  # noqa: A002
+                        total_length=None):
+    """The inverse of :func:`pack_padded_sequence`: ``(padded, lengths)`` with padded of
+    shape (T, N, *) ((N, T, *) with ``batch_first``) in the original batch order, T the
+    longest length (or ``total_length``) and ``lengths`` an int64 tensor."""
+    if not isinstance(sequence, PackedSequence):
+        raise TypeError(f"pad_packed_sequence: expected a PackedSequence, got "
+                        f"{type(sequence).__name__}")
+    bs = _ints(sequence.batch_sizes)
+    if total_length is not None and total_length < bs.size:
+        raise ValueError(f"pad_packed_sequence: total_length={total_length} is shorter than "
+                         f"the longest sequence ({bs.size} steps)")
+    idx = _padded_index(bs, total_length)
+    lens = (bs[:, None] > np.arange(int(bs[0]))).sum(0)
+    if sequence.unsorted_indices is not None:
+        unsort = _ints(sequence.unsorted_indices)
+        idx, lens = idx[:, unsort], lens[unsort]
+    data = sequence.data
+    pad_row = _leaf(np.full((1,) + data.shape[1:], padding_value, dtype=data.dtype))
+    padded = ops.concatenate([data, pad_row], 0)[idx.T if batch_first else idx]
+    return padded, _leaf(lens.astype(np.int64))
+
+
+def pack_sequence(sequences, enforce_sorted=True):
+    """Pack a list of tensors (L_i, *): ``pack_padded_sequence(pad_sequence(sequences),
+    lengths, enforce_sorted=enforce_sorted)``."""
+    seqs = [_as_tensor(s, "pack_sequence", "each sequence") for s in sequences]
+    lengths = [s.shape[0] if s.ndim else 0 for s in seqs]
+    return pack_padded_sequence(pad_sequence(seqs), lengths, enforce_sorted=enforce_sorted)
