@@ -480,7 +480,6 @@ INDEXES = {
     "int_pair": (2, 3),
     "slice": slice(1, None),
     "slice_step": (slice(None), slice(None, None, 2)),
-    "slice_negative_step": (slice(None, None, -1), 1),
     "none_ellipsis": (None, Ellipsis, 0),
     "bool_mask": X34 > 0.2,
     "bool_rows": np.array([True, False, True]),

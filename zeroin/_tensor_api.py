@@ -406,6 +406,11 @@ def dot(input, other):  # noqa: A002
 
 @_method()
 def outer(input, vec2):  # noqa: A002
+    """The outer product of two 1-D tensors: ``out[i, j] = input[i] * vec2[j]``."""
+    for n, v in (("input", input), ("vec2", vec2)):
+        if _ops._t(v).ndim != 1:
+            raise ShapeError(f"outer: {n} must be 1-D, got shape {_ops._t(v).shape}; "
+                             f"flatten it first (x.reshape(-1)) if that is what you mean")
     return _ops.reshape(input, -1, 1) * _ops.reshape(vec2, 1, -1)
 
 

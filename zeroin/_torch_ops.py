@@ -1107,6 +1107,15 @@ def einsum(equation, *operands):
 
 # --- sorting ------------------------------------------------------------------------------
 
+def _argsort(a, d, descending=False):
+    """Stable argsort along ``d`` with PyTorch's NaN rule: NaN sorts as the largest value
+    (last ascending, first descending); ties keep their order either way."""
+    if not descending:
+        return np.argsort(a, axis=d, kind="stable")
+    rev = np.flip(np.argsort(np.flip(a, d), axis=d, kind="stable"), d)
+    return a.shape[d] - 1 - rev
+
+
 @op(GetItemOp, methods=("sort",))
 def sort(input, dim=-1, descending=False, stable=False):  # noqa: A002
     """``(values, indices)`` sorted along ``dim``; the values carry the gradient."""
@@ -1114,7 +1123,7 @@ def sort(input, dim=-1, descending=False, stable=False):  # noqa: A002
     if x.ndim == 0:
         return ValuesIndices(x * 1, _leaf(np.zeros((), np.int64)))
     d = _check_axis("sort", x, dim) % x.ndim
-    idx = np.argsort(-x.data if descending else x.data, axis=d, kind="stable")
+    idx = _argsort(x.data, d, descending)
     return ValuesIndices(take_along_dim(x, idx, d), _leaf(idx.astype(np.int64)))
 
 
@@ -1125,8 +1134,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002
     d = _check_axis("topk", x, dim) % builtins.max(x.ndim, 1)
     if not 0 <= k <= x.shape[d]:
         raise _DimError(f"topk: k={k} is out of range for dimension {d} of size {x.shape[d]}")
-    idx = np.argsort(-x.data if largest else x.data, axis=d, kind="stable")
-    idx = np.take(idx, range(k), axis=d)
+    idx = np.take(_argsort(x.data, d, largest), range(k), axis=d)
     return ValuesIndices(take_along_dim(x, idx, d), _leaf(idx.astype(np.int64)))
 
 
@@ -1136,15 +1144,24 @@ def median(input, dim=None, keepdim=False):  # noqa: A002
     x = _t(input)
     if dim is None:
         flat = x.reshape(-1)
-        i = np.argsort(flat.data, kind="stable")[(flat.shape[0] - 1) // 2]
-        return getitem(flat, int(i))
+        return getitem(flat, int(_median_index(flat.data, 0)[0]))
     d = _check_axis("median", x, dim) % builtins.max(x.ndim, 1)
-    order = np.argsort(x.data, axis=d, kind="stable")
-    idx = np.take(order, [(x.shape[d] - 1) // 2], axis=d)
+    idx = _median_index(x.data, d)
     values = take_along_dim(x, idx, d)
     if not keepdim:
         values, idx = values.squeeze(d), idx.squeeze(d)
     return ValuesIndices(values, _leaf(idx.astype(np.int64)))
+
+
+def _median_index(a, d):
+    """Where the lower median of ``a`` along ``d`` sits (keeping ``d``, size 1); a line
+    holding NaN gives its first NaN, as in PyTorch."""
+    n = a.shape[d]
+    order = np.argsort(a, axis=d, kind="stable")       # NaNs last, in their order
+    nans = np.isnan(a).sum(axis=d, keepdims=True) if a.dtype.kind in "fc" else 0
+    pos = np.where(nans > 0, n - nans, (n - 1) // 2)
+    return np.take_along_axis(order, np.broadcast_to(pos, order.shape[:d] + (1,) +
+                                                     order.shape[d + 1:]), axis=d)
 
 
 # --- the backward namespaces: the names the rules above use ---------------------------------

@@ -526,11 +526,27 @@ class WhereOp(Function):
 def where(cond, a=None, b=None):
     """Elementwise ``a`` where ``cond`` else ``b``; ``cond`` carries no gradient.
     ``where(cond)`` alone: the indices of the true elements, a tuple of int64 tensors."""
-    c = np.asarray(_raw(cond) if not isinstance(cond, Tensor) else cond.data, dtype=bool)
+    c = _condition(cond)
     if a is None and b is None:
         return tuple(_leaf(i.astype(np.int64)) for i in np.nonzero(c))
     a, b = _pair(a, b)
     return _call2(WhereOp(c), a, b)
+
+
+def _condition(cond):
+    """where's condition as a bool array: PyTorch refuses other dtypes (and warns on uint8)."""
+    c = np.asarray(_raw(cond))
+    if c.dtype == bool:
+        return c
+    if c.dtype == np.uint8:
+        import warnings
+        warnings.warn("where: a uint8 condition is deprecated (as in PyTorch); use a bool "
+                      "tensor, e.g. cond.bool() or cond != 0", UserWarning, stacklevel=3)
+    else:
+        raise _DtypeError(f"where: expected condition to be a bool tensor, got dtype "
+                          f"{c.dtype} (PyTorch refuses it too); compare first, e.g. "
+                          f"where(cond != 0, a, b)")
+    return c.astype(bool)
 
 
 class ClipOp(Function):
@@ -940,6 +956,10 @@ def flatten(x, start_dim=0, end_dim=-1):
     if x.ndim == 0:
         return _call1(ReshapeOp((1,)), x)
     s, e = start_dim % x.ndim, end_dim % x.ndim
+    if s > e:
+        raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for a "
+                         f"tensor of shape {x.shape} (PyTorch refuses it too); give "
+                         f"start_dim <= end_dim, e.g. flatten({end_dim}, {start_dim})")
     n = int(np.prod(x.shape[s:e + 1]))
     return _call1(ReshapeOp(x.shape[:s] + (n,) + x.shape[e + 1:]), x)
 
