@@ -199,9 +199,36 @@ class DivOp(Function):
 
 
 @op(DivOp, methods=("__truediv__", "__rtruediv__", "div"))
-def div(a, b):
-    """Elementwise a / b with broadcasting."""
+def div(a, b, *, rounding_mode=None):
+    """Elementwise a / b with broadcasting; ``rounding_mode="floor"`` or ``"trunc"``
+    rounds the quotient (as Python's ``//`` does, or toward zero), with gradient 0."""
+    if rounding_mode is not None:
+        return _rounded_div(a, b, rounding_mode)
     return _call2(_new(DivOp), a, b)
+
+
+class RoundedDivOp(Function):
+    """div with a rounding_mode: a step function of both operands (gradient 0)."""
+    __slots__ = ("mode",)
+    name = "div"
+    def __init__(self, mode): self.mode = mode
+    def label(self): return f"div[{self.mode}]"
+    def forward(self, a, b):
+        if self.mode == "floor":
+            return np.floor_divide(a, b)
+        if np.result_type(a, b).kind in "fc":
+            return np.trunc(np.true_divide(a, b))
+        q = np.floor_divide(a, b)          # integers: exact, then toward zero
+        return q + ((q < 0) & (q * b != a))
+    def backward(self, xp, g, out, a, b):
+        na, nb = self.needs_input_grad
+        return (g * 0 if na else None), (g * 0 if nb else None)
+
+
+def _rounded_div(a, b, mode):
+    if mode not in ("floor", "trunc"):
+        raise _ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {mode!r}")
+    return _call2(RoundedDivOp(mode), a, b)
 
 
 class NegOp(Function):
@@ -639,6 +666,10 @@ class _DtypeError(TypeError, RuntimeError):
     """A dtype the operation cannot take (PyTorch raises RuntimeError, NumPy TypeError)."""
 
 
+class _ValueError(ValueError, RuntimeError):
+    """A bad argument value: a ValueError, and a RuntimeError as PyTorch raises."""
+
+
 class _DimError(ShapeError, IndexError):
     """A dimension out of range: an IndexError, as in PyTorch (and a ShapeError)."""
 
@@ -658,12 +689,14 @@ class SumOp(Function):
 
 
 @op(SumOp, methods=("sum",))
-def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
-    """Sum over ``axis`` (all by default)."""
+def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):  # noqa: A001
+    """Sum over ``axis`` (all by default); ``dtype`` casts the input first (PyTorch's)."""
     if dim is not None or keepdim is not None:
         axis, keepdims = _torch_names("sum", axis, keepdims, dim, keepdim)
     if not isinstance(x, Tensor):
         x = constant(x)
+    if dtype is not None:
+        x = x.to(dtype)
     return _call1(SumOp(axis if axis is None else _check_axis("sum", x, axis), keepdims), x)
 
 
@@ -688,11 +721,11 @@ class MeanOp(Function):
 
 
 @op(MeanOp, methods=("mean",))
-def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
-    """Mean over ``axis`` (all by default)."""
+def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):
+    """Mean over ``axis`` (all by default); ``dtype`` casts the input first (PyTorch's)."""
     if dim is not None or keepdim is not None:
         axis, keepdims = _torch_names("mean", axis, keepdims, dim, keepdim)
-    x = _t(x)
+    x = _t(x) if dtype is None else _t(x).to(dtype)
     if x.dtype.kind not in "fc":
         raise _DtypeError(f"mean: the input has dtype {x.dtype}; the mean needs a floating "
                           f"dtype, as in PyTorch: convert first, e.g. x.float().mean() or "
@@ -1167,6 +1200,10 @@ class IndexAddOp(Function):
 def index_add(g, index, shape):
     """zeros(shape) with ``g`` added at ``index``: the adjoint of indexing."""
     return _call1(IndexAddOp(index, tuple(shape)), _t(g))
+
+
+# div with a rounding_mode records RoundedDivOp
+OPS["div"] = OPS["div"]._replace(cls=(DivOp, RoundedDivOp))
 
 
 # --- the tensor namespace for create_graph backward -------------------------------------
