@@ -480,7 +480,6 @@ INDEXES = {
     "int_pair": (2, 3),
     "slice": slice(1, None),
     "slice_step": (slice(None), slice(None, None, 2)),
-    "slice_negative_step": (slice(None, None, -1), 1),
     "none_ellipsis": (None, Ellipsis, 0),
     "bool_mask": X34 > 0.2,
     "bool_rows": np.array([True, False, True]),
@@ -765,7 +764,10 @@ GRADCHECK = {
             (lambda a: 1.0 - a, [_r(3)], True)],
     "mul": [(lambda a, b: a * b, [_r(2, 3), _r(2, 1)], True)],
     "div": [(lambda a, b: a / b, [_r(2, 3), _r(3, kind="pos")], True),
-            (lambda a: 1.0 / a, [_r(3, kind="pos")], True)],
+            (lambda a: 1.0 / a, [_r(3, kind="pos")], True),
+            (lambda a, b: a.div(b, rounding_mode="floor"), [_away(2, 3), np.ones(3)], True),
+            (lambda a: zeroin.div(a, 2.0, rounding_mode="trunc"), [_away(3, step=2.0)],
+             True)],
     "neg": [(lambda a: -a, [_r(2, 3)], True)],
     "pow": [(lambda a, b: a ** b, [_r(2, 3, kind="pos"), _r(3)], True),
             (lambda a: a ** 3, [_r(2, 3)], True),
@@ -958,6 +960,18 @@ GRADCHECK = {
     "topk": [(lambda x: x.topk(2).values, [_r(3, 4)], True)],
     "median": [(lambda x: x.median(1).values, [_r(3, 5)], True),
                (lambda x: x.median(), [_r(3, 5)], True)],
+    "msort": [(zeroin.msort, [_r(3, 4)], True)],
+    "kthvalue": [(lambda x: x.kthvalue(2, dim=0).values, [_r(3, 4)], True)],
+    # distinct values: the mode is the smallest (a tie would break under the perturbation)
+    "mode": [(lambda x: x.mode(1).values, [_r(3, 4)], True)],
+    "cummax": [(lambda x: x.cummax(1).values, [_r(3, 4)], True)],
+    "cummin": [(lambda x: zeroin.cummin(x, 0).values, [_r(3, 4)], True)],
+    "logcumsumexp": [(lambda x: x.logcumsumexp(1), [_r(3, 4)], True)],
+    "movedim": [(lambda x: x.movedim(0, 2), [_r(2, 3, 2)], True)],
+    "nansum": [(lambda x: x.nansum(1), [np.array([[1.5, np.nan, -2.0], [0.5, 1.0, np.nan]])],
+                True)],
+    "quantile": [(lambda x: x.quantile(0.3, dim=1), [_r(3, 4)], True),
+                 (lambda x: zeroin.quantile(x, np.array([0.2, 0.9])), [_r(3, 4)], True)],
 }
 
 NO_GRADIENT = {

@@ -26,8 +26,14 @@ __all__ = ["zeros", "ones", "full", "empty", "eye", "arange", "linspace", "logsp
            "BoolTensor"]
 
 
-def _size(op, size):
-    """PyTorch's size arguments: ``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` or ``f(x.shape)``."""
+def _size(op, size, keyword=None):
+    """PyTorch's size arguments: ``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])``, ``f(x.shape)``
+    or ``f(size=(2, 3))`` (``keyword``)."""
+    if keyword is not None:
+        if size:
+            raise TypeError(f"{op}: got the size twice, as arguments {size} and as "
+                            f"size={keyword!r}; give one of them")
+        size = (keyword,)
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = size[0]
     try:
@@ -56,25 +62,27 @@ def _float(dtype, op):
     return d
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False, name=None, out=None):
+def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False, name=None,
+          out=None):
     """A tensor of zeros, e.g. ``zeroin.zeros(2, 3)`` (default float dtype)."""
-    t = _make(np.zeros(_size("zeros", size), dtype=_float(dtype, "zeros")), None,
+    t = _make(np.zeros(_size("zeros", sizes, size), dtype=_float(dtype, "zeros")), None,
               requires_grad, device, "zeros")
     t.name = name
     return t
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False, name=None, out=None):
+def ones(*sizes, size=None, dtype=None, device=None, requires_grad=False, name=None,
+          out=None):
     """A tensor of ones, e.g. ``zeroin.ones(2, 3)`` (default float dtype)."""
-    t = _make(np.ones(_size("ones", size), dtype=_float(dtype, "ones")), None,
+    t = _make(np.ones(_size("ones", sizes, size), dtype=_float(dtype, "ones")), None,
               requires_grad, device, "ones")
     t.name = name
     return t
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False, **_):
+def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False, **_):
     """A tensor to be filled (zeros here: zeroin never hands out uninitialised memory)."""
-    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+    return zeros(*sizes, size=size, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def _fill_dtype(fill_value):
@@ -101,11 +109,16 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None):
     return _make(np.eye(n, m, dtype=_float(dtype, "eye")), None, requires_grad, device, "eye")
 
 
-def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False,
+def arange(start=None, end=None, step=1, *, dtype=None, device=None, requires_grad=False,
            out=None):
-    """``start, start + step, ...`` below ``end``: int64 for integers, else the float default."""
+    """``start, start + step, ...`` below ``end``: int64 for integers, else the float default.
+    ``arange(5)``, ``arange(1, 5)``, ``arange(end=5)``, ``arange(start=1, end=5, step=2)``."""
     if end is None:
+        if start is None:
+            raise TypeError("arange: give the end, as arange(5) or arange(end=5)")
         start, end = 0, start
+    elif start is None:
+        start = 0
     vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
     if step == 0:
         raise RuntimeError("arange: step must be nonzero")

@@ -576,8 +576,11 @@ class Tensor:
     def __le__(self, other): return _leaf(np.less_equal(_array_of(self), _raw(other)))
     def __gt__(self, other): return _leaf(np.greater(_array_of(self), _raw(other)))
     def __ge__(self, other): return _leaf(np.greater_equal(_array_of(self), _raw(other)))
-    def __eq__(self, other): return _leaf(np.equal(_array_of(self), _raw(other)))
-    def __ne__(self, other): return _leaf(np.not_equal(_array_of(self), _raw(other)))
+    def __eq__(self, other):        # x == None is False, as in PyTorch (not elementwise)
+        return False if other is None else _leaf(np.equal(_array_of(self), _raw(other)))
+
+    def __ne__(self, other):
+        return True if other is None else _leaf(np.not_equal(_array_of(self), _raw(other)))
 
     def __iadd__(self, value): return self._inplace(np.add, "+", value)
     def __isub__(self, value): return self._inplace(np.subtract, "-", value)
@@ -638,12 +641,42 @@ class Tensor:
 def _clean_index(index):
     """An index with tensors replaced by their arrays (lists become integer arrays)."""
     if isinstance(index, Tensor):
-        return _array_of(index)
+        return _index_array(index)
     if isinstance(index, tuple):
-        return tuple(_array_of(i) if isinstance(i, Tensor) else i for i in index)
+        out = []
+        for i in index:
+            if isinstance(i, Tensor):
+                i = _index_array(i)
+            elif type(i) is slice:
+                _check_step(i)
+            out.append(i)
+        return tuple(out)
     if isinstance(index, list):
         return np.asarray(index)
+    if type(index) is slice:
+        _check_step(index)
     return index
+
+
+def _check_step(s):
+    """PyTorch refuses a negative slice step (``x[::-1]``), where NumPy reverses."""
+    if s.step is not None and s.step < 1:
+        raise ValueError(f"index: step must be greater than zero, got the slice "
+                         f"{'' if s.start is None else s.start}:"
+                         f"{'' if s.stop is None else s.stop}:{s.step} (as in PyTorch); to "
+                         f"reverse a dimension use x.flip(dim)")
+
+
+def _index_array(t):
+    """A tensor used as an index: its array; a uint8 one is a mask, as in PyTorch."""
+    a = _array_of(t)
+    if a.dtype == np.uint8:
+        import warnings
+        warnings.warn("indexing with a uint8 tensor treats it as a mask (PyTorch's "
+                      "deprecated rule), not as indices; use a bool tensor (mask.bool()) "
+                      "for a mask, or .long() for indices", UserWarning, stacklevel=4)
+        return a != 0
+    return a
 
 
 def _raw(x):

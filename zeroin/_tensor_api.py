@@ -201,23 +201,6 @@ def is_tensor(obj):
     return isinstance(obj, Tensor)
 
 
-def result_type(tensor1, tensor2):
-    """The dtype an elementwise op of the two gives, by PyTorch's promotion rules (an
-    integer tensor meets a float tensor in the float's dtype; see zeroin.ops.result_type)."""
-    return _ops.result_type(tensor1, tensor2)
-
-
-def promote_types(type1, type2):
-    """The smallest dtype both promote to, by PyTorch's rule (int64 and float32 give
-    float32, where NumPy gives float64)."""
-    a, b = as_dtype(type1), as_dtype(type2)
-    return _ops.result_type(_leaf(np.zeros(1, a)), _leaf(np.zeros(1, b)))
-
-
-_export(result_type)
-_export(promote_types)
-
-
 @_method()
 def contiguous(self, memory_format=None):
     """This tensor if its memory is laid out row by row, else a copy that is (in the graph):
@@ -442,6 +425,11 @@ def dot(input, other):  # noqa: A002
 
 @_method()
 def outer(input, vec2):  # noqa: A002
+    """The outer product of two 1-D tensors: ``out[i, j] = input[i] * vec2[j]``."""
+    for n, v in (("input", input), ("vec2", vec2)):
+        if _ops._t(v).ndim != 1:
+            raise ShapeError(f"outer: {n} must be 1-D, got shape {_ops._t(v).shape}; "
+                             f"flatten it first (x.reshape(-1)) if that is what you mean")
     return _ops.reshape(input, -1, 1) * _ops.reshape(vec2, 1, -1)
 
 
@@ -459,8 +447,9 @@ def lerp(input, end, weight):  # noqa: A002
 
 
 @_method("true_divide", "divide")
-def true_divide(input, other):  # noqa: A002
-    return _ops.div(input, other)
+def true_divide(input, other, *, rounding_mode=None):  # noqa: A002
+    """``input / other``; ``rounding_mode="floor"`` or ``"trunc"`` rounds (see div)."""
+    return _ops.div(input, other, rounding_mode=rounding_mode)
 
 
 @_method("multiply")
@@ -547,6 +536,307 @@ def hstack(tensors):
 def vstack(tensors):
     ts = [_ops._t(t) for t in tensors]
     return _ops.concatenate([t.reshape(1, -1) if t.ndim == 1 else t for t in ts], 0)
+
+
+# --- more of PyTorch's names, composed from the ops above ------------------------------------
+
+def _new(self, op, shape, fill, dtype, device, requires_grad):
+    from ._creation import _make
+    d = as_dtype(dtype, op) or self.dtype
+    return _make(np.full(shape, fill, dtype=d), None, requires_grad, device, op)
+
+
+def _new_size(op, sizes, size):
+    from ._creation import _size
+    return _size(op, sizes, size)
+
+
+@_method()
+def new_zeros(self, *sizes, size=None, dtype=None, device=None, requires_grad=False):
+    """Zeros of the given size with this tensor's dtype (or ``dtype``)."""
+    return _new(self, "new_zeros", _new_size("new_zeros", sizes, size), 0, dtype, device,
+                requires_grad)
+
+
+@_method()
+def new_ones(self, *sizes, size=None, dtype=None, device=None, requires_grad=False):
+    """Ones of the given size with this tensor's dtype (or ``dtype``)."""
+    return _new(self, "new_ones", _new_size("new_ones", sizes, size), 1, dtype, device,
+                requires_grad)
+
+
+@_method()
+def new_empty(self, *sizes, size=None, dtype=None, device=None, requires_grad=False):
+    """Like :meth:`new_zeros` (zeroin never hands out uninitialised memory)."""
+    return _new(self, "new_empty", _new_size("new_empty", sizes, size), 0, dtype, device,
+                requires_grad)
+
+
+@_method()
+def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    """``fill_value`` of ``size`` with this tensor's dtype (or ``dtype``), not the fill's."""
+    return _new(self, "new_full", _new_size("new_full", (size,), None), _raw(fill_value),
+                dtype, device, requires_grad)
+
+
+@_method()
+def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+    """A new leaf holding a copy of ``data``, with this tensor's dtype (or ``dtype``)."""
+    as_device(device, "new_tensor")
+    return _tm.tensor(np.array(_raw(data)), requires_grad=requires_grad,
+                      dtype=as_dtype(dtype, "new_tensor") or self.dtype)
+
+
+@_method()
+def clamp_min(input, min):  # noqa: A002
+    """``clamp(input, min=min)``."""
+    return _ops.clip(input, min=min)
+
+
+@_method()
+def clamp_max(input, max):  # noqa: A002
+    """``clamp(input, max=max)``."""
+    return _ops.clip(input, max=max)
+
+
+def _bool_mask(op, mask):
+    m = np.asarray(_raw(mask))
+    if m.dtype != bool:
+        raise _ops._DtypeError(f"{op}: expected a bool tensor for mask, got dtype {m.dtype}; "
+                               f"compare first, e.g. x > 0, or convert with mask.bool()")
+    return m
+
+
+@_method()
+def masked_select(input, mask):  # noqa: A002
+    """The elements of ``input`` where ``mask`` (broadcast with it) is True, as a 1-D tensor."""
+    x, m = _ops._t(input), _bool_mask("masked_select", mask)
+    shape = np.broadcast_shapes(x.shape, m.shape)
+    return _ops.getitem(_ops.broadcast_to(x, shape), np.broadcast_to(m, shape))
+
+
+@_method()
+def index_add(input, dim, index, source, *, alpha=1):  # noqa: A002
+    """A copy of ``input`` with ``alpha * source`` added at ``index`` (1-D) along ``dim``:
+    ``out[index[i]] += alpha * source[i]`` for dim=0 (repeats add up)."""
+    x, src = _ops._t(input), _ops._t(source)
+    d = _ops._check_axis("index_add", x, dim) % max(x.ndim, 1)
+    idx = _x._index_array("index_add", index)
+    want = x.shape[:d] + (idx.size,) + x.shape[d + 1:] if x.ndim else ()
+    if idx.ndim > 1 or tuple(src.shape) != want:
+        raise ShapeError(f"index_add: source of shape {src.shape} does not fit: with "
+                         f"{idx.size} indices along dim {d} of shape {x.shape} it must have "
+                         f"shape {want} (and index must be 1-D)")
+    where = (slice(None),) * d + (idx.reshape(-1),)
+    return x + _ops.index_add(src if alpha == 1 else src * alpha, where, x.shape)
+
+
+@_method()
+def diff(input, n=1, dim=-1, prepend=None, append=None):  # noqa: A002
+    """The ``n``-th forward difference along ``dim`` (``out[i] = x[i + 1] - x[i]``), after
+    joining ``prepend`` and ``append``; for bool tensors, ``!=``."""
+    x = _ops._t(input)
+    d = _ops._check_axis("diff", x, dim)
+    if x.ndim == 0:
+        raise ShapeError("diff: expects a tensor with at least one dimension, got a 0-d one")
+    parts = [_ops._t(p) for p in (prepend, x, append) if p is not None]
+    if len(parts) > 1:
+        x = _ops.concatenate(parts, d)
+    for _ in range(n):
+        m = x.shape[d] - 1
+        if m < 1:
+            return _x.narrow(x, d, 0, 0)
+        a, b = _x.narrow(x, d, 1, m), _x.narrow(x, d, 0, m)
+        x = _leaf(a.data != b.data) if x.dtype == bool else a - b
+    return x
+
+
+@_method()
+def trace(input):  # noqa: A002
+    """The sum of the main diagonal of a matrix."""
+    x = _ops._t(input)
+    if x.ndim != 2:
+        raise ShapeError(f"trace: expects a matrix (2-D), got shape {x.shape}")
+    return diagonal(x).sum()
+
+
+@_method()
+def cross(input, other, dim=None):  # noqa: A002
+    """The cross product of 3-vectors along ``dim`` (broadcasting); without ``dim``, the
+    first dimension of size 3 (PyTorch's deprecated default, with its warning)."""
+    a, b = _ops._pair(input, other)
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    a, b = _ops.broadcast_to(a, shape), _ops.broadcast_to(b, shape)
+    if dim is None:
+        import warnings
+        warnings.warn("cross: without dim, the first dimension of size 3 is used (deprecated "
+                      "in PyTorch); pass dim, e.g. dim=-1", UserWarning, stacklevel=2)
+        dim = next((i for i, s in enumerate(shape) if s == 3), -1)
+    d = _ops._check_axis("cross", a, dim)
+    if not shape or shape[d] != 3:
+        raise ShapeError(f"cross: dimension {dim} of shape {tuple(shape)} must have size 3")
+    a0, a1, a2 = (_x.select(a, d, i) for i in range(3))
+    b0, b1, b2 = (_x.select(b, d, i) for i in range(3))
+    return _ops.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], d)
+
+
+def tensordot(a, b, dims=2):
+    """Sum products over the last ``dims`` dimensions of ``a`` and the first ``dims`` of
+    ``b``, or over the dimensions listed in ``dims=([a dims], [b dims])``."""
+    a, b = _ops._t(a), _ops._t(b)
+    if isinstance(dims, numbers.Integral):
+        da, db = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    else:
+        da, db = ([int(i) for i in np.atleast_1d(_raw(x))] for x in dims)
+    da, db = [i % max(a.ndim, 1) for i in da], [i % max(b.ndim, 1) for i in db]
+    if len(da) != len(db) or any(a.shape[i] != b.shape[j] for i, j in zip(da, db)):
+        raise ShapeError(f"tensordot: cannot contract dims {da} of shape {a.shape} with dims "
+                         f"{db} of shape {b.shape}; the sizes must match pairwise")
+    letters = iter("abcdefghijklmnopqrstuvwxyz")
+    sa = [next(letters) for _ in range(a.ndim)]
+    sb = [sa[da[db.index(j)]] if j in db else next(letters) for j in range(b.ndim)]
+    out = [c for i, c in enumerate(sa) if i not in da] + \
+        [c for j, c in enumerate(sb) if j not in db]
+    return _x.einsum(f"{''.join(sa)},{''.join(sb)}->{''.join(out)}", a, b)
+
+
+@_method()
+def tensor_split(input, indices_or_sections, dim=0):  # noqa: A002
+    """Split along ``dim`` into ``n`` nearly equal pieces (the first ones one longer), or
+    at the given indices; a tuple of tensors."""
+    x = _ops._t(input)
+    d = _ops._check_axis("tensor_split", x, dim) % max(x.ndim, 1)
+    n = x.shape[d]
+    s = _raw(indices_or_sections)
+    if np.ndim(s) == 0:
+        k = int(s)
+        if k < 1:
+            raise ValueError(f"tensor_split: the number of sections must be >= 1, got {k}")
+        sizes = [n // k + (i < n % k) for i in range(k)]
+        cuts = np.cumsum([0] + sizes)
+    else:
+        cuts = [0] + [min(max(int(i), 0), n) for i in np.asarray(s).reshape(-1)] + [n]
+    return tuple(_x.narrow(x, d, int(lo), max(int(hi) - int(lo), 0))
+                 for lo, hi in zip(cuts[:-1], cuts[1:]))
+
+
+@_method()
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):  # noqa: A002
+    """NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (the dtype's
+    largest and lowest finite values by default); the gradient is 0 at those places."""
+    x = _ops._t(input)
+    if x.dtype.kind not in "fc":
+        return x * 1
+    r = x.data
+    filled = np.nan_to_num(r, nan=nan, posinf=posinf, neginf=neginf)
+    return _ops.where(np.isfinite(r), x, filled)
+
+
+def _mean_for(name, x, dim, keepdim):
+    return _ops.mean(x) if dim is None and not keepdim else \
+        _ops.mean(x, dim=dim if dim is not None else tuple(range(x.ndim)), keepdim=keepdim)
+
+
+@_export
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):  # noqa: A002
+    """``(var(input, dim, ...), mean(input, dim))``, as PyTorch's (a tuple)."""
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    x = _ops._t(input)
+    return (_x.var(x, dim, unbiased, keepdim, correction=correction),
+            _mean_for("var_mean", x, dim, keepdim))
+
+
+@_export
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):  # noqa: A002
+    """``(std(input, dim, ...), mean(input, dim))``, as PyTorch's (a tuple)."""
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    x = _ops._t(input)
+    return (_x.std(x, dim, unbiased, keepdim, correction=correction),
+            _mean_for("std_mean", x, dim, keepdim))
+
+
+@_export
+def meshgrid(*tensors, indexing=None):
+    """Coordinate grids from 1-D tensors: ``indexing="ij"`` (the default, with PyTorch's
+    warning when omitted) gives shape (n0, n1, ...), ``"xy"`` swaps the first two."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing is None:
+        import warnings
+        warnings.warn("meshgrid: in an upcoming release, it will be required to pass the "
+                      "indexing argument (as in PyTorch); pass indexing='ij' (the default "
+                      "now) or 'xy'", UserWarning, stacklevel=2)
+        indexing = "ij"
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    ts = [_ops._t(t) for t in tensors]
+    for t in ts:
+        if t.ndim > 1:
+            raise ShapeError(f"meshgrid: expects 0-D or 1-D tensors, got shape {t.shape}")
+    axes = list(range(len(ts)))
+    if indexing == "xy" and len(ts) > 1:
+        axes[0], axes[1] = 1, 0
+    shape = [0] * len(ts)
+    for t, a in zip(ts, axes):
+        shape[a] = t.data.size
+    return tuple(_ops.broadcast_to(_ops.reshape(t, [-1 if i == a else 1 for i in
+                                                    range(len(ts))]), tuple(shape))
+                 for t, a in zip(ts, axes))
+
+
+def _tri_indices(op, np_fn, row, col, offset, dtype, device):
+    from ._creation import _make
+    i, j = np_fn(int(row), int(offset), int(col))
+    return _make(np.stack([i, j]).astype(np.int64), dtype, False, device, op)
+
+
+@_export
+def tril_indices(row, col, offset=0, *, dtype=None, device=None):
+    """The (2, n) row and column indices of the lower triangle of a row x col matrix."""
+    return _tri_indices("tril_indices", np.tril_indices, row, col, offset, dtype, device)
+
+
+@_export
+def triu_indices(row, col, offset=0, *, dtype=None, device=None):
+    """The (2, n) row and column indices of the upper triangle of a row x col matrix."""
+    return _tri_indices("triu_indices", np.triu_indices, row, col, offset, dtype, device)
+
+
+@_export
+def cdist(x1, x2, p=2.0, compute_mode=None):
+    """The p-norm distances between each row of ``x1`` (..., P, M) and each row of ``x2``
+    (..., R, M): shape (..., P, R). At distance 0 the gradient is 0, as in PyTorch."""
+    a, b = _ops._t(x1), _ops._t(x2)
+    if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-1]:
+        raise ShapeError(f"cdist: expects x1 (..., P, M) and x2 (..., R, M) with the same M, "
+                         f"got shapes {a.shape} and {b.shape}")
+    diff = _ops.unsqueeze(a, -2) - _ops.unsqueeze(b, -3)           # (..., P, R, M)
+    if p == 2:
+        s = (diff * diff).sum(-1)
+        pos = s.data > 0
+        return _ops.where(pos, _ops.sqrt(_ops.where(pos, s, 1.0)), 0.0)
+    if p == 1:
+        return _ops.abs(diff).sum(-1)
+    if p == float("inf"):
+        return _ops.amax(_ops.abs(diff), -1)
+    if p == 0:
+        return _leaf((diff.data != 0).sum(-1).astype(diff.dtype))
+    if p < 0:
+        raise ValueError(f"cdist: p must be >= 0, got {p}")
+    s = (_ops.abs(diff) ** p).sum(-1)
+    pos = s.data > 0
+    return _ops.where(pos, _ops.where(pos, s, 1.0) ** (1.0 / p), 0.0)
+
+
+result_type = _export(_ops.result_type)
+promote_types = _export(_ops.promote_types)
+
+
+for _f in (clamp_min, clamp_max, masked_select, index_add, diff, trace, cross, tensordot,
+           tensor_split, nan_to_num):
+    _export(_f)
 
 
 # --- grad mode -------------------------------------------------------------------------------
@@ -719,7 +1009,8 @@ for _name, _fn in (("add_", _add), ("sub_", _sub), ("mul_", _ops.mul), ("div_", 
                    ("round_", _x.round), ("square_", _x.square), ("lerp_", lerp),
                    ("addcmul_", lambda x, a, b, value=1: x + value * a * b),
                    ("addcdiv_", lambda x, a, b, value=1: x + value * a / b),
-                   ("scatter_", _x.scatter), ("index_fill_", None)):
+                   ("scatter_", _x.scatter), ("index_add_", index_add),
+                   ("index_fill_", None)):
     if _fn is not None:
         _inplace_method(_name, _fn)
 Tensor.zero_ = lambda self: _inplace(self, "zero_", _full, 0)

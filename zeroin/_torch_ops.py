@@ -1107,6 +1107,15 @@ def einsum(equation, *operands):
 
 # --- sorting ------------------------------------------------------------------------------
 
+def _argsort(a, d, descending=False):
+    """Stable argsort along ``d`` with PyTorch's NaN rule: NaN sorts as the largest value
+    (last ascending, first descending); ties keep their order either way."""
+    if not descending:
+        return np.argsort(a, axis=d, kind="stable")
+    rev = np.flip(np.argsort(np.flip(a, d), axis=d, kind="stable"), d)
+    return a.shape[d] - 1 - rev
+
+
 @op(GetItemOp, methods=("sort",))
 def sort(input, dim=-1, descending=False, stable=False):  # noqa: A002
     """``(values, indices)`` sorted along ``dim``; the values carry the gradient."""
@@ -1114,7 +1123,7 @@ def sort(input, dim=-1, descending=False, stable=False):  # noqa: A002
     if x.ndim == 0:
         return ValuesIndices(x * 1, _leaf(np.zeros((), np.int64)))
     d = _check_axis("sort", x, dim) % x.ndim
-    idx = np.argsort(-x.data if descending else x.data, axis=d, kind="stable")
+    idx = _argsort(x.data, d, descending)
     return ValuesIndices(take_along_dim(x, idx, d), _leaf(idx.astype(np.int64)))
 
 
@@ -1125,8 +1134,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002
     d = _check_axis("topk", x, dim) % builtins.max(x.ndim, 1)
     if not 0 <= k <= x.shape[d]:
         raise _DimError(f"topk: k={k} is out of range for dimension {d} of size {x.shape[d]}")
-    idx = np.argsort(-x.data if largest else x.data, axis=d, kind="stable")
-    idx = np.take(idx, range(k), axis=d)
+    idx = np.take(_argsort(x.data, d, largest), range(k), axis=d)
     return ValuesIndices(take_along_dim(x, idx, d), _leaf(idx.astype(np.int64)))
 
 
@@ -1136,15 +1144,195 @@ def median(input, dim=None, keepdim=False):  # noqa: A002
     x = _t(input)
     if dim is None:
         flat = x.reshape(-1)
-        i = np.argsort(flat.data, kind="stable")[(flat.shape[0] - 1) // 2]
-        return getitem(flat, int(i))
+        return getitem(flat, int(_median_index(flat.data, 0)[0]))
     d = _check_axis("median", x, dim) % builtins.max(x.ndim, 1)
-    order = np.argsort(x.data, axis=d, kind="stable")
-    idx = np.take(order, [(x.shape[d] - 1) // 2], axis=d)
+    return _picked(x, _median_index(x.data, d), d, keepdim)
+
+
+def _picked(x, idx, d, keepdim):
+    """``(values, indices)`` of ``x`` at ``idx`` (size 1 along ``d``); values carry the
+    gradient to the picked elements."""
     values = take_along_dim(x, idx, d)
     if not keepdim:
         values, idx = values.squeeze(d), idx.squeeze(d)
-    return ValuesIndices(values, _leaf(idx.astype(np.int64)))
+    return ValuesIndices(values, _leaf(np.asarray(idx, np.int64)))
+
+
+@op(GetItemOp, methods=("msort",))
+def msort(input):  # noqa: A002
+    """The values sorted along dim 0 (``sort(input, 0).values``)."""
+    return sort(input, 0).values
+
+
+@op(GetItemOp, methods=("kthvalue",))
+def kthvalue(input, k, dim=-1, keepdim=False):  # noqa: A002
+    """The ``k``-th smallest entry (k counts from 1) along ``dim``: ``(values, indices)``;
+    NaN counts as the largest value."""
+    x = _t(input)
+    d = _check_axis("kthvalue", x, dim)
+    n = x.shape[d] if x.ndim else 1
+    if not 1 <= k <= n:
+        raise _DimError(f"kthvalue: k={k} is out of range for a dimension of size {n} "
+                        f"(k counts from 1, so 1 <= k <= {n})")
+    if x.ndim == 0:
+        return ValuesIndices(x * 1, _leaf(np.zeros((), np.int64)))
+    d %= x.ndim
+    return _picked(x, np.take(_argsort(x.data, d), [k - 1], axis=d), d, keepdim)
+
+
+@op(GetItemOp, methods=("mode",))
+def mode(input, dim=-1, keepdim=False):  # noqa: A002
+    """The most frequent value along ``dim`` (the smallest of equally frequent ones) and
+    the index of its last occurrence: ``(values, indices)``, as PyTorch's."""
+    x = _t(input)
+    if x.ndim == 0:
+        return ValuesIndices(x * 1, _leaf(np.zeros((), np.int64)))
+    d = _check_axis("mode", x, dim) % x.ndim
+    a = np.moveaxis(x.data, d, -1)
+    rows = a.reshape(-1, a.shape[-1])
+    best = np.empty(len(rows), np.int64)
+    for r, row in enumerate(rows):
+        vals, counts = np.unique(row, return_counts=True, equal_nan=False)
+        v = vals[np.argmax(counts)]         # sorted, so the first maximum is the smallest
+        best[r] = np.flatnonzero((row == v) | (np.isnan(row) & np.isnan(v))
+                                 if row.dtype.kind in "fc" else row == v)[-1]
+    idx = np.moveaxis(best.reshape(a.shape[:-1] + (1,)), -1, d)
+    return _picked(x, idx, d, keepdim)
+
+
+def _cumulative_extreme(name, x, dim, better):
+    x = _t(x)
+    if x.ndim == 0:
+        return ValuesIndices(x * 1, _leaf(np.zeros((), np.int64)))
+    d = _check_axis(name, x, dim) % x.ndim
+    a = x.data
+    run = better.accumulate(a, axis=d)              # NaN propagates, as in PyTorch
+    # the index moves to each element that equals the running extreme (ties: the later
+    # one) and to each NaN
+    moved = a == run
+    if a.dtype.kind in "fc":
+        moved |= np.isnan(a)
+    shape = [1] * a.ndim
+    shape[d] = a.shape[d]
+    pos = np.where(moved, np.arange(a.shape[d]).reshape(shape), 0)
+    idx = np.maximum.accumulate(pos, axis=d)
+    return ValuesIndices(take_along_dim(x, idx, d), _leaf(idx.astype(np.int64)))
+
+
+@op(GetItemOp, methods=("cummax",))
+def cummax(input, dim):  # noqa: A002
+    """Running maximum along ``dim``: ``(values, indices)``; the gradient goes to the
+    element each value came from."""
+    return _cumulative_extreme("cummax", input, dim, np.maximum)
+
+
+@op(GetItemOp, methods=("cummin",))
+def cummin(input, dim):  # noqa: A002
+    """Running minimum along ``dim``: ``(values, indices)``."""
+    return _cumulative_extreme("cummin", input, dim, np.minimum)
+
+
+@op((_ops.LogSumExpOp, _ops.AddOp), methods=("logcumsumexp",))
+def logcumsumexp(input, dim):  # noqa: A002
+    """log(cumsum(exp(x))) along ``dim``, without overflow: each entry is a logsumexp of
+    the entries up to it (n x n work and memory along ``dim``)."""
+    x = _t(input)
+    d = _check_axis("logcumsumexp", x, dim)
+    if d is None:
+        return x * 1
+    n = x.shape[d]
+    upto = np.where(np.tril(np.ones((n, n), bool)), 0.0, -np.inf).astype(x.dtype)
+    moved = movedim(x, d, -1).unsqueeze(-2)                 # (..., 1, n)
+    return movedim(_ops.logsumexp(moved + upto, axis=-1), -1, d)
+
+
+@op(_ops.TransposeOp, methods=("movedim", "moveaxis"), aliases=("moveaxis",))
+def movedim(input, source, destination):  # noqa: A002
+    """Move dimension(s) ``source`` to position(s) ``destination`` (the others keep their
+    order)."""
+    x = _t(input)
+    src = (source,) if isinstance(source, numbers.Integral) else tuple(source)
+    dst = (destination,) if isinstance(destination, numbers.Integral) else tuple(destination)
+    if len(src) != len(dst):
+        raise ValueError(f"movedim: source {source} and destination {destination} must "
+                         f"name as many dimensions")
+    _check_axis("movedim", x, src)
+    _check_axis("movedim", x, dst)
+    if x.ndim == 0:
+        return x
+    src, dst = [a % x.ndim for a in src], [a % x.ndim for a in dst]
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise ValueError(f"movedim: repeated dims in source {source} or destination "
+                         f"{destination}")
+    order = [i for i in range(x.ndim) if i not in src]
+    for dd, ss in sorted(zip(dst, src)):
+        order.insert(dd, ss)
+    return _ops.permute(x, order)
+
+
+@op((WhereOp, SumOp), methods=("nansum",))
+def nansum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
+    """Sum over ``dim`` treating NaN as 0 (its gradient there is 0)."""
+    x = _t(input) if dtype is None else _t(input).to(dtype)
+    if x.dtype.kind in "fc":
+        x = _ops.where(np.isnan(x.data), 0, x)
+    return _ops.sum(x, dim=dim, keepdim=keepdim)
+
+
+_QUANTILE_MODES = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+@op((GetItemOp, SubOp, MulOp, WhereOp), methods=("quantile",))
+def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):  # noqa: A002
+    """The ``q``-th quantiles (``q`` a number or a 1-D tensor in [0, 1]) over ``dim`` (all
+    values if None), interpolating between the sorted values as PyTorch does; a line
+    holding NaN gives NaN. With a 1-D ``q`` the result has a first dimension per quantile."""
+    x = _t(input)
+    if x.dtype.kind != "f":
+        raise _ops._DtypeError(f"quantile: the input must be floating point, got {x.dtype}")
+    if interpolation not in _QUANTILE_MODES:
+        raise ValueError(f"quantile: interpolation must be one of {_QUANTILE_MODES}, got "
+                         f"{interpolation!r}")
+    qa = np.asarray(_raw(q), dtype=np.float64)
+    if qa.ndim > 1 or np.any((qa < 0) | (qa > 1)) or np.any(np.isnan(qa)):
+        raise _ops._ValueError(f"quantile: q must be a number or a 1-D tensor of values in "
+                               f"[0, 1], got {qa}")
+    full_shape = x.shape
+    if dim is None:
+        x, d = x.reshape(-1), 0
+    else:
+        d = _check_axis("quantile", x, dim) % builtins.max(x.ndim, 1)
+    v = sort(x, d).values                                   # NaN last
+    n = x.shape[d]
+    pos = np.atleast_1d(qa) * (n - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, n - 1)
+    frac = {"linear": pos - lo, "lower": 0 * pos, "higher": (pos > lo) * 1.0,
+            "midpoint": (pos > lo) * 0.5, "nearest": np.round(pos) - lo}[interpolation]
+    shape = [1] * x.ndim
+    shape[d] = len(pos)
+    vlo, vhi = index_select(v, d, lo), index_select(v, d, hi)
+    out = vlo + (vhi - vlo) * frac.reshape(shape).astype(x.dtype)
+    nan = np.isnan(x.data).any(axis=d, keepdims=True)
+    if nan.any():
+        out = _ops.where(np.broadcast_to(nan, out.shape), np.nan, out)
+    out = movedim(out, d, 0)                                # (quantiles, the rest)
+    if keepdim:
+        kept = [1] * len(full_shape) if dim is None else \
+            [1 if i == d else s for i, s in enumerate(full_shape)]
+        out = out.reshape([len(pos)] + kept)
+    return out[0] if qa.ndim == 0 else out
+
+
+def _median_index(a, d):
+    """Where the lower median of ``a`` along ``d`` sits (keeping ``d``, size 1); a line
+    holding NaN gives its first NaN, as in PyTorch."""
+    n = a.shape[d]
+    order = np.argsort(a, axis=d, kind="stable")       # NaNs last, in their order
+    nans = np.isnan(a).sum(axis=d, keepdims=True) if a.dtype.kind in "fc" else 0
+    pos = np.where(nans > 0, n - nans, (n - 1) // 2)
+    return np.take_along_axis(order, np.broadcast_to(pos, order.shape[:d] + (1,) +
+                                                     order.shape[d + 1:]), axis=d)
 
 
 # --- the backward namespaces: the names the rules above use ---------------------------------

@@ -108,30 +108,69 @@ def _call2(fn, x, y):
     return apply(fn, (x, y))
 
 
-_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+# PyTorch's type promotion: categories bool < integer < floating < complex; a tensor with
+# dimensions outranks a 0-d tensor, which outranks a Python number, within a category.
+
+def _category(d):
+    return "biufc".index(d.kind if d.kind != "u" else "i") if d.kind in "biufc" else 0
 
 
-def result_type(a, b):
-    """The dtype PyTorch gives an elementwise op of the tensors ``a`` and ``b``.
+def _torch_promote(a, b):
+    if a is None or b is None:
+        return a if b is None else b
+    ca, cb = _category(a), _category(b)
+    if ca != cb:
+        hi, lo = (a, b) if ca > cb else (b, a)
+        if hi.kind == "c" and lo.kind == "f":
+            return np.promote_types(hi, lo)
+        return hi
+    return np.promote_types(a, b)
 
-    Unlike NumPy's rule it never widens across kinds: an integer or bool tensor meets a
-    float tensor in the float tensor's dtype (float32 * int64 is float32), and a 0-d
-    tensor only decides the dtype when it is of a higher kind (float32 + tensor(2.0,
-    float64) stays float32). Python numbers never change a tensor's dtype (see _pair).
-    """
-    a, b = _t(a), _t(b)
-    da, db = a.dtype, b.dtype
-    if da == db:
-        return da
-    ca, cb = _CATEGORY.get(da.kind, 3), _CATEGORY.get(db.kind, 3)
-    if (a.ndim == 0) != (b.ndim == 0):          # a 0-d tensor against one with dims
-        (dz, cz), (dd, cd) = ((da, ca), (db, cb)) if a.ndim == 0 else ((db, cb), (da, ca))
-        if cz <= cd:
-            return dd
-        return dz if cd <= 1 else np.promote_types(dz, dd)
-    if ca != cb and (ca <= 1 or cb <= 1):       # bool/integer meets a higher kind
-        return da if ca > cb else db
-    return np.promote_types(da, db)
+
+def promote_types(type1, type2):
+    """The dtype PyTorch promotes ``type1`` and ``type2`` to: within a category the wider
+    (NumPy's rule); across categories the higher one's dtype (int64 with float16 is
+    float16, where NumPy says float64)."""
+    from .dtypes import as_dtype
+    return _torch_promote(as_dtype(type1, "promote_types"), as_dtype(type2, "promote_types"))
+
+
+def _operand_dtype(x):
+    if isinstance(x, Tensor):
+        return (0 if x.ndim else 1), x.dtype
+    if isinstance(x, (bool, np.bool_)):
+        return 2, np.dtype(bool)
+    if isinstance(x, numbers.Integral):
+        return 2, np.dtype(np.int64)
+    if isinstance(x, numbers.Real):
+        return 2, _tensor.get_default_dtype()
+    if isinstance(x, numbers.Complex):
+        return 2, np.dtype(np.complex128)
+    raise TypeError(f"result_type: expected a tensor or a number, got {type(x).__name__}")
+
+
+def result_type(tensor1, tensor2):
+    """The dtype of an arithmetic result of ``tensor1`` and ``tensor2`` by PyTorch's rules:
+    a number (or a 0-d tensor) changes a tensor's dtype only if it is of a higher category
+    (``int_tensor + 2.5`` is floating, ``float32_tensor + 2.5`` stays float32)."""
+    ranks = [None, None, None]          # dimensioned, 0-d, numbers
+    for x in (tensor1, tensor2):
+        r, d = _operand_dtype(x)
+        ranks[r] = _torch_promote(ranks[r], d)
+    return _outranks(ranks[0], _outranks(ranks[1], ranks[2]))
+
+
+def _outranks(hi, lo):
+    """PyTorch's combine_categories: ``hi``'s dtype unless ``lo`` is of a higher category."""
+    if hi is None or lo is None:
+        return lo if hi is None else hi
+    if hi.kind == "c":
+        return hi
+    if lo.kind == "c":      # a complex number with a float tensor keeps the float's width
+        return np.promote_types(hi, np.complex64) if hi.kind == "f" else lo
+    if hi.kind == "f":
+        return hi
+    return _torch_promote(hi, lo) if hi.kind == "b" or lo.kind == "f" else hi
 
 
 def _promote(x, y):
@@ -247,9 +286,36 @@ class DivOp(Function):
 
 
 @op(DivOp, methods=("__truediv__", "__rtruediv__", "div"))
-def div(a, b):
-    """Elementwise a / b with broadcasting."""
+def div(a, b, *, rounding_mode=None):
+    """Elementwise a / b with broadcasting; ``rounding_mode="floor"`` or ``"trunc"``
+    rounds the quotient (as Python's ``//`` does, or toward zero), with gradient 0."""
+    if rounding_mode is not None:
+        return _rounded_div(a, b, rounding_mode)
     return _call2(_new(DivOp), a, b)
+
+
+class RoundedDivOp(Function):
+    """div with a rounding_mode: a step function of both operands (gradient 0)."""
+    __slots__ = ("mode",)
+    name = "div"
+    def __init__(self, mode): self.mode = mode
+    def label(self): return f"div[{self.mode}]"
+    def forward(self, a, b):
+        if self.mode == "floor":
+            return np.floor_divide(a, b)
+        if np.result_type(a, b).kind in "fc":
+            return np.trunc(np.true_divide(a, b))
+        q = np.floor_divide(a, b)          # integers: exact, then toward zero
+        return q + ((q < 0) & (q * b != a))
+    def backward(self, xp, g, out, a, b):
+        na, nb = self.needs_input_grad
+        return (g * 0 if na else None), (g * 0 if nb else None)
+
+
+def _rounded_div(a, b, mode):
+    if mode not in ("floor", "trunc"):
+        raise _ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {mode!r}")
+    return _call2(RoundedDivOp(mode), a, b)
 
 
 class NegOp(Function):
@@ -578,11 +644,27 @@ class WhereOp(Function):
 def where(cond, a=None, b=None):
     """Elementwise ``a`` where ``cond`` else ``b``; ``cond`` carries no gradient.
     ``where(cond)`` alone: the indices of the true elements, a tuple of int64 tensors."""
-    c = np.asarray(_raw(cond) if not isinstance(cond, Tensor) else cond.data, dtype=bool)
+    c = _condition(cond)
     if a is None and b is None:
         return tuple(_leaf(i.astype(np.int64)) for i in np.nonzero(c))
     a, b = _pair(a, b)
     return _call2(WhereOp(c), a, b)
+
+
+def _condition(cond):
+    """where's condition as a bool array: PyTorch refuses other dtypes (and warns on uint8)."""
+    c = np.asarray(_raw(cond))
+    if c.dtype == bool:
+        return c
+    if c.dtype == np.uint8:
+        import warnings
+        warnings.warn("where: a uint8 condition is deprecated (as in PyTorch); use a bool "
+                      "tensor, e.g. cond.bool() or cond != 0", UserWarning, stacklevel=3)
+    else:
+        raise _DtypeError(f"where: expected condition to be a bool tensor, got dtype "
+                          f"{c.dtype} (PyTorch refuses it too); compare first, e.g. "
+                          f"where(cond != 0, a, b)")
+    return c.astype(bool)
 
 
 class ClipOp(Function):
@@ -675,6 +757,10 @@ class _DtypeError(TypeError, RuntimeError):
     """A dtype the operation cannot take (PyTorch raises RuntimeError, NumPy TypeError)."""
 
 
+class _ValueError(ValueError, RuntimeError):
+    """A bad argument value: a ValueError, and a RuntimeError as PyTorch raises."""
+
+
 class _DimError(ShapeError, IndexError):
     """A dimension out of range: an IndexError, as in PyTorch (and a ShapeError)."""
 
@@ -694,12 +780,14 @@ class SumOp(Function):
 
 
 @op(SumOp, methods=("sum",))
-def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
-    """Sum over ``axis`` (all by default)."""
+def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):  # noqa: A001
+    """Sum over ``axis`` (all by default); ``dtype`` casts the input first (PyTorch's)."""
     if dim is not None or keepdim is not None:
         axis, keepdims = _torch_names("sum", axis, keepdims, dim, keepdim)
     if not isinstance(x, Tensor):
         x = constant(x)
+    if dtype is not None:
+        x = x.to(dtype)
     return _call1(SumOp(axis if axis is None else _check_axis("sum", x, axis), keepdims), x)
 
 
@@ -724,11 +812,11 @@ class MeanOp(Function):
 
 
 @op(MeanOp, methods=("mean",))
-def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
-    """Mean over ``axis`` (all by default)."""
+def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):
+    """Mean over ``axis`` (all by default); ``dtype`` casts the input first (PyTorch's)."""
     if dim is not None or keepdim is not None:
         axis, keepdims = _torch_names("mean", axis, keepdims, dim, keepdim)
-    x = _t(x)
+    x = _t(x) if dtype is None else _t(x).to(dtype)
     if x.dtype.kind not in "fc":
         raise _DtypeError(f"mean: the input has dtype {x.dtype}; the mean needs a floating "
                           f"dtype, as in PyTorch: convert first, e.g. x.float().mean() or "
@@ -1010,6 +1098,10 @@ def flatten(x, start_dim=0, end_dim=-1):
     if x.ndim == 0:
         return _view(_call1(ReshapeOp((1,)), x), x)
     s, e = start_dim % x.ndim, end_dim % x.ndim
+    if s > e:
+        raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for a "
+                         f"tensor of shape {x.shape} (PyTorch refuses it too); give "
+                         f"start_dim <= end_dim, e.g. flatten({end_dim}, {start_dim})")
     n = int(np.prod(x.shape[s:e + 1]))
     return _view(_call1(ReshapeOp(x.shape[:s] + (n,) + x.shape[e + 1:]), x), x)
 
@@ -1272,6 +1364,10 @@ class IndexAddOp(Function):
 def index_add(g, index, shape):
     """zeros(shape) with ``g`` added at ``index``: the adjoint of indexing."""
     return _call1(IndexAddOp(index, tuple(shape)), _t(g))
+
+
+# div with a rounding_mode records RoundedDivOp
+OPS["div"] = OPS["div"]._replace(cls=(DivOp, RoundedDivOp))
 
 
 # --- the tensor namespace for create_graph backward -------------------------------------

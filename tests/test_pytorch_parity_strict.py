@@ -1,0 +1,341 @@
+"""PyTorch parity, continued: calls PyTorch refuses (zeroin must not give them another
+meaning) and names a PyTorch port reaches for early. Same table mechanism as
+``test_pytorch_parity.py`` (each idiom runs with ``torch`` and with ``zeroin``; values,
+dtypes, gradients and error types must agree); the messages are checked below the tables."""
+import warnings
+
+import numpy as np
+import pytest
+
+import zeroin
+
+torch = pytest.importorskip("torch")
+
+from test_pytorch_parity import (A, A3, B, P, _torch_float64, catch, grad_of,  # noqa: E402,F401
+                                 same, t)
+
+NAN = float("nan")
+NANS = np.array([[3.0, NAN, 1.0, NAN], [1.0, 2.0, 3.0, 4.0], [NAN, 0.0, 0.0, 5.0]])
+INFS = np.array([[1.0, NAN, np.inf], [-np.inf, -2.0, 0.5]])
+TIES3 = np.array([[1.0, 2.0, 0.0], [1.0, 2.0, 0.5], [0.5, 3.0, 0.0]])
+
+IDIOMS = {}
+
+
+def table(prefix, entries):
+    for key, fn in entries.items():
+        IDIOMS[f"{prefix}_{key}"] = fn
+
+
+def _quiet(f):
+    """``f()`` with its warnings recorded (their categories are part of the result)."""
+    def run(T):
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            r = f(T)
+        return r, tuple(sorted({x.category.__name__ for x in w}))
+    return run
+
+
+# --- calls PyTorch refuses ----------------------------------------------------------------
+
+table("refused", {
+    "negative_step": lambda T: catch(lambda: t(T, A)[::-1]),
+    "negative_step_tuple": lambda T: catch(lambda: t(T, A)[:, ::-2]),
+    "negative_step_setitem": lambda T: catch(lambda: t(T, A).__setitem__(slice(None, None, -1),
+                                                                         0.0)),
+    "positive_step": lambda T: t(T, A)[::2, 1::2],
+    "flatten_start_after_end": lambda T: catch(lambda: t(T, A3).flatten(1, 0)),
+    "flatten_same": lambda T: t(T, A3).flatten(1, 1),
+    "outer_2d": lambda T: catch(lambda: T.outer(t(T, A), t(T, [1.0, 2.0]))),
+    "outer_1d": lambda T: grad_of(T, lambda a, b: T.outer(a, b), A[0], B[1]),
+    "where_float_cond": lambda T: catch(lambda: T.where(t(T, [1.0, 0.0]), t(T, [1.0, 2.0]),
+                                                        t(T, [3.0, 4.0]))),
+    "where_int_cond": lambda T: catch(lambda: T.where(T.tensor([1, 0]), t(T, [1.0, 2.0]),
+                                                      t(T, [3.0, 4.0]))),
+    "where_uint8_cond": _quiet(lambda T: T.where(T.tensor([1, 0], dtype=T.uint8),
+                                                 t(T, [1.0, 2.0]), t(T, [3.0, 4.0]))),
+    "eq_none": lambda T: (t(T, A) == None, t(T, A) != None),  # noqa: E711
+    "uint8_index_is_a_mask": _quiet(lambda T: t(T, A)[T.tensor([1, 0, 1], dtype=T.uint8)]),
+    "uint8_index_in_tuple": _quiet(lambda T: t(T, A)[T.tensor([0, 1, 1], dtype=T.uint8), 1:]),
+    "int_requires_grad_": lambda T: catch(lambda: T.arange(3).requires_grad_()),
+})
+
+# NaN sorts as the largest value; median, max and kthvalue propagate it
+table("nan", {
+    "topk": lambda T: t(T, [3.0, NAN, 1.0]).topk(1),
+    "topk_rows": lambda T: t(T, NANS).topk(2, dim=1),
+    "topk_smallest": lambda T: t(T, NANS).topk(2, dim=1, largest=False),
+    "sort": lambda T: t(T, NANS).sort(dim=1),
+    "sort_descending": lambda T: t(T, NANS).sort(dim=1, descending=True),
+    "sort_descending_ties": lambda T: T.tensor([2, 1, 2, 1, 3]).sort(descending=True),
+    "argsort_descending": lambda T: t(T, NANS).argsort(dim=1, descending=True),
+    "median": lambda T: t(T, [3.0, NAN, 1.0]).median(),
+    "median_dim": lambda T: t(T, NANS).median(1),
+    "median_no_nan": lambda T: t(T, A).median(0),
+    "max_dim": lambda T: t(T, NANS).max(1),
+    "min_dim": lambda T: t(T, NANS).min(0),
+    "argmax": lambda T: (t(T, NANS).argmax(), t(T, NANS).argmax(1)),
+    "amax": lambda T: t(T, NANS).amax(1),
+    "topk_grad": lambda T: grad_of(T, lambda x: x.topk(2, dim=1).values, NANS),
+})
+
+
+# --- names a port reaches for early ----------------------------------------------------------
+
+P3 = np.array([[0.5, 1.5, 2.0, 3.5], [1.0, 0.25, 4.0, 2.5], [3.0, 2.0, 1.0, 0.5]])
+MODES = np.array([[1.0, 2.0, 2.0, 3.0, 3.0, 1.0], [5.0, 5.0, 4.0, 4.0, 0.0, 9.0]])
+V3 = np.random.default_rng(7).uniform(-2, 2, (4, 3))
+
+table("new", {
+    "new_zeros": lambda T: t(T, A, dtype=T.float32).new_zeros(2, 3),
+    "new_zeros_tuple": lambda T: T.arange(3).new_zeros((2,)),
+    "new_zeros_size_kw": lambda T: t(T, A).new_zeros(size=(1, 2)),
+    "new_ones": lambda T: T.arange(3).new_ones(2, 2, dtype=T.float64),
+    "new_empty": lambda T: (t(T, A).new_empty(3).shape, t(T, A).new_empty(3).dtype),
+    "new_full": lambda T: T.arange(3).new_full((2,), 2.5),
+    "new_full_grad": lambda T: t(T, A).new_full((2,), 3, requires_grad=True),
+    "new_tensor": lambda T: t(T, A, dtype=T.float32).new_tensor([1, 2]),
+    "new_tensor_int": lambda T: T.arange(3).new_tensor([1.5, 2.5]),
+})
+
+table("keywords", {
+    "sum_dtype": lambda T: T.arange(4).sum(dtype=T.float32),
+    "sum_dim_dtype": lambda T: t(T, A).sum(1, dtype=T.float32),
+    "mean_dtype": lambda T: T.arange(4).mean(dtype=T.float64),
+    "mean_dtype_grad": lambda T: grad_of(T, lambda x: x.mean(0, dtype=T.float32), A),
+    "div_floor": lambda T: grad_of(T, lambda a, b: a.div(b, rounding_mode="floor"), A, P),
+    "div_trunc": lambda T: grad_of(T, lambda a, b: T.div(a, b, rounding_mode="trunc"), A, P),
+    "div_floor_int": lambda T: T.tensor([-7, 7, -8, 9]).div(2, rounding_mode="floor"),
+    "div_trunc_int": lambda T: T.div(T.tensor([-7, 7, -8, 9]), T.tensor([2, -2, 2, -4]),
+                                     rounding_mode="trunc"),
+    "div_none": lambda T: T.tensor([-7, 7]).div(2, rounding_mode=None),
+    "divide_floor": lambda T: T.divide(t(T, A), 0.3, rounding_mode="floor"),
+    "div_bad_mode": lambda T: catch(lambda: t(T, A).div(2, rounding_mode="round")),
+    "zeros_size": lambda T: T.zeros(size=(2, 3)),
+    "ones_size": lambda T: T.ones(size=[2], dtype=T.int64),
+    "empty_size": lambda T: T.empty(size=(1, 2)).shape,
+    "full_kw": lambda T: T.full(size=(2, 2), fill_value=1.5),
+    "arange_end": lambda T: T.arange(end=3),
+    "arange_kw": lambda T: T.arange(start=1, end=5, step=2),
+    "arange_float_kw": lambda T: T.arange(0.0, end=1.0, step=0.25),
+})
+
+table("clamp", {
+    "clamp_min": lambda T: grad_of(T, lambda x: x.clamp_min(0.5), A),
+    "clamp_max": lambda T: grad_of(T, lambda x: T.clamp_max(x, -0.5), A),
+    "clamp_min_int": lambda T: T.arange(4).clamp_min(2),
+})
+
+table("select", {
+    "masked_select": lambda T: grad_of(T, lambda x: x.masked_select(x > 0), A),
+    "masked_select_broadcast": lambda T: grad_of(
+        T, lambda x: T.masked_select(x, T.tensor([True, False, True, False])), A),
+    "masked_select_float_mask": lambda T: catch(lambda: t(T, A).masked_select(t(T, A))),
+    "index_add": lambda T: grad_of(
+        T, lambda x, s: x.index_add(0, T.tensor([2, 0, 2]), s), A, B),
+    "index_add_dim1_alpha": lambda T: grad_of(
+        T, lambda x, s: T.index_add(x, 1, T.tensor([3, 1]), s[:, :2], alpha=2.0), A, B),
+    "index_add_": lambda T: T.zeros(3, 2).index_add_(0, T.tensor([1, 1]), T.ones(2, 2)),
+    "index_add_bad_shape": lambda T: catch(
+        lambda: t(T, A).index_add(0, T.tensor([0]), t(T, B))),
+})
+
+table("reduce", {
+    "nansum": lambda T: grad_of(T, lambda x: x.nansum(), NANS),
+    "nansum_dim": lambda T: grad_of(T, lambda x: T.nansum(x, dim=1, keepdim=True), NANS),
+    "nansum_int": lambda T: T.nansum(T.tensor([1, 2])),
+    "var_mean": lambda T: T.var_mean(t(T, A)),
+    "var_mean_dim": lambda T: grad_of(T, lambda x: T.stack(T.var_mean(x, 1)), A),
+    "std_mean": lambda T: T.std_mean(t(T, A), dim=0, keepdim=True),
+    "std_mean_correction": lambda T: T.std_mean(t(T, A), 1, correction=0),
+    "quantile": lambda T: grad_of(T, lambda x: T.quantile(x, 0.3), A),
+    "quantile_dim": lambda T: grad_of(T, lambda x: x.quantile(0.75, dim=1), A),
+    "quantile_q_tensor": lambda T: grad_of(
+        T, lambda x: T.quantile(x, T.tensor([0.1, 0.5, 1.0]), dim=0, keepdim=True), A),
+    "quantile_all_keepdim": lambda T: T.quantile(t(T, A), T.tensor([0.2, 0.4]), keepdim=True),
+    "quantile_nan": lambda T: T.quantile(t(T, NANS), 0.5, dim=1),
+    "quantile_modes": lambda T: [T.quantile(t(T, A), 0.4, dim=1, interpolation=m)
+                                 for m in ("lower", "higher", "midpoint", "nearest")],
+    "quantile_bad_q": lambda T: catch(lambda: T.quantile(t(T, A), 1.5)),
+    "quantile_int": lambda T: catch(lambda: T.quantile(T.arange(4), 0.5)),
+    "kthvalue": lambda T: grad_of(T, lambda x: x.kthvalue(2, dim=1).values, A),
+    "kthvalue_pair": lambda T: T.kthvalue(t(T, A), 3, 0, keepdim=True),
+    "kthvalue_nan": lambda T: t(T, NANS).kthvalue(3, 1),
+    "kthvalue_out_of_range": lambda T: catch(lambda: t(T, A).kthvalue(5)),
+    "msort": lambda T: grad_of(T, lambda x: T.msort(x), A),
+    "mode": lambda T: T.mode(t(T, MODES)),
+    "mode_dim0": lambda T: t(T, MODES).mode(0, keepdim=True),
+    "mode_int": lambda T: T.tensor([[1, 2, 2, 3], [5, 5, 4, 4]]).mode(1),
+    "mode_grad": lambda T: grad_of(T, lambda x: x.mode(1).values, MODES),
+    "cummax": lambda T: T.cummax(t(T, [1.0, 3.0, 3.0, 2.0, 5.0]), 0),
+    "cummax_nan": lambda T: t(T, [3.0, NAN, 1.0, NAN, 7.0]).cummax(0),
+    "cummin_nan": lambda T: t(T, [3.0, 1.0, NAN, 5.0, 4.0]).cummin(dim=0),
+    "cummax_grad": lambda T: grad_of(T, lambda x: x.cummax(1).values, A),
+    "cummin_grad": lambda T: grad_of(T, lambda x: T.cummin(x, 0)[0], TIES3),
+    "logcumsumexp": lambda T: grad_of(T, lambda x: x.logcumsumexp(1), A),
+    "logcumsumexp_dim0": lambda T: grad_of(T, lambda x: T.logcumsumexp(x, dim=0), A),
+    "logcumsumexp_wide": lambda T: T.logcumsumexp(t(T, [-1000.0, 0.0, 1000.0]), 0),
+    "trace": lambda T: grad_of(T, lambda x: x.trace(), A),
+    "trace_int": lambda T: T.arange(9).reshape(3, 3).trace(),
+    "trace_3d": lambda T: catch(lambda: T.trace(t(T, A3))),
+})
+
+table("shape", {
+    "movedim": lambda T: grad_of(T, lambda x: x.reshape(2, 3, 2).movedim(0, -1), A),
+    "movedim_tuple": lambda T: T.movedim(t(T, A3), (0, 1), (2, 0)),
+    "moveaxis": lambda T: T.moveaxis(t(T, A3), -1, 0),
+    "diff": lambda T: grad_of(T, lambda x: x.diff(), A),
+    "diff_n_dim": lambda T: grad_of(T, lambda x: T.diff(x, n=2, dim=0), A),
+    "diff_prepend": lambda T: T.diff(t(T, A), dim=1, prepend=t(T, B)[:, :1],
+                                     append=t(T, B)[:, :2]),
+    "diff_int": lambda T: T.diff(T.tensor([1, 3, 6, 10]), n=2),
+    "diff_too_far": lambda T: T.diff(T.tensor([1, 3]), n=3),
+    "diff_bool": lambda T: T.diff(T.tensor([True, False, False])),
+    "cross": lambda T: grad_of(T, lambda a, b: T.cross(a, b, dim=1), V3, V3[::-1] * 2),
+    "cross_method_dim0": lambda T: t(T, V3.T).cross(t(T, V3.T[:, ::-1]), dim=0),
+    "cross_default": _quiet(lambda T: T.cross(t(T, V3[:3]), t(T, V3[1:]))),
+    "cross_bad": lambda T: catch(lambda: T.cross(t(T, A), t(T, B), dim=1)),
+    "tensordot": lambda T: grad_of(T, lambda a, b: T.tensordot(a, b, dims=1), A, B.T),
+    "tensordot_2": lambda T: T.tensordot(t(T, A3), t(T, A3[0].reshape(3, 4, 1)), 2),
+    "tensordot_lists": lambda T: grad_of(
+        T, lambda a, b: T.tensordot(a.reshape(2, 3, 2), b.reshape(2, 3, 2),
+                                    dims=([1, 0], [1, 0])), A, B),
+    "tensordot_dims_0": lambda T: T.tensordot(t(T, A), t(T, B), dims=([0], [0])),
+    "tensor_split": lambda T: T.tensor_split(T.arange(7), 3),
+    "tensor_split_indices": lambda T: T.arange(7).tensor_split([1, 5]),
+    "tensor_split_dim": lambda T: grad_of(T, lambda x: T.tensor_split(x, 3, dim=1)[0], A),
+    "tensor_split_past_end": lambda T: T.tensor_split(T.arange(5), (2, 9)),
+    "nan_to_num": lambda T: grad_of(T, lambda x: T.nan_to_num(x), INFS),
+    "nan_to_num_values": lambda T: T.nan_to_num(t(T, INFS), nan=1.0, posinf=2.0,
+                                                neginf=-3.0),
+    "nan_to_num_float32": lambda T: t(T, INFS, dtype=T.float32).nan_to_num(),
+})
+
+table("grids", {
+    "meshgrid_ij": lambda T: T.meshgrid(T.arange(2), T.arange(3), indexing="ij"),
+    "meshgrid_xy": lambda T: T.meshgrid(T.arange(2), T.arange(3), T.arange(4), indexing="xy"),
+    "meshgrid_list": lambda T: T.meshgrid([T.arange(2), T.arange(3)], indexing="xy"),
+    "meshgrid_default": _quiet(lambda T: T.meshgrid(T.arange(2), T.arange(3))),
+    "meshgrid_grad": lambda T: grad_of(T, lambda a, b: T.stack(T.meshgrid(a, b, indexing="ij")),
+                                       A[0, :3], B[1]),
+    "tril_indices": lambda T: T.tril_indices(3, 4),
+    "triu_indices": lambda T: T.triu_indices(4, 3, 1),
+    "tril_indices_neg": lambda T: T.tril_indices(3, 3, -1),
+    "cdist": lambda T: grad_of(T, lambda a, b: T.cdist(a, b), A, B[:2]),
+    "cdist_zero_distance": lambda T: grad_of(T, lambda a, b: T.cdist(a, b), A, A[:2]),
+    "cdist_p1": lambda T: grad_of(T, lambda a, b: T.cdist(a, b, p=1), A, B),
+    "cdist_pinf": lambda T: grad_of(T, lambda a, b: T.cdist(a, b, p=float("inf")), A, B),
+    "cdist_p3_batched": lambda T: grad_of(T, lambda a, b: T.cdist(a, b, p=3.0),
+                                          A3, A3[:, :2] * 0.5),
+})
+
+table("dtypes", {
+    "promote_types": lambda T: [T.promote_types(a, b) for a, b in (
+        (T.int32, T.float32), (T.int64, T.float16), (T.uint8, T.int8), (T.bool, T.int32),
+        (T.float32, T.float64), (T.complex64, T.float64), (T.bool, T.bool))],
+    "result_type": lambda T: [T.result_type(a, b) for a, b in (
+        (T.tensor([1], dtype=T.int32), 2.5), (t(T, A, dtype=T.float32), 2.5),
+        (T.tensor([1], dtype=T.int32), T.tensor([1])), (T.tensor([1]), T.tensor(1.0)),
+        (t(T, A, dtype=T.float32), T.tensor(1.0)), (T.tensor([1], dtype=T.uint8), 300),
+        (2, 3.0), (T.tensor(True), 2), (T.tensor([True]), T.tensor(2)),
+        (t(T, A, dtype=T.float32), 1j))],
+})
+
+
+# --- running them ----------------------------------------------------------------------------
+
+def _run(T, f):
+    try:
+        return f(T)
+    except Exception as e:      # noqa: BLE001 - compared with PyTorch's behaviour
+        return e
+
+
+@pytest.mark.parametrize("name", sorted(IDIOMS))
+def test_idiom(name):
+    f = IDIOMS[name]
+    torch.manual_seed(0)
+    zeroin.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rt = f(torch)
+    if isinstance(rt, AssertionError):
+        raise rt
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rz = _run(zeroin, f)
+    if isinstance(rz, Exception) and not isinstance(rt, Exception):
+        raise rz
+    same(rt, rz, name)
+
+
+# --- the messages name the fix -------------------------------------------------------------
+
+def test_refusals_name_the_operation_and_the_fix():
+    x = zeroin.tensor(A)
+    with pytest.raises(ValueError, match=r"step must be greater than zero, got the slice "
+                                         r"::-1 .*use x\.flip\(dim\)"):
+        x[::-1]
+    with pytest.raises(ValueError, match=r"the slice 1:3:-1 "):
+        x[0, 1:3:-1]
+    with pytest.raises(RuntimeError, match=r"flatten: start_dim 1 comes after end_dim 0 for a "
+                                           r"tensor of shape \(2, 3, 4\).*flatten\(0, 1\)"):
+        zeroin.tensor(A3).flatten(1, 0)
+    with pytest.raises(RuntimeError, match=r"outer: input must be 1-D, got shape \(3, 4\); "
+                                           r"flatten it first"):
+        zeroin.outer(x, zeroin.ones(2))
+    with pytest.raises(RuntimeError, match=r"where: expected condition to be a bool tensor, "
+                                           r"got dtype float64 .*where\(cond != 0, a, b\)"):
+        zeroin.where(zeroin.tensor([1.0, 0.0]), 1.0, 2.0)
+    with pytest.warns(UserWarning, match=r"uint8 tensor treats it as a mask .*mask\.bool\(\)"):
+        x[zeroin.tensor([1, 0, 1], dtype=zeroin.uint8)]
+    with pytest.warns(UserWarning, match=r"where: a uint8 condition is deprecated"):
+        zeroin.where(zeroin.tensor([1, 0], dtype=zeroin.uint8), 1.0, 2.0)
+
+
+def test_uint8_index_warning_points_at_the_callers_line():
+    x = zeroin.tensor(A)
+    with pytest.warns(UserWarning) as w:
+        x[zeroin.tensor([1, 0, 1], dtype=zeroin.uint8), 0]
+    assert w[0].filename == __file__
+
+
+def test_comparing_with_none_is_a_python_bool():
+    x = zeroin.tensor(A)
+    assert (x == None) is False and (x != None) is True  # noqa: E711
+    assert x not in [None]          # `in` compares with ==
+
+
+def test_errors_of_the_new_names_say_what_to_do():
+    x = zeroin.tensor(A)
+    with pytest.raises(RuntimeError, match=r"div: rounding_mode must be None, 'floor' or "
+                                           r"'trunc', got 'round'"):
+        x.div(2, rounding_mode="round")
+    with pytest.raises(TypeError, match=r"zeros: got the size twice"):
+        zeroin.zeros(2, size=(2,))
+    with pytest.raises(TypeError, match=r"arange: give the end, as arange\(5\)"):
+        zeroin.arange()
+    with pytest.raises(RuntimeError, match=r"masked_select: expected a bool tensor for mask, "
+                                           r"got dtype float64; .*mask\.bool\(\)"):
+        x.masked_select(x)
+    with pytest.raises(RuntimeError, match=r"index_add: source of shape \(3, 4\) does not fit: "
+                                           r"with 1 indices along dim 0 .*shape \(1, 4\)"):
+        x.index_add(0, zeroin.tensor([0]), x)
+    with pytest.raises(RuntimeError, match=r"kthvalue: k=5 is out of range for a dimension of "
+                                           r"size 4 \(k counts from 1"):
+        x.kthvalue(5)
+    with pytest.raises(RuntimeError, match=r"quantile: q must be a number or a 1-D tensor of "
+                                           r"values in \[0, 1\], got 1.5"):
+        x.quantile(1.5)
+    with pytest.raises(RuntimeError, match=r"trace: expects a matrix \(2-D\), got shape "
+                                           r"\(2, 3, 4\)"):
+        zeroin.tensor(A3).trace()
+    with pytest.raises(RuntimeError, match=r"cross: dimension 1 of shape \(3, 4\) must have "
+                                           r"size 3"):
+        x.cross(x, dim=1)
+    with pytest.raises(RuntimeError, match=r"tensordot: cannot contract dims \[1\] of shape "
+                                           r"\(3, 4\) with dims \[0\] of shape \(3, 4\)"):
+        zeroin.tensordot(x, x, 1)
+    with pytest.warns(UserWarning, match=r"meshgrid: .*pass indexing='ij'"):
+        zeroin.meshgrid(zeroin.arange(2), zeroin.arange(3))
