@@ -167,6 +167,35 @@ def test_pow_zero_and_one_exponents_at_zero():
     np.testing.assert_array_equal(x.grad.data, [1.0, 1.0])     # d(x^0)/dx = 0, not NaN
 
 
+def test_gradients_at_points_without_a_derivative_are_pytorchs_finite_ones():
+    # torch 2.13 gives these numbers (tests/test_pytorch_parity.py compares more cases)
+    x = zeroin.tensor([[0.0, 0.0], [3.0, -4.0]], requires_grad=True)
+    x.norm(dim=1).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [[0.0, 0.0], [0.6, -0.8]])
+    x.grad = None
+    zeroin.nn.functional.normalize(x, dim=1).sum().backward()
+    np.testing.assert_allclose(x.grad.data[0], [1e12, 1e12])     # 1 / eps, as torch
+    c = zeroin.tensor([2.0, 2.0, 2.0], requires_grad=True)
+    c.std().backward()
+    np.testing.assert_array_equal(c.grad.data, [0.0, 0.0, 0.0])
+    b, e = zeroin.tensor([0.0, 0.0], requires_grad=True), zeroin.tensor([0.0, 2.0], requires_grad=True)
+    (b ** e).sum().backward()
+    np.testing.assert_array_equal(b.grad.data, [0.0, 0.0])
+    y, z = zeroin.tensor([0.0], requires_grad=True), zeroin.tensor([0.0], requires_grad=True)
+    zeroin.atan2(y, z).sum().backward()
+    assert y.grad.item() == 0.0 and z.grad.item() == 0.0
+
+
+def test_norm_p0_counts_the_non_zeros_and_has_no_gradient():
+    x = zeroin.tensor([[0.0, 1.5, -2.0], [0.0, 0.0, 0.0]], requires_grad=True)
+    n = x.norm(p=0, dim=1)
+    np.testing.assert_array_equal(n.data, [2.0, 0.0])
+    assert n.requires_grad
+    n.sum().backward()
+    assert x.grad is None                                       # as torch: no gradient
+    assert zeroin.linalg.vector_norm(x, ord=0).item() == 2.0
+
+
 def test_pow_exponent_gradient_is_defined_for_nonpositive_base():
     # d(x**p)/dp = x**p log x; at x = 0 (p > 0) it is 0, not NaN
     x = zeroin.tensor([0.0, 2.0])
@@ -808,14 +837,18 @@ GRADCHECK = {
     "logsigmoid": [(_F().logsigmoid, [_r(2, 3)], True)],
     "var": [(lambda x: x.var(1), [_r(3, 4)], True),
             (lambda x: zeroin.var(x, unbiased=False), [_r(3, 4)], True)],
-    "std": [(lambda x: x.std(dim=0, keepdim=True), [_r(3, 4)], True)],
+    "std": [(lambda x: x.std(dim=0, keepdim=True), [_r(3, 4)], True),
+            (lambda x: x.std(), [_r(3, 4)], True)],
     "prod": [(lambda x: x.prod(1), [_r(3, 4)], True),
              (lambda x: x.prod(), [np.array([[1.5, 0.0], [2.0, -1.0]])], False)],
     "cumsum": [(lambda x: x.cumsum(1), [_r(3, 4)], True)],
     "cumprod": [(lambda x: x.cumprod(0), [_r(3, 4, kind="kink")], True)],
     "norm": [(lambda x: x.norm(dim=1), [_r(3, 4)], True),
              (lambda x: x.norm(p=1), [_r(3, 4, kind="kink")], True),
-             (lambda x: x.norm(p=3, dim=0), [_r(3, 4, kind="kink")], True)],
+             (lambda x: x.norm(p=3, dim=0), [_r(3, 4, kind="kink")], True),
+             (lambda x: x.norm(p=0.5, dim=1, keepdim=True), [_r(3, 4, kind="kink")], True),
+             (lambda x: x.norm(p=float("inf"), dim=1), [_r(3, 4)], True),
+             (lambda x: zeroin.linalg.vector_norm(x, ord=-float("inf")), [_r(3, 4)], True)],
     "clone": [(lambda x: x.clone() * x, [_r(2, 3)], True)],
     # movement and indexing
     "flip": [(lambda x: x.flip((0, 1)), [_r(2, 3)], True)],

@@ -400,7 +400,6 @@ REDUCE = {
     "cumsum": lambda T, x: x.cumsum(1),
     "cumsum_fn": lambda T, x: T.cumsum(x, dim=0),
     "cumprod": lambda T, x: x.cumprod(dim=1),
-    "cumprod_fn": lambda T, x: T.cumprod(x, 0),
     "logsumexp": lambda T, x: x.logsumexp(1),
     "logsumexp_fn": lambda T, x: T.logsumexp(x, dim=0),
     "amax": lambda T, x: x.amax(1),
@@ -1048,6 +1047,61 @@ table("snippet", {
     "classifier_eval": _classifier_eval,
     "attention": _attention,
     "batch_stats": _batch_stats,
+})
+
+
+# gradients at points where a function is not differentiable: PyTorch's conventions
+ZROWS = np.array([[0.0, 0.0, 0.0], [1.0, -2.0, 0.0]])      # a zero row, a row with a zero
+EDGE = {
+    "norm_zero": (lambda T, x: x.norm(), np.zeros(3)),
+    "norm_zero_row": (lambda T, x: x.norm(dim=1), ZROWS),
+    "norm_fn_p3": (lambda T, x: T.norm(x, p=3, dim=1), ZROWS),
+    "norm_p3_all_zero": (lambda T, x: T.norm(x, p=3), np.zeros(3)),
+    "norm_p1": (lambda T, x: x.norm(p=1, dim=1), ZROWS),
+    "norm_p_half": (lambda T, x: x.norm(p=0.5, dim=1), ZROWS),
+    "norm_p_1_5": (lambda T, x: x.norm(p=1.5, dim=1, keepdim=True), ZROWS),
+    "norm_inf": (lambda T, x: x.norm(p=float("inf"), dim=1), ZROWS),
+    "norm_neg_inf": (lambda T, x: x.norm(p=-float("inf"), dim=1), ZROWS),
+    "norm_inf_ties": (lambda T, x: x.norm(p=float("inf")), TIES),
+    "norm_p0": (lambda T, x: x.norm(p=0, dim=1), ZROWS),
+    "norm_p0_all": (lambda T, x: T.norm(x, p=0), ZROWS),
+    "vector_norm_zero_row": (lambda T, x: T.linalg.vector_norm(x, dim=1), ZROWS),
+    "vector_norm_ord0": (lambda T, x: T.linalg.vector_norm(x, ord=0), ZROWS),
+    "linalg_norm_zero_row": (lambda T, x: T.linalg.norm(x, dim=1), ZROWS),
+    "std_constant": (lambda T, x: x.std(), np.array([2.0, 2.0, 2.0])),
+    "std_constant_row": (lambda T, x: x.std(dim=1), np.array([[2.0, 2.0, 2.0], [1.0, 2.0, 4.0]])),
+    "std_one_biased": (lambda T, x: x.std(unbiased=False), np.array([2.0])),
+    "std_correction0_row": (lambda T, x: T.std(x, dim=1, correction=0), ZROWS),
+    "pow_abs_self": (lambda T, x: x.abs() ** x, np.array([0.0, 2.0, -1.5])),
+    "normalize_zero_row": (lambda T, x: T.nn.functional.normalize(x, dim=1), ZROWS),
+    "normalize_p1_zero_row": (lambda T, x: T.nn.functional.normalize(x, p=1, dim=1), ZROWS),
+}
+for _k, (_f, _a) in EDGE.items():
+    IDIOMS[f"edge_{_k}"] = (lambda f, a: lambda T: grad_of(T, lambda x: f(T, x), a))(_f, _a)
+table("edge", {
+    "pow_zero_zero": lambda T: grad_of(T, lambda x, e: x ** e, np.array([0.0, 1.0, 0.0]),
+                                       np.array([0.0, 0.0, 2.0])),
+    "atan2_origin": lambda T: grad_of(T, T.atan2, np.array([0.0, -0.0, 1.0, 0.0]),
+                                      np.array([0.0, 0.0, 1.0, -1.0])),
+})
+
+
+def _second_order(T, f, *arrays):
+    """The gradient of sum(w * f) with create_graph, then the gradient of sum(w' * that)."""
+    xs = [t(T, a, grad=True) for a in arrays]
+    y = f(*xs)
+    gs = T.autograd.grad((y * T.tensor(weights(tuple(y.shape)))).sum(), xs, create_graph=True)
+    sum((g * T.tensor(weights(tuple(g.shape)) + 2)).sum() for g in gs).backward()
+    return tuple(gs) + tuple(x.grad for x in xs)
+
+
+table("edge_second_order", {
+    "norm": lambda T: _second_order(T, lambda x: x.norm(dim=1), ZROWS + [[0, 0, 1], [0, 0, 0]]),
+    "norm_p3": lambda T: _second_order(T, lambda x: x.norm(p=3, dim=1), ZROWS + 0.5),
+    "std": lambda T: _second_order(T, lambda x: x.std(dim=1), A),
+    "pow": lambda T: _second_order(T, lambda x, e: (x + 3) ** e, A, B),
+    "atan2": lambda T: _second_order(T, T.atan2, A, B),
+    "normalize": lambda T: _second_order(T, lambda x: T.nn.functional.normalize(x, dim=1), A),
 })
 
 

@@ -321,6 +321,11 @@ class Atan2Op(Function):
     def backward(self, xp, g, out, y, x):
         ny, nx = self.needs_input_grad
         r = x * x + y * y
+        with np.errstate(divide="ignore"):
+            inf = np.isinf(1 / _raw(r))
+        if inf.any():               # at the origin: 0, as PyTorch (1 / r would be inf)
+            r = 1 / xp.where(inf, np.inf, r)
+            return (g * x * r if ny else None), (-g * y * r if nx else None)
         return (g * x / r if ny else None), (-g * y / r if nx else None)
 
 
@@ -524,11 +529,29 @@ logsigmoid = _unary(LogSigmoidOp, "log(sigmoid(x)), computed stably.", ())
 
 # --- reductions ------------------------------------------------------------------------------
 
+def _reduce_dims(op, x, dim):
+    """``dim`` checked against ``x``; ``()`` and ``[]`` mean every dimension, as in PyTorch."""
+    if isinstance(dim, (tuple, list)) and not len(dim):
+        return None
+    return _check_axis(op, x, dim)
+
+
+class StdOp(Function):
+    """The square root of a variance, with PyTorch's rule where the std is 0 (a constant
+    input): gradient 0, where sqrt's rule would give 0 * inf = NaN."""
+    __slots__ = ()
+    name = "std"
+    def forward(self, v): return np.sqrt(v)
+    def backward(self, xp, g, out, v):
+        zero = _raw(out) == 0
+        return xp.where(zero, 0, g * 0.5 / xp.where(zero, 1, out))
+
+
 def _var_parts(name, x, dim, unbiased, keepdim, correction):
     x = _t(x)
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
-    d = _check_axis(name, x, dim)
+    d = _reduce_dims(name, x, dim)
     axes = _ops._axes(d, x.ndim)
     n = int(np.prod([x.shape[a] for a in axes])) if x.ndim else 1
     dev = x - x.mean(axis=d, keepdims=True)
@@ -546,14 +569,14 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None,  # no
     return _var_parts("var", input, dim, unbiased, keepdim, correction)
 
 
-@op((SubOp, MulOp, SumOp, MeanOp), methods=("std",))
+@op((SubOp, MulOp, SumOp, MeanOp, StdOp), methods=("std",))
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None,  # noqa: A002
         axis=None, keepdims=None):
     """Standard deviation: the square root of :func:`var` (same arguments)."""
     if isinstance(dim, bool):                   # var(x, False): the old (unbiased) form
         dim, unbiased = None, dim
     dim, keepdim = _dim_names("std", dim, keepdim, axis, keepdims)
-    return _ops.sqrt(_var_parts("std", input, dim, unbiased, keepdim, correction))
+    return StdOp()(_var_parts("std", input, dim, unbiased, keepdim, correction))
 
 
 class ProdOp(Function):
@@ -640,22 +663,65 @@ def cumprod(input, dim, *, dtype=None):  # noqa: A002
     return CumprodOp(d % x.ndim)(x)
 
 
-@op((MulOp, SumOp, _ops.SqrtOp, _ops.AbsOp, MaxOp, _ops.PowConstOp), methods=("norm",))
+class NormOp(Function):
+    """The p-norm over ``axis``, with PyTorch's rule where it has no derivative: 0 where the
+    norm is 0 (``sqrt(sum(x * x))`` would give 0 * inf = NaN), 0 at x = 0 for p < 1, and
+    no gradient for p = 0 (the count of non-zeros)."""
+    __slots__ = ("p", "axis", "keepdims")
+    name = "norm"
+    def __init__(self, p, axis, keepdims): self.p, self.axis, self.keepdims = p, axis, keepdims
+    def label(self): return f"norm[p={_ops._fmt(self.p)}]"
+
+    def forward(self, x):
+        p, a, k = self.p, self.axis, self.keepdims
+        if p == 2:
+            return np.sqrt(np.add.reduce(x * x, axis=a, keepdims=k))
+        if p == 0:
+            return np.add.reduce(x != 0, axis=a, keepdims=k).astype(x.dtype)
+        ax = np.abs(x)
+        if p == math.inf:
+            return ax.max(axis=a, keepdims=k)
+        if p == -math.inf:
+            return ax.min(axis=a, keepdims=k)
+        if p == 1:
+            return np.add.reduce(ax, axis=a, keepdims=k)
+        return np.add.reduce(ax ** p, axis=a, keepdims=k) ** (1.0 / p)
+
+    def backward(self, xp, g, out, x):
+        p = self.p
+        if p == 0:
+            return None
+        axes = _ops._axes(self.axis, x.ndim)
+        ge = _ops._expand(g, x.shape, axes, self.keepdims)
+        ne = _ops._expand(out, x.shape, axes, self.keepdims)
+        r, n = _raw(x), _raw(ne)
+        sign = np.sign(r)
+        if p == 1:
+            return ge * sign
+        if math.isinf(p):           # to the largest (smallest) |x|; ties share
+            m = np.abs(r) == n
+            return ge * (sign * m / m.sum(axis=axes, keepdims=True)).astype(r.dtype)
+        zero = n == 0
+        scale = xp.where(zero, 0, ge / xp.where(zero, 1, ne) ** (p - 1))
+        if p == 2:
+            return x * scale
+        if p < 1:                   # |x| ** (p - 1) is infinite at x = 0: 0 there
+            xz = r == 0
+            return xp.where(xz, 0, sign * xp.abs(xp.where(xz, 1, x)) ** (p - 1)) * scale
+        return sign * xp.abs(x) ** (p - 1) * scale
+
+
+
+@op(NormOp, methods=("norm",))
 def norm(input, p="fro", dim=None, keepdim=False, *, dtype=None):  # noqa: A002
-    """The p-norm over ``dim`` (all by default): 2 ("fro"), 1, inf, -inf or any p."""
+    """The p-norm over ``dim`` (all by default): 2 ("fro"), 1, inf, -inf, 0 (the number of
+    non-zeros) or any p; the gradient follows PyTorch where the norm has no derivative."""
     x = _t(input)
-    d = _check_axis("norm", x, dim)
-    if p in ("fro", 2, 2.0, None):
-        return _ops.sqrt((x * x).sum(axis=d, keepdims=keepdim))
-    if p == 1:
-        return _ops.abs(x).sum(axis=d, keepdims=keepdim)
-    if p == math.inf:
-        return _ops.amax(_ops.abs(x), d, keepdim)
-    if p == -math.inf:
-        return _ops.amin(_ops.abs(x), d, keepdim)
-    if isinstance(p, numbers.Real):
-        return (_ops.abs(x) ** p).sum(axis=d, keepdims=keepdim) ** (1.0 / p)
-    raise ValueError(f"norm: unsupported p={p!r}; use 'fro', a number, inf or -inf")
+    if p in ("fro", None):
+        p = 2
+    if isinstance(p, bool) or not isinstance(p, numbers.Real):
+        raise ValueError(f"norm: unsupported p={p!r}; use 'fro', a number, inf or -inf")
+    return NormOp(float(p), _reduce_dims("norm", x, dim), keepdim)(x)
 
 
 class CloneOp(Function):

@@ -226,7 +226,10 @@ class PowOp(Function):
     def forward(self, x, p): return x ** p
     def backward(self, xp, g, out, x, p):
         nx, np_ = self.needs_input_grad
-        gx = g * p * x ** (p - 1) if nx else None
+        gx = None
+        if nx:
+            p0 = _raw(p) == 0       # x ** 0 is 1: gradient 0 (PyTorch), not 0 * 0 ** -1 = NaN
+            gx = g * p * x ** (xp.where(p0, 1, p - 1) if np.any(p0) else p - 1)
         gp = g * out * xp.log(xp.where(_raw(x) > 0, x, 1)) if np_ else None
         return gx, gp
 

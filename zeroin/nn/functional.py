@@ -677,10 +677,11 @@ def glu(input, dim=-1):  # noqa: A002
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12):  # noqa: A002
-    """input / max(||input||_p, eps) along ``dim``."""
+    """input / max(||input||_p, eps) along ``dim`` (PyTorch's clamp_min: a zero row gets
+    the gradient 1 / eps)."""
     from .._torch_ops import norm
     n = norm(input, p, dim, keepdim=True)
-    return input / _ops.maximum(n, eps)
+    return input / _ops.clip(n, min=eps)
 
 
 def one_hot(tensor, num_classes=-1):
