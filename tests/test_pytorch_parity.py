@@ -1075,6 +1075,14 @@ EDGE = {
     "pow_abs_self": (lambda T, x: x.abs() ** x, np.array([0.0, 2.0, -1.5])),
     "normalize_zero_row": (lambda T, x: T.nn.functional.normalize(x, dim=1), ZROWS),
     "normalize_p1_zero_row": (lambda T, x: T.nn.functional.normalize(x, p=1, dim=1), ZROWS),
+    "cumprod_one_zero": (lambda T, x: T.cumprod(x, 0), np.array([2.0, 0.0, 3.0])),
+    "cumprod_zeros_dim1": (lambda T, x: x.cumprod(dim=1),
+                           np.array([[2.0, 0.0, 3.0, 0.0], [0.0, 1.5, -2.0, 4.0],
+                                     [1.0, 2.0, 3.0, 0.0]])),
+    "cumprod_zeros_dim0": (lambda T, x: x.cumprod(0),
+                           np.array([[2.0, 0.0, 3.0], [0.0, 0.0, -2.0], [0.5, 2.0, 0.0]])),
+    "cumprod_zeros_3d": (lambda T, x: T.cumprod(x, dim=-2),
+                         np.where(A3 > 1, 0.0, A3)),
 }
 for _k, (_f, _a) in EDGE.items():
     IDIOMS[f"edge_{_k}"] = (lambda f, a: lambda T: grad_of(T, lambda x: f(T, x), a))(_f, _a)
@@ -1102,6 +1110,8 @@ table("edge_second_order", {
     "pow": lambda T: _second_order(T, lambda x, e: (x + 3) ** e, A, B),
     "atan2": lambda T: _second_order(T, T.atan2, A, B),
     "normalize": lambda T: _second_order(T, lambda x: T.nn.functional.normalize(x, dim=1), A),
+    "cumprod_zeros": lambda T: _second_order(T, lambda x: x.cumprod(1),
+                                             np.array([[2.0, 0.0, 3.0, 0.5], [0.0, 1.5, 0.0, 4.0]])),
 })
 
 

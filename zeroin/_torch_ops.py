@@ -641,21 +641,44 @@ def cumsum(input, dim, *, dtype=None):  # noqa: A002
 
 
 class CumprodOp(Function):
+    """Running product. The gradient at k is the sum over j >= k of g_j * out_j / x_k; with
+    zeros (PyTorch's exact rule, no division by 0): before a slice's first zero the same sum
+    (later outputs are 0), at the first zero the sum with that zero read as 1, after it 0."""
     __slots__ = ("axis",)
     name = "cumprod"
     def __init__(self, axis): self.axis = axis
     def forward(self, x): return np.cumprod(x, axis=self.axis)
+
     def backward(self, xp, g, out, x):
         a = self.axis
-        if not np.all(_raw(x) != 0):
-            raise _ops.ZeroinError("cumprod: the gradient at inputs equal to 0 is not "
-                                   "implemented")
-        return xp.flip(xp.cumsum(xp.flip(g * out, a), a), a) / x
+        def rsum(v): return xp.flip(xp.cumsum(xp.flip(v, a), a), a)    # sum over j >= k
+        r = _raw(x)
+        zeros = r == 0
+        if not zeros.any():
+            return rsum(g * out) / x
+        if xp is not NP:        # create_graph: 0 after a zero still depends on that zero
+            return _cumprod_grad_graph(g, x, a)
+        seen = np.cumsum(zeros, axis=a)
+        before, first = seen == 0, zeros & (seen == 1)
+        at_first = rsum(g * np.cumprod(np.where(first, 1, r), axis=a))
+        return np.where(before, rsum(g * out) / np.where(before, r, 1),
+                        np.where(first, at_first, 0))
+
+
+def _cumprod_grad_graph(g, x, a):
+    """cumprod's gradient at inputs with zeros as ops that can be differentiated again: for
+    each k, the sum over j >= k of g_j times the product of x_i for i <= j, i != k (a
+    cumprod of n copies of x, copy k with x_k read as 1: O(n^2) along ``a``)."""
+    xs, gs = x.swapaxes(a, -1), _t(g).swapaxes(a, -1)
+    n = xs.shape[-1]
+    others = _ops.where(np.eye(n, dtype=bool), 1, xs[..., None, :]).cumprod(-1)   # [k, j]
+    later = np.triu(np.ones((n, n), dtype=bool))                                   # j >= k
+    return _ops.where(later, gs[..., None, :] * others, 0).sum(-1).swapaxes(a, -1)
 
 
 @op(CumprodOp, methods=("cumprod",))
 def cumprod(input, dim, *, dtype=None):  # noqa: A002
-    """Running product along ``dim`` (gradient for inputs without zeros)."""
+    """Running product along ``dim``."""
     x = _t(input) if dtype is None else _t(input).to(dtype)
     d = _check_axis("cumprod", x, dim)
     if d is None:
@@ -1219,8 +1242,9 @@ NP.cosh, NP.sinh, NP.erf, NP.abs = np.cosh, np.sinh, staticmethod(_erf_np), np.a
 NP.softplus = staticmethod(lambda x: np.logaddexp(0, x))
 NP.flip = staticmethod(np.flip)
 NP.cumsum = staticmethod(lambda x, a: np.cumsum(x, axis=a))
+NP.cumprod = staticmethod(lambda x, a: np.cumprod(x, axis=a))
 NP.einsum = staticmethod(lambda spec, *xs: np.einsum(spec, *xs))
 TZ.cosh, TZ.sinh, TZ.erf = staticmethod(cosh), staticmethod(sinh), staticmethod(erf)
 TZ.abs, TZ.softplus = staticmethod(_ops.abs), staticmethod(_ops.softplus)
-TZ.flip, TZ.cumsum = staticmethod(flip), staticmethod(cumsum)
+TZ.flip, TZ.cumsum, TZ.cumprod = staticmethod(flip), staticmethod(cumsum), staticmethod(cumprod)
 TZ.einsum = staticmethod(einsum)
