@@ -1081,6 +1081,9 @@ EDGE = {
                                      [1.0, 2.0, 3.0, 0.0]])),
     "cumprod_zeros_dim0": (lambda T, x: x.cumprod(0),
                            np.array([[2.0, 0.0, 3.0], [0.0, 0.0, -2.0], [0.5, 2.0, 0.0]])),
+    "softplus_threshold": (lambda T, x: T.nn.functional.softplus(x, beta=2, threshold=1), A),
+    "softplus_threshold_beta1": (lambda T, x: T.nn.functional.softplus(x * 10, threshold=5), A),
+    "softplus_module": (lambda T, x: T.nn.Softplus(beta=0.5, threshold=0.4)(x), A),
     "cumprod_zeros_3d": (lambda T, x: T.cumprod(x, dim=-2),
                          np.where(A3 > 1, 0.0, A3)),
 }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .. import ops
 from . import _composed as C
+from . import functional as F
 from .module import Module, _init_args_error
 
 __all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Softmin",
@@ -70,9 +71,7 @@ class Softplus(Module):
         self.beta, self.threshold = beta, threshold
 
     def forward(self, x):
-        if self.beta == 1:
-            return ops.softplus(x)
-        return ops.softplus(x * self.beta) * (1.0 / self.beta)
+        return F.softplus(x, self.beta, self.threshold)
 
     def extra_repr(self):
         return f"beta={self.beta}, threshold={self.threshold}"

@@ -435,7 +435,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     _check_binary_target(op, t)
     pw = _tensor_arg(pos_weight, op, "pos_weight")
     # log s(x) = -softplus(-x), log(1 - s(x)) = -softplus(x)
-    el = pw * t * softplus(-x) + (1 - t) * softplus(x)
+    el = pw * t * _ops.softplus(-x) + (1 - t) * _ops.softplus(x)
     return _weighted(op, el, weight, reduction)
 
 
@@ -653,10 +653,12 @@ from .._torch_ops import hardsigmoid, hardswish, pad  # noqa: E402
 
 
 def softplus(input, beta=1.0, threshold=20.0):  # noqa: A002, F811
-    """log(1 + e**(beta x)) / beta, computed stably (``threshold`` is not needed)."""
-    if beta == 1:
-        return _ops.softplus(input)
-    return _ops.softplus(input * beta) / beta
+    """log(1 + e**(beta x)) / beta, computed stably; x itself where beta x > threshold
+    (PyTorch's linear part: there the value is x and the gradient 1)."""
+    x = _ops._t(input)
+    y = _ops.softplus(x) if beta == 1 else _ops.softplus(x * beta) / beta
+    linear = beta * _raw(x) > threshold
+    return _ops.where(linear, x, y) if linear.any() else y
 
 
 def softmin(input, dim=None):  # noqa: A002
