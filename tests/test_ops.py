@@ -606,6 +606,20 @@ def test_methods_match_functions():
     assert zeroin.cat([x, x]).shape == (6, 4)
 
 
+def test_clamp_with_tensor_bounds_errors_and_in_place():
+    x = zeroin.tensor([0.0, 1.0, 2.0])
+    with pytest.raises(TypeError, match="both as tensors or both"):
+        zeroin.clamp(x, min=zeroin.tensor([1.0, 1.0, 1.0]), max=1.5)
+    with pytest.raises(RuntimeError, match="cannot be written"):
+        x.clamp_(min=zeroin.ones(2, 3))
+    lo = zeroin.tensor([0.5, 0.5, 0.5], requires_grad=True)
+    y = zeroin.tensor([0.0, 1.0, 2.0])
+    y.clamp_(min=lo)                    # recorded: the bound requires grad
+    np.testing.assert_array_equal(y.data, [0.5, 1.0, 2.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(lo.grad.data, [1.0, 0.0, 0.0])
+
+
 def test_argmax_argmin_and_clamp_under_their_pytorch_names():
     rng = np.random.default_rng(5)
     logits = zeroin.tensor(rng.standard_normal((6, 4)), requires_grad=True)
@@ -718,7 +732,14 @@ GRADCHECK = {
     "minimum": [(zeroin.minimum, [_r(2, 3), _r(3, seed=1)], True)],
     "where": [(lambda a, b: zeroin.where(np.array([True, False, True]), a, b),
                [_r(2, 3), _r(3)], True)],
-    "clip": [(lambda x: zeroin.clip(x, -1.0, 1.0), [_r(2, 3, kind="clip")], True)],
+    "clip": [(lambda x: zeroin.clip(x, -1.0, 1.0), [_r(2, 3, kind="clip")], True),
+             # tensor bounds, one broadcast; (1, 1) has min > max (the result is max)
+             (lambda x, lo, hi: zeroin.clamp(x, lo, hi),
+              [np.array([[-1.5, 0.2, 1.4], [0.7, -0.3, 2.0]]),
+               np.array([[-1.0, -0.5, 1.6], [0.1, 0.5, -1.0]]), np.array([1.0, 0.0, 1.8])],
+              True),
+             (lambda x, lo: x.clip(min=lo), [_r(2, 3, kind="clip"), np.array([0.5, -0.5, 0.0])],
+              True)],
     "astype": [(lambda x: x.astype(np.float64) * x, [_r(3)], True)],
     "sum": [(lambda x: x.sum(axis=1), [_r(2, 3)], True)],
     "mean": [(lambda x: x.mean(axis=0, keepdims=True), [_r(2, 3)], True)],

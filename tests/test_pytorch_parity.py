@@ -1118,6 +1118,23 @@ table("edge_second_order", {
 })
 
 
+# clamp with tensor bounds: the gradient goes to whichever operand the result is
+LO = np.array([[-1.0, 0.5, 0.0, 2.0], [0.0, -0.5, 1.0, 0.0], [1.0, 0.0, -1.0, 0.3]])
+HI = np.array([[1.0, 1.5, -0.5, 1.0], [0.5, 0.5, 2.0, 1.0], [2.0, 0.2, 0.0, 0.1]])
+table("clamp_tensor", {
+    "min": lambda T: grad_of(T, lambda x, lo: T.clamp(x, min=lo), A, LO),
+    "max_method": lambda T: grad_of(T, lambda x, hi: x.clamp(max=hi), A, HI),
+    "both": lambda T: grad_of(T, lambda x, lo, hi: T.clamp(x, lo, hi), A, LO, HI),
+    "clip": lambda T: grad_of(T, lambda x, lo, hi: x.clip(lo, hi), A, LO, HI),
+    "broadcast": lambda T: grad_of(T, lambda x, lo: x.clamp(min=lo), A, LO[0]),
+    "broadcast_up": lambda T: grad_of(T, lambda x, lo: x.clamp(min=lo), A[0], LO),
+    "constant_bound": lambda T: grad_of(T, lambda x: x.clamp(T.tensor(LO), T.tensor(HI)), A),
+    "mixed_fails": lambda T: catch(lambda: T.clamp(t(T, A), min=t(T, LO), max=1.0)),
+    "inplace": lambda T: grad_of(T, lambda x, lo: (x * 1).clamp_(min=lo), A, LO),
+    "inplace_no_grad": lambda T: _inplace_leaf(T, lambda T, x: x.clamp_(T.tensor(LO), T.tensor(HI))),
+})
+
+
 # --- running them ------------------------------------------------------------------------
 
 def _run(T, f):

@@ -570,10 +570,11 @@ def _store(self, name, value):
                          f"into a tensor of shape {d.shape} in place: {e}") from None
 
 
-def _inplace(self, name, fn, *args):
-    """Replace this tensor's values by ``fn(self, *args)`` (a tensor), PyTorch's way."""
+def _inplace(self, name, fn, *args, operands=()):
+    """Replace this tensor's values by ``fn(self, *args)`` (a tensor), PyTorch's way;
+    ``operands`` are tensors ``fn`` takes otherwise (keywords) that may require grad."""
     track = is_grad_enabled() and (self.requires_grad or any(
-        isinstance(a, Tensor) and a.requires_grad for a in args))
+        isinstance(a, Tensor) and a.requires_grad for a in args + tuple(operands)))
     if not track:
         with no_grad():
             out = fn(self, *args)
@@ -600,7 +601,8 @@ def _inplace(self, name, fn, *args):
 
 def _inplace_method(name, fn):
     def method(self, *args, **kwargs):
-        return _inplace(self, name, lambda x, *a: fn(x, *a, **kwargs), *args)
+        return _inplace(self, name, lambda x, *a: fn(x, *a, **kwargs), *args,
+                        operands=kwargs.values())
     method.__name__ = name
     method.__doc__ = f"In place: ``x.{name}(...)`` sets x to ``x.{name[:-1]}(...)``."
     setattr(Tensor, name, method)

@@ -552,12 +552,49 @@ class ClipOp(Function):
         return g * m
 
 
-@op(ClipOp, methods=("clip", "clamp"), aliases=("clamp",))
+class ClipTensorOp(Function):
+    """clip with tensor bounds, ``minimum(maximum(x, lo), hi)`` with broadcasting (with
+    lo > hi the result is hi). PyTorch's rule: the gradient goes to x where lo <= x <= hi,
+    to lo where x < lo < hi, and to hi where x > hi or hi < lo."""
+    __slots__ = ("has_lo", "has_hi")
+    name = "clip"
+    def __init__(self, has_lo, has_hi): self.has_lo, self.has_hi = has_lo, has_hi
+
+    def forward(self, x, *bounds):
+        if self.has_lo:
+            x = np.maximum(x, bounds[0])
+        return np.minimum(x, bounds[-1]) if self.has_hi else x
+
+    def backward(self, xp, g, out, x, *bounds):
+        r = _raw(x)
+        lo = _raw(bounds[0]) if self.has_lo else None
+        hi = _raw(bounds[-1]) if self.has_hi else None
+        need = self.needs_input_grad
+        gx = g * ((True if lo is None else r >= lo) & (True if hi is None else r <= hi))
+        grads = [gx if need[0] else None]
+        if lo is not None:
+            grads.append(g * ((r < lo) & (True if hi is None else lo < hi)) if need[1] else None)
+        if hi is not None:
+            grads.append(g * ((r > hi) | (False if lo is None else hi < lo))
+                         if need[-1] else None)
+        return tuple(grads)
+
+
+@op((ClipOp, ClipTensorOp), methods=("clip", "clamp"), aliases=("clamp",))
 def clip(x, min=None, max=None):  # noqa: A002
-    """Limit values to [min, max]; the gradient is 0 where clipped."""
+    """Limit values to [min, max] (numbers, or tensors that broadcast); the gradient is 0
+    where clipped, and goes to a tensor bound where the result is that bound."""
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
-    return _call1(ClipOp(min, max), _t(x))
+    if not isinstance(min, Tensor) and not isinstance(max, Tensor):
+        return _call1(ClipOp(min, max), _t(x))
+    if (min is not None and not isinstance(min, Tensor)) or \
+            (max is not None and not isinstance(max, Tensor)):
+        raise TypeError(f"clip: min is a {type(min).__name__} and max a "
+                        f"{type(max).__name__}; as in PyTorch, give both as tensors or both "
+                        f"as numbers, e.g. clamp(x, min=lo, max=zeroin.full_like(lo, 1.0))")
+    bounds = tuple(b for b in (min, max) if b is not None)
+    return _calln(ClipTensorOp(min is not None, max is not None), (_t(x),) + bounds)
 
 
 class AsTypeOp(Function):
