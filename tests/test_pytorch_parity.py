@@ -1135,6 +1135,21 @@ table("clamp_tensor", {
 })
 
 
+# unique with its extra outputs: a tuple (values, inverse?, counts?)
+V = np.array([3, 1, 3, 2, 1, 1])
+V2 = np.array([[1, 2], [1, 2], [0, 1], [1, 2]])
+table("unique", {
+    "counts": lambda T: T.unique(T.tensor(V), return_counts=True),
+    "inverse": lambda T: T.unique(T.tensor(V), return_inverse=True),
+    "both": lambda T: T.unique(T.tensor(V), return_inverse=True, return_counts=True),
+    "method": lambda T: T.tensor(V).unique(return_counts=True),
+    "unsorted": lambda T: T.unique(T.tensor(V), sorted=False, return_counts=True),
+    "float_2d_inverse": lambda T: T.unique(T.tensor(V2 * 0.5), return_inverse=True),
+    "dim": lambda T: T.unique(T.tensor(V2), dim=0, return_inverse=True, return_counts=True),
+    "dim_method": lambda T: T.tensor(V2).unique(dim=1, return_counts=True),
+})
+
+
 # --- running them ------------------------------------------------------------------------
 
 def _run(T, f):

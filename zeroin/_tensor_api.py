@@ -349,12 +349,16 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002
 
 @_method()
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
-    """The distinct values (sorted); with ``return_inverse``/``return_counts`` a tuple."""
-    r = np.unique(_raw(input), return_inverse=return_inverse, return_counts=return_counts,
-                  axis=dim)
-    if isinstance(r, tuple):
-        return tuple(_leaf(r[0])) + tuple(_leaf(a.astype(np.int64)) for a in r[1:])
-    return _leaf(r)
+    """The distinct values (sorted, or slices along ``dim``); with ``return_inverse`` /
+    ``return_counts`` the tuple ``(values, inverse, counts)`` of those asked for."""
+    x = _raw(input)
+    r = np.unique(x, return_inverse=return_inverse, return_counts=return_counts, axis=dim)
+    if not isinstance(r, tuple):
+        return _leaf(r)
+    extra = [a.astype(np.int64) for a in r[1:]]
+    if return_inverse:      # one index per element (dim None) or per slice along dim
+        extra[0] = extra[0].reshape(x.shape if dim is None else (x.shape[dim],))
+    return (_leaf(r[0]),) + tuple(_leaf(a) for a in extra)
 
 
 @_method()
