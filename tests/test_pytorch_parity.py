@@ -1150,6 +1150,31 @@ table("unique", {
 })
 
 
+# reductions over dim=() or dim=[]: over every dimension, as with no dim
+for _d in ((), []):
+    _s = "tuple" if isinstance(_d, tuple) else "list"
+    table(f"reduce_empty_{_s}", {
+        "sum": lambda T, d=_d: grad_of(T, lambda x: x.sum(d), A),
+        "sum_keepdim": lambda T, d=_d: grad_of(T, lambda x: T.sum(x, dim=d, keepdim=True), A),
+        "mean": lambda T, d=_d: grad_of(T, lambda x: x.mean(dim=d), A),
+        "amax": lambda T, d=_d: grad_of(T, lambda x: x.amax(d), A),
+        "amin": lambda T, d=_d: grad_of(T, lambda x: T.amin(x, dim=d, keepdim=True), A),
+        # values only: torch 2.13's gradient of std/var over dim=() is inf (it divides by
+        # n - 1 with n = 1); zeroin's is that of std/var over every dim (GRADCHECK)
+        "std": lambda T, d=_d: t(T, A).std(dim=d),
+        "var": lambda T, d=_d: T.var(t(T, A), d, keepdim=True),
+        "norm": lambda T, d=_d: grad_of(T, lambda x: x.norm(dim=d), A),
+        "norm_p1": lambda T, d=_d: grad_of(T, lambda x: T.norm(x, p=1, dim=d), A),
+        "vector_norm": lambda T, d=_d: grad_of(T, lambda x: T.linalg.vector_norm(x, dim=d), A),
+        "linalg_norm_fails": lambda T, d=_d: catch(lambda: T.linalg.norm(t(T, A), dim=d)),
+        "logsumexp_fails": lambda T, d=_d: catch(lambda: T.logsumexp(t(T, A), dim=d)),
+        "logsumexp_keepdim": lambda T, d=_d: grad_of(
+            T, lambda x: T.logsumexp(x, dim=d, keepdim=True), A),
+        "prod_fails": lambda T, d=_d: catch(lambda: T.prod(t(T, A), dim=d)),
+        "max_fails": lambda T, d=_d: catch(lambda: T.max(t(T, A), dim=d)),
+    })
+
+
 # --- running them ------------------------------------------------------------------------
 
 def _run(T, f):

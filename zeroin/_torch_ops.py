@@ -529,13 +529,6 @@ logsigmoid = _unary(LogSigmoidOp, "log(sigmoid(x)), computed stably.", ())
 
 # --- reductions ------------------------------------------------------------------------------
 
-def _reduce_dims(op, x, dim):
-    """``dim`` checked against ``x``; ``()`` and ``[]`` mean every dimension, as in PyTorch."""
-    if isinstance(dim, (tuple, list)) and not len(dim):
-        return None
-    return _check_axis(op, x, dim)
-
-
 class StdOp(Function):
     """The square root of a variance, with PyTorch's rule where the std is 0 (a constant
     input): gradient 0, where sqrt's rule would give 0 * inf = NaN."""
@@ -551,7 +544,7 @@ def _var_parts(name, x, dim, unbiased, keepdim, correction):
     x = _t(x)
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
-    d = _reduce_dims(name, x, dim)
+    d = _ops._reduce_dims(name, x, dim)
     axes = _ops._axes(d, x.ndim)
     n = int(np.prod([x.shape[a] for a in axes])) if x.ndim else 1
     dev = x - x.mean(axis=d, keepdims=True)
@@ -617,6 +610,9 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
     """Product over ``dim`` (all by default)."""
     dim, keepdim = _dim_names("prod", dim, keepdim, axis, keepdims)
     x = _t(input) if dtype is None else _t(input).to(dtype)
+    if isinstance(dim, (tuple, list)) and not len(dim):
+        raise TypeError(f"prod: dim={dim!r}: PyTorch's prod takes one int dim; leave dim "
+                        f"out for the product of all elements")
     return ProdOp(_check_axis("prod", x, dim), keepdim)(x)
 
 
@@ -744,7 +740,7 @@ def norm(input, p="fro", dim=None, keepdim=False, *, dtype=None):  # noqa: A002
         p = 2
     if isinstance(p, bool) or not isinstance(p, numbers.Real):
         raise ValueError(f"norm: unsupported p={p!r}; use 'fro', a number, inf or -inf")
-    return NormOp(float(p), _reduce_dims("norm", x, dim), keepdim)(x)
+    return NormOp(float(p), _ops._reduce_dims("norm", x, dim), keepdim)(x)
 
 
 class CloneOp(Function):

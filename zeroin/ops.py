@@ -656,6 +656,14 @@ def _check_axis(op, x, axis):
     return int(axis) if isinstance(axis, numbers.Integral) else tuple(int(a) for a in axis)
 
 
+def _reduce_dims(op, x, dim):
+    """``dim`` of a reduction checked against ``x``; ``()`` and ``[]`` mean every dimension,
+    as in PyTorch (NumPy would reduce over none)."""
+    if isinstance(dim, (tuple, list)) and not len(dim):
+        return None
+    return _check_axis(op, x, dim)
+
+
 _F64 = np.dtype(np.float64)
 
 
@@ -688,7 +696,7 @@ def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
         axis, keepdims = _torch_names("sum", axis, keepdims, dim, keepdim)
     if not isinstance(x, Tensor):
         x = constant(x)
-    return _call1(SumOp(axis if axis is None else _check_axis("sum", x, axis), keepdims), x)
+    return _call1(SumOp(axis if axis is None else _reduce_dims("sum", x, axis), keepdims), x)
 
 
 class MeanOp(Function):
@@ -721,7 +729,7 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
         raise _DtypeError(f"mean: the input has dtype {x.dtype}; the mean needs a floating "
                           f"dtype, as in PyTorch: convert first, e.g. x.float().mean() or "
                           f"x.double().mean()")
-    return _call1(MeanOp(axis if axis is None else _check_axis("mean", x, axis), keepdims), x)
+    return _call1(MeanOp(axis if axis is None else _reduce_dims("mean", x, axis), keepdims), x)
 
 
 class _ExtremumOp(Function):
@@ -788,7 +796,7 @@ def amax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Maximum over ``dim`` (an int, a tuple, or all); ties share the gradient."""
     dim, keepdim = _dim_names("amax", dim, keepdim, axis, keepdims)
     x = _t(x)
-    return _call1(MaxOp(_check_axis("amax", x, dim), keepdim), x)
+    return _call1(MaxOp(_reduce_dims("amax", x, dim), keepdim), x)
 
 
 @op(MaxOp, methods=("max",))
@@ -813,7 +821,7 @@ def amin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Minimum over ``dim`` (an int, a tuple, or all); ties share the gradient."""
     dim, keepdim = _dim_names("amin", dim, keepdim, axis, keepdims)
     x = _t(x)
-    return _call1(MinOp(_check_axis("amin", x, dim), keepdim), x)
+    return _call1(MinOp(_reduce_dims("amin", x, dim), keepdim), x)
 
 
 @op(MinOp, methods=("min",))
@@ -867,7 +875,11 @@ def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     if dim is not None or keepdim is not None:
         axis, keepdims = _torch_names("logsumexp", axis, keepdims, dim, keepdim)
     x = _t(x)
-    return _call1(LogSumExpOp(_check_axis("logsumexp", x, axis), keepdims), x)
+    if isinstance(axis, (tuple, list)) and not len(axis) and not keepdims:
+        raise _DimError(f"logsumexp: dim={axis!r} without keepdim=True fails in PyTorch "
+                        f"(its output shape check), so it does here; leave dim out, or pass "
+                        f"keepdim=True, to reduce over every dimension")
+    return _call1(LogSumExpOp(_reduce_dims("logsumexp", x, axis), keepdims), x)
 
 
 class SoftmaxOp(Function):
