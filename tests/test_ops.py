@@ -586,11 +586,14 @@ def test_setitem_refuses_tensors_in_the_graph():
 def test_methods_match_functions():
     x = leaf(X34)
     for name in ("exp", "sin", "cos", "tanh", "sigmoid", "relu", "leaky_relu", "softplus",
-                 "abs", "sum", "mean", "max", "min", "amax", "amin", "logsumexp", "softmax",
-                 "log_softmax",
-                 "flatten"):
+                 "abs", "sum", "mean", "max", "min", "amax", "amin", "logsumexp", "flatten"):
         np.testing.assert_array_equal(getattr(x, name)().data, getattr(zeroin, name)(x).data,
                                       err_msg=name)
+    for name in ("softmax", "log_softmax"):     # dim required, as in PyTorch
+        np.testing.assert_array_equal(getattr(x, name)(1).data,
+                                      getattr(zeroin, name)(x, dim=1).data, err_msg=name)
+        with pytest.raises(TypeError, match=f"{name}: give the dimension"):
+            getattr(x, name)()
     p = leaf(np.abs(X34) + 0.5)
     np.testing.assert_array_equal(p.log().data, zeroin.log(p).data)
     np.testing.assert_array_equal(p.sqrt().data, zeroin.sqrt(p).data)

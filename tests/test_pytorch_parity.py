@@ -1175,6 +1175,41 @@ for _d in ((), []):
     })
 
 
+# softmax without dim: F.* pick PyTorch's legacy dimension and warn; the others need dim
+def _implicit_dim(T, name, a):
+    import warnings
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        y = grad_of(T, getattr(T.nn.functional, name), a)
+    return y, [(w.category.__name__, str(w.message), w.filename == __file__) for w in seen]
+
+
+for _name in ("softmax", "log_softmax", "softmin"):
+    for _a, _s in ((A[0], "1d"), (A, "2d"), (A3, "3d"), (A3.reshape(2, 3, 2, 2), "4d")):
+        IDIOMS[f"implicit_dim_{_name}_{_s}"] = \
+            (lambda n, a: lambda T: _implicit_dim(T, n, a))(_name, _a)
+table("implicit_dim", {
+    "softmax_fn_fails": lambda T: catch(lambda: T.softmax(t(T, A))),
+    "softmax_method_fails": lambda T: catch(lambda: t(T, A).softmax()),
+    "log_softmax_fn_fails": lambda T: catch(lambda: T.log_softmax(t(T, A))),
+    "log_softmax_method_fails": lambda T: catch(lambda: t(T, A).log_softmax()),
+    "F_softmax_dim_none": lambda T: _implicit_dim(T, "softmax", A3)[1],
+    "F_softmax_dtype": lambda T: T.nn.functional.softmax(t(T, A), dim=1, dtype=T.float32),
+    "module_softmax": lambda T: _implicit_module(T, T.nn.Softmax(), A3),
+    "module_log_softmax": lambda T: _implicit_module(T, T.nn.LogSoftmax(), A),
+    "module_softmin_dim": lambda T: _implicit_module(T, T.nn.Softmin(dim=-1), A3),
+})
+
+
+def _implicit_module(T, m, a):
+    import warnings
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        y = m(t(T, a))
+    return y, [(w.category.__name__, str(w.message)) for w in seen]     # (torch points
+    # the module's warning at its own code, zeroin at the caller's line)
+
+
 # --- running them ------------------------------------------------------------------------
 
 def _run(T, f):

@@ -894,11 +894,21 @@ class SoftmaxOp(Function):
         return gy - out * gy.sum(axis=self.axis, keepdims=True)
 
 
-@op(SoftmaxOp, methods=("softmax",))
-def softmax(x, axis=-1, *, dim=None):
-    """exp(x) / sum(exp(x)) along ``axis``, computed stably."""
+def _softmax_dim(op, axis, dim):
+    """The one dimension of softmax or log_softmax: required, as in PyTorch (whose
+    ``nn.functional`` forms alone guess a legacy one, with a warning)."""
     if dim is not None:
-        axis = _torch_names("softmax", axis, None, dim, None, -1)[0]
+        axis = _torch_names(op, axis, None, dim, None)[0]
+    if axis is None:
+        raise TypeError(f"{op}: give the dimension to normalise over, e.g. {op}(x, dim=-1) "
+                        f"(PyTorch requires it too)")
+    return axis
+
+
+@op(SoftmaxOp, methods=("softmax",))
+def softmax(x, axis=None, *, dim=None):
+    """exp(x) / sum(exp(x)) along ``axis`` (``dim``), computed stably."""
+    axis = _softmax_dim("softmax", axis, dim)
     x = _t(x)
     return _call1(SoftmaxOp(_check_axis("softmax", x, axis)), x)
 
@@ -915,10 +925,9 @@ class LogSoftmaxOp(Function):
 
 
 @op(LogSoftmaxOp, methods=("log_softmax",))
-def log_softmax(x, axis=-1, *, dim=None):
-    """x - logsumexp(x) along ``axis``."""
-    if dim is not None:
-        axis = _torch_names("log_softmax", axis, None, dim, None, -1)[0]
+def log_softmax(x, axis=None, *, dim=None):
+    """x - logsumexp(x) along ``axis`` (``dim``)."""
+    axis = _softmax_dim("log_softmax", axis, dim)
     x = _t(x)
     return _call1(LogSoftmaxOp(_check_axis("log_softmax", x, axis)), x)
 

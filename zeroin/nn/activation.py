@@ -82,35 +82,31 @@ class _Dim(Module):
         super().__init__()
         self.dim = dim
 
-    def _axis(self, x):
-        if self.dim is not None:
-            return self.dim
-        return 0 if x.ndim in (0, 1, 3) else 1      # PyTorch's implicit choice
-
     def extra_repr(self):
         return f"dim={self.dim}"
 
 
 class Softmax(_Dim):
-    """exp(x) / sum(exp(x)) along ``dim``. Do not put it before CrossEntropyLoss, which
-    takes raw scores (logits) and applies log-softmax itself."""
+    """exp(x) / sum(exp(x)) along ``dim`` (dim None: PyTorch's legacy choice, with its
+    warning). Do not put it before CrossEntropyLoss, which takes raw scores (logits) and
+    applies log-softmax itself."""
 
     def forward(self, x):
-        return ops.softmax(x, self._axis(x))
+        return F.softmax(x, self.dim, _stacklevel=5)
 
 
 class LogSoftmax(_Dim):
     """x - logsumexp(x) along ``dim``."""
 
     def forward(self, x):
-        return ops.log_softmax(x, self._axis(x))
+        return F.log_softmax(x, self.dim, _stacklevel=5)
 
 
 class Softmin(_Dim):
     """softmax(-x) along ``dim``."""
 
     def forward(self, x):
-        return ops.softmax(-x, self._axis(x))
+        return F.softmin(x, self.dim, _stacklevel=5)
 
 
 class GELU(Module):
