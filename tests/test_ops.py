@@ -167,6 +167,35 @@ def test_pow_zero_and_one_exponents_at_zero():
     np.testing.assert_array_equal(x.grad.data, [1.0, 1.0])     # d(x^0)/dx = 0, not NaN
 
 
+def test_gradients_at_points_without_a_derivative_are_pytorchs_finite_ones():
+    # torch 2.13 gives these numbers (tests/test_pytorch_parity.py compares more cases)
+    x = zeroin.tensor([[0.0, 0.0], [3.0, -4.0]], requires_grad=True)
+    x.norm(dim=1).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [[0.0, 0.0], [0.6, -0.8]])
+    x.grad = None
+    zeroin.nn.functional.normalize(x, dim=1).sum().backward()
+    np.testing.assert_allclose(x.grad.data[0], [1e12, 1e12])     # 1 / eps, as torch
+    c = zeroin.tensor([2.0, 2.0, 2.0], requires_grad=True)
+    c.std().backward()
+    np.testing.assert_array_equal(c.grad.data, [0.0, 0.0, 0.0])
+    b, e = zeroin.tensor([0.0, 0.0], requires_grad=True), zeroin.tensor([0.0, 2.0], requires_grad=True)
+    (b ** e).sum().backward()
+    np.testing.assert_array_equal(b.grad.data, [0.0, 0.0])
+    y, z = zeroin.tensor([0.0], requires_grad=True), zeroin.tensor([0.0], requires_grad=True)
+    zeroin.atan2(y, z).sum().backward()
+    assert y.grad.item() == 0.0 and z.grad.item() == 0.0
+
+
+def test_norm_p0_counts_the_non_zeros_and_has_no_gradient():
+    x = zeroin.tensor([[0.0, 1.5, -2.0], [0.0, 0.0, 0.0]], requires_grad=True)
+    n = x.norm(p=0, dim=1)
+    np.testing.assert_array_equal(n.data, [2.0, 0.0])
+    assert n.requires_grad
+    n.sum().backward()
+    assert x.grad is None                                       # as torch: no gradient
+    assert zeroin.linalg.vector_norm(x, ord=0).item() == 2.0
+
+
 def test_pow_exponent_gradient_is_defined_for_nonpositive_base():
     # d(x**p)/dp = x**p log x; at x = 0 (p > 0) it is 0, not NaN
     x = zeroin.tensor([0.0, 2.0])
@@ -654,11 +683,14 @@ def test_setitem_refuses_tensors_in_the_graph():
 def test_methods_match_functions():
     x = leaf(X34)
     for name in ("exp", "sin", "cos", "tanh", "sigmoid", "relu", "leaky_relu", "softplus",
-                 "abs", "sum", "mean", "max", "min", "amax", "amin", "logsumexp", "softmax",
-                 "log_softmax",
-                 "flatten"):
+                 "abs", "sum", "mean", "max", "min", "amax", "amin", "logsumexp", "flatten"):
         np.testing.assert_array_equal(getattr(x, name)().data, getattr(zeroin, name)(x).data,
                                       err_msg=name)
+    for name in ("softmax", "log_softmax"):     # dim required, as in PyTorch
+        np.testing.assert_array_equal(getattr(x, name)(1).data,
+                                      getattr(zeroin, name)(x, dim=1).data, err_msg=name)
+        with pytest.raises(TypeError, match=f"{name}: give the dimension"):
+            getattr(x, name)()
     p = leaf(np.abs(X34) + 0.5)
     np.testing.assert_array_equal(p.log().data, zeroin.log(p).data)
     np.testing.assert_array_equal(p.sqrt().data, zeroin.sqrt(p).data)
@@ -672,6 +704,20 @@ def test_methods_match_functions():
     assert x.unsqueeze(0).squeeze(0).shape == (3, 4)
     assert x.broadcast_to((2, 3, 4)).shape == (2, 3, 4)
     assert zeroin.cat([x, x]).shape == (6, 4)
+
+
+def test_clamp_with_tensor_bounds_errors_and_in_place():
+    x = zeroin.tensor([0.0, 1.0, 2.0])
+    with pytest.raises(TypeError, match="both as tensors or both"):
+        zeroin.clamp(x, min=zeroin.tensor([1.0, 1.0, 1.0]), max=1.5)
+    with pytest.raises(RuntimeError, match="cannot be written"):
+        x.clamp_(min=zeroin.ones(2, 3))
+    lo = zeroin.tensor([0.5, 0.5, 0.5], requires_grad=True)
+    y = zeroin.tensor([0.0, 1.0, 2.0])
+    y.clamp_(min=lo)                    # recorded: the bound requires grad
+    np.testing.assert_array_equal(y.data, [0.5, 1.0, 2.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(lo.grad.data, [1.0, 0.0, 0.0])
 
 
 def test_argmax_argmin_and_clamp_under_their_pytorch_names():
@@ -789,7 +835,14 @@ GRADCHECK = {
     "minimum": [(zeroin.minimum, [_r(2, 3), _r(3, seed=1)], True)],
     "where": [(lambda a, b: zeroin.where(np.array([True, False, True]), a, b),
                [_r(2, 3), _r(3)], True)],
-    "clip": [(lambda x: zeroin.clip(x, -1.0, 1.0), [_r(2, 3, kind="clip")], True)],
+    "clip": [(lambda x: zeroin.clip(x, -1.0, 1.0), [_r(2, 3, kind="clip")], True),
+             # tensor bounds, one broadcast; (1, 1) has min > max (the result is max)
+             (lambda x, lo, hi: zeroin.clamp(x, lo, hi),
+              [np.array([[-1.5, 0.2, 1.4], [0.7, -0.3, 2.0]]),
+               np.array([[-1.0, -0.5, 1.6], [0.1, 0.5, -1.0]]), np.array([1.0, 0.0, 1.8])],
+              True),
+             (lambda x, lo: x.clip(min=lo), [_r(2, 3, kind="clip"), np.array([0.5, -0.5, 0.0])],
+              True)],
     "astype": [(lambda x: x.astype(np.float64) * x, [_r(3)], True)],
     "sum": [(lambda x: x.sum(axis=1), [_r(2, 3)], True)],
     "mean": [(lambda x: x.mean(axis=0, keepdims=True), [_r(2, 3)], True)],
@@ -912,15 +965,27 @@ GRADCHECK = {
     "hardsigmoid": [(lambda x: _F().hardsigmoid(x * 2), [_away(2, 3, step=1.5)], True)],
     "logsigmoid": [(_F().logsigmoid, [_r(2, 3)], True)],
     "var": [(lambda x: x.var(1), [_r(3, 4)], True),
+            (lambda x: zeroin.var(x, dim=[]), [_r(3, 4)], True),
             (lambda x: zeroin.var(x, unbiased=False), [_r(3, 4)], True)],
-    "std": [(lambda x: x.std(dim=0, keepdim=True), [_r(3, 4)], True)],
+    "std": [(lambda x: x.std(dim=0, keepdim=True), [_r(3, 4)], True),
+            (lambda x: x.std(), [_r(3, 4)], True),
+            (lambda x: x.std(dim=(), keepdim=True), [_r(3, 4)], True)],
     "prod": [(lambda x: x.prod(1), [_r(3, 4)], True),
              (lambda x: x.prod(), [np.array([[1.5, 0.0], [2.0, -1.0]])], False)],
     "cumsum": [(lambda x: x.cumsum(1), [_r(3, 4)], True)],
-    "cumprod": [(lambda x: x.cumprod(0), [_r(3, 4, kind="kink")], True)],
+    "cumprod": [(lambda x: x.cumprod(0), [_r(3, 4, kind="kink")], True),
+                # zeros: one, two in a row, two apart, the last; in each direction
+                (lambda x: x.cumprod(1), [np.array([[2.0, 0.0, 3.0, -1.5], [0.0, 0.0, 1.5, 2.0],
+                                                    [0.5, 0.0, 2.0, 0.0], [1.5, -2.0, 3.0, 0.0]])],
+                 True),
+                (lambda x: zeroin.cumprod(x, dim=0), [np.array([[2.0, 0.0], [0.0, 1.5],
+                                                                 [3.0, 0.0]])], True)],
     "norm": [(lambda x: x.norm(dim=1), [_r(3, 4)], True),
              (lambda x: x.norm(p=1), [_r(3, 4, kind="kink")], True),
-             (lambda x: x.norm(p=3, dim=0), [_r(3, 4, kind="kink")], True)],
+             (lambda x: x.norm(p=3, dim=0), [_r(3, 4, kind="kink")], True),
+             (lambda x: x.norm(p=0.5, dim=1, keepdim=True), [_r(3, 4, kind="kink")], True),
+             (lambda x: x.norm(p=float("inf"), dim=1), [_r(3, 4)], True),
+             (lambda x: zeroin.linalg.vector_norm(x, ord=-float("inf")), [_r(3, 4)], True)],
     "clone": [(lambda x: x.clone() * x, [_r(2, 3)], True)],
     # movement and indexing
     "flip": [(lambda x: x.flip((0, 1)), [_r(2, 3)], True)],

@@ -400,7 +400,6 @@ REDUCE = {
     "cumsum": lambda T, x: x.cumsum(1),
     "cumsum_fn": lambda T, x: T.cumsum(x, dim=0),
     "cumprod": lambda T, x: x.cumprod(dim=1),
-    "cumprod_fn": lambda T, x: T.cumprod(x, 0),
     "logsumexp": lambda T, x: x.logsumexp(1),
     "logsumexp_fn": lambda T, x: T.logsumexp(x, dim=0),
     "amax": lambda T, x: x.amax(1),
@@ -1049,6 +1048,166 @@ table("snippet", {
     "attention": _attention,
     "batch_stats": _batch_stats,
 })
+
+
+# gradients at points where a function is not differentiable: PyTorch's conventions
+ZROWS = np.array([[0.0, 0.0, 0.0], [1.0, -2.0, 0.0]])      # a zero row, a row with a zero
+EDGE = {
+    "norm_zero": (lambda T, x: x.norm(), np.zeros(3)),
+    "norm_zero_row": (lambda T, x: x.norm(dim=1), ZROWS),
+    "norm_fn_p3": (lambda T, x: T.norm(x, p=3, dim=1), ZROWS),
+    "norm_p3_all_zero": (lambda T, x: T.norm(x, p=3), np.zeros(3)),
+    "norm_p1": (lambda T, x: x.norm(p=1, dim=1), ZROWS),
+    "norm_p_half": (lambda T, x: x.norm(p=0.5, dim=1), ZROWS),
+    "norm_p_1_5": (lambda T, x: x.norm(p=1.5, dim=1, keepdim=True), ZROWS),
+    "norm_inf": (lambda T, x: x.norm(p=float("inf"), dim=1), ZROWS),
+    "norm_neg_inf": (lambda T, x: x.norm(p=-float("inf"), dim=1), ZROWS),
+    "norm_inf_ties": (lambda T, x: x.norm(p=float("inf")), TIES),
+    "norm_p0": (lambda T, x: x.norm(p=0, dim=1), ZROWS),
+    "norm_p0_all": (lambda T, x: T.norm(x, p=0), ZROWS),
+    "vector_norm_zero_row": (lambda T, x: T.linalg.vector_norm(x, dim=1), ZROWS),
+    "vector_norm_ord0": (lambda T, x: T.linalg.vector_norm(x, ord=0), ZROWS),
+    "linalg_norm_zero_row": (lambda T, x: T.linalg.norm(x, dim=1), ZROWS),
+    "std_constant": (lambda T, x: x.std(), np.array([2.0, 2.0, 2.0])),
+    "std_constant_row": (lambda T, x: x.std(dim=1), np.array([[2.0, 2.0, 2.0], [1.0, 2.0, 4.0]])),
+    "std_one_biased": (lambda T, x: x.std(unbiased=False), np.array([2.0])),
+    "std_correction0_row": (lambda T, x: T.std(x, dim=1, correction=0), ZROWS),
+    "pow_abs_self": (lambda T, x: x.abs() ** x, np.array([0.0, 2.0, -1.5])),
+    "normalize_zero_row": (lambda T, x: T.nn.functional.normalize(x, dim=1), ZROWS),
+    "normalize_p1_zero_row": (lambda T, x: T.nn.functional.normalize(x, p=1, dim=1), ZROWS),
+    "cumprod_one_zero": (lambda T, x: T.cumprod(x, 0), np.array([2.0, 0.0, 3.0])),
+    "cumprod_zeros_dim1": (lambda T, x: x.cumprod(dim=1),
+                           np.array([[2.0, 0.0, 3.0, 0.0], [0.0, 1.5, -2.0, 4.0],
+                                     [1.0, 2.0, 3.0, 0.0]])),
+    "cumprod_zeros_dim0": (lambda T, x: x.cumprod(0),
+                           np.array([[2.0, 0.0, 3.0], [0.0, 0.0, -2.0], [0.5, 2.0, 0.0]])),
+    "softplus_threshold": (lambda T, x: T.nn.functional.softplus(x, beta=2, threshold=1), A),
+    "softplus_threshold_beta1": (lambda T, x: T.nn.functional.softplus(x * 10, threshold=5), A),
+    "softplus_module": (lambda T, x: T.nn.Softplus(beta=0.5, threshold=0.4)(x), A),
+    "cumprod_zeros_3d": (lambda T, x: T.cumprod(x, dim=-2),
+                         np.where(A3 > 1, 0.0, A3)),
+}
+for _k, (_f, _a) in EDGE.items():
+    IDIOMS[f"edge_{_k}"] = (lambda f, a: lambda T: grad_of(T, lambda x: f(T, x), a))(_f, _a)
+table("edge", {
+    "pow_zero_zero": lambda T: grad_of(T, lambda x, e: x ** e, np.array([0.0, 1.0, 0.0]),
+                                       np.array([0.0, 0.0, 2.0])),
+    "atan2_origin": lambda T: grad_of(T, T.atan2, np.array([0.0, -0.0, 1.0, 0.0]),
+                                      np.array([0.0, 0.0, 1.0, -1.0])),
+})
+
+
+def _second_order(T, f, *arrays):
+    """The gradient of sum(w * f) with create_graph, then the gradient of sum(w' * that)."""
+    xs = [t(T, a, grad=True) for a in arrays]
+    y = f(*xs)
+    gs = T.autograd.grad((y * T.tensor(weights(tuple(y.shape)))).sum(), xs, create_graph=True)
+    sum((g * T.tensor(weights(tuple(g.shape)) + 2)).sum() for g in gs).backward()
+    return tuple(gs) + tuple(x.grad for x in xs)
+
+
+table("edge_second_order", {
+    "norm": lambda T: _second_order(T, lambda x: x.norm(dim=1), ZROWS + [[0, 0, 1], [0, 0, 0]]),
+    "norm_p3": lambda T: _second_order(T, lambda x: x.norm(p=3, dim=1), ZROWS + 0.5),
+    "std": lambda T: _second_order(T, lambda x: x.std(dim=1), A),
+    "pow": lambda T: _second_order(T, lambda x, e: (x + 3) ** e, A, B),
+    "atan2": lambda T: _second_order(T, T.atan2, A, B),
+    "normalize": lambda T: _second_order(T, lambda x: T.nn.functional.normalize(x, dim=1), A),
+    "cumprod_zeros": lambda T: _second_order(T, lambda x: x.cumprod(1),
+                                             np.array([[2.0, 0.0, 3.0, 0.5], [0.0, 1.5, 0.0, 4.0]])),
+})
+
+
+# clamp with tensor bounds: the gradient goes to whichever operand the result is
+LO = np.array([[-1.0, 0.5, 0.0, 2.0], [0.0, -0.5, 1.0, 0.0], [1.0, 0.0, -1.0, 0.3]])
+HI = np.array([[1.0, 1.5, -0.5, 1.0], [0.5, 0.5, 2.0, 1.0], [2.0, 0.2, 0.0, 0.1]])
+table("clamp_tensor", {
+    "min": lambda T: grad_of(T, lambda x, lo: T.clamp(x, min=lo), A, LO),
+    "max_method": lambda T: grad_of(T, lambda x, hi: x.clamp(max=hi), A, HI),
+    "both": lambda T: grad_of(T, lambda x, lo, hi: T.clamp(x, lo, hi), A, LO, HI),
+    "clip": lambda T: grad_of(T, lambda x, lo, hi: x.clip(lo, hi), A, LO, HI),
+    "broadcast": lambda T: grad_of(T, lambda x, lo: x.clamp(min=lo), A, LO[0]),
+    "broadcast_up": lambda T: grad_of(T, lambda x, lo: x.clamp(min=lo), A[0], LO),
+    "constant_bound": lambda T: grad_of(T, lambda x: x.clamp(T.tensor(LO), T.tensor(HI)), A),
+    "mixed_fails": lambda T: catch(lambda: T.clamp(t(T, A), min=t(T, LO), max=1.0)),
+    "inplace": lambda T: grad_of(T, lambda x, lo: (x * 1).clamp_(min=lo), A, LO),
+    "inplace_no_grad": lambda T: _inplace_leaf(T, lambda T, x: x.clamp_(T.tensor(LO), T.tensor(HI))),
+})
+
+
+# unique with its extra outputs: a tuple (values, inverse?, counts?)
+V = np.array([3, 1, 3, 2, 1, 1])
+V2 = np.array([[1, 2], [1, 2], [0, 1], [1, 2]])
+table("unique", {
+    "counts": lambda T: T.unique(T.tensor(V), return_counts=True),
+    "inverse": lambda T: T.unique(T.tensor(V), return_inverse=True),
+    "both": lambda T: T.unique(T.tensor(V), return_inverse=True, return_counts=True),
+    "method": lambda T: T.tensor(V).unique(return_counts=True),
+    "unsorted": lambda T: T.unique(T.tensor(V), sorted=False, return_counts=True),
+    "float_2d_inverse": lambda T: T.unique(T.tensor(V2 * 0.5), return_inverse=True),
+    "dim": lambda T: T.unique(T.tensor(V2), dim=0, return_inverse=True, return_counts=True),
+    "dim_method": lambda T: T.tensor(V2).unique(dim=1, return_counts=True),
+})
+
+
+# reductions over dim=() or dim=[]: over every dimension, as with no dim
+for _d in ((), []):
+    _s = "tuple" if isinstance(_d, tuple) else "list"
+    table(f"reduce_empty_{_s}", {
+        "sum": lambda T, d=_d: grad_of(T, lambda x: x.sum(d), A),
+        "sum_keepdim": lambda T, d=_d: grad_of(T, lambda x: T.sum(x, dim=d, keepdim=True), A),
+        "mean": lambda T, d=_d: grad_of(T, lambda x: x.mean(dim=d), A),
+        "amax": lambda T, d=_d: grad_of(T, lambda x: x.amax(d), A),
+        "amin": lambda T, d=_d: grad_of(T, lambda x: T.amin(x, dim=d, keepdim=True), A),
+        # values only: torch 2.13's gradient of std/var over dim=() is inf (it divides by
+        # n - 1 with n = 1); zeroin's is that of std/var over every dim (GRADCHECK)
+        "std": lambda T, d=_d: t(T, A).std(dim=d),
+        "var": lambda T, d=_d: T.var(t(T, A), d, keepdim=True),
+        "norm": lambda T, d=_d: grad_of(T, lambda x: x.norm(dim=d), A),
+        "norm_p1": lambda T, d=_d: grad_of(T, lambda x: T.norm(x, p=1, dim=d), A),
+        "vector_norm": lambda T, d=_d: grad_of(T, lambda x: T.linalg.vector_norm(x, dim=d), A),
+        "linalg_norm_fails": lambda T, d=_d: catch(lambda: T.linalg.norm(t(T, A), dim=d)),
+        "logsumexp_fails": lambda T, d=_d: catch(lambda: T.logsumexp(t(T, A), dim=d)),
+        "logsumexp_keepdim": lambda T, d=_d: grad_of(
+            T, lambda x: T.logsumexp(x, dim=d, keepdim=True), A),
+        "prod_fails": lambda T, d=_d: catch(lambda: T.prod(t(T, A), dim=d)),
+        "max_fails": lambda T, d=_d: catch(lambda: T.max(t(T, A), dim=d)),
+    })
+
+
+# softmax without dim: F.* pick PyTorch's legacy dimension and warn; the others need dim
+def _implicit_dim(T, name, a):
+    import warnings
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        y = grad_of(T, getattr(T.nn.functional, name), a)
+    return y, [(w.category.__name__, str(w.message), w.filename == __file__) for w in seen]
+
+
+for _name in ("softmax", "log_softmax", "softmin"):
+    for _a, _s in ((A[0], "1d"), (A, "2d"), (A3, "3d"), (A3.reshape(2, 3, 2, 2), "4d")):
+        IDIOMS[f"implicit_dim_{_name}_{_s}"] = \
+            (lambda n, a: lambda T: _implicit_dim(T, n, a))(_name, _a)
+table("implicit_dim", {
+    "softmax_fn_fails": lambda T: catch(lambda: T.softmax(t(T, A))),
+    "softmax_method_fails": lambda T: catch(lambda: t(T, A).softmax()),
+    "log_softmax_fn_fails": lambda T: catch(lambda: T.log_softmax(t(T, A))),
+    "log_softmax_method_fails": lambda T: catch(lambda: t(T, A).log_softmax()),
+    "F_softmax_dim_none": lambda T: _implicit_dim(T, "softmax", A3)[1],
+    "F_softmax_dtype": lambda T: T.nn.functional.softmax(t(T, A), dim=1, dtype=T.float32),
+    "module_softmax": lambda T: _implicit_module(T, T.nn.Softmax(), A3),
+    "module_log_softmax": lambda T: _implicit_module(T, T.nn.LogSoftmax(), A),
+    "module_softmin_dim": lambda T: _implicit_module(T, T.nn.Softmin(dim=-1), A3),
+})
+
+
+def _implicit_module(T, m, a):
+    import warnings
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        y = m(t(T, a))
+    return y, [(w.category.__name__, str(w.message)) for w in seen]     # (torch points
+    # the module's warning at its own code, zeroin at the caller's line)
 
 
 # --- running them ------------------------------------------------------------------------

@@ -368,12 +368,16 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002
 
 @_method()
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
-    """The distinct values (sorted); with ``return_inverse``/``return_counts`` a tuple."""
-    r = np.unique(_raw(input), return_inverse=return_inverse, return_counts=return_counts,
-                  axis=dim)
-    if isinstance(r, tuple):
-        return tuple(_leaf(r[0])) + tuple(_leaf(a.astype(np.int64)) for a in r[1:])
-    return _leaf(r)
+    """The distinct values (sorted, or slices along ``dim``); with ``return_inverse`` /
+    ``return_counts`` the tuple ``(values, inverse, counts)`` of those asked for."""
+    x = _raw(input)
+    r = np.unique(x, return_inverse=return_inverse, return_counts=return_counts, axis=dim)
+    if not isinstance(r, tuple):
+        return _leaf(r)
+    extra = [a.astype(np.int64) for a in r[1:]]
+    if return_inverse:      # one index per element (dim None) or per slice along dim
+        extra[0] = extra[0].reshape(x.shape if dim is None else (x.shape[dim],))
+    return (_leaf(r[0]),) + tuple(_leaf(a) for a in extra)
 
 
 @_method()
@@ -896,10 +900,11 @@ def _store(self, name, value):
                          f"into a tensor of shape {d.shape} in place: {e}") from None
 
 
-def _inplace(self, name, fn, *args):
-    """Replace this tensor's values by ``fn(self, *args)`` (a tensor), PyTorch's way."""
+def _inplace(self, name, fn, *args, operands=()):
+    """Replace this tensor's values by ``fn(self, *args)`` (a tensor), PyTorch's way;
+    ``operands`` are tensors ``fn`` takes otherwise (keywords) that may require grad."""
     track = is_grad_enabled() and (self.requires_grad or any(
-        isinstance(a, Tensor) and a.requires_grad for a in args))
+        isinstance(a, Tensor) and a.requires_grad for a in args + tuple(operands)))
     if not track:
         with no_grad():
             out = fn(self, *args)
@@ -970,7 +975,8 @@ Tensor.__setitem__ = _setitem
 
 def _inplace_method(name, fn):
     def method(self, *args, **kwargs):
-        return _inplace(self, name, lambda x, *a: fn(x, *a, **kwargs), *args)
+        return _inplace(self, name, lambda x, *a: fn(x, *a, **kwargs), *args,
+                        operands=kwargs.values())
     method.__name__ = name
     method.__doc__ = f"In place: ``x.{name}(...)`` sets x to ``x.{name[:-1]}(...)``."
     setattr(Tensor, name, method)

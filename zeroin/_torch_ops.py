@@ -322,6 +322,11 @@ class Atan2Op(Function):
     def backward(self, xp, g, out, y, x):
         ny, nx = self.needs_input_grad
         r = x * x + y * y
+        with np.errstate(divide="ignore"):
+            inf = np.isinf(1 / _raw(r))
+        if inf.any():               # at the origin: 0, as PyTorch (1 / r would be inf)
+            r = 1 / xp.where(inf, np.inf, r)
+            return (g * x * r if ny else None), (-g * y * r if nx else None)
         return (g * x / r if ny else None), (-g * y / r if nx else None)
 
 
@@ -524,11 +529,22 @@ logsigmoid = _unary(LogSigmoidOp, "log(sigmoid(x)), computed stably.", ())
 
 # --- reductions ------------------------------------------------------------------------------
 
+class StdOp(Function):
+    """The square root of a variance, with PyTorch's rule where the std is 0 (a constant
+    input): gradient 0, where sqrt's rule would give 0 * inf = NaN."""
+    __slots__ = ()
+    name = "std"
+    def forward(self, v): return np.sqrt(v)
+    def backward(self, xp, g, out, v):
+        zero = _raw(out) == 0
+        return xp.where(zero, 0, g * 0.5 / xp.where(zero, 1, out))
+
+
 def _var_parts(name, x, dim, unbiased, keepdim, correction):
     x = _t(x)
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
-    d = _check_axis(name, x, dim)
+    d = _ops._reduce_dims(name, x, dim)
     axes = _ops._axes(d, x.ndim)
     n = int(np.prod([x.shape[a] for a in axes])) if x.ndim else 1
     dev = x - x.mean(axis=d, keepdims=True)
@@ -546,14 +562,14 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None,  # no
     return _var_parts("var", input, dim, unbiased, keepdim, correction)
 
 
-@op((SubOp, MulOp, SumOp, MeanOp), methods=("std",))
+@op((SubOp, MulOp, SumOp, MeanOp, StdOp), methods=("std",))
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None,  # noqa: A002
         axis=None, keepdims=None):
     """Standard deviation: the square root of :func:`var` (same arguments)."""
     if isinstance(dim, bool):                   # var(x, False): the old (unbiased) form
         dim, unbiased = None, dim
     dim, keepdim = _dim_names("std", dim, keepdim, axis, keepdims)
-    return _ops.sqrt(_var_parts("std", input, dim, unbiased, keepdim, correction))
+    return StdOp()(_var_parts("std", input, dim, unbiased, keepdim, correction))
 
 
 class ProdOp(Function):
@@ -594,6 +610,9 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
     """Product over ``dim`` (all by default)."""
     dim, keepdim = _dim_names("prod", dim, keepdim, axis, keepdims)
     x = _t(input) if dtype is None else _t(input).to(dtype)
+    if isinstance(dim, (tuple, list)) and not len(dim):
+        raise TypeError(f"prod: dim={dim!r}: PyTorch's prod takes one int dim; leave dim "
+                        f"out for the product of all elements")
     return ProdOp(_check_axis("prod", x, dim), keepdim)(x)
 
 
@@ -618,21 +637,44 @@ def cumsum(input, dim, *, dtype=None):  # noqa: A002
 
 
 class CumprodOp(Function):
+    """Running product. The gradient at k is the sum over j >= k of g_j * out_j / x_k; with
+    zeros (PyTorch's exact rule, no division by 0): before a slice's first zero the same sum
+    (later outputs are 0), at the first zero the sum with that zero read as 1, after it 0."""
     __slots__ = ("axis",)
     name = "cumprod"
     def __init__(self, axis): self.axis = axis
     def forward(self, x): return np.cumprod(x, axis=self.axis)
+
     def backward(self, xp, g, out, x):
         a = self.axis
-        if not np.all(_raw(x) != 0):
-            raise _ops.ZeroinError("cumprod: the gradient at inputs equal to 0 is not "
-                                   "implemented")
-        return xp.flip(xp.cumsum(xp.flip(g * out, a), a), a) / x
+        def rsum(v): return xp.flip(xp.cumsum(xp.flip(v, a), a), a)    # sum over j >= k
+        r = _raw(x)
+        zeros = r == 0
+        if not zeros.any():
+            return rsum(g * out) / x
+        if xp is not NP:        # create_graph: 0 after a zero still depends on that zero
+            return _cumprod_grad_graph(g, x, a)
+        seen = np.cumsum(zeros, axis=a)
+        before, first = seen == 0, zeros & (seen == 1)
+        at_first = rsum(g * np.cumprod(np.where(first, 1, r), axis=a))
+        return np.where(before, rsum(g * out) / np.where(before, r, 1),
+                        np.where(first, at_first, 0))
+
+
+def _cumprod_grad_graph(g, x, a):
+    """cumprod's gradient at inputs with zeros as ops that can be differentiated again: for
+    each k, the sum over j >= k of g_j times the product of x_i for i <= j, i != k (a
+    cumprod of n copies of x, copy k with x_k read as 1: O(n^2) along ``a``)."""
+    xs, gs = x.swapaxes(a, -1), _t(g).swapaxes(a, -1)
+    n = xs.shape[-1]
+    others = _ops.where(np.eye(n, dtype=bool), 1, xs[..., None, :]).cumprod(-1)   # [k, j]
+    later = np.triu(np.ones((n, n), dtype=bool))                                   # j >= k
+    return _ops.where(later, gs[..., None, :] * others, 0).sum(-1).swapaxes(a, -1)
 
 
 @op(CumprodOp, methods=("cumprod",))
 def cumprod(input, dim, *, dtype=None):  # noqa: A002
-    """Running product along ``dim`` (gradient for inputs without zeros)."""
+    """Running product along ``dim``."""
     x = _t(input) if dtype is None else _t(input).to(dtype)
     d = _check_axis("cumprod", x, dim)
     if d is None:
@@ -640,22 +682,65 @@ def cumprod(input, dim, *, dtype=None):  # noqa: A002
     return CumprodOp(d % x.ndim)(x)
 
 
-@op((MulOp, SumOp, _ops.SqrtOp, _ops.AbsOp, MaxOp, _ops.PowConstOp), methods=("norm",))
+class NormOp(Function):
+    """The p-norm over ``axis``, with PyTorch's rule where it has no derivative: 0 where the
+    norm is 0 (``sqrt(sum(x * x))`` would give 0 * inf = NaN), 0 at x = 0 for p < 1, and
+    no gradient for p = 0 (the count of non-zeros)."""
+    __slots__ = ("p", "axis", "keepdims")
+    name = "norm"
+    def __init__(self, p, axis, keepdims): self.p, self.axis, self.keepdims = p, axis, keepdims
+    def label(self): return f"norm[p={_ops._fmt(self.p)}]"
+
+    def forward(self, x):
+        p, a, k = self.p, self.axis, self.keepdims
+        if p == 2:
+            return np.sqrt(np.add.reduce(x * x, axis=a, keepdims=k))
+        if p == 0:
+            return np.add.reduce(x != 0, axis=a, keepdims=k).astype(x.dtype)
+        ax = np.abs(x)
+        if p == math.inf:
+            return ax.max(axis=a, keepdims=k)
+        if p == -math.inf:
+            return ax.min(axis=a, keepdims=k)
+        if p == 1:
+            return np.add.reduce(ax, axis=a, keepdims=k)
+        return np.add.reduce(ax ** p, axis=a, keepdims=k) ** (1.0 / p)
+
+    def backward(self, xp, g, out, x):
+        p = self.p
+        if p == 0:
+            return None
+        axes = _ops._axes(self.axis, x.ndim)
+        ge = _ops._expand(g, x.shape, axes, self.keepdims)
+        ne = _ops._expand(out, x.shape, axes, self.keepdims)
+        r, n = _raw(x), _raw(ne)
+        sign = np.sign(r)
+        if p == 1:
+            return ge * sign
+        if math.isinf(p):           # to the largest (smallest) |x|; ties share
+            m = np.abs(r) == n
+            return ge * (sign * m / m.sum(axis=axes, keepdims=True)).astype(r.dtype)
+        zero = n == 0
+        scale = xp.where(zero, 0, ge / xp.where(zero, 1, ne) ** (p - 1))
+        if p == 2:
+            return x * scale
+        if p < 1:                   # |x| ** (p - 1) is infinite at x = 0: 0 there
+            xz = r == 0
+            return xp.where(xz, 0, sign * xp.abs(xp.where(xz, 1, x)) ** (p - 1)) * scale
+        return sign * xp.abs(x) ** (p - 1) * scale
+
+
+
+@op(NormOp, methods=("norm",))
 def norm(input, p="fro", dim=None, keepdim=False, *, dtype=None):  # noqa: A002
-    """The p-norm over ``dim`` (all by default): 2 ("fro"), 1, inf, -inf or any p."""
+    """The p-norm over ``dim`` (all by default): 2 ("fro"), 1, inf, -inf, 0 (the number of
+    non-zeros) or any p; the gradient follows PyTorch where the norm has no derivative."""
     x = _t(input)
-    d = _check_axis("norm", x, dim)
-    if p in ("fro", 2, 2.0, None):
-        return _ops.sqrt((x * x).sum(axis=d, keepdims=keepdim))
-    if p == 1:
-        return _ops.abs(x).sum(axis=d, keepdims=keepdim)
-    if p == math.inf:
-        return _ops.amax(_ops.abs(x), d, keepdim)
-    if p == -math.inf:
-        return _ops.amin(_ops.abs(x), d, keepdim)
-    if isinstance(p, numbers.Real):
-        return (_ops.abs(x) ** p).sum(axis=d, keepdims=keepdim) ** (1.0 / p)
-    raise ValueError(f"norm: unsupported p={p!r}; use 'fro', a number, inf or -inf")
+    if p in ("fro", None):
+        p = 2
+    if isinstance(p, bool) or not isinstance(p, numbers.Real):
+        raise ValueError(f"norm: unsupported p={p!r}; use 'fro', a number, inf or -inf")
+    return NormOp(float(p), _ops._reduce_dims("norm", x, dim), keepdim)(x)
 
 
 class CloneOp(Function):
@@ -1341,8 +1426,9 @@ NP.cosh, NP.sinh, NP.erf, NP.abs = np.cosh, np.sinh, staticmethod(_erf_np), np.a
 NP.softplus = staticmethod(lambda x: np.logaddexp(0, x))
 NP.flip = staticmethod(np.flip)
 NP.cumsum = staticmethod(lambda x, a: np.cumsum(x, axis=a))
+NP.cumprod = staticmethod(lambda x, a: np.cumprod(x, axis=a))
 NP.einsum = staticmethod(lambda spec, *xs: np.einsum(spec, *xs))
 TZ.cosh, TZ.sinh, TZ.erf = staticmethod(cosh), staticmethod(sinh), staticmethod(erf)
 TZ.abs, TZ.softplus = staticmethod(_ops.abs), staticmethod(_ops.softplus)
-TZ.flip, TZ.cumsum = staticmethod(flip), staticmethod(cumsum)
+TZ.flip, TZ.cumsum, TZ.cumprod = staticmethod(flip), staticmethod(cumsum), staticmethod(cumprod)
 TZ.einsum = staticmethod(einsum)

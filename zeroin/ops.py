@@ -341,7 +341,10 @@ class PowOp(Function):
     def forward(self, x, p): return x ** p
     def backward(self, xp, g, out, x, p):
         nx, np_ = self.needs_input_grad
-        gx = g * p * x ** (p - 1) if nx else None
+        gx = None
+        if nx:
+            p0 = _raw(p) == 0       # x ** 0 is 1: gradient 0 (PyTorch), not 0 * 0 ** -1 = NaN
+            gx = g * p * x ** (xp.where(p0, 1, p - 1) if np.any(p0) else p - 1)
         gp = g * out * xp.log(xp.where(_raw(x) > 0, x, 1)) if np_ else None
         return gx, gp
 
@@ -683,12 +686,49 @@ class ClipOp(Function):
         return g * m
 
 
-@op(ClipOp, methods=("clip", "clamp"), aliases=("clamp",))
+class ClipTensorOp(Function):
+    """clip with tensor bounds, ``minimum(maximum(x, lo), hi)`` with broadcasting (with
+    lo > hi the result is hi). PyTorch's rule: the gradient goes to x where lo <= x <= hi,
+    to lo where x < lo < hi, and to hi where x > hi or hi < lo."""
+    __slots__ = ("has_lo", "has_hi")
+    name = "clip"
+    def __init__(self, has_lo, has_hi): self.has_lo, self.has_hi = has_lo, has_hi
+
+    def forward(self, x, *bounds):
+        if self.has_lo:
+            x = np.maximum(x, bounds[0])
+        return np.minimum(x, bounds[-1]) if self.has_hi else x
+
+    def backward(self, xp, g, out, x, *bounds):
+        r = _raw(x)
+        lo = _raw(bounds[0]) if self.has_lo else None
+        hi = _raw(bounds[-1]) if self.has_hi else None
+        need = self.needs_input_grad
+        gx = g * ((True if lo is None else r >= lo) & (True if hi is None else r <= hi))
+        grads = [gx if need[0] else None]
+        if lo is not None:
+            grads.append(g * ((r < lo) & (True if hi is None else lo < hi)) if need[1] else None)
+        if hi is not None:
+            grads.append(g * ((r > hi) | (False if lo is None else hi < lo))
+                         if need[-1] else None)
+        return tuple(grads)
+
+
+@op((ClipOp, ClipTensorOp), methods=("clip", "clamp"), aliases=("clamp",))
 def clip(x, min=None, max=None):  # noqa: A002
-    """Limit values to [min, max]; the gradient is 0 where clipped."""
+    """Limit values to [min, max] (numbers, or tensors that broadcast); the gradient is 0
+    where clipped, and goes to a tensor bound where the result is that bound."""
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
-    return _call1(ClipOp(min, max), _t(x))
+    if not isinstance(min, Tensor) and not isinstance(max, Tensor):
+        return _call1(ClipOp(min, max), _t(x))
+    if (min is not None and not isinstance(min, Tensor)) or \
+            (max is not None and not isinstance(max, Tensor)):
+        raise TypeError(f"clip: min is a {type(min).__name__} and max a "
+                        f"{type(max).__name__}; as in PyTorch, give both as tensors or both "
+                        f"as numbers, e.g. clamp(x, min=lo, max=zeroin.full_like(lo, 1.0))")
+    bounds = tuple(b for b in (min, max) if b is not None)
+    return _calln(ClipTensorOp(min is not None, max is not None), (_t(x),) + bounds)
 
 
 class AsTypeOp(Function):
@@ -750,6 +790,14 @@ def _check_axis(op, x, axis):
     return int(axis) if isinstance(axis, numbers.Integral) else tuple(int(a) for a in axis)
 
 
+def _reduce_dims(op, x, dim):
+    """``dim`` of a reduction checked against ``x``; ``()`` and ``[]`` mean every dimension,
+    as in PyTorch (NumPy would reduce over none)."""
+    if isinstance(dim, (tuple, list)) and not len(dim):
+        return None
+    return _check_axis(op, x, dim)
+
+
 _F64 = np.dtype(np.float64)
 
 
@@ -788,7 +836,7 @@ def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):  #
         x = constant(x)
     if dtype is not None:
         x = x.to(dtype)
-    return _call1(SumOp(axis if axis is None else _check_axis("sum", x, axis), keepdims), x)
+    return _call1(SumOp(axis if axis is None else _reduce_dims("sum", x, axis), keepdims), x)
 
 
 class MeanOp(Function):
@@ -821,7 +869,7 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):
         raise _DtypeError(f"mean: the input has dtype {x.dtype}; the mean needs a floating "
                           f"dtype, as in PyTorch: convert first, e.g. x.float().mean() or "
                           f"x.double().mean()")
-    return _call1(MeanOp(axis if axis is None else _check_axis("mean", x, axis), keepdims), x)
+    return _call1(MeanOp(axis if axis is None else _reduce_dims("mean", x, axis), keepdims), x)
 
 
 class _ExtremumOp(Function):
@@ -888,7 +936,7 @@ def amax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Maximum over ``dim`` (an int, a tuple, or all); ties share the gradient."""
     dim, keepdim = _dim_names("amax", dim, keepdim, axis, keepdims)
     x = _t(x)
-    return _call1(MaxOp(_check_axis("amax", x, dim), keepdim), x)
+    return _call1(MaxOp(_reduce_dims("amax", x, dim), keepdim), x)
 
 
 @op(MaxOp, methods=("max",))
@@ -913,7 +961,7 @@ def amin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Minimum over ``dim`` (an int, a tuple, or all); ties share the gradient."""
     dim, keepdim = _dim_names("amin", dim, keepdim, axis, keepdims)
     x = _t(x)
-    return _call1(MinOp(_check_axis("amin", x, dim), keepdim), x)
+    return _call1(MinOp(_reduce_dims("amin", x, dim), keepdim), x)
 
 
 @op(MinOp, methods=("min",))
@@ -967,7 +1015,11 @@ def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     if dim is not None or keepdim is not None:
         axis, keepdims = _torch_names("logsumexp", axis, keepdims, dim, keepdim)
     x = _t(x)
-    return _call1(LogSumExpOp(_check_axis("logsumexp", x, axis), keepdims), x)
+    if isinstance(axis, (tuple, list)) and not len(axis) and not keepdims:
+        raise _DimError(f"logsumexp: dim={axis!r} without keepdim=True fails in PyTorch "
+                        f"(its output shape check), so it does here; leave dim out, or pass "
+                        f"keepdim=True, to reduce over every dimension")
+    return _call1(LogSumExpOp(_reduce_dims("logsumexp", x, axis), keepdims), x)
 
 
 class SoftmaxOp(Function):
@@ -982,11 +1034,21 @@ class SoftmaxOp(Function):
         return gy - out * gy.sum(axis=self.axis, keepdims=True)
 
 
-@op(SoftmaxOp, methods=("softmax",))
-def softmax(x, axis=-1, *, dim=None):
-    """exp(x) / sum(exp(x)) along ``axis``, computed stably."""
+def _softmax_dim(op, axis, dim):
+    """The one dimension of softmax or log_softmax: required, as in PyTorch (whose
+    ``nn.functional`` forms alone guess a legacy one, with a warning)."""
     if dim is not None:
-        axis = _torch_names("softmax", axis, None, dim, None, -1)[0]
+        axis = _torch_names(op, axis, None, dim, None)[0]
+    if axis is None:
+        raise TypeError(f"{op}: give the dimension to normalise over, e.g. {op}(x, dim=-1) "
+                        f"(PyTorch requires it too)")
+    return axis
+
+
+@op(SoftmaxOp, methods=("softmax",))
+def softmax(x, axis=None, *, dim=None):
+    """exp(x) / sum(exp(x)) along ``axis`` (``dim``), computed stably."""
+    axis = _softmax_dim("softmax", axis, dim)
     x = _t(x)
     return _call1(SoftmaxOp(_check_axis("softmax", x, axis)), x)
 
@@ -1003,10 +1065,9 @@ class LogSoftmaxOp(Function):
 
 
 @op(LogSoftmaxOp, methods=("log_softmax",))
-def log_softmax(x, axis=-1, *, dim=None):
-    """x - logsumexp(x) along ``axis``."""
-    if dim is not None:
-        axis = _torch_names("log_softmax", axis, None, dim, None, -1)[0]
+def log_softmax(x, axis=None, *, dim=None):
+    """x - logsumexp(x) along ``axis`` (``dim``)."""
+    axis = _softmax_dim("log_softmax", axis, dim)
     x = _t(x)
     return _call1(LogSoftmaxOp(_check_axis("log_softmax", x, axis)), x)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .. import ops
 from . import _composed as C
+from . import functional as F
 from .module import Module, _init_args_error
 
 __all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Softmin",
@@ -70,9 +71,7 @@ class Softplus(Module):
         self.beta, self.threshold = beta, threshold
 
     def forward(self, x):
-        if self.beta == 1:
-            return ops.softplus(x)
-        return ops.softplus(x * self.beta) * (1.0 / self.beta)
+        return F.softplus(x, self.beta, self.threshold)
 
     def extra_repr(self):
         return f"beta={self.beta}, threshold={self.threshold}"
@@ -83,35 +82,31 @@ class _Dim(Module):
         super().__init__()
         self.dim = dim
 
-    def _axis(self, x):
-        if self.dim is not None:
-            return self.dim
-        return 0 if x.ndim in (0, 1, 3) else 1      # PyTorch's implicit choice
-
     def extra_repr(self):
         return f"dim={self.dim}"
 
 
 class Softmax(_Dim):
-    """exp(x) / sum(exp(x)) along ``dim``. Do not put it before CrossEntropyLoss, which
-    takes raw scores (logits) and applies log-softmax itself."""
+    """exp(x) / sum(exp(x)) along ``dim`` (dim None: PyTorch's legacy choice, with its
+    warning). Do not put it before CrossEntropyLoss, which takes raw scores (logits) and
+    applies log-softmax itself."""
 
     def forward(self, x):
-        return ops.softmax(x, self._axis(x))
+        return F.softmax(x, self.dim, _stacklevel=5)
 
 
 class LogSoftmax(_Dim):
     """x - logsumexp(x) along ``dim``."""
 
     def forward(self, x):
-        return ops.log_softmax(x, self._axis(x))
+        return F.log_softmax(x, self.dim, _stacklevel=5)
 
 
 class Softmin(_Dim):
     """softmax(-x) along ``dim``."""
 
     def forward(self, x):
-        return ops.softmax(-x, self._axis(x))
+        return F.softmin(x, self.dim, _stacklevel=5)
 
 
 class GELU(Module):

@@ -8,6 +8,7 @@ The loss ops refuse target shapes that would broadcast by mistake.
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from ..anomaly import not_replayable
 from ..errors import ShapeError, ZeroinError
 from ..function import Function
 from ..ops import (NP, _call1, _call2, _calln, _needs, _product, _raw, op, leaky_relu,
-                   log_softmax, relu, sigmoid, softmax, softplus, tanh)
+                   relu, sigmoid, softplus, tanh)
 from ..random import get_rng
 
 _new = object.__new__
@@ -435,7 +436,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     _check_binary_target(op, t)
     pw = _tensor_arg(pos_weight, op, "pos_weight")
     # log s(x) = -softplus(-x), log(1 - s(x)) = -softplus(x)
-    el = pw * t * softplus(-x) + (1 - t) * softplus(x)
+    el = pw * t * _ops.softplus(-x) + (1 - t) * _ops.softplus(x)
     return _weighted(op, el, weight, reduction)
 
 
@@ -488,7 +489,7 @@ class CrossEntropyOp(Function):
         # create_graph: the same rule built from tensor ops, so it can be differentiated
         onehot = np.zeros(x.shape, dtype=x.dtype)
         onehot[rows, y.numpy()] = 1
-        d = softmax(x, axis=1) - _leaf(onehot)
+        d = _ops.softmax(x, axis=1) - _leaf(onehot)
         if self.reduction == "none":
             return d * g.reshape(-1, 1), None
         return d * (g * (1.0 / n) if self.reduction == "mean" else g), None
@@ -653,15 +654,50 @@ from .._torch_ops import hardsigmoid, hardswish, pad  # noqa: E402
 
 
 def softplus(input, beta=1.0, threshold=20.0):  # noqa: A002, F811
-    """log(1 + e**(beta x)) / beta, computed stably (``threshold`` is not needed)."""
-    if beta == 1:
-        return _ops.softplus(input)
-    return _ops.softplus(input * beta) / beta
+    """log(1 + e**(beta x)) / beta, computed stably; x itself where beta x > threshold
+    (PyTorch's linear part: there the value is x and the gradient 1)."""
+    x = _ops._t(input)
+    y = _ops.softplus(x) if beta == 1 else _ops.softplus(x * beta) / beta
+    linear = beta * _raw(x) > threshold
+    return _ops.where(linear, x, y) if linear.any() else y
 
 
-def softmin(input, dim=None):  # noqa: A002
-    """softmax(-input) along ``dim``."""
-    return softmax(-input, dim=-1 if dim is None else dim)
+def _legacy_dim(name, x, dim, stacklevel):
+    """``dim`` or, if None, PyTorch's deprecated implicit choice for F.softmax and its
+    kin (0 for 0-, 1- and 3-d input, else 1), with PyTorch's warning."""
+    if dim is not None:
+        return dim
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call "
+                  f"to include dim=X as an argument.", UserWarning, stacklevel=stacklevel)
+    return 0 if x.ndim in (0, 1, 3) else 1
+
+
+def _softmax_input(input, dtype):  # noqa: A002
+    x = _ops._t(input)
+    return x if dtype is None else x.to(dtype)
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None, *, axis=None):  # noqa: A002
+    """exp(x) / sum(exp(x)) along ``dim``, computed stably; without ``dim``, PyTorch's
+    legacy choice (0 for 0-, 1- and 3-d input, else 1) and its deprecation warning."""
+    x = _softmax_input(input, dtype)
+    if axis is None:
+        dim = _legacy_dim("softmax", x, dim, _stacklevel)
+    return _ops.softmax(x, axis, dim=dim)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None, *, axis=None):  # noqa: A002
+    """x - logsumexp(x) along ``dim``; without ``dim``, as :func:`softmax`."""
+    x = _softmax_input(input, dtype)
+    if axis is None:
+        dim = _legacy_dim("log_softmax", x, dim, _stacklevel)
+    return _ops.log_softmax(x, axis, dim=dim)
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):  # noqa: A002
+    """softmax(-input) along ``dim``; without ``dim``, as :func:`softmax`."""
+    x = _softmax_input(input, dtype)
+    return _ops.softmax(-x, dim=_legacy_dim("softmin", x, dim, _stacklevel))
 
 
 def tanhshrink(input):  # noqa: A002
@@ -677,10 +713,11 @@ def glu(input, dim=-1):  # noqa: A002
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12):  # noqa: A002
-    """input / max(||input||_p, eps) along ``dim``."""
+    """input / max(||input||_p, eps) along ``dim`` (PyTorch's clamp_min: a zero row gets
+    the gradient 1 / eps)."""
     from .._torch_ops import norm
     n = norm(input, p, dim, keepdim=True)
-    return input / _ops.maximum(n, eps)
+    return input / _ops.clip(n, min=eps)
 
 
 def one_hot(tensor, num_classes=-1):
