@@ -113,48 +113,98 @@ def descent(out=None, *, eta=ETA, x0=X0, x0_right=X0_RIGHT, tol=TOL, verbose=Non
     return finish(res, verbose)
 
 
+SHOW = 8                 # points drawn from each side in grad1
+
+
+def _span(values, margin_frac, min_margin):
+    """``(lo, hi)`` around ``values`` with a margin on each side."""
+    lo, hi = min(values), max(values)
+    pad = max(min_margin, margin_frac * (hi - lo))
+    return lo - pad, hi + pad
+
+
+def _spread_labels(groups, min_dx, min_dy):
+    """Which points to number: for each group of points (axes fractions, in step order)
+    the steps up to the first whose label would come within ``min_dx`` across and
+    ``min_dy`` up of a label already placed; returns one count per group."""
+    placed, counts = [], []
+    for points in groups:
+        n = 0
+        for x, y in points:
+            if any(abs(x - a) < min_dx and abs(y - b) < min_dy for a, b in placed):
+                break
+            placed.append((x, y))
+            n += 1
+        counts.append(n)
+    return counts
+
+
 def _draw_grad1(out, res):
     import numpy as np
 
     from ..viz import figures as F
+    series = [("xs", F.COLORS["left"], f"from x0 = {res.x0:g}", -1),
+              ("xs_right", F.COLORS["right"], f"from x0 = {res.x0_right:g}", 1)]
+    px = {key: np.array(res.values[key][:SHOW]) for key, *_ in series}
+    xlo, xhi = _span([1.0, *px["xs"], *px["xs_right"]], 0.1, 0.3)   # the curve covers every point
+    xs = np.linspace(xlo, xhi, 300)
+    ylo, yhi = _span([*f(xs), 0.001], 0.05, 0.02)
     with F.style():
         fig, ax = F.subplots(figsize=(8, 5.5))
-        xs = np.linspace(-0.1, 2.1, 300)
         ax.plot(xs, f(xs), color=F.COLORS["curve"], label="y = (x - 1)^2 + 0.001")
-        show = 8
         # Step numbers go below and outside the curve (left: down-left, right: down-right),
-        # where nothing else is drawn.
-        for key, color, label, side in (
-                ("xs", F.COLORS["left"], f"from x0 = {res.x0:g}", -1),
-                ("xs_right", F.COLORS["right"], f"from x0 = {res.x0_right:g}", 1)):
-            px = np.array(res.values[key][:show])
-            ax.plot(px, f(px), "o-", color=color, lw=1.5, ms=7, label=label, zorder=3)
-            for i, (a, b) in enumerate(zip(px, f(px))):
-                if i < 5:
-                    ax.annotate(str(i), (a, b), textcoords="offset points",
-                                xytext=(9 * side, -11), ha="center", va="center",
-                                fontsize=10, color=color)
+        # where nothing else is drawn; where points crowd, only those apart are numbered.
+        groups = []
+        for key, color, label, side in series:
+            ax.plot(px[key], f(px[key]), "o-", color=color, lw=1.5, ms=7, label=label,
+                    zorder=3)
+            groups.append([((a - xlo) / (xhi - xlo) + side * 0.02,
+                            (f(a) - ylo) / (yhi - ylo) - 0.035) for a in px[key]])
+        numbered = {}
+        for (key, color, _, side), n in zip(series, _spread_labels(groups, 0.025, 0.045)):
+            numbered[key] = n
+            for i, a in enumerate(px[key][:n]):
+                ax.annotate(str(i), (a, f(a)), textcoords="offset points",
+                            xytext=(9 * side, -11), ha="center", va="center", fontsize=10,
+                            color=color)
+        ax.set_xlim(xlo, xhi)
+        ax.set_ylim(ylo, yhi)
         ax.axvline(1, color=F.COLORS["muted"], ls=":", lw=1)
         ax.set_xlabel("x")
         ax.set_ylabel("y")
         ax.set_title(f"Gradient descent, eta = {res.eta:g}: both sides go down to x = 1")
         ax.legend(loc="upper center")
+        shown = max(len(v) for v in px.values())
+        if all(numbered[k] == len(px[k]) for k in px):
+            which = "numbered by step"
+        else:
+            which = "numbered by step " + " and ".join(
+                f"0-{numbered[k] - 1} {side}" if numbered[k] > 1 else f"0 {side}"
+                for k, side in (("xs", "on the left"), ("xs_right", "on the right")))
+            which += " (the later points crowd together near the minimum)"
+        res.values["grad1_numbered"] = numbered
+        first = "the first" if shown == SHOW else "all"
         return F.save(fig, out, "descent_grad1",
-                      f"The chapter's grad1: the first {show} points of gradient descent "
-                      f"from each side of the minimum, numbered by step; the lines between "
-                      f"them are chords.")
+                      f"The chapter's grad1: {first} {shown} points of gradient descent "
+                      f"from each side of the minimum, {which}; the lines between them "
+                      f"are chords.")
 
 
 def _draw_grad2(out, res):
     import numpy as np
 
     from ..viz import figures as F
+    x0, x1, y0, y1, g0 = res.x0, res.x1, res.y0, res.y1, res.slope0
+    xlo, xhi = min(x0, x1), max(x0, x1)
+    pad = max(0.12, 0.15 * (xhi - xlo))
+    xlo, xhi = xlo - pad, xhi + pad
+    xs = np.linspace(xlo, xhi, 200)
+    # Every mark stays inside: the curve, A, x1, the end of the step along the tangent.
+    ylo, yhi = _span([*f(xs), y0, y1, res.tangent_y1], 0.05, 0.02)
     with F.style():
         fig, ax = F.subplots(figsize=(8, 5.5))
-        x0, x1, y0, y1, g0 = res.x0, res.x1, res.y0, res.y1, res.slope0
-        xs = np.linspace(x0 - 0.12, x1 + 0.15, 200)
         ax.plot(xs, f(xs), color=F.COLORS["curve"], label="y = (x - 1)^2 + 0.001")
-        tx = np.array([x0 - 0.12, x1 + 0.15])
+        tx = np.array([xlo, xhi])
         ax.plot(tx, y0 + g0 * (tx - x0), color=F.COLORS["tangent"], lw=2,
                 label=f"tangent at A, slope {g0:g}")
         ax.plot([x0, x1], [y0, res.tangent_y1], color=F.COLORS["correction"], lw=4,
@@ -169,12 +219,12 @@ def _draw_grad2(out, res):
                     ha="center", va="center")
         ax.annotate(f"x1 = {x1:g}", (x1, y1), textcoords="offset points", xytext=(8, 4),
                     fontsize=11)
-        ax.set_xlim(x0 - 0.12, x1 + 0.15)
-        ax.set_ylim(f(x1 + 0.15) - 0.03, f(x0 - 0.12) + 0.03)
+        ax.set_xlim(xlo, xhi)
+        ax.set_ylim(ylo, yhi)
         ax.set_xlabel("x")
         ax.set_ylabel("y")
         ax.set_title("The first step: tangent, step and chord")
-        ax.legend(loc="upper right", fontsize=9)
+        ax.legend(loc="upper right" if x1 >= x0 else "upper left", fontsize=9)
         return F.save(fig, out, "descent_grad2",
                       "The chapter's grad2, the first step close up: the tangent at A fixes "
                       "the direction, eta times its slope the length; the chord (red) only "

@@ -1,0 +1,66 @@
+"""The lesson figures' geometry: every mark inside the axes, labels that do not overlap,
+captions and legends that say what is drawn, for the chapter's values and for others."""
+import numpy as np
+import pytest
+
+from zeroin import lessons
+
+pytest.importorskip("matplotlib")
+
+
+def _inside(ax, xs, ys):
+    """True when every (x, y) lies within the axes' limits."""
+    (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
+    return all(x0 <= x <= x1 and y0 <= y <= y1 for x, y in zip(xs, ys))
+
+
+def _boxes_overlap(a, b):
+    return not (a.x1 <= b.x0 or b.x1 <= a.x0 or a.y1 <= b.y0 or b.y1 <= a.y0)
+
+
+# --- descent (lesson 5) -------------------------------------------------------------------
+
+DESCENT_CASES = [{}, {"eta": 0.3, "x0": -0.5, "x0_right": 2.5},   # notebook 05, cell 5
+                 {"eta": 0.45, "x0": -1.0, "x0_right": 3.0}]
+
+
+@pytest.mark.parametrize("kw", DESCENT_CASES)
+def test_descent_grad1_curve_runs_under_every_point_and_labels_do_not_overlap(kw):
+    r = lessons.descent(verbose=False, **kw)
+    fig = r.figures["grad1"].figure
+    ax = fig.axes[0]
+    curve, left, right = ax.lines[:3]
+    cx = curve.get_xdata()
+    for line, key in ((left, "xs"), (right, "xs_right")):
+        px, py = line.get_xdata(), line.get_ydata()
+        assert len(px) == min(8, len(r.values[key]))
+        assert cx.min() < px.min() and px.max() < cx.max()       # on the drawn curve
+        assert _inside(ax, px, py)
+    assert _inside(ax, cx, curve.get_ydata())
+    fig.draw_without_rendering()
+    labels = [t for t in ax.texts if t.get_text().isdigit()]
+    boxes = [t.get_window_extent() for t in labels]
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            assert not _boxes_overlap(boxes[i], boxes[j]), (labels[i].get_text(),
+                                                            labels[j].get_text())
+    # each side numbers steps 0..n-1, and the caption says so
+    caption = r.figures["grad1"].caption
+    for line, key, side in ((left, "xs", "left"), (right, "xs_right", "right")):
+        nums = sorted(int(t.get_text()) for t in labels if t.get_color() == line.get_color())
+        n = r.grad1_numbered[key]
+        assert nums == list(range(n)) and n >= 2
+        if n < len(line.get_xdata()):
+            assert f"0-{n - 1} on the {side}" in caption
+    if r.grad1_numbered == {"xs": len(left.get_xdata()), "xs_right": len(right.get_xdata())}:
+        assert "numbered by step;" in caption
+
+
+@pytest.mark.parametrize("kw", DESCENT_CASES + [{"x0": 1.8}])
+def test_descent_grad2_shows_the_whole_step(kw):
+    r = lessons.descent(verbose=False, **kw)
+    ax = r.figures["grad2"].figure.axes[0]
+    assert _inside(ax, [r.x0, r.x1, r.x1, r.x1], [r.y0, r.y1, r.tangent_y1, r.y1])
+    for line in ax.lines[2:]:                 # the step, the chord, the dotted gap, A, x1
+        assert _inside(ax, line.get_xdata(), line.get_ydata())
+    assert ax.get_xlim()[0] < ax.get_xlim()[1]
