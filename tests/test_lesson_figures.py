@@ -1,6 +1,5 @@
 """The lesson figures' geometry: every mark inside the axes, labels that do not overlap,
 captions and legends that say what is drawn, for the chapter's values and for others."""
-import numpy as np
 import pytest
 
 from zeroin import lessons

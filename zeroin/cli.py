@@ -273,8 +273,8 @@ def main(argv=None):
     except BrokenPipeError:         # output piped into `head` and closed early
         sys.stdout = None
         return 0
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:        # a message says what was still saved
+        print(f"zeroin {args.command}: {e}" if str(e) else "interrupted", file=sys.stderr)
         return 130
     except (ValueError, OSError, RuntimeError, ImportError, KeyError) as e:
         print(_user_message(args, e), file=sys.stderr)
