@@ -83,3 +83,64 @@ def test_ctrl_c_during_an_epoch_is_still_a_finished_run(tmp_path, capsys, monkey
     assert main([*TRAIN[:-2], "--verbose", "2", "--out", str(out)]) == 0
     assert "stopped: interrupted during epoch 2" in capsys.readouterr().out
     assert (out / "model.npz").exists() and (out / "loss.png").exists()
+
+
+# --- "Run it yourself" lines reproduce what is shown ----------------------------------------
+
+def test_the_tours_train_command_reproduces_the_tours_run(tmp_path, capsys):
+    from zeroin.tour import train_demo
+    shown = train_demo(str(tmp_path / "tour"), dataset="moons", figures=False)
+    assert shown["command"] == "zeroin train moons --hidden 16,16 --epochs 40"
+    words = shown["command"].split()
+    assert words[:2] == ["zeroin", "train"]
+    assert main([*words[1:], "--verbose", "0", "--out", str(tmp_path / "cli")]) == 0
+    printed = capsys.readouterr().out
+    assert "MLP [16, 16] (relu), 337 parameters" in printed
+    hist = json.loads((tmp_path / "cli" / "history.json").read_text())
+    assert hist["epoch"][-1] == shown["epochs"] == 40
+    assert hist["test"]["loss"] == pytest.approx(shown["test_loss"], rel=1e-9)
+    assert hist["test"]["accuracy"] == pytest.approx(shown["test_accuracy"])
+
+
+def test_a_lesson_with_changed_parameters_says_the_command_that_repeats_it(tmp_path, capsys):
+    from zeroin import lessons
+    r = lessons.solve(target=70, verbose=False, figures=False)
+    assert r.params == {"target": 70}
+    assert r.command() == "zeroin lesson solve --set target=70"
+    assert r.call() == "zeroin.lessons.solve(target=70)"
+    assert "<code>zeroin lesson solve --set target=70</code>" in r.html()
+    assert lessons.solve(verbose=False, figures=False).command() == "zeroin lesson solve"
+    lr = lessons.learning_rate(etas=(0.2, 0.5, 0.9, 1.05), x0=3.0, max_steps=40,
+                               verbose=False, figures=False)
+    cmd = lr.command()
+    assert cmd == ("zeroin lesson learning-rate --set etas=0.2,0.5,0.9,1.05 --set x0=3 "
+                   "--set max_steps=40")
+    # the command line gives the same numbers
+    assert main([*cmd.split()[1:], "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert lr.table("Learning rates").text() in printed and "from x0 = 3" in printed
+    again = lessons.run("learning-rate", verbose=False, figures=False,
+                        **lessons.settings("learning-rate", cmd.split()[4::2]))
+    assert again.values == lr.values and again.command() == cmd
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--set", "target"], "--set takes KEY=VALUE"),
+    (["--set", "eta=0.3"], "solve has no parameter 'eta'; its parameters (with their "
+                           "defaults): target=60, tol=1e-05"),
+    (["--set", "target=seventy"], "target must be a number such as 60, got 'seventy'"),
+])
+def test_lesson_set_mistakes_are_one_line(args, message, capsys):
+    assert main(["lesson", "solve", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_lesson_help_lists_every_lessons_parameters(capsys):
+    from zeroin import lessons
+    with pytest.raises(SystemExit):
+        main(["lesson", "--help"])
+    text = capsys.readouterr().out
+    for name, fn in lessons.LESSONS.items():
+        line = next(x for x in text.splitlines() if x.strip().startswith(f"{name}:"))
+        assert all(f"{k}=" in line for k in lessons.parameters(fn))

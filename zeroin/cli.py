@@ -87,12 +87,16 @@ class _Formatter(argparse.HelpFormatter):
     def _get_help_string(self, action):
         text = action.help or ""
         default = action.default
-        if ("default" in text or default is None or default is False
+        if ("default" in text or default is None or default is False or default == []
                 or default == argparse.SUPPRESS or not action.option_strings):
             return text
         if isinstance(default, (list, tuple)):
             default = ",".join(str(v) for v in default)
         return f"{text} (default: {default})"
+
+
+class _RawEpilogFormatter(_Formatter, argparse.RawDescriptionHelpFormatter):
+    """As :class:`_Formatter`, with the description and epilog printed line by line."""
 
 
 def _per_dataset(key):
@@ -147,6 +151,17 @@ def _add_training_args(p, sweep=False):
                         f"zeroin-out/{'sweep' if sweep else 'train'}-DATASET-TIME for each run)")
 
 
+def _lesson_parameters_text():
+    """Each lesson's parameters and defaults, for ``zeroin lesson --help``."""
+    from .lessons import LESSONS, parameters
+    from .lessons._common import _cli_value
+    lines = ["lesson parameters for --set (defaults):"]
+    for name, fn in LESSONS.items():
+        params = ", ".join(f"{k}={_cli_value(v)}" for k, v in parameters(fn).items())
+        lines.append(f"  {name}: {params or '(none)'}")
+    return "\n".join(lines)
+
+
 def build_parser():
     from .recipes import TRAIN_DEFAULTS as D
     parser = argparse.ArgumentParser(
@@ -156,19 +171,23 @@ def build_parser():
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def command(name, help, description=None):
+    def command(name, help, description=None, formatter=_Formatter):
         return sub.add_parser(name, help=help, description=description or help,
-                              formatter_class=_Formatter)
+                              formatter_class=formatter)
 
     p = command("tour", "run every lesson and a short training run; write "
                         "OUT/index.html")
     p.add_argument("--out", default="zeroin-out", help="output folder")
     p.add_argument("--no-train", action="store_true", help="skip the training run")
 
-    p = command("lesson", "run one lesson of the chapter")
+    p = command("lesson", "run one lesson of the chapter", formatter=_RawEpilogFormatter)
+    p.epilog = _lesson_parameters_text()
     p.add_argument("name", nargs="?", help="lesson name (see --list)")
     p.add_argument("--out", default="zeroin-out", help="folder for figures")
     p.add_argument("--list", action="store_true", help="list the lessons")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="change one of the lesson's parameters (listed below), e.g. "
+                        "--set target=70 or --set etas=0.2,0.5,0.9; repeat for more")
 
     p = command("train", "train an MLP on a dataset",
                 "Train an MLP, print one line per epoch, then write model.npz, "
@@ -245,7 +264,8 @@ def _run(args):
                 doc = (fn.__doc__ or "").strip().splitlines()
                 print(f"  {name:<14} {doc[0] if doc else ''}")
             return
-        lessons.run(args.name, out=args.out, verbose=True)   # a command always prints
+        params = lessons.settings(args.name, args.set)
+        lessons.run(args.name, out=args.out, verbose=True, **params)   # a command prints
     else:
         from . import recipes
         if args.command == "train" and getattr(args, "model", "mlp") == "cnn":

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 import zeroin
-from ._common import LessonResult, Table, finish, plots_ok
+from ._common import LessonResult, Table, finish, lesson, plots_ok
 
 # A 5x5 image with a bright vertical bar, and a vertical-edge kernel: small whole numbers,
 # so every product can be checked by hand.
@@ -41,6 +41,7 @@ def correlate(x, k):
     return out
 
 
+@lesson
 def convolution(out=None, *, verbose=None, figures=True, train_epochs=4):
     """A 3x3 kernel sliding over a 5x5 image; its gradients by the chain rule; a digits CNN."""
     res = LessonResult(

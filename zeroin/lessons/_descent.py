@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 import zeroin
-from ._common import LessonResult, Table, finish, plots_ok
+from ._common import LessonResult, Table, finish, lesson, plots_ok
 
 ETA = 0.1
 X0 = 0.2
@@ -43,6 +43,7 @@ def gradient_descent(x0, eta, tol=TOL, max_steps=1000, blowup=1e6):
 
 # --- lesson 5 ----------------------------------------------------------------------------
 
+@lesson
 def descent(out=None, *, eta=ETA, x0=X0, x0_right=X0_RIGHT, tol=TOL, verbose=None,
             figures=True):
     """Gradient descent on y = (x-1)^2 + 0.001 with eta = 0.1 from both sides of the minimum."""
@@ -257,6 +258,7 @@ def _verdict(rows, tol, max_steps):
     return "too slow", ratio, f"not converged after {max_steps} steps (too small a step)"
 
 
+@lesson
 def learning_rate(out=None, *, etas=ETAS, x0=X0, tol=TOL, max_steps=MAX_STEPS,
                   verbose=None, figures=True):
     """The same descent for several learning rates: slow, fast, oscillating, diverging."""

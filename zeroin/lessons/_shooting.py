@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 import zeroin
-from ._common import LessonResult, Table, finish, plots_ok
+from ._common import LessonResult, Table, finish, lesson, plots_ok
 
 SIGHT_OFFSET = (-4.0, 1.5)   # cm: the sight sends shots left and a little high
 NOISE = 0.4                  # cm: scatter of one shot
@@ -69,6 +69,7 @@ def _rms_theory(offset, sigma, eta, batch, rounds):
             for k in range(rounds + 1)]
 
 
+@lesson
 def shooting(out=None, *, seed=1, runs=400, rounds=8, verbose=None, figures=True):
     """Bob zeroes his rifle: single shots, bursts of three, SGD against mini-batches."""
     rng = _range(seed)
@@ -287,6 +288,7 @@ def _draw_smoothing(out, res, final, settle):
 
 # --- lesson 7 ----------------------------------------------------------------------------
 
+@lesson
 def loss(out=None, *, seed=1, samples=2000, verbose=None, figures=True):
     """One sample's error against the mean squared error over a burst of three shots."""
     rng = _range(seed)
