@@ -63,3 +63,42 @@ def test_descent_grad2_shows_the_whole_step(kw):
     for line in ax.lines[2:]:                 # the step, the chord, the dotted gap, A, x1
         assert _inside(ax, line.get_xdata(), line.get_ydata())
     assert ax.get_xlim()[0] < ax.get_xlim()[1]
+
+
+# --- learning rate (lesson 6) -------------------------------------------------------------
+
+def test_a_gradient_of_exactly_zero_is_marked_on_the_log_panel():
+    r = lessons.learning_rate(etas=(0.2, 0.5, 0.9, 1.05), x0=3.0, max_steps=40,
+                              verbose=False)                        # notebook 06, cell 5
+    assert r.steps[0.5] == 1 and r.kinds[0.5] == "smooth"
+    assert "eta = 0.5: converges smoothly in 1 step." in r.notes
+    assert "(1 step)." in r.text() and "1 steps" not in r.text()
+    files = r.figures["learning_rate"]
+    ax, ax2 = files.figure.axes[:2]
+    assert _inside(ax, [0], [3.0])                                   # the start, in view
+    zeros = [ln for ln in ax2.lines if ln.get_marker() == "v"]
+    assert len(zeros) == 1 and list(zeros[0].get_xdata()) == [1]   # a point at step 1
+    floor = zeros[0].get_ydata()[0]
+    lo, hi = ax2.get_ylim()
+    positive = [y for ln in ax2.lines if ln.get_marker() == "o" for y in ln.get_ydata()]
+    assert lo < floor < min(positive) and max(positive) < hi
+    fig = files.figure
+    fig.draw_without_rendering()
+    ticks = {t.get_text(): t.get_position()[1] for t in ax2.get_yticklabels()}
+    assert ticks["0"] == floor                                       # the floor says 0
+    assert any("exactly 0 at step 1" in t.get_text() for t in ax2.texts)
+    assert "exactly 0 at step 1" in files.caption
+
+
+def test_without_zeros_the_log_panel_is_plain():
+    r = lessons.learning_rate(verbose=False)
+    ax2 = r.figures["learning_rate"].figure.axes[1]
+    assert not [ln for ln in ax2.lines if ln.get_marker() == "v"]
+    assert "exactly 0" not in r.figures["learning_rate"].caption
+
+
+def test_counts_are_singular_for_one():
+    r = lessons.sensitivity(verbose=False, figures=False)
+    assert repr(r).startswith("LessonResult('sensitivity': 1 table, 0 figures,")
+    d = lessons.descent(eta=0.5, verbose=False, figures=False)
+    assert "after 1 step;" in d.notes[0]

@@ -381,7 +381,7 @@ def _headline(r):
         return (f"b = {v['final_b']:.6g} in {v['b_fixed_updates']} updates "
                 f"(backprop each step: {v['b_exact_updates']})")
     if r.name == "descent":
-        return f"x = {v['x_final']:.6g} after {v['steps']} steps"
+        return f"x = {v['x_final']:.6g} after {_count(v['steps'], 'step')}"
     if r.name == "learning-rate":
         return ", ".join(f"{e:g}: {k}" for e, k in v["kinds"].items())
     if r.name == "loss":

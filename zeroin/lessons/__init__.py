@@ -25,7 +25,8 @@ from ._descent import descent, learning_rate
 from ._graph import chain_rule, sensitivity, solve
 from ._shooting import loss, shooting
 
-__all__ = ["LESSONS", "run", "lookup", "parameters", "settings", "LessonResult", "Table", "shooting", "chain_rule",
+__all__ = ["LESSONS", "run", "lookup", "parameters", "settings", "LessonResult", "Table",
+           "shooting", "chain_rule",
            "sensitivity", "solve", "descent", "learning_rate", "loss", "convolution",
            "figure_html", "in_notebook"]
 

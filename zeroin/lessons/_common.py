@@ -83,6 +83,11 @@ class Table:
                 f'{table(body, e(self.title) + " (all rows)")}</details></div>')
 
 
+def count(n, word):
+    """``1 step``, ``2 steps``: ``n`` and ``word``, plural unless ``n`` is 1."""
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def _is_number(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
@@ -161,8 +166,8 @@ class LessonResult:
                        f"tables: {[t.title for t in self.tables]}")
 
     def __repr__(self):
-        return (f"LessonResult({self.name!r}: {len(self.tables)} tables, "
-                f"{len(self.figures)} figures, values {sorted(self.values)})")
+        return (f"LessonResult({self.name!r}: {count(len(self.tables), 'table')}, "
+                f"{count(len(self.figures), 'figure')}, values {sorted(self.values)})")
 
     def _repr_html_(self):
         """Tables, explanations, notes and figures inline in Jupyter (with a little style
