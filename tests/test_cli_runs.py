@@ -29,7 +29,7 @@ def test_ctrl_c_during_the_test_evaluation_still_saves_model_history_and_figures
     assert len(err.splitlines()) == 1
     assert err.startswith("zeroin train: interrupted during the test evaluation, after "
                           "training had stopped (2 epochs): wrote history.json, loss.png, "
-                          "accuracy.png, model.npz to")
+                          "loss.svg, accuracy.png, accuracy.svg, model.npz to")
     assert "the test metrics were not measured (zeroin evaluate" in err
     for name in ("model.npz", "history.json", "loss.png", "accuracy.png"):
         assert (out / name).exists(), name

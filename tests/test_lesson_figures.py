@@ -102,3 +102,84 @@ def test_counts_are_singular_for_one():
     assert repr(r).startswith("LessonResult('sensitivity': 1 table, 0 figures,")
     d = lessons.descent(eta=0.5, verbose=False, figures=False)
     assert "after 1 step;" in d.notes[0]
+
+
+# --- legends, colour bars and the figures of train and sweep ------------------------------
+
+@pytest.fixture(scope="module")
+def shown():
+    """The lessons whose figures the tests below look at, figures kept in memory."""
+    return {name: lessons.run(name, verbose=False)
+            for name in ("shooting", "loss", "convolution")}
+
+
+def _legend_texts(fig):
+    return [t.get_text() for leg in fig.legends + [a.get_legend() for a in fig.axes]
+            if leg is not None for t in leg.get_texts()]
+
+
+def test_legends_fit_inside_their_figures(shown):
+    for r in shown.values():
+        for key, f in r.figures.items():
+            fig = f.figure
+            fig.draw_without_rendering()
+            for leg in fig.legends:
+                box = leg.get_window_extent()
+                assert box.x0 >= -1 and box.x1 <= fig.bbox.width + 1, (r.name, key)
+
+
+def test_every_mark_of_the_shooting_targets_is_in_a_legend(shown):
+    texts = _legend_texts(shown["shooting"].figures["target2"].figure)
+    assert {"mean hit", "miss (error)", "correction"} <= set(texts)
+    assert "miss (error) of a shot" in _legend_texts(shown["loss"].figures["loss"].figure)
+
+
+def test_smoothing_axis_labels_both_ends_and_numbers_agree_with_the_text(shown):
+    r = shown["shooting"]
+    fig = r.figures["smoothing"].figure
+    ax = fig.axes[0]
+    fig.draw_without_rendering()
+    lo, hi = ax.get_ylim()
+    labelled = [t.get_position()[1] for t in ax.get_yticklabels()
+                if t.get_text() and lo <= t.get_position()[1] <= hi]
+    data = r.rms_sgd + r.rms_batch
+    assert min(labelled) <= min(data) and max(data) <= max(labelled)   # 4.27 under a label
+    for rms in (r.rms_sgd[-1], r.rms_batch[-1]):
+        assert any(f"RMS {rms:.3f} cm" in t for t in _legend_texts(fig))
+        assert f"{rms:.3f} cm" in r.notes[-1]
+
+
+def test_convolution_panels_are_framed_apart_and_filters_have_colour_bars(shown):
+    fig = shown["convolution"].figures["window"].figure
+    signs = [t.get_text() for a in fig.axes for t in a.texts if not a.axison]
+    assert signs == ["\u00d7", "="]
+    images = [a for a in fig.axes if a.images]
+    assert len(images) == 3 and all(
+        all(sp.get_visible() for sp in a.spines.values()) for a in images)
+    fig = shown["convolution"].figures["filters"].figure
+    bars = [a for a in fig.axes if a.get_label() == "<colorbar>"]
+    assert [b.get_ylabel() for b in bars] == ["weight", "after ReLU"]
+
+
+def test_train_and_sweep_figures_are_slide_ready(tmp_path, capsys):
+    import struct
+
+    from zeroin.cli import main
+    assert main(["train", "xor", "--hidden", "4", "--epochs", "2", "--verbose", "0",
+                 "--out", str(tmp_path / "t")]) == 0
+    for name in ("loss", "accuracy"):
+        head = (tmp_path / "t" / f"{name}.png").read_bytes()[16:24]
+        assert struct.unpack(">II", head) == (900, 600)          # 6 x 4 in at 150 dpi
+        assert (tmp_path / "t" / f"{name}.svg").read_text().lstrip().startswith("<?xml")
+    from zeroin.recipes import sweep_figure
+    runs = [{"lr": lr, "losses": [0.7, 0.5 * k, 0.4 * k], "diverged": False}
+            for k, lr in ((1, 0.01), (0.6, 0.6))]
+    fig = sweep_figure(runs, target=0.1)
+    ax = fig.axes[0]
+    fig.draw_without_rendering()
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert labels and all("10^" not in t and "times" not in t and "\\" not in t
+                          for t in labels)
+    lo, hi = ax.get_ylim()
+    values = [float(t) for t in labels if lo <= float(t) <= hi]
+    assert min(values) <= 0.1 and max(values) >= 0.7

@@ -121,8 +121,13 @@ def _slug(name):
 
 
 def _savefig(fig, path):
-    from .train import save_figure
-    return save_figure(fig, path)
+    """``fig`` as ``path`` (a PNG, at the lessons' 150 dpi) and beside it as SVG, in the
+    lessons' style (text as outlines, stable ids); returns both paths."""
+    from .viz import figures as F
+    path = Path(path)
+    data = F.render(fig)
+    return [Path(F.write_bytes(path.with_suffix(f".{fmt}"), data[fmt]))
+            for fmt in ("png", "svg")]
 
 
 def _write_json(obj, path):
@@ -338,7 +343,7 @@ def _plot_history(history, out, title, paths=None):
         if keys is None:
             continue
         fig = _curve_figure(history, keys, title)
-        paths.append(_savefig(fig, out / name))
+        paths.extend(_savefig(fig, out / name))
     return paths
 
 
@@ -731,6 +736,12 @@ def sweep_figure(results, title="", target=None):
     from matplotlib.ticker import MaxNLocator
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_yscale("log")
+    from .viz.figures import log_tick_span, plain_log_ticks
+    shown = [v for v in finite if v <= top] or [1.0]
+    subs = (1.0, 2.0, 5.0) if max(shown) / min(shown) < 1e3 else (1.0,)
+    plain_log_ticks(ax.yaxis, subs=subs)
+    lo, hi = log_tick_span(shown + ([target] if target else []), subs)   # labels at both ends
+    ax.set_ylim(min(lo, ax.get_ylim()[0]), max(hi, ax.get_ylim()[1]))
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss")
     ax.set_title(title or "the learning rate decides the training time")
@@ -765,7 +776,7 @@ def sweep_command(args):
         fig = sweep_figure(results, f"{args.dataset.split(':')[0]}: training loss per "
                                     f"learning rate", target)
         _savefig(fig, out / "sweep.png")
-        written.append("sweep.png")
+        written += ["sweep.png", "sweep.svg"]
     except ImportError:
         print("matplotlib is not installed (pip install zeroin[plots]): no figure")
     for r in results:

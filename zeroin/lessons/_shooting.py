@@ -97,6 +97,9 @@ def shooting(out=None, *, seed=1, runs=400, rounds=8, verbose=None, figures=True
         f"averaging {BURST} shots divides the gradient's noise by sqrt({BURST}) = "
         f"{math.sqrt(BURST):.3f} (measured ratio {sgd_tail / mb_tail:.3f}). That is why "
         f"training uses mini-batches rather than single samples.",
+        f"After the last correction ({rounds}), where the figure shows the aims: "
+        f"{res.rms_sgd[-1]:.3f} cm for single shots, {res.rms_batch[-1]:.3f} cm for "
+        f"bursts (RMS over the {runs} runs).",
     ]
     if plots_ok(res, figures):
         res.figures["target1"] = _draw_single(out, res)
@@ -247,11 +250,16 @@ def _draw_bursts(out, res):
             m = hits.mean(axis=0)
             ax.plot(*m, "X", color=color, ms=11, mec="black", zorder=6)
             _arrow(ax, m, -res.eta * np.array(g), F.COLORS["correction"], side=0.12)
-        F.legend_below(fig, [ax], ncol=5)
+        # what the marks mean, beside the bursts' colours
+        ax.plot([], [], "X", color="white", ms=11, mec="black", label="mean hit")
+        ax.plot([], [], color=F.COLORS["error"], lw=0.8, label="miss (error)")
+        ax.plot([], [], color=F.COLORS["correction"], lw=2, label="correction")
+        F.legend_below(fig, [ax], ncol=4)
         ax.set_title(f"Bursts of {BURST}: loss = mean over the burst")
         return F.save(fig, out, "shooting_target2",
-                      f"The chapter's target2: bursts of {BURST} (X = mean hit), one "
-                      f"correction per burst from the mean squared error.")
+                      f"The chapter's target2: bursts of {BURST} (X = mean hit, red = each "
+                      f"shot's miss), one correction (green) per burst from the mean "
+                      f"squared error.")
 
 
 def _draw_smoothing(out, res, final, settle):
@@ -267,6 +275,8 @@ def _draw_smoothing(out, res, final, settle):
             ax.plot(k, meas, "o", color=color, label=f"{label}, {res.runs} runs")
         ax.set_yscale("log")
         F.plain_log_ticks(ax.yaxis)
+        ax.set_ylim(*F.log_tick_span([*res.rms_sgd, *res.rms_batch, *res.rms_sgd_exact,
+                                      *res.rms_batch_exact]))
         ax.set_xlabel("correction")
         ax.set_ylabel("RMS aim error (cm)")
         ax.set_title("How far the aim is off")
@@ -278,7 +288,7 @@ def _draw_smoothing(out, res, final, settle):
                                       res.rms_batch[-1])):
             p = final[b]
             ax2.plot(p[:, 0], p[:, 1], ".", color=color, alpha=0.55, ms=5,
-                     label=f"{label}: RMS {rms:.2f} cm")
+                     label=f"{label}, after correction {res.rounds}: RMS {rms:.3f} cm")
         F.legend_below(fig, (ax, ax2), ncol=3)
         ax2.set_title(f"Where the aim ends ({res.runs} runs)")
         return F.save(fig, out, "shooting_smoothing",
@@ -381,7 +391,8 @@ def _draw_loss(out, res):
         # arrow ends where that sample alone says Bob should aim.
         for i, (h, g) in enumerate(zip(hits, res.per_shot_grads)):
             color = F.COLORS["series"][i]
-            ax.plot([h[0], 0], [h[1], 0], color=F.COLORS["error"], lw=1, zorder=2)
+            ax.plot([h[0], 0], [h[1], 0], color=F.COLORS["error"], lw=1, zorder=2,
+                    label="miss (error) of a shot" if i == 0 else None)
             ax.plot(*h, "o", color=color, ms=10, zorder=5, label=f"shot {i + 1}")
             _arrow(ax, (0, 0), -0.5 * np.array(g), color, width=1.2)
         _arrow(ax, (0, 0), -0.5 * np.array(res.batch_grad), F.COLORS["correction"],
