@@ -144,3 +144,67 @@ def test_lesson_help_lists_every_lessons_parameters(capsys):
     for name, fn in lessons.LESSONS.items():
         line = next(x for x in text.splitlines() if x.strip().startswith(f"{name}:"))
         assert all(f"{k}=" in line for k in lessons.parameters(fn))
+
+
+# --- a user's mistakes: one line (or the command's usage), exit status 2 ------------------
+
+@pytest.mark.parametrize("argv, message", [
+    (["lesson", "solve", "--out", ""], "zeroin lesson: --out is empty: give a folder name"),
+    (["lesson", "solve", "--out", "/proc/zeroin-forbidden"],
+     "zeroin lesson: cannot create the output folder /proc/zeroin-forbidden ("),
+    (["tour", "--out", "/proc/zeroin-forbidden"], "cannot create the output folder"),
+    (["lesson", "--list", "extra"], "--list lists every lesson and takes nothing else "
+                                    "(got 'extra')"),
+    (["train", "moons", "--epochs", "-3"], "--epochs must be a positive whole number (1, 2, "
+                                           "...), got -3"),
+    (["sweep", "moons", "--lr", "0.1", "--backend", "foo"],
+     "invalid choice: 'foo' (choose from 'loky', 'threading', 'sequential', 'dask')"),
+])
+def test_mistakes_are_said_in_one_clear_line(argv, message, capsys):
+    try:
+        rc = main(argv)
+    except SystemExit as e:             # argparse's own errors: usage, then one line
+        rc = e.code
+    out, err = capsys.readouterr()
+    assert rc == 2 and message in err and "Traceback" not in err and "Errno" not in err
+    assert out == ""                    # nothing started: no run header for a bad backend
+    assert err.strip().splitlines()[-1].count(message[:20]) == 1
+
+
+def test_an_unknown_option_shows_the_commands_own_usage(capsys):
+    for argv, usage in ((["tour", "--bogus"], "usage: zeroin tour "),
+                        (["lesson", "solve", "extra"], "usage: zeroin lesson ")):
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and err.startswith(usage)
+        assert f"unrecognized arguments: {argv[-1]}" in err
+
+
+def test_sweep_help_lists_the_backends_it_accepts(capsys):
+    with pytest.raises(SystemExit):
+        main(["sweep", "--help"])
+    assert "loky, threading, sequential or dask" in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_lesson_writes_into_its_own_folder_by_default(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["lesson", "solve"]) == 0
+    assert main(["lesson", "chain_rule"]) == 0
+    assert main(["lesson", "sensitivity", "--out", "mine"]) == 0       # --out stays exact
+    capsys.readouterr()
+    assert sorted(p.name for p in (tmp_path / "zeroin-out").iterdir()) == ["chain-rule",
+                                                                         "solve"]
+    assert (tmp_path / "zeroin-out" / "solve" / "solve.png").exists()
+    assert (tmp_path / "zeroin-out" / "chain-rule" / "chain_rule_values.svg").exists()
+    assert (tmp_path / "mine" / "sensitivity.png").exists()
+
+
+def test_showing_a_lesson_twice_in_a_notebook_gives_unique_ids():
+    import re
+
+    from zeroin import lessons
+    a, b = lessons.solve(verbose=False), lessons.solve(target=70, verbose=False)
+    ids = re.findall(r'id="([^"]+)"', a._repr_html_() + b._repr_html_() + a._repr_html_())
+    assert len(ids) == 6 and len(set(ids)) == 6
+    assert 'id="solve"' in a.html() and 'id="fig-solve"' in a.html()   # the tour's anchors

@@ -5,6 +5,7 @@ import base64
 import functools
 import html
 import inspect
+import itertools
 import math
 import os
 import sys
@@ -103,6 +104,8 @@ def fmt(value, spec=""):
     return str(value)
 
 
+_displays = itertools.count(1)        # numbers each notebook display of a result
+
 _NOTEBOOK_CSS = (
     ".zeroin-lesson table{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em}"
     ".zeroin-lesson caption{text-align:left;font-weight:600;padding:4px 0}"
@@ -172,13 +175,15 @@ class LessonResult:
     def _repr_html_(self):
         """Tables, explanations, notes and figures inline in Jupyter (with a little style
         of its own, so that numbers line up in any notebook front end)."""
-        return f'<div class="zeroin-lesson"><style>{_NOTEBOOK_CSS}</style>{self.html()}</div>'
+        html_ = self.html(suffix=f"-{next(_displays)}")   # ids unique in a notebook
+        return f'<div class="zeroin-lesson"><style>{_NOTEBOOK_CSS}</style>{html_}</div>'
 
-    def html(self):
+    def html(self, suffix=""):
         """The lesson as one self-contained HTML ``<section>``: tables, explanations,
-        notes and the figures embedded as data URIs (as on the tour page)."""
+        notes and the figures embedded as data URIs (as on the tour page). Its ids are
+        the lesson's name (``solve``, ``fig-solve``) followed by ``suffix``."""
         e = html.escape
-        parts = [f'<section id="{e(self.name)}"><h2>{e(self.title)}</h2>']
+        parts = [f'<section id="{e(self.name + suffix)}"><h2>{e(self.title)}</h2>']
         if self.intro:
             parts.append(f'<p class="lead">{e(self.intro)}</p>')
         parts += [t.html() for t in self.tables]
@@ -187,7 +192,7 @@ class LessonResult:
         if self.notes:
             parts.append('<ul class="notes">' + "".join(f"<li>{e(n)}</li>"
                                                         for n in self.notes) + "</ul>")
-        parts += [figure_html(key, files) for key, files in self.figures.items()]
+        parts += [figure_html(key, files, suffix) for key, files in self.figures.items()]
         if not self.figures and self.values.get("figures_skipped"):
             parts.append(f'<p class="skip">Figures skipped: '
                          f'{e(self.values["figures_skipped"])}</p>')
@@ -243,10 +248,11 @@ class LessonResult:
         return "\n".join(parts).rstrip() + "\n"
 
 
-def figure_html(key, files):
-    """One figure as an HTML ``<figure>`` with the image embedded (SVG preferred)."""
+def figure_html(key, files, suffix=""):
+    """One figure as an HTML ``<figure>`` with the image embedded (SVG preferred); its id
+    is ``fig-KEY`` followed by ``suffix``."""
     e = html.escape
-    return (f'<figure id="fig-{e(key)}"><img src="{_data_uri(files)}" '
+    return (f'<figure id="fig-{e(key + suffix)}"><img src="{_data_uri(files)}" '
             f'alt="{e(files.caption or key)}" data-figure="{e(key)}" '
             f'style="max-width:100%;height:auto">'
             f'<figcaption>{e(files.caption)}</figcaption></figure>')
