@@ -383,8 +383,8 @@ def test_each_run_gets_its_own_folder_and_the_summary_comes_first(tmp_path, caps
     assert "adam (default)" in " ".join(lines[model:first_epoch])
     assert 0 < model < first_epoch and all(len(x) < 80 for x in lines[:first_epoch])
     wrote = [line for line in lines if line.startswith("wrote ")]
-    assert wrote[0] == (f"wrote history.json, loss.png, accuracy.png, model.npz to "
-                        f"{runs[0].relative_to(tmp_path)}")
+    assert wrote[0] == (f"wrote history.json, loss.png, loss.svg, accuracy.png, "
+                        f"accuracy.svg, model.npz to {runs[0].relative_to(tmp_path)}")
 
 
 def test_a_diverged_run_writes_nothing_next_to_an_older_model(tmp_path, capsys):

@@ -1,7 +1,9 @@
 """The ``zeroin`` command line.
 
     zeroin tour                      every lesson, a short training run, one HTML page
-    zeroin lesson NAME [--out DIR]   one lesson of the chapter (zeroin lesson --list)
+    zeroin lesson NAME [--out DIR] [--set KEY=VALUE]
+                                     one lesson of the chapter (zeroin lesson --list);
+                                     figures in zeroin-out/NAME unless --out
     zeroin train DATASET [...]       train an MLP with progress, curves and a checkpoint
                                      (DATASET: a built-in name or a .npz/.csv file;
                                      --test TEST_FILE for a separate test file)
@@ -16,10 +18,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 
 _OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam",
                "adamw"]
+_BACKENDS = ["loky", "threading", "sequential", "dask"]
 _OPTIMIZER_CLASSES = ("SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW")
 
 
@@ -44,6 +48,9 @@ def _at_least_one(what, why=""):
             v = int(s)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}")
+        if v < 0:
+            raise argparse.ArgumentTypeError(f"{what} must be a positive whole number (1, "
+                                             f"2, ...), got {v}")
         if v < 1:
             raise argparse.ArgumentTypeError(f"{what} must be at least 1, got {v}{why}")
         return v
@@ -87,12 +94,16 @@ class _Formatter(argparse.HelpFormatter):
     def _get_help_string(self, action):
         text = action.help or ""
         default = action.default
-        if ("default" in text or default is None or default is False
+        if ("default" in text or default is None or default is False or default == []
                 or default == argparse.SUPPRESS or not action.option_strings):
             return text
         if isinstance(default, (list, tuple)):
             default = ",".join(str(v) for v in default)
         return f"{text} (default: {default})"
+
+
+class _RawEpilogFormatter(_Formatter, argparse.RawDescriptionHelpFormatter):
+    """As :class:`_Formatter`, with the description and epilog printed line by line."""
 
 
 def _per_dataset(key):
@@ -147,6 +158,17 @@ def _add_training_args(p, sweep=False):
                         f"zeroin-out/{'sweep' if sweep else 'train'}-DATASET-TIME for each run)")
 
 
+def _lesson_parameters_text():
+    """Each lesson's parameters and defaults, for ``zeroin lesson --help``."""
+    from .lessons import LESSONS, parameters
+    from .lessons._common import _cli_value
+    lines = ["lesson parameters for --set (defaults):"]
+    for name, fn in LESSONS.items():
+        params = ", ".join(f"{k}={_cli_value(v)}" for k, v in parameters(fn).items())
+        lines.append(f"  {name}: {params or '(none)'}")
+    return "\n".join(lines)
+
+
 def build_parser():
     from .recipes import TRAIN_DEFAULTS as D
     parser = argparse.ArgumentParser(
@@ -156,19 +178,27 @@ def build_parser():
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def command(name, help, description=None):
-        return sub.add_parser(name, help=help, description=description or help,
-                              formatter_class=_Formatter)
+    parser.commands = {}
+
+    def command(name, help, description=None, formatter=_Formatter):
+        parser.commands[name] = sub.add_parser(name, help=help, formatter_class=formatter,
+                                               description=description or help)
+        return parser.commands[name]
 
     p = command("tour", "run every lesson and a short training run; write "
                         "OUT/index.html")
     p.add_argument("--out", default="zeroin-out", help="output folder")
     p.add_argument("--no-train", action="store_true", help="skip the training run")
 
-    p = command("lesson", "run one lesson of the chapter")
+    p = command("lesson", "run one lesson of the chapter", formatter=_RawEpilogFormatter)
+    p.epilog = _lesson_parameters_text()
     p.add_argument("name", nargs="?", help="lesson name (see --list)")
-    p.add_argument("--out", default="zeroin-out", help="folder for figures")
+    p.add_argument("--out", default=None,
+                   help="folder for figures (default: zeroin-out/NAME, as the tour)")
     p.add_argument("--list", action="store_true", help="list the lessons")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="change one of the lesson's parameters (listed below), e.g. "
+                        "--set target=70 or --set etas=0.2,0.5,0.9; repeat for more")
 
     p = command("train", "train an MLP on a dataset",
                 "Train an MLP, print one line per epoch, then write model.npz, "
@@ -208,8 +238,8 @@ def build_parser():
                    help="loss to reach for 'epochs to target' (default: per dataset)")
     p.add_argument("--jobs", type=_jobs, default=-1,
                    help="parallel runs (-1: one per core, -2: all but one, ...)")
-    p.add_argument("--backend", default="loky",
-                   help="joblib backend: loky, threading, sequential or dask")
+    p.add_argument("--backend", default="loky", choices=_BACKENDS,
+                   help="joblib backend: " + ", ".join(_BACKENDS[:-1]) + " or " + _BACKENDS[-1])
     p.add_argument("--scheduler", default=None,
                    help="Dask scheduler address for --backend dask (default: a local "
                         "cluster)")
@@ -231,10 +261,39 @@ def _user_message(args, e):
         f"zeroin {args.command}: {msg}"
 
 
+def _lesson_out(args):
+    """``--out`` as given, else ``zeroin-out/<lesson>`` (each lesson in its own folder, as
+    the tour writes them); checks the name and the lesson's parameters first."""
+    from . import lessons
+    if args.list and (args.name or args.set):
+        extra = " ".join(([args.name] if args.name else []) + args.set)
+        raise ValueError(f"lesson: --list lists every lesson and takes nothing else (got "
+                         f"{extra!r}); run `zeroin lesson NAME` for one")
+    if args.list or not args.name:
+        return None
+    fn = lessons.lookup(args.name)
+    name = fn.__name__.replace("_", "-")
+    return args.out if args.out is not None else os.path.join("zeroin-out", name)
+
+
+def _prepare_out(out):
+    """Check and create a lesson's or the tour's output folder now, before any work."""
+    from .recipes import check_out_folder
+    if not str(out).strip():
+        raise ValueError("--out is empty: give a folder name, e.g. --out figures")
+    check_out_folder(out)
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        raise OSError(f"cannot create the output folder {out} ({e.strerror or e}); "
+                      f"choose another with --out") from None
+
+
 def _run(args):
-    if args.command in ("tour", "lesson") and not getattr(args, "list", False):
-        from .recipes import check_out_folder
-        check_out_folder(args.out)
+    if args.command == "lesson":
+        args.out = _lesson_out(args)
+    if args.command in ("tour", "lesson") and args.out is not None:
+        _prepare_out(args.out)
     if args.command == "tour":
         from .tour import run_tour
         run_tour(out=args.out, train=not args.no_train)
@@ -245,7 +304,8 @@ def _run(args):
                 doc = (fn.__doc__ or "").strip().splitlines()
                 print(f"  {name:<14} {doc[0] if doc else ''}")
             return
-        lessons.run(args.name, out=args.out, verbose=True)   # a command always prints
+        params = lessons.settings(args.name, args.set)
+        lessons.run(args.name, out=args.out, verbose=True, **params)   # a command prints
     else:
         from . import recipes
         if args.command == "train" and getattr(args, "model", "mlp") == "cnn":
@@ -260,7 +320,10 @@ def _run(args):
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:                  # said by the command's own parser, with its usage
+        (parser.commands.get(args.command) or parser).error(
+            f"unrecognized arguments: {' '.join(extra)}")
     if args.version:
         from . import __version__
         print(f"zeroin {__version__}")
@@ -273,8 +336,8 @@ def main(argv=None):
     except BrokenPipeError:         # output piped into `head` and closed early
         sys.stdout = None
         return 0
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:        # a message says what was still saved
+        print(f"zeroin {args.command}: {e}" if str(e) else "interrupted", file=sys.stderr)
         return 130
     except (ValueError, OSError, RuntimeError, ImportError, KeyError) as e:
         print(_user_message(args, e), file=sys.stderr)

@@ -31,6 +31,7 @@ import numpy as np
 __all__ = ["TRAIN_DEFAULTS", "RECIPES", "recipe_for", "build_mlp", "make_optimizer",
            "loss_for_task", "metrics_for_task", "train_mlp", "evaluate_checkpoint", "sweep",
            "train_command", "evaluate_command", "sweep_command", "evaluate_split",
+           "TrainingInterrupted",
            "format_metrics", "run_folder", "check_out_folder", "ACTIVATIONS", "OPTIMIZERS"]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu")
@@ -120,8 +121,13 @@ def _slug(name):
 
 
 def _savefig(fig, path):
-    from .train import save_figure
-    return save_figure(fig, path)
+    """``fig`` as ``path`` (a PNG, at the lessons' 150 dpi) and beside it as SVG, in the
+    lessons' style (text as outlines, stable ids); returns both paths."""
+    from .viz import figures as F
+    path = Path(path)
+    data = F.render(fig)
+    return [Path(F.write_bytes(path.with_suffix(f".{fmt}"), data[fmt]))
+            for fmt in ("png", "svg")]
 
 
 def _write_json(obj, path):
@@ -234,46 +240,110 @@ def train_mlp(dataset, hidden=None, activation="relu", optimizer="adam", lr=None
     history = fit(model, loss_fn, opt, d.train, d.val if len(d.val) else None, epochs=epochs,
                   batch_size=batch_size, metrics=metrics, verbose=verbose, patience=patience,
                   file=file, scheduler=sched)
-    test = evaluate_split(model, loss_fn, d.test, metrics, d.target_standardizer)
+    cut = None                  # where a Ctrl-C after the last step came
+    try:
+        test = evaluate_split(model, loss_fn, d.test, metrics, d.target_standardizer)
+    except KeyboardInterrupt:
+        test, cut = None, "during the test evaluation"
     history.files = []
     if out is not None:
         info = {"optimizer": optimizer, "lr": lr, "batch_size": batch_size, "epochs": epochs,
                 "seed": seed, "schedule": schedule, "augment": d.info.get("augment", "none"),
                 "epochs_run": history.epochs_run, "stopped_reason": history.stopped_reason}
-        history.files = _write_run(Path(out), model, opt, d, history, test, hidden,
-                                   activation, info, dataset)
+        history.files, cut_writing = _write_run(Path(out), model, opt, d, history, test,
+                                                hidden, activation, info, dataset)
+        cut = cut or cut_writing
+    if cut:
+        raise TrainingInterrupted(_interrupted_message(cut, history, test, out, dataset),
+                                  history.files)
     return model, history, d, test
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C after :func:`train_mlp`'s last training step; its message says what was still
+    written (``files``), so the trained model is never lost to a late Ctrl-C."""
+
+    def __init__(self, message, files=()):
+        super().__init__(message)
+        self.files = list(files)
+
+
+def _interrupted_message(cut, history, test, out, dataset):
+    files = [p.name for p in history.files]
+    saved = (f"wrote {', '.join(files)} to {out}" if files else
+             "nothing written (no --out)" if out is None else f"nothing written to {out}")
+    text = (f"interrupted {cut}, after training had stopped ({history.epochs_run} "
+            f"epoch{'' if history.epochs_run == 1 else 's'}): {saved}")
+    if test is None:
+        text += "; the test metrics were not measured"
+        if "model.npz" in files:
+            text += f" (zeroin evaluate {Path(out) / 'model.npz'} {dataset} measures them)"
+    elif not any(f.endswith(".png") for f in files) and files:
+        text += "; no figures drawn"
+    return text
+
+
 def _write_run(out, model, opt, d, history, test, hidden, activation, info, dataset):
-    """The run's files in ``out``; never a diverged run's history next to an older model."""
+    """The run's files in ``out``, the model first; returns ``(paths, cut)``: ``cut`` says
+    where a Ctrl-C stopped the writing (None if none came). A Ctrl-C while the model and
+    history are written waits for them; one while the curves are drawn skips the rest.
+    Never writes a diverged run's history next to an older model."""
     if history.diverged and (out / "model.npz").exists():
-        return []
+        return [], None
     out.mkdir(parents=True, exist_ok=True)
-    written = [_write_json({**history.to_dict(), "test": test}, out / "history.json")]
-    written += _plot_history(history, out, Path(dataset).name if "file" in d.info
-                             else _base_name(dataset)) or []
-    if not history.diverged:
-        written.append(save_checkpoint(out / "model.npz", model, opt, d, hidden, activation,
-                                       info, test))
-    return [Path(p) for p in written]
+    written = []
+    with _holding_interrupts() as held:
+        if not history.diverged:
+            written.append(save_checkpoint(out / "model.npz", model, opt, d, hidden,
+                                           activation, info, test))
+        written.append(_write_json({**history.to_dict(), "test": test}, out / "history.json"))
+    cut = "while the model was saved" if held else None
+    if not cut:
+        try:
+            _plot_history(history, out, Path(dataset).name if "file" in d.info
+                          else _base_name(dataset), written)
+        except KeyboardInterrupt:
+            cut = "while the figures were drawn"
+    written = [Path(p) for p in written]          # listed as before: history, curves, model
+    return sorted(written, key=lambda p: (p.suffix == ".npz", p.suffix != ".json")), cut
 
 
-def _plot_history(history, out, title):
+class _holding_interrupts:
+    """``with _holding_interrupts() as held:`` delays a Ctrl-C (SIGINT) to the end of the
+    block, so the files written inside are complete; ``held`` is then truthy if one came.
+    Outside the main thread signals cannot be caught, and the block runs as it is."""
+
+    def __enter__(self):
+        import signal
+        self.held, self.previous = [], None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, lambda *a: self.held.append(True))
+        return self.held
+
+    def __exit__(self, *exc):
+        import signal
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
+
+
+def _plot_history(history, out, title, paths=None):
+    """The loss and metric curves in ``out``; returns the paths, also appended to ``paths``
+    as each is written (so a Ctrl-C halfway still knows what is there)."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
         return None
+    paths = [] if paths is None else paths
     if not history.epoch:
-        return []
-    paths = []
+        return paths
     metric = next((k for k in history.history if k in ("accuracy", "r2")), None)
     for keys, name in ((["loss", "val_loss"], "loss.png"),
                        ([metric, "val_" + metric] if metric else None, f"{metric}.png")):
         if keys is None:
             continue
         fig = _curve_figure(history, keys, title)
-        paths.append(_savefig(fig, out / name))
+        paths.extend(_savefig(fig, out / name))
     return paths
 
 
@@ -666,6 +736,12 @@ def sweep_figure(results, title="", target=None):
     from matplotlib.ticker import MaxNLocator
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_yscale("log")
+    from .viz.figures import log_tick_span, plain_log_ticks
+    shown = [v for v in finite if v <= top] or [1.0]
+    subs = (1.0, 2.0, 5.0) if max(shown) / min(shown) < 1e3 else (1.0,)
+    plain_log_ticks(ax.yaxis, subs=subs)
+    lo, hi = log_tick_span(shown + ([target] if target else []), subs)   # labels at both ends
+    ax.set_ylim(min(lo, ax.get_ylim()[0]), max(hi, ax.get_ylim()[1]))
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss")
     ax.set_title(title or "the learning rate decides the training time")
@@ -700,7 +776,7 @@ def sweep_command(args):
         fig = sweep_figure(results, f"{args.dataset.split(':')[0]}: training loss per "
                                     f"learning rate", target)
         _savefig(fig, out / "sweep.png")
-        written.append("sweep.png")
+        written += ["sweep.png", "sweep.svg"]
     except ImportError:
         print("matplotlib is not installed (pip install zeroin[plots]): no figure")
     for r in results:

@@ -13,7 +13,7 @@ import time
 
 from .viz import figures as F
 
-__all__ = ["run_tour", "train_demo"]
+__all__ = ["run_tour", "train_demo", "train_command_line"]
 
 _CSS = """
 body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;max-width:1180px;
@@ -61,8 +61,8 @@ def _training_html(training):
                                                     for n in tr["notes"]) + "</ul>")
         for key, files in tr["figures"].items():
             parts.append(figure_html(key, files))
-        parts.append(f'<p class="meta">Train it yourself: <code>zeroin train '
-                     f'{_esc(tr["dataset"])}</code></p>')
+        parts.append(f'<p class="meta">Train it yourself (the same run): '
+                     f'<code>{_esc(tr["command"])}</code></p>')
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -148,10 +148,30 @@ def train_demo(out="zeroin-out", *, dataset="moons", epochs=None, seed=0, figure
     seconds = time.perf_counter() - t0
     result = _demo_result(dataset, heading, what, settings, model, hist, splits, test,
                           seconds)
+    result["command"] = train_command_line(dataset, settings, seed)
     if figures and F.available():
         result["figures"][f"training_{dataset}"] = _draw_training(
             out, hist, splits, model, predict, test, np, dataset)
     return result
+
+
+def train_command_line(dataset, settings, seed=0):
+    """The ``zeroin train`` command that trains what ``settings`` describe: the dataset's
+    recipe, with a flag for each setting that differs from it."""
+    from zeroin.recipes import recipe_for
+    recipe = recipe_for(dataset)
+    words = ["zeroin", "train", dataset]
+    for key in ("hidden", "lr", "batch_size", "epochs", "schedule"):
+        value, default = settings[key], recipe[key]
+        if key == "hidden":
+            value, default = list(value), list(default)
+        if value != default:
+            text = ",".join(map(str, value)) if key == "hidden" else format(value, "g") \
+                if isinstance(value, float) else str(value)
+            words += [f"--{key.replace('_', '-')}", text]
+    if seed != 0:
+        words += ["--seed", str(seed)]
+    return " ".join(words)
 
 
 def _one_blas_thread():
@@ -361,7 +381,7 @@ def _headline(r):
         return (f"b = {v['final_b']:.6g} in {v['b_fixed_updates']} updates "
                 f"(backprop each step: {v['b_exact_updates']})")
     if r.name == "descent":
-        return f"x = {v['x_final']:.6g} after {v['steps']} steps"
+        return f"x = {v['x_final']:.6g} after {_count(v['steps'], 'step')}"
     if r.name == "learning-rate":
         return ", ".join(f"{e:g}: {k}" for e, k in v["kinds"].items())
     if r.name == "loss":

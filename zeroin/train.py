@@ -195,16 +195,17 @@ class History:
                 f"best_epoch={self.best_epoch}, last={last})")
 
 
-def save_figure(fig, path):
+def save_figure(fig, path, dpi=150):
     """Write a Matplotlib figure atomically (temporary file in the same folder, then rename).
 
-    The format comes from the file's extension (matplotlib's default, PNG, without one).
+    The format comes from the file's extension (matplotlib's default, PNG, without one);
+    ``dpi`` is the lessons' (150).
     """
     from pathlib import Path
     from ._io import atomic_open
     path = Path(path)
     with atomic_open(path) as f:
-        fig.savefig(f, dpi=110, format=path.suffix[1:].lower() or None)
+        fig.savefig(f, dpi=dpi, format=path.suffix[1:].lower() or None)
     return path
 
 

@@ -14,17 +14,19 @@ shows itself as HTML. ``zeroin lesson NAME --out DIR`` and ``zeroin tour`` write
 >>> r.final_b                                           # doctest: +SKIP
 4.6394...
 
-From the command line: ``zeroin lesson NAME [--out DIR]`` and ``zeroin lesson --list``.
+From the command line: ``zeroin lesson NAME [--out DIR] [--set KEY=VALUE ...]`` (the
+lesson's parameters, e.g. ``--set target=70``) and ``zeroin lesson --list``.
 """
 from __future__ import annotations
 
-from ._common import LessonResult, Table, figure_html, in_notebook
+from ._common import LessonResult, Table, figure_html, in_notebook, parameters, parse_settings
 from ._convolution import convolution
 from ._descent import descent, learning_rate
 from ._graph import chain_rule, sensitivity, solve
 from ._shooting import loss, shooting
 
-__all__ = ["LESSONS", "run", "LessonResult", "Table", "shooting", "chain_rule",
+__all__ = ["LESSONS", "run", "lookup", "parameters", "settings", "LessonResult", "Table",
+           "shooting", "chain_rule",
            "sensitivity", "solve", "descent", "learning_rate", "loss", "convolution",
            "figure_html", "in_notebook"]
 
@@ -40,10 +42,9 @@ LESSONS = {
 }
 
 
-def run(name, out=None, **kwargs):
-    """Run the lesson called ``name`` (``chain-rule`` or ``chain_rule``); return its result.
-
-    ``out``: folder for the figures (``None``: keep them in memory)."""
+def lookup(name):
+    """The lesson function called ``name`` (``chain-rule`` or ``chain_rule``); a ValueError
+    with the closest name for a misspelt one."""
     key = str(name).strip().lower().replace("_", "-")
     if key not in LESSONS:
         import difflib
@@ -51,4 +52,18 @@ def run(name, out=None, **kwargs):
         guess = f"did you mean {close[0]!r}? " if close else ""
         raise ValueError(f"lesson: no lesson called {name!r}; {guess}choose one of "
                          f"{', '.join(LESSONS)} (zeroin lesson --list)")
-    return LESSONS[key](out=out, **kwargs)
+    return LESSONS[key]
+
+
+def settings(name, pairs):
+    """``zeroin lesson NAME --set KEY=VALUE ...`` as keyword arguments for the lesson."""
+    fn = lookup(name)
+    return parse_settings(fn, fn.__name__.replace("_", "-"), pairs)
+
+
+def run(name, out=None, **kwargs):
+    """Run the lesson called ``name`` (``chain-rule`` or ``chain_rule``); return its result.
+
+    ``out``: folder for the figures (``None``: keep them in memory); ``kwargs``: the
+    lesson's parameters (:func:`parameters` lists them)."""
+    return lookup(name)(out=out, **kwargs)

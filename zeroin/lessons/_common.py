@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import base64
+import functools
 import html
+import inspect
+import itertools
 import math
 import os
 import sys
@@ -81,6 +84,11 @@ class Table:
                 f'{table(body, e(self.title) + " (all rows)")}</details></div>')
 
 
+def count(n, word):
+    """``1 step``, ``2 steps``: ``n`` and ``word``, plural unless ``n`` is 1."""
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def _is_number(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
@@ -95,6 +103,8 @@ def fmt(value, spec=""):
         return format(value, spec)
     return str(value)
 
+
+_displays = itertools.count(1)        # numbers each notebook display of a result
 
 _NOTEBOOK_CSS = (
     ".zeroin-lesson table{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em}"
@@ -126,6 +136,9 @@ class LessonResult:
         (``result.final_b`` is ``result.values["final_b"]``).
     texts : dict of str -> str
         Longer printed texts, e.g. the chain-rule explanations.
+    params : dict
+        The lesson's parameters that were changed from their defaults (``target=70``);
+        :meth:`command` and :meth:`call` repeat them.
     """
     name: str
     title: str
@@ -135,6 +148,7 @@ class LessonResult:
     figures: dict = field(default_factory=dict)
     values: dict = field(default_factory=dict)
     texts: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
 
     def __getattr__(self, key):
         values = self.__dict__.get("values")
@@ -155,19 +169,21 @@ class LessonResult:
                        f"tables: {[t.title for t in self.tables]}")
 
     def __repr__(self):
-        return (f"LessonResult({self.name!r}: {len(self.tables)} tables, "
-                f"{len(self.figures)} figures, values {sorted(self.values)})")
+        return (f"LessonResult({self.name!r}: {count(len(self.tables), 'table')}, "
+                f"{count(len(self.figures), 'figure')}, values {sorted(self.values)})")
 
     def _repr_html_(self):
         """Tables, explanations, notes and figures inline in Jupyter (with a little style
         of its own, so that numbers line up in any notebook front end)."""
-        return f'<div class="zeroin-lesson"><style>{_NOTEBOOK_CSS}</style>{self.html()}</div>'
+        html_ = self.html(suffix=f"-{next(_displays)}")   # ids unique in a notebook
+        return f'<div class="zeroin-lesson"><style>{_NOTEBOOK_CSS}</style>{html_}</div>'
 
-    def html(self):
+    def html(self, suffix=""):
         """The lesson as one self-contained HTML ``<section>``: tables, explanations,
-        notes and the figures embedded as data URIs (as on the tour page)."""
+        notes and the figures embedded as data URIs (as on the tour page). Its ids are
+        the lesson's name (``solve``, ``fig-solve``) followed by ``suffix``."""
         e = html.escape
-        parts = [f'<section id="{e(self.name)}"><h2>{e(self.title)}</h2>']
+        parts = [f'<section id="{e(self.name + suffix)}"><h2>{e(self.title)}</h2>']
         if self.intro:
             parts.append(f'<p class="lead">{e(self.intro)}</p>')
         parts += [t.html() for t in self.tables]
@@ -176,15 +192,25 @@ class LessonResult:
         if self.notes:
             parts.append('<ul class="notes">' + "".join(f"<li>{e(n)}</li>"
                                                         for n in self.notes) + "</ul>")
-        parts += [figure_html(key, files) for key, files in self.figures.items()]
+        parts += [figure_html(key, files, suffix) for key, files in self.figures.items()]
         if not self.figures and self.values.get("figures_skipped"):
             parts.append(f'<p class="skip">Figures skipped: '
                          f'{e(self.values["figures_skipped"])}</p>')
-        parts.append(f'<p class="meta">Run it yourself: <code>zeroin lesson {e(self.name)}'
-                     f'</code> or <code>zeroin.lessons.{e(self.name.replace("-", "_"))}()'
-                     f'</code></p>')
+        parts.append(f'<p class="meta">Run it yourself: <code>{e(self.command())}</code> '
+                     f'or <code>{e(self.call())}</code></p>')
         parts.append("</section>")
         return "\n".join(parts)
+
+    def command(self):
+        """The command line that reproduces this result: ``zeroin lesson solve --set
+        target=70``."""
+        sets = "".join(f" --set {k}={_cli_value(v)}" for k, v in self.params.items())
+        return f"zeroin lesson {self.name}{sets}"
+
+    def call(self):
+        """The Python call that reproduces this result: ``zeroin.lessons.solve(target=70)``."""
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"zeroin.lessons.{self.name.replace('-', '_')}({args})"
 
     def save(self, out):
         """Write every figure into the folder ``out`` as PNG and SVG (the lesson keeps
@@ -222,10 +248,11 @@ class LessonResult:
         return "\n".join(parts).rstrip() + "\n"
 
 
-def figure_html(key, files):
-    """One figure as an HTML ``<figure>`` with the image embedded (SVG preferred)."""
+def figure_html(key, files, suffix=""):
+    """One figure as an HTML ``<figure>`` with the image embedded (SVG preferred); its id
+    is ``fig-KEY`` followed by ``suffix``."""
     e = html.escape
-    return (f'<figure id="fig-{e(key)}"><img src="{_data_uri(files)}" '
+    return (f'<figure id="fig-{e(key + suffix)}"><img src="{_data_uri(files)}" '
             f'alt="{e(files.caption or key)}" data-figure="{e(key)}" '
             f'style="max-width:100%;height:auto">'
             f'<figcaption>{e(files.caption)}</figcaption></figure>')
@@ -270,3 +297,87 @@ def plots_ok(result, make_figures):
         result.values["figures_skipped"] = _figures.PLOTS_HINT
         return False
     return True
+
+
+# --- the lessons' parameters -------------------------------------------------------------
+
+RUN_OPTIONS = ("out", "verbose", "figures")       # how a lesson runs, not what it computes
+
+
+def parameters(fn):
+    """The lesson function's own parameters and their defaults (``{"target": 60.0, ...}``)."""
+    fn = inspect.unwrap(fn)
+    return {n: p.default for n, p in inspect.signature(fn).parameters.items()
+            if p.kind is p.KEYWORD_ONLY and n not in RUN_OPTIONS}
+
+
+def lesson(fn):
+    """Decorate a lesson function: its result records the parameters given that differ
+    from the defaults (``result.params``), so that its "Run it yourself" line repeats them."""
+    defaults = parameters(fn)
+
+    @functools.wraps(fn)
+    def run(out=None, *, verbose=None, **kwargs):
+        res = fn(out, verbose=False, **kwargs)
+        res.params = {k: v for k, v in kwargs.items()
+                      if k in defaults and _differs(v, defaults[k])}
+        return finish(res, verbose)
+    return run
+
+
+def _differs(value, default):
+    if isinstance(default, (tuple, list)):
+        return tuple(value) != tuple(default)
+    return value != default
+
+
+def _cli_value(v):
+    """``v`` as ``--set`` reads it back: ``70``, ``0.3``, ``0.2,0.5``."""
+    if isinstance(v, (tuple, list)):
+        return ",".join(_cli_value(x) for x in v)
+    if isinstance(v, float):
+        text = repr(v)
+        return text[:-2] if text.endswith(".0") else text
+    return str(v)
+
+
+def parse_settings(fn, name, pairs):
+    """``["target=70", "tol=1e-6"]`` for the lesson ``fn`` as keyword arguments, each of
+    its default's type (whole numbers, numbers, or comma-separated numbers); a ValueError
+    says what is wrong and lists the lesson's parameters."""
+    defaults = parameters(fn)
+    known = ", ".join(f"{k}={_cli_value(v)}" for k, v in defaults.items()) or "none"
+    settings = {}
+    for pair in pairs or ():
+        key, eq, text = str(pair).partition("=")
+        key = key.strip().replace("-", "_")
+        if not eq or not key:
+            raise ValueError(f"lesson: --set takes KEY=VALUE, e.g. --set target=70; got "
+                             f"{pair!r}")
+        if key not in defaults:
+            raise ValueError(f"lesson: {name} has no parameter {key!r}; its parameters "
+                             f"(with their defaults): {known}")
+        settings[key] = _parse_value(key, text.strip(), defaults[key])
+    return settings
+
+
+def _parse_value(key, text, default):
+    example = _cli_value(default)
+
+    def number(t, whole):
+        try:
+            v = int(t) if whole else float(t)
+        except ValueError:
+            kind = "a whole number" if whole else "a number"
+            raise ValueError(f"lesson: {key} must be {kind}"
+                             f"{' or comma-separated numbers' if ',' in example else ''}"
+                             f" such as {example}, got {t!r}") from None
+        if not math.isfinite(v):
+            raise ValueError(f"lesson: {key} must be a finite number, got {t!r}")
+        if whole and v < (0 if key == "seed" else 1):
+            raise ValueError(f"lesson: {key} must be at least {0 if key == 'seed' else 1}, "
+                             f"got {v}")
+        return v
+    if isinstance(default, (tuple, list)):
+        return tuple(number(t.strip(), isinstance(default[0], int)) for t in text.split(","))
+    return number(text, isinstance(default, int) and not isinstance(default, bool))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 import zeroin
-from ._common import LessonResult, Table, finish, plots_ok
+from ._common import LessonResult, Table, finish, lesson, plots_ok
 
 # A 5x5 image with a bright vertical bar, and a vertical-edge kernel: small whole numbers,
 # so every product can be checked by hand.
@@ -41,6 +41,7 @@ def correlate(x, k):
     return out
 
 
+@lesson
 def convolution(out=None, *, verbose=None, figures=True, train_epochs=4):
     """A 3x3 kernel sliding over a 5x5 image; its gradients by the chain rule; a digits CNN."""
     res = LessonResult(
@@ -145,9 +146,25 @@ def _numbers(ax, a, fmt="{:g}", highlight=None, cmap="Greys"):
         ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=11,
                 color="tab:red" if highlight and highlight(i, j) else "black",
                 bbox=dict(facecolor="white", alpha=0.7, lw=0, pad=1))
+    _frame(ax)
+
+
+def _frame(ax):
+    """An image panel: no ticks or grid, a thin frame on all four sides."""
     ax.set_xticks([])
     ax.set_yticks([])
     ax.grid(False)
+    for sp in ax.spines.values():
+        sp.set_visible(True)
+        sp.set_linewidth(0.8)
+        sp.set_color("#6b7280")
+
+
+def _sign(ax, text):
+    """A panel that holds only an operator sign (x, =) between two others."""
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=26, fontweight="bold",
+            transform=ax.transAxes)
 
 
 def _draw_window(out, yv, at=(1, 2)):
@@ -156,7 +173,10 @@ def _draw_window(out, yv, at=(1, 2)):
     from ..viz import figures as F
     i0, j0 = at
     with F.style():
-        fig, axes = F.subplots(1, 3, figsize=(11, 4), width_ratios=[5, 3, 3])
+        fig, panels = F.subplots(1, 5, figsize=(12, 4), width_ratios=[5, 0.8, 3, 0.8, 3])
+        axes = panels[::2]
+        _sign(panels[1], "\u00d7")
+        _sign(panels[3], "=")
         _numbers(axes[0], X, highlight=lambda i, j: i0 <= i < i0 + 3 and j0 <= j < j0 + 3)
         axes[0].add_patch(Rectangle((j0 - 0.5, i0 - 0.5), 3, 3, fill=False, lw=3,
                                     ec=F.COLORS["error"]))
@@ -169,7 +189,8 @@ def _draw_window(out, yv, at=(1, 2)):
         axes[2].set_title(f"output y: y[{i0}, {j0}] = {yv[i0, j0]:g}")
         return F.save(fig, out, "convolution_window",
                       f"The kernel over the window x[{i0}:{i0 + 3}, {j0}:{j0 + 3}] gives one "
-                      f"output number; sliding it over every position gives the 3x3 output.")
+                      f"output number (window \u00d7 kernel, element by element, summed); "
+                      f"sliding it over every position gives the 3x3 output.")
 
 
 def _draw_filters(out, cnn):
@@ -180,16 +201,18 @@ def _draw_filters(out, cnn):
         axes[0, 0].imshow(cnn["image"], cmap="Greys")
         axes[0, 0].set_title(f"a test digit ({cnn['label']})", fontsize=10)
         axes[1, 0].axis("off")
+        lim = float(np.abs(cnn["filters"]).max())          # one scale, so one colour bar
+        top = float(cnn["maps"].max()) or 1.0
         for f in range(k):
-            lim = np.abs(cnn["filters"][f]).max()
-            axes[0, f + 1].imshow(cnn["filters"][f], cmap="coolwarm", vmin=-lim, vmax=lim)
+            weights = axes[0, f + 1].imshow(cnn["filters"][f], cmap="coolwarm", vmin=-lim,
+                                            vmax=lim)
             axes[0, f + 1].set_title(f"filter {f}", fontsize=10)
-            axes[1, f + 1].imshow(cnn["maps"][f], cmap="Greys")
+            maps = axes[1, f + 1].imshow(cnn["maps"][f], cmap="Greys", vmin=0, vmax=top)
             axes[1, f + 1].set_title(f"feature map {f}", fontsize=10)
         for ax in axes.ravel():
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.grid(False)
+            _frame(ax)
+        fig.colorbar(weights, ax=axes[0, 1:], shrink=0.9, label="weight")
+        fig.colorbar(maps, ax=axes[1, 1:], shrink=0.9, label="after ReLU")
         return F.save(fig, out, "convolution_filters",
                       f"The 4 learned 3x3 filters of the digits CNN (red positive, blue "
                       f"negative) and what each one sees in a test digit (after ReLU); test "

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 import zeroin
-from ._common import LessonResult, Table, finish, plots_ok
+from ._common import LessonResult, Table, count, finish, lesson, plots_ok
 
 ETA = 0.1
 X0 = 0.2
@@ -43,6 +43,7 @@ def gradient_descent(x0, eta, tol=TOL, max_steps=1000, blowup=1e6):
 
 # --- lesson 5 ----------------------------------------------------------------------------
 
+@lesson
 def descent(out=None, *, eta=ETA, x0=X0, x0_right=X0_RIGHT, tol=TOL, verbose=None,
             figures=True):
     """Gradient descent on y = (x-1)^2 + 0.001 with eta = 0.1 from both sides of the minimum."""
@@ -96,9 +97,9 @@ def descent(out=None, *, eta=ETA, x0=X0, x0_right=X0_RIGHT, tol=TOL, verbose=Non
         contraction=c)
     res.notes += [
         f"From the left: x = {', '.join(format(v, '.6g') for v in res.xs[:5])}, ... reaches "
-        f"{res.x_final:.6g} after {res.steps} steps; from the right: "
+        f"{res.x_final:.6g} after {count(res.steps, 'step')}; from the right: "
         f"{', '.join(format(v, '.6g') for v in res.xs_right[:5])}, ... reaches "
-        f"{res.x_final_right:.6g} after {res.steps_right} steps.",
+        f"{res.x_final_right:.6g} after {count(res.steps_right, 'step')}.",
         f"Each step multiplies the distance to the minimum by 1 - 2 * eta = {c:g}: "
         f"x_n = 1 - {c:g}^n * {1 - x0:g}.",
         f"At B (x = 0.1) the gradient is {res.grad_B:g} < 0 and x moves right; at F (x = 1.5) "
@@ -113,48 +114,98 @@ def descent(out=None, *, eta=ETA, x0=X0, x0_right=X0_RIGHT, tol=TOL, verbose=Non
     return finish(res, verbose)
 
 
+SHOW = 8                 # points drawn from each side in grad1
+
+
+def _span(values, margin_frac, min_margin):
+    """``(lo, hi)`` around ``values`` with a margin on each side."""
+    lo, hi = min(values), max(values)
+    pad = max(min_margin, margin_frac * (hi - lo))
+    return lo - pad, hi + pad
+
+
+def _spread_labels(groups, min_dx, min_dy):
+    """Which points to number: for each group of points (axes fractions, in step order)
+    the steps up to the first whose label would come within ``min_dx`` across and
+    ``min_dy`` up of a label already placed; returns one count per group."""
+    placed, counts = [], []
+    for points in groups:
+        n = 0
+        for x, y in points:
+            if any(abs(x - a) < min_dx and abs(y - b) < min_dy for a, b in placed):
+                break
+            placed.append((x, y))
+            n += 1
+        counts.append(n)
+    return counts
+
+
 def _draw_grad1(out, res):
     import numpy as np
 
     from ..viz import figures as F
+    series = [("xs", F.COLORS["left"], f"from x0 = {res.x0:g}", -1),
+              ("xs_right", F.COLORS["right"], f"from x0 = {res.x0_right:g}", 1)]
+    px = {key: np.array(res.values[key][:SHOW]) for key, *_ in series}
+    xlo, xhi = _span([1.0, *px["xs"], *px["xs_right"]], 0.1, 0.3)   # the curve covers every point
+    xs = np.linspace(xlo, xhi, 300)
+    ylo, yhi = _span([*f(xs), 0.001], 0.05, 0.02)
     with F.style():
         fig, ax = F.subplots(figsize=(8, 5.5))
-        xs = np.linspace(-0.1, 2.1, 300)
         ax.plot(xs, f(xs), color=F.COLORS["curve"], label="y = (x - 1)^2 + 0.001")
-        show = 8
         # Step numbers go below and outside the curve (left: down-left, right: down-right),
-        # where nothing else is drawn.
-        for key, color, label, side in (
-                ("xs", F.COLORS["left"], f"from x0 = {res.x0:g}", -1),
-                ("xs_right", F.COLORS["right"], f"from x0 = {res.x0_right:g}", 1)):
-            px = np.array(res.values[key][:show])
-            ax.plot(px, f(px), "o-", color=color, lw=1.5, ms=7, label=label, zorder=3)
-            for i, (a, b) in enumerate(zip(px, f(px))):
-                if i < 5:
-                    ax.annotate(str(i), (a, b), textcoords="offset points",
-                                xytext=(9 * side, -11), ha="center", va="center",
-                                fontsize=10, color=color)
+        # where nothing else is drawn; where points crowd, only those apart are numbered.
+        groups = []
+        for key, color, label, side in series:
+            ax.plot(px[key], f(px[key]), "o-", color=color, lw=1.5, ms=7, label=label,
+                    zorder=3)
+            groups.append([((a - xlo) / (xhi - xlo) + side * 0.02,
+                            (f(a) - ylo) / (yhi - ylo) - 0.035) for a in px[key]])
+        numbered = {}
+        for (key, color, _, side), n in zip(series, _spread_labels(groups, 0.025, 0.045)):
+            numbered[key] = n
+            for i, a in enumerate(px[key][:n]):
+                ax.annotate(str(i), (a, f(a)), textcoords="offset points",
+                            xytext=(9 * side, -11), ha="center", va="center", fontsize=10,
+                            color=color)
+        ax.set_xlim(xlo, xhi)
+        ax.set_ylim(ylo, yhi)
         ax.axvline(1, color=F.COLORS["muted"], ls=":", lw=1)
         ax.set_xlabel("x")
         ax.set_ylabel("y")
         ax.set_title(f"Gradient descent, eta = {res.eta:g}: both sides go down to x = 1")
         ax.legend(loc="upper center")
+        shown = max(len(v) for v in px.values())
+        if all(numbered[k] == len(px[k]) for k in px):
+            which = "numbered by step"
+        else:
+            which = "numbered by step " + " and ".join(
+                f"0-{numbered[k] - 1} {side}" if numbered[k] > 1 else f"0 {side}"
+                for k, side in (("xs", "on the left"), ("xs_right", "on the right")))
+            which += " (the later points crowd together near the minimum)"
+        res.values["grad1_numbered"] = numbered
+        first = "the first" if shown == SHOW else "all"
         return F.save(fig, out, "descent_grad1",
-                      f"The chapter's grad1: the first {show} points of gradient descent "
-                      f"from each side of the minimum, numbered by step; the lines between "
-                      f"them are chords.")
+                      f"The chapter's grad1: {first} {shown} points of gradient descent "
+                      f"from each side of the minimum, {which}; the lines between them "
+                      f"are chords.")
 
 
 def _draw_grad2(out, res):
     import numpy as np
 
     from ..viz import figures as F
+    x0, x1, y0, y1, g0 = res.x0, res.x1, res.y0, res.y1, res.slope0
+    xlo, xhi = min(x0, x1), max(x0, x1)
+    pad = max(0.12, 0.15 * (xhi - xlo))
+    xlo, xhi = xlo - pad, xhi + pad
+    xs = np.linspace(xlo, xhi, 200)
+    # Every mark stays inside: the curve, A, x1, the end of the step along the tangent.
+    ylo, yhi = _span([*f(xs), y0, y1, res.tangent_y1], 0.05, 0.02)
     with F.style():
         fig, ax = F.subplots(figsize=(8, 5.5))
-        x0, x1, y0, y1, g0 = res.x0, res.x1, res.y0, res.y1, res.slope0
-        xs = np.linspace(x0 - 0.12, x1 + 0.15, 200)
         ax.plot(xs, f(xs), color=F.COLORS["curve"], label="y = (x - 1)^2 + 0.001")
-        tx = np.array([x0 - 0.12, x1 + 0.15])
+        tx = np.array([xlo, xhi])
         ax.plot(tx, y0 + g0 * (tx - x0), color=F.COLORS["tangent"], lw=2,
                 label=f"tangent at A, slope {g0:g}")
         ax.plot([x0, x1], [y0, res.tangent_y1], color=F.COLORS["correction"], lw=4,
@@ -169,12 +220,12 @@ def _draw_grad2(out, res):
                     ha="center", va="center")
         ax.annotate(f"x1 = {x1:g}", (x1, y1), textcoords="offset points", xytext=(8, 4),
                     fontsize=11)
-        ax.set_xlim(x0 - 0.12, x1 + 0.15)
-        ax.set_ylim(f(x1 + 0.15) - 0.03, f(x0 - 0.12) + 0.03)
+        ax.set_xlim(xlo, xhi)
+        ax.set_ylim(ylo, yhi)
         ax.set_xlabel("x")
         ax.set_ylabel("y")
         ax.set_title("The first step: tangent, step and chord")
-        ax.legend(loc="upper right", fontsize=9)
+        ax.legend(loc="upper right" if x1 >= x0 else "upper left", fontsize=9)
         return F.save(fig, out, "descent_grad2",
                       "The chapter's grad2, the first step close up: the tangent at A fixes "
                       "the direction, eta times its slope the length; the chord (red) only "
@@ -193,9 +244,9 @@ def _verdict(rows, tol, max_steps):
     steps = rows[-1][0]
     if abs(gs[-1]) < tol:
         if alternating:
-            return "overshoot", ratio, (f"converges in {steps} steps, but overshoots: x "
-                                         f"jumps across the minimum every step")
-        return "smooth", ratio, f"converges smoothly in {steps} steps"
+            return "overshoot", ratio, (f"converges in {count(steps, 'step')}, but "
+                                         f"overshoots: x jumps across the minimum every step")
+        return "smooth", ratio, f"converges smoothly in {count(steps, 'step')}"
     if abs(abs(ratio) - 1) < 1e-9:
         return "oscillation", ratio, (f"never converges: x jumps between "
                                       f"{rows[-2][1]:.6g} and {rows[-1][1]:.6g} forever "
@@ -203,17 +254,19 @@ def _verdict(rows, tol, max_steps):
     if abs(ratio) > 1:
         return "divergence", ratio, (f"diverges: every step throws x further away, "
                                      f"|gradient| grows x{abs(ratio):.6g} per step, "
-                                     f"{abs(gs[-1]):.3g} after {steps} steps")
-    return "too slow", ratio, f"not converged after {max_steps} steps (too small a step)"
+                                     f"{abs(gs[-1]):.3g} after {count(steps, 'step')}")
+    return "too slow", ratio, (f"not converged after {count(max_steps, 'step')} (too small "
+                               f"a step)")
 
 
+@lesson
 def learning_rate(out=None, *, etas=ETAS, x0=X0, tol=TOL, max_steps=MAX_STEPS,
                   verbose=None, figures=True):
     """The same descent for several learning rates: slow, fast, oscillating, diverging."""
     res = LessonResult(
         "learning-rate", "Lesson 6 - learning-rate: how big a step?",
         intro=(f"Gradient descent on y = (x - 1)^2 + 0.001 from x0 = {x0:g} for eta in "
-               f"{', '.join(format(e, 'g') for e in etas)}; at most {max_steps} steps, "
+               f"{', '.join(format(e, 'g') for e in etas)}; at most {count(max_steps, 'step')}, "
                f"converged when |dy/dx| < {tol:g}. The ratio of successive gradients tells "
                f"the story: below 1 in size it converges, negative means it overshoots, 1 in "
                f"size never settles, above 1 blows up."))
@@ -248,7 +301,8 @@ def learning_rate(out=None, *, etas=ETAS, x0=X0, tol=TOL, max_steps=MAX_STEPS,
     curv = curv.item()
     res.values.update(curvature=curv, eta_one_step=1 / curv, eta_limit=2 / curv)
     if best is not None:
-        res.notes.append(f"Fastest here: eta = {best:g} ({runs[best]['steps']} steps). "
+        res.notes.append(f"Fastest here: eta = {best:g} "
+                         f"({count(runs[best]['steps'], 'step')}). "
                          f"Too small wastes steps, too large overshoots, and past a limit "
                          f"training blows up.")
     res.notes.append(f"The limits come from the curvature: y'' = {curv:g} (a second "
@@ -269,22 +323,74 @@ def _draw_lr(out, res, runs):
         for i, (eta, r) in enumerate(runs.items()):
             color = F.COLORS["series"][i % len(F.COLORS["series"])]
             xs = [row[1] for row in r["rows"]]
-            gs = [abs(row[3]) for row in r["rows"]]
             n = min(len(xs), 16)
             ax.plot(range(n), xs[:n], "o-", color=color, ms=4, lw=1.5,
                     label=f"eta = {eta:g} ({r['kind']})")
-            ax2.semilogy(range(len(gs)), gs, "-", color=color, lw=1.8,
-                         label=f"eta = {eta:g} ({r['kind']})")
+        # x: the start and the minimum always in view; a diverging run may leave it
+        kept = [row[1] for r in runs.values() if r["kind"] != "divergence"
+                for row in r["rows"][:16]]
+        lo, hi = _span([res.x0, 1.0, *kept], 0.08, 0.2)
+        ax.set_ylim(min(-1.5, lo), max(4.8, hi))
         ax.axhline(1, color=F.COLORS["muted"], ls=":", lw=1)
-        ax.set_ylim(-1.5, 4.8)
         ax.set_xlabel("step")
         ax.set_ylabel("x")
         ax.set_title("x per step (minimum at x = 1)")
-        ax2.axhline(res.tol, color=F.COLORS["muted"], ls=":", label=f"tolerance {res.tol:g}")
-        ax2.set_xlabel("step")
-        ax2.set_ylabel("|dy/dx|")
-        ax2.set_title("|gradient| per step")
+        _draw_gradients(ax2, res, runs, F)
         F.legend_below(fig, (ax, ax2), ncol=4)
         return F.save(fig, out, "learning_rate",
                       "Learning rates compared: " + "; ".join(
-                          f"eta = {e:g}: {r['kind']}" for e, r in runs.items()) + ".")
+                          f"eta = {e:g}: {r['kind']}" for e, r in runs.items()) + "."
+                      + _zeros_caption(runs))
+
+
+def _first_zero(r):
+    """The step at which the run's gradient is exactly 0, or None."""
+    return next((row[0] for row in r["rows"] if row[3] == 0), None)
+
+
+def _zeros_caption(runs):
+    zeros = [(e, _first_zero(r)) for e, r in runs.items() if _first_zero(r) is not None]
+    return "".join(f" With eta = {e:g} the gradient is exactly 0 at step {n}, which a log "
+                   f"axis cannot show: it is marked at the bottom of the right panel."
+                   for e, n in zeros)
+
+
+def _draw_gradients(ax2, res, runs, F):
+    """|dy/dx| per step on a log axis. A gradient of exactly 0 (eta = 1/y'') has no place
+    on it: the axis then gets a floor one decade below its lowest value, ticked "0" and
+    set off by a break line, and the zero is marked there with a triangle."""
+    import math
+    positive = [abs(row[3]) for r in runs.values() for row in r["rows"] if row[3] != 0]
+    low, top = min(positive + [res.tol]), max(positive + [res.tol])
+    decade = math.floor(math.log10(low))
+    floor = 10.0 ** (decade - 1)
+    any_zero = False
+    for i, (eta, r) in enumerate(runs.items()):
+        color = F.COLORS["series"][i % len(F.COLORS["series"])]
+        steps = [row[0] for row in r["rows"] if row[3] != 0]
+        gs = [abs(row[3]) for row in r["rows"] if row[3] != 0]
+        ax2.semilogy(steps, gs, "o-" if len(steps) <= 50 else "-", color=color, lw=1.8, ms=3,
+                     label=f"eta = {eta:g} ({r['kind']})")
+        zero = _first_zero(r)
+        if zero is None:
+            continue
+        any_zero = True
+        if steps:
+            ax2.plot([steps[-1], zero], [gs[-1], floor], ":", color=color, lw=1.8)
+        ax2.plot([zero], [floor], "v", color=color, ms=11, mec="black", mew=0.8,
+                 zorder=4, label="gradient exactly 0 (drawn at the 0 below the break)")
+        ax2.annotate(f"eta = {eta:g}: exactly 0 at step {zero}", (zero, floor),
+                     textcoords="offset points", xytext=(10, 6), fontsize=10, color=color)
+    ax2.axhline(res.tol, color=F.COLORS["muted"], ls=":", label=f"tolerance {res.tol:g}")
+    if any_zero:
+        from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+        ax2.set_ylim(floor / 2, top * 2.5)
+        ticks = [floor] + [10.0 ** k for k in range(decade, math.ceil(math.log10(top)) + 1)]
+        ax2.yaxis.set_major_locator(FixedLocator(ticks))
+        ax2.yaxis.set_minor_locator(NullLocator())
+        ax2.yaxis.set_major_formatter(FuncFormatter(
+            lambda v, _: "0" if v == floor else f"$10^{{{round(math.log10(v))}}}$"))
+        ax2.axhline(floor * 10 ** 0.5, color="black", lw=0.8, ls=(0, (6, 3)))
+    ax2.set_xlabel("step")
+    ax2.set_ylabel("|dy/dx|")
+    ax2.set_title("|gradient| per step")

@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 import zeroin
-from ._common import LessonResult, Table, finish, plots_ok
+from ._common import LessonResult, Table, finish, lesson, plots_ok
 
 W0, B0 = 3.0, 4.0
 TARGET = 60.0
@@ -44,6 +44,7 @@ def _grads(w, b):
 
 # --- lesson 2 ----------------------------------------------------------------------------
 
+@lesson
 def chain_rule(out=None, *, verbose=None, figures=True):
     """z = x*y, x = 2w + b, y = b + 1: forward values, and dz/db, dz/dw by the chain rule."""
     w, b, x, y, z = seed_graph()
@@ -156,6 +157,7 @@ def _draw_graphs(draw, out, z, w, b, v):
 
 # --- lesson 3 ----------------------------------------------------------------------------
 
+@lesson
 def sensitivity(out=None, *, nudge=NUDGE, verbose=None, figures=True):
     """Which input matters more? Nudge x and y by 0.1 and compare with dz/dx and dz/dy."""
     _, _, x0, y0, z0 = seed_graph()
@@ -276,6 +278,7 @@ def _quadratic_root(f, near):
     return min(roots, key=lambda t: abs(t - near))
 
 
+@lesson
 def solve(out=None, *, target=TARGET, tol=TOL, verbose=None, figures=True):
     """Make z reach 60 by moving b (fixed and recomputed dz/db), then w and b together."""
     target = float(target)

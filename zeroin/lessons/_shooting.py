@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 import zeroin
-from ._common import LessonResult, Table, finish, plots_ok
+from ._common import LessonResult, Table, finish, lesson, plots_ok
 
 SIGHT_OFFSET = (-4.0, 1.5)   # cm: the sight sends shots left and a little high
 NOISE = 0.4                  # cm: scatter of one shot
@@ -69,6 +69,7 @@ def _rms_theory(offset, sigma, eta, batch, rounds):
             for k in range(rounds + 1)]
 
 
+@lesson
 def shooting(out=None, *, seed=1, runs=400, rounds=8, verbose=None, figures=True):
     """Bob zeroes his rifle: single shots, bursts of three, SGD against mini-batches."""
     rng = _range(seed)
@@ -96,6 +97,9 @@ def shooting(out=None, *, seed=1, runs=400, rounds=8, verbose=None, figures=True
         f"averaging {BURST} shots divides the gradient's noise by sqrt({BURST}) = "
         f"{math.sqrt(BURST):.3f} (measured ratio {sgd_tail / mb_tail:.3f}). That is why "
         f"training uses mini-batches rather than single samples.",
+        f"After the last correction ({rounds}), where the figure shows the aims: "
+        f"{res.rms_sgd[-1]:.3f} cm for single shots, {res.rms_batch[-1]:.3f} cm for "
+        f"bursts (RMS over the {runs} runs).",
     ]
     if plots_ok(res, figures):
         res.figures["target1"] = _draw_single(out, res)
@@ -246,11 +250,16 @@ def _draw_bursts(out, res):
             m = hits.mean(axis=0)
             ax.plot(*m, "X", color=color, ms=11, mec="black", zorder=6)
             _arrow(ax, m, -res.eta * np.array(g), F.COLORS["correction"], side=0.12)
-        F.legend_below(fig, [ax], ncol=5)
+        # what the marks mean, beside the bursts' colours
+        ax.plot([], [], "X", color="white", ms=11, mec="black", label="mean hit")
+        ax.plot([], [], color=F.COLORS["error"], lw=0.8, label="miss (error)")
+        ax.plot([], [], color=F.COLORS["correction"], lw=2, label="correction")
+        F.legend_below(fig, [ax], ncol=4)
         ax.set_title(f"Bursts of {BURST}: loss = mean over the burst")
         return F.save(fig, out, "shooting_target2",
-                      f"The chapter's target2: bursts of {BURST} (X = mean hit), one "
-                      f"correction per burst from the mean squared error.")
+                      f"The chapter's target2: bursts of {BURST} (X = mean hit, red = each "
+                      f"shot's miss), one correction (green) per burst from the mean "
+                      f"squared error.")
 
 
 def _draw_smoothing(out, res, final, settle):
@@ -266,6 +275,8 @@ def _draw_smoothing(out, res, final, settle):
             ax.plot(k, meas, "o", color=color, label=f"{label}, {res.runs} runs")
         ax.set_yscale("log")
         F.plain_log_ticks(ax.yaxis)
+        ax.set_ylim(*F.log_tick_span([*res.rms_sgd, *res.rms_batch, *res.rms_sgd_exact,
+                                      *res.rms_batch_exact]))
         ax.set_xlabel("correction")
         ax.set_ylabel("RMS aim error (cm)")
         ax.set_title("How far the aim is off")
@@ -277,7 +288,7 @@ def _draw_smoothing(out, res, final, settle):
                                       res.rms_batch[-1])):
             p = final[b]
             ax2.plot(p[:, 0], p[:, 1], ".", color=color, alpha=0.55, ms=5,
-                     label=f"{label}: RMS {rms:.2f} cm")
+                     label=f"{label}, after correction {res.rounds}: RMS {rms:.3f} cm")
         F.legend_below(fig, (ax, ax2), ncol=3)
         ax2.set_title(f"Where the aim ends ({res.runs} runs)")
         return F.save(fig, out, "shooting_smoothing",
@@ -287,6 +298,7 @@ def _draw_smoothing(out, res, final, settle):
 
 # --- lesson 7 ----------------------------------------------------------------------------
 
+@lesson
 def loss(out=None, *, seed=1, samples=2000, verbose=None, figures=True):
     """One sample's error against the mean squared error over a burst of three shots."""
     rng = _range(seed)
@@ -379,7 +391,8 @@ def _draw_loss(out, res):
         # arrow ends where that sample alone says Bob should aim.
         for i, (h, g) in enumerate(zip(hits, res.per_shot_grads)):
             color = F.COLORS["series"][i]
-            ax.plot([h[0], 0], [h[1], 0], color=F.COLORS["error"], lw=1, zorder=2)
+            ax.plot([h[0], 0], [h[1], 0], color=F.COLORS["error"], lw=1, zorder=2,
+                    label="miss (error) of a shot" if i == 0 else None)
             ax.plot(*h, "o", color=color, ms=10, zorder=5, label=f"shot {i + 1}")
             _arrow(ax, (0, 0), -0.5 * np.array(g), color, width=1.2)
         _arrow(ax, (0, 0), -0.5 * np.array(res.batch_grad), F.COLORS["correction"],

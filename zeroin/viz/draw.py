@@ -21,7 +21,7 @@ import numpy as np
 from .. import graph
 from .._io import atomic_open
 from .._tensor import Tensor
-from .explain import local_vjp, node_names
+from .explain import is_data, local_vjp, node_names
 from .format import number, plural, short
 from .layout import layout
 
@@ -538,14 +538,6 @@ def _left_out(order, keep, expanded, names):
             f"{names[id(order[-1])]}, and dashed boxes are computed from the hidden part")
 
 
-def _const_label(t):
-    """An unnamed constant is labelled by its value: small ones are named by it already
-    (``2``, ``[1, 2]``); a larger one shows its shape and mean (``8x3, mean 0.1``)."""
-    if not t.name and t.data.size > 4:
-        return [(short(t.data), True, _INK)]
-    return None
-
-
 def _tensor_node(t, key, ctx):
     names, g, on = ctx["names"], ctx["grads"], ctx["on"]
     k, nm = id(t), names[id(t)]
@@ -553,13 +545,11 @@ def _tensor_node(t, key, ctx):
         kind = "param" if t.requires_grad else "const"
     else:
         kind = "output" if t is ctx["output"] else "result"
-    lines = _const_label(t) if kind == "const" else None
-    if lines is None:
-        lines = [(nm, True, _INK)]
-        by_value = kind == "const" and not t.name and t.data.size <= 4
-        if ctx["values"] and not by_value:
-            lines.append(((short(t.data) if t.data.size > 1 else "= " + short(t.data)),
-                          False, _INK))
+    lines = [(nm, True, _INK)]                 # data without a name: input0, input1, ...
+    by_value = kind == "const" and not t.name and t.data.size <= 4
+    if (ctx["values"] or is_data(t)) and not by_value:
+        lines.append(((short(t.data) if t.data.size > 1 else "= " + short(t.data)),
+                      False, _INK))
     if ctx["grads_on"] and k in g and kind != "const":
         lines.append((f"grad {short(g[k])}", True, _GRAD))
     truncated = t.grad_fn is not None and k not in ctx["expanded"]
@@ -608,7 +598,7 @@ def _op_node_and_edges(t, keys, ctx):
     return node, edges
 
 
-def _captions(output, wrt, names, keep, grads_shown, seeded):
+def _captions(output, wrt, names, keep, grads_shown, seeded, labels=()):
     on = names[id(output)]
     caption = [f"grad = d{on}/d(node)"] if grads_shown else []
     if seeded:
@@ -620,9 +610,22 @@ def _captions(output, wrt, names, keep, grads_shown, seeded):
         elif id(wrt) not in keep:
             caption.append(f"{wn} is in the part not drawn")
         else:
-            caption.append(f"red: the paths from {on} to {wn}; edge numbers are the local "
-                           f"derivatives d(op result)/d(input) along them")
+            caption.append(f"red: the paths from {on} to {wn}; " + _edge_caption(labels))
     return "; ".join(caption) if caption else None
+
+
+def _edge_caption(labels):
+    """What the labels on the red edges are: numbers, Jacobian sizes, or both."""
+    jac = [x for x in labels if x.startswith("J ")]
+    numbers = "edge numbers are the local derivatives d(op result)/d(input) along them"
+    sizes = ("'J mxn' on an edge: the local derivative d(op result)/d(input) is a Jacobian "
+             "of m result elements by n input elements (never built: backward passes "
+             "the vector-Jacobian product)")
+    if not jac:
+        return numbers
+    if len(jac) == len(labels):
+        return sizes
+    return f"{numbers} where both are single numbers; {sizes}"
 
 
 def _check(output, wrt, max_nodes, max_depth, rankdir, direction):
@@ -703,6 +706,7 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
             op, es = _op_node_and_edges(t, keys, ctx)
             nodes.insert(len(nodes) - 1, op)
             edges += es
-    caption = _captions(output, wrt, names, keep, bool(g), grads_on and seed is not None)
+    caption = _captions(output, wrt, names, keep, bool(g), grads_on and seed is not None,
+                        [e["label"] for e in edges if e["highlight"] and e["label"]])
     return Drawing(nodes, edges, _left_out(order, keep, expanded, names), title,
                    caption, way)

@@ -60,7 +60,8 @@ def node_names(output, model=None):
     name -> tensor) wins, then a tensor's own ``name``. Op results are named after the op
     and numbered in the order they were computed (``mul1``, ``add1``, ``add2``); leaves
     without a name are ``t0``, ``t1``, ...; constants with at most 4 elements are shown
-    as their value (``2``, ``[[0.5, -1]]``), larger ones as ``c0``, ``c1``, ...
+    as their value (``2``, ``[[0.5, -1]]``); larger arrays without a gradient are data
+    (a batch of inputs, targets), named ``input0``, ``input1``, ...
     Explanations and drawings use the same names.
     """
     order = toposort([output], include_leaves=True)
@@ -90,8 +91,14 @@ def node_names(output, model=None):
         elif t.data.size <= 4:
             names[k] = array(t.data)
         else:
-            names[k] = fresh("c", 0)
+            names[k] = fresh("input", 0)
     return names
+
+
+def is_data(t):
+    """A leaf without a gradient and with more than 4 elements: data such as a batch of
+    inputs, not a constant written in the code (those are shown by their value)."""
+    return is_constant(t) and t.data.size > 4
 
 
 # --- local derivatives from the ops' own backward rules ----------------------------------
@@ -415,17 +422,21 @@ def _node_lines(G):
         if not isinstance(t, Tensor):
             lines.append(f"  ... ({len(on_paths) - 30} more nodes on the paths) ...")
         elif t.grad_fn is None:
-            lines.append(f"  {G.names[id(t)]}: input ({shape_str(t.shape)}) = {array(t.data)}")
+            kind = "parameter" if type(t).__name__ == "Parameter" else "input"
+            lines.append(f"  {G.names[id(t)]}: {kind} ({shape_str(t.shape)}) = "
+                         f"{array(t.data)}")
         else:
             lines.append(f"  {G.names[id(t)]} = {_expr(t, G)[0]} = {array(t.data)}")
-    consts = list(dict.fromkeys(
-        G.names[id(t)] + ("" if t.data.size <= 4 else f" ({array(t.data)})")
-        for t in G.order if is_constant(t)))
-    if consts:
-        shown = ", ".join(consts[:8]) + (", ..." if len(consts) > 8 else "")
-        lines.append(f"  constants (no gradient flows into them): {shown}")
+    leaves, folded = _formula_parts(G)
+    for what, keep in (("data inputs", is_data), ("constants", lambda t: not is_data(t))):
+        shown = list(dict.fromkeys(G.names[id(t)] + ("" if t.data.size <= 4 else
+                                                     f" ({array(t.data)})")
+                                   for t in leaves if keep(t)))
+        if shown:
+            lines.append(f"  {what} (no gradient flows into them): {', '.join(shown[:8])}"
+                         + (", ..." if len(shown) > 8 else ""))
     n_id = len(G.identities & G.reach)                  # the ones on the way to wrt
-    n_folded = len(G.hidden - G.identities)
+    n_folded = len(folded)
     if n_folded:
         lines.append(f"  ({plural(n_folded, 'unnamed intermediate step')} "
                      f"{'are' if n_folded != 1 else 'is'} folded into the local derivatives "
@@ -435,6 +446,27 @@ def _node_lines(G):
                      f"nothing, such as x + 0, {'are' if n_id != 1 else 'is'} left out; "
                      f"steps='all' shows every step.)")
     return lines
+
+
+def _formula_parts(G):
+    """The constants (and data) and the folded unnamed steps inside the formulas of the
+    nodes on the paths, as ``(constants in computing order, ids of folded steps)``. The
+    formula of ``wrt`` itself is left out: the paths end at ``wrt``."""
+    stack = [i for t in G.on_paths() if t.grad_fn is not None and t is not G.wrt
+             for i in t.grad_fn.inputs]
+    seen, consts, folded = set(), set(), set()
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        if is_constant(t):
+            consts.add(id(t))
+        elif id(t) in G.hidden and t.grad_fn is not None:
+            if id(t) not in G.identities:
+                folded.add(id(t))
+            stack.extend(t.grad_fn.inputs)
+    return [t for t in G.order if id(t) in consts], folded
 
 
 def _factors(p, tex=False):

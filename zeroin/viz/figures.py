@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 from .._io import atomic_open
 
-__all__ = ["available", "style", "subplots", "save", "plain_log_ticks", "FigureFiles",
+__all__ = ["available", "style", "subplots", "save", "plain_log_ticks", "log_tick_span",
+           "FigureFiles",
            "write_bytes", "write_text", "render", "legend_below", "COLORS", "PLOTS_HINT"]
 
 PLOTS_HINT = "figures need matplotlib: pip install 'zeroin[plots]'"
@@ -107,6 +108,19 @@ def plain_log_ticks(axis, subs=(1.0, 2.0, 5.0)):
     axis.set_major_locator(LogLocator(base=10, subs=subs))
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_formatter(NullFormatter())
+
+
+def log_tick_span(values, subs=(1.0, 2.0, 5.0)):
+    """``(low, high)`` limits for a log axis labelled by :func:`plain_log_ticks`: the
+    nearest labelled ticks at or beyond the smallest and largest of ``values``, so that
+    the ends of the data are never past the last label."""
+    import math
+    ticks = sorted(m * 10.0 ** k for k in range(-12, 13) for m in subs)
+    positive = [v for v in values if v > 0 and math.isfinite(v)]
+    lo, hi = min(positive), max(positive)
+    below = max((t for t in ticks if t <= lo), default=lo)
+    above = min((t for t in ticks if t >= hi), default=hi)
+    return below / 1.08, above * 1.08
 
 
 @dataclass

@@ -1,0 +1,74 @@
+"""explain and draw say only what lies on the paths they explain, and name data as data."""
+import numpy as np
+
+import zeroin
+from zeroin import nn
+
+
+def _chapter():
+    w = zeroin.tensor(3.0, requires_grad=True, name="w")
+    b = zeroin.tensor(4.0, requires_grad=True, name="b")
+    x = 2 * w + b
+    y = b + 1
+    z = x * y
+    x.name, y.name, z.name = "x", "y", "z"
+    return w, b, x, y, z
+
+
+def test_explain_lists_only_the_constants_and_folded_steps_on_the_paths():
+    w, b, x, y, z = _chapter()
+    for wrt in (x, z):                      # one edge, and no edge at all
+        text = str(zeroin.explain(z, wrt))
+        assert "constants" not in text and "folded" not in text, text
+    to_w = str(zeroin.explain(z, w))        # z <- x <- w: 2 (in x = 2w + b), not y's 1
+    assert "constants (no gradient flows into them): 2\n" in to_w
+    assert "1 unnamed intermediate step is folded" in to_w
+    to_b = str(zeroin.explain(z, b))        # both paths: 2 and 1
+    assert "constants (no gradient flows into them): 2, 1\n" in to_b
+    assert "dz/db = dz/dx * dx/db + dz/dy * dy/db = 5 * 1 + 10 * 1 = 15" in to_b
+
+
+def _mlp():
+    zeroin.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    x, y = zeroin.randn(4, 2), zeroin.randn(4, 1)
+    loss = nn.MSELoss()(model(x), y)
+    loss.name = "loss"
+    return model, x, loss
+
+
+def test_a_batch_of_inputs_is_data_not_a_constant():
+    model, x, loss = _mlp()
+    text = str(zeroin.explain(loss, model[0].weight))
+    assert "linear1 = linear(input0, 0.weight, 0.bias)" in text
+    assert "data inputs (no gradient flows into them): input0 ([[" in text
+    assert "0.weight: parameter (3x2)" in text and "c0" not in text
+    d = zeroin.draw(loss, wrt=model[0].weight)
+    box = [n for n in d.nodes if n["text"][0] == "input0"]
+    assert len(box) == 1 and box[0]["kind"] == "const"
+    assert box[0]["text"][1] == f"4x2, mean {np.mean(x.data):.4g}"
+    # a 2-element constant written in the code is still shown by its value
+    t = zeroin.tensor([1.0, 2.0], requires_grad=True, name="t")
+    s = (t * zeroin.tensor([3.0, 4.0])).sum()
+    assert "constants (no gradient flows into them): [3, 4]" in str(zeroin.explain(s, t))
+
+
+def test_the_caption_says_what_the_edge_labels_are():
+    model, x, loss = _mlp()
+    d = zeroin.draw(loss, wrt=model[0].weight)
+    labels = [e["label"] for e in d.edges if e["highlight"] and e["label"]]
+    assert labels and all(lab.startswith("J ") for lab in labels)
+    assert "'J mxn' on an edge" in d.caption and "edge numbers" not in d.caption
+    w, b, x, y, z = _chapter()
+    d = zeroin.draw(z, wrt=b)
+    assert all(not e["label"].startswith("J ") for e in d.edges)
+    assert "edge numbers are the local derivatives" in d.caption and "J mxn" not in d.caption
+    # both kinds on one path: scalars, then a vector
+    v = zeroin.tensor([1.0, 2.0], requires_grad=True, name="v")
+    k = zeroin.tensor(2.0, requires_grad=True, name="k")
+    m = k * 3
+    out = (v * m).sum()
+    d = zeroin.draw(out, wrt=k)
+    labels = [e["label"] for e in d.edges if e["highlight"] and e["label"]]
+    assert any(lab.startswith("J ") for lab in labels) and "3" in labels
+    assert "where both are single numbers; 'J mxn'" in d.caption

@@ -1,0 +1,185 @@
+"""The lesson figures' geometry: every mark inside the axes, labels that do not overlap,
+captions and legends that say what is drawn, for the chapter's values and for others."""
+import pytest
+
+from zeroin import lessons
+
+pytest.importorskip("matplotlib")
+
+
+def _inside(ax, xs, ys):
+    """True when every (x, y) lies within the axes' limits."""
+    (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
+    return all(x0 <= x <= x1 and y0 <= y <= y1 for x, y in zip(xs, ys))
+
+
+def _boxes_overlap(a, b):
+    return not (a.x1 <= b.x0 or b.x1 <= a.x0 or a.y1 <= b.y0 or b.y1 <= a.y0)
+
+
+# --- descent (lesson 5) -------------------------------------------------------------------
+
+DESCENT_CASES = [{}, {"eta": 0.3, "x0": -0.5, "x0_right": 2.5},   # notebook 05, cell 5
+                 {"eta": 0.45, "x0": -1.0, "x0_right": 3.0}]
+
+
+@pytest.mark.parametrize("kw", DESCENT_CASES)
+def test_descent_grad1_curve_runs_under_every_point_and_labels_do_not_overlap(kw):
+    r = lessons.descent(verbose=False, **kw)
+    fig = r.figures["grad1"].figure
+    ax = fig.axes[0]
+    curve, left, right = ax.lines[:3]
+    cx = curve.get_xdata()
+    for line, key in ((left, "xs"), (right, "xs_right")):
+        px, py = line.get_xdata(), line.get_ydata()
+        assert len(px) == min(8, len(r.values[key]))
+        assert cx.min() < px.min() and px.max() < cx.max()       # on the drawn curve
+        assert _inside(ax, px, py)
+    assert _inside(ax, cx, curve.get_ydata())
+    fig.draw_without_rendering()
+    labels = [t for t in ax.texts if t.get_text().isdigit()]
+    boxes = [t.get_window_extent() for t in labels]
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            assert not _boxes_overlap(boxes[i], boxes[j]), (labels[i].get_text(),
+                                                            labels[j].get_text())
+    # each side numbers steps 0..n-1, and the caption says so
+    caption = r.figures["grad1"].caption
+    for line, key, side in ((left, "xs", "left"), (right, "xs_right", "right")):
+        nums = sorted(int(t.get_text()) for t in labels if t.get_color() == line.get_color())
+        n = r.grad1_numbered[key]
+        assert nums == list(range(n)) and n >= 2
+        if n < len(line.get_xdata()):
+            assert f"0-{n - 1} on the {side}" in caption
+    if r.grad1_numbered == {"xs": len(left.get_xdata()), "xs_right": len(right.get_xdata())}:
+        assert "numbered by step;" in caption
+
+
+@pytest.mark.parametrize("kw", DESCENT_CASES + [{"x0": 1.8}])
+def test_descent_grad2_shows_the_whole_step(kw):
+    r = lessons.descent(verbose=False, **kw)
+    ax = r.figures["grad2"].figure.axes[0]
+    assert _inside(ax, [r.x0, r.x1, r.x1, r.x1], [r.y0, r.y1, r.tangent_y1, r.y1])
+    for line in ax.lines[2:]:                 # the step, the chord, the dotted gap, A, x1
+        assert _inside(ax, line.get_xdata(), line.get_ydata())
+    assert ax.get_xlim()[0] < ax.get_xlim()[1]
+
+
+# --- learning rate (lesson 6) -------------------------------------------------------------
+
+def test_a_gradient_of_exactly_zero_is_marked_on_the_log_panel():
+    r = lessons.learning_rate(etas=(0.2, 0.5, 0.9, 1.05), x0=3.0, max_steps=40,
+                              verbose=False)                        # notebook 06, cell 5
+    assert r.steps[0.5] == 1 and r.kinds[0.5] == "smooth"
+    assert "eta = 0.5: converges smoothly in 1 step." in r.notes
+    assert "(1 step)." in r.text() and "1 steps" not in r.text()
+    files = r.figures["learning_rate"]
+    ax, ax2 = files.figure.axes[:2]
+    assert _inside(ax, [0], [3.0])                                   # the start, in view
+    zeros = [ln for ln in ax2.lines if ln.get_marker() == "v"]
+    assert len(zeros) == 1 and list(zeros[0].get_xdata()) == [1]   # a point at step 1
+    floor = zeros[0].get_ydata()[0]
+    lo, hi = ax2.get_ylim()
+    positive = [y for ln in ax2.lines if ln.get_marker() == "o" for y in ln.get_ydata()]
+    assert lo < floor < min(positive) and max(positive) < hi
+    fig = files.figure
+    fig.draw_without_rendering()
+    ticks = {t.get_text(): t.get_position()[1] for t in ax2.get_yticklabels()}
+    assert ticks["0"] == floor                                       # the floor says 0
+    assert any("exactly 0 at step 1" in t.get_text() for t in ax2.texts)
+    assert "exactly 0 at step 1" in files.caption
+
+
+def test_without_zeros_the_log_panel_is_plain():
+    r = lessons.learning_rate(verbose=False)
+    ax2 = r.figures["learning_rate"].figure.axes[1]
+    assert not [ln for ln in ax2.lines if ln.get_marker() == "v"]
+    assert "exactly 0" not in r.figures["learning_rate"].caption
+
+
+def test_counts_are_singular_for_one():
+    r = lessons.sensitivity(verbose=False, figures=False)
+    assert repr(r).startswith("LessonResult('sensitivity': 1 table, 0 figures,")
+    d = lessons.descent(eta=0.5, verbose=False, figures=False)
+    assert "after 1 step;" in d.notes[0]
+
+
+# --- legends, colour bars and the figures of train and sweep ------------------------------
+
+@pytest.fixture(scope="module")
+def shown():
+    """The lessons whose figures the tests below look at, figures kept in memory."""
+    return {name: lessons.run(name, verbose=False)
+            for name in ("shooting", "loss", "convolution")}
+
+
+def _legend_texts(fig):
+    return [t.get_text() for leg in fig.legends + [a.get_legend() for a in fig.axes]
+            if leg is not None for t in leg.get_texts()]
+
+
+def test_legends_fit_inside_their_figures(shown):
+    for r in shown.values():
+        for key, f in r.figures.items():
+            fig = f.figure
+            fig.draw_without_rendering()
+            for leg in fig.legends:
+                box = leg.get_window_extent()
+                assert box.x0 >= -1 and box.x1 <= fig.bbox.width + 1, (r.name, key)
+
+
+def test_every_mark_of_the_shooting_targets_is_in_a_legend(shown):
+    texts = _legend_texts(shown["shooting"].figures["target2"].figure)
+    assert {"mean hit", "miss (error)", "correction"} <= set(texts)
+    assert "miss (error) of a shot" in _legend_texts(shown["loss"].figures["loss"].figure)
+
+
+def test_smoothing_axis_labels_both_ends_and_numbers_agree_with_the_text(shown):
+    r = shown["shooting"]
+    fig = r.figures["smoothing"].figure
+    ax = fig.axes[0]
+    fig.draw_without_rendering()
+    lo, hi = ax.get_ylim()
+    labelled = [t.get_position()[1] for t in ax.get_yticklabels()
+                if t.get_text() and lo <= t.get_position()[1] <= hi]
+    data = r.rms_sgd + r.rms_batch
+    assert min(labelled) <= min(data) and max(data) <= max(labelled)   # 4.27 under a label
+    for rms in (r.rms_sgd[-1], r.rms_batch[-1]):
+        assert any(f"RMS {rms:.3f} cm" in t for t in _legend_texts(fig))
+        assert f"{rms:.3f} cm" in r.notes[-1]
+
+
+def test_convolution_panels_are_framed_apart_and_filters_have_colour_bars(shown):
+    fig = shown["convolution"].figures["window"].figure
+    signs = [t.get_text() for a in fig.axes for t in a.texts if not a.axison]
+    assert signs == ["\u00d7", "="]
+    images = [a for a in fig.axes if a.images]
+    assert len(images) == 3 and all(
+        all(sp.get_visible() for sp in a.spines.values()) for a in images)
+    fig = shown["convolution"].figures["filters"].figure
+    bars = [a for a in fig.axes if a.get_label() == "<colorbar>"]
+    assert [b.get_ylabel() for b in bars] == ["weight", "after ReLU"]
+
+
+def test_train_and_sweep_figures_are_slide_ready(tmp_path, capsys):
+    import struct
+
+    from zeroin.cli import main
+    assert main(["train", "xor", "--hidden", "4", "--epochs", "2", "--verbose", "0",
+                 "--out", str(tmp_path / "t")]) == 0
+    for name in ("loss", "accuracy"):
+        head = (tmp_path / "t" / f"{name}.png").read_bytes()[16:24]
+        assert struct.unpack(">II", head) == (900, 600)          # 6 x 4 in at 150 dpi
+        assert (tmp_path / "t" / f"{name}.svg").read_text().lstrip().startswith("<?xml")
+    from zeroin.recipes import sweep_figure
+    runs = [{"lr": lr, "losses": [0.7, 0.5 * k, 0.4 * k], "diverged": False}
+            for k, lr in ((1, 0.01), (0.6, 0.6))]
+    fig = sweep_figure(runs, target=0.1)
+    ax = fig.axes[0]
+    fig.draw_without_rendering()
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert labels and all("10^" not in t and "times" not in t and "\\" not in t
+                          for t in labels)
+    lo, hi = ax.get_ylim()
+    values = [float(t) for t in labels if lo <= float(t) <= hi]
+    assert min(values) <= 0.1 and max(values) >= 0.7
