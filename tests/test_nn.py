@@ -748,6 +748,16 @@ NN_ERRORS = [
      r"targets must be in \[0, 1\]"),
     (lambda: nn.BCEWithLogitsLoss()(_x(4), np.zeros((4, 1))), zeroin.ShapeError,
      r"input shape \(4,\) and target shape \(4, 1\) differ"),
+    (lambda: F.binary_cross_entropy_with_logits(_x(3, 1), np.ones((3, 1)), weight=np.ones(3)),
+     zeroin.ShapeError, r"binary_cross_entropy_with_logits: weight of shape \(3,\) against the "
+     r"input of shape \(3, 1\) would broadcast to \(3, 3\).*weight\.reshape\(3, 1\)"),
+    (lambda: nn.BCEWithLogitsLoss(pos_weight=np.ones(3))(_x(3, 1), np.ones((3, 1))),
+     zeroin.ShapeError, r"pos_weight of shape \(3,\) against the input of shape \(3, 1\)"),
+    (lambda: nn.BCELoss(weight=np.ones(3))(_x(3, 1) + 0.5, np.ones((3, 1))), zeroin.ShapeError,
+     r"binary_cross_entropy: weight of shape \(3,\) against the input of shape \(3, 1\)"),
+    (lambda: F.binary_cross_entropy(_x(3, 2) + 0.5, np.ones((3, 2)), weight=np.ones(4)),
+     zeroin.ShapeError, r"binary_cross_entropy: weight of shape \(4,\) does not broadcast to "
+     r"the input's shape \(3, 2\)"),
     (lambda: nn.CrossEntropyLoss()(_x(3, 4), [0, 4, 1]), ValueError, r"labels must be in 0\.\.3"),
     (lambda: nn.CrossEntropyLoss(ignore_index=-1)(_x(3, 4), [0, -1, 9]), ValueError,
      r"labels must be in 0\.\.3"),

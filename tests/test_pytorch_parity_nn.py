@@ -631,3 +631,22 @@ def test_iterable_datasets_and_samplers():
     assert sorted(got[0]) == [0, 1, 2]
     with pytest.raises(ValueError, match="IterableDataset gives its samples in its own order"):
         zdata.DataLoader(ZS(), shuffle=True)
+
+
+@pytest.mark.parametrize("kw", [{"weight": (3, 1)}, {"weight": (2,)}, {"weight": (1,)},
+                                {"pos_weight": (2,)}, {"pos_weight": (3, 1)},
+                                {"weight": (3,)}, {"pos_weight": (3, 1, 1)}])
+def test_bce_weights_broadcast_or_fail_as_in_torch(kw):
+    rng = np.random.default_rng(0)
+    x, t = rng.normal(size=(3, 2)), rng.uniform(size=(3, 2))
+    (name, shape), = kw.items()
+    w = rng.uniform(0.5, 2, size=shape)
+    tx, tt, tw = torch.tensor(x), torch.tensor(t), torch.tensor(w)
+    try:
+        want = torch.nn.functional.binary_cross_entropy_with_logits(tx, tt, **{name: tw})
+    except RuntimeError:
+        with pytest.raises(zeroin.ShapeError, match=name):
+            F.binary_cross_entropy_with_logits(zeroin.tensor(x), zeroin.tensor(t), **{name: w})
+        return
+    got = F.binary_cross_entropy_with_logits(zeroin.tensor(x), zeroin.tensor(t), **{name: w})
+    np.testing.assert_allclose(got.item(), want.item(), rtol=1e-12)
