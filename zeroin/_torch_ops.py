@@ -847,6 +847,19 @@ def _index_array(name, index):
     return idx
 
 
+def _check_range(name, idx, x, d):
+    """Refuse an index outside 0..size-1 along dimension ``d`` (negative ones too, as
+    PyTorch does: they do not count from the end here)."""
+    n = x.shape[d] if x.ndim else 1
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = idx.min() if idx.min() < 0 else idx.max()
+        raise _ops._DimError(f"{name}: index {bad} is out of range for dimension {d} of size "
+                             f"{n} (input shape {x.shape}); valid indices are 0..{n - 1}"
+                             + ("; negative indices do not count from the end here (as in "
+                                "PyTorch): add the size first" if bad < 0 else ""))
+    return idx
+
+
 @op(GetItemOp, methods=("gather",))
 def gather(input, dim, index):  # noqa: A002
     """``out[i][j] = input[i][index[i][j]]`` for dim=1 (and so on for other dims)."""
@@ -856,7 +869,7 @@ def gather(input, dim, index):  # noqa: A002
     if idx.ndim != x.ndim:
         raise ShapeError(f"gather: index has {idx.ndim} dimensions, input {x.ndim}; they "
                          f"must have the same number")
-    return getitem(x, _along(idx, d))
+    return getitem(x, _along(_check_range("gather", idx, x, d), d))
 
 
 @op(GetItemOp, methods=("take_along_dim",))
@@ -881,7 +894,7 @@ def index_select(input, dim, index):  # noqa: A002
     """The entries ``index`` (a 1-D integer tensor) along ``dim``."""
     x = _t(input)
     d = _check_axis("index_select", x, dim) % builtins.max(x.ndim, 1)
-    idx = _index_array("index_select", index).reshape(-1)
+    idx = _check_range("index_select", _index_array("index_select", index).reshape(-1), x, d)
     return getitem(x, (slice(None),) * d + (idx,))
 
 
@@ -903,7 +916,7 @@ def select(input, dim, index):  # noqa: A002
 
 def _scatter_parts(name, x, dim, index, src):
     d = _check_axis(name, x, dim) % builtins.max(x.ndim, 1)
-    idx = _index_array(name, index)
+    idx = _check_range(name, _index_array(name, index), x, d)
     ix = _along(idx, d)
     mask = np.zeros(x.shape, bool)
     mask[ix] = True

@@ -108,9 +108,12 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,  # 
         raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are "
                                   "not supported")
     n = weight.shape[0]
-    if idx.size and (idx.min() < -n or idx.max() >= n):
-        raise IndexError(f"embedding: index out of range: indices from {idx.min()} to "
-                         f"{idx.max()} for {n} embeddings (0..{n - 1})")
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = idx.min() if idx.min() < 0 else idx.max()
+        raise IndexError(f"embedding: index {bad} is out of range: indices from {idx.min()} "
+                         f"to {idx.max()} for {n} embeddings; valid indices are 0..{n - 1}"
+                         + ("; negative indices do not count from the end here (as in "
+                            "PyTorch)" if bad < 0 else ""))
     out = weight[idx]
     if padding_idx is not None:
         keep = (idx != padding_idx % n)[..., None]
