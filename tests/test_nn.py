@@ -803,6 +803,8 @@ NN_ERRORS = [
     (lambda: nn.Embedding(5, 2)(np.array([0.0, 1.0])), TypeError,
      r"indices must be integers.*long"),
     (lambda: nn.Embedding(5, 2, padding_idx=7), ValueError, r"padding_idx must be within"),
+    (lambda: nn.Embedding(4, 2, padding_idx=1.5), TypeError,
+     r"Embedding: padding_idx must be a whole number \(a row index in 0\.\.3\) or None, got 1\.5"),
     (lambda: nn.Unflatten(1, (2, 4))(_x(3, 6)), ValueError,
      r"size 6 cannot be split into \(2, 4\)"),
     (lambda: nn.GELU(approximate="fast"), ValueError, r"approximate must be 'none' or 'tanh'"),

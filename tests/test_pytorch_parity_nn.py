@@ -237,6 +237,32 @@ def test_embedding_and_padding_idx():
     assert not pre.weight.requires_grad and list(pre.state_dict()) == ["weight"]
 
 
+@pytest.mark.parametrize("kw", [{"max_norm": 1.0}, {"max_norm": 0.5, "norm_type": 1.0},
+                                {"max_norm": 0.7, "norm_type": float("inf")},
+                                {"scale_grad_by_freq": True},
+                                {"scale_grad_by_freq": True, "padding_idx": 2, "max_norm": 1.5}])
+def test_embedding_max_norm_and_scale_grad_by_freq(kw):
+    ez, et = nn.Embedding(7, 3, **kw), torch.nn.Embedding(7, 3, **kw).double()
+    _copy_params(ez, et)
+    assert repr(ez) == repr(et)
+    idx = np.array([[0, 2, 6], [2, 2, 1]])
+    oz, ot = ez(idx), et(torch.tensor(idx))
+    close(oz, ot)
+    close(ez.weight, et.weight)                 # max_norm renormalised the looked-up rows
+    w = RNG.standard_normal(oz.shape)
+    (oz * zeroin.tensor(w)).sum().backward()
+    (ot * torch.tensor(w)).sum().backward()
+    close(ez.weight.grad, et.weight.grad)
+    wz, wt = both(RNG.standard_normal((7, 3)) * 2)
+    close(F.embedding(idx, wz, **kw), TF.embedding(torch.tensor(idx), wt, **kw))
+    close(wz, wt)
+
+
+def test_embedding_sparse_is_refused():
+    with pytest.raises(NotImplementedError, match=r"Embedding: sparse=True .*sparse=False"):
+        nn.Embedding(3, 2, sparse=True)
+
+
 def test_default_initialisations_have_pytorchs_distributions():
     zeroin.manual_seed(0)
     torch.manual_seed(0)
