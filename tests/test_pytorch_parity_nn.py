@@ -211,14 +211,36 @@ def _copy_params(zm, tm):
     (lambda m: m.LayerNorm(6), (4, 3, 6)),
     (lambda m: m.LayerNorm((3, 6), elementwise_affine=False), (4, 3, 6)),
     (lambda m: m.GroupNorm(3, 6), (4, 6, 5)), (lambda m: m.GroupNorm(2, 6, affine=False), (4, 6)),
+    (lambda m: m.GroupNorm(3, 6, bias=False), (4, 6, 5)),
+    (lambda m: m.LayerNorm(6, bias=False), (4, 6)),
+    (lambda m: m.BatchNorm1d(6, bias=False), (4, 6)),
     (lambda m: m.Sequential(m.Flatten(), m.Unflatten(1, (2, -1)), m.Flatten(0, 1)), (4, 3, 6)),
     (lambda m: m.Linear(6, 2), (4, 3, 6)), (lambda m: m.Identity(54, unused="yes"), (4, 3))])
 def test_layers_match(make, shape):
     zm, tm = make(nn), make(torch.nn).double()
+    assert repr(zm) == repr(tm)
     for p in zm.parameters():                   # not the default initialisation
         p.data[...] = RNG.standard_normal(p.shape)
     _copy_params(zm, tm)
     check_value_and_grad(zm, tm, RNG.standard_normal(shape))
+
+
+@pytest.mark.parametrize("make, shape", [(lambda m: m.BatchNorm1d(3, momentum=None), (5, 3)),
+                                         (lambda m: m.BatchNorm2d(3, momentum=None),
+                                          (4, 3, 2, 2))])
+def test_batchnorm_momentum_none_is_a_cumulative_average(make, shape):
+    zm, tm = make(nn), make(torch.nn).double()
+    assert repr(zm) == repr(tm)
+    for _ in range(3):
+        x = RNG.standard_normal(shape) * 3 + 1
+        close(zm(zeroin.tensor(x)), tm(torch.tensor(x)))
+    for (k, z), (_, t) in zip(zm.state_dict().items(), tm.state_dict().items()):
+        np.testing.assert_allclose(z.data, t.numpy(), rtol=1e-12, err_msg=k)
+    zm.eval(), tm.eval()
+    x = RNG.standard_normal(shape)
+    close(zm(zeroin.tensor(x)), tm(torch.tensor(x)))
+    with pytest.raises(TypeError, match=r"batch_norm: momentum must be a number, got None"):
+        F.batch_norm(zeroin.tensor(x), np.zeros(3), np.ones(3), training=True, momentum=None)
 
 
 def test_embedding_and_padding_idx():

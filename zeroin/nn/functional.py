@@ -150,6 +150,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     shift. In training the batch statistics are used and the running ones (plain arrays
     or tensors) are updated in place; in evaluation the running statistics are used."""
     x = _tensor_arg(input, "batch_norm")
+    if not isinstance(momentum, numbers.Real):
+        raise TypeError(f"batch_norm: momentum must be a number, got {momentum!r}; the "
+                        f"modules' momentum=None (a cumulative average) means 1 / the number "
+                        f"of batches seen so far, counting this one")
     if x.ndim < 2:
         raise ShapeError(f"batch_norm: expected input of shape (N, C, *) such as (N, C) or "
                          f"(N, C, H, W), got {x.shape}")

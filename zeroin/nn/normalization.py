@@ -43,7 +43,7 @@ class LayerNorm(Module):
 
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, "
-                f"elementwise_affine={self.elementwise_affine}")
+                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
 
 
 class GroupNorm(Module):
@@ -51,7 +51,7 @@ class GroupNorm(Module):
     ``num_groups``; then per-channel ``weight`` (1) and ``bias`` (0). Input (N, C, ...)."""
 
     def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None,
-                 dtype=None):
+                 dtype=None, *, bias=True):
         super().__init__()
         if num_groups < 1 or num_channels % num_groups:
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible "
@@ -62,7 +62,10 @@ class GroupNorm(Module):
         dt = _dtype(dtype)
         if affine:
             self.weight = _leaf(np.ones(num_channels, dtype=dt), True)
-            self.bias = _leaf(np.zeros(num_channels, dtype=dt), True)
+            if bias:
+                self.bias = _leaf(np.zeros(num_channels, dtype=dt), True)
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -75,7 +78,8 @@ class GroupNorm(Module):
         return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
 
 
 class Embedding(Module):
