@@ -698,3 +698,18 @@ def test_bce_weights_broadcast_or_fail_as_in_torch(kw):
         return
     got = F.binary_cross_entropy_with_logits(zeroin.tensor(x), zeroin.tensor(t), **{name: w})
     np.testing.assert_allclose(got.item(), want.item(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("pad", [(2, 2), (3, 0), (0, 3), (3, 3), (4, 0), (1, 1, 1, 1), (0, 0, 2, 0)])
+def test_pad_sizes_work_or_fail_as_in_torch(mode, pad):
+    x = np.arange(6.0).reshape(1, 2, 3)
+    try:
+        want = TF.pad(torch.tensor(x), pad, mode=mode)
+    except RuntimeError:
+        words = {"reflect": r"must be less than", "circular": r"at most once",
+                 "replicate": r"."}[mode]
+        with pytest.raises(zeroin.ShapeError, match=rf"pad: .*{mode}.*{words}.*shape \(1, 2, 3\)"):
+            F.pad(zeroin.tensor(x), pad, mode=mode)
+        return
+    close(F.pad(zeroin.tensor(x), pad, mode=mode), want)

@@ -979,6 +979,22 @@ class PadOp(Function):
         return g[tuple(slice(a, a + n) for (a, _), n in zip(self.widths, x.shape))]
 
 
+def _check_pad_size(mode, w, d, shape):
+    """PyTorch's limits: reflect pads less than the size, circular at most the size, and
+    replicate needs a value to repeat."""
+    n = shape[d]
+    if mode == "reflect" and builtins.max(w) >= n:
+        why, fix = f"must be less than the size {n} of that dimension", "mode='replicate'"
+    elif mode == "circular" and builtins.max(w) > n:
+        why, fix = f"wraps around at most once: at most the size {n}", "a smaller pad"
+    elif mode == "replicate" and n == 0:
+        why, fix = "needs a value to repeat, but the dimension is empty", "mode='constant'"
+    else:
+        return
+    raise ShapeError(f"pad: {mode} padding {w} of dimension {d} {why} (input shape {shape}); "
+                     f"use {fix}")
+
+
 @op((PadOp, GetItemOp))
 def pad(input, pad, mode="constant", value=None):  # noqa: A002
     """Pad the last dimensions: ``pad=(left, right, top, bottom, ...)`` as PyTorch's
@@ -998,6 +1014,9 @@ def pad(input, pad, mode="constant", value=None):  # noqa: A002
     np_mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}.get(mode)
     if np_mode is None:
         raise ValueError(f"pad: unknown mode {mode!r}")
+    for d, w in enumerate(widths):
+        if w != (0, 0):
+            _check_pad_size(mode, w, d, x.shape)
     for d, w in enumerate(widths):
         if w != (0, 0):
             idx = np.pad(np.arange(x.shape[d]), w, mode=np_mode)
