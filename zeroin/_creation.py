@@ -286,6 +286,7 @@ def _typed(name, dt):
             return tensor(data[0].data if isinstance(data[0], Tensor) else data[0], dtype=dt)
         return zeros(*data, dtype=dt)
     f.__name__ = f.__qualname__ = name
+    f.legacy_dtype = np.dtype(dt)       # what Tensor.type(zeroin.FloatTensor) casts to
     return f
 
 

@@ -1049,6 +1049,9 @@ def chunk(input, chunks, dim=0):  # noqa: A002
     """At most ``chunks`` pieces along ``dim``, each of size ceil(n / chunks)."""
     x = _t(input)
     d = _check_axis("chunk", x, dim) % builtins.max(x.ndim, 1)
+    if isinstance(chunks, bool) or not isinstance(chunks, numbers.Integral) or chunks < 1:
+        raise ShapeError(f"chunk: chunks must be a whole number >= 1, got {chunks!r} (the "
+                         f"number of pieces to cut dimension {d} of shape {x.shape} into)")
     return split(x, builtins.max(-(-x.shape[d] // int(chunks)), 1), d)
 
 
