@@ -684,3 +684,27 @@ def test_dataloader_keeps_the_documented_x_y_tuple():
     assert xb.shape == (5, 2) and yb.tolist() == list(range(5))
     with pytest.raises(TypeError, match=r"DataLoader: .*sequence of samples.*IterableDataset"):
         DataLoader(iter([1, 2]))
+
+
+def test_zeroin_generator_works_wherever_data_takes_a_generator():
+    ds = TensorDataset(np.arange(20.0).reshape(10, 2), np.arange(10))
+
+    def split(seed):
+        parts = random_split(ds, [0.8, 0.2], generator=zeroin.Generator().manual_seed(seed))
+        return [p.indices.tolist() for p in parts]
+    assert split(42) == split(42) and split(42) != split(1)
+    assert sorted(sum(split(42), [])) == list(range(10)) and len(split(42)[1]) == 2
+
+    def order(**kw):
+        loader = DataLoader(ds, batch_size=10, shuffle=True, **kw)
+        return [b[1].tolist() for b in loader] + [b[1].tolist() for b in loader]
+    assert order(generator=zeroin.Generator().manual_seed(0)) == \
+        order(generator=zeroin.Generator().manual_seed(0))
+    sampler = zeroin.utils.data.RandomSampler
+    assert list(sampler(ds, generator=zeroin.Generator().manual_seed(5))) == \
+        list(sampler(ds, generator=zeroin.Generator().manual_seed(5)))
+    g = zeroin.Generator().manual_seed(0)
+    loader = DataLoader(ds, batch_size=10, shuffle=True, generator=g)
+    first = [b[1].tolist() for b in loader]
+    g.manual_seed(0)                    # re-seeding the generator the loader holds restarts it
+    assert [b[1].tolist() for b in loader] == first

@@ -677,6 +677,24 @@ def _random_fill(name, draw):
     setattr(Tensor, name, method)
 
 
+def _bernoulli_(self, p=0.5, *, generator=None):
+    """In place: 1 with probability ``p`` (a number or a tensor), else 0."""
+    from ._creation import bernoulli
+    return _inplace(self, "bernoulli_", _full, bernoulli(self, p, generator=generator))
+
+
+def _sampling_methods():
+    from ._creation import bernoulli, multinomial
+    Tensor.multinomial = lambda self, num_samples, replacement=False, *, generator=None: \
+        multinomial(self, num_samples, replacement, generator=generator)
+    Tensor.bernoulli = lambda self, p=None, *, generator=None: \
+        bernoulli(self, p, generator=generator)
+    Tensor.multinomial.__doc__ = multinomial.__doc__
+    Tensor.bernoulli.__doc__ = bernoulli.__doc__
+    Tensor.bernoulli_ = _bernoulli_
+
+
+_sampling_methods()
 _random_fill("uniform_", lambda r, shape, a=0.0, b=1.0: r.uniform(a, b, shape))
 _random_fill("normal_", lambda r, shape, mean=0.0, std=1.0: r.normal(mean, std, shape))
 _random_fill("exponential_", lambda r, shape, lambd=1.0: r.exponential(1 / lambd, shape))
