@@ -376,3 +376,45 @@ def test_save_killed_mid_write_keeps_the_old_checkpoint_and_no_temporaries_pile_
     assert _temporaries(tmp_path) == []
     zeroin.save({"w": np.zeros(2)}, path)
     assert _temporaries(tmp_path) == []
+
+
+# --- PyTorch's own checkpoints: named, never unpickled, with the conversion to run ------------
+
+def _refused_as_pytorch(path):
+    with pytest.raises(CheckpointError, match=rf"(?s)load: .*{path.name} is a PyTorch \(pickle\) "
+                                              r"checkpoint.*never unpickles.*np\.savez") as e:
+        zeroin.load(path)
+    with open(path, "rb") as f, pytest.raises(CheckpointError, match=r"PyTorch \(pickle\)"):
+        zeroin.load(f)
+    return str(e.value)
+
+
+def test_a_pytorch_zip_checkpoint_is_named_without_unpickling(tmp_path, monkeypatch):
+    import pickle
+    path = tmp_path / "model.pt"
+    with zipfile.ZipFile(path, "w") as z:           # the layout of torch.save since 1.6
+        z.writestr("model/data.pkl", b"\x80\x02cos\nsystem\nq\x00.")   # would run code
+        z.writestr("model/data/0", b"\x00" * 8)
+    monkeypatch.setattr(pickle, "loads", None)       # never called
+    monkeypatch.setattr(pickle, "load", None)
+    _refused_as_pytorch(path)
+    legacy = tmp_path / "legacy.pth"
+    legacy.write_bytes(b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19.")    # torch's old format
+    _refused_as_pytorch(legacy)
+
+
+def test_the_suggested_conversion_of_a_real_pytorch_checkpoint_loads(tmp_path, monkeypatch):
+    torch = pytest.importorskip("torch")
+    tm = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    monkeypatch.chdir(tmp_path)
+    torch.save(tm.state_dict(), "model.pt")
+    message = _refused_as_pytorch(tmp_path / "model.pt")
+    line = next(s for s in message.split("\n") if "np.savez" in s).strip()
+    exec(line, {"np": np, "torch": torch})           # the line the message asks you to run
+    zm = zeroin.nn.Sequential(zeroin.nn.Linear(3, 4), zeroin.nn.ReLU(), zeroin.nn.Linear(4, 2))
+    zm.load_state_dict(zeroin.load("model.npz"))
+    x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    want = tm(torch.tensor(x)).detach().numpy()
+    np.testing.assert_allclose(zm.float()(zeroin.tensor(x)).data, want, rtol=1e-6)
+    torch.save(tm.state_dict(), "old.pt", _use_new_zipfile_serialization=False)
+    _refused_as_pytorch(tmp_path / "old.pt")

@@ -106,6 +106,20 @@ def test_pooling_padding_resampling_gradients(i):
     check_both(fn, x)
 
 
+def test_pad_refuses_sizes_its_mode_cannot_fill():
+    x = zeroin.zeros(1, 2, 3)
+    with pytest.raises(zeroin.ShapeError, match=r"pad: reflect padding \(3, 0\) of dimension 2 "
+                                                r"must be less than the size 3 .*\(1, 2, 3\).*"
+                                                r"mode='replicate'"):
+        F.pad(x, (3, 0), mode="reflect")
+    with pytest.raises(zeroin.ShapeError, match=r"circular padding \(4, 0\) of dimension 2 wraps"):
+        F.pad(x, (4, 0), mode="circular")
+    with pytest.raises(zeroin.ShapeError, match=r"replicate padding \(1, 1\) of dimension 2 "
+                                                r"needs a value to repeat"):
+        F.pad(zeroin.zeros(1, 2, 0), (1, 1), mode="replicate")
+    assert F.pad(x, (2, 2), mode="reflect").shape == (1, 2, 7)
+
+
 # --- against PyTorch ---------------------------------------------------------------------
 
 def _vs_torch(zf, tf, shapes, seed=0):

@@ -621,3 +621,90 @@ def test_dict_samples_and_plain_datasets_collate_like_pytorch():
     assert set(batch) == {"x", "y", "name"}
     assert batch["x"].shape == (3, 2) and batch["y"].dtype == np.int64
     assert batch["name"] == ["s0", "s1", "s2"]
+
+
+# --- default_collate of mixed numbers; sequences of samples as datasets ------------------
+
+def test_default_collate_of_mixed_numbers_looks_at_every_sample():
+    collate = zeroin.utils.data.default_collate
+    mixed = collate([1, 0.5])
+    assert mixed.dtype == np.float64 and mixed.tolist() == [1.0, 0.5]
+    assert collate([0.5, 1]).tolist() == [0.5, 1.0]
+    assert collate([1, 2]).dtype == np.int64 and collate([True, False]).dtype == np.bool_
+    assert collate([True, 2]).dtype == np.int64
+
+    class Labels(Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return np.full(2, float(i)), [1, 0.7, 2, 0.3][i]
+
+    (xb, yb), = list(DataLoader(Labels(), batch_size=4))
+    assert yb.tolist() == [1.0, 0.7, 2.0, 0.3]
+
+
+def test_default_collate_refuses_numbers_mixed_with_text():
+    class Labels(Dataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, i):
+            return np.zeros(2), [1, "a"][i]
+
+    with pytest.raises(TypeError, match=r"default_collate: sample 1 is str \('a'\).*sample 0 "
+                                         r"is int.*collate_fn"):
+        list(DataLoader(Labels(), batch_size=2))
+
+
+def test_dataloader_over_a_list_of_samples_batches_samples_like_pytorch():
+    arrays = [np.full(4, i) for i in range(3)]
+    first, last = list(DataLoader(arrays, batch_size=2))
+    assert isinstance(first, zeroin.Tensor) and first.shape == (2, 4) and last.shape == (1, 4)
+    assert first.tolist() == [[0] * 4, [1] * 4]
+    (xb, yb), _ = list(DataLoader([(x, 0) for x in arrays], batch_size=2))
+    assert xb.shape == (2, 4) and yb.tolist() == [0, 0]
+    assert list(DataLoader([1, 0.7, 2, 0.3], batch_size=4))[0].tolist() == [1, 0.7, 2, 0.3]
+
+
+def test_dataloader_over_an_array_yields_tensors_of_rows():
+    X = np.arange(8.0).reshape(4, 2)
+    batches = list(DataLoader(X, batch_size=2))
+    assert all(isinstance(b, zeroin.Tensor) for b in batches)
+    assert batches[1].tolist() == [[4.0, 5.0], [6.0, 7.0]]
+    assert list(DataLoader(zeroin.tensor(X), batch_size=3))[1].tolist() == [[6.0, 7.0]]
+    assert list(DataLoader(X, batch_size=None))[0].tolist() == [0.0, 1.0]
+    part, _ = random_split(X, [3, 1], seed=0)
+    assert len(part) == 3 and next(iter(DataLoader(part, batch_size=3))).shape == (3, 2)
+
+
+def test_dataloader_keeps_the_documented_x_y_tuple():
+    X, y = np.zeros((5, 2)), np.arange(5)
+    xb, yb = next(iter(DataLoader((X, y), batch_size=5)))
+    assert xb.shape == (5, 2) and yb.tolist() == list(range(5))
+    with pytest.raises(TypeError, match=r"DataLoader: .*sequence of samples.*IterableDataset"):
+        DataLoader(iter([1, 2]))
+
+
+def test_zeroin_generator_works_wherever_data_takes_a_generator():
+    ds = TensorDataset(np.arange(20.0).reshape(10, 2), np.arange(10))
+
+    def split(seed):
+        parts = random_split(ds, [0.8, 0.2], generator=zeroin.Generator().manual_seed(seed))
+        return [p.indices.tolist() for p in parts]
+    assert split(42) == split(42) and split(42) != split(1)
+    assert sorted(sum(split(42), [])) == list(range(10)) and len(split(42)[1]) == 2
+
+    def order(**kw):
+        loader = DataLoader(ds, batch_size=10, shuffle=True, **kw)
+        return [b[1].tolist() for b in loader] + [b[1].tolist() for b in loader]
+    assert order(generator=zeroin.Generator().manual_seed(0)) == \
+        order(generator=zeroin.Generator().manual_seed(0))
+    sampler = zeroin.utils.data.RandomSampler
+    assert list(sampler(ds, generator=zeroin.Generator().manual_seed(5))) == \
+        list(sampler(ds, generator=zeroin.Generator().manual_seed(5)))
+    g = zeroin.Generator().manual_seed(0)
+    loader = DataLoader(ds, batch_size=10, shuffle=True, generator=g)
+    first = [b[1].tolist() for b in loader]
+    g.manual_seed(0)                    # re-seeding the generator the loader holds restarts it
+    assert [b[1].tolist() for b in loader] == first

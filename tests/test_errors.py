@@ -256,7 +256,47 @@ ENGINE_CASES = [       # messages the engine, nn and optim give already; kept fr
      ValueError, r"accuracy: 3 predictions of shape \(3, 2\) do not match targets of shape"),
 ]
 
-CASES = NAN_CASES + FIT_CASES + CHECKPOINT_CASES + DATA_CASES + RECIPE_CASES + ENGINE_CASES
+RAW_CASES = [          # used to surface as NumPy's or Python's own errors, without the op or a fix
+    ("chunk-zero", lambda tmp: zeroin.ones(4).chunk(0),
+     ValueError, r"chunk: chunks must be a whole number >= 1, got 0"),
+    ("argmax-empty", lambda tmp: zeroin.ones(0).argmax(),
+     IndexError, r"argmax: the tensor of shape \(0,\) is empty.*numel\(\)"),
+    ("argmin-empty-dim", lambda tmp: zeroin.ones(2, 0).argmin(dim=1),
+     IndexError, r"argmin: dimension 1 of the tensor of shape \(2, 0\) is empty"),
+    ("embedding-padding-float", lambda tmp: nn.Embedding(4, 2, padding_idx=1.5),
+     TypeError, r"Embedding: padding_idx must be a whole number"),
+    ("collate-number-and-text",
+     lambda tmp: list(DataLoader([(np.zeros(2), 1), (np.zeros(2), "a")], batch_size=2)),
+     TypeError, r"default_collate: sample 1 is str \('a'\)"),
+    ("copy-shape", lambda tmp: zeroin.ones(3).copy_(zeroin.ones(2)),
+     ValueError, r"copy_: the source of shape \(2,\) cannot be broadcast to the tensor's shape "
+                 r"\(3,\); give a source of shape \(3,\)"),
+    ("bool-sub", lambda tmp: zeroin.tensor([True]) - zeroin.tensor([True]),
+     TypeError, r"sub: Subtraction, the `-` operator, with two bool tensors is not supported.*"
+                r"`\^`.*invert a mask, use the `~` or `logical_not\(\)`"),
+    ("bool-neg", lambda tmp: -zeroin.tensor([True]),
+     TypeError, r"neg: Negation, the `-` operator, on a bool tensor is not supported.*`~`"),
+    ("cat-dim", lambda tmp: zeroin.cat([zeroin.ones(2), zeroin.ones(2)], dim=1),
+     IndexError, r"cat: dimension 1 is out of range for tensors of shape \(2,\) \(expected a "
+                 r"dim in \[-1, 0\]\); to put 1-D tensors side by side as columns use "
+                 r"stack\(tensors, dim=1\)"),
+    ("stack-dim", lambda tmp: zeroin.stack([zeroin.ones(2), zeroin.ones(2)], dim=2),
+     IndexError, r"stack: dimension 2 is out of range for tensors of shape \(2,\) stacked into "
+                 r"2 dimensions \(expected a dim in \[-2, 1\]\)"),
+    ("type-unknown", lambda tmp: zeroin.ones(2).type("torch.FooTensor"),
+     TypeError, r"type: 'torch.FooTensor' is not a tensor type.*FloatTensor"),
+]
+
+
+def test_type_takes_the_legacy_tensor_types():
+    y = zeroin.tensor([1, 2])
+    for t, dt in ((zeroin.FloatTensor, np.float32), (zeroin.LongTensor, np.int64),
+                  (zeroin.DoubleTensor, np.float64), ("torch.FloatTensor", np.float32),
+                  ("zeroin.BoolTensor", np.bool_), (zeroin.float64, np.float64)):
+        assert y.type(t).dtype == dt, t
+
+CASES = NAN_CASES + FIT_CASES + CHECKPOINT_CASES + DATA_CASES + RECIPE_CASES + ENGINE_CASES + \
+    RAW_CASES
 
 
 @pytest.mark.parametrize("call, kind, words", [c[1:] for c in CASES], ids=[c[0] for c in CASES])

@@ -665,6 +665,27 @@ def test_indexing_errors():
         x[np.array([True, False, True])]
 
 
+@pytest.mark.parametrize("call, bad", [
+    (lambda x: x.gather(1, np.array([[0, -1], [1, 2]])), -1),
+    (lambda x: x.gather(1, np.array([[0, 3], [1, 2]])), 3),
+    (lambda x: x.index_select(1, np.array([-1])), -1),
+    (lambda x: x.index_select(1, np.array([0, 3])), 3),
+    (lambda x: x.scatter(1, np.array([[0, -1]]), 1.0), -1),
+    (lambda x: x.scatter_add(1, np.array([[0, 5]]), zeroin.ones(1, 2, dtype=zeroin.float64)), 5),
+], ids=["gather-neg", "gather-big", "index_select-neg", "index_select-big", "scatter-neg",
+        "scatter_add-big"])
+def test_index_ops_refuse_indices_out_of_range_negative_ones_too(call, bad):
+    x = zeroin.arange(6.0).reshape(2, 3)
+    name = call.__code__.co_names[0]
+    words = (rf"{name}: index {bad} is out of range for dimension 1 of size 3 \(input shape "
+             rf"\(2, 3\)\); valid indices are 0\.\.2")
+    with pytest.raises(IndexError, match=words) as e:
+        call(x)
+    assert isinstance(e.value, RuntimeError)        # what PyTorch raises for these
+    assert ("negative indices do not count" in str(e.value)) == (bad < 0)
+    assert x.take_along_dim(zeroin.tensor([[-1]]), 1).tolist() == [[2.0], [5.0]]   # wraps
+
+
 def test_setitem_refuses_tensors_in_the_graph():
     w = zeroin.tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(RuntimeError, match="setitem: in-place assignment into a tensor that "

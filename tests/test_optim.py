@@ -489,6 +489,77 @@ def test_load_state_dict_errors():
         opt.load_state_dict({"lr": 0.1})
 
 
+@pytest.mark.parametrize("groups", [False, True])
+@pytest.mark.parametrize("name, kw", CONFIGS, ids=IDS)
+def test_step_with_a_bad_parameter_changes_nothing(name, kw, groups):
+    a = zeroin.tensor(W0, requires_grad=True)
+    b = zeroin.tensor([1.0, -1.0], requires_grad=True, name="b")
+    opt = getattr(optim, name)([{"params": [a]}, {"params": [b]}] if groups else [a, b], **kw)
+    for _ in range(2):                  # a second step: the state is not empty any more
+        opt.zero_grad()
+        (loss_of(a) + (b * b).sum()).backward()
+        opt.step()
+    opt.zero_grad()
+    (loss_of(a) + (b * b).sum()).backward()
+    before = (a.data.copy(), {k: (v.copy() if isinstance(v, np.ndarray) else v)
+                              for k, v in opt.state[a].items()})
+    b.data = np.ones(5)                 # replaced after backward: its gradient has shape (2,)
+    with pytest.raises(ValueError, match=rf"{name}\.step: parameter 'b' \(group {int(groups)}, "
+                                         rf"index {0 if groups else 1}\) has shape \(5,\) "
+                                         rf"but its gradient has shape \(2,\); no parameter "
+                                         rf"was updated.*zero_grad"):
+        opt.step()
+    np.testing.assert_array_equal(a.data, before[0])
+    assert opt.state[a].keys() == before[1].keys()
+    for k, v in before[1].items():
+        np.testing.assert_array_equal(opt.state[a][k], v)
+
+
+@pytest.mark.parametrize("name, kw, key, value, words", [
+    ("SGD", dict(lr=0.1), "lr", -5.0, r"SGD: learning rate lr must be a number >= 0, got -5\.0"),
+    ("SGD", dict(lr=0.1), "nesterov", True, r"SGD: nesterov momentum needs"),
+    ("SGD", dict(lr=0.1), "dampening", "x", r"SGD: dampening must be a number"),
+    ("Adam", dict(lr=0.1), "betas", "ab", r"Adam: betas must be a pair .* got 'ab'"),
+    ("Adam", dict(lr=0.1), "betas", [0.9, 1.5], r"Adam: beta2 must be in \[0\.0, 1\.0\)"),
+    ("Adam", dict(lr=0.1), "eps", 0.0, r"Adam: eps must be > 0"),
+    ("Adadelta", dict(lr=1.0), "rho", 2.0, r"Adadelta: rho must be in \[0\.0, 1\.0\]"),
+    ("RMSprop", dict(lr=0.05), "alpha", -1.0, r"RMSprop: alpha must be >= 0"),
+    ("Adagrad", dict(lr=0.5), "lr_decay", -1.0, r"Adagrad: lr_decay must be >= 0"),
+])
+def test_load_state_dict_checks_settings_as_the_constructor_does(name, kw, key, value, words):
+    w, opt, _ = run(name, kw, 2)
+    sd = opt.state_dict()
+    sd["param_groups"][0][key] = value
+    groups, state = [dict(g) for g in opt.param_groups], opt.state_dict()["state"]
+    with pytest.raises(ValueError if key != "dampening" else TypeError,
+                       match=rf"{words}.*load_state_dict|load_state_dict.*{words}"):
+        opt.load_state_dict(sd)
+    assert [dict(g) for g in opt.param_groups] == groups      # nothing changed
+    assert opt.state_dict()["state"].keys() == state.keys()
+
+
+@pytest.mark.parametrize("name, kw, drop", [("Adam", dict(lr=0.1), "exp_avg_sq"),
+                                            ("Adam", dict(lr=0.1, amsgrad=True), "max_exp_avg_sq"),
+                                            ("Adagrad", dict(lr=0.5), "sum"),
+                                            ("RMSprop", dict(lr=0.05, momentum=0.5), "momentum_buffer"),
+                                            ("Adadelta", dict(lr=1.0), "step")])
+def test_load_state_dict_refuses_a_state_without_the_optimizers_keys(name, kw, drop):
+    w, opt, _ = run(name, kw, 2)
+    sd = opt.state_dict()
+    del sd["state"][0][drop]
+    fresh = getattr(optim, name)([w], **kw)
+    with pytest.raises(ValueError, match=rf"{name}\.load_state_dict: the state of parameter 0 "
+                                         rf"lacks '{drop}'.*saved by another optimizer"):
+        fresh.load_state_dict(sd)
+    assert not fresh.state
+    sd["state"][0][drop] = "oops"
+    with pytest.raises(ValueError, match=rf"state '{drop}' of parameter 0 must be"):
+        fresh.load_state_dict(sd)
+    fresh.load_state_dict(opt.state_dict())
+    loss_of(w).backward()
+    fresh.step()
+
+
 # --- schedulers -----------------------------------------------------------------------------
 
 def _lrs(sched_cls, n=12, lr=0.1, **kw):

@@ -1376,3 +1376,105 @@ def test_grad_assignment_and_data_update_rules():
     q.data -= 0.5 * q.grad                   # in place, no graph
     np.testing.assert_allclose(q.numpy(), A - 0.5 * 2 * A)
     assert q.grad_fn is None
+
+
+# --- Generator, multinomial, bernoulli --------------------------------------------------------
+
+def test_generator_api_is_torchs():
+    for T in (zeroin, torch):
+        g = T.Generator()
+        assert g.initial_seed() == 67280421310721
+        assert g.manual_seed(42) is g and g.initial_seed() == 42
+        assert g.manual_seed(-1).initial_seed() == 2 ** 64 - 1
+        s = g.seed()
+        assert isinstance(s, int) and g.initial_seed() == s
+    with pytest.raises(TypeError, match=r"Generator\.manual_seed: the seed must be a whole "
+                                        r"number, got 1\.5"):
+        zeroin.Generator().manual_seed(1.5)
+    g1, g2 = zeroin.Generator().manual_seed(3), zeroin.Generator().manual_seed(3)
+    for f in (lambda g: zeroin.randn(4, generator=g), lambda g: zeroin.rand(2, generator=g),
+              lambda g: zeroin.randint(0, 9, (4,), generator=g),
+              lambda g: zeroin.randperm(6, generator=g),
+              lambda g: zeroin.normal(0.0, 1.0, size=(3,), generator=g),
+              lambda g: zeroin.zeros(3).normal_(generator=g),
+              lambda g: zeroin.zeros(3).uniform_(generator=g),
+              lambda g: zeroin.nn.init.normal_(zeroin.zeros(3), generator=g),
+              lambda g: zeroin.multinomial(zeroin.ones(5), 3, generator=g),
+              lambda g: zeroin.bernoulli(zeroin.full((6,), 0.5), generator=g)):
+        a, b = f(g1), f(g2)
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    zeroin.manual_seed(0)
+    shared = zeroin.randn(3).numpy()
+    zeroin.manual_seed(0)
+    zeroin.randn(3, generator=zeroin.Generator().manual_seed(0))   # its own stream
+    np.testing.assert_array_equal(zeroin.randn(3).numpy(), shared)
+    with pytest.raises(TypeError, match=r"generator: expected a zeroin\.Generator"):
+        zeroin.randn(2, generator="seed")
+
+
+@pytest.mark.parametrize("shape, n, replacement", [((4,), 3, False), ((2, 5), 5, False),
+                                                   ((3,), 7, True), ((0, 2), 1, False),
+                                                   ((2, 3), 1, True)])
+def test_multinomial_shapes_and_dtypes_are_torchs(shape, n, replacement):
+    w = np.random.default_rng(0).uniform(0.1, 1, shape)
+    got = zeroin.multinomial(zeroin.tensor(w), n, replacement)
+    want = torch.multinomial(torch.tensor(w), n, replacement)
+    assert got.shape == tuple(want.shape) and got.dtype == np.int64 and not got.requires_grad
+    assert zeroin.tensor(w).multinomial(n, replacement).shape == got.shape
+    if not replacement and got.numel():
+        assert all(len(set(r)) == n for r in got.numpy().reshape(-1, n))
+
+
+def test_multinomial_draws_in_proportion_to_the_weights():
+    g = zeroin.Generator().manual_seed(0)
+    w = zeroin.tensor([1.0, 2.0, 7.0])                  # weights, not summing to 1
+    draws = zeroin.multinomial(w, 20000, replacement=True, generator=g).numpy()
+    np.testing.assert_allclose(np.bincount(draws, minlength=3) / 20000, [0.1, 0.2, 0.7],
+                               atol=0.015)
+    rows = zeroin.multinomial(w.expand(20000, 3), 2, generator=g).numpy()
+    np.testing.assert_allclose(np.bincount(rows[:, 0], minlength=3) / 20000, [0.1, 0.2, 0.7],
+                               atol=0.015)
+    # the second draw without replacement: P(second = 0) = sum_j p_j * p_0 / (1 - p_j)
+    p = np.array([0.1, 0.2, 0.7])
+    second = sum(p[j] * p[0] / (1 - p[j]) for j in (1, 2))
+    assert abs(np.mean(rows[:, 1] == 0) - second) < 0.015
+    assert zeroin.multinomial(zeroin.tensor([0.0, 1.0, 0.0]), 2)[0].item() == 1   # zeros last
+    assert set(zeroin.multinomial(zeroin.tensor([0.0, 1.0, 0.0]), 50, True).tolist()) == {1}
+
+
+@pytest.mark.parametrize("w, n, kw", [
+    (np.ones((2, 2, 2)), 1, {}), (np.array([0.2, 0.8]), 0, {}), (np.array([0.2, 0.8]), 3, {}),
+    (np.array([-1.0, 2.0]), 1, {}), (np.zeros(2), 1, {}), (np.array([1, 2]), 1, {}),
+    (np.array([np.nan, 1.0]), 1, {}), (np.array([np.inf, 1.0]), 1, {}), (np.array(0.5), 1, {}),
+    (np.ones(0), 1, {}), (np.array([0.0, 1.0, 0.0]), 3, {"replacement": True}),
+])
+def test_multinomial_refuses_what_torch_refuses(w, n, kw):
+    try:
+        torch.multinomial(torch.tensor(w), n, **kw)
+    except RuntimeError as e:
+        with pytest.raises(RuntimeError, match="multinomial: ") as mine:
+            zeroin.multinomial(zeroin.tensor(w), n, **kw)
+        words = str(e).split(",")[0].split("(")[0].strip()[:30]
+        assert words.lower() in str(mine.value).lower() or "floating-point" in str(mine.value)
+    else:
+        zeroin.multinomial(zeroin.tensor(w), n, **kw)
+
+
+def test_bernoulli_shapes_dtypes_rates_and_errors_are_torchs():
+    g = zeroin.Generator().manual_seed(1)
+    for dt, tdt in ((np.float32, torch.float32), (np.float64, torch.float64)):
+        p = np.full((200, 100), 0.3, dt)
+        got, want = zeroin.bernoulli(zeroin.tensor(p), generator=g), torch.bernoulli(torch.tensor(p))
+        assert got.shape == tuple(want.shape) and got.dtype == dt and want.dtype == tdt
+        assert set(np.unique(got.numpy())) <= {0.0, 1.0} and abs(got.numpy().mean() - 0.3) < 0.01
+    x = zeroin.zeros(20000, dtype=zeroin.float64)
+    assert abs(x.bernoulli(0.8, generator=g).numpy().mean() - 0.8) < 0.01
+    assert x.bernoulli_(0.25, generator=g) is x and abs(x.numpy().mean() - 0.25) < 0.01
+    assert zeroin.bernoulli(zeroin.tensor([0.0, 1.0])).tolist() == [0.0, 1.0]
+    for bad in ([1.5], [-0.1], [np.nan]):
+        with pytest.raises(RuntimeError):
+            torch.bernoulli(torch.tensor(bad))
+        with pytest.raises(RuntimeError, match=r"bernoulli: probabilities must be in \[0, 1\]"):
+            zeroin.bernoulli(zeroin.tensor(bad))
+    with pytest.raises(TypeError, match=r"bernoulli: expects floating-point probabilities"):
+        zeroin.bernoulli(zeroin.tensor([1, 0]))

@@ -211,14 +211,36 @@ def _copy_params(zm, tm):
     (lambda m: m.LayerNorm(6), (4, 3, 6)),
     (lambda m: m.LayerNorm((3, 6), elementwise_affine=False), (4, 3, 6)),
     (lambda m: m.GroupNorm(3, 6), (4, 6, 5)), (lambda m: m.GroupNorm(2, 6, affine=False), (4, 6)),
+    (lambda m: m.GroupNorm(3, 6, bias=False), (4, 6, 5)),
+    (lambda m: m.LayerNorm(6, bias=False), (4, 6)),
+    (lambda m: m.BatchNorm1d(6, bias=False), (4, 6)),
     (lambda m: m.Sequential(m.Flatten(), m.Unflatten(1, (2, -1)), m.Flatten(0, 1)), (4, 3, 6)),
     (lambda m: m.Linear(6, 2), (4, 3, 6)), (lambda m: m.Identity(54, unused="yes"), (4, 3))])
 def test_layers_match(make, shape):
     zm, tm = make(nn), make(torch.nn).double()
+    assert repr(zm) == repr(tm)
     for p in zm.parameters():                   # not the default initialisation
         p.data[...] = RNG.standard_normal(p.shape)
     _copy_params(zm, tm)
     check_value_and_grad(zm, tm, RNG.standard_normal(shape))
+
+
+@pytest.mark.parametrize("make, shape", [(lambda m: m.BatchNorm1d(3, momentum=None), (5, 3)),
+                                         (lambda m: m.BatchNorm2d(3, momentum=None),
+                                          (4, 3, 2, 2))])
+def test_batchnorm_momentum_none_is_a_cumulative_average(make, shape):
+    zm, tm = make(nn), make(torch.nn).double()
+    assert repr(zm) == repr(tm)
+    for _ in range(3):
+        x = RNG.standard_normal(shape) * 3 + 1
+        close(zm(zeroin.tensor(x)), tm(torch.tensor(x)))
+    for (k, z), (_, t) in zip(zm.state_dict().items(), tm.state_dict().items()):
+        np.testing.assert_allclose(z.data, t.numpy(), rtol=1e-12, err_msg=k)
+    zm.eval(), tm.eval()
+    x = RNG.standard_normal(shape)
+    close(zm(zeroin.tensor(x)), tm(torch.tensor(x)))
+    with pytest.raises(TypeError, match=r"batch_norm: momentum must be a number, got None"):
+        F.batch_norm(zeroin.tensor(x), np.zeros(3), np.ones(3), training=True, momentum=None)
 
 
 def test_embedding_and_padding_idx():
@@ -235,6 +257,32 @@ def test_embedding_and_padding_idx():
     close(ez.weight.grad, et.weight.grad)
     pre = nn.Embedding.from_pretrained(np.eye(3))
     assert not pre.weight.requires_grad and list(pre.state_dict()) == ["weight"]
+
+
+@pytest.mark.parametrize("kw", [{"max_norm": 1.0}, {"max_norm": 0.5, "norm_type": 1.0},
+                                {"max_norm": 0.7, "norm_type": float("inf")},
+                                {"scale_grad_by_freq": True},
+                                {"scale_grad_by_freq": True, "padding_idx": 2, "max_norm": 1.5}])
+def test_embedding_max_norm_and_scale_grad_by_freq(kw):
+    ez, et = nn.Embedding(7, 3, **kw), torch.nn.Embedding(7, 3, **kw).double()
+    _copy_params(ez, et)
+    assert repr(ez) == repr(et)
+    idx = np.array([[0, 2, 6], [2, 2, 1]])
+    oz, ot = ez(idx), et(torch.tensor(idx))
+    close(oz, ot)
+    close(ez.weight, et.weight)                 # max_norm renormalised the looked-up rows
+    w = RNG.standard_normal(oz.shape)
+    (oz * zeroin.tensor(w)).sum().backward()
+    (ot * torch.tensor(w)).sum().backward()
+    close(ez.weight.grad, et.weight.grad)
+    wz, wt = both(RNG.standard_normal((7, 3)) * 2)
+    close(F.embedding(idx, wz, **kw), TF.embedding(torch.tensor(idx), wt, **kw))
+    close(wz, wt)
+
+
+def test_embedding_sparse_is_refused():
+    with pytest.raises(NotImplementedError, match=r"Embedding: sparse=True .*sparse=False"):
+        nn.Embedding(3, 2, sparse=True)
 
 
 def test_default_initialisations_have_pytorchs_distributions():
@@ -832,3 +880,36 @@ def test_recurrent_layers_on_packed_sequences_match(kind, kw, enforce_sorted):
     zo, _ = nn.utils.rnn.pad_packed_sequence(zm(pz)[0], bf)
     to, _ = R.pad_packed_sequence(tm(pt)[0], bf)
     close(zo, to, rtol=1e-9)
+
+@pytest.mark.parametrize("kw", [{"weight": (3, 1)}, {"weight": (2,)}, {"weight": (1,)},
+                                {"pos_weight": (2,)}, {"pos_weight": (3, 1)},
+                                {"weight": (3,)}, {"pos_weight": (3, 1, 1)}])
+def test_bce_weights_broadcast_or_fail_as_in_torch(kw):
+    rng = np.random.default_rng(0)
+    x, t = rng.normal(size=(3, 2)), rng.uniform(size=(3, 2))
+    (name, shape), = kw.items()
+    w = rng.uniform(0.5, 2, size=shape)
+    tx, tt, tw = torch.tensor(x), torch.tensor(t), torch.tensor(w)
+    try:
+        want = torch.nn.functional.binary_cross_entropy_with_logits(tx, tt, **{name: tw})
+    except RuntimeError:
+        with pytest.raises(zeroin.ShapeError, match=name):
+            F.binary_cross_entropy_with_logits(zeroin.tensor(x), zeroin.tensor(t), **{name: w})
+        return
+    got = F.binary_cross_entropy_with_logits(zeroin.tensor(x), zeroin.tensor(t), **{name: w})
+    np.testing.assert_allclose(got.item(), want.item(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("pad", [(2, 2), (3, 0), (0, 3), (3, 3), (4, 0), (1, 1, 1, 1), (0, 0, 2, 0)])
+def test_pad_sizes_work_or_fail_as_in_torch(mode, pad):
+    x = np.arange(6.0).reshape(1, 2, 3)
+    try:
+        want = TF.pad(torch.tensor(x), pad, mode=mode)
+    except RuntimeError:
+        words = {"reflect": r"must be less than", "circular": r"at most once",
+                 "replicate": r"."}[mode]
+        with pytest.raises(zeroin.ShapeError, match=rf"pad: .*{mode}.*{words}.*shape \(1, 2, 3\)"):
+            F.pad(zeroin.tensor(x), pad, mode=mode)
+        return
+    close(F.pad(zeroin.tensor(x), pad, mode=mode), want)

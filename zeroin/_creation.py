@@ -5,7 +5,7 @@ Every function takes PyTorch's keywords ``dtype=``, ``device=`` (only ``"cpu"``)
 changed: the one deliberate difference from PyTorch's float32); integer results are int64,
 as in PyTorch. Random functions draw from zeroin's shared generator
 (:mod:`zeroin.random`), so ``zeroin.manual_seed(0)`` repeats them, or from ``generator=``
-(a :class:`numpy.random.Generator`).
+(a :class:`zeroin.Generator`, a :class:`numpy.random.Generator` or an int seed).
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import operator
 import numpy as np
 
 from ._tensor import Tensor, _leaf, get_default_dtype, tensor
+from .errors import ShapeError, ZeroinError
 from .dtypes import as_device, as_dtype
 from .random import get_rng
 
@@ -23,7 +24,7 @@ __all__ = ["zeros", "ones", "full", "empty", "eye", "arange", "linspace", "logsp
            "zeros_like", "ones_like", "full_like", "empty_like", "rand", "randn", "randint",
            "randperm", "normal", "rand_like", "randn_like", "randint_like", "from_numpy",
            "as_tensor", "FloatTensor", "DoubleTensor", "LongTensor", "IntTensor",
-           "BoolTensor"]
+           "BoolTensor", "multinomial", "bernoulli"]
 
 
 def _size(op, size, keyword=None):
@@ -266,6 +267,79 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
     return _make(np.asarray(arr).astype(d, copy=False), None, requires_grad, device, "normal")
 
 
+class _DistributionError(ZeroinError, ValueError):
+    """Probabilities that do not make a distribution (PyTorch raises RuntimeError)."""
+
+
+class _DtypeError(ZeroinError, TypeError):
+    """Integer probabilities (PyTorch raises RuntimeError)."""
+
+
+def _probs(op, x):
+    """The probabilities as a float array, refusing NaN, inf and negative values."""
+    a = x.data if isinstance(x, Tensor) else np.asarray(x)
+    if a.dtype.kind != "f":
+        raise _DtypeError(f"{op}: expects floating-point probabilities, got dtype {a.dtype}; "
+                        f"convert them first, e.g. p.double()")
+    return a
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None,  # noqa: A002
+                out=None):
+    """Indices drawn from the categories of each row of ``input`` (weights >= 0, not
+    necessarily summing to 1): shape (num_samples,) for 1-D input, (n, num_samples) for
+    2-D; int64. Without ``replacement`` each index appears at most once per row (zero
+    weights come last, as in PyTorch)."""
+    p = _probs("multinomial", input)
+    if p.ndim not in (1, 2):
+        raise ShapeError(f"multinomial: prob_dist must be 1 or 2 dim, got shape {p.shape}; "
+                         f"give one row of weights (k,) or a batch of rows (n, k)")
+    k = p.shape[-1]
+    if isinstance(num_samples, bool) or not isinstance(num_samples, numbers.Integral) or \
+            num_samples <= 0:
+        raise _DistributionError(f"multinomial: cannot sample n_sample <= 0 samples: num_samples must "
+                         f"be a whole number >= 1, got {num_samples!r}")
+    if not replacement and num_samples > k:
+        raise _DistributionError(f"multinomial: cannot sample n_sample > prob_dist.size(-1) samples "
+                         f"without replacement: {num_samples} from {k} categories; pass "
+                         f"replacement=True or ask for at most {k}")
+    rows = p.reshape(-1, k).astype(np.float64)
+    if rows.size and not (np.all(np.isfinite(rows)) and rows.min() >= 0):
+        raise _DistributionError("multinomial: probability tensor contains either `inf`, "
+                                 "`nan` or element < 0")
+    total = rows.sum(axis=1)
+    if np.any(total <= 0) or (k == 0 and len(rows)):
+        raise _DistributionError(f"multinomial: invalid multinomial distribution (sum of "
+                                 f"probabilities <= 0) in row {int(np.argmax(total <= 0))}")
+    rng = get_rng(generator)
+    if replacement:
+        cdf = np.cumsum(rows, axis=1) / total[:, None]
+        u = rng.random((len(rows), num_samples))
+        idx = np.stack([np.searchsorted(c, r, side="right") for c, r in zip(cdf, u)]) \
+            if len(rows) else np.zeros((0, num_samples), np.int64)
+        idx = np.minimum(idx, k - 1)
+    else:           # exponential race: the same law as drawing one by one, renormalising
+        with np.errstate(divide="ignore"):
+            keys = rng.standard_exponential(rows.shape) / rows
+        idx = np.argsort(keys, axis=1, kind="stable")[:, :num_samples]
+    return _leaf(idx.astype(np.int64).reshape(p.shape[:-1] + (num_samples,)))
+
+
+def bernoulli(input, p=None, *, generator=None, out=None):  # noqa: A002
+    """1 with probability ``input`` (or ``p`` if given), else 0: same shape and dtype as
+    ``input``."""
+    x = input if isinstance(input, Tensor) else tensor(input)
+    probs = _probs("bernoulli", x) if p is None else \
+        np.broadcast_to(np.asarray(p.data if isinstance(p, Tensor) else p, np.float64),
+                        x.shape)
+    if probs.size and not (probs.min() >= 0 and probs.max() <= 1):    # NaN fails too
+        raise _DistributionError(f"bernoulli: probabilities must be in [0, 1], got values "
+                                 f"from {probs.min():g} to {probs.max():g}; apply sigmoid to "
+                                 f"scores first")
+    draws = get_rng(generator).random(x.shape) < probs
+    return _leaf(draws.astype(x.dtype))
+
+
 # --- from existing data ------------------------------------------------------------------------
 
 def from_numpy(ndarray):
@@ -299,6 +373,7 @@ def _typed(name, dt):
             return tensor(data[0].data if isinstance(data[0], Tensor) else data[0], dtype=dt)
         return zeros(*data, dtype=dt)
     f.__name__ = f.__qualname__ = name
+    f.legacy_dtype = np.dtype(dt)       # what Tensor.type(zeroin.FloatTensor) casts to
     return f
 
 

@@ -130,7 +130,7 @@ def call1(fn, x):
                     v, data = float(data), None
                 else:
                     data = np.asarray(data)
-    except (ValueError, IndexError) as e:
+    except (ValueError, IndexError, TypeError) as e:
         raise fn.error((x,), e) from None
     if anomaly.enabled:
         return record(fn, (x,), data, v)
@@ -167,7 +167,7 @@ def calln(fn, inputs):
                               c if c is not None else _array_of(z))
         else:
             data = fn.forward(*[_array_of(t) for t in inputs])
-    except (ValueError, IndexError) as e:
+    except (ValueError, IndexError, TypeError) as e:
         raise fn.error(inputs, e) from None
     if type(data) is not np.ndarray:
         data = np.asarray(data)
@@ -238,7 +238,7 @@ def call2(fn, x, y):
                     v, data = float(data), None
                 else:
                     data = np.asarray(data)
-    except (ValueError, IndexError) as e:
+    except (ValueError, IndexError, TypeError) as e:
         raise fn.error((x, y), e) from None
     if anomaly.enabled:
         return record(fn, (x, y), data, v)

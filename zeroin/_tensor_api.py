@@ -161,10 +161,22 @@ def type_(self, dtype=None, non_blocking=False):
     """With a dtype: this tensor cast to it; without: its type name."""
     if dtype is None:
         return f"zeroin.{self.dtype.name}"
+    legacy = getattr(dtype, "legacy_dtype", None)       # zeroin.FloatTensor, ...
+    if legacy is not None:
+        return to(self, legacy)
     if isinstance(dtype, str) and dtype.endswith("Tensor"):
-        dtype = {"Float": "float32", "Double": "float64", "Long": "int64", "Int": "int32",
-                 "Bool": "bool", "Half": "float16"}[dtype.rsplit(".", 1)[-1][:-6]]
+        name = dtype.rsplit(".", 1)[-1][:-6]
+        if name not in _LEGACY_TYPES:
+            raise TypeError(f"type: {dtype!r} is not a tensor type; use one of "
+                            f"{', '.join(n + 'Tensor' for n in _LEGACY_TYPES)} or a dtype "
+                            f"such as zeroin.float32")
+        dtype = np.dtype(_LEGACY_TYPES[name])
     return to(self, dtype)
+
+
+_LEGACY_TYPES = {"Float": "float32", "Double": "float64", "Long": "int64", "Int": "int32",
+                 "Bool": "bool", "Half": "float16", "Short": "int16", "Byte": "uint8",
+                 "Char": "int8"}
 
 
 @_method()
@@ -999,6 +1011,15 @@ def _full(x, value):
 
 def _copy(x, src, non_blocking=False):
     s = _ops._t(src)
+    if s.shape != x.shape:
+        try:
+            fits = np.broadcast_shapes(s.shape, x.shape) == x.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ShapeError(f"copy_: the source of shape {s.shape} cannot be broadcast to the "
+                             f"tensor's shape {x.shape}; give a source of shape {x.shape} (or "
+                             f"one that broadcasts to it)")
     if s.dtype != x.dtype:
         s = _ops.astype(s, x.dtype) if s.dtype.kind in "fc" and x.dtype.kind in "fc" else \
             _leaf(s.data.astype(x.dtype))
@@ -1033,6 +1054,24 @@ def _random_fill(name, draw):
     setattr(Tensor, name, method)
 
 
+def _bernoulli_(self, p=0.5, *, generator=None):
+    """In place: 1 with probability ``p`` (a number or a tensor), else 0."""
+    from ._creation import bernoulli
+    return _inplace(self, "bernoulli_", _full, bernoulli(self, p, generator=generator))
+
+
+def _sampling_methods():
+    from ._creation import bernoulli, multinomial
+    Tensor.multinomial = lambda self, num_samples, replacement=False, *, generator=None: \
+        multinomial(self, num_samples, replacement, generator=generator)
+    Tensor.bernoulli = lambda self, p=None, *, generator=None: \
+        bernoulli(self, p, generator=generator)
+    Tensor.multinomial.__doc__ = multinomial.__doc__
+    Tensor.bernoulli.__doc__ = bernoulli.__doc__
+    Tensor.bernoulli_ = _bernoulli_
+
+
+_sampling_methods()
 _random_fill("uniform_", lambda r, shape, a=0.0, b=1.0: r.uniform(a, b, shape))
 _random_fill("normal_", lambda r, shape, mean=0.0, std=1.0: r.normal(mean, std, shape))
 _random_fill("exponential_", lambda r, shape, lambd=1.0: r.exponential(1 / lambd, shape))

@@ -932,6 +932,19 @@ def _index_array(name, index):
     return idx
 
 
+def _check_range(name, idx, x, d):
+    """Refuse an index outside 0..size-1 along dimension ``d`` (negative ones too, as
+    PyTorch does: they do not count from the end here)."""
+    n = x.shape[d] if x.ndim else 1
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = idx.min() if idx.min() < 0 else idx.max()
+        raise _ops._DimError(f"{name}: index {bad} is out of range for dimension {d} of size "
+                             f"{n} (input shape {x.shape}); valid indices are 0..{n - 1}"
+                             + ("; negative indices do not count from the end here (as in "
+                                "PyTorch): add the size first" if bad < 0 else ""))
+    return idx
+
+
 @op(GetItemOp, methods=("gather",))
 def gather(input, dim, index):  # noqa: A002
     """``out[i][j] = input[i][index[i][j]]`` for dim=1 (and so on for other dims)."""
@@ -941,7 +954,7 @@ def gather(input, dim, index):  # noqa: A002
     if idx.ndim != x.ndim:
         raise ShapeError(f"gather: index has {idx.ndim} dimensions, input {x.ndim}; they "
                          f"must have the same number")
-    return getitem(x, _along(idx, d))
+    return getitem(x, _along(_check_range("gather", idx, x, d), d))
 
 
 @op(GetItemOp, methods=("take_along_dim",))
@@ -966,7 +979,7 @@ def index_select(input, dim, index):  # noqa: A002
     """The entries ``index`` (a 1-D integer tensor) along ``dim``."""
     x = _t(input)
     d = _check_axis("index_select", x, dim) % builtins.max(x.ndim, 1)
-    idx = _index_array("index_select", index).reshape(-1)
+    idx = _check_range("index_select", _index_array("index_select", index).reshape(-1), x, d)
     return getitem(x, (slice(None),) * d + (idx,))
 
 
@@ -988,7 +1001,7 @@ def select(input, dim, index):  # noqa: A002
 
 def _scatter_parts(name, x, dim, index, src):
     d = _check_axis(name, x, dim) % builtins.max(x.ndim, 1)
-    idx = _index_array(name, index)
+    idx = _check_range(name, _index_array(name, index), x, d)
     ix = _along(idx, d)
     mask = np.zeros(x.shape, bool)
     mask[ix] = True
@@ -1051,6 +1064,22 @@ class PadOp(Function):
         return g[tuple(slice(a, a + n) for (a, _), n in zip(self.widths, x.shape))]
 
 
+def _check_pad_size(mode, w, d, shape):
+    """PyTorch's limits: reflect pads less than the size, circular at most the size, and
+    replicate needs a value to repeat."""
+    n = shape[d]
+    if mode == "reflect" and builtins.max(w) >= n:
+        why, fix = f"must be less than the size {n} of that dimension", "mode='replicate'"
+    elif mode == "circular" and builtins.max(w) > n:
+        why, fix = f"wraps around at most once: at most the size {n}", "a smaller pad"
+    elif mode == "replicate" and n == 0:
+        why, fix = "needs a value to repeat, but the dimension is empty", "mode='constant'"
+    else:
+        return
+    raise ShapeError(f"pad: {mode} padding {w} of dimension {d} {why} (input shape {shape}); "
+                     f"use {fix}")
+
+
 @op((PadOp, GetItemOp))
 def pad(input, pad, mode="constant", value=None):  # noqa: A002
     """Pad the last dimensions: ``pad=(left, right, top, bottom, ...)`` as PyTorch's
@@ -1070,6 +1099,9 @@ def pad(input, pad, mode="constant", value=None):  # noqa: A002
     np_mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}.get(mode)
     if np_mode is None:
         raise ValueError(f"pad: unknown mode {mode!r}")
+    for d, w in enumerate(widths):
+        if w != (0, 0):
+            _check_pad_size(mode, w, d, x.shape)
     for d, w in enumerate(widths):
         if w != (0, 0):
             idx = np.pad(np.arange(x.shape[d]), w, mode=np_mode)
@@ -1102,6 +1134,9 @@ def chunk(input, chunks, dim=0):  # noqa: A002
     """At most ``chunks`` pieces along ``dim``, each of size ceil(n / chunks)."""
     x = _t(input)
     d = _check_axis("chunk", x, dim) % builtins.max(x.ndim, 1)
+    if isinstance(chunks, bool) or not isinstance(chunks, numbers.Integral) or chunks < 1:
+        raise ShapeError(f"chunk: chunks must be a whole number >= 1, got {chunks!r} (the "
+                         f"number of pieces to cut dimension {d} of shape {x.shape} into)")
     return split(x, builtins.max(-(-x.shape[d] // int(chunks)), 1), d)
 
 

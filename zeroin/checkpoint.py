@@ -138,6 +138,8 @@ def _check_magic(path, head):
         raise CheckpointError(f"load: {path} is {len(head)} byte(s) long, too short to be a "
                               f"checkpoint (an .npz starts with a 4-byte zip header): it is "
                               f"empty or truncated; save it again or use an older copy")
+    if head[:1] == b"\x80" and 2 <= head[1] <= 5:      # a pickle: torch.save before 1.6
+        raise _pytorch_checkpoint(path)
     if head.startswith(b"\x93NUMPY"):
         raise CheckpointError(f"load: {path} is a single-array .npy file, not an .npz "
                               f"checkpoint; read it with numpy.load, or write checkpoints "
@@ -145,6 +147,19 @@ def _check_magic(path, head):
     raise CheckpointError(f"load: {path} is not an .npz checkpoint (it does not start like "
                           f"a zip archive: first bytes {head!r}); pass a file written by "
                           f"zeroin.save or numpy.savez")
+
+
+def _pytorch_checkpoint(path):
+    """The error for a file written by ``torch.save``: what it is and the line converting it."""
+    name = str(path)
+    npz = str(Path(name).with_suffix(".npz")) if not name.startswith("<") else "model.npz"
+    return CheckpointError(
+        f"load: {name} is a PyTorch (pickle) checkpoint (torch.save); zeroin never unpickles "
+        f"(that would run code from the file). Convert a state dict of tensors once, in "
+        f"PyTorch (import numpy as np, torch):\n"
+        f"    np.savez({npz!r}, **{{k: v.detach().cpu().numpy() for k, v in "
+        f"torch.load({name!r}).items()}})\n"
+        f"then zeroin.load({npz!r}) gives the same dict of arrays for load_state_dict")
 
 
 def _check_map_location(map_location):
@@ -167,6 +182,8 @@ def _read_members(path, source):
             return _read_members(path, fh)
     try:
         with np.load(source, allow_pickle=False) as npz:
+            if any(n == "data.pkl" or n.endswith("/data.pkl") for n in npz.zip.namelist()):
+                raise _pytorch_checkpoint(path)      # torch.save's zip: a pickle inside
             arrays = {}
             for k in npz.files:
                 try:

@@ -159,7 +159,7 @@ class Function:
         The default names the op and the shapes, and says how to fix operands that do not
         broadcast; ops override it for their own checks.
         """
-        if isinstance(exc, ZeroinError):
+        if isinstance(exc, (ZeroinError, TypeError)):     # a TypeError: NumPy's, unchanged
             return exc
         shapes = [_shape_of(t) for t in inputs]
         if len(inputs) > 1 and "broadcast" in str(exc):
@@ -210,7 +210,7 @@ def apply(fn, inputs):
     """Run ``fn.forward`` on the inputs' arrays and return its output tensor (recorded)."""
     try:
         out = fn.forward(*[_array_of(t) for t in inputs])
-    except (ValueError, IndexError) as e:
+    except (ValueError, IndexError, TypeError) as e:
         raise fn.error(inputs, e) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)

@@ -245,6 +245,14 @@ class SubOp(Function):
     def backward(self, xp, g, out, a, b):
         return g, (-g if self.needs_input_grad[1] else None)
 
+    def error(self, inputs, exc):
+        if isinstance(exc, TypeError) and any(t.dtype == np.bool_ for t in inputs):
+            return _DtypeError(
+                "sub: Subtraction, the `-` operator, with two bool tensors is not supported. "
+                "Use the `^` or `logical_xor()` operator instead; if you are trying to invert "
+                "a mask, use the `~` or `logical_not()` operator")
+        return super().error(inputs, exc)
+
 
 @op(SubOp, methods=("__sub__", "__rsub__", "sub"))
 def sub(a, b, *, alpha=1):
@@ -324,6 +332,13 @@ class NegOp(Function):
     name, symbol = "neg", "-"
     def forward(self, x): return -x
     def backward(self, xp, g, out, x): return -g
+
+    def error(self, inputs, exc):
+        if isinstance(exc, TypeError) and inputs[0].dtype == np.bool_:
+            return _DtypeError("neg: Negation, the `-` operator, on a bool tensor is not "
+                               "supported. If you are trying to invert a mask, use the `~` "
+                               "or `logical_not()` operator instead")
+        return super().error(inputs, exc)
 
 
 @op(NegOp, methods=("__neg__", "neg"))
@@ -971,6 +986,17 @@ def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A001
     return _extreme("min", MinOp, minimum, argmin, x, dim, keepdim)
 
 
+def _check_nonempty(op, x, axis):
+    """An index of the largest or smallest value needs at least one value to look at."""
+    if axis is None and x.data.size == 0:
+        raise _DimError(f"{op}: the tensor of shape {x.shape} is empty: there is no value to "
+                        f"return the index of; check x.numel() > 0 first")
+    if axis is not None and x.shape[axis] == 0:
+        raise _DimError(f"{op}: dimension {axis} of the tensor of shape {x.shape} is empty: "
+                        f"there is no value to return the index of along it")
+    return axis
+
+
 @op(None, methods=("argmax",))
 def argmax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """Index of the largest value over ``axis`` (flat index by default); no gradient.
@@ -981,7 +1007,8 @@ def argmax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     if dim is not None or keepdim is not None:
         axis, keepdims = _torch_names("argmax", axis, keepdims, dim, keepdim)
     x = _t(x)
-    return _leaf(np.argmax(x.data, axis=_check_axis("argmax", x, axis), keepdims=keepdims))
+    axis = _check_nonempty("argmax", x, _check_axis("argmax", x, axis))
+    return _leaf(np.argmax(x.data, axis=axis, keepdims=keepdims))
 
 
 @op(None, methods=("argmin",))
@@ -990,7 +1017,8 @@ def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     if dim is not None or keepdim is not None:
         axis, keepdims = _torch_names("argmin", axis, keepdims, dim, keepdim)
     x = _t(x)
-    return _leaf(np.argmin(x.data, axis=_check_axis("argmin", x, axis), keepdims=keepdims))
+    axis = _check_nonempty("argmin", x, _check_axis("argmin", x, axis))
+    return _leaf(np.argmin(x.data, axis=axis, keepdims=keepdims))
 
 
 class LogSumExpOp(Function):
@@ -1263,11 +1291,25 @@ def sum_to(x, shape):
     return _call1(SumToOp(shape), x)
 
 
+def _join_error(fn, op, inputs, exc, extra):
+    """cat / stack with a dimension out of range: the range and the fix, not NumPy's words."""
+    axis, nd = fn.axis, inputs[0].ndim + extra
+    if isinstance(axis, numbers.Integral) and nd and not -nd <= axis < nd:
+        into = f" stacked into {nd} dimensions" if extra else ""
+        hint = ("; to put 1-D tensors side by side as columns use stack(tensors, dim=1)"
+                if op == "cat" and nd == 1 and axis == 1 else "")
+        return _DimError(f"{op}: dimension {axis} is out of range for tensors of shape "
+                         f"{tuple(inputs[0].shape)}{into} (expected a dim in [{-nd}, "
+                         f"{nd - 1}]){hint}")
+    return Function.error(fn, inputs, exc)
+
+
 class ConcatenateOp(Function):
     __slots__ = ("axis",)
     name = "concatenate"
     def __init__(self, axis): self.axis = axis
     def forward(self, *xs): return np.concatenate(xs, axis=self.axis)
+    def error(self, inputs, exc): return _join_error(self, "cat", inputs, exc, 0)
     def backward(self, xp, g, out, *xs):
         ax = self.axis % out.ndim
         grads, start = [], 0
@@ -1298,6 +1340,7 @@ class StackOp(Function):
     name = "stack"
     def __init__(self, axis): self.axis = axis
     def forward(self, *xs): return np.stack(xs, axis=self.axis)
+    def error(self, inputs, exc): return _join_error(self, "stack", inputs, exc, 1)
     def backward(self, xp, g, out, *xs):
         ax = self.axis % out.ndim
         grads = tuple(g[(slice(None),) * ax + (i,)] if needed else None

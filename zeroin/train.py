@@ -444,7 +444,7 @@ def _data_arrays(data):
     """``(inputs, targets)`` NumPy arrays behind ``data`` when they can be read at once."""
     if isinstance(data, DataLoader):
         data = data.dataset
-    if isinstance(data, (tuple, list)) and len(data) == 2:
+    if isinstance(data, tuple) and len(data) == 2:      # a list holds samples, not (X, y)
         arrays = data
     else:
         arrays = getattr(data, "arrays", None)

@@ -112,9 +112,12 @@ class Subset(Dataset):
 def _fetch(dataset, indices):
     """A tuple of stacked arrays for ``indices``: one fancy-index when the dataset allows."""
     getitems = getattr(dataset, "__getitems__", None)
-    if getitems is not None:
-        return tuple(np.asarray(_array(a)) for a in getitems(indices))
-    samples = [dataset[int(i)] for i in indices]
+    got = None if getitems is None else getitems(indices)
+    if isinstance(got, tuple):
+        return tuple(np.asarray(_array(a)) for a in got)
+    if isinstance(got, np.ndarray):             # rows of one array
+        return (got,)
+    samples = [dataset[int(i)] for i in indices] if got is None else list(got)
     if not samples:
         return ()
     if not isinstance(samples[0], tuple):
@@ -122,17 +125,54 @@ def _fetch(dataset, indices):
     return tuple(np.stack([_array(s[k]) for s in samples]) for k in range(len(samples[0])))
 
 
+class _Rows(Dataset):
+    """An array (or tensor) read as a dataset: sample ``i`` is row ``i``, as PyTorch reads it."""
+
+    def __init__(self, array):
+        self.array = _array(array)
+        if self.array.ndim == 0:
+            raise TypeError("DataLoader: a 0-d array has no samples; give an array with the "
+                            "samples along its first dimension")
+
+    def __len__(self):
+        return len(self.array)
+
+    def __getitem__(self, index):
+        return Tensor(self.array[index])
+
+    def __getitems__(self, indices):
+        return self.array[indices]
+
+
+class _Samples(Dataset):
+    """A sequence (a list, ...) read as a dataset: sample ``i`` is ``data[i]``."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, index):
+        return self.data[index]
+
+
 def as_dataset(data, where="data"):
-    """A Dataset from a Dataset, an ``(X, y)`` pair of arrays/tensors, or a single array."""
+    """A Dataset from a Dataset, an ``(X, y)`` tuple of arrays/tensors, an array (its rows
+    are the samples) or any other sequence of samples (``len`` and ``[i]``, as PyTorch)."""
     if isinstance(data, Dataset):
         return data
-    if isinstance(data, (tuple, list)) and data and all(
+    if isinstance(data, tuple) and data and all(
             isinstance(a, (np.ndarray, Tensor, list)) for a in data):
         return TensorDataset(*data)
     if isinstance(data, (np.ndarray, Tensor)):
-        return TensorDataset(data)
-    raise TypeError(f"{where}: expected a Dataset, a DataLoader or a pair (X, y) of arrays, "
-                    f"got {type(data).__name__}")
+        return _Rows(data)
+    if (hasattr(data, "__len__") and hasattr(data, "__getitem__")
+            and not isinstance(data, (str, bytes))):
+        return _Samples(data)
+    raise TypeError(f"{where}: expected a Dataset, a DataLoader, a pair (X, y) of arrays or "
+                    f"a sequence of samples (len() and [i]), got {type(data).__name__}; wrap "
+                    f"a stream of samples in an IterableDataset")
 
 
 def _split_sizes(n, lengths):
@@ -211,8 +251,9 @@ class DataLoader:
 
     Parameters
     ----------
-    dataset : Dataset or (X, y)
-        What to iterate over; a pair of arrays is wrapped in a :class:`TensorDataset`.
+    dataset : Dataset, (X, y) or a sequence of samples
+        What to iterate over; a tuple of arrays is wrapped in a :class:`TensorDataset`; an
+        array, a list or any other sequence gives its items as the samples (PyTorch).
     batch_size : int or None
         Samples per batch (default 1, as PyTorch); ``None`` yields single samples.
     shuffle : bool
@@ -343,6 +384,8 @@ def _batch(dataset, idx):
         got = getitems(idx)
         if isinstance(got, tuple):          # zeroin's protocol: stacked arrays
             return [Tensor(np.asarray(_array(a))) for a in got]
+        if isinstance(got, np.ndarray):     # the rows of one array
+            return Tensor(got)
         return default_collate(list(got))   # PyTorch's: a list of samples
     return default_collate([dataset[int(i)] for i in idx])
 
@@ -363,12 +406,8 @@ def default_collate(batch):
             raise ValueError(f"default_collate: samples of different shapes {', '.join(shapes)} "
                              f"cannot be stacked into a batch; pad them to one shape or pass "
                              f"collate_fn=") from None
-    if isinstance(elem, bool):
-        return Tensor(np.array(batch, dtype=bool))
-    if isinstance(elem, float):
-        return Tensor(np.array(batch, dtype=np.float64))
-    if isinstance(elem, int):
-        return Tensor(np.array(batch, dtype=np.int64))
+    if isinstance(elem, (bool, int, float)):
+        return _collate_numbers(batch)
     if isinstance(elem, (str, bytes)):
         return list(batch)
     if isinstance(elem, dict):
@@ -382,6 +421,22 @@ def default_collate(batch):
         return [default_collate(list(s)) for s in zip(*batch)]
     raise TypeError(f"default_collate: cannot batch samples of type {type(elem).__name__}; "
                     f"return arrays, tensors, numbers, tuples or dicts, or pass collate_fn=")
+
+
+def _collate_numbers(batch):
+    """Python numbers as one tensor: bool if all are bools, float64 if any is a float
+    (PyTorch: its default float dtype; zeroin's is float64), else int64."""
+    for i, b in enumerate(batch):
+        if not isinstance(b, (bool, int, float)):
+            raise TypeError(f"default_collate: sample {i} is {type(b).__name__} ({b!r}) but "
+                            f"sample 0 is {type(batch[0]).__name__} ({batch[0]!r}); a batch "
+                            f"holds one kind of value: convert the labels to numbers (or "
+                            f"to strings) in the dataset, or pass collate_fn=")
+    if all(isinstance(b, bool) for b in batch):
+        return Tensor(np.array(batch, dtype=bool))
+    if any(isinstance(b, float) for b in batch):
+        return Tensor(np.array(batch, dtype=np.float64))
+    return Tensor(np.array(batch, dtype=np.int64))
 
 
 class ConcatDataset(Dataset):

@@ -95,23 +95,46 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):  # noqa: A0
     return y
 
 
+def _renorm_rows(weight, idx, max_norm, norm_type):
+    """PyTorch's embedding_renorm_: the rows at ``idx`` whose ``norm_type``-norm exceeds
+    ``max_norm`` are scaled in place (no gradient) to norm ``max_norm``."""
+    w = weight.numpy()
+    rows = np.unique(idx)
+    norms = np.linalg.norm(w[rows], ord=float(norm_type), axis=1)
+    big = norms > max_norm
+    if big.any():
+        w[rows[big]] *= (max_norm / (norms[big] + 1e-7))[:, None].astype(w.dtype)
+
+
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,  # noqa: A002
               scale_grad_by_freq=False, sparse=False):
     """Rows of ``weight`` (num_embeddings, dim) picked by the integer indices ``input``.
 
-    The row at ``padding_idx`` gets no gradient, as in PyTorch."""
+    As in PyTorch: the row at ``padding_idx`` gets no gradient; ``max_norm`` first
+    rescales, in place, the looked-up rows whose ``norm_type``-norm exceeds it;
+    ``scale_grad_by_freq`` divides each row's gradient by its count in ``input``."""
     idx = input.data if isinstance(input, Tensor) else np.asarray(input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}; "
                         f"convert with .long() / .astype('int64')")
-    if max_norm is not None or scale_grad_by_freq or sparse:
-        raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are "
-                                  "not supported")
+    if sparse:
+        raise NotImplementedError("embedding: sparse=True (a sparse gradient) is not "
+                                  "supported; use sparse=False: the gradient is a dense array")
     n = weight.shape[0]
-    if idx.size and (idx.min() < -n or idx.max() >= n):
-        raise IndexError(f"embedding: index out of range: indices from {idx.min()} to "
-                         f"{idx.max()} for {n} embeddings (0..{n - 1})")
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = idx.min() if idx.min() < 0 else idx.max()
+        raise IndexError(f"embedding: index {bad} is out of range: indices from {idx.min()} "
+                         f"to {idx.max()} for {n} embeddings; valid indices are 0..{n - 1}"
+                         + ("; negative indices do not count from the end here (as in "
+                            "PyTorch)" if bad < 0 else ""))
+    if max_norm is not None and idx.size:
+        _renorm_rows(weight, idx, max_norm, norm_type)
     out = weight[idx]
+    if scale_grad_by_freq and idx.size:
+        uniq, inverse, counts = np.unique(idx, return_inverse=True, return_counts=True)
+        scale = (1.0 / counts)[inverse.reshape(idx.shape)][..., None].astype(out.dtype)
+        fixed = out.detach()
+        out = fixed + (out - fixed) * scale     # the same values; gradient times 1 / count
     if padding_idx is not None:
         keep = (idx != padding_idx % n)[..., None]
         out = ops.where(keep, out, weight.detach()[idx])

@@ -151,6 +151,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     shift. In training the batch statistics are used and the running ones (plain arrays
     or tensors) are updated in place; in evaluation the running statistics are used."""
     x = _tensor_arg(input, "batch_norm")
+    if not isinstance(momentum, numbers.Real):
+        raise TypeError(f"batch_norm: momentum must be a number, got {momentum!r}; the "
+                        f"modules' momentum=None (a cumulative average) means 1 / the number "
+                        f"of batches seen so far, counting this one")
     if x.ndim < 2:
         raise ShapeError(f"batch_norm: expected input of shape (N, C, *) such as (N, C) or "
                          f"(N, C, H, W), got {x.shape}")
@@ -303,9 +307,31 @@ def _legacy_reduction(size_average, reduce, reduction):
     return "sum" if size_average is False else "mean"
 
 
+def _check_weight(op, name, w, shape):
+    """Refuse a ``weight``/``pos_weight`` whose broadcast would change the input's shape
+    (the classic: (n,) against (n, 1) gives (n, n), as PyTorch refuses too)."""
+    shape = tuple(shape)
+    try:
+        out = np.broadcast_shapes(w.shape, shape)
+    except ValueError:
+        raise ShapeError(f"{op}: {name} of shape {w.shape} does not broadcast to the input's "
+                         f"shape {shape}; give one value per element, or a shape that "
+                         f"broadcasts to it (such as one per column, ({shape[-1]},))"
+                         if shape else f"{op}: {name} of shape {w.shape} against a 0-d "
+                         f"input; give a single value") from None
+    if out != shape:
+        fix = (f"{name}.reshape({', '.join(map(str, (w.shape[0],) + (1,) * (len(shape) - 1)))})"
+               if w.ndim == 1 and len(shape) > 1 and w.shape[0] == shape[0] else
+               f"a {name} whose shape broadcasts to {shape}")
+        raise ShapeError(f"{op}: {name} of shape {w.shape} against the input of shape "
+                         f"{shape} would broadcast to {out}, a loss per pair of rows, not one "
+                         f"per element; use {fix}")
+    return w
+
+
 def _weighted(op, el, weight, reduction):
     if weight is not None:
-        el = el * _tensor_arg(weight, op, "weight")
+        el = el * _check_weight(op, "weight", _tensor_arg(weight, op, "weight"), el.shape)
     if reduction == "mean":
         return el.mean()
     return el.sum() if reduction == "sum" else el
@@ -434,7 +460,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                          reduction)
     x, t = _prepare(op, input, target, reduction)
     _check_binary_target(op, t)
-    pw = _tensor_arg(pos_weight, op, "pos_weight")
+    pw = _check_weight(op, "pos_weight", _tensor_arg(pos_weight, op, "pos_weight"), x.shape)
     # log s(x) = -softplus(-x), log(1 - s(x)) = -softplus(x)
     el = pw * t * _ops.softplus(-x) + (1 - t) * _ops.softplus(x)
     return _weighted(op, el, weight, reduction)

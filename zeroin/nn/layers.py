@@ -223,12 +223,13 @@ class BatchNorm1d(Module):
 
     Training mode uses the batch's mean and (biased) variance and updates the running
     statistics: ``running = (1 - momentum) * running + momentum * batch`` (the running
-    variance uses the unbiased batch variance). Evaluation mode uses the running ones.
+    variance uses the unbiased batch variance; ``momentum=None``: the plain average of
+    all batches so far). Evaluation mode uses the running ones.
     Input (N, C) or (N, C, L).
     """
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True, device=None, dtype=None):
+                 track_running_stats=True, device=None, dtype=None, *, bias=True):
         super().__init__()
         _check_device("BatchNorm1d", device)
         dt = _dtype(dtype)
@@ -236,7 +237,10 @@ class BatchNorm1d(Module):
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
             self.weight = Parameter(np.ones(num_features, dtype=dt))
-            self.bias = Parameter(np.zeros(num_features, dtype=dt))
+            if bias:
+                self.bias = Parameter(np.zeros(num_features, dtype=dt))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -263,13 +267,23 @@ class BatchNorm1d(Module):
         if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
             raise ValueError(f"BatchNorm1d: expected input of shape (N, {self.num_features}) "
                              f"or (N, {self.num_features}, L), got {x.shape}")
+        return self._normalize(F.batch_norm, x)
+
+    def _normalize(self, batch_norm, x):
+        """``batch_norm`` of ``x`` with this layer's state; counts the batch once it ran.
+        ``momentum=None`` averages all batches so far (factor 1 / count), as PyTorch."""
         use_batch = self.training or not self.track_running_stats
-        y = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                         training=use_batch, momentum=self.momentum, eps=self.eps)
-        if self.training and self.track_running_stats:
+        tracking = self.training and self.track_running_stats
+        momentum = self.momentum
+        if momentum is None:
+            momentum = 1.0 / (int(self.num_batches_tracked.item()) + 1) if tracking else 0.0
+        y = batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                       training=use_batch, momentum=momentum, eps=self.eps)
+        if tracking:
             self.num_batches_tracked.data += 1
         return y
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")

@@ -43,7 +43,7 @@ class LayerNorm(Module):
 
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, "
-                f"elementwise_affine={self.elementwise_affine}")
+                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
 
 
 class GroupNorm(Module):
@@ -51,7 +51,7 @@ class GroupNorm(Module):
     ``num_groups``; then per-channel ``weight`` (1) and ``bias`` (0). Input (N, C, ...)."""
 
     def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None,
-                 dtype=None):
+                 dtype=None, *, bias=True):
         super().__init__()
         if num_groups < 1 or num_channels % num_groups:
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible "
@@ -62,7 +62,10 @@ class GroupNorm(Module):
         dt = _dtype(dtype)
         if affine:
             self.weight = _leaf(np.ones(num_channels, dtype=dt), True)
-            self.bias = _leaf(np.zeros(num_channels, dtype=dt), True)
+            if bias:
+                self.bias = _leaf(np.zeros(num_channels, dtype=dt), True)
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -75,19 +78,32 @@ class GroupNorm(Module):
         return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
 
 
 class Embedding(Module):
     """A lookup table: integer indices -> rows of ``weight`` (num_embeddings,
-    embedding_dim), initialised N(0, 1) (the ``padding_idx`` row zero, never updated)."""
+    embedding_dim), initialised N(0, 1) (the ``padding_idx`` row zero, never updated).
+    ``max_norm``, ``norm_type`` and ``scale_grad_by_freq`` act as in PyTorch (see
+    :func:`zeroin.nn.functional.embedding`); ``sparse=True`` is refused."""
 
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None,
                  norm_type=2.0, scale_grad_by_freq=False, sparse=False, _weight=None,
                  _freeze=False, device=None, dtype=None, rng=None):
         super().__init__()
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        if sparse:
+            raise NotImplementedError("Embedding: sparse=True (a sparse gradient) is not "
+                                      "supported; use sparse=False: the gradient is a dense "
+                                      "array")
+        self.max_norm, self.norm_type = max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = bool(scale_grad_by_freq), False
         if padding_idx is not None:
+            if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)):
+                raise TypeError(f"Embedding: padding_idx must be a whole number (a row "
+                                f"index in 0..{num_embeddings - 1}) or None, got "
+                                f"{padding_idx!r}")
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(f"Embedding: padding_idx must be within num_embeddings "
                                  f"({num_embeddings}), got {padding_idx}")
@@ -107,18 +123,28 @@ class Embedding(Module):
             self.__dict__["_parameters"]["weight"] = self.weight
 
     @classmethod
-    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None):
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None,
+                        norm_type=2.0, scale_grad_by_freq=False, sparse=False):
         """An Embedding holding ``embeddings`` (2-D); frozen unless ``freeze=False``."""
         e = np.asarray(getattr(embeddings, "data", embeddings))
         if e.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape "
                              f"{e.shape}")
-        return cls(e.shape[0], e.shape[1], padding_idx=padding_idx, _weight=e,
+        return cls(e.shape[0], e.shape[1], padding_idx=padding_idx, max_norm=max_norm,
+                   norm_type=norm_type, scale_grad_by_freq=scale_grad_by_freq,
+                   sparse=sparse, _weight=e,
                    _freeze=freeze, dtype=e.dtype if e.dtype.kind == "f" else None)
 
     def forward(self, input):  # noqa: A002
-        return F.embedding(input, self.weight, self.padding_idx)
+        return F.embedding(input, self.weight, self.padding_idx, self.max_norm,
+                           self.norm_type, self.scale_grad_by_freq)
 
     def extra_repr(self):
         s = f"{self.num_embeddings}, {self.embedding_dim}"
-        return s + (f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        return s + (", scale_grad_by_freq=True" if self.scale_grad_by_freq else "")

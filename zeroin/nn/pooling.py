@@ -162,9 +162,4 @@ class BatchNorm2d(BatchNorm1d):
                              f"H, W), got {x.shape}" + ("; for (N, C) or (N, C, L) use "
                                                         "BatchNorm1d" if x.ndim in (2, 3)
                                                         else ""))
-        use_batch = self.training or not self.track_running_stats
-        y = batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                       training=use_batch, momentum=self.momentum, eps=self.eps)
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
-        return y
+        return self._normalize(batch_norm, x)

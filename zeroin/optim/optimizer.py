@@ -162,9 +162,25 @@ class Optimizer:
             from .._tensor import enable_grad
             with enable_grad():
                 loss = closure()
+        self._check_grads()
         for group in self.param_groups:
             self._step_group(group, group["params"])
         return loss
+
+    def _check_grads(self):
+        """Every gradient has its parameter's shape: checked before any parameter changes,
+        so a step that fails updates nothing."""
+        for gi, group in enumerate(self.param_groups):
+            for p in group["params"]:
+                g = p.grad
+                if g is not None and g.shape != p.shape:
+                    i = next(i for i, q in enumerate(group["params"]) if q is p)
+                    label = f" {p.name!r}" if getattr(p, "name", None) else ""
+                    raise ValueError(f"{type(self).__name__}.step: parameter{label} (group "
+                                     f"{gi}, index {i}) has shape {p.shape} but its gradient "
+                                     f"has shape {g.shape}; no parameter was updated. Was "
+                                     f"it replaced (p.data = ...) after backward? Call "
+                                     f"zero_grad() and run backward() again")
 
     def _step_group(self, group, params):
         """Update ``params`` (of ``group``) that have a gradient."""
@@ -238,6 +254,9 @@ class Optimizer:
                                  f"model")
             params.extend(zip(saved["params"], mine["params"]))
         by_index = dict(params)
+        new_groups = [self._loaded_group(saved, mine)
+                      for saved, mine in zip(groups, self.param_groups)]
+        group_of = {id(p): g for g in new_groups for p in g["params"]}
         new_state = {}
         for k, st in state.items():
             k = int(k)
@@ -245,29 +264,65 @@ class Optimizer:
                 raise ValueError(f"{name}.load_state_dict: state for parameter {k}, which "
                                  f"is not in any group")
             p = by_index[k]
-            ns = {}
-            for key, v in st.items():
-                if isinstance(v, np.ndarray) and v.ndim > 0:
-                    if v.shape != p.data.shape:
-                        raise ValueError(f"{name}.load_state_dict: state {key!r} of "
-                                         f"parameter {k} has shape {v.shape}, the parameter "
-                                         f"has shape {p.data.shape}")
-                    ns[key] = v.astype(p.data.dtype, copy=True)
-                elif isinstance(v, np.ndarray):
-                    ns[key] = v.item()
-                else:
-                    ns[key] = v
-            new_state[p] = ns
-        for saved, mine in zip(groups, self.param_groups):
-            for k, v in saved.items():
-                if k == "params":
-                    continue
-                if isinstance(self.defaults.get(k), tuple):
-                    v = tuple(np.asarray(v).tolist())
-                elif isinstance(v, np.ndarray) and v.ndim == 0:
-                    v = v.item()
-                mine[k] = v
+            new_state[p] = self._loaded_state(k, p, st, group_of[id(p)])
+        for g, mine in zip(new_groups, self.param_groups):
+            mine.update(g)
         self.state = defaultdict(dict, new_state)
+
+    def _loaded_group(self, saved, mine):
+        """``mine`` with the saved settings, checked as the constructor checks them."""
+        group = dict(mine)
+        for k, v in saved.items():
+            if k == "params":
+                continue
+            if isinstance(self.defaults.get(k), tuple) and not isinstance(v, (str, bytes)):
+                try:
+                    v = tuple(np.asarray(v).tolist())
+                except TypeError:           # a number: refused by the check below
+                    pass
+            elif isinstance(v, np.ndarray) and v.ndim == 0:
+                v = v.item()
+            group[k] = v
+        try:
+            self._check(group)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{type(self).__name__}.load_state_dict: the saved settings are "
+                          f"refused: {e}") from None
+        return group
+
+    def _loaded_state(self, k, p, st, group):
+        """The saved state of parameter ``k`` as arrays of ``p``'s dtype, with every key
+        this optimiser's step reads (a fresh state's keys)."""
+        name = type(self).__name__
+        ns = {}
+        for key, v in st.items():
+            if isinstance(v, np.ndarray) and v.ndim > 0:
+                if v.shape != p.data.shape:
+                    raise ValueError(f"{name}.load_state_dict: state {key!r} of "
+                                     f"parameter {k} has shape {v.shape}, the parameter "
+                                     f"has shape {p.data.shape}")
+                ns[key] = v.astype(p.data.dtype, copy=True)
+            elif isinstance(v, np.ndarray):
+                ns[key] = v.item()
+            else:
+                ns[key] = v
+        if not ns:
+            return ns
+        for key, v in self._init_state(p, group).items():
+            if key not in ns:
+                raise ValueError(f"{name}.load_state_dict: the state of parameter {k} lacks "
+                                 f"{key!r} (it has {sorted(ns)}); was it saved by another "
+                                 f"optimizer or with other settings? Load the state_dict() "
+                                 f"of a {name} with the same settings")
+            want = "an array of the parameter's shape" if isinstance(v, np.ndarray) else \
+                "a number"
+            got = ns[key]
+            ok = isinstance(got, np.ndarray) if isinstance(v, np.ndarray) else \
+                isinstance(got, numbers.Real) and not isinstance(got, bool)
+            if not ok:
+                raise ValueError(f"{name}.load_state_dict: state {key!r} of parameter {k} "
+                                 f"must be {want}, got {type(got).__name__} {got!r}")
+        return ns
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]

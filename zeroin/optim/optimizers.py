@@ -61,20 +61,24 @@ class SGD(Optimizer):
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
                  nesterov=False, *, maximize=False, **extras):
         _no_extras("SGD", extras)
-        _check_number("SGD", "momentum", momentum, lo=0.0)
-        _check_number("SGD", "dampening", dampening)
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError(f"SGD: nesterov momentum needs momentum > 0 and dampening = 0, "
-                             f"got momentum={momentum}, dampening={dampening}; pass e.g. "
-                             f"momentum=0.9 or drop nesterov=True")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov,
                                       maximize=maximize))
+
+    def _check(self, group):
+        super()._check(group)
+        momentum, dampening = group["momentum"], group["dampening"]
+        _check_number("SGD", "dampening", dampening)
+        if group["nesterov"] and (momentum <= 0 or dampening != 0):
+            raise ValueError(f"SGD: nesterov momentum needs momentum > 0 and dampening = 0, "
+                             f"got momentum={momentum}, dampening={dampening}; pass e.g. "
+                             f"momentum=0.9 or drop nesterov=True")
 
     def step(self, closure=None):
         """Update every parameter that has a gradient (see :meth:`Optimizer.step`)."""
         if closure is not None:
             return super().step(closure)
+        self._check_grads()
         for group in self.param_groups:
             if group["momentum"] or group["weight_decay"] or group["maximize"]:
                 self._step_group(group, group["params"])
@@ -123,12 +127,15 @@ class Adagrad(Optimizer):
     def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
                  initial_accumulator_value=0.0, eps=1e-10, *, maximize=False, **extras):
         _no_extras("Adagrad", extras)
-        _check_number("Adagrad", "lr_decay", lr_decay, lo=0.0)
-        _check_number("Adagrad", "initial_accumulator_value", initial_accumulator_value,
-                      lo=0.0)
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value,
                                       eps=eps, maximize=maximize))
+
+    def _check(self, group):
+        super()._check(group)
+        _check_number("Adagrad", "lr_decay", group["lr_decay"], lo=0.0)
+        _check_number("Adagrad", "initial_accumulator_value",
+                      group["initial_accumulator_value"], lo=0.0)
 
     def _init_state(self, p, group):
         return {"step": 0, "sum": np.full_like(p.numpy(), group["initial_accumulator_value"])}
@@ -156,9 +163,12 @@ class Adadelta(Optimizer):
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, *,
                  maximize=False, **extras):
         _no_extras("Adadelta", extras)
-        _check_number("Adadelta", "rho", rho, lo=0.0, hi=1.0)
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
                                       maximize=maximize))
+
+    def _check(self, group):
+        super()._check(group)
+        _check_number("Adadelta", "rho", group["rho"], lo=0.0, hi=1.0)
 
     def _init_state(self, p, group):
         return {"step": 0, "square_avg": np.zeros_like(p.numpy()),
@@ -190,10 +200,13 @@ class RMSprop(Optimizer):
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
                  centered=False, *, maximize=False, **extras):
         _no_extras("RMSprop", extras)
-        _check_number("RMSprop", "alpha", alpha, lo=0.0)
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered,
                                       maximize=maximize))
+
+    def _check(self, group):
+        super()._check(group)
+        _check_number("RMSprop", "alpha", group["alpha"], lo=0.0)
 
     def _init_state(self, p, group):
         state = {"step": 0, "square_avg": np.zeros_like(p.numpy())}
@@ -238,19 +251,23 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  amsgrad=False, *, maximize=False, decoupled_weight_decay=False, **extras):
-        name = type(self).__name__
-        _no_extras(name, extras)
-        try:
-            b1, b2 = betas
-        except (TypeError, ValueError):
-            raise ValueError(f"{name}: betas must be a pair (beta1, beta2) such as "
-                             f"(0.9, 0.999), got {betas!r}") from None
-        _check_number(name, "beta1", b1, lo=0.0, hi=1.0, hi_open=True)
-        _check_number(name, "beta2", b2, lo=0.0, hi=1.0, hi_open=True)
-        super().__init__(params, dict(lr=lr, betas=(float(b1), float(b2)), eps=eps,
+        _no_extras(type(self).__name__, extras)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps,
                                       weight_decay=weight_decay, amsgrad=amsgrad,
                                       maximize=maximize,
                                       decoupled_weight_decay=bool(decoupled_weight_decay)))
+
+    def _check(self, group):
+        name = type(self).__name__
+        betas = group["betas"]
+        if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
+            raise ValueError(f"{name}: betas must be a pair (beta1, beta2) such as "
+                             f"(0.9, 0.999), got {betas!r}")
+        b1, b2 = betas
+        _check_number(name, "beta1", b1, lo=0.0, hi=1.0, hi_open=True)
+        _check_number(name, "beta2", b2, lo=0.0, hi=1.0, hi_open=True)
+        group["betas"] = (float(b1), float(b2))
+        super()._check(group)
 
     def _init_state(self, p, group):
         state = {"step": 0, "exp_avg": np.zeros_like(p.numpy()),
