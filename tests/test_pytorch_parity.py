@@ -640,7 +640,7 @@ table("inplace_rules", {
     "random": _random_inplace,
     "leaf_requires_grad_fails": lambda T: catch(lambda: t(T, A, grad=True).add_(1)),
     "nonleaf_ok": lambda T: _nonleaf_inplace(T),
-    "nonleaf_input_saved_fails": lambda T: _input_saved_modified(T),
+    "nonleaf_input_not_saved_ok": lambda T: _input_not_saved_modified(T),
     "grad_zero_": lambda T: _grad_zero(T),
     "returns_self_chain": lambda T: T.zeros(3).add_(1).mul_(2),
     "int_true_div_fails": lambda T: catch(lambda: T.arange(3).div_(2)),
@@ -656,12 +656,31 @@ def _nonleaf_inplace(T):
     return y, x.grad
 
 
-def _input_saved_modified(T):
+def _input_not_saved_modified(T):
     x = t(T, A, grad=True)
+    y = x * 1
+    z = y + 1                   # add saves nothing: both libraries allow the change
+    y.mul_(2)
+    (z.sum() + y.sum()).backward()
+    return z, y, x.grad
+
+
+def test_in_place_on_an_input_an_op_saved_gives_the_gradient_of_the_values_used():
+    # PyTorch raises at backward (its version counter); zeroin's earlier op keeps the value
+    # it read, so the gradient is the true one of the computation as it ran (README lists it)
+    x = zeroin.tensor(A, requires_grad=True)
     y = x * 2
-    z = y * y                   # mul saves its inputs
-    y.mul_(3)
-    return catch(lambda: z.sum().backward())
+    z = y * y                   # mul read y = 2x
+    y.mul_(3)                   # y = 6x from here on
+    (z.sum() + y.sum()).backward()
+    np.testing.assert_allclose(x.grad.data, 8 * A + 6)     # d/dx (4x^2 + 6x)
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor(A, requires_grad=True)
+    ty = tx * 2
+    tz = ty * ty
+    ty.mul_(3)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        tz.sum().backward()
 
 
 def _grad_zero(T):
@@ -1261,13 +1280,13 @@ def test_in_place_after_an_op_that_saved_its_output_gives_the_right_gradient():
     np.testing.assert_allclose(x.grad.numpy(), 2 * (np.exp(A) + 1) * np.exp(A))
 
 
-def test_in_place_on_a_tensor_an_earlier_op_used_is_refused_at_once():
+def test_in_place_on_a_tensor_an_earlier_op_used_leaves_that_op_intact():
+    # refused until 2026-12-05; now the earlier op keeps the value it read
     x = zeroin.tensor(A, requires_grad=True)
     y = x * 2
-    z = y * y                           # mul needs y's current value for its backward
-    with pytest.raises(RuntimeError, match="mul_: this tensor is an input of an op "
-                                           "recorded earlier"):
-        y.mul_(3)
+    z = y * y                           # mul needs y's value at this point for its backward
+    y.mul_(3)
+    np.testing.assert_allclose(y.numpy(), 6 * A)
     z.sum().backward()                  # the graph is intact
     np.testing.assert_allclose(x.grad.numpy(), 8 * A)
 

@@ -883,17 +883,21 @@ EXPORTS["Size"] = Size
 
 # --- in-place methods ----------------------------------------------------------------------
 
-def _used_by_graph(t):
-    """Whether a recorded op (not yet backpropagated) holds ``t`` as an input."""
+def _graph_users(t):
+    """The recorded ops (not yet backpropagated) that hold ``t`` among their inputs, and
+    whether anything else in the graph holds it (a custom Function's saved tensors)."""
+    users, other = [], False
     for r in gc.get_referrers(t):
         if isinstance(r, Function):
-            return True
-        if type(r) in (tuple, list):
+            other = True
+        elif type(r) in (tuple, list):
             for rr in gc.get_referrers(r):
-                if isinstance(rr, Function) and getattr(rr, "inputs", None) is r and \
-                        not getattr(rr, "released", True):
-                    return True
-    return False
+                if isinstance(rr, Function) and not getattr(rr, "released", True):
+                    if getattr(rr, "inputs", None) is r:
+                        users.append(rr)
+                    else:
+                        other = True
+    return users, other
 
 
 def _store(self, name, value):
@@ -936,13 +940,16 @@ def _inplace(self, name, fn, *args, operands=()):
                            f"recorded is not supported, as the other tensor's graph would "
                            f"miss the change. Assign through the other tensor instead "
                            f"(y[i] = new_value is recorded), or clone the view first")
-    if _used_by_graph(self):
-        raise RuntimeError(f"{name}: this tensor is an input of an op recorded earlier, "
-                           f"whose backward needs its current value; changing it in place "
-                           f"would make the gradients wrong. Use the out-of-place form "
-                           f"(y = y.{name.rstrip('_')}(...)) instead")
+    users, other = _graph_users(self)
+    if other:
+        raise RuntimeError(f"{name}: this tensor is saved by an op recorded earlier (a "
+                           f"custom Function's saved tensors), whose backward needs its "
+                           f"current value; changing it in place would make the gradients "
+                           f"wrong. Use the out-of-place form (y = y.{name.rstrip('_')}(...))")
     old = _leaf(_array_of(self), self.requires_grad)    # the value before, for the graph
     old.grad_fn = self.grad_fn
+    for user in users:      # ops recorded earlier read the value before, as in PyTorch
+        user.inputs = tuple(old if i is self else i for i in user.inputs)
     out = fn(old, *args)
     # new storage: earlier views and saved values keep the old one, as the graph needs
     new = np.empty_like(old.data)
