@@ -832,3 +832,47 @@ def test_recurrent_layers_on_packed_sequences_match(kind, kw, enforce_sorted):
     zo, _ = nn.utils.rnn.pad_packed_sequence(zm(pz)[0], bf)
     to, _ = R.pad_packed_sequence(tm(pt)[0], bf)
     close(zo, to, rtol=1e-9)
+
+
+# --- attention ------------------------------------------------------------------------------
+
+def _mask(kind, shape):
+    """The same attention mask for both libraries: None, 'bool' (True = takes part), 'float'
+    (added), 'dead' (boolean with a query that sees no key), 'neginf' (float, a row of -inf)."""
+    if kind is None:
+        return None, None
+    if kind in ("bool", "dead"):
+        m = RNG.random(shape) > 0.3
+        m[..., 0, :] = kind == "bool"              # 'dead': the first query sees nothing
+        return m, torch.tensor(m)
+    m = RNG.standard_normal(shape)
+    if kind == "neginf":
+        m[..., 1, :] = -np.inf
+    return m, torch.tensor(m)
+
+
+SDPA_CASES = [
+    dict(), dict(mask="bool"), dict(mask="float"), dict(mask="dead"), dict(mask="neginf"),
+    dict(is_causal=True), dict(scale=0.3), dict(mask="bool", mask_shape=(2, 1, 4, 6)),
+    dict(q=(4, 5), k=(6, 5), v=(6, 3)), dict(q=(3, 4, 5), k=(3, 6, 5), v=(3, 6, 2),
+                                             is_causal=True),
+    dict(q=(2, 4, 4, 5), k=(2, 2, 6, 5), v=(2, 2, 6, 2), enable_gqa=True),
+    dict(q=(2, 3, 6, 5), k=(2, 3, 4, 5), v=(2, 3, 4, 2), is_causal=True),    # L > S
+]
+
+
+@pytest.mark.parametrize("case", SDPA_CASES, ids=str)
+def test_scaled_dot_product_attention_matches(case):
+    case = dict(case)
+    qs, ks, vs = case.pop("q", (2, 3, 4, 5)), case.pop("k", (2, 3, 6, 5)), case.pop("v", (2, 3, 6, 2))
+    mz, mt = _mask(case.pop("mask", None), case.pop("mask_shape", (qs[-2], ks[-2])))
+    zf = lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=mz, **case)  # noqa: E731
+    tf = lambda q, k, v: TF.scaled_dot_product_attention(q, k, v, attn_mask=mt, **case)  # noqa: E731
+    check_value_and_grad(zf, tf, RNG.standard_normal(qs), RNG.standard_normal(ks),
+                         RNG.standard_normal(vs), rtol=1e-9)
+
+
+def test_scaled_dot_product_attention_float_mask_gets_its_gradient():
+    check_value_and_grad(F.scaled_dot_product_attention, TF.scaled_dot_product_attention,
+                         RNG.standard_normal((2, 4, 3)), RNG.standard_normal((2, 5, 3)),
+                         RNG.standard_normal((2, 5, 2)), RNG.standard_normal((4, 5)), rtol=1e-9)
