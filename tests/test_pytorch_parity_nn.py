@@ -876,3 +876,133 @@ def test_scaled_dot_product_attention_float_mask_gets_its_gradient():
     check_value_and_grad(F.scaled_dot_product_attention, TF.scaled_dot_product_attention,
                          RNG.standard_normal((2, 4, 3)), RNG.standard_normal((2, 5, 3)),
                          RNG.standard_normal((2, 5, 2)), RNG.standard_normal((4, 5)), rtol=1e-9)
+
+
+def _mha_pair(kw):
+    tm = torch.nn.MultiheadAttention(4, 2, **kw).double()
+    zm = nn.MultiheadAttention(4, 2, **kw)
+    assert list(zm.state_dict()) == list(tm.state_dict()) and repr(zm) == repr(tm)
+    sd = {k: RNG.standard_normal(v.shape) for k, v in tm.state_dict().items()}   # no zero biases
+    zm.load_state_dict(sd)
+    tm.load_state_dict({k: torch.tensor(v) for k, v in sd.items()})
+    return zm, tm
+
+
+def _mha_masks(masks, batched, L, S, N=2, H=2):
+    """Masks in torch's MultiheadAttention convention (True = left out), as numpy arrays."""
+    out = {}
+    for m in masks:
+        if m == "kpm":                          # each sequence's last key(s) are padding
+            kpm = np.zeros((N, S) if batched else (S,), dtype=bool)
+            kpm[..., -1] = True
+            if batched:
+                kpm[0, -2] = True
+            out["key_padding_mask"] = kpm
+        elif m == "kpm_float":
+            out["key_padding_mask"] = RNG.standard_normal((N, S) if batched else (S,))
+        elif m == "bool":
+            am = RNG.random((L, S)) < 0.3
+            am[:, 0] = False                    # every query sees a key
+            out["attn_mask"] = am
+        elif m == "float":
+            out["attn_mask"] = RNG.standard_normal((L, S))
+        elif m == "float3d":
+            out["attn_mask"] = RNG.standard_normal((N * H, L, S) if batched else (H, L, S))
+        elif m == "causal":
+            out["attn_mask"] = np.triu(np.ones((L, S), dtype=bool), 1)
+            out["is_causal"] = True
+    return out
+
+
+def _mha_run(zm, tm, batched, masks, kdim=4, vdim=4, self_attn=False, L=3, S=4, **fw):
+    bf = zm.batch_first
+    if self_attn:
+        S = L
+
+    def shape(t, d):
+        return ((2, t, d) if bf else (t, 2, d)) if batched else (t, d)
+    xs = [both(RNG.standard_normal(shape(L, 4)))]
+    if not self_attn:
+        xs += [both(RNG.standard_normal(shape(S, kdim))), both(RNG.standard_normal(shape(S, vdim)))]
+    mk = _mha_masks(masks, batched, L, S)
+    zkw = dict(fw, **mk)
+    tkw = dict(fw, **{k: (torch.tensor(v) if isinstance(v, np.ndarray) else v)
+                      for k, v in mk.items()})
+    zin, tin = [x[0] for x in xs] * (3 if self_attn else 1), [x[1] for x in xs] * (3 if self_attn else 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")         # torch: mismatched bool/float mask types
+        zo, to = zm(*zin, **zkw), tm(*tin, **tkw)
+    assert (zo[1] is None) == (to[1] is None)
+    zl, tl = 0, 0
+    for z, t in zip(zo, to):
+        if t is None:
+            continue
+        assert tuple(z.shape) == tuple(t.shape)
+        close(z, t, rtol=1e-9, atol=1e-12)
+        w = RNG.standard_normal(z.shape)
+        zl, tl = zl + (z * zeroin.tensor(w)).sum(), tl + (t * torch.tensor(w)).sum()
+    zl.backward()
+    tl.backward()
+    for (k, zp), (_, tp) in zip(zm.named_parameters(), tm.named_parameters()):
+        np.testing.assert_allclose(zp.grad.data, tp.grad.numpy(), rtol=1e-9, atol=1e-12,
+                                   err_msg=k)
+    for z, t in xs:
+        close(z.grad, t.grad, rtol=1e-9, atol=1e-12)
+
+
+MHA_MASKS = [(), ("kpm",), ("bool",), ("float",), ("float3d",), ("kpm", "bool"),
+             ("kpm_float", "float"), ("causal",), ("causal", "kpm")]
+
+
+@pytest.mark.parametrize("need_weights", [True, False], ids=["weights", "no_weights"])
+@pytest.mark.parametrize("masks", MHA_MASKS, ids=str)
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "unbatched"])
+@pytest.mark.parametrize("batch_first", [False, True], ids=["seq_first", "batch_first"])
+def test_multihead_attention_matches(batch_first, batched, masks, need_weights):
+    zm, tm = _mha_pair(dict(batch_first=batch_first))
+    _mha_run(zm, tm, batched, masks, need_weights=need_weights)
+
+
+@pytest.mark.parametrize("kw, fw", [
+    (dict(kdim=3, vdim=5), {}), (dict(kdim=3, vdim=5, batch_first=True), dict(need_weights=False)),
+    (dict(bias=False), {}), (dict(add_bias_kv=True), {}), (dict(add_zero_attn=True), {}),
+    (dict(add_bias_kv=True, add_zero_attn=True, kdim=3, vdim=5), dict(masks=("kpm", "float"))),
+    ({}, dict(average_attn_weights=False)), ({}, dict(self_attn=True)),
+    ({}, dict(self_attn=True, masks=("causal",), need_weights=False)),
+], ids=str)
+def test_multihead_attention_options_match(kw, fw):
+    zm, tm = _mha_pair(kw)
+    fw = dict(fw)
+    masks = fw.pop("masks", ("bool",))
+    for batched in (True, False):
+        _mha_run(zm, tm, batched, masks, kdim=kw.get("kdim", 4), vdim=kw.get("vdim", 4), **fw)
+        zm.zero_grad()
+        tm.zero_grad()
+
+
+def test_multihead_attention_fully_masked_query_as_pytorch():
+    """A query that sees no key: NaN when weights are asked for (softmax of -inf), zeros
+    without them (PyTorch's scaled_dot_product_attention)."""
+    zm, tm = _mha_pair({})
+    x = RNG.standard_normal((3, 2, 4))
+    kpm = np.array([[True] * 3, [False, False, True]])
+    for need in (True, False):
+        with np.errstate(invalid="ignore"):
+            zo, zw = zm(x, x, x, key_padding_mask=kpm, need_weights=need)
+        to, tw = tm(*[torch.tensor(x)] * 3, key_padding_mask=torch.tensor(kpm),
+                    need_weights=need)
+        close(zo, to)
+        assert np.isnan(zo.data[:, 0]).all() == need and np.isfinite(zo.data[:, 1]).all()
+        if need:
+            close(zw, tw)
+
+
+def test_multihead_attention_default_init_has_pytorchs_distributions():
+    zeroin.manual_seed(0)
+    zm = nn.MultiheadAttention(64, 4, add_bias_kv=True)
+    bound = math.sqrt(6 / (64 + 192))            # xavier_uniform_ on the whole (192, 64)
+    w = zm.in_proj_weight.data
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.95 * bound
+    assert not zm.in_proj_bias.data.any() and not zm.out_proj.bias.data.any()
+    assert np.abs(zm.out_proj.weight.data).max() <= 1 / 8      # Linear's default
+    assert 0.5 < zm.bias_k.data.std() / math.sqrt(2 / 65) < 1.5
