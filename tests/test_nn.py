@@ -1178,3 +1178,45 @@ def test_attention_errors_name_the_layer_shapes_and_fix():
         sdpa(q, q[:, :2], q[:, :2])
     with pytest.raises(TypeError, match="key has dtype float32 but query has float64"):
         sdpa(q, q.astype(np.float32), q)
+
+
+def test_transformer_errors_name_the_layer_and_fix():
+    with pytest.raises(RuntimeError, match="TransformerEncoderLayer: activation should be "
+                                           "'relu' or 'gelu'.*'tanh'"):
+        nn.TransformerEncoderLayer(4, 2, activation="tanh")
+    with pytest.raises(TypeError, match=r"TransformerEncoder: the first argument must be a "
+                                        r"layer instance.*TransformerEncoderLayer"):
+        nn.TransformerEncoder(nn.TransformerEncoderLayer, 2)
+    with pytest.raises(ValueError, match=r"embed_dim \(6\) must be divisible by num_heads"):
+        nn.TransformerEncoderLayer(6, 4)
+    t = nn.Transformer(4, 2, 1, 1, 8)
+    with pytest.raises(RuntimeError, match="same batch size"):
+        t(np.zeros((5, 2, 4)), np.zeros((3, 3, 4)))
+    layer = nn.TransformerEncoderLayer(4, 2, 8, batch_first=True)
+    with pytest.raises(zeroin.ShapeError, match=r"key_padding_mask of shape \(5, 2\) should "
+                                                r"have shape \(2, 5\).*batch_first=True"):
+        layer(np.zeros((2, 5, 4)), src_key_padding_mask=np.zeros((5, 2), dtype=bool))
+
+
+def test_transformer_encoder_learns_to_reverse_a_sequence():
+    """One attention layer with learned positions learns to output its input reversed:
+    each position must attend to its mirror position."""
+    zeroin.manual_seed(0)
+    rng = np.random.default_rng(0)
+    vocab, length, d = 6, 5, 16
+    embed, head = nn.Embedding(vocab, d), nn.Linear(d, vocab)
+    pos = nn.Parameter(rng.standard_normal((length, 1, d)) * 0.5)
+    enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(d, 2, 32, dropout=0.0), 1)
+    params = list(embed.parameters()) + [pos] + list(enc.parameters()) + list(head.parameters())
+    opt = zeroin.optim.Adam(params, lr=0.01)
+    losses = []
+    for _ in range(120):
+        x = rng.integers(0, vocab, (length, 16))            # (seq, batch): batch_first=False
+        logits = head(enc(embed(x) + pos))
+        loss = F.cross_entropy(logits.reshape(-1, vocab), x[::-1].reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    start, end = np.mean(losses[:5]), np.mean(losses[-5:])
+    assert end < 0.25 * start, (start, end)

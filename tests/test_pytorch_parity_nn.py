@@ -1006,3 +1006,114 @@ def test_multihead_attention_default_init_has_pytorchs_distributions():
     assert not zm.in_proj_bias.data.any() and not zm.out_proj.bias.data.any()
     assert np.abs(zm.out_proj.weight.data).max() <= 1 / 8      # Linear's default
     assert 0.5 < zm.bias_k.data.std() / math.sqrt(2 / 65) < 1.5
+
+
+def _pair_loaded(make):
+    """A zeroin and a torch (float64) module from ``make(nn)``, with torch's keys and the
+    same random weights, both in eval mode (dropout off)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")            # torch: enable_nested_tensor and norm_first
+        tm = make(torch.nn).double()
+    zm = make(nn)
+    assert list(zm.state_dict()) == list(tm.state_dict())
+    sd = {k: RNG.standard_normal(v.shape) * 0.5 for k, v in tm.state_dict().items()}
+    zm.load_state_dict(sd)
+    tm.load_state_dict({k: torch.tensor(v) for k, v in sd.items()})
+    return zm.eval(), tm.eval()
+
+
+def _compare_module(zm, tm, inputs, zkw, tkw):
+    """Outputs, every parameter's gradient and every input's gradient, zeroin vs torch."""
+    xs = [both(a) for a in inputs]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zo, to = zm(*[x[0] for x in xs], **zkw), tm(*[x[1] for x in xs], **tkw)
+    assert tuple(zo.shape) == tuple(to.shape)
+    close(zo, to, rtol=1e-9, atol=1e-12)
+    w = RNG.standard_normal(zo.shape)
+    (zo * zeroin.tensor(w)).sum().backward()
+    (to * torch.tensor(w)).sum().backward()
+    for (k, zp), (_, tp) in zip(zm.named_parameters(), tm.named_parameters()):
+        np.testing.assert_allclose(zp.grad.data, tp.grad.numpy(), rtol=1e-9, atol=1e-11,
+                                   err_msg=k)
+    for z, t in xs:
+        close(z.grad, t.grad, rtol=1e-9, atol=1e-11)
+
+
+def _tr_masks(masks, batched, L, S=None, prefix="src"):
+    S = L if S is None else S
+    z, t = {}, {}
+    for m in masks:
+        if m == "causal":                                   # float -inf mask, detected
+            z[f"{prefix}_mask"] = nn.Transformer.generate_square_subsequent_mask(L)
+            t[f"{prefix}_mask"] = torch.nn.Transformer.generate_square_subsequent_mask(
+                L, dtype=torch.float64)
+        elif m == "bool":
+            am = RNG.random((L, S)) < 0.3
+            am[:, 0] = False
+            z[f"{prefix}_mask"], t[f"{prefix}_mask"] = am, torch.tensor(am)
+        elif m == "kpm":
+            kpm = np.zeros((2, S) if batched else (S,), dtype=bool)
+            kpm[..., -1] = True
+            z[f"{prefix}_key_padding_mask"] = kpm
+            t[f"{prefix}_key_padding_mask"] = torch.tensor(kpm)
+    return z, t
+
+
+@pytest.mark.parametrize("masks", [(), ("causal",), ("bool", "kpm"), ("causal", "kpm")], ids=str)
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "unbatched"])
+@pytest.mark.parametrize("kw", [dict(), dict(batch_first=True, norm_first=True),
+                                dict(activation="gelu", bias=False),
+                                dict(activation=TF.silu, batch_first=True)],
+                         ids=["post_norm", "batch_first_pre_norm", "gelu_no_bias", "callable"])
+def test_transformer_encoder_layer_matches(kw, batched, masks):
+    zkw = dict(kw, activation=F.silu) if kw.get("activation") is TF.silu else kw
+    zm, tm = _pair_loaded(lambda m: m.TransformerEncoderLayer(
+        4, 2, 6, **(zkw if m is nn else kw)))
+    shape = ((2, 5, 4) if kw.get("batch_first") else (5, 2, 4)) if batched else (5, 4)
+    mz, mt = _tr_masks(masks, batched, 5)
+    if "causal" in masks:
+        mz["is_causal"] = mt["is_causal"] = True
+    _compare_module(zm, tm, [RNG.standard_normal(shape)], mz, mt)
+
+
+@pytest.mark.parametrize("masks", [(), ("causal", "kpm")], ids=str)
+def test_transformer_encoder_deep_copies_and_matches(masks):
+    zm, tm = _pair_loaded(lambda m: m.TransformerEncoder(
+        m.TransformerEncoderLayer(4, 2, 6, dropout=0.3), 2, norm=m.LayerNorm(4)))
+    assert zm.layers[0].linear1.weight is not zm.layers[1].linear1.weight
+    mz, mt = _tr_masks(masks, True, 5)
+    rename = {"src_mask": "mask"}
+    mz, mt = ({rename.get(k, k): v for k, v in d.items()} for d in (mz, mt))
+    _compare_module(zm, tm, [RNG.standard_normal((5, 2, 4))], mz, mt)
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_transformer_decoder_layer_and_transformer_match(batch_first, norm_first):
+    kw = dict(batch_first=batch_first, norm_first=norm_first)
+    zm, tm = _pair_loaded(lambda m: m.TransformerDecoderLayer(4, 2, 6, **kw))
+    s, t = ((2, 5, 4), (2, 3, 4)) if batch_first else ((5, 2, 4), (3, 2, 4))
+    tz, tt = _tr_masks(("causal", "kpm"), True, 3, prefix="tgt")
+    mz, mt = _tr_masks(("bool", "kpm"), True, 3, 5, prefix="memory")
+    tz["tgt_is_causal"] = tt["tgt_is_causal"] = True
+    _compare_module(zm, tm, [RNG.standard_normal(t), RNG.standard_normal(s)], {**tz, **mz},
+                    {**tt, **mt})
+    zm, tm = _pair_loaded(lambda m: m.Transformer(4, 2, 2, 1, 6, **kw))
+    sz, st = _tr_masks(("kpm",), True, 5)
+    _compare_module(zm, tm, [RNG.standard_normal(s), RNG.standard_normal(t)],
+                    {**sz, "tgt_mask": tz["tgt_mask"]}, {**st, "tgt_mask": tt["tgt_mask"]})
+
+
+def test_transformer_defaults_and_square_subsequent_mask():
+    zm, tm = nn.TransformerEncoderLayer(8, 2), torch.nn.TransformerEncoderLayer(8, 2)
+    assert zm.linear1.weight.shape == tuple(tm.linear1.weight.shape) == (2048, 8)
+    assert zm.dropout.p == tm.dropout.p == 0.1 and zm.norm1.eps == tm.norm1.eps
+    assert zm.self_attn.dropout == tm.self_attn.dropout and not zm.self_attn.batch_first
+    assert [n for n, _ in zm.named_children()] == [n for n, _ in tm.named_children()]
+    m = nn.Transformer.generate_square_subsequent_mask(4)
+    np.testing.assert_array_equal(m.data, torch.nn.Transformer.generate_square_subsequent_mask(4))
+    zeroin.manual_seed(0)
+    zt = nn.Transformer(8, 2, 1, 1, 16)
+    w = zt.encoder.layers[0].linear1.weight.data          # Xavier, not Linear's default
+    assert np.abs(w).max() <= math.sqrt(6 / 24) and np.abs(w).max() > 0.9 * math.sqrt(6 / 24)

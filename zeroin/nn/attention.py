@@ -152,18 +152,15 @@ class MultiheadAttention(Module):
         return (F.linear(q, w[:e], bq), F.linear(k, w[e:2 * e], bk),
                 F.linear(v, w[2 * e:], bv))
 
-    def _mask(self, m, what, shapes, dtype):
-        """A mask as a float tensor to add (-inf where a boolean one is True), of shape
-        ``shapes[0]``, or None."""
+    def _mask(self, m, what, shapes, dtype, sizes):
+        """A mask as a float tensor to add (-inf where a boolean one is True), or None."""
         if m is None:
             return None
         arr = m.data if isinstance(m, Tensor) else np.asarray(m)
         if tuple(arr.shape) not in shapes:
             want = " or ".join(str(s) for s in shapes)
             raise ShapeError(f"MultiheadAttention: {what} of shape {tuple(arr.shape)} should "
-                             f"have shape {want} ({'target length L, ' if 'attn' in what else ''}"
-                             f"source length S, batch N = {shapes[-1][0]}"
-                             f"{', num_heads = ' + str(self.num_heads) if 'attn' in what else ''})")
+                             f"have shape {want} ({sizes}; batch_first={self.batch_first})")
         if arr.dtype.kind == "b":
             return _leaf(np.where(arr, -np.inf, 0.0).astype(dtype))
         if arr.dtype.kind != "f":
@@ -177,10 +174,12 @@ class MultiheadAttention(Module):
         """attn_mask and key_padding_mask added into one (N, H, L, S) float mask (or a
         broadcastable part of it), or None."""
         h = self.num_heads
+        sizes = (f"L = {L} queries, S = {S} keys" + (f", N = {n} sequences" if batched else "")
+                 + f", num_heads = {h}")
         am = self._mask(attn_mask, "attn_mask",
-                        [(L, S), (n * h, L, S)] if batched else [(L, S), (h, L, S)], dtype)
+                        [(L, S), (n * h, L, S)] if batched else [(L, S), (h, L, S)], dtype, sizes)
         kp = self._mask(key_padding_mask, "key_padding_mask",
-                        [(n, S)] if batched else [(S,)], dtype)
+                        [(n, S)] if batched else [(S,)], dtype, sizes)
         if am is not None:
             am = am.reshape(n, h, L, S) if am.ndim == 3 else am
         if kp is not None:
