@@ -1220,3 +1220,20 @@ def test_transformer_encoder_learns_to_reverse_a_sequence():
         losses.append(loss.item())
     start, end = np.mean(losses[:5]), np.mean(losses[-5:])
     assert end < 0.25 * start, (start, end)
+
+
+def test_docs_training_transformer_example_runs_as_written(capsys):
+    import os
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs",
+                        "training.md")
+    with open(path, encoding="utf-8") as f:
+        (code,) = [b for b in re.findall(r"```python\n(.*?)```", f.read(), flags=re.DOTALL)
+                   if "TransformerEncoderLayer(" in b]
+    scope = {"__name__": "__docs__"}
+    exec(compile(code, path, "exec"), scope)
+    out = capsys.readouterr().out
+    first, last = map(float, re.findall(r"loss (\d+\.\d+)", out))
+    assert first > 1.0 and last < 0.05, (first, last)
+    x, logits = scope["x"], scope["logits"]
+    assert (logits.data.argmax(-1) == np.sort(x, axis=1)).mean() > 0.95
+    assert isinstance(scope["model"].encoder.layers[0], nn.TransformerEncoderLayer)
