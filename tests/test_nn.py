@@ -1237,3 +1237,15 @@ def test_docs_training_transformer_example_runs_as_written(capsys):
     x, logits = scope["x"], scope["logits"]
     assert (logits.data.argmax(-1) == np.sort(x, axis=1)).mean() > 0.95
     assert isinstance(scope["model"].encoder.layers[0], nn.TransformerEncoderLayer)
+
+
+def test_multihead_attention_dropout_only_in_training_and_float32_stays_float32():
+    zeroin.manual_seed(0)
+    m = nn.MultiheadAttention(4, 2, dropout=0.5).float()
+    x = np.random.default_rng(0).standard_normal((6, 3, 4)).astype(np.float32)
+    out, w = m(x, x, x, average_attn_weights=False)
+    assert out.dtype == w.dtype == np.float32
+    assert (w.data == 0).mean() > 0.3                       # dropped, the rest scaled by 2
+    m.eval()
+    out, w = m(x, x, x, average_attn_weights=False)
+    np.testing.assert_allclose(w.data.sum(-1), 1, rtol=1e-5)

@@ -864,10 +864,15 @@ SDPA_CASES = [
 @pytest.mark.parametrize("case", SDPA_CASES, ids=str)
 def test_scaled_dot_product_attention_matches(case):
     case = dict(case)
-    qs, ks, vs = case.pop("q", (2, 3, 4, 5)), case.pop("k", (2, 3, 6, 5)), case.pop("v", (2, 3, 6, 2))
+    qs, ks = case.pop("q", (2, 3, 4, 5)), case.pop("k", (2, 3, 6, 5))
+    vs = case.pop("v", (2, 3, 6, 2))
     mz, mt = _mask(case.pop("mask", None), case.pop("mask_shape", (qs[-2], ks[-2])))
-    zf = lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=mz, **case)  # noqa: E731
-    tf = lambda q, k, v: TF.scaled_dot_product_attention(q, k, v, attn_mask=mt, **case)  # noqa: E731
+
+    def zf(q, k, v):
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mz, **case)
+
+    def tf(q, k, v):
+        return TF.scaled_dot_product_attention(q, k, v, attn_mask=mt, **case)
     check_value_and_grad(zf, tf, RNG.standard_normal(qs), RNG.standard_normal(ks),
                          RNG.standard_normal(vs), rtol=1e-9)
 
@@ -928,7 +933,8 @@ def _mha_run(zm, tm, batched, masks, kdim=4, vdim=4, self_attn=False, L=3, S=4, 
     zkw = dict(fw, **mk)
     tkw = dict(fw, **{k: (torch.tensor(v) if isinstance(v, np.ndarray) else v)
                       for k, v in mk.items()})
-    zin, tin = [x[0] for x in xs] * (3 if self_attn else 1), [x[1] for x in xs] * (3 if self_attn else 1)
+    reps = 3 if self_attn else 1              # self-attention: the same tensor three times
+    zin, tin = [x[0] for x in xs] * reps, [x[1] for x in xs] * reps
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")         # torch: mismatched bool/float mask types
         zo, to = zm(*zin, **zkw), tm(*tin, **tkw)
