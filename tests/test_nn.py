@@ -1109,3 +1109,159 @@ def test_docs_training_sequence_example_runs_as_written(capsys):
     first, last = map(float, re.findall(r"loss (\d+\.\d+)", capsys.readouterr().out))
     assert first > 0.2 and last < 0.02 and last < 0.1 * first, (first, last)
     assert isinstance(scope["model"].lstm, nn.LSTM)
+
+
+# --- attention ----------------------------------------------------------------------------
+
+def _gradcheck_module(m, inputs, call):
+    """zeroin.gradcheck over the inputs and every parameter of ``m``: ``call(m, *inputs)``
+    returns a tensor; the parameters are swapped for gradcheck's float64 copies."""
+    names = [n for n, _ in m.named_parameters()]
+
+    def fn(*args):
+        for n, p in zip(names, args[len(inputs):]):
+            path, _, leaf_name = n.rpartition(".")
+            setattr(m.get_submodule(path), leaf_name, p)
+        return call(m, *args[:len(inputs)])
+    leaves = [zeroin.tensor(a, requires_grad=True) for a in inputs] + \
+        [zeroin.tensor(p.data.copy(), requires_grad=True) for _, p in m.named_parameters()]
+    return zeroin.gradcheck(fn, leaves, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(kdim=3, vdim=2, add_bias_kv=True,
+                                             add_zero_attn=True, batch_first=True)], ids=str)
+def test_multihead_attention_gradcheck(kw):
+    rng = np.random.default_rng(5)
+    m = nn.MultiheadAttention(4, 2, **kw)
+    for p in m.parameters():
+        p.data[...] = rng.standard_normal(p.shape) * 0.5
+    bf = kw.get("batch_first", False)
+    q = rng.standard_normal((2, 3, 4) if bf else (3, 2, 4))
+    k = rng.standard_normal((2, 4, kw.get("kdim", 4)) if bf else (4, 2, kw.get("kdim", 4)))
+    v = rng.standard_normal((2, 4, kw.get("vdim", 4)) if bf else (4, 2, kw.get("vdim", 4)))
+    kpm = np.array([[False, False, False, True], [False, True, False, False]])
+    am = rng.standard_normal((3, 4))
+
+    def call(m, q, k, v):
+        out, w = m(q, k, v, key_padding_mask=kpm, attn_mask=am)
+        return zeroin.cat([out.reshape(-1), w.reshape(-1)])
+    assert _gradcheck_module(m, [q, k, v], call)
+
+
+def test_scaled_dot_product_attention_gradcheck_with_a_fully_masked_query():
+    rng = np.random.default_rng(6)
+    mask = rng.random((3, 4)) > 0.3
+    mask[1] = False                    # query 1 sees nothing: zeros, zero gradients
+    f = lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # noqa: E731
+    q, k, v = rng.standard_normal((2, 3, 5)), rng.standard_normal((2, 4, 5)), \
+        rng.standard_normal((2, 4, 2))
+    assert zeroin.gradcheck(f, [zeroin.tensor(a, requires_grad=True) for a in (q, k, v)])
+    qt = zeroin.tensor(q, requires_grad=True)
+    out = f(qt, k, v)
+    out.sum().backward()
+    assert not out.data[:, 1].any() and not qt.grad.data[:, 1].any()
+    assert np.isfinite(qt.grad.data).all()
+
+
+def test_attention_errors_name_the_layer_shapes_and_fix():
+    with pytest.raises(ValueError, match=r"embed_dim \(10\) must be divisible by num_heads "
+                                         r"\(3\).*\[1, 2, 5, 10\]"):
+        nn.MultiheadAttention(10, 3)
+    m = nn.MultiheadAttention(4, 2)
+    x = np.zeros((3, 2, 4))
+    with pytest.raises(zeroin.ShapeError, match=r"attn_mask of shape \(3, 4\) should have "
+                                                r"shape \(3, 3\) or \(4, 3, 3\)"):
+        m(x, x, x, attn_mask=np.zeros((3, 4), dtype=bool))
+    with pytest.raises(zeroin.ShapeError, match=r"key_padding_mask of shape \(3, 2\) should "
+                                                r"have shape \(2, 3\)"):
+        m(x, x, x, key_padding_mask=np.zeros((3, 2), dtype=bool))
+    with pytest.raises(zeroin.ShapeError, match=r"query of shape \(3, 2, 5\) has 5 features"):
+        m(np.zeros((3, 2, 5)), x, x)
+    with pytest.raises(zeroin.ShapeError, match="different batch sizes.*batch_first=False"):
+        m(x, np.zeros((3, 5, 4)), np.zeros((3, 5, 4)))
+    with pytest.raises(RuntimeError, match="generate_square_subsequent_mask"):
+        m(x, x, x, is_causal=True)
+    with pytest.raises(TypeError, match="key_padding_mask must be boolean"):
+        m(x, x, x, key_padding_mask=np.zeros((2, 3), dtype=np.int64))
+    q = np.zeros((2, 4, 3, 5))
+    sdpa = F.scaled_dot_product_attention
+    with pytest.raises(ValueError, match="not both.*tril"):
+        sdpa(q, q, q, attn_mask=np.ones((3, 3), dtype=bool), is_causal=True)
+    with pytest.raises(zeroin.ShapeError, match=r"attn_mask of shape \(3, 4\) does not "
+                                                r"broadcast.*\(2, 4, 3, 3\)"):
+        sdpa(q, q, q, attn_mask=np.ones((3, 4), dtype=bool))
+    with pytest.raises(zeroin.ShapeError, match="enable_gqa=True"):
+        sdpa(q, q[:, :2], q[:, :2])
+    with pytest.raises(TypeError, match="key has dtype float32 but query has float64"):
+        sdpa(q, q.astype(np.float32), q)
+
+
+def test_transformer_errors_name_the_layer_and_fix():
+    with pytest.raises(RuntimeError, match="TransformerEncoderLayer: activation should be "
+                                           "'relu' or 'gelu'.*'tanh'"):
+        nn.TransformerEncoderLayer(4, 2, activation="tanh")
+    with pytest.raises(TypeError, match=r"TransformerEncoder: the first argument must be a "
+                                        r"layer instance.*TransformerEncoderLayer"):
+        nn.TransformerEncoder(nn.TransformerEncoderLayer, 2)
+    with pytest.raises(ValueError, match=r"embed_dim \(6\) must be divisible by num_heads"):
+        nn.TransformerEncoderLayer(6, 4)
+    t = nn.Transformer(4, 2, 1, 1, 8)
+    with pytest.raises(RuntimeError, match="same batch size"):
+        t(np.zeros((5, 2, 4)), np.zeros((3, 3, 4)))
+    layer = nn.TransformerEncoderLayer(4, 2, 8, batch_first=True)
+    with pytest.raises(zeroin.ShapeError, match=r"key_padding_mask of shape \(5, 2\) should "
+                                                r"have shape \(2, 5\).*batch_first=True"):
+        layer(np.zeros((2, 5, 4)), src_key_padding_mask=np.zeros((5, 2), dtype=bool))
+
+
+def test_transformer_encoder_learns_to_reverse_a_sequence():
+    """One attention layer with learned positions learns to output its input reversed:
+    each position must attend to its mirror position."""
+    zeroin.manual_seed(0)
+    rng = np.random.default_rng(0)
+    vocab, length, d = 6, 5, 16
+    embed, head = nn.Embedding(vocab, d), nn.Linear(d, vocab)
+    pos = nn.Parameter(rng.standard_normal((length, 1, d)) * 0.5)
+    enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(d, 2, 32, dropout=0.0), 1)
+    params = list(embed.parameters()) + [pos] + list(enc.parameters()) + list(head.parameters())
+    opt = zeroin.optim.Adam(params, lr=0.01)
+    losses = []
+    for _ in range(120):
+        x = rng.integers(0, vocab, (length, 16))            # (seq, batch): batch_first=False
+        logits = head(enc(embed(x) + pos))
+        loss = F.cross_entropy(logits.reshape(-1, vocab), x[::-1].reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    start, end = np.mean(losses[:5]), np.mean(losses[-5:])
+    assert end < 0.25 * start, (start, end)
+
+
+def test_docs_training_transformer_example_runs_as_written(capsys):
+    import os
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs",
+                        "training.md")
+    with open(path, encoding="utf-8") as f:
+        (code,) = [b for b in re.findall(r"```python\n(.*?)```", f.read(), flags=re.DOTALL)
+                   if "TransformerEncoderLayer(" in b]
+    scope = {"__name__": "__docs__"}
+    exec(compile(code, path, "exec"), scope)
+    out = capsys.readouterr().out
+    first, last = map(float, re.findall(r"loss (\d+\.\d+)", out))
+    assert first > 1.0 and last < 0.05, (first, last)
+    x, logits = scope["x"], scope["logits"]
+    assert (logits.data.argmax(-1) == np.sort(x, axis=1)).mean() > 0.95
+    assert isinstance(scope["model"].encoder.layers[0], nn.TransformerEncoderLayer)
+
+
+def test_multihead_attention_dropout_only_in_training_and_float32_stays_float32():
+    zeroin.manual_seed(0)
+    m = nn.MultiheadAttention(4, 2, dropout=0.5).float()
+    x = np.random.default_rng(0).standard_normal((6, 3, 4)).astype(np.float32)
+    out, w = m(x, x, x, average_attn_weights=False)
+    assert out.dtype == w.dtype == np.float32
+    assert (w.data == 0).mean() > 0.3                       # dropped, the rest scaled by 2
+    m.eval()
+    out, w = m(x, x, x, average_attn_weights=False)
+    np.testing.assert_allclose(w.data.sum(-1), 1, rtol=1e-5)

@@ -913,3 +913,295 @@ def test_pad_sizes_work_or_fail_as_in_torch(mode, pad):
             F.pad(zeroin.tensor(x), pad, mode=mode)
         return
     close(F.pad(zeroin.tensor(x), pad, mode=mode), want)
+
+
+
+# --- attention ------------------------------------------------------------------------------
+
+def _mask(kind, shape):
+    """The same attention mask for both libraries: None, 'bool' (True = takes part), 'float'
+    (added), 'dead' (boolean with a query that sees no key), 'neginf' (float, a row of -inf)."""
+    if kind is None:
+        return None, None
+    if kind in ("bool", "dead"):
+        m = RNG.random(shape) > 0.3
+        m[..., 0, :] = kind == "bool"              # 'dead': the first query sees nothing
+        return m, torch.tensor(m)
+    m = RNG.standard_normal(shape)
+    if kind == "neginf":
+        m[..., 1, :] = -np.inf
+    return m, torch.tensor(m)
+
+
+SDPA_CASES = [
+    dict(), dict(mask="bool"), dict(mask="float"), dict(mask="dead"), dict(mask="neginf"),
+    dict(is_causal=True), dict(scale=0.3), dict(mask="bool", mask_shape=(2, 1, 4, 6)),
+    dict(q=(4, 5), k=(6, 5), v=(6, 3)), dict(q=(3, 4, 5), k=(3, 6, 5), v=(3, 6, 2),
+                                             is_causal=True),
+    dict(q=(2, 4, 4, 5), k=(2, 2, 6, 5), v=(2, 2, 6, 2), enable_gqa=True),
+    dict(q=(2, 3, 6, 5), k=(2, 3, 4, 5), v=(2, 3, 4, 2), is_causal=True),    # L > S
+]
+
+
+@pytest.mark.parametrize("case", SDPA_CASES, ids=str)
+def test_scaled_dot_product_attention_matches(case):
+    case = dict(case)
+    qs, ks = case.pop("q", (2, 3, 4, 5)), case.pop("k", (2, 3, 6, 5))
+    vs = case.pop("v", (2, 3, 6, 2))
+    mz, mt = _mask(case.pop("mask", None), case.pop("mask_shape", (qs[-2], ks[-2])))
+
+    def zf(q, k, v):
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mz, **case)
+
+    def tf(q, k, v):
+        return TF.scaled_dot_product_attention(q, k, v, attn_mask=mt, **case)
+    check_value_and_grad(zf, tf, RNG.standard_normal(qs), RNG.standard_normal(ks),
+                         RNG.standard_normal(vs), rtol=1e-9)
+
+
+def test_scaled_dot_product_attention_float_mask_gets_its_gradient():
+    check_value_and_grad(F.scaled_dot_product_attention, TF.scaled_dot_product_attention,
+                         RNG.standard_normal((2, 4, 3)), RNG.standard_normal((2, 5, 3)),
+                         RNG.standard_normal((2, 5, 2)), RNG.standard_normal((4, 5)), rtol=1e-9)
+
+
+def _mha_pair(kw):
+    tm = torch.nn.MultiheadAttention(4, 2, **kw).double()
+    zm = nn.MultiheadAttention(4, 2, **kw)
+    assert list(zm.state_dict()) == list(tm.state_dict()) and repr(zm) == repr(tm)
+    sd = {k: RNG.standard_normal(v.shape) for k, v in tm.state_dict().items()}   # no zero biases
+    zm.load_state_dict(sd)
+    tm.load_state_dict({k: torch.tensor(v) for k, v in sd.items()})
+    return zm, tm
+
+
+def _mha_masks(masks, batched, L, S, N=2, H=2):
+    """Masks in torch's MultiheadAttention convention (True = left out), as numpy arrays."""
+    out = {}
+    for m in masks:
+        if m == "kpm":                          # each sequence's last key(s) are padding
+            kpm = np.zeros((N, S) if batched else (S,), dtype=bool)
+            kpm[..., -1] = True
+            if batched:
+                kpm[0, -2] = True
+            out["key_padding_mask"] = kpm
+        elif m == "kpm_float":
+            out["key_padding_mask"] = RNG.standard_normal((N, S) if batched else (S,))
+        elif m == "bool":
+            am = RNG.random((L, S)) < 0.3
+            am[:, 0] = False                    # every query sees a key
+            out["attn_mask"] = am
+        elif m == "float":
+            out["attn_mask"] = RNG.standard_normal((L, S))
+        elif m == "float3d":
+            out["attn_mask"] = RNG.standard_normal((N * H, L, S) if batched else (H, L, S))
+        elif m == "causal":
+            out["attn_mask"] = np.triu(np.ones((L, S), dtype=bool), 1)
+            out["is_causal"] = True
+    return out
+
+
+def _mha_run(zm, tm, batched, masks, kdim=4, vdim=4, self_attn=False, L=3, S=4, **fw):
+    bf = zm.batch_first
+    if self_attn:
+        S = L
+
+    def shape(t, d):
+        return ((2, t, d) if bf else (t, 2, d)) if batched else (t, d)
+    xs = [both(RNG.standard_normal(shape(L, 4)))]
+    if not self_attn:
+        xs += [both(RNG.standard_normal(shape(S, kdim))), both(RNG.standard_normal(shape(S, vdim)))]
+    mk = _mha_masks(masks, batched, L, S)
+    zkw = dict(fw, **mk)
+    tkw = dict(fw, **{k: (torch.tensor(v) if isinstance(v, np.ndarray) else v)
+                      for k, v in mk.items()})
+    reps = 3 if self_attn else 1              # self-attention: the same tensor three times
+    zin, tin = [x[0] for x in xs] * reps, [x[1] for x in xs] * reps
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")         # torch: mismatched bool/float mask types
+        zo, to = zm(*zin, **zkw), tm(*tin, **tkw)
+    assert (zo[1] is None) == (to[1] is None)
+    zl, tl = 0, 0
+    for z, t in zip(zo, to):
+        if t is None:
+            continue
+        assert tuple(z.shape) == tuple(t.shape)
+        close(z, t, rtol=1e-9, atol=1e-12)
+        w = RNG.standard_normal(z.shape)
+        zl, tl = zl + (z * zeroin.tensor(w)).sum(), tl + (t * torch.tensor(w)).sum()
+    zl.backward()
+    tl.backward()
+    for (k, zp), (_, tp) in zip(zm.named_parameters(), tm.named_parameters()):
+        np.testing.assert_allclose(zp.grad.data, tp.grad.numpy(), rtol=1e-9, atol=1e-12,
+                                   err_msg=k)
+    for z, t in xs:
+        close(z.grad, t.grad, rtol=1e-9, atol=1e-12)
+
+
+MHA_MASKS = [(), ("kpm",), ("bool",), ("float",), ("float3d",), ("kpm", "bool"),
+             ("kpm_float", "float"), ("causal",), ("causal", "kpm")]
+
+
+@pytest.mark.parametrize("need_weights", [True, False], ids=["weights", "no_weights"])
+@pytest.mark.parametrize("masks", MHA_MASKS, ids=str)
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "unbatched"])
+@pytest.mark.parametrize("batch_first", [False, True], ids=["seq_first", "batch_first"])
+def test_multihead_attention_matches(batch_first, batched, masks, need_weights):
+    zm, tm = _mha_pair(dict(batch_first=batch_first))
+    _mha_run(zm, tm, batched, masks, need_weights=need_weights)
+
+
+@pytest.mark.parametrize("kw, fw", [
+    (dict(kdim=3, vdim=5), {}), (dict(kdim=3, vdim=5, batch_first=True), dict(need_weights=False)),
+    (dict(bias=False), {}), (dict(add_bias_kv=True), {}), (dict(add_zero_attn=True), {}),
+    (dict(add_bias_kv=True, add_zero_attn=True, kdim=3, vdim=5), dict(masks=("kpm", "float"))),
+    ({}, dict(average_attn_weights=False)), ({}, dict(self_attn=True)),
+    ({}, dict(self_attn=True, masks=("causal",), need_weights=False)),
+], ids=str)
+def test_multihead_attention_options_match(kw, fw):
+    zm, tm = _mha_pair(kw)
+    fw = dict(fw)
+    masks = fw.pop("masks", ("bool",))
+    for batched in (True, False):
+        _mha_run(zm, tm, batched, masks, kdim=kw.get("kdim", 4), vdim=kw.get("vdim", 4), **fw)
+        zm.zero_grad()
+        tm.zero_grad()
+
+
+def test_multihead_attention_fully_masked_query_as_pytorch():
+    """A query that sees no key: NaN when weights are asked for (softmax of -inf), zeros
+    without them (PyTorch's scaled_dot_product_attention)."""
+    zm, tm = _mha_pair({})
+    x = RNG.standard_normal((3, 2, 4))
+    kpm = np.array([[True] * 3, [False, False, True]])
+    for need in (True, False):
+        with np.errstate(invalid="ignore"):
+            zo, zw = zm(x, x, x, key_padding_mask=kpm, need_weights=need)
+        to, tw = tm(*[torch.tensor(x)] * 3, key_padding_mask=torch.tensor(kpm),
+                    need_weights=need)
+        close(zo, to)
+        assert np.isnan(zo.data[:, 0]).all() == need and np.isfinite(zo.data[:, 1]).all()
+        if need:
+            close(zw, tw)
+
+
+def test_multihead_attention_default_init_has_pytorchs_distributions():
+    zeroin.manual_seed(0)
+    zm = nn.MultiheadAttention(64, 4, add_bias_kv=True)
+    bound = math.sqrt(6 / (64 + 192))            # xavier_uniform_ on the whole (192, 64)
+    w = zm.in_proj_weight.data
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.95 * bound
+    assert not zm.in_proj_bias.data.any() and not zm.out_proj.bias.data.any()
+    assert np.abs(zm.out_proj.weight.data).max() <= 1 / 8      # Linear's default
+    assert 0.5 < zm.bias_k.data.std() / math.sqrt(2 / 65) < 1.5
+
+
+def _pair_loaded(make):
+    """A zeroin and a torch (float64) module from ``make(nn)``, with torch's keys and the
+    same random weights, both in eval mode (dropout off)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")            # torch: enable_nested_tensor and norm_first
+        tm = make(torch.nn).double()
+    zm = make(nn)
+    assert list(zm.state_dict()) == list(tm.state_dict())
+    sd = {k: RNG.standard_normal(v.shape) * 0.5 for k, v in tm.state_dict().items()}
+    zm.load_state_dict(sd)
+    tm.load_state_dict({k: torch.tensor(v) for k, v in sd.items()})
+    return zm.eval(), tm.eval()
+
+
+def _compare_module(zm, tm, inputs, zkw, tkw):
+    """Outputs, every parameter's gradient and every input's gradient, zeroin vs torch."""
+    xs = [both(a) for a in inputs]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zo, to = zm(*[x[0] for x in xs], **zkw), tm(*[x[1] for x in xs], **tkw)
+    assert tuple(zo.shape) == tuple(to.shape)
+    close(zo, to, rtol=1e-9, atol=1e-12)
+    w = RNG.standard_normal(zo.shape)
+    (zo * zeroin.tensor(w)).sum().backward()
+    (to * torch.tensor(w)).sum().backward()
+    for (k, zp), (_, tp) in zip(zm.named_parameters(), tm.named_parameters()):
+        np.testing.assert_allclose(zp.grad.data, tp.grad.numpy(), rtol=1e-9, atol=1e-11,
+                                   err_msg=k)
+    for z, t in xs:
+        close(z.grad, t.grad, rtol=1e-9, atol=1e-11)
+
+
+def _tr_masks(masks, batched, L, S=None, prefix="src"):
+    S = L if S is None else S
+    z, t = {}, {}
+    for m in masks:
+        if m == "causal":                                   # float -inf mask, detected
+            z[f"{prefix}_mask"] = nn.Transformer.generate_square_subsequent_mask(L)
+            t[f"{prefix}_mask"] = torch.nn.Transformer.generate_square_subsequent_mask(
+                L, dtype=torch.float64)
+        elif m == "bool":
+            am = RNG.random((L, S)) < 0.3
+            am[:, 0] = False
+            z[f"{prefix}_mask"], t[f"{prefix}_mask"] = am, torch.tensor(am)
+        elif m == "kpm":
+            kpm = np.zeros((2, S) if batched else (S,), dtype=bool)
+            kpm[..., -1] = True
+            z[f"{prefix}_key_padding_mask"] = kpm
+            t[f"{prefix}_key_padding_mask"] = torch.tensor(kpm)
+    return z, t
+
+
+@pytest.mark.parametrize("masks", [(), ("causal",), ("bool", "kpm"), ("causal", "kpm")], ids=str)
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "unbatched"])
+@pytest.mark.parametrize("kw", [dict(), dict(batch_first=True, norm_first=True),
+                                dict(activation="gelu", bias=False),
+                                dict(activation=TF.silu, batch_first=True)],
+                         ids=["post_norm", "batch_first_pre_norm", "gelu_no_bias", "callable"])
+def test_transformer_encoder_layer_matches(kw, batched, masks):
+    zkw = dict(kw, activation=F.silu) if kw.get("activation") is TF.silu else kw
+    zm, tm = _pair_loaded(lambda m: m.TransformerEncoderLayer(
+        4, 2, 6, **(zkw if m is nn else kw)))
+    shape = ((2, 5, 4) if kw.get("batch_first") else (5, 2, 4)) if batched else (5, 4)
+    mz, mt = _tr_masks(masks, batched, 5)
+    if "causal" in masks:
+        mz["is_causal"] = mt["is_causal"] = True
+    _compare_module(zm, tm, [RNG.standard_normal(shape)], mz, mt)
+
+
+@pytest.mark.parametrize("masks", [(), ("causal", "kpm")], ids=str)
+def test_transformer_encoder_deep_copies_and_matches(masks):
+    zm, tm = _pair_loaded(lambda m: m.TransformerEncoder(
+        m.TransformerEncoderLayer(4, 2, 6, dropout=0.3), 2, norm=m.LayerNorm(4)))
+    assert zm.layers[0].linear1.weight is not zm.layers[1].linear1.weight
+    mz, mt = _tr_masks(masks, True, 5)
+    rename = {"src_mask": "mask"}
+    mz, mt = ({rename.get(k, k): v for k, v in d.items()} for d in (mz, mt))
+    _compare_module(zm, tm, [RNG.standard_normal((5, 2, 4))], mz, mt)
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_transformer_decoder_layer_and_transformer_match(batch_first, norm_first):
+    kw = dict(batch_first=batch_first, norm_first=norm_first)
+    zm, tm = _pair_loaded(lambda m: m.TransformerDecoderLayer(4, 2, 6, **kw))
+    s, t = ((2, 5, 4), (2, 3, 4)) if batch_first else ((5, 2, 4), (3, 2, 4))
+    tz, tt = _tr_masks(("causal", "kpm"), True, 3, prefix="tgt")
+    mz, mt = _tr_masks(("bool", "kpm"), True, 3, 5, prefix="memory")
+    tz["tgt_is_causal"] = tt["tgt_is_causal"] = True
+    _compare_module(zm, tm, [RNG.standard_normal(t), RNG.standard_normal(s)], {**tz, **mz},
+                    {**tt, **mt})
+    zm, tm = _pair_loaded(lambda m: m.Transformer(4, 2, 2, 1, 6, **kw))
+    sz, st = _tr_masks(("kpm",), True, 5)
+    _compare_module(zm, tm, [RNG.standard_normal(s), RNG.standard_normal(t)],
+                    {**sz, "tgt_mask": tz["tgt_mask"]}, {**st, "tgt_mask": tt["tgt_mask"]})
+
+
+def test_transformer_defaults_and_square_subsequent_mask():
+    zm, tm = nn.TransformerEncoderLayer(8, 2), torch.nn.TransformerEncoderLayer(8, 2)
+    assert zm.linear1.weight.shape == tuple(tm.linear1.weight.shape) == (2048, 8)
+    assert zm.dropout.p == tm.dropout.p == 0.1 and zm.norm1.eps == tm.norm1.eps
+    assert zm.self_attn.dropout == tm.self_attn.dropout and not zm.self_attn.batch_first
+    assert [n for n, _ in zm.named_children()] == [n for n, _ in tm.named_children()]
+    m = nn.Transformer.generate_square_subsequent_mask(4)
+    np.testing.assert_array_equal(m.data, torch.nn.Transformer.generate_square_subsequent_mask(4))
+    zeroin.manual_seed(0)
+    zt = nn.Transformer(8, 2, 1, 1, 16)
+    w = zt.encoder.layers[0].linear1.weight.data          # Xavier, not Linear's default
+    assert np.abs(w).max() <= math.sqrt(6 / 24) and np.abs(w).max() > 0.9 * math.sqrt(6 / 24)

@@ -767,3 +767,8 @@ from ._conv import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool2
                     avg_pool1d, avg_pool2d, conv1d, conv2d, conv_transpose1d,
                     conv_transpose2d, dropout2d, fold, interpolate, max_pool1d, max_pool2d,
                     unfold)
+
+# attention (zeroin/nn/_attention.py; composed from the ops above)
+from ._attention import scaled_dot_product_attention  # noqa: E402,F401
+
+__all__ += ["scaled_dot_product_attention"]
