@@ -697,6 +697,15 @@ def one_hot(tensor, num_classes=-1):
 __all__ += ["hardswish", "hardsigmoid", "softmin", "tanhshrink", "glu", "normalize", "pad",
             "one_hot"]
 
+# distances, shrink activations, PReLU, instance and RMS norm, pixel shuffle, bilinear
+from ._more import (bilinear, cosine_similarity, hardshrink, instance_norm,  # noqa: E402
+                    pairwise_distance, pixel_shuffle, pixel_unshuffle, prelu, rms_norm,
+                    softshrink, threshold)
+
+__all__ += ["cosine_similarity", "pairwise_distance", "prelu", "softshrink", "hardshrink",
+            "threshold", "instance_norm", "rms_norm", "pixel_shuffle", "pixel_unshuffle",
+            "bilinear"]
+
 
 # convolution, pooling, resampling (zeroin/nn/_conv.py; imported last: it builds on
 # DropoutOp above)
