@@ -221,3 +221,140 @@ def test_bilinear(bias, shape):
     a, b = _r(*shape, 3), _r(*shape, 2)
     check_value_and_grad(zm, tm, a, b)
     _fd(lambda x, y, w: F.bilinear(x, y, w), a, b, _r(4, 3, 2))
+
+
+# --- 4. losses -----------------------------------------------------------------------------------
+
+RED = [dict(), dict(reduction="sum"), dict(reduction="none")]
+PM1 = np.array([1.0, -1.0, -1.0, 1.0, 1.0])        # targets of the +1/-1 losses
+
+
+def _both_losses(name, kw, inputs, consts, fd=True):
+    """The module and the functional against PyTorch's: gradients for ``inputs``;
+    ``consts`` (targets) passed as they are (zeroin) and as tensors (torch)."""
+    fn = {"MarginRankingLoss": "margin_ranking_loss", "TripletMarginLoss":
+          "triplet_margin_loss", "CosineEmbeddingLoss": "cosine_embedding_loss",
+          "HingeEmbeddingLoss": "hinge_embedding_loss", "SoftMarginLoss": "soft_margin_loss",
+          "MultiLabelSoftMarginLoss": "multilabel_soft_margin_loss",
+          "MultiMarginLoss": "multi_margin_loss", "GaussianNLLLoss": "gaussian_nll_loss",
+          "PoissonNLLLoss": "poisson_nll_loss"}[name]
+    tconst = [torch.tensor(c) if isinstance(c, np.ndarray) else c for c in consts]
+    n = len(inputs)
+
+    def zargs(a):
+        return list(a[:n]) + list(consts) + list(a[n:])
+
+    def targs(a):
+        return list(a[:n]) + tconst + list(a[n:])
+
+    def split(kw):
+        if "weight" not in kw:
+            return kw, kw
+        return ({**kw, "weight": zeroin.tensor(kw["weight"])},
+                {**kw, "weight": torch.tensor(kw["weight"])})
+    zkw, tkw = split(kw)
+    zm, tm = getattr(nn, name)(**zkw), getattr(torch.nn, name)(**tkw)
+    assert repr(zm) == repr(tm) or kw.get("reduction", "mean") != "mean"
+    check_value_and_grad(lambda *a: zm(*zargs(a)), lambda *a: tm(*targs(a)), *inputs)
+    check_value_and_grad(lambda *a: getattr(F, fn)(*zargs(a), **zkw),
+                         lambda *a: getattr(TF, fn)(*targs(a), **tkw), *inputs)
+    if fd:
+        _fd(lambda *a: getattr(F, fn)(*zargs(a), **zkw), *inputs)
+
+
+@pytest.mark.parametrize("kw", RED + [dict(margin=0.5)], ids=str)
+def test_margin_ranking_loss(kw):
+    _both_losses("MarginRankingLoss", kw, [_r(5), _r(5)], [PM1])
+
+
+@pytest.mark.parametrize("kw", RED + [dict(margin=0.5), dict(margin=2.0, reduction="sum")],
+                         ids=str)
+def test_hinge_embedding_loss(kw):
+    _both_losses("HingeEmbeddingLoss", kw, [np.abs(_r(5)) + 0.1], [PM1])
+
+
+@pytest.mark.parametrize("kw", RED, ids=str)
+def test_soft_margin_loss(kw):
+    _both_losses("SoftMarginLoss", kw, [_r(5, scale=2)], [PM1])
+
+
+@pytest.mark.parametrize("kw", RED + [dict(weight=np.array([0.5, 2.0, 1.0]))], ids=str)
+def test_multilabel_soft_margin_loss(kw):
+    _both_losses("MultiLabelSoftMarginLoss", kw, [_r(4, 3, scale=2)],
+                 [RNG.integers(0, 2, (4, 3)).astype(float)])
+
+
+@pytest.mark.parametrize("kw", RED + [dict(p=2, margin=0.7),
+                                      dict(weight=np.array([0.5, 2.0, 1.0, 3.0]))], ids=str)
+def test_multi_margin_loss(kw):
+    _both_losses("MultiMarginLoss", kw, [_r(5, 4)], [np.array([0, 3, 1, 1, 2])])
+    check_value_and_grad(lambda x: F.multi_margin_loss(x, np.array(2), **_kwz(kw)),
+                         lambda x: TF.multi_margin_loss(x, torch.tensor(2), **_kwt(kw)),
+                         _r(4))
+
+
+def _kwz(kw):
+    return {**kw, "weight": zeroin.tensor(kw["weight"])} if "weight" in kw else kw
+
+
+def _kwt(kw):
+    return {**kw, "weight": torch.tensor(kw["weight"])} if "weight" in kw else kw
+
+
+@pytest.mark.parametrize("kw", RED + [dict(margin=0.3), dict(p=1.0, eps=1e-3),
+                                      dict(swap=True), dict(swap=True, p=3.0, margin=2.0)],
+                         ids=str)
+def test_triplet_margin_loss(kw):
+    _both_losses("TripletMarginLoss", kw, [_r(5, 3), _r(5, 3), _r(5, 3)], [])
+    check_value_and_grad(lambda *a: F.triplet_margin_loss(*a, **kw),
+                         lambda *a: TF.triplet_margin_loss(*a, **kw), _r(3), _r(3), _r(3))
+
+
+@pytest.mark.parametrize("kw", RED + [dict(margin=0.2), dict(margin=-0.5, reduction="sum")],
+                         ids=str)
+def test_cosine_embedding_loss(kw):
+    _both_losses("CosineEmbeddingLoss", kw, [_r(5, 3), _r(5, 3)], [PM1])
+    check_value_and_grad(lambda a, b: F.cosine_embedding_loss(a, b, np.array(-1.0), **kw),
+                         lambda a, b: TF.cosine_embedding_loss(a, b, torch.tensor(-1.0), **kw),
+                         _r(3), _r(3))
+
+
+@pytest.mark.parametrize("vshape", [(4, 3), (4,), (4, 1), (1, 3)], ids=str)
+@pytest.mark.parametrize("kw", RED + [dict(full=True), dict(eps=0.05, reduction="sum")],
+                         ids=str)
+def test_gaussian_nll_loss(kw, vshape):
+    var = RNG.uniform(0.01, 2, vshape)
+    var.reshape(-1)[0] = 0.02                       # below eps=0.05: clamped
+    # input, target and var all get gradients
+    _both_losses("GaussianNLLLoss", kw, [_r(4, 3), _r(4, 3), var], [], fd="eps" not in kw)
+
+
+def test_gaussian_nll_loss_refuses_a_var_that_does_not_fit():
+    with pytest.raises(zeroin.ShapeError, match=r"gaussian_nll_loss: var of shape \(4, 2\) "
+                                                r"does not fit input of shape \(4, 3\)"):
+        F.gaussian_nll_loss(zeroin.zeros(4, 3), zeroin.zeros(4, 3), zeroin.ones(4, 2))
+    with pytest.raises(ValueError, match="var has negative entries"):
+        F.gaussian_nll_loss(zeroin.zeros(4, 3), zeroin.zeros(4, 3), -zeroin.ones(4, 3))
+    with pytest.raises(zeroin.ShapeError, match=r"input shape \(4,\) and target shape "
+                                                r"\(4, 1\) differ"):
+        F.gaussian_nll_loss(zeroin.zeros(4), zeroin.zeros(4, 1), zeroin.ones(4))
+
+
+@pytest.mark.parametrize("kw", RED + [dict(log_input=False), dict(full=True),
+                                      dict(log_input=False, full=True, eps=0.1)], ids=str)
+def test_poisson_nll_loss(kw):
+    x = _r(4, 3) if kw.get("log_input", True) else RNG.uniform(0.1, 3, (4, 3))
+    counts = RNG.integers(0, 6, (4, 3)).astype(float)
+    _both_losses("PoissonNLLLoss", kw, [x], [counts])
+
+
+@pytest.mark.parametrize("call", [
+    lambda: F.margin_ranking_loss(zeroin.zeros(4), zeroin.zeros(4, 1), zeroin.ones(4)),
+    lambda: F.soft_margin_loss(zeroin.zeros(4), zeroin.ones(4, 1)),
+    lambda: F.hinge_embedding_loss(zeroin.zeros(4, 1), zeroin.ones(4)),
+    lambda: F.triplet_margin_loss(zeroin.zeros(4, 3), zeroin.zeros(4, 3), zeroin.zeros(1, 3)),
+    lambda: F.cosine_embedding_loss(zeroin.zeros(4, 3), zeroin.zeros(4, 3), zeroin.ones(4, 1)),
+    lambda: F.multilabel_soft_margin_loss(zeroin.zeros(4, 3), zeroin.ones(4, 1))])
+def test_new_losses_refuse_shapes_that_would_broadcast(call):
+    with pytest.raises(zeroin.ShapeError, match=r"\(4, 1\)|\(1, 3\)"):
+        call()

@@ -13,8 +13,10 @@ from .container import ModuleDict, ModuleList, ParameterDict, ParameterList
 from .distance import CosineSimilarity, PairwiseDistance
 from .layers import (BatchNorm1d, Bilinear, Dropout, Flatten, Identity, Linear, Sequential,
                      Unflatten)
-from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss,
-                     L1Loss, MSELoss, NLLLoss, SmoothL1Loss)
+from .losses import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss,
+                     GaussianNLLLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss, L1Loss,
+                     MarginRankingLoss, MSELoss, MultiLabelSoftMarginLoss, MultiMarginLoss,
+                     NLLLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss, TripletMarginLoss)
 from .module import Module, Parameter, StateDictError
 from .normalization import (Embedding, GroupNorm, InstanceNorm1d, InstanceNorm2d, LayerNorm,
                             RMSNorm)
@@ -41,4 +43,6 @@ __all__ = ["Module", "Parameter", "Linear", "Sequential", "ModuleList", "ModuleD
            "Tanhshrink", "Softshrink", "Hardshrink", "Threshold", "InstanceNorm1d",
            "InstanceNorm2d", "RMSNorm", "Bilinear", "ZeroPad2d", "ConstantPad1d",
            "ConstantPad2d", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d",
-           "ReplicationPad2d", "PixelShuffle", "PixelUnshuffle"]
+           "ReplicationPad2d", "PixelShuffle", "PixelUnshuffle", "MarginRankingLoss",
+           "TripletMarginLoss", "CosineEmbeddingLoss", "HingeEmbeddingLoss", "SoftMarginLoss",
+           "MultiLabelSoftMarginLoss", "MultiMarginLoss", "GaussianNLLLoss", "PoissonNLLLoss"]
