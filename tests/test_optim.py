@@ -605,6 +605,26 @@ def test_scheduler_state_dict_resumes():
     assert s.get_last_lr() == s2.get_last_lr() == [0.025]
 
 
+
+def test_cyclic_lr_state_dict_resumes_mid_cycle():
+    def make():
+        o = optim.Adam([zeroin.tensor([1.0], requires_grad=True)], lr=0.1)
+        return o, optim.lr_scheduler.CyclicLR(o, 0.01, 0.1, step_size_up=3,
+                                              mode="triangular2")
+    opt, s = make()
+    for _ in range(4):
+        s.step()
+    sd = s.state_dict()
+    assert _only_arrays_and_numbers(sd)
+    opt2, s2 = make()
+    s2.load_state_dict(sd)
+    opt2.load_state_dict(opt.state_dict())
+    for _ in range(5):
+        s.step(), s2.step()
+        assert s.get_last_lr() == s2.get_last_lr()
+        assert opt.param_groups[0]["betas"] == opt2.param_groups[0]["betas"]
+
+
 # --- clipping -------------------------------------------------------------------------------
 
 def test_clip_grad_norm_scales_all_gradients_together():
@@ -688,6 +708,12 @@ OPT_ERRORS = [
 ]
 
 SCHED_ERRORS = [
+    (lambda: optim.lr_scheduler.CyclicLR(_opt(), 0.01, 0.1, mode="cosine"), ValueError,
+     r"CyclicLR: mode must be one of 'triangular', 'triangular2', 'exp_range'"),
+    (lambda: optim.lr_scheduler.CyclicLR(optim.Adagrad([_w()]), 0.01, 0.1), ValueError,
+     r"CyclicLR: Adagrad has no momentum to cycle; pass cycle_momentum=False"),
+    (lambda: optim.lr_scheduler.CyclicLR(_opt(), 0.01, [0.1, 0.2]), ValueError,
+     r"CyclicLR: expected 1 values of max_lr"),
     (lambda: optim.lr_scheduler.StepLR(_opt(), step_size=2, gamma=-1), ValueError,
      r"StepLR: gamma must be > 0.*gradient|StepLR: gamma must be > 0.*turn the steps around"),
     (lambda: optim.lr_scheduler.StepLR(_opt(), step_size=0), ValueError,

@@ -467,7 +467,15 @@ SCHED = [("StepLR", dict(step_size=3, gamma=0.5)),
          ("MultiplicativeLR", dict(lr_lambda=lambda e: 0.9)),
          ("OneCycleLR", dict(max_lr=1.0, total_steps=25)),
          ("OneCycleLR", dict(max_lr=0.5, epochs=5, steps_per_epoch=5, anneal_strategy="linear",
-                             three_phase=True))]
+                             three_phase=True)),
+         ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=4)),
+         ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=3, step_size_down=5,
+                           mode="triangular2")),
+         ("CyclicLR", dict(base_lr=0.02, max_lr=0.3, step_size_up=4, mode="exp_range",
+                           gamma=0.9, base_momentum=0.7, max_momentum=0.95)),
+         ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=2, cycle_momentum=False,
+                           scale_fn=lambda x: 0.5 ** x, scale_mode="iterations")),
+         ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=3, scale_fn=lambda c: 1 / c))]
 
 
 def _lr_run(mod, sched, kw, opt_name, w, n=24):
