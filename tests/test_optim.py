@@ -37,6 +37,13 @@ CONFIGS = [
     ("Adam", dict(lr=0.1, weight_decay=0.1, amsgrad=True)),
     ("AdamW", dict(lr=0.1)),
     ("AdamW", dict(lr=0.1, weight_decay=0.5, amsgrad=True)),
+    ("NAdam", dict(lr=0.1)),
+    ("NAdam", dict(lr=0.1, weight_decay=0.1, momentum_decay=0.01)),
+    ("NAdam", dict(lr=0.1, weight_decay=0.1, decoupled_weight_decay=True)),
+    ("RAdam", dict(lr=0.1)),
+    ("RAdam", dict(lr=0.1, weight_decay=0.1, decoupled_weight_decay=True)),
+    ("Adamax", dict(lr=0.1)),
+    ("Adamax", dict(lr=0.1, betas=(0.8, 0.9), weight_decay=0.1)),
 ]
 IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for n, kw in CONFIGS]
 
@@ -72,11 +79,16 @@ def hand(name, kw, steps):
     w = W0.copy()
     out = []
     st = {}
+    decoupled = name == "AdamW" or kw.get("decoupled_weight_decay")
     for t in range(1, steps + 1):
         g = grad_at(w)
-        if name != "AdamW":
+        if decoupled:
+            w = w * (1 - lr * wd)
+        else:
             g = g + wd * w
-        if name == "SGD":
+        if name in ("NAdam", "RAdam", "Adamax"):
+            w = _hand_adam_variant(name, kw, st, w, g, t)
+        elif name == "SGD":
             m, damp = kw.get("momentum", 0.0), kw.get("dampening", 0.0)
             if m:
                 st["b"] = g.copy() if t == 1 else m * st["b"] + (1 - damp) * g
@@ -111,8 +123,6 @@ def hand(name, kw, steps):
                 w = w - lr * g / denom
         else:   # Adam, AdamW
             b1, b2, eps = 0.9, 0.999, 1e-8
-            if name == "AdamW":
-                w = w * (1 - lr * wd)
             st["m"] = b1 * st.get("m", 0.0) + (1 - b1) * g
             st["v"] = b2 * st.get("v", 0.0) + (1 - b2) * g * g
             v = st["v"]
@@ -126,16 +136,55 @@ def hand(name, kw, steps):
     return out
 
 
+def _hand_adam_variant(name, kw, st, w, g, t):
+    """NAdam (Dozat), RAdam (Liu et al.) and Adamax (Kingma & Ba) as their papers write
+    them (PyTorch's formulas)."""
+    lr, (b1, b2), eps = kw["lr"], kw.get("betas", (0.9, 0.999)), 1e-8
+    st["m"] = b1 * st.get("m", 0.0) + (1 - b1) * g
+    if name == "Adamax":
+        st["u"] = np.maximum(b2 * st.get("u", 0.0), np.abs(g) + eps)
+        return w - lr / (1 - b1 ** t) * st["m"] / st["u"]
+    st["v"] = b2 * st.get("v", 0.0) + (1 - b2) * g * g
+    if name == "NAdam":
+        md = kw.get("momentum_decay", 4e-3)
+        mu = [b1 * (1 - 0.5 * 0.96 ** (k * md)) for k in (t, t + 1)]
+        st["P"] = st.get("P", 1.0) * mu[0]
+        d = np.sqrt(st["v"] / (1 - b2 ** t)) + eps
+        return w - lr * (1 - mu[0]) / (1 - st["P"]) * g / d - \
+            lr * mu[1] / (1 - st["P"] * mu[1]) * st["m"] / d
+    mhat = st["m"] / (1 - b1 ** t)
+    rho_inf = 2 / (1 - b2) - 1
+    rho = rho_inf - 2 * t * b2 ** t / (1 - b2 ** t)
+    if rho <= 5:
+        return w - lr * mhat
+    r = np.sqrt((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho))
+    return w - lr * mhat * r * np.sqrt(1 - b2 ** t) / (np.sqrt(st["v"]) + eps)
+
+
+def test_radam_rectified_and_nadam_later_steps_match_the_formula():
+    # RAdam rectifies from step 6 on (rho_t > 5); NAdam's product of momenta is float32
+    for name, kw, rtol in (("RAdam", dict(lr=0.05), 1e-12), ("NAdam", dict(lr=0.05), 1e-7)):
+        expected = hand(name, kw, 9)
+        w = zeroin.tensor(W0, requires_grad=True)
+        opt = getattr(optim, name)([w], **kw)
+        for e in expected:
+            opt.zero_grad()
+            loss_of(w).backward()
+            opt.step()
+            np.testing.assert_allclose(w.data, e, rtol=rtol, atol=1e-14)
+
+
 @pytest.mark.parametrize("name, kw", CONFIGS, ids=IDS)
 def test_first_two_steps_match_the_formula(name, kw):
     expected = hand(name, kw, 2)
     w = zeroin.tensor(W0, requires_grad=True)
     opt = getattr(optim, name)([w], **kw)
+    rtol = 1e-7 if name == "NAdam" else 1e-12   # NAdam keeps PyTorch's float32 product
     for e in expected:
         opt.zero_grad()
         loss_of(w).backward()
         opt.step()
-        np.testing.assert_allclose(w.data, e, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(w.data, e, rtol=rtol, atol=1e-14)
 
 
 def test_sgd_first_step_is_the_chapters_update():
@@ -170,7 +219,8 @@ def test_default_hyperparameters_are_pytorchs():
     torch = pytest.importorskip("torch")
     w = zeroin.tensor([1.0], requires_grad=True)
     wt = torch.tensor([1.0], requires_grad=True)
-    for name in ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW"]:
+    for name in ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "NAdam", "RAdam",
+                 "Adamax"]:
         ours = getattr(optim, name)([w], lr=0.1).defaults
         theirs = getattr(torch.optim, name)([wt], lr=0.1).defaults
         for k, v in ours.items():
@@ -626,6 +676,26 @@ def test_scheduler_state_dict_resumes():
     assert s.get_last_lr() == s2.get_last_lr() == [0.025]
 
 
+
+def test_cyclic_lr_state_dict_resumes_mid_cycle():
+    def make():
+        o = optim.Adam([zeroin.tensor([1.0], requires_grad=True)], lr=0.1)
+        return o, optim.lr_scheduler.CyclicLR(o, 0.01, 0.1, step_size_up=3,
+                                              mode="triangular2")
+    opt, s = make()
+    for _ in range(4):
+        s.step()
+    sd = s.state_dict()
+    assert _only_arrays_and_numbers(sd)
+    opt2, s2 = make()
+    s2.load_state_dict(sd)
+    opt2.load_state_dict(opt.state_dict())
+    for _ in range(5):
+        s.step(), s2.step()
+        assert s.get_last_lr() == s2.get_last_lr()
+        assert opt.param_groups[0]["betas"] == opt2.param_groups[0]["betas"]
+
+
 # --- clipping -------------------------------------------------------------------------------
 
 def test_clip_grad_norm_scales_all_gradients_together():
@@ -709,6 +779,12 @@ OPT_ERRORS = [
 ]
 
 SCHED_ERRORS = [
+    (lambda: optim.lr_scheduler.CyclicLR(_opt(), 0.01, 0.1, mode="cosine"), ValueError,
+     r"CyclicLR: mode must be one of 'triangular', 'triangular2', 'exp_range'"),
+    (lambda: optim.lr_scheduler.CyclicLR(optim.Adagrad([_w()]), 0.01, 0.1), ValueError,
+     r"CyclicLR: Adagrad has no momentum to cycle; pass cycle_momentum=False"),
+    (lambda: optim.lr_scheduler.CyclicLR(_opt(), 0.01, [0.1, 0.2]), ValueError,
+     r"CyclicLR: expected 1 values of max_lr"),
     (lambda: optim.lr_scheduler.StepLR(_opt(), step_size=2, gamma=-1), ValueError,
      r"StepLR: gamma must be > 0.*gradient|StepLR: gamma must be > 0.*turn the steps around"),
     (lambda: optim.lr_scheduler.StepLR(_opt(), step_size=0), ValueError,

@@ -447,7 +447,15 @@ OPT = [("SGD", dict(lr=0.1, momentum=0.9, dampening=0.3, weight_decay=0.05)),
        ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5, maximize=True)),
        ("RMSprop", dict(lr=0.01, alpha=0.9, weight_decay=0.1)),
        ("Adagrad", dict(lr=0.1, lr_decay=0.01, maximize=True)),
-       ("Adadelta", dict(lr=0.5, rho=0.8, weight_decay=0.1, maximize=True))]
+       ("Adadelta", dict(lr=0.5, rho=0.8, weight_decay=0.1, maximize=True)),
+       ("NAdam", dict(lr=0.05, weight_decay=0.1, momentum_decay=0.01, maximize=True)),
+       ("NAdam", dict(lr=0.05, betas=(0.8, 0.99), weight_decay=0.1,
+                      decoupled_weight_decay=True)),
+       ("RAdam", dict(lr=0.05, weight_decay=0.1, maximize=True)),
+       ("RAdam", dict(lr=0.05, betas=(0.7, 0.8), weight_decay=0.1,
+                      decoupled_weight_decay=True)),
+       ("Adamax", dict(lr=0.05, weight_decay=0.1, maximize=True)),
+       ("Adamax", dict(lr=0.05, betas=(0.5, 0.9), eps=1e-3))]
 
 
 @pytest.mark.parametrize("name, kw", OPT, ids=str)
@@ -460,7 +468,7 @@ def test_optimizers_with_groups_match_for_several_steps(name, kw):
         a, b = mk(a0), mk(b0)
         cls = getattr(optim if lib == "z" else torch.optim, name)
         opt = cls([{"params": [a]}, {"params": [b], "lr": kw["lr"] / 2}], **kw)
-        for _ in range(5):
+        for _ in range(8):                  # RAdam rectifies from step 6 or 7 on
             opt.zero_grad()
             ((a * a * a).sum() + (b * b).sum() * 0.5 + (a.sum() * b.sum())).backward()
             opt.step()
@@ -507,7 +515,15 @@ SCHED = [("StepLR", dict(step_size=3, gamma=0.5)),
          ("MultiplicativeLR", dict(lr_lambda=lambda e: 0.9)),
          ("OneCycleLR", dict(max_lr=1.0, total_steps=25)),
          ("OneCycleLR", dict(max_lr=0.5, epochs=5, steps_per_epoch=5, anneal_strategy="linear",
-                             three_phase=True))]
+                             three_phase=True)),
+         ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=4)),
+         ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=3, step_size_down=5,
+                           mode="triangular2")),
+         ("CyclicLR", dict(base_lr=0.02, max_lr=0.3, step_size_up=4, mode="exp_range",
+                           gamma=0.9, base_momentum=0.7, max_momentum=0.95)),
+         ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=2, cycle_momentum=False,
+                           scale_fn=lambda x: 0.5 ** x, scale_mode="iterations")),
+         ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=3, scale_fn=lambda c: 1 / c))]
 
 
 def _lr_run(mod, sched, kw, opt_name, w, n=24):

@@ -5,15 +5,24 @@
 >>> loss_fn = nn.MSELoss()
 """
 from . import functional, init, utils
-from .activation import (CELU, ELU, GELU, SELU, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax,
-                         Mish, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softmin, Softplus,
-                         Softsign, Tanh)
+from .activation import (CELU, ELU, GELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish,
+                         Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6,
+                         Sigmoid, SiLU, Softmax, Softmin, Softplus, Softshrink, Softsign, Tanh,
+                         Tanhshrink, Threshold)
 from .container import ModuleDict, ModuleList, ParameterDict, ParameterList
-from .layers import BatchNorm1d, Dropout, Flatten, Identity, Linear, Sequential, Unflatten
-from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss,
-                     L1Loss, MSELoss, NLLLoss, SmoothL1Loss)
+from .distance import CosineSimilarity, PairwiseDistance
+from .layers import (BatchNorm1d, Bilinear, Dropout, Flatten, Identity, Linear, Sequential,
+                     Unflatten)
+from .losses import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss,
+                     GaussianNLLLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss, L1Loss,
+                     MarginRankingLoss, MSELoss, MultiLabelSoftMarginLoss, MultiMarginLoss,
+                     NLLLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss, TripletMarginLoss)
 from .module import Module, Parameter, StateDictError
-from .normalization import Embedding, GroupNorm, LayerNorm
+from .normalization import (Embedding, GroupNorm, InstanceNorm1d, InstanceNorm2d, LayerNorm,
+                            RMSNorm)
+from .padding import (ConstantPad1d, ConstantPad2d, PixelShuffle, PixelUnshuffle,
+                      ReflectionPad1d, ReflectionPad2d, ReplicationPad1d, ReplicationPad2d,
+                      ZeroPad2d)
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d,
                       AvgPool2d, BatchNorm2d, Dropout2d, MaxPool1d, MaxPool2d, Upsample)
@@ -34,4 +43,11 @@ __all__ = ["Module", "Parameter", "Linear", "Sequential", "ModuleList", "ModuleD
            "AdaptiveMaxPool2d", "Upsample", "Dropout2d", "BatchNorm2d",
            "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
            "MultiheadAttention", "NonDynamicallyQuantizableLinear", "TransformerEncoderLayer",
-           "TransformerEncoder", "TransformerDecoderLayer", "TransformerDecoder", "Transformer"]
+           "TransformerEncoder", "TransformerDecoderLayer", "TransformerDecoder", "Transformer",
+           "CosineSimilarity", "PairwiseDistance", "PReLU", "Hardswish", "Hardsigmoid", "GLU",
+           "Tanhshrink", "Softshrink", "Hardshrink", "Threshold", "InstanceNorm1d",
+           "InstanceNorm2d", "RMSNorm", "Bilinear", "ZeroPad2d", "ConstantPad1d",
+           "ConstantPad2d", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d",
+           "ReplicationPad2d", "PixelShuffle", "PixelUnshuffle", "MarginRankingLoss",
+           "TripletMarginLoss", "CosineEmbeddingLoss", "HingeEmbeddingLoss", "SoftMarginLoss",
+           "MultiLabelSoftMarginLoss", "MultiMarginLoss", "GaussianNLLLoss", "PoissonNLLLoss"]

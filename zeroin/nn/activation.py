@@ -5,14 +5,18 @@ tensor (same values and gradients).
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import ops
 from . import _composed as C
 from . import functional as F
+from . import _more as M
 from .module import Module, _init_args_error
 
 __all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Softmin",
            "Softplus", "GELU", "SiLU", "ELU", "CELU", "SELU", "Mish", "ReLU6", "Hardtanh",
-           "LogSigmoid", "Softsign"]
+           "LogSigmoid", "Softsign", "PReLU", "Hardswish", "Hardsigmoid", "GLU", "Tanhshrink",
+           "Softshrink", "Hardshrink", "Threshold"]
 
 
 class _Inplace(Module):
@@ -203,3 +207,114 @@ class Softsign(Module):
 
     def forward(self, x):
         return C.softsign(x)
+
+
+class PReLU(Module):
+    """x for x > 0, ``weight * x`` otherwise, with a learned slope: one shared
+    (``num_parameters=1``) or one per channel (dimension 1), initialised to ``init``."""
+
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
+        super().__init__()
+        from .layers import _check_device, _dtype
+        from .module import Parameter
+        if isinstance(num_parameters, bool) or not isinstance(num_parameters, (int, np.integer)) \
+                or num_parameters < 1:
+            raise ValueError(f"PReLU: num_parameters must be a positive integer (1, or the "
+                             f"number of channels), got {num_parameters!r}")
+        _check_device("PReLU", device)
+        self.num_parameters, self.init = int(num_parameters), init
+        self.weight = Parameter(np.full(self.num_parameters, init, dtype=_dtype(dtype)))
+
+    def reset_parameters(self):
+        self.weight.data[...] = self.init
+
+    def forward(self, x):
+        from .layers import _check_input_dtype
+        return M.prelu(_check_input_dtype(self, x), self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
+
+
+class Hardswish(_Inplace):
+    """x * relu6(x + 3) / 6."""
+
+    def forward(self, x):
+        from .functional import hardswish
+        return hardswish(x)
+
+
+class Hardsigmoid(_Inplace):
+    """relu6(x + 3) / 6."""
+
+    def forward(self, x):
+        from .functional import hardsigmoid
+        return hardsigmoid(x)
+
+
+class GLU(Module):
+    """Gated linear unit: first half * sigmoid(second half) along ``dim``."""
+
+    def __init__(self, dim=-1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        from .functional import glu
+        if x.shape[self.dim] % 2:
+            raise ValueError(f"GLU: dimension {self.dim} of the input (shape {x.shape}) must "
+                             f"have an even size, to be halved")
+        return glu(x, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Tanhshrink(Module):
+    """x - tanh(x)."""
+
+    def forward(self, x):
+        from .functional import tanhshrink
+        return tanhshrink(x)
+
+
+class Softshrink(Module):
+    """x - lambd above lambd, x + lambd below -lambd, 0 between."""
+
+    def __init__(self, lambd=0.5):
+        super().__init__()
+        if lambd < 0:
+            raise ValueError(f"Softshrink: lambd must be >= 0, got {lambd!r}")
+        self.lambd = lambd
+
+    def forward(self, x):
+        return M.softshrink(x, self.lambd)
+
+    def extra_repr(self):
+        return str(self.lambd)
+
+
+class Hardshrink(Softshrink):
+    """x where |x| > lambd, else 0."""
+
+    def __init__(self, lambd=0.5):
+        Module.__init__(self)
+        self.lambd = lambd
+
+    def forward(self, x):
+        return M.hardshrink(x, self.lambd)
+
+
+class Threshold(Module):
+    """x where x > ``threshold``, else ``value``."""
+
+    def __init__(self, threshold, value, inplace=False):
+        super().__init__()
+        self.threshold, self.value, self.inplace = threshold, value, inplace
+
+    def forward(self, x):
+        return M.threshold(x, self.threshold, self.value)
+
+    def extra_repr(self):
+        return f"threshold={self.threshold}, value={self.value}" + \
+            (", inplace=True" if self.inplace else "")

@@ -760,6 +760,23 @@ def one_hot(tensor, num_classes=-1):
 __all__ += ["hardswish", "hardsigmoid", "softmin", "tanhshrink", "glu", "normalize", "pad",
             "one_hot"]
 
+# distances, shrink activations, PReLU, instance and RMS norm, pixel shuffle, bilinear
+from ._more import (bilinear, cosine_similarity, hardshrink, instance_norm,  # noqa: E402
+                    pairwise_distance, pixel_shuffle, pixel_unshuffle, prelu, rms_norm,
+                    softshrink, threshold)
+
+from ._more_losses import (cosine_embedding_loss, gaussian_nll_loss,  # noqa: E402
+                           hinge_embedding_loss, margin_ranking_loss, multi_margin_loss,
+                           multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss,
+                           triplet_margin_loss)
+
+__all__ += ["margin_ranking_loss", "triplet_margin_loss", "cosine_embedding_loss",
+            "hinge_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
+            "multi_margin_loss", "gaussian_nll_loss", "poisson_nll_loss"]
+__all__ += ["cosine_similarity", "pairwise_distance", "prelu", "softshrink", "hardshrink",
+            "threshold", "instance_norm", "rms_norm", "pixel_shuffle", "pixel_unshuffle",
+            "bilinear"]
+
 
 # convolution, pooling, resampling (zeroin/nn/_conv.py; imported last: it builds on
 # DropoutOp above)

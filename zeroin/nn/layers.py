@@ -1,4 +1,4 @@
-"""Layers: Linear, Sequential, Identity, Flatten, Dropout, BatchNorm1d."""
+"""Layers: Linear, Sequential, Identity, Flatten, Dropout, BatchNorm1d, Bilinear."""
 from __future__ import annotations
 
 import math
@@ -12,7 +12,7 @@ from . import init
 from .module import Module, Parameter
 
 __all__ = ["Linear", "Sequential", "Identity", "Flatten", "Unflatten", "Dropout",
-           "BatchNorm1d"]
+           "BatchNorm1d", "Bilinear"]
 
 
 def _dtype(dtype):
@@ -287,3 +287,40 @@ class BatchNorm1d(Module):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
                 f"affine={self.affine}, bias={self.bias is not None}, "
                 f"track_running_stats={self.track_running_stats}")
+
+
+class Bilinear(Module):
+    """y = x1^T A x2 + b per output: ``weight`` (out_features, in1_features, in2_features),
+    ``bias`` (out_features,), both uniform in +-1/sqrt(in1_features) (PyTorch's)."""
+
+    def __init__(self, in1_features, in2_features, out_features, bias=True, device=None,
+                 dtype=None, rng=None):
+        super().__init__()
+        sizes = (("in1_features", in1_features), ("in2_features", in2_features),
+                 ("out_features", out_features))
+        for n, v in sizes:
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"Bilinear: {n} must be a positive integer, got {v!r}")
+        self.in1_features, self.in2_features, self.out_features = (int(v) for _, v in sizes)
+        _check_device("Bilinear", device)
+        dt = _dtype(dtype)
+        self.weight = Parameter(np.empty((out_features, in1_features, in2_features), dtype=dt))
+        if bias:
+            self.bias = Parameter(np.empty(out_features, dtype=dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters(rng)
+
+    def reset_parameters(self, rng=None):
+        bound = 1 / math.sqrt(self.in1_features)
+        init.uniform_(self.weight, -bound, bound, rng=rng)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound, rng=rng)
+
+    def forward(self, input1, input2):
+        x1 = _check_input_dtype(self, input1)
+        return F.bilinear(x1, _check_input_dtype(self, input2), self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")

@@ -1,14 +1,17 @@
-"""LayerNorm, GroupNorm and Embedding (PyTorch's layers and default initialisations)."""
+"""LayerNorm, GroupNorm, InstanceNorm1d/2d, RMSNorm and Embedding (PyTorch's layers and
+default initialisations)."""
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
-from .._tensor import _leaf
+from .._tensor import Tensor, _leaf
 from . import functional as F
 from .layers import _check_device, _check_input_dtype, _dtype
 from .module import Module
 
-__all__ = ["LayerNorm", "GroupNorm", "Embedding"]
+__all__ = ["LayerNorm", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "RMSNorm", "Embedding"]
 
 
 class LayerNorm(Module):
@@ -80,6 +83,111 @@ class GroupNorm(Module):
     def extra_repr(self):
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
                 f"bias={self.bias is not None}")
+
+
+class _InstanceNorm(Module):
+    _spatial = 1
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
+                 track_running_stats=False, device=None, dtype=None, *, bias=True):
+        super().__init__()
+        name = type(self).__name__
+        _check_device(name, device)
+        dt = _dtype(dtype)
+        self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        self.weight = _leaf(np.ones(num_features, dtype=dt), True) if affine else None
+        self.bias = _leaf(np.zeros(num_features, dtype=dt), True) if affine and bias else None
+        if not affine:
+            self.register_parameter("weight", None)
+        if self.bias is None:
+            self.register_parameter("bias", None)
+        for k, v in (("running_mean", np.zeros(num_features, dtype=dt)),
+                     ("running_var", np.ones(num_features, dtype=dt)),
+                     ("num_batches_tracked", np.zeros((), dtype=np.int64))):
+            self.register_buffer(k, Tensor(v) if track_running_stats else None)
+
+    def reset_running_stats(self):
+        if self.track_running_stats:
+            self.running_mean.data[...] = 0
+            self.running_var.data[...] = 1
+            self.num_batches_tracked.data[...] = 0
+
+    def forward(self, x):
+        name, k = type(self).__name__, self._spatial
+        x = _check_input_dtype(self, x) if self.affine else \
+            (x if isinstance(x, Tensor) else Tensor(x))
+        if x.ndim not in (k + 1, k + 2):
+            shapes = "(C, L) or (N, C, L)" if k == 1 else "(C, H, W) or (N, C, H, W)"
+            raise ValueError(f"{name}: expected a {k + 1}-D or {k + 2}-D input {shapes}, got "
+                             f"shape {x.shape}")
+        unbatched = x.ndim == k + 1
+        if unbatched:
+            x = x.unsqueeze(0)
+        if x.shape[1] != self.num_features:
+            msg = (f"{name}: expected input with {self.num_features} channels "
+                   f"(num_features) in dimension {0 if unbatched else 1}, got shape "
+                   f"{x.shape[1:] if unbatched else x.shape}")
+            if self.affine or self.track_running_stats:
+                raise ValueError(msg)
+            warnings.warn(msg + "; num_features is unused (affine=False)", UserWarning,
+                          stacklevel=2)
+        # as PyTorch: num_batches_tracked is kept in the state_dict but never counted
+        y = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            self.training or not self.track_running_stats, self.momentum,
+                            self.eps)
+        return y[0] if unbatched else y
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Normalise each channel of each sample over its length: input (N, C, L) or (C, L).
+    No parameters by default (``affine=True`` adds ``weight`` and ``bias``); with
+    ``track_running_stats`` evaluation uses running averages, as BatchNorm."""
+    _spatial = 1
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Normalise each channel of each image over its pixels: input (N, C, H, W) or
+    (C, H, W); options as :class:`InstanceNorm1d`."""
+    _spatial = 2
+
+
+class RMSNorm(Module):
+    """x / sqrt(mean(x**2) + eps) over the last dimensions ``normalized_shape``, times
+    ``weight`` (1); ``eps`` None is the input dtype's machine epsilon."""
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None,
+                 dtype=None):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) \
+            else tuple(normalized_shape)
+        if not shape or any(int(d) < 1 for d in shape):
+            raise ValueError(f"RMSNorm: normalized_shape must be positive sizes, got "
+                             f"{normalized_shape!r}")
+        self.normalized_shape = tuple(int(d) for d in shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        _check_device("RMSNorm", device)
+        if elementwise_affine:
+            self.weight = _leaf(np.ones(self.normalized_shape, dtype=_dtype(dtype)), True)
+        else:
+            self.register_parameter("weight", None)
+
+    def reset_parameters(self):
+        if self.weight is not None:
+            self.weight.data[...] = 1
+
+    def forward(self, x):
+        x = _check_input_dtype(self, x)
+        return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
 
 
 class Embedding(Module):

@@ -1,6 +1,6 @@
 """Schedules that are not a function of the epoch alone: ReduceLROnPlateau (driven by a
-monitored value), OneCycleLR (a fixed budget of steps), SequentialLR and ChainedScheduler
-(built from other schedules). Exported by :mod:`zeroin.optim.lr_scheduler`."""
+monitored value), OneCycleLR (a fixed budget of steps), CyclicLR (per-batch cycles),
+SequentialLR and ChainedScheduler (built from other schedules). Exported by :mod:`zeroin.optim.lr_scheduler`."""
 from __future__ import annotations
 
 import math
@@ -170,6 +170,84 @@ class OneCycleLR(LRScheduler):
                     break
                 start = ph["end_step"]
         return lrs
+
+
+class CyclicLR(LRScheduler):
+    """The lr cycles between ``base_lr`` and ``max_lr`` (stepped once per *batch*): up over
+    ``step_size_up`` steps, down over ``step_size_down``. ``mode`` 'triangular' keeps the
+    amplitude, 'triangular2' halves it every cycle, 'exp_range' scales it by
+    ``gamma ** step``; or ``scale_fn`` of the cycle (``scale_mode='cycle'``) or step
+    ('iterations'). Momentum (or Adam's beta1) cycles the other way between
+    ``max_momentum`` and ``base_momentum`` unless ``cycle_momentum=False``."""
+
+    _MODES = ("triangular", "triangular2", "exp_range")
+
+    def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None,
+                 mode="triangular", gamma=1.0, scale_fn=None, scale_mode="cycle",
+                 cycle_momentum=True, base_momentum=0.8, max_momentum=0.9, last_epoch=-1):
+        name = "CyclicLR"
+        optimizer = self.optimizer = _optimizer(name, optimizer)
+        base_lrs = [_real(name, "base_lr", v, lo=0)
+                    for v in _per_group(name, "base_lr", base_lr, optimizer)]
+        if last_epoch == -1:
+            for lr, g in zip(base_lrs, optimizer.param_groups):
+                g["lr"] = lr
+        self.max_lrs = [_real(name, "max_lr", v, lo=0)
+                        for v in _per_group(name, "max_lr", max_lr, optimizer)]
+        up = float(_real(name, "step_size_up", step_size_up, lo=0, lo_open=True))
+        down = up if step_size_down is None else \
+            float(_real(name, "step_size_down", step_size_down, lo=0))
+        self.total_size = up + down
+        self.step_ratio = up / self.total_size
+        if scale_fn is None and mode not in self._MODES:
+            raise ValueError(f"{name}: mode must be one of {', '.join(map(repr, self._MODES))}"
+                             f" (or give scale_fn), got {mode!r}")
+        if scale_fn is not None and not callable(scale_fn):
+            raise TypeError(f"{name}: scale_fn must be a function of the cycle or step, got "
+                            f"{scale_fn!r}")
+        if scale_mode not in ("cycle", "iterations"):
+            raise ValueError(f"{name}: scale_mode must be 'cycle' or 'iterations', got "
+                             f"{scale_mode!r}")
+        self.mode, self.gamma = mode, _real(name, "gamma", gamma, lo=0, lo_open=True)
+        self._scale_fn_custom = scale_fn
+        self.scale_mode = scale_mode if scale_fn is not None else \
+            ("iterations" if mode == "exp_range" else "cycle")
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            OneCycleLR._set_momenta(self, name, base_momentum, max_momentum, last_epoch)
+            self.base_momentums = [g["base_momentum"] for g in optimizer.param_groups]
+            self.max_momentums = [g["max_momentum"] for g in optimizer.param_groups]
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    _put_momentum = OneCycleLR._put_momentum
+
+    def scale_fn(self, x):
+        """The amplitude's factor at cycle (or step) ``x``."""
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma ** x
+
+    def get_lr(self):
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        f = x / self.step_ratio if x <= self.step_ratio else (x - 1) / (self.step_ratio - 1)
+        s = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        lrs = [b + (m - b) * f * s for b, m in zip(self.base_lrs, self.max_lrs)]
+        if self.cycle_momentum:
+            for g, b, m in zip(self.optimizer.param_groups, self.base_momentums,
+                               self.max_momentums):
+                self._put_momentum(g, m - (m - b) * f * s)
+        return lrs
+
+    def state_dict(self):
+        out = super().state_dict()
+        out.pop("_scale_fn_custom", None)       # a function: not saved (as PyTorch)
+        return out
 
 
 def _phases(pct_start, total, three_phase):

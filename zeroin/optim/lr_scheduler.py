@@ -14,8 +14,8 @@ from collections import Counter
 
 __all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR",
            "ConstantLR", "LinearLR", "ExponentialLR", "PolynomialLR", "CosineAnnealingLR",
-           "CosineAnnealingWarmRestarts", "ReduceLROnPlateau", "OneCycleLR", "SequentialLR",
-           "ChainedScheduler"]
+           "CosineAnnealingWarmRestarts", "ReduceLROnPlateau", "OneCycleLR", "CyclicLR",
+           "SequentialLR", "ChainedScheduler"]
 
 
 # --- argument checks ----------------------------------------------------------------------
@@ -390,5 +390,5 @@ class CosineAnnealingWarmRestarts(LRScheduler):
 
 
 # schedules driven by a metric, a fixed budget of steps, or other schedules
-from ._lr_special import (ChainedScheduler, OneCycleLR, ReduceLROnPlateau,  # noqa: E402
-                          SequentialLR)
+from ._lr_special import (ChainedScheduler, CyclicLR, OneCycleLR,  # noqa: E402
+                          ReduceLROnPlateau, SequentialLR)

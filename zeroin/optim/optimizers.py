@@ -1,4 +1,5 @@
-"""SGD, Adagrad, Adadelta, RMSprop, Adam, AdamW with PyTorch's defaults and formulas.
+"""SGD, Adagrad, Adadelta, RMSprop, Adam, AdamW, NAdam, RAdam, Adamax with PyTorch's
+defaults and formulas.
 
 Notation: ``w`` the parameter's array (changed in place), ``g`` its gradient (negated
 with ``maximize=True``; plus ``weight_decay * w`` where L2 decay applies), ``t`` the step
@@ -18,7 +19,7 @@ import numpy as np
 from ..ops import _number
 from .optimizer import Optimizer, _check_number
 
-__all__ = ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW"]
+__all__ = ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "NAdam", "RAdam", "Adamax"]
 
 _IGNORED = ("foreach", "capturable", "differentiable", "fused")
 
@@ -308,3 +309,137 @@ class AdamW(Adam):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                          amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True,
                          **extras)
+
+
+def _betas(name, betas):
+    try:
+        b1, b2 = betas
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: betas must be a pair (beta1, beta2) such as (0.9, 0.999), "
+                         f"got {betas!r}") from None
+    _check_number(name, "beta1", b1, lo=0.0, hi=1.0, hi_open=True)
+    _check_number(name, "beta2", b2, lo=0.0, hi=1.0, hi_open=True)
+    return float(b1), float(b2)
+
+
+def _moments(w, g, state, group, tmp):
+    """Decay (decoupled or L2), then m <- b1 m + (1-b1) g, v <- b2 v + (1-b2) g**2; the
+    gradient (with L2 decay) is returned."""
+    b1, b2 = group["betas"]
+    lr, wd = float(group["lr"]), group["weight_decay"]
+    if group.get("decoupled_weight_decay"):
+        if wd:
+            w *= 1 - lr * wd
+    else:
+        g = _l2(w, g, wd)
+    m, v = state["exp_avg"], state["exp_avg_sq"]
+    m += np.multiply(np.subtract(g, m, out=tmp), 1 - b1, out=tmp)
+    _ema_sq(v, g, b2, tmp)
+    return g
+
+
+class NAdam(Adam):
+    """Adam with Nesterov momentum (Dozat): momentum coefficients
+    ``mu_t = b1 (1 - 0.5 * 0.96 ** (t momentum_decay))``, their running product ``P_t``, and
+    ``w <- w - lr (1-mu_t)/(1-P_t) g / d - lr mu_{t+1}/(1-P_t mu_{t+1}) m / d`` with
+    ``d = sqrt(v / (1-b2**t)) + eps``. ``P_t`` is kept in float32, as PyTorch keeps it."""
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 momentum_decay=4e-3, decoupled_weight_decay=False, *, maximize=False,
+                 **extras):
+        _no_extras("NAdam", extras)
+        b = _betas("NAdam", betas)
+        _check_number("NAdam", "momentum_decay", momentum_decay, lo=0.0)
+        Optimizer.__init__(self, params, dict(
+            lr=lr, betas=b, eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay,
+            decoupled_weight_decay=bool(decoupled_weight_decay), maximize=maximize))
+
+    def _init_state(self, p, group):
+        return {"step": 0, "mu_product": 1.0, "exp_avg": np.zeros_like(p.numpy()),
+                "exp_avg_sq": np.zeros_like(p.numpy())}
+
+    def _update(self, w, g, state, group, work):
+        state["step"] += 1
+        t, lr = state["step"], float(group["lr"])
+        b1, b2 = group["betas"]
+        tmp, denom = _work(work, w, 2)
+        g = _moments(w, g, state, group, tmp)
+        md = group["momentum_decay"]
+        mu = b1 * (1.0 - 0.5 * 0.96 ** (t * md))
+        mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * md))
+        prod = state["mu_product"] = float(np.float32(state["mu_product"]) * np.float32(mu))
+        np.divide(state["exp_avg_sq"], 1 - b2 ** t, out=denom)
+        np.sqrt(denom, out=denom)
+        denom += group["eps"]
+        w += np.multiply(np.divide(g, denom, out=tmp), -lr * (1.0 - mu) / (1.0 - prod),
+                         out=tmp)
+        w += np.multiply(np.divide(state["exp_avg"], denom, out=tmp),
+                         (-lr * mu_next) / (1.0 - prod * mu_next), out=tmp)
+
+
+class RAdam(Adam):
+    """Rectified Adam: while the variance estimate is unreliable (``rho_t <= 5``) a plain
+    momentum step ``w <- w - lr m / (1-b1**t)``; after, the Adam step times the rectification
+    ``r_t = sqrt((rho_t-4)(rho_t-2) rho_inf / ((rho_inf-4)(rho_inf-2) rho_t))``, with
+    ``rho_inf = 2/(1-b2) - 1`` and ``rho_t = rho_inf - 2 t b2**t / (1-b2**t)``."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 decoupled_weight_decay=False, *, maximize=False, **extras):
+        _no_extras("RAdam", extras)
+        Optimizer.__init__(self, params, dict(
+            lr=lr, betas=_betas("RAdam", betas), eps=eps, weight_decay=weight_decay,
+            decoupled_weight_decay=bool(decoupled_weight_decay), maximize=maximize))
+
+    def _init_state(self, p, group):
+        return {"step": 0, "exp_avg": np.zeros_like(p.numpy()),
+                "exp_avg_sq": np.zeros_like(p.numpy())}
+
+    def _update(self, w, g, state, group, work):
+        state["step"] += 1
+        t, lr = state["step"], float(group["lr"])
+        b1, b2 = group["betas"]
+        tmp, denom = _work(work, w, 2)
+        _moments(w, g, state, group, tmp)
+        bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
+        step = np.divide(state["exp_avg"], bc1, out=tmp)
+        step *= lr                                              # lr m / (1-b1**t)
+        rho_inf = 2 / (1 - b2) - 1
+        rho_t = rho_inf - 2 * t * (b2 ** t) / bc2
+        if rho_t > 5.0:
+            np.sqrt(state["exp_avg_sq"], out=denom)
+            denom += group["eps"]
+            step *= np.divide(bc2 ** 0.5, denom, out=denom)     # sqrt(1-b2**t) / d
+            step *= ((rho_t - 4) * (rho_t - 2) * rho_inf /
+                     ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+        w -= step
+
+
+class Adamax(Adam):
+    """Adam with the infinity norm: ``u <- max(b2 u, |g| + eps)``,
+    ``w <- w - lr / (1-b1**t) * m / u``."""
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *,
+                 maximize=False, **extras):
+        _no_extras("Adamax", extras)
+        Optimizer.__init__(self, params, dict(lr=lr, betas=_betas("Adamax", betas), eps=eps,
+                                              weight_decay=weight_decay, maximize=maximize))
+
+    def _init_state(self, p, group):
+        return {"step": 0, "exp_avg": np.zeros_like(p.numpy()),
+                "exp_inf": np.zeros_like(p.numpy())}
+
+    def _update(self, w, g, state, group, work):
+        state["step"] += 1
+        t = state["step"]
+        b1, b2 = group["betas"]
+        g = _l2(w, g, group["weight_decay"])
+        m, u = state["exp_avg"], state["exp_inf"]
+        (tmp,) = _work(work, w)
+        m += np.multiply(np.subtract(g, m, out=tmp), 1 - b1, out=tmp)   # m <- b1 m + (1-b1) g
+        u *= b2
+        np.abs(g, out=tmp)
+        tmp += group["eps"]
+        np.maximum(u, tmp, out=u)                               # u <- max(b2 u, |g| + eps)
+        step = np.divide(m, u, out=tmp)
+        step *= -(float(group["lr"]) / (1 - b1 ** t))
+        w += step

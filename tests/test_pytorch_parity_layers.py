@@ -1,0 +1,360 @@
+"""The layers, activations and losses a PyTorch tutorial reaches for early, against PyTorch
+(float64): values, gradients, reprs, state_dict keys; finite differences where cheap.
+Helpers from tests/test_pytorch_parity_nn.py."""
+import numpy as np
+import pytest
+
+import zeroin
+from zeroin import nn
+from zeroin.nn import functional as F
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+from test_pytorch_parity_nn import _copy_params, check_value_and_grad, close  # noqa: E402
+
+RNG = np.random.default_rng(7)
+
+
+def _r(*shape, scale=1.0):
+    return RNG.standard_normal(shape) * scale
+
+
+def _fd(fn, *arrays):
+    """Finite differences (zeroin.gradcheck) on float64 inputs."""
+    xs = [zeroin.tensor(a, requires_grad=True) for a in arrays]
+    assert zeroin.gradcheck(fn, xs)
+
+
+# --- 1. distances ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shapes, kw", [(((4, 5), (4, 5)), {}), (((4, 5), (1, 5)), {}),
+                                        (((3, 4, 2), (3, 4, 2)), dict(dim=2)),
+                                        (((6,), (6,)), dict(dim=0)),
+                                        (((3, 4), (3, 4)), dict(dim=-1, eps=0.5))], ids=str)
+def test_cosine_similarity(shapes, kw):
+    a, b = (_r(*s) for s in shapes)
+    if kw.get("eps") == 0.5:
+        a[0] *= 0.01            # a norm below eps: clamped (value) but the gradient flows
+    check_value_and_grad(lambda x, y: F.cosine_similarity(x, y, **kw),
+                         lambda x, y: TF.cosine_similarity(x, y, **kw), a, b)
+    check_value_and_grad(nn.CosineSimilarity(**kw), torch.nn.CosineSimilarity(**kw), a, b)
+    if "eps" not in kw:         # PyTorch's clamp passes the gradient as if unclamped
+        _fd(lambda x, y: F.cosine_similarity(x, y, **kw), a, b)
+
+
+@pytest.mark.parametrize("kw", [{}, dict(p=1.0), dict(p=3.0, keepdim=True),
+                                dict(p=float("inf")), dict(eps=0.1)], ids=str)
+def test_pairwise_distance(kw):
+    a, b = _r(5, 3), _r(5, 3)
+    check_value_and_grad(lambda x, y: F.pairwise_distance(x, y, **kw),
+                         lambda x, y: TF.pairwise_distance(x, y, **kw), a, b)
+    m = {"p": kw["p"]} if "p" in kw else {}
+    check_value_and_grad(nn.PairwiseDistance(**m), torch.nn.PairwiseDistance(**m), a, b)
+    if kw.get("p") != float("inf"):
+        _fd(lambda x, y: F.pairwise_distance(x, y, **kw), a, b)
+
+
+def test_distances_refuse_shapes_that_do_not_broadcast():
+    with pytest.raises(zeroin.ShapeError, match=r"cosine_similarity: x1 of shape \(3, 4\) "
+                                                r"and x2 of shape \(3, 5\)"):
+        F.cosine_similarity(zeroin.zeros(3, 4), zeroin.zeros(3, 5))
+    with pytest.raises(zeroin.ShapeError, match="dim 2 is out of range"):
+        F.cosine_similarity(zeroin.zeros(3, 4), zeroin.zeros(3, 4), dim=2)
+
+
+# --- 2. activations ---------------------------------------------------------------------------
+
+ACTS = [("Hardswish", {}), ("Hardsigmoid", {}), ("GLU", {}), ("GLU", dict(dim=0)),
+        ("Tanhshrink", {}), ("Softshrink", {}), ("Softshrink", dict(lambd=1.2)),
+        ("Hardshrink", {}), ("Hardshrink", dict(lambd=0.9)),
+        ("Threshold", dict(threshold=0.3, value=-2.0))]
+
+
+# PyTorch's hardsigmoid gradient multiplies by 1/6 rounded to float32, also in float64
+_TOL = {"Hardsigmoid": dict(rtol=1e-7), "hardsigmoid": dict(rtol=1e-7)}
+
+
+@pytest.mark.parametrize("name, kw", ACTS, ids=str)
+def test_activation_modules(name, kw):
+    x = _r(4, 6, scale=3)
+    x[np.abs(np.abs(x) - kw.get("lambd", 0.5)) < 1e-3] += 0.01     # off the kinks
+    zm, tm = getattr(nn, name)(**kw), getattr(torch.nn, name)(**kw)
+    assert repr(zm) == repr(tm)
+    check_value_and_grad(zm, tm, x, **_TOL.get(name, {}))
+
+
+@pytest.mark.parametrize("fn, kw", [("softshrink", dict(lambd=0.7)), ("hardshrink", {}),
+                                    ("threshold", dict(threshold=0.1, value=5.0)),
+                                    ("hardswish", {}), ("hardsigmoid", {})], ids=str)
+def test_activation_functions(fn, kw):
+    x = _r(3, 5, scale=2)
+    check_value_and_grad(lambda a: getattr(F, fn)(a, **kw),
+                         lambda a: getattr(TF, fn)(a, **kw), x, **_TOL.get(fn, {}))
+
+
+@pytest.mark.parametrize("n, shape", [(1, (4, 3)), (3, (4, 3)), (3, (2, 3, 5, 2)), (1, (4,)),
+                                      (1, ())], ids=str)
+def test_prelu(n, shape):
+    zm, tm = nn.PReLU(n, init=0.1), torch.nn.PReLU(n, init=0.1).double()
+    assert repr(zm) == repr(tm) and list(zm.state_dict()) == list(tm.state_dict())
+    zm.weight.data[...] = tm.weight.data.numpy()[...] = RNG.uniform(-1, 1, n)
+    x = _r(*shape, scale=2)
+    xz, xt = zeroin.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    yz, yt = zm(xz), tm(xt)
+    close(yz, yt)
+    w = _r(*shape)
+    (yz * zeroin.tensor(w)).sum().backward()
+    (yt * torch.tensor(w)).sum().backward()
+    close(xz.grad, xt.grad)
+    close(zm.weight.grad, tm.weight.grad)
+    _fd(lambda a, wt: F.prelu(a, wt), x, RNG.uniform(-1, 1, n))
+
+
+def test_prelu_names_the_channel_mismatch():
+    with pytest.raises(zeroin.ShapeError, match=r"prelu: weight has 3 values .* input of "
+                                                r"shape \(2, 4\) has 4 channels.*PReLU\("
+                                                r"num_parameters=4\)"):
+        nn.PReLU(3)(zeroin.zeros(2, 4))
+    with pytest.raises(zeroin.ShapeError, match=r"shape \(3,\) has no channel dimension"):
+        nn.PReLU(3)(zeroin.zeros(3))         # PyTorch: a 1-D input has one channel
+
+
+# --- 3. layers ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind, shape", [("1d", (3, 4, 5)), ("1d", (4, 5)),
+                                         ("2d", (2, 4, 3, 3)), ("2d", (4, 2, 3))], ids=str)
+@pytest.mark.parametrize("kw", [{}, dict(affine=True),
+                                dict(affine=True, track_running_stats=True, momentum=0.3),
+                                dict(track_running_stats=True, eps=1e-3)], ids=str)
+def test_instance_norm(kind, shape, kw):
+    zm = getattr(nn, "InstanceNorm" + kind)(4, **kw)
+    tm = getattr(torch.nn, "InstanceNorm" + kind)(4, **kw).double()
+    assert repr(zm) == repr(tm) and list(zm.state_dict()) == list(tm.state_dict())
+    if kw.get("affine"):
+        zm.weight.data[...] = tm.weight.data.numpy()[...] = RNG.uniform(0.5, 2, 4)
+        zm.bias.data[...] = tm.bias.data.numpy()[...] = RNG.uniform(-1, 1, 4)
+    for _ in range(2):
+        check_value_and_grad(zm, tm, _r(*shape, scale=2) + 1)
+    for k, v in tm.state_dict().items():
+        close(zm.state_dict()[k], v)
+    zm.eval()
+    tm.eval()
+    check_value_and_grad(zm, tm, _r(*shape))
+
+
+def test_instance_norm_function_and_finite_differences():
+    x = _r(2, 3, 4)
+    check_value_and_grad(lambda a, w, b: F.instance_norm(a, weight=w, bias=b),
+                         lambda a, w, b: TF.instance_norm(a, weight=w, bias=b),
+                         x, RNG.uniform(0.5, 2, 3), _r(3))
+    _fd(lambda a: F.instance_norm(a), x)
+
+
+PADS = [("ZeroPad2d", (1,), (2, 3, 4, 5)), ("ZeroPad2d", ((1, 2, 0, 3),), (3, 4, 5)),
+        ("ConstantPad1d", (2, 3.5), (2, 3, 4)), ("ConstantPad1d", ((0, 3), -1.0), (3, 4)),
+        ("ConstantPad2d", ((1, 0, 2, 0), 1.0), (1, 2, 3, 3)),
+        ("ReflectionPad1d", (2,), (2, 3, 4)), ("ReflectionPad1d", ((3, 1),), (3, 5)),
+        ("ReflectionPad2d", ((1, 1, 2, 0),), (1, 2, 3, 4)), ("ReflectionPad2d", (2,), (2, 3, 3)),
+        ("ReplicationPad1d", ((1, 3),), (2, 3, 4)), ("ReplicationPad2d", (1,), (1, 2, 3, 3)),
+        ("ReplicationPad2d", ((3, 0, 1, 2),), (2, 2, 3))]
+
+
+@pytest.mark.parametrize("name, args, shape", PADS, ids=str)
+def test_padding_layers(name, args, shape):
+    zm, tm = getattr(nn, name)(*args), getattr(torch.nn, name)(*args)
+    assert repr(zm) == repr(tm)
+    check_value_and_grad(zm, tm, _r(*shape))
+
+
+def test_reflection_pad_refuses_padding_as_wide_as_the_input():
+    with pytest.raises(ValueError, match=r"ReflectionPad1d: padding \(3, 3\) must be smaller "
+                                         r"than the dimension it reflects, got size 3"):
+        nn.ReflectionPad1d(3)(zeroin.zeros(1, 2, 3))
+    with pytest.raises(ValueError, match=r"ConstantPad2d: padding must be an int or 4 ints"):
+        nn.ConstantPad2d((1, 2), 0.0)
+
+
+@pytest.mark.parametrize("r, shape", [(2, (2, 8, 3, 3)), (3, (9, 2, 2)), (2, (2, 1, 4, 1, 2))],
+                         ids=str)
+def test_pixel_shuffle_and_unshuffle(r, shape):
+    zm, tm = nn.PixelShuffle(r), torch.nn.PixelShuffle(r)
+    assert repr(zm) == repr(tm)
+    check_value_and_grad(zm, tm, _r(*shape))
+    out = tuple(tm(torch.zeros(shape)).shape)
+    zu, tu = nn.PixelUnshuffle(r), torch.nn.PixelUnshuffle(r)
+    assert repr(zu) == repr(tu)
+    check_value_and_grad(zu, tu, _r(*out))
+    x = zeroin.tensor(_r(*shape))
+    assert np.array_equal(zu(zm(x)).numpy(), x.numpy())
+    with pytest.raises(zeroin.ShapeError, match=r"pixel_shuffle: expected input "
+                                                r"\(\*, C \* 2\*\*2, H, W\)"):
+        nn.PixelShuffle(2)(zeroin.zeros(1, 3, 2, 2))
+
+
+@pytest.mark.parametrize("shape, kw", [(4, {}), ((3, 4), dict(eps=1e-3)),
+                                       (4, dict(elementwise_affine=False))], ids=str)
+def test_rms_norm(shape, kw):
+    zm, tm = nn.RMSNorm(shape, **kw), torch.nn.RMSNorm(shape, **kw).double()
+    assert repr(zm) == repr(tm) and list(zm.state_dict()) == list(tm.state_dict())
+    if zm.weight is not None:
+        w = RNG.uniform(0.5, 2, zm.weight.shape)
+        zm.weight.data[...] = w
+        tm.weight.data.copy_(torch.tensor(w))
+    check_value_and_grad(zm, tm, _r(2, 3, 4))
+    _fd(lambda a: F.rms_norm(a, shape, eps=kw.get("eps")), _r(2, 3, 4))
+    # eps None: the dtype's machine epsilon, float32 as well
+    x32 = _r(2, 4).astype(np.float32) * 1e-4
+    z = F.rms_norm(zeroin.tensor(x32), [4])
+    np.testing.assert_allclose(z.numpy(), TF.rms_norm(torch.tensor(x32), [4]).numpy(),
+                               rtol=1e-6)
+    assert z.dtype == np.float32
+
+
+@pytest.mark.parametrize("bias, shape", [(True, (5,)), (False, (2, 3))], ids=str)
+def test_bilinear(bias, shape):
+    zm, tm = nn.Bilinear(3, 2, 4, bias=bias), torch.nn.Bilinear(3, 2, 4, bias=bias).double()
+    assert repr(zm) == repr(tm) and list(zm.state_dict()) == list(tm.state_dict())
+    bound = 1 / np.sqrt(3)
+    assert np.abs(zm.weight.numpy()).max() <= bound
+    _copy_params(zm, tm)
+    a, b = _r(*shape, 3), _r(*shape, 2)
+    check_value_and_grad(zm, tm, a, b)
+    _fd(lambda x, y, w: F.bilinear(x, y, w), a, b, _r(4, 3, 2))
+
+
+# --- 4. losses -----------------------------------------------------------------------------------
+
+RED = [dict(), dict(reduction="sum"), dict(reduction="none")]
+PM1 = np.array([1.0, -1.0, -1.0, 1.0, 1.0])        # targets of the +1/-1 losses
+
+
+def _both_losses(name, kw, inputs, consts, fd=True):
+    """The module and the functional against PyTorch's: gradients for ``inputs``;
+    ``consts`` (targets) passed as they are (zeroin) and as tensors (torch)."""
+    fn = {"MarginRankingLoss": "margin_ranking_loss", "TripletMarginLoss":
+          "triplet_margin_loss", "CosineEmbeddingLoss": "cosine_embedding_loss",
+          "HingeEmbeddingLoss": "hinge_embedding_loss", "SoftMarginLoss": "soft_margin_loss",
+          "MultiLabelSoftMarginLoss": "multilabel_soft_margin_loss",
+          "MultiMarginLoss": "multi_margin_loss", "GaussianNLLLoss": "gaussian_nll_loss",
+          "PoissonNLLLoss": "poisson_nll_loss"}[name]
+    tconst = [torch.tensor(c) if isinstance(c, np.ndarray) else c for c in consts]
+    n = len(inputs)
+
+    def zargs(a):
+        return list(a[:n]) + list(consts) + list(a[n:])
+
+    def targs(a):
+        return list(a[:n]) + tconst + list(a[n:])
+
+    def split(kw):
+        if "weight" not in kw:
+            return kw, kw
+        return ({**kw, "weight": zeroin.tensor(kw["weight"])},
+                {**kw, "weight": torch.tensor(kw["weight"])})
+    zkw, tkw = split(kw)
+    zm, tm = getattr(nn, name)(**zkw), getattr(torch.nn, name)(**tkw)
+    assert repr(zm) == repr(tm) or kw.get("reduction", "mean") != "mean"
+    check_value_and_grad(lambda *a: zm(*zargs(a)), lambda *a: tm(*targs(a)), *inputs)
+    check_value_and_grad(lambda *a: getattr(F, fn)(*zargs(a), **zkw),
+                         lambda *a: getattr(TF, fn)(*targs(a), **tkw), *inputs)
+    if fd:
+        _fd(lambda *a: getattr(F, fn)(*zargs(a), **zkw), *inputs)
+
+
+@pytest.mark.parametrize("kw", RED + [dict(margin=0.5)], ids=str)
+def test_margin_ranking_loss(kw):
+    _both_losses("MarginRankingLoss", kw, [_r(5), _r(5)], [PM1])
+
+
+@pytest.mark.parametrize("kw", RED + [dict(margin=0.5), dict(margin=2.0, reduction="sum")],
+                         ids=str)
+def test_hinge_embedding_loss(kw):
+    _both_losses("HingeEmbeddingLoss", kw, [np.abs(_r(5)) + 0.1], [PM1])
+
+
+@pytest.mark.parametrize("kw", RED, ids=str)
+def test_soft_margin_loss(kw):
+    _both_losses("SoftMarginLoss", kw, [_r(5, scale=2)], [PM1])
+
+
+@pytest.mark.parametrize("kw", RED + [dict(weight=np.array([0.5, 2.0, 1.0]))], ids=str)
+def test_multilabel_soft_margin_loss(kw):
+    _both_losses("MultiLabelSoftMarginLoss", kw, [_r(4, 3, scale=2)],
+                 [RNG.integers(0, 2, (4, 3)).astype(float)])
+
+
+@pytest.mark.parametrize("kw", RED + [dict(p=2, margin=0.7),
+                                      dict(weight=np.array([0.5, 2.0, 1.0, 3.0]))], ids=str)
+def test_multi_margin_loss(kw):
+    _both_losses("MultiMarginLoss", kw, [_r(5, 4)], [np.array([0, 3, 1, 1, 2])])
+    check_value_and_grad(lambda x: F.multi_margin_loss(x, np.array(2), **_kwz(kw)),
+                         lambda x: TF.multi_margin_loss(x, torch.tensor(2), **_kwt(kw)),
+                         _r(4))
+
+
+def _kwz(kw):
+    return {**kw, "weight": zeroin.tensor(kw["weight"])} if "weight" in kw else kw
+
+
+def _kwt(kw):
+    return {**kw, "weight": torch.tensor(kw["weight"])} if "weight" in kw else kw
+
+
+@pytest.mark.parametrize("kw", RED + [dict(margin=0.3), dict(p=1.0, eps=1e-3),
+                                      dict(swap=True), dict(swap=True, p=3.0, margin=2.0)],
+                         ids=str)
+def test_triplet_margin_loss(kw):
+    _both_losses("TripletMarginLoss", kw, [_r(5, 3), _r(5, 3), _r(5, 3)], [])
+    check_value_and_grad(lambda *a: F.triplet_margin_loss(*a, **kw),
+                         lambda *a: TF.triplet_margin_loss(*a, **kw), _r(3), _r(3), _r(3))
+
+
+@pytest.mark.parametrize("kw", RED + [dict(margin=0.2), dict(margin=-0.5, reduction="sum")],
+                         ids=str)
+def test_cosine_embedding_loss(kw):
+    _both_losses("CosineEmbeddingLoss", kw, [_r(5, 3), _r(5, 3)], [PM1])
+    check_value_and_grad(lambda a, b: F.cosine_embedding_loss(a, b, np.array(-1.0), **kw),
+                         lambda a, b: TF.cosine_embedding_loss(a, b, torch.tensor(-1.0), **kw),
+                         _r(3), _r(3))
+
+
+@pytest.mark.parametrize("vshape", [(4, 3), (4,), (4, 1), (1, 3)], ids=str)
+@pytest.mark.parametrize("kw", RED + [dict(full=True), dict(eps=0.05, reduction="sum")],
+                         ids=str)
+def test_gaussian_nll_loss(kw, vshape):
+    var = RNG.uniform(0.01, 2, vshape)
+    var.reshape(-1)[0] = 0.02                       # below eps=0.05: clamped
+    # input, target and var all get gradients
+    _both_losses("GaussianNLLLoss", kw, [_r(4, 3), _r(4, 3), var], [], fd="eps" not in kw)
+
+
+def test_gaussian_nll_loss_refuses_a_var_that_does_not_fit():
+    with pytest.raises(zeroin.ShapeError, match=r"gaussian_nll_loss: var of shape \(4, 2\) "
+                                                r"does not fit input of shape \(4, 3\)"):
+        F.gaussian_nll_loss(zeroin.zeros(4, 3), zeroin.zeros(4, 3), zeroin.ones(4, 2))
+    with pytest.raises(ValueError, match="var has negative entries"):
+        F.gaussian_nll_loss(zeroin.zeros(4, 3), zeroin.zeros(4, 3), -zeroin.ones(4, 3))
+    with pytest.raises(zeroin.ShapeError, match=r"input shape \(4,\) and target shape "
+                                                r"\(4, 1\) differ"):
+        F.gaussian_nll_loss(zeroin.zeros(4), zeroin.zeros(4, 1), zeroin.ones(4))
+
+
+@pytest.mark.parametrize("kw", RED + [dict(log_input=False), dict(full=True),
+                                      dict(log_input=False, full=True, eps=0.1)], ids=str)
+def test_poisson_nll_loss(kw):
+    x = _r(4, 3) if kw.get("log_input", True) else RNG.uniform(0.1, 3, (4, 3))
+    counts = RNG.integers(0, 6, (4, 3)).astype(float)
+    _both_losses("PoissonNLLLoss", kw, [x], [counts])
+
+
+@pytest.mark.parametrize("call", [
+    lambda: F.margin_ranking_loss(zeroin.zeros(4), zeroin.zeros(4, 1), zeroin.ones(4)),
+    lambda: F.soft_margin_loss(zeroin.zeros(4), zeroin.ones(4, 1)),
+    lambda: F.hinge_embedding_loss(zeroin.zeros(4, 1), zeroin.ones(4)),
+    lambda: F.triplet_margin_loss(zeroin.zeros(4, 3), zeroin.zeros(4, 3), zeroin.zeros(1, 3)),
+    lambda: F.cosine_embedding_loss(zeroin.zeros(4, 3), zeroin.zeros(4, 3), zeroin.ones(4, 1)),
+    lambda: F.multilabel_soft_margin_loss(zeroin.zeros(4, 3), zeroin.ones(4, 1))])
+def test_new_losses_refuse_shapes_that_would_broadcast(call):
+    with pytest.raises(zeroin.ShapeError, match=r"\(4, 1\)|\(1, 3\)"):
+        call()

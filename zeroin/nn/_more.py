@@ -1,0 +1,224 @@
+"""More of PyTorch's layer functions, composed from existing differentiable ops (no new
+op class): distances, shrink/threshold activations, PReLU, instance and RMS norm, pixel
+shuffling and the bilinear form. Exported through :mod:`zeroin.nn.functional`.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import _torch_ops as _prim, ops
+from .._tensor import Tensor, _leaf
+from ..anomaly import not_replayable
+from ..function import ShapeError
+from ._composed import _normalize, _t
+
+__all__ = ["cosine_similarity", "pairwise_distance", "prelu", "softshrink", "hardshrink",
+           "threshold", "instance_norm", "rms_norm", "pixel_shuffle", "pixel_unshuffle",
+           "bilinear"]
+
+
+def _valued_as(x, value):
+    """``x``'s gradient with ``value``'s values (PyTorch's in-place clamp under no_grad)."""
+    return x + _leaf(np.asarray(value - x.data, dtype=x.dtype))
+
+
+def _broadcast(op, a, b):
+    try:
+        return np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ShapeError(f"{op}: x1 of shape {a.shape} and x2 of shape {b.shape} do not "
+                         f"broadcast; give them the same shape (or sizes of 1 where one "
+                         f"is repeated)") from None
+
+
+# --- distances ----------------------------------------------------------------------------
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """sum(x1 * x2) / (max(||x1||, eps) max(||x2||, eps)) along ``dim`` (x1 and x2
+    broadcast); each vector is divided by its norm first, as PyTorch does."""
+    a, b = _t(x1, "cosine_similarity"), _t(x2, "cosine_similarity")
+    shape = _broadcast("cosine_similarity", a, b)
+    if not -len(shape) <= dim < max(len(shape), 1):
+        raise ShapeError(f"cosine_similarity: dim {dim} is out of range for inputs of "
+                         f"shape {shape}")
+    out = None
+    for v in (a, b):
+        n = ops.sqrt((v * v).sum(axis=dim, keepdims=True))
+        u = v / _valued_as(n, np.maximum(n.data, eps))
+        out = u if out is None else out * u
+    return out.sum(axis=dim)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """The p-norm of ``x1 - x2 + eps`` over the last dimension (PyTorch's formula)."""
+    from .._torch_ops import norm
+    a, b = _t(x1, "pairwise_distance"), _t(x2, "pairwise_distance")
+    shape = _broadcast("pairwise_distance", a, b)
+    if not shape:
+        raise ShapeError("pairwise_distance: inputs must have at least one dimension, got "
+                         "two 0-d tensors")
+    return norm(a - b + eps, p, len(shape) - 1, keepdim)
+
+
+# --- activations ----------------------------------------------------------------------------
+
+def prelu(input, weight):  # noqa: A002
+    """x where x > 0, else ``weight * x``; ``weight`` holds 1 value or one per channel
+    (dimension 1; an input of fewer dimensions has 1 channel, as in PyTorch)."""
+    x, w = _t(input, "prelu"), _t(weight, "prelu")
+    if w.ndim > 1:
+        raise ShapeError(f"prelu: weight must be 1-D (1 or num_channels values), got shape "
+                         f"{w.shape}")
+    c = w.shape[0] if w.ndim else 1
+    if c != 1:
+        if x.ndim < 2 or x.shape[1] != c:
+            have = f"{x.shape[1]} channels" if x.ndim >= 2 else "no channel dimension (1 " \
+                "channel)"
+            raise ShapeError(f"prelu: weight has {c} values (one per channel, dimension 1), "
+                             f"but the input of shape {x.shape} has {have}; build "
+                             f"PReLU(num_parameters={x.shape[1] if x.ndim >= 2 else 1}) or "
+                             f"PReLU() for one shared value")
+        w = w.reshape((1, c) + (1,) * (x.ndim - 2))
+    elif w.ndim:
+        w = w.reshape(())
+    return ops.where(x.data > 0, x, w * x)
+
+
+def softshrink(input, lambd=0.5):  # noqa: A002
+    """x - lambd above lambd, x + lambd below -lambd, 0 between."""
+    x = _t(input, "softshrink")
+    if lambd < 0:
+        raise ValueError(f"softshrink: lambd must be >= 0, got {lambd!r}")
+    d = x.data
+    return ops.where(d > lambd, x - lambd, ops.where(d < -lambd, x + lambd, x * 0.0))
+
+
+def hardshrink(input, lambd=0.5):  # noqa: A002
+    """x where |x| > lambd, else 0."""
+    x = _t(input, "hardshrink")
+    d = x.data
+    return ops.where((d > lambd) | (d < -lambd), x, x * 0.0)
+
+
+def threshold(input, threshold, value, inplace=False):  # noqa: A002
+    """x where x > threshold, else ``value`` (a new tensor even with ``inplace``)."""
+    x = _t(input, "threshold")
+    return ops.where(x.data > threshold, x, float(value))
+
+
+# --- normalisation ----------------------------------------------------------------------------
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,  # noqa: A002
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    """Normalise each channel of each sample over its spatial dimensions (input (N, C, *));
+    ``running_mean``/``running_var`` (C,) are updated in place with the batch's average of
+    the instances' statistics, or used instead of them when ``use_input_stats`` is False."""
+    x = _t(input, "instance_norm")
+    if x.ndim < 3:
+        raise ShapeError(f"instance_norm: expected input (N, C, *) with at least one spatial "
+                         f"dimension, such as (N, C, L), got shape {x.shape}")
+    n, c = x.shape[:2]
+    cshape = (1, c) + (1,) * (x.ndim - 2)
+    axes = tuple(range(2, x.ndim))
+    if use_input_stats:
+        m = int(np.prod(x.shape[2:]))
+        if m < 2 and running_mean is not None:
+            raise ValueError(f"instance_norm: expected more than 1 spatial element when "
+                             f"training, got input of shape {x.shape}")
+        y = _normalize(x, axes, eps)
+        if running_mean is not None:
+            not_replayable("instance_norm updates its running statistics in place")
+            d = x.data
+            mean = d.mean(axis=axes)
+            var = d.var(axis=axes) * (m / (m - 1))
+            for buf, batch in ((running_mean, mean), (running_var, var)):
+                arr = buf.numpy() if isinstance(buf, Tensor) else buf
+                arr *= 1 - momentum
+                arr += (momentum * batch.mean(axis=0)).astype(arr.dtype)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("instance_norm: use_input_stats=False needs running_mean and "
+                             "running_var")
+        rm, rv = (np.asarray(getattr(r, "data", r)).reshape(cshape).astype(x.dtype)
+                  for r in (running_mean, running_var))
+        y = (x - _leaf(rm)) * _leaf(1.0 / np.sqrt(rv + eps))
+    if weight is not None:
+        y = y * weight.reshape(cshape)
+    if bias is not None:
+        y = y + bias.reshape(cshape)
+    return y
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):  # noqa: A002
+    """x / sqrt(mean(x**2) + eps) over the last ``len(normalized_shape)`` dimensions, times
+    ``weight``; ``eps`` None is the dtype's machine epsilon (PyTorch's default)."""
+    x = _t(input, "rms_norm")
+    shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else \
+        tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or x.ndim < k or tuple(x.shape[x.ndim - k:]) != shape:
+        raise ShapeError(f"rms_norm: normalized_shape {shape} must equal the last "
+                         f"dimensions of the input, got input of shape {x.shape}")
+    if eps is None:
+        eps = float(np.finfo(x.dtype).eps)
+    ms = (x * x).mean(axis=tuple(range(x.ndim - k, x.ndim)), keepdims=True)
+    y = x * _prim.rsqrt(ms + eps)
+    return y * weight if weight is not None else y
+
+
+# --- pixel shuffling ----------------------------------------------------------------------------
+
+def _factor(op, what, r):
+    if isinstance(r, bool) or not isinstance(r, numbers.Integral) or r < 1:
+        raise ValueError(f"{op}: {what} must be a positive integer, got {r!r}")
+    return int(r)
+
+
+def pixel_shuffle(input, upscale_factor):  # noqa: A002
+    """(*, C r**2, H, W) -> (*, C, H r, W r): channels become r x r blocks of pixels."""
+    x, r = _t(input, "pixel_shuffle"), _factor("pixel_shuffle", "upscale_factor",
+                                                upscale_factor)
+    if x.ndim < 3 or x.shape[-3] % (r * r):
+        raise ShapeError(f"pixel_shuffle: expected input (*, C * {r}**2, H, W), channels "
+                         f"divisible by {r * r}, got shape {x.shape}")
+    *lead, c, h, w = x.shape
+    k = len(lead)
+    y = x.reshape(*lead, c // (r * r), r, r, h, w)
+    y = y.permute(*range(k), k, k + 3, k + 1, k + 4, k + 2)
+    return y.reshape(*lead, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(input, downscale_factor):  # noqa: A002
+    """(*, C, H r, W r) -> (*, C r**2, H, W), the inverse of :func:`pixel_shuffle`."""
+    x, r = _t(input, "pixel_unshuffle"), _factor("pixel_unshuffle", "downscale_factor",
+                                                  downscale_factor)
+    if x.ndim < 3 or x.shape[-2] % r or x.shape[-1] % r:
+        raise ShapeError(f"pixel_unshuffle: expected input (*, C, H, W) with H and W "
+                         f"divisible by {r}, got shape {x.shape}")
+    *lead, c, h, w = x.shape
+    k = len(lead)
+    y = x.reshape(*lead, c, h // r, r, w // r, r)
+    y = y.permute(*range(k), k, k + 2, k + 4, k + 1, k + 3)
+    return y.reshape(*lead, c * r * r, h // r, w // r)
+
+
+# --- bilinear -------------------------------------------------------------------------------------
+
+def bilinear(input1, input2, weight, bias=None):
+    """y[..., o] = sum_ij x1[..., i] weight[o, i, j] x2[..., j] + bias[o]."""
+    from .._torch_ops import einsum
+    a, b, w = (_t(v, "bilinear") for v in (input1, input2, weight))
+    if w.ndim != 3 or not a.ndim or a.shape[:-1] != b.shape[:-1] or \
+            a.shape[-1] != w.shape[1] or b.shape[-1] != w.shape[2]:
+        raise ShapeError(f"bilinear: expected input1 (*, {w.shape[1] if w.ndim == 3 else 'in1'})"
+                         f" and input2 (*, {w.shape[2] if w.ndim == 3 else 'in2'}) with the same"
+                         f" leading dimensions and weight (out, in1, in2); got {a.shape}, "
+                         f"{b.shape} and {w.shape}")
+    lead = a.shape[:-1]
+    y = einsum("bi,oij,bj->bo", a.reshape(-1, a.shape[-1]), w, b.reshape(-1, b.shape[-1]))
+    if bias is not None:
+        y = y + bias
+    return y.reshape(*lead, w.shape[0])
+

@@ -1,0 +1,132 @@
+"""Padding layers (on ``F.pad``) and PixelShuffle / PixelUnshuffle, as PyTorch's."""
+from __future__ import annotations
+
+import numbers
+
+from . import _more as M
+from .module import Module
+
+__all__ = ["ZeroPad2d", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d",
+           "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "PixelShuffle",
+           "PixelUnshuffle"]
+
+
+def _widths(layer, padding, n):
+    """``padding`` as PyTorch stores it: an int repeated ``2 n`` times, or 2 n ints."""
+    if isinstance(padding, numbers.Integral) and not isinstance(padding, bool):
+        return (int(padding),) * (2 * n)
+    p = tuple(padding) if isinstance(padding, (tuple, list)) else None
+    if p is None or len(p) != 2 * n or not all(isinstance(v, numbers.Integral) for v in p):
+        want = "(left, right)" if n == 1 else "(left, right, top, bottom)"
+        raise ValueError(f"{layer}: padding must be an int or {2 * n} ints {want}, got "
+                         f"{padding!r}")
+    return tuple(int(v) for v in p)
+
+
+class _Pad(Module):
+    _n = 1
+    _mode = "constant"
+
+    def __init__(self, padding):
+        super().__init__()
+        self.padding = _widths(type(self).__name__, padding, self._n)
+
+    def _check(self, x):
+        name, n = type(self).__name__, self._n
+        if x.ndim not in (n + 1, n + 2):
+            shapes = "(C, W) or (N, C, W)" if n == 1 else "(C, H, W) or (N, C, H, W)"
+            raise ValueError(f"{name}: expected a {n + 1}-D or {n + 2}-D input {shapes}, got "
+                             f"shape {x.shape}")
+        if self._mode == "reflect":
+            for i in range(n):
+                size, lo, hi = x.shape[-1 - i], *self.padding[2 * i:2 * i + 2]
+                if max(lo, hi) >= size:
+                    raise ValueError(f"{name}: padding {self.padding} must be smaller than "
+                                     f"the dimension it reflects, got size {size} in input "
+                                     f"of shape {x.shape}; use ReplicationPad or less "
+                                     f"padding")
+
+    def forward(self, x):
+        from .functional import pad
+        self._check(x)
+        if self._mode == "constant":
+            return pad(x, self.padding, value=self.value)
+        return pad(x, self.padding, mode=self._mode)
+
+    def extra_repr(self):
+        return f"{self.padding}"
+
+
+class ConstantPad1d(_Pad):
+    """Pad the last dimension with ``value``: ``padding`` an int or (left, right)."""
+
+    def __init__(self, padding, value):
+        super().__init__(padding)
+        self.value = value
+
+    def extra_repr(self):
+        return f"padding={self.padding}, value={self.value}"
+
+
+class ConstantPad2d(ConstantPad1d):
+    """Pad the last two dimensions with ``value``: (left, right, top, bottom)."""
+    _n = 2
+
+
+class ZeroPad2d(ConstantPad2d):
+    """Pad the last two dimensions with zeros: an int or (left, right, top, bottom)."""
+
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self):
+        return f"{self.padding}"
+
+
+class ReflectionPad1d(_Pad):
+    """Pad the last dimension with its reflection (the edge not repeated)."""
+    _mode = "reflect"
+
+
+class ReflectionPad2d(ReflectionPad1d):
+    """Pad the last two dimensions with their reflection."""
+    _n = 2
+
+
+class ReplicationPad1d(_Pad):
+    """Pad the last dimension by repeating its edge value."""
+    _mode = "replicate"
+
+
+class ReplicationPad2d(ReplicationPad1d):
+    """Pad the last two dimensions by repeating their edge values."""
+    _n = 2
+
+
+class PixelShuffle(Module):
+    """(*, C r**2, H, W) -> (*, C, H r, W r), r = ``upscale_factor``."""
+
+    def __init__(self, upscale_factor):
+        super().__init__()
+        self.upscale_factor = M._factor("PixelShuffle", "upscale_factor", upscale_factor)
+
+    def forward(self, x):
+        return M.pixel_shuffle(x, self.upscale_factor)
+
+    def extra_repr(self):
+        return f"upscale_factor={self.upscale_factor}"
+
+
+class PixelUnshuffle(Module):
+    """(*, C, H r, W r) -> (*, C r**2, H, W), r = ``downscale_factor``."""
+
+    def __init__(self, downscale_factor):
+        super().__init__()
+        self.downscale_factor = M._factor("PixelUnshuffle", "downscale_factor",
+                                          downscale_factor)
+
+    def forward(self, x):
+        return M.pixel_unshuffle(x, self.downscale_factor)
+
+    def extra_repr(self):
+        return f"downscale_factor={self.downscale_factor}"
