@@ -79,14 +79,14 @@ class SGD(Optimizer):
         """Update every parameter that has a gradient (see :meth:`Optimizer.step`)."""
         if closure is not None:
             return super().step(closure)
-        self._check_grads()
+        # plain SGD, the training loop's usual case: w <- w - lr * g. Every pair is read and
+        # checked before any parameter changes (all or nothing), in one pass
+        plain, rest, state = [], [], self.state
         for group in self.param_groups:
             if group["momentum"] or group["weight_decay"] or group["maximize"]:
-                self._step_group(group, group["params"])
+                rest.append((group, group["params"]))
                 continue
-            # plain SGD, the training loop's usual case: w <- w - lr * g, straight away
             lr = float(group["lr"])
-            state = self.state
             c = cdtype = None
             for p in group["params"]:
                 gt = p.grad
@@ -99,9 +99,15 @@ class SGD(Optimizer):
                     if d.dtype is not cdtype:
                         cdtype = d.dtype
                         c = _number(lr, cdtype)
-                    d -= c * g              # lr * g, as _update below, to the bit
+                    plain.append((d, c, g))
                 else:
-                    self._step_group(group, (p,))
+                    rest.append((group, (p,)))
+        if rest:
+            self._check_grads()     # names a parameter whose gradient has another shape
+        for d, c, g in plain:
+            d -= c * g              # lr * g, as _update below, to the bit
+        for group, params in rest:
+            self._step_group(group, params)
         return None
 
     def _update(self, w, g, state, group, work):
