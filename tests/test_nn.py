@@ -1097,15 +1097,21 @@ def test_recurrent_layer_learns_a_running_sum(kind):
     assert end < 0.1 * start, f"{kind}: loss {start:.3f} -> {end:.4f}"
 
 
-def test_docs_training_sequence_example_runs_as_written(capsys):
+def _run_training_md_example(marker):
+    """Run the one ```python block of docs/training.md that contains ``marker``."""
     import os
     path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs",
                         "training.md")
     with open(path, encoding="utf-8") as f:
         (code,) = [b for b in re.findall(r"```python\n(.*?)```", f.read(), flags=re.DOTALL)
-                   if "nn.LSTM(" in b]
+                   if marker in b]
     scope = {"__name__": "__docs__"}
     exec(compile(code, path, "exec"), scope)
+    return scope
+
+
+def test_docs_training_sequence_example_runs_as_written(capsys):
+    scope = _run_training_md_example("nn.LSTM(")
     first, last = map(float, re.findall(r"loss (\d+\.\d+)", capsys.readouterr().out))
     assert first > 0.2 and last < 0.02 and last < 0.1 * first, (first, last)
     assert isinstance(scope["model"].lstm, nn.LSTM)
@@ -1239,14 +1245,7 @@ def test_transformer_encoder_learns_to_reverse_a_sequence():
 
 
 def test_docs_training_transformer_example_runs_as_written(capsys):
-    import os
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs",
-                        "training.md")
-    with open(path, encoding="utf-8") as f:
-        (code,) = [b for b in re.findall(r"```python\n(.*?)```", f.read(), flags=re.DOTALL)
-                   if "TransformerEncoderLayer(" in b]
-    scope = {"__name__": "__docs__"}
-    exec(compile(code, path, "exec"), scope)
+    scope = _run_training_md_example("TransformerEncoderLayer(")
     out = capsys.readouterr().out
     first, last = map(float, re.findall(r"loss (\d+\.\d+)", out))
     assert first > 1.0 and last < 0.05, (first, last)

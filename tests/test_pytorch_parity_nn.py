@@ -726,6 +726,12 @@ def _compare_run(zm, tm, zin, tin, zhx=None, thx=None, extra=()):
     ts = _states(tm(tin, thx) if thx is not None else tm(tin))
     zs = [s.data if isinstance(s, nn.utils.rnn.PackedSequence) else s for s in zs]
     ts = [s.data if isinstance(s, torch.nn.utils.rnn.PackedSequence) else s for s in ts]
+    _compare_results(zm, tm, zs, ts, extra)
+
+
+def _compare_results(zm, tm, zs, ts, extra):
+    """Compare the results, backprop the same random weighting of them, compare the
+    gradients of every parameter and of ``extra`` (pairs of zeroin/torch leaves)."""
     zl, tl = 0, 0
     for z, t in zip(zs, ts):
         assert tuple(z.shape) == tuple(t.shape)
@@ -803,18 +809,7 @@ def test_recurrent_cells_match(kind, kw, with_hx, batched):
         extra += list(zip(zhx, thx)) if kind == "LSTMCell" else [(zhx, thx)]
     zo, to = zm(*args_z), tm(*args_t)
     zo, to = (zo if isinstance(zo, tuple) else (zo,)), (to if isinstance(to, tuple) else (to,))
-    zl, tl = 0, 0
-    for z, t in zip(zo, to):
-        assert tuple(z.shape) == tuple(t.shape)
-        close(z, t, rtol=1e-9, atol=1e-12)
-        w = RNG.standard_normal(z.shape)
-        zl, tl = zl + (z * zeroin.tensor(w)).sum(), tl + (t * torch.tensor(w)).sum()
-    zl.backward()
-    tl.backward()
-    for (k, zp), (_, tp) in zip(zm.named_parameters(), tm.named_parameters()):
-        np.testing.assert_allclose(zp.grad.data, tp.grad.numpy(), rtol=1e-9, err_msg=k)
-    for z, t in extra:
-        close(z.grad, t.grad, rtol=1e-9, atol=1e-12)
+    _compare_results(zm, tm, zo, to, extra)
 
 
 def test_recurrent_default_init_and_repr_match():

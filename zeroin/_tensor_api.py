@@ -969,16 +969,7 @@ def _setitem(self, index, value):
         if not d.flags.writeable:       # a shared read-only constant: take a private copy
             d = d.copy()
             self.data = d
-        try:
-            d[_clean_index(index)] = _raw(value)
-        except IndexError as e:
-            raise _ops._DimError(f"setitem: index [{_ops._index_str(_clean_index(index))}] "
-                                 f"for a tensor of shape {d.shape}: {e}") from None
-        except ValueError as e:
-            raise ShapeError(f"setitem: a value of shape {np.shape(_raw(value))} cannot be "
-                             f"written into t[{_ops._index_str(_clean_index(index))}] of a "
-                             f"tensor of shape {d.shape}: {e}; give a value of the "
-                             f"selection's shape (or one that broadcasts to it)") from None
+        _ops.put_array(d, _clean_index(index), _raw(value))
         return
     if self.requires_grad and self.grad_fn is None:
         raise RuntimeError("setitem: in-place assignment into a tensor that requires grad "

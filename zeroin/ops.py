@@ -1418,6 +1418,21 @@ def getitem(x, index):
     return _view(_call1(GetItemOp(index), x), x)
 
 
+def put_array(d, index, value):
+    """``d[index] = value`` on arrays, with errors that name setitem, the shapes and the fix
+    (what ``t[index] = value`` does, recorded or not)."""
+    try:
+        d[index] = value
+    except IndexError as e:
+        raise _DimError(f"setitem: index [{_index_str(index)}] for a tensor of shape "
+                        f"{d.shape}: {e}") from None
+    except ValueError as e:
+        raise ShapeError(f"setitem: a value of shape {np.shape(value)} cannot be written "
+                         f"into t[{_index_str(index)}] of a tensor of shape {d.shape}: {e}; "
+                         f"give a value of the selection's shape (or one that broadcasts "
+                         f"to it)") from None
+
+
 class IndexPutOp(Function):
     """``x`` with ``value`` written at ``index``: ``x[index] = value`` recorded (PyTorch's
     ``index_put``). The overwritten elements of ``x`` get no gradient; ``value`` gets the
@@ -1428,16 +1443,7 @@ class IndexPutOp(Function):
     def label(self): return "[" + _index_str(self.index) + "]="
     def forward(self, x, value):
         out = x.copy()
-        try:
-            out[self.index] = value
-        except IndexError as e:
-            raise _DimError(f"setitem: index [{_index_str(self.index)}] for a tensor of "
-                            f"shape {x.shape}: {e}") from None
-        except ValueError as e:
-            raise ShapeError(f"setitem: a value of shape {np.shape(value)} cannot be "
-                             f"written into t[{_index_str(self.index)}] of a tensor of shape "
-                             f"{x.shape}: {e}; give a value of the selection's shape (or "
-                             f"one that broadcasts to it)") from None
+        put_array(out, self.index, value)
         self.keep = np.ones(x.shape, dtype=bool)    # the elements of x that survive
         self.keep[self.index] = False
         return out
