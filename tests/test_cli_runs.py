@@ -85,6 +85,65 @@ def test_ctrl_c_during_an_epoch_is_still_a_finished_run(tmp_path, capsys, monkey
     assert (out / "model.npz").exists() and (out / "loss.png").exists()
 
 
+CNN = ["train", "digits", "--model", "cnn", "--epochs", "1", "--verbose", "0"]
+
+
+def test_cnn_ctrl_c_during_the_test_evaluation_still_saves_model_history_and_figures(
+        tmp_path, capsys, monkeypatch):
+    pytest.importorskip("sklearn")
+    monkeypatch.setattr(recipes, "evaluate_split", _interrupt)
+    out = tmp_path / "run"
+    assert main([*CNN, "--out", str(out)]) == 130
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith("zeroin train: interrupted during the test evaluation, after "
+                          "training had stopped (1 epoch): wrote history.json, loss.png, "
+                          "loss.svg, accuracy.png, accuracy.svg, model.npz to")
+    assert f"(zeroin evaluate {out / 'model.npz'} digits measures them)" in err
+    assert json.loads((out / "history.json").read_text())["test"] is None
+    assert zeroin.load(out / "model.npz")["meta"]["kind"] == "zeroin-cnn"
+    monkeypatch.undo()
+    assert main(["evaluate", str(out / "model.npz"), "digits"]) == 0
+
+
+def test_cnn_ctrl_c_while_the_figures_are_drawn_keeps_model_and_history(tmp_path, capsys,
+                                                                        monkeypatch):
+    pytest.importorskip("sklearn")
+    from zeroin.viz import curves
+    monkeypatch.setattr(curves, "plot_history", _interrupt)
+    out = tmp_path / "run"
+    assert main([*CNN, "--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted while the figures were drawn" in err
+    assert "wrote history.json, model.npz to" in err and "no figures drawn" in err
+    assert not (out / "loss.png").exists()
+    assert zeroin.load(out / "model.npz")["meta"]["test"]["accuracy"] > 0
+
+
+def test_cnn_ctrl_c_while_the_model_is_written_waits_for_it(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("sklearn")
+    from zeroin.nn import cnn
+    real = cnn._save
+
+    def save_and_press_ctrl_c(*args, **kwargs):
+        signal.getsignal(signal.SIGINT)(signal.SIGINT, None)    # what a Ctrl-C calls
+        return real(*args, **kwargs)
+    monkeypatch.setattr(cnn, "_save", save_and_press_ctrl_c)
+    out = tmp_path / "run"
+    assert main([*CNN, "--out", str(out)]) == 130
+    assert "interrupted while the model was saved" in capsys.readouterr().err
+    assert zeroin.load(out / "model.npz")["meta"]["test"]["accuracy"] > 0
+    assert (out / "history.json").exists() and not (out / "loss.png").exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # put back
+
+
+def test_cnn_run_says_what_it_wrote(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    assert main([*CNN, "--out", str(tmp_path / "run")]) == 0
+    assert ("wrote history.json, loss.png, loss.svg, accuracy.png, accuracy.svg, model.npz "
+            f"to {tmp_path / 'run'}") in capsys.readouterr().out
+
+
 # --- "Run it yourself" lines reproduce what is shown ----------------------------------------
 
 def test_the_tours_train_command_reproduces_the_tours_run(tmp_path, capsys):

@@ -31,7 +31,7 @@ import numpy as np
 __all__ = ["TRAIN_DEFAULTS", "RECIPES", "recipe_for", "build_mlp", "make_optimizer",
            "loss_for_task", "metrics_for_task", "train_mlp", "evaluate_checkpoint", "sweep",
            "train_command", "evaluate_command", "sweep_command", "evaluate_split",
-           "TrainingInterrupted",
+           "TrainingInterrupted", "finish_run",
            "format_metrics", "run_folder", "check_out_folder", "ACTIVATIONS", "OPTIMIZERS"]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu")
@@ -240,28 +240,21 @@ def train_mlp(dataset, hidden=None, activation="relu", optimizer="adam", lr=None
     history = fit(model, loss_fn, opt, d.train, d.val if len(d.val) else None, epochs=epochs,
                   batch_size=batch_size, metrics=metrics, verbose=verbose, patience=patience,
                   file=file, scheduler=sched)
-    cut = None                  # where a Ctrl-C after the last step came
-    try:
-        test = evaluate_split(model, loss_fn, d.test, metrics, d.target_standardizer)
-    except KeyboardInterrupt:
-        test, cut = None, "during the test evaluation"
-    history.files = []
-    if out is not None:
-        info = {"optimizer": optimizer, "lr": lr, "batch_size": batch_size, "epochs": epochs,
-                "seed": seed, "schedule": schedule, "augment": d.info.get("augment", "none"),
-                "epochs_run": history.epochs_run, "stopped_reason": history.stopped_reason}
-        history.files, cut_writing = _write_run(Path(out), model, opt, d, history, test,
-                                                hidden, activation, info, dataset)
-        cut = cut or cut_writing
-    if cut:
-        raise TrainingInterrupted(_interrupted_message(cut, history, test, out, dataset),
-                                  history.files)
+    info = {"optimizer": optimizer, "lr": lr, "batch_size": batch_size, "epochs": epochs,
+            "seed": seed, "schedule": schedule, "augment": d.info.get("augment", "none"),
+            "epochs_run": history.epochs_run, "stopped_reason": history.stopped_reason}
+
+    def save_model(path, test):
+        return save_checkpoint(path, model, opt, d, hidden, activation, info, test)
+    title = Path(dataset).name if "file" in d.info else _base_name(dataset)
+    test = finish_run(model, loss_fn, metrics, d.test, history, out, dataset, title,
+                      save_model, d.target_standardizer)
     return model, history, d, test
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C after :func:`train_mlp`'s last training step; its message says what was still
-    written (``files``), so the trained model is never lost to a late Ctrl-C."""
+    """Ctrl-C after the last training step (:func:`finish_run`); its message says what was
+    still written (``files``), so the trained model is never lost to a late Ctrl-C."""
 
     def __init__(self, message, files=()):
         super().__init__(message)
@@ -283,7 +276,30 @@ def _interrupted_message(cut, history, test, out, dataset):
     return text
 
 
-def _write_run(out, model, opt, d, history, test, hidden, activation, info, dataset):
+def finish_run(model, loss_fn, metrics, test_data, history, out, dataset, title, save_model,
+               target_standardizer=None):
+    """After training: the test metrics, then (with ``out``) the run's files; returns the
+    test metrics. ``save_model(path, test)`` writes the checkpoint and returns its path.
+    The model and ``history.json`` are written first (a Ctrl-C meanwhile waits for them),
+    the curves after; ``history.files`` lists what was written. A Ctrl-C during the test
+    evaluation or the writing raises :class:`TrainingInterrupted` once the model is safe,
+    its message saying what was written. Shared by the MLP and CNN recipes."""
+    cut = None                  # where a Ctrl-C after the last step came
+    try:
+        test = evaluate_split(model, loss_fn, test_data, metrics, target_standardizer)
+    except KeyboardInterrupt:
+        test, cut = None, "during the test evaluation"
+    history.files = []
+    if out is not None:
+        history.files, cut_writing = _write_run(Path(out), history, test, title, save_model)
+        cut = cut or cut_writing
+    if cut:
+        raise TrainingInterrupted(_interrupted_message(cut, history, test, out, dataset),
+                                  history.files)
+    return test
+
+
+def _write_run(out, history, test, title, save_model):
     """The run's files in ``out``, the model first; returns ``(paths, cut)``: ``cut`` says
     where a Ctrl-C stopped the writing (None if none came). A Ctrl-C while the model and
     history are written waits for them; one while the curves are drawn skips the rest.
@@ -294,14 +310,12 @@ def _write_run(out, model, opt, d, history, test, hidden, activation, info, data
     written = []
     with _holding_interrupts() as held:
         if not history.diverged:
-            written.append(save_checkpoint(out / "model.npz", model, opt, d, hidden,
-                                           activation, info, test))
+            written.append(save_model(out / "model.npz", test))
         written.append(_write_json({**history.to_dict(), "test": test}, out / "history.json"))
     cut = "while the model was saved" if held else None
     if not cut:
         try:
-            _plot_history(history, out, Path(dataset).name if "file" in d.info
-                          else _base_name(dataset), written)
+            _plot_history(history, out, title, written)
         except KeyboardInterrupt:
             cut = "while the figures were drawn"
     written = [Path(p) for p in written]          # listed as before: history, curves, model

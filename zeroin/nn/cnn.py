@@ -10,8 +10,6 @@ so they train on the same arrays as an MLP.
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 
@@ -150,11 +148,11 @@ def train_cnn(dataset, optimizer="adam", lr=CNN_LR, batch_size=32, epochs=CNN_EP
     """Train :func:`build_cnn`'s network (float32) on an image dataset (digits, mnist,
     mnist:DIR or a file of square images, one per row; pixels divided by the training
     images' largest value) with a cosine-annealed learning rate; returns
-    ``(model, history, splits, test_metrics)``. With ``out``: ``history.json``, curves and
-    ``model.npz`` (weights, optimizer state, pixel scale and architecture)."""
+    ``(model, history, splits, test_metrics)``. With ``out``: ``model.npz`` (weights,
+    optimizer state, pixel scale and architecture) and ``history.json`` first, then the
+    curves; a late Ctrl-C is handled as in :func:`zeroin.recipes.finish_run`."""
     from .. import random as zr
-    from ..recipes import (_plot_history, _write_json, evaluate_split, loss_for_task,
-                           make_optimizer, metrics_for_task)
+    from ..recipes import finish_run, loss_for_task, make_optimizer, metrics_for_task
     from ..data import load_dataset
     from ..optim.lr_scheduler import CosineAnnealingLR
     from ..train import fit
@@ -172,16 +170,13 @@ def train_cnn(dataset, optimizer="adam", lr=CNN_LR, batch_size=32, epochs=CNN_EP
     history = fit(model, loss_fn, opt, d.train, d.val if len(d.val) else None, epochs=epochs,
                   batch_size=batch_size, metrics=metrics, verbose=verbose, file=file,
                   scheduler=CosineAnnealingLR(opt, epochs))
-    test = evaluate_split(model, loss_fn, d.test, metrics)
-    if out is not None:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        _write_json({**history.to_dict(), "test": test}, out / "history.json")
-        _plot_history(history, out, str(dataset).split(":")[0])
-        if not history.diverged:
-            _save(out / "model.npz", model, opt, d, shape, {
-                "optimizer": optimizer, "lr": lr, "batch_size": batch_size, "epochs": epochs,
-                "seed": seed, "epochs_run": history.epochs_run}, test)
+    info = {"optimizer": optimizer, "lr": lr, "batch_size": batch_size, "epochs": epochs,
+            "seed": seed, "epochs_run": history.epochs_run}
+
+    def save_model(path, test):
+        return _save(path, model, opt, d, shape, info, test)
+    test = finish_run(model, loss_fn, metrics, d.test, history, out, dataset,
+                      str(dataset).split(":")[0], save_model)
     return model, history, d, test
 
 
@@ -219,8 +214,7 @@ def train_cnn_command(args):
     print(f"{d.name}: {len(d.train)} training, {len(d.val)} validation, {len(d.test)} test "
           f"samples; {model.num_parameters()} parameters")
     print("test  " + format_metrics(test))
-    written = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
-    print(f"wrote {', '.join(written)} to {out}")
+    print(f"wrote {', '.join(p.name for p in history.files)} to {out}")
     if history.diverged:
         raise RuntimeError(f"training diverged; no checkpoint was written to {out}")
     return test
