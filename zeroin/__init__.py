@@ -65,6 +65,9 @@ _LAZY = {
     "replay": ("zeroin.replay", "replay"),
     "ReplayError": ("zeroin.errors", "ReplayError"),
     "cuda": ("zeroin.cuda", None),
+    "amp": ("zeroin.amp", None),
+    "autocast": ("zeroin.amp", "autocast"),
+    "is_autocast_enabled": ("zeroin.amp", "is_autocast_enabled"),
     "backends": ("zeroin.backends", None),
     "linalg": ("zeroin.linalg", None),
 }

@@ -1,7 +1,10 @@
 """``zeroin.cuda``: there is no GPU in zeroin, so device-agnostic PyTorch code picks the CPU."""
 from __future__ import annotations
 
-__all__ = ["is_available", "device_count", "manual_seed", "manual_seed_all", "synchronize"]
+from . import amp
+
+__all__ = ["is_available", "device_count", "manual_seed", "manual_seed_all", "synchronize",
+           "amp"]
 
 
 def is_available():
