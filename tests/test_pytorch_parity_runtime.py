@@ -117,3 +117,104 @@ def test_autocast_refuses_what_pytorch_refuses(device_type, error):
     zdev = zeroin.device("cpu") if not isinstance(device_type, str) else device_type
     with pytest.raises(error, match="autocast" if error is ValueError else "gpu"):
         zeroin.autocast(zdev)
+
+
+# --- the random state ----------------------------------------------------------------------
+
+def _draws():
+    """One of each kind of draw that uses zeroin's shared generator."""
+    x = zeroin.randn(3)
+    d = zeroin.nn.Dropout(0.5)(zeroin.ones(8))
+    return [x.tolist(), d.tolist(), zeroin.randint(0, 100, (4,)).tolist(),
+            zeroin.randperm(5).tolist(), zeroin.nn.Linear(2, 2).weight.tolist()]
+
+
+def test_set_rng_state_repeats_the_next_draws_exactly():
+    for T in (zeroin, torch):
+        T.manual_seed(3)
+        T.randn(7)                                  # somewhere in the middle of the stream
+        state = T.get_rng_state()
+        first = _draws() if T is zeroin else T.randn(5).tolist()
+        T.set_rng_state(state)
+        assert (_draws() if T is zeroin else T.randn(5).tolist()) == first
+        assert T.initial_seed() == 3
+    zeroin.manual_seed(3)
+    assert _draws() != first                        # the state was mid-stream
+
+
+def test_rng_state_is_zeroins_own_and_a_torch_state_is_refused():
+    state = zeroin.get_rng_state()
+    assert state["numpy"]["bit_generator"] == "PCG64"
+    with pytest.raises(TypeError, match=r"set_rng_state: expected a state from "
+                                        r"zeroin.get_rng_state\(\).*got Tensor.*PyTorch's"):
+        zeroin.set_rng_state(zeroin.tensor([1, 2, 3], dtype=zeroin.uint8))
+    g = zeroin.Generator().manual_seed(5)
+    zeroin.set_rng_state(g.get_state())             # one format for both
+    assert zeroin.initial_seed() == 5
+    assert zeroin.randn(4).tolist() == zeroin.randn(4, generator=zeroin.Generator()
+                                                    .manual_seed(5)).tolist()
+
+
+def test_seed_and_initial_seed():
+    zeroin.manual_seed(-1)                          # as PyTorch: taken modulo 2**64
+    assert zeroin.initial_seed() == torch.manual_seed(-1).initial_seed() == 2 ** 64 - 1
+    s = zeroin.seed()
+    assert isinstance(s, int) and 0 <= s < 2 ** 64 and zeroin.initial_seed() == s
+    a = zeroin.randn(4).tolist()
+    zeroin.manual_seed(s)
+    assert zeroin.randn(4).tolist() == a            # the seed returned repeats the draws
+    assert zeroin.seed() != s
+    with pytest.raises(TypeError, match="manual_seed: the seed must be a whole number"):
+        zeroin.manual_seed(1.5)
+
+
+def test_initial_seed_at_import_is_the_seed_the_stream_started_from():
+    import subprocess
+    import sys
+    code = ("import zeroin; a = zeroin.randn(3).tolist(); s = zeroin.initial_seed(); "
+            "zeroin.manual_seed(s); print(a == zeroin.randn(3).tolist(), s)")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True).stdout.split() for _ in range(2)]
+    assert runs[0][0] == runs[1][0] == "True"
+    assert runs[0][1] != runs[1][1]                 # a fresh seed each process
+
+
+# --- threads -------------------------------------------------------------------------------
+
+@pytest.fixture
+def blas_threads():
+    """Puts the BLAS thread count back after the test."""
+    from zeroin import _threads
+    before = zeroin.get_num_threads()
+    yield _threads
+    _threads._requested = None
+    tc = _threads._threadpoolctl()
+    if tc is not None:
+        tc.threadpool_limits(limits=before, user_api="blas")
+
+
+def test_set_num_threads_sets_numpys_blas_threads(blas_threads):
+    tc = pytest.importorskip("threadpoolctl")
+    if not any(i["user_api"] == "blas" for i in tc.threadpool_info()):
+        pytest.skip("NumPy's BLAS is not one threadpoolctl controls")
+    zeroin.set_num_threads(1)
+    assert zeroin.get_num_threads() == 1
+    assert {i["num_threads"] for i in tc.threadpool_info() if i["user_api"] == "blas"} == {1}
+
+
+def test_without_threadpoolctl_the_request_is_recorded(blas_threads, monkeypatch):
+    import os
+    monkeypatch.setattr(blas_threads, "_threadpoolctl", lambda: None)
+    assert zeroin.get_num_threads() == os.cpu_count()
+    zeroin.set_num_threads(3)
+    assert zeroin.get_num_threads() == 3
+
+
+@pytest.mark.parametrize("n", [0, -1, 1.5, "2"])
+def test_set_num_threads_refuses_what_pytorch_refuses(n, blas_threads):
+    with pytest.raises(RuntimeError) as theirs:
+        torch.set_num_threads(n)
+    with pytest.raises(Exception) as ours:
+        zeroin.set_num_threads(n)
+    assert isinstance(ours.value, type(theirs.value))
+    assert str(ours.value).startswith(str(theirs.value).split(",")[0])

@@ -7,11 +7,22 @@ import numpy as np
 
 from .anomaly import not_replayable
 
-__all__ = ["manual_seed", "get_rng", "Generator"]
+__all__ = ["manual_seed", "get_rng", "Generator", "seed", "initial_seed", "get_rng_state",
+           "set_rng_state"]
 
-_rng = np.random.default_rng()
 _DEFAULT_SEED = 67280421310721      # torch.Generator().initial_seed()
 _U64 = (1 << 64) - 1
+
+
+def _fresh_seed():
+    """A nondeterministic 64-bit seed (from the operating system's entropy)."""
+    return int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
+
+
+# zeroin's shared generator starts from a fresh seed, recorded for initial_seed() (as
+# PyTorch's default generator does)
+_initial = _fresh_seed()
+_rng = np.random.default_rng(_initial)
 
 
 def _seed_value(op, seed):
@@ -51,29 +62,73 @@ class Generator:
 
     def seed(self):
         """Restart from a fresh nondeterministic seed, and return it."""
-        seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
+        seed = _fresh_seed()
         self.manual_seed(seed)
         return seed
 
     def get_state(self):
         """The stream's state (NumPy's bit generator state, a dict), for set_state."""
-        return {"initial_seed": self._initial, "numpy": self.numpy.bit_generator.state}
+        return _state(self._initial, self.numpy)
 
     def set_state(self, state):
         """Go back to a state from :meth:`get_state`."""
-        self.numpy.bit_generator.state = state["numpy"]
-        self._initial = state["initial_seed"]
+        self._initial = _restore("Generator.set_state", state, self.numpy)
         return self
 
     def __repr__(self):
         return f"<zeroin.Generator initial_seed={self._initial}>"
 
 
+def _state(initial, rng):
+    return {"initial_seed": initial, "numpy": rng.bit_generator.state}
+
+
+def _restore(op, state, rng):
+    """Put ``state`` (from get_state / get_rng_state) into ``rng``; returns its seed."""
+    if not (isinstance(state, dict) and isinstance(state.get("numpy"), dict)
+            and state["numpy"].get("bit_generator") == type(rng.bit_generator).__name__
+            and "initial_seed" in state):
+        raise TypeError(f"{op}: expected a state from zeroin.get_rng_state() or "
+                        f"Generator.get_state() (a dict holding NumPy's "
+                        f"{type(rng.bit_generator).__name__} state), got "
+                        f"{type(state).__name__}; PyTorch's byte-tensor states do not apply "
+                        f"(zeroin's random numbers are NumPy's)")
+    rng.bit_generator.state = state["numpy"]
+    return state["initial_seed"]
+
+
 def manual_seed(seed):
     """Seed zeroin's generator so that initialisation, dropout and shuffling repeat exactly."""
-    global _rng
-    _rng = np.random.default_rng(seed)
+    global _rng, _initial
+    _initial = _seed_value("manual_seed", seed)
+    _rng = np.random.default_rng(_initial)
     return _rng
+
+
+def seed():
+    """Seed zeroin's generator from a fresh nondeterministic seed, and return the seed."""
+    s = _fresh_seed()
+    manual_seed(s)
+    return s
+
+
+def initial_seed():
+    """The seed zeroin's generator started from: the last :func:`manual_seed` or
+    :func:`seed`, else the one picked at import."""
+    return _initial
+
+
+def get_rng_state():
+    """The state of zeroin's generator, for :func:`set_rng_state`: a dict holding NumPy's
+    PCG64 bit-generator state (not PyTorch's byte tensor; zeroin's draws are NumPy's).
+    Restoring it repeats the next draws exactly."""
+    return _state(_initial, _rng)
+
+
+def set_rng_state(new_state):
+    """Go back to a state from :func:`get_rng_state`."""
+    global _initial
+    _initial = _restore("set_rng_state", new_state, _rng)
 
 
 def get_rng(rng=None):
