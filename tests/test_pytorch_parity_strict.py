@@ -339,3 +339,14 @@ def test_errors_of_the_new_names_say_what_to_do():
         zeroin.tensordot(x, x, 1)
     with pytest.warns(UserWarning, match=r"meshgrid: .*pass indexing='ij'"):
         zeroin.meshgrid(zeroin.arange(2), zeroin.arange(3))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "int64", "int32", "int16",
+                                   "int8", "uint8", "bool", "complex64", "complex128"])
+def test_type_without_argument_is_pytorchs_legacy_type_name(dtype):
+    x = zeroin.zeros(2, dtype=getattr(zeroin, dtype))
+    name = torch.zeros(2, dtype=getattr(torch, dtype)).type()
+    assert x.type() == name.replace("torch.", "zeroin.")
+    assert x.type(x.type()).dtype == x.dtype                 # accepted back
+    assert zeroin.ones(2, dtype=zeroin.float32 if dtype != "float32" else zeroin.int64) \
+        .type(x.type()).dtype == x.dtype

@@ -158,9 +158,11 @@ for _name, _dt in (("float", np.float32), ("double", np.float64), ("half", np.fl
 
 @_method("type")
 def type_(self, dtype=None, non_blocking=False):
-    """With a dtype: this tensor cast to it; without: its type name."""
+    """With a dtype: this tensor cast to it; without: its legacy type name, as PyTorch's
+    (``'zeroin.FloatTensor'`` for float32, ``'zeroin.LongTensor'`` for int64...), which
+    ``type()`` accepts back."""
     if dtype is None:
-        return f"zeroin.{self.dtype.name}"
+        return f"zeroin.{_LEGACY_NAMES.get(self.dtype.name, self.dtype.name)}"
     legacy = getattr(dtype, "legacy_dtype", None)       # zeroin.FloatTensor, ...
     if legacy is not None:
         return to(self, legacy)
@@ -176,7 +178,8 @@ def type_(self, dtype=None, non_blocking=False):
 
 _LEGACY_TYPES = {"Float": "float32", "Double": "float64", "Long": "int64", "Int": "int32",
                  "Bool": "bool", "Half": "float16", "Short": "int16", "Byte": "uint8",
-                 "Char": "int8"}
+                 "Char": "int8", "ComplexFloat": "complex64", "ComplexDouble": "complex128"}
+_LEGACY_NAMES = {dt: name + "Tensor" for name, dt in _LEGACY_TYPES.items()}
 
 
 @_method()
