@@ -454,7 +454,7 @@ def test_repr_like_pytorch():
         "Sequential(\n"
         "  (0): Linear(in_features=2, out_features=4, bias=True)\n"
         "  (1): LeakyReLU(negative_slope=0.1)\n"
-        "  (2): Dropout(p=0.2)\n"
+        "  (2): Dropout(p=0.2, inplace=False)\n"
         "  (3): Sequential(\n"
         "    (0): Linear(in_features=4, out_features=1, bias=True)\n"
         "    (1): Sigmoid()\n"

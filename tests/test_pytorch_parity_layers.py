@@ -1,6 +1,8 @@
 """The layers, activations and losses a PyTorch tutorial reaches for early, against PyTorch
 (float64): values, gradients, reprs, state_dict keys; finite differences where cheap.
 Helpers from tests/test_pytorch_parity_nn.py."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -254,7 +256,7 @@ def _both_losses(name, kw, inputs, consts, fd=True):
                 {**kw, "weight": torch.tensor(kw["weight"])})
     zkw, tkw = split(kw)
     zm, tm = getattr(nn, name)(**zkw), getattr(torch.nn, name)(**tkw)
-    assert repr(zm) == repr(tm) or kw.get("reduction", "mean") != "mean"
+    assert repr(zm) == repr(tm)
     check_value_and_grad(lambda *a: zm(*zargs(a)), lambda *a: tm(*targs(a)), *inputs)
     check_value_and_grad(lambda *a: getattr(F, fn)(*zargs(a), **zkw),
                          lambda *a: getattr(TF, fn)(*targs(a), **tkw), *inputs)
@@ -358,3 +360,90 @@ def test_poisson_nll_loss(kw):
 def test_new_losses_refuse_shapes_that_would_broadcast(call):
     with pytest.raises(zeroin.ShapeError, match=r"\(4, 1\)|\(1, 3\)"):
         call()
+
+
+# --- reprs ---------------------------------------------------------------------------------
+
+#: the required arguments of the classes that have some (the rest are built with none)
+REPR_ARGS = {
+    "AdaptiveAvgPool1d": (3,), "AdaptiveAvgPool2d": (3,), "AdaptiveMaxPool1d": (3,),
+    "AdaptiveMaxPool2d": (3,), "AvgPool1d": (2,), "AvgPool2d": (2,), "BatchNorm1d": (4,),
+    "BatchNorm2d": (4,), "Bilinear": (2, 3, 4), "ConstantPad1d": (1, 0.5),
+    "ConstantPad2d": (1, 0.5), "Conv1d": (2, 3, 3), "Conv2d": (2, 3, 3),
+    "ConvTranspose1d": (2, 3, 3), "ConvTranspose2d": (2, 3, 3), "Embedding": (5, 3),
+    "GRU": (3, 4), "GRUCell": (3, 4), "GroupNorm": (2, 4), "InstanceNorm1d": (4,),
+    "InstanceNorm2d": (4,), "LSTM": (3, 4), "LSTMCell": (3, 4), "LayerNorm": (4,),
+    "Linear": (2, 3), "MaxPool1d": (2,), "MaxPool2d": (2,), "MultiheadAttention": (8, 2),
+    "PixelShuffle": (2,), "PixelUnshuffle": (2,), "RMSNorm": (4,), "RNN": (3, 4),
+    "RNNCell": (3, 4), "ReflectionPad1d": (1,), "ReflectionPad2d": (1,),
+    "ReplicationPad1d": (1,), "ReplicationPad2d": (1,), "Threshold": (0.1, 20.0),
+    "TransformerEncoderLayer": (8, 2), "TransformerDecoderLayer": (8, 2),
+    "TransformerEncoder": lambda T: (T.nn.TransformerEncoderLayer(8, 2), 2),
+    "TransformerDecoder": lambda T: (T.nn.TransformerDecoderLayer(8, 2), 2),
+    "Unflatten": (1, (2, 2)), "ZeroPad2d": (1,)}
+#: base classes PyTorch's users do not build
+REPR_SKIP = {"RNNBase", "RNNCellBase"}
+#: and the settings that are not the defaults
+REPR_CALLS = [
+    "ReLU(inplace=True)", "ReLU6(inplace=True)", "LeakyReLU(0.2, inplace=True)",
+    "ELU(alpha=0.5, inplace=True)", "CELU(inplace=True)", "SELU(inplace=True)",
+    "SiLU(inplace=True)", "Mish(inplace=True)", "Hardswish(inplace=True)",
+    "Hardsigmoid(inplace=True)", "Hardtanh(-2.0, 2.0, inplace=True)",
+    "Threshold(0.1, 20.0, inplace=True)", "GELU('tanh')", "Softmax(dim=1)",
+    "Softplus(beta=2.0, threshold=10.0)", "Dropout(0.1, inplace=True)",
+    "Dropout2d(0.2, inplace=True)",
+    "Conv2d(2, 4, 3, stride=2, padding=1, groups=2, bias=False)",
+    "Conv2d(2, 4, (3, 5), padding='same', padding_mode='reflect', dilation=2)",
+    "ConvTranspose2d(2, 4, 3, stride=2, output_padding=1)", "Linear(2, 3, bias=False)",
+    "BatchNorm1d(4, affine=False, track_running_stats=False, momentum=None)",
+    "LayerNorm((2, 3), elementwise_affine=False)", "GroupNorm(2, 4, affine=False)",
+    "Embedding(5, 3, padding_idx=0)", "RNN(3, 4, nonlinearity='relu')",
+    "LSTM(3, 4, num_layers=2, batch_first=True, bidirectional=True)",
+    "GRU(3, 4, bias=False, dropout=0.5, num_layers=2)", "RNNCell(3, 4, nonlinearity='relu')",
+    "MaxPool2d(2, stride=1, ceil_mode=True)", "AvgPool1d(3, 1, 1)", "AvgPool2d(3, 1, 1)",
+    "Upsample(scale_factor=2, mode='bilinear')", "Upsample(scale_factor=(2, 3))",
+    "Upsample(size=(4, 4))", "MSELoss(reduction='sum')",
+    "CrossEntropyLoss(label_smoothing=0.1)", "Flatten(0, -1)",
+    "ModuleList([nn.Linear(2, 2), nn.Linear(2, 2), nn.Linear(2, 2), nn.ReLU()])",
+    "Sequential(nn.ReLU(), nn.ReLU())", "ModuleDict({'a': nn.ReLU()})",
+    "ParameterList([nn.Parameter(T.ones(2, 3, dtype=T.float32)), "
+    "nn.Parameter(T.ones((), dtype=T.float32))])",
+    "ParameterDict({'w': nn.Parameter(T.ones(2, dtype=T.float32))})"]
+#: deliberate differences: a layer whose dtype is not the default dtype adds ``dtype=``
+#: (zeroin's default, float64, is not PyTorch's), and ParameterList / ParameterDict name
+#: dtypes ``zeroin.float32`` where PyTorch writes ``torch.float32``
+
+
+def _shared_module_classes():
+    return sorted(name for name in dir(nn)
+                  if isinstance(getattr(nn, name), type)
+                  and issubclass(getattr(nn, name), nn.Module)
+                  and isinstance(getattr(torch.nn, name, None), type)
+                  and name not in REPR_SKIP)
+
+
+def _build(T, name):
+    args = REPR_ARGS.get(name, ())
+    return getattr(T.nn, name)(*(args(T) if callable(args) else args))
+
+
+def test_every_shared_module_class_has_pytorchs_repr():
+    names = _shared_module_classes()
+    assert len(names) > 90
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")         # Transformer's nested-tensor notice
+        differ = {name: (repr(_build(zeroin, name)), repr(_build(torch, name)))
+                  for name in names}
+    assert {k: v for k, v in differ.items() if v[0] != v[1]} == {}
+
+
+@pytest.mark.parametrize("call", REPR_CALLS)
+def test_module_reprs_with_settings_are_pytorchs(call):
+    def build(T):
+        return eval(f"nn.{call}", {"nn": T.nn, "T": T})   # noqa: S307 (a fixed table)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                     # GRU's dropout with 2 layers
+        ours, theirs = repr(build(zeroin)), repr(build(torch))
+    if call.startswith("Parameter"):
+        theirs = theirs.replace("torch.", "zeroin.")
+    assert ours == theirs

@@ -19,6 +19,10 @@ __all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Sof
            "Softshrink", "Hardshrink", "Threshold"]
 
 
+def _inplace_str(module):
+    return ", inplace=True" if module.inplace else ""
+
+
 class _Inplace(Module):
     def __init__(self, inplace=False):
         super().__init__()
@@ -48,7 +52,7 @@ class LeakyReLU(Module):
         return ops.leaky_relu(x, self.negative_slope)
 
     def extra_repr(self):
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + _inplace_str(self)
 
 
 class Sigmoid(Module):
@@ -155,7 +159,7 @@ class ELU(Module):
         return C.elu(x, self.alpha)
 
     def extra_repr(self):
-        return f"alpha={self.alpha}"
+        return f"alpha={self.alpha}" + _inplace_str(self)
 
 
 class CELU(ELU):
@@ -185,7 +189,7 @@ class Hardtanh(Module):
         return C.hardtanh(x, self.min_val, self.max_val)
 
     def extra_repr(self):
-        return f"min_val={self.min_val}, max_val={self.max_val}"
+        return f"min_val={self.min_val}, max_val={self.max_val}" + _inplace_str(self)
 
 
 class ReLU6(Hardtanh):
@@ -193,6 +197,9 @@ class ReLU6(Hardtanh):
 
     def __init__(self, inplace=False):
         super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
 
 
 class LogSigmoid(Module):
@@ -239,6 +246,9 @@ class PReLU(Module):
 class Hardswish(_Inplace):
     """x * relu6(x + 3) / 6."""
 
+    def extra_repr(self):           # PyTorch's repr leaves inplace out
+        return ""
+
     def forward(self, x):
         from .functional import hardswish
         return hardswish(x)
@@ -246,6 +256,9 @@ class Hardswish(_Inplace):
 
 class Hardsigmoid(_Inplace):
     """relu6(x + 3) / 6."""
+
+    def extra_repr(self):           # PyTorch's repr leaves inplace out
+        return ""
 
     def forward(self, x):
         from .functional import hardsigmoid

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from .._tensor import Tensor
-from .module import Module, Parameter
+from .module import Module, Parameter, _block
 
 __all__ = ["ModuleList", "ModuleDict", "ParameterList", "ParameterDict"]
 
@@ -18,6 +18,14 @@ def _module(owner, key, m):
         hint = " (a class, not an instance: add ())" if isinstance(m, type) else ""
         raise TypeError(f"{owner}: item {key!r} is a {type(m).__name__}, not a Module{hint}")
     return m
+
+
+def _parameter_lines(items, kind):
+    """PyTorch's lines for a ParameterList (``kind`` the dtype: ``zeroin.float32``) or a
+    ParameterDict (the type: ``zeroin.FloatTensor``)."""
+    return "\n".join(f"  ({k}): Parameter containing: ["
+                     f"{p.type() if kind == 'type' else f'zeroin.{p.dtype}'} of size "
+                     f"{'x'.join(str(n) for n in p.shape)}]" for k, p in items)
 
 
 class ModuleList(Module):
@@ -59,6 +67,19 @@ class ModuleList(Module):
 
     def __len__(self):
         return len(self._modules)
+
+    def __repr__(self):
+        """As PyTorch's: equal neighbours in one line, ``(0-2): 3 x Linear(...)``."""
+        runs = []                   # [first index, last index, repr]
+        for i, m in enumerate(self):
+            r = repr(m)
+            if runs and runs[-1][2] == r:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, r])
+        return _block(type(self).__name__, [
+            (f"({a}): " if a == b else f"({a}-{b}): {b - a + 1} x ") + r.replace("\n", "\n  ")
+            for a, b, r in runs])
 
     def __iter__(self):
         return iter(self._items())
@@ -200,13 +221,15 @@ class ParameterList(Module):
         return self
 
     def extra_repr(self):
-        return "\n".join(f"({i}): Parameter containing: [{p.dtype} of size {p.shape}]"
-                         for i, p in enumerate(self))
+        return _parameter_lines(enumerate(self), "dtype")
 
 
 class ParameterDict(_DictLike, Module):
     """A dict of parameters, registered under their keys."""
     _store = "_parameters"
+
+    def extra_repr(self):
+        return _parameter_lines(self.items(), "type")
 
     def __init__(self, parameters=None):
         Module.__init__(self)

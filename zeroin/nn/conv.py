@@ -78,8 +78,8 @@ class _ConvNd(Module):
 
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self._show(self.kernel_size)}"
-        for name, default in (("stride", 1), ("padding", 0), ("dilation", 1),
-                              ("output_padding", 0)):
+        for name, default in (("stride", None), ("padding", 0), ("dilation", 1),
+                              ("output_padding", 0)):       # stride always, as PyTorch
             v = getattr(self, name)
             if isinstance(v, str) or any(a != default for a in v):
                 if name != "output_padding" or self._transposed:
@@ -89,7 +89,7 @@ class _ConvNd(Module):
         if self.bias is None:
             s += ", bias=False"
         if self.padding_mode != "zeros":
-            s += f", padding_mode={self.padding_mode!r}"
+            s += f", padding_mode={self.padding_mode}"
         if self.weight.dtype != get_default_dtype():
             s += f", dtype={self.weight.dtype}"
         return s

@@ -207,14 +207,14 @@ class Dropout(Module):
             inplace, rng = False, inplace
         if not 0 <= p <= 1:
             raise ValueError(f"Dropout: probability p must be between 0 and 1, got {p}")
-        self.p = p
+        self.p, self.inplace = p, inplace
         self.rng = rng
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training, self.rng)
 
     def extra_repr(self):
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
 
 
 class BatchNorm1d(Module):

@@ -28,8 +28,8 @@ class _Loss(Module):
     def forward(self, input, target):  # noqa: A002
         return type(self)._fn(input, target, reduction=self.reduction)
 
-    def extra_repr(self):
-        return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
+    def extra_repr(self):           # PyTorch's losses show no settings
+        return ""
 
 
 class _WeightedLoss(_Loss):

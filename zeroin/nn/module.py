@@ -66,6 +66,11 @@ def _name_by_path(name, module):
             p.name = f"{name}.{path}"
 
 
+def _block(name, lines):
+    """``Name(\n  line\n  line\n)`` as PyTorch's reprs lay out several lines."""
+    return f"{name}(\n  " + "\n  ".join(lines) + "\n)" if lines else f"{name}()"
+
+
 def _init_args_error(module, args, kwargs):
     name = type(module).__name__
     given = ", ".join([type(a).__name__ for a in args] + [f"{k}=" for k in kwargs])
@@ -462,14 +467,12 @@ class Module:
 
     def __repr__(self):
         extra = self.extra_repr()
-        kids = list(self.named_children())
-        if not kids:
+        extra_lines = extra.split("\n") if extra else []
+        kids = [f"({name}): " + repr(m).replace("\n", "\n  ")
+                for name, m in self.named_children()]
+        if len(extra_lines) == 1 and not kids:
             return f"{type(self).__name__}({extra})"
-        lines = [extra] if extra else []
-        for name, m in kids:
-            body = repr(m).replace("\n", "\n  ")
-            lines.append(f"({name}): {body}")
-        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+        return _block(type(self).__name__, extra_lines + kids)
 
     def __dir__(self):
         return sorted(set(super().__dir__()))

@@ -71,6 +71,11 @@ class AvgPool1d(_AvgPool):
                  count_include_pad=True):
         super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
 
+    def extra_repr(self):           # PyTorch keeps AvgPool1d's sizes as 1-tuples
+        one = [v if isinstance(v, tuple) else (v,) for v in
+               (self.kernel_size, self.stride, self.padding)]
+        return "kernel_size={}, stride={}, padding={}".format(*one)
+
 
 class AvgPool2d(_AvgPool):
     """The mean of each window of (N, C, H, W)."""
@@ -127,9 +132,11 @@ class Upsample(Module):
                              self.recompute_scale_factor)
 
     def extra_repr(self):
-        what = f"size={self.size}" if self.size is not None else \
-            f"scale_factor={self.scale_factor}"
-        return f"{what}, mode={self.mode!r}"
+        s = self.scale_factor
+        if s is None:
+            return f"size={self.size!r}, mode={self.mode!r}"
+        s = tuple(float(v) for v in s) if isinstance(s, (tuple, list)) else float(s)
+        return f"scale_factor={s!r}, mode={self.mode!r}"       # PyTorch stores floats
 
 
 class Dropout2d(Module):
@@ -141,13 +148,13 @@ class Dropout2d(Module):
         super().__init__()
         if not 0 <= p <= 1:
             raise ValueError(f"Dropout2d: probability p must be between 0 and 1, got {p}")
-        self.p = p
+        self.p, self.inplace = p, inplace
 
     def forward(self, x):
         return C.dropout2d(x, self.p, self.training)
 
     def extra_repr(self):
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
 
 
 class BatchNorm2d(BatchNorm1d):

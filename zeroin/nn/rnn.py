@@ -353,9 +353,7 @@ class RNNBase(Module):
             s += f", dropout={self.dropout}"
         if self.bidirectional:
             s += ", bidirectional=True"
-        if self.mode == "RNN_RELU":
-            s += ", nonlinearity=relu"
-        return s
+        return s                    # as PyTorch's: RNN's nonlinearity is not shown
 
     # --- forward ------------------------------------------------------------------------
     def _layout(self):
