@@ -139,7 +139,7 @@ def test_float32_scalars_stay_float32():
 def test_python_numbers_do_not_change_dtype():
     x32 = zeroin.tensor(np.array([1.0, 2.0], dtype=np.float32))
     for y in (x32 + 1, 1 + x32, x32 * 0.1, x32 / 7, 7 / x32, x32 ** 3, 3.0 ** x32, -x32,
-              x32 - True):
+              x32 + True):
         assert y.dtype == np.float32
     i = zeroin.tensor([1, 2])
     assert i.dtype == np.int64

@@ -350,3 +350,45 @@ def test_type_without_argument_is_pytorchs_legacy_type_name(dtype):
     assert x.type(x.type()).dtype == x.dtype                 # accepted back
     assert zeroin.ones(2, dtype=zeroin.float32 if dtype != "float32" else zeroin.int64) \
         .type(x.type()).dtype == x.dtype
+
+
+def _inplace_sub(T, x, y):
+    x = x.clone()
+    x -= y
+    return x
+
+
+BOOL_SUBTRACTIONS = {
+    "number_minus_mask": lambda T, b, i, f: 1 - b, "mask_minus_number": lambda T, b, i, f: b - 1,
+    "float_minus_mask": lambda T, b, i, f: 1.5 - b, "ints_minus_mask": lambda T, b, i, f: i - b,
+    "mask_minus_floats": lambda T, b, i, f: b - f, "sub_method": lambda T, b, i, f: b.sub(1),
+    "sub_alpha": lambda T, b, i, f: T.sub(f, b, alpha=2),
+    "sub_inplace": lambda T, b, i, f: b.clone().sub_(1),
+    "minus_equals_on_mask": lambda T, b, i, f: _inplace_sub(T, b, 1),
+    "minus_equals_a_mask": lambda T, b, i, f: _inplace_sub(T, f, b),
+    "two_masks": lambda T, b, i, f: b - b, "mask_minus_true": lambda T, b, i, f: b - True,
+    "floats_minus_true": lambda T, b, i, f: f - True, "true_minus_ints": lambda T, b, i, f: True - i,
+    "negation": lambda T, b, i, f: -b, "neg": lambda T, b, i, f: b.neg()}
+
+
+@pytest.mark.parametrize("case", BOOL_SUBTRACTIONS)
+def test_subtracting_with_a_bool_tensor_is_refused_as_pytorch_refuses(case):
+    results = []
+    for T in (torch, zeroin):
+        args = (T.tensor([True, False]), T.tensor([1, 2]), T.tensor([1.0, 2.0]))
+        with pytest.raises(RuntimeError) as e:
+            BOOL_SUBTRACTIONS[case](T, *args)
+        results.append(e)
+    theirs, ours = results
+    assert isinstance(ours.value, zeroin.DtypeError) and isinstance(ours.value, TypeError)
+    assert str(ours.value).startswith(("sub: ", "neg: "))
+    assert str(theirs.value).rstrip(".") in str(ours.value)        # PyTorch's words, and more
+    if "with a bool tensor" in str(ours.value):
+        assert "convert the mask first (mask.long() or mask.float())" in str(ours.value)
+
+
+def test_bool_tensors_still_add_and_invert_as_in_pytorch():
+    for T in (torch, zeroin):
+        b, f = T.tensor([True, False]), T.tensor([1.0, 2.0])
+        assert (b + 1).tolist() == [2, 1] and (f + True).tolist() == [2.0, 3.0]
+        assert (~b).tolist() == [False, True] and (b ^ b).tolist() == [False, False]

@@ -15,7 +15,7 @@ import importlib as _importlib
 
 from ._tensor import (Tensor, enable_grad, get_default_dtype, is_grad_enabled, no_grad,
                      set_default_dtype, tensor)
-from .errors import AnomalyError, ShapeError, ZeroinError
+from .errors import AnomalyError, DtypeError, ShapeError, ZeroinError
 from .function import Function
 from . import ops, _torch_ops, _memory
 from ._tensor_api import EXPORTS as _TENSOR_API

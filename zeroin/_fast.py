@@ -228,7 +228,7 @@ def call2(fn, x, y):
             a = x._array if a is None else _array_of(x)
             b = y._array if b is None else _array_of(y)
             if a.dtype is not b.dtype and fn.promotes:     # PyTorch's result dtype
-                x, y = _PROMOTE(x, y)
+                x, y = _PROMOTE(x, y, fn)
                 a, b = _array_of(x), _array_of(y)
             if fn.scalar_rules and not a.ndim and not b.ndim:      # T3
                 a, b = a[()], b[()]

@@ -14,7 +14,7 @@ from operator import attrgetter
 import numpy as np
 
 from .anomaly import anomaly
-from .errors import ShapeError
+from .errors import DtypeError, ShapeError
 
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
            "set_default_dtype", "get_default_dtype"]
@@ -606,6 +606,8 @@ class Tensor:
         d = self._array
         if d is None:
             d = _array_of(self)
+        if npf is np.subtract and (d.dtype == np.bool_ or np.asarray(v).dtype == np.bool_):
+            raise bool_sub_error(d, np.asarray(v))
         try:
             npf(d, v, out=d, casting="same_kind")
         except ValueError as e:
@@ -812,4 +814,21 @@ def tensor(data, requires_grad=False, dtype=None, name=None, *, device=None):
 
 # The one import cycle of the engine, kept visible: Tensor.backward runs zeroin.autograd,
 # which is built on this module (and the ops registry binds the operators onto Tensor).
+def bool_sub_error(a, b):
+    """PyTorch's refusal of ``-`` with a bool operand (``a``, ``b``: arrays, tensors or
+    numbers), naming the operands' dtypes."""
+    dts = [np.dtype(bool) if type(t) is bool else getattr(t, "dtype", None) or
+           type(t).__name__ for t in (a, b)]
+    if all(d == np.bool_ for d in dts):
+        return DtypeError(
+            "sub: Subtraction, the `-` operator, with two bool tensors is not supported. "
+            "Use the `^` or `logical_xor()` operator instead; if you are trying to invert "
+            "a mask, use the `~` or `logical_not()` operator")
+    return DtypeError(
+        "sub: Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+        "trying to invert a mask, use the `~` or `logical_not()` operator instead. Got "
+        f"{dts[0]} - {dts[1]}; to subtract the values, convert the mask first "
+        "(mask.long() or mask.float())")
+
+
 from . import autograd  # noqa: E402

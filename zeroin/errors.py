@@ -5,7 +5,7 @@ Each subclasses the built-in exception a user would catch for the same mistake, 
 """
 from __future__ import annotations
 
-__all__ = ["ZeroinError", "ShapeError", "AnomalyError", "ReplayError"]
+__all__ = ["ZeroinError", "ShapeError", "DtypeError", "AnomalyError", "ReplayError"]
 
 
 class ZeroinError(RuntimeError):
@@ -14,6 +14,11 @@ class ZeroinError(RuntimeError):
 
 class ShapeError(ZeroinError, ValueError):
     """Operands whose shapes do not fit the operation."""
+
+
+class DtypeError(ZeroinError, TypeError):
+    """An operation PyTorch refuses for its operands' dtypes (``1 - mask`` on a bool
+    tensor): a RuntimeError, as PyTorch raises, and a TypeError."""
 
 
 class AnomalyError(ZeroinError, FloatingPointError):

@@ -146,6 +146,8 @@ class Function:
     # operands of different dtypes are cast to PyTorch's result dtype first
     # (zeroin.ops.result_type), e.g. float32 * int64 stays float32
     promotes = False
+    # an op's check_promotion(x, y) may refuse two dtypes before they are promoted
+    check_promotion = None
 
     def forward(self, *arrays):
         raise NotImplementedError

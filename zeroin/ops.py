@@ -25,10 +25,10 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _tensor
-from .errors import ShapeError
+from .errors import DtypeError, ShapeError
 from .function import (NP, Function, _is_basic_index, apply, constant, scatter_array, sigmoid_array,
                        sum_to_array)
-from ._tensor import Tensor, _clean_index, _leaf, _raw
+from ._tensor import Tensor, _clean_index, _leaf, _raw, bool_sub_error
 from ._tensor import _mark_view as _view
 
 
@@ -104,7 +104,7 @@ def _call2(fn, x, y):
     if type(x) is not Tensor or type(y) is not Tensor:
         x, y = _pair(x, y)
     if fn.promotes and x.dtype != y.dtype:
-        x, y = _promote(x, y)
+        x, y = _promote(x, y, fn)
     return apply(fn, (x, y))
 
 
@@ -173,8 +173,11 @@ def _outranks(hi, lo):
     return _torch_promote(hi, lo) if hi.kind == "b" or lo.kind == "f" else hi
 
 
-def _promote(x, y):
-    """``x`` and ``y`` cast to :func:`result_type` (a recorded cast where grad flows)."""
+def _promote(x, y, fn=None):
+    """``x`` and ``y`` cast to :func:`result_type` (a recorded cast where grad flows);
+    ``fn`` (the op) may refuse the dtypes first (``check_promotion``)."""
+    if fn is not None and fn.check_promotion is not None:
+        fn.check_promotion(x, y)
     dt = result_type(x, y)
     return _cast(x, dt), _cast(y, dt)
 
@@ -245,19 +248,26 @@ class SubOp(Function):
     def backward(self, xp, g, out, a, b):
         return g, (-g if self.needs_input_grad[1] else None)
 
+    @staticmethod
+    def check_promotion(x, y):
+        """PyTorch refuses a bool tensor with another dtype (``1 - mask``)."""
+        if x.dtype == np.bool_ or y.dtype == np.bool_:
+            raise bool_sub_error(x, y)
+
     def error(self, inputs, exc):
         if isinstance(exc, TypeError) and any(t.dtype == np.bool_ for t in inputs):
-            return _DtypeError(
-                "sub: Subtraction, the `-` operator, with two bool tensors is not supported. "
-                "Use the `^` or `logical_xor()` operator instead; if you are trying to invert "
-                "a mask, use the `~` or `logical_not()` operator")
+            return bool_sub_error(*inputs)
         return super().error(inputs, exc)
 
 
 @op(SubOp, methods=("__sub__", "__rsub__", "sub"))
 def sub(a, b, *, alpha=1):
     """Elementwise a - b (``a - alpha * b``) with broadcasting."""
+    if type(a) is bool or type(b) is bool:       # a Python bool is a bool operand too
+        raise bool_sub_error(a, b)
     if alpha != 1:
+        if any(getattr(t, "dtype", None) == np.bool_ for t in (a, b)):
+            raise bool_sub_error(a, b)
         b = b * alpha
     return _call2(_new(SubOp), a, b)
 
@@ -335,7 +345,7 @@ class NegOp(Function):
 
     def error(self, inputs, exc):
         if isinstance(exc, TypeError) and inputs[0].dtype == np.bool_:
-            return _DtypeError("neg: Negation, the `-` operator, on a bool tensor is not "
+            return DtypeError("neg: Negation, the `-` operator, on a bool tensor is not "
                                "supported. If you are trying to invert a mask, use the `~` "
                                "or `logical_not()` operator instead")
         return super().error(inputs, exc)
