@@ -1216,3 +1216,43 @@ def test_transformer_defaults_and_square_subsequent_mask():
     zt = nn.Transformer(8, 2, 1, 1, 16)
     w = zt.encoder.layers[0].linear1.weight.data          # Xavier, not Linear's default
     assert np.abs(w).max() <= math.sqrt(6 / 24) and np.abs(w).max() > 0.9 * math.sqrt(6 / 24)
+
+
+# --- loss result dtypes with a float32 / float64 mix ---------------------------------------
+
+def _gaussian(F, T, a, b):
+    return F.gaussian_nll_loss(a, b, T.ones(2, 2, dtype=a.dtype))
+
+
+MIXED_LOSSES = {
+    "mse_loss": lambda F, T, a, b: F.mse_loss(a, b),
+    "l1_loss": lambda F, T, a, b: F.l1_loss(a, b),
+    "huber_loss": lambda F, T, a, b: F.huber_loss(a, b),             # PyTorch: input's dtype
+    "smooth_l1_loss": lambda F, T, a, b: F.smooth_l1_loss(a, b),
+    "kl_div": lambda F, T, a, b: F.kl_div(a.log(), b, reduction="batchmean"),
+    "poisson_nll_loss": lambda F, T, a, b: F.poisson_nll_loss(a, b),
+    "gaussian_nll_loss": lambda F, T, a, b: _gaussian(F, T, a, b),
+    "soft_margin_loss": lambda F, T, a, b: F.soft_margin_loss(a, b),   # input's dtype
+    "hinge_embedding_loss": lambda F, T, a, b: F.hinge_embedding_loss(a, b),
+    "multilabel_soft_margin_loss": lambda F, T, a, b: F.multilabel_soft_margin_loss(a, b),
+    "mse_loss_module": lambda F, T, a, b: T.nn.MSELoss()(a, b)}
+
+
+@pytest.mark.parametrize("dtypes", [("float32", "float64"), ("float64", "float32")])
+@pytest.mark.parametrize("loss", MIXED_LOSSES)
+def test_loss_result_dtypes_of_a_float32_float64_mix_are_pytorchs(loss, dtypes):
+    x, y = np.array([[0.2, 0.7], [0.4, 0.1]]), np.array([[0.0, 1.0], [1.0, 0.0]])
+    got = []
+    for T, Fn in ((zeroin, F), (torch, TF)):
+        a = T.tensor(x, dtype=getattr(T, dtypes[0]), requires_grad=True)
+        b = T.tensor(y, dtype=getattr(T, dtypes[1]))
+        out = MIXED_LOSSES[loss](Fn, T, a, b)
+        try:
+            out.backward()
+        except RuntimeError:        # PyTorch's huber_loss backward refuses the mix
+            assert T is torch and loss == "huber_loss"
+        got.append((str(out.dtype).split(".")[-1], float(out),
+                    str(a.grad.dtype).split(".")[-1] if a.grad is not None else dtypes[0]))
+    (zd, zv, zg), (td, tv, tg) = got
+    assert (zd, zg) == (td, tg)                     # the loss's dtype, the input grad's
+    assert zv == pytest.approx(tv, rel=1e-6)

@@ -201,13 +201,22 @@ def _check_reduction(op, reduction, allowed=_REDUCTIONS):
         raise ValueError(f"{op}: reduction must be one of {names}, got {reduction!r}")
 
 
+#: the losses whose result dtype PyTorch takes from its arithmetic's promotion (a float32
+#: input with a float64 target gives float64); the others keep the input's dtype
+_PROMOTING = frozenset({"mse_loss", "l1_loss", "smooth_l1_loss", "kl_div", "poisson_nll_loss",
+                        "gaussian_nll_loss", "multilabel_soft_margin_loss"})
+
+
 def _prepare(op, input, target, reduction, allowed=_REDUCTIONS):  # noqa: A002
-    """Checked (input, target) tensors of one shape for an elementwise loss."""
+    """Checked (input, target) tensors of one shape for an elementwise loss; the target
+    takes the input's dtype, or both the promoted one for the losses in ``_PROMOTING``."""
     _check_reduction(op, reduction, allowed)
     x = _tensor_arg(input, op)
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: input must be floating point (the model's output), got "
                         f"dtype {x.dtype}")
+    if op in _PROMOTING and isinstance(target, Tensor) and target.dtype != x.dtype:
+        x = _ops._cast(x, _ops.result_type(x, target))    # recorded: grads come back cast
     t = _target(op, target, x)
     _check_same_shape(op, x, t)
     return x, t
