@@ -1251,7 +1251,7 @@ def test_loss_result_dtypes_of_a_float32_float64_mix_are_pytorchs(loss, dtypes):
             out.backward()
         except RuntimeError:        # PyTorch's huber_loss backward refuses the mix
             assert T is torch and loss == "huber_loss"
-        got.append((str(out.dtype).split(".")[-1], float(out),
+        got.append((str(out.dtype).split(".")[-1], out.item(),
                     str(a.grad.dtype).split(".")[-1] if a.grad is not None else dtypes[0]))
     (zd, zv, zg), (td, tv, tg) = got
     assert (zd, zg) == (td, tg)                     # the loss's dtype, the input grad's
