@@ -99,3 +99,14 @@ def check_second(fn, *arrays):
 def check_both(fn, *arrays):
     check_first(fn, *arrays)
     check_second(fn, *arrays)
+
+
+def chapter_graph():
+    """The chapter's graph z = x*y, x = 2w + b, y = b + 1 at w = 3, b = 4, named."""
+    w = zeroin.tensor(3.0, requires_grad=True, name="w")
+    b = zeroin.tensor(4.0, requires_grad=True, name="b")
+    x = 2 * w + b
+    y = b + 1
+    z = x * y
+    x.name, y.name, z.name = "x", "y", "z"
+    return w, b, x, y, z

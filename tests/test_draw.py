@@ -9,20 +9,14 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import zeroin
+from conftest import chapter_graph
 from zeroin.autograd import node_grads
 
 SVG = "{http://www.w3.org/2000/svg}"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def seed_graph():
-    w = zeroin.tensor(3.0, requires_grad=True, name="w")
-    b = zeroin.tensor(4.0, requires_grad=True, name="b")
-    x = 2 * w + b
-    y = b + 1
-    z = x * y
-    x.name, y.name, z.name = "x", "y", "z"
-    return w, b, x, y, z
+seed_graph = chapter_graph
 
 
 def _edge_labels(d):

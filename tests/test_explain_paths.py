@@ -2,17 +2,11 @@
 import numpy as np
 
 import zeroin
+from conftest import chapter_graph
 from zeroin import nn
 
 
-def _chapter():
-    w = zeroin.tensor(3.0, requires_grad=True, name="w")
-    b = zeroin.tensor(4.0, requires_grad=True, name="b")
-    x = 2 * w + b
-    y = b + 1
-    z = x * y
-    x.name, y.name, z.name = "x", "y", "z"
-    return w, b, x, y, z
+_chapter = chapter_graph
 
 
 def test_explain_lists_only_the_constants_and_folded_steps_on_the_paths():
