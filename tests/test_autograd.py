@@ -421,3 +421,39 @@ def test_detect_anomaly_blames_the_input_that_already_held_the_nan():
         with pytest.raises(zeroin.AnomalyError, match=r"exp: input 0 \(a leaf tensor\) of "
                            r"shape \(1,\), a parameter, already holds 1 Inf"):
             zeroin.exp(unnamed)
+
+
+def test_in_place_with_the_tensor_itself_as_an_operand_uses_its_value_before():
+    # y.add_(y) reads y before the change on both sides (the node took itself as an input,
+    # so the gradient was 2 instead of 4); keyword operands too (clamp_(min=...))
+    for f, want in ((lambda y: y.add_(y), lambda x: 4 + 0 * x),
+                    (lambda y: y.mul_(y), lambda x: 8 * x),
+                    (lambda y: y.addcmul_(y, y), lambda x: 2 + 8 * x),
+                    (lambda y: y.clamp_(min=y), lambda x: 2 + 0 * x)):
+        x = zeroin.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        y = x * 2
+        f(y)
+        y.sum().backward()
+        np.testing.assert_allclose(x.grad.data, want(x.data))
+
+
+def test_in_place_on_a_tensor_a_custom_function_saved_is_refused():
+    class Square(zeroin.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a)
+            return a * a
+
+        @staticmethod
+        def backward(ctx, g):
+            (a,) = ctx.saved_tensors
+            return 2 * a * g
+
+    x = zeroin.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 1
+    s = Square.apply(y)
+    with pytest.raises(RuntimeError, match="mul_: this tensor is saved by an op recorded "
+                                           "earlier"):
+        y.mul_(10)
+    s.sum().backward()                  # the graph is intact
+    np.testing.assert_allclose(x.grad.data, [2.0, 4.0, 6.0])

@@ -447,3 +447,13 @@ def test_module_reprs_with_settings_are_pytorchs(call):
     if call.startswith("Parameter"):
         theirs = theirs.replace("torch.", "zeroin.")
     assert ours == theirs
+
+
+def test_cosine_similarity_of_a_zero_vector_has_pytorchs_finite_gradient():
+    a0, b0 = np.zeros((2, 3)), np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
+    za, zb = zeroin.tensor(a0, requires_grad=True), zeroin.tensor(b0, requires_grad=True)
+    ta, tb = torch.tensor(a0, requires_grad=True), torch.tensor(b0, requires_grad=True)
+    zeroin.nn.functional.cosine_similarity(za, zb).sum().backward()
+    torch.nn.functional.cosine_similarity(ta, tb).sum().backward()
+    np.testing.assert_allclose(za.grad.data, ta.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(zb.grad.data, tb.grad.numpy(), rtol=1e-12)

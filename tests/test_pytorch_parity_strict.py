@@ -392,3 +392,21 @@ def test_bool_tensors_still_add_and_invert_as_in_pytorch():
         b, f = T.tensor([True, False]), T.tensor([1.0, 2.0])
         assert (b + 1).tolist() == [2, 1] and (f + True).tolist() == [2.0, 3.0]
         assert (~b).tolist() == [False, True] and (b ^ b).tolist() == [False, False]
+
+
+def test_cdist_and_floor_division_follow_pytorch():
+    torch = pytest.importorskip("torch")
+    a, b = np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([[0.0, 1.0], [2.0, 1.0]])
+    for p in (0.5, 1.0, 2.0, 3.0, float("inf")):
+        za, zb = zeroin.tensor(a, requires_grad=True), zeroin.tensor(b, requires_grad=True)
+        ta, tb = (torch.tensor(v, requires_grad=True) for v in (a, b))
+        zeroin.cdist(za, zb, p=p).sum().backward()
+        torch.cdist(ta, tb, p=p).sum().backward()
+        np.testing.assert_allclose(za.grad.data, ta.grad.numpy(), atol=1e-12, err_msg=str(p))
+        np.testing.assert_allclose(zb.grad.data, tb.grad.numpy(), atol=1e-12, err_msg=str(p))
+    for L in (zeroin, torch):
+        assert str((L.ones(2, dtype=L.float32) // L.tensor(2.0)).dtype).endswith("float32")
+        assert str(L.div(L.arange(3), L.ones(3, dtype=L.float32),
+                         rounding_mode="floor").dtype).endswith("float32")
+    with pytest.raises(Exception, match="bernoulli"):
+        zeroin.zeros(4).bernoulli_(1.5)

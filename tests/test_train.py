@@ -465,3 +465,14 @@ def test_nan_in_plain_validation_data_is_refused_before_training():
         fit(model, loss_fn, opt, data, DataLoader(Plain(), batch_size=8), epochs=2,
             verbose=0)
     assert _same(before, _weights(model))
+
+
+def test_fit_refuses_a_list_x_y_that_would_be_read_as_two_samples():
+    # a list means samples (PyTorch's DataLoader); [X, y] used to be zeroin's (X, y)
+    x, y = np.random.default_rng(0).random((10, 2)), np.zeros((10, 1))
+    model = zeroin.nn.Linear(2, 1)
+    opt = zeroin.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(TypeError, match=r"fit\(train_data\): got a list of 2 arrays of 10 "
+                                        r"rows.*Pass a tuple \(X, y\)"):
+        zeroin.fit(model, zeroin.nn.MSELoss(), opt, [x, y], epochs=1, verbose=0)
+    zeroin.fit(model, zeroin.nn.MSELoss(), opt, (x, y), epochs=1, verbose=0)

@@ -484,7 +484,7 @@ def subtract(input, other, *, alpha=1):  # noqa: A002
 @_method("floor_divide", "__floordiv__")
 def floor_divide(input, other):  # noqa: A002
     """Elementwise floor(input / other); no gradient (as in PyTorch)."""
-    return _leaf(np.asarray(np.floor_divide(_raw(input), _raw(other))))
+    return _ops.div(input, other, rounding_mode="floor")
 
 
 Tensor.__rfloordiv__ = lambda self, other: floor_divide(other, self)
@@ -826,27 +826,15 @@ def triu_indices(row, col, offset=0, *, dtype=None, device=None):
 @_export
 def cdist(x1, x2, p=2.0, compute_mode=None):
     """The p-norm distances between each row of ``x1`` (..., P, M) and each row of ``x2``
-    (..., R, M): shape (..., P, R). At distance 0 the gradient is 0, as in PyTorch."""
+    (..., R, M): shape (..., P, R); PyTorch's gradients where a distance is 0 (NormOp's)."""
     a, b = _ops._t(x1), _ops._t(x2)
     if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-1]:
         raise ShapeError(f"cdist: expects x1 (..., P, M) and x2 (..., R, M) with the same M, "
                          f"got shapes {a.shape} and {b.shape}")
-    diff = _ops.unsqueeze(a, -2) - _ops.unsqueeze(b, -3)           # (..., P, R, M)
-    if p == 2:
-        s = (diff * diff).sum(-1)
-        pos = s.data > 0
-        return _ops.where(pos, _ops.sqrt(_ops.where(pos, s, 1.0)), 0.0)
-    if p == 1:
-        return _ops.abs(diff).sum(-1)
-    if p == float("inf"):
-        return _ops.amax(_ops.abs(diff), -1)
-    if p == 0:
-        return _leaf((diff.data != 0).sum(-1).astype(diff.dtype))
     if p < 0:
         raise ValueError(f"cdist: p must be >= 0, got {p}")
-    s = (_ops.abs(diff) ** p).sum(-1)
-    pos = s.data > 0
-    return _ops.where(pos, _ops.where(pos, s, 1.0) ** (1.0 / p), 0.0)
+    diff = _ops.unsqueeze(a, -2) - _ops.unsqueeze(b, -3)           # (..., P, R, M)
+    return _x.norm(diff, p=p, dim=-1)       # NormOp: PyTorch's gradients at 0, any p
 
 
 result_type = _export(_ops.result_type)
@@ -900,6 +888,8 @@ def _graph_users(t):
                         users.append(rr)
                     else:
                         other = True
+                elif getattr(rr, "_saved", None) is r:     # a custom Function's ctx
+                    other = True
     return users, other
 
 
@@ -953,7 +943,7 @@ def _inplace(self, name, fn, *args, operands=()):
     old.grad_fn = self.grad_fn
     for user in users:      # ops recorded earlier read the value before, as in PyTorch
         user.inputs = tuple(old if i is self else i for i in user.inputs)
-    out = fn(old, *args)
+    out = fn(old, *(old if a is self else a for a in args))     # y.add_(y): y before
     # new storage: earlier views and saved values keep the old one, as the graph needs
     new = np.empty_like(old.data)
     _store(_leaf(new), name, out.data)
@@ -988,8 +978,9 @@ Tensor.__setitem__ = _setitem
 
 def _inplace_method(name, fn):
     def method(self, *args, **kwargs):
-        return _inplace(self, name, lambda x, *a: fn(x, *a, **kwargs), *args,
-                        operands=kwargs.values())
+        return _inplace(self, name, lambda x, *a: fn(x, *a, **{
+            k: x if v is self else v for k, v in kwargs.items()}), *args,
+            operands=kwargs.values())
     method.__name__ = name
     method.__doc__ = f"In place: ``x.{name}(...)`` sets x to ``x.{name[:-1]}(...)``."
     setattr(Tensor, name, method)
@@ -1076,7 +1067,6 @@ _sampling_methods()
 _random_fill("uniform_", lambda r, shape, a=0.0, b=1.0: r.uniform(a, b, shape))
 _random_fill("normal_", lambda r, shape, mean=0.0, std=1.0: r.normal(mean, std, shape))
 _random_fill("exponential_", lambda r, shape, lambd=1.0: r.exponential(1 / lambd, shape))
-_random_fill("bernoulli_", lambda r, shape, p=0.5: (r.random(shape) < p))
 
 
 def _operator(npf, symbol, fn):

@@ -315,6 +315,7 @@ def div(a, b, *, rounding_mode=None):
 class RoundedDivOp(Function):
     """div with a rounding_mode: a step function of both operands (gradient 0)."""
     __slots__ = ("mode",)
+    promotes = True
     name = "div"
     def __init__(self, mode): self.mode = mode
     def label(self): return f"div[{self.mode}]"
@@ -1409,7 +1410,7 @@ class GetItemOp(Function):
             raise _DimError(f"getitem: index [{_index_str(_no_tail_ellipsis(self.index))}] "
                             f"for a tensor of "
                             f"shape {x.shape}: {e}") from None
-        return r if isinstance(r, np.ndarray) else np.asarray(r)
+        return r        # a view for ints and slices, a NumPy scalar for x[0] of 1-D
     def backward(self, xp, g, out, x): return xp.scatter(g, self.index, x.shape)
 
 
@@ -1419,13 +1420,27 @@ def getitem(x, index):
     Ints, slices, None and Ellipsis give a view sharing ``x``'s memory (as in PyTorch:
     ``x[0].zero_()`` under no_grad changes ``x``); masks and integer arrays give a copy."""
     x = _t(x)
+    if type(index) is int:          # x[i], the usual case, without the general checks
+        return _element(x, (index,)) if x.ndim == 1 else _view(_call1(GetItemOp(index), x), x)
     index = _clean_index(index)
     if not _is_basic_index(index):
         return _call1(GetItemOp(index), x)
     items = index if isinstance(index, tuple) else (index,)
     if len(items) == x.ndim and all(isinstance(i, numbers.Integral) for i in items):
-        index = items + (Ellipsis,)     # x[0] of 1-D: a 0-d view, not a NumPy scalar
+        return _element(x, items)
     return _view(_call1(GetItemOp(index), x), x)
+
+
+def _element(x, items):
+    """``x[i, j, ...]`` of one element: a 0-d view (``x[0].fill_(5)`` changes x, as in
+    PyTorch); while recording, a scalar on the fast path's float lane instead, marked as a
+    view all the same, so that changing it in place is refused rather than lost."""
+    if not (x.requires_grad and _tensor.is_grad_enabled()):
+        return _view(_call1(GetItemOp(items + (Ellipsis,)), x), x)
+    out = _call1(GetItemOp(items[0] if len(items) == 1 else items), x)
+    base = getattr(x, "_view_of", None)
+    out._view_of = x if base is None else base
+    return out
 
 
 def put_array(d, index, value):

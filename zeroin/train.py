@@ -217,6 +217,12 @@ _save_figure = save_figure          # the old private name
 def _loader(data, batch_size, shuffle, where):
     if isinstance(data, DataLoader):
         return data
+    if isinstance(data, list) and len(data) >= 2 and all(
+            hasattr(d, "shape") and len(d.shape) and len(d) == len(data[0]) for d in data):
+        # [X, y] was zeroin's (X, y) before lists meant samples, as in PyTorch's DataLoader
+        raise TypeError(f"{where}: got a list of {len(data)} arrays of {len(data[0])} rows; "
+                        f"a list means samples (as PyTorch's DataLoader reads it), so this "
+                        f"would train on X and y as two samples. Pass a tuple (X, y)")
     return DataLoader(as_dataset(data, where), batch_size=batch_size, shuffle=shuffle)
 
 

@@ -45,7 +45,7 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
                          f"shape {shape}")
     out = None
     for v in (a, b):
-        n = ops.sqrt((v * v).sum(axis=dim, keepdims=True))
+        n = _prim.norm(v, 2, dim=dim, keepdim=True)     # gradient 0 where n is 0
         u = v / _valued_as(n, np.maximum(n.data, eps))
         out = u if out is None else out * u
     return out.sum(axis=dim)
