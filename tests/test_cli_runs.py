@@ -214,8 +214,12 @@ def test_lesson_help_lists_every_lessons_parameters(capsys):
     (["tour", "--out", "/proc/zeroin-forbidden"], "cannot create the output folder"),
     (["lesson", "--list", "extra"], "--list lists every lesson and takes nothing else "
                                     "(got 'extra')"),
-    (["train", "moons", "--epochs", "-3"], "--epochs must be a positive whole number (1, 2, "
-                                           "...), got -3"),
+    (["train", "moons", "--epochs", "-3"], "--epochs must be a positive whole number (0 would "
+                                           "train nothing), got -3"),
+    (["train", "moons", "--epochs", "0"], "--epochs must be a positive whole number (0 would "
+                                          "train nothing), got 0"),
+    (["lesson", "--set", "target=1"], "zeroin lesson: give the lesson's name for 'target=1'"),
+    (["lesson", "--out", "x"], "zeroin lesson: give the lesson's name for '--out x'"),
     (["sweep", "moons", "--lr", "0.1", "--backend", "foo"],
      "invalid choice: 'foo' (choose from 'loky', 'threading', 'sequential', 'dask')"),
 ])
@@ -311,3 +315,20 @@ def test_solve_runs_across_its_whole_range(target):
     from zeroin import lessons
     r = lessons.solve(target=target, verbose=False, figures=True)
     assert abs(r.b_fixed_final[2] - target) < 1e-5 and abs(r.final_b - r.b_root) < 1e-4
+
+
+def test_numpy_values_are_repeated_as_typed_and_the_text_says_the_command():
+    import numpy as np
+    from zeroin import lessons
+    r = lessons.solve(target=np.float64(65), verbose=False, figures=False)
+    assert r.command() == "zeroin lesson solve --set target=65"
+    assert r.call() == "zeroin.lessons.solve(target=65.0)"
+    assert "Run it yourself: zeroin lesson solve --set target=65" in r.text()
+    lr = lessons.learning_rate(etas=np.array([.1, .5]), verbose=False, figures=False)
+    assert lr.command() == "zeroin lesson learning-rate --set etas=0.1,0.5"
+    assert "Run it yourself" not in lessons.solve(verbose=False, figures=False).text()
+
+
+def test_tour_counts_with_the_lessons_count():
+    from zeroin import tour
+    assert not hasattr(tour, "_count")

@@ -283,6 +283,8 @@ class LessonResult:
             parts += [f"  {_where(key, f)}  {f.caption}" for key, f in self.figures.items()]
         elif self.values.get("figures_skipped"):
             parts += ["", f"Figures skipped: {self.values['figures_skipped']}"]
+        if self.params:                 # changed values: the command that repeats them
+            parts += ["", f"Run it yourself: {self.command()}  or  {self.call()}"]
         return "\n".join(parts).rstrip() + "\n"
 
 
@@ -351,16 +353,29 @@ def parameters(fn):
 
 def lesson(fn):
     """Decorate a lesson function: its result records the parameters given that differ
-    from the defaults (``result.params``), so that its "Run it yourself" line repeats them."""
+    from the defaults (``result.params``), so that its "Run it yourself" line repeats them.
+    The decorator prints (``verbose``); the lesson function only builds the result (its
+    ``verbose`` stays in its signature for the documentation)."""
     defaults = parameters(fn)
 
     @functools.wraps(fn)
     def run(out=None, *, verbose=None, **kwargs):
-        res = fn(out, verbose=False, **kwargs)
+        kwargs = {k: _plain(v) for k, v in kwargs.items()}
+        res = fn(out, **kwargs)
         res.params = {k: v for k, v in kwargs.items()
                       if k in defaults and _differs(v, defaults[k])}
         return finish(res, verbose)
     return run
+
+
+def _plain(v):
+    """NumPy numbers and arrays as Python numbers and tuples (``np.float64(65)`` -> 65.0),
+    so that "Run it yourself" repeats them as typed."""
+    if hasattr(v, "tolist") and not isinstance(v, (str, bytes)):
+        v = v.tolist()
+    if isinstance(v, list):
+        return tuple(_plain(x) for x in v)
+    return v
 
 
 def _differs(value, default):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 import zeroin
-from ._common import (LessonResult, Table, count, finish, finite, lesson, need, plots_ok,
+from ._common import (LessonResult, Table, count, finite, lesson, need, plots_ok,
                       positive, show, whole)
 
 ETA = 0.1
@@ -130,7 +130,7 @@ def descent(out=None, *, eta=ETA, x0=X0, x0_right=X0_RIGHT, tol=TOL, verbose=Non
     if plots_ok(res, figures):
         res.figures["grad1"] = _draw_grad1(out, res)
         res.figures["grad2"] = _draw_grad2(out, res)
-    return finish(res, verbose)
+    return res
 
 
 SHOW = 8                 # points drawn from each side in grad1
@@ -346,7 +346,7 @@ def learning_rate(out=None, *, etas=ETAS, x0=X0, tol=TOL, max_steps=MAX_STEPS,
     res.values["fastest_eta"] = best
     if plots_ok(res, figures):
         res.figures["learning_rate"] = _draw_lr(out, res, runs)
-    return finish(res, verbose)
+    return res
 
 
 def _draw_lr(out, res, runs):

@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 import zeroin
-from ._common import LessonResult, Table, finish, finite, lesson, need, plots_ok, positive, show
+from ._common import LessonResult, Table, finite, lesson, need, plots_ok, positive, show
 
 W0, B0 = 3.0, 4.0
 TARGET = 60.0
@@ -102,7 +102,7 @@ def chain_rule(out=None, *, verbose=None, figures=True):
         res.figures.update(_draw_graphs(draw, out, z, w, b, res.values))
     elif figures:
         res.values["figures_skipped"] = "zeroin.draw is not available yet"
-    return finish(res, verbose)
+    return res
 
 
 def _optional(name):
@@ -205,7 +205,7 @@ def sensitivity(out=None, *, nudge=NUDGE, verbose=None, figures=True):
     ]
     if plots_ok(res, figures):
         res.figures["sensitivity"] = _draw_sensitivity(out, res)
-    return finish(res, verbose)
+    return res
 
 
 def _draw_sensitivity(out, res):
@@ -369,7 +369,7 @@ def solve(out=None, *, target=TARGET, tol=TOL, verbose=None, figures=True):
                          f"planned change of z.")
     if plots_ok(res, figures):
         res.figures["solve"] = _draw_solve(out, res)
-    return finish(res, verbose)
+    return res
 
 
 def _error_ratio(rows, root):

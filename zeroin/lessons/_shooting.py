@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 import zeroin
-from ._common import LessonResult, Table, finish, lesson, plots_ok, whole
+from ._common import LessonResult, Table, lesson, plots_ok, whole
 
 SIGHT_OFFSET = (-4.0, 1.5)   # cm: the sight sends shots left and a little high
 NOISE = 0.4                  # cm: scatter of one shot
@@ -108,7 +108,7 @@ def shooting(out=None, *, seed=1, runs=400, rounds=8, verbose=None, figures=True
         res.figures["target1"] = _draw_single(out, res)
         res.figures["target2"] = _draw_bursts(out, res)
         res.figures["smoothing"] = _draw_smoothing(out, res, final, settle)
-    return finish(res, verbose)
+    return res
 
 
 def _single_shots(res, rng, offset, seed):
@@ -381,7 +381,7 @@ def loss(out=None, *, seed=1, samples=2000, verbose=None, figures=True):
     ]
     if plots_ok(res, figures):
         res.figures["loss"] = _draw_loss(out, res)
-    return finish(res, verbose)
+    return res
 
 
 def _draw_loss(out, res):
