@@ -214,8 +214,12 @@ def test_lesson_help_lists_every_lessons_parameters(capsys):
     (["tour", "--out", "/proc/zeroin-forbidden"], "cannot create the output folder"),
     (["lesson", "--list", "extra"], "--list lists every lesson and takes nothing else "
                                     "(got 'extra')"),
-    (["train", "moons", "--epochs", "-3"], "--epochs must be a positive whole number (1, 2, "
-                                           "...), got -3"),
+    (["train", "moons", "--epochs", "-3"], "--epochs must be a positive whole number (0 would "
+                                           "train nothing), got -3"),
+    (["train", "moons", "--epochs", "0"], "--epochs must be a positive whole number (0 would "
+                                          "train nothing), got 0"),
+    (["lesson", "--set", "target=1"], "zeroin lesson: give the lesson's name for 'target=1'"),
+    (["lesson", "--out", "x"], "zeroin lesson: give the lesson's name for '--out x'"),
     (["sweep", "moons", "--lr", "0.1", "--backend", "foo"],
      "invalid choice: 'foo' (choose from 'loky', 'threading', 'sequential', 'dask')"),
 ])
@@ -267,3 +271,64 @@ def test_showing_a_lesson_twice_in_a_notebook_gives_unique_ids():
     ids = re.findall(r'id="([^"]+)"', a._repr_html_() + b._repr_html_() + a._repr_html_())
     assert len(ids) == 6 and len(set(ids)) == 6
     assert 'id="solve"' in a.html() and 'id="fig-solve"' in a.html()   # the tour's anchors
+
+
+@pytest.mark.parametrize("args, message", [
+    (["descent", "--set", "eta=0"], "zeroin lesson: descent: eta must be > 0, got 0"),
+    (["descent", "--set", "x0=1"], "descent: x0 = 1 is already the minimum; start elsewhere"),
+    (["descent", "--set", "tol=-1"], "descent: tol must be > 0, got -1"),
+    (["solve", "--set", "target=50"], "solve: target 50 is where z starts (b = 4); pick "
+                                      "another target"),
+    (["solve", "--set", "target=-1e9"], "solve: target must be between -4 and 176"),
+    (["solve", "--set", "target=300"], "solve: target must be between -4 and 176"),
+    (["solve", "--set", "tol=-1"], "solve: tol must be > 0, got -1"),
+    (["sensitivity", "--set", "nudge=0"], "sensitivity: nudge must be > 0, got 0"),
+    (["learning-rate", "--set", "etas=0.1,0"], "learning-rate: each eta must be > 0, got 0"),
+    (["learning-rate", "--set", "x0=1"], "learning-rate: x0 = 1 is already the minimum"),
+])
+def test_lesson_parameters_out_of_range_are_one_line(args, message, capsys, tmp_path):
+    assert main(["lesson", *args, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_lessons_check_their_parameters_from_python_too():
+    from zeroin import lessons
+    for fn, kw in ((lessons.descent, {"eta": 0}), (lessons.solve, {"target": 50.0}),
+                   (lessons.shooting, {"rounds": 0}), (lessons.loss, {"samples": 0}),
+                   (lessons.convolution, {"train_epochs": 0}),
+                   (lessons.learning_rate, {"etas": ()})):
+        with pytest.raises(ValueError, match=f"{fn.__name__.replace('_', '-')}: "):
+            fn(verbose=False, figures=False, **kw)
+
+
+def test_descent_with_too_large_a_step_does_not_claim_to_converge():
+    from zeroin import lessons
+    r = lessons.descent(eta=1.5, verbose=False, figures=False)
+    assert not r.converged and "go down to x = 1" not in r.intro
+    assert any(n.startswith("Not converged") for n in r.notes)
+    assert lessons.descent(verbose=False, figures=False).converged
+
+
+@pytest.mark.parametrize("target", [-4.0, 20.0, 50.001, 176.0])
+def test_solve_runs_across_its_whole_range(target):
+    from zeroin import lessons
+    r = lessons.solve(target=target, verbose=False, figures=True)
+    assert abs(r.b_fixed_final[2] - target) < 1e-5 and abs(r.final_b - r.b_root) < 1e-4
+
+
+def test_numpy_values_are_repeated_as_typed_and_the_text_says_the_command():
+    import numpy as np
+    from zeroin import lessons
+    r = lessons.solve(target=np.float64(65), verbose=False, figures=False)
+    assert r.command() == "zeroin lesson solve --set target=65"
+    assert r.call() == "zeroin.lessons.solve(target=65.0)"
+    assert "Run it yourself: zeroin lesson solve --set target=65" in r.text()
+    lr = lessons.learning_rate(etas=np.array([.1, .5]), verbose=False, figures=False)
+    assert lr.command() == "zeroin lesson learning-rate --set etas=0.1,0.5"
+    assert "Run it yourself" not in lessons.solve(verbose=False, figures=False).text()
+
+
+def test_tour_counts_with_the_lessons_count():
+    from zeroin import tour
+    assert not hasattr(tour, "_count")

@@ -48,11 +48,9 @@ def _at_least_one(what, why=""):
             v = int(s)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}")
-        if v < 0:
-            raise argparse.ArgumentTypeError(f"{what} must be a positive whole number (1, "
-                                             f"2, ...), got {v}")
-        if v < 1:
-            raise argparse.ArgumentTypeError(f"{what} must be at least 1, got {v}{why}")
+        if v < 1:                              # one rule, one message for 0 and -3
+            raise argparse.ArgumentTypeError(f"{what} must be a positive whole number{why}, "
+                                             f"got {v}")
         return v
     return parse
 
@@ -145,8 +143,7 @@ def _add_training_args(p, sweep=False):
                    default=None if not sweep else 32,
                    help="samples per gradient step" + (_per_dataset("batch_size")
                                                        if not sweep else ""))
-    p.add_argument("--epochs", type=_at_least_one("--epochs", " (0 would train nothing and "
-                                                  "write an untrained model)"),
+    p.add_argument("--epochs", type=_at_least_one("--epochs", " (0 would train nothing)"),
                    default=None if not sweep else 30,
                    help="passes over the training data" + (_per_dataset("epochs")
                                                            if not sweep else ""))
@@ -269,6 +266,10 @@ def _lesson_out(args):
         extra = " ".join(([args.name] if args.name else []) + args.set)
         raise ValueError(f"lesson: --list lists every lesson and takes nothing else (got "
                          f"{extra!r}); run `zeroin lesson NAME` for one")
+    if not args.name and (args.set or args.out is not None):
+        given = " ".join(args.set + ([f"--out {args.out}"] if args.out is not None else []))
+        raise ValueError(f"lesson: give the lesson's name for {given!r}: zeroin lesson NAME "
+                         f"... (zeroin lesson --list names them)")
     if args.list or not args.name:
         return None
     fn = lessons.lookup(args.name)

@@ -11,6 +11,7 @@ import os
 import sys
 import time
 
+from .lessons._common import count
 from .viz import figures as F
 
 __all__ = ["run_tour", "train_demo", "train_command_line"]
@@ -311,10 +312,6 @@ def _arrays(ds):
     return np.asarray(getattr(x, "data", x)), np.asarray(getattr(y, "data", y))
 
 
-def _count(n, word):
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
 def run_tour(out="zeroin-out", train=True, *, verbose=True):
     """Run every lesson, then a short training run; write ``out/index.html``.
 
@@ -334,8 +331,8 @@ def run_tour(out="zeroin-out", train=True, *, verbose=True):
         t = time.perf_counter()
         r = fn(out=os.path.join(out, name), verbose=False)
         results.append(r)
-        say(f"  {i}. {name:<14} {_count(len(r.tables), 'table')}, "
-            f"{_count(len(r.figures), 'figure')} ({time.perf_counter() - t:.1f} s)  "
+        say(f"  {i}. {name:<14} {count(len(r.tables), 'table')}, "
+            f"{count(len(r.figures), 'figure')} ({time.perf_counter() - t:.1f} s)  "
             f"{_headline(r)}", flush=True)
     if train:
         training = {"runs": []}
@@ -381,7 +378,7 @@ def _headline(r):
         return (f"b = {v['final_b']:.6g} in {v['b_fixed_updates']} updates "
                 f"(backprop each step: {v['b_exact_updates']})")
     if r.name == "descent":
-        return f"x = {v['x_final']:.6g} after {_count(v['steps'], 'step')}"
+        return f"x = {v['x_final']:.6g} after {count(v['steps'], 'step')}"
     if r.name == "learning-rate":
         return ", ".join(f"{e:g}: {k}" for e, k in v["kinds"].items())
     if r.name == "loss":

@@ -7,6 +7,7 @@ import html
 import inspect
 import itertools
 import math
+import numbers
 import os
 import sys
 from dataclasses import dataclass, field
@@ -87,6 +88,43 @@ class Table:
 def count(n, word):
     """``1 step``, ``2 steps``: ``n`` and ``word``, plural unless ``n`` is 1."""
     return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def need(ok, message):
+    """Check a lesson's parameter at the start of the lesson: a ValueError saying
+    ``message`` (which names the lesson, the parameter, its value and the allowed range)
+    unless ``ok``. The command line prints it as one line and exits with code 2."""
+    if not ok:
+        raise ValueError(message)
+
+
+def positive(lesson_name, key, value):
+    """``value`` is a finite number > 0, else a ValueError naming ``key``."""
+    need(_finite(value) and value > 0,
+         f"{lesson_name}: {key} must be > 0, got {show(value)}")
+
+
+def whole(lesson_name, key, value, least=1):
+    """``value`` is a whole number >= ``least``, else a ValueError naming ``key``."""
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= least
+    need(ok, f"{lesson_name}: {key} must be a whole number >= {least}, got {show(value)}")
+
+
+def finite(lesson_name, key, value):
+    """``value`` is a finite number, else a ValueError naming ``key``."""
+    need(_finite(value), f"{lesson_name}: {key} must be a finite number, got {show(value)}")
+
+
+def show(v):
+    """A parameter's value in a message: ``0``, ``0.25``, ``1e-09``; repr for the rest."""
+    if isinstance(v, numbers.Real) and not isinstance(v, bool):
+        return format(float(v), "g") if not isinstance(v, numbers.Integral) else str(int(v))
+    return repr(v)
+
+
+def _finite(v):
+    return (isinstance(v, numbers.Real) and not isinstance(v, bool)
+            and math.isfinite(v))
 
 
 def _is_number(v):
@@ -245,6 +283,8 @@ class LessonResult:
             parts += [f"  {_where(key, f)}  {f.caption}" for key, f in self.figures.items()]
         elif self.values.get("figures_skipped"):
             parts += ["", f"Figures skipped: {self.values['figures_skipped']}"]
+        if self.params:                 # changed values: the command that repeats them
+            parts += ["", f"Run it yourself: {self.command()}  or  {self.call()}"]
         return "\n".join(parts).rstrip() + "\n"
 
 
@@ -313,16 +353,29 @@ def parameters(fn):
 
 def lesson(fn):
     """Decorate a lesson function: its result records the parameters given that differ
-    from the defaults (``result.params``), so that its "Run it yourself" line repeats them."""
+    from the defaults (``result.params``), so that its "Run it yourself" line repeats them.
+    The decorator prints (``verbose``); the lesson function only builds the result (its
+    ``verbose`` stays in its signature for the documentation)."""
     defaults = parameters(fn)
 
     @functools.wraps(fn)
     def run(out=None, *, verbose=None, **kwargs):
-        res = fn(out, verbose=False, **kwargs)
+        kwargs = {k: _plain(v) for k, v in kwargs.items()}
+        res = fn(out, **kwargs)
         res.params = {k: v for k, v in kwargs.items()
                       if k in defaults and _differs(v, defaults[k])}
         return finish(res, verbose)
     return run
+
+
+def _plain(v):
+    """NumPy numbers and arrays as Python numbers and tuples (``np.float64(65)`` -> 65.0),
+    so that "Run it yourself" repeats them as typed."""
+    if hasattr(v, "tolist") and not isinstance(v, (str, bytes)):
+        v = v.tolist()
+    if isinstance(v, list):
+        return tuple(_plain(x) for x in v)
+    return v
 
 
 def _differs(value, default):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 import zeroin
-from ._common import LessonResult, Table, finish, lesson, plots_ok
+from ._common import LessonResult, Table, lesson, plots_ok, whole
 
 # A 5x5 image with a bright vertical bar, and a vertical-edge kernel: small whole numbers,
 # so every product can be checked by hand.
@@ -44,6 +44,7 @@ def correlate(x, k):
 @lesson
 def convolution(out=None, *, verbose=None, figures=True, train_epochs=4):
     """A 3x3 kernel sliding over a 5x5 image; its gradients by the chain rule; a digits CNN."""
+    whole("convolution", "train_epochs", train_epochs)
     res = LessonResult(
         "convolution", "Lesson 8 - convolution: a kernel sliding over an image",
         intro=("A convolution layer slides a small kernel of weights over the image: each "
@@ -103,7 +104,7 @@ def convolution(out=None, *, verbose=None, figures=True, train_epochs=4):
     if plots_ok(res, figures):
         res.figures["window"] = _draw_window(out, yv)
         res.figures["filters"] = _draw_filters(out, cnn)
-    return finish(res, verbose)
+    return res
 
 
 def _window_table(yv):

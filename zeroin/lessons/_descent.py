@@ -4,7 +4,8 @@ from __future__ import annotations
 import math
 
 import zeroin
-from ._common import LessonResult, Table, count, finish, lesson, plots_ok
+from ._common import (LessonResult, Table, count, finite, lesson, need, plots_ok,
+                      positive, show, whole)
 
 ETA = 0.1
 X0 = 0.2
@@ -47,12 +48,21 @@ def gradient_descent(x0, eta, tol=TOL, max_steps=1000, blowup=1e6):
 def descent(out=None, *, eta=ETA, x0=X0, x0_right=X0_RIGHT, tol=TOL, verbose=None,
             figures=True):
     """Gradient descent on y = (x-1)^2 + 0.001 with eta = 0.1 from both sides of the minimum."""
+    positive("descent", "eta", eta)
+    positive("descent", "tol", tol)
+    for key, v in (("x0", x0), ("x0_right", x0_right)):
+        finite("descent", key, v)
+        need(v != 1, f"descent: {key} = {show(v)} is already the minimum; start elsewhere")
+    settles = eta < 1          # each step multiplies x - 1 by 1 - 2 eta
     res = LessonResult(
         "descent", "Lesson 5 - descent: gradient descent on y = (x - 1)^2 + 0.001",
         intro=(f"x <- x - eta * dy/dx with eta = {eta:g}, the derivative dy/dx computed by "
                f"backprop, until |dy/dx| < {tol:g}. Left of the minimum the gradient is "
                f"negative, so -eta * gradient is positive and x grows; right of it the "
-               f"gradient is positive and x shrinks: both sides go down to x = 1."))
+               f"gradient is positive and x shrinks: "
+               + ("both sides go down to x = 1." if settles else
+                  f"with eta = {eta:g} (1 or more) every step overshoots the minimum by as "
+                  f"much or more than it was away, so neither side settles.")))
     left = gradient_descent(x0, eta, tol)
     right = gradient_descent(x0_right, eta, tol)
     c = 1 - 2 * eta
@@ -108,10 +118,19 @@ def descent(out=None, *, eta=ETA, x0=X0, x0_right=X0_RIGHT, tol=TOL, verbose=Non
         "gives the direction and, with eta, the length of the step in x; the chord only "
         "joins the two points.",
     ]
+    stuck = [side for side, run in (("left", left), ("right", right))
+             if not abs(run[-1][3]) < tol]
+    if stuck:
+        res.notes.append(
+            f"Not converged from the {' and the '.join(stuck)}: |dy/dx| is still "
+            f"{max(abs(r[-1][3]) for r in (left, right)):.3g} after the last step ("
+            + ("|1 - 2 * eta| >= 1: the distance to the minimum never shrinks)."
+               if not settles else "too small a step for the steps allowed)."))
+    res.values["converged"] = not stuck
     if plots_ok(res, figures):
         res.figures["grad1"] = _draw_grad1(out, res)
         res.figures["grad2"] = _draw_grad2(out, res)
-    return finish(res, verbose)
+    return res
 
 
 SHOW = 8                 # points drawn from each side in grad1
@@ -232,6 +251,13 @@ def _draw_grad2(out, res):
                       "joins the two points.")
 
 
+def _is_positive(v):
+    try:
+        return math.isfinite(v) and v > 0
+    except TypeError:
+        return False
+
+
 # --- lesson 6 ----------------------------------------------------------------------------
 
 def _verdict(rows, tol, max_steps):
@@ -263,6 +289,13 @@ def _verdict(rows, tol, max_steps):
 def learning_rate(out=None, *, etas=ETAS, x0=X0, tol=TOL, max_steps=MAX_STEPS,
                   verbose=None, figures=True):
     """The same descent for several learning rates: slow, fast, oscillating, diverging."""
+    need(len(etas) > 0, "learning-rate: etas must name at least one learning rate")
+    for eta in etas:
+        need(_is_positive(eta), f"learning-rate: each eta must be > 0, got {show(eta)}")
+    finite("learning-rate", "x0", x0)
+    need(x0 != 1, f"learning-rate: x0 = {show(x0)} is already the minimum; start elsewhere")
+    positive("learning-rate", "tol", tol)
+    whole("learning-rate", "max_steps", max_steps)
     res = LessonResult(
         "learning-rate", "Lesson 6 - learning-rate: how big a step?",
         intro=(f"Gradient descent on y = (x - 1)^2 + 0.001 from x0 = {x0:g} for eta in "
@@ -313,7 +346,7 @@ def learning_rate(out=None, *, etas=ETAS, x0=X0, tol=TOL, max_steps=MAX_STEPS,
     res.values["fastest_eta"] = best
     if plots_ok(res, figures):
         res.figures["learning_rate"] = _draw_lr(out, res, runs)
-    return finish(res, verbose)
+    return res
 
 
 def _draw_lr(out, res, runs):

@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 import zeroin
-from ._common import LessonResult, Table, finish, lesson, plots_ok
+from ._common import LessonResult, Table, finite, lesson, need, plots_ok, positive, show
 
 W0, B0 = 3.0, 4.0
 TARGET = 60.0
@@ -102,7 +102,7 @@ def chain_rule(out=None, *, verbose=None, figures=True):
         res.figures.update(_draw_graphs(draw, out, z, w, b, res.values))
     elif figures:
         res.values["figures_skipped"] = "zeroin.draw is not available yet"
-    return finish(res, verbose)
+    return res
 
 
 def _optional(name):
@@ -160,6 +160,7 @@ def _draw_graphs(draw, out, z, w, b, v):
 @lesson
 def sensitivity(out=None, *, nudge=NUDGE, verbose=None, figures=True):
     """Which input matters more? Nudge x and y by 0.1 and compare with dz/dx and dz/dy."""
+    positive("sensitivity", "nudge", nudge)
     _, _, x0, y0, z0 = seed_graph()
     res = LessonResult(
         "sensitivity", "Lesson 3 - sensitivity: which input moves z more?",
@@ -204,7 +205,7 @@ def sensitivity(out=None, *, nudge=NUDGE, verbose=None, figures=True):
     ]
     if plots_ok(res, figures):
         res.figures["sensitivity"] = _draw_sensitivity(out, res)
-    return finish(res, verbose)
+    return res
 
 
 def _draw_sensitivity(out, res):
@@ -281,8 +282,18 @@ def _quadratic_root(f, near):
 @lesson
 def solve(out=None, *, target=TARGET, tol=TOL, verbose=None, figures=True):
     """Make z reach 60 by moving b (fixed and recomputed dz/db), then w and b together."""
+    finite("solve", "target", target)
+    positive("solve", "tol", tol)
     target = float(target)
     z0, gw0, gb0 = _grads(W0, B0)
+    need(abs(target - z0) >= tol, f"solve: target {show(target)} is where z starts (b = "
+                                  f"{B0:g}); pick another target")
+    # The chapter's fixed factor multiplies b's error by 1 - (dz/db at the root) / (dz/db
+    # at the start) each update: targets whose root keeps that within 0.8 in size settle
+    # within the 100 updates (further out it crawls, or overshoots more and more).
+    lo, hi = _z(W0, B0 - 0.8 * gb0 / 2), _z(W0, B0 + 0.8 * gb0 / 2)
+    need(lo <= target <= hi, f"solve: target must be between {lo:g} and {hi:g} (where the "
+                             f"chapter's fixed-factor steps settle), got {show(target)}")
     res = LessonResult(
         "solve", f"Lesson 4 - solve: make z reach {target:g} by backprop",
         intro=(f"z = (2w + b)(b + 1) = {z0:g} at w = {W0:g}, b = {B0:g}. To reach "
@@ -328,7 +339,7 @@ def solve(out=None, *, target=TARGET, tol=TOL, verbose=None, figures=True):
         final_b=b_fixed[-1][2], final_b_exact=b_exact[-1][2], b_root=root,
         b_root_closed=closed, quadratic=(qa, qb, qc), wb_line_end=line_end,
         dz_db_at_root=gb_root,
-        b_fixed_ratio=(b_fixed[3][2] - root) / (b_fixed[2][2] - root),
+        b_fixed_ratio=_error_ratio(b_fixed, root),
         b_fixed_ratio_exact=1 - gb_root / gb0)
     res.tables.append(_ends_table(res, root, line_end))
     res.notes += [
@@ -358,7 +369,15 @@ def solve(out=None, *, target=TARGET, tol=TOL, verbose=None, figures=True):
                          f"planned change of z.")
     if plots_ok(res, figures):
         res.figures["solve"] = _draw_solve(out, res)
-    return finish(res, verbose)
+    return res
+
+
+def _error_ratio(rows, root):
+    """How much one update of b multiplies its error b - root: measured at the third
+    update (at the last one, for a run that ends sooner)."""
+    k = min(3, len(rows) - 1)
+    before = rows[k - 1][2] - root
+    return (rows[k][2] - root) / before if k >= 1 and before != 0 else float("nan")
 
 
 def _ends_table(res, root, line_end):
@@ -434,8 +453,9 @@ def _solve_plane(ax2, F, res, labels):
     W, B = np.meshgrid(ws, bs)
     with zeroin.no_grad():
         Z = seed_graph(W, B)[-1].numpy()
-    levels = [lv for lv in (res.z0, (res.z0 + res.target) / 2, res.target + 5, res.target + 10)
-              if Z.min() < lv < Z.max() and lv != res.target]
+    levels = sorted({lv for lv in (res.z0, (res.z0 + res.target) / 2, res.target + 5,
+                                   res.target + 10)
+                     if Z.min() < lv < Z.max() and lv != res.target})   # contour: increasing
     cs = ax2.contour(W, B, Z, levels=levels, colors=F.COLORS["muted"], linewidths=0.8)
     w_lab, b_lab = ws[-1] - 0.6 * pad, bs[0] + 0.25 * pad
     spots = []

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 import zeroin
-from ._common import LessonResult, Table, finish, lesson, plots_ok
+from ._common import LessonResult, Table, lesson, plots_ok, whole
 
 SIGHT_OFFSET = (-4.0, 1.5)   # cm: the sight sends shots left and a little high
 NOISE = 0.4                  # cm: scatter of one shot
@@ -72,6 +72,9 @@ def _rms_theory(offset, sigma, eta, batch, rounds):
 @lesson
 def shooting(out=None, *, seed=1, runs=400, rounds=8, verbose=None, figures=True):
     """Bob zeroes his rifle: single shots, bursts of three, SGD against mini-batches."""
+    whole("shooting", "seed", seed, least=0)
+    whole("shooting", "runs", runs)
+    whole("shooting", "rounds", rounds)
     rng = _range(seed)
     offset = np.array(SIGHT_OFFSET)
     res = LessonResult(
@@ -105,7 +108,7 @@ def shooting(out=None, *, seed=1, runs=400, rounds=8, verbose=None, figures=True
         res.figures["target1"] = _draw_single(out, res)
         res.figures["target2"] = _draw_bursts(out, res)
         res.figures["smoothing"] = _draw_smoothing(out, res, final, settle)
-    return finish(res, verbose)
+    return res
 
 
 def _single_shots(res, rng, offset, seed):
@@ -301,6 +304,8 @@ def _draw_smoothing(out, res, final, settle):
 @lesson
 def loss(out=None, *, seed=1, samples=2000, verbose=None, figures=True):
     """One sample's error against the mean squared error over a burst of three shots."""
+    whole("loss", "seed", seed, least=0)
+    whole("loss", "samples", samples)
     rng = _range(seed)
     offset = np.array(SIGHT_OFFSET)
     res = LessonResult(
@@ -376,7 +381,7 @@ def loss(out=None, *, seed=1, samples=2000, verbose=None, figures=True):
     ]
     if plots_ok(res, figures):
         res.figures["loss"] = _draw_loss(out, res)
-    return finish(res, verbose)
+    return res
 
 
 def _draw_loss(out, res):
