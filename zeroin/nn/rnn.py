@@ -250,6 +250,18 @@ def _direction(step, xs, state, weights, reverse, masks):
     return outs, state
 
 
+def _time_steps(x, dim, keep=False):
+    """The slices of ``x`` along ``dim`` (time), taken by halving it first: each ``x[t]``
+    taken directly has a backward that scatters into an array of x's whole size, so T of
+    them cost T * T; halving costs T log T. ``keep`` keeps the dimension (size 1)."""
+    n, lead = x.shape[dim], (slice(None),) * dim
+    if n <= 8:
+        return [x[lead + (slice(t, t + 1) if keep else t,)] for t in range(n)]
+    h = n // 2
+    return (_time_steps(x[lead + (slice(0, h),)], dim, keep)
+            + _time_steps(x[lead + (slice(h, n),)], dim, keep))
+
+
 class RNNBase(Module):
     """A stack of ``num_layers`` recurrent layers, each optionally bidirectional, with
     PyTorch's parameters: ``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``,
@@ -454,11 +466,9 @@ class RNNBase(Module):
         x = self._check_input(input)
         batched = x.ndim == 3
         if not batched:
-            xs = [x[t:t + 1] for t in range(x.shape[0])]
-        elif self.batch_first:
-            xs = [x[:, t] for t in range(x.shape[1])]
+            xs = _time_steps(x, 0, keep=True)
         else:
-            xs = [x[t] for t in range(x.shape[0])]
+            xs = _time_steps(x, 1 if self.batch_first else 0)
         n = x.shape[0 if self.batch_first else 1] if batched else 1
         outs, finals = self._run(xs, self._initial(hx, n, batched, x))
         if batched:
