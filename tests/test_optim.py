@@ -901,3 +901,14 @@ def test_generators_are_read_once_everywhere_parameters_are_accepted():
 def test_gradient_utility_errors(call, exc, words):
     with pytest.raises(exc, match=words):
         call(nn.Linear(3, 2))
+
+
+def test_nadam_radam_adamax_check_added_groups_as_their_constructors_do():
+    p, q = zeroin.zeros(2, requires_grad=True), zeroin.zeros(2, requires_grad=True)
+    opt = optim.NAdam([p])
+    with pytest.raises(ValueError, match="NAdam: momentum_decay must be >= 0"):
+        opt.add_param_group({"params": [q], "momentum_decay": -5})
+    for cls in (optim.NAdam, optim.RAdam, optim.Adamax):
+        with pytest.raises(ValueError, match=f"{cls.__name__}: betas must be a pair"):
+            cls([zeroin.zeros(1, requires_grad=True)]).add_param_group(
+                {"params": [zeroin.zeros(1, requires_grad=True)], "betas": "ab"})

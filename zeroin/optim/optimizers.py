@@ -317,17 +317,6 @@ class AdamW(Adam):
                          **extras)
 
 
-def _betas(name, betas):
-    try:
-        b1, b2 = betas
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: betas must be a pair (beta1, beta2) such as (0.9, 0.999), "
-                         f"got {betas!r}") from None
-    _check_number(name, "beta1", b1, lo=0.0, hi=1.0, hi_open=True)
-    _check_number(name, "beta2", b2, lo=0.0, hi=1.0, hi_open=True)
-    return float(b1), float(b2)
-
-
 def _moments(w, g, state, group, tmp):
     """Decay (decoupled or L2), then m <- b1 m + (1-b1) g, v <- b2 v + (1-b2) g**2; the
     gradient (with L2 decay) is returned."""
@@ -354,11 +343,14 @@ class NAdam(Adam):
                  momentum_decay=4e-3, decoupled_weight_decay=False, *, maximize=False,
                  **extras):
         _no_extras("NAdam", extras)
-        b = _betas("NAdam", betas)
-        _check_number("NAdam", "momentum_decay", momentum_decay, lo=0.0)
         Optimizer.__init__(self, params, dict(
-            lr=lr, betas=b, eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay,
-            decoupled_weight_decay=bool(decoupled_weight_decay), maximize=maximize))
+            lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+            momentum_decay=momentum_decay, decoupled_weight_decay=bool(decoupled_weight_decay),
+            maximize=maximize))
+
+    def _check(self, group):        # betas, lr, eps, weight_decay: Adam's and the base's
+        super()._check(group)
+        _check_number("NAdam", "momentum_decay", group["momentum_decay"], lo=0.0)
 
     def _init_state(self, p, group):
         return {"step": 0, "mu_product": 1.0, "exp_avg": np.zeros_like(p.numpy()),
@@ -393,7 +385,7 @@ class RAdam(Adam):
                  decoupled_weight_decay=False, *, maximize=False, **extras):
         _no_extras("RAdam", extras)
         Optimizer.__init__(self, params, dict(
-            lr=lr, betas=_betas("RAdam", betas), eps=eps, weight_decay=weight_decay,
+            lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
             decoupled_weight_decay=bool(decoupled_weight_decay), maximize=maximize))
 
     def _init_state(self, p, group):
@@ -427,7 +419,7 @@ class Adamax(Adam):
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *,
                  maximize=False, **extras):
         _no_extras("Adamax", extras)
-        Optimizer.__init__(self, params, dict(lr=lr, betas=_betas("Adamax", betas), eps=eps,
+        Optimizer.__init__(self, params, dict(lr=lr, betas=betas, eps=eps,
                                               weight_decay=weight_decay, maximize=maximize))
 
     def _init_state(self, p, group):
