@@ -1171,3 +1171,16 @@ def test_promotion_keeps_gradients_and_layers_accept_the_result():
     lin = zeroin.nn.Linear(3, 2, dtype=zeroin.float32)
     assert lin(emb * mask).dtype == zeroin.float32              # refused as float64 before
     assert ((emb * mask).sum(1) / mask.sum(1)).dtype == zeroin.float32
+
+
+def test_cat_and_stack_promote_as_pytorch():
+    torch = pytest.importorskip("torch")
+    for f in (lambda L, ts: L.cat(ts), lambda L, ts: L.stack(ts)):
+        for das in (("float32", "int64"), ("int64", "bool"), ("float64", "float32"),
+                    ("int32", "int64", "float16"), ("uint8", "int8")):
+            got = [str(f(L, [L.ones(2, dtype=getattr(L, d)) for d in das]).dtype)
+                   .replace("torch.", "") for L in (zeroin, torch)]
+            assert got[0] == got[1], (das, got)
+    w = zeroin.ones(2, dtype=zeroin.float32, requires_grad=True)
+    zeroin.cat([w, zeroin.tensor([1, 2])]).sum().backward()
+    assert w.grad.dtype == zeroin.float32

@@ -1337,13 +1337,23 @@ def concatenate(tensors, axis=0, *, dim=None):
     """Join tensors along an existing axis."""
     if dim is not None:
         axis = _torch_names("concatenate", axis, None, dim, None, 0)[0]
-    ts = [_t(t) for t in tensors]
+    ts = _same_dtype([_t(t) for t in tensors])
     if not ts:
         raise ValueError("concatenate: need at least one tensor")
     return _calln(ConcatenateOp(axis), tuple(ts))
 
 
 cat = concatenate
+
+
+def _same_dtype(ts):
+    """The tensors cast to one dtype by PyTorch's rule (float32 with int64 is float32), as
+    cat and stack promote in PyTorch."""
+    dt = ts[0].dtype if ts else None
+    for t in ts[1:]:
+        if t.dtype != dt:
+            dt = _torch_promote(dt, t.dtype)
+    return ts if all(t.dtype == dt for t in ts) else [_cast(t, dt) for t in ts]
 
 
 class StackOp(Function):
@@ -1364,7 +1374,7 @@ def stack(tensors, axis=0, *, dim=None):
     """Join tensors along a new axis."""
     if dim is not None:
         axis = _torch_names("stack", axis, None, dim, None, 0)[0]
-    ts = [_t(t) for t in tensors]
+    ts = _same_dtype([_t(t) for t in tensors])
     if not ts:
         raise ValueError("stack: need at least one tensor")
     return _calln(StackOp(axis), tuple(ts))
