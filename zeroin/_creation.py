@@ -16,7 +16,7 @@ import operator
 import numpy as np
 
 from ._tensor import Tensor, _leaf, get_default_dtype, tensor
-from .errors import ShapeError, ZeroinError
+from .errors import DtypeError, ShapeError, ZeroinError
 from .dtypes import as_device, as_dtype
 from .random import get_rng
 
@@ -271,12 +271,11 @@ class _DistributionError(ZeroinError, ValueError):
     """Probabilities that do not make a distribution (PyTorch raises RuntimeError)."""
 
 
-class _DtypeError(ZeroinError, TypeError):
-    """Integer probabilities (PyTorch raises RuntimeError)."""
+_DtypeError = DtypeError      # one class for dtype refusals (zeroin.errors)
 
 
 def _probs(op, x):
-    """The probabilities as a float array, refusing NaN, inf and negative values."""
+    """The probabilities as a float array (their values are checked by each caller)."""
     a = x.data if isinstance(x, Tensor) else np.asarray(x)
     if a.dtype.kind != "f":
         raise _DtypeError(f"{op}: expects floating-point probabilities, got dtype {a.dtype}; "

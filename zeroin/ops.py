@@ -827,8 +827,7 @@ def _reduce_dims(op, x, dim):
 _F64 = np.dtype(np.float64)
 
 
-class _DtypeError(TypeError, RuntimeError):
-    """A dtype the operation cannot take (PyTorch raises RuntimeError, NumPy TypeError)."""
+_DtypeError = DtypeError      # a dtype the op cannot take: RuntimeError and TypeError
 
 
 class _ValueError(ValueError, RuntimeError):
