@@ -142,6 +142,7 @@ def call1(fn, x):
     out._hooks = None
     out._retain = False
     if x.requires_grad and (_tensor._off_threads == 0 or _mode.enabled):
+        x._read = True      # as record() marks its inputs
         fn.inputs = (x,)
         fn.needs_input_grad = _NEEDS1
         fn.released = False
@@ -182,6 +183,7 @@ def calln(fn, inputs):
     out._retain = False
     needs = (x.requires_grad, y.requires_grad, z.requires_grad)
     if True in needs and (_tensor._off_threads == 0 or _mode.enabled):
+        x._read = y._read = z._read = True
         fn.inputs = inputs
         fn.needs_input_grad = needs
         fn.released = False
@@ -252,6 +254,7 @@ def call2(fn, x, y):
     out._retain = False
     rx, ry = x.requires_grad, y.requires_grad
     if (rx or ry) and (_tensor._off_threads == 0 or _mode.enabled):
+        x._read = y._read = True
         fn.inputs = (x, y)
         # shared tuples: a new one per op is one more object for the cyclic GC to track
         fn.needs_input_grad = (_TT if ry else _TF) if rx else _FT

@@ -878,18 +878,25 @@ def _graph_users(t):
     """The recorded ops (not yet backpropagated) that hold ``t`` among their inputs, and
     whether anything else in the graph holds it (a custom Function's saved tensors)."""
     users, other = [], False
+    holders = []                # the tuples and lists that hold t
     for r in gc.get_referrers(t):
         if isinstance(r, Function):
             other = True
         elif type(r) in (tuple, list):
-            for rr in gc.get_referrers(r):
-                if isinstance(rr, Function) and not getattr(rr, "released", True):
-                    if getattr(rr, "inputs", None) is r:
-                        users.append(rr)
-                    else:
-                        other = True
-                elif getattr(rr, "_saved", None) is r:     # a custom Function's ctx
-                    other = True
+            holders.append(r)
+    if not holders:
+        return users, other
+    ids = {id(h) for h in holders}
+    for rr in gc.get_referrers(*holders):      # one more scan of the heap, for all of them
+        if isinstance(rr, Function) and not getattr(rr, "released", True):
+            inputs = getattr(rr, "inputs", None)
+            if id(inputs) in ids:
+                users.append(rr)
+            # a holder other than its inputs: a tuple of tensors it saved
+            if any(id(v) in ids and v is not inputs for v in gc.get_referents(rr)):
+                other = True
+        elif id(getattr(rr, "_saved", None)) in ids:     # a custom Function's ctx
+            other = True
     return users, other
 
 
@@ -933,7 +940,9 @@ def _inplace(self, name, fn, *args, operands=()):
                            f"recorded is not supported, as the other tensor's graph would "
                            f"miss the change. Assign through the other tensor instead "
                            f"(y[i] = new_value is recorded), or clone the view first")
-    users, other = _graph_users(self)
+    # only a tensor a recorded op has read can have users: the heap scan of _graph_users
+    # (milliseconds in a process with many objects) is skipped for a fresh op output
+    users, other = _graph_users(self) if getattr(self, "_read", False) else ((), False)
     if other:
         raise RuntimeError(f"{name}: this tensor is saved by an op recorded earlier (a "
                            f"custom Function's saved tensors), whose backward needs its "
@@ -943,12 +952,14 @@ def _inplace(self, name, fn, *args, operands=()):
     old.grad_fn = self.grad_fn
     for user in users:      # ops recorded earlier read the value before, as in PyTorch
         user.inputs = tuple(old if i is self else i for i in user.inputs)
+        old._read = True
     out = fn(old, *(old if a is self else a for a in args))     # y.add_(y): y before
     # new storage: earlier views and saved values keep the old one, as the graph needs
     new = np.empty_like(old.data)
     _store(_leaf(new), name, out.data)
     self.data = new
     self.grad_fn, self.requires_grad = out.grad_fn, out.requires_grad
+    self._read = False      # the ops that read it now read `old`
     return self
 
 

@@ -233,6 +233,8 @@ def record(fn, inputs, array, value=None, needs=None):
         fn.inputs = inputs
         fn.needs_input_grad = needs
         fn.released = False
+        for t in inputs:
+            t._read = True      # an in-place change of t must now re-point fn (_tensor_api)
         out = _make(array, True, fn, value)
     else:
         out = _make(array, False, None, value)
