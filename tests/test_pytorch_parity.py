@@ -636,7 +636,48 @@ def _random_inplace(T):
             abs(float(y.mean()) - 1.0) < 0.1, abs(float(y.std()) - 0.5) < 0.1, z.shape)
 
 
+def _iadd_accumulates(T):
+    # the loss-accumulation idiom: a plain zeros tensor += terms that require grad
+    w = t(T, A, grad=True)
+    total = T.zeros(())
+    for k in (1.0, 2.0, 3.0):
+        total += (w * k).pow(2).sum()
+    total.backward()
+    return total, total.is_leaf, w.grad
+
+
+def _iadd_alias(T):
+    # x op= v changes the tensor itself: every reference sees it, as in PyTorch
+    x = t(T, A, grad=True)
+    y = x * 2
+    alias = y
+    y += 1
+    y *= t(T, B)
+    alias.sum().backward()
+    return alias is y, alias, x.grad
+
+
+def _iadd_on_index(T):
+    x = t(T, A, grad=True)
+    h = x * 1
+    h[0] += 5
+    h[:, 1] -= x[:, 2]
+    h.sum().backward()
+    return h, x.grad
+
+
+def _iadd_int_with_grad(T):
+    x = T.zeros(3, 4, dtype=T.int64)
+    x += t(T, A, grad=True)
+
+
 table("inplace_rules", {
+    "iadd_accumulates": _iadd_accumulates,
+    "iadd_alias": _iadd_alias,
+    "iadd_on_index": _iadd_on_index,
+    "isub_on_leaf_refused": lambda T: catch(lambda: t(T, A, grad=True).__isub__(0.1)),
+    "iadd_int_with_grad_refused": lambda T: catch(lambda: _iadd_int_with_grad(T)),
+    "iadd_wider_refused": lambda T: catch(lambda: T.zeros(4).__iadd__(t(T, A, grad=True))),
     "random": _random_inplace,
     "leaf_requires_grad_fails": lambda T: catch(lambda: t(T, A, grad=True).add_(1)),
     "nonleaf_ok": lambda T: _nonleaf_inplace(T),

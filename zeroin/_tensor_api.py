@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import numbers
+from sys import getrefcount
 
 import numpy as np
 
@@ -900,6 +901,13 @@ def _graph_users(t):
     return users, other
 
 
+def _out_of_place(name):
+    """The out-of-place form of an in-place call, for messages: y = y + v, y = y.add(...)."""
+    if name.startswith("in-place "):
+        return f"y = y {name[len('in-place '):-1]} v"
+    return f"y = y.{name.rstrip('_')}(...)"
+
+
 def _store(self, name, value):
     """Write ``value`` into this tensor's array (PyTorch's casting and broadcasting)."""
     d = self.data
@@ -931,7 +939,7 @@ def _inplace(self, name, fn, *args, operands=()):
                            f"so changing it in place while the graph is recorded would "
                            f"corrupt it; to clear a gradient use w.grad.zero_() or "
                            f"w.grad = None, and to change a parameter wrap the call in "
-                           f"`with zeroin.no_grad():`")
+                           f"`with zeroin.no_grad():` (the update: w -= lr * w.grad)")
     base = getattr(self, "_view_of", None)
     if base is not None:
         raise RuntimeError(f"{name}: this tensor is a view of another tensor of shape "
@@ -947,16 +955,22 @@ def _inplace(self, name, fn, *args, operands=()):
         raise RuntimeError(f"{name}: this tensor is saved by an op recorded earlier (a "
                            f"custom Function's saved tensors), whose backward needs its "
                            f"current value; changing it in place would make the gradients "
-                           f"wrong. Use the out-of-place form (y = y.{name.rstrip('_')}(...))")
+                           f"wrong. Use the out-of-place form ({_out_of_place(name)})")
     old = _leaf(_array_of(self), self.requires_grad)    # the value before, for the graph
     old.grad_fn = self.grad_fn
     for user in users:      # ops recorded earlier read the value before, as in PyTorch
         user.inputs = tuple(old if i is self else i for i in user.inputs)
         old._read = True
     out = fn(old, *(old if a is self else a for a in args))     # y.add_(y): y before
-    # new storage: earlier views and saved values keep the old one, as the graph needs
-    new = np.empty_like(old.data)
-    _store(_leaf(new), name, out.data)
+    # new storage: earlier views and saved values keep the old one, as the graph needs.
+    # The result's own array is that storage when nothing else holds it (out's and ours)
+    r = _array_of(out)
+    if type(r) is np.ndarray and r.base is None and r.dtype == old.dtype and \
+            r.shape == old.shape and r.flags.writeable and getrefcount(r) <= 3:
+        new = r
+    else:
+        new = np.empty_like(old.data)
+        _store(_leaf(new), name, out.data)
     self.data = new
     self.grad_fn, self.requires_grad = out.grad_fn, out.requires_grad
     self._read = False      # the ops that read it now read `old`
@@ -1081,13 +1095,19 @@ _random_fill("exponential_", lambda r, shape, lambd=1.0: r.exponential(1 / lambd
 
 
 def _operator(npf, symbol, fn):
-    """``x op= v``: in place under no_grad (or off the graph); on a tensor made by an op,
-    while recording, the name is rebound to the new tensor ``x op v`` (as a Python
-    ``x = x op v``), which leaves any op that used the old ``x`` correct."""
+    """``x op= v`` as PyTorch: in place on the values when nothing is recorded (under
+    no_grad, or no operand requires grad); while recording, the recorded in-place op of
+    ``x.add_(v)`` and friends, so every reference to ``x`` sees the result. A view, while
+    recording, gets the name rebound instead (``x = x op v``): ``y[i] += v`` then goes on
+    as the recorded ``y[i] = ...``."""
+    name = f"in-place {symbol}="
+
     def f(self, value):
-        # a leaf (w -= lr * w.grad) is decided by its grad_fn alone
-        if self.grad_fn is not None and self.requires_grad and is_grad_enabled():
-            return fn(self, value)
+        if (self.requires_grad or isinstance(value, Tensor) and value.requires_grad) and \
+                is_grad_enabled():
+            if getattr(self, "_view_of", None) is not None:
+                return fn(self, value)
+            return _inplace(self, name, fn, value)
         return self._inplace(npf, symbol, value)
     return f
 
