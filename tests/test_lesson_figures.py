@@ -152,7 +152,13 @@ def test_smoothing_axis_labels_both_ends_and_numbers_agree_with_the_text(shown):
 def test_convolution_panels_are_framed_apart_and_filters_have_colour_bars(shown):
     fig = shown["convolution"].figures["window"].figure
     signs = [t.get_text() for a in fig.axes for t in a.texts if not a.axison]
-    assert signs == ["\u00d7", "="]
+    # the element-by-element product is the Hadamard sign, never x (a matrix product)
+    assert signs == ["\u2299", "="]
+    caption = shown["convolution"].figures["window"].caption
+    assert "\u2299" in caption and "element by element" in caption
+    every_text = [caption, *shown["convolution"].notes, shown["convolution"].intro,
+                  *(t.get_text() for a in fig.axes for t in [*a.texts, a.title, a.xaxis.label])]
+    assert not any("\u00d7" in t or " times the kernel" in t for t in every_text)
     images = [a for a in fig.axes if a.images]
     assert len(images) == 3 and all(
         all(sp.get_visible() for sp in a.spines.values()) for a in images)
