@@ -149,6 +149,16 @@ def test_smoothing_axis_labels_both_ends_and_numbers_agree_with_the_text(shown):
         assert f"{rms:.3f} cm" in r.notes[-1]
 
 
+def test_the_shooting_aims_stay_in_view_after_one_round():
+    r = lessons.shooting(rounds=1, runs=50, verbose=False)
+    files = r.figures["smoothing"]
+    ax, ax2 = files.figure.axes[:2]
+    for line in ax2.lines:
+        assert _inside(ax2, line.get_xdata(), line.get_ydata())
+    assert [t for t in ax.get_xticks() if t != int(t)] == []          # whole corrections
+    assert "have not settled" in files.caption and "leave the aim" not in files.caption
+
+
 def test_convolution_panels_are_framed_apart_and_filters_have_colour_bars(shown):
     fig = shown["convolution"].figures["window"].figure
     signs = [t.get_text() for a in fig.axes for t in a.texts if not a.axison]
