@@ -55,6 +55,37 @@ def test_descent_grad1_curve_runs_under_every_point_and_labels_do_not_overlap(kw
         assert "numbered by step;" in caption
 
 
+@pytest.mark.parametrize("eta, kind, intro, title", [
+    (0.1, "smooth", "x shrinks: both sides go down to x = 1.", "both sides go down to x = 1"),
+    (0.7, "overshoot", "both sides go down to x = 1, jumping across it every step.",
+     "both sides go down to x = 1"),
+    (0.001, "too slow", "from x0 = 0.2 x only gets to 0.891948 in 1000 steps (|dy/dx| is "
+     "still 0.216: too small a step); from x0 = 1.8 x only gets to 1.10805 in 1000 steps",
+     "not at x = 1 after 1000 steps"),
+    (1.0, "oscillation", "from x0 = 0.2 x jumps between 0.2 and 1.8 forever",
+     "x jumps across x = 1 forever"),
+    (1.1, "divergence", "from x0 = 0.2 every step throws x further away, to -5.79e+05 "
+     "after 74 steps", "every step throws x further from 1"),
+])
+def test_descent_says_what_happened_in_the_text_and_the_title(eta, kind, intro, title):
+    r = lessons.descent(eta=eta, verbose=False)
+    assert r.outcome == [kind, kind] and intro in r.intro
+    assert ("go down to x = 1" in r.intro) == (kind in ("smooth", "overshoot"))
+    fig = r.figures["grad1"].figure
+    ax = fig.axes[0]
+    assert ax.get_title() == f"Gradient descent, eta = {eta:g}: {title}"
+    fig.draw_without_rendering()
+    box = ax.title.get_window_extent()
+    assert box.x0 >= 0 and box.x1 <= fig.bbox.width                 # the title fits
+
+
+def test_descent_says_each_side_when_they_differ():
+    r = lessons.descent(eta=0.001, x0=0.9999, verbose=False, figures=False)
+    assert r.outcome == ["smooth", "too slow"]
+    assert "from x0 = 0.9999 x starts within the tolerance; from x0 = 1.8 x only" in r.intro
+    assert r.headline == "from 0.9999 x reaches 1, from 1.8 x falls short"
+
+
 @pytest.mark.parametrize("kw", DESCENT_CASES + [{"x0": 1.8}])
 def test_descent_grad2_shows_the_whole_step(kw):
     r = lessons.descent(verbose=False, **kw)
