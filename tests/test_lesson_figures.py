@@ -96,6 +96,34 @@ def test_descent_grad2_shows_the_whole_step(kw):
     assert ax.get_xlim()[0] < ax.get_xlim()[1]
 
 
+@pytest.mark.parametrize("kw", DESCENT_CASES + [
+    {"x0": 1.8}, {"x0": -3.0}, {"x0": 5.0}, {"eta": 0.7}, {"x0": 1.8, "eta": 0.7},
+    {"x0": 1.05}])
+def test_descent_grad2_labels_touch_no_line_and_stay_inside(kw):
+    """A and x1 are placed from the geometry: for a start right of the minimum, far away
+    or a step across it too, each label is inside the axes, clear of every drawn line and
+    marker, of the legend and of the other label."""
+    r = lessons.descent(verbose=False, **kw)
+    fig = r.figures["grad2"].figure
+    ax = fig.axes[0]
+    fig.draw_without_rendering()
+    labels = {t.get_text().split(" ")[0]: t.get_window_extent() for t in ax.texts}
+    assert set(labels) == {"A", "x1"}
+    legend = ax.get_legend().get_window_extent()
+    for name, box in labels.items():
+        assert ax.bbox.x0 <= box.x0 and box.x1 <= ax.bbox.x1, name
+        assert ax.bbox.y0 <= box.y0 and box.y1 <= ax.bbox.y1, name
+        assert not _boxes_overlap(box, legend), name
+        for line in ax.lines:
+            path = line.get_transform().transform_path(line.get_path())
+            if len(path.vertices) > 1:
+                assert not path.intersects_bbox(box, filled=False), (name, line.get_label())
+            else:                               # a marker: A or the new point
+                (x, y), = path.vertices
+                assert not (box.x0 - 5 < x < box.x1 + 5 and box.y0 - 5 < y < box.y1 + 5)
+    assert not _boxes_overlap(labels["A"], labels["x1"])
+
+
 # --- learning rate (lesson 6) -------------------------------------------------------------
 
 def test_a_gradient_of_exactly_zero_is_marked_on_the_log_panel():

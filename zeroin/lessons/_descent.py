@@ -286,20 +286,39 @@ def _draw_grad2(out, res):
                 label=f"at x1 the curve is {y1 - res.tangent_y1:.4g} above the tangent")
         ax.plot([x0], [y0], "o", color="black", ms=8, zorder=4)
         ax.plot([x1], [y1], "o", color=F.COLORS["error"], ms=8, zorder=4)
-        ax.annotate("A", (x0, y0), textcoords="offset points", xytext=(-12, -14), fontsize=13,
-                    ha="center", va="center")
-        ax.annotate(f"x1 = {x1:g}", (x1, y1), textcoords="offset points", xytext=(8, 4),
-                    fontsize=11)
+        a_label = ax.annotate("A", (x0, y0), xytext=(0, 0), textcoords="offset points",
+                              fontsize=13)                # placed below, once drawn
+        x1_label = ax.annotate(f"x1 = {x1:g}", (x1, y1), xytext=(0, 0),
+                               textcoords="offset points", fontsize=11)
         ax.set_xlim(xlo, xhi)
         ax.set_ylim(ylo, yhi)
         ax.set_xlabel("x")
         ax.set_ylabel("y")
         ax.set_title("The first step: tangent, step and chord")
-        ax.legend(loc="upper right" if x1 >= x0 else "upper left", fontsize=9)
+        # The legend in the upper corner where the curve is lower (the step's far end for
+        # a step that does not cross the minimum); the labels where nothing is drawn.
+        high_left = f(xlo) > f(xhi)
+        legend = ax.legend(loc="upper right" if high_left else "upper left", fontsize=9)
+        _place_grad2_labels(fig, legend, a_label, x1_label, x0, x1)
         return F.save(fig, out, "descent_grad2",
                       "The chapter's grad2, the first step close up: the tangent at A fixes "
                       "the direction, eta times its slope the length; the chord (red) only "
                       "joins the two points.")
+
+
+def _place_grad2_labels(fig, legend, a_label, x1_label, x0, x1):
+    """A and x1 where they touch no line, marker or the legend and stay inside: A below
+    the curve on its outer side (away from the minimum), where the curve and the tangent
+    both rise; x1 ahead of the step, or else anywhere around it that is free."""
+    from ..viz.figures import place
+    out = 1 if x0 > 1 else -1                     # which side of the minimum A is on
+    ahead = 1 if x1 >= x0 else -1                 # which way the step goes
+    fig.draw_without_rendering()                  # settle the layout first
+    taken = [legend.get_window_extent()]
+    taken.append(place(a_label, [(10 * out, -10), (0, -14), (-10 * out, -12),
+                                   (10 * out, 10), (0, 14), (-10 * out, 12)], taken))
+    place(x1_label, [(8 * ahead, 6), (8 * ahead, -8), (-8 * ahead, 8), (0, 12),
+                       (-8 * ahead, -10), (0, -14)], taken)
 
 
 def _is_positive(v):
