@@ -205,6 +205,28 @@ def test_lesson_help_lists_every_lessons_parameters(capsys):
         assert all(f"{k}=" in line for k in lessons.parameters(fn))
 
 
+def test_lesson_parameter_listings_keep_a_list_default_whole(capsys):
+    """The listing separates parameters by commas, so a list default is in parentheses:
+    split at the top-level commas, every piece is one parameter with its whole default."""
+    import re
+    from zeroin import lessons
+    with pytest.raises(SystemExit):
+        main(["lesson", "--help"])
+    line = next(x for x in capsys.readouterr().out.splitlines()
+                if x.strip().startswith("learning-rate:"))
+    listed = line.split(":", 1)[1].strip()
+    assert listed == "etas=(0.05, 0.1, 0.4, 0.8, 1, 1.1), x0=0.2, tol=0.001, max_steps=100"
+    pieces = re.split(r",\s*(?![^()]*\))", listed)
+    assert [p.split("=")[0] for p in pieces] == list(lessons.parameters(lessons.learning_rate))
+    assert main(["lesson", "learning-rate", "--set", "bogus=1"]) == 2
+    assert f"its parameters (with their defaults): {listed}\n" in capsys.readouterr().err
+    # what the listing shows can be given back, as can the --set form
+    for text in ("(0.2, 0.5)", "[0.2,0.5]", "0.2,0.5"):
+        assert lessons.settings("learning-rate", [f"etas={text}"]) == {"etas": (0.2, 0.5)}
+    assert main(["lesson", "chain-rule", "--set", "bogus=1"]) == 2
+    assert "(with their defaults): none\n" in capsys.readouterr().err
+
+
 # --- a user's mistakes: one line (or the command's usage), exit status 2 ------------------
 
 @pytest.mark.parametrize("argv, message", [

@@ -22,10 +22,10 @@ def test_explain_lists_only_the_constants_and_folded_steps_on_the_paths():
     assert "dz/db = dz/dx * dx/db + dz/dy * dy/db = 5 * 1 + 10 * 1 = 15" in to_b
 
 
-def _mlp():
+def _mlp(batch=4):
     zeroin.manual_seed(0)
     model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
-    x, y = zeroin.randn(4, 2), zeroin.randn(4, 1)
+    x, y = zeroin.randn(batch, 2), zeroin.randn(batch, 1)
     loss = nn.MSELoss()(model(x), y)
     loss.name = "loss"
     return model, x, loss
@@ -45,6 +45,26 @@ def test_a_batch_of_inputs_is_data_not_a_constant():
     t = zeroin.tensor([1.0, 2.0], requires_grad=True, name="t")
     s = (t * zeroin.tensor([3.0, 4.0])).sum()
     assert "constants (no gradient flows into them): [3, 4]" in str(zeroin.explain(s, t))
+
+
+def test_data_is_named_by_its_role_a_target_is_not_a_second_input():
+    model, x, loss = _mlp(batch=8)           # more than 4 targets: data, not constants
+    text = str(zeroin.explain(loss, model[0].weight))
+    assert "loss = mse_loss(linear2, target) = " in text and "input1" not in text
+    assert "linear1 = linear(input0, 0.weight, 0.bias)" in text      # the batch: an input
+    d = zeroin.draw(loss, wrt=model[0].weight)
+    assert [n["text"][0] for n in d.nodes if n["kind"] == "const"] == ["input0", "target"]
+    # two losses: target and target2; a name the user gave is never taken
+    other = zeroin.tensor(np.linspace(0, 1, 8).reshape(8, 1), name="target")
+    both = (nn.functional.l1_loss(model(x), x[:, 1:]) + nn.functional.mse_loss(model(x), x[:, :1])
+            + (other * model(x)).sum())
+    names = [n["text"][0] for n in zeroin.draw(both).nodes]
+    assert {"target", "target2", "target3"} <= set(names) and "input1" not in names
+    # integer labels given as a tensor are the cross entropy's labels
+    labels = zeroin.tensor(np.array([0, 1, 2, 0, 1, 2]))
+    ce = nn.functional.cross_entropy(nn.Linear(2, 3)(zeroin.randn(6, 2)), labels)
+    assert "labels" in [n["text"][0] for n in zeroin.draw(ce).nodes]
+    assert labels.name is None                            # the user's tensor is not renamed
 
 
 def test_the_caption_says_what_the_edge_labels_are():

@@ -55,6 +55,37 @@ def test_descent_grad1_curve_runs_under_every_point_and_labels_do_not_overlap(kw
         assert "numbered by step;" in caption
 
 
+@pytest.mark.parametrize("eta, kind, intro, title", [
+    (0.1, "smooth", "x shrinks: both sides go down to x = 1.", "both sides go down to x = 1"),
+    (0.7, "overshoot", "both sides go down to x = 1, jumping across it every step.",
+     "both sides go down to x = 1"),
+    (0.001, "too slow", "from x0 = 0.2 x only gets to 0.891948 in 1000 steps (|dy/dx| is "
+     "still 0.216: too small a step); from x0 = 1.8 x only gets to 1.10805 in 1000 steps",
+     "not at x = 1 after 1000 steps"),
+    (1.0, "oscillation", "from x0 = 0.2 x jumps between 0.2 and 1.8 forever",
+     "x jumps across x = 1 forever"),
+    (1.1, "divergence", "from x0 = 0.2 every step throws x further away, to -5.79e+05 "
+     "after 74 steps", "every step throws x further from 1"),
+])
+def test_descent_says_what_happened_in_the_text_and_the_title(eta, kind, intro, title):
+    r = lessons.descent(eta=eta, verbose=False)
+    assert r.outcome == [kind, kind] and intro in r.intro
+    assert ("go down to x = 1" in r.intro) == (kind in ("smooth", "overshoot"))
+    fig = r.figures["grad1"].figure
+    ax = fig.axes[0]
+    assert ax.get_title() == f"Gradient descent, eta = {eta:g}: {title}"
+    fig.draw_without_rendering()
+    box = ax.title.get_window_extent()
+    assert box.x0 >= 0 and box.x1 <= fig.bbox.width                 # the title fits
+
+
+def test_descent_says_each_side_when_they_differ():
+    r = lessons.descent(eta=0.001, x0=0.9999, verbose=False, figures=False)
+    assert r.outcome == ["smooth", "too slow"]
+    assert "from x0 = 0.9999 x starts within the tolerance; from x0 = 1.8 x only" in r.intro
+    assert r.headline == "from 0.9999 x reaches 1, from 1.8 x falls short"
+
+
 @pytest.mark.parametrize("kw", DESCENT_CASES + [{"x0": 1.8}])
 def test_descent_grad2_shows_the_whole_step(kw):
     r = lessons.descent(verbose=False, **kw)
@@ -63,6 +94,34 @@ def test_descent_grad2_shows_the_whole_step(kw):
     for line in ax.lines[2:]:                 # the step, the chord, the dotted gap, A, x1
         assert _inside(ax, line.get_xdata(), line.get_ydata())
     assert ax.get_xlim()[0] < ax.get_xlim()[1]
+
+
+@pytest.mark.parametrize("kw", DESCENT_CASES + [
+    {"x0": 1.8}, {"x0": -3.0}, {"x0": 5.0}, {"eta": 0.7}, {"x0": 1.8, "eta": 0.7},
+    {"x0": 1.05}])
+def test_descent_grad2_labels_touch_no_line_and_stay_inside(kw):
+    """A and x1 are placed from the geometry: for a start right of the minimum, far away
+    or a step across it too, each label is inside the axes, clear of every drawn line and
+    marker, of the legend and of the other label."""
+    r = lessons.descent(verbose=False, **kw)
+    fig = r.figures["grad2"].figure
+    ax = fig.axes[0]
+    fig.draw_without_rendering()
+    labels = {t.get_text().split(" ")[0]: t.get_window_extent() for t in ax.texts}
+    assert set(labels) == {"A", "x1"}
+    legend = ax.get_legend().get_window_extent()
+    for name, box in labels.items():
+        assert ax.bbox.x0 <= box.x0 and box.x1 <= ax.bbox.x1, name
+        assert ax.bbox.y0 <= box.y0 and box.y1 <= ax.bbox.y1, name
+        assert not _boxes_overlap(box, legend), name
+        for line in ax.lines:
+            path = line.get_transform().transform_path(line.get_path())
+            if len(path.vertices) > 1:
+                assert not path.intersects_bbox(box, filled=False), (name, line.get_label())
+            else:                               # a marker: A or the new point
+                (x, y), = path.vertices
+                assert not (box.x0 - 5 < x < box.x1 + 5 and box.y0 - 5 < y < box.y1 + 5)
+    assert not _boxes_overlap(labels["A"], labels["x1"])
 
 
 # --- learning rate (lesson 6) -------------------------------------------------------------
@@ -149,10 +208,26 @@ def test_smoothing_axis_labels_both_ends_and_numbers_agree_with_the_text(shown):
         assert f"{rms:.3f} cm" in r.notes[-1]
 
 
+def test_the_shooting_aims_stay_in_view_after_one_round():
+    r = lessons.shooting(rounds=1, runs=50, verbose=False)
+    files = r.figures["smoothing"]
+    ax, ax2 = files.figure.axes[:2]
+    for line in ax2.lines:
+        assert _inside(ax2, line.get_xdata(), line.get_ydata())
+    assert [t for t in ax.get_xticks() if t != int(t)] == []          # whole corrections
+    assert "have not settled" in files.caption and "leave the aim" not in files.caption
+
+
 def test_convolution_panels_are_framed_apart_and_filters_have_colour_bars(shown):
     fig = shown["convolution"].figures["window"].figure
     signs = [t.get_text() for a in fig.axes for t in a.texts if not a.axison]
-    assert signs == ["\u00d7", "="]
+    # the element-by-element product is the Hadamard sign, never x (a matrix product)
+    assert signs == ["\u2299", "="]
+    caption = shown["convolution"].figures["window"].caption
+    assert "\u2299" in caption and "element by element" in caption
+    every_text = [caption, *shown["convolution"].notes, shown["convolution"].intro,
+                  *(t.get_text() for a in fig.axes for t in [*a.texts, a.title, a.xaxis.label])]
+    assert not any("\u00d7" in t or " times the kernel" in t for t in every_text)
     images = [a for a in fig.axes if a.images]
     assert len(images) == 3 and all(
         all(sp.get_visible() for sp in a.spines.values()) for a in images)

@@ -170,6 +170,23 @@ def test_shooting_bursts_smooth_the_noise(results):
     assert r.settled_rms_batch < r.settled_rms_sgd
 
 
+def test_shooting_says_how_far_it_settled_for_few_rounds(results):
+    """Round 0 is the start, before any correction: never part of the settled range; with
+    too few rounds for the offset to die out, the lesson says so instead of comparing."""
+    assert "Once settled (rounds 4-8)" in results["shooting"].text()
+    assert results["shooting"].settled and results["shooting"].settle_round == 4
+    for rounds in (1, 2, 3):
+        r = lessons.shooting(rounds=rounds, runs=50, verbose=False, figures=False)
+        text = r.text()
+        assert not r.settled and "Once settled" not in text and "rounds 0-" not in text
+        span = "round 1" if rounds == 1 else f"rounds 1-{rounds}"
+        assert f"Not settled after {rounds} correction" in text and f"in {span} " in text
+        assert r.settled_rms_sgd == pytest.approx(
+            math.sqrt(np.mean(np.square(r.rms_sgd[1:]))))
+    r = lessons.shooting(rounds=5, runs=50, verbose=False, figures=False)
+    assert r.settled and "Once settled (rounds 4-5)" in r.text()
+
+
 def test_shooting_is_seeded(tmp_path):
     a = lessons.shooting(out=str(tmp_path), seed=3, runs=50, verbose=False, figures=False)
     b = lessons.shooting(out=str(tmp_path), seed=3, runs=50, verbose=False, figures=False)

@@ -157,12 +157,11 @@ def _add_training_args(p, sweep=False):
 
 def _lesson_parameters_text():
     """Each lesson's parameters and defaults, for ``zeroin lesson --help``."""
-    from .lessons import LESSONS, parameters
-    from .lessons._common import _cli_value
-    lines = ["lesson parameters for --set (defaults):"]
-    for name, fn in LESSONS.items():
-        params = ", ".join(f"{k}={_cli_value(v)}" for k, v in parameters(fn).items())
-        lines.append(f"  {name}: {params or '(none)'}")
+    from .lessons import LESSONS
+    from .lessons._common import parameters_text
+    lines = ["lesson parameters for --set (defaults; a list such as etas is set as "
+             "--set etas=0.2,0.5):"]
+    lines += [f"  {name}: {parameters_text(fn) or '(none)'}" for name, fn in LESSONS.items()]
     return "\n".join(lines)
 
 

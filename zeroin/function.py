@@ -133,6 +133,9 @@ class Function:
     __slots__ = ("inputs", "needs_input_grad", "saved", "released", "site")
     name = "function"       # used in errors, drawings and explanations
     symbol = None           # short infix/label used when drawing, e.g. "*"
+    # What each input is, where the op knows (a loss's second input is its "target"):
+    # drawings and explanations name an unnamed data input after it, not "input1".
+    input_roles = ()
     # True when forward and backward also accept Python floats and NumPy scalars for 0-d
     # arrays (elementwise ops): the fast path (zeroin/_fast.py) then runs them on scalars,
     # several times cheaper. Users only ever see ndarrays in .data and .grad.

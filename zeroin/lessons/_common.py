@@ -394,12 +394,23 @@ def _cli_value(v):
     return str(v)
 
 
+def parameters_text(fn):
+    """The lesson's parameters and defaults on one line, ``target=60, tol=1e-05``; a list
+    keeps its commas inside parentheses, ``etas=(0.05, 0.1), x0=0.2``, so that every
+    parameter reads whole ("" for a lesson without any)."""
+    def value(v):
+        if isinstance(v, (tuple, list)):
+            return "(" + ", ".join(_cli_value(x) for x in v) + ")"
+        return _cli_value(v)
+    return ", ".join(f"{k}={value(v)}" for k, v in parameters(fn).items())
+
+
 def parse_settings(fn, name, pairs):
     """``["target=70", "tol=1e-6"]`` for the lesson ``fn`` as keyword arguments, each of
     its default's type (whole numbers, numbers, or comma-separated numbers); a ValueError
     says what is wrong and lists the lesson's parameters."""
     defaults = parameters(fn)
-    known = ", ".join(f"{k}={_cli_value(v)}" for k, v in defaults.items()) or "none"
+    known = parameters_text(fn) or "none"
     settings = {}
     for pair in pairs or ():
         key, eq, text = str(pair).partition("=")
@@ -432,5 +443,7 @@ def _parse_value(key, text, default):
                              f"got {v}")
         return v
     if isinstance(default, (tuple, list)):
+        if text[:1] + text[-1:] in ("()", "[]"):      # as listed: etas=(0.2, 0.5)
+            text = text[1:-1]
         return tuple(number(t.strip(), isinstance(default[0], int)) for t in text.split(","))
     return number(text, isinstance(default, int) and not isinstance(default, bool))

@@ -6,6 +6,8 @@ import numpy as np
 import zeroin
 from ._common import LessonResult, Table, lesson, plots_ok, whole
 
+HADAMARD = "\u2299"     # ⊙, the element-by-element product (× would read as a matrix product)
+
 # A 5x5 image with a bright vertical bar, and a vertical-edge kernel: small whole numbers,
 # so every product can be checked by hand.
 X = np.array([[0, 1, 2, 1, 0],
@@ -48,7 +50,8 @@ def convolution(out=None, *, verbose=None, figures=True, train_epochs=4):
     res = LessonResult(
         "convolution", "Lesson 8 - convolution: a kernel sliding over an image",
         intro=("A convolution layer slides a small kernel of weights over the image: each "
-               "output number is the sum of a window of the input times the kernel, "
+               "output number is a window of the input multiplied element by element by the "
+               "kernel, then summed, "
                "y[i, j] = sum_a sum_b x[i+a, j+b] w[a, b] (deep-learning libraries compute "
                "this cross-correlation and call it convolution). The same 9 weights are used "
                "at every position, so the layer looks for one pattern everywhere. Backward, "
@@ -88,10 +91,10 @@ def convolution(out=None, *, verbose=None, figures=True, train_epochs=4):
     res.values.update(cnn_test_accuracy=cnn["accuracy"], cnn_epochs=train_epochs,
                       cnn_parameters=cnn["parameters"])
     res.notes += [
-        f"y[1, 1] = {yv[1, 1]:g}: the window x[1:4, 1:4] times the kernel, summed; the kernel "
-        f"(+1 left, -1 right) answers 'brighter on the left than on the right?': y is "
-        f"negative left of the bright bar (the window's right side is brighter), positive "
-        f"right of it and 0 on it, where both sides match.",
+        f"y[1, 1] = {yv[1, 1]:g}: the window x[1:4, 1:4] multiplied element by element by "
+        f"the kernel, summed; the kernel (+1 left, -1 right) answers 'brighter on the left "
+        f"than on the right?': y is negative left of the bright bar (the window's right side "
+        f"is brighter), positive right of it and 0 on it, where both sides match.",
         f"dL/dw by autograd equals the correlation of x with dL/dy (largest difference "
         f"{err_w:g}); dL/dx equals the full convolution of dL/dy with the flipped kernel "
         f"(largest difference {err_x:g}). Every input pixel gets gradient from every window "
@@ -114,8 +117,9 @@ def _window_table(yv):
             win = X[i:i + 3, j:j + 3]
             terms = " + ".join(f"{a:g}*{b:g}" for a, b in zip(win.ravel(), W.ravel()) if b)
             rows.append([f"y[{i}, {j}]", f"x[{i}:{i + 3}, {j}:{j + 3}]", terms, float(yv[i, j])])
-    return Table("The sliding window: each output is one window times the kernel (the "
-                 "kernel's zero column left out)", ["output", "window", "products", "value"],
+    return Table("The sliding window: each output is one window multiplied element by "
+                 "element by the kernel, summed (the kernel's zero column left out)",
+                 ["output", "window", "products", "value"],
                  rows, ["", "", "", "g"])
 
 
@@ -162,7 +166,7 @@ def _frame(ax):
 
 
 def _sign(ax, text):
-    """A panel that holds only an operator sign (x, =) between two others."""
+    """A panel that holds only an operator sign (⊙, =) between two others."""
     ax.axis("off")
     ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=26, fontweight="bold",
             transform=ax.transAxes)
@@ -176,7 +180,7 @@ def _draw_window(out, yv, at=(1, 2)):
     with F.style():
         fig, panels = F.subplots(1, 5, figsize=(12, 4), width_ratios=[5, 0.8, 3, 0.8, 3])
         axes = panels[::2]
-        _sign(panels[1], "\u00d7")
+        _sign(panels[1], HADAMARD)
         _sign(panels[3], "=")
         _numbers(axes[0], X, highlight=lambda i, j: i0 <= i < i0 + 3 and j0 <= j < j0 + 3)
         axes[0].add_patch(Rectangle((j0 - 0.5, i0 - 0.5), 3, 3, fill=False, lw=3,
@@ -184,14 +188,16 @@ def _draw_window(out, yv, at=(1, 2)):
         axes[0].set_title("input x: the window")
         _numbers(axes[1], W, cmap="coolwarm")
         axes[1].set_title("kernel w")
+        axes[1].set_xlabel(f"{HADAMARD}: multiply element by element, then sum", fontsize=11)
         _numbers(axes[2], yv, highlight=lambda i, j: (i, j) == at, cmap="coolwarm")
         axes[2].add_patch(Rectangle((j0 - 0.5, i0 - 0.5), 1, 1, fill=False, lw=3,
                                     ec=F.COLORS["error"]))
         axes[2].set_title(f"output y: y[{i0}, {j0}] = {yv[i0, j0]:g}")
         return F.save(fig, out, "convolution_window",
                       f"The kernel over the window x[{i0}:{i0 + 3}, {j0}:{j0 + 3}] gives one "
-                      f"output number (window \u00d7 kernel, element by element, summed); "
-                      f"sliding it over every position gives the 3x3 output.")
+                      f"output number: window {HADAMARD} kernel (multiplied element by "
+                      f"element, not a matrix product), summed; sliding it over every "
+                      f"position gives the 3x3 output.")
 
 
 def _draw_filters(out, cnn):

@@ -54,17 +54,15 @@ def descent(out=None, *, eta=ETA, x0=X0, x0_right=X0_RIGHT, tol=TOL, verbose=Non
         finite("descent", key, v)
         need(v != 1, f"descent: {key} = {show(v)} is already the minimum; start elsewhere")
     settles = eta < 1          # each step multiplies x - 1 by 1 - 2 eta
+    left = gradient_descent(x0, eta, tol)
+    right = gradient_descent(x0_right, eta, tol)
+    outcome = _Outcome(eta, tol, ((x0, left), (x0_right, right)))
     res = LessonResult(
         "descent", "Lesson 5 - descent: gradient descent on y = (x - 1)^2 + 0.001",
         intro=(f"x <- x - eta * dy/dx with eta = {eta:g}, the derivative dy/dx computed by "
                f"backprop, until |dy/dx| < {tol:g}. Left of the minimum the gradient is "
                f"negative, so -eta * gradient is positive and x grows; right of it the "
-               f"gradient is positive and x shrinks: "
-               + ("both sides go down to x = 1." if settles else
-                  f"with eta = {eta:g} (1 or more) every step overshoots the minimum by as "
-                  f"much or more than it was away, so neither side settles.")))
-    left = gradient_descent(x0, eta, tol)
-    right = gradient_descent(x0_right, eta, tol)
+               f"gradient is positive and x shrinks" + outcome.sentence()))
     c = 1 - 2 * eta
     n = max(len(left), len(right))
     rows = []
@@ -127,10 +125,63 @@ def descent(out=None, *, eta=ETA, x0=X0, x0_right=X0_RIGHT, tol=TOL, verbose=Non
             + ("|1 - 2 * eta| >= 1: the distance to the minimum never shrinks)."
                if not settles else "too small a step for the steps allowed)."))
     res.values["converged"] = not stuck
+    res.values.update(outcome=outcome.kinds, headline=outcome.headline())
     if plots_ok(res, figures):
         res.figures["grad1"] = _draw_grad1(out, res)
         res.figures["grad2"] = _draw_grad2(out, res)
     return res
+
+
+class _Outcome:
+    """What descent did from each start, in words: gone down to x = 1 (smoothly or jumping
+    across it), still short of it after the steps allowed, jumping across it forever, or
+    thrown further away every step. ``runs``: (x0, rows of gradient_descent) per side."""
+
+    def __init__(self, eta, tol, runs):
+        self.eta, self.runs = eta, runs
+        self.kinds = [_verdict(rows, tol, rows[-1][0])[0] for _, rows in runs]
+
+    def _side(self, x0, rows, kind):
+        x, n, g = rows[-1][1], count(rows[-1][0], "step"), abs(rows[-1][3])
+        start = f"from x0 = {x0:g}"
+        if kind == "smooth" and len(rows) == 1:
+            return f"{start} x starts within the tolerance"
+        if kind in ("smooth", "overshoot"):
+            return f"{start} x reaches {x:.6g} in {n}" + (
+                ", jumping across the minimum every step" if kind == "overshoot" else "")
+        if kind == "too slow":
+            return (f"{start} x only gets to {x:.6g} in {n} (|dy/dx| is still {g:.3g}: too "
+                    f"small a step)")
+        if kind == "oscillation":
+            return f"{start} x jumps between {x0:g} and {rows[1][1]:.6g} forever"
+        return f"{start} every step throws x further away, to {x:.3g} after {n}"
+
+    def sentence(self):
+        """The end of the lesson's intro: what happened on both sides."""
+        if set(self.kinds) <= {"smooth", "overshoot"}:
+            return ": both sides go down to x = 1" + (
+                "." if "overshoot" not in self.kinds else ", jumping across it every step.")
+        why = (f". With eta = {self.eta:g} (1 or more) every step overshoots the minimum by "
+               f"as much or more than it was away, so neither side settles: "
+               if self.eta >= 1 else f". With eta = {self.eta:g}, ")
+        sides = "; ".join(self._side(x0, rows, k) for (x0, rows), k in zip(self.runs,
+                                                                           self.kinds))
+        return f"{why}{sides}."
+
+    def headline(self):
+        """The same, short enough for a figure's title."""
+        both = {"smooth": "both sides go down to x = 1",
+                "overshoot": "both sides go down to x = 1",
+                "too slow": "not at x = 1 after "
+                            f"{count(max(r[-1][0] for _, r in self.runs), 'step')}",
+                "oscillation": "x jumps across x = 1 forever",
+                "divergence": "every step throws x further from 1"}
+        if len(set(self.kinds)) == 1 or set(self.kinds) <= {"smooth", "overshoot"}:
+            return both[self.kinds[0]]
+        short = {"smooth": "reaches 1", "overshoot": "reaches 1", "too slow": "falls short",
+                 "oscillation": "jumps forever", "divergence": "runs away"}
+        return ", ".join(f"from {x0:g} x {short[k]}" for (x0, _), k in zip(self.runs,
+                                                                         self.kinds))
 
 
 SHOW = 8                 # points drawn from each side in grad1
@@ -192,7 +243,7 @@ def _draw_grad1(out, res):
         ax.axvline(1, color=F.COLORS["muted"], ls=":", lw=1)
         ax.set_xlabel("x")
         ax.set_ylabel("y")
-        ax.set_title(f"Gradient descent, eta = {res.eta:g}: both sides go down to x = 1")
+        ax.set_title(f"Gradient descent, eta = {res.eta:g}: {res.headline}")
         ax.legend(loc="upper center")
         shown = max(len(v) for v in px.values())
         if all(numbered[k] == len(px[k]) for k in px):
@@ -235,20 +286,39 @@ def _draw_grad2(out, res):
                 label=f"at x1 the curve is {y1 - res.tangent_y1:.4g} above the tangent")
         ax.plot([x0], [y0], "o", color="black", ms=8, zorder=4)
         ax.plot([x1], [y1], "o", color=F.COLORS["error"], ms=8, zorder=4)
-        ax.annotate("A", (x0, y0), textcoords="offset points", xytext=(-12, -14), fontsize=13,
-                    ha="center", va="center")
-        ax.annotate(f"x1 = {x1:g}", (x1, y1), textcoords="offset points", xytext=(8, 4),
-                    fontsize=11)
+        a_label = ax.annotate("A", (x0, y0), xytext=(0, 0), textcoords="offset points",
+                              fontsize=13)                # placed below, once drawn
+        x1_label = ax.annotate(f"x1 = {x1:g}", (x1, y1), xytext=(0, 0),
+                               textcoords="offset points", fontsize=11)
         ax.set_xlim(xlo, xhi)
         ax.set_ylim(ylo, yhi)
         ax.set_xlabel("x")
         ax.set_ylabel("y")
         ax.set_title("The first step: tangent, step and chord")
-        ax.legend(loc="upper right" if x1 >= x0 else "upper left", fontsize=9)
+        # The legend in the upper corner where the curve is lower (the step's far end for
+        # a step that does not cross the minimum); the labels where nothing is drawn.
+        high_left = f(xlo) > f(xhi)
+        legend = ax.legend(loc="upper right" if high_left else "upper left", fontsize=9)
+        _place_grad2_labels(fig, legend, a_label, x1_label, x0, x1)
         return F.save(fig, out, "descent_grad2",
                       "The chapter's grad2, the first step close up: the tangent at A fixes "
                       "the direction, eta times its slope the length; the chord (red) only "
                       "joins the two points.")
+
+
+def _place_grad2_labels(fig, legend, a_label, x1_label, x0, x1):
+    """A and x1 where they touch no line, marker or the legend and stay inside: A below
+    the curve on its outer side (away from the minimum), where the curve and the tangent
+    both rise; x1 ahead of the step, or else anywhere around it that is free."""
+    from ..viz.figures import place
+    out = 1 if x0 > 1 else -1                     # which side of the minimum A is on
+    ahead = 1 if x1 >= x0 else -1                 # which way the step goes
+    fig.draw_without_rendering()                  # settle the layout first
+    taken = [legend.get_window_extent()]
+    taken.append(place(a_label, [(10 * out, -10), (0, -14), (-10 * out, -12),
+                                   (10 * out, 10), (0, 14), (-10 * out, 12)], taken))
+    place(x1_label, [(8 * ahead, 6), (8 * ahead, -8), (-8 * ahead, 8), (0, 12),
+                       (-8 * ahead, -10), (0, -14)], taken)
 
 
 def _is_positive(v):

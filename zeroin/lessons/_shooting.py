@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 import zeroin
-from ._common import LessonResult, Table, lesson, plots_ok, whole
+from ._common import LessonResult, Table, count, lesson, plots_ok, whole
 
 SIGHT_OFFSET = (-4.0, 1.5)   # cm: the sight sends shots left and a little high
 NOISE = 0.4                  # cm: scatter of one shot
@@ -64,9 +64,16 @@ def _rms_theory(offset, sigma, eta, batch, rounds):
     """
     c = 1 - 2 * eta
     d0 = float(np.sum(np.square(offset)))
-    q = (2 * eta * sigma) ** 2 / batch
-    return [math.sqrt(c ** (2 * k) * d0 + 2 * q * (1 - c ** (2 * k)) / (1 - c * c))
+    noise = _rms_limit(sigma, eta, batch) ** 2
+    return [math.sqrt(c ** (2 * k) * d0 + noise * (1 - c ** (2 * k)))
             for k in range(rounds + 1)]
+
+
+def _rms_limit(sigma, eta, batch):
+    """The RMS aim error once settled, the noise alone: 2 (2 eta sigma)^2 / batch / (1 - c^2)
+    under the square root (the limit of :func:`_rms_theory`)."""
+    c = 1 - 2 * eta
+    return math.sqrt(2 * (2 * eta * sigma) ** 2 / batch / (1 - c * c))
 
 
 @lesson
@@ -88,18 +95,14 @@ def shooting(out=None, *, seed=1, runs=400, rounds=8, verbose=None, figures=True
     _single_shots(res, rng, offset, seed)
     _bursts(res, rng, offset)
     final, settle = _sgd_vs_batch(res, rng, offset, runs, rounds)
-    errors, sgd_tail, mb_tail = res.single_errors, res.settled_rms_sgd, res.settled_rms_batch
+    errors = res.single_errors
     res.notes += [
         f"{len(errors)} single shots: the error falls from {errors[0]:.2f} cm to "
         f"{errors[-1]:.2f} cm; "
         f"what is left is the shot's own scatter, which no aiming removes.",
         f"Each correction is -eta * gradient = -{2 * ETA:g} * the miss: Bob moves his aim "
         f"against the error, by an amount proportional to it.",
-        f"Once settled (rounds {settle}-{rounds}), single shots leave the aim "
-        f"{sgd_tail:.3f} cm off on average, bursts of {BURST} only {mb_tail:.3f} cm: "
-        f"averaging {BURST} shots divides the gradient's noise by sqrt({BURST}) = "
-        f"{math.sqrt(BURST):.3f} (measured ratio {sgd_tail / mb_tail:.3f}). That is why "
-        f"training uses mini-batches rather than single samples.",
+        _noise_note(res, settle, rounds),
         f"After the last correction ({rounds}), where the figure shows the aims: "
         f"{res.rms_sgd[-1]:.3f} cm for single shots, {res.rms_batch[-1]:.3f} cm for "
         f"bursts (RMS over the {runs} runs).",
@@ -107,8 +110,32 @@ def shooting(out=None, *, seed=1, runs=400, rounds=8, verbose=None, figures=True
     if plots_ok(res, figures):
         res.figures["target1"] = _draw_single(out, res)
         res.figures["target2"] = _draw_bursts(out, res)
-        res.figures["smoothing"] = _draw_smoothing(out, res, final, settle)
+        res.figures["smoothing"] = _draw_smoothing(out, res, final)
     return res
+
+
+def _rounds(first, last):
+    """``round 1`` or ``rounds 4-8``."""
+    return f"round {first}" if first == last else f"rounds {first}-{last}"
+
+
+def _noise_note(res, settle, rounds):
+    """Single shots against bursts once the aims have settled; or, when too few rounds
+    leave the sight's offset still larger than the noise, that they have not settled."""
+    sgd, mb = res.settled_rms_sgd, res.settled_rms_batch
+    if res.settled:
+        return (f"Once settled ({_rounds(settle, rounds)}), single shots leave the aim "
+                f"{sgd:.3f} cm off on average, bursts of {BURST} only {mb:.3f} cm: "
+                f"averaging {BURST} shots divides the gradient's noise by sqrt({BURST}) = "
+                f"{math.sqrt(BURST):.3f} (measured ratio {sgd / mb:.3f}). That is why "
+                f"training uses mini-batches rather than single samples.")
+    return (f"Not settled after {count(rounds, 'correction')}: in {_rounds(settle, rounds)} "
+            f"the aim is still {sgd:.3f} cm off on average for single shots and {mb:.3f} cm "
+            f"for bursts of {BURST}, more than the noise alone leaves once settled "
+            f"({res.rms_limit_sgd:.3f} cm and {res.rms_limit_batch:.3f} cm, sqrt({BURST}) = "
+            f"{math.sqrt(BURST):.3f} times apart): part of the sight's "
+            f"{math.hypot(*res.offset):.2f} cm offset is not corrected yet. More rounds "
+            f"(rounds=8, the default) show the noise alone.")
 
 
 def _single_shots(res, rng, offset, seed):
@@ -176,13 +203,21 @@ def _sgd_vs_batch(res, rng, offset, runs, rounds):
         f"single shots (SGD) vs bursts of {BURST} (mini-batch)",
         ["round", "SGD measured", "SGD exact", f"batch {BURST} measured",
          f"batch {BURST} exact"], rows, ["d", ".3f", ".3f", ".3f", ".3f"]))
-    settle = rounds // 2
+    # Settled from the first round of the second half (never round 0, the start) at which
+    # what is left of the offset adds at most 25% to the noise's own RMS (exactly).
+    limit = {b: _rms_limit(NOISE, ETA, b) for b in (1, BURST)}
+    first = max(1, rounds // 2)
+    settle = next((k for k in range(first, rounds + 1)
+                   if all(theory[b][k] <= 1.25 * limit[b] for b in (1, BURST))), None)
+    settled = settle is not None
+    settle = settle if settled else first
     sgd_tail = float(np.sqrt(np.mean(np.square(rms[1][settle:]))))
     mb_tail = float(np.sqrt(np.mean(np.square(rms[BURST][settle:]))))
     res.values.update(rms_sgd=rms[1], rms_batch=rms[BURST], rms_sgd_exact=theory[1],
                       rms_batch_exact=theory[BURST], runs=runs, rounds=rounds,
                       settled_rms_sgd=sgd_tail, settled_rms_batch=mb_tail,
-                      noise_ratio=sgd_tail / mb_tail)
+                      noise_ratio=sgd_tail / mb_tail, settle_round=settle, settled=settled,
+                      rms_limit_sgd=limit[1], rms_limit_batch=limit[BURST])
     return final, settle
 
 
@@ -265,7 +300,9 @@ def _draw_bursts(out, res):
                       f"squared error.")
 
 
-def _draw_smoothing(out, res, final, settle):
+def _draw_smoothing(out, res, final):
+    from matplotlib.ticker import MaxNLocator
+
     from ..viz import figures as F
     with F.style():
         fig, (ax, ax2) = F.subplots(1, 2, figsize=(12, 5.9))
@@ -281,11 +318,14 @@ def _draw_smoothing(out, res, final, settle):
         ax.set_ylim(*F.log_tick_span([*res.rms_sgd, *res.rms_batch, *res.rms_sgd_exact,
                                       *res.rms_batch_exact]))
         ax.set_xlabel("correction")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))      # corrections are counted
         ax.set_ylabel("RMS aim error (cm)")
         ax.set_title("How far the aim is off")
-        _target(ax2, radius=2, bullseye=False)
-        ax2.set_xlim(-1.6, 1.6)
-        ax2.set_ylim(-1.6, 1.6)
+        # every run's end in view: after few rounds the aims are still far from the centre
+        reach = max(1.6, 1.05 * max(float(np.abs(p).max()) for p in final.values()))
+        _target(ax2, radius=max(2, math.ceil(reach)), bullseye=False)
+        ax2.set_xlim(-reach, reach)
+        ax2.set_ylim(-reach, reach)
         for b, color, label, rms in ((1, F.COLORS["right"], "SGD", res.rms_sgd[-1]),
                                      (BURST, F.COLORS["left"], f"batch {BURST}",
                                       res.rms_batch[-1])):
@@ -294,9 +334,13 @@ def _draw_smoothing(out, res, final, settle):
                      label=f"{label}, after correction {res.rounds}: RMS {rms:.3f} cm")
         F.legend_below(fig, (ax, ax2), ncol=3)
         ax2.set_title(f"Where the aim ends ({res.runs} runs)")
-        return F.save(fig, out, "shooting_smoothing",
-                      f"Bursts smooth the noise: mini-batches of {BURST} leave the aim "
-                      f"about sqrt({BURST}) times closer than single shots.")
+        return F.save(fig, out, "shooting_smoothing", (
+            f"Bursts smooth the noise: mini-batches of {BURST} leave the aim about "
+            f"sqrt({BURST}) times closer than single shots." if res.settled else
+            f"After {count(res.rounds, 'correction')} the aims have not settled: what is "
+            f"left of the sight's offset, not the noise, still decides how far off they "
+            f"are; with more rounds, mini-batches of {BURST} end about sqrt({BURST}) times "
+            f"closer than single shots."))
 
 
 # --- lesson 7 ----------------------------------------------------------------------------

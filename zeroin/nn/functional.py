@@ -271,6 +271,7 @@ def _check_same_shape(op, x, t):
 class _LossOp(Function):
     """Elementwise loss l(x, t) followed by a reduction; subclasses give l and its partials."""
     __slots__ = ("reduction",)
+    input_roles = (None, "target")
 
     def __init__(self, reduction):
         self.reduction = reduction
@@ -482,6 +483,7 @@ class CrossEntropyOp(Function):
     the graph (and its drawing and explanation) shows them. They are checked in forward.
     d loss / d logits = (softmax(logits) - onehot(labels)) / N for the mean.
     """
+    input_roles = (None, "labels")
     __slots__ = ("reduction",)
     name = "cross_entropy"
 

@@ -545,7 +545,7 @@ def _tensor_node(t, key, ctx):
         kind = "param" if t.requires_grad else "const"
     else:
         kind = "output" if t is ctx["output"] else "result"
-    lines = [(nm, True, _INK)]                 # data without a name: input0, input1, ...
+    lines = [(nm, True, _INK)]                 # data without a name: input0, target, ...
     by_value = kind == "const" and not t.name and t.data.size <= 4
     if (ctx["values"] or is_data(t)) and not by_value:
         lines.append(((short(t.data) if t.data.size > 1 else "= " + short(t.data)),

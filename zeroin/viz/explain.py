@@ -60,14 +60,16 @@ def node_names(output, model=None):
     name -> tensor) wins, then a tensor's own ``name``. Op results are named after the op
     and numbered in the order they were computed (``mul1``, ``add1``, ``add2``); leaves
     without a name are ``t0``, ``t1``, ...; constants with at most 4 elements are shown
-    as their value (``2``, ``[[0.5, -1]]``); larger arrays without a gradient are data
-    (a batch of inputs, targets), named ``input0``, ``input1``, ...
-    Explanations and drawings use the same names.
+    as their value (``2``, ``[[0.5, -1]]``); larger arrays without a gradient are data,
+    named by their role where an op says it (a loss's ``target``, cross entropy's
+    ``labels``), else ``input0``, ``input1``, ... Explanations and drawings use the same
+    names.
     """
     order = toposort([output], include_leaves=True)
     given = _given_names(model)
     taken = {given.get(id(t)) or t.name for t in order} - {None}
     seen_user, names, counters = {}, {}, {}
+    roles = _data_roles(order)
 
     def fresh(prefix, start):
         n = counters.get(prefix, start)
@@ -90,9 +92,24 @@ def node_names(output, model=None):
             names[k] = fresh("t", 0)
         elif t.data.size <= 4:
             names[k] = array(t.data)
+        elif roles.get(k) and roles[k] not in taken:
+            names[k] = roles[k]                      # target; a second one is target2
+            taken.add(roles[k])
         else:
-            names[k] = fresh("input", 0)
+            names[k] = fresh(roles[k], 2) if roles.get(k) else fresh("input", 0)
     return names
+
+
+def _data_roles(order):
+    """{id(t): role} for the inputs whose op says what they are (``Function.input_roles``:
+    a loss's second input is its target), the first op to say it winning."""
+    roles = {}
+    for t in order:
+        fn = t.grad_fn
+        for inp, role in zip(getattr(fn, "inputs", ()), getattr(fn, "input_roles", ())):
+            if role:
+                roles.setdefault(id(inp), role)
+    return roles
 
 
 def is_data(t):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from .._io import atomic_open
 
 __all__ = ["available", "style", "subplots", "save", "plain_log_ticks", "log_tick_span",
-           "FigureFiles",
+           "place", "clashes", "FigureFiles",
            "write_bytes", "write_text", "render", "legend_below", "COLORS", "PLOTS_HINT"]
 
 PLOTS_HINT = "figures need matplotlib: pip install 'zeroin[plots]'"
@@ -121,6 +121,48 @@ def log_tick_span(values, subs=(1.0, 2.0, 5.0)):
     below = max((t for t in ticks if t <= lo), default=lo)
     above = min((t for t in ticks if t >= hi), default=hi)
     return below / 1.08, above * 1.08
+
+
+def clashes(ax, box, others=()):
+    """Whether the display box ``box`` leaves ``ax`` or touches one of its lines (a marker
+    counts as a box of its size) or one of the boxes ``others`` (a legend, a placed label)."""
+    from matplotlib.transforms import Bbox
+    if not ax.bbox.contains(box.x0, box.y0) or not ax.bbox.contains(box.x1, box.y1):
+        return True
+    if any(box.overlaps(o) for o in others):
+        return True
+    for line in ax.lines:
+        path = line.get_transform().transform_path(line.get_path())
+        if line.get_linestyle() not in ("None", "none", "", " ") and len(path.vertices) > 1 \
+                and path.intersects_bbox(box, filled=False):
+            return True
+        if line.get_marker() not in (None, "None", "none", "", " "):
+            r = line.get_markersize() * ax.figure.dpi / 72 / 2
+            if any(box.overlaps(Bbox([[x - r, y - r], [x + r, y + r]]))
+                   for x, y in path.vertices):
+                return True
+    return False
+
+
+def place(ann, offsets, others=()):
+    """Move the annotation ``ann`` to the first of ``offsets`` (``(dx, dy)`` in points from
+    its point; the text starts there on the side it points to) where :func:`clashes` finds
+    nothing; the first offset when every one clashes. Call after a draw, so that the layout
+    is settled; returns the text's display box."""
+    ann.set_in_layout(False)                 # moving it must not move the axes
+    first = None
+    for dx, dy in offsets:
+        ann.xyann = (dx, dy)
+        ann.set_ha("left" if dx > 0 else "right" if dx < 0 else "center")
+        ann.set_va("bottom" if dy > 0 else "top" if dy < 0 else "center")
+        box = ann.get_window_extent()
+        first = first or (dx, dy)
+        if not clashes(ann.axes, box, others):
+            return box
+    ann.xyann = first
+    ann.set_ha("left" if first[0] > 0 else "right" if first[0] < 0 else "center")
+    ann.set_va("bottom" if first[1] > 0 else "top" if first[1] < 0 else "center")
+    return ann.get_window_extent()
 
 
 @dataclass
