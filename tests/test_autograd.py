@@ -257,6 +257,29 @@ def test_gradcheck_of_a_gradient_checks_the_second_derivative():
         zeroin.gradcheck(opaque_first, [leaf([0.5, 2.0])])               # 2nd: wrong
 
 
+def test_torch_autograd_gradcheck_and_gradgradcheck():
+    # PyTorch's spellings: torch.autograd.gradcheck / gradgradcheck, raise_exception=False,
+    # tuple outputs, grad_outputs
+    ag = zeroin.autograd
+    assert ag.gradcheck is zeroin.gradcheck and ag.GradcheckError is zeroin.GradcheckError
+    x = leaf([0.5, -1.2, 2.0])
+    assert ag.gradcheck(lambda t: (t.sin(), t * t), (x,), eps=1e-6, atol=1e-5)
+    assert ag.gradgradcheck(lambda t: (t ** 3).sum(), (x,))
+    assert ag.gradgradcheck(lambda t: zeroin.tanh(t) * t, (x,),
+                            grad_outputs=zeroin.tensor([1.0, -2.0, 0.5]))
+    assert ag.gradcheck(lambda t: BadSquare()(t), (x,), raise_exception=False) is False
+    assert ag.gradcheck(lambda t: OpaqueSquare()(t), (x,))        # its first derivative
+    assert ag.gradgradcheck(lambda t: OpaqueSquare()(t), (x,),    # but not its second
+                            raise_exception=False) is False
+    with pytest.raises(zeroin.GradcheckError, match="analytic gradient 0.0"):
+        ag.gradgradcheck(lambda t: OpaqueSquare()(t).sum(), (x,))
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor([0.5, -1.2, 2.0], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradgradcheck(lambda t: torch.tanh(t) * t, (tx,),
+                                        grad_outputs=torch.tensor([1.0, -2.0, 0.5],
+                                                                  dtype=torch.float64))
+
+
 # --- detect_anomaly ------------------------------------------------------------------------------
 
 def _line_of(text):

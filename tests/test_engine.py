@@ -808,6 +808,30 @@ def test_python_float_scalar_data_is_an_ordinary_writable_array():
     assert f"{zeroin.tensor(2.5):.2f}" == "2.50" and float(zeroin.tensor(2.5)) == 2.5
 
 
+def test_set_printoptions_as_pytorch():
+    x = zeroin.tensor(np.arange(12.0) / 7)
+    default = repr(x)
+    assert "0.14285714" in default and "..." not in default
+    try:
+        zeroin.set_printoptions(precision=2)
+        assert repr(x).startswith("tensor([0.  , 0.14, 0.29,")
+        zeroin.set_printoptions(threshold=5)            # precision 2 stays
+        assert repr(x) == "tensor([0.  , 0.14, 0.29, ..., 1.29, 1.43, 1.57])"
+        zeroin.set_printoptions(profile="full")
+        assert "..." not in repr(zeroin.arange(2000.0))
+        zeroin.set_printoptions(sci_mode=True, precision=3)
+        assert repr(x[:2]) == "tensor([0.000e+00, 1.429e-01])"
+        zeroin.set_printoptions(sci_mode=False)
+        assert "e-" not in repr(zeroin.tensor([1e-9, 1.0]))
+        with pytest.raises(ValueError, match="profile must be one of"):
+            zeroin.set_printoptions(profile="long")
+        with pytest.raises(ValueError, match="precision must be a number >= 0, got -1"):
+            zeroin.set_printoptions(precision=-1)
+    finally:
+        zeroin.set_printoptions(profile="default")
+    assert repr(x) == default
+
+
 def test_python_float_scalars_follow_numpy_on_division_by_zero_and_overflow():
     zero = zeroin.tensor(0.0, requires_grad=True)
     with pytest.warns(RuntimeWarning):

@@ -14,14 +14,14 @@ layers, optimisers, a training loop, and pictures and explanations of the chain 
 import importlib as _importlib
 
 from ._tensor import (Tensor, enable_grad, get_default_dtype, is_grad_enabled, no_grad,
-                     set_default_dtype, tensor)
+                     set_default_dtype, set_printoptions, tensor)
 from .errors import AnomalyError, DtypeError, ShapeError, ZeroinError
 from .function import Function
 from . import ops, _torch_ops, _memory
 from ._tensor_api import EXPORTS as _TENSOR_API
 from .autograd import grad
 from .anomaly import detect_anomaly
-from .gradcheck import GradcheckError, gradcheck
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from . import functional, graph
 from ._creation import (BoolTensor, DoubleTensor, FloatTensor, IntTensor, LongTensor, arange,
                         as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full,

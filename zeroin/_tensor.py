@@ -8,6 +8,7 @@ output back to the leaves is the graph that backward, drawing and explaining all
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from operator import attrgetter
 
@@ -623,8 +624,7 @@ class Tensor:
     # --- printing ----------------------------------------------------------------------
     def __repr__(self):
         d = self._array if self._array is not None else np.array(self._float)  # keep it
-        body = np.array2string(d, separator=", ", prefix="tensor(",
-                               threshold=200, edgeitems=3)
+        body = np.array2string(d, separator=", ", prefix="tensor(", **_print_kwargs(d))
         extra = []
         if d.dtype != _default_dtype and d.dtype.kind == "f":
             extra.append(f"dtype={d.dtype}")
@@ -640,6 +640,53 @@ class Tensor:
         if _array_of(self).size == 1 and spec:
             return format(self.item(), spec)
         return str(self)
+
+
+# --- print options (PyTorch's set_printoptions) -------------------------------------------
+
+_PROFILES = {"default": dict(precision=None, threshold=200, edgeitems=3, linewidth=None),
+             "short": dict(precision=2, threshold=1000, edgeitems=2, linewidth=80),
+             "full": dict(precision=None, threshold=float("inf"), edgeitems=3, linewidth=None)}
+_printopts = dict(_PROFILES["default"], sci_mode=None)
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None,
+                     profile=None, sci_mode=None):
+    """How tensors print, as PyTorch's: ``precision`` digits, ``threshold`` elements before
+    the middle is summarised with ``...`` (``edgeitems`` kept at each end), ``linewidth``
+    characters per line, ``sci_mode`` True/False to force or forbid scientific notation
+    (None: NumPy decides). ``profile`` 'default', 'short' or 'full' (every element) sets the
+    first four, then the other arguments given override it. zeroin's default differs from
+    PyTorch's: NumPy's precision (8) and a threshold of 200 elements."""
+    if profile is not None:
+        if profile not in _PROFILES:
+            raise ValueError(f"set_printoptions: profile must be one of {sorted(_PROFILES)}, "
+                             f"got {profile!r}")
+        _printopts.update(_PROFILES[profile])
+    for key, value in (("precision", precision), ("threshold", threshold),
+                       ("edgeitems", edgeitems), ("linewidth", linewidth)):
+        if value is not None:
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"set_printoptions: {key} must be a number >= 0, got "
+                                 f"{value!r}")
+            _printopts[key] = value
+    _printopts["sci_mode"] = sci_mode
+
+
+def _print_kwargs(d):
+    """np.array2string's arguments for the current print options."""
+    o = _printopts
+    kw = dict(threshold=int(min(o["threshold"], sys.maxsize)), edgeitems=o["edgeitems"])
+    if o["precision"] is not None:
+        kw["precision"] = o["precision"]
+    if o["linewidth"] is not None:
+        kw["max_line_width"] = o["linewidth"]
+    if o["sci_mode"] is False:
+        kw["suppress_small"] = True
+    elif o["sci_mode"] and d.dtype.kind in "fc":
+        p = 4 if o["precision"] is None else o["precision"]
+        kw["formatter"] = {"float_kind": lambda v: f"{v:.{p}e}"}
+    return kw
 
 
 def _clean_index(index):

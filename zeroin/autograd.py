@@ -318,3 +318,4 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         result.append(r if r is None or isinstance(r, Tensor) else _leaf(r))
     return tuple(result)
 from ._custom_function import Function, FunctionCtx, once_differentiable  # noqa: E402,F401  (PyTorch's torch.autograd.Function)
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402,F401  (torch.autograd's)

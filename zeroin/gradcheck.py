@@ -7,7 +7,7 @@ from .autograd import grad
 from .function import ZeroinError
 from ._tensor import Tensor, _leaf
 
-__all__ = ["gradcheck", "GradcheckError"]
+__all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
 
 
 class GradcheckError(ZeroinError, AssertionError):
@@ -20,16 +20,39 @@ def _as_inputs(inputs):
     return tuple(inputs), False
 
 
-def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
-    """Compare the gradient of ``fn`` with central differences, in float64.
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, *, raise_exception=True,
+              nondet_tol=0.0, fast_mode=False):
+    """Compare the gradient of ``fn`` with central differences, in float64 (PyTorch's
+    ``torch.autograd.gradcheck``; also ``zeroin.autograd.gradcheck``).
 
-    ``fn(*inputs)`` must return a tensor; for non-scalar outputs a fixed random projection
-    ``sum(out * r)`` is checked (that covers every output element's gradient). Inputs are
-    promoted to float64 copies so that the differences are accurate.
+    ``fn(*inputs)`` returns a tensor or a tuple of tensors; each output is checked through a
+    fixed random projection ``sum(out * r)``, as PyTorch's ``fast_mode`` does (every output
+    element's gradient takes part). Inputs are promoted to float64 copies so that the
+    differences are accurate. ``nondet_tol`` and ``fast_mode`` are accepted for PyTorch's
+    calls; zeroin's backward is deterministic and always projects.
 
     Returns True, or raises :class:`GradcheckError` naming the input, the element index and
-    both values.
+    both values (with ``raise_exception=False``: returns False instead).
     """
+    try:
+        return _check(fn, inputs, eps, atol, rtol)
+    except GradcheckError:
+        if raise_exception:
+            raise
+        return False
+
+
+def _outputs(fn, args):
+    out = fn(*args)
+    outs = tuple(out) if isinstance(out, (tuple, list)) else (out,)
+    for o in outs:
+        if not isinstance(o, Tensor):
+            raise TypeError(f"gradcheck: fn must return a Tensor, got {type(o).__name__} (or "
+                            f"a tuple of tensors, checked output by output)")
+    return outs
+
+
+def _check(fn, inputs, eps, atol, rtol):
     inputs, _ = _as_inputs(inputs)
     xs = []
     for t in inputs:
@@ -37,40 +60,78 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
             xs.append(Tensor(t.data.astype(np.float64), requires_grad=True, name=t.name))
         else:
             xs.append(t)
-    out = fn(*xs)
-    if not isinstance(out, Tensor):
-        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
+    outs = _outputs(fn, xs)
     rng = np.random.default_rng(0)
-    proj = rng.standard_normal(out.shape) if out.data.size > 1 else np.ones(out.shape)
+    projs = [rng.standard_normal(o.shape) if o.data.size > 1 else np.ones(o.shape)
+             for o in outs]
 
     def scalar(*args):
         # Grad mode stays on: fn may itself call zeroin.grad (checking a second derivative).
-        return float((fn(*args).data.astype(np.float64) * proj).sum())
+        return sum(float((o.data.astype(np.float64) * r).sum())
+                   for o, r in zip(_outputs(fn, args), projs))
 
     wrt = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
     if not wrt:
         raise ValueError("gradcheck: no input requires grad")
-    if out.requires_grad:
-        analytic = grad((out * _leaf(proj)).sum(), wrt, allow_unused=True)
-    else:   # a constant output (e.g. the gradient of a linear function): derivative 0
+    terms = [(o * _leaf(r)).sum() for o, r in zip(outs, projs) if o.requires_grad]
+    if terms:
+        analytic = grad(sum(terms[1:], terms[0]), wrt, allow_unused=True)
+    else:   # constant outputs (e.g. the gradient of a linear function): derivative 0
         analytic = [None] * len(wrt)
     for n, (x, a) in enumerate(zip(wrt, analytic)):
-        a = np.zeros_like(x.data) if a is None else a.data
-        flat = x.data.reshape(-1)
-        for j in range(flat.size):
-            old = flat[j]
-            flat[j] = old + eps
-            fp = scalar(*xs)
-            flat[j] = old - eps
-            fm = scalar(*xs)
-            flat[j] = old
-            num = (fp - fm) / (2 * eps)
-            an = float(a.reshape(-1)[j])
-            if not abs(an - num) <= atol + rtol * abs(num):
-                idx = tuple(int(i) for i in np.unravel_index(j, x.shape)) if x.ndim else ()
-                label = f" ({x.name})" if x.name else ""
-                raise GradcheckError(
-                    f"gradcheck: input {n}{label} of shape {x.shape}, element {tuple(idx)}: "
-                    f"analytic gradient {an!r} but finite difference {num!r} "
-                    f"(difference {abs(an - num):.3g} > atol {atol} + rtol {rtol} * |numeric|)")
+        _compare(n, x, np.zeros_like(x.data) if a is None else a.data, scalar, xs, eps,
+                 atol, rtol)
     return True
+
+
+def _compare(n, x, a, scalar, xs, eps, atol, rtol):
+    """Central differences of ``scalar`` in every element of input ``x`` against ``a``."""
+    flat = x.data.reshape(-1)
+    for j in range(flat.size):
+        old = flat[j]
+        flat[j] = old + eps
+        fp = scalar(*xs)
+        flat[j] = old - eps
+        fm = scalar(*xs)
+        flat[j] = old
+        num = (fp - fm) / (2 * eps)
+        an = float(a.reshape(-1)[j])
+        if not abs(an - num) <= atol + rtol * abs(num):
+            idx = tuple(int(i) for i in np.unravel_index(j, x.shape)) if x.ndim else ()
+            label = f" ({x.name})" if x.name else ""
+            raise GradcheckError(
+                f"gradcheck: input {n}{label} of shape {x.shape}, element {tuple(idx)}: "
+                f"analytic gradient {an!r} but finite difference {num!r} "
+                f"(difference {abs(an - num):.3g} > atol {atol} + rtol {rtol} * |numeric|)")
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, *,
+                  raise_exception=True, nondet_tol=0.0, fast_mode=False):
+    """Check second derivatives (PyTorch's ``torch.autograd.gradgradcheck``): the gradient
+    of ``sum(fn(*inputs) * v)`` with respect to the inputs, made with ``create_graph=True``,
+    is itself checked by :func:`gradcheck`. ``v`` is ``grad_outputs`` (a tensor or one per
+    output) or fixed random values."""
+    vs = {}
+
+    def first(*xs):
+        outs = _outputs(fn, xs)
+        given = grad_outputs
+        if given is not None and not isinstance(given, (tuple, list)):
+            given = (given,)
+        terms = []
+        for i, o in enumerate(outs):
+            if not o.requires_grad:
+                continue
+            if given is not None:
+                v = np.asarray(given[i].data if isinstance(given[i], Tensor) else given[i],
+                               dtype=np.float64)
+            else:
+                v = vs.setdefault(i, np.random.default_rng(1 + i).standard_normal(o.shape))
+            terms.append((o * _leaf(v)).sum())
+        wrt = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
+        if not terms:
+            return tuple(_leaf(np.zeros_like(x.data)) for x in wrt)
+        gs = grad(sum(terms[1:], terms[0]), wrt, create_graph=True, allow_unused=True)
+        return tuple(_leaf(np.zeros_like(x.data)) if g is None else g
+                     for x, g in zip(wrt, gs))
+    return gradcheck(first, inputs, eps, atol, rtol, raise_exception=raise_exception)
