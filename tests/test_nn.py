@@ -1067,6 +1067,46 @@ def test_packed_input_stops_each_sequence_at_its_own_length():
         np.testing.assert_allclose(c.data[:, b], c1.data, rtol=1e-12)
 
 
+def test_packed_gradients_match_finite_differences():
+    # unsorted lengths over 8 steps (the packed data is cut by halving), two of them equal;
+    # both directions, LSTM's (h, c) with a projection: the input, h_0, c_0, every parameter
+    zeroin.manual_seed(4)
+    m = nn.LSTM(2, 2, bidirectional=True, proj_size=1)
+    R, lengths = nn.utils.rnn, [3, 10, 6, 3]
+    rng = np.random.default_rng(4)
+
+    def run(m, x, h0, c0):
+        out, (h, c) = m(R.pack_padded_sequence(x, lengths, enforce_sorted=False), (h0, c0))
+        return zeroin.cat([out.data.reshape(-1), h.reshape(-1), c.reshape(-1)])
+
+    ins = [rng.standard_normal(s) for s in ((10, 4, 2), (2, 4, 1), (2, 4, 2))]
+    assert _gradcheck_module(m, ins, run)
+
+
+def test_packed_sequence_runs_on_contiguous_blocks(monkeypatch):
+    # step t of a PackedSequence is rows offset_t : offset_t + batch_sizes[t] of its data;
+    # indexing each step out of the whole data scattered T data-sized gradients (T * T work)
+    from zeroin.function import NP, scatter_array
+    sizes = []
+
+    def counting(g, index, shape):
+        if shape[-1] == 3:              # the data's (and the padded input's) slices
+            sizes.append(int(np.prod(shape)))
+        return scatter_array(g, index, shape)
+    monkeypatch.setattr(NP, "scatter", staticmethod(counting))
+    lengths = np.arange(64, 0, -1) % 50 + 5                      # 5..54, unsorted
+    x = leaf(np.random.default_rng(0).standard_normal((54, 64, 3)))
+    packed = nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=False)
+    out, (h, c) = nn.LSTM(3, 2, bidirectional=True)(packed)
+    (out.data.sum() + h.sum() + c.sum()).backward()
+    total = int(lengths.sum())
+    assert x.grad is not None and sum(sizes) <= 16 * total * 3 + x.data.size, (
+        sum(sizes), total * 3)
+    with pytest.raises(zeroin.ShapeError, match=r"batch_sizes must be positive, non-increasing "
+                       r"and sum to its data's 4 rows, got \[1, 3\]"):
+        nn.GRU(3, 2)(nn.utils.rnn.PackedSequence(zeroin.zeros(4, 3), zeroin.tensor([1, 3])))
+
+
 def test_pad_sequence_shapes_and_sides():
     a, b = zeroin.tensor([[1.0], [2.0]]), zeroin.tensor([[3.0]])
     R = nn.utils.rnn

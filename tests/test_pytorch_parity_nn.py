@@ -873,20 +873,34 @@ def test_pack_and_pad_packed_round_trip(enforce_sorted, batch_first):
     assert zs.batch_sizes.numpy().tolist() == ts.batch_sizes.tolist()
 
 
+# lengths: short; over 8 steps (the packed data is cut by halving) with repeated lengths
+PACKED_LENGTHS = {"short": ([4, 2, 1], [2, 4, 1]),
+                  "long": ([12, 9, 9, 3, 1], [3, 12, 1, 9, 9])}
+
+
+@pytest.mark.parametrize("lengths", list(PACKED_LENGTHS))
 @pytest.mark.parametrize("enforce_sorted", [True, False])
 @pytest.mark.parametrize("kind, kw", [("LSTM", dict(num_layers=2, bidirectional=True)),
+                                      ("LSTM", dict(proj_size=2, batch_first=True)),
                                       ("GRU", dict(batch_first=True)),
+                                      ("GRU", dict(num_layers=2, bidirectional=True,
+                                                   bias=False)),
                                       ("RNN", dict(bidirectional=True))], ids=str)
-def test_recurrent_layers_on_packed_sequences_match(kind, kw, enforce_sorted):
+def test_recurrent_layers_on_packed_sequences_match(kind, kw, enforce_sorted, lengths):
     zm, tm = _rnn_pair(kind, kw)
-    lengths = [4, 2, 1] if enforce_sorted else [2, 4, 1]
-    bf = kw.get("batch_first", False)
-    xz, xt = both(RNG.standard_normal((3, 4, 2) if bf else (4, 3, 2)))
+    lengths = PACKED_LENGTHS[lengths][0 if enforce_sorted else 1]
+    bf, n, t = kw.get("batch_first", False), len(lengths), max(lengths)
+    xz, xt = both(RNG.standard_normal((n, t, 2) if bf else (t, n, 2)))
     pz = nn.utils.rnn.pack_padded_sequence(xz, lengths, bf, enforce_sorted)
     pt = R.pack_padded_sequence(xt, torch.tensor(lengths), bf, enforce_sorted)
     k = kw.get("num_layers", 1) * (2 if kw.get("bidirectional") else 1)
-    zhx, thx = _hx(kind, (k, 3, 3))     # in the caller's batch order, as torch
-    extra = [(xz, xt)] + (list(zip(zhx, thx)) if kind == "LSTM" else [(zhx, thx)])
+    if kind == "LSTM":                  # in the caller's batch order, as torch
+        (hz, ht), (cz, ct) = (both(RNG.standard_normal((k, n, kw.get("proj_size") or 3))),
+                              both(RNG.standard_normal((k, n, 3))))
+        zhx, thx, extra = (hz, cz), (ht, ct), [(xz, xt), (hz, ht), (cz, ct)]
+    else:
+        zhx, thx = both(RNG.standard_normal((k, n, 3)))
+        extra = [(xz, xt), (zhx, thx)]
     _compare_run(zm, tm, pz, pt, zhx, thx, extra)
     zo, _ = nn.utils.rnn.pad_packed_sequence(zm(pz)[0], bf)
     to, _ = R.pad_packed_sequence(tm(pt)[0], bf)
