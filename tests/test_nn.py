@@ -1115,6 +1115,32 @@ def test_pad_sequence_shapes_and_sides():
                           padding_side="left").data[:, :, 0].tolist() == [[1, 2], [-1, 3]]
 
 
+def test_unpad_and_unpack_sequence_invert_pad_and_pack():
+    R, rng = nn.utils.rnn, np.random.default_rng(5)
+    seqs = [leaf(rng.standard_normal((k, 2))) for k in (3, 5, 1, 5)]
+    for got in (R.unpad_sequence(R.pad_sequence(seqs, True), [3, 5, 1, 5], True),
+                R.unpad_sequence(R.pad_sequence(seqs), zeroin.tensor([3, 5, 1, 5])),
+                R.unpack_sequence(R.pack_sequence(seqs, enforce_sorted=False))):
+        assert [g.shape for g in got] == [s.shape for s in seqs]
+        for g, s in zip(got, seqs):
+            np.testing.assert_array_equal(g.data, s.data)
+    padded = R.pad_sequence(seqs)
+    R.unpad_sequence(padded, [3, 5, 1, 5])
+    assert padded.shape == (5, 4, 2)                # left as it is (PyTorch's transposes it)
+    # finite differences through the cut (the padding gets no gradient)
+    assert zeroin.gradcheck(lambda x: zeroin.cat([s.reshape(-1) for s in R.unpad_sequence(
+        x, [2, 5, 1, 3] * 3, batch_first=True)]), [leaf(rng.standard_normal((12, 5, 2)))])
+    _raises(ValueError, lambda: R.unpad_sequence(padded, [3, 6, 1, 5]),
+            "unpad_sequence: every length must be between 0 and the padded length 5",
+            "[3, 6, 1, 5]")
+    _raises(zeroin.ShapeError, lambda: R.unpad_sequence(padded, [3, 5]),
+            "unpad_sequence: lengths must hold one integer per sequence of the batch (4)")
+    _raises(zeroin.ShapeError, lambda: R.unpad_sequence(zeroin.ones(3), [3]),
+            "unpad_sequence: padded_sequences must be (T, N, *)", "(3,)")
+    _raises(TypeError, lambda: R.unpack_sequence(padded), "unpack_sequence: expected a "
+            "PackedSequence, got Tensor")
+
+
 @pytest.mark.parametrize("kind", ["LSTM", "GRU"])
 def test_recurrent_layer_learns_a_running_sum(kind):
     # target at each step: the sum of the last three inputs, so the state must remember

@@ -873,6 +873,53 @@ def test_pack_and_pad_packed_round_trip(enforce_sorted, batch_first):
     assert zs.batch_sizes.numpy().tolist() == ts.batch_sizes.tolist()
 
 
+def test_nn_utils_rnn_has_torchs_names():
+    # README lists invert_permutation as not supported; everything else is there
+    assert set(R.__all__) - set(nn.utils.rnn.__all__) == {"invert_permutation"}
+    for name in nn.utils.rnn.__all__:
+        assert hasattr(nn.utils.rnn, name) and hasattr(R, name), name
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("lengths", [[2, 4, 1], [3, 1, 5, 5, 2, 4, 1, 3, 2, 5, 4]], ids=["3", "11"])
+def test_unpad_sequence(batch_first, lengths):
+    t, n = max(lengths), len(lengths)
+    xz, xt = both(RNG.standard_normal((n, t, 2) if batch_first else (t, n, 2)))
+    zs = nn.utils.rnn.unpad_sequence(xz, lengths, batch_first)
+    # torch's transposes a (T, N, *) argument in place (refused for a leaf), so gets a copy;
+    # zeroin's leaves its argument as it is
+    ts = R.unpad_sequence(xt * 1, torch.tensor(lengths), batch_first)
+    assert len(zs) == len(ts) == n and xz.shape == tuple(xt.shape)
+    zl, tl = 0, 0
+    for z, tt in zip(zs, ts):
+        assert tuple(z.shape) == tuple(tt.shape)
+        close(z, tt)
+        w = RNG.standard_normal(z.shape)
+        zl, tl = zl + (z * zeroin.tensor(w)).sum(), tl + (tt * torch.tensor(w)).sum()
+    zl.backward()
+    tl.backward()
+    close(xz.grad, xt.grad)
+
+
+@pytest.mark.parametrize("enforce_sorted", [True, False])
+def test_unpack_sequence(enforce_sorted):
+    lengths = [5, 3, 3, 1] if enforce_sorted else [1, 5, 3, 3]
+    pairs = [both(RNG.standard_normal((k, 2))) for k in lengths]
+    pz = nn.utils.rnn.pack_sequence([z for z, _ in pairs], enforce_sorted)
+    pt = R.pack_sequence([t for _, t in pairs], enforce_sorted)
+    zs, ts = nn.utils.rnn.unpack_sequence(pz), R.unpack_sequence(pt)
+    assert [tuple(z.shape) for z in zs] == [tuple(t.shape) for t in ts] == [(k, 2) for k in lengths]
+    zl, tl = 0, 0
+    for z, t in zip(zs, ts):
+        close(z, t)
+        w = RNG.standard_normal(z.shape)
+        zl, tl = zl + (z * zeroin.tensor(w)).sum(), tl + (t * torch.tensor(w)).sum()
+    zl.backward()
+    tl.backward()
+    for z, t in pairs:
+        close(z.grad, t.grad)
+
+
 # lengths: short; over 8 steps (the packed data is cut by halving) with repeated lengths
 PACKED_LENGTHS = {"short": ([4, 2, 1], [2, 4, 1]),
                   "long": ([12, 9, 9, 3, 1], [3, 12, 1, 9, 9])}

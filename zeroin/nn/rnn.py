@@ -32,7 +32,7 @@ from . import functional as F
 from . import init
 from .layers import _check_device, _dtype
 from .module import Module, Parameter
-from .utils.rnn import PackedSequence, _ints
+from .utils.rnn import PackedSequence, _ints, _split_by_halving
 
 __all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "RNNBase", "RNNCellBase"]
 
@@ -253,8 +253,8 @@ def _join(states):
 def _blocks(state, sizes):
     """A state cut row-wise into consecutive blocks of ``sizes`` rows."""
     if isinstance(state, tuple):
-        return list(zip(*(_time_steps(s, 0, True, sizes) for s in state)))
-    return _time_steps(state, 0, True, sizes)
+        return list(zip(*(_split_by_halving(s, 0, True, sizes) for s in state)))
+    return _split_by_halving(state, 0, True, sizes)
 
 
 def _direction(step, xs, state, weights, reverse):
@@ -291,25 +291,6 @@ def _direction_packed(step, xs, state, weights, reverse, sizes):
         state = step(xs[t], state, *weights)
         outs[t] = _last(state)
     return outs, (_join([state] + done[::-1]) if done else state)
-
-
-def _time_steps(x, dim, keep=False, sizes=None):
-    """The slices of ``x`` along ``dim`` (time), taken by halving it first: each ``x[t]``
-    taken directly has a backward that scatters into an array of x's whole size, so T of
-    them cost T * T; halving costs T log T. ``keep`` keeps the dimension (size 1);
-    ``sizes`` (with ``keep``) cuts consecutive blocks of those lengths instead of steps."""
-    lead = (slice(None),) * dim
-    sizes = [1] * x.shape[dim] if sizes is None else list(sizes)
-    if len(sizes) <= 8:
-        out, start = [], 0
-        for s in sizes:
-            out.append(x[lead + (slice(start, start + s) if keep else start,)])
-            start += s
-        return out
-    h = len(sizes) // 2
-    mid = sum(sizes[:h])
-    return (_time_steps(x[lead + (slice(0, mid),)], dim, keep, sizes[:h])
-            + _time_steps(x[lead + (slice(mid, None),)], dim, keep, sizes[h:]))
 
 
 class RNNBase(Module):
@@ -519,9 +500,9 @@ class RNNBase(Module):
         x = self._check_input(input)
         batched = x.ndim == 3
         if not batched:
-            xs = _time_steps(x, 0, keep=True)
+            xs = _split_by_halving(x, 0, keep=True)
         else:
-            xs = _time_steps(x, 1 if self.batch_first else 0)
+            xs = _split_by_halving(x, 1 if self.batch_first else 0)
         n = x.shape[0 if self.batch_first else 1] if batched else 1
         outs, finals = self._run(xs, self._initial(hx, n, batched, x))
         if batched:
@@ -548,7 +529,7 @@ class RNNBase(Module):
                              f"pack_sequence")
         perm = None if packed.sorted_indices is None else _ints(packed.sorted_indices)
         unperm = None if packed.unsorted_indices is None else _ints(packed.unsorted_indices)
-        xs = _time_steps(data, 0, True, bs)
+        xs = _split_by_halving(data, 0, True, bs)
         outs, finals = self._run(xs, self._initial(hx, bs[0], True, data, perm), bs)
         out = ops.concatenate(outs, 0) if len(outs) > 1 else outs[0]
         return (PackedSequence(out, packed.batch_sizes, packed.sorted_indices,
