@@ -987,6 +987,24 @@ def test_recurrent_cells_step_like_a_one_step_layer(kind):
     np.testing.assert_allclose(single.data, h.data[0], rtol=1e-12)
 
 
+@pytest.mark.parametrize("kind, kw", [("LSTM", dict(num_layers=2, proj_size=4,
+                                                    bidirectional=True)),
+                                      ("GRU", dict(bias=False)), ("RNNCell", {}),
+                                      ("LSTMCell", {}), ("GRUCell", {})], ids=str)
+def test_recurrent_reset_parameters_is_pytorchs_uniform(kind, kw):
+    # layers and cells: every parameter redrawn from U(-1/sqrt(hidden), 1/sqrt(hidden))
+    m = getattr(nn, kind)(3, 16, **kw)
+    for p in m.parameters():
+        p.data[...] = 7.0
+    m.reset_parameters(rng=np.random.default_rng(0))
+    vals = np.concatenate([p.data.ravel() for p in m.parameters()])
+    assert 0.24 < np.abs(vals).max() <= 0.25 and vals.size > 300
+    assert abs(vals.mean()) < 0.02 and abs(vals.var() / (0.25 ** 2 / 3) - 1) < 0.15
+    m.reset_parameters(rng=np.random.default_rng(0))       # the same draws again
+    np.testing.assert_array_equal(np.concatenate([p.data.ravel() for p in m.parameters()]),
+                                  vals)
+
+
 def test_recurrent_dropout_is_between_layers_and_in_training_only():
     zeroin.manual_seed(2)
     m = nn.GRU(2, 3, num_layers=2, dropout=1.0)       # drops all of layer 0's output

@@ -110,9 +110,19 @@ def _nonlinearity(layer, nonlinearity):
     return "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
 
 
+class _Recurrent(Module):
+    """What recurrent layers and cells share: PyTorch's initialisation."""
+
+    def reset_parameters(self, rng=None):
+        """PyTorch's default: every parameter uniform in (-1/sqrt(hidden), 1/sqrt(hidden))."""
+        bound = 1 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound, rng=rng)
+
+
 # --- cells --------------------------------------------------------------------------------
 
-class RNNCellBase(Module):
+class RNNCellBase(_Recurrent):
     """One step of a recurrent layer: parameters ``weight_ih`` (gates * hidden_size,
     input_size), ``weight_hh`` (gates * hidden_size, hidden_size), ``bias_ih``, ``bias_hh``,
     all uniform in (-1/sqrt(hidden_size), 1/sqrt(hidden_size)) as in PyTorch."""
@@ -133,12 +143,6 @@ class RNNCellBase(Module):
             else:
                 self.register_parameter(b, None)
         self.reset_parameters(rng)
-
-    def reset_parameters(self, rng=None):
-        """PyTorch's default: every parameter uniform in (-1/sqrt(hidden), 1/sqrt(hidden))."""
-        bound = 1 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            init.uniform_(p, -bound, bound, rng=rng)
 
     def _check(self, input, hx, n_states):  # noqa: A002
         """(input as (N, input_size), [state (N, hidden_size)] * n_states, batched?)."""
@@ -293,7 +297,7 @@ def _direction_packed(step, xs, state, weights, reverse, sizes):
     return outs, (_join([state] + done[::-1]) if done else state)
 
 
-class RNNBase(Module):
+class RNNBase(_Recurrent):
     """A stack of ``num_layers`` recurrent layers, each optionally bidirectional, with
     PyTorch's parameters: ``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``,
     ``bias_hh_l{k}`` (and ``weight_hr_l{k}`` for LSTM's ``proj_size``), ``_reverse`` for
@@ -355,12 +359,6 @@ class RNNBase(Module):
     @property
     def _directions(self):
         return 2 if self.bidirectional else 1
-
-    def reset_parameters(self, rng=None):
-        """PyTorch's default: every parameter uniform in (-1/sqrt(hidden), 1/sqrt(hidden))."""
-        bound = 1 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            init.uniform_(p, -bound, bound, rng=rng)
 
     def flatten_parameters(self):
         """Nothing to do (PyTorch packs the weights for cuDNN); kept so that code calling it
