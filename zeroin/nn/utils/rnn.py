@@ -98,6 +98,17 @@ def _ints(x):
     return x.numpy() if isinstance(x, Tensor) else np.asarray(x)
 
 
+def _padded(x, lengths, batch_first, op, what, least):
+    """A padded batch ``x`` (T, N, *) ((N, T, *) with ``batch_first``) as a tensor, and its
+    ``lengths`` as int64, one per sequence, each in [least, T]."""
+    x = _as_tensor(x, op, what)
+    if x.ndim < 2:
+        raise ShapeError(f"{op}: {what} must be (T, N, *) or, with batch_first, (N, T, *); "
+                         f"got shape {x.shape}")
+    n, t = (x.shape[0], x.shape[1]) if batch_first else (x.shape[1], x.shape[0])
+    return x, _lengths(lengths, n, t, op, least)
+
+
 def _lengths(lengths, n, t, op, least):
     """``lengths`` as int64, one per sequence of the batch (n), each in [least, t]."""
     arr = _ints(lengths)
@@ -116,12 +127,8 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
     ``lengths[b]`` steps long. With ``enforce_sorted`` (the default, as PyTorch) the lengths
     must be in decreasing order; ``enforce_sorted=False`` sorts the batch and remembers the
     order, so outputs and ``h_n`` come back in the caller's order."""
-    x = _as_tensor(input, "pack_padded_sequence", "input")
-    if x.ndim < 2:
-        raise ShapeError(f"pack_padded_sequence: input must be (T, N, *) or, with batch_first, "
-                         f"(N, T, *); got shape {x.shape}")
-    n, t = (x.shape[0], x.shape[1]) if batch_first else (x.shape[1], x.shape[0])
-    lens = _lengths(lengths, n, t, "pack_padded_sequence", 1)
+    x, lens = _padded(input, lengths, batch_first, "pack_padded_sequence", "input", 1)
+    n, t = lens.size, x.shape[1 if batch_first else 0]
     if enforce_sorted:
         if np.any(np.diff(lens) > 0):
             raise ValueError(f"pack_padded_sequence: lengths {lens.tolist()} are not in "
@@ -187,12 +194,8 @@ def unpad_sequence(padded_sequences, lengths, batch_first=False):
     """The inverse of :func:`pad_sequence`: a list of the N sequences of a padded batch (T, N,
     *) ((N, T, *) with ``batch_first``), sequence b cut to its ``lengths[b]`` steps
     ((lengths[b], *)). Differentiable; the input is left as it is."""
-    x = _as_tensor(padded_sequences, "unpad_sequence", "padded_sequences")
-    if x.ndim < 2:
-        raise ShapeError(f"unpad_sequence: padded_sequences must be (T, N, *) or, with "
-                         f"batch_first, (N, T, *); got shape {x.shape}")
-    n, t = (x.shape[0], x.shape[1]) if batch_first else (x.shape[1], x.shape[0])
-    lens = _lengths(lengths, n, t, "unpad_sequence", 0)
+    x, lens = _padded(padded_sequences, lengths, batch_first, "unpad_sequence",
+                      "padded_sequences", 0)
     rows = _split_by_halving(x, 0 if batch_first else 1)
     return [row[:int(length)] for row, length in zip(rows, lens)]
 
