@@ -519,7 +519,7 @@ class RNNBase(_Recurrent):
             raise ShapeError(f"{name}: a PackedSequence's data must have shape (total steps, "
                              f"{self.input_size}), got {data.shape}")
         bs = _ints(packed.batch_sizes).astype(np.int64).tolist()
-        if (not bs or bs[-1] < 1 or any(a < b for a, b in zip(bs, bs[1:]))
+        if (not bs or bs[-1] < 1 or np.any(np.diff(bs) > 0)
                 or sum(bs) != data.shape[0]):
             raise ShapeError(f"{name}: a PackedSequence's batch_sizes must be positive, "
                              f"non-increasing and sum to its data's {data.shape[0]} rows, got "
