@@ -987,6 +987,24 @@ def test_recurrent_cells_step_like_a_one_step_layer(kind):
     np.testing.assert_allclose(single.data, h.data[0], rtol=1e-12)
 
 
+@pytest.mark.parametrize("kind, kw", [("LSTM", dict(num_layers=2, proj_size=4,
+                                                    bidirectional=True)),
+                                      ("GRU", dict(bias=False)), ("RNNCell", {}),
+                                      ("LSTMCell", {}), ("GRUCell", {})], ids=str)
+def test_recurrent_reset_parameters_is_pytorchs_uniform(kind, kw):
+    # layers and cells: every parameter redrawn from U(-1/sqrt(hidden), 1/sqrt(hidden))
+    m = getattr(nn, kind)(3, 16, **kw)
+    for p in m.parameters():
+        p.data[...] = 7.0
+    m.reset_parameters(rng=np.random.default_rng(0))
+    vals = np.concatenate([p.data.ravel() for p in m.parameters()])
+    assert 0.24 < np.abs(vals).max() <= 0.25 and vals.size > 300
+    assert abs(vals.mean()) < 0.02 and abs(vals.var() / (0.25 ** 2 / 3) - 1) < 0.15
+    m.reset_parameters(rng=np.random.default_rng(0))       # the same draws again
+    np.testing.assert_array_equal(np.concatenate([p.data.ravel() for p in m.parameters()]),
+                                  vals)
+
+
 def test_recurrent_dropout_is_between_layers_and_in_training_only():
     zeroin.manual_seed(2)
     m = nn.GRU(2, 3, num_layers=2, dropout=1.0)       # drops all of layer 0's output
@@ -1067,12 +1085,78 @@ def test_packed_input_stops_each_sequence_at_its_own_length():
         np.testing.assert_allclose(c.data[:, b], c1.data, rtol=1e-12)
 
 
+def test_packed_gradients_match_finite_differences():
+    # unsorted lengths over 8 steps (the packed data is cut by halving), two of them equal;
+    # both directions, LSTM's (h, c) with a projection: the input, h_0, c_0, every parameter
+    zeroin.manual_seed(4)
+    m = nn.LSTM(2, 2, bidirectional=True, proj_size=1)
+    R, lengths = nn.utils.rnn, [3, 10, 6, 3]
+    rng = np.random.default_rng(4)
+
+    def run(m, x, h0, c0):
+        out, (h, c) = m(R.pack_padded_sequence(x, lengths, enforce_sorted=False), (h0, c0))
+        return zeroin.cat([out.data.reshape(-1), h.reshape(-1), c.reshape(-1)])
+
+    ins = [rng.standard_normal(s) for s in ((10, 4, 2), (2, 4, 1), (2, 4, 2))]
+    assert _gradcheck_module(m, ins, run)
+
+
+def test_packed_sequence_runs_on_contiguous_blocks(monkeypatch):
+    # step t of a PackedSequence is rows offset_t : offset_t + batch_sizes[t] of its data;
+    # indexing each step out of the whole data scattered T data-sized gradients (T * T work)
+    from zeroin.function import NP, scatter_array
+    sizes = []
+
+    def counting(g, index, shape):
+        if shape[-1] == 3:              # the data's (and the padded input's) slices
+            sizes.append(int(np.prod(shape)))
+        return scatter_array(g, index, shape)
+    monkeypatch.setattr(NP, "scatter", staticmethod(counting))
+    lengths = np.arange(64, 0, -1) % 50 + 5                      # 5..54, unsorted
+    x = leaf(np.random.default_rng(0).standard_normal((54, 64, 3)))
+    packed = nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=False)
+    out, (h, c) = nn.LSTM(3, 2, bidirectional=True)(packed)
+    (out.data.sum() + h.sum() + c.sum()).backward()
+    total = int(lengths.sum())
+    assert x.grad is not None and sum(sizes) <= 16 * total * 3 + x.data.size, (
+        sum(sizes), total * 3)
+    with pytest.raises(zeroin.ShapeError, match=r"batch_sizes must be positive, non-increasing "
+                       r"and sum to its data's 4 rows, got \[1, 3\]"):
+        nn.GRU(3, 2)(nn.utils.rnn.PackedSequence(zeroin.zeros(4, 3), zeroin.tensor([1, 3])))
+
+
 def test_pad_sequence_shapes_and_sides():
     a, b = zeroin.tensor([[1.0], [2.0]]), zeroin.tensor([[3.0]])
     R = nn.utils.rnn
     assert R.pad_sequence([a, b]).data[:, :, 0].tolist() == [[1, 3], [2, 0]]
     assert R.pad_sequence([a, b], batch_first=True, padding_value=-1,
                           padding_side="left").data[:, :, 0].tolist() == [[1, 2], [-1, 3]]
+
+
+def test_unpad_and_unpack_sequence_invert_pad_and_pack():
+    R, rng = nn.utils.rnn, np.random.default_rng(5)
+    seqs = [leaf(rng.standard_normal((k, 2))) for k in (3, 5, 1, 5)]
+    for got in (R.unpad_sequence(R.pad_sequence(seqs, True), [3, 5, 1, 5], True),
+                R.unpad_sequence(R.pad_sequence(seqs), zeroin.tensor([3, 5, 1, 5])),
+                R.unpack_sequence(R.pack_sequence(seqs, enforce_sorted=False))):
+        assert [g.shape for g in got] == [s.shape for s in seqs]
+        for g, s in zip(got, seqs):
+            np.testing.assert_array_equal(g.data, s.data)
+    padded = R.pad_sequence(seqs)
+    R.unpad_sequence(padded, [3, 5, 1, 5])
+    assert padded.shape == (5, 4, 2)                # left as it is (PyTorch's transposes it)
+    # finite differences through the cut (the padding gets no gradient)
+    assert zeroin.gradcheck(lambda x: zeroin.cat([s.reshape(-1) for s in R.unpad_sequence(
+        x, [2, 5, 1, 3] * 3, batch_first=True)]), [leaf(rng.standard_normal((12, 5, 2)))])
+    _raises(ValueError, lambda: R.unpad_sequence(padded, [3, 6, 1, 5]),
+            "unpad_sequence: every length must be between 0 and the padded length 5",
+            "[3, 6, 1, 5]")
+    _raises(zeroin.ShapeError, lambda: R.unpad_sequence(padded, [3, 5]),
+            "unpad_sequence: lengths must hold one integer per sequence of the batch (4)")
+    _raises(zeroin.ShapeError, lambda: R.unpad_sequence(zeroin.ones(3), [3]),
+            "unpad_sequence: padded_sequences must be (T, N, *)", "(3,)")
+    _raises(TypeError, lambda: R.unpack_sequence(padded), "unpack_sequence: expected a "
+            "PackedSequence, got Tensor")
 
 
 @pytest.mark.parametrize("kind", ["LSTM", "GRU"])

@@ -873,20 +873,81 @@ def test_pack_and_pad_packed_round_trip(enforce_sorted, batch_first):
     assert zs.batch_sizes.numpy().tolist() == ts.batch_sizes.tolist()
 
 
+def test_nn_utils_rnn_has_torchs_names():
+    # README lists invert_permutation as not supported; everything else is there
+    assert set(R.__all__) - set(nn.utils.rnn.__all__) == {"invert_permutation"}
+    for name in nn.utils.rnn.__all__:
+        assert hasattr(nn.utils.rnn, name) and hasattr(R, name), name
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("lengths", [[2, 4, 1], [3, 1, 5, 5, 2, 4, 1, 3, 2, 5, 4]], ids=["3", "11"])
+def test_unpad_sequence(batch_first, lengths):
+    t, n = max(lengths), len(lengths)
+    xz, xt = both(RNG.standard_normal((n, t, 2) if batch_first else (t, n, 2)))
+    zs = nn.utils.rnn.unpad_sequence(xz, lengths, batch_first)
+    # torch's transposes a (T, N, *) argument in place (refused for a leaf), so gets a copy;
+    # zeroin's leaves its argument as it is
+    ts = R.unpad_sequence(xt * 1, torch.tensor(lengths), batch_first)
+    assert len(zs) == len(ts) == n and xz.shape == tuple(xt.shape)
+    zl, tl = 0, 0
+    for z, tt in zip(zs, ts):
+        assert tuple(z.shape) == tuple(tt.shape)
+        close(z, tt)
+        w = RNG.standard_normal(z.shape)
+        zl, tl = zl + (z * zeroin.tensor(w)).sum(), tl + (tt * torch.tensor(w)).sum()
+    zl.backward()
+    tl.backward()
+    close(xz.grad, xt.grad)
+
+
+@pytest.mark.parametrize("enforce_sorted", [True, False])
+def test_unpack_sequence(enforce_sorted):
+    lengths = [5, 3, 3, 1] if enforce_sorted else [1, 5, 3, 3]
+    pairs = [both(RNG.standard_normal((k, 2))) for k in lengths]
+    pz = nn.utils.rnn.pack_sequence([z for z, _ in pairs], enforce_sorted)
+    pt = R.pack_sequence([t for _, t in pairs], enforce_sorted)
+    zs, ts = nn.utils.rnn.unpack_sequence(pz), R.unpack_sequence(pt)
+    assert [tuple(z.shape) for z in zs] == [tuple(t.shape) for t in ts] == [(k, 2) for k in lengths]
+    zl, tl = 0, 0
+    for z, t in zip(zs, ts):
+        close(z, t)
+        w = RNG.standard_normal(z.shape)
+        zl, tl = zl + (z * zeroin.tensor(w)).sum(), tl + (t * torch.tensor(w)).sum()
+    zl.backward()
+    tl.backward()
+    for z, t in pairs:
+        close(z.grad, t.grad)
+
+
+# lengths: short; over 8 steps (the packed data is cut by halving) with repeated lengths
+PACKED_LENGTHS = {"short": ([4, 2, 1], [2, 4, 1]),
+                  "long": ([12, 9, 9, 3, 1], [3, 12, 1, 9, 9])}
+
+
+@pytest.mark.parametrize("lengths", list(PACKED_LENGTHS))
 @pytest.mark.parametrize("enforce_sorted", [True, False])
 @pytest.mark.parametrize("kind, kw", [("LSTM", dict(num_layers=2, bidirectional=True)),
+                                      ("LSTM", dict(proj_size=2, batch_first=True)),
                                       ("GRU", dict(batch_first=True)),
+                                      ("GRU", dict(num_layers=2, bidirectional=True,
+                                                   bias=False)),
                                       ("RNN", dict(bidirectional=True))], ids=str)
-def test_recurrent_layers_on_packed_sequences_match(kind, kw, enforce_sorted):
+def test_recurrent_layers_on_packed_sequences_match(kind, kw, enforce_sorted, lengths):
     zm, tm = _rnn_pair(kind, kw)
-    lengths = [4, 2, 1] if enforce_sorted else [2, 4, 1]
-    bf = kw.get("batch_first", False)
-    xz, xt = both(RNG.standard_normal((3, 4, 2) if bf else (4, 3, 2)))
+    lengths = PACKED_LENGTHS[lengths][0 if enforce_sorted else 1]
+    bf, n, t = kw.get("batch_first", False), len(lengths), max(lengths)
+    xz, xt = both(RNG.standard_normal((n, t, 2) if bf else (t, n, 2)))
     pz = nn.utils.rnn.pack_padded_sequence(xz, lengths, bf, enforce_sorted)
     pt = R.pack_padded_sequence(xt, torch.tensor(lengths), bf, enforce_sorted)
     k = kw.get("num_layers", 1) * (2 if kw.get("bidirectional") else 1)
-    zhx, thx = _hx(kind, (k, 3, 3))     # in the caller's batch order, as torch
-    extra = [(xz, xt)] + (list(zip(zhx, thx)) if kind == "LSTM" else [(zhx, thx)])
+    if kind == "LSTM":                  # in the caller's batch order, as torch
+        (hz, ht), (cz, ct) = (both(RNG.standard_normal((k, n, kw.get("proj_size") or 3))),
+                              both(RNG.standard_normal((k, n, 3))))
+        zhx, thx, extra = (hz, cz), (ht, ct), [(xz, xt), (hz, ht), (cz, ct)]
+    else:
+        zhx, thx = both(RNG.standard_normal((k, n, 3)))
+        extra = [(xz, xt), (zhx, thx)]
     _compare_run(zm, tm, pz, pt, zhx, thx, extra)
     zo, _ = nn.utils.rnn.pad_packed_sequence(zm(pz)[0], bf)
     to, _ = R.pad_packed_sequence(tm(pt)[0], bf)

@@ -32,7 +32,7 @@ from . import functional as F
 from . import init
 from .layers import _check_device, _dtype
 from .module import Module, Parameter
-from .utils.rnn import PackedSequence, _ints, _padded_index
+from .utils.rnn import PackedSequence, _ints, _split_by_halving
 
 __all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "RNNBase", "RNNCellBase"]
 
@@ -110,9 +110,19 @@ def _nonlinearity(layer, nonlinearity):
     return "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
 
 
+class _Recurrent(Module):
+    """What recurrent layers and cells share: PyTorch's initialisation."""
+
+    def reset_parameters(self, rng=None):
+        """PyTorch's default: every parameter uniform in (-1/sqrt(hidden), 1/sqrt(hidden))."""
+        bound = 1 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound, rng=rng)
+
+
 # --- cells --------------------------------------------------------------------------------
 
-class RNNCellBase(Module):
+class RNNCellBase(_Recurrent):
     """One step of a recurrent layer: parameters ``weight_ih`` (gates * hidden_size,
     input_size), ``weight_hh`` (gates * hidden_size, hidden_size), ``bias_ih``, ``bias_hh``,
     all uniform in (-1/sqrt(hidden_size), 1/sqrt(hidden_size)) as in PyTorch."""
@@ -133,12 +143,6 @@ class RNNCellBase(Module):
             else:
                 self.register_parameter(b, None)
         self.reset_parameters(rng)
-
-    def reset_parameters(self, rng=None):
-        """PyTorch's default: every parameter uniform in (-1/sqrt(hidden), 1/sqrt(hidden))."""
-        bound = 1 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            init.uniform_(p, -bound, bound, rng=rng)
 
     def _check(self, input, hx, n_states):  # noqa: A002
         """(input as (N, input_size), [state (N, hidden_size)] * n_states, batched?)."""
@@ -231,38 +235,69 @@ class GRUCell(RNNCellBase):
 
 # --- layers -------------------------------------------------------------------------------
 
-def _keep(mask, new, old):
-    """``new`` for the batch rows that have this time step, ``old`` for the others (packed
-    input: a finished sequence keeps its last state)."""
-    if isinstance(new, tuple):
-        return tuple(ops.where(mask, a, b) for a, b in zip(new, old))
-    return ops.where(mask, new, old)
+def _last(state):
+    """The output of a step: h of an LSTM's (h, c), the state itself otherwise."""
+    return state[0] if isinstance(state, tuple) else state
 
 
-def _direction(step, xs, state, weights, reverse, masks):
+def _rows(state, start, stop=None):
+    """Rows start:stop of a state (each of an LSTM's h and c)."""
+    if isinstance(state, tuple):
+        return tuple(s[start:stop] for s in state)
+    return state[start:stop]
+
+
+def _join(states):
+    """The states stacked row-wise (h with h, c with c for an LSTM)."""
+    if isinstance(states[0], tuple):
+        return tuple(ops.concatenate(p, 0) for p in zip(*states))
+    return ops.concatenate(states, 0)
+
+
+def _blocks(state, sizes):
+    """A state cut row-wise into consecutive blocks of ``sizes`` rows."""
+    if isinstance(state, tuple):
+        return list(zip(*(_split_by_halving(s, 0, True, sizes) for s in state)))
+    return _split_by_halving(state, 0, True, sizes)
+
+
+def _direction(step, xs, state, weights, reverse):
     """Run one layer in one direction over the per-step inputs ``xs``; returns the outputs
     in time order and the last state."""
     outs = [None] * len(xs)
     for t in (range(len(xs) - 1, -1, -1) if reverse else range(len(xs))):
-        new = step(xs[t], state, *weights)
-        state = new if masks is None or masks[t] is None else _keep(masks[t], new, state)
-        outs[t] = state[0] if isinstance(state, tuple) else state
+        state = step(xs[t], state, *weights)
+        outs[t] = _last(state)
     return outs, state
 
 
-def _time_steps(x, dim, keep=False):
-    """The slices of ``x`` along ``dim`` (time), taken by halving it first: each ``x[t]``
-    taken directly has a backward that scatters into an array of x's whole size, so T of
-    them cost T * T; halving costs T log T. ``keep`` keeps the dimension (size 1)."""
-    n, lead = x.shape[dim], (slice(None),) * dim
-    if n <= 8:
-        return [x[lead + (slice(t, t + 1) if keep else t,)] for t in range(n)]
-    h = n // 2
-    return (_time_steps(x[lead + (slice(0, h),)], dim, keep)
-            + _time_steps(x[lead + (slice(h, n),)], dim, keep))
+def _direction_packed(step, xs, state, weights, reverse, sizes):
+    """:func:`_direction` over packed steps: ``xs[t]`` holds the ``sizes[t]`` (non-increasing)
+    sequences that have step t, which are the first rows of the state. Forward, the rows of
+    finished sequences are set aside as they end; in reverse, each sequence's initial state
+    joins at its last step. So every step works on contiguous rows only."""
+    outs = [None] * len(xs)
+    if reverse:     # the initial state in blocks: the rows that join at each new size
+        joins = sorted(set(sizes))
+        blocks = _blocks(state, np.diff([0] + joins).tolist())
+        state = blocks.pop(0)
+        for t in range(len(xs) - 1, -1, -1):
+            if sizes[t] > _last(state).shape[0]:
+                state = _join([state, blocks.pop(0)])
+            state = step(xs[t], state, *weights)
+            outs[t] = _last(state)
+        return outs, state
+    done = []       # the final states of finished sequences, last rows first
+    for t in range(len(xs)):
+        if sizes[t] < _last(state).shape[0]:
+            done.append(_rows(state, sizes[t]))
+            state = _rows(state, 0, sizes[t])
+        state = step(xs[t], state, *weights)
+        outs[t] = _last(state)
+    return outs, (_join([state] + done[::-1]) if done else state)
 
 
-class RNNBase(Module):
+class RNNBase(_Recurrent):
     """A stack of ``num_layers`` recurrent layers, each optionally bidirectional, with
     PyTorch's parameters: ``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``,
     ``bias_hh_l{k}`` (and ``weight_hr_l{k}`` for LSTM's ``proj_size``), ``_reverse`` for
@@ -324,12 +359,6 @@ class RNNBase(Module):
     @property
     def _directions(self):
         return 2 if self.bidirectional else 1
-
-    def reset_parameters(self, rng=None):
-        """PyTorch's default: every parameter uniform in (-1/sqrt(hidden), 1/sqrt(hidden))."""
-        bound = 1 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            init.uniform_(p, -bound, bound, rng=rng)
 
     def flatten_parameters(self):
         """Nothing to do (PyTorch packs the weights for cuDNN); kept so that code calling it
@@ -436,16 +465,19 @@ class RNNBase(Module):
         return list(zip(self._states("h_0", hx[0], hid, n, batched, x, perm),
                         self._states("c_0", hx[1], self.hidden_size, n, batched, x, perm)))
 
-    def _run(self, xs, states, masks=None):
-        """All layers over the per-step inputs; (last layer's outputs, final states)."""
+    def _run(self, xs, states, sizes=None):
+        """All layers over the per-step inputs; (last layer's outputs, final states).
+        ``sizes``: packed steps, step t holding the first ``sizes[t]`` sequences."""
         step, finals = _STEPS[self.mode][1], []
         for layer in range(self.num_layers):
             if layer and self.dropout and self.training:
                 xs = [F.dropout(x, self.dropout, True) for x in xs]
             outs = []
             for d in range(self._directions):
-                out, final = _direction(step, xs, states[layer * self._directions + d],
-                                        self._weights(layer, d), d == 1, masks)
+                args = (step, xs, states[layer * self._directions + d],
+                        self._weights(layer, d), d == 1)
+                out, final = (_direction(*args) if sizes is None
+                              else _direction_packed(*args, sizes))
                 outs.append(out)
                 finals.append(final)
             xs = outs[0] if len(outs) == 1 else [ops.concatenate(p, -1) for p in zip(*outs)]
@@ -466,9 +498,9 @@ class RNNBase(Module):
         x = self._check_input(input)
         batched = x.ndim == 3
         if not batched:
-            xs = _time_steps(x, 0, keep=True)
+            xs = _split_by_halving(x, 0, keep=True)
         else:
-            xs = _time_steps(x, 1 if self.batch_first else 0)
+            xs = _split_by_halving(x, 1 if self.batch_first else 0)
         n = x.shape[0 if self.batch_first else 1] if batched else 1
         outs, finals = self._run(xs, self._initial(hx, n, batched, x))
         if batched:
@@ -478,22 +510,26 @@ class RNNBase(Module):
         return output, self._final(finals, batched)
 
     def _forward_packed(self, packed, hx):
-        """A PackedSequence in, a PackedSequence out: each sequence runs for its own length
-        (a finished one keeps its state), so h_n is taken at its last valid step."""
+        """A PackedSequence in, a PackedSequence out: each sequence runs for its own length,
+        so h_n is taken at its last valid step. Step t is the contiguous block of
+        ``batch_sizes[t]`` rows of ``data`` and works on the first rows of the state."""
         name = type(self).__name__
         data = _as_input(name, packed.data, self.weight_ih_l0.dtype)
         if data.ndim != 2 or data.shape[1] != self.input_size:
             raise ShapeError(f"{name}: a PackedSequence's data must have shape (total steps, "
                              f"{self.input_size}), got {data.shape}")
-        bs = _ints(packed.batch_sizes)
-        n, idx = int(bs[0]), _padded_index(bs)
-        rows = ops.concatenate([data, _leaf(np.zeros((1, self.input_size), data.dtype))], 0)
-        xs = [rows[idx[t]] for t in range(len(bs))]
-        masks = [None if b == n else (np.arange(n) < b)[:, None] for b in bs]
+        bs = _ints(packed.batch_sizes).astype(np.int64).tolist()
+        if (not bs or bs[-1] < 1 or np.any(np.diff(bs) > 0)
+                or sum(bs) != data.shape[0]):
+            raise ShapeError(f"{name}: a PackedSequence's batch_sizes must be positive, "
+                             f"non-increasing and sum to its data's {data.shape[0]} rows, got "
+                             f"{bs}; build it with nn.utils.rnn.pack_padded_sequence or "
+                             f"pack_sequence")
         perm = None if packed.sorted_indices is None else _ints(packed.sorted_indices)
         unperm = None if packed.unsorted_indices is None else _ints(packed.unsorted_indices)
-        outs, finals = self._run(xs, self._initial(hx, n, True, data, perm), masks)
-        out = ops.concatenate([o if b == n else o[:b] for o, b in zip(outs, bs)], 0)
+        xs = _split_by_halving(data, 0, True, bs)
+        outs, finals = self._run(xs, self._initial(hx, bs[0], True, data, perm), bs)
+        out = ops.concatenate(outs, 0) if len(outs) > 1 else outs[0]
         return (PackedSequence(out, packed.batch_sizes, packed.sorted_indices,
                                packed.unsorted_indices), self._final(finals, True, unperm))
 

@@ -19,8 +19,8 @@ from ... import ops
 from ..._tensor import Tensor, _leaf
 from ...function import ShapeError
 
-__all__ = ["PackedSequence", "pad_sequence", "pack_padded_sequence", "pad_packed_sequence",
-           "pack_sequence"]
+__all__ = ["PackedSequence", "pad_sequence", "unpad_sequence", "pack_padded_sequence",
+           "pad_packed_sequence", "pack_sequence", "unpack_sequence"]
 
 
 def _as_tensor(x, op, what):
@@ -29,6 +29,25 @@ def _as_tensor(x, op, what):
     if isinstance(x, (np.ndarray, list, tuple)) or np.isscalar(x):
         return Tensor(np.asarray(x))
     raise TypeError(f"{op}: {what} must be a Tensor or array, got {type(x).__name__}")
+
+
+def _split_by_halving(x, dim, keep=False, sizes=None):
+    """The slices of ``x`` along ``dim``, taken by halving it first: each ``x[i]`` taken
+    directly has a backward that scatters into an array of x's whole size, so n of them cost
+    n * n; halving costs n log n. ``keep`` keeps the dimension (size 1); ``sizes`` (with
+    ``keep``) cuts consecutive blocks of those lengths instead of single slices."""
+    lead = (slice(None),) * dim
+    sizes = [1] * x.shape[dim] if sizes is None else list(sizes)
+    if len(sizes) <= 8:
+        out, start = [], 0
+        for s in sizes:
+            out.append(x[lead + (slice(start, start + s) if keep else start,)])
+            start += s
+        return out
+    h = len(sizes) // 2
+    mid = sum(sizes[:h])
+    return (_split_by_halving(x[lead + (slice(0, mid),)], dim, keep, sizes[:h])
+            + _split_by_halving(x[lead + (slice(mid, None),)], dim, keep, sizes[h:]))
 
 
 def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="right"):
@@ -79,12 +98,27 @@ def _ints(x):
     return x.numpy() if isinstance(x, Tensor) else np.asarray(x)
 
 
-def _lengths(lengths, n):
+def _padded(x, lengths, batch_first, op, what, least):
+    """A padded batch ``x`` (T, N, *) ((N, T, *) with ``batch_first``) as a tensor, and its
+    ``lengths`` as int64, one per sequence, each in [least, T]."""
+    x = _as_tensor(x, op, what)
+    if x.ndim < 2:
+        raise ShapeError(f"{op}: {what} must be (T, N, *) or, with batch_first, (N, T, *); "
+                         f"got shape {x.shape}")
+    n, t = (x.shape[0], x.shape[1]) if batch_first else (x.shape[1], x.shape[0])
+    return x, _lengths(lengths, n, t, op, least)
+
+
+def _lengths(lengths, n, t, op, least):
+    """``lengths`` as int64, one per sequence of the batch (n), each in [least, t]."""
     arr = _ints(lengths)
     if arr.ndim != 1 or arr.shape[0] != n or (arr.size and arr.dtype.kind not in "iu"
                                               and not np.all(arr == np.round(arr))):
-        raise ShapeError(f"pack_padded_sequence: lengths must hold one integer per sequence "
-                         f"of the batch ({n}), got {arr.tolist()!r}")
+        raise ShapeError(f"{op}: lengths must hold one integer per sequence of the batch "
+                         f"({n}), got {arr.tolist()!r}")
+    if n and (arr.min() < least or arr.max() > t):
+        raise ValueError(f"{op}: every length must be between {least} and the padded length "
+                         f"{t}, got lengths {arr.astype(np.int64).tolist()}")
     return arr.astype(np.int64)
 
 
@@ -93,15 +127,8 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
     ``lengths[b]`` steps long. With ``enforce_sorted`` (the default, as PyTorch) the lengths
     must be in decreasing order; ``enforce_sorted=False`` sorts the batch and remembers the
     order, so outputs and ``h_n`` come back in the caller's order."""
-    x = _as_tensor(input, "pack_padded_sequence", "input")
-    if x.ndim < 2:
-        raise ShapeError(f"pack_padded_sequence: input must be (T, N, *) or, with batch_first, "
-                         f"(N, T, *); got shape {x.shape}")
-    n, t = (x.shape[0], x.shape[1]) if batch_first else (x.shape[1], x.shape[0])
-    lens = _lengths(lengths, n)
-    if n and (lens.min() <= 0 or lens.max() > t):
-        raise ValueError(f"pack_padded_sequence: every length must be between 1 and the padded "
-                         f"length {t}, got lengths {lens.tolist()}")
+    x, lens = _padded(input, lengths, batch_first, "pack_padded_sequence", "input", 1)
+    n, t = lens.size, x.shape[1 if batch_first else 0]
     if enforce_sorted:
         if np.any(np.diff(lens) > 0):
             raise ValueError(f"pack_padded_sequence: lengths {lens.tolist()} are not in "
@@ -161,3 +188,23 @@ def pack_sequence(sequences, enforce_sorted=True):
     seqs = [_as_tensor(s, "pack_sequence", "each sequence") for s in sequences]
     lengths = [s.shape[0] if s.ndim else 0 for s in seqs]
     return pack_padded_sequence(pad_sequence(seqs), lengths, enforce_sorted=enforce_sorted)
+
+
+def unpad_sequence(padded_sequences, lengths, batch_first=False):
+    """The inverse of :func:`pad_sequence`: a list of the N sequences of a padded batch (T, N,
+    *) ((N, T, *) with ``batch_first``), sequence b cut to its ``lengths[b]`` steps
+    ((lengths[b], *)). Differentiable; the input is left as it is."""
+    x, lens = _padded(padded_sequences, lengths, batch_first, "unpad_sequence",
+                      "padded_sequences", 0)
+    rows = _split_by_halving(x, 0 if batch_first else 1)
+    return [row[:int(length)] for row, length in zip(rows, lens)]
+
+
+def unpack_sequence(packed_sequences):
+    """The inverse of :func:`pack_sequence`: a list of the packed sequences, each (L_i, *),
+    in the order they were packed in. Differentiable."""
+    if not isinstance(packed_sequences, PackedSequence):
+        raise TypeError(f"unpack_sequence: expected a PackedSequence, got "
+                        f"{type(packed_sequences).__name__}")
+    padded, lengths = pad_packed_sequence(packed_sequences, batch_first=True)
+    return unpad_sequence(padded, lengths, batch_first=True)
