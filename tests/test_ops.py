@@ -1013,6 +1013,8 @@ GRADCHECK = {
     # movement and indexing
     "flip": [(lambda x: x.flip((0, 1)), [_r(2, 3)], True)],
     "fliplr": [(zeroin.fliplr, [_r(2, 3)], True)],
+    "rot90": [(lambda x: zeroin.rot90(x, 1, (0, 2)), [_r(2, 3, 2)], True),
+              (lambda x: x.rot90(-1), [_r(2, 3)], True)],
     "flipud": [(zeroin.flipud, [_r(2, 3)], True)],
     "roll": [(lambda x: x.roll(1, 0), [_r(3, 4)], True),
              (lambda x: zeroin.roll(x, 5), [_r(3, 4)], True)],

@@ -308,6 +308,12 @@ MOVE = {
     "flip": lambda T, x: x.flip(0),
     "flip_dims": lambda T, x: T.flip(x, dims=(0, 1)),
     "fliplr": lambda T, x: T.fliplr(x),
+    "rot90": lambda T, x: T.rot90(x),
+    "rot90_k2": lambda T, x: x.rot90(2),
+    "rot90_k3_dims": lambda T, x: T.rot90(x, 3, (1, 0)),
+    "rot90_negative_k": lambda T, x: T.rot90(x, -1, [0, 1]),
+    "rot90_k4": lambda T, x: T.rot90(x, 4),
+    "rot90_3d": lambda T, x: T.rot90(x.reshape(3, 2, 2), 1, (1, -1)),
     "roll": lambda T, x: x.roll(1, 0),
     "roll_flat": lambda T, x: T.roll(x, 2),
     "roll_dims": lambda T, x: T.roll(x, shifts=(1, -1), dims=(0, 1)),
@@ -672,6 +678,10 @@ def _iadd_int_with_grad(T):
 
 
 table("inplace_rules", {
+    "rot90_same_dims": lambda T: catch(lambda: T.rot90(t(T, A), 1, (0, 0))),
+    "rot90_1d": lambda T: catch(lambda: T.rot90(T.ones(3))),
+    "rot90_three_dims": lambda T: catch(lambda: T.rot90(t(T, A), 1, (0, 1, 1))),
+    "rot90_dim_out_of_range": lambda T: catch(lambda: T.rot90(t(T, A), 1, (0, 5))),
     "iadd_accumulates": _iadd_accumulates,
     "iadd_alias": _iadd_alias,
     "iadd_on_index": _iadd_on_index,
@@ -704,6 +714,20 @@ def _input_not_saved_modified(T):
     y.mul_(2)
     (z.sum() + y.sum()).backward()
     return z, y, x.grad
+
+
+def test_bfloat16_is_a_name_no_tensor_can_hold():
+    # NumPy has no bfloat16: the name exists for autocast(dtype=torch.bfloat16) code, which
+    # runs (autocast changes nothing in zeroin); making such a tensor says why it cannot
+    with zeroin.autocast(device_type="cpu", dtype=zeroin.bfloat16, enabled=False):
+        y = zeroin.ones(2) * 2
+    assert y.dtype == zeroin.get_default_dtype()
+    for make in (lambda: zeroin.zeros(2, dtype=zeroin.bfloat16),
+                 lambda: zeroin.ones(2).to(zeroin.bfloat16),
+                 lambda: zeroin.tensor([1.0], dtype=torch.bfloat16)):
+        with pytest.raises(TypeError, match="bfloat16 is not supported: NumPy has no "
+                                            "bfloat16 type"):
+            make()
 
 
 def test_in_place_on_an_input_an_op_saved_gives_the_gradient_of_the_values_used():

@@ -31,8 +31,8 @@ from ._creation import (BoolTensor, DoubleTensor, FloatTensor, IntTensor, LongTe
 from .random import Generator
 # PyTorch's dtype names (NumPy dtypes); zeroin.float is float32 and zeroin.int is int32, as
 # in PyTorch, so these shadow the builtins inside this module only.
-from .dtypes import (bool, cdouble, cfloat, complex64, complex128, device, double, dtype,  # noqa: A004
-                     float, float16, float32, float64, half, int, int8, int16, int32, int64,
+from .dtypes import (bool, bfloat16, cdouble, cfloat, complex64, complex128, device, double,  # noqa: A004
+                     dtype, float, float16, float32, float64, half, int, int8, int16, int32, int64,
                      long, short, uint8)
 
 # zeroin.add, zeroin.relu, ...: every op registered in zeroin.ops with export=True

@@ -788,6 +788,30 @@ def flipud(input):  # noqa: A002
     return flip(input, 0)
 
 
+@op((FlipOp, _ops.TransposeOp), methods=("rot90",))
+def rot90(input, k=1, dims=(0, 1)):  # noqa: A002
+    """Rotate by 90 degrees ``k`` times in the plane of ``dims``, from the first dim towards
+    the second (PyTorch's direction): a flip and a transpose, so gradients flow."""
+    x = _t(input)
+    dims = tuple(dims)
+    if len(dims) != 2:          # RuntimeErrors, as PyTorch's
+        raise RuntimeError(f"rot90: dims must name 2 dimensions, got dims={dims!r}")
+    if x.ndim < 2:
+        raise RuntimeError(f"rot90: the input needs at least 2 dimensions, got shape "
+                           f"{tuple(x.shape)}")
+    d0, d1 = (_check_axis("rot90", x, d) % x.ndim for d in dims)
+    if d0 == d1:
+        raise RuntimeError(f"rot90: the two dims must differ, got dims={dims!r}")
+    k %= 4
+    if k == 1:
+        return flip(x, d1).transpose(d0, d1)
+    if k == 2:
+        return flip(x, (d0, d1))
+    if k == 3:
+        return flip(x, d0).transpose(d0, d1)
+    return x * 1
+
+
 class RollOp(Function):
     __slots__ = ("shifts", "dims")
     name = "roll"

@@ -11,7 +11,7 @@ import builtins
 
 import numpy as np
 
-__all__ = ["float16", "half", "float32", "float", "float64", "double", "int8", "uint8",
+__all__ = ["float16", "half", "bfloat16", "float32", "float", "float64", "double", "int8", "uint8",
            "int16", "short", "int32", "int", "int64", "long", "bool", "complex64",
            "complex128", "cfloat", "cdouble", "dtype", "as_dtype", "device", "as_device",
            "is_floating_point_dtype"]
@@ -30,6 +30,24 @@ complex64 = cfloat = np.dtype(np.complex64)
 complex128 = cdouble = np.dtype(np.complex128)
 
 
+class _NoDtype:
+    """A PyTorch dtype NumPy does not have: the name exists, so that code naming it runs
+    (``autocast(dtype=zeroin.bfloat16)``, which changes nothing in zeroin), but no tensor
+    can hold it."""
+    __slots__ = ("name",)
+    is_floating_point = True
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"zeroin.{self.name}"
+
+
+bfloat16 = _NoDtype("bfloat16")
+_NO_DTYPES = {"bfloat16": bfloat16}
+
+
 def as_dtype(value, op="dtype"):
     """``value`` (a zeroin/NumPy dtype, a NumPy type, a name, or a PyTorch dtype) as a
     NumPy dtype; None stays None."""
@@ -37,6 +55,10 @@ def as_dtype(value, op="dtype"):
         return value
     if type(value).__module__ == "torch":       # torch.float32 -> "float32"
         value = str(value).rpartition(".")[2]
+    if isinstance(value, _NoDtype) or (isinstance(value, str) and value in _NO_DTYPES):
+        name = getattr(value, "name", value)
+        raise TypeError(f"{op}: {name} is not supported: NumPy has no {name} type, so no "
+                        f"zeroin tensor can hold it; use zeroin.float32 (or float16)")
     try:
         return np.dtype(value)
     except TypeError:
