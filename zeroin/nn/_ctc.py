@@ -116,6 +116,7 @@ def _padded(targets, tl, n, unbatched):
 
 def _check_labels(y, valid, c, blank):
     """Every label within its sample's target length is in 0..C-1 and not the blank."""
+    from .functional import LabelError
     lab = y[valid]
     if not lab.size:
         return
@@ -131,10 +132,6 @@ def _check_labels(y, valid, c, blank):
                          f"blank (blank={blank}); the targets hold only real labels (shift "
                          f"them, or choose another blank index); padding after each "
                          f"sample's target length is ignored")
-
-
-class LabelError(ZeroinError, ValueError):
-    """CTC target labels outside 0..C-1, or equal to the blank."""
 
 
 def _prepare(lp, targets, il, tl, blank, unbatched):
@@ -266,7 +263,8 @@ def _alpha(lp, y, il, tl, blank):
         a = alpha[t - 1]
         alpha[t] = lpe[t] + _lse3(a, _shift(a, 1), np.where(skip, _shift(a, 2), _NEG))
     end = 2 * tl                                                    # the final blank
-    last = alpha[np.maximum(il - 1, 0), rows]                       # (N, S')
+    last = (alpha[np.maximum(il - 1, 0), rows] if tmax           # (N, S'); none: no steps
+            else np.full(ext.shape, _NEG, dtype=lpe.dtype))
     ll = np.logaddexp(last[rows, end], np.where(tl > 0, last[rows, end - 1], _NEG))
     ll = np.where(il > 0, ll, np.where(tl == 0, 0.0, _NEG))         # no time steps
     return ext, lpe, skip, alpha, -ll
