@@ -280,22 +280,20 @@ def _grad(shape, ext, lpe, skip, alpha, nll, il, tl, zero_infinity):
     skip_next = _shift(skip, -2, False)          # s -> s+2 allowed
     beta = np.full(lpe.shape, _NEG, dtype=lpe.dtype)
     for t in range(tmax - 1, -1, -1):
-        if t + 1 < tmax:
+        state = np.where(ends, lpe[t], _NEG)            # a sample's last step: the ends
+        if t + 1 < tmax:                                # earlier steps: the recursion
             b = beta[t + 1]
             rec = lpe[t] + _lse3(b, _shift(b, -1), np.where(skip_next, _shift(b, -2), _NEG))
-        else:
-            rec = beta[t]
-        state = np.where(ends, lpe[t], _NEG)
-        here = (t == il - 1)[:, None]
-        beta[t] = np.where(here, state, np.where((t < il - 1)[:, None], rec, _NEG))
+            state = np.where((t < il - 1)[:, None], rec, state)
+        beta[t] = np.where((t <= il - 1)[:, None], state, _NEG)     # -inf past the input
     # paths through a class of probability 0 carry no mass (not -inf + inf)
     gamma = np.exp(alpha + beta - np.where(lpe == _NEG, 0.0, lpe) + nll[:, None])
-    gamma[:, np.isinf(nll)] = 0.0
+    inf = np.isinf(nll)
+    gamma[:, inf] = 0.0
     t_, c = shape[0], shape[2]
     idx = (np.arange(tmax)[:, None, None] * n + rows[:, None]) * c + ext
     grad = 0.0 - np.bincount(idx.ravel(), gamma.ravel(), minlength=t_ * n * c)   # no -0.0
     grad = grad.reshape(shape).astype(lpe.dtype, copy=False)
-    inf = np.isinf(nll)
     if inf.any() and not zero_infinity:          # PyTorch's NaN where p = 0: 0 / 0
         live = np.arange(t_)[:, None] < il[None, :]
         grad[live[:, :, None] & inf[None, :, None] & np.ones(c, bool)] = np.nan
