@@ -916,6 +916,11 @@ GRADCHECK = {
          [_r(4), np.random.default_rng(3).uniform(0, 1, (4,))], True)],
     "cross_entropy": [(lambda x: _F().cross_entropy(x, np.array([0, 2, 1, 2])), [_r(4, 3)],
                        True)],
+    # second order refused, as in PyTorch (test_functional.py checks the message)
+    "ctc_loss": [(lambda x: _F().ctc_loss(x, np.array([[1, 1], [2, 0]]), (4, 3), (2, 1),
+                                          reduction="none"), [_r(4, 2, 3)], False),
+                 (lambda x: _F().ctc_loss(x.log_softmax(2), np.array([1, 1, 2]), (4, 3), (2, 1),
+                                          blank=0), [_r(4, 2, 3)], False)],
     # zeroin.nn.functional: convolution and pooling (more cases in test_conv.py)
     "conv1d": [(lambda x, w, b: _F().conv1d(x, w, b, stride=2, padding=1), [_r(2, 2, 5),
                 _r(3, 2, 3), _r(3)], True)],

@@ -5,6 +5,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import zeroin
 from zeroin import nn, optim
@@ -1304,3 +1306,130 @@ def test_loss_result_dtypes_of_a_float32_float64_mix_are_pytorchs(loss, dtypes):
     (zd, zv, zg), (td, tv, tg) = got
     assert (zd, zg) == (td, tg)                     # the loss's dtype, the input grad's
     assert zv == pytest.approx(tv, rel=1e-6)
+
+
+# --- CTC loss ------------------------------------------------------------------------------
+
+CTC_Z = RNG.standard_normal((7, 4, 5))                  # logits (T, N, C)
+CTC_PADDED = np.array([[1, 1, 2, 3], [4, 2, 0, 0], [3, 3, 3, 0], [2, 0, 0, 0]])
+CTC_IL, CTC_TL = np.array([7, 6, 7, 3]), np.array([4, 2, 3, 0])
+CTC_CONCAT = np.concatenate([r[:n] for r, n in zip(CTC_PADDED, CTC_TL)])
+
+
+def _ctc_pair(kw, targets, il=CTC_IL, tl=CTC_TL, tuples=False):
+    """zeroin's and torch's ctc_loss of the logits' log_softmax, as functions of the logits."""
+    li = (lambda a: tuple(int(v) for v in a)) if tuples else (lambda a: a)
+
+    def z(x):
+        return F.ctc_loss(x.log_softmax(2), targets, li(il), li(tl), **kw)
+
+    def t(x):
+        lt = (lambda a: li(a)) if tuples else torch.tensor
+        return TF.ctc_loss(x.log_softmax(2), torch.tensor(targets), lt(il), lt(tl), **kw)
+    return z, t
+
+
+@pytest.mark.parametrize("form", ["padded", "concatenated", "tuples"])
+@pytest.mark.parametrize("kw", [dict(), dict(reduction="sum"), dict(reduction="none"),
+                                dict(blank=4, reduction="none")], ids=str)
+def test_ctc_loss_values_and_gradients(kw, form):
+    targets = CTC_CONCAT if form == "concatenated" else CTC_PADDED
+    if kw.get("blank") == 4:                    # label 4 becomes 0: the blank is last
+        targets = np.where(targets == 4, 0, targets)
+    check_value_and_grad(*_ctc_pair(kw, targets, tuples=form == "tuples"), CTC_Z)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_ctc_loss_zero_infinity_on_impossible_alignments(reduction):
+    # sample 0: [1, 1, 2, 3] needs 5 steps (a blank between the 1s), 4 is too few;
+    # sample 2: [3, 3, 3] needs 5, has 4
+    il = np.array([4, 6, 4, 3])
+    for zero_infinity in (False, True):
+        kw = dict(reduction=reduction, zero_infinity=zero_infinity)
+        z, t = _ctc_pair(kw, CTC_PADDED, il=il)
+        zx, tx = both(CTC_Z)
+        zo, to = z(zx), t(tx)
+        close(zo, to)
+        assert np.isinf(zo.numpy()).any() != zero_infinity
+        zo.sum().backward()
+        to.sum().backward()
+        close(zx.grad, tx.grad)                 # NaN where PyTorch has NaN, zeros with zi
+    # one step more is enough: the repeated labels' blanks fit
+    check_value_and_grad(*_ctc_pair(dict(reduction=reduction), CTC_PADDED, il=il + 1), CTC_Z)
+
+
+def test_ctc_loss_leaf_gradient_is_pytorchs_minus_the_probabilities():
+    # PyTorch returns exp(log_probs) - posterior (the logits' gradient after log_softmax);
+    # zeroin the derivative of the loss itself, -posterior: they differ by exp(log_probs)
+    # times each sample's weight in the reduction, within each input length
+    lp = CTC_Z - np.log(np.exp(CTC_Z).sum(axis=2, keepdims=True))
+    zx, tx = both(lp)
+    F.ctc_loss(zx, CTC_PADDED, CTC_IL, CTC_TL).backward()
+    TF.ctc_loss(tx, torch.tensor(CTC_PADDED), torch.tensor(CTC_IL),
+                torch.tensor(CTC_TL)).backward()
+    live = np.arange(7)[:, None, None] < CTC_IL[None, :, None]
+    weight = 1.0 / (4 * np.maximum(CTC_TL, 1))[None, :, None]
+    close(zx.grad, torch.tensor(tx.grad.numpy() - np.exp(lp) * weight * live))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_ctc_loss_unbatched(reduction):
+    z, t = CTC_Z[:, 0], torch.tensor
+    for il in ((6,), np.array(6), np.array([6])):
+        check_value_and_grad(
+            lambda x: F.ctc_loss(x.log_softmax(1), CTC_PADDED[0], il, (4,), reduction=reduction),
+            lambda x: TF.ctc_loss(x.log_softmax(1), t(CTC_PADDED[0]), t(il), t((4,)),
+                                  reduction=reduction), z)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_ctc_loss_float32(reduction):
+    x32 = CTC_Z.astype(np.float32)
+    zx, tx = zeroin.tensor(x32, requires_grad=True), torch.tensor(x32, requires_grad=True)
+    zo = F.ctc_loss(zx.log_softmax(2), CTC_PADDED, CTC_IL, CTC_TL, reduction=reduction)
+    to = TF.ctc_loss(tx.log_softmax(2), torch.tensor(CTC_PADDED), torch.tensor(CTC_IL),
+                     torch.tensor(CTC_TL), reduction=reduction)
+    assert zo.dtype == np.float32
+    close(zo, to, rtol=1e-5, atol=1e-6)
+    zo.sum().backward()
+    to.sum().backward()
+    assert zx.grad.dtype == np.float32
+    close(zx.grad, tx.grad, rtol=1e-5, atol=1e-6)
+
+
+def test_ctc_loss_module():
+    for kw in (dict(), dict(blank=4, reduction="sum", zero_infinity=True)):
+        zm, tm = nn.CTCLoss(**kw), torch.nn.CTCLoss(**kw)
+        assert repr(zm) == repr(tm)
+        targets = np.where(CTC_PADDED == 4, 0, CTC_PADDED) if kw else CTC_PADDED
+        check_value_and_grad(
+            lambda x: zm(x.log_softmax(2), targets, CTC_IL - 1, CTC_TL),
+            lambda x: tm(x.log_softmax(2), torch.tensor(targets), torch.tensor(CTC_IL - 1),
+                         torch.tensor(CTC_TL)), CTC_Z)
+
+
+def test_ctc_loss_without_time_steps_or_labels():
+    # input length 0: loss 0 for an empty target, inf otherwise; gradients 0
+    check_value_and_grad(*_ctc_pair(dict(reduction="none"), CTC_PADDED,
+                                    il=np.array([0, 0, 7, 1]), tl=np.array([0, 1, 0, 0])),
+                         CTC_Z)
+    check_value_and_grad(*_ctc_pair(dict(), CTC_PADDED[:, :0], tl=np.zeros(4, np.int64)),
+                         CTC_Z)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), t=st.integers(1, 6), n=st.integers(1, 3),
+       c=st.integers(2, 4), concatenated=st.booleans(), zero_infinity=st.booleans())
+def test_ctc_loss_random_cases_match(seed, t, n, c, concatenated, zero_infinity):
+    rng = np.random.default_rng(seed)
+    blank = int(rng.integers(0, c))
+    labels = [k for k in range(c) if k != blank]
+    tl = rng.integers(0, 4, n)
+    il = rng.integers(0, t + 1, n)
+    padded = rng.choice(labels, (n, 4))                     # repeats are likely
+    targets = np.concatenate([r[:k] for r, k in zip(padded, tl)]) if concatenated else padded
+    for reduction in ("mean", "none"):
+        with np.errstate(invalid="ignore"):     # inf * -w + inf * w in the weighted sum
+            check_value_and_grad(*_ctc_pair(dict(blank=blank, reduction=reduction,
+                                                 zero_infinity=zero_infinity), targets,
+                                            il=il, tl=tl), rng.standard_normal((t, n, c)))

@@ -781,9 +781,11 @@ from ._more_losses import (cosine_embedding_loss, gaussian_nll_loss,  # noqa: E4
                            multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss,
                            triplet_margin_loss)
 
+from ._ctc import ctc_loss  # noqa: E402
+
 __all__ += ["margin_ranking_loss", "triplet_margin_loss", "cosine_embedding_loss",
             "hinge_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
-            "multi_margin_loss", "gaussian_nll_loss", "poisson_nll_loss"]
+            "multi_margin_loss", "gaussian_nll_loss", "poisson_nll_loss", "ctc_loss"]
 __all__ += ["cosine_similarity", "pairwise_distance", "prelu", "softshrink", "hardshrink",
             "threshold", "instance_norm", "rms_norm", "pixel_shuffle", "pixel_unshuffle",
             "bilinear"]
