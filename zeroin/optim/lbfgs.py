@@ -41,7 +41,12 @@ def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
     if bounds is None:
         bounds = (x1, x2) if x1 <= x2 else (x2, x1)
     lo, hi = bounds
-    d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
+    span = x1 - x2
+    # a step t is a NumPy scalar where PyTorch's is a 0-d tensor, and PyTorch divides a
+    # Python number by one as number * (1 / tensor): two roundings, kept for bit-parity
+    slope = 3 * (f1 - f2) * (1 / span) if isinstance(span, np.generic) else \
+        3 * (f1 - f2) / span
+    d1 = g1 + g2 - slope
     d2_square = d1 * d1 - g1 * g2
     if not d2_square >= 0:
         return (lo + hi) / 2.0
