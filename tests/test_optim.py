@@ -1326,3 +1326,21 @@ def test_lbfgs_line_search_matches_torchs():
         assert evals == evals_t, case
         assert float(best.t) == pytest.approx(float(t_t), rel=1e-10, abs=1e-300), case
         assert best.f == pytest.approx(f_t, rel=1e-10), case
+
+
+def test_lbfgs_starts_afresh_when_the_parameters_change_size():
+    w = zeroin.tensor(W0, requires_grad=True)
+    opt = optim.LBFGS([w], max_iter=3)
+
+    def closure():
+        opt.zero_grad()
+        loss = ((w - 1.0) ** 2).sum()
+        loss.backward()
+        return loss
+    opt.step(closure)
+    assert opt.state[w]["n_iter"] == 2 and opt.state[w]["d"].shape == (3,)
+    w.data = np.zeros(5)                # as other optimisers: the state starts afresh
+    opt.step(closure)
+    st = opt.state[w]
+    assert st["n_iter"] == 2 and st["func_evals"] == 6 and st["d"].shape == (5,)
+    assert len(st["old_dirs"]) == 1 and st["old_dirs"][0].shape == (5,)
