@@ -912,3 +912,435 @@ def test_nadam_radam_adamax_check_added_groups_as_their_constructors_do():
         with pytest.raises(ValueError, match=f"{cls.__name__}: betas must be a pair"):
             cls([zeroin.zeros(1, requires_grad=True)]).add_param_group(
                 {"params": [zeroin.zeros(1, requires_grad=True)], "betas": "ab"})
+
+
+# --- LBFGS ----------------------------------------------------------------------------------
+# Each problem is written once for both libraries (``lib`` is zeroin or torch): the loss of
+# the parameters; LBFGS_START gives their starting values.
+
+def _rosenbrock(lib, x):
+    return ((1 - x[:-1]) ** 2).sum() + (100 * (x[1:] - x[:-1] ** 2) ** 2).sum()
+
+
+_RNG = np.random.default_rng(7)
+_X = _RNG.standard_normal((40, 5))
+_Y = (_X @ _RNG.standard_normal(5) + 0.3 * _RNG.standard_normal(40) > 0).astype(float)
+_A, _B = _RNG.standard_normal((30, 4)), _RNG.standard_normal((30, 2))
+
+
+def _like(lib, a, p):
+    """``a`` as a tensor of ``p``'s dtype (float32 or float64) in ``lib``."""
+    return lib.tensor(a.astype(np.float32 if "32" in str(p.dtype) else np.float64))
+
+
+def _logistic(lib, w, b):
+    """Logistic regression with L2 (two parameters: weights and bias)."""
+    z = _like(lib, _X, w) @ w + b
+    return (lib.nn.functional.softplus(z) - _like(lib, _Y, w) * z).mean() + 0.01 * (w * w).sum()
+
+
+def _least_squares(lib, W, c):
+    """||A W + c - B||^2 with a matrix parameter (flattened in LBFGS's vector)."""
+    r = _like(lib, _A, W) @ W + c - _like(lib, _B, W)
+    return (r * r).sum()
+
+
+def _misled(lib, x):
+    """Rosenbrock with its gradient off by 0.5 (the loss is unchanged): near the minimum
+    no step satisfies the Wolfe conditions, so the line search ends by its bracket's
+    length."""
+    return _rosenbrock(lib, x) + 0.5 * (x - x.detach()).sum()
+
+
+LBFGS_START = {_rosenbrock: [np.array([-1.5, 2.0])], _misled: [np.array([-1.5, 2.0])],
+               _logistic: [np.zeros(5), np.zeros(1)],
+               _least_squares: [np.zeros((4, 2)), np.zeros(2)]}
+
+
+def _lbfgs_run(lib, problem, steps, dtype=np.float64, **kw):
+    """``steps`` LBFGS steps on ``problem``: the iterates (one flat vector per step), the
+    closure calls so far after each step, and the optimiser."""
+    params = [lib.tensor(v.astype(dtype), requires_grad=True) for v in LBFGS_START[problem]]
+    opt = lib.optim.LBFGS(params, **kw)
+    calls = [0]
+
+    def closure():
+        calls[0] += 1
+        opt.zero_grad()
+        loss = problem(lib, *params)
+        loss.backward()
+        return loss
+    xs, counts = [], []
+    for _ in range(steps):
+        opt.step(closure)
+        xs.append(np.concatenate([np.array(p.detach().numpy()).ravel() for p in params]))
+        counts.append(calls[0])
+    return xs, counts, opt
+
+
+def _lbfgs_counters(opt):
+    st = next(iter(opt.state.values()))
+    return int(st["n_iter"]), int(st["func_evals"])
+
+
+# The trajectories agree to the bit when zeroin uses torch's dot and add_ (checked by hand);
+# NumPy's dot and a multiply-then-add differ from them in the last bit. Fixed steps of lr=1
+# on Rosenbrock overshoot and amplify those bits (1e-9 apart after 2 steps), so the
+# fixed-step Rosenbrock cases take lr=0.1 or few iterations.
+LBFGS_PARITY = [
+    (_rosenbrock, dict(line_search_fn="strong_wolfe")),
+    (_rosenbrock, dict(lr=0.1)),
+    (_rosenbrock, dict(max_iter=3)),
+    (_rosenbrock, dict(max_iter=3, line_search_fn="strong_wolfe")),
+    (_rosenbrock, dict(lr=0.1, line_search_fn="strong_wolfe")),
+    (_logistic, dict()),
+    (_logistic, dict(line_search_fn="strong_wolfe", history_size=3)),
+    (_least_squares, dict(lr=0.5)),
+    (_least_squares, dict(line_search_fn="strong_wolfe")),
+    (_misled, dict(line_search_fn="strong_wolfe")),
+    (_misled, dict(line_search_fn="strong_wolfe", tolerance_change=1e-3)),  # not the search's
+]
+# early exits: one iteration, few evaluations, loose tolerances, optimal at the start
+LBFGS_EXITS = [dict(max_iter=1), dict(max_iter=10, max_eval=4), dict(tolerance_change=1e-3),
+               dict(tolerance_grad=1e-2), dict(tolerance_grad=1e4)]
+
+
+def _ids(cases):
+    return [f"{p.__name__[1:]}-{'-'.join(f'{k}={v}' for k, v in kw.items())}"
+            for p, kw in cases]
+
+
+def _assert_lbfgs_matches_torch(problem, kw, steps=5):
+    torch = pytest.importorskip("torch")
+    xs, counts, opt = _lbfgs_run(zeroin, problem, steps, **kw)
+    xt, counts_t, opt_t = _lbfgs_run(torch, problem, steps, **kw)
+    for i in range(steps):          # 1e-10 relative to each entry, or to the largest
+        np.testing.assert_allclose(xs[i], xt[i], rtol=1e-10, atol=1e-10 * np.abs(xt[i]).max(),
+                                   err_msg=f"after step {i + 1}")
+    assert counts == counts_t
+    assert _lbfgs_counters(opt) == _lbfgs_counters(opt_t)
+    return counts
+
+
+@pytest.mark.parametrize("problem, kw", LBFGS_PARITY, ids=_ids(LBFGS_PARITY))
+def test_lbfgs_iterates_and_closure_calls_match_torch(problem, kw):
+    counts = _assert_lbfgs_matches_torch(problem, kw)
+    assert counts[0] >= 3                       # several iterations in the first step
+
+
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+@pytest.mark.parametrize("kw", LBFGS_EXITS, ids=[str(kw) for kw in LBFGS_EXITS])
+@pytest.mark.parametrize("problem, lr", [(_rosenbrock, 0.1), (_logistic, 1)],
+                         ids=["rosenbrock", "logistic"])
+def test_lbfgs_early_exits_match_torch(problem, lr, kw, line_search_fn):
+    counts = _assert_lbfgs_matches_torch(problem, dict(kw, lr=lr,
+                                                       line_search_fn=line_search_fn))
+    calls = np.diff([0] + counts)
+    if kw.get("tolerance_grad") == 1e4:         # optimal at the start: one call per step
+        assert list(calls) == [1] * 5
+    if kw.get("max_eval") == 4:                 # a line search may end one call past it
+        assert max(calls) <= 4 + (line_search_fn is not None)
+    if kw.get("max_iter") == 1:                 # a fixed last step is not evaluated
+        assert list(calls) == [1 if line_search_fn is None else 2] * 5
+
+
+def test_lbfgs_defaults_are_pytorchs():
+    torch = pytest.importorskip("torch")
+    w = zeroin.tensor([1.0], requires_grad=True)
+    ours = optim.LBFGS([w]).defaults
+    assert ours == torch.optim.LBFGS([torch.tensor([1.0], requires_grad=True)]).defaults
+    assert ours["max_eval"] == 25
+    assert optim.LBFGS([w], max_iter=7).defaults["max_eval"] == 8
+
+
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_lbfgs_converges_on_rosenbrock(line_search_fn):
+    xs, counts, opt = _lbfgs_run(zeroin, _rosenbrock, 10, line_search_fn=line_search_fn)
+    np.testing.assert_allclose(xs[-1], [1.0, 1.0], atol=1e-4)
+    n_iter, func_evals = _lbfgs_counters(opt)
+    assert func_evals == counts[-1] and n_iter <= func_evals
+
+
+def test_lbfgs_keeps_float32_and_follows_torch_on_a_convex_problem():
+    torch = pytest.importorskip("torch")
+    xs, _, opt = _lbfgs_run(zeroin, _logistic, 3, dtype=np.float32,
+                            line_search_fn="strong_wolfe")
+    xt, _, _ = _lbfgs_run(torch, _logistic, 3, dtype=np.float32, line_search_fn="strong_wolfe")
+    assert xs[-1].dtype == np.float32
+    assert next(iter(opt.state.values()))["d"].dtype == np.float32
+    np.testing.assert_allclose(xs[-1], xt[-1], rtol=1e-4, atol=1e-5)
+
+
+def test_lbfgs_cubic_interpolation_finds_a_parabolas_minimum():
+    from zeroin.optim.lbfgs import _cubic_interpolate
+    def f(x):
+        return (x - 0.3) ** 2
+
+    def g(x):
+        return 2 * (x - 0.3)
+    assert _cubic_interpolate(0.0, f(0.0), g(0.0), 1.0, f(1.0), g(1.0)) == pytest.approx(0.3)
+    assert _cubic_interpolate(1.0, f(1.0), g(1.0), 0.0, f(0.0), g(0.0)) == pytest.approx(0.3)
+    # clamped to the bounds; the middle when the cubic has no minimum (d2^2 < 0)
+    assert _cubic_interpolate(0.0, f(0.0), g(0.0), 1.0, f(1.0), g(1.0), (0.5, 2.0)) == 0.5
+    assert _cubic_interpolate(0.0, 0.0, 2.0, 1.0, 4 / 3, 2.0) == 0.5     # d1 = 0: -4
+
+
+def _lbfgs_quadratic(**kw):
+    w = zeroin.tensor(W0, requires_grad=True)
+    opt = optim.LBFGS([w], **kw)
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_of(w)
+        loss.backward()
+        return loss
+    return w, opt, closure
+
+
+def test_lbfgs_needs_a_closure_that_returns_the_loss():
+    w, opt, closure = _lbfgs_quadratic()
+    with pytest.raises(TypeError, match=r"LBFGS\.step: needs a closure.*def closure\(\): "
+                                        r"opt\.zero_grad\(\).*loss\.backward\(\); return loss"):
+        opt.step()
+    with pytest.raises(TypeError, match=r"LBFGS\.step: the closure must return the loss.*"
+                                        r"got NoneType None; end it with `return loss`"):
+        opt.step(lambda: loss_of(w).backward())
+    with pytest.raises(TypeError, match=r"must return the loss.*a tensor of shape \(3,\)"):
+        opt.step(lambda: w * 2)
+    np.testing.assert_array_equal(w.data, W0)
+    loss = opt.step(closure)                    # the first loss is returned, as in PyTorch
+    assert loss.item() == pytest.approx(0.5 * (A * (W0 - C) ** 2).sum())
+    np.testing.assert_allclose(w.data, C, atol=1e-4)
+
+
+def test_lbfgs_refuses_two_parameter_groups():
+    a, b = zeroin.zeros(2, requires_grad=True), zeroin.zeros(1, requires_grad=True)
+    with pytest.raises(ValueError, match=r"LBFGS: supports one parameter group only.*pass "
+                                         r"all the parameters in one list"):
+        optim.LBFGS([{"params": [a]}, {"params": [b], "lr": 0.1}])
+    opt = optim.LBFGS([a])
+    with pytest.raises(ValueError, match="one parameter group only"):
+        opt.add_param_group({"params": [b]})
+    assert len(opt.param_groups) == 1
+    opt.param_groups.append({"params": [b], **opt.defaults})       # edited by hand
+    with pytest.raises(ValueError, match=r"LBFGS\.step: supports one parameter group only, "
+                                         r"this optimizer has 2"):
+        opt.step(lambda: 0.0)
+
+
+@pytest.mark.parametrize("kw, words", [
+    (dict(max_iter=0), r"max_iter must be an integer >= 1, got 0"),
+    (dict(max_iter=2.5), r"max_iter must be an integer >= 1, got 2\.5"),
+    (dict(max_eval=0), r"max_eval must be an integer >= 1, got 0"),
+    (dict(history_size=0), r"history_size must be an integer >= 1"),
+    (dict(tolerance_grad=-1.0), r"tolerance_grad must be >= 0"),
+    (dict(tolerance_change=float("nan")), r"tolerance_change must be a finite number"),
+    (dict(line_search_fn="backtracking"), r"line_search_fn must be None or 'strong_wolfe'"),
+    (dict(lr=-1.0), r"learning rate lr must be a number >= 0"),
+])
+def test_lbfgs_refuses_bad_settings(kw, words):
+    with pytest.raises((ValueError, TypeError), match=rf"LBFGS: {words}"):
+        optim.LBFGS([zeroin.zeros(2, requires_grad=True)], **kw)
+
+
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_lbfgs_step_that_raises_changes_nothing(line_search_fn):
+    w, opt, closure = _lbfgs_quadratic(line_search_fn=line_search_fn, history_size=4)
+    opt.step(closure)
+    sd = opt.state_dict()
+    calls = [0]
+
+    def failing():                              # the third call fails, mid-step
+        calls[0] += 1
+        if calls[0] == 3:
+            raise KeyboardInterrupt
+        return closure()
+    w.data[...] += 0.5                          # away from the optimum: several calls needed
+    before = w.data.copy()
+    with pytest.raises(KeyboardInterrupt):
+        opt.step(failing)
+    assert calls[0] == 3
+    np.testing.assert_array_equal(w.data, before)
+    _assert_same_lbfgs_state(opt.state_dict(), sd)
+    opt.step(closure)                           # and the next step works
+    np.testing.assert_allclose(w.data, C, atol=1e-4)
+
+
+def _assert_same_lbfgs_state(sd, expected):
+    a, b = sd["state"][0], expected["state"][0]
+    assert a.keys() == b.keys()
+    for k in a:
+        if isinstance(a[k], list):
+            assert len(a[k]) == len(b[k])
+            for x, y in zip(a[k], b[k]):
+                np.testing.assert_array_equal(x, y)
+        else:
+            np.testing.assert_array_equal(a[k], b[k])
+
+
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+@pytest.mark.parametrize("via", ["zeroin.save", "np.savez"])
+def test_lbfgs_state_dict_round_trip_continues_identically(line_search_fn, via, tmp_path):
+    kw = dict(line_search_fn=line_search_fn, max_iter=4, history_size=3)
+    params = [zeroin.tensor(v, requires_grad=True) for v in LBFGS_START[_least_squares]]
+    opt = optim.LBFGS(params, **kw)
+
+    def closure_for(o, ps):
+        def closure():
+            o.zero_grad()
+            loss = _least_squares(zeroin, *ps)
+            loss.backward()
+            return loss
+        return closure
+    for _ in range(2):
+        opt.step(closure_for(opt, params))
+    sd = opt.state_dict()
+    assert _only_arrays_and_numbers(sd)
+    assert len(sd["state"][0]["old_dirs"]) == 3     # the history is full: pairs were dropped
+    if via == "zeroin.save":
+        zeroin.save({"optimizer": sd}, tmp_path / "ck.npz")
+        loaded = zeroin.load(tmp_path / "ck.npz")["optimizer"]
+    else:                                           # lists become stacked arrays
+        np.savez(tmp_path / "opt.npz", **{k: np.asarray(v) for k, v in sd["state"][0].items()})
+        with np.load(tmp_path / "opt.npz", allow_pickle=False) as z:
+            loaded = {"state": {0: {k: z[k] for k in z.files}},
+                      "param_groups": sd["param_groups"]}
+    params2 = [zeroin.tensor(p.data.copy(), requires_grad=True) for p in params]
+    opt2 = optim.LBFGS(params2, lr=123.0)
+    opt2.load_state_dict(loaded)
+    assert opt2.param_groups[0]["line_search_fn"] == line_search_fn
+    _assert_same_lbfgs_state(opt2.state_dict(), sd)
+    for o, ps in ((opt, params), (opt2, params2)):
+        for _ in range(2):
+            o.step(closure_for(o, ps))
+    for p, q in zip(params, params2):
+        np.testing.assert_array_equal(p.data, q.data)
+    _assert_same_lbfgs_state(opt2.state_dict(), opt.state_dict())
+
+
+def test_lbfgs_state_dict_is_a_snapshot_and_load_checks_it():
+    _, opt, closure = _lbfgs_quadratic(max_iter=3)
+    opt.step(closure)
+    sd = opt.state_dict()
+    dirs = [v.copy() for v in sd["state"][0]["old_dirs"]]
+    opt.step(closure)
+    assert len(sd["state"][0]["old_dirs"]) == len(dirs) == 1
+    np.testing.assert_array_equal(sd["state"][0]["old_dirs"][0], dirs[0])
+    other = optim.LBFGS([zeroin.zeros(2, requires_grad=True)])
+    with pytest.raises(ValueError, match=r"LBFGS\.load_state_dict: state 'd' must be a vector "
+                                         r"of 2 values.*got ndarray of shape \(3,\)"):
+        other.load_state_dict(sd)
+    bad = opt.state_dict()
+    del bad["state"][0]["H_diag"]
+    with pytest.raises(ValueError, match=r"the state of parameter 0 lacks 'H_diag'"):
+        opt.load_state_dict(bad)
+    bad = opt.state_dict()
+    bad["state"][0]["ro"] = []
+    with pytest.raises(ValueError, match=r"state 'ro' must be as long as old_dirs \(3\)"):
+        opt.load_state_dict(bad)
+    bad = opt.state_dict()
+    bad["state"][0]["exp_avg"] = np.zeros(3)
+    with pytest.raises(ValueError, match=r"the state of parameter 0 has .*'exp_avg'"):
+        opt.load_state_dict(bad)
+    with pytest.raises(ValueError, match=r"state 'n_iter' must be an integer"):
+        opt.load_state_dict({**sd, "state": {0: {**sd["state"][0], "n_iter": 1.5}}})
+    adam_sd = run("Adam", dict(lr=0.1), 1)[1].state_dict()
+    with pytest.raises(ValueError, match=r"LBFGS\.load_state_dict: the state of parameter 0 "
+                                         r"has \['exp_avg'"):
+        optim.LBFGS([zeroin.zeros(3, requires_grad=True)]).load_state_dict(
+            {"state": adam_sd["state"], "param_groups": sd["param_groups"]})
+
+
+def test_lbfgs_parameters_without_gradient_stay_and_shapes_flatten():
+    a = zeroin.tensor(np.ones((2, 2)), requires_grad=True)
+    frozen = zeroin.tensor([5.0, 6.0], requires_grad=False)
+    opt = optim.LBFGS([a, frozen], line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = ((a - zeroin.tensor([[1.0, 2.0], [3.0, 4.0]])) ** 2).sum()
+        loss.backward()
+        return loss
+    opt.step(closure)
+    np.testing.assert_allclose(a.data, [[1.0, 2.0], [3.0, 4.0]], atol=1e-8)
+    np.testing.assert_array_equal(frozen.data, [5.0, 6.0])
+    assert next(iter(opt.state.values()))["d"].shape == (6,)
+
+
+def _line(a, b, c, bias, scale):
+    """phi(x) = a x^2 + b sin(c x) - x along the direction d = [scale] or [-scale]
+    (downhill): (d, loss at x = t d, gradient there). ``bias`` is added to the gradient:
+    a wrong one, which no step satisfies, so the search must end by its other rules."""
+    def grad(x):
+        return 2 * a * x + b * c * math.cos(c * x) - 1 + bias
+    s = -scale if grad(0.0) > 0 else scale
+    return np.array([s]), lambda t: a * (s * t) ** 2 + b * math.sin(c * s * t) - s * t, \
+        lambda t: np.array([grad(s * t)])
+
+
+# a, b, c, bias, first step, scale of d; what the case exercises
+LINE_SEARCHES = [
+    (0.15388134520484564, 0.03378174795496258, 18.543967722970937, 0.0, 67.46272923561143,
+     1.0),                                              # a try next to an end, moved away
+    (1.1018958382220765, 0.8678337723657576, 2.556869298900785, -1.9872529175275315,
+     34.21370443819995, 1.0),                           # the bracket shrinks below 1e-9
+    (0.8098284246346924, 0.28845621105134445, 0.7499608457757816, 0.1509959901437723,
+     0.0014995502848846435, 1.0),                       # 25 tries without a bracket
+    (0.7233189402845513, 0.26406519142547014, 3.439410331714128, -1.8213940593205078,
+     0.2907919630974385, 1.0),                          # a cubic without a minimum
+    (0.7348081467638137, 1.5899805463961436, 0.5773097367941421, -1.4771976081186153,
+     0.024859678914585143, 2.5),                        # higher than the previous try
+    (1.6541844600746187, 0.18554080612071833, 2.313343856913453, 1.8527268669589398,
+     0.048895738948886325, 2.5),                        # the bracket's length times |d|
+]
+
+
+def test_lbfgs_line_search_matches_torchs():
+    """The strong Wolfe search alone, against PyTorch's (a private function, so skipped if
+    it moves): the hand-picked cases reach each rule that ends or steers the search; the
+    random ones, anything else."""
+    torch = pytest.importorskip("torch")
+    import importlib
+    theirs = getattr(importlib.import_module("torch.optim.lbfgs"), "_strong_wolfe", None)
+    if theirs is None:
+        pytest.skip("torch.optim.lbfgs._strong_wolfe is gone")
+    from zeroin.optim.lbfgs import _strong_wolfe, _Trial
+    rng = np.random.default_rng(1)
+    cases = LINE_SEARCHES + [(rng.uniform(0.01, 2), rng.uniform(0, 3), rng.uniform(0.5, 20),
+                              rng.choice([0.0, rng.uniform(-2, 2)]), 10 ** rng.uniform(-3, 2),
+                              2.5) for _ in range(500)]
+    for case in cases:
+        a, b, c, bias, t0, scale = case
+        d, f, g = _line(a, b, c, bias, scale)
+
+        def evaluate(t, f=f, g=g, d=d):
+            grad = g(float(t))
+            return _Trial(t, f(float(t)), grad, grad.dot(d))
+
+        def obj(x, t, direction, f=f, g=g):
+            return f(float(t)), torch.tensor(g(float(t)))
+        best, evals = _strong_wolfe(evaluate, d, evaluate(0), t0, 25)
+        g0 = torch.tensor(g(0.0))
+        f_t, _, t_t, evals_t = theirs(obj, None, t0, torch.tensor(d), f(0.0), g0,
+                                        g0.dot(torch.tensor(d)))
+        assert evals == evals_t, case
+        assert float(best.t) == pytest.approx(float(t_t), rel=1e-10, abs=1e-300), case
+        assert best.f == pytest.approx(f_t, rel=1e-10), case
+
+
+def test_lbfgs_starts_afresh_when_the_parameters_change_size():
+    w = zeroin.tensor(W0, requires_grad=True)
+    opt = optim.LBFGS([w], max_iter=3)
+
+    def closure():
+        opt.zero_grad()
+        loss = ((w - 1.0) ** 2).sum()
+        loss.backward()
+        return loss
+    opt.step(closure)
+    assert opt.state[w]["n_iter"] == 2 and opt.state[w]["d"].shape == (3,)
+    w.data = np.zeros(5)                # as other optimisers: the state starts afresh
+    opt.step(closure)
+    st = opt.state[w]
+    assert st["n_iter"] == 2 and st["func_evals"] == 6 and st["d"].shape == (5,)
+    assert len(st["old_dirs"]) == 1 and st["old_dirs"][0].shape == (5,)

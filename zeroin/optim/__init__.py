@@ -5,9 +5,10 @@
 """
 from . import lr_scheduler
 from .grad_utils import clip_grad_norm_, clip_grad_value_
+from .lbfgs import LBFGS
 from .optimizer import Optimizer
 from .optimizers import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, RAdam, RMSprop
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "NAdam",
-           "RAdam", "Adamax",
+           "RAdam", "Adamax", "LBFGS",
            "lr_scheduler", "clip_grad_norm_", "clip_grad_value_"]

@@ -48,6 +48,15 @@ def _fits(state, value):
     return True
 
 
+def _snapshot(v):
+    """A copy of a state value: arrays and lists of them (LBFGS's history) copied."""
+    if isinstance(v, np.ndarray):
+        return v.copy()
+    if isinstance(v, list):
+        return [_snapshot(x) for x in v]
+    return v
+
+
 class Optimizer:
     """Base class: holds ``param_groups`` (lists of parameters with their own settings,
     e.g. ``lr``) and per-parameter ``state`` (momentum buffers, running averages...).
@@ -229,8 +238,7 @@ class Optimizer:
             for p in group["params"]:
                 st = self.state.get(p)
                 if st:
-                    state[index[id(p)]] = {k: (v.copy() if isinstance(v, np.ndarray) else v)
-                                           for k, v in st.items()}
+                    state[index[id(p)]] = {k: _snapshot(v) for k, v in st.items()}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
