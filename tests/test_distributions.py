@@ -229,7 +229,10 @@ def test_kl_divergence_refuses_other_pairs_and_registers_new_ones():
     from zeroin.distributions.kl import kl_divergence, register_kl
     assert kl_divergence is D.kl_divergence
     register_kl(Wide, D.Uniform)(lambda p, q: zeroin.tensor(42.0))
-    assert D.kl_divergence(Wide(0.0, 1.0), D.Uniform(0.0, 1.0)).item() == 42
+    try:
+        assert D.kl_divergence(Wide(0.0, 1.0), D.Uniform(0.0, 1.0)).item() == 42
+    finally:
+        del D.kl._KL_REGISTRY[Wide, D.Uniform]
 
 
 # --- shapes, dtypes and sampling -------------------------------------------------------
@@ -261,10 +264,24 @@ def test_sample_shapes_and_dtypes(name, sample_shape):
         d.sample(5)
 
 
+def test_categorical_samples_follow_their_own_batch_row():
+    probs = zeroin.tensor([[[1.0, 0, 0], [0, 0, 1]], [[0, 1, 0], [0, 0, 1]]])   # batch (2, 2)
+    x = D.Categorical(probs).sample((3,))
+    assert x.shape == (3, 2, 2)
+    assert np.array_equal(x.numpy(), np.broadcast_to([[0, 2], [1, 2]], (3, 2, 2)))
+    b = D.Bernoulli(zeroin.tensor([0.0, 1.0])).expand((3, 2)).sample((4,))
+    assert np.array_equal(b.numpy(), np.broadcast_to([0.0, 1.0], (4, 3, 2)))
+
+
 def test_parameters_broadcast_and_keep_dtype_as_torch():
     d = D.Normal(zeroin.zeros(3, dtype=zeroin.float32), 1.0)
     assert d.batch_shape == (3,) and d.scale.dtype == np.float32
     assert d.sample().dtype == np.float32 and d.rsample((2,)).dtype == np.float32
+    for dist in (d, D.Categorical(logits=zeroin.zeros(2, 3, dtype=zeroin.float32)),
+                 D.Bernoulli(zeroin.full((2,), 0.3, dtype=zeroin.float32)),
+                 D.Uniform(zeroin.zeros(2, dtype=zeroin.float32), 1.0)):
+        assert dist.log_prob(dist.sample()).dtype == np.float32
+        assert dist.entropy().dtype == np.float32
     assert D.Normal(0.0, 1.0).batch_shape == () and D.Normal(0.0, 1.0).sample().shape == ()
     assert D.Uniform(zeroin.zeros(2, 1), zeroin.ones(3)).batch_shape == (2, 3)
     assert repr(D.Normal(0.0, 1.0)) == "Normal(loc: 0.0, scale: 1.0)"
