@@ -1,8 +1,6 @@
 """``Bernoulli(probs=None, logits=None)``: 1 with probability ``probs``, else 0."""
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from .. import Tensor, arange, bernoulli, no_grad, softplus, where
@@ -29,10 +27,8 @@ class Bernoulli(Distribution):
 
     def __init__(self, probs=None, logits=None, validate_args=None):
         which, p = _one_param("Bernoulli", probs, logits, numbers_ok=True)
-        self.__dict__[which], = broadcast_all(p)
         self._given = which
-        scalar = isinstance(p, numbers.Number)
-        super().__init__(() if scalar else p.shape, validate_args=validate_args)
+        self._set_params(validate_args, **{which: p})
 
     @lazy_property
     def probs(self):

@@ -18,6 +18,7 @@ import numpy as np
 from .. import Tensor, no_grad
 from .._creation import _DistributionError
 from .._tensor_api import Size
+from .utils import broadcast_all
 
 __all__ = ["Distribution"]
 
@@ -49,6 +50,14 @@ def _sample_shape(op, sample_shape):
         raise TypeError(f"{op}: sample_shape must be a tuple of sizes, as in PyTorch, got "
                         f"{sample_shape!r}; write {op}(({sample_shape!r},))")
     return Size(sample_shape)
+
+
+def _missing(name, doc):
+    """A method a subclass defines; here it raises NotImplementedError naming the class."""
+    def method(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__}.{name} is not implemented")
+    method.__name__, method.__doc__ = name, doc
+    return method
 
 
 class Distribution:
@@ -83,6 +92,15 @@ class Distribution:
             for name, check in self._checks.items():
                 if name in self.__dict__:      # Categorical holds probs or logits
                     self._refuse(f"parameter {name}", self.__dict__[name], check)
+
+    def _set_params(self, validate_args, **params):
+        """Broadcast the parameters (tensors or numbers) together, keep them as attributes,
+        and initialise with their shape as batch_shape (``()`` when all are numbers)."""
+        values = broadcast_all(*params.values())
+        self.__dict__.update(zip(params, values))
+        scalar = all(isinstance(v, numbers.Number) for v in params.values())
+        Distribution.__init__(self, () if scalar else values[0].shape,
+                              validate_args=validate_args)
 
     def _refuse(self, what, value, check):
         """Raise ValueError naming ``what`` and its invalid values, unless all pass."""
@@ -148,35 +166,15 @@ class Distribution:
 
     # --- what subclasses define ----------------------------------------------------------
 
-    def _missing(self, what):
-        return NotImplementedError(f"{type(self).__name__}.{what} is not implemented")
-
-    def log_prob(self, value):
-        raise self._missing("log_prob")
-
-    def cdf(self, value):
-        raise self._missing("cdf")
-
-    def icdf(self, value):
-        raise self._missing("icdf")
-
-    def entropy(self):
-        raise self._missing("entropy")
-
-    def enumerate_support(self, expand=True):
-        raise self._missing("enumerate_support")
-
-    @property
-    def mean(self):
-        raise self._missing("mean")
-
-    @property
-    def mode(self):
-        raise self._missing("mode")
-
-    @property
-    def variance(self):
-        raise self._missing("variance")
+    log_prob = _missing("log_prob", "The log of the density (or mass) at ``value``.")
+    cdf = _missing("cdf", "P(X <= value).")
+    icdf = _missing("icdf", "The inverse of cdf: the quantile at probability ``value``.")
+    entropy = _missing("entropy", "The entropy, per batch element.")
+    enumerate_support = _missing("enumerate_support", "The values a discrete distribution "
+                                 "takes.")
+    mean = property(_missing("mean", "The mean."))
+    mode = property(_missing("mode", "The most likely value."))
+    variance = property(_missing("variance", "The variance."))
 
     @property
     def stddev(self):

@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
 from .. import Tensor, erf, randn
 from ..function import Function
 from .distribution import POSITIVE, REAL, Distribution
-from .utils import broadcast_all
 
 __all__ = ["Normal"]
 
@@ -53,17 +51,9 @@ class Normal(Distribution):
     _support = REAL
 
     def __init__(self, loc, scale, validate_args=None):
-        self.loc, self.scale = broadcast_all(loc, scale)
-        scalar = isinstance(loc, numbers.Number) and isinstance(scale, numbers.Number)
-        super().__init__(() if scalar else self.loc.shape, validate_args=validate_args)
+        self._set_params(validate_args, loc=loc, scale=scale)
 
-    @property
-    def mean(self):
-        return self.loc
-
-    @property
-    def mode(self):
-        return self.loc
+    mean = mode = property(lambda self: self.loc, doc="``loc``.")
 
     @property
     def stddev(self):

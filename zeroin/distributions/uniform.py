@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
 from .. import rand, where
 from .distribution import Distribution, _Check
-from .utils import broadcast_all
 
 __all__ = ["Uniform"]
 
@@ -30,9 +28,7 @@ class Uniform(Distribution):
     _support = _INTERVAL
 
     def __init__(self, low, high, validate_args=None):
-        self.low, self.high = broadcast_all(low, high)
-        scalar = isinstance(low, numbers.Number) and isinstance(high, numbers.Number)
-        super().__init__(() if scalar else self.low.shape, validate_args=validate_args)
+        self._set_params(validate_args, low=low, high=high)
 
     @property
     def mean(self):
