@@ -350,6 +350,8 @@ def test_sample_statistics():
     (lambda: D.Bernoulli(0.3).log_prob(zeroin.tensor(0.5)), "Boolean"),
     (lambda: D.Uniform(0.0, 1.0).log_prob(zeroin.tensor(2.0)), "Interval"),
     (lambda: D.Uniform(0.0, 1.0).cdf(zeroin.tensor(-1.0)), "Interval"),
+    (lambda: D.Uniform(zeroin.zeros(3), 1.0).log_prob(zeroin.tensor(2.0)),
+     r"shape \(\)\) of Uniform.*invalid values \[2. 2. 2.\]"),
 ])
 def test_invalid_arguments_raise_value_error_as_torch(build, match):
     with pytest.raises(ValueError, match=match):

@@ -108,12 +108,13 @@ class Distribution:
         ok = np.asarray(check.ok(a, self))
         if ok.all():
             return
+        shape = tuple(a.shape)
         a = np.broadcast_to(a, np.broadcast_shapes(a.shape, ok.shape))
         bad = a[~np.broadcast_to(ok, a.shape)] if a.shape else a
         fix = f"; {check.fix}" if check.fix else ""
         rule = check.rule(self) if callable(check.rule) else check.rule
         raise _DistributionError(
-            f"{type(self).__name__}: expected {what} (tensor of shape {tuple(a.shape)}) of "
+            f"{type(self).__name__}: expected {what} (tensor of shape {shape}) of "
             f"{self!r} to satisfy {rule}, but found invalid values {bad}{fix} (or "
             f"pass validate_args=False to skip the check)")
 
