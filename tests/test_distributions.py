@@ -88,6 +88,16 @@ def test_normal_icdf_edges_and_cdf_round_trip():
     _close(d.icdf(d.cdf(x)), torch.tensor(_X), rtol=1e-6)
 
 
+def test_normal_icdf_without_scipy_matches(monkeypatch):
+    from zeroin.distributions.normal import _ndtri
+    p = np.array([0.0, 1e-300, 0.025, 0.5, 0.9, 1.0, 1.5, np.nan])
+    with np.errstate(invalid="ignore"):
+        with_scipy = _ndtri(p)
+        monkeypatch.setitem(sys.modules, "scipy.special", None)     # as if not installed
+        np.testing.assert_allclose(_ndtri(p), with_scipy, rtol=1e-12)
+    assert _ndtri(np.float32([0.9])).dtype == np.float32
+
+
 def _categorical(kind):
     return lambda lib, p: lib.Categorical(**{kind: p})
 
