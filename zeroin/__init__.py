@@ -76,6 +76,7 @@ _LAZY = {
     "is_autocast_enabled": ("zeroin.amp", "is_autocast_enabled"),
     "backends": ("zeroin.backends", None),
     "linalg": ("zeroin.linalg", None),
+    "distributions": ("zeroin.distributions", None),
 }
 
 

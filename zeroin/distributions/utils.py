@@ -1,0 +1,70 @@
+"""Helpers shared by the distributions, under PyTorch's names (``torch.distributions.utils``)."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import Tensor, clamp, enable_grad, get_default_dtype, log, log1p, sigmoid, softmax, tensor
+
+__all__ = ["broadcast_all", "clamp_probs", "lazy_property", "logits_to_probs", "probs_to_logits"]
+
+
+def broadcast_all(*values):
+    """The tensors and Python numbers ``values`` as tensors of one broadcast shape.
+
+    Numbers take the float dtype of the first float tensor among ``values`` (the default
+    dtype when there is none), as in PyTorch; tensors keep their dtype. The expansion is
+    recorded, so gradients reach the original tensors.
+    """
+    for v in values:
+        if not isinstance(v, (Tensor, numbers.Number)):
+            raise ValueError(f"broadcast_all: input arguments must all be Python numbers or "
+                             f"tensors, got {type(v).__name__}; wrap it first, e.g. "
+                             f"zeroin.tensor({v!r})")
+    floats = [v.dtype for v in values if isinstance(v, Tensor) and v.dtype.kind == "f"]
+    dtype = floats[0] if floats else get_default_dtype()
+    ts = [v if isinstance(v, Tensor) else tensor(v, dtype=dtype) for v in values]
+    try:
+        shape = np.broadcast_shapes(*(t.shape for t in ts))
+    except ValueError:
+        raise ValueError(f"broadcast_all: shapes {' and '.join(str(t.shape) for t in ts)} "
+                         f"cannot be broadcast together (aligned from the right, each size "
+                         f"must be equal or 1)") from None
+    return tuple(t if t.shape == shape else t.expand(shape) for t in ts)
+
+
+def clamp_probs(probs):
+    """``probs`` clamped to [eps, 1 - eps] (eps of its dtype), so that logs stay finite."""
+    eps = float(np.finfo(probs.dtype).eps)
+    return clamp(probs, min=eps, max=1 - eps)
+
+
+def logits_to_probs(logits, is_binary=False):
+    """Probabilities from logits: sigmoid for a binary variable, else softmax over the last
+    dim."""
+    return sigmoid(logits) if is_binary else softmax(logits, -1)
+
+
+def probs_to_logits(probs, is_binary=False):
+    """Logits from probabilities (clamped first, so 0 and 1 give large finite logits)."""
+    ps = clamp_probs(probs)
+    return log(ps) - log1p(-ps) if is_binary else log(ps)
+
+
+class lazy_property:  # PyTorch's name
+    """A property computed on first access (with grad enabled) and then kept on the
+    instance: Categorical's ``probs`` when it was given ``logits``, and the reverse."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.__doc__ = fn.__doc__
+        self.name = fn.__name__
+
+    def __get__(self, obj, cls=None):
+        if obj is None:
+            return self
+        with enable_grad():
+            value = self.fn(obj)
+        obj.__dict__[self.name] = value
+        return value
