@@ -1058,6 +1058,13 @@ GRADCHECK = {
     "movedim": [(lambda x: x.movedim(0, 2), [_r(2, 3, 2)], True)],
     "nansum": [(lambda x: x.nansum(1), [np.array([[1.5, np.nan, -2.0], [0.5, 1.0, np.nan]])],
                 True)],
+    # zeroin.linalg (more cases, against torch, in test_linalg.py)
+    "inv": [(lambda a: zeroin.linalg.inv(a), [_r(2, 3, 3) + 3 * np.eye(3)], True)],
+    "solve": [(lambda a, b: zeroin.linalg.solve(a, b), [_r(3, 3) + 3 * np.eye(3), _r(3, 2)],
+               True)],
+    "det": [(lambda a: zeroin.linalg.det(a), [_r(2, 3, 3) + 3 * np.eye(3)], True)],
+    "slogdet": [(lambda a: zeroin.linalg.slogdet(a).logabsdet, [_r(3, 3) + 3 * np.eye(3)],
+                 True)],
     "quantile": [(lambda x: x.quantile(0.3, dim=1), [_r(3, 4)], True),
                  (lambda x: zeroin.quantile(x, np.array([0.2, 0.9])), [_r(3, 4)], True)],
 }
