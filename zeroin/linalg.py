@@ -4,7 +4,10 @@ Same layout as :mod:`zeroin.ops`: one block per op, its ``...Op`` class (forward
 ``numpy.linalg``, backward written with ``xp`` so that it can be differentiated again),
 then its public function. Inputs are matrices ``(..., m, n)`` batched over the leading
 dimensions, as in PyTorch. Functions built from other ops (``logdet``, ``matrix_power``,
-``lstsq``...) have no rule of their own.
+``lstsq``...) have no rule of their own. Rules that need another decomposition of their
+input (det needs inv, svdvals needs U and Vh) call it through ``xp`` (``xp.inv``,
+``xp.svd_reduced``...: NumPy's on arrays, the recorded op under ``create_graph``), added to
+:class:`~zeroin.function.NP` and :class:`~zeroin.ops.TZ` next to the op.
 """
 from __future__ import annotations
 
