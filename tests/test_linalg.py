@@ -89,6 +89,19 @@ def test_det_and_slogdet_of_a_singular_matrix_are_0_as_in_torch():
     assert torch.isnan(torch.logdet(-torch.eye(3, dtype=torch.float64))).item()
 
 
+def test_det_gradient_at_a_singular_matrix_is_torchs_and_slogdet_refuses():
+    s = np.stack([np.eye(3), np.diag([1.0, 2.0, 0.0]), np.arange(9.0).reshape(3, 3)])
+    x = zeroin.tensor(s, requires_grad=True)
+    zeroin.linalg.det(x).sum().backward()
+    t = torch.tensor(s, requires_grad=True)
+    torch.linalg.det(t).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, t.grad.numpy())   # 0 where det = 0
+    x = zeroin.tensor(s, requires_grad=True)
+    with pytest.raises(zeroin.linalg.LinAlgError, match=r"backward: .*batch element 1\).*"
+                       r"singular.*needs A\^-1"):
+        zeroin.linalg.slogdet(x).logabsdet.sum().backward()
+
+
 def test_singular_inv_and_solve_raise_linalg_errors_naming_the_batch_element():
     s = np.stack([np.eye(2), [[1.0, 2.0], [2.0, 4.0]]])
     for call in (lambda: zeroin.linalg.inv(zeroin.tensor(s)),

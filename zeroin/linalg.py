@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._tensor import Tensor, _leaf
+from ._tensor import Tensor, _leaf, _raw
 from ._torch_ops import norm as _norm
 from .errors import DtypeError, ShapeError, ZeroinError
 from .function import NP, Function
@@ -58,14 +58,14 @@ def _matrix(op_name, A, square=True):
     return A
 
 
-def _singular(op_name, A):
+def _singular(op_name, A, fix="use linalg.pinv or linalg.lstsq for a least-squares "
+                              "answer, or check the matrix"):
     """The LinAlgError for a singular ``A``, naming the first singular batch element."""
     flat = A.reshape((-1,) + A.shape[-2:])
     bad = next((i for i, a in enumerate(flat) if np.linalg.matrix_rank(a) < a.shape[-1]), 0)
     where = f" (batch element {bad})" if A.ndim > 2 else ""
     return LinAlgError(f"{op_name}: the input matrix{where} of shape {A.shape[-2:]} is "
-                       f"singular, so it has no inverse; use linalg.pinv or linalg.lstsq "
-                       f"for a least-squares answer, or check the matrix")
+                       f"singular, so it has no inverse; {fix}")
 
 
 # --- inv ---------------------------------------------------------------------------------
@@ -98,7 +98,16 @@ def inverse(input):  # noqa: A002
     return inv(input)
 
 
-NP.inv = staticmethod(np.linalg.inv)
+def _inv_array(A):
+    """np.linalg.inv for backward rules, with the error naming the op."""
+    try:
+        return np.linalg.inv(A)
+    except np.linalg.LinAlgError:
+        raise _singular("backward", A, "the gradient needs A^-1, which is infinite "
+                        "there (PyTorch gives inf or nan)") from None
+
+
+NP.inv = staticmethod(_inv_array)
 TZ.inv = staticmethod(inv)
 
 
@@ -174,18 +183,22 @@ TZ.solve_vec = staticmethod(lambda A, B, vector: SolveOp(vector)(A, B))
 # --- det, slogdet -----------------------------------------------------------------------
 
 class DetOp(Function):
-    """det(A). d det = det * tr(A^-1 dA), so gA = g * det * A^-T (A invertible)."""
+    """det(A). d det = det * tr(A^-1 dA), so gA = g * det * A^-T. At an exactly singular A
+    the gradient is 0, as PyTorch 2.13 returns (the true derivative, the cofactor matrix,
+    is not 0 when the rank is n - 1): its inverse is replaced by I there."""
     __slots__ = ()
     name = "linalg.det"
     def forward(self, A): return np.linalg.det(A)
     def backward(self, xp, g, out, A):
+        singular = (_raw(out) == 0)[..., None, None]
+        if singular.any():
+            A = xp.where(singular, np.eye(A.shape[-1], dtype=_raw(A).dtype), A)
         return (g * out)[..., None, None] * xp.swap(xp.inv(A))
 
 
 @op(DetOp, methods=("det",))
 def det(A):
-    """The determinant of the square matrix ``A`` (batched); 0 for a singular A. Its
-    gradient, det(A) A^-T, needs A invertible."""
+    """The determinant of the square matrix ``A`` (batched); 0 for a singular A."""
     return DetOp()(_matrix("linalg.det", A))
 
 
@@ -215,8 +228,6 @@ def logdet(A):
     """log det A: NaN where det A < 0 and -inf where it is 0 (``torch.logdet``)."""
     sign, logabs = slogdet(A)
     return logabs + _leaf(np.where(sign.data < 0, np.nan, 0).astype(logabs.dtype))
-
-
 
 
 # --- packed outputs ----------------------------------------------------------------------
