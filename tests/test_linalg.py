@@ -347,3 +347,25 @@ def test_bad_arguments():
         zeroin.linalg.eigh(zeroin.eye(2), UPLO="X")
     with pytest.raises(ValueError, match=r"driver='foo'"):
         zeroin.linalg.lstsq(zeroin.eye(2), zeroin.eye(2), driver="foo")
+
+
+def test_cholesky_ex_reports_info_as_torch_and_keeps_the_good_factors_differentiable():
+    a = np.stack([_spd(3, 3), np.diag([1.0, -1.0, 1.0]), [[1.0, 2, 0], [2, 1, 0], [0, 0, 1]],
+                  [[4.0, 1, 0], [1, 3, 0], [0, 0, -2]]])
+    x = zeroin.tensor(a, requires_grad=True)
+    got = zeroin.linalg.cholesky_ex(x)
+    want = torch.linalg.cholesky_ex(torch.tensor(a))
+    assert got.info.dtype == np.int32 and got.info.tolist() == want.info.tolist() == [0, 2, 2, 3]
+    np.testing.assert_allclose(got.L.data[0], want.L.numpy()[0], rtol=1e-12)
+    assert np.isnan(got.L.data[1:]).all()
+    got.L[0].sum().backward()
+    t = torch.tensor(a[0], requires_grad=True)
+    torch.linalg.cholesky(t).sum().backward()
+    np.testing.assert_allclose(x.grad.data[0], t.grad.numpy(), rtol=1e-10)
+    assert not x.grad.data[1:].any()
+    with pytest.raises(zeroin.linalg.LinAlgError, match=r"cholesky_ex: .*batch element 1\).*"
+                       r"order 2"):
+        zeroin.linalg.cholesky_ex(x, check_errors=True)
+    ok = zeroin.linalg.cholesky_ex(zeroin.tensor(_spd(3, 3)), upper=True)
+    np.testing.assert_allclose(ok.L.data, np.linalg.cholesky(_spd(3, 3)).T, rtol=1e-12)
+    assert ok.info.item() == 0

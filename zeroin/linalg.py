@@ -22,8 +22,9 @@ from .errors import DtypeError, ShapeError, ZeroinError
 from .function import NP, Function
 from .ops import TZ, _DimError, _t, op
 from .ops import concatenate as _concatenate
+from .ops import where as _where
 
-__all__ = ["LinAlgError", "cholesky", "det", "eigh", "eigvalsh", "inv", "inverse", "logdet",
+__all__ = ["LinAlgError", "cholesky", "cholesky_ex", "det", "eigh", "eigvalsh", "inv", "inverse", "logdet",
            "lstsq", "matrix_norm", "matrix_power", "matrix_rank", "norm", "pinv", "pinverse",
            "qr", "slogdet", "solve", "svd", "svdvals", "vector_norm"]
 
@@ -418,6 +419,45 @@ def cholesky(A, *, upper=False):
     """The Cholesky factor L of a symmetric positive-definite ``A`` (batched): A = L L^T
     (``upper``: U with A = U^T U). Raises :class:`LinAlgError` otherwise, as PyTorch."""
     return CholeskyOp(bool(upper))(_matrix("linalg.cholesky", A))
+
+
+class CholeskyEx(NamedTuple):
+    L: Tensor
+    info: Tensor
+
+
+def _cholesky_info(a):
+    """PyTorch's ``info`` per matrix: 0, or the order of the first leading minor that is
+    not positive-definite."""
+    flat = a.reshape((-1,) + a.shape[-2:])
+    info = np.zeros(len(flat), np.int32)
+    for i, m in enumerate(flat):
+        for k in range(1, m.shape[-1] + 1):
+            try:
+                np.linalg.cholesky(m[:k, :k])
+            except np.linalg.LinAlgError:
+                info[i] = k
+                break
+    return info.reshape(a.shape[:-2])
+
+
+def cholesky_ex(A, *, upper=False, check_errors=False):
+    """``(L, info)``: :func:`cholesky` without raising; ``info`` (int32) is 0 where A is
+    positive-definite, else the order of its first leading minor that is not. L is NaN for
+    those matrices (PyTorch leaves a partial factor there); ``check_errors`` raises."""
+    A = _matrix("linalg.cholesky_ex", A)
+    try:
+        return CholeskyEx(cholesky(A, upper=upper), _leaf(np.zeros(A.shape[:-2], np.int32)))
+    except LinAlgError:
+        info = _cholesky_info(_raw(A))
+    if check_errors:
+        bad = int(np.argmax(info.reshape(-1) != 0))
+        where = f" (batch element {bad})" if A.ndim > 2 else ""
+        raise LinAlgError(f"linalg.cholesky_ex: the input{where} is not positive-definite "
+                          f"(its leading minor of order {info.reshape(-1)[bad]} is not)")
+    bad = (info != 0)[..., None, None]
+    L = cholesky(_where(bad, np.eye(A.shape[-1], dtype=A.dtype), A), upper=upper)
+    return CholeskyEx(_where(bad, np.nan, L), _leaf(info))
 
 
 # --- qr ----------------------------------------------------------------------------------
