@@ -262,7 +262,7 @@ def _gaps_inverse(xp, d):
 
 class SvdOp(Function):
     """A = U diag(S) Vh. The rule (Townsend 2016, real case) needs distinct nonzero
-    singular values when U or Vh get a gradient; with ``full_matrices`` the columns of U
+    singular values when U or Vh get a gradient (S alone: U diag(gS) Vh, always defined); with ``full_matrices`` the columns of U
     and rows of Vh past min(m, n) get none (they are any basis of their subspace)."""
     __slots__ = ("full",)
     name = "linalg.svd"
@@ -282,6 +282,8 @@ class SvdOp(Function):
         gU, gS, gVh = _unpack(g, self.shapes(m, n))
         if self.full:
             U, Vh, gU, gVh = U[..., :k], Vh[..., :k, :], gU[..., :k], gVh[..., :k, :]
+        if not (_raw(gU).any() or _raw(gVh).any()):     # S alone: defined for any A
+            return (U * gS[..., None, :]) @ Vh
         Ut, V, gV = xp.swap(U), xp.swap(Vh), xp.swap(gVh)
         F = _gaps_inverse(xp, S * S)
         J = F * (Ut @ gU - xp.swap(gU) @ U)
@@ -533,7 +535,8 @@ def qr(A, mode="reduced"):
 class EighOp(Function):
     """A = Q diag(L) Q^T for symmetric A (only the ``uplo`` triangle is read).
     gA = Q (diag(gL) + F o (Q^T gQ - gQ^T Q) / 2) Q^T, F = 1 / (L_j - L_i): the gradient
-    through Q is undefined (infinite) where eigenvalues repeat, as in PyTorch."""
+    through Q is undefined (infinite) where eigenvalues repeat, as in PyTorch; through L
+    alone it is always defined."""
     __slots__ = ("uplo",)
     name = "linalg.eigh"
     def __init__(self, uplo): self.uplo = uplo
@@ -543,6 +546,8 @@ class EighOp(Function):
         n = A.shape[-1]
         L, Q = _unpack(out, ((n,), (n, n)))
         gL, gQ = _unpack(g, ((n,), (n, n)))
+        if not _raw(gQ).any():          # the eigenvalues alone: defined for any A
+            return (Q * gL[..., None, :]) @ xp.swap(Q)
         X = xp.swap(Q) @ gQ
         inner = _gaps_inverse(xp, L) * (X - xp.swap(X)) * 0.5 + gL[..., :, None] * np.eye(n)
         return Q @ inner @ xp.swap(Q)
