@@ -1065,6 +1065,24 @@ GRADCHECK = {
     "movedim": [(lambda x: x.movedim(0, 2), [_r(2, 3, 2)], True)],
     "nansum": [(lambda x: x.nansum(1), [np.array([[1.5, np.nan, -2.0], [0.5, 1.0, np.nan]])],
                 True)],
+    # zeroin.linalg (more cases, against torch, in test_linalg.py)
+    "inv": [(lambda a: zeroin.linalg.inv(a), [_r(2, 3, 3) + 3 * np.eye(3)], True)],
+    "solve": [(lambda a, b: zeroin.linalg.solve(a, b), [_r(3, 3) + 3 * np.eye(3), _r(3, 2)],
+               True)],
+    "det": [(lambda a: zeroin.linalg.det(a), [_r(2, 3, 3) + 3 * np.eye(3)], True)],
+    "slogdet": [(lambda a: zeroin.linalg.slogdet(a).logabsdet, [_r(3, 3) + 3 * np.eye(3)],
+                 True)],
+    "svd": [(lambda a: (lambda u, s, v: (u * s[..., None, :]) @ v + u[..., :1] * v[..., :1, :1])(
+        *zeroin.linalg.svd(a, full_matrices=False)), [_r(2, 4, 3)], True)],
+    "svdvals": [(lambda a: zeroin.linalg.svdvals(a), [_r(4, 3)], True)],
+    "pinv": [(lambda a: zeroin.linalg.pinv(a), [_r(2, 3, 4)], True)],
+    "cholesky": [(lambda a: zeroin.linalg.cholesky((a + a.mT) / 2),
+                  [_r(3, 3) @ _r(3, 3).T + 3 * np.eye(3)], True)],
+    "qr": [(lambda a: (lambda q, r: q * q[..., :1, :] + r[..., :1, :])(*zeroin.linalg.qr(a)),
+            [_r(4, 3)], True)],
+    "eigh": [(lambda a: (lambda l, q: q * q * np.arange(3.0) + l)(
+        *zeroin.linalg.eigh((a + a.mT) / 2)), [_r(3, 3)], True)],
+    "eigvalsh": [(lambda a: zeroin.linalg.eigvalsh((a + a.mT) / 2), [_r(3, 3)], True)],
     "quantile": [(lambda x: x.quantile(0.3, dim=1), [_r(3, 4)], True),
                  (lambda x: zeroin.quantile(x, np.array([0.2, 0.9])), [_r(3, 4)], True)],
 }

@@ -17,7 +17,8 @@ from ._tensor import (Tensor, enable_grad, get_default_dtype, is_grad_enabled, n
                      set_default_dtype, set_printoptions, tensor)
 from .errors import AnomalyError, DtypeError, ShapeError, ZeroinError
 from .function import Function
-from . import ops, _torch_ops, _memory
+from . import ops, _torch_ops, _memory, linalg
+from .linalg import inverse, logdet, matrix_power, pinverse
 from ._tensor_api import EXPORTS as _TENSOR_API
 from .autograd import grad
 from .anomaly import detect_anomaly
@@ -75,7 +76,6 @@ _LAZY = {
     "autocast": ("zeroin.amp", "autocast"),
     "is_autocast_enabled": ("zeroin.amp", "is_autocast_enabled"),
     "backends": ("zeroin.backends", None),
-    "linalg": ("zeroin.linalg", None),
     "distributions": ("zeroin.distributions", None),
 }
 
