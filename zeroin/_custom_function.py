@@ -51,9 +51,6 @@ class FunctionCtx:
                 raise TypeError(f"save_for_backward: argument {i} is a "
                                 f"{type(t).__name__}, not a tensor; store other values as "
                                 f"attributes, e.g. ctx.k = k")
-        for t in tensors:
-            if t is not None:
-                t._read = True      # an in-place change must find (and refuse) this save
         self._saved = tensors
 
     @property
@@ -191,7 +188,7 @@ class Function:
         # uses it can be differentiated again under create_graph
         swap = {id(o): w for o, w in zip(outs, wrapped) if isinstance(o, Tensor)}
         ctx._saved = tuple(swap.get(id(t), t) for t in ctx._saved)
-        for t in ctx._saved:
+        for t in ctx._saved:        # an in-place change must find (and refuse) these saves
             if t is not None:
                 t._read = True
         return tuple(wrapped) if isinstance(out, tuple) else wrapped[0]
