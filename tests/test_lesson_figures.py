@@ -86,6 +86,32 @@ def test_descent_says_each_side_when_they_differ():
     assert r.headline == "from 0.9999 x reaches 1, from 1.8 x falls short"
 
 
+def test_descent_names_each_run_by_where_it_starts():
+    """Starts given the other way round keep their true sides; two starts on one side of
+    the minimum are named by their values, and nothing calls them left and right."""
+    r = lessons.descent(x0=1.8, x0_right=0.2, verbose=False)
+    t = r.table("Steps from")
+    assert t.title.startswith("Steps from x0 = 1.8 (right) and x0 = 0.2 (left)")
+    assert t.columns[1] == "x (right)" and t.columns[5] == "x (left)"
+    assert r.notes[0].startswith("From the right: x = 1.8, 1.64")
+    assert "x_n = 1 - 0.8^n * (-0.8)." in r.notes[1]
+    fig = r.figures["grad1"].figure
+    ax = fig.axes[0]
+    first = next(line for line in ax.lines[1:] if line.get_label() == "from x0 = 1.8")
+    numbers = [t for t in ax.texts if t.get_color() == first.get_color()]
+    assert numbers and all(t.xyann[0] > 0 for t in numbers)      # outward: to the right
+    assert "from each side of the minimum" in r.figures["grad1"].caption
+
+    r = lessons.descent(x0=1.5, x0_right=1.8, eta=0.3, verbose=False)
+    runs = " ".join([r.headline, r.figures["grad1"].caption, r.notes[0],
+                     r.table("Steps from").title, *r.table("Steps from").columns])
+    assert "left" not in runs and "right" not in runs and "both sides" not in r.intro
+    assert r.table("Steps from").columns[1] == "x (x0 = 1.5)"
+    assert r.notes[0].startswith("From x0 = 1.5: x = 1.5, 1.2")
+    assert r.headline == "both starts go down to x = 1"
+    assert "from x0 = 1.5 and from x0 = 1.8" in r.figures["grad1"].caption
+
+
 @pytest.mark.parametrize("kw", DESCENT_CASES + [{"x0": 1.8}])
 def test_descent_grad2_shows_the_whole_step(kw):
     r = lessons.descent(verbose=False, **kw)

@@ -64,6 +64,7 @@ def descent(out=None, *, eta=ETA, x0=X0, x0_right=X0_RIGHT, tol=TOL, verbose=Non
                f"negative, so -eta * gradient is positive and x grows; right of it the "
                f"gradient is positive and x shrinks" + outcome.sentence()))
     c = 1 - 2 * eta
+    name_a, name_b = _names(x0, x0_right)
     n = max(len(left), len(right))
     rows = []
     for i in range(n):
@@ -72,9 +73,9 @@ def descent(out=None, *, eta=ETA, x0=X0, x0_right=X0_RIGHT, tol=TOL, verbose=Non
         exact = 1 - c ** i * (1 - x0) if i < len(left) else None
         rows.append([i, lr[1], exact, lr[2], lr[3], rr[1], rr[2], rr[3]])
     res.tables.append(Table(
-        f"Steps from x0 = {x0:g} (left) and x0 = {x0_right:g} (right), eta = {eta:g}; "
+        f"Steps from {_start(x0, name_a)} and {_start(x0_right, name_b)}, eta = {eta:g}; "
         f"exact x_n = 1 - (1 - 2 eta)^n (1 - x0)",
-        ["n", "x (left)", "exact x_n", "y", "dy/dx", "x (right)", "y",
+        ["n", f"x ({name_a})", "exact x_n", "y", "dy/dx", f"x ({name_b})", "y",
          "dy/dx"], rows, ["d", ".6g", ".6g", ".6g", ".6g", ".6g", ".6g", ".6g"]))
     # The chapter's points B and F, and its first step (grad2).
     sign_rows = []
@@ -104,23 +105,23 @@ def descent(out=None, *, eta=ETA, x0=X0, x0_right=X0_RIGHT, tol=TOL, verbose=Non
         grad_F=sign_rows[1][2], y0=y0, slope0=g0, x1=x1, tangent_y1=tangent_y1, y1=y1,
         contraction=c)
     res.notes += [
-        f"From the left: x = {', '.join(format(v, '.6g') for v in res.xs[:5])}, ... reaches "
-        f"{res.x_final:.6g} after {count(res.steps, 'step')}; from the right: "
+        f"From {_from(name_a)}: x = {', '.join(format(v, '.6g') for v in res.xs[:5])}, ... "
+        f"reaches {res.x_final:.6g} after {count(res.steps, 'step')}; from {_from(name_b)}: "
         f"{', '.join(format(v, '.6g') for v in res.xs_right[:5])}, ... reaches "
         f"{res.x_final_right:.6g} after {count(res.steps_right, 'step')}.",
         f"Each step multiplies the distance to the minimum by 1 - 2 * eta = {c:g}: "
-        f"x_n = 1 - {c:g}^n * {1 - x0:g}.",
+        f"x_n = 1 - {_paren(c)}^n * {_paren(1 - x0)}.",
         f"At B (x = 0.1) the gradient is {res.grad_B:g} < 0 and x moves right; at F (x = 1.5) "
         f"it is {res.grad_F:g} > 0 and x moves left: 'descent' means against the gradient.",
         "The line from step to step is a chord of the curve, not a tangent: the tangent "
         "gives the direction and, with eta, the length of the step in x; the chord only "
         "joins the two points.",
     ]
-    stuck = [side for side, run in (("left", left), ("right", right))
+    stuck = [_from(side) for side, run in ((name_a, left), (name_b, right))
              if not abs(run[-1][3]) < tol]
     if stuck:
         res.notes.append(
-            f"Not converged from the {' and the '.join(stuck)}: |dy/dx| is still "
+            f"Not converged from {' and '.join(stuck)}: |dy/dx| is still "
             f"{max(abs(r[-1][3]) for r in (left, right)):.3g} after the last step ("
             + ("|1 - 2 * eta| >= 1: the distance to the minimum never shrinks)."
                if not settles else "too small a step for the steps allowed)."))
@@ -132,6 +133,36 @@ def descent(out=None, *, eta=ETA, x0=X0, x0_right=X0_RIGHT, tol=TOL, verbose=Non
     return res
 
 
+def _side(x0):
+    """Which side of the minimum at x = 1 a start is on (-1 left, +1 right)."""
+    return -1 if x0 < 1 else 1
+
+
+def _names(x0, x0_right):
+    """What the two runs are called in tables and notes: "left" and "right" where they
+    start on those sides of the minimum (the chapter's 0.2 and 1.8, or the other way
+    round), else by their starts (both on one side)."""
+    a, b = _side(x0), _side(x0_right)
+    if a != b:
+        return ("left", "right") if a < b else ("right", "left")
+    return f"x0 = {x0:g}", f"x0 = {x0_right:g}"
+
+
+def _from(name):
+    """"the left" / "x0 = 1.5": what follows "from" for a run's name."""
+    return f"the {name}" if name in ("left", "right") else name
+
+
+def _start(x0, name):
+    """"x0 = 0.2 (left)", or "x0 = 1.5" where the name is the start itself."""
+    return f"x0 = {x0:g}" + (f" ({name})" if name in ("left", "right") else "")
+
+
+def _paren(v):
+    """A number for a formula: (-0.5) in parentheses where it is negative."""
+    return f"({v:g})" if v < 0 else f"{v:g}"
+
+
 class _Outcome:
     """What descent did from each start, in words: gone down to x = 1 (smoothly or jumping
     across it), still short of it after the steps allowed, jumping across it forever, or
@@ -140,6 +171,8 @@ class _Outcome:
     def __init__(self, eta, tol, runs):
         self.eta, self.runs = eta, runs
         self.kinds = [_verdict(rows, tol, rows[-1][0])[0] for _, rows in runs]
+        # "both sides" where the starts are on the two sides of the minimum
+        self.both = "both sides" if len({_side(x0) for x0, _ in runs}) == 2 else "both starts"
 
     def _side(self, x0, rows, kind):
         x, n, g = rows[-1][1], count(rows[-1][0], "step"), abs(rows[-1][3])
@@ -159,7 +192,7 @@ class _Outcome:
     def sentence(self):
         """The end of the lesson's intro: what happened on both sides."""
         if set(self.kinds) <= {"smooth", "overshoot"}:
-            return ": both sides go down to x = 1" + (
+            return f": {self.both} go down to x = 1" + (
                 "." if "overshoot" not in self.kinds else ", jumping across it every step.")
         why = (f". With eta = {self.eta:g} (1 or more) every step overshoots the minimum by "
                f"as much or more than it was away, so neither side settles: "
@@ -170,8 +203,8 @@ class _Outcome:
 
     def headline(self):
         """The same, short enough for a figure's title."""
-        both = {"smooth": "both sides go down to x = 1",
-                "overshoot": "both sides go down to x = 1",
+        both = {"smooth": f"{self.both} go down to x = 1",
+                "overshoot": f"{self.both} go down to x = 1",
                 "too slow": "not at x = 1 after "
                             f"{count(max(r[-1][0] for _, r in self.runs), 'step')}",
                 "oscillation": "x jumps across x = 1 forever",
@@ -214,8 +247,11 @@ def _draw_grad1(out, res):
     import numpy as np
 
     from ..viz import figures as F
-    series = [("xs", F.COLORS["left"], f"from x0 = {res.x0:g}", -1),
-              ("xs_right", F.COLORS["right"], f"from x0 = {res.x0_right:g}", 1)]
+    # the step numbers go outward: down-left of points left of the minimum, down-right
+    # of those right of it
+    series = [("xs", F.COLORS["left"], f"from x0 = {res.x0:g}", _side(res.x0)),
+              ("xs_right", F.COLORS["right"], f"from x0 = {res.x0_right:g}",
+               _side(res.x0_right))]
     px = {key: np.array(res.values[key][:SHOW]) for key, *_ in series}
     xlo, xhi = _span([1.0, *px["xs"], *px["xs_right"]], 0.1, 0.3)   # the curve covers every point
     xs = np.linspace(xlo, xhi, 300)
@@ -223,8 +259,8 @@ def _draw_grad1(out, res):
     with F.style():
         fig, ax = F.subplots(figsize=(8, 5.5))
         ax.plot(xs, f(xs), color=F.COLORS["curve"], label="y = (x - 1)^2 + 0.001")
-        # Step numbers go below and outside the curve (left: down-left, right: down-right),
-        # where nothing else is drawn; where points crowd, only those apart are numbered.
+        # Step numbers go below and outside the curve, where nothing else is drawn; where
+        # points crowd, only those apart are numbered.
         groups = []
         for key, color, label, side in series:
             ax.plot(px[key], f(px[key]), "o-", color=color, lw=1.5, ms=7, label=label,
@@ -249,16 +285,20 @@ def _draw_grad1(out, res):
         if all(numbered[k] == len(px[k]) for k in px):
             which = "numbered by step"
         else:
+            names = _names(res.x0, res.x0_right)
             which = "numbered by step " + " and ".join(
-                f"0-{numbered[k] - 1} {side}" if numbered[k] > 1 else f"0 {side}"
-                for k, side in (("xs", "on the left"), ("xs_right", "on the right")))
+                f"0-{numbered[k] - 1} {where}" if numbered[k] > 1 else f"0 {where}"
+                for k, where in zip(("xs", "xs_right"),
+                                    (f"on the {n}" if n in ("left", "right") else f"from {n}"
+                                     for n in names)))
             which += " (the later points crowd together near the minimum)"
         res.values["grad1_numbered"] = numbered
         first = "the first" if shown == SHOW else "all"
+        where = "each side of the minimum" if _side(res.x0) != _side(res.x0_right) else \
+            f"x0 = {res.x0:g} and from x0 = {res.x0_right:g}"
         return F.save(fig, out, "descent_grad1",
                       f"The chapter's grad1: {first} {shown} points of gradient descent "
-                      f"from each side of the minimum, {which}; the lines between them "
-                      f"are chords.")
+                      f"from {where}, {which}; the lines between them are chords.")
 
 
 def _draw_grad2(out, res):
