@@ -112,6 +112,18 @@ def test_descent_names_each_run_by_where_it_starts():
     assert "from x0 = 1.5 and from x0 = 1.8" in r.figures["grad1"].caption
 
 
+@pytest.mark.parametrize("eta", [0.1, 0.9, 1.05])
+def test_descent_grad1_numbers_each_point_outward_from_the_minimum(eta):
+    """A run that jumps across x = 1 has its numbers down-left of the points left of the
+    minimum and down-right of those right of it, as a run that stays on one side does."""
+    r = lessons.descent(eta=eta, verbose=False)
+    ax = r.figures["grad1"].figure.axes[0]
+    numbers = [t for t in ax.texts if t.get_text().isdigit()]
+    assert len(numbers) >= 4
+    for t in numbers:
+        assert (t.xyann[0] > 0) == (t.xy[0] > 1), (t.get_text(), t.xy, t.xyann)
+
+
 @pytest.mark.parametrize("kw", DESCENT_CASES + [{"x0": 1.8}])
 def test_descent_grad2_shows_the_whole_step(kw):
     r = lessons.descent(verbose=False, **kw)

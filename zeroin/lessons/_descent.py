@@ -247,11 +247,8 @@ def _draw_grad1(out, res):
     import numpy as np
 
     from ..viz import figures as F
-    # the step numbers go outward: down-left of points left of the minimum, down-right
-    # of those right of it
-    series = [("xs", F.COLORS["left"], f"from x0 = {res.x0:g}", _side(res.x0)),
-              ("xs_right", F.COLORS["right"], f"from x0 = {res.x0_right:g}",
-               _side(res.x0_right))]
+    series = [("xs", F.COLORS["left"], f"from x0 = {res.x0:g}"),
+              ("xs_right", F.COLORS["right"], f"from x0 = {res.x0_right:g}")]
     px = {key: np.array(res.values[key][:SHOW]) for key, *_ in series}
     xlo, xhi = _span([1.0, *px["xs"], *px["xs_right"]], 0.1, 0.3)   # the curve covers every point
     xs = np.linspace(xlo, xhi, 300)
@@ -259,20 +256,21 @@ def _draw_grad1(out, res):
     with F.style():
         fig, ax = F.subplots(figsize=(8, 5.5))
         ax.plot(xs, f(xs), color=F.COLORS["curve"], label="y = (x - 1)^2 + 0.001")
-        # Step numbers go below and outside the curve, where nothing else is drawn; where
-        # points crowd, only those apart are numbered.
+        # Step numbers go below and outside the curve, where nothing else is drawn (down-left
+        # of a point left of the minimum, down-right of one right of it, also when a run
+        # jumps across); where points crowd, only those apart are numbered.
         groups = []
-        for key, color, label, side in series:
+        for key, color, label in series:
             ax.plot(px[key], f(px[key]), "o-", color=color, lw=1.5, ms=7, label=label,
                     zorder=3)
-            groups.append([((a - xlo) / (xhi - xlo) + side * 0.02,
+            groups.append([((a - xlo) / (xhi - xlo) + _side(a) * 0.02,
                             (f(a) - ylo) / (yhi - ylo) - 0.035) for a in px[key]])
         numbered = {}
-        for (key, color, _, side), n in zip(series, _spread_labels(groups, 0.025, 0.045)):
+        for (key, color, _), n in zip(series, _spread_labels(groups, 0.025, 0.045)):
             numbered[key] = n
             for i, a in enumerate(px[key][:n]):
                 ax.annotate(str(i), (a, f(a)), textcoords="offset points",
-                            xytext=(9 * side, -11), ha="center", va="center", fontsize=10,
+                            xytext=(9 * _side(a), -11), ha="center", va="center", fontsize=10,
                             color=color)
         ax.set_xlim(xlo, xhi)
         ax.set_ylim(ylo, yhi)
