@@ -1,5 +1,6 @@
 """explain and draw say only what lies on the paths they explain, and name data as data."""
 import numpy as np
+import pytest
 
 import zeroin
 from conftest import chapter_graph
@@ -65,6 +66,39 @@ def test_data_is_named_by_its_role_a_target_is_not_a_second_input():
     ce = nn.functional.cross_entropy(nn.Linear(2, 3)(zeroin.randn(6, 2)), labels)
     assert "labels" in [n["text"][0] for n in zeroin.draw(ce).nodes]
     assert labels.name is None                            # the user's tensor is not renamed
+
+
+@pytest.mark.parametrize("loss, roles", [
+    ("huber_loss", {"target"}), ("smooth_l1_loss", {"target"}), ("poisson_nll_loss", {"target"}),
+    ("soft_margin_loss", {"target"}), ("multilabel_soft_margin_loss", {"target"}),
+    ("kl_div", {"target", "log_target"}), ("gaussian_nll_loss", {"target", "var", "log_var"}),
+    ("nll_loss", {"label_weight"}), ("margin_ranking_loss", {"target"}),
+])
+def test_a_loss_built_from_several_ops_names_its_data_too(loss, roles):
+    """Losses composed of ops (no loss op of their own) name their data by role, as
+    mse_loss does, and never by position; the user's tensors keep their names (None)."""
+    F = nn.functional
+    rng = np.random.default_rng(1)
+    x = zeroin.tensor(rng.standard_normal((8, 3)), requires_grad=True, name="x")
+    data = {"target": zeroin.tensor(rng.random((8, 3))),
+            "signs": zeroin.tensor(np.sign(rng.standard_normal(8))),
+            "labels": zeroin.tensor(rng.integers(0, 3, 8)),
+            "var": zeroin.tensor(rng.random((8, 3)) + 0.5)}
+    out = {"huber_loss": lambda: F.huber_loss(x, data["target"]),
+           "smooth_l1_loss": lambda: F.smooth_l1_loss(x, data["target"]),
+           "poisson_nll_loss": lambda: F.poisson_nll_loss(x, data["target"]),
+           "soft_margin_loss": lambda: F.soft_margin_loss(x, data["target"]),
+           "multilabel_soft_margin_loss": lambda: F.multilabel_soft_margin_loss(x, data["target"]),
+           "kl_div": lambda: F.kl_div(F.log_softmax(x, dim=1), data["target"]),
+           "gaussian_nll_loss": lambda: F.gaussian_nll_loss(x, data["target"], data["var"]),
+           "nll_loss": lambda: F.nll_loss(F.log_softmax(x, dim=1), data["labels"]),
+           "margin_ranking_loss": lambda: F.margin_ranking_loss(x[:, 0], x[:, 1],
+                                                                data["signs"])}[loss]()
+    names = {n["text"][0] for n in zeroin.draw(out).nodes if n["kind"] == "const"}
+    assert roles <= names, names
+    assert not any(n.startswith("input") for n in names) or loss == "multilabel_soft_margin_loss"
+    assert roles <= set(str(zeroin.explain(out, x)).replace("(", " ").replace(",", " ").split())
+    assert all(t.name is None for t in data.values())
 
 
 def test_the_caption_says_what_the_edge_labels_are():

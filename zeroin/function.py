@@ -128,9 +128,13 @@ class Function:
         when the graph is released. ``None`` unless the op sets it.
     site : str
         Under :func:`zeroin.detect_anomaly`, the user line that created the op.
+    roles : tuple of (Tensor, str)
+        Set by :func:`mark_roles` on the last op of a function built from several ops (a
+        loss such as huber_loss): what its data tensors are, for drawings and explanations.
+        Unset otherwise.
     """
 
-    __slots__ = ("inputs", "needs_input_grad", "saved", "released", "site")
+    __slots__ = ("inputs", "needs_input_grad", "saved", "released", "site", "roles")
     name = "function"       # used in errors, drawings and explanations
     symbol = None           # short infix/label used when drawing, e.g. "*"
     # What each input is, where the op knows (a loss's second input is its "target"):
@@ -189,6 +193,17 @@ class Function:
             import copy
             return apply(copy.copy(self), inputs)
         return apply(self, inputs)
+
+
+def mark_roles(out, **roles):
+    """Say what the data tensors of a function built from ops are (``target=t``), on the op
+    that made ``out``: drawings and explanations then name an unnamed data input ``target``
+    instead of ``input1``, as a single loss op's ``input_roles`` does. Returns ``out``; a
+    result that nothing recorded is returned as it is."""
+    fn = out.grad_fn if isinstance(out, Tensor) else None
+    if fn is not None:
+        fn.roles = tuple((t, name) for name, t in roles.items() if isinstance(t, Tensor))
+    return out
 
 
 def _shape_of(x):

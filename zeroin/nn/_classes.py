@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import ops
 from .._tensor import Tensor, _leaf
-from ..function import ShapeError
+from ..function import ShapeError, mark_roles
 
 
 def _class_weight(op, weight, c, dtype):
@@ -58,20 +58,22 @@ def class_loss(op, x, y, weight, ignore_index, reduction, label_smoothing,
     logp = ops.log_softmax(rows, 1) if log_softmax_first else rows
     w = _class_weight(op, weight, c, rows.dtype)
     wy = w[labels] * keep
-    loss = -logp[np.arange(m), labels] * _leaf(wy)
+    roles = dict(label_weight=_leaf(wy))        # for drawings: the weight of each label
+    loss = -logp[np.arange(m), labels] * roles["label_weight"]
     if label_smoothing:
-        smooth = -(logp * _leaf(w)).sum(axis=1) * _leaf(keep.astype(rows.dtype))
+        roles.update(weight=_leaf(w), kept=_leaf(keep.astype(rows.dtype)))
+        smooth = -(logp * roles["weight"]).sum(axis=1) * roles["kept"]
         loss = loss * (1 - label_smoothing) + smooth * (label_smoothing / c)
     if reduction == "none":
-        return loss.reshape(out_shape)
+        return mark_roles(loss.reshape(out_shape), **roles)
     total = loss.sum()
     if reduction == "sum":
-        return total
+        return mark_roles(total, **roles)
     if not keep.any():
         # every label ignored: PyTorch's nan, with zero gradients (every term was multiplied
         # by 0) and without 0/0's warnings
-        return total + float("nan")
-    return total / float(wy.sum())
+        return mark_roles(total + float("nan"), **roles)
+    return mark_roles(total / float(wy.sum()), **roles)
 
 
 def soft_cross_entropy(op, x, target, weight, reduction, label_smoothing):
@@ -98,7 +100,8 @@ def soft_cross_entropy(op, x, target, weight, reduction, label_smoothing):
     wshape = [1] * x.ndim
     wshape[d] = c
     w = _class_weight(op, weight, c, x.dtype).reshape(wshape)
-    el = -(ops.log_softmax(x, d) * t * _leaf(w)).sum(axis=d)
+    roles = dict(target=t, weight=_leaf(w))
+    el = -(ops.log_softmax(x, d) * t * roles["weight"]).sum(axis=d)
     if reduction == "mean":
-        return el.mean()
-    return el.sum() if reduction == "sum" else el
+        return mark_roles(el.mean(), **roles)
+    return mark_roles(el.sum() if reduction == "sum" else el, **roles)

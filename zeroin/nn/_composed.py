@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import ops
 from .._tensor import Tensor, _leaf
-from ..function import Function, ShapeError
+from ..function import Function, ShapeError, mark_roles
 
 __all__ = ["erf", "gelu", "silu", "elu", "celu", "selu", "mish", "relu6", "hardtanh",
            "logsigmoid", "softsign", "layer_norm", "group_norm", "embedding", "huber_loss",
@@ -143,12 +143,16 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,  # 
 
 # --- losses -----------------------------------------------------------------------------
 
-def _reduce(el, reduction):
+def _reduce(el, reduction, **roles):
+    """The loss ``el`` reduced; ``roles`` name its data tensors (``target=t``) for drawings
+    and explanations (:func:`zeroin.function.mark_roles`)."""
     if reduction == "mean":
-        return el.mean()
-    if reduction == "sum":
-        return el.sum()
-    return el
+        out = el.mean()
+    elif reduction == "sum":
+        out = el.sum()
+    else:
+        out = el
+    return mark_roles(out, **roles) if roles else out
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0):  # noqa: A002
@@ -160,7 +164,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0):  # noqa: A002
     d = x - t
     a = ops.abs(d)
     el = ops.where(a.data < delta, d * d * 0.5, (a - 0.5 * delta) * delta)
-    return _reduce(el, reduction)
+    return _reduce(el, reduction, target=t)
 
 
 def smooth_l1_loss(input, target, reduction="mean", beta=1.0):  # noqa: A002
@@ -172,9 +176,9 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):  # noqa: A002
     d = x - t
     a = ops.abs(d)
     if beta == 0:
-        return _reduce(a, reduction)
+        return _reduce(a, reduction, target=t)
     el = ops.where(a.data < beta, d * d * (0.5 / beta), a - 0.5 * beta)
-    return _reduce(el, reduction)
+    return _reduce(el, reduction, target=t)
 
 
 def kl_div(input, target, reduction="mean", log_target=False):  # noqa: A002
@@ -184,6 +188,7 @@ def kl_div(input, target, reduction="mean", log_target=False):  # noqa: A002
     number of elements, as PyTorch."""
     from .functional import _prepare
     x, t = _prepare("kl_div", input, target, reduction, ("mean", "sum", "none", "batchmean"))
+    roles = dict(target=t)
     if log_target:
         el = ops.exp(t) * (t - x)
     else:
@@ -193,9 +198,10 @@ def kl_div(input, target, reduction="mean", log_target=False):  # noqa: A002
                              f"of {td.min():g}; for log-probabilities pass log_target=True")
         pos = td > 0
         logt = _leaf(np.log(np.where(pos, td, 1.0)))
+        roles.update(log_target=logt)
         el = ops.where(pos, t * (logt - x), x * 0.0)
         if t.requires_grad:
             el = ops.where(pos, t * (ops.log(ops.where(pos, t, 1.0)) - x), x * 0.0)
     if reduction == "batchmean":
-        return el.sum() * (1.0 / x.shape[0]) if x.ndim else el.sum()
-    return _reduce(el, reduction)
+        return mark_roles(el.sum() * (1.0 / x.shape[0]) if x.ndim else el.sum(), **roles)
+    return _reduce(el, reduction, **roles)

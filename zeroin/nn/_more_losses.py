@@ -48,7 +48,7 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
     _same(op, ("input1", "input2", "target"), _tensor_arg(input1, op, "input1"), x2,
           _tensor_arg(target, op, "target"))
     x1, t, reduction = _start(op, input1, target, size_average, reduce, reduction)
-    return _reduce(ops.clip(-t * (x1 - x2) + margin, min=0), reduction)
+    return _reduce(ops.clip(-(t * (x1 - x2)) + margin, min=0), reduction, target=t)
 
 
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None,  # noqa: A002
@@ -58,14 +58,14 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
                              reduction)
     td = t.data
     el = ops.where(td != 1, ops.clip(margin - x, min=0), 0.0) + ops.where(td != -1, x, 0.0)
-    return _reduce(el, reduction)
+    return _reduce(el, reduction, target=t)
 
 
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):  # noqa: A002
     """log(1 + exp(-target x)), targets 1 or -1."""
     x, t, reduction = _start("soft_margin_loss", input, target, size_average, reduce,
                              reduction)
-    return _reduce(ops.softplus(-t * x), reduction)
+    return _reduce(ops.softplus(-(t * x)), reduction, target=t)
 
 
 def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,  # noqa: A002
@@ -78,10 +78,12 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
         raise ShapeError(f"{op}: input must be (N, C) or (C,), got a 0-d tensor")
     ls = _prim().logsigmoid
     el = -(t * ls(x) + (1 - t) * ls(-x))
+    roles = dict(target=t)
     if weight is not None:
         from .functional import _tensor_arg
-        el = el * _tensor_arg(weight, op, "weight")
-    return _reduce(el.sum(axis=-1) * (1.0 / x.shape[-1]), reduction)
+        roles.update(weight=_tensor_arg(weight, op, "weight"))
+        el = el * roles["weight"]
+    return _reduce(el.sum(axis=-1) * (1.0 / x.shape[-1]), reduction, **roles)
 
 
 def _prim():
@@ -122,9 +124,11 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     h = h * h if p == 2 else h
     other = np.arange(c)[None, :] != y[:, None]
     el = ops.where(other, h, 0.0).sum(axis=1) * (1.0 / c)
+    roles = {}
     if weight is not None:
-        el = el * _leaf(_class_weight(op, weight, c, rows.dtype)[y])
-    return _reduce(el.reshape(out_shape), reduction)
+        roles.update(label_weight=_leaf(_class_weight(op, weight, c, rows.dtype)[y]))
+        el = el * roles["label_weight"]
+    return _reduce(el.reshape(out_shape), reduction, **roles)
 
 
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False,
@@ -170,7 +174,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     td = t.data
     el = ops.where(td == 1, 1 - cos, 0.0) + ops.where(td == -1, ops.clip(cos - margin, min=0),
                                                       0.0)
-    return _reduce(el, reduction)
+    return _reduce(el, reduction, target=t)
 
 
 def _gaussian_var(op, x, var):
@@ -201,12 +205,19 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     op = "gaussian_nll_loss"
     x, t, reduction = _start(op, input, target, None, None, reduction)
     v = _gaussian_var(op, x, var)
-    v = v + _leaf(np.maximum(v.data, eps) - v.data)     # clamped value, gradient as is
+    if v.requires_grad:
+        clamp = _leaf(np.maximum(v.data, eps) - v.data)
+        roles = dict(target=t, var_clamp=clamp)
+        v = v + clamp                                   # clamped value, gradient as is
+    else:
+        v = _leaf(np.maximum(v.data, eps))              # PyTorch's value: max(var, eps)
+        roles = dict(target=t, var=v)
     d = x - t
-    el = (ops.log(v) + d * d / v) * 0.5
+    roles.update(log_var=ops.log(v))        # named where it is data (var needs no grad)
+    el = (roles["log_var"] + d * d / v) * 0.5
     if full:
         el = el + 0.5 * math.log(2 * math.pi)
-    return _reduce(el, reduction)
+    return _reduce(el, reduction, **roles)
 
 
 def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None,  # noqa: A002
@@ -222,4 +233,4 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
         safe = ops.where(big, t, 1.0)
         stirling = safe * ops.log(safe) - safe + 0.5 * ops.log(2 * math.pi * safe)
         el = el + ops.where(big, stirling, 0.0)
-    return _reduce(el, reduction)
+    return _reduce(el, reduction, target=t)

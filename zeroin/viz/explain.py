@@ -102,13 +102,16 @@ def node_names(output, model=None):
 
 def _data_roles(order):
     """{id(t): role} for the inputs whose op says what they are (``Function.input_roles``:
-    a loss's second input is its target), the first op to say it winning."""
+    a loss's second input is its target; a loss built from several ops says it with
+    :func:`zeroin.function.mark_roles`), the first op to say it winning."""
     roles = {}
     for t in order:
         fn = t.grad_fn
         for inp, role in zip(getattr(fn, "inputs", ()), getattr(fn, "input_roles", ())):
             if role:
                 roles.setdefault(id(inp), role)
+        for inp, role in getattr(fn, "roles", None) or ():
+            roles.setdefault(id(inp), role)
     return roles
 
 
