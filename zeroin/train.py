@@ -632,11 +632,33 @@ class TrainingLoop:
             self.diverged(value, epoch, step)
             return None
         loss.backward()
+        self.clip_grads()
+        if getattr(self.optimizer, "needs_closure", False):     # LBFGS
+            self.optimizer.step(self.closure(xb, yb, loss, epoch, step))
+        else:
+            self.optimizer.step()
+        return out, yb, value
+
+    def clip_grads(self):
         if self.clip is not None:
             from .nn.utils import clip_grad_norm_
             clip_grad_norm_(self.params, self.clip)
-        self.optimizer.step()
-        return out, yb, value
+
+    def closure(self, xb, yb, loss, epoch, step):
+        """The closure an optimizer such as LBFGS calls to re-evaluate the batch's loss
+        (zero the gradients, forward, backward): its first call returns ``loss``, whose
+        gradients are already there, so the step costs no extra evaluation."""
+        first = [loss]
+
+        def closure():
+            if first:
+                return first.pop()
+            self.optimizer.zero_grad()
+            again = _batch_loss(self.loss_fn, self.model(xb), yb, epoch, step)
+            again.backward()
+            self.clip_grads()
+            return again
+        return closure
 
     def diverges(self, value):
         limit = self.divergence_factor

@@ -218,6 +218,8 @@ class LBFGS(Optimizer):
     state as they were before it.
     """
 
+    needs_closure = True        # zeroin.fit hands step() a closure over the batch
+
     def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-07,
                  tolerance_change=1e-09, history_size=100, line_search_fn=None):
         if max_eval is None and _is_count(max_iter):
