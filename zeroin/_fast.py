@@ -89,7 +89,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from . import _tensor
-from ._tensor import Tensor, _array_of, _make, _mode
+from ._tensor import _ONE_LOCAL, Tensor, _array_of, _make, _mode
 from .anomaly import anomaly
 from .function import NP, constant, record, sum_to_array
 from .graph import toposort
@@ -575,8 +575,9 @@ def backward(outputs, out_grads, retain_graph):
                 d = leaf._array
                 if d is not None and d.dtype.kind in "fc" and g.dtype is d.dtype:
                     # T5: adopt g as .grad only if nothing else can see it: a rule such as
-                    # add's returns one array for both inputs (2: g, getrefcount's argument)
-                    if not (g.base is None and getrefcount(g) <= 2 and g.flags.writeable):
+                    # add's returns one array for both inputs (_ONE_LOCAL: g alone, 2 here)
+                    if not (g.base is None and getrefcount(g) <= _ONE_LOCAL and
+                            g.flags.writeable):
                         g = g.copy()
                     leaf._grad = gt = _new(Tensor)      # _make(g), written out (T7)
                     gt._array = g

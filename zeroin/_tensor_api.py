@@ -22,7 +22,7 @@ import numpy as np
 from . import _tensor as _tm
 from . import ops as _ops
 from . import _torch_ops as _x
-from ._tensor import (Tensor, _GradSwitch, _array_of, _clean_index, _leaf, _raw, _set_grad_mode,
+from ._tensor import (_ONE_LOCAL, Tensor, _GradSwitch, _array_of, _clean_index, _leaf, _raw, _set_grad_mode,
                       is_grad_enabled, no_grad)
 from .dtypes import CPU, as_device, as_dtype
 from .errors import ShapeError
@@ -899,16 +899,6 @@ def _graph_users(t):
         elif id(getattr(rr, "_saved", None)) in ids:     # a custom Function's ctx
             other = True
     return users, other
-
-
-def _local_refs():
-    """What ``getrefcount`` reports for an object one local variable holds: 2 where the
-    call's argument is counted, less where the interpreter borrows it (CPython 3.14)."""
-    x = object()
-    return getrefcount(x)
-
-
-_ONE_LOCAL = _local_refs()
 
 
 def _out_of_place(name):
