@@ -378,3 +378,26 @@ def test_edge_labels_cover_no_node_and_no_other_label(rankdir):
             assert not any(_hit(lab, n) for n in nodes), (rankdir, lab)
             assert not any(_hit(lab, other) for other in labels[:i]), (rankdir, lab)
             assert 0 <= lab[0] and lab[2] <= d.width and 0 <= lab[1] and lab[3] <= d.height
+
+
+def test_save_pdf_for_slides_and_bad_dpi(tmp_path):
+    pytest.importorskip("matplotlib")
+    import re
+    w, b, x, y, z = seed_graph()
+    d = zeroin.draw(z, wrt=b, title="dz/db")
+    d.save(tmp_path / "g.pdf")
+    data = (tmp_path / "g.pdf").read_bytes()
+    assert data[:5] == b"%PDF-"
+    box = [float(v) for v in re.search(rb"/MediaBox \[([^\]]+)\]", data).group(1).split()]
+    # one layout pixel is 1/100 inch = 0.72 pt: the page is the drawing's natural size
+    assert box[2] == pytest.approx(d.width * 0.72, abs=1)
+    assert box[3] == pytest.approx(d.height * 0.72, abs=1)
+    wide = d.pdf(aspect=16 / 9)
+    box = [float(v) for v in re.search(rb"/MediaBox \[([^\]]+)\]", wide).group(1).split()]
+    assert box[2] / box[3] == pytest.approx(16 / 9, rel=1e-3)
+    with pytest.raises(ValueError, match="vector"):
+        d.save(tmp_path / "h.pdf", width=800)
+    for bad in (0, -100, "high"):
+        with pytest.raises(ValueError, match="dpi must be a positive number"):
+            d.png(dpi=bad)
+    assert sorted(os.listdir(tmp_path)) == ["g.pdf"]

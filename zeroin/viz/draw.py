@@ -282,7 +282,8 @@ def _positive(v, what):
     except (TypeError, ValueError):
         ok = False
     if not ok:
-        hint = "a number of pixels" if what == "width" else "a width/height ratio like 16/9"
+        hint = {"width": "a number of pixels", "dpi": "dots per inch, e.g. 200"}.get(
+            what, "a width/height ratio like 16/9")
         raise ValueError(f"Drawing: {what} must be a positive number ({hint}), got {v!r}")
     return True
 
@@ -301,8 +302,8 @@ def _canvas(W, H, aspect):
 
 
 class Drawing:
-    """A laid-out picture of a graph. ``svg()``, ``dot()``, ``png()``, ``save(path)``; shows
-    inline in Jupyter (each rendering gets its own ids, so pictures on one page never
+    """A laid-out picture of a graph. ``svg()``, ``dot()``, ``png()``, ``pdf()``,
+    ``save(path)``; shows inline in Jupyter (each rendering gets its own ids, so pictures on one page never
     clash) and scales down to fit the page.
 
     Attributes
@@ -469,11 +470,20 @@ class Drawing:
         natural size, at most 4000 px a side). ``aspect`` (width/height, e.g. ``16/9``
         for a slide) pads the canvas around the centred drawing to that shape.
         """
+        return self._matplotlib("png", dpi, width, aspect)
+
+    def pdf(self, aspect=None):
+        """The picture as PDF bytes (vector, for LaTeX/beamer slides), drawn with
+        matplotlib from the same layout; one layout pixel is 1/100 inch. ``aspect`` as
+        for :meth:`png`."""
+        return self._matplotlib("pdf", 100, None, aspect)
+
+    def _matplotlib(self, fmt, dpi, width, aspect):
         try:
             from matplotlib.backends.backend_agg import FigureCanvasAgg
             from matplotlib.figure import Figure
         except ImportError:
-            raise ImportError("draw: PNG output needs matplotlib; install it with "
+            raise ImportError(f"draw: {fmt.upper()} output needs matplotlib; install it with "
                               "`pip install zeroin[plots]` (SVG and DOT work without it)"
                               ) from None
         import io
@@ -481,6 +491,7 @@ class Drawing:
         if _positive(width, "width"):
             dpi = int(width) / (W / 100)
         else:
+            _positive(dpi, "dpi")
             dpi = min(dpi, 4000 / (W / 100), 4000 / (H / 100))   # keep the file a sane size
         fig = Figure(figsize=(W / 100, H / 100), dpi=dpi)
         FigureCanvasAgg(fig)
@@ -491,12 +502,13 @@ class Drawing:
         for s in self._scene():          # one layout pixel is 1/100 inch
             _png_patch(ax, s, self.rankdir == "TB", 72 / 100)
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
+        fig.savefig(buf, format=fmt, dpi=dpi, facecolor="white")
         return buf.getvalue()
 
     # --- files ------------------------------------------------------------------------
     def save(self, path, dpi=200, width=None, aspect=None):
-        """Write the picture to ``path``: .svg, .dot (or .gv) or .png, chosen by suffix.
+        """Write the picture to ``path``: .svg, .dot (or .gv), .png or .pdf, chosen by
+        suffix.
 
         For SVG and PNG, ``width`` (pixels) and ``aspect`` (width/height, e.g. ``16/9``)
         size the image for a slide; see :meth:`png`. The file is written atomically (a temporary
@@ -512,9 +524,14 @@ class Drawing:
             data = self.dot().encode("utf-8")
         elif suffix == ".png":
             data = self.png(dpi=dpi, width=width, aspect=aspect)
+        elif suffix == ".pdf":
+            if width is not None:
+                raise ValueError("Drawing.save: width applies to .svg and .png; a .pdf is "
+                                 "vector (scale it where it is placed); aspect still applies")
+            data = self.pdf(aspect=aspect)
         else:
             raise ValueError(f"Drawing.save: unknown file type {suffix!r} in {path!r}; use "
-                             f".svg, .png or .dot")
+                             f".svg, .png or .dot (or .pdf, vector, for slides)")
         with atomic_open(path) as f:
             f.write(data)
         return path
@@ -735,8 +752,8 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
     Returns
     -------
     Drawing
-        ``.svg()``, ``.dot()``, ``.png(width=, aspect=)``, ``.save(path)``; inline in
-        Jupyter, scaled to fit.
+        ``.svg()``, ``.dot()``, ``.png(width=, aspect=)``, ``.pdf()``, ``.save(path)``;
+        inline in Jupyter, scaled to fit.
     """
     from ..autograd import node_grads
     way = _check(output, wrt, max_nodes, max_depth, rankdir, direction)
