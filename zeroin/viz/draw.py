@@ -303,8 +303,8 @@ def _canvas(W, H, aspect):
 
 class Drawing:
     """A laid-out picture of a graph. ``svg()``, ``dot()``, ``png()``, ``pdf()``,
-    ``save(path)``; shows inline in Jupyter (each rendering gets its own ids, so pictures on one page never
-    clash) and scales down to fit the page.
+    ``save(path)``; shows inline in Jupyter (each rendering gets its own ids, so pictures
+    on one page never clash) and scales down to fit the page.
 
     Attributes
     ----------
