@@ -21,7 +21,7 @@ import numpy as np
 from .. import graph
 from .._io import atomic_open
 from .._tensor import Tensor
-from .explain import is_data, local_vjp, node_names
+from .explain import is_data, local_vjp, node_names, not_a_tensor
 from .format import number, plural, short
 from .layout import layout
 
@@ -700,9 +700,9 @@ def _edge_caption(labels):
 
 def _check(output, wrt, max_nodes, max_depth, rankdir, direction):
     if not isinstance(output, Tensor):
-        raise TypeError(f"draw: output must be a Tensor, got {type(output).__name__}")
+        raise not_a_tensor("draw", "output", output)
     if wrt is not None and not isinstance(wrt, Tensor):
-        raise TypeError(f"draw: wrt must be a Tensor, got {type(wrt).__name__}")
+        raise not_a_tensor("draw", "wrt", wrt)
     if int(max_depth) < 1:
         raise ValueError(f"draw: max_depth must be at least 1, got {max_depth}")
     if int(max_nodes) < 3:
