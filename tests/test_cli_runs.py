@@ -1,6 +1,7 @@
 """The command line when things go wrong: a late Ctrl-C, a user's mistake (one line, exit
 status 2), and commands that reproduce what a page or a lesson shows."""
 import json
+import os
 import signal
 
 import pytest
@@ -354,3 +355,19 @@ def test_numpy_values_are_repeated_as_typed_and_the_text_says_the_command():
 def test_tour_counts_with_the_lessons_count():
     from zeroin import tour
     assert not hasattr(tour, "_count")
+
+
+def test_a_lesson_that_refuses_its_settings_leaves_no_empty_folder(tmp_path, capsys,
+                                                                    monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["lesson", "chain-rule", "--set", "w=5"]) == 2        # no such parameter
+    assert main(["lesson", "solve", "--set", "target=50"]) == 2       # out of range
+    assert main(["lesson", "solve", "--set", "target=50", "--out", "a/b/c"]) == 2
+    assert sorted(os.listdir(tmp_path)) == []
+    (tmp_path / "mine").mkdir()                     # a folder the teacher made stays
+    assert main(["lesson", "solve", "--set", "target=50", "--out", "mine"]) == 2
+    assert sorted(os.listdir(tmp_path)) == ["mine"]
+    err = capsys.readouterr().err
+    assert "chain-rule has no parameter 'w'" in err and "Traceback" not in err
+    assert main(["lesson", "solve", "--set", "target=70", "--out", "a/b"]) == 0
+    assert (tmp_path / "a" / "b" / "solve.png").exists()

@@ -340,3 +340,64 @@ def test_left_out_note_says_which_ops():
     root = _parse_svg(d.svg())
     notes = " ".join(t.text for t in root.iter(SVG + "text") if t.get("class") == "note")
     assert "more nodes not drawn" in notes and "nearest" in notes     # wrapped, all there
+
+
+def _boxes(d):
+    """(edge-label rects, node rects) as (x0, y0, x1, y1), from what the SVG and PNG draw."""
+    labels, nodes = [], []
+    for s in d._scene():
+        g = s["group"]
+        if s["kind"] == "rect" and g and g[0] == "edge":
+            labels.append((s["x"], s["y"], s["x"] + s["w"], s["y"] + s["h"]))
+        elif s["kind"] == "rect" and g and g[0] == "node":
+            nodes.append((s["x"], s["y"], s["x"] + s["w"], s["y"] + s["h"]))
+        elif s["kind"] == "ellipse":
+            nodes.append((s["cx"] - s["rx"], s["cy"] - s["ry"], s["cx"] + s["rx"],
+                          s["cy"] + s["ry"]))
+    return labels, nodes
+
+
+def _hit(p, q):
+    return p[0] < q[2] and q[0] < p[2] and p[1] < q[3] and q[1] < p[3]
+
+
+@pytest.mark.parametrize("rankdir", ["LR", "TB"])
+def test_edge_labels_cover_no_node_and_no_other_label(rankdir):
+    # long numbers on two edges that meet at one op (and on an edge as wide as the gap
+    # between ranks): every label stays readable, clear of nodes and of each other
+    a = zeroin.tensor(123456789.0, requires_grad=True, name="a")
+    b = zeroin.tensor(-2345678.0, requires_grad=True, name="b")
+    t = zeroin.tensor(1e-9, requires_grad=True, name="tiny")
+    p = a * b
+    out = (p * a + t * a) * p
+    for wrt in (a, t):
+        d = zeroin.draw(out, wrt=wrt, rankdir=rankdir)
+        labels, nodes = _boxes(d)
+        assert len(labels) >= 3
+        for i, lab in enumerate(labels):
+            assert not any(_hit(lab, n) for n in nodes), (rankdir, lab)
+            assert not any(_hit(lab, other) for other in labels[:i]), (rankdir, lab)
+            assert 0 <= lab[0] and lab[2] <= d.width and 0 <= lab[1] and lab[3] <= d.height
+
+
+def test_save_pdf_for_slides_and_bad_dpi(tmp_path):
+    pytest.importorskip("matplotlib")
+    import re
+    w, b, x, y, z = seed_graph()
+    d = zeroin.draw(z, wrt=b, title="dz/db")
+    d.save(tmp_path / "g.pdf")
+    data = (tmp_path / "g.pdf").read_bytes()
+    assert data[:5] == b"%PDF-"
+    box = [float(v) for v in re.search(rb"/MediaBox \[([^\]]+)\]", data).group(1).split()]
+    # one layout pixel is 1/100 inch = 0.72 pt: the page is the drawing's natural size
+    assert box[2] == pytest.approx(d.width * 0.72, abs=1)
+    assert box[3] == pytest.approx(d.height * 0.72, abs=1)
+    wide = d.pdf(aspect=16 / 9)
+    box = [float(v) for v in re.search(rb"/MediaBox \[([^\]]+)\]", wide).group(1).split()]
+    assert box[2] / box[3] == pytest.approx(16 / 9, rel=1e-3)
+    with pytest.raises(ValueError, match="vector"):
+        d.save(tmp_path / "h.pdf", width=800)
+    for bad in (0, -100, "high"):
+        with pytest.raises(ValueError, match="dpi must be a positive number"):
+            d.png(dpi=bad)
+    assert sorted(os.listdir(tmp_path)) == ["g.pdf"]

@@ -315,3 +315,22 @@ def test_names_from_a_model_and_module_paths():
     w = zeroin.tensor(1.5, requires_grad=True)
     e = zeroin.explain(w * 3, w, model={"slope": w})
     assert e.paths[0].names[-1] == "slope"
+
+
+def test_a_number_or_a_module_in_place_of_a_tensor_says_what_to_pass():
+    from zeroin import nn
+    w, b, x, y, z = seed_graph()
+    model = nn.Linear(2, 1)
+    for fn in (zeroin.explain, zeroin.draw):
+        name = fn.__name__
+        with pytest.raises(TypeError, match=rf"{name}: output must be a Tensor, got a "
+                                            rf"Linear module; .*model\(x\)"):
+            fn(model, w)
+        with pytest.raises(TypeError, match=rf"{name}: wrt must be a Tensor, got a Linear "
+                                            r"module; pass one of its parameters"):
+            fn(z, model)
+        with pytest.raises(TypeError, match=rf"{name}: output must be a Tensor, got float "
+                                            r"50.0; make it a tensor first"):
+            fn(z.item(), w)
+        with pytest.raises(TypeError, match=rf"{name}: wrt must be a Tensor, got str"):
+            fn(z, "w")

@@ -289,11 +289,39 @@ def _prepare_out(out):
                       f"choose another with --out") from None
 
 
+def _new_folders(out):
+    """The folders ``out`` and its parents that do not exist yet, deepest first."""
+    new, path = [], os.path.abspath(out)
+    while path and not os.path.exists(path) and path != os.path.dirname(path):
+        new.append(path)
+        path = os.path.dirname(path)
+    return new
+
+
 def _run(args):
+    """Run the command; a lesson or tour that fails removes the output folders it made
+    while they are still empty (a mistyped --set leaves nothing behind)."""
     if args.command == "lesson":
         args.out = _lesson_out(args)
+        if args.name:                      # --set mistakes are said before any folder
+            from . import lessons
+            args.params = lessons.settings(args.name, args.set)
+    made = []
     if args.command in ("tour", "lesson") and args.out is not None:
+        made = _new_folders(args.out)
         _prepare_out(args.out)
+    try:
+        _run_command(args)
+    except BaseException:
+        for path in made:
+            try:
+                os.rmdir(path)             # only while empty
+            except OSError:
+                break
+        raise
+
+
+def _run_command(args):
     if args.command == "tour":
         from .tour import run_tour
         run_tour(out=args.out, train=not args.no_train)
@@ -304,8 +332,7 @@ def _run(args):
                 doc = (fn.__doc__ or "").strip().splitlines()
                 print(f"  {name:<14} {doc[0] if doc else ''}")
             return
-        params = lessons.settings(args.name, args.set)
-        lessons.run(args.name, out=args.out, verbose=True, **params)   # a command prints
+        lessons.run(args.name, out=args.out, verbose=True, **args.params)   # a command prints
     else:
         from . import recipes
         if args.command == "train" and getattr(args, "model", "mlp") == "cnn":

@@ -21,7 +21,7 @@ import numpy as np
 from .. import graph
 from .._io import atomic_open
 from .._tensor import Tensor
-from .explain import is_data, local_vjp, node_names
+from .explain import is_data, local_vjp, node_names, not_a_tensor
 from .format import number, plural, short
 from .layout import layout
 
@@ -76,15 +76,18 @@ class _Node:
 
 # --- shapes: what the SVG and the PNG both draw --------------------------------------------
 
-def _edge_shapes(i, e, pts):
+def _label_w(s):
+    return _text_w(s, 12, True) + 8
+
+
+def _edge_shapes(i, e, pts, at=None):
     hl = e["highlight"]
     g = ("edge", i, e)
     out = [dict(kind="path", group=g, pts=pts, stroke=_HL if hl else _EDGE,
                 sw=2.6 if hl else 1.3, arrow=True)]
     if e["label"]:
-        (x0, y0), (x1, y1) = pts[-2], pts[-1]
-        lx, ly = (x0 + x1) / 2, (y0 + y1) / 2
-        tw = _text_w(e["label"], 12, True) + 8
+        lx, ly = at
+        tw = _label_w(e["label"])
         out.append(dict(kind="rect", group=g, x=lx - tw / 2, y=ly - 10, w=tw, h=20, r=4,
                         fill="#ffffff", stroke=_HL, sw=1, dash=False))
         out.append(dict(kind="text", group=g, x=lx, y=ly, s=e["label"], size=12, bold=True,
@@ -127,6 +130,41 @@ def _wrap(s, px, size=12):
         else:
             cur = f"{cur} {word}" if cur else word
     return lines + [cur]
+
+
+def _on_curve(p0, seg, t):
+    """The point at ``t`` (0..1) of the cubic piece from ``p0`` through ``seg``."""
+    (x1, y1), (x2, y2), (x3, y3) = seg
+    a, b, c, d = (1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t * t, t ** 3
+    return a * p0[0] + b * x1 + c * x2 + d * x3, a * p0[1] + b * y1 + c * y2 + d * y3
+
+
+def _overlap(p, q):
+    return p[0] < q[2] and q[0] < p[2] and p[1] < q[3] and q[1] < p[3]
+
+
+def _label_spots(edges, routes, boxes, vertical, margin=3):
+    """({edge index: (x, y)}, clashes) for the edge labels: each on the last piece of its
+    curve, at the middle, else slid towards either end until it covers no node and no
+    label placed before it (labels of edges that meet at one op stay readable); clashes
+    counts the labels that found no free spot."""
+    placed, spots, clashes = [], {}, 0
+    for i, (e, pts) in enumerate(zip(edges, routes)):
+        if not e["label"]:
+            continue
+        hw, seg = _label_w(e["label"]) / 2 + margin, _curve(pts[-2:], vertical)[0]
+        for t in (0.5, 0.35, 0.65, 0.2, 0.8, 0.1, 0.9):
+            x, y = _on_curve(pts[-2], seg, t)
+            box = (x - hw, y - 10 - margin, x + hw, y + 10 + margin)
+            if not any(_overlap(box, b) for b in boxes + placed):
+                break
+        else:
+            clashes += 1
+            x, y = _on_curve(pts[-2], seg, 0.5)
+            box = (x - hw, y - 10 - margin, x + hw, y + 10 + margin)
+        placed.append(box)
+        spots[i] = (x, y)
+    return spots, clashes
 
 
 def _curve(pts, vertical):
@@ -244,7 +282,8 @@ def _positive(v, what):
     except (TypeError, ValueError):
         ok = False
     if not ok:
-        hint = "a number of pixels" if what == "width" else "a width/height ratio like 16/9"
+        hint = {"width": "a number of pixels", "dpi": "dots per inch, e.g. 200"}.get(
+            what, "a width/height ratio like 16/9")
         raise ValueError(f"Drawing: {what} must be a positive number ({hint}), got {v!r}")
     return True
 
@@ -263,9 +302,9 @@ def _canvas(W, H, aspect):
 
 
 class Drawing:
-    """A laid-out picture of a graph. ``svg()``, ``dot()``, ``png()``, ``save(path)``; shows
-    inline in Jupyter (each rendering gets its own ids, so pictures on one page never
-    clash) and scales down to fit the page.
+    """A laid-out picture of a graph. ``svg()``, ``dot()``, ``png()``, ``pdf()``,
+    ``save(path)``; shows inline in Jupyter (each rendering gets its own ids, so pictures
+    on one page never clash) and scales down to fit the page.
 
     Attributes
     ----------
@@ -291,25 +330,40 @@ class Drawing:
     # --- layout ---------------------------------------------------------------------
     def _place(self):
         tb = self.rankdir == "TB"
-        keys = [n.key for n in self._nodes]
-        sizes = {n.key: ((n.h, n.w) if tb else (n.w, n.h)) for n in self._nodes}
-        pairs = [(e["src"], e["dst"]) for e in self._edges]
-        gap = 78 if any(e["label"] for e in self._edges) else 52
-        pos, routes, w, h = layout(keys, pairs, sizes, gap_x=gap * (0.8 if tb else 1),
-                                   gap_y=30 if tb else 22)
-        if tb:                                   # laid out sideways, then turned
-            pos = {k: (y, x) for k, (x, y) in pos.items()}
-            routes = [[(y, x) for x, y in r] for r in routes]
-            w, h = h, w
+        labels = [_label_w(e["label"]) for e in self._edges if e["label"]]
+        gap = max([78 if labels else 52] + [w + 2 * 10 for w in labels if not tb])
+        pos, routes, w, h = self._arrange(gap * (0.8 if tb else 1))
+        boxes = [(x - n.w / 2, y - n.h / 2, x + n.w / 2, y + n.h / 2)
+                 for n in self._nodes for x, y in [pos[n.key]]]
+        self._spots, clash = _label_spots(self._edges, routes, boxes, tb)
+        if clash:                  # labels crowd where edges meet: more room between ranks
+            pos, routes, w, h = self._arrange(gap * 1.5)
+            boxes = [(x - n.w / 2, y - n.h / 2, x + n.w / 2, y + n.h / 2)
+                     for n in self._nodes for x, y in [pos[n.key]]]
+            self._spots, _ = _label_spots(self._edges, routes, boxes, tb)
         top = 34 if self.title else 0
         fit = max(w, 420)                        # captions wrap to the graph's width
         self._extra = [ln for s in (self.caption, self.note) if s for ln in _wrap(s, fit)]
         bottom = 20 * len(self._extra) + (6 if self._extra else 0)
         self.pos = {k: (x, y + top) for k, (x, y) in pos.items()}
         self.routes = [[(x, y + top) for x, y in r] for r in routes]
+        self._spots = {i: (x, y + top) for i, (x, y) in self._spots.items()}
         width = max([w] + [_text_w(s, 12) + 28 for s in self._extra] +
                     ([_text_w(self.title, 17, True) + 40] if self.title else []))
         self.width, self.height = width, h + top + bottom
+
+    def _arrange(self, gap):
+        """Node centres, edge routes and size with ``gap`` px between ranks."""
+        tb = self.rankdir == "TB"
+        keys = [n.key for n in self._nodes]
+        sizes = {n.key: ((n.h, n.w) if tb else (n.w, n.h)) for n in self._nodes}
+        pairs = [(e["src"], e["dst"]) for e in self._edges]
+        pos, routes, w, h = layout(keys, pairs, sizes, gap_x=gap, gap_y=30 if tb else 22)
+        if tb:                                   # laid out sideways, then turned
+            pos = {k: (y, x) for k, (x, y) in pos.items()}
+            routes = [[(y, x) for x, y in r] for r in routes]
+            w, h = h, w
+        return pos, routes, w, h
 
     @property
     def nodes(self):
@@ -324,7 +378,7 @@ class Drawing:
         """Shapes in pixel coordinates: the SVG and the PNG draw exactly these."""
         out = []
         for i, (e, pts) in enumerate(zip(self._edges, self.routes)):
-            out += _edge_shapes(i, e, pts)
+            out += _edge_shapes(i, e, pts, self._spots.get(i))
         for n in self._nodes:
             out += _node_shapes(n, *self.pos[n.key])
         y = self.height - 10
@@ -416,11 +470,20 @@ class Drawing:
         natural size, at most 4000 px a side). ``aspect`` (width/height, e.g. ``16/9``
         for a slide) pads the canvas around the centred drawing to that shape.
         """
+        return self._matplotlib("png", dpi, width, aspect)
+
+    def pdf(self, aspect=None):
+        """The picture as PDF bytes (vector, for LaTeX/beamer slides), drawn with
+        matplotlib from the same layout; one layout pixel is 1/100 inch. ``aspect`` as
+        for :meth:`png`."""
+        return self._matplotlib("pdf", 100, None, aspect)
+
+    def _matplotlib(self, fmt, dpi, width, aspect):
         try:
             from matplotlib.backends.backend_agg import FigureCanvasAgg
             from matplotlib.figure import Figure
         except ImportError:
-            raise ImportError("draw: PNG output needs matplotlib; install it with "
+            raise ImportError(f"draw: {fmt.upper()} output needs matplotlib; install it with "
                               "`pip install zeroin[plots]` (SVG and DOT work without it)"
                               ) from None
         import io
@@ -428,6 +491,7 @@ class Drawing:
         if _positive(width, "width"):
             dpi = int(width) / (W / 100)
         else:
+            _positive(dpi, "dpi")
             dpi = min(dpi, 4000 / (W / 100), 4000 / (H / 100))   # keep the file a sane size
         fig = Figure(figsize=(W / 100, H / 100), dpi=dpi)
         FigureCanvasAgg(fig)
@@ -438,12 +502,13 @@ class Drawing:
         for s in self._scene():          # one layout pixel is 1/100 inch
             _png_patch(ax, s, self.rankdir == "TB", 72 / 100)
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
+        fig.savefig(buf, format=fmt, dpi=dpi, facecolor="white")
         return buf.getvalue()
 
     # --- files ------------------------------------------------------------------------
     def save(self, path, dpi=200, width=None, aspect=None):
-        """Write the picture to ``path``: .svg, .dot (or .gv) or .png, chosen by suffix.
+        """Write the picture to ``path``: .svg, .dot (or .gv), .png or .pdf, chosen by
+        suffix.
 
         For SVG and PNG, ``width`` (pixels) and ``aspect`` (width/height, e.g. ``16/9``)
         size the image for a slide; see :meth:`png`. The file is written atomically (a temporary
@@ -459,9 +524,14 @@ class Drawing:
             data = self.dot().encode("utf-8")
         elif suffix == ".png":
             data = self.png(dpi=dpi, width=width, aspect=aspect)
+        elif suffix == ".pdf":
+            if width is not None:
+                raise ValueError("Drawing.save: width applies to .svg and .png; a .pdf is "
+                                 "vector (scale it where it is placed); aspect still applies")
+            data = self.pdf(aspect=aspect)
         else:
             raise ValueError(f"Drawing.save: unknown file type {suffix!r} in {path!r}; use "
-                             f".svg, .png or .dot")
+                             f".svg, .png or .dot (or .pdf, vector, for slides)")
         with atomic_open(path) as f:
             f.write(data)
         return path
@@ -630,9 +700,9 @@ def _edge_caption(labels):
 
 def _check(output, wrt, max_nodes, max_depth, rankdir, direction):
     if not isinstance(output, Tensor):
-        raise TypeError(f"draw: output must be a Tensor, got {type(output).__name__}")
+        raise not_a_tensor("draw", "output", output)
     if wrt is not None and not isinstance(wrt, Tensor):
-        raise TypeError(f"draw: wrt must be a Tensor, got {type(wrt).__name__}")
+        raise not_a_tensor("draw", "wrt", wrt)
     if int(max_depth) < 1:
         raise ValueError(f"draw: max_depth must be at least 1, got {max_depth}")
     if int(max_nodes) < 3:
@@ -682,8 +752,8 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
     Returns
     -------
     Drawing
-        ``.svg()``, ``.dot()``, ``.png(width=, aspect=)``, ``.save(path)``; inline in
-        Jupyter, scaled to fit.
+        ``.svg()``, ``.dot()``, ``.png(width=, aspect=)``, ``.pdf()``, ``.save(path)``;
+        inline in Jupyter, scaled to fit.
     """
     from ..autograd import node_grads
     way = _check(output, wrt, max_nodes, max_depth, rankdir, direction)

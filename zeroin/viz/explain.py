@@ -632,10 +632,24 @@ def _collapsed_lines(G, max_paths):
 
 # --- the function ------------------------------------------------------------------------
 
+def not_a_tensor(fn, what, x):
+    """The TypeError for a non-tensor ``output`` or ``wrt``, with what to pass instead."""
+    got = type(x).__name__
+    if hasattr(x, "named_parameters"):
+        hint = ("draw or explain the tensor it computes, e.g. loss = loss_fn(model(x), y)"
+                if what == "output" else "pass one of its parameters, e.g. model[0].weight "
+                "(model.named_parameters() lists them)")
+        got = f"a {got} module; {hint}"
+    elif isinstance(x, (int, float, np.number, np.ndarray, list)):
+        got = (f"{got} {x!r}"[:60] + "; make it a tensor first, e.g. "
+               "zeroin.tensor(3.0, requires_grad=True), and compute with that")
+    return TypeError(f"{fn}: {what} must be a Tensor, got {got}")
+
+
 def _check(output, wrt, max_paths, gradient, steps):
-    if not isinstance(output, Tensor) or not isinstance(wrt, Tensor):
-        raise TypeError(f"explain: output and wrt must be tensors, got "
-                        f"{type(output).__name__} and {type(wrt).__name__}")
+    for what, x in (("output", output), ("wrt", wrt)):
+        if not isinstance(x, Tensor):
+            raise not_a_tensor("explain", what, x)
     if not output.requires_grad:
         raise ValueError("explain: the output does not require grad, so it has no graph "
                          "to explain; create its inputs with requires_grad=True")
