@@ -1012,6 +1012,16 @@ def narrow(input, dim, start, length):  # noqa: A002
     """``length`` entries from ``start`` along ``dim``."""
     x = _t(input)
     d = _check_axis("narrow", x, dim) % builtins.max(x.ndim, 1)
+    n = x.shape[d] if x.ndim else 1
+    start, length = (v.item() if isinstance(v, Tensor) else v for v in (start, length))
+    if not -n <= start <= n:
+        raise IndexError(f"narrow: start {start} is out of range for dimension {d} of size "
+                         f"{n} (input shape {x.shape}); give -{n} <= start <= {n}")
+    start = start + n if start < 0 else start
+    if length < 0 or start + length > n:
+        raise _ops._DimError(f"narrow: start {start} + length {length} exceeds dimension {d} "
+                             f"of size {n} (input shape {x.shape}); give 0 <= length <= "
+                             f"{n - start}")
     return getitem(x, (slice(None),) * d + (slice(start, start + length),))
 
 
