@@ -337,33 +337,46 @@ def atan2(input, other):  # noqa: A002
 
 
 class RemainderOp(Function):
-    """x mod c for a constant c: fmod (sign of x) or remainder (sign of c)."""
-    __slots__ = ("c", "python")
-    name = "remainder"
-    def __init__(self, c, python): self.c, self.python = c, python
-    def forward(self, x): return np.mod(x, self.c) if self.python else np.fmod(x, self.c)
-    def backward(self, xp, g, out, x): return g
+    """``input % other`` with the sign of ``other`` (Python's rule, ``torch.remainder``);
+    :class:`FmodOp` has the sign of ``input`` (C's). Both are ``input - q * other`` for a
+    step function q (floor or trunc of the quotient): the gradients are g and -q g."""
+    __slots__ = ()
+    promotes = True
+    name, symbol = "remainder", "%"
+    def forward(self, a, b): return np.mod(a, b)
+    def quotient(self, a, b): return np.floor(a / b)
+    def backward(self, xp, g, out, a, b):
+        na, nb = self.needs_input_grad
+        if not nb:
+            return g, None
+        with np.errstate(all="ignore"):
+            q = self.quotient(_raw(a), _raw(b))
+        return (g if na else None), g * -q
+
+
+class FmodOp(RemainderOp):
+    __slots__ = ()
+    name, symbol = "fmod", "fmod"
+    def forward(self, a, b): return np.fmod(a, b)
+    def quotient(self, a, b): return np.trunc(a / b)
 
 
 @op(RemainderOp, methods=("remainder", "__mod__"))
 def remainder(input, other):  # noqa: A002
-    """``input % other`` with the sign of ``other`` (Python's rule); ``other`` a number."""
-    return RemainderOp(_number("remainder", other), True)(_t(input))
+    """``input % other`` with the sign of ``other`` (Python's rule); either may be a
+    number or a tensor (broadcast). Integer division by 0 raises, as in PyTorch."""
+    _ops._check_int_divisor("remainder", input, other)
+    return _ops._call2(RemainderOp(), input, other)
 
 
-@op(RemainderOp, methods=("fmod",))
+Tensor.__rmod__ = lambda self, other: remainder(other, self)
+
+
+@op(FmodOp, methods=("fmod",))
 def fmod(input, other):  # noqa: A002
-    """C's remainder (the sign of ``input``); ``other`` a number."""
-    return RemainderOp(_number("fmod", other), False)(_t(input))
-
-
-def _number(name, v):
-    if isinstance(v, Tensor):
-        if v.data.size != 1:
-            raise TypeError(f"{name}: the divisor must be a number or a one-element tensor, "
-                            f"got shape {v.shape}")
-        v = v.item()
-    return v
+    """C's remainder (the sign of ``input``); either may be a number or a tensor."""
+    _ops._check_int_divisor("fmod", input, other)
+    return _ops._call2(FmodOp(), input, other)
 
 
 # --- activations ---------------------------------------------------------------------------
