@@ -78,6 +78,19 @@ table("int_zero_division", {
     "float_fmod": lambda T: T.fmod(t(T, A), 0.0),
 })
 
+# masked_fill keeps the input's dtype (a float value fills an integer tensor truncated)
+table("masked_fill", {
+    "int_float_value": lambda T: T.arange(4).masked_fill(T.arange(4) > 1, 9.5),
+    "int_float_value_inplace": lambda T: T.arange(4).masked_fill_(T.arange(4) > 1, 9.5),
+    "int_float_tensor_value": lambda T: T.arange(4).masked_fill(T.arange(4) > 1, T.tensor(2.7)),
+    "bool_value": lambda T: T.tensor([True, False]).masked_fill(T.tensor([False, True]), 0.5),
+    "float32_int_tensor_value": lambda T: t(T, A, dtype=T.float32).masked_fill(
+        t(T, A) > 0, _int(T, 2)),
+    "int_inf_refused": lambda T: catch(lambda: T.arange(4).masked_fill(T.arange(4) > 1,
+                                                                       float("inf"))),
+    "float_grad": lambda T: grad_of(T, lambda x: x.masked_fill(x > 0, 9.5), A),
+})
+
 
 def _run(T, f):
     try:
@@ -111,3 +124,12 @@ def test_narrow_past_the_end_names_sizes():
     with pytest.raises(IndexError, match=r"narrow: start 3 \+ length 2 exceeds dimension 1 "
                                          r"of size 4"):
         zeroin.zeros(3, 4).narrow(1, 3, 2)
+
+
+def test_repr_names_every_dtype_pytorch_names():
+    """As PyTorch: the dtype is printed unless it is the default float, int64 or bool."""
+    assert repr(zeroin.tensor([1, 2], dtype=zeroin.int32)) == "tensor([1, 2], dtype=int32)"
+    assert repr(zeroin.tensor([1, 2], dtype=zeroin.uint8)) == "tensor([1, 2], dtype=uint8)"
+    assert repr(zeroin.tensor([1, 2])) == "tensor([1, 2])"
+    assert repr(zeroin.tensor([True])) == "tensor([ True])"
+    assert repr(zeroin.tensor([1.5], dtype=zeroin.float32)) == "tensor([1.5], dtype=float32)"

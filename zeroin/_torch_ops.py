@@ -1099,6 +1099,14 @@ def masked_fill(input, mask, value):  # noqa: A002
     m = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
     if m.dtype != bool:
         raise TypeError(f"masked_fill: mask must be a bool tensor, got dtype {m.dtype}")
+    if x.dtype.kind in "biu":       # the result keeps input's dtype: 9.5 fills an int64 with 9
+        if isinstance(value, Tensor):
+            value = value.to(x.dtype) if value.dtype != x.dtype else value
+        else:
+            if x.dtype.kind != "b" and not math.isfinite(value):
+                raise _ops._ValueError(f"masked_fill: the value {value} cannot be stored in a "
+                                       f"{x.dtype} tensor; convert the input first (x.float())")
+            value = np.asarray(value).astype(x.dtype).item()
     return _ops.where(np.broadcast_to(m, np.broadcast_shapes(m.shape, x.shape)), value, x)
 
 
