@@ -1127,3 +1127,19 @@ Tensor.__iadd__ = _operator(np.add, "+", _ops.add)
 Tensor.__isub__ = _operator(np.subtract, "-", _ops.sub)
 Tensor.__imul__ = _operator(np.multiply, "*", _ops.mul)
 Tensor.__itruediv__ = _operator(np.divide, "/", _ops.div)
+
+
+def _int_checked(npf, name):
+    def f(a, b, out, casting):
+        _ops._check_int_divisor(name, a, b)
+        return npf(a, b, out=out, casting=casting)
+    return f
+
+
+Tensor.__ipow__ = _operator(np.power, "**", _ops.pow)
+Tensor.__ifloordiv__ = _operator(_int_checked(np.floor_divide, "in-place //="), "//",
+                                 lambda x, v: _ops.div(x, v, rounding_mode="floor"))
+Tensor.__imod__ = _operator(_int_checked(np.mod, "in-place %="), "%", _x.remainder)
+for _name, _npf, _symbol in (("and", np.bitwise_and, "&"), ("or", np.bitwise_or, "|"),
+                             ("xor", np.bitwise_xor, "^")):
+    setattr(Tensor, f"__i{_name}__", _operator(_npf, _symbol, getattr(Tensor, f"__{_name}__")))
