@@ -3,6 +3,9 @@
 dtypes, gradients of a weighted sum and error types must agree. Each entry was a mismatch
 once: a silent wrong result, a dtype PyTorch does not give, or an error PyTorch raises that
 zeroin did not."""
+import operator
+import warnings
+
 import numpy as np
 import pytest
 
@@ -89,6 +92,71 @@ table("masked_fill", {
     "int_inf_refused": lambda T: catch(lambda: T.arange(4).masked_fill(T.arange(4) > 1,
                                                                        float("inf"))),
     "float_grad": lambda T: grad_of(T, lambda x: x.masked_fill(x > 0, 9.5), A),
+})
+
+def _warned(f):
+    """``f(T)`` with the categories of the warnings it gave (part of the result)."""
+    def run(T):
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            r = f(T)
+        return r, tuple(sorted({x.category.__name__ for x in w}))
+    return run
+
+
+# a list index holding sequences, tensors, slices, None or ... is a tuple, with a warning
+# (PyTorch's rule, which it deprecates); a plain list is one index array
+table("list_index", {
+    "of_lists": _warned(lambda T: t(T, A)[[[0, 1], [1, 2]]]),
+    "of_tensors": _warned(lambda T: t(T, A)[[T.tensor([0, 2]), T.tensor([1, 3])]]),
+    "with_slice": _warned(lambda T: t(T, A)[[slice(None), 1]]),
+    "with_none": _warned(lambda T: t(T, A)[[None, 1]]),
+    "plain": _warned(lambda T: t(T, A)[[2, 0, 2]]),
+    "bools": _warned(lambda T: t(T, A)[[True, False, True]]),
+    "empty": _warned(lambda T: t(T, A)[[]]),
+    "set_of_lists": _warned(lambda T: _set(t(T, A), [[0, 1], [1, 2]], 0.0)),
+    "set_empty": _warned(lambda T: _set(t(T, A), [], 0.0)),
+    "grad_of_lists": _warned(lambda T: grad_of(T, lambda x: x[[[0, 2], [1, 1]]], A)),
+})
+
+
+def _set(x, index, value):
+    x[index] = value
+    return x
+
+
+def _alias(op, x, v):
+    """``y = x; y op= v``: in place, so ``x`` sees it (and ``y is x``)."""
+    y = x
+    y = op(y, v)
+    return x, y is x
+
+
+# x **= v, //=, %=, &=, |=, ^= are in place (they built a new tensor: aliases kept the old)
+table("inplace_operator", {
+    "pow": lambda T: _alias(operator.ipow, t(T, A), 2),
+    "pow_int": lambda T: _alias(operator.ipow, T.arange(4), 2),
+    "floordiv": lambda T: _alias(operator.ifloordiv, T.arange(-3, 4), 2),
+    "floordiv_float": lambda T: _alias(operator.ifloordiv, t(T, A), 0.5),
+    "floordiv_zero": lambda T: catch(lambda: _alias(operator.ifloordiv, T.arange(3), 0)),
+    "mod": lambda T: _alias(operator.imod, T.arange(-3, 4), 3),
+    "mod_tensor": lambda T: _alias(operator.imod, t(T, A), t(T, P)),
+    "mod_zero": lambda T: catch(lambda: _alias(operator.imod, T.arange(3), _int(T, [1, 0, 1]))),
+    "and": lambda T: _alias(operator.iand, T.tensor([True, True]), T.tensor([True, False])),
+    "or": lambda T: _alias(operator.ior, T.arange(4), 8),
+    "xor": lambda T: _alias(operator.ixor, T.arange(4), T.arange(4)),
+    "pow_on_view": lambda T: (lambda x: (operator.ipow(x[0], 2), x)[1])(t(T, A)),
+    "pow_grad": lambda T: grad_of(T, lambda x: operator.ipow(x * 1, 2), A),
+    "mod_grad": lambda T: grad_of(T, lambda x, y: operator.imod(x * 1, y), A, P),
+})
+
+# sums and products of uint8 are int64, as of every integer dtype (NumPy: uint64)
+table("uint8_reduce", {
+    "sum": lambda T: T.tensor([200, 100], dtype=T.uint8).sum(),
+    "sum_dim": lambda T: T.tensor([[200, 100]], dtype=T.uint8).sum(1),
+    "prod": lambda T: T.tensor([200, 100], dtype=T.uint8).prod(),
+    "cumsum": lambda T: T.tensor([200, 100], dtype=T.uint8).cumsum(0),
+    "cumprod": lambda T: T.tensor([200, 100], dtype=T.uint8).cumprod(0),
 })
 
 

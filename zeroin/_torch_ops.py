@@ -623,6 +623,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
     """Product over ``dim`` (all by default)."""
     dim, keepdim = _dim_names("prod", dim, keepdim, axis, keepdims)
     x = _t(input) if dtype is None else _t(input).to(dtype)
+    x = _ops._unsigned_to_int64(x)
     if isinstance(dim, (tuple, list)) and not len(dim):
         raise TypeError(f"prod: dim={dim!r}: PyTorch's prod takes one int dim; leave dim "
                         f"out for the product of all elements")
@@ -643,6 +644,7 @@ class CumsumOp(Function):
 def cumsum(input, dim, *, dtype=None):  # noqa: A002
     """Running sum along ``dim``."""
     x = _t(input) if dtype is None else _t(input).to(dtype)
+    x = _ops._unsigned_to_int64(x)
     d = _check_axis("cumsum", x, dim)
     if d is None:
         return x * 1
@@ -689,6 +691,7 @@ def _cumprod_grad_graph(g, x, a):
 def cumprod(input, dim, *, dtype=None):  # noqa: A002
     """Running product along ``dim``."""
     x = _t(input) if dtype is None else _t(input).to(dtype)
+    x = _ops._unsigned_to_int64(x)
     d = _check_axis("cumprod", x, dim)
     if d is None:
         return x * 1

@@ -844,21 +844,26 @@ class _ZeroDivisionError(ZeroinError, ZeroDivisionError):
 
 
 def _is_integer_operand(v):
-    if isinstance(v, Tensor):
+    if isinstance(v, (Tensor, np.ndarray)):
         return v.dtype.kind in "biu"
     return isinstance(v, (numbers.Integral, np.integer, np.bool_))
 
 
 def _check_int_divisor(name, a, b):
-    """Integer ``a`` by integer ``b`` with a 0 in ``b`` raises, as in PyTorch (NumPy gives 0
-    and a warning); floats give inf or NaN as usual."""
+    """Integer ``a`` by integer ``b`` (tensors, arrays or numbers) with a 0 in ``b`` raises,
+    as in PyTorch (NumPy gives 0 and a warning); floats give inf or NaN as usual."""
     if not (_is_integer_operand(a) and _is_integer_operand(b)):
         return
-    if not (b.data != 0).all() if isinstance(b, Tensor) else b == 0:
-        where = "has a 0" if isinstance(b, Tensor) else "is 0"
+    if (np.asarray(_raw(b)) == 0).any():
+        where = "has a 0" if np.ndim(_raw(b)) else "is 0"
         raise _ZeroDivisionError(f"{name}: integer division by zero (the divisor {where}), "
                                  "as PyTorch refuses; divide floats (x.float()) to get inf or "
                                  "NaN instead")
+
+
+def _unsigned_to_int64(x):
+    """uint8 summed or multiplied is int64 in PyTorch, as every integer (NumPy: uint64)."""
+    return x.to(np.int64) if x.dtype.kind == "u" else x
 
 
 class SumOp(Function):
@@ -884,6 +889,8 @@ def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):  #
         x = constant(x)
     if dtype is not None:
         x = x.to(dtype)
+    elif x.dtype.kind == "u":
+        x = _unsigned_to_int64(x)
     return _call1(SumOp(axis if axis is None else _reduce_dims("sum", x, axis), keepdims), x)
 
 
