@@ -159,6 +159,24 @@ table("uint8_reduce", {
     "cumprod": lambda T: T.tensor([200, 100], dtype=T.uint8).cumprod(0),
 })
 
+# calling conventions PyTorch has: dims one by one, repeat_interleave(counts), addcmul
+table("call", {
+    "flip_dims_one_by_one": lambda T: t(T, A).flip(0, 1),
+    "flip_dims_keyword": lambda T: T.flip(t(T, A), dims=(1,)),
+    "flip_grad": lambda T: grad_of(T, lambda x: x.flip(1, 0), A),
+    "tile_dims_one_by_one": lambda T: t(T, [1.0, 2.0]).tile(2, 2),
+    "tile_dims_keyword": lambda T: T.tile(t(T, A), dims=(1, 2)),
+    "repeat_interleave_counts": lambda T: T.repeat_interleave(_int(T, [1, 2, 0, 3])),
+    "repeat_interleave_counts_2d": lambda T: catch(
+        lambda: T.repeat_interleave(_int(T, [[1, 2]]))),
+    "addcmul": lambda T: T.addcmul(t(T, A), t(T, A[::-1].copy()), t(T, P), value=0.5),
+    "addcmul_method": lambda T: t(T, A).addcmul(t(T, P), t(T, P)),
+    "addcdiv": lambda T: T.addcdiv(t(T, A), t(T, A), t(T, P), value=-2),
+    "addcdiv_method": lambda T: t(T, A).addcdiv(t(T, A), t(T, P)),
+    "addcmul_grad": lambda T: grad_of(T, lambda x, y, z: T.addcmul(x, y, z, value=-2), A, A * 2, P),
+    "addcdiv_grad": lambda T: grad_of(T, lambda x, y, z: x.addcdiv(y, z, value=3), A, A * 2, P),
+})
+
 
 def _run(T, f):
     try:

@@ -783,9 +783,12 @@ class FlipOp(Function):
 
 
 @op(FlipOp, methods=("flip",))
-def flip(input, dims):  # noqa: A002
-    """Reverse the order of elements along ``dims`` (an int or a tuple)."""
+def flip(input, *dims_, dims=None):  # noqa: A002
+    """Reverse the order of elements along ``dims`` (an int or a tuple; the method also
+    takes them one by one, ``x.flip(0, 1)``, as PyTorch's)."""
     x = _t(input)
+    if dims is None:
+        dims = dims_[0] if len(dims_) == 1 else dims_
     d = _check_axis("flip", x, dims)
     if d is None:
         return x * 1
@@ -917,9 +920,12 @@ def repeat(input, *sizes):  # noqa: A002
 
 
 @op(TileOp, methods=("tile",))
-def tile(input, dims):  # noqa: A002
-    """Like :func:`repeat`, with fewer ``dims`` than dimensions padded with 1s in front."""
+def tile(input, *dims_, dims=None):  # noqa: A002
+    """Like :func:`repeat`, with fewer ``dims`` than dimensions padded with 1s in front
+    (a tuple, or one by one as in ``x.tile(2, 2)``)."""
     x = _t(input)
+    if dims is None:
+        dims = dims_[0] if len(dims_) == 1 else dims_
     dims = _ops._shape_arg((dims,) if isinstance(dims, (tuple, list)) else (dims,))
     return TileOp((1,) * (x.ndim - len(dims)) + dims)(x)
 
