@@ -121,8 +121,12 @@ def arange(start=None, end=None, step=1, *, dtype=None, device=None, requires_gr
     elif start is None:
         start = 0
     vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
-    if step == 0:
+    if vals[2] == 0:
         raise RuntimeError("arange: step must be nonzero")
+    if (vals[1] - vals[0]) * vals[2] < 0:
+        raise RuntimeError(f"arange: the step {vals[2]} goes away from the end: from {vals[0]} "
+                           f"to {vals[1]} needs a step of sign {'+' if vals[1] > vals[0] else '-'}"
+                           " (as in PyTorch; NumPy would give an empty tensor)")
     if dtype is None:
         ints = builtins.all(isinstance(v, numbers.Integral) for v in vals)
         dtype = np.int64 if ints else get_default_dtype()

@@ -626,8 +626,8 @@ class Tensor:
         d = self._array if self._array is not None else np.array(self._float)  # keep it
         body = np.array2string(d, separator=", ", prefix="tensor(", **_print_kwargs(d))
         extra = []
-        if d.dtype != _default_dtype and d.dtype.kind == "f":
-            extra.append(f"dtype={d.dtype}")
+        if d.dtype != _default_dtype and d.dtype.kind not in "b" and d.dtype != np.int64:
+            extra.append(f"dtype={d.dtype}")       # as PyTorch: int32, uint8, float32...
         if self.grad_fn is not None:
             extra.append(f"grad_fn=<{self.grad_fn.name}>")
         elif self.requires_grad:
@@ -703,10 +703,27 @@ def _clean_index(index):
             out.append(i)
         return tuple(out)
     if isinstance(index, list):
-        return np.asarray(index)
+        if _sequence_as_tuple(index):   # x[[rows, cols]] is x[rows, cols], as in PyTorch
+            import warnings
+            warnings.warn("indexing with a list that holds lists, tensors, slices, None or "
+                          "... reads it as a tuple (x[[rows, cols]] is x[rows, cols]), as "
+                          "PyTorch does and deprecates; write x[tuple(seq)] for that, or "
+                          "x[zeroin.tensor(seq)] for one index array", UserWarning,
+                          stacklevel=3)
+            return _clean_index(tuple(index))
+        a = np.asarray(index)
+        return a if a.size else a.astype(np.int64)      # x[[]]: no rows, not a float index
     if type(index) is slice:
         _check_step(index)
     return index
+
+
+def _sequence_as_tuple(index):
+    """PyTorch's rule (NumPy's before 1.23) for a list index: with a sequence, tensor, slice,
+    None or ... among its (fewer than 32) items it is a tuple of indices, one per dimension."""
+    return len(index) < 32 and any(
+        i is None or i is Ellipsis or isinstance(i, (Tensor, list, tuple, np.ndarray, slice))
+        for i in index)
 
 
 def _check_step(s):

@@ -466,6 +466,20 @@ def lerp(input, end, weight):  # noqa: A002
     return input + weight * (end - input)
 
 
+@_method()
+def addcmul(input, tensor1, tensor2, *, value=1):  # noqa: A002
+    """input + value * tensor1 * tensor2."""
+    prod = tensor1 * tensor2
+    return input + (prod if value == 1 else value * prod)
+
+
+@_method()
+def addcdiv(input, tensor1, tensor2, *, value=1):  # noqa: A002
+    """input + value * tensor1 / tensor2."""
+    quot = tensor1 / tensor2
+    return input + (quot if value == 1 else value * quot)
+
+
 @_method("true_divide", "divide")
 def true_divide(input, other, *, rounding_mode=None):  # noqa: A002
     """``input / other``; ``rounding_mode="floor"`` or ``"trunc"`` rounds (see div)."""
@@ -503,9 +517,15 @@ def clone(input, *, memory_format=None):  # noqa: A002
 
 
 @_method()
-def repeat_interleave(input, repeats, dim=None):  # noqa: A002
-    """Repeat each element ``repeats`` times along ``dim`` (the flattened tensor if None)."""
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):  # noqa: A002
+    """Repeat each element ``repeats`` times along ``dim`` (the flattened tensor if None).
+    ``repeat_interleave(counts)`` alone repeats ``arange(len(counts))``: 0 counts[0] times..."""
     x = _ops._t(input)
+    if repeats is None:
+        if x.ndim != 1 or x.dtype.kind not in "iu":
+            raise _ops._DtypeError(f"repeat_interleave(repeats): repeats must be a 1-D "
+                                   f"integer tensor, got shape {x.shape} and dtype {x.dtype}")
+        x, repeats = _leaf(np.arange(x.shape[0])), x
     if dim is None:
         x, dim = x.reshape(-1), 0
     d = _ops._check_axis("repeat_interleave", x, dim) % max(x.ndim, 1)
@@ -843,7 +863,7 @@ promote_types = _export(_ops.promote_types)
 
 
 for _f in (clamp_min, clamp_max, masked_select, index_add, diff, trace, cross, tensordot,
-           tensor_split, nan_to_num):
+           tensor_split, nan_to_num, addcmul, addcdiv):
     _export(_f)
 
 
@@ -1117,3 +1137,19 @@ Tensor.__iadd__ = _operator(np.add, "+", _ops.add)
 Tensor.__isub__ = _operator(np.subtract, "-", _ops.sub)
 Tensor.__imul__ = _operator(np.multiply, "*", _ops.mul)
 Tensor.__itruediv__ = _operator(np.divide, "/", _ops.div)
+
+
+def _int_checked(npf, name):
+    def f(a, b, out, casting):
+        _ops._check_int_divisor(name, a, b)
+        return npf(a, b, out=out, casting=casting)
+    return f
+
+
+Tensor.__ipow__ = _operator(np.power, "**", _ops.pow)
+Tensor.__ifloordiv__ = _operator(_int_checked(np.floor_divide, "in-place //="), "//",
+                                 lambda x, v: _ops.div(x, v, rounding_mode="floor"))
+Tensor.__imod__ = _operator(_int_checked(np.mod, "in-place %="), "%", _x.remainder)
+for _name, _npf, _symbol in (("and", np.bitwise_and, "&"), ("or", np.bitwise_or, "|"),
+                             ("xor", np.bitwise_xor, "^")):
+    setattr(Tensor, f"__i{_name}__", _operator(_npf, _symbol, getattr(Tensor, f"__{_name}__")))

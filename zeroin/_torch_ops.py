@@ -337,33 +337,46 @@ def atan2(input, other):  # noqa: A002
 
 
 class RemainderOp(Function):
-    """x mod c for a constant c: fmod (sign of x) or remainder (sign of c)."""
-    __slots__ = ("c", "python")
-    name = "remainder"
-    def __init__(self, c, python): self.c, self.python = c, python
-    def forward(self, x): return np.mod(x, self.c) if self.python else np.fmod(x, self.c)
-    def backward(self, xp, g, out, x): return g
+    """``input % other`` with the sign of ``other`` (Python's rule, ``torch.remainder``);
+    :class:`FmodOp` has the sign of ``input`` (C's). Both are ``input - q * other`` for a
+    step function q (floor or trunc of the quotient): the gradients are g and -q g."""
+    __slots__ = ()
+    promotes = True
+    name, symbol = "remainder", "%"
+    def forward(self, a, b): return np.mod(a, b)
+    def quotient(self, a, b): return np.floor(a / b)
+    def backward(self, xp, g, out, a, b):
+        na, nb = self.needs_input_grad
+        if not nb:
+            return g, None
+        with np.errstate(all="ignore"):
+            q = self.quotient(_raw(a), _raw(b))
+        return (g if na else None), g * -q
+
+
+class FmodOp(RemainderOp):
+    __slots__ = ()
+    name, symbol = "fmod", "fmod"
+    def forward(self, a, b): return np.fmod(a, b)
+    def quotient(self, a, b): return np.trunc(a / b)
 
 
 @op(RemainderOp, methods=("remainder", "__mod__"))
 def remainder(input, other):  # noqa: A002
-    """``input % other`` with the sign of ``other`` (Python's rule); ``other`` a number."""
-    return RemainderOp(_number("remainder", other), True)(_t(input))
+    """``input % other`` with the sign of ``other`` (Python's rule); either may be a
+    number or a tensor (broadcast). Integer division by 0 raises, as in PyTorch."""
+    _ops._check_int_divisor("remainder", input, other)
+    return _ops._call2(RemainderOp(), input, other)
 
 
-@op(RemainderOp, methods=("fmod",))
+Tensor.__rmod__ = lambda self, other: remainder(other, self)
+
+
+@op(FmodOp, methods=("fmod",))
 def fmod(input, other):  # noqa: A002
-    """C's remainder (the sign of ``input``); ``other`` a number."""
-    return RemainderOp(_number("fmod", other), False)(_t(input))
-
-
-def _number(name, v):
-    if isinstance(v, Tensor):
-        if v.data.size != 1:
-            raise TypeError(f"{name}: the divisor must be a number or a one-element tensor, "
-                            f"got shape {v.shape}")
-        v = v.item()
-    return v
+    """C's remainder (the sign of ``input``); either may be a number or a tensor."""
+    _ops._check_int_divisor("fmod", input, other)
+    return _ops._call2(FmodOp(), input, other)
 
 
 # --- activations ---------------------------------------------------------------------------
@@ -610,6 +623,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
     """Product over ``dim`` (all by default)."""
     dim, keepdim = _dim_names("prod", dim, keepdim, axis, keepdims)
     x = _t(input) if dtype is None else _t(input).to(dtype)
+    x = _ops._unsigned_to_int64(x)
     if isinstance(dim, (tuple, list)) and not len(dim):
         raise TypeError(f"prod: dim={dim!r}: PyTorch's prod takes one int dim; leave dim "
                         f"out for the product of all elements")
@@ -630,6 +644,7 @@ class CumsumOp(Function):
 def cumsum(input, dim, *, dtype=None):  # noqa: A002
     """Running sum along ``dim``."""
     x = _t(input) if dtype is None else _t(input).to(dtype)
+    x = _ops._unsigned_to_int64(x)
     d = _check_axis("cumsum", x, dim)
     if d is None:
         return x * 1
@@ -676,6 +691,7 @@ def _cumprod_grad_graph(g, x, a):
 def cumprod(input, dim, *, dtype=None):  # noqa: A002
     """Running product along ``dim``."""
     x = _t(input) if dtype is None else _t(input).to(dtype)
+    x = _ops._unsigned_to_int64(x)
     d = _check_axis("cumprod", x, dim)
     if d is None:
         return x * 1
@@ -767,9 +783,12 @@ class FlipOp(Function):
 
 
 @op(FlipOp, methods=("flip",))
-def flip(input, dims):  # noqa: A002
-    """Reverse the order of elements along ``dims`` (an int or a tuple)."""
+def flip(input, *dims_, dims=None):  # noqa: A002
+    """Reverse the order of elements along ``dims`` (an int or a tuple; the method also
+    takes them one by one, ``x.flip(0, 1)``, as PyTorch's)."""
     x = _t(input)
+    if dims is None:
+        dims = dims_[0] if len(dims_) == 1 else dims_
     d = _check_axis("flip", x, dims)
     if d is None:
         return x * 1
@@ -901,9 +920,12 @@ def repeat(input, *sizes):  # noqa: A002
 
 
 @op(TileOp, methods=("tile",))
-def tile(input, dims):  # noqa: A002
-    """Like :func:`repeat`, with fewer ``dims`` than dimensions padded with 1s in front."""
+def tile(input, *dims_, dims=None):  # noqa: A002
+    """Like :func:`repeat`, with fewer ``dims`` than dimensions padded with 1s in front
+    (a tuple, or one by one as in ``x.tile(2, 2)``)."""
     x = _t(input)
+    if dims is None:
+        dims = dims_[0] if len(dims_) == 1 else dims_
     dims = _ops._shape_arg((dims,) if isinstance(dims, (tuple, list)) else (dims,))
     return TileOp((1,) * (x.ndim - len(dims)) + dims)(x)
 
@@ -1012,6 +1034,16 @@ def narrow(input, dim, start, length):  # noqa: A002
     """``length`` entries from ``start`` along ``dim``."""
     x = _t(input)
     d = _check_axis("narrow", x, dim) % builtins.max(x.ndim, 1)
+    n = x.shape[d] if x.ndim else 1
+    start, length = (v.item() if isinstance(v, Tensor) else v for v in (start, length))
+    if not -n <= start <= n:
+        raise IndexError(f"narrow: start {start} is out of range for dimension {d} of size "
+                         f"{n} (input shape {x.shape}); give -{n} <= start <= {n}")
+    start = start + n if start < 0 else start
+    if length < 0 or start + length > n:
+        raise _ops._DimError(f"narrow: start {start} + length {length} exceeds dimension {d} "
+                             f"of size {n} (input shape {x.shape}); give 0 <= length <= "
+                             f"{n - start}")
     return getitem(x, (slice(None),) * d + (slice(start, start + length),))
 
 
@@ -1076,6 +1108,14 @@ def masked_fill(input, mask, value):  # noqa: A002
     m = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
     if m.dtype != bool:
         raise TypeError(f"masked_fill: mask must be a bool tensor, got dtype {m.dtype}")
+    if x.dtype.kind in "biu":       # the result keeps input's dtype: 9.5 fills an int64 with 9
+        if isinstance(value, Tensor):
+            value = value.to(x.dtype) if value.dtype != x.dtype else value
+        else:
+            if x.dtype.kind != "b" and not math.isfinite(value):
+                raise _ops._ValueError(f"masked_fill: the value {value} cannot be stored in a "
+                                       f"{x.dtype} tensor; convert the input first (x.float())")
+            value = np.asarray(value).astype(x.dtype).item()
     return _ops.where(np.broadcast_to(m, np.broadcast_shapes(m.shape, x.shape)), value, x)
 
 

@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _tensor
-from .errors import DtypeError, ShapeError
+from .errors import DtypeError, ShapeError, ZeroinError
 from .function import (NP, Function, _is_basic_index, apply, constant, scatter_array, sigmoid_array,
                        sum_to_array)
 from ._tensor import Tensor, _clean_index, _leaf, _raw, bool_sub_error
@@ -334,6 +334,7 @@ class RoundedDivOp(Function):
 def _rounded_div(a, b, mode):
     if mode not in ("floor", "trunc"):
         raise _ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {mode!r}")
+    _check_int_divisor(f"div(rounding_mode={mode!r})", a, b)
     return _call2(RoundedDivOp(mode), a, b)
 
 
@@ -838,6 +839,33 @@ class _DimError(ShapeError, IndexError):
     """A dimension out of range: an IndexError, as in PyTorch (and a ShapeError)."""
 
 
+class _ZeroDivisionError(ZeroinError, ZeroDivisionError):
+    """Integer division by zero: a ZeroDivisionError, and a RuntimeError as PyTorch raises."""
+
+
+def _is_integer_operand(v):
+    if isinstance(v, (Tensor, np.ndarray)):
+        return v.dtype.kind in "biu"
+    return isinstance(v, (numbers.Integral, np.integer, np.bool_))
+
+
+def _check_int_divisor(name, a, b):
+    """Integer ``a`` by integer ``b`` (tensors, arrays or numbers) with a 0 in ``b`` raises,
+    as in PyTorch (NumPy gives 0 and a warning); floats give inf or NaN as usual."""
+    if not (_is_integer_operand(a) and _is_integer_operand(b)):
+        return
+    if (np.asarray(_raw(b)) == 0).any():
+        where = "has a 0" if np.ndim(_raw(b)) else "is 0"
+        raise _ZeroDivisionError(f"{name}: integer division by zero (the divisor {where}), "
+                                 "as PyTorch refuses; divide floats (x.float()) to get inf or "
+                                 "NaN instead")
+
+
+def _unsigned_to_int64(x):
+    """uint8 summed or multiplied is int64 in PyTorch, as every integer (NumPy: uint64)."""
+    return x.to(np.int64) if x.dtype.kind == "u" else x
+
+
 class SumOp(Function):
     __slots__ = ("axis", "keepdims")
     name = "sum"
@@ -861,6 +889,8 @@ def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):  #
         x = constant(x)
     if dtype is not None:
         x = x.to(dtype)
+    elif x.dtype.kind == "u":
+        x = _unsigned_to_int64(x)
     return _call1(SumOp(axis if axis is None else _reduce_dims("sum", x, axis), keepdims), x)
 
 

@@ -1,0 +1,221 @@
+"""PyTorch parity found by a differential audit of the Tensor API: each idiom runs with
+``torch`` and with ``zeroin`` (same mechanism as ``test_pytorch_parity.py``); values,
+dtypes, gradients of a weighted sum and error types must agree. Each entry was a mismatch
+once: a silent wrong result, a dtype PyTorch does not give, or an error PyTorch raises that
+zeroin did not."""
+import operator
+import warnings
+
+import numpy as np
+import pytest
+
+import zeroin
+
+torch = pytest.importorskip("torch")
+
+from test_pytorch_parity import (A, P, _torch_float64, catch, grad_of, same,  # noqa: E402,F401
+                                 t)
+
+IV = np.array([[7, -7, 7, -7, 0], [3, 3, -3, -3, 5]])
+DV = np.array([[2, 2, -2, -2, 3], [2, -2, 2, -2, -5]])
+
+IDIOMS = {}
+
+
+def table(prefix, entries):
+    for key, fn in entries.items():
+        IDIOMS[f"{prefix}_{key}"] = fn
+
+
+def _int(T, a):
+    return T.tensor(np.array(a, dtype=np.int64))
+
+
+# narrow: a negative start counts from the end; a window past the end is refused
+table("narrow", {
+    "negative_start": lambda T: t(T, A).narrow(-1, -2, 2),
+    "negative_start_grad": lambda T: grad_of(T, lambda x: x.narrow(0, -2, 1), A),
+    "empty_at_end": lambda T: t(T, A).narrow(1, 4, 0),
+    "past_the_end": lambda T: catch(lambda: t(T, A).narrow(1, 3, 2)),
+    "start_out_of_range": lambda T: catch(lambda: t(T, A).narrow(1, -5, 1)),
+})
+
+# arange with a step that goes away from the end is refused (NumPy: empty)
+table("arange", {
+    "step_sign": lambda T: catch(lambda: T.arange(0, 5, -1)),
+    "step_sign_float": lambda T: catch(lambda: T.arange(1.0, 2.0, -0.5)),
+    "descending": lambda T: T.arange(1, 0, -0.3),
+    "empty": lambda T: T.arange(0, 0, -1),
+})
+
+# remainder / fmod with tensor divisors (were refused), and their gradients
+table("remainder", {
+    "tensors_int": lambda T: T.remainder(_int(T, IV), _int(T, DV)),
+    "op_tensors": lambda T: _int(T, IV) % _int(T, DV),
+    "fmod_tensors": lambda T: T.fmod(_int(T, IV), _int(T, DV)),
+    "float_tensors": lambda T: t(T, [[7.5, -7.5, 7.5, -7.5, 0.0]]) % t(T, [[2.0, 2, -2, -2, 3]]),
+    "fmod_float": lambda T: t(T, [[7.5, -7.5, 7.5, -7.5]]).fmod(t(T, [[2.0, 2, -2, -2]])),
+    "broadcast": lambda T: t(T, A) % t(T, [[1.0], [2.0], [0.5]]),
+    "broadcast_bad": lambda T: catch(lambda: t(T, A) % t(T, [1.0, 2.0])),
+    "int_by_float": lambda T: T.arange(5) % 1.5,
+    "int32_by_int": lambda T: T.arange(5, dtype=T.int32) % 3,
+    "float32_by_float64": lambda T: t(T, A, dtype=T.float32) % t(T, P),
+    "number_by_tensor": lambda T: 5 % _int(T, [2, -3, 4]),
+    "grad_both": lambda T: grad_of(T, lambda x, y: x % y, A, P),
+    "fmod_grad_both": lambda T: grad_of(T, lambda x, y: T.fmod(x, y), A, -P),
+    "grad_constant_divisor": lambda T: grad_of(T, lambda x: x % T.tensor(P), A),
+})
+
+# integer division by zero raises (NumPy gives 0); float division gives inf / NaN
+table("int_zero_division", {
+    "floordiv": lambda T: catch(lambda: T.arange(3) // 0),
+    "floor_divide_tensor": lambda T: catch(lambda: T.floor_divide(T.arange(3), _int(T, [1, 0, 2]))),
+    "div_floor": lambda T: catch(lambda: T.div(T.arange(3), 0, rounding_mode="floor")),
+    "div_trunc": lambda T: catch(lambda: T.div(T.arange(3), 0, rounding_mode="trunc")),
+    "remainder": lambda T: catch(lambda: T.arange(3) % 0),
+    "remainder_tensor": lambda T: catch(lambda: T.arange(3) % _int(T, [1, 0, 2])),
+    "fmod": lambda T: catch(lambda: T.fmod(T.arange(3), 0)),
+    "true_div_is_inf": lambda T: T.arange(3) / 0,
+    "float_floordiv": lambda T: t(T, [1.0, -2.0]) // 0,
+    "int_by_float_zero": lambda T: T.arange(3) // 0.0,
+    "float_fmod": lambda T: T.fmod(t(T, A), 0.0),
+})
+
+# masked_fill keeps the input's dtype (a float value fills an integer tensor truncated)
+table("masked_fill", {
+    "int_float_value": lambda T: T.arange(4).masked_fill(T.arange(4) > 1, 9.5),
+    "int_float_value_inplace": lambda T: T.arange(4).masked_fill_(T.arange(4) > 1, 9.5),
+    "int_float_tensor_value": lambda T: T.arange(4).masked_fill(T.arange(4) > 1, T.tensor(2.7)),
+    "bool_value": lambda T: T.tensor([True, False]).masked_fill(T.tensor([False, True]), 0.5),
+    "float32_int_tensor_value": lambda T: t(T, A, dtype=T.float32).masked_fill(
+        t(T, A) > 0, _int(T, 2)),
+    "int_inf_refused": lambda T: catch(lambda: T.arange(4).masked_fill(T.arange(4) > 1,
+                                                                       float("inf"))),
+    "float_grad": lambda T: grad_of(T, lambda x: x.masked_fill(x > 0, 9.5), A),
+})
+
+def _warned(f):
+    """``f(T)`` with the categories of the warnings it gave (part of the result)."""
+    def run(T):
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            r = f(T)
+        return r, tuple(sorted({x.category.__name__ for x in w}))
+    return run
+
+
+# a list index holding sequences, tensors, slices, None or ... is a tuple, with a warning
+# (PyTorch's rule, which it deprecates); a plain list is one index array
+table("list_index", {
+    "of_lists": _warned(lambda T: t(T, A)[[[0, 1], [1, 2]]]),
+    "of_tensors": _warned(lambda T: t(T, A)[[T.tensor([0, 2]), T.tensor([1, 3])]]),
+    "with_slice": _warned(lambda T: t(T, A)[[slice(None), 1]]),
+    "with_none": _warned(lambda T: t(T, A)[[None, 1]]),
+    "plain": _warned(lambda T: t(T, A)[[2, 0, 2]]),
+    "bools": _warned(lambda T: t(T, A)[[True, False, True]]),
+    "empty": _warned(lambda T: t(T, A)[[]]),
+    "set_of_lists": _warned(lambda T: _set(t(T, A), [[0, 1], [1, 2]], 0.0)),
+    "set_empty": _warned(lambda T: _set(t(T, A), [], 0.0)),
+    "grad_of_lists": _warned(lambda T: grad_of(T, lambda x: x[[[0, 2], [1, 1]]], A)),
+})
+
+
+def _set(x, index, value):
+    x[index] = value
+    return x
+
+
+def _alias(op, x, v):
+    """``y = x; y op= v``: in place, so ``x`` sees it (and ``y is x``)."""
+    y = x
+    y = op(y, v)
+    return x, y is x
+
+
+# x **= v, //=, %=, &=, |=, ^= are in place (they built a new tensor: aliases kept the old)
+table("inplace_operator", {
+    "pow": lambda T: _alias(operator.ipow, t(T, A), 2),
+    "pow_int": lambda T: _alias(operator.ipow, T.arange(4), 2),
+    "floordiv": lambda T: _alias(operator.ifloordiv, T.arange(-3, 4), 2),
+    "floordiv_float": lambda T: _alias(operator.ifloordiv, t(T, A), 0.5),
+    "floordiv_zero": lambda T: catch(lambda: _alias(operator.ifloordiv, T.arange(3), 0)),
+    "mod": lambda T: _alias(operator.imod, T.arange(-3, 4), 3),
+    "mod_tensor": lambda T: _alias(operator.imod, t(T, A), t(T, P)),
+    "mod_zero": lambda T: catch(lambda: _alias(operator.imod, T.arange(3), _int(T, [1, 0, 1]))),
+    "and": lambda T: _alias(operator.iand, T.tensor([True, True]), T.tensor([True, False])),
+    "or": lambda T: _alias(operator.ior, T.arange(4), 8),
+    "xor": lambda T: _alias(operator.ixor, T.arange(4), T.arange(4)),
+    "pow_on_view": lambda T: (lambda x: (operator.ipow(x[0], 2), x)[1])(t(T, A)),
+    "pow_grad": lambda T: grad_of(T, lambda x: operator.ipow(x * 1, 2), A),
+    "mod_grad": lambda T: grad_of(T, lambda x, y: operator.imod(x * 1, y), A, P),
+})
+
+# sums and products of uint8 are int64, as of every integer dtype (NumPy: uint64)
+table("uint8_reduce", {
+    "sum": lambda T: T.tensor([200, 100], dtype=T.uint8).sum(),
+    "sum_dim": lambda T: T.tensor([[200, 100]], dtype=T.uint8).sum(1),
+    "prod": lambda T: T.tensor([200, 100], dtype=T.uint8).prod(),
+    "cumsum": lambda T: T.tensor([200, 100], dtype=T.uint8).cumsum(0),
+    "cumprod": lambda T: T.tensor([200, 100], dtype=T.uint8).cumprod(0),
+})
+
+# calling conventions PyTorch has: dims one by one, repeat_interleave(counts), addcmul
+table("call", {
+    "flip_dims_one_by_one": lambda T: t(T, A).flip(0, 1),
+    "flip_dims_keyword": lambda T: T.flip(t(T, A), dims=(1,)),
+    "flip_grad": lambda T: grad_of(T, lambda x: x.flip(1, 0), A),
+    "tile_dims_one_by_one": lambda T: t(T, [1.0, 2.0]).tile(2, 2),
+    "tile_dims_keyword": lambda T: T.tile(t(T, A), dims=(1, 2)),
+    "repeat_interleave_counts": lambda T: T.repeat_interleave(_int(T, [1, 2, 0, 3])),
+    "repeat_interleave_counts_2d": lambda T: catch(
+        lambda: T.repeat_interleave(_int(T, [[1, 2]]))),
+    "addcmul": lambda T: T.addcmul(t(T, A), t(T, A[::-1].copy()), t(T, P), value=0.5),
+    "addcmul_method": lambda T: t(T, A).addcmul(t(T, P), t(T, P)),
+    "addcdiv": lambda T: T.addcdiv(t(T, A), t(T, A), t(T, P), value=-2),
+    "addcdiv_method": lambda T: t(T, A).addcdiv(t(T, A), t(T, P)),
+    "addcmul_grad": lambda T: grad_of(T, lambda x, y, z: T.addcmul(x, y, z, value=-2), A, A * 2, P),
+    "addcdiv_grad": lambda T: grad_of(T, lambda x, y, z: x.addcdiv(y, z, value=3), A, A * 2, P),
+})
+
+
+def _run(T, f):
+    try:
+        with np.errstate(all="ignore"):
+            return f(T)
+    except Exception as e:      # noqa: BLE001 - compared with PyTorch's behaviour
+        return e
+
+
+@pytest.mark.parametrize("name, f", list(IDIOMS.items()), ids=list(IDIOMS))
+def test_idiom(name, f):
+    rt = _run(torch, f)
+    if isinstance(rt, AssertionError):
+        raise rt
+    rz = _run(zeroin, f)
+    if isinstance(rz, Exception) and not isinstance(rt, Exception):
+        raise rz
+    same(rt, rz, name)
+
+
+# --- the messages --------------------------------------------------------------------------
+
+def test_integer_division_by_zero_names_the_op_and_the_fix():
+    with pytest.raises(ZeroDivisionError, match=r"remainder: integer division by zero.*float"):
+        zeroin.arange(3) % 0
+    with pytest.raises(RuntimeError, match=r"div\(rounding_mode='floor'\)"):
+        zeroin.arange(3) // zeroin.tensor([1, 0, 2])
+
+
+def test_narrow_past_the_end_names_sizes():
+    with pytest.raises(IndexError, match=r"narrow: start 3 \+ length 2 exceeds dimension 1 "
+                                         r"of size 4"):
+        zeroin.zeros(3, 4).narrow(1, 3, 2)
+
+
+def test_repr_names_every_dtype_pytorch_names():
+    """As PyTorch: the dtype is printed unless it is the default float, int64 or bool."""
+    assert repr(zeroin.tensor([1, 2], dtype=zeroin.int32)) == "tensor([1, 2], dtype=int32)"
+    assert repr(zeroin.tensor([1, 2], dtype=zeroin.uint8)) == "tensor([1, 2], dtype=uint8)"
+    assert repr(zeroin.tensor([1, 2])) == "tensor([1, 2])"
+    assert repr(zeroin.tensor([True])) == "tensor([ True])"
+    assert repr(zeroin.tensor([1.5], dtype=zeroin.float32)) == "tensor([1.5], dtype=float32)"
