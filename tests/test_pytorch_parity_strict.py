@@ -243,6 +243,39 @@ table("dtypes", {
 })
 
 
+# --- lines of PyTorch's beginner tutorials (scripts in the "first hour" audit) ---------------
+
+CLASSES = ("plane", "car", "bird", "cat")
+
+
+def _walk_back(T):
+    """The blitz tutorial's ``loss.grad_fn.next_functions[0][0]...``: what each input is."""
+    x = T.tensor([1.0, 2.0], requires_grad=True)
+    w = T.tensor([3.0, 4.0], requires_grad=True)
+    h = x * w + 1.0
+    loss = (h * 2.0).sum()
+    mul2 = loss.grad_fn.next_functions[0][0]
+    add = mul2.next_functions[0][0]
+    mul = add.next_functions[0][0]
+    leaves = [f for f, _ in mul.next_functions]
+    return (len(loss.grad_fn.next_functions), [n for _, n in mul2.next_functions],
+            mul2.next_functions[1][0] is None, add is h.grad_fn, mul.next_functions[0][1],
+            [type(f).__name__ for f in leaves], leaves[0].variable is x,
+            leaves[1].variable is w, T.tensor(1.0).grad_fn is None)
+
+
+table("tutorial", {
+    "index_label": lambda T: [CLASSES[T.tensor([2, 0, 3])[j]] for j in range(3)],
+    "index_int_tensor": lambda T: [list(range(T.tensor(3))), [1, 2, 3][T.tensor([1])],
+                                   "abc"[T.tensor(2, dtype=T.uint8)], [5, 6][T.tensor(True)]],
+    "index_float_refused": lambda T: catch(lambda: CLASSES[T.tensor(1.0)]),
+    "index_many_refused": lambda T: catch(lambda: CLASSES[T.tensor([1, 2])]),
+    "index_numpy_array": lambda T: (np.arange(10)[T.tensor(3)].item(),
+                                    np.arange(10)[T.tensor([1, 2])].tolist()),
+    "next_functions": _walk_back,
+})
+
+
 # --- running them ----------------------------------------------------------------------------
 
 def _run(T, f):
@@ -292,6 +325,15 @@ def test_refusals_name_the_operation_and_the_fix():
         x[zeroin.tensor([1, 0, 1], dtype=zeroin.uint8)]
     with pytest.warns(UserWarning, match=r"where: a uint8 condition is deprecated"):
         zeroin.where(zeroin.tensor([1, 0], dtype=zeroin.uint8), 1.0, 2.0)
+
+
+def test_a_float_tensor_as_an_index_says_how_to_convert():
+    with pytest.raises(TypeError, match=r"only integer tensors of a single element can be "
+                                        r"converted to an index; this one has shape \(\) and "
+                                        r"dtype float64 \(use int\(t\)"):
+        CLASSES[zeroin.tensor(1.0)]
+    with pytest.raises(TypeError, match=r"this one has shape \(2,\) and dtype int64"):
+        CLASSES[zeroin.tensor([1, 2])]
 
 
 def test_uint8_index_warning_points_at_the_callers_line():

@@ -458,6 +458,16 @@ class Tensor:
     def __int__(self):
         return int(self.item())
 
+    def __index__(self):
+        """An integer or bool tensor of one element as a Python int, as PyTorch: so that
+        ``classes[labels[j]]`` and ``range(n)`` take a tensor. Floats are refused."""
+        a = _array_of(self)
+        if a.size != 1 or a.dtype.kind not in "iub":
+            raise TypeError(f"only integer tensors of a single element can be converted to an "
+                            f"index; this one has shape {a.shape} and dtype {a.dtype}"
+                            + (" (use int(t) to truncate a float)" if a.size == 1 else ""))
+        return int(a.item())
+
     def __bool__(self):
         if _array_of(self).size != 1:
             raise ShapeError(f"the truth value of a tensor with shape {_array_of(self).shape} is "
