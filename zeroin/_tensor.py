@@ -202,7 +202,8 @@ def _operand(x):
 class DataArray(np.ndarray):
     """What ``t.data`` returns: an ndarray sharing the tensor's memory, plus PyTorch's
     in-place methods (``zero_ fill_ copy_ add_ sub_ mul_ div_ clamp_ normal_ uniform_``),
-    ``clone()`` and ``numpy()``. Each in-place method writes into the tensor and returns
+    ``clone()``, ``numpy()`` and ``norm()``; other Tensor methods raise an AttributeError
+    that says to call them on ``t.detach()``. Each in-place method writes into the tensor and returns
     this view; arithmetic, ufuncs and reductions give plain ndarrays and NumPy scalars."""
 
     requires_grad = False       # as PyTorch's .data: detached from the graph
@@ -226,6 +227,24 @@ class DataArray(np.ndarray):
     def numpy(self):
         """The values as a plain ndarray (shared, not copied)."""
         return self.view(np.ndarray)
+
+    def norm(self, p="fro", dim=None, keepdim=False):
+        """The p-norm, as :func:`zeroin.norm` computes it, as a NumPy value: the old
+        tutorials' ``while y.data.norm() < 1000``."""
+        from ._torch_ops import norm
+        r = norm(_leaf(self.view(np.ndarray)), p, dim, keepdim).numpy()
+        return r[()] if r.ndim == 0 else r
+
+    def __getattr__(self, name):
+        # only for names ndarray lacks: a Tensor method called on t.data says what t.data is
+        if not name.startswith("__") and hasattr(Tensor, name):
+            raise AttributeError(
+                f"'DataArray' object has no attribute {name!r}: in zeroin t.data is a NumPy "
+                f"array sharing the tensor's memory, not a tensor (it has the in-place "
+                f"methods zero_, fill_, copy_, add_, sub_, mul_, div_, clamp_, normal_, "
+                f"uniform_, and norm); call {name} on the tensor, detached from the graph: "
+                f"t.detach().{name}(...)")
+        raise AttributeError(f"'DataArray' object has no attribute {name!r}")
 
     def clone(self):
         """A copy, as a plain ndarray."""
