@@ -1283,6 +1283,23 @@ def test_a_tensor_method_on_data_says_to_call_it_on_the_tensor():
     assert not hasattr(x.data, "cpu") and hasattr(x.data, "sum")
 
 
+def test_data_max_with_pytorchs_keywords_is_refused_not_numpys_maxima():
+    # the old MNIST example: pred = output.data.max(1, keepdim=True)[1]
+    out = zeroin.tensor([[1.0, 5.0], [7.0, 2.0]])
+    for name in ("max", "min"):
+        with pytest.raises(TypeError, match=rf"t\.data\.{name}: t\.data is a NumPy array in "
+                                            rf"zeroin, .* t\.detach\(\)\.{name}\(dim, "
+                                            rf"keepdim=True\)"):
+            getattr(out.data, name)(1, keepdim=True)
+        with pytest.raises(TypeError, match=rf"t\.data\.{name}"):
+            getattr(out.data, name)(dim=0)
+    assert out.data.max() == 7.0 and out.data.min() == 1.0     # NumPy's, as before
+    np.testing.assert_array_equal(out.data.max(1, keepdims=True), [[5.0], [7.0]])
+    np.testing.assert_array_equal(out.data.min(axis=0), [1.0, 2.0])
+    assert type(out.data.max(1)) is np.ndarray
+    assert zeroin.max(out.data, 1, keepdim=True)[1].tolist() == [[1], [0]]
+
+
 def test_data_views_never_become_storage():
     from zeroin import nn, optim
     p = nn.Parameter(zeroin.randn(3, 2))

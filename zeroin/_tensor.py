@@ -235,6 +235,12 @@ class DataArray(np.ndarray):
         r = norm(_leaf(self.view(np.ndarray)), p, dim, keepdim).numpy()
         return r[()] if r.ndim == 0 else r
 
+    def max(self, *args, **kwargs):
+        return _numpy_reduction(self, "max", args, kwargs)
+
+    def min(self, *args, **kwargs):
+        return _numpy_reduction(self, "min", args, kwargs)
+
     def __getattr__(self, name):
         # only for names ndarray lacks: a Tensor method called on t.data says what t.data is
         if not name.startswith("__") and hasattr(Tensor, name):
@@ -308,6 +314,18 @@ class DataArray(np.ndarray):
         from .random import get_rng
         self[...] = get_rng().uniform(from_, to, self.shape)
         return self
+
+
+def _numpy_reduction(a, name, args, kwargs):
+    """NumPy's ``a.max``/``a.min`` on t.data; PyTorch's keywords (the old MNIST example's
+    ``output.data.max(1, keepdim=True)[1]``) are refused with the PyTorch spelling, as
+    NumPy returns the maxima only where PyTorch returns ``(values, indices)``."""
+    if "dim" in kwargs or "keepdim" in kwargs:
+        raise TypeError(f"t.data.{name}: t.data is a NumPy array in zeroin, whose {name} takes "
+                        f"axis= and keepdims= and returns the {name}ima only; for PyTorch's "
+                        f"(values, indices) call it on the tensor: t.detach().{name}(dim, "
+                        f"keepdim=True) or zeroin.{name}(t.data, dim)")
+    return getattr(np.ndarray, name)(a, *args, **kwargs)
 
 
 class Tensor:
