@@ -298,6 +298,9 @@ table("tutorial", {
         _out(T, lambda x, o: T.linspace(0, 1, 5, out=o), (5,), T.float32)],
     "out_creation_resized": lambda T: _out(T, lambda x, o: T.zeros(2, 5, out=o), (3,),
                                                 resized=True),
+    "like_takes_no_out": lambda T: [catch(lambda: getattr(T, f)(t(T, A), out=t(T, A))) for f in (
+        "zeros_like", "ones_like", "empty_like", "rand_like", "randn_like")],
+    "empty_pin_memory": lambda T: T.empty(2, 3, pin_memory=False).shape,
 })
 
 
@@ -393,6 +396,15 @@ def test_out_refusals_name_the_op_and_the_fix():
                                          r"resized since it had shape \(2,\), which does not "
                                          r"match the required output shape \(3, 4\)"):
         zeroin.mul(x.detach(), 2, out=zeroin.zeros(2))
+
+
+def test_random_like_functions_use_their_generator():
+    x = zeroin.ones(2, 3)
+    for f, extra in ((zeroin.rand_like, ()), (zeroin.randn_like, ()),
+                     (zeroin.randint_like, (100,))):
+        a, b = (f(x, *extra, generator=zeroin.Generator().manual_seed(7)) for _ in range(2))
+        c = f(x, *extra, generator=zeroin.Generator().manual_seed(8))
+        assert a.tolist() == b.tolist() != c.tolist()
 
 
 def test_uint8_index_warning_points_at_the_callers_line():

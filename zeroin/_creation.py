@@ -103,7 +103,8 @@ def ones(*sizes, size=None, dtype=None, device=None, requires_grad=False, name=N
 
 
 @_out_arg
-def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False, **_):
+def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False, layout=None,
+          pin_memory=False, memory_format=None, out=None):
     """A tensor to be filled (zeros here: zeroin never hands out uninitialised memory)."""
     return zeros(*sizes, size=size, dtype=dtype, device=device, requires_grad=requires_grad)
 
@@ -177,49 +178,57 @@ def _like(op, t, dtype):
     return arr.shape, (as_dtype(dtype, op) or arr.dtype)
 
 
-def zeros_like(input, *, dtype=None, device=None, requires_grad=False, **_):  # noqa: A002
+def zeros_like(input, *, dtype=None, device=None, requires_grad=False, layout=None,
+               memory_format=None):  # noqa: A002
     """Zeros with ``input``'s shape and dtype (or ``dtype``)."""
     shape, d = _like("zeros_like", input, dtype)
     return _make(np.zeros(shape, d), None, requires_grad, device, "zeros_like")
 
 
-def ones_like(input, *, dtype=None, device=None, requires_grad=False, **_):  # noqa: A002
+def ones_like(input, *, dtype=None, device=None, requires_grad=False, layout=None,
+              memory_format=None):  # noqa: A002
     """Ones with ``input``'s shape and dtype (or ``dtype``)."""
     shape, d = _like("ones_like", input, dtype)
     return _make(np.ones(shape, d), None, requires_grad, device, "ones_like")
 
 
-def empty_like(input, *, dtype=None, device=None, requires_grad=False, **_):  # noqa: A002
+def empty_like(input, *, dtype=None, device=None, requires_grad=False, layout=None,
+               memory_format=None):  # noqa: A002
     """Like :func:`zeros_like` (zeroin never hands out uninitialised memory)."""
     return zeros_like(input, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False,  # noqa: A002
-              **_):
+              layout=None, memory_format=None):
     """``fill_value`` with ``input``'s shape and dtype (or ``dtype``)."""
     shape, d = _like("full_like", input, dtype)
     return _make(np.full(shape, fill_value, d), None, requires_grad, device, "full_like")
 
 
-def rand_like(input, *, dtype=None, device=None, requires_grad=False, **_):  # noqa: A002
+def rand_like(input, *, generator=None, dtype=None, device=None, requires_grad=False,  # noqa: A002
+              layout=None, memory_format=None):
     """Uniform [0, 1) values with ``input``'s shape and dtype (or ``dtype``)."""
     shape, d = _like("rand_like", input, dtype)
-    return rand(shape, dtype=d, device=device, requires_grad=requires_grad)
+    return rand(shape, generator=generator, dtype=d, device=device,
+                requires_grad=requires_grad)
 
 
-def randn_like(input, *, dtype=None, device=None, requires_grad=False, **_):  # noqa: A002
+def randn_like(input, *, generator=None, dtype=None, device=None, requires_grad=False,  # noqa: A002
+               layout=None, memory_format=None):
     """Standard normal values with ``input``'s shape and dtype (or ``dtype``)."""
     shape, d = _like("randn_like", input, dtype)
-    return randn(shape, dtype=d, device=device, requires_grad=requires_grad)
+    return randn(shape, generator=generator, dtype=d, device=device,
+                 requires_grad=requires_grad)
 
 
-def randint_like(input, low=0, high=None, *, dtype=None, device=None,  # noqa: A002
-                 requires_grad=False, **_):
+def randint_like(input, low=0, high=None, *, generator=None, dtype=None, device=None,  # noqa: A002
+                 requires_grad=False, layout=None, memory_format=None):
     """Random integers in [low, high) with ``input``'s shape and dtype (or ``dtype``)."""
     if high is None:
         low, high = 0, low
     shape, d = _like("randint_like", input, dtype)
-    return randint(low, high, shape, dtype=d, device=device, requires_grad=requires_grad)
+    return randint(low, high, shape, generator=generator, dtype=d, device=device,
+                   requires_grad=requires_grad)
 
 
 # --- random ----------------------------------------------------------------------------------
