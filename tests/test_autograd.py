@@ -304,6 +304,63 @@ def test_detect_anomaly_forward_nan():
     assert not zeroin.function.anomaly.enabled
 
 
+def test_set_detect_anomaly_is_pytorchs_switch_and_context_manager():
+    x = zeroin.tensor(-1.0, requires_grad=True)
+    try:
+        zeroin.autograd.set_detect_anomaly(True)    # the debugging line of many scripts
+        assert zeroin.is_anomaly_enabled()
+        with pytest.raises(zeroin.AnomalyError, match="log: forward produced 1 NaN"), \
+                np.errstate(all="ignore"):
+            zeroin.log(x)
+        with zeroin.autograd.set_detect_anomaly(False):
+            assert not zeroin.is_anomaly_enabled()
+            with np.errstate(all="ignore"):
+                assert np.isnan(zeroin.log(x).item())
+        assert zeroin.is_anomaly_enabled()          # the with block restored the switch
+    finally:
+        zeroin.autograd.set_detect_anomaly(False)
+    assert not zeroin.is_anomaly_enabled() and not zeroin.function.anomaly.enabled
+    with zeroin.autograd.detect_anomaly():
+        assert zeroin.is_anomaly_enabled()
+    with pytest.raises(ValueError, match="check_nan=False is not supported"):
+        zeroin.autograd.set_detect_anomaly(True, check_nan=False)
+    assert not zeroin.is_anomaly_enabled()
+
+
+def test_autograd_backward_takes_several_tensors_as_pytorch():
+    torch = pytest.importorskip("torch")
+    out = {}
+    for T in (torch, zeroin):
+        x = T.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        w = T.tensor([0.5, -1.0, 2.0], requires_grad=True)
+        y1, y2 = (x ** 2 * w).sum(), x * w
+        T.autograd.backward([y1, y2], [None, T.tensor([1.0, 2.0, 3.0])])
+        T.autograd.backward((x * 3).sum())                      # one tensor, no gradient
+        T.autograd.backward([x * w], grad_tensors=[T.ones(3)])
+        out[T] = (x.grad.numpy().copy(), w.grad.numpy().copy())
+    for a, b in zip(out[torch], out[zeroin]):
+        np.testing.assert_allclose(b, a)
+    x = zeroin.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"backward: got 2 tensors and 1 gradients; give "
+                                           r"one gradient per tensor"):
+        zeroin.autograd.backward([x.sum(), x * 2], [None])
+
+
+def test_variable_is_pytorchs_old_wrapper_a_tensor_sharing_memory():
+    from zeroin.autograd import Variable
+    a = zeroin.ones(2)
+    v = Variable(a, requires_grad=True)
+    assert v is not a and v.requires_grad and not a.requires_grad and v.is_leaf
+    v.data[0] = 5.0
+    assert a.tolist() == [5.0, 1.0]
+    assert isinstance(a, Variable) and not isinstance(np.ones(2), Variable)
+    (v * 3).sum().backward()
+    assert v.grad.tolist() == [3.0, 3.0]
+    with pytest.raises(TypeError, match=r"Variable data has to be a tensor, but got list; "
+                                        r"write zeroin\.tensor\(data"):
+        Variable([1.0, 2.0])
+
+
 def test_detect_anomaly_site_without_source_text_has_no_dangling_colon():
     # code typed at a prompt or run by exec has a file name and line but no source line
     code = "x = zeroin.tensor(-1.0, requires_grad=True)\nzeroin.log(x)\n"

@@ -1256,6 +1256,50 @@ def test_data_methods_check_shapes_and_repeat_under_manual_seed():
     assert np.array_equal(p.numpy(), first[1])
 
 
+def test_data_norm_as_the_old_autograd_tutorial_uses_it():
+    # the 60-minute blitz: y = x * 2; while y.data.norm() < 1000: y = y * 2
+    x = zeroin.tensor([[3.0, -4.0], [6.0, 8.0]], requires_grad=True)
+    y = x * 2
+    steps = 0
+    while y.data.norm() < 1000:
+        y = y * 2
+        steps += 1
+    a = x.numpy()
+    assert steps == 6 and isinstance(y.data.norm(), np.floating)
+    assert np.isclose(x.data.norm(), np.linalg.norm(a))
+    np.testing.assert_allclose(x.data.norm(dim=1), np.linalg.norm(a, axis=1))
+    np.testing.assert_allclose(x.data.norm(1, dim=0, keepdim=True), [[9.0, 12.0]])
+    assert type(x.data.norm(dim=1)) is np.ndarray
+
+
+def test_a_tensor_method_on_data_says_to_call_it_on_the_tensor():
+    x = zeroin.tensor([1.0, 2.0])
+    with pytest.raises(AttributeError, match=r"'DataArray' object has no attribute 'view_as': "
+                                             r"in zeroin t\.data is a NumPy array .*"
+                                             r"t\.detach\(\)\.view_as\(\.\.\.\)"):
+        x.data.view_as(x)
+    with pytest.raises(AttributeError, match=r"^'DataArray' object has no attribute 'nope'$"):
+        x.data.nope
+    assert not hasattr(x.data, "cpu") and hasattr(x.data, "sum")
+
+
+def test_data_max_with_pytorchs_keywords_is_refused_not_numpys_maxima():
+    # the old MNIST example: pred = output.data.max(1, keepdim=True)[1]
+    out = zeroin.tensor([[1.0, 5.0], [7.0, 2.0]])
+    for name in ("max", "min"):
+        with pytest.raises(TypeError, match=rf"t\.data\.{name}: t\.data is a NumPy array in "
+                                            rf"zeroin, .* t\.detach\(\)\.{name}\(dim, "
+                                            rf"keepdim=True\)"):
+            getattr(out.data, name)(1, keepdim=True)
+        with pytest.raises(TypeError, match=rf"t\.data\.{name}"):
+            getattr(out.data, name)(dim=0)
+    assert out.data.max() == 7.0 and out.data.min() == 1.0     # NumPy's, as before
+    np.testing.assert_array_equal(out.data.max(1, keepdims=True), [[5.0], [7.0]])
+    np.testing.assert_array_equal(out.data.min(axis=0), [1.0, 2.0])
+    assert type(out.data.max(1)) is np.ndarray
+    assert zeroin.max(out.data, 1, keepdim=True)[1].tolist() == [[1], [0]]
+
+
 def test_data_views_never_become_storage():
     from zeroin import nn, optim
     p = nn.Parameter(zeroin.randn(3, 2))

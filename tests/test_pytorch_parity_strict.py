@@ -243,6 +243,83 @@ table("dtypes", {
 })
 
 
+# --- lines of PyTorch's beginner tutorials (scripts in the "first hour" audit) ---------------
+
+CLASSES = ("plane", "car", "bird", "cat")
+
+
+def _walk_back(T):
+    """The blitz tutorial's ``loss.grad_fn.next_functions[0][0]...``: what each input is."""
+    x = T.tensor([1.0, 2.0], requires_grad=True)
+    w = T.tensor([3.0, 4.0], requires_grad=True)
+    h = x * w + 1.0
+    loss = (h * 2.0).sum()
+    mul2 = loss.grad_fn.next_functions[0][0]
+    add = mul2.next_functions[0][0]
+    mul = add.next_functions[0][0]
+    leaves = [f for f, _ in mul.next_functions]
+    return (len(loss.grad_fn.next_functions), [n for _, n in mul2.next_functions],
+            mul2.next_functions[1][0] is None, add is h.grad_fn, mul.next_functions[0][1],
+            [type(f).__name__ for f in leaves], leaves[0].variable is x,
+            leaves[1].variable is w, T.tensor(1.0).grad_fn is None)
+
+
+table("tutorial", {
+    "index_label": lambda T: [CLASSES[T.tensor([2, 0, 3])[j]] for j in range(3)],
+    "index_int_tensor": lambda T: [list(range(T.tensor(3))), [1, 2, 3][T.tensor([1])],
+                                   "abc"[T.tensor(2, dtype=T.uint8)], [5, 6][T.tensor(True)]],
+    "index_float_refused": lambda T: catch(lambda: CLASSES[T.tensor(1.0)]),
+    "index_many_refused": lambda T: catch(lambda: CLASSES[T.tensor([1, 2])]),
+    "index_numpy_array": lambda T: (np.arange(10)[T.tensor(3)].item(),
+                                    np.arange(10)[T.tensor([1, 2])].tolist()),
+    "next_functions": _walk_back,
+    "out_matmul_mul": lambda T: _out(T, lambda x, o: T.matmul(x, x.T, out=o), (3, 3)) + _out(
+        T, lambda x, o: T.mul(x, x, out=o), (3, 3)),
+    "out_add_sub_div_cat_stack": lambda T: [_out(T, f, (3, 3)) for f in (
+        lambda x, o: T.add(x, 1.5, alpha=2, out=o), lambda x, o: T.sub(x, x * 3, out=o),
+        lambda x, o: T.div(x, 4, rounding_mode="floor", out=o))] + [
+        _out(T, lambda x, o: T.cat([x, x], dim=1, out=o), (3, 6)),
+        _out(T, lambda x, o: T.stack([x, x], out=o), (2, 3, 3))],
+    "out_float64_into_float32": lambda T: _out(T, lambda x, o: T.mul(x, 2, out=o), (3, 3),
+                                               T.float32),
+    "out_float_into_int_refused": lambda T: catch(
+        lambda: T.mul(t(T, A3[0, :3, :3]), 2, out=T.zeros(3, 3, dtype=T.int64))),
+    "out_input_requires_grad_refused": lambda T: catch(
+        lambda: T.mul(t(T, A, grad=True), 2, out=T.zeros(3, 4))),
+    "out_requires_grad_refused": lambda T: catch(
+        lambda: T.mul(t(T, A), 2, out=T.zeros(3, 4, requires_grad=True))),
+    "out_under_no_grad": lambda T: _no_grad_out(T),
+    "out_creation": lambda T: [
+        _out(T, lambda x, o: T.zeros(3, 3, out=o), (3, 3), T.int64),
+        _out(T, lambda x, o: T.ones(2, 2, out=o), (2, 2)),
+        _out(T, lambda x, o: T.full((3, 3), 7.0, out=o), (3, 3), T.float32),
+        _out(T, lambda x, o: T.eye(3, out=o), (3, 3)),
+        _out(T, lambda x, o: T.arange(9, out=o), (9,)),
+        _out(T, lambda x, o: T.linspace(0, 1, 5, out=o), (5,), T.float32)],
+    "out_creation_resized": lambda T: _out(T, lambda x, o: T.zeros(2, 5, out=o), (3,),
+                                                resized=True),
+    "like_takes_no_out": lambda T: [catch(lambda: getattr(T, f)(t(T, A), out=t(T, A))) for f in (
+        "zeros_like", "ones_like", "empty_like", "rand_like", "randn_like")],
+    "empty_pin_memory": lambda T: T.empty(2, 3, pin_memory=False).shape,
+})
+
+
+def _out(T, f, shape, dtype=None, resized=False):
+    """``f(x, out=o)`` with ``o`` a tensor of ``shape``: the result, what ``o`` now holds,
+    whether they are one tensor and (unless ``o`` is to be resized: PyTorch cannot resize a
+    tensor whose memory NumPy holds) whether ``o`` kept its memory."""
+    x = t(T, A3[0, :3, :3])
+    o = T.full(shape, -1.0, dtype=dtype or T.float64)
+    before = None if resized else o.numpy()
+    r = f(x, o)
+    return r, o, r is o, resized or np.shares_memory(before, o.numpy())
+
+
+def _no_grad_out(T):
+    with T.no_grad():
+        return _out(T, lambda x, o: T.mul(x.requires_grad_(), 2, out=o), (3, 3))
+
+
 # --- running them ----------------------------------------------------------------------------
 
 def _run(T, f):
@@ -292,6 +369,42 @@ def test_refusals_name_the_operation_and_the_fix():
         x[zeroin.tensor([1, 0, 1], dtype=zeroin.uint8)]
     with pytest.warns(UserWarning, match=r"where: a uint8 condition is deprecated"):
         zeroin.where(zeroin.tensor([1, 0], dtype=zeroin.uint8), 1.0, 2.0)
+
+
+def test_a_float_tensor_as_an_index_says_how_to_convert():
+    with pytest.raises(TypeError, match=r"only integer tensors of a single element can be "
+                                        r"converted to an index; this one has shape \(\) and "
+                                        r"dtype float64 \(use int\(t\)"):
+        CLASSES[zeroin.tensor(1.0)]
+    with pytest.raises(TypeError, match=r"this one has shape \(2,\) and dtype int64"):
+        CLASSES[zeroin.tensor([1, 2])]
+
+
+def test_out_refusals_name_the_op_and_the_fix():
+    x = zeroin.tensor(A, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"matmul\(\): functions with out=\.\.\. arguments "
+                                           r"don't support automatic differentiation, and an "
+                                           r"input requires grad; write y = matmul\(\.\.\.\).*"
+                                           r"zeroin\.no_grad\(\)"):
+        zeroin.matmul(x, x.T, out=zeroin.zeros(3, 3))
+    with pytest.raises(RuntimeError, match=r"result type float64 can't be cast to the desired "
+                                           r"output type int64; give an out of dtype float64"):
+        zeroin.mul(x.detach(), 2, out=zeroin.zeros(3, 4, dtype=zeroin.int64))
+    with pytest.raises(TypeError, match=r"add: out must be a tensor, got ndarray"):
+        zeroin.add(x.detach(), 1, out=np.zeros((3, 4)))
+    with pytest.warns(UserWarning, match=r"mul: an output with one or more elements was "
+                                         r"resized since it had shape \(2,\), which does not "
+                                         r"match the required output shape \(3, 4\)"):
+        zeroin.mul(x.detach(), 2, out=zeroin.zeros(2))
+
+
+def test_random_like_functions_use_their_generator():
+    x = zeroin.ones(2, 3)
+    for f, extra in ((zeroin.rand_like, ()), (zeroin.randn_like, ()),
+                     (zeroin.randint_like, (100,))):
+        a, b = (f(x, *extra, generator=zeroin.Generator().manual_seed(7)) for _ in range(2))
+        c = f(x, *extra, generator=zeroin.Generator().manual_seed(8))
+        assert a.tolist() == b.tolist() != c.tolist()
 
 
 def test_uint8_index_warning_points_at_the_callers_line():

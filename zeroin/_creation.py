@@ -10,6 +10,8 @@ as in PyTorch. Random functions draw from zeroin's shared generator
 from __future__ import annotations
 
 import builtins
+import functools
+import inspect
 import numbers
 import operator
 
@@ -18,6 +20,7 @@ import numpy as np
 from ._tensor import Tensor, _leaf, get_default_dtype, tensor
 from .errors import DtypeError, ShapeError, ZeroinError
 from .dtypes import as_device, as_dtype
+from .ops import write_out
 from .random import get_rng
 
 __all__ = ["zeros", "ones", "full", "empty", "eye", "arange", "linspace", "logspace",
@@ -47,6 +50,22 @@ def _size(op, size, keyword=None):
     return shape
 
 
+def _out_arg(fn):
+    """PyTorch's ``out=`` for a creation function: the tensor made (in out's dtype unless
+    ``dtype`` is given) is written into ``out``, which is returned (``zeros(3, out=t)``);
+    see :func:`zeroin.ops.write_out`. Without it ``out=`` would be silently ignored."""
+    takes_dtype = "dtype" in inspect.signature(fn).parameters
+
+    @functools.wraps(fn)
+    def make(*args, out=None, **kwargs):
+        if out is None:
+            return fn(*args, **kwargs)
+        if takes_dtype and kwargs.get("dtype") is None and isinstance(out, Tensor):
+            kwargs["dtype"] = out.dtype
+        return write_out(out, fn(*args, **kwargs), fn.__name__, resize_warning=False)
+    return make
+
+
 def _make(arr, dtype, requires_grad, device, op):
     """Wrap a freshly made array (no copy) as a leaf."""
     as_device(device, op)
@@ -63,6 +82,7 @@ def _float(dtype, op):
     return d
 
 
+@_out_arg
 def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False, name=None,
           out=None):
     """A tensor of zeros, e.g. ``zeroin.zeros(2, 3)`` (default float dtype)."""
@@ -72,6 +92,7 @@ def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False, name=
     return t
 
 
+@_out_arg
 def ones(*sizes, size=None, dtype=None, device=None, requires_grad=False, name=None,
           out=None):
     """A tensor of ones, e.g. ``zeroin.ones(2, 3)`` (default float dtype)."""
@@ -81,7 +102,9 @@ def ones(*sizes, size=None, dtype=None, device=None, requires_grad=False, name=N
     return t
 
 
-def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False, **_):
+@_out_arg
+def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False, layout=None,
+          pin_memory=False, memory_format=None, out=None):
     """A tensor to be filled (zeros here: zeroin never hands out uninitialised memory)."""
     return zeros(*sizes, size=size, dtype=dtype, device=device, requires_grad=requires_grad)
 
@@ -96,6 +119,7 @@ def _fill_dtype(fill_value):
     return get_default_dtype()
 
 
+@_out_arg
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None):
     """A tensor of ``fill_value``; the dtype follows it (bool, int64 or the float default)."""
     if isinstance(fill_value, Tensor):
@@ -105,11 +129,13 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
     return _make(np.full(shape, fill_value, dtype=d), None, requires_grad, device, "full")
 
 
+@_out_arg
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None):
     """The ``n`` x ``m`` identity matrix (``m`` defaults to ``n``)."""
     return _make(np.eye(n, m, dtype=_float(dtype, "eye")), None, requires_grad, device, "eye")
 
 
+@_out_arg
 def arange(start=None, end=None, step=1, *, dtype=None, device=None, requires_grad=False,
            out=None):
     """``start, start + step, ...`` below ``end``: int64 for integers, else the float default.
@@ -135,12 +161,14 @@ def arange(start=None, end=None, step=1, *, dtype=None, device=None, requires_gr
                  "arange")
 
 
+@_out_arg
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None):
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
     return _make(np.linspace(start, end, int(steps), dtype=np.float64), _float(dtype, "linspace"),
                  requires_grad, device, "linspace")
 
 
+@_out_arg
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
     """``base ** linspace(start, end, steps)``."""
     return _make(np.logspace(start, end, int(steps), base=base), _float(dtype, "logspace"),
@@ -154,49 +182,57 @@ def _like(op, t, dtype):
     return arr.shape, (as_dtype(dtype, op) or arr.dtype)
 
 
-def zeros_like(input, *, dtype=None, device=None, requires_grad=False, **_):  # noqa: A002
+def zeros_like(input, *, dtype=None, device=None, requires_grad=False, layout=None,
+               memory_format=None):  # noqa: A002
     """Zeros with ``input``'s shape and dtype (or ``dtype``)."""
     shape, d = _like("zeros_like", input, dtype)
     return _make(np.zeros(shape, d), None, requires_grad, device, "zeros_like")
 
 
-def ones_like(input, *, dtype=None, device=None, requires_grad=False, **_):  # noqa: A002
+def ones_like(input, *, dtype=None, device=None, requires_grad=False, layout=None,
+              memory_format=None):  # noqa: A002
     """Ones with ``input``'s shape and dtype (or ``dtype``)."""
     shape, d = _like("ones_like", input, dtype)
     return _make(np.ones(shape, d), None, requires_grad, device, "ones_like")
 
 
-def empty_like(input, *, dtype=None, device=None, requires_grad=False, **_):  # noqa: A002
+def empty_like(input, *, dtype=None, device=None, requires_grad=False, layout=None,
+               memory_format=None):  # noqa: A002
     """Like :func:`zeros_like` (zeroin never hands out uninitialised memory)."""
     return zeros_like(input, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False,  # noqa: A002
-              **_):
+              layout=None, memory_format=None):
     """``fill_value`` with ``input``'s shape and dtype (or ``dtype``)."""
     shape, d = _like("full_like", input, dtype)
     return _make(np.full(shape, fill_value, d), None, requires_grad, device, "full_like")
 
 
-def rand_like(input, *, dtype=None, device=None, requires_grad=False, **_):  # noqa: A002
+def rand_like(input, *, generator=None, dtype=None, device=None, requires_grad=False,  # noqa: A002
+              layout=None, memory_format=None):
     """Uniform [0, 1) values with ``input``'s shape and dtype (or ``dtype``)."""
     shape, d = _like("rand_like", input, dtype)
-    return rand(shape, dtype=d, device=device, requires_grad=requires_grad)
+    return rand(shape, generator=generator, dtype=d, device=device,
+                requires_grad=requires_grad)
 
 
-def randn_like(input, *, dtype=None, device=None, requires_grad=False, **_):  # noqa: A002
+def randn_like(input, *, generator=None, dtype=None, device=None, requires_grad=False,  # noqa: A002
+               layout=None, memory_format=None):
     """Standard normal values with ``input``'s shape and dtype (or ``dtype``)."""
     shape, d = _like("randn_like", input, dtype)
-    return randn(shape, dtype=d, device=device, requires_grad=requires_grad)
+    return randn(shape, generator=generator, dtype=d, device=device,
+                 requires_grad=requires_grad)
 
 
-def randint_like(input, low=0, high=None, *, dtype=None, device=None,  # noqa: A002
-                 requires_grad=False, **_):
+def randint_like(input, low=0, high=None, *, generator=None, dtype=None, device=None,  # noqa: A002
+                 requires_grad=False, layout=None, memory_format=None):
     """Random integers in [low, high) with ``input``'s shape and dtype (or ``dtype``)."""
     if high is None:
         low, high = 0, low
     shape, d = _like("randint_like", input, dtype)
-    return randint(low, high, shape, dtype=d, device=device, requires_grad=requires_grad)
+    return randint(low, high, shape, generator=generator, dtype=d, device=device,
+                   requires_grad=requires_grad)
 
 
 # --- random ----------------------------------------------------------------------------------
@@ -209,18 +245,21 @@ def _float_draw(op, draw, size, dtype, generator, device, requires_grad):
     return _make(np.asarray(arr).astype(d, copy=False), None, requires_grad, device, op)
 
 
+@_out_arg
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     """Uniform random values in [0, 1), e.g. ``zeroin.rand(2, 3)``."""
     return _float_draw("rand", lambda r, s: r.random(s), size, dtype, generator, device,
                        requires_grad)
 
 
+@_out_arg
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     """Standard normal random values, e.g. ``zeroin.randn(2, 3)``."""
     return _float_draw("randn", lambda r, s: r.standard_normal(s), size, dtype, generator,
                        device, requires_grad)
 
 
+@_out_arg
 def randint(*args, size=None, generator=None, dtype=None, device=None, requires_grad=False,
             out=None):
     """Random integers in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
@@ -244,12 +283,14 @@ def randint(*args, size=None, generator=None, dtype=None, device=None, requires_
     return _make(arr, dtype, requires_grad, device, "randint")
 
 
+@_out_arg
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     """A random permutation of ``0 .. n-1`` (int64)."""
     arr = get_rng(generator).permutation(int(n)).astype(np.int64)
     return _make(arr, dtype, requires_grad, device, "randperm")
 
 
+@_out_arg
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,
            requires_grad=False, out=None):
     """Normal samples: elementwise from tensors ``mean``/``std``, or ``size`` of them.
@@ -287,6 +328,7 @@ def _probs(op, x):
     return a
 
 
+@_out_arg
 def multinomial(input, num_samples, replacement=False, *, generator=None,  # noqa: A002
                 out=None):
     """Indices drawn from the categories of each row of ``input`` (weights >= 0, not
@@ -328,6 +370,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None,  # noq
     return _leaf(idx.astype(np.int64).reshape(p.shape[:-1] + (num_samples,)))
 
 
+@_out_arg
 def bernoulli(input, p=None, *, generator=None, out=None):  # noqa: A002
     """1 with probability ``input`` (or ``p`` if given), else 0: same shape and dtype as
     ``input``."""

@@ -202,7 +202,8 @@ def _operand(x):
 class DataArray(np.ndarray):
     """What ``t.data`` returns: an ndarray sharing the tensor's memory, plus PyTorch's
     in-place methods (``zero_ fill_ copy_ add_ sub_ mul_ div_ clamp_ normal_ uniform_``),
-    ``clone()`` and ``numpy()``. Each in-place method writes into the tensor and returns
+    ``clone()``, ``numpy()`` and ``norm()``; other Tensor methods raise an AttributeError
+    that says to call them on ``t.detach()``. Each in-place method writes into the tensor and returns
     this view; arithmetic, ufuncs and reductions give plain ndarrays and NumPy scalars."""
 
     requires_grad = False       # as PyTorch's .data: detached from the graph
@@ -226,6 +227,30 @@ class DataArray(np.ndarray):
     def numpy(self):
         """The values as a plain ndarray (shared, not copied)."""
         return self.view(np.ndarray)
+
+    def norm(self, p="fro", dim=None, keepdim=False):
+        """The p-norm, as :func:`zeroin.norm` computes it, as a NumPy value: the old
+        tutorials' ``while y.data.norm() < 1000``."""
+        from ._torch_ops import norm
+        r = norm(_leaf(self.view(np.ndarray)), p, dim, keepdim).numpy()
+        return r[()] if r.ndim == 0 else r
+
+    def max(self, *args, **kwargs):
+        return _numpy_reduction(self, "max", args, kwargs)
+
+    def min(self, *args, **kwargs):
+        return _numpy_reduction(self, "min", args, kwargs)
+
+    def __getattr__(self, name):
+        # only for names ndarray lacks: a Tensor method called on t.data says what t.data is
+        if not name.startswith("__") and hasattr(Tensor, name):
+            raise AttributeError(
+                f"'DataArray' object has no attribute {name!r}: in zeroin t.data is a NumPy "
+                f"array sharing the tensor's memory, not a tensor (it has the in-place "
+                f"methods zero_, fill_, copy_, add_, sub_, mul_, div_, clamp_, normal_, "
+                f"uniform_, and norm); call {name} on the tensor, detached from the graph: "
+                f"t.detach().{name}(...)")
+        raise AttributeError(f"'DataArray' object has no attribute {name!r}")
 
     def clone(self):
         """A copy, as a plain ndarray."""
@@ -289,6 +314,18 @@ class DataArray(np.ndarray):
         from .random import get_rng
         self[...] = get_rng().uniform(from_, to, self.shape)
         return self
+
+
+def _numpy_reduction(a, name, args, kwargs):
+    """NumPy's ``a.max``/``a.min`` on t.data; PyTorch's keywords (the old MNIST example's
+    ``output.data.max(1, keepdim=True)[1]``) are refused with the PyTorch spelling, as
+    NumPy returns the maxima only where PyTorch returns ``(values, indices)``."""
+    if "dim" in kwargs or "keepdim" in kwargs:
+        raise TypeError(f"t.data.{name}: t.data is a NumPy array in zeroin, whose {name} takes "
+                        f"axis= and keepdims= and returns the {name}ima only; for PyTorch's "
+                        f"(values, indices) call it on the tensor: t.detach().{name}(dim, "
+                        f"keepdim=True) or zeroin.{name}(t.data, dim)")
+    return getattr(np.ndarray, name)(a, *args, **kwargs)
 
 
 class Tensor:
@@ -457,6 +494,16 @@ class Tensor:
 
     def __int__(self):
         return int(self.item())
+
+    def __index__(self):
+        """An integer or bool tensor of one element as a Python int, as PyTorch: so that
+        ``classes[labels[j]]`` and ``range(n)`` take a tensor. Floats are refused."""
+        a = _array_of(self)
+        if a.size != 1 or a.dtype.kind not in "iub":
+            raise TypeError(f"only integer tensors of a single element can be converted to an "
+                            f"index; this one has shape {a.shape} and dtype {a.dtype}"
+                            + (" (use int(t) to truncate a float)" if a.size == 1 else ""))
+        return int(a.item())
 
     def __bool__(self):
         if _array_of(self).size != 1:

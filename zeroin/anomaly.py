@@ -10,7 +10,7 @@ import numpy as np
 
 from .errors import AnomalyError
 
-__all__ = ["detect_anomaly"]
+__all__ = ["detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled"]
 
 
 class _Anomaly:
@@ -61,6 +61,33 @@ class detect_anomaly:
             with self.__class__():
                 return func(*a, **k)
         return wrapper
+
+
+class set_detect_anomaly:
+    """PyTorch's switch for :class:`detect_anomaly`: ``set_detect_anomaly(True)`` turns it on
+    from this call on (``False`` off); used in a ``with`` block, it restores the previous
+    state at the end. ``check_nan=False`` (trace without raising) is not supported."""
+
+    def __init__(self, mode, check_nan=True):
+        if not check_nan:
+            raise ValueError("set_detect_anomaly: check_nan=False is not supported: zeroin's "
+                             "anomaly mode raises at the first NaN/Inf; leave check_nan=True")
+        self._prev = anomaly.detect
+        anomaly.detect = bool(mode)
+        anomaly.enabled = anomaly.detect or anomaly.tracer is not None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        anomaly.detect = self._prev
+        anomaly.enabled = self._prev or anomaly.tracer is not None
+        return False
+
+
+def is_anomaly_enabled():
+    """True while :class:`detect_anomaly` (or ``set_detect_anomaly(True)``) is on."""
+    return anomaly.detect
 
 
 def _user_site():

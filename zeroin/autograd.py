@@ -32,7 +32,8 @@ _fast = None
 if _tensor.FAST:
     from . import _fast
 
-__all__ = ["backward", "grad", "node_grads", "run"]
+__all__ = ["backward", "grad", "node_grads", "run", "Variable", "detect_anomaly",
+           "set_detect_anomaly"]
 
 _RELEASED_MSG = ("backward: trying to backward through the graph a second time (or to "
                  "read saved values after they were freed by an earlier backward); pass "
@@ -244,15 +245,28 @@ def root_grads(outputs, grad_outputs, create_graph, op):
     return grads
 
 
-def backward(tensor, gradient=None, retain_graph=False, create_graph=False):
-    """Accumulate d(tensor)/d(leaf) into each leaf's ``.grad``. See :meth:`Tensor.backward`."""
-    g = root_grads([tensor], None if gradient is None else [gradient], create_graph,
-                   "backward")
+def backward(tensor, gradient=None, retain_graph=False, create_graph=False, *,
+             grad_tensors=None):
+    """Accumulate d(tensor)/d(leaf) into each leaf's ``.grad``. See :meth:`Tensor.backward`.
+    As ``torch.autograd.backward``, ``tensor`` may be a sequence, with one gradient each in
+    ``gradient`` (or ``grad_tensors``; None for a one-element tensor): one pass for all."""
+    if grad_tensors is not None:
+        gradient = grad_tensors
+    outputs = [tensor] if isinstance(tensor, Tensor) else list(tensor)
+    grads = None
+    if gradient is not None:
+        grads = [gradient] if isinstance(tensor, Tensor) or isinstance(
+            gradient, (Tensor, np.ndarray)) else list(gradient)
+        if len(grads) != len(outputs):
+            raise RuntimeError(f"backward: got {len(outputs)} tensors and {len(grads)} "
+                               f"gradients; give one gradient per tensor (None for a "
+                               f"one-element tensor)")
+    g = root_grads(outputs, grads, create_graph, "backward")
     if create_graph:
         with enable_grad():     # the rules are recorded: gradients of gradients
-            run([tensor], g, True, True)
+            run(outputs, g, True, True)
     else:                       # the rules run on arrays; hooks run under no_grad
-        run([tensor], g, retain_graph)
+        run(outputs, g, retain_graph)
 
 
 def node_grads(output, gradient=None):
@@ -319,3 +333,22 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     return tuple(result)
 from ._custom_function import Function, FunctionCtx, once_differentiable  # noqa: E402,F401  (PyTorch's torch.autograd.Function)
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402,F401  (torch.autograd's)
+from .anomaly import detect_anomaly, set_detect_anomaly  # noqa: E402,F401  (torch.autograd's)
+
+
+class _VariableMeta(type):
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Tensor)
+
+
+class Variable(metaclass=_VariableMeta):
+    """PyTorch's pre-0.4 wrapper, which old tutorials still call (``Variable(x,
+    requires_grad=True)``) and PyTorch still accepts: a tensor sharing ``data``'s memory,
+    with ``requires_grad`` set. Every tensor is a Variable (``isinstance``)."""
+
+    def __new__(cls, data, requires_grad=False, volatile=False):
+        if not isinstance(data, Tensor):
+            raise TypeError(f"Variable data has to be a tensor, but got "
+                            f"{type(data).__name__}; write zeroin.tensor(data, "
+                            f"requires_grad=...) (Variable is not needed since PyTorch 0.4)")
+        return data.detach().requires_grad_(requires_grad)

@@ -183,6 +183,15 @@ class Function:
     def __repr__(self):
         return f"<{self.name}>"
 
+    @property
+    def next_functions(self):
+        """PyTorch's walk back through the graph (``loss.grad_fn.next_functions[0][0]``):
+        for each input, ``(the op that made it, 0)``; an :class:`AccumulateGrad` for a leaf
+        that requires grad, ``None`` for one that does not (a constant)."""
+        return tuple((t.grad_fn if t.grad_fn is not None else
+                      AccumulateGrad(t) if t.requires_grad else None, 0)
+                     for t in getattr(self, "inputs", None) or ())
+
     def __call__(self, *inputs):
         """Run forward on the tensors ``inputs`` and record the node if grad is needed.
 
@@ -193,6 +202,21 @@ class Function:
             import copy
             return apply(copy.copy(self), inputs)
         return apply(self, inputs)
+
+
+class AccumulateGrad:
+    """What :attr:`Function.next_functions` names for a leaf that requires grad, as in
+    PyTorch: the end of a path back through the graph; ``variable`` is the leaf, whose
+    ``.grad`` backward fills."""
+    __slots__ = ("variable",)
+    name = "AccumulateGrad"
+    next_functions = ()
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def __repr__(self):
+        return "<AccumulateGrad>"
 
 
 def mark_roles(out, **roles):

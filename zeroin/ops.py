@@ -108,6 +108,33 @@ def _call2(fn, x, y):
     return apply(fn, (x, y))
 
 
+def write_out(out, result, op, *, resize_warning=True):
+    """PyTorch's ``out=``: ``result`` written into the tensor ``out``, which is returned
+    (``torch.matmul(a, b, out=y)``). As in PyTorch it is not differentiable: refused while
+    the graph is recorded if an input or ``out`` requires grad. ``out`` of another dtype
+    takes the result cast when the kind is kept (float64 into float32, not float into
+    int); of another shape it is resized, with PyTorch's warning unless it was empty."""
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{op}: out must be a tensor, got {type(out).__name__}")
+    if _tensor.is_grad_enabled() and (result.requires_grad or out.requires_grad):
+        who = "an input" if result.requires_grad else "out"
+        raise RuntimeError(f"{op}(): functions with out=... arguments don't support automatic "
+                           f"differentiation, and {who} requires grad; write y = {op}(...) "
+                           f"to record it, or call it under `with zeroin.no_grad():`")
+    if result.dtype != out.dtype and not np.can_cast(result.dtype, out.dtype, "same_kind"):
+        raise DtypeError(f"{op}: result type {result.dtype} can't be cast to the desired "
+                         f"output type {out.dtype}; give an out of dtype {result.dtype}")
+    if result.shape != out.shape:
+        if resize_warning and out.numel():
+            import warnings
+            warnings.warn(f"{op}: an output with one or more elements was resized since it "
+                          f"had shape {tuple(out.shape)}, which does not match the required "
+                          f"output shape {tuple(result.shape)}", UserWarning, stacklevel=3)
+        out.data = result.data.astype(out.dtype)
+        return out
+    return out.copy_(result)
+
+
 # PyTorch's type promotion: categories bool < integer < floating < complex; a tensor with
 # dimensions outranks a 0-d tensor, which outranks a Python number, within a category.
 
@@ -232,10 +259,12 @@ class AddOp(Function):
 
 
 @op(AddOp, methods=("__add__", "__radd__", "add"))
-def add(a, b, *, alpha=1):
-    """Elementwise a + b (``a + alpha * b``) with broadcasting."""
+def add(a, b, *, alpha=1, out=None):
+    """Elementwise a + b (``a + alpha * b``) with broadcasting; ``out=`` writes into a tensor."""
     if alpha != 1:
         b = b * alpha
+    if out is not None:
+        return write_out(out, _call2(_new(AddOp), a, b), "add")
     return _call2(_new(AddOp), a, b)
 
 
@@ -261,14 +290,16 @@ class SubOp(Function):
 
 
 @op(SubOp, methods=("__sub__", "__rsub__", "sub"))
-def sub(a, b, *, alpha=1):
-    """Elementwise a - b (``a - alpha * b``) with broadcasting."""
+def sub(a, b, *, alpha=1, out=None):
+    """Elementwise a - b (``a - alpha * b``) with broadcasting; ``out=`` writes into a tensor."""
     if type(a) is bool or type(b) is bool:       # a Python bool is a bool operand too
         raise bool_sub_error(a, b)
     if alpha != 1:
         if any(getattr(t, "dtype", None) == np.bool_ for t in (a, b)):
             raise bool_sub_error(a, b)
         b = b * alpha
+    if out is not None:
+        return write_out(out, _call2(_new(SubOp), a, b), "sub")
     return _call2(_new(SubOp), a, b)
 
 
@@ -287,8 +318,10 @@ class MulOp(Function):
 
 
 @op(MulOp, methods=("__mul__", "__rmul__", "mul"))
-def mul(a, b):
-    """Elementwise a * b with broadcasting."""
+def mul(a, b, *, out=None):
+    """Elementwise a * b with broadcasting; ``out=`` writes into a tensor."""
+    if out is not None:
+        return write_out(out, _call2(_new(MulOp), a, b), "mul")
     return _call2(_new(MulOp), a, b)
 
 
@@ -304,9 +337,12 @@ class DivOp(Function):
 
 
 @op(DivOp, methods=("__truediv__", "__rtruediv__", "div"))
-def div(a, b, *, rounding_mode=None):
+def div(a, b, *, rounding_mode=None, out=None):
     """Elementwise a / b with broadcasting; ``rounding_mode="floor"`` or ``"trunc"``
-    rounds the quotient (as Python's ``//`` does, or toward zero), with gradient 0."""
+    rounds the quotient (as Python's ``//`` does, or toward zero), with gradient 0;
+    ``out=`` writes into a tensor."""
+    if out is not None:
+        return write_out(out, div(a, b, rounding_mode=rounding_mode), "div")
     if rounding_mode is not None:
         return _rounded_div(a, b, rounding_mode)
     return _call2(_new(DivOp), a, b)
@@ -450,9 +486,12 @@ class MatMulOp(Function):
 
 
 @op(MatMulOp, methods=("__matmul__", "__rmatmul__", "matmul"))
-def matmul(a, b):
-    """Matrix product of 1-D, 2-D or batched operands (NumPy's ``@`` rules)."""
+def matmul(a, b, *, out=None):
+    """Matrix product of 1-D, 2-D or batched operands (NumPy's ``@`` rules); ``out=``
+    writes into a tensor."""
     a, b = _pair(a, b)
+    if out is not None:
+        return write_out(out, _call2(MatMulOp(), a, b), "matmul")
     return _call2(MatMulOp(), a, b)
 
 
@@ -1362,8 +1401,10 @@ class ConcatenateOp(Function):
 
 
 @op(ConcatenateOp, aliases=("cat",))
-def concatenate(tensors, axis=0, *, dim=None):
-    """Join tensors along an existing axis."""
+def concatenate(tensors, axis=0, *, dim=None, out=None):
+    """Join tensors along an existing axis; ``out=`` writes into a tensor."""
+    if out is not None:
+        return write_out(out, concatenate(tensors, axis, dim=dim), "cat")
     if dim is not None:
         axis = _torch_names("concatenate", axis, None, dim, None, 0)[0]
     ts = _same_dtype([_t(t) for t in tensors])
@@ -1399,8 +1440,10 @@ class StackOp(Function):
 
 
 @op(StackOp)
-def stack(tensors, axis=0, *, dim=None):
-    """Join tensors along a new axis."""
+def stack(tensors, axis=0, *, dim=None, out=None):
+    """Join tensors along a new axis; ``out=`` writes into a tensor."""
+    if out is not None:
+        return write_out(out, stack(tensors, axis, dim=dim), "stack")
     if dim is not None:
         axis = _torch_names("stack", axis, None, dim, None, 0)[0]
     ts = _same_dtype([_t(t) for t in tensors])
