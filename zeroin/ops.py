@@ -928,7 +928,7 @@ def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):  #
         x = constant(x)
     if dtype is not None:
         x = x.to(dtype)
-    elif x._array is not None and x._array.dtype.kind == "u":   # (a float scalar has none)
+    elif x.dtype.kind == "u":
         x = _unsigned_to_int64(x)
     return _call1(SumOp(axis if axis is None else _reduce_dims("sum", x, axis), keepdims), x)
 
