@@ -68,6 +68,22 @@ def test_data_is_named_by_its_role_a_target_is_not_a_second_input():
     assert labels.name is None                            # the user's tensor is not renamed
 
 
+def test_a_small_batch_of_targets_is_named_target_and_a_single_one_shows_its_value():
+    """Two to four targets are data with a role, named ``target`` with their values in the
+    box, not printed as a list in every formula; one target (the chapter's z = 60) and
+    numbers written in the code still show their value."""
+    model, x, loss = _mlp(batch=4)
+    text = str(zeroin.explain(loss, model[0].weight))
+    assert "mse_loss(linear2, target)" in text and "[[" not in text.split("mse_loss(")[1][:40]
+    boxes = {n["text"][0]: n["text"] for n in zeroin.draw(loss).nodes if n["kind"] == "const"}
+    assert boxes["target"][1].startswith("4x1")
+    w = zeroin.tensor(3.0, requires_grad=True, name="w")
+    one = nn.functional.mse_loss(w * 2, zeroin.tensor(60.0))
+    consts = [n["text"] for n in zeroin.draw(one).nodes if n["kind"] == "const"]
+    assert ["60"] in consts and ["2"] in consts
+    assert "mse_loss(mul1, 60)" in str(zeroin.explain(one, w))
+
+
 @pytest.mark.parametrize("loss, roles", [
     ("huber_loss", {"target"}), ("smooth_l1_loss", {"target"}), ("poisson_nll_loss", {"target"}),
     ("soft_margin_loss", {"target"}), ("multilabel_soft_margin_loss", {"target"}),

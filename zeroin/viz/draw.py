@@ -22,7 +22,7 @@ from .. import graph
 from .._io import atomic_open
 from .._tensor import Tensor
 from .explain import is_data, local_vjp, node_names, not_a_tensor
-from .format import number, plural, short
+from .format import array, number, plural, short
 from .layout import layout
 
 __all__ = ["draw", "Drawing"]
@@ -616,7 +616,7 @@ def _tensor_node(t, key, ctx):
     else:
         kind = "output" if t is ctx["output"] else "result"
     lines = [(nm, True, _INK)]                 # data without a name: input0, target, ...
-    by_value = kind == "const" and not t.name and t.data.size <= 4
+    by_value = kind == "const" and nm == array(t.data)      # 2, [[0.5, -1]]: its name
     if (ctx["values"] or is_data(t)) and not by_value:
         lines.append(((short(t.data) if t.data.size > 1 else "= " + short(t.data)),
                       False, _INK))

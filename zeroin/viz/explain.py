@@ -60,9 +60,10 @@ def node_names(output, model=None):
     name -> tensor) wins, then a tensor's own ``name``. Op results are named after the op
     and numbered in the order they were computed (``mul1``, ``add1``, ``add2``); leaves
     without a name are ``t0``, ``t1``, ...; constants with at most 4 elements are shown
-    as their value (``2``, ``[[0.5, -1]]``); larger arrays without a gradient are data,
-    named by their role where an op says it (a loss's ``target``, cross entropy's
-    ``labels``), else ``input0``, ``input1``, ... Explanations and drawings use the same
+    as their value (``2``, ``[[0.5, -1]]``) unless an op says what they are: arrays
+    without a gradient are data, named by their role where an op says it (a loss's
+    ``target``, also a batch of 2 to 4, cross entropy's ``labels``; a one-element target
+    still shows its value), else ``input0``, ``input1``, ... Explanations and drawings use the same
     names.
     """
     order = toposort([output], include_leaves=True)
@@ -90,8 +91,8 @@ def node_names(output, model=None):
             names[k] = fresh(t.grad_fn.name, 1)
         elif t.requires_grad:
             names[k] = fresh("t", 0)
-        elif t.data.size <= 4:
-            names[k] = array(t.data)
+        elif t.data.size == 1 or (t.data.size <= 4 and not roles.get(k)):
+            names[k] = array(t.data)             # a number in the formula: its value
         elif roles.get(k) and roles[k] not in taken:
             names[k] = roles[k]                      # target; a second one is target2
             taken.add(roles[k])
