@@ -6,6 +6,8 @@ the results must agree in values, shapes, dtypes, ``requires_grad``, return type
 float64 as its default dtype here, so that dtypes compare exactly (zeroin's default is
 float64: the one deliberate difference, see the README).
 """
+import warnings
+
 import numpy as np
 import pytest
 
@@ -92,6 +94,27 @@ def same(rt, rz, where="result"):
         assert rz == pytest.approx(rt, rel=1e-6, abs=1e-9), f"{where}: {rz} != {rt}"
     else:
         raise AssertionError(f"{where}: no rule to compare {type(rt)}")
+
+
+def warned(f):
+    """``f(T)`` with the categories of the warnings it gave (part of the result)."""
+    def run(T):
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            r = f(T)
+        return r, tuple(sorted({x.category.__name__ for x in w}))
+    return run
+
+
+def check(name, rt, rz):
+    """zeroin's result ``rz`` of idiom ``name`` against PyTorch's ``rt`` (either may be
+    an exception): an AssertionError of the idiom itself is raised, and so is zeroin's
+    error where PyTorch gave a result (its traceback shows where); else :func:`same`."""
+    if isinstance(rt, AssertionError):
+        raise rt
+    if isinstance(rz, Exception) and not isinstance(rt, Exception):
+        raise rz
+    same(rt, rz, name)
 
 
 def catch(f):
@@ -1315,12 +1338,7 @@ def test_idiom(name, f):
     torch.manual_seed(0)
     zeroin.manual_seed(0)
     rt = f(torch)
-    if isinstance(rt, AssertionError):
-        raise rt
-    rz = _run(zeroin, f)
-    if isinstance(rz, Exception) and not isinstance(rt, Exception):
-        raise rz
-    same(rt, rz, name)
+    check(name, rt, _run(zeroin, f))
 
 
 def test_every_pending_idiom_exists():

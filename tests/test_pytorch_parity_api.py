@@ -13,8 +13,8 @@ import zeroin
 
 torch = pytest.importorskip("torch")
 
-from test_pytorch_parity import (A, P, _torch_float64, catch, grad_of, same,  # noqa: E402,F401
-                                 t)
+from test_pytorch_parity import (A, P, _torch_float64, catch, check, grad_of,  # noqa: E402,F401
+                                 same, t, warned)
 
 IV = np.array([[7, -7, 7, -7, 0], [3, 3, -3, -3, 5]])
 DV = np.array([[2, 2, -2, -2, 3], [2, -2, 2, -2, -5]])
@@ -94,14 +94,7 @@ table("masked_fill", {
     "float_grad": lambda T: grad_of(T, lambda x: x.masked_fill(x > 0, 9.5), A),
 })
 
-def _warned(f):
-    """``f(T)`` with the categories of the warnings it gave (part of the result)."""
-    def run(T):
-        with warnings.catch_warnings(record=True) as w:
-            warnings.simplefilter("always")
-            r = f(T)
-        return r, tuple(sorted({x.category.__name__ for x in w}))
-    return run
+_warned = warned      # ``f(T)`` with its warnings' categories as part of the result
 
 
 # a list index holding sequences, tensors, slices, None or ... is a tuple, with a warning
@@ -188,13 +181,7 @@ def _run(T, f):
 
 @pytest.mark.parametrize("name, f", list(IDIOMS.items()), ids=list(IDIOMS))
 def test_idiom(name, f):
-    rt = _run(torch, f)
-    if isinstance(rt, AssertionError):
-        raise rt
-    rz = _run(zeroin, f)
-    if isinstance(rz, Exception) and not isinstance(rt, Exception):
-        raise rz
-    same(rt, rz, name)
+    check(name, _run(torch, f), _run(zeroin, f))
 
 
 # --- the messages --------------------------------------------------------------------------
