@@ -225,6 +225,17 @@ def test_lesson_parameter_listings_keep_a_list_default_whole(capsys):
     for text in ("(0.2, 0.5)", "[0.2,0.5]", "0.2,0.5"):
         assert lessons.settings("learning-rate", [f"etas={text}"]) == {"etas": (0.2, 0.5)}
     assert main(["lesson", "chain-rule", "--set", "bogus=1"]) == 2
+    assert "(with their defaults): w=3, b=4\n" in capsys.readouterr().err
+
+
+def test_a_lesson_without_parameters_lists_none(capsys, monkeypatch):
+    """(chain-rule, which had none, now takes w and b: a lesson with no parameters.)"""
+    from zeroin import lessons
+
+    def bare(out=None, *, verbose=None, figures=True):
+        """A lesson with no parameters."""
+    monkeypatch.setitem(lessons.LESSONS, "bare", bare)
+    assert main(["lesson", "bare", "--set", "bogus=1"]) == 2
     assert "(with their defaults): none\n" in capsys.readouterr().err
 
 
@@ -360,7 +371,7 @@ def test_tour_counts_with_the_lessons_count():
 def test_a_lesson_that_refuses_its_settings_leaves_no_empty_folder(tmp_path, capsys,
                                                                     monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(["lesson", "chain-rule", "--set", "w=5"]) == 2        # no such parameter
+    assert main(["lesson", "chain-rule", "--set", "v=5"]) == 2        # no such parameter
     assert main(["lesson", "solve", "--set", "target=50"]) == 2       # out of range
     assert main(["lesson", "solve", "--set", "target=50", "--out", "a/b/c"]) == 2
     assert sorted(os.listdir(tmp_path)) == []
@@ -368,6 +379,6 @@ def test_a_lesson_that_refuses_its_settings_leaves_no_empty_folder(tmp_path, cap
     assert main(["lesson", "solve", "--set", "target=50", "--out", "mine"]) == 2
     assert sorted(os.listdir(tmp_path)) == ["mine"]
     err = capsys.readouterr().err
-    assert "chain-rule has no parameter 'w'" in err and "Traceback" not in err
+    assert "chain-rule has no parameter 'v'" in err and "Traceback" not in err
     assert main(["lesson", "solve", "--set", "target=70", "--out", "a/b"]) == 0
     assert (tmp_path / "a" / "b" / "solve.png").exists()

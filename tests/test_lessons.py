@@ -231,6 +231,31 @@ def test_chain_rule_figures_are_the_graph(results):
     assert "10" in text["chain_rule_paths_w"]
 
 
+@settings(max_examples=25, deadline=None)
+@given(w=st.floats(-50, 50), b=st.floats(-50, 50))
+def test_chain_rule_at_any_point_is_the_exact_derivative(w, b):
+    """A teacher's own w and b: every number in the lesson is the engine's, equal to the
+    closed form, and the note says which gradient is bigger there."""
+    r = lessons.chain_rule(w=w, b=b, verbose=False, figures=False)
+    x, y = 2 * w + b, b + 1
+    assert (r.x, r.y, r.z) == (pytest.approx(x), pytest.approx(y), pytest.approx(x * y))
+    assert r.dz_db == pytest.approx(2 * b + 2 * w + 1) and r.dz_dw == pytest.approx(2 * y)
+    assert r.explain_b_value == pytest.approx(r.dz_db)
+    bigger_b = abs(r.dz_db) > abs(r.dz_dw)
+    assert ("a step in b moves z more" in r.notes[0]) == bigger_b
+    assert ("a step in w moves z more" in r.notes[0]) == (abs(r.dz_dw) > abs(r.dz_db))
+
+
+def test_chain_rule_takes_w_and_b_from_the_command_line(tmp_path):
+    from zeroin.cli import main
+    assert main(["lesson", "chain-rule", "--set", "w=1", "--set", "b=2", "--out",
+                 str(tmp_path)]) == 0
+    svg = (tmp_path / "chain_rule_values.svg").read_text()
+    assert "w = 1, b = 2" in svg and "= 12" in svg             # x = 4, y = 3, z = 12
+    with pytest.raises(ValueError, match="chain-rule: w must be a finite number, got nan"):
+        lessons.chain_rule(w=float("nan"), verbose=False)
+
+
 # --- 3 sensitivity ------------------------------------------------------------------------
 
 def test_sensitivity(results):

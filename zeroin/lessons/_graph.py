@@ -45,9 +45,11 @@ def _grads(w, b):
 # --- lesson 2 ----------------------------------------------------------------------------
 
 @lesson
-def chain_rule(out=None, *, verbose=None, figures=True):
+def chain_rule(out=None, *, w=W0, b=B0, verbose=None, figures=True):
     """z = x*y, x = 2w + b, y = b + 1: forward values, and dz/db, dz/dw by the chain rule."""
-    w, b, x, y, z = seed_graph()
+    finite("chain-rule", "w", w)
+    finite("chain-rule", "b", b)
+    w, b, x, y, z = seed_graph(w, b)
     res = LessonResult(
         "chain-rule", "Lesson 2 - chain-rule: z = x * y, x = 2w + b, y = b + 1",
         intro=("w and b are the variables; x and y are intermediate results; 2 and 1 are "
@@ -92,8 +94,7 @@ def chain_rule(out=None, *, verbose=None, figures=True):
                                   f"{dx_db:g} + {dz_dy:g} * {dy_db:g} = {dz_db:g}")
         res.texts["explain_w"] = f"dz/dw = dz/dx * dx/dw = {dz_dx:g} * {dx_dw:g} = {dz_dw:g}"
     res.notes += [
-        f"dz/db = {dz_db:g} > dz/dw = {dz_dw:g}: b reaches z by two paths (through x and "
-        f"through y), so a step in b moves z more than the same step in w.",
+        _two_paths(dz_db, dz_dw),
         "One backward pass gives the gradient of z with respect to every node at once: "
         "that is why backprop is cheap.",
     ]
@@ -103,6 +104,22 @@ def chain_rule(out=None, *, verbose=None, figures=True):
     elif figures:
         res.values["figures_skipped"] = "zeroin.draw is not available yet"
     return res
+
+
+def _two_paths(dz_db, dz_dw):
+    """What the two gradients say: b reaches z by two paths, w by one; whether that makes
+    b's the bigger one depends on the point (at the chapter's w = 3, b = 4 it does)."""
+    if abs(dz_db) > abs(dz_dw):
+        cmp = (f"dz/db = {dz_db:g} > dz/dw = {dz_dw:g}" if dz_db > dz_dw >= 0 else
+               f"|dz/db| = {abs(dz_db):g} > |dz/dw| = {abs(dz_dw):g}")
+        return (f"{cmp}: b reaches z by two paths (through x and through y), so a step in "
+                f"b moves z more than the same step in w.")
+    same = abs(dz_db) == abs(dz_dw)
+    return (f"dz/db = {dz_db:g} and dz/dw = {dz_dw:g}: b reaches z by two paths (through x "
+            f"and through y), w by one, yet here a step in " +
+            ("either moves z by as much" if same else "w moves z more") +
+            ": the paths' products can cancel, so two paths need not mean a bigger "
+            "derivative.")
 
 
 def _optional(name):
