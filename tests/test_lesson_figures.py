@@ -296,3 +296,26 @@ def test_train_and_sweep_figures_are_slide_ready(tmp_path, capsys):
     lo, hi = ax.get_ylim()
     values = [float(t) for t in labels if lo <= float(t) <= hi]
     assert min(values) <= 0.1 and max(values) >= 0.7
+
+
+@pytest.mark.parametrize("etas", [(0.3, 1.05), (0.05, 0.1, 0.4, 0.8, 1.0, 1.1), (0.1, 0.4)])
+def test_learning_rate_marks_points_that_leave_the_x_panel(etas):
+    """A diverging run's points beyond the left panel's range are not lost silently: each
+    has a triangle on the edge it left by, and the caption says which run from which step."""
+    r = lessons.learning_rate(etas=etas, verbose=False)
+    ax = r.figures["learning_rate"].figure.axes[0]
+    lo, hi = ax.get_ylim()
+    marks = [line for line in ax.lines if line.get_marker() in ("^", "v")]
+    beyond = {eta: [i for i, x in enumerate(r.trajectories[eta][:16]) if not lo <= x <= hi]
+              for eta in etas}
+    assert len(marks) == sum(len(v) for v in beyond.values())
+    for m in marks:
+        (step,), (y,) = m.get_xdata(), m.get_ydata()
+        assert y == (hi if m.get_marker() == "^" else lo)
+        assert any(step in v for v in beyond.values())
+    off = r.values["lr_off_view"]
+    assert off == {e: v[0] for e, v in beyond.items() if v}
+    caption = r.figures["learning_rate"].caption
+    assert ("triangles" in caption) == bool(off)
+    for e, n in off.items():
+        assert f"eta = {e:g} from step {n}" in caption

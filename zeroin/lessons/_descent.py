@@ -471,17 +471,44 @@ def _draw_lr(out, res, runs):
         kept = [row[1] for r in runs.values() if r["kind"] != "divergence"
                 for row in r["rows"][:16]]
         lo, hi = _span([res.x0, 1.0, *kept], 0.08, 0.2)
-        ax.set_ylim(min(-1.5, lo), max(4.8, hi))
+        ylo, yhi = min(-1.5, lo), max(4.8, hi)
+        ax.set_ylim(ylo, yhi)
+        off = _mark_off_view(ax, runs, ylo, yhi, F)
+        res.values["lr_off_view"] = off
         ax.axhline(1, color=F.COLORS["muted"], ls=":", lw=1)
         ax.set_xlabel("step")
         ax.set_ylabel("x")
-        ax.set_title("x per step (minimum at x = 1)")
+        ax.set_title("x per step (minimum at x = 1)", pad=10)     # clear of the triangles
         _draw_gradients(ax2, res, runs, F)
         F.legend_below(fig, (ax, ax2), ncol=4)
         return F.save(fig, out, "learning_rate",
                       "Learning rates compared: " + "; ".join(
                           f"eta = {e:g}: {r['kind']}" for e, r in runs.items()) + "."
-                      + _zeros_caption(runs))
+                      + _off_view_caption(off) + _zeros_caption(runs))
+
+
+def _mark_off_view(ax, runs, ylo, yhi, F):
+    """A triangle on the edge of the x panel for each drawn point beyond its range (a
+    diverging run), pointing the way it went; returns {eta: first step off the view}."""
+    off = {}
+    for i, (eta, r) in enumerate(runs.items()):
+        color = F.COLORS["series"][i % len(F.COLORS["series"])]
+        for step, x in enumerate(row[1] for row in r["rows"][:16]):
+            if ylo <= x <= yhi:
+                continue
+            up = x > yhi
+            ax.plot([step], [yhi if up else ylo], "^" if up else "v", color=color, ms=9,
+                    mec="black", mew=0.6, clip_on=False, zorder=5)
+            off.setdefault(eta, step)
+    return off
+
+
+def _off_view_caption(off):
+    if not off:
+        return ""
+    which = ", ".join(f"eta = {e:g} from step {n}" for e, n in off.items())
+    return (f" In the left panel, points beyond its range ({which}) are marked by "
+            f"triangles on its edge.")
 
 
 def _first_zero(r):
