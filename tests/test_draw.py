@@ -401,3 +401,26 @@ def test_save_pdf_for_slides_and_bad_dpi(tmp_path):
         with pytest.raises(ValueError, match="dpi must be a positive number"):
             d.png(dpi=bad)
     assert sorted(os.listdir(tmp_path)) == ["g.pdf"]
+
+
+def test_digits_sets_the_precision_of_every_number_drawn():
+    """The solve lesson's first step (b = 4 + 10/15, z = 60.4444) shows as 60.44 by default
+    and to 6 digits with digits=6, in the values, the gradients and the edges' local
+    derivatives alike."""
+    w = zeroin.tensor(3.0, requires_grad=True, name="w")
+    b = zeroin.tensor(4 + 10 / 15, requires_grad=True, name="b")
+    x = 2 * w + b
+    y = b + 1
+    z = x * y
+    x.name, y.name, z.name = "x", "y", "z"
+    short_ = " ".join(t for n in zeroin.draw(z, wrt=b).nodes for t in n["text"])
+    long_ = zeroin.draw(z, wrt=b, digits=6)
+    text = " ".join(t for n in long_.nodes for t in n["text"])
+    assert "= 60.44" in short_ and "= 60.4444" not in short_
+    assert "= 60.4444" in text and "= 4.66667" in text and "grad 16.3333" in text
+    assert "grad 16.33 " in short_                              # dz/db = x + y
+    labels = [e["label"] for e in long_.edges if e["label"]]
+    assert "5.66667" in labels and "10.6667" in labels        # dz/dx = y, dz/dy = x
+    for bad in (0, 18, 2.5, True, "4"):
+        with pytest.raises(ValueError, match="draw: digits must be a whole number from 1 to 17"):
+            zeroin.draw(z, digits=bad)

@@ -12,6 +12,7 @@ number comes from the engine: forward values from the tensors, gradients from
 from __future__ import annotations
 
 import itertools
+import numbers
 import os
 from collections import Counter
 from html import escape
@@ -47,8 +48,8 @@ _DIRECTIONS = {"LR": "LR", "TB": "TB", "left-right": "LR", "top-bottom": "TB"}
 _ids = itertools.count(1)
 
 
-def _n(v):
-    return number(v, 4)
+def _n(v, digits=4):
+    return number(v, digits)
 
 
 def _text_w(s, size=_FS, bold=False):
@@ -617,30 +618,31 @@ def _tensor_node(t, key, ctx):
         kind = "output" if t is ctx["output"] else "result"
     lines = [(nm, True, _INK)]                 # data without a name: input0, target, ...
     by_value = kind == "const" and nm == array(t.data)      # 2, [[0.5, -1]]: its name
+    digits = ctx["digits"]
     if (ctx["values"] or is_data(t)) and not by_value:
-        lines.append(((short(t.data) if t.data.size > 1 else "= " + short(t.data)),
-                      False, _INK))
+        value = short(t.data, digits)
+        lines.append(((value if t.data.size > 1 else "= " + value), False, _INK))
     if ctx["grads_on"] and k in g and kind != "const":
-        lines.append((f"grad {short(g[k])}", True, _GRAD))
+        lines.append((f"grad {short(g[k], digits)}", True, _GRAD))
     truncated = t.grad_fn is not None and k not in ctx["expanded"]
     if truncated:
         rep = _repeats(_spine(t))              # a deep network: say what repeats below
         lines.append(("(inputs not drawn" + (";" if rep else ")"), False, "#6b7280"))
         if rep:
             lines.append((f"{rep[1]} \u00d7 ({', '.join(rep[0])}))", False, "#6b7280"))
-    tip = f"{nm}: shape {tuple(t.shape)}, value {short(t.data)}"
+    tip = f"{nm}: shape {tuple(t.shape)}, value {short(t.data, digits)}"
     if k in g:
-        tip += f", d{on}/d{nm} = {short(g[k])}"
+        tip += f", d{on}/d{nm} = {short(g[k], digits)}"
     return _Node(key, kind, lines, hl=k in ctx["reach"], wrt=t is ctx["wrt"],
                  truncated=truncated, tip=tip)
 
 
-def _edge_label(t, inp, names):
+def _edge_label(t, inp, names, digits=4):
     """The local derivative on the edge inp -> t: a number, or the Jacobian's size."""
     nm, inn = names[id(t)], names[id(inp)]
     if t.data.size == 1 and inp.data.size == 1:
         d = local_vjp(t, inp, np.ones_like(t.data))
-        label = _n(0 if d is None else np.asarray(d).reshape(()))
+        label = _n(0 if d is None else np.asarray(d).reshape(()), digits)
         return label, f"d{nm}/d{inn} = {label}"
     m = int(np.prod(t.shape)) if t.shape else 1
     n = int(np.prod(inp.shape)) if inp.shape else 1
@@ -660,7 +662,7 @@ def _op_node_and_edges(t, keys, ctx):
     edges = []
     for inp in {id(i): i for i in fn.inputs}.values():
         hl = id(inp) in reach and inp.requires_grad
-        label, tip = _edge_label(t, inp, names) if hl else ("", "")
+        label, tip = _edge_label(t, inp, names, ctx["digits"]) if hl else ("", "")
         edges.append(dict(src=keys[id(inp)], dst=okey, src_name=names[id(inp)],
                           dst_name=f"{sym} ({nm})", highlight=hl, label=label, tip=tip))
     edges.append(dict(src=okey, dst=key, src_name=f"{sym} ({nm})", dst_name=nm,
@@ -698,13 +700,17 @@ def _edge_caption(labels):
     return f"{numbers} where both are single numbers; {sizes}"
 
 
-def _check(output, wrt, max_nodes, max_depth, rankdir, direction):
+def _check(output, wrt, max_nodes, max_depth, rankdir, direction, digits=4):
     if not isinstance(output, Tensor):
         raise not_a_tensor("draw", "output", output)
     if wrt is not None and not isinstance(wrt, Tensor):
         raise not_a_tensor("draw", "wrt", wrt)
     if int(max_depth) < 1:
         raise ValueError(f"draw: max_depth must be at least 1, got {max_depth}")
+    if isinstance(digits, bool) or not isinstance(digits, numbers.Integral) or \
+            not 1 <= digits <= 17:
+        raise ValueError(f"draw: digits must be a whole number from 1 to 17 (significant "
+                         f"digits of the numbers shown), got {digits!r}")
     if int(max_nodes) < 3:
         raise ValueError(f"draw: max_nodes must be at least 3, got {max_nodes}")
     if direction is not None and rankdir not in (None, "LR", direction):
@@ -718,7 +724,7 @@ def _check(output, wrt, max_nodes, max_depth, rankdir, direction):
 
 
 def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
-         max_depth=8, rankdir="LR", direction=None, model=None):
+         max_depth=8, rankdir="LR", direction=None, model=None, digits=4):
     """Draw the graph that computed ``output``: leaves, constants, ops and results.
 
     Parameters
@@ -748,6 +754,9 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
     model : Module or mapping, optional
         Names for parameters (``named_parameters()`` paths such as ``0.weight``, or a
         mapping name -> tensor). Parameters of a Module are already named by their path.
+    digits : int
+        Significant digits of the values, gradients and local derivatives shown (4 keeps
+        nodes small; 6 shows the solve lesson's b = 4.66667 as the chapter prints it).
 
     Returns
     -------
@@ -756,7 +765,7 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
         inline in Jupyter, scaled to fit.
     """
     from ..autograd import node_grads
-    way = _check(output, wrt, max_nodes, max_depth, rankdir, direction)
+    way = _check(output, wrt, max_nodes, max_depth, rankdir, direction, digits)
     names = node_names(output, model)
     order = graph.toposort([output], include_leaves=True)
     grads_on = bool(grads and output.requires_grad)
@@ -764,7 +773,7 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
     g = node_grads(output, seed) if grads_on else {}
     keep, expanded = _select(output, int(max_nodes), int(max_depth))
     ctx = dict(names=names, grads=g, on=names[id(output)], output=output, wrt=wrt,
-               values=values, grads_on=grads_on, expanded=expanded,
+               values=values, grads_on=grads_on, expanded=expanded, digits=digits,
                reach=graph.depends_on(output, wrt, order) if wrt is not None else set())
     keys = {id(t): f"n{i}" for i, t in enumerate(order) if id(t) in keep}
     nodes, edges = [], []
