@@ -424,3 +424,26 @@ def test_digits_sets_the_precision_of_every_number_drawn():
     for bad in (0, 18, 2.5, True, "4"):
         with pytest.raises(ValueError, match="draw: digits must be a whole number from 1 to 17"):
             zeroin.draw(z, digits=bad)
+
+
+def test_dark_theme_for_dark_slides(tmp_path):
+    """theme='dark': a dark background, light text and lines, in the SVG and the PNG (its
+    corner pixel); no colour of the light palette is left in the SVG; default unchanged."""
+    import re
+    from zeroin.viz import draw as D
+    w = zeroin.tensor(3.0, requires_grad=True, name="w")
+    b = zeroin.tensor(4.0, requires_grad=True, name="b")
+    z = (2 * w + b) * (b + 1)
+    light = zeroin.draw(z, wrt=b).svg()
+    dark = zeroin.draw(z, wrt=b, theme="dark", title="t").svg()
+    assert 'fill="#ffffff"' in light and D._INK in light
+    used = set(re.findall(r'(?:fill|stroke)="(#[0-9a-f]{6})"', dark))
+    assert used and not used & set(D._THEMES["dark"])          # every light colour mapped
+    assert 'fill="#0f172a"' in dark and D._THEMES["dark"][D._INK] in dark
+    pytest.importorskip("matplotlib")
+    from PIL import Image
+    path = zeroin.draw(z, theme="dark").save(str(tmp_path / "g.png"))
+    corner = Image.open(path).convert("RGB").getpixel((1, 1))
+    assert corner == (0x0f, 0x17, 0x2a)
+    with pytest.raises(ValueError, match="draw: theme must be 'light' or 'dark', got 'blue'"):
+        zeroin.draw(z, theme="blue")

@@ -43,6 +43,18 @@ _HL = "#dc2626"        # highlighted paths
 _GRAD = "#b91c1c"      # gradient text
 _EDGE = "#6b7280"
 _INK = "#111827"
+# Themes: the palette above is "light"; "dark" maps each of its colours to one that reads
+# on a dark slide (the same roles: fills darker, borders and text lighter).
+_THEMES = {"light": {}, "dark": {
+    "#ffffff": "#0f172a", _INK: "#f1f5f9", "#374151": "#cbd5e1", _EDGE: "#94a3b8",
+    "#dbeafe": "#1e3a8a", "#1d4ed8": "#93c5fd", "#fefce8": "#3f2a06", "#a16207": "#facc15",
+    "#fef3c7": "#4a2506", "#b45309": "#fbbf24", "#f3f4f6": "#1f2937",
+    _HL: "#f87171", _GRAD: "#fca5a5"}}
+
+
+def _paint(color, theme):
+    """``color`` of the light palette in ``theme``."""
+    return _THEMES[theme].get(color, color)
 _SYMBOLS = {"*": "\u00d7", "/": "\u00f7", "-": "\u2212"}
 _DIRECTIONS = {"LR": "LR", "TB": "TB", "left-right": "LR", "top-bottom": "TB"}
 _ids = itertools.count(1)
@@ -85,7 +97,7 @@ def _edge_shapes(i, e, pts, at=None):
     hl = e["highlight"]
     g = ("edge", i, e)
     out = [dict(kind="path", group=g, pts=pts, stroke=_HL if hl else _EDGE,
-                sw=2.6 if hl else 1.3, arrow=True)]
+                sw=2.6 if hl else 1.3, arrow=True, hl=hl)]
     if e["label"]:
         lx, ly = at
         tw = _label_w(e["label"])
@@ -202,7 +214,7 @@ def _svg_shape(p, s, vertical):
         d = [f"M{pts[0][0]:.1f},{pts[0][1]:.1f}"] + [
             "C" + " ".join(f"{x:.1f},{y:.1f}" for x, y in seg)
             for seg in _curve(pts, vertical)]
-        m = "arrow-hl" if s["stroke"] == _HL else "arrow"
+        m = "arrow-hl" if s["hl"] else "arrow"
         return (f'<path d="{" ".join(d)}" fill="none" stroke="{s["stroke"]}" '
                 f'stroke-width="{s["sw"]}" marker-end="url(#{p}-{m})"/>')
     if k == "rect":
@@ -221,7 +233,7 @@ def _svg_shape(p, s, vertical):
             f'{escape(s["s"])}</text>')
 
 
-def _svg_head(p, box, width=None):
+def _svg_head(p, box, width=None, theme="light"):
     """The root element scales with its container (never wider than the drawing, never
     cut off: ``max-width: 100%`` and the ``viewBox``) and keeps its natural size (or
     ``width`` px) where nothing constrains it, e.g. as a file or in an ``<img>``."""
@@ -232,13 +244,15 @@ def _svg_head(p, box, width=None):
     o = [f'<svg xmlns="http://www.w3.org/2000/svg" id="{p}" width="{w:.0f}" height="{h:.0f}" '
          f'viewBox="{vb}" preserveAspectRatio="xMidYMid meet" '
          f'style="max-width: 100%; height: auto;" font-family="{_FONT}">', "<defs>"]
-    for name, color, size in (("arrow", _EDGE, 9), ("arrow-hl", _HL, 12)):
+    for name, color, size in (("arrow", _paint(_EDGE, theme), 9),
+                              ("arrow-hl", _paint(_HL, theme), 12)):
         o.append(f'<marker id="{p}-{name}" viewBox="0 0 10 10" refX="9" refY="5" '
                  f'markerWidth="{size}" markerHeight="{size}" '
                  f'markerUnits="userSpaceOnUse" orient="auto-start-reverse">'
                  f'<path d="M0,0 L10,5 L0,10 z" fill="{color}"/></marker>')
     o.append("</defs>")
-    o.append('<rect x="{}" y="{}" width="{}" height="{}" fill="#ffffff"/>'.format(*vb.split()))
+    o.append('<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/>'.format(
+        *vb.split(), _paint("#ffffff", theme)))
     return o
 
 
@@ -320,7 +334,8 @@ class Drawing:
         Left to right or top to bottom.
     """
 
-    def __init__(self, nodes, edges, note, title, caption, rankdir="LR"):
+    def __init__(self, nodes, edges, note, title, caption, rankdir="LR", theme="light"):
+        self.theme = theme
         self._nodes = nodes
         self._edges = edges
         self.note, self.title, self.caption = note, title, caption
@@ -390,6 +405,10 @@ class Drawing:
         if self.title:
             out.append(dict(kind="text", group=None, x=self.width / 2, y=20, s=self.title,
                             size=17, bold=True, color=_INK, anchor="middle", cls="title"))
+        for shape in out:                       # the theme's colours for the light ones
+            for key in ("fill", "stroke", "color"):
+                if key in shape:
+                    shape[key] = _paint(shape[key], self.theme)
         return out
 
     # --- SVG --------------------------------------------------------------------------
@@ -401,7 +420,7 @@ class Drawing:
         vertical = self.rankdir == "TB"
         _positive(width, "width")
         o = _svg_head(p, _canvas(int(np.ceil(self.width)), int(np.ceil(self.height)),
-                                 aspect), width)
+                                 aspect), width, self.theme)
         current = None
         for s in self._scene():
             g = s["group"]
@@ -503,7 +522,7 @@ class Drawing:
         for s in self._scene():          # one layout pixel is 1/100 inch
             _png_patch(ax, s, self.rankdir == "TB", 72 / 100)
         buf = io.BytesIO()
-        fig.savefig(buf, format=fmt, dpi=dpi, facecolor="white")
+        fig.savefig(buf, format=fmt, dpi=dpi, facecolor=_paint("#ffffff", self.theme))
         return buf.getvalue()
 
     # --- files ------------------------------------------------------------------------
@@ -700,13 +719,15 @@ def _edge_caption(labels):
     return f"{numbers} where both are single numbers; {sizes}"
 
 
-def _check(output, wrt, max_nodes, max_depth, rankdir, direction, digits=4):
+def _check(output, wrt, max_nodes, max_depth, rankdir, direction, digits=4, theme="light"):
     if not isinstance(output, Tensor):
         raise not_a_tensor("draw", "output", output)
     if wrt is not None and not isinstance(wrt, Tensor):
         raise not_a_tensor("draw", "wrt", wrt)
     if int(max_depth) < 1:
         raise ValueError(f"draw: max_depth must be at least 1, got {max_depth}")
+    if theme not in _THEMES:
+        raise ValueError(f"draw: theme must be 'light' or 'dark', got {theme!r}")
     if isinstance(digits, bool) or not isinstance(digits, numbers.Integral) or \
             not 1 <= digits <= 17:
         raise ValueError(f"draw: digits must be a whole number from 1 to 17 (significant "
@@ -724,7 +745,7 @@ def _check(output, wrt, max_nodes, max_depth, rankdir, direction, digits=4):
 
 
 def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
-         max_depth=8, rankdir="LR", direction=None, model=None, digits=4):
+         max_depth=8, rankdir="LR", direction=None, model=None, digits=4, theme="light"):
     """Draw the graph that computed ``output``: leaves, constants, ops and results.
 
     Parameters
@@ -757,6 +778,9 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
     digits : int
         Significant digits of the values, gradients and local derivatives shown (4 keeps
         nodes small; 6 shows the solve lesson's b = 4.66667 as the chapter prints it).
+    theme : {"light", "dark"}
+        Colours of the SVG, PNG and PDF: dark text on white (the default), or light text
+        and lines on a dark background for dark slides. The DOT text keeps Graphviz's.
 
     Returns
     -------
@@ -765,7 +789,7 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
         inline in Jupyter, scaled to fit.
     """
     from ..autograd import node_grads
-    way = _check(output, wrt, max_nodes, max_depth, rankdir, direction, digits)
+    way = _check(output, wrt, max_nodes, max_depth, rankdir, direction, digits, theme)
     names = node_names(output, model)
     order = graph.toposort([output], include_leaves=True)
     grads_on = bool(grads and output.requires_grad)
@@ -788,4 +812,4 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
     caption = _captions(output, wrt, names, keep, bool(g), grads_on and seed is not None,
                         [e["label"] for e in edges if e["highlight"] and e["label"]])
     return Drawing(nodes, edges, _left_out(order, keep, expanded, names), title,
-                   caption, way)
+                   caption, way, theme)
