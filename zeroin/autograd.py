@@ -33,7 +33,18 @@ if _tensor.FAST:
     from . import _fast
 
 __all__ = ["backward", "grad", "node_grads", "run", "Variable", "detect_anomaly",
-           "set_detect_anomaly"]
+           "set_detect_anomaly", "functional"]
+
+# zeroin.autograd is a module (the reference engine) that also holds a submodule, as
+# torch.autograd does: `functional` lives in zeroin/_autograd/ and loads on first use.
+__path__ = [__file__.rpartition("autograd.py")[0] + "_autograd"]
+
+
+def __getattr__(name):
+    if name == "functional":
+        import importlib
+        return importlib.import_module(__name__ + ".functional")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _RELEASED_MSG = ("backward: trying to backward through the graph a second time (or to "
                  "read saved values after they were freed by an earlier backward); pass "
@@ -237,11 +248,15 @@ def root_grads(outputs, grad_outputs, create_graph, op):
             # a float64 scalar's seed is the float 1.0, as zeroin.tensor(1.0) would be
             g = 1.0 if dtype is _F64 and not shape else np.ones(shape, dtype)
         else:
+            seed = g
             g = _tensor._array_of(g) if isinstance(g, Tensor) else np.asarray(g, dtype=t.dtype)
             if g.shape != t.shape:
                 raise ValueError(f"{op}: gradient has shape {g.shape} but the output has "
                                  f"shape {t.shape}; they must match")
-        grads.append(_leaf(np.asarray(g)) if create_graph else g)
+            if create_graph and isinstance(seed, Tensor):
+                g = seed        # kept as given: the gradients depend on it (double backward)
+        grads.append(g if isinstance(g, Tensor) else _leaf(np.asarray(g)) if create_graph
+                     else g)
     return grads
 
 
