@@ -682,3 +682,65 @@ def test_grad_runs_only_the_nodes_that_lead_to_its_inputs():
     b.register_hook(lambda g: calls.append("b"))
     (g,) = zeroin.grad(a * 2 + u, a)
     assert g.item() == 2.0 and calls == []
+
+
+# --- grad_fn.name(): PyTorch's method, zeroin's string ------------------------------------
+
+_NAME_CASES = {     # the same expression on both libraries (F: nn.functional)
+    "x * x": lambda T, F, x, w: x * x, "x + 1": lambda T, F, x, w: x + 1,
+    "x - w": lambda T, F, x, w: x - w, "x / w": lambda T, F, x, w: x / w,
+    "-x": lambda T, F, x, w: -x, "x ** 2": lambda T, F, x, w: x ** 2,
+    "x @ w": lambda T, F, x, w: x @ w, "sum": lambda T, F, x, w: x.sum(),
+    "mean": lambda T, F, x, w: x.mean(), "exp": lambda T, F, x, w: x.exp(),
+    "log": lambda T, F, x, w: w.abs().log(), "tanh": lambda T, F, x, w: x.tanh(),
+    "sigmoid": lambda T, F, x, w: x.sigmoid(), "relu": lambda T, F, x, w: x.relu(),
+    "reshape": lambda T, F, x, w: x.reshape(16), "cat": lambda T, F, x, w: T.cat([x, w]),
+    "stack": lambda T, F, x, w: T.stack([x, w]), "clamp": lambda T, F, x, w: x.clamp(0, 1),
+    "max": lambda T, F, x, w: x.max(), "softmax": lambda T, F, x, w: x.softmax(1),
+    "log_softmax": lambda T, F, x, w: F.log_softmax(x, 1),
+    "linear": lambda T, F, x, w: F.linear(x, w, x[0]),
+    "cross_entropy": lambda T, F, x, w: F.cross_entropy(x, T.tensor([0, 1, 2, 3])),
+    "mse_loss": lambda T, F, x, w: F.mse_loss(x, w.detach()),
+    "gelu": lambda T, F, x, w: F.gelu(x), "silu": lambda T, F, x, w: F.silu(x),
+    "leaky_relu": lambda T, F, x, w: F.leaky_relu(x), "where": lambda T, F, x, w:
+    T.where(x > 0, x, w), "pool": lambda T, F, x, w: F.avg_pool2d(x.reshape(1, 1, 4, 4), 2),
+    "adaptive": lambda T, F, x, w: F.adaptive_avg_pool2d(x.reshape(1, 1, 4, 4), 2),
+    "conv2d": lambda T, F, x, w: F.conv2d(x.reshape(1, 1, 4, 4), w[:2, :2].reshape(1, 1, 2, 2)),
+    "det": lambda T, F, x, w: T.linalg.det(x),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_NAME_CASES))
+def test_grad_fn_name_is_a_string_and_pytorchs_method(case):
+    torch = pytest.importorskip("torch")
+    made = []
+    for lib in (torch, zeroin):
+        g = np.random.default_rng(0)
+        x = lib.tensor(g.uniform(-1, 1, (4, 4)), requires_grad=True)
+        w = lib.tensor(g.uniform(-1, 1, (4, 4)), requires_grad=True)
+        made.append(_NAME_CASES[case](lib, lib.nn.functional, x, w).grad_fn)
+    tfn, zfn = made
+    assert zfn.name() == tfn.name()
+    name = zfn.name         # zeroin's own name stays an ordinary string for everyone else
+    assert isinstance(name, str) and f"{name}" == str(name) and name + "" == str(name)
+    assert {str(name): 1}[name] == 1 and name == str(name) and repr(zfn) == f"<{name}>"
+
+
+def test_grad_fn_name_of_custom_functions_and_accumulate_grad():
+    torch = pytest.importorskip("torch")
+    names = []
+    for lib in (torch, zeroin):
+        class MyExp(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return x.exp()
+
+            @staticmethod
+            def backward(ctx, g):
+                return g
+
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = MyExp.apply(x)
+        names.append((y.grad_fn.name(), (y * x).grad_fn.next_functions[1][0].name()))
+    assert names[0] == names[1]
+    assert zeroin.ops.mul(zeroin.tensor(1.0, requires_grad=True), 2.0).grad_fn.name == "mul"
