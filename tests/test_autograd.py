@@ -586,3 +586,161 @@ def test_in_place_scans_the_heap_only_for_a_tensor_a_recorded_op_has_read(monkey
     assert len(scans) == n
     (z.sum() + y.sum()).backward()
     np.testing.assert_allclose(x.grad.data, 8 * x.data + 6)    # d/dx (4x^2 + 6x + 1)
+
+
+# --- backward(inputs=...), grad(materialize_grads=...): against PyTorch -----------------
+
+def _inputs_graph(lib):
+    """a, b leaves; h = a * b retained, with hooks on b and h; y = sum(2h) + c * 0 - c."""
+    a = lib.tensor([1.0, 2.0], requires_grad=True)
+    b = lib.tensor([3.0, 4.0], requires_grad=True)
+    c = lib.tensor(5.0, requires_grad=True)
+    h = a * b
+    h.retain_grad()
+    calls = []
+    b.register_hook(lambda g: calls.append("b"))
+    h.register_hook(lambda g: calls.append("h"))
+    return a, b, c, h, (h * 2).sum(), calls
+
+
+def _grads(*ts):
+    return [None if t.grad is None else t.grad.detach().numpy().tolist() for t in ts]
+
+
+@pytest.mark.parametrize("which", [[0], [3], 3, [3, 0], [2], [0, 0], {"h": 3}])
+def test_backward_inputs_accumulates_only_into_them_as_torch(which):
+    torch = pytest.importorskip("torch")
+    seen = []
+    for lib in (torch, zeroin):
+        a, b, c, h, y, calls = _inputs_graph(lib)
+        ts = (a, b, c, h)
+        pick = {k: ts[v] for k, v in which.items()} if isinstance(which, dict) else \
+            ts[which] if isinstance(which, int) else [ts[i] for i in which]
+        y.backward(inputs=pick, retain_graph=True)
+        lib.autograd.backward([y], inputs=pick)     # the function form, accumulating
+        seen.append((_grads(a, b, c, h), calls))
+    assert seen[0] == seen[1]
+
+
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
+def test_backward_inputs_with_create_graph_and_through_a_non_leaf():
+    torch = pytest.importorskip("torch")
+    out = []
+    for lib in (torch, zeroin):
+        m = lib.tensor([1.0, 2.0], requires_grad=True)
+        n = m * 3
+        (n * n * m).sum().backward(inputs=[n, m], retain_graph=True)
+        grads = _grads(n, m)
+        (n * n * m).sum().backward(inputs=m, retain_graph=True)   # n is retain_grad now
+        grads += _grads(n, m)
+        m.grad = None       # (PyTorch's non-leaf .grad under create_graph has quirks)
+        (n * n * m).sum().backward(inputs=m, create_graph=True)
+        (g2,) = lib.autograd.grad(m.grad.sum(), m)
+        out.append((grads, g2.detach().numpy().tolist(), m.grad.requires_grad))
+    assert out[0] == out[1]
+
+
+def test_backward_inputs_errors_as_torch():
+    y = (zeroin.tensor([1.0], requires_grad=True) * 2).sum()
+    with pytest.raises(RuntimeError, match=r"`inputs` argument to `backward\(\)` cannot be "
+                                           r"empty\."):
+        y.backward(inputs=[], retain_graph=True)
+    with pytest.raises(RuntimeError, match=r"inputs\[0\] does not require grad"):
+        y.backward(inputs=[zeroin.tensor(1.0)])
+
+
+def test_grad_materialize_grads_as_torch():
+    torch = pytest.importorskip("torch")
+    out = []
+    for lib in (torch, zeroin):
+        a = lib.tensor([1.0, 2.0], requires_grad=True)
+        c = lib.tensor(5.0, requires_grad=True)
+        y = (a * a).sum()
+        ga, gc = lib.autograd.grad(y, [a, c], materialize_grads=True, retain_graph=True)
+        d = lib.autograd.grad(y, {"a": a, "c": c}, allow_unused=True, retain_graph=True)
+        ca, cc = lib.autograd.grad(y, (a, c), materialize_grads=True, create_graph=True)
+        out.append((ga.tolist(), gc.tolist(), sorted(d), d["c"] is None, cc.requires_grad,
+                    ca.requires_grad, cc.dtype == c.dtype))
+        with pytest.raises(ValueError, match="Expected allow_unused to be True or not "
+                                             "passed when materialize_grads=True"):
+            lib.autograd.grad(y, [a, c], materialize_grads=True, allow_unused=False)
+        with pytest.raises(RuntimeError):       # unused, without allow_unused
+            lib.autograd.grad(y, [a, c], retain_graph=True)
+        with pytest.raises(RuntimeError, match=r"`inputs` argument to `grad\(\)` cannot be "
+                                               r"empty\."):
+            lib.autograd.grad(y, [])
+    assert out[0] == out[1]
+
+
+def test_grad_runs_only_the_nodes_that_lead_to_its_inputs():
+    # as PyTorch's engine: a hook on a branch that does not reach the inputs does not fire
+    a = zeroin.tensor(1.0, requires_grad=True)
+    b = zeroin.tensor(2.0, requires_grad=True)
+    calls = []
+    u = b * 3
+    u.register_hook(lambda g: calls.append("u"))
+    b.register_hook(lambda g: calls.append("b"))
+    (g,) = zeroin.grad(a * 2 + u, a)
+    assert g.item() == 2.0 and calls == []
+
+
+# --- grad_fn.name(): PyTorch's method, zeroin's string ------------------------------------
+
+_NAME_CASES = {     # the same expression on both libraries (F: nn.functional)
+    "x * x": lambda T, F, x, w: x * x, "x + 1": lambda T, F, x, w: x + 1,
+    "x - w": lambda T, F, x, w: x - w, "x / w": lambda T, F, x, w: x / w,
+    "-x": lambda T, F, x, w: -x, "x ** 2": lambda T, F, x, w: x ** 2,
+    "x @ w": lambda T, F, x, w: x @ w, "sum": lambda T, F, x, w: x.sum(),
+    "mean": lambda T, F, x, w: x.mean(), "exp": lambda T, F, x, w: x.exp(),
+    "log": lambda T, F, x, w: w.abs().log(), "tanh": lambda T, F, x, w: x.tanh(),
+    "sigmoid": lambda T, F, x, w: x.sigmoid(), "relu": lambda T, F, x, w: x.relu(),
+    "reshape": lambda T, F, x, w: x.reshape(16), "cat": lambda T, F, x, w: T.cat([x, w]),
+    "stack": lambda T, F, x, w: T.stack([x, w]), "clamp": lambda T, F, x, w: x.clamp(0, 1),
+    "max": lambda T, F, x, w: x.max(), "softmax": lambda T, F, x, w: x.softmax(1),
+    "log_softmax": lambda T, F, x, w: F.log_softmax(x, 1),
+    "linear": lambda T, F, x, w: F.linear(x, w, x[0]),
+    "cross_entropy": lambda T, F, x, w: F.cross_entropy(x, T.tensor([0, 1, 2, 3])),
+    "mse_loss": lambda T, F, x, w: F.mse_loss(x, w.detach()),
+    "gelu": lambda T, F, x, w: F.gelu(x), "silu": lambda T, F, x, w: F.silu(x),
+    "leaky_relu": lambda T, F, x, w: F.leaky_relu(x), "where": lambda T, F, x, w:
+    T.where(x > 0, x, w), "pool": lambda T, F, x, w: F.avg_pool2d(x.reshape(1, 1, 4, 4), 2),
+    "adaptive": lambda T, F, x, w: F.adaptive_avg_pool2d(x.reshape(1, 1, 4, 4), 2),
+    "conv2d": lambda T, F, x, w: F.conv2d(x.reshape(1, 1, 4, 4), w[:2, :2].reshape(1, 1, 2, 2)),
+    "det": lambda T, F, x, w: T.linalg.det(x),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_NAME_CASES))
+def test_grad_fn_name_is_a_string_and_pytorchs_method(case):
+    torch = pytest.importorskip("torch")
+    made = []
+    for lib in (torch, zeroin):
+        g = np.random.default_rng(0)
+        x = lib.tensor(g.uniform(-1, 1, (4, 4)), requires_grad=True)
+        w = lib.tensor(g.uniform(-1, 1, (4, 4)), requires_grad=True)
+        made.append(_NAME_CASES[case](lib, lib.nn.functional, x, w).grad_fn)
+    tfn, zfn = made
+    assert zfn.name() == tfn.name()
+    name = zfn.name         # zeroin's own name stays an ordinary string for everyone else
+    assert isinstance(name, str) and f"{name}" == str(name) and name + "" == str(name)
+    assert {str(name): 1}[name] == 1 and name == str(name) and repr(zfn) == f"<{name}>"
+
+
+def test_grad_fn_name_of_custom_functions_and_accumulate_grad():
+    torch = pytest.importorskip("torch")
+    names = []
+    for lib in (torch, zeroin):
+        class MyExp(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return x.exp()
+
+            @staticmethod
+            def backward(ctx, g):
+                return g
+
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = MyExp.apply(x)
+        names.append((y.grad_fn.name(), (y * x).grad_fn.next_functions[1][0].name()))
+    assert names[0] == names[1]
+    assert zeroin.ops.mul(zeroin.tensor(1.0, requires_grad=True), 2.0).grad_fn.name == "mul"

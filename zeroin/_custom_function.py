@@ -77,7 +77,7 @@ class _Node(_f.Function):
     """The graph node of one ``apply`` call for output ``k`` of ``n``."""
 
     def __init__(self, cls, ctx, result, k, n, tensor_pos, n_args, out_arrays):
-        self.name = cls.__name__
+        self.name = _f.OpName(cls.__name__, cls.__name__ + "Backward")    # PyTorch's name()
         self.saved = ctx
         self._cls, self._result, self._k, self._n = cls, result, k, n
         self._tensor_pos, self._n_args, self._out_arrays = tensor_pos, n_args, out_arrays

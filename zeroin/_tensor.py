@@ -541,7 +541,7 @@ class Tensor:
         return self
 
     # --- autograd ----------------------------------------------------------------------
-    def backward(self, gradient=None, retain_graph=False, create_graph=False):
+    def backward(self, gradient=None, retain_graph=False, create_graph=False, inputs=None):
         """Compute the gradient of this tensor with respect to every leaf that requires grad.
 
         Gradients accumulate into the leaves' ``.grad`` (as in PyTorch): clear them with
@@ -557,9 +557,12 @@ class Tensor:
         create_graph : bool
             Record the backward computation so that the gradients can be differentiated
             again (higher-order derivatives).
+        inputs : Tensor or sequence of Tensors, optional
+            Accumulate only into these tensors' ``.grad`` (leaves or not); other leaves
+            are left alone.
         """
         if gradient is None and not create_graph and self.requires_grad and \
-                autograd._fast is not None and not anomaly.enabled:
+                autograd._fast is not None and not anomaly.enabled and inputs is None:
             # T8: a scalar loss straight to the fast loop, seeded as autograd.root_grads
             # would seed it (1.0 for a float scalar or float64, a 0-d one otherwise): five
             # Python calls fewer
@@ -571,7 +574,7 @@ class Tensor:
                 seed = 1.0 if d.dtype is _F64 else np.array(1, d.dtype)
                 autograd._fast.backward((self,), (seed,), retain_graph)
                 return
-        autograd.backward(self, gradient, retain_graph, create_graph)
+        autograd.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def retain_grad(self):
         """Keep ``.grad`` for this non-leaf tensor after backward."""

@@ -33,7 +33,18 @@ if _tensor.FAST:
     from . import _fast
 
 __all__ = ["backward", "grad", "node_grads", "run", "Variable", "detect_anomaly",
-           "set_detect_anomaly"]
+           "set_detect_anomaly", "functional"]
+
+# zeroin.autograd is a module (the reference engine) that also holds a submodule, as
+# torch.autograd does: `functional` lives in zeroin/_autograd/ and loads on first use.
+__path__ = [__file__.rpartition("autograd.py")[0] + "_autograd"]
+
+
+def __getattr__(name):
+    if name == "functional":
+        import importlib
+        return importlib.import_module(__name__ + ".functional")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _RELEASED_MSG = ("backward: trying to backward through the graph a second time (or to "
                  "read saved values after they were freed by an earlier backward); pass "
@@ -43,24 +54,28 @@ _RELEASED_MSG = ("backward: trying to backward through the graph a second time (
 
 class Pass:
     """The settings of one backward pass, and what it collects on the way."""
-    __slots__ = ("create_graph", "retain", "targets", "keep_all", "leaves", "captured")
+    __slots__ = ("create_graph", "retain", "targets", "keep_all", "leaves", "captured",
+                 "into_grad")
 
-    def __init__(self, retain_graph, create_graph, targets, keep_all):
+    def __init__(self, retain_graph, create_graph, targets, keep_all, into_grad=False):
         self.create_graph = create_graph    # record the rules (xp = TZ): higher order
         self.retain = retain_graph or keep_all    # keep the graph for another backward
         self.targets = targets          # ids whose gradient zeroin.grad returns, or None
+        self.into_grad = into_grad      # backward(inputs=...): targets' gradients go to .grad
         self.keep_all = keep_all        # node_grads: every tensor's gradient, no .grad
         self.leaves = {}                # leaves reached, in order (a dict as ordered set)
         self.captured = {}              # id(tensor) -> gradient, for targets
 
 
 def run(outputs, out_grads, retain_graph=False, create_graph=False, targets=None,
-        keep_all=False):
+        keep_all=False, into_grad=False):
     """The backward pass from ``outputs`` seeded with ``out_grads``.
 
     Accumulates into the leaves' ``.grad``; with ``targets`` (a set of ids) returns
-    {id: gradient} for them instead. With ``keep_all`` it returns every tensor's gradient,
-    writes no ``.grad`` and allows a released graph (see :func:`node_grads`).
+    {id: gradient} for them instead, visiting only the nodes that lead to a target (and
+    ``into_grad``: ``retain_grad`` tensors on the way keep theirs, as in a plain backward).
+    With ``keep_all`` it returns every tensor's gradient, writes no ``.grad`` and allows a
+    released graph (see :func:`node_grads`).
     """
     if _fast is not None and not (create_graph or keep_all or anomaly.enabled) \
             and targets is None:
@@ -69,18 +84,29 @@ def run(outputs, out_grads, retain_graph=False, create_graph=False, targets=None
     if anomaly.tracer is not None:      # zeroin.replay is tracing (so never the fast path)
         not_replayable("it runs a backward pass", "replay only the function that computes "
                        "the loss, and call loss.backward() and the optimiser outside it")
-    p = Pass(retain_graph, create_graph, targets, keep_all)
+    p = Pass(retain_graph, create_graph, targets, keep_all, into_grad)
     grads = {}                  # tensor -> its gradient so far (tensors hash by identity)
     for t, g in zip(outputs, out_grads):
         _accumulate(grads, t, g, p.leaves)
     order = toposort(outputs)   # every node after the nodes it was computed from
+    need = _leading_to(order, targets) if targets is not None and not keep_all else None
     for t in reversed(order):   # so a node comes after every node that used its output
         g = grads.pop(t, None)
-        if g is not None:       # None: no path from the outputs needs it
+        if g is not None and (need is None or t in need):   # None: no path needs it
             _backprop_node(t, g, grads, p)
     for leaf in p.leaves:
         _write_leaf(leaf, grads.pop(leaf), p)
     return p.captured
+
+
+def _leading_to(order, targets):
+    """The nodes of ``order`` from which a target is reached: the only ones a pass for
+    targets runs (as PyTorch's engine, so hooks elsewhere do not fire)."""
+    need = set()
+    for t in order:             # a node comes after its inputs
+        if id(t) in targets or any(i in need or id(i) in targets for i in t.grad_fn.inputs):
+            need.add(t)
+    return need
 
 
 def _backprop_node(t, g, grads, p):
@@ -135,16 +161,18 @@ def _observe(t, g, p):
         g = np.asarray(g)
     if t._hooks:
         g = _call_hooks(t, g, p.create_graph)
-    if t._retain and p.targets is None:
-        t.grad = _sum_grads(t.grad, g, p.create_graph)
     if p.targets is not None and id(t) in p.targets:
         p.captured[id(t)] = g
+    elif t._retain and (p.targets is None or p.into_grad):
+        t.grad = _sum_grads(t.grad, g, p.create_graph)
     return g
 
 
 def _write_leaf(leaf, g, p):
     """A leaf's summed gradient goes to ``leaf.grad`` (added to what is there), or to the
-    results of :func:`zeroin.grad`."""
+    results of :func:`zeroin.grad` (leaves that are not its inputs are left alone)."""
+    if p.targets is not None and id(leaf) not in p.targets:
+        return
     if leaf.dtype.kind not in "fc":
         _int_leaf(leaf)
     if not p.create_graph:
@@ -152,12 +180,17 @@ def _write_leaf(leaf, g, p):
     if leaf._hooks:
         g = _call_hooks(leaf, g, p.create_graph)
     if p.targets is not None:
-        if id(leaf) in p.targets:
-            p.captured[id(leaf)] = g
-    elif leaf.grad is None or p.create_graph or leaf.grad.requires_grad:
-        leaf.grad = _sum_grads(leaf.grad, g, p.create_graph)
+        p.captured[id(leaf)] = g
+    else:
+        _store_grad(leaf, g, p.create_graph)
+
+
+def _store_grad(t, g, create_graph):
+    """Add ``g`` to ``t.grad`` (or set it)."""
+    if t.grad is None or create_graph or t.grad.requires_grad:
+        t.grad = _sum_grads(t.grad, g, create_graph)
     else:                       # the usual second backward: add in place, as PyTorch does
-        _add_into(leaf, _tensor._array_of(leaf.grad), g)
+        _add_into(t, _tensor._array_of(t.grad), g)
 
 
 def _sum_grads(cur, g, create_graph):
@@ -237,19 +270,25 @@ def root_grads(outputs, grad_outputs, create_graph, op):
             # a float64 scalar's seed is the float 1.0, as zeroin.tensor(1.0) would be
             g = 1.0 if dtype is _F64 and not shape else np.ones(shape, dtype)
         else:
+            seed = g
             g = _tensor._array_of(g) if isinstance(g, Tensor) else np.asarray(g, dtype=t.dtype)
             if g.shape != t.shape:
                 raise ValueError(f"{op}: gradient has shape {g.shape} but the output has "
                                  f"shape {t.shape}; they must match")
-        grads.append(_leaf(np.asarray(g)) if create_graph else g)
+            if create_graph and isinstance(seed, Tensor):
+                g = seed        # kept as given: the gradients depend on it (double backward)
+        grads.append(g if isinstance(g, Tensor) else _leaf(np.asarray(g)) if create_graph
+                     else g)
     return grads
 
 
 def backward(tensor, gradient=None, retain_graph=False, create_graph=False, *,
-             grad_tensors=None):
+             grad_tensors=None, inputs=None):
     """Accumulate d(tensor)/d(leaf) into each leaf's ``.grad``. See :meth:`Tensor.backward`.
     As ``torch.autograd.backward``, ``tensor`` may be a sequence, with one gradient each in
-    ``gradient`` (or ``grad_tensors``; None for a one-element tensor): one pass for all."""
+    ``gradient`` (or ``grad_tensors``; None for a one-element tensor): one pass for all.
+    ``inputs`` (tensors, leaves or not) limits the accumulation to their ``.grad``."""
+    inputs = _as_inputs(inputs, "backward")
     if grad_tensors is not None:
         gradient = grad_tensors
     outputs = [tensor] if isinstance(tensor, Tensor) else list(tensor)
@@ -262,11 +301,52 @@ def backward(tensor, gradient=None, retain_graph=False, create_graph=False, *,
                                f"gradients; give one gradient per tensor (None for a "
                                f"one-element tensor)")
     g = root_grads(outputs, grads, create_graph, "backward")
-    if create_graph:
+    if inputs is not None:
+        _backward_into(outputs, g, retain_graph, create_graph, inputs)
+    elif create_graph:
         with enable_grad():     # the rules are recorded: gradients of gradients
             run(outputs, g, True, True)
     else:                       # the rules run on arrays; hooks run under no_grad
         run(outputs, g, retain_graph)
+
+
+def _as_inputs(inputs, op):
+    """PyTorch's ``inputs=``: a tensor, a sequence or a dict of them, as a list (or None)."""
+    if inputs is None:
+        return None
+    if isinstance(inputs, Tensor):
+        inputs = [inputs]
+    elif isinstance(inputs, dict):
+        inputs = list(inputs.values())
+    else:
+        inputs = list(inputs)
+    if not inputs:
+        raise RuntimeError(f"`inputs` argument to `{op}()` cannot be empty.")
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: inputs[{i}] is a {type(t).__name__}; inputs must be "
+                            f"tensors")
+        if not t.requires_grad:
+            raise RuntimeError(f"{op}: inputs[{i}] does not require grad, so no gradient "
+                               f"can be computed for it; create it with requires_grad=True "
+                               f"or leave it out of inputs")
+    return inputs
+
+
+def _backward_into(outputs, g, retain_graph, create_graph, inputs):
+    """backward(inputs=...): only the given tensors' ``.grad`` (leaves or not) receive
+    their gradient; the pass visits only the nodes that lead to them. As in PyTorch, a
+    non-leaf input is marked ``retain_grad()``, so later backward passes fill it too."""
+    for t in inputs:
+        if t.grad_fn is not None:
+            t.retain_grad()
+    with enable_grad() if create_graph else no_grad():
+        captured = run(outputs, g, retain_graph or create_graph, create_graph,
+                       {id(t) for t in inputs}, into_grad=True)
+    for t in {id(t): t for t in inputs}.values():
+        gt = captured.get(id(t))
+        if gt is not None:
+            _store_grad(t, gt, create_graph)
 
 
 def node_grads(output, gradient=None):
@@ -287,12 +367,17 @@ class _Everything:
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         allow_unused=False):
-    """Gradients of ``outputs`` with respect to ``inputs``, returned as a tuple.
+         only_inputs=True, allow_unused=None, is_grads_batched=False,
+         materialize_grads=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, returned as a tuple (a dict
+    for a dict of inputs), with PyTorch's signature.
 
     Unlike :meth:`Tensor.backward`, nothing is accumulated into ``.grad``. With
     ``create_graph=True`` the results are part of the graph and can be differentiated
-    again. ``retain_graph`` defaults to ``create_graph``.
+    again. ``retain_graph`` defaults to ``create_graph``. An input the outputs do not
+    depend on is an error, None with ``allow_unused=True`` and zeros with
+    ``materialize_grads=True`` (``allow_unused`` defaults to ``materialize_grads``).
+    ``is_grads_batched=True`` is refused; ``only_inputs`` is ignored, as in PyTorch.
 
     Examples
     --------
@@ -302,9 +387,19 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     >>> dy.item(), d2y.item()
     (12.0, 12.0)
     """
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when "
+                         "materialize_grads=True, but got: allow_unused=False.")
+    if is_grads_batched:
+        raise NotImplementedError("grad: is_grads_batched=True is not supported in zeroin; "
+                                  "call zeroin.grad once per row of grad_outputs")
+    keys = list(inputs) if isinstance(inputs, dict) else None
     single_out = isinstance(outputs, Tensor)
     outputs = [outputs] if single_out else list(outputs)
-    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(
+        inputs.values() if keys is not None else inputs)
+    if not inputs:
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
     if grad_outputs is not None:
         # one Tensor or array is the gradient of a single output (as in PyTorch)
         grad_outputs = [grad_outputs] if isinstance(grad_outputs, (Tensor, np.ndarray)) \
@@ -325,12 +420,14 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     result = []
     for i, t in enumerate(inputs):
         r = captured.get(id(t))
-        if r is None and not allow_unused:
+        if r is None and not (allow_unused or materialize_grads):
             label = f" ({t.name})" if t.name else ""
             raise ZeroinError(f"grad: input {i}{label} is not used in the graph of the "
                               f"outputs; pass allow_unused=True to get None for it")
+        if r is None and materialize_grads:
+            r = _leaf(np.zeros(t.shape, t.dtype)).requires_grad_(create_graph)
         result.append(r if r is None or isinstance(r, Tensor) else _leaf(r))
-    return tuple(result)
+    return dict(zip(keys, result)) if keys is not None else tuple(result)
 from ._custom_function import Function, FunctionCtx, once_differentiable  # noqa: E402,F401  (PyTorch's torch.autograd.Function)
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402,F401  (torch.autograd's)
 from .anomaly import detect_anomaly, set_detect_anomaly  # noqa: E402,F401  (torch.autograd's)

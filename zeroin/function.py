@@ -110,6 +110,48 @@ class NP:
         return np.swapaxes(x, -1, -2)
 
 
+# PyTorch's grad_fn names where "CamelCase + Backward0" of zeroin's name is not it (for
+# ops whose PyTorch node depends on the arguments, the usual form: a full sum, x @ W)
+_TORCH_NAMES = {
+    "matmul": "MmBackward0", "max": "MaxBackward1", "min": "MinBackward1",
+    "reshape": "ViewBackward0", "getitem": "SelectBackward0", "concatenate": "CatBackward0",
+    "clip": "ClampBackward1", "astype": "ToCopyBackward0", "broadcast_to": "ExpandBackward0",
+    "linear": "AddmmBackward0", "cross_entropy": "NllLossBackward0",
+    "logsigmoid": "LogSigmoidBackward0", "square": "PowBackward0",
+    "norm": "LinalgVectorNormBackward0", "pad": "ConstantPadNdBackward0",
+    "conv1d": "ConvolutionBackward0", "conv2d": "ConvolutionBackward0",
+    "conv_transpose1d": "ConvolutionBackward0", "conv_transpose2d": "ConvolutionBackward0",
+    "max_pool2d": "MaxPool2DWithIndicesBackward0", "unfold": "Im2ColBackward0",
+    "fold": "Col2ImBackward0", "dropout": "MulBackward0", "l1_loss": "MeanBackward0",
+    "linalg.inv": "LinalgInvExBackward0", "linalg.cholesky": "LinalgCholeskyExBackward0",
+    "linalg.solve": "LinalgSolveExBackward0", "linalg.eigvalsh": "LinalgEighBackward0",
+    "linalg.svdvals": "LinalgSvdBackward0",
+}
+
+
+class OpName(str):
+    """An op's name: the string zeroin's errors, drawings and explanations read
+    (``fn.name == "mul"``) that, called as PyTorch's ``grad_fn.name()``, gives PyTorch's
+    name for the node (``"MulBackward0"``)."""
+
+    def __new__(cls, name, torch_name=None):
+        self = super().__new__(cls, name)
+        self.torch_name = torch_name
+        return self
+
+    def __call__(self):
+        if self.torch_name is not None:
+            return self.torch_name
+        name = str(self)
+        words = [w.capitalize() for w in name.replace(".", "_").split("_")]
+        # PyTorch writes 2D in class names: AdaptiveAvgPool2DBackward0
+        words = [w[:-1] + "D" if w[-2:-1].isdigit() and w[-1:] == "d" else w for w in words]
+        return _TORCH_NAMES.get(name) or "".join(words) + "Backward0"
+
+    def __reduce__(self):
+        return OpName, (str(self), self.torch_name)
+
+
 class Function:
     """Base class of every op. See the module docstring for the contract.
 
@@ -135,7 +177,9 @@ class Function:
     """
 
     __slots__ = ("inputs", "needs_input_grad", "saved", "released", "site", "roles")
-    name = "function"       # used in errors, drawings and explanations
+    # used in errors, drawings and explanations; a subclass's plain string becomes an
+    # OpName, so that PyTorch's grad_fn.name() works too
+    name = OpName("function")
     symbol = None           # short infix/label used when drawing, e.g. "*"
     # What each input is, where the op knows (a loss's second input is its "target"):
     # drawings and explanations name an unnamed data input after it, not "input1".
@@ -155,6 +199,12 @@ class Function:
     promotes = False
     # an op's check_promotion(x, y) may refuse two dtypes before they are promoted
     check_promotion = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("name")
+        if type(name) is str:
+            cls.name = OpName(name)
 
     def forward(self, *arrays):
         raise NotImplementedError
@@ -209,7 +259,7 @@ class AccumulateGrad:
     PyTorch: the end of a path back through the graph; ``variable`` is the leaf, whose
     ``.grad`` backward fills."""
     __slots__ = ("variable",)
-    name = "AccumulateGrad"
+    name = OpName("AccumulateGrad", "torch::autograd::AccumulateGrad")
     next_functions = ()
 
     def __init__(self, variable):
