@@ -299,6 +299,11 @@ table("index", {
     "index_fill_grad": lambda T: grad_of(T, lambda x, v: x.index_fill(1, _int(T, [3, 1]), v),
                                          A, np.array(2.0)),
     "index_fill_bad": lambda T: catch(lambda: t(T, A).index_fill(1, _int(T, [4]), 0.0)),
+    "index_fill_negative": lambda T: t(T, A).index_fill(1, _int(T, [-1, -4]), 0.0),
+    "index_fill_too_negative": lambda T: catch(lambda: t(T, A).index_fill(1, _int(T, [-5]), 0.0)),
+    "index_fill_repeated_grad": lambda T: grad_of(
+        T, lambda x, v: x.index_fill(0, _int(T, [1, 1]), v), A, np.array(2.0)),
+    "index_copy_negative": lambda T: catch(lambda: t(T, A).index_copy(0, _int(T, [-1]), t(T, B[:1]))),
     "index_copy": lambda T: T.index_copy(t(T, A), 1, _int(T, [3, 0]), t(T, B[:, :2])),
     "index_copy_": lambda T: _same_object(t(T, A), lambda x: x.index_copy_(
         0, _int(T, [2]), t(T, B[:1]))),

@@ -456,13 +456,18 @@ def take(input, index):  # noqa: A002
 _export(take)
 
 
-def _dim_index(name, x, dim, index):
-    """``dim`` made non-negative and ``index`` (0-d or 1-D integers) checked against it."""
+def _dim_index(name, x, dim, index, negative=False):
+    """``dim`` made non-negative and ``index`` (0-d or 1-D integers) checked against it
+    (``negative``: indices from -size count from the end, as index_fill's)."""
     d = _ops._check_axis(name, x, dim) % max(x.ndim, 1)
     idx = _x._index_array(name, index)
     if idx.ndim > 1:
         raise ShapeError(f"{name}: index must be 0-D or 1-D, got shape {idx.shape}")
-    return d, _x._check_range(name, idx.reshape(-1), x, d)
+    idx = idx.reshape(-1)
+    if negative:
+        n = x.shape[d] if x.ndim else 1
+        idx = np.where((idx < 0) & (idx >= -n), idx + n, idx)
+    return d, _x._check_range(name, idx, x, d)
 
 
 @_method()
@@ -470,7 +475,7 @@ def index_fill(input, dim, index, value):  # noqa: A002
     """A copy of ``input`` with the slices at ``index`` along ``dim`` set to ``value`` (a
     number or a 0-d tensor, which gets the gradient of those slices)."""
     x = _t(input)
-    d, idx = _dim_index("index_fill", x, dim, index)
+    d, idx = _dim_index("index_fill", x, dim, index, negative=True)
     if isinstance(value, Tensor) and value.ndim:
         raise ShapeError(f"index_fill: value must be a number or a 0-d tensor, got shape "
                          f"{value.shape}")
