@@ -149,7 +149,8 @@ table("reduce", {
     "aminmax_keepdim_all": lambda T: T.aminmax(t(T, A), keepdim=True),
     "aminmax_int": lambda T: T.aminmax(_int(T, [3, 1, 2]), dim=0),
     "aminmax_empty": lambda T: catch(lambda: T.aminmax(T.tensor([]))),
-    "aminmax_grad": lambda T: grad_of(T, lambda x: T.aminmax(x, dim=0).max, np.array([[1.0, 2], [1.0, 0]])),
+    "aminmax_grad": lambda T: grad_of(T, lambda x: T.aminmax(x, dim=0).max,
+                                      np.array([[1.0, 2], [1.0, 0]])),
     "nanmean": lambda T: T.nanmean(t(T, NAN)),
     "nanmean_dim": lambda T: t(T, NAN).nanmean(dim=1, keepdim=True),
     "nanmean_dims": lambda T: T.nanmean(t(T, NAN), (0, 1)),
@@ -303,7 +304,8 @@ table("index", {
     "index_fill_too_negative": lambda T: catch(lambda: t(T, A).index_fill(1, _int(T, [-5]), 0.0)),
     "index_fill_repeated_grad": lambda T: grad_of(
         T, lambda x, v: x.index_fill(0, _int(T, [1, 1]), v), A, np.array(2.0)),
-    "index_copy_negative": lambda T: catch(lambda: t(T, A).index_copy(0, _int(T, [-1]), t(T, B[:1]))),
+    "index_copy_negative": lambda T: catch(
+        lambda: t(T, A).index_copy(0, _int(T, [-1]), t(T, B[:1]))),
     "index_copy": lambda T: T.index_copy(t(T, A), 1, _int(T, [3, 0]), t(T, B[:, :2])),
     "index_copy_": lambda T: _same_object(t(T, A), lambda x: x.index_copy_(
         0, _int(T, [2]), t(T, B[:1]))),

@@ -7,7 +7,6 @@ where PyTorch has ``torch.<name>``, as in :mod:`zeroin._tensor_api`.
 from __future__ import annotations
 
 import itertools
-import numbers
 from typing import NamedTuple
 
 import numpy as np
@@ -15,7 +14,8 @@ import numpy as np
 from . import ops as _ops
 from . import _torch_ops as _x
 from ._tensor import Tensor, _clean_index, _leaf, _raw
-from ._tensor_api import _export, _inplace, _inplace_method, _method, _operator, mm
+from ._tensor_api import (_export, _inplace, _inplace_method, _method, _operator, bmm, dot,
+                          meshgrid, mm, tensordot)
 from .dtypes import as_dtype
 from .errors import DtypeError, ShapeError
 
@@ -106,13 +106,8 @@ def cartesian_prod(*tensors):
             raise ShapeError(f"cartesian_prod: expects 1-D tensors, got shape {t.shape}")
     if len(ts) == 1:
         return ts[0]
-    grids = _x_meshgrid(ts)
+    grids = meshgrid(*ts, indexing="ij")
     return _ops.stack([_ops.reshape(g, -1) for g in grids], 1)
-
-
-def _x_meshgrid(ts):
-    from ._tensor_api import meshgrid
-    return meshgrid(*ts, indexing="ij")
 
 
 @_export
@@ -132,7 +127,6 @@ def combinations(input, r=2, with_replacement=False):  # noqa: A002
     return _ops.getitem(x, idx)
 
 
-@_method("mH")
 def _mh(self):
     if self.ndim < 2:
         raise RuntimeError(f"mH: only for matrices or batches of matrices, got a "
@@ -287,10 +281,8 @@ fmin = _nan_extreme("fmin", np.less_equal)
 @_method()
 def float_power(input, exponent):  # noqa: A002
     """``input ** exponent`` computed in float64 (complex128 for complex operands)."""
-    kinds = {np.asarray(_raw(v)).dtype.kind for v in (input, exponent)} | \
-        {"c" if isinstance(v, complex) else "f" for v in (input, exponent)
-         if isinstance(v, numbers.Number) and not isinstance(v, Tensor)}
-    dt = np.dtype(np.complex128 if "c" in kinds else np.float64)
+    complex_ = any(np.asarray(_raw(v)).dtype.kind == "c" for v in (input, exponent))
+    dt = np.dtype(np.complex128 if complex_ else np.float64)
     base = _t(input).to(dt) if isinstance(input, Tensor) else _t(np.asarray(input, dt))
     exp = exponent.to(dt) if isinstance(exponent, Tensor) else \
         (complex(exponent) if dt.kind == "c" else float(exponent))
@@ -392,7 +384,6 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):  # noqa: A002
 @_method()
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):  # noqa: A002
     """``beta * input + alpha * bmm(batch1, batch2)``."""
-    from ._tensor_api import bmm
     return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
 
 
@@ -404,14 +395,12 @@ def inner(input, other):  # noqa: A002
         return a * b
     if a.shape[-1] != b.shape[-1]:
         raise ShapeError(f"inner: the last dimensions differ: shapes {a.shape} and {b.shape}")
-    from ._tensor_api import tensordot
     return tensordot(a, b, ([-1], [-1]))
 
 
 @_method()
 def vdot(input, other):  # noqa: A002
     """The dot product of two 1-D tensors, the first conjugated (real: ``dot``)."""
-    from ._tensor_api import dot
     a, b = _t(input), _t(other)
     if a.ndim != 1 or b.ndim != 1:
         raise ShapeError(f"vdot: expects two 1-D tensors, got shapes {a.shape} and {b.shape}")
@@ -547,9 +536,8 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):  # noq
         raise DtypeError(f"scatter_reduce: src has dtype {s.dtype} and input {x.dtype}; they "
                          f"must match (convert with src.to(input.dtype))")
     table, count = _reduce_table(x, s, idx, d, include_self)
-    pad = {"sum": 0, "mean": 0, "prod": 1, "amax": _lowest(x.dtype),
-           "amin": -_lowest(x.dtype) if x.dtype.kind == "f" else np.iinfo(x.dtype).max
-           if x.dtype.kind in "iu" else True}[reduce]
+    pad = {"sum": 0, "mean": 0, "prod": 1, "amax": _extreme(x.dtype, False),
+           "amin": _extreme(x.dtype, True)}[reduce]     # what changes no result
     pool = _ops.concatenate([_ops.reshape(x, -1), _ops.reshape(s, -1),
                              _leaf(np.full(1, pad, x.dtype))])
     rows = _ops.getitem(pool, table)                    # (positions, contributions)
@@ -562,8 +550,13 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):  # noq
     return _ops.reshape(out.to(x.dtype), x.shape)
 
 
-def _lowest(dt):
-    return -np.inf if dt.kind == "f" else np.iinfo(dt).min if dt.kind in "iu" else False
+def _extreme(dt, highest):
+    """The dtype's highest (or lowest) value: inf, the integer limit, or True."""
+    if dt.kind == "f":
+        return np.inf if highest else -np.inf
+    if dt.kind in "iu":
+        return np.iinfo(dt).max if highest else np.iinfo(dt).min
+    return highest
 
 
 def _reduce_table(x, s, idx, d, include_self):
