@@ -18,6 +18,7 @@ from ._tensor import (Tensor, enable_grad, get_default_dtype, is_grad_enabled, n
 from .errors import AnomalyError, DtypeError, ShapeError, ZeroinError
 from .function import Function
 from . import ops, _torch_ops, _memory, linalg
+from . import _api_names  # noqa: F401  (adds to _tensor_api's EXPORTS)
 from .linalg import inverse, logdet, matrix_power, pinverse
 from ._tensor_api import EXPORTS as _TENSOR_API
 from .autograd import grad

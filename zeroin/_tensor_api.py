@@ -454,13 +454,6 @@ def outer(input, vec2):  # noqa: A002
 
 
 @_method()
-def addmm(input, mat1, mat2, *, beta=1, alpha=1):  # noqa: A002
-    """beta * input + alpha * (mat1 @ mat2)."""
-    p = mm(mat1, mat2)
-    return (input if beta == 1 else input * beta) + (p if alpha == 1 else p * alpha)
-
-
-@_method()
 def lerp(input, end, weight):  # noqa: A002
     """input + weight * (end - input)."""
     return input + weight * (end - input)
@@ -533,29 +526,23 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):  # no
     return _x.index_select(x, d, idx)
 
 
-@_method()
-def diagonal(input, offset=0, dim1=0, dim2=1):  # noqa: A002
-    """The diagonal of a matrix (2-D only here)."""
-    x = _ops._t(input)
-    if x.ndim != 2 or (dim1, dim2) not in ((0, 1), (-2, -1)):
-        raise NotImplementedError("diagonal: only the main dims of a 2-D tensor")
-    n = min(x.shape[0] - max(-offset, 0), x.shape[1] - max(offset, 0))
-    i = np.arange(max(n, 0))
-    return _ops.getitem(x, (i + max(-offset, 0), i + max(offset, 0)))
+diagonal = _x.diagonal       # a view (DiagonalOp), bound as Tensor.diagonal by its op
 
 
 @_method()
 def diag(input, diagonal=0):  # noqa: A002
-    """The diagonal of a matrix, or the square matrix with a vector on its diagonal."""
+    """The ``diagonal``-th diagonal of a matrix (a copy), or the square matrix with a
+    vector on that diagonal."""
     x = _ops._t(input)
     if x.ndim == 2:
-        return globals()["diagonal"](x, diagonal)
-    if x.ndim != 1 or diagonal:
-        raise NotImplementedError("diag: a 2-D tensor, or a 1-D one with diagonal=0")
-    return _ops.reshape(x, -1, 1) * np.eye(x.shape[0], dtype=x.dtype)
+        return _x.clone(_x.diagonal(x, diagonal))
+    if x.ndim != 1:
+        raise ShapeError(f"diag: expects a 1-D or 2-D tensor, got shape {x.shape}; for "
+                         f"other dimensions use diagonal(x, offset, dim1, dim2) or diag_embed")
+    return _x.diag_embed(x, diagonal)
 
 
-for _f in (mm, bmm, mv, dot, outer, addmm, lerp, true_divide, multiply, subtract,
+for _f in (mm, bmm, mv, dot, outer, lerp, true_divide, multiply, subtract,
            floor_divide, positive, clone, repeat_interleave, diagonal, diag):
     _export(_f)
 _export(true_divide, "divide")
@@ -564,18 +551,6 @@ for _name in ("split", "chunk", "unbind"):
     _export(getattr(_x, _name))
 _export(_x.sign, "sgn")
 _export(_ops.concatenate, "concat")
-
-
-@_export
-def hstack(tensors):
-    ts = [_ops._t(t) for t in tensors]
-    return _ops.concatenate(ts, 0 if ts[0].ndim == 1 else 1)
-
-
-@_export
-def vstack(tensors):
-    ts = [_ops._t(t) for t in tensors]
-    return _ops.concatenate([t.reshape(1, -1) if t.ndim == 1 else t for t in ts], 0)
 
 
 # --- more of PyTorch's names, composed from the ops above ------------------------------------
@@ -944,15 +919,20 @@ def _store(self, name, value):
                          f"into a tensor of shape {d.shape} in place: {e}") from None
 
 
-def _inplace(self, name, fn, *args, operands=()):
+def _inplace(self, name, fn, *args, operands=(), view=False):
     """Replace this tensor's values by ``fn(self, *args)`` (a tensor), PyTorch's way;
-    ``operands`` are tensors ``fn`` takes otherwise (keywords) that may require grad."""
+    ``operands`` are tensors ``fn`` takes otherwise (keywords) that may require grad. With
+    ``view``, ``fn`` is a view op (t, unsqueeze...): this tensor takes its result's array,
+    the same memory in a new shape."""
     track = is_grad_enabled() and (self.requires_grad or any(
         isinstance(a, Tensor) and a.requires_grad for a in args + tuple(operands)))
     if not track:
         with no_grad():
             out = fn(self, *args)
-        _store(self, name, out.data if isinstance(out, Tensor) else out)
+        if view:
+            self.data = _array_of(out)
+        else:
+            _store(self, name, out.data if isinstance(out, Tensor) else out)
         return self
     if self.requires_grad and self.grad_fn is None:
         raise RuntimeError(f"{name}: this tensor requires grad (a leaf, e.g. a parameter), "
@@ -985,7 +965,9 @@ def _inplace(self, name, fn, *args, operands=()):
     # new storage: earlier views and saved values keep the old one, as the graph needs.
     # The result's own array is that storage when nothing else holds it (out's and ours)
     r = _array_of(out)
-    if type(r) is np.ndarray and r.base is None and r.dtype == old.dtype and \
+    if view:
+        new = r
+    elif type(r) is np.ndarray and r.base is None and r.dtype == old.dtype and \
             r.shape == old.shape and r.flags.writeable and \
             getrefcount(r) <= _ONE_LOCAL + 1:     # our local r and out's own slot
         new = r

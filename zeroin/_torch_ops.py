@@ -893,6 +893,89 @@ def triu(input, diagonal=0):  # noqa: A002
     return _tri("triu", input, diagonal, True)
 
 
+class DiagonalOp(Function):
+    """The diagonal ``offset`` of the plane (dim1, dim2), as PyTorch's ``diagonal``: a view
+    (writes through it reach the input) with the other dimensions first and the diagonal
+    last; the gradient is ``g`` placed on that diagonal of zeros (:class:`DiagScatterOp`)."""
+    __slots__ = ("offset", "d1", "d2")
+    name = "diagonal"
+    def __init__(self, offset, d1, d2): self.offset, self.d1, self.d2 = offset, d1, d2
+    def label(self): return f"diagonal[{self.offset}]" if self.offset else "diagonal"
+    def forward(self, x): return _diag_view(x, self.offset, self.d1, self.d2)
+    def backward(self, xp, g, out, x):
+        back = DiagScatterOp(self.offset, self.d1, self.d2, x.shape)
+        return back(g) if isinstance(g, Tensor) else back.forward(g)
+
+
+class DiagScatterOp(Function):
+    """zeros(shape) with the input on the diagonal ``offset`` of the plane (dim1, dim2):
+    the adjoint of :class:`DiagonalOp`, and ``diag_embed``."""
+    __slots__ = ("offset", "d1", "d2", "shape")
+    name = "diag_embed"
+    def __init__(self, offset, d1, d2, shape):
+        self.offset, self.d1, self.d2, self.shape = offset, d1, d2, tuple(shape)
+    def forward(self, g):
+        z = np.zeros(self.shape, dtype=g.dtype)
+        _diag_view(z, self.offset, self.d1, self.d2)[...] = g
+        return z
+    def backward(self, xp, g, out, x):
+        back = DiagonalOp(self.offset, self.d1, self.d2)
+        return back(g) if isinstance(g, Tensor) else back.forward(g).copy()
+
+
+def _diag_view(a, offset, d1, d2):
+    """The diagonal of the array ``a`` as a view (writable if ``a`` is), by strides."""
+    r0, c0 = builtins.max(-offset, 0), builtins.max(offset, 0)
+    n = builtins.max(builtins.min(a.shape[d1] - r0, a.shape[d2] - c0), 0)
+    start = [slice(None)] * a.ndim
+    start[d1], start[d2] = slice(builtins.min(r0, a.shape[d1]), None), \
+        slice(builtins.min(c0, a.shape[d2]), None)
+    b = a[tuple(start)]
+    keep = [i for i in range(a.ndim) if i not in (d1, d2)]
+    return np.lib.stride_tricks.as_strided(
+        b, tuple(a.shape[i] for i in keep) + (n,),
+        tuple(a.strides[i] for i in keep) + (a.strides[d1] + a.strides[d2],))
+
+
+def _diag_dims(name, nd, dim1, dim2):
+    """``dim1`` and ``dim2`` checked against ``nd`` dimensions (>= 2), made non-negative."""
+    if nd < 2:
+        raise _DimError(f"{name}: needs at least 2 dimensions, got {nd} (a diagonal lies in "
+                        f"the plane of two dimensions); for a 1-D tensor use diag or diag_embed")
+    for d in (dim1, dim2):
+        if not -nd <= d < nd:
+            raise _DimError(f"{name}: dimension {d} is out of range for {nd} dimensions "
+                            f"(expected a dim in [{-nd}, {nd - 1}])")
+    d1, d2 = dim1 % nd, dim2 % nd
+    if d1 == d2:
+        raise RuntimeError(f"{name}: dim1 and dim2 name the same dimension ({dim1}, {dim2}); "
+                           f"give two different dimensions")
+    return d1, d2
+
+
+@op(DiagonalOp, methods=("diagonal",))
+def diagonal(input, offset=0, dim1=0, dim2=1):  # noqa: A002
+    """The ``offset``-th diagonal in the plane of ``dim1`` and ``dim2`` (the other
+    dimensions first, the diagonal last): a view, as in PyTorch, so that
+    ``x.diagonal().fill_(0)`` under no_grad changes ``x``."""
+    x = _t(input)
+    d1, d2 = _diag_dims("diagonal", x.ndim, dim1, dim2)
+    return _ops._view(DiagonalOp(int(offset), d1, d2)(x), x)
+
+
+@op(DiagScatterOp, methods=("diag_embed",))
+def diag_embed(input, offset=0, dim1=-2, dim2=-1):  # noqa: A002
+    """A tensor whose diagonals (``offset``, in the plane of ``dim1`` and ``dim2`` of the
+    result) hold the last dimension of ``input``; zeros elsewhere."""
+    x = _t(input)
+    nd = x.ndim + 1
+    d1, d2 = _diag_dims("diag_embed", nd, dim1, dim2)
+    n = x.shape[-1] + builtins.abs(int(offset))
+    rest = iter(x.shape[:-1])
+    shape = tuple(n if i in (d1, d2) else next(rest) for i in range(nd))
+    return DiagScatterOp(int(offset), d1, d2, shape)(x)
+
+
 class TileOp(Function):
     """np.tile: repeat the whole tensor ``reps`` times along each dimension."""
     __slots__ = ("reps",)

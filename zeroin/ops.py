@@ -1325,13 +1325,10 @@ def permute(x, *dims):
     return _permute(x, _shape_arg(dims))
 
 
-@op(TransposeOp, methods=("swapaxes",))
+@op(TransposeOp, methods=("swapaxes", "swapdims"), aliases=("swapdims",))
 def swapaxes(x, a1, a2):
-    """Exchange two axes."""
-    x = _t(x)
-    axes = list(range(x.ndim))
-    axes[a1], axes[a2] = axes[a2], axes[a1]
-    return _view(_call1(TransposeOp(tuple(axes)), x), x)
+    """Exchange two axes (``transpose(x, a1, a2)``; also named swapdims)."""
+    return transpose(x, a1, a2)
 
 
 class BroadcastToOp(Function):
@@ -1372,27 +1369,47 @@ def sum_to(x, shape):
 
 def _join_error(fn, op, inputs, exc, extra):
     """cat / stack with a dimension out of range: the range and the fix, not NumPy's words."""
-    axis, nd = fn.axis, inputs[0].ndim + extra
+    first = next((x for x in inputs if x.shape != (0,)), inputs[0])    # cat skips (0,)
+    axis, nd = fn.axis, first.ndim + extra
     if isinstance(axis, numbers.Integral) and nd and not -nd <= axis < nd:
         into = f" stacked into {nd} dimensions" if extra else ""
         hint = ("; to put 1-D tensors side by side as columns use stack(tensors, dim=1)"
                 if op == "cat" and nd == 1 and axis == 1 else "")
         return _DimError(f"{op}: dimension {axis} is out of range for tensors of shape "
-                         f"{tuple(inputs[0].shape)}{into} (expected a dim in [{-nd}, "
+                         f"{tuple(first.shape)}{into} (expected a dim in [{-nd}, "
                          f"{nd - 1}]){hint}")
     return Function.error(fn, inputs, exc)
 
 
+def _legacy_empty(xs):
+    """Which of ``xs`` PyTorch's cat skips: 1-D empty ones, of shape (0,) (``tensor([])``,
+    the start of ``out = cat([out, x])`` loops), when some other input is not 1-D."""
+    skip = [x.shape == (0,) for x in xs]
+    if not any(skip) or all(x.ndim == 1 for x, s in zip(xs, skip) if not s):
+        return None
+    return skip
+
+
 class ConcatenateOp(Function):
+    """Join along ``axis``; 1-D empty inputs are skipped as in PyTorch (:func:`_legacy_empty`)
+    and get an empty gradient."""
     __slots__ = ("axis",)
     name = "concatenate"
     def __init__(self, axis): self.axis = axis
-    def forward(self, *xs): return np.concatenate(xs, axis=self.axis)
+    def forward(self, *xs):
+        skip = _legacy_empty(xs)
+        if skip is not None:
+            xs = [x for x, s in zip(xs, skip) if not s]
+        return np.concatenate(xs, axis=self.axis)
     def error(self, inputs, exc): return _join_error(self, "cat", inputs, exc, 0)
     def backward(self, xp, g, out, *xs):
         ax = self.axis % out.ndim
         grads, start = [], 0
-        for x, needed in zip(xs, self.needs_input_grad):
+        skip = _legacy_empty(xs) or [False] * len(xs)
+        for x, needed, s in zip(xs, self.needs_input_grad, skip):
+            if s:
+                grads.append(g.reshape(-1)[:0] if needed else None)
+                continue
             n = x.shape[ax]
             grads.append(g[(slice(None),) * ax + (slice(start, start + n),)] if needed
                          else None)

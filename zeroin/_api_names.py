@@ -1,0 +1,609 @@
+"""More of PyTorch's tensor functions and methods, composed from the ops (no rules of their
+own): stacking, nan-reductions, products, scatter_reduce, index_fill/index_copy/index_put,
+bitwise ops, and the in-place shape methods (``t_``, ``unsqueeze_``...). Each is bound on
+:class:`~zeroin.Tensor` where PyTorch has the method, and exported as ``zeroin.<name>``
+where PyTorch has ``torch.<name>``, as in :mod:`zeroin._tensor_api`.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import NamedTuple
+
+import numpy as np
+
+from . import ops as _ops
+from . import _torch_ops as _x
+from ._tensor import Tensor, _clean_index, _leaf, _raw
+from ._tensor_api import (_export, _inplace, _inplace_method, _method, _operator, bmm, dot,
+                          meshgrid, mm, tensordot)
+from .dtypes import as_dtype
+from .errors import DtypeError, ShapeError
+
+
+def _t(x):
+    return _ops._t(x)
+
+
+def _both(name, fn):
+    """Bind ``fn`` as the method and export it as ``zeroin.<name>``."""
+    setattr(Tensor, name, fn)
+    return _export(fn, name)
+
+
+# --- shapes and stacking -----------------------------------------------------------------
+
+def _atleast(n, name):
+    def f(*tensors):
+        ts = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) \
+            else tensors
+        out = []
+        for t in ts:
+            t = _t(t)
+            out.append(t if t.ndim >= n else _ops.reshape(t, _atleast_shape(n, t.shape)))
+        return out[0] if len(tensors) == 1 and not isinstance(tensors[0], (list, tuple)) \
+            else tuple(out)
+    f.__name__ = name
+    f.__doc__ = (f"The tensor(s) with at least {n} dimension(s) (sizes of 1 added as "
+                 f"NumPy and PyTorch add them); several tensors or a list give a tuple.")
+    return _export(f)
+
+
+def _atleast_shape(n, shape):
+    """NumPy's and PyTorch's rule: () -> (1, ...), (k,) -> (1, k) or (1, k, 1), (m, k) ->
+    (m, k, 1)."""
+    if not shape:
+        return (1,) * n
+    if n == 2 or len(shape) == 2:
+        return (1,) + shape if n == 2 else shape + (1,)
+    return (1,) + shape + (1,) if n == 3 else shape
+
+
+atleast_1d, atleast_2d, atleast_3d = (_atleast(n, f"atleast_{n}d") for n in (1, 2, 3))
+
+
+@_export
+def hstack(tensors):
+    """Join along dim 1 (dim 0 for 1-D tensors); 0-d ones count as 1-D."""
+    ts = atleast_1d(list(tensors))
+    return _ops.concatenate(ts, 0 if ts[0].ndim == 1 else 1)
+
+
+@_export
+def vstack(tensors):
+    """Join along dim 0, with 0-d and 1-D tensors as rows (``atleast_2d``)."""
+    return _ops.concatenate(atleast_2d(list(tensors)), 0)
+
+
+@_export
+def dstack(tensors):
+    """Join along dim 2 (depth), after ``atleast_3d``: (n,) is (1, n, 1), (m, n) is (m, n, 1)."""
+    return _ops.concatenate(atleast_3d(list(tensors)), 2)
+
+
+@_export
+def column_stack(tensors):
+    """Join as columns: 0-d and 1-D tensors become (n, 1) columns, then ``hstack``."""
+    ts = [_t(t) for t in tensors]
+    return hstack([_ops.reshape(t, -1, 1) if t.ndim <= 1 else t for t in ts])
+
+
+@_method()
+def ravel(input):  # noqa: A002
+    """The elements as a 1-D tensor (a view when the layout allows)."""
+    return _ops.reshape(input, -1)
+
+
+_export(ravel)
+
+
+@_export
+def cartesian_prod(*tensors):
+    """All tuples of one element from each 1-D tensor, as the rows of a (n, k) tensor (one
+    tensor: itself)."""
+    ts = [_t(t) for t in tensors]
+    for t in ts:
+        if t.ndim != 1:
+            raise ShapeError(f"cartesian_prod: expects 1-D tensors, got shape {t.shape}")
+    if len(ts) == 1:
+        return ts[0]
+    grids = meshgrid(*ts, indexing="ij")
+    return _ops.stack([_ops.reshape(g, -1) for g in grids], 1)
+
+
+@_export
+def combinations(input, r=2, with_replacement=False):  # noqa: A002
+    """The length-``r`` combinations of the elements of a 1-D tensor, as the rows of an
+    (m, r) tensor (itertools' order); the gradient flows to the elements."""
+    x = _t(input)
+    if x.ndim != 1:
+        raise ShapeError(f"combinations: expects a 1-D tensor, got shape {x.shape}")
+    if r < 0:
+        raise ValueError(f"combinations: r must be >= 0, got {r}")
+    if r == 0:
+        return _ops.getitem(x, np.zeros(0, np.int64))
+    pick = itertools.combinations_with_replacement if with_replacement else \
+        itertools.combinations
+    idx = np.array(list(pick(range(x.shape[0]), r)), dtype=np.int64).reshape(-1, r)
+    return _ops.getitem(x, idx)
+
+
+def _mh(self):
+    if self.ndim < 2:
+        raise RuntimeError(f"mH: only for matrices or batches of matrices, got a "
+                           f"{self.ndim}-D tensor; use .T or reshape first")
+    return _ops.transpose(_real_only(self, "mH"), -2, -1)
+
+
+def _h(self):
+    if self.ndim != 2:
+        raise RuntimeError(f"H: only for matrices (2-D tensors), got a {self.ndim}-D tensor; "
+                           f"for batches of matrices use .mH")
+    return _ops.transpose(_real_only(self, "H"), 0, 1)
+
+
+def _real_only(x, name):
+    if x.dtype.kind == "c":
+        raise NotImplementedError(f"{name}: the conjugate transpose of a complex tensor is "
+                                  f"not supported (zeroin has no conj); use .mT for the "
+                                  f"transpose")
+    return x
+
+
+Tensor.mH = property(_mh, doc="The conjugate transpose of the last two dims (real: .mT).")
+Tensor.H = property(_h, doc="The conjugate transpose of a matrix (real: .T).")
+
+
+# --- reductions ----------------------------------------------------------------------------
+
+class MinMax(NamedTuple):
+    """``(min, max)``, as PyTorch's ``torch.return_types.aminmax``."""
+    min: Tensor
+    max: Tensor
+
+
+@_method()
+def aminmax(input, *, dim=None, keepdim=False):  # noqa: A002
+    """``(min, max)`` over ``dim`` (all elements by default); ties share the gradient."""
+    x = _t(input)
+    if x.numel() == 0:
+        raise RuntimeError(f"aminmax: cannot reduce the empty tensor of shape {x.shape} "
+                           f"(no identity)")
+    if dim is None:
+        lo, hi = _ops.amin(x), _ops.amax(x)
+        if keepdim:
+            lo, hi = (_ops.reshape(v, (1,) * x.ndim) for v in (lo, hi))
+        return MinMax(lo, hi)
+    return MinMax(_ops.amin(x, dim, keepdim), _ops.amax(x, dim, keepdim))
+
+
+def _floating(name, x):
+    if x.dtype.kind not in "fc":
+        raise DtypeError(f"{name}: expects a floating point tensor, got {x.dtype}; convert "
+                         f"first (x.float() or x.double())")
+    return x
+
+
+@_method()
+def nanmean(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
+    """The mean over ``dim`` of the elements that are not NaN (their gradient is 0)."""
+    x = _floating("nanmean", _t(input) if dtype is None else _t(input).to(dtype))
+    count = _leaf(~np.isnan(x.data)).sum(dim=dim, keepdim=keepdim)
+    return _x.nansum(x, dim, keepdim) / count.to(x.dtype)
+
+
+@_method()
+def nanmedian(input, dim=None, keepdim=False):  # noqa: A002
+    """The lower median of the values that are not NaN (NaN if there are none), of all
+    values or ``(values, indices)`` along ``dim``; the gradient goes to the picked one."""
+    x = _t(input)
+    if dim is None:
+        flat = _ops.reshape(x, -1)
+        return _ops.getitem(flat, int(_nanmedian_index(flat.data, 0)[0]))
+    if x.ndim == 0:
+        _ops._check_axis("nanmedian", x, dim)
+        return _ops.ValuesIndices(x * 1, _leaf(np.zeros((), np.int64)))
+    d = _ops._check_axis("nanmedian", x, dim) % x.ndim
+    return _x._picked(x, _nanmedian_index(x.data, d), d, keepdim)
+
+
+def _nanmedian_index(a, d):
+    """Where the lower median of the non-NaN values of ``a`` along ``d`` is (size 1 along
+    ``d``); the first NaN where all are NaN."""
+    order = np.argsort(a, axis=d, kind="stable")        # NaNs last, in their order
+    k = (~np.isnan(a)).sum(axis=d, keepdims=True) if a.dtype.kind in "fc" else \
+        np.full(a.shape[:d] + (1,) + a.shape[d + 1:], a.shape[d])
+    pos = np.where(k > 0, (k - 1) // 2, 0)
+    return np.take_along_axis(order, pos, axis=d)
+
+
+for _f in (aminmax, nanmean, nanmedian):
+    _export(_f)
+
+
+@_method()
+def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
+    """The values with runs of equal neighbours kept once (slices along ``dim``); with
+    ``return_inverse`` / ``return_counts`` the tuple ``(values, inverse, counts)`` of those
+    asked for. No gradient."""
+    a = np.asarray(_raw(_t(input)))
+    if dim is None:
+        flat = a.reshape(-1)
+        change = flat[1:] != flat[:-1]
+        n = flat.shape[0]
+    else:
+        d = _ops._check_axis("unique_consecutive", _t(input), dim) % max(a.ndim, 1)
+        rows = np.moveaxis(a, d, 0).reshape(a.shape[d], -1)
+        change = (rows[1:] != rows[:-1]).any(axis=1)
+        n = a.shape[d]
+    starts = np.flatnonzero(np.concatenate([[n > 0], change]))
+    values = flat[starts] if dim is None else np.take(a, starts, axis=d)
+    out = [_leaf(values)]
+    if return_inverse:
+        inv = np.cumsum(np.concatenate([[0], change])).astype(np.int64)[:n]
+        out.append(_leaf(inv.reshape(a.shape) if dim is None else inv))
+    if return_counts:
+        out.append(_leaf(np.diff(np.append(starts, n)).astype(np.int64)))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+_export(unique_consecutive)
+
+
+# --- elementwise -----------------------------------------------------------------------------
+
+@_method()
+def dist(input, other, p=2):  # noqa: A002
+    """The ``p``-norm of ``input - other`` (broadcast)."""
+    a, b = _t(input), _t(other)
+    for v in (a, b):
+        _floating("dist", v)
+    return _x.norm(a - b, p=p)
+
+
+def _nan_extreme(name, keep_first):
+    def f(input, other):  # noqa: A002
+        a, b = _t(input), _t(other)
+        ra, rb = np.asarray(a.data), np.asarray(b.data)
+        first = keep_first(ra, rb)
+        if rb.dtype.kind in "fc":       # NaN only where both are NaN
+            first = first | np.isnan(rb)
+        return _ops.where(first, a, b)
+    f.__name__ = name
+    f.__doc__ = (f"Elementwise {name[1:]}imum that ignores NaN (NaN only where both are); "
+                 f"ties give the gradient to ``input``, as in PyTorch.")
+    return _both(name, f)
+
+
+fmax = _nan_extreme("fmax", np.greater_equal)
+fmin = _nan_extreme("fmin", np.less_equal)
+
+
+@_method()
+def float_power(input, exponent):  # noqa: A002
+    """``input ** exponent`` computed in float64 (complex128 for complex operands)."""
+    complex_ = any(np.asarray(_raw(v)).dtype.kind == "c" for v in (input, exponent))
+    dt = np.dtype(np.complex128 if complex_ else np.float64)
+    base = _t(input).to(dt) if isinstance(input, Tensor) else _t(np.asarray(input, dt))
+    exp = exponent.to(dt) if isinstance(exponent, Tensor) else \
+        (complex(exponent) if dt.kind == "c" else float(exponent))
+    return _ops.pow(base, exp)
+
+
+@_export
+def rsub(input, other, *, alpha=1):  # noqa: A002
+    """``other - alpha * input`` (subtraction with the operands reversed)."""
+    return _ops.sub(other, input, alpha=alpha)
+
+
+for _f in (dist, float_power):
+    _export(_f)
+
+
+class _IntegerOnly(DtypeError, NotImplementedError):
+    """A bitwise op on floating point: PyTorch raises NotImplementedError (a RuntimeError)."""
+
+
+def _bitwise(npf, name, symbol):
+    def f(input, other):  # noqa: A002
+        a, b = _raw(input), _raw(other)
+        for v in (a, b):
+            if np.asarray(v).dtype.kind in "fc":
+                raise _IntegerOnly(f"{name}: only integer and bool tensors, got "
+                                   f"{np.asarray(v).dtype}; for floats use "
+                                   + ("logical_and / logical_or / logical_xor"
+                                      if "shift" not in name else "x * 2 ** n"))
+        return _leaf(np.asarray(npf(a, b)))
+    f.__name__ = name
+    f.__doc__ = f"Elementwise ``input {symbol} other`` of integer or bool tensors (no gradient)."
+    return _both(name, f)
+
+
+for _name, _npf, _sym, _op in (("bitwise_and", np.bitwise_and, "&", "and"),
+                               ("bitwise_or", np.bitwise_or, "|", "or"),
+                               ("bitwise_xor", np.bitwise_xor, "^", "xor"),
+                               ("bitwise_left_shift", np.left_shift, "<<", "lshift"),
+                               ("bitwise_right_shift", np.right_shift, ">>", "rshift")):
+    _f = _bitwise(_npf, _name, _sym)
+    setattr(Tensor, f"__{_op}__", _f)
+    setattr(Tensor, f"__r{_op}__", (lambda g: lambda self, other: g(other, self))(_f))
+for _op, _npf, _sym in (("lshift", np.left_shift, "<<"), ("rshift", np.right_shift, ">>")):
+    setattr(Tensor, f"__i{_op}__", _operator(_npf, _sym, getattr(Tensor, f"__{_op}__")))
+
+
+@_method()
+def bitwise_not(input):  # noqa: A002
+    """Elementwise ``~input``: bits inverted (integers), logical not (bool); no gradient."""
+    d = np.asarray(_raw(_t(input)))
+    if d.dtype.kind in "fc":
+        raise _IntegerOnly(f"bitwise_not: only integer and bool tensors, got {d.dtype}; "
+                           f"use logical_not or 1 - x")
+    return _leaf(np.invert(d))
+
+
+Tensor.__invert__ = bitwise_not
+_export(bitwise_not)
+
+
+@_export
+def can_cast(from_, to):
+    """Whether PyTorch's casting rules allow ``from_`` to ``to`` without going down a
+    category (bool < integer < floating < complex)."""
+    f, t = as_dtype(from_, "can_cast"), as_dtype(to, "can_cast")
+    return _ops._category(f) <= _ops._category(t)
+
+
+# --- products --------------------------------------------------------------------------------
+
+def _scaled_sum(input, p, beta, alpha):  # noqa: A002
+    """``beta * input + alpha * p``; with beta=0 ``input`` is ignored (NaN in it does not
+    spread) but still gets its gradient, 0, as in PyTorch."""
+    if beta == 0:
+        x = _t(input)
+        inp = _ops.where(np.zeros(x.shape, bool), x, 0)
+    else:
+        inp = input if beta == 1 else input * beta
+    return inp + (p if alpha == 1 else p * alpha)
+
+
+@_method()
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):  # noqa: A002
+    """``beta * input + alpha * (mat1 @ mat2)`` (``input`` broadcast)."""
+    return _scaled_sum(input, mm(mat1, mat2), beta, alpha)
+
+
+@_method()
+def addmv(input, mat, vec, *, beta=1, alpha=1):  # noqa: A002
+    """``beta * input + alpha * (mat @ vec)`` for a matrix and a vector."""
+    m, v = _t(mat), _t(vec)
+    if m.ndim != 2 or v.ndim != 1:
+        raise ShapeError(f"addmv: expects a matrix and a vector, got shapes {m.shape} and "
+                         f"{v.shape}")
+    return _scaled_sum(input, _ops.matmul(m, v), beta, alpha)
+
+
+@_method()
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):  # noqa: A002
+    """``beta * input + alpha * bmm(batch1, batch2)``."""
+    return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
+
+
+@_method()
+def inner(input, other):  # noqa: A002
+    """Sum of products over the last dimension of both (a product if either is 0-d)."""
+    a, b = _t(input), _t(other)
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    if a.shape[-1] != b.shape[-1]:
+        raise ShapeError(f"inner: the last dimensions differ: shapes {a.shape} and {b.shape}")
+    return tensordot(a, b, ([-1], [-1]))
+
+
+@_method()
+def vdot(input, other):  # noqa: A002
+    """The dot product of two 1-D tensors, the first conjugated (real: ``dot``)."""
+    a, b = _t(input), _t(other)
+    if a.ndim != 1 or b.ndim != 1:
+        raise ShapeError(f"vdot: expects two 1-D tensors, got shapes {a.shape} and {b.shape}")
+    return dot(_real_only(a, "vdot"), b)
+
+
+@_method()
+def kron(input, other):  # noqa: A002
+    """The Kronecker product: each element of ``input`` times the whole of ``other``
+    (shapes multiply dimension by dimension, the shorter one padded with 1s in front)."""
+    a, b = _t(input), _t(other)
+    nd = max(a.ndim, b.ndim)
+    sa, sb = (1,) * (nd - a.ndim) + a.shape, (1,) * (nd - b.ndim) + b.shape
+    ra = _ops.reshape(a, tuple(v for s in sa for v in (s, 1)))
+    rb = _ops.reshape(b, tuple(v for s in sb for v in (1, s)))
+    return _ops.reshape(ra * rb, tuple(i * j for i, j in zip(sa, sb)))
+
+
+for _f in (addmm, addmv, baddbmm, inner, vdot, kron):
+    _export(_f)
+Tensor.ger = Tensor.outer
+_export(Tensor.outer, "ger")
+
+
+# --- indexing --------------------------------------------------------------------------------
+
+@_method()
+def take(input, index):  # noqa: A002
+    """The elements at ``index`` of the tensor read as 1-D (negative indices count from
+    the end); the result has the index's shape."""
+    x = _t(input)
+    idx = _x._index_array("take", index)
+    n = x.numel()
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        bad = idx.min() if idx.min() < -n else idx.max()
+        raise IndexError(f"take: index {bad} is out of range for a tensor of {n} elements "
+                         f"(shape {x.shape}); valid indices are {-n}..{n - 1}")
+    flat = _ops.reshape(x, -1)
+    return _ops.reshape(_ops.getitem(flat, idx.reshape(-1) % max(n, 1)), idx.shape)
+
+
+_export(take)
+
+
+def _dim_index(name, x, dim, index, negative=False):
+    """``dim`` made non-negative and ``index`` (0-d or 1-D integers) checked against it
+    (``negative``: indices from -size count from the end, as index_fill's)."""
+    d = _ops._check_axis(name, x, dim) % max(x.ndim, 1)
+    idx = _x._index_array(name, index)
+    if idx.ndim > 1:
+        raise ShapeError(f"{name}: index must be 0-D or 1-D, got shape {idx.shape}")
+    idx = idx.reshape(-1)
+    if negative:
+        n = x.shape[d] if x.ndim else 1
+        idx = np.where((idx < 0) & (idx >= -n), idx + n, idx)
+    return d, _x._check_range(name, idx, x, d)
+
+
+@_method()
+def index_fill(input, dim, index, value):  # noqa: A002
+    """A copy of ``input`` with the slices at ``index`` along ``dim`` set to ``value`` (a
+    number or a 0-d tensor, which gets the gradient of those slices)."""
+    x = _t(input)
+    d, idx = _dim_index("index_fill", x, dim, index, negative=True)
+    if isinstance(value, Tensor) and value.ndim:
+        raise ShapeError(f"index_fill: value must be a number or a 0-d tensor, got shape "
+                         f"{value.shape}")
+    hit = np.zeros(x.shape[d] if x.ndim else 1, bool)
+    hit[idx] = True
+    mask = np.broadcast_to(hit.reshape((-1,) + (1,) * (x.ndim - d - 1)) if x.ndim else
+                           hit.reshape(()), x.shape)
+    return _x.masked_fill(x, mask, value)
+
+
+@_method()
+def index_copy(input, dim, index, source):  # noqa: A002
+    """A copy of ``input`` with the slices of ``source`` written at ``index`` along ``dim``:
+    ``out[index[i]] = source[i]`` for dim=0."""
+    x, src = _t(input), _t(source)
+    d, idx = _dim_index("index_copy", x, dim, index)
+    want = x.shape[:d] + (idx.size,) + x.shape[d + 1:] if x.ndim else ()
+    if tuple(src.shape) != want and not (x.ndim == 0 and src.numel() == 1):
+        raise _ops._DimError(f"index_copy: source of shape {src.shape} does not fit: with "
+                         f"{idx.size} indices along dim {d} of shape {x.shape} it must have "
+                         f"shape {want}")
+    if x.ndim == 0:
+        return _ops.reshape(src, ()) * 1 if idx.size else x * 1
+    return _ops.index_put(x, (slice(None),) * d + (idx,), src)
+
+
+@_method()
+def index_put(input, indices, values, accumulate=False):  # noqa: A002
+    """A copy of ``input`` with ``values`` written at ``input[indices]`` (a tuple of index
+    tensors), or added there with ``accumulate=True`` (repeats add up)."""
+    x = _t(input)
+    if not isinstance(indices, (tuple, list)):
+        raise TypeError(f"index_put: indices must be a tuple of tensors, got "
+                        f"{type(indices).__name__}; write x.index_put((idx,), values)")
+    where = _clean_index(tuple(indices))
+    if not accumulate:
+        return _ops.index_put(x, where, values)
+    v = _t(values)
+    shape = np.empty(x.shape, bool)[where].shape
+    return x + _ops.index_add(_ops.broadcast_to(v.to(x.dtype), shape), where, x.shape)
+
+
+for _f in (index_fill, index_copy, index_put):
+    _export(_f)
+
+
+_SCATTER_REDUCE = ("sum", "prod", "mean", "amax", "amin")
+
+
+@_method()
+def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):  # noqa: A002
+    """A copy of ``input`` where each position ``index`` points at (along ``dim``) becomes
+    the ``reduce`` ("sum", "prod", "mean", "amax", "amin") of the ``src`` elements sent
+    there, and of its own value if ``include_self``. Gradients as PyTorch's (amax/amin:
+    shared among ties)."""
+    if reduce not in _SCATTER_REDUCE:
+        raise _ops._ValueError(f"scatter_reduce: reduce must be one of {_SCATTER_REDUCE}, got "
+                         f"{reduce!r}")
+    x, s = _t(input), _t(src)
+    d = _ops._check_axis("scatter_reduce", x, dim) % max(x.ndim, 1)
+    idx = _x._check_range("scatter_reduce", _x._index_array("scatter_reduce", index), x, d)
+    if idx.ndim != x.ndim or s.ndim != x.ndim or any(
+            idx.shape[i] > s.shape[i] or (i != d and idx.shape[i] > x.shape[i])
+            for i in range(x.ndim)):
+        raise ShapeError(f"scatter_reduce: index of shape {idx.shape} must have the "
+                         f"dimensions of input {x.shape} and src {s.shape}, and be no "
+                         f"larger than src (nor than input except along dim {d})")
+    if s.dtype != x.dtype:
+        raise DtypeError(f"scatter_reduce: src has dtype {s.dtype} and input {x.dtype}; they "
+                         f"must match (convert with src.to(input.dtype))")
+    table, count = _reduce_table(x, s, idx, d, include_self)
+    pad = {"sum": 0, "mean": 0, "prod": 1, "amax": _extreme(x.dtype, False),
+           "amin": _extreme(x.dtype, True)}[reduce]     # what changes no result
+    pool = _ops.concatenate([_ops.reshape(x, -1), _ops.reshape(s, -1),
+                             _leaf(np.full(1, pad, x.dtype))])
+    rows = _ops.getitem(pool, table)                    # (positions, contributions)
+    fn = {"sum": _ops.sum, "mean": _ops.sum, "prod": _x.prod, "amax": _ops.amax,
+          "amin": _ops.amin}[reduce]
+    out = fn(rows, dim=1)
+    if reduce == "mean":
+        c = _leaf(count.astype(x.dtype))
+        out = out / c if x.dtype.kind in "fc" else _ops.div(out, c, rounding_mode="floor")
+    return _ops.reshape(out.to(x.dtype), x.shape)
+
+
+def _extreme(dt, highest):
+    """The dtype's highest (or lowest) value: inf, the integer limit, or True."""
+    if dt.kind == "f":
+        return np.inf if highest else -np.inf
+    if dt.kind in "iu":
+        return np.iinfo(dt).max if highest else np.iinfo(dt).min
+    return highest
+
+
+def _reduce_table(x, s, idx, d, include_self):
+    """For each position of ``x`` (flattened), the places in [x, src, pad] (flattened) of
+    what is reduced into it, padded with the last place; and how many those are."""
+    P = x.numel()
+    ix = _x._along(idx, d)
+    tgt = np.ravel_multi_index(tuple(np.broadcast_to(i, idx.shape) for i in ix),
+                               x.shape).reshape(-1) if idx.size else np.zeros(0, np.int64)
+    spos = np.ravel_multi_index(tuple(np.indices(idx.shape)), s.shape).reshape(-1) \
+        if idx.size else np.zeros(0, np.int64)
+    counts = np.bincount(tgt, minlength=P)
+    order = np.argsort(tgt, kind="stable")
+    ts = tgt[order]
+    rank = np.arange(ts.size) - np.searchsorted(ts, ts)
+    table = np.full((P, counts.max(initial=0) + 1), P + s.numel(), np.int64)
+    own = np.full(P, bool(include_self)) | (counts == 0)
+    table[own, 0] = np.flatnonzero(own)
+    table[ts, 1 + rank] = P + spos[order]
+    return table, own + counts
+
+
+Tensor.scatter_reduce = scatter_reduce
+_export(scatter_reduce)
+
+
+# --- in place ------------------------------------------------------------------------------
+
+for _name, _fn in (("scatter_add_", _x.scatter_add), ("scatter_reduce_", scatter_reduce),
+                   ("index_fill_", index_fill), ("index_copy_", index_copy),
+                   ("index_put_", index_put), ("clamp_min_", _ops.clip),
+                   ("clamp_max_", lambda x, max: _ops.clip(x, None, max))):  # noqa: A006
+    _inplace_method(_name, _fn)
+
+
+def _view_method(name, fn):
+    """``x.t_()``, ``x.unsqueeze_(0)``...: ``x`` itself becomes the view ``fn(x, ...)`` of
+    its values (same memory, new shape), recorded as the other in-place methods are."""
+    def method(self, *args):
+        return _inplace(self, name, fn, *args, view=True)
+    method.__name__ = name
+    method.__doc__ = f"In place: ``x.{name}(...)`` makes x ``x.{name[:-1]}(...)``; returns x."
+    setattr(Tensor, name, method)
+
+
+for _name, _fn in (("t_", lambda x: x.t()), ("unsqueeze_", _ops.unsqueeze),
+                   ("squeeze_", _ops.squeeze), ("transpose_", _ops.transpose),
+                   ("swapdims_", _ops.transpose), ("swapaxes_", _ops.transpose)):
+    _view_method(_name, _fn)
+
