@@ -65,18 +65,7 @@ def descent(out=None, *, eta=ETA, x0=X0, x0_right=X0_RIGHT, tol=TOL, verbose=Non
                f"gradient is positive and x shrinks" + outcome.sentence()))
     c = 1 - 2 * eta
     name_a, name_b = _names(x0, x0_right)
-    n = max(len(left), len(right))
-    rows = []
-    for i in range(n):
-        lr = left[i] if i < len(left) else [None] * 5
-        rr = right[i] if i < len(right) else [None] * 5
-        exact = 1 - c ** i * (1 - x0) if i < len(left) else None
-        rows.append([i, lr[1], exact, lr[2], lr[3], rr[1], rr[2], rr[3]])
-    res.tables.append(Table(
-        f"Steps from {_start(x0, name_a)} and {_start(x0_right, name_b)}, eta = {eta:g}; "
-        f"exact x_n = 1 - (1 - 2 eta)^n (1 - x0)",
-        ["n", f"x ({name_a})", "exact x_n", "y", "dy/dx", f"x ({name_b})", "y",
-         "dy/dx"], rows, ["d", ".6g", ".6g", ".6g", ".6g", ".6g", ".6g", ".6g"]))
+    res.tables.append(_steps_table(left, right, x0, x0_right, eta))
     # The chapter's points B and F, and its first step (grad2).
     sign_rows = []
     for label, xv in (("B", 0.1), ("F", 1.5)):
@@ -161,6 +150,23 @@ def _start(x0, name):
 def _paren(v):
     """A number for a formula: (-0.5) in parentheses where it is negative."""
     return f"({v:g})" if v < 0 else f"{v:g}"
+
+
+def _steps_table(left, right, x0, x0_right, eta):
+    """Both runs side by side, step by step, with the closed form of the first."""
+    c = 1 - 2 * eta
+    name_a, name_b = _names(x0, x0_right)
+    rows = []
+    for i in range(max(len(left), len(right))):
+        lr = left[i] if i < len(left) else [None] * 5
+        rr = right[i] if i < len(right) else [None] * 5
+        exact = 1 - c ** i * (1 - x0) if i < len(left) else None
+        rows.append([i, lr[1], exact, lr[2], lr[3], rr[1], rr[2], rr[3]])
+    return Table(
+        f"Steps from {_start(x0, name_a)} and {_start(x0_right, name_b)}, eta = {eta:g}; "
+        f"exact x_n = 1 - (1 - 2 eta)^n (1 - x0)",
+        ["n", f"x ({name_a})", "exact x_n", "y", "dy/dx", f"x ({name_b})", "y",
+         "dy/dx"], rows, ["d", ".6g", ".6g", ".6g", ".6g", ".6g", ".6g", ".6g"])
 
 
 class _Outcome:
