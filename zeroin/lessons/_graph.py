@@ -318,24 +318,7 @@ def solve(out=None, *, target=TARGET, tol=TOL, verbose=None, figures=True):
                f"the error. The chapter keeps dz/db = {gb0:g} fixed; the exact method "
                f"recomputes it by backprop after every step (Newton's method). Stop when "
                f"|dz| < {tol:g}."))
-    cols = ["update", "w", "b", "z", f"dz = {target:g} - z", "dz/dw used", "dz/db used"]
-    f6 = ["d", ".6g", ".6g", ".6g", ".6g", ".6g", ".6g"]
-    runs = {
-        "b_fixed": ("b alone, dz/db fixed at the start (the chapter's method)",
-                    (0.0, 1.0), False),
-        "b_exact": ("b alone, dz/db recomputed by backprop every step (exact method)",
-                    (0.0, 1.0), True),
-        "wb_fixed": ("w and b together, error split evenly, factors fixed",
-                     (0.5, 0.5), False),
-        "wb_exact": ("w and b together, error split evenly, factors recomputed",
-                     (0.5, 0.5), True),
-    }
-    for key, (title, split, recompute) in runs.items():
-        rows = _iterate(W0, B0, (gw0, gb0), split, recompute, tol, 100, target)
-        res.tables.append(Table(f"{title}", cols, rows, f6))
-        res.values[f"{key}_rows"] = rows
-        res.values[f"{key}_updates"] = rows[-1][0]
-        res.values[f"{key}_final"] = (rows[-1][1], rows[-1][2], rows[-1][3])
+    _solve_runs(res, (gw0, gb0), tol, target)
     b_fixed = res.values["b_fixed_rows"]
     b_exact = res.values["b_exact_rows"]
     # The exact answer for b alone: z(b) - target is a quadratic in b; its coefficients
@@ -387,6 +370,28 @@ def solve(out=None, *, target=TARGET, tol=TOL, verbose=None, figures=True):
     if plots_ok(res, figures):
         res.figures["solve"] = _draw_solve(out, res)
     return res
+
+
+_SOLVE_RUNS = {
+    "b_fixed": ("b alone, dz/db fixed at the start (the chapter's method)", (0.0, 1.0), False),
+    "b_exact": ("b alone, dz/db recomputed by backprop every step (exact method)",
+                (0.0, 1.0), True),
+    "wb_fixed": ("w and b together, error split evenly, factors fixed", (0.5, 0.5), False),
+    "wb_exact": ("w and b together, error split evenly, factors recomputed", (0.5, 0.5),
+                 True),
+}
+
+
+def _solve_runs(res, factors, tol, target):
+    """The four ways to reach the target, each a table and its rows, updates and end."""
+    cols = ["update", "w", "b", "z", f"dz = {target:g} - z", "dz/dw used", "dz/db used"]
+    f6 = ["d", ".6g", ".6g", ".6g", ".6g", ".6g", ".6g"]
+    for key, (title, split, recompute) in _SOLVE_RUNS.items():
+        rows = _iterate(W0, B0, factors, split, recompute, tol, 100, target)
+        res.tables.append(Table(title, cols, rows, f6))
+        res.values[f"{key}_rows"] = rows
+        res.values[f"{key}_updates"] = rows[-1][0]
+        res.values[f"{key}_final"] = (rows[-1][1], rows[-1][2], rows[-1][3])
 
 
 def _error_ratio(rows, root):
