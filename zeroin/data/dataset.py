@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
 from .._tensor import Tensor
+from ..errors import ShapeError
 from ..random import get_rng
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "DataLoader",
-           "default_collate", "random_split", "train_val_test_split", "as_dataset"]
+           "default_collate", "default_convert", "random_split", "train_val_test_split", "as_dataset"]
 
 
 def _array(x):
@@ -347,7 +349,7 @@ class DataLoader:
     def _stream(self):
         collate = self.collate_fn or default_collate
         if self.batch_size is None:
-            yield from (s if self.collate_fn is None else self.collate_fn(s)
+            yield from (_convert(s, tuple) if self.collate_fn is None else self.collate_fn(s)
                         for s in self.dataset)
             return
         batch = []
@@ -366,7 +368,8 @@ class DataLoader:
         for idx in self._batches():
             if self.batch_size is None and self.batch_sampler is None:
                 sample = self.dataset[int(idx[0])]
-                yield sample if self.collate_fn is None else self.collate_fn(sample)
+                yield _convert(sample, tuple) if self.collate_fn is None else \
+                    self.collate_fn(sample)
             elif self.collate_fn is not None:
                 yield self.collate_fn([self.dataset[int(i)] for i in idx])
             else:
@@ -393,34 +396,72 @@ def _batch(dataset, idx):
 def default_collate(batch):
     """PyTorch's default_collate: stack samples into tensors, recursing into tuples
     (giving a list), lists, dicts and named tuples; numbers become 1-D tensors (floats
-    float64, ints int64); strings stay a list."""
+    float64, ints int64); strings are left as they come (a list, or a tuple inside
+    tuple samples, as in PyTorch)."""
     if not isinstance(batch, (list, tuple)) or not batch:
         raise TypeError(f"default_collate: expected a non-empty list of samples, got "
                         f"{type(batch).__name__}")
     elem = batch[0]
+    if isinstance(elem, (str, bytes)):          # np.str_ too, before np.generic
+        return batch
     if isinstance(elem, (Tensor, np.ndarray, np.generic)):
-        try:
-            return Tensor(np.stack([_array(b) for b in batch]))
-        except ValueError:
-            shapes = sorted({str(np.shape(_array(b))) for b in batch})
-            raise ValueError(f"default_collate: samples of different shapes {', '.join(shapes)} "
-                             f"cannot be stacked into a batch; pad them to one shape or pass "
-                             f"collate_fn=") from None
+        return _collate_arrays(batch)
     if isinstance(elem, (bool, int, float)):
         return _collate_numbers(batch)
-    if isinstance(elem, (str, bytes)):
-        return list(batch)
-    if isinstance(elem, dict):
+    if isinstance(elem, Mapping):
         return {k: default_collate([b[k] for b in batch]) for k in elem}
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):
-        return type(elem)(*(default_collate(list(s)) for s in zip(*batch)))
+        return type(elem)(*(default_collate(s) for s in zip(*batch)))
     if isinstance(elem, (tuple, list)):
         if any(len(b) != len(elem) for b in batch):
-            raise ValueError("default_collate: each sample in a batch must have the same "
-                             "number of parts")
-        return [default_collate(list(s)) for s in zip(*batch)]
+            raise ShapeError("default_collate: each sample in a batch must have the same "
+                             "number of parts (PyTorch: each element in list of batch "
+                             "should be of equal size)")
+        return [default_collate(s) for s in zip(*batch)]
     raise TypeError(f"default_collate: cannot batch samples of type {type(elem).__name__}; "
                     f"return arrays, tensors, numbers, tuples or dicts, or pass collate_fn=")
+
+
+def _collate_arrays(batch):
+    """Tensors, arrays or NumPy scalars stacked into one tensor along a new first axis."""
+    arrays = [_array(b) for b in batch]
+    if arrays[0].dtype.kind in "USO":
+        raise TypeError(f"default_collate: cannot batch NumPy arrays of dtype "
+                        f"{arrays[0].dtype} (text or objects); convert them to numbers or "
+                        f"to lists of str in the dataset, or pass collate_fn=")
+    try:
+        return Tensor(np.stack(arrays))
+    except ValueError:
+        shapes = sorted({str(np.shape(a)) for a in arrays})
+        raise ShapeError(f"default_collate: samples of different shapes {', '.join(shapes)} "
+                         f"cannot be stacked into a batch; pad them to one shape or pass "
+                         f"collate_fn=") from None
+
+
+def default_convert(data):
+    """PyTorch's default_convert (what ``DataLoader(batch_size=None)`` applies to each
+    sample): NumPy arrays and scalars become tensors, recursing into dicts, named tuples,
+    tuples (giving lists) and lists; text, numbers and tensors are left as they are."""
+    return _convert(data, list)
+
+
+def _convert(data, tuple_as):
+    if isinstance(data, (Tensor, str, bytes)):
+        return data
+    if isinstance(data, (np.ndarray, np.generic)):
+        return data if data.dtype.kind in "USO" else Tensor(np.asarray(data))
+    if isinstance(data, Mapping):
+        out = {k: _convert(v, tuple_as) for k, v in data.items()}
+        try:
+            return out if type(data) is dict else type(data)(out)
+        except TypeError:
+            return out
+    if isinstance(data, tuple) and hasattr(data, "_fields"):
+        return type(data)(*(_convert(d, tuple_as) for d in data))
+    if isinstance(data, (tuple, list)):
+        return (tuple_as if isinstance(data, tuple) else list)(
+            _convert(d, tuple_as) for d in data)
+    return data
 
 
 def _collate_numbers(batch):

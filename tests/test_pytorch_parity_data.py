@@ -1,0 +1,96 @@
+"""zeroin.utils.data against torch.utils.data: batch structure, dtypes, values, lengths and
+errors of the same pipeline. Skipped where torch is not installed."""
+import collections
+
+import numpy as np
+import pytest
+
+import zeroin
+from zeroin.utils import data as zdata
+
+torch = pytest.importorskip("torch")
+tdata = torch.utils.data
+
+
+def _desc(x):
+    """What a user sees of a batch: containers, tensor dtypes, shapes and values."""
+    if isinstance(x, (torch.Tensor, zeroin.Tensor)):
+        return ("tensor", str(x.dtype).split(".")[-1], tuple(x.shape), x.tolist())
+    if isinstance(x, np.ndarray):
+        return ("ndarray", str(x.dtype), x.tolist())
+    if isinstance(x, dict):
+        return {k: _desc(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return (type(x).__name__, [_desc(v) for v in x])
+    return (type(x).__name__, x)
+
+
+Point = collections.namedtuple("Point", "x y")
+
+
+def _samples(kind):
+    def sample(i):
+        a = np.arange(3, dtype=np.float32) + i
+        return {"str": (f"s{i}", i), "npstr": (np.array(list("abcde"))[i], i),
+                "npscalar": (np.float32(i), np.int64(i), np.bool_(i % 2)),
+                "dict": {"x": a, "y": float(i), "name": f"s{i}"},
+                "namedtuple": Point(a, i), "array": a,
+                "nested": ((a, [i, float(i)]), {"k": (i, a)})}[kind]
+    return [sample(i) for i in range(5)]
+
+
+def _dataset(mod, kind):
+    samples = _samples(kind)
+
+    class D(mod.Dataset):
+        def __len__(self):
+            return len(samples)
+
+        def __getitem__(self, i):
+            return samples[i]
+    return D()
+
+
+@pytest.mark.parametrize("kind", ["str", "npstr", "npscalar", "dict", "namedtuple", "array",
+                                  "nested"])
+def test_default_collate_batches_like_pytorch(kind):
+    got = list(zdata.DataLoader(_dataset(zdata, kind), batch_size=2))
+    want = list(tdata.DataLoader(_dataset(tdata, kind), batch_size=2))
+    assert _desc(got) == _desc(want)
+
+
+def _lists(x):
+    """Tuples as lists: zeroin keeps a tuple sample a tuple under batch_size=None."""
+    if isinstance(x, dict):
+        return {k: _lists(v) for k, v in x.items()}
+    if isinstance(x, tuple) and hasattr(x, "_fields"):
+        return type(x)(*map(_lists, x))
+    if isinstance(x, (tuple, list)):
+        return [_lists(v) for v in x]
+    return x
+
+
+@pytest.mark.parametrize("kind", ["npscalar", "dict", "namedtuple", "array", "nested"])
+def test_batch_size_none_converts_numpy_to_tensors_like_pytorch(kind):
+    got = list(zdata.DataLoader(_dataset(zdata, kind), batch_size=None))
+    want = list(tdata.DataLoader(_dataset(tdata, kind), batch_size=None))
+    assert _desc(_lists(got)) == _desc(want)
+    assert not any(isinstance(v, np.ndarray) for v in got)
+
+
+def test_default_convert_matches_pytorch():
+    for data in [np.zeros(2, np.float32), (np.zeros(2), 3, "s"), [np.int64(4), 2.5],
+                 {"a": np.ones((2, 2)), "b": "x"}, Point(np.arange(2), 1), np.array(["a"])]:
+        assert _desc(zdata.default_convert(data)) == _desc(tdata.default_convert(data))
+
+
+def test_default_collate_refuses_text_arrays_clearly():
+    with pytest.raises(TypeError):
+        tdata.default_collate([np.array(["a"]), np.array(["b"])])
+    with pytest.raises(TypeError, match=r"default_collate: cannot batch NumPy arrays of "
+                                        r"dtype <U1.*collate_fn="):
+        zdata.default_collate([np.array(["a"]), np.array(["b"])])
+    with pytest.raises(RuntimeError):      # PyTorch's type, and still a ValueError
+        zdata.default_collate([[1, 2], [1]])
+    with pytest.raises(RuntimeError, match=r"different shapes"):
+        zdata.default_collate([np.zeros(2), np.zeros(3)])
