@@ -94,3 +94,51 @@ def test_default_collate_refuses_text_arrays_clearly():
         zdata.default_collate([[1, 2], [1]])
     with pytest.raises(RuntimeError, match=r"different shapes"):
         zdata.default_collate([np.zeros(2), np.zeros(3)])
+
+
+def _pairs(mod, lib, n=10):
+    return mod.TensorDataset(lib.tensor(np.arange(2.0 * n).reshape(n, 2)), lib.arange(n))
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(batch_size=None, drop_last=True), dict(batch_size=None, batch_sampler=[[0]]),
+    dict(prefetch_factor=2), dict(persistent_workers=True), dict(timeout=-1),
+    dict(batch_size=2, batch_sampler=[[0]]), dict(shuffle=True, sampler=[0]),
+])
+def test_dataloader_refuses_what_pytorch_refuses(kwargs):
+    with pytest.raises(ValueError):
+        tdata.DataLoader(_pairs(tdata, torch), **kwargs)
+    with pytest.raises(ValueError, match=r"DataLoader: "):
+        zdata.DataLoader(_pairs(zdata, zeroin), **kwargs)
+
+
+def test_dataloader_worker_arguments_accepted_with_workers():
+    kw = dict(batch_size=4, num_workers=2, prefetch_factor=4, persistent_workers=True)
+    got = list(zdata.DataLoader(_pairs(zdata, zeroin), **kw))
+    assert _desc(got) == _desc(list(tdata.DataLoader(_pairs(tdata, torch), **kw)))
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(shuffle=True), dict(batch_size=3),
+                                    dict(batch_size=3, drop_last=True),
+                                    dict(batch_sampler=[[0, 1], [4, 5, 6]]),
+                                    dict(batch_size=None), dict(sampler=[3, 1, 2])])
+def test_dataloader_sampler_attributes_like_pytorch(kwargs):
+    z, t = zdata.DataLoader(_pairs(zdata, zeroin), **kwargs), \
+        tdata.DataLoader(_pairs(tdata, torch), **kwargs)
+    for name in ["sampler", "batch_sampler"]:
+        zs, ts = getattr(z, name), getattr(t, name)
+        assert type(zs).__name__ == type(ts).__name__
+        if ts is not None:
+            assert len(zs) == len(ts)
+    assert (z.batch_size, z.drop_last, len(z)) == (t.batch_size, t.drop_last, len(t))
+    if not kwargs.get("shuffle"):
+        assert _desc(_lists(list(z))) == _desc(list(t))
+        assert list(z.sampler) == list(t.sampler)
+
+
+def test_dataloader_dataset_is_the_object_given():
+    samples = [(1, 2.0), (3, 4.0), (5, 6.0)]
+    assert zdata.DataLoader(samples).dataset is samples
+    X = np.zeros((4, 2))
+    assert zdata.DataLoader(X).dataset is X
+    assert len(zdata.DataLoader((X, np.arange(4))).dataset) == 4      # zeroin's (X, y)

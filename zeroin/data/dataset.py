@@ -9,6 +9,7 @@ import numpy as np
 from .._tensor import Tensor
 from ..errors import ShapeError
 from ..random import get_rng
+from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "DataLoader",
            "default_collate", "default_convert", "random_split", "train_val_test_split", "as_dataset"]
@@ -285,46 +286,39 @@ class DataLoader:
                  timeout=0, worker_init_fn=None, multiprocessing_context=None,
                  generator=None, *, prefetch_factor=None, persistent_workers=False,
                  pin_memory_device="", in_order=True, seed=None):
-        self.dataset = as_dataset(dataset, "DataLoader")
-        if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or
-                                       isinstance(batch_size, bool) or batch_size < 1):
-            raise ValueError(f"DataLoader: batch_size must be a whole number >= 1, got "
-                             f"{batch_size!r} (or None for single samples)")
-        if not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
-            raise ValueError(f"DataLoader: num_workers must be a whole number >= 0, got "
-                             f"{num_workers!r}")
-        if sampler is not None and shuffle:
-            raise ValueError("DataLoader: sampler and shuffle=True cannot be combined; the "
-                             "sampler chooses the order")
-        if batch_sampler is not None and (batch_size not in (1, None) or shuffle or
-                                          sampler is not None or drop_last):
-            raise ValueError("DataLoader: batch_sampler makes the batches itself; leave "
-                             "batch_size, shuffle, sampler and drop_last at their defaults")
-        if isinstance(self.dataset, IterableDataset) and (shuffle or sampler is not None or
-                                                           batch_sampler is not None):
-            raise ValueError("DataLoader: an IterableDataset gives its samples in its own "
-                             "order; shuffle, sampler and batch_sampler do not apply (shuffle "
-                             "inside its __iter__)")
-        if collate_fn is not None and not callable(collate_fn):
-            raise TypeError(f"DataLoader: collate_fn must be a function of a list of "
-                            f"samples, got {type(collate_fn).__name__}")
+        data = as_dataset(dataset, "DataLoader")
+        # PyTorch keeps the object given; an (X, y) tuple is zeroin's TensorDataset
+        self.dataset = data if isinstance(dataset, tuple) else dataset
+        self._data = data
+        _check_loader_args(data, batch_size, shuffle, sampler, batch_sampler, drop_last,
+                           num_workers, collate_fn, timeout, prefetch_factor,
+                           persistent_workers)
+        if batch_sampler is not None:           # PyTorch's attributes then
+            batch_size, drop_last = None, False
         self.batch_size = None if batch_size is None else int(batch_size)
         self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
-        self.sampler, self.batch_sampler = sampler, batch_sampler
         self.collate_fn, self.num_workers = collate_fn, int(num_workers)
-        self.pin_memory = bool(pin_memory)
+        self.pin_memory, self.timeout = bool(pin_memory), timeout
+        self.prefetch_factor, self.persistent_workers = prefetch_factor, persistent_workers
         rng = seed if seed is not None else generator
         self.generator = rng
         self._rng = None if rng is None else get_rng(rng)
+        self._own_sampler, self._own_batches = sampler is None, batch_sampler is None
+        if sampler is None and not isinstance(data, IterableDataset):
+            sampler = (RandomSampler(data, generator=self._rng) if self.shuffle
+                       else SequentialSampler(data))
+        if batch_sampler is None and self.batch_size is not None and sampler is not None:
+            batch_sampler = BatchSampler(sampler, self.batch_size, self.drop_last)
+        self.sampler, self.batch_sampler = sampler, batch_sampler
 
     def _order(self):
-        n = len(self.dataset)
-        if self.sampler is not None:
+        n = len(self._data)
+        if not self._own_sampler:
             return np.asarray(list(self.sampler), dtype=np.intp)
         return (self._rng or get_rng()).permutation(n) if self.shuffle else np.arange(n)
 
     def _batches(self):
-        if self.batch_sampler is not None:
+        if not self._own_batches:
             yield from (np.asarray(list(b), dtype=np.intp) for b in self.batch_sampler)
             return
         order = self._order()
@@ -334,14 +328,14 @@ class DataLoader:
             yield order[start:start + bs]
 
     def __len__(self):
-        if isinstance(self.dataset, IterableDataset):
-            n = len(self.dataset)       # TypeError when the stream has no length
+        if isinstance(self._data, IterableDataset):
+            n = len(self._data)         # TypeError when the stream has no length
             if self.batch_size is None:
                 return n
             return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
-        if self.batch_sampler is not None:
+        if not self._own_batches:
             return len(self.batch_sampler)
-        n = len(self.sampler) if self.sampler is not None else len(self.dataset)
+        n = len(self.sampler)
         if self.batch_size is None:
             return n
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
@@ -350,10 +344,10 @@ class DataLoader:
         collate = self.collate_fn or default_collate
         if self.batch_size is None:
             yield from (_convert(s, tuple) if self.collate_fn is None else self.collate_fn(s)
-                        for s in self.dataset)
+                        for s in self._data)
             return
         batch = []
-        for sample in self.dataset:
+        for sample in self._data:
             batch.append(sample)
             if len(batch) == self.batch_size:
                 yield collate(batch)
@@ -362,22 +356,60 @@ class DataLoader:
             yield collate(batch)
 
     def __iter__(self):
-        if isinstance(self.dataset, IterableDataset):
+        if isinstance(self._data, IterableDataset):
             yield from self._stream()
             return
         for idx in self._batches():
-            if self.batch_size is None and self.batch_sampler is None:
-                sample = self.dataset[int(idx[0])]
+            if self.batch_size is None and self._own_batches:
+                sample = self._data[int(idx[0])]
                 yield _convert(sample, tuple) if self.collate_fn is None else \
                     self.collate_fn(sample)
             elif self.collate_fn is not None:
-                yield self.collate_fn([self.dataset[int(i)] for i in idx])
+                yield self.collate_fn([self._data[int(i)] for i in idx])
             else:
-                yield _batch(self.dataset, idx)
+                yield _batch(self._data, idx)
 
     def __repr__(self):
-        return (f"DataLoader({self.dataset!r}, batch_size={self.batch_size}, "
+        return (f"DataLoader({self._data!r}, batch_size={self.batch_size}, "
                 f"shuffle={self.shuffle}, drop_last={self.drop_last})")
+
+
+def _check_loader_args(data, batch_size, shuffle, sampler, batch_sampler, drop_last,
+                       num_workers, collate_fn, timeout, prefetch_factor, persistent_workers):
+    """PyTorch's DataLoader argument checks, with messages that say what to change."""
+    if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or
+                                   isinstance(batch_size, bool) or batch_size < 1):
+        raise ValueError(f"DataLoader: batch_size must be a whole number >= 1, got "
+                         f"{batch_size!r} (or None for single samples)")
+    if not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
+        raise ValueError(f"DataLoader: num_workers must be a whole number >= 0, got "
+                         f"{num_workers!r}")
+    if isinstance(data, IterableDataset) and (shuffle or sampler is not None or
+                                              batch_sampler is not None):
+        raise ValueError("DataLoader: an IterableDataset gives its samples in its own "
+                         "order; shuffle, sampler and batch_sampler do not apply (shuffle "
+                         "inside its __iter__)")
+    if sampler is not None and shuffle:
+        raise ValueError("DataLoader: sampler and shuffle=True cannot be combined; the "
+                         "sampler chooses the order")
+    if batch_sampler is not None and (batch_size != 1 or shuffle or sampler is not None or
+                                      drop_last):
+        raise ValueError("DataLoader: batch_sampler makes the batches itself; leave "
+                         "batch_size (1), shuffle, sampler and drop_last at their defaults")
+    if batch_size is None and batch_sampler is None and drop_last:
+        raise ValueError("DataLoader: batch_size=None yields single samples, so drop_last="
+                         "True means nothing; give a batch_size or drop_last=False")
+    if collate_fn is not None and not callable(collate_fn):
+        raise TypeError(f"DataLoader: collate_fn must be a function of a list of "
+                        f"samples, got {type(collate_fn).__name__}")
+    if timeout < 0:
+        raise ValueError(f"DataLoader: timeout must be >= 0 seconds, got {timeout!r}")
+    if num_workers == 0 and prefetch_factor is not None:
+        raise ValueError(f"DataLoader: prefetch_factor={prefetch_factor!r} needs "
+                         f"num_workers > 0 (as in PyTorch); leave it None")
+    if num_workers == 0 and persistent_workers:
+        raise ValueError("DataLoader: persistent_workers=True needs num_workers > 0 (as in "
+                         "PyTorch); leave it False")
 
 
 def _batch(dataset, idx):
