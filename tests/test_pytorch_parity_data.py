@@ -142,3 +142,36 @@ def test_dataloader_dataset_is_the_object_given():
     X = np.zeros((4, 2))
     assert zdata.DataLoader(X).dataset is X
     assert len(zdata.DataLoader((X, np.arange(4))).dataset) == 4      # zeroin's (X, y)
+
+
+@pytest.mark.parametrize("make, exc", [
+    (lambda m: m.RandomSampler(range(5), replacement=1), TypeError),
+    (lambda m: m.RandomSampler(range(5), num_samples=0), ValueError),
+    (lambda m: m.WeightedRandomSampler([1.0, 1.0], 0), ValueError),
+    (lambda m: m.WeightedRandomSampler([1.0, 1.0], 2, replacement=1), ValueError),
+    (lambda m: m.BatchSampler(range(7), 2, 1), ValueError),
+    (lambda m: m.BatchSampler(range(7), 0, False), ValueError),
+])
+def test_sampler_argument_errors_like_pytorch(make, exc):
+    with pytest.raises(exc):
+        make(tdata)
+    with pytest.raises(exc, match=r"Sampler: "):
+        make(zdata)
+
+
+def test_samplers_yield_python_ints_and_new_orders():
+    for kw in [dict(), dict(num_samples=12), dict(replacement=True, num_samples=7)]:
+        got = list(zdata.RandomSampler(range(20), generator=zeroin.Generator().manual_seed(0),
+                                       **kw))
+        want = list(tdata.RandomSampler(range(20), generator=torch.Generator().manual_seed(0),
+                                        **kw))
+        assert [type(i) for i in got] == [type(i) for i in want] and len(got) == len(want)
+        assert set(got) <= set(range(20))
+    counts = collections.Counter(zdata.RandomSampler(range(5), num_samples=12, generator=1))
+    assert sorted(counts.values()) == [2, 2, 2, 3, 3]        # whole passes, then a part
+    for s in [zdata.RandomSampler(range(30), generator=3),
+              zdata.SubsetRandomSampler(list(range(30)), generator=3),
+              zdata.WeightedRandomSampler([1.0] * 30, 30, generator=3)]:
+        assert list(s) != list(s)          # an int seed starts one stream, not each pass
+    w = zdata.WeightedRandomSampler([1, 2], 2).weights
+    assert isinstance(w, zeroin.Tensor) and w.dtype == zeroin.float64
