@@ -175,3 +175,42 @@ def test_samplers_yield_python_ints_and_new_orders():
         assert list(s) != list(s)          # an int seed starts one stream, not each pass
     w = zdata.WeightedRandomSampler([1, 2], 2).weights
     assert isinstance(w, zeroin.Tensor) and w.dtype == zeroin.float64
+
+
+@pytest.mark.parametrize("n, lengths", [(10, [0.33, 0.33, 0.34]), (11, [0.5, 0.5]),
+                                        (7, [0.1, 0.2, 0.7]), (10, [3, 7])])
+def test_random_split_lengths_like_pytorch(n, lengths):
+    got = zdata.random_split(range(n), lengths, generator=zeroin.Generator().manual_seed(0))
+    want = tdata.random_split(range(n), lengths, generator=torch.Generator().manual_seed(0))
+    assert [len(p) for p in got] == [len(p) for p in want]
+    assert sorted(i for p in got for i in p) == list(range(n))
+
+
+def test_random_split_refuses_fractions_outside_0_1_and_warns_on_empty_splits():
+    with pytest.raises(ValueError):
+        tdata.random_split(range(10), [-0.5, 1.5])
+    with pytest.raises(ValueError, match=r"random_split: fraction -0.5 at index 0"):
+        zdata.random_split(range(10), [-0.5, 1.5])
+    with pytest.warns(UserWarning):
+        tdata.random_split(range(2), [0.1, 0.1, 0.8])
+    with pytest.warns(UserWarning, match=r"random_split: split 1 .* is empty"):
+        zdata.random_split(range(2), [0.1, 0.1, 0.8])
+
+
+def test_subset_gives_the_dataset_python_ints_and_takes_a_list():
+    def seen(mod):
+        got = []
+
+        class D(mod.Dataset):
+            def __len__(self):
+                return 5
+
+            def __getitem__(self, i):
+                got.append(type(i))
+                return i
+        s = mod.Subset(D(), [1, 2, 4])
+        return s[0], s[-1], got
+    assert seen(zdata) == seen(tdata)
+    z = zdata.Subset(_pairs(zdata, zeroin), [3, 5, 7])[[0, 2]]
+    t = tdata.Subset(_pairs(tdata, torch), [3, 5, 7])[[0, 2]]
+    assert _desc(z) == _desc(t)

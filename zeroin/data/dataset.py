@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -97,7 +98,8 @@ class Subset(Dataset):
         return len(self.indices)
 
     def __getitem__(self, index):
-        return self.dataset[self.indices[index]]
+        picked = self.indices[index]        # the dataset sees ints (a list for a list)
+        return self.dataset[int(picked) if np.ndim(picked) == 0 else picked.tolist()]
 
     def __getitems__(self, indices):
         idx = self.indices[np.asarray(indices, dtype=np.intp)]
@@ -182,9 +184,17 @@ def _split_sizes(n, lengths):
     lengths = list(lengths)
     if all(isinstance(v, float) for v in lengths) and math.isclose(sum(lengths), 1.0,
                                                                   abs_tol=1e-6):
+        for i, f in enumerate(lengths):
+            if not 0 <= f <= 1:
+                raise ValueError(f"random_split: fraction {f} at index {i} is not between 0 "
+                                 f"and 1; give fractions in [0, 1] adding up to 1")
         sizes = [int(math.floor(n * f)) for f in lengths]
         for i in range(n - sum(sizes)):          # hand out the remainder round-robin
             sizes[i % len(sizes)] += 1
+        for i, size in enumerate(sizes):
+            if size == 0:
+                warnings.warn(f"random_split: split {i} of {lengths} is empty ({n} samples)",
+                              stacklevel=3)
         return sizes
     if any(not isinstance(v, (int, np.integer)) or v < 0 for v in lengths):
         raise ValueError(f"random_split: lengths must be whole numbers adding up to {n}, or "
