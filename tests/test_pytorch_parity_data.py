@@ -214,3 +214,39 @@ def test_subset_gives_the_dataset_python_ints_and_takes_a_list():
     z = zdata.Subset(_pairs(zdata, zeroin), [3, 5, 7])[[0, 2]]
     t = tdata.Subset(_pairs(tdata, torch), [3, 5, 7])[[0, 2]]
     assert _desc(z) == _desc(t)
+
+
+def _stream(mod, n, with_len=False):
+    class S(mod.IterableDataset):
+        def __iter__(self):
+            return iter([(np.float32(i), i) for i in range(n)])
+    if with_len:
+        S.__len__ = lambda self: n
+    return S()
+
+
+def test_chain_dataset_and_iterable_plus_like_pytorch():
+    def run(mod):
+        chain = mod.ChainDataset([_stream(mod, 2), _stream(mod, 3)])
+        batches = list(mod.DataLoader(chain, batch_size=2))
+        added = list(_stream(mod, 2) + _stream(mod, 1))
+        n = len(mod.ChainDataset([_stream(mod, 2, True), _stream(mod, 3, True)]))
+        return _desc(batches), _desc(added), n
+    assert run(zdata) == run(tdata)
+    with pytest.raises(AssertionError):
+        tdata.ConcatDataset([_stream(tdata, 2)])
+    with pytest.raises(TypeError, match=r"ConcatDataset: S is an IterableDataset.*ChainDataset"):
+        zdata.ConcatDataset([_stream(zdata, 2)])
+
+
+def test_stack_dataset_like_pytorch():
+    def run(mod):
+        pos = mod.StackDataset(list(range(3)), [4, 5, 6])
+        kw = mod.StackDataset(a=np.arange(4.0), b=list(range(4)))
+        return len(pos), pos[1], _desc(list(mod.DataLoader(kw, batch_size=3)))
+    assert run(zdata) == run(tdata)
+    for args, kwargs in [((), {}), (([1],), {"b": [2]}), (([1], [1, 2]), {})]:
+        with pytest.raises(ValueError):
+            tdata.StackDataset(*args, **kwargs)
+        with pytest.raises(ValueError, match=r"StackDataset: "):
+            zdata.StackDataset(*args, **kwargs)

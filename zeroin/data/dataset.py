@@ -12,8 +12,10 @@ from ..errors import ShapeError
 from ..random import get_rng
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
-__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "DataLoader",
-           "default_collate", "default_convert", "random_split", "train_val_test_split", "as_dataset"]
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
+           "ChainDataset", "StackDataset", "DataLoader",
+           "default_collate", "default_convert", "random_split", "train_val_test_split",
+           "as_dataset"]
 
 
 def _array(x):
@@ -47,6 +49,53 @@ class IterableDataset(Dataset):
 
     def __len__(self):
         raise TypeError(f"{type(self).__name__} is an IterableDataset without __len__")
+
+    def __add__(self, other):
+        return ChainDataset([self, other])
+
+
+class ChainDataset(IterableDataset):
+    """Several IterableDatasets one after another (PyTorch's): the stream of each in turn."""
+
+    def __init__(self, datasets):
+        self.datasets = datasets
+
+    def __iter__(self):
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise TypeError(f"ChainDataset: takes IterableDatasets only, got "
+                                f"{type(d).__name__}; join indexed datasets with "
+                                f"ConcatDataset")
+            yield from d
+
+    def __len__(self):
+        return sum(len(d) for d in self.datasets)
+
+
+class StackDataset(Dataset):
+    """Datasets of one length side by side (PyTorch's): ``StackDataset(a, b)[i]`` is
+    ``(a[i], b[i])``, ``StackDataset(x=a, y=b)[i]`` is ``{"x": a[i], "y": b[i]}``."""
+
+    def __init__(self, *args, **kwargs):
+        if bool(args) == bool(kwargs):
+            raise ValueError("StackDataset: give the datasets either by position (samples "
+                             "are tuples) or by keyword (samples are dicts), not both or "
+                             "neither")
+        self.datasets = args if args else kwargs
+        parts = list(args) if args else list(kwargs.values())
+        lengths = [len(d) for d in parts]
+        if any(n != lengths[0] for n in lengths):
+            raise ValueError(f"StackDataset: the datasets differ in length {lengths}; "
+                             f"each must have as many samples as the others")
+        self._length = lengths[0]
+
+    def __len__(self):
+        return self._length
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {k: d[index] for k, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
 
 
 class TensorDataset(Dataset):
@@ -529,6 +578,10 @@ class ConcatDataset(Dataset):
         self.datasets = list(datasets)
         if not self.datasets:
             raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        for d in self.datasets:
+            if isinstance(d, IterableDataset):
+                raise TypeError(f"ConcatDataset: {type(d).__name__} is an IterableDataset "
+                                f"(no indices); join streams with ChainDataset")
         self.cumulative_sizes = np.cumsum([len(d) for d in self.datasets]).tolist()
 
     def __len__(self):
