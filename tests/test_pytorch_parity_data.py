@@ -250,3 +250,29 @@ def test_stack_dataset_like_pytorch():
             tdata.StackDataset(*args, **kwargs)
         with pytest.raises(ValueError, match=r"StackDataset: "):
             zdata.StackDataset(*args, **kwargs)
+
+
+def _batched_only(mod, as_tuple=False):
+    class D(mod.Dataset):
+        """PyTorch's __getitems__: a list of samples for a list of indices."""
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, i):
+            raise AssertionError("the loader should fetch whole batches")
+
+        def __getitems__(self, idx):
+            assert isinstance(idx, list) and all(type(i) is int for i in idx)
+            got = [{"x": np.full(2, float(i)), "y": i} for i in idx]
+            return tuple(got) if as_tuple else got
+    return D()
+
+
+@pytest.mark.parametrize("as_tuple", [False, True])
+@pytest.mark.parametrize("kwargs", [{}, {"collate_fn": list}])
+def test_pytorch_style_getitems_gives_the_batches(as_tuple, kwargs):
+    got = list(zdata.DataLoader(_batched_only(zdata, as_tuple), batch_size=2, **kwargs))
+    want = list(tdata.DataLoader(_batched_only(tdata, as_tuple), batch_size=2, **kwargs))
+    assert _desc(got) == _desc(want)
+    sub = list(zdata.DataLoader(zdata.Subset(_batched_only(zdata), [4, 0]), batch_size=2))
+    assert sub[0]["y"].tolist() == [4, 0]

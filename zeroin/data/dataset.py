@@ -27,7 +27,8 @@ class Dataset:
 
     Subclasses that can fetch many samples at once should also define
     ``__getitems__(indices)`` returning a tuple of stacked arrays; the
-    :class:`DataLoader` then builds each batch with one indexing operation.
+    :class:`DataLoader` then builds each batch with one indexing operation. PyTorch's
+    ``__getitems__`` (a list of ints in, a list of samples out) works too.
     """
 
     def __len__(self):
@@ -152,10 +153,8 @@ class Subset(Dataset):
 
     def __getitems__(self, indices):
         idx = self.indices[np.asarray(indices, dtype=np.intp)]
-        inner = getattr(self.dataset, "__getitems__", None)
-        if inner is not None:
-            return inner(idx)
-        return [self.dataset[int(i)] for i in idx]
+        got = _getitems(self.dataset, idx)
+        return [self.dataset[int(i)] for i in idx] if got is None else got
 
     @property
     def arrays(self):
@@ -424,7 +423,7 @@ class DataLoader:
                 yield _convert(sample, tuple) if self.collate_fn is None else \
                     self.collate_fn(sample)
             elif self.collate_fn is not None:
-                yield self.collate_fn([self._data[int(i)] for i in idx])
+                yield self.collate_fn(_samples(self._data, idx))
             else:
                 yield _batch(self._data, idx)
 
@@ -471,17 +470,41 @@ def _check_loader_args(data, batch_size, shuffle, sampler, batch_sampler, drop_l
                          "PyTorch); leave it False")
 
 
+def _stacked(got, n):
+    """True for zeroin's ``__getitems__`` answer: a tuple of arrays of ``n`` rows each."""
+    return isinstance(got, tuple) and all(
+        isinstance(a, (np.ndarray, Tensor)) and a.ndim and len(a) == n for a in got)
+
+
+def _getitems(dataset, idx):
+    """``dataset.__getitems__`` at ``idx`` (a list of ints for PyTorch-style datasets, as
+    PyTorch passes it), or None when the dataset has none."""
+    getitems = getattr(dataset, "__getitems__", None)
+    if getitems is None:
+        return None
+    return getitems(idx if isinstance(dataset, (TensorDataset, Subset, _Rows)) else
+                    idx.tolist())
+
+
+def _samples(dataset, idx):
+    """The samples at ``idx`` as a list, for a ``collate_fn``; PyTorch's ``__getitems__``
+    (a list of samples) is used when the dataset has one."""
+    got = _getitems(dataset, idx)
+    if got is None or _stacked(got, len(idx)) or isinstance(got, np.ndarray):
+        return [dataset[int(i)] for i in idx]
+    return list(got)
+
+
 def _batch(dataset, idx):
     """The batch at ``idx``: one fancy index when the dataset allows, else collated."""
-    getitems = getattr(dataset, "__getitems__", None)
-    if getitems is not None:
-        got = getitems(idx)
-        if isinstance(got, tuple):          # zeroin's protocol: stacked arrays
-            return [Tensor(np.asarray(_array(a))) for a in got]
-        if isinstance(got, np.ndarray):     # the rows of one array
-            return Tensor(got)
-        return default_collate(list(got))   # PyTorch's: a list of samples
-    return default_collate([dataset[int(i)] for i in idx])
+    got = _getitems(dataset, idx)
+    if got is None:
+        return default_collate([dataset[int(i)] for i in idx])
+    if _stacked(got, len(idx)):             # zeroin's protocol: stacked arrays
+        return [Tensor(np.asarray(_array(a))) for a in got]
+    if isinstance(got, np.ndarray):         # the rows of one array
+        return Tensor(got)
+    return default_collate(list(got))       # PyTorch's: a list of samples
 
 
 def default_collate(batch):
