@@ -276,3 +276,16 @@ def test_pytorch_style_getitems_gives_the_batches(as_tuple, kwargs):
     assert _desc(got) == _desc(want)
     sub = list(zdata.DataLoader(zdata.Subset(_batched_only(zdata), [4, 0]), batch_size=2))
     assert sub[0]["y"].tolist() == [4, 0]
+
+
+def test_batch_of_tensors_that_require_grad_is_recorded_like_pytorch():
+    def run(mod, lib):
+        w = lib.ones(3, requires_grad=True)
+        samples = [(w * i, i) for i in range(4)]
+        xb, yb = next(iter(mod.DataLoader(samples, batch_size=4)))
+        xb.sum().backward()
+        return xb.requires_grad, yb.requires_grad, w.grad.tolist()
+    assert run(zdata, zeroin) == run(tdata, torch) == (True, False, [6.0, 6.0, 6.0])
+    plain = next(iter(zdata.DataLoader([(np.ones(2), 1.5)] * 3, batch_size=3)))
+    assert not plain[0].requires_grad and not plain[1].requires_grad
+    assert plain[1].dtype == zeroin.float64

@@ -538,6 +538,9 @@ def default_collate(batch):
 
 def _collate_arrays(batch):
     """Tensors, arrays or NumPy scalars stacked into one tensor along a new first axis."""
+    if any(isinstance(b, Tensor) and b.requires_grad for b in batch):
+        from ..ops import stack                 # recorded, as torch.stack is
+        return stack([b if isinstance(b, Tensor) else Tensor(b) for b in batch])
     arrays = [_array(b) for b in batch]
     if arrays[0].dtype.kind in "USO":
         raise TypeError(f"default_collate: cannot batch NumPy arrays of dtype "
