@@ -6,8 +6,9 @@
 >>> xb.shape, yb.shape
 ((32, 2), (32, 1))
 """
-from .dataset import (ConcatDataset, DataLoader, Dataset, IterableDataset, Subset,
-                      TensorDataset, as_dataset, default_collate, random_split,
+from .dataset import (ChainDataset, ConcatDataset, DataLoader, Dataset, IterableDataset,
+                      StackDataset, Subset, TensorDataset, as_dataset, default_collate,
+                      default_convert, random_split,
                       train_val_test_split)
 from .datasets import DATASETS, DatasetSplits, load_dataset, load_digits
 from .files import detect_task, encode_labels, read_table
@@ -17,8 +18,8 @@ from .synthetic import make_linear, make_moons, make_sine, make_spirals, make_xo
 from .transforms import Standardizer, shift_images
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
-           "DataLoader",
-           "default_collate", "random_split",
+           "ChainDataset", "StackDataset", "DataLoader",
+           "default_collate", "default_convert", "random_split",
            "train_val_test_split", "as_dataset", "Standardizer", "make_linear", "make_xor",
            "make_moons", "make_spirals", "make_sine", "load_digits", "load_mnist", "read_idx",
            "write_idx", "mnist_cache_dir", "load_dataset", "DatasetSplits", "DATASETS",

@@ -2,14 +2,20 @@
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Mapping
 
 import numpy as np
 
 from .._tensor import Tensor
+from ..errors import ShapeError
 from ..random import get_rng
+from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
-__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "DataLoader",
-           "default_collate", "random_split", "train_val_test_split", "as_dataset"]
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
+           "ChainDataset", "StackDataset", "DataLoader",
+           "default_collate", "default_convert", "random_split", "train_val_test_split",
+           "as_dataset"]
 
 
 def _array(x):
@@ -21,7 +27,8 @@ class Dataset:
 
     Subclasses that can fetch many samples at once should also define
     ``__getitems__(indices)`` returning a tuple of stacked arrays; the
-    :class:`DataLoader` then builds each batch with one indexing operation.
+    :class:`DataLoader` then builds each batch with one indexing operation. PyTorch's
+    ``__getitems__`` (a list of ints in, a list of samples out) works too.
     """
 
     def __len__(self):
@@ -43,6 +50,53 @@ class IterableDataset(Dataset):
 
     def __len__(self):
         raise TypeError(f"{type(self).__name__} is an IterableDataset without __len__")
+
+    def __add__(self, other):
+        return ChainDataset([self, other])
+
+
+class ChainDataset(IterableDataset):
+    """Several IterableDatasets one after another (PyTorch's): the stream of each in turn."""
+
+    def __init__(self, datasets):
+        self.datasets = datasets
+
+    def __iter__(self):
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise TypeError(f"ChainDataset: takes IterableDatasets only, got "
+                                f"{type(d).__name__}; join indexed datasets with "
+                                f"ConcatDataset")
+            yield from d
+
+    def __len__(self):
+        return sum(len(d) for d in self.datasets)
+
+
+class StackDataset(Dataset):
+    """Datasets of one length side by side (PyTorch's): ``StackDataset(a, b)[i]`` is
+    ``(a[i], b[i])``, ``StackDataset(x=a, y=b)[i]`` is ``{"x": a[i], "y": b[i]}``."""
+
+    def __init__(self, *args, **kwargs):
+        if bool(args) == bool(kwargs):
+            raise ValueError("StackDataset: give the datasets either by position (samples "
+                             "are tuples) or by keyword (samples are dicts), not both or "
+                             "neither")
+        self.datasets = args if args else kwargs
+        parts = list(args) if args else list(kwargs.values())
+        lengths = [len(d) for d in parts]
+        if any(n != lengths[0] for n in lengths):
+            raise ValueError(f"StackDataset: the datasets differ in length {lengths}; "
+                             f"each must have as many samples as the others")
+        self._length = lengths[0]
+
+    def __len__(self):
+        return self._length
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {k: d[index] for k, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
 
 
 class TensorDataset(Dataset):
@@ -94,14 +148,13 @@ class Subset(Dataset):
         return len(self.indices)
 
     def __getitem__(self, index):
-        return self.dataset[self.indices[index]]
+        picked = self.indices[index]        # the dataset sees ints (a list for a list)
+        return self.dataset[int(picked) if np.ndim(picked) == 0 else picked.tolist()]
 
     def __getitems__(self, indices):
         idx = self.indices[np.asarray(indices, dtype=np.intp)]
-        inner = getattr(self.dataset, "__getitems__", None)
-        if inner is not None:
-            return inner(idx)
-        return [self.dataset[int(i)] for i in idx]
+        got = _getitems(self.dataset, idx)
+        return [self.dataset[int(i)] for i in idx] if got is None else got
 
     @property
     def arrays(self):
@@ -179,9 +232,17 @@ def _split_sizes(n, lengths):
     lengths = list(lengths)
     if all(isinstance(v, float) for v in lengths) and math.isclose(sum(lengths), 1.0,
                                                                   abs_tol=1e-6):
+        for i, f in enumerate(lengths):
+            if not 0 <= f <= 1:
+                raise ValueError(f"random_split: fraction {f} at index {i} is not between 0 "
+                                 f"and 1; give fractions in [0, 1] adding up to 1")
         sizes = [int(math.floor(n * f)) for f in lengths]
         for i in range(n - sum(sizes)):          # hand out the remainder round-robin
             sizes[i % len(sizes)] += 1
+        for i, size in enumerate(sizes):
+            if size == 0:
+                warnings.warn(f"random_split: split {i} of {lengths} is empty ({n} samples)",
+                              stacklevel=3)
         return sizes
     if any(not isinstance(v, (int, np.integer)) or v < 0 for v in lengths):
         raise ValueError(f"random_split: lengths must be whole numbers adding up to {n}, or "
@@ -283,46 +344,39 @@ class DataLoader:
                  timeout=0, worker_init_fn=None, multiprocessing_context=None,
                  generator=None, *, prefetch_factor=None, persistent_workers=False,
                  pin_memory_device="", in_order=True, seed=None):
-        self.dataset = as_dataset(dataset, "DataLoader")
-        if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or
-                                       isinstance(batch_size, bool) or batch_size < 1):
-            raise ValueError(f"DataLoader: batch_size must be a whole number >= 1, got "
-                             f"{batch_size!r} (or None for single samples)")
-        if not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
-            raise ValueError(f"DataLoader: num_workers must be a whole number >= 0, got "
-                             f"{num_workers!r}")
-        if sampler is not None and shuffle:
-            raise ValueError("DataLoader: sampler and shuffle=True cannot be combined; the "
-                             "sampler chooses the order")
-        if batch_sampler is not None and (batch_size not in (1, None) or shuffle or
-                                          sampler is not None or drop_last):
-            raise ValueError("DataLoader: batch_sampler makes the batches itself; leave "
-                             "batch_size, shuffle, sampler and drop_last at their defaults")
-        if isinstance(self.dataset, IterableDataset) and (shuffle or sampler is not None or
-                                                           batch_sampler is not None):
-            raise ValueError("DataLoader: an IterableDataset gives its samples in its own "
-                             "order; shuffle, sampler and batch_sampler do not apply (shuffle "
-                             "inside its __iter__)")
-        if collate_fn is not None and not callable(collate_fn):
-            raise TypeError(f"DataLoader: collate_fn must be a function of a list of "
-                            f"samples, got {type(collate_fn).__name__}")
+        data = as_dataset(dataset, "DataLoader")
+        # PyTorch keeps the object given; an (X, y) tuple is zeroin's TensorDataset
+        self.dataset = data if isinstance(dataset, tuple) else dataset
+        self._data = data
+        _check_loader_args(data, batch_size, shuffle, sampler, batch_sampler, drop_last,
+                           num_workers, collate_fn, timeout, prefetch_factor,
+                           persistent_workers)
+        if batch_sampler is not None:           # PyTorch's attributes then
+            batch_size, drop_last = None, False
         self.batch_size = None if batch_size is None else int(batch_size)
         self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
-        self.sampler, self.batch_sampler = sampler, batch_sampler
         self.collate_fn, self.num_workers = collate_fn, int(num_workers)
-        self.pin_memory = bool(pin_memory)
+        self.pin_memory, self.timeout = bool(pin_memory), timeout
+        self.prefetch_factor, self.persistent_workers = prefetch_factor, persistent_workers
         rng = seed if seed is not None else generator
         self.generator = rng
         self._rng = None if rng is None else get_rng(rng)
+        self._own_sampler, self._own_batches = sampler is None, batch_sampler is None
+        if sampler is None and not isinstance(data, IterableDataset):
+            sampler = (RandomSampler(data, generator=self._rng) if self.shuffle
+                       else SequentialSampler(data))
+        if batch_sampler is None and self.batch_size is not None and sampler is not None:
+            batch_sampler = BatchSampler(sampler, self.batch_size, self.drop_last)
+        self.sampler, self.batch_sampler = sampler, batch_sampler
 
     def _order(self):
-        n = len(self.dataset)
-        if self.sampler is not None:
+        n = len(self._data)
+        if not self._own_sampler:
             return np.asarray(list(self.sampler), dtype=np.intp)
         return (self._rng or get_rng()).permutation(n) if self.shuffle else np.arange(n)
 
     def _batches(self):
-        if self.batch_sampler is not None:
+        if not self._own_batches:
             yield from (np.asarray(list(b), dtype=np.intp) for b in self.batch_sampler)
             return
         order = self._order()
@@ -332,14 +386,14 @@ class DataLoader:
             yield order[start:start + bs]
 
     def __len__(self):
-        if isinstance(self.dataset, IterableDataset):
-            n = len(self.dataset)       # TypeError when the stream has no length
+        if isinstance(self._data, IterableDataset):
+            n = len(self._data)         # TypeError when the stream has no length
             if self.batch_size is None:
                 return n
             return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
-        if self.batch_sampler is not None:
+        if not self._own_batches:
             return len(self.batch_sampler)
-        n = len(self.sampler) if self.sampler is not None else len(self.dataset)
+        n = len(self.sampler)
         if self.batch_size is None:
             return n
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
@@ -347,11 +401,11 @@ class DataLoader:
     def _stream(self):
         collate = self.collate_fn or default_collate
         if self.batch_size is None:
-            yield from (s if self.collate_fn is None else self.collate_fn(s)
-                        for s in self.dataset)
+            yield from (_convert(s, tuple) if self.collate_fn is None else self.collate_fn(s)
+                        for s in self._data)
             return
         batch = []
-        for sample in self.dataset:
+        for sample in self._data:
             batch.append(sample)
             if len(batch) == self.batch_size:
                 yield collate(batch)
@@ -360,67 +414,171 @@ class DataLoader:
             yield collate(batch)
 
     def __iter__(self):
-        if isinstance(self.dataset, IterableDataset):
+        if isinstance(self._data, IterableDataset):
             yield from self._stream()
             return
         for idx in self._batches():
-            if self.batch_size is None and self.batch_sampler is None:
-                sample = self.dataset[int(idx[0])]
-                yield sample if self.collate_fn is None else self.collate_fn(sample)
+            if self.batch_size is None and self._own_batches:
+                sample = self._data[int(idx[0])]
+                yield _convert(sample, tuple) if self.collate_fn is None else \
+                    self.collate_fn(sample)
             elif self.collate_fn is not None:
-                yield self.collate_fn([self.dataset[int(i)] for i in idx])
+                yield self.collate_fn(_samples(self._data, idx))
             else:
-                yield _batch(self.dataset, idx)
+                yield _batch(self._data, idx)
 
     def __repr__(self):
-        return (f"DataLoader({self.dataset!r}, batch_size={self.batch_size}, "
+        return (f"DataLoader({self._data!r}, batch_size={self.batch_size}, "
                 f"shuffle={self.shuffle}, drop_last={self.drop_last})")
+
+
+def _check_loader_args(data, batch_size, shuffle, sampler, batch_sampler, drop_last,
+                       num_workers, collate_fn, timeout, prefetch_factor, persistent_workers):
+    """PyTorch's DataLoader argument checks, with messages that say what to change."""
+    if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or
+                                   isinstance(batch_size, bool) or batch_size < 1):
+        raise ValueError(f"DataLoader: batch_size must be a whole number >= 1, got "
+                         f"{batch_size!r} (or None for single samples)")
+    if not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
+        raise ValueError(f"DataLoader: num_workers must be a whole number >= 0, got "
+                         f"{num_workers!r}")
+    if isinstance(data, IterableDataset) and (shuffle or sampler is not None or
+                                              batch_sampler is not None):
+        raise ValueError("DataLoader: an IterableDataset gives its samples in its own "
+                         "order; shuffle, sampler and batch_sampler do not apply (shuffle "
+                         "inside its __iter__)")
+    if sampler is not None and shuffle:
+        raise ValueError("DataLoader: sampler and shuffle=True cannot be combined; the "
+                         "sampler chooses the order")
+    if batch_sampler is not None and (batch_size != 1 or shuffle or sampler is not None or
+                                      drop_last):
+        raise ValueError("DataLoader: batch_sampler makes the batches itself; leave "
+                         "batch_size (1), shuffle, sampler and drop_last at their defaults")
+    if batch_size is None and batch_sampler is None and drop_last:
+        raise ValueError("DataLoader: batch_size=None yields single samples, so drop_last="
+                         "True means nothing; give a batch_size or drop_last=False")
+    if collate_fn is not None and not callable(collate_fn):
+        raise TypeError(f"DataLoader: collate_fn must be a function of a list of "
+                        f"samples, got {type(collate_fn).__name__}")
+    if timeout < 0:
+        raise ValueError(f"DataLoader: timeout must be >= 0 seconds, got {timeout!r}")
+    if num_workers == 0 and prefetch_factor is not None:
+        raise ValueError(f"DataLoader: prefetch_factor={prefetch_factor!r} needs "
+                         f"num_workers > 0 (as in PyTorch); leave it None")
+    if num_workers == 0 and persistent_workers:
+        raise ValueError("DataLoader: persistent_workers=True needs num_workers > 0 (as in "
+                         "PyTorch); leave it False")
+
+
+def _stacked(got, n):
+    """True for zeroin's ``__getitems__`` answer: a tuple of arrays of ``n`` rows each."""
+    return isinstance(got, tuple) and all(
+        isinstance(a, (np.ndarray, Tensor)) and a.ndim and len(a) == n for a in got)
+
+
+def _getitems(dataset, idx):
+    """``dataset.__getitems__`` at ``idx`` (a list of ints for PyTorch-style datasets, as
+    PyTorch passes it), or None when the dataset has none."""
+    getitems = getattr(dataset, "__getitems__", None)
+    if getitems is None:
+        return None
+    return getitems(idx if isinstance(dataset, (TensorDataset, Subset, _Rows)) else
+                    idx.tolist())
+
+
+def _samples(dataset, idx):
+    """The samples at ``idx`` as a list, for a ``collate_fn``; PyTorch's ``__getitems__``
+    (a list of samples) is used when the dataset has one."""
+    got = _getitems(dataset, idx)
+    if got is None or _stacked(got, len(idx)) or isinstance(got, np.ndarray):
+        return [dataset[int(i)] for i in idx]
+    return list(got)
 
 
 def _batch(dataset, idx):
     """The batch at ``idx``: one fancy index when the dataset allows, else collated."""
-    getitems = getattr(dataset, "__getitems__", None)
-    if getitems is not None:
-        got = getitems(idx)
-        if isinstance(got, tuple):          # zeroin's protocol: stacked arrays
-            return [Tensor(np.asarray(_array(a))) for a in got]
-        if isinstance(got, np.ndarray):     # the rows of one array
-            return Tensor(got)
-        return default_collate(list(got))   # PyTorch's: a list of samples
-    return default_collate([dataset[int(i)] for i in idx])
+    got = _getitems(dataset, idx)
+    if got is None:
+        return default_collate([dataset[int(i)] for i in idx])
+    if _stacked(got, len(idx)):             # zeroin's protocol: stacked arrays
+        return [Tensor(np.asarray(_array(a))) for a in got]
+    if isinstance(got, np.ndarray):         # the rows of one array
+        return Tensor(got)
+    return default_collate(list(got))       # PyTorch's: a list of samples
 
 
 def default_collate(batch):
     """PyTorch's default_collate: stack samples into tensors, recursing into tuples
     (giving a list), lists, dicts and named tuples; numbers become 1-D tensors (floats
-    float64, ints int64); strings stay a list."""
+    float64, ints int64); strings are left as they come (a list, or a tuple inside
+    tuple samples, as in PyTorch)."""
     if not isinstance(batch, (list, tuple)) or not batch:
         raise TypeError(f"default_collate: expected a non-empty list of samples, got "
                         f"{type(batch).__name__}")
     elem = batch[0]
+    if isinstance(elem, (str, bytes)):          # np.str_ too, before np.generic
+        return batch
     if isinstance(elem, (Tensor, np.ndarray, np.generic)):
-        try:
-            return Tensor(np.stack([_array(b) for b in batch]))
-        except ValueError:
-            shapes = sorted({str(np.shape(_array(b))) for b in batch})
-            raise ValueError(f"default_collate: samples of different shapes {', '.join(shapes)} "
-                             f"cannot be stacked into a batch; pad them to one shape or pass "
-                             f"collate_fn=") from None
+        return _collate_arrays(batch)
     if isinstance(elem, (bool, int, float)):
         return _collate_numbers(batch)
-    if isinstance(elem, (str, bytes)):
-        return list(batch)
-    if isinstance(elem, dict):
+    if isinstance(elem, Mapping):
         return {k: default_collate([b[k] for b in batch]) for k in elem}
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):
-        return type(elem)(*(default_collate(list(s)) for s in zip(*batch)))
+        return type(elem)(*(default_collate(s) for s in zip(*batch)))
     if isinstance(elem, (tuple, list)):
         if any(len(b) != len(elem) for b in batch):
-            raise ValueError("default_collate: each sample in a batch must have the same "
-                             "number of parts")
-        return [default_collate(list(s)) for s in zip(*batch)]
+            raise ShapeError("default_collate: each sample in a batch must have the same "
+                             "number of parts (PyTorch: each element in list of batch "
+                             "should be of equal size)")
+        return [default_collate(s) for s in zip(*batch)]
     raise TypeError(f"default_collate: cannot batch samples of type {type(elem).__name__}; "
                     f"return arrays, tensors, numbers, tuples or dicts, or pass collate_fn=")
+
+
+def _collate_arrays(batch):
+    """Tensors, arrays or NumPy scalars stacked into one tensor along a new first axis."""
+    if any(isinstance(b, Tensor) and b.requires_grad for b in batch):
+        from ..ops import stack                 # recorded, as torch.stack is
+        return stack([b if isinstance(b, Tensor) else Tensor(b) for b in batch])
+    arrays = [_array(b) for b in batch]
+    if arrays[0].dtype.kind in "USO":
+        raise TypeError(f"default_collate: cannot batch NumPy arrays of dtype "
+                        f"{arrays[0].dtype} (text or objects); convert them to numbers or "
+                        f"to lists of str in the dataset, or pass collate_fn=")
+    try:
+        return Tensor(np.stack(arrays))
+    except ValueError:
+        shapes = sorted({str(np.shape(a)) for a in arrays})
+        raise ShapeError(f"default_collate: samples of different shapes {', '.join(shapes)} "
+                         f"cannot be stacked into a batch; pad them to one shape or pass "
+                         f"collate_fn=") from None
+
+
+def default_convert(data):
+    """PyTorch's default_convert (what ``DataLoader(batch_size=None)`` applies to each
+    sample): NumPy arrays and scalars become tensors, recursing into dicts, named tuples,
+    tuples (giving lists) and lists; text, numbers and tensors are left as they are."""
+    return _convert(data, list)
+
+
+def _convert(data, tuple_as):
+    if isinstance(data, (Tensor, str, bytes)):
+        return data
+    if isinstance(data, (np.ndarray, np.generic)):
+        return data if data.dtype.kind in "USO" else Tensor(np.asarray(data))
+    if isinstance(data, Mapping):
+        out = {k: _convert(v, tuple_as) for k, v in data.items()}
+        try:
+            return out if type(data) is dict else type(data)(out)
+        except TypeError:
+            return out
+    if isinstance(data, tuple) and hasattr(data, "_fields"):
+        return type(data)(*(_convert(d, tuple_as) for d in data))
+    if isinstance(data, (tuple, list)):
+        return (tuple_as if isinstance(data, tuple) else list)(
+            _convert(d, tuple_as) for d in data)
+    return data
 
 
 def _collate_numbers(batch):
@@ -446,6 +604,10 @@ class ConcatDataset(Dataset):
         self.datasets = list(datasets)
         if not self.datasets:
             raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        for d in self.datasets:
+            if isinstance(d, IterableDataset):
+                raise TypeError(f"ConcatDataset: {type(d).__name__} is an IterableDataset "
+                                f"(no indices); join streams with ChainDataset")
         self.cumulative_sizes = np.cumsum([len(d) for d in self.datasets]).tolist()
 
     def __len__(self):

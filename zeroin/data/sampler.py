@@ -1,16 +1,35 @@
 """Samplers (PyTorch's): the order in which a DataLoader visits a dataset's indices.
 
-``generator`` is an int seed or a NumPy Generator (``None``: zeroin's shared generator,
-see :func:`zeroin.manual_seed`).
+``generator`` is a :class:`zeroin.Generator`, a NumPy Generator or an int seed (one
+stream, so each pass draws a new order); ``None``: zeroin's shared generator, see
+:func:`zeroin.manual_seed`. Indices are Python ints, as PyTorch's.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .._tensor import Tensor
 from ..random import get_rng
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
            "WeightedRandomSampler", "BatchSampler"]
+
+
+def _stream(generator):
+    """An int seed made into one Generator, so that passes continue it, not repeat it."""
+    if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
+        return np.random.default_rng(generator)
+    return generator
+
+
+def _check_bool(cls, name, value, exc=ValueError):
+    if not isinstance(value, (bool, np.bool_)):
+        raise exc(f"{cls}: {name} must be True or False, got {value!r}")
+
+
+def _check_count(cls, value):
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{cls}: num_samples must be a positive integer, got {value!r}")
 
 
 class Sampler:
@@ -41,23 +60,23 @@ class RandomSampler(Sampler):
     replacement."""
 
     def __init__(self, data_source, replacement=False, num_samples=None, generator=None):
+        _check_bool("RandomSampler", "replacement", replacement, TypeError)   # as PyTorch
+        if num_samples is not None:
+            _check_count("RandomSampler", num_samples)
         self.data_source, self.replacement, self.generator = data_source, replacement, generator
-        self._num = num_samples
-        if num_samples is not None and (not isinstance(num_samples, int) or num_samples < 1):
-            raise ValueError(f"RandomSampler: num_samples must be a positive integer, got "
-                             f"{num_samples!r}")
+        self._num, self._gen = num_samples, _stream(generator)
 
     @property
     def num_samples(self):
         return len(self.data_source) if self._num is None else self._num
 
     def __iter__(self):
-        n, rng = len(self.data_source), get_rng(self.generator)
+        n, rng = len(self.data_source), get_rng(self._gen)
         if self.replacement:
             return iter(rng.integers(0, n, self.num_samples).tolist())
         reps = -(-self.num_samples // n) if n else 0
         order = np.concatenate([rng.permutation(n) for _ in range(reps)]) if reps else []
-        return iter(list(order[:self.num_samples]))
+        return iter(np.asarray(order[:self.num_samples], dtype=np.int64).tolist())
 
     def __len__(self):
         return self.num_samples
@@ -68,9 +87,10 @@ class SubsetRandomSampler(Sampler):
 
     def __init__(self, indices, generator=None):
         self.indices, self.generator = list(indices), generator
+        self._gen = _stream(generator)
 
     def __iter__(self):
-        perm = get_rng(self.generator).permutation(len(self.indices))
+        perm = get_rng(self._gen).permutation(len(self.indices))
         return iter([self.indices[i] for i in perm])
 
     def __len__(self):
@@ -81,6 +101,8 @@ class WeightedRandomSampler(Sampler):
     """``num_samples`` indices drawn with probability proportional to ``weights``."""
 
     def __init__(self, weights, num_samples, replacement=True, generator=None):
+        _check_count("WeightedRandomSampler", num_samples)
+        _check_bool("WeightedRandomSampler", "replacement", replacement)
         w = np.asarray(getattr(weights, "data", weights), dtype=np.float64)
         if w.ndim != 1 or not np.all(w >= 0) or not w.sum() > 0:
             raise ValueError("WeightedRandomSampler: weights must be a 1-D sequence of "
@@ -88,12 +110,13 @@ class WeightedRandomSampler(Sampler):
         if not replacement and num_samples > np.count_nonzero(w):
             raise ValueError(f"WeightedRandomSampler: cannot draw {num_samples} samples "
                              f"without replacement from {np.count_nonzero(w)} with weight")
-        self.weights, self.num_samples = w, int(num_samples)
+        self.weights, self.num_samples = Tensor(w), int(num_samples)    # PyTorch: float64
         self.replacement, self.generator = replacement, generator
+        self._p, self._gen = w / w.sum(), _stream(generator)
 
     def __iter__(self):
-        p = self.weights / self.weights.sum()
-        idx = get_rng(self.generator).choice(len(p), self.num_samples,
+        p = self._p
+        idx = get_rng(self._gen).choice(len(p), self.num_samples,
                                              replace=self.replacement, p=p)
         return iter(idx.tolist())
 
@@ -109,6 +132,7 @@ class BatchSampler(Sampler):
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"BatchSampler: batch_size must be a positive integer, got "
                              f"{batch_size!r}")
+        _check_bool("BatchSampler", "drop_last", drop_last)
         self.sampler, self.batch_size, self.drop_last = sampler, batch_size, bool(drop_last)
 
     def __iter__(self):

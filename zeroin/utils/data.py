@@ -3,13 +3,15 @@ TensorDataset, Dataset, random_split, Subset``. The classes live in :mod:`zeroin
 
 ``DataLoader(num_workers=...)`` is accepted; batches are always made in this process.
 """
-from ..data.dataset import (ConcatDataset, DataLoader, Dataset, IterableDataset, Subset,
-                            TensorDataset, default_collate, random_split)
+from ..data.dataset import (ChainDataset, ConcatDataset, DataLoader, Dataset, IterableDataset,
+                            StackDataset, Subset, TensorDataset, default_collate,
+                            default_convert, random_split)
 from ..data.sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
                             SubsetRandomSampler, WeightedRandomSampler)
 
-__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
-           "DataLoader", "default_collate", "random_split", "get_worker_info", "Sampler",
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "ChainDataset",
+           "StackDataset", "DataLoader", "default_collate", "default_convert", "random_split",
+           "get_worker_info", "Sampler",
            "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
            "WeightedRandomSampler", "BatchSampler"]
 
