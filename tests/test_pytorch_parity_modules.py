@@ -1,0 +1,121 @@
+"""nn.Module's API and containers against PyTorch: registration rules, names, prefixes and
+the errors PyTorch raises (float64). Found by a differential audit of nn."""
+import numpy as np
+import pytest
+
+import zeroin
+from zeroin import nn
+
+torch = pytest.importorskip("torch")
+
+
+def _lib(m):
+    return zeroin if m is nn else torch
+
+
+def _both(fn):
+    """fn(nn) and fn(torch.nn): the same result, or the same exception type."""
+    out = []
+    for m in (nn, torch.nn):
+        try:
+            out.append(("ok", fn(m)))
+        except Exception as e:              # noqa: BLE001 - compared below
+            out.append(("error", type(e)))
+    (zk, zv), (tk, tv) = out
+    assert zk == tk, f"zeroin {out[0]} vs torch {out[1]}"
+    if zk == "ok":
+        assert zv == tv
+    else:
+        assert issubclass(zv, tv), f"zeroin raised {zv.__name__}, torch {tv.__name__}"
+    return zv
+
+
+def _net(m):
+    return m.Sequential(m.Linear(2, 3), m.ReLU(), m.Sequential(m.Linear(3, 3), m.Tanh()),
+                        m.Linear(3, 1))
+
+
+def test_state_dict_prefix_is_prepended_as_given():
+    keys = _both(lambda m: list(_net(m).state_dict(prefix="model.")))
+    assert keys[0] == "model.0.weight"
+    _both(lambda m: list(_net(m).state_dict(destination={"x": 1}, prefix="p_")))
+
+
+def test_remove_duplicate_false_lists_shared_modules_parameters_and_buffers():
+    def names(m):
+        lin, bn = m.Linear(2, 2), m.BatchNorm1d(2)
+        s = m.Sequential(lin, bn, lin, bn)
+        return ([n for n, _ in s.named_parameters(remove_duplicate=False)],
+                [n for n, _ in s.named_parameters()],
+                [n for n, _ in s.named_buffers(remove_duplicate=False)],
+                [n for n, _ in s.named_buffers()], list(s.state_dict()))
+    assert len(_both(names)[0]) == 8
+
+
+def test_buffers_shared_inside_one_module_are_listed_once():
+    def names(m):
+        w = _lib(m).ones(3)
+        return [n for n, _ in m.BCEWithLogitsLoss(weight=w, pos_weight=w).named_buffers()]
+    assert _both(names) == ["weight"]
+
+
+@pytest.mark.parametrize("case", ["plain tensor to a parameter", "tensor to a submodule",
+                                  "number to a buffer"])
+def test_assignments_that_would_unregister_are_refused(case):
+    def assign(m):
+        lin = m.Linear(2, 2)
+        lin.sub = m.ReLU()
+        lin.register_buffer("buf", _lib(m).zeros(2))
+        target = {"plain tensor to a parameter": "weight", "tensor to a submodule": "sub",
+                  "number to a buffer": "buf"}[case]
+        setattr(lin, target, _lib(m).ones(2, 2) if "tensor" in case else 3)
+    _both(assign)
+    with pytest.raises(TypeError, match="cannot assign a Tensor as parameter 'weight'"):
+        nn.Linear(2, 2).weight = zeroin.ones(2, 2)
+
+
+def test_none_keeps_the_slot_and_a_parameter_can_come_back():
+    def slots(m):
+        lin = m.Linear(2, 2)
+        lin.sub = m.ReLU()
+        lin.bias, lin.sub = None, None
+        a = ([n for n, _ in lin.named_parameters()], list(lin.state_dict()),
+             [n for n, _ in lin.named_children()], lin.bias, lin.sub)
+        lin.bias = m.Parameter(_lib(m).zeros(2))
+        lin.sub = m.Tanh()
+        return a, [n for n, _ in lin.named_parameters()], [n for n, _ in lin.named_children()]
+    _both(slots)
+
+
+@pytest.mark.parametrize("call", ["buffer a.b", "buffer ''", "buffer over weight",
+                                  "buffer of an int", "module a.b", "module over weight",
+                                  "parameter a.b", "parameter over a plain attribute",
+                                  "buffer again", "parameter again"])
+def test_registration_names_are_checked_as_in_pytorch(call):
+    def register(m):
+        lin = m.Linear(2, 2)
+        lin.plain = 3
+        lin.register_buffer("buf", _lib(m).ones(1))
+        kind, _, name = call.partition(" ")
+        name = {"a.b": "a.b", "''": "", "over weight": "weight", "of an int": "x",
+                "over a plain attribute": "plain", "again": "buf" if kind == "buffer"
+                else "weight"}[name]
+        value = {"buffer": _lib(m).ones(1) if name != "x" else 5, "module": m.ReLU(),
+                 "parameter": m.Parameter(_lib(m).ones(1))}[kind]
+        {"buffer": lin.register_buffer, "module": lin.add_module,
+         "parameter": lin.register_parameter}[kind](name, value)
+        return [n for n, _ in lin.named_parameters()], [n for n, _ in lin.named_buffers()]
+    _both(register)
+
+
+def test_a_replaced_parameter_buffer_or_child_keeps_its_place():
+    def order(m):
+        lin = m.Linear(2, 2)
+        lin.register_buffer("a", _lib(m).zeros(1))
+        lin.register_buffer("b", _lib(m).zeros(1))
+        lin.weight = m.Parameter(_lib(m).ones(2, 2))        # weight tying, re-initialising
+        lin.register_buffer("a", _lib(m).ones(1))
+        s = m.Sequential(m.ReLU(), m.Tanh())
+        s.add_module("0", m.ELU())
+        return list(lin.state_dict()), [n for n, _ in lin.named_parameters()], str(s)
+    assert _both(order)[0] == ["weight", "bias", "a", "b"]
