@@ -119,3 +119,49 @@ def test_a_replaced_parameter_buffer_or_child_keeps_its_place():
         s.add_module("0", m.ELU())
         return list(lin.state_dict()), [n for n, _ in lin.named_parameters()], str(s)
     assert _both(order)[0] == ["weight", "bias", "a", "b"]
+
+
+def _kids(s):
+    return [(n, type(c).__name__) for n, c in s.named_children()]
+
+
+def test_sequential_edits_as_pytorch():
+    def edits(m):
+        s = _net(m)
+        out = [_kids(s[1:]), type(s[-1]).__name__]
+        s.extend([m.Sigmoid(), m.ELU()])
+        s.insert(1, m.Identity())
+        s.insert(-2, m.Softplus())
+        out.append(_kids(s))
+        del s[0]
+        out.append(_kids(s))
+        s[0] = m.GELU()
+        out += [_kids(s), type(s.pop(1)).__name__, _kids(s)]
+        del s[1:3]
+        out.append(_kids(s))
+        s += m.Sequential(m.Tanh())
+        out += [_kids(s), _kids(s + m.Sequential(m.ReLU())), _kids(s * 2), len(s * 2)]
+        out.append([type(c).__name__ for c in m.Sequential(s[0], s[0]).children()])
+        return out
+    _both(edits)
+    _both(lambda m: m.Sequential(m.ReLU()).insert(2, m.Tanh()))
+    _both(lambda m: m.Sequential(m.ReLU()) + m.ModuleList([m.Tanh()]))
+
+
+def test_module_list_pop_and_edits_as_pytorch():
+    def edits(m):
+        ml = m.ModuleList([m.Linear(1, 1), m.ReLU(), m.Tanh()])
+        ml.insert(1, m.Identity())
+        popped = type(ml.pop(0)).__name__
+        ml.append(m.ELU()).extend([m.GELU()])
+        del ml[1]
+        return popped, _kids(ml), _kids(ml[1:]), type(ml.pop(-1)).__name__, _kids(ml)
+    _both(edits)
+
+
+def test_half_converts_parameters_and_float_buffers():
+    def dtypes(m):
+        net = m.Sequential(m.Linear(2, 2), m.BatchNorm1d(2))
+        assert net.half() is net
+        return [str(v.dtype).rsplit(".")[-1] for v in net.state_dict().values()]
+    assert _both(dtypes)[0] == "float16"

@@ -286,9 +286,11 @@ class Module:
 
     # --- traversal ----------------------------------------------------------------------
     def named_children(self):
-        """(name, module) for each direct submodule."""
+        """(name, module) for each direct submodule, each once (as PyTorch's)."""
+        seen = set()
         for name, m in self._registry("_modules").items():
-            if m is not None:
+            if m is not None and id(m) not in seen:
+                seen.add(id(m))
                 yield name, m
 
     def children(self):
@@ -305,7 +307,9 @@ class Module:
                 return
             memo.add(id(self))
         yield prefix, self
-        for name, m in self.named_children():
+        for name, m in self._registry("_modules").items():
+            if m is None:
+                continue
             yield from m.named_modules(memo, prefix + ("." if prefix else "") + name,
                                        remove_duplicate)
 
@@ -408,6 +412,10 @@ class Module:
     def double(self):
         """Convert to float64; returns self."""
         return self.to(np.float64)
+
+    def half(self):
+        """Convert to float16; returns self."""
+        return self.to(np.float16)
 
     def type(self, dst_type):
         """Convert to ``dst_type`` (a floating dtype); returns self."""
