@@ -165,3 +165,45 @@ def test_half_converts_parameters_and_float_buffers():
         assert net.half() is net
         return [str(v.dtype).rsplit(".")[-1] for v in net.state_dict().values()]
     assert _both(dtypes)[0] == "float16"
+
+
+@pytest.mark.parametrize("shape, groups", [((4, 2, 3), 1), ((4, 2, 3, 3), 1), ((2, 4, 3, 5), 1),
+                                           ((6, 2, 3, 3), 3), ((4, 2, 2, 3, 3), 2)], ids=str)
+def test_dirac_init_matches(shape, groups):
+    z, t = zeroin.empty(*shape), torch.empty(*shape, dtype=torch.float64)
+    assert nn.init.dirac_(z, groups) is z
+    torch.nn.init.dirac_(t, groups)
+    np.testing.assert_array_equal(z.numpy(), t.numpy())
+
+
+def test_dirac_and_sparse_refuse_what_pytorch_refuses():
+    for call in (lambda i, e: i.dirac_(e(3, 3)), lambda i, e: i.dirac_(e(3, 2, 3), 2),
+                 lambda i, e: i.sparse_(e(3, 3, 3), 0.1)):
+        for init, empty in ((nn.init, zeroin.empty), (torch.nn.init, torch.empty)):
+            with pytest.raises(ValueError):
+                call(init, empty)
+
+
+def test_sparse_init_zeros_per_column_and_std():
+    z = zeroin.empty(200, 50)
+    assert nn.init.sparse_(z, 0.3, std=0.5) is z
+    zeros = (z.numpy() == 0).sum(0)
+    t = torch.nn.init.sparse_(torch.empty(200, 50), 0.3, std=0.5)
+    np.testing.assert_array_equal(zeros, (t.numpy() == 0).sum(0))      # 60 per column
+    assert abs(z.numpy()[z.numpy() != 0].std() - 0.5) < 0.02
+
+
+def test_clip_grad_norm_nonfinite_raises_pytorchs_runtime_error():
+    for lib, utils in ((zeroin, nn.utils), (torch, torch.nn.utils)):
+        p = lib.zeros(2, requires_grad=True)
+        p.grad = lib.tensor([1.0, float("nan")])
+        with pytest.raises(RuntimeError):
+            utils.clip_grad_norm_([p], 1.0, error_if_nonfinite=True)
+    with pytest.raises(FloatingPointError, match="norm .order 2.0. is inf"):
+        nn.utils.clip_grad_norm_([_inf_param()], 1.0, error_if_nonfinite=True)
+
+
+def _inf_param():
+    p = zeroin.zeros(1, requires_grad=True)
+    p.grad = zeroin.tensor([float("inf")])
+    return p
