@@ -207,3 +207,47 @@ def _inf_param():
     p = zeroin.zeros(1, requires_grad=True)
     p.grad = zeroin.tensor([float("inf")])
     return p
+
+
+# --- layers that were missing ---------------------------------------------------------------
+
+from test_pytorch_parity_nn import check_value_and_grad  # noqa: E402
+
+RNG = np.random.default_rng(11)
+NEW_LAYERS = [("Softmax2d", (), (2, 6, 5, 4)), ("Softmax2d", (), (6, 5, 4)),
+              ("ZeroPad1d", ((1, 3),), (2, 6, 9)), ("CircularPad1d", ((2, 9),), (2, 6, 9)),
+              ("CircularPad1d", (3,), (6, 9)), ("CircularPad2d", ((1, 2, 0, 5),), (2, 6, 5, 4)),
+              ("CircularPad2d", (2,), (6, 5, 4)), ("ChannelShuffle", (3,), (2, 6, 5, 4)),
+              ("ChannelShuffle", (2,), (2, 6, 9)),
+              ("UpsamplingNearest2d", (None, 2), (2, 3, 5, 4)),
+              ("UpsamplingNearest2d", ((7, 9),), (2, 3, 5, 4)),
+              ("UpsamplingBilinear2d", (None, 2), (2, 3, 5, 4)),
+              ("UpsamplingBilinear2d", ((7, 9),), (2, 3, 5, 4)),
+              ("AdaptiveMaxPool1d", (4,), (2, 6, 9)), ("AdaptiveMaxPool1d", (5,), (6, 9)),
+              ("Dropout1d", (0.0,), (2, 6, 9)), ("Dropout1d", (1.0,), (6, 9))]
+
+
+@pytest.mark.parametrize("name, args, shape", NEW_LAYERS, ids=str)
+def test_added_layers_match(name, args, shape):
+    z, t = getattr(nn, name)(*args), getattr(torch.nn, name)(*args)
+    assert repr(z) == repr(t)
+    check_value_and_grad(z, t, RNG.standard_normal(shape))
+
+
+def test_added_layers_indices_eval_and_errors():
+    x = RNG.standard_normal((2, 6, 9))
+    (zy, zi), (ty, ti) = (nn.AdaptiveMaxPool1d(4, return_indices=True)(zeroin.tensor(x)),
+                          torch.nn.AdaptiveMaxPool1d(4, return_indices=True)(torch.tensor(x)))
+    np.testing.assert_array_equal(zi.numpy(), ti.numpy())
+    np.testing.assert_array_equal(zy.numpy(), ty.numpy())
+    np.testing.assert_array_equal(nn.Dropout1d(0.7).eval()(zeroin.tensor(x)).numpy(), x)
+    drop = nn.Dropout1d(0.5)(zeroin.tensor(x)).numpy()
+    kept = (drop != 0).all(-1)                                      # whole channels
+    assert ((drop == 0).all(-1) | kept).all()
+    np.testing.assert_allclose(drop[kept], 2 * x[kept])
+    for call in (lambda m, T: m.Softmax2d()(T.ones(2, 2)),
+                 lambda m, T: m.CircularPad1d(3)(T.ones(1, 2, 2)),
+                 lambda m, T: m.ChannelShuffle(4)(T.ones(1, 6, 2)),
+                 lambda m, T: m.Dropout1d()(T.ones(1, 6, 2, 2)),
+                 lambda m, T: m.AdaptiveMaxPool1d(2)(T.ones(1, 6, 2, 2))):
+        _both(lambda m: call(m, _lib(m)))
