@@ -251,3 +251,22 @@ def test_added_layers_indices_eval_and_errors():
                  lambda m, T: m.Dropout1d()(T.ones(1, 6, 2, 2)),
                  lambda m, T: m.AdaptiveMaxPool1d(2)(T.ones(1, 6, 2, 2))):
         _both(lambda m: call(m, _lib(m)))
+
+
+def test_frozen_parameters_stay_registered():
+    def names(m):
+        T = _lib(m)
+        mod = m.Module()
+        mod.fixed = m.Parameter(T.ones(2), requires_grad=False)     # e.g. a fixed encoding
+        mod.register_parameter("also", m.Parameter(T.ones(1), requires_grad=False))
+        lin = m.Linear(2, 2)
+        lin.requires_grad_(False)
+        lin.weight = lin.weight                                      # reassigned while frozen
+        mod.lin = lin
+        return ([n for n, _ in mod.named_parameters()], list(mod.state_dict()),
+                [p.requires_grad for p in mod.parameters()])
+    assert _both(names)[0] == ["fixed", "also", "lin.weight", "lin.bias"]
+
+
+def test_parameter_repr():
+    _both(lambda m: repr(m.Parameter(_lib(m).tensor([1.0, 2.0]))).replace("zeroin", "torch"))

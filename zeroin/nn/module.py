@@ -47,6 +47,15 @@ class Parameter(Tensor):
         t.name = name
         return t
 
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+def _is_parameter(value):
+    """A Parameter (also a frozen one), or any leaf tensor that requires grad."""
+    return isinstance(value, Parameter) or (isinstance(value, Tensor) and value.requires_grad
+                                            and value.grad_fn is None)
+
 
 class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
     """What ``load_state_dict`` returns: the keys it did not find and those it did not use."""
@@ -150,7 +159,7 @@ class Module:
             self._forget(name, keep="_modules")     # a replaced child keeps its place
             d["_modules"][name] = value
             _name_by_path(name, value)
-        elif isinstance(value, Tensor) and value.requires_grad and value.grad_fn is None:
+        elif _is_parameter(value):
             self._registry("_parameters")
             self._forget(name, keep="_parameters")
             d["_parameters"][name] = value
@@ -191,9 +200,9 @@ class Module:
             self.__dict__["_parameters"][name] = None
             object.__setattr__(self, name, None)
             return
-        if not (isinstance(param, Tensor) and param.requires_grad and param.grad_fn is None):
-            raise TypeError(f"register_parameter: {name!r} must be a leaf tensor with "
-                            f"requires_grad=True (zeroin.nn.Parameter(data))")
+        if not _is_parameter(param):
+            raise TypeError(f"register_parameter: {name!r} must be an nn.Parameter or a leaf "
+                            f"tensor with requires_grad=True (zeroin.nn.Parameter(data))")
         setattr(self, name, param)
 
     def register_buffer(self, name, tensor, persistent=True):
