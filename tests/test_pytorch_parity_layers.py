@@ -380,7 +380,8 @@ REPR_ARGS = {
     "TransformerEncoderLayer": (8, 2), "TransformerDecoderLayer": (8, 2),
     "TransformerEncoder": lambda T: (T.nn.TransformerEncoderLayer(8, 2), 2),
     "TransformerDecoder": lambda T: (T.nn.TransformerDecoderLayer(8, 2), 2),
-    "Unflatten": (1, (2, 2)), "ZeroPad2d": (1,)}
+    "Unflatten": (1, (2, 2)), "ZeroPad2d": (1,), "ZeroPad1d": (1,), "CircularPad1d": (1,),
+    "CircularPad2d": (1,), "ChannelShuffle": (2,)}
 #: base classes PyTorch's users do not build
 REPR_SKIP = {"RNNBase", "RNNCellBase"}
 #: and the settings that are not the defaults

@@ -7,8 +7,8 @@
 from . import functional, init, utils
 from .activation import (CELU, ELU, GELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish,
                          Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6,
-                         Sigmoid, SiLU, Softmax, Softmin, Softplus, Softshrink, Softsign, Tanh,
-                         Tanhshrink, Threshold)
+                         Sigmoid, SiLU, Softmax, Softmax2d, Softmin, Softplus, Softshrink,
+                         Softsign, Tanh, Tanhshrink, Threshold)
 from .container import ModuleDict, ModuleList, ParameterDict, ParameterList
 from .distance import CosineSimilarity, PairwiseDistance
 from .layers import (BatchNorm1d, Bilinear, Dropout, Flatten, Identity, Linear, Sequential,
@@ -20,12 +20,14 @@ from .losses import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntro
 from .module import Module, Parameter, StateDictError
 from .normalization import (Embedding, GroupNorm, InstanceNorm1d, InstanceNorm2d, LayerNorm,
                             RMSNorm)
-from .padding import (ConstantPad1d, ConstantPad2d, PixelShuffle, PixelUnshuffle,
-                      ReflectionPad1d, ReflectionPad2d, ReplicationPad1d, ReplicationPad2d,
-                      ZeroPad2d)
+from .padding import (ChannelShuffle, CircularPad1d, CircularPad2d, ConstantPad1d,
+                      ConstantPad2d, PixelShuffle, PixelUnshuffle, ReflectionPad1d,
+                      ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, ZeroPad1d, ZeroPad2d)
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
-from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d,
-                      AvgPool2d, BatchNorm2d, Dropout2d, MaxPool1d, MaxPool2d, Upsample)
+from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
+                      AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, BatchNorm2d, Dropout1d, Dropout2d,
+                      MaxPool1d, MaxPool2d, Upsample, UpsamplingBilinear2d,
+                      UpsamplingNearest2d)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .attention import MultiheadAttention, NonDynamicallyQuantizableLinear
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer,
@@ -51,4 +53,6 @@ __all__ = ["Module", "Parameter", "Linear", "Sequential", "ModuleList", "ModuleD
            "ReplicationPad2d", "PixelShuffle", "PixelUnshuffle", "MarginRankingLoss",
            "TripletMarginLoss", "CosineEmbeddingLoss", "HingeEmbeddingLoss", "SoftMarginLoss",
            "MultiLabelSoftMarginLoss", "MultiMarginLoss", "GaussianNLLLoss", "PoissonNLLLoss",
-           "CTCLoss"]
+           "CTCLoss", "Softmax2d", "ZeroPad1d", "CircularPad1d", "CircularPad2d",
+           "ChannelShuffle", "AdaptiveMaxPool1d", "UpsamplingNearest2d", "UpsamplingBilinear2d",
+           "Dropout1d"]

@@ -16,7 +16,7 @@ from ._composed import _normalize, _t
 
 __all__ = ["cosine_similarity", "pairwise_distance", "prelu", "softshrink", "hardshrink",
            "threshold", "instance_norm", "rms_norm", "pixel_shuffle", "pixel_unshuffle",
-           "bilinear"]
+           "bilinear", "channel_shuffle", "dropout1d", "adaptive_max_pool1d"]
 
 
 def _valued_as(x, value):
@@ -222,3 +222,47 @@ def bilinear(input1, input2, weight, bias=None):
         y = y + bias
     return y.reshape(*lead, w.shape[0])
 
+
+
+def channel_shuffle(input, groups):  # noqa: A002
+    """(N, C, *) with C = g k: channel i g' + j goes to j k + i (ShuffleNet's shuffle)."""
+    x = _t(input, "channel_shuffle")
+    g = _factor("channel_shuffle", "groups", groups)
+    if x.ndim < 3 or x.shape[1] % g:
+        raise ShapeError(f"channel_shuffle: expected input (N, C, *) with C divisible by "
+                         f"groups={g}, got shape {x.shape}")
+    n, c, *rest = x.shape
+    return x.reshape(n, g, c // g, *rest).transpose(1, 2).reshape(n, c, *rest)
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):  # noqa: A002
+    """Zero whole channels of (N, C, L) or (C, L) with probability ``p`` in training (the
+    rest scaled by 1/(1-p)); ``inplace`` is accepted and ignored (a new tensor)."""
+    from ._conv import dropout2d
+    x = _t(input, "dropout1d")
+    if x.ndim not in (2, 3):
+        raise ShapeError(f"dropout1d: expected a 2-D (C, L) or 3-D (N, C, L) input, got "
+                         f"shape {x.shape}")
+    if x.ndim == 2:
+        return dropout2d(x.unsqueeze(0), p, training)[0]
+    return dropout2d(x, p, training)
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):  # noqa: A002
+    """Max pooling of (N, C, L) (or (C, L)) to length ``output_size``, PyTorch's windows;
+    ``return_indices`` also gives the position in L of each maximum."""
+    from ._conv import adaptive_max_pool2d
+    x = _t(input, "adaptive_max_pool1d")
+    if x.ndim not in (2, 3):
+        raise ShapeError(f"adaptive_max_pool1d: expected a 2-D (C, L) or 3-D (N, C, L) "
+                         f"input, got shape {x.shape}")
+    if isinstance(output_size, (tuple, list)):
+        if len(output_size) != 1:
+            raise ValueError(f"adaptive_max_pool1d: output_size must be an int or 1 int, "
+                             f"got {output_size!r}")
+        output_size = output_size[0]
+    x4 = x.unsqueeze(-2) if x.ndim == 3 else x.unsqueeze(0).unsqueeze(-2)
+    out = adaptive_max_pool2d(x4, (1, output_size), return_indices)
+    y, idx = out if return_indices else (out, None)
+    squeeze = (lambda t: t.squeeze(-2)) if x.ndim == 3 else (lambda t: t.squeeze(-2)[0])
+    return (squeeze(y), squeeze(idx)) if return_indices else squeeze(y)

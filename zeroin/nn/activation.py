@@ -16,7 +16,7 @@ from .module import Module, _init_args_error
 __all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Softmin",
            "Softplus", "GELU", "SiLU", "ELU", "CELU", "SELU", "Mish", "ReLU6", "Hardtanh",
            "LogSigmoid", "Softsign", "PReLU", "Hardswish", "Hardsigmoid", "GLU", "Tanhshrink",
-           "Softshrink", "Hardshrink", "Threshold"]
+           "Softshrink", "Hardshrink", "Threshold", "Softmax2d"]
 
 
 def _inplace_str(module):
@@ -101,6 +101,16 @@ class Softmax(_Dim):
 
     def forward(self, x):
         return F.softmax(x, self.dim, _stacklevel=5)
+
+
+class Softmax2d(Module):
+    """Softmax over the channels of (N, C, H, W) or (C, H, W), at every position."""
+
+    def forward(self, x):
+        if x.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) "
+                             f"input, got shape {tuple(x.shape)}")
+        return F.softmax(x, -3)
 
 
 class LogSoftmax(_Dim):

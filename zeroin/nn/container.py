@@ -104,6 +104,12 @@ class ModuleList(Module):
             self.append(m)
         return self
 
+    def pop(self, idx):
+        """Remove and return the module at ``idx`` (the rest are renumbered)."""
+        m = self[idx]
+        del self[idx]
+        return m
+
     def insert(self, index, module):
         mods = self._items()
         mods.insert(index, _module("ModuleList", index, module))

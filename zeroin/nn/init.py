@@ -20,7 +20,7 @@ from ..random import get_rng
 
 __all__ = ["calculate_gain", "zeros_", "ones_", "constant_", "eye_", "uniform_", "normal_",
            "trunc_normal_", "orthogonal_", "xavier_uniform_", "xavier_normal_",
-           "kaiming_uniform_", "kaiming_normal_", "he_uniform_", "he_normal_"]
+           "kaiming_uniform_", "kaiming_normal_", "he_uniform_", "he_normal_", "dirac_", "sparse_"]
 
 
 def _data(tensor, op):
@@ -184,6 +184,40 @@ def eye_(tensor):
     if arr.ndim != 2:
         raise ValueError(f"eye_: only 2-D tensors are supported, got shape {arr.shape}")
     arr[...] = np.eye(*arr.shape)
+    return tensor
+
+
+def dirac_(tensor, groups=1):
+    """Fill a 3-, 4- or 5-D convolution weight with the Dirac delta: each of the first
+    in_channels output channels (per group) copies its input channel unchanged."""
+    arr = _data(tensor, "dirac_")
+    if arr.ndim not in (3, 4, 5):
+        raise ValueError(f"dirac_: only tensors with 3, 4, or 5 dimensions are supported, "
+                         f"got shape {arr.shape}")
+    if arr.shape[0] % groups:
+        raise ValueError(f"dirac_: dim 0 ({arr.shape[0]}) must be divisible by groups "
+                         f"({groups})")
+    per_group = arr.shape[0] // groups
+    centre = tuple(k // 2 for k in arr.shape[2:])
+    arr[...] = 0
+    for g in range(groups):
+        for d in range(min(per_group, arr.shape[1])):
+            arr[(g * per_group + d, d) + centre] = 1
+    return tensor
+
+
+def sparse_(tensor, sparsity, std=0.01, rng=None, generator=None):
+    """Fill a 2-D tensor from N(0, std**2), then zero ``ceil(sparsity * rows)`` randomly
+    chosen entries of each column (Martens, 2010)."""
+    arr = _data(tensor, "sparse_")
+    if arr.ndim != 2:
+        raise ValueError(f"sparse_: only 2-D tensors are supported, got shape {arr.shape}")
+    rows, cols = arr.shape
+    g = _rng(rng, generator)
+    arr[...] = g.normal(0.0, std, arr.shape)
+    n_zeros = int(math.ceil(sparsity * rows))
+    for c in range(cols):
+        arr[g.permutation(rows)[:n_zeros], c] = 0
     return tensor
 
 

@@ -146,6 +146,77 @@ class Sequential(Module):
         self.add_module(str(len(self._modules)), module)
         return self
 
+    def _reset(self, items):
+        """Register ``items`` [(name, module)] afresh, in order."""
+        for k in list(self._modules):
+            self.__dict__.pop(k, None)
+        self._modules.clear()
+        for k, m in items:
+            self.add_module(k, m)
+
+    def __setitem__(self, idx, module):
+        """Replace the module at ``idx``; it keeps its name."""
+        key = list(self._modules)[range(len(self))[idx]]
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential: item {idx} must be a Module, got "
+                            f"{type(module).__name__}")
+        setattr(self, key, module)
+
+    def __delitem__(self, idx):
+        """Delete the module(s) at ``idx``; the rest are renumbered "0", "1", ... (as
+        PyTorch's)."""
+        mods = list(self._modules.values())
+        if not isinstance(idx, slice):
+            idx = range(len(mods))[idx]
+        del mods[idx]
+        self._reset((str(i), m) for i, m in enumerate(mods))
+
+    def pop(self, idx):
+        """Remove and return the module at ``idx`` (the rest are renumbered)."""
+        m = self[idx]
+        del self[idx]
+        return m
+
+    def insert(self, index, module):
+        """Insert ``module`` before ``index``; returns self."""
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential.insert: expected a Module, got "
+                            f"{type(module).__name__}")
+        n = len(self)
+        if not -n <= index <= n:
+            raise IndexError(f"Sequential.insert: index {index} is out of range for {n} "
+                             f"modules")
+        items = list(self._modules.items())
+        items.insert(index + n if index < 0 else index, (None, module))
+        self._reset((str(i) if k is None or k.isdigit() else k, m)
+                    for i, (k, m) in enumerate(items))
+        return self
+
+    def extend(self, modules):
+        """Append every module of ``modules``; returns self."""
+        for m in modules:
+            self.append(m)
+        return self
+
+    def __add__(self, other):
+        if not isinstance(other, Sequential):
+            raise ValueError(f"Sequential + {type(other).__name__}: add two Sequentials")
+        return Sequential(*self, *other)
+
+    def __iadd__(self, other):
+        if not isinstance(other, Sequential):
+            raise ValueError(f"Sequential += {type(other).__name__}: add a Sequential")
+        return self.extend(list(other))
+
+    def __mul__(self, n):
+        if not isinstance(n, int):
+            raise TypeError(f"Sequential * {type(n).__name__}: expected a positive int")
+        if n <= 0:
+            raise ValueError(f"Sequential * {n}: expected a positive int")
+        return Sequential(*(list(self) * n))
+
+    __rmul__ = __mul__
+
 
 class Identity(Module):
     """Returns its input unchanged (any constructor arguments are ignored, as PyTorch)."""

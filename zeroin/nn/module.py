@@ -47,6 +47,15 @@ class Parameter(Tensor):
         t.name = name
         return t
 
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+def _is_parameter(value):
+    """A Parameter (also a frozen one), or any leaf tensor that requires grad."""
+    return isinstance(value, Parameter) or (isinstance(value, Tensor) and value.requires_grad
+                                            and value.grad_fn is None)
+
 
 class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
     """What ``load_state_dict`` returns: the keys it did not find and those it did not use."""
@@ -69,6 +78,34 @@ def _name_by_path(name, module):
 def _block(name, lines):
     """``Name(\n  line\n  line\n)`` as PyTorch's reprs lay out several lines."""
     return f"{name}(\n  " + "\n  ".join(lines) + "\n)" if lines else f"{name}()"
+
+
+def _slot_value(module, name, value):
+    """Only None may replace a registered parameter or submodule without registering
+    another (PyTorch's rule): a plain tensor there would silently stop being trained."""
+    is_param = name in module.__dict__["_parameters"]
+    if value is not None:
+        what, want = (("parameter", "an nn.Parameter (nn.Parameter(t)) or None") if is_param
+                      else ("child module", "an nn.Module or None"))
+        raise TypeError(f"{type(module).__name__}: cannot assign a {type(value).__name__} as "
+                        f"{what} {name!r} ({want} expected; to change a parameter's values "
+                        f"in place use 'with zeroin.no_grad(): m.{name}.copy_(t)')")
+    module.__dict__["_parameters" if is_param else "_modules"][name] = None
+
+
+def _check_name(module, kind, name, registry):
+    """PyTorch's checks on the name given to register_buffer / register_parameter /
+    add_module: a string, not empty, no dot, not an existing plain attribute."""
+    op = {"buffer": "register_buffer", "parameter": "register_parameter",
+          "module": "add_module"}[kind]
+    if not isinstance(name, str):
+        raise TypeError(f"{op}: the {kind} name must be a str, got {type(name).__name__}")
+    if not name or "." in name:
+        raise KeyError(f"{op}: {kind} name {name!r} can't be empty or contain \".\" (dots "
+                       f"separate the parts of a path such as '0.weight')")
+    if name not in module.__dict__.get(registry, ()) and hasattr(module, name):
+        raise KeyError(f"{op}: attribute {name!r} already exists on "
+                       f"{type(module).__name__}; choose another name or delete it first")
 
 
 def _init_args_error(module, args, kwargs):
@@ -119,28 +156,33 @@ class Module:
         d = self.__dict__
         if isinstance(value, Module):
             self._registry("_modules")
-            self._forget(name)
+            self._forget(name, keep="_modules")     # a replaced child keeps its place
             d["_modules"][name] = value
             _name_by_path(name, value)
-        elif isinstance(value, Tensor) and value.requires_grad and value.grad_fn is None:
+        elif _is_parameter(value):
             self._registry("_parameters")
-            self._forget(name)
+            self._forget(name, keep="_parameters")
             d["_parameters"][name] = value
             if value.name is None:
                 value.name = name
+        elif name in d.get("_parameters", ()) or name in d.get("_modules", ()):
+            _slot_value(self, name, value)          # None keeps the slot (PyTorch's)
         elif "_buffers" in d and name in d["_buffers"]:
             if value is not None and not isinstance(value, Tensor):
-                value = Tensor(value)
+                raise TypeError(f"{type(self).__name__}: cannot assign a "
+                                f"{type(value).__name__} to buffer {name!r} (a Tensor or "
+                                f"None expected: zeroin.tensor(value))")
             d["_buffers"][name] = value
         else:
             # plain attributes, including computed tensors (e.g. a cached activation)
             self._forget(name)
         object.__setattr__(self, name, value)
 
-    def _forget(self, name):
+    def _forget(self, name, keep=None):
+        """Drop ``name`` from the registries (but ``keep``, where it keeps its place)."""
         d = self.__dict__
         for reg in ("_parameters", "_modules", "_buffers"):
-            if reg in d:
+            if reg in d and reg != keep:
                 d[reg].pop(name, None)
         if "_non_persistent" in d:
             d["_non_persistent"].discard(name)
@@ -151,15 +193,16 @@ class Module:
 
     def register_parameter(self, name, param):
         """Register ``param`` (a leaf tensor that requires grad, or None) as ``name``."""
+        self._registry("_parameters")
+        _check_name(self, "parameter", name, "_parameters")
         if param is None:
-            self._registry("_parameters")
-            self._forget(name)
+            self._forget(name, keep="_parameters")
             self.__dict__["_parameters"][name] = None
             object.__setattr__(self, name, None)
             return
-        if not (isinstance(param, Tensor) and param.requires_grad and param.grad_fn is None):
-            raise TypeError(f"register_parameter: {name!r} must be a leaf tensor with "
-                            f"requires_grad=True (zeroin.nn.Parameter(data))")
+        if not _is_parameter(param):
+            raise TypeError(f"register_parameter: {name!r} must be an nn.Parameter or a leaf "
+                            f"tensor with requires_grad=True (zeroin.nn.Parameter(data))")
         setattr(self, name, param)
 
     def register_buffer(self, name, tensor, persistent=True):
@@ -168,9 +211,12 @@ class Module:
         Buffers are saved in ``state_dict`` (unless ``persistent=False``) and converted by
         :meth:`to`, but optimisers never see them."""
         self._registry("_buffers")
-        self._forget(name)
+        _check_name(self, "buffer", name, "_buffers")
         if tensor is not None and not isinstance(tensor, Tensor):
-            tensor = Tensor(tensor)
+            raise TypeError(f"register_buffer: cannot register a {type(tensor).__name__} as "
+                            f"buffer {name!r} (a Tensor or None expected: "
+                            f"zeroin.tensor(value))")
+        self._forget(name, keep="_buffers")
         self.__dict__["_buffers"][name] = tensor
         if not persistent:
             self.__dict__["_non_persistent"].add(name)
@@ -180,7 +226,8 @@ class Module:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: {name!r} is a {type(module).__name__}, not a Module")
         self._registry("_modules")
-        self._forget(name)
+        _check_name(self, "module", name, "_modules")
+        self._forget(name, keep="_modules")
         self.__dict__["_modules"][name] = module
         if module is not None:
             _name_by_path(name, module)
@@ -248,9 +295,11 @@ class Module:
 
     # --- traversal ----------------------------------------------------------------------
     def named_children(self):
-        """(name, module) for each direct submodule."""
+        """(name, module) for each direct submodule, each once (as PyTorch's)."""
+        seen = set()
         for name, m in self._registry("_modules").items():
-            if m is not None:
+            if m is not None and id(m) not in seen:
+                seen.add(id(m))
                 yield name, m
 
     def children(self):
@@ -267,7 +316,9 @@ class Module:
                 return
             memo.add(id(self))
         yield prefix, self
-        for name, m in self.named_children():
+        for name, m in self._registry("_modules").items():
+            if m is None:
+                continue
             yield from m.named_modules(memo, prefix + ("." if prefix else "") + name,
                                        remove_duplicate)
 
@@ -278,7 +329,8 @@ class Module:
     def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
         """(path, parameter) for every parameter, each once, in registration order."""
         seen = set()
-        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        mods = (self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+                if recurse else [(prefix, self)])
         for mp, m in mods:
             for name, p in m._registry("_parameters").items():
                 if p is None or (remove_duplicate and id(p) in seen):
@@ -291,12 +343,17 @@ class Module:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix="", recurse=True):
-        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        """(path, buffer) for every buffer, each once unless ``remove_duplicate=False``."""
+        seen = set()
+        mods = (self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+                if recurse else [(prefix, self)])
         for mp, m in mods:
             for name, b in m._registry("_buffers").items():
-                if b is not None:
-                    yield (mp + "." if mp else "") + name, b
+                if b is None or (remove_duplicate and id(b) in seen):
+                    continue
+                seen.add(id(b))
+                yield (mp + "." if mp else "") + name, b
 
     def buffers(self, recurse=True):
         for _, b in self.named_buffers(recurse=recurse):
@@ -365,6 +422,10 @@ class Module:
         """Convert to float64; returns self."""
         return self.to(np.float64)
 
+    def half(self):
+        """Convert to float16; returns self."""
+        return self.to(np.float16)
+
     def type(self, dst_type):
         """Convert to ``dst_type`` (a floating dtype); returns self."""
         return self.to(dst_type)
@@ -387,8 +448,8 @@ class Module:
             if len(args) > 1:
                 prefix = args[1]
         out = OrderedDict() if destination is None else destination
-        for name, t in self._state_targets(prefix).items():
-            out[name] = t if keep_vars else _leaf(t.data.copy())
+        for name, t in self._state_targets().items():     # prefix "m." gives "m.0.weight"
+            out[prefix + name] = t if keep_vars else _leaf(t.data.copy())
         return out
 
     def _state_targets(self, prefix=""):

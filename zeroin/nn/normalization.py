@@ -96,12 +96,10 @@ class _InstanceNorm(Module):
         dt = _dtype(dtype)
         self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        self.weight = _leaf(np.ones(num_features, dtype=dt), True) if affine else None
-        self.bias = _leaf(np.zeros(num_features, dtype=dt), True) if affine and bias else None
-        if not affine:
-            self.register_parameter("weight", None)
-        if self.bias is None:
-            self.register_parameter("bias", None)
+        self.register_parameter(
+            "weight", _leaf(np.ones(num_features, dtype=dt), True) if affine else None)
+        self.register_parameter(
+            "bias", _leaf(np.zeros(num_features, dtype=dt), True) if affine and bias else None)
         for k, v in (("running_mean", np.zeros(num_features, dtype=dt)),
                      ("running_var", np.ones(num_features, dtype=dt)),
                      ("num_batches_tracked", np.zeros((), dtype=np.int64))):

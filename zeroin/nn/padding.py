@@ -4,11 +4,12 @@ from __future__ import annotations
 import numbers
 
 from . import _more as M
+from ..errors import ShapeError
 from .module import Module
 
 __all__ = ["ZeroPad2d", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d",
            "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "PixelShuffle",
-           "PixelUnshuffle"]
+           "PixelUnshuffle", "ZeroPad1d", "CircularPad1d", "CircularPad2d", "ChannelShuffle"]
 
 
 def _widths(layer, padding, n):
@@ -37,6 +38,13 @@ class _Pad(Module):
             shapes = "(C, W) or (N, C, W)" if n == 1 else "(C, H, W) or (N, C, H, W)"
             raise ValueError(f"{name}: expected a {n + 1}-D or {n + 2}-D input {shapes}, got "
                              f"shape {x.shape}")
+        if self._mode == "circular":
+            for i in range(n):
+                size, lo, hi = x.shape[-1 - i], *self.padding[2 * i:2 * i + 2]
+                if max(lo, hi) > size:
+                    raise ShapeError(f"{name}: padding {self.padding} wraps around more "
+                                     f"than once: at most the size {size} of the padded "
+                                     f"dimension of input of shape {x.shape}")
         if self._mode == "reflect":
             for i in range(n):
                 size, lo, hi = x.shape[-1 - i], *self.padding[2 * i:2 * i + 2]
@@ -81,6 +89,26 @@ class ZeroPad2d(ConstantPad2d):
 
     def extra_repr(self):
         return f"{self.padding}"
+
+
+class ZeroPad1d(ConstantPad1d):
+    """Pad the last dimension with zeros: an int or (left, right)."""
+
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self):
+        return f"{self.padding}"
+
+
+class CircularPad1d(_Pad):
+    """Pad the last dimension with values from its other end (periodic)."""
+    _mode = "circular"
+
+
+class CircularPad2d(CircularPad1d):
+    """Pad the last two dimensions periodically: (left, right, top, bottom)."""
+    _n = 2
 
 
 class ReflectionPad1d(_Pad):
@@ -130,3 +158,17 @@ class PixelUnshuffle(Module):
 
     def extra_repr(self):
         return f"downscale_factor={self.downscale_factor}"
+
+
+class ChannelShuffle(Module):
+    """Shuffle the channels of (N, C, *) in ``groups`` groups (ShuffleNet)."""
+
+    def __init__(self, groups):
+        super().__init__()
+        self.groups = M._factor("ChannelShuffle", "groups", groups)
+
+    def forward(self, x):
+        return M.channel_shuffle(x, self.groups)
+
+    def extra_repr(self):
+        return f"groups={self.groups}"

@@ -10,7 +10,8 @@ from .layers import BatchNorm1d
 from .module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
-           "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Upsample", "Dropout2d", "BatchNorm2d"]
+           "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Upsample", "Dropout2d", "BatchNorm2d",
+           "AdaptiveMaxPool1d", "UpsamplingNearest2d", "UpsamplingBilinear2d", "Dropout1d"]
 
 
 class _MaxPool(Module):
@@ -117,6 +118,14 @@ class AdaptiveMaxPool2d(_Adaptive):
         return C.adaptive_max_pool2d(x, self.output_size, self.return_indices)
 
 
+class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
+    """Max pooling of (N, C, L) or (C, L) to a fixed length."""
+
+    def forward(self, x):
+        from ._more import adaptive_max_pool1d
+        return adaptive_max_pool1d(x, self.output_size, self.return_indices)
+
+
 class Upsample(Module):
     """Resize (N, C, L) or (N, C, H, W) by ``scale_factor`` or to ``size``: mode
     'nearest' (default), 'linear' or 'bilinear' (see ``functional.interpolate``)."""
@@ -155,6 +164,29 @@ class Dropout2d(Module):
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class UpsamplingNearest2d(Upsample):
+    """``Upsample(size, scale_factor, mode='nearest')`` of (N, C, H, W)."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """``Upsample(size, scale_factor, mode='bilinear', align_corners=True)``."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
+
+
+class Dropout1d(Dropout2d):
+    """In training, zero whole channels of (N, C, L) or (C, L) with probability ``p``
+    (the rest scaled by 1/(1-p)). Identity in evaluation."""
+
+    def forward(self, x):
+        from ._more import dropout1d
+        return dropout1d(x, self.p, self.training)
 
 
 class BatchNorm2d(BatchNorm1d):

@@ -11,8 +11,13 @@ import math
 import numpy as np
 
 from .._tensor import Tensor, _leaf
+from ..errors import ZeroinError
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "params_list"]
+
+
+class _NonFiniteNormError(ZeroinError, FloatingPointError):
+    """A NaN or infinite gradient norm: PyTorch's RuntimeError, and a FloatingPointError."""
 
 
 def params_list(parameters, op):
@@ -92,7 +97,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     grads = [p.grad.numpy() for p in with_grad]
     total = _total_norm(grads, norm_type)
     if error_if_nonfinite and not math.isfinite(total):
-        raise FloatingPointError(f"clip_grad_norm_: the total gradient norm (order "
+        raise _NonFiniteNormError(f"clip_grad_norm_: the total gradient norm (order "
                                  f"{norm_type}) is {total}; the loss has probably diverged "
                                  f"(try a smaller learning rate), or pass "
                                  f"error_if_nonfinite=False")
