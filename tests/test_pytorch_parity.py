@@ -117,6 +117,15 @@ def check(name, rt, rz):
     same(rt, rz, name)
 
 
+def run_quiet(T, f):
+    """``f(T)``, or the exception it raised, with NumPy's floating-point warnings off."""
+    try:
+        with np.errstate(all="ignore"):
+            return f(T)
+    except Exception as e:      # noqa: BLE001 - compared with PyTorch's behaviour
+        return e
+
+
 def catch(f):
     """The exception ``f()`` raises (idioms that must fail return it)."""
     try:
@@ -158,9 +167,16 @@ def idiom(f=None, *, name=None):
     return reg(f) if f is not None else reg
 
 
-def table(prefix, entries):
+def table(prefix, entries, idioms=IDIOMS):
+    """Add ``entries`` to ``idioms`` (this file's, or another file's dict) as
+    ``<prefix>_<key>``."""
     for key, fn in entries.items():
-        IDIOMS[f"{prefix}_{key}"] = fn
+        idioms[f"{prefix}_{key}"] = fn
+
+
+def int_tensor(T, a):
+    """``a`` as an int64 tensor of library ``T``."""
+    return T.tensor(np.array(a, dtype=np.int64))
 
 
 # creation and dtypes

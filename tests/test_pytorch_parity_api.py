@@ -6,6 +6,8 @@ zeroin did not."""
 import operator
 import warnings
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -13,22 +15,16 @@ import zeroin
 
 torch = pytest.importorskip("torch")
 
-from test_pytorch_parity import (A, P, _torch_float64, catch, check, grad_of,  # noqa: E402,F401
-                                 same, t, warned)
+from test_pytorch_parity import (A, catch, check, grad_of, int_tensor, P,  # noqa: E402,F401
+                                 run_quiet, same, t, _torch_float64, warned)
+from test_pytorch_parity import table as _table  # noqa: E402
 
 IV = np.array([[7, -7, 7, -7, 0], [3, 3, -3, -3, 5]])
 DV = np.array([[2, 2, -2, -2, 3], [2, -2, 2, -2, -5]])
 
 IDIOMS = {}
-
-
-def table(prefix, entries):
-    for key, fn in entries.items():
-        IDIOMS[f"{prefix}_{key}"] = fn
-
-
-def _int(T, a):
-    return T.tensor(np.array(a, dtype=np.int64))
+table = functools.partial(_table, idioms=IDIOMS)
+_int = int_tensor
 
 
 # narrow: a negative start counts from the end; a window past the end is refused
@@ -171,12 +167,7 @@ table("call", {
 })
 
 
-def _run(T, f):
-    try:
-        with np.errstate(all="ignore"):
-            return f(T)
-    except Exception as e:      # noqa: BLE001 - compared with PyTorch's behaviour
-        return e
+_run = run_quiet
 
 
 @pytest.mark.parametrize("name, f", list(IDIOMS.items()), ids=list(IDIOMS))

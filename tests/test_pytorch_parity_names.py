@@ -2,6 +2,7 @@
 nanmean, scatter_reduce, index_put, t_, .mH, diagonal as a view, cat with ``tensor([])``...):
 each idiom runs with ``torch`` and with ``zeroin`` (as ``test_pytorch_parity.py``); values,
 dtypes, gradients of a weighted sum and error types must agree."""
+import functools
 import operator
 
 import numpy as np
@@ -11,8 +12,9 @@ import zeroin
 
 torch = pytest.importorskip("torch")
 
-from test_pytorch_parity import (A, A3, B, P, _torch_float64, catch, grad_of, same,  # noqa: E402,F401
-                                 t)
+from test_pytorch_parity import (A, A3, B, catch, check, grad_of, int_tensor, P,  # noqa: E402,F401
+                                 run_quiet, same, t, _torch_float64)
+from test_pytorch_parity import table as _table  # noqa: E402
 
 NAN = np.where(A > 1, np.nan, A)                # some NaNs
 NAN[1, 1:] = np.nan                             # a row with one value
@@ -20,15 +22,8 @@ ALLNAN = np.array([[np.nan, np.nan], [1.0, np.nan]])   # a row of NaNs only
 M34 = A
 M43 = B.T.copy()
 IDIOMS = {}
-
-
-def table(prefix, entries):
-    for key, fn in entries.items():
-        IDIOMS[f"{prefix}_{key}"] = fn
-
-
-def _int(T, a):
-    return T.tensor(np.array(a, dtype=np.int64))
+table = functools.partial(_table, idioms=IDIOMS)
+_int = int_tensor
 
 
 table("stack", {
@@ -327,23 +322,12 @@ table("index", {
 })
 
 
-def _run(T, f):
-    try:
-        with np.errstate(all="ignore"):
-            return f(T)
-    except Exception as e:      # noqa: BLE001 - compared with PyTorch's behaviour
-        return e
+_run = run_quiet
 
 
 @pytest.mark.parametrize("name, f", list(IDIOMS.items()), ids=list(IDIOMS))
 def test_idiom(name, f):
-    rt = _run(torch, f)
-    if isinstance(rt, AssertionError):
-        raise rt
-    rz = _run(zeroin, f)
-    if isinstance(rz, Exception) and not isinstance(rt, Exception):
-        raise rz
-    same(rt, rz, name)
+    check(name, _run(torch, f), _run(zeroin, f))
 
 
 def test_names_are_exported_and_bound():

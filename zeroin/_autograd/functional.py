@@ -142,6 +142,14 @@ def _v_or_one(v, inputs, is_inputs_tuple, create_graph, fn_name):
     return v
 
 
+def _outputs(func, inputs, strict, op):
+    """``func(*inputs)`` as (whether it was a tuple, a tuple of tensors), checked."""
+    is_outputs_tuple, outputs = _as_tuple(
+        func(*inputs), "outputs of the user-provided function", op)
+    _check_outputs(outputs, strict)
+    return is_outputs_tuple, outputs
+
+
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
     """``(func(*inputs), v^T J)``: the vector-Jacobian product, shaped as the inputs.
 
@@ -151,9 +159,7 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vjp")
         inputs = _preprocess(inputs, create_graph, need_graph=True)
-        is_outputs_tuple, outputs = _as_tuple(
-            func(*inputs), "outputs of the user-provided function", "vjp")
-        _check_outputs(outputs, strict)
+        is_outputs_tuple, outputs = _outputs(func, inputs, strict, "vjp")
         if v is not None:
             _, v = _as_tuple(v, "v", "vjp")
             v = _preprocess(v, create_graph, need_graph=False)
@@ -178,9 +184,7 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
         inputs = _preprocess(inputs, create_graph, need_graph=True)
         v = _v_or_one(v, inputs, is_inputs_tuple, create_graph, "jvp")
-        is_outputs_tuple, outputs = _as_tuple(
-            func(*inputs), "outputs of the user-provided function", "jvp")
-        _check_outputs(outputs, strict)
+        is_outputs_tuple, outputs = _outputs(func, inputs, strict, "jvp")
         # backward is linear in its seed: u -> J^T u; its gradient with respect to u is J v
         seeds = tuple(_zeros_like(out, requires_grad=True) for out in outputs)
         grad_inputs = _grad(outputs, inputs, seeds, create_graph=True)
@@ -223,9 +227,7 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
         inputs = _preprocess(inputs, create_graph, need_graph=True)
-        is_outputs_tuple, outputs = _as_tuple(
-            func(*inputs), "outputs of the user-provided function", "jacobian")
-        _check_outputs(outputs, strict)
+        is_outputs_tuple, outputs = _outputs(func, inputs, strict, "jacobian")
         jac = tuple(_jacobian_rows(i, out, inputs, create_graph, strict)
                     for i, out in enumerate(outputs))
         jac = _postprocess(jac, create_graph)
@@ -317,15 +319,23 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
     return _unpack(res, (is_inputs_tuple, is_inputs_tuple))
 
 
+def _gradient_first(func, inputs, v, create_graph, strict, op):
+    """What vhp and hvp start from (grad mode on): the inputs and ``v`` checked, the
+    scalar output, and its gradient recorded so that it can be differentiated again."""
+    is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", op)
+    inputs = _preprocess(inputs, create_graph, need_graph=True)
+    v = _v_or_one(v, inputs, is_inputs_tuple, create_graph, op)
+    outputs = (_single_output(func, op, strict)(*inputs),)
+    jac = _grad(outputs, inputs, create_graph=True)
+    _check_jacobian(jac, strict)
+    return is_inputs_tuple, inputs, v, outputs, jac
+
+
 def vhp(func, inputs, v=None, create_graph=False, strict=False):
     """``(func(*inputs), v^T H)`` for scalar ``func``: shaped as the inputs."""
     with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vhp")
-        inputs = _preprocess(inputs, create_graph, need_graph=True)
-        v = _v_or_one(v, inputs, is_inputs_tuple, create_graph, "vhp")
-        outputs = (_single_output(func, "vhp", strict)(*inputs),)
-        jac = _grad(outputs, inputs, create_graph=True)
-        _check_jacobian(jac, strict)
+        is_inputs_tuple, inputs, v, outputs, jac = _gradient_first(
+            func, inputs, v, create_graph, strict, "vhp")
     with set_grad_enabled(True if create_graph else is_grad_enabled()):
         res = _grad(jac, inputs, v, create_graph=create_graph)
         res = _fill_in_zeros(res, inputs, strict, create_graph, "double_back")
@@ -337,12 +347,8 @@ def hvp(func, inputs, v=None, create_graph=False, strict=False):
     """``(func(*inputs), H v)`` for scalar ``func``, by the double-backward trick (for a
     twice-differentiable ``func`` H is symmetric, so this equals :func:`vhp`)."""
     with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "hvp")
-        inputs = _preprocess(inputs, create_graph, need_graph=True)
-        v = _v_or_one(v, inputs, is_inputs_tuple, create_graph, "hvp")
-        outputs = (_single_output(func, "hvp", strict)(*inputs),)
-        jac = _grad(outputs, inputs, create_graph=True)
-        _check_jacobian(jac, strict)
+        is_inputs_tuple, inputs, v, outputs, jac = _gradient_first(
+            func, inputs, v, create_graph, strict, "hvp")
         seeds = tuple(_zeros_like(inp, requires_grad=True) for inp in inputs)
         double_back = _grad(jac, inputs, seeds, create_graph=True)
         _check_jacobian(jac, strict, "hessian")
