@@ -246,6 +246,16 @@ def test_chain_rule_at_any_point_is_the_exact_derivative(w, b):
     assert ("a step in w moves z more" in r.notes[0]) == (abs(r.dz_dw) > abs(r.dz_db))
 
 
+def test_chain_rule_with_negative_factors_reads_as_written_by_hand():
+    """At w = 1, b = -2: y = -1, so z = 0 * -1 is -0.0, printed 0, and the sums put a
+    negative factor in parentheses: (-1) * 1 + 0 * 1 = -1."""
+    r = lessons.chain_rule(w=1, b=-2, verbose=False, figures=False)
+    fwd = r.table("Forward pass")
+    assert [fwd.cell(i, 2) for i in range(5)] == ["1", "-2", "0", "-1", "0"]
+    assert "dz/db = dz/dx * dx/db + dz/dy * dy/db = (-1) * 1 + 0 * 1 = -1" in r.texts["explain_b"]
+    assert "dz/dw = dz/dx * dx/dw = (-1) * 2 = -2" in r.texts["explain_w"]
+
+
 def test_chain_rule_takes_w_and_b_from_the_command_line(tmp_path):
     from zeroin.cli import main
     assert main(["lesson", "chain-rule", "--set", "w=1", "--set", "b=2", "--out",

@@ -138,6 +138,8 @@ def fmt(value, spec=""):
     if _is_number(value) and spec:
         if isinstance(value, float) and not math.isfinite(value):
             return str(value)
+        if isinstance(value, float) and value == 0:
+            value = 0.0                 # -0.0 (0 * -1) prints as 0, not -0
         return format(value, spec)
     return str(value)
 

@@ -500,7 +500,14 @@ def _factors(p, tex=False):
     dots = "\\cdots" if tex else None
     join = " \\cdot " if tex else " * "
     return (join.join(_abbrev([d(a, b) for (a, b), _ in pairs], dots=dots)),
-            join.join(_abbrev([number(x) for _, x in pairs], dots=dots)))
+            join.join(_abbrev([_factor(x) for _, x in pairs], dots=dots)))
+
+
+def _factor(x):
+    """A number inside a product or after a ``+``: ``(-2)`` in parentheses when it is
+    negative, so that ``(-2) * 1 + (-5) * 1`` reads as the chapter writes it."""
+    s = number(x)
+    return f"({s})" if s.startswith("-") else s
 
 
 def _scalar_lines(G, paths):
@@ -582,8 +589,8 @@ def _collapsed_line(G, n, users, above):
         top = c is G.output and gc.size == 1 and float(gc.reshape(())) == 1.0
         terms.append(_d(cn, nn) if top else f"{_d(G.on, cn)} * {_d(cn, nn)}")
         if c.data.size == 1 and n.data.size == 1:
-            loc = number(G.local(c, n))
-            nums.append(loc if top else f"{number(gc)} * {loc}")
+            loc = _factor(G.local(c, n))
+            nums.append(loc if top else f"{_factor(gc)} * {loc}")
         else:
             share = G.edge_vjp(c, n, gc)
             s = array(np.zeros_like(n.data) if share is None else share)
