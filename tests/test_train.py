@@ -330,6 +330,87 @@ def test_scheduler_steps_once_per_epoch():
     np.testing.assert_allclose(h["lr"], [0.1, 0.1, 0.05, 0.05, 0.025])
 
 
+def test_reduce_lr_on_plateau_gets_the_monitored_loss():
+    # fit passes the epoch's monitored loss to ReduceLROnPlateau.step; mode='max' on a
+    # falling loss counts every epoch after the first as bad, so patience=0 halves each time
+    model, loss_fn, opt, data = _linear_setup(lr=0.1)
+    sched = optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=0)
+    h = fit(model, loss_fn, opt, data, epochs=4, scheduler=sched, verbose=0)
+    assert all(b < a for a, b in zip(h["loss"], h["loss"][1:]))
+    np.testing.assert_allclose(h["lr"], [0.1, 0.1, 0.05, 0.025])
+    assert sched.best == h["loss"][0]
+
+
+def test_reduce_lr_on_plateau_follows_val_loss_as_by_hand():
+    model, loss_fn, opt, data = _linear_setup(lr=0.5)
+    sched = optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1)
+    val = make_linear(50, seed=1)
+    h = fit(model, loss_fn, opt, data, val, epochs=6, scheduler=sched, verbose=0)
+    _, _, ref_opt, _ = _linear_setup(lr=0.5)
+    ref = optim.lr_scheduler.ReduceLROnPlateau(ref_opt, factor=0.5, patience=1)
+    lrs = []
+    for v in h["val_loss"]:
+        lrs.append(ref_opt.param_groups[0]["lr"])
+        ref.step(v)
+    assert h["lr"] == lrs and opt.param_groups[0]["lr"] == ref_opt.param_groups[0]["lr"]
+
+
+def _one_cycle_lrs(steps_per_epoch, epochs, max_lr):
+    """OneCycleLR's lr at the end of each epoch, stepped once per batch by hand."""
+    model = nn.Linear(1, 1)
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    sched = optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, epochs=epochs,
+                                          steps_per_epoch=steps_per_epoch)
+    lrs = []
+    for _ in range(epochs):
+        for _ in range(steps_per_epoch):
+            opt.step()
+            sched.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    return lrs
+
+
+def test_one_cycle_and_cyclic_lr_step_after_every_batch():
+    # PyTorch steps OneCycleLR and CyclicLR per batch; per epoch, one cycle over
+    # epochs * steps_per_epoch steps would barely leave its starting lr
+    model, loss_fn, opt, data = _linear_setup(lr=0.1)
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    loader = DataLoader(TensorDataset(*data), batch_size=32, shuffle=True)
+    sched = optim.lr_scheduler.OneCycleLR(opt, max_lr=0.2, epochs=4,
+                                          steps_per_epoch=len(loader))
+    h = fit(model, loss_fn, opt, loader, epochs=4, scheduler=sched, verbose=0)
+    assert sched.last_epoch == 4 * len(loader) == len(h.step_loss)
+    np.testing.assert_allclose(h["lr"], _one_cycle_lrs(len(loader), 4, 0.2), rtol=1e-12)
+    assert max(h["lr"]) > 0.15
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    cyc = optim.lr_scheduler.CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=3)
+    fit(model, loss_fn, opt, loader, epochs=2, scheduler=cyc, verbose=0)
+    assert cyc.last_epoch == 2 * len(loader)
+
+
+def test_scheduler_interval_step_and_its_checks():
+    model, loss_fn, opt, data = _linear_setup(lr=0.1)
+    sched = optim.lr_scheduler.StepLR(opt, step_size=7, gamma=0.5)   # 200 rows: 7 batches
+    h = fit(model, loss_fn, opt, data, epochs=3, scheduler=sched, scheduler_interval="step",
+            verbose=0)
+    np.testing.assert_allclose(h["lr"], [0.05, 0.025, 0.0125])
+    with pytest.raises(ValueError, match="scheduler_interval must be"):
+        fit(model, loss_fn, opt, data, scheduler=sched, scheduler_interval="batch", verbose=0)
+    plateau = optim.lr_scheduler.ReduceLROnPlateau(opt)
+    with pytest.raises(ValueError, match="ReduceLROnPlateau.*scheduler_interval='epoch'"):
+        fit(model, loss_fn, opt, data, scheduler=plateau, scheduler_interval="step", verbose=0)
+
+
+def test_one_cycle_too_short_for_the_run_is_refused_before_training():
+    model, loss_fn, opt, data = _linear_setup(lr=0.1)
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    sched = optim.lr_scheduler.OneCycleLR(opt, max_lr=0.2, epochs=5, steps_per_epoch=1)
+    before = _weights(model)
+    with pytest.raises(ValueError, match=r"total_steps=5.*up to 35 times.*steps_per_epoch=7"):
+        fit(model, loss_fn, opt, data, epochs=5, scheduler=sched, verbose=0)
+    assert _same(before, _weights(model)) and sched.last_epoch == 0
+
+
 def test_clip_grad_norm_limits_each_step():
     model, loss_fn, opt, data = _linear_setup(lr=1.0)
     before = np.concatenate([p.data.ravel() for p in model.parameters()])

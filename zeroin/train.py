@@ -534,16 +534,57 @@ def _cast(t, dtype):
     return Tensor(arr.astype(dtype))
 
 
-def _scheduler_step(scheduler, monitored):
-    """``step()``, or ``step(metric)`` for schedules that need one (ReduceLROnPlateau)."""
+# Schedules that PyTorch steps after every batch, not every epoch (their docs say so).
+_PER_BATCH_SCHEDULERS = ("OneCycleLR", "CyclicLR")
+
+
+def _needs_metric(scheduler):
+    """True for a schedule whose ``step`` takes the monitored value (ReduceLROnPlateau, or
+    one whose ``step`` has a required positional argument)."""
     import inspect
+    from .optim.lr_scheduler import ReduceLROnPlateau
+    if isinstance(scheduler, ReduceLROnPlateau):
+        return True
     try:
         params = inspect.signature(scheduler.step).parameters.values()
     except (TypeError, ValueError):
         params = ()
-    needs = any(p.default is p.empty and p.kind in (p.POSITIONAL_ONLY,
-                                                    p.POSITIONAL_OR_KEYWORD) for p in params)
-    scheduler.step(monitored) if needs else scheduler.step()
+    return any(p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+               for p in params)
+
+
+def _scheduler_interval(scheduler, interval, steps_per_epoch, epochs):
+    """``"epoch"`` or ``"step"``: when fit steps ``scheduler``. The default (None) is
+    ``"step"`` for OneCycleLR and CyclicLR, which PyTorch steps after every batch (stepped
+    per epoch, a one-cycle schedule would barely leave its starting lr), else ``"epoch"``."""
+    if interval not in (None, "epoch", "step"):
+        raise ValueError(f"fit: scheduler_interval must be 'epoch', 'step' or None (the "
+                         f"schedule's own: 'step' for OneCycleLR and CyclicLR), got "
+                         f"{interval!r}")
+    if scheduler is None:
+        return "epoch"
+    name = type(scheduler).__name__
+    if interval is None:
+        interval = "step" if name in _PER_BATCH_SCHEDULERS else "epoch"
+    if interval == "step" and _needs_metric(scheduler):
+        raise ValueError(f"fit: {name} is stepped with the monitored loss, which fit has only "
+                         f"at the end of an epoch; leave scheduler_interval='epoch'")
+    total = getattr(scheduler, "total_steps", None)
+    if name == "OneCycleLR" and total is not None:
+        steps = epochs * steps_per_epoch if interval == "step" else epochs
+        if steps > total:
+            raise ValueError(
+                f"fit: OneCycleLR has total_steps={total}, but fit would step it up to "
+                f"{steps} times ({epochs} epoch(s)" + (f" x {steps_per_epoch} batches"
+                                                       if interval == "step" else "") +
+                f"); build it with epochs={epochs}, steps_per_epoch={steps_per_epoch} "
+                f"(the length of the training DataLoader)")
+    return interval
+
+
+def _scheduler_step(scheduler, monitored):
+    """``step()``, or ``step(metric)`` for schedules that need one (ReduceLROnPlateau)."""
+    scheduler.step(monitored) if _needs_metric(scheduler) else scheduler.step()
 
 
 # --- the training loop ---------------------------------------------------------------------
@@ -560,7 +601,8 @@ class TrainingLoop:
     def __init__(self, model, loss_fn, optimizer, train_data, val_data=None, epochs=10,
                  batch_size=32, metrics=(), epsilon=None, patience=None, verbose=1,
                  callbacks=(), scheduler=None, clip_grad_norm=None, shuffle=True,
-                 min_delta=0.0, restore_best=None, divergence_factor=1e4, file=None):
+                 min_delta=0.0, restore_best=None, divergence_factor=1e4, file=None,
+                 scheduler_interval=None):
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.scheduler, self.epochs, self.epsilon = scheduler, epochs, epsilon
         self.patience, self.min_delta, self.clip = patience, min_delta, clip_grad_norm
@@ -569,6 +611,8 @@ class TrainingLoop:
         self.loader = _loader(train_data, batch_size, shuffle, "fit(train_data)")
         self.val_loader = None if val_data is None else _loader(
             val_data, max(batch_size, 1024), False, "fit(val_data)")
+        self.interval = _scheduler_interval(scheduler, scheduler_interval, len(self.loader),
+                                            epochs)
         self.check_batches = not _check_finite(train_data, "train_data")
         if val_data is not None and not _check_finite(val_data, "val_data"):
             _check_finite_batches(self.val_loader, "val_data")
@@ -637,6 +681,8 @@ class TrainingLoop:
             self.optimizer.step(self.closure(xb, yb, loss, epoch, step))
         else:
             self.optimizer.step()
+        if self.interval == "step":
+            self.scheduler.step()
         return out, yb, value
 
     def clip_grads(self):
@@ -722,7 +768,7 @@ class TrainingLoop:
         conditions; False when training stops."""
         h = self.history
         monitored = h.history[h.monitor][-1]
-        if self.scheduler is not None:
+        if self.scheduler is not None and self.interval == "epoch":
             _scheduler_step(self.scheduler, monitored)
         if not math.isfinite(monitored):
             self.diverged(monitored, epoch, None, what=h.monitor)
@@ -782,7 +828,7 @@ class TrainingLoop:
 def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs=10, batch_size=32,
         metrics=(), epsilon=None, patience=None, verbose=1, callbacks=(), seed=None,
         scheduler=None, clip_grad_norm=None, shuffle=True, min_delta=0.0, restore_best=None,
-        divergence_factor=1e4, on_divergence="stop", file=None):
+        divergence_factor=1e4, on_divergence="stop", file=None, scheduler_interval=None):
     """Train ``model`` by gradient descent and return a :class:`History`.
 
     Each step is the chapter's loop: forward a batch, measure the loss, backward,
@@ -829,7 +875,10 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs=10, batch_s
         exactly (seed before building the model to repeat the initial weights too).
     scheduler : LRScheduler, optional
         ``scheduler.step()`` after every epoch (``step(monitored loss)`` for a schedule
-        whose ``step`` needs a metric, such as ReduceLROnPlateau).
+        whose ``step`` needs a metric, such as ReduceLROnPlateau), or after every batch
+        for OneCycleLR and CyclicLR, as PyTorch's documentation says to step them.
+    scheduler_interval : {None, "epoch", "step"}
+        Overrides that choice: ``"step"`` steps any schedule after every batch.
     clip_grad_norm : float, optional
         Clip the joint gradient norm to this value before each step.
     divergence_factor : float or None
@@ -854,7 +903,8 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs=10, batch_s
                         patience=patience, verbose=verbose, callbacks=callbacks,
                         scheduler=scheduler, clip_grad_norm=clip_grad_norm, shuffle=shuffle,
                         min_delta=min_delta, restore_best=restore_best,
-                        divergence_factor=divergence_factor, file=file)
+                        divergence_factor=divergence_factor, file=file,
+                        scheduler_interval=scheduler_interval)
     history = loop.run()
     if history.diverged and on_divergence == "raise":
         raise TrainingDiverged(history.message)
