@@ -677,6 +677,58 @@ def test_scheduler_state_dict_resumes():
 
 
 
+_RESUMABLE = {
+    "CosineAnnealingLR": lambda o, L: L.CosineAnnealingLR(o, T_max=10),
+    "StepLR": lambda o, L: L.StepLR(o, step_size=2, gamma=0.1),
+    "ExponentialLR": lambda o, L: L.ExponentialLR(o, gamma=0.7),
+    "PolynomialLR": lambda o, L: L.PolynomialLR(o, total_iters=8, power=1.5),
+    "OneCycleLR": lambda o, L: L.OneCycleLR(o, max_lr=0.3, total_steps=12),
+    "SequentialLR": lambda o, L: L.SequentialLR(
+        o, [L.LinearLR(o, 0.1, total_iters=3), L.CosineAnnealingLR(o, T_max=7)],
+        milestones=[3]),
+    "ChainedScheduler": lambda o, L: L.ChainedScheduler(
+        [L.ExponentialLR(o, gamma=0.9), L.StepLR(o, step_size=2, gamma=0.3)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_RESUMABLE))
+def test_scheduler_resumed_from_a_checkpoint_follows_the_uninterrupted_run_bit_for_bit(
+        name, tmp_path):
+    # model, optimizer and scheduler saved with zeroin.save after k steps and loaded into
+    # fresh ones give the same learning rates and weights as a run that never stopped
+    # (PyTorch's behaviour: its load_state_dict leaves the saved lr in place)
+    def fresh():
+        zeroin.manual_seed(0)
+        model = nn.Linear(3, 1)
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        return model, opt, _RESUMABLE[name](opt, optim.lr_scheduler)
+
+    def run(model, opt, sched, n):
+        lrs = []
+        for _ in range(n):
+            opt.zero_grad()
+            model(zeroin.ones(2, 3)).sum().backward()
+            opt.step()
+            sched.step()
+            lrs.append(opt.param_groups[0]["lr"])
+        return lrs
+
+    model, opt, sched = fresh()
+    full = run(model, opt, sched, 10)
+    for k in (1, 2, 5, 8):
+        m, o, s = fresh()
+        first = run(m, o, s, k)
+        zeroin.save({"model": m.state_dict(), "optimizer": o.state_dict(),
+                     "scheduler": s.state_dict(), "epoch": k}, tmp_path / "ck.pt")
+        ck = zeroin.load(tmp_path / "ck.pt", map_location="cpu", weights_only=True)
+        m2, o2, s2 = fresh()
+        m2.load_state_dict(ck["model"])
+        o2.load_state_dict(ck["optimizer"])
+        s2.load_state_dict(ck["scheduler"])
+        assert first + run(m2, o2, s2, 10 - ck["epoch"]) == full, k
+        assert np.array_equal(m2.weight.data, model.weight.data)
+
+
 def test_cyclic_lr_state_dict_resumes_mid_cycle():
     def make():
         o = optim.Adam([zeroin.tensor([1.0], requires_grad=True)], lr=0.1)

@@ -315,7 +315,7 @@ class SequentialLR(LRScheduler):
         self._last_lr = s.get_last_lr()
 
     def state_dict(self):
-        out = super().state_dict()
+        out = LRScheduler.state_dict(self)          # not super(): ChainedScheduler shares it
         out["_schedulers"] = [s.state_dict() for s in self._schedulers]
         return out
 
@@ -326,6 +326,10 @@ class SequentialLR(LRScheduler):
             setattr(self, k, v.tolist() if hasattr(v, "tolist") else v)
         for s, sd in zip(self._schedulers, children or ()):
             s.load_state_dict(sd)
+        last = state_dict.get("_last_lr")         # each child put back its own last lr:
+        if last is not None:                      # the one in force is this schedule's
+            for g, lr in zip(self.optimizer.param_groups, last):
+                g["lr"] = float(lr)
 
 
 class ChainedScheduler(LRScheduler):

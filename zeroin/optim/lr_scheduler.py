@@ -132,19 +132,28 @@ class LRScheduler:
         return out
 
     def load_state_dict(self, state_dict):
-        """Restore a saved schedule; the optimizer's lr is set to the schedule's value at
-        that epoch, so the order of loading optimizer and scheduler does not matter."""
+        """Restore a saved schedule; the optimizer's lr is set to the lr the schedule had
+        set when saved (its ``_last_lr``, else the closed form at that epoch), so the order
+        of loading optimizer and scheduler does not matter. The saved lr itself, not the
+        closed form, keeps a resumed run bit for bit on the uninterrupted one's path:
+        schedules such as CosineAnnealingLR compute each lr from the previous one."""
         for k, v in state_dict.items():
             if hasattr(v, "tolist"):
                 v = v.tolist()
             if k == "milestones" and isinstance(v, dict):
                 v = Counter({int(m): int(c) for m, c in v.items()})
             setattr(self, k, v)
+        last = state_dict.get("_last_lr")
         closed = getattr(self, "_get_closed_form_lr", None)
-        if closed is not None and self.last_epoch >= 0:
-            for g, lr in zip(self.optimizer.param_groups, closed()):
-                g["lr"] = lr
-            self._last_lr = self._lrs()
+        if last is not None and len(last) == len(self.optimizer.param_groups):
+            lrs = [float(v) for v in last]
+        elif closed is not None and self.last_epoch >= 0:
+            lrs = closed()
+        else:
+            return
+        for g, lr in zip(self.optimizer.param_groups, lrs):
+            g["lr"] = lr
+        self._last_lr = self._lrs()
 
     def __repr__(self):
         return f"{type(self).__name__}(last_epoch={self.last_epoch}, lr={self._last_lr})"
