@@ -207,6 +207,40 @@ def test_divergence_does_not_overwrite_saved_checkpoint(tmp_path):
     assert "optimizer" in saved and saved["meta"] == {}
 
 
+def test_model_checkpoint_resumes_a_killed_run_exactly(tmp_path):
+    # the checkpoint holds model, optimizer, scheduler and RNG state: a run stopped after
+    # epoch 2 and resumed in fresh objects gives the uninterrupted run's losses and weights
+    def build():
+        model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 1))
+        opt = optim.SGD(model.parameters(), lr=0.3, momentum=0.9)
+        return model, opt, optim.lr_scheduler.CosineAnnealingLR(opt, T_max=4)
+
+    d = load_dataset("moons")
+    path = tmp_path / "last.npz"
+
+    def run(model, opt, sched, epochs):
+        return fit(model, nn.BCEWithLogitsLoss(), opt, d.train, epochs=epochs, verbose=0,
+                   scheduler=sched, callbacks=[ModelCheckpoint(path, save_best_only=False)])
+
+    zeroin.manual_seed(0)
+    model, opt, sched = build()
+    full = run(model, opt, sched, 4)
+    zeroin.manual_seed(0)
+    first = run(*build(), 2)
+    zeroin.manual_seed(123)                       # another process: other draws
+    m2, o2, s2 = build()
+    ck = zeroin.load(path)
+    assert ck["epoch"] == 2 and "scheduler" in ck
+    m2.load_state_dict(ck["model"])
+    o2.load_state_dict(ck["optimizer"])
+    s2.load_state_dict(ck["scheduler"])
+    zeroin.set_rng_state(ck["rng_state"])
+    second = run(m2, o2, s2, 2)
+    assert first.step_loss + second.step_loss == full.step_loss
+    assert _same(_weights(m2), _weights(model))
+    assert o2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
+
+
 # --- seeds -------------------------------------------------------------------------------------
 
 def _run(seed):
@@ -406,9 +440,18 @@ def test_one_cycle_too_short_for_the_run_is_refused_before_training():
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     sched = optim.lr_scheduler.OneCycleLR(opt, max_lr=0.2, epochs=5, steps_per_epoch=1)
     before = _weights(model)
-    with pytest.raises(ValueError, match=r"total_steps=5.*up to 35 times.*steps_per_epoch=7"):
+    with pytest.raises(ValueError, match=r"5 of its total_steps=5 left.*up to 35 times.*"
+                                         r"steps_per_epoch=7"):
         fit(model, loss_fn, opt, data, epochs=5, scheduler=sched, verbose=0)
     assert _same(before, _weights(model)) and sched.last_epoch == 0
+    # a resumed schedule has only its remaining steps: 3 epochs of 7 fit in 35 - 14
+    sched = optim.lr_scheduler.OneCycleLR(opt, max_lr=0.2, epochs=5, steps_per_epoch=7)
+    for _ in range(14):
+        sched.step()
+    fit(model, loss_fn, opt, data, epochs=3, scheduler=sched, verbose=0)
+    assert sched.last_epoch == 35
+    with pytest.raises(ValueError, match=r"0 of its total_steps=35 left"):
+        fit(model, loss_fn, opt, data, epochs=1, scheduler=sched, verbose=0)
 
 
 def test_clip_grad_norm_limits_each_step():

@@ -25,7 +25,7 @@ from ._tensor import Tensor, no_grad
 from .data.dataset import DataLoader, as_dataset
 from .function import ZeroinError
 from .metrics import get_metric
-from .random import manual_seed
+from .random import get_rng_state, manual_seed
 
 __all__ = ["fit", "evaluate", "predict", "History", "StopTraining", "TrainingDiverged",
            "Callback", "ModelCheckpoint", "LambdaCallback", "TrainingLoop", "save_figure"]
@@ -43,7 +43,8 @@ class Callback:
     """Hooks called by :func:`fit`; override the ones you need.
 
     Each may return :class:`StopTraining` (the class or an instance) or raise it to stop.
-    ``history.model`` and ``history.optimizer`` are available inside every hook.
+    ``history.model``, ``history.optimizer`` and ``history.scheduler`` are available
+    inside every hook.
     """
 
     def on_train_begin(self, history):
@@ -78,7 +79,9 @@ class ModelCheckpoint(Callback):
 
     ``monitor`` is a History key (``"val_loss"`` falls back to ``"loss"`` without
     validation data). Only epochs that finished with a finite loss are ever saved, so a
-    run that diverges later leaves the last good checkpoint in place.
+    run that diverges later leaves the last good checkpoint in place. The file also holds
+    the scheduler's state (when fit has one) and ``rng_state`` (:func:`zeroin.get_rng_state`),
+    so that loading the three and :func:`zeroin.set_rng_state` resumes the run exactly.
     """
 
     def __init__(self, path, monitor="val_loss", mode="min", save_best_only=True, meta=None):
@@ -99,6 +102,9 @@ class ModelCheckpoint(Callback):
                "meta": dict(self.meta)}
         if history.optimizer is not None and hasattr(history.optimizer, "state_dict"):
             obj["optimizer"] = history.optimizer.state_dict()
+        if history.scheduler is not None and hasattr(history.scheduler, "state_dict"):
+            obj["scheduler"] = history.scheduler.state_dict()
+        obj["rng_state"] = get_rng_state()
         save(obj, self.path)
 
 
@@ -143,6 +149,7 @@ class History:
         self.params = dict(params or {})
         self.model = None
         self.optimizer = None
+        self.scheduler = None
 
     def __getitem__(self, key):
         return self.history[key]
@@ -572,11 +579,12 @@ def _scheduler_interval(scheduler, interval, steps_per_epoch, epochs):
     total = getattr(scheduler, "total_steps", None)
     if name == "OneCycleLR" and total is not None:
         steps = epochs * steps_per_epoch if interval == "step" else epochs
-        if steps > total:
+        left = total - scheduler.last_epoch          # a resumed schedule has fewer left
+        if steps > left:
             raise ValueError(
-                f"fit: OneCycleLR has total_steps={total}, but fit would step it up to "
-                f"{steps} times ({epochs} epoch(s)" + (f" x {steps_per_epoch} batches"
-                                                       if interval == "step" else "") +
+                f"fit: OneCycleLR has {left} of its total_steps={total} left, but fit would "
+                f"step it up to {steps} times ({epochs} epoch(s)" +
+                (f" x {steps_per_epoch} batches" if interval == "step" else "") +
                 f"); build it with epochs={epochs}, steps_per_epoch={steps_per_epoch} "
                 f"(the length of the training DataLoader)")
     return interval
@@ -622,7 +630,7 @@ class TrainingLoop:
         self.history = h = History({"epochs": epochs, "lr": _lr(optimizer),
                                     "batch_size": getattr(self.loader, "batch_size", None),
                                     "steps_per_epoch": len(self.loader)})
-        h.model, h.optimizer = model, optimizer
+        h.model, h.optimizer, h.scheduler = model, optimizer, scheduler
         h.monitor = "val_loss" if self.val_loader is not None else "loss"
         self.progress = _Progress(verbose, epochs, len(self.loader), file)
         self.params = list(model.parameters()) if clip_grad_norm is not None else None
