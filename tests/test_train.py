@@ -365,14 +365,18 @@ def test_scheduler_steps_once_per_epoch():
 
 
 def test_reduce_lr_on_plateau_gets_the_monitored_loss():
-    # fit passes the epoch's monitored loss to ReduceLROnPlateau.step; mode='max' on a
-    # falling loss counts every epoch after the first as bad, so patience=0 halves each time
+    # fit passes the epoch's monitored loss to ReduceLROnPlateau.step; an absolute
+    # threshold larger than any loss counts every epoch after the first as bad, so
+    # patience=0 halves the lr each time
     model, loss_fn, opt, data = _linear_setup(lr=0.1)
-    sched = optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=0)
+    sched = optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=0,
+                                                 threshold_mode="abs", threshold=1e9)
     h = fit(model, loss_fn, opt, data, epochs=4, scheduler=sched, verbose=0)
-    assert all(b < a for a, b in zip(h["loss"], h["loss"][1:]))
     np.testing.assert_allclose(h["lr"], [0.1, 0.1, 0.05, 0.025])
     assert sched.best == h["loss"][0]
+    rising = optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max")
+    with pytest.raises(ValueError, match=r"mode='max'.*monitored loss.*mode='min'"):
+        fit(model, loss_fn, opt, data, epochs=1, scheduler=rising, verbose=0)
 
 
 def test_reduce_lr_on_plateau_follows_val_loss_as_by_hand():

@@ -445,6 +445,10 @@ def _check_scheduler(scheduler, optimizer):
     if not callable(getattr(scheduler, "step", None)):
         raise TypeError(f"fit: scheduler must have a step() method (an optim.lr_scheduler "
                         f"object such as StepLR(optimizer, step_size=10)), got {name}")
+    if getattr(scheduler, "mode", None) == "max" and _needs_metric(scheduler):
+        raise ValueError(f"fit: {name}(mode='max') waits for a value that rises, but fit "
+                         f"steps it with the monitored loss (val_loss, or loss without "
+                         f"validation data), which falls; build it with mode='min'")
     own = getattr(scheduler, "optimizer", optimizer)
     if own is not optimizer:
         raise ValueError(f"fit: the scheduler {name} was built on another optimizer "
