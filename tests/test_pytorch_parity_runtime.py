@@ -155,6 +155,29 @@ def test_rng_state_is_zeroins_own_and_a_torch_state_is_refused():
                                                     .manual_seed(5)).tolist()
 
 
+def test_use_deterministic_algorithms_boilerplate_runs_as_in_pytorch():
+    # the reproducibility recipe of PyTorch's docs: zeroin records the switch (its ops
+    # are deterministic anyway) and refuses what PyTorch refuses
+    try:
+        for T in (zeroin, torch):
+            T.use_deterministic_algorithms(True, warn_only=True)
+            assert T.are_deterministic_algorithms_enabled() is True
+            assert T.is_deterministic_algorithms_warn_only_enabled() is True
+            assert T.use_deterministic_algorithms(False) is None
+            assert T.are_deterministic_algorithms_enabled() is False
+            assert T.is_deterministic_algorithms_warn_only_enabled() is False
+            for bad in ((1,), (True, 1)):
+                with pytest.raises(TypeError):
+                    T.use_deterministic_algorithms(bad[0], **(
+                        {"warn_only": bad[1]} if len(bad) > 1 else {}))
+        with pytest.raises(TypeError, match=r"use_deterministic_algorithms: mode must be "
+                                            r"True or False, got int 1"):
+            zeroin.use_deterministic_algorithms(1)
+    finally:
+        torch.use_deterministic_algorithms(False)
+        zeroin.use_deterministic_algorithms(False)
+
+
 def test_seed_and_initial_seed():
     zeroin.manual_seed(-1)                          # as PyTorch: taken modulo 2**64
     assert zeroin.initial_seed() == torch.manual_seed(-1).initial_seed() == 2 ** 64 - 1

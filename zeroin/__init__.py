@@ -68,6 +68,11 @@ _LAZY = {
     "initial_seed": ("zeroin.random", "initial_seed"),
     "get_rng_state": ("zeroin.random", "get_rng_state"),
     "set_rng_state": ("zeroin.random", "set_rng_state"),
+    "use_deterministic_algorithms": ("zeroin.random", "use_deterministic_algorithms"),
+    "are_deterministic_algorithms_enabled": ("zeroin.random",
+                                             "are_deterministic_algorithms_enabled"),
+    "is_deterministic_algorithms_warn_only_enabled": (
+        "zeroin.random", "is_deterministic_algorithms_warn_only_enabled"),
     "set_num_threads": ("zeroin._threads", "set_num_threads"),
     "get_num_threads": ("zeroin._threads", "get_num_threads"),
     "replay": ("zeroin.replay", "replay"),

@@ -131,6 +131,34 @@ def set_rng_state(new_state):
     _initial = _restore("set_rng_state", new_state, _rng)
 
 
+_deterministic = {"mode": False, "warn_only": False}
+
+
+def use_deterministic_algorithms(mode, *, warn_only=False):
+    """PyTorch's switch to deterministic kernels, so that reproducibility boilerplate runs.
+
+    zeroin is deterministic whatever it says (NumPy on the CPU, every sum in one fixed
+    order): once seeded, the same run gives the same bits. The setting is only recorded
+    for :func:`are_deterministic_algorithms_enabled`; non-bool arguments are refused as
+    PyTorch refuses them.
+    """
+    for name, value in (("mode", mode), ("warn_only", warn_only)):
+        if not isinstance(value, bool):
+            raise TypeError(f"use_deterministic_algorithms: {name} must be True or False, "
+                            f"got {type(value).__name__} {value!r}")
+    _deterministic.update(mode=mode, warn_only=warn_only)
+
+
+def are_deterministic_algorithms_enabled():
+    """The ``mode`` last given to :func:`use_deterministic_algorithms` (default False)."""
+    return _deterministic["mode"]
+
+
+def is_deterministic_algorithms_warn_only_enabled():
+    """The ``warn_only`` last given to :func:`use_deterministic_algorithms`."""
+    return _deterministic["warn_only"]
+
+
 def get_rng(rng=None):
     """The NumPy Generator for ``rng``: a :class:`Generator`, a NumPy Generator or an int
     seed; None gives zeroin's shared generator."""
