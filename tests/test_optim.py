@@ -677,6 +677,51 @@ def test_scheduler_state_dict_resumes():
 
 
 
+def test_optimizer_takes_named_parameters_as_pytorch():
+    # PyTorch's optimizers take model.named_parameters(): the names go to param_names
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    tm = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
+    zm = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
+    zm.load_state_dict({k: v.detach().double().numpy() for k, v in tm.state_dict().items()})
+    tm.double()
+    named = [n for n, _ in zm.named_parameters()]
+    to = torch.optim.AdamW(tm.named_parameters(), lr=0.1)
+    zo = optim.AdamW(zm.named_parameters(), lr=0.1)
+    assert zo.param_groups[0]["param_names"] == to.param_groups[0]["param_names"] == named
+    x = np.linspace(-1, 1, 6).reshape(2, 3)
+    for _ in range(3):
+        for m, o, T in ((tm, to, torch), (zm, zo, zeroin)):
+            o.zero_grad()
+            (m(T.tensor(x)) ** 2).sum().backward()
+            o.step()
+    np.testing.assert_allclose(zm[0].weight.data, tm[0].weight.detach().numpy(), rtol=1e-12)
+    sd = zo.state_dict()
+    assert sd["param_groups"][0]["param_names"] == named
+    assert to.state_dict()["param_groups"][0]["param_names"] == named
+    fresh = optim.AdamW(zm.parameters(), lr=0.1)            # saved names are taken over
+    fresh.load_state_dict(sd)
+    assert fresh.param_groups[0]["param_names"] == named
+    groups = [{"params": [(n, p) for n, p in zm.named_parameters() if n.endswith("weight")]},
+              {"params": [(n, p) for n, p in zm.named_parameters() if n.endswith("bias")],
+               "weight_decay": 0.0}]
+    assert [g["param_names"] for g in optim.AdamW(groups).param_groups] == \
+        [["0.weight", "2.weight"], ["0.bias", "2.bias"]]
+    pairs = list(zm.named_parameters())
+    for T, m in ((torch, tm), (zeroin, zm)):
+        mixed = [pairs[0] if T is zeroin else list(m.named_parameters())[0],
+                 *list(m.parameters())[1:]]
+        with pytest.raises(ValueError):
+            T.optim.SGD(mixed, lr=0.1)
+        o = T.optim.SGD(m.named_parameters(), lr=0.1)
+        with pytest.raises(ValueError):
+            o.add_param_group({"params": [T.zeros(2, requires_grad=True)]})
+    with pytest.raises(ValueError, match=r"group 1 comes without parameter names, group 0 "
+                                         r"with.*named_parameters"):
+        optim.SGD(zm.named_parameters(), lr=0.1).add_param_group(
+            {"params": [zeroin.zeros(2, requires_grad=True)]})
+
+
 _RESUMABLE = {
     "CosineAnnealingLR": lambda o, L: L.CosineAnnealingLR(o, T_max=10),
     "StepLR": lambda o, L: L.StepLR(o, step_size=2, gamma=0.1),

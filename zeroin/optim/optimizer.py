@@ -109,6 +109,7 @@ class Optimizer:
         params = [params] if isinstance(params, Tensor) else list(params)
         if not params:
             raise ValueError(f"{name}: parameter group {len(self.param_groups)} is empty")
+        params = self._named(group, params)
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         for i, p in enumerate(params):
             label = f"parameter {i}" + (f" ({p.name!r})" if getattr(p, "name", None) else "")
@@ -135,6 +136,28 @@ class Optimizer:
             group.setdefault(k, v)
         self._check(group)
         self.param_groups.append(group)
+
+    def _named(self, group, params):
+        """The tensors of ``params``; ``(name, tensor)`` pairs (``model.named_parameters()``,
+        as PyTorch takes them) put their names in ``group["param_names"]``. A group has
+        names for all of its parameters or none, and so do all groups."""
+        name = type(self).__name__
+        names = [p[0] for p in params if isinstance(p, tuple) and len(p) == 2]
+        if names:
+            if len(names) != len(params):
+                raise ValueError(f"{name}: parameter group {len(self.param_groups)} mixes "
+                                 f"(name, tensor) pairs and bare tensors; give all of them "
+                                 f"names (model.named_parameters()) or none")
+            params = [p[1] for p in params]
+            group["param_names"] = names
+        if self.param_groups and ("param_names" in group) != \
+                ("param_names" in self.param_groups[0]):
+            has, other = ("with", "without") if "param_names" in group else \
+                ("without", "with")
+            raise ValueError(f"{name}: parameter group {len(self.param_groups)} comes {has} "
+                             f"parameter names, group 0 {other}; give every group names "
+                             f"(named_parameters()) or none")
+        return params
 
     def _check(self, group):
         """Refuse settings that make no sense (PyTorch's checks, with the fix named)."""
