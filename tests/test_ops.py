@@ -1214,3 +1214,19 @@ def test_cat_and_stack_promote_as_pytorch():
     w = zeroin.ones(2, dtype=zeroin.float32, requires_grad=True)
     zeroin.cat([w, zeroin.tensor([1, 2])]).sum().backward()
     assert w.grad.dtype == zeroin.float32
+
+
+@pytest.mark.parametrize("name", ["cat", "stack"])
+def test_cat_and_stack_refuse_tensors_not_in_a_list(name):
+    """cat(a, b) read b as the dimension, cat(t) split t into its rows; PyTorch refuses
+    both (TypeError), and the fix is one list."""
+    f, a = getattr(zeroin, name), zeroin.ones(2, 3)
+    with pytest.raises(TypeError) as e:
+        f(a, zeroin.ones(2, 3))
+    assert (f"{name}: expects a list or tuple of tensors, got a single tensor of shape (2, 3) "
+            "(the second one was taken as the dimension)" in str(e.value)
+            and f"zeroin.{name}([a, b], dim=0)" in str(e.value)), str(e.value)
+    with pytest.raises(TypeError, match=rf"{name}: expects a list.*shape \(2, 3\); put"):
+        f(a)
+    assert f((a, a)).shape == ((4, 3) if name == "cat" else (2, 2, 3))
+    assert f(t for t in (a, a)).shape == f([a, a]).shape     # any iterable of tensors

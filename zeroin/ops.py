@@ -1422,6 +1422,7 @@ def concatenate(tensors, axis=0, *, dim=None, out=None):
     """Join tensors along an existing axis; ``out=`` writes into a tensor."""
     if out is not None:
         return write_out(out, concatenate(tensors, axis, dim=dim), "cat")
+    _check_sequence("cat", tensors, axis)
     if dim is not None:
         axis = _torch_names("concatenate", axis, None, dim, None, 0)[0]
     ts = _same_dtype([_t(t) for t in tensors])
@@ -1431,6 +1432,17 @@ def concatenate(tensors, axis=0, *, dim=None, out=None):
 
 
 cat = concatenate
+
+
+def _check_sequence(name, tensors, axis):
+    """Refuse ``cat(a, b)`` and ``cat(t)``: PyTorch takes one list of tensors (a tensor
+    alone would be split into its rows, and a second tensor read as the dimension)."""
+    if isinstance(tensors, Tensor):
+        extra = " (the second one was taken as the dimension)" if isinstance(axis, Tensor) \
+            else ""
+        raise TypeError(f"{name}: expects a list or tuple of tensors, got a single tensor of "
+                        f"shape {tensors.shape}{extra}; put the tensors in one list: "
+                        f"zeroin.{name}([a, b], dim=0)")
 
 
 def _same_dtype(ts):
@@ -1461,6 +1473,7 @@ def stack(tensors, axis=0, *, dim=None, out=None):
     """Join tensors along a new axis; ``out=`` writes into a tensor."""
     if out is not None:
         return write_out(out, stack(tensors, axis, dim=dim), "stack")
+    _check_sequence("stack", tensors, axis)
     if dim is not None:
         axis = _torch_names("stack", axis, None, dim, None, 0)[0]
     ts = _same_dtype([_t(t) for t in tensors])
