@@ -822,6 +822,16 @@ NN_ERRORS = [
     (lambda: nn.init.orthogonal_(_x(3)), ValueError, r"2 or more dimensions"),
     (lambda: nn.init.calculate_gain("leaky_relu", "x"), ValueError, r"not a valid number"),
     (lambda: nn.init.kaiming_normal_(_x(3, 3), mode="fan"), ValueError, r"'fan_in' or 'fan_out'"),
+    # the data given to a loss's constructor (PyTorch raises on the tensor's truth value)
+    (lambda: nn.MSELoss(_x(4), _x(4)), TypeError,
+     r"MSELoss: size_average must be None or a bool, got a tensor of shape \(4,\); the "
+     r"prediction and target go to the built module.*loss_fn = nn\.MSELoss\(\); loss = "
+     r"loss_fn\(output, target\)"),
+    (lambda: nn.CrossEntropyLoss(_x(4, 3), zeroin.tensor([0, 1, 2, 1])), TypeError,
+     r"CrossEntropyLoss: size_average .* tensor of shape \(4,\).*nn\.CrossEntropyLoss\(\)"),
+    (lambda: nn.BCEWithLogitsLoss(_x(4), _x(4), _x(4)), TypeError,
+     r"BCEWithLogitsLoss: size_average must be None or a bool"),
+    (lambda: nn.L1Loss(reduce=np.ones(2)), TypeError, r"L1Loss: reduce must be None or a bool"),
 ]
 
 
@@ -829,6 +839,11 @@ NN_ERRORS = [
 def test_bad_inputs_are_refused_with_the_fix(make, exc, words):
     with pytest.raises(exc, match=words):
         make()
+
+
+def test_loss_flags_still_take_bools():
+    assert nn.MSELoss(True, False).reduction == "none"       # PyTorch's legacy mapping
+    assert nn.CrossEntropyLoss(None, False).reduction == "sum"
 
 
 def test_integer_input_to_a_layer_is_converted_and_the_fix_works():
