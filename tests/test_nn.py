@@ -81,6 +81,29 @@ def test_linear_shape_error_names_sizes_and_fix():
         layer(zeroin.tensor(np.ones((4, 5))))
 
 
+@pytest.mark.parametrize("shape, in_f, fix, works", [
+    ((8, 1, 28, 28), 784, r"flatten each sample first: x\.flatten\(1\) \(or nn\.Flatten\(\) "
+                          r"before the layer\) gives shape \(8, 784\)", lambda x: x.flatten(1)),
+    ((8, 28, 28), 784, r"flatten each sample first: x\.flatten\(1\).*\(8, 784\)", lambda x: x.flatten(1)),
+    ((28, 28), 784, r"for this one sample flatten it and add the batch dimension: "
+                    r"x\.reshape\(1, 784\)", lambda x: x.reshape(1, 784)),
+    ((100,), 1, r"a 1-D input is one sample; for one feature per sample make a column with "
+                r"x\.reshape\(-1, 1\) \(or x\.unsqueeze\(1\)\)", lambda x: x.reshape(-1, 1)),
+    ((2, 3456), 96, r"reshape the input to \(batch, 96\) or build the layer as "
+                    r"Linear\(3456, 10\)", None),
+])
+def test_linear_shape_error_suggests_the_fix_for_the_beginners_mistake(shape, in_f, fix,
+                                                                         works):
+    """MNIST images into Linear(784, 10) unflattened, a (N,) regression input into
+    Linear(1, 1): PyTorch says only 'mat1 and mat2 shapes cannot be multiplied'."""
+    layer, x = nn.Linear(in_f, 10), zeroin.zeros(*shape)
+    with pytest.raises(zeroin.ShapeError, match=rf"linear: input of shape {re.escape(str(shape))}"
+                       rf".*in_features={in_f}; {fix}"):
+        layer(x)
+    if works is not None:                      # the suggested fix runs
+        assert layer(works(x)).shape == (int(np.prod(shape)) // in_f, 10)
+
+
 def test_linear_module_shapes_names_repr_and_default_init():
     zeroin.manual_seed(0)
     layer = nn.Linear(400, 30)
