@@ -984,6 +984,14 @@ class ValuesIndices(NamedTuple):
     values: object
     indices: object
 
+    def __array__(self, dtype=None, copy=None):
+        # x.max(1) == labels compared both parts with the labels, a (2, N) mask whose sum
+        # looked like a count of correct predictions (PyTorch gives False)
+        raise TypeError("a (values, indices) pair from max/min(dim), sort, topk... is not a "
+                        "tensor; take the part you mean: .indices (the position, as argmax: "
+                        "predicted = out.max(1).indices) or .values, or unpack it: "
+                        "values, indices = out.max(1)")
+
 
 def _dim_names(op, dim, keepdim, axis, keepdims):
     """PyTorch's ``dim``/``keepdim`` with NumPy's ``axis``/``keepdims`` as aliases
