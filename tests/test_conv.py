@@ -293,6 +293,17 @@ def test_mixed_dtypes_are_refused_with_the_fix():
     conv = nn.Conv2d(1, 2, 3)               # float64 parameters
     with pytest.raises(TypeError, match="model.to"):
         conv(zeroin.tensor(np.zeros((1, 1, 5, 5), dtype=np.float32)))
+    # the message says which side is which, and its fix converts the model to the input's
+    # dtype (not to the dtype it already has)
+    conv.float()
+    with pytest.raises(TypeError) as e:
+        conv(zeroin.zeros(1, 1, 5, 5, dtype=zeroin.float64))
+    assert ("conv2d: input has dtype float64 but the weight is float32" in str(e.value)
+            and "model.to(zeroin.float64)" in str(e.value)
+            and "x.to(zeroin.float32)" in str(e.value)), str(e.value)
+    conv.bias.data = conv.bias.data.astype(np.float64)
+    with pytest.raises(TypeError, match="weight has dtype float32 but the bias float64"):
+        conv(zeroin.zeros(1, 1, 5, 5, dtype=zeroin.float32))
 
 
 # --- modules -----------------------------------------------------------------------------

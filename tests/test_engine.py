@@ -1214,6 +1214,29 @@ def test_ragged_nested_lists_get_an_error_naming_the_row_lengths():
     assert "inhomogeneous" not in str(e.value)          # not NumPy's wording
 
 
+def test_a_list_of_tensors_is_refused_or_warned_as_pytorch_does():
+    """tensor([a, b]) copied the values off the graph: PyTorch refuses items of several
+    elements and warns for a one-element item that requires grad; stack keeps the graph."""
+    import warnings
+    a = zeroin.ones(2, requires_grad=True)
+    for make in (zeroin.tensor, zeroin.Tensor):
+        with pytest.raises(ValueError, match=r"tensor: item 1 of the list is a tensor of shape "
+                           r"\(2,\), not a number; join tensors with zeroin\.stack\(items\)"):
+            make([1.0, a])
+    s = (a * 3).sum()
+    with pytest.warns(UserWarning, match=r"tensor: item 0 of the list requires grad, but only "
+                      r"its value is copied.*zeroin\.stack\(items\)") as w:
+        t = zeroin.tensor([s, 2.0])
+    assert len(w) == 1 and w[0].filename == __file__          # points at the caller's line
+    assert t.tolist() == [6.0, 2.0] and not t.requires_grad
+    zeroin.stack([s, s]).sum().backward()                        # the fix keeps the graph
+    assert a.grad.tolist() == [6.0, 6.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                           # no grad: silent, as PyTorch
+        assert zeroin.tensor([zeroin.tensor(1.0), zeroin.tensor([2.0])[0]]).tolist() == [1, 2]
+        assert zeroin.tensor([zeroin.ones(1), zeroin.ones(1, 1)]).shape == (2,)  # as PyTorch
+
+
 # --- .data: a view with PyTorch's in-place methods ------------------------------------------
 
 def test_data_is_a_shared_view_whose_results_are_plain_arrays():

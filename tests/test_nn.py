@@ -81,6 +81,29 @@ def test_linear_shape_error_names_sizes_and_fix():
         layer(zeroin.tensor(np.ones((4, 5))))
 
 
+@pytest.mark.parametrize("shape, in_f, fix, works", [
+    ((8, 1, 28, 28), 784, r"flatten each sample first: x\.flatten\(1\) \(or nn\.Flatten\(\) "
+                          r"before the layer\) gives shape \(8, 784\)", lambda x: x.flatten(1)),
+    ((8, 28, 28), 784, r"flatten each sample first: x\.flatten\(1\).*\(8, 784\)", lambda x: x.flatten(1)),
+    ((28, 28), 784, r"for this one sample flatten it and add the batch dimension: "
+                    r"x\.reshape\(1, 784\)", lambda x: x.reshape(1, 784)),
+    ((100,), 1, r"a 1-D input is one sample; for one feature per sample make a column with "
+                r"x\.reshape\(-1, 1\) \(or x\.unsqueeze\(1\)\)", lambda x: x.reshape(-1, 1)),
+    ((2, 3456), 96, r"reshape the input to \(batch, 96\) or build the layer as "
+                    r"Linear\(3456, 10\)", None),
+])
+def test_linear_shape_error_suggests_the_fix_for_the_beginners_mistake(shape, in_f, fix,
+                                                                         works):
+    """MNIST images into Linear(784, 10) unflattened, a (N,) regression input into
+    Linear(1, 1): PyTorch says only 'mat1 and mat2 shapes cannot be multiplied'."""
+    layer, x = nn.Linear(in_f, 10), zeroin.zeros(*shape)
+    with pytest.raises(zeroin.ShapeError, match=rf"linear: input of shape {re.escape(str(shape))}"
+                       rf".*in_features={in_f}; {fix}"):
+        layer(x)
+    if works is not None:                      # the suggested fix runs
+        assert layer(works(x)).shape == (int(np.prod(shape)) // in_f, 10)
+
+
 def test_linear_module_shapes_names_repr_and_default_init():
     zeroin.manual_seed(0)
     layer = nn.Linear(400, 30)
@@ -822,6 +845,16 @@ NN_ERRORS = [
     (lambda: nn.init.orthogonal_(_x(3)), ValueError, r"2 or more dimensions"),
     (lambda: nn.init.calculate_gain("leaky_relu", "x"), ValueError, r"not a valid number"),
     (lambda: nn.init.kaiming_normal_(_x(3, 3), mode="fan"), ValueError, r"'fan_in' or 'fan_out'"),
+    # the data given to a loss's constructor (PyTorch raises on the tensor's truth value)
+    (lambda: nn.MSELoss(_x(4), _x(4)), TypeError,
+     r"MSELoss: size_average must be None or a bool, got a tensor of shape \(4,\); the "
+     r"prediction and target go to the built module.*loss_fn = nn\.MSELoss\(\); loss = "
+     r"loss_fn\(output, target\)"),
+    (lambda: nn.CrossEntropyLoss(_x(4, 3), zeroin.tensor([0, 1, 2, 1])), TypeError,
+     r"CrossEntropyLoss: size_average .* tensor of shape \(4,\).*nn\.CrossEntropyLoss\(\)"),
+    (lambda: nn.BCEWithLogitsLoss(_x(4), _x(4), _x(4)), TypeError,
+     r"BCEWithLogitsLoss: size_average must be None or a bool"),
+    (lambda: nn.L1Loss(reduce=np.ones(2)), TypeError, r"L1Loss: reduce must be None or a bool"),
 ]
 
 
@@ -829,6 +862,11 @@ NN_ERRORS = [
 def test_bad_inputs_are_refused_with_the_fix(make, exc, words):
     with pytest.raises(exc, match=words):
         make()
+
+
+def test_loss_flags_still_take_bools():
+    assert nn.MSELoss(True, False).reduction == "none"       # PyTorch's legacy mapping
+    assert nn.CrossEntropyLoss(None, False).reduction == "sum"
 
 
 def test_integer_input_to_a_layer_is_converted_and_the_fix_works():

@@ -297,6 +297,22 @@ def test_reduction_gradients(name, sa, keepdims, seed):
     check_both(lambda t: fn(t, axis=axis, keepdims=keepdims), x)
 
 
+def test_a_values_indices_pair_compared_with_labels_is_refused_with_the_fix():
+    """out.max(1) == labels compared both halves of the pair with the labels: a (2, N) mask
+    whose sum looked like an accuracy count (PyTorch gives False, and .sum() then fails)."""
+    out, labels = zeroin.tensor([[1.0, 5.0, 2.0], [0.0, 1.0, 3.0]]), zeroin.tensor([1, 2])
+    for compare in (lambda: out.max(1) == labels, lambda: labels == out.max(1),
+                    lambda: out.max(1) != labels, lambda: out.sort(1) == labels,
+                    lambda: out.topk(1, 1) > labels, lambda: zeroin.tensor(out.min(1))):
+        with pytest.raises(TypeError, match=r"a \(values, indices\) pair from max/min\(dim\).*"
+                           r"not a tensor.*predicted = out\.max\(1\)\.indices.*values, "
+                           r"indices = out\.max\(1\)"):
+            compare()
+    assert (out.max(1).indices == labels).sum().item() == 2      # the suggested fix
+    values, indices = out.max(1)                                  # unpacking, as before
+    assert indices.tolist() == [1, 2] and hash(out.max(1)) is not None
+
+
 def test_reductions_as_methods_and_on_scalars():
     x = zeroin.tensor([[1.0, 5.0], [3.0, 2.0]], requires_grad=True)
     assert x.sum().item() == 11 and x.mean().item() == 2.75
@@ -1214,3 +1230,19 @@ def test_cat_and_stack_promote_as_pytorch():
     w = zeroin.ones(2, dtype=zeroin.float32, requires_grad=True)
     zeroin.cat([w, zeroin.tensor([1, 2])]).sum().backward()
     assert w.grad.dtype == zeroin.float32
+
+
+@pytest.mark.parametrize("name", ["cat", "stack"])
+def test_cat_and_stack_refuse_tensors_not_in_a_list(name):
+    """cat(a, b) read b as the dimension, cat(t) split t into its rows; PyTorch refuses
+    both (TypeError), and the fix is one list."""
+    f, a = getattr(zeroin, name), zeroin.ones(2, 3)
+    with pytest.raises(TypeError) as e:
+        f(a, zeroin.ones(2, 3))
+    assert (f"{name}: expects a list or tuple of tensors, got a single tensor of shape (2, 3) "
+            "(the second one was taken as the dimension)" in str(e.value)
+            and f"zeroin.{name}([a, b], dim=0)" in str(e.value)), str(e.value)
+    with pytest.raises(TypeError, match=rf"{name}: expects a list.*shape \(2, 3\); put"):
+        f(a)
+    assert f((a, a)).shape == ((4, 3) if name == "cat" else (2, 2, 3))
+    assert f(t for t in (a, a)).shape == f([a, a]).shape     # any iterable of tensors

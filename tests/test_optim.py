@@ -632,6 +632,34 @@ def test_step_lr_sequence():
     assert lrs[:4] == pytest.approx([0.1, 0.1, 0.1, 0.05])
 
 
+def test_scheduler_stepped_before_the_optimizer_warns_as_pytorch():
+    """The old tutorials' order (scheduler.step() first) skips the schedule's first rate;
+    PyTorch warns on that first call, and so does zeroin; the right order is silent."""
+    import copy
+    import warnings
+    w = zeroin.tensor([1.0], requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+    s = optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    with pytest.warns(UserWarning, match=r"StepLR\.step\(\) was called before optimizer\.step\(\): "
+                      r"call them in the opposite order.*skips its first learning rate") as rec:
+        s.step()
+    assert len(rec) == 1 and rec[0].filename == __file__
+    assert opt.param_groups[0]["lr"] == 0.05               # the first rate, 0.1, was skipped
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s.step()                                            # warned once, as PyTorch
+        for make in (lambda o: optim.lr_scheduler.ExponentialLR(o, 0.9),
+                     lambda o: optim.lr_scheduler.CosineAnnealingWarmRestarts(o, 2)):
+            o = optim.Adam([zeroin.tensor([1.0], requires_grad=True)], lr=0.1)
+            sched = make(o)
+            sched2 = make(o)                                # two schedules on one optimizer
+            o.step(), sched.step(), sched2.step()
+            o2 = copy.deepcopy(o)                           # a copy tracks its own steps
+            assert o2.step.__self__ is o2
+    w.grad = zeroin.ones(1)
+    assert opt.step() is None and w.item() == pytest.approx(1 - 0.025)   # step still steps
+
+
 def test_exponential_lr_sequence():
     lrs = _lrs(optim.lr_scheduler.ExponentialLR, gamma=0.9)
     np.testing.assert_allclose(lrs, [0.1 * 0.9 ** e for e in range(13)], rtol=1e-15)
@@ -660,6 +688,7 @@ def test_schedulers_match_torch(name, kw):
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.filterwarnings(r"ignore:\w+\.step\(\) was called before optimizer:UserWarning")
 def test_scheduler_state_dict_resumes():
     w = zeroin.tensor([1.0], requires_grad=True)
     opt = optim.SGD([w], lr=0.1)
@@ -774,6 +803,7 @@ def test_scheduler_resumed_from_a_checkpoint_follows_the_uninterrupted_run_bit_f
         assert np.array_equal(m2.weight.data, model.weight.data)
 
 
+@pytest.mark.filterwarnings(r"ignore:\w+\.step\(\) was called before optimizer:UserWarning")
 def test_cyclic_lr_state_dict_resumes_mid_cycle():
     def make():
         o = optim.Adam([zeroin.tensor([1.0], requires_grad=True)], lr=0.1)
@@ -945,6 +975,7 @@ def test_bad_arguments_are_refused_with_the_fix(make, exc, words):
         make()
 
 
+@pytest.mark.filterwarnings(r"ignore:\w+\.step\(\) was called before optimizer:UserWarning")
 def test_one_cycle_stepped_past_its_budget_says_so():
     s = optim.lr_scheduler.OneCycleLR(_opt(), max_lr=0.1, total_steps=3)
     for _ in range(3):

@@ -450,8 +450,9 @@ def test_one_cycle_too_short_for_the_run_is_refused_before_training():
     assert _same(before, _weights(model)) and sched.last_epoch == 0
     # a resumed schedule has only its remaining steps: 3 epochs of 7 fit in 35 - 14
     sched = optim.lr_scheduler.OneCycleLR(opt, max_lr=0.2, epochs=5, steps_per_epoch=7)
-    for _ in range(14):
-        sched.step()
+    with pytest.warns(UserWarning, match="before optimizer.step"):    # resumed by hand
+        for _ in range(14):
+            sched.step()
     fit(model, loss_fn, opt, data, epochs=3, scheduler=sched, verbose=0)
     assert sched.last_epoch == 35
     with pytest.raises(ValueError, match=r"0 of its total_steps=35 left"):

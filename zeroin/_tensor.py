@@ -126,6 +126,8 @@ def _as_array(data, dtype=None, requires_grad=False):
     if isinstance(data, Tensor):
         data = _array_of(data)
     from_python = not isinstance(data, (np.ndarray, np.generic))
+    if type(data) is list or type(data) is tuple:
+        data = _tensor_items(data)
     try:
         arr = np.array(data, dtype=dtype)
     except ValueError as e:     # ragged nested lists, unparsable strings
@@ -141,6 +143,40 @@ def _as_array(data, dtype=None, requires_grad=False):
                         f"(NumPy gives dtype {arr.dtype}); pass numbers, nested lists of "
                         f"numbers or a numeric NumPy array")
     return arr
+
+
+def _tensor_items(data):
+    """tensor([a, b]) of tensors as PyTorch makes it: each one-element tensor is one number
+    (a warning if it requires grad: its value is copied, off the graph); an item of more
+    elements is refused (that is stack's job)."""
+    if not any(isinstance(x, Tensor) for x in data):
+        return data
+    items, warned = list(data), False
+    for i, x in enumerate(data):
+        if not isinstance(x, Tensor):
+            continue
+        if x.numel() != 1:
+            raise ValueError(f"tensor: item {i} of the list is a tensor of shape {x.shape}, "
+                             f"not a number; join tensors with zeroin.stack(items) (or "
+                             f"zeroin.cat), which also keeps their gradients")
+        if x.requires_grad and not warned:
+            import warnings
+            warnings.warn(f"tensor: item {i} of the list requires grad, but only its value is "
+                          f"copied: the new tensor is not connected to the graph. Use "
+                          f"zeroin.stack(items) to keep the gradients (or x.item() to say "
+                          f"that only the value is meant)", UserWarning,
+                          stacklevel=_user_stacklevel())
+            warned = True
+        items[i] = _array_of(x).reshape(())[()]
+    return items
+
+
+def _user_stacklevel():
+    """The ``stacklevel`` of the first caller outside zeroin, for its caller's warning."""
+    f, level, root = sys._getframe(2), 2, os.path.dirname(os.path.abspath(__file__))
+    while f is not None and f.f_code.co_filename.startswith(root):
+        f, level = f.f_back, level + 1
+    return level
 
 
 class _GradDtypeError(TypeError, RuntimeError):

@@ -984,6 +984,14 @@ class ValuesIndices(NamedTuple):
     values: object
     indices: object
 
+    def __array__(self, dtype=None, copy=None):
+        # x.max(1) == labels compared both parts with the labels, a (2, N) mask whose sum
+        # looked like a count of correct predictions (PyTorch gives False)
+        raise TypeError("a (values, indices) pair from max/min(dim), sort, topk... is not a "
+                        "tensor; take the part you mean: .indices (the position, as argmax: "
+                        "predicted = out.max(1).indices) or .values, or unpack it: "
+                        "values, indices = out.max(1)")
+
 
 def _dim_names(op, dim, keepdim, axis, keepdims):
     """PyTorch's ``dim``/``keepdim`` with NumPy's ``axis``/``keepdims`` as aliases
@@ -1422,6 +1430,7 @@ def concatenate(tensors, axis=0, *, dim=None, out=None):
     """Join tensors along an existing axis; ``out=`` writes into a tensor."""
     if out is not None:
         return write_out(out, concatenate(tensors, axis, dim=dim), "cat")
+    _check_sequence("cat", tensors, axis)
     if dim is not None:
         axis = _torch_names("concatenate", axis, None, dim, None, 0)[0]
     ts = _same_dtype([_t(t) for t in tensors])
@@ -1431,6 +1440,17 @@ def concatenate(tensors, axis=0, *, dim=None, out=None):
 
 
 cat = concatenate
+
+
+def _check_sequence(name, tensors, axis):
+    """Refuse ``cat(a, b)`` and ``cat(t)``: PyTorch takes one list of tensors (a tensor
+    alone would be split into its rows, and a second tensor read as the dimension)."""
+    if isinstance(tensors, Tensor):
+        extra = " (the second one was taken as the dimension)" if isinstance(axis, Tensor) \
+            else ""
+        raise TypeError(f"{name}: expects a list or tuple of tensors, got a single tensor of "
+                        f"shape {tensors.shape}{extra}; put the tensors in one list: "
+                        f"zeroin.{name}([a, b], dim=0)")
 
 
 def _same_dtype(ts):
@@ -1461,6 +1481,7 @@ def stack(tensors, axis=0, *, dim=None, out=None):
     """Join tensors along a new axis; ``out=`` writes into a tensor."""
     if out is not None:
         return write_out(out, stack(tensors, axis, dim=dim), "stack")
+    _check_sequence("stack", tensors, axis)
     if dim is not None:
         axis = _torch_names("stack", axis, None, dim, None, 0)[0]
     ts = _same_dtype([_t(t) for t in tensors])

@@ -369,15 +369,22 @@ _TRANSPOSE = {1: ConvTranspose1dOp, 2: ConvTranspose2dOp}
 
 # --- argument checks --------------------------------------------------------------------
 
-def _check_float(op, *ts):
-    dts = {t.dtype for t in ts if t is not None}
+def _check_float(op, x, w, b):
+    """Floating input, weight and bias of one dtype (PyTorch refuses mixed dtypes; the
+    result would silently take the wider one), named by role so the fix is the right way
+    round."""
+    dts = {t.dtype for t in (x, w, b) if t is not None}
     if any(d.kind != "f" for d in dts):
         raise TypeError(f"{op}: expected floating-point tensors, got dtypes "
                         f"{', '.join(sorted(map(str, dts)))}; cast with .astype('float32')")
-    if len(dts) > 1:
-        raise TypeError(f"{op}: input and weight dtypes differ ({', '.join(sorted(map(str, dts)))}"
-                        f"); convert the model with model.to(zeroin.float32) (or "
-                        f"model.float()/model.double()) or cast the input to match")
+    if b is not None and b.dtype != w.dtype:
+        raise TypeError(f"{op}: the weight has dtype {w.dtype} but the bias {b.dtype}; convert "
+                        f"the model to one dtype with model.to(zeroin.{w.dtype})")
+    if x.dtype != w.dtype:
+        raise TypeError(f"{op}: input has dtype {x.dtype} but the weight is {w.dtype}; convert "
+                        f"one of them: the model with model.to(zeroin.{x.dtype}) (or "
+                        f"model.float() / model.double()), or the input with "
+                        f"x.to(zeroin.{w.dtype}) (x.float() / x.double())")
 
 
 def _check_input(op, x, nd):

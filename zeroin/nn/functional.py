@@ -77,6 +77,23 @@ def _tensor_arg(x, op, what="input"):
     raise TypeError(f"{op}: {what} must be a Tensor or array, got {type(x).__name__}")
 
 
+def _linear_fix(shape, out_f, in_f):
+    """The likely fix for an input whose last dimension is not ``in_f``: flatten images,
+    make a column of one-feature samples, or resize the layer."""
+    per_sample = int(np.prod(shape[1:])) if len(shape) > 1 else None
+    if len(shape) == 1 and in_f == 1:
+        return ("a 1-D input is one sample; for one feature per sample make a column with "
+                "x.reshape(-1, 1) (or x.unsqueeze(1))")
+    if len(shape) > 2 and per_sample == in_f:
+        return (f"flatten each sample first: x.flatten(1) (or nn.Flatten() before the layer) "
+                f"gives shape ({shape[0]}, {in_f})")
+    if len(shape) > 1 and int(np.prod(shape)) == in_f:
+        return (f"for this one sample flatten it and add the batch dimension: "
+                f"x.reshape(1, {in_f})")
+    last = shape[-1] if shape else 1
+    return f"reshape the input to (batch, {in_f}) or build the layer as Linear({last}, {out_f})"
+
+
 @op(LinearOp, export=False)
 def linear(input, weight, bias=None):  # noqa: A002
     """``input @ weight.T + bias`` as one op.
@@ -97,9 +114,7 @@ def linear(input, weight, bias=None):  # noqa: A002
         raise ShapeError(
             f"linear: input of shape {xd.shape} has {xd.shape[-1] if xd.ndim else 0} features "
             f"in its last dimension but the weight of shape {wd.shape} expects "
-            f"in_features={wd.shape[1]}; reshape the input to (batch, "
-            f"{wd.shape[1]}) or build the layer as Linear({xd.shape[-1] if xd.ndim else 1}, "
-            f"{wd.shape[0]})")
+            f"in_features={wd.shape[1]}; {_linear_fix(xd.shape, *wd.shape)}")
     if bias is None:
         return _call2(LinearOp(), x, w)
     b = bias if isinstance(bias, Tensor) else _tensor_arg(bias, "linear", "bias")

@@ -5,6 +5,8 @@ Constructors take PyTorch's arguments (including the deprecated ``size_average``
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .._tensor import Tensor
 from . import functional as F
 from .module import Module
@@ -22,6 +24,7 @@ class _Loss(Module):
 
     def __init__(self, size_average=None, reduce=None, reduction="mean"):
         super().__init__()
+        _check_flags(type(self).__name__, size_average=size_average, reduce=reduce)
         reduction = F._legacy_reduction(size_average, reduce, reduction)
         F._check_reduction(type(self).__name__, reduction, self._reductions)
         self.reduction = reduction
@@ -31,6 +34,20 @@ class _Loss(Module):
 
     def extra_repr(self):           # PyTorch's losses show no settings
         return ""
+
+
+def _check_flags(name, **flags):
+    """Refuse a tensor in a flag's place: ``nn.MSELoss(output, target)`` builds the module
+    with the data as PyTorch's ``size_average`` and ``reduce`` (PyTorch raises on their
+    truth value) instead of computing the loss."""
+    for flag, v in flags.items():
+        if v is not None and not isinstance(v, (bool, int, np.bool_)):
+            what = (f"a tensor of shape {tuple(v.shape)}" if hasattr(v, "shape")
+                    else f"{type(v).__name__}")
+            raise TypeError(f"{name}: {flag} must be None or a bool, got {what}; the "
+                            f"prediction and target go to the built module, not to its "
+                            f"constructor: loss_fn = nn.{name}(); loss = loss_fn(output, "
+                            f"target) (or nn.{name}()(output, target))")
 
 
 class _WeightedLoss(_Loss):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import types
 from bisect import bisect_right
 from collections import Counter
 
@@ -59,6 +60,35 @@ def _per_group(name, what, value, optimizer):
     return [value] * n
 
 
+def _track_step(optimizer):
+    """Make ``optimizer.step()`` record that it ran (``_opt_called``, as PyTorch's
+    schedulers do), so a schedule stepped first can say so. Bound to this optimizer as a
+    method, so a deep copy of the optimizer tracks itself."""
+    if getattr(optimizer.step, "_tracks_calls", False):
+        return
+    step = optimizer.step.__func__
+
+    def tracked(self, *args, **kwargs):
+        self._opt_called = True
+        return step(self, *args, **kwargs)
+    tracked._tracks_calls = True
+    tracked.__doc__, tracked.__name__ = step.__doc__, "step"
+    optimizer.step = types.MethodType(tracked, optimizer)
+
+
+def _warn_if_first(scheduler):
+    """PyTorch's warning for the first ``scheduler.step()`` before any ``optimizer.step()``:
+    the order of old tutorials, which skips the schedule's first learning rate."""
+    if scheduler._step_count == 1 and not getattr(scheduler.optimizer, "_opt_called", False):
+        import warnings
+        warnings.warn(f"{type(scheduler).__name__}.step() was called before "
+                      f"optimizer.step(): call them in the opposite order, optimizer.step() "
+                      f"first (per batch), then scheduler.step(); otherwise the schedule "
+                      f"skips its first learning rate (PyTorch warns too: 'Detected call of "
+                      f"`lr_scheduler.step()` before `optimizer.step()`')", UserWarning,
+                      stacklevel=3)
+
+
 # --- the base class -----------------------------------------------------------------------
 
 class LRScheduler:
@@ -86,6 +116,7 @@ class LRScheduler:
                                    f"has driven before (load its state first)")
         self.base_lrs = [g["initial_lr"] for g in optimizer.param_groups]
         self.last_epoch = last_epoch
+        _track_step(optimizer)
         self._initial_step()
 
     def _initial_step(self):
@@ -105,6 +136,7 @@ class LRScheduler:
 
     def step(self, epoch=None):
         """Advance one epoch (or jump to ``epoch``) and set the optimizer's learning rates."""
+        _warn_if_first(self)
         self._step_count += 1
         if epoch is None:
             self.last_epoch += 1
@@ -370,6 +402,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
 
     def step(self, epoch=None):
         """Advance one epoch (fractions allowed with ``epoch=``, e.g. per batch)."""
+        _warn_if_first(self)
         self._step_count += 1
         if epoch is None and self.last_epoch < 0:
             epoch = 0
