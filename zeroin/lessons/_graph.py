@@ -134,7 +134,8 @@ def _draw_graphs(draw, out, z, w, b, v):
     import os
 
     from ..viz import figures as F
-    g = lambda k: format(v[k], "g")  # noqa: E731
+    g = lambda k: format(v[k] + 0.0, "g")  # noqa: E731  (+ 0.0: -0.0 prints as 0)
+    f = lambda k: f"({g(k)})" if v[k] < 0 else g(k)  # noqa: E731  a factor: (-2)*1
     specs = [
         ("structure", dict(wrt=None, grads=False, values=False),
          "The chapter's flow1, the graph's structure: variables w and b, constants, "
@@ -144,17 +145,17 @@ def _draw_graphs(draw, out, z, w, b, v):
          f"z = {g('z')} (the chapter's flow2: "
          f"the forward pass)."),
         ("paths_b", dict(wrt=b, grads=True, values=True),
-         f"Paths from z to b with local derivatives: dz/db = {g('dz_dx')}*{g('dx_db')} + "
-         f"{g('dz_dy')}*{g('dy_db')} = {g('dz_db')} "
+         f"Paths from z to b with local derivatives: dz/db = {f('dz_dx')}*{f('dx_db')} + "
+         f"{f('dz_dy')}*{f('dy_db')} = {g('dz_db')} "
          f"(the chapter's flow3: backward to b)."),
         ("paths_w", dict(wrt=w, grads=True, values=True),
-         f"Paths from z to w with local derivatives: dz/dw = {g('dz_dx')}*{g('dx_dw')} = "
+         f"The path from z to w with local derivatives: dz/dw = {f('dz_dx')}*{f('dx_dw')} = "
          f"{g('dz_dw')} (the chapter's flow4: backward to w)."),
     ]
     titles = {"structure": "The graph z = x * y, x = 2w + b, y = b + 1",
               "values": f"Forward pass at w = {g('w')}, b = {g('b')}",
               "paths_b": "Backward: the paths from z to b",
-              "paths_w": "Backward: the paths from z to w"}
+              "paths_w": "Backward: the path from z to w"}
     files = {}
     for stem, kw, caption in specs:
         d = draw(z, title=titles[stem], **kw)
