@@ -136,7 +136,7 @@ def test_descent_grad2_shows_the_whole_step(kw):
 
 @pytest.mark.parametrize("kw", DESCENT_CASES + [
     {"x0": 1.8}, {"x0": -3.0}, {"x0": 5.0}, {"eta": 0.7}, {"x0": 1.8, "eta": 0.7},
-    {"x0": 1.05}])
+    {"x0": 1.05}, {"x0": -50.0}, {"x0": 60.0}, {"x0": -500.0}])
 def test_descent_grad2_labels_touch_no_line_and_stay_inside(kw):
     """A and x1 are placed from the geometry: for a start right of the minimum, far away
     or a step across it too, each label is inside the axes, clear of every drawn line and
@@ -160,6 +160,42 @@ def test_descent_grad2_labels_touch_no_line_and_stay_inside(kw):
                 (x, y), = path.vertices
                 assert not (box.x0 - 5 < x < box.x1 + 5 and box.y0 - 5 < y < box.y1 + 5)
     assert not _boxes_overlap(labels["A"], labels["x1"])
+
+
+def _texts_off_the_canvas(fig):
+    """Every text of ``fig`` (titles, axis and tick labels, annotations, legends) whose box
+    leaves the figure, measured as the PNG is written: at its dpi, after the lessons' save
+    has settled the layout."""
+    import matplotlib
+
+    from zeroin.viz import figures as F
+    F.render(fig, ("png",))
+    with F.style():
+        fig.set_dpi(matplotlib.rcParams["savefig.dpi"])
+        fig.draw_without_rendering()
+        r = fig._get_renderer()
+        boxes = [(a.get_title() or a.get_label(), a.get_tightbbox(r)) for a in fig.axes]
+        boxes += [(t.get_text(), t.get_window_extent(r)) for a in fig.axes for t in a.texts
+                  if t.get_visible() and t.get_text().strip()]
+        boxes += [("legend", leg.get_window_extent(r)) for leg in fig.legends]
+    w, h = fig.bbox.width, fig.bbox.height
+    return [name for name, b in boxes
+            if b is not None and (b.x0 < -1 or b.y0 < -1 or b.x1 > w + 1 or b.y1 > h + 1)]
+
+
+@pytest.mark.parametrize("name, kw", [
+    ("descent", {"x0": -50.0, "x0_right": 60.0}), ("descent", {"eta": 1.5}),
+    ("descent", {"x0": 1000.0, "eta": 0.9}), ("descent", {"eta": 0.001}),
+    ("learning-rate", {"etas": (0.001, 2.5)}), ("learning-rate", {"x0": -100.0}),
+    ("solve", {"target": 176.0}), ("solve", {"target": -4.0}),
+    ("sensitivity", {"nudge": 5.0}), ("shooting", {"rounds": 30, "runs": 5})])
+def test_no_text_leaves_the_canvas_for_extreme_settings(name, kw):
+    """A far start, a huge or tiny step, a far target: every title, label and annotation is
+    still on the picture (x1 = -39.8 ran off grad2's right edge from x0 = -50)."""
+    r = lessons.run(name, verbose=False, **kw)
+    for key, f in r.figures.items():
+        if hasattr(f.figure, "savefig"):
+            assert _texts_off_the_canvas(f.figure) == [], (key, kw)
 
 
 # --- learning rate (lesson 6) -------------------------------------------------------------

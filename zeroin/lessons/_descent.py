@@ -362,7 +362,9 @@ def _place_grad2_labels(fig, legend, a_label, x1_label, x0, x1):
     taken.append(place(a_label, [(10 * out, -10), (0, -14), (-10 * out, -12),
                                    (10 * out, 10), (0, 14), (-10 * out, 12)], taken))
     place(x1_label, [(8 * ahead, 6), (8 * ahead, -8), (-8 * ahead, 8), (0, 12),
-                       (-8 * ahead, -10), (0, -14)], taken)
+                       (-8 * ahead, -10), (0, -14),       # near the edge (a far start):
+                       (0, 24), (-8 * ahead, -24), (8 * ahead, -24), (-40 * ahead, -10)],
+          taken)
 
 
 def _is_positive(v):
