@@ -348,6 +348,8 @@ def test_solve_w_and_b_together(results):
     assert (2 * w + b) * (b + 1) == pytest.approx(60, abs=1e-5)
     text = r.text()
     assert "(-7 + sqrt(265)) / 2" in text and f"{ROOT:.9f}" in text
+    # z = 50 + t + t^2 / 225 on both lines (t^2 + 225 t - 2250 above), not "+ 1 t"
+    assert "lines z = 50 + t + t^2 / 225, where t" in text
 
 
 def test_solve_other_targets(tmp_path):

@@ -363,7 +363,7 @@ def solve(out=None, *, target=TARGET, tol=TOL, verbose=None, figures=True):
     same = all(abs(p[3] - q[3]) < 1e-9 for p, q in zip(b_fixed, res.wb_fixed_rows))
     if same and len(b_fixed) == len(res.wb_fixed_rows):
         la, lb, lc = _quadratic(lambda t: _z(W0 + dw * t, B0 + db * t))
-        slope = "" if lb == 1 else format(lb, "g") + " "
+        slope = "" if format(lb, "g") == "1" else format(lb, "g") + " "   # fitted: 1.0000001
         res.notes.append(f"With fixed factors, moving w and b together gives exactly the "
                          f"same z at every step as moving b alone: along both straight "
                          f"lines z = {lc:g} + {slope}t + t^2 / {1 / la:g}, where t is the "
