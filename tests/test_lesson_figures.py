@@ -198,6 +198,18 @@ def test_no_text_leaves_the_canvas_for_extreme_settings(name, kw):
             assert _texts_off_the_canvas(f.figure) == [], (key, kw)
 
 
+@pytest.mark.parametrize("target", [60.0, 100.0, 176.0, 20.0])
+def test_solve_contour_labels_do_not_overlap(target):
+    """The (w, b) plane's contours are spaced as the way to the target (60: z = 50, 55 | 65,
+    70), so that far targets' labels do not pile up (176 drew z = 181 on z = 186)."""
+    r = lessons.solve(target=target, verbose=False)
+    fig = r.figures["solve"].figure
+    fig.draw_without_rendering()
+    boxes = [t.get_window_extent() for t in fig.axes[1].texts]
+    assert len(boxes) >= 2
+    assert not any(_boxes_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
 # --- learning rate (lesson 6) -------------------------------------------------------------
 
 def test_a_gradient_of_exactly_zero_is_marked_on_the_log_panel():

@@ -476,8 +476,8 @@ def _solve_plane(ax2, F, res, labels):
     W, B = np.meshgrid(ws, bs)
     with zeroin.no_grad():
         Z = seed_graph(W, B)[-1].numpy()
-    levels = sorted({lv for lv in (res.z0, (res.z0 + res.target) / 2, res.target + 5,
-                                   res.target + 10)
+    d = (res.target - res.z0) / 2        # spaced as the way there (60: 50, 55 | 65, 70)
+    levels = sorted({lv for lv in (res.z0, res.z0 + d, res.target + d, res.target + 2 * d)
                      if Z.min() < lv < Z.max() and lv != res.target})   # contour: increasing
     cs = ax2.contour(W, B, Z, levels=levels, colors=F.COLORS["muted"], linewidths=0.8)
     w_lab, b_lab = ws[-1] - 0.6 * pad, bs[0] + 0.25 * pad
