@@ -212,6 +212,17 @@ def test_solve_contour_labels_do_not_overlap(target):
 
 # --- learning rate (lesson 6) -------------------------------------------------------------
 
+def test_learning_rate_runs_differ_in_grey_too():
+    """Six runs in six colours cannot be told apart on a black-and-white printout (or by
+    a colour-blind reader): each run also has its own marker and dash pattern."""
+    r = lessons.learning_rate(verbose=False)
+    for ax in r.figures["learning_rate"].figure.axes[:2]:
+        runs = [ln for ln in ax.lines if ln.get_label().startswith("eta = ")
+                and "exactly 0" not in ln.get_label()]
+        assert len(runs) == 6
+        styles = {(ln.get_marker(), ln.get_linestyle()) for ln in runs}
+        assert len(styles) == 6 and len({m for m, _ in styles}) == 6
+
 def test_a_gradient_of_exactly_zero_is_marked_on_the_log_panel():
     r = lessons.learning_rate(etas=(0.2, 0.5, 0.9, 1.05), x0=3.0, max_steps=40,
                               verbose=False)                        # notebook 06, cell 5
