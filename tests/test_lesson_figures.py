@@ -326,6 +326,13 @@ def test_convolution_panels_are_framed_apart_and_filters_have_colour_bars(shown)
                   *(t.get_text() for a in fig.axes for t in [*a.texts, a.title, a.xaxis.label])]
     assert not any("\u00d7" in t or " times the kernel" in t for t in every_text)
     images = [a for a in fig.axes if a.images]
+    # the frames (the window, the output y[1, 2] = 9, itself the reddest cell) have a white
+    # halo, so red on red still shows, and are not cut in half at the panel's edge
+    frames = [p for a in images for p in a.patches if not p.get_fill()]
+    assert len(frames) == 2
+    for p in frames:
+        halo = [e for e in p.get_path_effects() if getattr(e, "_gc", {}).get("foreground")]
+        assert halo and halo[0]._gc["foreground"] == "white" and not p.get_clip_on()
     assert len(images) == 3 and all(
         all(sp.get_visible() for sp in a.spines.values()) for a in images)
     fig = shown["convolution"].figures["filters"].figure
