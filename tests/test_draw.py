@@ -51,6 +51,14 @@ def test_paths_to_w():
     assert ("b", "+ (x)") not in lab and ("y", "\u00d7 (z)") not in lab
 
 
+def test_caption_counts_the_paths():
+    """One path from z to w (the chapter's flow4), two from z to b (flow3): the caption
+    under the picture says which, not 'the paths' for both."""
+    w, b, x, y, z = seed_graph()
+    assert "red: the path from z to w;" in zeroin.draw(z, wrt=w).caption
+    assert "red: the 2 paths from z to b;" in zeroin.draw(z, wrt=b).caption
+
+
 def _parse_svg(s):
     root = ET.fromstring(s)
     assert root.tag == SVG + "svg"

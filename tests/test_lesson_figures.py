@@ -136,7 +136,7 @@ def test_descent_grad2_shows_the_whole_step(kw):
 
 @pytest.mark.parametrize("kw", DESCENT_CASES + [
     {"x0": 1.8}, {"x0": -3.0}, {"x0": 5.0}, {"eta": 0.7}, {"x0": 1.8, "eta": 0.7},
-    {"x0": 1.05}])
+    {"x0": 1.05}, {"x0": -50.0}, {"x0": 60.0}, {"x0": -500.0}])
 def test_descent_grad2_labels_touch_no_line_and_stay_inside(kw):
     """A and x1 are placed from the geometry: for a start right of the minimum, far away
     or a step across it too, each label is inside the axes, clear of every drawn line and
@@ -162,7 +162,66 @@ def test_descent_grad2_labels_touch_no_line_and_stay_inside(kw):
     assert not _boxes_overlap(labels["A"], labels["x1"])
 
 
+def _texts_off_the_canvas(fig):
+    """Every text of ``fig`` (titles, axis and tick labels, annotations, legends) whose box
+    leaves the figure, measured as the PNG is written: at its dpi, after the lessons' save
+    has settled the layout."""
+    import matplotlib
+
+    from zeroin.viz import figures as F
+    F.render(fig, ("png",))
+    with F.style():
+        fig.set_dpi(matplotlib.rcParams["savefig.dpi"])
+        fig.draw_without_rendering()
+        r = fig._get_renderer()
+        boxes = [(a.get_title() or a.get_label(), a.get_tightbbox(r)) for a in fig.axes]
+        boxes += [(t.get_text(), t.get_window_extent(r)) for a in fig.axes for t in a.texts
+                  if t.get_visible() and t.get_text().strip()]
+        boxes += [("legend", leg.get_window_extent(r)) for leg in fig.legends]
+    w, h = fig.bbox.width, fig.bbox.height
+    return [name for name, b in boxes
+            if b is not None and (b.x0 < -1 or b.y0 < -1 or b.x1 > w + 1 or b.y1 > h + 1)]
+
+
+@pytest.mark.parametrize("name, kw", [
+    ("descent", {"x0": -50.0, "x0_right": 60.0}), ("descent", {"eta": 1.5}),
+    ("descent", {"x0": 1000.0, "eta": 0.9}), ("descent", {"eta": 0.001}),
+    ("learning-rate", {"etas": (0.001, 2.5)}), ("learning-rate", {"x0": -100.0}),
+    ("solve", {"target": 176.0}), ("solve", {"target": -4.0}),
+    ("sensitivity", {"nudge": 5.0}), ("shooting", {"rounds": 30, "runs": 5})])
+def test_no_text_leaves_the_canvas_for_extreme_settings(name, kw):
+    """A far start, a huge or tiny step, a far target: every title, label and annotation is
+    still on the picture (x1 = -39.8 ran off grad2's right edge from x0 = -50)."""
+    r = lessons.run(name, verbose=False, **kw)
+    for key, f in r.figures.items():
+        if hasattr(f.figure, "savefig"):
+            assert _texts_off_the_canvas(f.figure) == [], (key, kw)
+
+
+@pytest.mark.parametrize("target", [60.0, 100.0, 176.0, 20.0])
+def test_solve_contour_labels_do_not_overlap(target):
+    """The (w, b) plane's contours are spaced as the way to the target (60: z = 50, 55 | 65,
+    70), so that far targets' labels do not pile up (176 drew z = 181 on z = 186)."""
+    r = lessons.solve(target=target, verbose=False)
+    fig = r.figures["solve"].figure
+    fig.draw_without_rendering()
+    boxes = [t.get_window_extent() for t in fig.axes[1].texts]
+    assert len(boxes) >= 2
+    assert not any(_boxes_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
 # --- learning rate (lesson 6) -------------------------------------------------------------
+
+def test_learning_rate_runs_differ_in_grey_too():
+    """Six runs in six colours cannot be told apart on a black-and-white printout (or by
+    a colour-blind reader): each run also has its own marker and dash pattern."""
+    r = lessons.learning_rate(verbose=False)
+    for ax in r.figures["learning_rate"].figure.axes[:2]:
+        runs = [ln for ln in ax.lines if ln.get_label().startswith("eta = ")
+                and "exactly 0" not in ln.get_label()]
+        assert len(runs) == 6
+        styles = {(ln.get_marker(), ln.get_linestyle()) for ln in runs}
+        assert len(styles) == 6 and len({m for m, _ in styles}) == 6
 
 def test_a_gradient_of_exactly_zero_is_marked_on_the_log_panel():
     r = lessons.learning_rate(etas=(0.2, 0.5, 0.9, 1.05), x0=3.0, max_steps=40,
@@ -267,6 +326,13 @@ def test_convolution_panels_are_framed_apart_and_filters_have_colour_bars(shown)
                   *(t.get_text() for a in fig.axes for t in [*a.texts, a.title, a.xaxis.label])]
     assert not any("\u00d7" in t or " times the kernel" in t for t in every_text)
     images = [a for a in fig.axes if a.images]
+    # the frames (the window, the output y[1, 2] = 9, itself the reddest cell) have a white
+    # halo, so red on red still shows, and are not cut in half at the panel's edge
+    frames = [p for a in images for p in a.patches if not p.get_fill()]
+    assert len(frames) == 2
+    for p in frames:
+        halo = [e for e in p.get_path_effects() if getattr(e, "_gc", {}).get("foreground")]
+        assert halo and halo[0]._gc["foreground"] == "white" and not p.get_clip_on()
     assert len(images) == 3 and all(
         all(sp.get_visible() for sp in a.spines.values()) for a in images)
     fig = shown["convolution"].figures["filters"].figure

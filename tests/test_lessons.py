@@ -256,6 +256,17 @@ def test_chain_rule_with_negative_factors_reads_as_written_by_hand():
     assert "dz/dw = dz/dx * dx/dw = (-1) * 2 = -2" in r.texts["explain_w"]
 
 
+def test_chain_rule_figure_captions_with_negative_factors():
+    """The figures' captions write a negative factor as the explanation does, (-2)*1, not
+    -2*1 + -7*1; flow4's title and caption say 'the path' (there is one)."""
+    r = lessons.chain_rule(w=-2, b=-3, verbose=False)
+    caps = {k: f.caption for k, f in r.figures.items()}
+    assert "dz/db = (-2)*1 + (-7)*1 = -9 " in caps["chain_rule_paths_b"]
+    assert "The path from z to w with local derivatives: dz/dw = (-2)*2 = -4 " in \
+        caps["chain_rule_paths_w"]
+    assert "the path from z to w" in r.figures["chain_rule_paths_w"].svg_data.decode()
+
+
 def test_chain_rule_takes_w_and_b_from_the_command_line(tmp_path):
     from zeroin.cli import main
     assert main(["lesson", "chain-rule", "--set", "w=1", "--set", "b=2", "--out",
@@ -337,6 +348,8 @@ def test_solve_w_and_b_together(results):
     assert (2 * w + b) * (b + 1) == pytest.approx(60, abs=1e-5)
     text = r.text()
     assert "(-7 + sqrt(265)) / 2" in text and f"{ROOT:.9f}" in text
+    # z = 50 + t + t^2 / 225 on both lines (t^2 + 225 t - 2250 above), not "+ 1 t"
+    assert "lines z = 50 + t + t^2 / 225, where t" in text
 
 
 def test_solve_other_targets(tmp_path):

@@ -204,3 +204,28 @@ def test_page_renders_in_a_headless_browser(tour, tmp_path):
     for line in lines:
         key, complete, w, h = line.split()
         assert complete == "true" and int(w) > 100 and int(h) > 100, line
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium installed")
+def test_page_fits_a_phone(tour, tmp_path):
+    """At phone width no table caption runs off its (scrolling) table, and no contents
+    entry is split between the two columns (each its own column on a narrow screen)."""
+    page = tour[2]
+    probe = tmp_path / "phone.html"
+    script = ('<script>window.addEventListener("load",function(){var r=[];'
+              'document.querySelectorAll("caption").forEach(function(c){'
+              'var g=document.createRange();g.selectNodeContents(c);'
+              'var t=g.getBoundingClientRect(),b=c.closest("table").getBoundingClientRect();'
+              'if(t.right>b.right+1)r.push("caption "+c.textContent.slice(0,30));});'
+              'document.querySelectorAll(".toc li").forEach(function(li){'
+              'if(li.getClientRects().length>1)r.push("split "+li.textContent.slice(0,30));});'
+              'var p=document.createElement("pre");p.id="phone";p.textContent="ok\\n"+'
+              'r.join("\\n");document.body.appendChild(p);});</script>')
+    probe.write_text(page.replace("</body>", script + "</body>"), encoding="utf-8")
+    with tempfile.TemporaryDirectory() as prof:
+        r = _chromium(["--window-size=390,844", "--virtual-time-budget=5000", "--dump-dom",
+                       "file://" + str(probe)], prof)
+    m = re.search(r'<pre id="phone">(.*?)</pre>', r.stdout, re.S)
+    assert m, "the probe script did not run: " + r.stderr[-2000:]
+    found = html.unescape(m.group(1)).strip()
+    assert found == "ok", found

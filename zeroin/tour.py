@@ -16,16 +16,19 @@ from .viz import figures as F
 
 __all__ = ["run_tour", "train_demo", "train_command_line"]
 
+# A table scrolls sideways on a phone: its caption is a block of the page's width, so it
+# wraps rather than running off with the table; on a narrow screen the contents are one column.
 _CSS = """
 body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;max-width:1180px;
 margin:0 auto;padding:24px 28px 60px;color:#1d2433;line-height:1.5;background:#fff}
 h1{font-size:2em;margin:.2em 0}h2{margin-top:2.2em;border-bottom:2px solid #e3e7ef;
 padding-bottom:.2em}h3{margin:1.4em 0 .4em;font-size:1.05em}
-.lead{font-size:1.08em;color:#3a4458}.toc{columns:2;background:#f5f7fb;padding:12px 28px;
-border-radius:8px}.toc li{margin:2px 0}
+.lead{font-size:1.08em;color:#3a4458}.toc{columns:2;column-gap:40px;background:#f5f7fb;
+padding:12px 28px;border-radius:8px}.toc li{margin:2px 0;break-inside:avoid}
+@media (max-width:640px){.toc{columns:1}}
 table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.9em;display:block;
 overflow-x:auto;max-width:100%}caption{text-align:left;font-weight:600;padding:4px 0;
-color:#3a4458}th,td{padding:3px 10px;border-bottom:1px solid #e3e7ef;white-space:nowrap}
+color:#3a4458;display:block;position:sticky;left:0}th,td{padding:3px 10px;border-bottom:1px solid #e3e7ef;white-space:nowrap}
 td.txt{white-space:normal;min-width:8em}
 th{background:#f5f7fb;text-align:left}th.num{text-align:right}td.num{text-align:right;
 font-variant-numeric:tabular-nums;font-family:ui-monospace,Menlo,Consolas,monospace}

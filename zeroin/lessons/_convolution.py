@@ -172,6 +172,14 @@ def _sign(ax, text):
             transform=ax.transAxes)
 
 
+def _frame_patch(Rectangle, corner, size, F):
+    """A red square frame with a white halo: it stands out on a black input cell and on
+    the output's own red (y = 9 is the reddest cell of its colour map)."""
+    from matplotlib import patheffects
+    return Rectangle(corner, size, size, fill=False, lw=3, ec=F.COLORS["error"],
+                     clip_on=False, path_effects=[patheffects.withStroke(linewidth=7, foreground="white")])
+
+
 def _draw_window(out, yv, at=(1, 2)):
     from matplotlib.patches import Rectangle
 
@@ -183,15 +191,13 @@ def _draw_window(out, yv, at=(1, 2)):
         _sign(panels[1], HADAMARD)
         _sign(panels[3], "=")
         _numbers(axes[0], X, highlight=lambda i, j: i0 <= i < i0 + 3 and j0 <= j < j0 + 3)
-        axes[0].add_patch(Rectangle((j0 - 0.5, i0 - 0.5), 3, 3, fill=False, lw=3,
-                                    ec=F.COLORS["error"]))
+        axes[0].add_patch(_frame_patch(Rectangle, (j0 - 0.5, i0 - 0.5), 3, F))
         axes[0].set_title("input x: the window")
         _numbers(axes[1], W, cmap="coolwarm")
         axes[1].set_title("kernel w")
         axes[1].set_xlabel(f"{HADAMARD}: multiply element by element, then sum", fontsize=11)
         _numbers(axes[2], yv, highlight=lambda i, j: (i, j) == at, cmap="coolwarm")
-        axes[2].add_patch(Rectangle((j0 - 0.5, i0 - 0.5), 1, 1, fill=False, lw=3,
-                                    ec=F.COLORS["error"]))
+        axes[2].add_patch(_frame_patch(Rectangle, (j0 - 0.5, i0 - 0.5), 1, F))
         axes[2].set_title(f"output y: y[{i0}, {j0}] = {yv[i0, j0]:g}")
         return F.save(fig, out, "convolution_window",
                       f"The kernel over the window x[{i0}:{i0 + 3}, {j0}:{j0 + 3}] gives one "

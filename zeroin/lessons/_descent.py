@@ -362,7 +362,9 @@ def _place_grad2_labels(fig, legend, a_label, x1_label, x0, x1):
     taken.append(place(a_label, [(10 * out, -10), (0, -14), (-10 * out, -12),
                                    (10 * out, 10), (0, 14), (-10 * out, 12)], taken))
     place(x1_label, [(8 * ahead, 6), (8 * ahead, -8), (-8 * ahead, 8), (0, 12),
-                       (-8 * ahead, -10), (0, -14)], taken)
+                       (-8 * ahead, -10), (0, -14),       # near the edge (a far start):
+                       (0, 24), (-8 * ahead, -24), (8 * ahead, -24), (-40 * ahead, -10)],
+          taken)
 
 
 def _is_positive(v):
@@ -468,10 +470,10 @@ def _draw_lr(out, res, runs):
     with F.style():
         fig, (ax, ax2) = F.subplots(1, 2, figsize=(13, 5.8))
         for i, (eta, r) in enumerate(runs.items()):
-            color = F.COLORS["series"][i % len(F.COLORS["series"])]
+            color, marker, ls = _run_style(F, i)
             xs = [row[1] for row in r["rows"]]
             n = min(len(xs), 16)
-            ax.plot(range(n), xs[:n], "o-", color=color, ms=4, lw=1.5,
+            ax.plot(range(n), xs[:n], marker=marker, ls=ls, color=color, ms=5, lw=1.5,
                     label=f"eta = {eta:g} ({r['kind']})")
         # x: the start and the minimum always in view; a diverging run may leave it
         kept = [row[1] for r in runs.values() if r["kind"] != "divergence"
@@ -493,12 +495,22 @@ def _draw_lr(out, res, runs):
                       + _off_view_caption(off) + _zeros_caption(runs))
 
 
+_MARKERS = ("o", "s", "D", "P", "X", "h", "p", "*")   # no triangles: they mark off-view points
+_LINES = ("-", "--", "-.")
+
+
+def _run_style(F, i):
+    """Run i's colour, marker and line style: the runs stay apart printed in grey too."""
+    series = F.COLORS["series"]
+    return series[i % len(series)], _MARKERS[i % len(_MARKERS)], _LINES[i % len(_LINES)]
+
+
 def _mark_off_view(ax, runs, ylo, yhi, F):
     """A triangle on the edge of the x panel for each drawn point beyond its range (a
     diverging run), pointing the way it went; returns {eta: first step off the view}."""
     off = {}
     for i, (eta, r) in enumerate(runs.items()):
-        color = F.COLORS["series"][i % len(F.COLORS["series"])]
+        color = _run_style(F, i)[0]
         for step, x in enumerate(row[1] for row in r["rows"][:16]):
             if ylo <= x <= yhi:
                 continue
@@ -540,11 +552,11 @@ def _draw_gradients(ax2, res, runs, F):
     floor = 10.0 ** (decade - 1)
     any_zero = False
     for i, (eta, r) in enumerate(runs.items()):
-        color = F.COLORS["series"][i % len(F.COLORS["series"])]
+        color, marker, ls = _run_style(F, i)
         steps = [row[0] for row in r["rows"] if row[3] != 0]
         gs = [abs(row[3]) for row in r["rows"] if row[3] != 0]
-        ax2.semilogy(steps, gs, "o-" if len(steps) <= 50 else "-", color=color, lw=1.8, ms=3,
-                     label=f"eta = {eta:g} ({r['kind']})")
+        ax2.semilogy(steps, gs, marker=marker, ls=ls, markevery=max(1, len(steps) // 25),
+                     color=color, lw=1.8, ms=4, label=f"eta = {eta:g} ({r['kind']})")
         zero = _first_zero(r)
         if zero is None:
             continue

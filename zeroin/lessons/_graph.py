@@ -134,7 +134,8 @@ def _draw_graphs(draw, out, z, w, b, v):
     import os
 
     from ..viz import figures as F
-    g = lambda k: format(v[k], "g")  # noqa: E731
+    g = lambda k: format(v[k] + 0.0, "g")  # noqa: E731  (+ 0.0: -0.0 prints as 0)
+    f = lambda k: f"({g(k)})" if v[k] < 0 else g(k)  # noqa: E731  a factor: (-2)*1
     specs = [
         ("structure", dict(wrt=None, grads=False, values=False),
          "The chapter's flow1, the graph's structure: variables w and b, constants, "
@@ -144,17 +145,17 @@ def _draw_graphs(draw, out, z, w, b, v):
          f"z = {g('z')} (the chapter's flow2: "
          f"the forward pass)."),
         ("paths_b", dict(wrt=b, grads=True, values=True),
-         f"Paths from z to b with local derivatives: dz/db = {g('dz_dx')}*{g('dx_db')} + "
-         f"{g('dz_dy')}*{g('dy_db')} = {g('dz_db')} "
+         f"Paths from z to b with local derivatives: dz/db = {f('dz_dx')}*{f('dx_db')} + "
+         f"{f('dz_dy')}*{f('dy_db')} = {g('dz_db')} "
          f"(the chapter's flow3: backward to b)."),
         ("paths_w", dict(wrt=w, grads=True, values=True),
-         f"Paths from z to w with local derivatives: dz/dw = {g('dz_dx')}*{g('dx_dw')} = "
+         f"The path from z to w with local derivatives: dz/dw = {f('dz_dx')}*{f('dx_dw')} = "
          f"{g('dz_dw')} (the chapter's flow4: backward to w)."),
     ]
     titles = {"structure": "The graph z = x * y, x = 2w + b, y = b + 1",
               "values": f"Forward pass at w = {g('w')}, b = {g('b')}",
               "paths_b": "Backward: the paths from z to b",
-              "paths_w": "Backward: the paths from z to w"}
+              "paths_w": "Backward: the path from z to w"}
     files = {}
     for stem, kw, caption in specs:
         d = draw(z, title=titles[stem], **kw)
@@ -362,7 +363,7 @@ def solve(out=None, *, target=TARGET, tol=TOL, verbose=None, figures=True):
     same = all(abs(p[3] - q[3]) < 1e-9 for p, q in zip(b_fixed, res.wb_fixed_rows))
     if same and len(b_fixed) == len(res.wb_fixed_rows):
         la, lb, lc = _quadratic(lambda t: _z(W0 + dw * t, B0 + db * t))
-        slope = "" if lb == 1 else format(lb, "g") + " "
+        slope = "" if format(lb, "g") == "1" else format(lb, "g") + " "   # fitted: 1.0000001
         res.notes.append(f"With fixed factors, moving w and b together gives exactly the "
                          f"same z at every step as moving b alone: along both straight "
                          f"lines z = {lc:g} + {slope}t + t^2 / {1 / la:g}, where t is the "
@@ -475,8 +476,8 @@ def _solve_plane(ax2, F, res, labels):
     W, B = np.meshgrid(ws, bs)
     with zeroin.no_grad():
         Z = seed_graph(W, B)[-1].numpy()
-    levels = sorted({lv for lv in (res.z0, (res.z0 + res.target) / 2, res.target + 5,
-                                   res.target + 10)
+    d = (res.target - res.z0) / 2        # spaced as the way there (60: 50, 55 | 65, 70)
+    levels = sorted({lv for lv in (res.z0, res.z0 + d, res.target + d, res.target + 2 * d)
                      if Z.min() < lv < Z.max() and lv != res.target})   # contour: increasing
     cs = ax2.contour(W, B, Z, levels=levels, colors=F.COLORS["muted"], linewidths=0.8)
     w_lab, b_lab = ws[-1] - 0.6 * pad, bs[0] + 0.25 * pad

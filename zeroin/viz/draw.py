@@ -689,7 +689,7 @@ def _op_node_and_edges(t, keys, ctx):
     return node, edges
 
 
-def _captions(output, wrt, names, keep, grads_shown, seeded, labels=()):
+def _captions(output, wrt, names, keep, grads_shown, seeded, labels=(), order=()):
     on = names[id(output)]
     caption = [f"grad = d{on}/d(node)"] if grads_shown else []
     if seeded:
@@ -701,7 +701,9 @@ def _captions(output, wrt, names, keep, grads_shown, seeded, labels=()):
         elif id(wrt) not in keep:
             caption.append(f"{wn} is in the part not drawn")
         else:
-            caption.append(f"red: the paths from {on} to {wn}; " + _edge_caption(labels))
+            n = graph.count_paths(order, wrt).get(id(output), 0)
+            way = "the path" if n == 1 else f"the {n} paths"
+            caption.append(f"red: {way} from {on} to {wn}; " + _edge_caption(labels))
     return "; ".join(caption) if caption else None
 
 
@@ -810,6 +812,6 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
             nodes.insert(len(nodes) - 1, op)
             edges += es
     caption = _captions(output, wrt, names, keep, bool(g), grads_on and seed is not None,
-                        [e["label"] for e in edges if e["highlight"] and e["label"]])
+                        [e["label"] for e in edges if e["highlight"] and e["label"]], order)
     return Drawing(nodes, edges, _left_out(order, keep, expanded, names), title,
                    caption, way, theme)

@@ -127,7 +127,7 @@ def clashes(ax, box, others=()):
     """Whether the display box ``box`` leaves ``ax`` or touches one of its lines (a marker
     counts as a box of its size) or one of the boxes ``others`` (a legend, a placed label)."""
     from matplotlib.transforms import Bbox
-    if not ax.bbox.contains(box.x0, box.y0) or not ax.bbox.contains(box.x1, box.y1):
+    if not _in_axes(ax, box):
         return True
     if any(box.overlaps(o) for o in others):
         return True
@@ -144,24 +144,32 @@ def clashes(ax, box, others=()):
     return False
 
 
+def _in_axes(ax, box):
+    return ax.bbox.contains(box.x0, box.y0) and ax.bbox.contains(box.x1, box.y1)
+
+
 def place(ann, offsets, others=()):
     """Move the annotation ``ann`` to the first of ``offsets`` (``(dx, dy)`` in points from
     its point; the text starts there on the side it points to) where :func:`clashes` finds
-    nothing; the first offset when every one clashes. Call after a draw, so that the layout
-    is settled; returns the text's display box."""
+    nothing; when every one clashes, the first that stays inside the axes (a label over a
+    line is readable, one off the canvas is not), else the first. Call after a draw, so
+    that the layout is settled; returns the text's display box."""
     ann.set_in_layout(False)                 # moving it must not move the axes
-    first = None
+    inside = None
     for dx, dy in offsets:
-        ann.xyann = (dx, dy)
-        ann.set_ha("left" if dx > 0 else "right" if dx < 0 else "center")
-        ann.set_va("bottom" if dy > 0 else "top" if dy < 0 else "center")
-        box = ann.get_window_extent()
-        first = first or (dx, dy)
+        box = _move(ann, dx, dy)
         if not clashes(ann.axes, box, others):
             return box
-    ann.xyann = first
-    ann.set_ha("left" if first[0] > 0 else "right" if first[0] < 0 else "center")
-    ann.set_va("bottom" if first[1] > 0 else "top" if first[1] < 0 else "center")
+        if inside is None and _in_axes(ann.axes, box):
+            inside = (dx, dy)
+    return _move(ann, *(inside or offsets[0]))
+
+
+def _move(ann, dx, dy):
+    """Put ``ann``'s text ``(dx, dy)`` points from its point, on that side; its box."""
+    ann.xyann = (dx, dy)
+    ann.set_ha("left" if dx > 0 else "right" if dx < 0 else "center")
+    ann.set_va("bottom" if dy > 0 else "top" if dy < 0 else "center")
     return ann.get_window_extent()
 
 
