@@ -404,12 +404,22 @@ class PowOp(Function):
     def forward(self, x, p): return x ** p
     def backward(self, xp, g, out, x, p):
         nx, np_ = self.needs_input_grad
-        gx = None
+        gx = gp = None
         if nx:
             p0 = _raw(p) == 0       # x ** 0 is 1: gradient 0 (PyTorch), not 0 * 0 ** -1 = NaN
-            gx = g * p * x ** (xp.where(p0, 1, p - 1) if np.any(p0) else p - 1)
-        gp = g * out * xp.log(xp.where(_raw(x) > 0, x, 1)) if np_ else None
+            gx = g * p * _real_pow(x, xp.where(p0, 1, p - 1) if np.any(p0) else p - 1)
+        if np_:     # PyTorch's rule: 0 where x == 0 and p >= 0, else out * log(x) (so
+            # 0 ** -1 gives -inf and a negative x NaN, as the function is not real there)
+            safe = (_raw(x) == 0) & (_raw(p) >= 0)
+            gp = g * out * xp.log(xp.where(safe, 1, x) if np.any(safe) else x)
         return gx, gp
+
+
+def _real_pow(x, e):
+    """``x ** e``, NaN (NumPy's) where Python's float power leaves the reals: a negative
+    float to a fractional power is complex in Python (the fast path's float lane)."""
+    r = x ** e
+    return np.float64(x) ** e if type(r) is complex else r
 
 
 class PowConstOp(Function):
@@ -426,7 +436,7 @@ class PowConstOp(Function):
             return g * 2 * x
         if c == 0:      # x**0 is constant 1; avoid 0 * x**-1 = NaN at x = 0
             return g * 0
-        return g * c * x ** (c - 1)
+        return g * c * _real_pow(x, c - 1)
 
 
 @op((PowOp, PowConstOp), methods=("__pow__", "__rpow__", "pow"))

@@ -1,0 +1,239 @@
+"""PyTorch parity where values and gradients are delicate: kinks and ties, zeros, NaN and
+infinite inputs, extreme logits, empty and one-element reductions, float32 accumulation.
+
+Each case is ``f(T, *leaves)`` on exact inputs. It runs with ``torch`` and with ``zeroin``
+in float64 and in float32; the values, the gradients of ``sum(w * y)`` for the first output
+``y`` (NaN and infinities where PyTorch has them) and the categories of the warnings must
+agree. NumPy's RuntimeWarnings (``log(0)``, ``1 / 0``) are left out: zeroin gives them where
+PyTorch is silent, a deliberate difference listed in the README.
+"""
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import zeroin
+
+torch = pytest.importorskip("torch")
+
+from test_pytorch_parity import _torch_float64, weights  # noqa: E402,F401
+
+NAN, INF = float("nan"), float("inf")
+TOL = {"float64": dict(rtol=1e-9, atol=1e-12), "float32": dict(rtol=2e-5, atol=1e-6)}
+
+
+def _array(v):
+    return np.array(v.detach().numpy() if hasattr(v, "detach") else v)
+
+
+def outcome(T, f, arrays, dtype):
+    """``f``'s outputs, the leaves' gradients and the warnings' categories, or the type of
+    the exception it raised."""
+    dt = getattr(T, dtype)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        try:
+            xs = [T.tensor(np.array(a), dtype=dt, requires_grad=True) for a in arrays]
+            ys = f(T, *xs)
+            ys = tuple(ys) if isinstance(ys, tuple) else (ys,)
+            values = [_array(y) for y in ys]
+            if ys[0].requires_grad:
+                w = T.tensor(weights(tuple(ys[0].shape)) + 2, dtype=dt)   # in [1, 3]
+                (ys[0] * w).sum().backward()
+            grads = [None if x.grad is None else _array(x.grad) for x in xs]
+        except Exception as e:      # noqa: BLE001 - compared with PyTorch's
+            return type(e)
+    kinds = sorted({w.category.__name__ for w in seen
+                    if not issubclass(w.category, RuntimeWarning)})
+    return values, grads, kinds
+
+
+def agree(rt, rz, dtype, where):
+    """zeroin's outcome ``rz`` against PyTorch's ``rt``."""
+    if isinstance(rt, type) or isinstance(rz, type):
+        assert isinstance(rt, type) and isinstance(rz, type), f"{where}: {rt} vs {rz}"
+        return
+    (vt, gt, wt), (vz, gz, wz) = rt, rz
+    assert wz == wt, f"{where}: warnings {wz}, PyTorch {wt}"
+    for kind, ts, zs in (("value", vt, vz), ("grad", gt, gz)):
+        for i, (a, b) in enumerate(zip(ts, zs)):
+            at = f"{where}: {kind} {i}"
+            assert (a is None) == (b is None), at
+            if a is None:
+                continue
+            assert a.shape == b.shape and a.dtype == b.dtype, f"{at}: {b.dtype}{b.shape} " \
+                                                              f"vs {a.dtype}{a.shape}"
+            if a.dtype.kind in "biu":
+                np.testing.assert_array_equal(b, a, err_msg=at)
+            else:
+                np.testing.assert_allclose(b, a, err_msg=at, **TOL[dtype])
+
+
+def F(T):
+    return T.nn.functional
+
+
+KINK = [-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 6.0, 2.0]
+CASES = {
+    # kinks: the gradient at the boundary itself (clamp's bounds pass it, relu's 0 not)
+    "relu": (lambda T, x: T.relu(x), [KINK]),
+    "leaky_relu": (lambda T, x: F(T).leaky_relu(x, 0.1), [KINK + [NAN]]),
+    "hardtanh": (lambda T, x: F(T).hardtanh(x, -0.5, 0.5), [KINK]),
+    "relu6": (lambda T, x: F(T).relu6(x), [KINK]),
+    "abs": (lambda T, x: x.abs(), [KINK + [-0.0]]),
+    "clamp": (lambda T, x: x.clamp(-1, 1), [KINK + [NAN]]),
+    "clamp_min": (lambda T, x: T.clamp(x, min=0.0), [KINK]),
+    "clip_max": (lambda T, x: x.clip(max=0.5), [KINK]),
+    "clamp_inverted": (lambda T, x: x.clamp(1, -1), [KINK]),
+    "clamp_tensor_at_bounds": (lambda T, x, lo, hi: T.clamp(x, lo, hi),
+                               [[0.0, 1.0, 2.0, 1.0, 0.0], [0.0, 1.0, 0.0, 1.0, 1.0],
+                                [0.0, 1.0, 2.0, 1.0, 1.0]]),
+    "hinge_at_zero": (lambda T, f, y: T.relu(1 - y * f),
+                      [[1.0, -1.0, 0.5, 2.0], [1.0, -1.0, 1.0, 1.0]]),
+    "hinge_clamp_at_zero": (lambda T, f, y: (1 - y * f).clamp(min=0),
+                            [[1.0, -1.0, 0.5, 2.0], [1.0, -1.0, 1.0, 1.0]]),
+    "softshrink": (lambda T, x: F(T).softshrink(x, 0.5), [[-0.5, 0.5, 0.0, -4.0, 4.0]]),
+    "hardshrink": (lambda T, x: F(T).hardshrink(x, 0.5), [[-0.5, 0.5, 0.0, -4.0, 4.0]]),
+    "threshold": (lambda T, x: F(T).threshold(x, 0.5, -1.0), [[-0.5, 0.5, 0.0, -4.0, 4.0]]),
+    "hardswish": (lambda T, x: F(T).hardswish(x), [[-3.0, 3.0, 0.0, -4.0, 4.0]]),
+    "elu_at_0": (lambda T, x: F(T).elu(x), [[0.0, -1.0, 1.0]]),
+    "softplus_at_threshold": (lambda T, x: F(T).softplus(x, threshold=2),
+                              [[2.0, 1.9, 2.1, 0.0]]),
+    "smooth_l1_at_beta": (lambda T, a, b: F(T).smooth_l1_loss(a, b, reduction="none"),
+                          [[0.0, 1.0, 2.0, 0.5, -1.0], [1.0, 0.0, 2.0, 0.0, 0.0]]),
+    "smooth_l1_beta_half": (lambda T, a, b: F(T).smooth_l1_loss(a, b, reduction="none",
+                                                                beta=0.5),
+                            [[0.0, 1.0, 2.0, 0.5, -0.5], [1.0, 0.0, 2.0, 0.0, 0.0]]),
+    "smooth_l1_beta_0": (lambda T, a, b: F(T).smooth_l1_loss(a, b, beta=0.0),
+                         [[0.0, 1.0, 2.0, 0.5], [1.0, 0.0, 2.0, 0.5]]),
+    "huber_at_delta": (lambda T, a, b: F(T).huber_loss(a, b, reduction="none", delta=0.5),
+                       [[0.0, 1.0, 2.0, 0.5, -0.5], [1.0, 0.0, 2.0, 0.0, 0.0]]),
+    "l1_at_0": (lambda T, a, b: F(T).l1_loss(a, b, reduction="none"),
+                [[0.0, 1.0, 2.0], [0.0, 0.0, 2.0]]),
+    "hinge_embedding_at_margin": (lambda T, x, y: F(T).hinge_embedding_loss(
+        x, y, reduction="none"), [[1.0, 0.5, 2.0, 1.0], [-1.0, -1.0, 1.0, -1.0]]),
+    "margin_ranking_at_0": (lambda T, a, b, y: F(T).margin_ranking_loss(
+        a, b, y, reduction="none"), [[1.0, 0.0, 2.0], [1.0, 0.0, 1.0], [1.0, 1.0, -1.0]]),
+    # ties: amax/amin (and their full forms) share, max(dim)/min(dim) pick one index
+    "max_all_ties": (lambda T, x: x.max(), [[1.0, 3.0, 3.0, 0.0]]),
+    "min_all_ties": (lambda T, x: T.min(x), [[1.0, 0.0, 3.0, 0.0]]),
+    "amax_dim_ties": (lambda T, x: x.amax(1), [[[1.0, 3.0, 3.0, 0.0], [2.0, 2.0, 2.0, 2.0]]]),
+    "amin_dim_ties": (lambda T, x: x.amin(0), [[[1.0, 3.0, 3.0, 0.0], [1.0, 3.0, 2.0, 0.0]]]),
+    "amax_dims_ties": (lambda T, x: x.amax((0, 1)), [[[1.0, 3.0, 3.0], [3.0, 2.0, 2.0]]]),
+    "amax_nan": (lambda T, x: x.amax(), [[1.0, NAN, 3.0]]),
+    "amax_dim_nan": (lambda T, x: x.amax(1), [[[1.0, NAN, 3.0], [1.0, 2.0, 2.0]]]),
+    "max_dim_ties": (lambda T, x: x.max(1), [[[1.0, 3.0, 3.0, 0.0], [2.0, 2.0, 2.0, 2.0]]]),
+    "min_dim_ties": (lambda T, x: x.min(1), [[[1.0, 0.0, 3.0, 0.0], [2.0, 2.0, 2.0, 2.0]]]),
+    "max_dim0_keepdim": (lambda T, x: T.max(x, 0, keepdim=True),
+                         [[[1.0, 3.0, 3.0, 0.0], [1.0, 3.0, 2.0, 2.0]]]),
+    "max_dim_nans": (lambda T, x: x.max(0), [[1.0, NAN, 3.0, NAN]]),
+    "min_dim_nans": (lambda T, x: x.min(0), [[1.0, NAN, 3.0, NAN]]),
+    "max_all_inf": (lambda T, x: x.max(), [[1.0, INF, 3.0, INF]]),
+    "sort_ties": (lambda T, x: x.sort(), [[3.0, 1.0, 3.0, 1.0, 2.0]]),
+    "sort_descending_ties": (lambda T, x: x.sort(descending=True), [[3.0, 1.0, 3.0, 1.0, 2.0]]),
+    "sort_stable_ties": (lambda T, x: x.sort(stable=True, descending=True),
+                         [[3.0, 1.0, 3.0, 1.0, 2.0]]),
+    "topk_ties": (lambda T, x: x.topk(2), [[3.0, 1.0, 3.0, 1.0, 2.0]]),
+    "topk_smallest_ties": (lambda T, x: x.topk(2, largest=False), [[3.0, 1.0, 3.0, 1.0, 2.0]]),
+    "kthvalue_ties": (lambda T, x: x.kthvalue(2), [[3.0, 1.0, 3.0, 1.0, 2.0]]),
+    "kthvalue_ties_4": (lambda T, x: x.kthvalue(4), [[3.0, 1.0, 3.0, 1.0, 2.0]]),
+    "median_dim_ties": (lambda T, x: x.median(0), [[3.0, 1.0, 3.0, 1.0, 2.0, 2.0]]),
+    "median_dim_nan": (lambda T, x: x.median(0), [[1.0, NAN, 3.0, NAN]]),
+    "cummax_ties": (lambda T, x: x.cummax(0), [[1.0, 3.0, 3.0, 2.0, 3.0]]),
+    "cummin_ties": (lambda T, x: x.cummin(0), [[3.0, 1.0, 1.0, 2.0, 1.0]]),
+    "maximum_ties": (lambda T, a, b: T.maximum(a, b), [[1.0, 2.0, 3.0], [1.0, 0.0, 3.0]]),
+    "minimum_ties": (lambda T, a, b: T.minimum(a, b), [[1.0, 2.0, 3.0], [1.0, 0.0, 3.0]]),
+    "max_of_two_ties": (lambda T, a, b: T.max(a, b), [[1.0, 2.0, 3.0], [1.0, 0.0, 3.0]]),
+    "fmax_nan": (lambda T, a, b: T.fmax(a, b), [[1.0, NAN, 3.0], [1.0, 0.0, NAN]]),
+    # zeros: norms, roots and powers
+    "norm_at_0": (lambda T, x: x.norm(), [[0.0, 0.0, 0.0]]),
+    "norm_dim_at_0": (lambda T, x: x.norm(dim=1), [[[0.0, 0.0], [3.0, 4.0]]]),
+    "vector_norm_at_0": (lambda T, x: T.linalg.vector_norm(x), [[0.0, 0.0, 0.0]]),
+    "matrix_norm_at_0": (lambda T, x: T.linalg.matrix_norm(x), [[[0.0, 0.0], [0.0, 0.0]]]),
+    "dist_at_0": (lambda T, a, b: T.dist(a, b), [[1.0, 2.0], [1.0, 2.0]]),
+    "cdist_at_0": (lambda T, a, b: T.cdist(a, b), [[[1.0, 2.0]], [[1.0, 2.0]]]),
+    "pairwise_distance_at_0": (lambda T, a, b: F(T).pairwise_distance(a, b),
+                               [[[1.0, 2.0]], [[1.0, 2.0]]]),
+    "cosine_similarity_at_0": (lambda T, a, b: F(T).cosine_similarity(a, b),
+                               [[[0.0, 0.0]], [[1.0, 2.0]]]),
+    "normalize_at_0": (lambda T, a: F(T).normalize(a, dim=1), [[[0.0, 0.0], [1.0, 0.0]]]),
+    "sqrt_at_0": (lambda T, x: x.sqrt(), [[0.0, 1.0, -1.0, 4.0, -0.0]]),
+    "rsqrt_at_0": (lambda T, x: x.rsqrt(), [[0.0, 1.0, -1.0, 4.0]]),
+    "pow_0": (lambda T, x: x ** 0, [[0.0, 1.0, -1.0]]),
+    "pow_half": (lambda T, x: x ** 0.5, [[0.0, 1.0, -1.0]]),
+    "pow_1": (lambda T, x: x ** 1, [[0.0, 1.0, -1.0]]),
+    "pow_2": (lambda T, x: x ** 2, [[0.0, 1.0, -1.0]]),
+    "pow_3": (lambda T, x: T.pow(x, 3), [[0.0, 1.0, -1.0]]),
+    "pow_minus_1": (lambda T, x: x ** -1, [[0.0, 1.0, -1.0]]),
+    "pow_minus_half": (lambda T, x: x ** -0.5, [[0.0, 1.0, -1.0]]),
+    "pow_1_5": (lambda T, x: x ** 1.5, [[0.0, 1.0, -1.0]]),
+    "square_at_0": (lambda T, x: x.square(), [[0.0, 1.0, -1.0]]),
+    "x_times_x_at_0": (lambda T, x: x * x, [[0.0, 1.0, -1.0]]),
+    # the exponent's gradient: 0 at 0 ** p for p >= 0, -inf for p < 0, NaN for a base < 0
+    "pow_tensors_at_0": (lambda T, x, p: x ** p,
+                         [[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, -2.0, -2.0, -1.0],
+                          [0.0, 0.5, 1.0, 2.0, -1.0, 3.0, 0.0, 0.5, 2.0, 3.0]]),
+    "pow_number_base_0": (lambda T, p: 0.0 ** p, [[0.0, 0.5, 1.0, 2.0, -1.0]]),
+    "pow_number_base_2": (lambda T, p: 2.0 ** p, [[0.0, 0.5, 1.0, 2.0, -1.0]]),
+    "pow_number_base_negative": (lambda T, p: (-2.0) ** p, [[0.0, 0.5, 1.0, 2.0, -1.0]]),
+    "pow_fn_number_base_0": (lambda T, p: T.pow(0.0, p), [[0.0, 0.5, 1.0, 2.0, -1.0]]),
+    # steps: gradient 0
+    "sign": (lambda T, x: x.sign(), [[0.0, 1.0, -1.0, -0.0]]),
+    "round": (lambda T, x: x.round(), [[0.5, 1.5, -0.5, 2.4]]),
+    "round_decimals": (lambda T, x: x.round(decimals=1), [[0.25, 1.55, -0.5]]),
+    "floor": (lambda T, x: x.floor(), [[0.5, 1.0, -0.5]]),
+    "ceil": (lambda T, x: x.ceil(), [[0.5, 1.0, -0.5]]),
+    "trunc": (lambda T, x: x.trunc(), [[0.5, 1.0, -0.5]]),
+    "frac": (lambda T, x: x.frac(), [[0.5, 1.0, -0.5]]),
+    # where and masked_fill: the unselected branch's NaN gradient comes through (0 * NaN)
+    "where_sqrt_negative": (lambda T, x: T.where(x > 0, x.sqrt(), T.zeros_like(x)),
+                            [[-1.0, 0.0, 4.0]]),
+    "where_log_0": (lambda T, x: T.where(x > 0, x.log(), x), [[-1.0, 0.0, 4.0]]),
+    "where_reciprocal_0": (lambda T, x: T.where(x != 0, 1 / x, x), [[-1.0, 0.0, 4.0]]),
+    "where_number": (lambda T, x: T.where(x > 0, x, 0.0), [[-1.0, 0.0, 4.0]]),
+    "masked_fill": (lambda T, x: x.masked_fill(x < 0, 0.0), [[-1.0, 0.0, 4.0]]),
+    "masked_fill_log": (lambda T, x: x.log().masked_fill(x <= 0, 0.0), [[-1.0, 0.0, 4.0]]),
+    "masked_fill_minus_inf": (lambda T, x: x.masked_fill(x < 0, -INF).softmax(0),
+                              [[-1.0, 0.0, 4.0]]),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", list(CASES))
+def test_delicate_point_matches_pytorch(name, dtype):
+    f, arrays = CASES[name]
+    agree(outcome(torch, f, arrays, dtype), outcome(zeroin, f, arrays, dtype), dtype, name)
+
+
+# Python-float scalars: the fast path's float lane runs the rules on Python floats, whose
+# power leaves the reals ((-2.0) ** -0.5 is complex) and whose division by 0 raises
+SCALARS = {
+    "pow_half_negative": (lambda x: x ** 0.5, [-2.0]),
+    "pow_minus_1_at_0": (lambda x: x ** -1.0, [0.0]),
+    "pow_tensors_negative": (lambda x, p: x ** p, [-2.0, 0.5]),
+    "pow_tensors_negative_int": (lambda x, p: x ** p, [-2.0, 2.0]),
+    "pow_tensors_at_0": (lambda x, p: x ** p, [0.0, -1.0]),
+    "pow_tensors_0_0": (lambda x, p: x ** p, [0.0, 0.0]),
+    "pow_number_base_0": (lambda p: 0.0 ** p, [-1.0]),
+    "sqrt_at_0": (lambda x: x.sqrt(), [0.0]),
+    "log_at_0": (lambda x: x.log(), [0.0]),
+    "reciprocal_at_0": (lambda x: 1 / x, [0.0]),
+    "div_0_by_0": (lambda x, y: x / y, [0.0, 0.0]),
+    "exp_overflow": (lambda x: x.exp(), [800.0]),
+}
+
+
+@pytest.mark.parametrize("name", list(SCALARS))
+def test_float_scalars_give_pytorchs_values_and_gradients(name):
+    f, vals = SCALARS[name]
+    out = {}
+    for T in (torch, zeroin):
+        xs = [T.tensor(v, requires_grad=True) for v in vals]
+        with np.errstate(all="ignore"):
+            y = f(*xs)
+            y.backward()
+        out[T] = [y.item()] + [x.grad.item() for x in xs]
+    np.testing.assert_allclose(out[zeroin], out[torch], rtol=1e-12, err_msg=name)
