@@ -148,6 +148,8 @@ CASES = {
     "minimum_ties": (lambda T, a, b: T.minimum(a, b), [[1.0, 2.0, 3.0], [1.0, 0.0, 3.0]]),
     "max_of_two_ties": (lambda T, a, b: T.max(a, b), [[1.0, 2.0, 3.0], [1.0, 0.0, 3.0]]),
     "fmax_nan": (lambda T, a, b: T.fmax(a, b), [[1.0, NAN, 3.0], [1.0, 0.0, NAN]]),
+    "maximum_nan": (lambda T, a, b: T.maximum(a, b), [[1.0, NAN, 3.0], [1.0, 0.0, NAN]]),
+    "minimum_nan": (lambda T, a, b: T.minimum(a, b), [[1.0, NAN, 3.0], [1.0, 0.0, NAN]]),
     # zeros: norms, roots and powers
     "norm_at_0": (lambda T, x: x.norm(), [[0.0, 0.0, 0.0]]),
     "norm_dim_at_0": (lambda T, x: x.norm(dim=1), [[[0.0, 0.0], [3.0, 4.0]]]),

@@ -663,10 +663,13 @@ def leaky_relu(x, negative_slope=0.01):
     return _call1(LeakyReLUOp(negative_slope), _t(x))
 
 
-def _tie_weights(ra, rb, first_wins, dtype):
-    """Weights of the first operand of maximum/minimum: 1 where it wins, 0.5 at ties."""
-    wa = first_wins + 0.5 * (ra == rb)
-    return wa.astype(dtype), (1 - wa).astype(dtype)
+def _tie_weights(ra, rb, a_loses, b_loses, need, dtype):
+    """The gradient weights of maximum's/minimum's operands, PyTorch's rule: 1 for an
+    operand not beaten (so both where either is NaN), 0.5 each at ties, else 0."""
+    keep = 1 - 0.5 * (ra == rb)
+    wa = (keep - a_loses).astype(dtype) if need[0] else None
+    wb = (keep - b_loses).astype(dtype) if need[1] else None
+    return wa, wb
 
 
 class MaximumOp(Function):
@@ -676,9 +679,8 @@ class MaximumOp(Function):
     def forward(self, a, b): return np.maximum(a, b)
     def backward(self, xp, g, out, a, b):
         ra, rb = _raw(a), _raw(b)       # ties share the gradient equally
-        wa, wb = _tie_weights(ra, rb, ra > rb, _raw(g).dtype)
-        na, nb = self.needs_input_grad
-        return (g * wa if na else None), (g * wb if nb else None)
+        wa, wb = _tie_weights(ra, rb, ra < rb, ra > rb, self.needs_input_grad, _raw(g).dtype)
+        return (None if wa is None else g * wa), (None if wb is None else g * wb)
 
 
 @op(MaximumOp, methods=("maximum",))
@@ -695,9 +697,8 @@ class MinimumOp(Function):
     def forward(self, a, b): return np.minimum(a, b)
     def backward(self, xp, g, out, a, b):
         ra, rb = _raw(a), _raw(b)
-        wa, wb = _tie_weights(ra, rb, ra < rb, _raw(g).dtype)
-        na, nb = self.needs_input_grad
-        return (g * wa if na else None), (g * wb if nb else None)
+        wa, wb = _tie_weights(ra, rb, ra > rb, ra < rb, self.needs_input_grad, _raw(g).dtype)
+        return (None if wa is None else g * wa), (None if wb is None else g * wb)
 
 
 @op(MinimumOp, methods=("minimum",))
