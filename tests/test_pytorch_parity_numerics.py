@@ -132,6 +132,15 @@ CASES = {
     "max_dim_nans": (lambda T, x: x.max(0), [[1.0, NAN, 3.0, NAN]]),
     "min_dim_nans": (lambda T, x: x.min(0), [[1.0, NAN, 3.0, NAN]]),
     "max_all_inf": (lambda T, x: x.max(), [[1.0, INF, 3.0, INF]]),
+    # max(), min() and median() of all values share the gradient among the elements equal
+    # to the result, the NaNs where it is NaN (PyTorch's evenly_distribute_backward)
+    "max_all_nans": (lambda T, x: x.max(), [[1.0, NAN, 3.0, NAN]]),
+    "min_all_nans": (lambda T, x: x.min(), [[1.0, NAN, 3.0, NAN]]),
+    "median_all_ties": (lambda T, x: x.median(), [[3.0, 1.0, 3.0, 1.0, 2.0, 2.0]]),
+    "median_all_ties_2d": (lambda T, x: T.median(x), [[[2.0, 1.0], [2.0, 3.0]]]),
+    "median_all_nans": (lambda T, x: x.median(), [[1.0, NAN, 3.0, NAN]]),
+    "nanmedian_all_ties": (lambda T, x: x.nanmedian(), [[2.0, NAN, 1.0, 2.0]]),
+    "nanmedian_all_nan": (lambda T, x: T.nanmedian(x), [[NAN, NAN]]),
     "sort_ties": (lambda T, x: x.sort(), [[3.0, 1.0, 3.0, 1.0, 2.0]]),
     "sort_descending_ties": (lambda T, x: x.sort(descending=True), [[3.0, 1.0, 3.0, 1.0, 2.0]]),
     "sort_stable_ties": (lambda T, x: x.sort(stable=True, descending=True),

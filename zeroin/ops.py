@@ -977,11 +977,24 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):
     return _call1(MeanOp(axis if axis is None else _reduce_dims("mean", x, axis), keepdims), x)
 
 
+def evenly(g, x, out):
+    """PyTorch's rule for one value picked from all of ``x`` (``max()``, ``min()``,
+    ``median()``): ``g`` shared equally among the elements equal to it, or among the NaNs
+    where it is NaN (``amax``'s rule gives NaN to every element there)."""
+    r, o = _raw(x), _raw(out)
+    mask = np.isnan(r) if np.isnan(o) else r == o
+    return g * (mask / mask.sum()).astype(r.dtype)
+
+
 class _ExtremumOp(Function):
-    """Shared rule of max and min: the gradient goes to the extreme elements (ties share)."""
-    __slots__ = ("axis", "keepdims")
-    def __init__(self, axis, keepdims): self.axis, self.keepdims = axis, keepdims
+    """Shared rule of max and min: the gradient goes to the extreme elements (ties share);
+    ``evenly`` (``max()``, ``min()`` of all) gives a NaN result's gradient to the NaNs."""
+    __slots__ = ("axis", "keepdims", "evenly")
+    def __init__(self, axis, keepdims, evenly=False):
+        self.axis, self.keepdims, self.evenly = axis, keepdims, evenly
     def backward(self, xp, g, out, x):
+        if self.evenly:
+            return evenly(g, x, out)
         axes = _axes(self.axis, x.ndim)
         o = _expand(_raw(out), x.shape, axes, self.keepdims)
         mask = _raw(x) == o
@@ -1012,13 +1025,13 @@ def _extreme(op, cls, pair, arg, x, dim, keepdim):
         return pair(x, dim)
     x = _t(x)
     if dim is None:
-        return cls(None, False)(x)
+        return cls(None, False, True)(x)
     if not isinstance(dim, numbers.Integral):
         raise TypeError(f"{op}: dim must be an int (one dimension), got {dim!r}; for the "
                         f"{op} over several dimensions use x.a{op}(dim=(...))")
     d = _check_axis(op, x, dim)
     if d is None:                   # a 0-d tensor: itself, at index 0
-        return ValuesIndices(cls(None, False)(x), arg(x, None, False))
+        return ValuesIndices(cls(None, False, True)(x), arg(x, None, False))
     idx = arg(x, d, True)
     # the values are picked at the indices, so the gradient goes to that one element (as
     # in PyTorch; amax/amin share it among ties)
