@@ -117,6 +117,14 @@ CASES = {
         x, y, reduction="none"), [[1.0, 0.5, 2.0, 1.0], [-1.0, -1.0, 1.0, -1.0]]),
     "margin_ranking_at_0": (lambda T, a, b, y: F(T).margin_ranking_loss(
         a, b, y, reduction="none"), [[1.0, 0.0, 2.0], [1.0, 0.0, 1.0], [1.0, 1.0, -1.0]]),
+    "multi_margin_at_0": (lambda T, x: F(T).multi_margin_loss(x, T.tensor([0, 1]),
+                                                             reduction="none"),
+                          [[[1.0, 0.0, 2.0], [1.0, 0.0, 1.0]]]),
+    "multi_margin_p2_at_0": (lambda T, x: F(T).multi_margin_loss(x, T.tensor([0, 1]), p=2),
+                             [[[1.0, 0.0, 2.0], [1.0, 0.0, 1.0]]]),
+    "cosine_embedding_at_margin": (lambda T, a, b: F(T).cosine_embedding_loss(
+        a, b, T.tensor([1, -1]), reduction="none"), [[[1.0, 0.0], [1.0, 0.0]],
+                                                     [[1.0, 0.0], [0.0, 1.0]]]),
     # ties: amax/amin (and their full forms) share, max(dim)/min(dim) pick one index
     "max_all_ties": (lambda T, x: x.max(), [[1.0, 3.0, 3.0, 0.0]]),
     "min_all_ties": (lambda T, x: T.min(x), [[1.0, 0.0, 3.0, 0.0]]),
