@@ -7,6 +7,7 @@ in float64 and in float32; the values, the gradients of ``sum(w * y)`` for the f
 agree. NumPy's RuntimeWarnings (``log(0)``, ``1 / 0``) are left out: zeroin gives them where
 PyTorch is silent, a deliberate difference listed in the README.
 """
+import builtins
 import warnings
 
 import numpy as np
@@ -51,8 +52,8 @@ def outcome(T, f, arrays, dtype):
     return values, grads, kinds
 
 
-def agree(rt, rz, dtype, where):
-    """zeroin's outcome ``rz`` against PyTorch's ``rt``."""
+def agree(rt, rz, dtype, where, rtol=None):
+    """zeroin's outcome ``rz`` against PyTorch's ``rt`` (``rtol`` to loosen float64's)."""
     if isinstance(rt, type) or isinstance(rz, type):
         assert isinstance(rt, type) and isinstance(rz, type), f"{where}: {rt} vs {rz}"
         return
@@ -69,7 +70,8 @@ def agree(rt, rz, dtype, where):
             if a.dtype.kind in "biu":
                 np.testing.assert_array_equal(b, a, err_msg=at)
             else:
-                np.testing.assert_allclose(b, a, err_msg=at, **TOL[dtype])
+                tol = dict(TOL[dtype], rtol=builtins.max(rtol or 0, TOL[dtype]["rtol"]))
+                np.testing.assert_allclose(b, a, err_msg=at, **tol)
 
 
 def F(T):
@@ -220,11 +222,112 @@ CASES = {
 }
 
 
+LOGITS = [[1e4, -1e4, 0.0], [-INF, 0.0, 1.0], [-INF, -INF, -INF], [INF, 0.0, 1.0],
+          [-1e4, -1e4, -1e4]]
+FINITE = [[1e4, -1e4, 0.0], [-INF, 0.0, 1.0], [-1e4, -1e4, -1e4]]   # a -inf, no full row
+BIG = [-1000.0, -100.0, -30.0, 0.0, 30.0, 100.0, 1000.0]
+CASES.update({
+    # extreme logits, -inf entries and a fully masked row
+    "softmax": (lambda T, x: x.softmax(1), [LOGITS]),
+    "softmax_dim0": (lambda T, x: x.softmax(0), [LOGITS]),
+    "log_softmax": (lambda T, x: x.log_softmax(1), [LOGITS]),
+    "log_softmax_finite_rows": (lambda T, x: x.log_softmax(1), [FINITE]),
+    "softmin": (lambda T, x: F(T).softmin(x, 1), [LOGITS]),
+    "logsumexp": (lambda T, x: x.logsumexp(1), [LOGITS]),
+    "logsumexp_dims": (lambda T, x: x.logsumexp((0, 1)), [FINITE]),
+    "logsumexp_inf": (lambda T, x: T.logsumexp(x, 0), [[INF, INF, 1.0]]),
+    "cross_entropy": (lambda T, x: F(T).cross_entropy(x, T.tensor([0, 2, 2])), [FINITE]),
+    "cross_entropy_masked_row": (lambda T, x: F(T).cross_entropy(
+        x, T.tensor([0, 2, 2, 1, 1]), reduction="none"), [LOGITS]),
+    "cross_entropy_target_at_minus_inf": (lambda T, x: F(T).cross_entropy(
+        x, T.tensor([0]), reduction="none"), [[[-INF, 0.0, 1.0]]]),
+    "cross_entropy_smoothing": (lambda T, x: F(T).cross_entropy(
+        x, T.tensor([0, 2, 2]), label_smoothing=0.1), [FINITE]),
+    "cross_entropy_smoothing_minus_inf": (lambda T, x: F(T).cross_entropy(
+        x, T.tensor([1]), label_smoothing=0.1), [[[-INF, 0.0, 1.0]]]),
+    "cross_entropy_probabilities": (lambda T, x: F(T).cross_entropy(
+        x, T.tensor([[1.0, 0.0, 0.0], [0.0, 0.5, 0.5], [0.0, 0.0, 1.0]], dtype=x.dtype)),
+        [FINITE]),
+    "cross_entropy_all_ignored": (lambda T, x: F(T).cross_entropy(x, T.tensor([-100, -100])),
+                                  [[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]]),
+    "nll_loss": (lambda T, x: F(T).nll_loss(x, T.tensor([0, 2, 2])), [FINITE]),
+    # saturating functions at +-1000
+    "sigmoid": (lambda T, x: x.sigmoid(), [BIG]),
+    "tanh": (lambda T, x: x.tanh(), [BIG]),
+    "softplus": (lambda T, x: F(T).softplus(x), [BIG]),
+    "softplus_beta": (lambda T, x: F(T).softplus(x, beta=2.0), [BIG]),
+    "logsigmoid": (lambda T, x: F(T).logsigmoid(x), [BIG]),
+    "log1p": (lambda T, x: x.log1p(), [[-1.0, 1000.0, 1e-20, 0.0, -2.0]]),
+    "expm1": (lambda T, x: x.expm1(), [BIG]),
+    "exp": (lambda T, x: x.exp(), [BIG]),
+    "silu": (lambda T, x: F(T).silu(x), [BIG]),
+    "mish": (lambda T, x: F(T).mish(x), [BIG]),
+    "gelu": (lambda T, x: F(T).gelu(x), [BIG]),
+    "gelu_tanh": (lambda T, x: F(T).gelu(x, approximate="tanh"), [BIG]),
+    "elu": (lambda T, x: F(T).elu(x), [BIG]),
+    "selu": (lambda T, x: F(T).selu(x), [BIG]),
+    "softsign": (lambda T, x: F(T).softsign(x), [BIG]),
+    "erf": (lambda T, x: T.erf(x), [BIG]),
+    "erfc": (lambda T, x: T.erfc(x), [BIG]),
+    "sinh": (lambda T, x: x.sinh(), [BIG]),
+    "cosh": (lambda T, x: x.cosh(), [BIG]),
+    "atanh_at_1": (lambda T, x: x.atanh(), [[-1.0, 1.0, 0.0, 2.0]]),
+    "asin_at_1": (lambda T, x: x.asin(), [[-1.0, 1.0, 0.0, 2.0]]),
+    "acos_at_1": (lambda T, x: x.acos(), [[-1.0, 1.0, 0.0, 2.0]]),
+    "acosh_at_1": (lambda T, x: x.acosh(), [[1.0, 0.0, 2.0]]),
+    # log(0), division by 0, overflow
+    "log_at_0": (lambda T, x: x.log(), [[0.0, -0.0, -1.0, INF]]),
+    "log2_at_0": (lambda T, x: x.log2(), [[0.0, -1.0]]),
+    "log10_at_0": (lambda T, x: x.log10(), [[0.0, -1.0]]),
+    "reciprocal_at_0": (lambda T, x: x.reciprocal(), [[0.0, -0.0]]),
+    "div_by_0": (lambda T, a, b: a / b, [[1.0, 0.0, -1.0, 0.0], [0.0, 0.0, 0.0, -0.0]]),
+    "number_div_by_0": (lambda T, a: 1.0 / a, [[0.0, -0.0, 2.0]]),
+    "div_by_number_0": (lambda T, a: a / 0.0, [[0.0, 1.0, 2.0]]),
+    "exp_overflow": (lambda T, x: (x * 1000).exp(), [[1.0, -1.0, 0.0]]),
+    # probabilities exactly 0 and 1: the logs clamped at -100, the input's gradient at
+    # p (1 - p) = 1e-12 (PyTorch's 1e-12 is a float32, hence rtol), the target's -logit(p)
+    "bce_at_0_and_1": (lambda T, p, y: F(T).binary_cross_entropy(p, y, reduction="none"),
+                       [[0.0, 1.0, 0.0, 1.0, 0.5], [0.0, 1.0, 1.0, 0.0, 0.0]], 1e-8),
+    "bce_mean_at_0_and_1": (lambda T, p, y: F(T).binary_cross_entropy(p, y),
+                            [[0.0, 1.0, 0.0, 1.0, 0.5], [0.0, 1.0, 1.0, 0.0, 0.0]], 1e-8),
+    "bce_logits_1000": (lambda T, x, y: F(T).binary_cross_entropy_with_logits(
+        x, y, reduction="none"), [[1000.0, -1000.0, 1000.0, -1000.0, 0.0],
+                                  [1.0, 0.0, 0.0, 1.0, 0.5]]),
+    "bce_logits_pos_weight_1000": (lambda T, x, y: F(T).binary_cross_entropy_with_logits(
+        x, y, pos_weight=T.tensor([2.0], dtype=x.dtype), reduction="none"),
+        [[1000.0, -1000.0, 1000.0, -1000.0, 0.0], [1.0, 0.0, 0.0, 1.0, 0.5]]),
+    "bce_logits_inf": (lambda T, x, y: F(T).binary_cross_entropy_with_logits(
+        x, y, reduction="none"), [[INF, -INF], [1.0, 0.0]]),
+    "kl_div_zero_target": (lambda T, x: F(T).kl_div(x.log_softmax(0), T.tensor(
+        [0.0, 0.5, 0.0, 0.5], dtype=x.dtype), reduction="sum"), [[-1.0, -2.0, 3.0, 0.0]]),
+    "kl_div_zero_target_minus_inf": (lambda T, x: F(T).kl_div(x, T.tensor(
+        [0.0, 0.5, 0.0, 0.5], dtype=x.dtype), reduction="none"), [[-INF, -2.0, 3.0, 0.0]]),
+    "kl_div_target_grad": (lambda T, x, y: F(T).kl_div(x, y, reduction="sum"),
+                           [[-1.0, -2.0, 3.0, 0.0], [0.2, 0.5, 0.1, 0.2]]),
+    "kl_div_log_target": (lambda T, x, y: F(T).kl_div(x, y, reduction="none",
+                                                      log_target=True),
+                          [[-1.0, -2.0, -INF, 0.0], [-INF, -0.5, -INF, 0.0]]),
+    "gaussian_nll": (lambda T, m, y, v: F(T).gaussian_nll_loss(m, y, v, reduction="none"),
+                     [[0.0, 1.0, 2.0], [0.0, 1.0, 3.0], [0.0, 1e-8, 1.0]]),
+    "gaussian_nll_full": (lambda T, m, y, v: F(T).gaussian_nll_loss(m, y, v, full=True),
+                          [[0.0, 1.0, 2.0], [0.0, 1.0, 3.0], [0.0, 1e-8, 1.0]]),
+    "poisson_nll_1000": (lambda T, x, y: F(T).poisson_nll_loss(x, y, reduction="none"),
+                         [[0.0, 1000.0, -1000.0], [0.0, 1.0, 2.0]]),
+    "poisson_nll_rates_at_0": (lambda T, x, y: F(T).poisson_nll_loss(
+        x, y, log_input=False, reduction="none"), [[0.0, 1.0, 2.0], [0.0, 1.0, 2.0]]),
+    "mse_large": (lambda T, a, b: F(T).mse_loss(a, b), [[1e20, -1e20, 3e19], [0.0, 0.0, 0.0]]),
+    "mse_sum_large": (lambda T, a, b: F(T).mse_loss(a, b, reduction="sum"),
+                      [[1e19, 3e18], [0.0, 0.0]]),
+    "l1_large": (lambda T, a, b: F(T).l1_loss(a, b), [[3e38, 3e38, 1e38], [-1.0, 0.0, 0.0]]),
+})
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("name", list(CASES))
 def test_delicate_point_matches_pytorch(name, dtype):
-    f, arrays = CASES[name]
-    agree(outcome(torch, f, arrays, dtype), outcome(zeroin, f, arrays, dtype), dtype, name)
+    f, arrays, *rtol = CASES[name]
+    agree(outcome(torch, f, arrays, dtype), outcome(zeroin, f, arrays, dtype), dtype, name,
+          *rtol)
 
 
 # Python-float scalars: the fast path's float lane runs the rules on Python floats, whose

@@ -410,10 +410,8 @@ class BCELossOp(_LossOp):
     def dx(self, xp, x, t):
         return (x - t) / _maximum(xp, x * (1 - x), 1e-12)
 
-    def dt(self, xp, x, t):
-        lp = _maximum(xp, xp.log(_maximum(xp, x, 1e-44)), -100)
-        lq = _maximum(xp, xp.log(_maximum(xp, 1 - x, 1e-44)), -100)
-        return lq - lp
+    def dt(self, xp, x, t):     # -logit(p), unclamped as PyTorch's: inf at p = 0, -inf at 1
+        return xp.log(1 - x) - xp.log(x)
 
 
 @op(BCELossOp, export=False)
