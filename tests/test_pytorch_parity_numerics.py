@@ -321,6 +321,23 @@ CASES.update({
     "l1_large": (lambda T, a, b: F(T).l1_loss(a, b), [[3e38, 3e38, 1e38], [-1.0, 0.0, 0.0]]),
 })
 
+EMPTY, EMPTY_ROWS = np.zeros(0), np.zeros((0, 3))
+CASES.update({
+    # one element with Bessel's correction: NaN, and PyTorch's UserWarning
+    "var_one": (lambda T, x: x.var(), [[2.0]]),
+    "std_one": (lambda T, x: x.std(), [[2.0]]),
+    "var_one_per_row": (lambda T, x: x.var(1), [[[2.0], [3.0]]]),
+    "std_one_per_column": (lambda T, x: x.std(0), [[[2.0, 3.0]]]),
+    "var_correction_0": (lambda T, x: T.var(x, correction=0), [[2.0]]),
+    "var_correction_n": (lambda T, x: T.var(x, correction=2), [[2.0, 2.0]]),
+    "std_correction_above_n": (lambda T, x: T.std(x, correction=3), [[2.0, 3.0]]),
+    "var_fractional_correction": (lambda T, x: T.var(x, correction=1.5), [[2.0, 3.0]]),
+    "var_mean_one": (lambda T, x: T.var_mean(x), [[2.0]]),
+    "std_mean_one": (lambda T, x: T.std_mean(x), [[2.0]]),
+    "std_constant": (lambda T, x: x.std(), [[2.0, 2.0, 2.0]]),
+    "nanmean_all_nan": (lambda T, x: x.nanmean(), [[NAN, NAN]]),
+})
+
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("name", list(CASES))

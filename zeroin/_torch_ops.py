@@ -560,6 +560,11 @@ def _var_parts(name, x, dim, unbiased, keepdim, correction):
     d = _ops._reduce_dims(name, x, dim)
     axes = _ops._axes(d, x.ndim)
     n = int(np.prod([x.shape[a] for a in axes])) if x.ndim else 1
+    if n - correction <= 0:     # the result is inf or NaN; PyTorch says why
+        import warnings
+        warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly "
+                      f"less than the reduction factor (input numel divided by output numel).",
+                      UserWarning, stacklevel=3)
     dev = x - x.mean(axis=d, keepdims=True)
     return (dev * dev).sum(axis=d, keepdims=keepdim) / builtins.max(n - correction, 0)
 
