@@ -335,6 +335,30 @@ CASES.update({
     "var_mean_one": (lambda T, x: T.var_mean(x), [[2.0]]),
     "std_mean_one": (lambda T, x: T.std_mean(x), [[2.0]]),
     "std_constant": (lambda T, x: x.std(), [[2.0, 2.0, 2.0]]),
+    # empty tensors and empty reduced dimensions
+    "sum_empty": (lambda T, x: x.sum(), [EMPTY]),
+    "sum_empty_dim": (lambda T, x: x.sum(0), [EMPTY_ROWS]),
+    "mean_empty": (lambda T, x: x.mean(), [EMPTY]),
+    "mean_empty_dim": (lambda T, x: x.mean(0), [EMPTY_ROWS]),
+    "mean_over_nonempty_dim_of_empty": (lambda T, x: x.mean(1), [EMPTY_ROWS]),
+    "var_empty": (lambda T, x: x.var(), [EMPTY]),
+    "var_empty_dim": (lambda T, x: x.var(0), [EMPTY_ROWS]),
+    "std_empty_dim": (lambda T, x: x.std(0), [EMPTY_ROWS]),
+    "prod_empty": (lambda T, x: x.prod(), [EMPTY]),
+    "prod_empty_dim": (lambda T, x: x.prod(0), [EMPTY_ROWS]),
+    "amax_empty_fails": (lambda T, x: x.amax(), [EMPTY]),
+    "max_empty_fails": (lambda T, x: x.max(), [EMPTY]),
+    "amax_over_nonempty_dim_of_empty": (lambda T, x: x.amax(1), [EMPTY_ROWS]),
+    "norm_empty": (lambda T, x: x.norm(), [EMPTY]),
+    "cumsum_empty": (lambda T, x: x.cumsum(0), [EMPTY]),
+    "logsumexp_empty_dim": (lambda T, x: x.logsumexp(0), [EMPTY_ROWS]),
+    "logsumexp_empty": (lambda T, x: T.logsumexp(x, 0), [EMPTY]),
+    "softmax_empty_dim": (lambda T, x: x.softmax(0), [EMPTY_ROWS]),
+    "log_softmax_empty": (lambda T, x: x.log_softmax(1), [EMPTY_ROWS]),
+    "mse_empty": (lambda T, a, b: F(T).mse_loss(a, b), [EMPTY, EMPTY]),
+    "l1_empty": (lambda T, a, b: F(T).l1_loss(a, b), [EMPTY, EMPTY]),
+    "cross_entropy_empty": (lambda T, x: F(T).cross_entropy(x, T.zeros(0, dtype=T.int64)),
+                            [EMPTY_ROWS]),
     "nanmean_all_nan": (lambda T, x: x.nanmean(), [[NAN, NAN]]),
 })
 
@@ -376,3 +400,21 @@ def test_float_scalars_give_pytorchs_values_and_gradients(name):
             y.backward()
         out[T] = [y.item()] + [x.grad.item() for x in xs]
     np.testing.assert_allclose(out[zeroin], out[torch], rtol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("loss", [
+    lambda T, x: x.mean(),
+    lambda T, x: F(T).mse_loss(x, x.detach()),
+    lambda T, x: F(T).smooth_l1_loss(x, x.detach()),
+    lambda T, x: F(T).binary_cross_entropy(x, x.detach()),
+    lambda T, x: F(T).cross_entropy(x.reshape(0, 2), T.zeros(0, dtype=T.int64)),
+], ids=["mean", "mse", "smooth_l1", "bce", "cross_entropy"])
+def test_the_mean_of_nothing_is_nan_with_an_empty_gradient(loss):
+    """``loss.backward()`` itself (a scalar loss seeded with 1.0: the fast path's float)."""
+    for T in (torch, zeroin):
+        x = T.zeros(0, requires_grad=True)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            y = loss(T, x)
+            y.backward()
+        assert np.isnan(y.item()) and tuple(x.grad.shape) == (0,), T.__name__

@@ -957,8 +957,9 @@ class MeanOp(Function):
             return np.add.reduce(x, axis=None) / x.size
         return x.mean(axis=self.axis, keepdims=self.keepdims)
     def backward(self, xp, g, out, x):
-        if self.axis is None:           # a full mean: g / n spread over x
-            return xp.broadcast_to(g / math.prod(x.shape), x.shape)
+        if self.axis is None:           # a full mean: g / n spread over x (none if empty)
+            n = math.prod(x.shape)
+            return xp.broadcast_to(g / n if n else g * math.nan, x.shape)
         axes = _axes(self.axis, x.ndim)
         n = math.prod([x.shape[a] for a in axes])
         return xp.broadcast_to(_expand(g, x.shape, axes, self.keepdims) / n, x.shape)
@@ -1129,6 +1130,9 @@ class LogSumExpOp(Function):
     name = "logsumexp"
     def __init__(self, axis, keepdims): self.axis, self.keepdims = axis, keepdims
     def forward(self, x):
+        if not x.size:      # an empty sum: log(0) = -inf, as in PyTorch
+            return np.full_like(np.add.reduce(x, axis=self.axis, keepdims=self.keepdims),
+                                -np.inf)
         m = x.max(axis=self.axis, keepdims=True)
         m = np.where(np.isfinite(m), m, 0)
         r = np.log(np.exp(x - m).sum(axis=self.axis, keepdims=True)) + m
@@ -1158,6 +1162,8 @@ class SoftmaxOp(Function):
     name = "softmax"
     def __init__(self, axis): self.axis = axis
     def forward(self, x):
+        if not x.size:      # nothing to normalise (max would refuse an empty dimension)
+            return x.copy()
         e = np.exp(x - x.max(axis=self.axis, keepdims=True))
         return e / e.sum(axis=self.axis, keepdims=True)
     def backward(self, xp, g, out, x):
@@ -1189,6 +1195,8 @@ class LogSoftmaxOp(Function):
     name = "log_softmax"
     def __init__(self, axis): self.axis = axis
     def forward(self, x):
+        if not x.size:
+            return x.copy()
         s = x - x.max(axis=self.axis, keepdims=True)
         return s - np.log(np.exp(s).sum(axis=self.axis, keepdims=True))
     def backward(self, xp, g, out, x):

@@ -7,6 +7,7 @@ The loss ops refuse target shapes that would broadcast by mistake.
 """
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 
@@ -268,6 +269,11 @@ def _check_same_shape(op, x, t):
     raise ShapeError(f"{msg}. {fix}")
 
 
+def _inverse(n):
+    """1 / n for a mean's gradient; NaN for the mean of nothing (an empty gradient)."""
+    return 1.0 / n if n else math.nan
+
+
 class _LossOp(Function):
     """Elementwise loss l(x, t) followed by a reduction; subclasses give l and its partials."""
     __slots__ = ("reduction",)
@@ -292,7 +298,7 @@ class _LossOp(Function):
             return g
         if xp is NP:
             g = g.item()
-        return g * (1.0 / int(np.prod(x.shape))) if self.reduction == "mean" else g
+        return g * _inverse(int(np.prod(x.shape))) if self.reduction == "mean" else g
 
     def backward(self, xp, g, out, x, t):
         s = self._scale(xp, g, x)
@@ -517,7 +523,7 @@ class CrossEntropyOp(Function):
                 gx = p * g[:, None]
                 gx[rows, y] -= g
                 return gx, None
-            s = g.item() * (1.0 / n) if self.reduction == "mean" else g.item()
+            s = g.item() * _inverse(n) if self.reduction == "mean" else g.item()
             gx = p * s
             gx[rows, y] -= s
             return gx, None
@@ -527,7 +533,7 @@ class CrossEntropyOp(Function):
         d = _ops.softmax(x, axis=1) - _leaf(onehot)
         if self.reduction == "none":
             return d * g.reshape(-1, 1), None
-        return d * (g * (1.0 / n) if self.reduction == "mean" else g), None
+        return d * (g * _inverse(n) if self.reduction == "mean" else g), None
 
 
 _ROWS = {}
