@@ -418,3 +418,53 @@ def test_the_mean_of_nothing_is_nan_with_an_empty_gradient(loss):
             y = loss(T, x)
             y.backward()
         assert np.isnan(y.item()) and tuple(x.grad.shape) == (0,), T.__name__
+
+
+# --- deliberate differences (README): each checked, with PyTorch's behaviour beside it --------
+
+def test_a_nan_gradient_at_an_unselected_element_stays_nan_unlike_pytorch():
+    grads = {}
+    for T in (torch, zeroin):       # a fully masked row: logsumexp's gradient is NaN
+        x = T.tensor([1.0, 2.0], requires_grad=True)
+        with np.errstate(all="ignore"):
+            T.where(T.tensor([True, True]), -INF, x).logsumexp(0).backward()
+        grads[T] = x.grad.numpy()
+    assert np.isnan(grads[zeroin]).all() and (grads[torch] == 0).all()
+    x = zeroin.tensor([1.0, 2.0], requires_grad=True)       # the README's advice: -1e9
+    zeroin.where(zeroin.tensor([True, True]), -1e9, x).logsumexp(0).backward()
+    assert (x.grad.numpy() == 0).all()
+
+
+def test_nan_inputs_of_relu_abs_and_sign_differ_from_pytorch_as_the_readme_says():
+    out = {}
+    for T in (torch, zeroin):
+        x = T.tensor([NAN], requires_grad=True)
+        (T.relu(x).sum() + x.abs().sum()).backward()     # relu + abs: 0 + 1 or 1 + 0
+        out[T] = (x.grad.item(), x.detach().sign().item())
+    assert out[torch] == (1.0, 0.0)
+    assert np.isnan(out[zeroin][0]) and np.isnan(out[zeroin][1])
+
+
+def test_kl_div_target_gradient_at_a_zero_target_is_0_not_nan():
+    grads = {}
+    for T in (torch, zeroin):
+        x = T.tensor([-1.0, -2.0], requires_grad=True)
+        y = T.tensor([0.0, 1.0], requires_grad=True)
+        T.nn.functional.kl_div(x, y, reduction="sum").backward()
+        grads[T] = y.grad.numpy()
+    assert np.isnan(grads[torch][0]) and grads[zeroin][0] == 0
+    assert grads[zeroin][1] == pytest.approx(grads[torch][1])       # log 1 + 1 - (-2) = 3
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_soft_margin_loss_is_stable_where_pytorchs_overflows(dtype):
+    x, y = [0.0, 1000.0, -1000.0], [1.0, -1.0, 1.0]
+    res = {}
+    for T in (torch, zeroin):
+        xt = T.tensor(x, dtype=getattr(T, dtype), requires_grad=True)
+        loss = T.nn.functional.soft_margin_loss(xt, T.tensor(y, dtype=getattr(T, dtype)))
+        loss.backward()
+        res[T] = loss.item(), xt.grad.numpy()
+    assert res[torch][0] == INF
+    assert res[zeroin][0] == pytest.approx((np.log(2) + 2000) / 3, rel=1e-6)
+    np.testing.assert_allclose(res[zeroin][1], [-0.5 / 3, 1 / 3, -1 / 3], rtol=1e-6)
