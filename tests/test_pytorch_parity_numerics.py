@@ -362,6 +362,40 @@ CASES.update({
     "nanmean_all_nan": (lambda T, x: x.nanmean(), [[NAN, NAN]]),
 })
 
+_R = np.random.default_rng(0)
+MANY = _R.uniform(-1, 1, 100000) + 1000         # float32 sums must accumulate well
+NEAR_1 = _R.uniform(0.99, 1.01, 3000)
+CASES.update({
+    # reductions: float32 accumulation, products and cumulative products through zeros
+    "sum_many": (lambda T, x: x.sum(), [MANY]),
+    "mean_many": (lambda T, x: x.mean(), [MANY]),
+    "sum_rows": (lambda T, x: x.sum(1), [MANY.reshape(100, 1000)]),
+    "mean_columns": (lambda T, x: x.mean(0), [MANY.reshape(100, 1000)]),
+    "var_many": (lambda T, x: x.var(), [MANY]),
+    "std_columns": (lambda T, x: x.std(0), [MANY.reshape(1000, 100)]),
+    "cumsum_many": (lambda T, x: x.cumsum(0), [MANY[:1000]]),
+    "norm_huge": (lambda T, x: T.linalg.vector_norm(x), [[3e30, 4e30]]),
+    "logsumexp_many": (lambda T, x: x.logsumexp(0), [(MANY - 1000) * 100]),
+    "cross_entropy_many": (lambda T, x: F(T).cross_entropy(x, T.zeros(1000, dtype=T.int64)),
+                           [((MANY - 1000) * 30).reshape(1000, 100)]),
+    "prod_near_1": (lambda T, x: x.prod(), [NEAR_1]),
+    "prod_one_zero": (lambda T, x: x.prod(), [[2.0, 0.0, 3.0, 4.0]]),
+    "prod_two_zeros": (lambda T, x: x.prod(), [[2.0, 0.0, 3.0, 0.0]]),
+    "prod_dim_zeros": (lambda T, x: x.prod(1), [[[2.0, 0.0, 3.0, 4.0], [0.0, 0.0, 1.0, 2.0],
+                                                 [1.0, 2.0, 3.0, 4.0]]]),
+    "prod_dim0_zeros": (lambda T, x: x.prod(0, keepdim=True),
+                        [[[2.0, 0.0, 3.0, 4.0], [0.0, 0.0, 1.0, 2.0], [1.0, 2.0, 0.0, 4.0]]]),
+    "prod_nan_and_zero": (lambda T, x: x.prod(), [[2.0, NAN, 0.0]]),
+    "prod_inf_and_zero": (lambda T, x: x.prod(), [[2.0, INF, 0.0]]),
+    "prod_inf": (lambda T, x: x.prod(), [[2.0, INF, 3.0]]),
+    "cumprod_zeros": (lambda T, x: x.cumprod(0), [[2.0, 0.0, 3.0, 0.0, 5.0]]),
+    "cumprod_zero_first": (lambda T, x: x.cumprod(0), [[0.0, 2.0, 3.0]]),
+    "cumprod_zero_last": (lambda T, x: x.cumprod(0), [[2.0, 3.0, 0.0]]),
+    "cumprod_inf": (lambda T, x: x.cumprod(0), [[2.0, INF, 3.0]]),
+    "cumprod_nan_and_zero": (lambda T, x: x.cumprod(0), [[2.0, NAN, 0.0]]),
+    "logcumsumexp_minus_inf": (lambda T, x: x.logcumsumexp(0), [[0.0, -INF, 30.0, -30.0]]),
+})
+
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("name", list(CASES))
@@ -468,3 +502,33 @@ def test_soft_margin_loss_is_stable_where_pytorchs_overflows(dtype):
     assert res[torch][0] == INF
     assert res[zeroin][0] == pytest.approx((np.log(2) + 2000) / 3, rel=1e-6)
     np.testing.assert_allclose(res[zeroin][1], [-0.5 / 3, 1 / 3, -1 / 3], rtol=1e-6)
+
+
+# random inputs drawn from a few values, so that ties, zeros and bounds come up often
+FEW = st.sampled_from([-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0])
+OPS = {
+    "maximum": lambda T, a, b: T.maximum(a, b),
+    "minimum": lambda T, a, b: T.minimum(a, b),
+    "clamp": lambda T, a, b: a.clamp(-1.0, 0.5) * b,
+    "relu_abs": lambda T, a, b: T.relu(a) + b.abs(),
+    "amax": lambda T, a, b: (a * b).amax(1),
+    "amin_all": lambda T, a, b: T.amin(a - b),
+    "max_dim": lambda T, a, b: (a + b).max(0).values,
+    "max_all": lambda T, a, b: (a + b).max(),
+    "median_all": lambda T, a, b: (a * b).median(),
+    "sort": lambda T, a, b: (a - b).sort(1).values,
+    "prod": lambda T, a, b: (a * b).prod(1),
+    "cumprod": lambda T, a, b: (a + b).cumprod(1),
+    "pow": lambda T, a, b: a.abs() ** b,
+    "norm": lambda T, a, b: (a * b).norm(dim=1),
+    "smooth_l1": lambda T, a, b: F(T).smooth_l1_loss(a, b, reduction="none", beta=0.5),
+}
+
+
+@settings(max_examples=30, deadline=None)
+@given(name=st.sampled_from(sorted(OPS)), a=hnp.arrays(np.float64, (3, 4), elements=FEW),
+       b=hnp.arrays(np.float64, (3, 4), elements=FEW))
+def test_ties_zeros_and_bounds_match_pytorch(name, a, b):
+    f = OPS[name]
+    agree(outcome(torch, f, [a, b], "float64"), outcome(zeroin, f, [a, b], "float64"),
+          "float64", name)
