@@ -191,14 +191,24 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     return _x.nansum(x, dim, keepdim) / count.to(x.dtype)
 
 
+class NanmedianOp(_x.MedianOp):
+    """The lower median of all values that are not NaN (NaN if none are); the gradient is
+    shared as median's."""
+    __slots__ = ()
+    name = "nanmedian"
+    def forward(self, x):
+        flat = x.reshape(-1)
+        return flat[int(_nanmedian_index(flat, 0)[0])]
+
+
 @_method()
 def nanmedian(input, dim=None, keepdim=False):  # noqa: A002
     """The lower median of the values that are not NaN (NaN if there are none), of all
-    values or ``(values, indices)`` along ``dim``; the gradient goes to the picked one."""
+    values or ``(values, indices)`` along ``dim``; the gradient of the median of all goes
+    to the elements equal to it, along ``dim`` to the picked one."""
     x = _t(input)
     if dim is None:
-        flat = _ops.reshape(x, -1)
-        return _ops.getitem(flat, int(_nanmedian_index(flat.data, 0)[0]))
+        return NanmedianOp()(x)
     if x.ndim == 0:
         _ops._check_axis("nanmedian", x, dim)
         return _ops.ValuesIndices(x * 1, _leaf(np.zeros((), np.int64)))

@@ -758,7 +758,7 @@ def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     if isinstance(dim, bool):
         dim, unbiased = None, dim
     x = _ops._t(input)
-    return (_x.var(x, dim, unbiased, keepdim, correction=correction),
+    return (_x._var_parts("var_mean", x, dim, unbiased, keepdim, correction),
             _mean_for("var_mean", x, dim, keepdim))
 
 
@@ -768,7 +768,7 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     if isinstance(dim, bool):
         dim, unbiased = None, dim
     x = _ops._t(input)
-    return (_x.std(x, dim, unbiased, keepdim, correction=correction),
+    return (_x.StdOp()(_x._var_parts("std_mean", x, dim, unbiased, keepdim, correction)),
             _mean_for("std_mean", x, dim, keepdim))
 
 

@@ -560,6 +560,11 @@ def _var_parts(name, x, dim, unbiased, keepdim, correction):
     d = _ops._reduce_dims(name, x, dim)
     axes = _ops._axes(d, x.ndim)
     n = int(np.prod([x.shape[a] for a in axes])) if x.ndim else 1
+    if n - correction <= 0:     # the result is inf or NaN; PyTorch says why
+        import warnings
+        warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly "
+                      f"less than the reduction factor (input numel divided by output numel).",
+                      UserWarning, stacklevel=3)
     dev = x - x.mean(axis=d, keepdims=True)
     return (dev * dev).sum(axis=d, keepdims=keepdim) / builtins.max(n - correction, 0)
 
@@ -1405,13 +1410,23 @@ def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002
     return ValuesIndices(take_along_dim(x, idx, d), _leaf(idx.astype(np.int64)))
 
 
-@op(GetItemOp, methods=("median",))
+class MedianOp(Function):
+    """The lower median of all values; its gradient is shared among the elements equal to
+    it (the NaNs where it is NaN), as in PyTorch."""
+    __slots__ = ()
+    name = "median"
+    def forward(self, x):
+        flat = x.reshape(-1)
+        return flat[int(_median_index(flat, 0)[0])]
+    def backward(self, xp, g, out, x): return _ops.evenly(g, x, out)
+
+
+@op((MedianOp, GetItemOp), methods=("median",))
 def median(input, dim=None, keepdim=False):  # noqa: A002
     """The lower median (PyTorch's): of all values, or ``(values, indices)`` along ``dim``."""
     x = _t(input)
     if dim is None:
-        flat = x.reshape(-1)
-        return getitem(flat, int(_median_index(flat.data, 0)[0]))
+        return MedianOp()(x)
     d = _check_axis("median", x, dim) % builtins.max(x.ndim, 1)
     return _picked(x, _median_index(x.data, d), d, keepdim)
 

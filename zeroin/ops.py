@@ -404,12 +404,22 @@ class PowOp(Function):
     def forward(self, x, p): return x ** p
     def backward(self, xp, g, out, x, p):
         nx, np_ = self.needs_input_grad
-        gx = None
+        gx = gp = None
         if nx:
             p0 = _raw(p) == 0       # x ** 0 is 1: gradient 0 (PyTorch), not 0 * 0 ** -1 = NaN
-            gx = g * p * x ** (xp.where(p0, 1, p - 1) if np.any(p0) else p - 1)
-        gp = g * out * xp.log(xp.where(_raw(x) > 0, x, 1)) if np_ else None
+            gx = g * p * _real_pow(x, xp.where(p0, 1, p - 1) if np.any(p0) else p - 1)
+        if np_:     # PyTorch's rule: 0 where x == 0 and p >= 0, else out * log(x) (so
+            # 0 ** -1 gives -inf and a negative x NaN, as the function is not real there)
+            safe = (_raw(x) == 0) & (_raw(p) >= 0)
+            gp = g * out * xp.log(xp.where(safe, 1, x) if np.any(safe) else x)
         return gx, gp
+
+
+def _real_pow(x, e):
+    """``x ** e``, NaN (NumPy's) where Python's float power leaves the reals: a negative
+    float to a fractional power is complex in Python (the fast path's float lane)."""
+    r = x ** e
+    return np.float64(x) ** e if type(r) is complex else r
 
 
 class PowConstOp(Function):
@@ -426,7 +436,7 @@ class PowConstOp(Function):
             return g * 2 * x
         if c == 0:      # x**0 is constant 1; avoid 0 * x**-1 = NaN at x = 0
             return g * 0
-        return g * c * x ** (c - 1)
+        return g * c * _real_pow(x, c - 1)
 
 
 @op((PowOp, PowConstOp), methods=("__pow__", "__rpow__", "pow"))
@@ -653,10 +663,13 @@ def leaky_relu(x, negative_slope=0.01):
     return _call1(LeakyReLUOp(negative_slope), _t(x))
 
 
-def _tie_weights(ra, rb, first_wins, dtype):
-    """Weights of the first operand of maximum/minimum: 1 where it wins, 0.5 at ties."""
-    wa = first_wins + 0.5 * (ra == rb)
-    return wa.astype(dtype), (1 - wa).astype(dtype)
+def _tie_weights(ra, rb, a_loses, b_loses, need, dtype):
+    """The gradient weights of maximum's/minimum's operands, PyTorch's rule: 1 for an
+    operand not beaten (so both where either is NaN), 0.5 each at ties, else 0."""
+    keep = 1 - 0.5 * (ra == rb)
+    wa = (keep - a_loses).astype(dtype) if need[0] else None
+    wb = (keep - b_loses).astype(dtype) if need[1] else None
+    return wa, wb
 
 
 class MaximumOp(Function):
@@ -666,9 +679,8 @@ class MaximumOp(Function):
     def forward(self, a, b): return np.maximum(a, b)
     def backward(self, xp, g, out, a, b):
         ra, rb = _raw(a), _raw(b)       # ties share the gradient equally
-        wa, wb = _tie_weights(ra, rb, ra > rb, _raw(g).dtype)
-        na, nb = self.needs_input_grad
-        return (g * wa if na else None), (g * wb if nb else None)
+        wa, wb = _tie_weights(ra, rb, ra < rb, ra > rb, self.needs_input_grad, _raw(g).dtype)
+        return (None if wa is None else g * wa), (None if wb is None else g * wb)
 
 
 @op(MaximumOp, methods=("maximum",))
@@ -685,9 +697,8 @@ class MinimumOp(Function):
     def forward(self, a, b): return np.minimum(a, b)
     def backward(self, xp, g, out, a, b):
         ra, rb = _raw(a), _raw(b)
-        wa, wb = _tie_weights(ra, rb, ra < rb, _raw(g).dtype)
-        na, nb = self.needs_input_grad
-        return (g * wa if na else None), (g * wb if nb else None)
+        wa, wb = _tie_weights(ra, rb, ra > rb, ra < rb, self.needs_input_grad, _raw(g).dtype)
+        return (None if wa is None else g * wa), (None if wb is None else g * wb)
 
 
 @op(MinimumOp, methods=("minimum",))
@@ -946,8 +957,9 @@ class MeanOp(Function):
             return np.add.reduce(x, axis=None) / x.size
         return x.mean(axis=self.axis, keepdims=self.keepdims)
     def backward(self, xp, g, out, x):
-        if self.axis is None:           # a full mean: g / n spread over x
-            return xp.broadcast_to(g / math.prod(x.shape), x.shape)
+        if self.axis is None:           # a full mean: g / n spread over x (none if empty)
+            n = math.prod(x.shape)
+            return xp.broadcast_to(g / n if n else g * math.nan, x.shape)
         axes = _axes(self.axis, x.ndim)
         n = math.prod([x.shape[a] for a in axes])
         return xp.broadcast_to(_expand(g, x.shape, axes, self.keepdims) / n, x.shape)
@@ -966,11 +978,24 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):
     return _call1(MeanOp(axis if axis is None else _reduce_dims("mean", x, axis), keepdims), x)
 
 
+def evenly(g, x, out):
+    """PyTorch's rule for one value picked from all of ``x`` (``max()``, ``min()``,
+    ``median()``): ``g`` shared equally among the elements equal to it, or among the NaNs
+    where it is NaN (``amax``'s rule gives NaN to every element there)."""
+    r, o = _raw(x), _raw(out)
+    mask = np.isnan(r) if np.isnan(o) else r == o
+    return g * (mask / mask.sum()).astype(r.dtype)
+
+
 class _ExtremumOp(Function):
-    """Shared rule of max and min: the gradient goes to the extreme elements (ties share)."""
-    __slots__ = ("axis", "keepdims")
-    def __init__(self, axis, keepdims): self.axis, self.keepdims = axis, keepdims
+    """Shared rule of max and min: the gradient goes to the extreme elements (ties share);
+    ``evenly`` (``max()``, ``min()`` of all) gives a NaN result's gradient to the NaNs."""
+    __slots__ = ("axis", "keepdims", "evenly")
+    def __init__(self, axis, keepdims, evenly=False):
+        self.axis, self.keepdims, self.evenly = axis, keepdims, evenly
     def backward(self, xp, g, out, x):
+        if self.evenly:
+            return evenly(g, x, out)
         axes = _axes(self.axis, x.ndim)
         o = _expand(_raw(out), x.shape, axes, self.keepdims)
         mask = _raw(x) == o
@@ -1009,13 +1034,13 @@ def _extreme(op, cls, pair, arg, x, dim, keepdim):
         return pair(x, dim)
     x = _t(x)
     if dim is None:
-        return cls(None, False)(x)
+        return cls(None, False, True)(x)
     if not isinstance(dim, numbers.Integral):
         raise TypeError(f"{op}: dim must be an int (one dimension), got {dim!r}; for the "
                         f"{op} over several dimensions use x.a{op}(dim=(...))")
     d = _check_axis(op, x, dim)
     if d is None:                   # a 0-d tensor: itself, at index 0
-        return ValuesIndices(cls(None, False)(x), arg(x, None, False))
+        return ValuesIndices(cls(None, False, True)(x), arg(x, None, False))
     idx = arg(x, d, True)
     # the values are picked at the indices, so the gradient goes to that one element (as
     # in PyTorch; amax/amin share it among ties)
@@ -1113,6 +1138,9 @@ class LogSumExpOp(Function):
     name = "logsumexp"
     def __init__(self, axis, keepdims): self.axis, self.keepdims = axis, keepdims
     def forward(self, x):
+        if not x.size:      # an empty sum: log(0) = -inf, as in PyTorch
+            return np.full_like(np.add.reduce(x, axis=self.axis, keepdims=self.keepdims),
+                                -np.inf)
         m = x.max(axis=self.axis, keepdims=True)
         m = np.where(np.isfinite(m), m, 0)
         r = np.log(np.exp(x - m).sum(axis=self.axis, keepdims=True)) + m
@@ -1142,6 +1170,8 @@ class SoftmaxOp(Function):
     name = "softmax"
     def __init__(self, axis): self.axis = axis
     def forward(self, x):
+        if not x.size:      # nothing to normalise (max would refuse an empty dimension)
+            return x.copy()
         e = np.exp(x - x.max(axis=self.axis, keepdims=True))
         return e / e.sum(axis=self.axis, keepdims=True)
     def backward(self, xp, g, out, x):
@@ -1173,6 +1203,8 @@ class LogSoftmaxOp(Function):
     name = "log_softmax"
     def __init__(self, axis): self.axis = axis
     def forward(self, x):
+        if not x.size:
+            return x.copy()
         s = x - x.max(axis=self.axis, keepdims=True)
         return s - np.log(np.exp(s).sum(axis=self.axis, keepdims=True))
     def backward(self, xp, g, out, x):

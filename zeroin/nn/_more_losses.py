@@ -120,7 +120,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     rows, y, out_shape = _class_target(op, x, target)
     n, c = rows.shape
     xy = rows[np.arange(n), y].reshape(n, 1)
-    h = ops.clip(rows - xy + margin, min=0)
+    h = ops.relu(rows - xy + margin)     # gradient 0 where the margin is exactly met (PyTorch)
     h = h * h if p == 2 else h
     other = np.arange(c)[None, :] != y[:, None]
     el = ops.where(other, h, 0.0).sum(axis=1) * (1.0 / c)

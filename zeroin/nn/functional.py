@@ -7,6 +7,7 @@ The loss ops refuse target shapes that would broadcast by mistake.
 """
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 
@@ -283,6 +284,11 @@ def _check_same_shape(op, x, t):
     raise ShapeError(f"{msg}. {fix}")
 
 
+def _inverse(n):
+    """1 / n for a mean's gradient; NaN for the mean of nothing (an empty gradient)."""
+    return 1.0 / n if n else math.nan
+
+
 class _LossOp(Function):
     """Elementwise loss l(x, t) followed by a reduction; subclasses give l and its partials."""
     __slots__ = ("reduction",)
@@ -307,7 +313,7 @@ class _LossOp(Function):
             return g
         if xp is NP:
             g = g.item()
-        return g * (1.0 / int(np.prod(x.shape))) if self.reduction == "mean" else g
+        return g * _inverse(int(np.prod(x.shape))) if self.reduction == "mean" else g
 
     def backward(self, xp, g, out, x, t):
         s = self._scale(xp, g, x)
@@ -425,10 +431,8 @@ class BCELossOp(_LossOp):
     def dx(self, xp, x, t):
         return (x - t) / _maximum(xp, x * (1 - x), 1e-12)
 
-    def dt(self, xp, x, t):
-        lp = _maximum(xp, xp.log(_maximum(xp, x, 1e-44)), -100)
-        lq = _maximum(xp, xp.log(_maximum(xp, 1 - x, 1e-44)), -100)
-        return lq - lp
+    def dt(self, xp, x, t):     # -logit(p), unclamped as PyTorch's: inf at p = 0, -inf at 1
+        return xp.log(1 - x) - xp.log(x)
 
 
 @op(BCELossOp, export=False)
@@ -534,7 +538,7 @@ class CrossEntropyOp(Function):
                 gx = p * g[:, None]
                 gx[rows, y] -= g
                 return gx, None
-            s = g.item() * (1.0 / n) if self.reduction == "mean" else g.item()
+            s = g.item() * _inverse(n) if self.reduction == "mean" else g.item()
             gx = p * s
             gx[rows, y] -= s
             return gx, None
@@ -544,7 +548,7 @@ class CrossEntropyOp(Function):
         d = _ops.softmax(x, axis=1) - _leaf(onehot)
         if self.reduction == "none":
             return d * g.reshape(-1, 1), None
-        return d * (g * (1.0 / n) if self.reduction == "mean" else g), None
+        return d * (g * _inverse(n) if self.reduction == "mean" else g), None
 
 
 _ROWS = {}
