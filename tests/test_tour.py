@@ -171,6 +171,20 @@ def _chromium(args, tmp):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
+def _probe(page, path, args, body):
+    """Load ``page`` (written to ``path``) in headless Chromium with a script whose ``body``
+    pushes findings to the array ``r`` once the page has loaded; returns them, one a line."""
+    script = ('<script>window.addEventListener("load",function(){var r=[];' + body +
+              'var p=document.createElement("pre");p.id="zeroinprobe";'
+              'p.textContent=r.join("\\n");document.body.appendChild(p);});</script>')
+    path.write_text(page.replace("</body>", script + "</body>"), encoding="utf-8")
+    with tempfile.TemporaryDirectory() as prof:
+        r = _chromium(args + ["--dump-dom", "file://" + str(path)], prof)
+    m = re.search(r'<pre id="zeroinprobe">(.*?)</pre>', r.stdout, re.S)
+    assert m, "the probe script did not run: " + r.stderr[-2000:]
+    return html.unescape(m.group(1)).strip()
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium installed")
 def test_page_renders_in_a_headless_browser(tour, tmp_path):
     out, path, page = tour[:3]
@@ -187,19 +201,10 @@ def test_page_renders_in_a_headless_browser(tour, tmp_path):
     assert img.std() > 0.05
 
     # Every figure decoded: a copy of the page writes each image's natural size into the DOM.
-    probe = tmp_path / "probe.html"
-    script = ('<script>window.addEventListener("load",function(){var r=[];'
-              'for(var i=0;i<document.images.length;i++){var m=document.images[i];'
-              'r.push(m.getAttribute("data-figure")+" "+m.complete+" "+m.naturalWidth+" "'
-              '+m.naturalHeight);}var p=document.createElement("pre");p.id="imgcheck";'
-              'p.textContent=r.join("\\n");document.body.appendChild(p);});</script>')
-    probe.write_text(page.replace("</body>", script + "</body>"), encoding="utf-8")
-    with tempfile.TemporaryDirectory() as prof:
-        r = _chromium(["--virtual-time-budget=10000", "--dump-dom",
-                       "file://" + str(probe)], prof)
-    m = re.search(r'<pre id="imgcheck">(.*?)</pre>', r.stdout, re.S)
-    assert m, "the probe script did not run: " + r.stderr[-2000:]
-    lines = html.unescape(m.group(1)).strip().splitlines()
+    lines = _probe(page, tmp_path / "probe.html", ["--virtual-time-budget=10000"],
+                   'for(var i=0;i<document.images.length;i++){var m=document.images[i];'
+                   'r.push(m.getAttribute("data-figure")+" "+m.complete+" "+m.naturalWidth+" "'
+                   '+m.naturalHeight);}').splitlines()
     assert len(lines) == page.count("<img ")
     for line in lines:
         key, complete, w, h = line.split()
@@ -211,21 +216,12 @@ def test_page_fits_a_phone(tour, tmp_path):
     """At phone width no table caption runs off its (scrolling) table, and no contents
     entry is split between the two columns (each its own column on a narrow screen)."""
     page = tour[2]
-    probe = tmp_path / "phone.html"
-    script = ('<script>window.addEventListener("load",function(){var r=[];'
-              'document.querySelectorAll("caption").forEach(function(c){'
-              'var g=document.createRange();g.selectNodeContents(c);'
-              'var t=g.getBoundingClientRect(),b=c.closest("table").getBoundingClientRect();'
-              'if(t.right>b.right+1)r.push("caption "+c.textContent.slice(0,30));});'
-              'document.querySelectorAll(".toc li").forEach(function(li){'
-              'if(li.getClientRects().length>1)r.push("split "+li.textContent.slice(0,30));});'
-              'var p=document.createElement("pre");p.id="phone";p.textContent="ok\\n"+'
-              'r.join("\\n");document.body.appendChild(p);});</script>')
-    probe.write_text(page.replace("</body>", script + "</body>"), encoding="utf-8")
-    with tempfile.TemporaryDirectory() as prof:
-        r = _chromium(["--window-size=390,844", "--virtual-time-budget=5000", "--dump-dom",
-                       "file://" + str(probe)], prof)
-    m = re.search(r'<pre id="phone">(.*?)</pre>', r.stdout, re.S)
-    assert m, "the probe script did not run: " + r.stderr[-2000:]
-    found = html.unescape(m.group(1)).strip()
-    assert found == "ok", found
+    found = _probe(page, tmp_path / "phone.html",
+                   ["--window-size=390,844", "--virtual-time-budget=5000"],
+                   'document.querySelectorAll("caption").forEach(function(c){'
+                   'var g=document.createRange();g.selectNodeContents(c);'
+                   'var t=g.getBoundingClientRect(),b=c.closest("table").getBoundingClientRect();'
+                   'if(t.right>b.right+1)r.push("caption "+c.textContent.slice(0,30));});'
+                   'document.querySelectorAll(".toc li").forEach(function(li){'
+                   'if(li.getClientRects().length>1)r.push("split "+li.textContent.slice(0,30));});')
+    assert found == "", found
