@@ -744,7 +744,7 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):  # noqa: A002
         return x * 1
     r = x.data
     filled = np.nan_to_num(r, nan=nan, posinf=posinf, neginf=neginf)
-    return _ops.where(np.isfinite(r), x, filled)
+    return _ops._call2(_ops.MaskMulOp(np.isfinite(r)), *_ops._pair(x, filled))   # as PyTorch
 
 
 def _mean_for(name, x, dim, keepdim):

@@ -388,7 +388,7 @@ class HardtanhOp(Function):
     def forward(self, x): return np.clip(x, self.lo, self.hi)
     def backward(self, xp, g, out, x):
         r = _raw(x)
-        return g * ((r > self.lo) & (r < self.hi))
+        return _ops._select(xp, g, (r > self.lo) & (r < self.hi))
 
 
 @op(HardtanhOp, methods=())
@@ -1557,7 +1557,7 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     """Sum over ``dim`` treating NaN as 0 (its gradient there is 0)."""
     x = _t(input) if dtype is None else _t(input).to(dtype)
     if x.dtype.kind in "fc":
-        x = _ops.where(np.isnan(x.data), 0, x)
+        x = _ops._call2(_ops.MaskMulOp(~np.isnan(x.data)), *_ops._pair(x, 0))
     return _ops.sum(x, dim=dim, keepdim=keepdim)
 
 
