@@ -282,6 +282,10 @@ CASES.update({
     "index_select_sqrt": (lambda T, x: x.index_select(0, T.tensor([2])).sqrt(),
                           [[-1.0, 0.0, 4.0]]),
     "gather_sqrt": (lambda T, x: x.gather(0, T.tensor([2, 2])).sqrt(), [[-1.0, 0.0, 4.0]]),
+    "triu_sqrt": (lambda T, x: x.triu(1).sqrt(), [[[-1.0, 4.0], [-2.0, 1.0]]]),
+    "tril_sqrt": (lambda T, x: T.tril(x).sqrt(), [[[1.0, -4.0], [2.0, 1.0]]]),
+    "hardsigmoid_sqrt": (lambda T, x: F(T).hardsigmoid(x).sqrt(), [[-4.0, 0.0, 4.0]]),
+    "hardswish_sqrt": (lambda T, x: F(T).hardswish(x).sqrt(), [[-4.0, 0.0, 4.0]]),
     # nansum's rule is a multiply in PyTorch: an inf gradient gives NaN at the NaN element
     "nansum_inf_gradient": (lambda T, x: T.nansum(x) * INF, [[NAN, 1.0, 2.0]]),
 })
