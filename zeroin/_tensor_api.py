@@ -858,8 +858,8 @@ result_type = _export(_ops.result_type)
 promote_types = _export(_ops.promote_types)
 
 
-for _f in (clamp_min, clamp_max, masked_select, masked_scatter, index_add, diff, trace, cross, tensordot,
-           tensor_split, nan_to_num, addcmul, addcdiv):
+for _f in (clamp_min, clamp_max, masked_select, masked_scatter, index_add, diff, trace, cross,
+           tensordot, tensor_split, nan_to_num, addcmul, addcdiv):
     _export(_f)
 
 
