@@ -526,7 +526,7 @@ def test_the_mean_of_nothing_is_nan_with_an_empty_gradient(loss):
 # --- deliberate differences (README): each checked, with PyTorch's behaviour beside it --------
 
 def test_a_nan_gradient_where_relu_dropped_the_input_stays_nan_unlike_pytorch():
-    """relu alone multiplies by its mask (a select costs its rule 5-30%); where, masked_fill,
+    """relu alone multiplies by its mask (a select costs its rule 5-60%); where, masked_fill,
     clamp and the others select, as PyTorch."""
     grads = {}
     for T in (torch, zeroin):       # sqrt's gradient at relu's 0 is inf: 0 * inf
