@@ -150,6 +150,34 @@ def test_where_gradients_with_broadcasting(shapes, seed):
     np.testing.assert_array_equal(out.data, np.where(cond, a, b))
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_where_selects_the_gradient_on_large_arrays_and_broadcast_conditions(dtype):
+    """Above 1024 elements the rule selects with a bitwise AND: an inf or NaN gradient at an
+    element not taken gives exactly 0 there (PyTorch's select), the others pass unchanged."""
+    rng = np.random.default_rng(0)
+    cond = rng.random(64) < 0.5                         # broadcast over the 40 rows
+    w = rng.standard_normal((40, 64)).astype(dtype)
+    w[::3, ::5], w[1::4, ::7], w[2, :] = np.inf, np.nan, -0.0
+    a = zeroin.tensor(rng.standard_normal((40, 64)).astype(dtype), requires_grad=True)
+    b = zeroin.tensor(rng.standard_normal((40, 1)).astype(dtype), requires_grad=True)
+    with np.errstate(invalid="ignore"):
+        (zeroin.where(zeroin.tensor(cond), a, b) * zeroin.tensor(w)).sum().backward()
+    want_a = np.where(cond, w, dtype(0))
+    np.testing.assert_array_equal(a.grad.data, want_a)
+    assert a.grad.dtype == dtype and not np.signbit(a.grad.data[:, ~cond]).any()
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(b.grad.data,
+                                      np.where(~cond, w, dtype(0)).sum(1, keepdims=True))
+
+
+def test_masked_scatter_gradients_match_finite_differences():
+    m = zeroin.tensor(np.array([[True, False, True], [False, True, True]]))
+    assert zeroin.gradcheck(lambda x, s: x.masked_scatter(m, s),
+                            [leaf(_r(2, 3)), leaf(_r(5))])
+    assert zeroin.gradcheck(lambda x, s: zeroin.masked_scatter(x, m, s),    # x broadcast
+                            [leaf(_r(3)), leaf(_r(2, 3))])
+
+
 def test_maximum_minimum_ties_share_the_gradient():
     a = zeroin.tensor([1.0, 2.0, 3.0], requires_grad=True)
     b = zeroin.tensor([2.0, 2.0, 1.0], requires_grad=True)

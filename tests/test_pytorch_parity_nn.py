@@ -1146,6 +1146,28 @@ def test_multihead_attention_fully_masked_query_as_pytorch():
             close(zw, tw)
 
 
+@pytest.mark.parametrize("need_weights", [False, True], ids=["no_weights", "weights"])
+def test_multihead_attention_fully_masked_query_gradients_as_pytorch(need_weights):
+    """A batch whose every key is padding: without weights its output is zeros and every
+    gradient finite; with weights its NaN output, zeroed by the user (masked_fill), sends
+    the gradients PyTorch's select rules give (NaN where its own are)."""
+    zm, tm = _mha_pair({})
+    x, w = RNG.standard_normal((3, 2, 4)), RNG.standard_normal((3, 2, 4))
+    kpm = np.array([[True] * 3, [False, False, True]])
+    for T, m in ((zeroin, zm), (torch, tm)):
+        xs = T.tensor(x, requires_grad=True)
+        with np.errstate(invalid="ignore"):
+            out, _ = m(xs, xs, xs, key_padding_mask=T.tensor(kpm), need_weights=need_weights)
+            (out.masked_fill(out.isnan(), 0.0) * T.tensor(w)).sum().backward()
+        m.x_grad = xs.grad.numpy()
+    np.testing.assert_allclose(zm.x_grad, tm.x_grad, rtol=1e-9, atol=1e-12)
+    for (k, zp), (_, tp) in zip(zm.named_parameters(), tm.named_parameters()):
+        assert np.isfinite(zp.grad.data).all() or need_weights, k
+        np.testing.assert_allclose(zp.grad.data, tp.grad.numpy(), rtol=1e-9, atol=1e-12,
+                                   err_msg=k)
+    assert np.isfinite(zm.x_grad[:, 1]).all()
+
+
 def test_multihead_attention_default_init_has_pytorchs_distributions():
     zeroin.manual_seed(0)
     zm = nn.MultiheadAttention(64, 4, add_bias_kv=True)

@@ -11,8 +11,8 @@ import zeroin
 
 torch = pytest.importorskip("torch")
 
-from test_pytorch_parity import (A, A3, B, P, _torch_float64, catch, check,  # noqa: E402,F401
-                                 grad_of, same, t, warned)
+from test_pytorch_parity import (A, A3, B, MASK, P, _torch_float64, catch,  # noqa: E402,F401
+                                 check, grad_of, same, t, warned)
 
 NAN = float("nan")
 NANS = np.array([[3.0, NAN, 1.0, NAN], [1.0, 2.0, 3.0, 4.0], [NAN, 0.0, 0.0, 5.0]])
@@ -125,6 +125,20 @@ table("select", {
     "masked_select_broadcast": lambda T: grad_of(
         T, lambda x: T.masked_select(x, T.tensor([True, False, True, False])), A),
     "masked_select_float_mask": lambda T: catch(lambda: t(T, A).masked_select(t(T, A))),
+    "masked_scatter": lambda T: grad_of(
+        T, lambda x, s: x.masked_scatter(x > 0, s), A, B),
+    "masked_scatter_broadcast_mask": lambda T: grad_of(
+        T, lambda x, s: x.masked_scatter(T.tensor([True, False, True, False]), s), A, B),
+    "masked_scatter_broadcast_input": lambda T: grad_of(
+        T, lambda x, s: T.masked_scatter(x[0], T.tensor(MASK), s), A, B),
+    "masked_scatter_inf_gradient": lambda T: grad_of(
+        T, lambda x, s: x.masked_scatter(x > 1, s * 0).sqrt(), P, B),
+    "masked_scatter_short_source": lambda T: catch(
+        lambda: t(T, A).masked_scatter(T.tensor(MASK), t(T, [1.0]))),
+    "masked_scatter_other_dtype": lambda T: catch(
+        lambda: t(T, A).masked_scatter(T.tensor(MASK), t(T, B).float())),
+    "masked_scatter_int_mask": lambda T: catch(
+        lambda: t(T, A).masked_scatter(T.tensor(MASK).long(), t(T, B))),
     "index_add": lambda T: grad_of(
         T, lambda x, s: x.index_add(0, T.tensor([2, 0, 2]), s), A, B),
     "index_add_dim1_alpha": lambda T: grad_of(

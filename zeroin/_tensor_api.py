@@ -631,6 +631,27 @@ def masked_select(input, mask):  # noqa: A002
 
 
 @_method()
+def masked_scatter(input, mask, source):  # noqa: A002
+    """A copy of ``input`` (broadcast with ``mask``) whose elements where ``mask`` is True
+    are ``source``'s first elements in order. As PyTorch's rule, ``input`` gets no gradient
+    there (0, whatever arrives) and ``source`` gets the gradient of the places it filled."""
+    x, src = _ops._t(input), _ops._t(source)
+    m = _bool_mask("masked_scatter", mask)
+    if src.dtype != x.dtype:
+        raise _ops._DtypeError(f"masked_scatter: expected input and source to have the same "
+                               f"dtype, got {x.dtype} and {src.dtype}; convert source with "
+                               f"source.to(input.dtype)")
+    shape = np.broadcast_shapes(x.shape, m.shape)
+    m = np.broadcast_to(m, shape)
+    k = int(m.sum())
+    if src.numel() < k:
+        raise _ops._ValueError(f"masked_scatter: source has {src.numel()} elements, fewer "
+                               f"than the {k} True elements of mask")
+    placed = _ops.index_add(_ops.reshape(src, (-1,))[:k], m, shape)
+    return _ops.where(m, placed, _ops.broadcast_to(x, shape))
+
+
+@_method()
 def index_add(input, dim, index, source, *, alpha=1):  # noqa: A002
     """A copy of ``input`` with ``alpha * source`` added at ``index`` (1-D) along ``dim``:
     ``out[index[i]] += alpha * source[i]`` for dim=0 (repeats add up)."""
@@ -744,7 +765,7 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):  # noqa: A002
         return x * 1
     r = x.data
     filled = np.nan_to_num(r, nan=nan, posinf=posinf, neginf=neginf)
-    return _ops.where(np.isfinite(r), x, filled)
+    return _ops._call2(_ops.MaskMulOp(np.isfinite(r)), *_ops._pair(x, filled))   # as PyTorch
 
 
 def _mean_for(name, x, dim, keepdim):
@@ -837,8 +858,8 @@ result_type = _export(_ops.result_type)
 promote_types = _export(_ops.promote_types)
 
 
-for _f in (clamp_min, clamp_max, masked_select, index_add, diff, trace, cross, tensordot,
-           tensor_split, nan_to_num, addcmul, addcdiv):
+for _f in (clamp_min, clamp_max, masked_select, masked_scatter, index_add, diff, trace, cross,
+           tensordot, tensor_split, nan_to_num, addcmul, addcdiv):
     _export(_f)
 
 

@@ -388,7 +388,7 @@ class HardtanhOp(Function):
     def forward(self, x): return np.clip(x, self.lo, self.hi)
     def backward(self, xp, g, out, x):
         r = _raw(x)
-        return g * ((r > self.lo) & (r < self.hi))
+        return _ops._select(xp, g, (r > self.lo) & (r < self.hi))
 
 
 @op(HardtanhOp, methods=())
@@ -511,8 +511,8 @@ class HardswishOp(Function):
     def forward(self, x): return x * np.clip(x + 3, 0, 6) / 6
     def backward(self, xp, g, out, x):
         r = _raw(x)
-        mid = (r > -3) & (r < 3)
-        return g * xp.where(mid, x * (1 / 3) + 0.5, (r >= 3).astype(r.dtype))
+        mid = (r > -3) & (r < 3)        # 0 below -3 whatever g is there, as PyTorch
+        return _ops._select(xp, g * xp.where(mid, x * (1 / 3) + 0.5, 1), mid | (r >= 3))
 
 
 hardswish = _unary(HardswishOp, "x * relu6(x + 3) / 6.", ())
@@ -524,7 +524,8 @@ class HardsigmoidOp(Function):
     def forward(self, x): return np.clip(x / 6 + 0.5, 0, 1)
     def backward(self, xp, g, out, x):
         r = _raw(x)
-        return g * (((r > -3) & (r < 3)) / 6).astype(r.dtype)
+        # 1/6 rounded to float32 first, as PyTorch's kernel (1.0f / 6.0f) for every dtype
+        return _ops._select(xp, g * r.dtype.type(np.float32(1 / 6)), (r > -3) & (r < 3))
 
 
 hardsigmoid = _unary(HardsigmoidOp, "relu6(x + 3) / 6.", ())
@@ -875,7 +876,7 @@ class TriOp(Function):
         n, m = x.shape[-2:]
         mask = np.triu(np.ones((n, m), bool), self.k) if self.upper else \
             np.tril(np.ones((n, m), bool), self.k)
-        return g * mask
+        return _ops._select(xp, g, mask)
 
 
 def _tri(name, input, diagonal, upper):  # noqa: A002
@@ -1557,7 +1558,7 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     """Sum over ``dim`` treating NaN as 0 (its gradient there is 0)."""
     x = _t(input) if dtype is None else _t(input).to(dtype)
     if x.dtype.kind in "fc":
-        x = _ops.where(np.isnan(x.data), 0, x)
+        x = _ops._call2(_ops.MaskMulOp(~np.isnan(x.data)), *_ops._pair(x, 0))
     return _ops.sum(x, dim=dim, keepdim=keepdim)
 
 

@@ -86,20 +86,24 @@ def prelu(input, weight):  # noqa: A002
     return ops.where(x.data > 0, x, w * x)
 
 
+def _outside(d, lambd):
+    """Where the shrink functions pass x: not in [-lambd, lambd] (NaN too, as PyTorch)."""
+    return ~((d >= -lambd) & (d <= lambd))
+
+
 def softshrink(input, lambd=0.5):  # noqa: A002
     """x - lambd above lambd, x + lambd below -lambd, 0 between."""
     x = _t(input, "softshrink")
     if lambd < 0:
         raise ValueError(f"softshrink: lambd must be >= 0, got {lambd!r}")
-    d = x.data
-    return ops.where(d > lambd, x - lambd, ops.where(d < -lambd, x + lambd, x * 0.0))
+    d = x.data      # 0 (gradient 0) inside [-lambd, lambd]; NaN passes, as in PyTorch
+    return ops.where(_outside(d, lambd), ops.where(d > lambd, x - lambd, x + lambd), 0.0)
 
 
 def hardshrink(input, lambd=0.5):  # noqa: A002
     """x where |x| > lambd, else 0."""
     x = _t(input, "hardshrink")
-    d = x.data
-    return ops.where((d > lambd) | (d < -lambd), x, x * 0.0)
+    return ops.where(_outside(x.data, lambd), x, 0.0)
 
 
 def threshold(input, threshold, value, inplace=False):  # noqa: A002
