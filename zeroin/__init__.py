@@ -83,6 +83,7 @@ _LAZY = {
     "is_autocast_enabled": ("zeroin.amp", "is_autocast_enabled"),
     "backends": ("zeroin.backends", None),
     "distributions": ("zeroin.distributions", None),
+    "special": ("zeroin.special", None),
 }
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from ._tensor import Tensor, _leaf
 from .errors import ShapeError
-from .function import Function
+from .function import Function, OpName
 from .ops import (NP, TZ, GetItemOp, MaxOp, MeanOp, MulOp, ReshapeOp, SubOp, SumOp,
                   ValuesIndices, WhereOp, _DimError, _check_axis, _dim_names, _raw, _t,
                   _unary, getitem, op)
@@ -295,13 +295,35 @@ erfc = _unary(ErfcOp, "Elementwise 1 - erf(x).")
 
 
 class LogitOp(Function):
-    __slots__ = ()
+    """log(x / (1 - x)) of x clamped to [eps, 1 - eps] (PyTorch's rule: the gradient is 0
+    outside that range; without eps, NaN outside [0, 1])."""
+    __slots__ = ("eps",)
     name = "logit"
-    def forward(self, x): return np.log(x / (1 - x))
-    def backward(self, xp, g, out, x): return g / (x * (1 - x))
+    def __init__(self, eps=None): self.eps = eps
+
+    def forward(self, x):
+        if self.eps is not None:            # PyTorch's order: below eps wins (eps > 0.5)
+            lo, hi = self.eps, 1 - self.eps
+            x = np.where(x < lo, lo, np.where(x > hi, hi, x)).astype(x.dtype, copy=False)
+        return np.log(x / (1 - x))
+
+    def backward(self, xp, g, out, x):
+        r, e = _raw(x), self.eps
+        outside = (r < 0) | (r > 1) if e is None else (r < e) | (r > 1 - e)
+        if not outside.any():
+            return g / (x * (1 - x))
+        inside = xp.where(outside, 0.5, x)          # no 1 / 0 where the rule gives 0 or NaN
+        return xp.where(outside, np.nan if e is None else 0.0, g / (inside * (1 - inside)))
 
 
-logit = _unary(LogitOp, "Elementwise log(x / (1 - x)), the inverse of sigmoid.")
+@op(LogitOp, methods=("logit",))
+def logit(input, eps=None):  # noqa: A002
+    """Elementwise log(x / (1 - x)), the inverse of sigmoid; with ``eps``, of x clamped to
+    [eps, 1 - eps] (so 0 and 1 give finite values)."""
+    if eps is not None and not isinstance(eps, numbers.Real):
+        raise TypeError(f"logit: eps must be a number or None, got {eps!r}")
+    eps = None if eps is None or eps < 0 else float(eps)    # PyTorch: eps < 0 is no eps
+    return _ops._call1(LogitOp(eps), _t(input))
 
 
 class Deg2RadOp(Function):
@@ -334,6 +356,119 @@ class Atan2Op(Function):
 def atan2(input, other):  # noqa: A002
     """Elementwise angle of the point (other, input), in (-pi, pi]."""
     return _ops._call2(Atan2Op(), input, other)
+
+
+class LogAddExpOp(Function):
+    """log(e**a + e**b) without overflow. The gradient is a's weight in the sum,
+    sigmoid(a - b) (NaN where a = b = +-inf, as in PyTorch)."""
+    __slots__ = ()
+    promotes = True
+    name = "logaddexp"
+    scale = 1.0
+    def forward(self, a, b): return np.logaddexp(a, b)
+    def backward(self, xp, g, out, a, b):
+        na, nb = self.needs_input_grad
+        d = (a - b) * self.scale if self.scale != 1.0 else a - b
+        return (g * xp.sigmoid(d) if na else None), (g * xp.sigmoid(-d) if nb else None)
+
+
+class LogAddExp2Op(LogAddExpOp):
+    """log2(2**a + 2**b): the same weights with the difference in base 2."""
+    __slots__ = ()
+    name = "logaddexp2"
+    scale = _LN2
+    def forward(self, a, b): return np.logaddexp2(a, b)
+
+
+def _floats(a, b, refuse=None):
+    """The operands, made floats (in the default dtype) when neither is: integer tensors
+    and numbers give float results (PyTorch's xlogy); ``refuse`` names an op that PyTorch
+    does not implement for integers, which raises instead."""
+    kinds = {v.dtype.kind if isinstance(v, Tensor) else
+             "f" if isinstance(v, (float, np.floating)) else "i" for v in (a, b)}
+    if not kinds & {"f", "c"}:
+        if refuse:
+            raise NotImplementedError(
+                f"{refuse}: not implemented for integer tensors (as in PyTorch); cast "
+                f"first, e.g. {refuse}(x.double(), y.double())")
+        from ._tensor import get_default_dtype
+        a, b = _t(a).to(get_default_dtype()), _t(b).to(get_default_dtype())
+    return a, b
+
+
+@op(LogAddExpOp, methods=("logaddexp",))
+def logaddexp(input, other):  # noqa: A002
+    """Elementwise log(exp(input) + exp(other)), without overflow."""
+    return _ops._call2(LogAddExpOp(), *_floats(input, other, "logaddexp"))
+
+
+@op(LogAddExp2Op, methods=("logaddexp2",))
+def logaddexp2(input, other):  # noqa: A002
+    """Elementwise log2(2**input + 2**other), without overflow."""
+    return _ops._call2(LogAddExp2Op(), *_floats(input, other, "logaddexp2"))
+
+
+class HypotOp(Function):
+    """sqrt(a**2 + b**2) without overflow; the gradient is (a, b) / out (PyTorch's rule,
+    NaN at the origin)."""
+    __slots__ = ()
+    promotes = True
+    name = "hypot"
+    def forward(self, a, b): return np.hypot(a, b)
+    def backward(self, xp, g, out, a, b):
+        na, nb = self.needs_input_grad
+        w = g / out
+        return (w * a if na else None), (w * b if nb else None)
+
+
+@op(HypotOp, methods=("hypot",))
+def hypot(input, other):  # noqa: A002
+    """Elementwise length of the hypotenuse, sqrt(input**2 + other**2)."""
+    return _ops._call2(HypotOp(), *_floats(input, other, "hypot"))
+
+
+class XLogYOp(Function):
+    """x * log(y), 0 where x = 0 (unless y is NaN). PyTorch's gradients: log(y) with
+    respect to x (0 where x = 0 and y <= 0), x / y with respect to y."""
+    __slots__ = ()
+    promotes = True
+    name = "xlogy"
+    log1p = False
+
+    def forward(self, x, y):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = x * (np.log1p(y) if self.log1p else np.log(y))
+        return np.where((x == 0) & ~np.isnan(y), 0, r).astype(r.dtype, copy=False)
+
+    def backward(self, xp, g, out, x, y):
+        nx, ny = self.needs_input_grad
+        gx = gy = None
+        if nx:          # PyTorch's xlogy(g, y), 0 where x = 0 and y <= 0 (-1 for log1p)
+            ry, safe = _raw(y), 0.0 if self.log1p else 1.0
+            used = ~(((_raw(x) == 0) & (ry <= safe - 1)) | ((_raw(g) == 0) & ~np.isnan(ry)))
+            ys = xp.where(used, y, safe)                    # log only where it is used
+            gx = xp.where(used, g * (xp.log1p(ys) if self.log1p else xp.log(ys)), 0.0)
+        if ny:
+            gy = g * x / (1 + y) if self.log1p else g * x / y
+        return gx, gy
+
+
+class XLog1pYOp(XLogYOp):
+    __slots__ = ()
+    name = OpName("xlog1py", "SpecialXlog1PyBackward0")
+    log1p = True
+
+
+@op(XLogYOp, methods=("xlogy",))
+def xlogy(input, other):  # noqa: A002
+    """Elementwise input * log(other), 0 where input is 0 (the entropy and KL term)."""
+    return _ops._call2(XLogYOp(), *_floats(input, other))
+
+
+@op(XLog1pYOp, export=False)
+def xlog1py(input, other):  # noqa: A002
+    """Elementwise input * log1p(other), 0 where input is 0 (``zeroin.special.xlog1py``)."""
+    return _ops._call2(XLog1pYOp(), *_floats(input, other))
 
 
 class RemainderOp(Function):
@@ -1514,18 +1649,39 @@ def cummin(input, dim):  # noqa: A002
     return _cumulative_extreme("cummin", input, dim, np.minimum)
 
 
-@op((_ops.LogSumExpOp, _ops.AddOp), methods=("logcumsumexp",))
+class LogCumSumExpOp(Function):
+    """Running logsumexp. The gradient at j is the sum over i >= j of g_i exp(x_j - out_i),
+    taken in log space (a reverse logcumsumexp of log|g_i| - out_i, positive and negative
+    g apart), so nothing overflows. NaN only where a term is 0/0 (x_j = out_i = -inf, or
+    +inf, as logsumexp's rule); a zero g_i adds nothing (PyTorch's rule adds NaN there)."""
+    __slots__ = ("axis",)
+    name = "logcumsumexp"
+    def __init__(self, axis): self.axis = axis
+    def forward(self, x): return np.logaddexp.accumulate(x, axis=self.axis)
+
+    def backward(self, xp, g, out, x):
+        a, r = self.axis, _raw(g)
+        total = None
+        for sign, used in ((1.0, r > 0), (-1.0, r < 0)):
+            if not used.any():
+                continue
+            lg = xp.where(used, xp.log(xp.where(used, g * sign, 1.0)) - out, -np.inf)
+            part = xp.exp(x + xp.flip(xp.logcumsumexp(xp.flip(lg, a), a), a)) * sign
+            total = part if total is None else total + part
+        return g * 0 if total is None else total
+
+
+@op(LogCumSumExpOp, methods=("logcumsumexp",))
 def logcumsumexp(input, dim):  # noqa: A002
-    """log(cumsum(exp(x))) along ``dim``, without overflow: each entry is a logsumexp of
-    the entries up to it (n x n work and memory along ``dim``)."""
+    """log(cumsum(exp(x))) along ``dim``, without overflow."""
     x = _t(input)
+    if x.dtype.kind not in "fc":
+        raise NotImplementedError(f"logcumsumexp: not implemented for {x.dtype} tensors (as "
+                                  f"in PyTorch); cast first, e.g. x.double().logcumsumexp(0)")
     d = _check_axis("logcumsumexp", x, dim)
     if d is None:
         return x * 1
-    n = x.shape[d]
-    upto = np.where(np.tril(np.ones((n, n), bool)), 0.0, -np.inf).astype(x.dtype)
-    moved = movedim(x, d, -1).unsqueeze(-2)                 # (..., 1, n)
-    return movedim(_ops.logsumexp(moved + upto, axis=-1), -1, d)
+    return _ops._call1(LogCumSumExpOp(d % x.ndim), x)
 
 
 @op(_ops.TransposeOp, methods=("movedim", "moveaxis"), aliases=("moveaxis",))
@@ -1625,7 +1781,10 @@ NP.flip = staticmethod(np.flip)
 NP.cumsum = staticmethod(lambda x, a: np.cumsum(x, axis=a))
 NP.cumprod = staticmethod(lambda x, a: np.cumprod(x, axis=a))
 NP.einsum = staticmethod(lambda spec, *xs: np.einsum(spec, *xs))
+NP.log1p = np.log1p
+NP.logcumsumexp = staticmethod(lambda x, a: np.logaddexp.accumulate(x, axis=a))
 TZ.cosh, TZ.sinh, TZ.erf = staticmethod(cosh), staticmethod(sinh), staticmethod(erf)
 TZ.abs, TZ.softplus = staticmethod(_ops.abs), staticmethod(_ops.softplus)
 TZ.flip, TZ.cumsum, TZ.cumprod = staticmethod(flip), staticmethod(cumsum), staticmethod(cumprod)
 TZ.einsum = staticmethod(einsum)
+TZ.log1p, TZ.logcumsumexp = staticmethod(log1p), staticmethod(logcumsumexp)
