@@ -376,6 +376,68 @@ table("logcumsumexp", {
 })
 
 
+ROWS = np.array([[0.0, 0.0, 1.0], [1.0, 1.0, 1.0], [0.0, 0.0, 1.0], [2.0, -1.0, 0.5]])
+LABELS = [[3, 0, -1, 1], [1, -1, 0, 0], [-1, 2, 2, 2]]        # ended by -1; [-1...]: none
+SCORES = np.array([[0.1, 0.2, 0.4, 0.8], [-1.0, 2.0, 0.5, 0.5], [0.3, 0.3, 1.3, 0.0]])
+
+
+def _mlm(T, x, y, **kw):
+    return T.nn.functional.multilabel_margin_loss(x, _int(T, y), **kw)
+
+
+table("pdist", {   # rows 0 and 2 coincide: distance 0, where the rule passes no gradient
+    **{f"p{p}": (lambda p: lambda T: grad_of(T, lambda x: T.nn.functional.pdist(x, p), ROWS))(p)
+       for p in (2, 1, 0, INF, 0.5, 3, 1.5)},
+    "top": lambda T: grad_of(T, T.pdist, A),
+    "one_row": lambda T: grad_of(T, T.pdist, A[:1]),
+    "float32": lambda T: T.pdist(t(T, A, dtype=T.float32), 2),
+    "3d": lambda T: catch(lambda: T.pdist(t(T, A3))),
+    "negative_p": lambda T: catch(lambda: T.pdist(t(T, A), -1)),
+})
+
+table("rrelu", {
+    "eval": lambda T: grad_of(T, T.nn.functional.rrelu, np.array([-2.0, -0.0, 0.0, 1.0, -1e-3])),
+    "eval_bounds": lambda T: grad_of(T, lambda x: T.nn.functional.rrelu(x, 0.2, 0.6), A),
+    "module_eval": lambda T: grad_of(T, T.nn.RReLU(0.1, 0.3).eval(), A),
+    "repr": lambda T: (repr(T.nn.RReLU()), repr(T.nn.RReLU(0.1, 0.3, True))),
+    "bad_bounds": lambda T: catch(lambda: T.nn.functional.rrelu(t(T, A), 0.5, 0.2)),
+    "positive_train": lambda T: grad_of(T, lambda x: T.nn.functional.rrelu(x, training=True), P),
+})
+
+table("multilabel_margin", {
+    **{f"{r}": (lambda r: lambda T: grad_of(T, lambda x: _mlm(T, x, LABELS, reduction=r), SCORES))(r)
+       for r in ("mean", "sum", "none")},
+    "one_sample": lambda T: grad_of(T, lambda x: _mlm(T, x, [3, 3, -1, 0], reduction="none"),
+                                    SCORES[0]),
+    "all_labels": lambda T: grad_of(T, lambda x: _mlm(T, x, [[0, 1, 2, 3]] * 3), SCORES),
+    "module": lambda T: grad_of(T, lambda x: T.nn.MultiLabelMarginLoss(reduction="sum")(
+        x, _int(T, LABELS)), SCORES),
+    "module_repr": lambda T: repr(T.nn.MultiLabelMarginLoss()),
+    "out_of_range": lambda T: catch(lambda: _mlm(T, t(T, SCORES), [[3, -1, 99, 0]] * 3)),
+    "float_target": lambda T: catch(lambda: T.nn.functional.multilabel_margin_loss(
+        t(T, SCORES), t(T, np.zeros((3, 4))))),
+    "shape": lambda T: catch(lambda: _mlm(T, t(T, SCORES), [[3, -1, 0]] * 3)),
+})
+
+
+def test_rrelu_in_training_draws_a_slope_per_negative_element():
+    F = zeroin.nn.functional
+    x = zeroin.tensor(np.linspace(-3, 3, 2000), requires_grad=True)
+    zeroin.manual_seed(7)
+    y = F.rrelu(x, 0.1, 0.3, training=True)
+    y.sum().backward()
+    neg, g = x.numpy() <= 0, x.grad.numpy()
+    np.testing.assert_array_equal(y.numpy()[~neg], x.numpy()[~neg])     # x > 0 passes
+    assert np.all(g[~neg] == 1) and np.all((g[neg] >= 0.1) & (g[neg] <= 0.3))
+    assert np.ptp(g[neg]) > 0.15                                       # slopes vary
+    np.testing.assert_allclose(y.numpy()[neg], x.numpy()[neg] * g[neg])  # y = slope * x
+    zeroin.manual_seed(7)                                  # zeroin's generator: it repeats
+    np.testing.assert_array_equal(F.rrelu(x, 0.1, 0.3, training=True).numpy(), y.numpy())
+    m = zeroin.nn.RReLU(0.1, 0.3)
+    assert m.training and not np.array_equal(m(x).numpy(), m(x).numpy())
+    assert np.array_equal(m.eval()(x).numpy(), F.leaky_relu(x, 0.2).numpy())
+
+
 def test_logcumsumexp_gradient_is_finite_where_the_math_is():
     # a later sum's gradient at an earlier -inf entry is exp(-inf - out) = 0; PyTorch's rule
     # gives NaN there when the -inf entry's own output gets no gradient (0 * NaN)

@@ -15,7 +15,7 @@ import numbers
 import numpy as np
 
 from ._tensor import Tensor, _leaf
-from .errors import ShapeError
+from .errors import DtypeError, ShapeError, ZeroinError
 from .function import Function, OpName
 from .ops import (NP, TZ, GetItemOp, MaxOp, MeanOp, MulOp, ReshapeOp, SubOp, SumOp,
                   ValuesIndices, WhereOp, _DimError, _check_axis, _dim_names, _raw, _t,
@@ -897,6 +897,69 @@ def norm(input, p="fro", dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     if isinstance(p, bool) or not isinstance(p, numbers.Real):
         raise ValueError(f"norm: unsupported p={p!r}; use 'fro', a number, inf or -inf")
     return NormOp(float(p), _ops._reduce_dims("norm", x, dim), keepdim)(x)
+
+
+class PdistOp(Function):
+    """The p-norm distance between each pair of rows i < j of an (N, M) input, in the order
+    of ``triu_indices(N, 1)``. PyTorch's rule: a pair at distance 0 passes no gradient, and
+    neither does a coordinate with difference 0 when p < 1 (p = inf: every maximal one)."""
+    __slots__ = ("p", "rows")
+    name = "pdist"
+    def __init__(self, p, n): self.p, self.rows = p, np.triu_indices(n, 1)
+
+    def forward(self, x):
+        i, j = self.rows
+        a = np.abs(x[i] - x[j])
+        if self.p == 0:
+            return (a != 0).sum(axis=1).astype(x.dtype)
+        if self.p == np.inf:
+            return a.max(axis=1, initial=0.0).astype(x.dtype, copy=False)
+        if self.p == 1:
+            return a.sum(axis=1)
+        return (a ** self.p).sum(axis=1) ** (1 / self.p)
+
+    def backward(self, xp, g, out, x):
+        (i, j), p = self.rows, self.p
+        d = x[i] - x[j]
+        rd, ro = _raw(d), _raw(out)[:, None]
+        sgn = np.sign(rd)
+        g = g.reshape(-1, 1) if isinstance(g, Tensor) else g[:, None]
+        if p == 0:                              # a count of nonzeros: gradient 0
+            each = g * np.zeros_like(rd)
+        elif p == 1:
+            each = g * sgn
+        elif p == np.inf:
+            each = g * (sgn * (np.abs(rd) == ro))
+        else:
+            far = ro != 0
+            skip = ~far | ((rd == 0) & (p < 1))
+            base = xp.where(skip, 1.0, xp.abs(d)) if p != 2 else d
+            scale = g / xp.where(far, out.reshape(-1, 1) if isinstance(out, Tensor)
+                                 else ro, 1.0) ** (p - 1)
+            each = xp.where(skip, 0.0, scale * (base if p == 2 else sgn * base ** (p - 1)))
+        shape = tuple(x.shape)
+        return xp.scatter(each, i, shape) - xp.scatter(each, j, shape)
+
+
+class _ArgumentError(ZeroinError, ValueError):
+    """A bad argument value that PyTorch refuses with a RuntimeError (pdist's p < 0)."""
+
+
+@op(PdistOp)
+def pdist(input, p=2):  # noqa: A002
+    """The ``p``-norm distances between the rows of an (N, M) input, one per pair i < j
+    (N * (N - 1) / 2 of them, the condensed distance matrix)."""
+    x = _t(input)
+    if x.ndim != 2:
+        raise ShapeError(f"pdist: input must be 2-D (N rows of M features), got shape "
+                         f"{tuple(x.shape)}; for a batch use cdist, or reshape to (N, M)")
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not p >= 0:
+        raise _ArgumentError(f"pdist: p must be a non-negative number (inf included), got "
+                             f"{p!r}")
+    if x.dtype.kind != "f":
+        raise DtypeError(f"pdist: input must be a float tensor, got {x.dtype}; cast it "
+                         f"first, e.g. x.double()")
+    return _ops._call1(PdistOp(float(p), x.shape[0]), x)
 
 
 class CloneOp(Function):

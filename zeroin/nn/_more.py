@@ -11,12 +11,14 @@ import numpy as np
 from .. import _torch_ops as _prim, ops
 from .._tensor import Tensor, _leaf
 from ..anomaly import not_replayable
-from ..function import ShapeError
+from ..function import Function, OpName, ShapeError
+from ..ops import op
+from ..random import get_rng
 from ._composed import _normalize, _t
 
 __all__ = ["cosine_similarity", "pairwise_distance", "prelu", "softshrink", "hardshrink",
            "threshold", "instance_norm", "rms_norm", "pixel_shuffle", "pixel_unshuffle",
-           "bilinear", "channel_shuffle", "dropout1d", "adaptive_max_pool1d"]
+           "bilinear", "channel_shuffle", "dropout1d", "adaptive_max_pool1d", "rrelu"]
 
 
 def _valued_as(x, value):
@@ -84,6 +86,33 @@ def prelu(input, weight):  # noqa: A002
     elif w.ndim:
         w = w.reshape(())
     return ops.where(x.data > 0, x, w * x)
+
+
+class RReLUOp(Function):
+    """x * noise with a constant noise: 1 where x > 0, else the slope (PyTorch's
+    ``rrelu_with_noise``; the gradient at x = 0 is the slope, as there)."""
+    __slots__ = ("noise",)
+    name = OpName("rrelu", "RreluWithNoiseBackward0")
+    def __init__(self, noise): self.noise = noise
+    def forward(self, x): return x * self.noise
+    def backward(self, xp, g, out, x): return g * self.noise
+
+
+@op(RReLUOp, export=False)
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):  # noqa: A002
+    """Randomized leaky ReLU: x where x > 0, else a * x, with a slope ``a`` drawn uniformly
+    from [lower, upper] for each element in training (zeroin's generator) and the fixed
+    (lower + upper) / 2 in evaluation."""
+    x = _t(input, "rrelu")
+    if not lower <= upper:
+        raise _prim._ArgumentError(f"rrelu: lower ({lower}) must be at most upper ({upper}); "
+                                   f"the slope is drawn from [lower, upper]")
+    if training:
+        slope = get_rng().uniform(lower, upper, x.shape).astype(x.dtype, copy=False)
+    else:
+        slope = np.asarray((lower + upper) / 2, dtype=x.dtype)
+    noise = np.where(x.data > 0, np.ones((), x.dtype), slope)
+    return ops._call1(RReLUOp(noise), x)
 
 
 def softshrink(input, lambd=0.5):  # noqa: A002

@@ -706,7 +706,7 @@ from ._composed import (celu, elu, embedding, erf, gelu, group_norm, hardtanh,  
 
 # --- PyTorch's other activations and helpers (ops in zeroin._torch_ops) -------------------
 
-from .._torch_ops import hardsigmoid, hardswish, pad  # noqa: E402
+from .._torch_ops import hardsigmoid, hardswish, pad, pdist  # noqa: E402
 
 
 def softplus(input, beta=1.0, threshold=20.0):  # noqa: A002, F811
@@ -794,11 +794,12 @@ __all__ += ["hardswish", "hardsigmoid", "softmin", "tanhshrink", "glu", "normali
 from ._more import (adaptive_max_pool1d, bilinear, channel_shuffle,  # noqa: E402
                     cosine_similarity, dropout1d, hardshrink, instance_norm,
                     pairwise_distance, pixel_shuffle, pixel_unshuffle, prelu, rms_norm,
-                    softshrink, threshold)
+                    rrelu, softshrink, threshold)
 
 from ._more_losses import (cosine_embedding_loss, gaussian_nll_loss,  # noqa: E402
                            hinge_embedding_loss, margin_ranking_loss, multi_margin_loss,
-                           multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss,
+                           multilabel_margin_loss, multilabel_soft_margin_loss,
+                           poisson_nll_loss, soft_margin_loss,
                            triplet_margin_loss)
 
 from ._ctc import ctc_loss  # noqa: E402
@@ -809,7 +810,7 @@ __all__ += ["margin_ranking_loss", "triplet_margin_loss", "cosine_embedding_loss
 __all__ += ["channel_shuffle", "dropout1d", "adaptive_max_pool1d"]
 __all__ += ["cosine_similarity", "pairwise_distance", "prelu", "softshrink", "hardshrink",
             "threshold", "instance_norm", "rms_norm", "pixel_shuffle", "pixel_unshuffle",
-            "bilinear"]
+            "bilinear", "rrelu", "pdist", "multilabel_margin_loss"]
 
 
 # convolution, pooling, resampling (zeroin/nn/_conv.py; imported last: it builds on

@@ -14,8 +14,8 @@ from .module import Module
 __all__ = ["MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss",
            "NLLLoss", "HuberLoss", "SmoothL1Loss", "KLDivLoss", "MarginRankingLoss",
            "TripletMarginLoss", "CosineEmbeddingLoss", "HingeEmbeddingLoss", "SoftMarginLoss",
-           "MultiLabelSoftMarginLoss", "MultiMarginLoss", "GaussianNLLLoss", "PoissonNLLLoss",
-           "CTCLoss"]
+           "MultiLabelSoftMarginLoss", "MultiLabelMarginLoss", "MultiMarginLoss",
+           "GaussianNLLLoss", "PoissonNLLLoss", "CTCLoss"]
 
 
 class _Loss(Module):
@@ -206,6 +206,13 @@ class CosineEmbeddingLoss(_MarginLoss):
 class SoftMarginLoss(_Loss):
     """log(1 + exp(-y x)) for targets y = 1 or -1 (a two-class logistic loss)."""
     _fn = staticmethod(F.soft_margin_loss)
+
+
+class MultiLabelMarginLoss(_Loss):
+    """Multi-label hinge loss: for each label j of a sample and each class i it lacks,
+    max(0, 1 - (x[j] - x[i])), summed and divided by C; target (N, C) lists the labels,
+    ended by -1."""
+    _fn = staticmethod(F.multilabel_margin_loss)
 
 
 class MultiLabelSoftMarginLoss(_WeightedLoss):
