@@ -1000,6 +1000,10 @@ GRADCHECK = {
               (zeroin.xlogy, [np.array([0.0, 1.5, 0.0]), np.array([0.5, 2.0, 1.5])], True)],
     "xlog1py": [(zeroin.special.xlog1py, [_r(2, 3), _r(3, kind="pos") - 0.5], True)],
     "deg2rad": [(zeroin.deg2rad, [_r(2, 3)], True)],
+    "rad2deg": [(zeroin.rad2deg, [_r(2, 3)], True)],
+    "sinc": [(zeroin.sinc, [_r(2, 3)], True),
+             # at 0 the rule is the constant 0 (PyTorch's): first order only there
+             (zeroin.sinc, [np.array([0.0, 0.5, -1.5])], False)],
     "atan2": [(zeroin.atan2, [_r(2, 3), _r(3, kind="kink")], True)],
     "remainder": [(lambda x: x % 1.5, [_away(2, 3, step=1.5)], True),
                   (lambda x, y: x % y, [_away(2, 3, step=1.5), np.full((2, 3), 1.5)], True)],

@@ -376,6 +376,9 @@ table("logcumsumexp", {
 })
 
 
+U = np.random.default_rng(11).uniform(-0.9, 0.9, (3, 4))       # inside (-1, 1)
+RNG4 = np.random.default_rng(12).uniform(-1, 1, (2, 3, 4, 5))
+COLS = np.random.default_rng(13).uniform(-1, 1, (2, 12, 12))
 ROWS = np.array([[0.0, 0.0, 1.0], [1.0, 1.0, 1.0], [0.0, 0.0, 1.0], [2.0, -1.0, 0.5]])
 LABELS = [[3, 0, -1, 1], [1, -1, 0, 0], [-1, 2, 2, 2]]        # ended by -1; [-1...]: none
 SCORES = np.array([[0.1, 0.2, 0.4, 0.8], [-1.0, 2.0, 0.5, 0.5], [0.3, 0.3, 1.3, 0.0]])
@@ -418,6 +421,57 @@ table("multilabel_margin", {
         t(T, SCORES), t(T, np.zeros((3, 4))))),
     "shape": lambda T: catch(lambda: _mlm(T, t(T, SCORES), [[3, -1, 0]] * 3)),
 })
+
+
+table("more_names", {
+    **{f"alias_{n}": (lambda n: lambda T: (grad_of(T, getattr(T, n), U),
+                                           grad_of(T, lambda x: getattr(x, n)(), U)))(n)
+       for n in ("arccos", "arcsin", "arctan", "arcsinh", "arctanh", "absolute", "negative",
+                 "fix")},
+    "alias_arccosh": lambda T: (grad_of(T, T.arccosh, P + 1),
+                                grad_of(T, lambda x: x.arccosh(), P + 1)),
+    "alias_arctan2": lambda T: grad_of(T, T.arctan2, A, B),
+    "rad2deg": lambda T: (grad_of(T, T.rad2deg, A), grad_of(T, lambda x: x.rad2deg(), A)),
+    "sinc": lambda T: grad_of(T, T.sinc, np.array([0.0, -0.0, 0.5, -1.0, 1e-9, 2.5, 3.0])),
+    "sinc_method": lambda T: grad_of(T, lambda x: x.sinc(), A),
+    "broadcast_shapes": lambda T: (T.broadcast_shapes((2,), (3, 1), 1), T.broadcast_shapes()),
+    "broadcast_shapes_bad": lambda T: catch(lambda: T.broadcast_shapes((2,), (3,))),
+    "broadcast_tensors": lambda T: grad_of(T, lambda x, y: T.broadcast_tensors(x, y)[0] * 2 +
+                                           T.broadcast_tensors(x, y)[1], A[:, :1], B[0]),
+    "broadcast_tensors_one": lambda T: T.broadcast_tensors(t(T, A)),
+    "broadcast_tensors_bad": lambda T: catch(lambda: T.broadcast_tensors(t(T, A), t(T, B[:2]))),
+    "unfold_module": lambda T: grad_of(T, T.nn.Unfold((2, 3), dilation=2, padding=1, stride=2),
+                                       RNG4),
+    "fold_module": lambda T: grad_of(T, T.nn.Fold((4, 5), 2), COLS),      # 3 channels, 12 blocks
+    "unfold_fold_repr": lambda T: (repr(T.nn.Unfold(2)), repr(T.nn.Fold((4, 5), 2, stride=1))),
+})
+
+
+def test_gumbel_softmax_samples_and_passes_the_soft_gradient_straight_through():
+    F = zeroin.nn.functional
+    logits = zeroin.tensor([[2.0, 0.0, -1.0, 0.5]] * 4000, requires_grad=True)
+    zeroin.manual_seed(5)
+    hard = F.gumbel_softmax(logits, tau=0.5, hard=True)
+    assert set(np.unique(hard.numpy())) == {0.0, 1.0}
+    assert np.all(hard.numpy().sum(1) == 1)
+    # the argmax of logits + Gumbel noise is a sample of softmax(logits)
+    freq = hard.numpy().mean(0)
+    p = np.exp([2.0, 0.0, -1.0, 0.5]) / np.exp([2.0, 0.0, -1.0, 0.5]).sum()
+    np.testing.assert_allclose(freq, p, atol=0.03)
+    w = zeroin.tensor(np.random.default_rng(0).standard_normal((4000, 4)))
+    (hard * w).sum().backward()
+    g_hard = logits.grad.numpy().copy()
+    logits.grad = None
+    zeroin.manual_seed(5)                                       # the same noise, soft
+    soft = F.gumbel_softmax(logits, tau=0.5)
+    np.testing.assert_allclose(soft.numpy().sum(1), 1.0)
+    (soft * w).sum().backward()
+    np.testing.assert_allclose(g_hard, logits.grad.numpy(), rtol=1e-12, atol=1e-15)
+    assert zeroin.gradcheck(lambda x: (zeroin.manual_seed(1), F.gumbel_softmax(x, 0.7))[1],
+                            [zeroin.tensor(np.random.default_rng(1).standard_normal((2, 3)),
+                                           requires_grad=True)])
+    with pytest.raises(ValueError, match="gumbel_softmax: tau must be > 0"):
+        F.gumbel_softmax(logits, tau=0)
 
 
 def test_rrelu_in_training_draws_a_slope_per_negative_element():

@@ -362,6 +362,32 @@ def can_cast(from_, to):
     return _ops._category(f) <= _ops._category(t)
 
 
+@_export
+def broadcast_shapes(*shapes):
+    """The shape that tensors of ``shapes`` broadcast to (ints count as 1-D shapes)."""
+    from ._tensor_api import Size
+    shapes = [(s,) if isinstance(s, (int, np.integer)) else tuple(s) for s in shapes]
+    try:
+        return Size(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise ShapeError(f"broadcast_shapes: shapes {', '.join(map(str, shapes))} do not "
+                         f"broadcast (each dimension, aligned from the right, must match or "
+                         f"be 1)") from None
+
+
+@_export
+def broadcast_tensors(*tensors):
+    """The tensors broadcast to one shape (a tuple; each a recorded ``broadcast_to``)."""
+    xs = [_t(x) for x in tensors]
+    try:
+        shape = np.broadcast_shapes(*(x.shape for x in xs))
+    except ValueError:
+        got = ", ".join(str(tuple(x.shape)) for x in xs)
+        raise ShapeError(f"broadcast_tensors: shapes {got} do not broadcast (each dimension, "
+                         f"aligned from the right, must match or be 1)") from None
+    return tuple(_ops.broadcast_to(x, shape) for x in xs)
+
+
 # --- products --------------------------------------------------------------------------------
 
 def _scaled_sum(input, p, beta, alpha):  # noqa: A002

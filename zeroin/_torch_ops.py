@@ -336,6 +336,32 @@ class Deg2RadOp(Function):
 deg2rad = _unary(Deg2RadOp, "Degrees to radians.")
 
 
+class Rad2DegOp(Function):
+    __slots__ = ()
+    name = "rad2deg"
+    def forward(self, x): return x * (180 / math.pi)
+    def backward(self, xp, g, out, x): return g * (180 / math.pi)
+
+
+rad2deg = _unary(Rad2DegOp, "Radians to degrees.")
+
+
+class SincOp(Function):
+    """sin(pi x) / (pi x), 1 at x = 0; the gradient (cos(pi x) - sinc(x)) / x is 0 there
+    (PyTorch's rule)."""
+    __slots__ = ()
+    name = "sinc"
+    def forward(self, x): return np.sinc(x)
+    def backward(self, xp, g, out, x):
+        zero = _raw(x) == 0
+        xs = xp.where(zero, 1.0, x) if zero.any() else x       # no 0 / 0 at the origin
+        d = (xp.cos(math.pi * xs) - out) / xs
+        return g * (xp.where(zero, 0.0, d) if zero.any() else d)
+
+
+sinc = _unary(SincOp, "Elementwise normalized sinc, sin(pi x) / (pi x) (1 at 0).")
+
+
 class Atan2Op(Function):
     __slots__ = ()
     promotes = True
@@ -1851,3 +1877,22 @@ TZ.abs, TZ.softplus = staticmethod(_ops.abs), staticmethod(_ops.softplus)
 TZ.flip, TZ.cumsum, TZ.cumprod = staticmethod(flip), staticmethod(cumsum), staticmethod(cumprod)
 TZ.einsum = staticmethod(einsum)
 TZ.log1p, TZ.logcumsumexp = staticmethod(log1p), staticmethod(logcumsumexp)
+
+
+# --- PyTorch's other names for the ops above ----------------------------------------------
+
+def _alias(name, *names):
+    """PyTorch's other names for the op ``name`` (``arccos`` for ``acos``): exported as
+    ``zeroin.<alias>`` and bound on Tensor."""
+    info = _ops.OPS[name]
+    _ops.OPS[name] = info._replace(aliases=info.aliases + names)
+    for n in names:
+        setattr(Tensor, n, info.fn)
+
+
+for _name, _other in (("acos", "arccos"), ("asin", "arcsin"), ("atan", "arctan"),
+                      ("atan2", "arctan2"), ("acosh", "arccosh"), ("asinh", "arcsinh"),
+                      ("atanh", "arctanh"), ("abs", "absolute"), ("neg", "negative"),
+                      ("trunc", "fix")):
+    _alias(_name, _other)
+del _name, _other

@@ -12,8 +12,8 @@ from .activation import (CELU, ELU, GELU, GLU, SELU, Hardshrink, Hardsigmoid, Ha
                          Softsign, Tanh, Tanhshrink, Threshold)
 from .container import ModuleDict, ModuleList, ParameterDict, ParameterList
 from .distance import CosineSimilarity, PairwiseDistance
-from .layers import (BatchNorm1d, Bilinear, Dropout, Flatten, Identity, Linear, Sequential,
-                     Unflatten)
+from .layers import (BatchNorm1d, Bilinear, Dropout, Flatten, Fold, Identity, Linear,
+                     Sequential, Unflatten, Unfold)
 from .losses import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, CTCLoss,
                      GaussianNLLLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss, L1Loss,
                      MarginRankingLoss, MSELoss, MultiLabelMarginLoss, MultiLabelSoftMarginLoss,
@@ -57,4 +57,4 @@ __all__ = ["Module", "Parameter", "Linear", "Sequential", "ModuleList", "ModuleD
            "MultiLabelSoftMarginLoss", "MultiMarginLoss", "GaussianNLLLoss", "PoissonNLLLoss",
            "CTCLoss", "Softmax2d", "ZeroPad1d", "CircularPad1d", "CircularPad2d",
            "ChannelShuffle", "AdaptiveMaxPool1d", "UpsamplingNearest2d", "UpsamplingBilinear2d",
-           "Dropout1d", "RReLU", "MultiLabelMarginLoss"]
+           "Dropout1d", "RReLU", "MultiLabelMarginLoss", "Unfold", "Fold"]

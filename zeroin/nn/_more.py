@@ -18,7 +18,8 @@ from ._composed import _normalize, _t
 
 __all__ = ["cosine_similarity", "pairwise_distance", "prelu", "softshrink", "hardshrink",
            "threshold", "instance_norm", "rms_norm", "pixel_shuffle", "pixel_unshuffle",
-           "bilinear", "channel_shuffle", "dropout1d", "adaptive_max_pool1d", "rrelu"]
+           "bilinear", "channel_shuffle", "dropout1d", "adaptive_max_pool1d", "rrelu",
+           "gumbel_softmax"]
 
 
 def _valued_as(x, value):
@@ -113,6 +114,25 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):  
         slope = np.asarray((lower + upper) / 2, dtype=x.dtype)
     noise = np.where(x.data > 0, np.ones((), x.dtype), slope)
     return ops._call1(RReLUOp(noise), x)
+
+
+def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
+    """A sample from the Gumbel-softmax distribution: softmax((logits + g) / tau) along
+    ``dim`` with Gumbel(0, 1) noise g (zeroin's generator). With ``hard`` the result is
+    one-hot at the largest entry, and its gradient is the soft sample's (straight-through)."""
+    x = _t(logits, "gumbel_softmax")
+    if not tau > 0:
+        raise ValueError(f"gumbel_softmax: tau must be > 0, got {tau!r}")
+    d = ops._check_axis("gumbel_softmax", x, dim)
+    noise = -np.log(get_rng().standard_exponential(x.shape))      # Gumbel(0, 1)
+    y = ops.softmax((x + _leaf(noise.astype(x.dtype))) * (1.0 / tau), dim=d)
+    if not hard:
+        return y
+    soft = y.data.copy()
+    one = np.zeros_like(soft) if d is not None else np.ones_like(soft)
+    if d is not None:
+        np.put_along_axis(one, np.expand_dims(soft.argmax(axis=d), d), 1, axis=d)
+    return y - _leaf(soft) + _leaf(one)
 
 
 def softshrink(input, lambd=0.5):  # noqa: A002
