@@ -447,6 +447,70 @@ table("more_names", {
 })
 
 
+EMB = np.random.default_rng(14).standard_normal((5, 3))
+BAGS = {    # name -> (input, offsets, keywords): empty bags, padding entries, repeated rows
+    "offsets": ([1, 2, 4, 4, 3], [0, 2, 2], {}),
+    "rows": ([[1, 2], [4, 0], [3, 3]], None, {}),
+    "last_offset_padding": ([1, 2, 0, 0], [0, 2, 4], dict(include_last_offset=True,
+                                                          padding_idx=0)),
+    "padding": ([1, 2, 4, 4, 3], [0, 2, 2], dict(padding_idx=4)),
+}
+
+
+def _bag(T, name, mode):
+    inp, off, kw = BAGS[name]
+    return grad_of(T, lambda w: T.nn.functional.embedding_bag(
+        _int(T, inp), w, None if off is None else _int(T, off), mode=mode, **kw), EMB)
+
+
+table("embedding_bag", {
+    **{f"{name}_{mode}": (lambda n, m: lambda T: _bag(T, n, m))(name, mode)
+       for name in BAGS for mode in ("sum", "mean", "max")},
+    "weights": lambda T: grad_of(T, lambda w, p: T.nn.functional.embedding_bag(
+        _int(T, [1, 2, 4, 4, 3]), w, _int(T, [0, 2, 2]), mode="sum", per_sample_weights=p),
+        EMB, np.array([0.5, 2.0, 1.0, -1.0, 3.0])),
+    "weights_mean": lambda T: catch(lambda: T.nn.functional.embedding_bag(
+        _int(T, [1, 2]), t(T, EMB), _int(T, [0]), per_sample_weights=t(T, [1.0, 2.0]))),
+    "2d_offsets": lambda T: catch(lambda: T.nn.functional.embedding_bag(
+        _int(T, [[1, 2]]), t(T, EMB), _int(T, [0]))),
+    "bad_offsets": lambda T: catch(lambda: T.nn.functional.embedding_bag(
+        _int(T, [1, 2]), t(T, EMB), _int(T, [1]))),
+    "module": lambda T: _seeded_module(T, lambda: T.nn.EmbeddingBag(5, 3, mode="sum")),
+    "module_repr": lambda T: (repr(T.nn.EmbeddingBag(5, 3)),
+                              repr(T.nn.EmbeddingBag(5, 3, mode="max", padding_idx=0))),
+})
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_embedding_bag_gradient_matches_finite_differences(mode):
+    F = zeroin.nn.functional
+    idx, off = zeroin.tensor([1, 2, 4, 4, 3, 0]), zeroin.tensor([0, 2, 2, 5])
+    w = zeroin.tensor(EMB, requires_grad=True)
+    assert zeroin.gradcheck(lambda w: F.embedding_bag(idx, w, off, mode=mode, padding_idx=3),
+                            [w])
+
+
+def _seeded_module(T, make):
+    m = make()
+    with T.no_grad():
+        m.weight.copy_(T.tensor(EMB))
+    out = m(_int(T, [1, 2, 4, 4, 3]), _int(T, [0, 2, 2]))
+    out.sum().backward()
+    return out, m.weight.grad, isinstance(m, T.nn.Embedding)
+
+
+table("tensor_unfold", {
+    "1d": lambda T: grad_of(T, lambda x: x.unfold(0, 3, 2), np.arange(7.0)),
+    "overlap": lambda T: grad_of(T, lambda x: x.unfold(1, 2, 1), A),
+    "3d_neg_dim": lambda T: grad_of(T, lambda x: x.unfold(-2, 2, 2), A3),
+    "0d": lambda T: T.tensor(5.0).unfold(0, 1, 1),
+    "size0": lambda T: t(T, np.arange(7.0)).unfold(0, 0, 1).shape,
+    "too_big": lambda T: catch(lambda: t(T, A).unfold(0, 4, 1)),
+    "step0": lambda T: catch(lambda: t(T, A).unfold(0, 2, 0)),
+    "bad_dim": lambda T: catch(lambda: t(T, A).unfold(2, 1, 1)),
+})
+
+
 def test_gumbel_softmax_samples_and_passes_the_soft_gradient_straight_through():
     F = zeroin.nn.functional
     logits = zeroin.tensor([[2.0, 0.0, -1.0, 0.5]] * 4000, requires_grad=True)

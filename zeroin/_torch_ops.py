@@ -1359,6 +1359,28 @@ def narrow(input, dim, start, length):  # noqa: A002
     return getitem(x, (slice(None),) * d + (slice(start, start + length),))
 
 
+@op((GetItemOp, _ops.TransposeOp), methods=("unfold",), export=False)
+def tensor_unfold(input, dimension, size, step):  # noqa: A002
+    """``Tensor.unfold``: the windows of ``size`` entries along ``dimension``, ``step``
+    apart, as a new last dimension (dimension becomes the window count). A copy, where
+    PyTorch's is a view; ``F.unfold`` is the other unfold, im2col."""
+    x = _t(input)
+    d = _check_axis("unfold", x, dimension)
+    n = x.shape[d] if x.ndim else 1
+    if size < 0 or size > n:
+        raise ShapeError(f"unfold: maximum size for dimension {dimension} of shape "
+                         f"{tuple(x.shape)} is {n} but size is {size}; give 0 <= size <= {n}")
+    if step <= 0:
+        raise _ArgumentError(f"unfold: step is {step} but must be > 0 (the distance between "
+                             f"the starts of two windows)")
+    if not x.ndim:
+        return x.reshape(1)
+    d %= x.ndim
+    starts = np.arange(0, n - size + 1, step)
+    windows = getitem(x, (slice(None),) * d + (starts[:, None] + np.arange(size),))
+    return movedim(windows, d + 1, -1)
+
+
 @op(GetItemOp, methods=("select",))
 def select(input, dim, index):  # noqa: A002
     """The slice at ``index`` along ``dim`` (that dimension removed)."""

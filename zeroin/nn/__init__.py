@@ -20,8 +20,8 @@ from .losses import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntro
                      MultiMarginLoss,
                      NLLLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss, TripletMarginLoss)
 from .module import Module, Parameter, StateDictError
-from .normalization import (Embedding, GroupNorm, InstanceNorm1d, InstanceNorm2d, LayerNorm,
-                            RMSNorm)
+from .normalization import (Embedding, EmbeddingBag, GroupNorm, InstanceNorm1d, InstanceNorm2d,
+                            LayerNorm, RMSNorm)
 from .padding import (ChannelShuffle, CircularPad1d, CircularPad2d, ConstantPad1d,
                       ConstantPad2d, PixelShuffle, PixelUnshuffle, ReflectionPad1d,
                       ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, ZeroPad1d, ZeroPad2d)
@@ -57,4 +57,5 @@ __all__ = ["Module", "Parameter", "Linear", "Sequential", "ModuleList", "ModuleD
            "MultiLabelSoftMarginLoss", "MultiMarginLoss", "GaussianNLLLoss", "PoissonNLLLoss",
            "CTCLoss", "Softmax2d", "ZeroPad1d", "CircularPad1d", "CircularPad2d",
            "ChannelShuffle", "AdaptiveMaxPool1d", "UpsamplingNearest2d", "UpsamplingBilinear2d",
-           "Dropout1d", "RReLU", "MultiLabelMarginLoss", "Unfold", "Fold"]
+           "Dropout1d", "RReLU", "MultiLabelMarginLoss", "Unfold", "Fold",
+           "EmbeddingBag"]

@@ -15,11 +15,12 @@ from ..function import Function, OpName, ShapeError
 from ..ops import op
 from ..random import get_rng
 from ._composed import _normalize, _t
+from ._composed import embedding as ops_embedding
 
 __all__ = ["cosine_similarity", "pairwise_distance", "prelu", "softshrink", "hardshrink",
            "threshold", "instance_norm", "rms_norm", "pixel_shuffle", "pixel_unshuffle",
            "bilinear", "channel_shuffle", "dropout1d", "adaptive_max_pool1d", "rrelu",
-           "gumbel_softmax"]
+           "gumbel_softmax", "embedding_bag"]
 
 
 def _valued_as(x, value):
@@ -133,6 +134,71 @@ def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
     if d is not None:
         np.put_along_axis(one, np.expand_dims(soft.argmax(axis=d), d), 1, axis=d)
     return y - _leaf(soft) + _leaf(one)
+
+
+def _bags(op, idx, offsets, include_last_offset):
+    """(flat indices, bag of each index, number of bags) of embedding_bag's input: rows of
+    a 2-D input, or a 1-D input cut at ``offsets`` (each bag's first position)."""
+    if idx.ndim == 2:
+        if offsets is not None:
+            raise ValueError(f"{op}: a 2-D input is a batch of equal-length bags (one per "
+                             f"row), so offsets must be None")
+        return idx.reshape(-1), np.repeat(np.arange(idx.shape[0]), idx.shape[1]), idx.shape[0]
+    if idx.ndim != 1 or offsets is None:
+        raise ValueError(f"{op}: input must be 2-D (bags of equal length), or 1-D with "
+                         f"offsets (where each bag starts), got shape {idx.shape} and "
+                         f"offsets {'None' if offsets is None else 'given'}")
+    off = np.asarray(offsets.data if isinstance(offsets, Tensor) else offsets).reshape(-1)
+    if off.dtype.kind not in "iu" or not off.size or off[0] != 0 or np.any(np.diff(off) < 0) \
+            or off[-1] > idx.size:
+        raise _prim._ArgumentError(
+            f"{op}: offsets must be integers, start at 0 and not decrease up to the input "
+            f"length {idx.size}, got {off.tolist()}")
+    n = off.size - 1 if include_last_offset else off.size
+    bag = np.searchsorted(off[:n], np.arange(idx.size), side="right") - 1
+    return idx, bag, n
+
+
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,  # noqa: A002
+                  scale_grad_by_freq=False, mode="mean", sparse=False, per_sample_weights=None,
+                  include_last_offset=False, padding_idx=None):
+    """The sum, mean or max of the embedding rows of each bag of indices, without the
+    (bags, length, dim) array in between; entries equal to ``padding_idx`` are left out,
+    an empty bag gives zeros. ``per_sample_weights`` scales each row (mode "sum" only)."""
+    op = "embedding_bag"
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"{op}: mode must be 'sum', 'mean' or 'max', got {mode!r}")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError(f"{op}: per_sample_weights is only supported for "
+                                  f"mode='sum' (got mode={mode!r}), as in PyTorch")
+    idx = np.asarray(input.data if isinstance(input, Tensor) else input)
+    flat, bag, n = _bags(op, idx, offsets, include_last_offset)
+    rows = ops_embedding(flat, weight, max_norm=max_norm, norm_type=norm_type,
+                         scale_grad_by_freq=scale_grad_by_freq, sparse=sparse)
+    keep = np.ones(flat.shape, bool) if padding_idx is None else \
+        flat != padding_idx % weight.shape[0]
+    rows, bag = rows[np.nonzero(keep)[0]], bag[keep]
+    dim = weight.shape[1]
+    if mode == "max":
+        pick = np.full((n, dim), -1)
+        vals = rows.data
+        for b in np.unique(bag):
+            where = np.nonzero(bag == b)[0]
+            pick[b] = where[vals[where].argmax(axis=0)]
+        empty = pick[:, 0] < 0
+        out = rows[np.where(empty[:, None], 0, pick), np.arange(dim)]
+        return ops.where(empty[:, None], 0.0, out) if empty.any() else out
+    if per_sample_weights is not None:
+        w = _t(per_sample_weights, op)
+        if tuple(w.shape) != idx.shape:
+            raise ShapeError(f"{op}: per_sample_weights must have the input's shape "
+                             f"{idx.shape}, got {tuple(w.shape)}")
+        rows = rows * w.reshape(-1)[np.nonzero(keep)[0]].reshape(-1, 1)
+    total = ops.index_add(rows, bag, (n, dim))
+    if mode == "sum":
+        return total
+    count = np.bincount(bag, minlength=n).astype(rows.dtype)
+    return total * _leaf((1.0 / np.maximum(count, 1)).reshape(-1, 1))
 
 
 def softshrink(input, lambd=0.5):  # noqa: A002

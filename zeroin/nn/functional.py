@@ -792,8 +792,8 @@ __all__ += ["hardswish", "hardsigmoid", "softmin", "tanhshrink", "glu", "normali
 
 # distances, shrink activations, PReLU, instance and RMS norm, pixel shuffle, bilinear
 from ._more import (adaptive_max_pool1d, bilinear, channel_shuffle,  # noqa: E402
-                    cosine_similarity, dropout1d, gumbel_softmax, hardshrink, instance_norm,
-                    pairwise_distance, pixel_shuffle, pixel_unshuffle, prelu, rms_norm,
+                    cosine_similarity, dropout1d, embedding_bag, gumbel_softmax, hardshrink,
+                    instance_norm, pairwise_distance, pixel_shuffle, pixel_unshuffle, prelu, rms_norm,
                     rrelu, softshrink, threshold)
 
 from ._more_losses import (cosine_embedding_loss, gaussian_nll_loss,  # noqa: E402
@@ -810,7 +810,8 @@ __all__ += ["margin_ranking_loss", "triplet_margin_loss", "cosine_embedding_loss
 __all__ += ["channel_shuffle", "dropout1d", "adaptive_max_pool1d"]
 __all__ += ["cosine_similarity", "pairwise_distance", "prelu", "softshrink", "hardshrink",
             "threshold", "instance_norm", "rms_norm", "pixel_shuffle", "pixel_unshuffle",
-            "bilinear", "rrelu", "pdist", "multilabel_margin_loss", "gumbel_softmax"]
+            "bilinear", "rrelu", "pdist", "multilabel_margin_loss", "gumbel_softmax",
+            "embedding_bag"]
 
 
 # convolution, pooling, resampling (zeroin/nn/_conv.py; imported last: it builds on
