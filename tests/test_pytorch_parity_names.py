@@ -511,6 +511,62 @@ table("tensor_unfold", {
 })
 
 
+M46 = np.arange(24.0).reshape(4, 6) - 7
+OBS = np.random.default_rng(15).standard_normal((3, 5))
+
+table("search_split_cov", {
+    "hsplit": lambda T: (T.hsplit(t(T, M46), 3), t(T, M46).hsplit([1, 4]),
+                         T.hsplit(t(T, np.arange(6.0)), 2)),
+    "vsplit": lambda T: (T.vsplit(t(T, M46), 2), t(T, M46).vsplit([3])),
+    "dsplit": lambda T: (T.dsplit(t(T, A3), 2), t(T, A3).dsplit([1])),
+    "hsplit_uneven": lambda T: catch(lambda: T.hsplit(t(T, M46), 4)),
+    "vsplit_1d": lambda T: catch(lambda: T.vsplit(t(T, np.arange(4.0)), 2)),
+    "dsplit_2d": lambda T: catch(lambda: T.dsplit(t(T, A), 2)),
+    "split_grad": lambda T: grad_of(T, lambda x: T.hsplit(x, 2)[1] * 3, A),
+    "diagflat": lambda T: (grad_of(T, T.diagflat, A[:2, :2]), T.diagflat(t(T, [1.0, 2]), -1),
+                           t(T, [1.0, 2]).diagflat(2)),
+    "block_diag": lambda T: grad_of(T, lambda a, b, c: T.block_diag(a, b, c), np.array(1.5),
+                                    A[0, :2], B[:2, :3]),
+    "block_diag_mixed": lambda T: T.block_diag(_int(T, [[1, 2]]), t(T, [[0.5]])),
+    "block_diag_none": lambda T: T.block_diag(),
+    "block_diag_3d": lambda T: catch(lambda: T.block_diag(t(T, A3))),
+    "isin": lambda T: (T.isin(_int(T, [1, 2, 3, 2]), _int(T, [2, 5])),
+                       T.isin(t(T, A), t(T, A[0])), T.isin(_int(T, [1, 2]), 2),
+                       T.isin(_int(T, [1, 2, 3]), _int(T, [3]), invert=True)),
+    "searchsorted": lambda T: (T.searchsorted(t(T, [1.0, 3, 5, 7]), t(T, [[0.0, 3, 8], [5, 6, 1]])),
+                               T.searchsorted(t(T, [1.0, 3, 5]), t(T, [3.0]), right=True),
+                               T.searchsorted(t(T, [1.0, 3, 5]), t(T, [3.0]), side="right"),
+                               T.searchsorted(_int(T, [[1, 3, 5], [2, 4, 6]]), _int(T, [[3], [7]])),
+                               T.searchsorted(t(T, [5.0, 1, 3]), t(T, [2.0]),
+                                              sorter=_int(T, [1, 2, 0])),
+                               T.searchsorted(t(T, [1.0, 3]), t(T, [2.0]), out_int32=True)),
+    "searchsorted_contradiction": lambda T: catch(lambda: T.searchsorted(
+        t(T, [1.0, 3]), t(T, [2.0]), right=True, side="left")),
+    "bucketize": lambda T: (T.bucketize(t(T, [[1.0, 3, 6], [0, 2, 5]]), t(T, [1.0, 3, 5])),
+                            T.bucketize(t(T, [1.0, 3, 6]), t(T, [1.0, 3, 5]), right=True),
+                            T.bucketize(t(T, [1.0, 3, 6]), t(T, [1.0, 3, 5]), out_int32=True)),
+    "cov": lambda T: (grad_of(T, T.cov, OBS), grad_of(T, lambda x: x.cov(correction=0), OBS),
+                      grad_of(T, T.cov, OBS[0])),
+    "cov_weights": lambda T: grad_of(T, lambda x: T.cov(x, fweights=_int(T, [1, 2, 1, 3, 1]),
+                                                        aweights=t(T, [0.5, 1, 2, 1, 0.3])), OBS),
+    "cov_bad_weights": lambda T: catch(lambda: T.cov(t(T, OBS), fweights=_int(T, [1, 2]))),
+    "corrcoef": lambda T: (grad_of(T, T.corrcoef, OBS), grad_of(T, lambda x: x.corrcoef(), OBS[:2])),
+    "copysign": lambda T: grad_of(T, T.copysign, np.array([1.0, -2, 0, -0.0, 3, 2]),
+                                  np.array([-1.0, -0.0, 1, -1, 2, np.nan])),
+    "copysign_scalar": lambda T: (grad_of(T, lambda x: x.copysign(-1.0), A),
+                                  T.copysign(_int(T, [1, -2]), 1)),
+})
+
+
+def test_composed_names_match_finite_differences():
+    leaf = lambda a: zeroin.tensor(a, requires_grad=True)   # noqa: E731
+    fw, aw = zeroin.tensor([1, 2, 1, 3, 1]), zeroin.tensor([0.5, 1, 2, 1, 0.3])
+    assert zeroin.gradcheck(lambda x: zeroin.cov(x, fweights=fw, aweights=aw), [leaf(OBS)])
+    assert zeroin.gradgradcheck(zeroin.corrcoef, [leaf(OBS)])
+    assert zeroin.gradcheck(lambda a, b: zeroin.block_diag(a, b), [leaf(A[0]), leaf(B[:2])])
+    assert zeroin.gradcheck(lambda x: x.unfold(1, 3, 1), [leaf(A)])
+
+
 def test_gumbel_softmax_samples_and_passes_the_soft_gradient_straight_through():
     F = zeroin.nn.functional
     logits = zeroin.tensor([[2.0, 0.0, -1.0, 0.5]] * 4000, requires_grad=True)

@@ -15,7 +15,7 @@ from . import ops as _ops
 from . import _torch_ops as _x
 from ._tensor import Tensor, _clean_index, _leaf, _raw
 from ._tensor_api import (_export, _inplace, _inplace_method, _method, _operator, bmm, dot,
-                          meshgrid, mm, tensordot)
+                          meshgrid, mm, tensor_split, tensordot)
 from .dtypes import as_dtype
 from .errors import DtypeError, ShapeError
 
@@ -643,3 +643,146 @@ for _name, _fn in (("t_", lambda x: x.t()), ("unsqueeze_", _ops.unsqueeze),
                    ("swapdims_", _ops.transpose), ("swapaxes_", _ops.transpose)):
     _view_method(_name, _fn)
 
+
+
+# --- splitting, block matrices, searching, covariance -----------------------------------------
+
+def _split_along(name, d, min_nd):
+    """PyTorch's hsplit / vsplit / dsplit: tensor_split along dimension ``d`` (hsplit: 0
+    for 1-D input), refusing a number of sections that does not divide the length."""
+    def f(input, indices_or_sections):  # noqa: A002
+        x = _t(input)
+        if x.ndim < min_nd:
+            raise ShapeError(f"{name}: needs a tensor with at least {min_nd} dimension(s), "
+                             f"got shape {tuple(x.shape)}")
+        dim = 0 if name == "hsplit" and x.ndim == 1 else d
+        s = _raw(indices_or_sections)
+        if np.ndim(s) == 0 and (int(s) < 1 or x.shape[dim] % int(s)):
+            raise ShapeError(f"{name}: dimension {dim} of size {x.shape[dim]} is not divisible "
+                             f"by {int(s)} sections; give a divisor, or the split indices")
+        return tensor_split(x, indices_or_sections, dim)
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"Split along dimension {d} (tensor_split with equal sections only)."
+    return f
+
+
+for _name, _d, _nd in (("hsplit", 1, 1), ("vsplit", 0, 2), ("dsplit", 2, 3)):
+    _both(_name, _split_along(_name, _d, _nd))
+
+
+@_export
+@_method()
+def diagflat(input, offset=0):  # noqa: A002
+    """The square matrix with the flattened input on its ``offset``-th diagonal."""
+    return _x.diag_embed(_t(input).reshape(-1), offset)
+
+
+@_export
+def block_diag(*tensors):
+    """The block-diagonal matrix of the tensors (0-d as 1 x 1, 1-D as one row)."""
+    ts = [_t(x) for x in tensors]
+    for x in ts:
+        if x.ndim > 2:
+            raise ShapeError(f"block_diag: inputs must have 2 or fewer dimensions, got shape "
+                             f"{tuple(x.shape)}")
+    ts = [x.reshape(1, -1) if x.ndim < 2 else x for x in ts]
+    rows, cols = sum(x.shape[0] for x in ts), sum(x.shape[1] for x in ts)
+    from ._tensor import get_default_dtype
+    dtype = np.result_type(*[x.dtype for x in ts]) if ts else get_default_dtype()
+    parts, c = [], 0
+    for x in ts:
+        parts.append(_x.pad(x.to(dtype), (c, cols - c - x.shape[1])))
+        c += x.shape[1]
+    return _ops.concatenate(parts, 0) if parts else _leaf(np.zeros((1, 0), dtype))
+
+
+@_export
+def isin(elements, test_elements, *, assume_unique=False, invert=False):
+    """Whether each element is one of ``test_elements`` (a bool tensor, no gradient)."""
+    a, b = np.asarray(_raw(elements)), np.asarray(_raw(test_elements))
+    return _leaf(np.asarray(np.isin(a, b, invert=invert)))
+
+
+def _sides(name, right, side):
+    if side not in (None, "left", "right"):
+        raise _x._ArgumentError(f"{name}: side must be 'left' or 'right', got {side!r}")
+    if side is not None and right and side == "left":
+        raise _x._ArgumentError(f"{name}: side='left' and right=True contradict each other; "
+                                f"give one of them")
+    return side or ("right" if right else "left")
+
+
+@_export
+def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None,  # noqa: A002
+                 sorter=None):
+    """Where each value of ``input`` would go in ``sorted_sequence`` (along its last
+    dimension, row by row for N-D) to keep it sorted; int64 indices, no gradient."""
+    seq, v = np.asarray(_raw(sorted_sequence)), np.asarray(_raw(input))
+    how = _sides("searchsorted", right, side)
+    if sorter is not None:
+        seq = np.take_along_axis(seq, np.asarray(_raw(sorter)), -1)
+    if seq.ndim <= 1:
+        out = np.searchsorted(seq, v, side=how)
+    else:
+        if seq.shape[:-1] != v.shape[:-1]:
+            raise ShapeError(f"searchsorted: sorted_sequence {seq.shape} and input {v.shape} "
+                             f"must have the same leading dimensions (all but the last)")
+        rows = seq.reshape(-1, seq.shape[-1])
+        vals = v.reshape(-1, v.shape[-1])
+        out = np.stack([np.searchsorted(r, w, side=how) for r, w in zip(rows, vals)])
+        out = out.reshape(v.shape)
+    return _leaf(np.asarray(out, dtype=np.int32 if out_int32 else np.int64))
+
+
+@_export
+def bucketize(input, boundaries, *, out_int32=False, right=False):  # noqa: A002
+    """The bucket of each value among the 1-D ``boundaries`` (boundaries[i-1] < x <=
+    boundaries[i]; with ``right``, boundaries[i-1] <= x < boundaries[i])."""
+    b = np.asarray(_raw(boundaries))
+    if b.ndim != 1:
+        raise ShapeError(f"bucketize: boundaries must be 1-D, got shape {b.shape}")
+    return searchsorted(b, input, out_int32=out_int32, right=right)
+
+
+@_export
+@_method()
+def cov(input, *, correction=1, fweights=None, aweights=None):  # noqa: A002
+    """The covariance matrix of the variables in the rows of ``input`` (observations in
+    the columns), with PyTorch's frequency and observation weights."""
+    x = _t(input)
+    if x.ndim > 2:
+        raise ShapeError(f"cov: input must have 2 or fewer dimensions (variables x "
+                         f"observations), got shape {tuple(x.shape)}")
+    vector = x.ndim < 2
+    x = x.reshape(1, -1) if vector else x
+    n = x.shape[1]
+    w = None
+    for name, v in (("fweights", fweights), ("aweights", aweights)):
+        if v is not None:
+            a = np.asarray(_raw(v))
+            if a.shape != (n,):
+                raise ShapeError(f"cov: {name} must be 1-D with one weight per observation "
+                                 f"({n}), got shape {a.shape}")
+            if (a < 0).any():
+                raise _x._ArgumentError(f"cov: {name} cannot be negative, got {a.min()}")
+            w = a if w is None else w * a
+    w = np.ones(n) if w is None else w
+    w_sum = w.sum()
+    norm = w_sum - (correction if aweights is None else
+                    correction * (w * np.asarray(_raw(aweights))).sum() / w_sum)
+    wt = _leaf(w.astype(x.dtype))
+    xm = x - (x * wt).sum(1, keepdim=True) * (1.0 / w_sum)
+    c = (xm * wt) @ xm.T * (1.0 / max(norm, 0))
+    return c.reshape(()) if vector else c
+
+
+@_export
+@_method()
+def corrcoef(input):  # noqa: A002
+    """Pearson correlation coefficients of the variables in the rows of ``input``,
+    clipped to [-1, 1] (NaN for a constant variable)."""
+    c = cov(input)
+    if not c.ndim:
+        return c / c
+    s = _x.diagonal(c).sqrt()
+    return _ops.clip(c / s.reshape(-1, 1) / s.reshape(1, -1), -1, 1)

@@ -453,6 +453,25 @@ def hypot(input, other):  # noqa: A002
     return _ops._call2(HypotOp(), *_floats(input, other, "hypot"))
 
 
+class CopySignOp(Function):
+    """|a| with the sign of b (-0.0 counts as negative). PyTorch's gradient: out / a with
+    respect to a (0 where a = 0), none with respect to b (a step function of it)."""
+    __slots__ = ()
+    promotes = True
+    name = "copysign"
+    def forward(self, a, b): return np.copysign(a, b)
+    def backward(self, xp, g, out, a, b):
+        flip = np.where(_raw(a) == 0, 0, np.sign(_raw(a)) * np.copysign(1, _raw(out)))
+        return (g * flip.astype(_raw(out).dtype, copy=False) if self.needs_input_grad[0]
+                else None), (g * 0 if self.needs_input_grad[1] else None)
+
+
+@op(CopySignOp, methods=("copysign",))
+def copysign(input, other):  # noqa: A002
+    """Elementwise magnitude of ``input`` with the sign of ``other``."""
+    return _ops._call2(CopySignOp(), *_floats(input, other))
+
+
 class XLogYOp(Function):
     """x * log(y), 0 where x = 0 (unless y is NaN). PyTorch's gradients: log(y) with
     respect to x (0 where x = 0 and y <= 0), x / y with respect to y."""
