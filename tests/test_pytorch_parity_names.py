@@ -565,6 +565,42 @@ def test_composed_names_match_finite_differences():
     assert zeroin.gradgradcheck(zeroin.corrcoef, [leaf(OBS)])
     assert zeroin.gradcheck(lambda a, b: zeroin.block_diag(a, b), [leaf(A[0]), leaf(B[:2])])
     assert zeroin.gradcheck(lambda x: x.unfold(1, 3, 1), [leaf(A)])
+    assert zeroin.gradcheck(lambda x: zeroin.nn.functional.local_response_norm(x, 3, 0.5),
+                            [leaf(IMG[:1, :, :2])])
+
+
+IMG = np.random.default_rng(16).standard_normal((2, 5, 3, 4))
+
+
+def _unpooled(T, nd, shape, k, s, p, size=None, module=False):
+    """max_pool with indices, then max_unpool of a leaf of the pooled values: the values
+    and the leaf's gradient (each window's maximum gets the gradient at its position)."""
+    x = np.random.default_rng(17).standard_normal(shape)
+    Fn = T.nn.functional
+    pooled, idx = getattr(Fn, f"max_pool{nd}d")(t(T, x), k, s, p, return_indices=True)
+    if module:
+        unpool = getattr(T.nn, f"MaxUnpool{nd}d")(k, s, p)
+        return grad_of(T, lambda v: unpool(v, idx, size), pooled.detach().numpy())
+    return grad_of(T, lambda v: getattr(Fn, f"max_unpool{nd}d")(v, idx, k, s, p, size),
+                   pooled.detach().numpy())
+
+
+table("lrn_unpool", {
+    **{f"lrn_{n}": (lambda n: lambda T: grad_of(
+        T, lambda x: T.nn.functional.local_response_norm(x, n, 0.3, 0.9, 1.5), IMG))(n)
+       for n in (1, 2, 3, 5, 7)},
+    "lrn_3d": lambda T: grad_of(T, lambda x: T.nn.functional.local_response_norm(x, 3), IMG[0]),
+    "lrn_module": lambda T: grad_of(T, T.nn.LocalResponseNorm(2), IMG),
+    "lrn_2d": lambda T: catch(lambda: T.nn.functional.local_response_norm(t(T, A), 2)),
+    "unpool2d": lambda T: _unpooled(T, 2, (2, 3, 6, 6), 2, None, 0),
+    "unpool2d_overlap": lambda T: _unpooled(T, 2, (1, 2, 5, 5), 3, 2, 1),   # shared maxima
+    "unpool2d_size": lambda T: _unpooled(T, 2, (2, 3, 6, 7), 2, None, 0, (2, 3, 6, 7)),
+    "unpool2d_module": lambda T: _unpooled(T, 2, (2, 3, 6, 6), 2, 2, 0, module=True),
+    "unpool1d": lambda T: _unpooled(T, 1, (2, 3, 9), 3, 2, 1),
+    "unpool1d_module": lambda T: _unpooled(T, 1, (2, 3, 8), 2, None, 0, (9,), module=True),
+    "unpool_bad_index": lambda T: catch(lambda: T.nn.functional.max_unpool2d(
+        t(T, np.ones((1, 1, 1, 1))), _int(T, [[[[9]]]]), 2)),
+})
 
 
 def test_gumbel_softmax_samples_and_passes_the_soft_gradient_straight_through():

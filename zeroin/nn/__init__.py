@@ -28,8 +28,8 @@ from .padding import (ChannelShuffle, CircularPad1d, CircularPad2d, ConstantPad1
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
                       AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, BatchNorm2d, Dropout1d, Dropout2d,
-                      MaxPool1d, MaxPool2d, Upsample, UpsamplingBilinear2d,
-                      UpsamplingNearest2d)
+                      LocalResponseNorm, MaxPool1d, MaxPool2d, MaxUnpool1d, MaxUnpool2d,
+                      Upsample, UpsamplingBilinear2d, UpsamplingNearest2d)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .attention import MultiheadAttention, NonDynamicallyQuantizableLinear
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer,
@@ -58,4 +58,4 @@ __all__ = ["Module", "Parameter", "Linear", "Sequential", "ModuleList", "ModuleD
            "CTCLoss", "Softmax2d", "ZeroPad1d", "CircularPad1d", "CircularPad2d",
            "ChannelShuffle", "AdaptiveMaxPool1d", "UpsamplingNearest2d", "UpsamplingBilinear2d",
            "Dropout1d", "RReLU", "MultiLabelMarginLoss", "Unfold", "Fold",
-           "EmbeddingBag"]
+           "EmbeddingBag", "MaxUnpool1d", "MaxUnpool2d", "LocalResponseNorm"]

@@ -11,6 +11,7 @@ import numpy as np
 from .. import _torch_ops as _prim, ops
 from .._tensor import Tensor, _leaf
 from ..anomaly import not_replayable
+from ..errors import DtypeError
 from ..function import Function, OpName, ShapeError
 from ..ops import op
 from ..random import get_rng
@@ -20,7 +21,8 @@ from ._composed import embedding as ops_embedding
 __all__ = ["cosine_similarity", "pairwise_distance", "prelu", "softshrink", "hardshrink",
            "threshold", "instance_norm", "rms_norm", "pixel_shuffle", "pixel_unshuffle",
            "bilinear", "channel_shuffle", "dropout1d", "adaptive_max_pool1d", "rrelu",
-           "gumbel_softmax", "embedding_bag"]
+           "gumbel_softmax", "embedding_bag", "local_response_norm", "max_unpool1d",
+           "max_unpool2d"]
 
 
 def _valued_as(x, value):
@@ -199,6 +201,71 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,  # no
         return total
     count = np.bincount(bag, minlength=n).astype(rows.dtype)
     return total * _leaf((1.0 / np.maximum(count, 1)).reshape(-1, 1))
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):  # noqa: A002
+    """x / (k + alpha * mean of x**2 over ``size`` neighbouring channels) ** beta, on
+    (N, C, *) input (AlexNet's normalisation; channels beyond the edges count as 0)."""
+    x = _t(input, "local_response_norm")
+    if x.ndim < 3:
+        raise ShapeError(f"local_response_norm: expected an (N, C, *) input of 3 or more "
+                         f"dimensions, got shape {tuple(x.shape)}")
+    if not isinstance(size, numbers.Integral) or size < 1:
+        raise ValueError(f"local_response_norm: size must be a whole number >= 1, got {size!r}")
+    c = x.shape[1]
+    sq = (x * x).movedim(1, -1)                          # channels last, for pad
+    padded = _prim.pad(sq, (size // 2, (size - 1) // 2)).movedim(-1, 1)
+    total = padded[:, 0:c]
+    for i in range(1, size):
+        total = total + padded[:, i:i + c]
+    return x / (total * (alpha / size) + k) ** beta
+
+
+def _unpool(op, nd, input, indices, kernel_size, stride, padding, output_size):  # noqa: A002
+    """max_unpool1d/2d: the values of ``input`` placed at the flat ``indices`` (of each
+    (N, C) plane) that max_pool returned, zeros elsewhere."""
+    x = _t(input, op)
+    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    def tup(v):
+        return tuple(int(a) for a in v) if isinstance(v, (tuple, list)) else (int(v),) * nd
+    ks, pd = tup(kernel_size), tup(padding)
+    st = tup(stride if stride is not None else kernel_size)
+    if x.ndim not in (nd + 1, nd + 2) or idx.shape != tuple(x.shape):
+        raise ShapeError(f"{op}: input must be (N, C, {'H, W' if nd == 2 else 'L'}) or "
+                         f"unbatched, with indices of the same shape, got input "
+                         f"{tuple(x.shape)} and indices {idx.shape}")
+    if idx.dtype.kind not in "iu":
+        raise DtypeError(f"{op}: indices must be integers (max_pool's return_indices), got "
+                         f"{idx.dtype}")
+    batched = x.ndim == nd + 2
+    xb, ib = (x, idx) if batched else (x.unsqueeze(0), idx[None])
+    size = tuple((xb.shape[2 + i] - 1) * st[i] - 2 * pd[i] + ks[i] for i in range(nd))
+    if output_size is not None:
+        size = tuple(int(v) for v in tuple(output_size)[-nd:])
+    plane = int(np.prod(size))
+    if ib.size and (ib.min() < 0 or ib.max() >= plane):
+        raise ShapeError(f"{op}: index {ib.max() if ib.max() >= plane else ib.min()} is out "
+                         f"of range for an output of size {size} ({plane} positions); give "
+                         f"max_pool's own indices, or output_size")
+    n, ch = xb.shape[:2]
+    where = (np.arange(n).reshape(n, 1, 1), np.arange(ch).reshape(1, ch, 1),
+             ib.reshape(n, ch, -1))
+    zeros = _leaf(np.zeros((n, ch, plane), dtype=x.dtype))     # written, not added: a
+    out = ops.index_put(zeros, where, xb.reshape(n, ch, -1))   # max two windows share
+    out = out.reshape((n, ch) + size)
+    return out if batched else out.squeeze(0)
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):  # noqa: A002
+    """The inverse of max_pool1d: values back at the positions of their maxima."""
+    return _unpool("max_unpool1d", 1, input, indices, kernel_size, stride, padding,
+                   output_size)
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):  # noqa: A002
+    """The inverse of max_pool2d: values back at the positions of their maxima."""
+    return _unpool("max_unpool2d", 2, input, indices, kernel_size, stride, padding,
+                   output_size)
 
 
 def softshrink(input, lambd=0.5):  # noqa: A002

@@ -793,7 +793,8 @@ __all__ += ["hardswish", "hardsigmoid", "softmin", "tanhshrink", "glu", "normali
 # distances, shrink activations, PReLU, instance and RMS norm, pixel shuffle, bilinear
 from ._more import (adaptive_max_pool1d, bilinear, channel_shuffle,  # noqa: E402
                     cosine_similarity, dropout1d, embedding_bag, gumbel_softmax, hardshrink,
-                    instance_norm, pairwise_distance, pixel_shuffle, pixel_unshuffle, prelu, rms_norm,
+                    instance_norm, local_response_norm, max_unpool1d, max_unpool2d,
+                    pairwise_distance, pixel_shuffle, pixel_unshuffle, prelu, rms_norm,
                     rrelu, softshrink, threshold)
 
 from ._more_losses import (cosine_embedding_loss, gaussian_nll_loss,  # noqa: E402
@@ -811,7 +812,7 @@ __all__ += ["channel_shuffle", "dropout1d", "adaptive_max_pool1d"]
 __all__ += ["cosine_similarity", "pairwise_distance", "prelu", "softshrink", "hardshrink",
             "threshold", "instance_norm", "rms_norm", "pixel_shuffle", "pixel_unshuffle",
             "bilinear", "rrelu", "pdist", "multilabel_margin_loss", "gumbel_softmax",
-            "embedding_bag"]
+            "embedding_bag", "local_response_norm", "max_unpool1d", "max_unpool2d"]
 
 
 # convolution, pooling, resampling (zeroin/nn/_conv.py; imported last: it builds on
