@@ -603,6 +603,17 @@ table("lrn_unpool", {
 })
 
 
+table("window", {
+    **{f"{w}_{n}_{per}": (lambda w, n, per: lambda T: getattr(T, f"{w}_window")(n, per))(w, n, per)
+       for w in ("hann", "hamming", "blackman", "bartlett", "kaiser")
+       for n in (0, 1, 2, 7) for per in (True, False)},
+    "hamming_args": lambda T: T.hamming_window(6, True, 0.5, 0.5),
+    "kaiser_beta": lambda T: T.kaiser_window(6, False, 5.0, dtype=T.float32),
+    "hann_grad": lambda T: T.hann_window(4, requires_grad=True),
+    "hann_int": lambda T: catch(lambda: T.hann_window(4, dtype=T.int64)),
+})
+
+
 def test_gumbel_softmax_samples_and_passes_the_soft_gradient_straight_through():
     F = zeroin.nn.functional
     logits = zeroin.tensor([[2.0, 0.0, -1.0, 0.5]] * 4000, requires_grad=True)
