@@ -388,8 +388,16 @@ def _mlm(T, x, y, **kw):
     return T.nn.functional.multilabel_margin_loss(x, _int(T, y), **kw)
 
 
+def _mlm_grad(reduction, T):
+    return grad_of(T, lambda x: _mlm(T, x, LABELS, reduction=reduction), SCORES)
+
+
+def _pdist_rows(p, T):
+    return grad_of(T, lambda x: T.nn.functional.pdist(x, p), ROWS)
+
+
 table("pdist", {   # rows 0 and 2 coincide: distance 0, where the rule passes no gradient
-    **{f"p{p}": (lambda p: lambda T: grad_of(T, lambda x: T.nn.functional.pdist(x, p), ROWS))(p)
+    **{f"p{p}": functools.partial(_pdist_rows, p)
        for p in (2, 1, 0, INF, 0.5, 3, 1.5)},
     "top": lambda T: grad_of(T, T.pdist, A),
     "one_row": lambda T: grad_of(T, T.pdist, A[:1]),
@@ -408,7 +416,7 @@ table("rrelu", {
 })
 
 table("multilabel_margin", {
-    **{f"{r}": (lambda r: lambda T: grad_of(T, lambda x: _mlm(T, x, LABELS, reduction=r), SCORES))(r)
+    **{r: functools.partial(_mlm_grad, r)
        for r in ("mean", "sum", "none")},
     "one_sample": lambda T: grad_of(T, lambda x: _mlm(T, x, [3, 3, -1, 0], reduction="none"),
                                     SCORES[0]),
@@ -423,9 +431,12 @@ table("multilabel_margin", {
 })
 
 
+def _alias_grads(name, T):
+    return grad_of(T, getattr(T, name), U), grad_of(T, lambda x: getattr(x, name)(), U)
+
+
 table("more_names", {
-    **{f"alias_{n}": (lambda n: lambda T: (grad_of(T, getattr(T, n), U),
-                                           grad_of(T, lambda x: getattr(x, n)(), U)))(n)
+    **{f"alias_{n}": functools.partial(_alias_grads, n)
        for n in ("arccos", "arcsin", "arctan", "arcsinh", "arctanh", "absolute", "negative",
                  "fix")},
     "alias_arccosh": lambda T: (grad_of(T, T.arccosh, P + 1),
@@ -451,20 +462,20 @@ EMB = np.random.default_rng(14).standard_normal((5, 3))
 BAGS = {    # name -> (input, offsets, keywords): empty bags, padding entries, repeated rows
     "offsets": ([1, 2, 4, 4, 3], [0, 2, 2], {}),
     "rows": ([[1, 2], [4, 0], [3, 3]], None, {}),
-    "last_offset_padding": ([1, 2, 0, 0], [0, 2, 4], dict(include_last_offset=True,
-                                                          padding_idx=0)),
-    "padding": ([1, 2, 4, 4, 3], [0, 2, 2], dict(padding_idx=4)),
+    "last_offset_padding": ([1, 2, 0, 0], [0, 2, 4], {"include_last_offset": True,
+                                                      "padding_idx": 0}),
+    "padding": ([1, 2, 4, 4, 3], [0, 2, 2], {"padding_idx": 4}),
 }
 
 
-def _bag(T, name, mode):
+def _bag(T, *, name, mode):
     inp, off, kw = BAGS[name]
     return grad_of(T, lambda w: T.nn.functional.embedding_bag(
         _int(T, inp), w, None if off is None else _int(T, off), mode=mode, **kw), EMB)
 
 
 table("embedding_bag", {
-    **{f"{name}_{mode}": (lambda n, m: lambda T: _bag(T, n, m))(name, mode)
+    **{f"{name}_{mode}": functools.partial(_bag, name=name, mode=mode)
        for name in BAGS for mode in ("sum", "mean", "max")},
     "weights": lambda T: grad_of(T, lambda w, p: T.nn.functional.embedding_bag(
         _int(T, [1, 2, 4, 4, 3]), w, _int(T, [0, 2, 2]), mode="sum", per_sample_weights=p),
@@ -550,7 +561,8 @@ table("search_split_cov", {
     "cov_weights": lambda T: grad_of(T, lambda x: T.cov(x, fweights=_int(T, [1, 2, 1, 3, 1]),
                                                         aweights=t(T, [0.5, 1, 2, 1, 0.3])), OBS),
     "cov_bad_weights": lambda T: catch(lambda: T.cov(t(T, OBS), fweights=_int(T, [1, 2]))),
-    "corrcoef": lambda T: (grad_of(T, T.corrcoef, OBS), grad_of(T, lambda x: x.corrcoef(), OBS[:2])),
+    "corrcoef": lambda T: (grad_of(T, T.corrcoef, OBS),
+                           grad_of(T, lambda x: x.corrcoef(), OBS[:2])),
     "copysign": lambda T: grad_of(T, T.copysign, np.array([1.0, -2, 0, -0.0, 3, 2]),
                                   np.array([-1.0, -0.0, 1, -1, 2, np.nan])),
     "copysign_scalar": lambda T: (grad_of(T, lambda x: x.copysign(-1.0), A),
@@ -559,7 +571,8 @@ table("search_split_cov", {
 
 
 def test_composed_names_match_finite_differences():
-    leaf = lambda a: zeroin.tensor(a, requires_grad=True)   # noqa: E731
+    def leaf(a):
+        return zeroin.tensor(a, requires_grad=True)
     fw, aw = zeroin.tensor([1, 2, 1, 3, 1]), zeroin.tensor([0.5, 1, 2, 1, 0.3])
     assert zeroin.gradcheck(lambda x: zeroin.cov(x, fweights=fw, aweights=aw), [leaf(OBS)])
     assert zeroin.gradgradcheck(zeroin.corrcoef, [leaf(OBS)])
@@ -585,9 +598,12 @@ def _unpooled(T, nd, shape, k, s, p, size=None, module=False):
                    pooled.detach().numpy())
 
 
+def _lrn(size, T):
+    return grad_of(T, lambda x: T.nn.functional.local_response_norm(x, size, 0.3, 0.9, 1.5), IMG)
+
+
 table("lrn_unpool", {
-    **{f"lrn_{n}": (lambda n: lambda T: grad_of(
-        T, lambda x: T.nn.functional.local_response_norm(x, n, 0.3, 0.9, 1.5), IMG))(n)
+    **{f"lrn_{n}": functools.partial(_lrn, n)
        for n in (1, 2, 3, 5, 7)},
     "lrn_3d": lambda T: grad_of(T, lambda x: T.nn.functional.local_response_norm(x, 3), IMG[0]),
     "lrn_module": lambda T: grad_of(T, T.nn.LocalResponseNorm(2), IMG),
@@ -603,14 +619,61 @@ table("lrn_unpool", {
 })
 
 
+def _window(kind, n, periodic, T):
+    return getattr(T, f"{kind}_window")(n, periodic)
+
+
 table("window", {
-    **{f"{w}_{n}_{per}": (lambda w, n, per: lambda T: getattr(T, f"{w}_window")(n, per))(w, n, per)
+    **{f"{w}_{n}_{per}": functools.partial(_window, w, n, per)
        for w in ("hann", "hamming", "blackman", "bartlett", "kaiser")
        for n in (0, 1, 2, 7) for per in (True, False)},
     "hamming_args": lambda T: T.hamming_window(6, True, 0.5, 0.5),
     "kaiser_beta": lambda T: T.kaiser_window(6, False, 5.0, dtype=T.float32),
     "hann_grad": lambda T: T.hann_window(4, requires_grad=True),
     "hann_int": lambda T: catch(lambda: T.hann_window(4, dtype=T.int64)),
+})
+
+
+SPAN = np.array([0.0, 0.5, 1.5, 1.7])
+
+table("integrate_misc", {
+    "trapezoid": lambda T: (grad_of(T, T.trapezoid, A), grad_of(T, lambda y: T.trapezoid(
+        y, dx=0.3, dim=0), A)),
+    "trapezoid_x": lambda T: grad_of(T, lambda y, x: T.trapezoid(y, x), A, SPAN),
+    "trapezoid_x_nd": lambda T: grad_of(T, lambda y, x: T.trapezoid(y, x, dim=0), A, B),
+    "trapezoid_x_bcast": lambda T: grad_of(T, lambda y, x: T.trapezoid(y, x), A3, SPAN[None]),
+    "trapezoid_int": lambda T: T.trapezoid(_int(T, [1, 2, 3])),
+    "trapezoid_one": lambda T: T.trapezoid(t(T, [1.0])),
+    "trapezoid_bad_x": lambda T: catch(lambda: T.trapezoid(t(T, A), t(T, [0.0, 1]))),
+    "trapz": lambda T: (grad_of(T, lambda y, x: T.trapz(y, x), A, SPAN),
+                        T.trapz(t(T, A), dx=0.5), T.trapz(t(T, A), dim=0)),
+    "cumulative_trapezoid": lambda T: (grad_of(T, T.cumulative_trapezoid, A),
+                                       grad_of(T, lambda y, x: T.cumulative_trapezoid(
+                                           y, x, dim=-1), A, B),
+                                       T.cumulative_trapezoid(t(T, A), dx=2.0, dim=0)),
+    "sign_tests": lambda T: (T.isposinf(t(T, [1.0, INF, -INF, np.nan])),
+                             T.isneginf(t(T, [1.0, INF, -INF, np.nan])),
+                             T.signbit(t(T, [1.0, -0.0, 0.0, -INF, -2])),
+                             t(T, [-0.0, 2]).signbit(), t(T, [INF]).isposinf(),
+                             T.isneginf(_int(T, [1, -2]))),
+    "sum_to_size": lambda T: (grad_of(T, lambda x: x.sum_to_size(1, 4), A),
+                              grad_of(T, lambda x: x.sum_to_size((3, 1)), A),
+                              grad_of(T, lambda x: x.sum_to_size(4), A)),
+    "sum_to_size_bad": lambda T: catch(lambda: t(T, A).sum_to_size(3)),
+    "char": lambda T: t(T, [1.5, -2.7, 3]).char(),
+    "triplet_distance": lambda T: grad_of(T, lambda a, p, n:
+                                          T.nn.functional.triplet_margin_with_distance_loss(
+                                              a, p, n), A, B, P),
+    "triplet_distance_fn": lambda T: grad_of(T, lambda a, p, n: T.nn.TripletMarginWithDistanceLoss(
+        distance_function=lambda u, v: 1 - T.nn.functional.cosine_similarity(u, v), margin=0.5,
+        swap=True, reduction="none")(a, p, n), A, B, P),
+    "triplet_distance_1d": lambda T: grad_of(T, lambda a, p, n: T.nn.TripletMarginWithDistanceLoss(
+        swap=True)(a, p, n), A[0], B[0], P[0]),
+    "triplet_distance_margin": lambda T: catch(
+        lambda: T.nn.TripletMarginWithDistanceLoss(margin=0)),
+    "triplet_distance_repr": lambda T: (repr(T.nn.TripletMarginWithDistanceLoss()),
+                                        repr(T.nn.TripletMarginWithDistanceLoss(
+                                            distance_function=T.nn.PairwiseDistance(p=1)))),
 })
 
 

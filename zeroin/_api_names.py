@@ -686,7 +686,7 @@ def block_diag(*tensors):
             raise ShapeError(f"block_diag: inputs must have 2 or fewer dimensions, got shape "
                              f"{tuple(x.shape)}")
     ts = [x.reshape(1, -1) if x.ndim < 2 else x for x in ts]
-    rows, cols = sum(x.shape[0] for x in ts), sum(x.shape[1] for x in ts)
+    cols = sum(x.shape[1] for x in ts)
     from ._tensor import get_default_dtype
     dtype = np.result_type(*[x.dtype for x in ts]) if ts else get_default_dtype()
     parts, c = [], 0
@@ -786,3 +786,88 @@ def corrcoef(input):  # noqa: A002
         return c / c
     s = _x.diagonal(c).sqrt()
     return _ops.clip(c / s.reshape(-1, 1) / s.reshape(1, -1), -1, 1)
+
+
+# --- integration, sign tests, shape helpers ---------------------------------------------------
+
+def _trapezoid_areas(name, y, x, dx, dim):
+    """The area of each trapezoid between neighbouring samples of ``y`` along ``dim``
+    (spacing ``x`` values, 1-D or broadcasting with y, or the constant ``dx``), and dim."""
+    y = _t(y)
+    if y.dtype.kind not in "fc":
+        from ._tensor import get_default_dtype
+        y = y.to(get_default_dtype())
+    d = _ops._check_axis(name, y, dim) % max(y.ndim, 1)
+    n = y.shape[d]
+    m = max(n - 1, 0)
+    mid = (_x.narrow(y, d, 0, m) + _x.narrow(y, d, 1, m)) * 0.5
+    if x is None:
+        return mid * (1.0 if dx is None else dx), d
+    x = _t(x)
+    if x.ndim == 1:
+        if x.shape[0] != n:
+            raise ShapeError(f"{name}: there must be one x value for each sample point: x has "
+                             f"{x.shape[0]} values, y has {n} along dimension {d}")
+        step = (x[1:] - x[:-1]).reshape((m,) + (1,) * (y.ndim - d - 1))
+    else:
+        xd = d - y.ndim + x.ndim
+        if xd < 0 or x.shape[xd] != n:
+            raise ShapeError(f"{name}: x of shape {tuple(x.shape)} must have y's {n} samples "
+                             f"along dimension {d} (y's shape {tuple(y.shape)})")
+        step = _x.narrow(x, xd, 1, m) - _x.narrow(x, xd, 0, m)
+    return mid * step, d
+
+
+@_export
+def trapezoid(y, x=None, *, dx=None, dim=-1):
+    """The integral of ``y`` along ``dim`` by the trapezoidal rule, at sample points ``x``
+    (or ``dx`` apart, 1 by default)."""
+    areas, d = _trapezoid_areas("trapezoid", y, x, dx, dim)
+    return areas.sum(d)
+
+
+@_export
+def trapz(y, x=None, *, dx=None, dim=-1):
+    """The old name of :func:`trapezoid`."""
+    areas, d = _trapezoid_areas("trapz", y, x, dx, dim)
+    return areas.sum(d)
+
+
+@_export
+def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
+    """The running trapezoidal integral of ``y`` along ``dim`` (one value fewer)."""
+    areas, d = _trapezoid_areas("cumulative_trapezoid", y, x, dx, dim)
+    return _x.cumsum(areas, d)
+
+
+def _sign_test(name, test, doc):
+    def f(input):  # noqa: A002
+        return _leaf(np.asarray(test(np.asarray(_raw(input)))))
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = doc
+    _both(name, f)
+
+
+_sign_test("isposinf", np.isposinf, "Whether each element is +inf (a bool tensor).")
+_sign_test("isneginf", np.isneginf, "Whether each element is -inf (a bool tensor).")
+_sign_test("signbit", np.signbit, "Whether each element's sign bit is set (-0.0 included).")
+
+
+def _sum_to_size(self, *size):
+    """``x`` summed down to ``size`` (a shape x broadcasts from): the gradient of a
+    broadcast, as PyTorch's ``sum_to_size``."""
+    shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) \
+        else tuple(size)
+    try:
+        ok = np.broadcast_shapes(shape, self.shape) == tuple(self.shape)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ShapeError(f"sum_to_size: size {list(shape)} is not expandable to the tensor's "
+                         f"size {list(self.shape)}; give a shape that broadcasts to it")
+    return self.sum_to(shape)
+
+
+Tensor.sum_to_size = _sum_to_size
+Tensor.char = lambda self: self.to(np.int8)
+Tensor.char.__doc__ = "``self.to(zeroin.int8)``, PyTorch's name."

@@ -6,8 +6,7 @@ Each is the same function as the top-level one (``special.expit`` is ``zeroin.si
 from __future__ import annotations
 
 from . import ops as _ops
-from ._torch_ops import (erf, erfc, exp2, expm1, log1p, logit, round, xlog1py,  # noqa: A004
-                         xlogy)
+from ._torch_ops import erf, erfc, exp2, expm1, log1p, logit, round, xlog1py, xlogy
 
 expit = _ops.sigmoid
 logsumexp = _ops.logsumexp

@@ -18,7 +18,8 @@ from .losses import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntro
                      GaussianNLLLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss, L1Loss,
                      MarginRankingLoss, MSELoss, MultiLabelMarginLoss, MultiLabelSoftMarginLoss,
                      MultiMarginLoss,
-                     NLLLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss, TripletMarginLoss)
+                     NLLLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss, TripletMarginLoss,
+                     TripletMarginWithDistanceLoss)
 from .module import Module, Parameter, StateDictError
 from .normalization import (Embedding, EmbeddingBag, GroupNorm, InstanceNorm1d, InstanceNorm2d,
                             LayerNorm, RMSNorm)
@@ -58,4 +59,5 @@ __all__ = ["Module", "Parameter", "Linear", "Sequential", "ModuleList", "ModuleD
            "CTCLoss", "Softmax2d", "ZeroPad1d", "CircularPad1d", "CircularPad2d",
            "ChannelShuffle", "AdaptiveMaxPool1d", "UpsamplingNearest2d", "UpsamplingBilinear2d",
            "Dropout1d", "RReLU", "MultiLabelMarginLoss", "Unfold", "Fold",
-           "EmbeddingBag", "MaxUnpool1d", "MaxUnpool2d", "LocalResponseNorm"]
+           "EmbeddingBag", "MaxUnpool1d", "MaxUnpool2d", "LocalResponseNorm",
+           "TripletMarginWithDistanceLoss"]

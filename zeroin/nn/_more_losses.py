@@ -20,6 +20,7 @@ from ._more import pairwise_distance
 __all__ = ["margin_ranking_loss", "triplet_margin_loss", "cosine_embedding_loss",
            "hinge_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
            "multi_margin_loss", "multilabel_margin_loss", "gaussian_nll_loss",
+           "triplet_margin_with_distance_loss",
            "poisson_nll_loss"]
 
 
@@ -161,7 +162,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None,  # noq
     """Per sample, the sum over its labels j and the classes i it lacks of
     max(0, 1 - (x[j] - x[i])), divided by C. ``target`` (N, C) lists each sample's labels,
     ended by -1 (``[3, 0, -1, 1]`` means classes 3 and 0)."""
-    from .functional import _legacy_reduction, _check_reduction, _tensor_arg
+    from .functional import _check_reduction, _legacy_reduction, _tensor_arg
     op = "multilabel_margin_loss"
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(op, reduction)
@@ -195,6 +196,29 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     d_neg = pairwise_distance(a, neg, p, eps)
     if swap:
         d_neg = ops.minimum(d_neg, pairwise_distance(pos, neg, p, eps))
+    return _reduce(ops.clip(d_pos - d_neg + margin, min=0), reduction)
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
+                                      margin=1.0, swap=False, reduction="mean"):
+    """max(0, d(a, p) - d(a, n) + margin) with any distance ``d`` (a function of two
+    tensors giving one distance per sample; pairwise_distance by default)."""
+    from .functional import _check_reduction, _tensor_arg
+    op = "triplet_margin_with_distance_loss"
+    _check_reduction(op, reduction)
+    if not margin > 0:
+        raise ValueError(f"{op}: margin must be greater than 0, got {margin!r}")
+    a, pos, neg = (_tensor_arg(v, op, w) for v, w in ((anchor, "anchor"),
+                                                       (positive, "positive"),
+                                                       (negative, "negative")))
+    if not (a.ndim == pos.ndim == neg.ndim) or a.ndim not in (1, 2):
+        raise ShapeError(f"{op}: anchor, positive and negative must all be (N, D) or all "
+                         f"(D,), got shapes {tuple(a.shape)}, {tuple(pos.shape)} and "
+                         f"{tuple(neg.shape)}")
+    dist = pairwise_distance if distance_function is None else distance_function
+    d_pos, d_neg = dist(a, pos), dist(a, neg)
+    if swap:
+        d_neg = ops.minimum(d_neg, dist(pos, neg))
     return _reduce(ops.clip(d_pos - d_neg + margin, min=0), reduction)
 
 

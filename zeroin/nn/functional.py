@@ -801,6 +801,7 @@ from ._more_losses import (cosine_embedding_loss, gaussian_nll_loss,  # noqa: E4
                            hinge_embedding_loss, margin_ranking_loss, multi_margin_loss,
                            multilabel_margin_loss, multilabel_soft_margin_loss,
                            poisson_nll_loss, soft_margin_loss,
+                           triplet_margin_with_distance_loss,
                            triplet_margin_loss)
 
 from ._ctc import ctc_loss  # noqa: E402
@@ -812,7 +813,8 @@ __all__ += ["channel_shuffle", "dropout1d", "adaptive_max_pool1d"]
 __all__ += ["cosine_similarity", "pairwise_distance", "prelu", "softshrink", "hardshrink",
             "threshold", "instance_norm", "rms_norm", "pixel_shuffle", "pixel_unshuffle",
             "bilinear", "rrelu", "pdist", "multilabel_margin_loss", "gumbel_softmax",
-            "embedding_bag", "local_response_norm", "max_unpool1d", "max_unpool2d"]
+            "embedding_bag", "local_response_norm", "max_unpool1d", "max_unpool2d",
+            "triplet_margin_with_distance_loss"]
 
 
 # convolution, pooling, resampling (zeroin/nn/_conv.py; imported last: it builds on
