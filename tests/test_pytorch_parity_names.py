@@ -13,7 +13,7 @@ import zeroin
 torch = pytest.importorskip("torch")
 
 from test_pytorch_parity import (A, A3, B, catch, check, grad_of, int_tensor, P,  # noqa: E402,F401
-                                 run_quiet, same, t, _torch_float64)
+                                 run_quiet, same, t, warned, _torch_float64)
 from test_pytorch_parity import table as _table  # noqa: E402
 
 NAN = np.where(A > 1, np.nan, A)                # some NaNs
@@ -570,6 +570,17 @@ table("search_split_cov", {
 })
 
 
+def test_ldexp_gradient_and_unravel_index_range():
+    # PyTorch's gradient of ldexp with a negative integer exponent is 0 (its integer
+    # 2 ** -1); zeroin's is 2 ** other, as finite differences say
+    x = zeroin.tensor([1.0, 3.0], requires_grad=True)
+    zeroin.ldexp(x, zeroin.tensor([-1, -2])).sum().backward()
+    assert x.grad.tolist() == [0.5, 0.25]
+    assert zeroin.gradcheck(lambda v: zeroin.ldexp(v, zeroin.tensor([-1, 2])), [x])
+    with pytest.raises(ValueError, match=r"unravel_index: index out of range for shape \(2, 4\)"):
+        zeroin.unravel_index(zeroin.tensor([8]), (2, 4))      # PyTorch: (0, 0), wrapped
+
+
 def test_composed_names_match_finite_differences():
     def leaf(a):
         return zeroin.tensor(a, requires_grad=True)
@@ -578,6 +589,8 @@ def test_composed_names_match_finite_differences():
     assert zeroin.gradgradcheck(zeroin.corrcoef, [leaf(OBS)])
     assert zeroin.gradcheck(lambda a, b: zeroin.block_diag(a, b), [leaf(A[0]), leaf(B[:2])])
     assert zeroin.gradcheck(lambda x: x.unfold(1, 3, 1), [leaf(A)])
+    assert zeroin.gradgradcheck(lambda x: zeroin.vander(x, 4), [leaf([1.0, 0.0, -1.5])])
+    assert zeroin.gradcheck(lambda x: zeroin.renorm(x, 2, 0, 1.5), [leaf(A)])
     assert zeroin.gradcheck(lambda x: zeroin.nn.functional.local_response_norm(x, 3, 0.5),
                             [leaf(IMG[:1, :, :2])])
 
@@ -674,6 +687,45 @@ table("integrate_misc", {
     "triplet_distance_repr": lambda T: (repr(T.nn.TripletMarginWithDistanceLoss()),
                                         repr(T.nn.TripletMarginWithDistanceLoss(
                                             distance_function=T.nn.PairwiseDistance(p=1)))),
+})
+
+
+def _img(T):
+    return t(T, IMG[:, :2])
+
+
+table("norms_ints_aliases", {
+    "renorm": lambda T: (grad_of(T, lambda x: T.renorm(x, 2, 0, 2.5), A),
+                         grad_of(T, lambda x: x.renorm(1, 1, 1.5), A),
+                         grad_of(T, lambda x: x.renorm(3, -1, 0.5), A3)),
+    "renorm_zero_row": lambda T: grad_of(T, lambda x: x.renorm(2, 0, 1.0), np.array(
+        [[1.0, 2], [0, 0]])),
+    "vander": lambda T: (T.vander(t(T, [1.0, 0, 3]), 4), T.vander(t(T, [1.0, 2, -1])),
+                         T.vander(_int(T, [1, 2, 3]), increasing=True),
+                         T.vander(t(T, [1.0, 2]), N=0), T.vander(t(T, [2.0]), N=1)),
+    "unravel_index": lambda T: (T.unravel_index(_int(T, [5, 7, -1, 0]), (2, 4)),
+                                T.unravel_index(_int(T, [[3]]), (2, 2, 1))),
+    "ldexp": lambda T: (grad_of(T, lambda x: T.ldexp(x, _int(T, [[3, 1, 0, 2]])), A),
+                        T.ldexp(t(T, A), _int(T, [[3, -1, 0, 2]])),
+                        t(T, [1.0, 2]).ldexp(t(T, [0.5, -1.0])), T.ldexp(_int(T, [1, 2]),
+                                                                         _int(T, [3, 1]))),
+    "frexp": lambda T: tuple(T.frexp(t(T, [8.0, 0.3, 0, -5, 1e-300]))),
+    "frexp_method": lambda T: tuple(t(T, A).frexp()),
+    "gcd_lcm": lambda T: (T.gcd(_int(T, [12, -18, 0]), _int(T, [8, 12, 5])),
+                          _int(T, [4, -6]).lcm(_int(T, [6, 4])),
+                          T.lcm(_int(T, [0, 3]), _int(T, [5, 0]))),
+    "gcd_float": lambda T: catch(lambda: T.gcd(t(T, [1.0]), t(T, [2.0]))),
+    "max_pool2d_with_indices": lambda T: (T.nn.functional.max_pool2d_with_indices(_img(T), 2),
+                                          T.nn.functional.max_pool1d_with_indices(
+                                              _img(T)[:, 0], 2, 1, 1)),
+    "adaptive_with_indices": lambda T: (
+        T.nn.functional.adaptive_max_pool2d_with_indices(_img(T), (2, 2)),
+        T.nn.functional.adaptive_max_pool1d_with_indices(_img(T)[:, 0], 2)),
+    "upsample": warned(lambda T: grad_of(
+        T, lambda x: T.nn.functional.upsample(x, scale_factor=2), IMG[:, :2])),
+    "upsample_nearest": warned(lambda T: T.nn.functional.upsample_nearest(_img(T), (5, 7))),
+    "upsample_bilinear": warned(lambda T: grad_of(
+        T, lambda x: T.nn.functional.upsample_bilinear(x, scale_factor=2), IMG[:, :2])),
 })
 
 

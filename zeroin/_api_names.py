@@ -871,3 +871,98 @@ def _sum_to_size(self, *size):
 Tensor.sum_to_size = _sum_to_size
 Tensor.char = lambda self: self.to(np.int8)
 Tensor.char.__doc__ = "``self.to(zeroin.int8)``, PyTorch's name."
+
+
+# --- norms, powers and integer helpers ------------------------------------------------------
+
+@_export
+@_method()
+def renorm(input, p, dim, maxnorm):  # noqa: A002
+    """Each slice along ``dim`` whose ``p``-norm exceeds ``maxnorm`` scaled down to norm
+    ``maxnorm`` (PyTorch's factor maxnorm / (norm + 1e-7)); the others unchanged."""
+    x = _t(input)
+    d = _ops._check_axis("renorm", x, dim) % max(x.ndim, 1)
+    if not maxnorm >= 0 or not p > 0:
+        raise _x._ArgumentError(f"renorm: needs p > 0 and maxnorm >= 0, got p={p!r}, "
+                                f"maxnorm={maxnorm!r}")
+    others = tuple(i for i in range(x.ndim) if i != d)
+    norms = _x.norm(x, p, others, keepdim=True) if others else _ops.abs(x)
+    over = norms.data > maxnorm
+    return x * _ops.where(over, maxnorm / (norms + 1e-7), 1.0)
+
+
+@_export
+def vander(x, N=None, increasing=False):  # noqa: N803
+    """The Vandermonde matrix of the 1-D ``x``: columns x**(N-1), ..., x, 1 (increasing:
+    the other way), by running products, so x = 0 has finite gradients."""
+    v = _t(x)
+    if v.ndim != 1:
+        raise ShapeError(f"vander: x must be 1-D, got shape {tuple(v.shape)}")
+    n = v.shape[0] if N is None else int(N)
+    if n < 0:
+        raise _x._ArgumentError(f"vander: N must be non-negative, got {n}")
+    if v.dtype.kind not in "fc":
+        v = v.to(np.int64)
+    ones = _leaf(np.ones((v.shape[0], min(n, 1)), dtype=v.dtype))
+    cols = _ops.concatenate([ones, v.reshape(-1, 1).expand(-1, max(n - 1, 0))], 1)
+    out = _x.cumprod(cols, 1)
+    return out if increasing else _x.flip(out, 1)
+
+
+@_export
+def unravel_index(indices, shape):
+    """The coordinates in ``shape`` of each flat index (a tuple of int64 tensors); an index
+    outside the shape is refused (PyTorch wraps it around silently)."""
+    idx = np.asarray(_raw(indices))
+    shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(s) for s in shape)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"unravel_index: indices must be integers, got {idx.dtype}")
+    size = int(np.prod(shape))
+    if idx.size and (idx.min() < -size or idx.max() >= size):
+        raise _x._ArgumentError(f"unravel_index: index out of range for shape {shape} "
+                                f"({size} elements): give -{size} <= index < {size}")
+    coords = np.unravel_index(np.where(idx < 0, idx + size, idx), shape)
+    return tuple(_leaf(np.asarray(c, dtype=np.int64)) for c in coords)
+
+
+@_export
+@_method()
+def ldexp(input, other):  # noqa: A002
+    """input * 2 ** other."""
+    x, e = _t(input), _t(other)
+    if x.dtype.kind not in "fc":
+        from ._tensor import get_default_dtype
+        x = x.to(get_default_dtype())
+    return x * _ops.pow(2.0, e.to(x.dtype) if e.dtype.kind not in "fc" else e)
+
+
+class _Frexp(NamedTuple):
+    mantissa: Tensor
+    exponent: Tensor
+
+
+@_export
+@_method()
+def frexp(input):  # noqa: A002
+    """(mantissa, exponent) with input = mantissa * 2 ** exponent, |mantissa| in [0.5, 1)."""
+    r = np.asarray(_raw(input))
+    if r.dtype.kind != "f":
+        raise TypeError(f"frexp: only floating point input is supported, got {r.dtype}")
+    m, e = np.frexp(r)
+    return _Frexp(_leaf(m), _leaf(e.astype(np.int32)))
+
+
+def _integer_pair(name, fn, doc):
+    def f(input, other):  # noqa: A002
+        a, b = np.asarray(_raw(input)), np.asarray(_raw(other))
+        if a.dtype.kind not in "iub" or b.dtype.kind not in "iub":
+            raise NotImplementedError(f"{name}: only integer tensors are supported (as in "
+                                      f"PyTorch), got {a.dtype} and {b.dtype}")
+        return _leaf(np.asarray(fn(a, b)))
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = doc
+    _both(name, f)
+
+
+_integer_pair("gcd", np.gcd, "Elementwise greatest common divisor (non-negative).")
+_integer_pair("lcm", np.lcm, "Elementwise least common multiple (non-negative).")
