@@ -381,7 +381,8 @@ REPR_ARGS = {
     "TransformerEncoder": lambda T: (T.nn.TransformerEncoderLayer(8, 2), 2),
     "TransformerDecoder": lambda T: (T.nn.TransformerDecoderLayer(8, 2), 2),
     "Unflatten": (1, (2, 2)), "ZeroPad2d": (1,), "ZeroPad1d": (1,), "CircularPad1d": (1,),
-    "CircularPad2d": (1,), "ChannelShuffle": (2,)}
+    "CircularPad2d": (1,), "ChannelShuffle": (2,), "EmbeddingBag": (5, 3), "Unfold": (2,),
+    "Fold": ((4, 5), 2), "LocalResponseNorm": (2,), "MaxUnpool1d": (2,), "MaxUnpool2d": (2,)}
 #: base classes PyTorch's users do not build
 REPR_SKIP = {"RNNBase", "RNNCellBase"}
 #: and the settings that are not the defaults
@@ -399,6 +400,10 @@ REPR_CALLS = [
     "BatchNorm1d(4, affine=False, track_running_stats=False, momentum=None)",
     "LayerNorm((2, 3), elementwise_affine=False)", "GroupNorm(2, 4, affine=False)",
     "Embedding(5, 3, padding_idx=0)", "RNN(3, 4, nonlinearity='relu')",
+    "EmbeddingBag(5, 3, max_norm=1.0, mode='max', padding_idx=0)", "RReLU(0.1, 0.3, True)",
+    "Unfold((2, 3), dilation=2, padding=1, stride=2)", "Fold((4, 5), 2, stride=1)",
+    "LocalResponseNorm(3, alpha=0.2, beta=0.5, k=2.0)", "MaxUnpool1d(2, stride=1, padding=0)",
+    "MaxUnpool2d((2, 3), stride=(1, 2), padding=1)",
     "LSTM(3, 4, num_layers=2, batch_first=True, bidirectional=True)",
     "GRU(3, 4, bias=False, dropout=0.5, num_layers=2)", "RNNCell(3, 4, nonlinearity='relu')",
     "MaxPool2d(2, stride=1, ceil_mode=True)", "AvgPool1d(3, 1, 1)", "AvgPool2d(3, 1, 1)",

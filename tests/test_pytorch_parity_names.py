@@ -13,7 +13,7 @@ import zeroin
 torch = pytest.importorskip("torch")
 
 from test_pytorch_parity import (A, A3, B, catch, check, grad_of, int_tensor, P,  # noqa: E402,F401
-                                 run_quiet, same, t, _torch_float64)
+                                 run_quiet, same, t, warned, _torch_float64)
 from test_pytorch_parity import table as _table  # noqa: E402
 
 NAN = np.where(A > 1, np.nan, A)                # some NaNs
@@ -320,6 +320,471 @@ table("index", {
                                  _same_object(t(T, A), lambda x: x.clamp_max_(-0.5))),
     "clamp_min_grad": lambda T: grad_of(T, lambda x: (x * 1).clamp_min_(0.1), A),
 })
+
+
+INF = np.inf
+EDGE_A = np.array([-INF, INF, 0.0, -INF, 1.0, 3.0, -700.0, 40.0])     # logaddexp's edges
+EDGE_B = np.array([-INF, INF, 0.0, 2.0, INF, -1.0, -710.0, -40.0])
+XS = np.array([0.0, 0.0, 2.0, 0.0, 1.0, 0.0, 2.0, 0.0, -1.5])           # xlogy's edges
+YS = np.array([0.0, 2.0, 0.0, np.nan, -1.0, INF, 3.0, -1.0, 0.5])
+
+table("elementwise", {
+    "logaddexp": lambda T: grad_of(T, T.logaddexp, EDGE_A, EDGE_B),
+    "logaddexp_method": lambda T: grad_of(T, lambda x, y: x.logaddexp(y), A, B[1]),
+    "logaddexp2": lambda T: grad_of(T, T.logaddexp2, EDGE_A, EDGE_B),
+    "logaddexp_float32": lambda T: T.logaddexp(t(T, A, dtype=T.float32), t(T, B, dtype=T.float32)),
+    "logaddexp_int": lambda T: catch(lambda: T.logaddexp(_int(T, [1, 2]), _int(T, [3, 4]))),
+    "logaddexp2_int": lambda T: catch(lambda: T.logaddexp2(_int(T, [1, 2]), _int(T, [3, 4]))),
+    "hypot_int": lambda T: catch(lambda: T.hypot(_int(T, [1, 2]), _int(T, [3, 4]))),
+    "hypot": lambda T: grad_of(T, T.hypot, np.array([0.0, 3.0, -3.0, 1e200]),
+                               np.array([0.0, 4.0, 0.0, 1e200])),
+    "hypot_broadcast": lambda T: grad_of(T, lambda x, y: x.hypot(y), A, B[0]),
+    "xlogy": lambda T: grad_of(T, T.xlogy, XS, YS),
+    "xlogy_scalar": lambda T: (T.xlogy(2.0, t(T, P)), T.xlogy(t(T, A), 3.0),
+                               T.xlogy(t(T, P, dtype=T.float32), 2.0)),
+    "xlogy_int": lambda T: T.xlogy(_int(T, [0, 1, 2]), _int(T, [5, 2, 3])),
+    "xlogy_method": lambda T: grad_of(T, lambda x, y: x.xlogy(y), A, P),
+    "special_xlogy": lambda T: grad_of(T, T.special.xlogy, XS, YS),
+    "special_xlog1py": lambda T: grad_of(T, T.special.xlog1py, XS, YS - 1),
+    "special_names": lambda T: (T.special.expit(t(T, A)), T.special.logit(t(T, P / 2)),
+                                T.special.logsumexp(t(T, A), 1), T.special.erf(t(T, A)),
+                                T.special.log1p(t(T, P)), T.special.expm1(t(T, A)),
+                                T.special.exp2(t(T, A)), T.special.round(t(T, A)),
+                                T.special.softmax(t(T, A), 1), T.special.log_softmax(t(T, A), 0)),
+    "logit": lambda T: grad_of(T, T.logit, np.array([0.0, 0.5, 1.0, 1.5, -0.1, 0.3])),
+    "logit_eps": lambda T: grad_of(T, lambda x: T.logit(x, eps=0.1),
+                                   np.array([0.0, 0.05, 0.1, 0.5, 0.9, 1.0, 1.5, np.nan])),
+    "logit_eps_method": lambda T: grad_of(T, lambda x: x.logit(1e-6), np.array([0.0, 0.2, 1.0])),
+    "logit_eps_negative": lambda T: T.logit(t(T, [0.5, 1.2]), eps=-1.0),
+    "logit_eps_big": lambda T: T.logit(t(T, [0.5, 1.2, 0.1]), eps=0.6),
+})
+
+table("logcumsumexp", {
+    "ninf_first": lambda T: grad_of(T, lambda x: T.logcumsumexp(x, 0), np.array([-INF, 0.0, 1.0])),
+    "ninf_two": lambda T: grad_of(T, lambda x: x.logcumsumexp(0), np.array([-INF, -INF, 1.0])),
+    "ninf_inside": lambda T: grad_of(T, lambda x: x.logcumsumexp(0), np.array([1.0, -INF, 2.0])),
+    "pinf": lambda T: grad_of(T, lambda x: x.logcumsumexp(0), np.array([INF, 1.0, 2.0])),
+    "spread": lambda T: grad_of(T, lambda x: x.logcumsumexp(0), np.array([1000.0, -1000.0, 3.0])),
+    "all_ninf": lambda T: grad_of(T, lambda x: x.logcumsumexp(0), np.array([-INF, -INF])),
+    "dims": lambda T: (grad_of(T, lambda x: x.logcumsumexp(1), A3),
+                       grad_of(T, lambda x: x.logcumsumexp(-3), A3)),
+    "0d": lambda T: grad_of(T, lambda x: x.logcumsumexp(0), np.array(1.5)),
+    "empty": lambda T: T.logcumsumexp(T.zeros(0, 3), 0),
+    "float32": lambda T: T.logcumsumexp(t(T, A, dtype=T.float32), 1),
+    "int": lambda T: catch(lambda: T.logcumsumexp(_int(T, [1, 2]), 0)),
+    "bad_dim": lambda T: catch(lambda: T.logcumsumexp(t(T, A), 2)),
+})
+
+
+U = np.random.default_rng(11).uniform(-0.9, 0.9, (3, 4))       # inside (-1, 1)
+RNG4 = np.random.default_rng(12).uniform(-1, 1, (2, 3, 4, 5))
+COLS = np.random.default_rng(13).uniform(-1, 1, (2, 12, 12))
+ROWS = np.array([[0.0, 0.0, 1.0], [1.0, 1.0, 1.0], [0.0, 0.0, 1.0], [2.0, -1.0, 0.5]])
+LABELS = [[3, 0, -1, 1], [1, -1, 0, 0], [-1, 2, 2, 2]]        # ended by -1; [-1...]: none
+SCORES = np.array([[0.1, 0.2, 0.4, 0.8], [-1.0, 2.0, 0.5, 0.5], [0.3, 0.3, 1.3, 0.0]])
+
+
+def _mlm(T, x, y, **kw):
+    return T.nn.functional.multilabel_margin_loss(x, _int(T, y), **kw)
+
+
+def _mlm_grad(reduction, T):
+    return grad_of(T, lambda x: _mlm(T, x, LABELS, reduction=reduction), SCORES)
+
+
+def _pdist_rows(p, T):
+    return grad_of(T, lambda x: T.nn.functional.pdist(x, p), ROWS)
+
+
+table("pdist", {   # rows 0 and 2 coincide: distance 0, where the rule passes no gradient
+    **{f"p{p}": functools.partial(_pdist_rows, p)
+       for p in (2, 1, 0, INF, 0.5, 3, 1.5)},
+    "top": lambda T: grad_of(T, T.pdist, A),
+    "one_row": lambda T: grad_of(T, T.pdist, A[:1]),
+    "float32": lambda T: T.pdist(t(T, A, dtype=T.float32), 2),
+    "3d": lambda T: catch(lambda: T.pdist(t(T, A3))),
+    "negative_p": lambda T: catch(lambda: T.pdist(t(T, A), -1)),
+})
+
+table("rrelu", {
+    "eval": lambda T: grad_of(T, T.nn.functional.rrelu, np.array([-2.0, -0.0, 0.0, 1.0, -1e-3])),
+    "eval_bounds": lambda T: grad_of(T, lambda x: T.nn.functional.rrelu(x, 0.2, 0.6), A),
+    "module_eval": lambda T: grad_of(T, T.nn.RReLU(0.1, 0.3).eval(), A),
+    "repr": lambda T: (repr(T.nn.RReLU()), repr(T.nn.RReLU(0.1, 0.3, True))),
+    "bad_bounds": lambda T: catch(lambda: T.nn.functional.rrelu(t(T, A), 0.5, 0.2)),
+    "positive_train": lambda T: grad_of(T, lambda x: T.nn.functional.rrelu(x, training=True), P),
+})
+
+table("multilabel_margin", {
+    **{r: functools.partial(_mlm_grad, r)
+       for r in ("mean", "sum", "none")},
+    "one_sample": lambda T: grad_of(T, lambda x: _mlm(T, x, [3, 3, -1, 0], reduction="none"),
+                                    SCORES[0]),
+    "all_labels": lambda T: grad_of(T, lambda x: _mlm(T, x, [[0, 1, 2, 3]] * 3), SCORES),
+    "module": lambda T: grad_of(T, lambda x: T.nn.MultiLabelMarginLoss(reduction="sum")(
+        x, _int(T, LABELS)), SCORES),
+    "module_repr": lambda T: repr(T.nn.MultiLabelMarginLoss()),
+    "out_of_range": lambda T: catch(lambda: _mlm(T, t(T, SCORES), [[3, -1, 99, 0]] * 3)),
+    "float_target": lambda T: catch(lambda: T.nn.functional.multilabel_margin_loss(
+        t(T, SCORES), t(T, np.zeros((3, 4))))),
+    "shape": lambda T: catch(lambda: _mlm(T, t(T, SCORES), [[3, -1, 0]] * 3)),
+})
+
+
+def _alias_grads(name, T):
+    return grad_of(T, getattr(T, name), U), grad_of(T, lambda x: getattr(x, name)(), U)
+
+
+table("more_names", {
+    **{f"alias_{n}": functools.partial(_alias_grads, n)
+       for n in ("arccos", "arcsin", "arctan", "arcsinh", "arctanh", "absolute", "negative",
+                 "fix")},
+    "alias_arccosh": lambda T: (grad_of(T, T.arccosh, P + 1),
+                                grad_of(T, lambda x: x.arccosh(), P + 1)),
+    "alias_arctan2": lambda T: grad_of(T, T.arctan2, A, B),
+    "rad2deg": lambda T: (grad_of(T, T.rad2deg, A), grad_of(T, lambda x: x.rad2deg(), A)),
+    "sinc": lambda T: grad_of(T, T.sinc, np.array([0.0, -0.0, 0.5, -1.0, 1e-9, 2.5, 3.0])),
+    "sinc_method": lambda T: grad_of(T, lambda x: x.sinc(), A),
+    "broadcast_shapes": lambda T: (T.broadcast_shapes((2,), (3, 1), 1), T.broadcast_shapes()),
+    "broadcast_shapes_bad": lambda T: catch(lambda: T.broadcast_shapes((2,), (3,))),
+    "broadcast_tensors": lambda T: grad_of(T, lambda x, y: T.broadcast_tensors(x, y)[0] * 2 +
+                                           T.broadcast_tensors(x, y)[1], A[:, :1], B[0]),
+    "broadcast_tensors_one": lambda T: T.broadcast_tensors(t(T, A)),
+    "broadcast_tensors_bad": lambda T: catch(lambda: T.broadcast_tensors(t(T, A), t(T, B[:2]))),
+    "unfold_module": lambda T: grad_of(T, T.nn.Unfold((2, 3), dilation=2, padding=1, stride=2),
+                                       RNG4),
+    "fold_module": lambda T: grad_of(T, T.nn.Fold((4, 5), 2), COLS),      # 3 channels, 12 blocks
+    "unfold_fold_repr": lambda T: (repr(T.nn.Unfold(2)), repr(T.nn.Fold((4, 5), 2, stride=1))),
+})
+
+
+EMB = np.random.default_rng(14).standard_normal((5, 3))
+BAGS = {    # name -> (input, offsets, keywords): empty bags, padding entries, repeated rows
+    "offsets": ([1, 2, 4, 4, 3], [0, 2, 2], {}),
+    "rows": ([[1, 2], [4, 0], [3, 3]], None, {}),
+    "last_offset_padding": ([1, 2, 0, 0], [0, 2, 4], {"include_last_offset": True,
+                                                      "padding_idx": 0}),
+    "padding": ([1, 2, 4, 4, 3], [0, 2, 2], {"padding_idx": 4}),
+}
+
+
+def _bag(T, *, name, mode):
+    inp, off, kw = BAGS[name]
+    return grad_of(T, lambda w: T.nn.functional.embedding_bag(
+        _int(T, inp), w, None if off is None else _int(T, off), mode=mode, **kw), EMB)
+
+
+table("embedding_bag", {
+    **{f"{name}_{mode}": functools.partial(_bag, name=name, mode=mode)
+       for name in BAGS for mode in ("sum", "mean", "max")},
+    "weights": lambda T: grad_of(T, lambda w, p: T.nn.functional.embedding_bag(
+        _int(T, [1, 2, 4, 4, 3]), w, _int(T, [0, 2, 2]), mode="sum", per_sample_weights=p),
+        EMB, np.array([0.5, 2.0, 1.0, -1.0, 3.0])),
+    "weights_mean": lambda T: catch(lambda: T.nn.functional.embedding_bag(
+        _int(T, [1, 2]), t(T, EMB), _int(T, [0]), per_sample_weights=t(T, [1.0, 2.0]))),
+    "2d_offsets": lambda T: catch(lambda: T.nn.functional.embedding_bag(
+        _int(T, [[1, 2]]), t(T, EMB), _int(T, [0]))),
+    "bad_offsets": lambda T: catch(lambda: T.nn.functional.embedding_bag(
+        _int(T, [1, 2]), t(T, EMB), _int(T, [1]))),
+    "module": lambda T: _seeded_module(T, lambda: T.nn.EmbeddingBag(5, 3, mode="sum")),
+    "module_repr": lambda T: (repr(T.nn.EmbeddingBag(5, 3)),
+                              repr(T.nn.EmbeddingBag(5, 3, mode="max", padding_idx=0))),
+})
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_embedding_bag_gradient_matches_finite_differences(mode):
+    F = zeroin.nn.functional
+    idx, off = zeroin.tensor([1, 2, 4, 4, 3, 0]), zeroin.tensor([0, 2, 2, 5])
+    w = zeroin.tensor(EMB, requires_grad=True)
+    assert zeroin.gradcheck(lambda w: F.embedding_bag(idx, w, off, mode=mode, padding_idx=3),
+                            [w])
+
+
+def _seeded_module(T, make):
+    m = make()
+    with T.no_grad():
+        m.weight.copy_(T.tensor(EMB))
+    out = m(_int(T, [1, 2, 4, 4, 3]), _int(T, [0, 2, 2]))
+    out.sum().backward()
+    return out, m.weight.grad, isinstance(m, T.nn.Embedding)
+
+
+table("tensor_unfold", {
+    "1d": lambda T: grad_of(T, lambda x: x.unfold(0, 3, 2), np.arange(7.0)),
+    "overlap": lambda T: grad_of(T, lambda x: x.unfold(1, 2, 1), A),
+    "3d_neg_dim": lambda T: grad_of(T, lambda x: x.unfold(-2, 2, 2), A3),
+    "0d": lambda T: T.tensor(5.0).unfold(0, 1, 1),
+    "size0": lambda T: t(T, np.arange(7.0)).unfold(0, 0, 1).shape,
+    "too_big": lambda T: catch(lambda: t(T, A).unfold(0, 4, 1)),
+    "step0": lambda T: catch(lambda: t(T, A).unfold(0, 2, 0)),
+    "bad_dim": lambda T: catch(lambda: t(T, A).unfold(2, 1, 1)),
+})
+
+
+M46 = np.arange(24.0).reshape(4, 6) - 7
+OBS = np.random.default_rng(15).standard_normal((3, 5))
+
+table("search_split_cov", {
+    "hsplit": lambda T: (T.hsplit(t(T, M46), 3), t(T, M46).hsplit([1, 4]),
+                         T.hsplit(t(T, np.arange(6.0)), 2)),
+    "vsplit": lambda T: (T.vsplit(t(T, M46), 2), t(T, M46).vsplit([3])),
+    "dsplit": lambda T: (T.dsplit(t(T, A3), 2), t(T, A3).dsplit([1])),
+    "hsplit_uneven": lambda T: catch(lambda: T.hsplit(t(T, M46), 4)),
+    "vsplit_1d": lambda T: catch(lambda: T.vsplit(t(T, np.arange(4.0)), 2)),
+    "dsplit_2d": lambda T: catch(lambda: T.dsplit(t(T, A), 2)),
+    "split_grad": lambda T: grad_of(T, lambda x: T.hsplit(x, 2)[1] * 3, A),
+    "diagflat": lambda T: (grad_of(T, T.diagflat, A[:2, :2]), T.diagflat(t(T, [1.0, 2]), -1),
+                           t(T, [1.0, 2]).diagflat(2)),
+    "block_diag": lambda T: grad_of(T, lambda a, b, c: T.block_diag(a, b, c), np.array(1.5),
+                                    A[0, :2], B[:2, :3]),
+    "block_diag_mixed": lambda T: T.block_diag(_int(T, [[1, 2]]), t(T, [[0.5]])),
+    "block_diag_none": lambda T: T.block_diag(),
+    "block_diag_3d": lambda T: catch(lambda: T.block_diag(t(T, A3))),
+    "isin": lambda T: (T.isin(_int(T, [1, 2, 3, 2]), _int(T, [2, 5])),
+                       T.isin(t(T, A), t(T, A[0])), T.isin(_int(T, [1, 2]), 2),
+                       T.isin(_int(T, [1, 2, 3]), _int(T, [3]), invert=True)),
+    "searchsorted": lambda T: (T.searchsorted(t(T, [1.0, 3, 5, 7]), t(T, [[0.0, 3, 8], [5, 6, 1]])),
+                               T.searchsorted(t(T, [1.0, 3, 5]), t(T, [3.0]), right=True),
+                               T.searchsorted(t(T, [1.0, 3, 5]), t(T, [3.0]), side="right"),
+                               T.searchsorted(_int(T, [[1, 3, 5], [2, 4, 6]]), _int(T, [[3], [7]])),
+                               T.searchsorted(t(T, [5.0, 1, 3]), t(T, [2.0]),
+                                              sorter=_int(T, [1, 2, 0])),
+                               T.searchsorted(t(T, [1.0, 3]), t(T, [2.0]), out_int32=True)),
+    "searchsorted_contradiction": lambda T: catch(lambda: T.searchsorted(
+        t(T, [1.0, 3]), t(T, [2.0]), right=True, side="left")),
+    "bucketize": lambda T: (T.bucketize(t(T, [[1.0, 3, 6], [0, 2, 5]]), t(T, [1.0, 3, 5])),
+                            T.bucketize(t(T, [1.0, 3, 6]), t(T, [1.0, 3, 5]), right=True),
+                            T.bucketize(t(T, [1.0, 3, 6]), t(T, [1.0, 3, 5]), out_int32=True)),
+    "cov": lambda T: (grad_of(T, T.cov, OBS), grad_of(T, lambda x: x.cov(correction=0), OBS),
+                      grad_of(T, T.cov, OBS[0])),
+    "cov_weights": lambda T: grad_of(T, lambda x: T.cov(x, fweights=_int(T, [1, 2, 1, 3, 1]),
+                                                        aweights=t(T, [0.5, 1, 2, 1, 0.3])), OBS),
+    "cov_bad_weights": lambda T: catch(lambda: T.cov(t(T, OBS), fweights=_int(T, [1, 2]))),
+    "corrcoef": lambda T: (grad_of(T, T.corrcoef, OBS),
+                           grad_of(T, lambda x: x.corrcoef(), OBS[:2])),
+    "copysign": lambda T: grad_of(T, T.copysign, np.array([1.0, -2, 0, -0.0, 3, 2]),
+                                  np.array([-1.0, -0.0, 1, -1, 2, np.nan])),
+    "copysign_scalar": lambda T: (grad_of(T, lambda x: x.copysign(-1.0), A),
+                                  T.copysign(_int(T, [1, -2]), 1)),
+})
+
+
+def test_ldexp_gradient_and_unravel_index_range():
+    # PyTorch's gradient of ldexp with a negative integer exponent is 0 (its integer
+    # 2 ** -1); zeroin's is 2 ** other, as finite differences say
+    x = zeroin.tensor([1.0, 3.0], requires_grad=True)
+    zeroin.ldexp(x, zeroin.tensor([-1, -2])).sum().backward()
+    assert x.grad.tolist() == [0.5, 0.25]
+    assert zeroin.gradcheck(lambda v: zeroin.ldexp(v, zeroin.tensor([-1, 2])), [x])
+    with pytest.raises(ValueError, match=r"unravel_index: index out of range for shape \(2, 4\)"):
+        zeroin.unravel_index(zeroin.tensor([8]), (2, 4))      # PyTorch: (0, 0), wrapped
+
+
+def test_composed_names_match_finite_differences():
+    def leaf(a):
+        return zeroin.tensor(a, requires_grad=True)
+    fw, aw = zeroin.tensor([1, 2, 1, 3, 1]), zeroin.tensor([0.5, 1, 2, 1, 0.3])
+    assert zeroin.gradcheck(lambda x: zeroin.cov(x, fweights=fw, aweights=aw), [leaf(OBS)])
+    assert zeroin.gradgradcheck(zeroin.corrcoef, [leaf(OBS)])
+    assert zeroin.gradcheck(lambda a, b: zeroin.block_diag(a, b), [leaf(A[0]), leaf(B[:2])])
+    assert zeroin.gradcheck(lambda x: x.unfold(1, 3, 1), [leaf(A)])
+    assert zeroin.gradgradcheck(lambda x: zeroin.vander(x, 4), [leaf([1.0, 0.0, -1.5])])
+    assert zeroin.gradcheck(lambda x: zeroin.renorm(x, 2, 0, 1.5), [leaf(A)])
+    assert zeroin.gradcheck(lambda x: zeroin.nn.functional.local_response_norm(x, 3, 0.5),
+                            [leaf(IMG[:1, :, :2])])
+
+
+IMG = np.random.default_rng(16).standard_normal((2, 5, 3, 4))
+
+
+def _unpooled(T, nd, shape, k, s, p, size=None, module=False):
+    """max_pool with indices, then max_unpool of a leaf of the pooled values: the values
+    and the leaf's gradient (each window's maximum gets the gradient at its position)."""
+    x = np.random.default_rng(17).standard_normal(shape)
+    Fn = T.nn.functional
+    pooled, idx = getattr(Fn, f"max_pool{nd}d")(t(T, x), k, s, p, return_indices=True)
+    if module:
+        unpool = getattr(T.nn, f"MaxUnpool{nd}d")(k, s, p)
+        return grad_of(T, lambda v: unpool(v, idx, size), pooled.detach().numpy())
+    return grad_of(T, lambda v: getattr(Fn, f"max_unpool{nd}d")(v, idx, k, s, p, size),
+                   pooled.detach().numpy())
+
+
+def _lrn(size, T):
+    return grad_of(T, lambda x: T.nn.functional.local_response_norm(x, size, 0.3, 0.9, 1.5), IMG)
+
+
+table("lrn_unpool", {
+    **{f"lrn_{n}": functools.partial(_lrn, n)
+       for n in (1, 2, 3, 5, 7)},
+    "lrn_3d": lambda T: grad_of(T, lambda x: T.nn.functional.local_response_norm(x, 3), IMG[0]),
+    "lrn_module": lambda T: grad_of(T, T.nn.LocalResponseNorm(2), IMG),
+    "lrn_2d": lambda T: catch(lambda: T.nn.functional.local_response_norm(t(T, A), 2)),
+    "unpool2d": lambda T: _unpooled(T, 2, (2, 3, 6, 6), 2, None, 0),
+    "unpool2d_overlap": lambda T: _unpooled(T, 2, (1, 2, 5, 5), 3, 2, 1),   # shared maxima
+    "unpool2d_size": lambda T: _unpooled(T, 2, (2, 3, 6, 7), 2, None, 0, (2, 3, 6, 7)),
+    "unpool2d_module": lambda T: _unpooled(T, 2, (2, 3, 6, 6), 2, 2, 0, module=True),
+    "unpool1d": lambda T: _unpooled(T, 1, (2, 3, 9), 3, 2, 1),
+    "unpool1d_module": lambda T: _unpooled(T, 1, (2, 3, 8), 2, None, 0, (9,), module=True),
+    "unpool_bad_index": lambda T: catch(lambda: T.nn.functional.max_unpool2d(
+        t(T, np.ones((1, 1, 1, 1))), _int(T, [[[[9]]]]), 2)),
+})
+
+
+def _window(kind, n, periodic, T):
+    return getattr(T, f"{kind}_window")(n, periodic)
+
+
+table("window", {
+    **{f"{w}_{n}_{per}": functools.partial(_window, w, n, per)
+       for w in ("hann", "hamming", "blackman", "bartlett", "kaiser")
+       for n in (0, 1, 2, 7) for per in (True, False)},
+    "hamming_args": lambda T: T.hamming_window(6, True, 0.5, 0.5),
+    "kaiser_beta": lambda T: T.kaiser_window(6, False, 5.0, dtype=T.float32),
+    "hann_grad": lambda T: T.hann_window(4, requires_grad=True),
+    "hann_int": lambda T: catch(lambda: T.hann_window(4, dtype=T.int64)),
+})
+
+
+SPAN = np.array([0.0, 0.5, 1.5, 1.7])
+
+table("integrate_misc", {
+    "trapezoid": lambda T: (grad_of(T, T.trapezoid, A), grad_of(T, lambda y: T.trapezoid(
+        y, dx=0.3, dim=0), A)),
+    "trapezoid_x": lambda T: grad_of(T, lambda y, x: T.trapezoid(y, x), A, SPAN),
+    "trapezoid_x_nd": lambda T: grad_of(T, lambda y, x: T.trapezoid(y, x, dim=0), A, B),
+    "trapezoid_x_bcast": lambda T: grad_of(T, lambda y, x: T.trapezoid(y, x), A3, SPAN[None]),
+    "trapezoid_int": lambda T: T.trapezoid(_int(T, [1, 2, 3])),
+    "trapezoid_one": lambda T: T.trapezoid(t(T, [1.0])),
+    "trapezoid_bad_x": lambda T: catch(lambda: T.trapezoid(t(T, A), t(T, [0.0, 1]))),
+    "trapz": lambda T: (grad_of(T, lambda y, x: T.trapz(y, x), A, SPAN),
+                        T.trapz(t(T, A), dx=0.5), T.trapz(t(T, A), dim=0)),
+    "cumulative_trapezoid": lambda T: (grad_of(T, T.cumulative_trapezoid, A),
+                                       grad_of(T, lambda y, x: T.cumulative_trapezoid(
+                                           y, x, dim=-1), A, B),
+                                       T.cumulative_trapezoid(t(T, A), dx=2.0, dim=0)),
+    "sign_tests": lambda T: (T.isposinf(t(T, [1.0, INF, -INF, np.nan])),
+                             T.isneginf(t(T, [1.0, INF, -INF, np.nan])),
+                             T.signbit(t(T, [1.0, -0.0, 0.0, -INF, -2])),
+                             t(T, [-0.0, 2]).signbit(), t(T, [INF]).isposinf(),
+                             T.isneginf(_int(T, [1, -2]))),
+    "sum_to_size": lambda T: (grad_of(T, lambda x: x.sum_to_size(1, 4), A),
+                              grad_of(T, lambda x: x.sum_to_size((3, 1)), A),
+                              grad_of(T, lambda x: x.sum_to_size(4), A)),
+    "sum_to_size_bad": lambda T: catch(lambda: t(T, A).sum_to_size(3)),
+    "char": lambda T: t(T, [1.5, -2.7, 3]).char(),
+    "triplet_distance": lambda T: grad_of(T, lambda a, p, n:
+                                          T.nn.functional.triplet_margin_with_distance_loss(
+                                              a, p, n), A, B, P),
+    "triplet_distance_fn": lambda T: grad_of(T, lambda a, p, n: T.nn.TripletMarginWithDistanceLoss(
+        distance_function=lambda u, v: 1 - T.nn.functional.cosine_similarity(u, v), margin=0.5,
+        swap=True, reduction="none")(a, p, n), A, B, P),
+    "triplet_distance_1d": lambda T: grad_of(T, lambda a, p, n: T.nn.TripletMarginWithDistanceLoss(
+        swap=True)(a, p, n), A[0], B[0], P[0]),
+    "triplet_distance_margin": lambda T: catch(
+        lambda: T.nn.TripletMarginWithDistanceLoss(margin=0)),
+    "triplet_distance_repr": lambda T: (repr(T.nn.TripletMarginWithDistanceLoss()),
+                                        repr(T.nn.TripletMarginWithDistanceLoss(
+                                            distance_function=T.nn.PairwiseDistance(p=1)))),
+})
+
+
+def _img(T):
+    return t(T, IMG[:, :2])
+
+
+table("norms_ints_aliases", {
+    "renorm": lambda T: (grad_of(T, lambda x: T.renorm(x, 2, 0, 2.5), A),
+                         grad_of(T, lambda x: x.renorm(1, 1, 1.5), A),
+                         grad_of(T, lambda x: x.renorm(3, -1, 0.5), A3)),
+    "renorm_zero_row": lambda T: grad_of(T, lambda x: x.renorm(2, 0, 1.0), np.array(
+        [[1.0, 2], [0, 0]])),
+    "vander": lambda T: (T.vander(t(T, [1.0, 0, 3]), 4), T.vander(t(T, [1.0, 2, -1])),
+                         T.vander(_int(T, [1, 2, 3]), increasing=True),
+                         T.vander(t(T, [1.0, 2]), N=0), T.vander(t(T, [2.0]), N=1)),
+    "unravel_index": lambda T: (T.unravel_index(_int(T, [5, 7, -1, 0]), (2, 4)),
+                                T.unravel_index(_int(T, [[3]]), (2, 2, 1))),
+    "ldexp": lambda T: (grad_of(T, lambda x: T.ldexp(x, _int(T, [[3, 1, 0, 2]])), A),
+                        T.ldexp(t(T, A), _int(T, [[3, -1, 0, 2]])),
+                        t(T, [1.0, 2]).ldexp(t(T, [0.5, -1.0])), T.ldexp(_int(T, [1, 2]),
+                                                                         _int(T, [3, 1]))),
+    "frexp": lambda T: tuple(T.frexp(t(T, [8.0, 0.3, 0, -5, 1e-300]))),
+    "frexp_method": lambda T: tuple(t(T, A).frexp()),
+    "gcd_lcm": lambda T: (T.gcd(_int(T, [12, -18, 0]), _int(T, [8, 12, 5])),
+                          _int(T, [4, -6]).lcm(_int(T, [6, 4])),
+                          T.lcm(_int(T, [0, 3]), _int(T, [5, 0]))),
+    "gcd_float": lambda T: catch(lambda: T.gcd(t(T, [1.0]), t(T, [2.0]))),
+    "max_pool2d_with_indices": lambda T: (T.nn.functional.max_pool2d_with_indices(_img(T), 2),
+                                          T.nn.functional.max_pool1d_with_indices(
+                                              _img(T)[:, 0], 2, 1, 1)),
+    "adaptive_with_indices": lambda T: (
+        T.nn.functional.adaptive_max_pool2d_with_indices(_img(T), (2, 2)),
+        T.nn.functional.adaptive_max_pool1d_with_indices(_img(T)[:, 0], 2)),
+    "upsample": warned(lambda T: grad_of(
+        T, lambda x: T.nn.functional.upsample(x, scale_factor=2), IMG[:, :2])),
+    "upsample_nearest": warned(lambda T: T.nn.functional.upsample_nearest(_img(T), (5, 7))),
+    "upsample_bilinear": warned(lambda T: grad_of(
+        T, lambda x: T.nn.functional.upsample_bilinear(x, scale_factor=2), IMG[:, :2])),
+})
+
+
+def test_gumbel_softmax_samples_and_passes_the_soft_gradient_straight_through():
+    F = zeroin.nn.functional
+    logits = zeroin.tensor([[2.0, 0.0, -1.0, 0.5]] * 4000, requires_grad=True)
+    zeroin.manual_seed(5)
+    hard = F.gumbel_softmax(logits, tau=0.5, hard=True)
+    assert set(np.unique(hard.numpy())) == {0.0, 1.0}
+    assert np.all(hard.numpy().sum(1) == 1)
+    # the argmax of logits + Gumbel noise is a sample of softmax(logits)
+    freq = hard.numpy().mean(0)
+    p = np.exp([2.0, 0.0, -1.0, 0.5]) / np.exp([2.0, 0.0, -1.0, 0.5]).sum()
+    np.testing.assert_allclose(freq, p, atol=0.03)
+    w = zeroin.tensor(np.random.default_rng(0).standard_normal((4000, 4)))
+    (hard * w).sum().backward()
+    g_hard = logits.grad.numpy().copy()
+    logits.grad = None
+    zeroin.manual_seed(5)                                       # the same noise, soft
+    soft = F.gumbel_softmax(logits, tau=0.5)
+    np.testing.assert_allclose(soft.numpy().sum(1), 1.0)
+    (soft * w).sum().backward()
+    np.testing.assert_allclose(g_hard, logits.grad.numpy(), rtol=1e-12, atol=1e-15)
+    assert zeroin.gradcheck(lambda x: (zeroin.manual_seed(1), F.gumbel_softmax(x, 0.7))[1],
+                            [zeroin.tensor(np.random.default_rng(1).standard_normal((2, 3)),
+                                           requires_grad=True)])
+    with pytest.raises(ValueError, match="gumbel_softmax: tau must be > 0"):
+        F.gumbel_softmax(logits, tau=0)
+
+
+def test_rrelu_in_training_draws_a_slope_per_negative_element():
+    F = zeroin.nn.functional
+    x = zeroin.tensor(np.linspace(-3, 3, 2000), requires_grad=True)
+    zeroin.manual_seed(7)
+    y = F.rrelu(x, 0.1, 0.3, training=True)
+    y.sum().backward()
+    neg, g = x.numpy() <= 0, x.grad.numpy()
+    np.testing.assert_array_equal(y.numpy()[~neg], x.numpy()[~neg])     # x > 0 passes
+    assert np.all(g[~neg] == 1) and np.all((g[neg] >= 0.1) & (g[neg] <= 0.3))
+    assert np.ptp(g[neg]) > 0.15                                       # slopes vary
+    np.testing.assert_allclose(y.numpy()[neg], x.numpy()[neg] * g[neg])  # y = slope * x
+    zeroin.manual_seed(7)                                  # zeroin's generator: it repeats
+    np.testing.assert_array_equal(F.rrelu(x, 0.1, 0.3, training=True).numpy(), y.numpy())
+    m = zeroin.nn.RReLU(0.1, 0.3)
+    assert m.training and not np.array_equal(m(x).numpy(), m(x).numpy())
+    assert np.array_equal(m.eval()(x).numpy(), F.leaky_relu(x, 0.2).numpy())
+
+
+def test_logcumsumexp_gradient_is_finite_where_the_math_is():
+    # a later sum's gradient at an earlier -inf entry is exp(-inf - out) = 0; PyTorch's rule
+    # gives NaN there when the -inf entry's own output gets no gradient (0 * NaN)
+    x = zeroin.tensor([-np.inf, -np.inf, 1.0], requires_grad=True)
+    x.logcumsumexp(0)[2].backward()
+    assert x.grad.tolist() == [0.0, 0.0, 1.0]
+    x = zeroin.tensor([-np.inf, 0.0, 1.0], requires_grad=True)
+    y = x.logcumsumexp(0)
+    (y[1] + y[2]).backward()
+    want = [0.0, 1 + 1 / (1 + np.e), np.e / (1 + np.e)]
+    np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-12)
 
 
 _run = run_quiet

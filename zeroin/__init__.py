@@ -26,10 +26,11 @@ from .anomaly import detect_anomaly, is_anomaly_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from . import functional, graph
 from ._creation import (BoolTensor, DoubleTensor, FloatTensor, IntTensor, LongTensor, arange,
-                        as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full,
-                        full_like, linspace, logspace, multinomial, normal, ones, ones_like,
-                        rand, rand_like, randint, randint_like, randn, randn_like, randperm,
-                        zeros, zeros_like)
+                        as_tensor, bartlett_window, bernoulli, blackman_window, empty,
+                        empty_like, eye, from_numpy, full, full_like, hamming_window,
+                        hann_window, kaiser_window, linspace, logspace, multinomial, normal,
+                        ones, ones_like, rand, rand_like, randint, randint_like, randn,
+                        randn_like, randperm, zeros, zeros_like)
 from .random import Generator
 # PyTorch's dtype names (NumPy dtypes); zeroin.float is float32 and zeroin.int is int32, as
 # in PyTorch, so these shadow the builtins inside this module only.
@@ -83,6 +84,7 @@ _LAZY = {
     "is_autocast_enabled": ("zeroin.amp", "is_autocast_enabled"),
     "backends": ("zeroin.backends", None),
     "distributions": ("zeroin.distributions", None),
+    "special": ("zeroin.special", None),
 }
 
 

@@ -15,7 +15,7 @@ from . import ops as _ops
 from . import _torch_ops as _x
 from ._tensor import Tensor, _clean_index, _leaf, _raw
 from ._tensor_api import (_export, _inplace, _inplace_method, _method, _operator, bmm, dot,
-                          meshgrid, mm, tensordot)
+                          meshgrid, mm, tensor_split, tensordot)
 from .dtypes import as_dtype
 from .errors import DtypeError, ShapeError
 
@@ -362,6 +362,32 @@ def can_cast(from_, to):
     return _ops._category(f) <= _ops._category(t)
 
 
+@_export
+def broadcast_shapes(*shapes):
+    """The shape that tensors of ``shapes`` broadcast to (ints count as 1-D shapes)."""
+    from ._tensor_api import Size
+    shapes = [(s,) if isinstance(s, (int, np.integer)) else tuple(s) for s in shapes]
+    try:
+        return Size(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise ShapeError(f"broadcast_shapes: shapes {', '.join(map(str, shapes))} do not "
+                         f"broadcast (each dimension, aligned from the right, must match or "
+                         f"be 1)") from None
+
+
+@_export
+def broadcast_tensors(*tensors):
+    """The tensors broadcast to one shape (a tuple; each a recorded ``broadcast_to``)."""
+    xs = [_t(x) for x in tensors]
+    try:
+        shape = np.broadcast_shapes(*(x.shape for x in xs))
+    except ValueError:
+        got = ", ".join(str(tuple(x.shape)) for x in xs)
+        raise ShapeError(f"broadcast_tensors: shapes {got} do not broadcast (each dimension, "
+                         f"aligned from the right, must match or be 1)") from None
+    return tuple(_ops.broadcast_to(x, shape) for x in xs)
+
+
 # --- products --------------------------------------------------------------------------------
 
 def _scaled_sum(input, p, beta, alpha):  # noqa: A002
@@ -617,3 +643,326 @@ for _name, _fn in (("t_", lambda x: x.t()), ("unsqueeze_", _ops.unsqueeze),
                    ("swapdims_", _ops.transpose), ("swapaxes_", _ops.transpose)):
     _view_method(_name, _fn)
 
+
+
+# --- splitting, block matrices, searching, covariance -----------------------------------------
+
+def _split_along(name, d, min_nd):
+    """PyTorch's hsplit / vsplit / dsplit: tensor_split along dimension ``d`` (hsplit: 0
+    for 1-D input), refusing a number of sections that does not divide the length."""
+    def f(input, indices_or_sections):  # noqa: A002
+        x = _t(input)
+        if x.ndim < min_nd:
+            raise ShapeError(f"{name}: needs a tensor with at least {min_nd} dimension(s), "
+                             f"got shape {tuple(x.shape)}")
+        dim = 0 if name == "hsplit" and x.ndim == 1 else d
+        s = _raw(indices_or_sections)
+        if np.ndim(s) == 0 and (int(s) < 1 or x.shape[dim] % int(s)):
+            raise ShapeError(f"{name}: dimension {dim} of size {x.shape[dim]} is not divisible "
+                             f"by {int(s)} sections; give a divisor, or the split indices")
+        return tensor_split(x, indices_or_sections, dim)
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"Split along dimension {d} (tensor_split with equal sections only)."
+    return f
+
+
+for _name, _d, _nd in (("hsplit", 1, 1), ("vsplit", 0, 2), ("dsplit", 2, 3)):
+    _both(_name, _split_along(_name, _d, _nd))
+
+
+@_export
+@_method()
+def diagflat(input, offset=0):  # noqa: A002
+    """The square matrix with the flattened input on its ``offset``-th diagonal."""
+    return _x.diag_embed(_t(input).reshape(-1), offset)
+
+
+@_export
+def block_diag(*tensors):
+    """The block-diagonal matrix of the tensors (0-d as 1 x 1, 1-D as one row)."""
+    ts = [_t(x) for x in tensors]
+    for x in ts:
+        if x.ndim > 2:
+            raise ShapeError(f"block_diag: inputs must have 2 or fewer dimensions, got shape "
+                             f"{tuple(x.shape)}")
+    ts = [x.reshape(1, -1) if x.ndim < 2 else x for x in ts]
+    cols = sum(x.shape[1] for x in ts)
+    from ._tensor import get_default_dtype
+    dtype = np.result_type(*[x.dtype for x in ts]) if ts else get_default_dtype()
+    parts, c = [], 0
+    for x in ts:
+        parts.append(_x.pad(x.to(dtype), (c, cols - c - x.shape[1])))
+        c += x.shape[1]
+    return _ops.concatenate(parts, 0) if parts else _leaf(np.zeros((1, 0), dtype))
+
+
+@_export
+def isin(elements, test_elements, *, assume_unique=False, invert=False):
+    """Whether each element is one of ``test_elements`` (a bool tensor, no gradient)."""
+    a, b = np.asarray(_raw(elements)), np.asarray(_raw(test_elements))
+    return _leaf(np.asarray(np.isin(a, b, invert=invert)))
+
+
+def _sides(name, right, side):
+    if side not in (None, "left", "right"):
+        raise _x._ArgumentError(f"{name}: side must be 'left' or 'right', got {side!r}")
+    if side is not None and right and side == "left":
+        raise _x._ArgumentError(f"{name}: side='left' and right=True contradict each other; "
+                                f"give one of them")
+    return side or ("right" if right else "left")
+
+
+@_export
+def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None,  # noqa: A002
+                 sorter=None):
+    """Where each value of ``input`` would go in ``sorted_sequence`` (along its last
+    dimension, row by row for N-D) to keep it sorted; int64 indices, no gradient."""
+    seq, v = np.asarray(_raw(sorted_sequence)), np.asarray(_raw(input))
+    how = _sides("searchsorted", right, side)
+    if sorter is not None:
+        seq = np.take_along_axis(seq, np.asarray(_raw(sorter)), -1)
+    if seq.ndim <= 1:
+        out = np.searchsorted(seq, v, side=how)
+    else:
+        if seq.shape[:-1] != v.shape[:-1]:
+            raise ShapeError(f"searchsorted: sorted_sequence {seq.shape} and input {v.shape} "
+                             f"must have the same leading dimensions (all but the last)")
+        rows = seq.reshape(-1, seq.shape[-1])
+        vals = v.reshape(-1, v.shape[-1])
+        out = np.stack([np.searchsorted(r, w, side=how) for r, w in zip(rows, vals)])
+        out = out.reshape(v.shape)
+    return _leaf(np.asarray(out, dtype=np.int32 if out_int32 else np.int64))
+
+
+@_export
+def bucketize(input, boundaries, *, out_int32=False, right=False):  # noqa: A002
+    """The bucket of each value among the 1-D ``boundaries`` (boundaries[i-1] < x <=
+    boundaries[i]; with ``right``, boundaries[i-1] <= x < boundaries[i])."""
+    b = np.asarray(_raw(boundaries))
+    if b.ndim != 1:
+        raise ShapeError(f"bucketize: boundaries must be 1-D, got shape {b.shape}")
+    return searchsorted(b, input, out_int32=out_int32, right=right)
+
+
+@_export
+@_method()
+def cov(input, *, correction=1, fweights=None, aweights=None):  # noqa: A002
+    """The covariance matrix of the variables in the rows of ``input`` (observations in
+    the columns), with PyTorch's frequency and observation weights."""
+    x = _t(input)
+    if x.ndim > 2:
+        raise ShapeError(f"cov: input must have 2 or fewer dimensions (variables x "
+                         f"observations), got shape {tuple(x.shape)}")
+    vector = x.ndim < 2
+    x = x.reshape(1, -1) if vector else x
+    n = x.shape[1]
+    w = None
+    for name, v in (("fweights", fweights), ("aweights", aweights)):
+        if v is not None:
+            a = np.asarray(_raw(v))
+            if a.shape != (n,):
+                raise ShapeError(f"cov: {name} must be 1-D with one weight per observation "
+                                 f"({n}), got shape {a.shape}")
+            if (a < 0).any():
+                raise _x._ArgumentError(f"cov: {name} cannot be negative, got {a.min()}")
+            w = a if w is None else w * a
+    w = np.ones(n) if w is None else w
+    w_sum = w.sum()
+    norm = w_sum - (correction if aweights is None else
+                    correction * (w * np.asarray(_raw(aweights))).sum() / w_sum)
+    wt = _leaf(w.astype(x.dtype))
+    xm = x - (x * wt).sum(1, keepdim=True) * (1.0 / w_sum)
+    c = (xm * wt) @ xm.T * (1.0 / max(norm, 0))
+    return c.reshape(()) if vector else c
+
+
+@_export
+@_method()
+def corrcoef(input):  # noqa: A002
+    """Pearson correlation coefficients of the variables in the rows of ``input``,
+    clipped to [-1, 1] (NaN for a constant variable)."""
+    c = cov(input)
+    if not c.ndim:
+        return c / c
+    s = _x.diagonal(c).sqrt()
+    return _ops.clip(c / s.reshape(-1, 1) / s.reshape(1, -1), -1, 1)
+
+
+# --- integration, sign tests, shape helpers ---------------------------------------------------
+
+def _trapezoid_areas(name, y, x, dx, dim):
+    """The area of each trapezoid between neighbouring samples of ``y`` along ``dim``
+    (spacing ``x`` values, 1-D or broadcasting with y, or the constant ``dx``), and dim."""
+    y = _t(y)
+    if y.dtype.kind not in "fc":
+        from ._tensor import get_default_dtype
+        y = y.to(get_default_dtype())
+    d = _ops._check_axis(name, y, dim) % max(y.ndim, 1)
+    n = y.shape[d]
+    m = max(n - 1, 0)
+    mid = (_x.narrow(y, d, 0, m) + _x.narrow(y, d, 1, m)) * 0.5
+    if x is None:
+        return mid * (1.0 if dx is None else dx), d
+    x = _t(x)
+    if x.ndim == 1:
+        if x.shape[0] != n:
+            raise ShapeError(f"{name}: there must be one x value for each sample point: x has "
+                             f"{x.shape[0]} values, y has {n} along dimension {d}")
+        step = (x[1:] - x[:-1]).reshape((m,) + (1,) * (y.ndim - d - 1))
+    else:
+        xd = d - y.ndim + x.ndim
+        if xd < 0 or x.shape[xd] != n:
+            raise ShapeError(f"{name}: x of shape {tuple(x.shape)} must have y's {n} samples "
+                             f"along dimension {d} (y's shape {tuple(y.shape)})")
+        step = _x.narrow(x, xd, 1, m) - _x.narrow(x, xd, 0, m)
+    return mid * step, d
+
+
+@_export
+def trapezoid(y, x=None, *, dx=None, dim=-1):
+    """The integral of ``y`` along ``dim`` by the trapezoidal rule, at sample points ``x``
+    (or ``dx`` apart, 1 by default)."""
+    areas, d = _trapezoid_areas("trapezoid", y, x, dx, dim)
+    return areas.sum(d)
+
+
+@_export
+def trapz(y, x=None, *, dx=None, dim=-1):
+    """The old name of :func:`trapezoid`."""
+    areas, d = _trapezoid_areas("trapz", y, x, dx, dim)
+    return areas.sum(d)
+
+
+@_export
+def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
+    """The running trapezoidal integral of ``y`` along ``dim`` (one value fewer)."""
+    areas, d = _trapezoid_areas("cumulative_trapezoid", y, x, dx, dim)
+    return _x.cumsum(areas, d)
+
+
+def _sign_test(name, test, doc):
+    def f(input):  # noqa: A002
+        return _leaf(np.asarray(test(np.asarray(_raw(input)))))
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = doc
+    _both(name, f)
+
+
+_sign_test("isposinf", np.isposinf, "Whether each element is +inf (a bool tensor).")
+_sign_test("isneginf", np.isneginf, "Whether each element is -inf (a bool tensor).")
+_sign_test("signbit", np.signbit, "Whether each element's sign bit is set (-0.0 included).")
+
+
+def _sum_to_size(self, *size):
+    """``x`` summed down to ``size`` (a shape x broadcasts from): the gradient of a
+    broadcast, as PyTorch's ``sum_to_size``."""
+    shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) \
+        else tuple(size)
+    try:
+        ok = np.broadcast_shapes(shape, self.shape) == tuple(self.shape)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ShapeError(f"sum_to_size: size {list(shape)} is not expandable to the tensor's "
+                         f"size {list(self.shape)}; give a shape that broadcasts to it")
+    return self.sum_to(shape)
+
+
+Tensor.sum_to_size = _sum_to_size
+Tensor.char = lambda self: self.to(np.int8)
+Tensor.char.__doc__ = "``self.to(zeroin.int8)``, PyTorch's name."
+
+
+# --- norms, powers and integer helpers ------------------------------------------------------
+
+@_export
+@_method()
+def renorm(input, p, dim, maxnorm):  # noqa: A002
+    """Each slice along ``dim`` whose ``p``-norm exceeds ``maxnorm`` scaled down to norm
+    ``maxnorm`` (PyTorch's factor maxnorm / (norm + 1e-7)); the others unchanged."""
+    x = _t(input)
+    d = _ops._check_axis("renorm", x, dim) % max(x.ndim, 1)
+    if not maxnorm >= 0 or not p > 0:
+        raise _x._ArgumentError(f"renorm: needs p > 0 and maxnorm >= 0, got p={p!r}, "
+                                f"maxnorm={maxnorm!r}")
+    others = tuple(i for i in range(x.ndim) if i != d)
+    norms = _x.norm(x, p, others, keepdim=True) if others else _ops.abs(x)
+    over = norms.data > maxnorm
+    return x * _ops.where(over, maxnorm / (norms + 1e-7), 1.0)
+
+
+@_export
+def vander(x, N=None, increasing=False):  # noqa: N803
+    """The Vandermonde matrix of the 1-D ``x``: columns x**(N-1), ..., x, 1 (increasing:
+    the other way), by running products, so x = 0 has finite gradients."""
+    v = _t(x)
+    if v.ndim != 1:
+        raise ShapeError(f"vander: x must be 1-D, got shape {tuple(v.shape)}")
+    n = v.shape[0] if N is None else int(N)
+    if n < 0:
+        raise _x._ArgumentError(f"vander: N must be non-negative, got {n}")
+    if v.dtype.kind not in "fc":
+        v = v.to(np.int64)
+    ones = _leaf(np.ones((v.shape[0], min(n, 1)), dtype=v.dtype))
+    cols = _ops.concatenate([ones, v.reshape(-1, 1).expand(-1, max(n - 1, 0))], 1)
+    out = _x.cumprod(cols, 1)
+    return out if increasing else _x.flip(out, 1)
+
+
+@_export
+def unravel_index(indices, shape):
+    """The coordinates in ``shape`` of each flat index (a tuple of int64 tensors); an index
+    outside the shape is refused (PyTorch wraps it around silently)."""
+    idx = np.asarray(_raw(indices))
+    shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(s) for s in shape)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"unravel_index: indices must be integers, got {idx.dtype}")
+    size = int(np.prod(shape))
+    if idx.size and (idx.min() < -size or idx.max() >= size):
+        raise _x._ArgumentError(f"unravel_index: index out of range for shape {shape} "
+                                f"({size} elements): give -{size} <= index < {size}")
+    coords = np.unravel_index(np.where(idx < 0, idx + size, idx), shape)
+    return tuple(_leaf(np.asarray(c, dtype=np.int64)) for c in coords)
+
+
+@_export
+@_method()
+def ldexp(input, other):  # noqa: A002
+    """input * 2 ** other."""
+    x, e = _t(input), _t(other)
+    if x.dtype.kind not in "fc":
+        from ._tensor import get_default_dtype
+        x = x.to(get_default_dtype())
+    return x * _ops.pow(2.0, e.to(x.dtype) if e.dtype.kind not in "fc" else e)
+
+
+class _Frexp(NamedTuple):
+    mantissa: Tensor
+    exponent: Tensor
+
+
+@_export
+@_method()
+def frexp(input):  # noqa: A002
+    """(mantissa, exponent) with input = mantissa * 2 ** exponent, |mantissa| in [0.5, 1)."""
+    r = np.asarray(_raw(input))
+    if r.dtype.kind != "f":
+        raise TypeError(f"frexp: only floating point input is supported, got {r.dtype}")
+    m, e = np.frexp(r)
+    return _Frexp(_leaf(m), _leaf(e.astype(np.int32)))
+
+
+def _integer_pair(name, fn, doc):
+    def f(input, other):  # noqa: A002
+        a, b = np.asarray(_raw(input)), np.asarray(_raw(other))
+        if a.dtype.kind not in "iub" or b.dtype.kind not in "iub":
+            raise NotImplementedError(f"{name}: only integer tensors are supported (as in "
+                                      f"PyTorch), got {a.dtype} and {b.dtype}")
+        return _leaf(np.asarray(fn(a, b)))
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = doc
+    _both(name, f)
+
+
+_integer_pair("gcd", np.gcd, "Elementwise greatest common divisor (non-negative).")
+_integer_pair("lcm", np.lcm, "Elementwise least common multiple (non-negative).")

@@ -175,6 +175,65 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_
                  requires_grad, device, "logspace")
 
 
+# --- window functions (signal processing: STFT frames, filters) -------------------------------
+
+def _window(op, window_length, periodic, dtype, device, requires_grad, shape):
+    """A window of ``window_length`` points; ``periodic`` computes length + 1 and drops the
+    last point (one period of a periodic window, for spectral analysis), as PyTorch."""
+    if isinstance(window_length, bool) or not isinstance(window_length, numbers.Integral) \
+            or window_length < 0:
+        raise ValueError(f"{op}: window_length must be a whole number >= 0, got "
+                         f"{window_length!r}")
+    d = _float(dtype, op)
+    if np.dtype(d).kind != "f":
+        raise DtypeError(f"{op}: expects a floating point dtype, got {d}; leave dtype out "
+                         f"or give a float one, e.g. dtype=zeroin.float32")
+    n = int(window_length)
+    if n <= 1:
+        w = np.ones(n)
+    else:
+        m = n + 1 if periodic else n
+        w = shape(np.arange(m, dtype=np.float64), m)[:n]
+    return _make(w, d, requires_grad, device, op)
+
+
+def hann_window(window_length, periodic=True, *, dtype=None, layout=None, device=None,
+                requires_grad=False):
+    """The Hann window, 0.5 - 0.5 cos(2 pi n / (N - 1))."""
+    return _window("hann_window", window_length, periodic, dtype, device, requires_grad,
+                   lambda k, m: 0.5 - 0.5 * np.cos(2 * np.pi * k / (m - 1)))
+
+
+def hamming_window(window_length, periodic=True, alpha=0.54, beta=0.46, *, dtype=None,
+                   layout=None, device=None, requires_grad=False):
+    """The Hamming window, alpha - beta cos(2 pi n / (N - 1))."""
+    return _window("hamming_window", window_length, periodic, dtype, device, requires_grad,
+                   lambda k, m: alpha - beta * np.cos(2 * np.pi * k / (m - 1)))
+
+
+def blackman_window(window_length, periodic=True, *, dtype=None, layout=None, device=None,
+                    requires_grad=False):
+    """The Blackman window, 0.42 - 0.5 cos(2 pi n / (N - 1)) + 0.08 cos(4 pi n / (N - 1))."""
+    return _window("blackman_window", window_length, periodic, dtype, device, requires_grad,
+                   lambda k, m: 0.42 - 0.5 * np.cos(2 * np.pi * k / (m - 1))
+                   + 0.08 * np.cos(4 * np.pi * k / (m - 1)))
+
+
+def bartlett_window(window_length, periodic=True, *, dtype=None, layout=None, device=None,
+                    requires_grad=False):
+    """The Bartlett (triangular) window, 1 - |2 n / (N - 1) - 1|."""
+    return _window("bartlett_window", window_length, periodic, dtype, device, requires_grad,
+                   lambda k, m: 1 - np.abs(2 * k / (m - 1) - 1))
+
+
+def kaiser_window(window_length, periodic=True, beta=12.0, *, dtype=None, layout=None,
+                  device=None, requires_grad=False):
+    """The Kaiser window, I0(beta sqrt(1 - (2 n / (N - 1) - 1)**2)) / I0(beta)."""
+    return _window("kaiser_window", window_length, periodic, dtype, device, requires_grad,
+                   lambda k, m: np.i0(beta * np.sqrt(np.clip(1 - (2 * k / (m - 1) - 1) ** 2,
+                                                             0, None))) / np.i0(beta))
+
+
 # --- *_like --------------------------------------------------------------------------------
 
 def _like(op, t, dtype):

@@ -15,8 +15,8 @@ import numbers
 import numpy as np
 
 from ._tensor import Tensor, _leaf
-from .errors import ShapeError
-from .function import Function
+from .errors import DtypeError, ShapeError, ZeroinError
+from .function import Function, OpName
 from .ops import (NP, TZ, GetItemOp, MaxOp, MeanOp, MulOp, ReshapeOp, SubOp, SumOp,
                   ValuesIndices, WhereOp, _DimError, _check_axis, _dim_names, _raw, _t,
                   _unary, getitem, op)
@@ -295,13 +295,35 @@ erfc = _unary(ErfcOp, "Elementwise 1 - erf(x).")
 
 
 class LogitOp(Function):
-    __slots__ = ()
+    """log(x / (1 - x)) of x clamped to [eps, 1 - eps] (PyTorch's rule: the gradient is 0
+    outside that range; without eps, NaN outside [0, 1])."""
+    __slots__ = ("eps",)
     name = "logit"
-    def forward(self, x): return np.log(x / (1 - x))
-    def backward(self, xp, g, out, x): return g / (x * (1 - x))
+    def __init__(self, eps=None): self.eps = eps
+
+    def forward(self, x):
+        if self.eps is not None:            # PyTorch's order: below eps wins (eps > 0.5)
+            lo, hi = self.eps, 1 - self.eps
+            x = np.where(x < lo, lo, np.where(x > hi, hi, x)).astype(x.dtype, copy=False)
+        return np.log(x / (1 - x))
+
+    def backward(self, xp, g, out, x):
+        r, e = _raw(x), self.eps
+        outside = (r < 0) | (r > 1) if e is None else (r < e) | (r > 1 - e)
+        if not outside.any():
+            return g / (x * (1 - x))
+        inside = xp.where(outside, 0.5, x)          # no 1 / 0 where the rule gives 0 or NaN
+        return xp.where(outside, np.nan if e is None else 0.0, g / (inside * (1 - inside)))
 
 
-logit = _unary(LogitOp, "Elementwise log(x / (1 - x)), the inverse of sigmoid.")
+@op(LogitOp, methods=("logit",))
+def logit(input, eps=None):  # noqa: A002
+    """Elementwise log(x / (1 - x)), the inverse of sigmoid; with ``eps``, of x clamped to
+    [eps, 1 - eps] (so 0 and 1 give finite values)."""
+    if eps is not None and not isinstance(eps, numbers.Real):
+        raise TypeError(f"logit: eps must be a number or None, got {eps!r}")
+    eps = None if eps is None or eps < 0 else float(eps)    # PyTorch: eps < 0 is no eps
+    return _ops._call1(LogitOp(eps), _t(input))
 
 
 class Deg2RadOp(Function):
@@ -312,6 +334,32 @@ class Deg2RadOp(Function):
 
 
 deg2rad = _unary(Deg2RadOp, "Degrees to radians.")
+
+
+class Rad2DegOp(Function):
+    __slots__ = ()
+    name = "rad2deg"
+    def forward(self, x): return x * (180 / math.pi)
+    def backward(self, xp, g, out, x): return g * (180 / math.pi)
+
+
+rad2deg = _unary(Rad2DegOp, "Radians to degrees.")
+
+
+class SincOp(Function):
+    """sin(pi x) / (pi x), 1 at x = 0; the gradient (cos(pi x) - sinc(x)) / x is 0 there
+    (PyTorch's rule)."""
+    __slots__ = ()
+    name = "sinc"
+    def forward(self, x): return np.sinc(x)
+    def backward(self, xp, g, out, x):
+        zero = _raw(x) == 0
+        xs = xp.where(zero, 1.0, x) if zero.any() else x       # no 0 / 0 at the origin
+        d = (xp.cos(math.pi * xs) - out) / xs
+        return g * (xp.where(zero, 0.0, d) if zero.any() else d)
+
+
+sinc = _unary(SincOp, "Elementwise normalized sinc, sin(pi x) / (pi x) (1 at 0).")
 
 
 class Atan2Op(Function):
@@ -334,6 +382,138 @@ class Atan2Op(Function):
 def atan2(input, other):  # noqa: A002
     """Elementwise angle of the point (other, input), in (-pi, pi]."""
     return _ops._call2(Atan2Op(), input, other)
+
+
+class LogAddExpOp(Function):
+    """log(e**a + e**b) without overflow. The gradient is a's weight in the sum,
+    sigmoid(a - b) (NaN where a = b = +-inf, as in PyTorch)."""
+    __slots__ = ()
+    promotes = True
+    name = "logaddexp"
+    scale = 1.0
+    def forward(self, a, b): return np.logaddexp(a, b)
+    def backward(self, xp, g, out, a, b):
+        na, nb = self.needs_input_grad
+        d = (a - b) * self.scale if self.scale != 1.0 else a - b
+        return (g * xp.sigmoid(d) if na else None), (g * xp.sigmoid(-d) if nb else None)
+
+
+class LogAddExp2Op(LogAddExpOp):
+    """log2(2**a + 2**b): the same weights with the difference in base 2."""
+    __slots__ = ()
+    name = "logaddexp2"
+    scale = _LN2
+    def forward(self, a, b): return np.logaddexp2(a, b)
+
+
+def _floats(a, b, refuse=None):
+    """The operands, made floats (in the default dtype) when neither is: integer tensors
+    and numbers give float results (PyTorch's xlogy); ``refuse`` names an op that PyTorch
+    does not implement for integers, which raises instead."""
+    kinds = {v.dtype.kind if isinstance(v, Tensor) else
+             "f" if isinstance(v, (float, np.floating)) else "i" for v in (a, b)}
+    if not kinds & {"f", "c"}:
+        if refuse:
+            raise NotImplementedError(
+                f"{refuse}: not implemented for integer tensors (as in PyTorch); cast "
+                f"first, e.g. {refuse}(x.double(), y.double())")
+        from ._tensor import get_default_dtype
+        a, b = _t(a).to(get_default_dtype()), _t(b).to(get_default_dtype())
+    return a, b
+
+
+@op(LogAddExpOp, methods=("logaddexp",))
+def logaddexp(input, other):  # noqa: A002
+    """Elementwise log(exp(input) + exp(other)), without overflow."""
+    return _ops._call2(LogAddExpOp(), *_floats(input, other, "logaddexp"))
+
+
+@op(LogAddExp2Op, methods=("logaddexp2",))
+def logaddexp2(input, other):  # noqa: A002
+    """Elementwise log2(2**input + 2**other), without overflow."""
+    return _ops._call2(LogAddExp2Op(), *_floats(input, other, "logaddexp2"))
+
+
+class HypotOp(Function):
+    """sqrt(a**2 + b**2) without overflow; the gradient is (a, b) / out (PyTorch's rule,
+    NaN at the origin)."""
+    __slots__ = ()
+    promotes = True
+    name = "hypot"
+    def forward(self, a, b): return np.hypot(a, b)
+    def backward(self, xp, g, out, a, b):
+        na, nb = self.needs_input_grad
+        w = g / out
+        return (w * a if na else None), (w * b if nb else None)
+
+
+@op(HypotOp, methods=("hypot",))
+def hypot(input, other):  # noqa: A002
+    """Elementwise length of the hypotenuse, sqrt(input**2 + other**2)."""
+    return _ops._call2(HypotOp(), *_floats(input, other, "hypot"))
+
+
+class CopySignOp(Function):
+    """|a| with the sign of b (-0.0 counts as negative). PyTorch's gradient: out / a with
+    respect to a (0 where a = 0), none with respect to b (a step function of it)."""
+    __slots__ = ()
+    promotes = True
+    name = "copysign"
+    def forward(self, a, b): return np.copysign(a, b)
+    def backward(self, xp, g, out, a, b):
+        flip = np.where(_raw(a) == 0, 0, np.sign(_raw(a)) * np.copysign(1, _raw(out)))
+        return (g * flip.astype(_raw(out).dtype, copy=False) if self.needs_input_grad[0]
+                else None), (g * 0 if self.needs_input_grad[1] else None)
+
+
+@op(CopySignOp, methods=("copysign",))
+def copysign(input, other):  # noqa: A002
+    """Elementwise magnitude of ``input`` with the sign of ``other``."""
+    return _ops._call2(CopySignOp(), *_floats(input, other))
+
+
+class XLogYOp(Function):
+    """x * log(y), 0 where x = 0 (unless y is NaN). PyTorch's gradients: log(y) with
+    respect to x (0 where x = 0 and y <= 0), x / y with respect to y."""
+    __slots__ = ()
+    promotes = True
+    name = "xlogy"
+    log1p = False
+
+    def forward(self, x, y):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = x * (np.log1p(y) if self.log1p else np.log(y))
+        return np.where((x == 0) & ~np.isnan(y), 0, r).astype(r.dtype, copy=False)
+
+    def backward(self, xp, g, out, x, y):
+        nx, ny = self.needs_input_grad
+        gx = gy = None
+        if nx:          # PyTorch's xlogy(g, y), 0 where x = 0 and y <= 0 (-1 for log1p)
+            ry, safe = _raw(y), 0.0 if self.log1p else 1.0
+            used = ~(((_raw(x) == 0) & (ry <= safe - 1)) | ((_raw(g) == 0) & ~np.isnan(ry)))
+            ys = xp.where(used, y, safe)                    # log only where it is used
+            gx = xp.where(used, g * (xp.log1p(ys) if self.log1p else xp.log(ys)), 0.0)
+        if ny:
+            gy = g * x / (1 + y) if self.log1p else g * x / y
+        return gx, gy
+
+
+class XLog1pYOp(XLogYOp):
+    __slots__ = ()
+    name = OpName("xlog1py", "SpecialXlog1PyBackward0")
+    log1p = True
+
+
+@op(XLogYOp, methods=("xlogy",))
+def xlogy(input, other):  # noqa: A002
+    """Elementwise input * log(other), 0 where input is 0 (the entropy and KL term)."""
+    return _ops._call2(XLogYOp(), *_floats(input, other))
+
+
+@op(XLog1pYOp, export=False)
+def xlog1py(input, other):  # noqa: A002
+    """Elementwise input * log1p(other), 0 where input is 0 (``zeroin.special.xlog1py``)."""
+    return _ops._call2(XLog1pYOp(), *_floats(input, other))
 
 
 class RemainderOp(Function):
@@ -765,6 +945,69 @@ def norm(input, p="fro", dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     return NormOp(float(p), _ops._reduce_dims("norm", x, dim), keepdim)(x)
 
 
+class PdistOp(Function):
+    """The p-norm distance between each pair of rows i < j of an (N, M) input, in the order
+    of ``triu_indices(N, 1)``. PyTorch's rule: a pair at distance 0 passes no gradient, and
+    neither does a coordinate with difference 0 when p < 1 (p = inf: every maximal one)."""
+    __slots__ = ("p", "rows")
+    name = "pdist"
+    def __init__(self, p, n): self.p, self.rows = p, np.triu_indices(n, 1)
+
+    def forward(self, x):
+        i, j = self.rows
+        a = np.abs(x[i] - x[j])
+        if self.p == 0:
+            return (a != 0).sum(axis=1).astype(x.dtype)
+        if self.p == np.inf:
+            return a.max(axis=1, initial=0.0).astype(x.dtype, copy=False)
+        if self.p == 1:
+            return a.sum(axis=1)
+        return (a ** self.p).sum(axis=1) ** (1 / self.p)
+
+    def backward(self, xp, g, out, x):
+        (i, j), p = self.rows, self.p
+        d = x[i] - x[j]
+        rd, ro = _raw(d), _raw(out)[:, None]
+        sgn = np.sign(rd)
+        g = g.reshape(-1, 1) if isinstance(g, Tensor) else g[:, None]
+        if p == 0:                              # a count of nonzeros: gradient 0
+            each = g * np.zeros_like(rd)
+        elif p == 1:
+            each = g * sgn
+        elif p == np.inf:
+            each = g * (sgn * (np.abs(rd) == ro))
+        else:
+            far = ro != 0
+            skip = ~far | ((rd == 0) & (p < 1))
+            base = xp.where(skip, 1.0, xp.abs(d)) if p != 2 else d
+            scale = g / xp.where(far, out.reshape(-1, 1) if isinstance(out, Tensor)
+                                 else ro, 1.0) ** (p - 1)
+            each = xp.where(skip, 0.0, scale * (base if p == 2 else sgn * base ** (p - 1)))
+        shape = tuple(x.shape)
+        return xp.scatter(each, i, shape) - xp.scatter(each, j, shape)
+
+
+class _ArgumentError(ZeroinError, ValueError):
+    """A bad argument value that PyTorch refuses with a RuntimeError (pdist's p < 0)."""
+
+
+@op(PdistOp)
+def pdist(input, p=2):  # noqa: A002
+    """The ``p``-norm distances between the rows of an (N, M) input, one per pair i < j
+    (N * (N - 1) / 2 of them, the condensed distance matrix)."""
+    x = _t(input)
+    if x.ndim != 2:
+        raise ShapeError(f"pdist: input must be 2-D (N rows of M features), got shape "
+                         f"{tuple(x.shape)}; for a batch use cdist, or reshape to (N, M)")
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not p >= 0:
+        raise _ArgumentError(f"pdist: p must be a non-negative number (inf included), got "
+                             f"{p!r}")
+    if x.dtype.kind != "f":
+        raise DtypeError(f"pdist: input must be a float tensor, got {x.dtype}; cast it "
+                         f"first, e.g. x.double()")
+    return _ops._call1(PdistOp(float(p), x.shape[0]), x)
+
+
 class CloneOp(Function):
     __slots__ = ()
     name = "clone"
@@ -1134,6 +1377,28 @@ def narrow(input, dim, start, length):  # noqa: A002
                              f"of size {n} (input shape {x.shape}); give 0 <= length <= "
                              f"{n - start}")
     return getitem(x, (slice(None),) * d + (slice(start, start + length),))
+
+
+@op((GetItemOp, _ops.TransposeOp), methods=("unfold",), export=False)
+def tensor_unfold(input, dimension, size, step):  # noqa: A002
+    """``Tensor.unfold``: the windows of ``size`` entries along ``dimension``, ``step``
+    apart, as a new last dimension (dimension becomes the window count). A copy, where
+    PyTorch's is a view; ``F.unfold`` is the other unfold, im2col."""
+    x = _t(input)
+    d = _check_axis("unfold", x, dimension)
+    n = x.shape[d] if x.ndim else 1
+    if size < 0 or size > n:
+        raise ShapeError(f"unfold: maximum size for dimension {dimension} of shape "
+                         f"{tuple(x.shape)} is {n} but size is {size}; give 0 <= size <= {n}")
+    if step <= 0:
+        raise _ArgumentError(f"unfold: step is {step} but must be > 0 (the distance between "
+                             f"the starts of two windows)")
+    if not x.ndim:
+        return x.reshape(1)
+    d %= x.ndim
+    starts = np.arange(0, n - size + 1, step)
+    windows = getitem(x, (slice(None),) * d + (starts[:, None] + np.arange(size),))
+    return movedim(windows, d + 1, -1)
 
 
 @op(GetItemOp, methods=("select",))
@@ -1515,18 +1780,39 @@ def cummin(input, dim):  # noqa: A002
     return _cumulative_extreme("cummin", input, dim, np.minimum)
 
 
-@op((_ops.LogSumExpOp, _ops.AddOp), methods=("logcumsumexp",))
+class LogCumSumExpOp(Function):
+    """Running logsumexp. The gradient at j is the sum over i >= j of g_i exp(x_j - out_i),
+    taken in log space (a reverse logcumsumexp of log|g_i| - out_i, positive and negative
+    g apart), so nothing overflows. NaN only where a term is 0/0 (x_j = out_i = -inf, or
+    +inf, as logsumexp's rule); a zero g_i adds nothing (PyTorch's rule adds NaN there)."""
+    __slots__ = ("axis",)
+    name = "logcumsumexp"
+    def __init__(self, axis): self.axis = axis
+    def forward(self, x): return np.logaddexp.accumulate(x, axis=self.axis)
+
+    def backward(self, xp, g, out, x):
+        a, r = self.axis, _raw(g)
+        total = None
+        for sign, used in ((1.0, r > 0), (-1.0, r < 0)):
+            if not used.any():
+                continue
+            lg = xp.where(used, xp.log(xp.where(used, g * sign, 1.0)) - out, -np.inf)
+            part = xp.exp(x + xp.flip(xp.logcumsumexp(xp.flip(lg, a), a), a)) * sign
+            total = part if total is None else total + part
+        return g * 0 if total is None else total
+
+
+@op(LogCumSumExpOp, methods=("logcumsumexp",))
 def logcumsumexp(input, dim):  # noqa: A002
-    """log(cumsum(exp(x))) along ``dim``, without overflow: each entry is a logsumexp of
-    the entries up to it (n x n work and memory along ``dim``)."""
+    """log(cumsum(exp(x))) along ``dim``, without overflow."""
     x = _t(input)
+    if x.dtype.kind not in "fc":
+        raise NotImplementedError(f"logcumsumexp: not implemented for {x.dtype} tensors (as "
+                                  f"in PyTorch); cast first, e.g. x.double().logcumsumexp(0)")
     d = _check_axis("logcumsumexp", x, dim)
     if d is None:
         return x * 1
-    n = x.shape[d]
-    upto = np.where(np.tril(np.ones((n, n), bool)), 0.0, -np.inf).astype(x.dtype)
-    moved = movedim(x, d, -1).unsqueeze(-2)                 # (..., 1, n)
-    return movedim(_ops.logsumexp(moved + upto, axis=-1), -1, d)
+    return _ops._call1(LogCumSumExpOp(d % x.ndim), x)
 
 
 @op(_ops.TransposeOp, methods=("movedim", "moveaxis"), aliases=("moveaxis",))
@@ -1626,7 +1912,29 @@ NP.flip = staticmethod(np.flip)
 NP.cumsum = staticmethod(lambda x, a: np.cumsum(x, axis=a))
 NP.cumprod = staticmethod(lambda x, a: np.cumprod(x, axis=a))
 NP.einsum = staticmethod(lambda spec, *xs: np.einsum(spec, *xs))
+NP.log1p = np.log1p
+NP.logcumsumexp = staticmethod(lambda x, a: np.logaddexp.accumulate(x, axis=a))
 TZ.cosh, TZ.sinh, TZ.erf = staticmethod(cosh), staticmethod(sinh), staticmethod(erf)
 TZ.abs, TZ.softplus = staticmethod(_ops.abs), staticmethod(_ops.softplus)
 TZ.flip, TZ.cumsum, TZ.cumprod = staticmethod(flip), staticmethod(cumsum), staticmethod(cumprod)
 TZ.einsum = staticmethod(einsum)
+TZ.log1p, TZ.logcumsumexp = staticmethod(log1p), staticmethod(logcumsumexp)
+
+
+# --- PyTorch's other names for the ops above ----------------------------------------------
+
+def _alias(name, *names):
+    """PyTorch's other names for the op ``name`` (``arccos`` for ``acos``): exported as
+    ``zeroin.<alias>`` and bound on Tensor."""
+    info = _ops.OPS[name]
+    _ops.OPS[name] = info._replace(aliases=info.aliases + names)
+    for n in names:
+        setattr(Tensor, n, info.fn)
+
+
+for _name, _other in (("acos", "arccos"), ("asin", "arcsin"), ("atan", "arctan"),
+                      ("atan2", "arctan2"), ("acosh", "arccosh"), ("asinh", "arcsinh"),
+                      ("atanh", "arctanh"), ("abs", "absolute"), ("neg", "negative"),
+                      ("trunc", "fix")):
+    _alias(_name, _other)
+del _name, _other

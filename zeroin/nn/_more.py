@@ -11,12 +11,18 @@ import numpy as np
 from .. import _torch_ops as _prim, ops
 from .._tensor import Tensor, _leaf
 from ..anomaly import not_replayable
-from ..function import ShapeError
+from ..errors import DtypeError
+from ..function import Function, OpName, ShapeError
+from ..ops import op
+from ..random import get_rng
 from ._composed import _normalize, _t
+from ._composed import embedding as ops_embedding
 
 __all__ = ["cosine_similarity", "pairwise_distance", "prelu", "softshrink", "hardshrink",
            "threshold", "instance_norm", "rms_norm", "pixel_shuffle", "pixel_unshuffle",
-           "bilinear", "channel_shuffle", "dropout1d", "adaptive_max_pool1d"]
+           "bilinear", "channel_shuffle", "dropout1d", "adaptive_max_pool1d", "rrelu",
+           "gumbel_softmax", "embedding_bag", "local_response_norm", "max_unpool1d",
+           "max_unpool2d"]
 
 
 def _valued_as(x, value):
@@ -84,6 +90,182 @@ def prelu(input, weight):  # noqa: A002
     elif w.ndim:
         w = w.reshape(())
     return ops.where(x.data > 0, x, w * x)
+
+
+class RReLUOp(Function):
+    """x * noise with a constant noise: 1 where x > 0, else the slope (PyTorch's
+    ``rrelu_with_noise``; the gradient at x = 0 is the slope, as there)."""
+    __slots__ = ("noise",)
+    name = OpName("rrelu", "RreluWithNoiseBackward0")
+    def __init__(self, noise): self.noise = noise
+    def forward(self, x): return x * self.noise
+    def backward(self, xp, g, out, x): return g * self.noise
+
+
+@op(RReLUOp, export=False)
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):  # noqa: A002
+    """Randomized leaky ReLU: x where x > 0, else a * x, with a slope ``a`` drawn uniformly
+    from [lower, upper] for each element in training (zeroin's generator) and the fixed
+    (lower + upper) / 2 in evaluation."""
+    x = _t(input, "rrelu")
+    if not lower <= upper:
+        raise _prim._ArgumentError(f"rrelu: lower ({lower}) must be at most upper ({upper}); "
+                                   f"the slope is drawn from [lower, upper]")
+    if training:
+        slope = get_rng().uniform(lower, upper, x.shape).astype(x.dtype, copy=False)
+    else:
+        slope = np.asarray((lower + upper) / 2, dtype=x.dtype)
+    noise = np.where(x.data > 0, np.ones((), x.dtype), slope)
+    return ops._call1(RReLUOp(noise), x)
+
+
+def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
+    """A sample from the Gumbel-softmax distribution: softmax((logits + g) / tau) along
+    ``dim`` with Gumbel(0, 1) noise g (zeroin's generator). With ``hard`` the result is
+    one-hot at the largest entry, and its gradient is the soft sample's (straight-through)."""
+    x = _t(logits, "gumbel_softmax")
+    if not tau > 0:
+        raise ValueError(f"gumbel_softmax: tau must be > 0, got {tau!r}")
+    d = ops._check_axis("gumbel_softmax", x, dim)
+    noise = -np.log(get_rng().standard_exponential(x.shape))      # Gumbel(0, 1)
+    y = ops.softmax((x + _leaf(noise.astype(x.dtype))) * (1.0 / tau), dim=d)
+    if not hard:
+        return y
+    soft = y.data.copy()
+    one = np.zeros_like(soft) if d is not None else np.ones_like(soft)
+    if d is not None:
+        np.put_along_axis(one, np.expand_dims(soft.argmax(axis=d), d), 1, axis=d)
+    return y - _leaf(soft) + _leaf(one)
+
+
+def _bags(op, idx, offsets, include_last_offset):
+    """(flat indices, bag of each index, number of bags) of embedding_bag's input: rows of
+    a 2-D input, or a 1-D input cut at ``offsets`` (each bag's first position)."""
+    if idx.ndim == 2:
+        if offsets is not None:
+            raise ValueError(f"{op}: a 2-D input is a batch of equal-length bags (one per "
+                             f"row), so offsets must be None")
+        return idx.reshape(-1), np.repeat(np.arange(idx.shape[0]), idx.shape[1]), idx.shape[0]
+    if idx.ndim != 1 or offsets is None:
+        raise ValueError(f"{op}: input must be 2-D (bags of equal length), or 1-D with "
+                         f"offsets (where each bag starts), got shape {idx.shape} and "
+                         f"offsets {'None' if offsets is None else 'given'}")
+    off = np.asarray(offsets.data if isinstance(offsets, Tensor) else offsets).reshape(-1)
+    if off.dtype.kind not in "iu" or not off.size or off[0] != 0 or np.any(np.diff(off) < 0) \
+            or off[-1] > idx.size:
+        raise _prim._ArgumentError(
+            f"{op}: offsets must be integers, start at 0 and not decrease up to the input "
+            f"length {idx.size}, got {off.tolist()}")
+    n = off.size - 1 if include_last_offset else off.size
+    bag = np.searchsorted(off[:n], np.arange(idx.size), side="right") - 1
+    return idx, bag, n
+
+
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,  # noqa: A002
+                  scale_grad_by_freq=False, mode="mean", sparse=False, per_sample_weights=None,
+                  include_last_offset=False, padding_idx=None):
+    """The sum, mean or max of the embedding rows of each bag of indices, without the
+    (bags, length, dim) array in between; entries equal to ``padding_idx`` are left out,
+    an empty bag gives zeros. ``per_sample_weights`` scales each row (mode "sum" only)."""
+    op = "embedding_bag"
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"{op}: mode must be 'sum', 'mean' or 'max', got {mode!r}")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError(f"{op}: per_sample_weights is only supported for "
+                                  f"mode='sum' (got mode={mode!r}), as in PyTorch")
+    idx = np.asarray(input.data if isinstance(input, Tensor) else input)
+    flat, bag, n = _bags(op, idx, offsets, include_last_offset)
+    rows = ops_embedding(flat, weight, max_norm=max_norm, norm_type=norm_type,
+                         scale_grad_by_freq=scale_grad_by_freq, sparse=sparse)
+    keep = np.ones(flat.shape, bool) if padding_idx is None else \
+        flat != padding_idx % weight.shape[0]
+    rows, bag = rows[np.nonzero(keep)[0]], bag[keep]
+    dim = weight.shape[1]
+    if mode == "max":
+        pick = np.full((n, dim), -1)
+        vals = rows.data
+        for b in np.unique(bag):
+            where = np.nonzero(bag == b)[0]
+            pick[b] = where[vals[where].argmax(axis=0)]
+        empty = pick[:, 0] < 0
+        out = rows[np.where(empty[:, None], 0, pick), np.arange(dim)]
+        return ops.where(empty[:, None], 0.0, out) if empty.any() else out
+    if per_sample_weights is not None:
+        w = _t(per_sample_weights, op)
+        if tuple(w.shape) != idx.shape:
+            raise ShapeError(f"{op}: per_sample_weights must have the input's shape "
+                             f"{idx.shape}, got {tuple(w.shape)}")
+        rows = rows * w.reshape(-1)[np.nonzero(keep)[0]].reshape(-1, 1)
+    total = ops.index_add(rows, bag, (n, dim))
+    if mode == "sum":
+        return total
+    count = np.bincount(bag, minlength=n).astype(rows.dtype)
+    return total * _leaf((1.0 / np.maximum(count, 1)).reshape(-1, 1))
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):  # noqa: A002
+    """x / (k + alpha * mean of x**2 over ``size`` neighbouring channels) ** beta, on
+    (N, C, *) input (AlexNet's normalisation; channels beyond the edges count as 0)."""
+    x = _t(input, "local_response_norm")
+    if x.ndim < 3:
+        raise ShapeError(f"local_response_norm: expected an (N, C, *) input of 3 or more "
+                         f"dimensions, got shape {tuple(x.shape)}")
+    if not isinstance(size, numbers.Integral) or size < 1:
+        raise ValueError(f"local_response_norm: size must be a whole number >= 1, got {size!r}")
+    c = x.shape[1]
+    sq = (x * x).movedim(1, -1)                          # channels last, for pad
+    padded = _prim.pad(sq, (size // 2, (size - 1) // 2)).movedim(-1, 1)
+    total = padded[:, 0:c]
+    for i in range(1, size):
+        total = total + padded[:, i:i + c]
+    return x / (total * (alpha / size) + k) ** beta
+
+
+def _unpool(op, nd, input, indices, kernel_size, stride, padding, output_size):  # noqa: A002
+    """max_unpool1d/2d: the values of ``input`` placed at the flat ``indices`` (of each
+    (N, C) plane) that max_pool returned, zeros elsewhere."""
+    x = _t(input, op)
+    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    def tup(v):
+        return tuple(int(a) for a in v) if isinstance(v, (tuple, list)) else (int(v),) * nd
+    ks, pd = tup(kernel_size), tup(padding)
+    st = tup(stride if stride is not None else kernel_size)
+    if x.ndim not in (nd + 1, nd + 2) or idx.shape != tuple(x.shape):
+        raise ShapeError(f"{op}: input must be (N, C, {'H, W' if nd == 2 else 'L'}) or "
+                         f"unbatched, with indices of the same shape, got input "
+                         f"{tuple(x.shape)} and indices {idx.shape}")
+    if idx.dtype.kind not in "iu":
+        raise DtypeError(f"{op}: indices must be integers (max_pool's return_indices), got "
+                         f"{idx.dtype}")
+    batched = x.ndim == nd + 2
+    xb, ib = (x, idx) if batched else (x.unsqueeze(0), idx[None])
+    size = tuple((xb.shape[2 + i] - 1) * st[i] - 2 * pd[i] + ks[i] for i in range(nd))
+    if output_size is not None:
+        size = tuple(int(v) for v in tuple(output_size)[-nd:])
+    plane = int(np.prod(size))
+    if ib.size and (ib.min() < 0 or ib.max() >= plane):
+        raise ShapeError(f"{op}: index {ib.max() if ib.max() >= plane else ib.min()} is out "
+                         f"of range for an output of size {size} ({plane} positions); give "
+                         f"max_pool's own indices, or output_size")
+    n, ch = xb.shape[:2]
+    where = (np.arange(n).reshape(n, 1, 1), np.arange(ch).reshape(1, ch, 1),
+             ib.reshape(n, ch, -1))
+    zeros = _leaf(np.zeros((n, ch, plane), dtype=x.dtype))     # written, not added: a
+    out = ops.index_put(zeros, where, xb.reshape(n, ch, -1))   # max two windows share
+    out = out.reshape((n, ch) + size)
+    return out if batched else out.squeeze(0)
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):  # noqa: A002
+    """The inverse of max_pool1d: values back at the positions of their maxima."""
+    return _unpool("max_unpool1d", 1, input, indices, kernel_size, stride, padding,
+                   output_size)
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):  # noqa: A002
+    """The inverse of max_pool2d: values back at the positions of their maxima."""
+    return _unpool("max_unpool2d", 2, input, indices, kernel_size, stride, padding,
+                   output_size)
 
 
 def _outside(d, lambd):

@@ -12,13 +12,16 @@ import numpy as np
 
 from .. import ops
 from .._tensor import Tensor, _leaf
+from ..errors import DtypeError
 from ..function import ShapeError
 from ._composed import _reduce
 from ._more import pairwise_distance
 
 __all__ = ["margin_ranking_loss", "triplet_margin_loss", "cosine_embedding_loss",
            "hinge_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
-           "multi_margin_loss", "gaussian_nll_loss", "poisson_nll_loss"]
+           "multi_margin_loss", "multilabel_margin_loss", "gaussian_nll_loss",
+           "triplet_margin_with_distance_loss",
+           "poisson_nll_loss"]
 
 
 def _start(op, input, target, size_average, reduce, reduction):  # noqa: A002
@@ -131,6 +134,50 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     return _reduce(el.reshape(out_shape), reduction, **roles)
 
 
+def _multilabel_targets(op, x, target):
+    """The (N, C) label lists of multilabel_margin_loss, checked: integer class indices in
+    0..C-1, each row's list ending at its first -1. Returns the rows and labels (N, C), which
+    positions are listed (before the first -1) and the output shape."""
+    from .functional import LabelError
+    y = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if y.dtype.kind not in "iu":
+        raise DtypeError(f"{op}: target must hold integer class indices (int64), got "
+                         f"{y.dtype}; pass y.long(), each sample's classes ended by -1")
+    if x.ndim not in (1, 2) or y.shape != tuple(x.shape):
+        raise ShapeError(f"{op}: input must be (N, C) or (C,) and target the same shape (the "
+                         f"labels of each sample, padded with -1), got input {tuple(x.shape)} "
+                         f"and target {y.shape}")
+    c = x.shape[-1]
+    bad = (y < -1) | (y >= c)
+    if bad.any():
+        raise LabelError(f"{op}: target holds {y[bad].flat[0]}, outside -1..{c - 1}; labels "
+                         f"are class indices below C = {c}, and -1 ends each row's list")
+    rows, y = (x.reshape(1, -1), y.reshape(1, -1)) if x.ndim == 1 else (x, y)
+    listed = np.cumprod(y != -1, axis=1).astype(bool)
+    return rows, np.where(listed, y, 0), listed, tuple(x.shape[:-1])
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None,  # noqa: A002
+                           reduction="mean"):
+    """Per sample, the sum over its labels j and the classes i it lacks of
+    max(0, 1 - (x[j] - x[i])), divided by C. ``target`` (N, C) lists each sample's labels,
+    ended by -1 (``[3, 0, -1, 1]`` means classes 3 and 0)."""
+    from .functional import _check_reduction, _legacy_reduction, _tensor_arg
+    op = "multilabel_margin_loss"
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(op, reduction)
+    x = _tensor_arg(input, op)
+    rows, y, listed, out_shape = _multilabel_targets(op, x, target)
+    n, c = rows.shape
+    has = np.zeros((n, c), bool)
+    has[np.nonzero(listed)[0], y[listed]] = True                  # the labels of each row
+    xj = rows[np.arange(n)[:, None], y]                           # (N, C): x at each label
+    h = ops.relu(1.0 - xj.reshape(n, c, 1) + rows.reshape(n, 1, c))   # [label j, class i]
+    pairs = listed[:, :, None] & ~has[:, None, :]
+    el = ops.where(pairs, h, 0.0).sum(axis=(1, 2)) * (1.0 / c)
+    return _reduce(el.reshape(out_shape), reduction)
+
+
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False,
                         size_average=None, reduce=None, reduction="mean"):
     """max(0, d(a, p) - d(a, n) + margin) with d the pairwise p-norm distance; ``swap``
@@ -149,6 +196,29 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     d_neg = pairwise_distance(a, neg, p, eps)
     if swap:
         d_neg = ops.minimum(d_neg, pairwise_distance(pos, neg, p, eps))
+    return _reduce(ops.clip(d_pos - d_neg + margin, min=0), reduction)
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
+                                      margin=1.0, swap=False, reduction="mean"):
+    """max(0, d(a, p) - d(a, n) + margin) with any distance ``d`` (a function of two
+    tensors giving one distance per sample; pairwise_distance by default)."""
+    from .functional import _check_reduction, _tensor_arg
+    op = "triplet_margin_with_distance_loss"
+    _check_reduction(op, reduction)
+    if not margin > 0:
+        raise ValueError(f"{op}: margin must be greater than 0, got {margin!r}")
+    a, pos, neg = (_tensor_arg(v, op, w) for v, w in ((anchor, "anchor"),
+                                                       (positive, "positive"),
+                                                       (negative, "negative")))
+    if not (a.ndim == pos.ndim == neg.ndim) or a.ndim not in (1, 2):
+        raise ShapeError(f"{op}: anchor, positive and negative must all be (N, D) or all "
+                         f"(D,), got shapes {tuple(a.shape)}, {tuple(pos.shape)} and "
+                         f"{tuple(neg.shape)}")
+    dist = pairwise_distance if distance_function is None else distance_function
+    d_pos, d_neg = dist(a, pos), dist(a, neg)
+    if swap:
+        d_neg = ops.minimum(d_neg, dist(pos, neg))
     return _reduce(ops.clip(d_pos - d_neg + margin, min=0), reduction)
 
 

@@ -13,7 +13,7 @@ from . import functional as F
 from . import _more as M
 from .module import Module, _init_args_error
 
-__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Softmin",
+__all__ = ["ReLU", "LeakyReLU", "RReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Softmin",
            "Softplus", "GELU", "SiLU", "ELU", "CELU", "SELU", "Mish", "ReLU6", "Hardtanh",
            "LogSigmoid", "Softsign", "PReLU", "Hardswish", "Hardsigmoid", "GLU", "Tanhshrink",
            "Softshrink", "Hardshrink", "Threshold", "Softmax2d"]
@@ -224,6 +224,21 @@ class Softsign(Module):
 
     def forward(self, x):
         return C.softsign(x)
+
+
+class RReLU(_Inplace):
+    """Randomized leaky ReLU: in training each negative element gets a slope drawn from
+    [lower, upper]; in evaluation the slope is (lower + upper) / 2."""
+
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
+        super().__init__(inplace)
+        self.lower, self.upper = lower, upper
+
+    def forward(self, x):
+        return M.rrelu(x, self.lower, self.upper, self.training)
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}" + _inplace_str(self)
 
 
 class PReLU(Module):

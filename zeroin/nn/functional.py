@@ -706,7 +706,7 @@ from ._composed import (celu, elu, embedding, erf, gelu, group_norm, hardtanh,  
 
 # --- PyTorch's other activations and helpers (ops in zeroin._torch_ops) -------------------
 
-from .._torch_ops import hardsigmoid, hardswish, pad  # noqa: E402
+from .._torch_ops import hardsigmoid, hardswish, pad, pdist  # noqa: E402
 
 
 def softplus(input, beta=1.0, threshold=20.0):  # noqa: A002, F811
@@ -792,13 +792,16 @@ __all__ += ["hardswish", "hardsigmoid", "softmin", "tanhshrink", "glu", "normali
 
 # distances, shrink activations, PReLU, instance and RMS norm, pixel shuffle, bilinear
 from ._more import (adaptive_max_pool1d, bilinear, channel_shuffle,  # noqa: E402
-                    cosine_similarity, dropout1d, hardshrink, instance_norm,
+                    cosine_similarity, dropout1d, embedding_bag, gumbel_softmax, hardshrink,
+                    instance_norm, local_response_norm, max_unpool1d, max_unpool2d,
                     pairwise_distance, pixel_shuffle, pixel_unshuffle, prelu, rms_norm,
-                    softshrink, threshold)
+                    rrelu, softshrink, threshold)
 
 from ._more_losses import (cosine_embedding_loss, gaussian_nll_loss,  # noqa: E402
                            hinge_embedding_loss, margin_ranking_loss, multi_margin_loss,
-                           multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss,
+                           multilabel_margin_loss, multilabel_soft_margin_loss,
+                           poisson_nll_loss, soft_margin_loss,
+                           triplet_margin_with_distance_loss,
                            triplet_margin_loss)
 
 from ._ctc import ctc_loss  # noqa: E402
@@ -809,7 +812,9 @@ __all__ += ["margin_ranking_loss", "triplet_margin_loss", "cosine_embedding_loss
 __all__ += ["channel_shuffle", "dropout1d", "adaptive_max_pool1d"]
 __all__ += ["cosine_similarity", "pairwise_distance", "prelu", "softshrink", "hardshrink",
             "threshold", "instance_norm", "rms_norm", "pixel_shuffle", "pixel_unshuffle",
-            "bilinear"]
+            "bilinear", "rrelu", "pdist", "multilabel_margin_loss", "gumbel_softmax",
+            "embedding_bag", "local_response_norm", "max_unpool1d", "max_unpool2d",
+            "triplet_margin_with_distance_loss"]
 
 
 # convolution, pooling, resampling (zeroin/nn/_conv.py; imported last: it builds on
@@ -823,3 +828,52 @@ from ._conv import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool2
 from ._attention import scaled_dot_product_attention  # noqa: E402,F401
 
 __all__ += ["scaled_dot_product_attention"]
+
+
+# PyTorch's other names: the pools that always return indices, the old upsample functions
+def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
+                            ceil_mode=False, return_indices=False):
+    """``max_pool1d(..., return_indices=True)``: (values, indices)."""
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
+                            ceil_mode=False, return_indices=False):
+    """``max_pool2d(..., return_indices=True)``: (values, indices)."""
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def adaptive_max_pool1d_with_indices(input, output_size, return_indices=False):  # noqa: A002
+    """``adaptive_max_pool1d(..., return_indices=True)``: (values, indices)."""
+    return adaptive_max_pool1d(input, output_size, True)
+
+
+def adaptive_max_pool2d_with_indices(input, output_size, return_indices=False):  # noqa: A002
+    """``adaptive_max_pool2d(..., return_indices=True)``: (values, indices)."""
+    return adaptive_max_pool2d(input, output_size, True)
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):  # noqa: A002
+    """The old name of :func:`interpolate` (deprecated in PyTorch, with its warning)."""
+    warnings.warn("`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` "
+                  "instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):  # noqa: A002
+    """``interpolate(mode="nearest")`` (deprecated in PyTorch, with its warning)."""
+    warnings.warn("`nn.functional.upsample_nearest` is deprecated. Use "
+                  "`nn.functional.interpolate` instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):  # noqa: A002
+    """``interpolate(mode="bilinear", align_corners=True)`` (deprecated in PyTorch)."""
+    warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use "
+                  "`nn.functional.interpolate` instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+__all__ += ["max_pool1d_with_indices", "max_pool2d_with_indices",
+            "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices", "upsample",
+            "upsample_nearest", "upsample_bilinear"]

@@ -11,8 +11,8 @@ from . import functional as F
 from . import init
 from .module import Module, Parameter
 
-__all__ = ["Linear", "Sequential", "Identity", "Flatten", "Unflatten", "Dropout",
-           "BatchNorm1d", "Bilinear"]
+__all__ = ["Linear", "Sequential", "Identity", "Flatten", "Unflatten", "Unfold", "Fold",
+           "Dropout", "BatchNorm1d", "Bilinear"]
 
 
 def _dtype(dtype):
@@ -240,6 +240,41 @@ class Flatten(Module):
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unfold(Module):
+    """Sliding blocks of an (N, C, H, W) input as columns (N, C * kh * kw, L):
+    :func:`~zeroin.nn.functional.unfold` (im2col) as a module."""
+
+    def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.kernel_size, self.dilation = kernel_size, dilation
+        self.padding, self.stride = padding, stride
+
+    def forward(self, input):  # noqa: A002
+        return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, "
+                f"padding={self.padding}, stride={self.stride}")
+
+
+class Fold(Module):
+    """Columns (N, C * kh * kw, L) summed back into an (N, C, *output_size) image, the
+    adjoint of :class:`Unfold`: :func:`~zeroin.nn.functional.fold` (col2im) as a module."""
+
+    def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.output_size, self.kernel_size = output_size, kernel_size
+        self.dilation, self.padding, self.stride = dilation, padding, stride
+
+    def forward(self, input):  # noqa: A002
+        return F.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding,
+                      self.stride)
+
+    def extra_repr(self):
+        return (f"output_size={self.output_size}, kernel_size={self.kernel_size}, "
+                f"dilation={self.dilation}, padding={self.padding}, stride={self.stride}")
 
 
 class Unflatten(Module):

@@ -14,8 +14,8 @@ from .module import Module
 __all__ = ["MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss",
            "NLLLoss", "HuberLoss", "SmoothL1Loss", "KLDivLoss", "MarginRankingLoss",
            "TripletMarginLoss", "CosineEmbeddingLoss", "HingeEmbeddingLoss", "SoftMarginLoss",
-           "MultiLabelSoftMarginLoss", "MultiMarginLoss", "GaussianNLLLoss", "PoissonNLLLoss",
-           "CTCLoss"]
+           "MultiLabelSoftMarginLoss", "MultiLabelMarginLoss", "MultiMarginLoss",
+           "GaussianNLLLoss", "PoissonNLLLoss", "CTCLoss", "TripletMarginWithDistanceLoss"]
 
 
 class _Loss(Module):
@@ -208,6 +208,13 @@ class SoftMarginLoss(_Loss):
     _fn = staticmethod(F.soft_margin_loss)
 
 
+class MultiLabelMarginLoss(_Loss):
+    """Multi-label hinge loss: for each label j of a sample and each class i it lacks,
+    max(0, 1 - (x[j] - x[i])), summed and divided by C; target (N, C) lists the labels,
+    ended by -1."""
+    _fn = staticmethod(F.multilabel_margin_loss)
+
+
 class MultiLabelSoftMarginLoss(_WeightedLoss):
     """Independent sigmoid cross entropies over the classes of each sample, averaged over
     the classes; 0/1 targets (N, C), ``weight`` per class."""
@@ -247,6 +254,26 @@ class TripletMarginLoss(_Loss):
     def forward(self, anchor, positive, negative):
         return F.triplet_margin_loss(anchor, positive, negative, margin=self.margin, p=self.p,
                                      eps=self.eps, swap=self.swap, reduction=self.reduction)
+
+
+class TripletMarginWithDistanceLoss(_Loss):
+    """max(0, d(a, p) - d(a, n) + margin) with any distance function (a
+    :class:`PairwiseDistance` by default); ``swap`` also tries the positive as the anchor."""
+
+    def __init__(self, *, distance_function=None, margin=1.0, swap=False, reduction="mean"):
+        super().__init__(reduction=reduction)
+        if not margin > 0:
+            raise ValueError(f"TripletMarginWithDistanceLoss: margin must be greater than 0, "
+                             f"got {margin!r}")
+        from .distance import PairwiseDistance
+        self.distance_function = distance_function if distance_function is not None \
+            else PairwiseDistance()
+        self.margin, self.swap = margin, swap
+
+    def forward(self, anchor, positive, negative):
+        return F.triplet_margin_with_distance_loss(
+            anchor, positive, negative, distance_function=self.distance_function,
+            margin=self.margin, swap=self.swap, reduction=self.reduction)
 
 
 class GaussianNLLLoss(_Loss):

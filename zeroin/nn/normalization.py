@@ -11,7 +11,8 @@ from . import functional as F
 from .layers import _check_device, _check_input_dtype, _dtype
 from .module import Module
 
-__all__ = ["LayerNorm", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "RMSNorm", "Embedding"]
+__all__ = ["LayerNorm", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "RMSNorm", "Embedding",
+           "EmbeddingBag"]
 
 
 class LayerNorm(Module):
@@ -188,6 +189,28 @@ class RMSNorm(Module):
                 f"elementwise_affine={self.elementwise_affine}")
 
 
+def _table(name, num_embeddings, embedding_dim, padding_idx, _weight, device, dtype, rng):
+    """(padding_idx checked, the weight array) of Embedding and EmbeddingBag: ``_weight``,
+    or N(0, 1) draws with the ``padding_idx`` row zero."""
+    if padding_idx is not None:
+        if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)):
+            raise TypeError(f"{name}: padding_idx must be a whole number (a row index in "
+                            f"0..{num_embeddings - 1}) or None, got {padding_idx!r}")
+        if not -num_embeddings <= padding_idx < num_embeddings:
+            raise ValueError(f"{name}: padding_idx must be within num_embeddings "
+                             f"({num_embeddings}), got {padding_idx}")
+        padding_idx %= num_embeddings
+    _check_device(name, device)
+    dt = _dtype(dtype)
+    if _weight is not None:
+        return padding_idx, np.array(getattr(_weight, "data", _weight), dtype=dt)
+    from ..random import get_rng
+    w = get_rng(rng).standard_normal((num_embeddings, embedding_dim)).astype(dt)
+    if padding_idx is not None:
+        w[padding_idx] = 0
+    return padding_idx, w
+
+
 class Embedding(Module):
     """A lookup table: integer indices -> rows of ``weight`` (num_embeddings,
     embedding_dim), initialised N(0, 1) (the ``padding_idx`` row zero, never updated).
@@ -205,25 +228,8 @@ class Embedding(Module):
                                       "array")
         self.max_norm, self.norm_type = max_norm, norm_type
         self.scale_grad_by_freq, self.sparse = bool(scale_grad_by_freq), False
-        if padding_idx is not None:
-            if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)):
-                raise TypeError(f"Embedding: padding_idx must be a whole number (a row "
-                                f"index in 0..{num_embeddings - 1}) or None, got "
-                                f"{padding_idx!r}")
-            if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError(f"Embedding: padding_idx must be within num_embeddings "
-                                 f"({num_embeddings}), got {padding_idx}")
-            padding_idx %= num_embeddings
-        self.padding_idx = padding_idx
-        _check_device("Embedding", device)
-        dt = _dtype(dtype)
-        if _weight is None:
-            from ..random import get_rng
-            w = get_rng(rng).standard_normal((num_embeddings, embedding_dim)).astype(dt)
-            if padding_idx is not None:
-                w[padding_idx] = 0
-        else:
-            w = np.array(getattr(_weight, "data", _weight), dtype=dt)
+        self.padding_idx, w = _table(type(self).__name__, num_embeddings, embedding_dim,
+                                     padding_idx, _weight, device, dtype, rng)
         self.weight = _leaf(w, not _freeze)
         if _freeze:
             self.__dict__["_parameters"]["weight"] = self.weight
@@ -254,3 +260,42 @@ class Embedding(Module):
         if self.norm_type != 2:
             s += f", norm_type={self.norm_type}"
         return s + (", scale_grad_by_freq=True" if self.scale_grad_by_freq else "")
+
+
+class EmbeddingBag(Module):
+    """Sums, means or maxima of the embedding rows of bags of indices (a 2-D input of bags,
+    or a 1-D input with ``offsets``): :func:`~zeroin.nn.functional.embedding_bag` with a
+    weight initialised as :class:`Embedding`'s."""
+
+    def __init__(self, num_embeddings, embedding_dim, max_norm=None, norm_type=2.0,
+                 scale_grad_by_freq=False, mode="mean", sparse=False, _weight=None,
+                 include_last_offset=False, padding_idx=None, device=None, dtype=None,
+                 rng=None):
+        super().__init__()
+        if mode not in ("sum", "mean", "max"):
+            raise ValueError(f"EmbeddingBag: mode must be 'sum', 'mean' or 'max', got {mode!r}")
+        if sparse:
+            raise NotImplementedError("EmbeddingBag: sparse=True (a sparse gradient) is not "
+                                      "supported; use sparse=False: the gradient is dense")
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        self.max_norm, self.norm_type = max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = bool(scale_grad_by_freq), False
+        self.mode, self.include_last_offset = mode, include_last_offset
+        self.padding_idx, w = _table("EmbeddingBag", num_embeddings, embedding_dim,
+                                     padding_idx, _weight, device, dtype, rng)
+        self.weight = _leaf(w, True)
+
+    def forward(self, input, offsets=None, per_sample_weights=None):  # noqa: A002
+        return F.embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type,
+                               self.scale_grad_by_freq, self.mode, False, per_sample_weights,
+                               self.include_last_offset, self.padding_idx)
+
+    def extra_repr(self):
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        s += ", scale_grad_by_freq=True" if self.scale_grad_by_freq else ""
+        s += f", mode={self.mode!r}"
+        return s + (f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")

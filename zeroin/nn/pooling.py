@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from .._tensor import Tensor
 from . import _conv as C
+from . import _more as M
 from .functional import batch_norm
 from .layers import BatchNorm1d
 from .module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
            "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Upsample", "Dropout2d", "BatchNorm2d",
-           "AdaptiveMaxPool1d", "UpsamplingNearest2d", "UpsamplingBilinear2d", "Dropout1d"]
+           "AdaptiveMaxPool1d", "UpsamplingNearest2d", "UpsamplingBilinear2d", "Dropout1d",
+           "MaxUnpool1d", "MaxUnpool2d", "LocalResponseNorm"]
 
 
 class _MaxPool(Module):
@@ -42,6 +44,48 @@ class MaxPool2d(_MaxPool):
     """The maximum of each window of (N, C, H, W): ``MaxPool2d(2)`` halves height and
     width, keeping the strongest response of each 2x2 block."""
     _nd = 2
+
+
+class _MaxUnpool(Module):
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        def tup(v):
+            return tuple(v) if isinstance(v, (tuple, list)) else (v,) * self._nd
+        self.kernel_size = tup(kernel_size)
+        self.stride = tup(stride if stride is not None else kernel_size)
+        self.padding = tup(padding)
+
+    def forward(self, input, indices, output_size=None):  # noqa: A002
+        f = M.max_unpool1d if self._nd == 1 else M.max_unpool2d
+        return f(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpool):
+    """The inverse of MaxPool1d(return_indices=True): values back where their maxima were."""
+    _nd = 1
+
+
+class MaxUnpool2d(_MaxUnpool):
+    """The inverse of MaxPool2d(return_indices=True): values back where their maxima were."""
+    _nd = 2
+
+
+class LocalResponseNorm(Module):
+    """Normalise each channel by the mean square of its ``size`` neighbouring channels:
+    x / (k + alpha * mean(x**2)) ** beta (AlexNet)."""
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input):  # noqa: A002
+        return M.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self):
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
 
 
 class _AvgPool(Module):

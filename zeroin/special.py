@@ -1,0 +1,17 @@
+"""``zeroin.special``: PyTorch's ``torch.special`` names for the functions zeroin has.
+
+Each is the same function as the top-level one (``special.expit`` is ``zeroin.sigmoid``,
+``special.xlogy`` is ``zeroin.xlogy``); ``xlog1py`` lives only here, as in PyTorch.
+"""
+from __future__ import annotations
+
+from . import ops as _ops
+from ._torch_ops import erf, erfc, exp2, expm1, log1p, logit, round, xlog1py, xlogy
+
+expit = _ops.sigmoid
+logsumexp = _ops.logsumexp
+softmax = _ops.softmax
+log_softmax = _ops.log_softmax
+
+__all__ = ["erf", "erfc", "exp2", "expit", "expm1", "log1p", "log_softmax", "logit",
+           "logsumexp", "round", "softmax", "xlog1py", "xlogy"]
