@@ -61,7 +61,7 @@ def test_every_comment_promising_output_is_printed(tmp_path, monkeypatch):
     # "print(...)  # text": the text is what the line prints (or, "... text", its end)
     for code in _blocks():
         promised = [m.group(1).removeprefix("... ")
-                    for m in re.finditer(r"^print\(.*\)\s+# (.+)$", code, flags=re.M)]
+                    for m in re.finditer(r"^print\(.*\)\s+# (.+)$", code, flags=re.MULTILINE)]
         if not promised:
             continue
         _, out = _run(code, tmp_path, monkeypatch)
