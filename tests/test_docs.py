@@ -56,6 +56,8 @@ def test_docs_python_block_runs_and_prints_what_it_promises(name, index, code, t
     for marker, reason in SKIP.items():
         if marker in code:
             pytest.skip(reason)
+    if 'load_dataset("digits"' in code:
+        pytest.importorskip("sklearn")          # the digits are scikit-learn's
     monkeypatch.chdir(tmp_path)
     _user_files(tmp_path)
     out = io.StringIO()
