@@ -1,7 +1,7 @@
 """Measure how the first guess of the weights decides what gradient descent can do.
 
 Run: python docs/initialisation.py   (prints the tables used in docs/initialisation.md;
-about 30 s on an idle 2-core machine, 6 min measured on a busy one). Everything is
+about 30 s on an idle 2-core machine, up to 12 min measured on a busy one). Everything is
 seeded, so the numbers repeat.
 """
 from __future__ import annotations

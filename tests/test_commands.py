@@ -364,7 +364,7 @@ def test_help_explains_every_option_and_shows_its_default(capsys):
     text = capsys.readouterr().out
     for words in ("(default: 64,32; digits: 256,128)", "(default: 0.01; digits: 0.001)",
                   "(default: adam)", "(default: 50; digits: 40)", "(default: none; digits: "
-                  "cosine)", "zeroin-out/train-DATASET-TIME"):
+                  "cosine)", "zeroin-out/train-DATASET-TIME", "(or a CNN: --model cnn)"):
         assert words in " ".join(text.split()), words
 
 

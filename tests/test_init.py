@@ -147,3 +147,22 @@ def test_zero_init_keeps_hidden_units_identical():
     w = model[0].weight.data
     np.testing.assert_allclose(w, np.broadcast_to(w[:1], w.shape), rtol=1e-12)
     assert not np.allclose(w, 0.1)          # it did learn, just not diversely
+
+
+def test_docs_activation_tables_are_what_the_script_measures(monkeypatch):
+    """docs/initialisation.md's Measurement 1 (std after layers 1, 2, 5, 10) is what
+    docs/initialisation.py prints now: the text quotes measured numbers, not old ones."""
+    import os
+    import re
+    docs = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs")
+    monkeypatch.syspath_prepend(docs)
+    import initialisation as script
+    with open(os.path.join(docs, "initialisation.md"), encoding="utf-8") as f:
+        text = f.read()
+    for name, act in (("ReLU", zeroin.relu), ("tanh", zeroin.tanh)):
+        table = text.split(f"{name} layers:")[1].split("\n\n")[1]
+        for scheme in script.SCHEMES:
+            s = script.activation_std(scheme, act)
+            row = f"| {scheme} | " + " | ".join(f"{s[i]:.3g}" for i in (0, 1, 4, 9)) + " |"
+            assert row in table.splitlines(), (name, row, table)
+    assert len(re.findall(r"^\| He \(Kaiming\) normal \|", text, flags=re.MULTILINE)) == 3

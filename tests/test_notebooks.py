@@ -62,3 +62,36 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
             assert kinds == ["execute_result"], (path.name, c.source, kinds)
             html = c.outputs[0].data["text/html"]
             assert '<section id="' in html and "data:image/" in html
+
+
+def test_start_here_loss_plot_has_a_title_and_labels_and_fits_a_slide(monkeypatch):
+    """The start-here notebook's loss plot, run on a short real history: titled, both axes
+    named, 16:9, every text inside the figure."""
+    matplotlib = pytest.importorskip("matplotlib")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    matplotlib.use("Agg")
+    import zeroin
+    from zeroin import nn, optim
+    from zeroin.data import load_dataset
+
+    (cell,) = [c.source for c in _read(ROOT / "notebooks" / "00-start-here.ipynb").cells
+               if c.cell_type == "code" and "plt.subplots" in c.source]
+    data = load_dataset("moons", seed=0)
+    zeroin.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 1))
+    history = zeroin.fit(model, nn.BCEWithLogitsLoss(), optim.Adam(model.parameters()),
+                         data.train, data.val, epochs=2, verbose=0)
+    scope = {"history": history}
+    exec(cell.replace("plt.show()", ""), scope)
+    fig, ax = scope["fig"], scope["ax"]
+    try:
+        assert ax.get_title() and ax.get_xlabel() == "epoch" and ax.get_ylabel()
+        w, h = fig.get_size_inches()
+        assert abs(w / h - 16 / 9) < 0.01, (w, h)
+        fig.canvas.draw()
+        r = fig.canvas.get_renderer()
+        box = ax.get_tightbbox(r)
+        assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= fig.bbox.width + 1 \
+            and box.y1 <= fig.bbox.height + 1, box
+    finally:
+        scope["plt"].close(fig)

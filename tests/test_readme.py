@@ -49,6 +49,26 @@ def test_training_example_runs_with_the_loss_that_fits_the_dataset(tmp_path, mon
     assert acc > 0.8, f"README training example reaches only {acc:.3f} validation accuracy"
 
 
+def test_replay_example_runs_as_written_and_prints_its_losses(tmp_path, monkeypatch):
+    code = _block("zeroin.replay(")
+    scope, out = _run(code, tmp_path, monkeypatch)
+    promised = re.findall(r"# (loss \d\.\d+)", code)
+    assert len(promised) == 2 and out.splitlines() == promised
+    assert scope["loss_fn"]().grad_fn.name == "replay"
+
+
+def test_every_comment_promising_output_is_printed(tmp_path, monkeypatch):
+    # "print(...)  # text": the text is what the line prints (or, "... text", its end)
+    for code in _blocks():
+        promised = [m.group(1).removeprefix("... ")
+                    for m in re.finditer(r"^print\(.*\)\s+# (.+)$", code, flags=re.MULTILINE)]
+        if not promised:
+            continue
+        _, out = _run(code, tmp_path, monkeypatch)
+        for text in promised:
+            assert text in out, (text, out[-500:])
+
+
 @pytest.mark.parametrize("block", range(len(_blocks())))
 def test_every_python_block_compiles(block):
     compile(_blocks()[block], README, "exec")

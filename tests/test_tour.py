@@ -225,3 +225,31 @@ def test_page_fits_a_phone(tour, tmp_path):
                    'document.querySelectorAll(".toc li").forEach(function(li){'
                    'if(li.getClientRects().length>1)r.push("split "+li.textContent.slice(0,30));});')
     assert found == "", found
+
+
+@pytest.mark.skipif(not HAS_TRAINING, reason="the training modules are not installed")
+@pytest.mark.parametrize("dataset", ["moons", "digits"])
+def test_training_figure_explains_itself_and_stays_on_the_canvas(dataset, tmp_path,
+                                                                 monkeypatch):
+    """A teacher's slide needs no caption: the boundary's axes are named, and the digits'
+    "8 (is 9)" is explained in the figure; every text stays inside it."""
+    pytest.importorskip("matplotlib")
+    if dataset == "digits":
+        pytest.importorskip("sklearn")
+    from test_lesson_figures import _texts_off_the_canvas
+
+    from zeroin import tour
+    made = []
+    save = tour.F.save
+    monkeypatch.setattr(tour.F, "save",
+                        lambda fig, *a, **k: made.append(fig) or save(fig, *a, **k))
+    tour.train_demo(str(tmp_path), dataset=dataset, epochs=1)
+    (fig,) = made
+    texts = [t.get_text() for a in fig.axes for t in a.texts]
+    if dataset == "moons":
+        right = fig.axes[1]
+        assert right.get_title().startswith("Decision boundary")
+        assert right.get_xlabel().startswith("x1") and right.get_ylabel().startswith("x2")
+    else:
+        assert any("prediction (is the true label)" in t for t in texts), texts
+    assert _texts_off_the_canvas(fig) == []

@@ -951,6 +951,7 @@ def tensor(data, requires_grad=False, dtype=None, name=None, *, device=None):
 
     Examples
     --------
+    >>> import zeroin
     >>> w = zeroin.tensor(3.0, requires_grad=True, name="w")
     >>> b = zeroin.tensor(4.0, requires_grad=True, name="b")
     >>> z = (2 * w + b) * (b + 1)

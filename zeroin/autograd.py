@@ -381,6 +381,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
     Examples
     --------
+    >>> import zeroin
     >>> x = zeroin.tensor(2.0, requires_grad=True)
     >>> (dy,) = zeroin.grad(x ** 3, x, create_graph=True)
     >>> (d2y,) = zeroin.grad(dy, x)

@@ -4,7 +4,8 @@
     zeroin lesson NAME [--out DIR] [--set KEY=VALUE]
                                      one lesson of the chapter (zeroin lesson --list);
                                      figures in zeroin-out/NAME unless --out
-    zeroin train DATASET [...]       train an MLP with progress, curves and a checkpoint
+    zeroin train DATASET [...]       train an MLP (or a CNN) with progress, curves and a
+                                     checkpoint
                                      (DATASET: a built-in name or a .npz/.csv file;
                                      --test TEST_FILE for a separate test file)
     zeroin evaluate CHECKPOINT DATASET
@@ -196,10 +197,11 @@ def build_parser():
                    help="change one of the lesson's parameters (listed below), e.g. "
                         "--set target=70 or --set etas=0.2,0.5,0.9; repeat for more")
 
-    p = command("train", "train an MLP on a dataset",
-                "Train an MLP, print one line per epoch, then write model.npz, "
-                "history.json and loss/metric curves into a folder of its own. The defaults "
-                "are a recipe tuned on the validation part of digits.")
+    p = command("train", "train an MLP (or, with --model cnn, a CNN) on a dataset",
+                "Train an MLP (or a CNN: --model cnn), print one line per epoch, then write "
+                "model.npz, history.json and loss/metric curves into a folder of its own. "
+                "Options left out take the dataset's recipe (for digits, one tuned on its "
+                "validation part).")
     _add_training_args(p)
     p.add_argument("--lr", type=_learning_rate, default=None,
                    help="learning rate (eta): the size of each step against the gradient"

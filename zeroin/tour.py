@@ -276,6 +276,8 @@ def _boundary(ax2, splits, model, predict, Xt, yt, np):
         m = labels == cls
         ax2.plot(Xt[m, 0], Xt[m, 1], "o", color=color, ms=5, mec="white", mew=0.5,
                  label=f"class {cls} (test)")
+    ax2.set_xlabel("x1 (first input)")
+    ax2.set_ylabel("x2 (second input)")
     ax2.grid(False)
 
 
@@ -290,10 +292,12 @@ def _digit_grid(fig, ax2, splits, model, predict, Xt, yt, np, title, rows=4, col
     side = int(round(np.sqrt(raw.shape[1])))
     ax2.axis("off")
     gs = ax2.get_subplotspec().subgridspec(rows + 1, cols, wspace=0.15, hspace=0.45,
-                                           height_ratios=[0.3] + [1] * rows)
+                                           height_ratios=[0.5] + [1] * rows)
     head = fig.add_subplot(gs[0, :])
     head.axis("off")
-    head.text(0.5, 0.5, title, ha="center", va="center", fontsize=14, fontweight="bold")
+    head.text(0.5, 0.75, title, ha="center", va="center", fontsize=14, fontweight="bold")
+    head.text(0.5, 0.05, "above each image: the prediction (is the true label); red: wrong",
+              ha="center", va="center", fontsize=11, color=F.COLORS["muted"])
     for k, idx in enumerate(show):
         a = fig.add_subplot(gs[1 + k // cols, k % cols])
         a.imshow(raw[k].reshape(side, side), cmap="gray_r", interpolation="nearest")

@@ -124,6 +124,7 @@ class Module:
     Subclasses call ``super().__init__()``, assign parameters and submodules as attributes
     and define ``forward``; calling the module runs ``forward``.
 
+    >>> import zeroin
     >>> class Net(zeroin.nn.Module):
     ...     def __init__(self):
     ...         super().__init__()
@@ -131,6 +132,8 @@ class Module:
     ...         self.out = zeroin.nn.Linear(4, 1)
     ...     def forward(self, x):
     ...         return self.out(self.hidden(x).relu())
+    >>> Net()(zeroin.ones(3, 2)).shape
+    (3, 1)
     """
 
     def __init__(self, *args, **kwargs):

@@ -1,6 +1,9 @@
 """Optimisers, learning-rate schedules and gradient clipping.
 
+>>> import zeroin
+>>> model = zeroin.nn.Linear(2, 1)
 >>> opt = zeroin.optim.SGD(model.parameters(), lr=0.1)
+>>> loss = model(zeroin.ones(4, 2)).pow(2).mean()
 >>> opt.zero_grad(); loss.backward(); opt.step()
 """
 from . import lr_scheduler

@@ -6,8 +6,14 @@ NumPy; PNG draws the same layout with matplotlib (``pip install zeroin[plots]``)
 number comes from the engine: forward values from the tensors, gradients from
 :func:`zeroin.autograd.node_grads`, local derivatives from each op's backward rule.
 
->>> d = zeroin.draw(z, wrt=b)          # doctest: +SKIP
->>> d.save("flow3.svg"); d.save("flow3.png", width=1600); d.save("flow3.dot")  # doctest: +SKIP
+>>> import zeroin
+>>> w = zeroin.tensor(3.0, requires_grad=True, name="w")
+>>> b = zeroin.tensor(4.0, requires_grad=True, name="b")
+>>> z = (2 * w + b) * (b + 1)
+>>> d = zeroin.draw(z, wrt=b)
+>>> paths = [d.save("flow3.svg"), d.save("flow3.png", width=1600), d.save("flow3.dot")]
+>>> paths
+['flow3.svg', 'flow3.png', 'flow3.dot']
 """
 from __future__ import annotations
 

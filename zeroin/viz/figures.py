@@ -4,9 +4,10 @@ matplotlib is optional (the ``plots`` extra) and imported only here, inside func
 Figures are made with :class:`matplotlib.figure.Figure` directly (the Agg canvas), never
 pyplot, so no window opens and no global backend is switched.
 
+>>> from zeroin.viz import figures
 >>> with figures.style():
 ...     fig, ax = figures.subplots()
-...     ax.plot([0, 1], [0, 1])
+...     _ = ax.plot([0, 1], [0, 1])
 ...     files = figures.save(fig, "zeroin-out", "line", "A line.")
 >>> files.png, files.svg
 ('zeroin-out/line.png', 'zeroin-out/line.svg')
