@@ -1402,3 +1402,31 @@ def test_recurrent_backward_scatters_each_step_into_a_block_not_the_whole_input(
     x = zeroin.tensor(np.random.default_rng(0).standard_normal((64, 2, 3)), requires_grad=True)
     nn.LSTM(3, 2)(x)[0].sum().backward()
     assert x.grad is not None and sum(sizes) <= 16 * x.data.size, (sum(sizes), x.data.size)
+
+
+@pytest.mark.parametrize("call, expected", [
+    (lambda x: F.relu(x, inplace=True), lambda a: np.maximum(a, 0)),
+    (lambda x: F.relu(x, True), lambda a: np.maximum(a, 0)),
+    (lambda x: F.leaky_relu(x, 0.2, True), lambda a: np.where(a > 0, a, 0.2 * a)),
+    (lambda x: F.hardswish(x, inplace=True), lambda a: a * np.clip(a + 3, 0, 6) / 6),
+    (lambda x: F.hardsigmoid(x, True), lambda a: np.clip(a + 3, 0, 6) / 6),
+    (lambda x: F.dropout(x, 0.5, False, True), lambda a: a),
+])
+def test_functional_activations_take_pytorchs_inplace_flag(call, expected):
+    # PyTorch code passes inplace=True (keyword or positional); zeroin accepts it and
+    # returns a new tensor with the same values, its gradient intact (README: differences)
+    a = np.array([[-2.0, -0.5, 0.0], [0.5, 2.0, 4.0]])
+    x = zeroin.tensor(a, requires_grad=True)
+    y = call(x)
+    assert np.allclose(y.numpy(), expected(a)) and np.array_equal(x.numpy(), a)
+    y.sum().backward()
+    assert x.grad is not None and x.grad.shape == x.shape
+
+
+def test_dropout_takes_inplace_fourth_and_rng_as_before():
+    x = zeroin.ones(1000)
+    a = F.dropout(x, 0.5, True, False, rng=np.random.default_rng(7))
+    b = F.dropout(x, 0.5, True, np.random.default_rng(7))    # rng in the old 4th place
+    c = F.dropout(x, 0.5, True, inplace=True, rng=np.random.default_rng(7))
+    assert np.array_equal(a.numpy(), b.numpy()) and np.array_equal(a.numpy(), c.numpy())
+    assert 300 < int((a.numpy() == 0).sum()) < 700 and set(np.unique(a.numpy())) == {0.0, 2.0}

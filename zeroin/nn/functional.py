@@ -13,13 +13,13 @@ import warnings
 
 import numpy as np
 
+from .. import _torch_ops
 from .. import ops as _ops
 from .._tensor import Tensor, _leaf, get_default_dtype
 from ..anomaly import not_replayable
 from ..errors import ShapeError, ZeroinError
 from ..function import Function
-from ..ops import (NP, _call1, _call2, _calln, _needs, _product, _raw, op, leaky_relu,
-                   relu, sigmoid, softplus, tanh)
+from ..ops import NP, _call1, _call2, _calln, _needs, _product, _raw, op, sigmoid, softplus, tanh
 from ..random import get_rng
 
 _new = object.__new__
@@ -33,6 +33,20 @@ __all__ = ["linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_so
            "conv_transpose2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
            "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool2d", "unfold",
            "fold", "interpolate", "dropout2d"]
+
+
+# --- activations with PyTorch's inplace flag ---------------------------------------------
+# ``inplace=True`` is accepted so that PyTorch code runs; the result is a new tensor, as
+# for every zeroin activation (README: differences). zeroin.relu itself takes no flag.
+
+def relu(input, inplace=False):  # noqa: A002
+    """Elementwise max(x, 0) (gradient 0 at 0); ``inplace`` is accepted and ignored."""
+    return _ops.relu(input)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):  # noqa: A002
+    """x where x > 0, else negative_slope * x; ``inplace`` is accepted and ignored."""
+    return _ops.leaky_relu(input, negative_slope)
 
 
 # --- linear -----------------------------------------------------------------------------
@@ -143,9 +157,12 @@ class DropoutOp(Function):
 
 
 @op(DropoutOp, export=False)
-def dropout(input, p=0.5, training=True, rng=None):  # noqa: A002
+def dropout(input, p=0.5, training=True, inplace=False, rng=None):  # noqa: A002
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (training
-    only), so that the expected value is unchanged; identity when ``training`` is False."""
+    only), so that the expected value is unchanged; identity when ``training`` is False.
+    ``inplace`` (PyTorch's fourth argument) is accepted and ignored: a new tensor."""
+    if inplace is not None and not isinstance(inplace, (bool, np.bool_)):
+        rng, inplace = inplace, False   # rng was the fourth argument before inplace
     if not 0 <= p <= 1:
         raise ValueError(f"dropout: probability p must be between 0 and 1, got {p}")
     x = _tensor_arg(input, "dropout")
@@ -706,7 +723,17 @@ from ._composed import (celu, elu, embedding, erf, gelu, group_norm, hardtanh,  
 
 # --- PyTorch's other activations and helpers (ops in zeroin._torch_ops) -------------------
 
-from .._torch_ops import hardsigmoid, hardswish, pad, pdist  # noqa: E402
+from .._torch_ops import pad, pdist  # noqa: E402
+
+
+def hardswish(input, inplace=False):  # noqa: A002
+    """x * relu6(x + 3) / 6; ``inplace`` is accepted and ignored (a new tensor)."""
+    return _torch_ops.hardswish(input)
+
+
+def hardsigmoid(input, inplace=False):  # noqa: A002
+    """relu6(x + 3) / 6; ``inplace`` is accepted and ignored (a new tensor)."""
+    return _torch_ops.hardsigmoid(input)
 
 
 def softplus(input, beta=1.0, threshold=20.0):  # noqa: A002, F811

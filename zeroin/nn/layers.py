@@ -317,7 +317,7 @@ class Dropout(Module):
         self.rng = rng
 
     def forward(self, x):
-        return F.dropout(x, self.p, self.training, self.rng)
+        return F.dropout(x, self.p, self.training, rng=self.rng)
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
