@@ -1018,6 +1018,7 @@ GRADCHECK = {
     "reciprocal": [(zeroin.reciprocal, [_r(2, 3, kind="pos")], True)],
     "erf": [(zeroin.erf, [_r(2, 3)], True)],
     "erfc": [(zeroin.erfc, [_r(2, 3)], True)],
+    "erfinv": [(zeroin.erfinv, [_unit(2, 3)], True)],
     "lgamma": [(zeroin.lgamma, [_r(2, 3, kind="pos")], True),
                (zeroin.lgamma, [_away(2, 3)], True)],          # off the poles, negative too
     "digamma": [(zeroin.digamma, [_r(2, 3, kind="pos")], True),

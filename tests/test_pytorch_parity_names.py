@@ -385,6 +385,16 @@ table("gamma", {
     "complex": lambda T: catch(lambda: T.lgamma(T.tensor([1 + 1j]))),
 })
 
+ERFINV_EDGES = np.array([-1.0, -0.5, 0.0, -0.0, 0.5, 1.0, 1.5, -2.0, np.nan, 1 - 1e-16,
+                         0.9999999, INF, -INF, 1e-310, -0.999])
+table("erfinv", {
+    "edges": lambda T: grad_of(T, T.erfinv, ERFINV_EDGES),
+    "grid": lambda T: grad_of(T, lambda x: x.erfinv(), np.linspace(-0.999, 0.999, 201)),
+    "float32": lambda T: T.erfinv(t(T, ERFINV_EDGES, dtype=T.float32)),
+    "int": lambda T: T.erfinv(_int(T, [0, 1, -1, 2])),
+    "special": lambda T: T.special.erfinv(t(T, U)),
+})
+
 table("logcumsumexp", {
     "ninf_first": lambda T: grad_of(T, lambda x: T.logcumsumexp(x, 0), np.array([-INF, 0.0, 1.0])),
     "ninf_two": lambda T: grad_of(T, lambda x: x.logcumsumexp(0), np.array([-INF, -INF, 1.0])),

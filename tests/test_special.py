@@ -1,4 +1,4 @@
-"""Accuracy of zeroin's own special functions (lgamma, digamma, polygamma): NumPy-only
+"""Accuracy of zeroin's own special functions (lgamma, digamma, polygamma, erfinv): NumPy-only
 numerics, checked against ``math.lgamma`` and, where installed, mpmath at 30 digits."""
 import math
 
@@ -70,3 +70,17 @@ def test_special_names_are_the_top_level_functions():
     assert zeroin.special.gammaln is zeroin.lgamma
     assert zeroin.special.psi is zeroin.special.digamma is zeroin.digamma
     assert zeroin.special.polygamma is zeroin.polygamma
+
+
+def test_erfinv_against_mpmath_and_erf():
+    xs = np.concatenate([np.linspace(-1, 1, 4001)[1:-1], 1 - np.geomspace(1e-16, 0.5, 200),
+                         -np.geomspace(1e-300, 1e-3, 50)])
+    xs = xs[xs != 0]
+    got = zeroin.erfinv(zeroin.tensor(xs)).numpy()
+    back = np.array([math.erf(v) for v in got])
+    inner = np.abs(xs) < 0.9                  # erf's round trip resolves x only there
+    assert np.max(np.abs(back[inner] - xs[inner]) / np.abs(xs[inner])) < 1e-15 * 4
+    mp = pytest.importorskip("mpmath")
+    mp.mp.dps = 30
+    want = np.array([float(mp.erfinv(mp.mpf(float(v)))) for v in xs])
+    assert _rel(got, want) < 1e-14

@@ -174,3 +174,35 @@ def polygamma(n, x):
     x, a = _as64(x)
     out = _trigamma(a) if n == 1 else _hurwitz_polygamma(n, a)
     return _back(x, out)
+
+
+_GILES_C = (1.50140941, 0.246640727, -0.00417768164, -0.00125372503, 0.00021858087,
+            -4.39150654e-06, -3.5233877e-06, 3.43273939e-07, 2.81022636e-08)
+_GILES_T = (2.83297682, 1.00167406, 0.00943887047, -0.0076224613, 0.00573950773,
+            -0.00367342844, 0.00134934322, 0.000100950558, -0.000200214257)
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+_erfc = np.vectorize(math.erfc, otypes=[np.float64])
+
+
+def erfinv(x):
+    """The inverse of erf on [-1, 1] (+-inf at +-1, NaN outside): Giles' single-precision
+    approximation, then Newton steps on erf (|x| <= 0.5) or on log(erfc) (the tails, where
+    1 - |x| is exact and erf itself cannot resolve the answer)."""
+    x, a = _as64(x)
+    ax = np.abs(a)
+    inside = ax < 1
+    with np.errstate(all="ignore"):
+        c = np.where(inside, 1 - ax, 0.5)                   # exact for |x| >= 0.5
+        w = -np.log(c * (1 + np.where(inside, ax, 0.5)))
+        lo, hi = w - 2.5, np.sqrt(w) - 3
+        p = np.where(w < 5, sum(k * lo ** i for i, k in enumerate(_GILES_C)),
+                     sum(k * hi ** i for i, k in enumerate(_GILES_T)))
+        y = p * np.where(inside, ax, 0.5)
+        tail = ax > 0.5
+        for _ in range(4):                                  # the far tail needs 4
+            slope = 2 / math.sqrt(math.pi) * np.exp(-y * y)
+            e = _erfc(y)
+            step = np.where(tail, (np.log(e) - np.log(c)) * e, _erf(y) - ax) / slope
+            y = np.where(tail, y + step, y - step)
+    y = np.where(inside, np.copysign(y, a), np.where(ax == 1, np.copysign(np.inf, a), np.nan))
+    return _back(x, y)

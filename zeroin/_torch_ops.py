@@ -357,6 +357,20 @@ def polygamma(n, input):  # noqa: A002
     return digamma(x) if n == 0 else _ops._call1(PolygammaOp(int(n)), x)
 
 
+class ErfinvOp(Function):
+    __slots__ = ()
+    name = "erfinv"
+    def forward(self, x): return _sm.erfinv(x)
+    def backward(self, xp, g, out, x): return g * (math.sqrt(math.pi) / 2) * xp.exp(out * out)
+
+
+@op(ErfinvOp, methods=("erfinv",))
+def erfinv(input):  # noqa: A002
+    """Elementwise inverse of erf: +-inf at +-1, NaN outside [-1, 1] (PyTorch's values);
+    its gradient is sqrt(pi) / 2 * exp(erfinv(x)**2)."""
+    return _ops._call1(ErfinvOp(), _float1(input, "erfinv"))
+
+
 def _polygamma_method(self, n):
     """``x.polygamma(n)``: :func:`polygamma` ``(n, x)``."""
     return polygamma(n, self)

@@ -6,7 +6,7 @@ Each is the same function as the top-level one (``special.expit`` is ``zeroin.si
 from __future__ import annotations
 
 from . import ops as _ops
-from ._torch_ops import (digamma, erf, erfc, exp2, expm1, lgamma, log1p, logit, polygamma,
+from ._torch_ops import (digamma, erf, erfc, erfinv, exp2, expm1, lgamma, log1p, logit, polygamma,
                          round, xlog1py, xlogy)
 
 expit = _ops.sigmoid
@@ -16,6 +16,6 @@ log_softmax = _ops.log_softmax
 gammaln = lgamma
 psi = digamma
 
-__all__ = ["digamma", "erf", "erfc", "exp2", "expit", "expm1", "gammaln", "log1p",
+__all__ = ["digamma", "erf", "erfc", "erfinv", "exp2", "expit", "expm1", "gammaln", "log1p",
            "log_softmax", "logit", "logsumexp", "polygamma", "psi", "round", "softmax",
            "xlog1py", "xlogy"]
