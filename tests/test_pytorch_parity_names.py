@@ -359,6 +359,42 @@ table("elementwise", {
     "logit_eps_big": lambda T: T.logit(t(T, [0.5, 1.2, 0.1]), eps=0.6),
 })
 
+GAMMA_EDGES = np.array([0.0, -0.0, -1.0, -2.0, 1.0, 2.0, -0.5, INF, -INF, np.nan, 1e-300,
+                        1e300, -1e20, 171.5, 1e-8, -2.5, -7.9, 3e5, 1.4616321449683622])
+GAMMA_GRID = np.concatenate([np.linspace(-9.95, 30.05, 81), np.geomspace(1e-30, 1e30, 31)])
+
+table("gamma", {
+    "lgamma": lambda T: grad_of(T, T.lgamma, GAMMA_EDGES),
+    "lgamma_grid": lambda T: grad_of(T, lambda x: x.lgamma(), GAMMA_GRID),
+    "digamma": lambda T: grad_of(T, T.digamma, GAMMA_EDGES),
+    "digamma_grid": lambda T: grad_of(T, lambda x: x.digamma(), GAMMA_GRID),
+    "trigamma": lambda T: grad_of(T, lambda x: T.polygamma(1, x), GAMMA_EDGES),
+    "trigamma_grid": lambda T: grad_of(T, lambda x: x.polygamma(1), GAMMA_GRID),
+    "polygamma_n": lambda T: tuple(T.polygamma(n, t(T, GAMMA_EDGES)) for n in (0, 2, 3, 4)),
+    "polygamma_grid": lambda T: (T.polygamma(2, t(T, GAMMA_GRID)), T.polygamma(5, t(T, GAMMA_GRID))),
+    "float32": lambda T: (T.lgamma(t(T, GAMMA_EDGES, dtype=T.float32)),
+                          T.digamma(t(T, GAMMA_GRID, dtype=T.float32)),
+                          # PyTorch's float32 trigamma is off by 1e-5 near the poles
+                          t(T, GAMMA_GRID[40:], dtype=T.float32).polygamma(1)),
+    "int": lambda T: (T.lgamma(_int(T, [0, 1, 5, -3])), T.digamma(_int(T, [1, 2])),
+                      T.polygamma(1, _int(T, [1, 2]))),
+    "special": lambda T: (T.special.gammaln(t(T, GAMMA_GRID)), T.special.psi(t(T, GAMMA_GRID)),
+                          T.special.digamma(t(T, P)), T.special.polygamma(2, t(T, P))),
+    "negative_n": lambda T: catch(lambda: T.polygamma(-1, t(T, P))),
+    "float_n": lambda T: catch(lambda: T.polygamma(1.5, t(T, P))),
+    "complex": lambda T: catch(lambda: T.lgamma(T.tensor([1 + 1j]))),
+})
+
+ERFINV_EDGES = np.array([-1.0, -0.5, 0.0, -0.0, 0.5, 1.0, 1.5, -2.0, np.nan, 1 - 1e-16,
+                         0.9999999, INF, -INF, 1e-310, -0.999])
+table("erfinv", {
+    "edges": lambda T: grad_of(T, T.erfinv, ERFINV_EDGES),
+    "grid": lambda T: grad_of(T, lambda x: x.erfinv(), np.linspace(-0.999, 0.999, 201)),
+    "float32": lambda T: T.erfinv(t(T, ERFINV_EDGES, dtype=T.float32)),
+    "int": lambda T: T.erfinv(_int(T, [0, 1, -1, 2])),
+    "special": lambda T: T.special.erfinv(t(T, U)),
+})
+
 table("logcumsumexp", {
     "ninf_first": lambda T: grad_of(T, lambda x: T.logcumsumexp(x, 0), np.array([-INF, 0.0, 1.0])),
     "ninf_two": lambda T: grad_of(T, lambda x: x.logcumsumexp(0), np.array([-INF, -INF, 1.0])),

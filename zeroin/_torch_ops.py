@@ -21,6 +21,7 @@ from .ops import (NP, TZ, GetItemOp, MaxOp, MeanOp, MulOp, ReshapeOp, SubOp, Sum
                   ValuesIndices, WhereOp, _DimError, _check_axis, _dim_names, _raw, _t,
                   _unary, getitem, op)
 from . import ops as _ops
+from . import _special_math as _sm
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 
@@ -292,6 +293,91 @@ class ErfcOp(Function):
 
 
 erfc = _unary(ErfcOp, "Elementwise 1 - erf(x).")
+
+
+# --- the gamma family (numerics in _special_math: NumPy has none and SciPy is optional) ----
+
+def _float1(x, name):
+    """``x`` as a tensor, integer and bool tensors (and numbers) in the default float dtype,
+    as PyTorch promotes them for these functions."""
+    x = _t(x)
+    if x.dtype.kind in "iub":
+        from ._tensor import get_default_dtype
+        x = x.to(get_default_dtype())
+    elif x.dtype.kind != "f":
+        raise NotImplementedError(f"{name}: not implemented for {x.dtype} (as in PyTorch)")
+    return x
+
+
+class LgammaOp(Function):
+    __slots__ = ()
+    name = "lgamma"
+    def forward(self, x): return _sm.lgamma(x)
+    def backward(self, xp, g, out, x): return g * xp.digamma(x)
+
+
+@op(LgammaOp, methods=("lgamma",))
+def lgamma(input):  # noqa: A002
+    """Elementwise log|Gamma(x)| (+inf at 0 and the negative integers); its gradient is
+    digamma."""
+    return _ops._call1(LgammaOp(), _float1(input, "lgamma"))
+
+
+class DigammaOp(Function):
+    __slots__ = ()
+    name = "digamma"
+    def forward(self, x): return _sm.digamma(x)
+    def backward(self, xp, g, out, x): return g * xp.polygamma(1, x)
+
+
+@op(DigammaOp, methods=("digamma",))
+def digamma(input):  # noqa: A002
+    """Elementwise psi(x) = d/dx lgamma(x): -inf at +0, +inf at -0, NaN at the negative
+    integers (PyTorch's values); its gradient is polygamma(1, x)."""
+    return _ops._call1(DigammaOp(), _float1(input, "digamma"))
+
+
+class PolygammaOp(Function):
+    __slots__ = ("n",)
+    name = "polygamma"
+    def __init__(self, n): self.n = n
+    def forward(self, x): return _sm.polygamma(self.n, x)
+    def backward(self, xp, g, out, x): return g * xp.polygamma(self.n + 1, x)
+
+
+@op(PolygammaOp)
+def polygamma(n, input):  # noqa: A002
+    """Elementwise n-th derivative of digamma (n >= 0; n = 1 is trigamma). PyTorch's
+    order of arguments: ``polygamma(n, x)``, but the method is ``x.polygamma(n)``."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"polygamma: n must be an int, got {type(n).__name__}")
+    if n < 0:
+        raise _ops._ValueError(f"polygamma: n must be >= 0, got {n}")
+    x = _float1(input, "polygamma")
+    return digamma(x) if n == 0 else _ops._call1(PolygammaOp(int(n)), x)
+
+
+class ErfinvOp(Function):
+    __slots__ = ()
+    name = "erfinv"
+    def forward(self, x): return _sm.erfinv(x)
+    def backward(self, xp, g, out, x): return g * (math.sqrt(math.pi) / 2) * xp.exp(out * out)
+
+
+@op(ErfinvOp, methods=("erfinv",))
+def erfinv(input):  # noqa: A002
+    """Elementwise inverse of erf: +-inf at +-1, NaN outside [-1, 1] (PyTorch's values);
+    its gradient is sqrt(pi) / 2 * exp(erfinv(x)**2)."""
+    return _ops._call1(ErfinvOp(), _float1(input, "erfinv"))
+
+
+def _polygamma_method(self, n):
+    """``x.polygamma(n)``: :func:`polygamma` ``(n, x)``."""
+    return polygamma(n, self)
+
+
+_polygamma_method.__name__ = "polygamma"
+Tensor.polygamma = _polygamma_method
 
 
 class LogitOp(Function):
@@ -1914,11 +2000,13 @@ NP.cumprod = staticmethod(lambda x, a: np.cumprod(x, axis=a))
 NP.einsum = staticmethod(lambda spec, *xs: np.einsum(spec, *xs))
 NP.log1p = np.log1p
 NP.logcumsumexp = staticmethod(lambda x, a: np.logaddexp.accumulate(x, axis=a))
+NP.digamma, NP.polygamma = staticmethod(_sm.digamma), staticmethod(_sm.polygamma)
 TZ.cosh, TZ.sinh, TZ.erf = staticmethod(cosh), staticmethod(sinh), staticmethod(erf)
 TZ.abs, TZ.softplus = staticmethod(_ops.abs), staticmethod(_ops.softplus)
 TZ.flip, TZ.cumsum, TZ.cumprod = staticmethod(flip), staticmethod(cumsum), staticmethod(cumprod)
 TZ.einsum = staticmethod(einsum)
 TZ.log1p, TZ.logcumsumexp = staticmethod(log1p), staticmethod(logcumsumexp)
+TZ.digamma, TZ.polygamma = staticmethod(digamma), staticmethod(polygamma)
 
 
 # --- PyTorch's other names for the ops above ----------------------------------------------
