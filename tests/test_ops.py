@@ -1167,11 +1167,14 @@ GRADCHECK = {
     "eigvalsh": [(lambda a: zeroin.linalg.eigvalsh((a + a.mT) / 2), [_r(3, 3)], True)],
     "quantile": [(lambda x: x.quantile(0.3, dim=1), [_r(3, 4)], True),
                  (lambda x: zeroin.quantile(x, np.array([0.2, 0.9])), [_r(3, 4)], True)],
+    "nanquantile": [(lambda x: x.nanquantile(0.3, dim=1), [_r(3, 4)], True),
+                    (lambda x: zeroin.nanquantile(x, np.array([0.2, 0.9])), [_r(3, 4)], True)],
 }
 
 NO_GRADIENT = {
     "argmax": "returns integer indices, a step function of the input",
     "argmin": "returns integer indices, a step function of the input",
+    "heaviside": "a step function of the input (PyTorch's backward raises: not implemented)",
 }
 
 

@@ -166,6 +166,21 @@ table("reduce", {
                                  for m in ("lower", "higher", "midpoint", "nearest")],
     "quantile_bad_q": lambda T: catch(lambda: T.quantile(t(T, A), 1.5)),
     "quantile_int": lambda T: catch(lambda: T.quantile(T.arange(4), 0.5)),
+    "nanquantile": lambda T: grad_of(T, lambda x: T.nanquantile(x, 0.3, dim=1), NANS),
+    "nanquantile_q_tensor": lambda T: grad_of(
+        T, lambda x: x.nanquantile(T.tensor([0.1, 0.5, 1.0]), dim=0, keepdim=True), NANS),
+    "nanquantile_all": lambda T: T.nanquantile(t(T, NANS), T.tensor([0.2, 0.4]), keepdim=True),
+    "nanquantile_modes": lambda T: [T.nanquantile(t(T, NANS), 0.4, dim=1, interpolation=m)
+                                    for m in ("lower", "higher", "midpoint", "nearest")],
+    "nanquantile_nan_line": lambda T: T.nanquantile(
+        t(T, np.array([[NAN, NAN, NAN], [2.0, NAN, 1.0]])), 0.5, dim=1),
+    "nanquantile_no_nan": lambda T: grad_of(T, lambda x: x.nanquantile(0.75, dim=1), A),
+    "nanquantile_bad_q": lambda T: catch(lambda: T.nanquantile(t(T, A), -0.1)),
+    "heaviside": lambda T: T.heaviside(t(T, np.array([-1.0, 0.0, 2.0, NAN, -0.0])),
+                                       t(T, np.array([0.5]))),
+    "heaviside_int": lambda T: T.tensor([-1, 0, 3]).heaviside(T.tensor([7])),
+    "heaviside_dtypes": lambda T: catch(lambda: T.heaviside(t(T, A), T.tensor([1]))),
+    "heaviside_number": lambda T: catch(lambda: T.heaviside(t(T, A), 0.5)),
     "kthvalue": lambda T: grad_of(T, lambda x: x.kthvalue(2, dim=1).values, A),
     "kthvalue_pair": lambda T: T.kthvalue(t(T, A), 3, 0, keepdim=True),
     "kthvalue_nan": lambda T: t(T, NANS).kthvalue(3, 1),

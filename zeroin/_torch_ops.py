@@ -1934,7 +1934,61 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     return _ops.sum(x, dim=dim, keepdim=keepdim)
 
 
+@op(None, methods=("heaviside",))
+def heaviside(input, values):  # noqa: A002
+    """The step function: 0 where x < 0, ``values`` (a tensor, broadcast) where x == 0, 1
+    where x > 0 (NaN gives 0, as PyTorch). A constant: no gradient (PyTorch's backward
+    raises "not implemented")."""
+    x = _t(input)
+    if not isinstance(values, Tensor):
+        raise TypeError(f"heaviside: values must be a tensor (the result where input is 0), "
+                        f"got {type(values).__name__}; write zeroin.tensor({values!r})")
+    a, v = x.data, values.data
+    if a.dtype != v.dtype:
+        raise _ops._DtypeError(f"heaviside: input has dtype {a.dtype} and values {v.dtype}; "
+                               f"PyTorch refuses different dtypes too: convert one, e.g. "
+                               f"values.to(input.dtype)")
+    if a.dtype.kind == "c":
+        raise _ops._DtypeError("heaviside: complex tensors have no sign to step on")
+    return _leaf(np.where(a == 0, v, (a > 0).astype(a.dtype)))
+
+
 _QUANTILE_MODES = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def _quantile_args(name, input, q, dim, interpolation):  # noqa: A002
+    """quantile's and nanquantile's checks: (x flattened when dim is None, its dimension,
+    q as a float64 array, the input's shape)."""
+    x = _t(input)
+    if x.dtype.kind != "f":
+        raise _ops._DtypeError(f"{name}: the input must be floating point, got {x.dtype}")
+    if interpolation not in _QUANTILE_MODES:
+        raise ValueError(f"{name}: interpolation must be one of {_QUANTILE_MODES}, got "
+                         f"{interpolation!r}")
+    qa = np.asarray(_raw(q), dtype=np.float64)
+    if qa.ndim > 1 or np.any((qa < 0) | (qa > 1)) or np.any(np.isnan(qa)):
+        raise _ops._ValueError(f"{name}: q must be a number or a 1-D tensor of values in "
+                               f"[0, 1], got {qa}")
+    full_shape = x.shape
+    if dim is None:
+        return x.reshape(-1), 0, qa, full_shape
+    return x, _check_axis(name, x, dim) % builtins.max(x.ndim, 1), qa, full_shape
+
+
+def _fraction(pos, lo, interpolation):
+    """How far between the sorted values at ``lo`` and ``lo + 1`` the quantile lies."""
+    return {"linear": pos - lo, "lower": 0 * pos, "higher": (pos > lo) * 1.0,
+            "midpoint": (pos > lo) * 0.5, "nearest": np.round(pos) - lo}[interpolation]
+
+
+def _quantile_out(out, d, qa, dim, keepdim, full_shape):
+    """The quantiles' dimension first (dropped for a number ``q``), ``keepdim`` as PyTorch."""
+    out = movedim(out, d, 0)                                # (quantiles, the rest)
+    if keepdim:
+        kept = [1] * len(full_shape) if dim is None else \
+            [1 if i == d else s for i, s in enumerate(full_shape)]
+        out = out.reshape([out.shape[0]] + kept)
+    return out[0] if qa.ndim == 0 else out
 
 
 @op((GetItemOp, SubOp, MulOp, WhereOp), methods=("quantile",))
@@ -1942,28 +1996,13 @@ def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):  # n
     """The ``q``-th quantiles (``q`` a number or a 1-D tensor in [0, 1]) over ``dim`` (all
     values if None), interpolating between the sorted values as PyTorch does; a line
     holding NaN gives NaN. With a 1-D ``q`` the result has a first dimension per quantile."""
-    x = _t(input)
-    if x.dtype.kind != "f":
-        raise _ops._DtypeError(f"quantile: the input must be floating point, got {x.dtype}")
-    if interpolation not in _QUANTILE_MODES:
-        raise ValueError(f"quantile: interpolation must be one of {_QUANTILE_MODES}, got "
-                         f"{interpolation!r}")
-    qa = np.asarray(_raw(q), dtype=np.float64)
-    if qa.ndim > 1 or np.any((qa < 0) | (qa > 1)) or np.any(np.isnan(qa)):
-        raise _ops._ValueError(f"quantile: q must be a number or a 1-D tensor of values in "
-                               f"[0, 1], got {qa}")
-    full_shape = x.shape
-    if dim is None:
-        x, d = x.reshape(-1), 0
-    else:
-        d = _check_axis("quantile", x, dim) % builtins.max(x.ndim, 1)
+    x, d, qa, full_shape = _quantile_args("quantile", input, q, dim, interpolation)
     v = sort(x, d).values                                   # NaN last
     n = x.shape[d]
     pos = np.atleast_1d(qa) * (n - 1)
     lo = np.floor(pos).astype(np.int64)
     hi = np.minimum(lo + 1, n - 1)
-    frac = {"linear": pos - lo, "lower": 0 * pos, "higher": (pos > lo) * 1.0,
-            "midpoint": (pos > lo) * 0.5, "nearest": np.round(pos) - lo}[interpolation]
+    frac = _fraction(pos, lo, interpolation)
     shape = [1] * x.ndim
     shape[d] = len(pos)
     vlo, vhi = index_select(v, d, lo), index_select(v, d, hi)
@@ -1971,12 +2010,25 @@ def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):  # n
     nan = np.isnan(x.data).any(axis=d, keepdims=True)
     if nan.any():
         out = _ops.where(np.broadcast_to(nan, out.shape), np.nan, out)
-    out = movedim(out, d, 0)                                # (quantiles, the rest)
-    if keepdim:
-        kept = [1] * len(full_shape) if dim is None else \
-            [1 if i == d else s for i, s in enumerate(full_shape)]
-        out = out.reshape([len(pos)] + kept)
-    return out[0] if qa.ndim == 0 else out
+    return _quantile_out(out, d, qa, dim, keepdim, full_shape)
+
+
+@op((GetItemOp, SubOp, MulOp, WhereOp), methods=("nanquantile",))
+def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):  # noqa: A002
+    """:func:`quantile` ignoring NaN, as PyTorch: each line's quantiles over its values that
+    are not NaN (a line of NaN only gives NaN)."""
+    x, d, qa, full_shape = _quantile_args("nanquantile", input, q, dim, interpolation)
+    v = sort(x, d).values                                   # NaN last
+    last = np.maximum((~np.isnan(x.data)).sum(axis=d, keepdims=True) - 1, 0)
+    shape = [1] * x.ndim
+    shape[d] = qa.size
+    pos = np.atleast_1d(qa).reshape(shape) * last           # per line: its own count
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, last)
+    frac = _fraction(pos, lo, interpolation)
+    vlo, vhi = gather(v, d, lo), gather(v, d, hi)
+    return _quantile_out(vlo + (vhi - vlo) * frac.astype(x.dtype), d, qa, dim, keepdim,
+                         full_shape)
 
 
 def _median_index(a, d):
