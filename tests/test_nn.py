@@ -1163,6 +1163,45 @@ def test_packed_sequence_runs_on_contiguous_blocks(monkeypatch):
         nn.GRU(3, 2)(nn.utils.rnn.PackedSequence(zeroin.zeros(4, 3), zeroin.tensor([1, 3])))
 
 
+def test_packed_sequence_moves_and_casts_like_a_tensor():
+    R = nn.utils.rnn
+    p = R.pack_sequence([leaf(np.ones((1, 2))), leaf(np.ones((3, 2)))], enforce_sorted=False)
+    assert p.to("cpu") is p and p.cpu() is p and p.double() is p and p.is_cuda is False
+    q = p.float()
+    assert isinstance(q, R.PackedSequence) and q.data.dtype == np.float32
+    assert q.batch_sizes is p.batch_sizes and q.sorted_indices is p.sorted_indices
+    assert q.unsorted_indices is p.unsorted_indices
+    assert p.to(zeroin.float32).data.dtype == np.float32 and p.long().data.dtype == np.int64
+    x = leaf(np.ones((3, 2)))
+    R.pack_sequence([x]).float().data.sum().backward()     # the cast is differentiable
+    np.testing.assert_array_equal(x.grad.data, np.ones((3, 2)))
+    _raises(RuntimeError, lambda: p.cuda(), "CPU", "device='cpu'")
+
+
+def test_invert_permutation():
+    R = nn.utils.rnn
+    assert R.invert_permutation(None) is None
+    assert R.invert_permutation([2, 0, 3, 1]).numpy().tolist() == [1, 3, 0, 2]
+    out = R.invert_permutation(zeroin.tensor(np.array([1, 0], dtype=np.int32)))
+    assert out.dtype == np.int32 and out.numpy().tolist() == [1, 0]
+    assert R.invert_permutation([]).numpy().tolist() == []
+    for bad in ([0, 0], [1, 2], [[0, 1]], [0.0, 1.0]):
+        _raises(ValueError, lambda: R.invert_permutation(bad), "invert_permutation",
+                "permutation of 0..n-1", repr(np.asarray(bad).tolist()))
+
+
+def test_pack_padded_sequence_names_batch_first_when_lengths_fit_the_other_axis():
+    R, x = nn.utils.rnn, zeroin.zeros(4, 3, 2)
+    _raises(zeroin.ShapeError, lambda: R.pack_padded_sequence(x, [4, 3, 2, 1]),
+            "one integer per sequence of the batch (3)", "read as (T, N, *)",
+            "pass batch_first=True")
+    _raises(zeroin.ShapeError, lambda: R.pack_padded_sequence(x, [3, 2, 1], batch_first=True),
+            "batch (4)", "read as (N, T, *)", "pass batch_first=False")
+    with pytest.raises(zeroin.ShapeError) as e:     # no hint when neither axis fits
+        R.pack_padded_sequence(x, [2, 1])
+    assert "batch_first" not in str(e.value)
+
+
 def test_pad_sequence_shapes_and_sides():
     a, b = zeroin.tensor([[1.0], [2.0]]), zeroin.tensor([[3.0]])
     R = nn.utils.rnn

@@ -20,7 +20,7 @@ from ..._tensor import Tensor, _leaf
 from ...function import ShapeError
 
 __all__ = ["PackedSequence", "pad_sequence", "unpad_sequence", "pack_padded_sequence",
-           "pad_packed_sequence", "pack_sequence", "unpack_sequence"]
+           "pad_packed_sequence", "pack_sequence", "unpack_sequence", "invert_permutation"]
 
 
 def _as_tensor(x, op, what):
@@ -90,8 +90,40 @@ class PackedSequence(namedtuple("PackedSequence",
 
     def __new__(cls, data, batch_sizes=None, sorted_indices=None, unsorted_indices=None):
         if sorted_indices is not None and unsorted_indices is None:
-            unsorted_indices = _leaf(np.argsort(np.asarray(_ints(sorted_indices))))
+            unsorted_indices = invert_permutation(sorted_indices)
         return super().__new__(cls, data, batch_sizes, sorted_indices, unsorted_indices)
+
+    def to(self, *args, **kwargs):
+        """``data.to(...)`` (a dtype, ``"cpu"``...) in a PackedSequence with the same
+        batch sizes and orders; itself when data is unchanged, as PyTorch's."""
+        data = self.data.to(*args, **kwargs)
+        return self if data is self.data else self._replace(data=data)
+
+    def cpu(self):
+        """Itself: everything is on the CPU."""
+        return self.to("cpu")
+
+    def cuda(self, *args, **kwargs):
+        """Refused with the reason, as ``Tensor.cuda``: zeroin runs on the CPU only."""
+        return self._replace(data=self.data.cuda(*args, **kwargs))
+
+    @property
+    def is_cuda(self):
+        """False: the data is on the CPU."""
+        return self.data.is_cuda
+
+
+def _packed_caster(name):
+    def cast(self):
+        data = getattr(self.data, name)()
+        return self if data is self.data else self._replace(data=data)
+    cast.__name__ = name
+    cast.__doc__ = f"The PackedSequence with ``data.{name}()`` (itself if already so)."
+    return cast
+
+
+for _name in ("double", "float", "half", "long", "int", "short", "char", "byte"):
+    setattr(PackedSequence, _name, _packed_caster(_name))
 
 
 def _ints(x):
@@ -106,16 +138,23 @@ def _padded(x, lengths, batch_first, op, what, least):
         raise ShapeError(f"{op}: {what} must be (T, N, *) or, with batch_first, (N, T, *); "
                          f"got shape {x.shape}")
     n, t = (x.shape[0], x.shape[1]) if batch_first else (x.shape[1], x.shape[0])
-    return x, _lengths(lengths, n, t, op, least)
+    layout = "(N, T, *)" if batch_first else "(T, N, *)"
+    swapped = (f"; the input of shape {x.shape} is read as {layout} (batch_first="
+               f"{batch_first}), and its other dimension has {t}: if it is "
+               f"{'(T, N, *)' if batch_first else '(N, T, *)'}, pass batch_first="
+               f"{not batch_first}")
+    return x, _lengths(lengths, n, t, op, least, swapped)
 
 
-def _lengths(lengths, n, t, op, least):
-    """``lengths`` as int64, one per sequence of the batch (n), each in [least, t]."""
+def _lengths(lengths, n, t, op, least, swapped=""):
+    """``lengths`` as int64, one per sequence of the batch (n), each in [least, t];
+    ``swapped`` ends the message when there are t lengths (batch and time confused)."""
     arr = _ints(lengths)
     if arr.ndim != 1 or arr.shape[0] != n or (arr.size and arr.dtype.kind not in "iu"
                                               and not np.all(arr == np.round(arr))):
+        hint = swapped if arr.ndim == 1 and arr.shape[0] == t != n else ""
         raise ShapeError(f"{op}: lengths must hold one integer per sequence of the batch "
-                         f"({n}), got {arr.tolist()!r}")
+                         f"({n}), got {arr.tolist()!r}{hint}")
     if n and (arr.min() < least or arr.max() > t):
         raise ValueError(f"{op}: every length must be between {least} and the padded length "
                          f"{t}, got lengths {arr.astype(np.int64).tolist()}")
@@ -188,6 +227,24 @@ def pack_sequence(sequences, enforce_sorted=True):
     seqs = [_as_tensor(s, "pack_sequence", "each sequence") for s in sequences]
     lengths = [s.shape[0] if s.ndim else 0 for s in seqs]
     return pack_padded_sequence(pad_sequence(seqs), lengths, enforce_sorted=enforce_sorted)
+
+
+def invert_permutation(permutation):
+    """The inverse of a permutation of 0..n-1 (``out[permutation[i]] = i``), as an integer
+    tensor of its dtype (int64 for a list); None stays None. PyTorch's, used for a
+    PackedSequence's ``unsorted_indices``."""
+    if permutation is None:
+        return None
+    arr = _ints(permutation)
+    if arr.size == 0:
+        arr = arr.astype(np.int64)
+    if (arr.ndim != 1 or arr.dtype.kind not in "iu"
+            or not np.array_equal(np.sort(arr), np.arange(arr.size))):
+        raise ValueError(f"invert_permutation: expected a 1-D permutation of 0..n-1 (each "
+                         f"index once), got {arr.tolist()!r}")
+    out = np.empty_like(arr)
+    out[arr] = np.arange(arr.size)
+    return _leaf(out)
 
 
 def unpad_sequence(padded_sequences, lengths, batch_first=False):
