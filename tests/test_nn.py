@@ -1088,6 +1088,14 @@ def test_recurrent_errors_name_the_layer_the_shapes_and_the_fix():
     _raises(zeroin.ShapeError, lambda: gru(np.zeros((4, 3, 2)), np.zeros((1, 4, 3))),
             "hx must have shape (1, 3, 3)", "build the layer with batch_first=True")
     _raises(TypeError, lambda: lstm(x, np.zeros((2, 2, 3))), "LSTM: hx must be the pair")
+    # a state carried over from a bigger batch (truncated backpropagation through time)
+    _raises(zeroin.ShapeError, lambda: lstm(x, (np.zeros((2, 5, 3)), np.zeros((2, 5, 3)))),
+            "h_0 must have shape (2, 2, 3)", "got (2, 5, 3)", "batch of 5 sequences",
+            "this batch of 2", "drop_last=True")
+    packed = nn.utils.rnn.pack_sequence([zeroin.ones(3, 2), zeroin.ones(2, 2)])
+    _raises(zeroin.ShapeError, lambda: gru(packed, np.zeros((1, 3, 3))), "GRU: hx must have "
+            "shape (1, 2, 3)", "for a PackedSequence of 2 sequences, got (1, 3, 3)",
+            "one state per packed sequence")
     _raises(TypeError, lambda: gru(x.astype(np.float32)), "GRU: input has dtype float32",
             "float64")
     _raises(zeroin.ShapeError, lambda: nn.RNNCell(2, 3)(np.zeros((3, 2, 2))), "RNNCell",
