@@ -1186,6 +1186,18 @@ def test_packed_sequence_moves_and_casts_like_a_tensor():
     _raises(RuntimeError, lambda: p.cuda(), "CPU", "device='cpu'")
 
 
+def test_pack_sequence_errors_name_pack_sequence():
+    R, one, three = nn.utils.rnn, zeroin.ones(1, 2), zeroin.ones(3, 2)
+    _raises(ValueError, lambda: R.pack_sequence([one, three]), "pack_sequence: the "
+            "sequences' lengths [1, 3] are not in decreasing order", "enforce_sorted=False")
+    _raises(ValueError, lambda: R.pack_sequence([three, zeroin.ones(0, 2)], False),
+            "pack_sequence: sequence 1 is empty (shape (0, 2))")
+    _raises(ValueError, lambda: R.pack_sequence([]), "pack_sequence: got no sequences")
+    _raises(zeroin.ShapeError, lambda: R.pack_sequence([three, zeroin.ones(2, 3)]),
+            "pack_sequence: every sequence must have shape (L_i, 2)", "sequence 1 has shape "
+            "(2, 3)")
+
+
 def test_invert_permutation():
     R = nn.utils.rnn
     assert R.invert_permutation(None) is None

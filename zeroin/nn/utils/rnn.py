@@ -50,6 +50,21 @@ def _split_by_halving(x, dim, keep=False, sizes=None):
             + _split_by_halving(x[lead + (slice(mid, None),)], dim, keep, sizes[h:]))
 
 
+def _sequences(sequences, op):
+    """The sequences as tensors, checked: at least one, each (L_i, *) with the same *."""
+    seqs = [_as_tensor(s, op, "each sequence") for s in sequences]
+    if not seqs:
+        raise ValueError(f"{op}: got no sequences")
+    trailing = seqs[0].shape[1:]
+    for i, s in enumerate(seqs):
+        if s.ndim == 0 or s.shape[1:] != trailing:
+            raise ShapeError(f"{op}: every sequence must have shape (L_i"
+                             f"{''.join(f', {d}' for d in trailing)}) "
+                             f"(time first, the same trailing dimensions), but sequence 0 has "
+                             f"shape {seqs[0].shape} and sequence {i} has shape {s.shape}")
+    return seqs
+
+
 def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="right"):
     """Stack tensors of shapes (L_i, *) into one (max L, N, *) tensor ((N, max L, *) with
     ``batch_first``), filling the missing steps with ``padding_value`` after each sequence
@@ -57,16 +72,8 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
     if padding_side not in ("left", "right"):
         raise ValueError(f"pad_sequence: padding_side must be 'left' or 'right', got "
                          f"{padding_side!r}")
-    seqs = [_as_tensor(s, "pad_sequence", "each sequence") for s in sequences]
-    if not seqs:
-        raise ValueError("pad_sequence: got no sequences")
+    seqs = _sequences(sequences, "pad_sequence")
     trailing = seqs[0].shape[1:]
-    for i, s in enumerate(seqs):
-        if s.ndim == 0 or s.shape[1:] != trailing:
-            raise ShapeError(f"pad_sequence: every sequence must have shape (L_i"
-                             f"{''.join(f', {d}' for d in trailing)}) "
-                             f"(time first, the same trailing dimensions), but sequence 0 has "
-                             f"shape {seqs[0].shape} and sequence {i} has shape {s.shape}")
     longest = max(s.shape[0] for s in seqs)
     rows = []
     for s in seqs:
@@ -224,8 +231,16 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0,  # noqa:
 def pack_sequence(sequences, enforce_sorted=True):
     """Pack a list of tensors (L_i, *): ``pack_padded_sequence(pad_sequence(sequences),
     lengths, enforce_sorted=enforce_sorted)``."""
-    seqs = [_as_tensor(s, "pack_sequence", "each sequence") for s in sequences]
-    lengths = [s.shape[0] if s.ndim else 0 for s in seqs]
+    seqs = _sequences(sequences, "pack_sequence")
+    lengths = [s.shape[0] for s in seqs]
+    if min(lengths) == 0:
+        raise ValueError(f"pack_sequence: sequence {lengths.index(0)} is empty (shape "
+                         f"{seqs[lengths.index(0)].shape}); every sequence needs at least one "
+                         f"step: leave the empty ones out")
+    if enforce_sorted and np.any(np.diff(lengths) > 0):
+        raise ValueError(f"pack_sequence: the sequences' lengths {lengths} are not in "
+                         f"decreasing order; put the longest first or pass "
+                         f"enforce_sorted=False")
     return pack_padded_sequence(pad_sequence(seqs), lengths, enforce_sorted=enforce_sorted)
 
 
