@@ -818,7 +818,8 @@ NN_ERRORS = [
      r"num_channels \(6\) must be divisible by num_groups \(4\)"),
     (lambda: nn.GroupNorm(2, 6)(_x(2, 4)), ValueError, r"expected input \(N, 6, \.\.\.\)"),
     (lambda: nn.Embedding(5, 2)(np.array([0, 5])), IndexError,
-     r"indices from 0 to 5 for 5 embeddings"),
+     r"indices from 0 to 5 for 5 embeddings.*index 5 needs num_embeddings >= 6 .*"
+     r"nn\.Embedding\(6, 2\)"),
     (lambda: nn.Embedding(5, 2)(np.array([0, -1])), IndexError,
      r"embedding: index -1 is out of range.*valid indices are 0\.\.4.*negative indices"),
     (lambda: F.embedding(np.array([-5]), _x(5, 2)), IndexError,
