@@ -831,6 +831,7 @@ def test_recurrent_default_init_and_repr_match():
                                                     batch_first=True)),
                                       ("LSTM", dict(proj_size=2, num_layers=2)),
                                       ("GRU", dict(num_layers=2, batch_first=True))], ids=str)
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
 def test_recurrent_layers_match_in_float32(kind, kw):
     # float32 weights from torch's float32 module: float32 results and gradients, equal to
     # float32 rounding (torch's CPU kernels fuse differently, so not bit for bit)
