@@ -233,6 +233,8 @@ CTC_ERRORS = [
     (dict(input_lengths=(5, -1)), "input_lengths must be >= 0"),
     (dict(input_lengths=(5, 5, 5)), "input_lengths has 3 entries but the batch has 2"),
     (dict(target_lengths=(2,)), "target_lengths has 1 entries but the batch has 2"),
+    (dict(log_probs=np.zeros((2, 5, 3))), "batch has 5 .* log_probs' first dimension has 2: "
+     "if it is \\(N, T, C\\), batch first, pass log_probs.transpose\\(0, 1\\)"),
     (dict(target_lengths=(3, 1)), "padded targets of shape \\(2, 2\\) do not fit"),
     (dict(targets=np.array([1, 2, 2])), "concatenated targets have 3 labels but sum"),
     (dict(targets=np.array([[1, 0], [2, 1]])), "target label 0 at sample 0, position 1 is"),

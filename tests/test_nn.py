@@ -818,7 +818,8 @@ NN_ERRORS = [
      r"num_channels \(6\) must be divisible by num_groups \(4\)"),
     (lambda: nn.GroupNorm(2, 6)(_x(2, 4)), ValueError, r"expected input \(N, 6, \.\.\.\)"),
     (lambda: nn.Embedding(5, 2)(np.array([0, 5])), IndexError,
-     r"indices from 0 to 5 for 5 embeddings"),
+     r"indices from 0 to 5 for 5 embeddings.*index 5 needs num_embeddings >= 6 .*"
+     r"nn\.Embedding\(6, 2\)"),
     (lambda: nn.Embedding(5, 2)(np.array([0, -1])), IndexError,
      r"embedding: index -1 is out of range.*valid indices are 0\.\.4.*negative indices"),
     (lambda: F.embedding(np.array([-5]), _x(5, 2)), IndexError,
@@ -1088,6 +1089,14 @@ def test_recurrent_errors_name_the_layer_the_shapes_and_the_fix():
     _raises(zeroin.ShapeError, lambda: gru(np.zeros((4, 3, 2)), np.zeros((1, 4, 3))),
             "hx must have shape (1, 3, 3)", "build the layer with batch_first=True")
     _raises(TypeError, lambda: lstm(x, np.zeros((2, 2, 3))), "LSTM: hx must be the pair")
+    # a state carried over from a bigger batch (truncated backpropagation through time)
+    _raises(zeroin.ShapeError, lambda: lstm(x, (np.zeros((2, 5, 3)), np.zeros((2, 5, 3)))),
+            "h_0 must have shape (2, 2, 3)", "got (2, 5, 3)", "batch of 5 sequences",
+            "this batch of 2", "drop_last=True")
+    packed = nn.utils.rnn.pack_sequence([zeroin.ones(3, 2), zeroin.ones(2, 2)])
+    _raises(zeroin.ShapeError, lambda: gru(packed, np.zeros((1, 3, 3))), "GRU: hx must have "
+            "shape (1, 2, 3)", "for a PackedSequence of 2 sequences, got (1, 3, 3)",
+            "one state per packed sequence")
     _raises(TypeError, lambda: gru(x.astype(np.float32)), "GRU: input has dtype float32",
             "float64")
     _raises(zeroin.ShapeError, lambda: nn.RNNCell(2, 3)(np.zeros((3, 2, 2))), "RNNCell",
@@ -1161,6 +1170,57 @@ def test_packed_sequence_runs_on_contiguous_blocks(monkeypatch):
     with pytest.raises(zeroin.ShapeError, match=r"batch_sizes must be positive, non-increasing "
                        r"and sum to its data's 4 rows, got \[1, 3\]"):
         nn.GRU(3, 2)(nn.utils.rnn.PackedSequence(zeroin.zeros(4, 3), zeroin.tensor([1, 3])))
+
+
+def test_packed_sequence_moves_and_casts_like_a_tensor():
+    R = nn.utils.rnn
+    p = R.pack_sequence([leaf(np.ones((1, 2))), leaf(np.ones((3, 2)))], enforce_sorted=False)
+    assert p.to("cpu") is p and p.cpu() is p and p.double() is p and p.is_cuda is False
+    q = p.float()
+    assert isinstance(q, R.PackedSequence) and q.data.dtype == np.float32
+    assert q.batch_sizes is p.batch_sizes and q.sorted_indices is p.sorted_indices
+    assert q.unsorted_indices is p.unsorted_indices
+    assert p.to(zeroin.float32).data.dtype == np.float32 and p.long().data.dtype == np.int64
+    x = leaf(np.ones((3, 2)))
+    R.pack_sequence([x]).float().data.sum().backward()     # the cast is differentiable
+    np.testing.assert_array_equal(x.grad.data, np.ones((3, 2)))
+    _raises(RuntimeError, lambda: p.cuda(), "CPU", "device='cpu'")
+
+
+def test_pack_sequence_errors_name_pack_sequence():
+    R, one, three = nn.utils.rnn, zeroin.ones(1, 2), zeroin.ones(3, 2)
+    _raises(ValueError, lambda: R.pack_sequence([one, three]), "pack_sequence: the "
+            "sequences' lengths [1, 3] are not in decreasing order", "enforce_sorted=False")
+    _raises(ValueError, lambda: R.pack_sequence([three, zeroin.ones(0, 2)], False),
+            "pack_sequence: sequence 1 is empty (shape (0, 2))")
+    _raises(ValueError, lambda: R.pack_sequence([]), "pack_sequence: got no sequences")
+    _raises(zeroin.ShapeError, lambda: R.pack_sequence([three, zeroin.ones(2, 3)]),
+            "pack_sequence: every sequence must have shape (L_i, 2)", "sequence 1 has shape "
+            "(2, 3)")
+
+
+def test_invert_permutation():
+    R = nn.utils.rnn
+    assert R.invert_permutation(None) is None
+    assert R.invert_permutation([2, 0, 3, 1]).numpy().tolist() == [1, 3, 0, 2]
+    out = R.invert_permutation(zeroin.tensor(np.array([1, 0], dtype=np.int32)))
+    assert out.dtype == np.int32 and out.numpy().tolist() == [1, 0]
+    assert R.invert_permutation([]).numpy().tolist() == []
+    for bad in ([0, 0], [1, 2], [[0, 1]], [0.0, 1.0]):
+        _raises(ValueError, lambda: R.invert_permutation(bad), "invert_permutation",
+                "permutation of 0..n-1", repr(np.asarray(bad).tolist()))
+
+
+def test_pack_padded_sequence_names_batch_first_when_lengths_fit_the_other_axis():
+    R, x = nn.utils.rnn, zeroin.zeros(4, 3, 2)
+    _raises(zeroin.ShapeError, lambda: R.pack_padded_sequence(x, [4, 3, 2, 1]),
+            "one integer per sequence of the batch (3)", "read as (T, N, *)",
+            "pass batch_first=True")
+    _raises(zeroin.ShapeError, lambda: R.pack_padded_sequence(x, [3, 2, 1], batch_first=True),
+            "batch (4)", "read as (N, T, *)", "pass batch_first=False")
+    with pytest.raises(zeroin.ShapeError) as e:     # no hint when neither axis fits
+        R.pack_padded_sequence(x, [2, 1])
+    assert "batch_first" not in str(e.value)
 
 
 def test_pad_sequence_shapes_and_sides():

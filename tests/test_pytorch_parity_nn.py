@@ -826,6 +826,107 @@ def test_recurrent_default_init_and_repr_match():
             assert np.abs(z.data).max() <= 0.25 and np.abs(z.data).max() > 0.2, k  # 1/sqrt(16)
 
 
+@pytest.mark.parametrize("kind, kw", [("RNN", dict(num_layers=2, bidirectional=True)),
+                                      ("LSTM", dict(num_layers=2, bidirectional=True,
+                                                    batch_first=True)),
+                                      ("LSTM", dict(proj_size=2, num_layers=2)),
+                                      ("GRU", dict(num_layers=2, batch_first=True))], ids=str)
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
+def test_recurrent_layers_match_in_float32(kind, kw):
+    # float32 weights from torch's float32 module: float32 results and gradients, equal to
+    # float32 rounding (torch's CPU kernels fuse differently, so not bit for bit)
+    tm = getattr(torch.nn, kind)(2, 3, **kw)
+    zm = getattr(nn, kind)(2, 3, dtype=zeroin.float32, **kw)
+    zm.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})
+    x = RNG.standard_normal((2, 5, 2) if kw.get("batch_first") else (5, 2, 2)).astype(np.float32)
+    xz, xt = zeroin.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    zs, ts = _states(zm(xz)), _states(tm(xt))
+    zl, tl = 0, 0
+    for z, t in zip(zs, ts):
+        assert z.dtype == np.float32 and tuple(z.shape) == tuple(t.shape)
+        np.testing.assert_allclose(z.data, t.detach().numpy(), rtol=1e-5, atol=1e-6)
+        w = RNG.standard_normal(z.shape).astype(np.float32)
+        zl, tl = zl + (z * zeroin.tensor(w)).sum(), tl + (t * torch.tensor(w)).sum()
+    zl.backward()
+    tl.backward()
+    for (k, zp), (_, tp) in [(("x", xz), ("x", xt))] + list(zip(zm.named_parameters(),
+                                                                 tm.named_parameters())):
+        assert zp.grad.dtype == np.float32, k
+        np.testing.assert_allclose(zp.grad.data, tp.grad.numpy(), rtol=1e-4, atol=1e-5,
+                                   err_msg=k)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_dropout_between_layers_in_train_and_eval(kind):
+    # dropout=1 zeroes every layer's input but the first's, in training only, as in torch;
+    # with dropout < 1 evaluation is deterministic and equal, training differs from it
+    for p in (1.0, 0.5):
+        zm, tm = _rnn_pair(kind, dict(num_layers=3, dropout=p, bidirectional=True))
+        x = RNG.standard_normal((4, 2, 2))
+        for train in ([True, False] if p == 1.0 else [False]):
+            zm.train(train)
+            tm.train(train)
+            for z, t in zip(_states(zm(zeroin.tensor(x))), _states(tm(torch.tensor(x)))):
+                close(z, t, rtol=1e-9)
+    zm.train()
+    assert not np.allclose(zm(zeroin.tensor(x))[0].data, tm(torch.tensor(x))[0].detach())
+
+
+def _char_data():
+    """A few hundred characters of made-up text as (vocabulary size, inputs, next chars),
+    8 rows of 48 characters."""
+    rng = np.random.default_rng(0)
+    text = " ".join(rng.choice(["the", "cat", "sat", "on", "a", "mat", "dog", "ran"], 150))
+    chars = sorted(set(text))
+    ids = np.array([chars.index(c) for c in text])
+    return len(chars), ids[:384].reshape(8, 48), ids[1:385].reshape(8, 48)
+
+
+def _char_lm_losses(lib, init, dtype, steps=20):
+    """Train a 2-layer character LSTM (Embedding, LSTM batch_first, Linear) with Adam and
+    clip_grad_norm_ from the weights ``init``; the losses of the first ``steps`` steps."""
+    vocab, xs, ys = _char_data()
+    emb, lstm = lib.nn.Embedding(vocab, 8), lib.nn.LSTM(8, 16, 2, batch_first=True)
+    head = lib.nn.Linear(16, vocab)
+    model = lib.nn.ModuleList([emb, lstm, head]).to(getattr(lib, dtype))
+    model.load_state_dict({k: lib.tensor(v) if lib is torch else v for k, v in init.items()})
+    opt, lossf = lib.optim.Adam(model.parameters(), lr=0.01), lib.nn.CrossEntropyLoss()
+    losses = []
+    for step in range(steps):
+        t = step % 2 * 24
+        out, _ = lstm(emb(lib.tensor(xs[:, t:t + 24])))
+        loss = lossf(head(out).reshape(-1, vocab), lib.tensor(ys[:, t:t + 24]).reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        lib.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+        opt.step()
+        losses.append(loss.item())
+    return np.array(losses)
+
+
+@pytest.fixture
+def torch_one_thread():
+    """torch on one thread: its threaded LSTM kernels crawl on a busy 2-core machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.mark.parametrize("dtype, tol", [("float64", 1e-10), ("float32", 1e-4)])
+def test_char_lstm_language_model_trains_as_torch(dtype, tol, torch_one_thread):
+    # the same initial weights, data and steps: the same loss curve to float tolerance
+    torch.manual_seed(0)
+    vocab = _char_data()[0]
+    tm = torch.nn.ModuleList([torch.nn.Embedding(vocab, 8),
+                              torch.nn.LSTM(8, 16, 2, batch_first=True),
+                              torch.nn.Linear(16, vocab)])
+    init = {k: v.detach().numpy().astype(dtype) for k, v in tm.state_dict().items()}
+    zl, tl = _char_lm_losses(zeroin, init, dtype), _char_lm_losses(torch, init, dtype)
+    assert tl[-1] < tl[0] - 0.3                     # it learns: the comparison means something
+    np.testing.assert_allclose(zl, tl, rtol=tol, atol=tol)
+
+
 # --- nn.utils.rnn -----------------------------------------------------------------------------
 
 R = torch.nn.utils.rnn
@@ -876,10 +977,31 @@ def test_pack_and_pad_packed_round_trip(enforce_sorted, batch_first):
 
 
 def test_nn_utils_rnn_has_torchs_names():
-    # README lists invert_permutation as not supported; everything else is there
-    assert set(R.__all__) - set(nn.utils.rnn.__all__) == {"invert_permutation"}
+    assert set(R.__all__) <= set(nn.utils.rnn.__all__)
     for name in nn.utils.rnn.__all__:
         assert hasattr(nn.utils.rnn, name) and hasattr(R, name), name
+    # a PackedSequence has torch's methods (to, cpu, float, ...) except pinned memory,
+    # which zeroin's tensors do not have either
+    public = {a for a in dir(R.PackedSequence) if not a.startswith("_")}
+    assert public - set(dir(nn.utils.rnn.PackedSequence)) == {"pin_memory", "is_pinned"}
+
+
+def test_invert_permutation_and_packed_casts_match():
+    perm = [3, 0, 4, 1, 2]
+    assert (nn.utils.rnn.invert_permutation(perm).numpy().tolist()
+            == R.invert_permutation(torch.tensor(perm)).tolist())
+    assert nn.utils.rnn.invert_permutation(None) is R.invert_permutation(None) is None
+    seqs = [RNG.standard_normal((k, 2)) for k in (2, 3, 1)]
+    pz = nn.utils.rnn.pack_sequence([zeroin.tensor(a) for a in seqs], enforce_sorted=False)
+    pt = R.pack_sequence([torch.tensor(a) for a in seqs], enforce_sorted=False)
+    for cast in ("float", "double", "half", "long", "int", "short", "char", "byte"):
+        qz, qt = getattr(pz, cast)(), getattr(pt, cast)()
+        assert str(qz.data.dtype) == str(qt.data.dtype).replace("torch.", ""), cast
+        assert (qz is pz) == (qt is pt), cast
+        assert qz.unsorted_indices.numpy().tolist() == qt.unsorted_indices.tolist()
+    assert (pz.to(zeroin.float32).data.dtype == np.float32
+            and pt.to(torch.float32).data.dtype == torch.float32)
+    assert pz.is_cuda is pt.is_cuda is False and pz.cpu() is pz and pt.cpu() is pt
 
 
 @pytest.mark.parametrize("batch_first", [False, True])

@@ -126,7 +126,10 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,  # 
         raise IndexError(f"embedding: index {bad} is out of range: indices from {idx.min()} "
                          f"to {idx.max()} for {n} embeddings; valid indices are 0..{n - 1}"
                          + ("; negative indices do not count from the end here (as in "
-                            "PyTorch)" if bad < 0 else ""))
+                            "PyTorch)" if bad < 0 else
+                            f"; index {bad} needs num_embeddings >= {bad + 1} (the "
+                            f"vocabulary size, special tokens included): nn.Embedding("
+                            f"{bad + 1}, {weight.shape[-1]})"))
     if max_norm is not None and idx.size:
         _renorm_rows(weight, idx, max_norm, norm_type)
     out = weight[idx]

@@ -62,17 +62,19 @@ def _shift(x, k, fill=_NEG):
     return out
 
 
-def _lengths(what, x, n):
-    """input_lengths / target_lengths as an int64 array (n,)."""
+def _lengths(what, x, n, t):
+    """input_lengths / target_lengths as an int64 array (n,); t: log_probs' first size."""
     a = np.asarray(x.numpy() if isinstance(x, Tensor) else x)
     if a.dtype.kind not in "iu":
         raise TypeError(f"{_NAME}: {what} must hold integers (one length per sample), got "
                         f"dtype {a.dtype}; convert with {what}.long() or pass a tuple of ints")
     a = a.reshape(-1).astype(np.int64)
     if a.shape[0] != n:
+        swapped = (f"; log_probs' first dimension has {t}: if it is (N, T, C), batch "
+                   f"first, pass log_probs.transpose(0, 1)" if a.shape[0] == t != n else "")
         raise ShapeError(f"{_NAME}: {what} has {a.shape[0]} entries but the batch has {n} "
                          f"samples (log_probs (T, N, C) with N = {n}); give one length per "
-                         f"sample")
+                         f"sample{swapped}")
     if n and a.min() < 0:
         raise ShapeError(f"{_NAME}: {what} must be >= 0, got {a.min()} (sample "
                          f"{int(np.argmin(a))})")
@@ -140,8 +142,8 @@ def _prepare(lp, targets, il, tl, blank, unbatched):
     if not lp.size:
         raise ShapeError(f"{_NAME}: log_probs must not be empty, got shape "
                          f"{lp.shape[:1] + lp.shape[2:] if unbatched else lp.shape}")
-    il = _lengths("input_lengths", il, n)
-    tl = _lengths("target_lengths", tl, n)
+    il = _lengths("input_lengths", il, n, t)
+    tl = _lengths("target_lengths", tl, n, t)
     if il.max() > t:
         raise ShapeError(f"{_NAME}: input_lengths must be at most T = {t} (the length of "
                          f"log_probs' first dimension), got {il.max()} (sample "

@@ -418,8 +418,15 @@ class RNNBase(_Recurrent):
             raise ShapeError(f"{name}: input of shape {x.shape} has no time steps")
         return x
 
-    def _hx_error(self, label, got, want, x_shape, batched):
+    def _hx_error(self, label, got, want, x_shape, batched, packed=False):
         name = type(self).__name__
+        if packed:
+            msg = (f"{name}: {label} must have shape {want} (num_layers * num_directions, "
+                   f"batch, hidden) for a PackedSequence of {want[1]} sequences, got {got}")
+            if len(got) == 3 and got[0] == want[0] and got[2] == want[2]:
+                msg += (f"; it holds {got[1]} sequences: one state per packed sequence, in "
+                        f"the order they were given")
+            return msg
         if not batched:
             return (f"{name}: {label} must have shape {want} (num_layers * num_directions, "
                     f"hidden), got {got}: a 2-D input of shape {x_shape} is one unbatched "
@@ -435,9 +442,13 @@ class RNNBase(_Recurrent):
             return msg + (f"; {label}'s batch {got[1]} is the input's time dimension: if the "
                           f"input is {swapped}, build the layer with "
                           f"batch_first={not self.batch_first}")
+        if len(got) == 3 and got[0] == want[0] and got[2] == want[2]:
+            return msg + (f"; a state kept from a batch of {got[1]} sequences does not fit "
+                          f"this batch of {want[1]} (a smaller last batch?): start it again "
+                          f"(hx=None), or use DataLoader(drop_last=True)")
         return msg
 
-    def _states(self, label, h, size, n, batched, x, perm=None):
+    def _states(self, label, h, size, n, batched, x, perm=None, packed=False):
         """The initial state of each layer and direction, each (n, size)."""
         k = self.num_layers * self._directions
         if h is None:
@@ -446,24 +457,25 @@ class RNNBase(_Recurrent):
         h = _as_input(type(self).__name__, h, x.dtype, label)
         want = (k, n, size) if batched else (k, size)
         if h.shape != want:
-            raise ShapeError(self._hx_error(label, h.shape, want, x.shape, batched))
+            raise ShapeError(self._hx_error(label, h.shape, want, x.shape, batched, packed))
         if not batched:
             return [h[i:i + 1] for i in range(k)]
         if perm is not None:
             h = h[:, perm]
         return [h[i] for i in range(k)]
 
-    def _initial(self, hx, n, batched, x, perm=None):
+    def _initial(self, hx, n, batched, x, perm=None, packed=False):
         hid = self.proj_size or self.hidden_size
         if self.mode != "LSTM":
-            return self._states("hx", hx, hid, n, batched, x, perm)
+            return self._states("hx", hx, hid, n, batched, x, perm, packed)
         if hx is None:
             hx = (None, None)
         elif not isinstance(hx, (tuple, list)) or len(hx) != 2:
             raise TypeError(f"LSTM: hx must be the pair (h_0, c_0), got "
                             f"{type(hx).__name__}")
-        return list(zip(self._states("h_0", hx[0], hid, n, batched, x, perm),
-                        self._states("c_0", hx[1], self.hidden_size, n, batched, x, perm)))
+        return list(zip(self._states("h_0", hx[0], hid, n, batched, x, perm, packed),
+                        self._states("c_0", hx[1], self.hidden_size, n, batched, x, perm,
+                                     packed)))
 
     def _run(self, xs, states, sizes=None):
         """All layers over the per-step inputs; (last layer's outputs, final states).
@@ -528,7 +540,7 @@ class RNNBase(_Recurrent):
         perm = None if packed.sorted_indices is None else _ints(packed.sorted_indices)
         unperm = None if packed.unsorted_indices is None else _ints(packed.unsorted_indices)
         xs = _split_by_halving(data, 0, True, bs)
-        outs, finals = self._run(xs, self._initial(hx, bs[0], True, data, perm), bs)
+        outs, finals = self._run(xs, self._initial(hx, bs[0], True, data, perm, True), bs)
         out = ops.concatenate(outs, 0) if len(outs) > 1 else outs[0]
         return (PackedSequence(out, packed.batch_sizes, packed.sorted_indices,
                                packed.unsorted_indices), self._final(finals, True, unperm))

@@ -20,7 +20,7 @@ from ..._tensor import Tensor, _leaf
 from ...function import ShapeError
 
 __all__ = ["PackedSequence", "pad_sequence", "unpad_sequence", "pack_padded_sequence",
-           "pad_packed_sequence", "pack_sequence", "unpack_sequence"]
+           "pad_packed_sequence", "pack_sequence", "unpack_sequence", "invert_permutation"]
 
 
 def _as_tensor(x, op, what):
@@ -50,6 +50,21 @@ def _split_by_halving(x, dim, keep=False, sizes=None):
             + _split_by_halving(x[lead + (slice(mid, None),)], dim, keep, sizes[h:]))
 
 
+def _sequences(sequences, op):
+    """The sequences as tensors, checked: at least one, each (L_i, *) with the same *."""
+    seqs = [_as_tensor(s, op, "each sequence") for s in sequences]
+    if not seqs:
+        raise ValueError(f"{op}: got no sequences")
+    trailing = seqs[0].shape[1:]
+    for i, s in enumerate(seqs):
+        if s.ndim == 0 or s.shape[1:] != trailing:
+            raise ShapeError(f"{op}: every sequence must have shape (L_i"
+                             f"{''.join(f', {d}' for d in trailing)}) "
+                             f"(time first, the same trailing dimensions), but sequence 0 has "
+                             f"shape {seqs[0].shape} and sequence {i} has shape {s.shape}")
+    return seqs
+
+
 def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="right"):
     """Stack tensors of shapes (L_i, *) into one (max L, N, *) tensor ((N, max L, *) with
     ``batch_first``), filling the missing steps with ``padding_value`` after each sequence
@@ -57,16 +72,8 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
     if padding_side not in ("left", "right"):
         raise ValueError(f"pad_sequence: padding_side must be 'left' or 'right', got "
                          f"{padding_side!r}")
-    seqs = [_as_tensor(s, "pad_sequence", "each sequence") for s in sequences]
-    if not seqs:
-        raise ValueError("pad_sequence: got no sequences")
+    seqs = _sequences(sequences, "pad_sequence")
     trailing = seqs[0].shape[1:]
-    for i, s in enumerate(seqs):
-        if s.ndim == 0 or s.shape[1:] != trailing:
-            raise ShapeError(f"pad_sequence: every sequence must have shape (L_i"
-                             f"{''.join(f', {d}' for d in trailing)}) "
-                             f"(time first, the same trailing dimensions), but sequence 0 has "
-                             f"shape {seqs[0].shape} and sequence {i} has shape {s.shape}")
     longest = max(s.shape[0] for s in seqs)
     rows = []
     for s in seqs:
@@ -90,8 +97,40 @@ class PackedSequence(namedtuple("PackedSequence",
 
     def __new__(cls, data, batch_sizes=None, sorted_indices=None, unsorted_indices=None):
         if sorted_indices is not None and unsorted_indices is None:
-            unsorted_indices = _leaf(np.argsort(np.asarray(_ints(sorted_indices))))
+            unsorted_indices = invert_permutation(sorted_indices)
         return super().__new__(cls, data, batch_sizes, sorted_indices, unsorted_indices)
+
+    def to(self, *args, **kwargs):
+        """``data.to(...)`` (a dtype, ``"cpu"``...) in a PackedSequence with the same
+        batch sizes and orders; itself when data is unchanged, as PyTorch's."""
+        data = self.data.to(*args, **kwargs)
+        return self if data is self.data else self._replace(data=data)
+
+    def cpu(self):
+        """Itself: everything is on the CPU."""
+        return self.to("cpu")
+
+    def cuda(self, *args, **kwargs):
+        """Refused with the reason, as ``Tensor.cuda``: zeroin runs on the CPU only."""
+        return self._replace(data=self.data.cuda(*args, **kwargs))
+
+    @property
+    def is_cuda(self):
+        """False: the data is on the CPU."""
+        return self.data.is_cuda
+
+
+def _packed_caster(name):
+    def cast(self):
+        data = getattr(self.data, name)()
+        return self if data is self.data else self._replace(data=data)
+    cast.__name__ = name
+    cast.__doc__ = f"The PackedSequence with ``data.{name}()`` (itself if already so)."
+    return cast
+
+
+for _name in ("double", "float", "half", "long", "int", "short", "char", "byte"):
+    setattr(PackedSequence, _name, _packed_caster(_name))
 
 
 def _ints(x):
@@ -106,16 +145,23 @@ def _padded(x, lengths, batch_first, op, what, least):
         raise ShapeError(f"{op}: {what} must be (T, N, *) or, with batch_first, (N, T, *); "
                          f"got shape {x.shape}")
     n, t = (x.shape[0], x.shape[1]) if batch_first else (x.shape[1], x.shape[0])
-    return x, _lengths(lengths, n, t, op, least)
+    layout = "(N, T, *)" if batch_first else "(T, N, *)"
+    swapped = (f"; the input of shape {x.shape} is read as {layout} (batch_first="
+               f"{batch_first}), and its other dimension has {t}: if it is "
+               f"{'(T, N, *)' if batch_first else '(N, T, *)'}, pass batch_first="
+               f"{not batch_first}")
+    return x, _lengths(lengths, n, t, op, least, swapped)
 
 
-def _lengths(lengths, n, t, op, least):
-    """``lengths`` as int64, one per sequence of the batch (n), each in [least, t]."""
+def _lengths(lengths, n, t, op, least, swapped=""):
+    """``lengths`` as int64, one per sequence of the batch (n), each in [least, t];
+    ``swapped`` ends the message when there are t lengths (batch and time confused)."""
     arr = _ints(lengths)
     if arr.ndim != 1 or arr.shape[0] != n or (arr.size and arr.dtype.kind not in "iu"
                                               and not np.all(arr == np.round(arr))):
+        hint = swapped if arr.ndim == 1 and arr.shape[0] == t != n else ""
         raise ShapeError(f"{op}: lengths must hold one integer per sequence of the batch "
-                         f"({n}), got {arr.tolist()!r}")
+                         f"({n}), got {arr.tolist()!r}{hint}")
     if n and (arr.min() < least or arr.max() > t):
         raise ValueError(f"{op}: every length must be between {least} and the padded length "
                          f"{t}, got lengths {arr.astype(np.int64).tolist()}")
@@ -185,9 +231,35 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0,  # noqa:
 def pack_sequence(sequences, enforce_sorted=True):
     """Pack a list of tensors (L_i, *): ``pack_padded_sequence(pad_sequence(sequences),
     lengths, enforce_sorted=enforce_sorted)``."""
-    seqs = [_as_tensor(s, "pack_sequence", "each sequence") for s in sequences]
-    lengths = [s.shape[0] if s.ndim else 0 for s in seqs]
+    seqs = _sequences(sequences, "pack_sequence")
+    lengths = [s.shape[0] for s in seqs]
+    if min(lengths) == 0:
+        raise ValueError(f"pack_sequence: sequence {lengths.index(0)} is empty (shape "
+                         f"{seqs[lengths.index(0)].shape}); every sequence needs at least one "
+                         f"step: leave the empty ones out")
+    if enforce_sorted and np.any(np.diff(lengths) > 0):
+        raise ValueError(f"pack_sequence: the sequences' lengths {lengths} are not in "
+                         f"decreasing order; put the longest first or pass "
+                         f"enforce_sorted=False")
     return pack_padded_sequence(pad_sequence(seqs), lengths, enforce_sorted=enforce_sorted)
+
+
+def invert_permutation(permutation):
+    """The inverse of a permutation of 0..n-1 (``out[permutation[i]] = i``), as an integer
+    tensor of its dtype (int64 for a list); None stays None. PyTorch's, used for a
+    PackedSequence's ``unsorted_indices``."""
+    if permutation is None:
+        return None
+    arr = _ints(permutation)
+    if arr.size == 0:
+        arr = arr.astype(np.int64)
+    if (arr.ndim != 1 or arr.dtype.kind not in "iu"
+            or not np.array_equal(np.sort(arr), np.arange(arr.size))):
+        raise ValueError(f"invert_permutation: expected a 1-D permutation of 0..n-1 (each "
+                         f"index once), got {arr.tolist()!r}")
+    out = np.empty_like(arr)
+    out[arr] = np.arange(arr.size)
+    return _leaf(out)
 
 
 def unpad_sequence(padded_sequences, lengths, batch_first=False):
