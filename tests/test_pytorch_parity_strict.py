@@ -2,6 +2,7 @@
 meaning) and names a PyTorch port reaches for early. Same table mechanism as
 ``test_pytorch_parity.py`` (each idiom runs with ``torch`` and with ``zeroin``; values,
 dtypes, gradients and error types must agree); the messages are checked below the tables."""
+import re
 import warnings
 
 import numpy as np
@@ -541,3 +542,48 @@ def test_cdist_and_floor_division_follow_pytorch():
                          rounding_mode="floor").dtype).endswith("float32")
     with pytest.raises(Exception, match="bernoulli"):
         zeroin.zeros(4).bernoulli_(1.5)
+
+
+PRODUCTS = {
+    "matmul": lambda T, a, b: a @ b, "mm": lambda T, a, b: T.mm(a, b),
+    "bmm": lambda T, a, b: T.bmm(a[None], b[None]), "mv": lambda T, a, b: T.mv(a, b[:, 0]),
+    "dot": lambda T, a, b: T.dot(a[0], b[:, 0]), "einsum": lambda T, a, b: T.einsum("ij,jk", a, b),
+    "tensordot": lambda T, a, b: T.tensordot(a, b, 1), "inner": lambda T, a, b: T.inner(a, b.T),
+    "addmm": lambda T, a, b: T.addmm(T.zeros(2, 2, dtype=a.dtype), a, b),
+    "linear": lambda T, a, b: T.nn.functional.linear(a, b.T),
+    "int_matmul": lambda T, a, b: a.long() @ b,
+}
+
+
+@pytest.mark.parametrize("case", PRODUCTS)
+def test_products_of_two_dtypes_are_refused_as_pytorch_refuses(case):
+    # NumPy would compute float32 @ float64 in float64, silently and slowly
+    for T in (torch, zeroin):
+        a, b = T.ones(2, 3, dtype=T.float32), T.ones(3, 2, dtype=T.float64)
+        with pytest.raises(RuntimeError) as e:
+            PRODUCTS[case](T, a, b)
+        if T is zeroin:
+            assert isinstance(e.value, zeroin.DtypeError), e.value
+            name = {"int_matmul": "matmul", "inner": "tensordot", "addmm": "mm"}.get(case, case)
+            assert re.match(rf"{name}: expected all operands to have the same dtype, got "
+                            r"(float32|int64) and float64.*a\.to\(b\.dtype\)", str(e.value)), \
+                str(e.value)
+        if case != "int_matmul":    # the same products in one dtype work in both
+            assert PRODUCTS[case](T, a.double(), b).dtype == T.float64
+
+
+def test_linear_names_its_bias_of_another_dtype():
+    x, w = zeroin.ones(2, 3), zeroin.ones(4, 3)
+    with pytest.raises(zeroin.DtypeError, match=r"linear: .*got float64 and float32 "
+                                                r"\(operands 0 and 2\)"):
+        zeroin.nn.functional.linear(x, w, zeroin.ones(4, dtype=zeroin.float32))
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.linear(torch.ones(2, 3, dtype=torch.float64),
+                                   torch.ones(4, 3, dtype=torch.float64),
+                                   torch.ones(4, dtype=torch.float32))
+
+
+def test_outer_and_kron_promote_as_pytorch():
+    for T in (torch, zeroin):
+        a, b = T.ones(2, dtype=T.float32), T.ones(3, dtype=T.float64)
+        assert T.outer(a, b).dtype == T.float64 and T.kron(a, b).dtype == T.float64

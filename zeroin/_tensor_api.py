@@ -417,6 +417,7 @@ def mm(input, mat2):  # noqa: A002
     for n, m in (("input", input), ("mat2", mat2)):
         if _ops._t(m).ndim != 2:
             raise ShapeError(f"mm: {n} must be a matrix (2-D), got shape {_ops._t(m).shape}")
+    _ops.same_dtypes("mm", _ops._t(input), _ops._t(mat2))
     return _ops.matmul(input, mat2)
 
 
@@ -427,11 +428,13 @@ def bmm(input, mat2):  # noqa: A002
     if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
         raise ShapeError(f"bmm: expects two 3-D tensors with the same batch size, got shapes "
                          f"{a.shape} and {b.shape}")
+    _ops.same_dtypes("bmm", a, b)
     return _ops.matmul(a, b)
 
 
 @_method()
 def mv(input, vec):  # noqa: A002
+    _ops.same_dtypes("mv", _ops._t(input), _ops._t(vec))
     return _ops.matmul(input, vec)
 
 
@@ -440,6 +443,7 @@ def dot(input, other):  # noqa: A002
     a, b = _ops._t(input), _ops._t(other)
     if a.ndim != 1 or b.ndim != 1:
         raise ShapeError(f"dot: expects two 1-D tensors, got shapes {a.shape} and {b.shape}")
+    _ops.same_dtypes("dot", a, b)
     return _ops.matmul(a, b)
 
 
@@ -720,6 +724,7 @@ def tensordot(a, b, dims=2):
     """Sum products over the last ``dims`` dimensions of ``a`` and the first ``dims`` of
     ``b``, or over the dimensions listed in ``dims=([a dims], [b dims])``."""
     a, b = _ops._t(a), _ops._t(b)
+    _ops.same_dtypes("tensordot", a, b)
     if isinstance(dims, numbers.Integral):
         da, db = list(range(a.ndim - dims, a.ndim)), list(range(dims))
     else:

@@ -1726,6 +1726,7 @@ def einsum(equation, *operands):
     ins = spec.split("->")[0].split(",")
     if len(ins) != len(xs):
         raise ValueError(f"einsum: {equation!r} names {len(ins)} operands, got {len(xs)}")
+    _ops.same_dtypes("einsum", *xs)
     return EinsumOp(spec)(*xs)
 
 

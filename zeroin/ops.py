@@ -482,6 +482,19 @@ def _product(x, w):
     return x @ w.T
 
 
+def same_dtypes(op, *operands):
+    """Refuse products of two dtypes as PyTorch does (matmul, mm, linear, einsum, ...):
+    NumPy would compute in the wider dtype, silently and slowly. Arrays or tensors."""
+    first = operands[0].dtype
+    for k, t in enumerate(operands[1:], 1):
+        if t.dtype != first:
+            raise DtypeError(
+                f"{op}: expected all operands to have the same dtype, got {first} and "
+                f"{t.dtype} (operands 0 and {k}); convert one to the other's dtype: "
+                f"a.to(b.dtype) (x.float() for float32, x.double() for float64). NumPy data "
+                f"is float64: zeroin.tensor(array, dtype=zeroin.float32) or model.double()")
+
+
 class MatMulOp(Function):
     __slots__ = ()
     name, symbol = "matmul", "@"
@@ -495,6 +508,8 @@ class MatMulOp(Function):
         if ka != kb:
             raise ShapeError(f"matmul: shapes {a.shape} and {b.shape}: inner dimensions "
                              f"{ka} and {kb} differ")
+        if a.dtype != b.dtype:
+            same_dtypes("matmul", a, b)
         return _product(a, b.T) if a.ndim == 2 and b.ndim == 2 else a @ b
 
     def backward(self, xp, g, out, a, b):

@@ -19,7 +19,8 @@ from .._tensor import Tensor, _leaf, get_default_dtype
 from ..anomaly import not_replayable
 from ..errors import ShapeError, ZeroinError
 from ..function import Function
-from ..ops import NP, _call1, _call2, _calln, _needs, _product, _raw, op, sigmoid, softplus, tanh
+from ..ops import (NP, _call1, _call2, _calln, _needs, _product, _raw, op, same_dtypes, sigmoid,
+                   softplus, tanh)
 from ..random import get_rng
 
 _new = object.__new__
@@ -131,11 +132,15 @@ def linear(input, weight, bias=None):  # noqa: A002
             f"in its last dimension but the weight of shape {wd.shape} expects "
             f"in_features={wd.shape[1]}; {_linear_fix(xd.shape, *wd.shape)}")
     if bias is None:
+        if xd.dtype != wd.dtype:
+            same_dtypes("linear", xd, wd)
         return _call2(LinearOp(), x, w)
     b = bias if isinstance(bias, Tensor) else _tensor_arg(bias, "linear", "bias")
     if b.shape != wd.shape[:1]:
         raise ShapeError(f"linear: bias of shape {b.shape} does not fit weight of shape "
                          f"{wd.shape}; it must have shape ({wd.shape[0]},)")
+    if xd.dtype != wd.dtype or b.dtype != wd.dtype:
+        same_dtypes("linear", xd, wd, b)
     return _calln(LinearOp(), (x, w, b))
 
 
