@@ -912,6 +912,19 @@ def test_gammainc_matches_pytorch_to_its_accuracy():
         np.testing.assert_allclose(got[big], want[big], rtol=5e-9)
 
 
+def test_tensor_takes_one_positional_argument_as_torch_tensor():
+    """zeroin.tensor(3, 4) was a scalar 3 requiring grad (4 is truthy); torch refuses it."""
+    with pytest.raises(TypeError):
+        torch.tensor(3, 4)
+    with pytest.raises(TypeError, match=r"tensor: takes 1 positional argument \(data\) but 2 "
+                                        r"were given.*requires_grad=True.*zeros\(3, 4\)"):
+        zeroin.tensor(3, 4)
+    with pytest.raises(TypeError, match="3 were given"):
+        zeroin.tensor([1.0], True, zeroin.float32)
+    x = zeroin.tensor([1.0], requires_grad=True, dtype=zeroin.float32, name="x")
+    assert x.requires_grad and x.dtype == zeroin.float32 and x.name == "x"
+
+
 def test_names_are_exported_and_bound():
     for name in ("dstack", "column_stack", "swapdims", "atleast_3d", "aminmax", "nanmean",
                  "nanmedian", "unique_consecutive", "dist", "fmax", "float_power",

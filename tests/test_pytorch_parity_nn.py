@@ -1455,3 +1455,48 @@ def test_ctc_loss_random_cases_match(seed, t, n, c, concatenated, zero_infinity)
             check_value_and_grad(*_ctc_pair(dict(blank=blank, reduction=reduction,
                                                  zero_infinity=zero_infinity), targets,
                                             il=il, tl=tl), rng.standard_normal((t, n, c)))
+
+
+@pytest.mark.parametrize("name, kw", [("mse_loss", {}), ("l1_loss", {}), ("huber_loss", {}),
+                                      ("huber_loss", {"delta": 0.7})], ids=str)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_regression_losses_take_pytorchs_weight(name, kw, reduction):
+    """PyTorch 2.13's weight=: mse/l1 average by sum(weight), huber by the count."""
+    t = RNG.standard_normal((3, 4))
+    w = RNG.uniform(0.1, 2.0, (3, 4))
+    check_value_and_grad(
+        lambda x, wz: getattr(F, name)(x, t, reduction=reduction, weight=wz, **kw),
+        lambda x, wt: getattr(TF, name)(x, torch.tensor(t), reduction=reduction, weight=wt, **kw),
+        t + RNG.standard_normal((3, 4)), w)
+    x = zeroin.tensor(t + 0.5, requires_grad=True)
+    wz = zeroin.tensor(w, requires_grad=True)
+    assert zeroin.gradcheck(lambda a, b: getattr(F, name)(a, t, reduction=reduction, weight=b,
+                                                          **kw), [x, wz])
+
+
+def test_loss_weight_of_another_shape_is_refused_as_pytorch():
+    x, t = zeroin.zeros(2, 3), zeroin.ones(2, 3)
+    for name in ("mse_loss", "l1_loss", "huber_loss"):
+        with pytest.raises(ValueError, match=rf"{name}: weight has shape \(3,\) but input "
+                                             rf"\(2, 3\).*same size"):
+            getattr(F, name)(x, t, weight=zeroin.ones(3))
+        with pytest.raises(ValueError):
+            getattr(TF, name)(torch.zeros(2, 3), torch.ones(2, 3), weight=torch.ones(3))
+        with pytest.raises(TypeError, match="weight must be a Tensor"):
+            getattr(F, name)(x, t, weight=[1.0, 2.0, 3.0])
+
+
+@pytest.mark.filterwarnings("ignore:size_average and reduce args:UserWarning")   # torch's own
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides:UserWarning")
+def test_smooth_l1_and_kl_div_positional_arguments_mean_what_they_mean_in_pytorch():
+    t = RNG.standard_normal((3, 4))
+    p = RNG.dirichlet(np.ones(4), 3)
+    for args in ((None, None, "sum", 0.5), (None, None, "none"), (False,), (None, False)):
+        check_value_and_grad(lambda x: F.smooth_l1_loss(x, t, *args),
+                             lambda x: TF.smooth_l1_loss(x, torch.tensor(t), *args), t * 1.3)
+    for args in ((None, None, "batchmean", False), (None, None, "sum"), (False,),
+                 (None, None, "batchmean", True)):
+        tgt = np.log(p) if args[-1] is True else p
+        check_value_and_grad(lambda x: F.kl_div(F.log_softmax(x, 1), tgt, *args),
+                             lambda x: TF.kl_div(TF.log_softmax(x, 1), torch.tensor(tgt), *args),
+                             t)

@@ -400,10 +400,34 @@ class MSELossOp(_LossOp):
         return (t - x) * 2
 
 
+def _elementwise_weight(op, el, input, weight, reduction, by_weight):  # noqa: A002
+    """PyTorch's ``weight=`` of the regression losses: the per-element loss ``el`` times
+    ``weight`` (a tensor of the input's shape), then summed, or averaged: divided by
+    sum(weight) when ``by_weight`` (mse_loss, l1_loss), by the count otherwise (huber_loss)."""
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"{op}: weight must be a Tensor of the input's shape, got "
+                        f"{type(weight).__name__}; wrap it: weight=zeroin.tensor(...)")
+    shape = tuple(getattr(input, "shape", ()))
+    if tuple(weight.shape) != shape:
+        raise ValueError(f"{op}: weight has shape {tuple(weight.shape)} but input {shape}; "
+                         f"weights and input must have the same size (as in PyTorch)")
+    el = el * weight
+    if reduction == "none":
+        return el
+    if reduction == "sum" or not by_weight:
+        return el.sum() if reduction == "sum" else el.mean()
+    return el.sum() / weight.sum()
+
+
 @op(MSELossOp, export=False)
-def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):  # noqa: A002
-    """Mean squared error: mean((input - target)**2) (or the sum, or per element)."""
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean",  # noqa: A002
+             weight=None):
+    """Mean squared error: mean((input - target)**2) (or the sum, or per element);
+    ``weight`` (input's shape) weighs each element, the mean becoming sum(w l) / sum(w)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
+    if weight is not None:
+        el = _loss(MSELossOp, "mse_loss", input, target, "none")
+        return _elementwise_weight("mse_loss", el, input, weight, reduction, True)
     return _loss(MSELossOp, "mse_loss", input, target, reduction)
 
 
@@ -424,9 +448,13 @@ class L1LossOp(_LossOp):
 
 
 @op(L1LossOp, export=False)
-def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):  # noqa: A002
-    """Mean absolute error: mean(|input - target|)."""
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean",  # noqa: A002
+            weight=None):
+    """Mean absolute error: mean(|input - target|); ``weight`` as in :func:`mse_loss`."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
+    if weight is not None:
+        el = _loss(L1LossOp, "l1_loss", input, target, "none")
+        return _elementwise_weight("l1_loss", el, input, weight, reduction, True)
     return _loss(L1LossOp, "l1_loss", input, target, reduction)
 
 
