@@ -1310,3 +1310,53 @@ def test_cat_and_stack_refuse_tensors_not_in_a_list(name):
         f(a)
     assert f((a, a)).shape == ((4, 3) if name == "cat" else (2, 2, 3))
     assert f(t for t in (a, a)).shape == f([a, a]).shape     # any iterable of tensors
+
+
+@pytest.mark.parametrize("name, f, shapes", [
+    ("select_scatter", lambda x, s: zeroin.select_scatter(x, s, 1, -1), [(3, 4), (3,)]),
+    ("slice_scatter", lambda x, s: x.slice_scatter(s, 1, 1, None, 2), [(3, 4), (3, 2)]),
+    ("diagonal_scatter", lambda x, s: zeroin.diagonal_scatter(x, s, -1, 1, 0), [(4, 3), (2,)]),
+    ("diagonal_scatter_3d", lambda x, s: x.diagonal_scatter(s, 1, -1, 0), [(4, 2, 3), (2, 3)]),
+    ("addbmm", lambda i, a, b: zeroin.addbmm(i, a, b, beta=0.5, alpha=-2), [(2, 4), (3, 2, 5), (3, 5, 4)]),
+    ("addr", lambda i, a, b: i.addr(a, b, alpha=3), [(3, 1), (3,), (4,)]),
+])
+def test_scatter_into_and_add_products_match_finite_differences(name, f, shapes):
+    rng = np.random.default_rng(len(name))
+    xs = [zeroin.tensor(rng.standard_normal(s), requires_grad=True) for s in shapes]
+    assert zeroin.gradcheck(f, xs)
+    assert zeroin.gradgradcheck(f, xs)
+
+
+def test_scatter_into_writes_a_copy_and_only_the_region():
+    x = zeroin.zeros(3, 4)
+    y = zeroin.select_scatter(x, zeroin.ones(4), 0, 1)
+    assert x.sum().item() == 0 and y.numpy()[1].tolist() == [1, 1, 1, 1] and y.sum().item() == 4
+    d = zeroin.diagonal_scatter(x, zeroin.tensor([1.0, 2.0, 3.0]), 1)
+    assert d.numpy()[[0, 1, 2], [1, 2, 3]].tolist() == [1, 2, 3] and d.sum().item() == 6
+    s = x.slice_scatter(zeroin.ones(3, 2), dim=1, start=0, step=2)
+    assert s.numpy()[:, ::2].all() and not s.numpy()[:, 1::2].any()
+    with pytest.raises(ValueError, match=r"select_scatter: src has shape \(3,\) but the part of "
+                                         r"input it replaces .* has shape \(4,\)"):
+        zeroin.select_scatter(x, zeroin.ones(3), 0, 1)
+    with pytest.raises(IndexError, match=r"select_scatter: index 3 is out of range"):
+        zeroin.select_scatter(x, zeroin.ones(4), 0, 3)
+    with pytest.raises(ValueError, match="slice step must be positive"):
+        zeroin.slice_scatter(x, x, 0, None, None, -1)
+
+
+def test_asarray_shares_memory_and_copies_only_when_asked():
+    a = np.arange(4.0)
+    t = zeroin.asarray(a)
+    a[0] = 7.0
+    assert t[0].item() == 7.0 and np.shares_memory(t.numpy(), a)
+    c = zeroin.asarray(a, copy=True)
+    a[1] = 5.0
+    assert c[1].item() == 1.0
+    x = zeroin.ones(2, requires_grad=True)
+    assert zeroin.asarray(x) is x
+    assert zeroin.asarray(x, copy=True).grad_fn is not None         # recorded, as clone
+    assert not zeroin.asarray(x, requires_grad=False).requires_grad
+    with pytest.raises(ValueError, match="asarray: copy=False, but a list"):
+        zeroin.asarray([1.0], copy=False)
+    with pytest.raises(ValueError, match="asarray: copy=False, but a NumPy array of dtype"):
+        zeroin.asarray(a, dtype=zeroin.float32, copy=False)

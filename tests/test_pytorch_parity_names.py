@@ -443,6 +443,53 @@ table("special_more", {
 })
 
 
+def _asarray_cases(T):
+    a = np.arange(6.0).reshape(2, 3)
+    r = T.asarray(a)
+    a[0, 0] = 9.0                                   # the tensor sees it: shared memory
+    c = T.asarray(a, copy=True)
+    a[0, 1] = 8.0                                   # the copy does not
+    x = T.ones(3, dtype=T.float64, requires_grad=True)
+    return (r, c, T.asarray(a, dtype=T.float32), T.asarray(a, requires_grad=True),
+            T.asarray([1, 2]), T.asarray([[1.0, 2.0]], dtype=T.float64), T.asarray(x) is x,
+            T.asarray(x, copy=True), T.asarray(x, requires_grad=False),
+            T.asarray(x, dtype=T.float32), T.asarray(x, dtype=T.float32, requires_grad=True))
+
+
+table("into", {
+    "select_scatter": lambda T: grad_of(T, lambda x, s: T.select_scatter(x, s, 0, 1), A, A[0]),
+    "select_scatter_neg": lambda T: grad_of(T, lambda x, s: x.select_scatter(s, -1, -2), A3,
+                                            A3[..., 0]),
+    "select_scatter_cast": lambda T: T.select_scatter(_int(T, [1, 2, 3]), t(T, 2.7), 0, 0),
+    "select_scatter_bad_shape": lambda T: catch(lambda: T.select_scatter(t(T, A), t(T, A[:, 0]), 0, 1)),
+    "select_scatter_bad_index": lambda T: catch(lambda: T.select_scatter(t(T, A), t(T, A[0]), 0, 5)),
+    "slice_scatter": lambda T: grad_of(T, lambda x, s: T.slice_scatter(x, s, 1, 0, 4, 2), A,
+                                       A[:, ::2]),
+    "slice_scatter_defaults": lambda T: grad_of(T, lambda x, s: x.slice_scatter(s, start=-2), A,
+                                                A[1:]),
+    "slice_scatter_clamped": lambda T: T.slice_scatter(t(T, A), t(T, B[:3, :4] * 0 + 1), 0, 0, 10),
+    "slice_scatter_step0": lambda T: catch(lambda: T.slice_scatter(t(T, A), t(T, A), 0, 0, 3, 0)),
+    "slice_scatter_bad_shape": lambda T: catch(lambda: T.slice_scatter(t(T, A), t(T, A[:1]))),
+    "diagonal_scatter": lambda T: grad_of(T, lambda x, s: T.diagonal_scatter(x, s), A, A[0, :3]),
+    "diagonal_scatter_offsets": lambda T: (grad_of(T, lambda x, s: x.diagonal_scatter(s, 1), A, A[0, :3]),
+                                           grad_of(T, lambda x, s: x.diagonal_scatter(s, -1), A, A[0, :2])),
+    "diagonal_scatter_3d": lambda T: grad_of(T, lambda x, s: T.diagonal_scatter(x, s, 0, 0, 2), A3,
+                                             A3[0, :, :2].T.copy()),
+    "diagonal_scatter_bad": lambda T: catch(lambda: T.diagonal_scatter(t(T, A), t(T, A[0]))),
+    "addbmm": lambda T: grad_of(T, lambda i, a, b: T.addbmm(i, a, b, beta=0.5, alpha=2), A[:2, :2],
+                                RNG4[0, :, :2, :4], RNG4[1, :, :4, :2]),
+    "addbmm_method": lambda T: t(T, A[:2, :2]).addbmm(t(T, RNG4[0, :, :2, :4]), t(T, RNG4[1, :, :4, :2])),
+    "addbmm_bad": lambda T: catch(lambda: T.addbmm(t(T, A), t(T, A), t(T, A))),
+    "addr": lambda T: grad_of(T, lambda i, a, b: T.addr(i, a, b, beta=2, alpha=-1), A, A[:, 0],
+                              A[0]),
+    "addr_beta0_nan": lambda T: t(T, [[np.nan, 1.0]]).addr(t(T, [2.0]), t(T, [3.0, 4.0]), beta=0),
+    "asarray": _asarray_cases,
+    "asarray_no_copy": lambda T: (catch(lambda: T.asarray([1.0], copy=False)),
+                                  catch(lambda: T.asarray(np.ones(2), dtype=T.float32, copy=False))),
+    "asarray_int_grad": lambda T: catch(lambda: T.asarray(np.arange(3), requires_grad=True)),
+})
+
+
 table("logcumsumexp", {
     "ninf_first": lambda T: grad_of(T, lambda x: T.logcumsumexp(x, 0), np.array([-INF, 0.0, 1.0])),
     "ninf_two": lambda T: grad_of(T, lambda x: x.logcumsumexp(0), np.array([-INF, -INF, 1.0])),
@@ -930,11 +977,14 @@ def test_names_are_exported_and_bound():
                  "nanmedian", "unique_consecutive", "dist", "fmax", "float_power",
                  "bitwise_left_shift", "rsub", "take", "ger", "inner", "vdot", "baddbmm",
                  "addmv", "kron", "can_cast", "diag_embed", "cartesian_prod", "combinations",
-                 "scatter_reduce", "index_put", "ravel", "i0", "igamma", "igammac", "mvlgamma"):
+                 "scatter_reduce", "index_put", "ravel", "i0", "igamma", "igammac", "mvlgamma",
+                 "select_scatter", "slice_scatter", "diagonal_scatter", "addbmm", "addr",
+                 "asarray"):
         assert hasattr(zeroin, name), name
     for name in ("ravel", "scatter_reduce_", "index_copy_", "t_", "squeeze_", "transpose_",
                  "clamp_max_", "aminmax", "kron", "diag_embed", "i0", "igamma", "igammac",
-                 "mvlgamma"):
+                 "mvlgamma", "select_scatter", "slice_scatter", "diagonal_scatter", "addbmm",
+                 "addr"):
         assert hasattr(zeroin.Tensor, name), name
 
 

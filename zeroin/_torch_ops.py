@@ -1486,6 +1486,104 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):  # noqa: A002
     return DiagScatterOp(int(offset), d1, d2, shape)(x)
 
 
+class _IntoOp(Function):
+    """``input`` with ``src`` written into one region of a copy of it (select_scatter,
+    slice_scatter, diagonal_scatter: the out-of-place writes ``x[i] = src`` compile to).
+    ``src`` is cast to input's dtype. Gradients: g with the region zeroed for input, g's
+    region for src."""
+    __slots__ = ("key",)
+    def __init__(self, key): self.key = key
+    def region(self, a): return a[self.key]             # a view (array) or getitem (tensor)
+    def forward(self, x, src):
+        out = x.copy()
+        self.region(out)[...] = src
+        return out
+    def backward(self, xp, g, out, x, src):
+        nx, ns = self.needs_input_grad
+        s = _raw(src)
+        if isinstance(g, Tensor):
+            gx = type(self)(self.key)(g, _leaf(np.zeros(s.shape, g.dtype))) if nx else None
+            gs = self.region(g).to(s.dtype) if ns else None
+            return gx, gs
+        gx = gs = None
+        if nx:
+            gx = g.copy()
+            self.region(gx)[...] = 0
+        if ns:
+            gs = np.array(self.region(g), dtype=s.dtype)
+        return gx, gs
+
+
+class SelectScatterOp(_IntoOp):
+    __slots__ = ()
+    name = "select_scatter"
+
+
+class SliceScatterOp(_IntoOp):
+    __slots__ = ()
+    name = "slice_scatter"
+
+
+class DiagonalScatterOp(_IntoOp):
+    __slots__ = ()
+    name = "diagonal_scatter"
+    def region(self, a):                                # key: (offset, dim1, dim2)
+        return DiagonalOp(*self.key)(a) if isinstance(a, Tensor) else _diag_view(a, *self.key)
+
+
+def _into(cls, name, x, src, key, where):
+    """Check that ``src`` has the region's shape, then record ``cls``."""
+    src = _t(src)
+    want = (DiagonalOp(*key).forward if cls is DiagonalScatterOp else
+            (lambda a: a[key]))(np.empty(x.shape, np.bool_)).shape
+    if src.shape != want:
+        raise ShapeError(f"{name}: src has shape {src.shape} but the part of input it replaces "
+                         f"({where} of input of shape {x.shape}) has shape {want}; give src "
+                         f"that shape")
+    return cls(key)(x, src)
+
+
+@op(SelectScatterOp, methods=("select_scatter",))
+def select_scatter(input, src, dim, index):  # noqa: A002
+    """A copy of input with ``src`` at ``index`` along ``dim`` (``x.select(dim, index)``'s
+    place; src has input's shape without ``dim``)."""
+    x = _t(input)
+    if x.ndim == 0:
+        raise _DimError("select_scatter: input is 0-d; select needs a dimension to pick from")
+    d = _check_axis("select_scatter", x, dim) % x.ndim
+    n = x.shape[d]
+    if not -n <= index < n:
+        raise IndexError(f"select_scatter: index {index} is out of range for dimension {d} of "
+                         f"size {n} (input shape {x.shape}); give -{n} <= index < {n}")
+    return _into(SelectScatterOp, "select_scatter", x, src,
+                 (slice(None),) * d + (int(index) % n, Ellipsis), f"index {index} of dim {d}")
+
+
+@op(SliceScatterOp, methods=("slice_scatter",))
+def slice_scatter(input, src, dim=0, start=None, end=None, step=1):  # noqa: A002
+    """A copy of input with ``src`` in ``x[..., start:end:step, ...]`` along ``dim``
+    (start and end clamped as Python's slices; step must be positive)."""
+    x = _t(input)
+    if x.ndim == 0:
+        raise _DimError("slice_scatter: input is 0-d; slicing needs a dimension")
+    d = _check_axis("slice_scatter", x, dim) % x.ndim
+    if step is None or step <= 0:
+        raise _ops._ValueError(f"slice_scatter: slice step must be positive, got {step}")
+    key = (slice(None),) * d + (slice(start, end, int(step)),)
+    return _into(SliceScatterOp, "slice_scatter", x, src, key,
+                 f"{start}:{end}:{step} of dim {d}")
+
+
+@op(DiagonalScatterOp, methods=("diagonal_scatter",))
+def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1):  # noqa: A002
+    """A copy of input with ``src`` on its diagonal ``offset`` in the plane (dim1, dim2);
+    src has ``x.diagonal(offset, dim1, dim2)``'s shape (other dims first, diagonal last)."""
+    x = _t(input)
+    d1, d2 = _diag_dims("diagonal_scatter", x.ndim, dim1, dim2)
+    return _into(DiagonalScatterOp, "diagonal_scatter", x, src, (int(offset), d1, d2),
+                 f"diagonal {offset} of dims ({d1}, {d2})")
+
+
 class TileOp(Function):
     """np.tile: repeat the whole tensor ``reps`` times along each dimension."""
     __slots__ = ("reps",)
