@@ -1500,3 +1500,29 @@ def test_smooth_l1_and_kl_div_positional_arguments_mean_what_they_mean_in_pytorc
         check_value_and_grad(lambda x: F.kl_div(F.log_softmax(x, 1), tgt, *args),
                              lambda x: TF.kl_div(TF.log_softmax(x, 1), torch.tensor(tgt), *args),
                              t)
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
+@pytest.mark.parametrize("feature", [False, True])
+def test_alpha_dropout_uses_pytorchs_affine_map(p, feature):
+    """Masks are random in both; the kept elements' scale (the gradient), the value given to
+    dropped ones and eval's identity must agree."""
+    zname = "feature_alpha_dropout" if feature else "alpha_dropout"
+    xz, xt = both(RNG.standard_normal((40, 30, 2)))
+    yz, yt = getattr(F, zname)(xz, p, True), getattr(TF, zname)(xt, p, True)
+    yz.sum().backward()
+    yt.sum().backward()
+    gz, gt = np.unique(xz.grad.numpy()), np.unique(xt.grad.numpy())
+    np.testing.assert_allclose(gz, gt, rtol=1e-6)          # {0, a}
+    dz = yz.detach().numpy()[xz.grad.numpy() == 0]
+    dt = yt.detach().numpy()[xt.grad.numpy() == 0]
+    np.testing.assert_allclose([dz.min(), dz.max()], [dt.min()] * 2, rtol=1e-6)
+    kz = xz.grad.numpy() != 0
+    np.testing.assert_allclose(yz.detach().numpy()[kz],
+                               xz.detach().numpy()[kz] * gz[-1] + (dt.min() - gz[-1] * -1.7580993408473766),
+                               rtol=1e-6, atol=1e-9)
+    mz, mt = (nn.FeatureAlphaDropout if feature else nn.AlphaDropout)(p), \
+        (torch.nn.FeatureAlphaDropout if feature else torch.nn.AlphaDropout)(p)
+    mz.eval(), mt.eval()
+    close(mz(xz), mt(xt))
+    assert repr(mz) == repr(mt)

@@ -846,11 +846,11 @@ __all__ += ["hardswish", "hardsigmoid", "softmin", "tanhshrink", "glu", "normali
             "one_hot"]
 
 # distances, shrink activations, PReLU, instance and RMS norm, pixel shuffle, bilinear
-from ._more import (adaptive_max_pool1d, bilinear, channel_shuffle,  # noqa: E402
+from ._more import (adaptive_max_pool1d, alpha_dropout, bilinear, channel_shuffle,  # noqa: E402
                     cosine_similarity, dropout1d, embedding_bag, gumbel_softmax, hardshrink,
                     instance_norm, local_response_norm, max_unpool1d, max_unpool2d,
                     pairwise_distance, pixel_shuffle, pixel_unshuffle, prelu, rms_norm,
-                    rrelu, softshrink, threshold)
+                    rrelu, softshrink, threshold, feature_alpha_dropout)
 
 from ._more_losses import (cosine_embedding_loss, gaussian_nll_loss,  # noqa: E402
                            hinge_embedding_loss, margin_ranking_loss, multi_margin_loss,
@@ -864,7 +864,8 @@ from ._ctc import ctc_loss  # noqa: E402
 __all__ += ["margin_ranking_loss", "triplet_margin_loss", "cosine_embedding_loss",
             "hinge_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
             "multi_margin_loss", "gaussian_nll_loss", "poisson_nll_loss", "ctc_loss"]
-__all__ += ["channel_shuffle", "dropout1d", "adaptive_max_pool1d"]
+__all__ += ["channel_shuffle", "dropout1d", "adaptive_max_pool1d", "alpha_dropout",
+            "feature_alpha_dropout"]
 __all__ += ["cosine_similarity", "pairwise_distance", "prelu", "softshrink", "hardshrink",
             "threshold", "instance_norm", "rms_norm", "pixel_shuffle", "pixel_unshuffle",
             "bilinear", "rrelu", "pdist", "multilabel_margin_loss", "gumbel_softmax",
