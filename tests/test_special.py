@@ -1,5 +1,6 @@
-"""Accuracy of zeroin's own special functions (lgamma, digamma, polygamma, erfinv): NumPy-only
-numerics, checked against ``math.lgamma`` and, where installed, mpmath at 30 digits."""
+"""Accuracy of zeroin's own special functions (lgamma, digamma, polygamma, erf family, ndtr
+family, Bessel I0/I1, incomplete gamma): NumPy-only numerics, checked against ``math.lgamma``
+and, where installed, mpmath at 30-60 digits; gradients against finite differences."""
 import math
 
 import numpy as np

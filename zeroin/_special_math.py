@@ -1,14 +1,20 @@
-"""NumPy numerics of the gamma family (lgamma, digamma, polygamma) and erfinv.
+"""NumPy numerics of torch.special's functions: the gamma family (lgamma, digamma,
+polygamma, the incomplete gamma ratios), the error function family (erf, erfc, erfcx, erfinv,
+ndtr, log_ndtr, ndtri) and the modified Bessel functions I0, I1 (and their scaled forms).
 
 NumPy has none of them and zeroin must not need SciPy, so they are computed here on float64
-arrays: series about 2 (lgamma) and about digamma's positive root, recurrences to reach
-the asymptotic (Stirling) series, and the reflection formula for negative arguments. About
-1e-15 relative in float64 on the positive axis; near the negative roots of lgamma and
-digamma the error is absolute (~1e-15), as in most libraries. Values at the poles, 0 and
-infinities follow PyTorch. Each function returns the dtype it is given.
+arrays, whole-array (no Python loop per element): series about 2 (lgamma) and about
+digamma's positive root, recurrences to reach the asymptotic (Stirling) series, and the
+reflection formula for negative arguments; Weideman's rational expansion for erfcx;
+power and asymptotic series for the Bessel functions; the series and continued fraction
+for the incomplete gamma ratios. About 1e-15 relative in float64 (the tests hold each to
+mpmath); near the negative roots of lgamma and digamma the error is absolute (~1e-15), as
+in most libraries. Values at the poles, 0 and infinities follow PyTorch. Each function
+returns the dtype it is given.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -185,11 +191,13 @@ _2_SQRTPI = 2 / math.sqrt(math.pi)
 _ERF0 = tuple((-1) ** n / (math.factorial(n) * (2 * n + 1)) for n in range(18))
 
 
+@functools.lru_cache(maxsize=None)
 def _weideman(n=40):
     """Coefficients of Weideman's (1994) rational expansion of erfcx on [0, inf):
     erfcx(x) = 2 p(Z) / (L + x)^2 + 1 / (sqrt(pi) (L + x)), Z = (L - x) / (L + x), the
     polynomial p's coefficients being the Fourier coefficients of a smooth periodic
-    function (one FFT at import). n = 40 gives ~7e-16 relative for every x >= 0."""
+    function (one FFT, on first use: numpy.fft stays unimported until then). n = 40 gives
+    ~7e-16 relative for every x >= 0."""
     m = 2 * n
     ell = math.sqrt(n / math.sqrt(2))
     t = ell * np.tan(np.arange(-m + 1, m) * np.pi / (2 * m))
@@ -198,16 +206,14 @@ def _weideman(n=40):
     return ell, a[1:n + 1][::-1].copy()
 
 
-_WL, _WA = _weideman()
-
-
 def _erfcx_pos(x):
     """exp(x^2) erfc(x) for x >= 0 (float64 array, +inf allowed)."""
+    ell, coefs = _weideman()
     with np.errstate(all="ignore"):
-        d = _WL + x
+        d = ell + x
         p = np.zeros_like(x)
-        z = (_WL - x) / d
-        for c in _WA:                                       # Horner, highest power first
+        z = (ell - x) / d
+        for c in coefs:                                       # Horner, highest power first
             p = p * z + c
         out = 2 * p / d / d + 1 / (math.sqrt(math.pi) * d)
     return np.where(x == np.inf, 0.0, out)
