@@ -963,8 +963,8 @@ def test_tensor_takes_one_positional_argument_as_torch_tensor():
     """zeroin.tensor(3, 4) was a scalar 3 requiring grad (4 is truthy); torch refuses it."""
     with pytest.raises(TypeError):
         torch.tensor(3, 4)
-    with pytest.raises(TypeError, match=r"tensor: takes 1 positional argument \(data\) but 2 "
-                                        r"were given.*requires_grad=True.*zeros\(3, 4\)"):
+    with pytest.raises(TypeError, match=r"tensor\(\) takes 1 positional argument but 2 were "
+                                        r"given"):             # Python's words, as torch's
         zeroin.tensor(3, 4)
     with pytest.raises(TypeError, match="3 were given"):
         zeroin.tensor([1.0], True, zeroin.float32)

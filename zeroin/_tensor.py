@@ -961,9 +961,10 @@ def _leaf(array, requires_grad=False):
     return _make(array, requires_grad)
 
 
-def tensor(data, *args, requires_grad=False, dtype=None, name=None, device=None):
+def tensor(data, *, requires_grad=False, dtype=None, name=None, device=None):
     """Make a leaf tensor (copies ``data``). See :class:`Tensor`. As ``torch.tensor``, the
-    options are keyword-only: ``tensor(3, 4)`` is refused, not a tensor 3 requiring grad.
+    options are keyword-only: ``tensor(3, 4)`` raises TypeError (for a 3 x 4 tensor use
+    ``zeros(3, 4)`` or ``empty(3, 4)``).
 
     Parameters
     ----------
@@ -990,11 +991,6 @@ def tensor(data, *args, requires_grad=False, dtype=None, name=None, device=None)
     >>> w.grad.item(), b.grad.item()
     (10.0, 15.0)
     """
-    if args:
-        raise TypeError(
-            f"tensor: takes 1 positional argument (data) but {1 + len(args)} were given, as "
-            f"torch.tensor; pass options by keyword (tensor(data, requires_grad=True, "
-            f"dtype=...)), and make a tensor of a shape with zeros(3, 4) or empty(3, 4)")
     if type(data) is float and _float_lane and dtype is None and device is None:
         # zeroin.tensor(3.0, requires_grad=True): T1's float leaf, _make written out (T8)
         t = _new(Tensor)
