@@ -199,6 +199,7 @@ def test_igamma_gradient_is_only_x():
     x = zeroin.tensor([0.3, 2.5, 6.0], requires_grad=True)
     assert zeroin.gradcheck(lambda v: zeroin.igamma(a, v), [x], rtol=1e-6, atol=1e-10)
     assert zeroin.gradcheck(lambda v: zeroin.igammac(a, v), [x], rtol=1e-6, atol=1e-10)
+    assert zeroin.gradgradcheck(lambda v: zeroin.igamma(a, v), [x])     # the rule is ops
     a.requires_grad_()
     y = zeroin.special.gammainc(a, x).sum()
     with pytest.raises(NotImplementedError, match="igamma: input.*second argument"):

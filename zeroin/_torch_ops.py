@@ -529,7 +529,7 @@ def igammac(input, other):  # noqa: A002
     return _ops._call2(IgammacOp(), *_igamma_args("igammac", input, other))
 
 
-@op((LgammaOp, _ops.AddOp, SubOp, SumOp), methods=("mvlgamma",))
+@op((LgammaOp, _ops.AddOp, SubOp), methods=("mvlgamma",))
 def mvlgamma(input, p):  # noqa: A002
     """The multivariate log-gamma function of dimension p (``special.multigammaln``):
     p (p - 1) / 4 log(pi) + sum_i lgamma(x - i / 2), i < p. Its domain is x > (p-1)/2;
