@@ -1032,7 +1032,7 @@ GRADCHECK = {
     "i1e": [(zeroin.special.i1e, [_r(2, 3, kind="kink")], True)],
     "igamma": [(lambda x: zeroin.igamma(zeroin.tensor([[0.5, 2.0, 7.5]]), x),
                 [_r(2, 3, kind="pos") * 3], True)],
-    "igammac": [(lambda x: x.detach().igammac(x) + zeroin.igammac(x.detach() + 1, x),
+    "igammac": [(lambda x: zeroin.tensor([[1.5], [3.0]]).igammac(x),
                  [_r(2, 3, kind="pos") * 3], True)],
     "mvlgamma": [(lambda x: zeroin.mvlgamma(x, 3), [_r(2, 3, kind="pos") + 1.2], True)],
     "lgamma": [(zeroin.lgamma, [_r(2, 3, kind="pos")], True),
