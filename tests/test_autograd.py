@@ -744,3 +744,23 @@ def test_grad_fn_name_of_custom_functions_and_accumulate_grad():
         names.append((y.grad_fn.name(), (y * x).grad_fn.next_functions[1][0].name()))
     assert names[0] == names[1]
     assert zeroin.ops.mul(zeroin.tensor(1.0, requires_grad=True), 2.0).grad_fn.name == "mul"
+
+
+def test_post_accumulate_grad_hook_runs_after_grad_is_written_in_both_engines():
+    w = zeroin.tensor([1.0, 2.0], requires_grad=True)
+    order = []
+    w.register_hook(lambda g: order.append(("grad", g.tolist())) or g * 2)
+    w.register_post_accumulate_grad_hook(lambda t: order.append(("post", t.grad.tolist())))
+    (w * w).sum().backward()
+    assert order == [("grad", [2.0, 4.0]), ("post", [4.0, 8.0])]
+    v = zeroin.tensor(1.0, requires_grad=True)            # a float scalar leaf (fast path)
+
+    def zero(t):
+        t.grad.mul_(0)
+    v.register_post_accumulate_grad_hook(zero)
+    (v * 3).backward()
+    assert v.grad.item() == 0.0                           # the hook may edit .grad in place
+    u = zeroin.tensor([1.0], requires_grad=True)
+    u.register_post_accumulate_grad_hook(lambda t: 5)
+    with pytest.raises(TypeError, match="post accumulate grad hook: must return None"):
+        (u * 1).sum().backward()

@@ -1490,3 +1490,51 @@ def test_dropout_takes_inplace_fourth_and_rng_as_before():
     c = F.dropout(x, 0.5, True, inplace=True, rng=np.random.default_rng(7))
     assert np.array_equal(a.numpy(), b.numpy()) and np.array_equal(a.numpy(), c.numpy())
     assert 300 < int((a.numpy() == 0).sum()) < 700 and set(np.unique(a.numpy())) == {0.0, 2.0}
+
+
+@pytest.mark.parametrize("feature", [False, True])
+@pytest.mark.parametrize("p", [0.05, 0.3, 0.7])
+def test_alpha_dropout_keeps_selu_statistics(feature, p):
+    """SELU-normalised input (mean 0, variance 1) keeps both in training."""
+    zeroin.manual_seed(3)
+    x = F.selu(zeroin.tensor(np.random.default_rng(1).standard_normal((400, 250, 8))))
+    x = (x - x.mean()) / x.std()                     # exactly 0 / 1 on this sample
+    f = F.feature_alpha_dropout if feature else F.alpha_dropout
+    y = f(x, p, True).numpy()
+    tol = 0.02 if feature else 0.006                 # 1e5 channels vs 8e5 elements drawn
+    assert abs(y.mean()) < tol and abs(y.var() - 1) < 2 * tol
+    dropped = np.isclose(y, y.min())                 # the dropped value is shared
+    assert abs(dropped.mean() - p) < 0.01
+    if feature:                                      # one draw per (sample, channel)
+        assert (dropped.all(axis=2) | ~dropped.any(axis=2)).all()
+
+
+def test_alpha_dropout_gradient_eval_and_edges():
+    zeroin.manual_seed(0)
+    x = zeroin.tensor(np.random.default_rng(0).standard_normal((50, 40)), requires_grad=True)
+    y = F.alpha_dropout(x, 0.3, True)
+    y.sum().backward()
+    a = (0.7 + 1.7580993408473766 ** 2 * 0.7 * 0.3) ** -0.5
+    kept = x.grad.numpy() != 0
+    np.testing.assert_allclose(x.grad.numpy()[kept], a, rtol=1e-14)
+    np.testing.assert_allclose(y.detach().numpy()[kept], a * x.detach().numpy()[kept]
+                               - a * 0.3 * -1.7580993408473766, rtol=1e-12)
+    for m in (nn.AlphaDropout(0.4), nn.FeatureAlphaDropout(0.4)):
+        m.eval()
+        assert m(x) is x
+    assert F.alpha_dropout(x, 0.5) is x                  # PyTorch's default: training=False
+    assert F.alpha_dropout(x, 0.0, True) is x
+    assert not F.alpha_dropout(x, 1.0, True).detach().numpy().any()
+    with pytest.raises(ValueError, match="alpha_dropout: dropout probability has to be "
+                                         "between 0 and 1, but got 1.5"):
+        F.alpha_dropout(x, 1.5, True)
+    with pytest.raises(ValueError, match="AlphaDropout: dropout probability"):
+        nn.AlphaDropout(-0.1)
+    with pytest.raises(RuntimeError, match="feature_alpha_dropout: feature dropout requires "
+                                           "at least 2 dimensions"):
+        F.feature_alpha_dropout(zeroin.ones(5), 0.5, True)
+    assert repr(nn.FeatureAlphaDropout()) == "FeatureAlphaDropout(p=0.5, inplace=False)"
+    g = zeroin.tensor(np.random.default_rng(2).standard_normal((3, 4)), requires_grad=True)
+    zeroin.manual_seed(5)
+    assert zeroin.gradcheck(lambda v: (zeroin.manual_seed(5), F.alpha_dropout(v, 0.4, True))[1],
+                            [g])

@@ -947,6 +947,8 @@ GRADCHECK = {
     # zeroin.nn.functional
     "linear": [(lambda x, w, b: _F().linear(x, w, b), [_r(4, 3), _r(2, 3), _r(2)], True),
                (lambda x, w: _F().linear(x, w), [_r(2, 4, 3), _r(2, 3)], True)],
+    "alpha_dropout": [(lambda x: (zeroin.manual_seed(3), _F().alpha_dropout(x, 0.4, True))[1],
+                       [_r(4, 5)], True)],
     "dropout": [(lambda x: _F().dropout(x, 0.4, rng=np.random.default_rng(3)), [_r(4, 5)],
                  True)],
     "mse_loss": [(lambda x, t: _F().mse_loss(x, t), [_r(4, 2), _r(4, 2, seed=1)], True)],
@@ -1019,6 +1021,20 @@ GRADCHECK = {
     "erf": [(zeroin.erf, [_r(2, 3)], True)],
     "erfc": [(zeroin.erfc, [_r(2, 3)], True)],
     "erfinv": [(zeroin.erfinv, [_unit(2, 3)], True)],
+    "erfcx": [(zeroin.special.erfcx, [_r(2, 3)], True)],
+    "ndtr": [(zeroin.special.ndtr, [_r(2, 3)], True)],
+    "log_ndtr": [(zeroin.special.log_ndtr, [_r(2, 3) * 3], True)],
+    "ndtri": [(zeroin.special.ndtri, [_unit(2, 3) * 0.6 + 0.5], True)],
+    "i0": [(zeroin.i0, [_r(2, 3)], True), (lambda x: x.i0(), [_r(3)], True)],
+    "i0e": [(zeroin.special.i0e, [_r(2, 3, kind="kink")], True)],      # |x| bends at 0
+    "i1": [(zeroin.special.i1, [_r(2, 3)], True),
+           (zeroin.special.i1, [np.array([0.0, 1e-9, -2.0])], True)],  # the 0 limit
+    "i1e": [(zeroin.special.i1e, [_r(2, 3, kind="kink")], True)],
+    "igamma": [(lambda x: zeroin.igamma(zeroin.tensor([[0.5, 2.0, 7.5]]), x),
+                [_r(2, 3, kind="pos") * 3], True)],
+    "igammac": [(lambda x: zeroin.tensor([[1.5], [3.0]]).igammac(x),
+                 [_r(2, 3, kind="pos") * 3], True)],
+    "mvlgamma": [(lambda x: zeroin.mvlgamma(x, 3), [_r(2, 3, kind="pos") + 1.2], True)],
     "lgamma": [(zeroin.lgamma, [_r(2, 3, kind="pos")], True),
                (zeroin.lgamma, [_away(2, 3)], True)],          # off the poles, negative too
     "digamma": [(zeroin.digamma, [_r(2, 3, kind="pos")], True),
@@ -1098,6 +1114,11 @@ GRADCHECK = {
     "diagonal": [(lambda x: x.diagonal(1, 2, 0), [_r(3, 2, 4)], True),
                  (lambda x: x.diagonal() * x.diagonal(-1).sum(), [_r(3, 4)], True)],
     "diag_embed": [(lambda x: zeroin.diag_embed(x, -1, 0, 2), [_r(2, 3)], True)],
+    "select_scatter": [(lambda x, s: x.select_scatter(s, 0, -1), [_r(2, 3), _r(3, seed=1)], True)],
+    "slice_scatter": [(lambda x, s: zeroin.slice_scatter(x, s, 1, 1, None, 2),
+                       [_r(2, 4), _r(2, 2, seed=1)], True)],
+    "diagonal_scatter": [(lambda x, s: zeroin.diagonal_scatter(x, s, 1),
+                          [_r(3, 4), _r(3, seed=1)], True)],
     "triu": [(lambda x: zeroin.triu(x, 1), [_r(3, 4)], True)],
     "repeat": [(lambda x: x.repeat(2, 1, 3), [_r(2, 3)], True)],
     "tile": [(lambda x: x.tile((2,)), [_r(2, 3)], True)],
@@ -1310,3 +1331,53 @@ def test_cat_and_stack_refuse_tensors_not_in_a_list(name):
         f(a)
     assert f((a, a)).shape == ((4, 3) if name == "cat" else (2, 2, 3))
     assert f(t for t in (a, a)).shape == f([a, a]).shape     # any iterable of tensors
+
+
+@pytest.mark.parametrize("name, f, shapes", [
+    ("select_scatter", lambda x, s: zeroin.select_scatter(x, s, 1, -1), [(3, 4), (3,)]),
+    ("slice_scatter", lambda x, s: x.slice_scatter(s, 1, 1, None, 2), [(3, 4), (3, 2)]),
+    ("diagonal_scatter", lambda x, s: zeroin.diagonal_scatter(x, s, -1, 1, 0), [(4, 3), (2,)]),
+    ("diagonal_scatter_3d", lambda x, s: x.diagonal_scatter(s, 1, -1, 0), [(4, 2, 3), (2, 3)]),
+    ("addbmm", lambda i, a, b: zeroin.addbmm(i, a, b, beta=0.5, alpha=-2), [(2, 4), (3, 2, 5), (3, 5, 4)]),
+    ("addr", lambda i, a, b: i.addr(a, b, alpha=3), [(3, 1), (3,), (4,)]),
+])
+def test_scatter_into_and_add_products_match_finite_differences(name, f, shapes):
+    rng = np.random.default_rng(len(name))
+    xs = [zeroin.tensor(rng.standard_normal(s), requires_grad=True) for s in shapes]
+    assert zeroin.gradcheck(f, xs)
+    assert zeroin.gradgradcheck(f, xs)
+
+
+def test_scatter_into_writes_a_copy_and_only_the_region():
+    x = zeroin.zeros(3, 4)
+    y = zeroin.select_scatter(x, zeroin.ones(4), 0, 1)
+    assert x.sum().item() == 0 and y.numpy()[1].tolist() == [1, 1, 1, 1] and y.sum().item() == 4
+    d = zeroin.diagonal_scatter(x, zeroin.tensor([1.0, 2.0, 3.0]), 1)
+    assert d.numpy()[[0, 1, 2], [1, 2, 3]].tolist() == [1, 2, 3] and d.sum().item() == 6
+    s = x.slice_scatter(zeroin.ones(3, 2), dim=1, start=0, step=2)
+    assert s.numpy()[:, ::2].all() and not s.numpy()[:, 1::2].any()
+    with pytest.raises(ValueError, match=r"select_scatter: src has shape \(3,\) but the part of "
+                                         r"input it replaces .* has shape \(4,\)"):
+        zeroin.select_scatter(x, zeroin.ones(3), 0, 1)
+    with pytest.raises(IndexError, match=r"select_scatter: index 3 is out of range"):
+        zeroin.select_scatter(x, zeroin.ones(4), 0, 3)
+    with pytest.raises(ValueError, match="slice step must be positive"):
+        zeroin.slice_scatter(x, x, 0, None, None, -1)
+
+
+def test_asarray_shares_memory_and_copies_only_when_asked():
+    a = np.arange(4.0)
+    t = zeroin.asarray(a)
+    a[0] = 7.0
+    assert t[0].item() == 7.0 and np.shares_memory(t.numpy(), a)
+    c = zeroin.asarray(a, copy=True)
+    a[1] = 5.0
+    assert c[1].item() == 1.0
+    x = zeroin.ones(2, requires_grad=True)
+    assert zeroin.asarray(x) is x
+    assert zeroin.asarray(x, copy=True).grad_fn is not None         # recorded, as clone
+    assert not zeroin.asarray(x, requires_grad=False).requires_grad
+    with pytest.raises(ValueError, match="asarray: copy=False, but a list"):
+        zeroin.asarray([1.0], copy=False)
+    with pytest.raises(ValueError, match="asarray: copy=False, but a NumPy array of dtype"):
+        zeroin.asarray(a, dtype=zeroin.float32, copy=False)

@@ -270,3 +270,42 @@ def test_frozen_parameters_stay_registered():
 
 def test_parameter_repr():
     _both(lambda m: repr(m.Parameter(_lib(m).tensor([1.0, 2.0]))).replace("zeroin", "torch"))
+
+
+def _buffers(m):
+    lib = _lib(m)
+    mod = m.Module()
+    mod.a = m.Buffer(lib.ones(2, dtype=lib.float64))
+    mod.b = m.Buffer(lib.zeros(3, dtype=lib.float64), persistent=False)
+    first = (list(mod.state_dict()), sorted(dict(mod.named_buffers())),
+             type(mod.a).__name__, tuple(m.Buffer().shape))
+    mod.b = m.Buffer(lib.ones(1, dtype=lib.float64))          # now persistent
+    mod.a = lib.zeros(4, dtype=lib.float64)                   # stays a buffer
+    return first + (list(mod.state_dict()), tuple(mod.a.shape),
+                    m.Buffer(lib.ones(2, dtype=lib.float64, requires_grad=True)).requires_grad)
+
+
+def test_nn_buffer_registers_on_assignment():
+    assert _both(_buffers)[0] == ["a"]
+    _both(lambda m: setattr(m.Linear(1, 1), "weight", m.Buffer(_lib(m).ones(1, 1))))  # TypeError
+
+
+def test_post_accumulate_grad_hook_sees_the_accumulated_grad():
+    def run(lib):
+        x = lib.ones(2, dtype=lib.float64, requires_grad=True)
+        seen = []
+        h = x.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.tolist()))
+        (x * 3).sum().backward()
+        (x * 2).sum().backward()
+        lib.autograd.grad((x * 4).sum(), x)                  # no .grad written: not called
+        h.remove()
+        (x * 5).sum().backward()
+        return seen, x.grad.tolist()
+    assert run(zeroin) == run(torch) == ([[3.0, 3.0], [5.0, 5.0]], [10.0, 10.0])
+    for bad in (lambda lib: lib.ones(2).register_post_accumulate_grad_hook(print),
+                lambda lib: (lib.ones(2, requires_grad=True) * 2)
+                .register_post_accumulate_grad_hook(print)):
+        with pytest.raises(RuntimeError):
+            bad(torch)
+        with pytest.raises(RuntimeError, match="register_post_accumulate_grad_hook"):
+            bad(zeroin)

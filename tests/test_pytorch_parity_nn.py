@@ -1577,3 +1577,74 @@ def test_ctc_loss_random_cases_match(seed, t, n, c, concatenated, zero_infinity)
             check_value_and_grad(*_ctc_pair(dict(blank=blank, reduction=reduction,
                                                  zero_infinity=zero_infinity), targets,
                                             il=il, tl=tl), rng.standard_normal((t, n, c)))
+
+
+@pytest.mark.parametrize("name, kw", [("mse_loss", {}), ("l1_loss", {}), ("huber_loss", {}),
+                                      ("huber_loss", {"delta": 0.7})], ids=str)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_regression_losses_take_pytorchs_weight(name, kw, reduction):
+    """PyTorch 2.13's weight=: mse/l1 average by sum(weight), huber by the count."""
+    t = RNG.standard_normal((3, 4))
+    w = RNG.uniform(0.1, 2.0, (3, 4))
+    check_value_and_grad(
+        lambda x, wz: getattr(F, name)(x, t, reduction=reduction, weight=wz, **kw),
+        lambda x, wt: getattr(TF, name)(x, torch.tensor(t), reduction=reduction, weight=wt, **kw),
+        t + RNG.standard_normal((3, 4)), w)
+    x = zeroin.tensor(t + 0.5, requires_grad=True)
+    wz = zeroin.tensor(w, requires_grad=True)
+    assert zeroin.gradcheck(lambda a, b: getattr(F, name)(a, t, reduction=reduction, weight=b,
+                                                          **kw), [x, wz])
+
+
+def test_loss_weight_of_another_shape_is_refused_as_pytorch():
+    x, t = zeroin.zeros(2, 3), zeroin.ones(2, 3)
+    for name in ("mse_loss", "l1_loss", "huber_loss"):
+        with pytest.raises(ValueError, match=rf"{name}: weight has shape \(3,\) but input "
+                                             rf"\(2, 3\).*same size"):
+            getattr(F, name)(x, t, weight=zeroin.ones(3))
+        with pytest.raises(ValueError):
+            getattr(TF, name)(torch.zeros(2, 3), torch.ones(2, 3), weight=torch.ones(3))
+        with pytest.raises(TypeError, match="weight must be a Tensor"):
+            getattr(F, name)(x, t, weight=[1.0, 2.0, 3.0])
+
+
+@pytest.mark.filterwarnings("ignore:size_average and reduce args:UserWarning")   # torch's own
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides:UserWarning")
+def test_smooth_l1_and_kl_div_positional_arguments_mean_what_they_mean_in_pytorch():
+    t = RNG.standard_normal((3, 4))
+    p = RNG.dirichlet(np.ones(4), 3)
+    for args in ((None, None, "sum", 0.5), (None, None, "none"), (False,), (None, False)):
+        check_value_and_grad(lambda x: F.smooth_l1_loss(x, t, *args),
+                             lambda x: TF.smooth_l1_loss(x, torch.tensor(t), *args), t * 1.3)
+    for args in ((None, None, "batchmean", False), (None, None, "sum"), (False,),
+                 (None, None, "batchmean", True)):
+        tgt = np.log(p) if args[-1] is True else p
+        check_value_and_grad(lambda x: F.kl_div(F.log_softmax(x, 1), tgt, *args),
+                             lambda x: TF.kl_div(TF.log_softmax(x, 1), torch.tensor(tgt), *args),
+                             t)
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
+@pytest.mark.parametrize("feature", [False, True])
+def test_alpha_dropout_uses_pytorchs_affine_map(p, feature):
+    """Masks are random in both; the kept elements' scale (the gradient), the value given to
+    dropped ones and eval's identity must agree."""
+    zname = "feature_alpha_dropout" if feature else "alpha_dropout"
+    xz, xt = both(RNG.standard_normal((40, 30, 2)))
+    yz, yt = getattr(F, zname)(xz, p, True), getattr(TF, zname)(xt, p, True)
+    yz.sum().backward()
+    yt.sum().backward()
+    gz, gt = np.unique(xz.grad.numpy()), np.unique(xt.grad.numpy())
+    np.testing.assert_allclose(gz, gt, rtol=1e-6)          # {0, a}
+    dz = yz.detach().numpy()[xz.grad.numpy() == 0]
+    dt = yt.detach().numpy()[xt.grad.numpy() == 0]
+    np.testing.assert_allclose([dz.min(), dz.max()], [dt.min()] * 2, rtol=1e-6)
+    kz = xz.grad.numpy() != 0
+    np.testing.assert_allclose(yz.detach().numpy()[kz],
+                               xz.detach().numpy()[kz] * gz[-1] + (dt.min() - gz[-1] * -1.7580993408473766),
+                               rtol=1e-6, atol=1e-9)
+    mz, mt = (nn.FeatureAlphaDropout if feature else nn.AlphaDropout)(p), \
+        (torch.nn.FeatureAlphaDropout if feature else torch.nn.AlphaDropout)(p)
+    mz.eval(), mt.eval()
+    close(mz(xz), mt(xt))
+    assert repr(mz) == repr(mt)

@@ -26,7 +26,7 @@ from .anomaly import detect_anomaly, is_anomaly_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from . import functional, graph
 from ._creation import (BoolTensor, DoubleTensor, FloatTensor, IntTensor, LongTensor, arange,
-                        as_tensor, bartlett_window, bernoulli, blackman_window, empty,
+                        as_tensor, asarray, bartlett_window, bernoulli, blackman_window, empty,
                         empty_like, eye, from_numpy, full, full_like, hamming_window,
                         hann_window, kaiser_window, linspace, logspace, multinomial, normal,
                         ones, ones_like, rand, rand_like, randint, randint_like, randn,

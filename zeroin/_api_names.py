@@ -424,6 +424,23 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):  # noqa: A002
 
 
 @_method()
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1):  # noqa: A002
+    """``beta * input + alpha * sum_b batch1[b] @ batch2[b]`` (the products of a batch,
+    summed to one matrix)."""
+    a, b = _t(batch1), _t(batch2)
+    if a.ndim != 3 or b.ndim != 3:
+        raise _ops._DimError(f"addbmm: batch1 and batch2 must be 3-D (b, n, m) and (b, m, p), "
+                         f"got shapes {a.shape} and {b.shape}")
+    return _scaled_sum(input, bmm(a, b).sum(0), beta, alpha)
+
+
+@_method()
+def addr(input, vec1, vec2, *, beta=1, alpha=1):  # noqa: A002
+    """``beta * input + alpha * outer(vec1, vec2)`` (``input`` broadcast)."""
+    return _scaled_sum(input, Tensor.outer(_t(vec1), vec2), beta, alpha)
+
+
+@_method()
 def inner(input, other):  # noqa: A002
     """Sum of products over the last dimension of both (a product if either is 0-d)."""
     a, b = _t(input), _t(other)
@@ -455,7 +472,7 @@ def kron(input, other):  # noqa: A002
     return _ops.reshape(ra * rb, tuple(i * j for i, j in zip(sa, sb)))
 
 
-for _f in (addmm, addmv, baddbmm, inner, vdot, kron):
+for _f in (addmm, addmv, baddbmm, addbmm, addr, inner, vdot, kron):
     _export(_f)
 Tensor.ger = Tensor.outer
 _export(Tensor.outer, "ger")

@@ -26,7 +26,7 @@ from .random import get_rng
 __all__ = ["zeros", "ones", "full", "empty", "eye", "arange", "linspace", "logspace",
            "zeros_like", "ones_like", "full_like", "empty_like", "rand", "randn", "randint",
            "randperm", "normal", "rand_like", "randn_like", "randint_like", "from_numpy",
-           "as_tensor", "FloatTensor", "DoubleTensor", "LongTensor", "IntTensor",
+           "as_tensor", "asarray", "FloatTensor", "DoubleTensor", "LongTensor", "IntTensor",
            "BoolTensor", "multinomial", "bernoulli"]
 
 
@@ -469,6 +469,52 @@ def as_tensor(data, dtype=None, device=None):
             data.dtype.kind not in "OUSV":
         return _leaf(data)
     return tensor(data, dtype=d)
+
+
+def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=None):
+    """``obj`` as a tensor, sharing memory where it can (PyTorch's ``asarray``): a tensor
+    of the requested dtype is returned as it is, a NumPy array (or an object with
+    ``__array__``) is wrapped without a copy. ``copy=True`` always
+    copies (a tensor's copy is recorded, as ``clone``); ``copy=False`` refuses to copy
+    (a dtype change, a Python list). ``requires_grad`` defaults to the tensor's own."""
+    as_device(device, "asarray")
+    d = as_dtype(dtype, "asarray")
+    if isinstance(obj, Tensor):
+        out = _asarray_tensor(obj, d, copy, requires_grad)
+    else:
+        if hasattr(obj, "__array__") and not isinstance(obj, (np.ndarray, np.generic)):
+            obj = np.asarray(obj)                       # shares memory where it can
+        if isinstance(obj, np.ndarray) and obj.dtype.kind not in "OUSV":
+            if d is not None and obj.dtype != d:
+                _refuse_copy(copy, f"a NumPy array of dtype {obj.dtype} as dtype {d}")
+                obj = obj.astype(d)
+            elif copy:
+                obj = obj.copy()
+            out = _leaf(obj)
+        else:
+            _refuse_copy(copy, f"a {type(obj).__name__} (a new array is always made)")
+            out = tensor(obj, dtype=d)
+    if requires_grad and not out.requires_grad:
+        out.requires_grad_()
+    return out
+
+
+def _refuse_copy(copy, what):
+    if copy is False:
+        raise ValueError(f"asarray: copy=False, but {what} can't be aliased without a copy; "
+                         f"leave copy=None to copy when needed")
+
+
+def _asarray_tensor(t, d, copy, requires_grad):
+    if d is not None and t.dtype != d:
+        _refuse_copy(copy, f"a tensor of dtype {t.dtype} as dtype {d}")
+        return _leaf(t.data.astype(d))                  # a new leaf, as PyTorch
+    if copy:
+        out = t.clone()
+        return out.detach() if requires_grad is False else out
+    if requires_grad is None or bool(requires_grad) == t.requires_grad:
+        return t
+    return t.detach()                                   # shares memory; grad set after
 
 
 def _typed(name, dt):

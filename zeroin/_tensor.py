@@ -634,6 +634,24 @@ class Tensor:
         self._hooks.append(hook)
         return _HookHandle(self._hooks, hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` each time backward has added this leaf's gradient into
+        its ``.grad`` (PyTorch's hook for an optimiser step per parameter, freeing each
+        gradient early). Not for ``zeroin.autograd.grad``, which fills no ``.grad``.
+        Returns a handle whose ``remove()`` unregisters it."""
+        if not self.requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook: cannot register a hook "
+                               "on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            raise RuntimeError("register_post_accumulate_grad_hook: post accumulate grad "
+                               "hooks cannot be registered on non-leaf tensors; use "
+                               "register_hook(hook) to see this tensor's gradient")
+        if self._hooks is None:
+            self._hooks = []
+        marker = _PostAccumulateHook(hook)
+        self._hooks.append(marker)          # in _hooks, so the fast loop hands it over
+        return _HookHandle(self._hooks, marker)
+
     def zero_grad(self):
         """Set ``.grad`` to None."""
         self._grad = None
@@ -858,6 +876,18 @@ _UFUNC_METHODS = {"add": ("__add__", "__radd__"), "subtract": ("__sub__", "__rsu
                   "equal": ("__eq__", "__eq__"), "not_equal": ("__ne__", "__ne__")}
 
 
+class _PostAccumulateHook:
+    """A post-accumulate hook, kept in a leaf's ``_hooks``: it does nothing to the
+    gradient; autograd calls ``hook(leaf)`` after writing ``.grad``."""
+    __slots__ = ("hook",)
+
+    def __init__(self, hook):
+        self.hook = hook
+
+    def __call__(self, grad):
+        return None
+
+
 class _HookHandle:
     __slots__ = ("_hooks", "_hook")
 
@@ -931,8 +961,10 @@ def _leaf(array, requires_grad=False):
     return _make(array, requires_grad)
 
 
-def tensor(data, requires_grad=False, dtype=None, name=None, *, device=None):
-    """Make a leaf tensor (copies ``data``). See :class:`Tensor`.
+def tensor(data, *, requires_grad=False, dtype=None, name=None, device=None):
+    """Make a leaf tensor (copies ``data``). See :class:`Tensor`. As ``torch.tensor``, the
+    options are keyword-only: ``tensor(3, 4)`` raises TypeError (for a 3 x 4 tensor use
+    ``zeros(3, 4)`` or ``empty(3, 4)``).
 
     Parameters
     ----------

@@ -30,7 +30,7 @@ def _erf_np(x):
     try:
         from scipy.special import erf
     except ImportError:                                 # NumPy has no erf
-        erf = np.vectorize(math.erf, otypes=[np.float64])
+        erf = _sm.erf
     r = erf(x)
     return r.astype(x.dtype, copy=False) if isinstance(x, np.ndarray) else r
 
@@ -288,7 +288,7 @@ erf = _unary(ErfOp, "Elementwise error function.")
 class ErfcOp(Function):
     __slots__ = ()
     name = "erfc"
-    def forward(self, x): return 1 - _erf_np(x)
+    def forward(self, x): return _sm.erfc(x)            # not 1 - erf: the tail
     def backward(self, xp, g, out, x): return g * (-2 / math.sqrt(math.pi)) * xp.exp(-x * x)
 
 
@@ -369,6 +369,181 @@ def erfinv(input):  # noqa: A002
     """Elementwise inverse of erf: +-inf at +-1, NaN outside [-1, 1] (PyTorch's values);
     its gradient is sqrt(pi) / 2 * exp(erfinv(x)**2)."""
     return _ops._call1(ErfinvOp(), _float1(input, "erfinv"))
+
+
+# --- more of torch.special: the normal distribution's functions, Bessel I0 / I1, the ------
+# --- incomplete gamma functions (numerics in _special_math) --------------------------------
+
+def _special1(cls, name, doc, *, top=False, method=False):
+    """Register the one-input float op ``cls`` as ``name`` (``zeroin.special.<name>``;
+    also ``zeroin.<name>`` when ``top``, ``Tensor.<name>`` when ``method``)."""
+    def f(input):  # noqa: A002
+        return _ops._call1(cls(), _float1(input, name))
+    f.__name__, f.__qualname__, f.__doc__ = name, name, doc
+    return op(cls, methods=(name,) if method else (), export=top)(f)
+
+
+class ErfcxOp(Function):
+    __slots__ = ()
+    name = OpName("erfcx", "SpecialErfcxBackward0")
+    def forward(self, x): return _sm.erfcx(x)
+    def backward(self, xp, g, out, x): return g * (2 * x * out - 2 / math.sqrt(math.pi))
+
+
+erfcx = _special1(ErfcxOp, "erfcx", """Elementwise exp(x**2) * erfc(x), finite where erfc
+    underflows (~1 / (sqrt(pi) x) for large x); gradient 2 x erfcx(x) - 2 / sqrt(pi).""")
+
+
+class NdtrOp(Function):
+    __slots__ = ()
+    name = "ndtr"
+    def forward(self, x): return _sm.ndtr(x)
+    def backward(self, xp, g, out, x): return g * xp.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+
+
+ndtr = _special1(NdtrOp, "ndtr", """Elementwise standard normal CDF (erfc(-x / sqrt 2) / 2,
+    relatively accurate in the left tail, where PyTorch's 1 + erf rounds to 0).""")
+
+
+class LogNdtrOp(Function):
+    __slots__ = ()
+    name = OpName("log_ndtr", "SpecialLogNdtrBackward0")
+    def forward(self, x): return _sm.log_ndtr(x)
+    def backward(self, xp, g, out, x):           # pdf / cdf, written so it stays finite
+        return g * math.sqrt(2 / math.pi) / xp.erfcx(x * -math.sqrt(0.5))
+
+
+log_ndtr = _special1(LogNdtrOp, "log_ndtr", """Elementwise log of the standard normal CDF,
+    finite far into the left tail (~ -x**2 / 2); gradient pdf(x) / ndtr(x).""")
+
+
+class NdtriOp(Function):
+    __slots__ = ()
+    name = OpName("ndtri", "SpecialNdtriBackward0")
+    def forward(self, x): return _sm.ndtri(x)
+    def backward(self, xp, g, out, x): return g * math.sqrt(2 * math.pi) * xp.exp(0.5 * out * out)
+
+
+ndtri = _special1(NdtriOp, "ndtri", """Elementwise inverse of the standard normal CDF: -inf at
+    0, inf at 1, NaN outside [0, 1] (PyTorch's values); gradient sqrt(2 pi) exp(y**2 / 2).""")
+
+
+class I0Op(Function):
+    __slots__ = ()
+    name = "i0"
+    def forward(self, x): return _sm.i0(x)
+    def backward(self, xp, g, out, x): return g * xp.i1(x)
+
+
+i0 = _special1(I0Op, "i0", """Elementwise modified Bessel function of the first kind, order 0
+    (+inf past |x| ~ 709.8, as PyTorch); gradient i1(x).""", top=True, method=True)
+
+
+class I0eOp(Function):
+    __slots__ = ()
+    name = OpName("i0e", "SpecialI0EBackward0")
+    def forward(self, x): return _sm.i0e(x)
+    def backward(self, xp, g, out, x): return g * (xp.i1e(x) - np.sign(_raw(x)) * out)
+
+
+i0e = _special1(I0eOp, "i0e", """Elementwise exp(-|x|) * i0(x), finite for every x;
+    gradient i1e(x) - sign(x) i0e(x).""")
+
+
+def _over_x(xp, x, v, at0):
+    """v / x, with ``at0`` where x is 0 (the limit of the Bessel ratios there)."""
+    zero = _raw(x) == 0
+    return xp.where(zero, at0, v / xp.where(zero, 1.0, x))
+
+
+class I1Op(Function):
+    __slots__ = ()
+    name = OpName("i1", "SpecialI1Backward0")
+    def forward(self, x): return _sm.i1(x)
+    def backward(self, xp, g, out, x):           # i1' = i0 - i1 / x, 1/2 at 0
+        return g * (xp.i0(x) - _over_x(xp, x, out, 0.5))
+
+
+i1 = _special1(I1Op, "i1", """Elementwise modified Bessel function of the first kind, order 1
+    (odd; +-inf past |x| ~ 709.8); gradient i0(x) - i1(x) / x (1/2 at 0).""")
+
+
+class I1eOp(Function):
+    __slots__ = ()
+    name = OpName("i1e", "SpecialI1EBackward0")
+    def forward(self, x): return _sm.i1e(x)
+    def backward(self, xp, g, out, x):
+        return g * (xp.i0e(x) - np.sign(_raw(x)) * out - _over_x(xp, x, out, 0.5))
+
+
+i1e = _special1(I1eOp, "i1e", """Elementwise exp(-|x|) * i1(x), finite for every x;
+    gradient i0e(x) - (sign(x) + 1 / x) i1e(x) (1/2 at 0).""")
+
+
+class IgammaOp(Function):
+    """P(a, x) (Q(a, x) when ``upper``). Only x has a gradient, dP/dx = x^(a-1) e^-x /
+    Gamma(a); asking for a's raises when backward reaches it, as in PyTorch."""
+    __slots__ = ()
+    promotes = True
+    name, upper = "igamma", False
+    def forward(self, a, x):
+        return (_sm.gammaincc if self.upper else _sm.gammainc)(a, x).astype(a.dtype)
+    def backward(self, xp, g, out, a, x):
+        na, nx = self.needs_input_grad
+        if na:
+            raise NotImplementedError(
+                f"the derivative for '{self.name}: input' is not implemented (as in PyTorch): "
+                f"only x, the second argument, gets a gradient; detach a")
+        with np.errstate(all="ignore"):
+            d = g * xp.exp((a - 1) * xp.log(x) - x - xp.lgamma(a))
+        return None, (-d if self.upper else d)
+
+
+class IgammacOp(IgammaOp):
+    __slots__ = ()
+    name, upper = "igammac", True
+
+
+def _igamma_args(name, a, x):
+    if not (isinstance(a, Tensor) and isinstance(x, Tensor)):
+        bad = "input" if not isinstance(a, Tensor) else "other"
+        raise TypeError(f"{name}: {bad} must be a Tensor, not a number (as in PyTorch); "
+                        f"wrap it: zeroin.tensor(...)")
+    if a.dtype.kind not in "f" and x.dtype.kind not in "f":
+        raise NotImplementedError(f"{name}: not implemented for {a.dtype} and {x.dtype} "
+                                  f"(as in PyTorch); cast first, e.g. {name}(a.double(), x.double())")
+    return a, x
+
+
+@op(IgammaOp, methods=("igamma",))
+def igamma(input, other):  # noqa: A002
+    """The regularised lower incomplete gamma function P(a, x) (``special.gammainc``);
+    the gradient is only x's (PyTorch's rule), NaN for a < 0 or x < 0."""
+    return _ops._call2(IgammaOp(), *_igamma_args("igamma", input, other))
+
+
+@op(IgammacOp, methods=("igammac",))
+def igammac(input, other):  # noqa: A002
+    """The regularised upper incomplete gamma function Q(a, x) = 1 - P(a, x)
+    (``special.gammaincc``); the gradient is only x's, as for :func:`igamma`."""
+    return _ops._call2(IgammacOp(), *_igamma_args("igammac", input, other))
+
+
+@op((LgammaOp, _ops.AddOp, SubOp), methods=("mvlgamma",))
+def mvlgamma(input, p):  # noqa: A002
+    """The multivariate log-gamma function of dimension p (``special.multigammaln``):
+    p (p - 1) / 4 log(pi) + sum_i lgamma(x - i / 2), i < p. Its domain is x > (p-1)/2;
+    as PyTorch 2.13, values outside are not refused (log|Gamma| terms, +inf at poles)."""
+    if isinstance(p, bool) or not isinstance(p, numbers.Integral):
+        raise TypeError(f"mvlgamma: p must be an int, got {type(p).__name__}")
+    if p < 1:
+        raise _ops._ValueError(f"mvlgamma: p has to be greater than or equal to 1, got {p}")
+    x = _float1(input, "mvlgamma")
+    terms = [lgamma(x - i / 2) for i in range(int(p))]
+    out = terms[0]
+    for t_ in terms[1:]:
+        out = out + t_
+    return out + p * (p - 1) / 4 * math.log(math.pi)
 
 
 def _polygamma_method(self, n):
@@ -1311,6 +1486,104 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):  # noqa: A002
     return DiagScatterOp(int(offset), d1, d2, shape)(x)
 
 
+class _IntoOp(Function):
+    """``input`` with ``src`` written into one region of a copy of it (select_scatter,
+    slice_scatter, diagonal_scatter: the out-of-place writes ``x[i] = src`` compile to).
+    ``src`` is cast to input's dtype. Gradients: g with the region zeroed for input, g's
+    region for src."""
+    __slots__ = ("key",)
+    def __init__(self, key): self.key = key
+    def region(self, a): return a[self.key]             # a view (array) or getitem (tensor)
+    def forward(self, x, src):
+        out = x.copy()
+        self.region(out)[...] = src
+        return out
+    def backward(self, xp, g, out, x, src):
+        nx, ns = self.needs_input_grad
+        s = _raw(src)
+        if isinstance(g, Tensor):
+            gx = type(self)(self.key)(g, _leaf(np.zeros(s.shape, g.dtype))) if nx else None
+            gs = self.region(g).to(s.dtype) if ns else None
+            return gx, gs
+        gx = gs = None
+        if nx:
+            gx = g.copy()
+            self.region(gx)[...] = 0
+        if ns:
+            gs = np.array(self.region(g), dtype=s.dtype)
+        return gx, gs
+
+
+class SelectScatterOp(_IntoOp):
+    __slots__ = ()
+    name = "select_scatter"
+
+
+class SliceScatterOp(_IntoOp):
+    __slots__ = ()
+    name = "slice_scatter"
+
+
+class DiagonalScatterOp(_IntoOp):
+    __slots__ = ()
+    name = "diagonal_scatter"
+    def region(self, a):                                # key: (offset, dim1, dim2)
+        return DiagonalOp(*self.key)(a) if isinstance(a, Tensor) else _diag_view(a, *self.key)
+
+
+def _into(cls, name, x, src, key, where):
+    """Check that ``src`` has the region's shape, then record ``cls``."""
+    src = _t(src)
+    want = (DiagonalOp(*key).forward if cls is DiagonalScatterOp else
+            (lambda a: a[key]))(np.empty(x.shape, np.bool_)).shape
+    if src.shape != want:
+        raise ShapeError(f"{name}: src has shape {src.shape} but the part of input it replaces "
+                         f"({where} of input of shape {x.shape}) has shape {want}; give src "
+                         f"that shape")
+    return cls(key)(x, src)
+
+
+@op(SelectScatterOp, methods=("select_scatter",))
+def select_scatter(input, src, dim, index):  # noqa: A002
+    """A copy of input with ``src`` at ``index`` along ``dim`` (``x.select(dim, index)``'s
+    place; src has input's shape without ``dim``)."""
+    x = _t(input)
+    if x.ndim == 0:
+        raise _DimError("select_scatter: input is 0-d; select needs a dimension to pick from")
+    d = _check_axis("select_scatter", x, dim) % x.ndim
+    n = x.shape[d]
+    if not -n <= index < n:
+        raise IndexError(f"select_scatter: index {index} is out of range for dimension {d} of "
+                         f"size {n} (input shape {x.shape}); give -{n} <= index < {n}")
+    return _into(SelectScatterOp, "select_scatter", x, src,
+                 (slice(None),) * d + (int(index) % n, Ellipsis), f"index {index} of dim {d}")
+
+
+@op(SliceScatterOp, methods=("slice_scatter",))
+def slice_scatter(input, src, dim=0, start=None, end=None, step=1):  # noqa: A002
+    """A copy of input with ``src`` in ``x[..., start:end:step, ...]`` along ``dim``
+    (start and end clamped as Python's slices; step must be positive)."""
+    x = _t(input)
+    if x.ndim == 0:
+        raise _DimError("slice_scatter: input is 0-d; slicing needs a dimension")
+    d = _check_axis("slice_scatter", x, dim) % x.ndim
+    if step is None or step <= 0:
+        raise _ops._ValueError(f"slice_scatter: slice step must be positive, got {step}")
+    key = (slice(None),) * d + (slice(start, end, int(step)),)
+    return _into(SliceScatterOp, "slice_scatter", x, src, key,
+                 f"{start}:{end}:{step} of dim {d}")
+
+
+@op(DiagonalScatterOp, methods=("diagonal_scatter",))
+def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1):  # noqa: A002
+    """A copy of input with ``src`` on its diagonal ``offset`` in the plane (dim1, dim2);
+    src has ``x.diagonal(offset, dim1, dim2)``'s shape (other dims first, diagonal last)."""
+    x = _t(input)
+    d1, d2 = _diag_dims("diagonal_scatter", x.ndim, dim1, dim2)
+    return _into(DiagonalScatterOp, "diagonal_scatter", x, src, (int(offset), d1, d2),
+                 f"diagonal {offset} of dims ({d1}, {d2})")
+
+
 class TileOp(Function):
     """np.tile: repeat the whole tensor ``reps`` times along each dimension."""
     __slots__ = ("reps",)
@@ -2054,12 +2327,18 @@ NP.einsum = staticmethod(lambda spec, *xs: np.einsum(spec, *xs))
 NP.log1p = np.log1p
 NP.logcumsumexp = staticmethod(lambda x, a: np.logaddexp.accumulate(x, axis=a))
 NP.digamma, NP.polygamma = staticmethod(_sm.digamma), staticmethod(_sm.polygamma)
+NP.lgamma, NP.erfcx = staticmethod(_sm.lgamma), staticmethod(_sm.erfcx)
+NP.i0, NP.i1, NP.i0e, NP.i1e = (staticmethod(_sm.i0), staticmethod(_sm.i1),
+                                staticmethod(_sm.i0e), staticmethod(_sm.i1e))
 TZ.cosh, TZ.sinh, TZ.erf = staticmethod(cosh), staticmethod(sinh), staticmethod(erf)
 TZ.abs, TZ.softplus = staticmethod(_ops.abs), staticmethod(_ops.softplus)
 TZ.flip, TZ.cumsum, TZ.cumprod = staticmethod(flip), staticmethod(cumsum), staticmethod(cumprod)
 TZ.einsum = staticmethod(einsum)
 TZ.log1p, TZ.logcumsumexp = staticmethod(log1p), staticmethod(logcumsumexp)
 TZ.digamma, TZ.polygamma = staticmethod(digamma), staticmethod(polygamma)
+TZ.lgamma, TZ.erfcx = staticmethod(lgamma), staticmethod(erfcx)
+TZ.i0, TZ.i1, TZ.i0e, TZ.i1e = (staticmethod(i0), staticmethod(i1), staticmethod(i0e),
+                                staticmethod(i1e))
 
 
 # --- PyTorch's other names for the ops above ----------------------------------------------

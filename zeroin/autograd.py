@@ -183,6 +183,13 @@ def _write_leaf(leaf, g, p):
         p.captured[id(leaf)] = g
     else:
         _store_grad(leaf, g, p.create_graph)
+        for h in list(leaf._hooks or ()):
+            if type(h) is _tensor._PostAccumulateHook:
+                with no_grad():
+                    if h.hook(leaf) is not None:
+                        raise TypeError("post accumulate grad hook: must return None (it "
+                                        "sees the tensor after its .grad is written; to "
+                                        "change a gradient use register_hook)")
 
 
 def _store_grad(t, g, create_graph):
@@ -224,6 +231,8 @@ def _int_leaf(leaf):
 
 def _call_hooks(t, g, create_graph):
     for hook in list(t._hooks):
+        if type(hook) is _tensor._PostAccumulateHook:
+            continue
         if create_graph:
             r = hook(g)
         else:

@@ -1,13 +1,16 @@
 """``zeroin.special``: PyTorch's ``torch.special`` names for the functions zeroin has.
 
 Each is the same function as the top-level one (``special.expit`` is ``zeroin.sigmoid``,
-``special.xlogy`` is ``zeroin.xlogy``); ``xlog1py`` lives only here, as in PyTorch.
+``special.xlogy`` is ``zeroin.xlogy``, ``gammainc`` is ``zeroin.igamma``, ``multigammaln`` is
+``zeroin.mvlgamma``); ``xlog1py``, ``erfcx``, ``ndtr``, ``log_ndtr``, ``ndtri``, ``i0e``,
+``i1``, ``i1e`` live only here, as in PyTorch.
 """
 from __future__ import annotations
 
 from . import ops as _ops
-from ._torch_ops import (digamma, erf, erfc, erfinv, exp2, expm1, lgamma, log1p, logit, polygamma,
-                         round, xlog1py, xlogy)
+from ._torch_ops import (digamma, erf, erfc, erfcx, erfinv, exp2, expm1, i0, i0e, i1, i1e,
+                         igamma, igammac, lgamma, log1p, log_ndtr, logit, mvlgamma, ndtr, ndtri,
+                         polygamma, round, xlog1py, xlogy)
 
 expit = _ops.sigmoid
 logsumexp = _ops.logsumexp
@@ -15,7 +18,11 @@ softmax = _ops.softmax
 log_softmax = _ops.log_softmax
 gammaln = lgamma
 psi = digamma
+gammainc = igamma
+gammaincc = igammac
+multigammaln = mvlgamma
 
-__all__ = ["digamma", "erf", "erfc", "erfinv", "exp2", "expit", "expm1", "gammaln", "log1p",
-           "log_softmax", "logit", "logsumexp", "polygamma", "psi", "round", "softmax",
-           "xlog1py", "xlogy"]
+__all__ = ["digamma", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammainc",
+           "gammaincc", "gammaln", "i0", "i0e", "i1", "i1e", "log1p", "log_ndtr", "log_softmax",
+           "logit", "logsumexp", "multigammaln", "ndtr", "ndtri", "polygamma", "psi", "round",
+           "softmax", "xlog1py", "xlogy"]

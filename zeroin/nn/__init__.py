@@ -20,7 +20,7 @@ from .losses import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntro
                      MultiMarginLoss,
                      NLLLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss, TripletMarginLoss,
                      TripletMarginWithDistanceLoss)
-from .module import Module, Parameter, StateDictError
+from .module import Buffer, Module, Parameter, StateDictError
 from .normalization import (Embedding, EmbeddingBag, GroupNorm, InstanceNorm1d, InstanceNorm2d,
                             LayerNorm, RMSNorm)
 from .padding import (ChannelShuffle, CircularPad1d, CircularPad2d, ConstantPad1d,
@@ -28,7 +28,8 @@ from .padding import (ChannelShuffle, CircularPad1d, CircularPad2d, ConstantPad1
                       ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, ZeroPad1d, ZeroPad2d)
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
-                      AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, BatchNorm2d, Dropout1d, Dropout2d,
+                      AdaptiveMaxPool2d, AlphaDropout, AvgPool1d, AvgPool2d, BatchNorm2d,
+                      Dropout1d, Dropout2d, FeatureAlphaDropout,
                       LocalResponseNorm, MaxPool1d, MaxPool2d, MaxUnpool1d, MaxUnpool2d,
                       Upsample, UpsamplingBilinear2d, UpsamplingNearest2d)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
@@ -36,7 +37,7 @@ from .attention import MultiheadAttention, NonDynamicallyQuantizableLinear
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer,
                           TransformerEncoder, TransformerEncoderLayer)
 
-__all__ = ["Module", "Parameter", "Linear", "Sequential", "ModuleList", "ModuleDict",
+__all__ = ["Module", "Parameter", "Buffer", "Linear", "Sequential", "ModuleList", "ModuleDict",
            "ParameterList", "ParameterDict", "Identity", "Flatten", "Unflatten", "Dropout",
            "BatchNorm1d", "LayerNorm", "GroupNorm", "Embedding", "ReLU", "LeakyReLU",
            "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Softmin", "Softplus", "GELU", "SiLU",
@@ -60,4 +61,4 @@ __all__ = ["Module", "Parameter", "Linear", "Sequential", "ModuleList", "ModuleD
            "ChannelShuffle", "AdaptiveMaxPool1d", "UpsamplingNearest2d", "UpsamplingBilinear2d",
            "Dropout1d", "RReLU", "MultiLabelMarginLoss", "Unfold", "Fold",
            "EmbeddingBag", "MaxUnpool1d", "MaxUnpool2d", "LocalResponseNorm",
-           "TripletMarginWithDistanceLoss"]
+           "TripletMarginWithDistanceLoss", "AlphaDropout", "FeatureAlphaDropout"]

@@ -158,9 +158,15 @@ def _reduce(el, reduction, **roles):
     return mark_roles(out, **roles) if roles else out
 
 
-def huber_loss(input, target, reduction="mean", delta=1.0):  # noqa: A002
-    """0.5 d**2 where |d| < delta, else delta (|d| - 0.5 delta); d = input - target."""
-    from .functional import _prepare
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):  # noqa: A002
+    """0.5 d**2 where |d| < delta, else delta (|d| - 0.5 delta); d = input - target.
+    ``weight`` (input's shape) multiplies each element's loss; the mean stays over the
+    count of elements (PyTorch's, unlike mse_loss's division by sum(weight))."""
+    from .functional import _prepare, _check_reduction, _elementwise_weight
+    if weight is not None:
+        _check_reduction("huber_loss", reduction)
+        el = huber_loss(input, target, "none", delta)
+        return _elementwise_weight("huber_loss", el, input, weight, reduction, False)
     if not delta > 0:
         raise ValueError(f"huber_loss: delta must be > 0, got {delta!r}")
     x, t = _prepare("huber_loss", input, target, reduction)
@@ -170,9 +176,12 @@ def huber_loss(input, target, reduction="mean", delta=1.0):  # noqa: A002
     return _reduce(el, reduction, target=t)
 
 
-def smooth_l1_loss(input, target, reduction="mean", beta=1.0):  # noqa: A002
-    """0.5 d**2 / beta where |d| < beta, else |d| - 0.5 beta (L1 for beta = 0)."""
-    from .functional import _prepare
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean",  # noqa: A002
+                   beta=1.0):
+    """0.5 d**2 / beta where |d| < beta, else |d| - 0.5 beta (L1 for beta = 0). PyTorch's
+    order of arguments, the deprecated size_average and reduce included."""
+    from .functional import _legacy_reduction, _prepare
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     if not beta >= 0:
         raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta!r}")
     x, t = _prepare("smooth_l1_loss", input, target, reduction)
@@ -184,12 +193,15 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):  # noqa: A002
     return _reduce(el, reduction, target=t)
 
 
-def kl_div(input, target, reduction="mean", log_target=False):  # noqa: A002
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean",  # noqa: A002
+           log_target=False):
     """KL(target || p) summed elementwise, with ``input`` = log p (log-probabilities):
     target * (log target - input) (0 where target is 0). ``reduction='batchmean'`` divides
     the sum by the batch size (the true KL divergence per sample); 'mean' divides by the
-    number of elements, as PyTorch."""
-    from .functional import _prepare
+    number of elements, as PyTorch (whose argument order this is, size_average and reduce
+    included)."""
+    from .functional import _legacy_reduction, _prepare
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     x, t = _prepare("kl_div", input, target, reduction, ("mean", "sum", "none", "batchmean"))
     roles = dict(target=t)
     if log_target:

@@ -22,7 +22,7 @@ __all__ = ["cosine_similarity", "pairwise_distance", "prelu", "softshrink", "har
            "threshold", "instance_norm", "rms_norm", "pixel_shuffle", "pixel_unshuffle",
            "bilinear", "channel_shuffle", "dropout1d", "adaptive_max_pool1d", "rrelu",
            "gumbel_softmax", "embedding_bag", "local_response_norm", "max_unpool1d",
-           "max_unpool2d"]
+           "max_unpool2d", "alpha_dropout", "feature_alpha_dropout"]
 
 
 def _valued_as(x, value):
@@ -432,6 +432,53 @@ def dropout1d(input, p=0.5, training=True, inplace=False):  # noqa: A002
     if x.ndim == 2:
         return dropout2d(x.unsqueeze(0), p, training)[0]
     return dropout2d(x, p, training)
+
+
+_SELU_SAT = -1.0507009873554805 * 1.6732632423543772     # SELU's limit at -inf: -lambda alpha
+
+
+class AlphaDropoutOp(Function):
+    """x * scale + shift with constant arrays (alpha dropout's affine map of the kept and
+    the dropped elements); the gradient is g * scale."""
+    __slots__ = ("scale", "shift")
+    name = OpName("alpha_dropout", "AddBackward0")
+    def __init__(self, scale, shift): self.scale, self.shift = scale, shift
+    def forward(self, x): return x * self.scale + self.shift
+    def backward(self, xp, g, out, x): return g * self.scale
+
+
+def _alpha_dropout(name, input, p, training, feature):  # noqa: A002
+    if not 0 <= p <= 1:
+        raise ValueError(f"{name}: dropout probability has to be between 0 and 1, but got {p}")
+    x = _t(input, name)
+    if feature and x.ndim < 2:
+        raise RuntimeError(f"{name}: feature dropout requires at least 2 dimensions in the "
+                           f"input (N, C, *), got shape {x.shape}; for a vector use alpha_dropout")
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return x * 0.0
+    shape = x.shape[:2] + (1,) * (x.ndim - 2) if feature else x.shape
+    keep = (get_rng().random(shape) >= p).astype(x.dtype)
+    q = 1.0 - p
+    a = (q + _SELU_SAT ** 2 * q * p) ** -0.5         # keeps mean 0 and variance 1
+    b = -a * p * _SELU_SAT
+    return AlphaDropoutOp(a * keep, (a * _SELU_SAT * (1 - keep) + b).astype(x.dtype))(x)
+
+
+@op(AlphaDropoutOp, export=False)
+def alpha_dropout(input, p=0.5, training=False, inplace=False):  # noqa: A002
+    """Dropout for SELU networks: in training each element is set to SELU's saturation
+    value -lambda*alpha with probability ``p``, then all are mapped by a*y + b, chosen so
+    that inputs of mean 0 and variance 1 keep them. Identity when not training (PyTorch's
+    default here is training=False); ``inplace`` is accepted and ignored."""
+    return _alpha_dropout("alpha_dropout", input, p, training, False)
+
+
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):  # noqa: A002
+    """:func:`alpha_dropout` of whole channels: one draw per (sample, channel) of
+    (N, C, *), shared over the other dimensions."""
+    return _alpha_dropout("feature_alpha_dropout", input, p, training, True)
 
 
 def adaptive_max_pool1d(input, output_size, return_indices=False):  # noqa: A002

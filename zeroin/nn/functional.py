@@ -405,10 +405,34 @@ class MSELossOp(_LossOp):
         return (t - x) * 2
 
 
+def _elementwise_weight(op, el, input, weight, reduction, by_weight):  # noqa: A002
+    """PyTorch's ``weight=`` of the regression losses: the per-element loss ``el`` times
+    ``weight`` (a tensor of the input's shape), then summed, or averaged: divided by
+    sum(weight) when ``by_weight`` (mse_loss, l1_loss), by the count otherwise (huber_loss)."""
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"{op}: weight must be a Tensor of the input's shape, got "
+                        f"{type(weight).__name__}; wrap it: weight=zeroin.tensor(...)")
+    shape = tuple(getattr(input, "shape", ()))
+    if tuple(weight.shape) != shape:
+        raise ValueError(f"{op}: weight has shape {tuple(weight.shape)} but input {shape}; "
+                         f"weights and input must have the same size (as in PyTorch)")
+    el = el * weight
+    if reduction == "none":
+        return el
+    if reduction == "sum" or not by_weight:
+        return el.sum() if reduction == "sum" else el.mean()
+    return el.sum() / weight.sum()
+
+
 @op(MSELossOp, export=False)
-def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):  # noqa: A002
-    """Mean squared error: mean((input - target)**2) (or the sum, or per element)."""
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean",  # noqa: A002
+             weight=None):
+    """Mean squared error: mean((input - target)**2) (or the sum, or per element);
+    ``weight`` (input's shape) weighs each element, the mean becoming sum(w l) / sum(w)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
+    if weight is not None:
+        el = _loss(MSELossOp, "mse_loss", input, target, "none")
+        return _elementwise_weight("mse_loss", el, input, weight, reduction, True)
     return _loss(MSELossOp, "mse_loss", input, target, reduction)
 
 
@@ -429,9 +453,13 @@ class L1LossOp(_LossOp):
 
 
 @op(L1LossOp, export=False)
-def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):  # noqa: A002
-    """Mean absolute error: mean(|input - target|)."""
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean",  # noqa: A002
+            weight=None):
+    """Mean absolute error: mean(|input - target|); ``weight`` as in :func:`mse_loss`."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
+    if weight is not None:
+        el = _loss(L1LossOp, "l1_loss", input, target, "none")
+        return _elementwise_weight("l1_loss", el, input, weight, reduction, True)
     return _loss(L1LossOp, "l1_loss", input, target, reduction)
 
 
@@ -823,11 +851,11 @@ __all__ += ["hardswish", "hardsigmoid", "softmin", "tanhshrink", "glu", "normali
             "one_hot"]
 
 # distances, shrink activations, PReLU, instance and RMS norm, pixel shuffle, bilinear
-from ._more import (adaptive_max_pool1d, bilinear, channel_shuffle,  # noqa: E402
+from ._more import (adaptive_max_pool1d, alpha_dropout, bilinear, channel_shuffle,  # noqa: E402
                     cosine_similarity, dropout1d, embedding_bag, gumbel_softmax, hardshrink,
                     instance_norm, local_response_norm, max_unpool1d, max_unpool2d,
                     pairwise_distance, pixel_shuffle, pixel_unshuffle, prelu, rms_norm,
-                    rrelu, softshrink, threshold)
+                    rrelu, softshrink, threshold, feature_alpha_dropout)
 
 from ._more_losses import (cosine_embedding_loss, gaussian_nll_loss,  # noqa: E402
                            hinge_embedding_loss, margin_ranking_loss, multi_margin_loss,
@@ -841,7 +869,8 @@ from ._ctc import ctc_loss  # noqa: E402
 __all__ += ["margin_ranking_loss", "triplet_margin_loss", "cosine_embedding_loss",
             "hinge_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
             "multi_margin_loss", "gaussian_nll_loss", "poisson_nll_loss", "ctc_loss"]
-__all__ += ["channel_shuffle", "dropout1d", "adaptive_max_pool1d"]
+__all__ += ["channel_shuffle", "dropout1d", "adaptive_max_pool1d", "alpha_dropout",
+            "feature_alpha_dropout"]
 __all__ += ["cosine_similarity", "pairwise_distance", "prelu", "softshrink", "hardshrink",
             "threshold", "instance_norm", "rms_norm", "pixel_shuffle", "pixel_unshuffle",
             "bilinear", "rrelu", "pdist", "multilabel_margin_loss", "gumbel_softmax",

@@ -11,7 +11,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from .._tensor import Tensor, _as_array, _leaf, _make, get_default_dtype
+from .._tensor import Tensor, _array_of, _as_array, _leaf, _make, get_default_dtype
 from ..function import ShapeError, ZeroinError
 from ..optim.grad_utils import _zero_grad
 
@@ -49,6 +49,23 @@ class Parameter(Tensor):
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
+
+
+class Buffer(Tensor):
+    """A tensor marked to become a buffer (PyTorch 2.13's ``nn.Buffer``): assigning
+    ``self.mean = nn.Buffer(t)`` in a Module registers it as ``register_buffer("mean", t,
+    persistent)`` would. The module stores a plain tensor sharing ``t``'s array."""
+    __slots__ = ("persistent",)
+
+    def __new__(cls, data=None, *, persistent=True):
+        if data is None:
+            data = _make(np.zeros(0, get_default_dtype()))
+        if not isinstance(data, Tensor):
+            raise TypeError(f"Buffer: data must be a Tensor, got {type(data).__name__}; "
+                            f"wrap it: nn.Buffer(zeroin.tensor(value))")
+        t = _make(_array_of(data), data.requires_grad, None, None, cls)
+        t.persistent = bool(persistent)
+        return t
 
 
 def _is_parameter(value):
@@ -157,6 +174,9 @@ class Module:
 
     def __setattr__(self, name, value):
         d = self.__dict__
+        if isinstance(value, Buffer):
+            self._set_buffer(name, value)
+            return
         if isinstance(value, Module):
             self._registry("_modules")
             self._forget(name, keep="_modules")     # a replaced child keeps its place
@@ -180,6 +200,22 @@ class Module:
             # plain attributes, including computed tensors (e.g. a cached activation)
             self._forget(name)
         object.__setattr__(self, name, value)
+
+    def _set_buffer(self, name, value):
+        """``self.name = nn.Buffer(t, persistent=...)``: register t (a plain tensor on the
+        same array) as a buffer, persistent as the Buffer says."""
+        d = self.__dict__
+        self._registry("_buffers")
+        if name in d["_parameters"]:
+            raise TypeError(f"{type(self).__name__}: cannot assign a Buffer as parameter "
+                            f"{name!r} (an nn.Parameter or None expected); delete it first "
+                            f"(del module.{name}) to make it a buffer")
+        plain = _make(_array_of(value), value.requires_grad)
+        self._forget(name, keep="_buffers")
+        d["_buffers"][name] = plain
+        if not value.persistent:
+            d["_non_persistent"].add(name)
+        object.__setattr__(self, name, plain)
 
     def _forget(self, name, keep=None):
         """Drop ``name`` from the registries (but ``keep``, where it keeps its place)."""

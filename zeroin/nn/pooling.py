@@ -13,6 +13,7 @@ from .module import Module
 __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
            "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Upsample", "Dropout2d", "BatchNorm2d",
            "AdaptiveMaxPool1d", "UpsamplingNearest2d", "UpsamplingBilinear2d", "Dropout1d",
+           "AlphaDropout", "FeatureAlphaDropout",
            "MaxUnpool1d", "MaxUnpool2d", "LocalResponseNorm"]
 
 
@@ -231,6 +232,34 @@ class Dropout1d(Dropout2d):
     def forward(self, x):
         from ._more import dropout1d
         return dropout1d(x, self.p, self.training)
+
+
+class AlphaDropout(Module):
+    """Dropout that keeps SELU's self-normalisation: in training, elements are set to
+    SELU's saturation value with probability ``p`` and all are rescaled so that a mean of
+    0 and a variance of 1 are preserved (:func:`~zeroin.nn.functional.alpha_dropout`).
+    Identity in evaluation."""
+    _feature = False
+
+    def __init__(self, p=0.5, inplace=False):
+        super().__init__()
+        if not 0 <= p <= 1:
+            raise ValueError(f"{type(self).__name__}: dropout probability has to be between 0 "
+                             f"and 1, but got {p}")
+        self.p, self.inplace = p, inplace
+
+    def forward(self, x):
+        from ._more import alpha_dropout, feature_alpha_dropout
+        f = feature_alpha_dropout if self._feature else alpha_dropout
+        return f(x, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class FeatureAlphaDropout(AlphaDropout):
+    """:class:`AlphaDropout` of whole channels of (N, C, *): one draw per channel."""
+    _feature = True
 
 
 class BatchNorm2d(BatchNorm1d):
