@@ -63,6 +63,11 @@ def affine_grid(theta, size, align_corners=None):
     if min(size[2:]) < 1:
         raise ValueError(f"{op}: expected a non-empty spatial size, got {size}")
     align = _align(align_corners)
+    if align and min(size[2:]) == 1:
+        warnings.warn("Since version 1.3.0, affine_grid behavior has changed for unit-size "
+                      "grids when align_corners=True. This is not an intended use case of "
+                      "affine_grid. See the documentation of affine_grid for details.",
+                      UserWarning, stacklevel=2)
     axes = [_base(n, align) for n in size[2:]]            # D, H, W order
     mesh = np.meshgrid(*axes, indexing="ij")
     cols = [m.reshape(-1) for m in reversed(mesh)]        # x (W) first, as PyTorch
