@@ -250,7 +250,8 @@ def test_conv_transpose3d_output_size_and_default_initialisation():
 def test_float32_stays_float32_and_matches_float64():
     x, w = _case([(1, 2, 4, 4, 4), (3, 2, 2, 2, 2)])
     for f in (lambda x, w: F.conv3d(x, w, padding=1), lambda x, w: F.max_pool3d(x, 2),
-              lambda x, w: F.avg_pool3d(x, 2), lambda x, w: F.conv_transpose3d(x, w.transpose(0, 1)),
+              lambda x, w: F.avg_pool3d(x, 2),
+              lambda x, w: F.conv_transpose3d(x, w.transpose(0, 1)),
               lambda x, w: F.interpolate(x, scale_factor=2, mode="trilinear")):
         a = f(zeroin.tensor(x.astype(np.float32)), zeroin.tensor(w.astype(np.float32)))
         b = f(zeroin.tensor(x), zeroin.tensor(w))

@@ -79,7 +79,7 @@ def _im2col(x, geo):
     v = _windows(geo.padded(x), eff, axis=tuple(range(2, 2 + nd)))
     v = v[(slice(None),) * 2 + tuple(slice(None, None, s) for s in geo.stride) +
           tuple(slice(None, None, d) for d in geo.dil)]           # (N, C, *out, *k), a view
-    n, c = x.shape[:2]
+    c = x.shape[1]
     order = (1,) + tuple(range(2 + nd, 2 + 2 * nd)) + (0,) + tuple(range(2, 2 + nd))
     return np.ascontiguousarray(v.transpose(order)).reshape(c * int(np.prod(geo.k)), -1)
 
