@@ -64,6 +64,7 @@ def test_conv3d_gradients_first_and_second_order(xs, ws, kw):
 
 
 @pytest.mark.parametrize("xs, ws, kw", CONV3D)
+@pytest.mark.filterwarnings("ignore:Using padding='same'")      # PyTorch's notice
 def test_conv3d_matches_torch(xs, ws, kw):
     torch = pytest.importorskip("torch")
     x, w, b = _case([xs, ws, (ws[0],)])
