@@ -126,7 +126,6 @@ _TORCH_NAMES = {
     "max_pool3d": "MaxPool3DWithIndicesBackward0", "avg_pool3d": "AvgPool3DBackward0",
     "adaptive_avg_pool3d": "AdaptiveAvgPool3DBackward0",
     "adaptive_max_pool3d": "AdaptiveMaxPool3DBackward0",
-    "grid_sample": "GridSampler2DBackward0",
     "fold": "Col2ImBackward0", "dropout": "MulBackward0", "l1_loss": "MeanBackward0",
     "linalg.inv": "LinalgInvExBackward0", "linalg.cholesky": "LinalgCholeskyExBackward0",
     "linalg.solve": "LinalgSolveExBackward0", "linalg.eigvalsh": "LinalgEighBackward0",
