@@ -382,7 +382,10 @@ REPR_ARGS = {
     "TransformerDecoder": lambda T: (T.nn.TransformerDecoderLayer(8, 2), 2),
     "Unflatten": (1, (2, 2)), "ZeroPad2d": (1,), "ZeroPad1d": (1,), "CircularPad1d": (1,),
     "CircularPad2d": (1,), "ChannelShuffle": (2,), "EmbeddingBag": (5, 3), "Unfold": (2,),
-    "Fold": ((4, 5), 2), "LocalResponseNorm": (2,), "MaxUnpool1d": (2,), "MaxUnpool2d": (2,)}
+    "Fold": ((4, 5), 2), "LocalResponseNorm": (2,), "MaxUnpool1d": (2,), "MaxUnpool2d": (2,),
+    "AdaptiveAvgPool3d": (3,), "AdaptiveMaxPool3d": (3,), "AvgPool3d": (2,), "MaxPool3d": (2,),
+    "BatchNorm3d": (4,), "InstanceNorm3d": (4,), "Conv3d": (2, 3, 3),
+    "ConvTranspose3d": (2, 3, 3), "LPPool1d": (2, 3), "LPPool2d": (2, 3), "LPPool3d": (2, 3)}
 #: base classes PyTorch's users do not build
 REPR_SKIP = {"RNNBase", "RNNCellBase"}
 #: and the settings that are not the defaults
@@ -409,6 +412,13 @@ REPR_CALLS = [
     "MaxPool2d(2, stride=1, ceil_mode=True)", "AvgPool1d(3, 1, 1)", "AvgPool2d(3, 1, 1)",
     "Upsample(scale_factor=2, mode='bilinear')", "Upsample(scale_factor=(2, 3))",
     "Upsample(size=(4, 4))", "MSELoss(reduction='sum')",
+    "Conv3d(2, 4, (3, 1, 2), stride=(2, 1, 1), padding=1, groups=2, bias=False)",
+    "ConvTranspose3d(2, 4, 3, stride=2, output_padding=1)",
+    "MaxPool3d(2, stride=1, ceil_mode=True)", "AvgPool3d(3, 1, 1)",
+    "LPPool2d(1.5, (2, 3), stride=1, ceil_mode=True)",
+    "AdaptiveMaxPool3d((2, None, 3), return_indices=True)",
+    "Upsample(scale_factor=2, mode='trilinear')",
+    "InstanceNorm3d(4, affine=True)",
     "CrossEntropyLoss(label_smoothing=0.1)", "Flatten(0, -1)",
     "ModuleList([nn.Linear(2, 2), nn.Linear(2, 2), nn.Linear(2, 2), nn.ReLU()])",
     "Sequential(nn.ReLU(), nn.ReLU())", "ModuleDict({'a': nn.ReLU()})",

@@ -22,16 +22,18 @@ from .losses import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntro
                      TripletMarginWithDistanceLoss)
 from .module import Buffer, Module, Parameter, StateDictError
 from .normalization import (Embedding, EmbeddingBag, GroupNorm, InstanceNorm1d, InstanceNorm2d,
-                            LayerNorm, RMSNorm)
+                            InstanceNorm3d, LayerNorm, RMSNorm)
 from .padding import (ChannelShuffle, CircularPad1d, CircularPad2d, ConstantPad1d,
                       ConstantPad2d, PixelShuffle, PixelUnshuffle, ReflectionPad1d,
                       ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, ZeroPad1d, ZeroPad2d)
-from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
                       AdaptiveMaxPool2d, AlphaDropout, AvgPool1d, AvgPool2d, BatchNorm2d,
                       Dropout1d, Dropout2d, FeatureAlphaDropout,
                       LocalResponseNorm, MaxPool1d, MaxPool2d, MaxUnpool1d, MaxUnpool2d,
-                      Upsample, UpsamplingBilinear2d, UpsamplingNearest2d)
+                      Upsample, UpsamplingBilinear2d, UpsamplingNearest2d, MaxPool3d,
+                      AvgPool3d, AdaptiveAvgPool3d, AdaptiveMaxPool3d, LPPool1d, LPPool2d,
+                      LPPool3d, BatchNorm3d)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .attention import MultiheadAttention, NonDynamicallyQuantizableLinear
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer,
@@ -61,4 +63,7 @@ __all__ = ["Module", "Parameter", "Buffer", "Linear", "Sequential", "ModuleList"
            "ChannelShuffle", "AdaptiveMaxPool1d", "UpsamplingNearest2d", "UpsamplingBilinear2d",
            "Dropout1d", "RReLU", "MultiLabelMarginLoss", "Unfold", "Fold",
            "EmbeddingBag", "MaxUnpool1d", "MaxUnpool2d", "LocalResponseNorm",
-           "TripletMarginWithDistanceLoss", "AlphaDropout", "FeatureAlphaDropout"]
+           "TripletMarginWithDistanceLoss", "AlphaDropout", "FeatureAlphaDropout", "Conv3d",
+           "ConvTranspose3d", "MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d",
+           "AdaptiveMaxPool3d", "LPPool1d", "LPPool2d", "LPPool3d", "BatchNorm3d",
+           "InstanceNorm3d"]

@@ -961,6 +961,35 @@ class _SeparableOp(Function):
         return _apply(xp, type(self)(A, B, not self.adjoint), g)
 
 
+class _Separable3Op(Function):
+    """y: ``mats`` (one matrix or None per axis) applied along the last three axes of
+    (N, C, D, H, W): a linear map per axis; its backward is the same maps transposed."""
+    __slots__ = ("mats", "adjoint")
+    name = "separable"
+
+    def __init__(self, mats, adjoint=False):
+        self.mats, self.adjoint = tuple(mats), adjoint
+
+    def label(self):
+        return self.name + ("^T" if self.adjoint else "")
+
+    def forward(self, x):
+        y = x
+        for ax, M in zip((-3, -2, -1), self.mats):
+            if M is not None:
+                y = np.moveaxis(np.tensordot(M.astype(x.dtype, copy=False), y, (1, ax)), 0, ax)
+        return np.ascontiguousarray(y)
+
+    def backward(self, xp, g, out, x):
+        mats = tuple(None if M is None else M.T for M in self.mats)
+        return _apply(xp, type(self)(mats, not self.adjoint), g)
+
+
+class Interpolate3dOp(_Separable3Op):
+    __slots__ = ()
+    name = "interpolate"
+
+
 class AdaptiveAvgPool2dOp(_SeparableOp):
     __slots__ = ()
     name = "adaptive_avg_pool2d"
@@ -1079,19 +1108,20 @@ class InterpolateNearestOp(_TakeOp):
     name = "interpolate"
 
 
-@op((InterpolateNearestOp, InterpolateOp), export=False)
+@op((InterpolateNearestOp, InterpolateOp, Interpolate3dOp), export=False)
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,  # noqa: A002
                 recompute_scale_factor=None):
-    """Resize (N, C, L) or (N, C, H, W) to ``size`` or by ``scale_factor``: mode
-    'nearest' (input floor(i * in / out)), 'linear' (3-D) or 'bilinear' (4-D, with
-    ``align_corners`` as in PyTorch: False maps pixel centres, True the corner pixels)."""
+    """Resize (N, C, L), (N, C, H, W) or (N, C, D, H, W) to ``size`` or by
+    ``scale_factor``: mode 'nearest' (input floor(i * in / out)), 'linear' (3-D),
+    'bilinear' (4-D) or 'trilinear' (5-D), with ``align_corners`` as in PyTorch: False
+    maps pixel centres, True the corner pixels."""
     op = "interpolate"
     x = _as_tensor(input, op)
-    if x.ndim not in (3, 4):
-        raise ShapeError(f"{op}: expected (N, C, L) or (N, C, H, W), got shape "
-                         f"{tuple(x.shape)}")
+    if x.ndim not in (3, 4, 5):
+        raise ShapeError(f"{op}: expected (N, C, L), (N, C, H, W) or (N, C, D, H, W), got "
+                         f"shape {tuple(x.shape)}")
     nd = x.ndim - 2
-    modes = ("nearest", "linear") if nd == 1 else ("nearest", "bilinear")
+    modes = ("nearest", ("linear", "bilinear", "trilinear")[nd - 1])
     if mode not in modes:
         raise ValueError(f"{op}: mode {mode!r} is not supported for a {x.ndim}-D input; "
                          f"use one of {modes}")
@@ -1120,6 +1150,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                       for i, (n, o, s) in enumerate(zip(hw, out, scales)))
         return InterpolateNearestOp(steps, mode)(x)
     mats = [_linear_matrix(n, o, s, bool(align_corners)) for n, o, s in zip(hw, out, scales)]
+    if nd == 3:
+        return Interpolate3dOp(mats)(x)
     return InterpolateOp(*([None] + mats if nd == 1 else mats))(x)
 
 

@@ -1,4 +1,4 @@
-"""Convolution layers: Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d (PyTorch's
+"""Convolution layers: Conv1d/2d/3d, ConvTranspose1d/2d/3d (PyTorch's
 arguments, weight layouts and default initialisation, so a PyTorch CNN runs unchanged)."""
 from __future__ import annotations
 
@@ -14,9 +14,15 @@ from . import init
 from .layers import _dtype
 from .module import Module
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
+           "ConvTranspose3d"]
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def _volume():
+    from . import _volume
+    return _volume
 
 
 def _positive(cls, name, v):
@@ -119,7 +125,7 @@ class _Conv(_ConvNd):
         return tuple(v for pair in reversed(pairs) for v in pair)
 
     def forward(self, x):
-        conv = C.conv1d if self._nd == 1 else C.conv2d
+        conv = C.conv1d if self._nd == 1 else C.conv2d if self._nd == 2 else _volume().conv3d
         if self.padding_mode != "zeros":
             widths = self._pad_widths()
             if widths is not None:
@@ -145,6 +151,12 @@ class Conv2d(_Conv):
     _nd = 2
 
 
+class Conv3d(_Conv):
+    """3-D convolution over volumes or clips (N, C_in, D, H, W) (or unbatched (C_in, D, H,
+    W)): weight (C_out, C_in/groups, kD, kH, kW); arguments as :class:`Conv2d`."""
+    _nd = 3
+
+
 class _ConvTranspose(_ConvNd):
     _transposed = True
 
@@ -164,7 +176,8 @@ class _ConvTranspose(_ConvNd):
         opad = self.output_padding
         if output_size is not None:
             opad = self._output_padding(x, output_size)
-        f = C.conv_transpose1d if self._nd == 1 else C.conv_transpose2d
+        f = C.conv_transpose1d if self._nd == 1 else C.conv_transpose2d if self._nd == 2 \
+            else _volume().conv_transpose3d
         return f(x, self.weight, self.bias, self.stride, self.padding, opad, self.groups,
                  self.dilation)
 
@@ -193,3 +206,9 @@ class ConvTranspose2d(_ConvTranspose):
     """Transposed 2-D convolution ("up-convolution"): ``ConvTranspose2d(16, 8, 2,
     stride=2)`` doubles height and width. Weight (C_in, C_out/groups, kH, kW)."""
     _nd = 2
+
+
+class ConvTranspose3d(_ConvTranspose):
+    """Transposed 3-D convolution: ``ConvTranspose3d(16, 8, 2, stride=2)`` doubles depth,
+    height and width. Weight (C_in, C_out/groups, kD, kH, kW)."""
+    _nd = 3

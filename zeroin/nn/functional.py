@@ -885,6 +885,16 @@ from ._conv import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool2
                     conv_transpose2d, dropout2d, fold, interpolate, max_pool1d, max_pool2d,
                     unfold)
 
+# 3-D convolution and pooling, power-average pooling (zeroin/nn/_volume.py); sampling
+# grids (zeroin/nn/_sample.py)
+from ._volume import (adaptive_avg_pool3d, adaptive_max_pool3d, avg_pool3d,  # noqa: E402,F401
+                      conv3d, conv_transpose3d, lp_pool1d, lp_pool2d, lp_pool3d, max_pool3d)
+from ._sample import affine_grid, grid_sample  # noqa: E402,F401
+
+__all__ += ["conv3d", "conv_transpose3d", "max_pool3d", "avg_pool3d", "adaptive_avg_pool3d",
+            "adaptive_max_pool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d", "affine_grid",
+            "grid_sample"]
+
 # attention (zeroin/nn/_attention.py; composed from the ops above)
 from ._attention import scaled_dot_product_attention  # noqa: E402,F401
 
@@ -902,6 +912,17 @@ def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation
                             ceil_mode=False, return_indices=False):
     """``max_pool2d(..., return_indices=True)``: (values, indices)."""
     return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
+                            ceil_mode=False, return_indices=False):
+    """``max_pool3d(..., return_indices=True)``: (values, indices)."""
+    return max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def adaptive_max_pool3d_with_indices(input, output_size, return_indices=False):  # noqa: A002
+    """``adaptive_max_pool3d(..., return_indices=True)``: (values, indices)."""
+    return adaptive_max_pool3d(input, output_size, True)
 
 
 def adaptive_max_pool1d_with_indices(input, output_size, return_indices=False):  # noqa: A002
@@ -937,4 +958,5 @@ def upsample_bilinear(input, size=None, scale_factor=None):  # noqa: A002
 
 __all__ += ["max_pool1d_with_indices", "max_pool2d_with_indices",
             "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices", "upsample",
+            "max_pool3d_with_indices", "adaptive_max_pool3d_with_indices",
             "upsample_nearest", "upsample_bilinear"]

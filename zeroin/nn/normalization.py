@@ -117,7 +117,8 @@ class _InstanceNorm(Module):
         x = _check_input_dtype(self, x) if self.affine else \
             (x if isinstance(x, Tensor) else Tensor(x))
         if x.ndim not in (k + 1, k + 2):
-            shapes = "(C, L) or (N, C, L)" if k == 1 else "(C, H, W) or (N, C, H, W)"
+            shapes = {1: "(C, L) or (N, C, L)", 2: "(C, H, W) or (N, C, H, W)",
+                      3: "(C, D, H, W) or (N, C, D, H, W)"}[k]
             raise ValueError(f"{name}: expected a {k + 1}-D or {k + 2}-D input {shapes}, got "
                              f"shape {x.shape}")
         unbatched = x.ndim == k + 1
@@ -154,6 +155,12 @@ class InstanceNorm2d(_InstanceNorm):
     """Normalise each channel of each image over its pixels: input (N, C, H, W) or
     (C, H, W); options as :class:`InstanceNorm1d`."""
     _spatial = 2
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Normalise each channel of each volume over its voxels: input (N, C, D, H, W) or
+    (C, D, H, W); options as :class:`InstanceNorm1d`."""
+    _spatial = 3
 
 
 class RMSNorm(Module):

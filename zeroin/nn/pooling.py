@@ -1,11 +1,12 @@
-"""Pooling, resampling and channel-wise layers for CNNs: MaxPool1d/2d, AvgPool1d/2d,
-AdaptiveAvgPool1d/2d, AdaptiveMaxPool2d, Upsample, Dropout2d, BatchNorm2d (PyTorch's
-arguments)."""
+"""Pooling, resampling and channel-wise layers for CNNs: MaxPool1d/2d/3d,
+AvgPool1d/2d/3d, AdaptiveAvgPool1d/2d/3d, AdaptiveMaxPool1d/2d/3d, LPPool1d/2d/3d,
+Upsample, Dropout2d, BatchNorm2d/3d (PyTorch's arguments)."""
 from __future__ import annotations
 
 from .._tensor import Tensor
 from . import _conv as C
 from . import _more as M
+from . import _volume as V
 from .functional import batch_norm
 from .layers import BatchNorm1d
 from .module import Module
@@ -14,7 +15,9 @@ __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1
            "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Upsample", "Dropout2d", "BatchNorm2d",
            "AdaptiveMaxPool1d", "UpsamplingNearest2d", "UpsamplingBilinear2d", "Dropout1d",
            "AlphaDropout", "FeatureAlphaDropout",
-           "MaxUnpool1d", "MaxUnpool2d", "LocalResponseNorm"]
+           "MaxUnpool1d", "MaxUnpool2d", "LocalResponseNorm", "MaxPool3d", "AvgPool3d",
+           "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "LPPool1d", "LPPool2d", "LPPool3d",
+           "BatchNorm3d"]
 
 
 class _MaxPool(Module):
@@ -27,7 +30,7 @@ class _MaxPool(Module):
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
 
     def forward(self, x):
-        f = C.max_pool1d if self._nd == 1 else C.max_pool2d
+        f = (C.max_pool1d, C.max_pool2d, V.max_pool3d)[self._nd - 1]
         return f(x, self.kernel_size, self.stride, self.padding, self.dilation,
                  ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
@@ -45,6 +48,12 @@ class MaxPool2d(_MaxPool):
     """The maximum of each window of (N, C, H, W): ``MaxPool2d(2)`` halves height and
     width, keeping the strongest response of each 2x2 block."""
     _nd = 2
+
+
+class MaxPool3d(_MaxPool):
+    """The maximum of each window of (N, C, D, H, W) (or (C, D, H, W)): ``MaxPool3d(2)``
+    halves depth, height and width."""
+    _nd = 3
 
 
 class _MaxUnpool(Module):
@@ -102,8 +111,9 @@ class _AvgPool(Module):
         if self._nd == 1:
             return C.avg_pool1d(x, self.kernel_size, self.stride, self.padding,
                                 self.ceil_mode, self.count_include_pad)
-        return C.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                            self.count_include_pad, self.divisor_override)
+        f = C.avg_pool2d if self._nd == 2 else V.avg_pool3d
+        return f(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                 self.count_include_pad, self.divisor_override)
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -126,6 +136,42 @@ class AvgPool1d(_AvgPool):
 class AvgPool2d(_AvgPool):
     """The mean of each window of (N, C, H, W)."""
     _nd = 2
+
+
+class AvgPool3d(_AvgPool):
+    """The mean of each window of (N, C, D, H, W) (or (C, D, H, W))."""
+    _nd = 3
+
+
+class _LPPool(Module):
+    def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False):
+        super().__init__()
+        self.norm_type, self.kernel_size = norm_type, kernel_size
+        self.stride, self.ceil_mode = stride, ceil_mode
+
+    def forward(self, x):
+        f = (V.lp_pool1d, V.lp_pool2d, V.lp_pool3d)[self._nd - 1]
+        return f(x, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+    def extra_repr(self):
+        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, ceil_mode={self.ceil_mode}")
+
+
+class LPPool1d(_LPPool):
+    """Power-average pooling of (N, C, L): (sum of x ** norm_type over each window) **
+    (1 / norm_type)."""
+    _nd = 1
+
+
+class LPPool2d(_LPPool):
+    """Power-average pooling of (N, C, H, W) (see :class:`LPPool1d`)."""
+    _nd = 2
+
+
+class LPPool3d(_LPPool):
+    """Power-average pooling of (N, C, D, H, W) (see :class:`LPPool1d`)."""
+    _nd = 3
 
 
 class _Adaptive(Module):
@@ -163,6 +209,21 @@ class AdaptiveMaxPool2d(_Adaptive):
         return C.adaptive_max_pool2d(x, self.output_size, self.return_indices)
 
 
+class AdaptiveAvgPool3d(_Adaptive):
+    """Average pooling of (N, C, D, H, W) (or (C, D, H, W)) to a fixed (od, oh, ow);
+    ``AdaptiveAvgPool3d(1)`` is global average pooling."""
+
+    def forward(self, x):
+        return V.adaptive_avg_pool3d(x, self.output_size)
+
+
+class AdaptiveMaxPool3d(AdaptiveMaxPool2d):
+    """Max pooling of (N, C, D, H, W) (or (C, D, H, W)) to a fixed (od, oh, ow)."""
+
+    def forward(self, x):
+        return V.adaptive_max_pool3d(x, self.output_size, self.return_indices)
+
+
 class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
     """Max pooling of (N, C, L) or (C, L) to a fixed length."""
 
@@ -172,8 +233,9 @@ class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
 
 
 class Upsample(Module):
-    """Resize (N, C, L) or (N, C, H, W) by ``scale_factor`` or to ``size``: mode
-    'nearest' (default), 'linear' or 'bilinear' (see ``functional.interpolate``)."""
+    """Resize (N, C, L), (N, C, H, W) or (N, C, D, H, W) by ``scale_factor`` or to
+    ``size``: mode 'nearest' (default), 'linear', 'bilinear' or 'trilinear' (see
+    ``functional.interpolate``)."""
 
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
                  recompute_scale_factor=None):
@@ -274,4 +336,19 @@ class BatchNorm2d(BatchNorm1d):
                              f"H, W), got {x.shape}" + ("; for (N, C) or (N, C, L) use "
                                                         "BatchNorm1d" if x.ndim in (2, 3)
                                                         else ""))
+        return self._normalize(batch_norm, x)
+
+
+class BatchNorm3d(BatchNorm1d):
+    """Batch normalisation per channel of (N, C, D, H, W): statistics over the batch and
+    the volume; running statistics as :class:`BatchNorm1d`."""
+
+    def forward(self, x):
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+        if x.ndim != 5 or x.shape[1] != self.num_features:
+            raise ValueError(f"BatchNorm3d: expected input of shape (N, {self.num_features}, "
+                             f"D, H, W), got {x.shape}" + ("; for (N, C, H, W) use "
+                                                           "BatchNorm2d" if x.ndim == 4
+                                                           else ""))
         return self._normalize(batch_norm, x)
