@@ -185,6 +185,36 @@ def test_nan_loss_is_divergence():
     assert h.epochs_run == 1 and not _same(_weights(model), init)
 
 
+def test_divergence_puts_a_per_step_schedule_back_with_the_weights():
+    # the schedule stepped through the bad epoch's batches; it goes back with the weights
+    # and the optimizer, so that its position and the optimizer's lr agree afterwards
+    model, loss_fn, opt, data = _linear_setup()
+    sched = optim.lr_scheduler.LambdaLR(opt, lambda s: 0.9 ** s)
+    calls = []
+
+    def nan_on_step_7(out, target):
+        calls.append(1)
+        loss = loss_fn(out, target)
+        return loss * float("nan") if len(calls) == 7 else loss
+
+    h = fit(model, nan_on_step_7, opt, data, epochs=5, batch_size=50, verbose=0,
+            scheduler=sched, scheduler_interval="step")
+    assert h.diverged and h.epochs_run == 1
+    assert sched.last_epoch == 4                    # epoch 1's four batches, not six
+    assert opt.param_groups[0]["lr"] == sched.get_last_lr()[0] == pytest.approx(0.1 * 0.9 ** 4)
+
+
+def test_restore_best_puts_the_schedule_back_to_the_best_epoch():
+    model, loss_fn, opt, data = _linear_setup()
+    sched = optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    X, y = data
+    h = fit(model, loss_fn, opt, data, val_data=(X, y + 5.0 * np.sin(7 * X)), epochs=30,
+            patience=2, scheduler=sched, verbose=0)
+    assert h.stopped_reason == "patience" and h.best_epoch < h.stopped_epoch
+    assert sched.last_epoch == h.best_epoch
+    assert opt.param_groups[0]["lr"] == sched.get_last_lr()[0] == 0.1 * 0.5 ** h.best_epoch
+
+
 def test_divergence_in_first_epoch_returns_initial_weights_and_can_raise():
     model, loss_fn, opt, data = _linear_setup(lr=50.0)
     init = _weights(model)

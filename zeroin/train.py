@@ -15,6 +15,7 @@ divergence detection, progress and callbacks, and returns a :class:`History`.
 """
 from __future__ import annotations
 
+import copy
 import math
 import sys
 import time
@@ -249,16 +250,21 @@ def _batch_loss(loss_fn, out, yb, epoch, step):
     return loss
 
 
-def _snapshot(model, optimizer):
+def _snapshot(model, optimizer, scheduler=None):
+    """Model, optimizer and scheduler state, to go back to (a divergence, restore_best):
+    all three, so that the learning rate and the schedule's position agree afterwards."""
     opt = optimizer.state_dict() if hasattr(optimizer, "state_dict") else None
-    return model.state_dict(), opt
+    sched = copy.deepcopy(scheduler.state_dict()) if hasattr(scheduler, "state_dict") else None
+    return model.state_dict(), opt, sched
 
 
-def _restore(model, optimizer, snap):
-    model_state, opt_state = snap
+def _restore(model, optimizer, snap, scheduler=None):
+    model_state, opt_state, sched_state = snap
     model.load_state_dict(model_state)
     if opt_state is not None and hasattr(optimizer, "load_state_dict"):
         optimizer.load_state_dict(opt_state)
+    if sched_state is not None and hasattr(scheduler, "load_state_dict"):
+        scheduler.load_state_dict(sched_state)
 
 
 def _lr(optimizer):
@@ -638,7 +644,7 @@ class TrainingLoop:
         h.monitor = "val_loss" if self.val_loader is not None else "loss"
         self.progress = _Progress(verbose, epochs, len(self.loader), file)
         self.params = list(model.parameters()) if clip_grad_norm is not None else None
-        self.good = _snapshot(model, optimizer)   # the state at the end of the last good epoch
+        self.good = _snapshot(model, optimizer, scheduler)   # the state at the end of the last good epoch
         self.best = self.best_state = self.first_loss = self.stop = None
         self.bad_epochs = self.global_step = 0
         self.stop_conditions = [self.epsilon_reached, self.patience_exhausted]
@@ -731,7 +737,7 @@ class TrainingLoop:
                                                    epoch - 1, what=what))
         h.diverged_at = {"epoch": epoch, "step": step, "global_step": self.global_step,
                          "loss": value}
-        _restore(self.model, self.optimizer, self.good)
+        _restore(self.model, self.optimizer, self.good, self.scheduler)
 
     def train_epoch(self, epoch):
         """One pass over the training data; logs the epoch. False when training stops."""
@@ -788,7 +794,7 @@ class TrainingLoop:
             for v in h.history.values():
                 v.pop()
             return False
-        self.good = _snapshot(self.model, self.optimizer)
+        self.good = _snapshot(self.model, self.optimizer, self.scheduler)
         if self.best is None or monitored < self.best - self.min_delta:
             self.best, self.bad_epochs = monitored, 0
             h.best_epoch, h.best_value, self.best_state = epoch, monitored, self.good
@@ -828,7 +834,7 @@ class TrainingLoop:
         h.stopped_epoch = h.epoch[-1] if h.epoch else 0
         if self.restore_best and h.best_epoch is not None and not h.diverged \
                 and h.best_epoch != h.stopped_epoch:
-            _restore(self.model, self.optimizer, self.best_state)
+            _restore(self.model, self.optimizer, self.best_state, self.scheduler)
             message += f"; restored the weights of epoch {h.best_epoch}"
         h.message = message
         if reason != "epochs":
