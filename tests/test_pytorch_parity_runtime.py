@@ -178,6 +178,21 @@ def test_use_deterministic_algorithms_boilerplate_runs_as_in_pytorch():
         zeroin.use_deterministic_algorithms(False)
 
 
+def test_manual_seed_returns_the_default_generator_as_pytorch():
+    for T in (torch, zeroin):
+        g = T.manual_seed(3)
+        assert g is T.default_generator and g.initial_seed() == 3
+        state = g.get_state()
+        a = T.randn(4).tolist()
+        g.set_state(state)                          # the generator's state is the shared one
+        assert T.randn(4).tolist() == a
+        assert T.randn(2, generator=g).shape == (2,)
+        g.manual_seed(7)                            # and seeding it seeds the shared stream
+        assert T.initial_seed() == 7
+    zeroin.manual_seed(0)       # the same draws as before it was a Generator: NumPy's PCG64(0)
+    assert zeroin.randn(3).tolist() == np.random.default_rng(0).standard_normal(3).tolist()
+
+
 def test_seed_and_initial_seed():
     zeroin.manual_seed(-1)                          # as PyTorch: taken modulo 2**64
     assert zeroin.initial_seed() == torch.manual_seed(-1).initial_seed() == 2 ** 64 - 1

@@ -67,6 +67,7 @@ _LAZY = {
     "manual_seed": ("zeroin.random", "manual_seed"),
     "seed": ("zeroin.random", "seed"),
     "initial_seed": ("zeroin.random", "initial_seed"),
+    "default_generator": ("zeroin.random", "default_generator"),
     "get_rng_state": ("zeroin.random", "get_rng_state"),
     "set_rng_state": ("zeroin.random", "set_rng_state"),
     "use_deterministic_algorithms": ("zeroin.random", "use_deterministic_algorithms"),

@@ -8,7 +8,7 @@ import numpy as np
 from .anomaly import not_replayable
 
 __all__ = ["manual_seed", "get_rng", "Generator", "seed", "initial_seed", "get_rng_state",
-           "set_rng_state"]
+           "set_rng_state", "default_generator"]
 
 _DEFAULT_SEED = 67280421310721      # torch.Generator().initial_seed()
 _U64 = (1 << 64) - 1
@@ -19,10 +19,9 @@ def _fresh_seed():
     return int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
 
 
-# zeroin's shared generator starts from a fresh seed, recorded for initial_seed() (as
-# PyTorch's default generator does)
-_initial = _fresh_seed()
-_rng = np.random.default_rng(_initial)
+# zeroin's shared stream; it starts from a fresh seed, recorded for initial_seed() (as
+# PyTorch's default generator does), and is reseeded and restored in place, never replaced
+_rng = np.random.default_rng()
 
 
 def _seed_value(op, seed):
@@ -97,12 +96,16 @@ def _restore(op, state, rng):
     return state["initial_seed"]
 
 
+# the shared stream as a Generator: PyTorch's torch.default_generator
+default_generator = Generator()
+default_generator.numpy = _rng
+default_generator.manual_seed(_fresh_seed())
+
+
 def manual_seed(seed):
-    """Seed zeroin's generator so that initialisation, dropout and shuffling repeat exactly."""
-    global _rng, _initial
-    _initial = _seed_value("manual_seed", seed)
-    _rng = np.random.default_rng(_initial)
-    return _rng
+    """Seed zeroin's generator so that initialisation, dropout and shuffling repeat exactly;
+    returns :data:`default_generator`, as ``torch.manual_seed`` returns its generator."""
+    return default_generator.manual_seed(_seed_value("manual_seed", seed))
 
 
 def seed():
@@ -115,20 +118,19 @@ def seed():
 def initial_seed():
     """The seed zeroin's generator started from: the last :func:`manual_seed` or
     :func:`seed`, else the one picked at import."""
-    return _initial
+    return default_generator._initial
 
 
 def get_rng_state():
     """The state of zeroin's generator, for :func:`set_rng_state`: a dict holding NumPy's
     PCG64 bit-generator state (not PyTorch's byte tensor; zeroin's draws are NumPy's).
     Restoring it repeats the next draws exactly."""
-    return _state(_initial, _rng)
+    return default_generator.get_state()
 
 
 def set_rng_state(new_state):
     """Go back to a state from :func:`get_rng_state`."""
-    global _initial
-    _initial = _restore("set_rng_state", new_state, _rng)
+    default_generator._initial = _restore("set_rng_state", new_state, _rng)
 
 
 _deterministic = {"mode": False, "warn_only": False}
