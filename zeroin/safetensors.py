@@ -307,7 +307,7 @@ def _tensors(buf, start, entries, owned):
 def load(data):
     """{name: tensor} from the bytes of a .safetensors file (as ``safetensors.torch.load``)."""
     data = memoryview(data).cast("B")
-    meta, entries, start = _split(len(data), lambda a, b: bytes(data[a:b]), "<bytes>", "load")
+    _meta, entries, start = _split(len(data), lambda a, b: bytes(data[a:b]), "<bytes>", "load")
     owned = np.frombuffer(data, np.uint8, offset=start).copy()   # one copy, writable
     return _tensors(owned, 0, entries, True)
 
@@ -335,7 +335,7 @@ def load_file(filename, device="cpu"):
         def read_head(a, b):
             f.seek(a)
             return f.read(b - a)
-        meta, entries, start = _split(size, read_head, path, "load_file")
+        _meta, entries, start = _split(size, read_head, path, "load_file")
         f.seek(start)
         buf = np.empty(size - start, np.uint8)
         got = f.readinto(memoryview(buf)) if buf.size else 0
@@ -351,7 +351,7 @@ _FRAMEWORKS = {"pt": "tensor", "torch": "tensor", "pytorch": "tensor", "zeroin":
                "np": "numpy", "numpy": "numpy"}
 
 
-class safe_open:  # noqa: N801 (the safetensors package's name)
+class safe_open:  # the safetensors package's name, lower case
     """A .safetensors file opened lazily (memory-mapped): read only what you ask for.
 
     ``framework`` is ``"pt"`` (zeroin tensors, as PyTorch's) or ``"np"`` (NumPy arrays).
