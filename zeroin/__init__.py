@@ -64,6 +64,7 @@ _LAZY = {
     "metrics": ("zeroin.metrics", None),
     "save": ("zeroin.checkpoint", "save"),
     "load": ("zeroin.checkpoint", "load"),
+    "safetensors": ("zeroin.safetensors", None),
     "manual_seed": ("zeroin.random", "manual_seed"),
     "seed": ("zeroin.random", "seed"),
     "initial_seed": ("zeroin.random", "initial_seed"),

@@ -13,6 +13,9 @@ torch``: ``f`` is a path or a binary file object; ``map_location`` may name the 
 is no other device); ``weights_only`` is accepted either way because nothing is ever
 unpickled (the file format is the same); ``pickle_module``/``pickle_protocol`` are
 accepted and unused. Tensors come back as tensors, NumPy arrays as arrays.
+
+Weights in the ecosystem's ``.safetensors`` format are :mod:`zeroin.safetensors`'s; a
+``.safetensors`` path given to ``save``/``load`` is refused with the call to use.
 """
 from __future__ import annotations
 
@@ -125,6 +128,13 @@ def save(obj, f, pickle_module=None, pickle_protocol=None,
         np.savez(f, **members)
         return f
     path = Path(f)
+    if path.suffix.lower() == ".safetensors":
+        raise CheckpointError(
+            f"save: {path} names a safetensors file, but zeroin.save writes an .npz "
+            f"checkpoint (that other tools would fail to read as safetensors). For the "
+            f"weights in the safetensors format use zeroin.safetensors.save_file("
+            f"model.state_dict(), {str(path)!r}) (or zeroin.safetensors.save_model(model, "
+            f"...) for tied weights); for a checkpoint, name it .npz or .pt")
     with atomic_open(path, op="save") as fh:   # a file object: np.savez appends no ".npz"
         np.savez(fh, **members)
     return path
@@ -134,6 +144,11 @@ def _check_magic(path, head):
     """Refuse what is not a zip archive before NumPy guesses (it offers to unpickle)."""
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return
+    if (len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little")
+            <= 100_000_000) or str(path).lower().endswith(".safetensors"):
+        raise CheckpointError(f"load: {path} is a safetensors file, not an .npz checkpoint; "
+                              f"read it with zeroin.safetensors.load_file({str(path)!r}) (a "
+                              f"dict of tensors for model.load_state_dict)")
     if len(head) < 4:
         raise CheckpointError(f"load: {path} is {len(head)} byte(s) long, too short to be a "
                               f"checkpoint (an .npz starts with a 4-byte zip header): it is "
@@ -153,13 +168,19 @@ def _pytorch_checkpoint(path):
     """The error for a file written by ``torch.save``: what it is and the line converting it."""
     name = str(path)
     npz = str(Path(name).with_suffix(".npz")) if not name.startswith("<") else "model.npz"
+    st = (str(Path(name).with_suffix(".safetensors")) if not name.startswith("<")
+          else "model.safetensors")
     return CheckpointError(
         f"load: {name} is a PyTorch (pickle) checkpoint (torch.save); zeroin never unpickles "
         f"(that would run code from the file). Convert a state dict of tensors once, in "
         f"PyTorch (import numpy as np, torch):\n"
         f"    np.savez({npz!r}, **{{k: v.detach().cpu().numpy() for k, v in "
         f"torch.load({name!r}).items()}})\n"
-        f"then zeroin.load({npz!r}) gives the same dict of arrays for load_state_dict")
+        f"then zeroin.load({npz!r}) gives the same dict of arrays for load_state_dict.\n"
+        f"Or, with the safetensors package, write the ecosystem's pickle-free format:\n"
+        f"    safetensors.torch.save_file(torch.load({name!r}), {st!r})\n"
+        f"(or save_file(model.state_dict(), ...); save_model(model, ...) for tied weights) "
+        f"then model.load_state_dict(zeroin.safetensors.load_file({st!r}))")
 
 
 def _check_map_location(map_location):
@@ -220,7 +241,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     if hasattr(f, "read"):
         path, source = getattr(f, "name", "<file object>"), f
         pos = f.tell() if hasattr(f, "tell") else None
-        head = f.read(6)
+        head = f.read(9)
         f.seek(pos or 0)
     else:
         path = source = Path(f)
@@ -230,7 +251,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
         from ._io import clean_stale_temporaries
         clean_stale_temporaries(path)
         with open(path, "rb") as fh:
-            head = fh.read(6)
+            head = fh.read(9)
     _check_magic(path, head)
     arrays = _read_members(path, source)
     if _STRUCTURE_KEY not in arrays:
