@@ -648,8 +648,9 @@ for _name, _fn in (("scatter_add_", _x.scatter_add), ("scatter_reduce_", scatter
 def _view_method(name, fn):
     """``x.t_()``, ``x.unsqueeze_(0)``...: ``x`` itself becomes the view ``fn(x, ...)`` of
     its values (same memory, new shape), recorded as the other in-place methods are."""
-    def method(self, *args):
-        return _inplace(self, name, fn, *args, view=True)
+    def method(self, *args, **kwargs):
+        f = (lambda x, *a: fn(x, *a, **kwargs)) if kwargs else fn
+        return _inplace(self, name, f, *args, view=True)
     method.__name__ = name
     method.__doc__ = f"In place: ``x.{name}(...)`` makes x ``x.{name[:-1]}(...)``; returns x."
     setattr(Tensor, name, method)
