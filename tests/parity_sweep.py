@@ -400,8 +400,28 @@ def main(argv):
         print(f"== {full}")
         for label, kind, d in by_name[full]:
             print(f"   {label} [{kind}]: {'; '.join(d)}")
+    kinds = {}
+    for (full, _, _), ds in found.items():
+        for d in ds:
+            kinds.setdefault(kind_of(d), set()).add(full)
+    for k, ns in sorted(kinds.items()):
+        print(f"{k}: {len(ns)} names")
     print(f"\n{swept} names, {calls} calls, {len(found)} differing calls in "
           f"{len(by_name)} names, {time.time() - t0:.1f} s")
+
+
+def kind_of(diff):
+    """The kind of one difference, for the summary."""
+    if diff.startswith("torch raises TypeError"):
+        return "zeroin accepts an argument type PyTorch refuses"
+    if diff.startswith("torch raises"):
+        return "zeroin accepts a call PyTorch refuses (other)"
+    if diff.startswith("zeroin raises"):
+        return "zeroin refuses a call PyTorch accepts"
+    for k in ("structure", "dtype", "shape", "requires_grad", "values", "grad", "input"):
+        if k in diff:
+            return k
+    return "other"
 
 
 if __name__ == "__main__":

@@ -56,6 +56,7 @@ table("fixed", {
     "squeeze_dim_keyword": lambda T: T.zeros(1, 3).squeeze_(dim=0),
     "squeeze_many_dims": lambda T: (T.zeros(1, 3, 1).squeeze(0, 2), T.zeros(1, 3, 1).squeeze(0, 1),
                                     T.zeros(1, 3).squeeze(dim=0)),
+    "squeeze__many_dims": lambda T: T.zeros(1, 3, 1).squeeze_(0, 2),
     "squeeze_repeated": lambda T: catch(lambda: T.zeros(1, 3).squeeze((0, 0))),
     "squeeze_grad": lambda T: grad_of(T, lambda x: x[None, :, None].squeeze(0, 2), A),
     "cosine_similarity_broadcast": lambda T: grad_of(

@@ -657,7 +657,8 @@ def _view_method(name, fn):
 
 
 for _name, _fn in (("t_", lambda x: x.t()), ("unsqueeze_", _ops.unsqueeze),
-                   ("squeeze_", _ops.squeeze), ("transpose_", _ops.transpose),
+                   ("squeeze_", lambda x, *d, **k: Tensor.squeeze(x, *d, **k)),
+                   ("transpose_", _ops.transpose),
                    ("swapdims_", _ops.transpose), ("swapaxes_", _ops.transpose)):
     _view_method(_name, _fn)
 
