@@ -409,7 +409,7 @@ def test_retain_grad_keeps_non_leaf_gradients():
     s.backward()
     np.testing.assert_array_equal(h.grad.data, [1.0, 1.0])
     assert s.grad.item() == 1.0
-    assert x.retain_grad() is x                  # harmless on a leaf
+    assert x.retain_grad() is None               # harmless on a leaf; None, as in PyTorch
     with pytest.raises(RuntimeError, match="retain_grad: this tensor does not require grad"):
         zeroin.tensor(1.0).retain_grad()
 
@@ -868,7 +868,8 @@ def test_python_float_scalar_gradients_accumulate_in_the_same_tensor():
 def test_python_float_scalars_with_hooks_retain_grad_and_grad():
     w = zeroin.tensor(3.0, requires_grad=True)
     b = zeroin.tensor(4.0, requires_grad=True)
-    x = (2 * w + b).retain_grad()
+    x = 2 * w + b
+    x.retain_grad()
     y = b + 1
     seen = []
     y.register_hook(lambda g: seen.append((type(g.numpy()), g.item(), (g * 2).requires_grad)))

@@ -648,15 +648,17 @@ for _name, _fn in (("scatter_add_", _x.scatter_add), ("scatter_reduce_", scatter
 def _view_method(name, fn):
     """``x.t_()``, ``x.unsqueeze_(0)``...: ``x`` itself becomes the view ``fn(x, ...)`` of
     its values (same memory, new shape), recorded as the other in-place methods are."""
-    def method(self, *args):
-        return _inplace(self, name, fn, *args, view=True)
+    def method(self, *args, **kwargs):
+        f = (lambda x, *a: fn(x, *a, **kwargs)) if kwargs else fn
+        return _inplace(self, name, f, *args, view=True)
     method.__name__ = name
     method.__doc__ = f"In place: ``x.{name}(...)`` makes x ``x.{name[:-1]}(...)``; returns x."
     setattr(Tensor, name, method)
 
 
 for _name, _fn in (("t_", lambda x: x.t()), ("unsqueeze_", _ops.unsqueeze),
-                   ("squeeze_", _ops.squeeze), ("transpose_", _ops.transpose),
+                   ("squeeze_", lambda x, *d, **k: Tensor.squeeze(x, *d, **k)),
+                   ("transpose_", _ops.transpose),
                    ("swapdims_", _ops.transpose), ("swapaxes_", _ops.transpose)):
     _view_method(_name, _fn)
 

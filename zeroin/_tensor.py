@@ -618,7 +618,6 @@ class Tensor:
             raise RuntimeError("retain_grad: this tensor does not require grad")
         if self.grad_fn is not None:
             self._retain = True
-        return self
 
     def register_hook(self, hook):
         """Call ``hook(grad)`` when this tensor's gradient is computed.

@@ -25,7 +25,7 @@ from . import _torch_ops as _x
 from ._tensor import (_ONE_LOCAL, Tensor, _GradSwitch, _array_of, _clean_index, _leaf, _raw, _set_grad_mode,
                       is_grad_enabled, no_grad)
 from .dtypes import CPU, as_device, as_dtype
-from .errors import ShapeError
+from .errors import ShapeError, ZeroinError
 from .function import Function
 from .random import get_rng
 
@@ -316,10 +316,41 @@ def _reducer(npf, name):
     return f
 
 
-for _name, _npf in (("all", np.all), ("any", np.any), ("count_nonzero", np.count_nonzero)):
+for _name, _npf in (("all", np.all), ("any", np.any)):
     _f = _reducer(_npf, _name)
     setattr(Tensor, _name, _f)
     _export(_f)
+
+
+def count_nonzero(input, dim=None):  # noqa: A002
+    """The number of nonzero elements (over ``dim``: an int or a tuple); int64, no keepdim
+    (PyTorch has none)."""
+    x = _ops._t(input)
+    d = _ops._check_axis("count_nonzero", x, dim)
+    if isinstance(d, tuple) and len({a % x.ndim for a in d}) < len(d):
+        raise ZeroinError(f"count_nonzero: a dimension appears twice in dim={dim}")
+    return _leaf(np.asarray(np.count_nonzero(x.data, axis=d), dtype=np.int64))
+
+
+def _count_nonzero_method(self, *dim, **kwargs):
+    """``x.count_nonzero(0, 1)`` counts over dims 0 and 1, as PyTorch's method does."""
+    if len(dim) > 1:
+        return count_nonzero(self, dim, **kwargs)
+    return count_nonzero(self, *dim, **kwargs)
+
+
+def _squeeze_method(self, *dim, **kwargs):
+    """``x.squeeze(0, 1)`` squeezes dims 0 and 1 (where of size 1), as PyTorch's method."""
+    if len(dim) > 1:
+        return _ops.squeeze(self, dim, **kwargs)
+    return _ops.squeeze(self, *dim, **kwargs)
+
+
+_squeeze_method.__name__ = "squeeze"
+Tensor.squeeze = _squeeze_method
+_count_nonzero_method.__name__ = "count_nonzero"
+Tensor.count_nonzero = _count_nonzero_method
+_export(count_nonzero)
 
 
 def _elementwise_test(npf, name):
@@ -355,7 +386,12 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):  # noqa: A00
 @_method()
 def nonzero(input, *, as_tuple=False):  # noqa: A002
     """Indices of the nonzero elements: an (n, ndim) int64 tensor, or a tuple of 1-D ones."""
-    idx = np.nonzero(_raw(input))
+    a = _raw(input)
+    if a.ndim == 0:     # PyTorch: (1, 0) or (0, 0); as a tuple, as for a 1-D tensor
+        if as_tuple:
+            return (_leaf(np.arange(int(a != 0), dtype=np.int64)),)
+        return _leaf(np.zeros((int(a != 0), 0), np.int64))
+    idx = np.nonzero(a)
     if as_tuple:
         return tuple(_leaf(i.astype(np.int64)) for i in idx)
     return _leaf(np.stack(idx, axis=1).astype(np.int64) if idx else
@@ -434,7 +470,11 @@ def bmm(input, mat2):  # noqa: A002
 
 @_method()
 def mv(input, vec):  # noqa: A002
-    _ops.same_dtypes("mv", _ops._t(input), _ops._t(vec))
+    a, v = _ops._t(input), _ops._t(vec)
+    if a.ndim != 2 or v.ndim != 1:
+        raise ShapeError(f"mv: expects a matrix (2-D) and a vector (1-D), got shapes {a.shape} "
+                         f"and {v.shape}; for other shapes use matmul (@)")
+    _ops.same_dtypes("mv", a, v)
     return _ops.matmul(input, vec)
 
 
@@ -679,6 +719,8 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):  # noqa: A002
     d = _ops._check_axis("diff", x, dim)
     if x.ndim == 0:
         raise ShapeError("diff: expects a tensor with at least one dimension, got a 0-d one")
+    if not isinstance(n, numbers.Integral) or n < 0:
+        raise ZeroinError(f"diff: the order n must be a non-negative integer, got {n!r}")
     parts = [_ops._t(p) for p in (prepend, x, append) if p is not None]
     if len(parts) > 1:
         x = _ops.concatenate(parts, d)
@@ -705,6 +747,10 @@ def cross(input, other, dim=None):  # noqa: A002
     """The cross product of 3-vectors along ``dim`` (broadcasting); without ``dim``, the
     first dimension of size 3 (PyTorch's deprecated default, with its warning)."""
     a, b = _ops._pair(input, other)
+    if a.ndim != b.ndim:
+        raise ShapeError(f"cross: inputs must have the same number of dimensions, got shapes "
+                         f"{a.shape} and {b.shape}; unsqueeze the smaller one (size-1 "
+                         f"dimensions broadcast)")
     shape = np.broadcast_shapes(a.shape, b.shape)
     a, b = _ops.broadcast_to(a, shape), _ops.broadcast_to(b, shape)
     if dim is None:
@@ -1048,6 +1094,14 @@ def _sub(x, other, alpha=1):
     return _ops.sub(x, other if alpha == 1 else other * alpha)
 
 
+def _fill(x, value):
+    if np.ndim(_raw(value)):
+        raise ShapeError(f"fill_: the value must be a number or a 0-d tensor, got shape "
+                         f"{np.shape(_raw(value))}; to copy a tensor in (broadcasting), use "
+                         f"copy_")
+    return _full(x, value)
+
+
 def _full(x, value):
     v = _raw(value)
     if x.requires_grad:
@@ -1073,7 +1127,7 @@ def _copy(x, src, non_blocking=False):
 
 
 for _name, _fn in (("add_", _add), ("sub_", _sub), ("mul_", _ops.mul), ("div_", _ops.div),
-                   ("pow_", _ops.pow), ("fill_", _full), ("copy_", _copy),
+                   ("pow_", _ops.pow), ("fill_", _fill), ("copy_", _copy),
                    ("clamp_", _ops.clip), ("clip_", _ops.clip),
                    ("masked_fill_", _x.masked_fill), ("abs_", _ops.abs),
                    ("neg_", _ops.neg), ("exp_", _ops.exp), ("log_", _ops.log),

@@ -835,6 +835,9 @@ class HardtanhOp(Function):
 @op(HardtanhOp, methods=())
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):  # noqa: A002
     """Clamp to [min_val, max_val]; gradient 1 strictly inside, 0 outside."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) is greater than max_val ({max_val}); "
+                         f"the order is hardtanh(x, min_val, max_val)")
     return HardtanhOp(min_val, max_val)(_t(input))
 
 
@@ -869,6 +872,8 @@ def elu(input, alpha=1.0, inplace=False):  # noqa: A002
 @op(ELUOp)
 def celu(input, alpha=1.0, inplace=False):  # noqa: A002
     """x for x > 0, else alpha * (e**(x / alpha) - 1)."""
+    if alpha == 0:
+        raise ZeroinError("celu: alpha cannot be 0 (it divides x); give a non-zero alpha")
     return ELUOp(float(alpha), 1.0, float(alpha))(_t(input))
 
 
@@ -1308,13 +1313,21 @@ def flip(input, *dims_, dims=None):  # noqa: A002
 @op(FlipOp, methods=("fliplr",))
 def fliplr(input):  # noqa: A002
     """Reverse the columns (dim 1)."""
-    return flip(input, 1)
+    x = _t(input)
+    if x.ndim < 2:
+        raise ShapeError(f"fliplr: expects a tensor with at least 2 dimensions, got shape "
+                         f"{tuple(x.shape)}; use flip(x, dims) for others")
+    return flip(x, 1)
 
 
 @op(FlipOp, methods=("flipud",))
 def flipud(input):  # noqa: A002
     """Reverse the rows (dim 0)."""
-    return flip(input, 0)
+    x = _t(input)
+    if x.ndim < 1:
+        raise ShapeError(f"flipud: expects a tensor with at least 1 dimension, got shape "
+                         f"{tuple(x.shape)}; use flip(x, dims) for others")
+    return flip(x, 0)
 
 
 @op((FlipOp, _ops.TransposeOp), methods=("rot90",))
@@ -1716,7 +1729,11 @@ def index_select(input, dim, index):  # noqa: A002
     """The entries ``index`` (a 1-D integer tensor) along ``dim``."""
     x = _t(input)
     d = _check_axis("index_select", x, dim) % builtins.max(x.ndim, 1)
-    idx = _check_range("index_select", _index_array("index_select", index).reshape(-1), x, d)
+    idx = _index_array("index_select", index)
+    if idx.ndim > 1:
+        raise _DimError(f"index_select: index must be a 1-D (or 0-d) tensor, got shape "
+                         f"{idx.shape}; flatten it and reshape the result, or use gather")
+    idx = _check_range("index_select", idx.reshape(-1), x, d)
     return getitem(x, (slice(None),) * d + (idx,))
 
 
@@ -1894,7 +1911,11 @@ def split(tensor, split_size_or_sections, dim=0):
     n = x.shape[d]
     if isinstance(split_size_or_sections, numbers.Integral):
         s = int(split_size_or_sections)
-        sizes = [builtins.min(s, n - i) for i in range(0, n, s)] if n else [0]
+        if s < 0 or (s == 0 and n):
+            raise ShapeError(f"split: split_size must be >= 1 (0 only for an empty dimension), "
+                             f"got {s} for dimension {d} of size {n}; to split into k pieces "
+                             f"use chunk(x, k)")
+        sizes = [0] if s == 0 else [builtins.min(s, n - i) for i in range(0, n, s)] if n else [0]
     else:
         sizes = [int(s) for s in split_size_or_sections]
         if builtins.sum(sizes) != n:
@@ -1987,6 +2008,10 @@ def _name_ellipsis(spec, xs):
 @op(EinsumOp)
 def einsum(equation, *operands):
     """Einstein summation, as ``torch.einsum("ij,jk->ik", a, b)`` (operands may be a list)."""
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum: the first argument must be the equation string, e.g. "
+                        f"einsum('ij,jk->ik', a, b), got {type(equation).__name__}; the "
+                        f"sublist format einsum(a, [0, 1], b, [1, 2]) is not supported")
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     xs = [_t(o) for o in operands]

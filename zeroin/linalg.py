@@ -735,4 +735,8 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     if isinstance(ord, str) and dim is None and A.ndim != 2:
         raise ShapeError(f"linalg.norm: ord={ord!r} is a matrix norm, but A has shape "
                          f"{tuple(A.shape)}; give dim=(-2, -1) for a batch of matrices")
+    if ord is not None and dim is None and A.ndim > 2:
+        raise ShapeError(f"linalg.norm: with ord={ord!r} and no dim, A must be 1-D or 2-D, got "
+                         f"shape {tuple(A.shape)}; give dim, or use vector_norm(A, {ord!r}) "
+                         f"for all the elements")
     return _norm(A, 2 if ord is None else ord, dim, keepdim)

@@ -777,9 +777,10 @@ class MaskMulOp(WhereOp):
 def where(cond, a=None, b=None):
     """Elementwise ``a`` where ``cond`` else ``b``; ``cond`` carries no gradient.
     ``where(cond)`` alone: the indices of the true elements, a tuple of int64 tensors."""
+    if a is None and b is None:     # PyTorch: nonzero(cond, as_tuple=True), any dtype
+        from ._tensor_api import nonzero
+        return nonzero(cond, as_tuple=True)
     c = _condition(cond)
-    if a is None and b is None:
-        return tuple(_leaf(i.astype(np.int64)) for i in np.nonzero(c))
     a, b = _pair(a, b)
     return _call2(WhereOp(c), a, b)
 
@@ -1332,6 +1333,8 @@ def squeeze(x, dim=None, *, axis=None):
         shape = tuple(s for s in x.shape if s != 1)
     else:
         axes = _axes(_check_axis("squeeze", x, dim), x.ndim)
+        if x.ndim and not isinstance(dim, numbers.Integral) and len(set(axes)) < len(dim):
+            raise ShapeError(f"squeeze: a dimension appears twice in dim={dim!r}")
         shape = tuple(s for i, s in enumerate(x.shape) if not (i in axes and s == 1))
     if shape == x.shape:
         return x
@@ -1358,6 +1361,7 @@ def unsqueeze(x, dim=None, *, axis=None):
 def flatten(x, start_dim=0, end_dim=-1):
     """Merge dimensions ``start_dim..end_dim`` into one (PyTorch's meaning)."""
     x = _t(x)
+    _check_axis("flatten", x, (start_dim, end_dim))
     if x.ndim == 0:
         return _view(_call1(ReshapeOp((1,)), x), x)
     s, e = start_dim % x.ndim, end_dim % x.ndim

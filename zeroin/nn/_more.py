@@ -49,6 +49,7 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     if not -len(shape) <= dim < max(len(shape), 1):
         raise ShapeError(f"cosine_similarity: dim {dim} is out of range for inputs of "
                          f"shape {shape}")
+    a, b = ops.broadcast_to(a, shape), ops.broadcast_to(b, shape)   # then the norms
     out = None
     for v in (a, b):
         n = _prim.norm(v, 2, dim=dim, keepdim=True)     # gradient 0 where n is 0

@@ -89,7 +89,8 @@ def _tensor_arg(x, op, what="input"):
     if isinstance(x, Tensor):
         return x
     if isinstance(x, (np.ndarray, numbers.Number, list, tuple)):
-        return Tensor(x)
+        from .._creation import tensor
+        return tensor(x)    # not Tensor(x): Tensor(3) is a new tensor of 3 zeros
     raise TypeError(f"{op}: {what} must be a Tensor or array, got {type(x).__name__}")
 
 
@@ -824,7 +825,12 @@ def tanhshrink(input):  # noqa: A002
 def glu(input, dim=-1):  # noqa: A002
     """Gated linear unit: first half * sigmoid(second half) along ``dim``."""
     from .._torch_ops import chunk
-    a, b = chunk(input, 2, dim)
+    x = _ops._t(input)
+    d = _ops._check_axis("glu", x, dim)
+    if x.ndim == 0 or x.shape[d] % 2:
+        raise ShapeError(f"glu: the halved dimension {dim} must have an even size, got shape "
+                         f"{tuple(x.shape)}")
+    a, b = chunk(x, 2, d)
     return a * sigmoid(b)
 
 
