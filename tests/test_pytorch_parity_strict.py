@@ -587,3 +587,17 @@ def test_outer_and_kron_promote_as_pytorch():
     for T in (torch, zeroin):
         a, b = T.ones(2, dtype=T.float32), T.ones(3, dtype=T.float64)
         assert T.outer(a, b).dtype == T.float64 and T.kron(a, b).dtype == T.float64
+
+
+def test_tensordot_refuses_more_dims_than_the_operands_have():
+    # (5,) and (5,) with the default dims=2: PyTorch refuses; zeroin summed something
+    for T in (torch, zeroin):
+        with pytest.raises(RuntimeError):
+            T.tensordot(T.ones(5), T.ones(5))
+        assert T.tensordot(T.ones(5), T.ones(5), 1).item() == 5
+        assert T.tensordot(T.ones(2, 3), T.ones(2, 3)).item() == 6
+    with pytest.raises(zeroin.ShapeError, match=r"tensordot: dims=2 must be between 0 and .*"
+                                                r"\(5,\) and \(5,\).*dims=1"):
+        zeroin.tensordot(zeroin.ones(5), zeroin.ones(5))
+    with pytest.raises(zeroin.ShapeError, match=r"dims=-1"):
+        zeroin.tensordot(zeroin.ones(5), zeroin.ones(5), -1)

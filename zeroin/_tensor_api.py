@@ -772,6 +772,10 @@ def tensordot(a, b, dims=2):
     a, b = _ops._t(a), _ops._t(b)
     _ops.same_dtypes("tensordot", a, b)
     if isinstance(dims, numbers.Integral):
+        if not 0 <= dims <= min(a.ndim, b.ndim):
+            raise ShapeError(f"tensordot: dims={dims} must be between 0 and the smaller number "
+                             f"of dimensions of shapes {a.shape} and {b.shape}; for 1-D "
+                             f"tensors give dims=1 (or use dot)")
         da, db = list(range(a.ndim - dims, a.ndim)), list(range(dims))
     else:
         da, db = ([int(i) for i in np.atleast_1d(_raw(x))] for x in dims)
