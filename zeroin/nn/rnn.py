@@ -58,8 +58,15 @@ def rnn_relu_step(gx, h, w_hh, b_hh=None):
 
 def _lstm_gate_grads(xp, gate_grads, like):
     """The gradient of the gates (..., 4 * hidden) from those of i, f, g, o (None: 0)."""
-    parts = [np.zeros_like(like) if d is None else d for d in gate_grads]
-    return np.concatenate(parts, -1) if xp is NP else ops.concatenate(parts, -1)
+    if xp is not NP:        # create_graph: tensors, joined by a recorded op
+        return ops.concatenate([d if d is not None else np.zeros_like(like)
+                                for d in gate_grads], -1)
+    n = like.shape[-1]
+    dtype = next(d for d in gate_grads if d is not None).dtype
+    out = np.empty(like.shape[:-1] + (4 * n,), dtype)
+    for k, d in enumerate(gate_grads):
+        out[..., k * n:(k + 1) * n] = 0 if d is None else d
+    return out
 
 
 class LSTMStateOp(Function):
