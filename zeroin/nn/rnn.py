@@ -1,11 +1,14 @@
 """Recurrent layers with PyTorch's names, parameters, gate order and shapes: RNN, LSTM, GRU
 and their one-step cells.
 
-Each step is written with ordinary differentiable ops (``linear``, ``sigmoid``, ``tanh``,
-``*``, ``+``), so backpropagation through time is the engine's usual backward pass over the
-unrolled graph: ``zeroin.explain`` and ``draw`` show every step, and no op here has a
-backward rule of its own. A torch ``state_dict`` (as NumPy arrays) loads into these modules
-and gives the same outputs and gradients.
+Each step is written with differentiable ops (``linear``, ``sigmoid``, ``tanh``, ``*``,
+``+``; an LSTM's two equations as the ops ``lstm_c`` and ``lstm_h``, each with its own
+backward rule), so backpropagation through time is the engine's usual backward pass over
+the unrolled graph: ``zeroin.explain`` and ``draw`` show every step. A layer projects the
+inputs of all its steps with one ``linear`` (W_ih x + b_ih for every t at once: one large
+product instead of seq_len small ones); each step then adds W_hh h + b_hh. A torch
+``state_dict`` (as NumPy arrays) loads into these modules and gives the same outputs and
+gradients.
 
 The step functions, for input x, state h (and c), weights W and biases b of a layer:
 
