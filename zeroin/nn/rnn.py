@@ -54,10 +54,11 @@ def rnn_relu_step(gx, h, w_hh, b_hh=None):
     return ops.relu(gx + F.linear(h, w_hh, b_hh))
 
 
-# The LSTM's two equations, each one op with its own backward rule: a step is 4 nodes
-# (linear, +, lstm_c, lstm_h) instead of 13 (4 gate slices, 3 sigmoids, 2 tanh, 3 *, +).
-# Each rule is the chain rule through the same elementwise ops, in the same order, so the
-# values and gradients are those of the step written with sigmoid, tanh, * and +.
+# The LSTM's two equations, each one op with its own backward rule: a step records 4 nodes
+# (linear, +, lstm_c, lstm_h) where the gates written with ops take 15 (4 gate slices,
+# 3 sigmoid, 2 tanh, 3 *, + besides linear and +). Forward and rules compute the same
+# elementwise formulas in the same order as those ops, so values and gradients are the
+# same to the bit (tests/test_nn.py checks it).
 
 def _lstm_gate_grads(xp, gate_grads, like):
     """The gradient of the gates (..., 4 * hidden) from those of i, f, g, o (None: 0)."""
