@@ -852,15 +852,15 @@ def test_lstm_step_ops_refuse_mismatched_gates():
             fn(zeroin.zeros(3, 8, dtype=np.float32), zeroin.zeros(3, 2))
 
 
-def test_an_lstm_step_records_four_nodes():
-    # an unrolled LSTM layer: per step linear(h), +, lstm_c, lstm_h (and the step's slice
-    # of the one input projection); the inputs of all steps projected by one linear
+def test_an_lstm_step_records_five_nodes():
+    # an unrolled LSTM layer: per step linear(x), linear(h), +, lstm_c, lstm_h (and the
+    # slice that takes the step's input); the outputs joined by one stack
     lstm = nn.LSTM(3, 4)
     out, _ = lstm(zeroin.tensor(RNG.standard_normal((5, 2, 3))))
     names = [str(t.grad_fn.name) for t in zeroin.graph.toposort([out]) if t.grad_fn]
     counts = {k: names.count(k) for k in set(names)}
     assert counts["lstm_c"] == counts["lstm_h"] == 5
-    assert counts["linear"] == 5 + 1 and counts["add"] == 5
+    assert counts["linear"] == 2 * 5 and counts["add"] == 5 and counts["stack"] == 1
     assert "sigmoid" not in counts and "tanh" not in counts
 
 
