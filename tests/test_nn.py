@@ -986,6 +986,40 @@ def test_lstm_gradients_match_finite_differences():
                            run(*ins, *[leaf(p.data * 1.5) for p in params]).data)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lstm_step_ops_equal_the_gates_written_with_ops_to_the_bit(dtype):
+    # lstm_c / lstm_h compute the same formulas in the same order as sigmoid, tanh, * and
+    # +: two steps (c feeds the next step, h the next product), values and every gradient
+    from zeroin.nn.rnn import lstm_c, lstm_h
+    rng = np.random.default_rng(1)
+
+    def leaf_(shape, scale=1.0):
+        return zeroin.tensor((rng.standard_normal(shape) * scale).astype(dtype),
+                             requires_grad=True)
+    w, g1, g2, c0 = leaf_((8, 2)), leaf_((3, 8), 3.0), leaf_((3, 8), 3.0), leaf_((3, 2))
+    weight = zeroin.tensor(rng.standard_normal((3, 2)).astype(dtype))
+
+    def with_ops(gates, c):
+        i, f, g, o = gates.chunk(4, -1)
+        c = zeroin.sigmoid(f) * c + zeroin.sigmoid(i) * zeroin.tanh(g)
+        return zeroin.sigmoid(o) * zeroin.tanh(c), c
+
+    def with_step_ops(gates, c):
+        c = lstm_c(gates, c)
+        return lstm_h(gates, c), c
+
+    results = []
+    for step in (with_ops, with_step_ops):
+        for t in (w, g1, g2, c0):
+            t.grad = None
+        h, c = step(g1, c0)
+        h, c = step(g2 + h @ w.T, c)
+        ((h + c) * weight).sum().backward()
+        results.append([a.data.copy() for a in (h, c, w.grad, g1.grad, g2.grad, c0.grad)])
+    for a, b in zip(*results):
+        assert a.dtype == dtype and a.tobytes() == b.tobytes()
+
+
 @pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
 def test_recurrent_shapes_names_and_unbatched_input(kind):
     m = getattr(nn, kind)(2, 3, num_layers=2, bidirectional=True, batch_first=True)

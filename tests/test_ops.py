@@ -951,6 +951,11 @@ GRADCHECK = {
                        [_r(4, 5)], True)],
     "dropout": [(lambda x: _F().dropout(x, 0.4, rng=np.random.default_rng(3)), [_r(4, 5)],
                  True)],
+    # zeroin.nn.rnn: an LSTM step's two equations (gates i, f, g, o side by side)
+    "lstm_c": [(lambda g, c: zeroin.nn.rnn.lstm_c(g, c), [_r(3, 8), _r(3, 2)], True),
+               (lambda g, c: zeroin.nn.rnn.lstm_c(g, c), [_r(2, 3, 4), _r(2, 3, 1)], False)],
+    "lstm_h": [(lambda g, c: zeroin.nn.rnn.lstm_h(g, c), [_r(3, 8), _r(3, 2)], True),
+               (lambda g, c: zeroin.nn.rnn.lstm_h(g, c), [_r(2, 3, 4), _r(2, 3, 1)], False)],
     "mse_loss": [(lambda x, t: _F().mse_loss(x, t), [_r(4, 2), _r(4, 2, seed=1)], True)],
     "l1_loss": [(lambda x, t: _F().l1_loss(x, t, reduction="sum"),
                  [_r(4, 2, kind="kink"), np.zeros((4, 2))], True)],

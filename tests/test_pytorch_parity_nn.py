@@ -814,6 +814,56 @@ def test_recurrent_cells_match(kind, kw, with_hx, batched):
     _compare_results(zm, tm, zo, to, extra)
 
 
+@pytest.mark.parametrize("shapes", [((3, 8), (3, 2)), ((2, 3, 12), (2, 3, 3)), ((4,), (1,))],
+                         ids=str)
+def test_lstm_step_ops_match_the_gate_formulas(shapes):
+    # lstm_c and lstm_h (an LSTM step's two equations as ops, with their own backward
+    # rules) against torch's sigmoid / tanh formulas: values, gradients of both inputs;
+    # gates large enough to reach the flat ends of sigmoid and tanh
+    from zeroin.nn.rnn import lstm_c, lstm_h
+
+    def t_c(gates, c):
+        i, f, g, _ = gates.chunk(4, -1)
+        return torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+
+    def t_h(gates, c):
+        return torch.sigmoid(gates.chunk(4, -1)[3]) * torch.tanh(c)
+
+    gates, c = RNG.standard_normal(shapes[0]) * 4, RNG.standard_normal(shapes[1])
+    check_value_and_grad(lstm_c, t_c, gates, c)
+    check_value_and_grad(lstm_h, t_h, gates, c)
+    # one input without grad: the other's gradient alone
+    for zf, tf in ((lstm_c, t_c), (lstm_h, t_h)):
+        (gz, gt), (cz, ct) = both(gates), both(c)
+        zf(gz, zeroin.tensor(c)).sum().backward()
+        tf(gt, torch.tensor(c)).sum().backward()
+        close(gz.grad, gt.grad)
+        zf(zeroin.tensor(gates), cz).sum().backward()
+        tf(torch.tensor(gates), ct).sum().backward()
+        close(cz.grad, ct.grad)
+
+
+def test_lstm_step_ops_refuse_mismatched_gates():
+    from zeroin.nn.rnn import lstm_c, lstm_h
+    for fn in (lstm_c, lstm_h):
+        with pytest.raises(zeroin.ShapeError, match=r"need shape \(3, 8\)"):
+            fn(zeroin.zeros(3, 6), zeroin.zeros(3, 2))
+        with pytest.raises(TypeError, match="dtype"):
+            fn(zeroin.zeros(3, 8, dtype=np.float32), zeroin.zeros(3, 2))
+
+
+def test_an_lstm_step_records_five_nodes():
+    # an unrolled LSTM layer: per step linear(x), linear(h), +, lstm_c, lstm_h (and the
+    # slice that takes the step's input); the outputs joined by one stack
+    lstm = nn.LSTM(3, 4)
+    out, _ = lstm(zeroin.tensor(RNG.standard_normal((5, 2, 3))))
+    names = [str(t.grad_fn.name) for t in zeroin.graph.toposort([out]) if t.grad_fn]
+    counts = {k: names.count(k) for k in set(names)}
+    assert counts["lstm_c"] == counts["lstm_h"] == 5
+    assert counts["linear"] == 2 * 5 and counts["add"] == 5 and counts["stack"] == 1
+    assert "sigmoid" not in counts and "tanh" not in counts
+
+
 def test_recurrent_default_init_and_repr_match():
     zeroin.manual_seed(0)
     for kind, kw in [("LSTM", dict(num_layers=2, bidirectional=True, batch_first=True,

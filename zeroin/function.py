@@ -90,10 +90,15 @@ def _is_basic_index(index):
 
 
 def sigmoid_array(x):
-    """1 / (1 + e**-x) without overflow: exp(-|x|) never overflows; each side takes the
-    stable form."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    """1 / (1 + e**-x) without overflow, as exp(min(x, 0)) / (1 + exp(-|x|)): each side
+    takes the stable form (1 / (1 + e**-x) for x >= 0, e**x / (1 + e**x) below) with
+    exponents that are never positive. The same values as choosing the side with
+    np.where, without its cost (np.where took half the time on small float32 arrays)."""
+    d = np.exp(-np.abs(x))
+    d += 1
+    r = np.exp(np.minimum(x, 0))
+    r /= d
+    return r
 
 
 class NP:

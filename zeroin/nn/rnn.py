@@ -1,11 +1,12 @@
 """Recurrent layers with PyTorch's names, parameters, gate order and shapes: RNN, LSTM, GRU
 and their one-step cells.
 
-Each step is written with ordinary differentiable ops (``linear``, ``sigmoid``, ``tanh``,
-``*``, ``+``), so backpropagation through time is the engine's usual backward pass over the
-unrolled graph: ``zeroin.explain`` and ``draw`` show every step, and no op here has a
-backward rule of its own. A torch ``state_dict`` (as NumPy arrays) loads into these modules
-and gives the same outputs and gradients.
+Each step is written with differentiable ops (``linear``, ``sigmoid``, ``tanh``, ``*``,
+``+``; an LSTM's two equations as the ops ``lstm_c`` and ``lstm_h``, each with its own
+backward rule), so backpropagation through time is the engine's usual backward pass over
+the unrolled graph: ``zeroin.explain`` and ``draw`` show every step. A layer's outputs are
+joined with one stack (or cat), not step by step. A torch ``state_dict`` (as NumPy arrays)
+loads into these modules and gives the same outputs and gradients.
 
 The step functions, for input x, state h (and c), weights W and biases b of a layer:
 
@@ -27,7 +28,7 @@ import numpy as np
 
 from .. import ops
 from .._tensor import Tensor, _leaf
-from ..function import ShapeError
+from ..function import NP, Function, ShapeError, sigmoid_array
 from . import functional as F
 from . import init
 from .layers import _check_device, _dtype
@@ -38,42 +39,142 @@ __all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "RNNBase", "R
 
 
 # --- one step -----------------------------------------------------------------------------
+# A step takes the input's part of the gates, gx = W_ih x + b_ih, already computed (one
+# linear per step; one linear over all steps measured no faster: slicing its result into
+# steps costs, in backward, about what the large product saves).
 
-def _gates(x, h, w_ih, w_hh, b_ih, b_hh):
-    return F.linear(x, w_ih, b_ih) + F.linear(h, w_hh, b_hh)
-
-
-def rnn_tanh_step(x, h, w_ih, w_hh, b_ih=None, b_hh=None):
-    """One Elman step: tanh(W_ih x + b_ih + W_hh h + b_hh)."""
-    return ops.tanh(_gates(x, h, w_ih, w_hh, b_ih, b_hh))
-
-
-def rnn_relu_step(x, h, w_ih, w_hh, b_ih=None, b_hh=None):
-    """One Elman step with relu: relu(W_ih x + b_ih + W_hh h + b_hh)."""
-    return ops.relu(_gates(x, h, w_ih, w_hh, b_ih, b_hh))
+def rnn_tanh_step(gx, h, w_hh, b_hh=None):
+    """One Elman step on gx = W_ih x + b_ih: tanh(gx + W_hh h + b_hh)."""
+    return ops.tanh(gx + F.linear(h, w_hh, b_hh))
 
 
-def lstm_step(x, state, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None):
-    """One LSTM step on ``state = (h, c)``; returns ``(h', c')``. Gates in PyTorch's order
-    i, f, g, o; ``w_hr`` projects h' (``proj_size``)."""
+def rnn_relu_step(gx, h, w_hh, b_hh=None):
+    """One Elman step with relu on gx = W_ih x + b_ih: relu(gx + W_hh h + b_hh)."""
+    return ops.relu(gx + F.linear(h, w_hh, b_hh))
+
+
+# The LSTM's two equations, each one op with its own backward rule: a step records 5 nodes
+# (2 linear, +, lstm_c, lstm_h) where the gates written with ops take 16 (4 gate slices,
+# 3 sigmoid, 2 tanh, 3 *, + besides 2 linear and +). Forward and rules compute the same
+# elementwise formulas in the same order as those ops, so values and gradients are the
+# same to the bit (tests/test_nn.py checks it).
+
+def _lstm_gate_grads(xp, gate_grads, like):
+    """The gradient of the gates (..., 4 * hidden) from those of i, f, g, o (None: 0)."""
+    if xp is not NP:        # create_graph: tensors, joined by a recorded op
+        return ops.concatenate([d if d is not None else np.zeros_like(like)
+                                for d in gate_grads], -1)
+    n = like.shape[-1]
+    dtype = next(d for d in gate_grads if d is not None).dtype
+    out = np.empty(like.shape[:-1] + (4 * n,), dtype)
+    for k, d in enumerate(gate_grads):
+        out[..., k * n:(k + 1) * n] = 0 if d is None else d
+    return out
+
+
+class LSTMStateOp(Function):
+    """c' = sigmoid(f) * c + sigmoid(i) * tanh(g), gates i, f, g, o in PyTorch's order."""
+    __slots__ = ()
+    name = "lstm_c"
+    input_roles = ("gates", "c")
+
+    def forward(self, gates, c):
+        n = c.shape[-1]
+        i_f = sigmoid_array(gates[..., :2 * n])
+        i, f, g = i_f[..., :n], i_f[..., n:], np.tanh(gates[..., 2 * n:3 * n])
+        self.saved = (i, f, g)
+        return f * c + i * g
+
+    def backward(self, xp, gc, out, gates, c):
+        n = c.shape[-1]
+        if xp is NP and self.saved is not None:
+            i, f, g = self.saved
+        else:           # create_graph: the activations as tensors, recorded
+            i, f = xp.sigmoid(gates[..., :n]), xp.sigmoid(gates[..., n:2 * n])
+            g = xp.tanh(gates[..., 2 * n:3 * n])
+        need_gates, need_c = self.needs_input_grad
+        d_gates = _lstm_gate_grads(xp, [gc * g * i * (1 - i), gc * c * f * (1 - f),
+                                        gc * i * (1 - g * g), None], c) if need_gates else None
+        return d_gates, (gc * f if need_c else None)
+
+
+class LSTMOutputOp(Function):
+    """h' = sigmoid(o) * tanh(c'), gates i, f, g, o in PyTorch's order."""
+    __slots__ = ()
+    name = "lstm_h"
+    input_roles = ("gates", "c")
+
+    def forward(self, gates, c):
+        o, tc = sigmoid_array(gates[..., 3 * c.shape[-1]:]), np.tanh(c)
+        self.saved = (o, tc)
+        return o * tc
+
+    def backward(self, xp, gh, out, gates, c):
+        if xp is NP and self.saved is not None:
+            o, tc = self.saved
+        else:
+            o, tc = xp.sigmoid(gates[..., 3 * c.shape[-1]:]), xp.tanh(c)
+        need_gates, need_c = self.needs_input_grad
+        d_gates = _lstm_gate_grads(xp, [None, None, None, gh * tc * o * (1 - o)], c) \
+            if need_gates else None
+        return d_gates, (gh * o * (1 - tc * tc) if need_c else None)
+
+
+def _lstm_operands(name, gates, c):
+    gates, c = ops._t(gates), ops._t(c)
+    if gates.dtype != c.dtype:
+        raise TypeError(f"{name}: gates have dtype {gates.dtype} but c has {c.dtype}; convert "
+                        f"one of them with .astype()")
+    if c.ndim < 1 or gates.shape != c.shape[:-1] + (4 * c.shape[-1],):
+        raise ShapeError(f"{name}: gates of shape {gates.shape} do not fit c of shape "
+                         f"{c.shape}: the gates are i, f, g, o side by side in the last "
+                         f"dimension, so they need shape "
+                         f"{c.shape[:-1] + (4 * (c.shape[-1] if c.ndim else 1),)}")
+    return gates, c
+
+
+@ops.op(LSTMStateOp, export=False)
+def lstm_c(gates, c):
+    """An LSTM's new cell state c' = sigmoid(f) * c + sigmoid(i) * tanh(g), as one op, from
+    the gates (..., 4 * hidden) = W_ih x + b_ih + W_hh h + b_hh (i, f, g, o side by side, in
+    PyTorch's order; o is not read) and the cell state c (..., hidden)."""
+    return ops._call2(LSTMStateOp(), *_lstm_operands("lstm_c", gates, c))
+
+
+@ops.op(LSTMOutputOp, export=False)
+def lstm_h(gates, c):
+    """An LSTM's new hidden state h' = sigmoid(o) * tanh(c'), as one op, from the gates
+    (..., 4 * hidden) (only o is read) and the new cell state c' (..., hidden)."""
+    return ops._call2(LSTMOutputOp(), *_lstm_operands("lstm_h", gates, c))
+
+
+def lstm_step(gx, state, w_hh, b_hh=None, w_hr=None):
+    """One LSTM step on gx = W_ih x + b_ih and ``state = (h, c)``; returns ``(h', c')``.
+    Gates in PyTorch's order i, f, g, o; ``w_hr`` projects h' (``proj_size``)."""
     h, c = state
-    i, f, g, o = _gates(x, h, w_ih, w_hh, b_ih, b_hh).chunk(4, -1)
-    c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
-    h = ops.sigmoid(o) * ops.tanh(c)
+    gates = gx + F.linear(h, w_hh, b_hh)
+    c = lstm_c(gates, c)
+    h = lstm_h(gates, c)
     if w_hr is not None:
         h = F.linear(h, w_hr)
     return h, c
 
 
-def gru_step(x, h, w_ih, w_hh, b_ih=None, b_hh=None):
-    """One GRU step: r and z gate the input's and the state's parts; the reset gate r
-    multiplies the state's part of n after its bias, as PyTorch (and cuDNN) do."""
-    x_r, x_z, x_n = F.linear(x, w_ih, b_ih).chunk(3, -1)
+def gru_step(gx, h, w_hh, b_hh=None):
+    """One GRU step on gx = W_ih x + b_ih: r and z gate the input's and the state's parts;
+    the reset gate r multiplies the state's part of n after its bias, as PyTorch (and
+    cuDNN) do."""
+    x_r, x_z, x_n = gx.chunk(3, -1)
     h_r, h_z, h_n = F.linear(h, w_hh, b_hh).chunk(3, -1)
     r = ops.sigmoid(x_r + h_r)
     z = ops.sigmoid(x_z + h_z)
     n = ops.tanh(x_n + r * h_n)
     return (1 - z) * n + z * h
+
+
+def _cell_step(mode, x, state, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One step of a cell on its input x."""
+    return _STEPS[mode][1](F.linear(x, w_ih, b_ih), state, w_hh, b_hh)
 
 
 _STEPS = {"RNN_TANH": (1, rnn_tanh_step), "RNN_RELU": (1, rnn_relu_step),
@@ -201,7 +302,7 @@ class RNNCell(RNNCellBase):
 
     def forward(self, input, hx=None):  # noqa: A002
         x, (h,), batched = self._check(input, hx, 1)
-        h = _STEPS[self.mode][1](x, h, *self._weights())
+        h = _cell_step(self.mode, x, h, *self._weights())
         return h if batched else h.reshape(-1)
 
 
@@ -215,7 +316,7 @@ class LSTMCell(RNNCellBase):
 
     def forward(self, input, hx=None):  # noqa: A002
         x, states, batched = self._check(input, hx, 2)
-        h, c = lstm_step(x, tuple(states), *self._weights())
+        h, c = _cell_step("LSTM", x, tuple(states), *self._weights())
         return (h, c) if batched else (h.reshape(-1), c.reshape(-1))
 
 
@@ -229,7 +330,7 @@ class GRUCell(RNNCellBase):
 
     def forward(self, input, hx=None):  # noqa: A002
         x, (h,), batched = self._check(input, hx, 1)
-        h = gru_step(x, h, *self._weights())
+        h = _cell_step("GRU", x, h, *self._weights())
         return h if batched else h.reshape(-1)
 
 
@@ -262,8 +363,8 @@ def _blocks(state, sizes):
 
 
 def _direction(step, xs, state, weights, reverse):
-    """Run one layer in one direction over the per-step inputs ``xs``; returns the outputs
-    in time order and the last state."""
+    """Run one layer in one direction over the per-step input projections ``xs``; returns
+    the outputs in time order and the last state."""
     outs = [None] * len(xs)
     for t in (range(len(xs) - 1, -1, -1) if reverse else range(len(xs))):
         state = step(xs[t], state, *weights)
@@ -477,23 +578,30 @@ class RNNBase(_Recurrent):
                         self._states("c_0", hx[1], self.hidden_size, n, batched, x, perm,
                                      packed)))
 
-    def _run(self, xs, states, sizes=None):
-        """All layers over the per-step inputs; (last layer's outputs, final states).
-        ``sizes``: packed steps, step t holding the first ``sizes[t]`` sequences."""
+    def _run(self, rows, sizes, states, last_axis=None):
+        """All layers over ``rows``, the inputs of every step one after another (step t is
+        the next ``sizes[t]`` rows, the first sequences of the batch); returns (the last
+        layer's output, final states). A layer's output is its steps' outputs joined by one
+        cat (rows in the same order), or with ``last_axis`` by one stack on that axis for
+        the last layer; dropout applies to it once."""
         step, finals = _STEPS[self.mode][1], []
         for layer in range(self.num_layers):
             if layer and self.dropout and self.training:
-                xs = [F.dropout(x, self.dropout, True) for x in xs]
-            outs = []
+                rows = F.dropout(rows, self.dropout, True)
+            outs, xs = [], _split_by_halving(rows, 0, True, sizes)
             for d in range(self._directions):
-                args = (step, xs, states[layer * self._directions + d],
-                        self._weights(layer, d), d == 1)
-                out, final = (_direction(*args) if sizes is None
+                w_ih, w_hh, b_ih, b_hh, *w_hr = self._weights(layer, d)
+                gxs = [F.linear(x, w_ih, b_ih) for x in xs]
+                args = (step, gxs, states[layer * self._directions + d],
+                        (w_hh, b_hh, *w_hr), d == 1)
+                out, final = (_direction(*args) if len(set(sizes)) == 1
                               else _direction_packed(*args, sizes))
-                outs.append(out)
+                last = layer == self.num_layers - 1 and last_axis is not None
+                outs.append(ops.stack(out, last_axis) if last else
+                            ops.concatenate(out, 0) if len(out) > 1 else out[0])
                 finals.append(final)
-            xs = outs[0] if len(outs) == 1 else [ops.concatenate(p, -1) for p in zip(*outs)]
-        return xs, finals
+            rows = outs[0] if len(outs) == 1 else ops.concatenate(outs, -1)
+        return rows, finals
 
     def _final(self, finals, batched, unperm=None):
         """h_n (and c_n) stacked as (num_layers * num_directions, [batch,] hidden)."""
@@ -509,16 +617,13 @@ class RNNBase(_Recurrent):
             return self._forward_packed(input, hx)
         x = self._check_input(input)
         batched = x.ndim == 3
-        if not batched:
-            xs = _split_by_halving(x, 0, keep=True)
-        else:
-            xs = _split_by_halving(x, 1 if self.batch_first else 0)
-        n = x.shape[0 if self.batch_first else 1] if batched else 1
-        outs, finals = self._run(xs, self._initial(hx, n, batched, x))
-        if batched:
-            output = ops.stack(outs, 1 if self.batch_first else 0)
-        else:
-            output = ops.concatenate(outs, 0)
+        if batched:     # the steps' rows one after another: (seq_len * batch, input_size)
+            t, n = x.shape[:2][::-1] if self.batch_first else x.shape[:2]
+            rows = (x.swapaxes(0, 1) if self.batch_first else x).reshape(t * n, -1)
+        else:           # one sequence: a batch of 1, each step one row
+            t, n, rows = x.shape[0], 1, x
+        output, finals = self._run(rows, [n] * t, self._initial(hx, n, batched, x),
+                                   (1 if self.batch_first else 0) if batched else None)
         return output, self._final(finals, batched)
 
     def _forward_packed(self, packed, hx):
@@ -539,9 +644,7 @@ class RNNBase(_Recurrent):
                              f"pack_sequence")
         perm = None if packed.sorted_indices is None else _ints(packed.sorted_indices)
         unperm = None if packed.unsorted_indices is None else _ints(packed.unsorted_indices)
-        xs = _split_by_halving(data, 0, True, bs)
-        outs, finals = self._run(xs, self._initial(hx, bs[0], True, data, perm, True), bs)
-        out = ops.concatenate(outs, 0) if len(outs) > 1 else outs[0]
+        out, finals = self._run(data, bs, self._initial(hx, bs[0], True, data, perm, True))
         return (PackedSequence(out, packed.batch_sizes, packed.sorted_indices,
                                packed.unsorted_indices), self._final(finals, True, unperm))
 

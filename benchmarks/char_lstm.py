@@ -1,0 +1,162 @@
+"""Character-LSTM timings: zeroin (any checkout, picked by PYTHONPATH) against torch, each
+in its own fresh process. Run by hand, never part of the test suite.
+
+Workloads, float32, the same initial weights and batches for both libraries:
+
+- ``epoch``: Embedding(65, 64) + LSTM(64, 128, num_layers=2) + Linear(128, 65),
+  cross-entropy on the next character, Adam; 40 batches of 16 sequences x 32 steps.
+- ``layer``: one LSTM(64, 128) layer, T=32, B=16: forward + backward of ``out.sum()``.
+
+    python benchmarks/char_lstm.py --rounds 5 --threads 1 \\
+        --impl base=/tmp/rnn-base --impl new=. [--torch]
+    python benchmarks/char_lstm.py --child epoch zeroin      # one measurement, a JSON line
+
+Each round runs every implementation once, in a fresh process, in turn (before / after /
+torch alternate); a child prints the median of its timed repeats, wall and CPU time (at
+one thread CPU time is the less noisy on a shared machine). Ratios are per round.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+V, E, H, LAYERS, B, T, BATCHES = 65, 64, 128, 2, 16, 32, 40
+
+
+def _weights():
+    import numpy as np
+    rng = np.random.default_rng(0)
+    u = lambda *s, k=H: rng.uniform(-k ** -0.5, k ** -0.5, s).astype(np.float32)  # noqa: E731
+    w = {"emb": rng.standard_normal((V, E)).astype(np.float32)}
+    for layer in range(LAYERS):
+        width = E if layer == 0 else H
+        w[f"weight_ih_l{layer}"] = u(4 * H, width)
+        w[f"weight_hh_l{layer}"] = u(4 * H, H)
+        w[f"bias_ih_l{layer}"] = u(4 * H)
+        w[f"bias_hh_l{layer}"] = u(4 * H)
+    w["fc_w"], w["fc_b"] = u(V, H), u(V)
+    text = rng.integers(0, V, BATCHES * B * T + 1)
+    xs = [text[i * B * T:(i + 1) * B * T].reshape(B, T) for i in range(BATCHES)]
+    ys = [text[i * B * T + 1:(i + 1) * B * T + 1].reshape(B, T) for i in range(BATCHES)]
+    return w, xs, ys
+
+
+def _build(lib, what):
+    """(run, name): run() does one epoch or one layer step and returns a float."""
+    w, xs, ys = _weights()
+    if lib == "torch":
+        import torch
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+        nn, tensor, lib_t = torch.nn, torch.from_numpy, torch
+    else:
+        import zeroin as lib_t
+        from zeroin import nn
+        tensor = lib_t.tensor
+    if what == "layer":
+        lstm = nn.LSTM(E, H).float()
+        for k in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+            getattr(lstm, k).data[...] = tensor(w[k].copy()) if lib == "torch" else w[k]
+        x = tensor(w["emb"][xs[0]].transpose(1, 0, 2).copy())      # (T, B, E)
+
+        def layer():
+            lstm.zero_grad()
+            out, _ = lstm(x)
+            out.sum().backward()
+            return float(lstm.weight_hh_l0.grad.sum())
+        return layer, lib_t.__file__
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(V, E)
+            self.lstm = nn.LSTM(E, H, num_layers=LAYERS, batch_first=True)
+            self.fc = nn.Linear(H, V)
+
+        def forward(self, x):
+            out, _ = self.lstm(self.emb(x))
+            return self.fc(out)
+
+    model = Model().float()
+    for k, v in w.items():
+        p = {"emb": model.emb.weight, "fc_w": model.fc.weight, "fc_b": model.fc.bias}.get(k)
+        p = getattr(model.lstm, k) if p is None else p
+        p.data[...] = tensor(v.copy()) if lib == "torch" else v
+    opt = (torch.optim.Adam if lib == "torch" else lib_t.optim.Adam)(model.parameters(), 1e-3)
+    conv = (lambda a: torch.from_numpy(a.astype("int64"))) if lib == "torch" else \
+        (lambda a: lib_t.tensor(a.astype("int64")))
+    batches = [(conv(x), conv(y)) for x, y in zip(xs, ys)]
+    F = torch.nn.functional if lib == "torch" else lib_t.nn.functional
+
+    def epoch():
+        total = 0.0
+        for x, y in batches:
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x).reshape(-1, V), y.reshape(-1))
+            loss.backward()
+            opt.step()
+            total += float(loss.item())
+        return total / len(batches)
+    return epoch, lib_t.__file__
+
+
+def _child(what, lib):
+    run, where = _build(lib, what)
+    value = run()                                   # warm-up (and the value to compare)
+    repeats, n = (3, 1) if what == "epoch" else (7, 20)
+    times, cpu = [], []
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        for _ in range(n):
+            run()
+        times.append((time.perf_counter() - t0) / n)
+        cpu.append((time.process_time() - c0) / n)
+    print(json.dumps({"what": what, "lib": lib, "file": where, "value": value,
+                      "median_s": statistics.median(times), "cpu_s": statistics.median(cpu)}))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--child", nargs=2, metavar=("WHAT", "LIB"))
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--what", default="epoch,layer")
+    ap.add_argument("--impl", action="append", default=[],
+                    help="NAME=PATH: a zeroin checkout, put first on PYTHONPATH")
+    ap.add_argument("--torch", action="store_true")
+    a = ap.parse_args()
+    if a.child:
+        return _child(*a.child)
+    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), OPENBLAS_NUM_THREADS=str(a.threads),
+               MKL_NUM_THREADS=str(a.threads))
+    impls = [(n, os.path.abspath(p)) for n, p in (i.split("=", 1) for i in a.impl)]
+    impls += [("torch", None)] if a.torch else []
+    for what in a.what.split(","):
+        res, cpu = {n: [] for n, _ in impls}, {n: [] for n, _ in impls}
+        for r in range(a.rounds):
+            for name, path in impls:
+                e = dict(env, PYTHONPATH=path) if path else env
+                out = subprocess.run([sys.executable, __file__, "--child", what,
+                                      "torch" if path is None else "zeroin"], env=e,
+                                     capture_output=True, text=True, check=True).stdout
+                d = json.loads(out.strip().splitlines()[-1])
+                res[name].append(d["median_s"])
+                cpu[name].append(d["cpu_s"])
+                print(f"{what} round {r} {name:6s} {d['median_s'] * 1e3:9.1f} ms wall "
+                      f"{d['cpu_s'] * 1e3:9.1f} ms cpu  value {d['value']:.6f}", flush=True)
+        first = impls[0][0]
+        for name in res:
+            for label, d in (("wall", res), ("cpu", cpu)):
+                ratios = [x / y for x, y in zip(d[name], d[first])]
+                print(f"{what} threads={a.threads} {name:6s} {label:4s} median "
+                      f"{statistics.median(d[name]) * 1e3:9.1f} ms  / {first}: median ratio "
+                      f"{statistics.median(ratios):.3f} (min {min(ratios):.3f} max "
+                      f"{max(ratios):.3f})")
+
+
+if __name__ == "__main__":
+    main()
