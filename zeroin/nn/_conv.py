@@ -498,10 +498,10 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
-def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding, groups,
-                    dilation):
-    y, w, b, k, stride, dil = _conv_setup(op, nd, input, weight, bias, stride, 0, dilation,
-                                          groups, transposed=True)
+def _transpose_channels(op, nd, y, w, b, groups):
+    """conv_transpose's checks of the input's channels against the weight (in_channels,
+    out_channels/groups, ...), of groups and of the bias (1-, 2- and 3-D); returns the
+    output's channels."""
     c_in = y.shape[1]
     if w.shape[0] != c_in:
         raise ShapeError(f"{op}: the weight {tuple(w.shape)} (in_channels, "
@@ -515,6 +515,14 @@ def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding
     if b is not None and tuple(b.shape) != (c_out,):
         raise ShapeError(f"{op}: bias of shape {tuple(b.shape)} does not fit; it must have "
                          f"shape ({c_out},)")
+    return c_out
+
+
+def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding, groups,
+                    dilation):
+    y, w, b, k, stride, dil = _conv_setup(op, nd, input, weight, bias, stride, 0, dilation,
+                                          groups, transposed=True)
+    c_out = _transpose_channels(op, nd, y, w, b, groups)
     p = (0,) * (2 - nd) + _tuple(padding, nd, op, "padding", low=0)
     opad = (0,) * (2 - nd) + _tuple(output_padding, nd, op, "output_padding", low=0)
     if any(q >= s for q, s in zip(opad, stride)):
@@ -737,10 +745,11 @@ class _PoolGatherOp(_PoolIndexBase):
         return _apply(xp, _PoolScatterOp(self.win, self.idx), g)
 
 
-def _pool_geom(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode):
-    """The windows' geometry; ``ceil_mode`` adds padding at the bottom/right so that the
-    last partial window is kept (a window must start inside the input or left padding)."""
-    _check_input(op, x, nd)
+def _pool_window(op, nd, size, kernel_size, stride, padding, dilation, ceil_mode):
+    """A pooling window's kernel, stride, padding and dilation over ``nd`` spatial sizes
+    ``size`` (1-, 2- and 3-D pooling), and the padding ``ceil_mode`` adds at the end of
+    each so that the last partial window is kept (a window must start inside the input or
+    the padding before it)."""
     k = _tuple(kernel_size, nd, op, "kernel_size")
     s = k if stride is None or (not isinstance(stride, numbers.Integral) and
                                 len(tuple(stride)) == 0) else _tuple(stride, nd, op, "stride")
@@ -748,14 +757,22 @@ def _pool_geom(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode):
     d = _tuple(dilation, nd, op, "dilation")
     if any(pp > kk // 2 for pp, kk in zip(p, k)):
         raise ValueError(f"{op}: padding {p} must be at most half the kernel size {k}")
-    hw = tuple(x.shape[2:])
     extra = []
-    for n, kk, ss, pp, dd in zip(hw, k, s, p, d):
+    for n, kk, ss, pp, dd in zip(size, k, s, p, d):
         span = n + 2 * pp - dd * (kk - 1) - 1
         o = (-(-span // ss) if ceil_mode else span // ss) + 1
         if ceil_mode and (o - 1) * ss >= n + pp:
             o -= 1
         extra.append(max(0, (o - 1) * ss + dd * (kk - 1) + 1 - (n + 2 * pp)))
+    return k, s, p, d, extra
+
+
+def _pool_geom(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode):
+    """The windows' geometry of 1- and 2-D pooling (:func:`_pool_window`, lifted to 2-D)."""
+    _check_input(op, x, nd)
+    hw = tuple(x.shape[2:])
+    k, s, p, d, extra = _pool_window(op, nd, hw, kernel_size, stride, padding, dilation,
+                                     ceil_mode)
     k, s, d = ((1,) * (2 - nd) + t for t in (k, s, d))
     p2 = (0,) * (2 - nd) + p
     extra = [0] * (2 - nd) + extra

@@ -27,8 +27,8 @@ from .._tensor import _leaf
 from ..errors import ShapeError
 from ..function import Function
 from ..ops import NP, op
-from ._conv import (_adaptive_ranges, _apply, _check_float, _needs, _out_size, _tuple,
-                    _Separable3Op)
+from ._conv import (_adaptive_ranges, _apply, _check_float, _needs, _out_size, _pool_window,
+                    _Separable3Op, _transpose_channels, _tuple)
 from .functional import _tensor_arg as _as_tensor
 
 __all__ = ["conv3d", "conv_transpose3d", "max_pool3d", "avg_pool3d", "adaptive_avg_pool3d",
@@ -297,19 +297,7 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
     op = "conv_transpose3d"
     y, was, w, b, stride, dil = _setup(op, input, weight, bias, stride, dilation, groups,
                                        True)
-    c_in = y.shape[1]
-    if w.shape[0] != c_in:
-        raise ShapeError(f"{op}: the weight {tuple(w.shape)} (in_channels, "
-                         f"out_channels/groups, ...) expects an input with {w.shape[0]} "
-                         f"channels, but the input {tuple(y.shape)} has {c_in}; build the "
-                         f"layer as ConvTranspose3d({c_in}, ...)")
-    if c_in % groups:
-        raise ShapeError(f"{op}: groups={groups} must divide the input's channels ({c_in}, "
-                         f"input {tuple(y.shape)})")
-    c_out = w.shape[1] * groups
-    if b is not None and tuple(b.shape) != (c_out,):
-        raise ShapeError(f"{op}: bias of shape {tuple(b.shape)} does not fit; it must have "
-                         f"shape ({c_out},)")
+    c_out = _transpose_channels(op, 3, y, w, b, groups)
     p = _tuple(padding, 3, op, "padding", low=0)
     opad = _tuple(output_padding, 3, op, "output_padding", low=0)
     if any(q >= s for q, s in zip(opad, stride)):
@@ -445,20 +433,9 @@ def _pool_geo(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode):
     """The windows' geometry (and the padding asked for); ``ceil_mode`` pads the end so
     that a last partial window is kept (a window must start inside the input or the
     padding before it)."""
-    k = _tuple(kernel_size, nd, op, "kernel_size")
-    s = k if stride is None or (not isinstance(stride, numbers.Integral) and
-                                len(tuple(stride)) == 0) else _tuple(stride, nd, op, "stride")
-    p = _tuple(padding, nd, op, "padding", low=0)
-    d = _tuple(dilation, nd, op, "dilation")
-    if any(pp > kk // 2 for pp, kk in zip(p, k)):
-        raise ValueError(f"{op}: padding {p} must be at most half the kernel size {k}")
-    pad = []
-    for n, kk, ss, pp, dd in zip(x.shape[2:], k, s, p, d):
-        span = n + 2 * pp - dd * (kk - 1) - 1
-        o = (-(-span // ss) if ceil_mode else span // ss) + 1
-        if ceil_mode and (o - 1) * ss >= n + pp:
-            o -= 1
-        pad.append((pp, pp + max(0, (o - 1) * ss + dd * (kk - 1) + 1 - (n + 2 * pp))))
+    k, s, p, d, extra = _pool_window(op, nd, x.shape[2:], kernel_size, stride, padding,
+                                     dilation, ceil_mode)
+    pad = [(pp, pp + e) for pp, e in zip(p, extra)]
     geo = _Geo(x.shape[2:], k, s, pad, d)
     _check_fits(op, x, geo, f"window {k}", "use a smaller kernel_size or a larger input")
     return geo, p
