@@ -601,3 +601,36 @@ def test_tensordot_refuses_more_dims_than_the_operands_have():
         zeroin.tensordot(zeroin.ones(5), zeroin.ones(5))
     with pytest.raises(zeroin.ShapeError, match=r"dims=-1"):
         zeroin.tensordot(zeroin.ones(5), zeroin.ones(5), -1)
+
+
+def test_tensor_split_takes_negative_indices_as_python_slices_and_refuses_floats():
+    # tensor_split(x, [-2]) is x[:-2], x[-2:] in PyTorch; zeroin cut at 0
+    for T in (torch, zeroin):
+        x = T.arange(6)
+        for idx in ([-2], [4, 2], [1, 10], [-10, 3], [], [0, 0]):
+            got = [p.tolist() for p in T.tensor_split(x, idx)]
+            want = [x.tolist()[a:b] for a, b in zip([None] + idx, idx + [None])]
+            assert got == want, (T.__name__, idx, got)
+        assert [p.tolist() for p in T.tensor_split(x, T.tensor([-2]))] == [[0, 1, 2, 3], [4, 5]]
+        with pytest.raises(TypeError):
+            T.tensor_split(x, [1.5])
+        with pytest.raises(TypeError):
+            T.tensor_split(x, 2.5)
+    with pytest.raises(TypeError, match=r"tensor_split: indices_or_sections must be an int.*"
+                                        r"got float64"):
+        zeroin.tensor_split(zeroin.arange(6), zeroin.tensor([1.5, 3.0]))
+
+
+@pytest.mark.parametrize("name", ["linspace", "logspace"])
+def test_linspace_and_logspace_refuse_ends_that_are_not_0d_as_pytorch(name):
+    # NumPy would give a (steps, 2) table of ranges, another function
+    for T in (torch, zeroin):
+        with pytest.raises(RuntimeError):
+            getattr(T, name)(T.tensor([0.0, 1.0]), 2.0, 3)
+        got = getattr(T, name)(T.tensor(0.0), T.tensor(1.0), 3)     # 0-d tensors are fine
+        np.testing.assert_allclose(np.asarray(got.tolist()),
+                                   [0.0, 0.5, 1.0] if name == "linspace" else
+                                   [1.0, 10 ** 0.5, 10.0])
+    with pytest.raises(zeroin.ShapeError, match=rf"{name}: start must be a number or a 0-d "
+                                                r"tensor, got shape \(2,\)"):
+        getattr(zeroin, name)(zeroin.tensor([0.0, 1.0]), 2.0, 3)

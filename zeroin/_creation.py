@@ -161,9 +161,21 @@ def arange(start=None, end=None, step=1, *, dtype=None, device=None, requires_gr
                  "arange")
 
 
+def _scalar_ends(op, start, end):
+    """PyTorch takes numbers or 0-d tensors as the ends; NumPy would make one range per
+    element of an array (a (steps, n) result), another function."""
+    for name, v in (("start", start), ("end", end)):
+        shape = tuple(v.shape) if hasattr(v, "shape") else np.shape(v)
+        if shape != ():
+            raise ShapeError(f"{op}: {name} must be a number or a 0-d tensor, got shape "
+                             f"{shape}; for one range per element, scale "
+                             f"{op}(0, 1, steps) by hand")
+
+
 @_out_arg
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None):
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    _scalar_ends("linspace", start, end)
     return _make(np.linspace(start, end, int(steps), dtype=np.float64), _float(dtype, "linspace"),
                  requires_grad, device, "linspace")
 
@@ -171,6 +183,7 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False,
 @_out_arg
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
     """``base ** linspace(start, end, steps)``."""
+    _scalar_ends("logspace", start, end)
     return _make(np.logspace(start, end, int(steps), base=base), _float(dtype, "logspace"),
                  requires_grad, device, "logspace")
 

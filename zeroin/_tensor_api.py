@@ -798,15 +798,18 @@ def tensor_split(input, indices_or_sections, dim=0):  # noqa: A002
     x = _ops._t(input)
     d = _ops._check_axis("tensor_split", x, dim) % max(x.ndim, 1)
     n = x.shape[d]
-    s = _raw(indices_or_sections)
-    if np.ndim(s) == 0:
+    s = np.asarray(_raw(indices_or_sections))
+    if s.ndim > 1 or (s.size and s.dtype.kind not in "iu"):
+        raise TypeError(f"tensor_split: indices_or_sections must be an int, a list of ints or "
+                        f"a 0-d or 1-D integer tensor, got {s.dtype} of shape {s.shape}")
+    if s.ndim == 0:
         k = int(s)
         if k < 1:
             raise ValueError(f"tensor_split: the number of sections must be >= 1, got {k}")
         sizes = [n // k + (i < n % k) for i in range(k)]
         cuts = np.cumsum([0] + sizes)
-    else:
-        cuts = [0] + [min(max(int(i), 0), n) for i in np.asarray(s).reshape(-1)] + [n]
+    else:       # each piece is x[a:b] with Python's slice rules (a negative index counts back)
+        cuts = [0] + [min(int(i), n) if i >= 0 else max(int(i) + n, 0) for i in s] + [n]
     return tuple(_x.narrow(x, d, int(lo), max(int(hi) - int(lo), 0))
                  for lo, hi in zip(cuts[:-1], cuts[1:]))
 
