@@ -72,7 +72,7 @@ def test_grid_sample_nearest_gradient_to_input():
     assert np.array_equal(g.grad.data, np.zeros_like(grid))     # zeros, as PyTorch
 
 
-@pytest.mark.parametrize("nd, ac", itertools.product((2, 3), (False, True)))
+@pytest.mark.parametrize("nd, ac", list(itertools.product((2, 3), (False, True))))
 def test_affine_grid_matches_torch_and_finite_differences(nd, ac):
     torch = pytest.importorskip("torch")
     theta = rng.standard_normal((2, nd, nd + 1))
