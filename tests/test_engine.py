@@ -1383,3 +1383,18 @@ def test_broadcast_array_takes_numpy_scalars_and_refuses_more_dims():
         assert got.flags.writeable == (n <= 1024)
     with pytest.raises(ValueError):
         broadcast_array(np.ones((1, 1, 1)), (3, 3))
+
+
+def test_shape_and_size_are_a_size_as_pytorchs():
+    torch = pytest.importorskip("torch")
+    z, t = zeroin.ones(2, 3), torch.ones(2, 3)
+    for zs, ts in [(z.shape, t.shape), (z.size(), t.size()), (zeroin.tensor(1.0).shape, torch.tensor(1.0).shape)]:
+        assert isinstance(zs, zeroin.Size) and isinstance(zs, tuple)
+        assert zs == tuple(ts) and zs.numel() == ts.numel()
+        assert repr(zs) == repr(ts).replace("torch", "zeroin")
+    s, ts = z.shape, t.shape
+    for f in (lambda a: a[1:], lambda a: a + (4,), lambda a: (4,) + a, lambda a: a * 2):
+        assert isinstance(f(s), zeroin.Size) and isinstance(f(ts), torch.Size) and f(s) == tuple(f(ts))
+    assert s[0] == 2 and type(s[0]) is int
+    # printed and formatted as the tuple, so messages read "(2, 3)" as NumPy's shapes do
+    assert str(s) == f"{s}" == "(2, 3)" and str(zeroin.ones(5).shape) == "(5,)"

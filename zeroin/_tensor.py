@@ -364,6 +364,37 @@ def _numpy_reduction(a, name, args, kwargs):
     return getattr(np.ndarray, name)(a, *args, **kwargs)
 
 
+class Size(tuple):
+    """A tensor's shape, as ``x.shape`` and ``x.size()`` give it: a tuple with ``numel()``
+    (PyTorch's ``torch.Size``). Its repr is ``zeroin.Size([2, 3])``; ``str`` and f-strings
+    give the tuple ``(2, 3)``, so error messages and printed shapes read as NumPy's do."""
+    __slots__ = ()
+
+    def numel(self):
+        """The number of elements a tensor of this shape holds."""
+        return int(np.prod(self, dtype=np.int64))
+
+    def __add__(self, other):
+        return Size(tuple.__add__(self, other))     # torch.Size + tuple is a torch.Size
+
+    def __radd__(self, other):
+        return Size(tuple.__add__(tuple(other), self))
+
+    def __mul__(self, n):
+        return Size(tuple.__mul__(self, n))
+
+    __rmul__ = __mul__
+
+    def __getitem__(self, i):
+        out = tuple.__getitem__(self, i)
+        return Size(out) if type(i) is slice else out
+
+    def __repr__(self):
+        return f"zeroin.Size({list(self)})"
+
+    __str__ = tuple.__repr__
+
+
 class Tensor:
     """An n-dimensional array with reverse-mode automatic differentiation.
 
@@ -479,8 +510,9 @@ class Tensor:
 
     @property
     def shape(self):
+        """The shape as a :class:`Size` (a tuple, PyTorch's ``torch.Size``)."""
         d = self._array
-        return d.shape if d is not None else ()
+        return Size(d.shape) if d is not None else Size()
 
     @property
     def ndim(self):

@@ -22,7 +22,7 @@ import numpy as np
 from . import _tensor as _tm
 from . import ops as _ops
 from . import _torch_ops as _x
-from ._tensor import (_ONE_LOCAL, Tensor, _GradSwitch, _array_of, _clean_index, _leaf, _raw, _set_grad_mode,
+from ._tensor import (_ONE_LOCAL, Size, Tensor, _GradSwitch, _array_of, _clean_index, _leaf, _raw, _set_grad_mode,
                       is_grad_enabled, no_grad)
 from .dtypes import CPU, as_device, as_dtype
 from .errors import ShapeError, ZeroinError
@@ -43,17 +43,6 @@ def _method(*names):
             setattr(Tensor, n, fn)
         return fn
     return bind
-
-
-class Size(tuple):
-    """A tensor's shape, as returned by ``x.size()``: a tuple (``torch.Size``)."""
-    __slots__ = ()
-
-    def numel(self):
-        return int(np.prod(self, dtype=np.int64))
-
-    def __repr__(self):
-        return f"zeroin.Size({list(self)})"
 
 
 # --- sizes ---------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ ecosystem, with the names of the ``safetensors`` package (``safetensors.torch``)
 >>> import zeroin, zeroin.safetensors as st
 >>> data = st.save({"w": zeroin.ones(2, 3)}, metadata={"format": "pt"})
 >>> st.load(data)["w"].shape
-(2, 3)
+zeroin.Size([2, 3])
 
 A file is 8 bytes (little-endian header length N), N bytes of JSON (``{name: {"dtype",
 "shape", "data_offsets": [begin, end]}}`` and an optional ``"__metadata__"`` of strings),

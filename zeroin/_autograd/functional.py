@@ -67,8 +67,8 @@ def _validate_v(v, other, is_other_tuple):
     for i, (a, b) in enumerate(zip(v, other)):
         if a.shape != b.shape:
             prepend = f"Entry {i} in " if is_other_tuple else ""
-            raise RuntimeError(f"{prepend}v has invalid size: should be {b.size()} but got "
-                               f"{a.size()}.")
+            raise RuntimeError(f"{prepend}v has invalid size: should be {b.size()!r} but got "
+                               f"{a.size()!r}.")
 
 
 def _check_outputs(outputs, strict):

@@ -4,7 +4,7 @@
 >>> X, y = make_moons(100, seed=0)
 >>> xb, yb = next(iter(DataLoader((X, y), batch_size=32, shuffle=True, seed=0)))
 >>> xb.shape, yb.shape
-((32, 2), (32, 1))
+(zeroin.Size([32, 2]), zeroin.Size([32, 1]))
 """
 from .dataset import (ChainDataset, ConcatDataset, DataLoader, Dataset, IterableDataset,
                       StackDataset, Subset, TensorDataset, as_dataset, default_collate,

@@ -48,11 +48,11 @@ class Categorical(Distribution):
     >>> d = Categorical(logits=policy(state))
     >>> a = d.sample()                           # int64 indices
     >>> a.shape, a.dtype
-    ((5,), dtype('int64'))
+    (zeroin.Size([5]), dtype('int64'))
     >>> loss = -(d.log_prob(a) * reward).mean()
     >>> loss.backward()                          # the gradient reaches the policy
     >>> policy.weight.grad.shape
-    (3, 4)
+    zeroin.Size([3, 4])
     """
 
     has_enumerate_support = True

@@ -137,7 +137,7 @@ def linear(input, weight, bias=None):  # noqa: A002
             same_dtypes("linear", xd, wd)
         return _call2(LinearOp(), x, w)
     b = bias if isinstance(bias, Tensor) else _tensor_arg(bias, "linear", "bias")
-    if b.shape != wd.shape[:1]:
+    if b.numpy().shape != wd.shape[:1]:
         raise ShapeError(f"linear: bias of shape {b.shape} does not fit weight of shape "
                          f"{wd.shape}; it must have shape ({wd.shape[0]},)")
     if xd.dtype != wd.dtype or b.dtype != wd.dtype:

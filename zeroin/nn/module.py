@@ -150,7 +150,7 @@ class Module:
     ...     def forward(self, x):
     ...         return self.out(self.hidden(x).relu())
     >>> Net()(zeroin.ones(3, 2)).shape
-    (3, 1)
+    zeroin.Size([3, 1])
     """
 
     def __init__(self, *args, **kwargs):
