@@ -956,6 +956,11 @@ GRADCHECK = {
                (lambda g, c: zeroin.nn.rnn.lstm_c(g, c), [_r(2, 3, 4), _r(2, 3, 1)], False)],
     "lstm_h": [(lambda g, c: zeroin.nn.rnn.lstm_h(g, c), [_r(3, 8), _r(3, 2)], True),
                (lambda g, c: zeroin.nn.rnn.lstm_h(g, c), [_r(2, 3, 4), _r(2, 3, 1)], False)],
+    # zeroin.nn.rnn: a GRU step (gates r, z, n of the input and of the state, side by side)
+    "gru_h": [(lambda gx, gh, h: zeroin.nn.rnn.gru_h(gx, gh, h),
+               [_r(3, 6), _r(3, 6, seed=1), _r(3, 2, seed=2)], True),
+              (lambda gx, gh, h: zeroin.nn.rnn.gru_h(gx, gh, h),
+               [_r(2, 3, 3), _r(2, 3, 3, seed=1), _r(2, 3, 1, seed=2)], False)],
     "mse_loss": [(lambda x, t: _F().mse_loss(x, t), [_r(4, 2), _r(4, 2, seed=1)], True)],
     "l1_loss": [(lambda x, t: _F().l1_loss(x, t, reduction="sum"),
                  [_r(4, 2, kind="kink"), np.zeros((4, 2))], True)],
