@@ -162,8 +162,9 @@ def lstm_step(gx, state, w_hh, b_hh=None, w_hr=None):
 
 # A GRU step's equations as one op, gru_h, with its own backward rule: a step records 3
 # nodes (2 linear, gru_h) where the equations written with ops take 19 (6 gate slices,
-# 2 sigmoid, tanh, 3 *, 4 +, - besides 2 linear). Forward and rule compute the same elementwise formulas in the same order as those ops, so values and
-# gradients are the same to the bit (tests/test_nn.py checks it).
+# 2 sigmoid, tanh, 3 *, 4 +, - besides 2 linear). Forward and rule compute the same
+# elementwise formulas in the same order as those ops, so values and gradients are the same
+# to the bit (tests/test_nn.py checks it).
 
 class GRUStateOp(Function):
     """h' = (1 - z) * n + z * h with r, z = sigmoid(gx_rz + gh_rz) and
