@@ -93,6 +93,9 @@ POOLS = [
     (lambda x: F.interpolate(x, scale_factor=1.5, mode="bilinear", align_corners=False),
      (1, 2, 3, 2)),
     (lambda x: F.interpolate(x, size=5, mode="linear"), (1, 2, 3)),
+    (lambda x: F.interpolate(x, size=(5, 7), mode="bicubic", align_corners=False), (1, 2, 3, 4)),
+    (lambda x: F.interpolate(x, scale_factor=(0.6, 1.5), mode="bicubic", align_corners=True),
+     (1, 1, 5, 3)),
     (lambda x: F.unfold(x, (2, 3), padding=1, stride=(1, 2)), (2, 2, 3, 4)),
     (lambda x: F.fold(x, (3, 4), (2, 2), stride=1), (1, 8, 6)),
     (lambda x: F.batch_norm(x, None, None, training=True), (3, 2, 3, 2)),
@@ -196,6 +199,16 @@ TORCH_FUNCS = [
     ("interpolate", dict(size=(5, 13), mode="bilinear", align_corners=True), (2, 3, 4, 6)),
     ("interpolate", dict(scale_factor=1.7, mode="bilinear", align_corners=False), (2, 3, 4, 6)),
     ("interpolate", dict(size=7, mode="linear", align_corners=False), (2, 3, 4)),
+    # bicubic: taps beyond the edges clamped (their weights add up at the edge pixel);
+    # upsampling, shrinking, one pixel, scale_factor kept or recomputed as the sizes' ratio
+    ("interpolate", dict(scale_factor=2, mode="bicubic", align_corners=False), (2, 3, 4, 6)),
+    ("interpolate", dict(size=(5, 13), mode="bicubic", align_corners=True), (2, 3, 4, 6)),
+    ("interpolate", dict(size=(3, 2), mode="bicubic", align_corners=False), (1, 2, 8, 9)),
+    ("interpolate", dict(size=(4, 3), mode="bicubic", align_corners=True), (1, 2, 1, 7)),
+    ("interpolate", dict(scale_factor=(0.6, 1.7), mode="bicubic", align_corners=False),
+     (1, 2, 6, 5)),
+    ("interpolate", dict(scale_factor=(0.6, 1.7), mode="bicubic", align_corners=False,
+                         recompute_scale_factor=True), (1, 2, 6, 5)),
     ("unfold", dict(kernel_size=(2, 3), dilation=(1, 2), padding=1, stride=(2, 1)),
      (2, 3, 7, 8)),
     ("fold", dict(output_size=(7, 8), kernel_size=(2, 3), dilation=(1, 2), padding=1,
@@ -208,6 +221,31 @@ def test_functions_match_torch(name, kw, shape):
     torch = pytest.importorskip("torch")
     tf = getattr(torch.nn.functional, name)
     _vs_torch(lambda x: getattr(F, name)(x, **kw), lambda x: tf(x, **kw), [shape])
+
+
+def test_bicubic_upsample_module_and_float32_match_torch():
+    torch = pytest.importorskip("torch")
+    for ac in (None, False, True):
+        z, t = (up(scale_factor=1.5, mode="bicubic", align_corners=ac)
+                for up in (nn.Upsample, torch.nn.Upsample))
+        assert repr(z) == repr(t)
+        _vs_torch(z, t, [(2, 2, 4, 5)])
+    x = values(rng, (1, 2, 5, 4)).astype(np.float32)
+    y = F.interpolate(zeroin.tensor(x), size=(9, 6), mode="bicubic")
+    ty = torch.nn.functional.interpolate(torch.tensor(x), size=(9, 6), mode="bicubic")
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y.data, ty.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_bicubic_interpolate_refusals():
+    with pytest.raises(ValueError, match=r"interpolate: antialias=True is not supported"):
+        F.interpolate(zeroin.zeros(1, 1, 4, 4), size=(2, 2), mode="bicubic", antialias=True)
+    with pytest.raises(ValueError, match=r"mode 'bicubic' is not supported for a 3-D input.*"
+                                         r"4-D input \(N, C, H, W\)"):
+        F.interpolate(zeroin.zeros(1, 1, 4), size=2, mode="bicubic")
+    with pytest.raises(ValueError, match="align_corners can only be set with mode "
+                                         "'bilinear' or 'bicubic'"):
+        F.interpolate(zeroin.zeros(1, 1, 4, 4), size=2, align_corners=True)
 
 
 def test_batch_norm_4d_matches_torch():

@@ -1001,6 +1001,8 @@ GRADCHECK = {
     "interpolate": [(lambda x: _F().interpolate(x, scale_factor=2), [_r(1, 2, 2, 3)], True),
                     (lambda x: _F().interpolate(x, size=(3, 5), mode="bilinear",
                                                 align_corners=False), [_r(1, 1, 2, 3)], True),
+                    (lambda x: _F().interpolate(x, size=(4, 5), mode="bicubic",
+                                                align_corners=False), [_r(1, 1, 2, 3)], True),
                     (lambda x: _F().interpolate(x, size=(3, 2, 4), mode="trilinear",
                                                 align_corners=False), [_r(1, 1, 2, 3, 2)], True)],
     "conv3d": [(lambda x, w, b: _F().conv3d(x, w, b, padding=(1, 0, 1), groups=2),
