@@ -537,3 +537,48 @@ def test_max_pool_gradient_is_one_at_each_maximum_and_zero_elsewhere(hw, kw):
     want = np.zeros((6, hw[0] * hw[1]))
     np.add.at(want, (np.arange(6)[:, None], where.numpy().reshape(6, -1)), 1.0)
     np.testing.assert_array_equal(x.grad.numpy(), want.reshape(x.shape))
+
+
+@pytest.mark.parametrize("fn, xs, ws", [(F.conv1d, (2, 3, 7), (4, 3, 3)),
+                                        (F.conv2d, (2, 3, 6, 5), (4, 3, 3, 3)),
+                                        (F.conv3d, (1, 2, 4, 4, 3), (3, 2, 2, 2, 2))],
+                         ids=["conv1d", "conv2d", "conv3d"])
+def test_convolution_keeps_its_columns_only_for_the_weights_gradient(fn, xs, ws, monkeypatch):
+    # the im2col columns (C*k*k times the input) are read by the weight's gradient only:
+    # with a frozen weight (input gradients for adversarial examples, a fixed feature
+    # extractor) the graph must not hold them; the gradients stay the same
+    import gc
+    import weakref
+    from zeroin.nn import _conv, _volume
+    made = []
+    for mod in (_conv, _volume):
+        real = mod._im2col
+        monkeypatch.setattr(mod, "_im2col", lambda *a, real=real, **k: (
+            made.append(weakref.ref(out := real(*a, **k))), out)[1])
+    x0, w0 = values(rng, xs), values(rng, ws)
+    grads = {}
+    for w_grad in (True, False):
+        x, w = leaf(x0), zeroin.tensor(w0, requires_grad=w_grad)
+        made.clear()
+        y = fn(x, w, padding=1)
+        gc.collect()
+        assert len(made) == 1 and (made[0]() is not None) == w_grad   # alive with y's graph
+        (y * y).sum().backward()
+        grads[w_grad] = x.grad.data
+    np.testing.assert_array_equal(grads[True], grads[False])
+
+
+def test_frozen_conv_layer_holds_no_columns_and_gives_the_input_gradient_of_torch():
+    torch = pytest.importorskip("torch")
+    z, t = nn.Conv2d(3, 4, 3, padding=1), torch.nn.Conv2d(3, 4, 3, padding=1).double()
+    z.load_state_dict({k: v.detach().numpy() for k, v in t.state_dict().items()})
+    for m in (z, t):
+        m.requires_grad_(False)
+    x0 = values(rng, (2, 3, 5, 6))
+    xz, xt = leaf(x0), torch.tensor(x0, requires_grad=True)
+    y = z(xz)
+    assert y.grad_fn.saved is None          # the graph holds x, w and the node, no columns
+    y.sum().backward()
+    t(xt).sum().backward()
+    np.testing.assert_allclose(xz.grad.data, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    assert z.weight.grad is None

@@ -48,6 +48,21 @@ def _needs(fn, i):
     return ins is None or ins[i].requires_grad
 
 
+def _record_keeping_cols(fn, inputs):
+    """Record the convolution ``fn`` on ``inputs`` and keep its im2col columns (``saved``)
+    only when the weight's gradient will read them: forward runs before the engine knows
+    which inputs need a gradient, so it saves them and they go here. A frozen weight
+    (input gradients only, a fixed feature extractor) leaves no column buffer in the
+    graph; the columns are C*k*k times the input."""
+    out = Function.__call__(fn, *inputs)
+    node = out.grad_fn      # fn itself, or its copy when fn was recorded before
+    if node is not None and not node.needs_input_grad[1]:
+        node.saved = None
+    elif node is None and getattr(fn, "inputs", None) is None:
+        fn.saved = None     # not recorded: nothing will read them
+    return out
+
+
 def _apply(xp, op, *args):
     """``op`` on ``args``: its forward on arrays (plain backward), recorded on tensors
     (``create_graph=True``), so backward rules written with it differentiate again."""
@@ -287,10 +302,13 @@ class Conv2dOp(_ConvBase):
     __slots__ = ()
     name = "conv2d"
 
+    def __call__(self, *inputs):
+        return _record_keeping_cols(self, inputs)
+
     def forward(self, x, w, b=None):
         geo = self.geo
         y, cols = _conv_arrays(_lift(x, geo.nd), self._w(w), geo, b)
-        self.saved = cols if _needs(self, 1) else None
+        self.saved = cols if _needs(self, 1) else None     # see _record_keeping_cols
         return _drop(y, geo.nd)
 
     def backward(self, xp, g, out, x, w, b=None):
