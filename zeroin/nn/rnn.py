@@ -4,9 +4,9 @@ and their one-step cells.
 Each step is written with differentiable ops (``linear``, ``tanh``, ``+``; an LSTM's two
 equations as the ops ``lstm_c`` and ``lstm_h`` and a GRU's as the op ``gru_h``, each with
 its own backward rule), so backpropagation through time is the engine's usual backward pass
-over the unrolled graph: ``zeroin.explain`` and ``draw`` show every step. A layer's outputs are
-joined with one stack (or cat), not step by step. A torch ``state_dict`` (as NumPy arrays)
-loads into these modules and gives the same outputs and gradients.
+over the unrolled graph: ``zeroin.explain`` and ``draw`` show every step. A layer's
+outputs are joined with one stack (or cat), not step by step. A torch ``state_dict`` (as
+NumPy arrays) loads into these modules and gives the same outputs and gradients.
 
 The step functions, for input x, state h (and c), weights W and biases b of a layer:
 
