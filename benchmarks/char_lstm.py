@@ -6,6 +6,7 @@ Workloads, float32, the same initial weights and batches for both libraries:
 - ``epoch``: Embedding(65, 64) + LSTM(64, 128, num_layers=2) + Linear(128, 65),
   cross-entropy on the next character, Adam; 40 batches of 16 sequences x 32 steps.
 - ``layer``: one LSTM(64, 128) layer, T=32, B=16: forward + backward of ``out.sum()``.
+- ``gru``: the same with one GRU(64, 128) layer (the LSTM's weights, first 3 * 128 rows).
 
     python benchmarks/char_lstm.py --rounds 5 --threads 1 \\
         --impl base=/tmp/rnn-base --impl new=. [--torch]
@@ -57,10 +58,11 @@ def _build(lib, what):
         import zeroin as lib_t
         from zeroin import nn
         tensor = lib_t.tensor
-    if what == "layer":
-        lstm = nn.LSTM(E, H).float()
+    if what in ("layer", "gru"):
+        lstm = (nn.LSTM if what == "layer" else nn.GRU)(E, H).float()
         for k in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
-            getattr(lstm, k).data[...] = tensor(w[k].copy()) if lib == "torch" else w[k]
+            v = w[k][:len(getattr(lstm, k))]              # GRU: 3 gates of the LSTM's 4
+            getattr(lstm, k).data[...] = tensor(v.copy()) if lib == "torch" else v
         x = tensor(w["emb"][xs[0]].transpose(1, 0, 2).copy())      # (T, B, E)
 
         def layer():
@@ -124,7 +126,7 @@ def main():
     ap.add_argument("--child", nargs=2, metavar=("WHAT", "LIB"))
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--what", default="epoch,layer")
+    ap.add_argument("--what", default="epoch,layer", help="epoch, layer, gru (comma-separated)")
     ap.add_argument("--impl", action="append", default=[],
                     help="NAME=PATH: a zeroin checkout, put first on PYTHONPATH")
     ap.add_argument("--torch", action="store_true")

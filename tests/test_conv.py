@@ -93,6 +93,9 @@ POOLS = [
     (lambda x: F.interpolate(x, scale_factor=1.5, mode="bilinear", align_corners=False),
      (1, 2, 3, 2)),
     (lambda x: F.interpolate(x, size=5, mode="linear"), (1, 2, 3)),
+    (lambda x: F.interpolate(x, size=(5, 7), mode="bicubic", align_corners=False), (1, 2, 3, 4)),
+    (lambda x: F.interpolate(x, scale_factor=(0.6, 1.5), mode="bicubic", align_corners=True),
+     (1, 1, 5, 3)),
     (lambda x: F.unfold(x, (2, 3), padding=1, stride=(1, 2)), (2, 2, 3, 4)),
     (lambda x: F.fold(x, (3, 4), (2, 2), stride=1), (1, 8, 6)),
     (lambda x: F.batch_norm(x, None, None, training=True), (3, 2, 3, 2)),
@@ -196,6 +199,16 @@ TORCH_FUNCS = [
     ("interpolate", dict(size=(5, 13), mode="bilinear", align_corners=True), (2, 3, 4, 6)),
     ("interpolate", dict(scale_factor=1.7, mode="bilinear", align_corners=False), (2, 3, 4, 6)),
     ("interpolate", dict(size=7, mode="linear", align_corners=False), (2, 3, 4)),
+    # bicubic: taps beyond the edges clamped (their weights add up at the edge pixel);
+    # upsampling, shrinking, one pixel, scale_factor kept or recomputed as the sizes' ratio
+    ("interpolate", dict(scale_factor=2, mode="bicubic", align_corners=False), (2, 3, 4, 6)),
+    ("interpolate", dict(size=(5, 13), mode="bicubic", align_corners=True), (2, 3, 4, 6)),
+    ("interpolate", dict(size=(3, 2), mode="bicubic", align_corners=False), (1, 2, 8, 9)),
+    ("interpolate", dict(size=(4, 3), mode="bicubic", align_corners=True), (1, 2, 1, 7)),
+    ("interpolate", dict(scale_factor=(0.6, 1.7), mode="bicubic", align_corners=False),
+     (1, 2, 6, 5)),
+    ("interpolate", dict(scale_factor=(0.6, 1.7), mode="bicubic", align_corners=False,
+                         recompute_scale_factor=True), (1, 2, 6, 5)),
     ("unfold", dict(kernel_size=(2, 3), dilation=(1, 2), padding=1, stride=(2, 1)),
      (2, 3, 7, 8)),
     ("fold", dict(output_size=(7, 8), kernel_size=(2, 3), dilation=(1, 2), padding=1,
@@ -208,6 +221,31 @@ def test_functions_match_torch(name, kw, shape):
     torch = pytest.importorskip("torch")
     tf = getattr(torch.nn.functional, name)
     _vs_torch(lambda x: getattr(F, name)(x, **kw), lambda x: tf(x, **kw), [shape])
+
+
+def test_bicubic_upsample_module_and_float32_match_torch():
+    torch = pytest.importorskip("torch")
+    for ac in (None, False, True):
+        z, t = (up(scale_factor=1.5, mode="bicubic", align_corners=ac)
+                for up in (nn.Upsample, torch.nn.Upsample))
+        assert repr(z) == repr(t)
+        _vs_torch(z, t, [(2, 2, 4, 5)])
+    x = values(rng, (1, 2, 5, 4)).astype(np.float32)
+    y = F.interpolate(zeroin.tensor(x), size=(9, 6), mode="bicubic")
+    ty = torch.nn.functional.interpolate(torch.tensor(x), size=(9, 6), mode="bicubic")
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y.data, ty.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_bicubic_interpolate_refusals():
+    with pytest.raises(ValueError, match=r"interpolate: antialias=True is not supported"):
+        F.interpolate(zeroin.zeros(1, 1, 4, 4), size=(2, 2), mode="bicubic", antialias=True)
+    with pytest.raises(ValueError, match=r"mode 'bicubic' is not supported for a 3-D input.*"
+                                         r"4-D input \(N, C, H, W\)"):
+        F.interpolate(zeroin.zeros(1, 1, 4), size=2, mode="bicubic")
+    with pytest.raises(ValueError, match="align_corners can only be set with mode "
+                                         "'bilinear' or 'bicubic'"):
+        F.interpolate(zeroin.zeros(1, 1, 4, 4), size=2, align_corners=True)
 
 
 def test_batch_norm_4d_matches_torch():
@@ -499,3 +537,48 @@ def test_max_pool_gradient_is_one_at_each_maximum_and_zero_elsewhere(hw, kw):
     want = np.zeros((6, hw[0] * hw[1]))
     np.add.at(want, (np.arange(6)[:, None], where.numpy().reshape(6, -1)), 1.0)
     np.testing.assert_array_equal(x.grad.numpy(), want.reshape(x.shape))
+
+
+@pytest.mark.parametrize("fn, xs, ws", [(F.conv1d, (2, 3, 7), (4, 3, 3)),
+                                        (F.conv2d, (2, 3, 6, 5), (4, 3, 3, 3)),
+                                        (F.conv3d, (1, 2, 4, 4, 3), (3, 2, 2, 2, 2))],
+                         ids=["conv1d", "conv2d", "conv3d"])
+def test_convolution_keeps_its_columns_only_for_the_weights_gradient(fn, xs, ws, monkeypatch):
+    # the im2col columns (C*k*k times the input) are read by the weight's gradient only:
+    # with a frozen weight (input gradients for adversarial examples, a fixed feature
+    # extractor) the graph must not hold them; the gradients stay the same
+    import gc
+    import weakref
+    from zeroin.nn import _conv, _volume
+    made = []
+    for mod in (_conv, _volume):
+        real = mod._im2col
+        monkeypatch.setattr(mod, "_im2col", lambda *a, real=real, **k: (
+            made.append(weakref.ref(out := real(*a, **k))), out)[1])
+    x0, w0 = values(rng, xs), values(rng, ws)
+    grads = {}
+    for w_grad in (True, False):
+        x, w = leaf(x0), zeroin.tensor(w0, requires_grad=w_grad)
+        made.clear()
+        y = fn(x, w, padding=1)
+        gc.collect()
+        assert len(made) == 1 and (made[0]() is not None) == w_grad   # alive with y's graph
+        (y * y).sum().backward()
+        grads[w_grad] = x.grad.data
+    np.testing.assert_array_equal(grads[True], grads[False])
+
+
+def test_frozen_conv_layer_holds_no_columns_and_gives_the_input_gradient_of_torch():
+    torch = pytest.importorskip("torch")
+    z, t = nn.Conv2d(3, 4, 3, padding=1), torch.nn.Conv2d(3, 4, 3, padding=1).double()
+    z.load_state_dict({k: v.detach().numpy() for k, v in t.state_dict().items()})
+    for m in (z, t):
+        m.requires_grad_(False)
+    x0 = values(rng, (2, 3, 5, 6))
+    xz, xt = leaf(x0), torch.tensor(x0, requires_grad=True)
+    y = z(xz)
+    assert y.grad_fn.saved is None          # the graph holds x, w and the node, no columns
+    y.sum().backward()
+    t(xt).sum().backward()
+    np.testing.assert_allclose(xz.grad.data, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    assert z.weight.grad is None

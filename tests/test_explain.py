@@ -334,3 +334,22 @@ def test_a_number_or_a_module_in_place_of_a_tensor_says_what_to_pass():
             fn(z.item(), w)
         with pytest.raises(TypeError, match=rf"{name}: wrt must be a Tensor, got str"):
             fn(z, "w")
+
+
+@pytest.mark.parametrize("kind", ["GRU", "LSTM"])
+def test_two_recurrent_steps_explain_and_draw_with_the_step_ops(kind):
+    # a step is a few ops with their own rules (gru_h; lstm_c, lstm_h): the paths through
+    # them add up to the engine's gradient, and the drawing names each step's op
+    zeroin.manual_seed(0)
+    m = getattr(zeroin.nn, kind)(2, 3)
+    x = zeroin.tensor(np.random.default_rng(0).standard_normal((2, 1, 2)), requires_grad=True)
+    loss = m(x)[0].sum()
+    for wrt in (x, m.weight_hh_l0):
+        e = zeroin.explain(loss, wrt)
+        np.testing.assert_allclose(e.value, node_grads(loss)[id(wrt)], rtol=1e-12)
+        np.testing.assert_allclose(sum(q.product for q in e.paths), e.value, rtol=1e-12,
+                                   atol=1e-15)
+    ops = {"GRU": ["gru_h1", "gru_h2"], "LSTM": ["lstm_c2", "lstm_h2"]}[kind]
+    assert all(name in e.text for name in ops)
+    texts = [line for node in zeroin.draw(loss).nodes for line in node["text"]]
+    assert all(name in texts for name in ops)

@@ -1020,6 +1020,63 @@ def test_lstm_step_ops_equal_the_gates_written_with_ops_to_the_bit(dtype):
         assert a.dtype == dtype and a.tobytes() == b.tobytes()
 
 
+def test_gru_gradients_match_finite_differences():
+    # two bidirectional layers: every parameter, the input and h_0
+    zeroin.manual_seed(0)
+    m = nn.GRU(2, 2, num_layers=2, bidirectional=True)
+    names = [n for n, _ in m.named_parameters()]
+    rng = np.random.default_rng(3)
+
+    def run(x, h0, *params):
+        for n, p in zip(names, params):
+            setattr(m, n, p)
+        out, h = m(x, h0)
+        return zeroin.cat([out.reshape(-1), h.reshape(-1)])
+
+    ins = [leaf(rng.standard_normal(s)) for s in ((3, 2, 2), (4, 2, 2))]
+    params = list(m.parameters())
+    assert zeroin.gradcheck(run, ins + params)
+    assert not np.allclose(run(*ins, *params).data,
+                           run(*ins, *[leaf(p.data * 1.5) for p in params]).data)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gru_step_op_equals_the_equations_written_with_ops_to_the_bit(dtype):
+    # gru_h computes the same formulas in the same order as chunk, sigmoid, tanh, *, + and
+    # -: two steps (h feeds the next step's product and its gate), values and gradients
+    from zeroin.nn.rnn import gru_h
+    rng = np.random.default_rng(1)
+
+    def leaf_(shape, scale=1.0):
+        return zeroin.tensor((rng.standard_normal(shape) * scale).astype(dtype),
+                             requires_grad=True)
+    w, b, g1, g2 = leaf_((6, 2)), leaf_((6,)), leaf_((3, 6), 3.0), leaf_((3, 6), 3.0)
+    h0 = leaf_((3, 2))
+    weight = zeroin.tensor(rng.standard_normal((3, 2)).astype(dtype))
+
+    def with_ops(gx, h):
+        x_r, x_z, x_n = gx.chunk(3, -1)
+        h_r, h_z, h_n = nn.functional.linear(h, w, b).chunk(3, -1)
+        r, z = zeroin.sigmoid(x_r + h_r), zeroin.sigmoid(x_z + h_z)
+        n = zeroin.tanh(x_n + r * h_n)
+        return (1 - z) * n + z * h
+
+    def with_step_op(gx, h):
+        return gru_h(gx, nn.functional.linear(h, w, b), h)
+
+    results = []
+    for step in (with_ops, with_step_op):
+        for t in (w, b, g1, g2, h0):
+            t.grad = None
+        h1 = step(g1, h0)
+        h2 = step(g2, h1)
+        ((h1 + h2) * weight).sum().backward()
+        results.append([a.data.copy() for a in (h1, h2, w.grad, b.grad, g1.grad, g2.grad,
+                                                h0.grad)])
+    for a, b_ in zip(*results):
+        assert a.dtype == dtype and a.tobytes() == b_.tobytes()
+
+
 @pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
 def test_recurrent_shapes_names_and_unbatched_input(kind):
     m = getattr(nn, kind)(2, 3, num_layers=2, bidirectional=True, batch_first=True)

@@ -864,6 +864,53 @@ def test_an_lstm_step_records_five_nodes():
     assert "sigmoid" not in counts and "tanh" not in counts
 
 
+@pytest.mark.parametrize("shapes", [((3, 6), (3, 2)), ((2, 3, 9), (2, 3, 3)), ((3,), (1,))],
+                         ids=str)
+def test_gru_step_op_matches_the_gate_formulas(shapes):
+    # gru_h (a GRU step's equations as one op with its own backward rule) against torch's
+    # formulas: values, gradients of gx, gh and h; gates large enough to reach the flat ends
+    from zeroin.nn.rnn import gru_h
+
+    def t_h(gx, gh, h):
+        (x_r, x_z, x_n), (h_r, h_z, h_n) = gx.chunk(3, -1), gh.chunk(3, -1)
+        r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+        return (1 - z) * torch.tanh(x_n + r * h_n) + z * h
+
+    gx, gh = RNG.standard_normal(shapes[0]) * 4, RNG.standard_normal(shapes[0]) * 4
+    h = RNG.standard_normal(shapes[1])
+    check_value_and_grad(gru_h, t_h, gx, gh, h)
+    # one input with grad at a time: its gradient alone
+    arrays = (gx, gh, h)
+    for i in range(3):
+        zs = [zeroin.tensor(a) for a in arrays]
+        ts = [torch.tensor(a) for a in arrays]
+        (zs[i], ts[i]) = both(arrays[i])
+        gru_h(*zs).sum().backward()
+        t_h(*ts).sum().backward()
+        close(zs[i].grad, ts[i].grad)
+
+
+def test_gru_step_op_refuses_mismatched_gates():
+    from zeroin.nn.rnn import gru_h
+    with pytest.raises(zeroin.ShapeError, match=r"both need shape \(3, 6\)"):
+        gru_h(zeroin.zeros(3, 6), zeroin.zeros(3, 8), zeroin.zeros(3, 2))
+    with pytest.raises(zeroin.ShapeError, match=r"both need shape \(3, 6\)"):
+        gru_h(zeroin.zeros(1, 6), zeroin.zeros(3, 6), zeroin.zeros(3, 2))
+    with pytest.raises(TypeError, match="dtypes float32, float64 and float64"):
+        gru_h(zeroin.zeros(3, 6, dtype=np.float32), zeroin.zeros(3, 6), zeroin.zeros(3, 2))
+
+
+def test_a_gru_step_records_three_nodes():
+    # an unrolled GRU layer: per step linear(x), linear(h), gru_h (and the slice that takes
+    # the step's input); the outputs joined by one stack
+    gru = nn.GRU(3, 4)
+    out, _ = gru(zeroin.tensor(RNG.standard_normal((5, 2, 3))))
+    names = [str(t.grad_fn.name) for t in zeroin.graph.toposort([out]) if t.grad_fn]
+    counts = {k: names.count(k) for k in set(names)}
+    assert counts["gru_h"] == 5 and counts["linear"] == 2 * 5 and counts["stack"] == 1
+    assert not {"sigmoid", "tanh", "mul", "add", "sub", "chunk"} & set(counts)
+
+
 def test_recurrent_default_init_and_repr_match():
     zeroin.manual_seed(0)
     for kind, kw in [("LSTM", dict(num_layers=2, bidirectional=True, batch_first=True,

@@ -15,6 +15,8 @@ from zeroin.errors import ShapeError
 rng = np.random.default_rng(21)
 CASES = list(itertools.product((2, 3), ("bilinear", "nearest"),
                                ("zeros", "border", "reflection"), (False, True)))
+CASES += [(2, "bicubic", pm, ac) for pm in ("zeros", "border", "reflection")
+          for ac in (False, True)]          # bicubic: 4-D only, as PyTorch
 
 
 def _grid(nd, spread, seed=0, n=2):
@@ -61,6 +63,20 @@ def test_grid_sample_bilinear_gradients_first_and_second_order(nd, pm, ac):
     for p in pix:
         assert np.abs(p - np.round(p)).min() > 1e-3
     check_both(lambda x, g: F.grid_sample(x, g, "bilinear", pm, ac), img, grid)
+
+
+@pytest.mark.parametrize("pm, ac", list(itertools.product(("zeros", "border", "reflection"),
+                                                         (False, True))))
+def test_grid_sample_bicubic_gradients_first_and_second_order(pm, ac):
+    # points up to 2 pixels off the input: taps padded one by one (PyTorch's way); away
+    # from integer positions, where the weights' second derivative jumps
+    img = rng.standard_normal((1, 2, 3, 4))
+    grid = _grid(2, 1.6, seed=7, n=1)
+    pix = [((grid[..., i] + 1) * ((n - 1) / 2 if ac else n / 2) - (0 if ac else 0.5))
+           for i, n in enumerate(reversed(img.shape[2:]))]
+    for p in pix:
+        assert np.abs(p - np.round(p)).min() > 1e-3
+    check_both(lambda x, g: F.grid_sample(x, g, "bicubic", pm, ac), img, grid)
 
 
 def test_grid_sample_nearest_gradient_to_input():
@@ -126,8 +142,12 @@ ERRORS = [
      ShapeError, ["grid_sample", "(N, C, H, W)", "(1, 1, 3)"]),
     (lambda: F.grid_sample(zeroin.zeros(2, 1, 3, 3), zeroin.zeros(1, 2, 2, 2),
                            align_corners=False), ShapeError, ["N=2", "(1, 2, 2, 2)"]),
-    (lambda: F.grid_sample(zeroin.zeros(1, 1, 3, 3), zeroin.zeros(1, 2, 2, 2), "bicubic",
-                           align_corners=False), ValueError, ["bicubic", "not supported"]),
+    (lambda: F.grid_sample(zeroin.zeros(1, 1, 3, 3), zeroin.zeros(1, 2, 2, 2), "cubic",
+                           align_corners=False), ValueError,
+     ["'bilinear', 'nearest' or 'bicubic'", "'cubic'"]),
+    (lambda: F.grid_sample(zeroin.zeros(1, 1, 2, 3, 3), zeroin.zeros(1, 2, 2, 2, 3),
+                           "bicubic", align_corners=False), ShapeError,
+     ["grid_sample", "'bicubic' needs a 4-D input", "(1, 1, 2, 3, 3)"]),
     (lambda: F.grid_sample(zeroin.zeros(1, 1, 3, 3), zeroin.zeros(1, 2, 2, 2),
                            padding_mode="reflect", align_corners=False), ValueError,
      ["'zeros', 'border' or 'reflection'", "'reflect'"]),

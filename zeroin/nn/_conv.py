@@ -48,6 +48,21 @@ def _needs(fn, i):
     return ins is None or ins[i].requires_grad
 
 
+def _record_keeping_cols(fn, inputs):
+    """Record the convolution ``fn`` on ``inputs`` and keep its im2col columns (``saved``)
+    only when the weight's gradient will read them: forward runs before the engine knows
+    which inputs need a gradient, so it saves them and they go here. A frozen weight
+    (input gradients only, a fixed feature extractor) leaves no column buffer in the
+    graph; the columns are C*k*k times the input."""
+    out = Function.__call__(fn, *inputs)
+    node = out.grad_fn      # fn itself, or its copy when fn was recorded before
+    if node is not None and not node.needs_input_grad[1]:
+        node.saved = None
+    elif node is None and getattr(fn, "inputs", None) is None:
+        fn.saved = None     # not recorded: nothing will read them
+    return out
+
+
 def _apply(xp, op, *args):
     """``op`` on ``args``: its forward on arrays (plain backward), recorded on tensors
     (``create_graph=True``), so backward rules written with it differentiate again."""
@@ -287,10 +302,13 @@ class Conv2dOp(_ConvBase):
     __slots__ = ()
     name = "conv2d"
 
+    def __call__(self, *inputs):
+        return _record_keeping_cols(self, inputs)
+
     def forward(self, x, w, b=None):
         geo = self.geo
         y, cols = _conv_arrays(_lift(x, geo.nd), self._w(w), geo, b)
-        self.saved = cols if _needs(self, 1) else None
+        self.saved = cols if _needs(self, 1) else None     # see _record_keeping_cols
         return _drop(y, geo.nd)
 
     def backward(self, xp, g, out, x, w, b=None):
@@ -1065,6 +1083,33 @@ def _linear_matrix(n, o, scale, align_corners):
     return M
 
 
+def _cubic_weights(t, a=-0.75):
+    """Keys' cubic convolution weights (PyTorch's a = -0.75) of the four taps at offsets
+    -1, 0, 1, 2 from floor(src), for the fractions t = src - floor(src); works on arrays
+    and on tensors (grid_sample's weights carry the grid's gradient)."""
+    def near(x):                            # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x):                             # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+    return far(t + 1.0), near(t), near(1.0 - t), far((1.0 - t) + 1.0)
+
+
+def _cubic_matrix(n, o, scale, align_corners):
+    """PyTorch's bicubic weights from n inputs to o outputs along one axis: four taps
+    around the source position, indices clamped to the edges (their weights add up)."""
+    dst = np.arange(o, dtype=np.float64)
+    if align_corners:
+        src = dst * ((n - 1) / (o - 1)) if o > 1 else np.zeros(o)
+    else:                                   # not clamped at 0, unlike (bi)linear
+        src = (dst + 0.5) * scale - 0.5
+    i0 = np.floor(src)
+    M = np.zeros((o, n))
+    for k, w in enumerate(_cubic_weights(src - i0)):
+        np.add.at(M, (np.arange(o), np.clip(i0.astype(np.int64) - 1 + k, 0, n - 1)), w)
+    return M
+
+
 # --- gathers along axes: nearest interpolation -------------------------------------------
 
 def _take(x, steps):
@@ -1127,23 +1172,31 @@ class InterpolateNearestOp(_TakeOp):
 
 @op((InterpolateNearestOp, InterpolateOp, Interpolate3dOp), export=False)
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,  # noqa: A002
-                recompute_scale_factor=None):
+                recompute_scale_factor=None, antialias=False):
     """Resize (N, C, L), (N, C, H, W) or (N, C, D, H, W) to ``size`` or by
     ``scale_factor``: mode 'nearest' (input floor(i * in / out)), 'linear' (3-D),
-    'bilinear' (4-D) or 'trilinear' (5-D), with ``align_corners`` as in PyTorch: False
-    maps pixel centres, True the corner pixels."""
+    'bilinear' or 'bicubic' (4-D; cubic convolution with a = -0.75, edge pixels
+    repeated) or 'trilinear' (5-D), with ``align_corners`` as in PyTorch: False maps
+    pixel centres, True the corner pixels. ``antialias=True`` is not supported."""
     op = "interpolate"
     x = _as_tensor(input, op)
     if x.ndim not in (3, 4, 5):
         raise ShapeError(f"{op}: expected (N, C, L), (N, C, H, W) or (N, C, D, H, W), got "
                          f"shape {tuple(x.shape)}")
     nd = x.ndim - 2
-    modes = ("nearest", ("linear", "bilinear", "trilinear")[nd - 1])
+    modes = ("nearest", ("linear", "bilinear", "trilinear")[nd - 1]) + \
+        (("bicubic",) if nd == 2 else ())
     if mode not in modes:
+        hint = "; bicubic needs a 4-D input (N, C, H, W)" if mode == "bicubic" else ""
         raise ValueError(f"{op}: mode {mode!r} is not supported for a {x.ndim}-D input; "
-                         f"use one of {modes}")
+                         f"use one of {modes}{hint}")
     if mode == "nearest" and align_corners is not None:
-        raise ValueError(f"{op}: align_corners can only be set with mode {modes[1]!r}")
+        raise ValueError(f"{op}: align_corners can only be set with mode "
+                         f"{' or '.join(repr(m) for m in modes[1:])}")
+    if antialias:
+        raise ValueError(f"{op}: antialias=True is not supported in zeroin (PyTorch's "
+                         f"anti-aliased downsampling); use antialias=False, or blur first "
+                         f"(e.g. avg_pool2d) when shrinking by a large factor")
     if (size is None) == (scale_factor is None):
         raise ValueError(f"{op}: give exactly one of size and scale_factor")
     hw = tuple(x.shape[2:])
@@ -1166,7 +1219,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         steps = tuple((2 + i, np.minimum(np.floor(np.arange(o) * s).astype(np.int64), n - 1))
                       for i, (n, o, s) in enumerate(zip(hw, out, scales)))
         return InterpolateNearestOp(steps, mode)(x)
-    mats = [_linear_matrix(n, o, s, bool(align_corners)) for n, o, s in zip(hw, out, scales)]
+    matrix = _cubic_matrix if mode == "bicubic" else _linear_matrix
+    mats = [matrix(n, o, s, bool(align_corners)) for n, o, s in zip(hw, out, scales)]
     if nd == 3:
         return Interpolate3dOp(mats)(x)
     return InterpolateOp(*([None] + mats if nd == 1 else mats))(x)

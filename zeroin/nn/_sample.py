@@ -104,16 +104,49 @@ def _reflect(c, n, align):
     return _clip(a * sign + shift, n)
 
 
+def _pad_index(ix, n, padding_mode, align):
+    """Integer positions along an axis of n pixels through the padding: 'border' clips,
+    'reflection' reflects then clips, 'zeros' leaves them (off the input reads 0)."""
+    if padding_mode == "border":
+        return np.clip(ix, 0, n - 1)
+    if padding_mode == "reflection":
+        return _reflect(Tensor(ix.astype(np.float64)), n, align).data.astype(np.int64)
+    return ix
+
+
+def _bicubic(coords, sizes, padding_mode, align, at):
+    """The sum over the 4 x 4 taps around each point of value * weight, Keys' cubic
+    weights (a = -0.75) of the fractions carrying the grid's gradient. As in PyTorch the
+    padding applies to each tap's index, not to the point (a point left of the edge still
+    takes its taps from floor(x) - 1 to floor(x) + 2)."""
+    from ._conv import _cubic_weights
+    with np.errstate(invalid="ignore"):
+        lows = [np.nan_to_num(np.floor(ci.data), nan=-2).astype(np.int64) for ci in coords]
+    weights = [_cubic_weights(ci - lo.astype(ci.dtype)) for ci, lo in zip(coords, lows)]
+    y = None
+    for ky, kx in itertools.product(range(4), repeat=2):
+        idx = [_pad_index(lo - 1 + k, n, padding_mode, align)
+               for lo, k, n in zip(lows, (ky, kx), sizes)]
+        v, valid = at(idx)
+        term = v * ((weights[0][ky] * weights[1][kx]).unsqueeze(1) * valid)
+        y = term if y is None else y + term
+    return y
+
+
 def _sample_check(op, x, g, mode, padding_mode):
-    if mode not in ("bilinear", "nearest"):
-        hint = " (bicubic is not supported in zeroin)" if mode == "bicubic" else ""
-        raise ValueError(f"{op}: mode must be 'bilinear' or 'nearest', got {mode!r}{hint}")
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(f"{op}: mode must be 'bilinear', 'nearest' or 'bicubic', got "
+                         f"{mode!r}")
     if padding_mode not in ("zeros", "border", "reflection"):
         raise ValueError(f"{op}: padding_mode must be 'zeros', 'border' or 'reflection', "
                          f"got {padding_mode!r}")
     if x.ndim not in (4, 5):
         raise ShapeError(f"{op}: expected a 4-D input (N, C, H, W) or a 5-D input (N, C, D, "
                          f"H, W), got shape {tuple(x.shape)}")
+    if mode == "bicubic" and x.ndim != 4:
+        raise ShapeError(f"{op}: mode 'bicubic' needs a 4-D input (N, C, H, W), got shape "
+                         f"{tuple(x.shape)}; for a 5-D input use 'bilinear' (trilinear) or "
+                         f"'nearest'")
     nd = x.ndim - 2
     want = "(N, H_out, W_out, 2)" if nd == 2 else "(N, D_out, H_out, W_out, 3)"
     if g.ndim != x.ndim or g.shape[-1] != nd or g.shape[0] != x.shape[0]:
@@ -129,9 +162,10 @@ def _sample_check(op, x, g, mode, padding_mode):
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):  # noqa: A002
     """Sample ``input`` (N, C, H, W) at ``grid`` (N, H_out, W_out, 2), each entry an (x, y)
     in normalised coordinates (5-D: (N, C, D, H, W) at (N, D_out, H_out, W_out, 3)):
-    output (N, C, H_out, W_out). ``mode`` 'bilinear' or 'nearest' (ties to even, as
-    PyTorch); ``padding_mode`` says what lies outside: 'zeros', 'border' (the edge
-    pixels) or 'reflection'. Gradients flow to the input and (bilinear) the grid."""
+    output (N, C, H_out, W_out). ``mode`` 'bilinear', 'nearest' (ties to even, as
+    PyTorch) or 'bicubic' (4-D only); ``padding_mode`` says what lies outside: 'zeros',
+    'border' (the edge pixels) or 'reflection'. Gradients flow to the input and (bilinear,
+    bicubic) the grid."""
     op = "grid_sample"
     x, g = _t(input, op), _t(grid, op)
     _sample_check(op, x, g, mode, padding_mode)
@@ -142,9 +176,9 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     coords = []                                   # per input axis (D,) H, W
     for i, size in enumerate(sizes):
         ci = _unnormalise(gf[:, :, nd - 1 - i], size, align)
-        if padding_mode == "border":
+        if padding_mode == "border" and mode != "bicubic":      # bicubic: per tap
             ci = _clip(ci, size)
-        elif padding_mode == "reflection":
+        elif padding_mode == "reflection" and mode != "bicubic":
             ci = _reflect(ci, size, align)
         coords.append(ci)
     xf = x.reshape(n, c, -1)
@@ -162,6 +196,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         v = xf[rows, chans, flat[:, None, :]]
         return v, valid[:, None, :].astype(x.dtype)
 
+    if mode == "bicubic":
+        return _bicubic(coords, sizes, padding_mode, align, at).reshape((n, c) + out)
     with np.errstate(invalid="ignore"):
         if mode == "nearest":
             idx = [np.nan_to_num(np.rint(ci.data), nan=-1).astype(np.int64) for ci in coords]

@@ -28,6 +28,7 @@ from ..errors import ShapeError
 from ..function import Function
 from ..ops import NP, op
 from ._conv import (_adaptive_ranges, _apply, _check_float, _needs, _out_size, _pool_window,
+                    _record_keeping_cols,
                     _Separable3Op, _transpose_channels, _tuple)
 from .functional import _tensor_arg as _as_tensor
 
@@ -140,9 +141,12 @@ class Conv3dOp(_Conv3dBase):
     __slots__ = ()
     name = "conv3d"
 
+    def __call__(self, *inputs):
+        return _record_keeping_cols(self, inputs)
+
     def forward(self, x, w, b=None):
         y, cols = _conv_arrays(x, w, self.geo)
-        self.saved = cols if _needs(self, 1) else None
+        self.saved = cols if _needs(self, 1) else None     # see _record_keeping_cols
         return _with_bias(y, b)
 
     def backward(self, xp, g, out, x, w, b=None):

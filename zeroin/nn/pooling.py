@@ -234,8 +234,8 @@ class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
 
 class Upsample(Module):
     """Resize (N, C, L), (N, C, H, W) or (N, C, D, H, W) by ``scale_factor`` or to
-    ``size``: mode 'nearest' (default), 'linear', 'bilinear' or 'trilinear' (see
-    ``functional.interpolate``)."""
+    ``size``: mode 'nearest' (default), 'linear', 'bilinear', 'bicubic' or 'trilinear'
+    (see ``functional.interpolate``)."""
 
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
                  recompute_scale_factor=None):

@@ -1,12 +1,12 @@
 """Recurrent layers with PyTorch's names, parameters, gate order and shapes: RNN, LSTM, GRU
 and their one-step cells.
 
-Each step is written with differentiable ops (``linear``, ``sigmoid``, ``tanh``, ``*``,
-``+``; an LSTM's two equations as the ops ``lstm_c`` and ``lstm_h``, each with its own
-backward rule), so backpropagation through time is the engine's usual backward pass over
-the unrolled graph: ``zeroin.explain`` and ``draw`` show every step. A layer's outputs are
-joined with one stack (or cat), not step by step. A torch ``state_dict`` (as NumPy arrays)
-loads into these modules and gives the same outputs and gradients.
+Each step is written with differentiable ops (``linear``, ``tanh``, ``+``; an LSTM's two
+equations as the ops ``lstm_c`` and ``lstm_h`` and a GRU's as the op ``gru_h``, each with
+its own backward rule), so backpropagation through time is the engine's usual backward pass
+over the unrolled graph: ``zeroin.explain`` and ``draw`` show every step. A layer's
+outputs are joined with one stack (or cat), not step by step. A torch ``state_dict`` (as
+NumPy arrays) loads into these modules and gives the same outputs and gradients.
 
 The step functions, for input x, state h (and c), weights W and biases b of a layer:
 
@@ -160,16 +160,80 @@ def lstm_step(gx, state, w_hh, b_hh=None, w_hr=None):
     return h, c
 
 
+# A GRU step's equations as one op, gru_h, with its own backward rule: a step records 3
+# nodes (2 linear, gru_h) where the equations written with ops take 19 (6 gate slices,
+# 2 sigmoid, tanh, 3 *, 4 +, - besides 2 linear). Forward and rule compute the same
+# elementwise formulas in the same order as those ops, so values and gradients are the same
+# to the bit (tests/test_nn.py checks it).
+
+class GRUStateOp(Function):
+    """h' = (1 - z) * n + z * h with r, z = sigmoid(gx_rz + gh_rz) and
+    n = tanh(gx_n + r * gh_n): gates r, z, n in PyTorch's order."""
+    __slots__ = ()
+    name = "gru_h"
+    input_roles = ("gx", "gh", "h")
+
+    def forward(self, gx, gh, h):
+        k = h.shape[-1]
+        rz = sigmoid_array(gx[..., :2 * k] + gh[..., :2 * k])
+        r, z = rz[..., :k], rz[..., k:]
+        n = np.tanh(gx[..., 2 * k:] + r * gh[..., 2 * k:])
+        self.saved = (r, z, n)
+        return (1 - z) * n + z * h
+
+    def backward(self, xp, g, out, gx, gh, h):
+        k = h.shape[-1]
+        if xp is NP and self.saved is not None:
+            r, z, n = self.saved
+        else:           # create_graph: the activations as tensors, recorded
+            r = xp.sigmoid(gx[..., :k] + gh[..., :k])
+            z = xp.sigmoid(gx[..., k:2 * k] + gh[..., k:2 * k])
+            n = xp.tanh(gx[..., 2 * k:] + r * gh[..., 2 * k:])
+        need_gx, need_gh, need_h = self.needs_input_grad
+        d_gx = d_gh = None
+        if need_gx or need_gh:
+            d_a = g * (1 - z) * (1 - n * n)         # of n's argument gx_n + r * gh_n
+            d_r = d_a * gh[..., 2 * k:] * r * (1 - r)
+            d_z = (g * h - g * n) * z * (1 - z)
+            d_gx = _gate_grads(xp, [d_r, d_z, d_a]) if need_gx else None
+            d_gh = _gate_grads(xp, [d_r, d_z, d_a * r]) if need_gh else None
+        return d_gx, d_gh, (g * z if need_h else None)
+
+
+def _gate_grads(xp, parts):
+    """The gates' gradient (..., 3 * hidden) from the parts side by side."""
+    if xp is not NP:
+        return ops.concatenate(parts, -1)
+    k = parts[0].shape[-1]
+    out = np.empty(parts[0].shape[:-1] + (len(parts) * k,), parts[0].dtype)
+    for i, d in enumerate(parts):
+        out[..., i * k:(i + 1) * k] = d
+    return out
+
+
+@ops.op(GRUStateOp, export=False)
+def gru_h(gx, gh, h):
+    """A GRU's new hidden state h' = (1 - z) * n + z * h, as one op, from the input's gates
+    gx = W_ih x + b_ih and the state's gh = W_hh h + b_hh (each (..., 3 * hidden): r, z, n
+    side by side, in PyTorch's order) and the state h (..., hidden); r multiplies gh's n
+    part, bias included, as PyTorch (and cuDNN) do."""
+    gx, gh, h = ops._t(gx), ops._t(gh), ops._t(h)
+    if not gx.dtype == gh.dtype == h.dtype:
+        raise TypeError(f"gru_h: gx, gh and h have dtypes {gx.dtype}, {gh.dtype} and "
+                        f"{h.dtype}; they must match: convert with .astype()")
+    want = h.shape[:-1] + (3 * (h.shape[-1] if h.ndim else 1),)
+    if h.ndim < 1 or gx.shape != want or gh.shape != want:
+        raise ShapeError(f"gru_h: gates gx of shape {gx.shape} and gh of shape {gh.shape} do "
+                         f"not fit h of shape {h.shape}: the gates are r, z, n side by side "
+                         f"in the last dimension, so both need shape {want}")
+    return ops._calln(GRUStateOp(), (gx, gh, h))
+
+
 def gru_step(gx, h, w_hh, b_hh=None):
     """One GRU step on gx = W_ih x + b_ih: r and z gate the input's and the state's parts;
     the reset gate r multiplies the state's part of n after its bias, as PyTorch (and
     cuDNN) do."""
-    x_r, x_z, x_n = gx.chunk(3, -1)
-    h_r, h_z, h_n = F.linear(h, w_hh, b_hh).chunk(3, -1)
-    r = ops.sigmoid(x_r + h_r)
-    z = ops.sigmoid(x_z + h_z)
-    n = ops.tanh(x_n + r * h_n)
-    return (1 - z) * n + z * h
+    return gru_h(gx, F.linear(h, w_hh, b_hh), h)
 
 
 def _cell_step(mode, x, state, w_ih, w_hh, b_ih=None, b_hh=None):
