@@ -38,6 +38,10 @@ POSITIVE = _Check("GreaterThan(lower_bound=0.0)", lambda a, d: a > 0,
 UNIT_INTERVAL = _Check("Interval(lower_bound=0.0, upper_bound=1.0)",
                        lambda a, d: (a >= 0) & (a <= 1), "apply sigmoid to scores first, or "
                        "pass them as logits=")
+NONNEGATIVE = _Check("GreaterThanEq(lower_bound=0.0)", lambda a, d: a >= 0,
+                     "give values >= 0")
+NONNEGATIVE_INTEGER = _Check("IntegerGreaterThan(lower_bound=0)",
+                             lambda a, d: (a >= 0) & (a % 1 == 0), "give whole numbers >= 0")
 BOOLEAN = _Check("Boolean() (0 or 1)", lambda a, d: (a == 0) | (a == 1))
 
 

@@ -1,0 +1,230 @@
+"""The distributions beyond Normal/Categorical/Bernoulli/Uniform against torch.distributions:
+values and gradients (torch as oracle, finite differences), KL pairs, implicit
+reparameterisation, shapes, sampling statistics and argument validation."""
+import numpy as np
+import pytest
+
+import zeroin
+from zeroin import distributions as D
+
+torch = pytest.importorskip("torch")
+TD = torch.distributions
+
+from test_distributions import _close, _compare  # noqa: E402  (shared torch helpers)
+
+_R = np.random.default_rng(2026)
+_POS = _R.uniform(0.5, 3.0, (2, 3))
+_LOC, _SCALE = _R.normal(size=3), _R.uniform(0.5, 2.0, (2, 1))
+_XR = _R.normal(size=(2, 3)) * 2                       # real values
+_XP = _R.uniform(0.1, 4.0, (2, 3))                     # positive values
+_U = _R.uniform(0.02, 0.98, (2, 3))                    # probabilities for icdf
+_CONC = np.array([[0.4, 1.0, 2.5], [5.0, 0.7, 1.5]])   # shapes below and above 1
+_CONC4 = _R.uniform(0.3, 3.0, (2, 4))
+_SIMPLEX = _R.dirichlet(np.ones(4), (3, 2))            # (3, 2, 4): sample_shape + batch + event
+_P = np.array([0.05, 0.3, 0.5, 0.8, 0.97])
+_COUNTS = np.array([[0.0, 3.0, 10.0, 7.0, 1.0], [2.0, 0.0, 5.0, 9.0, 10.0]])
+
+
+def _tensor_like(d, a):
+    lib = torch if isinstance(d, TD.Distribution) else zeroin
+    return lib.tensor(np.asarray(a, dtype=np.float64))
+
+
+def _spd(k, batch=(), seed=0):
+    a = np.random.default_rng(seed).normal(size=batch + (k, k))
+    return a @ np.swapaxes(a, -1, -2) + k * np.eye(k)
+
+
+def _tril(k, batch=(), seed=0):
+    a = np.tril(np.random.default_rng(seed).normal(size=batch + (k, k)), -1)
+    return a + np.eye(k) * np.random.default_rng(seed + 1).uniform(0.5, 2.0, batch + (k,))[..., None]
+
+
+_MVN_LOC = _R.normal(size=(2, 1, 3))
+_MVN_X = _R.normal(size=(5, 2, 4, 3))
+
+
+def _onehot(k, idx):
+    return np.eye(k)[idx]
+
+
+# name: (build(lib, *params), params, value for log_prob/cdf, the calls to compare)
+_CASES = {
+    "Exponential": (lambda lib, r: lib.Exponential(r), (_POS,), _XP,
+                    "mean mode variance stddev entropy log_prob cdf icdf"),
+    "Laplace": (lambda lib, m, s: lib.Laplace(m, s), (_LOC, _SCALE), _XR,
+                "mean mode variance stddev entropy log_prob cdf icdf"),
+    "LogNormal": (lambda lib, m, s: lib.LogNormal(m, s), (_LOC, _SCALE), _XP,
+                  "mean mode variance stddev entropy log_prob cdf icdf"),
+    "Cauchy": (lambda lib, m, s: lib.Cauchy(m, s), (_LOC, _SCALE), _XR,
+               "mean mode variance entropy log_prob cdf icdf"),
+    "StudentT": (lambda lib, df, m, s: lib.StudentT(df, m, s),
+                 (np.array([[0.5, 1.5, 3.0], [7.0, 1.0, 2.5]]), _LOC, _SCALE), _XR,
+                 "mean mode variance entropy log_prob"),
+    "Gamma": (lambda lib, c, r: lib.Gamma(c, r), (_CONC, _SCALE), _XP,
+              "mean mode variance stddev entropy log_prob"),
+    "Beta": (lambda lib, a, b: lib.Beta(a, b), (_CONC, _CONC[::-1]), _U,
+             "mean mode variance entropy log_prob"),
+    "Dirichlet": (lambda lib, c: lib.Dirichlet(c), (_CONC4,), _SIMPLEX,
+                  "mean variance entropy log_prob"),
+    "Poisson": (lambda lib, r: lib.Poisson(r), (_POS,), np.array([[0.0, 1, 4], [2, 0, 7]]),
+                "mean mode variance log_prob"),
+    "Binomial-probs": (lambda lib, p: lib.Binomial(10, probs=p), (_P,), _COUNTS,
+                       "mean mode variance entropy log_prob"),
+    "Binomial-logits": (lambda lib, lg: lib.Binomial(10, logits=lg), (_R.normal(size=5) * 3,),
+                        _COUNTS, "mean mode variance entropy log_prob"),
+    "Geometric-probs": (lambda lib, p: lib.Geometric(probs=p), (_P,), _COUNTS,
+                        "mean mode variance entropy log_prob"),
+    "Geometric-logits": (lambda lib, lg: lib.Geometric(logits=lg), (_R.normal(size=5),),
+                         _COUNTS, "mean variance entropy log_prob"),
+    "OneHotCategorical-probs": (lambda lib, p: lib.OneHotCategorical(probs=p), (_CONC4,),
+                                _onehot(4, [[0, 3], [2, 2], [1, 0]]),
+                                "mean mode variance entropy log_prob probs logits"),
+    "OneHotCategorical-logits": (lambda lib, lg: lib.OneHotCategorical(logits=lg),
+                                 (_R.normal(size=(2, 4)),), _onehot(4, [[0, 3], [2, 2]]),
+                                 "mean variance entropy log_prob probs logits"),
+    "MultivariateNormal-cov": (lambda lib, m, c: lib.MultivariateNormal(m, covariance_matrix=c),
+                               (_MVN_LOC, _spd(3, (4,))), _MVN_X,
+                               "mean mode variance stddev entropy log_prob covariance_matrix "
+                               "precision_matrix scale_tril"),
+    "MultivariateNormal-precision": (
+        lambda lib, m, c: lib.MultivariateNormal(m, precision_matrix=c),
+        (_MVN_LOC, _spd(3, (4,), seed=1)), _MVN_X,
+        "mean variance entropy log_prob covariance_matrix precision_matrix scale_tril"),
+    "MultivariateNormal-tril": (lambda lib, m, c: lib.MultivariateNormal(m, scale_tril=c),
+                                (_MVN_LOC, _tril(3, (4,))), _MVN_X,
+                                "mean variance entropy log_prob covariance_matrix "
+                                "precision_matrix scale_tril"),
+    "Independent": (lambda lib, m, s: lib.Independent(lib.Normal(m, s), 1), (_LOC, _SCALE),
+                    _XR, "mean mode variance entropy log_prob"),
+}
+
+
+def _call(name, value):
+    if name in ("log_prob", "cdf"):
+        return lambda d: getattr(d, name)(_tensor_like(d, value))
+    if name == "icdf":
+        return lambda d: d.icdf(_tensor_like(d, _U))
+    if name == "entropy":
+        return lambda d: d.entropy()
+    return lambda d: getattr(d, name)
+
+
+@pytest.mark.parametrize("case, call", [(c, n) for c, (_, _, _, names) in _CASES.items()
+                                        for n in names.split()])
+def test_matches_torch(case, call):
+    build, params, value, _ = _CASES[case]
+    _compare(build, params, _call(call, value))
+
+
+def test_gamma_cdf_and_shapes_match_torch():
+    c = zeroin.tensor(_CONC)
+    r, tr = zeroin.tensor(_SCALE, requires_grad=True), torch.tensor(_SCALE, requires_grad=True)
+    z = D.Gamma(c, r).cdf(zeroin.tensor(_XP))
+    t = TD.Gamma(torch.tensor(_CONC), tr).cdf(torch.tensor(_XP))
+    _close(z, t)
+    z.sum().backward()
+    t.sum().backward()
+    _close(r.grad, tr.grad)
+
+
+def test_dirichlet_and_beta_mode_corners_match_torch():
+    c = np.array([[0.5, 0.3, 0.9], [2.0, 3.0, 0.5], [1.0, 1.0, 4.0]])
+    _close(D.Dirichlet(zeroin.tensor(c)).mode, TD.Dirichlet(torch.tensor(c)).mode)
+    a, b = np.array([0.5, 2.0, 0.5, 3.0]), np.array([0.5, 0.5, 2.0, 3.0])
+    _close(D.Beta(zeroin.tensor(a), zeroin.tensor(b)).mode,
+           TD.Beta(torch.tensor(a), torch.tensor(b)).mode)
+
+
+def test_binomial_total_count_broadcasts_and_enumerate_support():
+    n, p = np.array([[3.0], [10.0]]), np.array([0.2, 0.6, 0.9])
+    k = np.array([[0.0, 1.0, 3.0], [10.0, 4.0, 9.0]])
+    z = D.Binomial(zeroin.tensor(n), zeroin.tensor(p))
+    t = TD.Binomial(torch.tensor(n), torch.tensor(p))
+    assert z.batch_shape == t.batch_shape == (2, 3)
+    _close(z.log_prob(zeroin.tensor(k)), t.log_prob(torch.tensor(k)))
+    with pytest.raises(NotImplementedError, match="same total_count"):
+        z.entropy()
+    z5 = D.Binomial(5, zeroin.tensor(p))
+    assert np.array_equal(z5.enumerate_support().numpy(),
+                          TD.Binomial(5, torch.tensor(p)).enumerate_support().numpy())
+
+
+def test_onehot_enumerate_support_and_independent_shapes():
+    z, t = D.OneHotCategorical(zeroin.tensor(_CONC4)), TD.OneHotCategorical(torch.tensor(_CONC4))
+    assert z.batch_shape == (2,) and z.event_shape == (4,)
+    assert np.array_equal(z.enumerate_support().numpy(), t.enumerate_support().numpy())
+    assert np.array_equal(z.enumerate_support(False).numpy(),
+                          t.enumerate_support(False).numpy())
+    base = D.Normal(zeroin.zeros(5, 2, 3), 1.0)
+    ind = D.Independent(base, 2)
+    assert ind.batch_shape == (5,) and ind.event_shape == (2, 3) and ind.has_rsample
+    assert ind.log_prob(base.sample()).shape == (5,)
+    big = ind.expand((4, 5))
+    assert big.batch_shape == (4, 5) and big.sample((2,)).shape == (2, 4, 5, 2, 3)
+    assert big.log_prob(big.sample()).shape == (4, 5)
+    assert repr(D.Independent(D.Normal(0.0, zeroin.ones(3)), 1)).startswith("Independent(Normal(")
+
+
+# --- kl_divergence ---------------------------------------------------------------------
+
+_KL = {
+    "Exponential": (lambda lib, a, b: (lib.Exponential(a), lib.Exponential(b)),
+                    (_POS, _POS[::-1])),
+    "Gamma": (lambda lib, a, b, c, d: (lib.Gamma(a, b), lib.Gamma(c, d)),
+              (_CONC, _SCALE, _POS, _POS[0])),
+    "Beta": (lambda lib, a, b, c, d: (lib.Beta(a, b), lib.Beta(c, d)),
+             (_CONC, _POS, _POS[::-1], _CONC[::-1])),
+    "Dirichlet": (lambda lib, a, b: (lib.Dirichlet(a), lib.Dirichlet(b)),
+                  (_CONC4, _CONC4[::-1])),
+    "Laplace": (lambda lib, a, b, c, d: (lib.Laplace(a, b), lib.Laplace(c, d)),
+                (_LOC, _SCALE, _XR, _POS)),
+    "LogNormal": (lambda lib, a, b, c, d: (lib.LogNormal(a, b), lib.LogNormal(c, d)),
+                  (_LOC, _SCALE, _XR, _POS)),
+    "Cauchy": (lambda lib, a, b, c, d: (lib.Cauchy(a, b), lib.Cauchy(c, d)),
+               (_LOC, _SCALE, _XR, _POS)),
+    "Poisson": (lambda lib, a, b: (lib.Poisson(a), lib.Poisson(b)), (_POS, _POS[::-1])),
+    "Geometric": (lambda lib, a, b: (lib.Geometric(a), lib.Geometric(b)), (_P, _P[::-1])),
+    "Binomial": (lambda lib, a, b: (lib.Binomial(10, a), lib.Binomial(10, b)),
+                 (_P, _P[::-1])),
+    "OneHotCategorical": (lambda lib, a, b: (lib.OneHotCategorical(a),
+                                             lib.OneHotCategorical(logits=b)),
+                          (_CONC4, _XR[:, :2].repeat(2, 1))),
+    "Independent": (lambda lib, a, b, c, d: (lib.Independent(lib.Normal(a, b), 1),
+                                             lib.Independent(lib.Normal(c, d), 1)),
+                    (_LOC, _SCALE, _XR, _POS)),
+    "MultivariateNormal": (lambda lib, a, b, c, d: (
+        lib.MultivariateNormal(a, covariance_matrix=b), lib.MultivariateNormal(c, scale_tril=d)),
+        (_MVN_LOC, _spd(3, (4,)), _R.normal(size=3), _tril(3, seed=5))),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_KL))
+def test_kl_divergence_matches_torch(case):
+    build, params = _KL[case]
+    _compare(lambda lib, *ps: lib.kl_divergence(*build(lib, *ps)), params, lambda out: out)
+
+
+def test_kl_divergence_gradcheck_and_refusals():
+    a, b = zeroin.tensor(_CONC, requires_grad=True), zeroin.tensor(_POS, requires_grad=True)
+    assert zeroin.gradcheck(lambda x, y: D.kl_divergence(D.Gamma(x, y), D.Gamma(y, x)), [a, b])
+    assert zeroin.gradcheck(lambda x, y: D.kl_divergence(D.Beta(x, y), D.Beta(y, x)), [a, b])
+    c = zeroin.tensor(_spd(3), requires_grad=True)
+    m = zeroin.tensor(_LOC, requires_grad=True)
+    assert zeroin.gradcheck(lambda m, c: D.kl_divergence(
+        D.MultivariateNormal(m, covariance_matrix=(c + c.mT) / 2),
+        D.MultivariateNormal(m * 0, scale_tril=zeroin.eye(3, dtype=m.dtype))), [m, c])
+    with pytest.raises(NotImplementedError, match="Gamma and q type Exponential"):
+        D.kl_divergence(D.Gamma(1.0, 1.0), D.Exponential(1.0))
+    with pytest.raises(NotImplementedError, match="reinterpreted_batch_ndims"):
+        n = D.Normal(zeroin.zeros(2, 3), 1.0)
+        D.kl_divergence(D.Independent(n, 1), D.Independent(n, 2))
+    with pytest.raises(ValueError, match="different event shapes"):
+        D.kl_divergence(D.MultivariateNormal(zeroin.zeros(2), zeroin.eye(2)),
+                        D.MultivariateNormal(zeroin.zeros(3), zeroin.eye(3)))
+    t = torch.tensor([1.0, 0.0], dtype=torch.float64)
+    z = D.kl_divergence(D.Binomial(zeroin.tensor([5.0, 3.0]), zeroin.tensor([0.5, 0.5])),
+                        D.Binomial(zeroin.tensor([5.0, 2.0]), zeroin.tensor([0.3, 0.5])))
+    _close(z, TD.kl_divergence(TD.Binomial(torch.tensor([5.0, 3.0]), t * 0 + 0.5),
+                               TD.Binomial(torch.tensor([5.0, 2.0]),
+                                           torch.tensor([0.3, 0.5], dtype=torch.float64))))
