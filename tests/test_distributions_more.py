@@ -228,3 +228,188 @@ def test_kl_divergence_gradcheck_and_refusals():
     _close(z, TD.kl_divergence(TD.Binomial(torch.tensor([5.0, 3.0]), t * 0 + 0.5),
                                TD.Binomial(torch.tensor([5.0, 2.0]),
                                            torch.tensor([0.3, 0.5], dtype=torch.float64))))
+
+
+# --- shapes, dtypes, sampling ------------------------------------------------------------
+
+_Z = zeroin.tensor
+_DISTS = {   # name: build(dtype) of a distribution with batch_shape (2,)
+    "Exponential": lambda dt: D.Exponential(_Z([0.5, 2.0], dtype=dt)),
+    "Laplace": lambda dt: D.Laplace(_Z([0.0, 1.0], dtype=dt), 2.0),
+    "LogNormal": lambda dt: D.LogNormal(_Z([0.0, 1.0], dtype=dt), 0.5),
+    "Cauchy": lambda dt: D.Cauchy(_Z([0.0, 1.0], dtype=dt), 2.0),
+    "StudentT": lambda dt: D.StudentT(_Z([9.0, 20.0], dtype=dt)),
+    "Gamma": lambda dt: D.Gamma(_Z([0.3, 4.0], dtype=dt), 2.0),
+    "Beta": lambda dt: D.Beta(_Z([0.3, 4.0], dtype=dt), 2.0),
+    "Dirichlet": lambda dt: D.Dirichlet(_Z([[0.3, 4.0, 1.0], [2.0, 2.0, 2.0]], dtype=dt)),
+    "Poisson": lambda dt: D.Poisson(_Z([0.5, 30.0], dtype=dt)),
+    "Binomial": lambda dt: D.Binomial(_Z([5.0, 20.0], dtype=dt), _Z([0.3, 0.9], dtype=dt)),
+    "Geometric": lambda dt: D.Geometric(_Z([0.2, 0.9], dtype=dt)),
+    "OneHotCategorical": lambda dt: D.OneHotCategorical(logits=zeroin.zeros(2, 3, dtype=dt)),
+    "MultivariateNormal": lambda dt: D.MultivariateNormal(
+        zeroin.zeros(2, 3, dtype=dt), scale_tril=_Z(_tril(3), dtype=dt)),
+    "Independent": lambda dt: D.Independent(D.Normal(zeroin.zeros(2, 3, dtype=dt), 1.0), 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_DISTS))
+@pytest.mark.parametrize("sample_shape", [(), (5,), (2, 3)])
+@pytest.mark.parametrize("dtype", [zeroin.float64, zeroin.float32])
+def test_sample_shapes_and_dtypes(name, sample_shape, dtype):
+    d = _DISTS[name](dtype)
+    expected = getattr(TD, name).has_rsample
+    if isinstance(expected, property):          # Independent: the base's
+        expected = getattr(TD, d.base_dist.__class__.__name__).has_rsample
+    assert d.has_rsample == expected
+    event = tuple(d.event_shape)
+    x = d.sample(sample_shape)
+    assert tuple(x.shape) == tuple(sample_shape) + (2,) + event and x.dtype == dtype
+    assert not x.requires_grad
+    lp = d.log_prob(x)
+    assert lp.shape == tuple(sample_shape) + (2,) and lp.dtype == dtype
+    big = d.expand((4, 2))
+    assert big.batch_shape == (4, 2) and big.event_shape == d.event_shape
+    y = big.sample(sample_shape)
+    assert tuple(y.shape) == tuple(sample_shape) + (4, 2) + event
+    assert big.log_prob(y).shape == tuple(sample_shape) + (4, 2)
+    if d.has_rsample:
+        assert tuple(d.rsample(sample_shape).shape) == tuple(sample_shape) + (2,) + event
+    else:
+        with pytest.raises(NotImplementedError):
+            d.rsample()
+
+
+@pytest.mark.parametrize("name", sorted(_DISTS))
+def test_samples_repeat_after_manual_seed(name):
+    zeroin.manual_seed(5)
+    a = _DISTS[name](zeroin.float64).sample((4,)).numpy()
+    zeroin.manual_seed(5)
+    assert np.array_equal(a, _DISTS[name](zeroin.float64).sample((4,)).numpy())
+
+
+_N = 40000
+
+
+@pytest.mark.parametrize("name", sorted(set(_DISTS) - {"Cauchy"}))
+def test_sample_mean_and_variance(name):
+    """The sample mean within 5 standard errors of ``mean`` and the sample variance within
+    8% of ``variance`` (the distributions are built with finite fourth moments)."""
+    d = _DISTS[name](zeroin.float64)
+    zeroin.manual_seed(1)
+    x = d.sample((_N,)).numpy()
+    mean, var = d.mean.detach().numpy(), d.variance.detach().numpy()
+    assert np.all(np.abs(x.mean(0) - mean) <= 5 * np.sqrt(var / _N) + 1e-12)
+    np.testing.assert_allclose(x.var(0), var, rtol=0.08, atol=1e-12)
+
+
+def test_cauchy_and_mvn_sample_quantiles_and_covariance():
+    zeroin.manual_seed(2)
+    x = D.Cauchy(1.0, 2.0).sample((_N,)).numpy()
+    np.testing.assert_allclose(np.quantile(x, [0.25, 0.5, 0.75]), [-1.0, 1.0, 3.0], atol=0.1)
+    L = _tril(3)
+    y = D.MultivariateNormal(zeroin.zeros(3), scale_tril=zeroin.tensor(L)).sample((_N,)).numpy()
+    np.testing.assert_allclose(np.cov(y.T), L @ L.T, atol=0.05 * np.abs(L @ L.T).max())
+    p = np.array([0.2, 0.5, 0.3])
+    h = D.OneHotCategorical(zeroin.tensor(p)).sample((_N,)).numpy()
+    assert np.all(h.sum(-1) == 1)
+    np.testing.assert_allclose(h.mean(0), p, atol=0.01)
+
+
+# --- reparameterised gradients -----------------------------------------------------------
+
+def test_standard_gamma_gradient_matches_the_quantile_function():
+    """dx/da of a gamma draw at fixed quantile u: against a central difference of scipy's
+    inverse of P(a, x) in a, and torch's _standard_gamma_grad (a rational approximation,
+    off by up to ~1e-4 relative: zeroin sums the series to float64 accuracy)."""
+    sp = pytest.importorskip("scipy.special")
+    from zeroin.distributions.gamma import _standard_gamma_grad
+    a = np.array([0.01, 0.05, 0.3, 1.0, 2.5, 10.0, 100.0, 1e4])
+    u = np.random.default_rng(3).uniform(0.01, 0.99, (4, a.size))
+    x = sp.gammaincinv(a, u)
+    h = 1e-6 * a
+    fd = (sp.gammaincinv(a + h, u) - sp.gammaincinv(a - h, u)) / (2 * h)
+    np.testing.assert_allclose(_standard_gamma_grad(a, x), fd, rtol=1e-7)
+    np.testing.assert_allclose(_standard_gamma_grad(a, x),
+                               torch._standard_gamma_grad(torch.tensor(a + 0 * x),
+                                                          torch.tensor(x)).numpy(), rtol=1e-3)
+
+
+def test_gamma_rsample_gradients():
+    sp = pytest.importorskip("scipy.special")
+    conc = zeroin.tensor([0.2, 1.0, 3.0, 50.0], requires_grad=True)
+    rate = zeroin.tensor([1.0, 2.0, 0.5, 4.0], requires_grad=True)
+    zeroin.manual_seed(4)
+    x = D.Gamma(conc, rate).rsample((3,))
+    x.sum().backward()
+    a, r, xs = conc.detach().numpy(), rate.detach().numpy(), x.detach().numpy()
+    u = sp.gammainc(a, xs * r)                  # each draw's quantile, held fixed
+    h = 1e-6 * a
+    dx_da = (sp.gammaincinv(a + h, u) - sp.gammaincinv(a - h, u)) / (2 * h) / r
+    np.testing.assert_allclose(conc.grad.numpy(), dx_da.sum(0), rtol=1e-6)
+    np.testing.assert_allclose(rate.grad.numpy(), (-xs / r).sum(0), rtol=1e-10)
+
+
+@pytest.mark.parametrize("build, mean_grad", [
+    (lambda a, b: D.Beta(a, b), lambda a, b: (b / (a + b) ** 2, -a / (a + b) ** 2)),
+    (lambda a, b: lambda s: D.Dirichlet(zeroin.stack([a, b], -1)).rsample(s)[..., 0],
+     lambda a, b: (b / (a + b) ** 2, -a / (a + b) ** 2)),
+], ids=["Beta", "Dirichlet"])
+def test_beta_dirichlet_rsample_gradients_are_unbiased(build, mean_grad):
+    """d/da of the mean of many reparameterised draws estimates d E[x] / da."""
+    a, b = zeroin.tensor(0.7, requires_grad=True), zeroin.tensor(2.5, requires_grad=True)
+    zeroin.manual_seed(6)
+    d = build(a, b)
+    x = d.rsample((_N,)) if isinstance(d, D.Distribution) else d((_N,))
+    (x.mean()).backward()
+    ga, gb = mean_grad(0.7, 2.5)
+    np.testing.assert_allclose([a.grad.item(), b.grad.item()], [ga, gb], rtol=0.05)
+
+
+def test_continuous_rsample_gradients():
+    """rsample is a differentiable function of the parameters, as PyTorch's."""
+    loc, scale = zeroin.tensor([0.5, -1.0], requires_grad=True), zeroin.tensor(
+        [1.0, 2.0], requires_grad=True)
+    for cls in (D.Laplace, D.Cauchy, D.LogNormal):
+        loc.grad = scale.grad = None
+        zeroin.manual_seed(3)
+        x = cls(loc, scale).rsample((20,))
+        x.sum().backward()
+        z = x.detach().numpy()
+        if cls is D.LogNormal:
+            e = (np.log(z) - loc.detach().numpy()) / scale.detach().numpy()
+            np.testing.assert_allclose(loc.grad.numpy(), z.sum(0), rtol=1e-10)
+            np.testing.assert_allclose(scale.grad.numpy(), (z * e).sum(0), rtol=1e-10)
+        else:
+            e = (z - loc.detach().numpy()) / scale.detach().numpy()
+            np.testing.assert_allclose(loc.grad.numpy(), [20.0, 20.0], rtol=1e-12)
+            np.testing.assert_allclose(scale.grad.numpy(), e.sum(0), rtol=1e-10)
+    rate = zeroin.tensor([0.5, 3.0], requires_grad=True)
+    x = D.Exponential(rate).rsample((10,))
+    x.sum().backward()
+    np.testing.assert_allclose(rate.grad.numpy(), (-x.numpy() / rate.detach().numpy()).sum(0))
+    L = zeroin.tensor(_tril(3), requires_grad=True)
+    m = zeroin.zeros(3, requires_grad=True)
+    zeroin.manual_seed(8)
+    y = D.MultivariateNormal(m, scale_tril=L).rsample((7,))
+    (y ** 2).sum().backward()
+    eps = np.linalg.solve(_tril(3), y.detach().numpy().T).T      # the standard normal draws
+    np.testing.assert_allclose(L.grad.numpy(), 2 * y.detach().numpy().T @ eps, rtol=1e-9)
+    np.testing.assert_allclose(m.grad.numpy(), 2 * y.detach().numpy().sum(0), rtol=1e-10)
+    df = zeroin.tensor(5.0, requires_grad=True)
+    D.StudentT(df).rsample((10,)).abs().sum().backward()
+    assert df.grad is not None and np.isfinite(df.grad.item())
+
+
+def test_log_prob_and_entropy_gradcheck():
+    """Finite differences agree with backward for the parameters of the gamma family and
+    the multivariate normal (beyond the torch comparison)."""
+    c = zeroin.tensor(_CONC, requires_grad=True)
+    x = zeroin.tensor(_U)
+    assert zeroin.gradcheck(lambda c: D.Beta(c, c.flip(0)).log_prob(x), [c])
+    assert zeroin.gradcheck(lambda c: D.Gamma(c, 2.0).entropy(), [c])
+    assert zeroin.gradcheck(lambda c: D.Dirichlet(c).entropy(), [c])
+    L = zeroin.tensor(_tril(3), requires_grad=True)
+    v = zeroin.tensor(_MVN_X[0, 0])
+    assert zeroin.gradcheck(lambda L: D.MultivariateNormal(zeroin.zeros(3, dtype=L.dtype),
+                                                           scale_tril=L, validate_args=False)
+                            .log_prob(v), [L])

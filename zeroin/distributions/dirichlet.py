@@ -43,13 +43,13 @@ class Dirichlet(Distribution):
 
     @property
     def mode(self):
-        """(c - 1)⁺ normalised. Where every c < 1 the density is unbounded at every
-        corner; PyTorch then gives the first corner (one-hot of category 0), and so does
-        this."""
+        """(c - 1)⁺ normalised; NaN where every c <= 1 and some c == 1. Where every c < 1
+        the density is unbounded at every corner; PyTorch then gives the first corner
+        (one-hot of category 0), and so does this."""
         c = self.concentration
         m = (c - 1).clamp(min=0)
         total = m.sum(-1, keepdim=True)
-        m = m / where(total > 0, total, 1.0)            # rows with total 0 take the corner
+        m = m / where(total > 0, total, np.nan)  # NaN where all c <= 1 (as PyTorch)
         corner = (arange(c.shape[-1]) == 0).to(c.dtype)      # category 0's corner
         return where((c < 1).all(-1, keepdim=True), corner, m)
 

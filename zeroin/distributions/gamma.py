@@ -21,6 +21,7 @@ def _standard_gamma_grad(a, x):
     dt_n/da = t_n (log x - digamma(a+n+1)). Terms are summed until they stop mattering
     (n past x - a and below 1e-17 of the sum); float64 throughout."""
     a, x = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(x, np.float64))
+    shape = a.shape
     a, x = a.ravel(), np.maximum(x.ravel(), np.finfo(np.float64).tiny)
     logx = np.log(x)
     total = np.zeros_like(a)
@@ -39,7 +40,7 @@ def _standard_gamma_grad(a, x):
     with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
         density = np.exp((a - 1) * logx - x - _lgamma_np(a))
         out = -total / density                  # 0 where x underflowed to tiny (density inf)
-    return np.where(np.isfinite(a) & np.isfinite(x), out, np.nan)
+    return np.where(np.isfinite(a) & np.isfinite(x), out, np.nan).reshape(shape)
 
 
 class _StandardGammaOp(Function):
@@ -58,9 +59,9 @@ class _StandardGammaOp(Function):
 
     def backward(self, xp, g, out, a):
         if isinstance(a, Tensor):               # create_graph: dx/da enters as a constant
-            d = _standard_gamma_grad(a.data, out.data).reshape(out.shape)
+            d = _standard_gamma_grad(a.data, out.data)
             return g * tensor(d.astype(out.dtype, copy=False))
-        return g * _standard_gamma_grad(a, out).reshape(out.shape).astype(out.dtype)
+        return g * _standard_gamma_grad(a, out).astype(out.dtype, copy=False)
 
 
 def _standard_gamma(concentration, shape):
