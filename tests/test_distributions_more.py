@@ -413,3 +413,58 @@ def test_log_prob_and_entropy_gradcheck():
     assert zeroin.gradcheck(lambda L: D.MultivariateNormal(zeroin.zeros(3, dtype=L.dtype),
                                                            scale_tril=L, validate_args=False)
                             .log_prob(v), [L])
+
+
+# --- validation --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("build, match", [
+    (lambda: D.Exponential(_Z([1.0, -2.0])), r"Exponential: .*parameter rate.*\[-2.\]"),
+    (lambda: D.Exponential(1.0).log_prob(_Z(-1.0)), "GreaterThanEq"),
+    (lambda: D.Gamma(_Z([0.0, 1.0]), 1.0), "concentration.*positive"),
+    (lambda: D.Beta(1.0, 1.0).log_prob(_Z(1.5)), r"Beta: .*Interval.*1.5"),
+    (lambda: D.Dirichlet(_Z(1.0)), "at least one-dimensional"),
+    (lambda: D.Dirichlet(_Z([1.0, -1.0])), r"concentration.*\[-1.\]"),
+    (lambda: D.Dirichlet(_Z([1.0, 1.0])).log_prob(_Z([0.5, 0.6])), "Simplex"),
+    (lambda: D.Poisson(_Z(-1.0)), "Poisson: .*rate"),
+    (lambda: D.Poisson(_Z(1.0)).log_prob(_Z(1.5)), "IntegerGreaterThan.*1.5"),
+    (lambda: D.Binomial(_Z(2.5), _Z(0.3)), "total_count.*2.5"),
+    (lambda: D.Binomial(5, _Z(0.3)).log_prob(_Z(6.0)), "upper_bound=total_count.*6"),
+    (lambda: D.Binomial(5), "probs` or `logits"),
+    (lambda: D.Geometric(_Z([0.0, 0.5])), r"Geometric: .*\(0, 1\]"),
+    (lambda: D.OneHotCategorical(_Z([1.0, 1.0])).log_prob(_Z([1.0, 1.0])), "OneHot"),
+    (lambda: D.OneHotCategorical(_Z(1.0)), "one-dimensional"),
+    (lambda: D.MultivariateNormal(_Z([0.0, 0.0]), _Z([[1.0, 2.0], [2.0, 1.0]])),
+     "covariance_matrix.*PositiveDefinite"),
+    (lambda: D.MultivariateNormal(_Z([0.0, 0.0]), _Z([[1.0, 0.0], [1.0, 1.0]])),
+     "PositiveDefinite"),                                   # not symmetric
+    (lambda: D.MultivariateNormal(_Z([0.0, 0.0]), scale_tril=_Z([[1.0, 2.0], [0.0, 1.0]])),
+     "LowerCholesky"),
+    (lambda: D.MultivariateNormal(_Z([0.0, 0.0])), "exactly one of"),
+    (lambda: D.MultivariateNormal(_Z([0.0, 0.0]), _Z(np.eye(3))), r"\(2,\) and \(3, 3\)"),
+    (lambda: D.MultivariateNormal(_Z(np.zeros((2, 2))), _Z(np.eye(2)[None].repeat(3, 0))),
+     "batch shapes"),
+    (lambda: D.MultivariateNormal(_Z([0.0, 0.0]), _Z(np.eye(2))).log_prob(_Z([1.0, 2, 3])),
+     "broadcastable"),
+    (lambda: D.Independent(D.Normal(_Z([0.0]), 1.0), 2), "reinterpreted_batch_ndims"),
+    (lambda: D.StudentT(_Z(-1.0)), "StudentT: .*df"),
+    (lambda: D.LogNormal(0.0, 1.0).log_prob(_Z(-1.0)), "LogNormal: .*value"),
+    (lambda: D.Laplace(0.0, 0.0), "Laplace: .*scale"),
+    (lambda: D.Cauchy(0.0, 1.0).log_prob(_Z(float("nan"))), "Cauchy: .*Real"),
+])
+def test_invalid_arguments_raise_value_error(build, match):
+    with pytest.raises(ValueError, match=match):
+        build()
+
+
+def test_validation_off_and_independent_refuses_non_distributions():
+    assert D.Exponential(-1.0, validate_args=False).rate.item() == -1
+    d = D.MultivariateNormal(zeroin.zeros(2), scale_tril=_Z([[1.0, 5.0], [0.5, 2.0]]),
+                             validate_args=False)           # the upper triangle is ignored
+    e = D.MultivariateNormal(zeroin.zeros(2), scale_tril=_Z([[1.0, 0.0], [0.5, 2.0]]))
+    v = _Z([0.3, -1.2])
+    assert d.log_prob(v).item() == e.log_prob(v).item()
+    with pytest.raises(TypeError, match="must be a distribution"):
+        D.Independent(zeroin.zeros(3), 1)
+    assert D.Poisson(2.0).batch_shape == () and D.Poisson(2.0).sample().shape == ()
+    with pytest.raises(NotImplementedError, match="entropy"):
+        D.Poisson(2.0).entropy()
