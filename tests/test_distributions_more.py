@@ -97,6 +97,16 @@ _CASES = {
                                 "precision_matrix scale_tril"),
     "Independent": (lambda lib, m, s: lib.Independent(lib.Normal(m, s), 1), (_LOC, _SCALE),
                     _XR, "mean mode variance entropy log_prob"),
+    "RelaxedBernoulli-logits": (lambda lib, t, lg: lib.RelaxedBernoulli(t, logits=lg),
+                                (np.array(0.7), _R.normal(size=3) * 2), _U, "log_prob"),
+    "RelaxedBernoulli-probs": (lambda lib, t, p: lib.RelaxedBernoulli(t, probs=p),
+                               (np.array(1.6), _U[0]), _U[::-1].copy(), "log_prob probs"),
+    "RelaxedOneHotCategorical-logits": (
+        lambda lib, t, lg: lib.RelaxedOneHotCategorical(t, logits=lg),
+        (np.array(0.7), _R.normal(size=(2, 4))), _SIMPLEX, "log_prob logits"),
+    "RelaxedOneHotCategorical-probs": (
+        lambda lib, t, p: lib.RelaxedOneHotCategorical(t, probs=p),
+        (np.array(2.5), _CONC4), _SIMPLEX, "log_prob probs"),
 }
 
 
@@ -249,6 +259,9 @@ _DISTS = {   # name: build(dtype) of a distribution with batch_shape (2,)
     "MultivariateNormal": lambda dt: D.MultivariateNormal(
         zeroin.zeros(2, 3, dtype=dt), scale_tril=_Z(_tril(3), dtype=dt)),
     "Independent": lambda dt: D.Independent(D.Normal(zeroin.zeros(2, 3, dtype=dt), 1.0), 1),
+    "RelaxedBernoulli": lambda dt: D.RelaxedBernoulli(0.5, _Z([0.2, 0.9], dtype=dt)),
+    "RelaxedOneHotCategorical": lambda dt: D.RelaxedOneHotCategorical(
+        _Z(0.5, dtype=dt), logits=zeroin.zeros(2, 3, dtype=dt)),
 }
 
 
@@ -290,7 +303,8 @@ def test_samples_repeat_after_manual_seed(name):
 _N = 40000
 
 
-@pytest.mark.parametrize("name", sorted(set(_DISTS) - {"Cauchy"}))
+@pytest.mark.parametrize("name", sorted(set(_DISTS) - {"Cauchy", "RelaxedBernoulli",
+                                                        "RelaxedOneHotCategorical"}))
 def test_sample_mean_and_variance(name):
     """The sample mean within 5 standard errors of ``mean`` and the sample variance within
     8% of ``variance`` (the distributions are built with finite fourth moments)."""
@@ -450,6 +464,11 @@ def test_log_prob_and_entropy_gradcheck():
     (lambda: D.LogNormal(0.0, 1.0).log_prob(_Z(-1.0)), "LogNormal: .*value"),
     (lambda: D.Laplace(0.0, 0.0), "Laplace: .*scale"),
     (lambda: D.Cauchy(0.0, 1.0).log_prob(_Z(float("nan"))), "Cauchy: .*Real"),
+    (lambda: D.RelaxedBernoulli(0.5, _Z([0.5, 1.5])), r"RelaxedBernoulli: .*probs.*1.5"),
+    (lambda: D.RelaxedBernoulli(0.5, logits=_Z(0.0)).log_prob(_Z(2.0)), "Interval"),
+    (lambda: D.RelaxedOneHotCategorical(0.5, _Z([1.0, -3.0])), "RelaxedOneHotCategorical: "),
+    (lambda: D.RelaxedOneHotCategorical(0.5, _Z([1.0, 1.0])).log_prob(_Z([0.5, 0.6])),
+     "Simplex"),
 ])
 def test_invalid_arguments_raise_value_error(build, match):
     with pytest.raises(ValueError, match=match):
@@ -468,3 +487,25 @@ def test_validation_off_and_independent_refuses_non_distributions():
     assert D.Poisson(2.0).batch_shape == () and D.Poisson(2.0).sample().shape == ()
     with pytest.raises(NotImplementedError, match="entropy"):
         D.Poisson(2.0).entropy()
+
+
+def test_relaxed_samples_approach_the_discrete_ones_and_carry_gradients():
+    """At a low temperature relaxed draws are nearly 0/1 (one-hot), with the discrete
+    distribution's frequencies; rsample reaches logits and temperature."""
+    p = np.array([0.2, 0.5, 0.3])
+    zeroin.manual_seed(9)
+    h = D.RelaxedOneHotCategorical(0.05, zeroin.tensor(p)).sample((_N,)).numpy()
+    np.testing.assert_allclose(h.sum(-1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(np.bincount(h.argmax(-1), minlength=3) / _N, p, atol=0.01)
+    assert np.mean(h.max(-1) > 0.95) > 0.8
+    b = D.RelaxedBernoulli(0.05, zeroin.tensor([0.1, 0.7])).sample((_N,)).numpy()
+    np.testing.assert_allclose((b > 0.5).mean(0), [0.1, 0.7], atol=0.01)
+    assert b.min() > 0 and b.max() < 1
+    t = zeroin.tensor(0.8, requires_grad=True)
+    lg = zeroin.tensor([0.3, -0.2, 1.0], requires_grad=True)
+    zeroin.manual_seed(10)
+    y = D.RelaxedOneHotCategorical(t, logits=lg).rsample((4,))
+    (y[..., 0] * 3 + y[..., 2]).sum().backward()
+    assert np.all(np.isfinite(lg.grad.numpy())) and lg.grad.numpy().any() and t.grad.item() != 0
+    assert zeroin.gradcheck(lambda t, lg: D.RelaxedBernoulli(t, logits=lg).log_prob(
+        zeroin.tensor([0.2, 0.9, 0.5])), [t, lg])

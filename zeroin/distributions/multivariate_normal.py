@@ -6,9 +6,8 @@ import math
 
 import numpy as np
 
-from .. import randn
+from .. import linalg, randn
 from .._creation import _DistributionError
-from .. import linalg
 from .distribution import REAL, Distribution, _Check
 from .utils import lazy_property
 
