@@ -10,7 +10,7 @@ from zeroin import distributions as D
 torch = pytest.importorskip("torch")
 TD = torch.distributions
 
-from test_distributions import _close, _compare  # noqa: E402  (shared torch helpers)
+from test_distributions import _close, _compare  # the shared torch helpers
 
 _R = np.random.default_rng(2026)
 _POS = _R.uniform(0.5, 3.0, (2, 3))
@@ -37,7 +37,8 @@ def _spd(k, batch=(), seed=0):
 
 def _tril(k, batch=(), seed=0):
     a = np.tril(np.random.default_rng(seed).normal(size=batch + (k, k)), -1)
-    return a + np.eye(k) * np.random.default_rng(seed + 1).uniform(0.5, 2.0, batch + (k,))[..., None]
+    diag = np.random.default_rng(seed + 1).uniform(0.5, 2.0, batch + (k,))
+    return a + np.eye(k) * diag[..., None]
 
 
 _MVN_LOC = _R.normal(size=(2, 1, 3))
@@ -85,16 +86,16 @@ _CASES = {
                                  "mean variance entropy log_prob probs logits"),
     "MultivariateNormal-cov": (lambda lib, m, c: lib.MultivariateNormal(m, covariance_matrix=c),
                                (_MVN_LOC, _spd(3, (4,))), _MVN_X,
-                               "mean mode variance stddev entropy log_prob covariance_matrix "
-                               "precision_matrix scale_tril"),
+                               ("mean mode variance stddev entropy log_prob covariance_matrix "
+                                "precision_matrix scale_tril")),
     "MultivariateNormal-precision": (
         lambda lib, m, c: lib.MultivariateNormal(m, precision_matrix=c),
         (_MVN_LOC, _spd(3, (4,), seed=1)), _MVN_X,
         "mean variance entropy log_prob covariance_matrix precision_matrix scale_tril"),
     "MultivariateNormal-tril": (lambda lib, m, c: lib.MultivariateNormal(m, scale_tril=c),
                                 (_MVN_LOC, _tril(3, (4,))), _MVN_X,
-                                "mean variance entropy log_prob covariance_matrix "
-                                "precision_matrix scale_tril"),
+                                ("mean variance entropy log_prob covariance_matrix "
+                                 "precision_matrix scale_tril")),
     "Independent": (lambda lib, m, s: lib.Independent(lib.Normal(m, s), 1), (_LOC, _SCALE),
                     _XR, "mean mode variance entropy log_prob"),
     "RelaxedBernoulli-logits": (lambda lib, t, lg: lib.RelaxedBernoulli(t, logits=lg),

@@ -3,10 +3,10 @@
 ``Normal``, ``MultivariateNormal``, ``LogNormal``, ``Laplace``, ``Cauchy``, ``StudentT``,
 ``Uniform``, ``Exponential``, ``Gamma``, ``Beta``, ``Dirichlet``, ``Bernoulli``,
 ``Binomial``, ``Geometric``, ``Poisson``, ``Categorical``, ``OneHotCategorical``,
-``RelaxedBernoulli``, ``RelaxedOneHotCategorical`` and ``Independent``, with PyTorch's parameters, shapes (``sample_shape + batch_shape +
-event_shape``), argument validation (on by default) and ``kl_divergence`` between the
-pairs PyTorch has in closed form. Samples come from zeroin's generator, so
-``zeroin.manual_seed(0)`` repeats them; ``rsample``, ``log_prob``, ``cdf``, ``entropy`` and
+``RelaxedBernoulli``, ``RelaxedOneHotCategorical`` and ``Independent``, with PyTorch's
+parameters, shapes (``sample_shape + batch_shape + event_shape``), argument validation (on
+by default) and ``kl_divergence`` between the same-kind pairs PyTorch has in closed
+form. Samples come from zeroin's generator, so ``zeroin.manual_seed(0)`` repeats them; ``rsample``, ``log_prob``, ``cdf``, ``entropy`` and
 ``kl_divergence`` are built from zeroin ops, so gradients flow to the parameters (Gamma,
 Beta, Dirichlet and StudentT draws by implicit reparameterisation). Not here (yet):
 transforms, constraint objects and the rarer families.
@@ -32,10 +32,11 @@ from .one_hot_categorical import OneHotCategorical
 from .poisson import Poisson
 from .relaxed_bernoulli import RelaxedBernoulli
 from .relaxed_categorical import RelaxedOneHotCategorical
-from .studentT import StudentT
+from .student_t import StudentT
 from .uniform import Uniform
 
 __all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Dirichlet",
            "Distribution", "Exponential", "Gamma", "Geometric", "Independent", "Laplace",
            "LogNormal", "MultivariateNormal", "Normal", "OneHotCategorical", "Poisson",
-           "RelaxedBernoulli", "RelaxedOneHotCategorical", "StudentT", "Uniform", "kl", "kl_divergence", "register_kl"]
+           "RelaxedBernoulli", "RelaxedOneHotCategorical", "StudentT", "Uniform", "kl",
+           "kl_divergence", "register_kl"]

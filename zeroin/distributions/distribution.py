@@ -2,7 +2,8 @@
 
 Shapes follow PyTorch: a sample has shape ``sample_shape + batch_shape + event_shape``;
 ``batch_shape`` is the broadcast shape of the parameters (independent distributions side
-by side) and ``event_shape`` the shape of one draw (``()`` for the distributions here).
+by side) and ``event_shape`` the shape of one draw (``()`` for scalar families, ``(k,)``
+for vector ones such as MultivariateNormal, Dirichlet and OneHotCategorical).
 
 Validation is on by default, as in PyTorch (``__debug__``): invalid parameters raise
 ValueError at construction and ``log_prob`` of a value outside the support raises
@@ -131,7 +132,7 @@ class Distribution:
 
     @property
     def event_shape(self):
-        """The shape of one sample (``()`` here: scalar events)."""
+        """The shape of one draw: ``()`` for scalar families, ``(k,)`` for vectors."""
         return self._event_shape
 
     def _extended_shape(self, sample_shape=()):
