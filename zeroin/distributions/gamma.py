@@ -17,36 +17,50 @@ __all__ = ["Gamma"]
 def _standard_gamma_grad(a, x):
     """dx/da of a Gamma(a, 1) draw x at fixed quantile u = P(a, x) (implicit
     reparameterisation): -(dP/da)(a, x) / p(x; a), with dP/da from the series
-    P(a, x) = sum_n t_n, t_n = x^(a+n) e^-x / Gamma(a+n+1), each t_n differentiated in a:
-    dt_n/da = t_n (log x - digamma(a+n+1)). Terms are summed until they stop mattering
-    (n past x - a and below 1e-17 of the sum); float64 throughout."""
+    P(a, x) = sum_n t_n, t_n = x^(a+n) e^-x / Gamma(a+n+1), each term differentiated in a:
+    dt_n/da = t_n (log x - digamma(a+n+1)). float64 throughout; NaN where a or x is not
+    finite."""
     a, x = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(x, np.float64))
-    shape = a.shape
-    a, x = a.ravel(), np.maximum(x.ravel(), np.finfo(np.float64).tiny)
-    logx = np.log(x)
-    total = np.zeros_like(a)
-    psi = _digamma_np(a + 1)
-    live = np.flatnonzero(np.isfinite(a) & np.isfinite(x))
-    n = 0
-    while live.size and n < 10 ** 6:
-        al, xl = a[live] + n, x[live]
-        t = np.exp(al * logx[live] - xl - _lgamma_np(al + 1))
-        term = t * (logx[live] - psi[live])
-        total[live] += term
-        psi[live] += 1 / (al + 1)
-        n += 1
-        done = (n > xl - a[live]) & (np.abs(term) <= 1e-17 * np.abs(total[live])) & (t < 1e-17)
-        live = live[~done]
+    shape, a, x = a.shape, a.ravel(), np.maximum(x.ravel(), np.finfo(np.float64).tiny)
+    out = np.full(a.shape, np.nan)
+    ok = np.isfinite(a) & np.isfinite(x) & (a > 0)
+    a, x = a[ok], x[ok]
     with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
-        density = np.exp((a - 1) * logx - x - _lgamma_np(a))
-        out = -total / density                  # 0 where x underflowed to tiny (density inf)
-    return np.where(np.isfinite(a) & np.isfinite(x), out, np.nan).reshape(shape)
+        density = np.exp((a - 1) * np.log(x) - x - _lgamma_np(a))
+        out[ok] = -_dP_da(a, x) / density       # 0 where x underflowed (density inf)
+    return out.reshape(shape)
+
+
+def _dP_da(a, x):
+    """sum_n t_n (log x - digamma(a+n+1)) for 1-d arrays a, x. The terms peak near
+    a + n = x with width sqrt(x): the sum starts 12 widths below the peak (the terms
+    before are below e^-72 of it) and runs, each term from the last (t_(n+1) =
+    t_n x / (a+n+1)), until past the peak the terms fall below 1e-17 of the sum."""
+    n0 = np.maximum(np.floor(x - a - 12 * np.sqrt(x)), 0)
+    b = a + n0                                  # a + n for each element's current term
+    logx = np.log(x)
+    t = np.exp(b * logx - x - _lgamma_np(b + 1))
+    psi = _digamma_np(b + 1)
+    total = np.zeros_like(a)
+    live = np.arange(a.size)                    # positions still summing, and their state
+    for _ in range(10 ** 7):
+        if not live.size:
+            break
+        term = t * (logx[live] - psi)
+        total[live] += term
+        b = b + 1
+        psi = psi + 1 / b
+        t = t * x[live] / b
+        keep = (b <= x[live] + 1) | (np.abs(term) > 1e-17 * np.abs(total[live]))
+        live, b, psi, t = live[keep], b[keep], psi[keep], t[keep]
+    return total
 
 
 class _StandardGammaOp(Function):
     """A Gamma(concentration, 1) draw ``x`` (drawn before, kept here) as a function of the
     concentration, so that gradients flow: backward is ``g * dx/da`` from
-    :func:`_standard_gamma_grad`. Under ``create_graph`` dx/da is a constant (its own
+    :func:`_standard_gamma_grad` (exact to float64, at a cost that grows as sqrt(a): about
+    0.4 s per 100k draws at a = 100, 3 s at a = 10^4). Under ``create_graph`` dx/da is a constant (its own
     derivative is not recorded, as PyTorch's _standard_gamma_grad has none)."""
     __slots__ = ("x",)
     name = "_standard_gamma"
