@@ -483,6 +483,10 @@ def test_validation_off_and_independent_refuses_non_distributions():
     e = D.MultivariateNormal(zeroin.zeros(2), scale_tril=_Z([[1.0, 0.0], [0.5, 2.0]]))
     v = _Z([0.3, -1.2])
     assert d.log_prob(v).item() == e.log_prob(v).item()
+    with pytest.raises(TypeError, match="`loc` must be a tensor"):
+        D.MultivariateNormal([0.0, 0.0], zeroin.eye(2))
+    with pytest.raises(TypeError, match="Dirichlet: `concentration` must be a tensor"):
+        D.Dirichlet([1.0, 2.0])
     with pytest.raises(TypeError, match="must be a distribution"):
         D.Independent(zeroin.zeros(3), 1)
     assert D.Poisson(2.0).batch_shape == () and D.Poisson(2.0).sample().shape == ()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import arange, digamma, lgamma, where, xlogy
+from .. import Tensor, arange, digamma, lgamma, where, xlogy
 from .._creation import _DistributionError
 from .distribution import Distribution, _Check
 from .gamma import _standard_gamma
@@ -30,6 +30,10 @@ class Dirichlet(Distribution):
     _support = _SIMPLEX_VALUES
 
     def __init__(self, concentration, validate_args=None):
+        if not isinstance(concentration, Tensor):
+            raise TypeError(f"Dirichlet: `concentration` must be a tensor, got "
+                            f"{type(concentration).__name__}; wrap it, e.g. "
+                            f"zeroin.tensor({concentration!r})")
         if concentration.dim() < 1:
             raise _DistributionError(
                 f"Dirichlet: `concentration` parameter must be at least one-dimensional (the "

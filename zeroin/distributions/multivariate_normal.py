@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .. import linalg, randn
+from .. import Tensor, linalg, randn
 from .._creation import _DistributionError
 from .distribution import REAL, Distribution, _Check
 from .utils import lazy_property
@@ -68,6 +68,10 @@ class MultivariateNormal(Distribution):
                 f"MultivariateNormal: exactly one of covariance_matrix or precision_matrix or "
                 f"scale_tril may be specified, got {sorted(given) or 'none'}")
         (name, m), = given.items()
+        for what, t in (("loc", loc), (name, m)):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"MultivariateNormal: `{what}` must be a tensor, got "
+                                f"{type(t).__name__}; wrap it, e.g. zeroin.tensor({t!r})")
         if loc.dim() < 1 or m.dim() < 2 or m.shape[-1] != m.shape[-2] or \
                 m.shape[-1] != loc.shape[-1]:
             raise _DistributionError(
