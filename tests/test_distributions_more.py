@@ -514,3 +514,25 @@ def test_relaxed_samples_approach_the_discrete_ones_and_carry_gradients():
     assert np.all(np.isfinite(lg.grad.numpy())) and lg.grad.numpy().any() and t.grad.item() != 0
     assert zeroin.gradcheck(lambda t, lg: D.RelaxedBernoulli(t, logits=lg).log_prob(
         zeroin.tensor([0.2, 0.9, 0.5])), [t, lg])
+
+
+@pytest.mark.parametrize("loc_shape, mat_shape", [
+    ((3,), (3, 3)), ((2, 1, 3), (4, 3, 3)), ((1, 3), (5, 3, 3)), ((2, 4, 3), (3, 3)),
+    ((4, 1, 2), (1, 3, 2, 2)),
+])
+@pytest.mark.parametrize("kind", ["covariance_matrix", "precision_matrix", "scale_tril"])
+def test_multivariate_normal_batch_shapes_broadcast_as_torch(loc_shape, mat_shape, kind):
+    k, batch = mat_shape[-1], mat_shape[:-2]
+    m = _tril(k, batch, seed=3) if kind == "scale_tril" else _spd(k, batch, seed=3)
+    loc = np.random.default_rng(4).normal(size=loc_shape)
+    z = D.MultivariateNormal(zeroin.tensor(loc), **{kind: zeroin.tensor(m)})
+    t = TD.MultivariateNormal(torch.tensor(loc), **{kind: torch.tensor(m)})
+    assert z.batch_shape == t.batch_shape and z.event_shape == t.event_shape
+    x = np.random.default_rng(5).normal(size=(2,) + tuple(t.batch_shape) + (k,))
+    _close(z.log_prob(zeroin.tensor(x)), t.log_prob(torch.tensor(x)))
+    _close(z.entropy(), t.entropy())
+    for name in ("covariance_matrix", "precision_matrix", "scale_tril", "variance"):
+        _close(getattr(z, name), getattr(t, name))
+    assert z.rsample((3,)).shape == (3,) + tuple(t.batch_shape) + (k,)
+    wide = z.expand((6,) + tuple(z.batch_shape))
+    assert wide.log_prob(wide.sample()).shape == (6,) + tuple(z.batch_shape)
