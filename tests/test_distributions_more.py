@@ -3,6 +3,8 @@ values and gradients (torch as oracle, finite differences), KL pairs, implicit
 reparameterisation, shapes, sampling statistics and argument validation."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import zeroin
 from zeroin import distributions as D
@@ -536,3 +538,26 @@ def test_multivariate_normal_batch_shapes_broadcast_as_torch(loc_shape, mat_shap
     assert z.rsample((3,)).shape == (3,) + tuple(t.batch_shape) + (k,)
     wide = z.expand((6,) + tuple(z.batch_shape))
     assert wide.log_prob(wide.sample()).shape == (6,) + tuple(z.batch_shape)
+
+
+_positive = st.floats(0.05, 50.0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(a=_positive, b=_positive, c=_positive, d=_positive, u=st.floats(0.001, 0.999))
+def test_gamma_family_values_match_torch_across_parameters(a, b, c, d, u):
+    """log_prob, entropy and KL of Gamma, Beta and Dirichlet for concentrations from 0.05
+    (densities unbounded at 0) to 50, against torch."""
+    z, t = zeroin.tensor, lambda v: torch.tensor(v, dtype=torch.float64)
+    _close(D.Gamma(a, b).log_prob(z(u * 10)), TD.Gamma(t(a), t(b)).log_prob(t(u * 10)))
+    _close(D.Beta(a, b).log_prob(z(u)), TD.Beta(t(a), t(b)).log_prob(t(u)))
+    _close(D.Beta(a, b).entropy(), TD.Beta(t(a), t(b)).entropy())
+    _close(D.Gamma(a, b).entropy(), TD.Gamma(t(a), t(b)).entropy())
+    _close(D.kl_divergence(D.Gamma(a, b), D.Gamma(c, d)),
+           TD.kl_divergence(TD.Gamma(t(a), t(b)), TD.Gamma(t(c), t(d))))
+    _close(D.kl_divergence(D.Beta(a, b), D.Beta(c, d)),
+           TD.kl_divergence(TD.Beta(t(a), t(b)), TD.Beta(t(c), t(d))))
+    conc = [a, b, c]
+    _close(D.Dirichlet(z(conc)).entropy(), TD.Dirichlet(t(conc)).entropy())
+    v = [u / 2, u / 2, 1 - u]
+    _close(D.Dirichlet(z(conc)).log_prob(z(v)), TD.Dirichlet(t(conc)).log_prob(t(v)))
