@@ -364,6 +364,9 @@ def test_gamma_rsample_gradients():
     dx_da = (sp.gammaincinv(a + h, u) - sp.gammaincinv(a - h, u)) / (2 * h) / r
     np.testing.assert_allclose(conc.grad.numpy(), dx_da.sum(0), rtol=1e-6)
     np.testing.assert_allclose(rate.grad.numpy(), (-xs / r).sum(0), rtol=1e-10)
+    zeroin.manual_seed(4)                       # the same draws, with create_graph
+    (g,) = zeroin.grad(D.Gamma(conc, rate).rsample((3,)).sum(), [conc], create_graph=True)
+    np.testing.assert_allclose(g.numpy(), conc.grad.numpy(), rtol=1e-12)
 
 
 @pytest.mark.parametrize("build, mean_grad", [
