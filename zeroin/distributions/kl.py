@@ -57,13 +57,12 @@ def kl_divergence(p, q):
     """
     fn = _lookup(type(p), type(q))
     if fn is None:
+        pairs = ", ".join(sorted({f"({a.__name__}, {b.__name__})" for a, b in _KL_REGISTRY}))
         raise NotImplementedError(f"kl_divergence: no KL(p || q) is implemented for p type "
                                   f"{type(p).__name__} and q type {type(q).__name__}; "
-                                  f"zeroin has (Normal, Normal), (Categorical, Categorical), "
-                                  f"(Bernoulli, Bernoulli) and (Uniform, Uniform) (add one "
-                                  f"with @register_kl(P, Q)), or estimate it by sampling: "
-                                  f"(p.log_prob(x) - q.log_prob(x)).mean() for x = "
-                                  f"p.sample((n,))")
+                                  f"zeroin has {pairs} (add one with @register_kl(P, Q)), or "
+                                  f"estimate it by sampling: (p.log_prob(x) - "
+                                  f"q.log_prob(x)).mean() for x = p.sample((n,))")
     return fn(p, q)
 
 
