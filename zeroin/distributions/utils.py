@@ -6,9 +6,9 @@ import numbers
 import numpy as np
 
 from .. import Tensor, clamp, enable_grad, get_default_dtype, log, log1p, sigmoid, softmax, tensor
+from ..random import get_rng
 
 __all__ = ["broadcast_all", "clamp_probs", "lazy_property", "logits_to_probs", "probs_to_logits"]
-
 
 
 def broadcast_all(*values):
@@ -38,7 +38,6 @@ def broadcast_all(*values):
 def _draw(how, shape, like):
     """``how(rng, shape)`` drawn from zeroin's generator (so ``zeroin.manual_seed`` repeats
     it), as a tensor without gradient in ``like``'s dtype."""
-    from ..random import get_rng
     return tensor(np.asarray(how(get_rng(), tuple(shape))).astype(like.dtype, copy=False))
 
 
