@@ -32,9 +32,13 @@ def _compare(build, params, call, weights_seed=0):
     z_out, t_out = call(build(D, *zs)), call(build(TD, *ts))
     assert tuple(z_out.shape) == tuple(t_out.shape)
     _close(z_out, t_out)
+    if not t_out.requires_grad:                 # a constant (e.g. Exponential's mode 0)
+        assert not z_out.requires_grad
+        return
     w = np.random.default_rng(weights_seed).uniform(0.5, 1.5, tuple(t_out.shape))
     finite = np.isfinite(t_out.detach().numpy())
-    (z_out * zeroin.tensor(np.where(finite, w, 0.0))).sum().backward()
+    (zeroin.where(zeroin.tensor(finite), z_out, 0.0) * zeroin.tensor(np.where(finite, w, 0.0))
+     ).sum().backward()
     (t_out * torch.tensor(np.where(finite, w, 0.0))).nansum().backward()
     for z, t in zip(zs, ts):
         if t.grad is None:

@@ -1,19 +1,42 @@
 """``zeroin.distributions``: PyTorch's ``torch.distributions`` for the common cases.
 
-``Normal``, ``Categorical``, ``Bernoulli`` and ``Uniform`` with PyTorch's parameters,
-shapes (``sample_shape + batch_shape + event_shape``), argument validation (on by
-default) and ``kl_divergence`` between two of the same kind. Samples come from zeroin's
-generator, so ``zeroin.manual_seed(0)`` repeats them; ``rsample``, ``log_prob``, ``cdf``,
-``entropy`` and ``kl_divergence`` are built from zeroin ops, so gradients flow to the
-parameters. Not here (yet): the other distributions, transforms and constraints.
+``Normal``, ``MultivariateNormal``, ``LogNormal``, ``Laplace``, ``Cauchy``, ``StudentT``,
+``Uniform``, ``Exponential``, ``Gamma``, ``Beta``, ``Dirichlet``, ``Bernoulli``,
+``Binomial``, ``Geometric``, ``Poisson``, ``Categorical``, ``OneHotCategorical``,
+``RelaxedBernoulli``, ``RelaxedOneHotCategorical`` and ``Independent``, with PyTorch's
+parameters, shapes (``sample_shape + batch_shape + event_shape``), argument validation (on
+by default) and ``kl_divergence`` between the same-kind pairs PyTorch has in closed
+form. Samples come from zeroin's generator, so ``zeroin.manual_seed(0)`` repeats them; ``rsample``, ``log_prob``, ``cdf``, ``entropy`` and
+``kl_divergence`` are built from zeroin ops, so gradients flow to the parameters (Gamma,
+Beta, Dirichlet and StudentT draws by implicit reparameterisation). Not here (yet):
+transforms, constraint objects and the rarer families.
 """
 from . import kl
 from .bernoulli import Bernoulli
+from .beta import Beta
+from .binomial import Binomial
 from .categorical import Categorical
+from .cauchy import Cauchy
+from .dirichlet import Dirichlet
 from .distribution import Distribution
+from .exponential import Exponential
+from .gamma import Gamma
+from .geometric import Geometric
+from .independent import Independent
 from .kl import kl_divergence, register_kl
+from .laplace import Laplace
+from .log_normal import LogNormal
+from .multivariate_normal import MultivariateNormal
 from .normal import Normal
+from .one_hot_categorical import OneHotCategorical
+from .poisson import Poisson
+from .relaxed_bernoulli import RelaxedBernoulli
+from .relaxed_categorical import RelaxedOneHotCategorical
+from .student_t import StudentT
 from .uniform import Uniform
 
-__all__ = ["Bernoulli", "Categorical", "Distribution", "Normal", "Uniform", "kl",
+__all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Dirichlet",
+           "Distribution", "Exponential", "Gamma", "Geometric", "Independent", "Laplace",
+           "LogNormal", "MultivariateNormal", "Normal", "OneHotCategorical", "Poisson",
+           "RelaxedBernoulli", "RelaxedOneHotCategorical", "StudentT", "Uniform", "kl",
            "kl_divergence", "register_kl"]

@@ -2,7 +2,8 @@
 
 Shapes follow PyTorch: a sample has shape ``sample_shape + batch_shape + event_shape``;
 ``batch_shape`` is the broadcast shape of the parameters (independent distributions side
-by side) and ``event_shape`` the shape of one draw (``()`` for the distributions here).
+by side) and ``event_shape`` the shape of one draw (``()`` for scalar families, ``(k,)``
+for vector ones such as MultivariateNormal, Dirichlet and OneHotCategorical).
 
 Validation is on by default, as in PyTorch (``__debug__``): invalid parameters raise
 ValueError at construction and ``log_prob`` of a value outside the support raises
@@ -38,6 +39,10 @@ POSITIVE = _Check("GreaterThan(lower_bound=0.0)", lambda a, d: a > 0,
 UNIT_INTERVAL = _Check("Interval(lower_bound=0.0, upper_bound=1.0)",
                        lambda a, d: (a >= 0) & (a <= 1), "apply sigmoid to scores first, or "
                        "pass them as logits=")
+NONNEGATIVE = _Check("GreaterThanEq(lower_bound=0.0)", lambda a, d: a >= 0,
+                     "give values >= 0")
+NONNEGATIVE_INTEGER = _Check("IntegerGreaterThan(lower_bound=0)",
+                             lambda a, d: (a >= 0) & (a % 1 == 0), "give whole numbers >= 0")
 BOOLEAN = _Check("Boolean() (0 or 1)", lambda a, d: (a == 0) | (a == 1))
 
 
@@ -127,7 +132,7 @@ class Distribution:
 
     @property
     def event_shape(self):
-        """The shape of one sample (``()`` here: scalar events)."""
+        """The shape of one draw: ``()`` for scalar families, ``(k,)`` for vectors."""
         return self._event_shape
 
     def _extended_shape(self, sample_shape=()):

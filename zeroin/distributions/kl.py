@@ -7,11 +7,27 @@ from __future__ import annotations
 
 import math
 
-from .. import softplus, where
+import numpy as np
+
+from .. import digamma, lgamma, softplus, where
 from .bernoulli import Bernoulli
+from .beta import Beta
+from .binomial import Binomial
 from .categorical import Categorical
+from .cauchy import Cauchy
+from .dirichlet import Dirichlet
+from .exponential import Exponential
+from .gamma import Gamma
+from .geometric import Geometric
+from .independent import Independent
+from .laplace import Laplace
+from .log_normal import LogNormal
+from .multivariate_normal import MultivariateNormal, _batch_mahalanobis
 from .normal import Normal
+from .one_hot_categorical import OneHotCategorical
+from .poisson import Poisson
 from .uniform import Uniform
+from .utils import _sum_rightmost
 
 __all__ = ["kl_divergence", "register_kl"]
 
@@ -41,13 +57,12 @@ def kl_divergence(p, q):
     """
     fn = _lookup(type(p), type(q))
     if fn is None:
+        pairs = ", ".join(sorted({f"({a.__name__}, {b.__name__})" for a, b in _KL_REGISTRY}))
         raise NotImplementedError(f"kl_divergence: no KL(p || q) is implemented for p type "
                                   f"{type(p).__name__} and q type {type(q).__name__}; "
-                                  f"zeroin has (Normal, Normal), (Categorical, Categorical), "
-                                  f"(Bernoulli, Bernoulli) and (Uniform, Uniform) (add one "
-                                  f"with @register_kl(P, Q)), or estimate it by sampling: "
-                                  f"(p.log_prob(x) - q.log_prob(x)).mean() for x = "
-                                  f"p.sample((n,))")
+                                  f"zeroin has {pairs} (add one with @register_kl(P, Q)), or "
+                                  f"estimate it by sampling: (p.log_prob(x) - "
+                                  f"q.log_prob(x)).mean() for x = p.sample((n,))")
     return fn(p, q)
 
 
@@ -79,3 +94,103 @@ def _kl_bernoulli_bernoulli(p, q):
 def _kl_uniform_uniform(p, q):
     result = ((q.high - q.low) / (p.high - p.low)).log()
     return where((q.low > p.low) | (q.high < p.high), math.inf, result)
+
+
+@register_kl(Independent, Independent)
+def _kl_independent_independent(p, q):
+    if p.reinterpreted_batch_ndims != q.reinterpreted_batch_ndims:
+        raise NotImplementedError(f"kl_divergence: Independent distributions with different "
+                                  f"reinterpreted_batch_ndims ({p.reinterpreted_batch_ndims} "
+                                  f"and {q.reinterpreted_batch_ndims}) are not supported")
+    return _sum_rightmost(kl_divergence(p.base_dist, q.base_dist), p.reinterpreted_batch_ndims)
+
+
+@register_kl(MultivariateNormal, MultivariateNormal)
+def _kl_mvn_mvn(p, q):
+    if p.event_shape != q.event_shape:
+        raise ValueError(f"kl_divergence: KL-divergence between two Multivariate Normals with "
+                         f"different event shapes cannot be computed: {tuple(p.event_shape)} "
+                         f"and {tuple(q.event_shape)}")
+    k = p.event_shape[0]
+    lp, lq = p._unbroadcasted_scale_tril, q._unbroadcasted_scale_tril
+    shape = tuple(np.broadcast_shapes(lp.shape[:-2], lq.shape[:-2])) + (k, k)
+    from .. import linalg
+    term2 = (linalg.solve(lq.tril().expand(shape), lp.expand(shape)) ** 2).sum((-2, -1))
+    term3 = _batch_mahalanobis(lq, q.loc - p.loc)
+    kl = q._half_log_det() - p._half_log_det() + 0.5 * (term2 + term3 - k)
+    return kl.expand(tuple(np.broadcast_shapes(p.batch_shape, q.batch_shape)))
+
+
+@register_kl(Exponential, Exponential)
+def _kl_exponential_exponential(p, q):
+    ratio = q.rate / p.rate
+    return ratio - ratio.log() - 1
+
+
+@register_kl(Gamma, Gamma)
+def _kl_gamma_gamma(p, q):
+    return q.concentration * (p.rate / q.rate).log() + lgamma(q.concentration) \
+        - lgamma(p.concentration) + (p.concentration - q.concentration) \
+        * digamma(p.concentration) + (q.rate - p.rate) * (p.concentration / p.rate)
+
+
+@register_kl(Beta, Beta)
+def _kl_beta_beta(p, q):
+    sp, sq = p.concentration1 + p.concentration0, q.concentration1 + q.concentration0
+    t1 = lgamma(q.concentration1) + lgamma(q.concentration0) + lgamma(sp)
+    t2 = lgamma(p.concentration1) + lgamma(p.concentration0) + lgamma(sq)
+    t3 = (p.concentration1 - q.concentration1) * digamma(p.concentration1)
+    t4 = (p.concentration0 - q.concentration0) * digamma(p.concentration0)
+    return t1 - t2 + t3 + t4 + (sq - sp) * digamma(sp)
+
+
+@register_kl(Dirichlet, Dirichlet)
+def _kl_dirichlet_dirichlet(p, q):
+    sp, sq = p.concentration.sum(-1), q.concentration.sum(-1)
+    t1 = lgamma(sp) - lgamma(sq)
+    t2 = (lgamma(p.concentration) - lgamma(q.concentration)).sum(-1)
+    t4 = digamma(p.concentration) - digamma(sp).unsqueeze(-1)
+    return t1 - t2 + ((p.concentration - q.concentration) * t4).sum(-1)
+
+
+@register_kl(Laplace, Laplace)
+def _kl_laplace_laplace(p, q):
+    ratio = p.scale / q.scale
+    gap = (p.loc - q.loc).abs()
+    return -ratio.log() + gap / q.scale + ratio * (-gap / p.scale).exp() - 1
+
+
+@register_kl(LogNormal, LogNormal)
+def _kl_lognormal_lognormal(p, q):
+    return _kl_normal_normal(p, q)              # KL is unchanged by the same exp of both
+
+
+@register_kl(Poisson, Poisson)
+def _kl_poisson_poisson(p, q):
+    return p.rate * (p.rate.log() - q.rate.log()) - (p.rate - q.rate)
+
+
+@register_kl(Geometric, Geometric)
+def _kl_geometric_geometric(p, q):
+    return -p.entropy() - (-q.probs).log1p() / p.probs - q.logits
+
+
+@register_kl(Binomial, Binomial)
+def _kl_binomial_binomial(p, q):
+    if (p.total_count.data < q.total_count.data).any():
+        raise NotImplementedError("kl_divergence: KL between Binomials where q.total_count > "
+                                  "p.total_count is not implemented (as in PyTorch)")
+    kl = p.total_count * (p.probs * (p.logits - q.logits) + (-p.probs).log1p()
+                          - (-q.probs).log1p())
+    return where(p.total_count > q.total_count, math.inf, kl)
+
+
+@register_kl(OneHotCategorical, OneHotCategorical)
+def _kl_onehotcategorical_onehotcategorical(p, q):
+    return _kl_categorical_categorical(p._categorical, q._categorical)
+
+
+@register_kl(Cauchy, Cauchy)
+def _kl_cauchy_cauchy(p, q):
+    return ((p.scale + q.scale) ** 2 + (p.loc - q.loc) ** 2).log() \
+        - (4 * p.scale * q.scale).log()

@@ -6,6 +6,7 @@ import numbers
 import numpy as np
 
 from .. import Tensor, clamp, enable_grad, get_default_dtype, log, log1p, sigmoid, softmax, tensor
+from ..random import get_rng
 
 __all__ = ["broadcast_all", "clamp_probs", "lazy_property", "logits_to_probs", "probs_to_logits"]
 
@@ -32,6 +33,17 @@ def broadcast_all(*values):
                          f"cannot be broadcast together (aligned from the right, each size "
                          f"must be equal or 1)") from None
     return tuple(t if t.shape == shape else t.expand(shape) for t in ts)
+
+
+def _draw(how, shape, like):
+    """``how(rng, shape)`` drawn from zeroin's generator (so ``zeroin.manual_seed`` repeats
+    it), as a tensor without gradient in ``like``'s dtype."""
+    return tensor(np.asarray(how(get_rng(), tuple(shape))).astype(like.dtype, copy=False))
+
+
+def _sum_rightmost(value, dim):
+    """``value`` summed over its rightmost ``dim`` dims (PyTorch's helper of that name)."""
+    return value.sum(tuple(range(-dim, 0))) if dim > 0 else value
 
 
 def clamp_probs(probs):
