@@ -16,7 +16,7 @@ import numpy as np
 
 from ._tensor import Tensor, _leaf
 from .errors import DtypeError, ShapeError, ZeroinError
-from .function import Function, OpName
+from .function import Function, NoDerivativeOp, OpName, no_derivative
 from .ops import (NP, TZ, GetItemOp, MaxOp, MeanOp, MulOp, ReshapeOp, SubOp, SumOp,
                   ValuesIndices, WhereOp, _DimError, _check_axis, _dim_names, _raw, _t,
                   _unary, getitem, op)
@@ -2233,11 +2233,11 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     return _ops.sum(x, dim=dim, keepdim=keepdim)
 
 
-@op(None, methods=("heaviside",))
+@op(NoDerivativeOp, methods=("heaviside",))
 def heaviside(input, values):  # noqa: A002
     """The step function: 0 where x < 0, ``values`` (a tensor, broadcast) where x == 0, 1
-    where x > 0 (NaN gives 0, as PyTorch). A constant: no gradient (PyTorch's backward
-    raises "not implemented")."""
+    where x > 0 (NaN gives 0, as PyTorch). As PyTorch's, it requires grad when an input
+    does, and a backward through it raises "not implemented"."""
     x = _t(input)
     if not isinstance(values, Tensor):
         raise TypeError(f"heaviside: values must be a tensor (the result where input is 0), "
@@ -2249,7 +2249,7 @@ def heaviside(input, values):  # noqa: A002
                                f"values.to(input.dtype)")
     if a.dtype.kind == "c":
         raise _ops._DtypeError("heaviside: complex tensors have no sign to step on")
-    return _leaf(np.where(a == 0, v, (a > 0).astype(a.dtype)))
+    return no_derivative("heaviside", np.where(a == 0, v, (a > 0).astype(a.dtype)), x, values)
 
 
 _QUANTILE_MODES = ("linear", "lower", "higher", "midpoint", "nearest")

@@ -347,6 +347,37 @@ def record(fn, inputs, array, value=None, needs=None):
     return out
 
 
+class NoDerivativeOp(Function):
+    """The output of an op whose derivative PyTorch does not implement (``unique``'s
+    values, ``heaviside``): it requires grad when an input does, as PyTorch's, and a
+    backward that reaches it raises, as PyTorch's ``NotImplementedError``."""
+    __slots__ = ("value", "op", "why")
+    name = "no_derivative"
+
+    def __init__(self, op, value, why=None):
+        self.op, self.value, self.why = op, value, why
+
+    def label(self):
+        return self.op
+
+    def forward(self, *arrays):
+        return self.value
+
+    def backward(self, xp, g, out, *inputs):
+        if self.why is not None:
+            raise ZeroinError(self.why)
+        raise NotImplementedError(
+            f"the derivative for '{self.op}' is not implemented (as in PyTorch); use its "
+            f"result as a constant: call {self.op} on x.detach(), or detach the result")
+
+
+def no_derivative(op, array, *inputs, why=None):
+    """``array``, computed by ``op`` from ``inputs``, as a tensor recorded by
+    :class:`NoDerivativeOp` (requires grad when an input does; backward raises, with
+    ``why`` if given, else PyTorch's "not implemented")."""
+    return apply(NoDerivativeOp(op, np.asarray(array), why), inputs)
+
+
 def constant(value, like=None):
     """Wrap a non-tensor operand as a constant leaf, keeping ``like``'s float dtype.
 
