@@ -98,11 +98,12 @@ def _cannot_write(e, path, op):
 
 
 @contextlib.contextmanager
-def atomic_open(path, mode="wb", *, suffix=".tmp", encoding=None, fsync=True, op="write"):
+def atomic_open(path, mode="wb", *, suffix=".tmp", encoding=None, fsync=True, op="write",
+                make_folder=True):
     """Open ``path`` for writing so that it is replaced whole or not at all.
 
     Yields a file object on a temporary file ``.<name>.zeroin-<pid>-<random><suffix>`` in
-    the target's folder (created if missing), after removing stale temporaries of earlier
+    the target's folder (created if missing, unless ``make_folder`` is False), after removing stale temporaries of earlier
     interrupted writes of ``path`` (:func:`clean_stale_temporaries`). When the block ends
     normally the file is flushed (and fsynced unless ``fsync=False``), given the
     permissions a plain ``open`` would give (``0o666`` less the umask, where ``mkstemp``
@@ -129,7 +130,8 @@ def atomic_open(path, mode="wb", *, suffix=".tmp", encoding=None, fsync=True, op
     path = Path(path)
     folder = path.absolute().parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        if make_folder:
+            folder.mkdir(parents=True, exist_ok=True)
         if path.is_dir():
             raise IsADirectoryError(21, "it is a folder")
         clean_stale_temporaries(path)
