@@ -2052,7 +2052,8 @@ def sort(input, dim=-1, descending=False, stable=False):  # noqa: A002
 
 @op(GetItemOp, methods=("topk",))
 def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002
-    """The ``k`` largest (or smallest) entries along ``dim``: ``(values, indices)``."""
+    """The ``k`` largest (or smallest) entries along ``dim``: ``(values, indices)``; equal
+    values come in index order (PyTorch's CPU order among them is its algorithm's)."""
     x = _t(input)
     d = _check_axis("topk", x, dim) % builtins.max(x.ndim, 1)
     if not 0 <= k <= x.shape[d]:

@@ -856,11 +856,11 @@ def _out_size(op, size, hw, least=1):
 
 def _adaptive_size(op, size, x):
     """An adaptive pool's output size, as PyTorch: ints >= 0 (0 gives an empty result),
-    for an (N, C, *) input whose non-batch dimensions are not empty."""
-    if 0 in x.shape[1:]:
-        raise ShapeError(f"{op}: input of shape {tuple(x.shape)} has an empty dimension "
-                         f"besides the batch; PyTorch's adaptive pooling refuses it too: "
-                         f"give every channel and spatial dimension at least 1 element")
+    for an (N, C, *) input whose spatial dimensions are not empty."""
+    if 0 in x.shape[2:]:
+        raise ShapeError(f"{op}: input of shape {tuple(x.shape)} has an empty spatial "
+                         f"dimension, with no values to pool; PyTorch refuses it too: give "
+                         f"each spatial dimension at least 1 element")
     return _out_size(op, size, x.shape[2:], least=0)
 
 
