@@ -386,6 +386,7 @@ def test_slogdet_sign_requires_grad_as_torchs_and_passes_no_gradient():
     zs.sum().backward()
     ts.sum().backward()
     assert zA.grad is None and tA.grad is None
+    (zs, zl), (ts, tl) = zeroin.linalg.slogdet(zA), torch.linalg.slogdet(tA)
     (zs * zl).backward()
     (ts * tl).backward()
     np.testing.assert_allclose(zA.grad.data, tA.grad.numpy(), rtol=1e-12)
@@ -453,7 +454,9 @@ def test_lstsq_svd_drivers_with_rcond_match_torch(driver):
         np.testing.assert_allclose(z.solution.data, t.solution.numpy(), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore:An output with one or more elements was resized")
 def test_pinv_and_matrix_rank_take_torchs_older_positional_tolerance():
+    # (PyTorch's matrix_rank(A, tensor) warns about its own internal out= resize)
     # PyTorch 2.13 still takes pinv(A, rcond, hermitian) (rcond relative: rtol) and
     # matrix_rank(A, tol, hermitian) (tol absolute: atol), also as keywords, and refuses
     # them together with atol/rtol; zeroin said "takes 1 positional argument"
@@ -464,7 +467,14 @@ def test_pinv_and_matrix_rank_take_torchs_older_positional_tolerance():
              lambda T, x: T.linalg.matrix_rank(x, 0.2), lambda T, x: T.linalg.matrix_rank(x, 1),
              lambda T, x: T.linalg.matrix_rank(x, 0.5, True),
              lambda T, x: T.linalg.matrix_rank(x, tol=0.5),
-             lambda T, x: T.linalg.matrix_rank(x, T.tensor(0.2))]
+             lambda T, x: T.linalg.matrix_rank(x, T.tensor(0.2)),
+             # a tensor of tolerances, one per matrix, broadcast with A's batch
+             lambda T, x: T.linalg.pinv(x, T.tensor([[0.05], [0.2]])),
+             lambda T, x: T.linalg.pinv(x, atol=T.tensor([0.5, 2.0])),
+             lambda T, x: T.linalg.pinv(x.expand(2, 3, 3), rtol=T.tensor([0.05, 0.2])),
+             lambda T, x: T.linalg.matrix_rank(x, T.tensor([0, 1, 5])),
+             lambda T, x: T.linalg.matrix_rank(x, T.tensor([True, False])),
+             lambda T, x: T.linalg.matrix_rank(x.expand(3, 3, 3), atol=T.tensor([0.0, 0.5, 5]))]
     for f in calls:
         np.testing.assert_array_equal(f(zeroin, zeroin.tensor(a)).numpy(),
                                       f(torch, torch.tensor(a)).numpy())
@@ -472,6 +482,14 @@ def test_pinv_and_matrix_rank_take_torchs_older_positional_tolerance():
               lambda T, x: T.linalg.matrix_rank(x, 0.2, rtol=0.1)):
         with pytest.raises(TypeError):
             f(torch, torch.tensor(a))
-        with pytest.raises(TypeError, match=r"linalg\.(pinv|matrix_rank): give (rcond|tol)=0\.2 "
+        with pytest.raises(TypeError, match=r"linalg\.(pinv|matrix_rank): give (rcond|tol) "
                                             r"\(PyTorch's older form\) or atol/rtol, not both"):
             f(zeroin, zeroin.tensor(a))
+    for T in (torch, zeroin):   # a tolerance that requires grad: pinv refuses, rank takes it
+        tol = T.tensor([0.2, 0.5], dtype=T.float64, requires_grad=True)
+        with pytest.raises(RuntimeError, match="differentiable"):
+            T.linalg.pinv(T.tensor(a), tol)
+        assert T.linalg.matrix_rank(T.tensor(a), tol).tolist() == [2, 2]
+    g = _r(2, 3, 3, seed=3)     # the gradient through the batch a tensor tolerance makes
+    _against_torch(lambda T, x: T.linalg.pinv(x, T.tensor([[0.05], [0.2]])), _well(3, 3))
+    _against_torch(lambda T, x: T.linalg.pinv(x, atol=T.tensor(np.array([0.5, 2.0]))), g)

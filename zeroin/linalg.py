@@ -17,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._tensor import Tensor, _leaf, _raw
+from ._tensor import is_grad_enabled as _grad_enabled
 from ._torch_ops import norm as _norm
 from .errors import DtypeError, ShapeError, ZeroinError
 from .function import NP, Function
@@ -379,28 +380,47 @@ def pinv(A, rcond=None, hermitian=False, *, atol=None, rtol=None):
     """The Moore-Penrose pseudo-inverse of ``A`` (..., m, n) -> (..., n, m); singular values
     at most ``max(atol, rtol * largest)`` count as 0 (PyTorch's default rtol is
     eps * max(m, n) when neither is given). ``pinv(A, rcond)``, PyTorch's older form
-    (also ``rcond=``), is ``rtol=rcond``."""
+    (also ``rcond=``), is ``rtol=rcond``. A tolerance may be a tensor, one value per
+    matrix: broadcast with A's batch dimensions, as in PyTorch."""
     if rcond is not None:
-        atol = _legacy_tolerance("linalg.pinv", "rcond", rcond, atol, rtol)
-        rtol = float(_raw(rcond))
+        atol, rtol = _legacy_tolerance("linalg.pinv", "rcond", atol, rtol), rcond
     A = _matrix("linalg.pinv", A, square=hermitian)
     atol, rtol = _tolerances(A, atol, rtol)
+    batch = np.broadcast_shapes(A.shape[:-2], np.shape(atol)[:-1], np.shape(rtol)[:-1])
+    if batch != A.shape[:-2]:       # a tolerance per matrix of a larger batch
+        A = A.expand(*batch, *A.shape[-2:])
     return PinvOp(atol, rtol, bool(hermitian))(A)
 
 
-def _legacy_tolerance(name, what, value, atol, rtol):
-    """0.0, the atol of PyTorch's older form ``name(A, value)``; refused with atol/rtol."""
+def _legacy_tolerance(name, what, atol, rtol):
+    """0.0, the atol of PyTorch's older form ``name(A, tolerance)``; refused with atol/rtol."""
     if atol is not None or rtol is not None:
-        raise TypeError(f"{name}: give {what}={value!r} (PyTorch's older form) or atol/rtol, "
-                        f"not both, as PyTorch requires")
+        raise TypeError(f"{name}: give {what} (PyTorch's older form) or atol/rtol, not both, "
+                        f"as PyTorch requires")
     return 0.0
 
 
-def _tolerances(A, atol, rtol):
-    """PyTorch's rule: rtol defaults to eps * max(m, n), or to 0 when atol is given."""
+def _tolerances(A, atol, rtol, op="linalg.pinv"):
+    """PyTorch's rule: rtol defaults to eps * max(m, n), or to 0 where atol > 0. Numbers
+    stay floats; a tensor of tolerances (one per matrix) becomes an array of shape
+    (..., 1), to broadcast with the singular values (..., k)."""
+    def value(t):
+        if not isinstance(t, (numbers.Real, Tensor, np.ndarray)):
+            raise TypeError(f"{op}: a tolerance must be a number or a tensor (one per "
+                            f"matrix), as in PyTorch, got {type(t).__name__}")
+        if op == "linalg.pinv" and isinstance(t, Tensor) and t.requires_grad and \
+                _grad_enabled():
+            raise RuntimeError(f"{op}: a tolerance tensor requires grad, but pinv is not "
+                               f"differentiable with respect to it (PyTorch refuses it too); "
+                               f"pass tol.detach()")
+        a = np.asarray(_raw(t), np.float64)
+        return float(a) if a.ndim == 0 else a[..., None]
+    atol = 0.0 if atol is None else value(atol)
     if rtol is None:
-        rtol = np.finfo(A.dtype).eps * max(A.shape[-2:]) if atol in (None, 0) else 0.0
-    return (0.0 if atol is None else float(atol)), float(rtol)
+        default = np.finfo(A.dtype).eps * max(A.shape[-2:])
+        rtol = np.where(np.asarray(atol) > 0, 0.0, default)
+        return atol, (float(rtol) if rtol.ndim == 0 else rtol)
+    return atol, value(rtol)
 
 
 def pinverse(input, rcond=1e-15):  # noqa: A002
@@ -849,12 +869,11 @@ def matrix_power(A, n):
 def matrix_rank(A, tol=None, hermitian=False, *, atol=None, rtol=None):
     """The number of singular values above max(atol, rtol * largest) (an int64 tensor,
     no gradient); the default rtol is eps * max(m, n). ``matrix_rank(A, tol)``, PyTorch's
-    older form (also ``tol=``), is ``atol=tol, rtol=0``."""
+    older form (also ``tol=``), is ``atol=tol, rtol=0``. Tensor tolerances: as in pinv."""
     A = _matrix("linalg.matrix_rank", A, square=hermitian)
     if tol is not None:
-        _legacy_tolerance("linalg.matrix_rank", "tol", tol, atol, rtol)
-        atol, rtol = float(_raw(tol)), 0.0
-    atol, rtol = _tolerances(A, atol, rtol)
+        atol, rtol = tol, _legacy_tolerance("linalg.matrix_rank", "tol", atol, rtol)
+    atol, rtol = _tolerances(A, atol, rtol, "linalg.matrix_rank")
     a = A.data
     s = np.abs(np.linalg.eigvalsh(a)) if hermitian else np.linalg.svd(a, compute_uv=False)
     big = s.max(axis=-1, keepdims=True, initial=0.0)
