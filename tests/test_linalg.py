@@ -493,3 +493,14 @@ def test_pinv_and_matrix_rank_take_torchs_older_positional_tolerance():
     g = _r(2, 3, 3, seed=3)     # the gradient through the batch a tensor tolerance makes
     _against_torch(lambda T, x: T.linalg.pinv(x, T.tensor([[0.05], [0.2]])), _well(3, 3))
     _against_torch(lambda T, x: T.linalg.pinv(x, atol=T.tensor(np.array([0.5, 2.0]))), g)
+
+
+@pytest.mark.parametrize("driver", ["gelsy", "gelsd", "gelss"])
+def test_lstsq_of_zero_and_empty_matrices_matches_torch(driver):
+    for shape in ((3, 3), (2, 4, 3), (3, 0), (0, 3)):
+        a, b = np.zeros(shape), np.ones(shape[:-1] + (2,))
+        z = zeroin.linalg.lstsq(zeroin.tensor(a), zeroin.tensor(b), driver=driver)
+        t = torch.linalg.lstsq(torch.tensor(a), torch.tensor(b), driver=driver)
+        assert tuple(z.solution.shape) == tuple(t.solution.shape)
+        assert z.rank.tolist() == t.rank.tolist()
+        np.testing.assert_array_equal(z.solution.data, t.solution.numpy())

@@ -700,7 +700,7 @@ def _gelsy(a, b, rcond, s):
     estimate of cond(R[:r, :r]) against 1 / rcond, then the minimum-norm solution of the
     problem truncated to those r columns (LAPACK's complete orthogonal factorization)."""
     m, n = a.shape[-2:]
-    if m >= n and (s[..., -1:] >= rcond * s[..., :1]).all() and s.size:
+    if m >= n and s.size and ((s[..., -1] >= rcond * s[..., 0]) & (s[..., 0] > 0)).all():
         return np.full(a.shape[:-2], n), None       # full rank: X = pinv(A) @ B already
     batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     a, b = np.broadcast_to(a, batch + (m, n)), np.broadcast_to(b, batch + b.shape[-2:])
@@ -731,7 +731,7 @@ def _gelsy_rank(r, k, rcond):
     """gelsy's rank: R's leading r columns are kept while the largest and smallest singular
     values of R[:r, :r], estimated one column at a time as LAPACK's dlaic1 does, satisfy
     smax * rcond <= smin."""
-    smax = smin = abs(r[0, 0])
+    smax = smin = abs(r[0, 0]) if k else 0.0
     if smax == 0:
         return 0
     xmin, xmax, rank = np.ones(1), np.ones(1), 1
