@@ -137,7 +137,7 @@ def save(obj, f, pickle_module=None, pickle_protocol=None,
             f"model.state_dict(), {str(path)!r}) (or zeroin.safetensors.save_model(model, "
             f"...) for tied weights); for a checkpoint, name it .npz or .pt")
     folder = path.absolute().parent
-    if not folder.is_dir():
+    if not folder.exists():     # (a file there: atomic_open's NotADirectoryError)
         raise CheckpointError(
             f"save: cannot write {path}: its folder {folder} does not exist (PyTorch's save "
             f"refuses it too); create it first: os.makedirs({str(folder)!r}, exist_ok=True)")
