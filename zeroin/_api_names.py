@@ -237,25 +237,34 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
     ``return_inverse`` / ``return_counts`` the tuple ``(values, inverse, counts)`` of those
     asked for. The values require grad when the input does, but have no derivative (as in
     PyTorch)."""
-    a = np.asarray(_raw(_t(input)))
-    if dim is None:
-        flat = a.reshape(-1)
-        change = flat[1:] != flat[:-1]
-        n = flat.shape[0]
-    else:
-        d = _ops._check_axis("unique_consecutive", _t(input), dim) % max(a.ndim, 1)
-        rows = np.moveaxis(a, d, 0).reshape(a.shape[d], -1)
-        change = (rows[1:] != rows[:-1]).any(axis=1)
-        n = a.shape[d]
-    starts = np.flatnonzero(np.concatenate([[n > 0], change]))
-    values = flat[starts] if dim is None else np.take(a, starts, axis=d)
-    out = [no_derivative("unique_consecutive", values, _t(input))]
+    x = _t(input)
+    d = None if dim is None else _ops._check_axis("unique_consecutive", x, dim) % max(x.ndim, 1)
+    a = np.asarray(_raw(x))
+    change, starts, n = _runs(a, d)
+    out = [no_derivative("unique_consecutive", lambda a: _runs(a, d, values=True), x)]
     if return_inverse:
         inv = np.cumsum(np.concatenate([[0], change])).astype(np.int64)[:n]
         out.append(_leaf(inv.reshape(a.shape) if dim is None else inv))
     if return_counts:
         out.append(_leaf(np.diff(np.append(starts, n)).astype(np.int64)))
     return out[0] if len(out) == 1 else tuple(out)
+
+
+def _runs(a, d, values=False):
+    """Where runs of equal neighbours of ``a`` (elements, or slices along ``d``) change,
+    where each run starts and how many there are; with ``values``, each run's value."""
+    if d is None:
+        flat = a.reshape(-1)
+        change = flat[1:] != flat[:-1]
+        n = flat.shape[0]
+    else:
+        rows = np.moveaxis(a, d, 0).reshape(a.shape[d], -1)
+        change = (rows[1:] != rows[:-1]).any(axis=1)
+        n = a.shape[d]
+    starts = np.flatnonzero(np.concatenate([[n > 0], change]))
+    if values:
+        return flat[starts] if d is None else np.take(a, starts, axis=d)
+    return change, starts, n
 
 
 _export(unique_consecutive)

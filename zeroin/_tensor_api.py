@@ -435,11 +435,11 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     """The distinct values (sorted, or slices along ``dim``); with ``return_inverse`` /
     ``return_counts`` the tuple ``(values, inverse, counts)`` of those asked for. The values
     require grad when the input does, but have no derivative (as in PyTorch)."""
+    values = no_derivative("unique", lambda a: np.unique(a, axis=dim), _ops._t(input))
+    if not (return_inverse or return_counts):
+        return values
     x = _raw(input)
     r = np.unique(x, return_inverse=return_inverse, return_counts=return_counts, axis=dim)
-    values = no_derivative("unique", r[0] if isinstance(r, tuple) else r, _ops._t(input))
-    if not isinstance(r, tuple):
-        return values
     extra = [a.astype(np.int64) for a in r[1:]]
     if return_inverse:      # one index per element (dim None) or per slice along dim
         extra[0] = extra[0].reshape(x.shape if dim is None else (x.shape[dim],))

@@ -2250,7 +2250,11 @@ def heaviside(input, values):  # noqa: A002
                                f"values.to(input.dtype)")
     if a.dtype.kind == "c":
         raise _ops._DtypeError("heaviside: complex tensors have no sign to step on")
-    return no_derivative("heaviside", np.where(a == 0, v, (a > 0).astype(a.dtype)), x, values)
+    return no_derivative("heaviside", _heaviside, x, values)
+
+
+def _heaviside(a, v):
+    return np.where(a == 0, v, (a > 0).astype(a.dtype))
 
 
 _QUANTILE_MODES = ("linear", "lower", "higher", "midpoint", "nearest")

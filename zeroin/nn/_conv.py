@@ -868,7 +868,7 @@ def _empty_pool(op, x, out, return_indices=False):
     """The result of ``output_size`` 0: empty, requiring grad when x does, and a backward
     through it raises, as PyTorch's backward refuses the empty gradient."""
     shape = tuple(x.shape[:2]) + tuple(out)
-    y = no_derivative(op, np.zeros(shape, x.dtype), x, why=(
+    y = no_derivative(op, lambda a: np.zeros(shape, a.dtype), x, why=(
         f"{op}: the output is empty (output_size {tuple(out)}), and PyTorch's backward "
         f"refuses its empty gradient; give output_size >= 1, or detach the result"))
     return (y, _leaf(np.zeros(shape, np.int64))) if return_indices else y
