@@ -651,9 +651,11 @@ _DRIVERS = ("gels", "gelsy", "gelsd", "gelss")
 
 def lstsq(A, B, rcond=None, *, driver=None):
     """The least-squares solution X of ``A @ X ~ B`` as PyTorch's CPU ``driver`` gives it
-    (default 'gelsy'): for a full-rank A the unique (minimum-norm) one; for a rank-deficient
-    A (singular values or, for 'gelsy', pivoted-QR diagonals below ``rcond`` times the
-    largest, default eps * max(m, n)) the driver's own truncated solution. The gradient is
+    (default 'gelsy'): for a full-rank A the unique (minimum-norm) one; for an A that
+    ``rcond`` (default eps * max(m, n)) cuts, the driver's own truncated solution: singular
+    values below rcond times the largest dropped ('gelsd', 'gelss'), or the leading columns
+    of a column-pivoted QR kept while their estimated condition is at most 1 / rcond
+    ('gelsy', as LAPACK; 'gels' assumes full rank and gives pinv's answer). The gradient is
     PyTorch's: that of ``pinv(A) @ B`` (default tolerance), whatever the driver and rcond.
     As PyTorch's drivers return: ``rank`` for all but 'gels', ``singular_values`` for
     'gelsd'/'gelss', ``residuals`` (squared, per column) for all but 'gelsy' when m > n
