@@ -764,3 +764,41 @@ def test_post_accumulate_grad_hook_runs_after_grad_is_written_in_both_engines():
     u.register_post_accumulate_grad_hook(lambda t: 5)
     with pytest.raises(TypeError, match="post accumulate grad hook: must return None"):
         (u * 1).sum().backward()
+
+
+def test_assigning_a_grad_of_another_dtype_is_refused_as_in_torch():
+    # PyTorch: "attempting to assign a gradient with dtype 'double' to a tensor with
+    # grad_dtype 'Float'"; zeroin kept the float64 gradient of a float32 tensor
+    torch = pytest.importorskip("torch")
+    for dt, gdt in (("float32", "float64"), ("float64", "float32"), ("float32", "int64")):
+        t = torch.zeros(3, dtype=getattr(torch, dt), requires_grad=True)
+        with pytest.raises(RuntimeError):
+            t.grad = torch.zeros(3, dtype=getattr(torch, gdt))
+        z = zeroin.zeros(3, dtype=getattr(zeroin, dt), requires_grad=True)
+        with pytest.raises(RuntimeError, match=rf"grad: assigned grad has dtype {gdt}, but "
+                                               rf"the tensor has dtype {dt}; PyTorch refuses "
+                                               rf"it too: .*g\.to\(zeroin\.{dt}\)"):
+            z.grad = zeroin.zeros(3, dtype=getattr(zeroin, gdt))
+        assert z.grad is None
+        z.grad = zeroin.ones(3, dtype=getattr(zeroin, dt))
+        assert z.grad.dtype == np.dtype(dt)
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_gradients_take_each_tensors_dtype_whatever_the_seed_as_in_torch(create_graph):
+    # a float64 seed for a float32 output, or a float64 path to a float32 leaf: PyTorch's
+    # engine casts every gradient to its tensor's dtype; zeroin kept float64 under
+    # create_graph (and for the output's own retained gradient)
+    torch = pytest.importorskip("torch")
+    got = []
+    for T in (torch, zeroin):
+        q = T.ones(3, dtype=T.float32, requires_grad=True)
+        y = q * 2
+        y.retain_grad()
+        y.backward(T.ones(3, dtype=T.float64), create_graph=create_graph)
+        g1 = T.autograd.grad(q * 3, q, T.ones(3, dtype=T.float64), create_graph=create_graph)[0]
+        r = T.ones(3, dtype=T.float32, requires_grad=True)
+        (r.to(T.float64) ** 2).sum().backward(create_graph=create_graph)
+        got.append([str(d).replace("torch.", "") for d in (y.grad.dtype, q.grad.dtype,
+                                                            g1.dtype, r.grad.dtype)])
+    assert got[0] == got[1] == [["float32"] * 4][0]

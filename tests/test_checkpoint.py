@@ -418,3 +418,30 @@ def test_the_suggested_conversion_of_a_real_pytorch_checkpoint_loads(tmp_path, m
     np.testing.assert_allclose(zm.float()(zeroin.tensor(x)).data, want, rtol=1e-6, atol=1e-6)
     torch.save(tm.state_dict(), "old.pt", _use_new_zipfile_serialization=False)
     _refused_as_pytorch(tmp_path / "old.pt")
+
+
+def test_save_into_a_missing_folder_is_refused_as_in_torch(tmp_path):
+    # PyTorch: "Parent directory ... does not exist"; zeroin created the folder. The error
+    # names the folder and the fix; nothing is written
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError, match="does not exist"):
+        torch.save({"w": torch.ones(2)}, tmp_path / "no" / "such" / "m.pt")
+    target = tmp_path / "no" / "such" / "m.npz"
+    with pytest.raises(RuntimeError, match=r"save: cannot write .*m\.npz: its folder .*such "
+                                           r"does not exist .*os\.makedirs\(.*such', "
+                                           r"exist_ok=True\)"):
+        zeroin.save({"w": np.ones(2)}, target)
+    assert not (tmp_path / "no").exists()
+    os.makedirs(target.parent)
+    assert zeroin.load(zeroin.save({"w": np.ones(2)}, target))["w"].tolist() == [1.0, 1.0]
+
+
+def test_model_checkpoint_creates_its_folder(tmp_path):
+    # ModelCheckpoint (zeroin's own, not PyTorch's) still makes the folder it writes into
+    from zeroin.train import ModelCheckpoint, fit
+    x = np.random.default_rng(0).standard_normal((16, 3))
+    model = zeroin.nn.Linear(3, 1)
+    path = tmp_path / "runs" / "a" / "best.npz"
+    fit(model, zeroin.nn.MSELoss(), zeroin.optim.SGD(model.parameters(), lr=0.01),
+        (x, x[:, :1]), epochs=1, verbose=False, callbacks=[ModelCheckpoint(path, monitor="loss")])
+    assert set(zeroin.load(path)) >= {"model", "epoch"}

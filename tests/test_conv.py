@@ -582,3 +582,41 @@ def test_frozen_conv_layer_holds_no_columns_and_gives_the_input_gradient_of_torc
     t(xt).sum().backward()
     np.testing.assert_allclose(xz.grad.data, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
     assert z.weight.grad is None
+
+
+@pytest.mark.parametrize("name, shape, size", [
+    ("adaptive_avg_pool1d", (2, 3, 5), 0), ("adaptive_max_pool1d", (2, 3, 5), 0),
+    ("adaptive_avg_pool2d", (2, 3, 5, 4), 0), ("adaptive_avg_pool2d", (2, 3, 5, 4), (0, 2)),
+    ("adaptive_max_pool2d", (2, 3, 5, 4), (2, 0)), ("adaptive_avg_pool3d", (2, 3, 4, 4, 4), 0),
+    ("adaptive_max_pool3d", (3, 4, 4, 4), (1, 0, 2))])
+def test_adaptive_pools_take_output_size_0_as_torch(name, shape, size):
+    # an empty result that requires grad, whose backward raises (PyTorch refuses the empty
+    # gradient); zeroin refused output_size 0 ("must be >= 1")
+    torch = pytest.importorskip("torch")
+    a = np.random.default_rng(0).standard_normal(shape)
+    outs = []
+    for T in (torch, zeroin):
+        x = T.tensor(a, requires_grad=True)
+        y = getattr(T.nn.functional, name)(x, size)
+        outs.append((tuple(y.shape), y.requires_grad))
+        with pytest.raises(RuntimeError):
+            y.sum().backward()
+    assert outs[0] == outs[1]
+    if "max" in name:
+        y, idx = getattr(F, name)(zeroin.tensor(a), size, return_indices=True)
+        t_idx = getattr(torch.nn.functional, name)(torch.tensor(a), size, return_indices=True)[1]
+        assert idx.shape == y.shape == tuple(t_idx.shape) and idx.dtype == np.int64
+
+
+def test_adaptive_pools_refuse_an_empty_input_dimension_as_torch():
+    # zeroin pooled a (2, 3, 0) input into a (2, 3, 2) one of means of nothing
+    torch = pytest.importorskip("torch")
+    for name, shape in (("adaptive_avg_pool1d", (2, 3, 0)), ("adaptive_avg_pool2d", (2, 3, 0, 3)),
+                        ("adaptive_max_pool2d", (2, 1, 3, 0)),
+                        ("adaptive_avg_pool3d", (1, 1, 2, 0, 2))):
+        with pytest.raises(RuntimeError):
+            getattr(torch.nn.functional, name)(torch.zeros(shape), 2)
+        with pytest.raises(ShapeError, match=rf"{name}: input of shape .* has an empty "
+                                             r"spatial dimension"):
+            getattr(F, name)(zeroin.zeros(shape), 2)
+    assert F.adaptive_avg_pool1d(zeroin.zeros(0, 3, 4), 2).shape == (0, 3, 2)   # batch 0: fine

@@ -371,3 +371,136 @@ def test_cholesky_ex_reports_info_as_torch_and_keeps_the_good_factors_differenti
     ok = zeroin.linalg.cholesky_ex(zeroin.tensor(_spd(3, 3)), upper=True)
     np.testing.assert_allclose(ok.L.data, np.linalg.cholesky(_spd(3, 3)).T, rtol=1e-12)
     assert ok.info.item() == 0
+
+
+# --- PyTorch parity found by tests/parity_sweep.py -----------------------------------------
+
+def test_slogdet_sign_requires_grad_as_torchs_and_passes_no_gradient():
+    # PyTorch's sign has the grad_fn of logabsdet; a backward through it alone reaches
+    # nothing (A.grad stays None), and through sign * logabsdet only logabsdet's part
+    a = _well(3, 3) * np.array([[-1.0], [1.0], [1.0]])
+    zA, tA = zeroin.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    (zs, zl), (ts, tl) = zeroin.linalg.slogdet(zA), torch.linalg.slogdet(tA)
+    assert zs.requires_grad and ts.requires_grad and zs.grad_fn.name() == ts.grad_fn.name()
+    assert zs.item() == ts.item() == -1.0
+    zs.sum().backward()
+    ts.sum().backward()
+    assert zA.grad is None and tA.grad is None
+    (zs, zl), (ts, tl) = zeroin.linalg.slogdet(zA), torch.linalg.slogdet(tA)
+    (zs * zl).backward()
+    (ts * tl).backward()
+    np.testing.assert_allclose(zA.grad.data, tA.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("driver", ["gelsy", "gelsd", "gelss", "gels"])
+def test_lstsq_outputs_require_grad_as_torchs(driver):
+    # solution and residuals (empty or not) are recorded, rank and singular_values are not;
+    # the residuals' gradient is that of |A X - B|^2 with X = pinv(A) @ B, as PyTorch's
+    a, b = _r(5, 3), _r(5, 2, seed=5)
+    zA, zB = zeroin.tensor(a, requires_grad=True), zeroin.tensor(b, requires_grad=True)
+    tA, tB = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    z, t = zeroin.linalg.lstsq(zA, zB, driver=driver), torch.linalg.lstsq(tA, tB, driver=driver)
+    for f in z._fields:
+        got, want = getattr(z, f), getattr(t, f)
+        assert got.requires_grad == want.requires_grad, f
+        assert (got.grad_fn is None) == (want.grad_fn is None), f
+    if t.residuals.numel():
+        (z.residuals * zeroin.tensor([1.0, -2.0])).sum().backward()
+        (t.residuals * torch.tensor([1.0, -2.0])).sum().backward()
+        np.testing.assert_allclose(zA.grad.data, tA.grad.numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(zB.grad.data, tB.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+# 3 columns of rank 3, nearly 2 and nearly 1: rcond picks how many gelsy keeps
+_DEFICIENT = np.array([[1.0, 2, 3], [2, 4, 6.1], [1, 0, 1], [0.5, 1, 2]])
+
+
+@pytest.mark.parametrize("rcond", [None, 0.01, 0.1, 0.3])
+@pytest.mark.parametrize("shape", [(4, 3), (3, 4)])
+def test_lstsq_gelsy_with_rcond_truncates_as_lapacks_gelsy(rcond, shape):
+    # PyTorch's default driver: column-pivoted QR, the rank from LAPACK's estimate of
+    # cond(R11), then the minimum-norm solution of the truncated problem (zeroin used to
+    # truncate singular values, gelsd's answer). PyTorch 2.13 hands LAPACK an uncleared
+    # pivot array, so its values and rank for a cut A vary between calls (README); LAPACK's
+    # own gelsy (scipy, pivots cleared) is the oracle for them, PyTorch for the gradient
+    # (pinv(A) @ B's, whatever the rcond)
+    lapack = pytest.importorskip("scipy.linalg.lapack")
+    a = _DEFICIENT if shape == (4, 3) else _DEFICIENT.T.copy()
+    b = _r(a.shape[0], 2, seed=8)
+    m, n = a.shape
+    rc = np.finfo(np.float64).eps * max(m, n) if rcond is None else rcond
+    bb = np.zeros((max(m, n), 2))
+    bb[:m] = b
+    _, x, _, rank, _ = lapack.dgelsy(a, bb, np.zeros(n, np.int32), rc, 1000)
+    zA, zB = zeroin.tensor(a, requires_grad=True), zeroin.tensor(b, requires_grad=True)
+    tA, tB = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    z, t = zeroin.linalg.lstsq(zA, zB, rcond=rcond), torch.linalg.lstsq(tA, tB, rcond=rcond)
+    assert z.rank.item() == rank
+    np.testing.assert_allclose(z.solution.data, x[:n], rtol=1e-10, atol=1e-12)
+    w = _r(n, 2, seed=9)
+    (z.solution * zeroin.tensor(w)).sum().backward()
+    (t.solution * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(zA.grad.data, tA.grad.numpy(), rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(zB.grad.data, tB.grad.numpy(), rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("driver", ["gelsd", "gelss"])
+def test_lstsq_svd_drivers_with_rcond_match_torch(driver):
+    a, b = _DEFICIENT, _r(4, 2, seed=8)
+    for rcond in (0.01, 0.3):
+        z = zeroin.linalg.lstsq(zeroin.tensor(a), zeroin.tensor(b), rcond=rcond, driver=driver)
+        t = torch.linalg.lstsq(torch.tensor(a), torch.tensor(b), rcond=rcond, driver=driver)
+        assert z.rank.item() == t.rank.item()
+        np.testing.assert_allclose(z.solution.data, t.solution.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:An output with one or more elements was resized")
+def test_pinv_and_matrix_rank_take_torchs_older_positional_tolerance():
+    # (PyTorch's matrix_rank(A, tensor) warns about its own internal out= resize)
+    # PyTorch 2.13 still takes pinv(A, rcond, hermitian) (rcond relative: rtol) and
+    # matrix_rank(A, tol, hermitian) (tol absolute: atol), also as keywords, and refuses
+    # them together with atol/rtol; zeroin said "takes 1 positional argument"
+    a = np.diag([10.0, 1.0, 0.05])
+    calls = [lambda T, x: T.linalg.pinv(x, 0.2), lambda T, x: T.linalg.pinv(x, rcond=0.2),
+             lambda T, x: T.linalg.pinv(x, 0.2, True), lambda T, x: T.linalg.pinv(x, -1.0),
+             lambda T, x: T.linalg.pinv(x, T.tensor(0.2)),
+             lambda T, x: T.linalg.matrix_rank(x, 0.2), lambda T, x: T.linalg.matrix_rank(x, 1),
+             lambda T, x: T.linalg.matrix_rank(x, 0.5, True),
+             lambda T, x: T.linalg.matrix_rank(x, tol=0.5),
+             lambda T, x: T.linalg.matrix_rank(x, T.tensor(0.2)),
+             # a tensor of tolerances, one per matrix, broadcast with A's batch
+             lambda T, x: T.linalg.pinv(x, T.tensor([[0.05], [0.2]])),
+             lambda T, x: T.linalg.pinv(x, atol=T.tensor([0.5, 2.0])),
+             lambda T, x: T.linalg.pinv(x.expand(2, 3, 3), rtol=T.tensor([0.05, 0.2])),
+             lambda T, x: T.linalg.matrix_rank(x, T.tensor([0, 1, 5])),
+             lambda T, x: T.linalg.matrix_rank(x, T.tensor([True, False])),
+             lambda T, x: T.linalg.matrix_rank(x.expand(3, 3, 3), atol=T.tensor([0.0, 0.5, 5]))]
+    for f in calls:
+        np.testing.assert_array_equal(f(zeroin, zeroin.tensor(a)).numpy(),
+                                      f(torch, torch.tensor(a)).numpy())
+    for f in (lambda T, x: T.linalg.pinv(x, 0.2, atol=0.1),
+              lambda T, x: T.linalg.matrix_rank(x, 0.2, rtol=0.1)):
+        with pytest.raises(TypeError):
+            f(torch, torch.tensor(a))
+        with pytest.raises(TypeError, match=r"linalg\.(pinv|matrix_rank): give (rcond|tol) "
+                                            r"\(PyTorch's older form\) or atol/rtol, not both"):
+            f(zeroin, zeroin.tensor(a))
+    for T in (torch, zeroin):   # a tolerance that requires grad: pinv refuses, rank takes it
+        tol = T.tensor([0.2, 0.5], dtype=T.float64, requires_grad=True)
+        with pytest.raises(RuntimeError, match="differentiable"):
+            T.linalg.pinv(T.tensor(a), tol)
+        assert T.linalg.matrix_rank(T.tensor(a), tol).tolist() == [2, 2]
+    g = _r(2, 3, 3, seed=3)     # the gradient through the batch a tensor tolerance makes
+    _against_torch(lambda T, x: T.linalg.pinv(x, T.tensor([[0.05], [0.2]])), _well(3, 3))
+    _against_torch(lambda T, x: T.linalg.pinv(x, atol=T.tensor(np.array([0.5, 2.0]))), g)
+
+
+@pytest.mark.parametrize("driver", ["gelsy", "gelsd", "gelss"])
+def test_lstsq_of_zero_and_empty_matrices_matches_torch(driver):
+    for shape in ((3, 3), (2, 4, 3), (3, 0), (0, 3)):
+        a, b = np.zeros(shape), np.ones(shape[:-1] + (2,))
+        z = zeroin.linalg.lstsq(zeroin.tensor(a), zeroin.tensor(b), driver=driver)
+        t = torch.linalg.lstsq(torch.tensor(a), torch.tensor(b), driver=driver)
+        assert tuple(z.solution.shape) == tuple(t.solution.shape)
+        assert z.rank.tolist() == t.rank.tolist()
+        np.testing.assert_array_equal(z.solution.data, t.solution.numpy())

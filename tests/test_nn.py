@@ -1629,3 +1629,24 @@ def test_alpha_dropout_gradient_eval_and_edges():
     zeroin.manual_seed(5)
     assert zeroin.gradcheck(lambda v: (zeroin.manual_seed(5), F.alpha_dropout(v, 0.4, True))[1],
                             [g])
+
+
+def test_softplus_with_beta_0_has_torchs_value_and_gradient():
+    # log(1 + e^(0 x)) / 0 = inf, and PyTorch's rule gives the gradient sigmoid(beta x) =
+    # 1/2 (zeroin's chain rule through / beta gave NaN); NaN where x is not finite
+    torch = pytest.importorskip("torch")
+    a = np.array([-1.0, 0.0, 2.0, 30.0, np.inf, -np.inf, np.nan])
+    got = []
+    for T in (torch, zeroin):
+        x = T.tensor(a, requires_grad=True)
+        with np.errstate(all="ignore"):
+            y = T.nn.functional.softplus(x, beta=0)
+            (y * T.tensor(np.arange(1.0, 8.0))).sum().backward()
+        got.append((y.detach().numpy(), x.grad.numpy()[:4]))
+    np.testing.assert_array_equal(got[0][0], got[1][0])
+    np.testing.assert_array_equal(got[0][1], got[1][1])
+    for beta in (-1.0, 0.5, 2.0):    # other betas: unchanged, as PyTorch's
+        zx, tx = zeroin.tensor(a[:4], requires_grad=True), torch.tensor(a[:4], requires_grad=True)
+        F.softplus(zx, beta).sum().backward()
+        torch.nn.functional.softplus(tx, beta).sum().backward()
+        np.testing.assert_allclose(zx.grad.numpy(), tx.grad.numpy(), rtol=1e-12)

@@ -297,20 +297,30 @@ def test_grad_is_not_modified_by_step(name, kw):
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(momentum=0.9)])
-def test_sgd_with_a_float64_gradient_for_a_float32_parameter(kw):
-    # the update is made in the gradient's dtype and rounded once into the parameter
+def test_a_float64_gradient_for_a_float32_parameter_is_refused_as_in_torch(kw):
+    # this test used to check that SGD applied such a gradient (in float64, rounded once);
+    # PyTorch refuses the assignment itself ("assigned grad has data of a different type"),
+    # so no optimiser ever sees one: zeroin refuses it too, naming both dtypes and the fix
+    torch = pytest.importorskip("torch")
+    wt = torch.tensor(W0.astype(np.float32), requires_grad=True)
+    with pytest.raises(RuntimeError):
+        wt.grad = torch.tensor(np.ones(W0.shape))
     w = zeroin.tensor(W0.astype(np.float32), requires_grad=True)
-    opt = optim.SGD([w], lr=0.1, **kw)
-    want = W0.astype(np.float32)
-    buf = None
-    for step in range(2):
-        g = np.linspace(-1, 1, W0.size).reshape(W0.shape) * (step + 1)     # float64
-        w.grad = zeroin.tensor(g)
-        buf = g.copy() if buf is None or not kw else buf * 0.9 + g
-        want = want + (buf * -0.1).astype(np.float32)
+    opt, opt_t = optim.SGD([w], lr=0.1, **kw), torch.optim.SGD([wt], lr=0.1, **kw)
+    for bad in (zeroin.tensor(np.ones(W0.shape)), np.ones(W0.shape)):
+        with pytest.raises(RuntimeError, match=r"grad: assigned grad has dtype float64, but "
+                                               r"the tensor has dtype float32; PyTorch "
+                                               r"refuses it too: .*g\.to\(zeroin\.float32\)"):
+            w.grad = bad
+        assert w.grad is None
+    for step in range(2):       # the fix the error names: the gradient in float32
+        g = np.linspace(-1, 1, W0.size).reshape(W0.shape) * (step + 1)
+        w.grad = zeroin.tensor(g).to(zeroin.float32)
+        wt.grad = torch.tensor(g).to(torch.float32)
         opt.step()
+        opt_t.step()
         assert w.dtype == np.float32
-        np.testing.assert_array_equal(w.data, want)
+        np.testing.assert_allclose(w.data, wt.detach().numpy(), rtol=1e-6)
 
 
 def test_plain_sgd_beside_momentum_groups_scalars_and_bad_gradients():

@@ -18,6 +18,7 @@ from ._tensor_api import (_export, _inplace, _inplace_method, _method, _operator
                           meshgrid, mm, tensor_split, tensordot)
 from .dtypes import as_dtype
 from .errors import DtypeError, ShapeError
+from .function import Function, no_derivative
 
 
 def _t(x):
@@ -234,26 +235,36 @@ for _f in (aminmax, nanmean, nanmedian):
 def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
     """The values with runs of equal neighbours kept once (slices along ``dim``); with
     ``return_inverse`` / ``return_counts`` the tuple ``(values, inverse, counts)`` of those
-    asked for. No gradient."""
-    a = np.asarray(_raw(_t(input)))
-    if dim is None:
-        flat = a.reshape(-1)
-        change = flat[1:] != flat[:-1]
-        n = flat.shape[0]
-    else:
-        d = _ops._check_axis("unique_consecutive", _t(input), dim) % max(a.ndim, 1)
-        rows = np.moveaxis(a, d, 0).reshape(a.shape[d], -1)
-        change = (rows[1:] != rows[:-1]).any(axis=1)
-        n = a.shape[d]
-    starts = np.flatnonzero(np.concatenate([[n > 0], change]))
-    values = flat[starts] if dim is None else np.take(a, starts, axis=d)
-    out = [_leaf(values)]
+    asked for. The values require grad when the input does, but have no derivative (as in
+    PyTorch)."""
+    x = _t(input)
+    d = None if dim is None else _ops._check_axis("unique_consecutive", x, dim) % max(x.ndim, 1)
+    a = np.asarray(_raw(x))
+    change, starts, n = _runs(a, d)
+    out = [no_derivative("unique_consecutive", lambda a: _runs(a, d, values=True), x)]
     if return_inverse:
         inv = np.cumsum(np.concatenate([[0], change])).astype(np.int64)[:n]
         out.append(_leaf(inv.reshape(a.shape) if dim is None else inv))
     if return_counts:
         out.append(_leaf(np.diff(np.append(starts, n)).astype(np.int64)))
     return out[0] if len(out) == 1 else tuple(out)
+
+
+def _runs(a, d, values=False):
+    """Where runs of equal neighbours of ``a`` (elements, or slices along ``d``) change,
+    where each run starts and how many there are; with ``values``, each run's value."""
+    if d is None:
+        flat = a.reshape(-1)
+        change = flat[1:] != flat[:-1]
+        n = flat.shape[0]
+    else:
+        rows = np.moveaxis(a, d, 0).reshape(a.shape[d], -1)
+        change = (rows[1:] != rows[:-1]).any(axis=1)
+        n = a.shape[d]
+    starts = np.flatnonzero(np.concatenate([[n > 0], change]))
+    if values:
+        return flat[starts] if d is None else np.take(a, starts, axis=d)
+    return change, starts, n
 
 
 _export(unique_consecutive)
@@ -717,8 +728,14 @@ def block_diag(*tensors):
 
 @_export
 def isin(elements, test_elements, *, assume_unique=False, invert=False):
-    """Whether each element is one of ``test_elements`` (a bool tensor, no gradient)."""
+    """Whether each element is one of ``test_elements`` (a bool tensor, no gradient).
+    Bool operands are refused, as PyTorch refuses them."""
     a, b = np.asarray(_raw(elements)), np.asarray(_raw(test_elements))
+    for what, x in (("elements", a), ("test_elements", b)):
+        if x.dtype == bool:
+            raise DtypeError(f"isin: {what} is a bool {'tensor' if x.ndim else 'value'}; "
+                             f"PyTorch's isin does not support bool: compare as integers, "
+                             f"e.g. isin(x.long(), y.long()), or use x == y / x.logical_not()")
     return _leaf(np.asarray(np.isin(a, b, invert=invert)))
 
 
@@ -960,15 +977,25 @@ class _Frexp(NamedTuple):
     exponent: Tensor
 
 
+class FrexpOp(Function):
+    """frexp's mantissa m = x / 2**e, e held constant (a step function of x): dm/dx = 2**-e,
+    PyTorch's rule (1 at x = 0, where e = 0)."""
+    __slots__ = ()
+    name = "frexp"
+    def forward(self, x): return np.frexp(x)[0]
+    def backward(self, xp, g, out, x):
+        return g * np.ldexp(np.ones((), _raw(x).dtype), -np.frexp(_raw(x))[1])
+
+
 @_export
 @_method()
 def frexp(input):  # noqa: A002
-    """(mantissa, exponent) with input = mantissa * 2 ** exponent, |mantissa| in [0.5, 1)."""
-    r = np.asarray(_raw(input))
-    if r.dtype.kind != "f":
-        raise TypeError(f"frexp: only floating point input is supported, got {r.dtype}")
-    m, e = np.frexp(r)
-    return _Frexp(_leaf(m), _leaf(e.astype(np.int32)))
+    """(mantissa, exponent) with input = mantissa * 2 ** exponent, |mantissa| in [0.5, 1).
+    The mantissa has a gradient (2 ** -exponent, as PyTorch's); the int32 exponent none."""
+    x = _t(input)
+    if x.dtype.kind != "f":
+        raise TypeError(f"frexp: only floating point input is supported, got {x.dtype}")
+    return _Frexp(_ops._call1(FrexpOp(), x), _leaf(np.frexp(x.data)[1].astype(np.int32)))
 
 
 def _integer_pair(name, fn, doc):

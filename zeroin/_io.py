@@ -98,15 +98,17 @@ def _cannot_write(e, path, op):
 
 
 @contextlib.contextmanager
-def atomic_open(path, mode="wb", *, suffix=".tmp", encoding=None, fsync=True, op="write"):
+def atomic_open(path, mode="wb", *, suffix=".tmp", encoding=None, fsync=True, op="write",
+                make_folder=True):
     """Open ``path`` for writing so that it is replaced whole or not at all.
 
     Yields a file object on a temporary file ``.<name>.zeroin-<pid>-<random><suffix>`` in
-    the target's folder (created if missing), after removing stale temporaries of earlier
-    interrupted writes of ``path`` (:func:`clean_stale_temporaries`). When the block ends
-    normally the file is flushed (and fsynced unless ``fsync=False``), given the
-    permissions a plain ``open`` would give (``0o666`` less the umask, where ``mkstemp``
-    alone makes ``0o600``) and renamed onto ``path``. If the block raises, the temporary
+    the target's folder (created if missing, unless ``make_folder`` is False), after
+    removing stale temporaries of earlier interrupted writes of ``path``
+    (:func:`clean_stale_temporaries`). When the block ends normally the file is flushed
+    (and fsynced unless ``fsync=False``), given the permissions a plain ``open`` would
+    give (``0o666`` less the umask, where ``mkstemp`` alone makes ``0o600``) and renamed
+    onto ``path``. If the block raises, the temporary
     file is removed and any old ``path`` is left untouched.
 
     Parameters
@@ -121,6 +123,8 @@ def atomic_open(path, mode="wb", *, suffix=".tmp", encoding=None, fsync=True, op
         The operation named in errors: a folder that cannot be written raises the
         ``OSError`` subclass NumPy/Python gave, with a message naming ``op`` and ``path``
         (not the hidden temporary file).
+    make_folder : bool
+        Create a missing folder (False for ``zeroin.save``, which refuses it as PyTorch).
     """
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_open: mode must be 'wb' or 'w', got {mode!r}")
@@ -129,7 +133,8 @@ def atomic_open(path, mode="wb", *, suffix=".tmp", encoding=None, fsync=True, op
     path = Path(path)
     folder = path.absolute().parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        if make_folder:
+            folder.mkdir(parents=True, exist_ok=True)
         if path.is_dir():
             raise IsADirectoryError(21, "it is a folder")
         clean_stale_temporaries(path)

@@ -26,7 +26,7 @@ from ._tensor import (_ONE_LOCAL, Size, Tensor, _GradSwitch, _array_of, _clean_i
                       is_grad_enabled, no_grad)
 from .dtypes import CPU, as_device, as_dtype
 from .errors import ShapeError, ZeroinError
-from .function import Function
+from .function import Function, no_derivative
 from .random import get_rng
 
 EXPORTS = {}        # name -> function, for zeroin.<name>
@@ -364,12 +364,24 @@ def equal(input, other):  # noqa: A002
 
 @_method()
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):  # noqa: A002
+    """Whether every element of ``input`` is close to ``other``'s (see :func:`isclose`)."""
+    _same_dtype_tensors("allclose", input, other)
     return bool(np.allclose(_raw(input), _raw(other), rtol, atol, equal_nan))
 
 
 @_method()
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):  # noqa: A002
+    """|input - other| <= atol + rtol * |other|, elementwise; two tensors must have one
+    dtype, as in PyTorch (a Python number is taken as is)."""
+    _same_dtype_tensors("isclose", input, other)
     return _leaf(np.isclose(_raw(input), _raw(other), rtol, atol, equal_nan))
+
+
+def _same_dtype_tensors(name, a, b):
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype != b.dtype:
+        raise _ops.DtypeError(f"{name}: input has dtype {a.dtype} and other {b.dtype}; "
+                              f"PyTorch compares only tensors of one dtype: convert one, "
+                              f"e.g. {name}(input, other.to(input.dtype))")
 
 
 @_method()
@@ -410,15 +422,17 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002
 @_method()
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
     """The distinct values (sorted, or slices along ``dim``); with ``return_inverse`` /
-    ``return_counts`` the tuple ``(values, inverse, counts)`` of those asked for."""
+    ``return_counts`` the tuple ``(values, inverse, counts)`` of those asked for. The values
+    require grad when the input does, but have no derivative (as in PyTorch)."""
+    values = no_derivative("unique", lambda a: np.unique(a, axis=dim), _ops._t(input))
+    if not (return_inverse or return_counts):
+        return values
     x = _raw(input)
     r = np.unique(x, return_inverse=return_inverse, return_counts=return_counts, axis=dim)
-    if not isinstance(r, tuple):
-        return _leaf(r)
     extra = [a.astype(np.int64) for a in r[1:]]
     if return_inverse:      # one index per element (dim None) or per slice along dim
         extra[0] = extra[0].reshape(x.shape if dim is None else (x.shape[dim],))
-    return (_leaf(r[0]),) + tuple(_leaf(a) for a in extra)
+    return (values,) + tuple(_leaf(a) for a in extra)
 
 
 @_method()
@@ -892,6 +906,12 @@ def cdist(x1, x2, p=2.0, compute_mode=None):
     """The p-norm distances between each row of ``x1`` (..., P, M) and each row of ``x2``
     (..., R, M): shape (..., P, R); PyTorch's gradients where a distance is 0 (NormOp's)."""
     a, b = _ops._t(x1), _ops._t(x2)
+    for what, x in (("x1", a), ("x2", b)):
+        if x.dtype.kind != "f":
+            raise _ops.DtypeError(f"cdist: {what} has dtype {x.dtype}; cdist takes only "
+                                  f"floating-point tensors, as in PyTorch: convert first, "
+                                  f"e.g. {what}.double()")
+    _ops.same_dtypes("cdist", a, b)
     if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-1]:
         raise ShapeError(f"cdist: expects x1 (..., P, M) and x2 (..., R, M) with the same M, "
                          f"got shapes {a.shape} and {b.shape}")

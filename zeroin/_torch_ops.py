@@ -16,7 +16,7 @@ import numpy as np
 
 from ._tensor import Tensor, _leaf
 from .errors import DtypeError, ShapeError, ZeroinError
-from .function import Function, OpName
+from .function import Function, NoDerivativeOp, OpName, no_derivative
 from .ops import (NP, TZ, GetItemOp, MaxOp, MeanOp, MulOp, ReshapeOp, SubOp, SumOp,
                   ValuesIndices, WhereOp, _DimError, _check_axis, _dim_names, _raw, _t,
                   _unary, getitem, op)
@@ -2052,7 +2052,8 @@ def sort(input, dim=-1, descending=False, stable=False):  # noqa: A002
 
 @op(GetItemOp, methods=("topk",))
 def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002
-    """The ``k`` largest (or smallest) entries along ``dim``: ``(values, indices)``."""
+    """The ``k`` largest (or smallest) entries along ``dim``: ``(values, indices)``; equal
+    values come in index order (PyTorch's CPU order among them is its algorithm's)."""
     x = _t(input)
     d = _check_axis("topk", x, dim) % builtins.max(x.ndim, 1)
     if not 0 <= k <= x.shape[d]:
@@ -2233,11 +2234,11 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     return _ops.sum(x, dim=dim, keepdim=keepdim)
 
 
-@op(None, methods=("heaviside",))
+@op(NoDerivativeOp, methods=("heaviside",))
 def heaviside(input, values):  # noqa: A002
     """The step function: 0 where x < 0, ``values`` (a tensor, broadcast) where x == 0, 1
-    where x > 0 (NaN gives 0, as PyTorch). A constant: no gradient (PyTorch's backward
-    raises "not implemented")."""
+    where x > 0 (NaN gives 0, as PyTorch). As PyTorch's, it requires grad when an input
+    does, and a backward through it raises "not implemented"."""
     x = _t(input)
     if not isinstance(values, Tensor):
         raise TypeError(f"heaviside: values must be a tensor (the result where input is 0), "
@@ -2249,7 +2250,11 @@ def heaviside(input, values):  # noqa: A002
                                f"values.to(input.dtype)")
     if a.dtype.kind == "c":
         raise _ops._DtypeError("heaviside: complex tensors have no sign to step on")
-    return _leaf(np.where(a == 0, v, (a > 0).astype(a.dtype)))
+    return no_derivative("heaviside", _heaviside, x, values)
+
+
+def _heaviside(a, v):
+    return np.where(a == 0, v, (a > 0).astype(a.dtype))
 
 
 _QUANTILE_MODES = ("linear", "lower", "higher", "midpoint", "nearest")

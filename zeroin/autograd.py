@@ -145,9 +145,11 @@ def _accumulate(grads, t, g, leaves):
 
 
 def _fit(g, t, create_graph):
-    """``g`` reduced to ``t``'s shape (undoing broadcasting) and, for arrays, its dtype."""
+    """``g`` reduced to ``t``'s shape (undoing broadcasting) and its dtype."""
     if create_graph:
         g = g if isinstance(g, Tensor) else _leaf(np.asarray(g))
+        if g.dtype != t.dtype:      # as PyTorch's engine: each input gets its own dtype
+            g = g.to(t.dtype)
         return g if g.shape == t.shape else sum_to(g, t.shape)
     g = np.asarray(g)
     if g.shape != t.shape:
@@ -284,8 +286,11 @@ def root_grads(outputs, grad_outputs, create_graph, op):
             if g.shape != t.shape:
                 raise ValueError(f"{op}: gradient has shape {g.shape} but the output has "
                                  f"shape {t.shape}; they must match")
+            if g.dtype != t.dtype:      # PyTorch casts the seed to the output's dtype
+                g = g.astype(t.dtype)
             if create_graph and isinstance(seed, Tensor):
-                g = seed        # kept as given: the gradients depend on it (double backward)
+                # kept as given (cast, recorded): the gradients depend on it (double backward)
+                g = seed if seed.dtype == t.dtype else seed.to(t.dtype)
         grads.append(g if isinstance(g, Tensor) else _leaf(np.asarray(g)) if create_graph
                      else g)
     return grads

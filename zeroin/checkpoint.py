@@ -114,7 +114,8 @@ def save(obj, f, pickle_module=None, pickle_protocol=None,
     ``f`` is a path or a binary file object (``io.BytesIO``). Arrays and tensors keep
     their dtype and shape; Python numbers, strings, booleans and None come back as
     themselves. A path is written atomically: a temporary file in the same folder, then
-    ``os.replace`` (stale temporaries of interrupted saves are removed first). The file
+    ``os.replace`` (stale temporaries of interrupted saves are removed first). Its folder
+    must exist, as in PyTorch (create it with ``os.makedirs(folder, exist_ok=True)``). The file
     name is used as given (no ``.npz`` is appended). PyTorch's ``pickle_module``,
     ``pickle_protocol`` and ``_use_new_zipfile_serialization`` are accepted and unused:
     nothing is pickled. A module itself cannot be saved: save ``model.state_dict()``.
@@ -135,7 +136,12 @@ def save(obj, f, pickle_module=None, pickle_protocol=None,
             f"weights in the safetensors format use zeroin.safetensors.save_file("
             f"model.state_dict(), {str(path)!r}) (or zeroin.safetensors.save_model(model, "
             f"...) for tied weights); for a checkpoint, name it .npz or .pt")
-    with atomic_open(path, op="save") as fh:   # a file object: np.savez appends no ".npz"
+    folder = path.absolute().parent
+    if not folder.exists():     # (a file there: atomic_open's NotADirectoryError)
+        raise CheckpointError(
+            f"save: cannot write {path}: its folder {folder} does not exist (PyTorch's save "
+            f"refuses it too); create it first: os.makedirs({str(folder)!r}, exist_ok=True)")
+    with atomic_open(path, op="save", make_folder=False) as fh:    # np.savez adds no ".npz"
         np.savez(fh, **members)
     return path
 

@@ -347,6 +347,43 @@ def record(fn, inputs, array, value=None, needs=None):
     return out
 
 
+class NoDerivativeOp(Function):
+    """The output of an op whose derivative PyTorch does not implement (``unique``'s
+    values, ``heaviside``): it requires grad when an input does, as PyTorch's, and a
+    backward that reaches it raises, as PyTorch's ``NotImplementedError``. ``compute``
+    makes the output from the input arrays (so that :func:`zeroin.replay` recomputes it)."""
+    __slots__ = ("compute", "why")
+    name = "no_derivative"
+
+    def __init__(self, compute, why=None):
+        self.compute, self.why = compute, why
+
+    def forward(self, *arrays):
+        return self.compute(*arrays)
+
+    def backward(self, xp, g, out, *inputs):
+        if self.why is not None:
+            raise ZeroinError(self.why)
+        raise NotImplementedError(
+            f"the derivative for '{self.name}' is not implemented (as in PyTorch); use its "
+            f"result as a constant: call {self.name} on x.detach(), or detach the result")
+
+
+_NO_DERIVATIVE = {}     # op name -> its NoDerivativeOp subclass, named after it
+
+
+def no_derivative(op, compute, *inputs, why=None):
+    """``compute(*arrays of inputs)``, the result of ``op``, as a tensor recorded by a
+    :class:`NoDerivativeOp` named ``op`` (for drawings and ``grad_fn``): it requires grad
+    when an input does; backward raises, with ``why`` if given, else PyTorch's "not
+    implemented"."""
+    cls = _NO_DERIVATIVE.get(op)
+    if cls is None:
+        cls = _NO_DERIVATIVE[op] = type(f"NoDerivativeOp[{op}]", (NoDerivativeOp,),
+                                        {"__slots__": (), "name": op})
+    return apply(cls(compute, why), inputs)
+
+
 def constant(value, like=None):
     """Wrap a non-tensor operand as a constant leaf, keeping ``like``'s float dtype.
 

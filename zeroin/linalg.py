@@ -17,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._tensor import Tensor, _leaf, _raw
+from ._tensor import is_grad_enabled as _grad_enabled
 from ._torch_ops import norm as _norm
 from .errors import DtypeError, ShapeError, ZeroinError
 from .function import NP, Function
@@ -211,18 +212,27 @@ class SlogdetOp(Function):
     def backward(self, xp, g, out, A): return g[..., None, None] * xp.swap(xp.inv(A))
 
 
+class SlogdetSignOp(Function):
+    """sign(det A): piecewise constant, so no gradient reaches A (a backward through it
+    alone leaves A.grad None); recorded so that it requires grad, as PyTorch's."""
+    __slots__ = ()
+    name = "linalg.slogdet"
+    def forward(self, A): return np.linalg.slogdet(A)[0]
+    def backward(self, xp, g, out, A): return None
+
+
 class SignLogAbsDet(NamedTuple):
     sign: Tensor
     logabsdet: Tensor
 
 
-@op(SlogdetOp, methods=("slogdet",))
+@op((SlogdetOp, SlogdetSignOp), methods=("slogdet",))
 def slogdet(A):
-    """``(sign, logabsdet)`` of det A: the sign (-1, 0 or 1, no gradient) and log |det A|
-    (-inf for a singular A), accurate where det itself would under- or overflow."""
+    """``(sign, logabsdet)`` of det A: the sign (-1, 0 or 1; it requires grad when A does,
+    as in PyTorch, but its gradient is 0) and log |det A| (-inf for a singular A), accurate
+    where det itself would under- or overflow."""
     A = _matrix("linalg.slogdet", A)
-    sign = np.linalg.slogdet(A.data)[0]
-    return SignLogAbsDet(_leaf(np.asarray(sign, A.dtype)), SlogdetOp()(A))
+    return SignLogAbsDet(SlogdetSignOp()(A), SlogdetOp()(A))
 
 
 def logdet(A):
@@ -366,20 +376,51 @@ class PinvOp(Function):
 
 
 @op(PinvOp, export=False)
-def pinv(A, *, atol=None, rtol=None, hermitian=False):
+def pinv(A, rcond=None, hermitian=False, *, atol=None, rtol=None):
     """The Moore-Penrose pseudo-inverse of ``A`` (..., m, n) -> (..., n, m); singular values
     at most ``max(atol, rtol * largest)`` count as 0 (PyTorch's default rtol is
-    eps * max(m, n) when neither is given)."""
+    eps * max(m, n) when neither is given). ``pinv(A, rcond)``, PyTorch's older form
+    (also ``rcond=``), is ``rtol=rcond``. A tolerance may be a tensor, one value per
+    matrix: broadcast with A's batch dimensions, as in PyTorch."""
+    if rcond is not None:
+        atol, rtol = _legacy_tolerance("linalg.pinv", "rcond", atol, rtol), rcond
     A = _matrix("linalg.pinv", A, square=hermitian)
     atol, rtol = _tolerances(A, atol, rtol)
+    batch = np.broadcast_shapes(A.shape[:-2], np.shape(atol)[:-1], np.shape(rtol)[:-1])
+    if batch != A.shape[:-2]:       # a tolerance per matrix of a larger batch
+        A = A.expand(*batch, *A.shape[-2:])
     return PinvOp(atol, rtol, bool(hermitian))(A)
 
 
-def _tolerances(A, atol, rtol):
-    """PyTorch's rule: rtol defaults to eps * max(m, n), or to 0 when atol is given."""
+def _legacy_tolerance(name, what, atol, rtol):
+    """0.0, the atol of PyTorch's older form ``name(A, tolerance)``; refused with atol/rtol."""
+    if atol is not None or rtol is not None:
+        raise TypeError(f"{name}: give {what} (PyTorch's older form) or atol/rtol, not both, "
+                        f"as PyTorch requires")
+    return 0.0
+
+
+def _tolerances(A, atol, rtol, op="linalg.pinv"):
+    """PyTorch's rule: rtol defaults to eps * max(m, n), or to 0 where atol > 0. Numbers
+    stay floats; a tensor of tolerances (one per matrix) becomes an array of shape
+    (..., 1), to broadcast with the singular values (..., k)."""
+    def value(t):
+        if not isinstance(t, (numbers.Real, Tensor, np.ndarray)):
+            raise TypeError(f"{op}: a tolerance must be a number or a tensor (one per "
+                            f"matrix), as in PyTorch, got {type(t).__name__}")
+        if op == "linalg.pinv" and isinstance(t, Tensor) and t.requires_grad and \
+                _grad_enabled():
+            raise RuntimeError(f"{op}: a tolerance tensor requires grad, but pinv is not "
+                               f"differentiable with respect to it (PyTorch refuses it too); "
+                               f"pass tol.detach()")
+        a = np.asarray(_raw(t), np.float64)
+        return float(a) if a.ndim == 0 else a[..., None]
+    atol = 0.0 if atol is None else value(atol)
     if rtol is None:
-        rtol = np.finfo(A.dtype).eps * max(A.shape[-2:]) if atol in (None, 0) else 0.0
-    return (0.0 if atol is None else float(atol)), float(rtol)
+        default = np.finfo(A.dtype).eps * max(A.shape[-2:])
+        rtol = np.where(np.asarray(atol) > 0, 0.0, default)
+        return atol, (float(rtol) if rtol.ndim == 0 else rtol)
+    return atol, value(rtol)
 
 
 def pinverse(input, rcond=1e-15):  # noqa: A002
@@ -609,11 +650,16 @@ _DRIVERS = ("gels", "gelsy", "gelsd", "gelss")
 
 
 def lstsq(A, B, rcond=None, *, driver=None):
-    """The least-squares solution X of ``A @ X ~ B`` (the minimum-norm one if A is rank
-    deficient), computed as pinv(A) @ B so that it is differentiable. As PyTorch's CPU
-    drivers return: ``rank`` for all but 'gels', ``singular_values`` for 'gelsd'/'gelss',
-    ``residuals`` (squared, per column) for all but the default 'gelsy' when m > n and A
-    has full rank; an empty tensor otherwise."""
+    """The least-squares solution X of ``A @ X ~ B`` as PyTorch's CPU ``driver`` gives it
+    (default 'gelsy'): for a full-rank A the unique (minimum-norm) one; for an A that
+    ``rcond`` (default eps * max(m, n)) cuts, the driver's own truncated solution: singular
+    values below rcond times the largest dropped ('gelsd', 'gelss'), or the leading columns
+    of a column-pivoted QR kept while their estimated condition is at most 1 / rcond
+    ('gelsy', as LAPACK; 'gels' assumes full rank and gives pinv's answer). The gradient is
+    PyTorch's: that of ``pinv(A) @ B`` (default tolerance), whatever the driver and rcond.
+    As PyTorch's drivers return: ``rank`` for all but 'gels', ``singular_values`` for
+    'gelsd'/'gelss', ``residuals`` (squared, per column) for all but 'gelsy' when m > n
+    and A has full rank; an empty tensor otherwise."""
     driver = driver or "gelsy"
     if driver not in _DRIVERS:
         raise ValueError(f"linalg.lstsq: driver={driver!r}; use one of {_DRIVERS}")
@@ -630,19 +676,145 @@ def lstsq(A, B, rcond=None, *, driver=None):
                          f"(..., {A.shape[-2]}) with one dimension less than A")
     m, n = A.shape[-2:]
     rtol = np.finfo(A.dtype).eps * max(m, n) if rcond is None else float(rcond)
-    X = pinv(A, rtol=rtol) @ (B[..., None] if vector else B)
-    empty = _leaf(np.zeros((0,), A.dtype))
-    a = A.data
-    s = np.linalg.svd(a, compute_uv=False)
+    B2 = B[..., None] if vector else B
+    X = pinv(A) @ B2                    # PyTorch's backward differentiates pinv(A) @ B
+    s = np.linalg.svd(A.data, compute_uv=False)
     rank = (s > rtol * s.max(axis=-1, keepdims=True, initial=0.0)).sum(axis=-1)
-    residuals = empty
+    if driver == "gelsy":
+        rank, values = _gelsy(A.data, B2.data, rtol, s)
+    else:
+        values = np.linalg.pinv(A.data, rcond=rtol) @ B2.data
+    if driver != "gels" and (rank < min(m, n)).any():
+        X = X + _leaf(values - X.data)  # the driver's values (it truncated A)
+    residuals = X.reshape(-1)[:0]       # empty, but recorded, as PyTorch's
     if driver != "gelsy" and m > n and (rank == n).all():
-        r = a @ X.data - (B.data[..., None] if vector else B.data)
-        residuals = _leaf((r * r).sum(axis=-2))
+        r = A @ X - B2
+        residuals = (r * r).sum(-2)
     return Lstsq(X[..., 0] if vector else X, residuals,
-                 _leaf(rank.astype(np.int64)) if driver != "gels" else
+                 _leaf(np.asarray(rank, np.int64)) if driver != "gels" else
                  _leaf(np.zeros((0,), np.int64)),
-                 _leaf(s) if driver in ("gelsd", "gelss") else empty)
+                 _leaf(s) if driver in ("gelsd", "gelss") else _leaf(np.zeros((0,), A.dtype)))
+
+
+def _gelsy(a, b, rcond, s):
+    """LAPACK gelsy's rank and solution for each matrix of ``a`` (..., m, n) and ``b``
+    (..., m, k), whose singular values are ``s``: column-pivoted QR, the rank from LAPACK's
+    estimate of cond(R[:r, :r]) against 1 / rcond, then the minimum-norm solution of the
+    problem truncated to those r columns (LAPACK's complete orthogonal factorization)."""
+    m, n = a.shape[-2:]
+    if m >= n and s.size and ((s[..., -1] >= rcond * s[..., 0]) & (s[..., 0] > 0)).all():
+        return np.full(a.shape[:-2], n), None       # full rank: X = pinv(A) @ B already
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    a, b = np.broadcast_to(a, batch + (m, n)), np.broadcast_to(b, batch + b.shape[-2:])
+    rank, x = np.zeros(batch, np.int64), np.zeros(batch + (n, b.shape[-1]), a.dtype)
+    for i in np.ndindex(*batch):
+        rank[i], x[i] = _gelsy_one(a[i], b[i], rcond)
+    return rank, x
+
+
+def _gelsy_one(a, b, rcond):
+    r, qb, perm = a.astype(np.float64), b.astype(np.float64), np.arange(a.shape[1])
+    m, n = a.shape
+    for j in range(min(m, n)):          # Householder QR, largest remaining column first
+        p = j + int(np.argmax(np.linalg.norm(r[j:, j:], axis=0)))
+        r[:, [j, p]], perm[[j, p]] = r[:, [p, j]], perm[[p, j]]
+        v = r[j:, j].copy()
+        v[0] += np.copysign(np.linalg.norm(v), v[0])
+        if v @ v > 0:
+            for M in (r, qb):
+                M[j:] -= np.outer(2 * v / (v @ v), v @ M[j:])
+    rank = _gelsy_rank(r, min(m, n), rcond)
+    x = np.zeros((n, b.shape[1]))
+    x[perm] = np.linalg.pinv(r[:rank]) @ qb[:rank]  # minimum norm, of the r kept rows
+    return rank, x.astype(a.dtype)
+
+
+def _gelsy_rank(r, k, rcond):
+    """gelsy's rank: R's leading r columns are kept while the largest and smallest singular
+    values of R[:r, :r], estimated one column at a time as LAPACK's dlaic1 does, satisfy
+    smax * rcond <= smin."""
+    smax = smin = abs(r[0, 0]) if k else 0.0
+    if smax == 0:
+        return 0
+    xmin, xmax, rank = np.ones(1), np.ones(1), 1
+    while rank < k:
+        w, gamma = r[:rank, rank], r[rank, rank]
+        smin_new, s1, c1 = _dlaic1_min(xmin @ w, gamma, smin)
+        smax_new, s2, c2 = _dlaic1_max(xmax @ w, gamma, smax)
+        if not smax_new * rcond <= smin_new:
+            break
+        xmin, xmax = np.append(s1 * xmin, c1), np.append(s2 * xmax, c2)
+        smin, smax, rank = smin_new, smax_new, rank + 1
+    return rank
+
+
+_EPS = np.finfo(np.float64).eps / 2     # LAPACK's dlamch('Epsilon'): the unit roundoff
+
+
+def _dlaic1_max(alpha, gamma, sest):
+    """LAPACK dlaic1 (job 1): the largest singular value of [[L, 0], [w^T, gamma]] from
+    sest, L's estimate, and alpha = x . w; with the sine and cosine updating x."""
+    aa, ag, ae = abs(alpha), abs(gamma), abs(sest)
+    if sest == 0:
+        s1 = max(ag, aa)
+        if s1 == 0:
+            return 0.0, 0.0, 1.0
+        s, c = alpha / s1, gamma / s1
+        t = np.hypot(s, c)
+        return s1 * t, s / t, c / t
+    if ag <= _EPS * ae:
+        t = max(ae, aa)
+        return t * np.hypot(ae / t, aa / t), 1.0, 0.0
+    if aa <= _EPS * ae:
+        return (ae, 1.0, 0.0) if ag <= ae else (ag, 0.0, 1.0)
+    if ae <= _EPS * aa or ae <= _EPS * ag:
+        if ag <= aa:
+            s = np.sqrt(1 + (ag / aa) ** 2)
+            return aa * s, np.copysign(1.0, alpha) / s, (gamma / aa) / s
+        c = np.sqrt(1 + (aa / ag) ** 2)
+        return ag * c, (alpha / ag) / c, np.copysign(1.0, gamma) / c
+    z1, z2 = alpha / ae, gamma / ae
+    b, c = (1 - z1 * z1 - z2 * z2) / 2, z1 * z1
+    t = c / (b + np.sqrt(b * b + c)) if b > 0 else np.sqrt(b * b + c) - b
+    sine, cosine = -z1 / t, -z2 / (1 + t)
+    h = np.hypot(sine, cosine)
+    return np.sqrt(t + 1) * ae, sine / h, cosine / h
+
+
+def _dlaic1_min(alpha, gamma, sest):
+    """LAPACK dlaic1 (job 2): as :func:`_dlaic1_max`, for the smallest singular value."""
+    aa, ag, ae = abs(alpha), abs(gamma), abs(sest)
+    if sest == 0:
+        sine, cosine = (1.0, 0.0) if max(ag, aa) == 0 else (-gamma, alpha)
+        s1 = max(abs(sine), abs(cosine))
+        h = np.hypot(sine / s1, cosine / s1)
+        return 0.0, sine / s1 / h, cosine / s1 / h
+    if ag <= _EPS * ae:
+        return ag, 0.0, 1.0
+    if aa <= _EPS * ae:
+        return (ag, 0.0, 1.0) if ag <= ae else (ae, 1.0, 0.0)
+    if ae <= _EPS * aa or ae <= _EPS * ag:
+        if ag <= aa:
+            t = ag / aa
+            c = np.sqrt(1 + t * t)
+            return ae * (t / c), -(gamma / aa) / c, np.copysign(1.0, alpha) / c
+        t = aa / ag
+        s = np.sqrt(1 + t * t)
+        return ae / s, -np.copysign(1.0, gamma) / s, (alpha / ag) / s
+    z1, z2 = alpha / ae, gamma / ae
+    norma = max(1 + z1 * z1 + abs(z1 * z2), abs(z1 * z2) + z2 * z2)
+    if 1 + 2 * (z1 - z2) * (z1 + z2) >= 0:
+        b, c = (z1 * z1 + z2 * z2 + 1) / 2, z2 * z2
+        t = c / (b + np.sqrt(abs(b * b - c)))
+        sine, cosine = z1 / (1 - t), -z2 / t
+        est = np.sqrt(t + 4 * _EPS * _EPS * norma) * ae
+    else:
+        b, c = (z2 * z2 + z1 * z1 - 1) / 2, z1 * z1
+        t = -c / (b + np.sqrt(b * b + c)) if b >= 0 else b - np.sqrt(b * b + c)
+        sine, cosine = -z1 / t, -z2 / (1 + t)
+        est = np.sqrt(1 + t + 4 * _EPS * _EPS * norma) * ae
+    h = np.hypot(sine, cosine)
+    return est, sine / h, cosine / h
 
 
 _ORDS = ("fro", "nuc", np.inf, -np.inf, 1, -1, 2, -2)
@@ -696,13 +868,14 @@ def matrix_power(A, n):
     return result
 
 
-def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, tol=None):
+def matrix_rank(A, tol=None, hermitian=False, *, atol=None, rtol=None):
     """The number of singular values above max(atol, rtol * largest) (an int64 tensor,
-    no gradient); the default rtol is eps * max(m, n)."""
+    no gradient); the default rtol is eps * max(m, n). ``matrix_rank(A, tol)``, PyTorch's
+    older form (also ``tol=``), is ``atol=tol, rtol=0``. Tensor tolerances: as in pinv."""
     A = _matrix("linalg.matrix_rank", A, square=hermitian)
     if tol is not None:
-        atol, rtol = tol, 0.0
-    atol, rtol = _tolerances(A, atol, rtol)
+        atol, rtol = tol, _legacy_tolerance("linalg.matrix_rank", "tol", atol, rtol)
+    atol, rtol = _tolerances(A, atol, rtol, "linalg.matrix_rank")
     a = A.data
     s = np.abs(np.linalg.eigvalsh(a)) if hermitian else np.linalg.svd(a, compute_uv=False)
     big = s.max(axis=-1, keepdims=True, initial=0.0)

@@ -391,6 +391,7 @@ def save_checkpoint(path, model, optimizer, splits, hidden, activation, train_in
         meta["data_file"] = {k: i.get(k) for k in ("file", "sha256", "test_path",
                                                    "test_sha256", "label_column", "val",
                                                    "test")}
+    Path(path).absolute().parent.mkdir(parents=True, exist_ok=True)    # save needs it
     return save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                  "meta": meta}, path)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import sys
 import time
 
@@ -83,6 +84,7 @@ class ModelCheckpoint(Callback):
     run that diverges later leaves the last good checkpoint in place. The file also holds
     the scheduler's state (when fit has one) and ``rng_state`` (:func:`zeroin.get_rng_state`),
     so that loading the three and :func:`zeroin.set_rng_state` resumes the run exactly.
+    The folder of ``path`` is created if missing.
     """
 
     def __init__(self, path, monitor="val_loss", mode="min", save_best_only=True, meta=None):
@@ -106,6 +108,8 @@ class ModelCheckpoint(Callback):
         if history.scheduler is not None and hasattr(history.scheduler, "state_dict"):
             obj["scheduler"] = history.scheduler.state_dict()
         obj["rng_state"] = get_rng_state()
+        if isinstance(self.path, (str, os.PathLike)):   # save needs the folder to exist
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         save(obj, self.path)
 
 

@@ -28,7 +28,7 @@ from numpy.lib.stride_tricks import sliding_window_view as _windows
 
 from .._tensor import Tensor, _leaf
 from ..errors import ShapeError
-from ..function import Function
+from ..function import Function, no_derivative
 from ..ops import NP, op
 from .functional import DropoutOp     # defined before functional imports this module
 from .functional import _tensor_arg as _as_tensor
@@ -848,7 +848,9 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):  # noqa: A002
     op = "adaptive_max_pool2d"
     x = _as_tensor(input, op)
     _check_input(op, x, 2)
-    out = _out_size(op, output_size, x.shape[2:])
+    out = _adaptive_size(op, output_size, x)
+    if 0 in out:
+        return _empty_pool(op, x, out, return_indices)
     RC = []
     for n, o in zip(x.shape[2:], out):
         lo, hi = _adaptive_ranges(n, o)
@@ -859,15 +861,35 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):  # noqa: A002
     return (y, _indices(fn)) if return_indices else y
 
 
-def _out_size(op, size, hw):
+def _out_size(op, size, hw, least=1):
     nd = len(hw)
     vals = (size,) * nd if isinstance(size, numbers.Integral) or size is None else tuple(size)
     if len(vals) != nd:
         raise ValueError(f"{op}: output_size must be an int or {nd} ints, got {size!r}")
     vals = tuple(int(h) if v is None else int(v) for v, h in zip(vals, hw))
-    if min(vals) < 1:
-        raise ValueError(f"{op}: output_size must be >= 1, got {size!r}")
+    if min(vals) < least:
+        raise ValueError(f"{op}: output_size must be >= {least}, got {size!r}")
     return vals
+
+
+def _adaptive_size(op, size, x):
+    """An adaptive pool's output size, as PyTorch: ints >= 0 (0 gives an empty result),
+    for an (N, C, *) input whose spatial dimensions are not empty."""
+    if 0 in x.shape[2:]:
+        raise ShapeError(f"{op}: input of shape {tuple(x.shape)} has an empty spatial "
+                         f"dimension, with no values to pool; PyTorch refuses it too: give "
+                         f"each spatial dimension at least 1 element")
+    return _out_size(op, size, x.shape[2:], least=0)
+
+
+def _empty_pool(op, x, out, return_indices=False):
+    """The result of ``output_size`` 0: empty, requiring grad when x does, and a backward
+    through it raises, as PyTorch's backward refuses the empty gradient."""
+    shape = tuple(x.shape[:2]) + tuple(out)
+    y = no_derivative(op, lambda a: np.zeros(shape, a.dtype), x, why=(
+        f"{op}: the output is empty (output_size {tuple(out)}), and PyTorch's backward "
+        f"refuses its empty gradient; give output_size >= 1, or detach the result"))
+    return (y, _leaf(np.zeros(shape, np.int64))) if return_indices else y
 
 
 # --- average pooling --------------------------------------------------------------------
@@ -1052,7 +1074,9 @@ def adaptive_avg_pool1d(input, output_size):  # noqa: A002
     """Average pooling of (N, C, L) to length ``output_size`` (PyTorch's windows)."""
     x = _as_tensor(input, "adaptive_avg_pool1d")
     _check_input("adaptive_avg_pool1d", x, 1)
-    (o,) = _out_size("adaptive_avg_pool1d", output_size, x.shape[2:])
+    (o,) = _adaptive_size("adaptive_avg_pool1d", output_size, x)
+    if o == 0:
+        return _empty_pool("adaptive_avg_pool1d", x, (0,))
     return AdaptiveAvgPool1dOp(None, _mean_matrix(x.shape[2], o))(x)
 
 
@@ -1063,7 +1087,9 @@ def adaptive_avg_pool2d(input, output_size):  # noqa: A002
     ceil((i + 1) H / oh)) as in PyTorch."""
     x = _as_tensor(input, "adaptive_avg_pool2d")
     _check_input("adaptive_avg_pool2d", x, 2)
-    oh, ow = _out_size("adaptive_avg_pool2d", output_size, x.shape[2:])
+    oh, ow = _adaptive_size("adaptive_avg_pool2d", output_size, x)
+    if 0 in (oh, ow):
+        return _empty_pool("adaptive_avg_pool2d", x, (oh, ow))
     return AdaptiveAvgPool2dOp(_mean_matrix(x.shape[2], oh), _mean_matrix(x.shape[3], ow))(x)
 
 

@@ -27,9 +27,9 @@ from .._tensor import _leaf
 from ..errors import ShapeError
 from ..function import Function
 from ..ops import NP, op
-from ._conv import (_adaptive_ranges, _apply, _check_float, _needs, _out_size, _pool_window,
-                    _record_keeping_cols,
-                    _Separable3Op, _transpose_channels, _tuple)
+from ._conv import (_adaptive_ranges, _adaptive_size, _apply, _check_float, _empty_pool, _needs,
+                    _pool_window, _record_keeping_cols, _Separable3Op, _transpose_channels,
+                    _tuple)
 from .functional import _tensor_arg as _as_tensor
 
 __all__ = ["conv3d", "conv_transpose3d", "max_pool3d", "avg_pool3d", "adaptive_avg_pool3d",
@@ -473,7 +473,10 @@ def adaptive_max_pool3d(input, output_size, return_indices=False):  # noqa: A002
     [floor(i n / o), ceil((i + 1) n / o)) as in PyTorch."""
     op = "adaptive_max_pool3d"
     x, was = _batched(op, _as_tensor(input, op))
-    out = _out_size(op, output_size, x.shape[2:])
+    out = _adaptive_size(op, output_size, x)
+    if 0 in out:
+        y, idx = _empty_pool(op, x, out, True)
+        return (_unbatch(y, was), _unbatch(idx, was)) if return_indices else _unbatch(y, was)
     R = []
     for n, o in zip(x.shape[2:], out):
         lo, hi = _adaptive_ranges(n, o)
@@ -566,7 +569,9 @@ def adaptive_avg_pool3d(input, output_size):  # noqa: A002
     from ._conv import _mean_matrix
     op = "adaptive_avg_pool3d"
     x, was = _batched(op, _as_tensor(input, op))
-    out = _out_size(op, output_size, x.shape[2:])
+    out = _adaptive_size(op, output_size, x)
+    if 0 in out:
+        return _unbatch(_empty_pool(op, x, out), was)
     mats = tuple(_mean_matrix(n, o) for n, o in zip(x.shape[2:], out))
     return _unbatch(AdaptiveAvgPool3dOp(mats)(x), was)
 

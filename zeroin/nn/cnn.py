@@ -181,6 +181,8 @@ def train_cnn(dataset, optimizer="adam", lr=CNN_LR, batch_size=32, epochs=CNN_EP
 
 
 def _save(path, model, opt, d, shape, train_info, test):
+    from pathlib import Path
+
     from .. import __version__
     from ..checkpoint import save
     meta = {"kind": "zeroin-cnn",
@@ -190,6 +192,7 @@ def _save(path, model, opt, d, shape, train_info, test):
             "task": d.task, "dataset": d.name, "data_seed": d.seed, "train": train_info,
             "test": test, "standardizer": d.standardizer.state_dict(),
             "zeroin_version": __version__}
+    Path(path).absolute().parent.mkdir(parents=True, exist_ok=True)    # save needs it
     return save({"model": model.state_dict(), "optimizer": opt.state_dict(), "meta": meta},
                 path)
 

@@ -772,8 +772,11 @@ def hardsigmoid(input, inplace=False):  # noqa: A002
 
 def softplus(input, beta=1.0, threshold=20.0):  # noqa: A002, F811
     """log(1 + e**(beta x)) / beta, computed stably; x itself where beta x > threshold
-    (PyTorch's linear part: there the value is x and the gradient 1)."""
+    (PyTorch's linear part: there the value is x and the gradient 1). The gradient is
+    sigmoid(beta x), also for beta = 0 (PyTorch's rule: 1/2, where the value is inf)."""
     x = _ops._t(input)
+    if beta == 0:       # log(2) / 0: inf (NaN for a non-finite x), and PyTorch's gradient
+        return x * 0.5 + _leaf(np.where(np.isfinite(_raw(x)), np.inf, np.nan).astype(x.dtype))
     y = _ops.softplus(x) if beta == 1 else _ops.softplus(x * beta) / beta
     linear = beta * _raw(x) > threshold
     return _ops.where(linear, x, y) if linear.any() else y

@@ -70,7 +70,7 @@ def _scale_grad(p, coef):
     if g.flags.writeable and not p.grad.requires_grad:
         np.multiply(g, coef, out=g, casting="unsafe")
     else:
-        p.grad = _leaf(g * coef)
+        p.grad = _leaf((g * coef).astype(g.dtype, copy=False))
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False,

@@ -802,7 +802,11 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
     order = graph.toposort([output], include_leaves=True)
     grads_on = bool(grads and output.requires_grad)
     seed = None if output.data.size == 1 else np.ones_like(output.data)
-    g = node_grads(output, seed) if grads_on else {}
+    try:
+        g = node_grads(output, seed) if grads_on else {}
+        no_grads = None
+    except NotImplementedError as e:    # an op PyTorch gives no derivative (unique): no grads
+        g, no_grads = {}, f"no gradients: {e}"
     keep, expanded = _select(output, int(max_nodes), int(max_depth))
     ctx = dict(names=names, grads=g, on=names[id(output)], output=output, wrt=wrt,
                values=values, grads_on=grads_on, expanded=expanded, digits=digits,
@@ -817,7 +821,8 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
             op, es = _op_node_and_edges(t, keys, ctx)
             nodes.insert(len(nodes) - 1, op)
             edges += es
-    caption = _captions(output, wrt, names, keep, bool(g), grads_on and seed is not None,
+    caption = _captions(output, wrt, names, keep, bool(g), bool(g) and seed is not None,
                         [e["label"] for e in edges if e["highlight"] and e["label"]], order)
+    caption = "; ".join(c for c in (no_grads, caption) if c) or None
     return Drawing(nodes, edges, _left_out(order, keep, expanded, names), title,
                    caption, way, theme)
