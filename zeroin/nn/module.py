@@ -522,6 +522,7 @@ class Module:
                         f"checkpoint that holds more than the weights)")
             raise TypeError(f"load_state_dict: expected a dict of arrays, got "
                             f"{type(state_dict).__name__}{hint}")
+        state_dict = self._run_load_pre_hooks(state_dict, strict)
         targets = self._state_targets()
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
@@ -559,6 +560,24 @@ class Module:
             else:
                 t.data = arr.astype(t.data.dtype)
         return IncompatibleKeys(missing, unexpected)
+
+    def _register_load_state_dict_pre_hook(self, hook, with_module=False):
+        """PyTorch's (private) hook ``hook(state_dict, prefix, local_metadata, strict,
+        missing_keys, unexpected_keys, error_msgs)``, called by ``load_state_dict`` before
+        it reads the keys, so that it can rename old keys (weight norm's ``weight_g``)."""
+        self.__dict__.setdefault("_load_pre_hooks", []).append((hook, with_module))
+
+    def _run_load_pre_hooks(self, state_dict, strict):
+        """A copy of ``state_dict`` after every submodule's load pre-hooks (if any)."""
+        mods = [(p, m) for p, m in self.named_modules() if "_load_pre_hooks" in m.__dict__]
+        if not mods:
+            return state_dict
+        state_dict = OrderedDict(state_dict)
+        for path, m in mods:
+            for hook, with_module in m.__dict__["_load_pre_hooks"]:
+                args = (state_dict, path + "." if path else "", {}, strict, [], [], [])
+                hook(m, *args) if with_module else hook(*args)
+        return state_dict
 
     # --- printing -----------------------------------------------------------------------
     def extra_repr(self):
