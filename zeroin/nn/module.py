@@ -15,7 +15,8 @@ from .._tensor import Tensor, _array_of, _as_array, _leaf, _make, get_default_dt
 from ..function import ShapeError, ZeroinError
 from ..optim.grad_utils import _zero_grad
 
-__all__ = ["Module", "Parameter", "IncompatibleKeys", "StateDictError"]
+__all__ = ["Module", "Parameter", "IncompatibleKeys", "StateDictError",
+           "UninitializedParameter", "UninitializedBuffer"]
 
 
 class StateDictError(ZeroinError, KeyError):
@@ -66,6 +67,66 @@ class Buffer(Tensor):
         t = _make(_array_of(data), data.requires_grad, None, None, cls)
         t.persistent = bool(persistent)
         return t
+
+
+_UNINIT_SHAPE = ("Can't access the shape of an uninitialized parameter or buffer. This error "
+                 "usually happens in `load_state_dict` when trying to load an uninitialized "
+                 "parameter into an initialized one. Call `forward` to initialize the "
+                 "parameters before accessing their attributes.")
+
+
+class UninitializedTensorMixin:
+    """A parameter or buffer of a lazy module (``nn.LazyLinear``...) whose shape is not
+    known until the first forward, as PyTorch's: reading its shape raises, and
+    :meth:`materialize` gives it a shape and makes it a plain Parameter (or tensor), the
+    same object, so an optimiser made before the first forward goes on holding it."""
+    __slots__ = ()
+    cls_to_become = None
+
+    def materialize(self, shape, device=None, dtype=None):
+        """Give the tensor ``shape`` (uninitialised values: the lazy module's
+        ``reset_parameters`` fills them) and turn it into ``cls_to_become``."""
+        if isinstance(shape, int):
+            shape = (shape,)
+        self.data = np.empty(tuple(shape), dtype=dtype or self._array.dtype)
+        self.__class__ = self.cls_to_become
+
+    @property
+    def shape(self):
+        raise RuntimeError(_UNINIT_SHAPE)
+
+    def size(self, dim=None):
+        raise RuntimeError(_UNINIT_SHAPE)
+
+    @property
+    def ndim(self):
+        raise RuntimeError(_UNINIT_SHAPE)
+
+    def numel(self):
+        raise RuntimeError(_UNINIT_SHAPE)
+
+    def __repr__(self):
+        return f"<{type(self).__name__}>"
+
+
+class UninitializedParameter(UninitializedTensorMixin, Parameter):
+    """A :class:`Parameter` whose shape is not known yet (see :class:`UninitializedTensorMixin`)."""
+    __slots__ = ()
+    cls_to_become = Parameter
+
+    def __new__(cls, requires_grad=True, device=None, dtype=None):
+        return super().__new__(cls, np.empty(0, dtype=dtype or get_default_dtype()),
+                               requires_grad)
+
+
+class UninitializedBuffer(UninitializedTensorMixin, Tensor):
+    """A buffer whose shape is not known yet (see :class:`UninitializedTensorMixin`)."""
+    __slots__ = ()
+    cls_to_become = Tensor
+
+    def __new__(cls, requires_grad=False, device=None, dtype=None):
+        return _make(np.empty(0, dtype=dtype or get_default_dtype()), bool(requires_grad),
+                     None, None, cls)
 
 
 def _is_parameter(value):
@@ -488,7 +549,8 @@ class Module:
                 prefix = args[1]
         out = OrderedDict() if destination is None else destination
         for name, t in self._state_targets().items():     # prefix "m." gives "m.0.weight"
-            out[prefix + name] = t if keep_vars else _leaf(t.data.copy())
+            keep = keep_vars or isinstance(t, UninitializedTensorMixin)   # PyTorch's
+            out[prefix + name] = t if keep else _leaf(t.data.copy())
         return out
 
     def _state_targets(self, prefix=""):
