@@ -166,3 +166,29 @@ def test_matches_torch_with_copied_weights():
     np.testing.assert_allclose(zx.grad.data, tx.grad.numpy(), rtol=0, atol=1e-12)
     for p, q in zip(tnet.parameters(), znet.parameters()):
         np.testing.assert_allclose(q.grad.data, p.grad.numpy(), rtol=0, atol=1e-12)
+
+
+def test_a_tensor_assigned_by_setitem_gets_its_gradient():
+    w = zeroin.tensor([2.0, 3.0], requires_grad=True)
+    x = zeroin.tensor([1.0, 5.0], requires_grad=True)
+
+    def f(t):
+        buf = zeroin.zeros(2, dtype=w.dtype)
+        buf[:] = w                      # under no_grad: a plain write, listed all the same
+        return (buf * t).sum()
+
+    checkpoint(f, x, use_reentrant=False).backward()
+    np.testing.assert_array_equal(w.grad.data, x.data)
+    np.testing.assert_array_equal(x.grad.data, w.data)
+
+
+def test_a_tensor_the_first_run_did_not_read_is_refused_not_dropped():
+    w = zeroin.tensor([2.0, 3.0], requires_grad=True)
+    x = zeroin.tensor([1.0, 5.0], requires_grad=True)
+
+    def f(t):           # reads w only when grad is on: the first run never sees it
+        return (t * w).sum() if zeroin.is_grad_enabled() else (t * 2).sum()
+
+    y = checkpoint(f, x, use_reentrant=False)
+    with pytest.raises(RuntimeError, match="did not read through an op"):
+        y.backward()

@@ -90,6 +90,7 @@ class _Checkpoint(Function):
                  if isinstance(o, Tensor) and o.requires_grad and g is not None]
         if not pairs:
             return (None,) * (1 + len(ctx.boundary))
+        _check_reads(outs, ctx.boundary, aliases)
         by_arg = {id(a): al for a, al in zip(s.args, aliases) if al is not None}
         extra = [by_arg[id(b)] for b in ctx.boundary if id(b) in by_arg]
         targets = list(ctx.boundary) + extra
@@ -106,6 +107,28 @@ class _Checkpoint(Function):
                 g = ga if g is None else (g if ga is None else g + ga)
             res.append(g)
         return (None, *res)
+
+
+def _check_reads(outs, boundary, aliases):
+    """Refuse (rather than drop its gradient) a tensor that requires grad which the
+    recomputation reached but the first run did not list (read in a way ``record`` does
+    not see, e.g. through ``.data``). Walks the fresh graph only, up to the node's inputs."""
+    stop = {id(t) for t in boundary} | {id(a) for a in aliases if a is not None}
+    stack, seen = [o for o in outs if o.requires_grad], set()
+    while stack:
+        t = stack.pop()
+        if id(t) in stop or id(t) in seen:
+            continue
+        seen.add(id(t))
+        if t.grad_fn is None:
+            if t.requires_grad:
+                raise RuntimeError(
+                    f"checkpoint: the recomputation reached a tensor of shape "
+                    f"{tuple(t.shape)} that requires grad which the first run did not "
+                    f"read through an op (so it would get no gradient); pass it to the "
+                    f"checkpointed function as an argument")
+            continue
+        stack.extend(t.grad_fn.inputs)
 
 
 def _recompute(s):
