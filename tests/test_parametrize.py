@@ -187,3 +187,32 @@ def test_spectral_norm_gradcheck_in_eval():
     sn = m.parametrizations.weight[0]
     w = zeroin.tensor(np.random.default_rng(5).standard_normal((4, 3)), requires_grad=True)
     assert zeroin.gradcheck(lambda t: sn(t), (w,))
+
+
+def test_parametrized_module_copies_converts_and_saves(tmp_path):
+    import copy
+    m = P.weight_norm(nn.Linear(3, 2).double())
+    c = copy.deepcopy(m)
+    assert c.parametrizations.weight.original1 is not m.parametrizations.weight.original1
+    np.testing.assert_array_equal(c.weight.data, m.weight.data)
+    m.float()
+    assert m.weight.dtype == np.float32 and m.parametrizations.weight.original0.dtype == \
+        np.float32
+    path = tmp_path / "wn.npz"
+    zeroin.save(m.state_dict(), path)
+    fresh = P.weight_norm(nn.Linear(3, 2).float())
+    fresh.load_state_dict(zeroin.load(path))
+    np.testing.assert_array_equal(fresh.weight.data, m.weight.data)
+
+
+def test_gradcheck_of_a_weight_normed_layer_with_respect_to_g_and_v():
+    m = P.weight_norm(nn.Linear(3, 2).double(), dim=None)
+    g, v = m.parametrizations.weight.original0, m.parametrizations.weight.original1
+    assert g.shape == ()                        # dim=None: one norm for the whole tensor
+    x = zeroin.tensor(np.random.default_rng(6).standard_normal((4, 3)))
+
+    def f(g_, v_):
+        return zeroin.func.functional_call(m, {"parametrizations.weight.original0": g_,
+                                               "parametrizations.weight.original1": v_}, x)
+
+    assert zeroin.gradcheck(f, (g.detach().requires_grad_(), v.detach().requires_grad_()))
