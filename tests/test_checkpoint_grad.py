@@ -192,3 +192,10 @@ def test_a_tensor_the_first_run_did_not_read_is_refused_not_dropped():
     y = checkpoint(f, x, use_reentrant=False)
     with pytest.raises(RuntimeError, match="did not read through an op"):
         y.backward()
+
+
+def test_checkpoint_inside_replay_is_refused():
+    w = zeroin.tensor([1.0, 2.0], requires_grad=True)
+    f = zeroin.replay(lambda: checkpoint(lambda t: (t * 2).sum(), w, use_reentrant=False))
+    with pytest.raises(zeroin.ReplayError, match="checkpoint reruns its function"):
+        f()

@@ -139,3 +139,18 @@ def test_grad_errors_say_what_went_wrong():
         grad(lambda a, b: a.sum(), argnums=(0, 0))(x, x)
     with pytest.raises(NotImplementedError, match="no batching transform"):
         zeroin.func.vmap(lambda a: a)
+
+
+def test_functional_call_reaches_layers_that_hold_several_weights():
+    torch = pytest.importorskip("torch")
+    tm = torch.nn.LSTM(3, 4, batch_first=True).double()
+    zm = nn.LSTM(3, 4, batch_first=True).double()
+    zm.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})
+    rng = np.random.default_rng(3)
+    new = {k: rng.standard_normal(tuple(v.shape)) for k, v in tm.named_parameters()}
+    x = rng.standard_normal((2, 5, 3))
+    yt, _ = torch.func.functional_call(tm, {k: torch.tensor(v) for k, v in new.items()},
+                                       (torch.tensor(x),))
+    yz, _ = functional_call(zm, {k: zeroin.tensor(v) for k, v in new.items()},
+                            (zeroin.tensor(x),))
+    np.testing.assert_allclose(yz.data, yt.detach().numpy(), rtol=0, atol=1e-12)

@@ -88,7 +88,7 @@ class UninitializedTensorMixin:
         ``reset_parameters`` fills them) and turn it into ``cls_to_become``."""
         if isinstance(shape, int):
             shape = (shape,)
-        self.data = np.empty(tuple(shape), dtype=dtype or self._array.dtype)
+        self.data = np.empty(tuple(shape), dtype=dtype or self.dtype)
         self.__class__ = self.cls_to_become
 
     @property

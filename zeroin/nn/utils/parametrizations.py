@@ -111,7 +111,7 @@ class _SpectralNorm(Module):
 
     def _power_method(self, w, n):
         """``n`` power-iteration steps on the array ``w``, written into the buffers."""
-        u, v = self._u.data, self._v.data
+        u, v = self._buffers["_u"].data, self._buffers["_v"].data     # PyTorch's names
         for _ in range(n):
             u[...] = _normalize(w @ v, self.eps)
             v[...] = _normalize(w.T @ u, self.eps)
@@ -123,7 +123,7 @@ class _SpectralNorm(Module):
         mat = self._matrix(weight)
         if self.training:
             self._power_method(mat.data, self.n_power_iterations)
-        u, v = _leaf(self._u.data.copy()), _leaf(self._v.data.copy())
+        u, v = (_leaf(self._buffers[k].data.copy()) for k in ("_u", "_v"))
         sigma = ops.sum(u * (mat @ v))
         return weight / sigma
 
