@@ -154,3 +154,23 @@ def test_functional_call_reaches_layers_that_hold_several_weights():
     yz, _ = functional_call(zm, {k: zeroin.tensor(v) for k, v in new.items()},
                             (zeroin.tensor(x),))
     np.testing.assert_allclose(yz.data, yt.detach().numpy(), rtol=0, atol=1e-12)
+
+
+def test_functional_call_on_a_parametrized_module_matches_torch():
+    torch = pytest.importorskip("torch")
+    tm = torch.nn.utils.parametrizations.weight_norm(torch.nn.Linear(3, 2).double())
+    zm = nn.utils.parametrizations.weight_norm(nn.Linear(3, 2).double())
+    zm.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+    rng = np.random.default_rng(4)
+    w, x = rng.standard_normal((2, 3)), rng.standard_normal((4, 3))
+    g, v = rng.standard_normal((2, 1)), rng.standard_normal((2, 3))
+    for given in ({"weight": w},            # replaces the parametrized weight, as PyTorch
+                  {"parametrizations.weight.original0": g,
+                   "parametrizations.weight.original1": v}):
+        yt = torch.func.functional_call(tm, {k: torch.tensor(a) for k, a in given.items()},
+                                        (torch.tensor(x),))
+        yz = functional_call(zm, {k: zeroin.tensor(a) for k, a in given.items()},
+                             (zeroin.tensor(x),))
+        np.testing.assert_allclose(yz.data, yt.detach().numpy(), rtol=0, atol=1e-12)
+    assert "_functional_values" not in zm.__dict__
+    np.testing.assert_allclose(zm.weight.data, tm.weight.detach().numpy(), rtol=0, atol=1e-12)

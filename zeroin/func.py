@@ -74,12 +74,13 @@ def _swapped(module, values):
                                 f"{type(value).__name__}, not a tensor")
             owner_path, _, name = path.rpartition(".")
             owner = module.get_submodule(owner_path)
-            if name in type(owner).__dict__.get("_parametrized_names", ()):
-                raise NotImplementedError(
-                    f"functional_call: {path!r} is parametrized; pass its original instead "
-                    f"({(owner_path + '.') if owner_path else ''}parametrizations.{name}."
-                    f"original, or original0, original1, ...)")
             d = owner.__dict__
+            if name in type(owner).__dict__.get("_parametrized_names", ()):
+                # PyTorch's: the value replaces the parametrized tensor (the
+                # parametrization is not applied to it; give ...original for that)
+                d.setdefault("_functional_values", {})[name] = value
+                done.append((owner, name, "_functional_values", None))
+                continue
             reg = next((r for r in ("_parameters", "_buffers") if name in d[r]), None)
             done.append((owner, name, reg, d[reg][name] if reg else d.get(name, _MISSING)))
             if reg:
@@ -89,6 +90,12 @@ def _swapped(module, values):
     finally:
         for owner, name, reg, old in reversed(done):
             d = owner.__dict__
+            if reg == "_functional_values":
+                given = d[reg]
+                given.pop(name, None)
+                if not given:
+                    del d[reg]
+                continue
             if reg:
                 d[reg][name] = old
             if old is _MISSING:

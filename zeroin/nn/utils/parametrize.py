@@ -166,6 +166,9 @@ def _inject_new_class(module):
 
 def _inject_property(module, name):
     def get_parametrized(self):
+        given = self.__dict__.get("_functional_values")
+        if given is not None and name in given:     # inside zeroin.func.functional_call
+            return given[name]
         parametrization = self.parametrizations[name]
         if _cache_enabled:
             key = (id(self), name)
