@@ -385,7 +385,10 @@ REPR_ARGS = {
     "Fold": ((4, 5), 2), "LocalResponseNorm": (2,), "MaxUnpool1d": (2,), "MaxUnpool2d": (2,),
     "AdaptiveAvgPool3d": (3,), "AdaptiveMaxPool3d": (3,), "AvgPool3d": (2,), "MaxPool3d": (2,),
     "BatchNorm3d": (4,), "InstanceNorm3d": (4,), "Conv3d": (2, 3, 3),
-    "ConvTranspose3d": (2, 3, 3), "LPPool1d": (2, 3), "LPPool2d": (2, 3), "LPPool3d": (2, 3)}
+    "ConvTranspose3d": (2, 3, 3), "LPPool1d": (2, 3), "LPPool2d": (2, 3), "LPPool3d": (2, 3),
+    "LazyLinear": (3,), "LazyConv1d": (3, 3), "LazyConv2d": (3, 3), "LazyConv3d": (3, 3),
+    "LazyConvTranspose1d": (3, 3), "LazyConvTranspose2d": (3, 3),
+    "LazyConvTranspose3d": (3, 3)}
 #: base classes PyTorch's users do not build
 REPR_SKIP = {"RNNBase", "RNNCellBase"}
 #: and the settings that are not the defaults

@@ -53,6 +53,7 @@ _LAZY = {
     "optim": ("zeroin.optim", None),
     "data": ("zeroin.data", None),
     "utils": ("zeroin.utils", None),
+    "func": ("zeroin.func", None),
     "lessons": ("zeroin.lessons", None),
     "viz": ("zeroin.viz", None),
     "explain": ("zeroin.viz.explain", "explain"),

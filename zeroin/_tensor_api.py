@@ -25,6 +25,7 @@ from . import _torch_ops as _x
 from ._tensor import (_ONE_LOCAL, Size, Tensor, _GradSwitch, _array_of, _clean_index, _leaf, _raw, _set_grad_mode,
                       is_grad_enabled, no_grad)
 from .dtypes import CPU, as_device, as_dtype
+from .anomaly import anomaly as _anomaly
 from .errors import ShapeError, ZeroinError
 from .function import Function, no_derivative
 from .random import get_rng
@@ -1074,6 +1075,8 @@ def _setitem(self, index, value):
     ``value`` that requires grad, it is recorded (``value`` gets the gradient at index)."""
     if not (is_grad_enabled() and (self.requires_grad or (
             isinstance(value, Tensor) and value.requires_grad))):
+        if isinstance(value, Tensor) and _anomaly.reads is not None:
+            _anomaly.reads.append((value,))     # utils.checkpoint: value is read here
         d = _array_of(self)
         if not d.flags.writeable:       # a shared read-only constant: take a private copy
             d = d.copy()

@@ -20,6 +20,11 @@ class _Anomaly:
         self.enabled = False    # ops go through function.record(): detect or a trace is on
         self.detect = False     # detect_anomaly: check each op's output and gradients
         self.tracer = None      # zeroin.replay while tracing: record() appends each op here
+        self.reads = None       # utils.checkpoint's forward: record() appends each op's inputs
+
+    def refresh(self):
+        """``enabled`` again from the three things that need record() on every op."""
+        self.enabled = self.detect or self.tracer is not None or self.reads is not None
 
 
 anomaly = _Anomaly()
@@ -50,7 +55,7 @@ class detect_anomaly:
 
     def __exit__(self, *exc):
         anomaly.detect = self._prev
-        anomaly.enabled = self._prev or anomaly.tracer is not None
+        anomaly.refresh()
         return False
 
     def __call__(self, func):
@@ -74,14 +79,14 @@ class set_detect_anomaly:
                              "anomaly mode raises at the first NaN/Inf; leave check_nan=True")
         self._prev = anomaly.detect
         anomaly.detect = bool(mode)
-        anomaly.enabled = anomaly.detect or anomaly.tracer is not None
+        anomaly.refresh()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         anomaly.detect = self._prev
-        anomaly.enabled = self._prev or anomaly.tracer is not None
+        anomaly.refresh()
         return False
 
 

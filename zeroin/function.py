@@ -344,6 +344,8 @@ def record(fn, inputs, array, value=None, needs=None):
             check_forward(fn, inputs, out)
         if anomaly.tracer is not None:          # zeroin.replay is tracing
             anomaly.tracer.append((fn, inputs, out))
+        if anomaly.reads is not None:           # utils.checkpoint runs its function
+            anomaly.reads.append(inputs)
     return out
 
 

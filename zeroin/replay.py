@@ -123,7 +123,7 @@ class _Plan:
             out = fn(*args)
         finally:
             anomaly.tracer = None
-            anomaly.enabled = anomaly.detect
+            anomaly.refresh()
         if not isinstance(out, Tensor):
             raise TypeError(f"replay: the function must return one tensor, got "
                             f"{type(out).__name__}")

@@ -15,7 +15,8 @@ from .._tensor import Tensor, _array_of, _as_array, _leaf, _make, get_default_dt
 from ..function import ShapeError, ZeroinError
 from ..optim.grad_utils import _zero_grad
 
-__all__ = ["Module", "Parameter", "IncompatibleKeys", "StateDictError"]
+__all__ = ["Module", "Parameter", "IncompatibleKeys", "StateDictError",
+           "UninitializedParameter", "UninitializedBuffer"]
 
 
 class StateDictError(ZeroinError, KeyError):
@@ -66,6 +67,66 @@ class Buffer(Tensor):
         t = _make(_array_of(data), data.requires_grad, None, None, cls)
         t.persistent = bool(persistent)
         return t
+
+
+_UNINIT_SHAPE = ("Can't access the shape of an uninitialized parameter or buffer. This error "
+                 "usually happens in `load_state_dict` when trying to load an uninitialized "
+                 "parameter into an initialized one. Call `forward` to initialize the "
+                 "parameters before accessing their attributes.")
+
+
+class UninitializedTensorMixin:
+    """A parameter or buffer of a lazy module (``nn.LazyLinear``...) whose shape is not
+    known until the first forward, as PyTorch's: reading its shape raises, and
+    :meth:`materialize` gives it a shape and makes it a plain Parameter (or tensor), the
+    same object, so an optimiser made before the first forward goes on holding it."""
+    __slots__ = ()
+    cls_to_become = None
+
+    def materialize(self, shape, device=None, dtype=None):
+        """Give the tensor ``shape`` (uninitialised values: the lazy module's
+        ``reset_parameters`` fills them) and turn it into ``cls_to_become``."""
+        if isinstance(shape, int):
+            shape = (shape,)
+        self.data = np.empty(tuple(shape), dtype=dtype or self.dtype)
+        self.__class__ = self.cls_to_become
+
+    @property
+    def shape(self):
+        raise RuntimeError(_UNINIT_SHAPE)
+
+    def size(self, dim=None):
+        raise RuntimeError(_UNINIT_SHAPE)
+
+    @property
+    def ndim(self):
+        raise RuntimeError(_UNINIT_SHAPE)
+
+    def numel(self):
+        raise RuntimeError(_UNINIT_SHAPE)
+
+    def __repr__(self):
+        return f"<{type(self).__name__}>"
+
+
+class UninitializedParameter(UninitializedTensorMixin, Parameter):
+    """A :class:`Parameter` whose shape is not known yet (see :class:`UninitializedTensorMixin`)."""
+    __slots__ = ()
+    cls_to_become = Parameter
+
+    def __new__(cls, requires_grad=True, device=None, dtype=None):
+        return super().__new__(cls, np.empty(0, dtype=dtype or get_default_dtype()),
+                               requires_grad)
+
+
+class UninitializedBuffer(UninitializedTensorMixin, Tensor):
+    """A buffer whose shape is not known yet (see :class:`UninitializedTensorMixin`)."""
+    __slots__ = ()
+    cls_to_become = Tensor
+
+    def __new__(cls, requires_grad=False, device=None, dtype=None):
+        return _make(np.empty(0, dtype=dtype or get_default_dtype()), bool(requires_grad),
+                     None, None, cls)
 
 
 def _is_parameter(value):
@@ -488,7 +549,8 @@ class Module:
                 prefix = args[1]
         out = OrderedDict() if destination is None else destination
         for name, t in self._state_targets().items():     # prefix "m." gives "m.0.weight"
-            out[prefix + name] = t if keep_vars else _leaf(t.data.copy())
+            keep = keep_vars or isinstance(t, UninitializedTensorMixin)   # PyTorch's
+            out[prefix + name] = t if keep else _leaf(t.data.copy())
         return out
 
     def _state_targets(self, prefix=""):
@@ -522,6 +584,7 @@ class Module:
                         f"checkpoint that holds more than the weights)")
             raise TypeError(f"load_state_dict: expected a dict of arrays, got "
                             f"{type(state_dict).__name__}{hint}")
+        state_dict = self._run_load_pre_hooks(state_dict, strict)
         targets = self._state_targets()
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
@@ -559,6 +622,24 @@ class Module:
             else:
                 t.data = arr.astype(t.data.dtype)
         return IncompatibleKeys(missing, unexpected)
+
+    def _register_load_state_dict_pre_hook(self, hook, with_module=False):
+        """PyTorch's (private) hook ``hook(state_dict, prefix, local_metadata, strict,
+        missing_keys, unexpected_keys, error_msgs)``, called by ``load_state_dict`` before
+        it reads the keys, so that it can rename old keys (weight norm's ``weight_g``)."""
+        self.__dict__.setdefault("_load_pre_hooks", []).append((hook, with_module))
+
+    def _run_load_pre_hooks(self, state_dict, strict):
+        """A copy of ``state_dict`` after every submodule's load pre-hooks (if any)."""
+        mods = [(p, m) for p, m in self.named_modules() if "_load_pre_hooks" in m.__dict__]
+        if not mods:
+            return state_dict
+        state_dict = OrderedDict(state_dict)
+        for path, m in mods:
+            for hook, with_module in m.__dict__["_load_pre_hooks"]:
+                args = (state_dict, path + "." if path else "", {}, strict, [], [], [])
+                hook(m, *args) if with_module else hook(*args)
+        return state_dict
 
     # --- printing -----------------------------------------------------------------------
     def extra_repr(self):

@@ -1,4 +1,5 @@
-"""PyTorch's ``torch.utils`` names: ``zeroin.utils.data`` (datasets and loaders)."""
-from . import data
+"""PyTorch's ``torch.utils`` names: ``zeroin.utils.data`` (datasets and loaders) and
+``zeroin.utils.checkpoint`` (gradient checkpointing)."""
+from . import checkpoint, data
 
-__all__ = ["data"]
+__all__ = ["checkpoint", "data"]

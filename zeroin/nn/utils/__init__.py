@@ -1,5 +1,7 @@
 """Gradient and parameter utilities under PyTorch's names (``torch.nn.utils``); padding and
-packing of variable-length sequences in :mod:`zeroin.nn.utils.rnn`.
+packing of variable-length sequences in :mod:`zeroin.nn.utils.rnn`; parametrizations
+(``parametrize``, ``parametrizations.weight_norm`` / ``spectral_norm``) and the older
+``weight_norm`` / ``remove_weight_norm``.
 
 Clipping and zeroing live in :mod:`zeroin.optim.grad_utils`; they are re-exported here.
 Every function reads its ``parameters`` once, so a generator (``model.parameters()``)
@@ -13,10 +15,12 @@ from ... import ops
 from ..._tensor import Tensor
 from ...function import ShapeError
 from ...optim.grad_utils import _zero_grad, clip_grad_norm_, clip_grad_value_, params_list
-from . import rnn
+from . import parametrizations, parametrize, rnn
+from .weight_norm import remove_weight_norm, weight_norm
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector",
-           "vector_to_parameters", "rnn"]
+           "vector_to_parameters", "rnn", "parametrize", "parametrizations", "weight_norm",
+           "remove_weight_norm"]
 
 _zero_grad = _zero_grad     # re-exported for old imports
 

@@ -1,0 +1,218 @@
+"""zeroin.nn.utils.parametrize, parametrizations.weight_norm / spectral_norm and the older
+nn.utils.weight_norm, against PyTorch with copied weights and against finite differences."""
+import warnings
+
+import numpy as np
+import pytest
+
+import zeroin
+from zeroin import nn
+from zeroin.nn.utils import parametrizations as P
+from zeroin.nn.utils import parametrize
+
+
+def _sd(m):
+    return {k: v.detach().numpy() for k, v in m.state_dict().items()}
+
+
+def _copy(torch_module, z_module):
+    z_module.load_state_dict(_sd(torch_module))
+
+
+class Symmetric(nn.Module):
+    def forward(self, x):
+        return x.triu() + x.triu(1).T
+
+    def right_inverse(self, a):
+        return a.triu()
+
+
+def test_register_parametrization_makes_a_property_and_trains_the_original():
+    m = nn.Linear(4, 4).double()
+    w0 = m.weight.detach().numpy().copy()
+    parametrize.register_parametrization(m, "weight", Symmetric())
+    assert type(m).__name__ == "ParametrizedLinear"
+    assert parametrize.is_parametrized(m) and parametrize.is_parametrized(m, "weight")
+    assert not parametrize.is_parametrized(m, "bias")
+    assert parametrize.type_before_parametrizations(m) is nn.Linear
+    np.testing.assert_array_equal(m.weight.data, m.weight.data.T)
+    np.testing.assert_array_equal(m.parametrizations.weight.original.data, np.triu(w0))
+    assert [n for n, _ in m.named_parameters()] == ["bias", "parametrizations.weight.original"]
+    m(zeroin.ones(2, 4, dtype=zeroin.float64)).sum().backward()
+    assert m.parametrizations.weight.original.grad is not None
+    a = np.random.default_rng(0).standard_normal((4, 4))
+    a = a + a.T
+    m.weight = zeroin.tensor(a)           # through right_inverse
+    np.testing.assert_allclose(m.weight.data, a)
+    assert "weight" not in m._parameters
+    parametrize.remove_parametrizations(m, "weight")
+    assert type(m) is nn.Linear and isinstance(m.weight, nn.Parameter)
+    assert list(m.state_dict()) == ["bias", "weight"]       # re-registered last, as PyTorch
+    np.testing.assert_allclose(m.weight.data, a)
+
+
+def test_cached_computes_once_and_other_instances_keep_their_class():
+    calls = []
+
+    class Count(nn.Module):
+        def forward(self, x):
+            calls.append(1)
+            return x * 2
+
+    m = nn.Linear(2, 2)
+    other = nn.Linear(2, 2)
+    parametrize.register_parametrization(m, "weight", Count())
+    calls.clear()
+    with parametrize.cached():
+        assert m.weight is m.weight
+    assert len(calls) == 1
+    m.weight, m.weight
+    assert len(calls) == 3
+    assert type(other) is nn.Linear and "weight" in other._parameters
+
+
+def test_register_parametrization_errors_name_the_problem():
+    m = nn.Linear(2, 3)
+    with pytest.raises(ValueError, match="does not have a parameter, a buffer"):
+        parametrize.register_parametrization(m, "nope", Symmetric())
+
+    class Shrink(nn.Module):
+        def forward(self, x):
+            return x[0]
+
+    with pytest.raises(ValueError, match="may not change the shape"):
+        parametrize.register_parametrization(m, "weight", Shrink())
+    with pytest.raises(ValueError, match="does not have a parametrization on bias"):
+        parametrize.remove_parametrizations(m, "bias")
+
+
+@pytest.mark.parametrize("dim", [0, 1, None, -2])
+def test_weight_norm_matches_torch(dim):
+    torch = pytest.importorskip("torch")
+    tl = torch.nn.Conv1d(3, 4, 2).double()
+    zl = nn.Conv1d(3, 4, 2).double()
+    _copy(tl, zl)
+    torch.nn.utils.parametrizations.weight_norm(tl, dim=dim)
+    P.weight_norm(zl, dim=dim)
+    assert list(zl.state_dict()) == list(tl.state_dict())
+    for k, v in tl.state_dict().items():
+        np.testing.assert_allclose(zl.state_dict()[k].data, v.numpy(), rtol=0, atol=1e-12)
+    x = np.random.default_rng(1).standard_normal((2, 3, 5))
+    yt, yz = tl(torch.tensor(x)), zl(zeroin.tensor(x))
+    np.testing.assert_allclose(yz.data, yt.detach().numpy(), rtol=0, atol=1e-10)
+    (yt ** 2).sum().backward()
+    (yz ** 2).sum().backward()
+    tp, zp = dict(tl.named_parameters()), dict(zl.named_parameters())
+    assert list(tp) == list(zp)
+    for k in tp:
+        np.testing.assert_allclose(zp[k].grad.data, tp[k].grad.numpy(), rtol=0, atol=1e-10)
+    assert repr(zl) == repr(tl).replace("torch.", "")
+
+
+def test_weight_norm_gradcheck():
+    rng = np.random.default_rng(2)
+    g = zeroin.tensor(rng.standard_normal((3, 1)), requires_grad=True)
+    v = zeroin.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    wn = P._WeightNorm(0)
+    assert zeroin.gradcheck(lambda a, b: wn(a, b), (g, v))
+
+
+def test_weight_norm_loads_the_older_keys_and_legacy_weight_norm_matches_torch():
+    torch = pytest.importorskip("torch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        tl = torch.nn.utils.weight_norm(torch.nn.Linear(3, 2).double())
+    with pytest.warns(FutureWarning, match="deprecated"):
+        zl = nn.utils.weight_norm(nn.Linear(3, 2).double())
+    assert list(zl.state_dict()) == list(tl.state_dict()) == ["bias", "weight_g", "weight_v"]
+    zl.load_state_dict(_sd(tl))
+    x = np.random.default_rng(3).standard_normal((4, 3))
+    np.testing.assert_allclose(zl(zeroin.tensor(x)).data,
+                               tl(torch.tensor(x)).detach().numpy(), rtol=0, atol=1e-12)
+    new = P.weight_norm(nn.Linear(3, 2).double())
+    new.load_state_dict(_sd(tl))            # weight_g / weight_v renamed, as PyTorch
+    np.testing.assert_allclose(new(zeroin.tensor(x)).data,
+                               tl(torch.tensor(x)).detach().numpy(), rtol=0, atol=1e-12)
+    nn.utils.remove_weight_norm(zl)
+    assert set(zl.state_dict()) == {"weight", "bias"}
+    assert isinstance(zl.weight, nn.Parameter)
+    with pytest.raises(ValueError, match="weight_norm of 'weight' not found"):
+        nn.utils.remove_weight_norm(zl)
+
+
+@pytest.mark.parametrize("layer", ["linear", "conv", "convT"])
+def test_spectral_norm_matches_torch_in_training_and_eval(layer):
+    torch = pytest.importorskip("torch")
+    make = {"linear": lambda M: M.Linear(4, 3), "conv": lambda M: M.Conv2d(2, 3, 2),
+            "convT": lambda M: M.ConvTranspose2d(2, 3, 2)}[layer]
+    tl, zl = make(torch.nn).double(), make(nn).double()
+    _copy(tl, zl)
+    torch.nn.utils.parametrizations.spectral_norm(tl)
+    P.spectral_norm(zl)
+    assert list(zl.state_dict()) == list(tl.state_dict())
+    zl.load_state_dict(_sd(tl))          # the same u, v (the random start differs)
+    x = np.random.default_rng(4).standard_normal((2, 4) if layer == "linear" else
+                                                 (2, 2, 4, 4))
+    for mode in (True, True, False, False):
+        tl.train(mode)
+        zl.train(mode)
+        yt, yz = tl(torch.tensor(x)), zl(zeroin.tensor(x))
+        np.testing.assert_allclose(yz.data, yt.detach().numpy(), rtol=0, atol=1e-10)
+        for k, v in tl.state_dict().items():
+            np.testing.assert_allclose(zl.state_dict()[k].data, v.numpy(), rtol=0, atol=1e-12)
+    (yt ** 2).sum().backward()
+    (yz ** 2).sum().backward()
+    for (k, p), (k2, q) in zip(tl.named_parameters(), zl.named_parameters()):
+        assert k == k2
+        np.testing.assert_allclose(q.grad.data, p.grad.numpy(), rtol=0, atol=1e-10)
+
+
+def test_spectral_norm_bounds_the_largest_singular_value_and_checks_arguments():
+    zeroin.manual_seed(0)
+    m = P.spectral_norm(nn.Linear(6, 5).double(), n_power_iterations=30)
+    s = np.linalg.svd(m.weight.data, compute_uv=False)
+    np.testing.assert_allclose(s[0], 1.0, rtol=1e-6)
+    with pytest.raises(ValueError, match="n_power_iterations"):
+        P.spectral_norm(nn.Linear(2, 2), n_power_iterations=0)
+    with pytest.raises(IndexError, match="out of range"):
+        P.spectral_norm(nn.Linear(2, 2), dim=3)
+    with pytest.raises(ValueError, match="no parameter or buffer with name 'w'"):
+        P.spectral_norm(nn.Linear(2, 2), name="w")
+    with pytest.raises(IndexError, match="weight_norm: dim 5"):
+        P.weight_norm(nn.Linear(2, 2), dim=5)
+
+
+def test_spectral_norm_gradcheck_in_eval():
+    m = P.spectral_norm(nn.Linear(3, 4).double()).eval()
+    sn = m.parametrizations.weight[0]
+    w = zeroin.tensor(np.random.default_rng(5).standard_normal((4, 3)), requires_grad=True)
+    assert zeroin.gradcheck(lambda t: sn(t), (w,))
+
+
+def test_parametrized_module_copies_converts_and_saves(tmp_path):
+    import copy
+    m = P.weight_norm(nn.Linear(3, 2).double())
+    c = copy.deepcopy(m)
+    assert c.parametrizations.weight.original1 is not m.parametrizations.weight.original1
+    np.testing.assert_array_equal(c.weight.data, m.weight.data)
+    m.float()
+    assert m.weight.dtype == np.float32 and m.parametrizations.weight.original0.dtype == \
+        np.float32
+    path = tmp_path / "wn.npz"
+    zeroin.save(m.state_dict(), path)
+    fresh = P.weight_norm(nn.Linear(3, 2).float())
+    fresh.load_state_dict(zeroin.load(path))
+    np.testing.assert_array_equal(fresh.weight.data, m.weight.data)
+
+
+def test_gradcheck_of_a_weight_normed_layer_with_respect_to_g_and_v():
+    m = P.weight_norm(nn.Linear(3, 2).double(), dim=None)
+    g, v = m.parametrizations.weight.original0, m.parametrizations.weight.original1
+    assert g.shape == ()                        # dim=None: one norm for the whole tensor
+    x = zeroin.tensor(np.random.default_rng(6).standard_normal((4, 3)))
+
+    def f(g_, v_):
+        return zeroin.func.functional_call(m, {"parametrizations.weight.original0": g_,
+                                               "parametrizations.weight.original1": v_}, x)
+
+    assert zeroin.gradcheck(f, (g.detach().requires_grad_(), v.detach().requires_grad_()))
