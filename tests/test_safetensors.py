@@ -389,3 +389,17 @@ def test_the_suggested_torch_conversion_runs_and_loads(tmp_path, monkeypatch):
     x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
     np.testing.assert_allclose(zm(zeroin.tensor(x)).data, tm(torch.tensor(x)).detach().numpy(),
                                rtol=1e-6, atol=1e-6)
+
+
+def test_save_file_refuses_a_missing_folder_as_the_package_does_and_names_the_fix(tmp_path):
+    target = tmp_path / "runs" / "m.safetensors"
+    with pytest.raises(zs.SafetensorError, match=r"save_file: .*folder .*runs does not exist.*"
+                                                 r"os\.makedirs\("):
+        zs.save_file({"a": np.ones(2)}, target)
+    assert not (tmp_path / "runs").exists()             # nothing made, nothing half-written
+    snp = pytest.importorskip("safetensors.numpy")
+    with pytest.raises(Exception, match="No such file or directory"):
+        snp.save_file({"a": np.ones(2)}, str(target))
+    (tmp_path / "runs").mkdir()
+    zs.save_file({"a": np.ones(2)}, target)
+    np.testing.assert_array_equal(zs.load_file(target)["a"].numpy(), np.ones(2))

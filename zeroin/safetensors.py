@@ -172,7 +172,13 @@ def save_file(tensors, filename, metadata=None):
     tooling writes). The file is written atomically (a temporary, then ``os.replace``).
     """
     head, arrays = _prepare(tensors, metadata, "save_file")
-    with atomic_open(filename, op="save_file") as f:
+    folder = Path(filename).absolute().parent
+    if not folder.exists():     # (a file there: atomic_open's NotADirectoryError)
+        raise SafetensorError(
+            f"save_file: cannot write {filename}: its folder {folder} does not exist (the "
+            f"safetensors package refuses it too); create it first: "
+            f"os.makedirs({str(folder)!r}, exist_ok=True)")
+    with atomic_open(filename, op="save_file", make_folder=False) as f:
         f.write(head)
         for a in arrays:
             f.write(_raw(a))
