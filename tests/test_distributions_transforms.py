@@ -271,3 +271,46 @@ def test_event_constraints_check_like_torch():
     np.testing.assert_array_equal(z.check(zeroin.tensor(_XR)).numpy(),
                                   t.check(torch.tensor(_XR)).numpy())
     assert z.event_dim == 1
+
+
+def _same_constraint(z, t):
+    assert type(z).__name__ == type(t).__name__, (z, t)
+    assert z.event_dim == t.event_dim and z.is_discrete == t.is_discrete, (z, t)
+    for bound in ("lower_bound", "upper_bound"):
+        if hasattr(t, bound):
+            b = getattr(z, bound)
+            np.testing.assert_allclose(b.numpy() if hasattr(b, "numpy") else b,
+                                       np.asarray(getattr(t, bound)))
+    if hasattr(t, "base_constraint"):
+        assert z.reinterpreted_batch_ndims == t.reinterpreted_batch_ndims
+        _same_constraint(z.base_constraint, t.base_constraint)
+
+
+_P3 = np.array([0.2, 0.3, 0.5])
+_FAMILIES = {
+    "Normal": (0.0, 1.0), "LogNormal": (0.0, 1.0), "Laplace": (0.0, 1.0),
+    "Cauchy": (0.0, 1.0), "StudentT": (3.0, 0.0, 1.0), "Uniform": (0.0, 2.0),
+    "Exponential": (1.5,), "Gamma": (2.0, 1.5), "Beta": (2.0, 1.5),
+    "Dirichlet": (_P3,), "Bernoulli": (0.3,), "Binomial": (5.0, 0.3), "Geometric": (0.3,),
+    "Poisson": (2.0,), "Categorical": (_P3,), "OneHotCategorical": (_P3,),
+    "RelaxedBernoulli": (0.5, 0.3), "RelaxedOneHotCategorical": (0.5, _P3),
+    "MultivariateNormal": (np.zeros(2), np.eye(2)),
+}
+
+
+@pytest.mark.parametrize("name", list(_FAMILIES))
+def test_arg_constraints_and_support_match_torch(name):
+    args = _FAMILIES[name]
+    z = getattr(D, name)(*[zeroin.tensor(a) if isinstance(a, np.ndarray) else a for a in args])
+    t = getattr(TD, name)(*[torch.tensor(a) if isinstance(a, np.ndarray) else a for a in args])
+    assert set(z.arg_constraints) == set(t.arg_constraints)
+    for key, c in t.arg_constraints.items():
+        if type(c).__name__ == "_Dependent":
+            assert _C.is_dependent(z.arg_constraints[key])
+        else:
+            _same_constraint(z.arg_constraints[key], c)
+    _same_constraint(z.support, t.support)
+    ind = D.Independent(D.Normal(zeroin.zeros(2, 3), 1.0), 2)
+    _same_constraint(ind.support, TD.Independent(TD.Normal(torch.zeros(2, 3), 1.0), 2).support)
+    with pytest.raises(ValueError, match="dependent"):
+        _C.dependent.check(zeroin.tensor(1.0))

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import Tensor, tensor
 
-__all__ = ["Constraint", "boolean", "greater_than", "greater_than_eq", "half_open_interval",
+__all__ = ["Constraint", "boolean", "dependent", "is_dependent", "greater_than", "greater_than_eq", "half_open_interval",
            "independent", "integer_interval", "interval", "less_than", "lower_cholesky",
            "lower_triangular", "nonnegative", "nonnegative_integer", "one_hot",
            "positive", "positive_definite", "positive_integer", "real", "real_vector",
@@ -41,6 +41,23 @@ class Constraint:
 
     def __repr__(self):
         return type(self).__name__[1:] + "()"
+
+
+class _Dependent(Constraint):
+    """A constraint that depends on other parameters (Uniform's ``low`` < ``high``): it
+    cannot be checked on its own."""
+
+    def __init__(self, *, is_discrete=False, event_dim=0):
+        self.is_discrete, self.event_dim = is_discrete, event_dim
+
+    def check(self, value):
+        raise ValueError("Cannot determine validity of dependent constraint (it depends on "
+                         "the other parameters; the distribution checks it)")
+
+
+def is_dependent(constraint):
+    """Whether ``constraint`` is a dependent one."""
+    return isinstance(constraint, _Dependent)
 
 
 class _Real(Constraint):
@@ -192,6 +209,7 @@ class _IndependentConstraint(Constraint):
 
 # PyTorch's public names: classes for the parameterised constraints, instances otherwise.
 independent = _IndependentConstraint
+dependent = _Dependent()
 boolean = _Boolean()
 one_hot = _OneHot()
 nonnegative_integer = _IntegerGreaterThan(0)

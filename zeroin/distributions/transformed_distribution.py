@@ -56,6 +56,7 @@ class TransformedDistribution(Distribution):
         cut = len(forward_shape) - event_dim
         super().__init__(tuple(forward_shape)[:cut], tuple(forward_shape)[cut:], validate_args)
 
+    arg_constraints = {}
     has_rsample = property(lambda self: self.base_dist.has_rsample)
 
     @property
