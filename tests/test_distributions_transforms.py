@@ -314,3 +314,34 @@ def test_arg_constraints_and_support_match_torch(name):
     _same_constraint(ind.support, TD.Independent(TD.Normal(torch.zeros(2, 3), 1.0), 2).support)
     with pytest.raises(ValueError, match="dependent"):
         _C.dependent.check(zeroin.tensor(1.0))
+
+
+@pytest.mark.parametrize("registry", ["biject_to", "transform_to"])
+def test_biject_to_and_transform_to_match_torch(registry):
+    zr, tr = getattr(D, registry), getattr(TD, registry)
+    x = _R.normal(size=(2, 3))
+    for name, args in [("real", ()), ("positive", ()), ("nonnegative", ()),
+                       ("greater_than", (2.0,)), ("greater_than_eq", (-1.0,)),
+                       ("less_than", (1.0,)), ("unit_interval", ()), ("interval", (-1.0, 3.0)),
+                       ("half_open_interval", (0.0, 1.0)), ("simplex", ()),
+                       ("real_vector", ())]:
+        zc, tc = getattr(_C, name), getattr(_TC, name)
+        if args:
+            zc, tc = zc(*args), tc(*args)
+        zt, tt = zr(zc), tr(tc)
+        assert type(zt).__name__ == type(tt).__name__, name
+        zx = zeroin.tensor(x, requires_grad=True)
+        tx = torch.tensor(x, requires_grad=True)
+        zy, ty = zt(zx), tt(tx)
+        _close(zy, ty)
+        assert zc.check(zy).numpy().all(), name
+        if tt.bijective:
+            _close(zt.inv(zy), tx)
+            zl, tl = zt.log_abs_det_jacobian(zx, zy), tt.log_abs_det_jacobian(tx, ty)
+            _close(zl, tl)
+            if tl.requires_grad:
+                zl.sum().backward()
+                tl.sum().backward()
+                _close(zx.grad, tx.grad)
+    with pytest.raises(NotImplementedError, match="Cannot transform"):
+        zr(_C.boolean)
