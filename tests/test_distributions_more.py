@@ -564,3 +564,65 @@ def test_gamma_family_values_match_torch_across_parameters(a, b, c, d, u):
     _close(D.Dirichlet(z(conc)).entropy(), TD.Dirichlet(t(conc)).entropy())
     v = [u / 2, u / 2, 1 - u]
     _close(D.Dirichlet(z(conc)).log_prob(z(v)), TD.Dirichlet(t(conc)).log_prob(t(v)))
+
+
+# --- Multinomial -------------------------------------------------------------------------
+
+_MN_P = _R.uniform(0.1, 2.0, (2, 4))                   # unnormalised weights
+_MN_X = np.array([[[1.0, 0.0, 3.0, 2.0], [0.0, 6.0, 0.0, 0.0]],
+                  [[2.0, 2.0, 1.0, 1.0], [1.0, 1.0, 1.0, 3.0]]])
+
+
+@pytest.mark.parametrize("which", ["probs", "logits"])
+def test_multinomial_matches_torch(which):
+    def build(lib, p):
+        return lib.Multinomial(6, **{which: p})
+    for call in (lambda d: d.log_prob(_tensor_like(d, _MN_X)), lambda d: d.entropy(),
+                 lambda d: d.mean, lambda d: d.variance):
+        _compare(build, (_MN_P,), call)
+    z = build(D, zeroin.tensor(_MN_P))
+    assert (tuple(z.batch_shape), tuple(z.event_shape)) == ((2,), (4,))
+    t = build(TD, torch.tensor(_MN_P)).support
+    assert type(z.support).__name__ == type(t).__name__
+    assert (z.support.upper_bound, z.support.event_dim) == (t.upper_bound, t.event_dim)
+
+
+def test_multinomial_log_prob_with_minus_inf_logits_matches_torch():
+    logits = np.array([0.5, -np.inf, 1.0])
+    x = np.array([[2.0, 0.0, 1.0], [0.0, 0.0, 3.0]])
+    _close(D.Multinomial(3, logits=zeroin.tensor(logits)).log_prob(zeroin.tensor(x)),
+           TD.Multinomial(3, logits=torch.tensor(logits)).log_prob(torch.tensor(x)))
+
+
+def test_multinomial_sampling_shapes_totals_seed_and_frequencies():
+    p = np.array([[0.1, 0.2, 0.7], [0.5, 0.25, 0.25]])
+    d = D.Multinomial(10, zeroin.tensor(p))
+    zeroin.manual_seed(11)
+    a = d.sample((4000,))
+    zeroin.manual_seed(11)
+    np.testing.assert_array_equal(a.numpy(), d.sample((4000,)).numpy())
+    assert tuple(a.shape) == (4000, 2, 3) and a.dtype == np.float64 and not a.requires_grad
+    assert (a.numpy().sum(-1) == 10).all() and (a.numpy() % 1 == 0).all()
+    # mean counts 10 p; each count's sd is at most sqrt(10 / 4) / sqrt(4000) < 0.03
+    np.testing.assert_allclose(a.numpy().mean(0), 10 * p, atol=0.15)
+    e = d.expand((5, 2))
+    assert tuple(e.sample((3,)).shape) == (3, 5, 2, 3)
+    assert tuple(D.Multinomial(0, zeroin.tensor(p)).sample().shape) == (2, 3)
+
+
+def test_multinomial_validation():
+    p = zeroin.tensor([0.2, 0.8])
+    with pytest.raises(NotImplementedError, match="one Python int"):
+        D.Multinomial(zeroin.tensor(3.0), p)
+    with pytest.raises(NotImplementedError, match="one Python int"):
+        D.Multinomial(2.5, p)
+    with pytest.raises(ValueError, match="total_count must be >= 0"):
+        D.Multinomial(-1, p)
+    with pytest.raises(ValueError, match="either `probs` or `logits`"):
+        D.Multinomial(3)
+    with pytest.raises(ValueError, match="Simplex"):
+        D.Multinomial(3, zeroin.tensor([-0.2, 0.8]))
+    with pytest.raises(ValueError, match="Multinomial"):
+        D.Multinomial(3, p).log_prob(zeroin.tensor([2.0, 2.0]))
+    with pytest.raises(ValueError, match="Multinomial"):
+        D.Multinomial(3, p).log_prob(zeroin.tensor([-1.0, 2.0]))

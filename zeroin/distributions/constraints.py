@@ -12,11 +12,12 @@ import numpy as np
 
 from .. import Tensor, tensor
 
-__all__ = ["Constraint", "boolean", "dependent", "is_dependent", "greater_than", "greater_than_eq", "half_open_interval",
-           "independent", "integer_interval", "interval", "less_than", "lower_cholesky",
-           "lower_triangular", "nonnegative", "nonnegative_integer", "one_hot",
-           "positive", "positive_definite", "positive_integer", "real", "real_vector",
-           "simplex", "unit_interval"]
+__all__ = ["Constraint", "boolean", "dependent", "greater_than", "greater_than_eq",
+           "half_open_interval", "independent", "integer_interval", "interval",
+           "is_dependent", "less_than", "lower_cholesky", "lower_triangular",
+           "multinomial", "nonnegative", "nonnegative_integer", "one_hot", "positive",
+           "positive_definite", "positive_integer", "real", "real_vector", "simplex",
+           "unit_interval"]
 
 
 def _arr(x):
@@ -149,6 +150,20 @@ def _bound(b):
     return _arr(b) if isinstance(b, Tensor) else b
 
 
+class _Multinomial(Constraint):
+    """Count vectors: nonnegative, summing to at most ``upper_bound`` (PyTorch's check)."""
+    is_discrete, event_dim = True, 1
+
+    def __init__(self, upper_bound):
+        self.upper_bound = upper_bound
+
+    def _ok(self, a):
+        return (a >= 0).all(-1) & (a.sum(-1) <= _bound(self.upper_bound))
+
+    def __repr__(self):
+        return f"Multinomial(upper_bound={self.upper_bound})"
+
+
 class _Simplex(Constraint):
     event_dim = 1
 
@@ -225,6 +240,7 @@ less_than = _LessThan
 unit_interval = _Interval(0.0, 1.0)
 interval = _Interval
 half_open_interval = _HalfOpenInterval
+multinomial = _Multinomial
 simplex = _Simplex()
 lower_triangular = _LowerTriangular()
 lower_cholesky = _LowerCholesky()
