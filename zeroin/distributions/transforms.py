@@ -107,8 +107,27 @@ class Transform:
         """The shape of ``self.inv(y)`` for ``y`` of ``shape``."""
         return shape
 
+    def __eq__(self, other):
+        """Parameterless transforms are equal to any of their type (as in PyTorch); the
+        others compare their parameters."""
+        return type(other) is type(self) and self._params_equal(other)
+
+    def _params_equal(self, other):
+        return True
+
+    def __hash__(self):
+        return hash(type(self))                 # equal transforms share a type
+
     def __repr__(self):
         return type(self).__name__ + "()"
+
+
+def _same(a, b):
+    """Equal parameters: numbers by value, tensors by shape and values."""
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return (isinstance(a, Tensor) and isinstance(b, Tensor) and a.shape == b.shape
+                and bool(np.array_equal(a.detach().numpy(), b.detach().numpy())))
+    return a == b
 
 
 class _InverseTransform(Transform):
@@ -126,6 +145,9 @@ class _InverseTransform(Transform):
 
     def with_cache(self, cache_size=1):
         return self._inv.with_cache(cache_size).inv
+
+    def _params_equal(self, other):
+        return self._inv == other._inv
 
     def __call__(self, x):
         return self._inv._inv_call(x)
@@ -201,6 +223,9 @@ class ComposeTransform(Transform):
     def with_cache(self, cache_size=1):
         return self if self._cache_size == cache_size else ComposeTransform(self.parts,
                                                                             cache_size)
+
+    def _params_equal(self, other):
+        return self.parts == other.parts
 
     def __call__(self, x):
         for part in self.parts:
@@ -321,6 +346,9 @@ class PowerTransform(Transform):
         return self if self._cache_size == cache_size else PowerTransform(self.exponent,
                                                                           cache_size)
 
+    def _params_equal(self, other):
+        return _same(self.exponent, other.exponent)
+
     def _call(self, x): return x.pow(self.exponent)                     # noqa: E704
     def _inverse(self, y): return y.pow(1 / self.exponent)              # noqa: E704
 
@@ -362,6 +390,10 @@ class AffineTransform(Transform):
         if self._cache_size == cache_size:
             return self
         return AffineTransform(self.loc, self.scale, self._event_dim, cache_size)
+
+    def _params_equal(self, other):
+        return (_same(self.loc, other.loc) and _same(self.scale, other.scale)
+                and self._event_dim == other._event_dim)
 
     def _call(self, x): return self.loc + self.scale * x                # noqa: E704
     def _inverse(self, y): return (y - self.loc) / self.scale           # noqa: E704
@@ -455,6 +487,10 @@ class IndependentTransform(Transform):
             return self
         return IndependentTransform(self.base_transform, self.reinterpreted_batch_ndims,
                                     cache_size)
+
+    def _params_equal(self, other):
+        return (self.base_transform == other.base_transform
+                and self.reinterpreted_batch_ndims == other.reinterpreted_batch_ndims)
 
     def _call(self, x): return self.base_transform(x)                   # noqa: E704
     def _inverse(self, y): return self.base_transform.inv(y)            # noqa: E704
