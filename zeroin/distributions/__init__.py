@@ -3,13 +3,15 @@
 ``Normal``, ``MultivariateNormal``, ``LogNormal``, ``Laplace``, ``Cauchy``, ``StudentT``,
 ``Uniform``, ``Exponential``, ``Gamma``, ``Beta``, ``Dirichlet``, ``Bernoulli``,
 ``Binomial``, ``Geometric``, ``Poisson``, ``Categorical``, ``OneHotCategorical``,
-``RelaxedBernoulli``, ``RelaxedOneHotCategorical`` and ``Independent``, with PyTorch's
-parameters, shapes (``sample_shape + batch_shape + event_shape``), argument validation (on
-by default) and ``kl_divergence`` between the same-kind pairs PyTorch has in closed
-form. Samples come from zeroin's generator, so ``zeroin.manual_seed(0)`` repeats them; ``rsample``, ``log_prob``, ``cdf``, ``entropy`` and
-``kl_divergence`` are built from zeroin ops, so gradients flow to the parameters (Gamma,
-Beta, Dirichlet and StudentT draws by implicit reparameterisation). Not here (yet):
-transforms, constraint objects and the rarer families.
+``Multinomial``, ``RelaxedBernoulli``, ``RelaxedOneHotCategorical``, ``Independent`` and
+``TransformedDistribution``, with PyTorch's parameters, shapes (``sample_shape +
+batch_shape + event_shape``), argument validation (on by default), ``arg_constraints`` and
+``support`` (``constraints``), ``transforms`` with ``biject_to``/``transform_to``, and
+``kl_divergence`` between the pairs PyTorch has in closed form (mixed ones included).
+Samples come from zeroin's generator, so ``zeroin.manual_seed(0)`` repeats them;
+``rsample``, ``log_prob``, ``cdf``, ``entropy`` and ``kl_divergence`` are built from
+zeroin ops, so gradients flow to the parameters (Gamma, Beta, Dirichlet and StudentT draws
+by implicit reparameterisation). Not here (yet): the rarer families and transforms.
 """
 from . import constraints, kl, transforms
 from .bernoulli import Bernoulli
