@@ -20,8 +20,23 @@ class TransformedDistribution(Distribution):
     """Draws ``x`` from ``base_distribution`` and applies ``transforms`` in order (a
     Transform or a list of them). ``log_prob(y)`` is the base density at the inverted
     value minus the log-Jacobians (change of variables); ``cdf``/``icdf`` work when every
-    transform is monotone. The SAC policy is
-    ``TransformedDistribution(Normal(mu, std), [TanhTransform(cache_size=1)])``.
+    transform is monotone.
+
+    The SAC policy: the cache hands ``log_prob`` the pre-tanh draw, so it stays finite
+    even where the action rounded to exactly 1:
+
+    >>> import zeroin
+    >>> from zeroin.distributions import Normal, TanhTransform, TransformedDistribution
+    >>> mu = zeroin.tensor([0.0, 30.0], requires_grad=True)
+    >>> pi = TransformedDistribution(Normal(mu, 1.0), [TanhTransform(cache_size=1)])
+    >>> a = pi.rsample()
+    >>> a[1].item()
+    1.0
+    >>> bool(pi.log_prob(a).isfinite().all())
+    True
+    >>> pi.log_prob(a).sum().backward()          # gradients reach mu
+    >>> mu.grad.shape
+    zeroin.Size([2])
     """
 
     def __init__(self, base_distribution, transforms, validate_args=None):
