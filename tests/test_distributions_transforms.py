@@ -3,6 +3,8 @@ values and gradients (torch as oracle, finite differences), caching (the SAC pol
 shapes, seeded repeatability and argument validation."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import zeroin
 from zeroin import distributions as D
@@ -345,3 +347,12 @@ def test_biject_to_and_transform_to_match_torch(registry):
                 _close(zx.grad, tx.grad)
     with pytest.raises(NotImplementedError, match="Cannot transform"):
         zr(_C.boolean)
+
+
+@settings(max_examples=40, deadline=None)
+@given(x=st.floats(-40.0, 40.0), name=st.sampled_from(["Tanh", "Sigmoid", "Softplus", "Exp"]))
+def test_log_det_is_stable_across_inputs(x, name):
+    """log |dy/dx| for large |x| (where tanh and sigmoid saturate) equals torch's."""
+    zt, tt = _ELEMENTWISE[name][0](D), _ELEMENTWISE[name][0](TD)
+    zx, tx = zeroin.tensor([x]), torch.tensor([x], dtype=torch.float64)
+    _close(zt.log_abs_det_jacobian(zx, zt(zx)), tt.log_abs_det_jacobian(tx, tt(tx)))
