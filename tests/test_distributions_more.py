@@ -626,6 +626,9 @@ def test_multinomial_validation():
         D.Multinomial(3, p).log_prob(zeroin.tensor([2.0, 2.0]))
     with pytest.raises(ValueError, match="Multinomial"):
         D.Multinomial(3, p).log_prob(zeroin.tensor([-1.0, 2.0]))
+    batch = D.Multinomial(3, zeroin.tensor([[0.2, 0.8], [0.5, 0.5]]))
+    with pytest.raises(ValueError, match=r"invalid values \[2\. 2\.\]"):   # the bad row
+        batch.log_prob(zeroin.tensor([[2.0, 2.0], [1.0, 1.0]]))
 
 
 # --- mixed kl_divergence pairs -----------------------------------------------------------

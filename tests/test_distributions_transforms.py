@@ -225,6 +225,10 @@ def test_transformed_distribution_validation():
         D.TransformedDistribution(D.Normal(0.0, 1.0), [lambda x: x])
     with pytest.raises(TypeError, match="base_distribution"):
         D.TransformedDistribution(torch.distributions.Normal(0.0, 1.0), [D.ExpTransform()])
+    sb = D.TransformedDistribution(D.Normal(zeroin.zeros(2, 3), 1.0),
+                                   D.StickBreakingTransform())
+    with pytest.raises(ValueError, match=r"Simplex.*\[ 0.5  0.5  0.5 -0.5\]"):
+        sb.log_prob(zeroin.tensor([[0.5, 0.5, 0.5, -0.5], [0.25, 0.25, 0.25, 0.25]]))
     with pytest.raises(ValueError, match="at least 1 dims"):
         D.TransformedDistribution(D.Normal(0.0, 1.0), D.StickBreakingTransform())
     assert repr(d.support) == repr(TD.TransformedDistribution(

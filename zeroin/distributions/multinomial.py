@@ -18,7 +18,8 @@ __all__ = ["Multinomial"]
 
 _COUNT_VECTORS = _Check(lambda d: f"Multinomial(upper_bound={d.total_count}) (counts >= 0 "
                         f"summing to at most total_count)",
-                        lambda a, d: (a >= 0).all(-1) & (a.sum(-1) <= d.total_count),
+                        lambda a, d: ((a >= 0).all(-1, keepdims=True)
+                                      & (a.sum(-1, keepdims=True) <= d.total_count)),
                         "give count vectors of nonnegative numbers summing to total_count")
 
 

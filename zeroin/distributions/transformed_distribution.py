@@ -1,6 +1,8 @@
 """``TransformedDistribution(base_distribution, transforms)``: the law of ``t(x)``."""
 from __future__ import annotations
 
+import numpy as np
+
 from .. import no_grad
 from .distribution import Distribution, _Check
 from .independent import Independent
@@ -11,9 +13,11 @@ __all__ = ["TransformedDistribution"]
 
 
 def _constraint_check(c):
-    """A constraint as the validation machinery's :class:`_Check`."""
-    return _Check(repr(c), lambda a, d: c._ok(a), "give values inside the support of "
-                  "the last transform")
+    """A constraint as the validation machinery's :class:`_Check` (its per-event verdict
+    spread back over the event dims, so the invalid events' entries are named)."""
+    def ok(a, d):
+        return np.asarray(c._ok(a))[(...,) + (None,) * c.event_dim]
+    return _Check(repr(c), ok, "give values inside the support of the last transform")
 
 
 class TransformedDistribution(Distribution):
