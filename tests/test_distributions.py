@@ -234,8 +234,8 @@ def test_kl_divergence_uniform_edge_and_gradcheck():
 
 
 def test_kl_divergence_refuses_other_pairs_and_registers_new_ones():
-    with pytest.raises(NotImplementedError, match="Normal and q type Uniform"):
-        D.kl_divergence(D.Normal(0.0, 1.0), D.Uniform(0.0, 1.0))
+    with pytest.raises(NotImplementedError, match="Normal and q type Cauchy"):
+        D.kl_divergence(D.Normal(0.0, 1.0), D.Cauchy(0.0, 1.0))
 
     class Wide(D.Normal):
         pass
@@ -247,6 +247,7 @@ def test_kl_divergence_refuses_other_pairs_and_registers_new_ones():
         assert D.kl_divergence(Wide(0.0, 1.0), D.Uniform(0.0, 1.0)).item() == 42
     finally:
         del D.kl._KL_REGISTRY[Wide, D.Uniform]
+    assert D.kl_divergence(Wide(0.0, 1.0), D.Uniform(0.0, 1.0)).item() == np.inf  # Normal's
 
 
 # --- shapes, dtypes and sampling -------------------------------------------------------

@@ -227,8 +227,8 @@ def test_kl_divergence_gradcheck_and_refusals():
     assert zeroin.gradcheck(lambda m, c: D.kl_divergence(
         D.MultivariateNormal(m, covariance_matrix=(c + c.mT) / 2),
         D.MultivariateNormal(m * 0, scale_tril=zeroin.eye(3, dtype=m.dtype))), [m, c])
-    with pytest.raises(NotImplementedError, match="Gamma and q type Exponential"):
-        D.kl_divergence(D.Gamma(1.0, 1.0), D.Exponential(1.0))
+    with pytest.raises(NotImplementedError, match="Cauchy and q type Normal"):
+        D.kl_divergence(D.Cauchy(1.0, 1.0), D.Normal(1.0, 1.0))
     with pytest.raises(NotImplementedError, match="reinterpreted_batch_ndims"):
         n = D.Normal(zeroin.zeros(2, 3), 1.0)
         D.kl_divergence(D.Independent(n, 1), D.Independent(n, 2))
@@ -564,3 +564,152 @@ def test_gamma_family_values_match_torch_across_parameters(a, b, c, d, u):
     _close(D.Dirichlet(z(conc)).entropy(), TD.Dirichlet(t(conc)).entropy())
     v = [u / 2, u / 2, 1 - u]
     _close(D.Dirichlet(z(conc)).log_prob(z(v)), TD.Dirichlet(t(conc)).log_prob(t(v)))
+
+
+# --- Multinomial -------------------------------------------------------------------------
+
+_MN_P = _R.uniform(0.1, 2.0, (2, 4))                   # unnormalised weights
+_MN_X = np.array([[[1.0, 0.0, 3.0, 2.0], [0.0, 6.0, 0.0, 0.0]],
+                  [[2.0, 2.0, 1.0, 1.0], [1.0, 1.0, 1.0, 3.0]]])
+
+
+@pytest.mark.parametrize("which", ["probs", "logits"])
+def test_multinomial_matches_torch(which):
+    def build(lib, p):
+        return lib.Multinomial(6, **{which: p})
+    for call in (lambda d: d.log_prob(_tensor_like(d, _MN_X)), lambda d: d.entropy(),
+                 lambda d: d.mean, lambda d: d.variance):
+        _compare(build, (_MN_P,), call)
+    z = build(D, zeroin.tensor(_MN_P))
+    assert (tuple(z.batch_shape), tuple(z.event_shape)) == ((2,), (4,))
+    t = build(TD, torch.tensor(_MN_P)).support
+    assert type(z.support).__name__ == type(t).__name__
+    assert (z.support.upper_bound, z.support.event_dim) == (t.upper_bound, t.event_dim)
+
+
+def test_multinomial_log_prob_with_minus_inf_logits_matches_torch():
+    logits = np.array([0.5, -np.inf, 1.0])
+    x = np.array([[2.0, 0.0, 1.0], [0.0, 0.0, 3.0]])
+    _close(D.Multinomial(3, logits=zeroin.tensor(logits)).log_prob(zeroin.tensor(x)),
+           TD.Multinomial(3, logits=torch.tensor(logits)).log_prob(torch.tensor(x)))
+
+
+def test_multinomial_sampling_shapes_totals_seed_and_frequencies():
+    p = np.array([[0.1, 0.2, 0.7], [0.5, 0.25, 0.25]])
+    d = D.Multinomial(10, zeroin.tensor(p))
+    zeroin.manual_seed(11)
+    a = d.sample((4000,))
+    zeroin.manual_seed(11)
+    np.testing.assert_array_equal(a.numpy(), d.sample((4000,)).numpy())
+    assert tuple(a.shape) == (4000, 2, 3) and a.dtype == np.float64 and not a.requires_grad
+    assert (a.numpy().sum(-1) == 10).all() and (a.numpy() % 1 == 0).all()
+    # mean counts 10 p; each count's sd is at most sqrt(10 / 4) / sqrt(4000) < 0.03
+    np.testing.assert_allclose(a.numpy().mean(0), 10 * p, atol=0.15)
+    e = d.expand((5, 2))
+    assert tuple(e.sample((3,)).shape) == (3, 5, 2, 3)
+    assert tuple(D.Multinomial(0, zeroin.tensor(p)).sample().shape) == (2, 3)
+
+
+def test_multinomial_validation():
+    p = zeroin.tensor([0.2, 0.8])
+    with pytest.raises(NotImplementedError, match="one Python int"):
+        D.Multinomial(zeroin.tensor(3.0), p)
+    with pytest.raises(NotImplementedError, match="one Python int"):
+        D.Multinomial(2.5, p)
+    with pytest.raises(ValueError, match="total_count must be >= 0"):
+        D.Multinomial(-1, p)
+    with pytest.raises(ValueError, match="either `probs` or `logits`"):
+        D.Multinomial(3)
+    with pytest.raises(ValueError, match="Simplex"):
+        D.Multinomial(3, zeroin.tensor([-0.2, 0.8]))
+    with pytest.raises(ValueError, match="Multinomial"):
+        D.Multinomial(3, p).log_prob(zeroin.tensor([2.0, 2.0]))
+    with pytest.raises(ValueError, match="Multinomial"):
+        D.Multinomial(3, p).log_prob(zeroin.tensor([-1.0, 2.0]))
+    batch = D.Multinomial(3, zeroin.tensor([[0.2, 0.8], [0.5, 0.5]]))
+    with pytest.raises(ValueError, match=r"invalid values \[2\. 2\.\]"):   # the bad row
+        batch.log_prob(zeroin.tensor([[2.0, 2.0], [1.0, 1.0]]))
+
+
+# --- mixed kl_divergence pairs -----------------------------------------------------------
+
+_KP = _R.uniform(0.5, 3.0, (2, 3))                     # positive parameters
+_KQ = _R.uniform(0.5, 3.0, 3)
+_KR = _R.normal(size=(2, 1))                           # real parameters
+# inside [0, 1]; of the full batch shape (torch's masked assignment needs it)
+_LOW = np.array([[0.1, 0.3, 0.05], [0.2, 0.02, 0.5]])
+_HIGH = np.array([[0.6, 0.9, 0.95], [0.3, 0.99, 0.7]])
+_FAM = {
+    "Bernoulli": (lambda lib, p: lib.Bernoulli(p), (np.array([0.0, 0.3, 1.0]),)),
+    "Poisson": (lambda lib, r: lib.Poisson(r), (_KQ,)),
+    "Binomial": (lambda lib, p: lib.Binomial(4, p), (np.array([0.2, 0.5, 0.9]),)),
+    "Beta": (lambda lib, a, b: lib.Beta(a, b), (_KP, _KQ)),
+    "Exponential": (lambda lib, r: lib.Exponential(r), (_KQ,)),
+    "Gamma": (lambda lib, k, r: lib.Gamma(k, r), (_KQ, _KP)),
+    "Normal": (lambda lib, m, s: lib.Normal(m, s), (_KR, _KQ)),
+    "Laplace": (lambda lib, m, s: lib.Laplace(m, s), (_KR, _KP)),
+    "Uniform": (lambda lib, lo, hi: lib.Uniform(lo, hi), (_LOW, _HIGH)),
+}
+_MIXED = ["Bernoulli Poisson", "Beta Exponential", "Beta Gamma", "Beta Normal",
+          "Beta Uniform", "Exponential Beta", "Exponential Gamma", "Exponential Normal",
+          "Exponential Uniform", "Gamma Beta", "Gamma Exponential", "Gamma Normal",
+          "Gamma Uniform", "Laplace Beta", "Laplace Exponential", "Laplace Gamma",
+          "Laplace Normal", "Laplace Uniform", "Normal Beta", "Normal Exponential",
+          "Normal Gamma", "Normal Laplace", "Normal Uniform", "Poisson Bernoulli",
+          "Poisson Binomial", "Uniform Beta", "Uniform Exponential", "Uniform Gamma",
+          "Uniform Normal"]
+
+
+@pytest.mark.parametrize("pair", _MIXED)
+def test_mixed_kl_pairs_match_torch(pair):
+    """Every mixed pair torch registers between families zeroin has: values (inf where
+    p's support reaches outside q's) and gradients wrt both sides' parameters."""
+    (bp, pp), (bq, pq) = (_FAM[n] for n in pair.split())
+
+    def build(lib, *params):
+        return bp(lib, *params[:len(pp)]), bq(lib, *params[len(pp):])
+
+    def kl(pq_):
+        lib = TD if isinstance(pq_[0], TD.Distribution) else D
+        return lib.kl_divergence(*pq_)
+    _compare(build, pp + pq, kl)
+
+
+def test_mixed_kl_support_edges_and_finite_differences():
+    """Uniform p reaching below 0 or above 1 gives inf against Beta/Gamma/Exponential, as
+    torch; the gradient of a finite pair matches central differences."""
+    lo, hi = np.array([-0.2, 0.2]), np.array([0.5, 1.4])
+    for q in (D.Beta(2.0, 3.0), D.Gamma(2.0, 3.0), D.Exponential(2.0)):
+        kl = D.kl_divergence(D.Uniform(zeroin.tensor(lo), zeroin.tensor(hi)), q).numpy()
+        assert np.isinf(kl[0]) and (np.isinf(kl[1]) == isinstance(q, D.Beta))
+    # the edges themselves, low = 0 and high = 1 (x log x at 0), equal torch's values
+    # (the gradient there is NaN in both: d(x log x)/dx is log 0)
+    t64 = lambda v: torch.tensor(v, dtype=torch.float64)   # noqa: E731
+    for zq, tq in ((D.Beta(2.0, 3.0), TD.Beta(t64(2.0), t64(3.0))),
+                   (D.Gamma(2.0, 3.0), TD.Gamma(t64(2.0), t64(3.0)))):
+        _close(D.kl_divergence(D.Uniform(zeroin.tensor([0.0, 0.5]), zeroin.tensor([1.0, 1.0])),
+                               zq),
+               TD.kl_divergence(TD.Uniform(t64([0.0, 0.5]), t64([1.0, 1.0])), tq))
+    a = np.array([1.5, 0.7])
+
+    def f(a_):
+        return D.kl_divergence(D.Beta(zeroin.tensor(a_), 2.0), D.Normal(0.3, 1.2))
+    x = zeroin.tensor(a, requires_grad=True)
+    D.kl_divergence(D.Beta(x, 2.0), D.Normal(0.3, 1.2)).sum().backward()
+    h = 1e-6
+    num = [(f(a + h * e).sum().item() - f(a - h * e).sum().item()) / (2 * h) for e in np.eye(2)]
+    np.testing.assert_allclose(x.grad.numpy(), num, rtol=1e-6)
+
+
+def test_kl_of_transformed_distributions():
+    def build(lib, m1, s1, m2, s2):
+        t = [lib.ExpTransform(), lib.AffineTransform(1.0, 2.0)]
+        return (lib.TransformedDistribution(lib.Normal(m1, s1), t),
+                lib.TransformedDistribution(lib.Normal(m2, s2), list(t)))
+    _compare(build, (_KR, _KQ, _R.normal(size=3), _KP),
+             lambda pq: (TD if isinstance(pq[0], TD.Distribution) else D).kl_divergence(*pq))
+    p = D.TransformedDistribution(D.Normal(0.0, 1.0), [D.ExpTransform()])
+    q = D.TransformedDistribution(D.Normal(0.0, 1.0), [D.SigmoidTransform()])
+    with pytest.raises(NotImplementedError, match="same transforms"):
+        D.kl_divergence(p, q)
+    assert D.AffineTransform(1.0, 2.0) == D.AffineTransform(1.0, 2.0) != D.AffineTransform(1.0, 3.0)

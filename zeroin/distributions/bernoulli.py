@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import Tensor, arange, bernoulli, no_grad, softplus, where
+from . import constraints
 from .categorical import _one_param
 from .distribution import BOOLEAN, REAL, UNIT_INTERVAL, Distribution
 from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
@@ -24,6 +25,8 @@ class Bernoulli(Distribution):
     has_enumerate_support = True
     _checks = {"probs": UNIT_INTERVAL, "logits": REAL}
     _support = BOOLEAN
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.boolean
 
     def __init__(self, probs=None, logits=None, validate_args=None):
         which, p = _one_param("Bernoulli", probs, logits, numbers_ok=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import digamma, lgamma, stack, xlogy
+from . import constraints
 from .distribution import POSITIVE, UNIT_INTERVAL, Distribution, _Check
 from .gamma import _standard_gamma
 
@@ -18,6 +19,9 @@ class Beta(Distribution):
     has_rsample = True
     _checks = {"concentration1": POSITIVE, "concentration0": POSITIVE}
     _support = _UNIT_VALUES
+    arg_constraints = {"concentration1": constraints.positive,
+                       "concentration0": constraints.positive}
+    support = constraints.unit_interval
 
     def __init__(self, concentration1, concentration0, validate_args=None):
         self._set_params(validate_args, concentration1=concentration1,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import arange, lgamma
+from . import constraints
 from .categorical import _one_param
 from .distribution import NONNEGATIVE_INTEGER, REAL, UNIT_INTERVAL, Distribution, _Check
 from .utils import _draw, lazy_property, logits_to_probs, probs_to_logits
@@ -28,6 +29,10 @@ class Binomial(Distribution):
     has_enumerate_support = True
     _checks = {"total_count": NONNEGATIVE_INTEGER, "probs": UNIT_INTERVAL, "logits": REAL}
     _support = _COUNTS
+    arg_constraints = {"total_count": constraints.nonnegative_integer,
+                       "probs": constraints.unit_interval, "logits": constraints.real}
+    support = property(lambda self: constraints.integer_interval(0, self.total_count),
+                       doc="``integer_interval(0, total_count)``.")
 
     def __init__(self, total_count=1, probs=None, logits=None, validate_args=None):
         which, p = _one_param("Binomial", probs, logits, numbers_ok=True)

@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import Tensor, arange, full, int64, multinomial, no_grad
 from .._creation import _DistributionError
+from . import constraints
 from .distribution import REAL, Distribution, _Check
 from .utils import lazy_property, logits_to_probs, probs_to_logits
 
@@ -58,6 +59,10 @@ class Categorical(Distribution):
     has_enumerate_support = True
     _checks = {"probs": _SIMPLEX, "logits": REAL}
     _support = _INTEGERS
+    arg_constraints = {"probs": constraints.simplex,
+                       "logits": constraints.independent(constraints.real, 1)}
+    support = property(lambda self: constraints.integer_interval(0, self._num_events - 1),
+                       doc="``integer_interval(0, number of categories - 1)``.")
 
     def __init__(self, probs=None, logits=None, validate_args=None):
         which, p = _one_param("Categorical", probs, logits)

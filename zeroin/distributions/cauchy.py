@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from .. import full
+from . import constraints
 from .distribution import POSITIVE, REAL, Distribution
 from .utils import _draw
 
@@ -20,6 +21,8 @@ class Cauchy(Distribution):
     has_rsample = True
     _checks = {"loc": REAL, "scale": POSITIVE}
     _support = REAL
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
 
     def __init__(self, loc, scale, validate_args=None):
         self._set_params(validate_args, loc=loc, scale=scale)

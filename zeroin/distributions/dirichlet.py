@@ -5,6 +5,7 @@ import numpy as np
 
 from .. import Tensor, arange, digamma, lgamma, where, xlogy
 from .._creation import _DistributionError
+from . import constraints
 from .distribution import Distribution, _Check
 from .gamma import _standard_gamma
 
@@ -28,6 +29,8 @@ class Dirichlet(Distribution):
     has_rsample = True
     _checks = {"concentration": _POSITIVE_ROWS}
     _support = _SIMPLEX_VALUES
+    arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
+    support = constraints.simplex
 
     def __init__(self, concentration, validate_args=None):
         if not isinstance(concentration, Tensor):

@@ -78,6 +78,12 @@ class Distribution:
     _validate_args = __debug__
     _checks = {}
     _support = REAL
+    arg_constraints = {}   # name -> constraints object, as PyTorch (validation uses _checks)
+
+    @property
+    def support(self):
+        """The constraint (a ``constraints`` object) that the values satisfy."""
+        raise NotImplementedError(f"{type(self).__name__} has no support")
 
     @staticmethod
     def set_default_validate_args(value):

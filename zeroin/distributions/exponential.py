@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import zeros_like
+from . import constraints
 from .distribution import NONNEGATIVE, POSITIVE, Distribution
 from .utils import _draw
 
@@ -15,6 +16,8 @@ class Exponential(Distribution):
     has_rsample = True
     _checks = {"rate": POSITIVE}
     _support = NONNEGATIVE
+    arg_constraints = {"rate": constraints.positive}
+    support = constraints.nonnegative
 
     def __init__(self, rate, validate_args=None):
         self._set_params(validate_args, rate=rate)

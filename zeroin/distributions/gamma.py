@@ -8,6 +8,7 @@ from .. import Tensor, digamma, igamma, lgamma, tensor, xlogy
 from .._special_math import digamma as _digamma_np
 from .._special_math import lgamma as _lgamma_np
 from ..function import Function
+from . import constraints
 from .distribution import NONNEGATIVE, POSITIVE, Distribution
 from .utils import _draw
 
@@ -96,6 +97,8 @@ class Gamma(Distribution):
     has_rsample = True
     _checks = {"concentration": POSITIVE, "rate": POSITIVE}
     _support = NONNEGATIVE
+    arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
+    support = constraints.nonnegative
 
     def __init__(self, concentration, rate, validate_args=None):
         self._set_params(validate_args, concentration=concentration, rate=rate)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .. import where, zeros_like
 from .._creation import _DistributionError
+from . import constraints
 from .bernoulli import _bce_with_logits
 from .categorical import _one_param
 from .distribution import NONNEGATIVE_INTEGER, REAL, UNIT_INTERVAL, Distribution
@@ -18,6 +19,8 @@ class Geometric(Distribution):
 
     _checks = {"probs": UNIT_INTERVAL, "logits": REAL}
     _support = NONNEGATIVE_INTEGER
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.nonnegative_integer
 
     def __init__(self, probs=None, logits=None, validate_args=None):
         which, p = _one_param("Geometric", probs, logits, numbers_ok=True)

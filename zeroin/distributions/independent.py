@@ -30,6 +30,16 @@ class Independent(Distribution):
         super().__init__(shape[:cut], shape[cut:] + base_distribution.event_shape,
                          validate_args)
 
+    arg_constraints = {}
+
+    @property
+    def support(self):
+        """The base's support with the reinterpreted dims as part of the event."""
+        from . import constraints
+        support = self.base_dist.support
+        n = self.reinterpreted_batch_ndims
+        return constraints.independent(support, n) if n else support
+
     @property
     def has_rsample(self):
         return self.base_dist.has_rsample

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from .. import digamma, lgamma, softplus, where
+from .. import digamma, erf, lgamma, softplus, where, xlogy
 from .bernoulli import Bernoulli
 from .beta import Beta
 from .binomial import Binomial
@@ -26,6 +26,7 @@ from .multivariate_normal import MultivariateNormal, _batch_mahalanobis
 from .normal import Normal
 from .one_hot_categorical import OneHotCategorical
 from .poisson import Poisson
+from .transformed_distribution import TransformedDistribution
 from .uniform import Uniform
 from .utils import _sum_rightmost
 
@@ -194,3 +195,150 @@ def _kl_onehotcategorical_onehotcategorical(p, q):
 def _kl_cauchy_cauchy(p, q):
     return ((p.scale + q.scale) ** 2 + (p.loc - q.loc) ** 2).log() \
         - (4 * p.scale * q.scale).log()
+
+
+# --- mixed pairs (PyTorch's closed forms; inf where p has mass outside q's support) ------
+
+_EULER_GAMMA = 0.57721566490153286060
+
+
+def _infinite_like(t):
+    """inf in the shape of ``t`` (no gradient): KL is infinite for every parameter."""
+    return t.new_full(tuple(t.shape), math.inf).detach()
+
+
+def _x_log_x(t):
+    return xlogy(t, t)                          # 0 at t = 0
+
+
+for _p, _qs in ((Exponential, (Beta, Uniform)), (Gamma, (Beta, Uniform)),
+                (Laplace, (Beta, Exponential, Gamma, Uniform)),
+                (Normal, (Beta, Exponential, Gamma, Uniform)),
+                (Poisson, (Bernoulli, Binomial))):
+    _param = {Exponential: "rate", Gamma: "concentration", Laplace: "loc", Normal: "loc",
+              Poisson: "rate"}[_p]
+    for _q in _qs:     # p's support reaches outside q's (a negative value, or above 1)
+        register_kl(_p, _q)(lambda p, q, _param=_param: _infinite_like(getattr(p, _param)))
+del _p, _qs, _q, _param
+
+
+@register_kl(Bernoulli, Poisson)
+def _kl_bernoulli_poisson(p, q):
+    return -p.entropy() - (p.probs * q.rate.log() - q.rate)
+
+
+@register_kl(Beta, Exponential)
+def _kl_beta_exponential(p, q):
+    mean = p.concentration1 / (p.concentration1 + p.concentration0)
+    return -p.entropy() - q.rate.log() + q.rate * mean
+
+
+@register_kl(Beta, Gamma)
+def _kl_beta_gamma(p, q):
+    a, b = p.concentration1, p.concentration0
+    t2 = lgamma(q.concentration) - q.concentration * q.rate.log()
+    t3 = (q.concentration - 1) * (digamma(a) - digamma(a + b))
+    return -p.entropy() + t2 - t3 + q.rate * a / (a + b)
+
+
+@register_kl(Beta, Normal)
+def _kl_beta_normal(p, q):
+    a, b = p.concentration1, p.concentration0
+    mean, var_normal = a / (a + b), q.scale ** 2
+    t2 = 0.5 * (var_normal * 2 * math.pi).log()
+    t3 = (mean * (1 - mean) / (a + b + 1) + mean ** 2) * 0.5
+    return -p.entropy() + t2 + (t3 - q.loc * mean + q.loc ** 2 * 0.5) / var_normal
+
+
+@register_kl(Beta, Uniform)
+def _kl_beta_uniform(p, q):
+    result = -p.entropy() + (q.high - q.low).log()
+    return where((q.low > 0.0) | (q.high < 1.0), math.inf, result)
+
+
+@register_kl(Exponential, Gamma)
+def _kl_exponential_gamma(p, q):
+    ratio = q.rate / p.rate
+    return (-q.concentration * ratio.log() + ratio + lgamma(q.concentration)
+            + q.concentration * _EULER_GAMMA - (1 + _EULER_GAMMA))
+
+
+@register_kl(Exponential, Normal)
+def _kl_exponential_normal(p, q):
+    var_normal, rate_sqr = q.scale ** 2, p.rate ** 2
+    t1 = 0.5 * (rate_sqr * var_normal * 2 * math.pi).log()
+    return t1 - 1 + (rate_sqr.reciprocal() - q.loc / p.rate + q.loc ** 2 * 0.5) / var_normal
+
+
+@register_kl(Gamma, Exponential)
+def _kl_gamma_exponential(p, q):
+    return -p.entropy() - q.rate.log() + q.rate * p.concentration / p.rate
+
+
+@register_kl(Gamma, Normal)
+def _kl_gamma_normal(p, q):
+    k, var_normal, beta_sqr = p.concentration, q.scale ** 2, p.rate ** 2
+    t1 = 0.5 * (beta_sqr * var_normal * 2 * math.pi).log() - k - lgamma(k)
+    t2 = 0.5 * (k ** 2 + k) / beta_sqr
+    t3 = q.loc * k / p.rate
+    return t1 + (k - 1) * digamma(k) + (t2 - t3 + 0.5 * q.loc ** 2) / var_normal
+
+
+@register_kl(Laplace, Normal)
+def _kl_laplace_normal(p, q):
+    var_normal = q.scale ** 2
+    ratio = p.scale ** 2 / var_normal
+    t1 = 0.5 * (2 * ratio / math.pi).log()
+    t = 0.5 * p.loc ** 2 - p.loc * q.loc + 0.5 * q.loc ** 2
+    return -t1 + ratio + t / var_normal - 1
+
+
+@register_kl(Normal, Laplace)
+def _kl_normal_laplace(p, q):
+    loc_diff, scale_ratio = p.loc - q.loc, p.scale / q.scale
+    z = loc_diff / p.scale
+    t2 = math.sqrt(2 / math.pi) * p.scale * (-0.5 * z ** 2).exp()
+    t3 = loc_diff * erf(math.sqrt(0.5) * z)
+    return -scale_ratio.log() + (t2 + t3) / q.scale - 0.5 * (1 + math.log(0.5 * math.pi))
+
+
+@register_kl(Uniform, Beta)
+def _kl_uniform_beta(p, q):
+    width = p.high - p.low
+    t2 = (q.concentration1 - 1) * (_x_log_x(p.high) - _x_log_x(p.low) - width) / width
+    t3 = (q.concentration0 - 1) * (_x_log_x(1 - p.high) - _x_log_x(1 - p.low) + width) / width
+    t4 = lgamma(q.concentration1) + lgamma(q.concentration0) - lgamma(
+        q.concentration1 + q.concentration0)
+    result = t3 + t4 - width.log() - t2
+    return where((p.high > 1.0) | (p.low < 0.0), math.inf, result)
+
+
+@register_kl(Uniform, Exponential)
+def _kl_uniform_exponential(p, q):
+    result = q.rate * (p.high + p.low) / 2 - ((p.high - p.low) * q.rate).log()
+    return where(p.low < 0.0, math.inf, result)
+
+
+@register_kl(Uniform, Gamma)
+def _kl_uniform_gamma(p, q):
+    width = p.high - p.low
+    t2 = lgamma(q.concentration) - q.concentration * q.rate.log()
+    t3 = (1 - q.concentration) * (_x_log_x(p.high) - _x_log_x(p.low) - width) / width
+    result = -width.log() + t2 + t3 + q.rate * (p.high + p.low) / 2
+    return where(p.low < 0.0, math.inf, result)
+
+
+@register_kl(Uniform, Normal)
+def _kl_uniform_normal(p, q):
+    width = p.high - p.low
+    t1 = (math.sqrt(math.pi * 2) * q.scale / width).log()
+    return t1 + 0.5 * (width ** 2 / 12 + ((p.high + p.low - 2 * q.loc) / 2) ** 2) / q.scale ** 2
+
+
+@register_kl(TransformedDistribution, TransformedDistribution)
+def _kl_transformed_transformed(p, q):
+    if p.transforms != q.transforms or p.event_shape != q.event_shape:
+        raise NotImplementedError("kl_divergence: two TransformedDistributions need the "
+                                  "same transforms and event_shape (then KL is that of the "
+                                  "base distributions)")
+    return kl_divergence(p.base_dist, q.base_dist)

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from . import constraints
 from .distribution import POSITIVE, REAL, Distribution
 from .utils import _draw
 
@@ -19,6 +20,8 @@ class Laplace(Distribution):
     has_rsample = True
     _checks = {"loc": REAL, "scale": POSITIVE}
     _support = REAL
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
 
     def __init__(self, loc, scale, validate_args=None):
         self._set_params(validate_args, loc=loc, scale=scale)

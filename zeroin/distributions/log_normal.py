@@ -1,6 +1,7 @@
 """``LogNormal(loc, scale)``: exp of a Normal(loc, scale) variable."""
 from __future__ import annotations
 
+from . import constraints
 from .distribution import POSITIVE, REAL, Distribution, _Check
 from .normal import Normal
 
@@ -18,6 +19,8 @@ class LogNormal(Distribution):
     has_rsample = True
     _checks = {"loc": REAL, "scale": POSITIVE}
     _support = _POSITIVE_VALUES
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.positive
 
     def __init__(self, loc, scale, validate_args=None):
         self._set_params(validate_args, loc=loc, scale=scale)

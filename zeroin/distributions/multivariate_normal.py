@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import Tensor, linalg, randn
 from .._creation import _DistributionError
+from . import constraints
 from .distribution import REAL, Distribution, _Check
 from .utils import lazy_property
 
@@ -57,6 +58,11 @@ class MultivariateNormal(Distribution):
     _checks = {"loc": _VECTOR, "covariance_matrix": _PD, "precision_matrix": _PD,
                "scale_tril": _LOWER_CHOLESKY}
     _support = _VECTOR
+    arg_constraints = {"loc": constraints.real_vector,
+                       "covariance_matrix": constraints.positive_definite,
+                       "precision_matrix": constraints.positive_definite,
+                       "scale_tril": constraints.lower_cholesky}
+    support = constraints.real_vector
 
     def __init__(self, loc, covariance_matrix=None, precision_matrix=None, scale_tril=None,
                  validate_args=None):

@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import Tensor, erf, randn
 from ..function import Function
+from . import constraints
 from .distribution import POSITIVE, REAL, Distribution
 
 __all__ = ["Normal"]
@@ -49,6 +50,8 @@ class Normal(Distribution):
     has_rsample = True
     _checks = {"loc": REAL, "scale": POSITIVE}
     _support = REAL
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
 
     def __init__(self, loc, scale, validate_args=None):
         self._set_params(validate_args, loc=loc, scale=scale)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from .. import eye
 from .._creation import _DistributionError
 from ..nn.functional import one_hot
+from . import constraints
 from .categorical import Categorical, _one_param
 from .distribution import Distribution, _Check
 
@@ -23,6 +24,8 @@ class OneHotCategorical(Distribution):
     has_enumerate_support = True
     _checks = Categorical._checks
     _support = _ONE_HOT
+    arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
+    support = constraints.one_hot
 
     def __init__(self, probs=None, logits=None, validate_args=None):
         which, p = _one_param("OneHotCategorical", probs, logits)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import lgamma, xlogy
+from . import constraints
 from .distribution import NONNEGATIVE, NONNEGATIVE_INTEGER, Distribution
 from .utils import _draw
 
@@ -15,6 +16,8 @@ class Poisson(Distribution):
 
     _checks = {"rate": NONNEGATIVE}
     _support = NONNEGATIVE_INTEGER
+    arg_constraints = {"rate": constraints.nonnegative}
+    support = constraints.nonnegative_integer
 
     def __init__(self, rate, validate_args=None):
         self._set_params(validate_args, rate=rate)

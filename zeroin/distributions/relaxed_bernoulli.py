@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import Tensor, softplus, tensor
+from . import constraints
 from .categorical import _one_param
 from .distribution import REAL, UNIT_INTERVAL, Distribution, _Check
 from .utils import _draw, clamp_probs, lazy_property, logits_to_probs, probs_to_logits
@@ -29,6 +30,8 @@ class RelaxedBernoulli(Distribution):
     has_rsample = True
     _checks = {"probs": UNIT_INTERVAL, "logits": REAL}
     _support = _OPEN_UNIT
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.unit_interval
 
     def __init__(self, temperature, probs=None, logits=None, validate_args=None):
         which, p = _one_param("RelaxedBernoulli", probs, logits, numbers_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from .._creation import _DistributionError
+from . import constraints
 from .categorical import Categorical, _one_param
 from .dirichlet import _SIMPLEX_VALUES
 from .distribution import Distribution, _Check
@@ -27,6 +28,8 @@ class RelaxedOneHotCategorical(Distribution):
     has_rsample = True
     _checks = Categorical._checks
     _support = _RELAXED_SIMPLEX
+    arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
+    support = constraints.simplex
 
     def __init__(self, temperature, probs=None, logits=None, validate_args=None):
         which, p = _one_param("RelaxedOneHotCategorical", probs, logits)

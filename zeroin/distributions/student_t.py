@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from .. import digamma, lgamma, where
+from . import constraints
 from .distribution import POSITIVE, REAL, Distribution
 from .gamma import _standard_gamma
 from .utils import _draw
@@ -21,6 +22,9 @@ class StudentT(Distribution):
     has_rsample = True
     _checks = {"df": POSITIVE, "loc": REAL, "scale": POSITIVE}
     _support = REAL
+    arg_constraints = {"df": constraints.positive, "loc": constraints.real,
+                       "scale": constraints.positive}
+    support = constraints.real
 
     def __init__(self, df, loc=0.0, scale=1.0, validate_args=None):
         self._set_params(validate_args, df=df, loc=loc, scale=scale)

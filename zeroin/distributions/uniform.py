@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from .. import rand, where
+from . import constraints
 from .distribution import Distribution, _Check
 
 __all__ = ["Uniform"]
@@ -26,6 +27,11 @@ class Uniform(Distribution):
     has_rsample = True
     _checks = {"low": _LOW_BELOW_HIGH, "high": _HIGH_ABOVE_LOW}
     _support = _INTERVAL
+    arg_constraints = property(lambda self: {"low": constraints.less_than(self.high),
+                                             "high": constraints.greater_than(self.low)},
+                               doc="``low < high`` (each bounded by the other).")
+    support = property(lambda self: constraints.interval(self.low, self.high),
+                       doc="``interval(low, high)``.")
 
     def __init__(self, low, high, validate_args=None):
         self._set_params(validate_args, low=low, high=high)
