@@ -7,7 +7,7 @@ from .. import Tensor, arange, bernoulli, no_grad, softplus, where
 from . import constraints
 from .categorical import _one_param
 from .distribution import BOOLEAN, REAL, UNIT_INTERVAL, Distribution
-from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+from .utils import _BinaryParams, broadcast_all
 
 __all__ = ["Bernoulli"]
 
@@ -18,7 +18,7 @@ def _bce_with_logits(logits, target):
     return softplus(logits) - logits * target
 
 
-class Bernoulli(Distribution):
+class Bernoulli(_BinaryParams, Distribution):
     """A coin: 1 with probability ``probs`` (in [0, 1]) or ``sigmoid(logits)``, else 0.
     Samples have the parameter's float dtype, as in PyTorch."""
 
@@ -32,20 +32,6 @@ class Bernoulli(Distribution):
         which, p = _one_param("Bernoulli", probs, logits, numbers_ok=True)
         self._given = which
         self._set_params(validate_args, **{which: p})
-
-    @lazy_property
-    def probs(self):
-        """The probability of 1."""
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @lazy_property
-    def logits(self):
-        """log(p / (1 - p)) (p clamped to [eps, 1 - eps])."""
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self.__dict__[self._given].size()
 
     @property
     def mean(self):

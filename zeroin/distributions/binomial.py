@@ -7,7 +7,7 @@ from .. import arange, lgamma
 from . import constraints
 from .categorical import _one_param
 from .distribution import NONNEGATIVE_INTEGER, REAL, UNIT_INTERVAL, Distribution, _Check
-from .utils import _draw, lazy_property, logits_to_probs, probs_to_logits
+from .utils import _BinaryParams, _draw
 
 __all__ = ["Binomial"]
 
@@ -21,7 +21,7 @@ def _clamp_by_zero(x):
     return (x.clamp(min=0) + x - x.clamp(max=0)) / 2
 
 
-class Binomial(Distribution):
+class Binomial(_BinaryParams, Distribution):
     """The number of successes in ``total_count`` independent trials (a whole number >= 0,
     broadcast with the parameter), each succeeding with ``probs`` or ``sigmoid(logits)``.
     Samples are whole numbers in the parameter's float dtype, as in PyTorch."""
@@ -38,20 +38,6 @@ class Binomial(Distribution):
         which, p = _one_param("Binomial", probs, logits, numbers_ok=True)
         self._given = which
         self._set_params(validate_args, total_count=total_count, **{which: p})
-
-    @lazy_property
-    def probs(self):
-        """The probability of success on each trial."""
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @lazy_property
-    def logits(self):
-        """log(p / (1 - p)) (p clamped to [eps, 1 - eps])."""
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self.__dict__[self._given].size()
 
     @property
     def mean(self):

@@ -23,9 +23,10 @@ _INTEGERS = _Check(lambda d: f"IntegerInterval(lower_bound=0, upper_bound={d._nu
                    "give category indices 0 .. K - 1")
 
 
-def _one_param(name, probs, logits, numbers_ok=False):
+def _one_param(name, probs, logits, numbers_ok=False, categories=False):
     """The one parameter given, probs or logits: ``(name, value)``; a tensor (or, with
-    ``numbers_ok``, a Python number)."""
+    ``numbers_ok``, a Python number); with ``categories``, at least 1-D (the categories on
+    the last dim)."""
     if (probs is None) == (logits is None):
         raise _DistributionError(f"{name}: either `probs` or `logits` must be specified, but "
                                  f"not both (got {'both' if probs is not None else 'neither'})")
@@ -33,6 +34,10 @@ def _one_param(name, probs, logits, numbers_ok=False):
     if not (isinstance(p, Tensor) or numbers_ok and isinstance(p, numbers.Number)):
         raise TypeError(f"{name}: `{which}` must be a tensor, got {type(p).__name__}; wrap "
                         f"it, e.g. zeroin.tensor({p!r})")
+    if categories and p.dim() < 1:
+        raise _DistributionError(f"{name}: `{which}` parameter must be at least "
+                                 f"one-dimensional (the categories on the last dim), got "
+                                 f"shape {tuple(p.shape)}")
     return which, p
 
 
@@ -65,11 +70,7 @@ class Categorical(Distribution):
                        doc="``integer_interval(0, number of categories - 1)``.")
 
     def __init__(self, probs=None, logits=None, validate_args=None):
-        which, p = _one_param("Categorical", probs, logits)
-        if p.dim() < 1:
-            raise _DistributionError(f"Categorical: `{which}` parameter must be at least "
-                                     f"one-dimensional (the categories on the last dim), "
-                                     f"got shape {tuple(p.shape)}")
+        which, p = _one_param("Categorical", probs, logits, categories=True)
         if which == "probs":
             self.probs = p / p.sum(-1, keepdim=True)
         else:

@@ -7,12 +7,12 @@ from . import constraints
 from .bernoulli import _bce_with_logits
 from .categorical import _one_param
 from .distribution import NONNEGATIVE_INTEGER, REAL, UNIT_INTERVAL, Distribution
-from .utils import _draw, lazy_property, logits_to_probs, probs_to_logits
+from .utils import _BinaryParams, _draw
 
 __all__ = ["Geometric"]
 
 
-class Geometric(Distribution):
+class Geometric(_BinaryParams, Distribution):
     """The number of failed Bernoulli(``probs``) trials before the first success (support
     0, 1, 2, ..., as PyTorch: not the count of trials). ``probs`` in (0, 1] or
     ``logits``; samples are whole numbers in the parameter's float dtype."""
@@ -32,16 +32,6 @@ class Geometric(Distribution):
                 f"{tuple(self.probs.shape)}) of {self!r} to be in (0, 1], but found "
                 f"{self.probs.data[~(self.probs.data > 0)]}; with probs 0 success never "
                 f"comes (or pass validate_args=False to skip the check)")
-
-    @lazy_property
-    def probs(self):
-        """The probability of success on each trial."""
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @lazy_property
-    def logits(self):
-        """log(p / (1 - p)) (p clamped to [eps, 1 - eps])."""
-        return probs_to_logits(self.probs, is_binary=True)
 
     @property
     def mean(self):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from .. import eye
-from .._creation import _DistributionError
 from ..nn.functional import one_hot
 from . import constraints
 from .categorical import Categorical, _one_param
@@ -28,11 +27,7 @@ class OneHotCategorical(Distribution):
     support = constraints.one_hot
 
     def __init__(self, probs=None, logits=None, validate_args=None):
-        which, p = _one_param("OneHotCategorical", probs, logits)
-        if p.dim() < 1:
-            raise _DistributionError(f"OneHotCategorical: `{which}` parameter must be at "
-                                     f"least one-dimensional (the categories on the last "
-                                     f"dim), got shape {tuple(p.shape)}")
+        which, p = _one_param("OneHotCategorical", probs, logits, categories=True)
         self._categorical = Categorical(**{which: p}, validate_args=False)
         Distribution.__init__(self, p.shape[:-1], p.shape[-1:], validate_args)
         if self._validate_args:

@@ -8,7 +8,7 @@ from .. import Tensor, softplus, tensor
 from . import constraints
 from .categorical import _one_param
 from .distribution import REAL, UNIT_INTERVAL, Distribution, _Check
-from .utils import _draw, clamp_probs, lazy_property, logits_to_probs, probs_to_logits
+from .utils import _BinaryParams, _draw, clamp_probs
 
 __all__ = ["RelaxedBernoulli"]
 
@@ -20,7 +20,7 @@ def _temperature(t, like):
     return t if isinstance(t, Tensor) else tensor(float(t), dtype=like.dtype)
 
 
-class RelaxedBernoulli(Distribution):
+class RelaxedBernoulli(_BinaryParams, Distribution):
     """Values in (0, 1) that approach 0/1 coin flips with P(1) = ``probs`` (or
     ``sigmoid(logits)``) as ``temperature`` goes to 0 (Maddison et al. 2017; Jang et al.
     2017). ``rsample`` is ``sigmoid((logits + log u - log(1 - u)) / temperature)``,
@@ -38,16 +38,6 @@ class RelaxedBernoulli(Distribution):
         self._given = which
         self._set_params(validate_args, **{which: p})
         self.temperature = _temperature(temperature, self.__dict__[which])
-
-    @lazy_property
-    def probs(self):
-        """The probability of 1 in the zero-temperature limit."""
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @lazy_property
-    def logits(self):
-        """log(p / (1 - p)) (p clamped to [eps, 1 - eps])."""
-        return probs_to_logits(self.probs, is_binary=True)
 
     def _logit_rsample(self, sample_shape):
         """The draw before the sigmoid: PyTorch's LogitRelaxedBernoulli."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-from .._creation import _DistributionError
 from . import constraints
 from .categorical import Categorical, _one_param
 from .dirichlet import _SIMPLEX_VALUES
@@ -32,11 +31,7 @@ class RelaxedOneHotCategorical(Distribution):
     support = constraints.simplex
 
     def __init__(self, temperature, probs=None, logits=None, validate_args=None):
-        which, p = _one_param("RelaxedOneHotCategorical", probs, logits)
-        if p.dim() < 1:
-            raise _DistributionError(f"RelaxedOneHotCategorical: `{which}` parameter must be "
-                                     f"at least one-dimensional (the categories on the last "
-                                     f"dim), got shape {tuple(p.shape)}")
+        which, p = _one_param("RelaxedOneHotCategorical", probs, logits, categories=True)
         self._categorical = Categorical(**{which: p}, validate_args=False)
         self.temperature = _temperature(temperature, p)
         Distribution.__init__(self, p.shape[:-1], p.shape[-1:], validate_args)

@@ -80,3 +80,23 @@ class lazy_property:  # PyTorch's name
             value = self.fn(obj)
         obj.__dict__[self.name] = value
         return value
+
+
+class _BinaryParams:
+    """``probs`` and ``logits`` of one success probability (Bernoulli, Binomial, Geometric,
+    RelaxedBernoulli): the one given is set on the instance, the other computed from it on
+    first use."""
+
+    @lazy_property
+    def probs(self):
+        """The probability of success (of 1)."""
+        return logits_to_probs(self.logits, is_binary=True)
+
+    @lazy_property
+    def logits(self):
+        """log(p / (1 - p)) (p clamped to [eps, 1 - eps])."""
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @property
+    def param_shape(self):
+        return self.__dict__[self._given].size()
