@@ -476,11 +476,12 @@ class Tensor:
         if value is not None:
             if not isinstance(value, Tensor):
                 value = _grad_value(self, value)
-            what = f" of {self.name!r}" if self.name else ""
             if value.shape != self.shape:
+                what = f" of {self.name!r}" if self.name else ""
                 raise RuntimeError(f"grad: the gradient{what} must have the tensor's shape "
                                    f"{tuple(self.shape)}, got shape {tuple(value.shape)}")
             if value.dtype != self.dtype:
+                what = f" of {self.name!r}" if self.name else ""
                 raise RuntimeError(f"grad: assigned grad has dtype {value.dtype}, but the "
                                    f"tensor{what} has dtype {self.dtype}; PyTorch refuses it "
                                    f"too: convert it, t.grad = g.to(zeroin.{self.dtype})")
