@@ -1000,9 +1000,9 @@ def _store(self, name, value):
     try:
         np.copyto(d, value, casting="same_kind")
     except TypeError:
-        raise RuntimeError(f"{name}: the result has dtype {np.asarray(value).dtype}, which "
-                           f"cannot be stored in this {d.dtype} tensor in place; use the "
-                           f"out-of-place form or convert first") from None
+        raise RuntimeError(f"{name}: result type {np.asarray(value).dtype} can't be cast to "
+                           f"the desired output type {d.dtype} (in place keeps this tensor's "
+                           f"dtype); use the out-of-place form or convert first") from None
     except ValueError as e:
         raise ShapeError(f"{name}: a result of shape {np.shape(value)} cannot be written "
                          f"into a tensor of shape {d.shape} in place: {e}") from None
