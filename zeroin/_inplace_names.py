@@ -613,3 +613,116 @@ def exponential_(self, lambd=1, *, generator=None):
 
 
 Tensor.exponential_ = exponential_
+
+
+# --- fill_diagonal_ and the in-place functional forms --------------------------------------
+
+def _fill_diagonal(x, fill_value, wrap=False):
+    if x.ndim < 2:
+        raise RuntimeError(f"fill_diagonal_: dimensions must be larger than 1, got a tensor of "
+                           f"shape {tuple(x.shape)}")
+    if x.ndim > 2 and len(set(x.shape)) != 1:
+        raise RuntimeError(f"fill_diagonal_: all dimensions of input must be of equal length "
+                           f"above 2-D, got shape {tuple(x.shape)}")
+    mask = np.zeros(x.shape, bool)
+    np.fill_diagonal(mask, True, wrap=wrap)     # NumPy's and PyTorch's rule, wrap included
+    value = np.full(x.shape, _raw(fill_value)).astype(x.dtype)
+    return _ops.where(_leaf(mask), _leaf(value), x)
+
+
+_inplace_method("fill_diagonal_", _fill_diagonal)
+Tensor.fill_diagonal_.__doc__ = ("Fill the main diagonal with ``fill_value`` in place (all "
+                                 "dims equal above 2-D; ``wrap``: restart every N + 1 rows "
+                                 "of a tall matrix); returns self.")
+
+
+def _functional_(name, body):
+    """torch.dropout_, torch.threshold_...: ``nn.functional``'s op written into ``input``."""
+    def f(input, *args, **kwargs):  # noqa: A002
+        from .nn import functional
+        op = getattr(functional, body)
+        return _inplace(input, name, lambda x: op(x, *args, **kwargs))
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"``nn.functional.{body}`` in place; returns ``input``."
+    return _export(f)
+
+
+for _name, _body in (("dropout_", "dropout"), ("alpha_dropout_", "alpha_dropout"),
+                     ("feature_alpha_dropout_", "feature_alpha_dropout"),
+                     ("threshold_", "threshold"), ("rrelu_", "rrelu")):
+    _functional_(_name, _body)
+
+
+# --- as_strided: NumPy's stride tricks on the tensor's elements in row-major order ---------
+
+def _strided_index(name, x, size, stride, storage_offset):
+    """The flat (row-major) element positions ``as_strided`` reads, checked as PyTorch."""
+    size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
+    off = int(storage_offset or 0)
+    if len(size) != len(stride):
+        raise RuntimeError(f"{name}: mismatch in length of strides and shape (size {size}, "
+                           f"stride {stride})")
+    if any(s < 0 for s in stride) or any(s < 0 for s in size) or off < 0:
+        raise RuntimeError(f"{name}: negative sizes, strides or storage offset are not "
+                           f"supported, got size {size}, stride {stride}, offset {off}")
+    idx = np.full(size, off, np.int64)
+    for d, (n, s) in enumerate(zip(size, stride)):
+        idx += (np.arange(n, dtype=np.int64) * s).reshape((-1,) + (1,) * (len(size) - d - 1))
+    n = x.numel()
+    if idx.size and idx.max() >= n:
+        raise RuntimeError(f"{name}: sizes {list(size)}, strides {list(stride)} and storage "
+                           f"offset {off} reach element {idx.max()}, out of bounds for a "
+                           f"tensor of {n} elements (shape {tuple(x.shape)})")
+    return idx
+
+
+@_both
+def as_strided(input, size, stride, storage_offset=None):  # noqa: A002
+    """The elements of ``input`` (read in row-major order, as a contiguous tensor's memory)
+    at ``storage_offset + sum(i_k * stride[k])``, in shape ``size``. Off the graph it is a
+    NumPy view sharing the memory (of a contiguous tensor); the gradient adds up where
+    elements are read more than once, as PyTorch's."""
+    x = _ops._t(input)
+    idx = _strided_index("as_strided", x, size, stride, storage_offset)
+    a = _array_of(x)
+    if not (x.requires_grad and is_grad_enabled()) and a.flags.c_contiguous:
+        flat = a.reshape(-1)
+        view = np.lib.stride_tricks.as_strided(
+            flat[int(storage_offset or 0):], shape=idx.shape,
+            strides=tuple(int(s) * a.itemsize for s in stride))
+        out = _leaf(view)
+    else:
+        out = _ops.reshape(_ops.getitem(_ops.reshape(x, -1), idx.reshape(-1)), idx.shape)
+    out._view_of = getattr(x, "_view_of", None) or x    # in place while recording: refused
+    return out
+
+
+@_method()
+def as_strided_(self, size, stride, storage_offset=None):
+    """Make this tensor ``as_strided(size, stride, storage_offset)`` of itself, in place."""
+    return _inplace(self, "as_strided_", lambda x: as_strided(x, size, stride,
+                                                              storage_offset), view=True)
+
+
+_export(as_strided_)
+_copy_name("as_strided_copy", as_strided)
+
+
+@_both
+def as_strided_scatter(input, src, size, stride, storage_offset=None):  # noqa: A002
+    """A copy of ``input`` with ``src`` written where ``as_strided(size, stride,
+    storage_offset)`` reads; positions read twice are refused (which write would win is
+    not defined). The gradient goes to ``input`` outside them and to ``src`` inside."""
+    x, s = _ops._t(input), _ops._t(src)
+    idx = _strided_index("as_strided_scatter", x, size, stride, storage_offset)
+    if tuple(s.shape) != idx.shape:
+        raise RuntimeError(f"as_strided_scatter: expected src to have a size equal to the "
+                           f"slice of self: src size {list(s.shape)}, slice size "
+                           f"{list(idx.shape)}")
+    flat = idx.reshape(-1)
+    if np.unique(flat).size != flat.size:
+        raise RuntimeError("as_strided_scatter: more than one element of the written-to "
+                           "tensor refers to a single memory location (a stride of 0, or "
+                           "overlapping ones); give strides that reach each element once")
+    out = index_put(_ops.reshape(x, -1), (_leaf(flat),), _ops.reshape(s, -1))
+    return _ops.reshape(out, x.shape)
