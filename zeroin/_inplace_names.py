@@ -12,6 +12,8 @@ the other operand broadcasts.
 """
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from . import ops as _ops
@@ -410,11 +412,57 @@ def pin_memory(self, device=None):
                        "Leave it out, or use DataLoader(pin_memory=False)")
 
 
+_SHARED = {}        # id -> weakref of the tensors share_memory_() was called on
+
+
 @_method()
 def share_memory_(self):
-    """Returns the tensor: zeroin runs in one process (DataLoader workers included), so
-    there is nothing to move into shared memory."""
+    """Returns the tensor (``is_shared()`` is then True): zeroin runs in one process
+    (DataLoader workers included), so there is nothing to move into shared memory."""
+    key = id(self)
+    _SHARED[key] = weakref.ref(self, lambda _, key=key: _SHARED.pop(key, None))
     return self
+
+
+Tensor.is_shared = lambda self: (lambda r: r is not None and r() is self)(_SHARED.get(id(self)))
+Tensor.is_shared.__doc__ = "Whether share_memory_() was called on this tensor."
+Tensor.is_distributed = lambda self: False
+Tensor.is_distributed.__doc__ = "False: zeroin has no distributed tensors."
+Tensor.const_data_ptr = data_ptr
+for _name in ("is_sparse", "is_sparse_csr", "is_quantized", "is_meta", "is_nested",
+              "is_mkldnn", "is_xpu", "is_mps", "is_ipu", "is_xla", "is_vulkan", "is_maia",
+              "is_mtia"):
+    setattr(Tensor, _name, property(lambda self: False, doc="False: zeroin's tensors are "
+                                    "dense, strided NumPy arrays on the CPU."))
+Tensor.output_nr = property(lambda self: 0, doc="0: the output index among its op's outputs "
+                            "(zeroin's ops record each output on its own).")
+
+
+@_method()
+def is_set_to(self, tensor):
+    """Whether both tensors are the same memory with the same shape and strides."""
+    a, b = _array_of(self), _array_of(tensor)
+    return a.__array_interface__["data"][0] == b.__array_interface__["data"][0] and \
+        a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype
+
+
+@_method()
+def dim_order(self, *, ambiguity_check=False):
+    """The dims from outermost to innermost in memory (by decreasing stride): (0, 1, ...)
+    for a contiguous tensor."""
+    strides = _array_of(self).strides
+    return tuple(sorted(range(len(strides)), key=lambda d: -strides[d]))
+
+
+@_method()
+def new_empty_strided(self, size, stride, *, dtype=None, device=None, requires_grad=False,
+                      layout=None, pin_memory=False):
+    """``new_empty(size)``: zeroin's tensors are contiguous, so ``stride`` only has to be
+    as long as ``size``; the values are 0, as zeroin's ``empty``."""
+    if len(tuple(stride)) != len(tuple(size)):
+        raise RuntimeError(f"new_empty_strided: mismatch in length of strides and shape "
+                           f"(size {tuple(size)}, stride {tuple(stride)})")
+    return self.new_empty(tuple(size), dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 # --- odds and ends ---------------------------------------------------------------------------
