@@ -536,6 +536,26 @@ table("functional_", {
     "feature_alpha_dropout_eval": lambda T: T.feature_alpha_dropout_(t(T, A3), 0.5, False),
     "leaf": lambda T: catch(lambda: T.threshold_(t(T, A, grad=True), 0.5, 0.0)),
 })
+table("embedding_renorm_", {
+    "": lambda T: (lambda w: (T.embedding_renorm_(w, _int(T, [0, 2, 2]), 0.5, 2.0) is w, w))(
+        t(T, np.vstack([A, B]))),
+    "norm_1": lambda T: T.embedding_renorm_(t(T, A3[0]), _int(T, [[1], [0]]), 1.0, 1.0),
+    "leaf": lambda T: catch(lambda: T.embedding_renorm_(t(T, A, grad=True), _int(T, [0]),
+                                                        0.5, 2.0)),
+    "no_grad_leaf": lambda T: _renorm_no_grad(T),
+    "graph": lambda T: catch(lambda: T.embedding_renorm_(t(T, A, grad=True) * 1, _int(
+        T, [0]), 0.1, 2.0).sum().backward()),   # zeroin refuses the call, PyTorch backward
+    "bad": lambda T: (catch(lambda: T.embedding_renorm_(t(T, A), _int(T, [3]), 0.5, 2.0)),
+                      catch(lambda: T.embedding_renorm_(t(T, A), t(T, [0.0]), 0.5, 2.0))),
+})
+
+
+def _renorm_no_grad(T):
+    w = t(T, A, grad=True)
+    with T.no_grad():
+        T.embedding_renorm_(w, _int(T, [1, 2]), 0.3, 2.0)
+    return w.detach(), w.requires_grad
+
 
 _S = np.arange(12.0)
 table("as_strided", {

@@ -774,3 +774,29 @@ def as_strided_scatter(input, src, size, stride, storage_offset=None):  # noqa: 
                            "overlapping ones); give strides that reach each element once")
     out = index_put(_ops.reshape(x, -1), (_leaf(flat),), _ops.reshape(s, -1))
     return _ops.reshape(out, x.shape)
+
+
+@_export
+def embedding_renorm_(input, indices, max_norm, norm_type):  # noqa: A002
+    """Scale the rows of ``input`` that ``indices`` names to a ``norm_type``-norm of at most
+    ``max_norm`` (PyTorch's rule: by max_norm / (norm + 1e-7)), in place; no gradient, as
+    in PyTorch (Embedding(max_norm=) calls it under no_grad)."""
+    idx = np.asarray(_raw(indices))
+    if idx.dtype.kind not in "iu":
+        raise RuntimeError(f"embedding_renorm_: expected indices of an integer dtype (long "
+                           f"or int), got {idx.dtype}")
+    w = _array_of(input)
+    rows = np.unique(idx.reshape(-1))
+    if rows.size and (rows.min() < 0 or rows.max() >= w.shape[0]):
+        bad = rows.min() if rows.min() < 0 else rows.max()
+        raise IndexError(f"embedding_renorm_: index {bad} is out of range for a weight of "
+                         f"{w.shape[0]} rows (shape {w.shape})")
+    if input.requires_grad and input.grad_fn is not None and is_grad_enabled():
+        raise NotImplementedError("embedding_renorm_: the derivative for 'embedding_renorm' "
+                                  "is not implemented (as in PyTorch); call it under "
+                                  "zeroin.no_grad()")
+    new = w.copy()
+    norms = np.linalg.norm(new[rows], ord=norm_type, axis=1) if rows.size else rows
+    big = norms > max_norm
+    new[rows[big]] *= (max_norm / (norms[big] + 1e-7))[:, None]
+    return _inplace(input, "embedding_renorm_", _full, _leaf(new))
