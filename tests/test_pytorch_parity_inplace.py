@@ -13,8 +13,8 @@ import zeroin
 
 torch = pytest.importorskip("torch")
 
-from test_pytorch_parity import (A, A3, B, P, U, catch, check, grad_of, int_tensor,  # noqa: E402,F401
-                                 run_quiet, t, _torch_float64)
+from test_pytorch_parity import (A, A3, B, P, U, catch, check, grad_of,  # noqa: E402,F401
+                                 int_tensor, run_quiet, t, _torch_float64)
 from test_pytorch_parity import table as _table  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings(       # PyTorch's own notice, not zeroin's
@@ -312,7 +312,8 @@ table("copy_names", {
     "expand_copy_bad": lambda T: catch(lambda: T.expand_copy(t(T, A), (2, 4))),
     "split_with_sizes": lambda T: (t(T, A).split_with_sizes([1, 3], 1),
                                    T.split_with_sizes(t(T, A), [2, 1])),
-    "split_with_sizes_bad": lambda T: catch(lambda: t(T, A).split_with_sizes([1, 1])),
+    "split_with_sizes_bad": lambda T: (catch(lambda: t(T, A).split_with_sizes([1, 1])),
+                                       catch(lambda: T.split_with_sizes_copy(t(T, A), [1]))),
     "unsafe": lambda T: (t(T, A).unsafe_chunk(2, 1), t(T, A).unsafe_split(2),
                          T.unsafe_split_with_sizes(t(T, A), [3, 1], 1),
                          T.unsafe_chunk(t(T, A), 3), T.unsafe_split(t(T, A), 1, 1)),
@@ -364,7 +365,8 @@ table("predicate", {
     "storage_offset": lambda T: (lambda x: (x.storage_offset(), x[1:].storage_offset(),
                                             x[1, 2:].storage_offset(), x.t()[1].storage_offset(),
                                             x.view(-1)[5:].storage_offset()))(t(T, A)),
-    "data_ptr": lambda T: (lambda x: (isinstance(x.data_ptr(), int), x[1:].data_ptr() - x.data_ptr(),
+    "data_ptr": lambda T: (lambda x: (isinstance(x.data_ptr(), int),
+                                      x[1:].data_ptr() - x.data_ptr(),
                                       x.view(4, 3).data_ptr() == x.data_ptr(),
                                       x.clone().data_ptr() == x.data_ptr()))(t(T, A)),
     "pinned": lambda T: (t(T, A).is_pinned(), catch(lambda: t(T, A).pin_memory())),
@@ -405,6 +407,31 @@ def _retains(T):
     z = x * 3
     y.retain_grad()
     return x.retains_grad, y.retains_grad, z.retains_grad, t(T, A).retains_grad
+
+
+def test_complex_tensors_conjugate_and_split_into_real_and_imaginary_parts():
+    c = zeroin.tensor([1 + 2j, -3j])
+    for f in (zeroin.conj, zeroin.resolve_conj, zeroin.conj_physical, zeroin.Tensor.conj):
+        np.testing.assert_array_equal(f(c).numpy(), [1 - 2j, 3j])
+    assert zeroin.resolve_neg(c) is c and c.is_complex() and c.is_signed()
+    np.testing.assert_array_equal(c.real.numpy(), [1.0, 0.0])
+    np.testing.assert_array_equal(zeroin.imag(c).numpy(), [2.0, -3.0])
+    np.testing.assert_array_equal(zeroin.isreal(zeroin.tensor([1 + 0j, 1j])).numpy(),
+                                  [True, False])
+    assert c.conj_physical_() is c
+    np.testing.assert_array_equal(c.numpy(), [1 - 2j, 3j])
+
+
+def test_every_new_name_has_a_docstring():
+    from zeroin import _inplace_names
+    for name in ("exp_", "eq_", "float_power_", "random_", "cauchy_", "put_", "apply_",
+                 "resize_", "new", "is_nonzero", "storage_offset", "data_ptr", "as_strided",
+                 "fill_diagonal_", "index_reduce_", "narrow_copy", "split_with_sizes"):
+        assert getattr(zeroin.Tensor, name).__doc__, name
+    for name in ("exp_", "selu_", "dropout_", "t_copy", "as_strided_scatter",
+                 "embedding_renorm_", "nonzero_static", "index_reduce", "real"):
+        assert getattr(zeroin, name).__doc__, name
+    assert _inplace_names.__doc__
 
 
 def test_data_ptr_is_the_arrays_address_and_storage_offset_counts_elements():

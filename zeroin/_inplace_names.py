@@ -21,7 +21,6 @@ from . import _torch_ops as _x
 from ._api_names import index_put, scatter_reduce
 from ._tensor import Size, Tensor, _array_of, _leaf, _raw, is_grad_enabled
 from ._tensor_api import EXPORTS, _export, _full, _inplace, _inplace_method, _method
-from .errors import ShapeError
 from .random import get_rng
 
 # --- in-place variants ---------------------------------------------------------------------
@@ -188,12 +187,12 @@ def random_(self, from_=_UNSET, to=_UNSET, *, generator=None, **kwargs):
     if kwargs.keys() - {"from"}:
         raise TypeError(f"random_() got an unexpected keyword argument "
                         f"{next(iter(kwargs.keys() - {'from'}))!r}")
-    lo, hi = _random_range(self.dtype)
+    _, top = _random_range(self.dtype)
     if to is _UNSET and "from" not in kwargs:      # random_() or random_(to)
         from_, to = 0, (None if from_ is _UNSET else from_)
     from_ = kwargs.get("from", 0 if from_ is _UNSET else from_)
     to = None if to is _UNSET else to
-    lo, hi = (from_, hi) if to is None else (from_, to - 1)
+    lo, hi = (from_, top) if to is None else (from_, to - 1)
     if to is not None and from_ >= to:
         raise RuntimeError(f"random_: expects 'from' to be less than 'to', but got "
                            f"from={from_} >= to={to}")
@@ -242,7 +241,8 @@ for _name, _view_op in (
                                              lambda x, size, *, implicit=False: x.expand(size)),
         ("narrow_copy", Tensor.narrow), ("permute_copy", lambda x, dims: x.permute(*dims)),
         ("select_copy", Tensor.select), ("slice_copy", _slice),
-        ("split_copy", Tensor.split), ("split_with_sizes_copy", Tensor.split),
+        ("split_copy", Tensor.split),
+        ("split_with_sizes_copy", lambda x, sizes, dim=0: split_with_sizes(x, sizes, dim)),
         ("squeeze_copy", Tensor.squeeze), ("t_copy", Tensor.t),
         ("transpose_copy", Tensor.transpose), ("unbind_copy", Tensor.unbind),
         ("unfold_copy", Tensor.unfold), ("unsqueeze_copy", Tensor.unsqueeze),
