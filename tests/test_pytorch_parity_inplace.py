@@ -137,8 +137,29 @@ table("int_inplace", {
     "broadcast_self_refused": lambda T: catch(lambda: t(T, A[0]).subtract_(t(T, B))),
     "leaf_refused": lambda T: catch(lambda: t(T, A, grad=True).sin_()),
     "leaf_no_grad": lambda T: _leaf_no_grad(T),
+    "fill_over_inf": lambda T: _fill_over_inf(T),
+    "fill_with_a_tensor": lambda T: _fill_with_a_tensor(T),
     "twice": lambda T: grad_of(T, lambda x: (x * 2).sin_().multiply_(3).cumsum_(0), A),
 })
+
+
+def _fill_over_inf(T):
+    """zero_ / fill_ / a random fill on a tensor in the graph that holds inf and NaN."""
+    x = t(T, [1.0, -2.0, 0.0], grad=True)
+    y = x / t(T, [0.0, 0.0, 0.0])            # inf, -inf, nan
+    z = x / t(T, [0.0, 0.0, 0.0])
+    w = x / t(T, [0.0, 0.0, 0.0])
+    return y.zero_(), z.fill_(2.5), w.random_(1)
+
+
+def _fill_with_a_tensor(T):
+    v = t(T, 2.0, grad=True)
+    x = t(T, A, grad=True)
+    y = (x * 1).fill_(v)
+    (y * t(T, B)).sum().backward()
+    a = T.zeros(3)
+    a.fill_(v)
+    return y, v.grad, x.grad, a.requires_grad
 
 
 def _leaf_no_grad(T):

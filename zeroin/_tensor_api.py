@@ -1122,10 +1122,15 @@ def _fill(x, value):
 
 
 def _full(x, value):
-    v = _raw(value)
-    if x.requires_grad:
-        return x * 0 + value
-    return _leaf(np.broadcast_to(np.asarray(v, dtype=x.dtype), x.shape))
+    """``value`` in x's shape and dtype; in the graph where x or value is (value gets the
+    gradient, x none), by ``where``: x * 0 + value would make x's inf or NaN a NaN."""
+    grad = isinstance(value, Tensor) and value.requires_grad
+    if not (x.requires_grad or grad):
+        return _leaf(np.broadcast_to(np.asarray(_raw(value), dtype=x.dtype), x.shape))
+    v = value if grad else _leaf(np.asarray(_raw(value), dtype=x.dtype))
+    if v.dtype != x.dtype:
+        v = _ops.astype(v, x.dtype)
+    return _ops.where(_leaf(np.ones(x.shape, bool)), v, x)
 
 
 def _copy(x, src, non_blocking=False):
