@@ -1000,9 +1000,9 @@ def _store(self, name, value):
     try:
         np.copyto(d, value, casting="same_kind")
     except TypeError:
-        raise RuntimeError(f"{name}: the result has dtype {np.asarray(value).dtype}, which "
-                           f"cannot be stored in this {d.dtype} tensor in place; use the "
-                           f"out-of-place form or convert first") from None
+        raise RuntimeError(f"{name}: result type {np.asarray(value).dtype} can't be cast to "
+                           f"the desired output type {d.dtype} (in place keeps this tensor's "
+                           f"dtype); use the out-of-place form or convert first") from None
     except ValueError as e:
         raise ShapeError(f"{name}: a result of shape {np.shape(value)} cannot be written "
                          f"into a tensor of shape {d.shape} in place: {e}") from None
@@ -1122,10 +1122,15 @@ def _fill(x, value):
 
 
 def _full(x, value):
-    v = _raw(value)
-    if x.requires_grad:
-        return x * 0 + value
-    return _leaf(np.broadcast_to(np.asarray(v, dtype=x.dtype), x.shape))
+    """``value`` in x's shape and dtype; in the graph where x or value is (value gets the
+    gradient, x none), by ``where``: x * 0 + value would make x's inf or NaN a NaN."""
+    grad = isinstance(value, Tensor) and value.requires_grad
+    if not (x.requires_grad or grad):
+        return _leaf(np.broadcast_to(np.asarray(_raw(value), dtype=x.dtype), x.shape))
+    v = value if grad else _leaf(np.asarray(_raw(value), dtype=x.dtype))
+    if v.dtype != x.dtype:
+        v = _ops.astype(v, x.dtype)
+    return _ops.where(_leaf(np.ones(x.shape, bool)), v, x)
 
 
 def _copy(x, src, non_blocking=False):
