@@ -96,3 +96,22 @@ def _to_interval(constraint):
 
 biject_to.register(constraints.simplex, lambda c: transforms.StickBreakingTransform())
 transform_to.register(constraints.simplex, lambda c: transforms.SoftmaxTransform())
+transform_to.register(constraints.lower_cholesky, lambda c: transforms.LowerCholeskyTransform())
+transform_to.register(constraints.positive_definite,
+                      lambda c: transforms.PositiveDefiniteTransform())
+_both(constraints.corr_cholesky)(lambda c: transforms.CorrCholeskyTransform())
+
+
+def _pieces(registry, transform):
+    """``transform`` (CatTransform or StackTransform) of the registry's transform for each
+    piece of a cat / stack constraint."""
+    def factory(constraint):
+        lengths = (constraint.lengths,) if transform is transforms.CatTransform else ()
+        return transform([registry(c) for c in constraint.cseq], constraint.dim, *lengths)
+    return factory
+
+
+for _registry in (biject_to, transform_to):
+    _registry.register(constraints.cat, _pieces(_registry, transforms.CatTransform))
+    _registry.register(constraints.stack, _pieces(_registry, transforms.StackTransform))
+del _registry
