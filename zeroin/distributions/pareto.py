@@ -1,6 +1,9 @@
 """``Pareto(scale, alpha)``: the power law on x >= scale (Pareto type I)."""
 from __future__ import annotations
 
+import math
+
+from .. import where
 from . import constraints
 from .distribution import POSITIVE, _Check
 from .exponential import Exponential
@@ -34,7 +37,8 @@ class Pareto(_TransformedFamily):
     def mean(self):
         """alpha scale / (alpha - 1) (inf for alpha <= 1)."""
         a = self.alpha.clamp(min=1)
-        return a * self.scale / (a - 1)
+        safe = where(a > 1, a, 2.0)             # inf at a = 1, without dividing by 0
+        return where(a > 1, safe * self.scale / (safe - 1), math.inf)
 
     @property
     def mode(self):
@@ -44,7 +48,9 @@ class Pareto(_TransformedFamily):
     def variance(self):
         """scale² alpha / ((alpha - 1)² (alpha - 2)) (inf for alpha <= 2)."""
         a = self.alpha.clamp(min=2)
-        return self.scale.pow(2) * a / ((a - 1).pow(2) * (a - 2))
+        safe = where(a > 2, a, 3.0)
+        return where(a > 2, self.scale.pow(2) * safe / ((safe - 1).pow(2) * (safe - 2)),
+                     math.inf)
 
     def entropy(self):
         """log(scale / alpha) + 1 + 1 / alpha."""

@@ -1,0 +1,499 @@
+"""The rarer torch.distributions families, transforms and KL pairs against torch: values and
+gradients (torch as oracle, finite differences), shapes, expand, seeded sample statistics,
+constraints and argument validation."""
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import zeroin
+from zeroin import distributions as D
+
+torch = pytest.importorskip("torch")
+TD = torch.distributions
+
+from test_distributions import _close, _compare  # the shared torch helpers
+from test_distributions_transforms import _same_constraint
+
+_R = np.random.default_rng(2027)
+_LOC = _R.normal(size=3)
+_POS, _POS2 = _R.uniform(0.5, 3.0, (2, 3)), _R.uniform(0.5, 3.0, (2, 3))
+_XR = _R.normal(size=(2, 3)) * 2                       # real values
+_XP = _R.uniform(0.1, 4.0, (2, 3))                     # positive values
+_U = _R.uniform(0.02, 0.98, (2, 3))                    # probabilities (icdf, unit values)
+_COUNTS = np.array([[0.0, 1.0, 4.0], [2.0, 0.0, 7.0]])
+_CB_P = np.array([0.1, 0.4995, 0.5003, 0.8, 0.97])     # two inside the Taylor region
+_CB_X = np.array([0.05, 0.3, 0.7, 0.5, 0.99])
+_KAPPA = np.array([[0.5, 2.0, 5.0], [1.0, 4.0, 9.0]])  # both sides of 3.75 (I0's pieces)
+_GP_C = np.array([-0.3, 1e-12, 0.4])                   # below, at and above 0
+
+
+def _onehot(idx, k=3):
+    return np.eye(k)[idx]
+
+
+# name: (build(lib, *params), params, value for log_prob/cdf, the calls to compare)
+_CASES = {
+    "Gumbel": (lambda lib, m, s: lib.Gumbel(m, s), (_LOC, _POS), _XR,
+               "mean mode variance stddev entropy log_prob cdf icdf"),
+    "HalfNormal": (lambda lib, s: lib.HalfNormal(s), (_POS,), _XP,
+                   "mean mode variance stddev entropy log_prob cdf icdf scale"),
+    "HalfCauchy": (lambda lib, s: lib.HalfCauchy(s), (_POS,), _XP,
+                   "mean mode variance entropy log_prob cdf icdf"),
+    "Pareto": (lambda lib, s, a: lib.Pareto(s, a), (_POS * 0.05, _POS2 + 1.5), _XP + 0.2,
+               "mean mode variance entropy log_prob cdf icdf"),
+    "Pareto-heavy": (lambda lib, s, a: lib.Pareto(s, a), (_POS * 0.05, _POS2 * 0.5), _XP + 0.2,
+                     "entropy log_prob"),
+    "Weibull": (lambda lib, s, k: lib.Weibull(s, k), (_POS, _POS2), _XP,
+                "mean variance entropy log_prob cdf icdf"),
+    "Weibull-mode": (lambda lib, s, k: lib.Weibull(s, k), (_POS, _POS2 + 1.0), _XP, "mode"),
+    "Chi2": (lambda lib, df: lib.Chi2(df), (_POS,), _XP,
+             "mean mode variance entropy log_prob df"),
+    "InverseGamma": (lambda lib, c, r: lib.InverseGamma(c, r), (_POS * 1.5, _POS2), _XP,
+                     "mean mode variance entropy log_prob concentration rate"),
+    "FisherSnedecor": (lambda lib, a, b: lib.FisherSnedecor(a, b), (_POS * 2, _POS2 * 3), _XP,
+                       "mean mode variance log_prob"),
+    "Kumaraswamy": (lambda lib, a, b: lib.Kumaraswamy(a, b), (_POS, _POS2), _U,
+                    "mean variance entropy log_prob cdf icdf"),
+    "ContinuousBernoulli-probs": (lambda lib, p: lib.ContinuousBernoulli(p), (_CB_P,), _CB_X,
+                                  "mean variance stddev entropy log_prob cdf icdf logits"),
+    "ContinuousBernoulli-logits": (lambda lib, lg: lib.ContinuousBernoulli(logits=lg),
+                                   (np.r_[_XR[0], 1e-3, -3e-3],), _CB_X,
+                                   "mean variance entropy log_prob cdf icdf probs"),
+    "NegativeBinomial-probs": (lambda lib, n, p: lib.NegativeBinomial(n, p), (_POS, _U * 0.9),
+                               _COUNTS, "mean mode variance log_prob logits"),
+    "NegativeBinomial-logits": (lambda lib, n, lg: lib.NegativeBinomial(n, logits=lg),
+                                (_POS, _XR), _COUNTS, "mean mode variance log_prob probs"),
+    "LogisticNormal": (lambda lib, m, s: lib.LogisticNormal(m, s), (_LOC, _POS),
+                       _R.dirichlet(np.ones(4), (5, 2)), "log_prob loc scale"),
+    "VonMises": (lambda lib, m, k: lib.VonMises(m, k), (_LOC, _KAPPA), _XR,
+                 "mean mode variance log_prob"),
+    "LowRankMultivariateNormal": (
+        lambda lib, m, w, d: lib.LowRankMultivariateNormal(m, w, d),
+        (_R.normal(size=(2, 3)), _R.normal(size=(3, 2)), _POS), _R.normal(size=(4, 2, 3)),
+        "mean mode variance stddev entropy log_prob scale_tril covariance_matrix "
+        "precision_matrix"),
+    "MixtureSameFamily": (
+        lambda lib, w, m, s: lib.MixtureSameFamily(lib.Categorical(logits=w), lib.Normal(m, s)),
+        (_R.normal(size=(2, 3)), _R.normal(size=(2, 3)), _POS), _R.normal(size=(4, 2)),
+        "mean variance log_prob cdf"),
+    "MixtureSameFamily-mvn": (
+        lambda lib, w, m, s: lib.MixtureSameFamily(lib.Categorical(probs=w),
+                                                   lib.Independent(lib.Normal(m, s), 1)),
+        (_U[0], _R.normal(size=(3, 2)), _POS.T), _R.normal(size=(4, 2)),
+        "mean variance log_prob"),
+    "OneHotCategoricalStraightThrough": (
+        lambda lib, p: lib.OneHotCategoricalStraightThrough(p), (_POS,), _onehot([0, 2]),
+        "mean mode variance entropy log_prob probs"),
+}
+
+
+def _tensor_like(d, a):
+    lib = torch if isinstance(d, TD.Distribution) else zeroin
+    return lib.tensor(np.asarray(a, dtype=np.float64))
+
+
+def _call(name, value):
+    if name in ("log_prob", "cdf"):
+        return lambda d: getattr(d, name)(_tensor_like(d, value))
+    if name == "icdf":
+        return lambda d: d.icdf(_tensor_like(d, _U if d.batch_shape == (2, 3) else _CB_X))
+    if name == "entropy":
+        return lambda d: d.entropy()
+    return lambda d: getattr(d, name)
+
+
+@pytest.mark.parametrize("case, call", [(c, n) for c, (_, _, _, names) in _CASES.items()
+                                        for n in names.split()])
+def test_matches_torch(case, call):
+    build, params, value, _ = _CASES[case]
+    _compare(build, params, _call(call, value))
+
+
+def test_generalized_pareto_matches_torch_in_float32():
+    """torch 2.13's GeneralizedPareto.log_prob fails for float64 parameters (it compares
+    with a float32 zero), so the comparison is in float32 and zeroin's float64 values are
+    checked by finite differences below."""
+    def pair(a, lib):
+        return lib.tensor(np.asarray(a, np.float32), requires_grad=True)
+    x, u = _LOC + _XP * 0.3, _U
+    for call in ("mean", "mode", "variance", "entropy", "log_prob", "cdf", "icdf",
+                 "log_survival_function"):
+        zp = [pair(a, zeroin) for a in (_LOC, _POS, _GP_C)]
+        tp = [pair(a, torch) for a in (_LOC, _POS, _GP_C)]
+        zd, td = D.GeneralizedPareto(*zp), TD.GeneralizedPareto(*tp)
+        if call in ("log_prob", "cdf", "log_survival_function"):
+            z = getattr(zd, call)(zeroin.tensor(x.astype(np.float32)))
+            t = getattr(td, call)(torch.tensor(x.astype(np.float32)))
+        elif call == "icdf":
+            z, t = zd.icdf(zeroin.tensor(u.astype(np.float32))), td.icdf(torch.tensor(
+                u.astype(np.float32)))
+        else:
+            z, t = (zd.entropy(), td.entropy()) if call == "entropy" else \
+                (getattr(zd, call), getattr(td, call))
+        assert z.dtype == zeroin.float32 and tuple(z.shape) == tuple(t.shape)
+        _close(z, t, rtol=2e-6, atol=1e-6)
+        if t.requires_grad:
+            fin = torch.isfinite(t)
+            t[fin].sum().backward()
+            zeroin.where(zeroin.tensor(fin.numpy()), z, 0.0).sum().backward()
+            for a, b in zip(zp, tp):
+                if b.grad is not None:
+                    _close(a.grad, b.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_generalized_pareto_support_and_float64_gradients():
+    loc, scale = zeroin.tensor(_LOC, requires_grad=True), zeroin.tensor(_POS,
+                                                                        requires_grad=True)
+    conc = zeroin.tensor(_GP_C[[0, 2, 2]], requires_grad=True)
+    x = zeroin.tensor(_LOC + _XP * 0.3)
+    assert zeroin.gradcheck(lambda a, b, c: D.GeneralizedPareto(a, b, c).log_prob(x),
+                            [loc, scale, conc])
+    u = zeroin.tensor(_U)
+    assert zeroin.gradcheck(lambda a, b, c: D.GeneralizedPareto(a, b, c).icdf(u),
+                            [loc, scale, conc])
+    d = D.GeneralizedPareto(zeroin.tensor(_LOC), zeroin.tensor(_POS), zeroin.tensor(_GP_C))
+    t = TD.GeneralizedPareto(torch.tensor(_LOC), torch.tensor(_POS), torch.tensor(_GP_C))
+    _same_constraint(d.support, t.support)
+    with pytest.raises(ValueError, match="GeneralizedPareto"):
+        d.log_prob(zeroin.tensor(_LOC - 0.1))       # below loc
+    x = np.tile(_LOC + 0.1, (2, 1))
+    x[:, 0] = _LOC[0] + _POS[:, 0] / 0.3 + 1.0      # concentration -0.3: above the top
+    with pytest.raises(ValueError, match="GeneralizedPareto"):
+        d.log_prob(zeroin.tensor(x))
+    lax = D.GeneralizedPareto(zeroin.tensor(_LOC), zeroin.tensor(_POS), zeroin.tensor(_GP_C),
+                              validate_args=False)
+    with np.errstate(invalid="ignore"):
+        lp = lax.log_prob(zeroin.tensor(x)).numpy()  # NaN beyond the top, as PyTorch
+    assert np.isnan(lp[:, 0]).all() and np.isfinite(lp[:, 1:]).all()
+
+
+def test_kumaraswamy_mode_is_the_density_maximum():
+    """PyTorch 2.13's Kumaraswamy.mode is NaN wherever concentration0 > 1 (a wrong
+    formula); zeroin's is ((a - 1) / (a b - 1))^(1/a), the argmax of the density."""
+    a = np.array([2.0, 3.5, 1.0, 1.5, 0.5, 1.0])
+    b = np.array([3.0, 1.2, 2.0, 1.0, 2.0, 1.0])
+    mode = D.Kumaraswamy(zeroin.tensor(a), zeroin.tensor(b)).mode.numpy()
+    grid = np.linspace(1e-6, 1 - 1e-6, 200001)
+    for i in range(4):
+        pdf = a[i] * b[i] * grid ** (a[i] - 1) * (1 - grid ** a[i]) ** (b[i] - 1)
+        assert abs(mode[i] - grid[np.argmax(pdf)]) < 1e-4
+    assert np.isnan(mode[4:]).all()                  # a < 1; the uniform a = b = 1
+    ca = zeroin.tensor(a[:2], requires_grad=True)
+    assert zeroin.gradcheck(lambda x: D.Kumaraswamy(x, zeroin.tensor(b[:2])).mode, [ca])
+
+
+def test_weibull_mode_below_concentration_one_and_von_mises_variance_without_warnings():
+    """PyTorch's Weibull mode formula gives NaN for concentration < 1 (a number where 1 /
+    concentration is an even integer); zeroin gives NaN there, quietly."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = D.Weibull(zeroin.tensor([1.0, 2.0, 1.0]), zeroin.tensor([0.7, 2.0, 1.0])).mode
+        v = D.VonMises(zeroin.tensor([0.0, 0.0]), zeroin.tensor([0.5, 9.0])).variance
+        p = D.Pareto(zeroin.tensor([1.0, 1.0]), zeroin.tensor([0.5, 1.0]))
+        mean, var = p.mean, p.variance
+    _close(m, TD.Weibull(torch.tensor([1.0, 2.0, 1.0]), torch.tensor([0.7, 2.0, 1.0])).mode)
+    assert np.isfinite(v.numpy()).all()
+    assert np.isinf(mean.numpy()).all() and np.isinf(var.numpy()).all()
+    t = TD.Pareto(torch.tensor(_POS * 0.05), torch.tensor(_POS2 * 0.5))   # alpha 0.25 .. 1.5
+    z = D.Pareto(zeroin.tensor(_POS * 0.05), zeroin.tensor(_POS2 * 0.5))
+    _close(z.mean, t.mean)
+    _close(z.variance, t.variance)
+
+
+# --- kl_divergence ---------------------------------------------------------------------
+
+_ALPHA = np.array([[0.5, 1.5, 2.5], [3.0, 4.0, 0.8]])    # Pareto shapes on both sides of 1, 2
+
+
+def _spd(k, seed=0):
+    a = np.random.default_rng(seed).normal(size=(k, k))
+    return a @ a.T + k * np.eye(k)
+
+
+_KL = {
+    "Gumbel-Gumbel": (lambda lib, a, b, c, d: (lib.Gumbel(a, b), lib.Gumbel(c, d)),
+                      (_LOC, _POS, _XR, _POS2)),
+    "HalfNormal-HalfNormal": (lambda lib, a, b: (lib.HalfNormal(a), lib.HalfNormal(b)),
+                              (_POS, _POS2)),
+    "Pareto-Pareto": (lambda lib, a, b, c, d: (lib.Pareto(a, b), lib.Pareto(c, d)),
+                      (_POS, _POS2, _POS2, _POS)),
+    "ContinuousBernoulli-ContinuousBernoulli": (
+        lambda lib, a, b: (lib.ContinuousBernoulli(a), lib.ContinuousBernoulli(logits=b)),
+        (_CB_P, _CB_X * 4 - 2)),
+    "Beta-ContinuousBernoulli": (lambda lib, a, b, c: (lib.Beta(a, b),
+                                                       lib.ContinuousBernoulli(c)),
+                                 (_POS, _POS2, _U)),
+    "Uniform-ContinuousBernoulli": (
+        lambda lib, a, b, c: (lib.Uniform(a, a + b), lib.ContinuousBernoulli(c)),
+        (_U * 0.5, _U * 0.4, _U[::-1])),
+    "ContinuousBernoulli-Exponential": (
+        lambda lib, a, b: (lib.ContinuousBernoulli(a), lib.Exponential(b)), (_U, _POS)),
+    "ContinuousBernoulli-Normal": (
+        lambda lib, a, b, c: (lib.ContinuousBernoulli(a), lib.Normal(b, c)), (_U, _LOC, _POS)),
+    "ContinuousBernoulli-Uniform": (
+        lambda lib, a, b, c: (lib.ContinuousBernoulli(a), lib.Uniform(b - 1.5, c + 1)),
+        (_U, _U, _POS)),
+    "Exponential-Gumbel": (lambda lib, a, b, c: (lib.Exponential(a), lib.Gumbel(b, c)),
+                           (_POS, _LOC, _POS2)),
+    "Gamma-Gumbel": (lambda lib, a, b, c, d: (lib.Gamma(a, b), lib.Gumbel(c, d)),
+                     (_POS, _POS2, _LOC, _POS)),
+    "Gumbel-Normal": (lambda lib, a, b, c, d: (lib.Gumbel(a, b), lib.Normal(c, d)),
+                      (_LOC, _POS, _XR, _POS2)),
+    "Normal-Gumbel": (lambda lib, a, b, c, d: (lib.Normal(a, b), lib.Gumbel(c, d)),
+                      (_LOC, _POS, _XR, _POS2)),
+    "Pareto-Exponential": (lambda lib, a, b, c: (lib.Pareto(a, b), lib.Exponential(c)),
+                           (_POS, _ALPHA, _POS2)),
+    "Pareto-Gamma": (lambda lib, a, b, c, d: (lib.Pareto(a, b), lib.Gamma(c, d)),
+                     (_POS, _ALPHA, _POS2, _POS)),
+    "Pareto-Normal": (lambda lib, a, b, c, d: (lib.Pareto(a, b), lib.Normal(c, d)),
+                      (_POS, _ALPHA, _XR, _POS2)),
+    "Uniform-Gumbel": (lambda lib, a, b, c, d: (lib.Uniform(a, a + b), lib.Gumbel(c, d)),
+                       (_XR, _POS, _LOC, _POS2)),
+    "Uniform-Pareto": (lambda lib, a, b, c, d: (lib.Uniform(a, a + b), lib.Pareto(c, d)),
+                       (_POS, _POS2, _U * 2, _POS)),
+    "LowRank-LowRank": (
+        lambda lib, a, b, c, d, e, f: (lib.LowRankMultivariateNormal(a, b, c),
+                                       lib.LowRankMultivariateNormal(d, e, f)),
+        (_XR, _R.normal(size=(3, 2)), _POS, _LOC, _R.normal(size=(2, 3, 1)), _POS2)),
+    "MultivariateNormal-LowRank": (
+        lambda lib, a, b, d, e, f: (lib.MultivariateNormal(a, covariance_matrix=b),
+                                    lib.LowRankMultivariateNormal(d, e, f)),
+        (_XR, _spd(3), _LOC, _R.normal(size=(2, 3, 2)), _POS2)),
+    "LowRank-MultivariateNormal": (
+        lambda lib, d, e, f, a, b: (lib.LowRankMultivariateNormal(d, e, f),
+                                    lib.MultivariateNormal(a, scale_tril=b)),
+        (_LOC, _R.normal(size=(2, 3, 2)), _POS2, _XR, np.linalg.cholesky(_spd(3, 4)))),
+    "InverseGamma-InverseGamma": (lambda lib, a, b, c, d: (lib.InverseGamma(a, b),
+                                                           lib.InverseGamma(c, d)),
+                                  (_POS, _POS2, _POS2, _POS)),
+    "Chi2-Chi2": (lambda lib, a, b: (lib.Chi2(a), lib.Chi2(b)), (_POS, _POS2)),
+    "Chi2-Gamma": (lambda lib, a, b, c: (lib.Chi2(a), lib.Gamma(b, c)), (_POS, _POS2, _POS)),
+}
+_INFINITE = [("Gumbel", "Beta"), ("Gumbel", "ContinuousBernoulli"), ("Gumbel", "Exponential"),
+             ("Gumbel", "Gamma"), ("Gumbel", "Pareto"), ("Gumbel", "Uniform"),
+             ("Exponential", "ContinuousBernoulli"), ("Exponential", "Pareto"),
+             ("Gamma", "ContinuousBernoulli"), ("Gamma", "Pareto"),
+             ("Laplace", "ContinuousBernoulli"), ("Laplace", "Pareto"),
+             ("Normal", "ContinuousBernoulli"), ("Normal", "Pareto"), ("Pareto", "Beta"),
+             ("Pareto", "ContinuousBernoulli"), ("Pareto", "Uniform"), ("Beta", "Pareto"),
+             ("ContinuousBernoulli", "Pareto")]
+_ARGS = {"Gumbel": (_LOC, _POS), "Beta": (_POS, _POS2), "ContinuousBernoulli": (_U,),
+         "Exponential": (_POS,), "Gamma": (_POS, _POS2), "Pareto": (_POS, _POS2),
+         "Uniform": (_XR, _XR + 1), "Laplace": (_LOC, _POS), "Normal": (_LOC, _POS)}
+
+
+@pytest.mark.parametrize("case", sorted(_KL))
+def test_kl_divergence_matches_torch(case):
+    build, params = _KL[case]
+    _compare(lambda lib, *ps: lib.kl_divergence(*build(lib, *ps)), params, lambda out: out)
+
+
+@pytest.mark.parametrize("p, q", _INFINITE)
+def test_kl_divergence_infinite_pairs_match_torch(p, q):
+    def make(lib, name):
+        return getattr(lib, name)(*[(zeroin if lib is D else torch).tensor(a)
+                                    for a in _ARGS[name]])
+    z, t = D.kl_divergence(make(D, p), make(D, q)), TD.kl_divergence(make(TD, p), make(TD, q))
+    _close(z, t)
+    assert np.isinf(z.numpy()).all()
+
+
+def test_kl_gradcheck_and_boundaries():
+    a, b = zeroin.tensor(_POS, requires_grad=True), zeroin.tensor(_POS2, requires_grad=True)
+    assert zeroin.gradcheck(lambda x, y: D.kl_divergence(D.Gumbel(x, y), D.Gumbel(y, x)),
+                            [a, b])
+    assert zeroin.gradcheck(lambda x, y: D.kl_divergence(D.Pareto(x, y + 2),
+                                                         D.Normal(y, x)), [a, b])
+    w = zeroin.tensor(_R.normal(size=(3, 2)), requires_grad=True)
+    assert zeroin.gradcheck(lambda x, w: D.kl_divergence(
+        D.LowRankMultivariateNormal(x[0], w, x[1]),
+        D.LowRankMultivariateNormal(x[1] * 0, w * 0.5, x[0])), [a, w])
+    with pytest.raises(ValueError, match="different event shapes"):
+        D.kl_divergence(D.LowRankMultivariateNormal(zeroin.zeros(2), zeroin.ones(2, 1),
+                                                    zeroin.ones(2)),
+                        D.MultivariateNormal(zeroin.zeros(3), zeroin.eye(3)))
+    # ContinuousBernoulli against Uniform(0, 1): finite (PyTorch 2.13 says inf there)
+    cb, u01 = D.ContinuousBernoulli(zeroin.tensor(_CB_P)), D.Uniform(0.0, 1.0)
+    _close(D.kl_divergence(cb, u01), -cb.entropy())
+    grid = zeroin.tensor((np.arange(20000) + 0.5)[:, None] / 20000)   # midpoint rule
+    _close(D.kl_divergence(u01, cb), -cb.log_prob(grid).mean(0), rtol=1e-6)
+    u = D.Uniform(zeroin.tensor([-0.1, 0.2]), zeroin.tensor([0.5, 1.2]))
+    assert np.isinf(D.kl_divergence(u, D.ContinuousBernoulli(0.3)).numpy()).all()
+    assert np.isinf(D.kl_divergence(D.ContinuousBernoulli(0.3),
+                                    D.Uniform(zeroin.tensor([0.1, -1.0]),
+                                              zeroin.tensor([2.0, 0.9]))).numpy()).all()
+    with pytest.raises(NotImplementedError):     # different transforms
+        D.kl_divergence(D.Weibull(1.0, 2.0), D.Weibull(1.0, 3.0))
+
+
+# --- transforms and constraints --------------------------------------------------------
+
+def _float64(lib, v):
+    m = torch if lib is TD else zeroin
+    return m.tensor(v, dtype=m.float64)
+
+
+# name: (build(lib), input, bijective)
+_TRANSFORMS = {
+    "LowerCholesky": (lambda lib: lib.LowerCholeskyTransform(), _R.normal(size=(2, 3, 3)),
+                      False),
+    "PositiveDefinite": (lambda lib: lib.PositiveDefiniteTransform(),
+                         _R.normal(size=(2, 3, 3)), False),
+    "CorrCholesky": (lambda lib: lib.CorrCholeskyTransform(), _R.normal(size=(2, 6)) * 2, True),
+    "Reshape": (lambda lib: lib.ReshapeTransform((2, 3), (3, 2)), _R.normal(size=(4, 2, 3)),
+                True),
+    "Cat-last": (lambda lib: lib.CatTransform([lib.ExpTransform(), lib.AffineTransform(1.0, 2.0),
+                                               lib.SigmoidTransform()], dim=-1,
+                                              lengths=[1, 2, 1]), _R.normal(size=(3, 4)), True),
+    "Cat-first": (lambda lib: lib.CatTransform([lib.ExpTransform(), lib.TanhTransform()], dim=0,
+                                               lengths=[2, 1]), _R.normal(size=(3, 4)), True),
+    "Cat-event": (lambda lib: lib.CatTransform([lib.IndependentTransform(lib.ExpTransform(), 1),
+                                                lib.SoftplusTransform()], dim=0),
+                   _R.normal(size=(2, 3)), True),
+    "Stack": (lambda lib: lib.StackTransform([lib.ExpTransform(), lib.SoftplusTransform(),
+                                              lib.TanhTransform()], dim=1),
+              _R.normal(size=(2, 3)), True),
+    "Stack-last": (lambda lib: lib.StackTransform([lib.ExpTransform(), lib.SigmoidTransform()],
+                                                  dim=-1), _R.normal(size=(3, 2)), True),
+    "CumulativeDistribution": (lambda lib: lib.CumulativeDistributionTransform(
+        lib.Normal(_float64(lib, 0.3), _float64(lib, 1.7))), _R.normal(size=(2, 3)), True),
+}
+
+
+@pytest.mark.parametrize("name", list(_TRANSFORMS))
+def test_transform_matches_torch(name):
+    build, x, bijective = _TRANSFORMS[name]
+    zt, tt = build(D), build(TD)
+    zx, tx = zeroin.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    zy, ty = zt(zx), tt(tx)
+    _close(zy, ty)
+    _close(zt.inv(zy.detach()), tt.inv(ty.detach()), atol=1e-7)
+    assert zt.bijective == tt.bijective
+    for a, b in ((zt.domain, tt.domain), (zt.codomain, tt.codomain)):
+        assert a.event_dim == b.event_dim and type(a).__name__ == type(b).__name__
+    assert tuple(zt.forward_shape(zeroin.Size(x.shape))) == tuple(tt.forward_shape(x.shape))
+    assert tuple(zt.inverse_shape(zeroin.Size(zy.shape))) == tuple(tt.inverse_shape(ty.shape))
+    try:
+        expected = tt.codomain.check(ty.detach()).numpy()
+    except RuntimeError:                         # torch cannot cat mixed event dims either
+        with pytest.raises(ValueError):
+            zt.codomain.check(zy.detach())
+    else:
+        np.testing.assert_array_equal(zt.codomain.check(zy.detach()).numpy(), expected)
+    w = _R.uniform(0.5, 1.5, tuple(ty.shape))
+    (zy * zeroin.tensor(w)).sum().backward()
+    (ty * torch.tensor(w)).sum().backward()
+    _close(zx.grad, tx.grad)
+    if bijective:
+        zx2, tx2 = zeroin.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        zl = zt.log_abs_det_jacobian(zx2, zt(zx2))
+        tl = tt.log_abs_det_jacobian(tx2, tt(tx2))
+        _close(zl, tl)
+        assert zl.requires_grad == tl.requires_grad
+        if tl.requires_grad:                     # not Reshape's zeros
+            zl.sum().backward()
+            tl.sum().backward()
+            _close(zx2.grad, tx2.grad)
+
+
+def test_corr_cholesky_log_det_and_inverse_by_finite_differences():
+    """The log-Jacobian is log |det dy/dx| over the D(D-1)/2 free entries of y (its strict
+    lower triangle), checked against a finite-difference Jacobian; gradcheck of the map."""
+    t, x = D.CorrCholeskyTransform(), _R.normal(size=6) * 0.8
+    y = t(zeroin.tensor(x))
+    rows, cols = np.tril_indices(4, -1)
+
+    def free(v):
+        return t(zeroin.tensor(v)).numpy()[rows, cols]
+    h = 1e-6
+    jac = np.stack([(free(x + h * e) - free(x - h * e)) / (2 * h) for e in np.eye(6)], 1)
+    np.testing.assert_allclose(t.log_abs_det_jacobian(zeroin.tensor(x), y).item(),
+                               np.log(abs(np.linalg.det(jac))), rtol=1e-6)
+    corr = (y @ y.mT).numpy()
+    np.testing.assert_allclose(np.diag(corr), 1.0, rtol=1e-12)
+    assert np.all(np.linalg.eigvalsh(corr) > 0)
+    xv = zeroin.tensor(x, requires_grad=True)
+    assert zeroin.gradcheck(lambda v: t(v), [xv])
+    with pytest.raises(ValueError, match="lower triangle"):
+        t.forward_shape(zeroin.Size([2, 5]))
+
+
+def test_transform_errors_and_equality():
+    with pytest.raises(ValueError, match="different numbers of elements"):
+        D.ReshapeTransform((2, 3), (4,))
+    r = D.ReshapeTransform((2, 3), (6,))
+    with pytest.raises(ValueError, match="shape mismatch"):
+        r.forward_shape(zeroin.Size([5, 3, 2]))
+    assert r == D.ReshapeTransform((2, 3), (6,)) and r != D.ReshapeTransform((3, 2), (6,))
+    with pytest.raises(ValueError, match="lengths"):
+        D.CatTransform([D.ExpTransform()], lengths=[1, 2])
+    with pytest.raises(ValueError, match="must equal length 3"):
+        D.CatTransform([D.ExpTransform(), D.ExpTransform()], 0, [1, 2])(zeroin.zeros(4))
+    with pytest.raises(ValueError, match="len\\(transforms\\) 2"):
+        D.StackTransform([D.ExpTransform()] * 2, dim=0)(zeroin.zeros(3))
+    with pytest.raises(TypeError, match="Transform"):
+        D.StackTransform([D.ExpTransform(), "exp"])
+    c = D.CatTransform([D.ExpTransform(), D.TanhTransform()], 0, [1, 1], cache_size=1)
+    x = zeroin.tensor([0.3, 40.0])
+    y = c(x)
+    assert y[1].item() == 1.0 and c.inv(y) is x              # the cache, as PyTorch
+    assert D.identity_transform is D.transforms.identity_transform
+    assert D.identity_transform(x) is x
+
+
+def test_new_constraints_check_like_torch():
+    _C, _TC = D.constraints, TD.constraints
+    t = TD.CorrCholeskyTransform()(torch.tensor(_R.normal(size=(3, 3))))
+    bad = t.clone()
+    bad[1, 2, 1] += 0.1
+    for v in (t, bad, t.abs()):
+        np.testing.assert_array_equal(_C.corr_cholesky.check(zeroin.tensor(v.numpy())).numpy(),
+                                      _TC.corr_cholesky.check(v).numpy())
+    v = np.array([[-1.0, 0.5, 2.0], [1.0, 1.5, -0.5]])
+    for zc, tc in ((_C.cat([_C.positive, _C.unit_interval], 1, [2, 1]),
+                    _TC.cat([_TC.positive, _TC.unit_interval], 1, [2, 1])),
+                   (_C.stack([_C.real, _C.positive, _C.unit_interval], -1),
+                    _TC.stack([_TC.real, _TC.positive, _TC.unit_interval], -1)),
+                   (_C.MixtureSameFamilyConstraint(_C.positive),
+                    _TC.MixtureSameFamilyConstraint(_TC.positive))):
+        np.testing.assert_array_equal(zc.check(zeroin.tensor(v)).numpy(),
+                                      tc.check(torch.tensor(v)).numpy())
+        assert zc.event_dim == tc.event_dim and zc.is_discrete == tc.is_discrete
+    assert repr(_C.MixtureSameFamilyConstraint(_C.positive)) == repr(
+        _TC.MixtureSameFamilyConstraint(_TC.positive))
+
+
+@pytest.mark.parametrize("registry", ["biject_to", "transform_to"])
+def test_biject_to_and_transform_to_for_the_matrix_and_piecewise_constraints(registry):
+    _C, _TC = D.constraints, TD.constraints
+    zr, tr = getattr(D, registry), getattr(TD, registry)
+    cases = [("lower_cholesky", _R.normal(size=(2, 3, 3))),
+             ("positive_definite", _R.normal(size=(2, 3, 3))),
+             ("corr_cholesky", _R.normal(size=(2, 3)))]
+    for name, x in cases:
+        zc, tc = getattr(_C, name), getattr(_TC, name)
+        try:
+            tt = tr(tc)
+        except NotImplementedError:              # biject_to has no bijection onto them
+            with pytest.raises(NotImplementedError, match="Cannot transform"):
+                zr(zc)
+            continue
+        zt = zr(zc)
+        assert type(zt).__name__ == type(tt).__name__
+        zy = zt(zeroin.tensor(x))
+        _close(zy, tt(torch.tensor(x)))
+        assert zc.check(zy).numpy().all()
+    zc = _C.cat([_C.positive, _C.interval(-1.0, 2.0)], -1, [2, 1])
+    tc = _TC.cat([_TC.positive, _TC.interval(-1.0, 2.0)], -1, [2, 1])
+    x = _R.normal(size=(4, 3))
+    zt, tt = zr(zc), tr(tc)
+    assert type(zt).__name__ == type(tt).__name__ == "CatTransform"
+    _close(zt(zeroin.tensor(x)), tt(torch.tensor(x)))
+    zc = _C.stack([_C.simplex, _C.real_vector], 0)
+    tc = _TC.stack([_TC.simplex, _TC.real_vector], 0)
+    x = _R.normal(size=(2, 3))
+    if registry == "transform_to":               # softmax keeps the shape; stick-breaking not
+        _close(zr(zc)(zeroin.tensor(x)), tr(tc)(torch.tensor(x)))
+    assert type(zr(zc)).__name__ == "StackTransform"
