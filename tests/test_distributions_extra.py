@@ -497,3 +497,381 @@ def test_biject_to_and_transform_to_for_the_matrix_and_piecewise_constraints(reg
     if registry == "transform_to":               # softmax keeps the shape; stick-breaking not
         _close(zr(zc)(zeroin.tensor(x)), tr(tc)(torch.tensor(x)))
     assert type(zr(zc)).__name__ == "StackTransform"
+
+
+# --- shapes, expand, sampling ----------------------------------------------------------
+
+_Z = zeroin.tensor
+_DISTS = {   # name: build(dtype) of a distribution with batch_shape (2,)
+    "Gumbel": lambda dt: D.Gumbel(_Z([0.0, 1.0], dtype=dt), 2.0),
+    "HalfNormal": lambda dt: D.HalfNormal(_Z([0.5, 2.0], dtype=dt)),
+    "HalfCauchy": lambda dt: D.HalfCauchy(_Z([0.5, 2.0], dtype=dt)),
+    "Pareto": lambda dt: D.Pareto(_Z([1.0, 2.0], dtype=dt), _Z([5.0, 9.0], dtype=dt)),
+    "Weibull": lambda dt: D.Weibull(_Z([1.0, 2.0], dtype=dt), _Z([0.8, 3.0], dtype=dt)),
+    "Chi2": lambda dt: D.Chi2(_Z([1.5, 8.0], dtype=dt)),
+    "InverseGamma": lambda dt: D.InverseGamma(_Z([5.0, 9.0], dtype=dt), 2.0),
+    "FisherSnedecor": lambda dt: D.FisherSnedecor(_Z([5.0, 12.0], dtype=dt),
+                                                  _Z([10.0, 20.0], dtype=dt)),
+    "Kumaraswamy": lambda dt: D.Kumaraswamy(_Z([0.5, 3.0], dtype=dt), _Z([2.0, 0.7], dtype=dt)),
+    "ContinuousBernoulli": lambda dt: D.ContinuousBernoulli(_Z([0.2, 0.5], dtype=dt)),
+    "NegativeBinomial": lambda dt: D.NegativeBinomial(_Z([3.0, 10.5], dtype=dt),
+                                                      _Z([0.3, 0.6], dtype=dt)),
+    "GeneralizedPareto": lambda dt: D.GeneralizedPareto(_Z([0.0, 1.0], dtype=dt), 2.0,
+                                                        _Z([-0.4, 0.1], dtype=dt)),
+    "LogisticNormal": lambda dt: D.LogisticNormal(_Z([[0.0, 1.0], [-1.0, 0.5]], dtype=dt), 0.7),
+    "OneHotCategoricalStraightThrough": lambda dt: D.OneHotCategoricalStraightThrough(
+        logits=_Z([[0.0, 1.0, -1.0], [2.0, 0.0, 0.0]], dtype=dt)),
+    "LowRankMultivariateNormal": lambda dt: D.LowRankMultivariateNormal(
+        zeroin.zeros(2, 3, dtype=dt), _Z([[1.0], [0.5], [-1.0]], dtype=dt),
+        _Z([[0.5, 1.0, 2.0], [1.0, 1.0, 1.0]], dtype=dt)),
+    "MixtureSameFamily": lambda dt: D.MixtureSameFamily(
+        D.Categorical(logits=_Z([[0.0, 1.0, 0.5], [1.0, 0.0, 0.0]], dtype=dt)),
+        D.Normal(_Z([[-2.0, 0.0, 3.0], [1.0, 2.0, 5.0]], dtype=dt), 0.8)),
+    "VonMises": lambda dt: D.VonMises(_Z([0.5, -2.5], dtype=dt), _Z([0.5, 6.0], dtype=dt)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_DISTS))
+@pytest.mark.parametrize("sample_shape", [(), (5,), (2, 3)])
+@pytest.mark.parametrize("dtype", [zeroin.float64, zeroin.float32])
+def test_sample_shapes_dtypes_and_expand(name, sample_shape, dtype):
+    d = _DISTS[name](dtype)
+    expected = getattr(TD, name).has_rsample
+    if isinstance(expected, property):          # TransformedDistributions: their base's
+        expected = d.base_dist.has_rsample
+    assert d.has_rsample == expected
+    event = tuple(d.event_shape)
+    x = d.sample(sample_shape)
+    assert tuple(x.shape) == tuple(sample_shape) + (2,) + event and x.dtype == dtype
+    assert not x.requires_grad
+    lp = d.log_prob(x)
+    assert lp.shape == tuple(sample_shape) + (2,) and lp.dtype == dtype
+    big = d.expand((4, 2))
+    assert type(big) is type(d) and big.batch_shape == (4, 2) and big.event_shape == event
+    y = big.sample(sample_shape)
+    assert tuple(y.shape) == tuple(sample_shape) + (4, 2) + event
+    assert big.log_prob(y).shape == tuple(sample_shape) + (4, 2)
+    if name != "LogisticNormal":               # no mean in PyTorch either
+        assert big.mean.shape == (4, 2) + event
+    if d.has_rsample:
+        assert tuple(d.rsample(sample_shape).shape) == tuple(sample_shape) + (2,) + event
+    else:
+        with pytest.raises(NotImplementedError):
+            d.rsample()
+
+
+@pytest.mark.parametrize("name", sorted(_DISTS))
+def test_samples_repeat_after_manual_seed(name):
+    zeroin.manual_seed(5)
+    a = _DISTS[name](zeroin.float64).sample((4,)).numpy()
+    zeroin.manual_seed(5)
+    assert np.array_equal(a, _DISTS[name](zeroin.float64).sample((4,)).numpy())
+
+
+_N = 40000
+
+
+@pytest.mark.parametrize("name", sorted(set(_DISTS) - {"HalfCauchy", "LogisticNormal",
+                                                        "VonMises"}))
+def test_sample_mean_and_variance(name):
+    """The sample mean within 5 standard errors of ``mean`` and the sample variance within
+    10% of ``variance`` (the distributions are built with finite fourth moments)."""
+    d = _DISTS[name](zeroin.float64)
+    zeroin.manual_seed(1)
+    x = d.sample((_N,)).numpy()
+    mean, var = d.mean.detach().numpy(), d.variance.detach().numpy()
+    assert np.all(np.abs(x.mean(0) - mean) <= 5 * np.sqrt(var / _N) + 1e-12)
+    np.testing.assert_allclose(x.var(0), var, rtol=0.1, atol=1e-12)
+
+
+def test_sample_distributions_where_moments_do_not_tell():
+    zeroin.manual_seed(3)
+    h = D.HalfCauchy(2.0).sample((_N,)).numpy()
+    assert h.min() >= 0 and abs(np.median(h) - 2.0) < 0.06      # median = scale
+    v = D.VonMises(_Z([0.5, -2.5]), _Z([0.5, 6.0])).sample((_N,)).numpy()
+    assert v.min() >= -math.pi and v.max() < math.pi
+    r = np.exp(1j * v).mean(0)                   # circular mean and 1 - mean resultant length
+    np.testing.assert_allclose(np.angle(r), [0.5, -2.5], atol=0.03)
+    np.testing.assert_allclose(1 - np.abs(r), D.VonMises(_Z([0.5, -2.5]), _Z([0.5, 6.0]))
+                               .variance.numpy(), atol=0.01)
+    ln = D.LogisticNormal(_Z([0.0, 1.0]), 0.5)
+    s = ln.sample((_N,)).numpy()
+    assert s.shape == (_N, 3)
+    np.testing.assert_allclose(s.sum(-1), 1.0, rtol=1e-12)
+    base = np.log(s[:, :-1] / (1 - np.cumsum(s, -1)[:, :-1])) + np.log([2.0, 1.0])
+    np.testing.assert_allclose(base.mean(0), [0.0, 1.0], atol=0.02)
+    np.testing.assert_allclose(base.std(0), [0.5, 0.5], rtol=0.02)
+    lr = _DISTS["LowRankMultivariateNormal"](zeroin.float64)
+    y = lr.sample((_N,)).numpy()[:, 0]
+    cov = lr.covariance_matrix.numpy()[0]
+    np.testing.assert_allclose(np.cov(y.T), cov, atol=0.05 * np.abs(cov).max())
+    st = D.OneHotCategoricalStraightThrough(_Z([0.2, 0.5, 0.3]))
+    np.testing.assert_allclose(st.sample((_N,)).numpy().mean(0), [0.2, 0.5, 0.3], atol=0.01)
+
+
+# --- gradients by finite differences -----------------------------------------------------
+
+def _seeded(fn):
+    """fn with zeroin's generator reset on each call, so a draw is a function of the
+    parameters only (what finite differences need)."""
+    def call(*args):
+        zeroin.manual_seed(11)
+        return fn(*args)
+    return call
+
+
+_GRADCHECK = {   # name: (fn of the parameter tensors, parameters)
+    "Gumbel": (lambda a, b: D.Gumbel(a, b), (_LOC, _POS)),
+    "HalfNormal": (lambda a: D.HalfNormal(a), (_POS,)),
+    "HalfCauchy": (lambda a: D.HalfCauchy(a), (_POS,)),
+    "Pareto": (lambda a, b: D.Pareto(a, b), (_POS, _POS2)),
+    "Weibull": (lambda a, b: D.Weibull(a, b), (_POS, _POS2)),
+    "Kumaraswamy": (lambda a, b: D.Kumaraswamy(a, b), (_POS, _POS2)),
+    "ContinuousBernoulli": (lambda p: D.ContinuousBernoulli(p), (_CB_P[[0, 3, 4]],)),
+    "LogisticNormal": (lambda a, b: D.LogisticNormal(a, b), (_LOC, _POS)),
+    "LowRankMultivariateNormal": (lambda m, w, d: D.LowRankMultivariateNormal(m, w, d),
+                                  (_XR, _R.normal(size=(3, 2)), _POS)),
+    "GeneralizedPareto": (lambda a, b, c: D.GeneralizedPareto(a, b, c),
+                          (_LOC, _POS, _GP_C[[0, 2, 2]])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_GRADCHECK))
+def test_rsample_and_log_prob_gradcheck(name):
+    fn, params = _GRADCHECK[name]
+    ps = [zeroin.tensor(p, requires_grad=True) for p in params]
+    assert zeroin.gradcheck(_seeded(lambda *a: fn(*a).rsample((3,))), ps)
+    with zeroin.no_grad():
+        x = _seeded(lambda *a: fn(*a).sample((2,)))(*ps)
+    assert zeroin.gradcheck(lambda *a: fn(*a).log_prob(x), ps)
+    if name not in ("LogisticNormal",):
+        assert zeroin.gradcheck(lambda *a: fn(*a).entropy(), ps)
+
+
+def test_implicit_reparameterisation_of_the_gamma_based_families():
+    """InverseGamma, Chi2 and FisherSnedecor draw through Gamma's implicit
+    reparameterisation: d(draw)/d(parameter) at a fixed quantile, checked against finite
+    differences of the quantile function (the draw moves along its cdf level)."""
+    c = zeroin.tensor([2.5, 4.0], dtype=zeroin.float64, requires_grad=True)
+    zeroin.manual_seed(4)
+    x = D.InverseGamma(c, 1.5).rsample()
+    x.sum().backward()
+    u = TD.InverseGamma(torch.tensor([2.5, 4.0], dtype=torch.float64), 1.5).cdf(
+        torch.tensor(x.detach().numpy()))
+    h = 1e-6
+    for i, ci in enumerate([2.5, 4.0]):
+        lo, hi = (TD.Gamma(torch.tensor(v, dtype=torch.float64), 1.5) for v in (ci - h, ci + h))
+        # x = 1 / g with g at quantile 1 - u of Gamma(c, 1.5); invert by bisection
+        def quantile(g_dist, q):
+            a, b = 1e-12, 1e3
+            for _ in range(200):
+                m = (a + b) / 2
+                a, b = (m, b) if g_dist.cdf(torch.tensor(m, dtype=torch.float64)).item() < q \
+                    else (a, m)
+            return 1 / ((a + b) / 2)
+        fd = (quantile(hi, 1 - u[i].item()) - quantile(lo, 1 - u[i].item())) / (2 * h)
+        np.testing.assert_allclose(c.grad.numpy()[i], fd, rtol=1e-4)
+    df1 = zeroin.tensor([3.0, 7.0], requires_grad=True)
+    df2 = zeroin.tensor([5.0, 9.0], requires_grad=True)
+    zeroin.manual_seed(4)
+    D.FisherSnedecor(df1, df2).rsample((10,)).sum().backward()
+    assert np.isfinite(df1.grad.numpy()).all() and np.isfinite(df2.grad.numpy()).all()
+    df = zeroin.tensor([3.0], requires_grad=True)
+    zeroin.manual_seed(4)
+    D.Chi2(df).rsample().sum().backward()
+    assert df.grad.item() != 0
+
+
+def test_straight_through_and_log_prob_value_gradients():
+    logits = zeroin.tensor([[0.2, -1.0, 0.7]], requires_grad=True)
+    d = D.OneHotCategoricalStraightThrough(logits=logits)
+    zeroin.manual_seed(0)
+    s = d.rsample((4,))
+    assert set(np.unique(s.detach().numpy())) <= {0.0, 1.0}
+    w = zeroin.tensor([1.0, 2.0, 3.0])
+    (s * w).sum().backward()
+    p = d.probs.detach().numpy()[0]
+    np.testing.assert_allclose(logits.grad.numpy()[0], 4 * p * (w.numpy() - p @ w.numpy()))
+    for build in (lambda lib: lib.Gumbel(0.5, 2.0), lambda lib: lib.VonMises(0.3, 2.0),
+                  lambda lib: lib.Kumaraswamy(2.0, 3.0)):
+        z, t = zeroin.tensor(_U, requires_grad=True), torch.tensor(_U, requires_grad=True)
+        build(D).log_prob(z).sum().backward()
+        build(TD).log_prob(t).sum().backward()
+        _close(z.grad, t.grad, rtol=1e-5, atol=1e-6)     # torch's float32 parameters
+
+
+# --- constraints, validation, the rest -------------------------------------------------
+
+_P3 = np.array([0.2, 0.3, 0.5])
+_FAMILIES = {   # name: arguments (numbers or arrays), as for torch
+    "Gumbel": (0.0, 1.0), "HalfNormal": (1.0,), "HalfCauchy": (1.0,), "Pareto": (1.0, 2.0),
+    "Weibull": (1.0, 2.0), "Chi2": (3.0,), "InverseGamma": (2.0, 1.0),
+    "FisherSnedecor": (2.0, 5.0), "Kumaraswamy": (2.0, 3.0), "ContinuousBernoulli": (0.3,),
+    "NegativeBinomial": (3.0, 0.4), "GeneralizedPareto": (0.0, 1.0, -0.5),
+    "LogisticNormal": (np.zeros(2), np.ones(2)), "VonMises": (0.0, 1.0),
+    "OneHotCategoricalStraightThrough": (_P3,),
+    "LowRankMultivariateNormal": (np.zeros(2), np.ones((2, 1)), np.ones(2)),
+}
+
+
+@pytest.mark.parametrize("name", list(_FAMILIES))
+def test_arg_constraints_and_support_match_torch(name):
+    args = _FAMILIES[name]
+    z = getattr(D, name)(*[zeroin.tensor(a) if isinstance(a, np.ndarray) else a for a in args])
+    t = getattr(TD, name)(*[torch.tensor(a) if isinstance(a, np.ndarray) else a for a in args])
+    assert set(z.arg_constraints) == set(t.arg_constraints)
+    for key, c in t.arg_constraints.items():
+        _same_constraint(z.arg_constraints[key], c)
+    _same_constraint(z.support, t.support)
+    assert z.batch_shape == t.batch_shape and z.event_shape == t.event_shape
+    assert repr(z).split("(")[0] == repr(t).split("(")[0]
+
+
+def test_mixture_support_and_shapes_match_torch():
+    mix = (lambda lib, m: lib.MixtureSameFamily(lib.Categorical(logits=m.new_zeros(3)),
+                                                lib.Gamma(m.exp(), m.exp())))
+    m = _R.normal(size=(2, 3))
+    z, t = mix(D, zeroin.tensor(m)), mix(TD, torch.tensor(m))
+    assert z.support.base_constraint.lower_bound == t.support.base_constraint.lower_bound
+    assert type(z.support).__name__ == type(t.support).__name__
+    assert z.batch_shape == t.batch_shape == (2,)
+    with pytest.raises(ValueError, match="MixtureSameFamily"):
+        z.log_prob(zeroin.tensor([1.0, -1.0]))   # -1 is outside every Gamma's support
+    with pytest.raises(ValueError):
+        t.log_prob(torch.tensor([1.0, -1.0], dtype=torch.float64))
+    assert np.isfinite(z.cdf(zeroin.tensor([1.0, 2.0])).numpy()).all()
+    assert "MixtureSameFamily(\n  Categorical(" in repr(z)
+    big = z.expand((4, 2))
+    assert big.batch_shape == (4, 2) and big.component_distribution.batch_shape == (4, 2, 3)
+
+
+def _refused(build, args_z, args_t, match):
+    with pytest.raises(ValueError, match=match):
+        build(D, *args_z)
+    with pytest.raises(ValueError):
+        build(TD, *args_t)
+
+
+@pytest.mark.parametrize("name, args, match", [
+    ("Gumbel", (0.0, -1.0), "parameter scale"), ("HalfNormal", (-1.0,), "parameter scale"),
+    ("HalfCauchy", (0.0,), "parameter scale"), ("Pareto", (1.0, -2.0), "parameter alpha"),
+    ("Weibull", (-1.0, 2.0), "parameter scale"), ("Chi2", (-3.0,), "parameter df"),
+    ("InverseGamma", (2.0, -1.0), "parameter rate"),
+    ("FisherSnedecor", (0.0, 5.0), "parameter df1"),
+    ("Kumaraswamy", (2.0, -3.0), "parameter concentration0"),
+    ("NegativeBinomial", (3.0, 1.0), "parameter probs"),
+    ("NegativeBinomial", (-3.0, 0.5), "parameter total_count"),
+    ("GeneralizedPareto", (0.0, -1.0, 0.5), "parameter scale"),
+    ("LogisticNormal", (0.0, -1.0), "parameter scale"),
+    ("VonMises", (0.0, -1.0), "parameter concentration"),
+    ("ContinuousBernoulli", (1.5,), "parameter probs"),
+])
+def test_invalid_parameters_are_refused_like_torch(name, args, match):
+    zargs = [zeroin.tensor([a], dtype=zeroin.float64) for a in args]
+    targs = [torch.tensor([a], dtype=torch.float64) for a in args]
+    with pytest.raises(ValueError, match=match):
+        getattr(D, name)(*zargs)
+    with pytest.raises(ValueError):
+        getattr(TD, name)(*targs, validate_args=True)
+    getattr(D, name)(*zargs, validate_args=False)     # no check when asked
+
+
+@pytest.mark.parametrize("name, args, value", [
+    ("HalfNormal", (1.0,), -0.5), ("Pareto", (2.0, 3.0), 1.5), ("Weibull", (1.0, 2.0), 0.0),
+    ("Kumaraswamy", (2.0, 3.0), 1.5), ("ContinuousBernoulli", (0.3,), -0.1),
+    ("NegativeBinomial", (3.0, 0.4), 1.5), ("InverseGamma", (2.0, 1.0), -1.0),
+    ("FisherSnedecor", (2.0, 3.0), 0.0), ("GeneralizedPareto", (0.0, 1.0, -0.5), 2.5),
+])
+def test_values_outside_the_support_are_refused_like_torch(name, args, value):
+    z = getattr(D, name)(*[zeroin.tensor(a, dtype=zeroin.float64) for a in args])
+    t = getattr(TD, name)(*[torch.tensor(a, dtype=torch.float64) for a in args])
+    with pytest.raises(ValueError, match=name):
+        z.log_prob(zeroin.tensor([value], dtype=zeroin.float64))
+    with pytest.raises(ValueError):
+        t.log_prob(torch.tensor([value], dtype=torch.float64))
+
+
+def test_constructor_errors():
+    with pytest.raises(ValueError, match="either `probs` or `logits`"):
+        D.NegativeBinomial(3.0)
+    with pytest.raises(ValueError, match="either `probs` or `logits`"):
+        D.ContinuousBernoulli(0.3, 0.2)
+    z3, z2 = zeroin.zeros(3), zeroin.zeros(2)
+    with pytest.raises(ValueError, match="cov_factor must be a batch of matrices"):
+        D.LowRankMultivariateNormal(z3, zeroin.ones(2, 1), zeroin.ones(3))
+    with pytest.raises(ValueError, match="cov_diag must be a batch of vectors"):
+        D.LowRankMultivariateNormal(z3, zeroin.ones(3, 1), zeroin.ones(2))
+    with pytest.raises(ValueError, match="incompatible batch shapes"):
+        D.LowRankMultivariateNormal(zeroin.zeros(4, 3), zeroin.ones(2, 3, 1), zeroin.ones(3))
+    with pytest.raises(TypeError, match="must be a tensor"):
+        D.LowRankMultivariateNormal([0.0, 0.0], zeroin.ones(2, 1), zeroin.ones(2))
+    with pytest.raises(ValueError, match="needs to be a Categorical"):
+        D.MixtureSameFamily(D.Normal(z2, 1.0), D.Normal(z2, 1.0))
+    with pytest.raises(ValueError, match="has 3 components"):
+        D.MixtureSameFamily(D.Categorical(logits=z3), D.Normal(z2, 1.0))
+    with pytest.raises(ValueError, match="not compatible"):
+        D.MixtureSameFamily(D.Categorical(logits=zeroin.zeros(4, 2)),
+                            D.Normal(zeroin.zeros(3, 2), 1.0))
+    for build in (lambda lib, z, o: lib.LowRankMultivariateNormal(z, o, o[..., 0]),):
+        with pytest.raises(ValueError):
+            build(TD, torch.zeros(3), torch.ones(2, 1))
+        with pytest.raises(ValueError):
+            build(D, z3, zeroin.ones(2, 1))
+
+
+class _Poissonish(D.ExponentialFamily):
+    """A user's exponential family (Poisson's natural parameter and log normaliser) to
+    exercise the Bregman entropy and KL."""
+    _mean_carrier_measure = 0.0
+
+    def __init__(self, rate):
+        self.rate = rate
+        super().__init__(rate.shape)
+
+    @property
+    def _natural_params(self):
+        return (self.rate.log(),)
+
+    def _log_normalizer(self, x):
+        return x.exp()
+
+
+def test_exponential_family_bregman_entropy_and_kl():
+    p = D.ContinuousBernoulli(zeroin.tensor(_CB_P))
+    t = TD.ContinuousBernoulli(torch.tensor(_CB_P))
+    _close(D.ExponentialFamily.entropy(p), TD.ExponentialFamily.entropy(t))
+    _close(D.ExponentialFamily.entropy(p), p.entropy(), rtol=1e-6, atol=1e-7)
+    q = D.ContinuousBernoulli(zeroin.tensor(_CB_P[::-1].copy()))
+    tq = TD.ContinuousBernoulli(torch.tensor(_CB_P[::-1].copy()))
+    bregman = D.kl._kl_expfamily_expfamily(p, q)
+    _close(bregman, TD.kl._kl_expfamily_expfamily(t, tq))
+    _close(bregman, D.kl_divergence(p, q), rtol=1e-5, atol=1e-6)
+    a, b = zeroin.tensor([1.5, 4.0]), zeroin.tensor([2.0, 0.5], requires_grad=True)
+    kl = D.kl_divergence(_Poissonish(a), _Poissonish(b))        # the Bregman fallback
+    _close(kl, D.kl_divergence(D.Poisson(a), D.Poisson(b.detach())))
+    kl.sum().backward()
+    np.testing.assert_allclose(b.grad.numpy(), 1 - a.numpy() / b.detach().numpy())
+    assert isinstance(p, D.ExponentialFamily)
+    with pytest.raises(NotImplementedError, match="different exponential families"):
+        D.kl._kl_expfamily_expfamily(p, _Poissonish(a))
+    with pytest.raises(NotImplementedError, match="_natural_params"):
+        D.ExponentialFamily(()).entropy()
+
+
+def test_reprs_and_param_properties():
+    assert repr(D.Gumbel(0.0, 1.0)) == "Gumbel(loc: 0.0, scale: 1.0)"
+    assert repr(D.HalfNormal(zeroin.ones(3))) == "HalfNormal(scale: (3,))"
+    assert repr(D.Chi2(zeroin.tensor(3.0))) == "Chi2(df: 3.0)"
+    cb = D.ContinuousBernoulli(logits=zeroin.zeros(2))
+    assert cb.param_shape == (2,) and repr(cb) == "ContinuousBernoulli(logits: (2,))"
+    nb = D.NegativeBinomial(zeroin.tensor([2.0, 3.0], dtype=zeroin.float64),
+                            logits=zeroin.zeros(2, dtype=zeroin.float32))
+    assert nb.param_shape == (2,) and nb.total_count.dtype == zeroin.float32
+    assert "LowRankMultivariateNormal(loc: (2,), cov_factor: (2, 1)" in repr(
+        D.LowRankMultivariateNormal(zeroin.zeros(2), zeroin.ones(2, 1), zeroin.ones(2)))
+    ig = D.InverseGamma(zeroin.tensor([2.0]), 3.0)
+    assert isinstance(ig.base_dist, D.Gamma) and isinstance(ig.transforms[0],
+                                                            D.PowerTransform)
+    g = D.Gumbel(0.0, 1.0)
+    assert isinstance(g.base_dist, D.Uniform) and len(g.transforms) == 4
+    assert isinstance(D.Chi2(3.0), D.Gamma) and D.Chi2(3.0).batch_shape == ()

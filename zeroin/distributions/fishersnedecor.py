@@ -7,7 +7,6 @@ from .. import where
 from . import constraints
 from .distribution import POSITIVE, Distribution, _Check
 from .gamma import Gamma
-from .utils import broadcast_all
 
 __all__ = ["FisherSnedecor"]
 

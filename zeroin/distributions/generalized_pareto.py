@@ -2,8 +2,6 @@
 threshold (peaks over threshold)."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .. import isclose, ones_like, rand, where

@@ -75,7 +75,7 @@ class OneHotCategorical(Distribution):
         return values.expand((k,) + tuple(self._batch_shape) + (k,)) if expand else values
 
     def __repr__(self):
-        return f"OneHotCategorical({self._categorical._given}: {self.param_shape})"
+        return f"{type(self).__name__}({self._categorical._given}: {self.param_shape})"
 
 
 class OneHotCategoricalStraightThrough(OneHotCategorical):

@@ -6,10 +6,10 @@ import math
 import numpy as np
 
 from .. import cos, tensor, where
+from ..random import get_rng
 from . import constraints
 from .distribution import POSITIVE, REAL, Distribution
 from .utils import broadcast_all
-from ..random import get_rng
 
 __all__ = ["VonMises"]
 
