@@ -1,17 +1,22 @@
-"""``zeroin.distributions``: PyTorch's ``torch.distributions`` for the common cases.
+"""``zeroin.distributions``: PyTorch's ``torch.distributions``.
 
-``Normal``, ``MultivariateNormal``, ``LogNormal``, ``Laplace``, ``Cauchy``, ``StudentT``,
-``Uniform``, ``Exponential``, ``Gamma``, ``Beta``, ``Dirichlet``, ``Bernoulli``,
-``Binomial``, ``Geometric``, ``Poisson``, ``Categorical``, ``OneHotCategorical``,
-``Multinomial``, ``RelaxedBernoulli``, ``RelaxedOneHotCategorical``, ``Independent`` and
-``TransformedDistribution``, with PyTorch's parameters, shapes (``sample_shape +
-batch_shape + event_shape``), argument validation (on by default), ``arg_constraints`` and
-``support`` (``constraints``), ``transforms`` with ``biject_to``/``transform_to``, and
-``kl_divergence`` between the pairs PyTorch has in closed form (mixed ones included).
-Samples come from zeroin's generator, so ``zeroin.manual_seed(0)`` repeats them;
-``rsample``, ``log_prob``, ``cdf``, ``entropy`` and ``kl_divergence`` are built from
-zeroin ops, so gradients flow to the parameters (Gamma, Beta, Dirichlet and StudentT draws
-by implicit reparameterisation). Not here (yet): the rarer families and transforms.
+``Normal``, ``MultivariateNormal``, ``LowRankMultivariateNormal``, ``LogNormal``,
+``Laplace``, ``Cauchy``, ``StudentT``, ``Uniform``, ``Exponential``, ``Gamma``, ``Chi2``,
+``InverseGamma``, ``Beta``, ``Kumaraswamy``, ``Dirichlet``, ``Gumbel``, ``HalfNormal``,
+``HalfCauchy``, ``Pareto``, ``GeneralizedPareto``, ``Weibull``, ``FisherSnedecor``,
+``VonMises``, ``LogisticNormal``, ``Bernoulli``, ``ContinuousBernoulli``, ``Binomial``,
+``NegativeBinomial``, ``Geometric``, ``Poisson``, ``Categorical``, ``OneHotCategorical``
+(and its ``StraightThrough`` variant), ``Multinomial``, ``RelaxedBernoulli``,
+``RelaxedOneHotCategorical``, ``MixtureSameFamily``, ``Independent``,
+``TransformedDistribution`` and the ``ExponentialFamily`` base, with PyTorch's parameters,
+shapes (``sample_shape + batch_shape + event_shape``), argument validation (on by
+default), ``arg_constraints`` and ``support`` (``constraints``), ``transforms`` with
+``biject_to``/``transform_to``, and ``kl_divergence`` between the pairs PyTorch has in
+closed form (mixed ones included). Samples come from zeroin's generator, so
+``zeroin.manual_seed(0)`` repeats them; ``rsample``, ``log_prob``, ``cdf``, ``entropy`` and
+``kl_divergence`` are built from zeroin ops, so gradients flow to the parameters (Gamma,
+Beta, Dirichlet and StudentT draws by implicit reparameterisation). Not here (yet):
+``Wishart`` and ``LKJCholesky``.
 """
 from . import constraints, kl, transforms
 from .bernoulli import Bernoulli
