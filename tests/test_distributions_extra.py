@@ -875,3 +875,35 @@ def test_reprs_and_param_properties():
     g = D.Gumbel(0.0, 1.0)
     assert isinstance(g.base_dist, D.Uniform) and len(g.transforms) == 4
     assert isinstance(D.Chi2(3.0), D.Gamma) and D.Chi2(3.0).batch_shape == ()
+
+
+_EXPFAM = {   # the families PyTorch derives from ExponentialFamily: two members each
+    "Normal": (lambda lib, a, b: lib.Normal(a, b), (_LOC, _POS), (_XR, _POS2)),
+    "Gamma": (lambda lib, a, b: lib.Gamma(a, b), (_POS, _POS2), (_POS2, _POS)),
+    "Exponential": (lambda lib, a: lib.Exponential(a), (_POS,), (_POS2,)),
+    "Bernoulli": (lambda lib, p: lib.Bernoulli(p), (_U,), (_U[::-1].copy(),)),
+    "Beta": (lambda lib, a, b: lib.Beta(a, b), (_POS, _POS2), (_POS2, _POS)),
+    "Dirichlet": (lambda lib, c: lib.Dirichlet(c), (_POS,), (_POS2,)),
+    "Poisson": (lambda lib, r: lib.Poisson(r), (_POS,), (_POS2,)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_EXPFAM))
+def test_families_are_exponential_families_like_torch(name):
+    """The Bregman entropy and KL from ``_natural_params`` / ``_log_normalizer`` equal
+    torch's and (where there is one) the closed form."""
+    build, pa, qa = _EXPFAM[name]
+    zp, tp = build(D, *map(zeroin.tensor, pa)), build(TD, *map(torch.tensor, pa))
+    zq, tq = build(D, *map(zeroin.tensor, qa)), build(TD, *map(torch.tensor, qa))
+    assert isinstance(zp, D.ExponentialFamily) == isinstance(tp, TD.ExponentialFamily) is True
+    for a, b in zip(zp._natural_params, tp._natural_params):
+        _close(a, b)
+    _close(D.kl._kl_expfamily_expfamily(zp, zq), TD.kl._kl_expfamily_expfamily(tp, tq))
+    _close(D.kl._kl_expfamily_expfamily(zp, zq), D.kl_divergence(zp, zq), rtol=1e-6,
+           atol=1e-8)
+    if name in ("Beta", "Dirichlet", "Poisson"):   # no carrier measure in PyTorch either
+        with pytest.raises(NotImplementedError, match="entropy"):
+            D.ExponentialFamily.entropy(zp)
+    else:
+        _close(D.ExponentialFamily.entropy(zp), TD.ExponentialFamily.entropy(tp))
+        _close(D.ExponentialFamily.entropy(zp), zp.entropy(), rtol=1e-6, atol=1e-8)

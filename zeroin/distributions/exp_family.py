@@ -27,7 +27,8 @@ class ExponentialFamily(Distribution):
     @property
     def _mean_carrier_measure(self):
         raise NotImplementedError(f"{type(self).__name__}._mean_carrier_measure is not "
-                                  f"implemented (E[k(x)], a number)")
+                                  f"implemented (E[k(x)], a number), so neither is its "
+                                  f"entropy (as in PyTorch)")
 
     def entropy(self):
         """F(theta) - sum theta dF/dtheta - E[k(x)]; like PyTorch, the natural parameters
