@@ -9,14 +9,14 @@
 (and its ``StraightThrough`` variant), ``Multinomial``, ``RelaxedBernoulli``,
 ``RelaxedOneHotCategorical``, ``MixtureSameFamily``, ``Independent``,
 ``TransformedDistribution`` and the ``ExponentialFamily`` base, with PyTorch's parameters,
-shapes (``sample_shape + batch_shape + event_shape``), argument validation (on by
-default), ``arg_constraints`` and ``support`` (``constraints``), ``transforms`` with
+shapes (``sample_shape + batch_shape + event_shape``), argument validation (on by default),
+``arg_constraints`` and ``support`` (``constraints``), ``transforms`` with
 ``biject_to``/``transform_to``, and ``kl_divergence`` between the pairs PyTorch has in
-closed form (mixed ones included). Samples come from zeroin's generator, so
-``zeroin.manual_seed(0)`` repeats them; ``rsample``, ``log_prob``, ``cdf``, ``entropy`` and
-``kl_divergence`` are built from zeroin ops, so gradients flow to the parameters (Gamma,
-Beta, Dirichlet and StudentT draws by implicit reparameterisation). Not here (yet):
-``Wishart`` and ``LKJCholesky``.
+closed form (mixed ones included), and ``Wishart`` and ``LKJCholesky`` over matrices.
+Samples come from zeroin's generator, so ``zeroin.manual_seed(0)`` repeats them;
+``rsample``, ``log_prob``, ``cdf``, ``entropy`` and ``kl_divergence`` are built from zeroin
+ops, so gradients flow to the parameters (Gamma, Beta, Dirichlet and StudentT draws by
+implicit reparameterisation).
 """
 from . import constraints, kl, transforms
 from .bernoulli import Bernoulli
@@ -41,6 +41,7 @@ from .independent import Independent
 from .inverse_gamma import InverseGamma
 from .kl import kl_divergence, register_kl
 from .kumaraswamy import Kumaraswamy
+from .lkj_cholesky import LKJCholesky
 from .laplace import Laplace
 from .log_normal import LogNormal
 from .logistic_normal import LogisticNormal
@@ -66,13 +67,14 @@ from .transforms import (AbsTransform, AffineTransform, CatTransform, ComposeTra
 from .uniform import Uniform
 from .von_mises import VonMises
 from .weibull import Weibull
+from .wishart import Wishart
 
 __all__ = ["AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "CatTransform",
            "Categorical", "Cauchy", "Chi2", "ComposeTransform", "ContinuousBernoulli",
-           "CorrCholeskyTransform", "CumulativeDistributionTransform", "Dirichlet",
-           "Distribution", "ExpTransform", "Exponential", "ExponentialFamily", "FisherSnedecor",
-           "Gamma", "GeneralizedPareto", "Geometric", "Gumbel", "HalfCauchy", "HalfNormal",
-           "Independent", "IndependentTransform", "InverseGamma", "Kumaraswamy", "Laplace",
+           "CorrCholeskyTransform", "CumulativeDistributionTransform", "Dirichlet", "Distribution",
+           "ExpTransform", "Exponential", "ExponentialFamily", "FisherSnedecor", "Gamma",
+           "GeneralizedPareto", "Geometric", "Gumbel", "HalfCauchy", "HalfNormal", "Independent",
+           "IndependentTransform", "InverseGamma", "Kumaraswamy", "LKJCholesky", "Laplace",
            "LogNormal", "LogisticNormal", "LowRankMultivariateNormal", "LowerCholeskyTransform",
            "MixtureSameFamily", "Multinomial", "MultivariateNormal", "NegativeBinomial", "Normal",
            "OneHotCategorical", "OneHotCategoricalStraightThrough", "Pareto", "Poisson",
@@ -80,5 +82,5 @@ __all__ = ["AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "
            "RelaxedOneHotCategorical", "ReshapeTransform", "SigmoidTransform", "SoftmaxTransform",
            "SoftplusTransform", "StackTransform", "StickBreakingTransform", "StudentT",
            "TanhTransform", "Transform", "TransformedDistribution", "Uniform", "VonMises",
-           "Weibull", "biject_to", "constraints", "identity_transform", "kl", "kl_divergence",
-           "register_kl", "transform_to", "transforms"]
+           "Weibull", "Wishart", "biject_to", "constraints", "identity_transform", "kl",
+           "kl_divergence", "register_kl", "transform_to", "transforms"]

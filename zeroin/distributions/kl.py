@@ -371,8 +371,9 @@ def _kl_expfamily_expfamily(p, q):
     lg_normal = p._log_normalizer(*p_nparams)
     gradients = grad(lg_normal.sum(), p_nparams, create_graph=True)
     result = q._log_normalizer(*q_nparams) - lg_normal
-    for pnp, qnp, g in zip(p_nparams, q_nparams, gradients):
-        result = result - _sum_rightmost((qnp - pnp) * g, len(q.event_shape))
+    batch = tuple(result.shape)
+    for pnp, qnp, g in zip(p_nparams, q_nparams, gradients):   # per batch element
+        result = result - ((qnp - pnp) * g).reshape(batch + (-1,)).sum(-1)
     return result
 
 
