@@ -648,28 +648,30 @@ def test_rsample_and_log_prob_gradcheck(name):
         assert zeroin.gradcheck(lambda *a: fn(*a).entropy(), ps)
 
 
+def _gamma_quantile(conc, rate, q):
+    """The q-quantile of Gamma(conc, rate), by bisection on torch's float64 cdf."""
+    g, lo, hi = TD.Gamma(torch.tensor(conc, dtype=torch.float64), rate), 1e-12, 1e3
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if g.cdf(torch.tensor(mid, dtype=torch.float64)).item() < q \
+            else (lo, mid)
+    return (lo + hi) / 2
+
+
 def test_implicit_reparameterisation_of_the_gamma_based_families():
     """InverseGamma, Chi2 and FisherSnedecor draw through Gamma's implicit
     reparameterisation: d(draw)/d(parameter) at a fixed quantile, checked against finite
-    differences of the quantile function (the draw moves along its cdf level)."""
+    differences of the quantile function (the draw keeps its cdf level)."""
     c = zeroin.tensor([2.5, 4.0], dtype=zeroin.float64, requires_grad=True)
     zeroin.manual_seed(4)
     x = D.InverseGamma(c, 1.5).rsample()
     x.sum().backward()
     u = TD.InverseGamma(torch.tensor([2.5, 4.0], dtype=torch.float64), 1.5).cdf(
-        torch.tensor(x.detach().numpy()))
+        torch.tensor(x.detach().numpy())).numpy()
     h = 1e-6
-    for i, ci in enumerate([2.5, 4.0]):
-        lo, hi = (TD.Gamma(torch.tensor(v, dtype=torch.float64), 1.5) for v in (ci - h, ci + h))
-        # x = 1 / g with g at quantile 1 - u of Gamma(c, 1.5); invert by bisection
-        def quantile(g_dist, q):
-            a, b = 1e-12, 1e3
-            for _ in range(200):
-                m = (a + b) / 2
-                a, b = (m, b) if g_dist.cdf(torch.tensor(m, dtype=torch.float64)).item() < q \
-                    else (a, m)
-            return 1 / ((a + b) / 2)
-        fd = (quantile(hi, 1 - u[i].item()) - quantile(lo, 1 - u[i].item())) / (2 * h)
+    for i, ci in enumerate([2.5, 4.0]):     # x = 1 / g, g at quantile 1 - u of Gamma(c, 1.5)
+        fd = (1 / _gamma_quantile(ci + h, 1.5, 1 - u[i])
+              - 1 / _gamma_quantile(ci - h, 1.5, 1 - u[i])) / (2 * h)
         np.testing.assert_allclose(c.grad.numpy()[i], fd, rtol=1e-4)
     df1 = zeroin.tensor([3.0, 7.0], requires_grad=True)
     df2 = zeroin.tensor([5.0, 9.0], requires_grad=True)
@@ -1019,3 +1021,24 @@ def test_lkj_cholesky_matches_torch_and_samples_its_law():
         z.log_prob(zeroin.tensor(np.eye(4) * 2))
     with pytest.raises(NotImplementedError):
         z.rsample()
+
+
+def test_inverse_gamma_and_chi2_cdf_match_torch():
+    """Their cdf is Gamma's regularised incomplete gamma function: differentiable wrt rate
+    and value, not concentration (as in PyTorch)."""
+    for build, conc in ((lambda lib, c, r: lib.InverseGamma(c, r), _POS * 1.5),
+                        (lambda lib, c, r: lib.Chi2(c), _POS)):
+        zr, tr = zeroin.tensor(_POS2, requires_grad=True), torch.tensor(_POS2,
+                                                                        requires_grad=True)
+        zx, tx = zeroin.tensor(_XP, requires_grad=True), torch.tensor(_XP, requires_grad=True)
+        z = build(D, zeroin.tensor(conc), zr).cdf(zx)
+        t = build(TD, torch.tensor(conc), tr).cdf(tx)
+        _close(z, t)
+        z.sum().backward()
+        t.sum().backward()
+        _close(zx.grad, tx.grad)
+        if tr.grad is not None:
+            _close(zr.grad, tr.grad)
+    c = zeroin.tensor([2.0], requires_grad=True)
+    with pytest.raises(NotImplementedError, match="igamma"):
+        D.InverseGamma(c, 1.0).cdf(zeroin.tensor([0.5])).sum().backward()
