@@ -1042,3 +1042,22 @@ def test_inverse_gamma_and_chi2_cdf_match_torch():
     c = zeroin.tensor([2.0], requires_grad=True)
     with pytest.raises(NotImplementedError, match="igamma"):
         D.InverseGamma(c, 1.0).cdf(zeroin.tensor([0.5])).sum().backward()
+
+
+def test_matrix_shape_constraints_check_like_torch():
+    _C, _TC = D.constraints, TD.constraints
+    sym = np.array([[[2.0, 0.5], [0.5, 1.0]], [[1.0, 2.0], [2.0, 1.0]],
+                    [[0.0, 0.0], [0.0, 1.0]]])          # PD, indefinite, PSD
+    for name in ("square", "symmetric", "positive_semidefinite", "positive_definite"):
+        z, t = getattr(_C, name), getattr(_TC, name)
+        for v in (sym, np.ones((2, 2, 3)), np.array([[[1.0, 0.3], [0.0, 1.0]]])):
+            np.testing.assert_array_equal(z.check(zeroin.tensor(v)).numpy(),
+                                          t.check(torch.tensor(v)).numpy(), err_msg=name)
+        assert z.event_dim == t.event_dim == 2 and repr(z) == repr(t)
+    # a batch mixing a non-symmetric matrix with symmetric ones: each judged on both
+    mixed = np.array([[[1.0, 0.3], [0.0, 1.0]], [[1.0, 0.0], [0.0, -1.0]]])
+    assert not _C.positive_semidefinite.check(zeroin.tensor(mixed)).numpy().any()
+    x = zeroin.tensor(_R.normal(size=(2, 3, 3)))
+    assert type(D.transform_to(_C.positive_semidefinite)).__name__ == type(
+        TD.transform_to(_TC.positive_semidefinite)).__name__
+    assert _C.positive_semidefinite.check(D.transform_to(_C.positive_semidefinite)(x)).numpy().all()

@@ -17,8 +17,8 @@ __all__ = ["Constraint", "MixtureSameFamilyConstraint", "boolean", "cat", "corr_
            "half_open_interval", "independent", "integer_interval", "interval",
            "is_dependent", "less_than", "lower_cholesky", "lower_triangular",
            "multinomial", "nonnegative", "nonnegative_integer", "one_hot", "positive",
-           "positive_definite", "positive_integer", "real", "real_vector", "simplex",
-           "stack", "unit_interval"]
+           "positive_definite", "positive_integer", "positive_semidefinite", "real",
+           "real_vector", "simplex", "square", "stack", "symmetric", "unit_interval"]
 
 
 def _arr(x):
@@ -198,6 +198,34 @@ class _CorrCholesky(Constraint):
         return _LowerCholesky()._ok(a) & unit
 
 
+class _Square(Constraint):
+    """Square matrices (the same verdict for every matrix of the batch)."""
+    event_dim = 2
+
+    def _ok(self, a):
+        return np.full(a.shape[:-2], a.ndim >= 2 and a.shape[-1] == a.shape[-2])
+
+
+class _Symmetric(_Square):
+    """Symmetric square matrices (to 1e-6, PyTorch's isclose)."""
+
+    def _ok(self, a):
+        if not (a.ndim >= 2 and a.shape[-1] == a.shape[-2]):
+            return _Square._ok(self, a)
+        return np.isclose(a, np.swapaxes(a, -1, -2), atol=1e-6).all((-2, -1))
+
+
+class _PositiveSemidefinite(_Symmetric):
+    """Symmetric matrices with eigenvalues >= 0 (each matrix judged on both)."""
+
+    def _ok(self, a):
+        sym = _Symmetric._ok(self, a)
+        if not (a.ndim >= 2 and a.shape[-1] == a.shape[-2]):
+            return sym
+        sym_a = (a + np.swapaxes(a, -1, -2)) / 2
+        return sym & (np.linalg.eigvalsh(sym_a)[..., 0] >= 0)
+
+
 class _PositiveDefinite(Constraint):
     event_dim = 2
 
@@ -335,6 +363,9 @@ simplex = _Simplex()
 lower_triangular = _LowerTriangular()
 lower_cholesky = _LowerCholesky()
 positive_definite = _PositiveDefinite()
+positive_semidefinite = _PositiveSemidefinite()
+square = _Square()
+symmetric = _Symmetric()
 corr_cholesky = _CorrCholesky()
 cat = _Cat
 stack = _Stack
