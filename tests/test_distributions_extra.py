@@ -1061,3 +1061,19 @@ def test_matrix_shape_constraints_check_like_torch():
     assert type(D.transform_to(_C.positive_semidefinite)).__name__ == type(
         TD.transform_to(_TC.positive_semidefinite)).__name__
     assert _C.positive_semidefinite.check(D.transform_to(_C.positive_semidefinite)(x)).numpy().all()
+
+
+def test_reshape_transform_inside_a_transformed_distribution():
+    x = np.arange(24, dtype=np.float64).reshape(4, 2, 3) / 10 + 0.1
+    out = []
+    for lib, m in ((D, zeroin), (TD, torch)):
+        loc = m.tensor(np.zeros((4, 6)), requires_grad=True)
+        d = lib.TransformedDistribution(lib.Normal(loc, 1.0), [lib.ReshapeTransform((6,), (2, 3)),
+                                                               lib.ExpTransform()])
+        assert d.batch_shape == (4,) and d.event_shape == (2, 3)
+        assert tuple(d.sample((5,)).shape) == (5, 4, 2, 3)
+        lp = d.log_prob(m.tensor(x))
+        lp.sum().backward()
+        out.append((lp, loc.grad))
+    _close(out[0][0], out[1][0])
+    _close(out[0][1], out[1][1])
