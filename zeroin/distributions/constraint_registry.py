@@ -3,7 +3,10 @@
 ``biject_to(c)`` is a bijection onto ``c`` (StickBreakingTransform for the simplex, so
 HMC-style code can use its Jacobian); ``transform_to(c)`` need not be one (softmax for the
 simplex, easier to optimise). Both give ``exp`` then a shift for the half-lines, sigmoid
-then an affine map for intervals, the identity for ``real``. E.g. a positive parameter
+then an affine map for intervals, the identity for ``real``; ``transform_to`` maps square
+matrices onto ``lower_cholesky`` and ``positive_definite`` ones, both registries map vectors
+onto ``corr_cholesky`` factors and piece together ``cat`` and ``stack`` constraints from
+their parts' transforms, as PyTorch. E.g. a positive parameter
 optimised freely: ``raw = zeroin.zeros(3, requires_grad=True); scale =
 transform_to(constraints.positive)(raw)``.
 """
