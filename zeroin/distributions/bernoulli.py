@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import Tensor, arange, bernoulli, no_grad, softplus, where
+from .. import Tensor, arange, bernoulli, logit, no_grad, softplus, where
 from . import constraints
 from .categorical import _one_param
-from .distribution import BOOLEAN, REAL, UNIT_INTERVAL, Distribution
+from .distribution import BOOLEAN, REAL, UNIT_INTERVAL
+from .exp_family import ExponentialFamily
 from .utils import _BinaryParams, broadcast_all
 
 __all__ = ["Bernoulli"]
@@ -18,11 +19,12 @@ def _bce_with_logits(logits, target):
     return softplus(logits) - logits * target
 
 
-class Bernoulli(_BinaryParams, Distribution):
+class Bernoulli(_BinaryParams, ExponentialFamily):
     """A coin: 1 with probability ``probs`` (in [0, 1]) or ``sigmoid(logits)``, else 0.
     Samples have the parameter's float dtype, as in PyTorch."""
 
     has_enumerate_support = True
+    _mean_carrier_measure = 0
     _checks = {"probs": UNIT_INTERVAL, "logits": REAL}
     _support = BOOLEAN
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
@@ -65,6 +67,13 @@ class Bernoulli(_BinaryParams, Distribution):
     def entropy(self):
         """-(p log p + (1 - p) log(1 - p))."""
         return _bce_with_logits(self.logits, self.probs)
+
+    @property
+    def _natural_params(self):
+        return (logit(self.probs),)
+
+    def _log_normalizer(self, x):
+        return x.exp().log1p()
 
     def enumerate_support(self, expand=True):
         """0 and 1 as a (2, 1, ..., 1) tensor (expanded to ``(2,) + batch_shape``)."""

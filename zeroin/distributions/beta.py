@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from .. import digamma, lgamma, stack, xlogy
 from . import constraints
-from .distribution import POSITIVE, UNIT_INTERVAL, Distribution, _Check
+from .distribution import POSITIVE, UNIT_INTERVAL, _Check
+from .exp_family import ExponentialFamily
 from .gamma import _standard_gamma
 
 __all__ = ["Beta"]
@@ -11,7 +12,7 @@ __all__ = ["Beta"]
 _UNIT_VALUES = _Check(UNIT_INTERVAL.rule, UNIT_INTERVAL.ok, "a Beta variable lies in [0, 1]")
 
 
-class Beta(Distribution):
+class Beta(ExponentialFamily):
     """The beta distribution on [0, 1], density ∝ x^(c1 - 1) (1 - x)^(c0 - 1) with
     ``concentration1`` (c1, the weight of 1) and ``concentration0`` (c0) both > 0.
     ``rsample`` is g1 / (g1 + g0) for gamma draws g1, g0, differentiable through them."""
@@ -65,3 +66,10 @@ class Beta(Distribution):
         t = c1 + c0
         return lgamma(c1) + lgamma(c0) - lgamma(t) - (c1 - 1) * digamma(c1) \
             - (c0 - 1) * digamma(c0) + (t - 2) * digamma(t)
+
+    @property
+    def _natural_params(self):
+        return (self.concentration1, self.concentration0)
+
+    def _log_normalizer(self, x, y):
+        return lgamma(x) + lgamma(y) - lgamma(x + y)

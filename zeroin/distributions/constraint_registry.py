@@ -3,7 +3,10 @@
 ``biject_to(c)`` is a bijection onto ``c`` (StickBreakingTransform for the simplex, so
 HMC-style code can use its Jacobian); ``transform_to(c)`` need not be one (softmax for the
 simplex, easier to optimise). Both give ``exp`` then a shift for the half-lines, sigmoid
-then an affine map for intervals, the identity for ``real``. E.g. a positive parameter
+then an affine map for intervals, the identity for ``real``; ``transform_to`` maps square
+matrices onto ``lower_cholesky`` and ``positive_definite`` ones, both registries map vectors
+onto ``corr_cholesky`` factors and piece together ``cat`` and ``stack`` constraints from
+their parts' transforms, as PyTorch. E.g. a positive parameter
 optimised freely: ``raw = zeroin.zeros(3, requires_grad=True); scale =
 transform_to(constraints.positive)(raw)``.
 """
@@ -96,3 +99,24 @@ def _to_interval(constraint):
 
 biject_to.register(constraints.simplex, lambda c: transforms.StickBreakingTransform())
 transform_to.register(constraints.simplex, lambda c: transforms.SoftmaxTransform())
+transform_to.register(constraints.lower_cholesky, lambda c: transforms.LowerCholeskyTransform())
+transform_to.register(constraints.positive_definite,
+                      lambda c: transforms.PositiveDefiniteTransform())
+transform_to.register(constraints.positive_semidefinite,
+                      lambda c: transforms.PositiveDefiniteTransform())
+_both(constraints.corr_cholesky)(lambda c: transforms.CorrCholeskyTransform())
+
+
+def _pieces(registry, transform):
+    """``transform`` (CatTransform or StackTransform) of the registry's transform for each
+    piece of a cat / stack constraint."""
+    def factory(constraint):
+        lengths = (constraint.lengths,) if transform is transforms.CatTransform else ()
+        return transform([registry(c) for c in constraint.cseq], constraint.dim, *lengths)
+    return factory
+
+
+for _registry in (biject_to, transform_to):
+    _registry.register(constraints.cat, _pieces(_registry, transforms.CatTransform))
+    _registry.register(constraints.stack, _pieces(_registry, transforms.StackTransform))
+del _registry

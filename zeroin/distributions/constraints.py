@@ -12,12 +12,13 @@ import numpy as np
 
 from .. import Tensor, tensor
 
-__all__ = ["Constraint", "boolean", "dependent", "greater_than", "greater_than_eq",
+__all__ = ["Constraint", "MixtureSameFamilyConstraint", "boolean", "cat", "corr_cholesky",
+           "dependent", "greater_than", "greater_than_eq",
            "half_open_interval", "independent", "integer_interval", "interval",
            "is_dependent", "less_than", "lower_cholesky", "lower_triangular",
            "multinomial", "nonnegative", "nonnegative_integer", "one_hot", "positive",
-           "positive_definite", "positive_integer", "real", "real_vector", "simplex",
-           "unit_interval"]
+           "positive_definite", "positive_integer", "positive_semidefinite", "real",
+           "real_vector", "simplex", "square", "stack", "symmetric", "unit_interval"]
 
 
 def _arr(x):
@@ -185,6 +186,46 @@ class _LowerCholesky(Constraint):
         return (np.tril(a) == a).all((-2, -1)) & (np.diagonal(a, 0, -2, -1) > 0).all(-1)
 
 
+class _CorrCholesky(Constraint):
+    """Lower Cholesky factors of correlation matrices: rows of unit length (within
+    10 k eps, as PyTorch)."""
+    event_dim = 2
+
+    def _ok(self, a):
+        tol = float(np.finfo(a.dtype if a.dtype.kind == "f" else np.float64).eps) \
+            * a.shape[-1] * 10
+        unit = (np.abs(np.linalg.norm(a, axis=-1) - 1.0) <= tol).all(-1)
+        return _LowerCholesky()._ok(a) & unit
+
+
+class _Square(Constraint):
+    """Square matrices (the same verdict for every matrix of the batch)."""
+    event_dim = 2
+
+    def _ok(self, a):
+        return np.full(a.shape[:-2], a.ndim >= 2 and a.shape[-1] == a.shape[-2])
+
+
+class _Symmetric(_Square):
+    """Symmetric square matrices (to 1e-6, PyTorch's isclose)."""
+
+    def _ok(self, a):
+        if not (a.ndim >= 2 and a.shape[-1] == a.shape[-2]):
+            return _Square._ok(self, a)
+        return np.isclose(a, np.swapaxes(a, -1, -2), atol=1e-6).all((-2, -1))
+
+
+class _PositiveSemidefinite(_Symmetric):
+    """Symmetric matrices with eigenvalues >= 0 (each matrix judged on both)."""
+
+    def _ok(self, a):
+        sym = _Symmetric._ok(self, a)
+        if not (a.ndim >= 2 and a.shape[-1] == a.shape[-2]):
+            return sym
+        sym_a = (a + np.swapaxes(a, -1, -2)) / 2
+        return sym & (np.linalg.eigvalsh(sym_a)[..., 0] >= 0)
+
+
 class _PositiveDefinite(Constraint):
     event_dim = 2
 
@@ -222,6 +263,83 @@ class _IndependentConstraint(Constraint):
                 f"{self.reinterpreted_batch_ndims})")
 
 
+class _Cat(Constraint):
+    """``cseq[i]`` on the i-th slice (of ``lengths[i]`` entries) of dim ``dim``, as the
+    pieces of ``torch.cat`` (CatTransform's domain and codomain)."""
+
+    def __init__(self, cseq, dim=0, lengths=None):
+        self.cseq = list(cseq)
+        if not all(isinstance(c, Constraint) for c in self.cseq):
+            raise TypeError("constraints.cat: every element of cseq must be a Constraint")
+        self.lengths = [1] * len(self.cseq) if lengths is None else list(lengths)
+        if len(self.lengths) != len(self.cseq):
+            raise ValueError(f"constraints.cat: lengths ({len(self.lengths)}) must match "
+                             f"cseq ({len(self.cseq)})")
+        self.dim = dim
+
+    is_discrete = property(lambda self: any(c.is_discrete for c in self.cseq))
+    event_dim = property(lambda self: max(c.event_dim for c in self.cseq))
+
+    def _ok(self, a):
+        if not -a.ndim <= self.dim < a.ndim:
+            raise IndexError(f"constraints.cat: dim {self.dim} out of range for a value "
+                             f"with {a.ndim} dims")
+        bounds = np.cumsum([0] + self.lengths)
+        return np.concatenate([np.asarray(c._ok(np.take(a, range(i, j), self.dim)))
+                               for c, i, j in zip(self.cseq, bounds[:-1], bounds[1:])],
+                              self.dim)
+
+
+class _Stack(Constraint):
+    """``cseq[i]`` on the i-th entry of dim ``dim``, as the pieces of ``torch.stack``
+    (StackTransform's domain and codomain)."""
+
+    def __init__(self, cseq, dim=0):
+        self.cseq = list(cseq)
+        if not all(isinstance(c, Constraint) for c in self.cseq):
+            raise TypeError("constraints.stack: every element of cseq must be a Constraint")
+        self.dim = dim
+
+    is_discrete = property(lambda self: any(c.is_discrete for c in self.cseq))
+
+    @property
+    def event_dim(self):
+        dim = max(c.event_dim for c in self.cseq)
+        return dim + 1 if self.dim + dim < 0 else dim
+
+    def _ok(self, a):
+        if not -a.ndim <= self.dim < a.ndim:
+            raise IndexError(f"constraints.stack: dim {self.dim} out of range for a value "
+                             f"with {a.ndim} dims")
+        return np.stack([np.asarray(c._ok(np.take(a, i, self.dim)))
+                         for i, c in zip(range(a.shape[self.dim]), self.cseq)], self.dim)
+
+
+class MixtureSameFamilyConstraint(Constraint):
+    """The component's support checked on ``value`` with the component dim put back (the
+    support of a MixtureSameFamily): valid where it holds for every component."""
+
+    def __init__(self, base_constraint):
+        if not isinstance(base_constraint, Constraint):
+            raise TypeError(f"MixtureSameFamilyConstraint: base_constraint must be a "
+                            f"Constraint, got {type(base_constraint).__name__}")
+        self.base_constraint = base_constraint
+
+    is_discrete = property(lambda self: self.base_constraint.is_discrete)
+    event_dim = property(lambda self: self.base_constraint.event_dim)
+
+    def _ok(self, a):
+        n = self.event_dim
+        if a.ndim < n:
+            raise ValueError(f"MixtureSameFamilyConstraint: expected value.dim() >= {n} "
+                             f"but got {a.ndim}")
+        ok = np.asarray(self.base_constraint._ok(np.expand_dims(a, -1 - n)))
+        return ok.reshape(ok.shape[:a.ndim - n] + (-1,)).all(-1)
+
+    def __repr__(self):
+        return f"MixtureSameFamilyConstraint({self.base_constraint!r})"
+
+
 # PyTorch's public names: classes for the parameterised constraints, instances otherwise.
 independent = _IndependentConstraint
 dependent = _Dependent()
@@ -245,3 +363,9 @@ simplex = _Simplex()
 lower_triangular = _LowerTriangular()
 lower_cholesky = _LowerCholesky()
 positive_definite = _PositiveDefinite()
+positive_semidefinite = _PositiveSemidefinite()
+square = _Square()
+symmetric = _Symmetric()
+corr_cholesky = _CorrCholesky()
+cat = _Cat
+stack = _Stack

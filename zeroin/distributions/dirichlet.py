@@ -6,7 +6,8 @@ import numpy as np
 from .. import Tensor, arange, digamma, lgamma, where, xlogy
 from .._creation import _DistributionError
 from . import constraints
-from .distribution import Distribution, _Check
+from .distribution import _Check
+from .exp_family import ExponentialFamily
 from .gamma import _standard_gamma
 
 __all__ = ["Dirichlet"]
@@ -21,7 +22,7 @@ _SIMPLEX_VALUES = _Check("Simplex() (each row >= 0, summing to 1)",
                          "give probability vectors on the last dim")
 
 
-class Dirichlet(Distribution):
+class Dirichlet(ExponentialFamily):
     """The Dirichlet distribution over probability vectors of length K, K the last dim of
     ``concentration`` (all > 0); the leading dims are the batch. ``rsample`` normalises
     K gamma draws, differentiable through them (implicit reparameterisation)."""
@@ -83,3 +84,10 @@ class Dirichlet(Distribution):
         k, c0 = c.shape[-1], c.sum(-1)
         return lgamma(c).sum(-1) - lgamma(c0) - (k - c0) * digamma(c0) \
             - ((c - 1.0) * digamma(c)).sum(-1)
+
+    @property
+    def _natural_params(self):
+        return (self.concentration,)
+
+    def _log_normalizer(self, x):
+        return lgamma(x).sum(-1) - lgamma(x.sum(-1))

@@ -3,17 +3,19 @@ from __future__ import annotations
 
 from .. import zeros_like
 from . import constraints
-from .distribution import NONNEGATIVE, POSITIVE, Distribution
+from .distribution import NONNEGATIVE, POSITIVE
+from .exp_family import ExponentialFamily
 from .utils import _draw
 
 __all__ = ["Exponential"]
 
 
-class Exponential(Distribution):
+class Exponential(ExponentialFamily):
     """The exponential distribution on x >= 0 with ``rate`` > 0 (mean 1 / rate).
     ``rsample`` is ``e / rate`` with ``e ~ Exponential(1)``, differentiable wrt rate."""
 
     has_rsample = True
+    _mean_carrier_measure = 0
     _checks = {"rate": POSITIVE}
     _support = NONNEGATIVE
     arg_constraints = {"rate": constraints.positive}
@@ -62,3 +64,10 @@ class Exponential(Distribution):
     def entropy(self):
         """1 - log rate."""
         return 1.0 - self.rate.log()
+
+    @property
+    def _natural_params(self):
+        return (-self.rate,)
+
+    def _log_normalizer(self, x):
+        return -(-x).log()

@@ -9,7 +9,8 @@ from .._special_math import digamma as _digamma_np
 from .._special_math import lgamma as _lgamma_np
 from ..function import Function
 from . import constraints
-from .distribution import NONNEGATIVE, POSITIVE, Distribution
+from .distribution import NONNEGATIVE, POSITIVE
+from .exp_family import ExponentialFamily
 from .utils import _draw
 
 __all__ = ["Gamma"]
@@ -89,12 +90,13 @@ def _standard_gamma(concentration, shape):
     return _StandardGammaOp(np.maximum(x, tiny))(conc)
 
 
-class Gamma(Distribution):
+class Gamma(ExponentialFamily):
     """The gamma distribution with shape ``concentration`` > 0 and ``rate`` > 0 (mean
     concentration / rate), on x >= 0. ``rsample`` uses implicit reparameterisation (the
     gradient of a draw wrt concentration at its fixed quantile), as PyTorch."""
 
     has_rsample = True
+    _mean_carrier_measure = 0
     _checks = {"concentration": POSITIVE, "rate": POSITIVE}
     _support = NONNEGATIVE
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
@@ -137,3 +139,10 @@ class Gamma(Distribution):
         """c - log rate + lgamma(c) + (1 - c) digamma(c)."""
         c = self.concentration
         return c - self.rate.log() + lgamma(c) + (1.0 - c) * digamma(c)
+
+    @property
+    def _natural_params(self):
+        return (self.concentration - 1, -self.rate)
+
+    def _log_normalizer(self, x, y):
+        return lgamma(x + 1) + (x + 1) * (-y.reciprocal()).log()

@@ -8,7 +8,8 @@ import numpy as np
 from .. import Tensor, erf, randn
 from ..function import Function
 from . import constraints
-from .distribution import POSITIVE, REAL, Distribution
+from .distribution import POSITIVE, REAL
+from .exp_family import ExponentialFamily
 
 __all__ = ["Normal"]
 
@@ -38,7 +39,7 @@ class _NdtriOp(Function):
     def backward(self, xp, g, out, p): return g * math.sqrt(2 * math.pi) * xp.exp(out * out / 2)
 
 
-class Normal(Distribution):
+class Normal(ExponentialFamily):
     """The normal distribution with mean ``loc`` and standard deviation ``scale`` (tensors
     or numbers, broadcast together; ``scale`` > 0).
 
@@ -48,6 +49,7 @@ class Normal(Distribution):
     """
 
     has_rsample = True
+    _mean_carrier_measure = 0
     _checks = {"loc": REAL, "scale": POSITIVE}
     _support = REAL
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
@@ -91,3 +93,10 @@ class Normal(Distribution):
     def entropy(self):
         """½ + ½ log(2π) + log scale."""
         return 0.5 + _LOG_SQRT_2PI + self.scale.log()
+
+    @property
+    def _natural_params(self):
+        return (self.loc / self.scale.pow(2), -0.5 * self.scale.pow(2).reciprocal())
+
+    def _log_normalizer(self, x, y):
+        return -0.25 * x.pow(2) / y + 0.5 * (-math.pi / y).log()

@@ -7,7 +7,7 @@ from . import constraints
 from .categorical import Categorical, _one_param
 from .distribution import Distribution, _Check
 
-__all__ = ["OneHotCategorical"]
+__all__ = ["OneHotCategorical", "OneHotCategoricalStraightThrough"]
 
 _ONE_HOT = _Check("OneHot() (0s and a single 1 on the last dim)",
                   lambda a, d: ((a == 0) | (a == 1)).all(-1, keepdims=True)
@@ -75,4 +75,17 @@ class OneHotCategorical(Distribution):
         return values.expand((k,) + tuple(self._batch_shape) + (k,)) if expand else values
 
     def __repr__(self):
-        return f"OneHotCategorical({self._categorical._given}: {self.param_shape})"
+        return f"{type(self).__name__}({self._categorical._given}: {self.param_shape})"
+
+
+class OneHotCategoricalStraightThrough(OneHotCategorical):
+    """OneHotCategorical with a straight-through ``rsample`` (Bengio et al. 2013): the
+    one-hot draw on the forward pass, the gradient of ``probs`` on the backward pass
+    (``sample + probs - probs.detach()``)."""
+
+    has_rsample = True
+
+    def rsample(self, sample_shape=()):
+        samples = self.sample(sample_shape)
+        probs = self._categorical.probs
+        return samples + (probs - probs.detach())

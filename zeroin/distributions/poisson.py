@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from .. import lgamma, xlogy
 from . import constraints
-from .distribution import NONNEGATIVE, NONNEGATIVE_INTEGER, Distribution
+from .distribution import NONNEGATIVE, NONNEGATIVE_INTEGER
+from .exp_family import ExponentialFamily
 from .utils import _draw
 
 __all__ = ["Poisson"]
 
 
-class Poisson(Distribution):
+class Poisson(ExponentialFamily):
     """The Poisson distribution of counts 0, 1, 2, ... with mean ``rate`` >= 0. Samples
     are whole numbers in the rate's float dtype, as in PyTorch; there is no rsample and,
     as in PyTorch, no closed-form entropy."""
@@ -38,3 +39,10 @@ class Poisson(Distribution):
         if self._validate_args:
             self._validate_sample(value)
         return xlogy(value, self.rate) - self.rate - lgamma(value + 1)
+
+    @property
+    def _natural_params(self):
+        return (self.rate.log(),)
+
+    def _log_normalizer(self, x):
+        return x.exp()

@@ -159,3 +159,30 @@ class TransformedDistribution(Distribution):
 
     def __repr__(self):
         return f"TransformedDistribution({self.base_dist!r}, {self.transforms!r})"
+
+
+class _TransformedFamily(TransformedDistribution):
+    """A named family that PyTorch writes as a TransformedDistribution (Gumbel, Pareto,
+    Weibull, ...): its parameters (``_checks``, attributes or properties) are validated
+    here with its own name, ``expand`` expands the ones held as attributes (``_expand``)
+    and the repr names them, as PyTorch's."""
+
+    _expand = ()
+
+    def __init__(self, base_distribution, transforms, validate_args=None):
+        super().__init__(base_distribution, transforms, validate_args)
+        if self._validate_args:
+            for name, check in self._checks.items():
+                if name not in self.__dict__:       # properties: Distribution skips them
+                    self._refuse(f"parameter {name}", getattr(self, name), check)
+
+    def expand(self, batch_shape, _instance=None):
+        new = super().expand(batch_shape, _instance)
+        for name in self._expand:
+            new.__dict__[name] = self.__dict__[name].expand(tuple(batch_shape))
+        return new
+
+    def __repr__(self):
+        held = [(n, getattr(self, n)) for n in self._checks]
+        args = ", ".join(f"{n}: {p.item() if p.numel() == 1 else p.size()}" for n, p in held)
+        return f"{type(self).__name__}({args})"

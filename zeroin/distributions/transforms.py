@@ -15,14 +15,17 @@ import numbers
 
 import numpy as np
 
-from .. import Tensor, atanh, cat, clamp, logsigmoid, softmax, softplus
+from .. import (Tensor, atanh, cat, clamp, eye, linalg, logsigmoid, softmax, softplus, stack,
+               tensor)
 from . import constraints
 from .utils import _sum_rightmost
 
-__all__ = ["AbsTransform", "AffineTransform", "ComposeTransform", "ExpTransform",
-           "IndependentTransform",
-           "PowerTransform", "SigmoidTransform", "SoftmaxTransform", "SoftplusTransform",
-           "StickBreakingTransform", "TanhTransform", "Transform", "identity_transform"]
+__all__ = ["AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform",
+           "CorrCholeskyTransform", "CumulativeDistributionTransform", "ExpTransform",
+           "IndependentTransform", "LowerCholeskyTransform", "PositiveDefiniteTransform",
+           "PowerTransform", "ReshapeTransform", "SigmoidTransform", "SoftmaxTransform",
+           "SoftplusTransform", "StackTransform", "StickBreakingTransform", "TanhTransform",
+           "Transform", "identity_transform"]
 
 
 class Transform:
@@ -507,3 +510,302 @@ class IndependentTransform(Transform):
 
     def __repr__(self):
         return f"IndependentTransform({self.base_transform!r}, {self.reinterpreted_batch_ndims})"
+
+
+class ReshapeTransform(Transform):
+    """Reshapes the rightmost ``in_shape`` dims to ``out_shape`` (same number of entries);
+    the log-Jacobian is 0."""
+    bijective = True
+
+    def __init__(self, in_shape, out_shape, cache_size=0):
+        self.in_shape, self.out_shape = tuple(in_shape), tuple(out_shape)
+        if math.prod(self.in_shape) != math.prod(self.out_shape):
+            raise ValueError(f"ReshapeTransform: in_shape {self.in_shape} and out_shape "
+                             f"{self.out_shape} have different numbers of elements")
+        super().__init__(cache_size=cache_size)
+
+    domain = property(lambda self: constraints.independent(constraints.real,
+                                                           len(self.in_shape)))
+    codomain = property(lambda self: constraints.independent(constraints.real,
+                                                             len(self.out_shape)))
+
+    def with_cache(self, cache_size=1):
+        if self._cache_size == cache_size:
+            return self
+        return ReshapeTransform(self.in_shape, self.out_shape, cache_size)
+
+    def _params_equal(self, other):
+        return (self.in_shape, self.out_shape) == (other.in_shape, other.out_shape)
+
+    def _call(self, x):
+        return x.reshape(tuple(x.shape[:x.dim() - len(self.in_shape)]) + self.out_shape)
+
+    def _inverse(self, y):
+        return y.reshape(tuple(y.shape[:y.dim() - len(self.out_shape)]) + self.in_shape)
+
+    def log_abs_det_jacobian(self, x, y):
+        return x.new_zeros(tuple(x.shape[:x.dim() - len(self.in_shape)]))
+
+    def forward_shape(self, shape):
+        return self._reshape("", shape, self.in_shape, self.out_shape)
+
+    def inverse_shape(self, shape):
+        return self._reshape(".inv", shape, self.out_shape, self.in_shape)
+
+    @staticmethod
+    def _reshape(op, shape, old, new):
+        if len(shape) < len(old):
+            raise ValueError(f"ReshapeTransform{op}: too few dimensions on input: shape "
+                             f"{tuple(shape)}, needs the rightmost to be {old}")
+        cut = len(shape) - len(old)
+        if tuple(shape[cut:]) != old:
+            raise ValueError(f"ReshapeTransform{op}: shape mismatch: expected the rightmost "
+                             f"dims {old} but got {tuple(shape[cut:])}")
+        return type(shape)(tuple(shape[:cut]) + new)
+
+    def __repr__(self):
+        return f"ReshapeTransform(in_shape={self.in_shape}, out_shape={self.out_shape})"
+
+
+def _tril_index(n, diag):
+    """The (row-major) flat positions of the entries i, j < i + diag + 1 of an n x n
+    matrix (PyTorch's tril_matrix_to_vec order)."""
+    i, j = np.indices((n, n))
+    return np.flatnonzero(j < i + diag + 1)
+
+
+def _tril_to_vec(mat, diag):
+    n = mat.shape[-1]
+    flat = mat.reshape(tuple(mat.shape[:-2]) + (n * n,))
+    return flat.index_select(-1, tensor(_tril_index(n, diag)))
+
+
+def _vec_to_tril(vec, diag):
+    """The n x n matrix with ``vec`` on its entries j < i + diag + 1 (row order), zeros
+    elsewhere (gradients reach vec)."""
+    m = vec.shape[-1]
+    n = round((-(1 + 2 * diag) + ((1 + 2 * diag) ** 2 + 8 * m + 4 * abs(diag)
+                                  * (diag + 1)) ** 0.5) / 2)
+    pos = _tril_index(n, diag)
+    if pos.size != m:
+        raise ValueError(f"the size of the last dimension is {m}, which cannot be the lower "
+                         f"triangular part of a square matrix")
+    index = np.full(n * n, m)                   # m: the zero appended below
+    index[pos] = np.arange(m)
+    padded = cat([vec, vec.new_zeros(tuple(vec.shape[:-1]) + (1,))], -1)
+    return padded.index_select(-1, tensor(index)).reshape(tuple(vec.shape[:-1]) + (n, n))
+
+
+class CorrCholeskyTransform(Transform):
+    """A bijection from R^(D(D-1)/2) onto the Cholesky factors of D x D correlation
+    matrices (LKJ's): tanh of each entry, filled into the strict lower triangle row by
+    row, each row then scaled by a stick-breaking so it has unit length."""
+    domain, codomain, bijective = constraints.real_vector, constraints.corr_cholesky, True
+
+    def _call(self, x):
+        eps = float(np.finfo(x.dtype).eps)
+        r = _vec_to_tril(x.tanh().clamp(min=-1 + eps, max=1 - eps), -1)
+        z1m_cumprod_sqrt = (1 - r ** 2).sqrt().cumprod(-1)
+        ones = r.new_ones(tuple(r.shape[:-1]) + (1,))
+        r = r + eye(r.shape[-1], dtype=r.dtype)
+        return r * cat([ones, z1m_cumprod_sqrt[..., :-1]], -1)
+
+    def _inverse(self, y):
+        y_cumsum = 1 - (y * y).cumsum(-1)
+        ones = y.new_ones(tuple(y.shape[:-1]) + (1,))
+        shifted = cat([ones, y_cumsum[..., :-1]], -1)
+        t = _tril_to_vec(y, -1) / _tril_to_vec(shifted, -1).sqrt()
+        return (t.log1p() - (-t).log1p()) / 2
+
+    def log_abs_det_jacobian(self, x, y):
+        y1m_cumsum = 1 - (y * y).cumsum(-1)
+        stick_breaking = 0.5 * _tril_to_vec(y1m_cumsum, -2).log().sum(-1)
+        tanh = -2 * (x + softplus(-2 * x) - math.log(2.0)).sum(-1)
+        return stick_breaking + tanh
+
+    def forward_shape(self, shape):
+        if len(shape) < 1:
+            raise ValueError("CorrCholeskyTransform: too few dimensions on input")
+        n = shape[-1]
+        d = round((0.25 + 2 * n) ** 0.5 + 0.5)
+        if d * (d - 1) // 2 != n:
+            raise ValueError(f"CorrCholeskyTransform: input of size {n} is not a flattened "
+                             f"strict lower triangle (D (D - 1) / 2 entries)")
+        return type(shape)(tuple(shape[:-1]) + (d, d))
+
+    def inverse_shape(self, shape):
+        if len(shape) < 2:
+            raise ValueError("CorrCholeskyTransform.inv: too few dimensions on input")
+        if shape[-2] != shape[-1]:
+            raise ValueError(f"CorrCholeskyTransform.inv: input is not square: "
+                             f"{tuple(shape)}")
+        d = shape[-1]
+        return type(shape)(tuple(shape[:-2]) + (d * (d - 1) // 2,))
+
+
+class LowerCholeskyTransform(Transform):
+    """An unconstrained square matrix onto a lower triangular one with a positive
+    diagonal: the strict lower triangle kept, the diagonal exponentiated (not a bijection:
+    the upper triangle is dropped)."""
+    domain, codomain = constraints.independent(constraints.real, 2), constraints.lower_cholesky
+
+    def _call(self, x):
+        return x.tril(-1) + x.diagonal(dim1=-2, dim2=-1).exp().diag_embed()
+
+    def _inverse(self, y):
+        return y.tril(-1) + y.diagonal(dim1=-2, dim2=-1).log().diag_embed()
+
+
+class PositiveDefiniteTransform(Transform):
+    """An unconstrained square matrix onto a positive definite one: L L^T for L its
+    LowerCholeskyTransform (not a bijection)."""
+    domain = constraints.independent(constraints.real, 2)
+    codomain = constraints.positive_definite
+
+    def _call(self, x):
+        L = LowerCholeskyTransform()(x)
+        return L @ L.mT
+
+    def _inverse(self, y):
+        return LowerCholeskyTransform().inv(linalg.cholesky(y))
+
+
+def _check_dim(op, what, z, dim, size, expected):
+    if not -z.dim() <= dim < z.dim():
+        raise IndexError(f"{op}: dim {dim} out of range for {what} with {z.dim()} dims")
+    if z.shape[dim] != size:
+        raise ValueError(f"{op}: {what}.size({dim}) = {z.shape[dim]} must equal "
+                         f"{expected} {size}")
+
+
+class CatTransform(Transform):
+    """``tseq[i]`` applied to the i-th slice (``lengths[i]`` entries, 1 each by default)
+    of dim ``dim``, the results concatenated (as ``torch.cat``)."""
+
+    def __init__(self, tseq, dim=0, lengths=None, cache_size=0):
+        tseq = list(tseq)
+        if not all(isinstance(t, Transform) for t in tseq):
+            raise TypeError("CatTransform: every element of tseq must be a Transform")
+        if cache_size:
+            tseq = [t.with_cache(cache_size) for t in tseq]
+        super().__init__(cache_size=cache_size)
+        self.transforms = tseq
+        self.lengths = [1] * len(tseq) if lengths is None else list(lengths)
+        if len(self.lengths) != len(self.transforms):
+            raise ValueError(f"CatTransform: lengths ({len(self.lengths)}) must match "
+                             f"transforms ({len(self.transforms)})")
+        self.dim = dim
+
+    event_dim = property(lambda self: max(t.event_dim for t in self.transforms))
+    length = property(lambda self: sum(self.lengths))
+    bijective = property(lambda self: all(t.bijective for t in self.transforms))
+    domain = property(lambda self: constraints.cat([t.domain for t in self.transforms],
+                                                   self.dim, self.lengths))
+    codomain = property(lambda self: constraints.cat([t.codomain for t in self.transforms],
+                                                     self.dim, self.lengths))
+
+    def with_cache(self, cache_size=1):
+        if self._cache_size == cache_size:
+            return self
+        return CatTransform(self.transforms, self.dim, self.lengths, cache_size)
+
+    def _params_equal(self, other):
+        return (self.transforms, self.dim, self.lengths) == (other.transforms, other.dim,
+                                                             other.lengths)
+
+    def _slices(self, z, what):
+        _check_dim("CatTransform", what, z, self.dim, self.length, "length")
+        starts = np.cumsum([0] + self.lengths[:-1])
+        return [z.narrow(self.dim, int(s), n) for s, n in zip(starts, self.lengths)]
+
+    def _call(self, x):
+        return cat([t(v) for t, v in zip(self.transforms, self._slices(x, "x"))], self.dim)
+
+    def _inverse(self, y):
+        return cat([t.inv(v) for t, v in zip(self.transforms, self._slices(y, "y"))],
+                   self.dim)
+
+    def log_abs_det_jacobian(self, x, y):
+        parts = []
+        for t, a, b in zip(self.transforms, self._slices(x, "x"), self._slices(y, "y")):
+            parts.append(_sum_rightmost(t.log_abs_det_jacobian(a, b),
+                                        self.event_dim - t.event_dim))
+        dim = (self.dim - x.dim() if self.dim >= 0 else self.dim) + self.event_dim
+        return cat(parts, dim) if dim < 0 else sum(parts)
+
+    def __repr__(self):
+        return f"CatTransform({self.transforms!r}, dim={self.dim}, lengths={self.lengths})"
+
+
+class StackTransform(Transform):
+    """``tseq[i]`` applied to the i-th entry of dim ``dim``, the results stacked (as
+    ``torch.stack``)."""
+
+    def __init__(self, tseq, dim=0, cache_size=0):
+        tseq = list(tseq)
+        if not all(isinstance(t, Transform) for t in tseq):
+            raise TypeError("StackTransform: every element of tseq must be a Transform")
+        if cache_size:
+            tseq = [t.with_cache(cache_size) for t in tseq]
+        super().__init__(cache_size=cache_size)
+        self.transforms, self.dim = tseq, dim
+
+    bijective = property(lambda self: all(t.bijective for t in self.transforms))
+    domain = property(lambda self: constraints.stack([t.domain for t in self.transforms],
+                                                     self.dim))
+    codomain = property(lambda self: constraints.stack([t.codomain for t in self.transforms],
+                                                       self.dim))
+
+    def with_cache(self, cache_size=1):
+        if self._cache_size == cache_size:
+            return self
+        return StackTransform(self.transforms, self.dim, cache_size)
+
+    def _params_equal(self, other):
+        return (self.transforms, self.dim) == (other.transforms, other.dim)
+
+    def _slices(self, z, what):
+        _check_dim("StackTransform", what, z, self.dim, len(self.transforms),
+                   "len(transforms)")
+        return [z.select(self.dim, i) for i in range(z.shape[self.dim])]
+
+    def _call(self, x):
+        return stack([t(v) for t, v in zip(self.transforms, self._slices(x, "x"))], self.dim)
+
+    def _inverse(self, y):
+        return stack([t.inv(v) for t, v in zip(self.transforms, self._slices(y, "y"))],
+                     self.dim)
+
+    def log_abs_det_jacobian(self, x, y):
+        return stack([t.log_abs_det_jacobian(a, b) for t, a, b in zip(
+            self.transforms, self._slices(x, "x"), self._slices(y, "y"))], self.dim)
+
+    def __repr__(self):
+        return f"StackTransform({self.transforms!r}, dim={self.dim})"
+
+
+class CumulativeDistributionTransform(Transform):
+    """x -> ``distribution.cdf(x)``, onto [0, 1] (a copula's margins); the inverse is
+    ``icdf`` and the log-Jacobian the log density."""
+    bijective, codomain, sign = True, constraints.unit_interval, 1
+
+    def __init__(self, distribution, cache_size=0):
+        super().__init__(cache_size=cache_size)
+        self.distribution = distribution
+
+    domain = property(lambda self: self.distribution.support)
+
+    def with_cache(self, cache_size=1):
+        if self._cache_size == cache_size:
+            return self
+        return CumulativeDistributionTransform(self.distribution, cache_size)
+
+    def _params_equal(self, other):
+        return self.distribution is other.distribution
+
+    def _call(self, x): return self.distribution.cdf(x)                 # noqa: E704
+    def _inverse(self, y): return self.distribution.icdf(y)             # noqa: E704
+    def log_abs_det_jacobian(self, x, y): return self.distribution.log_prob(x)  # noqa: E704
+
+    def __repr__(self):
+        return f"CumulativeDistributionTransform({self.distribution!r})"
