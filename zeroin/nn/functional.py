@@ -971,6 +971,11 @@ __all__ += ["max_pool1d_with_indices", "max_pool2d_with_indices",
             "upsample_nearest", "upsample_bilinear"]
 
 
+from ._more import dropout3d, max_unpool3d  # noqa: E402
+
+__all__ += ["dropout3d", "max_unpool3d"]
+
+
 # --- in-place activations: F.relu_(x) changes x, recorded as PyTorch records it ---------
 
 def _inplace_activation(name, fn):
