@@ -5,6 +5,7 @@
 >>> loss_fn = nn.MSELoss()
 """
 from . import functional, init, utils
+from .adaptive import AdaptiveLogSoftmaxWithLoss
 from .activation import (CELU, ELU, GELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish,
                          Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6,
                          RReLU,
@@ -79,4 +80,4 @@ __all__ = ["Module", "Parameter", "Buffer", "Linear", "Sequential", "ModuleList"
            "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyBatchNorm1d", "LazyBatchNorm2d",
            "LazyBatchNorm3d", "ZeroPad3d", "ConstantPad3d", "ReflectionPad3d",
            "ReplicationPad3d", "CircularPad3d", "Dropout3d", "MaxUnpool3d", "CrossMapLRN2d",
-           "SyncBatchNorm", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d"]
+           "SyncBatchNorm", "AdaptiveLogSoftmaxWithLoss", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d"]
