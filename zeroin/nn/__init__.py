@@ -6,6 +6,7 @@
 """
 from . import functional, init, utils
 from .adaptive import AdaptiveLogSoftmaxWithLoss
+from .fractional import FractionalMaxPool2d, FractionalMaxPool3d
 from .activation import (CELU, ELU, GELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish,
                          Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6,
                          RReLU,
@@ -80,4 +81,5 @@ __all__ = ["Module", "Parameter", "Buffer", "Linear", "Sequential", "ModuleList"
            "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyBatchNorm1d", "LazyBatchNorm2d",
            "LazyBatchNorm3d", "ZeroPad3d", "ConstantPad3d", "ReflectionPad3d",
            "ReplicationPad3d", "CircularPad3d", "Dropout3d", "MaxUnpool3d", "CrossMapLRN2d",
-           "SyncBatchNorm", "AdaptiveLogSoftmaxWithLoss", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d"]
+           "SyncBatchNorm", "AdaptiveLogSoftmaxWithLoss", "FractionalMaxPool2d",
+           "FractionalMaxPool3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d"]

@@ -972,8 +972,11 @@ __all__ += ["max_pool1d_with_indices", "max_pool2d_with_indices",
 
 
 from ._more import dropout3d, max_unpool3d  # noqa: E402
+from .fractional import (fractional_max_pool2d, fractional_max_pool2d_with_indices,  # noqa: E402
+                         fractional_max_pool3d, fractional_max_pool3d_with_indices)
 
-__all__ += ["dropout3d", "max_unpool3d"]
+__all__ += ["dropout3d", "max_unpool3d", "fractional_max_pool2d", "fractional_max_pool3d",
+            "fractional_max_pool2d_with_indices", "fractional_max_pool3d_with_indices"]
 
 
 # --- in-place activations: F.relu_(x) changes x, recorded as PyTorch records it ---------
