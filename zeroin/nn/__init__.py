@@ -7,6 +7,7 @@
 from . import functional, init, utils
 from .adaptive import AdaptiveLogSoftmaxWithLoss
 from .fractional import FractionalMaxPool2d, FractionalMaxPool3d
+from .linear_cross_entropy import LinearCrossEntropyLoss
 from .activation import (CELU, ELU, GELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish,
                          Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6,
                          RReLU,
@@ -81,5 +82,5 @@ __all__ = ["Module", "Parameter", "Buffer", "Linear", "Sequential", "ModuleList"
            "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyBatchNorm1d", "LazyBatchNorm2d",
            "LazyBatchNorm3d", "ZeroPad3d", "ConstantPad3d", "ReflectionPad3d",
            "ReplicationPad3d", "CircularPad3d", "Dropout3d", "MaxUnpool3d", "CrossMapLRN2d",
-           "SyncBatchNorm", "AdaptiveLogSoftmaxWithLoss", "FractionalMaxPool2d",
+           "SyncBatchNorm", "AdaptiveLogSoftmaxWithLoss", "LinearCrossEntropyLoss", "FractionalMaxPool2d",
            "FractionalMaxPool3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d"]

@@ -975,7 +975,9 @@ from ._more import dropout3d, max_unpool3d  # noqa: E402
 from .fractional import (fractional_max_pool2d, fractional_max_pool2d_with_indices,  # noqa: E402
                          fractional_max_pool3d, fractional_max_pool3d_with_indices)
 
-__all__ += ["dropout3d", "max_unpool3d", "fractional_max_pool2d", "fractional_max_pool3d",
+from .linear_cross_entropy import linear_cross_entropy  # noqa: E402
+
+__all__ += ["dropout3d", "max_unpool3d", "linear_cross_entropy", "fractional_max_pool2d", "fractional_max_pool3d",
             "fractional_max_pool2d_with_indices", "fractional_max_pool3d_with_indices"]
 
 
