@@ -146,3 +146,81 @@ def test_bad_settings_are_refused_as_in_torch(make, exc, words):
         make(torch.optim, torch.zeros(2, requires_grad=True))
     with pytest.raises(exc, match=words):
         make(optim, zeroin.zeros(2, requires_grad=True))
+
+
+# --- Muon: 2-D parameters, Newton-Schulz in bfloat16 (emulated) ----------------------------
+
+MUON = [{}, dict(nesterov=False, adjust_lr_fn="match_rms_adamw", weight_decay=0.0, lr=0.02),
+        dict(momentum=0.5, ns_steps=3, adjust_lr_fn="original", lr=0.1)]
+
+
+def _muon_run(shape, kw, dtype, steps=4):
+    rng = np.random.default_rng(3)
+    w0 = rng.standard_normal(shape).astype(dtype)
+    wz, wt = zeroin.tensor(w0, requires_grad=True), torch.tensor(w0, requires_grad=True)
+    oz, ot = optim.Muon([wz], **kw), torch.optim.Muon([wt], **kw)
+    for _ in range(steps):          # the same gradient array in both: the step alone
+        g = np.sin(3 * wz.data.astype(np.float64) + 1).astype(dtype)
+        wz.grad, wt.grad = zeroin.tensor(g), torch.tensor(g)
+        oz.step()
+        ot.step()
+    return wz, wt, oz, ot
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kw", MUON, ids=range(len(MUON)))
+@pytest.mark.parametrize("shape", [(4, 6), (8, 8), (9, 5)], ids=str)
+def test_muon_steps_are_torchs(shape, kw, dtype):
+    wz, wt, oz, ot = _muon_run(shape, kw, dtype)
+    # float64: PyTorch's lerp and add_ fuse their multiply-adds, NumPy cannot (an ulp)
+    tol = dict(rtol=0, atol=0) if dtype == np.float32 else dict(rtol=1e-14, atol=1e-16)
+    np.testing.assert_allclose(wz.data, wt.detach().numpy(), **tol)
+    np.testing.assert_allclose(oz.state[wz]["momentum_buffer"],
+                               ot.state[wt]["momentum_buffer"].numpy(), **tol)
+
+
+def test_muon_on_a_larger_matrix_and_its_state_dict():
+    # larger products may sum in another order than PyTorch's bfloat16 kernel: one
+    # bfloat16 rounding (2**-8 relative) of the update at most
+    wz, wt, oz, ot = _muon_run((64, 32), {}, np.float32)
+    np.testing.assert_allclose(wz.data, wt.detach().numpy(), atol=1e-3 * 2 ** -7 * 4)
+    sd, sd_t = oz.state_dict(), ot.state_dict()
+    assert sorted(sd["state"][0]) == sorted(sd_t["state"][0]) == ["momentum_buffer"]
+    assert sorted(sd["param_groups"][0]) == sorted(sd_t["param_groups"][0])
+    assert oz.defaults == {k: v for k, v in ot.defaults.items()}
+    w2 = zeroin.tensor(wt.detach().numpy().copy(), requires_grad=True)
+    o2 = optim.Muon([w2])
+    o2.load_state_dict({"state": {0: {"momentum_buffer":
+                                      sd_t["state"][0]["momentum_buffer"].numpy()}},
+                        "param_groups": sd_t["param_groups"]})
+    np.testing.assert_array_equal(o2.state[w2]["momentum_buffer"],
+                                  ot.state[wt]["momentum_buffer"].numpy())
+
+
+def test_muon_orthogonalises_the_update():
+    from zeroin.optim.optimizers_more import _newton_schulz
+    g = np.random.default_rng(4).standard_normal((20, 8))
+    o = _newton_schulz(g, (3.4445, -4.7750, 2.0315), 5, 1e-7).astype(np.float64)
+    s = np.linalg.svd(o, compute_uv=False)
+    assert (s > 0.5).all() and (s < 1.5).all()          # singular values near 1
+    u, _, vt = np.linalg.svd(g, full_matrices=False)
+    assert np.abs(o - u @ vt).max() < 0.5
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda o, T: o.Muon([T.zeros(3, requires_grad=True)]), "2D parameters"),
+    (lambda o, T: o.Muon([T.zeros(2, 3, 4, requires_grad=True)]), "2D parameters"),
+    (lambda o, T: o.Muon([T.zeros(2, 3, requires_grad=True)], adjust_lr_fn="x"),
+     "not supported"),
+    (lambda o, T: o.Muon([T.zeros(2, 3, requires_grad=True)], momentum=-1), "momentum"),
+    (lambda o, T: o.Muon([T.zeros(2, 3, requires_grad=True)], lr=-1), "earning rate"),
+])
+def test_muon_errors_as_torch(make, words):
+    with pytest.raises(ValueError):
+        make(torch.optim, torch)
+    with pytest.raises(ValueError, match=words):
+        make(optim, zeroin)
+    with pytest.raises(TypeError):
+        optim.Muon([zeroin.zeros(2, 2, requires_grad=True)], maximize=True)
+    with pytest.raises(TypeError):
+        torch.optim.Muon([torch.zeros(2, 2, requires_grad=True)], maximize=True)

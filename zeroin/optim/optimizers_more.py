@@ -1,4 +1,4 @@
-"""Rprop, ASGD and Adafactor with PyTorch's defaults, formulas and state keys.
+"""Rprop, ASGD, Adafactor and Muon with PyTorch's defaults, formulas and state keys.
 
 Notation as in :mod:`zeroin.optim.optimizers`: ``w`` the parameter's array (changed in
 place), ``g`` its gradient (negated with ``maximize=True``), ``t`` the step number from 1.
@@ -14,7 +14,7 @@ import numpy as np
 from .optimizer import Optimizer, _check_number
 from .optimizers import _l2
 
-__all__ = ["Rprop", "ASGD", "Adafactor"]
+__all__ = ["Rprop", "ASGD", "Adafactor", "Muon"]
 
 
 def _pair(name, what, v, example):
@@ -167,3 +167,103 @@ class Adafactor(Optimizer):
         rms = float(np.linalg.norm(update.ravel())) / (math.sqrt(max(update.size, 1)) *
                                                        group["d"])
         w -= update * (alpha / max(1.0, rms))
+
+
+def _bfloat16(a):
+    """``a`` rounded to bfloat16 (to nearest, ties to even; a double through float32 first,
+    as PyTorch converts it), held in float32: NumPy has no bfloat16, and Muon's
+    Newton-Schulz iteration runs in it in PyTorch."""
+    b = np.asarray(a, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    b = ((b + 0x7FFF + ((b >> 16) & 1)) >> 16) << 16
+    return b.astype(np.uint32).view(np.float32)
+
+
+def _newton_schulz(g, coefficients, steps, eps):
+    """PyTorch's ``_zeropower_via_newtonschulz``: g scaled to norm 1, then ``steps`` of
+    X <- a X + (b G + c G G) X with G = X X^T, each product in bfloat16 (float32 sums,
+    one rounding per op, as PyTorch's CPU kernels); about U V^T of g's SVD."""
+    if steps >= 100:
+        raise ValueError("Number of steps must be less than 100 for computational "
+                         "efficiency")
+    if g.ndim != 2:
+        raise ValueError("Input tensor gradient must be a 2D matrix")
+    if len(coefficients) != 3:
+        raise ValueError("Coefficients must be a tuple of exactly 3 values")
+    a, b, c = (np.float32(v) for v in coefficients)
+    x = _bfloat16(g)
+    tall = g.shape[0] > g.shape[1]
+    if tall:
+        x = x.T
+    norm = _bfloat16(np.sqrt(np.sum(x * x, dtype=np.float32)))
+    x = _bfloat16(x / max(norm, _bfloat16(np.float32(eps))))
+    for _ in range(steps):
+        gram = _bfloat16(x @ x.T)
+        update = _bfloat16(b * gram + c * (gram @ gram))
+        x = _bfloat16(a * x + update @ x)
+    return x.T if tall else x
+
+
+def _lerp(start, end, weight):
+    """PyTorch's lerp: start + w (end - start) for |w| < 1/2, else end - (end - start)
+    (1 - w), w in the arrays' precision. PyTorch's CPU kernel fuses the multiply-add; for
+    float32 that is emulated in float64 (NumPy has no fma), so it matches to the bit."""
+    w = start.dtype.type(weight)
+    d = end - start
+    if start.dtype == np.float32:
+        if abs(w) < 0.5:
+            return (np.float64(w) * d.astype(np.float64) + start).astype(np.float32)
+        return (end - d.astype(np.float64) * np.float64(1 - w)).astype(np.float32)
+    if abs(w) < 0.5:
+        return start + w * d
+    return end - d * (start.dtype.type(1) - w)
+
+
+class Muon(Optimizer):
+    """MomentUm Orthogonalized by Newton-schulz (Jordan et al., 2024), PyTorch's, for 2-D
+    parameters only: ``B <- lerp(B, g, 1 - momentum)``, the update ``lerp(g, B, momentum)``
+    (Nesterov) or ``B``, orthogonalised by ``ns_steps`` Newton-Schulz steps (in bfloat16,
+    emulated), ``w <- w (1 - lr wd) - lr' O`` with ``lr' = lr sqrt(max(1, rows/cols))``
+    (``adjust_lr_fn="match_rms_adamw"``: ``0.2 lr sqrt(max(rows, cols))``)."""
+
+    def __init__(self, params, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
+                 ns_coefficients=(3.4445, -4.7750, 2.0315), eps=1e-7, ns_steps=5,
+                 adjust_lr_fn=None):
+        super().__init__(params, dict(lr=lr, weight_decay=weight_decay, momentum=momentum,
+                                      nesterov=nesterov, ns_coefficients=ns_coefficients,
+                                      eps=eps, ns_steps=ns_steps, adjust_lr_fn=adjust_lr_fn))
+
+    def _check(self, group):
+        super()._check(group)
+        fn = group["adjust_lr_fn"]
+        if fn is not None and fn not in ("original", "match_rms_adamw"):
+            raise ValueError(f"Adjust learning rate function {fn} is not supported (use "
+                             f"None, 'original' or 'match_rms_adamw')")
+        group["ns_coefficients"] = tuple(group["ns_coefficients"])
+        for p in group["params"]:
+            if p.ndim != 2:
+                raise ValueError(f"Muon only supports 2D parameters whereas we found a "
+                                 f"parameter with size: {tuple(p.shape)}; optimise biases "
+                                 f"and other parameters with e.g. AdamW")
+
+    def _init_state(self, p, group):
+        return {"momentum_buffer": np.zeros_like(p.numpy())}
+
+    def _update(self, w, g, state, group, work):
+        buf, m = state["momentum_buffer"], group["momentum"]
+        buf[...] = _lerp(buf, g, 1 - m)
+        update = _lerp(g, buf, m) if group["nesterov"] else buf
+        o = _newton_schulz(update, group["ns_coefficients"], group["ns_steps"],
+                           group["eps"])
+        lr = float(group["lr"])
+        rows, cols = w.shape[:2]
+        fn = group["adjust_lr_fn"]
+        if fn is None or fn == "original":
+            ratio = math.sqrt(max(1, rows / cols))
+        else:
+            ratio = 0.2 * math.sqrt(max(rows, cols))
+        w *= 1 - lr * group["weight_decay"]
+        alpha = w.dtype.type(-(lr * ratio))
+        if w.dtype == np.float32:       # PyTorch's add_(alpha=) fuses: emulated exactly
+            w[...] = w + o.astype(np.float64) * np.float64(alpha)
+        else:
+            w += o.astype(w.dtype) * alpha
