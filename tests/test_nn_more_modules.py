@@ -203,3 +203,17 @@ def test_lazy_instance_norm_loads_a_torch_state_dict():
     np.testing.assert_allclose(m(zeroin.tensor(x0)).data,
                                mt.double()(torch.tensor(x0)).detach().numpy(), rtol=1e-6)
     assert type(m) is nn.InstanceNorm2d and repr(m) == repr(mt)
+
+
+def test_container_is_deprecated_as_in_torch():
+    import warnings
+    msgs = []
+    for mod in (torch.nn, nn):
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            c = mod.Container(a=mod.Linear(2, 3), b=mod.ReLU())
+        msgs.append([(type(r.message), str(r.message)) for r in rec])
+        assert [n for n, _ in c.named_children()] == ["a", "b"]
+    assert msgs[0] == msgs[1] and msgs[0][0][0] is FutureWarning
+    with pytest.warns(FutureWarning, match="nn.Container. is deprecated"):
+        assert repr(nn.Container(a=nn.ReLU())).startswith("Container(\n  (a): ReLU()")

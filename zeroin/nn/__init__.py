@@ -13,7 +13,7 @@ from .activation import (CELU, ELU, GELU, GLU, SELU, Hardshrink, Hardsigmoid, Ha
                          RReLU,
                          Sigmoid, SiLU, Softmax, Softmax2d, Softmin, Softplus, Softshrink,
                          Softsign, Tanh, Tanhshrink, Threshold)
-from .container import ModuleDict, ModuleList, ParameterDict, ParameterList
+from .container import Container, ModuleDict, ModuleList, ParameterDict, ParameterList
 from .distance import CosineSimilarity, PairwiseDistance
 from .layers import (BatchNorm1d, Bilinear, Dropout, Flatten, Fold, Identity, Linear,
                      Sequential, Unflatten, Unfold)
@@ -82,5 +82,5 @@ __all__ = ["Module", "Parameter", "Buffer", "Linear", "Sequential", "ModuleList"
            "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyBatchNorm1d", "LazyBatchNorm2d",
            "LazyBatchNorm3d", "ZeroPad3d", "ConstantPad3d", "ReflectionPad3d",
            "ReplicationPad3d", "CircularPad3d", "Dropout3d", "MaxUnpool3d", "CrossMapLRN2d",
-           "SyncBatchNorm", "AdaptiveLogSoftmaxWithLoss", "LinearCrossEntropyLoss", "FractionalMaxPool2d",
+           "SyncBatchNorm", "Container", "AdaptiveLogSoftmaxWithLoss", "LinearCrossEntropyLoss", "FractionalMaxPool2d",
            "FractionalMaxPool3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d"]
