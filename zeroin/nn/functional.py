@@ -977,8 +977,9 @@ from .fractional import (fractional_max_pool2d, fractional_max_pool2d_with_indic
 
 from .linear_cross_entropy import linear_cross_entropy  # noqa: E402
 
-__all__ += ["dropout3d", "max_unpool3d", "linear_cross_entropy", "fractional_max_pool2d", "fractional_max_pool3d",
-            "fractional_max_pool2d_with_indices", "fractional_max_pool3d_with_indices"]
+__all__ += ["dropout3d", "max_unpool3d", "linear_cross_entropy", "fractional_max_pool2d",
+            "fractional_max_pool3d", "fractional_max_pool2d_with_indices",
+            "fractional_max_pool3d_with_indices"]
 
 
 # --- in-place activations: F.relu_(x) changes x, recorded as PyTorch records it ---------
