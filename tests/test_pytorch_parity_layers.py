@@ -388,7 +388,11 @@ REPR_ARGS = {
     "ConvTranspose3d": (2, 3, 3), "LPPool1d": (2, 3), "LPPool2d": (2, 3), "LPPool3d": (2, 3),
     "LazyLinear": (3,), "LazyConv1d": (3, 3), "LazyConv2d": (3, 3), "LazyConv3d": (3, 3),
     "LazyConvTranspose1d": (3, 3), "LazyConvTranspose2d": (3, 3),
-    "LazyConvTranspose3d": (3, 3)}
+    "LazyConvTranspose3d": (3, 3), "ZeroPad3d": (1,), "ConstantPad3d": (1, 0.5),
+    "ReflectionPad3d": (1,), "ReplicationPad3d": (1,), "CircularPad3d": (1,),
+    "MaxUnpool3d": (2,), "CrossMapLRN2d": (3,), "SyncBatchNorm": (4,),
+    "AdaptiveLogSoftmaxWithLoss": (16, 10, [3, 6]), "FractionalMaxPool2d": (2, None, 0.5),
+    "FractionalMaxPool3d": (2, 3), "LinearCrossEntropyLoss": (5, 4)}
 #: base classes PyTorch's users do not build
 REPR_SKIP = {"RNNBase", "RNNCellBase"}
 #: and the settings that are not the defaults
@@ -399,7 +403,10 @@ REPR_CALLS = [
     "Hardsigmoid(inplace=True)", "Hardtanh(-2.0, 2.0, inplace=True)",
     "Threshold(0.1, 20.0, inplace=True)", "GELU('tanh')", "Softmax(dim=1)",
     "Softplus(beta=2.0, threshold=10.0)", "Dropout(0.1, inplace=True)",
-    "Dropout2d(0.2, inplace=True)",
+    "Dropout2d(0.2, inplace=True)", "Dropout3d(0.2, inplace=True)",
+    "LinearCrossEntropyLoss(5, 4, out_features=(2, 3), bias=True, ignore_index=1)",
+    "SyncBatchNorm(4, affine=False, track_running_stats=False)",
+    "LazyInstanceNorm2d(affine=False, track_running_stats=False)",
     "Conv2d(2, 4, 3, stride=2, padding=1, groups=2, bias=False)",
     "Conv2d(2, 4, (3, 5), padding='same', padding_mode='reflect', dilation=2)",
     "ConvTranspose2d(2, 4, 3, stride=2, output_padding=1)", "Linear(2, 3, bias=False)",

@@ -5,12 +5,15 @@
 >>> loss_fn = nn.MSELoss()
 """
 from . import functional, init, utils
+from .adaptive import AdaptiveLogSoftmaxWithLoss
+from .fractional import FractionalMaxPool2d, FractionalMaxPool3d
+from .linear_cross_entropy import LinearCrossEntropyLoss
 from .activation import (CELU, ELU, GELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish,
                          Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6,
                          RReLU,
                          Sigmoid, SiLU, Softmax, Softmax2d, Softmin, Softplus, Softshrink,
                          Softsign, Tanh, Tanhshrink, Threshold)
-from .container import ModuleDict, ModuleList, ParameterDict, ParameterList
+from .container import Container, ModuleDict, ModuleList, ParameterDict, ParameterList
 from .distance import CosineSimilarity, PairwiseDistance
 from .layers import (BatchNorm1d, Bilinear, Dropout, Flatten, Fold, Identity, Linear,
                      Sequential, Unflatten, Unfold)
@@ -26,7 +29,9 @@ from .normalization import (Embedding, EmbeddingBag, GroupNorm, InstanceNorm1d, 
                             InstanceNorm3d, LayerNorm, RMSNorm)
 from .padding import (ChannelShuffle, CircularPad1d, CircularPad2d, ConstantPad1d,
                       ConstantPad2d, PixelShuffle, PixelUnshuffle, ReflectionPad1d,
-                      ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, ZeroPad1d, ZeroPad2d)
+                      ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, ZeroPad1d, ZeroPad2d,
+                      CircularPad3d, ConstantPad3d, ReflectionPad3d, ReplicationPad3d,
+                      ZeroPad3d)
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
                       AdaptiveMaxPool2d, AlphaDropout, AvgPool1d, AvgPool2d, BatchNorm2d,
@@ -34,11 +39,13 @@ from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
                       LocalResponseNorm, MaxPool1d, MaxPool2d, MaxUnpool1d, MaxUnpool2d,
                       Upsample, UpsamplingBilinear2d, UpsamplingNearest2d, MaxPool3d,
                       AvgPool3d, AdaptiveAvgPool3d, AdaptiveMaxPool3d, LPPool1d, LPPool2d,
-                      LPPool3d, BatchNorm3d)
+                      LPPool3d, BatchNorm3d, CrossMapLRN2d, Dropout3d, MaxUnpool3d,
+                      SyncBatchNorm)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .lazy import (LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyConv1d, LazyConv2d,
                    LazyConv3d, LazyConvTranspose1d, LazyConvTranspose2d, LazyConvTranspose3d,
-                   LazyLinear, LazyModuleMixin)
+                   LazyLinear, LazyModuleMixin, LazyInstanceNorm1d, LazyInstanceNorm2d,
+                   LazyInstanceNorm3d)
 from .attention import MultiheadAttention, NonDynamicallyQuantizableLinear
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer,
                           TransformerEncoder, TransformerEncoderLayer)
@@ -73,4 +80,8 @@ __all__ = ["Module", "Parameter", "Buffer", "Linear", "Sequential", "ModuleList"
            "InstanceNorm3d", "UninitializedParameter", "UninitializedBuffer", "LazyModuleMixin",
            "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d",
            "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyBatchNorm1d", "LazyBatchNorm2d",
-           "LazyBatchNorm3d"]
+           "LazyBatchNorm3d", "ZeroPad3d", "ConstantPad3d", "ReflectionPad3d",
+           "ReplicationPad3d", "CircularPad3d", "Dropout3d", "MaxUnpool3d", "CrossMapLRN2d",
+           "SyncBatchNorm", "Container", "AdaptiveLogSoftmaxWithLoss", "LinearCrossEntropyLoss",
+           "FractionalMaxPool2d",
+           "FractionalMaxPool3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d"]

@@ -22,7 +22,8 @@ __all__ = ["cosine_similarity", "pairwise_distance", "prelu", "softshrink", "har
            "threshold", "instance_norm", "rms_norm", "pixel_shuffle", "pixel_unshuffle",
            "bilinear", "channel_shuffle", "dropout1d", "adaptive_max_pool1d", "rrelu",
            "gumbel_softmax", "embedding_bag", "local_response_norm", "max_unpool1d",
-           "max_unpool2d", "alpha_dropout", "feature_alpha_dropout"]
+           "max_unpool2d", "alpha_dropout", "feature_alpha_dropout", "max_unpool3d",
+           "dropout3d"]
 
 
 def _valued_as(x, value):
@@ -232,7 +233,8 @@ def _unpool(op, nd, input, indices, kernel_size, stride, padding, output_size): 
     ks, pd = tup(kernel_size), tup(padding)
     st = tup(stride if stride is not None else kernel_size)
     if x.ndim not in (nd + 1, nd + 2) or idx.shape != tuple(x.shape):
-        raise ShapeError(f"{op}: input must be (N, C, {'H, W' if nd == 2 else 'L'}) or "
+        dims = {1: "L", 2: "H, W", 3: "D, H, W"}[nd]
+        raise ShapeError(f"{op}: input must be (N, C, {dims}) or "
                          f"unbatched, with indices of the same shape, got input "
                          f"{tuple(x.shape)} and indices {idx.shape}")
     if idx.dtype.kind not in "iu":
@@ -266,6 +268,12 @@ def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_siz
 def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):  # noqa: A002
     """The inverse of max_pool2d: values back at the positions of their maxima."""
     return _unpool("max_unpool2d", 2, input, indices, kernel_size, stride, padding,
+                   output_size)
+
+
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):  # noqa: A002
+    """The inverse of max_pool3d: values back at the positions of their maxima."""
+    return _unpool("max_unpool3d", 3, input, indices, kernel_size, stride, padding,
                    output_size)
 
 
@@ -433,6 +441,22 @@ def dropout1d(input, p=0.5, training=True, inplace=False):  # noqa: A002
     if x.ndim == 2:
         return dropout2d(x.unsqueeze(0), p, training)[0]
     return dropout2d(x, p, training)
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):  # noqa: A002
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) with probability ``p`` in
+    training (the rest scaled by 1/(1-p)); ``inplace`` is accepted and ignored."""
+    from ._conv import Dropout2dOp
+    x = _t(input, "dropout3d")
+    if x.ndim not in (4, 5):
+        raise ShapeError(f"dropout3d: expected a 4-D (C, D, H, W) or 5-D (N, C, D, H, W) "
+                         f"input, got shape {x.shape}")
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout3d: probability p must be between 0 and 1, got {p}")
+    if not training or p == 0:
+        return x
+    keep = get_rng().random(x.shape[:-3] + (1, 1, 1)) >= p
+    return Dropout2dOp(keep.astype(x.dtype) * (1.0 / (1.0 - p) if p < 1 else 0.0))(x)
 
 
 _SELU_SAT = -1.0507009873554805 * 1.6732632423543772     # SELU's limit at -inf: -lambda alpha

@@ -10,7 +10,7 @@ from collections import OrderedDict
 from .._tensor import Tensor
 from .module import Module, Parameter, _block
 
-__all__ = ["ModuleList", "ModuleDict", "ParameterList", "ParameterDict"]
+__all__ = ["ModuleList", "ModuleDict", "ParameterList", "ParameterDict", "Container"]
 
 
 def _module(owner, key, m):
@@ -244,3 +244,17 @@ class ParameterDict(_DictLike, Module):
 
     def __setitem__(self, key, p):
         self.register_parameter(key, _param("ParameterDict", key, p))
+
+
+class Container(Module):
+    """Deprecated (as in PyTorch): a Module with the keyword arguments as submodules;
+    subclass :class:`Module` instead."""
+
+    def __init__(self, **kwargs):
+        import warnings
+        warnings.warn("`nn.Container` is deprecated. All of its functionality is now "
+                      "implemented in `nn.Module`. Subclass that instead.", FutureWarning,
+                      stacklevel=2)
+        super().__init__()
+        for key, value in kwargs.items():
+            self.add_module(key, value)

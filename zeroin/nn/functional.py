@@ -969,3 +969,42 @@ __all__ += ["max_pool1d_with_indices", "max_pool2d_with_indices",
             "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices", "upsample",
             "max_pool3d_with_indices", "adaptive_max_pool3d_with_indices",
             "upsample_nearest", "upsample_bilinear"]
+
+
+from ._more import dropout3d, max_unpool3d  # noqa: E402
+from .fractional import (fractional_max_pool2d, fractional_max_pool2d_with_indices,  # noqa: E402
+                         fractional_max_pool3d, fractional_max_pool3d_with_indices)
+
+from .linear_cross_entropy import linear_cross_entropy  # noqa: E402
+
+__all__ += ["dropout3d", "max_unpool3d", "linear_cross_entropy", "fractional_max_pool2d",
+            "fractional_max_pool3d", "fractional_max_pool2d_with_indices",
+            "fractional_max_pool3d_with_indices"]
+
+
+# --- in-place activations: F.relu_(x) changes x, recorded as PyTorch records it ---------
+
+def _inplace_activation(name, fn):
+    def activation_(input, *args, **kwargs):  # noqa: A002
+        from .._tensor_api import _inplace
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}: expected a Tensor (changed in place), got "
+                            f"{type(input).__name__}")
+        return _inplace(input, name, lambda x, *a: fn(x, *a, **kwargs), *args)
+    activation_.__name__ = activation_.__qualname__ = name
+    activation_.__doc__ = (f"In place: ``F.{name}(x, ...)`` sets x to ``F.{name[:-1]}(x, ...)``"
+                           f" and returns x (recorded for autograd, as PyTorch's).")
+    return activation_
+
+
+relu_ = _inplace_activation("relu_", relu)
+elu_ = _inplace_activation("elu_", elu)
+leaky_relu_ = _inplace_activation("leaky_relu_", leaky_relu)
+hardtanh_ = _inplace_activation("hardtanh_", hardtanh)
+rrelu_ = _inplace_activation("rrelu_", rrelu)
+celu_ = _inplace_activation("celu_", celu)
+selu_ = _inplace_activation("selu_", selu)
+threshold_ = _inplace_activation("threshold_", threshold)
+
+__all__ += ["relu_", "elu_", "leaky_relu_", "hardtanh_", "rrelu_", "celu_", "selu_",
+            "threshold_"]

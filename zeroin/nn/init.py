@@ -12,6 +12,7 @@ uses :func:`zeroin.random.get_rng` (or ``rng=``) and returns the tensor.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -261,3 +262,35 @@ def orthogonal_(tensor, gain=1.0, rng=None, generator=None):
         q = q.T
     arr[...] = (gain * q).reshape(arr.shape)
     return tensor
+
+
+def _make_deprecate(meth):
+    """The old name without the trailing underscore: warns as PyTorch's (FutureWarning)
+    and calls the in-place initialiser."""
+    new_name = meth.__name__
+    old_name = new_name[:-1]
+
+    def deprecated_init(*args, **kwargs):
+        warnings.warn(f"`nn.init.{old_name}` is now deprecated in favor of "
+                      f"`nn.init.{new_name}`.", FutureWarning, stacklevel=2)
+        return meth(*args, **kwargs)
+
+    deprecated_init.__name__ = deprecated_init.__qualname__ = old_name
+    deprecated_init.__doc__ = f"Deprecated: use :func:`{new_name}` (same arguments)."
+    return deprecated_init
+
+
+uniform = _make_deprecate(uniform_)
+normal = _make_deprecate(normal_)
+constant = _make_deprecate(constant_)
+eye = _make_deprecate(eye_)
+dirac = _make_deprecate(dirac_)
+xavier_uniform = _make_deprecate(xavier_uniform_)
+xavier_normal = _make_deprecate(xavier_normal_)
+kaiming_uniform = _make_deprecate(kaiming_uniform_)
+kaiming_normal = _make_deprecate(kaiming_normal_)
+sparse = _make_deprecate(sparse_)
+orthogonal = _make_deprecate(orthogonal_)
+
+__all__ += ["uniform", "normal", "constant", "eye", "dirac", "xavier_uniform",
+            "xavier_normal", "kaiming_uniform", "kaiming_normal", "sparse", "orthogonal"]

@@ -18,11 +18,13 @@ from .conv import (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d,
                    ConvTranspose3d)
 from .layers import BatchNorm1d, Linear
 from .module import UninitializedBuffer, UninitializedParameter, UninitializedTensorMixin
+from .normalization import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from .pooling import BatchNorm2d, BatchNorm3d
 
 __all__ = ["LazyModuleMixin", "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConv3d",
            "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d",
-           "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d"]
+           "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyInstanceNorm1d",
+           "LazyInstanceNorm2d", "LazyInstanceNorm3d"]
 
 
 def _quiet_rng():
@@ -232,3 +234,30 @@ class LazyBatchNorm2d(_LazyNormMixin, BatchNorm2d):
 class LazyBatchNorm3d(_LazyNormMixin, BatchNorm3d):
     """A :class:`BatchNorm3d` whose ``num_features`` is read from the first input."""
     cls_to_become = BatchNorm3d
+
+
+class _LazyInstanceNormMixin(_LazyNormMixin):
+    """As PyTorch's: with nothing to shape (``affine=False, track_running_stats=False``)
+    ``num_features`` stays 0 and the instance norm warns that it is unused. Shaped by a
+    state dict, it takes ``num_features`` from the first input (PyTorch's keeps 0 and
+    then refuses every input), as zeroin's lazy batch norms do."""
+
+    def initialize_parameters(self, input, *args, **kwargs):  # noqa: A002
+        if self.has_uninitialized_params() or self.affine or self.track_running_stats:
+            super().initialize_parameters(input, *args, **kwargs)
+
+
+class LazyInstanceNorm1d(_LazyInstanceNormMixin, InstanceNorm1d):
+    """An :class:`InstanceNorm1d` whose ``num_features`` is read from the first input
+    (dimension 1, as PyTorch's; its defaults ``affine=True, track_running_stats=True``)."""
+    cls_to_become = InstanceNorm1d
+
+
+class LazyInstanceNorm2d(_LazyInstanceNormMixin, InstanceNorm2d):
+    """An :class:`InstanceNorm2d` whose ``num_features`` is read from the first input."""
+    cls_to_become = InstanceNorm2d
+
+
+class LazyInstanceNorm3d(_LazyInstanceNormMixin, InstanceNorm3d):
+    """An :class:`InstanceNorm3d` whose ``num_features`` is read from the first input."""
+    cls_to_become = InstanceNorm3d

@@ -9,7 +9,9 @@ from .module import Module
 
 __all__ = ["ZeroPad2d", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d",
            "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "PixelShuffle",
-           "PixelUnshuffle", "ZeroPad1d", "CircularPad1d", "CircularPad2d", "ChannelShuffle"]
+           "PixelUnshuffle", "ZeroPad1d", "CircularPad1d", "CircularPad2d", "ChannelShuffle",
+           "ZeroPad3d", "ConstantPad3d", "ReflectionPad3d", "ReplicationPad3d",
+           "CircularPad3d"]
 
 
 def _widths(layer, padding, n):
@@ -18,7 +20,8 @@ def _widths(layer, padding, n):
         return (int(padding),) * (2 * n)
     p = tuple(padding) if isinstance(padding, (tuple, list)) else None
     if p is None or len(p) != 2 * n or not all(isinstance(v, numbers.Integral) for v in p):
-        want = "(left, right)" if n == 1 else "(left, right, top, bottom)"
+        want = {1: "(left, right)", 2: "(left, right, top, bottom)",
+                3: "(left, right, top, bottom, front, back)"}[n]
         raise ValueError(f"{layer}: padding must be an int or {2 * n} ints {want}, got "
                          f"{padding!r}")
     return tuple(int(v) for v in p)
@@ -35,7 +38,8 @@ class _Pad(Module):
     def _check(self, x):
         name, n = type(self).__name__, self._n
         if x.ndim not in (n + 1, n + 2):
-            shapes = "(C, W) or (N, C, W)" if n == 1 else "(C, H, W) or (N, C, H, W)"
+            shapes = {1: "(C, W) or (N, C, W)", 2: "(C, H, W) or (N, C, H, W)",
+                      3: "(C, D, H, W) or (N, C, D, H, W)"}[n]
             raise ValueError(f"{name}: expected a {n + 1}-D or {n + 2}-D input {shapes}, got "
                              f"shape {x.shape}")
         if self._mode == "circular":
@@ -91,6 +95,22 @@ class ZeroPad2d(ConstantPad2d):
         return f"{self.padding}"
 
 
+class ConstantPad3d(ConstantPad1d):
+    """Pad the last three dimensions with ``value``: (left, right, top, bottom, front,
+    back)."""
+    _n = 3
+
+
+class ZeroPad3d(ConstantPad3d):
+    """Pad the last three dimensions with zeros: an int or 6 ints."""
+
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self):
+        return f"{self.padding}"
+
+
 class ZeroPad1d(ConstantPad1d):
     """Pad the last dimension with zeros: an int or (left, right)."""
 
@@ -111,6 +131,11 @@ class CircularPad2d(CircularPad1d):
     _n = 2
 
 
+class CircularPad3d(CircularPad1d):
+    """Pad the last three dimensions periodically: 6 ints, last dimension first."""
+    _n = 3
+
+
 class ReflectionPad1d(_Pad):
     """Pad the last dimension with its reflection (the edge not repeated)."""
     _mode = "reflect"
@@ -121,6 +146,11 @@ class ReflectionPad2d(ReflectionPad1d):
     _n = 2
 
 
+class ReflectionPad3d(ReflectionPad1d):
+    """Pad the last three dimensions with their reflection."""
+    _n = 3
+
+
 class ReplicationPad1d(_Pad):
     """Pad the last dimension by repeating its edge value."""
     _mode = "replicate"
@@ -129,6 +159,11 @@ class ReplicationPad1d(_Pad):
 class ReplicationPad2d(ReplicationPad1d):
     """Pad the last two dimensions by repeating their edge values."""
     _n = 2
+
+
+class ReplicationPad3d(ReplicationPad1d):
+    """Pad the last three dimensions by repeating their edge values."""
+    _n = 3
 
 
 class PixelShuffle(Module):

@@ -3,7 +3,9 @@ AvgPool1d/2d/3d, AdaptiveAvgPool1d/2d/3d, AdaptiveMaxPool1d/2d/3d, LPPool1d/2d/3
 Upsample, Dropout2d, BatchNorm2d/3d (PyTorch's arguments)."""
 from __future__ import annotations
 
-from .._tensor import Tensor
+import numpy as np
+
+from .._tensor import Tensor, _leaf
 from . import _conv as C
 from . import _more as M
 from . import _volume as V
@@ -17,7 +19,7 @@ __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1
            "AlphaDropout", "FeatureAlphaDropout",
            "MaxUnpool1d", "MaxUnpool2d", "LocalResponseNorm", "MaxPool3d", "AvgPool3d",
            "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "LPPool1d", "LPPool2d", "LPPool3d",
-           "BatchNorm3d"]
+           "BatchNorm3d", "MaxUnpool3d", "Dropout3d", "CrossMapLRN2d", "SyncBatchNorm"]
 
 
 class _MaxPool(Module):
@@ -66,7 +68,7 @@ class _MaxUnpool(Module):
         self.padding = tup(padding)
 
     def forward(self, input, indices, output_size=None):  # noqa: A002
-        f = M.max_unpool1d if self._nd == 1 else M.max_unpool2d
+        f = {1: M.max_unpool1d, 2: M.max_unpool2d, 3: M.max_unpool3d}[self._nd]
         return f(input, indices, self.kernel_size, self.stride, self.padding, output_size)
 
     def extra_repr(self):
@@ -83,6 +85,11 @@ class MaxUnpool2d(_MaxUnpool):
     _nd = 2
 
 
+class MaxUnpool3d(_MaxUnpool):
+    """The inverse of MaxPool3d(return_indices=True): values back where their maxima were."""
+    _nd = 3
+
+
 class LocalResponseNorm(Module):
     """Normalise each channel by the mean square of its ``size`` neighbouring channels:
     x / (k + alpha * mean(x**2)) ** beta (AlexNet)."""
@@ -93,6 +100,46 @@ class LocalResponseNorm(Module):
 
     def forward(self, input):  # noqa: A002
         return M.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self):
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+def _cross_map_window(channels, size):
+    """(C, C) counts: row c says which channels' squares PyTorch's CrossMapLRN2d sums for
+    channel c. Its running sum adds channel c + pre - 1 and drops channel c - pre only for
+    c > pre, so channel 0 stays in the sums beyond it; reproduced, not corrected."""
+    pre = int((size - 1) / 2 + 1)
+    m = np.zeros((channels, channels))
+    m[0, :min(pre, channels)] = 1
+    for c in range(1, channels):
+        m[c] = m[c - 1]
+        if c < channels - pre + 1:
+            m[c, c + pre - 1] += 1
+        if c > pre:
+            m[c, c - pre] -= 1
+    return m
+
+
+class CrossMapLRN2d(Module):
+    """PyTorch's older local response norm of (N, C, H, W):
+    x * (k + alpha / size * s) ** -beta, ``s`` a running sum of x**2 over neighbouring
+    channels as PyTorch's forward computes it (see :func:`_cross_map_window`); for a
+    centred window use :class:`LocalResponseNorm`."""
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input):  # noqa: A002
+        from .. import ops
+        x = M._t(input, "CrossMapLRN2d")
+        if x.ndim != 4:
+            raise ValueError(f"CrossMapLRN2d: Expected input to be 4D, got {x.ndim}D instead "
+                             f"(shape {tuple(x.shape)}; (N, C, H, W))")
+        w = _leaf(_cross_map_window(x.shape[1], self.size).T.astype(x.dtype))
+        s = ops.matmul((x * x).movedim(1, -1), w).movedim(-1, 1)
+        return x * (s * (self.alpha / self.size) + self.k) ** -self.beta
 
     def extra_repr(self):
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
@@ -296,6 +343,14 @@ class Dropout1d(Dropout2d):
         return dropout1d(x, self.p, self.training)
 
 
+class Dropout3d(Dropout2d):
+    """In training, zero whole channels of (N, C, D, H, W) or (C, D, H, W) with
+    probability ``p`` (the rest scaled by 1/(1-p)). Identity in evaluation."""
+
+    def forward(self, x):
+        return M.dropout3d(x, self.p, self.training)
+
+
 class AlphaDropout(Module):
     """Dropout that keeps SELU's self-normalisation: in training, elements are set to
     SELU's saturation value with probability ``p`` and all are rescaled so that a mean of
@@ -352,3 +407,49 @@ class BatchNorm3d(BatchNorm1d):
                                                            "BatchNorm2d" if x.ndim == 4
                                                            else ""))
         return self._normalize(batch_norm, x)
+
+
+class SyncBatchNorm(BatchNorm1d):
+    """Batch normalisation of (N, C, *) whose statistics PyTorch gathers across the
+    processes of ``process_group``; zeroin runs in one process, so it is the batch norm
+    of its own batch (as PyTorch's SyncBatchNorm outside a process group)."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, process_group=None, device=None, dtype=None, *,
+                 bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
+                         dtype, bias=bias)
+        self.process_group = process_group
+
+    def forward(self, x):
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+        if x.ndim < 2:
+            raise ValueError(f"SyncBatchNorm: expected at least 2D input (got {x.ndim}D "
+                             f"input), (N, C, *)")
+        if x.shape[1] != self.num_features:
+            raise ValueError(f"SyncBatchNorm: expected input with {self.num_features} "
+                             f"channels in dimension 1, got shape {x.shape}")
+        return self._normalize(batch_norm, x)
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module, process_group=None):
+        """``module`` with every batch norm in it (itself included) replaced by a
+        SyncBatchNorm that shares its parameters and running statistics."""
+        out = module
+        if isinstance(module, BatchNorm1d):
+            out = cls(module.num_features, module.eps, module.momentum, module.affine,
+                      module.track_running_stats, process_group,
+                      bias=module.bias is not None)
+            if module.affine:
+                out.weight = module.weight
+                out.bias = module.bias
+            out.running_mean = module.running_mean
+            out.running_var = module.running_var
+            out.num_batches_tracked = module.num_batches_tracked
+            out.training = module.training
+            if hasattr(module, "qconfig"):
+                out.qconfig = module.qconfig
+        for name, child in module.named_children():
+            out.add_module(name, cls.convert_sync_batchnorm(child, process_group))
+        return out

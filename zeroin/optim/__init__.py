@@ -11,7 +11,8 @@ from .grad_utils import clip_grad_norm_, clip_grad_value_
 from .lbfgs import LBFGS
 from .optimizer import Optimizer
 from .optimizers import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, RAdam, RMSprop
+from .optimizers_more import ASGD, Adafactor, Muon, Rprop
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "NAdam",
-           "RAdam", "Adamax", "LBFGS",
+           "RAdam", "Adamax", "LBFGS", "Rprop", "ASGD", "Adafactor", "Muon",
            "lr_scheduler", "clip_grad_norm_", "clip_grad_value_"]

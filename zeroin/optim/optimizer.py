@@ -224,7 +224,7 @@ class Optimizer:
                 raise ValueError(f"{type(self).__name__}.step: gradient of shape "
                                  f"{grad.shape} for a parameter of shape {value.shape}")
             state = self.state.get(p)
-            if not state or not _fits(state, value):
+            if not state or not self._state_fits(state, value):
                 state = self.state[p] = self._init_state(p, group)
             if group.get("maximize"):
                 grad = -grad
@@ -232,6 +232,11 @@ class Optimizer:
 
     def _init_state(self, p, group):
         return {}
+
+    def _state_fits(self, state, value):
+        """The state still fits the parameter's array ``value`` (Adafactor's factored
+        averages have other shapes and say so here)."""
+        return _fits(state, value)
 
     def _update(self, w, g, state, group, work):
         """Change the parameter's array ``w`` in place, given its gradient ``g``; ``work``
@@ -325,13 +330,17 @@ class Optimizer:
         """The saved state of parameter ``k`` as arrays of ``p``'s dtype, with every key
         this optimiser's step reads (a fresh state's keys)."""
         name = type(self).__name__
+        fresh = self._init_state(p, group)
         ns = {}
         for key, v in st.items():
             if isinstance(v, np.ndarray) and v.ndim > 0:
-                if v.shape != p.data.shape:
+                want = fresh[key].shape if isinstance(fresh.get(key), np.ndarray) else \
+                    p.data.shape
+                if v.shape != want:
+                    also = "" if want == p.data.shape else f" (expected {want})"
                     raise ValueError(f"{name}.load_state_dict: state {key!r} of "
                                      f"parameter {k} has shape {v.shape}, the parameter "
-                                     f"has shape {p.data.shape}")
+                                     f"has shape {p.data.shape}{also}")
                 ns[key] = v.astype(p.data.dtype, copy=True)
             elif isinstance(v, np.ndarray):
                 ns[key] = v.item()
@@ -339,7 +348,7 @@ class Optimizer:
                 ns[key] = v
         if not ns:
             return ns
-        for key, v in self._init_state(p, group).items():
+        for key, v in fresh.items():
             if key not in ns:
                 raise ValueError(f"{name}.load_state_dict: the state of parameter {k} lacks "
                                  f"{key!r} (it has {sorted(ns)}); was it saved by another "

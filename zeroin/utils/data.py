@@ -8,12 +8,13 @@ from ..data.dataset import (ChainDataset, ConcatDataset, DataLoader, Dataset, It
                             default_convert, random_split)
 from ..data.sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
                             SubsetRandomSampler, WeightedRandomSampler)
+from ..data.distributed import DistributedSampler
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "ChainDataset",
            "StackDataset", "DataLoader", "default_collate", "default_convert", "random_split",
            "get_worker_info", "Sampler",
            "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
-           "WeightedRandomSampler", "BatchSampler"]
+           "WeightedRandomSampler", "BatchSampler", "DistributedSampler"]
 
 
 def get_worker_info():

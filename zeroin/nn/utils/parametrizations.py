@@ -3,7 +3,8 @@
 read (see :mod:`zeroin.nn.utils.parametrize`), and the state dict keys are PyTorch's
 (``parametrizations.weight.original0`` / ``original1`` for weight norm's g and v;
 ``parametrizations.weight.original`` and ``parametrizations.weight.0._u`` / ``_v`` for
-spectral norm). ``orthogonal`` is not there.
+spectral norm); ``orthogonal`` (``parametrizations.weight.original`` and, with
+``use_trivialization``, ``parametrizations.weight.0.base``) is in ``_orthogonal.py``.
 """
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from ..._tensor import Tensor, _leaf
 from ..module import Module
 from . import parametrize
 
-__all__ = ["weight_norm", "spectral_norm"]
+from ._orthogonal import orthogonal
+
+__all__ = ["weight_norm", "spectral_norm", "orthogonal"]
 
 
 def _norm_except_dim(v, dim):
