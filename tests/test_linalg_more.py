@@ -121,6 +121,10 @@ CASES = {
     "cond_fro": (lambda T, a: T.linalg.cond(a, "fro"), [_r(2, 3, 3)]),
     "cond_nuc": (lambda T, a: T.linalg.cond(a, "nuc"), [_r(3, 3)]),
     "cond_1": (lambda T, a: T.linalg.cond(a, 1) + T.linalg.cond(a, -np.inf), [_r(3, 3)]),
+    "householder_product": (lambda T, a, t: T.linalg.householder_product(a, t),
+                            [_r(5, 3), _r(2)]),
+    "householder_product_batched": (lambda T, a, t: T.linalg.householder_product(a, t),
+                                    [_r(2, 4, 4, seed=9), _r(2, 4, seed=10)]),
     # PyTorch's older names
     "cholesky_old": (lambda T, a: T.cholesky(a @ a.mT + T.eye(3, dtype=a.dtype), upper=True)
                      + (a @ a.mT + 3 * T.eye(3, dtype=a.dtype)).cholesky(), [_r(3, 3)]),
@@ -170,7 +174,7 @@ TORCH_BACKWARD_FAILS = {"cond_1", "cond_fro"}
 
 TRIANGLE_ONLY = {"cholesky_inverse": zeroin.tril, "cholesky_inverse_upper": zeroin.triu,
                  "cholesky_solve": zeroin.tril, "cholesky_solve_upper": zeroin.triu}
-SECOND = {"lu_factor", "lu_factor_wide", "lu_factor_tall", "lu_L_U", "lu_solve",
+SECOND = {"householder_product", "lu_factor", "lu_factor_wide", "lu_factor_tall", "lu_L_U", "lu_solve",
           "lu_solve_adjoint", "solve_triangular_upper", "solve_triangular_lower_unit",
           "solve_triangular_right", "matrix_exp", "matrix_exp_big_norm", "multi_dot",
           "cholesky_solve", "cholesky_inverse", "triangular_solve", "inv_ex", "solve_ex",
@@ -363,6 +367,10 @@ def test_helper_errors_match_torchs_types():
                 "N must be greater than 1")
     _both_raise(lambda T: T.linalg.tensorinv(t(T, _r(4, 2, 3)), ind=1), "6 != 4", "6 != 4")
     _both_raise(lambda T: T.linalg.cond(t(T, _r(3, 4)), "fro"), "square", "square")
+    _both_raise(lambda T: T.linalg.solve_ex(t(T, np.ones((3, 3))), t(T, np.ones(3)),
+                                            check_errors=True),
+                "solver failed because the input matrix is singular",
+                "solver failed because the input matrix is singular")
     with pytest.raises(TypeError):
         torch.linalg.diagonal(torch.tensor(_r(3, 3)), 1)
     with pytest.raises(TypeError):
@@ -428,3 +436,46 @@ def test_torch_svd_has_the_old_semantics():
             np.testing.assert_allclose(rebuilt.data, a, atol=1e-12)
         else:
             assert not z.U.data.any() and not z.V.data.any()
+
+
+def test_householder_product_of_geqrf_reflectors_is_qr_q_and_errors_match():
+    a = torch.tensor(_r(5, 3))
+    packed, tau = torch.geqrf(a)
+    q = zeroin.linalg.householder_product(zeroin.tensor(packed.numpy()), zeroin.tensor(tau.numpy()))
+    np.testing.assert_allclose(q.data, torch.linalg.qr(a).Q.numpy(), atol=1e-14)
+    for shapes, match in ((((3, 4), (2,)), "input.shape\\[-2\\] must be greater"),
+                          (((4, 3), (4,)), "must be greater than or equal to tau.shape"),
+                          (((2, 4, 3), (3, 2)), "batch dimensions of tau")):
+        _both_raise(lambda T: T.linalg.householder_product(
+            *(T.tensor(_r(*sh)) if T is torch else zeroin.tensor(_r(*sh)) for sh in shapes)),
+            match, match)
+
+
+@pytest.mark.parametrize("name", ["svd_lowrank", "pca_lowrank"])
+@pytest.mark.parametrize("shape", [(6, 4), (4, 6), (2, 5, 4)])
+def test_lowrank_is_exact_for_a_matrix_of_rank_q(name, shape):
+    """Random projections: zeroin's generator is not PyTorch's, so the two agree only where
+    the answer does not depend on the draw (q >= rank)."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(shape[:-1] + (2,)) @ rng.standard_normal(shape[:-2] + (2, shape[-1]))
+    zeroin.manual_seed(0)
+    U, S, V = getattr(zeroin, name)(zeroin.tensor(a), q=2)
+    tU, tS, tV = getattr(torch, name)(torch.tensor(a), q=2)
+    assert [tuple(x.shape) for x in (U, S, V)] == [tuple(x.shape) for x in (tU, tS, tV)]
+    np.testing.assert_allclose(S.data, tS.numpy(), rtol=1e-12)
+    centred = a - a.mean(-2, keepdims=True) if name == "pca_lowrank" else a
+    np.testing.assert_allclose(((U * S[..., None, :]) @ V.mT).data, centred, atol=1e-12)
+
+
+def test_lowrank_gradient_by_finite_differences_and_q_errors():
+    a = _r(5, 4)
+
+    def f(x):
+        zeroin.manual_seed(3)       # the same random draw at every evaluation
+        U, S, V = zeroin.svd_lowrank(x, q=4)
+        return S
+    check_first(f, a)
+    with pytest.raises(ValueError, match="q\\(=5\\) must be non-negative integer"):
+        torch.pca_lowrank(torch.tensor(a), q=5)
+    with pytest.raises(ValueError, match="q\\(=5\\) must be non-negative integer"):
+        zeroin.pca_lowrank(zeroin.tensor(a), q=5)

@@ -23,7 +23,7 @@ from .linalg import (LinAlgError, _float, _matrix, inv, matrix_norm, qr, solve, 
 from .linalg import cholesky as _cholesky
 from .ops import TZ, _t, op
 
-__all__ = ["cond", "cross", "diagonal", "eig", "eigvals", "inv_ex", "lu", "lu_factor",
+__all__ = ["cond", "cross", "diagonal", "eig", "eigvals", "householder_product", "inv_ex", "lu", "lu_factor",
            "lu_factor_ex", "lu_solve", "matmul", "matrix_exp", "multi_dot", "solve_ex",
            "solve_triangular", "tensorinv", "tensorsolve", "vander", "vecdot"]
 
@@ -371,16 +371,17 @@ class SolveEx(NamedTuple):
     info: Tensor
 
 
-def _ex(name, A, info, check_errors, compute):
+def _ex(name, A, info, check_errors, compute, what=None):
     """compute(A) with each singular matrix (info > 0) replaced by I, then NaN there (PyTorch
     leaves whatever LAPACK stopped at, inf or NaN); ``check_errors`` raises instead."""
     if check_errors and info.any():
         flat = info.reshape(-1)
         bad = int(np.argmax(flat != 0))
         where = f"(Batch element {bad}): " if info.ndim else ""
-        raise LinAlgError(f"{name}: {where}The diagonal element {flat[bad]} is zero, the "
-                          f"inversion could not be completed because the input matrix is "
-                          f"singular (as PyTorch says); use check_errors=False to get info")
+        what = what or (f"The diagonal element {flat[bad]} is zero, the inversion could not "
+                        f"be completed because the input matrix is singular")
+        raise LinAlgError(f"{name}: {where}{what} (as PyTorch says); use check_errors=False "
+                          f"to get info instead")
     if not info.any():
         return compute(A), _leaf(info)
     bad = (info != 0)[..., None, None]
@@ -403,7 +404,8 @@ def solve_ex(A, B, *, left=True, check_errors=False):
     A = _matrix("linalg.solve_ex", A)
     info = _lu_array(A.data)[2]
     result, info = _ex("linalg.solve_ex", A, info, check_errors,
-                       lambda A: solve(A, B, left=left))
+                       lambda A: solve(A, B, left=left),
+                       "The solver failed because the input matrix is singular")
     return SolveEx(result, info)
 
 
@@ -560,6 +562,76 @@ def cond(A, p=None):
     bad = info.data != 0
     r = matrix_norm(A, p) * matrix_norm(_ops.where(bad[..., None, None], 0.0, Ainv), p)
     return _ops.where(bad, np.inf, r) if bad.any() else r
+
+
+def householder_product(A, tau):
+    """The first n columns of H_1 H_2 ... H_k, H_i = I - tau_i v_i v_i^T with v_i the i-th
+    column of ``A`` (m, n) below the diagonal and 1 on it (LAPACK's orgqr: Q from geqrf's
+    packed reflectors); batched, composed of differentiable ops."""
+    name = "torch.linalg.householder_product"
+    A, tau = _matrix(name, A, square=False), _float(name, tau, "tau")
+    _same_dtype(name, A, tau)
+    m, n = A.shape[-2:]
+    if m < n:
+        raise ShapeError(f"{name}: input.shape[-2] must be greater than or equal to "
+                         f"input.shape[-1], got A of shape {tuple(A.shape)}")
+    if tau.ndim < 1 or tau.shape[-1] > n:
+        raise ShapeError(f"{name}: input.shape[-1] must be greater than or equal to "
+                         f"tau.shape[-1], got A {tuple(A.shape)} and tau {tuple(tau.shape)}")
+    if tuple(tau.shape[:-1]) != tuple(A.shape[:-2]):
+        raise ShapeError(f"{name}: Expected batch dimensions of tau to be equal to "
+                         f"input.shape[:-2], but got {list(tau.shape[:-1])}")
+    Q = _leaf(np.broadcast_to(np.eye(m, dtype=A.dtype), tuple(A.shape[:-2]) + (m, m)).copy())
+    rows = np.arange(m)
+    for i in range(tau.shape[-1]):
+        v = A[..., :, i] * (rows > i).astype(A.dtype) + _leaf((rows == i).astype(A.dtype))
+        Qv = (Q @ v[..., :, None]) * tau[..., i, None, None]
+        Q = Q - Qv @ v[..., None, :]
+    return Q[..., :, :n]
+
+
+def _approximate_basis(A, q, niter):
+    """Q (m, q) with orthonormal columns whose span nearly holds A's range: Halko et al.
+    (2009), a random start (zeroin's generator) and ``niter`` power iterations."""
+    from ._creation import randn
+    R = randn(A.shape[-1], q, dtype=A.dtype)
+    Q = qr(A @ R).Q
+    for _ in range(niter):
+        Q = qr(A @ qr(A.mT @ Q).Q).Q
+    return Q
+
+
+def svd_lowrank(A, q=6, niter=2, M=None):
+    """``(U, S, V)``, an approximate rank-``q`` SVD of ``A`` (minus ``M``), A ~ U diag(S)
+    V^T, by a random projection (Halko et al. 2009, as PyTorch): exact up to rounding where
+    q >= rank(A); random otherwise (zeroin's generator, so not PyTorch's numbers)."""
+    A = _matrix("svd_lowrank", A, square=False)
+    q = 6 if q is None else q
+    m, n = A.shape[-2:]
+    if M is not None:
+        A = A - _t(M).broadcast_to(tuple(A.shape))
+    if m < n:
+        A = A.mT
+    Q = _approximate_basis(A, q, 2 if niter is None else niter)
+    B = Q.mT @ A
+    U, S, Vh = svd(B, full_matrices=False)
+    U, V = Q @ U, Vh.mT
+    return SVDOld(V, S, U) if m < n else SVDOld(U, S, V)
+
+
+def pca_lowrank(A, q=None, center=True, niter=2):
+    """``(U, S, V)`` of :func:`svd_lowrank` of ``A`` with its column means subtracted
+    (``center``): the principal directions are V's columns; q defaults to min(6, m, n)."""
+    A = _matrix("pca_lowrank", A, square=False)
+    m, n = A.shape[-2:]
+    if q is None:
+        q = min(6, m, n)
+    elif not (q >= 0 and q <= min(m, n)):
+        raise ValueError(f"q(={q}) must be non-negative integer and not greater than "
+                         f"min(m, n)={min(m, n)}")
+    if not niter >= 0:
+        raise ValueError(f"niter(={niter}) must be non-negative integer")
+    return svd_lowrank(A - A.mean(-2, keepdim=True) if center else A, q, niter)
 
 
 def _no_complex(name):
@@ -751,7 +823,8 @@ TORCH_NAMES = {"cholesky": cholesky_top, "cholesky_solve": cholesky_solve,
                "lu": lu_top, "lu_unpack": lu_unpack, "lu_solve": lu_solve_top,
                "matrix_exp": matrix_exp, "svd": svd_top, "qr": qr_top,
                "chain_matmul": chain_matmul, "nuclear_norm": nuclear_norm,
-               "frobenius_norm": frobenius_norm}
+               "frobenius_norm": frobenius_norm, "svd_lowrank": svd_lowrank,
+               "pca_lowrank": pca_lowrank}
 
 Tensor.cholesky = cholesky_top
 Tensor.cholesky_solve = cholesky_solve
