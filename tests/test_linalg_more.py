@@ -479,3 +479,62 @@ def test_lowrank_gradient_by_finite_differences_and_q_errors():
         torch.pca_lowrank(torch.tensor(a), q=5)
     with pytest.raises(ValueError, match="q\\(=5\\) must be non-negative integer"):
         zeroin.pca_lowrank(zeroin.tensor(a), q=5)
+
+
+# --- ldl_factor, ldl_solve ------------------------------------------------------------------
+
+def _symmetric_cases():
+    rng = np.random.default_rng(0)
+    out = []
+    for n in (1, 2, 3, 5, 8):
+        for s in range(6):
+            a = rng.standard_normal((n, n))
+            a = a + a.T
+            if s % 3 == 1:
+                a[np.diag_indices(n)] *= 1e-3      # small diagonal: 2 x 2 pivots
+            if s % 3 == 2:
+                a[np.diag_indices(n)] = 0
+            out.append(a)
+    return out + [np.array([[0.0, 1.0], [1.0, 0.0]]), np.zeros((2, 2)), np.ones((3, 3))]
+
+
+def test_ldl_factor_matches_lapacks_pivots_and_solves():
+    cases = _symmetric_cases()
+    two_by_two = 0
+    for a in cases:
+        z = zeroin.linalg.ldl_factor_ex(zeroin.tensor(a))
+        t = torch.linalg.ldl_factor_ex(torch.tensor(a))
+        np.testing.assert_array_equal(z.pivots.data, t.pivots.numpy())
+        np.testing.assert_allclose(z.LD.data, t.LD.numpy(), rtol=1e-10, atol=1e-12)
+        assert z.info.tolist() == t.info.tolist() and z.pivots.dtype == np.int32
+        two_by_two += bool((z.pivots.data < 0).any())
+        if t.info.item() == 0:
+            b = np.ones((len(a), 2))
+            x = zeroin.linalg.ldl_solve(z.LD, z.pivots, zeroin.tensor(b))
+            np.testing.assert_allclose(
+                x.data, torch.linalg.ldl_solve(t.LD, t.pivots, torch.tensor(b)).numpy(),
+                rtol=1e-8, atol=1e-10)
+            np.testing.assert_allclose(a @ x.data, b, atol=1e-8 * np.abs(a).max() * len(a))
+    assert two_by_two >= 5
+    batch = np.stack(cases[6:12])       # batched, one call
+    z, t = zeroin.linalg.ldl_factor(zeroin.tensor(batch)), torch.linalg.ldl_factor(
+        torch.tensor(batch))
+    np.testing.assert_array_equal(z.pivots.data, t.pivots.numpy())
+
+
+def test_ldl_has_no_derivative_as_torch():
+    a = _symmetric_cases()[7]
+    z = zeroin.tensor(a, requires_grad=True)
+    t = torch.tensor(a, requires_grad=True)
+    LD, piv = zeroin.linalg.ldl_factor(z)
+    tLD, tpiv = torch.linalg.ldl_factor(t)
+    assert LD.requires_grad and tLD.requires_grad
+    with pytest.raises(RuntimeError, match="derivative for aten::linalg_ldl_factor_ex is not"):
+        tLD.sum().backward()
+    with pytest.raises(RuntimeError, match="derivative for aten::linalg_ldl_factor_ex is not"):
+        LD.sum().backward()
+    b = zeroin.tensor(np.ones((len(a), 1)), requires_grad=True)
+    with pytest.raises(RuntimeError, match="derivative for aten::linalg_ldl_solve is not"):
+        zeroin.linalg.ldl_solve(LD.detach(), piv, b).sum().backward()
+    with pytest.raises(RuntimeError, match="pivots must be the int32 tensor"):
+        zeroin.linalg.ldl_solve(LD, piv.long(), b)

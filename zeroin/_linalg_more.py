@@ -7,6 +7,7 @@ warnings. Same layout as :mod:`zeroin.linalg`: an ``...Op`` only where a rule is
 """
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 from typing import NamedTuple
@@ -23,7 +24,8 @@ from .linalg import (LinAlgError, _float, _matrix, inv, matrix_norm, qr, solve, 
 from .linalg import cholesky as _cholesky
 from .ops import TZ, _t, op
 
-__all__ = ["cond", "cross", "diagonal", "eig", "eigvals", "householder_product", "inv_ex", "lu", "lu_factor",
+__all__ = ["cond", "cross", "diagonal", "eig", "eigvals", "householder_product", "inv_ex",
+           "ldl_factor", "ldl_factor_ex", "ldl_solve", "lu", "lu_factor",
            "lu_factor_ex", "lu_solve", "matmul", "matrix_exp", "multi_dot", "solve_ex",
            "solve_triangular", "tensorinv", "tensorsolve", "vander", "vecdot"]
 
@@ -632,6 +634,173 @@ def pca_lowrank(A, q=None, center=True, niter=2):
     if not niter >= 0:
         raise ValueError(f"niter(={niter}) must be non-negative integer")
     return svd_lowrank(A - A.mean(-2, keepdim=True) if center else A, q, niter)
+
+
+# --- ldl_factor, ldl_solve (LAPACK's sytf2 / sytrs; no derivative, as in PyTorch) ------------
+
+_BK_ALPHA = (1 + math.sqrt(17)) / 8
+
+
+def _bk_choice(a, k):
+    """Bunch-Kaufman's pivot for column k of the (0-based) lower-stored ``a``: (kp, kstep),
+    or None where the column is zero (singular)."""
+    n = len(a)
+    absakk = abs(a[k, k])
+    imax, colmax = k, 0.0
+    if k < n - 1:
+        imax = k + 1 + int(np.argmax(np.abs(a[k + 1:, k])))
+        colmax = abs(a[imax, k])
+    if not max(absakk, colmax) > 0:
+        return None
+    if absakk >= _BK_ALPHA * colmax:
+        return k, 1
+    rowmax = np.abs(a[imax, k:imax]).max()
+    if imax < n - 1:
+        rowmax = max(rowmax, np.abs(a[imax + 1:, imax]).max())
+    if absakk >= _BK_ALPHA * colmax * (colmax / rowmax):
+        return k, 1
+    if abs(a[imax, imax]) >= _BK_ALPHA * rowmax:
+        return imax, 1
+    return imax, 2
+
+
+def _sym_swap(a, k, kk, kp, kstep):
+    """Interchange rows and columns kk and kp of the trailing lower-stored matrix."""
+    a[kp + 1:, [kk, kp]] = a[kp + 1:, [kp, kk]]
+    seg = a[kk + 1:kp, kk].copy()
+    a[kk + 1:kp, kk] = a[kp, kk + 1:kp]
+    a[kp, kk + 1:kp] = seg
+    a[[kk, kp], [kk, kp]] = a[[kp, kk], [kp, kk]]
+    if kstep == 2:
+        a[[k + 1, kp], k] = a[[kp, k + 1], k]
+
+
+def _sytf2(a):
+    """LAPACK dsytf2 (lower): A = L D L^T with Bunch-Kaufman pivoting; returns the packed
+    LD (upper triangle zeroed, as PyTorch), the 1-based pivots (negative for 2 x 2 blocks)
+    and info (the first zero 1 x 1 block, or 0)."""
+    a, n = np.tril(a).astype(a.dtype), len(a)
+    piv, info, k = np.zeros(n, np.int32), 0, 0
+    with np.errstate(all="ignore"):
+        while k < n:
+            choice = _bk_choice(a, k)
+            kp, kstep = choice or (k, 1)
+            if choice is None:
+                info = info or k + 1
+            elif kp != k + kstep - 1:
+                _sym_swap(a, k, k + kstep - 1, kp, kstep)
+            if choice is not None and kstep == 1 and k < n - 1:
+                x = a[k + 1:, k].copy()
+                a[k + 1:, k + 1:] -= np.tril(np.outer(x, x)) / a[k, k]
+                a[k + 1:, k] = x / a[k, k]
+            elif choice is not None and kstep == 2 and k < n - 2:
+                d21 = a[k + 1, k]
+                d11, d22 = a[k + 1, k + 1] / d21, a[k, k] / d21
+                d21 = 1 / (d11 * d22 - 1) / d21
+                wk = d21 * (d11 * a[k + 2:, k] - a[k + 2:, k + 1])
+                wkp1 = d21 * (d22 * a[k + 2:, k + 1] - a[k + 2:, k])
+                a[k + 2:, k + 2:] -= np.tril(np.outer(a[k + 2:, k], wk)
+                                             + np.outer(a[k + 2:, k + 1], wkp1))
+                a[k + 2:, k], a[k + 2:, k + 1] = wk, wkp1
+            piv[k:k + kstep] = kp + 1 if kstep == 1 else -(kp + 1)
+            k += kstep
+    return a, piv, info
+
+
+def _sytrs(ld, piv, b):
+    """LAPACK dsytrs (lower): X with A X = B from :func:`_sytf2`'s LD and pivots."""
+    n, b = len(ld), np.array(b, dtype=ld.dtype)
+    k = 0
+    while k < n:                        # L D Y = B
+        if piv[k] > 0:
+            kp = piv[k] - 1
+            b[[k, kp]] = b[[kp, k]]
+            b[k + 1:] -= np.outer(ld[k + 1:, k], b[k])
+            b[k] /= ld[k, k]
+            k += 1
+            continue
+        kp = -piv[k] - 1
+        b[[k + 1, kp]] = b[[kp, k + 1]]
+        b[k + 2:] -= np.outer(ld[k + 2:, k], b[k]) + np.outer(ld[k + 2:, k + 1], b[k + 1])
+        akm1k = ld[k + 1, k]
+        akm1, ak = ld[k, k] / akm1k, ld[k + 1, k + 1] / akm1k
+        bkm1, bk = b[k] / akm1k, b[k + 1] / akm1k
+        denom = akm1 * ak - 1
+        b[k], b[k + 1] = (ak * bkm1 - bk) / denom, (akm1 * bk - bkm1) / denom
+        k += 2
+    k = n - 1
+    while k >= 0:                       # L^T X = Y
+        step = 1 if piv[k] > 0 else 2
+        for j in range(k, k - step, -1):
+            b[j] -= ld[k + 1:, j] @ b[k + 1:]
+        kp = abs(piv[k]) - 1
+        b[[k, kp]] = b[[kp, k]]
+        k -= step
+    return b
+
+
+class LDLFactor(NamedTuple):
+    LD: Tensor
+    pivots: Tensor
+
+
+class LDLFactorEx(NamedTuple):
+    LD: Tensor
+    pivots: Tensor
+    info: Tensor
+
+
+def ldl_factor_ex(A, *, hermitian=False, check_errors=False):
+    """``(LD, pivots, info)``: A = L D L^T of the symmetric ``A`` (its lower triangle is
+    read) by Bunch-Kaufman pivoting, packed as LAPACK's sytrf (D's 1 x 1 and 2 x 2 blocks on
+    the diagonal, pivots 1-based, negative for 2 x 2 blocks). No derivative, as in PyTorch."""
+    A = _matrix("linalg.ldl_factor_ex", A)
+    a = _raw(A)
+    flat = a.reshape((int(np.prod(a.shape[:-2])),) + a.shape[-2:])
+    parts = [_sytf2(m) for m in flat]
+    ld = np.stack([p[0] for p in parts]).reshape(a.shape) if parts else a.copy()
+    piv = np.array([p[1] for p in parts], np.int32).reshape(a.shape[:-1])
+    info = np.array([p[2] for p in parts], np.int32).reshape(a.shape[:-2])
+    if check_errors and info.any():
+        raise _zero_pivot_error("linalg.ldl_factor_ex", info, "D is singular")
+    LD = _x_no_derivative("linalg_ldl_factor_ex", ld, A)
+    return LDLFactorEx(LD, _leaf(piv), _leaf(info))
+
+
+def ldl_factor(A, *, hermitian=False):
+    """``(LD, pivots)`` of :func:`ldl_factor_ex` (a singular D is not an error, as in
+    PyTorch: ldl_solve then gives inf / NaN)."""
+    LD, piv, _ = ldl_factor_ex(A, hermitian=hermitian)
+    return LDLFactor(LD, piv)
+
+
+def ldl_solve(LD, pivots, B, *, hermitian=False):
+    """X with A X = B from A's :func:`ldl_factor`; no derivative, as in PyTorch."""
+    name = "linalg.ldl_solve"
+    LD, B = _matrix(name, LD), _float(name, B, "B")
+    _same_dtype(name, LD, B)
+    piv = np.asarray(_raw(pivots))
+    if piv.dtype != np.int32 or piv.shape != tuple(LD.shape[:-1]):
+        raise ShapeError(f"{name}: pivots must be the int32 tensor of shape "
+                         f"{tuple(LD.shape[:-1])} that ldl_factor returned with LD")
+    if B.ndim < 2 or B.shape[-2] != LD.shape[-1]:
+        raise ShapeError(f"{name}: B of shape {tuple(B.shape)} must be (..., "
+                         f"{LD.shape[-1]}, k)")
+    batch = np.broadcast_shapes(LD.shape[:-2], B.shape[:-2])
+    ld = np.broadcast_to(_raw(LD), batch + LD.shape[-2:])
+    p = np.broadcast_to(piv, batch + piv.shape[-1:])
+    b = np.broadcast_to(_raw(B), batch + B.shape[-2:])
+    x = np.empty(b.shape, LD.dtype)
+    with np.errstate(all="ignore"):
+        for i in np.ndindex(*batch):
+            x[i] = _sytrs(ld[i], p[i], b[i])
+    return _x_no_derivative("linalg_ldl_solve", x, LD, B)
+
+
+def _x_no_derivative(op_name, value, *inputs):
+    from .function import no_derivative
+    why = f"derivative for aten::{op_name} is not implemented (as in PyTorch)"
+    return no_derivative(op_name, lambda *_: value, *inputs, why=why)
 
 
 def _no_complex(name):

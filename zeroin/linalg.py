@@ -26,7 +26,7 @@ from .ops import concatenate as _concatenate
 from .ops import where as _where
 
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eig",
-           "eigh", "eigvals", "eigvalsh", "householder_product", "inv", "inv_ex", "inverse", "logdet", "lstsq", "lu",
+           "eigh", "eigvals", "eigvalsh", "householder_product", "inv", "inv_ex", "ldl_factor", "ldl_factor_ex", "ldl_solve", "inverse", "logdet", "lstsq", "lu",
            "lu_factor", "lu_factor_ex", "lu_solve", "matmul", "matrix_exp", "matrix_norm",
            "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "pinverse", "qr",
            "slogdet", "solve", "solve_ex", "solve_triangular", "svd", "svdvals", "tensorinv",
@@ -920,6 +920,7 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
 
 # the rest (triangular solves, LU, matrix_exp, the _ex variants, ...) is in _linalg_more
 from ._linalg_more import (cond, cross, diagonal, eig, eigvals,  # noqa: E402
-                           householder_product, inv_ex, lu,
+                           householder_product, inv_ex, ldl_factor, ldl_factor_ex,
+                           ldl_solve, lu,
                            lu_factor, lu_factor_ex, lu_solve, matmul, matrix_exp, multi_dot,
                            solve_ex, solve_triangular, tensorinv, tensorsolve, vander, vecdot)
