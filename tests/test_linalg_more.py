@@ -174,7 +174,8 @@ TORCH_BACKWARD_FAILS = {"cond_1", "cond_fro"}
 
 TRIANGLE_ONLY = {"cholesky_inverse": zeroin.tril, "cholesky_inverse_upper": zeroin.triu,
                  "cholesky_solve": zeroin.tril, "cholesky_solve_upper": zeroin.triu}
-SECOND = {"householder_product", "lu_factor", "lu_factor_wide", "lu_factor_tall", "lu_L_U", "lu_solve",
+SECOND = {"householder_product", "lu_factor", "lu_factor_wide", "lu_factor_tall", "lu_L_U",
+          "lu_solve",
           "lu_solve_adjoint", "solve_triangular_upper", "solve_triangular_lower_unit",
           "solve_triangular_right", "matrix_exp", "matrix_exp_big_norm", "multi_dot",
           "cholesky_solve", "cholesky_inverse", "triangular_solve", "inv_ex", "solve_ex",
