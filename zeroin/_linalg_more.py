@@ -351,7 +351,7 @@ class MatrixExpOp(Function):
         return xp.matrix_exp(M)[..., :n, n:]
 
 
-@op(MatrixExpOp, export=False)
+@op(MatrixExpOp, methods=("matrix_exp",))
 def matrix_exp(A):
     """The matrix exponential exp(A) = sum A^k / k! of the square ``A`` (batched)."""
     return MatrixExpOp()(_matrix("linalg.matrix_exp", A))
@@ -990,7 +990,7 @@ def frobenius_norm(input, dim, keepdim=False):  # noqa: A002
 TORCH_NAMES = {"cholesky": cholesky_top, "cholesky_solve": cholesky_solve,
                "cholesky_inverse": cholesky_inverse, "triangular_solve": triangular_solve,
                "lu": lu_top, "lu_unpack": lu_unpack, "lu_solve": lu_solve_top,
-               "matrix_exp": matrix_exp, "svd": svd_top, "qr": qr_top,
+               "svd": svd_top, "qr": qr_top,
                "chain_matmul": chain_matmul, "nuclear_norm": nuclear_norm,
                "frobenius_norm": frobenius_norm, "svd_lowrank": svd_lowrank,
                "pca_lowrank": pca_lowrank}
@@ -1001,6 +1001,5 @@ Tensor.cholesky_inverse = cholesky_inverse
 Tensor.triangular_solve = triangular_solve
 Tensor.lu = lu_top
 Tensor.lu_solve = lu_solve_top
-Tensor.matrix_exp = matrix_exp
 Tensor.svd = svd_top
 Tensor.qr = qr_top
