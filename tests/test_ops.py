@@ -1211,6 +1211,12 @@ GRADCHECK = {
     "eigh": [(lambda a: (lambda l, q: q * q * np.arange(3.0) + l)(
         *zeroin.linalg.eigh((a + a.mT) / 2)), [_r(3, 3)], True)],
     "eigvalsh": [(lambda a: zeroin.linalg.eigvalsh((a + a.mT) / 2), [_r(3, 3)], True)],
+    "solve_triangular": [(lambda a, b: zeroin.linalg.solve_triangular(a, b, upper=True),
+                          [_r(3, 3) + 3 * np.eye(3), _r(3, 2)], True)],
+    "lu_factor_ex": [(lambda a: zeroin.linalg.lu_factor_ex(a).LU, [_r(2, 3, 3)], True),
+                     (lambda a: zeroin.linalg.lu_factor_ex(a).LU, [_r(3, 4)], True)],
+    "matrix_exp": [(lambda a: zeroin.linalg.matrix_exp(a), [_r(2, 3, 3)], True)],
+    "entr": [(lambda x: zeroin.special.entr(x), [np.abs(_r(2, 3)) + 0.1], True)],
     "quantile": [(lambda x: x.quantile(0.3, dim=1), [_r(3, 4)], True),
                  (lambda x: zeroin.quantile(x, np.array([0.2, 0.9])), [_r(3, 4)], True)],
     "nanquantile": [(lambda x: x.nanquantile(0.3, dim=1), [_r(3, 4)], True),
@@ -1227,6 +1233,7 @@ NO_GRADIENT = {
 
 def _registered_ops():
     import zeroin.nn  # noqa: F401  (registers the ops defined in zeroin.nn)
+    import zeroin.special  # noqa: F401  (and those only zeroin.special has: entr)
     return zeroin.ops.OPS
 
 

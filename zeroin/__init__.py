@@ -43,6 +43,8 @@ from .dtypes import (bool, bfloat16, cdouble, cfloat, complex64, complex128, dev
 globals().update({alias: info.fn for info in ops.OPS.values() if info.export
                   for alias in (info.name,) + info.aliases})
 globals().update(_TENSOR_API)       # zeroin.eq, zeroin.numel, zeroin.set_grad_enabled, ...
+from ._linalg_more import TORCH_NAMES as _LINALG_OLD
+globals().update(_LINALG_OLD)       # zeroin.cholesky_solve, zeroin.svd (old form), zeroin.lu ...
 
 __version__ = "0.1.0"
 

@@ -25,9 +25,13 @@ from .ops import TZ, _DimError, _t, op
 from .ops import concatenate as _concatenate
 from .ops import where as _where
 
-__all__ = ["LinAlgError", "cholesky", "cholesky_ex", "det", "eigh", "eigvalsh", "inv", "inverse", "logdet",
-           "lstsq", "matrix_norm", "matrix_power", "matrix_rank", "norm", "pinv", "pinverse",
-           "qr", "slogdet", "solve", "svd", "svdvals", "vector_norm"]
+__all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eig",
+           "eigh", "eigvals", "eigvalsh", "householder_product", "inv", "inv_ex", "inverse",
+           "ldl_factor", "ldl_factor_ex", "ldl_solve", "logdet", "lstsq", "lu", "lu_factor",
+           "lu_factor_ex", "lu_solve", "matmul", "matrix_exp", "matrix_norm", "matrix_power",
+           "matrix_rank", "multi_dot", "norm", "pinv", "pinverse", "qr", "slogdet", "solve",
+           "solve_ex", "solve_triangular", "svd", "svdvals", "tensorinv", "tensorsolve", "vander",
+           "vecdot", "vector_norm"]
 
 
 class LinAlgError(ZeroinError):
@@ -913,3 +917,11 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
                          f"shape {tuple(A.shape)}; give dim, or use vector_norm(A, {ord!r}) "
                          f"for all the elements")
     return _norm(A, 2 if ord is None else ord, dim, keepdim)
+
+
+# the rest (triangular solves, LU, matrix_exp, the _ex variants, ...) is in _linalg_more
+from ._linalg_more import (cond, cross, diagonal, eig, eigvals,  # noqa: E402
+                           householder_product, inv_ex, ldl_factor, ldl_factor_ex,
+                           ldl_solve, lu,
+                           lu_factor, lu_factor_ex, lu_solve, matmul, matrix_exp, multi_dot,
+                           solve_ex, solve_triangular, tensorinv, tensorsolve, vander, vecdot)
