@@ -15,4 +15,12 @@ from .optimizers_more import ASGD, Adafactor, Muon, Rprop
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "NAdam",
            "RAdam", "Adamax", "LBFGS", "Rprop", "ASGD", "Adafactor", "Muon",
-           "lr_scheduler", "clip_grad_norm_", "clip_grad_value_"]
+           "lr_scheduler", "swa_utils", "clip_grad_norm_", "clip_grad_value_"]
+
+
+def __getattr__(name):
+    """``optim.swa_utils`` is imported on first use (it needs ``nn``, which imports this)."""
+    if name == "swa_utils":
+        import importlib
+        return importlib.import_module(".swa_utils", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
