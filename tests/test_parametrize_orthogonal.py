@@ -7,7 +7,6 @@ import pytest
 import zeroin
 from zeroin import nn
 from zeroin.nn.utils import parametrizations as ZP
-from zeroin.nn.utils._orthogonal import _matrix_exp
 
 torch = pytest.importorskip("torch")
 TP = torch.nn.utils.parametrizations
@@ -132,10 +131,10 @@ def test_default_map_and_a_training_step_stays_orthogonal():
 
 
 @pytest.mark.parametrize("scale", [0.01, 1.0, 30.0])
-def test_private_matrix_exp_matches_torch_and_its_gradient(scale):
+def test_the_matrix_exp_behind_the_map_matches_torch_and_its_gradient(scale):
     a0 = np.random.default_rng(4).standard_normal((2, 4, 4)) * scale
     a, at = zeroin.tensor(a0, requires_grad=True), torch.tensor(a0, requires_grad=True)
-    e, et = _matrix_exp(a), torch.linalg.matrix_exp(at)
+    e, et = zeroin.linalg.matrix_exp(a), torch.linalg.matrix_exp(at)
     np.testing.assert_allclose(e.data, et.detach().numpy(), rtol=1e-11,
                                atol=1e-13 * np.abs(et.detach().numpy()).max())
     w = np.random.default_rng(5).standard_normal(a0.shape)

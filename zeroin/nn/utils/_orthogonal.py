@@ -1,18 +1,15 @@
 """``parametrizations.orthogonal``: a weight kept orthogonal (orthonormal columns, or rows
 for a wide matrix) by computing it from an unconstrained tensor, as PyTorch's.
 
-The maps are composed of differentiable zeroin ops: the matrix exponential of a skew
-matrix (scaling and squaring of a Taylor polynomial, :func:`_matrix_exp`), the Cayley map
-(``linalg.solve``) and a product of Householder reflections. ``_matrix_exp`` is private:
-``linalg.matrix_exp`` may replace it once zeroin has one.
+The maps are zeroin's differentiable ops: the matrix exponential of a skew matrix
+(``linalg.matrix_exp``), the Cayley map (``linalg.solve``) and a product of Householder
+reflections (``linalg.householder_product``).
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from ... import ops
+from ... import linalg, ops
 from ..._tensor import Tensor, _leaf, no_grad
 from ...random import get_rng
 from ..module import Module
@@ -24,39 +21,6 @@ _MAPS = ("matrix_exp", "cayley", "householder")
 
 def _eye(n, dtype):
     return _leaf(np.eye(n, dtype=dtype))
-
-
-def _matrix_exp(A):
-    """exp(A) of a (batch of) square matrices: A / 2**s has norm <= 1/4, its Taylor
-    polynomial of degree 18 (Horner form; error below 1e-20 relative) is squared s
-    times. Every step is a differentiable op, so the gradient is the derivative."""
-    n = A.shape[-1]
-    norm = float(np.abs(A.data).sum(axis=-1).max()) if A.data.size else 0.0
-    s = max(0, math.ceil(math.log2(norm / 0.25))) if norm > 0 else 0
-    B = A * (0.5 ** s)
-    eye = _eye(n, A.dtype)
-    P = eye
-    for j in range(18, 0, -1):
-        P = eye + ops.matmul(B, P) * (1.0 / j)
-    for _ in range(s):
-        P = ops.matmul(P, P)
-    return P
-
-
-def _householder_product(A, tau):
-    """The first k columns of H_1 ... H_k, H_i = I - tau_i v_i v_i^T with v_i column i of A
-    below the diagonal and 1 on it (LAPACK's ``orgqr``, PyTorch's
-    ``linalg.householder_product``), for A (..., n, k)."""
-    n, k = A.shape[-2], A.shape[-1]
-    rows = np.arange(n)
-    Q = None
-    for i in range(k):
-        below = _leaf((rows > i).astype(A.dtype))
-        v = A[..., :, i] * below + _leaf((rows == i).astype(A.dtype))    # (..., n)
-        H = _eye(n, A.dtype) - (v.unsqueeze(-1) * v.unsqueeze(-2)) * \
-            tau[..., i].unsqueeze(-1).unsqueeze(-1)
-        Q = H if Q is None else ops.matmul(Q, H)
-    return A if Q is None else Q[..., :, :k]
 
 
 def _geqrf(a):
@@ -104,9 +68,8 @@ class _Orthogonal(Module):
                 X = ops.cat([X, pad], dim=-1)
             A = X - X.mT
             if self.orthogonal_map == "matrix_exp":
-                Q = _matrix_exp(A)
+                Q = linalg.matrix_exp(A)
             else:
-                from ... import linalg
                 eye = _eye(n, A.dtype)
                 Q = linalg.solve(eye - A * 0.5, eye + A * 0.5)
             if n != k:
@@ -114,7 +77,7 @@ class _Orthogonal(Module):
         else:
             A = X.tril(-1)
             tau = 2.0 / ((A * A).sum(dim=-2) + 1.0)
-            Q = _householder_product(A, tau)
+            Q = linalg.householder_product(A, tau)
             signs = np.trunc(np.diagonal(X.data, axis1=-2, axis2=-1))   # not differentiated
             Q = Q * _leaf(signs[..., None, :].astype(X.dtype))
         if self._trivial:
