@@ -225,8 +225,7 @@ def _grad_and_value(func, argnums, has_aux, api, args, kwargs):
         if output.ndim != 0:
             raise RuntimeError(f"{api}(f)(*args): Expected f(*args) to return a scalar "
                                f"Tensor, got tensor with {output.ndim} dims. Maybe you "
-                               f"wanted to use the vjp or jacrev APIs instead? (here: "
-                               f"zeroin.autograd.functional.vjp / jacobian)")
+                               f"wanted to use the vjp or jacrev APIs instead?")
         grads = autograd_grad(output, own, create_graph=True, allow_unused=True,
                               materialize_grads=True)
     keep = _outer_dependence(list(grads) + [output], own)
@@ -397,7 +396,7 @@ def _vjp_grads(outs, cots, own):
                                f"and output[{i}] has a shape of {tuple(o.shape)}.")
     pairs = [(o, c) for o, c in zip(outs, cots) if o.requires_grad]
     if not pairs:
-        return [t.detach() * 0 for t in own]
+        return [_zeros(tuple(t.shape), t.dtype) for t in own]
     with enable_grad():
         return list(autograd_grad([o for o, _ in pairs], own, [c for _, c in pairs],
                                   retain_graph=True, create_graph=True, allow_unused=True,
@@ -457,8 +456,7 @@ def _double_vjp(outs, own):
     vjp ``gs`` of ``outs`` with them, which is linear in ``us``: the gradient of ``gs``
     with tangents as cotangents, taken wrt ``us``, is the Jacobian-vector product."""
     from ._creation import zeros_like
-    us = [zeros_like(o, dtype=o.dtype if o.dtype.kind in "fc" else None).requires_grad_()
-          if o.requires_grad else zeros_like(o) for o in outs]
+    us = [zeros_like(o).requires_grad_(o.requires_grad) for o in outs]
     gs = _vjp_grads(outs, us, own)
     return us, gs
 
@@ -471,7 +469,7 @@ def _double_vjp_apply(us, gs, tangents, strict=False):
             raise RuntimeError("jvp(f, primals, tangents, strict=True): The output of f is "
                                "independent of the inputs. This is not allowed with "
                                "strict=True.")
-        return [u.detach() * 0 for u in us]
+        return [_zeros(tuple(u.shape), u.dtype) for u in us]
     live = [u for u in us if u.requires_grad]
     with enable_grad():
         got = iter(autograd_grad([g for g, _ in pairs], live, [t for _, t in pairs],
