@@ -261,3 +261,31 @@ def test_gradcheck_through_a_checkpoint_with_two_outputs():
         return h.sin(), h.exp().sum(0)
 
     assert zeroin.gradcheck(lambda a, b: checkpoint(two, a, b, use_reentrant=False), (x, w))
+
+
+def test_an_input_made_from_another_input_counts_its_path_once_and_double_backward():
+    w = zeroin.tensor([1.5, -2.0], requires_grad=True, dtype=zeroin.float64)
+    x = zeroin.tensor([0.5, 2.0], dtype=zeroin.float64)
+    grads = []
+    for use in (False, True):
+        c = w * 3                       # read by closure, and so is w: two node inputs
+        f = lambda a: (a * c * w).sum()     # noqa: E731
+        out = checkpoint(f, x, use_reentrant=False) if use else f(x)
+        w.grad = None
+        out.backward()
+        grads.append(w.grad.data.copy())
+    np.testing.assert_array_equal(grads[1], grads[0])
+    np.testing.assert_array_equal(grads[0], 6 * x.data * w.data)     # d(3 x w^2)/dw
+    # second derivatives through a checkpoint's tensor arguments (one and two outputs)
+    rng = np.random.default_rng(7)
+    a = zeroin.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    b = zeroin.tensor(rng.standard_normal((3, 2)), requires_grad=True)
+
+    def two(t, u):
+        h = (t @ u).tanh()
+        return h.sin(), h.exp().sum(0)
+
+    assert zeroin.gradgradcheck(lambda t, u: checkpoint(lambda p, q: (p @ q).tanh().sin(), t,
+                                                        u, use_reentrant=False), (a, b))
+    assert zeroin.gradgradcheck(lambda t, u: checkpoint(two, t, u, use_reentrant=False),
+                                (a, b))

@@ -11,7 +11,10 @@ arguments, the module parameters it used, and tensors it reached by closure. The
 found while ``f`` runs the first time (``record`` lists each op's operands), so the node is
 an ordinary custom :class:`zeroin.autograd.Function` node: ``zeroin.grad`` works through
 it, and so do both engines. This is the saved-memory part of PyTorch's non-reentrant
-checkpoint; the recomputation reruns ``f`` and calls :func:`zeroin.grad` on its graph.
+checkpoint; the recomputation reruns ``f`` and calls :func:`zeroin.grad` on its graph,
+stopping at the node's inputs (the outer pass goes on from them, so a path through an
+input made from another input is counted once, and under ``create_graph`` the gradients
+can be differentiated again through the inputs, arguments included).
 
 With several outputs (a tuple or list), each output is a small node that hands its
 gradient to one node standing for ``f``; the engine runs that node after all of the
@@ -144,36 +147,34 @@ def _rerun_backward(s, boundary, grads):
     differentiated with ``grads`` ({output position: gradient}) in one pass."""
     from ..autograd import grad
     create = is_grad_enabled()      # create_graph: the gradients are graph tensors
-    outs, aliases = _recompute(s)
+    outs = _recompute(s)
     pairs = [(outs[k], g) for k, g in sorted(grads.items())
              if k < len(outs) and isinstance(outs[k], Tensor) and outs[k].requires_grad
              and g is not None]
     if not pairs:
         return (None,) * len(boundary)
-    _check_reads([o for o in outs if isinstance(o, Tensor)], boundary, aliases)
-    by_arg = {id(a): al for a, al in zip(s.args, aliases) if al is not None}
-    extra = [by_arg[id(b)] for b in boundary if id(b) in by_arg]
-    targets = list(boundary) + extra
-    with enable_grad():
-        # retain_graph: a target made by an op outside (read by closure) is passed
-        # through by this pass, and the outer pass goes through its op afterwards
-        got = grad([o for o, _ in pairs], targets, [g for _, g in pairs],
-                   retain_graph=True, create_graph=create, allow_unused=True)
-    direct, via_alias = got[:len(boundary)], iter(got[len(boundary):])
-    res = []
-    for b, g in zip(boundary, direct):
-        if id(b) in by_arg:
-            ga = next(via_alias)
-            g = ga if g is None else (g if ga is None else g + ga)
-        res.append(g)
-    return res
+    _check_reads([o for o in outs if isinstance(o, Tensor)], boundary)
+    # the pass stops at the node's inputs (made leaves while it runs): the outer pass goes
+    # on from them, so a path through an op outside (an input made from another input)
+    # is counted once; the gradients refer to the inputs themselves, so with create_graph
+    # they can be differentiated again through the inputs' own ops
+    cut = [(b, b.grad_fn) for b in boundary if b.grad_fn is not None]
+    try:
+        for b, _ in cut:
+            b.grad_fn = None
+        with enable_grad():
+            return list(grad([o for o, _ in pairs], list(boundary), [g for _, g in pairs],
+                             retain_graph=create, create_graph=create, allow_unused=True))
+    finally:
+        for b, fn in cut:
+            b.grad_fn = fn
 
 
-def _check_reads(outs, boundary, aliases):
+def _check_reads(outs, boundary):
     """Refuse (rather than drop its gradient) a tensor that requires grad which the
     recomputation reached but the first run did not list (read in a way ``record`` does
     not see, e.g. through ``.data``). Walks the fresh graph only, up to the node's inputs."""
-    stop = {id(t) for t in boundary} | {id(a) for a in aliases if a is not None}
+    stop = {id(t) for t in boundary}
     stack, seen = [o for o in outs if o.requires_grad], set()
     while stack:
         t = stack.pop()
@@ -193,22 +194,19 @@ def _check_reads(outs, boundary, aliases):
 
 def _recompute(s):
     """Run the checkpointed function again with grad on, from the random state of the
-    first run (the current state is put back afterwards). Returns (outputs as a tuple,
-    the detached stand-ins for its tensor arguments, None for the others)."""
+    first run (the current state is put back afterwards). Returns the outputs as a
+    tuple."""
     from ..random import get_rng_state, set_rng_state
-    aliases = [a.detach().requires_grad_(a.requires_grad) if isinstance(a, Tensor) else None
-               for a in s.args]
-    args = [al if al is not None else a for a, al in zip(s.args, aliases)]
     now = get_rng_state() if s.rng_state is not None else None
     try:
         if s.rng_state is not None:
             set_rng_state(s.rng_state)
         with enable_grad():
-            out = s.function(*args, **s.kwargs)
+            out = s.function(*s.args, **s.kwargs)
     finally:
         if now is not None:
             set_rng_state(now)
-    return (tuple(out) if isinstance(out, (tuple, list)) else (out,)), aliases
+    return tuple(out) if isinstance(out, (tuple, list)) else (out,)
 
 
 def checkpoint(function, *args, use_reentrant=None, preserve_rng_state=True, **kwargs):
