@@ -199,3 +199,93 @@ def test_checkpoint_inside_replay_is_refused():
     f = zeroin.replay(lambda: checkpoint(lambda t: (t * 2).sum(), w, use_reentrant=False))
     with pytest.raises(zeroin.ReplayError, match="checkpoint reruns its function"):
         f()
+
+
+@pytest.mark.parametrize("reentrant", [False, True])
+def test_several_outputs_rerun_the_function_once_per_backward(reentrant):
+    rng = np.random.default_rng(5)
+    w = zeroin.tensor(rng.standard_normal((4, 4)), requires_grad=True)
+    x = zeroin.tensor(rng.standard_normal((5, 4)), requires_grad=True)
+    calls = []
+
+    def f(t):
+        calls.append(1)
+        h = nn.functional.dropout((t @ w).tanh(), 0.3)
+        return h.sin(), h * 2, (h ** 2).sum(), 3
+
+    def loss(outs):
+        a, b, c, _ = outs
+        return (a * b).sum() + c.exp() + (b[:2] ** 3).sum()
+
+    zeroin.manual_seed(2)
+    loss(f(x)).backward()
+    plain = [w.grad.data.copy(), x.grad.data.copy()]
+    w.grad = x.grad = None
+    calls.clear()
+    zeroin.manual_seed(2)
+    out = checkpoint(f, x, use_reentrant=reentrant)
+    assert len(calls) == 1 and isinstance(out, tuple) and out[3] == 3
+    total = loss(out)
+    total.backward(retain_graph=True)
+    assert len(calls) == 2                                    # one rerun, not three
+    np.testing.assert_array_equal(w.grad.data, plain[0])      # bit-identical, dropout too
+    np.testing.assert_array_equal(x.grad.data, plain[1])
+    total.backward(retain_graph=True)                         # a second pass: one more rerun
+    assert len(calls) == 3
+    np.testing.assert_array_equal(w.grad.data, 2 * plain[0])
+    # only some outputs used; zeroin.grad of one output; create_graph through them
+    (gb,) = zeroin.grad(out[1].sum(), [w], retain_graph=True)
+    assert len(calls) == 4
+    zeroin.manual_seed(2)                                     # the masks of the first run
+    np.testing.assert_array_equal(gb.data, zeroin.grad(f(x)[1].sum(), [w])[0].data)
+    calls.clear()
+    (gw,) = zeroin.grad(loss(out), [w], create_graph=True)
+    assert len(calls) == 1 and gw.requires_grad
+    w.grad = None
+    (gw ** 2).sum().backward()                        # second order through the rerun graph
+    second = w.grad.data.copy()
+    w.grad = None
+    zeroin.manual_seed(2)
+    (gp,) = zeroin.grad(loss(f(x)), [w], create_graph=True)
+    (gp ** 2).sum().backward()
+    np.testing.assert_allclose(second, w.grad.data, rtol=1e-12, atol=1e-12)
+
+
+def test_gradcheck_through_a_checkpoint_with_two_outputs():
+    rng = np.random.default_rng(6)
+    w = zeroin.tensor(rng.standard_normal((3, 2)), requires_grad=True)
+    x = zeroin.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+
+    def two(t, b):
+        h = (t @ b).tanh()
+        return h.sin(), h.exp().sum(0)
+
+    assert zeroin.gradcheck(lambda a, b: checkpoint(two, a, b, use_reentrant=False), (x, w))
+
+
+def test_an_input_made_from_another_input_counts_its_path_once_and_double_backward():
+    w = zeroin.tensor([1.5, -2.0], requires_grad=True, dtype=zeroin.float64)
+    x = zeroin.tensor([0.5, 2.0], dtype=zeroin.float64)
+    grads = []
+    for use in (False, True):
+        c = w * 3                       # read by closure, and so is w: two node inputs
+        f = lambda a: (a * c * w).sum()     # noqa: E731
+        out = checkpoint(f, x, use_reentrant=False) if use else f(x)
+        w.grad = None
+        out.backward()
+        grads.append(w.grad.data.copy())
+    np.testing.assert_array_equal(grads[1], grads[0])
+    np.testing.assert_array_equal(grads[0], 6 * x.data * w.data)     # d(3 x w^2)/dw
+    # second derivatives through a checkpoint's tensor arguments (one and two outputs)
+    rng = np.random.default_rng(7)
+    a = zeroin.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    b = zeroin.tensor(rng.standard_normal((3, 2)), requires_grad=True)
+
+    def two(t, u):
+        h = (t @ u).tanh()
+        return h.sin(), h.exp().sum(0)
+
+    assert zeroin.gradgradcheck(lambda t, u: checkpoint(lambda p, q: (p @ q).tanh().sin(), t,
+                                                        u, use_reentrant=False), (a, b))
+    assert zeroin.gradgradcheck(lambda t, u: checkpoint(two, t, u, use_reentrant=False),
+                                (a, b))

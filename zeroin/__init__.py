@@ -57,6 +57,7 @@ _LAZY = {
     "data": ("zeroin.data", None),
     "utils": ("zeroin.utils", None),
     "func": ("zeroin.func", None),
+    "vmap": ("zeroin.func", "vmap"),
     "lessons": ("zeroin.lessons", None),
     "viz": ("zeroin.viz", None),
     "explain": ("zeroin.viz.explain", "explain"),

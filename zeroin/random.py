@@ -161,10 +161,15 @@ def is_deterministic_algorithms_warn_only_enabled():
     return _deterministic["warn_only"]
 
 
+_draw_hooks = []    # called on every draw: zeroin.func.vmap(randomness="error") refuses them
+
+
 def get_rng(rng=None):
     """The NumPy Generator for ``rng``: a :class:`Generator`, a NumPy Generator or an int
     seed; None gives zeroin's shared generator."""
     not_replayable("it draws random numbers")
+    for hook in _draw_hooks:
+        hook()
     if rng is None:
         return _rng
     if isinstance(rng, Generator):

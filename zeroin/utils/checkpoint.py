@@ -11,14 +11,24 @@ arguments, the module parameters it used, and tensors it reached by closure. The
 found while ``f`` runs the first time (``record`` lists each op's operands), so the node is
 an ordinary custom :class:`zeroin.autograd.Function` node: ``zeroin.grad`` works through
 it, and so do both engines. This is the saved-memory part of PyTorch's non-reentrant
-checkpoint; the recomputation reruns ``f`` and calls :func:`zeroin.grad` on its graph.
+checkpoint; the recomputation reruns ``f`` and calls :func:`zeroin.grad` on its graph,
+stopping at the node's inputs (the outer pass goes on from them, so a path through an
+input made from another input is counted once, and under ``create_graph`` the gradients
+can be differentiated again through the inputs, arguments included).
+
+With several outputs (a tuple or list), each output is a small node that hands its
+gradient to one node standing for ``f``; the engine runs that node after all of the
+outputs' nodes, so ``f`` reruns once per backward and one :func:`zeroin.grad` call takes
+all the outputs' gradients (the same gradients as without checkpointing, bit for bit).
 """
 from __future__ import annotations
 
 import warnings
 
+import numpy as np
+
 from .._custom_function import Function
-from .._tensor import Tensor, enable_grad, is_grad_enabled, no_grad
+from .._tensor import Tensor, _leaf, enable_grad, is_grad_enabled, no_grad
 from ..anomaly import anomaly, not_replayable
 
 __all__ = ["checkpoint", "checkpoint_sequential"]
@@ -69,8 +79,9 @@ class _State:
 
 
 class _Checkpoint(Function):
-    """The node standing for a checkpointed function: forward hands back the outputs
-    computed already; backward recomputes them with grad on and differentiates."""
+    """The node standing for a checkpointed function with one tensor output: forward
+    hands back the output computed already; backward recomputes it with grad on and
+    differentiates."""
 
     @staticmethod
     def forward(ctx, state, *boundary):
@@ -80,40 +91,90 @@ class _Checkpoint(Function):
         return out
 
     @staticmethod
-    def backward(ctx, *grads):
-        from ..autograd import grad
-        create = is_grad_enabled()      # create_graph: the gradients are graph tensors
-        s = ctx.state
-        outs, aliases = _recompute(s)
-        outs = [o for o in outs if isinstance(o, Tensor)]     # one gradient per tensor
-        pairs = [(o, g) for o, g in zip(outs, grads)
-                 if isinstance(o, Tensor) and o.requires_grad and g is not None]
-        if not pairs:
-            return (None,) * (1 + len(ctx.boundary))
-        _check_reads(outs, ctx.boundary, aliases)
-        by_arg = {id(a): al for a, al in zip(s.args, aliases) if al is not None}
-        extra = [by_arg[id(b)] for b in ctx.boundary if id(b) in by_arg]
-        targets = list(ctx.boundary) + extra
+    def backward(ctx, grad):
+        return (None, *_rerun_backward(ctx.state, ctx.boundary, {0: grad}))
+
+
+class _CheckpointOutputs(Function):
+    """For a function with several outputs, the node that reruns it: each output is a
+    :class:`_CheckpointOutput` node reading this one's (scalar, zero) result, so the engine
+    runs this node after all of them, when each has left its gradient in
+    ``state.pending``. The function reruns once per backward, however many outputs (a
+    node per output would rerun it once per output)."""
+
+    @staticmethod
+    def forward(ctx, state, dtype, *boundary):
+        ctx.state, ctx.boundary = state, boundary
+        state.pending = {}
+        return _leaf(np.zeros((), dtype=dtype))
+
+    @staticmethod
+    def backward(ctx, _):
+        pending, ctx.state.pending = ctx.state.pending, {}
+        return (None, None, *_rerun_backward(ctx.state, ctx.boundary, pending))
+
+
+class _CheckpointOutput(Function):
+    """Output ``k`` of a checkpointed function: its backward only hands its gradient to
+    the :class:`_CheckpointOutputs` node (and a zero for that node's result)."""
+
+    @staticmethod
+    def forward(ctx, state, k, hub):
+        ctx.state, ctx.k, ctx.dtype = state, k, hub.dtype
+        return state.outputs[k]
+
+    @staticmethod
+    def backward(ctx, grad):
+        ctx.state.pending[ctx.k] = grad
+        return None, None, np.zeros((), dtype=ctx.dtype)
+
+
+def _outputs_node(state, boundary):
+    """The outputs of a checkpointed function that returned a tuple or list: the float
+    tensors as :class:`_CheckpointOutput` nodes on one :class:`_CheckpointOutputs`."""
+    outs = state.outputs
+    floats = [o.dtype for o in boundary if o.dtype.kind in "fc"]
+    hub = _CheckpointOutputs.apply(state, floats[0] if floats else np.float32, *boundary)
+    res = [_CheckpointOutput.apply(state, k, hub)
+           if isinstance(o, Tensor) and o.dtype.kind in "fc" else o
+           for k, o in enumerate(outs)]
+    state.outputs = None            # each output's node keeps its own array
+    return res
+
+
+def _rerun_backward(s, boundary, grads):
+    """The gradients for ``boundary`` (the node's inputs): the function rerun once and
+    differentiated with ``grads`` ({output position: gradient}) in one pass."""
+    from ..autograd import grad
+    create = is_grad_enabled()      # create_graph: the gradients are graph tensors
+    outs = _recompute(s)
+    pairs = [(outs[k], g) for k, g in sorted(grads.items())
+             if k < len(outs) and isinstance(outs[k], Tensor) and outs[k].requires_grad
+             and g is not None]
+    if not pairs:
+        return (None,) * len(boundary)
+    _check_reads([o for o in outs if isinstance(o, Tensor)], boundary)
+    # the pass stops at the node's inputs (made leaves while it runs): the outer pass goes
+    # on from them, so a path through an op outside (an input made from another input)
+    # is counted once; the gradients refer to the inputs themselves, so with create_graph
+    # they can be differentiated again through the inputs' own ops
+    cut = [(b, b.grad_fn) for b in boundary if b.grad_fn is not None]
+    try:
+        for b, _ in cut:
+            b.grad_fn = None
         with enable_grad():
-            # retain_graph: a target made by an op outside (read by closure) is passed
-            # through by this pass, and the outer pass goes through its op afterwards
-            got = grad([o for o, _ in pairs], targets, [g for _, g in pairs],
-                       retain_graph=True, create_graph=create, allow_unused=True)
-        direct, via_alias = got[:len(ctx.boundary)], iter(got[len(ctx.boundary):])
-        res = []
-        for b, g in zip(ctx.boundary, direct):
-            if id(b) in by_arg:
-                ga = next(via_alias)
-                g = ga if g is None else (g if ga is None else g + ga)
-            res.append(g)
-        return (None, *res)
+            return list(grad([o for o, _ in pairs], list(boundary), [g for _, g in pairs],
+                             retain_graph=create, create_graph=create, allow_unused=True))
+    finally:
+        for b, fn in cut:
+            b.grad_fn = fn
 
 
-def _check_reads(outs, boundary, aliases):
+def _check_reads(outs, boundary):
     """Refuse (rather than drop its gradient) a tensor that requires grad which the
     recomputation reached but the first run did not list (read in a way ``record`` does
     not see, e.g. through ``.data``). Walks the fresh graph only, up to the node's inputs."""
-    stop = {id(t) for t in boundary} | {id(a) for a in aliases if a is not None}
+    stop = {id(t) for t in boundary}
     stack, seen = [o for o in outs if o.requires_grad], set()
     while stack:
         t = stack.pop()
@@ -133,22 +194,19 @@ def _check_reads(outs, boundary, aliases):
 
 def _recompute(s):
     """Run the checkpointed function again with grad on, from the random state of the
-    first run (the current state is put back afterwards). Returns (outputs as a tuple,
-    the detached stand-ins for its tensor arguments, None for the others)."""
+    first run (the current state is put back afterwards). Returns the outputs as a
+    tuple."""
     from ..random import get_rng_state, set_rng_state
-    aliases = [a.detach().requires_grad_(a.requires_grad) if isinstance(a, Tensor) else None
-               for a in s.args]
-    args = [al if al is not None else a for a, al in zip(s.args, aliases)]
     now = get_rng_state() if s.rng_state is not None else None
     try:
         if s.rng_state is not None:
             set_rng_state(s.rng_state)
         with enable_grad():
-            out = s.function(*args, **s.kwargs)
+            out = s.function(*s.args, **s.kwargs)
     finally:
         if now is not None:
             set_rng_state(now)
-    return (tuple(out) if isinstance(out, (tuple, list)) else (out,)), aliases
+    return tuple(out) if isinstance(out, (tuple, list)) else (out,)
 
 
 def checkpoint(function, *args, use_reentrant=None, preserve_rng_state=True, **kwargs):
@@ -180,10 +238,10 @@ def checkpoint(function, *args, use_reentrant=None, preserve_rng_state=True, **k
     out, boundary = _run_listing_reads(function, args, kwargs)
     if not (is_grad_enabled() and boundary):
         return out
-    seq = isinstance(out, (tuple, list))
-    state = _State(function, args, kwargs, rng, tuple(out) if seq else out)
-    res = _Checkpoint.apply(state, *boundary)
-    return type(out)(res) if isinstance(out, list) else res
+    if not isinstance(out, (tuple, list)):
+        return _Checkpoint.apply(_State(function, args, kwargs, rng, out), *boundary)
+    res = _outputs_node(_State(function, args, kwargs, rng, tuple(out)), boundary)
+    return res if isinstance(out, list) else tuple(res)
 
 
 def checkpoint_sequential(functions, segments, input, use_reentrant=None,  # noqa: A002
