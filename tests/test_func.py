@@ -497,3 +497,26 @@ def test_stack_module_state_ensembles_like_torch():
     with pytest.raises(RuntimeError, match="Expected weight from each model to have the same "
                                            ".requires_grad"):
         zeroin.func.stack_module_state([nn.Linear(2, 2), frozen])
+
+
+def test_grad_has_aux_returns_aux_outside_the_graph_as_torch():
+    def f(T):
+        def g(x):
+            y = x.sin()
+            return y.sum(), {"y": y, "c": y.cos()}
+        return g
+    torch = pytest.importorskip("torch")
+    x0 = np.array([0.3, -1.2])
+    for T in (torch, zeroin):
+        x = T.tensor(x0)
+        g, aux = T.func.grad(f(T), has_aux=True)(x)
+        assert not aux["y"].requires_grad and not aux["c"].requires_grad
+        np.testing.assert_allclose(aux["y"].detach().numpy(), np.sin(x0))
+        _, (v, aux2) = T.func.grad_and_value(f(T), has_aux=True)(x)
+        assert not aux2["y"].requires_grad and not v.requires_grad
+    # depending on a tensor outside (that requires grad), aux stays in its graph, as torch's
+    w = zeroin.tensor([2.0, 3.0], requires_grad=True)
+    _, aux = zeroin.func.grad(lambda x: ((x * w).sum(), x * w), has_aux=True)(zeroin.tensor(x0))
+    assert aux.requires_grad
+    aux.sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), x0)

@@ -235,7 +235,7 @@ def _grad_and_value(func, argnums, has_aux, api, args, kwargs):
     it = iter(grads)
     parts = [build(iter([next(it) for _ in stand])) for build, stand in rebuild]
     g = parts[0] if single else tuple(parts)
-    return g, ((output, aux) if has_aux else output)
+    return g, ((output, _released(aux, own)) if has_aux else output)
 
 
 def grad_and_value(func, argnums=0, has_aux=False):
