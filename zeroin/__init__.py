@@ -19,6 +19,7 @@ from .errors import AnomalyError, DtypeError, ShapeError, ZeroinError
 from .function import Function
 from . import ops, _torch_ops, _memory, linalg
 from . import _api_names  # noqa: F401  (adds to _tensor_api's EXPORTS)
+from . import _toplevel  # noqa: F401  (torch.conv2d, torch.dropout, ...: EXPORTS)
 from .linalg import inverse, logdet, matrix_power, pinverse
 from ._tensor_api import EXPORTS as _TENSOR_API
 from .autograd import grad
@@ -89,6 +90,7 @@ _LAZY = {
     "distributions": ("zeroin.distributions", None),
     "special": ("zeroin.special", None),
 }
+_LAZY.update(_toplevel.LAZY)        # torch.conv2d, torch.prelu, ...: nn.functional's own
 
 
 def __getattr__(name):

@@ -1,0 +1,242 @@
+"""PyTorch parity for the top-level names (zeroin/_toplevel.py, zeroin/_toplevel_misc.py):
+``torch.conv2d``, ``torch.layer_norm(input, shape, w, b, eps, cudnn_enable)``,
+``torch.dropout(x, p, train)``, ``torch.embedding(weight, indices)``, losses with an int
+reduction, ``torch.pi``, ``torch.fill``, ``torch.range``, ``torch.histogram``... Each idiom
+runs with ``torch`` and ``zeroin`` (as ``test_pytorch_parity.py``): values, dtypes,
+gradients of a weighted sum and error types must agree."""
+import functools
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import zeroin
+
+torch = pytest.importorskip("torch")
+
+from test_pytorch_parity import (A, A3, B, P, catch, check, grad_of, int_tensor, run_quiet,  # noqa: E402,F401
+                                 t, warned, _torch_float64)
+from test_pytorch_parity import table as _table  # noqa: E402
+
+IDIOMS = {}
+table = functools.partial(_table, idioms=IDIOMS)
+_int = int_tensor
+R = np.random.default_rng(21)
+IMG = R.standard_normal((2, 3, 5, 5))
+SEQ = R.standard_normal((2, 3, 7))
+VOL = R.standard_normal((1, 2, 4, 4, 4))
+K2 = R.standard_normal((4, 3, 3, 3))
+K1 = R.standard_normal((4, 3, 3))
+KT2 = R.standard_normal((3, 2, 3, 3))
+BIAS4 = R.standard_normal(4)
+EMB = R.standard_normal((5, 3))
+BIL = R.standard_normal((2, 4, 4))
+LP = np.log(np.random.default_rng(22).dirichlet(np.ones(4), size=(6, 2)))     # (T, N, C)
+
+
+def _sum_grads(T, f, *arrays):
+    """f(*leaves) and the gradients of its weighted sum (grad_of), for losses (0-d)."""
+    return grad_of(T, f, *arrays)
+
+
+table("toplevel_conv", {
+    "conv1d": lambda T: grad_of(T, lambda x, w: T.conv1d(x, w, None, 1, 1), SEQ, K1),
+    "conv2d": lambda T: grad_of(T, lambda x, w, b: T.conv2d(x, w, b, 2, 1, 1, 1), IMG, K2,
+                                BIAS4),
+    "conv3d": lambda T: T.conv3d(t(T, VOL), t(T, VOL[0, :, :2, :2, :2])),
+    "conv_transpose1d": lambda T: grad_of(T, lambda x, w: T.conv_transpose1d(x, w, None, 2),
+                                          SEQ, KT2[:, :, 0]),
+    "conv_transpose2d": lambda T: grad_of(T, lambda x, w: T.conv_transpose2d(x, w, None, 2, 1,
+                                                                             1), IMG, KT2),
+    "conv_transpose3d": lambda T: T.conv_transpose3d(t(T, VOL), t(T, VOL[0, :, :2, :2, :2])),
+    "convolution": lambda T: grad_of(T, lambda x, w, b: T.convolution(
+        x, w, b, [1, 2], [1, 0], [1, 1], False, [0, 0], 1), IMG, K2, BIAS4),
+    "convolution_transposed": lambda T: grad_of(T, lambda x, w: T.convolution(
+        x, w, None, [2], [1], [1], True, [1], 1), SEQ, KT2[:, :, 0]),
+    "convolution_1d_weight": lambda T: catch(lambda: T.convolution(
+        t(T, SEQ), t(T, BIAS4), None, [1], [0], [1], False, [0], 1)),
+})
+
+table("toplevel_pool", {
+    "max_pool1d": lambda T: grad_of(T, lambda x: T.max_pool1d(x, 2), SEQ),
+    "max_pool2d": lambda T: grad_of(T, lambda x: T.max_pool2d(x, 3, 2, 1), IMG),
+    "max_pool2d_ceil": lambda T: T.max_pool2d(t(T, IMG), 2, ceil_mode=True),
+    "max_pool3d": lambda T: T.max_pool3d(t(T, VOL), 2),
+    "max_pool2d_no_indices": lambda T: catch(lambda: T.max_pool2d(t(T, IMG), 2,
+                                                                  return_indices=True)),
+    "max_pool1d_with_indices": lambda T: T.max_pool1d_with_indices(t(T, SEQ), 3, 2),
+    "adaptive_max_pool1d": lambda T: T.adaptive_max_pool1d(t(T, SEQ), 3),
+    "adaptive_avg_pool1d": lambda T: grad_of(T, lambda x: T.adaptive_avg_pool1d(x, 3), SEQ),
+    "avg_pool1d": lambda T: grad_of(T, lambda x: T.avg_pool1d(x, 3, 2, 1), SEQ),
+    "constant_pad_nd": lambda T: grad_of(T, lambda x: T.constant_pad_nd(x, [1, 2, -1, 0], 0.5),
+                                         A3),
+    "constant_pad_nd_default": lambda T: T.constant_pad_nd(_int(T, [[1, 2]]), [1, 1]),
+    "constant_pad_nd_odd": lambda T: catch(lambda: T.constant_pad_nd(t(T, A), [1, 1, 1])),
+    "pixel_shuffle": lambda T: T.pixel_shuffle(t(T, A3.reshape(1, 8, 1, 3)), 2),
+    "pixel_unshuffle": lambda T: T.pixel_unshuffle(t(T, A3.reshape(1, 1, 4, 6)), 2),
+    "channel_shuffle": lambda T: T.channel_shuffle(t(T, A3.reshape(2, 6, 2)), 3),
+    "native_channel_shuffle": lambda T: T.native_channel_shuffle(t(T, IMG[:, :, :2]), 3),
+})
+
+table("toplevel_norm", {
+    "layer_norm": lambda T: grad_of(T, lambda x, w, b: T.layer_norm(x, [4], w, b, 1e-5, False),
+                                    A3, A[0], B[0]),
+    "layer_norm_short": lambda T: T.layer_norm(t(T, A3), (3, 4)),
+    "group_norm": lambda T: grad_of(T, lambda x, w: T.group_norm(x, 3, w, None, 1e-5, True),
+                                    IMG, A[:, 0]),
+    "batch_norm_train": lambda T: _batch_norm(T, True),
+    "batch_norm_eval": lambda T: _batch_norm(T, False),
+    "batch_norm_all_required": lambda T: catch(lambda: T.batch_norm(
+        t(T, IMG), None, None, None, None, True, 0.1, 1e-5)),
+    "instance_norm": lambda T: grad_of(T, lambda x, w, b: T.instance_norm(
+        x, w, b, None, None, True, 0.1, 1e-5, False), IMG, A[:, 0], B[:, 0]),
+    "rms_norm": lambda T: grad_of(T, lambda x, w: T.rms_norm(x, [4], w, 1e-6), A3, A[0]),
+})
+
+
+def _batch_norm(T, training):
+    rm, rv = T.zeros(3), T.ones(3)
+    x, w, b = t(T, IMG, grad=True), t(T, A[:, 0], grad=True), t(T, B[:, 0], grad=True)
+    y = T.batch_norm(x, w, b, rm, rv, training, 0.2, 1e-5, True)
+    (y * T.tensor(IMG)).sum().backward()
+    return y, rm, rv, x.grad, w.grad, b.grad
+
+
+def _embedding(T, padding_idx):
+    w = t(T, EMB, grad=True)
+    y = T.embedding(w, _int(T, [[0, 4], [4, 2]]), padding_idx)
+    (y * T.tensor(np.arange(12.0).reshape(2, 2, 3))).sum().backward()
+    return y, w.grad
+
+
+table("toplevel_misc_nn", {
+    "embedding": lambda T: _embedding(T, -1),
+    "embedding_padding": lambda T: _embedding(T, 4),
+    "embedding_negative_is_none": lambda T: _embedding(T, -2),
+    "embedding_default": lambda T: T.embedding(t(T, EMB), _int(T, [1, 3])),
+    "dropout_eval": lambda T: T.dropout(t(T, A), 0.5, False),
+    "dropout_needs_train": lambda T: catch(lambda: T.dropout(t(T, A), 0.5)),
+    "dropout_p1": lambda T: T.dropout(t(T, A), 1.0, True),
+    "dropout_bad_p": lambda T: catch(lambda: T.dropout(t(T, A), 1.5, True)),
+    "alpha_dropout_bad_p": lambda T: catch(lambda: T.alpha_dropout(t(T, A), -0.1, False)),
+    "feature_dropout_bad_p": lambda T: catch(lambda: T.feature_dropout(t(T, IMG), 2, False)),
+    "alpha_dropout_eval": lambda T: T.alpha_dropout(t(T, A), 0.3, False),
+    "feature_alpha_dropout_eval": lambda T: T.feature_alpha_dropout(t(T, IMG), 0.3, False),
+    "feature_dropout_eval": lambda T: T.feature_dropout(t(T, IMG), 0.3, False),
+    "feature_dropout_p1": lambda T: T.feature_dropout(t(T, IMG), 1.0, True),
+    "feature_dropout_1d": lambda T: catch(lambda: T.feature_dropout(t(T, A[0]), 0.5, True)),
+    "cosine_similarity": lambda T: grad_of(T, lambda a, b: T.cosine_similarity(a, b), A, B),
+    "pairwise_distance": lambda T: grad_of(T, lambda a, b: T.pairwise_distance(a, b, 1.5),
+                                           A, B),
+    "bilinear": lambda T: grad_of(T, lambda a, b, w, c: T.bilinear(a, b, w, c), A, B, BIL,
+                                  A[0, :2]),
+    "prelu": lambda T: grad_of(T, lambda x, w: T.prelu(x, w), IMG, [0.1, 0.2, 0.3]),
+    "prelu_method": lambda T: grad_of(T, lambda x, w: x.prelu(w), IMG, [0.25]),
+    "hardshrink": lambda T: grad_of(T, lambda x: T.hardshrink(x, 0.7), A),
+    "hardshrink_method": lambda T: t(T, A).hardshrink(),
+    "threshold": lambda T: grad_of(T, lambda x: T.threshold(x, 0.1, 20.0), A),
+    "threshold_no_inplace": lambda T: catch(lambda: T.threshold(t(T, A), 0.1, 2.0, True)),
+    "rrelu_eval": lambda T: grad_of(T, lambda x: T.rrelu(x), A),
+    "rrelu_eval_bounds": lambda T: T.rrelu(t(T, A), 0.1, 0.5, False),
+})
+
+
+def _rrelu_train(T):
+    g = T.Generator().manual_seed(3)
+    y = T.rrelu(t(T, A), 0.1, 0.3, True, g)
+    slope = y.detach() / T.tensor(A)
+    neg = T.tensor(A < 0)
+    return (bool(((slope >= 0.1) & (slope <= 0.3) | ~neg).all()),
+            bool(T.equal(y[~neg], T.tensor(A)[~neg])))
+
+
+IDIOMS["toplevel_rrelu_train_generator"] = _rrelu_train
+
+Y = np.sign(B)
+T01 = 1 / (1 + np.exp(-B))
+
+table("toplevel_loss", {
+    "bce_logits": lambda T: grad_of(T, lambda x: T.binary_cross_entropy_with_logits(
+        x, T.tensor(T01)), A),
+    "bce_logits_sum_weights": lambda T: grad_of(T, lambda x: T.binary_cross_entropy_with_logits(
+        x, T.tensor(T01), T.tensor(P), T.tensor(P[0]), 2), A),
+    "bce_logits_none": lambda T: T.binary_cross_entropy_with_logits(t(T, A), t(T, T01),
+                                                                    None, None, 0),
+    "bce_logits_string": lambda T: catch(lambda: T.binary_cross_entropy_with_logits(
+        t(T, A), t(T, T01), reduction="mean")),
+    "kl_div": lambda T: grad_of(T, lambda x: T.kl_div(x, T.tensor(P)), A),
+    "kl_div_log_target": lambda T: grad_of(T, lambda x: T.kl_div(x, T.tensor(B), 2,
+                                                                 log_target=True), A),
+    "margin_ranking": lambda T: grad_of(T, lambda a, b: T.margin_ranking_loss(
+        a, b, T.tensor(Y), 0.3), A, B),
+    "margin_ranking_none": lambda T: T.margin_ranking_loss(t(T, A), t(T, B), t(T, Y), 0.1, 0),
+    "hinge_embedding": lambda T: grad_of(T, lambda x: T.hinge_embedding_loss(
+        x, T.tensor(Y), 0.5, 2), A),
+    "cosine_embedding": lambda T: grad_of(T, lambda a, b: T.cosine_embedding_loss(
+        a, b, T.tensor(Y[:, 0]), 0.2), A, B),
+    "triplet_margin": lambda T: grad_of(T, lambda a, p, n: T.triplet_margin_loss(
+        a, p, n, 1.0, 2.0, 1e-6, True, 0), A, B, P),
+    "triplet_margin_default": lambda T: T.triplet_margin_loss(t(T, A), t(T, B), t(T, P)),
+    "poisson_nll": lambda T: grad_of(T, lambda x: T.poisson_nll_loss(
+        x, T.tensor(P), True, True, 1e-8, 1), A),
+    "poisson_nll_all_required": lambda T: catch(lambda: T.poisson_nll_loss(t(T, A), t(T, P))),
+    # through log_softmax: PyTorch's gradient for a raw log_probs leaf assumes one
+    "ctc": lambda T: grad_of(T, lambda z: T.ctc_loss(
+        z.log_softmax(-1), _int(T, [[1, 2, 2], [3, 1, 0]]), _int(T, [6, 5]), _int(T, [3, 2]),
+        0, 1), LP),
+    "ctc_sum": lambda T: T.ctc_loss(t(T, LP), _int(T, [[1, 2], [3, 1]]), [6, 6], [2, 1], 0, 2),
+})
+
+
+def _reduction_errors():
+    x, y = zeroin.tensor(A), zeroin.tensor(Y)
+    with pytest.raises(ValueError, match=r"hinge_embedding_loss: reduction must be 0 .*got 5"):
+        zeroin.hinge_embedding_loss(x, y, 1.0, 5)
+    with pytest.raises(TypeError, match=r"kl_div: reduction must be an int.*'mean'"):
+        zeroin.kl_div(x, y, "mean")
+
+
+def test_int_reductions_are_checked():
+    _reduction_errors()
+
+
+def test_functional_exports_match_finite_differences():
+    def leaf(a):
+        return zeroin.tensor(a, requires_grad=True)
+    assert zeroin.gradcheck(lambda x, w: zeroin.convolution(x, w, None, [1], [1], [1], True,
+                                                            [0], 1),
+                            [leaf(SEQ[:1, :, :4]), leaf(KT2[:, :, 0])])
+    assert zeroin.gradcheck(lambda x, w: zeroin.layer_norm(x, [4], w, None, 1e-5, True),
+                            [leaf(A3), leaf(A[0])])
+    assert zeroin.gradcheck(lambda w: zeroin.embedding(w, zeroin.tensor([0, 4, 4])),
+                            [leaf(EMB)])
+    assert zeroin.gradcheck(lambda x: zeroin.feature_dropout(x, 0.0, True), [leaf(IMG[:1])])
+    assert zeroin.gradcheck(lambda x: zeroin.constant_pad_nd(x, [1, -1], 2.0), [leaf(A)])
+    assert zeroin.gradcheck(lambda x: zeroin.kl_div(x, zeroin.tensor(P), 1), [leaf(A)])
+
+
+def test_feature_dropout_zeroes_whole_channels_and_scales_the_rest():
+    zeroin.manual_seed(0)
+    x = zeroin.ones(8, 6, 3, 2, requires_grad=True)
+    y = zeroin.feature_dropout(x, 0.5, True)
+    per_channel = y.detach().numpy().reshape(8, 6, -1)
+    assert set(np.unique(per_channel)) == {0.0, 2.0}
+    assert (per_channel.min(-1) == per_channel.max(-1)).all()     # one draw per channel
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), y.detach().numpy())
+
+
+def test_top_level_functional_names_do_not_load_nn_at_import():
+    import subprocess
+    code = ("import sys, zeroin; assert 'zeroin.nn' not in sys.modules; "
+            "zeroin.conv2d; assert 'zeroin.nn' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+_run = run_quiet
+
+
+@pytest.mark.parametrize("name, f", list(IDIOMS.items()), ids=list(IDIOMS))
+def test_idiom(name, f):
+    check(name, _run(torch, f), _run(zeroin, f))
