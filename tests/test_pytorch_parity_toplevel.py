@@ -234,6 +234,113 @@ def test_top_level_functional_names_do_not_load_nn_at_import():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+# --- constants, small functions, settings (zeroin/_toplevel_misc.py) -----------------------
+
+def _fill_grad(T):
+    x, v = t(T, A, grad=True), t(T, 2.5, grad=True)
+    y = T.fill(x, v)
+    (y * T.tensor(B)).sum().backward()
+    return y, x.grad, v.grad
+
+
+table("toplevel_names", {
+    "constants": lambda T: (T.pi, T.e, T.inf, T.nan != T.nan, T.newaxis),
+    "masked_fill_inf": lambda T: t(T, A).masked_fill(t(T, A) > 0, -T.inf),
+    "newaxis_index": lambda T: t(T, A)[:, T.newaxis].shape,
+    "detach": lambda T: T.detach(t(T, A, grad=True) * 2),
+    "fill": lambda T: T.fill(t(T, A), 3),
+    "fill_int": lambda T: T.fill(_int(T, [1, 2]), 2.7),
+    "fill_tensor_value": lambda T: T.fill(t(T, A), _int(T, 3)),
+    "fill_grad": _fill_grad,
+    "fill_1d_value": lambda T: catch(lambda: T.fill(t(T, A), t(T, [1.0, 2]))),
+    "scalar_tensor": lambda T: (T.scalar_tensor(1), T.scalar_tensor(True),
+                                T.scalar_tensor(2.5, dtype=T.float32),
+                                T.scalar_tensor(3, dtype=T.int64)),
+    "scalar_tensor_grad": lambda T: T.scalar_tensor(1.5, requires_grad=True),
+    "range": warned(lambda T: T.range(0, 3)),
+    "range_step": warned(lambda T: (T.range(1, 2, 0.25), T.range(3, 0, -1),
+                                    T.range(0, 3, dtype=T.int64))),
+    "range_zero_step": warned(lambda T: catch(lambda: T.range(0, 3, 0))),
+    "range_wrong_sign": warned(lambda T: catch(lambda: T.range(3, 0))),
+    "row_stack": lambda T: grad_of(T, lambda a, b: T.row_stack([a, b[0]]), A, B),
+    "typename": lambda T: (T.typename(3), T.typename(np.zeros(2)),
+                           T.typename(T.typename).rpartition(".")[2]),
+    "default_device": lambda T: T.get_default_device(),
+    "set_default_device_cpu": lambda T: (T.set_default_device("cpu"), T.get_default_device()),
+    "matmul_precision": lambda T: _matmul_precision(T),
+    "matmul_precision_unknown": warned(lambda T: T.set_float32_matmul_precision("bogus")),
+    "warn_always": lambda T: _warn_always(T),
+    "interop_threads_bad": lambda T: catch(lambda: T.set_num_interop_threads(0)),
+    "inference_mode_enabled": lambda T: _inference(T),
+    "memory_formats": lambda T: (
+        t(T, IMG).contiguous(memory_format=T.channels_last),
+        t(T, IMG).to(memory_format=T.channels_last), t(T, IMG).clone(
+            memory_format=T.contiguous_format), T.empty_like(
+            t(T, IMG), memory_format=T.preserve_format).shape,
+        T.zeros_like(t(T, VOL), memory_format=T.channels_last_3d)),
+    "layout": lambda T: (str(t(T, A).layout).rpartition(".")[2],
+                         T.empty(2, layout=T.strided).shape),
+    "uint_dtypes": lambda T: (T.zeros(2, dtype=T.uint16), T.tensor([1, 2], dtype=T.uint32),
+                              T.tensor([7], dtype=T.uint64).double(),
+                              T.arange(3).to(T.uint16)),
+})
+
+
+def _matmul_precision(T):
+    old = T.get_float32_matmul_precision()
+    T.set_float32_matmul_precision("high")
+    now = T.get_float32_matmul_precision()
+    T.set_float32_matmul_precision(old)
+    return old, now
+
+
+def _warn_always(T):
+    old = T.is_warn_always_enabled()
+    T.set_warn_always(True)
+    now = T.is_warn_always_enabled()
+    T.set_warn_always(old)
+    return old, now
+
+
+def _inference(T):
+    out = [T.is_inference_mode_enabled()]
+    with T.inference_mode():
+        out.append(T.is_inference_mode_enabled())
+        with T.inference_mode(False):
+            out.append(T.is_inference_mode_enabled())
+        out.append(T.is_inference_mode_enabled())
+    out.append(T.inference_mode()(T.is_inference_mode_enabled)())
+    return tuple(out) + (T.is_inference_mode_enabled(),)
+
+
+def test_settings_are_cpu_only_and_recorded():
+    with pytest.raises(RuntimeError, match=r"set_default_device: zeroin runs on the CPU"):
+        zeroin.set_default_device("cuda")
+    zeroin.set_default_device(None)
+    old = zeroin.get_num_interop_threads()
+    zeroin.set_num_interop_threads(3)
+    assert zeroin.get_num_interop_threads() == 3
+    zeroin.set_num_interop_threads(old)
+    with pytest.raises(TypeError, match="compile: expected a Module or a callable"):
+        zeroin.compile(3)
+    # torch.compile's keyword arguments are accepted; the model comes back itself (not run
+    # against torch here: torch's compiles, which takes seconds)
+    m = zeroin.nn.Linear(2, 2)
+    assert zeroin.compile(m, backend="eager", options={"x": 1}) is m
+    assert zeroin.compile(m, fullgraph=True, dynamic=False, mode="reduce-overhead") is m
+    f = zeroin.compile(mode="max-autotune")(zeroin.sin)
+    assert f is zeroin.sin
+    x = zeroin.zeros(2, 3)
+    assert zeroin.typename(x) == x.type() and repr(zeroin.channels_last) == "zeroin.channels_last"
+
+
+def test_fill_and_row_stack_match_finite_differences():
+    v = zeroin.tensor(2.0, requires_grad=True)
+    assert zeroin.gradcheck(lambda v: zeroin.fill(zeroin.tensor(A), v) * zeroin.tensor(B), [v])
+    a, b = zeroin.tensor(A, requires_grad=True), zeroin.tensor(B[0], requires_grad=True)
+    assert zeroin.gradcheck(lambda a, b: zeroin.row_stack([a, b]), [a, b])
+
+
 _run = run_quiet
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import numbers
+import threading
 from sys import getrefcount
 
 import numpy as np
@@ -945,11 +946,40 @@ class set_grad_enabled(_GradSwitch):
         return self
 
 
+_inference = threading.local()      # .on: inside inference_mode(True), for this thread
+
+
 class inference_mode(no_grad):
-    """Like :class:`zeroin.no_grad` (zeroin has no separate inference tensors)."""
+    """Like :class:`zeroin.no_grad` (zeroin has no separate inference tensors); while on,
+    :func:`is_inference_mode_enabled` says True."""
 
     def __init__(self, mode=True):
         self._value = not mode
+
+    def __enter__(self):
+        self._prev_inference = getattr(_inference, "on", False)
+        _inference.on = not self._value
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        _inference.on = self._prev_inference
+        return super().__exit__(*exc)
+
+    def __call__(self, func):
+        import functools
+        mode = not self._value
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with inference_mode(mode):
+                return func(*args, **kwargs)
+        return wrapper
+
+
+@_export
+def is_inference_mode_enabled():
+    """True inside ``with inference_mode():`` (or a function decorated with it)."""
+    return getattr(_inference, "on", False)
 
 
 EXPORTS["set_grad_enabled"] = set_grad_enabled
