@@ -6,7 +6,6 @@ runs with ``torch`` and ``zeroin`` (as ``test_pytorch_parity.py``): values, dtyp
 gradients of a weighted sum and error types must agree."""
 import functools
 import sys
-import warnings
 
 import numpy as np
 import pytest
@@ -15,8 +14,8 @@ import zeroin
 
 torch = pytest.importorskip("torch")
 
-from test_pytorch_parity import (A, A3, B, P, catch, check, grad_of, int_tensor, run_quiet,  # noqa: E402,F401
-                                 t, warned, _torch_float64)
+from test_pytorch_parity import (A, A3, B, P, catch, check, grad_of, int_tensor,  # noqa: E402,F401
+                                 run_quiet, t, warned, _torch_float64)
 from test_pytorch_parity import table as _table  # noqa: E402
 
 IDIOMS = {}
@@ -33,11 +32,6 @@ BIAS4 = R.standard_normal(4)
 EMB = R.standard_normal((5, 3))
 BIL = R.standard_normal((2, 4, 4))
 LP = np.log(np.random.default_rng(22).dirichlet(np.ones(4), size=(6, 2)))     # (T, N, C)
-
-
-def _sum_grads(T, f, *arrays):
-    """f(*leaves) and the gradients of its weighted sum (grad_of), for losses (0-d)."""
-    return grad_of(T, f, *arrays)
 
 
 table("toplevel_conv", {
@@ -339,6 +333,152 @@ def test_fill_and_row_stack_match_finite_differences():
     assert zeroin.gradcheck(lambda v: zeroin.fill(zeroin.tensor(A), v) * zeroin.tensor(B), [v])
     a, b = zeroin.tensor(A, requires_grad=True), zeroin.tensor(B[0], requires_grad=True)
     assert zeroin.gradcheck(lambda a, b: zeroin.row_stack([a, b]), [a, b])
+
+
+# --- histograms, gradient, sampling, buffers (zeroin/_toplevel_data.py) -------------------
+
+H = np.array([1.0, 2, 1, 3, 5, 5, 2.5, 4.75])
+PTS = np.array([[0.0, 1], [1, 0], [2, 0], [2, 2], [0.5, 1.5]])
+F5 = np.array([1.0, 4, 9, 16, 25])
+COORD = np.array([0.0, 1, 3, 4, 7])
+Z = (np.arange(12.0).reshape(3, 4) ** 2) / 7
+
+
+table("toplevel_histogram", {
+    "default": lambda T: T.histogram(t(T, H)),
+    "bins_range_density": lambda T: T.histogram(t(T, H), 4, range=(0.0, 6.0), density=True),
+    "edges_weight": lambda T: T.histogram(t(T, H), t(T, [0.0, 2, 6]), weight=t(T, H * 0 + 2)),
+    "edges_density": lambda T: T.histogram(t(T, H), t(T, [0.0, 1, 4, 6]), density=True),
+    "method": lambda T: t(T, A).histogram(3),
+    "2d_flattened": lambda T: T.histogram(t(T, A), 5),
+    "one_value": lambda T: T.histogram(t(T, [1.0, 1, 1]), 2),
+    "empty": lambda T: T.histogram(t(T, np.zeros(0)), 2),
+    "float32": lambda T: T.histogram(t(T, H, dtype=T.float32), 3),
+    "fields": lambda T: (lambda r: (r.hist, r.bin_edges))(T.histogram(t(T, H), 2)),
+    "int_input": lambda T: catch(lambda: T.histogram(_int(T, [1, 2]), 2)),
+    "min_over_max": lambda T: catch(lambda: T.histogram(t(T, H), 3, range=(5.0, 1.0))),
+    "dd": lambda T: T.histogramdd(t(T, PTS), bins=[3, 2], weight=t(T, [1.0, 2, 4, 8, 16])),
+    "dd_int_range_density": lambda T: T.histogramdd(t(T, PTS), bins=2,
+                                                    range=[0.0, 1, 0, 1], density=True),
+    "dd_edges": lambda T: T.histogramdd(t(T, PTS), bins=[t(T, [0.0, 1, 2]), t(T, [0.0, 2])]),
+    "dd_fields": lambda T: (lambda r: (r.hist, r.bin_edges))(T.histogramdd(t(T, PTS), 3)),
+    "dd_bins_required": lambda T: catch(lambda: T.histogramdd(t(T, PTS))),
+    "no_derivative": lambda T: (lambda r: (r.hist.requires_grad, r.bin_edges.requires_grad,
+                                           catch(lambda: r.hist.sum().backward())))(
+        T.histogram(t(T, H, grad=True), 3)),
+    "dd_3d_points": lambda T: T.histogramdd(t(T, A3.reshape(2, 4, 3)), [2, 3, 2]),
+    "dd_bins_count": lambda T: catch(lambda: T.histogramdd(t(T, PTS), bins=[3])),
+    "dd_1d": lambda T: catch(lambda: T.histogramdd(t(T, H), bins=[3])),
+})
+
+table("toplevel_gradient", {
+    "default": lambda T: grad_of(T, lambda f: T.gradient(f)[0], F5),
+    "scalar_spacing": lambda T: T.gradient(t(T, F5), spacing=2.0),
+    "tuple_spacing": lambda T: T.gradient(t(T, F5), spacing=(0.5,)),
+    "tensor_scalar_spacing": lambda T: T.gradient(t(T, F5), spacing=t(T, 2.0)),
+    "coordinates": lambda T: grad_of(T, lambda f: T.gradient(
+        f, spacing=[T.tensor(COORD)])[0], F5),
+    "coordinates_edge2": lambda T: grad_of(T, lambda f: T.gradient(
+        f, spacing=[T.tensor(COORD)], edge_order=2)[0], F5),
+    "2d": lambda T: T.gradient(t(T, Z)),
+    "2d_grad": lambda T: grad_of(T, lambda z: T.gradient(z, spacing=[1.0, 2.0])[1], Z),
+    "dim": lambda T: (T.gradient(t(T, Z), dim=1), T.gradient(t(T, Z), dim=[-2])),
+    "dims_edge2": lambda T: grad_of(T, lambda z: T.gradient(
+        z, spacing=2, dim=(0, 1), edge_order=2)[0], Z),
+    "coordinates_dim0": lambda T: T.gradient(t(T, Z), spacing=[t(T, [0.0, 1, 3])], dim=0),
+    "int_input": lambda T: T.gradient(_int(T, [1, 2, 4])),
+    "too_short": lambda T: catch(lambda: T.gradient(t(T, [1.0]))),
+    "too_short_edge2": lambda T: catch(lambda: T.gradient(t(T, [1.0, 2]), edge_order=2)),
+    "edge_order_3": lambda T: catch(lambda: T.gradient(t(T, F5), edge_order=3)),
+    "spacing_count": lambda T: catch(lambda: T.gradient(t(T, F5), spacing=[1.0, 2])),
+})
+
+table("toplevel_sampling", {
+    "poisson_zero_rate": lambda T: T.poisson(t(T, [0.0, 0.0])),
+    "poisson_shape_dtype": lambda T: (lambda s: (s.shape, s.dtype, bool((s >= 0).all()),
+                                                 bool((s == s.round()).all())))(
+        T.poisson(t(T, P * 3))),
+    "poisson_grad": lambda T: (lambda x: (T.poisson(x).requires_grad,
+                                          _backward_grad(T, T.poisson(x), x)))(
+        t(T, P, grad=True)),
+    "poisson_int": lambda T: catch(lambda: T.poisson(_int(T, [1, 2]))),
+    "poisson_negative": lambda T: catch(lambda: T.poisson(t(T, [-1.0]))),
+    "binomial_edges": lambda T: (T.binomial(t(T, [3.0, 4, 0]), t(T, [1.0, 0.0, 0.5])),
+                                 T.binomial(t(T, [-3.0]), t(T, [0.5])),
+                                 T.binomial(t(T, [3.0]), t(T, [1.5]))),
+    "binomial_broadcast": lambda T: T.binomial(t(T, [3.0, 4]), t(T, 1.0)),
+    "binomial_grad": lambda T: (lambda n: _backward_grad(T, T.binomial(n, T.tensor(P)), n))(
+        t(T, P * 5, grad=True)),
+    "binomial_int": lambda T: catch(lambda: T.binomial(_int(T, [3]), t(T, [0.5]))),
+})
+
+
+def _backward_grad(T, y, x):
+    y.sum().backward()
+    return x.grad
+
+
+def _frombuffer(T):
+    b = bytearray(np.array([1, 2, 3, 4], dtype=np.int32).tobytes())
+    x = T.frombuffer(b, dtype=T.int32)
+    x[0] = 7                                        # shares the buffer
+    return (x, bytes(b[:4]) == np.int32(7).tobytes(),
+            T.frombuffer(b, dtype=T.int16, offset=4, count=3),
+            T.frombuffer(b, dtype=T.float32, requires_grad=True).requires_grad)
+
+
+table("toplevel_buffers", {
+    "frombuffer": _frombuffer,
+    "frombuffer_readonly": warned(lambda T: T.frombuffer(b"\x01\x00", dtype=T.int16)),
+    "frombuffer_empty": lambda T: catch(lambda: T.frombuffer(b"", dtype=T.int32)),
+    "frombuffer_count": lambda T: catch(lambda: T.frombuffer(bytearray(8), dtype=T.int32,
+                                                             count=3)),
+    "frombuffer_offset": lambda T: catch(lambda: T.frombuffer(bytearray(8), dtype=T.int32,
+                                                              offset=9)),
+    "frombuffer_multiple": lambda T: catch(lambda: T.frombuffer(bytearray(8), dtype=T.int32,
+                                                                offset=2)),
+    "from_dlpack_numpy": lambda T: (lambda a: (T.from_dlpack(a), (T.from_dlpack(a).__setitem__(
+        0, 9), a[0])[1]))(np.arange(3.0)),
+    "dlpack_roundtrip": lambda T: T.from_dlpack(T.to_dlpack(t(T, A))),
+})
+
+
+def test_histograms_have_no_gradient_and_samples_follow_the_generator():
+    assert not zeroin.histogram(zeroin.tensor(H), 3).hist.requires_grad
+    g1, g2 = zeroin.Generator().manual_seed(5), zeroin.Generator().manual_seed(5)
+    rate = zeroin.tensor(P * 4)
+    assert zeroin.equal(zeroin.poisson(rate, g1), zeroin.poisson(rate, g2))
+    n, p = zeroin.tensor(P * 9), zeroin.tensor(P / 2)
+    assert zeroin.equal(zeroin.binomial(n, p, g1), zeroin.binomial(n, p, g2))
+    zeroin.manual_seed(0)
+    draws = zeroin.binomial(zeroin.full((20000,), 10.0), zeroin.full((20000,), 0.3))
+    assert abs(draws.mean().item() - 3.0) < 0.05 and draws.max().item() <= 10
+    assert abs(zeroin.poisson(zeroin.full((20000,), 4.0)).var().item() - 4.0) < 0.2
+
+
+def test_gradient_matches_finite_differences_and_numpy():
+    f = zeroin.tensor(Z, requires_grad=True)
+    assert zeroin.gradgradcheck(lambda z: zeroin.gradient(z, spacing=[zeroin.tensor(
+        [0.0, 1, 3]), 0.5], edge_order=2)[0], [f])
+    assert zeroin.gradcheck(lambda z: zeroin.gradient(z, dim=1)[0], [f])
+    for edge in (1, 2):
+        want = np.gradient(Z, [0.0, 1, 3], 0.5, edge_order=edge)
+        got = zeroin.gradient(zeroin.tensor(Z), spacing=[zeroin.tensor([0.0, 1, 3]), 0.5],
+                              edge_order=edge)
+        for w, g in zip(want, got):
+            np.testing.assert_allclose(g.numpy(), w, rtol=1e-12)
+
+
+def test_dlpack_shares_memory_with_pytorch_both_ways():
+    z = zeroin.tensor([1.0, 2.0])
+    tt = torch.from_dlpack(z)
+    tt[1] = 5.0
+    assert z.tolist() == [1.0, 5.0]
+    src = torch.tensor([3.0, 4.0])
+    back = zeroin.from_dlpack(src)
+    back[0] = 8.0
+    assert src.tolist() == [8.0, 4.0]
+    assert zeroin.from_dlpack(torch.to_dlpack(src)).tolist() == [8.0, 4.0]
 
 
 _run = run_quiet

@@ -19,7 +19,7 @@ from .errors import AnomalyError, DtypeError, ShapeError, ZeroinError
 from .function import Function
 from . import ops, _torch_ops, _memory, linalg
 from . import _api_names  # noqa: F401  (adds to _tensor_api's EXPORTS)
-from . import _toplevel, _toplevel_misc  # noqa: F401  (torch.conv2d, torch.pi, ...: EXPORTS)
+from . import _toplevel, _toplevel_data, _toplevel_misc  # noqa: F401  (torch.conv2d, torch.pi, ...)
 from .linalg import inverse, logdet, matrix_power, pinverse
 from ._tensor_api import EXPORTS as _TENSOR_API
 from .autograd import grad
