@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import zeroin
+from zeroin.errors import ShapeError
 
 torch = pytest.importorskip("torch")
 
@@ -479,6 +480,81 @@ def test_dlpack_shares_memory_with_pytorch_both_ways():
     back[0] = 8.0
     assert src.tolist() == [8.0, 4.0]
     assert zeroin.from_dlpack(torch.to_dlpack(src)).tolist() == [8.0, 4.0]
+
+
+# --- dtype limits, legacy names, grid sampling ---------------------------------------------
+
+def _info(i):
+    return tuple(getattr(i, k) for k in ("bits", "eps", "max", "min", "tiny", "smallest_normal",
+                                         "resolution", "dtype") if hasattr(i, k))
+
+
+GRID = np.random.default_rng(23).uniform(-1.2, 1.2, (2, 3, 4, 2))
+THETA = np.array([[[0.9, 0.2, 0.1], [-0.3, 1.1, 0.0]], [[1.0, 0.0, 0.2], [0.1, 0.8, -0.1]]])
+
+table("toplevel_info", {
+    "finfo": lambda T: tuple(_info(T.finfo(d)) for d in (T.float16, T.float32, T.float64,
+                                                         T.bfloat16)),
+    "finfo_default": lambda T: _info(T.finfo()),
+    "finfo_of_tensor_dtype": lambda T: T.finfo(t(T, A).dtype).eps,
+    "finfo_min_mask": lambda T: t(T, A).masked_fill(t(T, A) > 0, T.finfo(T.float64).min),
+    "finfo_int": lambda T: catch(lambda: T.finfo(T.int32)),
+    "finfo_equal": lambda T: (T.finfo(T.float32) == T.finfo(T.float32),
+                              T.finfo(T.float32) == T.finfo(T.float64)),
+    "iinfo": lambda T: tuple(_info(T.iinfo(d)) for d in (T.uint8, T.int8, T.int16, T.int32,
+                                                         T.int64)),
+    "iinfo_float": lambda T: catch(lambda: T.iinfo(T.float32)),
+    "iinfo_bool": lambda T: catch(lambda: T.iinfo(T.bool)),
+    "get_device": lambda T: (T.get_device(t(T, A)), t(T, A).get_device()),
+    "empty_strided": lambda T: (T.empty_strided((2, 3), (1, 2)).shape,
+                                T.empty_strided((2, 3), (3, 1), dtype=T.int64).dtype),
+    "empty_strided_bad": lambda T: catch(lambda: T.empty_strided((2, 3), (1,))),
+    "split_with_sizes": lambda T: grad_of(T, lambda x: T.split_with_sizes(x, [1, 3], 1)[1],
+                                          A),
+    "split_with_sizes_method": lambda T: t(T, A).split_with_sizes([2, 1]),
+    "split_with_sizes_bad": lambda T: catch(lambda: t(T, A).split_with_sizes([2, 2])),
+    "unsafe_split": lambda T: (T.unsafe_split(t(T, A), 2, 1), t(T, A).unsafe_split(2)),
+    "unsafe_chunk": lambda T: (T.unsafe_chunk(t(T, A), 2, 1), t(T, A).unsafe_chunk(3)),
+    "unsafe_split_with_sizes": lambda T: T.unsafe_split_with_sizes(t(T, A), [3, 1], 1),
+})
+
+table("toplevel_grid", {
+    "grid_sampler": lambda T: grad_of(T, lambda x, g: T.grid_sampler(x, g, 0, 0, False),
+                                      IMG[:, :, :4, :4], GRID),
+    "grid_sampler_modes": lambda T: tuple(T.grid_sampler(t(T, IMG), t(T, GRID), i, p, True)
+                                          for i, p in ((1, 1), (0, 2), (2, 0))),
+    "grid_sampler_2d": lambda T: T.grid_sampler_2d(t(T, IMG), t(T, GRID), 0, 1, True),
+    "grid_sampler_3d": lambda T: T.grid_sampler_3d(
+        t(T, VOL), t(T, GRID[:1, :, :2, :1].repeat(3, -1).reshape(1, 3, 2, 1, 3)), 0, 0, False),
+    "affine_grid_generator": lambda T: grad_of(T, lambda th: T.affine_grid_generator(
+        th, [2, 3, 4, 5], False), THETA),
+})
+
+
+def test_set_default_tensor_type_sets_the_default_dtype_and_warns():
+    old = zeroin.get_default_dtype()
+    try:
+        with pytest.warns(UserWarning, match="set_default_tensor_type.*deprecated"):
+            zeroin.set_default_tensor_type(zeroin.FloatTensor)
+        assert zeroin.get_default_dtype() == zeroin.float32
+        assert zeroin.tensor([1.0]).dtype == zeroin.float32
+        with pytest.warns(UserWarning):
+            zeroin.set_default_tensor_type("torch.DoubleTensor")
+        assert zeroin.get_default_dtype() == zeroin.float64
+        with pytest.warns(UserWarning), pytest.raises(TypeError, match="floating-point"):
+            zeroin.set_default_tensor_type(zeroin.LongTensor)
+        with pytest.warns(UserWarning), pytest.raises(TypeError, match="invalid type string"):
+            zeroin.set_default_tensor_type("torch.NoTensor")
+    finally:
+        zeroin.set_default_dtype(old)
+
+
+def test_grid_sampler_refuses_unknown_modes():
+    x, g = zeroin.tensor(IMG), zeroin.tensor(GRID)
+    with pytest.raises(ValueError, match=r"grid_sampler: interpolation_mode must be 0"):
+        zeroin.grid_sampler(x, g, 3, 0, False)
+    with pytest.raises(ShapeError, match=r"grid_sampler_3d: expects a 5-D input"):
+        zeroin.grid_sampler_3d(x, g, 0, 0, False)
 
 
 _run = run_quiet

@@ -215,6 +215,39 @@ def constant_pad_nd(input, pad, value=0):  # noqa: A002
     return _F().pad(x, [max(p, 0) for p in pad], "constant", value)
 
 
+_INTERPOLATION = ("bilinear", "nearest", "bicubic")
+_PADDING = ("zeros", "border", "reflection")
+
+
+def _grid_sampler(name, nd):
+    def f(input, grid, interpolation_mode, padding_mode, align_corners):  # noqa: A002
+        if interpolation_mode not in (0, 1, 2) or padding_mode not in (0, 1, 2):
+            raise ValueError(f"{name}: interpolation_mode must be 0 (bilinear), 1 (nearest) "
+                             f"or 2 (bicubic) and padding_mode 0 (zeros), 1 (border) or 2 "
+                             f"(reflection), got {interpolation_mode} and {padding_mode}")
+        if nd and len(input.shape) != nd + 2:
+            raise ShapeError(f"{name}: expects a {nd + 2}-D input, got shape "
+                             f"{tuple(input.shape)}")
+        return _F().grid_sample(input, grid, _INTERPOLATION[interpolation_mode],
+                                _PADDING[padding_mode], bool(align_corners))
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = (f"``torch.{name}``: :func:`zeroin.nn.functional.grid_sample` with ATen's "
+                 f"int modes (interpolation 0 bilinear, 1 nearest, 2 bicubic; padding 0 "
+                 f"zeros, 1 border, 2 reflection).")
+    return _export(f)
+
+
+grid_sampler = _grid_sampler("grid_sampler", 0)
+grid_sampler_2d = _grid_sampler("grid_sampler_2d", 2)
+grid_sampler_3d = _grid_sampler("grid_sampler_3d", 3)
+
+
+@_export
+def affine_grid_generator(theta, size, align_corners):
+    """``torch.affine_grid_generator``: :func:`zeroin.nn.functional.affine_grid`."""
+    return _F().affine_grid(theta, list(size), align_corners)
+
+
 # --- activations --------------------------------------------------------------------------
 
 @_export

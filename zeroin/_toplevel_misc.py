@@ -217,3 +217,148 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor",  #
         raise TypeError(f"compile: expected a Module or a callable, got "
                            f"{type(model).__name__}")
     return model
+
+
+# --- dtype limits -------------------------------------------------------------------------
+
+_BFLOAT16 = dict(bits=16, eps=0.0078125, max=3.3895313892515355e+38,
+                 min=-3.3895313892515355e+38, tiny=1.1754943508222875e-38,
+                 smallest_normal=1.1754943508222875e-38, resolution=0.01, dtype="bfloat16")
+
+
+class finfo:
+    """The limits of a floating-point dtype (default: the default dtype), as
+    ``torch.finfo``: ``bits``, ``eps``, ``max``, ``min``, ``tiny`` (= ``smallest_normal``),
+    ``resolution`` (Python numbers) and ``dtype`` (its name)."""
+    __slots__ = tuple(_BFLOAT16)
+
+    def __init__(self, type=None):  # noqa: A002
+        if getattr(type, "name", type) == "bfloat16":
+            values = _BFLOAT16
+        else:
+            d = get_default_dtype() if type is None else as_dtype(type, "finfo")
+            if d.kind != "f":
+                raise TypeError(f"finfo: requires a floating point dtype, got {d}; use "
+                                f"zeroin.iinfo for integer dtypes")
+            fi = np.finfo(d)
+            values = dict(bits=fi.bits, eps=float(fi.eps), max=float(fi.max),
+                          min=float(fi.min), tiny=float(fi.tiny),
+                          smallest_normal=float(fi.smallest_normal),
+                          resolution=10.0 ** -fi.precision, dtype=d.name)
+        for k, v in values.items():
+            object.__setattr__(self, k, v)
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other.dtype == self.dtype
+
+    def __hash__(self):
+        return hash((type(self), self.dtype))
+
+    def __repr__(self):
+        return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, "
+                f"eps={self.eps:g}, smallest_normal={self.smallest_normal:g}, "
+                f"tiny={self.tiny:g}, dtype={self.dtype})")
+
+
+class iinfo:
+    """The limits of an integer dtype, as ``torch.iinfo``: ``bits``, ``max``, ``min``
+    (Python ints) and ``dtype`` (its name); bool is refused, as PyTorch."""
+    __slots__ = ("bits", "max", "min", "dtype")
+
+    def __init__(self, type):  # noqa: A002
+        d = as_dtype(type, "iinfo")
+        if d.kind not in "iu":
+            raise TypeError(f"iinfo: requires an integer dtype, got {d}"
+                            + ("; use zeroin.finfo for floating-point dtypes"
+                               if d.kind == "f" else ""))
+        ii = np.iinfo(d)
+        for k, v in (("bits", ii.bits), ("max", int(ii.max)), ("min", int(ii.min)),
+                     ("dtype", d.name)):
+            object.__setattr__(self, k, v)
+
+    __eq__, __hash__ = finfo.__eq__, finfo.__hash__
+
+    def __repr__(self):
+        return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"
+
+
+_export(finfo, "finfo")
+_export(iinfo, "iinfo")
+
+
+@_export
+def set_default_tensor_type(t):
+    """Deprecated in PyTorch (it warns, and so does zeroin): the default float dtype from a
+    legacy type (``zeroin.DoubleTensor`` or ``'torch.DoubleTensor'``); use
+    :func:`zeroin.set_default_dtype`."""
+    from . import _creation
+    from ._tensor import set_default_dtype
+    warnings.warn("set_default_tensor_type() is deprecated (as in PyTorch 2.1), please use "
+                  "zeroin.set_default_dtype() instead.", UserWarning, stacklevel=2)
+    if isinstance(t, str):
+        fn = getattr(_creation, t.rpartition(".")[2], None)
+        d = getattr(fn, "legacy_dtype", None)
+        if d is None:
+            raise TypeError(f"set_default_tensor_type: invalid type string {t!r}; use "
+                            f"'torch.FloatTensor' or 'torch.DoubleTensor'")
+    else:
+        d = getattr(t, "legacy_dtype", None)
+        if d is None:
+            raise TypeError(f"set_default_tensor_type: expected a legacy tensor type such as "
+                            f"zeroin.DoubleTensor, got {t!r}")
+    if d.kind != "f":
+        raise TypeError(f"set_default_tensor_type: only floating-point types are supported "
+                        f"as the default type, got {d}")
+    set_default_dtype(d)
+
+
+# --- devices, strides, splits -------------------------------------------------------------
+
+def _get_device(input):  # noqa: A002
+    """-1: the tensor is on the CPU (PyTorch's answer for CPU tensors)."""
+    _ops._t(input)
+    return -1
+
+
+Tensor.get_device = _get_device
+get_device = _export(_get_device, "get_device")
+
+
+@_export
+def empty_strided(size, stride, *, dtype=None, layout=None, device=None,
+                  requires_grad=False, pin_memory=False):
+    """A tensor of ``size`` to be filled (zeros); ``stride`` is checked and ignored: the
+    data layout is NumPy's."""
+    from ._creation import empty
+    if len(tuple(stride)) != len(tuple(size)):
+        raise RuntimeError(f"empty_strided: mismatch in length of strides and shape: size "
+                           f"{tuple(size)}, stride {tuple(stride)}")
+    return empty(tuple(size), dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def _split_alias(name, fn, doc):
+    def f(input, sizes, dim=0):  # noqa: A002
+        return tuple(fn(input, sizes, dim))
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = doc
+    setattr(Tensor, name, f)
+    return _export(f)
+
+
+def _split_sizes(input, split_sizes, dim):  # noqa: A002
+    sizes = list(split_sizes)
+    if any(isinstance(s, bool) or not isinstance(s, numbers.Integral) for s in sizes):
+        raise TypeError(f"split_with_sizes: split_sizes must be a list of ints, got "
+                        f"{split_sizes!r}")
+    return _ops._t(input).split(sizes, dim)
+
+
+split_with_sizes = _split_alias("split_with_sizes", _split_sizes,
+                                "``split`` with a list of sizes (they must add up to the "
+                                "size of ``dim``).")
+unsafe_split = _split_alias("unsafe_split", lambda x, s, d: _ops._t(x).split(s, d),
+                            "``split`` (zeroin's pieces are always safe to use).")
+unsafe_split_with_sizes = _split_alias("unsafe_split_with_sizes", _split_sizes,
+                                       "``split_with_sizes``.")
+unsafe_chunk = _split_alias("unsafe_chunk", lambda x, c, d: _ops._t(x).chunk(c, d),
+                            "``chunk`` (zeroin's pieces are always safe to use).")
