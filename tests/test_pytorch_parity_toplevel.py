@@ -268,17 +268,49 @@ table("toplevel_names", {
     "interop_threads_bad": lambda T: catch(lambda: T.set_num_interop_threads(0)),
     "inference_mode_enabled": lambda T: _inference(T),
     "memory_formats": lambda T: (
-        t(T, IMG).contiguous(memory_format=T.channels_last),
-        t(T, IMG).to(memory_format=T.channels_last), t(T, IMG).clone(
-            memory_format=T.contiguous_format), T.empty_like(
+        t(T, IMG).contiguous(memory_format=T.contiguous_format),
+        t(T, IMG).clone(memory_format=T.contiguous_format).stride(), T.empty_like(
             t(T, IMG), memory_format=T.preserve_format).shape,
-        T.zeros_like(t(T, VOL), memory_format=T.channels_last_3d)),
+        T.zeros_like(t(T, VOL), memory_format=T.channels_last_3d).shape),
+    "channels_last": lambda T: _channels_last(T, T.channels_last, IMG),
+    "channels_last_3d": lambda T: _channels_last(T, T.channels_last_3d, VOL),
+    "channels_last_rank": lambda T: catch(lambda: t(T, A).contiguous(
+        memory_format=T.channels_last)),
+    "channels_last_rank_3d": lambda T: catch(lambda: t(T, IMG).to(
+        memory_format=T.channels_last_3d)),
+    "is_contiguous_rank": lambda T: (t(T, A3).is_contiguous(memory_format=T.channels_last),
+                                     t(T, IMG).is_contiguous(memory_format=T.channels_last_3d)),
+    "channels_last_view": lambda T: catch(lambda: t(T, IMG).contiguous(
+        memory_format=T.channels_last).view(-1)),
+    "module_channels_last": lambda T: _module_channels_last(T),
+    "module_channels_last_5d": lambda T: catch(lambda: T.nn.Conv3d(1, 2, 1).to(
+        memory_format=T.channels_last)),
     "layout": lambda T: (str(t(T, A).layout).rpartition(".")[2],
                          T.empty(2, layout=T.strided).shape),
     "uint_dtypes": lambda T: (T.zeros(2, dtype=T.uint16), T.tensor([1, 2], dtype=T.uint32),
                               T.tensor([7], dtype=T.uint64).double(),
                               T.arange(3).to(T.uint16)),
 })
+
+
+def _channels_last(T, fmt, a):
+    x = t(T, a, grad=True)
+    y = x.contiguous(memory_format=fmt)
+    w = T.tensor(np.arange(a.size, dtype=float).reshape(a.shape))
+    (y * w).sum().backward()
+    z = x.detach().to(memory_format=fmt)
+    return (y, y.stride(), y.is_contiguous(), y.is_contiguous(memory_format=fmt),
+            x.is_contiguous(memory_format=fmt), x.grad, z.stride(), (z * 2).stride(),
+            z.clone().stride(), z.clone(memory_format=T.contiguous_format).stride(),
+            z.contiguous(memory_format=fmt) is z, x.to(T.float32, memory_format=fmt).stride())
+
+
+def _module_channels_last(T):
+    m = T.nn.Conv2d(3, 4, 3, dtype=T.float64)
+    m.to(memory_format=T.channels_last)
+    strides = (m.weight.stride(), m.bias.stride(), m.weight.is_contiguous())
+    m.to(memory_format=T.contiguous_format)
+    return strides + (m.weight.stride(),)
 
 
 def _matmul_precision(T):
