@@ -589,6 +589,48 @@ def test_grid_sampler_refuses_unknown_modes():
         zeroin.grid_sampler_3d(x, g, 0, 0, False)
 
 
+# --- accelerator, deterministic debug mode, GradScaler ------------------------------------
+
+def _tutorial_device(T):
+    acc = T.accelerator
+    return (acc.current_accelerator().type if acc.is_available() else "cpu",
+            acc.is_available(), acc.current_accelerator(), acc.current_accelerator(True),
+            acc.device_count())
+
+
+def _debug_mode(T):
+    out = [T.get_deterministic_debug_mode()]
+    try:
+        for mode in ("warn", "error", 0, 1, "default"):
+            T.set_deterministic_debug_mode(mode)
+            out.append((T.get_deterministic_debug_mode(),
+                        T.are_deterministic_algorithms_enabled(),
+                        T.is_deterministic_algorithms_warn_only_enabled()))
+    finally:
+        T.use_deterministic_algorithms(False)
+    return tuple(out)
+
+
+table("toplevel_runtime", {
+    "accelerator_tutorial_device": _tutorial_device,
+    "accelerator_index": lambda T: catch(lambda: T.accelerator.current_device_index()),
+    "accelerator_synchronize": lambda T: catch(lambda: T.accelerator.synchronize()),
+    "deterministic_debug_mode": _debug_mode,
+    "deterministic_debug_mode_bad": lambda T: (
+        catch(lambda: T.set_deterministic_debug_mode("bogus")),
+        catch(lambda: T.set_deterministic_debug_mode(3))),
+    "grad_scaler": lambda T: T.GradScaler("cpu", enabled=False).is_enabled(),
+    "init_num_threads": lambda T: T.init_num_threads(),
+})
+
+
+def test_flush_denormal_is_refused_and_oom_is_numpys():
+    assert zeroin.set_flush_denormal(True) is False      # NumPy cannot flush denormals
+    assert zeroin.GradScaler is zeroin.amp.GradScaler
+    with pytest.raises(zeroin.OutOfMemoryError):
+        zeroin.zeros(10 ** 15)                          # 8 PB
+
+
 _run = run_quiet
 
 

@@ -89,6 +89,8 @@ _LAZY = {
     "backends": ("zeroin.backends", None),
     "distributions": ("zeroin.distributions", None),
     "special": ("zeroin.special", None),
+    "accelerator": ("zeroin.accelerator", None),
+    "GradScaler": ("zeroin.amp", "GradScaler"),
 }
 _LAZY.update(_toplevel.LAZY)        # torch.conv2d, torch.prelu, ...: nn.functional's own
 

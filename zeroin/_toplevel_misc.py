@@ -362,3 +362,51 @@ unsafe_split_with_sizes = _split_alias("unsafe_split_with_sizes", _split_sizes,
                                        "``split_with_sizes``.")
 unsafe_chunk = _split_alias("unsafe_chunk", lambda x, c, d: _ops._t(x).chunk(c, d),
                             "``chunk`` (zeroin's pieces are always safe to use).")
+
+
+# --- more recorded settings ---------------------------------------------------------------
+
+_DEBUG_MODES = ("default", "warn", "error")
+
+
+@_export
+def set_deterministic_debug_mode(debug_mode):
+    """PyTorch's shorthand for :func:`zeroin.use_deterministic_algorithms`: 'default' (0)
+    off, 'warn' (1) on with ``warn_only``, 'error' (2) on. Recorded only: zeroin is
+    deterministic whatever it says."""
+    from .random import use_deterministic_algorithms
+    if isinstance(debug_mode, str):
+        if debug_mode not in _DEBUG_MODES:
+            raise RuntimeError(f"set_deterministic_debug_mode: invalid value of debug_mode, "
+                               f"expected one of `default`, `warn`, `error`, but got "
+                               f"{debug_mode}")
+        debug_mode = _DEBUG_MODES.index(debug_mode)
+    if isinstance(debug_mode, bool) or debug_mode not in (0, 1, 2):
+        raise RuntimeError(f"set_deterministic_debug_mode: invalid value of debug_mode, "
+                           f"expected 0, 1, or 2, but got {debug_mode}")
+    use_deterministic_algorithms(debug_mode > 0, warn_only=debug_mode == 1)
+
+
+@_export
+def get_deterministic_debug_mode():
+    """0, 1 or 2, from :func:`use_deterministic_algorithms`'s setting (see
+    :func:`set_deterministic_debug_mode`)."""
+    from .random import are_deterministic_algorithms_enabled as on
+    from .random import is_deterministic_algorithms_warn_only_enabled as warn_only
+    return 0 if not on() else 1 if warn_only() else 2
+
+
+@_export
+def set_flush_denormal(mode):
+    """False: NumPy cannot flush denormal floats to zero, so the request is not carried out
+    (PyTorch returns True where the CPU supports it)."""
+    return False
+
+
+@_export
+def init_num_threads():
+    """Nothing to do: NumPy's thread pool starts by itself."""
+
+
+# ``except torch.OutOfMemoryError:`` catches zeroin's (NumPy's) out-of-memory error
+OutOfMemoryError = _export(MemoryError, "OutOfMemoryError")
