@@ -1,8 +1,10 @@
 """PyTorch's small top-level names a user meets in the first hour: the constants
 (``zeroin.pi``, ``zeroin.inf``...), ``detach``, ``fill``, ``scalar_tensor``, ``range``,
-``row_stack``, ``typename``, the memory-format and layout objects, the global settings that
-zeroin records without acting on (``set_default_device``, ``set_float32_matmul_precision``,
-``set_warn_always``, interop threads) and ``compile`` (the model itself)."""
+``row_stack``, ``typename``, ``finfo`` / ``iinfo``, the memory-format and layout objects,
+the global settings that zeroin records without acting on (``set_default_device``,
+``set_float32_matmul_precision``, ``set_warn_always``, interop threads, the deterministic
+debug mode), ``compile`` (the model itself) and the legacy ``set_default_tensor_type``,
+``empty_strided``, ``split_with_sizes`` and ``unsafe_*`` splits."""
 from __future__ import annotations
 
 import math
@@ -23,11 +25,12 @@ for _name, _value in (("pi", math.pi), ("e", math.e), ("inf", math.inf), ("nan",
     _export(_value, _name)
 
 
-# --- memory formats and layouts: names only (the data layout is always NumPy's) -----------
+# --- memory formats and layouts ------------------------------------------------------------
 
 class memory_format:
     """A PyTorch memory format (``zeroin.channels_last``...): accepted wherever PyTorch takes
-    ``memory_format=``; zeroin's data layout is NumPy's whatever it says."""
+    ``memory_format=``; ``contiguous``, ``to``, ``clone`` and ``Module.to`` lay the data out
+    channels last for ``channels_last`` (``_3d``), other functions keep NumPy's layout."""
     __slots__ = ("name",)
 
     def __init__(self, name):
@@ -67,7 +70,7 @@ def detach(input):  # noqa: A002
 @_export
 def fill(input, value):  # noqa: A002
     """A new tensor of ``input``'s shape and dtype filled with ``value`` (a number or a 0-d
-    tensor); the gradient goes to a tensor ``value`` (summed), none to ``input``."""
+    tensor); the gradient goes to a tensor ``value`` (summed), zero to ``input``."""
     x = _ops._t(input)
     if isinstance(value, Tensor):
         if value.ndim != 0:
@@ -215,7 +218,7 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor",  #
         return lambda m: m
     if not callable(model):
         raise TypeError(f"compile: expected a Module or a callable, got "
-                           f"{type(model).__name__}")
+                        f"{type(model).__name__}")
     return model
 
 
