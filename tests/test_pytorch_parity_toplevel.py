@@ -418,6 +418,10 @@ table("toplevel_gradient", {
     "dim": lambda T: (T.gradient(t(T, Z), dim=1), T.gradient(t(T, Z), dim=[-2])),
     "dims_edge2": lambda T: grad_of(T, lambda z: T.gradient(
         z, spacing=2, dim=(0, 1), edge_order=2)[0], Z),
+    "coordinates_grad": lambda T: grad_of(T, lambda f, c: T.gradient(
+        f, spacing=[c], edge_order=2)[0], F5, COORD),
+    "coordinates_grad_2d": lambda T: grad_of(T, lambda z, c: T.gradient(
+        z, spacing=[c], dim=1)[0], Z, COORD[:4]),
     "coordinates_dim0": lambda T: T.gradient(t(T, Z), spacing=[t(T, [0.0, 1, 3])], dim=0),
     "int_input": lambda T: T.gradient(_int(T, [1, 2, 4])),
     "too_short": lambda T: catch(lambda: T.gradient(t(T, [1.0]))),
@@ -494,6 +498,9 @@ def test_gradient_matches_finite_differences_and_numpy():
     assert zeroin.gradgradcheck(lambda z: zeroin.gradient(z, spacing=[zeroin.tensor(
         [0.0, 1, 3]), 0.5], edge_order=2)[0], [f])
     assert zeroin.gradcheck(lambda z: zeroin.gradient(z, dim=1)[0], [f])
+    c = zeroin.tensor([0.0, 1, 3, 4.5], requires_grad=True)
+    assert zeroin.gradcheck(lambda z, c: zeroin.gradient(z, spacing=[c], dim=1,
+                                                         edge_order=2)[0], [f, c])
     for edge in (1, 2):
         want = np.gradient(Z, [0.0, 1, 3], 0.5, edge_order=edge)
         got = zeroin.gradient(zeroin.tensor(Z), spacing=[zeroin.tensor([0.0, 1, 3]), 0.5],

@@ -145,26 +145,29 @@ def _along(x, d, start, stop):
 
 
 def _coef(c, x, d):
+    """The tensor ``c`` (one value per position along ``d``) shaped to broadcast over ``x``."""
     shape = [1] * x.ndim
     shape[d] = -1
-    return _leaf(np.asarray(c, dtype=x.dtype).reshape(shape))
+    return c.reshape(*shape)
 
 
 def _gradient_1d(f, d, h, edge_order):
     """The derivative of ``f`` along ``d``: central differences inside, one-sided (first or
-    second order) at the ends; ``h`` a spacing (float) or the coordinates (array)."""
+    second order) at the ends; ``h`` a spacing (float) or the coordinates (a 1-D tensor,
+    differentiable, as PyTorch's)."""
     n = f.shape[d]
-    if np.ndim(h) == 0:
-        dx = np.full(n - 1, float(h))
+    if isinstance(h, Tensor):
+        h = h.to(f.dtype)
+        dx = h[1:] - h[:-1]
     else:
-        dx = np.diff(np.asarray(h, dtype=np.float64))
+        dx = _leaf(np.full(n - 1, h, dtype=f.dtype))
     dx1, dx2 = dx[:-1], dx[1:]
     inner = (_coef(-dx2 / (dx1 * (dx1 + dx2)), f, d) * _along(f, d, 0, n - 2)
              + _coef((dx2 - dx1) / (dx1 * dx2), f, d) * _along(f, d, 1, n - 1)
              + _coef(dx1 / (dx2 * (dx1 + dx2)), f, d) * _along(f, d, 2, n))
     if edge_order == 1:
-        first = (_along(f, d, 1, 2) - _along(f, d, 0, 1)) * (1.0 / dx[0])
-        last = (_along(f, d, n - 1, n) - _along(f, d, n - 2, n - 1)) * (1.0 / dx[-1])
+        first = (_along(f, d, 1, 2) - _along(f, d, 0, 1)) / dx[0]
+        last = (_along(f, d, n - 1, n) - _along(f, d, n - 2, n - 1)) / dx[-1]
     else:
         a, b = dx[0], dx[1]
         first = (_along(f, d, 0, 1) * (-(2 * a + b) / (a * (a + b)))
@@ -178,7 +181,7 @@ def _gradient_1d(f, d, h, edge_order):
 
 
 def _spacings(x, spacing, dims):
-    """One spacing per dim in ``dims``: a float, or the coordinates (an array)."""
+    """One spacing per dim in ``dims``: a float, or the coordinates (a 1-D tensor)."""
     if spacing is None:
         return [1.0] * len(dims)
     if isinstance(spacing, Tensor) and spacing.ndim == 0 or isinstance(spacing, numbers.Number):
@@ -194,7 +197,7 @@ def _spacings(x, spacing, dims):
             if s.shape[0] != x.shape[d]:
                 raise RuntimeError(f"gradient: the coordinates for dim {d} have {s.shape[0]} "
                                    f"values but that dimension has size {x.shape[d]}")
-            out.append(s.data)
+            out.append(s)
         else:
             out.append(float(s))
     return out
