@@ -15,7 +15,8 @@ from ._tensor import Tensor
 from ._tensor_api import _export
 from .errors import ShapeError
 
-# torch.<name> with F.<name>'s signature: zeroin.<name> is F.<name> (loaded lazily)
+# torch.<name> with F.<name>'s signature: zeroin.<name> is F.<name> (loaded lazily); the ones
+# that are registered ops (conv*, avg_pool1d, adaptive_avg_pool1d) say export=True there
 LAZY = {name: ("zeroin.nn.functional", name) for name in (
     "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
     "avg_pool1d", "adaptive_avg_pool1d", "pixel_shuffle", "pixel_unshuffle",
