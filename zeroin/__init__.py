@@ -20,6 +20,7 @@ from .function import Function
 from . import ops, _torch_ops, _memory, linalg
 from . import _api_names  # noqa: F401  (adds to _tensor_api's EXPORTS)
 from . import _inplace_names  # noqa: F401  (adds to _tensor_api's EXPORTS)
+from . import _toplevel, _toplevel_data, _toplevel_misc  # noqa: F401  (torch.conv2d, torch.pi, ...)
 from .linalg import inverse, logdet, matrix_power, pinverse
 from ._tensor_api import EXPORTS as _TENSOR_API
 from .autograd import grad
@@ -37,7 +38,7 @@ from .random import Generator
 # in PyTorch, so these shadow the builtins inside this module only.
 from .dtypes import (bool, bfloat16, cdouble, cfloat, complex64, complex128, device, double,  # noqa: A004
                      dtype, float, float16, float32, float64, half, int, int8, int16, int32, int64,
-                     long, short, uint8)
+                     long, short, uint8, uint16, uint32, uint64)
 
 # zeroin.add, zeroin.relu, ...: every op registered in zeroin.ops with export=True
 globals().update({alias: info.fn for info in ops.OPS.values() if info.export
@@ -92,7 +93,10 @@ _LAZY = {
     "backends": ("zeroin.backends", None),
     "distributions": ("zeroin.distributions", None),
     "special": ("zeroin.special", None),
+    "accelerator": ("zeroin.accelerator", None),
+    "GradScaler": ("zeroin.amp", "GradScaler"),
 }
+_LAZY.update(_toplevel.LAZY)        # torch.conv2d, torch.prelu, ...: nn.functional's own
 
 
 def __getattr__(name):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import numbers
+import threading
 from sys import getrefcount
 
 import numpy as np
@@ -116,9 +117,11 @@ def expand_as(self, other):
 # --- dtype and device ------------------------------------------------------------------------
 
 @_method()
-def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False, **_):
+def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False,
+       memory_format=None, **_):
     """``x.to(dtype)``, ``x.to("cpu")``, ``x.to(device, dtype)``, ``x.to(other)``: this
-    tensor itself when nothing changes, else a (differentiable) cast."""
+    tensor itself when nothing changes, else a (differentiable) cast; ``memory_format=
+    zeroin.channels_last`` lays the result out as :meth:`contiguous` does."""
     for a in args:
         if isinstance(a, Tensor):
             dtype = a.dtype
@@ -129,8 +132,11 @@ def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False, **_
     as_device(device, "to")
     d = as_dtype(dtype, "to")
     if d is None or d == self.dtype:
-        return _ops.astype(self, self.dtype) if copy else self
-    return _ops.astype(self, d)
+        out = _ops.astype(self, self.dtype) if copy else self
+    else:
+        out = _ops.astype(self, d)
+    return out if _last_perm("to", self, memory_format) is None else \
+        contiguous(out, memory_format)
 
 
 def _caster(dt, name):
@@ -207,10 +213,40 @@ def is_tensor(obj):
     return isinstance(obj, Tensor)
 
 
+_LAST = {"channels_last": 4, "channels_last_3d": 5}
+
+
+def _last_perm(op, x, memory_format):
+    """For ``channels_last`` (``_3d``): the permutation whose row-by-row order is that
+    layout, (0, 2, 3, 1) for (N, C, H, W); None for the row-by-row formats."""
+    name = getattr(memory_format, "name", None)
+    if memory_format is None or name in ("contiguous_format", "preserve_format"):
+        return None
+    if name not in _LAST:
+        raise TypeError(f"{op}: memory_format must be zeroin.contiguous_format, "
+                        f"preserve_format, channels_last or channels_last_3d, got "
+                        f"{memory_format!r}")
+    if x.ndim != _LAST[name]:
+        raise RuntimeError(f"{op}: required rank {_LAST[name]} tensor to use {name} format, "
+                           f"got shape {tuple(x.shape)}")
+    return (0,) + tuple(range(2, x.ndim)) + (1,)
+
+
+def _laid_out(x, perm):
+    """A copy of ``x`` (in the graph) whose memory is row by row in ``perm``'s order."""
+    return _x.clone(x.permute(*perm)).permute(*np.argsort(perm).tolist())
+
+
 @_method()
 def contiguous(self, memory_format=None):
     """This tensor if its memory is laid out row by row, else a copy that is (in the graph):
-    ``x.t().contiguous().view(-1)``. zeroin's ops themselves accept any layout."""
+    ``x.t().contiguous().view(-1)``. With ``memory_format=zeroin.channels_last`` the copy
+    is laid out channels last (NHWC), as PyTorch's. zeroin's ops accept any layout."""
+    perm = _last_perm("contiguous", self, memory_format)
+    if perm is not None:
+        if _array_of(self).transpose(perm).flags.c_contiguous:
+            return self
+        return _laid_out(self, perm)
     if _array_of(self).flags.c_contiguous:
         return self
     return _x.clone(self)
@@ -219,8 +255,13 @@ def contiguous(self, memory_format=None):
 @_method()
 def is_contiguous(self, memory_format=None):
     """Whether the values are laid out row by row in memory (views after ``t()``,
-    ``transpose`` or a step slice are not)."""
-    return bool(_array_of(self).flags.c_contiguous)
+    ``transpose`` or a step slice are not), or channels last for that ``memory_format``."""
+    name = getattr(memory_format, "name", None)
+    if name in _LAST and self.ndim != _LAST[name]:
+        return False                        # PyTorch's answer for another rank
+    perm = _last_perm("is_contiguous", self, memory_format)
+    a = _array_of(self)
+    return bool((a if perm is None else a.transpose(perm)).flags.c_contiguous)
 
 
 @_method()
@@ -553,8 +594,18 @@ def positive(input):  # noqa: A002
 
 @_method()
 def clone(input, *, memory_format=None):  # noqa: A002
-    """A copy in the graph (gradients flow back to the original)."""
-    return _x.clone(input)
+    """A copy in the graph (gradients flow back to the original); laid out channels last
+    for ``memory_format=zeroin.channels_last``, or when ``input`` is and the format is
+    ``preserve_format`` (the default), as PyTorch."""
+    x = _ops._t(input)
+    perm = _last_perm("clone", x, memory_format)
+    if perm is None and getattr(memory_format, "name", None) != "contiguous_format" \
+            and x.ndim in (4, 5):
+        p = (0,) + tuple(range(2, x.ndim)) + (1,)
+        a = _array_of(x)
+        if not a.flags.c_contiguous and a.transpose(p).flags.c_contiguous:
+            perm = p
+    return _x.clone(x) if perm is None else _laid_out(x, perm)
 
 
 @_method()
@@ -945,11 +996,40 @@ class set_grad_enabled(_GradSwitch):
         return self
 
 
+_inference = threading.local()      # .on: inside inference_mode(True), for this thread
+
+
 class inference_mode(no_grad):
-    """Like :class:`zeroin.no_grad` (zeroin has no separate inference tensors)."""
+    """Like :class:`zeroin.no_grad` (zeroin has no separate inference tensors); while on,
+    :func:`is_inference_mode_enabled` says True."""
 
     def __init__(self, mode=True):
         self._value = not mode
+
+    def __enter__(self):
+        self._prev_inference = getattr(_inference, "on", False)
+        _inference.on = not self._value
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        _inference.on = self._prev_inference
+        return super().__exit__(*exc)
+
+    def __call__(self, func):
+        import functools
+        mode = not self._value
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with inference_mode(mode):
+                return func(*args, **kwargs)
+        return wrapper
+
+
+@_export
+def is_inference_mode_enabled():
+    """True inside ``with inference_mode():`` (or a function decorated with it)."""
+    return getattr(_inference, "on", False)
 
 
 EXPORTS["set_grad_enabled"] = set_grad_enabled

@@ -11,7 +11,7 @@ import builtins
 
 import numpy as np
 
-__all__ = ["float16", "half", "bfloat16", "float32", "float", "float64", "double", "int8", "uint8",
+__all__ = ["float16", "half", "bfloat16", "float32", "float", "float64", "double", "int8", "uint8", "uint16", "uint32", "uint64",
            "int16", "short", "int32", "int", "int64", "long", "bool", "complex64",
            "complex128", "cfloat", "cdouble", "dtype", "as_dtype", "device", "as_device",
            "is_floating_point_dtype"]
@@ -22,6 +22,7 @@ float32 = float = np.dtype(np.float32)      # noqa: A001 (PyTorch's names)
 float64 = double = np.dtype(np.float64)
 int8 = np.dtype(np.int8)
 uint8 = np.dtype(np.uint8)
+uint16, uint32, uint64 = np.dtype(np.uint16), np.dtype(np.uint32), np.dtype(np.uint64)
 int16 = short = np.dtype(np.int16)
 int32 = int = np.dtype(np.int32)            # noqa: A001
 int64 = long = np.dtype(np.int64)

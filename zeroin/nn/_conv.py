@@ -499,14 +499,14 @@ def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):  # no
     return fn(x, w) if b is None else fn(x, w, b)
 
 
-@op(Conv1dOp, export=False)
+@op(Conv1dOp)
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
     """1-D convolution (cross-correlation) of ``input`` (N, C_in, L) with ``weight``
     (C_out, C_in/groups, k); PyTorch's arguments (``padding`` also 'same'/'valid')."""
     return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
 
 
-@op(Conv2dOp, export=False)
+@op(Conv2dOp)
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
     """2-D convolution (cross-correlation) of ``input`` (N, C_in, H, W) with ``weight``
     (C_out, C_in/groups, kH, kW), plus ``bias`` (C_out,): output (N, C_out, H_out, W_out)
@@ -558,7 +558,7 @@ def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding
     return fn(y, w) if b is None else fn(y, w, b)
 
 
-@op(ConvTranspose1dOp, export=False)
+@op(ConvTranspose1dOp)
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,  # noqa: A002
                      groups=1, dilation=1):
     """Transposed 1-D convolution (the gradient of conv1d with respect to its input);
@@ -567,7 +567,7 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
                            output_padding, groups, dilation)
 
 
-@op(ConvTranspose2dOp, export=False)
+@op(ConvTranspose2dOp)
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0,  # noqa: A002
                      groups=1, dilation=1):
     """Transposed 2-D convolution, PyTorch's arguments: ``weight`` (C_in, C_out/groups,
@@ -973,7 +973,7 @@ def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
     return (AvgPool1dOp if nd == 1 else AvgPool2dOp)(geo, inv)(x)
 
 
-@op(AvgPool1dOp, export=False)
+@op(AvgPool1dOp)
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,  # noqa: A002
                count_include_pad=True):
     """The mean of each window of ``input`` (N, C, L)."""
@@ -1069,7 +1069,7 @@ def _mean_matrix(n, o):
     return inside / (hi - lo)[:, None]
 
 
-@op(AdaptiveAvgPool1dOp, export=False)
+@op(AdaptiveAvgPool1dOp)
 def adaptive_avg_pool1d(input, output_size):  # noqa: A002
     """Average pooling of (N, C, L) to length ``output_size`` (PyTorch's windows)."""
     x = _as_tensor(input, "adaptive_avg_pool1d")

@@ -109,12 +109,17 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):  
     """Randomized leaky ReLU: x where x > 0, else a * x, with a slope ``a`` drawn uniformly
     from [lower, upper] for each element in training (zeroin's generator) and the fixed
     (lower + upper) / 2 in evaluation."""
+    return _rrelu(input, lower, upper, training)
+
+
+def _rrelu(input, lower, upper, training, generator=None):  # noqa: A002
+    """:func:`rrelu` with the slopes drawn from ``generator`` (``torch.rrelu``'s)."""
     x = _t(input, "rrelu")
     if not lower <= upper:
         raise _prim._ArgumentError(f"rrelu: lower ({lower}) must be at most upper ({upper}); "
                                    f"the slope is drawn from [lower, upper]")
     if training:
-        slope = get_rng().uniform(lower, upper, x.shape).astype(x.dtype, copy=False)
+        slope = get_rng(generator).uniform(lower, upper, x.shape).astype(x.dtype, copy=False)
     else:
         slope = np.asarray((lower + upper) / 2, dtype=x.dtype)
     noise = np.where(x.data > 0, np.ones((), x.dtype), slope)

@@ -262,7 +262,7 @@ def _setup(op, x, w, b, stride, dilation, groups, transposed):
     return x, was, w, b, stride, dil
 
 
-@op(Conv3dOp, export=False)
+@op(Conv3dOp)
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
     """3-D convolution (cross-correlation) of ``input`` (N, C_in, D, H, W) (or unbatched
     (C_in, D, H, W)) with ``weight`` (C_out, C_in/groups, kD, kH, kW), plus ``bias``
@@ -292,7 +292,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _unbatch(fn(x, w) if b is None else fn(x, w, b), was)
 
 
-@op(ConvTranspose3dOp, export=False)
+@op(ConvTranspose3dOp)
 def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0,  # noqa: A002
                      groups=1, dilation=1):
     """Transposed 3-D convolution (the gradient of conv3d in its input), PyTorch's

@@ -497,12 +497,29 @@ class Module:
         """Convert every parameter and float buffer to a floating ``dtype`` in place;
         returns self. Accepts PyTorch's forms: ``to(dtype)``, ``to('cpu')``,
         ``to(device, dtype)``, ``to(tensor)`` and ``dtype=``/``device=`` keywords (the only
-        device is the CPU)."""
+        device is the CPU). ``memory_format=zeroin.channels_last`` lays out the 4-D
+        parameters and buffers channels last, as PyTorch."""
         from .hooks import parse_to
+        fmt = kwargs.pop("memory_format", None)
         dt = parse_to(type(self).__name__, args, kwargs)
         if dt is not None:
             self._convert(dt)
+        if fmt is not None:
+            self._lay_out(fmt)
         return self
+
+    def _lay_out(self, fmt):
+        """The 4-D and 5-D parameters and buffers in ``fmt``'s layout (PyTorch's rule:
+        channels_last refuses a 5-D one)."""
+        from .._tensor_api import _last_perm
+        for t in list(self.parameters()) + list(self.buffers()):
+            if t.ndim in (4, 5):
+                perm = _last_perm(f"{type(self).__name__}.to", t, fmt)
+                if perm is not None:
+                    t.data = np.ascontiguousarray(t.data.transpose(perm)).transpose(
+                        np.argsort(perm))
+                elif getattr(fmt, "name", None) == "contiguous_format":
+                    t.data = np.ascontiguousarray(t.data)
 
     def _convert(self, dt):
         for p in self.parameters():
