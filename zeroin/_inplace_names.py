@@ -12,6 +12,7 @@ the other operand broadcasts.
 """
 from __future__ import annotations
 
+import numbers
 import weakref
 
 import numpy as np
@@ -254,7 +255,10 @@ Tensor.narrow_copy = EXPORTS["narrow_copy"]
 def split_with_sizes(input, split_sizes, dim=0):  # noqa: A002
     """Split into pieces of the given sizes along ``dim`` (they must add up to its length)."""
     x = _ops._t(input)
-    sizes = [int(s) for s in split_sizes]
+    sizes = list(split_sizes)
+    if any(isinstance(s, bool) or not isinstance(s, numbers.Integral) for s in sizes):
+        raise TypeError(f"split_with_sizes: split_sizes must be a list of ints, got "
+                        f"{split_sizes!r}")
     n = x.shape[dim] if x.ndim else 0
     if sum(sizes) != n or any(s < 0 for s in sizes):
         raise RuntimeError(f"split_with_sizes: expects split_sizes to sum exactly to {n} "
@@ -636,20 +640,6 @@ def resize_as_(self, the_template, memory_format=None):
 
 
 _export(resize_as_)
-
-
-@_method()
-def hardshrink(self, lambd=0.5):
-    """``nn.functional.hardshrink``: x where |x| > lambd, else 0."""
-    from .nn import functional
-    return functional.hardshrink(self, lambd)
-
-
-@_method()
-def prelu(self, weight):
-    """``nn.functional.prelu``: x for x >= 0, else weight * x (per channel)."""
-    from .nn import functional
-    return functional.prelu(self, weight)
 
 
 def exponential_(self, lambd=1, *, generator=None):

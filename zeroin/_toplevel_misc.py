@@ -3,8 +3,8 @@
 ``row_stack``, ``typename``, ``finfo`` / ``iinfo``, the memory-format and layout objects,
 the global settings that zeroin records without acting on (``set_default_device``,
 ``set_float32_matmul_precision``, ``set_warn_always``, interop threads, the deterministic
-debug mode), ``compile`` (the model itself) and the legacy ``set_default_tensor_type``,
-``empty_strided``, ``split_with_sizes`` and ``unsafe_*`` splits."""
+debug mode), ``compile`` (the model itself), the legacy ``set_default_tensor_type`` and
+``empty_strided``."""
 from __future__ import annotations
 
 import math
@@ -315,17 +315,7 @@ def set_default_tensor_type(t):
     set_default_dtype(d)
 
 
-# --- devices, strides, splits -------------------------------------------------------------
-
-def _get_device(input):  # noqa: A002
-    """-1: the tensor is on the CPU (PyTorch's answer for CPU tensors)."""
-    _ops._t(input)
-    return -1
-
-
-Tensor.get_device = _get_device
-get_device = _export(_get_device, "get_device")
-
+# --- strides -------------------------------------------------------------
 
 @_export
 def empty_strided(size, stride, *, dtype=None, layout=None, device=None,
@@ -337,34 +327,6 @@ def empty_strided(size, stride, *, dtype=None, layout=None, device=None,
         raise RuntimeError(f"empty_strided: mismatch in length of strides and shape: size "
                            f"{tuple(size)}, stride {tuple(stride)}")
     return empty(tuple(size), dtype=dtype, device=device, requires_grad=requires_grad)
-
-
-def _split_alias(name, fn, doc):
-    def f(input, sizes, dim=0):  # noqa: A002
-        return tuple(fn(input, sizes, dim))
-    f.__name__ = f.__qualname__ = name
-    f.__doc__ = doc
-    setattr(Tensor, name, f)
-    return _export(f)
-
-
-def _split_sizes(input, split_sizes, dim):  # noqa: A002
-    sizes = list(split_sizes)
-    if any(isinstance(s, bool) or not isinstance(s, numbers.Integral) for s in sizes):
-        raise TypeError(f"split_with_sizes: split_sizes must be a list of ints, got "
-                        f"{split_sizes!r}")
-    return _ops._t(input).split(sizes, dim)
-
-
-split_with_sizes = _split_alias("split_with_sizes", _split_sizes,
-                                "``split`` with a list of sizes (they must add up to the "
-                                "size of ``dim``).")
-unsafe_split = _split_alias("unsafe_split", lambda x, s, d: _ops._t(x).split(s, d),
-                            "``split`` (zeroin's pieces are always safe to use).")
-unsafe_split_with_sizes = _split_alias("unsafe_split_with_sizes", _split_sizes,
-                                       "``split_with_sizes``.")
-unsafe_chunk = _split_alias("unsafe_chunk", lambda x, c, d: _ops._t(x).chunk(c, d),
-                            "``chunk`` (zeroin's pieces are always safe to use).")
 
 
 # --- more recorded settings ---------------------------------------------------------------
