@@ -15,6 +15,7 @@ TD = torch.distributions
 
 from test_distributions import _close, _compare  # the shared torch helpers
 from test_distributions_transforms import _same_constraint
+from test_distributions_more import _N, check_moments, check_sample_shapes, check_seeded_repeat
 
 _R = np.random.default_rng(2027)
 _LOC = _R.normal(size=3)
@@ -535,53 +536,19 @@ _DISTS = {   # name: build(dtype) of a distribution with batch_shape (2,)
 @pytest.mark.parametrize("sample_shape", [(), (5,), (2, 3)])
 @pytest.mark.parametrize("dtype", [zeroin.float64, zeroin.float32])
 def test_sample_shapes_dtypes_and_expand(name, sample_shape, dtype):
-    d = _DISTS[name](dtype)
-    expected = getattr(TD, name).has_rsample
-    if isinstance(expected, property):          # TransformedDistributions: their base's
-        expected = d.base_dist.has_rsample
-    assert d.has_rsample == expected
-    event = tuple(d.event_shape)
-    x = d.sample(sample_shape)
-    assert tuple(x.shape) == tuple(sample_shape) + (2,) + event and x.dtype == dtype
-    assert not x.requires_grad
-    lp = d.log_prob(x)
-    assert lp.shape == tuple(sample_shape) + (2,) and lp.dtype == dtype
-    big = d.expand((4, 2))
-    assert type(big) is type(d) and big.batch_shape == (4, 2) and big.event_shape == event
-    y = big.sample(sample_shape)
-    assert tuple(y.shape) == tuple(sample_shape) + (4, 2) + event
-    assert big.log_prob(y).shape == tuple(sample_shape) + (4, 2)
-    if name != "LogisticNormal":               # no mean in PyTorch either
-        assert big.mean.shape == (4, 2) + event
-    if d.has_rsample:
-        assert tuple(d.rsample(sample_shape).shape) == tuple(sample_shape) + (2,) + event
-    else:
-        with pytest.raises(NotImplementedError):
-            d.rsample()
+    check_sample_shapes(_DISTS[name](dtype), sample_shape, dtype,
+                        has_mean=name != "LogisticNormal")      # no mean in PyTorch either
 
 
 @pytest.mark.parametrize("name", sorted(_DISTS))
 def test_samples_repeat_after_manual_seed(name):
-    zeroin.manual_seed(5)
-    a = _DISTS[name](zeroin.float64).sample((4,)).numpy()
-    zeroin.manual_seed(5)
-    assert np.array_equal(a, _DISTS[name](zeroin.float64).sample((4,)).numpy())
-
-
-_N = 40000
+    check_seeded_repeat(_DISTS[name])
 
 
 @pytest.mark.parametrize("name", sorted(set(_DISTS) - {"HalfCauchy", "LogisticNormal",
                                                         "VonMises"}))
 def test_sample_mean_and_variance(name):
-    """The sample mean within 5 standard errors of ``mean`` and the sample variance within
-    10% of ``variance`` (the distributions are built with finite fourth moments)."""
-    d = _DISTS[name](zeroin.float64)
-    zeroin.manual_seed(1)
-    x = d.sample((_N,)).numpy()
-    mean, var = d.mean.detach().numpy(), d.variance.detach().numpy()
-    assert np.all(np.abs(x.mean(0) - mean) <= 5 * np.sqrt(var / _N) + 1e-12)
-    np.testing.assert_allclose(x.var(0), var, rtol=0.1, atol=1e-12)
+    check_moments(_DISTS[name](zeroin.float64), rtol=0.1)
 
 
 def test_sample_distributions_where_moments_do_not_tell():

@@ -272,35 +272,13 @@ _DISTS = {   # name: build(dtype) of a distribution with batch_shape (2,)
 @pytest.mark.parametrize("sample_shape", [(), (5,), (2, 3)])
 @pytest.mark.parametrize("dtype", [zeroin.float64, zeroin.float32])
 def test_sample_shapes_and_dtypes(name, sample_shape, dtype):
-    d = _DISTS[name](dtype)
-    expected = getattr(TD, name).has_rsample
-    if isinstance(expected, property):          # Independent: the base's
-        expected = getattr(TD, d.base_dist.__class__.__name__).has_rsample
-    assert d.has_rsample == expected
-    event = tuple(d.event_shape)
-    x = d.sample(sample_shape)
-    assert tuple(x.shape) == tuple(sample_shape) + (2,) + event and x.dtype == dtype
-    assert not x.requires_grad
-    lp = d.log_prob(x)
-    assert lp.shape == tuple(sample_shape) + (2,) and lp.dtype == dtype
-    big = d.expand((4, 2))
-    assert big.batch_shape == (4, 2) and big.event_shape == d.event_shape
-    y = big.sample(sample_shape)
-    assert tuple(y.shape) == tuple(sample_shape) + (4, 2) + event
-    assert big.log_prob(y).shape == tuple(sample_shape) + (4, 2)
-    if d.has_rsample:
-        assert tuple(d.rsample(sample_shape).shape) == tuple(sample_shape) + (2,) + event
-    else:
-        with pytest.raises(NotImplementedError):
-            d.rsample()
+    check_sample_shapes(_DISTS[name](dtype), sample_shape, dtype,
+                        has_mean=not name.startswith("Relaxed"))    # as PyTorch's
 
 
 @pytest.mark.parametrize("name", sorted(_DISTS))
 def test_samples_repeat_after_manual_seed(name):
-    zeroin.manual_seed(5)
-    a = _DISTS[name](zeroin.float64).sample((4,)).numpy()
-    zeroin.manual_seed(5)
-    assert np.array_equal(a, _DISTS[name](zeroin.float64).sample((4,)).numpy())
+    check_seeded_repeat(_DISTS[name])
 
 
 _N = 40000
@@ -309,14 +287,55 @@ _N = 40000
 @pytest.mark.parametrize("name", sorted(set(_DISTS) - {"Cauchy", "RelaxedBernoulli",
                                                         "RelaxedOneHotCategorical"}))
 def test_sample_mean_and_variance(name):
+    check_moments(_DISTS[name](zeroin.float64), rtol=0.08)
+
+
+# shared with test_distributions_extra.py
+
+def check_sample_shapes(d, sample_shape, dtype, has_mean=True):
+    """has_rsample as PyTorch's class says (an Independent or TransformedDistribution: its
+    base's), draws of batch (2,) + event shape in ``dtype`` without a graph, log_prob's shape,
+    ``expand((4, 2))`` keeping the type, and rsample's shape (or NotImplementedError)."""
+    expected = getattr(TD, type(d).__name__).has_rsample
+    if isinstance(expected, property):
+        expected = getattr(TD, type(d.base_dist).__name__).has_rsample
+    assert d.has_rsample == expected
+    event = tuple(d.event_shape)
+    x = d.sample(sample_shape)
+    assert tuple(x.shape) == tuple(sample_shape) + (2,) + event and x.dtype == dtype
+    assert not x.requires_grad
+    lp = d.log_prob(x)
+    assert lp.shape == tuple(sample_shape) + (2,) and lp.dtype == dtype
+    big = d.expand((4, 2))
+    assert type(big) is type(d) and big.batch_shape == (4, 2) and big.event_shape == event
+    y = big.sample(sample_shape)
+    assert tuple(y.shape) == tuple(sample_shape) + (4, 2) + event
+    assert big.log_prob(y).shape == tuple(sample_shape) + (4, 2)
+    if has_mean:
+        assert big.mean.shape == (4, 2) + event
+    if d.has_rsample:
+        assert tuple(d.rsample(sample_shape).shape) == tuple(sample_shape) + (2,) + event
+    else:
+        with pytest.raises(NotImplementedError):
+            d.rsample()
+
+
+def check_seeded_repeat(make):
+    """The same draws after the same ``manual_seed``."""
+    zeroin.manual_seed(5)
+    a = make(zeroin.float64).sample((4,)).numpy()
+    zeroin.manual_seed(5)
+    assert np.array_equal(a, make(zeroin.float64).sample((4,)).numpy())
+
+
+def check_moments(d, rtol):
     """The sample mean within 5 standard errors of ``mean`` and the sample variance within
-    8% of ``variance`` (the distributions are built with finite fourth moments)."""
-    d = _DISTS[name](zeroin.float64)
+    ``rtol`` of ``variance`` (the distributions are built with finite fourth moments)."""
     zeroin.manual_seed(1)
     x = d.sample((_N,)).numpy()
     mean, var = d.mean.detach().numpy(), d.variance.detach().numpy()
     assert np.all(np.abs(x.mean(0) - mean) <= 5 * np.sqrt(var / _N) + 1e-12)
-    np.testing.assert_allclose(x.var(0), var, rtol=0.08, atol=1e-12)
+    np.testing.assert_allclose(x.var(0), var, rtol=rtol, atol=1e-12)
 
 
 def test_cauchy_and_mvn_sample_quantiles_and_covariance():

@@ -48,7 +48,50 @@ def _batch_mahalanobis(L, x):
     return (y.squeeze(-1) ** 2).sum(-1)
 
 
-class MultivariateNormal(Distribution):
+def _given_matrix(family, covariance_matrix, precision_matrix, scale_tril):
+    """``(name, matrix)`` of the one of the three a family was given (PyTorch's error else)."""
+    given = {n: m for n, m in (("covariance_matrix", covariance_matrix),
+                               ("precision_matrix", precision_matrix),
+                               ("scale_tril", scale_tril)) if m is not None}
+    if len(given) != 1:
+        raise _DistributionError(
+            f"{family}: exactly one of covariance_matrix or precision_matrix or scale_tril "
+            f"may be specified, got {sorted(given) or 'none'}")
+    return next(iter(given.items()))
+
+
+class _ScaleTrilMatrices:
+    """The three views of a scale matrix from its lower Cholesky factor L (kept
+    unbroadcast as ``_unbroadcasted_scale_tril``), each expanded by the family's ``_full``:
+    ``scale_tril`` L, ``covariance_matrix`` L L^T, ``precision_matrix`` (L L^T)^-1."""
+
+    def _set_scale_tril(self, name, m):
+        if name == "scale_tril":
+            self._unbroadcasted_scale_tril = m
+        elif name == "covariance_matrix":
+            self._unbroadcasted_scale_tril = linalg.cholesky(m)
+        else:
+            self._unbroadcasted_scale_tril = linalg.cholesky(linalg.inv(m))
+
+    @lazy_property
+    def scale_tril(self):
+        """The lower Cholesky factor L of the covariance."""
+        return self._full(self._unbroadcasted_scale_tril)
+
+    @lazy_property
+    def covariance_matrix(self):
+        """L L^T."""
+        L = self._unbroadcasted_scale_tril
+        return self._full(L @ L.mT)
+
+    @lazy_property
+    def precision_matrix(self):
+        """(L L^T)^-1."""
+        L = self._unbroadcasted_scale_tril
+        return self._full(linalg.inv(L @ L.mT))
+
+
+class MultivariateNormal(_ScaleTrilMatrices, Distribution):
     """The Gaussian over vectors of length k with mean ``loc`` (..., k) and one of
     ``covariance_matrix``, ``precision_matrix`` (its inverse) or ``scale_tril`` (its lower
     Cholesky factor L, covariance L L^T), each (..., k, k); batch dims broadcast.
@@ -66,14 +109,8 @@ class MultivariateNormal(Distribution):
 
     def __init__(self, loc, covariance_matrix=None, precision_matrix=None, scale_tril=None,
                  validate_args=None):
-        given = {n: m for n, m in (("covariance_matrix", covariance_matrix),
-                                   ("precision_matrix", precision_matrix),
-                                   ("scale_tril", scale_tril)) if m is not None}
-        if len(given) != 1:
-            raise _DistributionError(
-                f"MultivariateNormal: exactly one of covariance_matrix or precision_matrix or "
-                f"scale_tril may be specified, got {sorted(given) or 'none'}")
-        (name, m), = given.items()
+        name, m = _given_matrix("MultivariateNormal", covariance_matrix, precision_matrix,
+                                scale_tril)
         for what, t in (("loc", loc), (name, m)):
             if not isinstance(t, Tensor):
                 raise TypeError(f"MultivariateNormal: `{what}` must be a tensor, got "
@@ -95,32 +132,10 @@ class MultivariateNormal(Distribution):
         self.__dict__[name] = m.expand(batch + (k, k))
         self._given = name
         super().__init__(batch, (k,), validate_args)
-        if name == "scale_tril":
-            self._unbroadcasted_scale_tril = m
-        elif name == "covariance_matrix":
-            self._unbroadcasted_scale_tril = linalg.cholesky(m)
-        else:
-            self._unbroadcasted_scale_tril = linalg.cholesky(linalg.inv(m))
+        self._set_scale_tril(name, m)
 
     def _full(self, m):
         return m.expand(tuple(self._batch_shape + self._event_shape + self._event_shape))
-
-    @lazy_property
-    def scale_tril(self):
-        """The lower Cholesky factor L of the covariance."""
-        return self._full(self._unbroadcasted_scale_tril)
-
-    @lazy_property
-    def covariance_matrix(self):
-        """L L^T."""
-        L = self._unbroadcasted_scale_tril
-        return self._full(L @ L.mT)
-
-    @lazy_property
-    def precision_matrix(self):
-        """(L L^T)^-1."""
-        L = self._unbroadcasted_scale_tril
-        return self._full(linalg.inv(L @ L.mT))
 
     mean = mode = property(lambda self: self.loc, doc="``loc``.")
 

@@ -14,8 +14,7 @@ from . import constraints
 from .chi2 import Chi2
 from .distribution import Distribution, _Check
 from .exp_family import ExponentialFamily
-from .multivariate_normal import _LOWER_CHOLESKY, _PD
-from .utils import lazy_property
+from .multivariate_normal import _LOWER_CHOLESKY, _PD, _ScaleTrilMatrices, _given_matrix
 
 __all__ = ["Wishart"]
 
@@ -32,7 +31,7 @@ def _mvdigamma(x, p):
     return digamma(x.unsqueeze(-1) - arange(p, dtype=x.dtype) / 2).sum(-1)
 
 
-class Wishart(ExponentialFamily):
+class Wishart(_ScaleTrilMatrices, ExponentialFamily):
     """Positive definite p x p matrices X = L Z Z^T L^T (Bartlett's decomposition), with
     ``df`` > p - 1 degrees of freedom and scale given by one of ``covariance_matrix``,
     ``precision_matrix`` (its inverse) or ``scale_tril`` (its Cholesky factor L); mean
@@ -57,14 +56,7 @@ class Wishart(ExponentialFamily):
 
     def __init__(self, df, covariance_matrix=None, precision_matrix=None, scale_tril=None,
                  validate_args=None):
-        given = {n: m for n, m in (("covariance_matrix", covariance_matrix),
-                                   ("precision_matrix", precision_matrix),
-                                   ("scale_tril", scale_tril)) if m is not None}
-        if len(given) != 1:
-            raise _DistributionError(f"Wishart: exactly one of covariance_matrix or "
-                                     f"precision_matrix or scale_tril may be specified, got "
-                                     f"{sorted(given) or 'none'}")
-        (name, m), = given.items()
+        name, m = _given_matrix("Wishart", covariance_matrix, precision_matrix, scale_tril)
         if not isinstance(m, Tensor) or m.dim() < 2 or m.shape[-1] != m.shape[-2]:
             raise _DistributionError(f"Wishart: {name} must be a tensor of square matrices "
                                      f"(..., p, p), with optional leading batch dimensions")
@@ -82,12 +74,7 @@ class Wishart(ExponentialFamily):
             warnings.warn("Low df values detected. Singular samples are highly likely to "
                           "occur for ndim - 1 < df < ndim.", UserWarning, stacklevel=2)
         Distribution.__init__(self, batch, (p, p), validate_args)
-        if name == "scale_tril":
-            self._unbroadcasted_scale_tril = m
-        elif name == "covariance_matrix":
-            self._unbroadcasted_scale_tril = linalg.cholesky(m)
-        else:
-            self._unbroadcasted_scale_tril = linalg.cholesky(linalg.inv(m))
+        self._set_scale_tril(name, m)
 
     def expand(self, batch_shape, _instance=None):
         new = super().expand(batch_shape, _instance)     # df and the matrix given
@@ -97,20 +84,6 @@ class Wishart(ExponentialFamily):
 
     def _full(self, m):
         return m.expand(tuple(self._batch_shape + self._event_shape))
-
-    @lazy_property
-    def scale_tril(self):
-        return self._full(self._unbroadcasted_scale_tril)
-
-    @lazy_property
-    def covariance_matrix(self):
-        L = self._unbroadcasted_scale_tril
-        return self._full(L @ L.mT)
-
-    @lazy_property
-    def precision_matrix(self):
-        L = self._unbroadcasted_scale_tril
-        return self._full(linalg.inv(L @ L.mT))
 
     def _df(self):
         return self.df.reshape(tuple(self._batch_shape) + (1, 1))
