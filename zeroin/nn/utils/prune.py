@@ -225,7 +225,7 @@ class Identity(BasePruningMethod):
 
 def _check_amount(amount):
     """``amount``: a count (int >= 0) or a fraction (float in [0, 1])."""
-    if isinstance(amount, bool) or not isinstance(amount, numbers.Real):
+    if not isinstance(amount, numbers.Real):
         raise TypeError(f"Invalid type for amount: {amount}. Must be int or float.")
     if (isinstance(amount, numbers.Integral) and amount < 0) or (
             not isinstance(amount, numbers.Integral) and not 0.0 <= float(amount) <= 1.0):
