@@ -95,6 +95,8 @@ _LAZY = {
     "special": ("zeroin.special", None),
     "accelerator": ("zeroin.accelerator", None),
     "GradScaler": ("zeroin.amp", "GradScaler"),
+    "testing": ("zeroin.testing", None),
+    "version": ("zeroin.version", None),
 }
 _LAZY.update(_toplevel.LAZY)        # torch.conv2d, torch.prelu, ...: nn.functional's own
 

@@ -15,6 +15,7 @@ from operator import attrgetter
 import numpy as np
 
 from .anomaly import anomaly
+from ._handle import RemovableHandle as _RemovableHandle
 from .errors import DtypeError, ShapeError
 
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
@@ -924,8 +925,9 @@ class _PostAccumulateHook:
         return None
 
 
-class _HookHandle:
-    __slots__ = ("_hooks", "_hook")
+class _HookHandle(_RemovableHandle):
+    """A tensor hook's handle: the hooks are a list here, so ``remove`` drops the hook."""
+    __slots__ = ("_hook",)
 
     def __init__(self, hooks, hook):
         self._hooks, self._hook = hooks, hook

@@ -6,34 +6,15 @@ on its output; tensor hooks on those nodes see the gradients flowing through the
 """
 from __future__ import annotations
 
-import itertools
 from collections import OrderedDict
 
 import numpy as np
 
+from .._handle import RemovableHandle
 from .._tensor import Tensor, is_grad_enabled
 from ..function import Function, ZeroinError
 
 _KINDS = ("forward_pre", "forward", "backward_pre", "backward")
-_ids = itertools.count()
-
-
-class RemovableHandle:
-    """Returned by ``register_*_hook``: ``handle.remove()`` unregisters the hook (also
-    usable as a context manager)."""
-
-    def __init__(self, hooks):
-        self._hooks = hooks
-        self.id = next(_ids)
-
-    def remove(self):
-        self._hooks.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
 
 
 def add_hook(module, kind, hook, prepend, with_kwargs=False):

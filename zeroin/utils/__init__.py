@@ -1,5 +1,6 @@
-"""PyTorch's ``torch.utils`` names: ``zeroin.utils.data`` (datasets and loaders) and
-``zeroin.utils.checkpoint`` (gradient checkpointing)."""
-from . import checkpoint, data
+"""PyTorch's ``torch.utils`` names: ``zeroin.utils.data`` (datasets and loaders),
+``zeroin.utils.checkpoint`` (gradient checkpointing) and ``zeroin.utils.hooks``
+(``RemovableHandle``)."""
+from . import checkpoint, data, hooks
 
-__all__ = ["checkpoint", "data"]
+__all__ = ["checkpoint", "data", "hooks"]

@@ -1,7 +1,9 @@
 """Gradient and parameter utilities under PyTorch's names (``torch.nn.utils``); padding and
 packing of variable-length sequences in :mod:`zeroin.nn.utils.rnn`; parametrizations
 (``parametrize``, ``parametrizations.weight_norm`` / ``spectral_norm``) and the older
-``weight_norm`` / ``remove_weight_norm``.
+``weight_norm`` / ``remove_weight_norm``; ``fusion``
+(BatchNorm folded into the layer before it), ``stateless.functional_call`` and, imported
+as in PyTorch (``import zeroin.nn.utils.prune``), ``prune`` (masks on parameters).
 
 Clipping and zeroing live in :mod:`zeroin.optim.grad_utils`; they are re-exported here.
 Every function reads its ``parameters`` once, so a generator (``model.parameters()``)
@@ -15,12 +17,15 @@ from ... import ops
 from ..._tensor import Tensor
 from ...function import ShapeError
 from ...optim.grad_utils import _zero_grad, clip_grad_norm_, clip_grad_value_, params_list
-from . import parametrizations, parametrize, rnn
+from . import fusion, parametrizations, parametrize, rnn, stateless
+from .fusion import (fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval,
+                     fuse_linear_bn_weights)
 from .weight_norm import remove_weight_norm, weight_norm
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector",
            "vector_to_parameters", "rnn", "parametrize", "parametrizations", "weight_norm",
-           "remove_weight_norm"]
+           "remove_weight_norm", "fusion", "stateless", "fuse_conv_bn_eval",
+           "fuse_conv_bn_weights", "fuse_linear_bn_eval", "fuse_linear_bn_weights"]
 
 _zero_grad = _zero_grad     # re-exported for old imports
 

@@ -1,0 +1,24 @@
+"""``RemovableHandle``, the one handle class every ``register_*_hook`` returns (module hooks
+and tensor hooks alike), exported as ``zeroin.utils.hooks.RemovableHandle`` as in PyTorch.
+Its own file so that ``zeroin._tensor`` can subclass it without importing ``zeroin.nn``."""
+import itertools
+
+_ids = itertools.count()
+
+
+class RemovableHandle:
+    """Returned by ``register_*_hook``: ``handle.remove()`` unregisters the hook (also
+    usable as a context manager). ``hooks_dict`` maps ``handle.id`` to the hook."""
+
+    def __init__(self, hooks_dict):
+        self._hooks = hooks_dict
+        self.id = next(_ids)
+
+    def remove(self):
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
