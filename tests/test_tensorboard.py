@@ -381,6 +381,25 @@ def test_queue_flush_close_and_reopen(tmp_path):
     assert [e["step"] for e in events(other)] == [0, 9]
 
 
+def test_threads_lose_no_record(tmp_path):
+    import threading
+    w = SummaryWriter(tmp_path, max_queue=3)
+
+    def log(k):
+        for step in range(200):
+            w.add_scalar(f"t{k}", float(step), step)
+
+    threads = [threading.Thread(target=log, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    w.close()
+    s = summaries(tmp_path)
+    assert sorted(s) == ["t0", "t1", "t2", "t3"]
+    assert all(sorted(st for st, _ in v) == list(range(200)) for v in s.values())
+
+
 def test_flush_secs_and_exit(tmp_path):
     code = ("import sys; sys.path.insert(0, sys.argv[1])\n"
             "from zeroin.utils.tensorboard import SummaryWriter\n"

@@ -2,10 +2,13 @@
 packages: the event files are written by hand (TFRecord framing with masked CRC32C, and
 the few protobuf messages TensorBoard reads), so ``tensorboard --logdir runs`` shows them.
 
+>>> import os
 >>> from zeroin.utils.tensorboard import SummaryWriter
->>> with SummaryWriter("runs/demo") as w:                       # doctest: +SKIP
+>>> with SummaryWriter("runs/demo") as w:
 ...     for step in range(100):
 ...         w.add_scalar("loss", 1 / (step + 1), step)
+>>> [name.startswith("events.out.tfevents.") for name in os.listdir("runs/demo")]
+[True]
 
 Each writer appends whole records to its own new file
 ``events.out.tfevents.<time>.<host>.<pid>.<n><suffix>`` (TensorBoard reads event files
@@ -21,6 +24,7 @@ import itertools
 import os
 import socket
 import struct
+import threading
 import time
 import weakref
 import zlib
@@ -281,8 +285,7 @@ def _image_summary(tag, img, dataformats, what):
     a = _np(img, what)
     a = _to_hwc(a, dataformats, what)
     scale = 1 if a.dtype == np.uint8 else 255
-    with np.errstate(invalid="ignore"):
-        a = (a.astype(np.float32) * scale).clip(0, 255).astype(np.uint8)
+    a = (a.astype(np.float32) * scale).clip(0, 255).astype(np.uint8)
     h, w, c = a.shape
     image = _int(1, h) + _int(2, w) + _int(3, c) + _bytes(4, _png(a))
     return _summary_value(tag, image=image)
@@ -400,6 +403,7 @@ class FileWriter:
         self.path = os.path.join(self._logdir, name) + self.filename_suffix
         self._file = open(self.path, "ab")              # append-only, as TensorBoard reads
         self._pending, self._last_flush = [], time.monotonic()
+        self._lock = threading.Lock()                   # records from several threads
         self._finalizer = weakref.finalize(self, _close_file, self._file, self._pending)
         self._add(_event(time.time(), file_version="brain.Event:2", source=_SOURCE))
         self.flush()
@@ -412,9 +416,12 @@ class FileWriter:
         if self._file.closed:
             raise ValueError(f"FileWriter: the event file {self.path} is closed; call "
                              f"reopen() first")
-        self._pending.append(_record(event))
-        if len(self._pending) >= self.max_queue or \
-                time.monotonic() - self._last_flush >= self.flush_secs:
+        record = _record(event)
+        with self._lock:
+            self._pending.append(record)
+            due = len(self._pending) >= self.max_queue or \
+                time.monotonic() - self._last_flush >= self.flush_secs
+        if due:
             self.flush()
 
     def _add_summary(self, summary, global_step=None, walltime=None):
@@ -423,12 +430,14 @@ class FileWriter:
 
     def flush(self):
         """Write the pending records to the event file."""
-        _write_out(self._file, self._pending)
-        self._last_flush = time.monotonic()
+        with self._lock:
+            _write_out(self._file, self._pending)
+            self._last_flush = time.monotonic()
 
     def close(self):
         """Flush and close the event file (closing twice does nothing)."""
-        self._finalizer()
+        with self._lock:
+            self._finalizer()
 
     def reopen(self):
         """After :meth:`close`, start a new event file in the same folder."""
