@@ -326,6 +326,27 @@ def test_text(tmp_path):
     assert fields(fields(v[9][0])[1][0]) == {1: [b"text"]}          # the text plugin
 
 
+def test_pr_curve(tmp_path):
+    labels = np.array([1, 0, 1, 1, 0])
+    pred = np.array([0.9, 0.8, 0.4, 0.6, 0.1])
+    with SummaryWriter(tmp_path) as w:
+        w.add_pr_curve("pr", zeroin.tensor(labels), zeroin.tensor(pred), 1, num_thresholds=3)
+        with pytest.raises(ValueError, match="one label per prediction"):
+            w.add_pr_curve("pr", labels, pred[:4])
+        with pytest.raises(ValueError, match="lengths"):
+            w.add_pr_curve_raw("r", [1], [1], [1], [1], [1], [1, 2])
+    ((step, v),) = summaries(tmp_path)["pr"]
+    t = fields(v[8][0])
+    assert t[1] == [1] and [fields(d) for d in fields(t[2][0])[2]] == [{1: [6]}, {1: [3]}]
+    got = np.frombuffer(t[5][0], "<f4").reshape(6, 3)
+    # thresholds 0, 0.5, 1: buckets floor(p * 2) = [1, 1, 0, 1, 0]
+    tp, fp = np.array([3, 2, 0]), np.array([2, 1, 0])
+    want = [tp, fp, 2 - fp, 3 - tp, tp / np.maximum(1e-7, tp + fp), tp / 3]
+    np.testing.assert_allclose(got, np.float32(want))
+    plugin = fields(fields(v[9][0])[1][0])
+    assert plugin[1] == [b"pr_curves"] and fields(plugin[2][0]) == {2: [3]}   # thresholds
+
+
 def test_hparams_in_a_sub_run(tmp_path):
     with SummaryWriter(tmp_path) as w:
         w.add_hparams({"lr": 0.1, "opt": "adam", "skip": None}, {"hp/acc": 0.9},
@@ -484,6 +505,8 @@ def test_tensorboard_reads_it_back(tmp_path):
         w.add_histogram("w", x, 2)
         w.add_image("im", img, 3)
         w.add_text("note", "hello", 4)
+        w.add_pr_curve("pr", np.array([1, 0, 1]), np.array([0.9, 0.2, 0.6]), 5,
+                       num_thresholds=4)
     ea = _accumulator(tmp_path)
     assert [(e.step, e.value) for e in ea.Scalars("loss")] == [
         (s, float(np.float32(1.0 / (s + 1)))) for s in range(5)]
@@ -499,6 +522,9 @@ def test_tensorboard_reads_it_back(tmp_path):
                                   .astype(np.uint8))
     (t,) = ea.Tensors("note/text_summary")
     assert t.step == 4 and t.tensor_proto.string_val == [b"hello"]
+    (pr,) = ea.Tensors("pr")
+    assert pr.step == 5 and [d.size for d in pr.tensor_proto.tensor_shape.dim] == [6, 4]
+    assert list(pr.tensor_proto.float_val[:4]) == [2, 2, 1, 0]          # true positives
 
 
 def _torch_calls(w, T, figure):
@@ -517,6 +543,12 @@ def _torch_calls(w, T, figure):
     w.add_images("n", T(rng.random((10, 1, 8, 10))), 1, walltime=1.0)
     w.add_figure("fig", figure(), 1, walltime=1.0)
     w.add_text("t", "hello **world** é", 7, walltime=1.0)
+    labels = rng.integers(0, 2, 50)
+    w.add_pr_curve("pr", T(labels), T(rng.random(50)), 2, walltime=1.0)
+    w.add_pr_curve("prw", labels, rng.random(50), 2, num_thresholds=500,
+                   weights=rng.random(50), walltime=1.0)
+    w.add_pr_curve_raw("prr", [3, 2, 0], [2, 1, 0], [0, 1, 2], [0, 1, 3], [0.6, 0.67, 1.0],
+                       [1.0, 0.67, 0.0], 2, num_thresholds=3, walltime=1.0)
     w.add_hparams({"lr": 0.1, "opt": "adam", "b": True}, {"acc": 0.9},
                   {"opt": ["adam", "sgd"]}, run_name="hp", global_step=3)
 
@@ -576,4 +608,4 @@ def test_same_events_as_torch(tmp_path):
             assert a == b, (run, a, b)
             assert a.SerializeToString() == b.SerializeToString()
             n += 1
-    assert n == 25
+    assert n == 28

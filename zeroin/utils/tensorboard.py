@@ -317,6 +317,36 @@ def _text_summary(tag, text):
                           metadata=_plugin_metadata("text"))
 
 
+# --- precision-recall curves ----------------------------------------------------------------
+
+def _pr_curve(labels, predictions, num_thresholds, weights=None):
+    """TensorBoard's pr_curves plugin's rows tp, fp, tn, fn, precision, recall over
+    ``num_thresholds`` thresholds in [0, 1] (as torch's ``compute_curve``)."""
+    weights = 1.0 if weights is None else weights
+    buckets = np.int32(np.floor(predictions * (num_thresholds - 1)))
+    labels = labels.astype(np.float64)
+    rng = (0, num_thresholds - 1)
+    tp_b, _ = np.histogram(buckets, bins=num_thresholds, range=rng, weights=labels * weights)
+    fp_b, _ = np.histogram(buckets, bins=num_thresholds, range=rng,
+                           weights=(1.0 - labels) * weights)
+    tp, fp = np.cumsum(tp_b[::-1])[::-1], np.cumsum(fp_b[::-1])[::-1]
+    tn, fn = fp[0] - fp, tp[0] - tp
+    precision = tp / np.maximum(1e-7, tp + fp)
+    recall = tp / np.maximum(1e-7, tp + fn)
+    return np.stack((tp, fp, tn, fn, precision, recall))
+
+
+def _pr_summary(tag, data, num_thresholds):
+    """The 6 x n float tensor with ``PrCurvePluginData`` (version 1 = 0, num_thresholds 2)."""
+    data = np.asarray(data, dtype=np.float64)
+    shape = b"".join(_bytes(2, _int(1, n)) for n in data.shape)
+    with np.errstate(over="ignore"):
+        values = data.reshape(-1).astype("<f4").tobytes()
+    tensor = _int(1, 1) + _bytes(2, shape) + _opt_bytes(5, values)
+    return _summary_value(tag, tensor=tensor,
+                          metadata=_plugin_metadata("pr_curves", _int(2, num_thresholds)))
+
+
 # --- hparams plugin -------------------------------------------------------------------------
 
 def _pb_value(v):
@@ -552,6 +582,34 @@ class SummaryWriter:
         """Log a string (Markdown) for TensorBoard's Text tab, as ``<tag>/text_summary``."""
         self._get_file_writer()._add_summary(_text_summary(tag, text_string), global_step,
                                              walltime)
+
+    def add_pr_curve(self, tag, labels, predictions, global_step=None, num_thresholds=127,
+                     weights=None, walltime=None):
+        """Log a precision-recall curve of ``predictions`` (probabilities in [0, 1]) for
+        the 0/1 ``labels``, over ``num_thresholds`` thresholds (at most 127, as torch)."""
+        labels, predictions = _np(labels, "add_pr_curve"), _np(predictions, "add_pr_curve")
+        if labels.shape != predictions.shape:
+            raise ValueError(f"SummaryWriter.add_pr_curve: labels have shape {labels.shape} "
+                             f"but predictions {predictions.shape}; give one label per "
+                             f"prediction")
+        n = min(num_thresholds, 127)
+        w = None if weights is None else _np(weights, "add_pr_curve")
+        self._get_file_writer()._add_summary(
+            _pr_summary(tag, _pr_curve(labels, predictions, n, w), n), global_step, walltime)
+
+    def add_pr_curve_raw(self, tag, true_positive_counts, false_positive_counts,
+                         true_negative_counts, false_negative_counts, precision, recall,
+                         global_step=None, num_thresholds=127, weights=None, walltime=None):
+        """Log a precision-recall curve computed elsewhere (one value per threshold)."""
+        rows = [(np.asarray(r) if isinstance(r, (list, tuple)) else
+                 _np(r, "add_pr_curve_raw")).reshape(-1) for r in (
+            true_positive_counts, false_positive_counts, true_negative_counts,
+            false_negative_counts, precision, recall)]
+        if len({len(r) for r in rows}) != 1:
+            raise ValueError(f"SummaryWriter.add_pr_curve_raw: the six rows have lengths "
+                             f"{[len(r) for r in rows]}; give one value per threshold each")
+        self._get_file_writer()._add_summary(
+            _pr_summary(tag, np.stack(rows), min(num_thresholds, 127)), global_step, walltime)
 
     def add_hparams(self, hparam_dict, metric_dict, hparam_domain_discrete=None,
                     run_name=None, global_step=None):
