@@ -527,6 +527,66 @@ def test_tensorboard_reads_it_back(tmp_path):
     assert list(pr.tensor_proto.float_val[:4]) == [2, 2, 1, 0]          # true positives
 
 
+def test_embedding_files(tmp_path):
+    mat = np.arange(6.0).reshape(3, 2)
+    imgs = np.ones((3, 1, 2, 2))
+    with SummaryWriter(tmp_path) as w:
+        w.add_embedding(zeroin.tensor(mat), metadata=["a", "b", "c"], label_img=imgs,
+                        tag="feat/x")
+        w.add_embedding(mat, metadata=[[1, "x"], [2, "y"], [3, "z"]],
+                        metadata_header=["n", "s"], global_step=7)
+        with pytest.raises(AssertionError, match="2 labels for 3 data points"):
+            w.add_embedding(mat, metadata=["a", "b"], global_step=8)
+        with pytest.raises(AssertionError, match="2-D"):
+            w.add_embedding(mat.reshape(-1), global_step=9)
+    sub = tmp_path / "00000" / "feat%2fx"
+    assert (sub / "tensors.tsv").read_text() == "0.0\t1.0\n2.0\t3.0\n4.0\t5.0\n"
+    assert (sub / "metadata.tsv").read_text() == "a\nb\nc\n"
+    assert (tmp_path / "00007" / "default" / "metadata.tsv").read_text() == \
+        "n\ts\n1\tx\n2\ty\n3\tz\n"
+    sprite = decode_png((sub / "sprite.png").read_bytes())
+    assert sprite.shape == (4, 4, 3)                  # 2 x 2 grid of 2 x 2 images, square
+    assert (sprite[:2] == 255).all() and (sprite[2:, :2] == 255).all()
+    assert (sprite[2:, 2:] == 0).all()
+    config = (tmp_path / "projector_config.pbtxt").read_text()
+    assert config.count("embeddings {") == 2
+    assert '  tensor_name: "feat/x:00000"\n' in config
+    assert '  sprite {\n    image_path: "00000/feat%2fx/sprite.png"\n' in config
+    pb = pytest.importorskip("tensorboard.plugins.projector.projector_config_pb2")
+    from google.protobuf import text_format
+    parsed = text_format.Parse(config, pb.ProjectorConfig())
+    assert [e.tensor_path for e in parsed.embeddings] == [
+        "00000/feat%2fx/tensors.tsv", "00007/default/tensors.tsv"]
+    assert list(parsed.embeddings[0].sprite.single_image_dim) == [2, 2]
+
+
+def test_embedding_files_as_torch(tmp_path):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("tensorboard")
+    from torch.utils.tensorboard import SummaryWriter as TorchWriter
+    rng = np.random.default_rng(0)
+    mat = rng.standard_normal((10, 3)).astype(np.float32)
+    img = rng.random((10, 1, 4, 5)).astype(np.float32)
+    for name, W, T in (("z", SummaryWriter, zeroin.tensor), ("t", TorchWriter, torch.tensor)):
+        with W(str(tmp_path / name)) as w:
+            w.add_embedding(T(mat), metadata=list(range(10)), label_img=T(img),
+                            tag='a/b \u00e9"\x01\\')
+            w.add_embedding(T(mat[:, :2]), metadata=[[i, "x"] for i in range(10)],
+                            metadata_header=["n", "s"], global_step=3)
+    files = sorted(os.path.relpath(os.path.join(d, f), tmp_path / "t")
+                   for d, _, fs in os.walk(tmp_path / "t") for f in fs
+                   if not f.startswith("events."))
+    assert len(files) == 6
+    for f in files:
+        ours, theirs = (tmp_path / "z" / f).read_bytes(), (tmp_path / "t" / f).read_bytes()
+        if f.endswith(".png"):
+            from PIL import Image
+            np.testing.assert_array_equal(decode_png(ours),
+                                          np.asarray(Image.open(io.BytesIO(theirs))))
+        else:
+            assert ours == theirs, f
+
+
 def _torch_calls(w, T, figure):
     rng = np.random.default_rng(0)
     w.add_scalar("loss", T(0.5), 3, walltime=1.0)

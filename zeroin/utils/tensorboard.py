@@ -21,6 +21,7 @@ records; TensorBoard skips a torn last record.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import socket
 import struct
@@ -347,6 +348,49 @@ def _pr_summary(tag, data, num_thresholds):
                           metadata=_plugin_metadata("pr_curves", _int(2, num_thresholds)))
 
 
+# --- the projector's files (add_embedding) -------------------------------------------------
+
+def _write_file(path, data):
+    from .._io import atomic_open
+    with atomic_open(path, op="SummaryWriter.add_embedding") as f:
+        f.write(data)
+
+
+def _pbtxt_string(text):
+    """A string in protobuf's text format (UTF-8 kept, as ``text_format`` writes it)."""
+    special = {"\n": "\\n", "\r": "\\r", "\t": "\\t", '"': '\\"', "'": "\\'",
+               "\\": "\\\\"}
+    return '"' + "".join(special.get(ch) or ("\\%03o" % ord(ch) if ord(ch) < 32 or ord(ch) == 127
+                                             else ch) for ch in text) + '"'
+
+
+def _embedding_info(has_metadata, label_img, subdir, global_step, tag):
+    """One ``embeddings { ... }`` entry of projector_config.pbtxt, its fields in number
+    order (tensor_name 1, metadata_path 2, sprite 5, tensor_path 8)."""
+    lines = [f"  tensor_name: {_pbtxt_string(f'{tag}:{str(global_step).zfill(5)}')}"]
+    if has_metadata:
+        lines.append(f"  metadata_path: {_pbtxt_string(subdir + '/metadata.tsv')}")
+    if label_img is not None:
+        lines += ["  sprite {", f"    image_path: {_pbtxt_string(subdir + '/sprite.png')}",
+                  f"    single_image_dim: {label_img.shape[3]}",
+                  f"    single_image_dim: {label_img.shape[2]}", "  }"]
+    lines.append(f"  tensor_path: {_pbtxt_string(subdir + '/tensors.tsv')}")
+    return "embeddings {\n" + "\n".join(lines) + "\n}\n"
+
+
+def _sprite(label_img):
+    """The label images in a square grid, as sprite.png (torch's layout)."""
+    grid = _make_grid(label_img, ncols=math.ceil(label_img.shape[0] ** 0.5))
+    square = np.zeros((grid.shape[2], grid.shape[2], 3))
+    square[:grid.shape[1]] = grid.transpose(1, 2, 0)
+    return _png(np.uint8((square * 255).clip(0, 255)))
+
+
+def _encode(tag):
+    """A tag as a folder name: ``%``, ``/`` and ``\\`` percent-encoded (as torch)."""
+    return tag.replace("%", "%25").replace("/", "%2f").replace("\\", "%5c")
+
+
 # --- hparams plugin -------------------------------------------------------------------------
 
 def _pb_value(v):
@@ -497,6 +541,7 @@ class SummaryWriter:
         self.file_writer = self.all_writers = None
         self._get_file_writer()
         self.default_bins = _default_bins()
+        self._projector = []                             # add_embedding's entries
 
     def _get_file_writer(self):
         """The main file writer, made anew after :meth:`close` (as torch's)."""
@@ -610,6 +655,50 @@ class SummaryWriter:
                              f"{[len(r) for r in rows]}; give one value per threshold each")
         self._get_file_writer()._add_summary(
             _pr_summary(tag, np.stack(rows), min(num_thresholds, 127)), global_step, walltime)
+
+    def add_embedding(self, mat, metadata=None, label_img=None, global_step=None,
+                      tag="default", metadata_header=None):
+        """Save an N x D matrix for TensorBoard's Projector, in ``<step>/<tag>/`` of the log
+        folder: tensors.tsv, metadata.tsv (labels, one per row; with ``metadata_header``
+        one list per row), sprite.png (``label_img``, N x C x H x W) and the
+        projector_config.pbtxt that lists every embedding of this writer."""
+        mat = _np(mat, "add_embedding")
+        global_step = 0 if global_step is None else global_step
+        subdir = f"{str(global_step).zfill(5)}/{_encode(tag)}"
+        save_path = os.path.join(self._get_file_writer().get_logdir(), subdir)
+        if os.path.isfile(save_path):
+            raise NotADirectoryError(f"Path: `{save_path}` exists, but is a file. Cannot "
+                                     f"proceed.")
+        if os.path.isdir(save_path):
+            print("warning: Embedding dir exists, did you set global_step for add_embedding()?")
+        if mat.ndim != 2:
+            raise AssertionError(f"SummaryWriter.add_embedding: mat should be 2-D (one row "
+                                 f"per data point), got shape {mat.shape}")
+        if metadata is not None:
+            if len(metadata) != mat.shape[0]:
+                raise AssertionError(f"SummaryWriter.add_embedding: {len(metadata)} labels "
+                                     f"for {mat.shape[0]} data points; give one per row")
+            if metadata_header:
+                if len(metadata_header) != len(metadata[0]):
+                    raise AssertionError("SummaryWriter.add_embedding: len of header must "
+                                         "be equal to the number of columns in metadata")
+                rows = ["\t".join(str(e) for e in r) for r in [metadata_header] + list(metadata)]
+            else:
+                rows = [str(x) for x in metadata]
+            _write_file(os.path.join(save_path, "metadata.tsv"),
+                        ("\n".join(rows) + "\n").encode("utf-8"))
+        if label_img is not None:
+            label_img = _np(label_img, "add_embedding")
+            if label_img.shape[0] != mat.shape[0]:
+                raise AssertionError(f"SummaryWriter.add_embedding: {label_img.shape[0]} "
+                                     f"images for {mat.shape[0]} data points")
+            _write_file(os.path.join(save_path, "sprite.png"), _sprite(label_img))
+        _write_file(os.path.join(save_path, "tensors.tsv"), "".join(
+            "\t".join(str(v.item()) for v in row) + "\n" for row in mat).encode("utf-8"))
+        self._projector.append(_embedding_info(metadata is not None, label_img, subdir,
+                                               global_step, tag))
+        _write_file(os.path.join(self._get_file_writer().get_logdir(),
+                                 "projector_config.pbtxt"), "".join(self._projector).encode())
 
     def add_hparams(self, hparam_dict, metric_dict, hparam_domain_discrete=None,
                     run_name=None, global_step=None):
