@@ -402,6 +402,21 @@ def test_queue_flush_close_and_reopen(tmp_path):
     assert [e["step"] for e in events(other)] == [0, 9]
 
 
+def test_file_writer_reopen(tmp_path):
+    from zeroin.utils.tensorboard import FileWriter, _scalar_summary
+    summary = _scalar_summary("x", 1.0)
+    fw = FileWriter(tmp_path)
+    first = fw.path
+    fw.close()
+    with pytest.raises(ValueError, match="closed; call reopen"):
+        fw._add_summary(summary, 1)
+    fw.reopen()
+    fw._add_summary(summary, 1)
+    fw.close()
+    assert fw.path != first and fw.get_logdir() == str(tmp_path)
+    assert [e["step"] for e in events(fw.path)] == [0, 1]
+
+
 def test_threads_lose_no_record(tmp_path):
     import threading
     w = SummaryWriter(tmp_path, max_queue=3)

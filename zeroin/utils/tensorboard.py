@@ -16,7 +16,7 @@ while they grow, so they are append-only, never replaced by an atomic rename). R
 written synchronously, no background thread: they go to disk when ``max_queue`` are
 pending, when ``flush_secs`` have passed at the next record, on :meth:`~SummaryWriter.flush`,
 on :meth:`~SummaryWriter.close` and at interpreter exit. A crash loses at most the pending
-records; TensorBoard skips a torn last record.
+records (TensorBoard reads the whole records before a torn last one).
 """
 from __future__ import annotations
 
