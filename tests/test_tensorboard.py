@@ -166,6 +166,16 @@ def test_crc32c_known_values():
     assert masked_crc32c(data) == _masked(data)
 
 
+@pytest.mark.parametrize("n", [4095, 4096, 4097, 6000, 70001, 300000])
+def test_crc32c_of_long_data(n):
+    # long data takes the blockwise NumPy path; the byte loop (checked above) is the oracle
+    from zeroin.utils.tensorboard import _crc32c_loop
+    data = np.random.default_rng(n).integers(0, 256, n, dtype=np.uint8).tobytes()
+    assert crc32c(data) == _crc32c_loop(data)
+    if n == 6000:
+        assert crc32c(data) == _crc32c_bitwise(data)
+
+
 def test_first_record_and_file_name(tmp_path):
     w = SummaryWriter(tmp_path / "run", filename_suffix=".sfx")
     path = one_file(tmp_path / "run")
