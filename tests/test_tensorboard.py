@@ -616,6 +616,7 @@ def _torch_calls(w, T, figure):
     rng = np.random.default_rng(0)
     w.add_scalar("loss", T(0.5), 3, walltime=1.0)
     w.add_scalar("neg", -3, -3, walltime=1.0)
+    w.add_scalar("step0", 1.0, 0.5, walltime=1.0)            # step int(0.5) == 0: left out
     w.add_scalar("ns", 2.0, 4, walltime=1.0, new_style=True, double_precision=True)
     w.add_scalars("g/rp", {"a": 1, "b": 2}, 5, walltime=1.0)
     w.add_histogram("h", T(rng.standard_normal(1000)), 1, walltime=1.0)
@@ -693,4 +694,4 @@ def test_same_events_as_torch(tmp_path):
             assert a == b, (run, a, b)
             assert a.SerializeToString() == b.SerializeToString()
             n += 1
-    assert n == 28
+    assert n == 29

@@ -128,7 +128,8 @@ def _key(field, wire):
 
 
 def _int(field, n):
-    return _key(field, 0) + _varint(int(n)) if n else b""
+    n = int(n)
+    return _key(field, 0) + _varint(n) if n else b""
 
 
 def _double(field, x):
