@@ -30,7 +30,8 @@ from .metrics import get_metric
 from .random import get_rng_state, manual_seed
 
 __all__ = ["fit", "evaluate", "predict", "History", "StopTraining", "TrainingDiverged",
-           "Callback", "ModelCheckpoint", "LambdaCallback", "TrainingLoop", "save_figure"]
+           "Callback", "ModelCheckpoint", "LambdaCallback", "TensorBoard", "TrainingLoop",
+           "save_figure"]
 
 
 class StopTraining(Exception):
@@ -111,6 +112,46 @@ class ModelCheckpoint(Callback):
         if isinstance(self.path, (str, os.PathLike)):   # save needs the folder to exist
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         save(obj, self.path)
+
+
+class TensorBoard(Callback):
+    """Log :func:`fit`'s History to TensorBoard with
+    :class:`zeroin.utils.tensorboard.SummaryWriter`.
+
+    After every epoch each History key (``loss``, ``val_loss``, the metrics, ``lr``,
+    ``time``) is logged as a scalar of that name at the epoch number; with
+    ``log_steps=True`` every step's loss is logged too, as ``step_loss`` at the overall
+    step. ``log_dir`` (default: torch's ``runs/<time>_<host>``) makes a writer that is
+    closed when training ends; or pass your own ``writer``, which is only flushed.
+    """
+
+    def __init__(self, log_dir=None, writer=None, log_steps=False):
+        if log_dir is not None and writer is not None:
+            raise ValueError("TensorBoard: pass log_dir or writer, not both (the writer "
+                             "already has its log_dir)")
+        self.log_dir, self.writer, self.log_steps = log_dir, writer, log_steps
+        self._owned = writer is None
+
+    def on_train_begin(self, history):
+        if self._owned:
+            from .utils.tensorboard import SummaryWriter
+            self.writer = SummaryWriter(self.log_dir)
+            self.log_dir = self.writer.get_logdir()
+
+    def on_step_end(self, history, step, loss):
+        if self.log_steps:
+            self.writer.add_scalar("step_loss", loss, step)
+
+    def on_epoch_end(self, history, epoch):
+        for key, values in history.history.items():
+            self.writer.add_scalar(key, values[-1], epoch)
+        self.writer.flush()                  # so that a running TensorBoard shows the epoch
+
+    def on_train_end(self, history):
+        if self._owned:
+            self.writer.close()
+        else:
+            self.writer.flush()
 
 
 class History:
@@ -892,6 +933,7 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs=10, batch_s
     callbacks : sequence
         :class:`Callback` objects, or plain functions ``f(history, epoch)`` called at the
         end of each epoch; returning or raising :class:`StopTraining` stops training.
+        :class:`TensorBoard` logs the History for TensorBoard.
     seed : int, optional
         Passed to :func:`zeroin.manual_seed` first, so shuffling and dropout repeat
         exactly (seed before building the model to repeat the initial weights too).
