@@ -7,6 +7,8 @@ Workloads, float32, the same initial weights and batches for both libraries:
   cross-entropy on the next character, Adam; 40 batches of 16 sequences x 32 steps.
 - ``layer``: one LSTM(64, 128) layer, T=32, B=16: forward + backward of ``out.sum()``.
 - ``gru``: the same with one GRU(64, 128) layer (the LSTM's weights, first 3 * 128 rows).
+- ``rnn``: the same with one RNN(64, 128) tanh layer (the first 128 rows).
+- ``lstm``: another name for ``layer``.
 
     python benchmarks/char_lstm.py --rounds 5 --threads 1 \\
         --impl base=/tmp/rnn-base --impl new=. [--torch]
@@ -58,10 +60,10 @@ def _build(lib, what):
         import zeroin as lib_t
         from zeroin import nn
         tensor = lib_t.tensor
-    if what in ("layer", "gru"):
-        lstm = (nn.LSTM if what == "layer" else nn.GRU)(E, H).float()
+    if what in ("layer", "lstm", "gru", "rnn"):
+        lstm = {"gru": nn.GRU, "rnn": nn.RNN}.get(what, nn.LSTM)(E, H).float()
         for k in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
-            v = w[k][:len(getattr(lstm, k))]              # GRU: 3 gates of the LSTM's 4
+            v = w[k][:len(getattr(lstm, k))]        # GRU, RNN: 3 or 1 gates of the LSTM's 4
             getattr(lstm, k).data[...] = tensor(v.copy()) if lib == "torch" else v
         x = tensor(w["emb"][xs[0]].transpose(1, 0, 2).copy())      # (T, B, E)
 
@@ -126,7 +128,8 @@ def main():
     ap.add_argument("--child", nargs=2, metavar=("WHAT", "LIB"))
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--what", default="epoch,layer", help="epoch, layer, gru (comma-separated)")
+    ap.add_argument("--what", default="epoch,layer",
+                    help="epoch, layer (or lstm), gru, rnn (comma-separated)")
     ap.add_argument("--impl", action="append", default=[],
                     help="NAME=PATH: a zeroin checkout, put first on PYTHONPATH")
     ap.add_argument("--torch", action="store_true")
@@ -149,7 +152,8 @@ def main():
                 res[name].append(d["median_s"])
                 cpu[name].append(d["cpu_s"])
                 print(f"{what} round {r} {name:6s} {d['median_s'] * 1e3:9.1f} ms wall "
-                      f"{d['cpu_s'] * 1e3:9.1f} ms cpu  value {d['value']:.6f}", flush=True)
+                      f"{d['cpu_s'] * 1e3:9.1f} ms cpu  value {d['value']:.6f}  load "
+                      f"{os.getloadavg()[0]:.2f}", flush=True)
         first = impls[0][0]
         for name in res:
             for label, d in (("wall", res), ("cpu", cpu)):
