@@ -25,9 +25,12 @@ class RemovableHandle:
     def __init__(self, hooks):
         self._hooks = hooks
         self.id = next(_ids)
+        self.also = None            # a hook registered together with this one
 
     def remove(self):
         self._hooks.pop(self.id, None)
+        if self.also is not None:
+            self.also.remove()
 
     def __enter__(self):
         return self
@@ -47,6 +50,15 @@ def add_hook(module, kind, hook, prepend, with_kwargs=False):
     if prepend:
         hooks.move_to_end(handle.id, last=False)
     return handle
+
+
+def warn_non_full(module, args, output):
+    """The forward hook that ``register_backward_hook`` adds: PyTorch's deprecation."""
+    import warnings
+    warnings.warn("Using a non-full backward hook when the forward contains multiple autograd "
+                  "Nodes is deprecated and will be removed in future versions. This hook will "
+                  "be missing some grad_input. Please use register_full_backward_hook to get "
+                  "the documented behavior.", FutureWarning, stacklevel=3)
 
 
 class _BackwardHookOp(Function):
