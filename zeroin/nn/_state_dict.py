@@ -50,11 +50,17 @@ def _load(module, local, prefix, metadata, assign, missing, unexpected, errors):
     if assign:
         meta["assign_to_params_buffers"] = assign
     module._load_from_state_dict(local, prefix, meta, True, missing, unexpected, errors)
-    for name, child in module._modules.items():
-        if child is not None:
-            pre = prefix + name + "."
-            sub = {k: v for k, v in local.items() if k.startswith(pre)}
-            _load(child, sub, pre, metadata, assign, missing, unexpected, errors)
+    kids = module._modules
+    if kids:
+        subs, n = {}, len(prefix)       # the keys under each child's prefix, in one pass
+        for k, v in local.items():
+            head, dot, _ = k[n:].partition(".")
+            if dot and k.startswith(prefix) and head in kids:
+                subs.setdefault(head, {})[k] = v
+        for name, child in kids.items():
+            if child is not None:
+                _load(child, dict(subs.get(name, {})), prefix + name + ".", metadata,
+                      assign, missing, unexpected, errors)
     keys = IncompatibleKeys(missing, unexpected)
     for hook in list(module.__dict__.get("_load_state_dict_post_hooks", {}).values()):
         if hook(module, keys) is not None:
