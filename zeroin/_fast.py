@@ -587,6 +587,8 @@ def backward(outputs, out_grads, retain_graph):
         if p is None:
             p = _reference(retain_graph, leaves)
         reference.write_leaf(leaf, g, p)
+    if p is not None and p.on_end is not None:      # multi-grad hooks wait for the end
+        reference.end_pass(p)
 
 
 def _reference(retain_graph, leaves):
@@ -598,7 +600,7 @@ def _reference(retain_graph, leaves):
 
 # The reference engine's steps, filled in by zeroin/autograd.py (the layer above this one,
 # so not imported here): its Pass, _backprop_node and _write_leaf.
-reference = SimpleNamespace(Pass=None, backprop_node=None, write_leaf=None)
+reference = SimpleNamespace(Pass=None, backprop_node=None, write_leaf=None, end_pass=None)
 
 
 def _scalar_of(t):

@@ -13,9 +13,12 @@ class RemovableHandle:
     def __init__(self, hooks_dict):
         self._hooks = hooks_dict
         self.id = next(_ids)
+        self.also = None            # a hook registered together with this one
 
     def remove(self):
         self._hooks.pop(self.id, None)
+        if self.also is not None:
+            self.also.remove()
 
     def __enter__(self):
         return self

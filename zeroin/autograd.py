@@ -33,7 +33,12 @@ if _tensor.FAST:
     from . import _fast
 
 __all__ = ["backward", "grad", "node_grads", "run", "Variable", "detect_anomaly",
-           "set_detect_anomaly", "functional"]
+           "set_detect_anomaly", "functional", "graph", "set_grad_enabled", "inference_mode",
+           "no_grad", "enable_grad", "Function", "once_differentiable", "gradcheck",
+           "gradgradcheck"]
+
+# torch.autograd's submodules, loaded on first use (`torch.autograd.graph.Node`)
+_SUBMODULES = ("functional", "graph", "grad_mode", "anomaly_mode", "function", "variable")
 
 # zeroin.autograd is a module (the reference engine) that also holds a submodule, as
 # torch.autograd does: `functional` lives in zeroin/_autograd/ and loads on first use.
@@ -41,9 +46,9 @@ __path__ = [__file__.rpartition("autograd.py")[0] + "_autograd"]
 
 
 def __getattr__(name):
-    if name == "functional":
+    if name in _SUBMODULES:
         import importlib
-        return importlib.import_module(__name__ + ".functional")
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _RELEASED_MSG = ("backward: trying to backward through the graph a second time (or to "
@@ -55,7 +60,7 @@ _RELEASED_MSG = ("backward: trying to backward through the graph a second time (
 class Pass:
     """The settings of one backward pass, and what it collects on the way."""
     __slots__ = ("create_graph", "retain", "targets", "keep_all", "leaves", "captured",
-                 "into_grad")
+                 "into_grad", "on_end")
 
     def __init__(self, retain_graph, create_graph, targets, keep_all, into_grad=False):
         self.create_graph = create_graph    # record the rules (xp = TZ): higher order
@@ -65,6 +70,7 @@ class Pass:
         self.keep_all = keep_all        # node_grads: every tensor's gradient, no .grad
         self.leaves = {}                # leaves reached, in order (a dict as ordered set)
         self.captured = {}              # id(tensor) -> gradient, for targets
+        self.on_end = None              # callables to call when the pass is over
 
 
 def run(outputs, out_grads, retain_graph=False, create_graph=False, targets=None,
@@ -96,7 +102,16 @@ def run(outputs, out_grads, retain_graph=False, create_graph=False, targets=None
             _backprop_node(t, g, grads, p)
     for leaf in p.leaves:
         _write_leaf(leaf, grads.pop(leaf), p)
+    if p.on_end is not None:
+        end_pass(p)
     return p.captured
+
+
+def end_pass(p):
+    """Call what asked to run once the pass ``p`` is over (multi-grad hooks, in order)."""
+    calls, p.on_end = p.on_end, None
+    for call in calls:
+        call()
 
 
 def _leading_to(order, targets):
@@ -162,7 +177,7 @@ def _observe(t, g, p):
     if not p.create_graph and type(g) is not np.ndarray:
         g = np.asarray(g)
     if t._hooks:
-        g = _call_hooks(t, g, p.create_graph)
+        g = _call_hooks(t, g, p)
     if p.targets is not None and id(t) in p.targets:
         p.captured[id(t)] = g
     elif t._retain and (p.targets is None or p.into_grad):
@@ -180,7 +195,7 @@ def _write_leaf(leaf, g, p):
     if not p.create_graph:
         g = np.asarray(g, dtype=leaf.dtype)
     if leaf._hooks:
-        g = _call_hooks(leaf, g, p.create_graph)
+        g = _call_hooks(leaf, g, p)
     if p.targets is not None:
         p.captured[id(leaf)] = g
     else:
@@ -231,9 +246,13 @@ def _int_leaf(leaf):
                     f"zeroin.tensor(data, dtype='float64', requires_grad=True)")
 
 
-def _call_hooks(t, g, create_graph):
+def _call_hooks(t, g, p):
+    create_graph = p.create_graph
     for hook in list(t._hooks):
         if type(hook) is _tensor._PostAccumulateHook:
+            continue
+        if type(hook) is GroupHook:
+            hook.arrive(g, p)
             continue
         if create_graph:
             r = hook(g)
@@ -255,6 +274,20 @@ if _fast is not None:   # the fast loop hands hooks, retain_grad and released gr
     _fast.reference.Pass = Pass
     _fast.reference.backprop_node = _backprop_node
     _fast.reference.write_leaf = _write_leaf
+    _fast.reference.end_pass = end_pass
+
+
+class GroupHook:
+    """One tensor's part of a ``register_multi_grad_hook`` (kept in its ``_hooks``, so
+    the fast loop hands the tensor to these steps): it reports the tensor's gradient to
+    the group (``arrive(g, pass)``) and never changes it."""
+    __slots__ = ("group", "index")
+
+    def __init__(self, group, index):
+        self.group, self.index = group, index
+
+    def arrive(self, g, p):
+        self.group.arrive(self.index, g if isinstance(g, Tensor) else _leaf(g), p)
 
 
 # --- the entry points ---------------------------------------------------------------------
@@ -446,6 +479,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 from ._custom_function import Function, FunctionCtx, once_differentiable  # noqa: E402,F401  (PyTorch's torch.autograd.Function)
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402,F401  (torch.autograd's)
 from .anomaly import detect_anomaly, set_detect_anomaly  # noqa: E402,F401  (torch.autograd's)
+from ._tensor_api import inference_mode, set_grad_enabled  # noqa: E402,F401  (torch.autograd's)
 
 
 class _VariableMeta(type):

@@ -18,6 +18,7 @@ gradients in the broadcast shape.
 from __future__ import annotations
 
 import numbers
+import weakref
 from math import prod
 
 import numpy as np
@@ -185,7 +186,8 @@ class Function:
         Unset otherwise.
     """
 
-    __slots__ = ("inputs", "needs_input_grad", "saved", "released", "site", "roles")
+    __slots__ = ("inputs", "needs_input_grad", "saved", "released", "site", "roles",
+                 "_metadata")
     # used in errors, drawings and explanations; a subclass's plain string becomes an
     # OpName, so that PyTorch's grad_fn.name() works too
     name = OpName("function")
@@ -243,6 +245,15 @@ class Function:
         return f"<{self.name}>"
 
     @property
+    def metadata(self):
+        """A dict of the user's own for this node (PyTorch's ``grad_fn.metadata``)."""
+        try:
+            return self._metadata
+        except AttributeError:
+            self._metadata = {}
+            return self._metadata
+
+    @property
     def next_functions(self):
         """PyTorch's walk back through the graph (``loss.grad_fn.next_functions[0][0]``):
         for each input, ``(the op that made it, 0)``; an :class:`AccumulateGrad` for a leaf
@@ -263,6 +274,9 @@ class Function:
         return apply(self, inputs)
 
 
+_LEAF_METADATA = {}     # id(leaf) -> (weakref to it, its AccumulateGrad's metadata)
+
+
 class AccumulateGrad:
     """What :attr:`Function.next_functions` names for a leaf that requires grad, as in
     PyTorch: the end of a path back through the graph; ``variable`` is the leaf, whose
@@ -270,6 +284,15 @@ class AccumulateGrad:
     __slots__ = ("variable",)
     name = OpName("AccumulateGrad", "torch::autograd::AccumulateGrad")
     next_functions = ()
+    @property
+    def metadata(self):
+        """A dict of the user's own, one per leaf (while the leaf lives), as PyTorch's."""
+        key = id(self.variable)
+        entry = _LEAF_METADATA.get(key)
+        if entry is None or entry[0]() is not self.variable:
+            ref = weakref.ref(self.variable, lambda _, key=key: _LEAF_METADATA.pop(key, None))
+            entry = _LEAF_METADATA[key] = (ref, {})
+        return entry[1]
 
     def __init__(self, variable):
         self.variable = variable

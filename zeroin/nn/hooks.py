@@ -30,6 +30,15 @@ def add_hook(module, kind, hook, prepend, with_kwargs=False):
     return handle
 
 
+def warn_non_full(module, args, output):
+    """The forward hook that ``register_backward_hook`` adds: PyTorch's deprecation."""
+    import warnings
+    warnings.warn("Using a non-full backward hook when the forward contains multiple autograd "
+                  "Nodes is deprecated and will be removed in future versions. This hook will "
+                  "be missing some grad_input. Please use register_full_backward_hook to get "
+                  "the documented behavior.", FutureWarning, stacklevel=3)
+
+
 class _BackwardHookOp(Function):
     """Identity; the node whose gradient a module's backward hook reads.
 

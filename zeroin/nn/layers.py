@@ -333,6 +333,8 @@ class BatchNorm1d(Module):
     all batches so far). Evaluation mode uses the running ones.
     Input (N, C) or (N, C, L).
     """
+    _version = 2        # PyTorch's state-dict version (saved in state_dict()._metadata)
+
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, device=None, dtype=None, *, bias=True):

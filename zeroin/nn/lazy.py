@@ -44,11 +44,12 @@ def _infer_parameters(module, args, kwargs):
     hooks = module.__dict__.get("_hooks")
     if hooks is not None and not any(hooks.values()):
         del module.__dict__["_hooks"]           # the module is called without hooks again
-    loads = module.__dict__.get("_load_pre_hooks")
+    loads = module.__dict__.get("_load_state_dict_pre_hooks")
     if loads is not None:
-        loads[:] = [h for h in loads if h[0] is not _lazy_load_hook]
+        for key in [k for k, h in loads.items() if getattr(h, "func", h) is _lazy_load_hook]:
+            del loads[key]
         if not loads:
-            del module.__dict__["_load_pre_hooks"]
+            del module.__dict__["_load_state_dict_pre_hooks"]
     if module.cls_to_become is not None:
         module.__class__ = module.cls_to_become
 

@@ -6,12 +6,14 @@ from pieces, and ``state_dict()`` names each one by its path (``"0.weight"``).
 """
 from __future__ import annotations
 
+import functools
 import os
 from collections import OrderedDict, namedtuple
+from typing import TypeVar
 
 import numpy as np
 
-from .._tensor import Tensor, _array_of, _as_array, _leaf, _make, get_default_dtype
+from .._tensor import Tensor, _array_of, _as_array, _leaf, _make, get_default_dtype, no_grad
 from ..function import ShapeError, ZeroinError
 from ..optim.grad_utils import _zero_grad
 
@@ -196,6 +198,59 @@ def _init_args_error(module, args, kwargs):
     raise TypeError(f"{name}() takes no arguments, got ({given}){hint}")
 
 
+_EXTRA_STATE = "_extra_state"
+
+
+def _plain_loader(m):
+    """Whether ``m`` loads as Module does with no load hooks (the fast path applies)."""
+    cls, d = type(m), m.__dict__
+    return (cls._load_from_state_dict is Module._load_from_state_dict
+            and cls.set_extra_state is Module.set_extra_state
+            and not d.get("_load_state_dict_pre_hooks")
+            and not d.get("_load_state_dict_post_hooks"))
+
+
+def _keys_error(module, missing, unexpected, targets):
+    parts = []
+    if missing:
+        parts.append(f"missing key(s) {', '.join(map(repr, missing))}")
+    if unexpected:
+        parts.append(f"unexpected key(s) {', '.join(map(repr, unexpected))}")
+    return StateDictError(f"load_state_dict for {type(module).__name__}: {'; '.join(parts)}. "
+                          f"The saved state does not come from this architecture; the model "
+                          f"expects {list(targets)}")
+
+
+def _checked_value(module, k, v, t):
+    """The saved value ``v`` for tensor ``t`` (key ``k``) as an array; raises if its shape
+    or kind does not fit."""
+    name = type(module).__name__
+    arr = np.asarray(v.data if isinstance(v, Tensor) else v)
+    if arr.shape != t.data.shape:
+        raise ShapeError(f"load_state_dict for {name}: shape mismatch for {k!r}: the "
+                         f"saved value has shape {arr.shape}, the model's has shape "
+                         f"{t.data.shape}; build the model with the same layer "
+                         f"sizes as the one that was saved")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"load_state_dict for {name}: value for {k!r} has dtype "
+                        f"{arr.dtype}, expected numbers")
+    return arr
+
+
+def _copy_in(t, arr, assign):
+    if assign and arr.dtype.kind == "f":
+        t.data = np.array(arr)
+    elif t.data.flags.writeable:
+        np.copyto(t.data, arr, casting="unsafe")
+    else:
+        t.data = arr.astype(t.data.dtype)
+
+
+class _NotCompiledError(RuntimeError, AssertionError):
+    """A device zeroin does not have (PyTorch built without it raises AssertionError)."""
+
+
+
 class Module:
     """Base class of layers and models.
 
@@ -213,6 +268,11 @@ class Module:
     >>> Net()(zeroin.ones(3, 2)).shape
     zeroin.Size([3, 1])
     """
+
+    dump_patches = False        # PyTorch's (unused) flag, kept for code that reads it
+    _version = 1                # saved in state_dict()._metadata for _load_from_state_dict
+    call_super_init = False     # PyTorch's: whether Module.__init__ calls super().__init__
+    T_destination = TypeVar("T_destination", bound=dict)
 
     def __init__(self, *args, **kwargs):
         if args or kwargs:
@@ -356,6 +416,34 @@ class Module:
                                  f"{target!r})")
         return p
 
+    def get_buffer(self, target):
+        """The buffer at the dotted path ``target`` (e.g. "0.running_mean")."""
+        path, _, name = target.rpartition(".")
+        m = self.get_submodule(path)
+        if not hasattr(m, name):
+            raise AttributeError(f"{m._get_name()} has no attribute `{name}`")
+        if name not in m.__dict__.get("_buffers", {}):
+            raise AttributeError(f"`{name}` is not a buffer")
+        return getattr(m, name)
+
+    def set_submodule(self, target, module, strict=False):
+        """Put ``module`` at the dotted path ``target``, replacing the submodule there
+        (or adding one to an existing parent; ``strict=True``: only replacing)."""
+        if target == "":
+            raise ValueError("Cannot set the submodule without a target name!")
+        if not isinstance(module, Module):
+            raise ValueError(f"`module` is not an nn.Module, found {type(module)}")
+        path, _, name = target.rpartition(".")
+        parent = self.get_submodule(path)
+        if strict and not hasattr(parent, name):
+            raise AttributeError(f"{parent._get_name()} has no attribute `{name}`")
+        if hasattr(parent, name) and not isinstance(getattr(parent, name), Module):
+            raise AttributeError(f"`{name}` is not an nn.Module")
+        setattr(parent, name, module)
+
+    def _get_name(self):
+        return type(self).__name__
+
     # --- running ------------------------------------------------------------------------
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward(self, ...)")
@@ -391,7 +479,26 @@ class Module:
         to the module's tensor inputs are computed (``None`` for inputs that need none); a
         non-None result replaces ``grad_input``."""
         from .hooks import add_hook
+        self._backward_hook_kind(True)
         return add_hook(self, "backward", hook, prepend)
+
+    def register_backward_hook(self, hook):
+        """PyTorch's deprecated backward hook, run as :meth:`register_full_backward_hook`
+        (``grad_input`` is the module inputs' gradients); each forward warns, as PyTorch
+        does for most modules. A module takes one kind of backward hook only."""
+        from .hooks import add_hook, warn_non_full
+        self._backward_hook_kind(False)
+        handle = add_hook(self, "backward", hook, False)
+        handle.also = add_hook(self, "forward", warn_non_full, False)
+        return handle
+
+    def _backward_hook_kind(self, full):
+        d = self.__dict__
+        if d.get("_is_full_backward_hook", full) is not full and any(
+                d.get("_hooks", {}).get("backward", ())):
+            raise RuntimeError("Cannot use both regular backward hooks and full backward "
+                               "hooks on a single Module. Please use only one of them.")
+        d["_is_full_backward_hook"] = full
 
     # --- traversal ----------------------------------------------------------------------
     def named_children(self):
@@ -522,14 +629,38 @@ class Module:
                     t.data = np.ascontiguousarray(t.data)
 
     def _convert(self, dt):
-        for p in self.parameters():
-            if p.data.dtype != dt:
-                p.data = p.data.astype(dt)
-                if p.grad is not None:
-                    p.grad = _leaf(p.grad.data.astype(dt))
-        for b in self.buffers():
-            if b.data.dtype.kind == "f" and b.data.dtype != dt:
-                b.data = b.data.astype(dt)
+        def fn(t):
+            a = t.data
+            return _leaf(a.astype(dt)) if a.dtype.kind == "f" and a.dtype != dt else t
+        self._apply(fn)
+
+    def _apply(self, fn, recurse=True):
+        """Apply ``fn`` (tensor -> tensor) to every parameter, its gradient and every
+        buffer, children first, as PyTorch's ``_apply`` (what ``to``, ``float``,
+        ``double``, ``half`` and ``to_empty`` use, so a subclass can extend it): a result
+        that is a new tensor replaces the array of the same parameter or buffer object,
+        so references to them stay valid. Returns self."""
+        if recurse:
+            for m in self.children():
+                m._apply(fn)
+        with no_grad():
+            for p in self._registry("_parameters").values():
+                if p is None:
+                    continue
+                new = fn(p)
+                if new is not p:
+                    p.data = _array_of(new)
+                g = p.grad
+                if g is not None:
+                    new = fn(g)
+                    if new is not g:
+                        p.grad = _leaf(_array_of(new))
+            for b in self._registry("_buffers").values():
+                if b is not None:
+                    new = fn(b)
+                    if new is not b:
+                        b.data = _array_of(new)
+        return self
 
     def float(self):
         """Convert to float32; returns self."""
@@ -551,24 +682,123 @@ class Module:
         """Nothing to move (everything lives on the CPU); returns self."""
         return self
 
+    def _no_device(self, kind, error=_NotCompiledError):
+        raise error(f"{self._get_name()}.{kind}: zeroin runs on the CPU (NumPy) only, so a "
+                    f"module cannot move to {kind!r}; leave it on the CPU (device-agnostic "
+                    f"code: `'cuda' if zeroin.cuda.is_available() else 'cpu'` gives 'cpu')")
+
+    def cuda(self, device=None):
+        """Refused: zeroin has no GPU (PyTorch without CUDA raises AssertionError)."""
+        self._no_device("cuda")
+
+    def xpu(self, device=None):
+        """Refused: zeroin runs on the CPU only."""
+        self._no_device("xpu")
+
+    def mtia(self, device=None):
+        """Refused: zeroin runs on the CPU only."""
+        self._no_device("mtia")
+
+    def ipu(self, device=None):
+        """Refused: zeroin runs on the CPU only (PyTorch raises RuntimeError)."""
+        self._no_device("ipu", RuntimeError)
+
+    def bfloat16(self):
+        """Refused: no zeroin tensor can hold bfloat16 (NumPy has no such type)."""
+        raise TypeError(f"{self._get_name()}.bfloat16: bfloat16 is not supported: NumPy has "
+                        f"no bfloat16 type, so no zeroin tensor can hold it; use .float() "
+                        f"(float32) or .half() (float16)")
+
+    def share_memory(self):
+        """``share_memory_()`` on every parameter and buffer (nothing moves: zeroin runs
+        in one process); returns self."""
+        return self._apply(lambda t: t.share_memory_())
+
+    def to_empty(self, *, device, recurse=True):
+        """Give every parameter and buffer new, uninitialised memory of the same shape
+        and dtype (PyTorch's way out of the meta device; the only device is the CPU);
+        returns self."""
+        from ..dtypes import as_device
+        as_device(device, f"{self._get_name()}.to_empty")
+        return self._apply(lambda t: _leaf(np.empty(t.data.shape, t.data.dtype)),
+                           recurse=recurse)
+
+    def compile(self, *args, **kwargs):
+        """``torch.compile`` on this module: zeroin has no compiler, so the module stays
+        as it is (``zeroin.compile``'s arguments are checked and ignored); returns None."""
+        from .._toplevel_misc import compile as compile_
+        compile_(self, *args, **kwargs)
+
     # --- state --------------------------------------------------------------------------
     def state_dict(self, *args, destination=None, prefix="", keep_vars=False):
-        """{path: tensor} of every parameter and persistent buffer, as PyTorch's.
+        """{path: tensor} of every parameter and persistent buffer (and ``_extra_state``
+        where ``get_extra_state`` is defined), as PyTorch's, built by each module's
+        :meth:`_save_to_state_dict` with the state-dict hooks around it.
 
         Values are detached tensors holding *copies* of the arrays (a snapshot: later
         training does not change it; PyTorch shares the storage instead). With
         ``keep_vars=True`` the parameters and buffers themselves. Save it with
         :func:`zeroin.save`.
         """
-        if args:                   # PyTorch's deprecated positional (destination, prefix)
-            destination = args[0]
-            if len(args) > 1:
-                prefix = args[1]
-        out = OrderedDict() if destination is None else destination
-        for name, t in self._state_targets().items():     # prefix "m." gives "m.0.weight"
-            keep = keep_vars or isinstance(t, UninitializedTensorMixin)   # PyTorch's
-            out[prefix + name] = t if keep else _leaf(t.data.copy())
-        return out
+        if args:                   # PyTorch's deprecated positional (destination, prefix, keep_vars)
+            import warnings
+            warnings.warn("Positional args are being deprecated, use kwargs instead. Refer to "
+                          "https://pytorch.org/docs/main/generated/torch.nn.Module.html#torch."
+                          "nn.Module.state_dict for details.", FutureWarning, stacklevel=2)
+            destination = args[0] if destination is None else destination
+            prefix = args[1] if len(args) > 1 and prefix == "" else prefix
+            keep_vars = args[2] if len(args) > 2 and keep_vars is False else keep_vars
+        if destination is None:
+            destination = OrderedDict()
+            destination._metadata = OrderedDict()
+        local_metadata = dict(version=self._version)
+        if hasattr(destination, "_metadata"):
+            destination._metadata[prefix[:-1]] = local_metadata
+        d = self.__dict__
+        for hook in list(d.get("_state_dict_pre_hooks", {}).values()):
+            hook(self, prefix, keep_vars)
+        self._save_to_state_dict(destination, prefix, keep_vars)
+        for name, m in self._registry("_modules").items():
+            if m is not None:
+                m.state_dict(destination=destination, prefix=prefix + name + ".",
+                             keep_vars=keep_vars)
+        for hook in list(d.get("_state_dict_hooks", {}).values()):
+            result = hook(self, destination, prefix, local_metadata)
+            if not getattr(hook, "_from_public_api", False):
+                destination = destination if result is None else result
+            elif result is not None:
+                raise RuntimeError("state_dict post-hook must return None")
+        return destination
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        """Put this module's own parameters, persistent buffers and extra state (not its
+        children's) into ``destination``; ``state_dict`` calls it on every module, so a
+        subclass can override it (e.g. to save under other names)."""
+        d = self.__dict__
+        skip = d.get("_non_persistent", ())
+        for name, t in self._registry("_parameters").items():
+            if t is not None:
+                keep = keep_vars or isinstance(t, UninitializedTensorMixin)   # PyTorch's
+                destination[prefix + name] = t if keep else _leaf(t.data.copy())
+        for name, t in d["_buffers"].items():
+            if t is not None and name not in skip:
+                keep = keep_vars or isinstance(t, UninitializedTensorMixin)
+                destination[prefix + name] = t if keep else _leaf(t.data.copy())
+        if type(self).get_extra_state is not Module.get_extra_state:
+            destination[prefix + _EXTRA_STATE] = self.get_extra_state()
+
+    def get_extra_state(self):
+        """The extra (non-tensor) state this module puts into ``state_dict`` under
+        ``_extra_state``: define it, and :meth:`set_extra_state`, in a subclass."""
+        raise RuntimeError("Reached a code path in Module.get_extra_state() that should never "
+                           "be called. Please file an issue at https://github.com/pytorch/"
+                           "pytorch/issues/new?template=bug-report.yml to report this bug.")
+
+    def set_extra_state(self, state):
+        """Restore what :meth:`get_extra_state` returned (``load_state_dict`` calls it)."""
+        raise RuntimeError("Reached a code path in Module.set_extra_state() that should never "
+                           "be called. Please file an issue at https://github.com/pytorch/"
+                           "pytorch/issues/new?template=bug-report.yml to report this bug.")
 
     def _state_targets(self, prefix=""):
         """{path: tensor} in PyTorch's order: each module's parameters, then its persistent
@@ -591,7 +821,9 @@ class Module:
         With ``strict`` (default) the keys must match exactly; any missing or unexpected
         key or any shape mismatch raises an error naming it, and nothing is changed.
         Values keep the model's dtypes (``assign=True``: take the saved arrays' dtypes).
-        Returns PyTorch's ``(missing_keys, unexpected_keys)`` named tuple.
+        Returns PyTorch's ``(missing_keys, unexpected_keys)`` named tuple. A model whose
+        modules override ``_load_from_state_dict``/``set_extra_state`` or have load hooks
+        goes through them, in PyTorch's order (nn/_state_dict.py).
         """
         if not hasattr(state_dict, "keys"):
             hint = ""
@@ -601,62 +833,79 @@ class Module:
                         f"checkpoint that holds more than the weights)")
             raise TypeError(f"load_state_dict: expected a dict of arrays, got "
                             f"{type(state_dict).__name__}{hint}")
-        state_dict = self._run_load_pre_hooks(state_dict, strict)
+        if not all(_plain_loader(m) for m in self.modules()):
+            from ._state_dict import load_through_modules
+            return load_through_modules(self, state_dict, strict, assign)
         targets = self._state_targets()
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
-        name = type(self).__name__
         if strict and (missing or unexpected):
-            parts = []
-            if missing:
-                parts.append(f"missing key(s) {', '.join(map(repr, missing))}")
-            if unexpected:
-                parts.append(f"unexpected key(s) {', '.join(map(repr, unexpected))}")
-            raise StateDictError(f"load_state_dict for {name}: {'; '.join(parts)}. The saved "
-                                 f"state does not come from this architecture; the model "
-                                 f"expects {list(targets)}")
-        values = {}
-        for k, t in targets.items():
-            if k not in state_dict:
-                continue
-            v = state_dict[k]
-            arr = np.asarray(v.data if isinstance(v, Tensor) else v)
-            if arr.shape != t.data.shape:
-                raise ShapeError(f"load_state_dict for {name}: shape mismatch for {k!r}: the "
-                                 f"saved value has shape {arr.shape}, the model's has shape "
-                                 f"{t.data.shape}; build the model with the same layer "
-                                 f"sizes as the one that was saved")
-            if arr.dtype.kind not in "biuf":
-                raise TypeError(f"load_state_dict for {name}: value for {k!r} has dtype "
-                                f"{arr.dtype}, expected numbers")
-            values[k] = arr
+            raise _keys_error(self, missing, unexpected, targets)
+        values = {k: _checked_value(self, k, state_dict[k], t) for k, t in targets.items()
+                  if k in state_dict}
         for k, arr in values.items():
-            t = targets[k]
-            if assign and arr.dtype.kind == "f":
-                t.data = np.array(arr)
-            elif t.data.flags.writeable:
-                np.copyto(t.data, arr, casting="unsafe")
-            else:
-                t.data = arr.astype(t.data.dtype)
+            _copy_in(targets[k], arr, assign)
         return IncompatibleKeys(missing, unexpected)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
+                              missing_keys, unexpected_keys, error_msgs):
+        """Load this module's own parameters, persistent buffers and extra state (not its
+        children's) from ``state_dict``, recording missing and unexpected keys and errors
+        in the lists, as PyTorch's; a subclass overrides it to rename old keys."""
+        from ._state_dict import load_own
+        load_own(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                 unexpected_keys, error_msgs)
+
+    def _hook_table(self, key):
+        from .hooks import RemovableHandle
+        table = self.__dict__.setdefault(key, OrderedDict())
+        return table, RemovableHandle(table)
 
     def _register_load_state_dict_pre_hook(self, hook, with_module=False):
         """PyTorch's (private) hook ``hook(state_dict, prefix, local_metadata, strict,
-        missing_keys, unexpected_keys, error_msgs)``, called by ``load_state_dict`` before
-        it reads the keys, so that it can rename old keys (weight norm's ``weight_g``)."""
-        self.__dict__.setdefault("_load_pre_hooks", []).append((hook, with_module))
+        missing_keys, unexpected_keys, error_msgs)`` (``module`` first with
+        ``with_module``), called by ``_load_from_state_dict`` before it reads the keys, so
+        that it can rename old keys (weight norm's ``weight_g``). Returns a handle."""
+        table, handle = self._hook_table("_load_state_dict_pre_hooks")
+        table[handle.id] = functools.partial(hook, self) if with_module else hook
+        return handle
 
-    def _run_load_pre_hooks(self, state_dict, strict):
-        """A copy of ``state_dict`` after every submodule's load pre-hooks (if any)."""
-        mods = [(p, m) for p, m in self.named_modules() if "_load_pre_hooks" in m.__dict__]
-        if not mods:
-            return state_dict
-        state_dict = OrderedDict(state_dict)
-        for path, m in mods:
-            for hook, with_module in m.__dict__["_load_pre_hooks"]:
-                args = (state_dict, path + "." if path else "", {}, strict, [], [], [])
-                hook(m, *args) if with_module else hook(*args)
-        return state_dict
+    def register_load_state_dict_pre_hook(self, hook):
+        """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs)`` before this module loads its keys."""
+        return self._register_load_state_dict_pre_hook(hook, with_module=True)
+
+    def register_load_state_dict_post_hook(self, hook):
+        """``hook(module, incompatible_keys)`` after this module and its children have
+        loaded; it may change ``incompatible_keys``' lists in place (before ``strict``
+        checks them) and must return None."""
+        table, handle = self._hook_table("_load_state_dict_post_hooks")
+        table[handle.id] = hook
+        return handle
+
+    def register_state_dict_pre_hook(self, hook):
+        """``hook(module, prefix, keep_vars)`` before ``state_dict`` saves this module."""
+        table, handle = self._hook_table("_state_dict_pre_hooks")
+        table[handle.id] = hook
+        return handle
+
+    def register_state_dict_post_hook(self, hook):
+        """``hook(module, state_dict, prefix, local_metadata)`` after ``state_dict`` saved
+        this module and its children; it changes ``state_dict`` in place (returns None)."""
+        hook._from_public_api = True
+        table, handle = self._hook_table("_state_dict_hooks")
+        table[handle.id] = hook
+        return handle
+
+    def _register_state_dict_hook(self, hook):
+        """PyTorch's older post-hook: a non-None result replaces the state dict."""
+        if getattr(hook, "_from_public_api", False):
+            raise RuntimeError("Cannot register the same function as the state dict post hook "
+                               "that was previously registered via "
+                               "register_state_dict_post_hook")
+        table, handle = self._hook_table("_state_dict_hooks")
+        table[handle.id] = hook
+        return handle
 
     # --- printing -----------------------------------------------------------------------
     def extra_repr(self):

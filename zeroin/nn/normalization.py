@@ -87,6 +87,7 @@ class GroupNorm(Module):
 
 
 class _InstanceNorm(Module):
+    _version = 2        # PyTorch's state-dict version
     _spatial = 1
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,

@@ -1,0 +1,239 @@
+"""zeroin.autograd.graph (Node, register_multi_grad_hook, the saved-tensor hook contexts)
+and the torch.autograd module paths (grad_mode, anomaly_mode, function, variable,
+set_grad_enabled, inference_mode), side by side with torch."""
+import importlib
+import warnings
+
+import numpy as np
+import pytest
+
+import zeroin
+
+torch = pytest.importorskip("torch")
+
+LIBS = [zeroin, torch]
+
+
+def arr(t):
+    """A copy of t's values (the engines may go on to add into the arrays they pass)."""
+    return None if t is None else np.array(t.detach().numpy())
+
+
+def same(a, b):
+    """Nested results of zeroin and torch agree (arrays to 1e-12)."""
+    if isinstance(a, (list, tuple)):
+        assert isinstance(b, (list, tuple)) and len(a) == len(b)
+        for x, y in zip(a, b):
+            same(x, y)
+    elif a is None or b is None:
+        assert a is None and b is None
+    elif hasattr(a, "detach"):
+        np.testing.assert_allclose(arr(a), arr(b), rtol=1e-12, atol=1e-12)
+    else:
+        assert a == b
+
+
+# --- module paths ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path, names", [
+    ("function", ["Function", "FunctionCtx", "once_differentiable"]),
+    ("grad_mode", ["no_grad", "enable_grad", "set_grad_enabled", "inference_mode"]),
+    ("anomaly_mode", ["detect_anomaly", "set_detect_anomaly"]),
+    ("variable", ["Variable"]),
+    ("graph", ["Node", "saved_tensors_hooks", "save_on_cpu", "disable_saved_tensors_hooks",
+               "register_multi_grad_hook"]),
+])
+def test_torch_autograd_module_paths_import(path, names):
+    for lib in ("zeroin", "torch"):
+        mod = importlib.import_module(f"{lib}.autograd.{path}")
+        assert all(hasattr(mod, n) for n in names)
+    zmod = getattr(zeroin.autograd, path)        # also as an attribute, as torch's
+    assert zmod.__name__ == f"zeroin.autograd.{path}"
+
+
+def test_autograd_set_grad_enabled_and_inference_mode():
+    def run(T):
+        x = T.ones(2, requires_grad=True)
+        with T.autograd.set_grad_enabled(False):
+            a = (x * 2).requires_grad
+        with T.autograd.inference_mode():
+            b = (x * 2).requires_grad
+        with T.autograd.inference_mode(False):
+            c = (x * 2).requires_grad
+        with T.autograd.grad_mode.no_grad():
+            d = (x * 2).requires_grad
+        return a, b, c, d, T.is_grad_enabled()
+    assert run(zeroin) == run(torch) == (False, False, True, False, True)
+
+
+def test_once_differentiable_from_function_module():
+    def run(T):
+        from importlib import import_module
+        fmod = import_module(f"{T.__name__}.autograd.function")
+
+        class Cube(fmod.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x ** 3
+
+            @staticmethod
+            @fmod.once_differentiable
+            def backward(ctx, g):
+                x, = ctx.saved_tensors
+                return 3 * x ** 2 * g
+        x = T.tensor([1.0, 2.0], dtype=T.float64, requires_grad=True)
+        Cube.apply(x).sum().backward()
+        return x.grad
+    same(run(zeroin), run(torch))
+    v = zeroin.autograd.variable.Variable(zeroin.ones(2), requires_grad=True)
+    assert v.requires_grad and isinstance(v, zeroin.autograd.Variable)
+
+
+# --- Node ---------------------------------------------------------------------------------------
+
+def test_grad_fn_is_a_node_with_name_next_functions_metadata():
+    def run(T):
+        x = T.tensor([1.0, 2.0], requires_grad=True)
+        y = (x * 2).exp()
+        Node = T.autograd.graph.Node
+        fn = y.grad_fn
+        fn.metadata["tag"] = 1
+        leaf_node = fn.next_functions[0][0].next_functions[0][0]
+        leaf_node.metadata["seen"] = True
+        again = y.grad_fn.next_functions[0][0].next_functions[0][0]
+        return (isinstance(fn, Node), isinstance(leaf_node, Node), fn.name(),
+                fn.next_functions[0][0].name(), leaf_node.name(), y.grad_fn.metadata,
+                again.metadata, isinstance(3, Node), issubclass(type(fn), Node))
+    z, t = run(zeroin), run(torch)
+    assert z == t
+    assert z[2] == "ExpBackward0"
+
+
+# --- register_multi_grad_hook -------------------------------------------------------------------
+
+def multi_all(T, backward):
+    calls = []
+    a = T.tensor([1.0, 2.0], dtype=T.float64, requires_grad=True)
+    b = T.tensor([3.0, -1.0], dtype=T.float64, requires_grad=True)
+    c = T.tensor([0.5, 0.5], dtype=T.float64, requires_grad=True)
+    h = T.autograd.graph.register_multi_grad_hook(
+        (a, b, c), lambda grads: calls.append([arr(g) if g is not None else None
+                                               for g in grads]))
+    backward(T, a, b, c)
+    backward(T, a, b, c)
+    h.remove()
+    backward(T, a, b, c)
+    return calls
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("case", ["plain", "unused", "inputs", "nonleaf"])
+def test_multi_grad_hook_all_mode(case, fast, monkeypatch):
+    def backward(T, a, b, c):
+        if case == "plain":
+            (a * b * c).sum().backward()
+        elif case == "unused":                  # c is not in this graph: None for it
+            (a * b).sum().backward()
+        elif case == "inputs":
+            (a * b * c).sum().backward(inputs=(a,))
+        else:
+            ((a * 2) * b).sum().backward()
+    if not fast:
+        monkeypatch.setattr(zeroin.autograd, "_fast", None)
+    z, t = multi_all(zeroin, backward), multi_all(torch, backward)
+    assert len(z) == len(t) == 2
+    for zc, tc in zip(z, t):
+        assert [g is None for g in zc] == [g is None for g in tc]
+        for zg, tg in zip(zc, tc):
+            if zg is not None:
+                np.testing.assert_allclose(zg, tg, rtol=1e-12)
+
+
+def test_multi_grad_hook_all_on_non_leaf_tensors():
+    def run(T):
+        calls = []
+        x = T.tensor([1.0, 2.0], dtype=T.float64, requires_grad=True)
+        u, v = x * 3, x.exp()
+        T.autograd.graph.register_multi_grad_hook((u, v), lambda g: calls.append(
+            [arr(t) for t in g]))
+        (u * v).sum().backward()
+        return calls, arr(x.grad)
+    (zc, zg), (tc, tg) = run(zeroin), run(torch)
+    assert len(zc) == len(tc) == 1
+    np.testing.assert_allclose(zg, tg)
+    for a, b in zip(zc[0], tc[0]):
+        np.testing.assert_allclose(a, b)
+
+
+def test_multi_grad_hook_any_mode_once_per_pass():
+    def run(T):
+        calls = []
+        a = T.tensor([1.0, 2.0], dtype=T.float64, requires_grad=True)
+        b = T.tensor([3.0, 4.0], dtype=T.float64, requires_grad=True)
+        k = T.tensor([1.0, 1.0], dtype=T.float64)        # no grad: left out in "any"
+        T.autograd.graph.register_multi_grad_hook((a, b, k), lambda g: calls.append(arr(g)),
+                                                  mode="any")
+        (a * b).sum().backward()
+        (a * 5).sum().backward()
+        return calls
+    z, t = run(zeroin), run(torch)
+    assert len(z) == len(t) == 2
+    np.testing.assert_allclose(z[1], t[1])         # the one gradient of the second pass
+    assert any(np.allclose(z[0], g) for g in ([3.0, 4.0], [1.0, 2.0]))
+
+
+def test_multi_grad_hook_errors():
+    for T in LIBS:
+        a = T.ones(2, requires_grad=True)
+        with pytest.raises(ValueError, match="Expects mode to be one of"):
+            T.autograd.graph.register_multi_grad_hook((a,), print, mode="some")
+        with pytest.raises(AssertionError, match="Expected gradient function to be set"):
+            T.autograd.graph.register_multi_grad_hook((a, T.ones(2)), print)
+
+
+# --- saved-tensor hooks ---------------------------------------------------------------------------
+
+def test_saved_tensors_hooks_contexts_accept_and_leave_gradients_alone():
+    def run(T):
+        x = T.tensor([0.5, 1.5], dtype=T.float64, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with T.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
+                y = (x * x).sin().sum()
+        with T.autograd.graph.save_on_cpu():
+            y = y + x.exp().sum()
+        y.backward()
+        return x.grad
+    same(run(zeroin), run(torch))
+
+
+def test_saved_tensors_hooks_warns_that_zeroin_calls_none_and_checks_hooks():
+    zeroin.autograd.graph._warned.clear()
+    with pytest.warns(UserWarning, match="not called"):
+        with zeroin.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
+            pass
+    with pytest.raises(TypeError, match="pack_hook must be callable"):
+        zeroin.autograd.graph.saved_tensors_hooks(1, lambda t: t)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with zeroin.autograd.graph.save_on_cpu(pin_memory=True):
+            pass
+
+
+def test_disable_saved_tensors_hooks_refuses_hooks_inside():
+    for T in LIBS:
+        g = T.autograd.graph
+        with g.disable_saved_tensors_hooks("no hooks here"):
+            with pytest.raises(RuntimeError, match="no hooks here"):
+                with g.save_on_cpu():
+                    pass
+        with g.save_on_cpu():                       # allowed again after it
+            pass
+
+        @g.disable_saved_tensors_hooks("not in f")
+        def f():
+            with g.save_on_cpu():
+                pass
+        with pytest.raises(RuntimeError, match="not in f"):
+            f()

@@ -1,0 +1,379 @@
+"""nn.Module's API beyond layers: state-dict hooks and overridable save/load steps, extra
+state, get_buffer / set_submodule, _apply / to_empty / share_memory, compile, the refused
+devices and bfloat16, the deprecated register_backward_hook. Each idiom runs on zeroin
+and on torch (the oracle) and the two must agree."""
+import warnings
+
+import numpy as np
+import pytest
+
+import zeroin
+from zeroin import nn
+
+torch = pytest.importorskip("torch")
+
+LIBS = [zeroin, torch]
+
+
+def both(fn):
+    """fn(T) for zeroin and torch; returns the two results."""
+    return fn(zeroin), fn(torch)
+
+
+def net(T):
+    T.manual_seed(0)
+    return T.nn.Sequential(T.nn.Linear(2, 3), T.nn.BatchNorm1d(3), T.nn.Linear(3, 1))
+
+
+def arrays(sd):
+    return {k: np.asarray(v.detach().numpy() if hasattr(v, "detach") else v)
+            for k, v in sd.items()}
+
+
+# --- state_dict hooks and metadata ----------------------------------------------------
+
+def test_state_dict_hooks_order_and_arguments():
+    def run(T):
+        calls = []
+        m = net(T)
+        m[1].register_state_dict_pre_hook(
+            lambda mod, prefix, keep_vars: calls.append(("pre", type(mod).__name__, prefix,
+                                                         keep_vars)))
+        m.register_state_dict_pre_hook(lambda mod, prefix, kv: calls.append(("pre", prefix)))
+
+        def post(mod, sd, prefix, meta):
+            calls.append(("post", type(mod).__name__, prefix, sorted(meta), len(sd)))
+            sd[prefix + "extra"] = 1
+        m[1].register_state_dict_post_hook(post)
+        h = m.register_state_dict_post_hook(lambda mod, sd, prefix, meta: calls.append("top"))
+        sd = m.state_dict(prefix="net.")
+        h.remove()
+        m.state_dict()
+        return calls, list(sd), dict(sd._metadata)
+    z, t = both(run)
+    assert z == t
+    assert z[0][0] == ("pre", "net.")
+
+
+def test_state_dict_post_hook_must_return_none_and_private_hook_replaces():
+    for T in LIBS:
+        m = T.nn.Linear(2, 2)
+        m.register_state_dict_post_hook(lambda *a: {})
+        with pytest.raises(RuntimeError, match="must return None"):
+            m.state_dict()
+        m = T.nn.Linear(2, 2)
+        m._register_state_dict_hook(lambda mod, sd, prefix, meta: {"only": 1})
+        assert m.state_dict() == {"only": 1}
+        hook = lambda *a: None  # noqa: E731
+        m.register_state_dict_post_hook(hook)
+        with pytest.raises(RuntimeError, match="Cannot register the same function"):
+            m._register_state_dict_hook(hook)
+
+
+def test_state_dict_metadata_and_positional_args_warn():
+    z, t = both(lambda T: dict(net(T).state_dict()._metadata))
+    assert z == t == {"": {"version": 1}, "0": {"version": 1}, "1": {"version": 2},
+                      "2": {"version": 1}}
+    for T in LIBS:
+        with pytest.warns(FutureWarning, match="Positional args"):
+            d = T.nn.Linear(2, 2).state_dict({}, "p.")
+        assert sorted(d) == ["p.bias", "p.weight"]
+
+
+# --- overridable _save_to_state_dict / _load_from_state_dict ----------------------------
+
+def renamed(T):
+    class Old(T.nn.Module):
+        """Saves its weight as 'w' and still loads the old name 'weight'."""
+        def __init__(self):
+            super().__init__()
+            self.weight = T.nn.Parameter(T.zeros(2))
+
+        def _save_to_state_dict(self, destination, prefix, keep_vars):
+            destination[prefix + "w"] = self.weight.detach().clone()
+
+        def _load_from_state_dict(self, state_dict, prefix, *args):
+            if prefix + "w" in state_dict:
+                state_dict[prefix + "weight"] = state_dict.pop(prefix + "w")
+            super()._load_from_state_dict(state_dict, prefix, *args)
+    return Old
+
+
+def test_save_and_load_overrides_rename_keys():
+    def run(T):
+        Old = renamed(T)
+        m = T.nn.Sequential(Old(), T.nn.Linear(2, 2))
+        sd = m.state_dict()
+        keys = list(sd)
+        sd["0.w"] = T.tensor([1.0, 2.0])
+        r = m.load_state_dict(sd)
+        return keys, m[0].weight.tolist(), (r.missing_keys, r.unexpected_keys)
+    z, t = both(run)
+    assert z == t
+    assert z[1] == [1.0, 2.0]
+
+
+def test_load_through_overrides_reports_missing_and_unexpected():
+    def run(T):
+        m = T.nn.Sequential(renamed(T)(), T.nn.Linear(2, 2))
+        sd = {"1.weight": T.ones(2, 2), "zz": T.ones(1), "1.nope.x": T.ones(1)}
+        r = m.load_state_dict(sd, strict=False)
+        return sorted(r.missing_keys), sorted(r.unexpected_keys), m[1].weight.sum().item()
+    z, t = both(run)
+    assert z == t
+    m = nn.Sequential(renamed(zeroin)(), nn.Linear(2, 2))
+    before = m[1].weight.detach().clone()
+    with pytest.raises(KeyError, match="missing key.*'0.weight'"):
+        m.load_state_dict({"1.weight": zeroin.ones(2, 2), "1.bias": zeroin.ones(2)})
+    with pytest.raises(ValueError, match="shape mismatch for '1.bias'"):
+        m.load_state_dict({"0.w": zeroin.ones(2), "1.weight": zeroin.ones(2, 2),
+                           "1.bias": zeroin.ones(3)})
+    assert zeroin.equal(m[1].weight, before)          # nothing changed on failure
+    assert m[0].weight.tolist() == [0.0, 0.0]
+
+
+# --- load hooks -------------------------------------------------------------------------
+
+def test_load_hooks_order_arguments_and_incompatible_keys_mutation():
+    def run(T):
+        calls = []
+        m = net(T)
+
+        def pre(mod, sd, prefix, meta, strict, missing, unexpected, errors):
+            calls.append(("pre", type(mod).__name__, prefix, meta.get("version"), strict))
+            sd.pop(prefix + "bias", None)
+
+        def post(mod, keys):
+            calls.append(("post", type(mod).__name__, list(keys.missing_keys),
+                          list(keys.unexpected_keys)))
+            keys.missing_keys.clear()
+        m[0].register_load_state_dict_pre_hook(pre)
+        m[0].register_load_state_dict_post_hook(post)
+        m.register_load_state_dict_post_hook(
+            lambda mod, keys: calls.append(("top", list(keys.missing_keys))))
+        sd = m.state_dict()
+        sd["junk"] = T.ones(1)
+        r = m.load_state_dict(sd, strict=False)
+        return calls, r.missing_keys, r.unexpected_keys
+    z, t = both(run)
+    assert z == t
+    assert z[0][0] == ("pre", "Linear", "0.", 1, True)
+
+
+def test_post_hook_clearing_keys_lets_strict_load_pass_and_must_return_none():
+    for T in LIBS:
+        m = T.nn.Linear(2, 2)
+        m.register_load_state_dict_post_hook(lambda mod, keys: keys.unexpected_keys.clear())
+        m.load_state_dict({**m.state_dict(), "extra": T.ones(1)})      # strict, no error
+        m2 = T.nn.Linear(2, 2)
+        m2.register_load_state_dict_post_hook(lambda mod, keys: 1)
+        with pytest.raises(AssertionError, match="not expected to return new values"):
+            m2.load_state_dict(m2.state_dict())
+
+
+def test_load_hook_handle_removes_and_error_msgs_raise_runtime_error():
+    for T in LIBS:
+        m = T.nn.Linear(2, 2)
+        seen = []
+        h = m.register_load_state_dict_pre_hook(lambda *a: seen.append(1))
+        m.load_state_dict(m.state_dict())
+        h.remove()
+        m.load_state_dict(m.state_dict())
+        assert seen == [1]
+        m.register_load_state_dict_pre_hook(lambda *a: a[-1].append("bad value"))
+        with pytest.raises(RuntimeError, match="Error.s. in loading state_dict for Linear"):
+            m.load_state_dict(m.state_dict())
+
+
+# --- extra state -------------------------------------------------------------------------
+
+def counter(T):
+    class Counter(T.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = T.nn.Linear(1, 1)
+            self.steps = 0
+
+        def get_extra_state(self):
+            return {"steps": self.steps}
+
+        def set_extra_state(self, state):
+            self.steps = state["steps"]
+    return Counter
+
+
+def test_extra_state_saved_and_loaded_under_extra_state_key():
+    def run(T):
+        a, b = counter(T)(), counter(T)()
+        a.steps = 7
+        sd = a.state_dict()
+        b.load_state_dict(sd)
+        r = b.load_state_dict({k: v for k, v in sd.items() if k != "_extra_state"},
+                              strict=False)
+        return list(sd), sd["_extra_state"], b.steps, r.missing_keys
+    z, t = both(run)
+    assert z == t == (["_extra_state", "lin.weight", "lin.bias"], {"steps": 7}, 7,
+                      ["_extra_state"])
+
+
+def test_extra_state_key_is_unexpected_without_set_extra_state():
+    for T in LIBS:
+        with pytest.raises(RuntimeError, match="should never be called"):
+            T.nn.Linear(1, 1).get_extra_state()
+        with pytest.raises(RuntimeError, match="should never be called"):
+            T.nn.Linear(1, 1).set_extra_state(1)
+        m = T.nn.Linear(1, 1)
+        r = m.load_state_dict({**m.state_dict(), "_extra_state": 1}, strict=False)
+        assert r.unexpected_keys == ["_extra_state"]
+
+
+# --- paths --------------------------------------------------------------------------------
+
+def test_get_buffer_and_errors():
+    for T in LIBS:
+        m = net(T)
+        assert m.get_buffer("1.running_mean") is m[1].running_mean
+        with pytest.raises(AttributeError, match="`weight` is not a buffer"):
+            m.get_buffer("1.weight")
+        with pytest.raises(AttributeError, match="has no attribute `nope`"):
+            m.get_buffer("1.nope")
+
+
+def test_set_submodule_replaces_adds_and_refuses():
+    for T in LIBS:
+        m = T.nn.Sequential(T.nn.Sequential(T.nn.Linear(2, 2)))
+        new = T.nn.ReLU()
+        m.set_submodule("0.0", new)
+        assert m[0][0] is new
+        m.set_submodule("0.extra", T.nn.Tanh())
+        assert isinstance(m[0].extra, T.nn.Tanh)
+        with pytest.raises(AttributeError, match="has no attribute `other`"):
+            m.set_submodule("0.other", T.nn.Tanh(), strict=True)
+        with pytest.raises(ValueError, match="without a target name"):
+            m.set_submodule("", new)
+        with pytest.raises(ValueError, match="is not an nn.Module"):
+            m.set_submodule("0.0", 3)
+        m[0].plain = 5
+        with pytest.raises(AttributeError, match="`plain` is not an nn.Module"):
+            m.set_submodule("0.plain", T.nn.Tanh())
+        assert m._get_name() == "Sequential"
+
+
+# --- _apply and the conversions built on it ----------------------------------------------
+
+def test_apply_converts_params_grads_and_buffers_children_first():
+    def run(T):
+        m = net(T)
+        (m(T.arange(8.0).reshape(4, 2)) ** 2).sum().backward()
+        seen = []
+
+        def fn(t):
+            seen.append(tuple(t.shape))
+            return t * 2
+        w, g = m[0].weight, m[0].weight.grad
+        before = [w.sum().item(), m[1].running_var.sum().item(), g.sum().item()]
+        r = m._apply(fn)
+        after = [w.sum().item(), m[1].running_var.sum().item(), m[0].weight.grad.sum().item()]
+        return r is m, seen, m[0].weight is w, np.array(after) / np.array(before)
+    z, t = both(run)
+    assert z[:3] == t[:3]
+    assert np.allclose(z[3], 2) and np.allclose(t[3], 2)
+
+
+def test_subclass_apply_is_used_by_to_and_double():
+    for T in LIBS:
+        calls = []
+
+        class Cached(T.nn.Linear):
+            def _apply(self, fn, recurse=True):
+                calls.append(1)
+                return super()._apply(fn, recurse)
+        m = T.nn.Sequential(Cached(2, 2))
+        m.double()
+        assert m[0].weight.dtype == T.float64 and calls == [1]
+        m.to(T.float32)
+        assert calls == [1, 1]
+
+
+def test_to_empty_share_memory_compile():
+    for T in LIBS:
+        m = net(T)
+        w = m[0].weight
+        assert m.to_empty(device="cpu") is m
+        assert m[0].weight is w and m[0].weight.shape == (3, 2)
+        assert m[1].running_mean.dtype == T.get_default_dtype()
+        assert m.share_memory() is m and m[0].weight.is_shared()
+    m = net(zeroin).eval()       # torch.compile itself is left out: it imports dynamo
+    before, x = m.state_dict(), zeroin.ones(4, 2)
+    y = m(x)
+    assert m.compile(mode="max-autotune") is None
+    assert type(m) is nn.Sequential and zeroin.equal(m(x), y)
+    assert all(zeroin.equal(before[k], m.state_dict()[k]) for k in before)
+    with pytest.raises(TypeError):
+        m.compile(nn.Linear(1, 1))           # PyTorch's arguments are keywords
+    with pytest.raises(RuntimeError, match="CPU"):
+        nn.Linear(2, 2).to_empty(device="cuda")
+    with pytest.raises(TypeError):
+        nn.Linear(2, 2).to_empty("cpu")          # device is keyword-only, as PyTorch's
+
+
+def test_refused_devices_and_bfloat16():
+    m = nn.Linear(2, 2)
+    for name in ("cuda", "xpu", "mtia"):
+        with pytest.raises(AssertionError, match="CPU"):
+            getattr(m, name)()
+        with pytest.raises(AssertionError):
+            getattr(torch.nn.Linear(2, 2), name)()
+    with pytest.raises(RuntimeError, match="CPU .NumPy. only"):
+        m.cuda()
+    for lib_m in (m, torch.nn.Linear(2, 2)):
+        with pytest.raises(RuntimeError):
+            lib_m.ipu()
+    with pytest.raises(TypeError, match="bfloat16 is not supported"):
+        m.bfloat16()
+
+
+def test_class_attributes_as_torch():
+    for name in ("dump_patches", "_version", "call_super_init"):
+        assert getattr(nn.Module, name) == getattr(torch.nn.Module, name)
+    assert nn.Module.T_destination.__name__ == "T_destination"
+    assert set(dir(torch.nn.Module)) - set(dir(nn.Module)) <= {
+        "__annotations__", "__getattr__", "__setstate__", "_call_impl", "_compiled_call_impl",
+        "_get_backward_hooks", "_get_backward_pre_hooks", "_maybe_warn_non_full_backward_hook",
+        "_named_members", "_replicate_for_data_parallel", "_slow_forward",
+        "_wrapped_call_impl"}
+
+
+# --- register_backward_hook ---------------------------------------------------------------
+
+def test_register_backward_hook_warns_and_gives_input_grads():
+    def run(T):
+        got = []
+        m = T.nn.Tanh()
+        h = m.register_backward_hook(lambda mod, gi, go: got.append(
+            (gi[0].detach().numpy().copy(), go[0].detach().numpy().copy())))
+        x = T.tensor([0.5, -1.0], requires_grad=True)
+        with pytest.warns(FutureWarning, match="non-full backward hook"):
+            y = m(x)
+        (y * T.tensor([1.0, 2.0])).sum().backward()
+        h.remove()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            m(x)
+        return got
+    z, t = both(run)
+    assert len(z) == len(t) == 1
+    for a, b in zip(z[0], t[0]):
+        assert np.allclose(a, b)
+
+
+def test_backward_hook_kinds_do_not_mix():
+    for T in LIBS:
+        m = T.nn.ReLU()
+        m.register_full_backward_hook(lambda *a: None)
+        with pytest.raises(RuntimeError, match="Cannot use both"):
+            m.register_backward_hook(lambda *a: None)
+        m = T.nn.ReLU()
+        m.register_backward_hook(lambda *a: None)
+        with pytest.raises(RuntimeError, match="Cannot use both"):
+            m.register_full_backward_hook(lambda *a: None)
