@@ -261,8 +261,8 @@ def _channel_mask(t, dim, keep, default_mask):
     return tensor(mask * _array(default_mask).astype(mask.dtype))
 
 
-class RandomUnstructured(BasePruningMethod):
-    """Prune ``amount`` entries (a count or a fraction) chosen at random."""
+class _Unstructured(BasePruningMethod):
+    """Prune ``amount`` entries (a count or a fraction): the first ``k`` of ``_order``."""
     PRUNING_TYPE = "unstructured"
 
     def __init__(self, amount):
@@ -273,30 +273,27 @@ class RandomUnstructured(BasePruningMethod):
         k = _how_many(self.amount, t.numel())
         mask = _array(default_mask)
         if k:
-            prob = _array(rand(*tuple(t.shape))).reshape(-1)
-            mask.reshape(-1)[np.argsort(-prob, kind="stable")[:k]] = 0
+            mask.reshape(-1)[self._order(t)[:k]] = 0
         return tensor(mask)
+
+
+class RandomUnstructured(_Unstructured):
+    """Prune ``amount`` entries (a count or a fraction) chosen at random."""
+
+    def _order(self, t):
+        prob = _array(rand(*tuple(t.shape))).reshape(-1)
+        return np.argsort(-prob, kind="stable")
 
     @classmethod
     def apply(cls, module, name, amount):
         return super().apply(module, name, amount=amount)
 
 
-class L1Unstructured(BasePruningMethod):
+class L1Unstructured(_Unstructured):
     """Prune the ``amount`` entries of smallest absolute value (a count or a fraction)."""
-    PRUNING_TYPE = "unstructured"
 
-    def __init__(self, amount):
-        _check_amount(amount)
-        self.amount = amount
-
-    def compute_mask(self, t, default_mask):
-        k = _how_many(self.amount, t.numel())
-        mask = _array(default_mask)
-        if k:
-            score = np.abs(_array(t)).reshape(-1)
-            mask.reshape(-1)[np.argsort(score, kind="stable")[:k]] = 0
-        return tensor(mask)
+    def _order(self, t):
+        return np.argsort(np.abs(_array(t)).reshape(-1), kind="stable")
 
     @classmethod
     def apply(cls, module, name, amount, importance_scores=None):
