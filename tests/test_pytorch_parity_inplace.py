@@ -673,3 +673,13 @@ def test_inplace_gradients_match_finite_differences():
               lambda x: zeroin.selu_(x * 1)):
         x = zeroin.tensor(U, requires_grad=True)
         assert zeroin.gradcheck(f, (x,)), f
+
+
+@pytest.mark.parametrize("name, args", [("log_normal_", ()), ("cauchy_", ()),
+                                        ("exponential_", ()), ("normal_", ()),
+                                        ("uniform_", ())])
+def test_random_fills_refuse_an_integer_tensor_with_pytorchs_error_type(name, args):
+    with pytest.raises(Exception) as want:
+        getattr(torch.zeros(3, dtype=torch.int64), name)(*args)
+    with pytest.raises(want.type, match="floating-point tensor"):
+        getattr(zeroin.zeros(3, dtype=zeroin.int64), name)(*args)

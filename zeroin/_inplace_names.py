@@ -133,9 +133,9 @@ def _fill_random(self, name, values):
     return _inplace(self, name, _full, _leaf(np.asarray(values).astype(self.dtype)))
 
 
-def _float_only(self, name):
-    if self.dtype.kind != "f":
-        raise RuntimeError(f"{name}: draws from a continuous distribution, so it needs a "
+def _float_only(self, name, error=RuntimeError):
+    if self.dtype.kind != "f":        # PyTorch's error type differs between the fills
+        raise error(f"{name}: draws from a continuous distribution, so it needs a "
                            f"floating-point tensor, got {self.dtype}; convert first "
                            f"(x = x.double())")
 
@@ -155,7 +155,7 @@ def cauchy_(self, median=0, sigma=1, *, generator=None):
 
 def log_normal_(self, mean=1, std=2, *, generator=None):
     """Fill with draws of exp(N(mean, std)), in place."""
-    _float_only(self, "log_normal_")
+    _float_only(self, "log_normal_", NotImplementedError)
     _positive("log_normal_", "std", std)
     return _fill_random(self, "log_normal_", get_rng(generator).lognormal(mean, std, self.shape))
 

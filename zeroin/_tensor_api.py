@@ -1251,7 +1251,8 @@ Tensor.zero_.__doc__ = "Fill with zeros in place (e.g. ``w.grad.zero_()``); retu
 def _random_fill(name, draw):
     def method(self, *args, generator=None, **kwargs):
         if self.dtype.kind != "f":
-            raise TypeError(f"{name}: expects a floating-point tensor, got {self.dtype}")
+            raise NotImplementedError(f"{name}: expects a floating-point tensor, got "
+                                      f"{self.dtype}; convert first (x = x.double())")
         values = draw(get_rng(generator), self.shape, *args, **kwargs)
         return _inplace(self, name, _full, _leaf(np.asarray(values, dtype=self.dtype)))
     method.__name__ = name
