@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 TD = torch.distributions
 
 from test_distributions import _close, _compare  # the shared torch helpers
-from test_distributions_transforms import _same_constraint
+from test_distributions_transforms import _same_constraint, same_constraints
 from test_distributions_more import _N, check_moments, check_sample_shapes, check_seeded_repeat
 
 _R = np.random.default_rng(2027)
@@ -686,13 +686,7 @@ _FAMILIES = {   # name: arguments (numbers or arrays), as for torch
 
 @pytest.mark.parametrize("name", list(_FAMILIES))
 def test_arg_constraints_and_support_match_torch(name):
-    args = _FAMILIES[name]
-    z = getattr(D, name)(*[zeroin.tensor(a) if isinstance(a, np.ndarray) else a for a in args])
-    t = getattr(TD, name)(*[torch.tensor(a) if isinstance(a, np.ndarray) else a for a in args])
-    assert set(z.arg_constraints) == set(t.arg_constraints)
-    for key, c in t.arg_constraints.items():
-        _same_constraint(z.arg_constraints[key], c)
-    _same_constraint(z.support, t.support)
+    z, t = same_constraints(name, _FAMILIES[name])
     assert z.batch_shape == t.batch_shape and z.event_shape == t.event_shape
     assert repr(z).split("(")[0] == repr(t).split("(")[0]
 

@@ -304,9 +304,9 @@ _FAMILIES = {
 }
 
 
-@pytest.mark.parametrize("name", list(_FAMILIES))
-def test_arg_constraints_and_support_match_torch(name):
-    args = _FAMILIES[name]
+def same_constraints(name, args):
+    """Family ``name`` built from ``args`` in both libraries: the same arg_constraints and
+    support (a dependent one as dependent); returns the two distributions."""
     z = getattr(D, name)(*[zeroin.tensor(a) if isinstance(a, np.ndarray) else a for a in args])
     t = getattr(TD, name)(*[torch.tensor(a) if isinstance(a, np.ndarray) else a for a in args])
     assert set(z.arg_constraints) == set(t.arg_constraints)
@@ -316,6 +316,12 @@ def test_arg_constraints_and_support_match_torch(name):
         else:
             _same_constraint(z.arg_constraints[key], c)
     _same_constraint(z.support, t.support)
+    return z, t
+
+
+@pytest.mark.parametrize("name", list(_FAMILIES))
+def test_arg_constraints_and_support_match_torch(name):
+    same_constraints(name, _FAMILIES[name])
     ind = D.Independent(D.Normal(zeroin.zeros(2, 3), 1.0), 2)
     _same_constraint(ind.support, TD.Independent(TD.Normal(torch.zeros(2, 3), 1.0), 2).support)
     with pytest.raises(ValueError, match="dependent"):

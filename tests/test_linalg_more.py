@@ -12,14 +12,7 @@ import zeroin
 torch = pytest.importorskip("torch")
 
 
-def _well(*shape, seed=0):
-    rng = np.random.default_rng(seed)
-    n = shape[-1]
-    return rng.standard_normal(shape) + n * np.eye(n)
-
-
-def _r(*shape, seed=1):
-    return np.random.default_rng(seed).standard_normal(shape)
+from test_linalg import _r, _well  # noqa: E402  (the shared test matrices)
 
 
 def _upper(*shape, seed=3):
