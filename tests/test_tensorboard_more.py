@@ -483,3 +483,26 @@ def test_graph_as_torch(tmp_path):
     assert [n.name for n in g.node] == [n[0] for n in ours]
     assert ea.RunMetadata("step1").step_stats.dev_stats[0].device == "/device:CPU:0"
 
+
+def test_fit_callback_logs_the_graph_once(tmp_path):
+    from zeroin import optim
+    from zeroin.data import make_linear
+    from zeroin.train import TensorBoard, fit
+    zeroin.manual_seed(0)
+    model = nn.Sequential(nn.Linear(1, 4), nn.ReLU(), nn.Linear(4, 1))
+    data = make_linear(64, seed=0)
+    cb = TensorBoard(tmp_path, log_graph=True)
+    fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), data, epochs=2,
+        batch_size=16, verbose=0, callbacks=[cb])
+    evs = [fields(r) for r in read_records(one_file(tmp_path))[1:]]
+    graphs = [e for e in evs if 4 in e]
+    assert len(graphs) == 1 and evs.index(graphs[0]) == 0       # after the first step only
+    names = [fields(n)[1][0] for n in fields(graphs[0][4][0])[1]]
+    assert b"Sequential/Linear[0]/linear" in names and b"Sequential/ReLU[1]/relu" in names
+    inp = [fields(n) for n in fields(graphs[0][4][0])[1] if fields(n)[1][0] == b"input/x"]
+    assert len(inp) == 1 and model.training
+    model(zeroin.zeros(2, 1))                      # the hook that kept the batch is gone
+    assert cb._graph_input is None
+    fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), data, epochs=1,
+        verbose=0, callbacks=[TensorBoard(tmp_path / "plain")])
+    assert not any(4 in fields(r) for r in read_records(one_file(tmp_path / "plain")))
