@@ -12,7 +12,8 @@ import pytest
 import zeroin
 from zeroin import nn
 from zeroin.utils.tensorboard import SummaryWriter
-from test_tensorboard import _accumulator, fields, image, one_file, read_records, summaries
+from test_tensorboard import (_accumulator, _varint, fields, image, one_file, read_records,
+                              summaries)
 
 
 def _f32s(b):
@@ -330,7 +331,11 @@ def test_tensorboard_plugins_read_them(tmp_path):
         w.add_audio("snd", rng.uniform(-1, 1, 50), 1, sample_rate=100)
         w.add_video("vid", rng.random((1, 2, 3, 4, 5)), 1)
         w.add_mesh("m", rng.random((1, 4, 3)), faces=np.array([[[0, 1, 2]]]), global_step=1)
+        w.add_tensor("t", zeroin.arange(6).reshape(2, 3), 2)
     ea = _accumulator(tmp_path)
+    (t,) = ea.Tensors("t")
+    assert t.step == 2 and list(t.tensor_proto.int64_val) == list(range(6))
+    assert [d.size for d in t.tensor_proto.tensor_shape.dim] == [2, 3]
     (a,) = ea.Audio("snd")
     assert (a.step, a.content_type, a.sample_rate, a.length_frames) == (1, "audio/wav", 100, 50)
     (v,) = ea.Images("vid")
@@ -506,3 +511,42 @@ def test_fit_callback_logs_the_graph_once(tmp_path):
     fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), data, epochs=1,
         verbose=0, callbacks=[TensorBoard(tmp_path / "plain")])
     assert not any(4 in fields(r) for r in read_records(one_file(tmp_path / "plain")))
+
+
+# --- add_tensor -----------------------------------------------------------------------------
+
+_DTYPES = ["float16", "float32", "float64", "int8", "int16", "int32", "uint8", "int64",
+           "bool", "complex64", "complex128"]
+
+
+def test_add_tensor_as_torch(tmp_path):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((2, 3)) * 50
+    values = {d: (base + 1j * base[::-1] if d.startswith("complex") else base).astype(d)
+              for d in _DTYPES}
+    values["empty"] = np.zeros((0, 2), np.float32)
+
+    def calls(w, T):
+        for i, (name, a) in enumerate(values.items()):
+            w.add_tensor(name, T(a), i, walltime=1.0)
+        w.add_tensor("scalar", T(np.float64(2.5)), walltime=1.0)
+
+    ours, theirs = _both(tmp_path, calls)
+    assert len(ours) == len(theirs) == len(values) + 1
+    for a, b in zip(ours, theirs):
+        a.ClearField("source_metadata"), b.ClearField("source_metadata")
+        assert a == b
+        assert a.SerializeToString() == b.SerializeToString()
+    t = fields(summaries(tmp_path / "z")["int8"][0][1][8][0])          # decoded here
+    assert t[1] == [6] and [fields(d)[1][0] for d in fields(t[2][0])[2]] == [2, 3]
+    raw, i, got = t[7][0], 0, []                     # packed varints, int64 two's complement
+    while i < len(raw):
+        v, i = _varint(raw, i)
+        got.append(v - (1 << 64) if v >> 63 else v)
+    assert got == values["int8"].reshape(-1).tolist() and min(got) < 0
+    with SummaryWriter(tmp_path / "e") as w, pytest.raises(ValueError, match="uint16"):
+        w.add_tensor("u16", zeroin.tensor(np.zeros(2, np.uint16)))
+    from torch.utils.tensorboard import SummaryWriter as TorchWriter
+    with TorchWriter(str(tmp_path / "te")) as w, pytest.raises(ValueError, match="uint16"):
+        w.add_tensor("u16", torch.tensor(np.zeros(2, np.uint16)))

@@ -483,6 +483,42 @@ def _hparams(hparam_dict, metric_dict, hparam_domain_discrete=None):
             _hparams_summary("_hparams_/session_end_info", _bytes(4, _int(1, 1))))
 
 
+# --- add_tensor: any tensor, as torch's TensorProto ----------------------------------------
+
+_TENSOR_PROTO = {       # NumPy dtype: (DataType, TensorProto field, how the values are packed)
+    "float16": (19, 13, "half"), "float32": (1, 5, "<f4"), "float64": (2, 6, "<f8"),
+    "int8": (6, 7, "varint"), "int16": (5, 7, "varint"), "int32": (3, 7, "varint"),
+    "uint8": (4, 16, "varint"), "int64": (9, 10, "varint"), "bool": (10, 11, "varint"),
+    "complex64": (8, 9, "<f4"), "complex128": (18, 12, "<f8"),
+}
+
+
+def _tensor_summary(tag, value):
+    """The whole tensor as a ``TensorProto`` (dtype 1, tensor_shape 2, then the values in
+    the field of its type) for the tensor plugin, as torch's ``tensor_proto``: float16
+    values go to half_val as the bits of their float32 value (torch's ``half_to_int``),
+    complex ones as (real, imaginary) pairs."""
+    a = _np(value, "add_tensor")
+    if a.nbytes >= 1 << 31:
+        raise ValueError("tensor is bigger than protocol buffer's hard limit of 2GB in size")
+    if a.dtype.name not in _TENSOR_PROTO:
+        raise ValueError(f"{tag} has unsupported tensor dtype {a.dtype.name}; convert it "
+                         f"to one of {sorted(_TENSOR_PROTO)}")
+    dtype, field, packing = _TENSOR_PROTO[a.dtype.name]
+    flat = a.reshape(-1)
+    if packing == "half":
+        values = b"".join(_varint(v) for v in flat.astype("<f4").view("<i4").tolist())
+    elif packing == "varint":
+        values = b"".join(_varint(v) for v in flat.astype(np.int64).tolist())
+    elif a.dtype.kind == "c":
+        values = np.stack([flat.real, flat.imag], -1).astype(packing).tobytes()
+    else:
+        values = flat.astype(packing).tobytes()
+    shape = b"".join(_bytes(2, _int(1, n)) for n in a.shape)
+    tensor = _int(1, dtype) + _bytes(2, shape) + _opt_bytes(field, values)
+    return _summary_value(tag, tensor=tensor, metadata=_plugin_metadata("tensor"))
+
+
 # --- audio, video (an animated GIF), meshes, custom scalars, boxes --------------------------
 
 def _audio_summary(tag, snd, sample_rate):
@@ -1013,6 +1049,11 @@ class SummaryWriter:
                     fw_tag, self.max_queue, self.flush_secs, self.filename_suffix)
             fw._add_summary(_scalar_summary(main_tag, value, "add_scalars"), global_step,
                             walltime)
+
+    def add_tensor(self, tag, tensor, global_step=None, walltime=None):
+        """Log a whole tensor (every value, its shape and dtype) for the tensor plugin."""
+        self._get_file_writer()._add_summary(_tensor_summary(tag, tensor), global_step,
+                                             walltime)
 
     def add_histogram(self, tag, values, global_step=None, bins="tensorflow", walltime=None,
                       max_bins=None):
