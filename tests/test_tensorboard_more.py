@@ -168,8 +168,13 @@ def test_video_gif_many_colours_and_long_codes(tmp_path):
     with SummaryWriter(tmp_path) as w:
         w.add_video("grey", grey, fps=4)
         w.add_video("colour", colour)
+        w.add_video("rgba", colour[:1, :, :1].repeat(4, 2), fps=100)
         with pytest.raises(ValueError, match="5-D"):
             w.add_video("bad", colour[0])
+        with pytest.raises(ValueError, match="1, 3 or 4 channels, got 2"):
+            w.add_video("bad", colour[:, :, :2])
+        with pytest.raises(ValueError, match="fps must be positive"):
+            w.add_video("bad", colour, fps=0)
     s = summaries(tmp_path)
     frames, delays, _ = decode_gif(fields(s["grey"][0][1][4][0])[4][0])
     np.testing.assert_array_equal(frames[..., 0], grey[0, :, 0])
@@ -178,6 +183,10 @@ def test_video_gif_many_colours_and_long_codes(tmp_path):
     want = (_video_frames(colour).astype(np.float32) * 255).astype(np.uint8)
     err = np.abs(frames.astype(int) - want)
     assert err[..., :2].max() <= 19 and err[..., 2].max() <= 43      # 8 x 8 x 4 levels
+    rgba, delays, _ = decode_gif(fields(s["rgba"][0][1][4][0])[4][0])     # alpha dropped
+    one = (_video_frames(colour[:1, :, :1]).astype(np.float32) * 255).astype(np.uint8)
+    np.testing.assert_array_equal(rgba, np.repeat(one, 3, -1))
+    assert delays == [1, 1]
     Image = pytest.importorskip("PIL.Image")
     for tag, grid in (("grey", np.repeat(grey[0, :, 0, :, :, None], 3, -1)), ("colour", frames)):
         gif = Image.open(io.BytesIO(fields(s[tag][0][1][4][0])[4][0]))

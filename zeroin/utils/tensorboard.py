@@ -624,6 +624,8 @@ def _gif(frames, fps):
     t, h, w, c = frames.shape
     if c not in (1, 3, 4):
         raise ValueError(f"SummaryWriter.add_video: frames need 1, 3 or 4 channels, got {c}")
+    if not fps > 0:
+        raise ValueError(f"SummaryWriter.add_video: fps must be positive, got {fps}")
     delay = max(1, round(100 / fps))                           # in 1/100 s
     out = [b"GIF89a", struct.pack("<HHBBB", w, h, 0, 0, 0),
            b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"]     # loop forever
