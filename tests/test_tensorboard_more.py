@@ -496,6 +496,9 @@ def test_graph_as_torch(tmp_path):
     g = ea.Graph()
     assert [n.name for n in g.node] == [n[0] for n in ours]
     assert ea.RunMetadata("step1").step_stats.dev_stats[0].device == "/device:CPU:0"
+    from tensorboard.backend import process_graph    # what the Graphs tab does with it
+    process_graph.prepare_graph_for_ui(g, limit_attr_size=1024,
+                                       large_attrs_key="_too_large_attrs")
 
 
 def test_fit_callback_logs_the_graph_once(tmp_path):
