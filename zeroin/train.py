@@ -121,24 +121,35 @@ class TensorBoard(Callback):
     After every epoch each History key (``loss``, ``val_loss``, the metrics, ``lr``,
     ``time``) is logged as a scalar of that name at the epoch number; with
     ``log_steps=True`` every step's loss is logged too, as ``step_loss`` at the overall
-    step. ``log_dir`` (default: torch's ``runs/<time>_<host>``) makes a writer that is
-    closed when training ends; or pass your own ``writer``, which is only flushed.
+    step. With ``log_graph=True`` the model's graph is logged once, after the first step,
+    on that step's batch (:meth:`~zeroin.utils.tensorboard.SummaryWriter.add_graph`, the
+    Graphs tab). ``log_dir`` (default: torch's ``runs/<time>_<host>``) makes a writer that
+    is closed when training ends; or pass your own ``writer``, which is only flushed.
     """
 
-    def __init__(self, log_dir=None, writer=None, log_steps=False):
+    def __init__(self, log_dir=None, writer=None, log_steps=False, log_graph=False):
         if log_dir is not None and writer is not None:
             raise ValueError("TensorBoard: pass log_dir or writer, not both (the writer "
                              "already has its log_dir)")
         self.log_dir, self.writer, self.log_steps = log_dir, writer, log_steps
-        self._owned = writer is None
+        self.log_graph, self._owned = log_graph, writer is None
+        self._graph_input = self._hook = None
 
     def on_train_begin(self, history):
         if self._owned:
             from .utils.tensorboard import SummaryWriter
             self.writer = SummaryWriter(self.log_dir)
             self.log_dir = self.writer.get_logdir()
+        if self.log_graph:              # keep the first batch the model sees
+            def first_batch(module, args):
+                self._graph_input = args
+                self._hook.remove()
+            self._hook = history.model.register_forward_pre_hook(first_batch)
 
     def on_step_end(self, history, step, loss):
+        if self._graph_input is not None:
+            self.writer.add_graph(history.model, self._graph_input)
+            self._graph_input = None
         if self.log_steps:
             self.writer.add_scalar("step_loss", loss, step)
 
@@ -148,6 +159,8 @@ class TensorBoard(Callback):
         self.writer.flush()                  # so that a running TensorBoard shows the epoch
 
     def on_train_end(self, history):
+        if self._hook is not None:
+            self._hook.remove()
         if self._owned:
             self.writer.close()
         else:

@@ -163,30 +163,35 @@ def _packed_doubles(field, values):
     return _bytes(field, a.tobytes()) if a.size else b""
 
 
-def _event(wall_time, step=None, *, file_version=None, summary=None, session_log=None,
-           source=None):
-    """An ``Event``: wall_time 1, step 2, then one of file_version 3, summary 5,
-    session_log 7; source_metadata 10."""
+def _event(wall_time, step=None, *, file_version=None, graph_def=None, summary=None,
+           session_log=None, tagged_run_metadata=None, source=None):
+    """An ``Event``: wall_time 1, step 2, then one of file_version 3, graph_def 4,
+    summary 5, session_log 7, tagged_run_metadata 8; source_metadata 10."""
     out = _double(1, wall_time) + (_int(2, step) if step is not None else b"")
     if file_version is not None:
         out += _bytes(3, file_version)
+    if graph_def is not None:
+        out += _bytes(4, graph_def)
     if summary is not None:
         out += _bytes(5, summary)
     if session_log is not None:
         out += _bytes(7, _int(1, session_log))
+    if tagged_run_metadata is not None:
+        out += _bytes(8, tagged_run_metadata)
     if source is not None:
         out += _bytes(10, _bytes(1, source))
     return out
 
 
-def _summary_value(tag, *, simple_value=None, image=None, histo=None, tensor=None,
-                   metadata=None):
+def _summary_value(tag, *, simple_value=None, image=None, histo=None, audio=None,
+                   tensor=None, metadata=None):
     """A ``Summary`` holding one ``Summary.Value`` (tag 1, simple_value 2, image 4,
-    histo 5, tensor 8, metadata 9)."""
+    histo 5, audio 6, tensor 8, metadata 9); joined, such bytes are one Summary of
+    several values."""
     v = _opt_bytes(1, tag)
     if simple_value is not None:
         v += _float(2, simple_value)
-    for field, msg in ((4, image), (5, histo), (8, tensor), (9, metadata)):
+    for field, msg in ((4, image), (5, histo), (6, audio), (8, tensor), (9, metadata)):
         if msg is not None:
             v += _bytes(field, msg)
     return _bytes(1, v)
@@ -478,6 +483,432 @@ def _hparams(hparam_dict, metric_dict, hparam_domain_discrete=None):
             _hparams_summary("_hparams_/session_end_info", _bytes(4, _int(1, 1))))
 
 
+# --- add_tensor: any tensor, as torch's TensorProto ----------------------------------------
+
+_TENSOR_PROTO = {       # NumPy dtype: (DataType, TensorProto field, how the values are packed)
+    "float16": (19, 13, "half"), "float32": (1, 5, "<f4"), "float64": (2, 6, "<f8"),
+    "int8": (6, 7, "varint"), "int16": (5, 7, "varint"), "int32": (3, 7, "varint"),
+    "uint8": (4, 16, "varint"), "int64": (9, 10, "varint"), "bool": (10, 11, "varint"),
+    "complex64": (8, 9, "<f4"), "complex128": (18, 12, "<f8"),
+}
+
+
+def _tensor_summary(tag, value):
+    """The whole tensor as a ``TensorProto`` (dtype 1, tensor_shape 2, then the values in
+    the field of its type) for the tensor plugin, as torch's ``tensor_proto``: float16
+    values go to half_val as the bits of their float32 value (torch's ``half_to_int``),
+    complex ones as (real, imaginary) pairs."""
+    a = _np(value, "add_tensor")
+    if a.nbytes >= 1 << 31:
+        raise ValueError("tensor is bigger than protocol buffer's hard limit of 2GB in size")
+    if a.dtype.name not in _TENSOR_PROTO:
+        raise ValueError(f"{tag} has unsupported tensor dtype {a.dtype.name}; convert it "
+                         f"to one of {sorted(_TENSOR_PROTO)}")
+    dtype, field, packing = _TENSOR_PROTO[a.dtype.name]
+    flat = a.reshape(-1)
+    if packing == "half":
+        values = b"".join(_varint(v) for v in flat.astype("<f4").view("<i4").tolist())
+    elif packing == "varint":
+        values = b"".join(_varint(v) for v in flat.astype(np.int64).tolist())
+    elif a.dtype.kind == "c":
+        values = np.stack([flat.real, flat.imag], -1).astype(packing).tobytes()
+    else:
+        values = flat.astype(packing).tobytes()
+    shape = b"".join(_bytes(2, _int(1, n)) for n in a.shape)
+    tensor = _int(1, dtype) + _bytes(2, shape) + _opt_bytes(field, values)
+    return _summary_value(tag, tensor=tensor, metadata=_plugin_metadata("tensor"))
+
+
+# --- audio, video (an animated GIF), meshes, custom scalars, boxes --------------------------
+
+def _audio_summary(tag, snd, sample_rate):
+    """``Summary.Audio`` (sample_rate 1, num_channels 2, length_frames 3,
+    encoded_audio_string 4, content_type 5): mono 16-bit WAV, as torch's."""
+    import io
+    import wave
+    a = _np(snd, "add_audio").squeeze()
+    if a.size and np.abs(a).max() > 1:
+        print("warning: audio amplitude out of range, auto clipped.")     # as torch
+        a = a.clip(-1, 1)
+    if a.ndim != 1:
+        raise AssertionError(f"SummaryWriter.add_audio({tag!r}): the sound must be one "
+                             f"channel of samples, shape (1, L) or (L,), got "
+                             f"{_np(snd, 'add_audio').shape}")
+    a = (a * np.iinfo(np.int16).max).astype("<i2")
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(sample_rate)
+        f.writeframes(a.tobytes())
+    rate = _float(1, sample_rate) if sample_rate else b""
+    audio = (rate + _int(2, 1) + _int(3, a.shape[-1]) + _bytes(4, buf.getvalue())
+             + _bytes(5, "audio/wav"))
+    return _summary_value(tag, audio=audio)
+
+
+def _prepare_video(v):
+    """B x T x C x H x W: each frame's B images in a grid (rows a power of two, the batch
+    padded with black to a power of two), T x H' x W' x C, as torch's ``_prepare_video``."""
+    if v.ndim != 5:
+        raise ValueError(f"SummaryWriter.add_video: the video must be 5-D (N, T, C, H, W), "
+                         f"got shape {v.shape}; add a batch dimension with [None]")
+    b, t, c, h, w = v.shape
+    if v.dtype == np.uint8:
+        v = np.float32(v) / 255.0
+    if b & (b - 1):
+        v = np.concatenate((v, np.zeros((2 ** b.bit_length() - b, t, c, h, w))), axis=0)
+    rows = 2 ** ((b.bit_length() - 1) // 2)
+    cols = v.shape[0] // rows
+    v = v.reshape(rows, cols, t, c, h, w).transpose(2, 0, 4, 1, 5, 3)
+    return v.reshape(t, rows * h, cols * w, c)
+
+
+def _lzw(indices, min_size=8):
+    """GIF's variable-length LZW code of a sequence of palette indices, as bytes in
+    sub-blocks of at most 255 (a clear code starts, and restarts a full table)."""
+    clear, end = 1 << min_size, (1 << min_size) + 1
+    out, acc, nbits = bytearray(), 0, 0
+    table, nxt, size = {}, end + 1, min_size + 1
+    codes = [(clear, size)]
+    w = indices[0]
+    for k in indices[1:]:
+        c = table.get(w << 8 | k)
+        if c is not None:
+            w = c
+            continue
+        codes.append((w, size))
+        table[w << 8 | k] = nxt
+        nxt += 1
+        if nxt > 1 << size and size < 12:
+            size += 1
+        if nxt == 4096:                   # the table is full: start again
+            codes.append((clear, size))
+            table, nxt, size = {}, end + 1, min_size + 1
+        w = k
+    codes += [(w, size), (end, size)]
+    for code, n in codes:                 # packed least significant bit first
+        acc |= code << nbits
+        nbits += n
+        while nbits >= 8:
+            out.append(acc & 0xFF)
+            acc >>= 8
+            nbits -= 8
+    if nbits:
+        out.append(acc)
+    return b"".join(bytes([len(out[i:i + 255])]) + out[i:i + 255]
+                    for i in range(0, len(out), 255)) + b"\x00"
+
+
+def _palette(frame):
+    """(palette indices, 256 x 3 palette) of an H x W x C uint8 frame: its own colours
+    when there are at most 256, else the 8 x 8 x 4 levels of R, G, B, rounded."""
+    rgb = (np.repeat(frame, 3, 2) if frame.shape[2] == 1 else frame[:, :, :3]).reshape(-1, 3)
+    keys = rgb.astype(np.uint32) @ np.array([1 << 16, 1 << 8, 1], np.uint32)
+    colors, idx = np.unique(keys, return_inverse=True)
+    if len(colors) <= 256:
+        pal = np.stack([colors >> 16, colors >> 8 & 0xFF, colors & 0xFF], 1)
+    else:
+        levels = np.array([7, 7, 3])
+        q = np.rint(rgb * levels / 255.0).astype(np.int64)
+        idx = q[:, 0] << 5 | q[:, 1] << 2 | q[:, 2]
+        grid = np.stack(np.meshgrid(*[np.arange(n + 1) for n in levels], indexing="ij"), -1)
+        pal = np.rint(grid.reshape(-1, 3) * 255.0 / levels)
+    pal = np.concatenate([pal, np.zeros((256 - len(pal), 3))]).astype(np.uint8)
+    return idx.reshape(-1).tolist(), pal
+
+
+def _gif(frames, fps):
+    """An animated GIF (looping, ``1/fps`` s a frame, a palette per frame) of T x H x W x C
+    uint8 frames, C = 1 or 3 (4: the alpha is dropped)."""
+    t, h, w, c = frames.shape
+    if c not in (1, 3, 4):
+        raise ValueError(f"SummaryWriter.add_video: frames need 1, 3 or 4 channels, got {c}")
+    if not fps > 0:
+        raise ValueError(f"SummaryWriter.add_video: fps must be positive, got {fps}")
+    delay = max(1, round(100 / fps))                           # in 1/100 s
+    out = [b"GIF89a", struct.pack("<HHBBB", w, h, 0, 0, 0),
+           b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"]     # loop forever
+    for frame in frames:
+        idx, pal = _palette(frame)
+        out += [b"\x21\xf9\x04\x00" + struct.pack("<H", delay) + b"\x00\x00",
+                b"\x2c" + struct.pack("<HHHHB", 0, 0, w, h, 0x87), pal.tobytes(),
+                b"\x08", _lzw(idx)]
+    return b"".join(out) + b"\x3b"
+
+
+def _video_summary(tag, vid, fps):
+    """The video as ``Summary.Image`` holding an animated GIF (torch's, via moviepy)."""
+    v = _prepare_video(_np(vid, "add_video"))
+    v = (v.astype(np.float32) * 255).clip(0, 255).astype(np.uint8)
+    t, h, w, c = v.shape
+    image = _int(1, h) + _int(2, w) + _int(3, c) + _bytes(4, _gif(v, fps))
+    return _summary_value(tag, image=image)
+
+
+_MESH_PARTS = (("vertices", 1, "VERTEX"), ("faces", 2, "FACE"), ("colors", 3, "COLOR"))
+
+
+def _mesh_summary(tag, parts, config_dict):
+    """One Summary with a float tensor per given part (``<tag>_VERTEX``, ``_FACE``,
+    ``_COLOR``), each with the mesh plugin's ``MeshPluginData`` (name 2, content_type 3,
+    json_config 5, shape 6, components 7)."""
+    import json
+    config = "{}" if config_dict is None else json.dumps(config_dict, sort_keys=True)
+    given = [(a, kind, name) for a, (_, kind, name) in zip(parts, _MESH_PARTS)
+             if a is not None]
+    components = sum(1 << kind for _, kind, _ in given)
+    out = b""
+    for a, kind, name in given:
+        a = _np(a, "add_mesh")
+        if a.ndim != 3:
+            raise ValueError(f"SummaryWriter.add_mesh({tag!r}): {name.lower()} should be of "
+                             f"shape BxNx3, but got {a.shape}")
+        shape = b"".join(_bytes(2, _int(1, n)) for n in a.shape)
+        with np.errstate(over="ignore"):
+            values = a.reshape(-1).astype("<f4").tobytes()
+        tensor = _int(1, 1) + _bytes(2, shape) + _opt_bytes(5, values)
+        content = (_bytes(2, tag) + _int(3, kind) + _bytes(5, config)
+                   + _opt_bytes(6, b"".join(_varint(n) for n in a.shape))
+                   + _int(7, components))
+        out += _summary_value(f"{tag}_{name}", tensor=tensor,
+                              metadata=_plugin_metadata("mesh", content))
+    return out
+
+
+def _custom_scalars_summary(layout):
+    """The custom_scalars plugin's ``Layout`` (category 2: title 1, chart 2; chart: title
+    1, multiline 2 (tag 1) or margin 3 (series 1: value 1, lower 2, upper 3)) as the
+    string tensor ``custom_scalars__config__``."""
+    categories = b""
+    for title, charts in layout.items():
+        body = _opt_bytes(1, title)
+        for name, (kind, tags) in charts.items():
+            if kind == "Margin":
+                if len(tags) != 3:
+                    raise AssertionError(f"SummaryWriter.add_custom_scalars: the Margin "
+                                         f"chart {name!r} needs 3 tags (value, lower, "
+                                         f"upper), got {len(tags)}")
+                chart = _bytes(3, _bytes(1, b"".join(_opt_bytes(i + 1, t)
+                                                     for i, t in enumerate(tags))))
+            else:
+                chart = _bytes(2, b"".join(_bytes(1, t) for t in tags))
+            body += _bytes(2, _opt_bytes(1, name) + chart)
+        categories += _bytes(2, body)
+    tensor = _int(1, 7) + _bytes(2, b"") + _bytes(8, categories)
+    return _summary_value("custom_scalars__config__", tensor=tensor,
+                          metadata=_plugin_metadata("custom_scalars"))
+
+
+def _paint_box(img, box, color):
+    """Draw one box (x1, y1, x2, y2) in place as PIL's 2-pixel ``ImageDraw.line`` around
+    it draws it (what torch calls): coordinates truncated to integers; an edge drawn left
+    to right covers its row and the next, right to left the row before, likewise down/up
+    for columns; a box shrunk to a point is that pixel."""
+    h, w = img.shape[:2]
+    l, t, r, b = (int(v) for v in box)
+
+    def fill(y0, y1, x0, x1):                 # rows y0..y1, columns x0..x1, clipped
+        img[max(y0, 0):max(y1 + 1, 0), max(x0, 0):max(x1 + 1, 0)] = color
+
+    if l == r and t == b:
+        if 0 <= t < h and 0 <= l < w:
+            img[t, l] = color
+        return
+    for x, y0, y1 in ((l, t, b), (r, b, t)):               # down the left, up the right
+        if y0 != y1:
+            x0 = x if y1 > y0 else x - 1
+            fill(min(y0, y1), max(y0, y1), x0, x0 + 1)
+    for y, x0, x1 in ((b, l, r), (t, r, l)):               # along the bottom, back the top
+        if x0 != x1:
+            y0 = y if x1 > x0 else y - 1
+            fill(y0, y0 + 1, min(x0, x1), max(x0, x1))
+
+
+def _boxes_with_pil(img, boxes, labels, rescale):
+    """Labels and rescaling need PIL's default font and Lanczos filter, as torch's."""
+    try:
+        from PIL import Image, ImageDraw, ImageFont
+    except ImportError:
+        raise ImportError("SummaryWriter.add_image_with_boxes: labels= and rescale= need "
+                          "Pillow (pip install pillow), as in torch") from None
+    image, font = Image.fromarray(img), ImageFont.load_default()
+    draw = ImageDraw.Draw(image)
+    for box, label in zip(boxes, labels or [None] * len(boxes)):
+        l, t, r, b = box
+        draw.line([(l, t), (l, b), (r, b), (r, t), (l, t)], width=2, fill="Red")
+        if label:
+            x0, y0, x1, y1 = font.getbbox(label)
+            margin = np.ceil(0.05 * (y1 - y0))
+            draw.rectangle([(l, b - (y1 - y0) - 2 * margin), (l + x1 - x0, b)], fill="Red")
+            draw.text((l + margin, b - (y1 - y0) - margin), label, fill="black", font=font)
+    h, w = img.shape[:2]
+    image = image.resize((int(w * rescale), int(h * rescale)), Image.Resampling.LANCZOS)
+    return np.asarray(image)
+
+
+def _boxes_summary(tag, img, boxes, rescale, dataformats, labels):
+    """The image with every box drawn in red (torch's ``image_boxes``); the Image's height
+    and width are the image's before ``rescale``, as torch's."""
+    a = _to_hwc(_np(img, "add_image_with_boxes"), dataformats, "add_image_with_boxes")
+    scale = 1 if a.dtype == np.uint8 else 255
+    a = (a.astype(np.float32) * scale).clip(0, 255).astype(np.uint8)
+    boxes = _np(boxes, "add_image_with_boxes")
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(f"SummaryWriter.add_image_with_boxes({tag!r}): boxes should be "
+                         f"N x 4 rows (xmin, ymin, xmax, ymax), got shape {boxes.shape}")
+    h, w, c = a.shape
+    if labels or rescale != 1:
+        out = _boxes_with_pil(a, boxes, labels, rescale)
+    else:
+        out = a.copy()
+        for box in boxes:
+            _paint_box(out, box, np.array([255, 0, 0, 255][:c], np.uint8))
+    image = _int(1, h) + _int(2, w) + _int(3, c) + _bytes(4, _png(out))
+    return _summary_value(tag, image=image)
+
+
+# --- add_graph: the model's recorded graph as a GraphDef ------------------------------------
+
+def _attrs(text, shape=None):
+    """NodeDef's attr map: ``attr`` (a string, torch's), ``_output_shapes`` (a list of one
+    TensorShapeProto) when the node makes a tensor."""
+    out = _bytes(5, _bytes(1, "attr") + _bytes(2, _bytes(2, text)))
+    if shape is not None:
+        dims = b"".join(_bytes(2, _int(1, n)) for n in shape)
+        out += _bytes(5, _bytes(1, "_output_shapes") + _bytes(2, _bytes(1, _bytes(7, dims))))
+    return out
+
+
+def _node(name, op, inputs=(), text="{}", shape=None):
+    """A ``NodeDef``: name 1, op 2, input 3, attr 5."""
+    return (_bytes(1, name) + _bytes(2, op) + b"".join(_bytes(3, i) for i in inputs)
+            + _attrs(text, shape))
+
+
+def _module_calls(model, inputs):
+    """Run ``model`` on ``inputs`` with a hook on every submodule: (outputs, parameter
+    names, buffer names, calls) where calls lists (scope, inputs, outputs) innermost first
+    and names map id(tensor) to the owning module's scope and the tensor's name."""
+    from .. import enable_grad
+    from .._tensor import Tensor
+    scopes = {"": type(model).__name__}
+    for name, m in model.named_modules():
+        if name:
+            parent, _, last = name.rpartition(".")
+            scopes[name] = f"{scopes[parent]}/{type(m).__name__}[{last}]"
+    params, buffers = {}, {}
+    for name, m in model.named_modules():
+        for kind, named in ((params, m.named_parameters), (buffers, m.named_buffers)):
+            for pname, p in named(recurse=False):
+                kind.setdefault(id(p), f"{scopes[name]}/{pname}")
+    calls, handles, stack = [], [], []
+
+    def flat(x):
+        if isinstance(x, Tensor):
+            return [x]
+        if isinstance(x, dict):
+            x = list(x.values())
+        return [t for v in x for t in flat(v)] if isinstance(x, (list, tuple)) else []
+
+    for name, m in model.named_modules():
+        handles.append(m.register_forward_pre_hook(lambda mod, args: stack.append(flat(args))))
+        handles.append(m.register_forward_hook(
+            lambda mod, args, out, s=scopes[name]: calls.append((s, stack.pop(), flat(out)))))
+    training = model.training
+    try:
+        model.train(False)
+        with enable_grad():
+            outputs = flat(model(*inputs))
+    finally:
+        model.train(training)
+        for h in handles:
+            h.remove()
+    return outputs, params, buffers, calls
+
+
+def _scope_of(order, calls):
+    """{id(t): scope} for the op results in ``order`` (a topological order): each is in the
+    innermost module call whose outputs it leads to without passing that call's inputs."""
+    rank = {id(t): i for i, t in enumerate(order)}
+    scope = {}
+    for s, ins, outs in calls:
+        stop = {id(t) for t in ins}
+        reach = {id(t) for t in outs if id(t) not in stop}
+        top = max([rank.get(k, -1) for k in reach], default=-1)
+        for t in reversed(order[:top + 1]):
+            if id(t) in reach and t.grad_fn is not None:
+                scope.setdefault(id(t), s)
+                reach.update(id(p) for p in t.grad_fn.inputs if id(p) not in stop)
+    return scope
+
+
+def _graph_def(model, input_to_model, verbose=False):
+    """The ``GraphDef`` (node 1, versions 4) of ``model``'s graph on ``input_to_model``:
+    one node per input, parameter, buffer, constant and recorded op, named by module scope
+    (``Net/Linear[fc1]/linear``), and one per output; walked by :func:`zeroin.graph.toposort`."""
+    from .. import graph
+    from .._tensor import Tensor
+    given = input_to_model if isinstance(input_to_model, (list, tuple)) else [input_to_model]
+    if not given or not all(isinstance(x, Tensor) for x in given):
+        raise TypeError(f"SummaryWriter.add_graph: input_to_model should be a tensor or a "
+                        f"tuple of tensors, got {type(input_to_model).__name__}")
+    inputs = [x.detach().requires_grad_(x.is_floating_point()) for x in given]
+    outputs, params, buffers, calls = _module_calls(model, inputs)
+    order = graph.toposort(outputs, include_leaves=True)
+    scope, root = _scope_of(order, calls), type(model).__name__
+    arg_names = _arg_names(model, len(inputs))
+    names, used, nodes = {}, set(), []
+
+    def unique(name):
+        n, k = name, 0
+        while n in used:
+            k += 1
+            n = f"{name}_{k}"
+        used.add(n)
+        return n
+
+    consumer_scope = {}
+    for t in order:
+        for p in graph.parents(t):
+            consumer_scope.setdefault(id(p), scope.get(id(t), root))
+    for i, x in enumerate(inputs):
+        names[id(x)] = unique(f"input/{arg_names[i]}")
+        nodes.append((names[id(x)], "IO Node", (), "", x.shape))
+    for t in order:
+        k = id(t)
+        if k in names:
+            continue
+        if t.grad_fn is not None:
+            names[k] = unique(f"{scope.get(k, root)}/{t.grad_fn.name}")
+            nodes.append((names[k], f"zeroin::{t.grad_fn.name}",
+                          [names[id(p)] for p in t.grad_fn.inputs], "{}", t.shape))
+            continue
+        kind = "Parameter" if k in params else "Buffer" if k in buffers else "Constant"
+        names[k] = unique(params.get(k) or buffers.get(k)
+                          or f"{consumer_scope.get(k, root)}/constant")
+        nodes.append((names[k], kind, (), "{}", t.shape))
+    for i, y in enumerate(outputs):
+        nodes.append((unique(f"output/output.{i + 1}"), "IO Node", [names[id(y)]], "",
+                      y.shape))
+    if verbose:
+        for name, op, ins, _, shape in nodes:
+            print(f"{name} = {op}({', '.join(ins)}): {list(shape)}")
+    return b"".join(_bytes(1, _node(*n)) for n in nodes) + _bytes(4, _int(1, 22))
+
+
+def _arg_names(model, n):
+    """The names of ``model.forward``'s first ``n`` arguments (``input``, ``input.2`` ...
+    past its named ones, e.g. for ``forward(*args)``)."""
+    import inspect
+    try:
+        args = [p.name for p in inspect.signature(model.forward).parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        args = []
+    return args[:n] + ["input" if i == 0 else f"input.{i + 1}" for i in range(len(args), n)]
+
+
 # --- the writers ----------------------------------------------------------------------------
 
 _uid = itertools.count()
@@ -559,7 +990,8 @@ class FileWriter:
 
 
 class SummaryWriter:
-    """Write scalars, histograms, images and text to TensorBoard event files in ``log_dir``.
+    """Write scalars, histograms, images, video, audio, text, meshes, curves, hyperparameters
+    and the model's graph to TensorBoard event files in ``log_dir``.
 
     As torch's: ``log_dir`` defaults to ``runs/<Mon DD_HH-MM-SS>_<hostname><comment>``;
     ``purge_step`` hides the events at or after that step left by a crashed run in the
@@ -620,6 +1052,11 @@ class SummaryWriter:
             fw._add_summary(_scalar_summary(main_tag, value, "add_scalars"), global_step,
                             walltime)
 
+    def add_tensor(self, tag, tensor, global_step=None, walltime=None):
+        """Log a whole tensor (every value, its shape and dtype) for the tensor plugin."""
+        self._get_file_writer()._add_summary(_tensor_summary(tag, tensor), global_step,
+                                             walltime)
+
     def add_histogram(self, tag, values, global_step=None, bins="tensorflow", walltime=None,
                       max_bins=None):
         """Log a histogram of ``values``; ``bins`` is ``"tensorflow"`` (TensorFlow's
@@ -661,6 +1098,82 @@ class SummaryWriter:
         image = _figure_to_image(figure, close)
         self.add_image(tag, image, global_step, walltime,
                        dataformats="NCHW" if isinstance(figure, list) else "CHW")
+
+    def add_image_with_boxes(self, tag, img_tensor, box_tensor, global_step=None,
+                             walltime=None, rescale=1, dataformats="CHW", labels=None):
+        """Log an image with boxes (N x 4 rows xmin, ymin, xmax, ymax, in pixels) drawn in
+        red, 2 pixels wide, as torch's; ``labels`` (one string per box, drawn in
+        PIL's default font) and ``rescale`` (the image resized by that factor) need
+        Pillow, as in torch."""
+        if labels is not None:
+            labels = [labels] if isinstance(labels, str) else labels
+            if len(labels) != len(box_tensor):
+                import warnings
+                warnings.warn(f"SummaryWriter.add_image_with_boxes: {len(labels)} labels "
+                              f"for {len(box_tensor)} boxes, so none is drawn (as torch); "
+                              f"give one label per box", UserWarning, stacklevel=2)
+                labels = None
+        self._get_file_writer()._add_summary(
+            _boxes_summary(tag, img_tensor, box_tensor, rescale, dataformats, labels),
+            global_step, walltime)
+
+    def add_video(self, tag, vid_tensor, global_step=None, fps=4, walltime=None):
+        """Log a video, N x T x C x H x W (floats in [0, 1] or uint8), as an animated GIF
+        that TensorBoard's Images tab plays: the N videos side by side in a grid, ``fps``
+        frames a second. zeroin encodes the GIF itself (torch needs moviepy)."""
+        self._get_file_writer()._add_summary(
+            _video_summary(tag, vid_tensor, fps), global_step, walltime)
+
+    def add_audio(self, tag, snd_tensor, global_step=None, sample_rate=44100, walltime=None):
+        """Log a sound, shape (1, L), samples in [-1, 1] (clipped, with a printed warning
+        as torch's), as 16-bit mono WAV at ``sample_rate`` Hz for the Audio tab."""
+        self._get_file_writer()._add_summary(
+            _audio_summary(tag, snd_tensor, sample_rate), global_step, walltime)
+
+    def add_mesh(self, tag, vertices, colors=None, faces=None, config_dict=None,
+                 global_step=None, walltime=None):
+        """Log a 3-D mesh or point cloud for the Mesh tab: ``vertices`` B x N x 3, optional
+        ``colors`` B x N x 3 (0..255) and ``faces`` B x F x 3 (vertex indices);
+        ``config_dict`` the Three.js camera, lights and materials (saved as JSON)."""
+        self._get_file_writer()._add_summary(
+            _mesh_summary(tag, (vertices, faces, colors), config_dict), global_step,
+            walltime)
+
+    def add_custom_scalars(self, layout):
+        """Lay out charts of scalar tags for the Custom Scalars tab: ``layout`` is
+        ``{category: {chart title: ["Multiline", [tags]] or ["Margin", [value, lower,
+        upper]]}}``; call it once per writer, before or after the scalars are logged."""
+        self._get_file_writer()._add_summary(_custom_scalars_summary(layout))
+
+    def add_custom_scalars_multilinechart(self, tags, category="default", title="untitled"):
+        """One Custom Scalars chart with a line per tag in ``tags``."""
+        self.add_custom_scalars({category: {title: ["Multiline", tags]}})
+
+    def add_custom_scalars_marginchart(self, tags, category="default", title="untitled"):
+        """One Custom Scalars chart of a value and its margin: ``tags`` are 3 tags
+        (value, lower, upper)."""
+        if len(tags) != 3:
+            raise AssertionError(f"Expected 3 tags, got {len(tags)}.")
+        self.add_custom_scalars({category: {title: ["Margin", tags]}})
+
+    def add_graph(self, model, input_to_model=None, verbose=False, use_strict_trace=True):
+        """Log ``model``'s graph for the Graphs tab: the model is run once (in eval mode,
+        then put back) on ``input_to_model`` (a tensor or a tuple of tensors) and the ops
+        zeroin records are the nodes, grouped by module (``Net/Linear[fc1]/linear``);
+        ``verbose`` prints them. Nothing is traced, so ``use_strict_trace`` changes
+        nothing."""
+        graph_def = _graph_def(model, input_to_model, verbose)
+        stats = _bytes(1, _bytes(1, _bytes(1, "/device:CPU:0")))  # RunMetadata.step_stats
+        fw = self._get_file_writer()
+        fw._add(_event(time.time(), graph_def=graph_def))
+        fw._add(_event(time.time(), tagged_run_metadata=_bytes(1, "step1") + _bytes(2, stats)))
+
+    def add_onnx_graph(self, prototxt):
+        """Not supported: it reads an ONNX file with the onnx package (protobuf), which
+        zeroin does not use; log the model itself with :meth:`add_graph`."""
+        raise NotImplementedError("SummaryWriter.add_onnx_graph: reading an ONNX file needs "
+                                  "the onnx package, which zeroin does not use; log the "
+                                  "model's graph with add_graph(model, example_input)")
 
     def add_text(self, tag, text_string, global_step=None, walltime=None):
         """Log a string (Markdown) for TensorBoard's Text tab, as ``<tag>/text_summary``."""
