@@ -128,6 +128,20 @@ def test_deep_diamond_is_bounded_and_collapsed(monkeypatch):
         assert q.product == pytest.approx(np.prod(q.local), rel=1e-12)
 
 
+def test_arguments_the_wrong_way_round_say_which_comes_first():
+    """explain(w, z), a learner's swap: not 'dw/dwrt = 0' with a placeholder name, but the
+    names from z's graph and the call to write."""
+    w, b, x, y, z = seed_graph(names=False)
+    e = zeroin.explain(w, z)
+    assert e.value == 0 and e.n_paths == 0
+    assert e.text == ("w does not depend on mul2, so dw/dmul2 = 0: it is the other way round, "
+                      "mul2 is computed from w; the output comes first: explain(mul2, w).")
+    z.name = "z"
+    assert "the output comes first: explain(z, add1)." in zeroin.explain(x, z).text
+    q = zeroin.tensor(1.0, requires_grad=True, name="q")        # unrelated: no such hint
+    assert "other way round" not in zeroin.explain(z, q).text
+
+
 def test_shared_input_and_non_dependence_and_errors():
     a = zeroin.tensor(2.0, requires_grad=True, name="a")
     e = zeroin.explain(a * a, a)

@@ -102,6 +102,19 @@ def node_names(output, model=None):
     return names
 
 
+def the_other_way_round(fn, output, wrt, model=None):
+    """For ``explain(w, z)`` / ``draw(w, wrt=z)`` where ``wrt`` is computed from ``output``
+    (the arguments swapped): ``(output's name, wrt's name, the call to write instead)``,
+    both named as in ``wrt``'s graph; None when ``wrt`` does not depend on ``output``."""
+    names = node_names(wrt, model)
+    if id(output) not in names or output is wrt:
+        return None
+    on, wn = names[id(output)], names[id(wrt)]
+    call = f"explain({wn}, {on})" if fn == "explain" else f"draw({wn}, wrt={on})"
+    return on, wn, (f"it is the other way round, {wn} is computed from {on}; the output "
+                    f"comes first: {call}")
+
+
 def _data_roles(order):
     """{id(t): role} for the inputs whose op says what they are (``Function.input_roles``:
     a loss's second input is its target; a loss built from several ops says it with
@@ -713,8 +726,13 @@ def explain(output, wrt, max_paths=12, gradient=None, steps="auto", model=None):
     G = _Gathered(output, wrt, gradient, steps, model)
     on, wn = G.on, G.wn
     if not G.connected:
-        lines = [f"{on} does not depend on {wn}: no path leads from {on} to {wn}, so "
-                 f"d{on}/d{wn} = 0."]
+        swapped = the_other_way_round("explain", output, wrt, model)
+        if swapped:
+            on, wn, hint = swapped
+            lines = [f"{on} does not depend on {wn}, so d{on}/d{wn} = 0: {hint}."]
+        else:
+            lines = [f"{on} does not depend on {wn}: no path leads from {on} to {wn}, so "
+                     f"d{on}/d{wn} = 0."]
         return Explanation(on, wn, G.value, [], 0, False, lines)
     lines = _node_lines(G)
     paths = G.paths(max_paths)
