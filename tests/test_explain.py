@@ -36,9 +36,24 @@ def test_seed_w_folds_unnamed_step():
     e = zeroin.explain(z, w)
     assert "dz/dw = dz/dx * dx/dw = 5 * 2 = 10" in e.text
     assert e.value == 10.0
-    # the forward formulas with constants shown as values
-    assert "x = w * 2 + b = 10" in e.text
+    # the forward formulas with constants shown as values, a number times a tensor number
+    # first as the chapter writes x = 2w + b (2 * w records mul(w, 2))
+    assert "x = 2 * w + b = 10" in e.text
     assert "z = x * y = 50" in e.text
+
+
+def test_a_number_times_a_tensor_reads_number_first():
+    w = zeroin.tensor(3.0, requires_grad=True, name="w")
+    b = zeroin.tensor(4.0, requires_grad=True, name="b")
+    for u in ((w + b) * 3, 3 * (w + b)):
+        u.name = "u"
+        assert "u = 3 * (w + b) = 21" in zeroin.explain(u, w, steps="named").text
+    v = w * zeroin.tensor([1.0, 2.0])                 # a constant vector keeps its place
+    v.name = "v"
+    assert "v = w * [1, 2] = [3, 6]" in zeroin.explain(v.sum(), w, steps="all").text
+    p = w * b                                         # two tensors: as written
+    p.name = "p"
+    assert "p = w * b = 12" in zeroin.explain(p, w).text
 
 
 def test_markdown_has_math():

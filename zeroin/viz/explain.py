@@ -414,6 +414,8 @@ def _expr(t, G, depth=0):
         return "...", 9
     sym, label = fn.symbol, fn.label()
     args = [_expr(i, G, depth + 1) for i in fn.inputs]
+    if fn.name == "mul" and _number_times(fn.inputs):
+        args.reverse()              # 2 * w, as the chapter writes x = 2w + b (recorded: w, 2)
     if sym in _OPS_PREC and len(args) == 2:
         p = _OPS_PREC[sym]
         (a, pa), (b, pb) = args
@@ -430,6 +432,12 @@ def _expr(t, G, depth=0):
         a, pa = args[0]
         return "-" + (a if pa >= 3 else f"({a})"), 3
     return f"{label}({', '.join(a for a, _ in args)})", 9
+
+
+def _number_times(inputs):
+    """A product of a tensor and a one-element constant, written number first."""
+    a, b = inputs
+    return is_constant(b) and b.data.size == 1 and not is_constant(a)
 
 
 def _abbrev(items, keep=5, dots=None):
