@@ -56,6 +56,15 @@ def test_a_number_times_a_tensor_reads_number_first():
     assert "p = w * b = 12" in zeroin.explain(p, w).text
 
 
+def test_an_output_computed_under_no_grad_is_named_as_the_cause():
+    w = zeroin.tensor(3.0, requires_grad=True, name="w")
+    with zeroin.no_grad():
+        z = w * 2
+    with pytest.raises(ValueError, match=r"does not require grad, so it has no graph to "
+                                         r"explain; .*outside `with zeroin.no_grad\(\):`"):
+        zeroin.explain(z, w)
+
+
 def test_markdown_has_math():
     w, b, x, y, z = seed_graph()
     md = zeroin.explain(z, b)._repr_markdown_()

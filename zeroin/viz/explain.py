@@ -682,7 +682,8 @@ def _check(output, wrt, max_paths, gradient, steps):
             raise not_a_tensor("explain", what, x)
     if not output.requires_grad:
         raise ValueError("explain: the output does not require grad, so it has no graph "
-                         "to explain; create its inputs with requires_grad=True")
+                         "to explain; create its inputs with requires_grad=True, and compute "
+                         "it outside `with zeroin.no_grad():`")
     if not wrt.requires_grad:
         raise ValueError("explain: wrt does not require grad (it is a constant), so no "
                          "gradient flows to it; create it with requires_grad=True")
