@@ -30,3 +30,17 @@ def test_plot_history_log_axis_best_epoch_and_skipped_keys():
     narrow = _H({"loss": [2.0, 1.5, 1.2]})
     ax2, = curves.history_figure(narrow, keys=["loss", "val_loss"]).axes[:1]
     assert ax2.get_yscale() == "linear"
+
+
+def test_an_empty_history_says_why_its_panel_is_empty():
+    """eta too large: fit stops before the first epoch ends; history.plot() says so in
+    the panel instead of drawing empty axes."""
+    pytest.importorskip("matplotlib")
+    h = _H({"loss": []})
+    h.message = "training diverged at epoch 1, step 2: try a smaller learning rate"
+    ax, = curves.history_figure(h).axes
+    (text,) = [t.get_text() for t in ax.texts]
+    assert text.startswith("No epoch finished, so there is no curve: training diverged")
+    assert "smaller learning rate" in text.replace("\n", " ")
+    assert len(curves.history_figure(_H({"loss": [1.0]})).axes[0].texts) == 0
+

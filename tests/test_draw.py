@@ -59,6 +59,15 @@ def test_caption_counts_the_paths():
     assert "red: the 2 paths from z to b;" in zeroin.draw(z, wrt=b).caption
 
 
+def test_caption_of_a_swapped_call_says_which_comes_first():
+    w, b, x, y, z = seed_graph()
+    caption = zeroin.draw(w, wrt=z).caption
+    assert caption.endswith("w does not depend on z: it is the other way round, z is "
+                            "computed from w; the output comes first: draw(z, wrt=w)")
+    q = zeroin.tensor(1.0, requires_grad=True, name="q")
+    assert zeroin.draw(z, wrt=q).caption.endswith("z does not depend on q")
+
+
 def _parse_svg(s):
     root = ET.fromstring(s)
     assert root.tag == SVG + "svg"

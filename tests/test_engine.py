@@ -173,6 +173,9 @@ def test_integer_tensors_cannot_require_grad():
     with pytest.raises(TypeError) as e:
         zeroin.tensor(np.array([1, 2]), requires_grad=True)
     assert str(e.value) == msg
+    # PyTorch's RuntimeError too, under zeroin's public name (a learner's traceback shows it)
+    assert isinstance(e.value, RuntimeError)
+    assert type(e.value) is zeroin.DtypeError and type(e.value).__module__ == "zeroin.errors"
     with pytest.raises(TypeError, match="only floating-point tensors can require grad, got "
                                         "dtype int32"):
         zeroin.tensor([1, 2], dtype="int32", requires_grad=True)

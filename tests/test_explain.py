@@ -36,9 +36,33 @@ def test_seed_w_folds_unnamed_step():
     e = zeroin.explain(z, w)
     assert "dz/dw = dz/dx * dx/dw = 5 * 2 = 10" in e.text
     assert e.value == 10.0
-    # the forward formulas with constants shown as values
-    assert "x = w * 2 + b = 10" in e.text
+    # the forward formulas with constants shown as values, a number times a tensor number
+    # first as the chapter writes x = 2w + b (2 * w records mul(w, 2))
+    assert "x = 2 * w + b = 10" in e.text
     assert "z = x * y = 50" in e.text
+
+
+def test_a_number_times_a_tensor_reads_number_first():
+    w = zeroin.tensor(3.0, requires_grad=True, name="w")
+    b = zeroin.tensor(4.0, requires_grad=True, name="b")
+    for u in ((w + b) * 3, 3 * (w + b)):
+        u.name = "u"
+        assert "u = 3 * (w + b) = 21" in zeroin.explain(u, w, steps="named").text
+    v = w * zeroin.tensor([1.0, 2.0])                 # a constant vector keeps its place
+    v.name = "v"
+    assert "v = w * [1, 2] = [3, 6]" in zeroin.explain(v.sum(), w, steps="all").text
+    p = w * b                                         # two tensors: as written
+    p.name = "p"
+    assert "p = w * b = 12" in zeroin.explain(p, w).text
+
+
+def test_an_output_computed_under_no_grad_is_named_as_the_cause():
+    w = zeroin.tensor(3.0, requires_grad=True, name="w")
+    with zeroin.no_grad():
+        z = w * 2
+    with pytest.raises(ValueError, match=r"does not require grad, so it has no graph to "
+                                         r"explain; .*outside `with zeroin.no_grad\(\):`"):
+        zeroin.explain(z, w)
 
 
 def test_markdown_has_math():
@@ -126,6 +150,20 @@ def test_deep_diamond_is_bounded_and_collapsed(monkeypatch):
     assert e.value == pytest.approx(node_grads(h)[id(x)], rel=1e-12)
     for q in e.paths:                   # each listed path is a real chain of local factors
         assert q.product == pytest.approx(np.prod(q.local), rel=1e-12)
+
+
+def test_arguments_the_wrong_way_round_say_which_comes_first():
+    """explain(w, z), a learner's swap: not 'dw/dwrt = 0' with a placeholder name, but the
+    names from z's graph and the call to write."""
+    w, b, x, y, z = seed_graph(names=False)
+    e = zeroin.explain(w, z)
+    assert e.value == 0 and e.n_paths == 0
+    assert e.text == ("w does not depend on mul2, so dw/dmul2 = 0: it is the other way round, "
+                      "mul2 is computed from w; the output comes first: explain(mul2, w).")
+    z.name = "z"
+    assert "the output comes first: explain(z, add1)." in zeroin.explain(x, z).text
+    q = zeroin.tensor(1.0, requires_grad=True, name="q")        # unrelated: no such hint
+    assert "other way round" not in zeroin.explain(z, q).text
 
 
 def test_shared_input_and_non_dependence_and_errors():

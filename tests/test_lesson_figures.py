@@ -79,6 +79,21 @@ def test_descent_says_what_happened_in_the_text_and_the_title(eta, kind, intro, 
     assert box.x0 >= 0 and box.x1 <= fig.bbox.width                 # the title fits
 
 
+@pytest.mark.parametrize("eta, why", [
+    (0.1, "the later points crowd together near the minimum"),
+    (0.001, "each step is tiny, so the points crowd together"),
+    (1.0, "the later points land on the earlier ones"),
+    (5.0, "the first points crowd together, small beside the later ones"),
+])
+def test_descent_grad1_caption_says_why_points_go_unnumbered(eta, why):
+    """Only converging runs crowd near the minimum; an oscillating or diverging one
+    (a learner's eta = 1 or 5) must not be captioned so."""
+    r = lessons.descent(eta=eta, verbose=False)
+    caption = r.figures["grad1"].caption
+    assert f"({why}" in caption, caption
+    assert ("near the minimum" in caption) == ("near the minimum" in why)
+
+
 def test_descent_says_each_side_when_they_differ():
     r = lessons.descent(eta=0.001, x0=0.9999, verbose=False, figures=False)
     assert r.outcome == ["smooth", "too slow"]

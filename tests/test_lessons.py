@@ -72,6 +72,30 @@ def test_a_misspelt_lesson_name_gets_the_closest_one():
     assert "did you mean" not in str(e.value)                   # nothing close: no guess
 
 
+def test_a_number_where_the_folder_goes_says_parameters_are_keywords():
+    # solve(70): out is the first positional argument, so the 70 was a path to os
+    with pytest.raises(TypeError, match=r"solve: out is the folder for the figures .*got 70; "
+                       r"the lesson's parameters are keywords, e.g. solve\(target=70\)"):
+        lessons.solve(70, verbose=False)
+
+
+def test_a_misspelt_parameter_gets_the_closest_one_and_the_list():
+    with pytest.raises(TypeError, match=r"solve\(\) got an unexpected keyword argument "
+                       r"'targt'; did you mean 'target'\? its parameters \(with their "
+                       r"defaults\): target=60, tol=1e-05"):
+        lessons.solve(targt=70)
+    with pytest.raises(TypeError, match=r"'verbos'; did you mean 'verbose'"):
+        lessons.run("descent", verbos=False)
+
+
+def test_a_single_learning_rate_is_a_list_of_one_as_on_the_command_line():
+    r = lessons.learning_rate(etas=0.5, verbose=False, figures=False)
+    assert r.etas == [0.5] and r.kinds == lessons.learning_rate(
+        etas=[0.5], verbose=False, figures=False).kinds == {0.5: "smooth"}
+    assert r.call() == "zeroin.lessons.learning_rate(etas=(0.5,))"
+    assert r.command() == "zeroin lesson learning-rate --set etas=0.5"
+
+
 def test_cli_list_subprocess():
     r = subprocess.run([sys.executable, "-m", "zeroin", "lesson", "--list"],
                        capture_output=True, text=True, timeout=60)

@@ -95,3 +95,17 @@ def test_start_here_loss_plot_has_a_title_and_labels_and_fits_a_slide(monkeypatc
             and box.y1 <= fig.bbox.height + 1, box
     finally:
         scope["plt"].close(fig)
+
+
+def test_start_here_training_with_too_large_an_lr_says_why_it_stopped(capsys):
+    """A learner's lr = 100 in the start-here notebook: the loss blows up before an epoch
+    ends; the cell prints why (fit runs quietly there, verbose=0)."""
+    (cell,) = [c.source for c in _read(ROOT / "notebooks" / "00-start-here.ipynb").cells
+               if c.cell_type == "code" and "zeroin.fit(" in c.source]
+    assert "hidden, lr, epochs = 16, 0.01, 30" in cell
+    scope = {}
+    exec("import zeroin\n" + cell.replace("16, 0.01, 30", "16, 100.0, 30"), scope)
+    out = capsys.readouterr().out
+    assert scope["history"].diverged and "after 0 epochs" in out
+    assert "training diverged at epoch 1" in out and "try a smaller learning rate" in out
+

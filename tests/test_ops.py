@@ -279,10 +279,16 @@ def test_matmul_errors_name_the_shapes():
     a = zeroin.tensor(np.ones((2, 3)))
     with pytest.raises(zeroin.ShapeError) as e:
         a @ a
-    assert str(e.value) == "matmul: shapes (2, 3) and (2, 3): inner dimensions 3 and 2 differ"
+    assert str(e.value) == ("matmul: shapes (2, 3) and (2, 3): inner dimensions 3 and 2 differ; "
+                            "the second operand transposed fits (a @ b.T)")
     with pytest.raises(ValueError, match=r"matmul: shapes \(3,\) and \(4,\): inner "
-                                         r"dimensions 3 and 4 differ"):
+                                         r"dimensions 3 and 4 differ; the first operand's last "
+                                         r"dimension must equal the second's first"):
         zeroin.tensor(np.ones(3)) @ np.ones(4)
+    with pytest.raises(zeroin.ShapeError, match=r"the first operand transposed fits \(a.T @ b\)"):
+        zeroin.tensor(np.ones((3, 2))) @ zeroin.tensor(np.ones((3, 4)))
+    with pytest.raises(zeroin.ShapeError, match=r"transposed fits \(a @ b.mT\)"):
+        zeroin.tensor(np.ones((5, 2, 3))) @ zeroin.tensor(np.ones((5, 2, 3)))
     with pytest.raises(zeroin.ShapeError, match=r"matmul: shapes \(\) and \(3,\): both "
                                                 r"operands need at least 1 dimension; use \*"):
         zeroin.tensor(2.0) @ zeroin.tensor(np.ones(3))

@@ -170,6 +170,27 @@ def test_divergence_stops_names_epoch_and_step_and_restores_last_good_epoch():
     assert all(math.isfinite(v) for v in h.step_loss)
 
 
+def test_history_says_why_a_value_is_missing():
+    """eta too large: the loss blows up in the first epoch, nothing is recorded, and
+    history["loss"] (a learner's plot) says so instead of a bare KeyError: 'loss'."""
+    model, loss_fn, opt, data = _linear_setup(lr=1e4)
+    h = fit(model, loss_fn, opt, data, epochs=3, verbose=0)
+    assert h.diverged and h.epochs_run == 0 and h.history == {}
+    with pytest.raises(KeyError, match="'loss': no epoch has finished, so nothing is recorded "
+                                       "yet: training diverged at epoch 1") as e:
+        h.history["loss"]
+    assert "smaller learning rate" in str(e.value)
+    with pytest.raises(KeyError, match="no epoch has finished"):
+        h["val_loss"]
+    assert h.history.get("loss") is None and "loss" not in h
+    model, loss_fn, opt, data = _linear_setup()
+    h = fit(model, loss_fn, opt, data, epochs=1, verbose=0)
+    with pytest.raises(KeyError, match=r"'val_loss' is not recorded; recorded are loss, .*; "
+                                       r"validation values need val_data= in fit"):
+        h.history["val_loss"]
+    assert json.loads(json.dumps(h.to_dict()))["history"].keys() == h.history.keys()
+
+
 def test_nan_loss_is_divergence():
     model, loss_fn, opt, data = _linear_setup()
     calls = []

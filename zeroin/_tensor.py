@@ -180,10 +180,6 @@ def _user_stacklevel():
     return level
 
 
-class _GradDtypeError(TypeError, RuntimeError):
-    """Only floating-point tensors can require grad (PyTorch raises RuntimeError)."""
-
-
 def _ragged_message(data):
     """For nested lists whose rows differ in length, say where; else None."""
     level, path = [data], []
@@ -205,9 +201,10 @@ def _ragged_message(data):
 
 def _check_grad_dtype(arr, where="tensor"):
     if arr.dtype.kind not in "fc":
-        raise _GradDtypeError(f"{where}: only floating-point tensors can require grad, got dtype "
-                        f"{arr.dtype}; convert first, e.g. zeroin.tensor(data, dtype='float64', "
-                        f"requires_grad=True)")
+        # DtypeError: PyTorch's RuntimeError, and a TypeError; a public name in tracebacks
+        raise DtypeError(f"{where}: only floating-point tensors can require grad, got dtype "
+                         f"{arr.dtype}; convert first, e.g. zeroin.tensor(data, "
+                         f"dtype='float64', requires_grad=True)")
 
 
 def _array_of(t):

@@ -495,6 +495,17 @@ def same_dtypes(op, *operands):
                 f"is float64: zeroin.tensor(array, dtype=zeroin.float32) or model.double()")
 
 
+def _matmul_fix(sa, sb):
+    """What to write instead of ``a @ b`` whose inner dimensions differ."""
+    ka, kb = sa[-1], sb[-2] if len(sb) > 1 else sb[0]
+    if len(sb) > 1 and sb[-1] == ka:
+        return f"; the second operand transposed fits (a @ b.{'T' if len(sb) == 2 else 'mT'})"
+    if len(sa) > 1 and sa[-2] == kb:
+        return f"; the first operand transposed fits (a.{'T' if len(sa) == 2 else 'mT'} @ b)"
+    return ("; the first operand's last dimension must equal the second's first (its second "
+            "to last for a matrix or batch)")
+
+
 class MatMulOp(Function):
     __slots__ = ()
     name, symbol = "matmul", "@"
@@ -507,7 +518,7 @@ class MatMulOp(Function):
         kb = b.shape[-2] if b.ndim > 1 else b.shape[0]
         if ka != kb:
             raise ShapeError(f"matmul: shapes {a.shape} and {b.shape}: inner dimensions "
-                             f"{ka} and {kb} differ")
+                             f"{ka} and {kb} differ{_matmul_fix(a.shape, b.shape)}")
         if a.dtype != b.dtype:
             same_dtypes("matmul", a, b)
         return _product(a, b.T) if a.ndim == 2 and b.ndim == 2 else a @ b

@@ -167,6 +167,26 @@ class TensorBoard(Callback):
             self.writer.flush()
 
 
+class _Record(dict):
+    """``History.history``: a dict whose missing key says why it is missing (no epoch
+    finished, as when the loss blew up at once; or which keys there are), not just
+    ``KeyError: 'loss'``."""
+
+    def __init__(self, owner):
+        super().__init__()
+        self._owner = owner
+
+    def __missing__(self, key):
+        if not self:
+            why = f"{key!r}: no epoch has finished, so nothing is recorded yet"
+            message = getattr(self._owner, "message", "")
+            raise KeyError(f"{why}: {message}" if message else why)
+        hint = ("; validation values need val_data= in fit"
+                if str(key).startswith("val_") and not any(k.startswith("val_") for k in self)
+                else "")
+        raise KeyError(f"{key!r} is not recorded; recorded are {', '.join(self)}{hint}")
+
+
 class History:
     """What happened during :func:`fit`.
 
@@ -192,7 +212,7 @@ class History:
     """
 
     def __init__(self, params=None):
-        self.history = {}
+        self.history = _Record(self)
         self.epoch = []
         self.step_loss = []
         self.step_epoch = []

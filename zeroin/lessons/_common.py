@@ -362,12 +362,41 @@ def lesson(fn):
 
     @functools.wraps(fn)
     def run(out=None, *, verbose=None, **kwargs):
-        kwargs = {k: _plain(v) for k, v in kwargs.items()}
+        _check_call(fn, out, kwargs)
+        kwargs = {k: _one_or_more(_plain(v), defaults.get(k)) for k, v in kwargs.items()}
         res = fn(out, **kwargs)
         res.params = {k: v for k, v in kwargs.items()
                       if k in defaults and _differs(v, defaults[k])}
         return finish(res, verbose)
     return run
+
+
+def _check_call(fn, out, kwargs):
+    """A learner's slips in a lesson call, said in words (a TypeError, as Python's own):
+    a number where the folder goes (``solve(70)``), a misspelt parameter (``targt=70``)."""
+    name, defaults = fn.__name__, parameters(fn)
+    if out is not None and not isinstance(out, (str, os.PathLike)):
+        first = next(iter(defaults), None)
+        hint = (f"; the lesson's parameters are keywords, e.g. {name}({first}={out!r})"
+                if first else "")
+        raise TypeError(f"{name}: out is the folder for the figures (a path, or None to keep "
+                        f"them in memory), got {out!r}{hint}")
+    for key in kwargs:
+        if key not in defaults and key not in RUN_OPTIONS:
+            import difflib
+            close = difflib.get_close_matches(key, list(defaults) + list(RUN_OPTIONS), n=1)
+            guess = f"did you mean {close[0]!r}? " if close else ""
+            raise TypeError(f"{name}() got an unexpected keyword argument {key!r}; {guess}"
+                            f"its parameters (with their defaults): "
+                            f"{parameters_text(fn) or 'none'}; and out, verbose, figures")
+
+
+def _one_or_more(v, default):
+    """A single number for a parameter that takes several (``etas=0.5``) as a tuple of one,
+    as ``--set etas=0.5`` reads it."""
+    if isinstance(default, tuple) and isinstance(v, numbers.Real) and not isinstance(v, bool):
+        return (v,)
+    return v
 
 
 def _plain(v):

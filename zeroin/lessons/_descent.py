@@ -249,6 +249,18 @@ def _spread_labels(groups, min_dx, min_dy):
     return counts
 
 
+def _why_crowded(kinds):
+    """Why some points of grad1 go unnumbered, for the runs' outcomes (:class:`_Outcome`):
+    near the minimum only when the runs converge."""
+    if "divergence" in kinds:
+        return "the first points crowd together, small beside the later ones"
+    if "oscillation" in kinds:
+        return "the later points land on the earlier ones: x jumps between the same two values"
+    if "too slow" in kinds:
+        return "each step is tiny, so the points crowd together"
+    return "the later points crowd together near the minimum"
+
+
 def _draw_grad1(out, res):
     import numpy as np
 
@@ -295,7 +307,7 @@ def _draw_grad1(out, res):
                 for k, where in zip(("xs", "xs_right"),
                                     (f"on the {n}" if n in ("left", "right") else f"from {n}"
                                      for n in names)))
-            which += " (the later points crowd together near the minimum)"
+            which += f" ({_why_crowded(res.outcome)})"
         res.values["grad1_numbered"] = numbered
         first = "the first" if shown == SHOW else "all"
         where = "each side of the minimum" if _side(res.x0) != _side(res.x0_right) else \

@@ -71,6 +71,12 @@ def plot_history(ax, history, keys, *, logy=None, colors=None, best=True, legend
         ax.grid(alpha=0.3)
     if legend and lines:
         ax.legend()
+    if not epochs:                 # say why the panel is empty (the loss blew up at once)
+        import textwrap
+        why = getattr(history, "message", "") or ""
+        text = "No epoch finished, so there is no curve" + (f": {why}" if why else ".")
+        ax.text(0.5, 0.5, textwrap.fill(text, 60),
+                transform=ax.transAxes, ha="center", va="center", fontsize=9, color="0.3")
     return lines
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from .. import graph
 from .._io import atomic_open
 from .._tensor import Tensor
-from .explain import is_data, local_vjp, node_names, not_a_tensor
+from .explain import is_data, local_vjp, node_names, not_a_tensor, the_other_way_round
 from .format import array, number, plural, short
 from .layout import layout
 
@@ -702,7 +702,10 @@ def _captions(output, wrt, names, keep, grads_shown, seeded, labels=(), order=()
         caption.append(f"gradients are of sum({on})")
     if wrt is not None:
         wn = names.get(id(wrt), wrt.name or "wrt")
-        if id(wrt) not in names:
+        swapped = the_other_way_round("draw", output, wrt) if id(wrt) not in names else None
+        if swapped:
+            caption.append(f"{on} does not depend on {swapped[1]}: {swapped[2]}")
+        elif id(wrt) not in names:
             caption.append(f"{on} does not depend on {wn}")
         elif id(wrt) not in keep:
             caption.append(f"{wn} is in the part not drawn")

@@ -102,6 +102,19 @@ def node_names(output, model=None):
     return names
 
 
+def the_other_way_round(fn, output, wrt, model=None):
+    """For ``explain(w, z)`` / ``draw(w, wrt=z)`` where ``wrt`` is computed from ``output``
+    (the arguments swapped): ``(output's name, wrt's name, the call to write instead)``,
+    both named as in ``wrt``'s graph; None when ``wrt`` does not depend on ``output``."""
+    names = node_names(wrt, model)
+    if id(output) not in names or output is wrt:
+        return None
+    on, wn = names[id(output)], names[id(wrt)]
+    call = f"explain({wn}, {on})" if fn == "explain" else f"draw({wn}, wrt={on})"
+    return on, wn, (f"it is the other way round, {wn} is computed from {on}; the output "
+                    f"comes first: {call}")
+
+
 def _data_roles(order):
     """{id(t): role} for the inputs whose op says what they are (``Function.input_roles``:
     a loss's second input is its target; a loss built from several ops says it with
@@ -401,6 +414,8 @@ def _expr(t, G, depth=0):
         return "...", 9
     sym, label = fn.symbol, fn.label()
     args = [_expr(i, G, depth + 1) for i in fn.inputs]
+    if fn.name == "mul" and _number_times(fn.inputs):
+        args.reverse()              # 2 * w, as the chapter writes x = 2w + b (recorded: w, 2)
     if sym in _OPS_PREC and len(args) == 2:
         p = _OPS_PREC[sym]
         (a, pa), (b, pb) = args
@@ -417,6 +432,12 @@ def _expr(t, G, depth=0):
         a, pa = args[0]
         return "-" + (a if pa >= 3 else f"({a})"), 3
     return f"{label}({', '.join(a for a, _ in args)})", 9
+
+
+def _number_times(inputs):
+    """A product of a tensor and a one-element constant, written number first."""
+    a, b = inputs
+    return is_constant(b) and b.data.size == 1 and not is_constant(a)
 
 
 def _abbrev(items, keep=5, dots=None):
@@ -661,7 +682,8 @@ def _check(output, wrt, max_paths, gradient, steps):
             raise not_a_tensor("explain", what, x)
     if not output.requires_grad:
         raise ValueError("explain: the output does not require grad, so it has no graph "
-                         "to explain; create its inputs with requires_grad=True")
+                         "to explain; create its inputs with requires_grad=True, and compute "
+                         "it outside `with zeroin.no_grad():`")
     if not wrt.requires_grad:
         raise ValueError("explain: wrt does not require grad (it is a constant), so no "
                          "gradient flows to it; create it with requires_grad=True")
@@ -713,8 +735,13 @@ def explain(output, wrt, max_paths=12, gradient=None, steps="auto", model=None):
     G = _Gathered(output, wrt, gradient, steps, model)
     on, wn = G.on, G.wn
     if not G.connected:
-        lines = [f"{on} does not depend on {wn}: no path leads from {on} to {wn}, so "
-                 f"d{on}/d{wn} = 0."]
+        swapped = the_other_way_round("explain", output, wrt, model)
+        if swapped:
+            on, wn, hint = swapped
+            lines = [f"{on} does not depend on {wn}, so d{on}/d{wn} = 0: {hint}."]
+        else:
+            lines = [f"{on} does not depend on {wn}: no path leads from {on} to {wn}, so "
+                     f"d{on}/d{wn} = 0."]
         return Explanation(on, wn, G.value, [], 0, False, lines)
     lines = _node_lines(G)
     paths = G.paths(max_paths)
