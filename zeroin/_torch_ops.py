@@ -179,7 +179,9 @@ class AcoshOp(Function):
     __slots__ = ()
     name = "acosh"
     def forward(self, x): return np.arccosh(x)
-    def backward(self, xp, g, out, x): return g / xp.sqrt(x * x - 1)
+    # sqrt(x - 1) * sqrt(x + 1), not sqrt(x * x - 1): the same for real x, and PyTorch's
+    # branch for complex x
+    def backward(self, xp, g, out, x): return g / (xp.sqrt(x - 1) * xp.sqrt(x + 1))
 
 
 acosh = _unary(AcoshOp, "Elementwise inverse hyperbolic cosine.")

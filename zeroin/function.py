@@ -210,6 +210,13 @@ class Function:
     promotes = False
     # an op's check_promotion(x, y) may refuse two dtypes before they are promoted
     check_promotion = None
+    # True when the op is holomorphic (complex-differentiable: + * exp matmul ...), so that
+    # its rule written for reals, g * f'(z), gives PyTorch's complex gradient
+    # g * conj(f'(z)) as conj(rule(conj(g))): the engine does that for every op whose
+    # output is complex (zeroin.autograd._backprop_node). Ops that are not (conj,
+    # complex, polar) set False and write PyTorch's gradient themselves; an op with a real
+    # output (abs, real, angle) is never wrapped.
+    holomorphic = True
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
