@@ -56,6 +56,7 @@ _memory.keep_freed_memory()     # glibc: a step's freed arrays stay mapped for t
 # Heavier or optional parts load on first use, so `import zeroin` stays fast.
 _LAZY = {
     "nn": ("zeroin.nn", None),
+    "fft": ("zeroin.fft", None),
     "optim": ("zeroin.optim", None),
     "data": ("zeroin.data", None),
     "utils": ("zeroin.utils", None),
