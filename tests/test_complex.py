@@ -288,3 +288,30 @@ def test_tensor_methods_refuse_complex_too(method):
 def test_is_conj_is_false_and_conj_of_real_is_itself():
     x = zeroin.tensor([1.0, 2.0])
     assert x.conj() is x and x.resolve_conj() is x and not zeroin.tensor([1j]).conj().is_conj()
+
+
+@pytest.mark.parametrize("expr", [
+    lambda T, z: z.var(), lambda T, z: z.var(1), lambda T, z: z.std(0),
+    lambda T, z: z.norm(), lambda T, z: T.linalg.norm(z), lambda T, z: T.linalg.vector_norm(z, 1),
+    lambda T, z: T.dist(z, z * 2), lambda T, z: T.logsumexp(z, 1),
+    lambda T, z: T.lerp(z, z * 1j, 0.3), lambda T, z: T.diff(z),
+    lambda T, z: T.kron(z[:2, :2], z[:, 1:]), lambda T, z: T.inner(z, z),
+    lambda T, z: T.cross(z, z.flip(0), dim=1), lambda T, z: T.cumprod(z, 1),
+    lambda T, z: T.einsum("ij,kj->ik", z, z), lambda T, z: T.tensordot(z, z, ([1], [1])),
+    lambda T, z: z.gather(1, T.tensor([[0, 1], [2, 1]])),
+    lambda T, z: z.masked_fill(T.tensor([[True, False, True]] * 2), 0),
+    lambda T, z: T.nn.functional.pad(z, (1, 1)), lambda T, z: T.nn.functional.linear(z, z),
+    lambda T, z: T.addcmul(z, z, z, value=0.5), lambda T, z: T.trapezoid(z),
+    lambda T, z: T.diag_embed(z), lambda T, z: T.mv(z.T, z[:, 0]), lambda T, z: z.roll(1, 1),
+    lambda T, z: z.repeat(2, 1), lambda T, z: z[0].expand(3, 3), lambda T, z: z.split(2, 1)[1],
+])
+def test_more_ops_give_torch_values_dtypes_and_gradients(expr):
+    def real_loss(T, z):
+        y = expr(T, z)
+        return loss(T, y) if y.is_complex() else (y * 0.7).sum()
+    check(real_loss, Z)
+
+
+def test_linear_algebra_of_complex_matrices_is_refused_clearly():
+    with pytest.raises(zeroin.DtypeError, match="complex"):
+        zeroin.linalg.inv(zeroin.tensor(Z[:, :2]))

@@ -1015,7 +1015,9 @@ def _var_parts(name, x, dim, unbiased, keepdim, correction):
                       f"less than the reduction factor (input numel divided by output numel).",
                       UserWarning, stacklevel=3)
     dev = x - x.mean(axis=d, keepdims=True)
-    return (dev * dev).sum(axis=d, keepdims=keepdim) / builtins.max(n - correction, 0)
+    # |dev|**2: a complex input's variance is real, as PyTorch's
+    sq = dev * dev if dev.dtype.kind != "c" else dev.real * dev.real + dev.imag * dev.imag
+    return sq.sum(axis=d, keepdims=keepdim) / builtins.max(n - correction, 0)
 
 
 @op((SubOp, MulOp, SumOp, MeanOp), methods=("var",))
@@ -1210,6 +1212,8 @@ def norm(input, p="fro", dim=None, keepdim=False, *, dtype=None):  # noqa: A002
         p = 2
     if isinstance(p, bool) or not isinstance(p, numbers.Real):
         raise ValueError(f"norm: unsupported p={p!r}; use 'fro', a number, inf or -inf")
+    if x.dtype.kind == "c":         # the norm of the moduli (real), as PyTorch's
+        x = x.abs()
     return NormOp(float(p), _ops._reduce_dims("norm", x, dim), keepdim)(x)
 
 
