@@ -1,5 +1,7 @@
 """zeroin.fft against torch.fft: values, dtypes, gradients (PyTorch's, edge bins of
 rfft/irfft/hfft included) and complex finite differences; errors of the same type."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -149,3 +151,83 @@ def test_module_loads_on_first_use():
     code = ("import sys, zeroin; assert 'zeroin.fft' not in sys.modules; "
             "zeroin.fft.fft(zeroin.ones(4)); assert 'zeroin.fft' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+STFT_CASES = [dict(n_fft=8), dict(n_fft=8, hop_length=3, win_length=6),
+              dict(n_fft=9, center=False), dict(n_fft=8, normalized=True, pad_mode="constant"),
+              dict(n_fft=8, onesided=False), dict(n_fft=6, hop_length=6)]
+
+
+@pytest.mark.parametrize("kw", STFT_CASES)
+@pytest.mark.parametrize("batched", [True, False])
+def test_stft_and_istft_values_and_gradients_match_torch(kw, batched):
+    x = RNG.standard_normal((2, 40) if batched else (40,))
+    win = np.hanning(kw.get("win_length", kw["n_fft"]) + 2)[1:-1]     # no zeros
+    res = []
+    for T in (zeroin, torch):
+        a = T.tensor(x, requires_grad=True)
+        s = T.stft(a, window=T.tensor(win), return_complex=True, **kw)
+        (s * T.tensor(_weight(tuple(s.shape), "c"))).real.sum().backward()
+        b = T.tensor(s.detach().numpy(), requires_grad=True)
+        ikw = {k: v for k, v in kw.items() if k != "pad_mode"}
+        with warnings.catch_warnings():     # padded to length: both warn (torch only once)
+            warnings.simplefilter("ignore")
+            y = T.istft(b, window=T.tensor(win), length=40, **ikw)
+        (y * T.tensor(x)).sum().backward()
+        res.append([_numpy(v) for v in (s, a.grad, y, b.grad)])
+    for z, t in zip(*res):
+        assert z.dtype == t.dtype
+        np.testing.assert_allclose(z, t, rtol=1e-9, atol=1e-12)
+    if kw.get("hop_length", 2) < kw["n_fft"] // 2 and kw.get("center", True):
+        # enough overlap and every sample in a frame: a perfect inverse
+        np.testing.assert_allclose(res[0][2], x, atol=1e-10)
+
+
+def test_stft_gradient_against_finite_differences():
+    x = RNG.standard_normal(16)
+    w = zeroin.tensor(np.hanning(8))
+    f = lambda v: float(_loss(zeroin, zeroin.stft(zeroin.tensor(v), 8, window=w,  # noqa: E731
+                                                  return_complex=True)).data)
+    a = zeroin.tensor(x, requires_grad=True)
+    _loss(zeroin, zeroin.stft(a, 8, window=w, return_complex=True)).backward()
+    np.testing.assert_allclose(a.grad.data, fd_grad(f, x), rtol=1e-5, atol=1e-7)
+    assert np.allclose(zeroin.tensor(x).stft(8, window=w, return_complex=True).data,
+                       zeroin.stft(zeroin.tensor(x), 8, window=w, return_complex=True).data)
+
+
+@pytest.mark.parametrize("call", [
+    lambda T: T.stft(T.tensor(X[0]), 4),                          # return_complex missing
+    lambda T: T.stft(T.tensor(X[0]), 4, hop_length=0, return_complex=True),
+    lambda T: T.stft(T.tensor(X[0]), 30, center=False, return_complex=True),
+    lambda T: T.stft(T.tensor(X[0]), 4, win_length=6, return_complex=True),
+    lambda T: T.istft(T.tensor(X), 4),                            # real input
+    lambda T: T.istft(T.stft(T.tensor(X[0]), 4, window=T.hann_window(4, dtype=T.float64),
+                             return_complex=True), 4, return_complex=True),
+    lambda T: T.istft(T.stft(T.ones(20, dtype=T.float64), 8, hop_length=8, return_complex=True,
+                             window=T.hann_window(8, dtype=T.float64)), 8, hop_length=8,
+                      window=T.hann_window(8, dtype=T.float64)),
+])
+def test_stft_errors_have_torchs_types(call):
+    with warnings.catch_warnings():       # torch's and zeroin's window warnings
+        warnings.simplefilter("ignore")
+        with pytest.raises(Exception) as et:
+            call(torch)
+        with pytest.raises(et.type):
+            call(zeroin)
+
+
+def test_stft_warns_as_torch_without_a_window_and_for_return_complex_false():
+    shapes = []
+    with pytest.warns(UserWarning, match="window was not provided"):   # torch: once only
+        zeroin.stft(zeroin.tensor(X[0]), 4, return_complex=True)
+    w = zeroin.ones(9)
+    with pytest.warns(UserWarning, match="padded with zeros"):         # torch: once only
+        zeroin.istft(zeroin.stft(zeroin.tensor(RNG.standard_normal(12)), 9, window=w,
+                                 hop_length=2, center=False, return_complex=True),
+                     9, hop_length=2, window=w, center=False, length=14)
+    for T in (zeroin, torch):
+        with pytest.warns(UserWarning, match="return_complex=False is deprecated"):
+            r = T.stft(T.tensor(X[0]), 4, window=T.ones(4, dtype=T.float64),
+                       return_complex=False)
+        shapes.append((tuple(r.shape), str(r.dtype).replace("torch.", "")))
+    assert shapes[0] == shapes[1]

@@ -57,6 +57,8 @@ _memory.keep_freed_memory()     # glibc: a step's freed arrays stay mapped for t
 _LAZY = {
     "nn": ("zeroin.nn", None),
     "fft": ("zeroin.fft", None),
+    "stft": ("zeroin.fft", "stft"),
+    "istft": ("zeroin.fft", "istft"),
     "optim": ("zeroin.optim", None),
     "data": ("zeroin.data", None),
     "utils": ("zeroin.utils", None),

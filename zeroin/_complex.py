@@ -255,6 +255,20 @@ def vdot(input, other):  # noqa: A002
     return EXPORTS["dot"](conj(a), b)
 
 
+@_method()
+def stft(input, *args, **kwargs):  # noqa: A002
+    """:func:`zeroin.stft` (zeroin.fft loads on first use)."""
+    from .fft import stft as f
+    return f(input, *args, **kwargs)
+
+
+@_method()
+def istft(input, *args, **kwargs):  # noqa: A002
+    """:func:`zeroin.istft` (zeroin.fft loads on first use)."""
+    from .fft import istft as f
+    return f(input, *args, **kwargs)
+
+
 # --- the guard: ops PyTorch refuses on complex -----------------------------------------------
 # name -> (PyTorch's exception type, what PyTorch says). zeroin.<name> and Tensor.<name> are
 # wrapped once, here (install), so every op listed refuses a complex tensor with that type.

@@ -22,7 +22,7 @@ from .function import Function, apply
 
 __all__ = ["fft", "ifft", "fft2", "ifft2", "fftn", "ifftn", "rfft", "irfft", "rfft2",
            "irfft2", "rfftn", "irfftn", "hfft", "ihfft", "fftfreq", "rfftfreq", "fftshift",
-           "ifftshift"]
+           "ifftshift", "stft", "istft"]
 
 _SWAP = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
 
@@ -301,3 +301,132 @@ def fftshift(input, dim=None):  # noqa: A002
 def ifftshift(input, dim=None):  # noqa: A002
     """The inverse of :func:`fftshift`."""
     return _shift(input, dim, -1)
+
+
+# --- short-time Fourier transforms (zeroin.stft, zeroin.istft) ---------------------------------
+
+def _window(op, n_fft, hop_length, win_length, window, given):
+    """PyTorch's defaults: hop n_fft // 4, a window of win_length (n_fft) ones, centred and
+    zero-padded to n_fft; a missing window is warned about, as PyTorch does."""
+    import warnings
+    hop = n_fft // 4 if hop_length is None else int(hop_length)
+    win = n_fft if win_length is None else int(win_length)
+    if n_fft <= 0 or hop <= 0 or not 0 < win <= n_fft:
+        raise RuntimeError(f"{op}: expected 0 < n_fft, 0 < hop_length and 0 < win_length <= "
+                           f"n_fft, but got n_fft={n_fft}, hop_length={hop}, win_length={win}")
+    if window is None:
+        warnings.warn(f"{op}: a window was not provided; a rectangular window will be applied"
+                      + (", which is known to cause spectral leakage (use e.g. "
+                         "zeroin.hann_window)" if op == "stft" else
+                         "; give the window stft used, to make the inversion lossless")
+                      + f". To silence this, give window=zeroin.ones({n_fft})",
+                      UserWarning, stacklevel=3)
+        w = _leaf(np.ones(win, given))
+    else:
+        w = _ops._t(window)
+        if w.ndim != 1 or w.shape[0] != win:
+            raise RuntimeError(f"{op}: expected a 1D window tensor of size equal to "
+                               f"win_length={win}, but got window with size "
+                               f"{tuple(w.shape)}")
+    left = (n_fft - win) // 2
+    if left or win != n_fft:
+        w = _ops.concatenate([_leaf(np.zeros(left, w.dtype)), w,
+                              _leaf(np.zeros(n_fft - win - left, w.dtype))])
+    return hop, w
+
+
+def _frame_index(n_frames, hop, n_fft):
+    return np.arange(n_frames)[:, None] * hop + np.arange(n_fft)
+
+
+def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=True,  # noqa: A002
+         pad_mode="reflect", normalized=False, onesided=None, return_complex=None,
+         align_to_window=None):
+    """PyTorch's short-time Fourier transform of a 1-D (L) or 2-D (B, L) signal:
+    (B, freq, frames) complex, differentiable (frames, window and rfft composed)."""
+    x = _floating(input)
+    complex_in = x.dtype.kind == "c" or (window is not None and _ops._t(window).is_complex())
+    if return_complex is None and not complex_in:
+        raise RuntimeError("stft requires the return_complex parameter be given for real "
+                           "inputs; give return_complex=True")
+    if align_to_window:
+        raise NotImplementedError("stft: align_to_window=True is not supported in zeroin")
+    if x.ndim not in (1, 2):
+        raise RuntimeError(f"stft: expected a 1D or 2D tensor, got shape {tuple(x.shape)}")
+    hop, w = _window("stft", int(n_fft), hop_length, win_length, window, x.real.dtype)
+    batched = x.ndim == 2
+    x = x if batched else x.unsqueeze(0)
+    if center:
+        from .nn import functional as F
+        pad = int(n_fft) // 2
+        x = F.pad(x.unsqueeze(1), (pad, pad), mode=pad_mode).squeeze(1)
+    if not 0 < n_fft <= x.shape[-1]:
+        raise RuntimeError(f"stft: expected 0 < n_fft <= {x.shape[-1]} (the padded length), "
+                           f"but got n_fft={n_fft}")
+    onesided = not complex_in if onesided is None else onesided
+    if onesided and complex_in:
+        raise RuntimeError("Cannot have onesided output if window or input is complex")
+    frames = x[:, _frame_index(1 + (x.shape[-1] - n_fft) // hop, hop, n_fft)] * w
+    norm = "ortho" if normalized else "backward"
+    spec = (rfft(frames, norm=norm) if onesided else fft(frames, norm=norm)).transpose(-1, -2)
+    spec = spec if batched else spec.squeeze(0)
+    if return_complex is False:
+        import warnings
+        warnings.warn("stft with return_complex=False is deprecated (as in PyTorch); give "
+                      "return_complex=True and call view_as_real on the result",
+                      UserWarning, stacklevel=2)
+        from ._complex import view_as_real
+        return view_as_real(spec)
+    return spec
+
+
+def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=True,  # noqa: A002
+          normalized=False, onesided=None, length=None, return_complex=False):
+    """PyTorch's inverse of :func:`stft` (overlap-add of the frames, divided by the summed
+    squared window), differentiable."""
+    z = _ops._t(input)
+    if z.dtype.kind != "c":
+        raise RuntimeError("istft requires a complex-valued input tensor; give stft's "
+                           "return_complex=True output (or view_as_complex of the old form)")
+    if z.ndim not in (2, 3):
+        raise RuntimeError(f"istft: expected a tensor of 2 or 3 dimensions of complex dtype, "
+                           f"got shape {tuple(z.shape)}")
+    hop, w = _window("istft", int(n_fft), hop_length, win_length, window, z.real.dtype)
+    batched = z.ndim == 3
+    z = z if batched else z.unsqueeze(0)
+    n_freq, n_frames = z.shape[-2:]
+    onesided = n_freq != n_fft if onesided is None else onesided
+    if n_freq != (n_fft // 2 + 1 if onesided else n_fft):
+        raise RuntimeError(f"istft: expected the frequency dimension (-2) of input to be "
+                           f"{n_fft // 2 + 1 if onesided else n_fft} (onesided={onesided}), "
+                           f"got {n_freq}")
+    if onesided and return_complex:
+        raise RuntimeError("Cannot have onesided output if window or input is complex")
+    norm = "ortho" if normalized else "backward"
+    zt = z.transpose(-1, -2)
+    if return_complex:
+        frames = ifft(zt, n_fft, norm=norm)
+    else:       # a real signal: the one-sided half only, as PyTorch's (its gradient too)
+        frames = irfft(zt[..., :n_fft // 2 + 1], n_fft, norm=norm)
+    frames = frames * w
+    total = n_fft + hop * (n_frames - 1)
+    idx = _frame_index(n_frames, hop, n_fft).reshape(-1)
+    y = _leaf(np.zeros((z.shape[0], total), frames.dtype)).index_add(
+        -1, _leaf(idx), frames.reshape(z.shape[0], -1))         # overlap-add
+    env = np.zeros(total, w.dtype)
+    np.add.at(env, idx, np.tile(_array_of(w) ** 2, n_frames))
+    start = n_fft // 2 if center else 0
+    end = total - (n_fft // 2 if center else 0) if length is None else start + int(length)
+    y, env = y[:, start:end], env[start:end]
+    if env.size and np.abs(env).min() < 1e-11:
+        raise RuntimeError("istft: window overlap add min: the squared window sums to 0 "
+                           "somewhere (hop_length too large for the window?)")
+    y = y / _leaf(env)
+    if length is not None and y.shape[-1] < length:
+        import warnings
+        warnings.warn("istft: the length of signal is shorter than the length parameter. "
+                      "Result is being padded with zeros in the tail. Please check your "
+                      "center and hop_length settings", UserWarning, stacklevel=2)
+        y = _ops.concatenate([y, _leaf(np.zeros((y.shape[0], length - y.shape[-1]),
+                                                y.dtype))], -1)
+    return y if batched else y.squeeze(0)
