@@ -241,14 +241,21 @@ def test_bad_inputs_raise_torch_exception_types(call):
     assert issubclass(errors[0], errors[1]) or errors[0] is errors[1], errors
 
 
+F_REFUSED = ["relu", "relu6", "gelu", "leaky_relu", "hardtanh", "elu", "selu", "celu", "mish",
+             "softplus", "hardshrink", "softshrink", "hardsigmoid", "hardswish", "logsigmoid",
+             "softmax", "log_softmax", "softmin", "glu", "threshold", "rrelu", "prelu",
+             "mse_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy", "layer_norm",
+             "kl_div"]
+
+
 def _refusal_calls():
     from zeroin._complex import REFUSED
     two = {"lt", "le", "gt", "ge", "less", "less_equal", "greater", "greater_equal",
            "maximum", "minimum", "fmax", "fmin", "fmod", "remainder", "floor_divide", "atan2",
            "arctan2", "copysign", "xlogy", "heaviside"}
     for name in sorted(REFUSED):
-        if name.startswith("__") or name.endswith("_"):
-            continue
+        if name.startswith("__") or name.endswith("_") or name in F_REFUSED:
+            continue        # operators and in-place forms: below; F's: further below
         if name in two:
             yield name, lambda T, z, n=name: getattr(T, n)(z, z)
         elif name in ("clamp", "clip", "clamp_min", "clamp_max"):
@@ -274,6 +281,14 @@ def test_ops_torch_refuses_on_complex_refuse_with_its_exception_type(name, call)
         call(zeroin, z)
     with np.errstate(all="ignore"):                 # real: still works (logit of < 0)
         call(zeroin, z.real)
+
+
+@pytest.mark.parametrize("name", ["relu", "softmax", "log_softmax"])
+def test_top_level_activations_refuse_complex_too(name):
+    with pytest.raises(Exception) as et:
+        _f_call(torch, name, torch.tensor(Z))
+    with pytest.raises(et.type, match="complex"):
+        _f_call(zeroin, name, zeroin.tensor(Z))
 
 
 @pytest.mark.parametrize("method", ["__lt__", "__le__", "__gt__", "__ge__", "relu", "max",
@@ -315,3 +330,38 @@ def test_more_ops_give_torch_values_dtypes_and_gradients(expr):
 def test_linear_algebra_of_complex_matrices_is_refused_clearly():
     with pytest.raises(zeroin.DtypeError, match="complex"):
         zeroin.linalg.inv(zeroin.tensor(Z[:, :2]))
+
+
+def _f_call(F, name, z):
+    if name == "prelu":
+        return F.prelu(z, z.real[0, :1])
+    if name == "threshold":
+        return F.threshold(z, 0.0, 0.0)
+    if name in ("softmax", "log_softmax", "softmin"):
+        return getattr(F, name)(z, dim=0)
+    if name == "kl_div":
+        return F.kl_div(z, z, reduction="sum")
+    if name.endswith("loss") or name == "binary_cross_entropy":
+        return getattr(F, name)(z, z)
+    if name == "layer_norm":
+        return F.layer_norm(z, (3,))
+    return getattr(F, name)(z)
+
+
+@pytest.mark.parametrize("name", F_REFUSED)
+def test_functional_activations_and_losses_torch_refuses_on_complex_refuse(name):
+    import zeroin.nn.functional as F
+    with pytest.raises(Exception) as et:
+        _f_call(torch.nn.functional, name, torch.tensor(Z))
+    with pytest.raises(et.type, match="complex"):
+        _f_call(F, name, zeroin.tensor(Z))
+
+
+@pytest.mark.parametrize("name", ["silu", "softsign", "tanhshrink", "sigmoid", "tanh"])
+def test_functional_activations_on_complex_give_torch_values_and_gradients(name):
+    import zeroin.nn.functional as F     # noqa: F401  (zeroin.nn loads on first use)
+    if name == "silu":      # PyTorch computes it but refuses its gradient
+        np.testing.assert_allclose(zeroin.nn.functional.silu(zeroin.tensor(Z)).data,
+                                   torch.nn.functional.silu(torch.tensor(Z)).numpy())
+        return
+    check(lambda T, z: loss(T, getattr(T.nn.functional, name)(z)), Z)

@@ -288,6 +288,13 @@ REFUSED = {
         "floor", "ceil", "round", "trunc", "fix", "frac", "sign", "signbit", "erf", "erfc",
         "erfinv", "fmod", "remainder", "floor_divide", "atan2", "arctan2", "copysign",
         "logit", "xlogy", "softmax", "log_softmax", "unique")},
+    # zeroin.nn.functional's (installed there when it loads)
+    **{n: (_NI, "it is not implemented for complex tensors") for n in (
+        "relu6", "gelu", "leaky_relu", "hardtanh", "elu", "selu", "celu", "mish", "softplus",
+        "hardshrink", "softshrink", "hardsigmoid", "hardswish", "logsigmoid", "softmin", "glu",
+        "threshold", "rrelu", "prelu", "mse_loss", "smooth_l1_loss", "huber_loss",
+        "binary_cross_entropy", "layer_norm")},
+    "kl_div": (_RT, "complex inputs are not supported"),
 }
 _HINT = {"sign": "; use sgn (z / |z|)", "max": "; compare z.abs()", "min": "; compare z.abs()",
          "sort": "; sort z.abs() or z.real", "argmax": "; use z.abs().argmax()",
@@ -298,12 +305,17 @@ def _refuse(name, fn):
     exc, why = REFUSED[name]
     hint = _HINT.get(name, "; use z.abs(), z.real or z.imag (real tensors)")
 
+    # F.softmax's legacy-dim warning points at its caller: one frame more through here
+    stacked = "_stacklevel" in getattr(getattr(fn, "__code__", None), "co_varnames", ())
+
     @functools.wraps(fn)
     def guarded(*args, **kwargs):
         for a in args[:2]:
             if isinstance(a, Tensor) and a.dtype.kind == "c":
                 raise exc(f"{name.strip('_')}: {why} (got a {a.dtype} tensor, as PyTorch "
                           f"refuses it){hint}")
+        if stacked and len(args) < 3:
+            kwargs["_stacklevel"] = kwargs.get("_stacklevel", 3) + 1
         return fn(*args, **kwargs)
     guarded._complex_guarded = True
     return guarded

@@ -944,9 +944,16 @@ mish = _unary(MishOp, "x * tanh(softplus(x)).", ())
 class SoftsignOp(Function):
     __slots__ = ()
     name = "softsign"
+    holomorphic = False     # |x|: a complex x's gradient is written out below
     def forward(self, x): return x / (1 + np.abs(x))
     def backward(self, xp, g, out, x):
         d = 1 + xp.abs(x)
+        if _raw(x).dtype.kind == "c":
+            # PyTorch's convention for f = z h(|z|), h = 1 / (1 + |z|): conj(g) df/dconj(z)
+            # + g conj(df/dz), df/dz = h - h^2 |z| / 2, df/dconj(z) = -h^2 z^2 / (2 |z|)
+            h, r = 1 / d, xp.abs(x)
+            safe = xp.where(_raw(r) == 0, 1, r)
+            return g.conj() * (-(h * h) * x * x / (2 * safe)) + g * (h - h * h * r / 2)
         return g / (d * d)
 
 
