@@ -28,7 +28,7 @@ def _complex_of(dtype):
     return np.result_type(dtype, np.complex64)
 
 
-def _to_complex(xp, g, dtype):
+def _to_complex(g, dtype):
     """The real gradient ``g`` as the complex ``dtype`` (an array, or a recorded cast)."""
     return g.astype(dtype) if isinstance(g, np.ndarray) or np.isscalar(g) else g.to(dtype)
 
@@ -38,7 +38,7 @@ class RealOp(Function):
     __slots__ = ()
     name = "real"
     def forward(self, x): return x.real.copy()
-    def backward(self, xp, g, out, x): return _to_complex(xp, g, x.dtype)
+    def backward(self, xp, g, out, x): return _to_complex(g, x.dtype)
 
 
 class ImagOp(Function):
@@ -46,7 +46,7 @@ class ImagOp(Function):
     __slots__ = ()
     name = "imag"
     def forward(self, x): return x.imag.copy()
-    def backward(self, xp, g, out, x): return _to_complex(xp, g, x.dtype) * 1j
+    def backward(self, xp, g, out, x): return _to_complex(g, x.dtype) * 1j
 
 
 class ConjOp(Function):
