@@ -382,11 +382,52 @@ def test_cond_of_singular_matrices_as_torch():
             assert (np.isnan(z) and np.isnan(t)) or z == pytest.approx(t, rel=1e-12), (a, p)
 
 
-def test_eig_and_eigvals_are_refused_with_the_reason():
-    with pytest.raises(NotImplementedError, match="complex .* use linalg.eigh"):
-        zeroin.linalg.eig(zeroin.tensor(_r(3, 3)))
-    with pytest.raises(NotImplementedError, match="no complex dtype"):
-        zeroin.linalg.eigvals(zeroin.tensor(_r(3, 3)))
+_EIG_INPUTS = [np.random.default_rng(5).standard_normal((4, 4)),
+               np.random.default_rng(6).standard_normal((2, 3, 3)) +
+               1j * np.random.default_rng(7).standard_normal((2, 3, 3)),
+               np.random.default_rng(8).standard_normal((3, 3)).astype(np.float32)]
+
+
+@pytest.mark.parametrize("A", _EIG_INPUTS)
+def test_eig_and_eigvals_values_dtypes_and_gradients_match_torch(A):
+    """Eigenvector phases are LAPACK's in both, but the test reads only |V| (a loss on the
+    phases is ill-defined; both refuse its backward)."""
+    W = np.random.default_rng(9).standard_normal(A.shape)
+    res = []
+    for T in (zeroin, torch):
+        a = T.tensor(A, requires_grad=True)
+        L, V = T.linalg.eig(a)
+        loss = (L * T.tensor(W[..., 0] + 0.5j)).real.sum() + (V.abs() * T.tensor(W)).sum()
+        loss.backward()
+        ev, grad = T.linalg.eigvals(a), a.grad.numpy().copy()
+        try:        # a loss on the phases: refused by both (real eigenvectors: by neither)
+            T.linalg.eig(a)[1].real.sum().backward()
+            phases = None
+        except RuntimeError as e:
+            phases = "depends on this quantity" in str(e)
+        res.append((L.detach().numpy(), V.detach().abs().numpy(), grad,
+                    str(L.dtype).replace("torch.", ""), ev.detach().numpy(), phases))
+    assert res[0][5] == res[1][5] and (res[0][5] or A.dtype == np.float32)
+    tol = 1e-4 if A.dtype == np.float32 else 1e-9
+    for z, t in zip(res[0][:3] + res[0][4:5], res[1][:3] + res[1][4:5]):
+        np.testing.assert_allclose(z, t, rtol=tol, atol=tol)
+    assert res[0][3] == res[1][3]
+
+
+def test_eigvals_gradient_against_finite_differences():
+    A = zeroin.tensor(_r(3, 3), requires_grad=True)
+    assert zeroin.gradcheck(lambda A: zeroin.linalg.eigvals(A), (A,))
+    Z = zeroin.tensor(_EIG_INPUTS[1][0], requires_grad=True)
+    assert zeroin.gradcheck(lambda Z: zeroin.linalg.eigvals(Z) * 1j, (Z,))
+
+
+def test_eig_refuses_integers_and_non_square_matrices_as_torch():
+    for a, err in ((torch.ones(2, 3, dtype=torch.float64), RuntimeError),
+                   (torch.ones(2, 2, dtype=torch.int64), RuntimeError)):
+        with pytest.raises(err):
+            torch.linalg.eig(a)
+        with pytest.raises(err):
+            zeroin.linalg.eig(zeroin.tensor(a.numpy()))
 
 
 # --- PyTorch's older names -----------------------------------------------------------------------

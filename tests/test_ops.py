@@ -1217,6 +1217,10 @@ GRADCHECK = {
     "eigh": [(lambda a: (lambda l, q: q * q * np.arange(3.0) + l)(
         *zeroin.linalg.eigh((a + a.mT) / 2)), [_r(3, 3)], True)],
     "eigvalsh": [(lambda a: zeroin.linalg.eigvalsh((a + a.mT) / 2), [_r(3, 3)], True)],
+    # a loss on |V| (the eigenvectors' phases are arbitrary); no double backward
+    "eig": [(lambda a: (lambda l, v: v.abs() * 2 + l.real * l.imag)(*zeroin.linalg.eig(a)),
+             [_r(3, 3)], False),
+            (lambda a: zeroin.linalg.eig(a).eigenvalues, [_r(4, 4)], False)],
     "solve_triangular": [(lambda a, b: zeroin.linalg.solve_triangular(a, b, upper=True),
                           [_r(3, 3) + 3 * np.eye(3), _r(3, 2)], True)],
     "lu_factor_ex": [(lambda a: zeroin.linalg.lu_factor_ex(a).LU, [_r(2, 3, 3)], True),

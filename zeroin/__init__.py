@@ -20,6 +20,7 @@ from .function import Function
 from . import ops, _torch_ops, _memory, linalg
 from . import _api_names  # noqa: F401  (adds to _tensor_api's EXPORTS)
 from . import _inplace_names  # noqa: F401  (adds to _tensor_api's EXPORTS)
+from . import _complex  # noqa: F401  (complex parts and .H; adds to _tensor_api's EXPORTS)
 from . import _toplevel, _toplevel_data, _toplevel_misc  # noqa: F401  (torch.conv2d, torch.pi, ...)
 from .linalg import inverse, logdet, matrix_power, pinverse
 from ._tensor_api import EXPORTS as _TENSOR_API
@@ -46,6 +47,7 @@ globals().update({alias: info.fn for info in ops.OPS.values() if info.export
 globals().update(_TENSOR_API)       # zeroin.eq, zeroin.numel, zeroin.set_grad_enabled, ...
 from ._linalg_more import TORCH_NAMES as _LINALG_OLD
 globals().update(_LINALG_OLD)       # zeroin.cholesky_solve, zeroin.svd (old form), zeroin.lu ...
+_complex.install(globals())         # ops PyTorch refuses on complex tensors refuse them too
 
 __version__ = "0.1.0"
 
@@ -54,6 +56,9 @@ _memory.keep_freed_memory()     # glibc: a step's freed arrays stay mapped for t
 # Heavier or optional parts load on first use, so `import zeroin` stays fast.
 _LAZY = {
     "nn": ("zeroin.nn", None),
+    "fft": ("zeroin.fft", None),
+    "stft": ("zeroin.fft", "stft"),
+    "istft": ("zeroin.fft", "istft"),
     "optim": ("zeroin.optim", None),
     "data": ("zeroin.data", None),
     "utils": ("zeroin.utils", None),

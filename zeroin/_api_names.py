@@ -128,30 +128,6 @@ def combinations(input, r=2, with_replacement=False):  # noqa: A002
     return _ops.getitem(x, idx)
 
 
-def _mh(self):
-    if self.ndim < 2:
-        raise RuntimeError(f"mH: only for matrices or batches of matrices, got a "
-                           f"{self.ndim}-D tensor; use .T or reshape first")
-    return _ops.transpose(_real_only(self, "mH"), -2, -1)
-
-
-def _h(self):
-    if self.ndim != 2:
-        raise RuntimeError(f"H: only for matrices (2-D tensors), got a {self.ndim}-D tensor; "
-                           f"for batches of matrices use .mH")
-    return _ops.transpose(_real_only(self, "H"), 0, 1)
-
-
-def _real_only(x, name):
-    if x.dtype.kind == "c":
-        raise NotImplementedError(f"{name}: the conjugate transpose of a complex tensor is "
-                                  f"not supported (zeroin has no conj); use .mT for the "
-                                  f"transpose")
-    return x
-
-
-Tensor.mH = property(_mh, doc="The conjugate transpose of the last two dims (real: .mT).")
-Tensor.H = property(_h, doc="The conjugate transpose of a matrix (real: .T).")
 
 
 # --- reductions ----------------------------------------------------------------------------
@@ -463,15 +439,6 @@ def inner(input, other):  # noqa: A002
 
 
 @_method()
-def vdot(input, other):  # noqa: A002
-    """The dot product of two 1-D tensors, the first conjugated (real: ``dot``)."""
-    a, b = _t(input), _t(other)
-    if a.ndim != 1 or b.ndim != 1:
-        raise ShapeError(f"vdot: expects two 1-D tensors, got shapes {a.shape} and {b.shape}")
-    return dot(_real_only(a, "vdot"), b)
-
-
-@_method()
 def kron(input, other):  # noqa: A002
     """The Kronecker product: each element of ``input`` times the whole of ``other``
     (shapes multiply dimension by dimension, the shorter one padded with 1s in front)."""
@@ -483,7 +450,7 @@ def kron(input, other):  # noqa: A002
     return _ops.reshape(ra * rb, tuple(i * j for i, j in zip(sa, sb)))
 
 
-for _f in (addmm, addmv, baddbmm, addbmm, addr, inner, vdot, kron):
+for _f in (addmm, addmv, baddbmm, addbmm, addr, inner, kron):
     _export(_f)
 Tensor.ger = Tensor.outer
 _export(Tensor.outer, "ger")

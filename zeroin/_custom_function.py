@@ -74,7 +74,9 @@ class FunctionCtx:
 
 
 class _Node(_f.Function):
-    """The graph node of one ``apply`` call for output ``k`` of ``n``."""
+    """The graph node of one ``apply`` call for output ``k`` of ``n``. Its backward gets
+    the gradient as PyTorch's does, complex ones too (no conjugation by the engine)."""
+    holomorphic = False
 
     def __init__(self, cls, ctx, result, k, n, tensor_pos, n_args, out_arrays):
         self.name = _f.OpName(cls.__name__, cls.__name__ + "Backward")    # PyTorch's name()

@@ -434,6 +434,11 @@ def backward(outputs, out_grads, retain_graph):
             out = t._array
             if out is None:             # T10: float_grad rules take the floats as they are
                 out = t._float if fn.float_grad else np.asarray(t._float)
+            elif out.dtype.kind == "c":     # a complex output: the reference's step
+                if p is None:
+                    p = _reference(retain_graph, leaves)
+                reference.backprop_node(t, g, grads, p)
+                continue
             ins = fn.inputs
             n = len(ins)
             scalar = fn.scalar_rules and not out.ndim

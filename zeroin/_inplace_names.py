@@ -311,8 +311,7 @@ def is_complex(input):  # noqa: A002
     return input.dtype.kind == "c"
 
 
-for _name, _doc in (("is_conj", "Always False: zeroin has no lazy conjugate bit."),
-                    ("is_neg", "Always False: zeroin has no lazy negation bit."),
+for _name, _doc in (("is_neg", "Always False: zeroin has no lazy negation bit."),
                     ("is_inference", "Always False: zeroin's inference_mode is no_grad, "
                                      "without inference tensors.")):
     _f = lambda input: False  # noqa: E731,A002
@@ -335,15 +334,12 @@ def get_device(input):  # noqa: A002
     return -1
 
 
-for _name in ("resolve_conj", "resolve_neg", "conj", "conj_physical"):
-    def _f(input, _name=_name):  # noqa: A002
-        if input.dtype.kind == "c" and _name != "resolve_neg":
-            return _leaf(np.conj(_array_of(input)))
-        return input
-    _f.__name__ = _f.__qualname__ = _name
-    _f.__doc__ = ("The tensor itself for a real tensor, as PyTorch; a complex one's "
-                  "conjugate as a new tensor (zeroin has no lazy conjugate bit).")
-    _both(_f)
+def resolve_neg(input):  # noqa: A002
+    """The tensor itself: zeroin has no lazy negation bit."""
+    return input
+
+
+_both(resolve_neg)
 
 
 def conj_physical_(input):  # noqa: A002
@@ -356,24 +352,6 @@ def conj_physical_(input):  # noqa: A002
 _both(conj_physical_)
 
 
-def _real(input):  # noqa: A002
-    """The real part: the tensor itself for a real dtype, as PyTorch."""
-    a = _array_of(input)
-    return input if a.dtype.kind != "c" else _leaf(a.real)
-
-
-def _imag(input):  # noqa: A002
-    """The imaginary part; real tensors have none, so PyTorch's error."""
-    a = _array_of(input)
-    if a.dtype.kind != "c":
-        raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
-    return _leaf(a.imag)
-
-
-Tensor.real = property(_real, doc=_real.__doc__)
-Tensor.imag = property(_imag, doc=_imag.__doc__)
-_export(_real, "real")
-_export(_imag, "imag")
 Tensor.nbytes = property(lambda self: int(_array_of(self).size * self.dtype.itemsize),
                          doc="The bytes the elements take: numel() * itemsize.")
 Tensor.itemsize = property(lambda self: int(self.dtype.itemsize),

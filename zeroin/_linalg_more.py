@@ -17,10 +17,10 @@ import numpy as np
 from . import _torch_ops as _x
 from . import ops as _ops
 from ._tensor import Tensor, _leaf, _raw
-from .errors import ShapeError
+from .errors import DtypeError, ShapeError
 from .function import NP, Function
-from .linalg import (LinAlgError, _float, _matrix, inv, matrix_norm, qr, solve, svd,
-                     svdvals)
+from .linalg import (LinAlgError, _float, _matrix, _pack, _unpack, inv, matrix_norm, qr,
+                     solve, svd, svdvals)
 from .linalg import cholesky as _cholesky
 from .ops import TZ, _t, op
 
@@ -803,20 +803,74 @@ def _x_no_derivative(op_name, value, *inputs):
     return no_derivative(op_name, lambda *_: value, *inputs, why=why)
 
 
-def _no_complex(name):
-    raise NotImplementedError(
-        f"linalg.{name}: the eigenvalues of a general real matrix are complex, and zeroin has "
-        f"no complex dtype; for a symmetric matrix use linalg.eigh / linalg.eigvalsh")
+class EigOp(Function):
+    """A V = V diag(L) for a general square A (LAPACK's geev, as PyTorch's CPU): complex
+    eigenvalues and unit eigenvectors, packed. Not holomorphic (the eigenvectors are
+    normalised), so its rule is PyTorch's own: gA = V^-H (diag(gL) + (V^H gV -
+    V^H V diag(Re(V^H gV)_ii)) / conj(L_j - L_i)) V^H, refused where the loss depends on
+    the eigenvectors' phases (ill-defined, PyTorch's check); a real A keeps Re(gA)."""
+    __slots__ = ()
+    name = "linalg.eig"
+    holomorphic = False
+
+    def forward(self, A):
+        L, V = np.linalg.eig(A)
+        c = np.result_type(A.dtype, np.complex64)
+        return _pack(A.shape[:-2], L.astype(c, copy=False), V.astype(c, copy=False))
+
+    def backward(self, xp, g, out, A):
+        if xp is not NP:
+            raise NotImplementedError("linalg.eig: its double backward (create_graph=True) "
+                                      "is not supported in zeroin")
+        n = A.shape[-1]
+        L, V = _unpack(out, ((n,), (n, n)))
+        gL, gV = _unpack(g, ((n,), (n, n)))
+        Vh = np.conj(np.swapaxes(V, -1, -2))
+        VhgV = Vh @ gV
+        d = np.diagonal(VhgV, 0, -2, -1)
+        if not np.allclose(d.imag, 0, rtol=1e-2, atol=1e-2):
+            raise RuntimeError(
+                "linalg_eig_backward: The eigenvectors in the complex case are specified up "
+                "to multiplication by e^{i phi}. The specified loss function depends on this "
+                "quantity, so it is ill-defined; make the loss depend on |V| or on V V^-1")
+        gA = VhgV - Vh @ (V * d.real[..., None, :])
+        Lc = np.conj(L)
+        E = Lc[..., None, :] - Lc[..., :, None]
+        i = np.arange(n)
+        E[..., i, i] = 1
+        gA = gA / E
+        gA[..., i, i] += gL
+        return np.linalg.solve(Vh, gA @ Vh)
 
 
+class Eig(NamedTuple):
+    eigenvalues: Tensor
+    eigenvectors: Tensor
+
+
+def _square(op_name, A):
+    A = _t(A)
+    if A.dtype.kind not in "fc":
+        raise DtypeError(f"{op_name}: A has dtype {A.dtype}; it needs a float or complex "
+                         f"dtype, as in PyTorch: convert first, e.g. A.double()")
+    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
+        raise ShapeError(f"{op_name}: A must be a square matrix or a batch of them "
+                         f"(..., n, n), got shape {tuple(A.shape)}")
+    return A
+
+
+@op(EigOp, export=False)
 def eig(A):
-    """Refused: PyTorch returns complex eigenvalues and eigenvectors (zeroin is real)."""
-    _no_complex("eig")
+    """``(eigenvalues, eigenvectors)`` of a general square ``A`` (batched): complex (complex64
+    from float32), the eigenvectors of unit norm, in LAPACK's order, as PyTorch's CPU."""
+    A = _square("linalg.eig", A)
+    n = A.shape[-1]
+    return Eig(*_unpack(EigOp()(A), ((n,), (n, n))))
 
 
 def eigvals(A):
-    """Refused: PyTorch returns complex eigenvalues (zeroin is real)."""
-    _no_complex("eigvals")
+    """The complex eigenvalues of a general square ``A`` (batched), as :func:`eig`'s."""
+    return eig(A).eigenvalues
 
 
 # --- PyTorch's older top-level names (deprecated there, with its warnings) -----------------

@@ -139,6 +139,8 @@ def _as_array(data, dtype=None, requires_grad=False):
             # Python floats take the default float dtype; Python ints that are asked to
             # require grad are promoted to it too (w = zeroin.tensor(3, requires_grad=True)).
             arr = arr.astype(_default_dtype, copy=False)
+        elif arr.dtype.kind == "c":     # complex64 under float32, as PyTorch's
+            arr = arr.astype(np.result_type(_default_dtype, np.complex64), copy=False)
     if arr.dtype.kind in "OUSV":    # objects, strings, bytes, records
         raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} "
                         f"(NumPy gives dtype {arr.dtype}); pass numbers, nested lists of "

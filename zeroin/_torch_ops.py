@@ -179,7 +179,9 @@ class AcoshOp(Function):
     __slots__ = ()
     name = "acosh"
     def forward(self, x): return np.arccosh(x)
-    def backward(self, xp, g, out, x): return g / xp.sqrt(x * x - 1)
+    # sqrt(x - 1) * sqrt(x + 1), not sqrt(x * x - 1): the same for real x, and PyTorch's
+    # branch for complex x
+    def backward(self, xp, g, out, x): return g / (xp.sqrt(x - 1) * xp.sqrt(x + 1))
 
 
 acosh = _unary(AcoshOp, "Elementwise inverse hyperbolic cosine.")
@@ -942,9 +944,16 @@ mish = _unary(MishOp, "x * tanh(softplus(x)).", ())
 class SoftsignOp(Function):
     __slots__ = ()
     name = "softsign"
+    holomorphic = False     # |x|: a complex x's gradient is written out below
     def forward(self, x): return x / (1 + np.abs(x))
     def backward(self, xp, g, out, x):
         d = 1 + xp.abs(x)
+        if _raw(x).dtype.kind == "c":
+            # PyTorch's convention for f = z h(|z|), h = 1 / (1 + |z|): conj(g) df/dconj(z)
+            # + g conj(df/dz), df/dz = h - h^2 |z| / 2, df/dconj(z) = -h^2 z^2 / (2 |z|)
+            h, r = 1 / d, xp.abs(x)
+            safe = xp.where(_raw(r) == 0, 1, r)
+            return g.conj() * (-(h * h) * x * x / (2 * safe)) + g * (h - h * h * r / 2)
         return g / (d * d)
 
 
@@ -1013,7 +1022,9 @@ def _var_parts(name, x, dim, unbiased, keepdim, correction):
                       f"less than the reduction factor (input numel divided by output numel).",
                       UserWarning, stacklevel=3)
     dev = x - x.mean(axis=d, keepdims=True)
-    return (dev * dev).sum(axis=d, keepdims=keepdim) / builtins.max(n - correction, 0)
+    # |dev|**2: a complex input's variance is real, as PyTorch's
+    sq = dev * dev if dev.dtype.kind != "c" else dev.real * dev.real + dev.imag * dev.imag
+    return sq.sum(axis=d, keepdims=keepdim) / builtins.max(n - correction, 0)
 
 
 @op((SubOp, MulOp, SumOp, MeanOp), methods=("var",))
@@ -1208,6 +1219,8 @@ def norm(input, p="fro", dim=None, keepdim=False, *, dtype=None):  # noqa: A002
         p = 2
     if isinstance(p, bool) or not isinstance(p, numbers.Real):
         raise ValueError(f"norm: unsupported p={p!r}; use 'fro', a number, inf or -inf")
+    if x.dtype.kind == "c":         # the norm of the moduli (real), as PyTorch's
+        x = x.abs()
     return NormOp(float(p), _ops._reduce_dims("norm", x, dim), keepdim)(x)
 
 

@@ -131,10 +131,13 @@ def _backprop_node(t, g, grads, p):
     if fn.released and not p.keep_all:
         raise RuntimeError(_RELEASED_MSG)
     ins = fn.inputs
-    if p.create_graph:          # the rule on tensors: recorded, so it can be differentiated
+    out = t if p.create_graph else _tensor._array_of(t)
+    if out.dtype.kind == "c" and fn.holomorphic:
+        res = _holomorphic_rule(fn, p.create_graph, g, out, ins)
+    elif p.create_graph:        # the rule on tensors: recorded, so it can be differentiated
         res = fn.backward(TZ, g, t, *ins)
     else:
-        res = fn.backward(NP, g, _tensor._array_of(t), *[_tensor._array_of(i) for i in ins])
+        res = fn.backward(NP, g, out, *[_tensor._array_of(i) for i in ins])
     if len(ins) == 1:
         res = (res,)
     if not p.retain:            # free what forward saved: the graph is used up
@@ -146,6 +149,19 @@ def _backprop_node(t, g, grads, p):
             if anomaly.detect:
                 check_backward(fn, gi)
             _accumulate(grads, inp, gi, p.leaves)
+
+
+def _holomorphic_rule(fn, create_graph, g, out, ins):
+    """PyTorch's gradient of a holomorphic op with a complex output: conj(rule(conj(g))),
+    the rule written for reals giving g * f'(z) (PyTorch's convention, "Autograd for
+    Complex Numbers": the gradient of a real loss is dL/dRe + i dL/dIm)."""
+    if create_graph:
+        res = fn.backward(TZ, g.conj(), out, *ins)
+    else:
+        res = fn.backward(NP, np.conj(g), out, *[_tensor._array_of(i) for i in ins])
+    if len(ins) == 1:
+        return None if res is None else res.conj()
+    return tuple(None if r is None else r.conj() for r in res)
 
 
 def _accumulate(grads, t, g, leaves):
@@ -164,12 +180,16 @@ def _fit(g, t, create_graph):
     if create_graph:
         g = g if isinstance(g, Tensor) else _leaf(np.asarray(g))
         if g.dtype != t.dtype:      # as PyTorch's engine: each input gets its own dtype
-            g = g.to(t.dtype)
+            g = (g.real if g.dtype.kind == "c" and t.dtype.kind != "c" else g).to(t.dtype)
         return g if g.shape == t.shape else sum_to(g, t.shape)
     g = np.asarray(g)
     if g.shape != t.shape:
         g = sum_to_array(g, t.shape)
-    return g if g.dtype == t.dtype else g.astype(t.dtype)
+    if g.dtype == t.dtype:
+        return g
+    if g.dtype.kind == "c" and t.dtype.kind != "c":     # a real input keeps the real part
+        g = g.real
+    return g.astype(t.dtype)
 
 
 def _observe(t, g, p):
@@ -304,6 +324,11 @@ def root_grads(outputs, grad_outputs, create_graph, op):
                                f"computed under zeroin.no_grad())")
         g = grad_outputs[i] if grad_outputs is not None else None
         if g is None:
+            if t.dtype.kind == "c":
+                raise RuntimeError(f"{op}: grad can be implicitly created only for real scalar "
+                                   f"outputs; this output is {t.dtype}: reduce it to a real "
+                                   f"loss first (e.g. z.abs().sum() or z.real.sum()) or pass "
+                                   f"gradient=")
             shape = t.shape
             if shape and t.data.size != 1:
                 raise RuntimeError(f"{op}: output has shape {shape}; backward without "

@@ -94,7 +94,10 @@ def sigmoid_array(x):
     """1 / (1 + e**-x) without overflow, as exp(min(x, 0)) / (1 + exp(-|x|)): each side
     takes the stable form (1 / (1 + e**-x) for x >= 0, e**x / (1 + e**x) below) with
     exponents that are never positive. The same values as choosing the side with
-    np.where, without its cost (np.where took half the time on small float32 arrays)."""
+    np.where, without its cost (np.where took half the time on small float32 arrays).
+    A complex ``x`` (no ordering to pick a side by) takes 1 / (1 + e**-x) as it is."""
+    if type(x) is np.ndarray and x.dtype.kind == "c":
+        return 1 / (1 + np.exp(-x))
     d = np.exp(-np.abs(x))
     d += 1
     r = np.exp(np.minimum(x, 0))
@@ -210,6 +213,13 @@ class Function:
     promotes = False
     # an op's check_promotion(x, y) may refuse two dtypes before they are promoted
     check_promotion = None
+    # True when the op is holomorphic (complex-differentiable: + * exp matmul ...), so that
+    # its rule written for reals, g * f'(z), gives PyTorch's complex gradient
+    # g * conj(f'(z)) as conj(rule(conj(g))): the engine does that for every op whose
+    # output is complex (zeroin.autograd._backprop_node). Ops that are not (conj,
+    # complex, polar) set False and write PyTorch's gradient themselves; an op with a real
+    # output (abs, real, angle) is never wrapped.
+    holomorphic = True
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -28,7 +28,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, *, raise_exception=Tru
     ``fn(*inputs)`` returns a tensor or a tuple of tensors; each output is checked through a
     fixed random projection ``sum(out * r)``, as PyTorch's ``fast_mode`` does (every output
     element's gradient takes part). Inputs are promoted to float64 copies so that the
-    differences are accurate. ``nondet_tol`` and ``fast_mode`` are accepted for PyTorch's
+    differences are accurate. Complex inputs and outputs follow PyTorch's convention: a
+    complex output is projected as ``sum(Re(out * conj(r)))``, and a complex input's
+    gradient ``dL/dRe + i dL/dIm`` is checked against differences in its real and imaginary
+    parts (complex128 copies). ``nondet_tol`` and ``fast_mode`` are accepted for PyTorch's
     calls; zeroin's backward is deterministic and always projects.
 
     Returns True, or raises :class:`GradcheckError` naming the input, the element index and
@@ -57,23 +60,23 @@ def _check(fn, inputs, eps, atol, rtol):
     xs = []
     for t in inputs:
         if isinstance(t, Tensor) and t.requires_grad:
-            xs.append(Tensor(t.data.astype(np.float64), requires_grad=True, name=t.name))
+            wide = np.complex128 if t.dtype.kind == "c" else np.float64
+            xs.append(Tensor(t.data.astype(wide), requires_grad=True, name=t.name))
         else:
             xs.append(t)
     outs = _outputs(fn, xs)
     rng = np.random.default_rng(0)
-    projs = [rng.standard_normal(o.shape) if o.data.size > 1 else np.ones(o.shape)
-             for o in outs]
+    projs = [_direction(rng, o) if o.data.size > 1 else np.ones(o.shape) for o in outs]
 
     def scalar(*args):
         # Grad mode stays on: fn may itself call zeroin.grad (checking a second derivative).
-        return sum(float((o.data.astype(np.float64) * r).sum())
+        return sum(float((o.data * np.conj(r)).real.sum())
                    for o, r in zip(_outputs(fn, args), projs))
 
     wrt = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
     if not wrt:
         raise ValueError("gradcheck: no input requires grad")
-    terms = [(o * _leaf(r)).sum() for o, r in zip(outs, projs) if o.requires_grad]
+    terms = [_project(o, r) for o, r in zip(outs, projs) if o.requires_grad]
     if terms:
         analytic = grad(sum(terms[1:], terms[0]), wrt, allow_unused=True)
     else:   # constant outputs (e.g. the gradient of a linear function): derivative 0
@@ -84,18 +87,36 @@ def _check(fn, inputs, eps, atol, rtol):
     return True
 
 
+def _direction(rng, o):
+    """A fixed random projection for the output ``o`` (complex for a complex output)."""
+    r = rng.standard_normal(o.shape)
+    return r + 1j * rng.standard_normal(o.shape) if o.dtype.kind == "c" else r
+
+
+def _project(o, r):
+    """The real scalar ``sum(Re(o * conj(r)))`` of the output ``o``, recorded."""
+    if o.dtype.kind == "c":
+        return (o * _leaf(np.conj(r))).real.sum()
+    return (o * _leaf(r)).sum()
+
+
 def _compare(n, x, a, scalar, xs, eps, atol, rtol):
-    """Central differences of ``scalar`` in every element of input ``x`` against ``a``."""
+    """Central differences of ``scalar`` in every element of input ``x`` against ``a``
+    (a complex ``x``: in its real and imaginary parts, ``dL/dRe + i dL/dIm``)."""
     flat = x.data.reshape(-1)
+    steps = (eps, 1j * eps) if x.dtype.kind == "c" else (eps,)
     for j in range(flat.size):
         old = flat[j]
-        flat[j] = old + eps
-        fp = scalar(*xs)
-        flat[j] = old - eps
-        fm = scalar(*xs)
-        flat[j] = old
-        num = (fp - fm) / (2 * eps)
-        an = float(a.reshape(-1)[j])
+        num = 0
+        for step, unit in zip(steps, (1, 1j)):
+            flat[j] = old + step
+            fp = scalar(*xs)
+            flat[j] = old - step
+            fm = scalar(*xs)
+            flat[j] = old
+            num = num + unit * (fp - fm) / (2 * eps)
+        an = a.reshape(-1)[j]
+        an = complex(an) if x.dtype.kind == "c" else float(an)
         if not abs(an - num) <= atol + rtol * abs(num):
             idx = tuple(int(i) for i in np.unravel_index(j, x.shape)) if x.ndim else ()
             label = f" ({x.name})" if x.name else ""
@@ -123,11 +144,11 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
             if not o.requires_grad:
                 continue
             if given is not None:
-                v = np.asarray(given[i].data if isinstance(given[i], Tensor) else given[i],
-                               dtype=np.float64)
+                v = np.asarray(given[i].data if isinstance(given[i], Tensor) else given[i])
+                v = v.astype(np.complex128 if v.dtype.kind == "c" else np.float64)
             else:
-                v = vs.setdefault(i, np.random.default_rng(1 + i).standard_normal(o.shape))
-            terms.append((o * _leaf(v)).sum())
+                v = vs.setdefault(i, _direction(np.random.default_rng(1 + i), o))
+            terms.append(_project(o, v))
         wrt = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
         if not terms:
             return tuple(_leaf(np.zeros_like(x.data)) for x in wrt)

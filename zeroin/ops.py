@@ -604,7 +604,11 @@ class AbsOp(Function):
     scalar_rules = True
     name = "abs"
     def forward(self, x): return np.abs(x)
-    def backward(self, xp, g, out, x): return g * np.sign(_raw(x))
+    def backward(self, xp, g, out, x):
+        s = np.sign(_raw(x))            # complex x: z / |z| (NumPy >= 2), PyTorch's sgn
+        if xp is not NP and s.dtype.kind == "c":    # create_graph: sgn is not constant
+            return g * x.sgn()
+        return g * s
 
 
 abs = _unary(AbsOp, "Elementwise |x| (gradient sign(x), 0 at 0).",  # noqa: A001
@@ -880,7 +884,11 @@ class AsTypeOp(Function):
     name = "astype"
     def __init__(self, dtype): self.dtype = np.dtype(dtype)
     def forward(self, x): return x.astype(self.dtype)
-    def backward(self, xp, g, out, x): return g.astype(_raw(x).dtype)
+    def backward(self, xp, g, out, x):
+        d = _raw(x).dtype
+        if g.dtype.kind == "c" and d.kind != "c":     # from real to complex: Re g
+            g = g.real
+        return g.astype(d)
 
 
 @op(AsTypeOp, methods=("astype",))

@@ -1008,3 +1008,6 @@ threshold_ = _inplace_activation("threshold_", threshold)
 
 __all__ += ["relu_", "elu_", "leaky_relu_", "hardtanh_", "rrelu_", "celu_", "selu_",
             "threshold_"]
+
+from .._complex import install as _install_complex_guard  # noqa: E402
+_install_complex_guard(globals())   # activations and losses PyTorch refuses on complex refuse too

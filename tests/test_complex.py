@@ -1,0 +1,367 @@
+"""Complex tensors against PyTorch: dtypes, values and gradients (PyTorch's convention,
+z.grad = dL/dRe + i dL/dIm, checked against torch AND complex finite differences), the
+parts (real, imag, conj, complex, polar, angle, sgn, view_as_real/complex, .H, vdot), and
+the ops PyTorch refuses on complex (same exception type)."""
+import warnings
+
+import numpy as np
+import pytest
+
+import zeroin
+
+torch = pytest.importorskip("torch")
+
+RNG = np.random.default_rng(7)
+Z = RNG.standard_normal((2, 3)) + 1j * RNG.standard_normal((2, 3))     # complex128
+W = RNG.standard_normal((2, 3)) + 1j * RNG.standard_normal((2, 3))     # a fixed weight
+X = RNG.standard_normal((2, 3))
+
+
+def fd_grad(f, z, eps=1e-6):
+    """PyTorch's complex gradient of the real scalar f(z) by central differences:
+    dL/dRe + i dL/dIm, each part perturbed separately (real z: dL/dz)."""
+    z = np.array(z)
+    g = np.zeros(z.shape, z.dtype)
+    for j in np.ndindex(z.shape):
+        for step, unit in ((eps, 1), (1j * eps, 1j)) if z.dtype.kind == "c" else ((eps, 1),):
+            zp, zm = z.copy(), z.copy()
+            zp[j] += step
+            zm[j] -= step
+            g[j] += unit * (f(zp) - f(zm)) / (2 * eps)
+    return g
+
+
+def both_grads(fn, *arrays):
+    """fn(T, *tensors) -> a real scalar, on zeroin and torch: (values, grads) of each."""
+    out = {}
+    for T in (zeroin, torch):
+        ts = [T.tensor(a, requires_grad=True) for a in arrays]
+        loss = fn(T, *ts)
+        loss.backward()
+        out[T.__name__] = (float(loss.detach().numpy()),
+                           [None if t.grad is None else
+                            np.asarray(t.grad.detach().resolve_conj().numpy()) for t in ts])
+    return out["zeroin"], out["torch"]
+
+
+def check(fn, *arrays, fd=True):
+    (vz, gz), (vt, gt) = both_grads(fn, *arrays)
+    np.testing.assert_allclose(vz, vt, rtol=1e-10, atol=1e-12)
+    for i, (a, b) in enumerate(zip(gz, gt)):
+        assert (a is None) == (b is None)
+        if a is None:
+            continue
+        assert a.dtype == b.dtype
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
+        if fd:
+            def f(v, i=i):
+                args = [zeroin.tensor(x) for x in arrays]
+                args[i] = zeroin.tensor(v)
+                return float(fn(zeroin, *args).numpy())
+            np.testing.assert_allclose(a, fd_grad(f, arrays[i]), rtol=1e-5, atol=1e-6)
+
+
+def loss(T, y):
+    """A real loss that reads both parts of a complex y."""
+    w = T.tensor(W[..., :y.shape[-1]] if y.ndim == 2 and y.shape == W.shape else
+                 np.ones(tuple(y.shape)) * (0.3 - 0.7j))
+    return (y * w).real.sum() + (y.abs() ** 2).sum() * 0.1
+
+
+UNARY = ["exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "sigmoid",
+         "reciprocal", "rsqrt", "square", "log1p", "expm1", "neg", "asin", "acos", "atan",
+         "asinh", "acosh", "atanh", "log2", "log10", "exp2", "sinc"]
+
+
+@pytest.mark.parametrize("name", UNARY)
+def test_holomorphic_unary_ops_give_torch_values_and_gradients(name):
+    check(lambda T, z: loss(T, getattr(T, name)(z)), Z)
+
+
+@pytest.mark.parametrize("expr", [
+    lambda T, a, b: a + b, lambda T, a, b: a - b, lambda T, a, b: a * b,
+    lambda T, a, b: a / b, lambda T, a, b: a ** b, lambda T, a, b: a ** 2,
+    lambda T, a, b: 2.5 ** a, lambda T, a, b: a * (1 + 2j), lambda T, a, b: (1 - 1j) / a,
+    lambda T, a, b: a @ b.T, lambda T, a, b: T.matmul(a, b.T.conj().resolve_conj()),
+    lambda T, a, b: T.where(T.tensor([[True, False, True]] * 2), a, b),
+])
+def test_binary_ops_of_two_complex_tensors(expr):
+    check(lambda T, a, b: loss(T, expr(T, a, b)), Z, W)
+
+
+@pytest.mark.parametrize("expr", [
+    lambda T, x, z: x * z, lambda T, x, z: z / x, lambda T, x, z: x + z,
+    lambda T, x, z: x.to(z.dtype) @ z.T, lambda T, x, z: x * (2 - 3j), lambda T, x, z: x.to(z.dtype),
+])
+def test_real_tensor_meeting_complex_gets_the_real_part_of_the_gradient(expr):
+    """torch: a real input's gradient is the real part (no ComplexWarning)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check(lambda T, x, z: loss(T, expr(T, x, z)), X, Z)
+
+
+@pytest.mark.parametrize("expr", [
+    lambda T, z: z.sum(), lambda T, z: z.mean(0), lambda T, z: z.prod(1),
+    lambda T, z: z.cumsum(1), lambda T, z: z.reshape(3, 2), lambda T, z: z.T,
+    lambda T, z: z[1:, ::2], lambda T, z: z[[1, 0, 1]], lambda T, z: T.cat([z, z * 2], 1),
+    lambda T, z: T.stack([z, z], 0), lambda T, z: z.flip(0), lambda T, z: z.unsqueeze(0),
+    lambda T, z: T.outer(z[0], z[1]), lambda T, z: T.dot(z[0], z[1]),
+    lambda T, z: T.trace(z[:, :2]), lambda T, z: T.diag(z[0]),
+])
+def test_reductions_shapes_and_indexing(expr):
+    check(lambda T, z: loss(T, expr(T, z)), Z)
+
+
+@pytest.mark.parametrize("expr", [
+    lambda T, z: z.abs().sum(), lambda T, z: z.exp().abs().sum(),
+    lambda T, z: z.real.sum() * 2 + (z.imag ** 2).sum(),
+    lambda T, z: (z.conj() * T.tensor(W)).real.sum(), lambda T, z: T.angle(z).sum(),
+    lambda T, z: z.angle().sin().sum(), lambda T, z: loss(T, T.sgn(z)),
+    lambda T, z: T.view_as_real(z).pow(3).sum(), lambda T, z: loss(T, z.H),
+    lambda T, z: loss(T, z.mH), lambda T, z: loss(T, T.adjoint(z)),
+    lambda T, z: loss(T, z.conj_physical()), lambda T, z: loss(T, z.resolve_conj()),
+    lambda T, z: T.vdot(z[0], z[1]).real + T.vdot(z[1], z[0]).imag,
+    lambda T, z: (z * z).real.sum(),
+])
+def test_non_holomorphic_ops(expr):
+    check(expr, Z)
+
+
+def test_complex_and_polar_and_view_as_complex_from_real_tensors():
+    check(lambda T, a, b: loss(T, T.complex(a, b)), X, X[::-1].copy())
+    check(lambda T, r, t: loss(T, T.polar(r, t)), np.abs(X) + 0.5, X)
+    check(lambda T, x: loss(T, T.view_as_complex(x)), RNG.standard_normal((3, 2)))
+
+
+def test_angle_of_real_tensors_is_pi_or_zero_with_zero_gradient():
+    x = [-1.0, 0.0, 2.0, np.nan, np.inf, -np.inf]
+    a = zeroin.tensor(x, requires_grad=True)
+    b = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    ya, yb = zeroin.angle(a), torch.angle(b)
+    np.testing.assert_array_equal(ya.data, yb.detach().numpy())
+    ya.sum().backward()
+    yb.sum().backward()
+    np.testing.assert_array_equal(a.grad.data, b.grad.numpy())
+
+
+def test_sgn_is_zero_at_zero_with_zero_gradient():
+    z = np.array([0j, 3 + 4j])
+    check(lambda T, z: (T.sgn(z) * T.tensor([1 + 2j, 1 - 1j])).real.sum(), z, fd=False)
+
+
+def test_complex_literals_take_the_default_float_dtypes_width():
+    assert zeroin.tensor([1 + 2j]).dtype == np.complex128      # zeroin's float64 default
+    old = zeroin.get_default_dtype()
+    try:
+        zeroin.set_default_dtype(zeroin.float32)
+        for a, b in ((zeroin.tensor([1 + 2j]), torch.tensor([1 + 2j])),
+                     (zeroin.tensor(1j), torch.tensor(1j)),
+                     (zeroin.ones(2) * 1j, torch.ones(2) * 1j),
+                     (zeroin.complex(zeroin.ones(1), zeroin.ones(1)),
+                      torch.complex(torch.ones(1), torch.ones(1))),
+                     (zeroin.tensor([1 + 2j]).abs(), torch.tensor([1 + 2j]).abs()),
+                     (zeroin.tensor([1 + 2j]).real, torch.tensor([1 + 2j]).real)):
+            assert str(a.dtype) == str(b.dtype).replace("torch.", "")
+    finally:
+        zeroin.set_default_dtype(old)
+
+
+def test_backward_from_a_complex_output_needs_a_gradient_as_in_torch():
+    for T in (zeroin, torch):
+        z = T.tensor([1 + 2j], requires_grad=True)
+        with pytest.raises(RuntimeError, match="real scalar outputs"):
+            (z * z).sum().backward()
+    z = zeroin.tensor([1 + 2j], requires_grad=True)
+    (z * z).sum().backward(zeroin.tensor(1 + 0j))
+    np.testing.assert_allclose(z.grad.data, [2 - 4j])       # torch: conj(2z)
+
+
+def test_create_graph_second_derivative_matches_torch():
+    res = {}
+    for T in (zeroin, torch):
+        z = T.tensor(Z, requires_grad=True)
+        (g,) = T.autograd.grad(loss(T, (z * z).exp()), z, create_graph=True)
+        (g2,) = T.autograd.grad((g * T.tensor(W)).real.sum(), z)
+        res[T.__name__] = np.asarray(g2.detach().numpy())
+    np.testing.assert_allclose(res["zeroin"], res["torch"], rtol=1e-8)
+
+
+def test_gradcheck_and_gradgradcheck_take_complex_inputs():
+    z = zeroin.tensor(Z, requires_grad=True)
+    assert zeroin.gradcheck(lambda z: (z * z).exp() * 0.1, (z,))
+    assert zeroin.gradcheck(lambda z: z.abs() + z.angle(), (z,))
+    assert zeroin.gradgradcheck(lambda z: z * z * z, (z,))
+    x = zeroin.tensor(X, requires_grad=True)
+    assert zeroin.gradcheck(lambda x, z: x * z, (x, z))
+    with pytest.raises(zeroin.GradcheckError):
+        zeroin.gradcheck(lambda z: _wrong_conj(z), (z,))
+
+
+class _NoConj(zeroin.autograd.Function):
+    """z * z with a gradient missing PyTorch's conjugate: gradcheck must catch it."""
+    @staticmethod
+    def forward(ctx, z):
+        ctx.save_for_backward(z)
+        return z * z
+
+    @staticmethod
+    def backward(ctx, g):
+        (z,) = ctx.saved_tensors
+        return g * 2 * z
+
+
+def _wrong_conj(z):
+    return _NoConj.apply(z)
+
+
+def test_real_and_imag_can_be_assigned_as_in_torch():
+    for T in (zeroin, torch):
+        z = T.tensor([1 + 2j, 3 - 1j])
+        z.real = T.tensor([5.0, 6.0])
+        z.imag = T.tensor([0.5, 0.25])
+        assert np.allclose(z.numpy(), [5 + 0.5j, 6 + 0.25j])
+        with pytest.raises(RuntimeError):
+            T.tensor([1.0]).imag
+
+
+@pytest.mark.parametrize("call", [
+    lambda T, z: T.view_as_real(z.real), lambda T, z: T.view_as_complex(T.ones(3)),
+    lambda T, z: T.view_as_complex(T.ones(3, 2, dtype=T.int64)),
+    lambda T, z: T.complex(T.ones(2, dtype=T.float32), T.ones(2, dtype=T.float64)),
+    lambda T, z: T.complex(T.ones(2, dtype=T.int64), T.ones(2, dtype=T.int64)),
+    lambda T, z: T.vdot(z, z), lambda T, z: z[0].mH, lambda T, z: z[0].H,
+    lambda T, z: T.adjoint(z[0]),
+])
+def test_bad_inputs_raise_torch_exception_types(call):
+    errors = []
+    for T in (zeroin, torch):
+        with pytest.raises(Exception) as e:
+            call(T, T.tensor(Z))
+        errors.append(type(e.value))
+    assert issubclass(errors[0], errors[1]) or errors[0] is errors[1], errors
+
+
+F_REFUSED = ["relu", "relu6", "gelu", "leaky_relu", "hardtanh", "elu", "selu", "celu", "mish",
+             "softplus", "hardshrink", "softshrink", "hardsigmoid", "hardswish", "logsigmoid",
+             "softmax", "log_softmax", "softmin", "glu", "threshold", "rrelu", "prelu",
+             "mse_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy", "layer_norm",
+             "kl_div"]
+
+
+def _refusal_calls():
+    from zeroin._complex import REFUSED
+    two = {"lt", "le", "gt", "ge", "less", "less_equal", "greater", "greater_equal",
+           "maximum", "minimum", "fmax", "fmin", "fmod", "remainder", "floor_divide", "atan2",
+           "arctan2", "copysign", "xlogy", "heaviside"}
+    for name in sorted(REFUSED):
+        if name.startswith("__") or name.endswith("_") or name in F_REFUSED:
+            continue        # operators and in-place forms: below; F's: further below
+        if name in two:
+            yield name, lambda T, z, n=name: getattr(T, n)(z, z)
+        elif name in ("clamp", "clip", "clamp_min", "clamp_max"):
+            yield name, lambda T, z, n=name: getattr(T, n)(z, 0)
+        elif name in ("softmax", "log_softmax", "cummax", "cummin"):
+            yield name, lambda T, z, n=name: getattr(T, n)(z, 0)
+        elif name == "bucketize":
+            yield name, lambda T, z: T.bucketize(z, z[0])
+        elif name in ("topk", "kthvalue"):
+            yield name, lambda T, z, n=name: getattr(T, n)(z, 1)
+        else:
+            yield name, lambda T, z, n=name: getattr(T, n)(z)
+
+
+@pytest.mark.parametrize("name,call", list(_refusal_calls()))
+def test_ops_torch_refuses_on_complex_refuse_with_its_exception_type(name, call):
+    z = zeroin.tensor(Z)
+    if not hasattr(torch, name) or not hasattr(zeroin, name):
+        pytest.skip(f"{name} is not in both")
+    with pytest.raises(Exception) as et:
+        call(torch, torch.tensor(Z))
+    with pytest.raises(et.type, match="complex"):
+        call(zeroin, z)
+    with np.errstate(all="ignore"):                 # real: still works (logit of < 0)
+        call(zeroin, z.real)
+
+
+@pytest.mark.parametrize("name", ["relu", "softmax", "log_softmax"])
+def test_top_level_activations_refuse_complex_too(name):
+    with pytest.raises(Exception) as et:
+        _f_call(torch, name, torch.tensor(Z))
+    with pytest.raises(et.type, match="complex"):
+        _f_call(zeroin, name, zeroin.tensor(Z))
+
+
+@pytest.mark.parametrize("method", ["__lt__", "__le__", "__gt__", "__ge__", "relu", "max",
+                                    "argmax", "sort", "floor", "sign"])
+def test_tensor_methods_refuse_complex_too(method):
+    with pytest.raises(Exception) as et:
+        getattr(torch.tensor(Z), method)(*([torch.tensor(Z)] if method[:2] == "__" else []))
+    with pytest.raises(et.type, match="complex"):
+        getattr(zeroin.tensor(Z), method)(*([zeroin.tensor(Z)] if method[:2] == "__" else []))
+
+
+def test_is_conj_is_false_and_conj_of_real_is_itself():
+    x = zeroin.tensor([1.0, 2.0])
+    assert x.conj() is x and x.resolve_conj() is x and not zeroin.tensor([1j]).conj().is_conj()
+
+
+@pytest.mark.parametrize("expr", [
+    lambda T, z: z.var(), lambda T, z: z.var(1), lambda T, z: z.std(0),
+    lambda T, z: z.norm(), lambda T, z: T.linalg.norm(z), lambda T, z: T.linalg.vector_norm(z, 1),
+    lambda T, z: T.dist(z, z * 2), lambda T, z: T.logsumexp(z, 1),
+    lambda T, z: T.lerp(z, z * 1j, 0.3), lambda T, z: T.diff(z),
+    lambda T, z: T.kron(z[:2, :2], z[:, 1:]), lambda T, z: T.inner(z, z),
+    lambda T, z: T.cross(z, z.flip(0), dim=1), lambda T, z: T.cumprod(z, 1),
+    lambda T, z: T.einsum("ij,kj->ik", z, z), lambda T, z: T.tensordot(z, z, ([1], [1])),
+    lambda T, z: z.gather(1, T.tensor([[0, 1], [2, 1]])),
+    lambda T, z: z.masked_fill(T.tensor([[True, False, True]] * 2), 0),
+    lambda T, z: T.nn.functional.pad(z, (1, 1)), lambda T, z: T.nn.functional.linear(z, z),
+    lambda T, z: T.addcmul(z, z, z, value=0.5), lambda T, z: T.trapezoid(z),
+    lambda T, z: T.diag_embed(z), lambda T, z: T.mv(z.T, z[:, 0]), lambda T, z: z.roll(1, 1),
+    lambda T, z: z.repeat(2, 1), lambda T, z: z[0].expand(3, 3), lambda T, z: z.split(2, 1)[1],
+])
+def test_more_ops_give_torch_values_dtypes_and_gradients(expr):
+    def real_loss(T, z):
+        y = expr(T, z)
+        return loss(T, y) if y.is_complex() else (y * 0.7).sum()
+    check(real_loss, Z)
+
+
+def test_linear_algebra_of_complex_matrices_is_refused_clearly():
+    with pytest.raises(zeroin.DtypeError, match="complex"):
+        zeroin.linalg.inv(zeroin.tensor(Z[:, :2]))
+
+
+def _f_call(F, name, z):
+    if name == "prelu":
+        return F.prelu(z, z.real[0, :1])
+    if name == "threshold":
+        return F.threshold(z, 0.0, 0.0)
+    if name in ("softmax", "log_softmax", "softmin"):
+        return getattr(F, name)(z, dim=0)
+    if name == "kl_div":
+        return F.kl_div(z, z, reduction="sum")
+    if name.endswith("loss") or name == "binary_cross_entropy":
+        return getattr(F, name)(z, z)
+    if name == "layer_norm":
+        return F.layer_norm(z, (3,))
+    return getattr(F, name)(z)
+
+
+@pytest.mark.parametrize("name", F_REFUSED)
+def test_functional_activations_and_losses_torch_refuses_on_complex_refuse(name):
+    import zeroin.nn.functional as F
+    with pytest.raises(Exception) as et:
+        _f_call(torch.nn.functional, name, torch.tensor(Z))
+    with pytest.raises(et.type, match="complex"):
+        _f_call(F, name, zeroin.tensor(Z))
+
+
+@pytest.mark.parametrize("name", ["silu", "softsign", "tanhshrink", "sigmoid", "tanh"])
+def test_functional_activations_on_complex_give_torch_values_and_gradients(name):
+    import zeroin.nn.functional as F     # noqa: F401  (zeroin.nn loads on first use)
+    if name == "silu":      # PyTorch computes it but refuses its gradient
+        np.testing.assert_allclose(zeroin.nn.functional.silu(zeroin.tensor(Z)).data,
+                                   torch.nn.functional.silu(torch.tensor(Z)).numpy())
+        return
+    check(lambda T, z: loss(T, getattr(T.nn.functional, name)(z)), Z)
