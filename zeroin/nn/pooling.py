@@ -10,7 +10,7 @@ from . import _conv as C
 from . import _more as M
 from . import _volume as V
 from .functional import batch_norm
-from .layers import BatchNorm1d
+from .layers import _BatchNorm
 from .module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
@@ -379,37 +379,31 @@ class FeatureAlphaDropout(AlphaDropout):
     _feature = True
 
 
-class BatchNorm2d(BatchNorm1d):
+class BatchNorm2d(_BatchNorm):
     """Batch normalisation per channel of (N, C, H, W): statistics over the batch, height
     and width; running statistics as :class:`BatchNorm1d`."""
 
-    def forward(self, x):
-        if not isinstance(x, Tensor):
-            x = Tensor(x)
+    def _check_input_dim(self, x):
         if x.ndim != 4 or x.shape[1] != self.num_features:
             raise ValueError(f"BatchNorm2d: expected input of shape (N, {self.num_features}, "
                              f"H, W), got {x.shape}" + ("; for (N, C) or (N, C, L) use "
                                                         "BatchNorm1d" if x.ndim in (2, 3)
                                                         else ""))
-        return self._normalize(batch_norm, x)
 
 
-class BatchNorm3d(BatchNorm1d):
+class BatchNorm3d(_BatchNorm):
     """Batch normalisation per channel of (N, C, D, H, W): statistics over the batch and
     the volume; running statistics as :class:`BatchNorm1d`."""
 
-    def forward(self, x):
-        if not isinstance(x, Tensor):
-            x = Tensor(x)
+    def _check_input_dim(self, x):
         if x.ndim != 5 or x.shape[1] != self.num_features:
             raise ValueError(f"BatchNorm3d: expected input of shape (N, {self.num_features}, "
                              f"D, H, W), got {x.shape}" + ("; for (N, C, H, W) use "
                                                            "BatchNorm2d" if x.ndim == 4
                                                            else ""))
-        return self._normalize(batch_norm, x)
 
 
-class SyncBatchNorm(BatchNorm1d):
+class SyncBatchNorm(_BatchNorm):
     """Batch normalisation of (N, C, *) whose statistics PyTorch gathers across the
     processes of ``process_group``; zeroin runs in one process, so it is the batch norm
     of its own batch (as PyTorch's SyncBatchNorm outside a process group)."""
@@ -421,23 +415,20 @@ class SyncBatchNorm(BatchNorm1d):
                          dtype, bias=bias)
         self.process_group = process_group
 
-    def forward(self, x):
-        if not isinstance(x, Tensor):
-            x = Tensor(x)
+    def _check_input_dim(self, x):
         if x.ndim < 2:
             raise ValueError(f"SyncBatchNorm: expected at least 2D input (got {x.ndim}D "
                              f"input), (N, C, *)")
         if x.shape[1] != self.num_features:
             raise ValueError(f"SyncBatchNorm: expected input with {self.num_features} "
                              f"channels in dimension 1, got shape {x.shape}")
-        return self._normalize(batch_norm, x)
 
     @classmethod
     def convert_sync_batchnorm(cls, module, process_group=None):
         """``module`` with every batch norm in it (itself included) replaced by a
         SyncBatchNorm that shares its parameters and running statistics."""
         out = module
-        if isinstance(module, BatchNorm1d):
+        if isinstance(module, _BatchNorm):
             out = cls(module.num_features, module.eps, module.momentum, module.affine,
                       module.track_running_stats, process_group,
                       bias=module.bias is not None)
