@@ -85,3 +85,4 @@ __all__ = ["Module", "Parameter", "Buffer", "Linear", "Sequential", "ModuleList"
            "SyncBatchNorm", "Container", "AdaptiveLogSoftmaxWithLoss", "LinearCrossEntropyLoss",
            "FractionalMaxPool2d",
            "FractionalMaxPool3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d"]
+from . import modules, parameter  # noqa: E402  (PyTorch's paths to the classes above)

@@ -300,7 +300,21 @@ class Unflatten(Module):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
-class Dropout(Module):
+class _DropoutNd(Module):
+    """PyTorch's base of the dropout layers: ``p`` (checked) and ``inplace``."""
+
+    def __init__(self, p=0.5, inplace=False):
+        super().__init__()
+        if not 0 <= p <= 1:
+            raise ValueError(f"{type(self).__name__}: dropout probability p must be between "
+                             f"0 and 1, got {p}")
+        self.p, self.inplace = p, inplace
+
+    def extra_repr(self):
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout(_DropoutNd):
     """In training, zero each element with probability ``p`` and scale the others by
     1/(1-p); in evaluation (``model.eval()``) pass the input through unchanged.
 
@@ -308,19 +322,13 @@ class Dropout(Module):
     unless ``rng`` is given."""
 
     def __init__(self, p=0.5, inplace=False, rng=None):
-        super().__init__()
         if not isinstance(inplace, bool):       # Dropout(0.5, rng) from before inplace=
             inplace, rng = False, inplace
-        if not 0 <= p <= 1:
-            raise ValueError(f"Dropout: probability p must be between 0 and 1, got {p}")
-        self.p, self.inplace = p, inplace
+        super().__init__(p, inplace)
         self.rng = rng
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training, rng=self.rng)
-
-    def extra_repr(self):
-        return f"p={self.p}, inplace={self.inplace}"
 
 
 class _NormBase(Module):

@@ -10,7 +10,7 @@ from . import _conv as C
 from . import _more as M
 from . import _volume as V
 from .functional import batch_norm
-from .layers import _BatchNorm
+from .layers import _BatchNorm, _DropoutNd
 from .module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
@@ -302,22 +302,13 @@ class Upsample(Module):
         return f"scale_factor={s!r}, mode={self.mode!r}"       # PyTorch stores floats
 
 
-class Dropout2d(Module):
+class Dropout2d(_DropoutNd):
     """In training, zero whole channels of (N, C, H, W) with probability ``p`` (and scale
     the rest by 1/(1-p)): neighbouring pixels are correlated, so dropping single pixels
     regularises little. Identity in evaluation."""
 
-    def __init__(self, p=0.5, inplace=False):
-        super().__init__()
-        if not 0 <= p <= 1:
-            raise ValueError(f"Dropout2d: probability p must be between 0 and 1, got {p}")
-        self.p, self.inplace = p, inplace
-
     def forward(self, x):
         return C.dropout2d(x, self.p, self.training)
-
-    def extra_repr(self):
-        return f"p={self.p}, inplace={self.inplace}"
 
 
 class UpsamplingNearest2d(Upsample):
@@ -334,7 +325,7 @@ class UpsamplingBilinear2d(Upsample):
         super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
 
 
-class Dropout1d(Dropout2d):
+class Dropout1d(_DropoutNd):
     """In training, zero whole channels of (N, C, L) or (C, L) with probability ``p``
     (the rest scaled by 1/(1-p)). Identity in evaluation."""
 
@@ -343,7 +334,7 @@ class Dropout1d(Dropout2d):
         return dropout1d(x, self.p, self.training)
 
 
-class Dropout3d(Dropout2d):
+class Dropout3d(_DropoutNd):
     """In training, zero whole channels of (N, C, D, H, W) or (C, D, H, W) with
     probability ``p`` (the rest scaled by 1/(1-p)). Identity in evaluation."""
 
@@ -351,32 +342,23 @@ class Dropout3d(Dropout2d):
         return M.dropout3d(x, self.p, self.training)
 
 
-class AlphaDropout(Module):
+class AlphaDropout(_DropoutNd):
     """Dropout that keeps SELU's self-normalisation: in training, elements are set to
     SELU's saturation value with probability ``p`` and all are rescaled so that a mean of
     0 and a variance of 1 are preserved (:func:`~zeroin.nn.functional.alpha_dropout`).
     Identity in evaluation."""
-    _feature = False
-
-    def __init__(self, p=0.5, inplace=False):
-        super().__init__()
-        if not 0 <= p <= 1:
-            raise ValueError(f"{type(self).__name__}: dropout probability has to be between 0 "
-                             f"and 1, but got {p}")
-        self.p, self.inplace = p, inplace
 
     def forward(self, x):
-        from ._more import alpha_dropout, feature_alpha_dropout
-        f = feature_alpha_dropout if self._feature else alpha_dropout
-        return f(x, self.p, self.training)
-
-    def extra_repr(self):
-        return f"p={self.p}, inplace={self.inplace}"
+        from ._more import alpha_dropout
+        return alpha_dropout(x, self.p, self.training)
 
 
-class FeatureAlphaDropout(AlphaDropout):
+class FeatureAlphaDropout(_DropoutNd):
     """:class:`AlphaDropout` of whole channels of (N, C, *): one draw per channel."""
-    _feature = True
+
+    def forward(self, x):
+        from ._more import feature_alpha_dropout
+        return feature_alpha_dropout(x, self.p, self.training)
 
 
 class BatchNorm2d(_BatchNorm):
