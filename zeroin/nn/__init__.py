@@ -86,3 +86,6 @@ __all__ = ["Module", "Parameter", "Buffer", "Linear", "Sequential", "ModuleList"
            "FractionalMaxPool2d",
            "FractionalMaxPool3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d"]
 from . import modules, parameter  # noqa: E402  (PyTorch's paths to the classes above)
+from . import parallel  # noqa: E402
+from .parallel import DataParallel  # noqa: E402
+__all__ += ["DataParallel", "modules", "parameter", "parallel"]
