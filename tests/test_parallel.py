@@ -132,6 +132,16 @@ def test_distributed_collectives_over_one_process(groups):
             d.init_process_group("gloo", world_size=1, rank=0)
 
 
+def test_distributed_sampler_reads_the_group_as_torch(groups):
+    torch = groups
+    from torch.utils.data.distributed import DistributedSampler as TS
+
+    from zeroin.data.distributed import DistributedSampler as ZS
+    t, z = TS(range(10), seed=5), ZS(range(10), seed=5)
+    assert (z.num_replicas, z.rank) == (t.num_replicas, t.rank) == (1, 0)
+    assert list(z) == list(t)
+
+
 def test_distributed_refuses_more_than_one_process(monkeypatch):
     with pytest.raises(RuntimeError, match="one process.*world_size=2"):
         dist.init_process_group("gloo", world_size=2, rank=0)
