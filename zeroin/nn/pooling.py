@@ -245,12 +245,16 @@ class AdaptiveAvgPool2d(_Adaptive):
         return C.adaptive_avg_pool2d(x, self.output_size)
 
 
-class AdaptiveMaxPool2d(_Adaptive):
-    """Max pooling of (N, C, H, W) to a fixed (oh, ow)."""
+class _AdaptiveMaxPoolNd(_Adaptive):
+    """PyTorch's base of the adaptive max pools: ``output_size``, ``return_indices``."""
 
     def __init__(self, output_size, return_indices=False):
         super().__init__(output_size)
         self.return_indices = return_indices
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
+    """Max pooling of (N, C, H, W) to a fixed (oh, ow)."""
 
     def forward(self, x):
         return C.adaptive_max_pool2d(x, self.output_size, self.return_indices)
@@ -264,14 +268,14 @@ class AdaptiveAvgPool3d(_Adaptive):
         return V.adaptive_avg_pool3d(x, self.output_size)
 
 
-class AdaptiveMaxPool3d(AdaptiveMaxPool2d):
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
     """Max pooling of (N, C, D, H, W) (or (C, D, H, W)) to a fixed (od, oh, ow)."""
 
     def forward(self, x):
         return V.adaptive_max_pool3d(x, self.output_size, self.return_indices)
 
 
-class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
     """Max pooling of (N, C, L) or (C, L) to a fixed length."""
 
     def forward(self, x):

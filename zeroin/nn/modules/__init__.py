@@ -2,19 +2,20 @@
 the like run unchanged after ``import zeroin as torch``. Each submodule re-exports zeroin's
 own classes (``nn.modules.loss.MSELoss is nn.MSELoss``); the private bases PyTorch code
 subclasses (``_Loss``, ``_WeightedLoss``, ``_ConvNd``, ``_NormBase``, ``_BatchNorm``,
-``_InstanceNorm``, ``_DropoutNd``) are the real bases of zeroin's layers. ``utils`` is a
+``_InstanceNorm``, ``_DropoutNd``, ``_AdaptiveMaxPoolNd``) are the real bases of zeroin's layers. ``utils`` is a
 file of its own (``_pair``, ``_ntuple``, ``consume_prefix_in_state_dict_if_present``)."""
 import sys as _sys
 import types as _types
 
 from .. import (activation as _activation, conv as _conv, layers as _layers, losses as _losses,
-                normalization as _normalization)
+                normalization as _normalization, pooling as _pooling)
 from . import utils
 
 _PRIVATE = {"_ConvNd": _conv._ConvNd, "_Loss": _losses._Loss,
             "_WeightedLoss": _losses._WeightedLoss, "_NormBase": _layers._NormBase,
             "_BatchNorm": _layers._BatchNorm, "_InstanceNorm": _normalization._InstanceNorm,
-            "_DropoutNd": _layers._DropoutNd}
+            "_DropoutNd": _layers._DropoutNd,
+            "_AdaptiveMaxPoolNd": _pooling._AdaptiveMaxPoolNd}
 
 # PyTorch's submodule -> the classes it defines (zeroin has all of them under zeroin.nn)
 _SUBMODULES = {
@@ -38,7 +39,7 @@ _SUBMODULES = {
     "pooling": "MaxPool1d MaxPool2d MaxPool3d AvgPool1d AvgPool2d AvgPool3d MaxUnpool1d "
                "MaxUnpool2d MaxUnpool3d LPPool1d LPPool2d LPPool3d AdaptiveMaxPool1d "
                "AdaptiveMaxPool2d AdaptiveMaxPool3d AdaptiveAvgPool1d AdaptiveAvgPool2d "
-               "AdaptiveAvgPool3d FractionalMaxPool2d FractionalMaxPool3d",
+               "AdaptiveAvgPool3d FractionalMaxPool2d FractionalMaxPool3d _AdaptiveMaxPoolNd",
     "rnn": "RNNBase RNN LSTM GRU RNNCellBase RNNCell LSTMCell GRUCell",
     "dropout": "Dropout Dropout1d Dropout2d Dropout3d AlphaDropout FeatureAlphaDropout "
                "_DropoutNd",
