@@ -260,3 +260,18 @@ def test_functional_use_inside_subclass_keeps_module_api():
     assert [n for n, _ in zm.named_parameters()] == ["weight", "bias"]
     assert zm.eval().training is False
     assert F.relu(zm(zeroin.ones(1, 1, 2, 2))).shape == (1, 1, 2, 2)
+
+
+@pytest.mark.parametrize("name", ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d",
+                                  "ConvTranspose2d", "ConvTranspose3d"])
+def test_conv_signature_takes_device_as_torch(name):
+    """PyTorch's positional order ends ``padding_mode, device, dtype`` (as _ConvNd's)."""
+    torch = pytest.importorskip("torch")
+    import inspect
+    ours = list(inspect.signature(getattr(nn, name)).parameters)
+    theirs = list(inspect.signature(getattr(torch.nn, name)).parameters)
+    assert ours[:len(theirs)] == theirs
+    m = getattr(nn, name)(2, 4, 3, device="cpu", dtype=zeroin.float32)
+    assert m.weight.dtype == zeroin.float32
+    with pytest.raises(Exception, match="cuda"):
+        getattr(nn, name)(2, 4, 3, device="cuda")

@@ -115,9 +115,10 @@ class _ConvNd(Module):
 
 class _Conv(_ConvNd):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, groups=1, bias=True, padding_mode="zeros", dtype=None, rng=None):
+                 dilation=1, groups=1, bias=True, padding_mode="zeros", device=None,
+                 dtype=None, rng=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         False, 0, groups, bias, padding_mode, dtype=dtype, rng=rng)
+                         False, 0, groups, bias, padding_mode, device, dtype, rng=rng)
 
     def _pad_widths(self):
         """PyTorch's pad tuple (last dimension first) for a non-zeros padding_mode."""
@@ -175,7 +176,7 @@ class _ConvTranspose(_ConvNd):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
-                 dtype=None, rng=None):
+                 device=None, dtype=None, rng=None):
         if padding_mode != "zeros":
             raise ValueError(f"{type(self).__name__}: only padding_mode='zeros' is "
                              f"supported (as in PyTorch)")
@@ -183,7 +184,7 @@ class _ConvTranspose(_ConvNd):
             raise ValueError(f"{type(self).__name__}: padding must be a number or a tuple, "
                              f"got {padding!r}")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         True, output_padding, groups, bias, padding_mode, dtype=dtype,
+                         True, output_padding, groups, bias, padding_mode, device, dtype,
                          rng=rng)
 
     def forward(self, x, output_size=None):
