@@ -392,7 +392,8 @@ REPR_ARGS = {
     "ReflectionPad3d": (1,), "ReplicationPad3d": (1,), "CircularPad3d": (1,),
     "MaxUnpool3d": (2,), "CrossMapLRN2d": (3,), "SyncBatchNorm": (4,),
     "AdaptiveLogSoftmaxWithLoss": (16, 10, [3, 6]), "FractionalMaxPool2d": (2, None, 0.5),
-    "FractionalMaxPool3d": (2, 3), "LinearCrossEntropyLoss": (5, 4)}
+    "FractionalMaxPool3d": (2, 3), "LinearCrossEntropyLoss": (5, 4),
+    "DataParallel": lambda T: (T.nn.Linear(2, 1),)}
 #: base classes PyTorch's users do not build
 REPR_SKIP = {"RNNBase", "RNNCellBase"}
 #: and the settings that are not the defaults

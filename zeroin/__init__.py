@@ -102,6 +102,11 @@ _LAZY = {
     "GradScaler": ("zeroin.amp", "GradScaler"),
     "testing": ("zeroin.testing", None),
     "version": ("zeroin.version", None),
+    "jit": ("zeroin.jit", None),
+    "distributed": ("zeroin.distributed", None),
+    "multiprocessing": ("zeroin.multiprocessing", None),
+    "cpu": ("zeroin.cpu", None),
+    "hub": ("zeroin.hub", None),
 }
 _LAZY.update(_toplevel.LAZY)        # torch.conv2d, torch.prelu, ...: nn.functional's own
 

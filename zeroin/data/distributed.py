@@ -1,7 +1,9 @@
 """DistributedSampler (PyTorch's ``torch.utils.data.distributed``): each of
 ``num_replicas`` processes reads its own slice of a dataset, in PyTorch's order.
 
-zeroin has no process group, so ``num_replicas`` and ``rank`` must be given. The shuffled
+``num_replicas`` and ``rank`` default to the world size and rank of the default process
+group, as PyTorch's: zeroin's is one process (``zeroin.distributed.init_process_group(
+world_size=1)``); without it they must be given. The shuffled
 order is PyTorch's to the index: ``torch.randperm`` with a CPU generator seeded with
 ``seed + epoch`` (Fisher-Yates over MT19937 draws, reproduced here with NumPy's MT19937
 in its classic seeding), so replicas of a job that mixes zeroin and PyTorch agree.
@@ -44,6 +46,10 @@ class DistributedSampler(Sampler):
 
     def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0,
                  drop_last=False):
+        from .. import distributed
+        if (num_replicas is None or rank is None) and distributed.is_initialized():
+            num_replicas = distributed.get_world_size() if num_replicas is None else num_replicas
+            rank = distributed.get_rank() if rank is None else rank
         if num_replicas is None or rank is None:
             raise ValueError("DistributedSampler: Default process group has not been "
                              "initialized (zeroin runs in one process and has none); pass "

@@ -85,3 +85,7 @@ __all__ = ["Module", "Parameter", "Buffer", "Linear", "Sequential", "ModuleList"
            "SyncBatchNorm", "Container", "AdaptiveLogSoftmaxWithLoss", "LinearCrossEntropyLoss",
            "FractionalMaxPool2d",
            "FractionalMaxPool3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d"]
+from . import modules, parameter  # noqa: E402  (PyTorch's paths to the classes above)
+from . import parallel  # noqa: E402
+from .parallel import DataParallel  # noqa: E402
+__all__ += ["DataParallel", "modules", "parameter", "parallel"]

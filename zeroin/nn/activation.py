@@ -158,21 +158,25 @@ class Mish(_Inplace):
         return C.mish(x)
 
 
-class ELU(Module):
-    """x for x > 0, alpha (exp(x) - 1) otherwise."""
+class _Alpha(Module):
+    """ELU's and CELU's ``alpha`` and ``inplace`` (siblings, as in PyTorch)."""
 
     def __init__(self, alpha=1.0, inplace=False):
         super().__init__()
         self.alpha, self.inplace = alpha, inplace
 
-    def forward(self, x):
-        return C.elu(x, self.alpha)
-
     def extra_repr(self):
         return f"alpha={self.alpha}" + _inplace_str(self)
 
 
-class CELU(ELU):
+class ELU(_Alpha):
+    """x for x > 0, alpha (exp(x) - 1) otherwise."""
+
+    def forward(self, x):
+        return C.elu(x, self.alpha)
+
+
+class CELU(_Alpha):
     """max(0, x) + min(0, alpha (exp(x / alpha) - 1))."""
 
     def forward(self, x):
@@ -332,15 +336,18 @@ class Softshrink(Module):
         return str(self.lambd)
 
 
-class Hardshrink(Softshrink):
+class Hardshrink(Module):
     """x where |x| > lambd, else 0."""
 
     def __init__(self, lambd=0.5):
-        Module.__init__(self)
+        super().__init__()
         self.lambd = lambd
 
     def forward(self, x):
         return M.hardshrink(x, self.lambd)
+
+    def extra_repr(self):
+        return str(self.lambd)
 
 
 class Threshold(Module):

@@ -11,7 +11,7 @@ from .._tensor import _leaf, get_default_dtype
 from . import _conv as C
 from . import functional as F
 from . import init
-from .layers import _dtype
+from .layers import _check_device, _dtype
 from .module import Module
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
@@ -32,14 +32,22 @@ def _positive(cls, name, v):
 
 
 class _ConvNd(Module):
-    """Shared by the convolution layers: parameters, PyTorch's initialisation, repr."""
-    _nd = 2
+    """Shared by the convolution layers: parameters, PyTorch's initialisation, repr.
+    PyTorch's signature, so a subclass written for ``torch.nn.modules.conv._ConvNd`` runs:
+    its dimension count is that of ``kernel_size`` (a tuple) unless the class sets ``_nd``."""
+    _nd = None
     _transposed = False
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation,
-                 groups, bias, padding_mode, output_padding=0, dtype=None, rng=None):
+                 transposed, output_padding, groups, bias, padding_mode, device=None,
+                 dtype=None, *, rng=None):
         super().__init__()
-        cls, nd = type(self).__name__, self._nd
+        cls = type(self).__name__
+        _check_device(cls, device)
+        if self._nd is None:
+            self._nd = len(kernel_size) if isinstance(kernel_size, (tuple, list)) else 2
+        nd = self._nd
+        self._transposed = self.transposed = bool(transposed)
         in_channels = _positive(cls, "in_channels", in_channels)
         out_channels = _positive(cls, "out_channels", out_channels)
         groups = _positive(cls, "groups", groups)
@@ -107,9 +115,10 @@ class _ConvNd(Module):
 
 class _Conv(_ConvNd):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, groups=1, bias=True, padding_mode="zeros", dtype=None, rng=None):
+                 dilation=1, groups=1, bias=True, padding_mode="zeros", device=None,
+                 dtype=None, rng=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, dtype=dtype, rng=rng)
+                         False, 0, groups, bias, padding_mode, device, dtype, rng=rng)
 
     def _pad_widths(self):
         """PyTorch's pad tuple (last dimension first) for a non-zeros padding_mode."""
@@ -124,15 +133,20 @@ class _Conv(_ConvNd):
             return None
         return tuple(v for pair in reversed(pairs) for v in pair)
 
-    def forward(self, x):
+    def _conv_forward(self, input, weight, bias):  # noqa: A002
+        """The convolution with ``weight`` and ``bias`` in place of the layer's own (PyTorch's
+        hook for subclasses that transform the weight, e.g. weight standardisation)."""
         conv = C.conv1d if self._nd == 1 else C.conv2d if self._nd == 2 else _volume().conv3d
         if self.padding_mode != "zeros":
             widths = self._pad_widths()
             if widths is not None:
-                x = F.pad(x, widths, mode=self.padding_mode)
-            return conv(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
-        return conv(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                input = F.pad(input, widths, mode=self.padding_mode)  # noqa: A001
+            return conv(input, weight, bias, self.stride, 0, self.dilation, self.groups)
+        return conv(input, weight, bias, self.stride, self.padding, self.dilation,
                     self.groups)
+
+    def forward(self, x):
+        return self._conv_forward(x, self.weight, self.bias)
 
 
 class Conv1d(_Conv):
@@ -162,7 +176,7 @@ class _ConvTranspose(_ConvNd):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
-                 dtype=None, rng=None):
+                 device=None, dtype=None, rng=None):
         if padding_mode != "zeros":
             raise ValueError(f"{type(self).__name__}: only padding_mode='zeros' is "
                              f"supported (as in PyTorch)")
@@ -170,7 +184,8 @@ class _ConvTranspose(_ConvNd):
             raise ValueError(f"{type(self).__name__}: padding must be a number or a tuple, "
                              f"got {padding!r}")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, output_padding, dtype=dtype, rng=rng)
+                         True, output_padding, groups, bias, padding_mode, device, dtype,
+                         rng=rng)
 
     def forward(self, x, output_size=None):
         opad = self.output_padding

@@ -300,7 +300,21 @@ class Unflatten(Module):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
-class Dropout(Module):
+class _DropoutNd(Module):
+    """PyTorch's base of the dropout layers: ``p`` (checked) and ``inplace``."""
+
+    def __init__(self, p=0.5, inplace=False):
+        super().__init__()
+        if not 0 <= p <= 1:
+            raise ValueError(f"{type(self).__name__}: dropout probability p must be between "
+                             f"0 and 1, got {p}")
+        self.p, self.inplace = p, inplace
+
+    def extra_repr(self):
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout(_DropoutNd):
     """In training, zero each element with probability ``p`` and scale the others by
     1/(1-p); in evaluation (``model.eval()``) pass the input through unchanged.
 
@@ -308,38 +322,25 @@ class Dropout(Module):
     unless ``rng`` is given."""
 
     def __init__(self, p=0.5, inplace=False, rng=None):
-        super().__init__()
         if not isinstance(inplace, bool):       # Dropout(0.5, rng) from before inplace=
             inplace, rng = False, inplace
-        if not 0 <= p <= 1:
-            raise ValueError(f"Dropout: probability p must be between 0 and 1, got {p}")
-        self.p, self.inplace = p, inplace
+        super().__init__(p, inplace)
         self.rng = rng
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training, rng=self.rng)
 
-    def extra_repr(self):
-        return f"p={self.p}, inplace={self.inplace}"
 
-
-class BatchNorm1d(Module):
-    """Normalise each feature over the batch, then scale by ``weight`` and shift by
-    ``bias``.
-
-    Training mode uses the batch's mean and (biased) variance and updates the running
-    statistics: ``running = (1 - momentum) * running + momentum * batch`` (the running
-    variance uses the unbiased batch variance; ``momentum=None``: the plain average of
-    all batches so far). Evaluation mode uses the running ones.
-    Input (N, C) or (N, C, L).
-    """
+class _NormBase(Module):
+    """PyTorch's common base of the batch and instance norms: ``weight``/``bias`` (ones and
+    zeros; ``affine``), the running statistics (``track_running_stats``), their reset.
+    A subclass defines ``_check_input_dim(input)``."""
     _version = 2        # PyTorch's state-dict version (saved in state_dict()._metadata)
-
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, device=None, dtype=None, *, bias=True):
         super().__init__()
-        _check_device("BatchNorm1d", device)
+        _check_device(type(self).__name__, device)
         dt = _dtype(dtype)
         self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
@@ -367,14 +368,34 @@ class BatchNorm1d(Module):
             self.running_var.data[...] = 1
             self.num_batches_tracked.data[...] = 0
 
+    def reset_parameters(self):
+        """Running statistics reset; ``weight`` ones and ``bias`` zeros, as PyTorch."""
+        self.reset_running_stats()
+        if self.weight is not None:
+            self.weight.data[...] = 1
+        if self.bias is not None:
+            self.bias.data[...] = 0
+
+    def _check_input_dim(self, input):  # noqa: A002
+        raise NotImplementedError(f"{type(self).__name__} must define "
+                                  f"_check_input_dim(self, input)")
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class _BatchNorm(_NormBase):
+    """PyTorch's base of the batch norms: ``forward`` checks the input with the subclass's
+    ``_check_input_dim`` and normalises over every dimension but 1."""
+
     def forward(self, x):
         if self.affine:
             x = _check_input_dtype(self, x)
         elif not isinstance(x, Tensor):
             x = Tensor(x)
-        if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
-            raise ValueError(f"BatchNorm1d: expected input of shape (N, {self.num_features}) "
-                             f"or (N, {self.num_features}, L), got {x.shape}")
+        self._check_input_dim(x)
         return self._normalize(F.batch_norm, x)
 
     def _normalize(self, batch_norm, x):
@@ -391,10 +412,22 @@ class BatchNorm1d(Module):
             self.num_batches_tracked.data += 1
         return y
 
-    def extra_repr(self):
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, bias={self.bias is not None}, "
-                f"track_running_stats={self.track_running_stats}")
+
+class BatchNorm1d(_BatchNorm):
+    """Normalise each feature over the batch, then scale by ``weight`` and shift by
+    ``bias``.
+
+    Training mode uses the batch's mean and (biased) variance and updates the running
+    statistics: ``running = (1 - momentum) * running + momentum * batch`` (the running
+    variance uses the unbiased batch variance; ``momentum=None``: the plain average of
+    all batches so far). Evaluation mode uses the running ones.
+    Input (N, C) or (N, C, L).
+    """
+
+    def _check_input_dim(self, x):
+        if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
+            raise ValueError(f"BatchNorm1d: expected input of shape (N, {self.num_features}) "
+                             f"or (N, {self.num_features}, L), got {x.shape}")
 
 
 class Bilinear(Module):

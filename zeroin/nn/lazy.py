@@ -16,9 +16,9 @@ import numpy as np
 from .._tensor import no_grad
 from .conv import (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d,
                    ConvTranspose3d)
-from .layers import BatchNorm1d, Linear
+from .layers import BatchNorm1d, Linear, _BatchNorm
 from .module import UninitializedBuffer, UninitializedParameter, UninitializedTensorMixin
-from .normalization import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
+from .normalization import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, _InstanceNorm
 from .pooling import BatchNorm2d, BatchNorm3d
 
 __all__ = ["LazyModuleMixin", "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConv3d",
@@ -222,19 +222,25 @@ class _LazyNormMixin(LazyModuleMixin):
                 self.reset_parameters()
 
 
-class LazyBatchNorm1d(_LazyNormMixin, BatchNorm1d):
-    """A :class:`BatchNorm1d` whose ``num_features`` is read from the first input."""
+class LazyBatchNorm1d(_LazyNormMixin, _BatchNorm):
+    """A :class:`BatchNorm1d` whose ``num_features`` is read from the first input (a
+    ``_BatchNorm``, not a ``BatchNorm1d`` until then, as PyTorch's)."""
     cls_to_become = BatchNorm1d
+    _check_input_dim = BatchNorm1d._check_input_dim
 
 
-class LazyBatchNorm2d(_LazyNormMixin, BatchNorm2d):
-    """A :class:`BatchNorm2d` whose ``num_features`` is read from the first input."""
+class LazyBatchNorm2d(_LazyNormMixin, _BatchNorm):
+    """A :class:`BatchNorm2d` whose ``num_features`` is read from the first input (a
+    ``_BatchNorm``, not a ``BatchNorm2d`` until then, as PyTorch's)."""
     cls_to_become = BatchNorm2d
+    _check_input_dim = BatchNorm2d._check_input_dim
 
 
-class LazyBatchNorm3d(_LazyNormMixin, BatchNorm3d):
-    """A :class:`BatchNorm3d` whose ``num_features`` is read from the first input."""
+class LazyBatchNorm3d(_LazyNormMixin, _BatchNorm):
+    """A :class:`BatchNorm3d` whose ``num_features`` is read from the first input (a
+    ``_BatchNorm``, not a ``BatchNorm3d`` until then, as PyTorch's)."""
     cls_to_become = BatchNorm3d
+    _check_input_dim = BatchNorm3d._check_input_dim
 
 
 class _LazyInstanceNormMixin(_LazyNormMixin):
@@ -248,17 +254,20 @@ class _LazyInstanceNormMixin(_LazyNormMixin):
             super().initialize_parameters(input, *args, **kwargs)
 
 
-class LazyInstanceNorm1d(_LazyInstanceNormMixin, InstanceNorm1d):
+class LazyInstanceNorm1d(_LazyInstanceNormMixin, _InstanceNorm):
     """An :class:`InstanceNorm1d` whose ``num_features`` is read from the first input
     (dimension 1, as PyTorch's; its defaults ``affine=True, track_running_stats=True``)."""
     cls_to_become = InstanceNorm1d
+    _spatial = 1
 
 
-class LazyInstanceNorm2d(_LazyInstanceNormMixin, InstanceNorm2d):
+class LazyInstanceNorm2d(_LazyInstanceNormMixin, _InstanceNorm):
     """An :class:`InstanceNorm2d` whose ``num_features`` is read from the first input."""
     cls_to_become = InstanceNorm2d
+    _spatial = 2
 
 
-class LazyInstanceNorm3d(_LazyInstanceNormMixin, InstanceNorm3d):
+class LazyInstanceNorm3d(_LazyInstanceNormMixin, _InstanceNorm):
     """An :class:`InstanceNorm3d` whose ``num_features`` is read from the first input."""
     cls_to_become = InstanceNorm3d
+    _spatial = 3

@@ -30,6 +30,8 @@ class _Loss(Module):
         self.reduction = reduction
 
     def forward(self, input, target):  # noqa: A002
+        if type(self)._fn is None:      # a user's subclass without its own forward
+            return super().forward(input, target)
         return type(self)._fn(input, target, reduction=self.reduction)
 
     def extra_repr(self):           # PyTorch's losses show no settings
@@ -77,17 +79,17 @@ class BCELoss(_WeightedLoss):
                                       reduction=self.reduction)
 
 
-class BCEWithLogitsLoss(_WeightedLoss):
+class BCEWithLogitsLoss(_Loss):
     """Sigmoid + binary cross entropy on raw scores, numerically stable; targets in
-    [0, 1]; ``pos_weight`` weighs the positive examples (one value per class)."""
+    [0, 1]; ``pos_weight`` weighs the positive examples (one value per class). A
+    ``_Loss`` with its own ``weight`` buffer, not a ``_WeightedLoss``, as PyTorch's."""
     _fn = staticmethod(F.binary_cross_entropy_with_logits)
 
     def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean",
                  pos_weight=None):
-        super().__init__(weight, size_average, reduce, reduction)
-        if pos_weight is not None and not isinstance(pos_weight, Tensor):
-            pos_weight = Tensor(pos_weight)
-        self.register_buffer("pos_weight", pos_weight)
+        super().__init__(size_average, reduce, reduction)
+        for name, v in (("weight", weight), ("pos_weight", pos_weight)):
+            self.register_buffer(name, v if v is None or isinstance(v, Tensor) else Tensor(v))
 
     def forward(self, input, target):  # noqa: A002
         return F.binary_cross_entropy_with_logits(input, target, weight=self.weight,

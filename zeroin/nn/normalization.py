@@ -8,7 +8,7 @@ import numpy as np
 
 from .._tensor import Tensor, _leaf
 from . import functional as F
-from .layers import _check_device, _check_input_dtype, _dtype
+from .layers import _NormBase, _check_device, _check_input_dtype, _dtype
 from .module import Module
 
 __all__ = ["LayerNorm", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "RMSNorm", "Embedding",
@@ -86,32 +86,13 @@ class GroupNorm(Module):
                 f"bias={self.bias is not None}")
 
 
-class _InstanceNorm(Module):
-    _version = 2        # PyTorch's state-dict version
+class _InstanceNorm(_NormBase):
     _spatial = 1
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
                  track_running_stats=False, device=None, dtype=None, *, bias=True):
-        super().__init__()
-        name = type(self).__name__
-        _check_device(name, device)
-        dt = _dtype(dtype)
-        self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
-        self.register_parameter(
-            "weight", _leaf(np.ones(num_features, dtype=dt), True) if affine else None)
-        self.register_parameter(
-            "bias", _leaf(np.zeros(num_features, dtype=dt), True) if affine and bias else None)
-        for k, v in (("running_mean", np.zeros(num_features, dtype=dt)),
-                     ("running_var", np.ones(num_features, dtype=dt)),
-                     ("num_batches_tracked", np.zeros((), dtype=np.int64))):
-            self.register_buffer(k, Tensor(v) if track_running_stats else None)
-
-    def reset_running_stats(self):
-        if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
+                         dtype, bias=bias)
 
     def forward(self, x):
         name, k = type(self).__name__, self._spatial

@@ -69,8 +69,8 @@ class _Pad(Module):
         return f"{self.padding}"
 
 
-class ConstantPad1d(_Pad):
-    """Pad the last dimension with ``value``: ``padding`` an int or (left, right)."""
+class _ConstantPadNd(_Pad):
+    """The constant pads (1d, 2d, 3d are siblings, as in PyTorch)."""
 
     def __init__(self, padding, value):
         super().__init__(padding)
@@ -80,7 +80,11 @@ class ConstantPad1d(_Pad):
         return f"padding={self.padding}, value={self.value}"
 
 
-class ConstantPad2d(ConstantPad1d):
+class ConstantPad1d(_ConstantPadNd):
+    """Pad the last dimension with ``value``: ``padding`` an int or (left, right)."""
+
+
+class ConstantPad2d(_ConstantPadNd):
     """Pad the last two dimensions with ``value``: (left, right, top, bottom)."""
     _n = 2
 
@@ -95,7 +99,7 @@ class ZeroPad2d(ConstantPad2d):
         return f"{self.padding}"
 
 
-class ConstantPad3d(ConstantPad1d):
+class ConstantPad3d(_ConstantPadNd):
     """Pad the last three dimensions with ``value``: (left, right, top, bottom, front,
     back)."""
     _n = 3
@@ -121,47 +125,56 @@ class ZeroPad1d(ConstantPad1d):
         return f"{self.padding}"
 
 
-class CircularPad1d(_Pad):
-    """Pad the last dimension with values from its other end (periodic)."""
+class _CircularPadNd(_Pad):
     _mode = "circular"
 
 
-class CircularPad2d(CircularPad1d):
+class CircularPad1d(_CircularPadNd):
+    """Pad the last dimension with values from its other end (periodic)."""
+
+
+class CircularPad2d(_CircularPadNd):
     """Pad the last two dimensions periodically: (left, right, top, bottom)."""
     _n = 2
 
 
-class CircularPad3d(CircularPad1d):
+class CircularPad3d(_CircularPadNd):
     """Pad the last three dimensions periodically: 6 ints, last dimension first."""
     _n = 3
 
 
-class ReflectionPad1d(_Pad):
-    """Pad the last dimension with its reflection (the edge not repeated)."""
+class _ReflectionPadNd(_Pad):
     _mode = "reflect"
 
 
-class ReflectionPad2d(ReflectionPad1d):
+class ReflectionPad1d(_ReflectionPadNd):
+    """Pad the last dimension with its reflection (the edge not repeated)."""
+
+
+class ReflectionPad2d(_ReflectionPadNd):
     """Pad the last two dimensions with their reflection."""
     _n = 2
 
 
-class ReflectionPad3d(ReflectionPad1d):
+class ReflectionPad3d(_ReflectionPadNd):
     """Pad the last three dimensions with their reflection."""
     _n = 3
 
 
-class ReplicationPad1d(_Pad):
-    """Pad the last dimension by repeating its edge value."""
+class _ReplicationPadNd(_Pad):
     _mode = "replicate"
 
 
-class ReplicationPad2d(ReplicationPad1d):
+class ReplicationPad1d(_ReplicationPadNd):
+    """Pad the last dimension by repeating its edge value."""
+
+
+class ReplicationPad2d(_ReplicationPadNd):
     """Pad the last two dimensions by repeating their edge values."""
     _n = 2
 
 
-class ReplicationPad3d(ReplicationPad1d):
+class ReplicationPad3d(_ReplicationPadNd):
     """Pad the last three dimensions by repeating their edge values."""
     _n = 3
 

@@ -10,7 +10,7 @@ from . import _conv as C
 from . import _more as M
 from . import _volume as V
 from .functional import batch_norm
-from .layers import BatchNorm1d
+from .layers import _BatchNorm, _DropoutNd
 from .module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
@@ -245,12 +245,16 @@ class AdaptiveAvgPool2d(_Adaptive):
         return C.adaptive_avg_pool2d(x, self.output_size)
 
 
-class AdaptiveMaxPool2d(_Adaptive):
-    """Max pooling of (N, C, H, W) to a fixed (oh, ow)."""
+class _AdaptiveMaxPoolNd(_Adaptive):
+    """PyTorch's base of the adaptive max pools: ``output_size``, ``return_indices``."""
 
     def __init__(self, output_size, return_indices=False):
         super().__init__(output_size)
         self.return_indices = return_indices
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
+    """Max pooling of (N, C, H, W) to a fixed (oh, ow)."""
 
     def forward(self, x):
         return C.adaptive_max_pool2d(x, self.output_size, self.return_indices)
@@ -264,14 +268,14 @@ class AdaptiveAvgPool3d(_Adaptive):
         return V.adaptive_avg_pool3d(x, self.output_size)
 
 
-class AdaptiveMaxPool3d(AdaptiveMaxPool2d):
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
     """Max pooling of (N, C, D, H, W) (or (C, D, H, W)) to a fixed (od, oh, ow)."""
 
     def forward(self, x):
         return V.adaptive_max_pool3d(x, self.output_size, self.return_indices)
 
 
-class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
     """Max pooling of (N, C, L) or (C, L) to a fixed length."""
 
     def forward(self, x):
@@ -302,22 +306,13 @@ class Upsample(Module):
         return f"scale_factor={s!r}, mode={self.mode!r}"       # PyTorch stores floats
 
 
-class Dropout2d(Module):
+class Dropout2d(_DropoutNd):
     """In training, zero whole channels of (N, C, H, W) with probability ``p`` (and scale
     the rest by 1/(1-p)): neighbouring pixels are correlated, so dropping single pixels
     regularises little. Identity in evaluation."""
 
-    def __init__(self, p=0.5, inplace=False):
-        super().__init__()
-        if not 0 <= p <= 1:
-            raise ValueError(f"Dropout2d: probability p must be between 0 and 1, got {p}")
-        self.p, self.inplace = p, inplace
-
     def forward(self, x):
         return C.dropout2d(x, self.p, self.training)
-
-    def extra_repr(self):
-        return f"p={self.p}, inplace={self.inplace}"
 
 
 class UpsamplingNearest2d(Upsample):
@@ -334,7 +329,7 @@ class UpsamplingBilinear2d(Upsample):
         super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
 
 
-class Dropout1d(Dropout2d):
+class Dropout1d(_DropoutNd):
     """In training, zero whole channels of (N, C, L) or (C, L) with probability ``p``
     (the rest scaled by 1/(1-p)). Identity in evaluation."""
 
@@ -343,7 +338,7 @@ class Dropout1d(Dropout2d):
         return dropout1d(x, self.p, self.training)
 
 
-class Dropout3d(Dropout2d):
+class Dropout3d(_DropoutNd):
     """In training, zero whole channels of (N, C, D, H, W) or (C, D, H, W) with
     probability ``p`` (the rest scaled by 1/(1-p)). Identity in evaluation."""
 
@@ -351,65 +346,50 @@ class Dropout3d(Dropout2d):
         return M.dropout3d(x, self.p, self.training)
 
 
-class AlphaDropout(Module):
+class AlphaDropout(_DropoutNd):
     """Dropout that keeps SELU's self-normalisation: in training, elements are set to
     SELU's saturation value with probability ``p`` and all are rescaled so that a mean of
     0 and a variance of 1 are preserved (:func:`~zeroin.nn.functional.alpha_dropout`).
     Identity in evaluation."""
-    _feature = False
-
-    def __init__(self, p=0.5, inplace=False):
-        super().__init__()
-        if not 0 <= p <= 1:
-            raise ValueError(f"{type(self).__name__}: dropout probability has to be between 0 "
-                             f"and 1, but got {p}")
-        self.p, self.inplace = p, inplace
 
     def forward(self, x):
-        from ._more import alpha_dropout, feature_alpha_dropout
-        f = feature_alpha_dropout if self._feature else alpha_dropout
-        return f(x, self.p, self.training)
-
-    def extra_repr(self):
-        return f"p={self.p}, inplace={self.inplace}"
+        from ._more import alpha_dropout
+        return alpha_dropout(x, self.p, self.training)
 
 
-class FeatureAlphaDropout(AlphaDropout):
+class FeatureAlphaDropout(_DropoutNd):
     """:class:`AlphaDropout` of whole channels of (N, C, *): one draw per channel."""
-    _feature = True
+
+    def forward(self, x):
+        from ._more import feature_alpha_dropout
+        return feature_alpha_dropout(x, self.p, self.training)
 
 
-class BatchNorm2d(BatchNorm1d):
+class BatchNorm2d(_BatchNorm):
     """Batch normalisation per channel of (N, C, H, W): statistics over the batch, height
     and width; running statistics as :class:`BatchNorm1d`."""
 
-    def forward(self, x):
-        if not isinstance(x, Tensor):
-            x = Tensor(x)
+    def _check_input_dim(self, x):
         if x.ndim != 4 or x.shape[1] != self.num_features:
             raise ValueError(f"BatchNorm2d: expected input of shape (N, {self.num_features}, "
                              f"H, W), got {x.shape}" + ("; for (N, C) or (N, C, L) use "
                                                         "BatchNorm1d" if x.ndim in (2, 3)
                                                         else ""))
-        return self._normalize(batch_norm, x)
 
 
-class BatchNorm3d(BatchNorm1d):
+class BatchNorm3d(_BatchNorm):
     """Batch normalisation per channel of (N, C, D, H, W): statistics over the batch and
     the volume; running statistics as :class:`BatchNorm1d`."""
 
-    def forward(self, x):
-        if not isinstance(x, Tensor):
-            x = Tensor(x)
+    def _check_input_dim(self, x):
         if x.ndim != 5 or x.shape[1] != self.num_features:
             raise ValueError(f"BatchNorm3d: expected input of shape (N, {self.num_features}, "
                              f"D, H, W), got {x.shape}" + ("; for (N, C, H, W) use "
                                                            "BatchNorm2d" if x.ndim == 4
                                                            else ""))
-        return self._normalize(batch_norm, x)
 
 
-class SyncBatchNorm(BatchNorm1d):
+class SyncBatchNorm(_BatchNorm):
     """Batch normalisation of (N, C, *) whose statistics PyTorch gathers across the
     processes of ``process_group``; zeroin runs in one process, so it is the batch norm
     of its own batch (as PyTorch's SyncBatchNorm outside a process group)."""
@@ -421,23 +401,20 @@ class SyncBatchNorm(BatchNorm1d):
                          dtype, bias=bias)
         self.process_group = process_group
 
-    def forward(self, x):
-        if not isinstance(x, Tensor):
-            x = Tensor(x)
+    def _check_input_dim(self, x):
         if x.ndim < 2:
             raise ValueError(f"SyncBatchNorm: expected at least 2D input (got {x.ndim}D "
                              f"input), (N, C, *)")
         if x.shape[1] != self.num_features:
             raise ValueError(f"SyncBatchNorm: expected input with {self.num_features} "
                              f"channels in dimension 1, got shape {x.shape}")
-        return self._normalize(batch_norm, x)
 
     @classmethod
     def convert_sync_batchnorm(cls, module, process_group=None):
         """``module`` with every batch norm in it (itself included) replaced by a
         SyncBatchNorm that shares its parameters and running statistics."""
         out = module
-        if isinstance(module, BatchNorm1d):
+        if isinstance(module, _BatchNorm):
             out = cls(module.num_features, module.eps, module.momentum, module.affine,
                       module.track_running_stats, process_group,
                       bias=module.bias is not None)

@@ -16,7 +16,7 @@ import itertools
 import math
 
 from ..autograd import no_grad
-from ..nn.layers import BatchNorm1d
+from ..nn.layers import _BatchNorm
 from ..nn.module import Module
 from .lr_scheduler import LRScheduler, _per_group
 
@@ -148,7 +148,7 @@ def update_bn(loader, model, device=None):
     batches) for the pass and restored after; train/eval mode is restored too."""
     momenta = {}
     for module in model.modules():
-        if isinstance(module, BatchNorm1d):
+        if isinstance(module, _BatchNorm):
             module.reset_running_stats()
             momenta[module] = module.momentum
     if not momenta:
