@@ -2,8 +2,12 @@
 and tensor hooks alike), exported as ``zeroin.utils.hooks.RemovableHandle`` as in PyTorch.
 Its own file so that ``zeroin._tensor`` can subclass it without importing ``zeroin.nn``."""
 import itertools
+import weakref
 
 _ids = itertools.count()
+# The graph nodes (grad_fn) that have hooks (zeroin.function's register_hook): while it is
+# empty, backward never looks for them (HOOKED.data, a set, is the cheap test).
+HOOKED = weakref.WeakSet()
 
 
 class RemovableHandle:

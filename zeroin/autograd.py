@@ -22,7 +22,7 @@ import numpy as np
 from . import _tensor
 from .anomaly import anomaly, check_backward, not_replayable
 from .errors import ZeroinError
-from .function import NP, sum_to_array
+from .function import HOOKED, NP, run_posthooks, run_prehooks, sum_to_array
 from .graph import toposort
 from .ops import TZ, sum_to
 from ._tensor import Tensor, _leaf, enable_grad, no_grad
@@ -84,7 +84,7 @@ def run(outputs, out_grads, retain_graph=False, create_graph=False, targets=None
     released graph (see :func:`node_grads`).
     """
     if _fast is not None and not (create_graph or keep_all or anomaly.enabled) \
-            and targets is None:
+            and targets is None and not HOOKED.data:     # nodes with hooks
         _fast.backward(outputs, out_grads, retain_graph)
         return {}
     if anomaly.tracer is not None:      # zeroin.replay is tracing (so never the fast path)
@@ -131,12 +131,21 @@ def _backprop_node(t, g, grads, p):
     if fn.released and not p.keep_all:
         raise RuntimeError(_RELEASED_MSG)
     ins = fn.inputs
+    hooks = getattr(fn, "_node_hooks", None) if HOOKED.data and not p.keep_all else None
+    if hooks is not None and hooks[0]:      # grad_fn.register_prehook
+        with enable_grad() if p.create_graph else no_grad():
+            g = run_prehooks(fn, hooks[0], g, *_hook_io(p))
     if p.create_graph:          # the rule on tensors: recorded, so it can be differentiated
         res = fn.backward(TZ, g, t, *ins)
     else:
         res = fn.backward(NP, g, _tensor._array_of(t), *[_tensor._array_of(i) for i in ins])
     if len(ins) == 1:
         res = (res,)
+    if hooks is not None and hooks[1]:      # grad_fn.register_hook
+        res = [None if gi is None or not inp.requires_grad else _fit(gi, inp, p.create_graph)
+               for inp, gi in zip(ins, res)]
+        with enable_grad() if p.create_graph else no_grad():
+            res = run_posthooks(fn, hooks[1], res, g, *_hook_io(p))
     if not p.retain:            # free what forward saved: the graph is used up
         fn.released = True
         fn.saved = None
@@ -146,6 +155,16 @@ def _backprop_node(t, g, grads, p):
             if anomaly.detect:
                 check_backward(fn, gi)
             _accumulate(grads, inp, gi, p.leaves)
+
+
+def _hook_io(p):
+    """How a node hook sees gradients (tensors, off the graph unless create_graph) and
+    how what it returns goes back into the pass."""
+    if p.create_graph:
+        return (lambda g: g if isinstance(g, Tensor) else _leaf(np.asarray(g)),
+                lambda r: r if isinstance(r, Tensor) else _leaf(np.asarray(r)))
+    return (lambda g: _leaf(np.asarray(g)),
+            lambda r: np.asarray(_tensor._array_of(r) if isinstance(r, Tensor) else r))
 
 
 def _accumulate(grads, t, g, leaves):
