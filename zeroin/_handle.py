@@ -14,13 +14,18 @@ class RemovableHandle:
     """Returned by ``register_*_hook``: ``handle.remove()`` unregisters the hook (also
     usable as a context manager). ``hooks_dict`` maps ``handle.id`` to the hook."""
 
-    def __init__(self, hooks_dict):
+    def __init__(self, hooks_dict, *, extra_dict=None):
         self._hooks = hooks_dict
         self.id = next(_ids)
         self.also = None            # a hook registered together with this one
+        # PyTorch's extra_dict: dicts also keyed by id (a module's "_with_kwargs" flags)
+        self.extra_dicts = ([] if extra_dict is None else
+                            list(extra_dict) if isinstance(extra_dict, list) else [extra_dict])
 
     def remove(self):
         self._hooks.pop(self.id, None)
+        for d in self.extra_dicts:
+            d.pop(self.id, None)
         if self.also is not None:
             self.also.remove()
 
