@@ -42,6 +42,7 @@ def same(a, b):
     ("grad_mode", ["no_grad", "enable_grad", "set_grad_enabled", "inference_mode"]),
     ("anomaly_mode", ["detect_anomaly", "set_detect_anomaly"]),
     ("variable", ["Variable"]),
+    ("profiler", ["profile", "record_function", "EventList", "FunctionEvent"]),
     ("graph", ["Node", "saved_tensors_hooks", "save_on_cpu", "disable_saved_tensors_hooks",
                "register_multi_grad_hook"]),
 ])

@@ -97,6 +97,7 @@ _LAZY = {
     "GradScaler": ("zeroin.amp", "GradScaler"),
     "testing": ("zeroin.testing", None),
     "version": ("zeroin.version", None),
+    "profiler": ("zeroin.profiler", None),
 }
 _LAZY.update(_toplevel.LAZY)        # torch.conv2d, torch.prelu, ...: nn.functional's own
 

@@ -21,10 +21,12 @@ class _Anomaly:
         self.detect = False     # detect_anomaly: check each op's output and gradients
         self.tracer = None      # zeroin.replay while tracing: record() appends each op here
         self.reads = None       # utils.checkpoint's forward: record() appends each op's inputs
+        self.profiling = False  # zeroin.profiler: every rule a call of its own (no fast path)
 
     def refresh(self):
-        """``enabled`` again from the three things that need record() on every op."""
-        self.enabled = self.detect or self.tracer is not None or self.reads is not None
+        """``enabled`` again from the four things that need record() on every op."""
+        self.enabled = (self.detect or self.tracer is not None or self.reads is not None
+                        or self.profiling)
 
 
 anomaly = _Anomaly()
