@@ -39,7 +39,7 @@ __all__ = ["backward", "grad", "node_grads", "run", "Variable", "detect_anomaly"
 
 # torch.autograd's submodules, loaded on first use (`torch.autograd.graph.Node`)
 _SUBMODULES = ("functional", "graph", "grad_mode", "anomaly_mode", "function", "variable",
-               "profiler")
+               "profiler", "forward_ad")
 
 # zeroin.autograd is a module (the reference engine) that also holds a submodule, as
 # torch.autograd does: `functional` lives in zeroin/_autograd/ and loads on first use.
