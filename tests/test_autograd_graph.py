@@ -319,17 +319,96 @@ def test_saved_tensors_hooks_contexts_accept_and_leave_gradients_alone():
     same(run(zeroin), run(torch))
 
 
-def test_saved_tensors_hooks_warns_that_zeroin_calls_none_and_checks_hooks():
-    zeroin.autograd.graph._warned.clear()
-    with pytest.warns(UserWarning, match="not called"):
-        with zeroin.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
-            pass
+def test_saved_tensors_hooks_check_their_hooks():
     with pytest.raises(TypeError, match="pack_hook must be callable"):
         zeroin.autograd.graph.saved_tensors_hooks(1, lambda t: t)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with zeroin.autograd.graph.save_on_cpu(pin_memory=True):
             pass
+
+
+def saved_hooks_run(T, pack_scale):
+    """Pack doubles what it saves (or keeps it); unpack logs. The graph's ops save the
+    same tensors in PyTorch and zeroin (mul, sin and matmul their inputs, tanh and exp
+    their output), so the gradients agree even though pack changed the values."""
+    G = T.autograd.graph
+    x = T.tensor([0.5, -1.0, 2.0], dtype=T.float64, requires_grad=True)
+    w = T.tensor([[1.0, 2.0], [0.5, -1.0], [3.0, 0.25]], dtype=T.float64,
+                 requires_grad=True)
+    log = []
+
+    def pack(t):
+        log.append("pack")
+        return t.detach() * pack_scale
+
+    def unpack(t):
+        log.append("unpack")
+        return t
+    with G.saved_tensors_hooks(pack, unpack):
+        y = ((x * x).sin() @ w).tanh().exp().sum()
+    packs = log.count("pack")
+    y.backward(retain_graph=True)
+    first = (arr(x.grad), arr(w.grad), log.count("unpack") == packs)
+    y.backward()                            # unpacked again, as PyTorch
+    with pytest.raises(RuntimeError):
+        y.backward()
+    return first, log.count("unpack") == 2 * packs, packs > 0
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("scale", [1.0, 2.0])
+def test_saved_tensors_hooks_pack_and_unpack_as_torch(scale, fast, monkeypatch):
+    if not fast:
+        monkeypatch.setattr(zeroin.autograd, "_fast", None)
+    same(saved_hooks_run(zeroin, scale), saved_hooks_run(torch, scale))
+
+
+def offload(T):
+    """Pack returns another object (a key to a NumPy copy kept aside), unpack makes the
+    tensor again: the common offloading idiom."""
+    store = {}
+
+    def pack(t):
+        store[len(store)] = t.detach().numpy().copy()
+        return len(store) - 1
+
+    x = T.tensor([0.5, -1.0, 2.0], dtype=T.float64, requires_grad=True)
+    with T.autograd.graph.saved_tensors_hooks(pack, lambda k: T.tensor(store.pop(k))):
+        y = (x.exp() * x).sum()
+    y.backward()
+    return arr(x.grad), len(store)
+
+
+def test_saved_tensors_hooks_offloading_and_errors_as_torch():
+    same(offload(zeroin), offload(torch))
+    assert offload(zeroin)[1] == 0
+    for T in LIBS:
+        x = T.tensor([1.0, 2.0], requires_grad=True)
+        log = []
+        with T.autograd.graph.saved_tensors_hooks(lambda t: log.append("outer") or t,
+                                                  lambda t: t):
+            with T.autograd.graph.saved_tensors_hooks(lambda t: log.append("in") or t,
+                                                      lambda t: t):
+                (x * x).sum()
+        assert set(log) == {"in"}                  # the innermost hooks only
+        with T.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: 3):
+            y = (x * x).sum()
+        with pytest.raises(TypeError, match="unpack_hook expected to be a Tensor"):
+            y.backward()
+
+
+def test_saved_tensors_hooks_cost_nothing_outside_and_after():
+    from zeroin._handle import HOOKED
+    from zeroin.anomaly import anomaly
+    x = zeroin.tensor([1.0, 2.0], requires_grad=True)
+    with zeroin.autograd.graph.saved_tensors_hooks(lambda t: t * 1, lambda t: t):
+        assert anomaly.enabled
+        y = (x * x).sum()               # the op inside pack (t * 1) is not packed
+    assert not anomaly.enabled and y.grad_fn in HOOKED
+    y.backward()
+    assert not any(n is y.grad_fn for n in HOOKED)      # released: fast engine again
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])
 
 
 def test_disable_saved_tensors_hooks_refuses_hooks_inside():

@@ -22,7 +22,8 @@ import numpy as np
 from . import _tensor
 from .anomaly import anomaly, check_backward, not_replayable
 from .errors import ZeroinError
-from .function import HOOKED, NP, run_posthooks, run_prehooks, sum_to_array
+from .function import (HOOKED, NP, release_saved, run_posthooks, run_prehooks, sum_to_array,
+                       unpack_saved)
 from .graph import toposort
 from .ops import TZ, sum_to
 from ._tensor import Tensor, _leaf, enable_grad, no_grad
@@ -132,11 +133,16 @@ def _backprop_node(t, g, grads, p):
     if fn.released and not p.keep_all:
         raise RuntimeError(_RELEASED_MSG)
     ins = fn.inputs
-    hooks = getattr(fn, "_node_hooks", None) if HOOKED.data and not p.keep_all else None
+    hooks = packed = None
+    if HOOKED.data and not p.keep_all:      # nodes with hooks or packed saved tensors
+        hooks, packed = getattr(fn, "_node_hooks", None), getattr(fn, "_packed", None)
     if hooks is not None and hooks[0]:      # grad_fn.register_prehook
         with enable_grad() if p.create_graph else no_grad():
             g = run_prehooks(fn, hooks[0], g, *_hook_io(p))
-    if p.create_graph:          # the rule on tensors: recorded, so it can be differentiated
+    if packed is not None:                  # saved_tensors_hooks: the unpacked values
+        out, args = unpack_saved(fn, t, p.create_graph)
+        res = fn.backward(TZ if p.create_graph else NP, g, out, *args)
+    elif p.create_graph:        # the rule on tensors: recorded, so it can be differentiated
         res = fn.backward(TZ, g, t, *ins)
     else:
         res = fn.backward(NP, g, _tensor._array_of(t), *[_tensor._array_of(i) for i in ins])
@@ -150,6 +156,8 @@ def _backprop_node(t, g, grads, p):
     if not p.retain:            # free what forward saved: the graph is used up
         fn.released = True
         fn.saved = None
+        if packed is not None:
+            release_saved(fn)
     for inp, gi in zip(ins, res):
         if gi is not None and inp.requires_grad:
             gi = _fit(gi, inp, p.create_graph)

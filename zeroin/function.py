@@ -188,7 +188,7 @@ class Function:
     """
 
     __slots__ = ("inputs", "needs_input_grad", "saved", "released", "site", "roles",
-                 "_metadata", "_node_hooks", "__weakref__")
+                 "_metadata", "_node_hooks", "_packed", "__weakref__")
     # used in errors, drawings and explanations; a subclass's plain string becomes an
     # OpName, so that PyTorch's grad_fn.name() works too
     name = OpName("function")
@@ -357,6 +357,36 @@ def run_posthooks(fn, hooks, res, g, as_tensor, as_grad):
     return res
 
 
+# --- saved-tensor hooks (autograd.graph.saved_tensors_hooks packs, backward unpacks) -------
+
+def unpack_saved(fn, t, create_graph):
+    """The output and inputs of ``fn`` (whose output is ``t``) for its backward rule, each
+    from the unpack hook of what the pack hook made of it: arrays, or tensors with
+    ``create_graph`` (a tensor other than the saved one is then a constant)."""
+    vals = []
+    for (unpack, obj), orig in zip(fn._packed, (*fn.inputs, t)):
+        r = unpack(obj)
+        if not isinstance(r, Tensor):
+            raise TypeError(f"Output of saved tensor unpack_hook expected to be a Tensor but "
+                            f"got result of type {type(r).__name__} (for {fn.name()}'s saved "
+                            f"tensor of shape {orig.shape}); return the tensor pack_hook got, "
+                            f"or one with its values")
+        if tuple(r.shape) != tuple(orig.shape):
+            raise RuntimeError(f"saved_tensors_hooks: unpack_hook returned a tensor of shape "
+                               f"{tuple(r.shape)} for {fn.name()}'s saved tensor of shape "
+                               f"{tuple(orig.shape)}; it must give back the saved values")
+        vals.append(r if create_graph else _array_of(r))
+    return vals[-1], vals[:-1]
+
+
+def release_saved(fn):
+    """A backward without ``retain_graph`` is over: drop what pack made (as PyTorch frees
+    the saved tensors)."""
+    fn._packed = None
+    if not any(getattr(fn, "_node_hooks", None) or ()):
+        HOOKED.discard(fn)
+
+
 _LEAF_METADATA = {}     # id(leaf) -> (weakref to it, its AccumulateGrad's metadata)
 
 
@@ -469,6 +499,8 @@ def record(fn, inputs, array, value=None, needs=None):
             anomaly.tracer.append((fn, inputs, out))
         if anomaly.reads is not None:           # utils.checkpoint runs its function
             anomaly.reads.append(inputs)
+        if anomaly.pack is not None and out.grad_fn is fn:     # saved_tensors_hooks
+            anomaly.pack(fn, inputs, out)
     return out
 
 
