@@ -427,3 +427,14 @@ def test_disable_saved_tensors_hooks_refuses_hooks_inside():
                 pass
         with pytest.raises(RuntimeError, match="not in f"):
             f()
+
+
+def test_a_node_with_packed_tensors_keeps_them_when_its_hook_is_removed():
+    for T in LIBS:
+        x = T.tensor([1.0, 2.0], dtype=T.float64, requires_grad=True)
+        with T.autograd.graph.saved_tensors_hooks(lambda t: t.detach() * 2, lambda t: t):
+            y = x * x
+        h = y.grad_fn.register_hook(lambda gi, go: None)
+        h.remove()
+        y.sum().backward()
+        assert x.grad.tolist() == [4.0, 8.0]        # 2 * (2x): the packed values are used

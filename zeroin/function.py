@@ -290,6 +290,11 @@ class Function:
 
 # --- node hooks (grad_fn.register_hook / register_prehook) -------------------------------
 
+def _unhook(node):
+    """Take ``node`` out of :data:`HOOKED` once it has neither hooks nor packed tensors."""
+    if not any(getattr(node, "_node_hooks", None) or ()) and \
+            getattr(node, "_packed", None) is None:
+        HOOKED.discard(node)
 
 
 class _NodeHookHandle(RemovableHandle):
@@ -302,8 +307,8 @@ class _NodeHookHandle(RemovableHandle):
     def remove(self):
         super().remove()
         node = self._node()
-        if node is not None and not any(node._node_hooks):
-            HOOKED.discard(node)
+        if node is not None:
+            _unhook(node)
 
 
 def _add_node_hook(node, kind, hook, what):
@@ -383,8 +388,7 @@ def release_saved(fn):
     """A backward without ``retain_graph`` is over: drop what pack made (as PyTorch frees
     the saved tensors)."""
     fn._packed = None
-    if not any(getattr(fn, "_node_hooks", None) or ()):
-        HOOKED.discard(fn)
+    _unhook(fn)
 
 
 _LEAF_METADATA = {}     # id(leaf) -> (weakref to it, its AccumulateGrad's metadata)
