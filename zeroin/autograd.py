@@ -62,7 +62,7 @@ _RELEASED_MSG = ("backward: trying to backward through the graph a second time (
 class Pass:
     """The settings of one backward pass, and what it collects on the way."""
     __slots__ = ("create_graph", "retain", "targets", "keep_all", "leaves", "captured",
-                 "into_grad", "on_end")
+                 "into_grad", "on_end", "hooked")
 
     def __init__(self, retain_graph, create_graph, targets, keep_all, into_grad=False):
         self.create_graph = create_graph    # record the rules (xp = TZ): higher order
@@ -73,6 +73,8 @@ class Pass:
         self.leaves = {}                # leaves reached, in order (a dict as ordered set)
         self.captured = {}              # id(tensor) -> gradient, for targets
         self.on_end = None              # callables to call when the pass is over
+        # some node has hooks or packed saved tensors (read once per pass, not per node)
+        self.hooked = bool(HOOKED.data) and not keep_all
 
 
 def run(outputs, out_grads, retain_graph=False, create_graph=False, targets=None,
@@ -133,37 +135,49 @@ def _backprop_node(t, g, grads, p):
     if fn.released and not p.keep_all:
         raise RuntimeError(_RELEASED_MSG)
     ins = fn.inputs
-    hooks = packed = None
-    if HOOKED.data and not p.keep_all:      # nodes with hooks or packed saved tensors
-        hooks, packed = getattr(fn, "_node_hooks", None), getattr(fn, "_packed", None)
-    if hooks is not None and hooks[0]:      # grad_fn.register_prehook
-        with enable_grad() if p.create_graph else no_grad():
-            g = run_prehooks(fn, hooks[0], g, *_hook_io(p))
-    if packed is not None:                  # saved_tensors_hooks: the unpacked values
-        out, args = unpack_saved(fn, t, p.create_graph)
-        res = fn.backward(TZ if p.create_graph else NP, g, out, *args)
+    if p.hooked and fn in HOOKED:   # grad_fn hooks, or saved_tensors_hooks' packed tensors
+        res = _hooked_rule(t, fn, g, p)
     elif p.create_graph:        # the rule on tensors: recorded, so it can be differentiated
         res = fn.backward(TZ, g, t, *ins)
     else:
         res = fn.backward(NP, g, _tensor._array_of(t), *[_tensor._array_of(i) for i in ins])
     if len(ins) == 1:
         res = (res,)
-    if hooks is not None and hooks[1]:      # grad_fn.register_hook
-        res = [None if gi is None or not inp.requires_grad else _fit(gi, inp, p.create_graph)
-               for inp, gi in zip(ins, res)]
-        with enable_grad() if p.create_graph else no_grad():
-            res = run_posthooks(fn, hooks[1], res, g, *_hook_io(p))
     if not p.retain:            # free what forward saved: the graph is used up
         fn.released = True
         fn.saved = None
-        if packed is not None:
-            release_saved(fn)
     for inp, gi in zip(ins, res):
         if gi is not None and inp.requires_grad:
             gi = _fit(gi, inp, p.create_graph)
             if anomaly.detect:
                 check_backward(fn, gi)
             _accumulate(grads, inp, gi, p.leaves)
+
+
+def _hooked_rule(t, fn, g, p):
+    """``fn``'s backward rule for a node with hooks or packed saved tensors: pre-hooks on
+    ``g``, the rule on what unpack gives back, hooks on the input gradients."""
+    hooks, packed = getattr(fn, "_node_hooks", None), getattr(fn, "_packed", None)
+    ins = fn.inputs
+    if hooks is not None and hooks[0]:      # grad_fn.register_prehook
+        with enable_grad() if p.create_graph else no_grad():
+            g = run_prehooks(fn, hooks[0], g, *_hook_io(p))
+    if packed is not None:                  # saved_tensors_hooks: the unpacked values
+        out, args = unpack_saved(fn, t, p.create_graph)
+        res = fn.backward(TZ if p.create_graph else NP, g, out, *args)
+        if not p.retain:
+            release_saved(fn)
+    elif p.create_graph:
+        res = fn.backward(TZ, g, t, *ins)
+    else:
+        res = fn.backward(NP, g, _tensor._array_of(t), *[_tensor._array_of(i) for i in ins])
+    res = (res,) if len(ins) == 1 else res
+    if hooks is not None and hooks[1]:      # grad_fn.register_hook
+        res = [None if gi is None or not inp.requires_grad else _fit(gi, inp, p.create_graph)
+               for inp, gi in zip(ins, res)]
+        with enable_grad() if p.create_graph else no_grad():
+            res = run_posthooks(fn, hooks[1], res, g, *_hook_io(p))
+    return res[0] if len(ins) == 1 else res
 
 
 def _hook_io(p):
