@@ -29,6 +29,8 @@ def same(a, b):
         assert a is None and b is None
     elif hasattr(a, "detach"):
         np.testing.assert_allclose(arr(a), arr(b), rtol=1e-12, atol=1e-12)
+    elif isinstance(a, np.ndarray):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     else:
         assert a == b
 
@@ -40,6 +42,7 @@ def same(a, b):
     ("grad_mode", ["no_grad", "enable_grad", "set_grad_enabled", "inference_mode"]),
     ("anomaly_mode", ["detect_anomaly", "set_detect_anomaly"]),
     ("variable", ["Variable"]),
+    ("profiler", ["profile", "record_function", "EventList", "FunctionEvent"]),
     ("graph", ["Node", "saved_tensors_hooks", "save_on_cpu", "disable_saved_tensors_hooks",
                "register_multi_grad_hook"]),
 ])
@@ -108,6 +111,114 @@ def test_grad_fn_is_a_node_with_name_next_functions_metadata():
     z, t = run(zeroin), run(torch)
     assert z == t
     assert z[2] == "ExpBackward0"
+
+
+# --- grad_fn hooks (Node.register_hook / register_prehook) ---------------------------------
+
+def node_hook_log(T, backward, tensor_hook=True):
+    """What grad_fn hooks see and change: a pre-hook scales the output gradient, a hook
+    logs the input gradients (None where none is computed) and bumps the first."""
+    log = []
+    x = T.tensor([1.0, 2.0], dtype=T.float64, requires_grad=True)
+    w = T.tensor(3.0, dtype=T.float64, requires_grad=True)
+    b = T.ones(2, 1, dtype=T.float64)
+    y = x * w + b                       # AddBackward0 of (mul, a constant); broadcasts
+    m = y.grad_fn.next_functions[0][0]  # MulBackward0
+    if tensor_hook:
+        y.register_hook(lambda g: log.append(("tensor", arr(g))))
+    h1 = y.grad_fn.register_prehook(lambda go: log.append(("pre", [arr(g) for g in go])))
+    h2 = y.grad_fn.register_hook(lambda gi, go: log.append(
+        ("post", [arr(g) for g in gi], [arr(g) for g in go], T.is_grad_enabled())))
+    m.register_prehook(lambda go: (go[0] * 10,))
+    m.register_hook(lambda gi, go: (gi[0] + 1, gi[1]))
+    backward(T, y)
+    backward(T, y)
+    h1.remove()
+    h2.remove()
+    backward(T, y)
+    return log, arr(x.grad), arr(w.grad), [type(h.id) for h in (h1, h2)], m.name()
+
+
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("how", ["backward", "grad", "create_graph", "no_tensor_hook"])
+def test_grad_fn_register_hook_and_prehook_match_torch(how, fast, monkeypatch):
+    def backward(T, y):
+        if how == "grad":
+            x, w = y.grad_fn.next_functions[0][0].next_functions[0][0].variable, None
+            g = T.autograd.grad(y.sum(), [x], retain_graph=True)[0]
+            x.grad = g if x.grad is None else x.grad + g
+        elif how == "create_graph":
+            y.sum().backward(retain_graph=True, create_graph=True)
+        else:
+            y.sum().backward(retain_graph=True)
+    if not fast:
+        monkeypatch.setattr(zeroin.autograd, "_fast", None)
+    z = node_hook_log(zeroin, backward, how != "no_tensor_hook")
+    t = node_hook_log(torch, backward, how != "no_tensor_hook")
+    assert [e[0] for e in z[0]] == [e[0] for e in t[0]]
+    if how != "grad":               # zeroin.grad computes every input's gradient
+        same(z[0], t[0])
+    same(z[1:], t[1:])
+    assert z[4] == "MulBackward0"
+
+
+def test_grad_fn_hooks_cost_nothing_once_removed_and_run_under_no_grad():
+    from zeroin._handle import HOOKED
+    x = zeroin.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()
+    h = y.grad_fn.register_hook(lambda gi, go: None)
+    assert len(HOOKED) >= 1
+    h.remove()
+    assert y.grad_fn not in HOOKED        # the fast engine is used again
+    y = x.exp()
+    y.grad_fn.register_hook(lambda gi, go: None)
+    del y
+    import gc
+    gc.collect()
+    assert not any(n.name == "exp" for n in HOOKED)
+
+
+def test_grad_fn_hook_errors_match_torch():
+    def run(T, hook):
+        x = T.tensor([1.0, 2.0], requires_grad=True)
+        y = x * x
+        y.grad_fn.register_hook(hook)
+        with pytest.raises(Exception) as e:
+            y.sum().backward()
+        return e.type
+    for hook in (lambda gi, go: (1, 2, 3), lambda gi, go: 5):
+        assert run(zeroin, hook) is run(torch, hook)
+    with pytest.raises(TypeError, match="must be callable"):
+        zeroin.tensor([1.0], requires_grad=True).exp().grad_fn.register_hook(3)
+    x = zeroin.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.grad_fn.register_hook(lambda gi, go: (zeroin.ones(3), None))
+    with pytest.raises(RuntimeError, match=r"shape \(3,\) for an input of shape"):
+        y.sum().backward()
+    with pytest.raises(NotImplementedError, match="register_post_accumulate_grad_hook"):
+        (x * 2).grad_fn.next_functions[0][0].register_hook(lambda gi, go: None)
+
+
+def test_accumulate_grad_prehook_replaces_the_leaf_gradient_as_torch():
+    def run(T):
+        seen = []
+        x = T.tensor([1.0, 2.0], dtype=T.float64, requires_grad=True)
+        acc = (x * 2).grad_fn.next_functions[0][0]
+        h = acc.register_prehook(lambda go: seen.append(arr(go[0])) or (go[0] * 3,))
+        (x * 2).sum().backward()
+        h.remove()
+        (x * 2).sum().backward()
+        return seen, arr(x.grad), type(h.id)
+    same(run(zeroin), run(torch))
+
+
+def test_tensor_hook_handles_have_ids_as_torch():
+    for T in LIBS:
+        x = T.tensor([1.0], requires_grad=True)
+        h1, h2 = x.register_hook(lambda g: None), x.register_hook(lambda g: None)
+        h3 = x.register_post_accumulate_grad_hook(lambda t: None)
+        assert isinstance(h1.id, int) and len({h1.id, h2.id, h3.id}) == 3
 
 
 # --- register_multi_grad_hook -------------------------------------------------------------------
@@ -208,17 +319,96 @@ def test_saved_tensors_hooks_contexts_accept_and_leave_gradients_alone():
     same(run(zeroin), run(torch))
 
 
-def test_saved_tensors_hooks_warns_that_zeroin_calls_none_and_checks_hooks():
-    zeroin.autograd.graph._warned.clear()
-    with pytest.warns(UserWarning, match="not called"):
-        with zeroin.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
-            pass
+def test_saved_tensors_hooks_check_their_hooks():
     with pytest.raises(TypeError, match="pack_hook must be callable"):
         zeroin.autograd.graph.saved_tensors_hooks(1, lambda t: t)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with zeroin.autograd.graph.save_on_cpu(pin_memory=True):
             pass
+
+
+def saved_hooks_run(T, pack_scale):
+    """Pack doubles what it saves (or keeps it); unpack logs. The graph's ops save the
+    same tensors in PyTorch and zeroin (mul, sin and matmul their inputs, tanh and exp
+    their output), so the gradients agree even though pack changed the values."""
+    G = T.autograd.graph
+    x = T.tensor([0.5, -1.0, 2.0], dtype=T.float64, requires_grad=True)
+    w = T.tensor([[1.0, 2.0], [0.5, -1.0], [3.0, 0.25]], dtype=T.float64,
+                 requires_grad=True)
+    log = []
+
+    def pack(t):
+        log.append("pack")
+        return t.detach() * pack_scale
+
+    def unpack(t):
+        log.append("unpack")
+        return t
+    with G.saved_tensors_hooks(pack, unpack):
+        y = ((x * x).sin() @ w).tanh().exp().sum()
+    packs = log.count("pack")
+    y.backward(retain_graph=True)
+    first = (arr(x.grad), arr(w.grad), log.count("unpack") == packs)
+    y.backward()                            # unpacked again, as PyTorch
+    with pytest.raises(RuntimeError):
+        y.backward()
+    return first, log.count("unpack") == 2 * packs, packs > 0
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("scale", [1.0, 2.0])
+def test_saved_tensors_hooks_pack_and_unpack_as_torch(scale, fast, monkeypatch):
+    if not fast:
+        monkeypatch.setattr(zeroin.autograd, "_fast", None)
+    same(saved_hooks_run(zeroin, scale), saved_hooks_run(torch, scale))
+
+
+def offload(T):
+    """Pack returns another object (a key to a NumPy copy kept aside), unpack makes the
+    tensor again: the common offloading idiom."""
+    store = {}
+
+    def pack(t):
+        store[len(store)] = t.detach().numpy().copy()
+        return len(store) - 1
+
+    x = T.tensor([0.5, -1.0, 2.0], dtype=T.float64, requires_grad=True)
+    with T.autograd.graph.saved_tensors_hooks(pack, lambda k: T.tensor(store.pop(k))):
+        y = (x.exp() * x).sum()
+    y.backward()
+    return arr(x.grad), len(store)
+
+
+def test_saved_tensors_hooks_offloading_and_errors_as_torch():
+    same(offload(zeroin), offload(torch))
+    assert offload(zeroin)[1] == 0
+    for T in LIBS:
+        x = T.tensor([1.0, 2.0], requires_grad=True)
+        log = []
+        with T.autograd.graph.saved_tensors_hooks(lambda t: log.append("outer") or t,
+                                                  lambda t: t):
+            with T.autograd.graph.saved_tensors_hooks(lambda t: log.append("in") or t,
+                                                      lambda t: t):
+                (x * x).sum()
+        assert set(log) == {"in"}                  # the innermost hooks only
+        with T.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: 3):
+            y = (x * x).sum()
+        with pytest.raises(TypeError, match="unpack_hook expected to be a Tensor"):
+            y.backward()
+
+
+def test_saved_tensors_hooks_cost_nothing_outside_and_after():
+    from zeroin._handle import HOOKED
+    from zeroin.anomaly import anomaly
+    x = zeroin.tensor([1.0, 2.0], requires_grad=True)
+    with zeroin.autograd.graph.saved_tensors_hooks(lambda t: t * 1, lambda t: t):
+        assert anomaly.enabled
+        y = (x * x).sum()               # the op inside pack (t * 1) is not packed
+    assert not anomaly.enabled and y.grad_fn in HOOKED
+    y.backward()
+    assert not any(n is y.grad_fn for n in HOOKED)      # released: fast engine again
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])
 
 
 def test_disable_saved_tensors_hooks_refuses_hooks_inside():
@@ -237,3 +427,14 @@ def test_disable_saved_tensors_hooks_refuses_hooks_inside():
                 pass
         with pytest.raises(RuntimeError, match="not in f"):
             f()
+
+
+def test_a_node_with_packed_tensors_keeps_them_when_its_hook_is_removed():
+    for T in LIBS:
+        x = T.tensor([1.0, 2.0], dtype=T.float64, requires_grad=True)
+        with T.autograd.graph.saved_tensors_hooks(lambda t: t.detach() * 2, lambda t: t):
+            y = x * x
+        h = y.grad_fn.register_hook(lambda gi, go: None)
+        h.remove()
+        y.sum().backward()
+        assert x.grad.tolist() == [4.0, 8.0]        # 2 * (2x): the packed values are used

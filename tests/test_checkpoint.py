@@ -445,3 +445,27 @@ def test_model_checkpoint_creates_its_folder(tmp_path):
     fit(model, zeroin.nn.MSELoss(), zeroin.optim.SGD(model.parameters(), lr=0.01),
         (x, x[:, :1]), epochs=1, verbose=False, callbacks=[ModelCheckpoint(path, monitor="loss")])
     assert set(zeroin.load(path)) >= {"model", "epoch"}
+
+
+def test_state_dict_metadata_survives_save_and_load_as_in_torch(tmp_path):
+    """load gives back an OrderedDict with ``_metadata`` (the per-module versions that
+    _load_from_state_dict reads), the same as torch.load of torch.save's file."""
+    torch = pytest.importorskip("torch")
+    seen = []
+
+    class BN(zeroin.nn.BatchNorm1d):
+        def _load_from_state_dict(self, sd, prefix, meta, *rest):
+            seen.append(meta)
+            super()._load_from_state_dict(sd, prefix, meta, *rest)
+
+    m = zeroin.nn.Sequential(zeroin.nn.Linear(2, 3), BN(3))
+    tm = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.BatchNorm1d(3))
+    zeroin.save({"model": m.state_dict(), "epoch": 3}, tmp_path / "z.pt")
+    torch.save({"model": tm.state_dict(), "epoch": 3}, tmp_path / "t.pt")
+    z, t = zeroin.load(tmp_path / "z.pt"), torch.load(tmp_path / "t.pt")
+    assert type(z["model"]) is type(t["model"])
+    assert z["model"]._metadata == t["model"]._metadata
+    assert list(z["model"]) == list(t["model"])
+    assert type(z) is dict and not hasattr(z, "_metadata") and z["epoch"] == 3
+    m.load_state_dict(z["model"])
+    assert seen == [{"version": 2}]

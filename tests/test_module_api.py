@@ -377,3 +377,71 @@ def test_backward_hook_kinds_do_not_mix():
         m.register_backward_hook(lambda *a: None)
         with pytest.raises(RuntimeError, match="Cannot use both"):
             m.register_full_backward_hook(lambda *a: None)
+
+
+# --- the hook tables under PyTorch's names ------------------------------------------------
+
+HOOK_TABLES = ["_forward_pre_hooks", "_forward_hooks", "_backward_hooks",
+               "_backward_pre_hooks", "_forward_hooks_with_kwargs",
+               "_forward_pre_hooks_with_kwargs", "_forward_hooks_always_called",
+               "_state_dict_hooks", "_state_dict_pre_hooks", "_load_state_dict_pre_hooks",
+               "_load_state_dict_post_hooks"]
+
+
+def test_hook_tables_are_the_ordered_dicts_that_hold_the_hooks_as_torch():
+    def run(T):
+        m = T.nn.Linear(2, 2)
+        out = [(type(getattr(m, n)).__name__, len(getattr(m, n))) for n in HOOK_TABLES]
+        calls = []
+        m.register_forward_pre_hook(lambda mod, a: calls.append("pre"))
+        h = m.register_forward_hook(lambda mod, a, kw, o: calls.append("fwd"),
+                                    with_kwargs=True, always_call=True)
+        m.register_full_backward_hook(lambda mod, gi, go: calls.append("bwd"))
+        m.register_state_dict_post_hook(lambda *a: calls.append("sd"))
+        out.append([len(getattr(m, n)) for n in HOOK_TABLES])
+        out.append((list(m._forward_hooks) == [h.id], m._forward_hooks_with_kwargs[h.id],
+                    list(m._forward_hooks_always_called) == [h.id]))
+        x = T.ones(1, 2, requires_grad=True)
+        m(x).sum().backward()
+        m.state_dict()
+        h.remove()
+        out.append([len(getattr(m, n)) for n in HOOK_TABLES])
+        m._forward_pre_hooks.clear()            # code that empties the tables directly
+        m._backward_hooks.clear()
+        m(x).sum().backward()
+        m._forward_hooks[10 ** 6] = lambda mod, a, o: calls.append("direct")
+        m(x)
+        return out, calls
+    z, t = both(run)
+    assert z == t
+    assert t[1] == ["pre", "fwd", "bwd", "sd", "direct"]
+
+
+def test_reading_the_hook_tables_leaves_the_module_as_fast_as_before():
+    m = nn.Linear(2, 2)
+    assert not m._state_dict_hooks and "_hooks" not in m.__dict__
+    assert len(m._forward_pre_hooks) == 0       # makes the call tables, all empty
+    assert m(zeroin.ones(1, 2)).shape == (1, 2)
+    lazy = nn.LazyLinear(3)
+    lazy(zeroin.ones(1, 2))
+    assert "_hooks" not in lazy.__dict__ and not lazy._forward_pre_hooks
+
+
+@pytest.mark.filterwarnings("always::UserWarning")
+def test_always_call_forward_hooks_run_when_forward_raises_as_torch():
+    def run(T):
+        class Bad(T.nn.Module):
+            def forward(self, x):
+                raise ValueError("boom")
+        m, calls = Bad(), []
+        m.register_forward_hook(lambda mod, a, o: calls.append(("always", o)),
+                                always_call=True)
+        m.register_forward_hook(lambda mod, a, o: calls.append(("plain", o)))
+        m.register_forward_hook(lambda mod, a, kw, o: 1 / 0, always_call=True,
+                                with_kwargs=True)
+        with pytest.warns(UserWarning, match="always_call=True") as w, \
+                pytest.raises(ValueError, match="boom"):
+            m(T.ones(1))
+        return calls, [str(x.message) for x in w]
+    z, t = both(run)
+    assert z == t and z[0] == [("always", None)]

@@ -68,7 +68,7 @@ def test_iterative_pruning_combines_masks_as_torch():
         pr.l1_unstructured(mod, "weight", 3)
         pr.ln_structured(mod, "weight", 0.34, 1, 1)
     _same_mask(z, t)
-    hooks = [h for h, _ in z._hooks["forward_pre"].values()]
+    hooks = list(z._forward_pre_hooks.values())
     assert len(hooks) == 1 and isinstance(hooks[0], prune.PruningContainer)
     assert [type(m).__name__ for m in hooks[0]] == [
         "L1Unstructured", "LnStructured", "L1Unstructured", "LnStructured"]

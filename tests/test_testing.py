@@ -208,3 +208,18 @@ def test_zeroin_testing_is_lazy_and_a_module():
                          check=True)
     assert out.stdout.strip() == "False"
     assert zeroin.testing is importlib.import_module("zeroin.testing")
+
+
+@pytest.mark.parametrize("actual, expected", [(True, 1), (1, True), (False, 0.0),
+                                              (True, np.float32(1.0)), (np.int64(1), True)])
+def test_python_bool_against_a_number_raises_runtime_error_as_torch(actual, expected):
+    """PyTorch's number comparison fails on a Python bool with RuntimeError (an np.bool_
+    or a tensor with a bool: TypeError, no pair); zeroin's error is the same type."""
+    with pytest.raises(RuntimeError) as t:
+        torch.testing.assert_close(actual, expected)
+    with pytest.raises(RuntimeError, match="a bool with a number"):
+        assert_close(actual, expected)
+    assert t.type is RuntimeError
+    for a, e in ((np.bool_(True), 1), (True, zeroin.tensor(1))):
+        with pytest.raises(TypeError, match="No comparison pair"):
+            assert_close(a, e)

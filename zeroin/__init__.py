@@ -107,6 +107,7 @@ _LAZY = {
     "multiprocessing": ("zeroin.multiprocessing", None),
     "cpu": ("zeroin.cpu", None),
     "hub": ("zeroin.hub", None),
+    "profiler": ("zeroin.profiler", None),
 }
 _LAZY.update(_toplevel.LAZY)        # torch.conv2d, torch.prelu, ...: nn.functional's own
 

@@ -15,7 +15,7 @@ from operator import attrgetter
 import numpy as np
 
 from .anomaly import anomaly
-from ._handle import RemovableHandle as _RemovableHandle
+from ._handle import HOOKED as _HOOKED, RemovableHandle as _RemovableHandle, _ids as _handle_ids
 from .errors import DtypeError, ShapeError
 
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
@@ -635,7 +635,8 @@ class Tensor:
             are left alone.
         """
         if gradient is None and not create_graph and self.requires_grad and \
-                autograd._fast is not None and not anomaly.enabled and inputs is None:
+                autograd._fast is not None and not anomaly.enabled and inputs is None \
+                and not _HOOKED.data:
             # T8: a scalar loss straight to the fast loop, seeded as autograd.root_grads
             # would seed it (1.0 for a float scalar or float64, a 0-d one otherwise): five
             # Python calls fewer
@@ -930,6 +931,7 @@ class _HookHandle(_RemovableHandle):
 
     def __init__(self, hooks, hook):
         self._hooks, self._hook = hooks, hook
+        self.id = next(_handle_ids)     # PyTorch's RemovableHandle.id
 
     def remove(self):
         if self._hook in self._hooks:

@@ -21,10 +21,13 @@ class _Anomaly:
         self.detect = False     # detect_anomaly: check each op's output and gradients
         self.tracer = None      # zeroin.replay while tracing: record() appends each op here
         self.reads = None       # utils.checkpoint's forward: record() appends each op's inputs
+        self.profiling = False  # zeroin.profiler: every rule a call of its own (no fast path)
+        self.pack = None        # saved_tensors_hooks is on: record() calls pack(fn, inputs, out)
 
     def refresh(self):
-        """``enabled`` again from the three things that need record() on every op."""
-        self.enabled = self.detect or self.tracer is not None or self.reads is not None
+        """``enabled`` again from the five things that need record() on every op."""
+        self.enabled = (self.detect or self.tracer is not None or self.reads is not None
+                        or self.profiling or self.pack is not None)
 
 
 anomaly = _Anomaly()

@@ -22,7 +22,8 @@ import numpy as np
 from . import _tensor
 from .anomaly import anomaly, check_backward, not_replayable
 from .errors import ZeroinError
-from .function import NP, sum_to_array
+from .function import (HOOKED, NP, release_saved, run_posthooks, run_prehooks, sum_to_array,
+                       unpack_saved)
 from .graph import toposort
 from .ops import TZ, sum_to
 from ._tensor import Tensor, _leaf, enable_grad, no_grad
@@ -38,7 +39,8 @@ __all__ = ["backward", "grad", "node_grads", "run", "Variable", "detect_anomaly"
            "gradgradcheck"]
 
 # torch.autograd's submodules, loaded on first use (`torch.autograd.graph.Node`)
-_SUBMODULES = ("functional", "graph", "grad_mode", "anomaly_mode", "function", "variable")
+_SUBMODULES = ("functional", "graph", "grad_mode", "anomaly_mode", "function", "variable",
+               "profiler", "forward_ad")
 
 # zeroin.autograd is a module (the reference engine) that also holds a submodule, as
 # torch.autograd does: `functional` lives in zeroin/_autograd/ and loads on first use.
@@ -60,7 +62,7 @@ _RELEASED_MSG = ("backward: trying to backward through the graph a second time (
 class Pass:
     """The settings of one backward pass, and what it collects on the way."""
     __slots__ = ("create_graph", "retain", "targets", "keep_all", "leaves", "captured",
-                 "into_grad", "on_end")
+                 "into_grad", "on_end", "hooked")
 
     def __init__(self, retain_graph, create_graph, targets, keep_all, into_grad=False):
         self.create_graph = create_graph    # record the rules (xp = TZ): higher order
@@ -71,6 +73,8 @@ class Pass:
         self.leaves = {}                # leaves reached, in order (a dict as ordered set)
         self.captured = {}              # id(tensor) -> gradient, for targets
         self.on_end = None              # callables to call when the pass is over
+        # some node has hooks or packed saved tensors (read once per pass, not per node)
+        self.hooked = bool(HOOKED.data) and not keep_all
 
 
 def run(outputs, out_grads, retain_graph=False, create_graph=False, targets=None,
@@ -84,7 +88,7 @@ def run(outputs, out_grads, retain_graph=False, create_graph=False, targets=None
     released graph (see :func:`node_grads`).
     """
     if _fast is not None and not (create_graph or keep_all or anomaly.enabled) \
-            and targets is None:
+            and targets is None and not HOOKED.data:     # nodes with hooks
         _fast.backward(outputs, out_grads, retain_graph)
         return {}
     if anomaly.tracer is not None:      # zeroin.replay is tracing (so never the fast path)
@@ -131,13 +135,12 @@ def _backprop_node(t, g, grads, p):
     if fn.released and not p.keep_all:
         raise RuntimeError(_RELEASED_MSG)
     ins = fn.inputs
-    out = t if p.create_graph else _tensor._array_of(t)
-    if out.dtype.kind == "c" and fn.holomorphic:
-        res = _holomorphic_rule(fn, p.create_graph, g, out, ins)
+    if p.hooked and fn in HOOKED:   # grad_fn hooks, or saved_tensors_hooks' packed tensors
+        res = _hooked_rule(t, fn, g, p)
     elif p.create_graph:        # the rule on tensors: recorded, so it can be differentiated
-        res = fn.backward(TZ, g, t, *ins)
+        res = _rule(fn, TZ, g, t, ins)
     else:
-        res = fn.backward(NP, g, out, *[_tensor._array_of(i) for i in ins])
+        res = _rule(fn, NP, g, _tensor._array_of(t), [_tensor._array_of(i) for i in ins])
     if len(ins) == 1:
         res = (res,)
     if not p.retain:            # free what forward saved: the graph is used up
@@ -151,17 +154,53 @@ def _backprop_node(t, g, grads, p):
             _accumulate(grads, inp, gi, p.leaves)
 
 
-def _holomorphic_rule(fn, create_graph, g, out, ins):
-    """PyTorch's gradient of a holomorphic op with a complex output: conj(rule(conj(g))),
-    the rule written for reals giving g * f'(z) (PyTorch's convention, "Autograd for
+def _rule(fn, xp, g, out, ins):
+    """``fn``'s backward rule on ``g`` (arrays with ``NP``, recorded tensors with ``TZ``).
+    A holomorphic op with a complex output gets PyTorch's gradient as conj(rule(conj(g))):
+    the rule written for reals gives g * f'(z) (PyTorch's convention, "Autograd for
     Complex Numbers": the gradient of a real loss is dL/dRe + i dL/dIm)."""
-    if create_graph:
-        res = fn.backward(TZ, g.conj(), out, *ins)
-    else:
-        res = fn.backward(NP, np.conj(g), out, *[_tensor._array_of(i) for i in ins])
+    if out.dtype.kind != "c" or not fn.holomorphic:
+        return fn.backward(xp, g, out, *ins)
+    res = fn.backward(xp, g.conj() if xp is TZ else np.conj(g), out, *ins)
     if len(ins) == 1:
         return None if res is None else res.conj()
     return tuple(None if r is None else r.conj() for r in res)
+
+
+def _hooked_rule(t, fn, g, p):
+    """``fn``'s backward rule for a node with hooks or packed saved tensors: pre-hooks on
+    ``g``, the rule on what unpack gives back, hooks on the input gradients."""
+    hooks, packed = getattr(fn, "_node_hooks", None), getattr(fn, "_packed", None)
+    ins = fn.inputs
+    if hooks is not None and hooks[0]:      # grad_fn.register_prehook
+        with enable_grad() if p.create_graph else no_grad():
+            g = run_prehooks(fn, hooks[0], g, *_hook_io(p))
+    if packed is not None:                  # saved_tensors_hooks: the unpacked values
+        out, args = unpack_saved(fn, t, p.create_graph)
+        res = _rule(fn, TZ if p.create_graph else NP, g, out, args)
+        if not p.retain:
+            release_saved(fn)
+    elif p.create_graph:
+        res = _rule(fn, TZ, g, t, ins)
+    else:
+        res = _rule(fn, NP, g, _tensor._array_of(t), [_tensor._array_of(i) for i in ins])
+    res = (res,) if len(ins) == 1 else res
+    if hooks is not None and hooks[1]:      # grad_fn.register_hook
+        res = [None if gi is None or not inp.requires_grad else _fit(gi, inp, p.create_graph)
+               for inp, gi in zip(ins, res)]
+        with enable_grad() if p.create_graph else no_grad():
+            res = run_posthooks(fn, hooks[1], res, g, *_hook_io(p))
+    return res[0] if len(ins) == 1 else res
+
+
+def _hook_io(p):
+    """How a node hook sees gradients (tensors, off the graph unless create_graph) and
+    how what it returns goes back into the pass."""
+    if p.create_graph:
+        return (lambda g: g if isinstance(g, Tensor) else _leaf(np.asarray(g)),
+                lambda r: r if isinstance(r, Tensor) else _leaf(np.asarray(r)))
+    return (lambda g: _leaf(np.asarray(g)),
+            lambda r: np.asarray(_tensor._array_of(r) if isinstance(r, Tensor) else r))
 
 
 def _accumulate(grads, t, g, leaves):

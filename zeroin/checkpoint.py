@@ -66,6 +66,10 @@ def _encode(obj, path, arrays):
             return {"__float__": repr(obj)}
         return obj
     if isinstance(obj, dict):
+        meta = getattr(obj, "_metadata", None)
+        if meta is not None:    # a state_dict's versions (load_state_dict reads them)
+            return {"__dict__": _encode(dict(obj), path, arrays)["__dict__"],
+                    "__metadata__": _encode(meta, path + ["_metadata"], arrays)}
         if all(isinstance(k, str) for k in obj):
             return {"__dict__": [[k, _encode(v, path + [k], arrays)] for k, v in obj.items()]}
         items = []
@@ -97,7 +101,13 @@ def _decode(node, arrays, path):
         if "__float__" in node:
             return float(node["__float__"])
         if "__dict__" in node:
-            return {k: _decode(v, arrays, path) for k, v in node["__dict__"]}
+            items = {k: _decode(v, arrays, path) for k, v in node["__dict__"]}
+            if "__metadata__" not in node:
+                return items
+            from collections import OrderedDict     # a state_dict, as PyTorch loads it
+            items = OrderedDict(items)
+            items._metadata = OrderedDict(_decode(node["__metadata__"], arrays, path))
+            return items
         if "__list__" in node:
             return [_decode(v, arrays, path) for v in node["__list__"]]
         if "__tuple__" in node:

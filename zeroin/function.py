@@ -25,6 +25,7 @@ import numpy as np
 
 from . import _tensor
 from ._tensor import Tensor, _array_of, _leaf, _make, _mode
+from ._handle import HOOKED, RemovableHandle
 from .anomaly import anomaly, check_forward
 from .errors import AnomalyError, ShapeError, ZeroinError
 
@@ -190,7 +191,7 @@ class Function:
     """
 
     __slots__ = ("inputs", "needs_input_grad", "saved", "released", "site", "roles",
-                 "_metadata")
+                 "_metadata", "_node_hooks", "_packed", "__weakref__")
     # used in errors, drawings and explanations; a subclass's plain string becomes an
     # OpName, so that PyTorch's grad_fn.name() works too
     name = OpName("function")
@@ -263,6 +264,19 @@ class Function:
             self._metadata = {}
             return self._metadata
 
+    def register_prehook(self, hook):
+        """Call ``hook(grad_outputs)`` before this node's backward rule runs (PyTorch's
+        ``Node.register_prehook``): ``grad_outputs`` is a 1-tuple, the gradient of the
+        node's output; a tuple it returns replaces it. Returns a handle to ``remove()``."""
+        return _add_node_hook(self, 0, hook, "register_prehook")
+
+    def register_hook(self, hook):
+        """Call ``hook(grad_inputs, grad_outputs)`` after this node's backward rule ran
+        (PyTorch's ``Node.register_hook``): ``grad_inputs`` has one gradient per input
+        (None where none is computed); a tuple it returns replaces them (None: no
+        gradient). Returns a handle to ``remove()``."""
+        return _add_node_hook(self, 1, hook, "register_hook")
+
     @property
     def next_functions(self):
         """PyTorch's walk back through the graph (``loss.grad_fn.next_functions[0][0]``):
@@ -282,6 +296,109 @@ class Function:
             import copy
             return apply(copy.copy(self), inputs)
         return apply(self, inputs)
+
+
+# --- node hooks (grad_fn.register_hook / register_prehook) -------------------------------
+
+def _unhook(node):
+    """Take ``node`` out of :data:`HOOKED` once it has neither hooks nor packed tensors."""
+    if not any(getattr(node, "_node_hooks", None) or ()) and \
+            getattr(node, "_packed", None) is None:
+        HOOKED.discard(node)
+
+
+class _NodeHookHandle(RemovableHandle):
+    """A node hook's handle; the node leaves :data:`HOOKED` with its last hook."""
+
+    def __init__(self, node, hooks):
+        super().__init__(hooks)
+        self._node = weakref.ref(node)
+
+    def remove(self):
+        super().remove()
+        node = self._node()
+        if node is not None:
+            _unhook(node)
+
+
+def _add_node_hook(node, kind, hook, what):
+    if not callable(hook):
+        raise TypeError(f"{node.name()}.{what}: hook must be callable, got "
+                        f"{type(hook).__name__}")
+    hooks = getattr(node, "_node_hooks", None)
+    if hooks is None:
+        hooks = node._node_hooks = ({}, {})     # pre-hooks, hooks: id -> hook, in order
+    handle = _NodeHookHandle(node, hooks[kind])
+    hooks[kind][handle.id] = hook
+    HOOKED.add(node)
+    return handle
+
+
+def _hook_result(hook, r, n, what):
+    """A node hook's return value checked as PyTorch checks it: None or an n-tuple."""
+    if r is None:
+        return None
+    if not isinstance(r, tuple):
+        raise TypeError(f"expected tuple, but hook returned '{type(r).__name__}' ({what} "
+                        f"hooks return None or a tuple of {n} gradient(s))")
+    if len(r) != n:
+        raise RuntimeError(f"hook '{getattr(hook, '__name__', hook)}' has returned an "
+                           f"incorrect number of values (got {len(r)}, but expected {n})")
+    return r
+
+
+def run_prehooks(fn, hooks, g, as_tensor, as_grad):
+    """The node's pre-hooks on its output gradient ``g``; returns the gradient to use."""
+    for hook in list(hooks.values()):
+        r = _hook_result(hook, hook((as_tensor(g),)), 1, "pre")
+        if r is not None:
+            g = as_grad(r[0])
+    return g
+
+
+def run_posthooks(fn, hooks, res, g, as_tensor, as_grad):
+    """The node's hooks on its input gradients ``res`` (a list, each already in its
+    input's shape); returns the gradients to pass on."""
+    go = (as_tensor(g),)
+    for hook in list(hooks.values()):
+        gi = tuple(None if r is None else as_tensor(r) for r in res)
+        r = _hook_result(hook, hook(gi, go), len(res), "node")
+        if r is not None:
+            res = [None if x is None else as_grad(x) for x in r]
+            for x, t in zip(res, fn.inputs):
+                if x is not None and tuple(x.shape) != tuple(t.shape):
+                    raise RuntimeError(f"{fn.name()} hook: returned a gradient of shape "
+                                       f"{tuple(x.shape)} for an input of shape {t.shape}")
+    return res
+
+
+# --- saved-tensor hooks (autograd.graph.saved_tensors_hooks packs, backward unpacks) -------
+
+def unpack_saved(fn, t, create_graph):
+    """The output and inputs of ``fn`` (whose output is ``t``) for its backward rule, each
+    from the unpack hook of what the pack hook made of it: arrays, or tensors with
+    ``create_graph`` (a tensor other than the saved one is then a constant)."""
+    vals = []
+    for (unpack, obj), orig in zip(fn._packed, (*fn.inputs, t)):
+        r = unpack(obj)
+        if not isinstance(r, Tensor):
+            raise TypeError(f"Output of saved tensor unpack_hook expected to be a Tensor but "
+                            f"got result of type {type(r).__name__} (for {fn.name()}'s saved "
+                            f"tensor of shape {orig.shape}); return the tensor pack_hook got, "
+                            f"or one with its values")
+        if tuple(r.shape) != tuple(orig.shape):
+            raise RuntimeError(f"saved_tensors_hooks: unpack_hook returned a tensor of shape "
+                               f"{tuple(r.shape)} for {fn.name()}'s saved tensor of shape "
+                               f"{tuple(orig.shape)}; it must give back the saved values")
+        vals.append(r if create_graph else _array_of(r))
+    return vals[-1], vals[:-1]
+
+
+def release_saved(fn):
+    """A backward without ``retain_graph`` is over: drop what pack made (as PyTorch frees
+    the saved tensors)."""
+    fn._packed = None
+    _unhook(fn)
 
 
 _LEAF_METADATA = {}     # id(leaf) -> (weakref to it, its AccumulateGrad's metadata)
@@ -306,6 +423,23 @@ class AccumulateGrad:
 
     def __init__(self, variable):
         self.variable = variable
+
+    def register_prehook(self, hook):
+        """``hook(grad_outputs)`` before the leaf's ``.grad`` is written (PyTorch's): a
+        tuple it returns replaces the gradient. Kept as a tensor hook on the leaf."""
+        if not callable(hook):
+            raise TypeError(f"AccumulateGrad.register_prehook: hook must be callable, got "
+                            f"{type(hook).__name__}")
+
+        def tensor_hook(g):
+            r = _hook_result(hook, hook((g,)), 1, "pre")
+            return None if r is None else r[0]
+        return self.variable.register_hook(tensor_hook)
+
+    def register_hook(self, hook):
+        raise NotImplementedError("AccumulateGrad.register_hook is not supported in zeroin; "
+                                  "use leaf.register_post_accumulate_grad_hook(fn), which "
+                                  "runs at the same moment (fn gets the leaf)")
 
     def __repr__(self):
         return "<AccumulateGrad>"
@@ -379,6 +513,8 @@ def record(fn, inputs, array, value=None, needs=None):
             anomaly.tracer.append((fn, inputs, out))
         if anomaly.reads is not None:           # utils.checkpoint runs its function
             anomaly.reads.append(inputs)
+        if anomaly.pack is not None and out.grad_fn is fn:     # saved_tensors_hooks
+            anomaly.pack(fn, inputs, out)
     return out
 
 

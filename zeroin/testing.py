@@ -176,6 +176,11 @@ def _compare(a, e, path, o):
     if isinstance(a, numbers) and isinstance(e, numbers) and not isinstance(a, bools) \
             and not isinstance(e, bools):
         return _compare_numbers(a, e, path, o)
+    if {type(a), type(e)} & {bool} and all(isinstance(x, numbers) for x in (a, e)):
+        # PyTorch's number comparison fails on a Python bool: RuntimeError, as there
+        raise _Mismatch(RuntimeError, f"cannot compare {a!r} with {e!r}: a bool with a "
+                                      f"number (PyTorch raises RuntimeError too); compare "
+                                      f"bool(x) with bool(y), or int(x) with int(y)", path)
     tensor_likes = (Tensor, np.ndarray)
     related = isinstance(a, type(e)) or isinstance(e, type(a))
     if (isinstance(a, tensor_likes) and related

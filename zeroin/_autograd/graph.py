@@ -3,17 +3,17 @@
 ``Node`` (what ``grad_fn`` is: ``isinstance(y.grad_fn, Node)``), ``register_multi_grad_hook``
 (modes "all" and "any"), and the saved-tensor hook contexts ``saved_tensors_hooks``,
 ``save_on_cpu`` and ``disable_saved_tensors_hooks``. zeroin's ops keep their inputs and
-output themselves rather than a list of saved tensors, so pack and unpack hooks are
-checked and then never called (``save_on_cpu`` has nothing to move on the CPU anyway);
-``saved_tensors_hooks`` warns once that its hooks are not called.
+output rather than a list of saved tensors chosen per op, so a pack hook sees each input
+of an op and its output (``save_on_cpu`` has nothing to move on the CPU).
 """
 from __future__ import annotations
 
 import abc
 import threading
-import warnings
 
+from .._handle import HOOKED
 from .._tensor import Tensor
+from ..anomaly import anomaly
 from ..autograd import GroupHook
 from ..function import AccumulateGrad, Function
 
@@ -46,14 +46,31 @@ Node.register(AccumulateGrad)
 
 # --- saved-tensor hooks ---------------------------------------------------------------------
 
-_STATE = threading.local()      # .hooks: the (pack, unpack) stack; .disabled: a message
-_warned = []
+_STATE = threading.local()      # .hooks: the (pack, unpack) stack; .disabled: a message;
+                                # .packing: a pack hook is running (its ops are not packed)
+_ACTIVE = [0]                   # contexts open in any thread: record() packs while > 0
+
+
+def _pack_saved(fn, inputs, out):
+    """record()'s call while hooks are on: pack what ``fn`` keeps for its backward (its
+    inputs and its output) with this thread's innermost hooks."""
+    hooks = getattr(_STATE, "hooks", None)
+    if not hooks or getattr(_STATE, "packing", False):
+        return
+    pack, unpack = hooks[-1]
+    _STATE.packing = True
+    try:
+        fn._packed = [(unpack, pack(t)) for t in (*inputs, out)]
+    finally:
+        _STATE.packing = False
+    HOOKED.add(fn)          # backward looks for it (the reference step unpacks)
 
 
 class saved_tensors_hooks:
-    """PyTorch's context for ``pack_hook(tensor)`` / ``unpack_hook(packed)`` on the tensors
-    ops save for backward. Accepted and checked, but zeroin's ops keep their inputs and
-    output themselves, so the hooks are not called (a warning says so, once)."""
+    """PyTorch's context for ``pack_hook(tensor)`` / ``unpack_hook(packed)``: each op
+    recorded inside packs the tensors it keeps for backward (zeroin's ops keep every input
+    and their output), and backward unpacks them when that op's rule runs, using what
+    unpack returns. Ops run inside a pack hook are not packed."""
 
     def __init__(self, pack_hook, unpack_hook):
         for what, hook in (("pack_hook", pack_hook), ("unpack_hook", unpack_hook)):
@@ -62,36 +79,32 @@ class saved_tensors_hooks:
                                 f"{type(hook).__name__}")
         self.pack_hook, self.unpack_hook = pack_hook, unpack_hook
 
-    def _announce(self):
-        if not _warned:
-            _warned.append(True)
-            warnings.warn("saved_tensors_hooks: zeroin's ops keep their inputs and output "
-                          "themselves, not a list of saved tensors, so pack_hook and "
-                          "unpack_hook are not called (gradients are unchanged)",
-                          UserWarning, stacklevel=3)
-
     def __enter__(self):
         message = getattr(_STATE, "disabled", None)
         if message is not None:
             raise RuntimeError(message)
-        self._announce()
         _STATE.__dict__.setdefault("hooks", []).append((self.pack_hook, self.unpack_hook))
+        _ACTIVE[0] += 1
+        anomaly.pack = _pack_saved
+        anomaly.refresh()
         return self
 
     def __exit__(self, *exc):
         _STATE.hooks.pop()
+        _ACTIVE[0] -= 1
+        if not _ACTIVE[0]:
+            anomaly.pack = None
+            anomaly.refresh()
 
 
 class save_on_cpu(saved_tensors_hooks):
     """PyTorch's context that keeps saved tensors on the CPU (``pin_memory`` for faster
-    copies back to the GPU): everything already is on the CPU here, so it changes nothing."""
+    copies back to the GPU): everything already is on the CPU here, so its hooks keep
+    each tensor as it is."""
 
     def __init__(self, pin_memory=False, device_type="cuda"):
         super().__init__(lambda t: t, lambda t: t)
         self.pin_memory, self.device_type = pin_memory, device_type
-
-    def _announce(self):
-        pass
 
 
 class disable_saved_tensors_hooks:

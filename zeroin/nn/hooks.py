@@ -14,17 +14,40 @@ from .._handle import RemovableHandle
 from .._tensor import Tensor, is_grad_enabled
 from ..function import Function, ZeroinError
 
-_KINDS = ("forward_pre", "forward", "backward_pre", "backward")
+# each kind's OrderedDict (id -> hook), under PyTorch's attribute name
+TABLES = {"forward_pre": "_forward_pre_hooks", "forward": "_forward_hooks",
+          "backward_pre": "_backward_pre_hooks", "backward": "_backward_hooks"}
+_FLAGS = ("_forward_pre_hooks_with_kwargs", "_forward_hooks_with_kwargs",
+          "_forward_hooks_always_called")      # id -> True, as PyTorch's
 
 
-def add_hook(module, kind, hook, prepend, with_kwargs=False):
+def hook_tables(module):
+    """Make the module's hook OrderedDicts (PyTorch's names, in its ``__dict__``) if it
+    has none yet. ``_hooks`` (kind -> table) in the ``__dict__`` is what tells
+    ``Module.__call__`` to look at them at all."""
+    d = module.__dict__
+    if "_hooks" not in d:
+        for name in (*TABLES.values(), *_FLAGS):
+            d.setdefault(name, OrderedDict())
+        d["_hooks"] = {kind: d[name] for kind, name in TABLES.items()}
+
+
+def add_hook(module, kind, hook, prepend, with_kwargs=False, always_call=False):
     if not callable(hook):
         raise TypeError(f"register_{kind}_hook: hook must be callable, got "
                         f"{type(hook).__name__}")
-    table = module.__dict__.setdefault("_hooks", {k: OrderedDict() for k in _KINDS})
-    hooks = table[kind]
-    handle = RemovableHandle(hooks)
-    hooks[handle.id] = (hook, with_kwargs)
+    hook_tables(module)
+    d = module.__dict__
+    hooks = d[TABLES[kind]]
+    extra = [d[f"{TABLES[kind]}_with_kwargs"]] if kind.startswith("forward") else []
+    if kind == "forward":
+        extra.append(d["_forward_hooks_always_called"])
+    handle = RemovableHandle(hooks, extra_dict=extra)
+    hooks[handle.id] = hook
+    if with_kwargs:
+        extra[0][handle.id] = True
+    if always_call:
+        extra[1][handle.id] = True
     if prepend:
         hooks.move_to_end(handle.id, last=False)
     return handle
@@ -58,9 +81,14 @@ class _BackwardHookOp(Function):
 
 def call_with_hooks(module, args, kwargs):
     """``module(*args, **kwargs)`` with its registered hooks, in PyTorch's order."""
-    table = module.__dict__["_hooks"]
-    for hook, with_kwargs in list(table["forward_pre"].values()):
-        if with_kwargs:
+    d = module.__dict__
+    pre, fwd = d["_forward_pre_hooks"], d["_forward_hooks"]
+    table = {"backward": d["_backward_hooks"], "backward_pre": d["_backward_pre_hooks"]}
+    if not (pre or fwd or table["backward"] or table["backward_pre"]):
+        return module.forward(*args, **kwargs)      # the tables were read, never filled
+    with_kwargs = d["_forward_pre_hooks_with_kwargs"]
+    for key, hook in list(pre.items()):
+        if key in with_kwargs:
             r = hook(module, args, kwargs)
             if r is not None:
                 args, kwargs = r
@@ -72,14 +100,35 @@ def call_with_hooks(module, args, kwargs):
     if backward:
         state = _BackwardState(module, table)
         args = state.wrap_inputs(args)
-    out = module.forward(*args, **kwargs)
-    for hook, with_kwargs in list(table["forward"].values()):
-        r = hook(module, args, kwargs, out) if with_kwargs else hook(module, args, out)
+    with_kwargs = d["_forward_hooks_with_kwargs"]
+    try:
+        out = module.forward(*args, **kwargs)
+    except Exception:
+        _always_called(module, fwd, args, kwargs, with_kwargs)
+        raise
+    for key, hook in list(fwd.items()):
+        r = hook(module, args, kwargs, out) if key in with_kwargs else hook(module, args, out)
         if r is not None:
             out = r
     if backward:
         out = state.wrap_output(out)
     return out
+
+
+def _always_called(module, fwd, args, kwargs, with_kwargs):
+    """forward raised: the forward hooks registered with ``always_call=True`` still run,
+    with output None (PyTorch's); an error of theirs is only warned about, as there."""
+    always = module.__dict__["_forward_hooks_always_called"]
+    for key, hook in list(fwd.items()):
+        if key in always:
+            try:
+                hook(module, args, kwargs, None) if key in with_kwargs else \
+                    hook(module, args, None)
+            except Exception as e:      # noqa: BLE001 - forward's error is the one raised
+                import warnings
+                warnings.warn(f"module forward hook with ``always_call=True`` raised an "
+                              f"exception that was silenced as another error was raised in "
+                              f"forward: {e}", UserWarning, stacklevel=4)
 
 
 class _BackwardState:
@@ -116,7 +165,7 @@ class _BackwardState:
 
     def _output_grad(self, g):
         grad_output = (g,)
-        for hook, _ in list(self.table["backward_pre"].values()):
+        for hook in list(self.table["backward_pre"].values()):
             r = hook(self.module, grad_output)
             if r is not None:
                 grad_output = r if isinstance(r, tuple) else (r,)
@@ -140,7 +189,7 @@ class _BackwardState:
         return new[i]
 
     def _run(self, grad_input):
-        for hook, _ in list(self.table["backward"].values()):
+        for hook in list(self.table["backward"].values()):
             r = hook(self.module, grad_input, self.grad_output)
             if r is not None:
                 r = r if isinstance(r, tuple) else (r,)

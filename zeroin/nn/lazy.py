@@ -41,8 +41,9 @@ def _infer_parameters(module, args, kwargs):
         raise RuntimeError(f"module {type(module).__name__} has not been fully initialized")
     module._initialize_hook.remove()
     del module._initialize_hook
+    from .hooks import TABLES
     hooks = module.__dict__.get("_hooks")
-    if hooks is not None and not any(hooks.values()):
+    if hooks is not None and not any(module.__dict__.get(n) for n in TABLES.values()):
         del module.__dict__["_hooks"]           # the module is called without hooks again
     loads = module.__dict__.get("_load_state_dict_pre_hooks")
     if loads is not None:

@@ -251,6 +251,27 @@ class _NotCompiledError(RuntimeError, AssertionError):
 
 
 
+def _hook_dict(name, on_call=False):
+    """PyTorch's ``Module.<name>``: the module's OrderedDict of hooks itself (in its
+    ``__dict__``), made on first use, so that reading it costs modules without hooks
+    nothing; a table ``__call__`` reads (``on_call``) makes them all (nn/hooks.py)."""
+    def get(self):
+        d = self.__dict__
+        if name not in d:
+            if on_call:
+                from .hooks import hook_tables
+                hook_tables(self)
+            else:
+                d[name] = OrderedDict()
+        return d[name]
+
+    def set(self, value):
+        if on_call:
+            get(self)
+        self.__dict__[name] = value
+    return property(get, set, doc=f"PyTorch's {name}: id -> hook (an OrderedDict)")
+
+
 class Module:
     """Base class of layers and models.
 
@@ -455,6 +476,20 @@ class Module:
         return call_with_hooks(self, args, kwargs)
 
     # --- hooks (PyTorch's; the machinery is in nn/hooks.py) ------------------------------
+    # The hook tables, under PyTorch's names, that torch code reads or clears directly
+    # (``len(m._forward_pre_hooks)``, ``m._forward_hooks.clear()``): made on first use.
+    _forward_pre_hooks = _hook_dict("_forward_pre_hooks", True)
+    _forward_pre_hooks_with_kwargs = _hook_dict("_forward_pre_hooks_with_kwargs", True)
+    _forward_hooks = _hook_dict("_forward_hooks", True)
+    _forward_hooks_with_kwargs = _hook_dict("_forward_hooks_with_kwargs", True)
+    _forward_hooks_always_called = _hook_dict("_forward_hooks_always_called", True)
+    _backward_pre_hooks = _hook_dict("_backward_pre_hooks", True)
+    _backward_hooks = _hook_dict("_backward_hooks", True)
+    _state_dict_hooks = _hook_dict("_state_dict_hooks")
+    _state_dict_pre_hooks = _hook_dict("_state_dict_pre_hooks")
+    _load_state_dict_pre_hooks = _hook_dict("_load_state_dict_pre_hooks")
+    _load_state_dict_post_hooks = _hook_dict("_load_state_dict_post_hooks")
+
     def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
         """Call ``hook(module, args)`` before ``forward``; a non-None result replaces the
         positional arguments (a tuple, or a single value). Returns a handle to ``remove()``."""
@@ -466,7 +501,8 @@ class Module:
         """Call ``hook(module, args, output)`` after ``forward``; a non-None result
         replaces the output. Returns a handle to ``remove()``."""
         from .hooks import add_hook
-        return add_hook(self, "forward", hook, prepend, with_kwargs=with_kwargs)
+        return add_hook(self, "forward", hook, prepend, with_kwargs=with_kwargs,
+                        always_call=always_call)
 
     def register_full_backward_pre_hook(self, hook, prepend=False):
         """Call ``hook(module, grad_output)`` when the gradient of the output is known; a
@@ -494,8 +530,7 @@ class Module:
 
     def _backward_hook_kind(self, full):
         d = self.__dict__
-        if d.get("_is_full_backward_hook", full) is not full and any(
-                d.get("_hooks", {}).get("backward", ())):
+        if d.get("_is_full_backward_hook", full) is not full and d.get("_backward_hooks"):
             raise RuntimeError("Cannot use both regular backward hooks and full backward "
                                "hooks on a single Module. Please use only one of them.")
         d["_is_full_backward_hook"] = full

@@ -30,12 +30,12 @@ __all__ = ["BasePruningMethod", "PruningContainer", "Identity", "RandomUnstructu
 
 
 def _pre_hooks(module):
-    """The module's forward pre-hooks, ``{id: (hook, with_kwargs)}`` (empty if none)."""
-    return module.__dict__.get("_hooks", {}).get("forward_pre", {})
+    """The module's forward pre-hooks, ``{id: hook}`` (empty if none)."""
+    return module.__dict__.get("_forward_pre_hooks", {})
 
 
 def _methods_on(module, name):
-    return [(k, h) for k, (h, _) in _pre_hooks(module).items()
+    return [(k, h) for k, h in _pre_hooks(module).items()
             if isinstance(h, BasePruningMethod) and h._tensor_name == name]
 
 
@@ -454,4 +454,4 @@ def remove(module, name):
 def is_pruned(module):
     """True if ``module`` or one of its submodules has a pruning hook."""
     return any(isinstance(h, BasePruningMethod) for _, m in module.named_modules()
-               for h, _ in _pre_hooks(m).values())
+               for h in _pre_hooks(m).values())

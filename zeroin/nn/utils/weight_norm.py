@@ -30,7 +30,7 @@ class WeightNorm:
                       "`torch.nn.utils.parametrizations.weight_norm`.", FutureWarning,
                       stacklevel=3)
         for hook in _hooks(module).values():
-            if isinstance(hook[0], WeightNorm) and hook[0].name == name:
+            if isinstance(hook, WeightNorm) and hook.name == name:
                 raise RuntimeError(f"Cannot register two weight_norm hooks on the same "
                                    f"parameter {name}")
         weight = module._parameters.get(name)
@@ -59,8 +59,7 @@ class WeightNorm:
 
 
 def _hooks(module):
-    table = module.__dict__.get("_hooks")
-    return table["forward_pre"] if table else {}
+    return module.__dict__.get("_forward_pre_hooks", {})
 
 
 def weight_norm(module, name="weight", dim=0):
@@ -75,7 +74,7 @@ def remove_weight_norm(module, name="weight"):
     """Undo :func:`weight_norm`: ``module.<name>`` is a parameter again, holding the
     current weight."""
     hooks = _hooks(module)
-    for k, (hook, _) in list(hooks.items()):
+    for k, hook in list(hooks.items()):
         if isinstance(hook, WeightNorm) and hook.name == name:
             hook.remove(module)
             del hooks[k]
