@@ -464,3 +464,25 @@ def test_dark_theme_for_dark_slides(tmp_path):
     assert corner == (0x0f, 0x17, 0x2a)
     with pytest.raises(ValueError, match="draw: theme must be 'light' or 'dark', got 'blue'"):
         zeroin.draw(z, theme="blue")
+
+
+
+def test_a_tensor_without_a_graph_says_why_it_is_one_node():
+    x = zeroin.tensor(2.0, requires_grad=True, name="x")
+    d = zeroin.draw(x)
+    assert len(d.nodes) == 1 and not d.edges
+    assert d.caption.startswith("x is a leaf (made, not computed), so its graph is this one")
+    with zeroin.no_grad():
+        y = x * 3
+    for t in (y, zeroin.ones(3)):
+        d = zeroin.draw(t)
+        assert len(d.nodes) == 1 and d.nodes[0]["kind"] == "const"
+        assert d.caption.startswith("this tensor has no graph: it does not require grad")
+        assert "outside `with zeroin.no_grad():`" in d.caption
+        drawn = " ".join(e.text for e in _parse_svg(d.svg()).iter(SVG + "text"))
+        assert "this tensor has no graph" in drawn and "no_grad():`" in drawn
+    y.name = "y"
+    assert zeroin.draw(y).caption.startswith("y has no graph")
+    with pytest.raises(ValueError, match="compute it outside `with zeroin.no_grad"):
+        zeroin.explain(y, x)                           # explain says the same
+    assert "no graph" not in (zeroin.draw(2 * x).caption or "")

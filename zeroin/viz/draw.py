@@ -695,9 +695,23 @@ def _op_node_and_edges(t, keys, ctx):
     return node, edges
 
 
+def _no_graph(output, on):
+    """Why a drawing of ``output`` is one node (as :func:`explain` says), else None."""
+    if output.grad_fn is not None:
+        return None
+    on = "this tensor" if on == array(output.data) else on      # named by its value
+    if output.requires_grad:
+        return (f"{on} is a leaf (made, not computed), so its graph is this one node: "
+                f"draw a result computed from it")
+    return (f"{on} has no graph: it does not require grad (a constant, or computed under "
+            f"zeroin.no_grad()); create its inputs with requires_grad=True, and compute it "
+            f"outside `with zeroin.no_grad():`")
+
+
 def _captions(output, wrt, names, keep, grads_shown, seeded, labels=(), order=()):
     on = names[id(output)]
-    caption = [f"grad = d{on}/d(node)"] if grads_shown else []
+    caption = [f"grad = d{on}/d(node)"] if grads_shown and output.grad_fn else []
+    caption += [c for c in (_no_graph(output, on),) if c]
     if seeded:
         caption.append(f"gradients are of sum({on})")
     if wrt is not None:
