@@ -267,7 +267,7 @@ def test_svg_scales_to_its_container():
 
 def test_top_to_bottom_layout():
     model, loss = _neuron()
-    lr = zeroin.draw(loss, wrt=model[0].weight)
+    lr = zeroin.draw(loss, wrt=model[0].weight, fit=None)          # one long row
     tb = zeroin.draw(loss, wrt=model[0].weight, rankdir="TB")
     assert tb.rankdir == "TB" and zeroin.draw(loss, direction="TB").rankdir == "TB"
     assert lr.width / lr.height > 3 and tb.height > tb.width
@@ -309,7 +309,7 @@ def test_png_width_and_aspect_for_slides(tmp_path):
 
 def test_svg_width_and_aspect(tmp_path):
     model, loss = _neuron()
-    d = zeroin.draw(loss)
+    d = zeroin.draw(loss, fit=None)                    # one long row, padded to 16:9
     root = _parse_svg(d.svg(width=800, aspect=16 / 9))
     assert root.get("width") == "800" and root.get("height") == "450"
     x0, y0, W, H = map(float, root.get("viewBox").split())
