@@ -546,7 +546,8 @@ def test_every_default_picture_fits_a_slide_with_readable_text(tmp_path):
         d, row = zeroin.draw(out), zeroin.draw(out, fit=None)
         assert d.width / d.height < 2.4, name                  # about the slide's shape
         assert _smallest_text(d) >= 14, (name, _smallest_text(d))
-        root = _parse_svg(open(d.save(tmp_path / "g.svg")).read())
+        d.save(tmp_path / "g.svg")
+        root = _parse_svg((tmp_path / "g.svg").read_text())
         assert float(root.get("width")) / float(root.get("height")) < 2.4
         if name == "chapter":                                  # the chapter's: one row
             assert (d.width, d.height) == (row.width, row.height) and d.pos == row.pos
@@ -560,6 +561,19 @@ def test_every_default_picture_fits_a_slide_with_readable_text(tmp_path):
 def test_default_png_of_an_mlp_fits_a_slide(tmp_path):
     pytest.importorskip("matplotlib")
     out = _slide_graphs()["mlp nn"]
-    w, h = _png_size(open(zeroin.draw(out).save(tmp_path / "m.png"), "rb").read())
+    zeroin.draw(out).save(tmp_path / "m.png")
+    w, h = _png_size((tmp_path / "m.png").read_bytes())
     assert w <= 4000 and h <= 4000 and w / h < 2.4            # was 4000 x 674
     assert min(1920 / w, 1080 / h) * 2 * 12 >= 14              # 200 dpi: 2 px a layout px
+
+
+def test_fit_must_be_a_ratio_or_none():
+    z = seed_graph()[-1]
+    for bad in (0, -1.5, "16:9", True, float("inf")):
+        with pytest.raises(ValueError, match="draw: fit must be a positive width/height"):
+            zeroin.draw(z, fit=bad)
+    out = _slide_graphs()["chain"]
+    wide, square = zeroin.draw(out, fit=16 / 9), zeroin.draw(out, fit=1.0)
+    assert square.width / square.height < wide.width / wide.height   # more rows for 1:1
+    tb = zeroin.draw(out, rankdir="TB")                 # top to bottom stays one column
+    assert tb.height > tb.width and tb.pos == zeroin.draw(out, rankdir="TB", fit=None).pos
