@@ -1,7 +1,8 @@
 """Pictures of the computation graph: values, gradients and the paths of the chain rule.
 
-:func:`draw` lays the graph out itself (left to right like the chapter's figures, or top
-to bottom) and renders it as SVG, Graphviz DOT or PNG. SVG and DOT need nothing but
+:func:`draw` lays the graph out itself (left to right like the chapter's figures, a long
+graph wrapped into rows to fit a slide, or top to bottom) and renders it as SVG, Graphviz
+DOT or PNG. SVG and DOT need nothing but
 NumPy; PNG draws the same layout with matplotlib (``pip install zeroin[plots]``). Every
 number comes from the engine: forward values from the tensors, gradients from
 :func:`zeroin.autograd.node_grads`, local derivatives from each op's backward rule.
@@ -340,6 +341,8 @@ class Drawing:
         The natural size in pixels.
     rankdir : {"LR", "TB"}
         Left to right or top to bottom.
+    fit : float or None
+        The width:height of the frame a left-to-right picture is wrapped into rows for.
     """
 
     def __init__(self, nodes, edges, note, title, caption, rankdir="LR", theme="light",

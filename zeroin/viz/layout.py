@@ -2,7 +2,8 @@
 
 Longest-path layering from the sources, dummy nodes on long edges, barycentre ordering to
 reduce crossings, then vertical positions pulled towards the neighbours. Enough for the
-graphs a learner draws (tens of nodes); no Graphviz binary needed.
+graphs a learner draws (tens of nodes); no Graphviz binary needed. :func:`fold` wraps a
+long layout into rows, so that it fits a slide.
 """
 from __future__ import annotations
 
