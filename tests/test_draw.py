@@ -267,7 +267,7 @@ def test_svg_scales_to_its_container():
 
 def test_top_to_bottom_layout():
     model, loss = _neuron()
-    lr = zeroin.draw(loss, wrt=model[0].weight)
+    lr = zeroin.draw(loss, wrt=model[0].weight, fit=None)          # one long row
     tb = zeroin.draw(loss, wrt=model[0].weight, rankdir="TB")
     assert tb.rankdir == "TB" and zeroin.draw(loss, direction="TB").rankdir == "TB"
     assert lr.width / lr.height > 3 and tb.height > tb.width
@@ -309,7 +309,7 @@ def test_png_width_and_aspect_for_slides(tmp_path):
 
 def test_svg_width_and_aspect(tmp_path):
     model, loss = _neuron()
-    d = zeroin.draw(loss)
+    d = zeroin.draw(loss, fit=None)                    # one long row, padded to 16:9
     root = _parse_svg(d.svg(width=800, aspect=16 / 9))
     assert root.get("width") == "800" and root.get("height") == "450"
     x0, y0, W, H = map(float, root.get("viewBox").split())
@@ -464,3 +464,116 @@ def test_dark_theme_for_dark_slides(tmp_path):
     assert corner == (0x0f, 0x17, 0x2a)
     with pytest.raises(ValueError, match="draw: theme must be 'light' or 'dark', got 'blue'"):
         zeroin.draw(z, theme="blue")
+
+
+
+def test_a_tensor_without_a_graph_says_why_it_is_one_node():
+    x = zeroin.tensor(2.0, requires_grad=True, name="x")
+    d = zeroin.draw(x)
+    assert len(d.nodes) == 1 and not d.edges
+    assert d.caption.startswith("x is a leaf (made, not computed), so its graph is this one")
+    with zeroin.no_grad():
+        y = x * 3
+    for t in (y, zeroin.ones(3)):
+        d = zeroin.draw(t)
+        assert len(d.nodes) == 1 and d.nodes[0]["kind"] == "const"
+        assert d.caption.startswith("this tensor has no graph: it does not require grad")
+        assert "outside `with zeroin.no_grad():`" in d.caption
+        drawn = " ".join(e.text for e in _parse_svg(d.svg()).iter(SVG + "text"))
+        assert "this tensor has no graph" in drawn and "no_grad():`" in drawn
+    y.name = "y"
+    assert zeroin.draw(y).caption.startswith("y has no graph")
+    with pytest.raises(ValueError, match="compute it outside `with zeroin.no_grad"):
+        zeroin.explain(y, x)                           # explain says the same
+    assert "no graph" not in (zeroin.draw(2 * x).caption or "")
+
+
+# --- every default picture fits a slide --------------------------------------------------
+
+def _slide_graphs():
+    """The audit's table: the chapter's graph, MLPs written with ops and with nn, a
+    LeNet-5-like CNN, an RNN unrolled 10 steps and a chain of 200 ops."""
+    from zeroin import nn
+    import zeroin.nn.functional as F
+    zeroin.manual_seed(0)
+    labels = zeroin.tensor([1, 2, 3, 4, 5, 6, 7, 8])
+
+    def mlp_ops():
+        h = zeroin.randn(8, 784)
+        for i, (a, b) in enumerate([(784, 256), (256, 128), (128, 10)]):
+            h = h @ zeroin.randn(a, b, requires_grad=True) + zeroin.zeros(b, requires_grad=True)
+            h = h.relu() if i < 2 else h
+        return F.cross_entropy(h, labels)
+
+    def mlp_nn(*sizes):
+        layers = [m for a, b in zip(sizes, sizes[1:]) for m in (nn.Linear(a, b), nn.ReLU())]
+        return nn.Sequential(*layers[:-1])(zeroin.randn(8, sizes[0]))
+
+    def lenet():
+        m = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                          nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+                          nn.Linear(84, 10))
+        return F.cross_entropy(m(zeroin.randn(2, 1, 28, 28)), zeroin.tensor([3, 7]))
+
+    def rnn():
+        Wx, Wh = (zeroin.randn(n, 5, requires_grad=True) for n in (3, 5))
+        h = zeroin.zeros(1, 5)
+        for _ in range(10):
+            h = (zeroin.randn(1, 3) @ Wx + h @ Wh).tanh()
+        return (h ** 2).sum()
+
+    def chain():
+        y = zeroin.tensor(0.5, requires_grad=True)
+        for i in range(200):
+            y = (y * 1.01).sin() if i % 2 else y + 0.1
+        return y
+
+    return {"chapter": seed_graph()[-1], "mlp ops": mlp_ops(),
+            "mlp nn": F.cross_entropy(mlp_nn(784, 256, 128, 10), labels),
+            "mlp 2-16-16-1": (mlp_nn(2, 16, 16, 1) ** 2).mean(),
+            "lenet": lenet(), "rnn": rnn(), "chain": chain()}
+
+
+def _smallest_text(d, frame=(1920, 1080)):
+    """The smallest text height in px when the picture is scaled to fit ``frame``."""
+    scale = min(frame[0] / d.width, frame[1] / d.height)
+    return min(s["size"] for s in d._scene() if s["kind"] == "text") * scale
+
+
+def test_every_default_picture_fits_a_slide_with_readable_text(tmp_path):
+    for name, out in _slide_graphs().items():
+        d, row = zeroin.draw(out), zeroin.draw(out, fit=None)
+        assert d.width / d.height < 2.4, name                  # about the slide's shape
+        assert _smallest_text(d) >= 14, (name, _smallest_text(d))
+        d.save(tmp_path / "g.svg")
+        root = _parse_svg((tmp_path / "g.svg").read_text())
+        assert float(root.get("width")) / float(root.get("height")) < 2.4
+        if name == "chapter":                                  # the chapter's: one row
+            assert (d.width, d.height) == (row.width, row.height) and d.pos == row.pos
+        else:                                                  # one long row: tiny text
+            assert _smallest_text(row) < 11 and row.width / row.height > 4, name
+        assert len(d.nodes) == len(row.nodes) and d.edges == row.edges   # all still drawn
+        notebook = _parse_svg(d._repr_svg_())                  # fits a cell, text 12 px
+        assert float(notebook.get("width")) <= 900, name
+
+
+def test_default_png_of_an_mlp_fits_a_slide(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = _slide_graphs()["mlp nn"]
+    zeroin.draw(out).save(tmp_path / "m.png")
+    w, h = _png_size((tmp_path / "m.png").read_bytes())
+    assert w <= 4000 and h <= 4000 and w / h < 2.4            # was 4000 x 674
+    assert min(1920 / w, 1080 / h) * 2 * 12 >= 14              # 200 dpi: 2 px a layout px
+
+
+def test_fit_must_be_a_ratio_or_none():
+    z = seed_graph()[-1]
+    for bad in (0, -1.5, "16:9", True, float("inf")):
+        with pytest.raises(ValueError, match="draw: fit must be a positive width/height"):
+            zeroin.draw(z, fit=bad)
+    out = _slide_graphs()["chain"]
+    wide, square = zeroin.draw(out, fit=16 / 9), zeroin.draw(out, fit=1.0)
+    assert square.width / square.height < wide.width / wide.height   # more rows for 1:1
+    tb = zeroin.draw(out, rankdir="TB")                 # top to bottom stays one column
+    assert tb.height > tb.width and tb.pos == zeroin.draw(out, rankdir="TB", fit=None).pos

@@ -357,9 +357,11 @@ def main(argv=None):
         from . import __version__
         print(f"zeroin {__version__}")
         return 0
-    if args.command is None:
-        parser.print_help()
-        return 0
+    if args.command is None:       # as argparse for a missing argument (and git): usage, 2
+        parser.print_help(sys.stderr)
+        print("\nzeroin: error: a COMMAND is required (e.g. `zeroin tour`); "
+              "`zeroin --help` shows this help and exits 0", file=sys.stderr)
+        return 2
     try:
         _run(args)
     except BrokenPipeError:         # output piped into `head` and closed early

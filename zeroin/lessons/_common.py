@@ -255,6 +255,11 @@ class LessonResult:
     def save(self, out):
         """Write every figure into the folder ``out`` as PNG and SVG (the lesson keeps
         them in memory when run with ``out=None``); returns the paths written."""
+        if isinstance(out, bytes) or not isinstance(out, (str, os.PathLike)):
+            raise TypeError(f"LessonResult.save: out is the folder to write the figures "
+                            f"into (a str or os.PathLike, e.g. 'figures'), got "
+                            f"{type(out).__name__} {out!r}; a lesson's settings go to the "
+                            f"lesson itself, e.g. {self.call()}")
         written = []
         for key, f in self.figures.items():
             stem = os.path.splitext(os.path.basename(f.svg or f.png or key))[0]
@@ -442,7 +447,7 @@ def parse_settings(fn, name, pairs):
     says what is wrong and lists the lesson's parameters."""
     defaults = parameters(fn)
     known = parameters_text(fn) or "none"
-    settings = {}
+    settings, given = {}, {}
     for pair in pairs or ():
         key, eq, text = str(pair).partition("=")
         key = key.strip().replace("-", "_")
@@ -452,6 +457,11 @@ def parse_settings(fn, name, pairs):
         if key not in defaults:
             raise ValueError(f"lesson: {name} has no parameter {key!r}; its parameters "
                              f"(with their defaults): {known}")
+        if key in given:               # the last one silently winning hides a typo
+            raise ValueError(f"lesson: --set {key} is given twice ({given[key]!r} and "
+                             f"{pair!r}); give each parameter once (a list is one value: "
+                             f"--set etas=0.2,0.5)")
+        given[key] = str(pair)
         settings[key] = _parse_value(key, text.strip(), defaults[key])
     return settings
 

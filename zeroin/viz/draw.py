@@ -1,7 +1,8 @@
 """Pictures of the computation graph: values, gradients and the paths of the chain rule.
 
-:func:`draw` lays the graph out itself (left to right like the chapter's figures, or top
-to bottom) and renders it as SVG, Graphviz DOT or PNG. SVG and DOT need nothing but
+:func:`draw` lays the graph out itself (left to right like the chapter's figures, a long
+graph wrapped into rows to fit a slide, or top to bottom) and renders it as SVG, Graphviz
+DOT or PNG. SVG and DOT need nothing but
 NumPy; PNG draws the same layout with matplotlib (``pip install zeroin[plots]``). Every
 number comes from the engine: forward values from the tensors, gradients from
 :func:`zeroin.autograd.node_grads`, local derivatives from each op's backward rule.
@@ -17,6 +18,7 @@ number comes from the engine: forward values from the tensors, gradients from
 """
 from __future__ import annotations
 
+import copy
 import itertools
 import numbers
 import os
@@ -30,7 +32,7 @@ from .._io import atomic_open
 from .._tensor import Tensor
 from .explain import is_data, local_vjp, node_names, not_a_tensor, the_other_way_round
 from .format import array, number, plural, short
-from .layout import layout
+from .layout import fold, layout
 
 __all__ = ["draw", "Drawing"]
 
@@ -38,6 +40,7 @@ _FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"
 _FS = 13            # node text size, px
 _LH = 17            # line height, px
 _PAD = 9
+_CELL = 900         # px: the width of a Jupyter output cell, about
 _COL = {
     "param": ("#dbeafe", "#1d4ed8"),      # fill, border
     "result": ("#fefce8", "#a16207"),
@@ -338,10 +341,13 @@ class Drawing:
         The natural size in pixels.
     rankdir : {"LR", "TB"}
         Left to right or top to bottom.
+    fit : float or None
+        The width:height of the frame a left-to-right picture is wrapped into rows for.
     """
 
-    def __init__(self, nodes, edges, note, title, caption, rankdir="LR", theme="light"):
-        self.theme = theme
+    def __init__(self, nodes, edges, note, title, caption, rankdir="LR", theme="light",
+                 fit=16 / 9):
+        self.theme, self.fit = theme, fit
         self._nodes = nodes
         self._edges = edges
         self.note, self.title, self.caption = note, title, caption
@@ -381,11 +387,34 @@ class Drawing:
         sizes = {n.key: ((n.h, n.w) if tb else (n.w, n.h)) for n in self._nodes}
         pairs = [(e["src"], e["dst"]) for e in self._edges]
         pos, routes, w, h = layout(keys, pairs, sizes, gap_x=gap, gap_y=30 if tb else 22)
+        if self.fit is not None and not tb:       # top to bottom: a tall page, as asked
+            pos, routes, w, h = self._fold(pos, routes, sizes, w, h)
         if tb:                                   # laid out sideways, then turned
             pos = {k: (y, x) for k, (x, y) in pos.items()}
             routes = [[(y, x) for x, y in r] for r in routes]
             w, h = h, w
         return pos, routes, w, h
+
+    def _fold(self, pos, routes, sizes, w, h):
+        """The layout wrapped into the number of rows whose
+        picture, captions included, is largest in the frame ``fit``: a width:height ratio
+        (a slide), or ``("width", px)`` (a notebook cell: as few rows as keep it that
+        narrow). One row unless folding makes the text at least 15% larger."""
+        words = sum(_text_w(s, 12) for s in (self.caption, self.note) if s)
+
+        def scale(pw, ph):
+            ph += (34 if self.title else 0) + 20 * (words / (max(pw, 420) - 28) + 1.3)
+            if isinstance(self.fit, tuple):
+                return min(1.0, self.fit[1] / pw)
+            return min(float(self.fit) / pw, 1.0 / ph)
+
+        best, best_s = (pos, routes, w, h), scale(w, h) * 1.15
+        for bands in range(2, 9):
+            cand = fold(pos, routes, sizes, bands)
+            s = scale(*cand[2:])
+            if s > best_s:
+                best, best_s = cand, s
+        return best
 
     @property
     def nodes(self):
@@ -444,7 +473,14 @@ class Drawing:
         return "\n".join(o)
 
     def _repr_svg_(self):
-        return self.svg(id_prefix=f"zg{next(_ids)}-{os.urandom(4).hex()}")
+        """Jupyter's picture: folded into as many rows as keep it within a cell's width
+        (the SVG scales down further where the cell is narrower still)."""
+        d = self
+        if self.fit is not None and self.rankdir == "LR" and self.width > _CELL:
+            d = copy.copy(self)
+            d.fit = ("width", _CELL)
+            d._place()
+        return d.svg(id_prefix=f"zg{next(_ids)}-{os.urandom(4).hex()}")
 
     # --- DOT --------------------------------------------------------------------------
     def _dot_node(self, n, q):
@@ -695,9 +731,23 @@ def _op_node_and_edges(t, keys, ctx):
     return node, edges
 
 
+def _no_graph(output, on):
+    """Why a drawing of ``output`` is one node (as :func:`explain` says), else None."""
+    if output.grad_fn is not None:
+        return None
+    on = "this tensor" if on == array(output.data) else on      # named by its value
+    if output.requires_grad:
+        return (f"{on} is a leaf (made, not computed), so its graph is this one node: "
+                f"draw a result computed from it")
+    return (f"{on} has no graph: it does not require grad (a constant, or computed under "
+            f"zeroin.no_grad()); create its inputs with requires_grad=True, and compute it "
+            f"outside `with zeroin.no_grad():`")
+
+
 def _captions(output, wrt, names, keep, grads_shown, seeded, labels=(), order=()):
     on = names[id(output)]
-    caption = [f"grad = d{on}/d(node)"] if grads_shown else []
+    caption = [f"grad = d{on}/d(node)"] if grads_shown and output.grad_fn else []
+    caption += [c for c in (_no_graph(output, on),) if c]
     if seeded:
         caption.append(f"gradients are of sum({on})")
     if wrt is not None:
@@ -730,7 +780,12 @@ def _edge_caption(labels):
     return f"{numbers} where both are single numbers; {sizes}"
 
 
-def _check(output, wrt, max_nodes, max_depth, rankdir, direction, digits=4, theme="light"):
+def _check(output, wrt, max_nodes, max_depth, rankdir, direction, digits=4, theme="light",
+           fit=None):
+    if fit is not None and (isinstance(fit, bool) or not isinstance(fit, numbers.Real)
+                            or not 0 < fit < float("inf")):
+        raise ValueError(f"draw: fit must be a positive width/height ratio (16/9 for a "
+                         f"slide) or None (one row, never wrapped), got {fit!r}")
     if not isinstance(output, Tensor):
         raise not_a_tensor("draw", "output", output)
     if wrt is not None and not isinstance(wrt, Tensor):
@@ -756,7 +811,8 @@ def _check(output, wrt, max_nodes, max_depth, rankdir, direction, digits=4, them
 
 
 def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
-         max_depth=8, rankdir="LR", direction=None, model=None, digits=4, theme="light"):
+         max_depth=8, rankdir="LR", direction=None, model=None, digits=4, theme="light",
+         fit=16 / 9):
     """Draw the graph that computed ``output``: leaves, constants, ops and results.
 
     Parameters
@@ -783,6 +839,11 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
     rankdir, direction : {"LR", "TB"}
         Left to right (the default, like the chapter) or top to bottom (for tall pages
         and slides); ``direction`` is another name for the same choice.
+    fit : float or None
+        The width:height of the frame the picture is for (16/9: a slide). A long
+        left-to-right graph (an MLP, a CNN, an unrolled RNN) is wrapped into rows, read
+        like lines of text, so that its text stays large in that frame; in Jupyter the
+        rows also fit the cell's width. ``None`` keeps one long row.
     model : Module or mapping, optional
         Names for parameters (``named_parameters()`` paths such as ``0.weight``, or a
         mapping name -> tensor). Parameters of a Module are already named by their path.
@@ -800,7 +861,7 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
         inline in Jupyter, scaled to fit.
     """
     from ..autograd import node_grads
-    way = _check(output, wrt, max_nodes, max_depth, rankdir, direction, digits, theme)
+    way = _check(output, wrt, max_nodes, max_depth, rankdir, direction, digits, theme, fit)
     names = node_names(output, model)
     order = graph.toposort([output], include_leaves=True)
     grads_on = bool(grads and output.requires_grad)
@@ -828,4 +889,4 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
                         [e["label"] for e in edges if e["highlight"] and e["label"]], order)
     caption = "; ".join(c for c in (no_grads, caption) if c) or None
     return Drawing(nodes, edges, _left_out(order, keep, expanded, names), title,
-                   caption, way, theme)
+                   caption, way, theme, fit)

@@ -2,13 +2,14 @@
 
 Longest-path layering from the sources, dummy nodes on long edges, barycentre ordering to
 reduce crossings, then vertical positions pulled towards the neighbours. Enough for the
-graphs a learner draws (tens of nodes); no Graphviz binary needed.
+graphs a learner draws (tens of nodes); no Graphviz binary needed. :func:`fold` wraps a
+long layout into rows, so that it fits a slide.
 """
 from __future__ import annotations
 
 import bisect
 
-__all__ = ["layout"]
+__all__ = ["layout", "fold"]
 
 
 def _crossings(order_a, order_b, edges_ab):
@@ -188,3 +189,88 @@ def layout(nodes, edges, sizes, gap_x=60, gap_y=22, margin=20, sweeps=12):
     routes = _routes(chains, pos, sizes, col_w, all_layer)
     real = {u: p for u, p in pos.items() if u in sizes}
     return real, routes, x - gap_x + margin, bottom - top + 2 * margin
+
+
+def _columns(pos, sizes, routes):
+    """The x intervals [(left, right)] taken by nodes and by edges' dummy points, merged
+    and sorted: the columns of a left-to-right layout."""
+    spans = [(x - sizes[k][0] / 2, x + sizes[k][0] / 2) for k, (x, _) in pos.items()]
+    for pts in routes:                     # inner points come in (left, right) pairs
+        spans += [(a[0], b[0]) for a, b in zip(pts[1:-1:2], pts[2:-1:2])]
+    cols = []
+    for a, b in sorted(spans):
+        if cols and a <= cols[-1][1]:
+            cols[-1] = (cols[-1][0], max(cols[-1][1], b))
+        else:
+            cols.append((a, b))
+    return cols
+
+
+def _cuts(cols, bands, routes):
+    """x positions (in the gaps between columns) splitting ``cols`` into ``bands`` runs of
+    about equal width, preferring gaps that few edges cross (an op stays in the row of
+    its inputs where it can)."""
+    gaps = [(a[1] + b[0]) / 2 for a, b in zip(cols, cols[1:])]
+    total = cols[-1][1] - cols[0][0]
+    crossed = {g: sum(p[0] < g < q[0] for pts in routes for p, q in zip(pts, pts[1:]))
+               for g in gaps}
+    cuts = []
+    for j in range(1, bands):
+        want = cols[0][0] + total * j / bands
+        free = [g for g in gaps if not cuts or g > cuts[-1]]
+        if free:
+            cuts.append(min(free, key=lambda g: abs(g - want) / total + 0.06 * crossed[g]))
+    return cuts
+
+
+def fold(pos, routes, sizes, bands, margin=20, lane=10):
+    """A left-to-right layout wrapped into ``bands`` rows, read like lines of text: each
+    row holds a run of columns; an edge that leaves a row turns down at the row's right
+    end, runs back under the row in a lane of its own and enters the next row from the
+    left (straight lines, right angles). Returns ``(pos, routes, width, height)``."""
+    cols = _columns(pos, sizes, routes)
+    cuts = _cuts(cols, bands, routes) if len(cols) > 1 else []
+    band = (lambda x: bisect.bisect(cuts, x))
+    n = len(cuts) + 1
+    lo = [cols[0][0]] + [min(a for a, _ in cols if a > c) for c in cuts]
+    hi = [max(b for a, b in cols if band(a) == k) for k in range(n)]
+    ys = [[] for _ in range(n)]
+    for k, (x, y) in pos.items():
+        ys[band(x)] += [y - sizes[k][1] / 2, y + sizes[k][1] / 2]
+    crossing = [[] for _ in range(n)]          # (edge, y where it leaves the row)
+    for i, pts in enumerate(routes):
+        for x, y in pts:
+            ys[band(x)].append(y)
+        for p, q in zip(pts, pts[1:]):
+            if band(q[0]) > band(p[0]):
+                crossing[band(p[0])].append((i, p[1]))
+    lanes = {}                                 # (band, edge): lane number, lowest first
+    for b, cs in enumerate(crossing):
+        for j, (i, _) in enumerate(sorted(cs, key=lambda c: -c[1])):
+            lanes[b, i] = j
+    left = margin + lane * max(map(len, crossing))
+    top, tops = margin, []
+    for b in range(n):
+        tops.append(top - min(ys[b]))
+        top += max(ys[b]) - min(ys[b]) + margin + lane * len(crossing[b])
+
+    def move(p):
+        b = band(p[0])
+        return p[0] - lo[b] + left, p[1] + tops[b]
+
+    new_routes = []
+    for i, pts in enumerate(routes):
+        out = [move(pts[0])]
+        for p, q in zip(pts, pts[1:]):
+            b = band(p[0])
+            if band(q[0]) > b:                 # right, down, back left, down, in
+                j = lanes[b, i]
+                r, l = hi[b] - lo[b] + left + lane * (j + 1), left - lane * (j + 1)
+                y = tops[b] + max(ys[b]) + margin / 2 + lane * j
+                out += [(r, out[-1][1]), (r, y), (l, y), (l, move(q)[1])]
+            out.append(move(q))
+        new_routes.append(out)
+    new_pos = {k: move(p) for k, p in pos.items()}
+    width = max([p[0] + sizes[k][0] / 2 for k, p in new_pos.items()] +
+                [x for r in new_routes for x, _ in r]) + margin
+    return new_pos, new_routes, width, top
