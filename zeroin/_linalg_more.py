@@ -101,8 +101,8 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
         raise ShapeError(f"{name}: B has shape {tuple(B.shape)}; it must have at least 2 "
                          f"dimensions (..., n, k), as in PyTorch: use B.unsqueeze(-1) for a "
                          f"vector")
-    if not left:                        # X A = B  <=>  A^T X^T = B^T
-        return solve_triangular(A.mT, B.mT, upper=not upper, unitriangular=unitriangular).mT
+    if not left:                        # X A = B  <=>  A^H X^H = B^H
+        return solve_triangular(A.mH, B.mH, upper=not upper, unitriangular=unitriangular).mH
     if B.shape[-2] != A.shape[-1]:
         raise ShapeError(f"{name}: incompatible shapes of A {tuple(A.shape)} and B "
                          f"{tuple(B.shape)} for the equation AX = B: B needs {A.shape[-1]} "
@@ -285,15 +285,15 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
     if B.ndim < 2:
         raise ShapeError(f"{name}: B has shape {tuple(B.shape)}; it must have at least 2 "
                          f"dimensions (..., n, k), as in PyTorch")
-    if not left:                        # X A = B <=> A^T X^T = B^T
-        return lu_solve(LU, pivots, B.mT, adjoint=not adjoint).mT
+    if not left:                        # X A = B <=> A^H X^H = B^H
+        return lu_solve(LU, pivots, B.mH, adjoint=not adjoint).mH
     if B.shape[-2] != LU.shape[-1]:
         raise ShapeError(f"{name}: incompatible shapes of LU {tuple(LU.shape)} and B "
                          f"{tuple(B.shape)}: B needs {LU.shape[-1]} rows")
     P, L, U = _unpack_lu(LU, pivots)
-    if adjoint:                         # A^T = U^T L^T P^T
-        Y = solve_triangular(U.mT, B, upper=False)
-        return P @ solve_triangular(L.mT, Y, upper=True, unitriangular=True)
+    if adjoint:                         # A^H = U^H L^H P^T
+        Y = solve_triangular(U.mH, B, upper=False)
+        return P @ solve_triangular(L.mH, Y, upper=True, unitriangular=True)
     Y = solve_triangular(L, P.mT @ B, upper=False, unitriangular=True)
     return solve_triangular(U, Y, upper=True)
 
@@ -308,8 +308,8 @@ _THETA13 = 5.371920351148152
 
 def _expm_array(a):
     """exp(A) for each matrix of ``a``: scaling and squaring with the [13/13] Padé
-    approximant (Higham 2005), in float64, returned in a's dtype."""
-    A = np.asarray(a, np.float64)
+    approximant (Higham 2005), in float64 (complex128), returned in a's dtype."""
+    A = np.asarray(a, np.complex128 if np.iscomplexobj(a) else np.float64)
     n = A.shape[-1]
     norm1 = np.abs(A).sum(axis=-2).max(axis=-1, initial=0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -484,9 +484,10 @@ def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
 
 
 def vecdot(x, y, *, dim=-1):
-    """The dot product of the vectors along ``dim``, broadcasting (real: sum(x * y, dim))."""
+    """The dot product of the vectors along ``dim``, broadcasting: sum(conj(x) * y, dim),
+    the first conjugated as PyTorch's (real: sum(x * y, dim))."""
     x, y = _ops._pair(x, y)
-    return (x * y).sum(dim)
+    return (x.conj() * y).sum(dim)
 
 
 def matmul(input, other):  # noqa: A002

@@ -41,10 +41,22 @@ class LinAlgError(ZeroinError):
 
 # --- shared checks ----------------------------------------------------------------------
 
+# the ops that take complex matrices (their rules give PyTorch's complex gradients); the
+# rest refuse them, with an error that says so
+_COMPLEX_OK = frozenset(f"linalg.{n}" for n in (
+    "inv", "solve", "det", "slogdet", "matrix_power", "matrix_exp", "inv_ex", "solve_ex",
+    "solve_triangular", "lu_factor", "lu_factor_ex", "lu_solve", "matrix_norm", "eig"))
+
+
 def _float(op_name, A, what="A"):
-    """``A`` as a tensor, refused unless it has a floating dtype (PyTorch's rule)."""
+    """``A`` as a tensor, refused unless it has a floating dtype (PyTorch's rule), or a
+    complex one for the ops of :data:`_COMPLEX_OK`."""
     A = _t(A)
-    if A.dtype.kind != "f":
+    if A.dtype.kind == "c" and op_name not in _COMPLEX_OK:
+        raise DtypeError(f"{op_name}: A has dtype {A.dtype}; zeroin's {op_name} does not "
+                         f"take complex matrices yet (PyTorch's does; see the README's "
+                         f"differences for those that do): use real tensors")
+    if A.dtype.kind not in "fc":
         raise DtypeError(f"{op_name}: {what} has dtype {A.dtype}; linear algebra needs a "
                          f"floating dtype, as in PyTorch: convert first, e.g. {what}.double()")
     return A
@@ -170,11 +182,11 @@ def solve(A, B, *, left=True):
     if A.dtype != B.dtype:
         raise DtypeError(f"linalg.solve: A has dtype {A.dtype} and B {B.dtype}; give both "
                          f"the same dtype, as PyTorch requires (e.g. B.to(A.dtype))")
-    if not left:            # X A = B  <=>  A^T X^T = B^T
+    if not left:            # X A = B  <=>  A^H X^H = B^H
         if B.ndim < 2:
             raise ShapeError(f"linalg.solve: left=False needs B of shape (..., k, n), got "
                              f"{tuple(B.shape)}")
-        return solve(A.mT, B.mT).mT
+        return solve(A.mH, B.mH).mH
     vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1])
     msg = _solve_error(A, B, vector)
     if msg:
@@ -209,20 +221,27 @@ def det(A):
 
 
 class SlogdetOp(Function):
-    """log |det A|. d log|det A| = tr(A^-1 dA), so gA = g * A^-T (A invertible)."""
+    """log |det A|. d log|det A| = Re tr(A^-1 dA), so gA = g * A^-H (A invertible)."""
     __slots__ = ()
     name = "linalg.slogdet"
     def forward(self, A): return np.linalg.slogdet(A)[1]
-    def backward(self, xp, g, out, A): return g[..., None, None] * xp.swap(xp.inv(A))
+    def backward(self, xp, g, out, A): return g[..., None, None] * xp.swap(xp.inv(A)).conj()
 
 
 class SlogdetSignOp(Function):
-    """sign(det A): piecewise constant, so no gradient reaches A (a backward through it
-    alone leaves A.grad None); recorded so that it requires grad, as PyTorch's."""
+    """sign(det A). Real A: piecewise constant, so no gradient reaches A (a backward
+    through it alone leaves A.grad None); recorded so that it requires grad, as PyTorch's.
+    Complex A: d sign = i sign Im tr(A^-1 dA), so gA = i Im(g conj(sign)) A^-H."""
     __slots__ = ()
     name = "linalg.slogdet"
+    holomorphic = False
     def forward(self, A): return np.linalg.slogdet(A)[0]
-    def backward(self, xp, g, out, A): return None
+
+    def backward(self, xp, g, out, A):
+        if A.dtype.kind != "c":
+            return None
+        w = (g * out.conj()).imag * 1j
+        return w.reshape(tuple(w.shape) + (1, 1)) * xp.swap(xp.inv(A)).conj()
 
 
 class SignLogAbsDet(NamedTuple):
@@ -240,8 +259,12 @@ def slogdet(A):
 
 
 def logdet(A):
-    """log det A: NaN where det A < 0 and -inf where it is 0 (``torch.logdet``)."""
+    """log det A: NaN where det A < 0 and -inf where it is 0 (``torch.logdet``); for a
+    complex A, log |det A| + i angle(det A)."""
     sign, logabs = slogdet(A)
+    if sign.dtype.kind == "c":
+        from ._complex import complex as _complex
+        return _complex(logabs, sign.angle())
     return logabs + _leaf(np.where(sign.data < 0, np.nan, 0).astype(logabs.dtype))
 
 

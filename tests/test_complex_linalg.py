@@ -1,0 +1,166 @@
+"""zeroin.linalg on complex matrices against PyTorch: values, dtypes and gradients (PyTorch's
+convention, z.grad = dL/dRe + i dL/dIm, checked against torch AND complex finite
+differences), and the functions that still refuse complex matrices (a clear error)."""
+import numpy as np
+import pytest
+
+import zeroin
+
+torch = pytest.importorskip("torch")
+
+from test_complex import check, loss  # noqa: E402  (the shared complex helpers)
+
+RNG = np.random.default_rng(11)
+
+
+def _c(*shape):
+    return RNG.standard_normal(shape) + 1j * RNG.standard_normal(shape)
+
+
+A = _c(3, 3) + 3 * np.eye(3)          # well conditioned
+AB = _c(2, 3, 3) + 3 * np.eye(3)      # a batch
+B = _c(3, 2)
+V = _c(4, 3)
+TALL = _c(4, 3)
+
+
+def real_loss(T, y):
+    """A real loss of a complex or real result (weights reading both parts)."""
+    if y.is_complex():
+        return loss(T, y)
+    return (y * T.tensor(np.linspace(0.5, 1.5, y.numel()).reshape(tuple(y.shape)))).sum()
+
+
+ONE = {
+    "inv": lambda T, a: T.linalg.inv(a),
+    "inverse": lambda T, a: T.inverse(a),
+    "inv_ex": lambda T, a: T.linalg.inv_ex(a).inverse,
+    "det": lambda T, a: T.linalg.det(a),
+    "det_method": lambda T, a: a.det(),
+    "matrix_power_3": lambda T, a: T.linalg.matrix_power(a, 3),
+    "matrix_power_-2": lambda T, a: T.linalg.matrix_power(a, -2),
+    "matrix_exp": lambda T, a: T.linalg.matrix_exp(a * 0.3),
+    "slogdet_sign": lambda T, a: T.linalg.slogdet(a).sign,
+    "slogdet_logabsdet": lambda T, a: T.linalg.slogdet(a).logabsdet,
+    "logdet": lambda T, a: T.logdet(a),
+    "lu_factor": lambda T, a: T.linalg.lu_factor(a).LU,
+    "lu_L": lambda T, a: T.linalg.lu(a).L,
+    "lu_U": lambda T, a: T.linalg.lu(a).U,
+    "tril_solve": lambda T, a: T.linalg.solve_triangular(a.tril(), T.tensor(B), upper=False),
+    "triu_solve_right": lambda T, a: T.linalg.solve_triangular(
+        a.triu(), T.tensor(B.T.copy()), upper=True, left=False),
+    "unitriangular": lambda T, a: T.linalg.solve_triangular(
+        a, T.tensor(B), upper=True, unitriangular=True),
+    "fro": lambda T, a: T.linalg.matrix_norm(a),
+    "matrix_norm_1": lambda T, a: T.linalg.matrix_norm(a, 1),
+    "matrix_norm_-inf": lambda T, a: T.linalg.matrix_norm(a, -np.inf),
+    "norm": lambda T, a: T.linalg.norm(a),
+    "vector_norm": lambda T, a: T.linalg.vector_norm(a),
+    "vector_norm_3": lambda T, a: T.linalg.vector_norm(a, 3, dim=0),
+    "vector_norm_inf": lambda T, a: T.linalg.vector_norm(a, np.inf, dim=1),
+    "vector_norm_1": lambda T, a: T.linalg.vector_norm(a, 1),
+}
+
+
+@pytest.mark.parametrize("name", list(ONE))
+def test_one_matrix_functions_give_torch_values_and_gradients(name):
+    check(lambda T, a: real_loss(T, ONE[name](T, a)), A)
+
+
+@pytest.mark.parametrize("name", ["inv", "det", "slogdet_logabsdet", "matrix_exp", "lu_U"])
+def test_batched(name):
+    check(lambda T, a: real_loss(T, ONE[name](T, a)), AB)
+
+
+TWO = {
+    "solve": lambda T, a, b: T.linalg.solve(a, b),
+    "solve_vector": lambda T, a, b: T.linalg.solve(a, b[:, 0]),
+    "solve_right": lambda T, a, b: T.linalg.solve(a, b.mT, left=False),
+    "solve_ex": lambda T, a, b: T.linalg.solve_ex(a, b).result,
+    "lu_solve": lambda T, a, b: T.linalg.lu_solve(*T.linalg.lu_factor(a), b),
+    "lu_solve_adjoint": lambda T, a, b: T.linalg.lu_solve(*T.linalg.lu_factor(a), b,
+                                                          adjoint=True),
+    "lu_solve_right": lambda T, a, b: T.linalg.lu_solve(*T.linalg.lu_factor(a), b.mT,
+                                                        left=False),
+    "lu_solve_right_adjoint": lambda T, a, b: T.linalg.lu_solve(
+        *T.linalg.lu_factor(a), b.mT, left=False, adjoint=True),
+    "multi_dot": lambda T, a, b: T.linalg.multi_dot([a, a, b, b.mT]),
+    "multi_dot_vectors": lambda T, a, b: T.linalg.multi_dot([b[:, 0], a, b[:, 1]]),
+    "matmul": lambda T, a, b: T.linalg.matmul(a, b),
+}
+
+
+@pytest.mark.parametrize("name", list(TWO))
+def test_two_matrix_functions_give_torch_values_and_gradients(name):
+    check(lambda T, a, b: real_loss(T, TWO[name](T, a, b)), A, B)
+
+
+VEC = {
+    "vecdot": lambda T, x, y: T.linalg.vecdot(x, y),
+    "vecdot_dim0": lambda T, x, y: T.linalg.vecdot(x, y, dim=0),
+    "cross": lambda T, x, y: T.linalg.cross(x, y),
+}
+
+
+@pytest.mark.parametrize("name", list(VEC))
+def test_vector_functions_give_torch_values_and_gradients(name):
+    check(lambda T, x, y: real_loss(T, VEC[name](T, x, y)), V, _c(4, 3))
+
+
+@pytest.mark.parametrize("name", ["inv", "det", "slogdet_logabsdet", "slogdet_sign", "logdet",
+                                  "matrix_exp", "lu_U", "tril_solve"])
+def test_second_derivatives_match_torch(name):
+    res = {}
+    for T in (zeroin, torch):
+        a = T.tensor(A, requires_grad=True)
+        (g,) = T.autograd.grad(real_loss(T, ONE[name](T, a)), a, create_graph=True)
+        (g2,) = T.autograd.grad((g * T.tensor(B @ B.T)).real.sum(), a)
+        res[T.__name__] = np.asarray(g2.detach().resolve_conj().numpy())
+    np.testing.assert_allclose(res["zeroin"], res["torch"], rtol=1e-7, atol=1e-9)
+
+
+def test_gradcheck_and_gradgradcheck_of_complex_linalg():
+    a = zeroin.tensor(A, requires_grad=True)
+    assert zeroin.gradcheck(lambda a: zeroin.linalg.inv(a), (a,))
+    assert zeroin.gradgradcheck(lambda a: zeroin.linalg.det(a), (a,))
+    assert zeroin.gradgradcheck(lambda a: zeroin.linalg.slogdet(a).sign, (a,))
+
+
+def test_dtypes_and_complex64_follow_torch():
+    a64 = A.astype(np.complex64)
+    for name in ("inv", "det", "slogdet_sign", "slogdet_logabsdet", "logdet", "matrix_exp",
+                 "fro", "vector_norm", "lu_factor"):
+        z, t = ONE[name](zeroin, zeroin.tensor(a64)), ONE[name](torch, torch.tensor(a64))
+        assert str(z.dtype) == str(t.dtype).replace("torch.", ""), name
+        np.testing.assert_allclose(z.numpy(), t.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_solve_of_complex_and_real_refuses_mixed_dtypes_as_torch():
+    with pytest.raises(RuntimeError):
+        torch.linalg.solve(torch.tensor(A), torch.tensor(B.real))
+    with pytest.raises(zeroin.DtypeError, match="same dtype"):
+        zeroin.linalg.solve(zeroin.tensor(A), zeroin.tensor(B.real))
+
+
+def test_singular_complex_matrix_raises_linalg_error():
+    s = np.ones((2, 2), complex)
+    with pytest.raises(zeroin.linalg.LinAlgError, match="singular"):
+        zeroin.linalg.inv(zeroin.tensor(s))
+    assert complex(zeroin.linalg.det(zeroin.tensor(s)).item()) == 0
+
+
+REFUSED = {
+    "eigh": lambda L, a: L.eigh(a), "eigvalsh": lambda L, a: L.eigvalsh(a),
+    "svd": lambda L, a: L.svd(a), "svdvals": lambda L, a: L.svdvals(a),
+    "qr": lambda L, a: L.qr(a), "cholesky": lambda L, a: L.cholesky(a),
+    "pinv": lambda L, a: L.pinv(a), "lstsq": lambda L, a: L.lstsq(a, a),
+    "matrix_norm_nuc": lambda L, a: L.matrix_norm(a, "nuc"),
+    "matrix_norm_2": lambda L, a: L.matrix_norm(a, 2),
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSED))
+def test_functions_not_yet_complex_refuse_clearly(name):
+    REFUSED[name](torch.linalg, torch.tensor(A))          # torch takes them
+    with pytest.raises(zeroin.DtypeError, match="complex"):
+        REFUSED[name](zeroin.linalg, zeroin.tensor(A))
