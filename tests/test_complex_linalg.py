@@ -150,12 +150,8 @@ def test_singular_complex_matrix_raises_linalg_error():
 
 
 REFUSED = {
-    "eigh": lambda L, a: L.eigh(a), "eigvalsh": lambda L, a: L.eigvalsh(a),
-    "svd": lambda L, a: L.svd(a), "svdvals": lambda L, a: L.svdvals(a),
-    "qr": lambda L, a: L.qr(a), "cholesky": lambda L, a: L.cholesky(a),
-    "pinv": lambda L, a: L.pinv(a), "lstsq": lambda L, a: L.lstsq(a, a),
-    "matrix_norm_nuc": lambda L, a: L.matrix_norm(a, "nuc"),
-    "matrix_norm_2": lambda L, a: L.matrix_norm(a, 2),
+    "qr": lambda L, a: L.qr(a), "pinv": lambda L, a: L.pinv(a),
+    "lstsq": lambda L, a: L.lstsq(a, a), "matrix_rank": lambda L, a: L.matrix_rank(a),
 }
 
 
@@ -164,3 +160,78 @@ def test_functions_not_yet_complex_refuse_clearly(name):
     REFUSED[name](torch.linalg, torch.tensor(A))          # torch takes them
     with pytest.raises(zeroin.DtypeError, match="complex"):
         REFUSED[name](zeroin.linalg, zeroin.tensor(A))
+
+
+HPD = A @ A.conj().T + np.eye(3)      # Hermitian positive-definite
+HERM = (A + A.conj().T) / 2
+
+
+def _phase_free(T, U):
+    """|U|: independent of the eigen/singular vectors' arbitrary phases."""
+    return U.abs()
+
+
+DECOMP = {
+    "cholesky": (HPD, lambda T, a: T.linalg.cholesky(a)),
+    "cholesky_upper": (HPD, lambda T, a: T.linalg.cholesky(a, upper=True)),
+    "cholesky_ex": (HPD, lambda T, a: T.linalg.cholesky_ex(a).L),
+    "eigvalsh": (HERM, lambda T, a: T.linalg.eigvalsh(a)),
+    "eigvalsh_U": (HERM, lambda T, a: T.linalg.eigvalsh(a, UPLO="U")),
+    "eigh_values": (HERM, lambda T, a: T.linalg.eigh(a).eigenvalues),
+    "eigh_abs_vectors": (HERM, lambda T, a: _phase_free(T, T.linalg.eigh(a).eigenvectors)),
+    "eigh_projector": (HERM, lambda T, a: (lambda Q: Q[:, :1] @ Q[:, :1].mH)(
+        T.linalg.eigh(a).eigenvectors)),
+    "svdvals": (A, lambda T, a: T.linalg.svdvals(a)),
+    "svdvals_tall": (TALL, lambda T, a: T.linalg.svdvals(a)),
+    "svd_S": (TALL, lambda T, a: T.linalg.svd(a).S),
+    "svd_abs_U": (TALL, lambda T, a: _phase_free(T, T.linalg.svd(a, full_matrices=False).U)),
+    "svd_UVh": (A, lambda T, a: (lambda r: r.U @ r.Vh)(T.linalg.svd(a))),
+    "svd_UVh_tall": (TALL, lambda T, a: (lambda r: r.U @ r.Vh)(
+        T.linalg.svd(a, full_matrices=False))),
+    "svd_UVh_wide": (TALL.T.copy(), lambda T, a: (lambda r: r.U @ r.Vh)(
+        T.linalg.svd(a, full_matrices=False))),
+    "matrix_norm_nuc": (A, lambda T, a: T.linalg.matrix_norm(a, "nuc")),
+    "matrix_norm_2": (TALL, lambda T, a: T.linalg.matrix_norm(a, 2)),
+}
+
+
+@pytest.mark.parametrize("name", list(DECOMP))
+def test_decompositions_give_torch_values_and_gradients(name):
+    a, f = DECOMP[name]
+    if a is HERM or a is HPD:   # they read one triangle: differences of the Hermitian part
+        check(lambda T, a: real_loss(T, f(T, (a + a.mH) / 2)), a)
+    else:
+        check(lambda T, a: real_loss(T, f(T, a)), a)
+
+
+def test_decomposition_dtypes_follow_torch():
+    for name in ("eigvalsh", "eigh_values", "svdvals", "svd_S", "cholesky"):
+        a, f = DECOMP[name]
+        a = a.astype(np.complex64)
+        z, t = f(zeroin, zeroin.tensor(a)), f(torch, torch.tensor(a))
+        assert str(z.dtype) == str(t.dtype).replace("torch.", ""), name
+        np.testing.assert_allclose(z.numpy(), t.numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("which", ["eigh", "svd"])
+def test_a_loss_on_the_vectors_phase_is_refused_as_torch(which):
+    a = HERM if which == "eigh" else A
+    for T in (torch, zeroin):
+        x = T.tensor(a, requires_grad=True)
+        vecs = T.linalg.eigh(x).eigenvectors if which == "eigh" else T.linalg.svd(x).U
+        with pytest.raises(RuntimeError, match="phase|e\\^\\{i phi\\}"):
+            vecs[1, 0].imag.backward()
+
+
+@pytest.mark.parametrize("name", ["cholesky", "eigvalsh", "eigh_projector", "svdvals",
+                                  "svd_UVh_tall"])
+def test_decomposition_second_derivatives_match_torch(name):
+    a0, f = DECOMP[name]
+    res = {}
+    for T in (zeroin, torch):
+        a = T.tensor(a0, requires_grad=True)
+        x = (a + a.mH) / 2 if a0 is HERM or a0 is HPD else a
+        (g,) = T.autograd.grad(real_loss(T, f(T, x)), a, create_graph=True)
+        (g2,) = T.autograd.grad((g * T.tensor(np.ones(a0.shape) * (0.2 - 0.4j))).real.sum(), a)
+        res[T.__name__] = np.asarray(g2.detach().resolve_conj().numpy())
+    np.testing.assert_allclose(res["zeroin"], res["torch"], rtol=1e-6, atol=1e-8)

@@ -45,7 +45,8 @@ class LinAlgError(ZeroinError):
 # rest refuse them, with an error that says so
 _COMPLEX_OK = frozenset(f"linalg.{n}" for n in (
     "inv", "solve", "det", "slogdet", "matrix_power", "matrix_exp", "inv_ex", "solve_ex",
-    "solve_triangular", "lu_factor", "lu_factor_ex", "lu_solve", "matrix_norm", "eig"))
+    "solve_triangular", "lu_factor", "lu_factor_ex", "lu_solve", "matrix_norm", "eig",
+    "cholesky", "cholesky_ex", "eigh", "eigvalsh", "svd", "svdvals"))
 
 
 def _float(op_name, A, what="A"):
@@ -84,6 +85,20 @@ def _singular(op_name, A, fix="use linalg.pinv or linalg.lstsq for a least-squar
     where = f" (batch element {bad})" if A.ndim > 2 else ""
     return LinAlgError(f"{op_name}: the input matrix{where} of shape {A.shape[-2:]} is "
                        f"singular, so it has no inverse; {fix}")
+
+
+NP.adj = staticmethod(lambda x: np.conj(np.swapaxes(x, -1, -2)))
+TZ.adj = staticmethod(lambda x: x.mH)          # the conjugate transpose (real: swap)
+
+
+def _gauge_check(op_name, im_diag, what):
+    """PyTorch's refusal of a loss that depends on the arbitrary phase e^{i phi} of complex
+    singular or eigen vectors (``im_diag``: Im diag(X^H gX), 0 for a well-posed loss)."""
+    if not np.allclose(_raw(im_diag), 0, rtol=1e-2, atol=1e-2):
+        raise RuntimeError(f"{op_name}_backward: The {what} in the complex case are specified "
+                           f"up to multiplication by e^{{i phi}}. The specified loss function "
+                           f"depends on this phase term, making it ill-defined (as PyTorch "
+                           f"says); make the loss depend on |v| or on products like U @ Vh")
 
 
 # --- inv ---------------------------------------------------------------------------------
@@ -303,6 +318,7 @@ class SvdOp(Function):
     and rows of Vh past min(m, n) get none (they are any basis of their subspace)."""
     __slots__ = ("full",)
     name = "linalg.svd"
+    holomorphic = False     # complex A: ^H for ^T, i Im diag(U^H gU) / S more, a phase check
     def __init__(self, full): self.full = full
 
     def shapes(self, m, n):
@@ -317,20 +333,27 @@ class SvdOp(Function):
         k = min(m, n)
         U, S, Vh = _unpack(out, self.shapes(m, n))
         gU, gS, gVh = _unpack(g, self.shapes(m, n))
+        S, gS = S.real, gS.real         # real values (packed as complex for complex A)
         if self.full:
             U, Vh, gU, gVh = U[..., :k], Vh[..., :k, :], gU[..., :k], gVh[..., :k, :]
         if not (_raw(gU).any() or _raw(gVh).any()):     # S alone: defined for any A
             return (U * gS[..., None, :]) @ Vh
-        Ut, V, gV = xp.swap(U), xp.swap(Vh), xp.swap(gVh)
+        Ut, V, gV = xp.adj(U), xp.adj(Vh), xp.adj(gVh)
         F = _gaps_inverse(xp, S * S)
-        J = F * (Ut @ gU - xp.swap(gU) @ U)
+        X = Ut @ gU
+        J = F * (X - xp.adj(X))
         K = F * (Vh @ gV - gVh @ V)
         inner = J * S[..., None, :] + S[..., :, None] * K + gS[..., :, None] * np.eye(k)
+        if X.dtype.kind == "c":
+            im = np.diagonal(_raw(X), 0, -2, -1).imag
+            _gauge_check("svd", im + np.diagonal(_raw(Vh @ gV), 0, -2, -1).imag,
+                         "singular vectors")
+            inner = inner + (X * np.eye(k) - xp.adj(X) * np.eye(k)) * 0.5 / S[..., None, :]
         gA = U @ inner @ Vh
-        if m > k:       # (I - U U^T) gU S^-1 Vh
-            gA = gA + ((gU - U @ (Ut @ gU)) / S[..., None, :]) @ Vh
-        if n > k:       # U S^-1 gV^T (I - V Vh)
-            gA = gA + U @ (xp.swap(gV - V @ (Vh @ gV)) / S[..., :, None])
+        if m > k:       # (I - U U^H) gU S^-1 Vh
+            gA = gA + ((gU - U @ X) / S[..., None, :]) @ Vh
+        if n > k:       # U S^-1 gV^H (I - V Vh)
+            gA = gA + U @ (xp.adj(gV - V @ (Vh @ gV)) / S[..., :, None])
         return gA
 
 
@@ -346,7 +369,8 @@ def svd(A, full_matrices=True, *, driver=None):
     through U or Vh are undefined (infinite) where singular values repeat, as in PyTorch."""
     A = _matrix("linalg.svd", A, square=False)
     fn = SvdOp(bool(full_matrices))
-    return SVD(*_unpack(fn(A), fn.shapes(*A.shape[-2:])))
+    U, S, Vh = _unpack(fn(A), fn.shapes(*A.shape[-2:]))
+    return SVD(U, S.real, Vh)
 
 
 class SvdvalsOp(Function):
@@ -463,6 +487,7 @@ class CholeskyOp(Function):
     the diagonal halved (Murray 2016); ``upper``: the output is L^T."""
     __slots__ = ("upper",)
     name = "linalg.cholesky"
+    holomorphic = False         # complex A (Hermitian): the same rule with L^H for L^T
     def __init__(self, upper): self.upper = upper
 
     def forward(self, A):
@@ -473,15 +498,15 @@ class CholeskyOp(Function):
                               f"positive-definite, so it has no Cholesky factor; check that "
                               f"it is symmetric with positive eigenvalues (e.g. add a "
                               f"multiple of the identity)") from None
-        return np.swapaxes(L, -1, -2).copy() if self.upper else L
+        return NP.adj(L).copy() if self.upper else L
 
     def backward(self, xp, g, out, A):
-        L, gL = (xp.swap(out), xp.swap(g)) if self.upper else (out, g)
+        L, gL = (xp.adj(out), xp.adj(g)) if self.upper else (out, g)
         n = A.shape[-1]
         phi = np.tril(np.ones((n, n)), -1) + 0.5 * np.eye(n)
         Linv = xp.inv(L)
-        gA = xp.swap(Linv) @ ((xp.swap(L) @ gL) * phi) @ Linv
-        return (gA + xp.swap(gA)) * 0.5
+        gA = xp.adj(Linv) @ ((xp.adj(L) @ gL) * phi) @ Linv
+        return (gA + xp.adj(gA)) * 0.5
 
 
 @op(CholeskyOp, export=False)
@@ -607,6 +632,7 @@ class EighOp(Function):
     alone it is always defined."""
     __slots__ = ("uplo",)
     name = "linalg.eigh"
+    holomorphic = False         # complex (Hermitian) A: Q^H for Q^T, and a phase check
     def __init__(self, uplo): self.uplo = uplo
     def forward(self, A): return _pack(A.shape[:-2], *np.linalg.eigh(A, UPLO=self.uplo))
 
@@ -614,11 +640,14 @@ class EighOp(Function):
         n = A.shape[-1]
         L, Q = _unpack(out, ((n,), (n, n)))
         gL, gQ = _unpack(g, ((n,), (n, n)))
+        L, gL = L.real, gL.real         # real eigenvalues (packed as complex for complex A)
         if not _raw(gQ).any():          # the eigenvalues alone: defined for any A
-            return (Q * gL[..., None, :]) @ xp.swap(Q)
-        X = xp.swap(Q) @ gQ
-        inner = _gaps_inverse(xp, L) * (X - xp.swap(X)) * 0.5 + gL[..., :, None] * np.eye(n)
-        return Q @ inner @ xp.swap(Q)
+            return (Q * gL[..., None, :]) @ xp.adj(Q)
+        X = xp.adj(Q) @ gQ
+        if X.dtype.kind == "c":
+            _gauge_check("linalg_eigh", np.diagonal(_raw(X), 0, -2, -1).imag, "eigenvectors")
+        inner = _gaps_inverse(xp, L) * (X - xp.adj(X)) * 0.5 + gL[..., :, None] * np.eye(n)
+        return Q @ inner @ xp.adj(Q)
 
 
 class Eigh(NamedTuple):
@@ -638,7 +667,8 @@ def eigh(A, UPLO="L"):
     ascending; only the ``UPLO`` triangle of A is read."""
     A = _matrix("linalg.eigh", A)
     fn = EighOp(_uplo("linalg.eigh", UPLO))
-    return Eigh(*_unpack(fn(A), ((A.shape[-1],), A.shape[-2:])))
+    L, Q = _unpack(fn(A), ((A.shape[-1],), A.shape[-2:]))
+    return Eigh(L.real, Q)
 
 
 class EigvalshOp(Function):
@@ -649,7 +679,7 @@ class EigvalshOp(Function):
     def forward(self, A): return np.linalg.eigvalsh(A, UPLO=self.uplo)
     def backward(self, xp, g, out, A):
         Q = xp.eigh_vectors(A, self.uplo)
-        return (Q * g[..., None, :]) @ xp.swap(Q)
+        return (Q * g[..., None, :]) @ xp.adj(Q)
 
 
 @op(EigvalshOp, export=False)
