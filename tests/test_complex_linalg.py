@@ -22,6 +22,7 @@ AB = _c(2, 3, 3) + 3 * np.eye(3)      # a batch
 B = _c(3, 2)
 V = _c(4, 3)
 TALL = _c(4, 3)
+RHS = _c(4, 2)
 
 
 def real_loss(T, y):
@@ -150,8 +151,10 @@ def test_singular_complex_matrix_raises_linalg_error():
 
 
 REFUSED = {
-    "qr": lambda L, a: L.qr(a), "pinv": lambda L, a: L.pinv(a),
-    "lstsq": lambda L, a: L.lstsq(a, a), "matrix_rank": lambda L, a: L.matrix_rank(a),
+    "householder_product": lambda L, a: L.householder_product(a, a[0]),
+    "ldl_factor": lambda L, a: L.ldl_factor(a),
+    "tensorinv": lambda L, a: L.tensorinv(a, ind=1),
+    "cond": lambda L, a: L.cond(a),
 }
 
 
@@ -192,6 +195,23 @@ DECOMP = {
         T.linalg.svd(a, full_matrices=False))),
     "matrix_norm_nuc": (A, lambda T, a: T.linalg.matrix_norm(a, "nuc")),
     "matrix_norm_2": (TALL, lambda T, a: T.linalg.matrix_norm(a, 2)),
+    "qr_Q": (A, lambda T, a: T.linalg.qr(a).Q),
+    "qr_R": (A, lambda T, a: T.linalg.qr(a).R),
+    "qr_tall_Q": (TALL, lambda T, a: T.linalg.qr(a).Q),
+    "qr_tall_R": (TALL, lambda T, a: T.linalg.qr(a).R),
+    "qr_wide_Q": (TALL.T.copy(), lambda T, a: T.linalg.qr(a).Q),
+    "qr_wide_R": (TALL.T.copy(), lambda T, a: T.linalg.qr(a).R),
+    "qr_complete_square": (A, lambda T, a: T.linalg.qr(a, mode="complete").R),
+    "pinv": (TALL, lambda T, a: T.linalg.pinv(a)),
+    "pinv_wide": (TALL.T.copy(), lambda T, a: T.linalg.pinv(a)),
+    "pinv_square": (A, lambda T, a: T.linalg.pinv(a)),
+    "pinv_hermitian": (HERM, lambda T, a: T.linalg.pinv(a, hermitian=True)),
+    "pinverse": (TALL, lambda T, a: T.pinverse(a)),
+    "lstsq": (TALL, lambda T, a: T.linalg.lstsq(a, T.tensor(RHS)).solution),
+    "lstsq_vector": (TALL, lambda T, a: T.linalg.lstsq(a, T.tensor(RHS[:, 0])).solution),
+    "lstsq_wide": (TALL.T.copy(), lambda T, a: T.linalg.lstsq(a, T.tensor(RHS[:3])).solution),
+    "lstsq_gelsd_residuals": (TALL, lambda T, a: T.linalg.lstsq(
+        a, T.tensor(RHS), driver="gelsd").residuals),
 }
 
 
@@ -224,7 +244,7 @@ def test_a_loss_on_the_vectors_phase_is_refused_as_torch(which):
 
 
 @pytest.mark.parametrize("name", ["cholesky", "eigvalsh", "eigh_projector", "svdvals",
-                                  "svd_UVh_tall"])
+                                  "svd_UVh_tall", "qr_tall_Q", "qr_wide_R"])
 def test_decomposition_second_derivatives_match_torch(name):
     a0, f = DECOMP[name]
     res = {}
@@ -235,3 +255,18 @@ def test_decomposition_second_derivatives_match_torch(name):
         (g2,) = T.autograd.grad((g * T.tensor(np.ones(a0.shape) * (0.2 - 0.4j))).real.sum(), a)
         res[T.__name__] = np.asarray(g2.detach().resolve_conj().numpy())
     np.testing.assert_allclose(res["zeroin"], res["torch"], rtol=1e-6, atol=1e-8)
+
+
+def test_matrix_rank_and_rank_deficient_lstsq_of_complex_matrices():
+    low = _c(4, 2) @ _c(2, 3)                    # rank 2
+    for h in (False, True):
+        a = low @ low.conj().T if h else low
+        assert int(zeroin.linalg.matrix_rank(zeroin.tensor(a), hermitian=h)) == \
+            int(torch.linalg.matrix_rank(torch.tensor(a), hermitian=h)) == 2
+    for driver in ("gelsd", "gelss"):
+        z = zeroin.linalg.lstsq(zeroin.tensor(low), zeroin.tensor(RHS), driver=driver)
+        t = torch.linalg.lstsq(torch.tensor(low), torch.tensor(RHS), driver=driver)
+        np.testing.assert_allclose(z.solution.numpy(), t.solution.numpy(), atol=1e-10)
+        assert z.singular_values.dtype == zeroin.float64 and int(z.rank) == int(t.rank)
+    with pytest.raises(NotImplementedError, match="gelsd"):
+        zeroin.linalg.lstsq(zeroin.tensor(low), zeroin.tensor(RHS))

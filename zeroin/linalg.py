@@ -46,7 +46,8 @@ class LinAlgError(ZeroinError):
 _COMPLEX_OK = frozenset(f"linalg.{n}" for n in (
     "inv", "solve", "det", "slogdet", "matrix_power", "matrix_exp", "inv_ex", "solve_ex",
     "solve_triangular", "lu_factor", "lu_factor_ex", "lu_solve", "matrix_norm", "eig",
-    "cholesky", "cholesky_ex", "eigh", "eigvalsh", "svd", "svdvals"))
+    "cholesky", "cholesky_ex", "eigh", "eigvalsh", "svd", "svdvals", "qr", "pinv", "lstsq",
+    "matrix_rank"))
 
 
 def _float(op_name, A, what="A"):
@@ -400,27 +401,28 @@ def _pinv_array(A, atol, rtol, hermitian):
     """A^+ from the SVD (or eigh), dropping singular values <= max(atol, rtol * largest)."""
     if hermitian:
         L, Q = np.linalg.eigh(A)
-        S, U, Vh = np.abs(L), Q, np.swapaxes(Q * np.sign(L)[..., None, :], -1, -2)
+        S, U, Vh = np.abs(L), Q, NP.adj(Q * np.sign(L)[..., None, :])
     else:
         U, S, Vh = np.linalg.svd(A, full_matrices=False)
     big = S.max(axis=-1, keepdims=True, initial=0.0)
     keep = S > np.maximum(atol, rtol * big)
     inv_s = np.where(keep, 1 / np.where(keep, S, 1), 0).astype(A.dtype)
-    return np.swapaxes(Vh, -1, -2) @ (inv_s[..., :, None] * np.swapaxes(U, -1, -2))
+    return NP.adj(Vh) @ (inv_s[..., :, None] * NP.adj(U))
 
 
 class PinvOp(Function):
     """X = A^+. Where the rank is locally constant (Golub and Pereyra 1973),
-    dX = -X dA X + X X^T dA^T (I - A X) + (I - X A) dA^T X^T X, so
-    gA = -X^T g X^T + (I - A X) g^T X X^T + X^T X g^T (I - X A)."""
+    dX = -X dA X + X X^H dA^H (I - A X) + (I - X A) dA^H X^H X, so
+    gA = -X^H g X^H + (I - A X) g^H X X^H + X^H X g^H (I - X A) (^H: ^T for real A)."""
     __slots__ = ("atol", "hermitian", "rtol")
     name = "linalg.pinv"
+    holomorphic = False
     def __init__(self, atol, rtol, hermitian):
         self.atol, self.rtol, self.hermitian = atol, rtol, hermitian
     def forward(self, A): return _pinv_array(A, self.atol, self.rtol, self.hermitian)
 
     def backward(self, xp, g, out, A):
-        X, Xt, gt = out, xp.swap(out), xp.swap(g)
+        X, Xt, gt = out, xp.adj(out), xp.adj(g)
         M = gt @ X @ Xt
         N = Xt @ X @ gt
         return -(Xt @ g @ Xt) + (M - A @ (X @ M)) + (N - (N @ X) @ A)
@@ -558,18 +560,18 @@ def cholesky_ex(A, *, upper=False, check_errors=False):
 # --- qr ----------------------------------------------------------------------------------
 
 def _copyltu(xp, M):
-    """The symmetric matrix with M's lower triangle (and diagonal)."""
+    """The symmetric (Hermitian) matrix with M's lower triangle and (real) diagonal."""
     n = M.shape[-1]
     low = M * np.tril(np.ones((n, n)), -1)
-    return low + xp.swap(low) + M * np.eye(n)
+    return low + xp.adj(low) + M.real * np.eye(n)
 
 
 def _qr_square_grad(xp, Q, R, gQ, gR):
-    """gA for A = Q R with R square (m >= n): (gQ + Q copyltu(M)) R^-T, M = R gR^T - gQ^T Q
+    """gA for A = Q R with R square (m >= n): (gQ + Q copyltu(M)) R^-H, M = R gR^H - gQ^H Q
     (Liao et al. 2019)."""
-    M = R @ xp.swap(gR) - xp.swap(gQ) @ Q
+    M = R @ xp.adj(gR) - xp.adj(gQ) @ Q
     B = gQ + Q @ _copyltu(xp, M)
-    return xp.swap(xp.solve_vec(R, xp.swap(B), False))
+    return xp.adj(xp.solve_vec(R, xp.adj(B), False))
 
 
 class QrOp(Function):
@@ -578,6 +580,7 @@ class QrOp(Function):
     mode='complete' with m > n (Q's extra columns are arbitrary), as in PyTorch."""
     __slots__ = ("mode",)
     name = "linalg.qr"
+    holomorphic = False         # complex A: the same rule with ^H for ^T
     def __init__(self, mode): self.mode = mode
 
     def shapes(self, m, n):
@@ -600,7 +603,7 @@ class QrOp(Function):
         if m >= n:
             return _qr_square_grad(xp, Q, R, gQ, gR)
         Y, gR1, gR2 = A[..., m:], gR[..., :m], gR[..., m:]
-        gX = _qr_square_grad(xp, Q, R[..., :m], gQ + Y @ xp.swap(gR2), gR1)
+        gX = _qr_square_grad(xp, Q, R[..., :m], gQ + Y @ xp.adj(gR2), gR1)
         return xp.cat_last([gX, Q @ gR2])
 
 
@@ -737,7 +740,12 @@ def lstsq(A, B, rcond=None, *, driver=None):
     X = pinv(A) @ B2                    # PyTorch's backward differentiates pinv(A) @ B
     s = np.linalg.svd(A.data, compute_uv=False)
     rank = (s > rtol * s.max(axis=-1, keepdims=True, initial=0.0)).sum(axis=-1)
-    if driver == "gelsy":
+    if driver == "gelsy" and A.dtype.kind == "c":    # full rank: X = pinv(A) @ B already
+        if (rank < min(m, n)).any():
+            raise NotImplementedError(
+                "linalg.lstsq: zeroin's 'gelsy' driver takes complex matrices of full rank "
+                "only (PyTorch's takes any); for this rank-deficient A use driver='gelsd'")
+    elif driver == "gelsy":
         rank, values = _gelsy(A.data, B2.data, rtol, s)
     else:
         values = np.linalg.pinv(A.data, rcond=rtol) @ B2.data
@@ -745,12 +753,12 @@ def lstsq(A, B, rcond=None, *, driver=None):
         X = X + _leaf(values - X.data)  # the driver's values (it truncated A)
     residuals = X.reshape(-1)[:0]       # empty, but recorded, as PyTorch's
     if driver != "gelsy" and m > n and (rank == n).all():
-        r = A @ X - B2
+        r = (A @ X - B2).abs()       # |r|: real residuals for a complex A, as PyTorch
         residuals = (r * r).sum(-2)
     return Lstsq(X[..., 0] if vector else X, residuals,
                  _leaf(np.asarray(rank, np.int64)) if driver != "gels" else
                  _leaf(np.zeros((0,), np.int64)),
-                 _leaf(s) if driver in ("gelsd", "gelss") else _leaf(np.zeros((0,), A.dtype)))
+                 _leaf(s) if driver in ("gelsd", "gelss") else _leaf(np.zeros((0,), s.dtype)))
 
 
 def _gelsy(a, b, rcond, s):
