@@ -507,3 +507,19 @@ def test_save_load_and_safetensors_keep_complex(tmp_path):
     np.testing.assert_array_equal(load_file(tmp_path / "z.safetensors")["z"].numpy(), z.numpy())
     with pytest.raises(zs.SafetensorError, match="complex128"):
         zs.save_file({"z": zeroin.tensor(Z)}, tmp_path / "c128.safetensors")
+
+
+@pytest.mark.parametrize("expr", [lambda x: x * 1j, lambda x: 1j * x, lambda x: x + 1j,
+                                  lambda x: 1j - x, lambda x: x.double() * 1j,
+                                  lambda x: x.cfloat() * (2 + 1j)])
+def test_a_complex_number_keeps_a_0d_float_tensors_width_as_torch(expr):
+    z, t = expr(zeroin.tensor(np.float32(1.5))), expr(torch.tensor(1.5))
+    assert str(z.dtype) == str(t.dtype).replace("torch.", "")
+    np.testing.assert_allclose(z.numpy(), t.numpy())
+
+
+def test_cdist_refuses_complex_as_torch():
+    with pytest.raises(RuntimeError):
+        torch.cdist(torch.tensor(Z), torch.tensor(W))
+    with pytest.raises(RuntimeError, match="complex128"):
+        zeroin.cdist(zeroin.tensor(Z), zeroin.tensor(W))
