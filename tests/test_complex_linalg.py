@@ -270,3 +270,31 @@ def test_matrix_rank_and_rank_deficient_lstsq_of_complex_matrices():
         assert z.singular_values.dtype == zeroin.float64 and int(z.rank) == int(t.rank)
     with pytest.raises(NotImplementedError, match="gelsd"):
         zeroin.linalg.lstsq(zeroin.tensor(low), zeroin.tensor(RHS))
+
+
+def _l_factor(T, a):
+    return T.linalg.cholesky((a + a.mH) / 2)
+
+
+OLD = {     # the older top-level functions, on complex matrices (PyTorch warns on some)
+    "svd_U_V": (A, lambda T, a: (lambda r: r.U @ r.V.mH)(T.svd(a))),
+    "svd_S": (TALL, lambda T, a: T.svd(a).S),
+    "svd_no_uv": (TALL, lambda T, a: T.svd(a, compute_uv=False).S),
+    "cholesky_solve": (HPD, lambda T, a: T.cholesky_solve(T.tensor(B), _l_factor(T, a))),
+    "cholesky_solve_upper": (HPD, lambda T, a: T.cholesky_solve(
+        T.tensor(B), _l_factor(T, a).mH, upper=True)),
+    "cholesky_inverse": (HPD, lambda T, a: T.cholesky_inverse(_l_factor(T, a))),
+    "cholesky_inverse_upper": (HPD, lambda T, a: T.cholesky_inverse(_l_factor(T, a).mH,
+                                                                    upper=True)),
+    "lu_unpack": (A, lambda T, a: T.lu_unpack(*T.linalg.lu_factor(a)).U),
+    "triangular_solve": (A, lambda T, a: T.triangular_solve(T.tensor(B), a).solution),
+    "triangular_solve_t": (A, lambda T, a: T.triangular_solve(T.tensor(B), a,
+                                                              transpose=True).solution),
+}
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("name", list(OLD))
+def test_older_functions_give_torch_values_and_gradients(name):
+    a, f = OLD[name]
+    check(lambda T, a: real_loss(T, f(T, a)), a)

@@ -895,31 +895,31 @@ def _other_triangle(L, upper):
 
 
 def cholesky_solve(B, L, upper=False):
-    """X with A X = B for A = L L^T (``upper``: A = U^T U), L a Cholesky factor. As in
-    PyTorch only L's triangle is read, and the gradient is that of solve(L @ L.mT, B)."""
+    """X with A X = B for A = L L^H (``upper``: A = U^H U), L a Cholesky factor. As in
+    PyTorch only L's triangle is read, and the gradient is that of solve(L @ L.mH, B)."""
     name = "cholesky_solve"
     L, B = _matrix(name, L), _float(name, B, "B")
     _same_dtype(name, L, B)
     if B.ndim < 2:
         raise ShapeError(f"{name}: B has shape {tuple(B.shape)}; it must have at least 2 "
                          f"dimensions (..., n, k), as in PyTorch")
-    X = solve(L.mT @ L if upper else L @ L.mT, B)
+    X = solve(L.mH @ L if upper else L @ L.mH, B)
     if _other_triangle(L, upper):       # the value from the triangle only, as PyTorch's
-        low = np.swapaxes(np.triu(_raw(L)), -1, -2) if upper else np.tril(_raw(L))
+        low = NP.adj(np.triu(_raw(L))) if upper else np.tril(_raw(L))
         low = np.broadcast_to(low, tuple(X.shape[:-2]) + low.shape[-2:])
         Y = _tri_solve_array(low, np.broadcast_to(_raw(B), X.shape), False)
-        X = X + _leaf(_tri_solve_array(np.swapaxes(low, -1, -2), Y, True) - X.data)
+        X = X + _leaf(_tri_solve_array(NP.adj(low), Y, True) - X.data)
     return X
 
 
 def cholesky_inverse(L, upper=False):
-    """(L L^T)^-1 (``upper``: (U^T U)^-1) from a Cholesky factor; only L's triangle is read,
-    the gradient is that of inv(L @ L.mT), as in PyTorch."""
+    """(L L^H)^-1 (``upper``: (U^H U)^-1) from a Cholesky factor; only L's triangle is read,
+    the gradient is that of inv(L @ L.mH), as in PyTorch."""
     L = _matrix("cholesky_inverse", L)
-    X = inv(L.mT @ L if upper else L @ L.mT)
+    X = inv(L.mH @ L if upper else L @ L.mH)
     if _other_triangle(L, upper):       # the value from the triangle only, as PyTorch's
         T = np.triu(_raw(L)) if upper else np.tril(_raw(L))
-        Tt = np.swapaxes(T, -1, -2)
+        Tt = NP.adj(T)
         X = X + _leaf(np.linalg.inv(Tt @ T if upper else T @ Tt) - X.data)
     return X
 
@@ -981,16 +981,16 @@ class SVDOld(NamedTuple):
 
 
 def svd_top(input, some=True, compute_uv=True):  # noqa: A002
-    """``torch.svd``, the old form: ``(U, S, V)`` with A = U diag(S) V^T (V, not Vh);
+    """``torch.svd``, the old form: ``(U, S, V)`` with A = U diag(S) V^H (V, not Vh);
     ``some``: reduced U and V; without ``compute_uv`` U and V are zeros of shape (m, m) and
     (n, n), as in PyTorch."""
     A = _matrix("svd", input, square=False)
     if not compute_uv:
         m, n = A.shape[-2:]
         z = lambda k: _leaf(np.zeros(tuple(A.shape[:-2]) + (k, k), A.dtype))  # noqa: E731
-        return SVDOld(z(m), svdvals(A), z(n))
+        return SVDOld(z(m), svdvals(A), z(n))      # (PyTorch's zeros: A's dtype)
     U, S, Vh = svd(A, full_matrices=not some)
-    return SVDOld(U, S, Vh.mT)
+    return SVDOld(U, S, Vh.mH)
 
 
 def qr_top(input, some=True):  # noqa: A002

@@ -47,7 +47,8 @@ _COMPLEX_OK = frozenset(f"linalg.{n}" for n in (
     "inv", "solve", "det", "slogdet", "matrix_power", "matrix_exp", "inv_ex", "solve_ex",
     "solve_triangular", "lu_factor", "lu_factor_ex", "lu_solve", "matrix_norm", "eig",
     "cholesky", "cholesky_ex", "eigh", "eigvalsh", "svd", "svdvals", "qr", "pinv", "lstsq",
-    "matrix_rank"))
+    "matrix_rank")) | {"svd", "lu_unpack", "triangular_solve", "cholesky_solve",
+                       "cholesky_inverse"}
 
 
 def _float(op_name, A, what="A"):
