@@ -568,7 +568,7 @@ def cond(A, p=None):
 
 
 def householder_product(A, tau):
-    """The first n columns of H_1 H_2 ... H_k, H_i = I - tau_i v_i v_i^T with v_i the i-th
+    """The first n columns of H_1 H_2 ... H_k, H_i = I - tau_i v_i v_i^H with v_i the i-th
     column of ``A`` (m, n) below the diagonal and 1 on it (LAPACK's orgqr: Q from geqrf's
     packed reflectors); batched, composed of differentiable ops."""
     name = "torch.linalg.householder_product"
@@ -589,7 +589,7 @@ def householder_product(A, tau):
     for i in range(tau.shape[-1]):
         v = A[..., :, i] * (rows > i).astype(A.dtype) + _leaf((rows == i).astype(A.dtype))
         Qv = (Q @ v[..., :, None]) * tau[..., i, None, None]
-        Q = Q - Qv @ v[..., None, :]
+        Q = Q - Qv @ v.conj()[..., None, :]        # H_i = I - tau_i v_i v_i^H
     return Q[..., :, :n]
 
 

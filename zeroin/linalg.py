@@ -47,15 +47,16 @@ _COMPLEX_OK = frozenset(f"linalg.{n}" for n in (
     "inv", "solve", "det", "slogdet", "matrix_power", "matrix_exp", "inv_ex", "solve_ex",
     "solve_triangular", "lu_factor", "lu_factor_ex", "lu_solve", "matrix_norm", "eig",
     "cholesky", "cholesky_ex", "eigh", "eigvalsh", "svd", "svdvals", "qr", "pinv", "lstsq",
-    "matrix_rank")) | {"svd", "lu_unpack", "triangular_solve", "cholesky_solve",
-                       "cholesky_inverse"}
+    "matrix_rank", "tensorinv", "tensorsolve", "cond")) | {
+    "svd", "lu_unpack", "triangular_solve", "cholesky_solve", "cholesky_inverse",
+    "torch.linalg.householder_product"}
 
 
 def _float(op_name, A, what="A"):
     """``A`` as a tensor, refused unless it has a floating dtype (PyTorch's rule), or a
     complex one for the ops of :data:`_COMPLEX_OK`."""
     A = _t(A)
-    if A.dtype.kind == "c" and op_name not in _COMPLEX_OK:
+    if A.dtype.kind == "c" and op_name.split("(")[0] not in _COMPLEX_OK:
         raise DtypeError(f"{op_name}: A has dtype {A.dtype}; zeroin's {op_name} does not "
                          f"take complex matrices yet (PyTorch's does; see the README's "
                          f"differences for those that do): use real tensors")
