@@ -312,3 +312,14 @@ def test_cond_by_norms_of_complex_matrices(p):
                                torch.linalg.cond(torch.tensor(A), p).numpy(), rtol=1e-12)
     a = zeroin.tensor(A, requires_grad=True)
     assert zeroin.gradcheck(lambda a: zeroin.linalg.cond(a, p), (a,))
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("method,args", [
+    ("det", ()), ("inverse", ()), ("logdet", ()), ("pinverse", ()), ("matrix_exp", ()),
+    ("matrix_power", (2,)), ("cholesky", ()), ("cholesky_inverse", ()), ("norm", ()),
+])
+def test_tensor_methods_of_complex_matrices(method, args):
+    a = HPD if method.startswith("cholesky") else A
+    check(lambda T, a: real_loss(T, getattr(a, method)(*args)), a,
+          fd=not method.startswith("cholesky"))
