@@ -320,6 +320,17 @@ def test_cond_by_norms_of_complex_matrices(p):
     ("matrix_power", (2,)), ("cholesky", ()), ("cholesky_inverse", ()), ("norm", ()),
 ])
 def test_tensor_methods_of_complex_matrices(method, args):
-    a = HPD if method.startswith("cholesky") else A
-    check(lambda T, a: real_loss(T, getattr(a, method)(*args)), a,
-          fd=not method.startswith("cholesky"))
+    if method == "cholesky_inverse":        # of a Cholesky factor
+        check(lambda T, a: real_loss(T, _l_factor(T, a).cholesky_inverse()), HPD)
+        return
+    a = HPD if method == "cholesky" else A
+    check(lambda T, a: real_loss(T, getattr(a, method)(*args)), a, fd=method != "cholesky")
+
+
+@pytest.mark.parametrize("name", ["cholesky", "cholesky_upper", "eigvalsh", "eigvalsh_U",
+                                  "eigh_projector"])
+def test_hermitian_inputs_gradients_match_torch_unsymmetrised(name):
+    """On the matrix itself (not its Hermitian part) the gradient is PyTorch's (finite
+    differences do not apply: one triangle is read)."""
+    a, f = DECOMP[name]
+    check(lambda T, a: real_loss(T, f(T, a)), a, fd=False)

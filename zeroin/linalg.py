@@ -486,9 +486,10 @@ def pinverse(input, rcond=1e-15):  # noqa: A002
 # --- cholesky ----------------------------------------------------------------------------
 
 class CholeskyOp(Function):
-    """L lower triangular with A = L L^T (A symmetric positive-definite; only its lower
-    triangle is read). gA = sym(L^-T Phi(L^T gL) L^-1), Phi taking the lower triangle with
-    the diagonal halved (Murray 2016); ``upper``: the output is L^T."""
+    """L lower triangular with A = L L^H (A Hermitian positive-definite; only its lower
+    triangle is read). gA = sym(L^-H Phi(L^H gL) L^-1), Phi taking the lower triangle with
+    the diagonal halved (Murray 2016), the diagonal's share as PyTorch's (below);
+    ``upper``: the output is L^H."""
     __slots__ = ("upper",)
     name = "linalg.cholesky"
     holomorphic = False         # complex A (Hermitian): the same rule with L^H for L^T
@@ -507,10 +508,11 @@ class CholeskyOp(Function):
     def backward(self, xp, g, out, A):
         L, gL = (xp.adj(out), xp.adj(g)) if self.upper else (out, g)
         n = A.shape[-1]
-        phi = np.tril(np.ones((n, n)), -1) + 0.5 * np.eye(n)
-        Linv = xp.inv(L)
-        gA = xp.adj(Linv) @ ((xp.adj(L) @ gL) * phi) @ Linv
-        return (gA + xp.adj(gA)) * 0.5
+        X, Linv = xp.adj(L) @ gL, xp.inv(L)
+        gA = xp.adj(Linv) @ (X * np.tril(np.ones((n, n)), -1)) @ Linv
+        # the diagonal's share is not symmetrised: for complex A it keeps i Im diag(X) / 2,
+        # as PyTorch's gradient does (for real A it is symmetric anyway)
+        return (gA + xp.adj(gA)) * 0.5 + xp.adj(Linv) @ (X * (0.5 * np.eye(n))) @ Linv
 
 
 @op(CholeskyOp, export=False)
