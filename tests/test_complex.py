@@ -523,3 +523,34 @@ def test_cdist_refuses_complex_as_torch():
         torch.cdist(torch.tensor(Z), torch.tensor(W))
     with pytest.raises(RuntimeError, match="complex128"):
         zeroin.cdist(zeroin.tensor(Z), zeroin.tensor(W))
+
+
+def test_gradient_clipping_and_optimiser_state_of_complex_parameters(tmp_path):
+    norms = {}
+    for T in (zeroin, torch):
+        p, q = T.nn.Parameter(T.tensor(Z)), T.nn.Parameter(T.tensor(X))
+        ((p * p).abs().sum() + (q * p.real).sum()).backward()
+        n = T.nn.utils.clip_grad_norm_([p, q], 1.0)
+        norms[T.__name__] = (str(n.dtype).replace("torch.", ""), float(n), p.grad.numpy().copy())
+        with pytest.raises(NotImplementedError, match="clamp"):
+            T.nn.utils.clip_grad_value_([p], 0.5)
+    assert norms["zeroin"][:1] == norms["torch"][:1] == ("float64",)
+    np.testing.assert_allclose(norms["zeroin"][1], norms["torch"][1])
+    np.testing.assert_allclose(norms["zeroin"][2], norms["torch"][2])
+    # an optimiser's complex state survives save / load and the next step matches torch's
+    out = {}
+    for T in (zeroin, torch):
+        p = T.nn.Parameter(T.tensor(Z))
+        opt = T.optim.Adam([p], lr=0.1)
+        for _ in range(2):
+            opt.zero_grad()
+            (p.abs() ** 3).sum().backward()
+            opt.step()
+        T.save(opt.state_dict(), tmp_path / f"{T.__name__}.pt")
+        opt = T.optim.Adam([p], lr=0.1)
+        opt.load_state_dict(T.load(tmp_path / f"{T.__name__}.pt"))
+        opt.zero_grad()
+        (p.abs() ** 3).sum().backward()
+        opt.step()
+        out[T.__name__] = p.detach().numpy()
+    np.testing.assert_allclose(out["zeroin"], out["torch"], rtol=1e-10)
