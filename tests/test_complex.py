@@ -554,3 +554,15 @@ def test_gradient_clipping_and_optimiser_state_of_complex_parameters(tmp_path):
         opt.step()
         out[T.__name__] = p.detach().numpy()
     np.testing.assert_allclose(out["zeroin"], out["torch"], rtol=1e-10)
+
+
+@pytest.mark.parametrize("fn", ["randn", "rand"])
+def test_random_complex_tensors_draw_both_parts_as_torch(fn):
+    """randn: each part N(0, 1/2) (E|z|^2 = 1); rand: each part U[0, 1)."""
+    z = getattr(zeroin, fn)(200, 300, dtype=zeroin.complex64).numpy()
+    t = getattr(torch, fn)(200, 300, dtype=torch.complex64).numpy()
+    assert z.dtype == t.dtype == np.complex64
+    for part in (np.real, np.imag):
+        np.testing.assert_allclose(part(z).std(), part(t).std(), rtol=0.03)
+        np.testing.assert_allclose(part(z).mean(), part(t).mean(), atol=0.02)
+    assert getattr(zeroin, fn + "_like")(zeroin.tensor(Z)).dtype == np.complex128

@@ -600,13 +600,13 @@ def _approximate_basis(A, q, niter):
     R = randn(A.shape[-1], q, dtype=A.dtype)
     Q = qr(A @ R).Q
     for _ in range(niter):
-        Q = qr(A @ qr(A.mT @ Q).Q).Q
+        Q = qr(A @ qr(A.mH @ Q).Q).Q
     return Q
 
 
 def svd_lowrank(A, q=6, niter=2, M=None):
     """``(U, S, V)``, an approximate rank-``q`` SVD of ``A`` (minus ``M``), A ~ U diag(S)
-    V^T, by a random projection (Halko et al. 2009, as PyTorch): exact up to rounding where
+    V^H, by a random projection (Halko et al. 2009, as PyTorch): exact up to rounding where
     q >= rank(A); random otherwise (zeroin's generator, so not PyTorch's numbers)."""
     A = _matrix("svd_lowrank", A, square=False)
     q = 6 if q is None else q
@@ -614,11 +614,11 @@ def svd_lowrank(A, q=6, niter=2, M=None):
     if M is not None:
         A = A - _t(M).broadcast_to(tuple(A.shape))
     if m < n:
-        A = A.mT
+        A = A.mH
     Q = _approximate_basis(A, q, 2 if niter is None else niter)
-    B = Q.mT @ A
+    B = Q.mH @ A
     U, S, Vh = svd(B, full_matrices=False)
-    U, V = Q @ U, Vh.mT
+    U, V = Q @ U, Vh.mH
     return SVDOld(V, S, U) if m < n else SVDOld(U, S, V)
 
 

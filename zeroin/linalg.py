@@ -49,7 +49,7 @@ _COMPLEX_OK = frozenset(f"linalg.{n}" for n in (
     "cholesky", "cholesky_ex", "eigh", "eigvalsh", "svd", "svdvals", "qr", "pinv", "lstsq",
     "matrix_rank", "tensorinv", "tensorsolve", "cond")) | {
     "svd", "lu_unpack", "triangular_solve", "cholesky_solve", "cholesky_inverse",
-    "torch.linalg.householder_product"}
+    "torch.linalg.householder_product", "svd_lowrank", "pca_lowrank"}
 
 
 def _float(op_name, A, what="A"):
