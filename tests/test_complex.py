@@ -327,9 +327,9 @@ def test_more_ops_give_torch_values_dtypes_and_gradients(expr):
     check(real_loss, Z)
 
 
-def test_linear_algebra_of_complex_matrices_is_refused_clearly():
+def test_linear_algebra_not_yet_complex_is_refused_clearly():
     with pytest.raises(zeroin.DtypeError, match="complex"):
-        zeroin.linalg.inv(zeroin.tensor(Z[:, :2]))
+        zeroin.linalg.ldl_factor(zeroin.tensor(Z[:, :2]))
 
 
 def _f_call(F, name, z):
@@ -365,3 +365,204 @@ def test_functional_activations_on_complex_give_torch_values_and_gradients(name)
                                    torch.nn.functional.silu(torch.tensor(Z)).numpy())
         return
     check(lambda T, z: loss(T, getattr(T.nn.functional, name)(z)), Z)
+
+
+# --- training with complex parameters ---------------------------------------------------------
+
+OPTIMISERS = [
+    ("SGD", dict(lr=0.1)), ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("Adam", dict(lr=0.1)), ("Adam", dict(lr=0.1, amsgrad=True, weight_decay=0.1)),
+    ("AdamW", dict(lr=0.1)), ("RMSprop", dict(lr=0.01)),
+    ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5)), ("Adagrad", dict(lr=0.1)),
+    ("Adadelta", dict()), ("Adamax", dict(lr=0.1)), ("NAdam", dict(lr=0.1)),
+    ("RAdam", dict(lr=0.1)), ("ASGD", dict(lr=0.1)), ("Rprop", dict(lr=0.1)),
+    ("SGD", dict(lr=0.1, maximize=True)), ("LBFGS", dict(lr=0.1)),
+]
+
+
+def _optimise(T, name, kw, steps=4):
+    p = T.nn.Parameter(T.tensor(Z.copy()))
+    q = T.nn.Parameter(T.tensor(X.copy()))          # a real one beside it
+    opt = getattr(T.optim, name)([p, q], **kw)
+
+    def closure():
+        opt.zero_grad()
+        y = (p * T.tensor(W)).real.sum() + (p.abs() ** 2).sum() * 0.3 + (p.abs() ** 3).sum() \
+            * 0.1 + (q * p.imag).sum() + (q ** 2).sum()
+        y.backward()
+        return y
+    for _ in range(steps):
+        opt.step(closure)
+    return p.detach().numpy(), q.detach().numpy(), opt
+
+
+@pytest.mark.parametrize("name,kw", OPTIMISERS)
+def test_optimisers_step_complex_parameters_as_torch(name, kw):
+    """PyTorch steps a complex parameter as its view_as_real pairs (Adam's second moment is
+    Re(g)^2 and Im(g)^2): four steps' values match, and the state stays complex."""
+    pz, qz, opt = _optimise(zeroin, name, kw)
+    pt, qt, _ = _optimise(torch, name, kw)
+    np.testing.assert_allclose(pz, pt, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(qz, qt, rtol=1e-9, atol=1e-12)
+    assert pz.dtype == np.complex128 and not np.allclose(pz.imag, Z.imag)
+    for v in opt.state[opt.param_groups[0]["params"][0]].values():
+        if isinstance(v, np.ndarray) and v.shape == Z.shape:
+            assert v.dtype == np.complex128
+
+
+@pytest.mark.parametrize("name", ["Adafactor", "Muon"])
+def test_optimisers_torch_refuses_on_complex_refuse(name):
+    p = torch.nn.Parameter(torch.tensor(Z))
+    p.abs().sum().backward()
+    with pytest.raises(RuntimeError, match="complex"):
+        getattr(torch.optim, name)([p]).step()
+    with pytest.raises(RuntimeError, match="does not support complex"):
+        getattr(zeroin.optim, name)([zeroin.nn.Parameter(zeroin.tensor(Z))])
+
+
+def test_parameter_keeps_a_complex_dtype_and_linear_takes_one():
+    p = zeroin.nn.Parameter(zeroin.tensor(Z))
+    assert p.dtype == np.complex128 and np.array_equal(p.data, Z)      # not cast to real
+    for T in (zeroin, torch):
+        lin = T.nn.Linear(3, 2, dtype=T.complex64)
+        assert str(lin.weight.dtype).endswith("complex64") and lin.bias.dtype == lin.weight.dtype
+        w = lin.weight.detach().numpy()
+        assert np.abs(w.real).max() <= 3 ** -0.5 and np.abs(w.imag).max() <= 3 ** -0.5
+        assert np.abs(w.imag).max() > 0
+    lin = zeroin.nn.Linear(3, 2, dtype=zeroin.complex64)
+    y = lin(zeroin.tensor(Z.astype(np.complex64)))
+    assert y.dtype == np.complex64
+    y.abs().sum().backward()
+    assert lin.weight.grad.dtype == np.complex64
+    with pytest.raises(TypeError, match="complex"):
+        zeroin.nn.Conv1d(1, 1, 3, dtype=zeroin.complex64)
+
+
+@pytest.mark.parametrize("name,args", [
+    ("normal_", (1.0, 2.0)), ("uniform_", (-1.0, 3.0)), ("xavier_uniform_", ()),
+    ("xavier_normal_", ()), ("kaiming_uniform_", ()), ("kaiming_normal_", ()),
+    ("zeros_", ()), ("ones_", ()), ("constant_", (0.5,)), ("eye_", ()),
+])
+def test_init_fills_complex_tensors_as_torch(name, args):
+    """Both parts drawn (normal: each part N(mean, std^2 / 2)): moments compared with
+    torch's on a large tensor (the random streams differ)."""
+    zeroin.manual_seed(0)
+    torch.manual_seed(0)
+    z = getattr(zeroin.nn.init, name)(zeroin.empty(300, 400, dtype=zeroin.complex128), *args)
+    t = getattr(torch.nn.init, name)(torch.empty(300, 400, dtype=torch.complex128), *args)
+    assert z.dtype == np.complex128
+    a, b = z.numpy(), t.numpy()
+    for part in (np.real, np.imag):
+        np.testing.assert_allclose(part(a).mean(), part(b).mean(), atol=0.02)
+        np.testing.assert_allclose(part(a).std(), part(b).std(), rtol=0.02, atol=1e-12)
+        np.testing.assert_allclose(part(a).min(), part(b).min(), rtol=0.2, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["trunc_normal_", "orthogonal_"])
+def test_init_torch_refuses_on_complex_refuses(name):
+    with pytest.raises(NotImplementedError):
+        getattr(torch.nn.init, name)(torch.empty(3, 3, dtype=torch.complex64))
+    with pytest.raises(NotImplementedError, match="complex"):
+        getattr(zeroin.nn.init, name)(zeroin.empty(3, 3, dtype=zeroin.complex64))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_l1_loss_of_complex_is_the_modulus_as_torch(reduction):
+    check(lambda T, a, b: (T.nn.functional.l1_loss(a, b, reduction=reduction)
+                           * (T.tensor(X) if reduction == "none" else 1)).sum(), Z, W)
+    y = zeroin.nn.functional.l1_loss(zeroin.tensor(Z.astype(np.complex64)),
+                                     zeroin.tensor(W.astype(np.complex64)))
+    assert y.dtype == np.float32
+
+
+def test_complex_casts_compare_save_and_print_as_torch():
+    for T in (zeroin, torch):
+        x = T.tensor(X, requires_grad=True)
+        y = x.cfloat()
+        assert str(y.dtype).endswith("complex64") and str(x.cdouble().dtype).endswith("128")
+        (y * T.tensor((1 - 2j) * np.ones(X.shape), dtype=T.complex64)).real.sum().backward()
+        np.testing.assert_allclose(np.asarray(x.grad.numpy()), np.ones(X.shape))
+    za, ta = zeroin.tensor(Z), torch.tensor(Z)
+    for other in (Z + 1e-9j, Z * 1.01, Z + 1e-6):
+        np.testing.assert_array_equal(zeroin.isclose(za, zeroin.tensor(other)).numpy(),
+                                      torch.isclose(ta, torch.tensor(other)).numpy())
+        assert zeroin.allclose(za, zeroin.tensor(other)) == torch.allclose(ta,
+                                                                          torch.tensor(other))
+    zeroin.testing.assert_close(za, zeroin.tensor(Z + 1e-9j))
+    with pytest.raises(AssertionError):
+        zeroin.testing.assert_close(za, zeroin.tensor(Z + 1e-3j))
+    # printing: the default dtype's complex (complex128 under float64) prints no dtype
+    assert "dtype" not in repr(za) and "dtype=complex64" in repr(za.cfloat())
+    assert "j" in repr(za)
+
+
+def test_save_load_and_safetensors_keep_complex(tmp_path):
+    z = zeroin.tensor(Z.astype(np.complex64))
+    zeroin.save({"z": z}, tmp_path / "a.pt")
+    back = zeroin.load(tmp_path / "a.pt")["z"]
+    assert back.dtype == np.complex64 and np.array_equal(back.numpy(), z.numpy())
+    from safetensors.torch import load_file
+    import zeroin.safetensors as zs
+    zs.save_file({"z": z}, tmp_path / "z.safetensors")        # PyTorch's C64
+    np.testing.assert_array_equal(load_file(tmp_path / "z.safetensors")["z"].numpy(), z.numpy())
+    with pytest.raises(zs.SafetensorError, match="complex128"):
+        zs.save_file({"z": zeroin.tensor(Z)}, tmp_path / "c128.safetensors")
+
+
+@pytest.mark.parametrize("expr", [lambda x: x * 1j, lambda x: 1j * x, lambda x: x + 1j,
+                                  lambda x: 1j - x, lambda x: x.double() * 1j,
+                                  lambda x: x.cfloat() * (2 + 1j)])
+def test_a_complex_number_keeps_a_0d_float_tensors_width_as_torch(expr):
+    z, t = expr(zeroin.tensor(np.float32(1.5))), expr(torch.tensor(1.5))
+    assert str(z.dtype) == str(t.dtype).replace("torch.", "")
+    np.testing.assert_allclose(z.numpy(), t.numpy())
+
+
+def test_cdist_refuses_complex_as_torch():
+    with pytest.raises(RuntimeError):
+        torch.cdist(torch.tensor(Z), torch.tensor(W))
+    with pytest.raises(RuntimeError, match="complex128"):
+        zeroin.cdist(zeroin.tensor(Z), zeroin.tensor(W))
+
+
+def test_gradient_clipping_and_optimiser_state_of_complex_parameters(tmp_path):
+    norms = {}
+    for T in (zeroin, torch):
+        p, q = T.nn.Parameter(T.tensor(Z)), T.nn.Parameter(T.tensor(X))
+        ((p * p).abs().sum() + (q * p.real).sum()).backward()
+        n = T.nn.utils.clip_grad_norm_([p, q], 1.0)
+        norms[T.__name__] = (str(n.dtype).replace("torch.", ""), float(n), p.grad.numpy().copy())
+        with pytest.raises(NotImplementedError, match="clamp"):
+            T.nn.utils.clip_grad_value_([p], 0.5)
+    assert norms["zeroin"][:1] == norms["torch"][:1] == ("float64",)
+    np.testing.assert_allclose(norms["zeroin"][1], norms["torch"][1])
+    np.testing.assert_allclose(norms["zeroin"][2], norms["torch"][2])
+    # an optimiser's complex state survives save / load and the next step matches torch's
+    out = {}
+    for T in (zeroin, torch):
+        p = T.nn.Parameter(T.tensor(Z))
+        opt = T.optim.Adam([p], lr=0.1)
+        for _ in range(2):
+            opt.zero_grad()
+            (p.abs() ** 3).sum().backward()
+            opt.step()
+        T.save(opt.state_dict(), tmp_path / f"{T.__name__}.pt")
+        opt = T.optim.Adam([p], lr=0.1)
+        opt.load_state_dict(T.load(tmp_path / f"{T.__name__}.pt"))
+        opt.zero_grad()
+        (p.abs() ** 3).sum().backward()
+        opt.step()
+        out[T.__name__] = p.detach().numpy()
+    np.testing.assert_allclose(out["zeroin"], out["torch"], rtol=1e-10)
+
+
+@pytest.mark.parametrize("fn", ["randn", "rand"])
+def test_random_complex_tensors_draw_both_parts_as_torch(fn):
+    """randn: each part N(0, 1/2) (E|z|^2 = 1); rand: each part U[0, 1)."""
+    z = getattr(zeroin, fn)(200, 300, dtype=zeroin.complex64).numpy()
+    t = getattr(torch, fn)(200, 300, dtype=torch.complex64).numpy()
+    assert z.dtype == t.dtype == np.complex64
+    for part in (np.real, np.imag):
+        np.testing.assert_allclose(part(z).std(), part(t).std(), rtol=0.03)
+        np.testing.assert_allclose(part(z).mean(), part(t).mean(), atol=0.02)
+    assert getattr(zeroin, fn + "_like")(zeroin.tensor(Z)).dtype == np.complex128

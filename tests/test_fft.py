@@ -46,6 +46,12 @@ CASES = [
     ("rfftn", X, {"norm": "forward"}), ("irfftn", Z5, {"s": (3, 9)}),
     ("hfft", Z, {}), ("hfft", Z5, {"n": 9, "norm": "ortho"}), ("hfft", Z, {"norm": "forward"}),
     ("ihfft", X, {}), ("ihfft", X, {"n": 5, "norm": "forward"}),
+    ("hfft2", Z, {}), ("hfft2", Z5, {"s": (3, 8), "norm": "ortho"}),
+    ("hfft2", Z, {"norm": "forward"}), ("hfftn", Z, {}), ("hfftn", Z5, {"s": (9,)}),
+    ("hfftn", Z, {"dim": (0,), "norm": "ortho"}), ("hfftn", Z5, {"s": (3, 7), "dim": (1, 0)}),
+    ("ihfft2", X, {}), ("ihfft2", X, {"s": (3, 5), "norm": "forward"}),
+    ("ihfftn", X, {}), ("ihfftn", X, {"dim": (0,), "norm": "ortho"}),
+    ("ihfftn", X, {"s": (4, 3), "dim": (1, 0)}),
 ]
 
 
@@ -137,6 +143,8 @@ def test_shifts_match_torch_and_carry_gradients(dim):
     lambda T: T.fft.fftn(T.tensor(X[0]), s=(2, 2)),
     lambda T: T.fft.fftn(T.tensor(X), s=(2,), dim=(0, 0)),
     lambda T: T.fft.irfft(T.tensor(Z[:, :1])),
+    lambda T: T.fft.ihfft2(T.tensor(Z)), lambda T: T.fft.ihfftn(T.tensor(Z)),
+    lambda T: T.fft.hfft2(T.tensor(Z[0])), lambda T: T.fft.hfftn(T.tensor(Z), s=(2, 2, 2)),
 ])
 def test_errors_have_torchs_types(call):
     with pytest.raises(Exception) as et:

@@ -309,11 +309,18 @@ def randint_like(input, low=0, high=None, *, generator=None, dtype=None, device=
 
 # --- random ----------------------------------------------------------------------------------
 
-def _float_draw(op, draw, size, dtype, generator, device, requires_grad):
+def _float_draw(op, draw, size, dtype, generator, device, requires_grad, scale=1.0):
+    """``draw(rng, shape)`` as a tensor of ``dtype``; a complex one draws both parts (each
+    times ``scale``: randn's parts have variance 1/2, as PyTorch's)."""
     d = _float(dtype, op)
-    if d.kind != "f":
-        raise TypeError(f"{op}: dtype must be floating point, got {d}")
-    arr = draw(get_rng(generator), _size(op, size))
+    if d.kind not in "fc":
+        raise TypeError(f"{op}: dtype must be floating point or complex, got {d}")
+    rng, shape = get_rng(generator), _size(op, size)
+    if d.kind == "c":
+        arr = np.empty(shape, d)
+        arr.real, arr.imag = draw(rng, shape) * scale, draw(rng, shape) * scale
+        return _make(arr, None, requires_grad, device, op)
+    arr = draw(rng, shape)
     return _make(np.asarray(arr).astype(d, copy=False), None, requires_grad, device, op)
 
 
@@ -328,7 +335,7 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, ou
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     """Standard normal random values, e.g. ``zeroin.randn(2, 3)``."""
     return _float_draw("randn", lambda r, s: r.standard_normal(s), size, dtype, generator,
-                       device, requires_grad)
+                       device, requires_grad, scale=np.sqrt(0.5))
 
 
 @_out_arg

@@ -101,8 +101,8 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
         raise ShapeError(f"{name}: B has shape {tuple(B.shape)}; it must have at least 2 "
                          f"dimensions (..., n, k), as in PyTorch: use B.unsqueeze(-1) for a "
                          f"vector")
-    if not left:                        # X A = B  <=>  A^T X^T = B^T
-        return solve_triangular(A.mT, B.mT, upper=not upper, unitriangular=unitriangular).mT
+    if not left:                        # X A = B  <=>  A^H X^H = B^H
+        return solve_triangular(A.mH, B.mH, upper=not upper, unitriangular=unitriangular).mH
     if B.shape[-2] != A.shape[-1]:
         raise ShapeError(f"{name}: incompatible shapes of A {tuple(A.shape)} and B "
                          f"{tuple(B.shape)} for the equation AX = B: B needs {A.shape[-1]} "
@@ -285,15 +285,15 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
     if B.ndim < 2:
         raise ShapeError(f"{name}: B has shape {tuple(B.shape)}; it must have at least 2 "
                          f"dimensions (..., n, k), as in PyTorch")
-    if not left:                        # X A = B <=> A^T X^T = B^T
-        return lu_solve(LU, pivots, B.mT, adjoint=not adjoint).mT
+    if not left:                        # X A = B <=> A^H X^H = B^H
+        return lu_solve(LU, pivots, B.mH, adjoint=not adjoint).mH
     if B.shape[-2] != LU.shape[-1]:
         raise ShapeError(f"{name}: incompatible shapes of LU {tuple(LU.shape)} and B "
                          f"{tuple(B.shape)}: B needs {LU.shape[-1]} rows")
     P, L, U = _unpack_lu(LU, pivots)
-    if adjoint:                         # A^T = U^T L^T P^T
-        Y = solve_triangular(U.mT, B, upper=False)
-        return P @ solve_triangular(L.mT, Y, upper=True, unitriangular=True)
+    if adjoint:                         # A^H = U^H L^H P^T
+        Y = solve_triangular(U.mH, B, upper=False)
+        return P @ solve_triangular(L.mH, Y, upper=True, unitriangular=True)
     Y = solve_triangular(L, P.mT @ B, upper=False, unitriangular=True)
     return solve_triangular(U, Y, upper=True)
 
@@ -308,8 +308,8 @@ _THETA13 = 5.371920351148152
 
 def _expm_array(a):
     """exp(A) for each matrix of ``a``: scaling and squaring with the [13/13] Padé
-    approximant (Higham 2005), in float64, returned in a's dtype."""
-    A = np.asarray(a, np.float64)
+    approximant (Higham 2005), in float64 (complex128), returned in a's dtype."""
+    A = np.asarray(a, np.complex128 if np.iscomplexobj(a) else np.float64)
     n = A.shape[-1]
     norm1 = np.abs(A).sum(axis=-2).max(axis=-1, initial=0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -484,9 +484,10 @@ def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
 
 
 def vecdot(x, y, *, dim=-1):
-    """The dot product of the vectors along ``dim``, broadcasting (real: sum(x * y, dim))."""
+    """The dot product of the vectors along ``dim``, broadcasting: sum(conj(x) * y, dim),
+    the first conjugated as PyTorch's (real: sum(x * y, dim))."""
     x, y = _ops._pair(x, y)
-    return (x * y).sum(dim)
+    return (x.conj() * y).sum(dim)
 
 
 def matmul(input, other):  # noqa: A002
@@ -567,7 +568,7 @@ def cond(A, p=None):
 
 
 def householder_product(A, tau):
-    """The first n columns of H_1 H_2 ... H_k, H_i = I - tau_i v_i v_i^T with v_i the i-th
+    """The first n columns of H_1 H_2 ... H_k, H_i = I - tau_i v_i v_i^H with v_i the i-th
     column of ``A`` (m, n) below the diagonal and 1 on it (LAPACK's orgqr: Q from geqrf's
     packed reflectors); batched, composed of differentiable ops."""
     name = "torch.linalg.householder_product"
@@ -588,7 +589,7 @@ def householder_product(A, tau):
     for i in range(tau.shape[-1]):
         v = A[..., :, i] * (rows > i).astype(A.dtype) + _leaf((rows == i).astype(A.dtype))
         Qv = (Q @ v[..., :, None]) * tau[..., i, None, None]
-        Q = Q - Qv @ v[..., None, :]
+        Q = Q - Qv @ v.conj()[..., None, :]        # H_i = I - tau_i v_i v_i^H
     return Q[..., :, :n]
 
 
@@ -599,13 +600,13 @@ def _approximate_basis(A, q, niter):
     R = randn(A.shape[-1], q, dtype=A.dtype)
     Q = qr(A @ R).Q
     for _ in range(niter):
-        Q = qr(A @ qr(A.mT @ Q).Q).Q
+        Q = qr(A @ qr(A.mH @ Q).Q).Q
     return Q
 
 
 def svd_lowrank(A, q=6, niter=2, M=None):
     """``(U, S, V)``, an approximate rank-``q`` SVD of ``A`` (minus ``M``), A ~ U diag(S)
-    V^T, by a random projection (Halko et al. 2009, as PyTorch): exact up to rounding where
+    V^H, by a random projection (Halko et al. 2009, as PyTorch): exact up to rounding where
     q >= rank(A); random otherwise (zeroin's generator, so not PyTorch's numbers)."""
     A = _matrix("svd_lowrank", A, square=False)
     q = 6 if q is None else q
@@ -613,11 +614,11 @@ def svd_lowrank(A, q=6, niter=2, M=None):
     if M is not None:
         A = A - _t(M).broadcast_to(tuple(A.shape))
     if m < n:
-        A = A.mT
+        A = A.mH
     Q = _approximate_basis(A, q, 2 if niter is None else niter)
-    B = Q.mT @ A
+    B = Q.mH @ A
     U, S, Vh = svd(B, full_matrices=False)
-    U, V = Q @ U, Vh.mT
+    U, V = Q @ U, Vh.mH
     return SVDOld(V, S, U) if m < n else SVDOld(U, S, V)
 
 
@@ -894,31 +895,31 @@ def _other_triangle(L, upper):
 
 
 def cholesky_solve(B, L, upper=False):
-    """X with A X = B for A = L L^T (``upper``: A = U^T U), L a Cholesky factor. As in
-    PyTorch only L's triangle is read, and the gradient is that of solve(L @ L.mT, B)."""
+    """X with A X = B for A = L L^H (``upper``: A = U^H U), L a Cholesky factor. As in
+    PyTorch only L's triangle is read, and the gradient is that of solve(L @ L.mH, B)."""
     name = "cholesky_solve"
     L, B = _matrix(name, L), _float(name, B, "B")
     _same_dtype(name, L, B)
     if B.ndim < 2:
         raise ShapeError(f"{name}: B has shape {tuple(B.shape)}; it must have at least 2 "
                          f"dimensions (..., n, k), as in PyTorch")
-    X = solve(L.mT @ L if upper else L @ L.mT, B)
+    X = solve(L.mH @ L if upper else L @ L.mH, B)
     if _other_triangle(L, upper):       # the value from the triangle only, as PyTorch's
-        low = np.swapaxes(np.triu(_raw(L)), -1, -2) if upper else np.tril(_raw(L))
+        low = NP.adj(np.triu(_raw(L))) if upper else np.tril(_raw(L))
         low = np.broadcast_to(low, tuple(X.shape[:-2]) + low.shape[-2:])
         Y = _tri_solve_array(low, np.broadcast_to(_raw(B), X.shape), False)
-        X = X + _leaf(_tri_solve_array(np.swapaxes(low, -1, -2), Y, True) - X.data)
+        X = X + _leaf(_tri_solve_array(NP.adj(low), Y, True) - X.data)
     return X
 
 
 def cholesky_inverse(L, upper=False):
-    """(L L^T)^-1 (``upper``: (U^T U)^-1) from a Cholesky factor; only L's triangle is read,
-    the gradient is that of inv(L @ L.mT), as in PyTorch."""
+    """(L L^H)^-1 (``upper``: (U^H U)^-1) from a Cholesky factor; only L's triangle is read,
+    the gradient is that of inv(L @ L.mH), as in PyTorch."""
     L = _matrix("cholesky_inverse", L)
-    X = inv(L.mT @ L if upper else L @ L.mT)
+    X = inv(L.mH @ L if upper else L @ L.mH)
     if _other_triangle(L, upper):       # the value from the triangle only, as PyTorch's
         T = np.triu(_raw(L)) if upper else np.tril(_raw(L))
-        Tt = np.swapaxes(T, -1, -2)
+        Tt = NP.adj(T)
         X = X + _leaf(np.linalg.inv(Tt @ T if upper else T @ Tt) - X.data)
     return X
 
@@ -980,16 +981,16 @@ class SVDOld(NamedTuple):
 
 
 def svd_top(input, some=True, compute_uv=True):  # noqa: A002
-    """``torch.svd``, the old form: ``(U, S, V)`` with A = U diag(S) V^T (V, not Vh);
+    """``torch.svd``, the old form: ``(U, S, V)`` with A = U diag(S) V^H (V, not Vh);
     ``some``: reduced U and V; without ``compute_uv`` U and V are zeros of shape (m, m) and
     (n, n), as in PyTorch."""
     A = _matrix("svd", input, square=False)
     if not compute_uv:
         m, n = A.shape[-2:]
         z = lambda k: _leaf(np.zeros(tuple(A.shape[:-2]) + (k, k), A.dtype))  # noqa: E731
-        return SVDOld(z(m), svdvals(A), z(n))
+        return SVDOld(z(m), svdvals(A), z(n))      # (PyTorch's zeros: A's dtype)
     U, S, Vh = svd(A, full_matrices=not some)
-    return SVDOld(U, S, Vh.mT)
+    return SVDOld(U, S, Vh.mH)
 
 
 def qr_top(input, some=True):  # noqa: A002

@@ -767,8 +767,11 @@ class Tensor:
         d = self._array if self._array is not None else np.array(self._float)  # keep it
         body = np.array2string(d, separator=", ", prefix="tensor(", **_print_kwargs(d))
         extra = []
-        if d.dtype != _default_dtype and d.dtype.kind not in "b" and d.dtype != np.int64:
-            extra.append(f"dtype={d.dtype}")       # as PyTorch: int32, uint8, float32...
+        # as PyTorch: int32, uint8, float32...; not the default's complex (complex128
+        # under float64, complex64 under float32)
+        if d.dtype != _default_dtype and d.dtype.kind not in "b" and d.dtype != np.int64 \
+                and d.dtype != np.result_type(_default_dtype, np.complex64):
+            extra.append(f"dtype={d.dtype}")
         if self.grad_fn is not None:
             extra.append(f"grad_fn=<{self.grad_fn.name}>")
         elif self.requires_grad:

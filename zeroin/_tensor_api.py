@@ -149,7 +149,8 @@ def _caster(dt, name):
 
 for _name, _dt in (("float", np.float32), ("double", np.float64), ("half", np.float16),
                    ("long", np.int64), ("int", np.int32), ("short", np.int16),
-                   ("bool", np.bool_), ("byte", np.uint8)):
+                   ("bool", np.bool_), ("byte", np.uint8), ("cfloat", np.complex64),
+                   ("cdouble", np.complex128)):
     setattr(Tensor, _name, _caster(_dt, _name))
 
 

@@ -6,8 +6,8 @@ conjugates it into PyTorch's adjoint), and :class:`IRFFTOp`, the one-sided inver
 real output, whose rule is PyTorch's (an rfft of ``g`` with the bins that stand for two
 doubled). The rest is composed of them and of differentiable slicing, padding and casts:
 ``rfft`` is the first ``n // 2 + 1`` bins of the complex transform of the real input (its
-gradient the exact adjoint, as PyTorch's), ``hfft`` an irfft of the conjugate, ``ihfft``
-the conjugate of an rfft. dtypes as PyTorch's: float32 in, complex64 out; integers take
+gradient the exact adjoint, as PyTorch's), ``hfft`` (``hfft2``, ``hfftn``) an irfft of the
+conjugate, ``ihfft`` (``ihfft2``, ``ihfftn``) the conjugate of an rfft. dtypes as PyTorch's: float32 in, complex64 out; integers take
 the default float dtype.
 """
 from __future__ import annotations
@@ -21,8 +21,8 @@ from ._tensor import Tensor, _array_of, _leaf, get_default_dtype
 from .function import Function, apply
 
 __all__ = ["fft", "ifft", "fft2", "ifft2", "fftn", "ifftn", "rfft", "irfft", "rfft2",
-           "irfft2", "rfftn", "irfftn", "hfft", "ihfft", "fftfreq", "rfftfreq", "fftshift",
-           "ifftshift", "stft", "istft"]
+           "irfft2", "rfftn", "irfftn", "hfft", "ihfft", "hfft2", "ihfft2", "hfftn", "ihfftn",
+           "fftfreq", "rfftfreq", "fftshift", "ifftshift", "stft", "istft"]
 
 _SWAP = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
 
@@ -261,6 +261,29 @@ def ihfft(input, n=None, dim=-1, norm=None):  # noqa: A002
     """The inverse of :func:`hfft` of a real input: the conjugate of an rfft with the
     inverse's scale."""
     return _r2c("ihfft", input, None if n is None else (n,), (dim,), _SWAP[_norm(norm)]).conj()
+
+
+def hfftn(input, s=None, dim=None, norm=None):  # noqa: A002
+    """The n-dimensional :func:`hfft`: the real signal whose :func:`ihfftn` is ``input``
+    (one-sided in the last of ``dim``; PyTorch's: an irfftn of the conjugate with the
+    forward's scale)."""
+    return _c2r("hfftn", _complex(input).conj(), s, dim, _SWAP[_norm(norm)])
+
+
+def ihfftn(input, s=None, dim=None, norm=None):  # noqa: A002
+    """The n-dimensional :func:`ihfft` of a real input: the conjugate of an rfftn with the
+    inverse's scale."""
+    return _r2c("ihfftn", input, s, dim, _SWAP[_norm(norm)]).conj()
+
+
+def hfft2(input, s=None, dim=(-2, -1), norm=None):  # noqa: A002
+    """:func:`hfftn` over the last two dimensions."""
+    return _c2r("hfft2", _complex(input).conj(), s, dim, _SWAP[_norm(norm)])
+
+
+def ihfft2(input, s=None, dim=(-2, -1), norm=None):  # noqa: A002
+    """:func:`ihfftn` over the last two dimensions."""
+    return _r2c("ihfft2", input, s, dim, _SWAP[_norm(norm)]).conj()
 
 
 # --- frequencies and shifts --------------------------------------------------------------------

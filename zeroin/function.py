@@ -569,4 +569,7 @@ def constant(value, like=None):
             return _leaf(np.asarray(value, dtype=like.dtype))
         if isinstance(value, float):
             return _leaf(np.asarray(value, dtype=_tensor._default_dtype))
+    if isinstance(value, complex) and isinstance(like, Tensor) and like.dtype.kind in "fc":
+        # a complex number keeps a float tensor's width (0-d ones too): float32 -> complex64
+        return _leaf(np.asarray(value, dtype=np.promote_types(like.dtype, np.complex64)))
     return _leaf(_tensor._as_array(value))

@@ -41,10 +41,26 @@ class LinAlgError(ZeroinError):
 
 # --- shared checks ----------------------------------------------------------------------
 
+# the ops that take complex matrices (their rules give PyTorch's complex gradients); the
+# rest refuse them, with an error that says so
+_COMPLEX_OK = frozenset(f"linalg.{n}" for n in (
+    "inv", "solve", "det", "slogdet", "matrix_power", "matrix_exp", "inv_ex", "solve_ex",
+    "solve_triangular", "lu_factor", "lu_factor_ex", "lu_solve", "matrix_norm", "eig",
+    "cholesky", "cholesky_ex", "eigh", "eigvalsh", "svd", "svdvals", "qr", "pinv", "lstsq",
+    "matrix_rank", "tensorinv", "tensorsolve", "cond")) | {
+    "svd", "lu_unpack", "triangular_solve", "cholesky_solve", "cholesky_inverse",
+    "torch.linalg.householder_product", "svd_lowrank", "pca_lowrank"}
+
+
 def _float(op_name, A, what="A"):
-    """``A`` as a tensor, refused unless it has a floating dtype (PyTorch's rule)."""
+    """``A`` as a tensor, refused unless it has a floating dtype (PyTorch's rule), or a
+    complex one for the ops of :data:`_COMPLEX_OK`."""
     A = _t(A)
-    if A.dtype.kind != "f":
+    if A.dtype.kind == "c" and op_name.split("(")[0] not in _COMPLEX_OK:
+        raise DtypeError(f"{op_name}: A has dtype {A.dtype}; zeroin's {op_name} does not "
+                         f"take complex matrices yet (PyTorch's does; see the README's "
+                         f"differences for those that do): use real tensors")
+    if A.dtype.kind not in "fc":
         raise DtypeError(f"{op_name}: {what} has dtype {A.dtype}; linear algebra needs a "
                          f"floating dtype, as in PyTorch: convert first, e.g. {what}.double()")
     return A
@@ -72,6 +88,20 @@ def _singular(op_name, A, fix="use linalg.pinv or linalg.lstsq for a least-squar
     where = f" (batch element {bad})" if A.ndim > 2 else ""
     return LinAlgError(f"{op_name}: the input matrix{where} of shape {A.shape[-2:]} is "
                        f"singular, so it has no inverse; {fix}")
+
+
+NP.adj = staticmethod(lambda x: np.conj(np.swapaxes(x, -1, -2)))
+TZ.adj = staticmethod(lambda x: x.mH)          # the conjugate transpose (real: swap)
+
+
+def _gauge_check(op_name, im_diag, what):
+    """PyTorch's refusal of a loss that depends on the arbitrary phase e^{i phi} of complex
+    singular or eigen vectors (``im_diag``: Im diag(X^H gX), 0 for a well-posed loss)."""
+    if not np.allclose(_raw(im_diag), 0, rtol=1e-2, atol=1e-2):
+        raise RuntimeError(f"{op_name}_backward: The {what} in the complex case are specified "
+                           f"up to multiplication by e^{{i phi}}. The specified loss function "
+                           f"depends on this phase term, making it ill-defined (as PyTorch "
+                           f"says); make the loss depend on |v| or on products like U @ Vh")
 
 
 # --- inv ---------------------------------------------------------------------------------
@@ -170,11 +200,11 @@ def solve(A, B, *, left=True):
     if A.dtype != B.dtype:
         raise DtypeError(f"linalg.solve: A has dtype {A.dtype} and B {B.dtype}; give both "
                          f"the same dtype, as PyTorch requires (e.g. B.to(A.dtype))")
-    if not left:            # X A = B  <=>  A^T X^T = B^T
+    if not left:            # X A = B  <=>  A^H X^H = B^H
         if B.ndim < 2:
             raise ShapeError(f"linalg.solve: left=False needs B of shape (..., k, n), got "
                              f"{tuple(B.shape)}")
-        return solve(A.mT, B.mT).mT
+        return solve(A.mH, B.mH).mH
     vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1])
     msg = _solve_error(A, B, vector)
     if msg:
@@ -209,20 +239,27 @@ def det(A):
 
 
 class SlogdetOp(Function):
-    """log |det A|. d log|det A| = tr(A^-1 dA), so gA = g * A^-T (A invertible)."""
+    """log |det A|. d log|det A| = Re tr(A^-1 dA), so gA = g * A^-H (A invertible)."""
     __slots__ = ()
     name = "linalg.slogdet"
     def forward(self, A): return np.linalg.slogdet(A)[1]
-    def backward(self, xp, g, out, A): return g[..., None, None] * xp.swap(xp.inv(A))
+    def backward(self, xp, g, out, A): return g[..., None, None] * xp.swap(xp.inv(A)).conj()
 
 
 class SlogdetSignOp(Function):
-    """sign(det A): piecewise constant, so no gradient reaches A (a backward through it
-    alone leaves A.grad None); recorded so that it requires grad, as PyTorch's."""
+    """sign(det A). Real A: piecewise constant, so no gradient reaches A (a backward
+    through it alone leaves A.grad None); recorded so that it requires grad, as PyTorch's.
+    Complex A: d sign = i sign Im tr(A^-1 dA), so gA = i Im(g conj(sign)) A^-H."""
     __slots__ = ()
     name = "linalg.slogdet"
+    holomorphic = False
     def forward(self, A): return np.linalg.slogdet(A)[0]
-    def backward(self, xp, g, out, A): return None
+
+    def backward(self, xp, g, out, A):
+        if A.dtype.kind != "c":
+            return None
+        w = (g * out.conj()).imag * 1j
+        return w.reshape(tuple(w.shape) + (1, 1)) * xp.swap(xp.inv(A)).conj()
 
 
 class SignLogAbsDet(NamedTuple):
@@ -240,8 +277,12 @@ def slogdet(A):
 
 
 def logdet(A):
-    """log det A: NaN where det A < 0 and -inf where it is 0 (``torch.logdet``)."""
+    """log det A: NaN where det A < 0 and -inf where it is 0 (``torch.logdet``); for a
+    complex A, log |det A| + i angle(det A)."""
     sign, logabs = slogdet(A)
+    if sign.dtype.kind == "c":
+        from ._complex import complex as _complex
+        return _complex(logabs, sign.angle())
     return logabs + _leaf(np.where(sign.data < 0, np.nan, 0).astype(logabs.dtype))
 
 
@@ -280,6 +321,7 @@ class SvdOp(Function):
     and rows of Vh past min(m, n) get none (they are any basis of their subspace)."""
     __slots__ = ("full",)
     name = "linalg.svd"
+    holomorphic = False     # complex A: ^H for ^T, i Im diag(U^H gU) / S more, a phase check
     def __init__(self, full): self.full = full
 
     def shapes(self, m, n):
@@ -294,20 +336,27 @@ class SvdOp(Function):
         k = min(m, n)
         U, S, Vh = _unpack(out, self.shapes(m, n))
         gU, gS, gVh = _unpack(g, self.shapes(m, n))
+        S, gS = S.real, gS.real         # real values (packed as complex for complex A)
         if self.full:
             U, Vh, gU, gVh = U[..., :k], Vh[..., :k, :], gU[..., :k], gVh[..., :k, :]
         if not (_raw(gU).any() or _raw(gVh).any()):     # S alone: defined for any A
             return (U * gS[..., None, :]) @ Vh
-        Ut, V, gV = xp.swap(U), xp.swap(Vh), xp.swap(gVh)
+        Ut, V, gV = xp.adj(U), xp.adj(Vh), xp.adj(gVh)
         F = _gaps_inverse(xp, S * S)
-        J = F * (Ut @ gU - xp.swap(gU) @ U)
+        X = Ut @ gU
+        J = F * (X - xp.adj(X))
         K = F * (Vh @ gV - gVh @ V)
         inner = J * S[..., None, :] + S[..., :, None] * K + gS[..., :, None] * np.eye(k)
+        if X.dtype.kind == "c":
+            im = np.diagonal(_raw(X), 0, -2, -1).imag
+            _gauge_check("svd", im + np.diagonal(_raw(Vh @ gV), 0, -2, -1).imag,
+                         "singular vectors")
+            inner = inner + (X * np.eye(k) - xp.adj(X) * np.eye(k)) * 0.5 / S[..., None, :]
         gA = U @ inner @ Vh
-        if m > k:       # (I - U U^T) gU S^-1 Vh
-            gA = gA + ((gU - U @ (Ut @ gU)) / S[..., None, :]) @ Vh
-        if n > k:       # U S^-1 gV^T (I - V Vh)
-            gA = gA + U @ (xp.swap(gV - V @ (Vh @ gV)) / S[..., :, None])
+        if m > k:       # (I - U U^H) gU S^-1 Vh
+            gA = gA + ((gU - U @ X) / S[..., None, :]) @ Vh
+        if n > k:       # U S^-1 gV^H (I - V Vh)
+            gA = gA + U @ (xp.adj(gV - V @ (Vh @ gV)) / S[..., :, None])
         return gA
 
 
@@ -323,7 +372,8 @@ def svd(A, full_matrices=True, *, driver=None):
     through U or Vh are undefined (infinite) where singular values repeat, as in PyTorch."""
     A = _matrix("linalg.svd", A, square=False)
     fn = SvdOp(bool(full_matrices))
-    return SVD(*_unpack(fn(A), fn.shapes(*A.shape[-2:])))
+    U, S, Vh = _unpack(fn(A), fn.shapes(*A.shape[-2:]))
+    return SVD(U, S.real, Vh)
 
 
 class SvdvalsOp(Function):
@@ -353,27 +403,28 @@ def _pinv_array(A, atol, rtol, hermitian):
     """A^+ from the SVD (or eigh), dropping singular values <= max(atol, rtol * largest)."""
     if hermitian:
         L, Q = np.linalg.eigh(A)
-        S, U, Vh = np.abs(L), Q, np.swapaxes(Q * np.sign(L)[..., None, :], -1, -2)
+        S, U, Vh = np.abs(L), Q, NP.adj(Q * np.sign(L)[..., None, :])
     else:
         U, S, Vh = np.linalg.svd(A, full_matrices=False)
     big = S.max(axis=-1, keepdims=True, initial=0.0)
     keep = S > np.maximum(atol, rtol * big)
     inv_s = np.where(keep, 1 / np.where(keep, S, 1), 0).astype(A.dtype)
-    return np.swapaxes(Vh, -1, -2) @ (inv_s[..., :, None] * np.swapaxes(U, -1, -2))
+    return NP.adj(Vh) @ (inv_s[..., :, None] * NP.adj(U))
 
 
 class PinvOp(Function):
     """X = A^+. Where the rank is locally constant (Golub and Pereyra 1973),
-    dX = -X dA X + X X^T dA^T (I - A X) + (I - X A) dA^T X^T X, so
-    gA = -X^T g X^T + (I - A X) g^T X X^T + X^T X g^T (I - X A)."""
+    dX = -X dA X + X X^H dA^H (I - A X) + (I - X A) dA^H X^H X, so
+    gA = -X^H g X^H + (I - A X) g^H X X^H + X^H X g^H (I - X A) (^H: ^T for real A)."""
     __slots__ = ("atol", "hermitian", "rtol")
     name = "linalg.pinv"
+    holomorphic = False
     def __init__(self, atol, rtol, hermitian):
         self.atol, self.rtol, self.hermitian = atol, rtol, hermitian
     def forward(self, A): return _pinv_array(A, self.atol, self.rtol, self.hermitian)
 
     def backward(self, xp, g, out, A):
-        X, Xt, gt = out, xp.swap(out), xp.swap(g)
+        X, Xt, gt = out, xp.adj(out), xp.adj(g)
         M = gt @ X @ Xt
         N = Xt @ X @ gt
         return -(Xt @ g @ Xt) + (M - A @ (X @ M)) + (N - (N @ X) @ A)
@@ -435,11 +486,13 @@ def pinverse(input, rcond=1e-15):  # noqa: A002
 # --- cholesky ----------------------------------------------------------------------------
 
 class CholeskyOp(Function):
-    """L lower triangular with A = L L^T (A symmetric positive-definite; only its lower
-    triangle is read). gA = sym(L^-T Phi(L^T gL) L^-1), Phi taking the lower triangle with
-    the diagonal halved (Murray 2016); ``upper``: the output is L^T."""
+    """L lower triangular with A = L L^H (A Hermitian positive-definite; only its lower
+    triangle is read). gA = sym(L^-H Phi(L^H gL) L^-1), Phi taking the lower triangle with
+    the diagonal halved (Murray 2016), the diagonal's share as PyTorch's (below);
+    ``upper``: the output is L^H."""
     __slots__ = ("upper",)
     name = "linalg.cholesky"
+    holomorphic = False         # complex A (Hermitian): the same rule with L^H for L^T
     def __init__(self, upper): self.upper = upper
 
     def forward(self, A):
@@ -450,15 +503,16 @@ class CholeskyOp(Function):
                               f"positive-definite, so it has no Cholesky factor; check that "
                               f"it is symmetric with positive eigenvalues (e.g. add a "
                               f"multiple of the identity)") from None
-        return np.swapaxes(L, -1, -2).copy() if self.upper else L
+        return NP.adj(L).copy() if self.upper else L
 
     def backward(self, xp, g, out, A):
-        L, gL = (xp.swap(out), xp.swap(g)) if self.upper else (out, g)
+        L, gL = (xp.adj(out), xp.adj(g)) if self.upper else (out, g)
         n = A.shape[-1]
-        phi = np.tril(np.ones((n, n)), -1) + 0.5 * np.eye(n)
-        Linv = xp.inv(L)
-        gA = xp.swap(Linv) @ ((xp.swap(L) @ gL) * phi) @ Linv
-        return (gA + xp.swap(gA)) * 0.5
+        X, Linv = xp.adj(L) @ gL, xp.inv(L)
+        gA = xp.adj(Linv) @ (X * np.tril(np.ones((n, n)), -1)) @ Linv
+        # the diagonal's share is not symmetrised: for complex A it keeps i Im diag(X) / 2,
+        # as PyTorch's gradient does (for real A it is symmetric anyway)
+        return (gA + xp.adj(gA)) * 0.5 + xp.adj(Linv) @ (X * (0.5 * np.eye(n))) @ Linv
 
 
 @op(CholeskyOp, export=False)
@@ -510,18 +564,18 @@ def cholesky_ex(A, *, upper=False, check_errors=False):
 # --- qr ----------------------------------------------------------------------------------
 
 def _copyltu(xp, M):
-    """The symmetric matrix with M's lower triangle (and diagonal)."""
+    """The symmetric (Hermitian) matrix with M's lower triangle and (real) diagonal."""
     n = M.shape[-1]
     low = M * np.tril(np.ones((n, n)), -1)
-    return low + xp.swap(low) + M * np.eye(n)
+    return low + xp.adj(low) + M.real * np.eye(n)
 
 
 def _qr_square_grad(xp, Q, R, gQ, gR):
-    """gA for A = Q R with R square (m >= n): (gQ + Q copyltu(M)) R^-T, M = R gR^T - gQ^T Q
+    """gA for A = Q R with R square (m >= n): (gQ + Q copyltu(M)) R^-H, M = R gR^H - gQ^H Q
     (Liao et al. 2019)."""
-    M = R @ xp.swap(gR) - xp.swap(gQ) @ Q
+    M = R @ xp.adj(gR) - xp.adj(gQ) @ Q
     B = gQ + Q @ _copyltu(xp, M)
-    return xp.swap(xp.solve_vec(R, xp.swap(B), False))
+    return xp.adj(xp.solve_vec(R, xp.adj(B), False))
 
 
 class QrOp(Function):
@@ -530,6 +584,7 @@ class QrOp(Function):
     mode='complete' with m > n (Q's extra columns are arbitrary), as in PyTorch."""
     __slots__ = ("mode",)
     name = "linalg.qr"
+    holomorphic = False         # complex A: the same rule with ^H for ^T
     def __init__(self, mode): self.mode = mode
 
     def shapes(self, m, n):
@@ -552,7 +607,7 @@ class QrOp(Function):
         if m >= n:
             return _qr_square_grad(xp, Q, R, gQ, gR)
         Y, gR1, gR2 = A[..., m:], gR[..., :m], gR[..., m:]
-        gX = _qr_square_grad(xp, Q, R[..., :m], gQ + Y @ xp.swap(gR2), gR1)
+        gX = _qr_square_grad(xp, Q, R[..., :m], gQ + Y @ xp.adj(gR2), gR1)
         return xp.cat_last([gX, Q @ gR2])
 
 
@@ -584,6 +639,7 @@ class EighOp(Function):
     alone it is always defined."""
     __slots__ = ("uplo",)
     name = "linalg.eigh"
+    holomorphic = False         # complex (Hermitian) A: Q^H for Q^T, and a phase check
     def __init__(self, uplo): self.uplo = uplo
     def forward(self, A): return _pack(A.shape[:-2], *np.linalg.eigh(A, UPLO=self.uplo))
 
@@ -591,11 +647,14 @@ class EighOp(Function):
         n = A.shape[-1]
         L, Q = _unpack(out, ((n,), (n, n)))
         gL, gQ = _unpack(g, ((n,), (n, n)))
+        L, gL = L.real, gL.real         # real eigenvalues (packed as complex for complex A)
         if not _raw(gQ).any():          # the eigenvalues alone: defined for any A
-            return (Q * gL[..., None, :]) @ xp.swap(Q)
-        X = xp.swap(Q) @ gQ
-        inner = _gaps_inverse(xp, L) * (X - xp.swap(X)) * 0.5 + gL[..., :, None] * np.eye(n)
-        return Q @ inner @ xp.swap(Q)
+            return (Q * gL[..., None, :]) @ xp.adj(Q)
+        X = xp.adj(Q) @ gQ
+        if X.dtype.kind == "c":
+            _gauge_check("linalg_eigh", np.diagonal(_raw(X), 0, -2, -1).imag, "eigenvectors")
+        inner = _gaps_inverse(xp, L) * (X - xp.adj(X)) * 0.5 + gL[..., :, None] * np.eye(n)
+        return Q @ inner @ xp.adj(Q)
 
 
 class Eigh(NamedTuple):
@@ -615,7 +674,8 @@ def eigh(A, UPLO="L"):
     ascending; only the ``UPLO`` triangle of A is read."""
     A = _matrix("linalg.eigh", A)
     fn = EighOp(_uplo("linalg.eigh", UPLO))
-    return Eigh(*_unpack(fn(A), ((A.shape[-1],), A.shape[-2:])))
+    L, Q = _unpack(fn(A), ((A.shape[-1],), A.shape[-2:]))
+    return Eigh(L.real, Q)
 
 
 class EigvalshOp(Function):
@@ -626,7 +686,7 @@ class EigvalshOp(Function):
     def forward(self, A): return np.linalg.eigvalsh(A, UPLO=self.uplo)
     def backward(self, xp, g, out, A):
         Q = xp.eigh_vectors(A, self.uplo)
-        return (Q * g[..., None, :]) @ xp.swap(Q)
+        return (Q * g[..., None, :]) @ xp.adj(Q)
 
 
 @op(EigvalshOp, export=False)
@@ -684,7 +744,12 @@ def lstsq(A, B, rcond=None, *, driver=None):
     X = pinv(A) @ B2                    # PyTorch's backward differentiates pinv(A) @ B
     s = np.linalg.svd(A.data, compute_uv=False)
     rank = (s > rtol * s.max(axis=-1, keepdims=True, initial=0.0)).sum(axis=-1)
-    if driver == "gelsy":
+    if driver == "gelsy" and A.dtype.kind == "c":    # full rank: X = pinv(A) @ B already
+        if (rank < min(m, n)).any():
+            raise NotImplementedError(
+                "linalg.lstsq: zeroin's 'gelsy' driver takes complex matrices of full rank "
+                "only (PyTorch's takes any); for this rank-deficient A use driver='gelsd'")
+    elif driver == "gelsy":
         rank, values = _gelsy(A.data, B2.data, rtol, s)
     else:
         values = np.linalg.pinv(A.data, rcond=rtol) @ B2.data
@@ -692,12 +757,12 @@ def lstsq(A, B, rcond=None, *, driver=None):
         X = X + _leaf(values - X.data)  # the driver's values (it truncated A)
     residuals = X.reshape(-1)[:0]       # empty, but recorded, as PyTorch's
     if driver != "gelsy" and m > n and (rank == n).all():
-        r = A @ X - B2
+        r = (A @ X - B2).abs()       # |r|: real residuals for a complex A, as PyTorch
         residuals = (r * r).sum(-2)
     return Lstsq(X[..., 0] if vector else X, residuals,
                  _leaf(np.asarray(rank, np.int64)) if driver != "gels" else
                  _leaf(np.zeros((0,), np.int64)),
-                 _leaf(s) if driver in ("gelsd", "gelss") else _leaf(np.zeros((0,), A.dtype)))
+                 _leaf(s) if driver in ("gelsd", "gelss") else _leaf(np.zeros((0,), s.dtype)))
 
 
 def _gelsy(a, b, rcond, s):

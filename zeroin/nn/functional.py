@@ -456,12 +456,27 @@ class L1LossOp(_LossOp):
 @op(L1LossOp, export=False)
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean",  # noqa: A002
             weight=None):
-    """Mean absolute error: mean(|input - target|); ``weight`` as in :func:`mse_loss`."""
+    """Mean absolute error: mean(|input - target|); ``weight`` as in :func:`mse_loss`.
+    Complex tensors: the (real) modulus |input - target|, as PyTorch's."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
+    if any(isinstance(a, Tensor) and a.dtype.kind == "c" for a in (input, target)):
+        return _complex_l1_loss(input, target, reduction, weight)
     if weight is not None:
         el = _loss(L1LossOp, "l1_loss", input, target, "none")
         return _elementwise_weight("l1_loss", el, input, weight, reduction, True)
     return _loss(L1LossOp, "l1_loss", input, target, reduction)
+
+
+def _complex_l1_loss(input, target, reduction, weight):  # noqa: A002
+    """l1_loss of complex tensors, composed: |input - target| (differentiable), reduced."""
+    _check_reduction("l1_loss", reduction, _REDUCTIONS)
+    if weight is not None:
+        raise NotImplementedError("l1_loss: weight= with complex tensors is not supported "
+                                  "in zeroin; multiply (input - target).abs() by it instead")
+    x, t = _tensor_arg(input, "l1_loss"), _tensor_arg(target, "l1_loss")
+    _check_same_shape("l1_loss", x, t)
+    el = (x - t).abs()
+    return el if reduction == "none" else el.sum() if reduction == "sum" else el.mean()
 
 
 def _maximum(xp, a, b):

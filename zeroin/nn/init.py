@@ -7,7 +7,9 @@ variance of activations roughly constant through tanh/sigmoid layers, He (Kaimin
 the same for ReLU layers. ``docs/initialisation.md`` measures the difference.
 
 Every function takes a tensor (or array), fills it in place without changing its dtype,
-uses :func:`zeroin.random.get_rng` (or ``rng=``) and returns the tensor.
+uses :func:`zeroin.random.get_rng` (or ``rng=``) and returns the tensor. Complex tensors
+are filled as PyTorch fills them (both parts drawn), except by trunc_normal_ and
+orthogonal_ (PyTorch refuses them too).
 """
 from __future__ import annotations
 
@@ -24,18 +26,41 @@ __all__ = ["calculate_gain", "zeros_", "ones_", "constant_", "eye_", "uniform_",
            "kaiming_uniform_", "kaiming_normal_", "he_uniform_", "he_normal_", "dirac_", "sparse_"]
 
 
-def _data(tensor, op):
+def _data(tensor, op, complex_ok=True):
+    """The array to fill: floating point, or complex where PyTorch fills complex too."""
     if isinstance(tensor, Tensor):
         arr = tensor.data
     elif isinstance(tensor, np.ndarray):
         arr = tensor
     else:
         raise TypeError(f"{op}: expected a Tensor or NumPy array, got {type(tensor).__name__}")
-    if arr.dtype.kind != "f":
-        raise TypeError(f"{op}: can only fill floating-point tensors, got dtype {arr.dtype}")
+    if arr.dtype.kind == "c" and not complex_ok:
+        raise NotImplementedError(f"{op}: complex tensors are not supported (as in PyTorch, "
+                                  f"got {arr.dtype}); fill .real and .imag separately")
+    if arr.dtype.kind not in "fc":
+        raise TypeError(f"{op}: can only fill floating-point or complex tensors, got dtype "
+                        f"{arr.dtype}")
     if not arr.flags.writeable:
         raise ValueError(f"{op}: the tensor's array is read-only")
     return arr
+
+
+def _uniform(arr, g, a, b):
+    """U(a, b) samples into ``arr``; a complex one gets them in both parts, as PyTorch's."""
+    if arr.dtype.kind == "c":
+        arr.real, arr.imag = g.uniform(a, b, arr.shape), g.uniform(a, b, arr.shape)
+    else:
+        arr[...] = g.uniform(a, b, arr.shape)
+
+
+def _normal(arr, g, mean, std):
+    """N(mean, std**2) samples into ``arr``; a complex one gets N(mean, std**2 / 2) in each
+    part (so E|z - mean|^2 = std**2), as PyTorch's."""
+    if arr.dtype.kind == "c":
+        std = std / math.sqrt(2)
+        arr.real, arr.imag = g.normal(mean, std, arr.shape), g.normal(mean, std, arr.shape)
+    else:
+        arr[...] = g.normal(mean, std, arr.shape)
 
 
 def _fill(tensor, values, op):
@@ -108,7 +133,7 @@ def uniform_(tensor, a=0.0, b=1.0, rng=None, generator=None):
     if b < a:
         raise ValueError(f"uniform_: need a <= b, got a={a}, b={b}")
     arr = _data(tensor, "uniform_")
-    arr[...] = _rng(rng, generator).uniform(a, b, arr.shape)
+    _uniform(arr, _rng(rng, generator), a, b)
     return tensor
 
 
@@ -117,7 +142,7 @@ def normal_(tensor, mean=0.0, std=1.0, rng=None, generator=None):
     if std < 0:
         raise ValueError(f"normal_: std must be >= 0, got {std}")
     arr = _data(tensor, "normal_")
-    arr[...] = _rng(rng, generator).normal(mean, std, arr.shape)
+    _normal(arr, _rng(rng, generator), mean, std)
     return tensor
 
 
@@ -129,7 +154,7 @@ def xavier_uniform_(tensor, gain=1.0, rng=None, generator=None):
     arr = _data(tensor, "xavier_uniform_")
     fan_in, fan_out = _fans(arr.shape, "xavier_uniform_")
     a = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    arr[...] = _rng(rng, generator).uniform(-a, a, arr.shape)
+    _uniform(arr, _rng(rng, generator), -a, a)
     return tensor
 
 
@@ -138,7 +163,7 @@ def xavier_normal_(tensor, gain=1.0, rng=None, generator=None):
     arr = _data(tensor, "xavier_normal_")
     fan_in, fan_out = _fans(arr.shape, "xavier_normal_")
     std = gain * math.sqrt(2.0 / (fan_in + fan_out))
-    arr[...] = _rng(rng, generator).normal(0.0, std, arr.shape)
+    _normal(arr, _rng(rng, generator), 0.0, std)
     return tensor
 
 
@@ -157,7 +182,7 @@ def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", rn
     constant with depth. ``a`` is the negative slope for leaky_relu."""
     arr = _data(tensor, "kaiming_uniform_")
     bound = math.sqrt(3.0) * _kaiming_std(arr, a, mode, nonlinearity, "kaiming_uniform_")
-    arr[...] = _rng(rng, generator).uniform(-bound, bound, arr.shape)
+    _uniform(arr, _rng(rng, generator), -bound, bound)
     return tensor
 
 
@@ -165,7 +190,7 @@ def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", rng
     """He/Kaiming: N(0, std**2) with std = gain / sqrt(fan)."""
     arr = _data(tensor, "kaiming_normal_")
     std = _kaiming_std(arr, a, mode, nonlinearity, "kaiming_normal_")
-    arr[...] = _rng(rng, generator).normal(0.0, std, arr.shape)
+    _normal(arr, _rng(rng, generator), 0.0, std)
     return tensor
 
 
@@ -215,7 +240,7 @@ def sparse_(tensor, sparsity, std=0.01, rng=None, generator=None):
         raise ValueError(f"sparse_: only 2-D tensors are supported, got shape {arr.shape}")
     rows, cols = arr.shape
     g = _rng(rng, generator)
-    arr[...] = g.normal(0.0, std, arr.shape)
+    _normal(arr, g, 0.0, std)
     n_zeros = int(math.ceil(sparsity * rows))
     for c in range(cols):
         arr[g.permutation(rows)[:n_zeros], c] = 0
@@ -229,7 +254,7 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, rng=None, generator=
         raise ValueError(f"trunc_normal_: need a < b, got a={a}, b={b}")
     if std < 0:
         raise ValueError(f"trunc_normal_: std must be >= 0, got {std}")
-    arr = _data(tensor, "trunc_normal_")
+    arr = _data(tensor, "trunc_normal_", complex_ok=False)
     g = _rng(rng, generator)
     out = g.normal(mean, std, arr.shape)
     for _ in range(100):
@@ -245,7 +270,7 @@ def orthogonal_(tensor, gain=1.0, rng=None, generator=None):
     """Fill with a (semi-)orthogonal matrix times ``gain``: the Q of the QR decomposition
     of a standard normal matrix, signs fixed so that it is uniformly distributed. More
     than 2 dimensions are flattened after the first."""
-    arr = _data(tensor, "orthogonal_")
+    arr = _data(tensor, "orthogonal_", complex_ok=False)
     if arr.ndim < 2:
         raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are "
                          f"supported, got shape {arr.shape}")

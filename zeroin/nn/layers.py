@@ -15,9 +15,13 @@ __all__ = ["Linear", "Sequential", "Identity", "Flatten", "Unflatten", "Unfold",
            "Dropout", "BatchNorm1d", "Bilinear"]
 
 
-def _dtype(dtype):
+def _dtype(dtype, complex_ok=False):
+    """A layer's parameter dtype: floating (complex too where ``complex_ok``: Linear)."""
     d = np.dtype(dtype) if dtype is not None else get_default_dtype()
-    if d.kind != "f":
+    if d.kind == "c" and not complex_ok:
+        raise TypeError(f"expected a floating dtype such as float32 or float64, got {d}; "
+                        f"of zeroin's layers only Linear takes a complex dtype")
+    if d.kind not in "fc":
         raise TypeError(f"expected a floating dtype such as float32 or float64, got {d}")
     return d
 
@@ -69,7 +73,7 @@ class Linear(Module):
                 raise ValueError(f"Linear: {n} must be a positive integer, got {v!r}")
         self.in_features, self.out_features = int(in_features), int(out_features)
         _check_device("Linear", device)
-        dt = _dtype(dtype)
+        dt = _dtype(dtype, complex_ok=True)
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dt))
         if bias:
             self.bias = Parameter(np.empty(out_features, dtype=dt))

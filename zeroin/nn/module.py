@@ -29,7 +29,8 @@ class StateDictError(ZeroinError, KeyError):
 
 
 class Parameter(Tensor):
-    """A learnable tensor: a float leaf tensor with ``requires_grad=True``, as PyTorch's.
+    """A learnable tensor: a float (or complex) leaf tensor with ``requires_grad=True``, as
+    PyTorch's.
 
     Layers make their weights as Parameters, so ``isinstance(layer.weight, nn.Parameter)``
     holds; a :class:`Module` also registers any other leaf tensor that requires grad when
@@ -44,7 +45,7 @@ class Parameter(Tensor):
         arr = data.numpy() if isinstance(data, Tensor) else _as_array(data, dtype)
         if dtype is not None and arr.dtype != np.dtype(dtype):
             arr = arr.astype(dtype)
-        if arr.dtype.kind != "f":
+        if arr.dtype.kind not in "fc":
             arr = arr.astype(get_default_dtype())
         t = _make(arr, bool(requires_grad), None, None, cls)
         t.name = name

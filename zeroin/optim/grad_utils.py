@@ -105,7 +105,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     if coef < 1:
         for p in with_grad:
             _scale_grad(p, coef)
-    return _leaf(np.asarray(total, dtype=grads[0].dtype))
+    return _leaf(np.asarray(total, dtype=grads[0].real.dtype))     # real for complex ones
 
 
 def _number(op, what, v):
@@ -129,6 +129,11 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     if clip_value < 0:
         raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}; the "
                          f"gradients are clipped to [-clip_value, clip_value]")
+    for p in params:
+        if p.grad is not None and p.grad.dtype.kind == "c":
+            raise NotImplementedError("clip_grad_value_: clamp is not supported for complex "
+                                      "types (as in PyTorch); use clip_grad_norm_, or clip "
+                                      "the real and imaginary parts yourself")
     for p in params:
         if p.grad is not None:
             g = p.grad.numpy()

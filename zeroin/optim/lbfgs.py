@@ -176,6 +176,12 @@ def _bad_state(key, want, v):
                       f"the state_dict() of an LBFGS over the same parameters")
 
 
+def _flat_size(values):
+    """The length of the flat (real) vector of these parameter arrays: two numbers per
+    complex element (its view_as_real pair, as PyTorch's)."""
+    return sum(w.size * (2 if w.dtype.kind == "c" else 1) for w in values)
+
+
 def _loaded_number(key, v, dtype):
     """A saved number (a one-element array after np.savez) as a scalar of ``dtype``;
     ``dtype`` int for the counts."""
@@ -278,7 +284,7 @@ class LBFGS(Optimizer):
                                  f"{key!r} (it has {sorted(st)}). Load the state_dict() of "
                                  f"an LBFGS")
         values = [q.numpy() for q in group["params"]]
-        size, dtype = sum(w.size for w in values), np.result_type(*values)
+        size, dtype = _flat_size(values), np.result_type(*[w.real.dtype for w in values])
         for key in _VECTORS:
             ns[key] = _loaded_vector(key, st[key], size, dtype)
         for key in _HISTORY:
@@ -296,12 +302,13 @@ class LBFGS(Optimizer):
 
     # --- the flat vector ---------------------------------------------------------------
     def _flat_grad(self):
-        """All gradients as one new vector (zeros for a parameter without one)."""
+        """All gradients as one new real vector (zeros for a parameter without one); a
+        complex parameter's as its (real, imag) pairs, as PyTorch's view_as_real."""
         parts = []
         for i, p in enumerate(self.param_groups[0]["params"]):
             w, g = p.numpy(), p.grad
             if g is None:
-                parts.append(np.zeros(w.size, w.dtype))
+                parts.append(np.zeros(w.size * (1 + (w.dtype.kind == "c")), w.real.dtype))
                 continue
             g = g.numpy()
             if g.shape != w.shape:
@@ -310,7 +317,8 @@ class LBFGS(Optimizer):
                                  f"{w.shape} but its gradient has shape {g.shape}; the "
                                  f"step was undone. Does the closure replace it (p.data = "
                                  f"...) after backward? Replace it before, or not at all")
-            parts.append(g.reshape(-1))
+            parts.append(np.stack([g.real, g.imag], -1).reshape(-1) if g.dtype.kind == "c"
+                         else g.reshape(-1))
         return np.concatenate(parts)
 
     def _add(self, t, d):
@@ -318,6 +326,11 @@ class LBFGS(Optimizer):
         at = 0
         for p in self.param_groups[0]["params"]:
             w = p.numpy()
+            if w.dtype.kind == "c":     # (real, imag) pairs
+                step = (t * d[at:at + 2 * w.size]).reshape(w.shape + (2,))
+                w += step[..., 0] + 1j * step[..., 1]
+                at += 2 * w.size
+                continue
             w += (t * d[at:at + w.size]).reshape(w.shape)
             at += w.size
 
@@ -362,7 +375,7 @@ class LBFGS(Optimizer):
                              f"optimizer has {len(self.param_groups)}")
         params = self.param_groups[0]["params"]
         before = [p.numpy().copy() for p in params]
-        mem = self._memory(sum(w.size for w in before))
+        mem = self._memory(_flat_size(before))
         try:
             out = self._minimise(closure, self.param_groups[0], mem)
         except BaseException:

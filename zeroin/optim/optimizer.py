@@ -61,8 +61,11 @@ class Optimizer:
     """Base class: holds ``param_groups`` (lists of parameters with their own settings,
     e.g. ``lr``) and per-parameter ``state`` (momentum buffers, running averages...).
 
-    Subclasses implement ``_update(w, g, state, group, work)``.
+    Subclasses implement ``_update(w, g, state, group, work)``. Complex parameters step
+    as their (real, imag) pairs (:meth:`_update_complex`), unless ``_takes_complex`` is
+    False (PyTorch's Adafactor and Muon refuse them).
     """
+    _takes_complex = True
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
@@ -122,9 +125,13 @@ class Optimizer:
             if p.grad_fn is not None:
                 raise ValueError(f"{name}: {label} was computed by an op "
                                  f"({p.grad_fn.name}); only leaf tensors can be optimised")
-            if p.data.dtype.kind != "f":
+            if p.data.dtype.kind not in "fc":
                 raise TypeError(f"{name}: {label} has dtype {p.data.dtype}; parameters "
-                                f"must be floating point")
+                                f"must be floating point (or complex)")
+            if p.data.dtype.kind == "c" and not self._takes_complex:
+                raise RuntimeError(f"{name} does not support complex parameters (as in "
+                                   f"PyTorch; {label} is {p.data.dtype}): keep its "
+                                   f"real and imaginary parts as two real parameters")
             if id(p) in seen:
                 raise ValueError(f"{name}: {label} appears more than once; each parameter "
                                  f"may be in only one group")
@@ -228,7 +235,28 @@ class Optimizer:
                 state = self.state[p] = self._init_state(p, group)
             if group.get("maximize"):
                 grad = -grad
-            self._update(value, grad, state, group, self._work.setdefault(p, []))
+            update = self._update_complex if value.dtype.kind == "c" else self._update
+            update(value, grad, state, group, self._work.setdefault(p, []))
+
+    def _update_complex(self, value, grad, state, group, work):
+        """A complex parameter's step as PyTorch's: the update of its view_as_real pairs
+        (real and imaginary parts as separate numbers: Adam's second moment is Re(g)^2 and
+        Im(g)^2, not |g|^2); the state keeps complex arrays, as PyTorch's."""
+        def pairs(a):
+            return np.stack([a.real, a.imag], -1)
+        w = pairs(value)
+        view = {k: pairs(v) if isinstance(v, np.ndarray) and v.dtype.kind == "c" else v
+                for k, v in state.items()}
+        self._update(w, pairs(grad), view, group, work)
+        value.real, value.imag = w[..., 0], w[..., 1]
+        for k, v in view.items():
+            if isinstance(v, np.ndarray) and v.dtype.kind == "f" and v.shape == w.shape:
+                old = state.get(k)
+                if not (isinstance(old, np.ndarray) and old.shape == value.shape):
+                    old = state[k] = np.empty(value.shape, value.dtype)
+                old.real, old.imag = v[..., 0], v[..., 1]
+            else:
+                state[k] = v
 
     def _init_state(self, p, group):
         return {}

@@ -46,8 +46,9 @@ class Rprop(Optimizer):
         group["step_sizes"] = _pair("Rprop", "step_sizes", group["step_sizes"], "(1e-6, 50)")
 
     def _init_state(self, p, group):
+        lr = float(group["lr"])         # complex: lr in both parts, as PyTorch
         return {"step": 0, "prev": np.zeros_like(p.numpy()),
-                "step_size": np.full_like(p.numpy(), float(group["lr"]))}
+                "step_size": np.full_like(p.numpy(), lr * (1 + 1j) if p.is_complex() else lr)}
 
     def _update(self, w, g, state, group, work):
         state["step"] += 1
@@ -108,6 +109,7 @@ class Adafactor(Optimizer):
     step ``g / sqrt(v)`` is scaled down to RMS at most ``d`` and by
     ``max(eps[1], rms(w)) min(lr, 1/sqrt(t))``; ``weight_decay`` is decoupled. ``eps[0]``
     None means the dtype's machine epsilon."""
+    _takes_complex = False
 
     def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0,
                  weight_decay=0.0, *, foreach=None, maximize=False):
@@ -224,6 +226,7 @@ class Muon(Optimizer):
     (Nesterov) or ``B``, orthogonalised by ``ns_steps`` Newton-Schulz steps (in bfloat16,
     emulated), ``w <- w (1 - lr wd) - lr' O`` with ``lr' = lr sqrt(max(1, rows/cols))``
     (``adjust_lr_fn="match_rms_adamw"``: ``0.2 lr sqrt(max(rows, cols))``)."""
+    _takes_complex = False
 
     def __init__(self, params, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
                  ns_coefficients=(3.4445, -4.7750, 2.0315), eps=1e-7, ns_steps=5,
