@@ -20,8 +20,11 @@ __all__ = ["Optimizer"]
 _required = object()
 
 
-def _check_number(name, what, v, lo=None, hi=None, lo_open=False, hi_open=False, why=""):
-    """``v`` must be a finite real number in the given range (optimisers and schedulers)."""
+def _check_number(name, what, v, lo=None, hi=None, lo_open=False, hi_open=False, why="",
+                  torch=None):
+    """``v`` must be a finite real number in the given range (optimisers and schedulers).
+    ``torch``: PyTorch's message for a value out of range, which the message starts with
+    (e.g. ``"Invalid momentum value: -1"``)."""
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise TypeError(f"{name}: {what} must be a number, got {v!r}")
     if not math.isfinite(v):
@@ -35,7 +38,8 @@ def _check_number(name, what, v, lo=None, hi=None, lo_open=False, hi_open=False,
             rng = f"> {lo}" if lo_open else f">= {lo}"
         else:
             rng = f"in {left}, {right}"
-        raise ValueError(f"{name}: {what} must be {rng}, got {v!r}{why}")
+        first = f"{torch}; " if torch else ""
+        raise ValueError(f"{first}{name}: {what} must be {rng}, got {v!r}{why}")
     return v
 
 
@@ -163,22 +167,36 @@ class Optimizer:
         """Refuse settings that make no sense (PyTorch's checks, with the fix named)."""
         name = type(self).__name__
         lr = group.get("lr")
-        if isinstance(lr, Tensor) and lr.data.size == 1:
+        if isinstance(lr, Tensor):
+            if lr.data.size != 1:
+                raise ValueError(f"Tensor lr must be 1-element; {name}: got lr of shape "
+                                 f"{tuple(lr.shape)}, pass a number or a 1-element tensor")
             lr = group["lr"] = lr.item()
-        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr >= 0 or \
-                not math.isfinite(lr):
-            raise ValueError(f"{name}: learning rate lr must be a number >= 0, got {lr!r}")
+        if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
+            raise TypeError(f"{name}: learning rate lr must be a number >= 0, got "
+                            f"{type(lr).__name__} {lr!r}; pass e.g. lr=0.1")
+        if not lr >= 0 or not math.isfinite(lr):
+            raise ValueError(f"{self._torch_says('lr', lr)}; {name}: learning rate lr must "
+                             f"be a number >= 0, got {lr!r}")
         for key in ("weight_decay", "momentum"):
             if key in group:
-                _check_number(name, key, group[key], lo=0.0)
+                _check_number(name, key, group[key], lo=0.0,
+                              torch=self._torch_says(key, group[key]))
         if "eps" in group:
             _check_number(name, "eps", group["eps"], lo=0.0, lo_open=True,
                           why="; eps keeps the division finite where a gradient is 0 "
-                              "(e.g. 1e-8)")
+                              "(e.g. 1e-8)", torch=self._torch_says("eps", group["eps"]))
         for key in ("maximize", "nesterov", "amsgrad", "centered"):
             if key in group and not isinstance(group[key], (bool, np.bool_)):
                 raise TypeError(f"{name}: {key} must be True or False, got "
                                 f"{group[key]!r}")
+
+    @staticmethod
+    def _torch_says(key, v):
+        """PyTorch's message for setting ``key`` out of range (Adafactor and Muon word
+        theirs otherwise and override this)."""
+        what = {"lr": "learning rate", "eps": "epsilon value"}.get(key, f"{key} value")
+        return f"Invalid {what}: {v}"
 
     # --- the step ----------------------------------------------------------------------
     def zero_grad(self, set_to_none=True):
