@@ -40,7 +40,8 @@ class Rprop(Optimizer):
         super()._check(group)
         minus, plus = group["etas"] = _pair("Rprop", "etas", group["etas"], "(0.5, 1.2)")
         if not 0.0 < minus < 1.0 < plus:
-            raise ValueError(f"Invalid eta values: {minus}, {plus}; Rprop: etas must satisfy 0 < etas[0] < 1 < etas[1] (the "
+            raise ValueError(f"Invalid eta values: {minus}, {plus}; Rprop: etas must "
+                             f"satisfy 0 < etas[0] < 1 < etas[1] (the "
                              f"step shrinks on a sign flip, grows otherwise), got "
                              f"{group['etas']}")
         group["step_sizes"] = _pair("Rprop", "step_sizes", group["step_sizes"], "(1e-6, 50)")
