@@ -13,9 +13,12 @@ from collections import defaultdict
 import numpy as np
 
 from .._tensor import Tensor
+from ._hooks import (HookMixin, register_optimizer_step_post_hook,
+                     register_optimizer_step_pre_hook)
 from .grad_utils import _zero_grad
 
-__all__ = ["Optimizer"]
+__all__ = ["Optimizer", "register_optimizer_step_pre_hook",
+           "register_optimizer_step_post_hook"]
 
 _required = object()
 
@@ -61,12 +64,16 @@ def _snapshot(v):
     return v
 
 
-class Optimizer:
+class Optimizer(HookMixin):
     """Base class: holds ``param_groups`` (lists of parameters with their own settings,
     e.g. ``lr``) and per-parameter ``state`` (momentum buffers, running averages...).
 
     Subclasses implement ``_update(w, g, state, group, work)``.
     """
+
+    # state numbers PyTorch keeps as float32 0-d tensors: state_dict() gives them as 0-d
+    # float32 arrays, so that its layout (names, dtypes, shapes) is PyTorch's
+    _float32_scalars = ("step",)
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
@@ -106,10 +113,17 @@ class Optimizer:
     def add_param_group(self, group):
         """Add a dict with ``params`` and optional settings overriding the defaults."""
         name = type(self).__name__
-        if not isinstance(group, dict) or "params" not in group:
+        if not isinstance(group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(group)}; {name}: a "
+                            f"parameter group is a dict with a 'params' key")
+        if "params" not in group:
             raise TypeError(f"{name}: a parameter group must be a dict with a 'params' key")
         group = dict(group)
         params = group["params"]
+        if isinstance(params, (set, frozenset)):
+            raise TypeError("optimizer parameters need to be organized in ordered "
+                            "collections, but the ordering of tensors in sets will change "
+                            "between runs. Please use a list instead.")
         params = [params] if isinstance(params, Tensor) else list(params)
         if not params:
             raise ValueError(f"{name}: parameter group {len(self.param_groups)} is empty")
@@ -124,19 +138,22 @@ class Optimizer:
                                  f"be updated; create it with requires_grad=True or leave it "
                                  f"out")
             if p.grad_fn is not None:
-                raise ValueError(f"{name}: {label} was computed by an op "
+                raise ValueError(f"can't optimize a non-leaf Tensor; {name}: {label} was "
+                                 f"computed by an op "
                                  f"({p.grad_fn.name}); only leaf tensors can be optimised")
             if p.data.dtype.kind != "f":
                 raise TypeError(f"{name}: {label} has dtype {p.data.dtype}; parameters "
                                 f"must be floating point")
             if id(p) in seen:
-                raise ValueError(f"{name}: {label} appears more than once; each parameter "
-                                 f"may be in only one group")
+                raise ValueError(f"some parameters appear in more than one parameter "
+                                 f"group; {name}: {label} appears more than once; each "
+                                 f"parameter may be in only one group")
             seen.add(id(p))
         group["params"] = params
         for k, v in self.defaults.items():
             if v is _required and k not in group:
-                raise TypeError(f"{name}: parameter group needs {k!r}")
+                raise ValueError(f"parameter group didn't specify a value of required "
+                                 f"optimization parameter {k}")
             group.setdefault(k, v)
         self._check(group)
         self.param_groups.append(group)
@@ -267,12 +284,22 @@ class Optimizer:
 
         ``{"state": {index: {name: array or number}}, "param_groups": [{..., "params":
         [indices]}]}``; parameters are numbered in order across the groups, as in PyTorch.
+        The state-dict pre hooks run first, the post hooks (which may replace it) after.
         """
+        for hook in self._hook_table("_optimizer_state_dict_pre_hooks").values():
+            hook(self)
+        out = self._state_dict()
+        for hook in self._hook_table("_optimizer_state_dict_post_hooks").values():
+            result = hook(self, out)
+            if result is not None:
+                out = result
+        return out
+
+    def _state_dict(self):
         index = {}
         groups = []
         for group in self.param_groups:
-            g = {k: (list(v) if isinstance(v, tuple) else v) for k, v in group.items()
-                 if k != "params"}
+            g = {k: v for k, v in group.items() if k != "params"}
             ids = []
             for p in group["params"]:
                 index.setdefault(id(p), len(index))
@@ -284,11 +311,27 @@ class Optimizer:
             for p in group["params"]:
                 st = self.state.get(p)
                 if st:
-                    state[index[id(p)]] = {k: _snapshot(v) for k, v in st.items()}
+                    state[index[id(p)]] = {
+                        k: np.array(v, np.float32) if k in self._float32_scalars and
+                        not isinstance(v, np.ndarray) else _snapshot(v)
+                        for k, v in st.items()}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
-        """Restore settings and state saved by :meth:`state_dict` (copies the arrays)."""
+        """Restore settings and state saved by :meth:`state_dict` (copies the arrays). The
+        load pre hooks get a shallow copy of ``state_dict`` (and may return another); the
+        post hooks run after it is loaded."""
+        if isinstance(state_dict, dict):
+            state_dict = dict(state_dict)
+        for hook in self._hook_table("_optimizer_load_state_dict_pre_hooks").values():
+            result = hook(self, state_dict)
+            if result is not None:
+                state_dict = result
+        self._load_state_dict(state_dict)
+        for hook in self._hook_table("_optimizer_load_state_dict_post_hooks").values():
+            hook(self)
+
+    def _load_state_dict(self, state_dict):
         name = type(self).__name__
         try:
             groups, state = state_dict["param_groups"], state_dict["state"]
@@ -296,13 +339,17 @@ class Optimizer:
             raise ValueError(f"{name}.load_state_dict: expected a dict with 'state' and "
                              f"'param_groups' (from optimizer.state_dict())") from None
         if len(groups) != len(self.param_groups):
-            raise ValueError(f"{name}.load_state_dict: the saved state has {len(groups)} "
+            raise ValueError(f"loaded state dict has a different number of parameter "
+                             f"groups; {name}.load_state_dict: the saved state has "
+                             f"{len(groups)} "
                              f"parameter group(s), this optimizer has "
                              f"{len(self.param_groups)}")
         params = []
         for i, (saved, mine) in enumerate(zip(groups, self.param_groups)):
             if len(saved["params"]) != len(mine["params"]):
-                raise ValueError(f"{name}.load_state_dict: group {i} has "
+                raise ValueError(f"loaded state dict contains a parameter group that "
+                                 f"doesn't match the size of optimizer's group; "
+                                 f"{name}.load_state_dict: group {i} has "
                                  f"{len(saved['params'])} parameters in the saved state but "
                                  f"{len(mine['params'])} here; it was saved for another "
                                  f"model")
@@ -362,6 +409,8 @@ class Optimizer:
                 ns[key] = v.astype(p.data.dtype, copy=True)
             elif isinstance(v, np.ndarray):
                 ns[key] = v.item()
+                if key == "step" and float(ns[key]).is_integer():
+                    ns[key] = int(ns[key])          # PyTorch's float32 step: a count here
             else:
                 ns[key] = v
         if not ns:

@@ -357,6 +357,8 @@ class NAdam(Adam):
     ``w <- w - lr (1-mu_t)/(1-P_t) g / d - lr mu_{t+1}/(1-P_t mu_{t+1}) m / d`` with
     ``d = sqrt(v / (1-b2**t)) + eps``. ``P_t`` is kept in float32, as PyTorch keeps it."""
 
+    _float32_scalars = ("step", "mu_product")
+
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None,
                  maximize=False, capturable=False, differentiable=False):

@@ -70,6 +70,8 @@ class ASGD(Optimizer):
     ``eta = lr / (1 + lambd lr t)**alpha`` and ``mu = 1 / max(1, t - t0)`` after step t.
     The averaged weights are ``optimizer.state[p]["ax"]``."""
 
+    _float32_scalars = ("step", "eta", "mu")
+
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0,
                  foreach=None, maximize=False, differentiable=False, capturable=False):
         super().__init__(params, _flags("ASGD", dict(
