@@ -270,9 +270,13 @@ class Adam(Optimizer):
     ``weight_decay`` is L2 decay added to the gradient (for decoupled decay use AdamW or
     ``decoupled_weight_decay=True``); ``amsgrad`` uses the running maximum of v."""
 
+    _float_betas = True
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  amsgrad=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False, fused=None, decoupled_weight_decay=False):
+        if isinstance(betas, list):     # PyTorch keeps Adam's betas as a tuple
+            betas = tuple(betas)
         super().__init__(params, _flags(type(self).__name__, dict(
             lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
             maximize=maximize, foreach=foreach, capturable=capturable,
@@ -289,7 +293,13 @@ class Adam(Optimizer):
         for i, b in enumerate((b1, b2)):
             _check_number(name, f"beta{i + 1}", b, lo=0.0, hi=1.0, hi_open=True,
                           torch=f"Invalid beta parameter at index {i}: {b}")
-        group["betas"] = (float(b1), float(b2))
+        if self._float_betas:       # Adam, AdamW: PyTorch takes floats, kept as a tuple
+            if not all(isinstance(b, float) for b in betas):
+                raise ValueError(f"betas must be either both floats or both Tensors; {name}: "
+                                 f"got {betas!r}; write them as floats, e.g. (0.9, 0.999)")
+            group["betas"] = (float(b1), float(b2))
+        elif not all(type(b) in (int, float) for b in betas):  # else kept as given
+            group["betas"] = (float(b1), float(b2))
         super()._check(group)
 
     def _init_state(self, p, group):
@@ -357,6 +367,8 @@ class NAdam(Adam):
     ``w <- w - lr (1-mu_t)/(1-P_t) g / d - lr mu_{t+1}/(1-P_t mu_{t+1}) m / d`` with
     ``d = sqrt(v / (1-b2**t)) + eps``. ``P_t`` is kept in float32, as PyTorch keeps it."""
 
+    _float_betas = False
+
     _float32_scalars = ("step", "mu_product")
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
@@ -402,6 +414,8 @@ class RAdam(Adam):
     ``r_t = sqrt((rho_t-4)(rho_t-2) rho_inf / ((rho_inf-4)(rho_inf-2) rho_t))``, with
     ``rho_inf = 2/(1-b2) - 1`` and ``rho_t = rho_inf - 2 t b2**t / (1-b2**t)``."""
 
+    _float_betas = False
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False,
                  capturable=False, differentiable=False):
@@ -438,6 +452,8 @@ class RAdam(Adam):
 class Adamax(Adam):
     """Adam with the infinity norm: ``u <- max(b2 u, |g| + eps)``,
     ``w <- w - lr / (1-b1**t) * m / u``."""
+
+    _float_betas = False
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  foreach=None, *, maximize=False, differentiable=False, capturable=False):

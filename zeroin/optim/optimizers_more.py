@@ -21,7 +21,7 @@ def _pair(name, what, v, example):
     """A pair of numbers (PyTorch's ``etas``, ``step_sizes``, ``eps``), as a tuple."""
     if isinstance(v, (str, bytes)) or not hasattr(v, "__len__") or len(v) != 2:
         raise ValueError(f"{name}: {what} must be a pair {example}, got {v!r}")
-    return tuple(v)
+    return v if isinstance(v, (tuple, list)) else tuple(v)     # kept as given, as PyTorch
 
 
 class Rprop(Optimizer):
@@ -257,7 +257,8 @@ class Muon(Optimizer):
         if fn is not None and fn not in ("original", "match_rms_adamw"):
             raise ValueError(f"Adjust learning rate function {fn} is not supported (use "
                              f"None, 'original' or 'match_rms_adamw')")
-        group["ns_coefficients"] = tuple(group["ns_coefficients"])
+        if not isinstance(group["ns_coefficients"], (tuple, list)):
+            group["ns_coefficients"] = tuple(group["ns_coefficients"])
         for p in group["params"]:
             if p.ndim != 2:
                 raise ValueError(f"Muon only supports 2D parameters whereas we found a "
