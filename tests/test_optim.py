@@ -886,7 +886,7 @@ def _opt():
 OPT_ERRORS = [
     (lambda: optim.SGD([_w()], lr=-1), ValueError, r"SGD: learning rate lr must be a number >= 0"),
     (lambda: optim.SGD([_w()], lr=float("inf")), ValueError, r"lr must be a number >= 0, got inf"),
-    (lambda: optim.SGD([_w()], lr="0.1"), ValueError, r"lr must be a number"),
+    (lambda: optim.SGD([_w()], lr="0.1"), TypeError, r"lr must be a number"),
     (lambda: optim.SGD([_w()], lr=0.1, momentum=-0.5), ValueError, r"momentum must be >= 0"),
     (lambda: optim.SGD([_w()], lr=0.1, momentum="high"), TypeError, r"momentum must be a number"),
     (lambda: optim.SGD([_w()], lr=0.1, nesterov=True), ValueError,
@@ -896,7 +896,8 @@ OPT_ERRORS = [
     (lambda: optim.SGD([_w()], lr=0.1, weight_decay=-1), ValueError, r"weight_decay must be >= 0"),
     (lambda: optim.SGD([_w()], lr=0.1, maximize="yes"), TypeError,
      r"maximize must be True or False"),
-    (lambda: optim.SGD([_w()], lr=0.1, fancy=True), TypeError, r"unexpected argument.*fancy"),
+    (lambda: optim.SGD([_w()], lr=0.1, fancy=True), TypeError,
+     r"unexpected keyword argument .fancy."),
     (lambda: optim.Adam([_w()], betas=(1.0, 0.999)), ValueError,
      r"beta1 must be in \[0\.0, 1\.0\)"),
     (lambda: optim.Adam([_w()], betas=(0.9, -0.1)), ValueError, r"beta2 must be in"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import types
 from bisect import bisect_right
 
 from .lr_scheduler import LRScheduler, _int, _optimizer, _per_group, _real
@@ -38,7 +39,8 @@ class ReduceLROnPlateau(LRScheduler):
         self.mode, self.threshold_mode = mode, threshold_mode
         self.last_epoch = 0
         self._last_lr = self._lrs()
-        self.best = math.inf if mode == "min" else -math.inf
+        self.best = self.mode_worse = math.inf if mode == "min" else -math.inf
+        self.default_min_lr = None if isinstance(min_lr, (list, tuple)) else min_lr
         self.cooldown_counter = self.num_bad_epochs = 0
 
     def _is_better(self, a, best):
@@ -245,9 +247,20 @@ class CyclicLR(LRScheduler):
         return lrs
 
     def state_dict(self):
+        """As PyTorch: a custom ``scale_fn`` is not saved (None), but the attributes of a
+        callable object given as one are (its ``__dict__``)."""
         out = super().state_dict()
-        out.pop("_scale_fn_custom", None)       # a function: not saved (as PyTorch)
+        fn = out.pop("_scale_fn_custom", None)
+        out["_scale_fn_custom"] = None if fn is None or isinstance(fn, types.FunctionType) \
+            else dict(fn.__dict__)
         return out
+
+    def load_state_dict(self, state_dict):
+        state_dict = dict(state_dict)
+        fn = state_dict.pop("_scale_fn_custom", None)
+        super().load_state_dict(state_dict)
+        if fn is not None and self._scale_fn_custom is not None:
+            self._scale_fn_custom.__dict__.update(fn)
 
 
 def _phases(pct_start, total, three_phase):

@@ -86,7 +86,38 @@ def _warn_if_first(scheduler):
                       f"first (per batch), then scheduler.step(); otherwise the schedule "
                       f"skips its first learning rate (PyTorch warns too: 'Detected call of "
                       f"`lr_scheduler.step()` before `optimizer.step()`')", UserWarning,
-                      stacklevel=3)
+                      stacklevel=4)     # the caller of step(), past its _within_step
+
+
+def _within_step(step):
+    """``step`` marking that ``get_lr()`` is called from it (PyTorch's
+    ``_get_lr_called_within_step``, saved in the state dict too)."""
+    if getattr(step, "_marks_get_lr", False):
+        return step
+
+    def marked(self, *args, **kwargs):
+        outer = self.__dict__.get("_get_lr_called_within_step", False)
+        self._get_lr_called_within_step = True
+        try:
+            return step(self, *args, **kwargs)
+        finally:
+            self._get_lr_called_within_step = outer
+    marked._marks_get_lr = True
+    marked.__doc__, marked.__name__, marked.__wrapped__ = step.__doc__, "step", step
+    return marked
+
+
+def _warns_outside_step(get_lr):
+    """``get_lr`` warning as PyTorch's when called outside ``step()`` (where the value it
+    computes is the next one, not the current lr)."""
+    def checked(self):
+        if not self.__dict__.get("_get_lr_called_within_step", False):
+            import warnings
+            warnings.warn("To get the last learning rate computed by the scheduler, please "
+                          "use `get_last_lr()`.", UserWarning, stacklevel=2)
+        return get_lr(self)
+    checked.__doc__, checked.__name__, checked.__wrapped__ = get_lr.__doc__, "get_lr", get_lr
+    return checked
 
 
 # --- the base class -----------------------------------------------------------------------
@@ -100,8 +131,16 @@ class LRScheduler:
 
     _is_initial = False
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:
+            cls.step = _within_step(cls.__dict__["step"])
+        if "get_lr" in cls.__dict__:
+            cls.get_lr = _warns_outside_step(cls.__dict__["get_lr"])
+
     def __init__(self, optimizer, last_epoch=-1):
         name = type(self).__name__
+        self._get_lr_called_within_step = False
         optimizer = _optimizer(name, optimizer)
         self.optimizer = optimizer
         _int(name, "last_epoch", last_epoch, lo=-1)
@@ -158,6 +197,12 @@ class LRScheduler:
         skip = ("optimizer", "lr_lambdas", "_schedulers")
         out = {k: (list(v) if isinstance(v, (list, tuple)) else v)
                for k, v in self.__dict__.items() if k not in skip}
+        if type(self).get_lr is LRScheduler.get_lr:     # no get_lr: PyTorch saves no flag
+            out.pop("_get_lr_called_within_step", None)
+        if "lr_lambdas" in self.__dict__:       # as PyTorch: functions are not saved, the
+            out["lr_lambdas"] = [               # attributes of callable objects are
+                None if isinstance(f, types.FunctionType) else dict(f.__dict__)
+                for f in self.lr_lambdas]
         for k, v in out.items():
             if isinstance(v, Counter):
                 out[k] = {int(m): int(c) for m, c in v.items()}
@@ -169,6 +214,11 @@ class LRScheduler:
         of loading optimizer and scheduler does not matter. The saved lr itself, not the
         closed form, keeps a resumed run bit for bit on the uninterrupted one's path:
         schedules such as CosineAnnealingLR compute each lr from the previous one."""
+        state_dict = dict(state_dict)
+        for f, saved in zip(getattr(self, "lr_lambdas", ()),
+                            state_dict.pop("lr_lambdas", None) or ()):
+            if saved is not None:
+                f.__dict__.update(saved)
         for k, v in state_dict.items():
             if hasattr(v, "tolist"):
                 v = v.tolist()
@@ -189,6 +239,9 @@ class LRScheduler:
 
     def __repr__(self):
         return f"{type(self).__name__}(last_epoch={self.last_epoch}, lr={self._last_lr})"
+
+
+LRScheduler.step = _within_step(LRScheduler.step)
 
 
 _LRScheduler = LRScheduler      # PyTorch's old name

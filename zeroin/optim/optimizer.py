@@ -13,15 +13,21 @@ from collections import defaultdict
 import numpy as np
 
 from .._tensor import Tensor
+from ._hooks import (HookMixin, register_optimizer_step_post_hook,
+                     register_optimizer_step_pre_hook)
 from .grad_utils import _zero_grad
 
-__all__ = ["Optimizer"]
+__all__ = ["Optimizer", "register_optimizer_step_pre_hook",
+           "register_optimizer_step_post_hook"]
 
 _required = object()
 
 
-def _check_number(name, what, v, lo=None, hi=None, lo_open=False, hi_open=False, why=""):
-    """``v`` must be a finite real number in the given range (optimisers and schedulers)."""
+def _check_number(name, what, v, lo=None, hi=None, lo_open=False, hi_open=False, why="",
+                  torch=None):
+    """``v`` must be a finite real number in the given range (optimisers and schedulers).
+    ``torch``: PyTorch's message for a value out of range, which the message starts with
+    (e.g. ``"Invalid momentum value: -1"``)."""
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise TypeError(f"{name}: {what} must be a number, got {v!r}")
     if not math.isfinite(v):
@@ -35,7 +41,8 @@ def _check_number(name, what, v, lo=None, hi=None, lo_open=False, hi_open=False,
             rng = f"> {lo}" if lo_open else f">= {lo}"
         else:
             rng = f"in {left}, {right}"
-        raise ValueError(f"{name}: {what} must be {rng}, got {v!r}{why}")
+        first = f"{torch}; " if torch else ""
+        raise ValueError(f"{first}{name}: {what} must be {rng}, got {v!r}{why}")
     return v
 
 
@@ -57,7 +64,7 @@ def _snapshot(v):
     return v
 
 
-class Optimizer:
+class Optimizer(HookMixin):
     """Base class: holds ``param_groups`` (lists of parameters with their own settings,
     e.g. ``lr``) and per-parameter ``state`` (momentum buffers, running averages...).
 
@@ -66,6 +73,10 @@ class Optimizer:
     False (PyTorch's Adafactor and Muon refuse them).
     """
     _takes_complex = True
+
+    # state numbers PyTorch keeps as float32 0-d tensors: state_dict() gives them as 0-d
+    # float32 arrays, so that its layout (names, dtypes, shapes) is PyTorch's
+    _float32_scalars = ("step",)
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
@@ -105,10 +116,17 @@ class Optimizer:
     def add_param_group(self, group):
         """Add a dict with ``params`` and optional settings overriding the defaults."""
         name = type(self).__name__
-        if not isinstance(group, dict) or "params" not in group:
+        if not isinstance(group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(group)}; {name}: a "
+                            f"parameter group is a dict with a 'params' key")
+        if "params" not in group:
             raise TypeError(f"{name}: a parameter group must be a dict with a 'params' key")
         group = dict(group)
         params = group["params"]
+        if isinstance(params, (set, frozenset)):
+            raise TypeError("optimizer parameters need to be organized in ordered "
+                            "collections, but the ordering of tensors in sets will change "
+                            "between runs. Please use a list instead.")
         params = [params] if isinstance(params, Tensor) else list(params)
         if not params:
             raise ValueError(f"{name}: parameter group {len(self.param_groups)} is empty")
@@ -123,7 +141,8 @@ class Optimizer:
                                  f"be updated; create it with requires_grad=True or leave it "
                                  f"out")
             if p.grad_fn is not None:
-                raise ValueError(f"{name}: {label} was computed by an op "
+                raise ValueError(f"can't optimize a non-leaf Tensor; {name}: {label} was "
+                                 f"computed by an op "
                                  f"({p.grad_fn.name}); only leaf tensors can be optimised")
             if p.data.dtype.kind not in "fc":
                 raise TypeError(f"{name}: {label} has dtype {p.data.dtype}; parameters "
@@ -133,13 +152,15 @@ class Optimizer:
                                    f"PyTorch; {label} is {p.data.dtype}): keep its "
                                    f"real and imaginary parts as two real parameters")
             if id(p) in seen:
-                raise ValueError(f"{name}: {label} appears more than once; each parameter "
-                                 f"may be in only one group")
+                raise ValueError(f"some parameters appear in more than one parameter "
+                                 f"group; {name}: {label} appears more than once; each "
+                                 f"parameter may be in only one group")
             seen.add(id(p))
         group["params"] = params
         for k, v in self.defaults.items():
             if v is _required and k not in group:
-                raise TypeError(f"{name}: parameter group needs {k!r}")
+                raise ValueError(f"parameter group didn't specify a value of required "
+                                 f"optimization parameter {k}")
             group.setdefault(k, v)
         self._check(group)
         self.param_groups.append(group)
@@ -170,22 +191,36 @@ class Optimizer:
         """Refuse settings that make no sense (PyTorch's checks, with the fix named)."""
         name = type(self).__name__
         lr = group.get("lr")
-        if isinstance(lr, Tensor) and lr.data.size == 1:
+        if isinstance(lr, Tensor):
+            if lr.data.size != 1:
+                raise ValueError(f"Tensor lr must be 1-element; {name}: got lr of shape "
+                                 f"{tuple(lr.shape)}, pass a number or a 1-element tensor")
             lr = group["lr"] = lr.item()
-        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr >= 0 or \
-                not math.isfinite(lr):
-            raise ValueError(f"{name}: learning rate lr must be a number >= 0, got {lr!r}")
+        if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
+            raise TypeError(f"{name}: learning rate lr must be a number >= 0, got "
+                            f"{type(lr).__name__} {lr!r}; pass e.g. lr=0.1")
+        if not lr >= 0 or not math.isfinite(lr):
+            raise ValueError(f"{self._torch_says('lr', lr)}; {name}: learning rate lr must "
+                             f"be a number >= 0, got {lr!r}")
         for key in ("weight_decay", "momentum"):
             if key in group:
-                _check_number(name, key, group[key], lo=0.0)
+                _check_number(name, key, group[key], lo=0.0,
+                              torch=self._torch_says(key, group[key]))
         if "eps" in group:
             _check_number(name, "eps", group["eps"], lo=0.0, lo_open=True,
                           why="; eps keeps the division finite where a gradient is 0 "
-                              "(e.g. 1e-8)")
+                              "(e.g. 1e-8)", torch=self._torch_says("eps", group["eps"]))
         for key in ("maximize", "nesterov", "amsgrad", "centered"):
             if key in group and not isinstance(group[key], (bool, np.bool_)):
                 raise TypeError(f"{name}: {key} must be True or False, got "
                                 f"{group[key]!r}")
+
+    @staticmethod
+    def _torch_says(key, v):
+        """PyTorch's message for setting ``key`` out of range (Adafactor and Muon word
+        theirs otherwise and override this)."""
+        what = {"lr": "learning rate", "eps": "epsilon value"}.get(key, f"{key} value")
+        return f"Invalid {what}: {v}"
 
     # --- the step ----------------------------------------------------------------------
     def zero_grad(self, set_to_none=True):
@@ -277,12 +312,22 @@ class Optimizer:
 
         ``{"state": {index: {name: array or number}}, "param_groups": [{..., "params":
         [indices]}]}``; parameters are numbered in order across the groups, as in PyTorch.
+        The state-dict pre hooks run first, the post hooks (which may replace it) after.
         """
+        for hook in self._hook_table("_optimizer_state_dict_pre_hooks").values():
+            hook(self)
+        out = self._state_dict()
+        for hook in self._hook_table("_optimizer_state_dict_post_hooks").values():
+            result = hook(self, out)
+            if result is not None:
+                out = result
+        return out
+
+    def _state_dict(self):
         index = {}
         groups = []
         for group in self.param_groups:
-            g = {k: (list(v) if isinstance(v, tuple) else v) for k, v in group.items()
-                 if k != "params"}
+            g = {k: v for k, v in group.items() if k != "params"}
             ids = []
             for p in group["params"]:
                 index.setdefault(id(p), len(index))
@@ -294,11 +339,27 @@ class Optimizer:
             for p in group["params"]:
                 st = self.state.get(p)
                 if st:
-                    state[index[id(p)]] = {k: _snapshot(v) for k, v in st.items()}
+                    state[index[id(p)]] = {
+                        k: np.array(v, np.float32) if k in self._float32_scalars and
+                        not isinstance(v, np.ndarray) else _snapshot(v)
+                        for k, v in st.items()}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
-        """Restore settings and state saved by :meth:`state_dict` (copies the arrays)."""
+        """Restore settings and state saved by :meth:`state_dict` (copies the arrays). The
+        load pre hooks get a shallow copy of ``state_dict`` (and may return another); the
+        post hooks run after it is loaded."""
+        if isinstance(state_dict, dict):
+            state_dict = dict(state_dict)
+        for hook in self._hook_table("_optimizer_load_state_dict_pre_hooks").values():
+            result = hook(self, state_dict)
+            if result is not None:
+                state_dict = result
+        self._load_state_dict(state_dict)
+        for hook in self._hook_table("_optimizer_load_state_dict_post_hooks").values():
+            hook(self)
+
+    def _load_state_dict(self, state_dict):
         name = type(self).__name__
         try:
             groups, state = state_dict["param_groups"], state_dict["state"]
@@ -306,13 +367,17 @@ class Optimizer:
             raise ValueError(f"{name}.load_state_dict: expected a dict with 'state' and "
                              f"'param_groups' (from optimizer.state_dict())") from None
         if len(groups) != len(self.param_groups):
-            raise ValueError(f"{name}.load_state_dict: the saved state has {len(groups)} "
+            raise ValueError(f"loaded state dict has a different number of parameter "
+                             f"groups; {name}.load_state_dict: the saved state has "
+                             f"{len(groups)} "
                              f"parameter group(s), this optimizer has "
                              f"{len(self.param_groups)}")
         params = []
         for i, (saved, mine) in enumerate(zip(groups, self.param_groups)):
             if len(saved["params"]) != len(mine["params"]):
-                raise ValueError(f"{name}.load_state_dict: group {i} has "
+                raise ValueError(f"loaded state dict contains a parameter group that "
+                                 f"doesn't match the size of optimizer's group; "
+                                 f"{name}.load_state_dict: group {i} has "
                                  f"{len(saved['params'])} parameters in the saved state but "
                                  f"{len(mine['params'])} here; it was saved for another "
                                  f"model")
@@ -372,6 +437,8 @@ class Optimizer:
                 ns[key] = v.astype(p.data.dtype, copy=True)
             elif isinstance(v, np.ndarray):
                 ns[key] = v.item()
+                if key == "step" and float(ns[key]).is_integer():
+                    ns[key] = int(ns[key])          # PyTorch's float32 step: a count here
             else:
                 ns[key] = v
         if not ns:

@@ -21,14 +21,22 @@ from .optimizer import Optimizer, _check_number
 
 __all__ = ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "NAdam", "RAdam", "Adamax"]
 
-_IGNORED = ("foreach", "capturable", "differentiable", "fused")
-
-
-def _no_extras(name, extras):
-    """PyTorch's implementation switches (foreach, fused...) are accepted and ignored."""
-    unknown = sorted(set(extras) - set(_IGNORED))
-    if unknown:
-        raise TypeError(f"{name}: unexpected argument(s) {unknown}")
+def _flags(name, defaults):
+    """PyTorch's implementation switches, kept in the defaults as PyTorch keeps them:
+    ``foreach``, ``fused`` and ``capturable`` choose among PyTorch's kernels (CUDA graphs,
+    fused loops) and change nothing in zeroin's one NumPy implementation; PyTorch's
+    conflicts are refused with its errors. ``differentiable=True`` (a step recorded for
+    autograd) is refused: zeroin's optimisers update ``p.data`` outside the graph."""
+    fused, foreach = defaults.get("fused"), defaults.get("foreach")
+    if defaults.get("differentiable"):
+        if fused:
+            raise RuntimeError("`fused` does not support `differentiable`")
+        raise NotImplementedError(f"{name}: differentiable=True is not supported: zeroin's "
+                                  f"optimisers update p.data outside the autograd graph; "
+                                  f"leave differentiable=False")
+    if fused and foreach:
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+    return defaults
 
 
 def _l2(w, g, weight_decay):
@@ -59,19 +67,21 @@ class SGD(Optimizer):
     the gradient; ``maximize`` climbs instead (``g <- -g``).
     """
 
-    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
-                 nesterov=False, *, maximize=False, **extras):
-        _no_extras("SGD", extras)
-        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov,
-                                      maximize=maximize))
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
+                 nesterov=False, *, maximize=False, foreach=None, differentiable=False,
+                 fused=None):
+        super().__init__(params, _flags("SGD", dict(
+            lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+            nesterov=nesterov, maximize=maximize, foreach=foreach,
+            differentiable=differentiable, fused=fused)))
 
     def _check(self, group):
         super()._check(group)
         momentum, dampening = group["momentum"], group["dampening"]
         _check_number("SGD", "dampening", dampening)
         if group["nesterov"] and (momentum <= 0 or dampening != 0):
-            raise ValueError(f"SGD: nesterov momentum needs momentum > 0 and dampening = 0, "
+            raise ValueError(f"Nesterov momentum requires a momentum and zero dampening; "
+                             f"SGD: nesterov momentum needs momentum > 0 and dampening = 0, "
                              f"got momentum={momentum}, dampening={dampening}; pass e.g. "
                              f"momentum=0.9 or drop nesterov=True")
 
@@ -131,18 +141,19 @@ class Adagrad(Optimizer):
     ``s <- s + g**2``, ``w <- w - lr_t g / (sqrt(s) + eps)``,
     ``lr_t = lr / (1 + (t - 1) lr_decay)``."""
 
-    def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
-                 initial_accumulator_value=0.0, eps=1e-10, *, maximize=False, **extras):
-        _no_extras("Adagrad", extras)
-        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                                      initial_accumulator_value=initial_accumulator_value,
-                                      eps=eps, maximize=maximize))
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0,
+                 initial_accumulator_value=0, eps=1e-10, foreach=None, *, maximize=False,
+                 differentiable=False, fused=None):
+        super().__init__(params, _flags("Adagrad", dict(
+            lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value, foreach=foreach,
+            maximize=maximize, differentiable=differentiable, fused=fused)))
 
     def _check(self, group):
         super()._check(group)
-        _check_number("Adagrad", "lr_decay", group["lr_decay"], lo=0.0)
-        _check_number("Adagrad", "initial_accumulator_value",
-                      group["initial_accumulator_value"], lo=0.0)
+        for key in ("lr_decay", "initial_accumulator_value"):
+            _check_number("Adagrad", key, group[key], lo=0.0,
+                          torch=f"Invalid {key} value: {group[key]}")
 
     def _init_state(self, p, group):
         return {"step": 0, "sum": np.full_like(p.numpy(), group["initial_accumulator_value"])}
@@ -167,15 +178,16 @@ class Adadelta(Optimizer):
     ``v <- rho v + (1-rho) g**2``, ``dx = sqrt(u + eps) / sqrt(v + eps) * g``,
     ``u <- rho u + (1-rho) dx**2``, ``w <- w - lr dx``."""
 
-    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, *,
-                 maximize=False, **extras):
-        _no_extras("Adadelta", extras)
-        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
-                                      maximize=maximize))
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
+                 capturable=False, maximize=False, differentiable=False):
+        super().__init__(params, _flags("Adadelta", dict(
+            lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
+            capturable=capturable, foreach=foreach, differentiable=differentiable)))
 
     def _check(self, group):
         super()._check(group)
-        _check_number("Adadelta", "rho", group["rho"], lo=0.0, hi=1.0)
+        _check_number("Adadelta", "rho", group["rho"], lo=0.0, hi=1.0,
+                      torch=f"Invalid rho value: {group['rho']}")
 
     def _init_state(self, p, group):
         return {"step": 0, "square_avg": np.zeros_like(p.numpy()),
@@ -204,16 +216,18 @@ class RMSprop(Optimizer):
     uses ``v - gbar**2`` (``gbar`` the running mean of g); ``momentum`` m accumulates the
     scaled steps: ``b <- m b + g / (sqrt(v) + eps)``, ``w <- w - lr b``."""
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
-                 centered=False, *, maximize=False, **extras):
-        _no_extras("RMSprop", extras)
-        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                                      momentum=momentum, centered=centered,
-                                      maximize=maximize))
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
+                 centered=False, capturable=False, foreach=None, maximize=False,
+                 differentiable=False):
+        super().__init__(params, _flags("RMSprop", dict(
+            lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
+            weight_decay=weight_decay, capturable=capturable, foreach=foreach,
+            maximize=maximize, differentiable=differentiable)))
 
     def _check(self, group):
         super()._check(group)
-        _check_number("RMSprop", "alpha", group["alpha"], lo=0.0)
+        _check_number("RMSprop", "alpha", group["alpha"], lo=0.0,
+                      torch=f"Invalid alpha value: {group['alpha']}")
 
     def _init_state(self, p, group):
         state = {"step": 0, "square_avg": np.zeros_like(p.numpy())}
@@ -256,13 +270,18 @@ class Adam(Optimizer):
     ``weight_decay`` is L2 decay added to the gradient (for decoupled decay use AdamW or
     ``decoupled_weight_decay=True``); ``amsgrad`` uses the running maximum of v."""
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 amsgrad=False, *, maximize=False, decoupled_weight_decay=False, **extras):
-        _no_extras(type(self).__name__, extras)
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps,
-                                      weight_decay=weight_decay, amsgrad=amsgrad,
-                                      maximize=maximize,
-                                      decoupled_weight_decay=bool(decoupled_weight_decay)))
+    _float_betas = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 amsgrad=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False, fused=None, decoupled_weight_decay=False):
+        if isinstance(betas, list):     # PyTorch keeps Adam's betas as a tuple
+            betas = tuple(betas)
+        super().__init__(params, _flags(type(self).__name__, dict(
+            lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+            maximize=maximize, foreach=foreach, capturable=capturable,
+            differentiable=differentiable, fused=fused,
+            decoupled_weight_decay=bool(decoupled_weight_decay))))
 
     def _check(self, group):
         name = type(self).__name__
@@ -271,9 +290,16 @@ class Adam(Optimizer):
             raise ValueError(f"{name}: betas must be a pair (beta1, beta2) such as "
                              f"(0.9, 0.999), got {betas!r}")
         b1, b2 = betas
-        _check_number(name, "beta1", b1, lo=0.0, hi=1.0, hi_open=True)
-        _check_number(name, "beta2", b2, lo=0.0, hi=1.0, hi_open=True)
-        group["betas"] = (float(b1), float(b2))
+        for i, b in enumerate((b1, b2)):
+            _check_number(name, f"beta{i + 1}", b, lo=0.0, hi=1.0, hi_open=True,
+                          torch=f"Invalid beta parameter at index {i}: {b}")
+        if self._float_betas:       # Adam, AdamW: PyTorch takes floats, kept as a tuple
+            if not all(isinstance(b, float) for b in betas):
+                raise ValueError(f"betas must be either both floats or both Tensors; {name}: "
+                                 f"got {betas!r}; write them as floats, e.g. (0.9, 0.999)")
+            group["betas"] = (float(b1), float(b2))
+        elif not all(type(b) in (int, float) for b in betas):  # else kept as given
+            group["betas"] = (float(b1), float(b2))
         super()._check(group)
 
     def _init_state(self, p, group):
@@ -311,10 +337,12 @@ class AdamW(Adam):
     (default ``weight_decay=1e-2``)."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, maximize=False, **extras):
+                 amsgrad=False, *, maximize=False, foreach=None, capturable=False,
+                 differentiable=False, fused=None):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True,
-                         **extras)
+                         amsgrad=amsgrad, maximize=maximize, foreach=foreach,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)
 
 
 def _moments(w, g, state, group, tmp):
@@ -339,18 +367,23 @@ class NAdam(Adam):
     ``w <- w - lr (1-mu_t)/(1-P_t) g / d - lr mu_{t+1}/(1-P_t mu_{t+1}) m / d`` with
     ``d = sqrt(v / (1-b2**t)) + eps``. ``P_t`` is kept in float32, as PyTorch keeps it."""
 
-    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 momentum_decay=4e-3, decoupled_weight_decay=False, *, maximize=False,
-                 **extras):
-        _no_extras("NAdam", extras)
-        Optimizer.__init__(self, params, dict(
+    _float_betas = False
+
+    _float32_scalars = ("step", "mu_product")
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None,
+                 maximize=False, capturable=False, differentiable=False):
+        Optimizer.__init__(self, params, _flags("NAdam", dict(
             lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
             momentum_decay=momentum_decay, decoupled_weight_decay=bool(decoupled_weight_decay),
-            maximize=maximize))
+            maximize=maximize, foreach=foreach, capturable=capturable,
+            differentiable=differentiable)))
 
     def _check(self, group):        # betas, lr, eps, weight_decay: Adam's and the base's
         super()._check(group)
-        _check_number("NAdam", "momentum_decay", group["momentum_decay"], lo=0.0)
+        _check_number("NAdam", "momentum_decay", group["momentum_decay"], lo=0.0,
+                      torch=f"Invalid momentum_decay value: {group['momentum_decay']}")
 
     def _init_state(self, p, group):
         return {"step": 0, "mu_product": 1.0, "exp_avg": np.zeros_like(p.numpy()),
@@ -381,12 +414,16 @@ class RAdam(Adam):
     ``r_t = sqrt((rho_t-4)(rho_t-2) rho_inf / ((rho_inf-4)(rho_inf-2) rho_t))``, with
     ``rho_inf = 2/(1-b2) - 1`` and ``rho_t = rho_inf - 2 t b2**t / (1-b2**t)``."""
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 decoupled_weight_decay=False, *, maximize=False, **extras):
-        _no_extras("RAdam", extras)
-        Optimizer.__init__(self, params, dict(
-            lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-            decoupled_weight_decay=bool(decoupled_weight_decay), maximize=maximize))
+    _float_betas = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 decoupled_weight_decay=False, *, foreach=None, maximize=False,
+                 capturable=False, differentiable=False):
+        Optimizer.__init__(self, params, _flags("RAdam", dict(
+            lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize,
+            foreach=foreach, capturable=capturable,
+            decoupled_weight_decay=bool(decoupled_weight_decay),
+            differentiable=differentiable)))
 
     def _init_state(self, p, group):
         return {"step": 0, "exp_avg": np.zeros_like(p.numpy()),
@@ -416,11 +453,13 @@ class Adamax(Adam):
     """Adam with the infinity norm: ``u <- max(b2 u, |g| + eps)``,
     ``w <- w - lr / (1-b1**t) * m / u``."""
 
-    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *,
-                 maximize=False, **extras):
-        _no_extras("Adamax", extras)
-        Optimizer.__init__(self, params, dict(lr=lr, betas=betas, eps=eps,
-                                              weight_decay=weight_decay, maximize=maximize))
+    _float_betas = False
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 foreach=None, *, maximize=False, differentiable=False, capturable=False):
+        Optimizer.__init__(self, params, _flags("Adamax", dict(
+            lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
+            maximize=maximize, differentiable=differentiable, capturable=capturable)))
 
     def _init_state(self, p, group):
         return {"step": 0, "exp_avg": np.zeros_like(p.numpy()),

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .optimizer import Optimizer, _check_number
-from .optimizers import _l2
+from .optimizers import _flags, _l2
 
 __all__ = ["Rprop", "ASGD", "Adafactor", "Muon"]
 
@@ -21,7 +21,7 @@ def _pair(name, what, v, example):
     """A pair of numbers (PyTorch's ``etas``, ``step_sizes``, ``eps``), as a tuple."""
     if isinstance(v, (str, bytes)) or not hasattr(v, "__len__") or len(v) != 2:
         raise ValueError(f"{name}: {what} must be a pair {example}, got {v!r}")
-    return tuple(v)
+    return v if isinstance(v, (tuple, list)) else tuple(v)     # kept as given, as PyTorch
 
 
 class Rprop(Optimizer):
@@ -32,15 +32,16 @@ class Rprop(Optimizer):
 
     def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *,
                  capturable=False, foreach=None, maximize=False, differentiable=False):
-        super().__init__(params, dict(lr=lr, etas=etas, step_sizes=step_sizes,
-                                      foreach=foreach, maximize=maximize,
-                                      differentiable=differentiable, capturable=capturable))
+        super().__init__(params, _flags("Rprop", dict(
+            lr=lr, etas=etas, step_sizes=step_sizes, foreach=foreach, maximize=maximize,
+            differentiable=differentiable, capturable=capturable)))
 
     def _check(self, group):
         super()._check(group)
         minus, plus = group["etas"] = _pair("Rprop", "etas", group["etas"], "(0.5, 1.2)")
         if not 0.0 < minus < 1.0 < plus:
-            raise ValueError(f"Rprop: etas must satisfy 0 < etas[0] < 1 < etas[1] (the "
+            raise ValueError(f"Invalid eta values: {minus}, {plus}; Rprop: etas must "
+                             f"satisfy 0 < etas[0] < 1 < etas[1] (the "
                              f"step shrinks on a sign flip, grows otherwise), got "
                              f"{group['etas']}")
         group["step_sizes"] = _pair("Rprop", "step_sizes", group["step_sizes"], "(1e-6, 50)")
@@ -70,12 +71,14 @@ class ASGD(Optimizer):
     ``eta = lr / (1 + lambd lr t)**alpha`` and ``mu = 1 / max(1, t - t0)`` after step t.
     The averaged weights are ``optimizer.state[p]["ax"]``."""
 
-    def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0,
+    _float32_scalars = ("step", "eta", "mu")
+
+    def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0,
                  foreach=None, maximize=False, differentiable=False, capturable=False):
-        super().__init__(params, dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0,
-                                      weight_decay=weight_decay, foreach=foreach,
-                                      maximize=maximize, differentiable=differentiable,
-                                      capturable=capturable))
+        super().__init__(params, _flags("ASGD", dict(
+            lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,
+            foreach=foreach, maximize=maximize, differentiable=differentiable,
+            capturable=capturable)))
 
     def _check(self, group):
         super()._check(group)
@@ -102,6 +105,12 @@ class ASGD(Optimizer):
         state["mu"] = float(np.float32(1 / max(1, t - group["t0"])))
 
 
+def _should_be(key, v):
+    """Adafactor's and Muon's words for a setting out of range."""
+    what = {"lr": "Learning rate"}.get(key, key)
+    return f"{what} should be >= 0 but is: {v}"
+
+
 class Adafactor(Optimizer):
     """Adam-like steps with a factored second moment (Shazeer & Stern, 2018), PyTorch's
     variant: for a matrix (or stack of them) a row and a column average of g**2, ``v ~
@@ -117,17 +126,23 @@ class Adafactor(Optimizer):
                                       weight_decay=weight_decay, foreach=foreach,
                                       maximize=maximize))
 
+    _torch_says = staticmethod(_should_be)
+
     def _check(self, group):
         rest = {k: v for k, v in group.items() if k != "eps"}     # a pair, checked here
         super()._check(rest)
         group["lr"] = rest["lr"]
-        _check_number("Adafactor", "beta2_decay", group["beta2_decay"], hi=0.0)
+        _check_number("Adafactor", "beta2_decay", group["beta2_decay"], hi=0.0,
+                      torch=f"beta2_decay should be <= 0 but is: {group['beta2_decay']}")
         e1, e2 = group["eps"] = _pair("Adafactor", "eps", group["eps"], "(None, 1e-3)")
         if e1 is not None:
-            _check_number("Adafactor", "eps[0]", e1, lo=0.0)
-        _check_number("Adafactor", "eps[1]", e2, lo=0.0)
+            _check_number("Adafactor", "eps[0]", e1, lo=0.0,
+                          torch=f"epsilon1 should be >= 0 but is: {e1}")
+        _check_number("Adafactor", "eps[1]", e2, lo=0.0,
+                      torch=f"epsilon2 should be >= 0 but is: {e2}")
         _check_number("Adafactor", "d", group["d"], lo=1.0,
-                      why="; d is the clipping threshold of the step's RMS")
+                      why="; d is the clipping threshold of the step's RMS",
+                      torch=f"Clipping threshold d should be >= 1 but is: {group['d']}")
 
     def _init_state(self, p, group):
         return self._init_state_of(p.numpy())
@@ -235,13 +250,18 @@ class Muon(Optimizer):
                                       nesterov=nesterov, ns_coefficients=ns_coefficients,
                                       eps=eps, ns_steps=ns_steps, adjust_lr_fn=adjust_lr_fn))
 
+    @staticmethod
+    def _torch_says(key, v):
+        return _should_be("weight decay" if key == "weight_decay" else key, v)
+
     def _check(self, group):
         super()._check(group)
         fn = group["adjust_lr_fn"]
         if fn is not None and fn not in ("original", "match_rms_adamw"):
             raise ValueError(f"Adjust learning rate function {fn} is not supported (use "
                              f"None, 'original' or 'match_rms_adamw')")
-        group["ns_coefficients"] = tuple(group["ns_coefficients"])
+        if not isinstance(group["ns_coefficients"], (tuple, list)):
+            group["ns_coefficients"] = tuple(group["ns_coefficients"])
         for p in group["params"]:
             if p.ndim != 2:
                 raise ValueError(f"Muon only supports 2D parameters whereas we found a "
