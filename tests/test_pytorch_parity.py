@@ -1324,6 +1324,19 @@ table("implicit_dim", {
 })
 
 
+# f-strings of tensors, as tutorials print predictions and losses
+table("format", {
+    "int_0d": lambda T: f"{T.tensor(5)}",
+    "float_0d": lambda T: f"{T.tensor(2.5)}",
+    "bool_0d": lambda T: f"{T.tensor(True)}",
+    "grad_0d": lambda T: f"{T.tensor(1.5, requires_grad=True) * 2}",
+    "argmax_item": lambda T: " ".join(f"{p}" for p in T.tensor(A).argmax(1)),
+    "spec_0d": lambda T: f"{T.tensor(2.5):.3f}",
+    "vector": lambda T: f"{T.tensor([1, 2])}",
+    "parameter_0d": lambda T: f"{T.nn.Parameter(T.tensor(1.5))}".splitlines()[0],
+})
+
+
 def _implicit_module(T, m, a):
     import warnings
     with warnings.catch_warnings(record=True) as seen:

@@ -777,7 +777,10 @@ class Tensor:
         return "tensor(" + body + "".join(", " + e for e in extra) + ")"
 
     def __format__(self, spec):
-        if _array_of(self).size == 1 and spec:
+        """A 0-d tensor formats as its number, as PyTorch's (``f"{pred}"`` is ``5``, not
+        ``tensor(5)``); a subclass (a Parameter) prints whole, as PyTorch's."""
+        d = _array_of(self)
+        if (d.ndim == 0 and type(self) is Tensor) or (d.size == 1 and spec):
             return format(self.item(), spec)
         return str(self)
 
