@@ -1141,6 +1141,23 @@ def test_unpack_sequence(enforce_sorted):
         close(z.grad, t.grad)
 
 
+@pytest.mark.parametrize("call", [
+    lambda R, T: R.pack_padded_sequence(T.zeros(3, 2), [2, 3]),              # unsorted
+    lambda R, T: R.pack_padded_sequence(T.zeros(3, 2), [3, 0]),              # empty one
+    lambda R, T: R.pack_sequence([T.ones(1, 2), T.ones(3, 2)]),               # unsorted
+    lambda R, T: R.pack_sequence([T.ones(3, 2), T.ones(0, 2)], False),        # empty one
+    lambda R, T: R.pack_sequence([]),
+    lambda R, T: R.pad_sequence([]),
+], ids=["padded_unsorted", "padded_zero_length", "unsorted", "empty_sequence", "none",
+        "pad_none"])
+def test_packing_refusals_are_runtime_errors_as_pytorch(call):
+    # a tutorial's `except RuntimeError` around packing catches zeroin's refusal too
+    with pytest.raises(RuntimeError):
+        call(R, torch)
+    with pytest.raises(RuntimeError):
+        call(nn.utils.rnn, zeroin)
+
+
 # lengths: short; over 8 steps (the packed data is cut by halving) with repeated lengths
 PACKED_LENGTHS = {"short": ([4, 2, 1], [2, 4, 1]),
                   "long": ([12, 9, 9, 3, 1], [3, 12, 1, 9, 9])}
