@@ -1337,6 +1337,18 @@ table("format", {
 })
 
 
+# a first hour's mistakes: PyTorch raises RuntimeError, so `except RuntimeError` must catch
+table("mistake", {
+    "embedding_float_indices": lambda T: catch(
+        lambda: T.nn.Embedding(5, 2)(T.tensor([1.0, 2.0]))),
+    "one_hot_float_labels": lambda T: catch(
+        lambda: T.nn.functional.one_hot(T.tensor([1.0, 2.0]))),
+    "one_hot_negative": lambda T: catch(lambda: T.nn.functional.one_hot(int_tensor(T, [-1]))),
+    "one_hot_too_big": lambda T: catch(
+        lambda: T.nn.functional.one_hot(int_tensor(T, [3]), 2)),
+})
+
+
 def _implicit_module(T, m, a):
     import warnings
     with warnings.catch_warnings(record=True) as seen:
