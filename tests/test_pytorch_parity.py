@@ -1349,6 +1349,21 @@ table("mistake", {
 })
 
 
+# torch.tensor(a_tensor), as in many Datasets' __getitem__: PyTorch warns (and copies)
+table("copy_construct", {
+    "tensor_of_tensor_warns": warned(lambda T: T.tensor(t(T, A, grad=True))),
+    "tensor_of_tensor_dtype": warned(lambda T: T.tensor(t(T, A), dtype=T.float32)),
+    "list_of_0d_tensors_silent": warned(lambda T: T.tensor([T.tensor(1.0), T.tensor(2.0)])),
+    "as_tensor_silent": warned(lambda T: T.as_tensor(t(T, A))),
+})
+
+
+def test_copy_construct_warning_points_at_the_callers_line():
+    with pytest.warns(UserWarning, match=r"sourceTensor.detach\(\).clone\(\)") as seen:
+        zeroin.tensor(zeroin.ones(2))
+    assert seen[0].filename == __file__
+
+
 def _implicit_module(T, m, a):
     import warnings
     with warnings.catch_warnings(record=True) as seen:

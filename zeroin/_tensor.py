@@ -1040,6 +1040,12 @@ def tensor(data, *, requires_grad=False, dtype=None, name=None, device=None):
         t.name = name
         t._retain = False
         return t
+    if isinstance(data, Tensor):        # PyTorch's warning, word for word
+        import warnings
+        warnings.warn("To copy construct from a tensor, it is recommended to use "
+                      "sourceTensor.detach().clone() or sourceTensor.detach().clone()."
+                      "requires_grad_(True), rather than torch.tensor(sourceTensor).",
+                      UserWarning, stacklevel=_user_stacklevel())
     if device is not None:
         from .dtypes import as_device
         as_device(device, "tensor")
