@@ -1364,6 +1364,25 @@ def test_copy_construct_warning_points_at_the_callers_line():
     assert seen[0].filename == __file__
 
 
+def test_float_of_a_tensor_that_requires_grad_warns_once_as_pytorch(monkeypatch):
+    # PyTorch 2.13: float(loss) warns (once per process, only with grad mode on); int(),
+    # .item() and float() under no_grad stay silent
+    monkeypatch.setattr(zeroin._tensor, "_float_warned", False)
+    x = zeroin.tensor(A, requires_grad=True).sum()
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with zeroin.no_grad():
+            float(x)
+        int(x), x.item(), float(x.detach())
+        assert seen == []
+        float(x)
+        float(x)
+    assert [str(w.message) for w in seen] == [
+        "Converting a tensor with requires_grad=True to a scalar may lead to unexpected "
+        "behavior.\nConsider using tensor.detach() first."]
+    assert seen[0].category is UserWarning and seen[0].filename == __file__
+
+
 def _implicit_module(T, m, a):
     import warnings
     with warnings.catch_warnings(record=True) as seen:

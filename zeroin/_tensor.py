@@ -72,6 +72,9 @@ def _set_grad_mode(value):
     return prev
 
 
+_float_warned = False       # float(t) of a tensor that requires grad warned already
+
+
 def is_grad_enabled():
     """True when new ops record the graph (the default; see :class:`no_grad`)."""
     return _off_threads == 0 or _mode.enabled
@@ -563,6 +566,13 @@ class Tensor:
         return _array_of(self).copy() if copy else _array_of(self)     # np.array(t) copies, asarray not
 
     def __float__(self):
+        global _float_warned
+        if self.requires_grad and not _float_warned and is_grad_enabled():
+            _float_warned = True    # PyTorch's warning, once per process as its C++ one
+            import warnings
+            warnings.warn("Converting a tensor with requires_grad=True to a scalar may lead "
+                          "to unexpected behavior.\nConsider using tensor.detach() first.",
+                          UserWarning, stacklevel=2)
         return float(self.item())
 
     def __int__(self):
