@@ -166,12 +166,19 @@ def test_kl_div(kw):
                                                             torch.tensor(tgt)), X4)
 
 
-@pytest.mark.filterwarnings("ignore:size_average and reduce args:UserWarning")   # torch's own
 def test_legacy_size_average_and_reduce():
+    # the mapping and PyTorch's deprecation warning (from the module and from F.*)
+    x, y = np.ones(2), np.zeros(2)
     for sa, red in ((False, None), (None, False), (True, True)):
-        z = nn.MSELoss(size_average=sa, reduce=red)
-        t = torch.nn.MSELoss(size_average=sa, reduce=red)
+        with pytest.warns(UserWarning) as zw:
+            z = nn.MSELoss(size_average=sa, reduce=red)
+            F.mse_loss(zeroin.tensor(x), zeroin.tensor(y), sa, red)
+        with pytest.warns(UserWarning) as tw:
+            t = torch.nn.MSELoss(size_average=sa, reduce=red)
+            TF.mse_loss(torch.tensor(x), torch.tensor(y), sa, red)
         assert z.reduction == t.reduction
+        assert [str(w.message) for w in zw] == [str(w.message) for w in tw]
+        assert {w.filename for w in zw} == {__file__}
 
 
 # --- activations and layers -------------------------------------------------------------------

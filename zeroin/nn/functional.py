@@ -356,9 +356,11 @@ def _legacy_reduction(size_average, reduce, reduction):
     """PyTorch's deprecated ``size_average``/``reduce`` arguments, mapped as it does."""
     if size_average is None and reduce is None:
         return reduction
-    if reduce is False:
-        return "none"
-    return "sum" if size_average is False else "mean"
+    out = "none" if reduce is False else "sum" if size_average is False else "mean"
+    from .._tensor import _user_stacklevel
+    warnings.warn(f"size_average and reduce args will be deprecated, please use "
+                  f"reduction='{out}' instead.", UserWarning, stacklevel=_user_stacklevel())
+    return out
 
 
 def _check_weight(op, name, w, shape):
