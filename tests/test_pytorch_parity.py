@@ -1337,6 +1337,11 @@ table("format", {
 })
 
 
+def _grad_outputs_shape(T):
+    x = t(T, A, grad=True)
+    return T.autograd.grad(x * 2, x, grad_outputs=T.ones(3))
+
+
 # a first hour's mistakes: PyTorch raises RuntimeError, so `except RuntimeError` must catch
 table("mistake", {
     "embedding_float_indices": lambda T: catch(
@@ -1346,6 +1351,9 @@ table("mistake", {
     "one_hot_negative": lambda T: catch(lambda: T.nn.functional.one_hot(int_tensor(T, [-1]))),
     "one_hot_too_big": lambda T: catch(
         lambda: T.nn.functional.one_hot(int_tensor(T, [3]), 2)),
+    "backward_gradient_shape": lambda T: catch(
+        lambda: (t(T, A, grad=True) * 2).backward(T.ones(3))),
+    "grad_outputs_shape": lambda T: catch(lambda: _grad_outputs_shape(T)),
 })
 
 
