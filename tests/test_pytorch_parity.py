@@ -1342,6 +1342,16 @@ def _grad_outputs_shape(T):
     return T.autograd.grad(x * 2, x, grad_outputs=T.ones(3))
 
 
+# nn.Parameter keeps complex data, and any dtype when frozen, as PyTorch's
+table("parameter", {
+    "complex": lambda T: grad_of(T, lambda z: (T.nn.Parameter(z).abs() ** 2).sum(),
+                                 np.array([1 + 2j, 3 - 1j])),
+    "complex_value": lambda T: T.nn.Parameter(T.tensor(np.array([1 + 2j, 3 - 1j]))),
+    "int_frozen": lambda T: T.nn.Parameter(int_tensor(T, [1, 2]), requires_grad=False),
+    "bool_frozen": lambda T: T.nn.Parameter(T.tensor([True, False]), requires_grad=False),
+})
+
+
 # a first hour's mistakes: PyTorch raises RuntimeError, so `except RuntimeError` must catch
 table("mistake", {
     "embedding_float_indices": lambda T: catch(
