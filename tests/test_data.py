@@ -594,7 +594,10 @@ def test_dataloader_pytorch_arguments_work_in_process():
     ds = _pairs(7)
     loader = DataLoader(ds, batch_size=3, num_workers=4, pin_memory=True, drop_last=True,
                         persistent_workers=True, generator=1, shuffle=True)
-    batches = list(loader)
+    with pytest.warns(UserWarning, match="'pin_memory' argument is set as true but no "
+                      "accelerator is found") as seen:
+        batches = list(loader)          # PyTorch's warning: CPU only, nothing to pin
+    assert seen[0].filename == __file__
     assert len(batches) == len(loader) == 2 and isinstance(batches[0], list)
     assert all(isinstance(t, zeroin.Tensor) and len(t) == 3 for b in batches for t in b)
     assert zeroin.utils.data.get_worker_info() is None

@@ -866,8 +866,10 @@ def test_bad_inputs_are_refused_with_the_fix(make, exc, words):
 
 
 def test_loss_flags_still_take_bools():
-    assert nn.MSELoss(True, False).reduction == "none"       # PyTorch's legacy mapping
-    assert nn.CrossEntropyLoss(None, False).reduction == "sum"
+    with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated"):
+        assert nn.MSELoss(True, False).reduction == "none"       # PyTorch's legacy mapping
+    with pytest.warns(UserWarning, match="please use reduction='sum' instead"):
+        assert nn.CrossEntropyLoss(None, False).reduction == "sum"
 
 
 def test_integer_input_to_a_layer_is_converted_and_the_fix_works():

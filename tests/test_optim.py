@@ -761,6 +761,34 @@ def test_optimizer_takes_named_parameters_as_pytorch():
             {"params": [zeroin.zeros(2, requires_grad=True)]})
 
 
+_WHOLE_FLOATS = {      # the Transformer tutorial: StepLR(optimizer, 1.0, gamma=0.95)
+    "StepLR": lambda o, L, v: L.StepLR(o, v, gamma=0.5),
+    "MultiStepLR": lambda o, L, v: L.MultiStepLR(o, [v, 2 * v], 0.5),
+    "ConstantLR": lambda o, L, v: L.ConstantLR(o, 0.5, total_iters=v),
+    "LinearLR": lambda o, L, v: L.LinearLR(o, 0.5, total_iters=v),
+    "PolynomialLR": lambda o, L, v: L.PolynomialLR(o, total_iters=v),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_WHOLE_FLOATS))
+def test_scheduler_takes_a_whole_float_as_pytorch_and_refuses_a_fraction(name):
+    torch = pytest.importorskip("torch")
+
+    def lrs(T, v):
+        o = T.optim.SGD([T.zeros(1, requires_grad=True)], lr=1.0)
+        s = _WHOLE_FLOATS[name](o, T.optim.lr_scheduler, v)
+        out = []
+        for _ in range(6):
+            o.step()
+            s.step()
+            out.append(o.param_groups[0]["lr"])
+        return out
+    np.testing.assert_allclose(lrs(zeroin, 2.0), lrs(torch, 2.0), rtol=1e-12)
+    assert lrs(zeroin, 2.0) == lrs(zeroin, 2)
+    with pytest.raises(ValueError, match=f"{name}: .* got 2.5"):
+        lrs(zeroin, 2.5)        # PyTorch's then fires at odd epochs, or never ends
+
+
 _RESUMABLE = {
     "CosineAnnealingLR": lambda o, L: L.CosineAnnealingLR(o, T_max=10),
     "StepLR": lambda o, L: L.StepLR(o, step_size=2, gamma=0.1),

@@ -1324,6 +1324,83 @@ table("implicit_dim", {
 })
 
 
+# f-strings of tensors, as tutorials print predictions and losses
+table("format", {
+    "int_0d": lambda T: f"{T.tensor(5)}",
+    "float_0d": lambda T: f"{T.tensor(2.5)}",
+    "bool_0d": lambda T: f"{T.tensor(True)}",
+    "grad_0d": lambda T: f"{T.tensor(1.5, requires_grad=True) * 2}",
+    "argmax_item": lambda T: " ".join(f"{p}" for p in T.tensor(A).argmax(1)),
+    "spec_0d": lambda T: f"{T.tensor(2.5):.3f}",
+    "vector": lambda T: f"{T.tensor([1, 2])}",
+    "parameter_0d": lambda T: f"{T.nn.Parameter(T.tensor(1.5))}".splitlines()[0],
+})
+
+
+def _grad_outputs_shape(T):
+    x = t(T, A, grad=True)
+    return T.autograd.grad(x * 2, x, grad_outputs=T.ones(3))
+
+
+# nn.Parameter keeps complex data, and any dtype when frozen, as PyTorch's
+table("parameter", {
+    "complex": lambda T: grad_of(T, lambda z: (T.nn.Parameter(z).abs() ** 2).sum(),
+                                 np.array([1 + 2j, 3 - 1j])),
+    "complex_value": lambda T: T.nn.Parameter(T.tensor(np.array([1 + 2j, 3 - 1j]))),
+    "int_frozen": lambda T: T.nn.Parameter(int_tensor(T, [1, 2]), requires_grad=False),
+    "bool_frozen": lambda T: T.nn.Parameter(T.tensor([True, False]), requires_grad=False),
+})
+
+
+# a first hour's mistakes: PyTorch raises RuntimeError, so `except RuntimeError` must catch
+table("mistake", {
+    "embedding_float_indices": lambda T: catch(
+        lambda: T.nn.Embedding(5, 2)(T.tensor([1.0, 2.0]))),
+    "one_hot_float_labels": lambda T: catch(
+        lambda: T.nn.functional.one_hot(T.tensor([1.0, 2.0]))),
+    "one_hot_negative": lambda T: catch(lambda: T.nn.functional.one_hot(int_tensor(T, [-1]))),
+    "one_hot_too_big": lambda T: catch(
+        lambda: T.nn.functional.one_hot(int_tensor(T, [3]), 2)),
+    "backward_gradient_shape": lambda T: catch(
+        lambda: (t(T, A, grad=True) * 2).backward(T.ones(3))),
+    "grad_outputs_shape": lambda T: catch(lambda: _grad_outputs_shape(T)),
+})
+
+
+# torch.tensor(a_tensor), as in many Datasets' __getitem__: PyTorch warns (and copies)
+table("copy_construct", {
+    "tensor_of_tensor_warns": warned(lambda T: T.tensor(t(T, A, grad=True))),
+    "tensor_of_tensor_dtype": warned(lambda T: T.tensor(t(T, A), dtype=T.float32)),
+    "list_of_0d_tensors_silent": warned(lambda T: T.tensor([T.tensor(1.0), T.tensor(2.0)])),
+    "as_tensor_silent": warned(lambda T: T.as_tensor(t(T, A))),
+})
+
+
+def test_copy_construct_warning_points_at_the_callers_line():
+    with pytest.warns(UserWarning, match=r"sourceTensor.detach\(\).clone\(\)") as seen:
+        zeroin.tensor(zeroin.ones(2))
+    assert seen[0].filename == __file__
+
+
+def test_float_of_a_tensor_that_requires_grad_warns_once_as_pytorch(monkeypatch):
+    # PyTorch 2.13: float(loss) warns (once per process, only with grad mode on); int(),
+    # .item() and float() under no_grad stay silent
+    monkeypatch.setattr(zeroin._tensor, "_float_warned", False)
+    x = zeroin.tensor(A, requires_grad=True).sum()
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with zeroin.no_grad():
+            float(x)
+        int(x), x.item(), float(x.detach())
+        assert seen == []
+        float(x)
+        float(x)
+    assert [str(w.message) for w in seen] == [
+        "Converting a tensor with requires_grad=True to a scalar may lead to unexpected "
+        "behavior.\nConsider using tensor.detach() first."]
+    assert seen[0].category is UserWarning and seen[0].filename == __file__
+
+
 def _implicit_module(T, m, a):
     import warnings
     with warnings.catch_warnings(record=True) as seen:

@@ -166,12 +166,19 @@ def test_kl_div(kw):
                                                             torch.tensor(tgt)), X4)
 
 
-@pytest.mark.filterwarnings("ignore:size_average and reduce args:UserWarning")   # torch's own
 def test_legacy_size_average_and_reduce():
+    # the mapping and PyTorch's deprecation warning (from the module and from F.*)
+    x, y = np.ones(2), np.zeros(2)
     for sa, red in ((False, None), (None, False), (True, True)):
-        z = nn.MSELoss(size_average=sa, reduce=red)
-        t = torch.nn.MSELoss(size_average=sa, reduce=red)
+        with pytest.warns(UserWarning) as zw:
+            z = nn.MSELoss(size_average=sa, reduce=red)
+            F.mse_loss(zeroin.tensor(x), zeroin.tensor(y), sa, red)
+        with pytest.warns(UserWarning) as tw:
+            t = torch.nn.MSELoss(size_average=sa, reduce=red)
+            TF.mse_loss(torch.tensor(x), torch.tensor(y), sa, red)
         assert z.reduction == t.reduction
+        assert [str(w.message) for w in zw] == [str(w.message) for w in tw]
+        assert {w.filename for w in zw} == {__file__}
 
 
 # --- activations and layers -------------------------------------------------------------------
@@ -1137,6 +1144,23 @@ def test_unpack_sequence(enforce_sorted):
     tl.backward()
     for z, t in pairs:
         close(z.grad, t.grad)
+
+
+@pytest.mark.parametrize("call", [
+    lambda R, T: R.pack_padded_sequence(T.zeros(3, 2), [2, 3]),              # unsorted
+    lambda R, T: R.pack_padded_sequence(T.zeros(3, 2), [3, 0]),              # empty one
+    lambda R, T: R.pack_sequence([T.ones(1, 2), T.ones(3, 2)]),               # unsorted
+    lambda R, T: R.pack_sequence([T.ones(3, 2), T.ones(0, 2)], False),        # empty one
+    lambda R, T: R.pack_sequence([]),
+    lambda R, T: R.pad_sequence([]),
+], ids=["padded_unsorted", "padded_zero_length", "unsorted", "empty_sequence", "none",
+        "pad_none"])
+def test_packing_refusals_are_runtime_errors_as_pytorch(call):
+    # a tutorial's `except RuntimeError` around packing catches zeroin's refusal too
+    with pytest.raises(RuntimeError):
+        call(R, torch)
+    with pytest.raises(RuntimeError):
+        call(nn.utils.rnn, zeroin)
 
 
 # lengths: short; over 8 steps (the packed data is cut by halving) with repeated lengths

@@ -684,7 +684,7 @@ def test_fit_drives_lbfgs_with_a_closure_and_matches_the_loop_by_hand():
             loss = nn.MSELoss()(ref(xt), yt)
             loss.backward()
             return loss
-        first.append(float(ropt.step(closure)))
+        first.append(ropt.step(closure).item())
     np.testing.assert_array_equal(model.weight.numpy(), ref.weight.numpy())
     np.testing.assert_array_equal(model.bias.numpy(), ref.bias.numpy())
     assert h["loss"] == pytest.approx(first, rel=1e-12)

@@ -72,6 +72,9 @@ def _set_grad_mode(value):
     return prev
 
 
+_float_warned = False       # float(t) of a tensor that requires grad warned already
+
+
 def is_grad_enabled():
     """True when new ops record the graph (the default; see :class:`no_grad`)."""
     return _off_threads == 0 or _mode.enabled
@@ -563,6 +566,13 @@ class Tensor:
         return _array_of(self).copy() if copy else _array_of(self)     # np.array(t) copies, asarray not
 
     def __float__(self):
+        global _float_warned
+        if self.requires_grad and not _float_warned and is_grad_enabled():
+            _float_warned = True    # PyTorch's warning, once per process as its C++ one
+            import warnings
+            warnings.warn("Converting a tensor with requires_grad=True to a scalar may lead "
+                          "to unexpected behavior.\nConsider using tensor.detach() first.",
+                          UserWarning, stacklevel=2)
         return float(self.item())
 
     def __int__(self):
@@ -781,7 +791,10 @@ class Tensor:
         return "tensor(" + body + "".join(", " + e for e in extra) + ")"
 
     def __format__(self, spec):
-        if _array_of(self).size == 1 and spec:
+        """A 0-d tensor formats as its number, as PyTorch's (``f"{pred}"`` is ``5``, not
+        ``tensor(5)``); a subclass (a Parameter) prints whole, as PyTorch's."""
+        d = _array_of(self)
+        if (d.ndim == 0 and type(self) is Tensor) or (d.size == 1 and spec):
             return format(self.item(), spec)
         return str(self)
 
@@ -1042,6 +1055,12 @@ def tensor(data, *, requires_grad=False, dtype=None, name=None, device=None):
         t.name = name
         t._retain = False
         return t
+    if isinstance(data, Tensor):        # PyTorch's warning, word for word
+        import warnings
+        warnings.warn("To copy construct from a tensor, it is recommended to use "
+                      "sourceTensor.detach().clone() or sourceTensor.detach().clone()."
+                      "requires_grad_(True), rather than torch.tensor(sourceTensor).",
+                      UserWarning, stacklevel=_user_stacklevel())
     if device is not None:
         from .dtypes import as_device
         as_device(device, "tensor")

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import _tensor
 from .anomaly import anomaly, check_backward, not_replayable
-from .errors import ZeroinError
+from .errors import ShapeError, ZeroinError
 from .function import (HOOKED, NP, release_saved, run_posthooks, run_prehooks, sum_to_array,
                        unpack_saved)
 from .graph import toposort
@@ -381,7 +381,7 @@ def root_grads(outputs, grad_outputs, create_graph, op):
             seed = g
             g = _tensor._array_of(g) if isinstance(g, Tensor) else np.asarray(g, dtype=t.dtype)
             if g.shape != t.shape:
-                raise ValueError(f"{op}: gradient has shape {g.shape} but the output has "
+                raise ShapeError(f"{op}: gradient has shape {g.shape} but the output has "
                                  f"shape {t.shape}; they must match")
             if g.dtype != t.dtype:      # PyTorch casts the seed to the output's dtype
                 g = g.astype(t.dtype)

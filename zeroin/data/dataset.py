@@ -414,6 +414,12 @@ class DataLoader:
             yield collate(batch)
 
     def __iter__(self):
+        if self.pin_memory:             # PyTorch's warning without an accelerator
+            warnings.warn("'pin_memory' argument is set as true but no accelerator is found, "
+                          "then device pinned memory won't be used.", UserWarning, stacklevel=2)
+        return self._iterate()
+
+    def _iterate(self):
         if isinstance(self._data, IterableDataset):
             yield from self._stream()
             return

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import ops
 from .._tensor import Tensor, _leaf
+from ..errors import DtypeError
 from ..function import Function, ShapeError, mark_roles
 
 __all__ = ["erf", "gelu", "silu", "elu", "celu", "selu", "mish", "relu6", "hardtanh",
@@ -115,7 +116,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,  # 
     ``scale_grad_by_freq`` divides each row's gradient by its count in ``input``."""
     idx = input.data if isinstance(input, Tensor) else np.asarray(input)
     if idx.dtype.kind not in "iu":
-        raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}; "
+        raise DtypeError(f"embedding: indices must be integers, got dtype {idx.dtype}; "
                         f"convert with .long() / .astype('int64')")
     if sparse:
         raise NotImplementedError("embedding: sparse=True (a sparse gradient) is not "

@@ -17,7 +17,7 @@ from .. import _torch_ops
 from .. import ops as _ops
 from .._tensor import Tensor, _leaf, get_default_dtype
 from ..anomaly import not_replayable
-from ..errors import ShapeError, ZeroinError
+from ..errors import DtypeError, ShapeError, ZeroinError
 from ..function import Function
 from ..ops import (NP, _call1, _call2, _calln, _needs, _product, _raw, op, same_dtypes, sigmoid,
                    softplus, tanh)
@@ -356,9 +356,11 @@ def _legacy_reduction(size_average, reduce, reduction):
     """PyTorch's deprecated ``size_average``/``reduce`` arguments, mapped as it does."""
     if size_average is None and reduce is None:
         return reduction
-    if reduce is False:
-        return "none"
-    return "sum" if size_average is False else "mean"
+    out = "none" if reduce is False else "sum" if size_average is False else "mean"
+    from .._tensor import _user_stacklevel
+    warnings.warn(f"size_average and reduce args will be deprecated, please use "
+                  f"reduction='{out}' instead.", UserWarning, stacklevel=_user_stacklevel())
+    return out
 
 
 def _check_weight(op, name, w, shape):
@@ -864,10 +866,10 @@ def one_hot(tensor, num_classes=-1):
     """int64 one-hot rows for integer class labels (``num_classes`` from the data if -1)."""
     y = np.asarray(tensor.data if isinstance(tensor, Tensor) else tensor)
     if y.dtype.kind not in "iu":
-        raise TypeError(f"one_hot: expects integer class labels, got dtype {y.dtype}")
+        raise DtypeError(f"one_hot: expects integer class labels, got dtype {y.dtype}")
     n = int(y.max()) + 1 if num_classes == -1 else int(num_classes)
     if y.size and (y.min() < 0 or y.max() >= n):
-        raise ValueError(f"one_hot: labels must lie in [0, {n}), got {y.min()}..{y.max()}")
+        raise LabelError(f"one_hot: labels must lie in [0, {n}), got {y.min()}..{y.max()}")
     return _leaf(np.eye(n, dtype=np.int64)[y])
 
 

@@ -35,7 +35,9 @@ class Parameter(Tensor):
     Layers make their weights as Parameters, so ``isinstance(layer.weight, nn.Parameter)``
     holds; a :class:`Module` also registers any other leaf tensor that requires grad when
     it is assigned as an attribute. A tensor's array is shared (as in PyTorch); other data
-    is copied; integer data becomes the default float dtype.
+    is copied; integer or bool data that requires grad becomes the default float dtype
+    (PyTorch refuses it); complex data, and any with ``requires_grad=False``, keeps its
+    dtype, as PyTorch's.
     """
     __slots__ = ()
 
@@ -45,7 +47,7 @@ class Parameter(Tensor):
         arr = data.numpy() if isinstance(data, Tensor) else _as_array(data, dtype)
         if dtype is not None and arr.dtype != np.dtype(dtype):
             arr = arr.astype(dtype)
-        if arr.dtype.kind not in "fc":
+        if arr.dtype.kind not in "fc" and requires_grad:
             arr = arr.astype(get_default_dtype())
         t = _make(arr, bool(requires_grad), None, None, cls)
         t.name = name

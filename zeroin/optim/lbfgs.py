@@ -344,7 +344,7 @@ class LBFGS(Optimizer):
         with enable_grad():
             out = closure()
         try:
-            loss = float(out)
+            loss = float(out.detach() if isinstance(out, Tensor) else out)
         except (TypeError, ValueError):
             what = f"a tensor of shape {out.shape}" if isinstance(out, Tensor) else \
                 f"{type(out).__name__} {out!r}"[:80]

@@ -34,7 +34,12 @@ def _optimizer(name, optimizer):
                     f"{name}(optim.SGD(model.parameters(), lr=0.1), ...)")
 
 
-def _int(name, what, v, lo=1):
+def _int(name, what, v, lo=1, whole_float=False):
+    """``v`` as an int >= lo; with ``whole_float`` a float of whole value counts (PyTorch's
+    tutorials write ``StepLR(optimizer, 1.0, gamma=0.95)``); a fraction is refused."""
+    if whole_float and isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral) \
+            and float(v).is_integer():
+        v = int(v)
     if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo:
         kind = "a positive integer" if lo == 1 else f"a whole number >= {lo}"
         raise ValueError(f"{name}: {what} must be {kind}, got {v!r}")
@@ -291,7 +296,7 @@ class StepLR(LRScheduler):
     """Multiply the lr by ``gamma`` every ``step_size`` epochs."""
 
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
-        self.step_size = _int("StepLR", "step_size", step_size)
+        self.step_size = _int("StepLR", "step_size", step_size, whole_float=True)
         self.gamma = _real("StepLR", "gamma", gamma, lo=0, lo_open=True, why=_GAMMA_WHY)
         super().__init__(optimizer, last_epoch)
 
@@ -313,7 +318,8 @@ class MultiStepLR(LRScheduler):
         except TypeError:
             raise TypeError(f"MultiStepLR: milestones must be a list of epochs such as "
                             f"[30, 80], got {milestones!r}") from None
-        self.milestones = Counter(_int("MultiStepLR", "each milestone", m, lo=0) for m in ms)
+        self.milestones = Counter(_int("MultiStepLR", "each milestone", m, lo=0,
+                                       whole_float=True) for m in ms)
         self.gamma = _real("MultiStepLR", "gamma", gamma, lo=0, lo_open=True,
                            why=_GAMMA_WHY)
         super().__init__(optimizer, last_epoch)
@@ -333,7 +339,8 @@ class ConstantLR(LRScheduler):
 
     def __init__(self, optimizer, factor=1.0 / 3, total_iters=5, last_epoch=-1):
         self.factor = _real("ConstantLR", "factor", factor, lo=0, hi=1)
-        self.total_iters = _int("ConstantLR", "total_iters", total_iters, lo=0)
+        self.total_iters = _int("ConstantLR", "total_iters", total_iters, lo=0,
+                                        whole_float=True)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -357,7 +364,7 @@ class LinearLR(LRScheduler):
         self.start_factor = _real("LinearLR", "start_factor", start_factor, lo=0, hi=1,
                                   lo_open=True)
         self.end_factor = _real("LinearLR", "end_factor", end_factor, lo=0, hi=1)
-        self.total_iters = _int("LinearLR", "total_iters", total_iters)
+        self.total_iters = _int("LinearLR", "total_iters", total_iters, whole_float=True)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -395,7 +402,8 @@ class PolynomialLR(LRScheduler):
     """lr0 * (1 - epoch / total_iters) ** power, then constant."""
 
     def __init__(self, optimizer, total_iters=5, power=1.0, last_epoch=-1):
-        self.total_iters = _int("PolynomialLR", "total_iters", total_iters)
+        self.total_iters = _int("PolynomialLR", "total_iters", total_iters,
+                                        whole_float=True)
         self.power = _real("PolynomialLR", "power", power, lo=0)
         super().__init__(optimizer, last_epoch)
 

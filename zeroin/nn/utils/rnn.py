@@ -17,10 +17,16 @@ import numpy as np
 
 from ... import ops
 from ..._tensor import Tensor, _leaf
+from ...errors import ZeroinError
 from ...function import ShapeError
 
 __all__ = ["PackedSequence", "pad_sequence", "unpad_sequence", "pack_padded_sequence",
            "pad_packed_sequence", "pack_sequence", "unpack_sequence", "invert_permutation"]
+
+
+class SequenceError(ZeroinError, ValueError):
+    """Lengths or sequences PyTorch's packing refuses (unsorted, empty, none): a
+    RuntimeError, as PyTorch raises, and a ValueError."""
 
 
 def _as_tensor(x, op, what):
@@ -54,7 +60,7 @@ def _sequences(sequences, op):
     """The sequences as tensors, checked: at least one, each (L_i, *) with the same *."""
     seqs = [_as_tensor(s, op, "each sequence") for s in sequences]
     if not seqs:
-        raise ValueError(f"{op}: got no sequences")
+        raise SequenceError(f"{op}: got no sequences")
     trailing = seqs[0].shape[1:]
     for i, s in enumerate(seqs):
         if s.ndim == 0 or s.shape[1:] != trailing:
@@ -163,7 +169,7 @@ def _lengths(lengths, n, t, op, least, swapped=""):
         raise ShapeError(f"{op}: lengths must hold one integer per sequence of the batch "
                          f"({n}), got {arr.tolist()!r}{hint}")
     if n and (arr.min() < least or arr.max() > t):
-        raise ValueError(f"{op}: every length must be between {least} and the padded length "
+        raise SequenceError(f"{op}: every length must be between {least} and the padded length "
                          f"{t}, got lengths {arr.astype(np.int64).tolist()}")
     return arr.astype(np.int64)
 
@@ -177,7 +183,7 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
     n, t = lens.size, x.shape[1 if batch_first else 0]
     if enforce_sorted:
         if np.any(np.diff(lens) > 0):
-            raise ValueError(f"pack_padded_sequence: lengths {lens.tolist()} are not in "
+            raise SequenceError(f"pack_padded_sequence: lengths {lens.tolist()} are not in "
                              f"decreasing order; sort the batch by length or pass "
                              f"enforce_sorted=False")
         order = np.arange(n)
@@ -234,11 +240,11 @@ def pack_sequence(sequences, enforce_sorted=True):
     seqs = _sequences(sequences, "pack_sequence")
     lengths = [s.shape[0] for s in seqs]
     if min(lengths) == 0:
-        raise ValueError(f"pack_sequence: sequence {lengths.index(0)} is empty (shape "
+        raise SequenceError(f"pack_sequence: sequence {lengths.index(0)} is empty (shape "
                          f"{seqs[lengths.index(0)].shape}); every sequence needs at least one "
                          f"step: leave the empty ones out")
     if enforce_sorted and np.any(np.diff(lengths) > 0):
-        raise ValueError(f"pack_sequence: the sequences' lengths {lengths} are not in "
+        raise SequenceError(f"pack_sequence: the sequences' lengths {lengths} are not in "
                          f"decreasing order; put the longest first or pass "
                          f"enforce_sorted=False")
     return pack_padded_sequence(pad_sequence(seqs), lengths, enforce_sorted=enforce_sorted)
