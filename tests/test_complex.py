@@ -438,6 +438,20 @@ def test_parameter_keeps_a_complex_dtype_and_linear_takes_one():
         zeroin.nn.Conv1d(1, 1, 3, dtype=zeroin.complex64)
 
 
+def test_a_complex_model_loads_its_own_state_dict():
+    lin = zeroin.nn.Linear(3, 2, dtype=zeroin.complex64)
+    other = zeroin.nn.Linear(3, 2, dtype=zeroin.complex64)
+    other.load_state_dict(lin.state_dict())         # was refused: "expected numbers"
+    assert other.weight.dtype == np.complex64
+    assert np.array_equal(other.weight.data, lin.weight.data)
+    assert np.array_equal(other.bias.data, lin.bias.data)
+    t_lin = torch.nn.Linear(3, 2, dtype=torch.complex64)     # as PyTorch's round trip
+    assert not t_lin.load_state_dict(torch.nn.Linear(3, 2, dtype=torch.complex64).state_dict()
+                                     ).missing_keys
+    with pytest.raises(TypeError, match="imaginary part"):  # PyTorch warns and drops it
+        zeroin.nn.Linear(3, 2).load_state_dict(lin.state_dict())
+
+
 @pytest.mark.parametrize("name,args", [
     ("normal_", (1.0, 2.0)), ("uniform_", (-1.0, 3.0)), ("xavier_uniform_", ()),
     ("xavier_normal_", ()), ("kaiming_uniform_", ()), ("kaiming_normal_", ()),

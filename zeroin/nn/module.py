@@ -234,9 +234,14 @@ def _checked_value(module, k, v, t):
                          f"saved value has shape {arr.shape}, the model's has shape "
                          f"{t.data.shape}; build the model with the same layer "
                          f"sizes as the one that was saved")
-    if arr.dtype.kind not in "biuf":
+    if arr.dtype.kind not in "biufc":
         raise TypeError(f"load_state_dict for {name}: value for {k!r} has dtype "
                         f"{arr.dtype}, expected numbers")
+    if arr.dtype.kind == "c" and t.data.dtype.kind != "c":
+        raise TypeError(f"load_state_dict for {name}: value for {k!r} is complex "
+                        f"({arr.dtype}) but the model's is {t.data.dtype}; loading it would "
+                        f"drop the imaginary part (PyTorch warns and drops it): build the "
+                        f"model with dtype={arr.dtype} or load value.real")
     return arr
 
 
