@@ -300,8 +300,9 @@ class L1Unstructured(_Unstructured):
         return super().apply(module, name, amount=amount, importance_scores=importance_scores)
 
 
-class RandomStructured(BasePruningMethod):
-    """Prune ``amount`` whole channels along ``dim``, chosen at random."""
+class _Structured(BasePruningMethod):
+    """Prune ``amount`` whole channels along ``dim``: all but the channels ``_keep``
+    names (given the tensor, its non-negative ``dim``, the channel count and ``k``)."""
     PRUNING_TYPE = "structured"
 
     def __init__(self, amount, dim=-1):
@@ -314,34 +315,34 @@ class RandomStructured(BasePruningMethod):
         k = _how_many(self.amount, size)
         if k == 0:
             return default_mask
+        dim = self.dim % t.ndim
+        return _channel_mask(t, dim, self._keep(t, dim, size, k), default_mask)
+
+
+class RandomStructured(_Structured):
+    """Prune ``amount`` whole channels along ``dim``, chosen at random."""
+
+    def _keep(self, t, dim, size, k):
         prob = _array(rand(size))
-        return _channel_mask(t, self.dim, prob > np.sort(prob)[k - 1], default_mask)
+        return prob > np.sort(prob)[k - 1]
 
     @classmethod
     def apply(cls, module, name, amount, dim=-1):
         return super().apply(module, name, amount=amount, dim=dim)
 
 
-class LnStructured(BasePruningMethod):
+class LnStructured(_Structured):
     """Prune the ``amount`` channels along ``dim`` of smallest ``n``-norm (``n`` as
     ``zeroin.norm``'s ``p``: a number, ``inf`` or ``-inf``)."""
-    PRUNING_TYPE = "structured"
 
     def __init__(self, amount, n, dim=-1):
-        _check_amount(amount)
-        self.amount, self.n, self.dim = amount, n, dim
+        super().__init__(amount, dim)
+        self.n = n
 
-    def compute_mask(self, t, default_mask):
-        _check_structured(t, self.dim)
-        size = t.shape[self.dim]
-        k = _how_many(self.amount, size)
-        if k == 0:
-            return default_mask
-        dim = self.dim % t.ndim
+    def _keep(self, t, dim, size, k):
         others = [d for d in range(t.ndim) if d != dim]
         norms = _array(norm(t.detach(), p=self.n, dim=others))
-        keep = np.argsort(-norms, kind="stable")[:size - k]
-        return _channel_mask(t, dim, keep, default_mask)
+        return np.argsort(-norms, kind="stable")[:size - k]
 
     @classmethod
     def apply(cls, module, name, amount, n, dim, importance_scores=None):
