@@ -404,7 +404,8 @@ class Drawing:
                     keys, pairs, sizes, self._frames[0], self._frames[1], gap_x=gap,
                     gap_y=30 if tb else 22, fold=self._fold if folding else None,
                     vertical=tb, least={f: _text_w(t, _FS, True) + 18
-                                        for f, t in self._frames[2].items()})
+                                        for f, t in self._frames[2].items()},
+                    row=self._row)
             except Cycle:                        # modules feeding each other: no frames
                 self._frames = None
         if not self._frames:
@@ -417,6 +418,11 @@ class Drawing:
             self._boxes = {f: (b, a, d, c) for f, (a, b, c, d) in self._boxes.items()}
             w, h = h, w
         return pos, routes, w, h
+
+    def _row(self, w, h):
+        """The width to wrap a long module's frame to: a cell's width in Jupyter, else
+        that of the rows a w x h strip folds into to fill the frame ``fit``."""
+        return self.fit[1] if isinstance(self.fit, tuple) else (w * h * float(self.fit)) ** .5
 
     def _fold(self, pos, routes, sizes, w, h):
         """The layout wrapped into the number of rows whose
@@ -806,7 +812,7 @@ def _op_node_and_edges(t, keys, ctx):
 
 def _collapsed(order, calls, ctx, max_nodes, max_depth):
     """The nodes and edges of ``collapse=True``: each innermost module call one node, and
-    the ``max_nodes`` items nearest the output (at most ``max_depth`` ops or modules deep);
+    the ``max_nodes`` items nearest the output (at most ``max_depth`` modules deep);
     with the note saying how many items are left out."""
     items, pairs, item_of = groups.collapsed(order, calls)
     by_id = {id(t): t for t in order}
@@ -817,7 +823,7 @@ def _collapsed(order, calls, ctx, max_nodes, max_depth):
     depth, queue = {start: 0}, [start]
     while queue:
         u = queue.pop(0)
-        d = depth[u] + (u[0] != "t")
+        d = depth[u] + (u[0] == "m")
         new = [p for p in preds.get(u, ()) if p not in depth]
         if d > max_depth or len(depth) + len(new) > max_nodes:
             continue
@@ -993,7 +999,8 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
         With ``modules``: draw each innermost module call as ONE node (its path and class,
         its parameters' shapes, its output's value and gradient) with the edges between
         modules, so that a LeNet or a deep MLP fits a slide; ``max_depth`` then counts
-        modules and ops. Ops run outside any innermost module (a loss) are drawn as usual.
+        modules only. Ops run outside any innermost module (a loss, ``F.relu`` in a
+        ``forward``) are drawn as usual.
 
     Returns
     -------

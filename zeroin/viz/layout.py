@@ -356,6 +356,8 @@ def _block(frame, g):
                                first=ins, last=outs)
     if top and g["fold"] is not None:
         pos, routes, w, h = g["fold"](pos, routes, sizes, w, h)
+    elif not top and g["row"] and w > 1.15 * g["row"]:    # a long group: rows of its own
+        pos, routes, w, h = fold(pos, routes, sizes, -int(-w // g["row"]), margin=g["pad"])
     dx, dy = ((g["head"], 0) if g["vertical"] else (0, g["head"])) if not top else (0, 0)
     out_pos, pieces, boxes, ports, inner = {}, {}, {}, {}, {}
     for k, (x, y) in pos.items():
@@ -390,7 +392,7 @@ def _block(frame, g):
 
 
 def nested(nodes, edges, sizes, frame_of, parent, gap_x=60, gap_y=22, margin=20, pad=12,
-           head=22, fold=None, vertical=False, least=None):
+           head=22, fold=None, vertical=False, least=None, row=None):
     """A left-to-right layout in which the nodes of each group are drawn together, inside
     the group's frame, and groups nest: each group is laid out on its own (its inputs
     entering on the left, its outputs leaving on the right) and placed as one node in its
@@ -399,10 +401,15 @@ def nested(nodes, edges, sizes, frame_of, parent, gap_x=60, gap_y=22, margin=20,
     wraps the top level into rows. Returns ``(pos, routes, boxes, width, height)`` with
     boxes {group: (x0, y0, x1, y1)}; each group has ``pad`` px of margin and a band of
     ``head`` px for its title (on the left for ``vertical``, as the picture is turned).
-    ``least`` {group: px} widens a group's frame to fit its title. Raises :class:`Cycle`
-    if groups feed each other."""
+    ``least`` {group: px} widens a group's frame to fit its title. ``row(width, height)``
+    (of the unfolded layout) gives the px width a group wider than it is wrapped to,
+    into rows of its own (a long Sequential inside a model). Raises :class:`Cycle` if
+    groups feed each other."""
     g = dict(nodes=nodes, edges=edges, sizes=sizes, frame_of=frame_of, parent=parent,
              gap_x=gap_x, gap_y=gap_y, margin=margin, pad=pad, head=head, fold=fold,
-             vertical=vertical, least=least or {})
+             vertical=vertical, least=least or {}, row=None)
+    if row is not None and fold is not None:
+        w, h = _block(None, dict(g, fold=None))[4:]
+        g["row"] = row(w, h)
     pos, pieces, boxes, _, w, h = _block(None, g)
     return pos, [pieces[i] for i in range(len(edges))], boxes, w, h
