@@ -456,15 +456,15 @@ class Drawing:
 
     @property
     def frames(self):
-        """The modules' frames drawn (``modules=``): dicts with ``key``, ``label``
-        (``fc1 (Linear)``), ``parent`` (the enclosing frame's key or None) and
-        ``members`` (the keys of the nodes directly inside)."""
+        """The modules' frames drawn (``modules=``), in the order the calls finished:
+        dicts with ``key``, ``label`` (``fc1 (Linear)``), ``parent`` (the enclosing
+        frame's key or None) and ``members`` (the keys of the nodes directly inside)."""
         if not self._frames:
             return []
         frame_of, parent, labels = self._frames
         return [dict(key=f, label=labels[f], parent=parent[f],
                      members=[n.key for n in self._nodes if frame_of.get(n.key) == f])
-                for f in sorted(parent, key=lambda f: self.boxes[f][:2])]
+                for f in sorted(parent, key=lambda f: int(f[1:]))]
 
     def _frame_shapes(self):
         """Each frame's box and title, outer frames first (drawn under inner ones)."""
@@ -475,7 +475,7 @@ class Drawing:
 
         def depth(f):
             return 0 if parent[f] is None else 1 + depth(parent[f])
-        for f in sorted(parent, key=depth):
+        for f in sorted(parent, key=lambda f: (depth(f), int(f[1:]))):
             x0, y0, x1, y1 = self.boxes[f]
             g = ("frame", f, labels[f])
             out.append(dict(kind="rect", group=g, x=x0, y=y0, w=x1 - x0, h=y1 - y0, r=9,
@@ -812,23 +812,25 @@ def _op_node_and_edges(t, keys, ctx):
 
 def _collapsed(order, calls, ctx, max_nodes, max_depth):
     """The nodes and edges of ``collapse=True``: each innermost module call one node, and
-    the ``max_nodes`` items nearest the output (at most ``max_depth`` modules deep);
+    the ``max_nodes`` items nearest the output (at most ``max_depth`` layers deep);
     with the note saying how many items are left out."""
     items, pairs, item_of = groups.collapsed(order, calls)
     by_id = {id(t): t for t in order}
     preds = {}
     for a, b in pairs:
         preds.setdefault(b, []).append(a)
+    def layers(u):             # a network's depth counts its layers with weights
+        return int(u[0] == "m" and any(True for _ in u[1].module.parameters()))
     start = item_of[id(ctx["output"])]
-    depth, queue = {start: 0}, [start]
+    depth, queue = {start: layers(start)}, [start]
     while queue:
         u = queue.pop(0)
-        d = depth[u] + (u[0] == "m")
         new = [p for p in preds.get(u, ()) if p not in depth]
-        if d > max_depth or len(depth) + len(new) > max_nodes:
+        if any(depth[u] + layers(p) > max_depth for p in new) or \
+                len(depth) + len(new) > max_nodes:
             continue
         for p in new:
-            depth[p] = d
+            depth[p] = depth[u] + layers(p)
             queue.append(p)
     keys = {u: f"n{i}" for i, u in enumerate(items) if u in depth}
     outs = {}
@@ -999,8 +1001,9 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
         With ``modules``: draw each innermost module call as ONE node (its path and class,
         its parameters' shapes, its output's value and gradient) with the edges between
         modules, so that a LeNet or a deep MLP fits a slide; ``max_depth`` then counts
-        modules only. Ops run outside any innermost module (a loss, ``F.relu`` in a
-        ``forward``) are drawn as usual.
+        the modules with parameters (the layers, as a network's depth is counted). Ops
+        run outside any innermost module (a loss, ``F.relu`` in a ``forward``) are drawn
+        as usual.
 
     Returns
     -------
