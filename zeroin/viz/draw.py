@@ -916,6 +916,34 @@ def _edge_caption(labels):
     return f"{numbers} where both are single numbers; {sizes}"
 
 
+def _nodes_and_edges(order, keys, ctx):
+    """The drawn tensors (those with ``keys``), each after its op where that is drawn."""
+    nodes, edges = [], []
+    for t in order:
+        if id(t) not in keys:
+            continue
+        nodes.append(_tensor_node(t, keys[id(t)], ctx))
+        if id(t) in ctx["expanded"]:
+            op, es = _op_node_and_edges(t, keys, ctx)
+            nodes.insert(len(nodes) - 1, op)
+            edges += es
+    return nodes, edges
+
+
+def _gradients(output, grads):
+    """(d output / d node by id, a note if an op has no derivative, whether the gradients
+    are of sum(output)): what :func:`draw` shows in red."""
+    from ..autograd import node_grads
+    if not (grads and output.requires_grad):
+        return {}, None, False
+    seed = None if output.data.size == 1 else np.ones_like(output.data)
+    try:
+        g = node_grads(output, seed)
+    except NotImplementedError as e:    # an op PyTorch gives no derivative (unique): no grads
+        return {}, f"no gradients: {e}", False
+    return g, None, bool(g) and seed is not None
+
+
 def _check(output, wrt, max_nodes, max_depth, rankdir, direction, digits=4, theme="light",
            fit=None):
     if fit is not None and (isinstance(fit, bool) or not isinstance(fit, numbers.Real)
@@ -990,20 +1018,14 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
         Colours of the SVG, PNG and PDF: dark text on white (the default), or light text
         and lines on a dark background for dark slides. The DOT text keeps Graphviz's.
     modules : ModuleCalls, optional
-        The calls recorded with ``with zeroin.viz.module_calls(net) as calls: y = net(x)``:
-        the ops each module ran are drawn inside a frame titled by its path and class
-        (``fc1 (Linear)``), nested like the modules; a parameter sits in the frame of the
-        ops that use it. The model itself is not framed unless it ran more than once; a
-        module that ran twice (a shared layer, or the model called twice) gets a frame
-        per call, titled ``..., call 1`` and ``..., call 2``, and a weight they share sits
-        outside both. Parameters are named by their paths (as ``model=net``).
+        From ``with zeroin.viz.module_calls(net) as calls: y = net(x)``: each module's ops
+        in a frame titled ``fc1 (Linear)``, nested like the modules (the model itself
+        unframed unless it ran twice; a module run twice has a frame per call, ``...,
+        call 2``, and a weight the calls share sits outside both).
     collapse : bool
-        With ``modules``: draw each innermost module call as ONE node (its path and class,
-        its parameters' shapes, its output's value and gradient) with the edges between
-        modules, so that a LeNet or a deep MLP fits a slide; ``max_depth`` then counts
-        the modules with parameters (the layers, as a network's depth is counted). Ops
-        run outside any innermost module (a loss, ``F.relu`` in a ``forward``) are drawn
-        as usual.
+        With ``modules``: each innermost module call as ONE node (its parameters' shapes,
+        its output's value and gradient), so a LeNet fits a slide; ``max_depth`` then
+        counts the layers with weights. Ops outside those modules are drawn as usual.
 
     Returns
     -------
@@ -1011,40 +1033,24 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
         ``.svg()``, ``.dot()``, ``.png(width=, aspect=)``, ``.pdf()``, ``.save(path)``;
         inline in Jupyter, scaled to fit.
     """
-    from ..autograd import node_grads
     way = _check(output, wrt, max_nodes, max_depth, rankdir, direction, digits, theme, fit)
     calls = groups.check(modules, collapse)
     names = node_names(output, model if model is not None or calls is None else calls.model)
     order = graph.toposort([output], include_leaves=True)
-    grads_on = bool(grads and output.requires_grad)
-    seed = None if output.data.size == 1 else np.ones_like(output.data)
-    try:
-        g = node_grads(output, seed) if grads_on else {}
-        no_grads = None
-    except NotImplementedError as e:    # an op PyTorch gives no derivative (unique): no grads
-        g, no_grads = {}, f"no gradients: {e}"
+    g, no_grads, seeded = _gradients(output, grads)
     ctx = dict(names=names, grads=g, on=names[id(output)], output=output, wrt=wrt,
-               values=values, grads_on=grads_on, digits=digits,
+               values=values, grads_on=bool(grads and output.requires_grad), digits=digits,
                reach=graph.depends_on(output, wrt, order) if wrt is not None else set())
     if collapse:
         nodes, edges, note = _collapsed(order, calls, ctx, int(max_nodes), int(max_depth))
-        caption = _captions(output, None, names, set(names), bool(g),
-                            bool(g) and seed is not None, (), order)
+        caption = _captions(output, None, names, set(names), bool(g), seeded, (), order)
         caption = "; ".join(c for c in (no_grads, caption) if c) or None
         return Drawing(nodes, edges, note, title, caption, way, theme, fit)
     keep, expanded = _select(output, int(max_nodes), int(max_depth))
     ctx["expanded"] = expanded
     keys = {id(t): f"n{i}" for i, t in enumerate(order) if id(t) in keep}
-    nodes, edges = [], []
-    for t in order:
-        if id(t) not in keep:
-            continue
-        nodes.append(_tensor_node(t, keys[id(t)], ctx))
-        if id(t) in expanded:
-            op, es = _op_node_and_edges(t, keys, ctx)
-            nodes.insert(len(nodes) - 1, op)
-            edges += es
-    caption = _captions(output, wrt, names, keep, bool(g), bool(g) and seed is not None,
+    nodes, edges = _nodes_and_edges(order, keys, ctx)
+    caption = _captions(output, wrt, names, keep, bool(g), seeded,
                         [e["label"] for e in edges if e["highlight"] and e["label"]], order)
     caption = "; ".join(c for c in (no_grads, caption) if c) or None
     frames = groups.frames(order, keys, edges, calls) if calls is not None else None
