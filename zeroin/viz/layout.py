@@ -378,6 +378,9 @@ def _block(frame, g):
     for k_pieces in inner.values():    # edges inside one child group
         pieces.update(k_pieces)
     for (i, a, b), pts in zip(pairs, routes):
+        if a in ins:                   # cross the entry's column straight, above or below
+            pts = [(max(x + sizes[k][0] / 2 for k, (x, _) in pos.items()
+                        if x == pts[0][0]), pts[0][1])] + pts[1:]
         pts = [(x + dx, y + dy) for x, y in pts]
         if a in sub:                   # leave the child group at its exit's height
             py, edge = ports[a][("out", i)][1], boxes[a[1]][2]
