@@ -323,3 +323,45 @@ def test_tensorboard_add_graph_shares_the_record_and_leaves_no_hooks(tmp_path):
     with SummaryWriter(tmp_path) as w:
         w.add_graph(net, zeroin.randn(2, 3))
     assert all("_hooks" not in m.__dict__ for m in net.modules())
+
+
+class Scaled(nn.Module):
+    def forward(self, x, *, scale):
+        return x * scale
+
+
+class KwNet(nn.Module):
+    """A submodule called with a keyword tensor: the op before it is not its own."""
+    def __init__(self):
+        super().__init__()
+        self.fc, self.scaled = nn.Linear(2, 2), Scaled()
+
+    def forward(self, x):
+        s = self.fc(x).exp()                 # the model's own op, outside both layers
+        return self.scaled(x, scale=s)
+
+
+def test_a_tensor_passed_by_keyword_is_an_input_of_the_call():
+    net = KwNet()
+    with zeroin.viz.module_calls(net) as calls:
+        y = net(zeroin.randn(1, 2)).sum()
+    fr, text = _frames(zeroin.draw(y, modules=calls)), _texts(zeroin.draw(y, modules=calls))
+    assert sorted(text[k] for k in fr["scaled (Scaled)"]["members"]) == ["mul1", "\u00d7"]
+    assert [c.label for c in calls] == ["fc (Linear)", "scaled (Scaled)", "KwNet"]
+    assert len(calls[1].inputs) == 2                 # x, and scale= by keyword
+
+
+def test_groups_that_feed_each_other_are_drawn_without_frames():
+    from zeroin.viz.layout import Cycle, nested
+    sizes = {k: (30, 20) for k in "abc"}
+    with pytest.raises(Cycle):
+        nested(list("abc"), [("a", "b"), ("b", "c")], sizes, {"a": "A", "c": "A"},
+               {"A": None})
+    z = chapter_graph()[-1]
+    d = zeroin.draw(z)
+    keys = [n.key for n in d._nodes]
+    first, last = keys[0], keys[-1]
+    mid = next(e["dst"] for e in d.edges if e["src"] == first)
+    frames = ({first: "m0", last: "m0"}, {"m0": None}, {"m0": "A (Loop)"})
+    again = zeroin.viz.Drawing(d._nodes, d._edges, None, None, None, frames=frames)
+    assert mid not in (first, last) and again.frames == [] and again.pos == d.pos

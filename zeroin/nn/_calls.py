@@ -77,10 +77,11 @@ def record(model):
     calls, open_, counts = ModuleCalls(model), [], {}
     fresh = [m for _, m in model.named_modules() if "_hooks" not in m.__dict__]
 
-    def pre(mod, args, path):
+    def pre(mod, args, kwargs, path):
         counts[id(mod)] = counts.get(id(mod), 0) + 1
         parent = open_[-1] if open_ else None
-        open_.append(Call(path, mod, flat_tensors(args), parent, counts[id(mod)]))
+        ins = flat_tensors(args) + flat_tensors(kwargs)     # attn(query=x, ...) too
+        open_.append(Call(path, mod, ins, parent, counts[id(mod)]))
 
     def post(mod, args, out):
         while open_:                  # a call whose forward raised is dropped
@@ -92,7 +93,8 @@ def record(model):
 
     handles = []
     for path, m in model.named_modules():
-        handles.append(m.register_forward_pre_hook(lambda mod, a, p=path: pre(mod, a, p)))
+        handles.append(m.register_forward_pre_hook(
+            lambda mod, a, kw, p=path: pre(mod, a, kw, p), with_kwargs=True))
         handles.append(m.register_forward_hook(post))
     try:
         yield calls
