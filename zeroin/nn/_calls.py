@@ -33,12 +33,6 @@ class Call:
         text = f"{self.path} ({name})" if self.path else name
         return text + (f", call {self.number}" if self.times > 1 else "")
 
-    def depth(self):
-        d, c = 0, self.parent
-        while c is not None:
-            d, c = d + 1, c.parent
-        return d
-
     def __repr__(self):
         return f"<Call {self.label}>"
 
