@@ -787,11 +787,11 @@ def _node(name, op, inputs=(), text="{}", shape=None):
 
 
 def _module_calls(model, inputs):
-    """Run ``model`` on ``inputs`` with a hook on every submodule: (outputs, parameter
-    names, buffer names, calls) where calls lists (scope, inputs, outputs) innermost first
-    and names map id(tensor) to the owning module's scope and the tensor's name."""
+    """Run ``model`` on ``inputs`` under :func:`zeroin.nn._calls.record`: (outputs,
+    parameter names, buffer names, calls, scopes) where names map id(tensor) to the owning
+    module's scope and the tensor's name, and scopes map each call to its scope string."""
     from .. import enable_grad
-    from .._tensor import Tensor
+    from ..nn._calls import flat_tensors, record
     scopes = {"": type(model).__name__}
     for name, m in model.named_modules():
         if name:
@@ -802,45 +802,14 @@ def _module_calls(model, inputs):
         for kind, named in ((params, m.named_parameters), (buffers, m.named_buffers)):
             for pname, p in named(recurse=False):
                 kind.setdefault(id(p), f"{scopes[name]}/{pname}")
-    calls, handles, stack = [], [], []
-
-    def flat(x):
-        if isinstance(x, Tensor):
-            return [x]
-        if isinstance(x, dict):
-            x = list(x.values())
-        return [t for v in x for t in flat(v)] if isinstance(x, (list, tuple)) else []
-
-    for name, m in model.named_modules():
-        handles.append(m.register_forward_pre_hook(lambda mod, args: stack.append(flat(args))))
-        handles.append(m.register_forward_hook(
-            lambda mod, args, out, s=scopes[name]: calls.append((s, stack.pop(), flat(out)))))
     training = model.training
     try:
         model.train(False)
-        with enable_grad():
-            outputs = flat(model(*inputs))
+        with enable_grad(), record(model) as calls:
+            outputs = flat_tensors(model(*inputs))
     finally:
         model.train(training)
-        for h in handles:
-            h.remove()
-    return outputs, params, buffers, calls
-
-
-def _scope_of(order, calls):
-    """{id(t): scope} for the op results in ``order`` (a topological order): each is in the
-    innermost module call whose outputs it leads to without passing that call's inputs."""
-    rank = {id(t): i for i, t in enumerate(order)}
-    scope = {}
-    for s, ins, outs in calls:
-        stop = {id(t) for t in ins}
-        reach = {id(t) for t in outs if id(t) not in stop}
-        top = max([rank.get(k, -1) for k in reach], default=-1)
-        for t in reversed(order[:top + 1]):
-            if id(t) in reach and t.grad_fn is not None:
-                scope.setdefault(id(t), s)
-                reach.update(id(p) for p in t.grad_fn.inputs if id(p) not in stop)
-    return scope
+    return outputs, params, buffers, calls, scopes
 
 
 def _graph_def(model, input_to_model, verbose=False):
@@ -854,9 +823,11 @@ def _graph_def(model, input_to_model, verbose=False):
         raise TypeError(f"SummaryWriter.add_graph: input_to_model should be a tensor or a "
                         f"tuple of tensors, got {type(input_to_model).__name__}")
     inputs = [x.detach().requires_grad_(x.is_floating_point()) for x in given]
-    outputs, params, buffers, calls = _module_calls(model, inputs)
+    from ..nn._calls import owners
+    outputs, params, buffers, calls, scopes = _module_calls(model, inputs)
     order = graph.toposort(outputs, include_leaves=True)
-    scope, root = _scope_of(order, calls), type(model).__name__
+    scope = {k: scopes[c.path] for k, c in owners(order, calls).items()}
+    root = type(model).__name__
     arg_names = _arg_names(model, len(inputs))
     names, used, nodes = {}, set(), []
 

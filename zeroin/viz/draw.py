@@ -31,8 +31,9 @@ from .. import graph
 from .._io import atomic_open
 from .._tensor import Tensor
 from .explain import is_data, local_vjp, node_names, not_a_tensor, the_other_way_round
+from . import groups
 from .format import array, number, plural, short
-from .layout import fold, layout
+from .layout import Cycle, fold, layout, nested
 
 __all__ = ["draw", "Drawing"]
 
@@ -47,7 +48,9 @@ _COL = {
     "output": ("#fef3c7", "#b45309"),
     "const": ("#f3f4f6", "#6b7280"),
     "op": ("#ffffff", "#374151"),
+    "module": ("#ecfdf5", "#047857"),     # a module drawn as one node (collapse=True)
 }
+_FRAME = ("#f8fafc", "#64748b")           # a module's frame: fill, border and title
 _HL = "#dc2626"        # highlighted paths
 _GRAD = "#b91c1c"      # gradient text
 _EDGE = "#6b7280"
@@ -58,6 +61,8 @@ _THEMES = {"light": {}, "dark": {
     "#ffffff": "#0f172a", _INK: "#f1f5f9", "#374151": "#cbd5e1", _EDGE: "#94a3b8",
     "#dbeafe": "#1e3a8a", "#1d4ed8": "#93c5fd", "#fefce8": "#3f2a06", "#a16207": "#facc15",
     "#fef3c7": "#4a2506", "#b45309": "#fbbf24", "#f3f4f6": "#1f2937",
+    "#ecfdf5": "#064e3b", "#047857": "#6ee7b7", "#f8fafc": "#111827", "#64748b": "#94a3b8",
+    "#4b5563": "#cbd5e1",
     _HL: "#f87171", _GRAD: "#fca5a5"}}
 
 
@@ -205,6 +210,9 @@ def _curve(pts, vertical):
 # --- SVG -------------------------------------------------------------------------------------
 
 def _svg_group(p, g):
+    if g[0] == "frame":
+        return (f'<g id="{p}-{g[1]}" class="module" data-module="{escape(g[2])}">'
+                f'<title>{escape(g[2])}</title>')
     if g[0] == "edge":
         i, e = g[1], g[2]
         cls = "edge highlight" if e["highlight"] else "edge"
@@ -285,7 +293,7 @@ def _png_patch(ax, s, vertical, pt):
             (s["x"] + r, s["y"] + r), s["w"] - 2 * r, s["h"] - 2 * r,
             boxstyle=f"round,pad={r},rounding_size={r}", facecolor=s["fill"],
             edgecolor=s["stroke"], linewidth=s["sw"] * pt,
-            linestyle=(0, (5, 3)) if s["dash"] else "-", zorder=2))
+            linestyle=(0, (5, 3)) if s["dash"] else "-", zorder=s.get("z", 2)))
     elif k == "ellipse":
         ax.add_patch(Ellipse((s["cx"], s["cy"]), 2 * s["rx"], 2 * s["ry"],
                              facecolor=s["fill"], edgecolor=s["stroke"],
@@ -346,8 +354,9 @@ class Drawing:
     """
 
     def __init__(self, nodes, edges, note, title, caption, rankdir="LR", theme="light",
-                 fit=16 / 9):
+                 fit=16 / 9, frames=None):
         self.theme, self.fit = theme, fit
+        self._frames = frames if frames and frames[0] else None   # (frame_of, parent, labels)
         self._nodes = nodes
         self._edges = edges
         self.note, self.title, self.caption = note, title, caption
@@ -374,6 +383,7 @@ class Drawing:
         self._extra = [ln for s in (self.caption, self.note) if s for ln in _wrap(s, fit)]
         bottom = 20 * len(self._extra) + (6 if self._extra else 0)
         self.pos = {k: (x, y + top) for k, (x, y) in pos.items()}
+        self.boxes = {f: (a, b + top, c, d + top) for f, (a, b, c, d) in self._boxes.items()}
         self.routes = [[(x, y + top) for x, y in r] for r in routes]
         self._spots = {i: (x, y + top) for i, (x, y) in self._spots.items()}
         width = max([w] + [_text_w(s, 12) + 28 for s in self._extra] +
@@ -386,14 +396,33 @@ class Drawing:
         keys = [n.key for n in self._nodes]
         sizes = {n.key: ((n.h, n.w) if tb else (n.w, n.h)) for n in self._nodes}
         pairs = [(e["src"], e["dst"]) for e in self._edges]
-        pos, routes, w, h = layout(keys, pairs, sizes, gap_x=gap, gap_y=30 if tb else 22)
-        if self.fit is not None and not tb:       # top to bottom: a tall page, as asked
-            pos, routes, w, h = self._fold(pos, routes, sizes, w, h)
+        self._boxes = {}
+        folding = self.fit is not None and not tb    # top to bottom: a tall page, as asked
+        if self._frames:
+            try:
+                pos, routes, self._boxes, w, h = nested(
+                    keys, pairs, sizes, self._frames[0], self._frames[1], gap_x=gap,
+                    gap_y=30 if tb else 22, fold=self._fold if folding else None,
+                    vertical=tb, least={f: _text_w(t, _FS, True) + 18
+                                        for f, t in self._frames[2].items()},
+                    row=self._row)
+            except Cycle:                        # modules feeding each other: no frames
+                self._frames = None
+        if not self._frames:
+            pos, routes, w, h = layout(keys, pairs, sizes, gap_x=gap, gap_y=30 if tb else 22)
+            if folding:
+                pos, routes, w, h = self._fold(pos, routes, sizes, w, h)
         if tb:                                   # laid out sideways, then turned
             pos = {k: (y, x) for k, (x, y) in pos.items()}
             routes = [[(y, x) for x, y in r] for r in routes]
+            self._boxes = {f: (b, a, d, c) for f, (a, b, c, d) in self._boxes.items()}
             w, h = h, w
         return pos, routes, w, h
+
+    def _row(self, w, h):
+        """The width to wrap a long module's frame to: a cell's width in Jupyter, else
+        that of the rows a w x h strip folds into to fill the frame ``fit``."""
+        return self.fit[1] if isinstance(self.fit, tuple) else (w * h * float(self.fit)) ** .5
 
     def _fold(self, pos, routes, sizes, w, h):
         """The layout wrapped into the number of rows whose
@@ -425,9 +454,40 @@ class Drawing:
     def edges(self):
         return [dict(e) for e in self._edges]
 
+    @property
+    def frames(self):
+        """The modules' frames drawn (``modules=``), in the order the calls finished:
+        dicts with ``key``, ``label`` (``fc1 (Linear)``), ``parent`` (the enclosing
+        frame's key or None) and ``members`` (the keys of the nodes directly inside)."""
+        if not self._frames:
+            return []
+        frame_of, parent, labels = self._frames
+        return [dict(key=f, label=labels[f], parent=parent[f],
+                     members=[n.key for n in self._nodes if frame_of.get(n.key) == f])
+                for f in sorted(parent, key=lambda f: int(f[1:]))]
+
+    def _frame_shapes(self):
+        """Each frame's box and title, outer frames first (drawn under inner ones)."""
+        out = []
+        if not self._frames:
+            return out
+        labels, parent = self._frames[2], self._frames[1]
+
+        def depth(f):
+            return 0 if parent[f] is None else 1 + depth(parent[f])
+        for f in sorted(parent, key=lambda f: (depth(f), int(f[1:]))):
+            x0, y0, x1, y1 = self.boxes[f]
+            g = ("frame", f, labels[f])
+            out.append(dict(kind="rect", group=g, x=x0, y=y0, w=x1 - x0, h=y1 - y0, r=9,
+                            fill=_FRAME[0], stroke=_FRAME[1], sw=1.2, dash=False, z=0))
+            out.append(dict(kind="text", group=g, x=x0 + 8, y=y0 + 12, s=labels[f],
+                            size=_FS, bold=True, color=_FRAME[1], anchor="start",
+                            cls="mlabel"))
+        return out
+
     def _scene(self):
         """Shapes in pixel coordinates: the SVG and the PNG draw exactly these."""
-        out = []
+        out = self._frame_shapes()
         for i, (e, pts) in enumerate(zip(self._edges, self.routes)):
             out += _edge_shapes(i, e, pts, self._spots.get(i))
         for n in self._nodes:
@@ -501,6 +561,25 @@ class Drawing:
         return (f'  {q(n.key)} [label="{text}", {attrs}, fillcolor="{fill}", '
                 f'color="{stroke}", penwidth={pen}];')
 
+    def _dot_nodes(self, q):
+        """The node lines, each module's inside a ``subgraph cluster_...`` (nested)."""
+        if not self._frames:
+            return [self._dot_node(n, q) for n in self._nodes]
+        frame_of, parent, labels = self._frames
+
+        def block(f, indent):
+            pad = "  " * indent
+            inner = [pad + self._dot_node(n, q).strip() for n in self._nodes
+                     if frame_of.get(n.key) == f]
+            for c in (c for c in parent if parent[c] == f):
+                inner += [f"{pad}subgraph {q('cluster_' + c)} {{",
+                          f"{pad}  label={q(labels[c])}; style=\"rounded,filled\"; "
+                          f"fillcolor=\"{_FRAME[0]}\"; color=\"{_FRAME[1]}\"; "
+                          f"fontname=\"DejaVu Sans\";"]
+                inner += ["  " + line for line in block(c, indent)] + [f"{pad}}}"]
+            return inner
+        return ["  " + line for line in block(None, 0)]
+
     def dot(self):
         """Graphviz DOT text of the same graph (for ``dot -Tpng``), with the same labels."""
         def q(s):
@@ -512,7 +591,7 @@ class Drawing:
         if label:
             o.append(f"  label={q(label).replace(chr(92) * 2 + 'n', chr(92) + 'n')}; "
                      f"labelloc=t;")
-        o += [self._dot_node(n, q) for n in self._nodes]
+        o += self._dot_nodes(q)
         for e in self._edges:
             attrs = []
             if e["highlight"]:
@@ -731,6 +810,63 @@ def _op_node_and_edges(t, keys, ctx):
     return node, edges
 
 
+def _collapsed(order, calls, ctx, max_nodes, max_depth):
+    """The nodes and edges of ``collapse=True``: each innermost module call one node, and
+    the ``max_nodes`` items nearest the output (at most ``max_depth`` layers deep);
+    with the note saying how many items are left out."""
+    items, pairs, item_of = groups.collapsed(order, calls)
+    by_id = {id(t): t for t in order}
+    preds = {}
+    for a, b in pairs:
+        preds.setdefault(b, []).append(a)
+    def layers(u):             # a network's depth counts its layers with weights
+        return int(u[0] == "m" and any(True for _ in u[1].module.parameters()))
+    start = item_of[id(ctx["output"])]
+    depth, queue = {start: layers(start)}, [start]
+    while queue:
+        u = queue.pop(0)
+        new = [p for p in preds.get(u, ()) if p not in depth]
+        if any(depth[u] + layers(p) > max_depth for p in new) or \
+                len(depth) + len(new) > max_nodes:
+            continue
+        for p in new:
+            depth[p] = depth[u] + layers(p)
+            queue.append(p)
+    keys = {u: f"n{i}" for i, u in enumerate(items) if u in depth}
+    outs = {}
+    for k, u in item_of.items():                # a module's output: its last result
+        if u[0] == "m" and by_id[k].grad_fn is not None:
+            outs[id(u[1])] = by_id[k]
+    nodes, edges = [], []
+    for u in (u for u in items if u in keys):
+        cut = any(p not in keys for p in preds.get(u, ()))
+        if u[0] == "m":
+            lines = groups.module_lines(u[1], outs.get(id(u[1])), ctx, _INK, _GRAD)
+            nodes.append(_Node(keys[u], "module", lines, truncated=cut,
+                               hl=any(id(t) in ctx["reach"] for t in u[1].outputs),
+                               tip=f"{u[1].label}: {len(u[1].outputs)} output(s)"))
+        elif u[0] == "o":
+            t = by_id[u[1]]
+            sym = _SYMBOLS.get(t.grad_fn.label(), t.grad_fn.label())[:18]
+            nodes.append(_Node(keys[u], "op", [(sym, True, _INK)],
+                               hl=u[1] in ctx["reach"], tip=f"{t.grad_fn.name}"))
+        else:
+            ctx["expanded"] = {u[1]} if ("o", u[1]) in keys else set()
+            nodes.append(_tensor_node(by_id[u[1]], keys[u], ctx))
+    lit = {n.key for n in nodes if n.hl}
+    text = {n.key: n.lines[0][0] for n in nodes}
+    for a, b in pairs:
+        if a in keys and b in keys:
+            edges.append(dict(src=keys[a], dst=keys[b], src_name=text[keys[a]],
+                              dst_name=text[keys[b]], label="", tip="",
+                              highlight=keys[a] in lit and keys[b] in lit))
+    left = len(items) - len(keys)
+    note = (f"... {plural(left, 'more node')} not drawn (tensors, ops and modules further "
+            f"from the output); dashed boxes are computed from the hidden part"
+            if left else None)
+    return nodes, edges, note
+
+
 def _no_graph(output, on):
     """Why a drawing of ``output`` is one node (as :func:`explain` says), else None."""
     if output.grad_fn is not None:
@@ -780,6 +916,34 @@ def _edge_caption(labels):
     return f"{numbers} where both are single numbers; {sizes}"
 
 
+def _nodes_and_edges(order, keys, ctx):
+    """The drawn tensors (those with ``keys``), each after its op where that is drawn."""
+    nodes, edges = [], []
+    for t in order:
+        if id(t) not in keys:
+            continue
+        nodes.append(_tensor_node(t, keys[id(t)], ctx))
+        if id(t) in ctx["expanded"]:
+            op, es = _op_node_and_edges(t, keys, ctx)
+            nodes.insert(len(nodes) - 1, op)
+            edges += es
+    return nodes, edges
+
+
+def _gradients(output, grads):
+    """(d output / d node by id, a note if an op has no derivative, whether the gradients
+    are of sum(output)): what :func:`draw` shows in red."""
+    from ..autograd import node_grads
+    if not (grads and output.requires_grad):
+        return {}, None, False
+    seed = None if output.data.size == 1 else np.ones_like(output.data)
+    try:
+        g = node_grads(output, seed)
+    except NotImplementedError as e:    # an op PyTorch gives no derivative (unique): no grads
+        return {}, f"no gradients: {e}", False
+    return g, None, bool(g) and seed is not None
+
+
 def _check(output, wrt, max_nodes, max_depth, rankdir, direction, digits=4, theme="light",
            fit=None):
     if fit is not None and (isinstance(fit, bool) or not isinstance(fit, numbers.Real)
@@ -812,7 +976,7 @@ def _check(output, wrt, max_nodes, max_depth, rankdir, direction, digits=4, them
 
 def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
          max_depth=8, rankdir="LR", direction=None, model=None, digits=4, theme="light",
-         fit=16 / 9):
+         fit=16 / 9, modules=None, collapse=False):
     """Draw the graph that computed ``output``: leaves, constants, ops and results.
 
     Parameters
@@ -853,6 +1017,15 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
     theme : {"light", "dark"}
         Colours of the SVG, PNG and PDF: dark text on white (the default), or light text
         and lines on a dark background for dark slides. The DOT text keeps Graphviz's.
+    modules : ModuleCalls, optional
+        From ``with zeroin.viz.module_calls(net) as calls: y = net(x)``: each module's ops
+        in a frame titled ``fc1 (Linear)``, nested like the modules (the model itself
+        unframed unless it ran twice; a module run twice has a frame per call, ``...,
+        call 2``, and a weight the calls share sits outside both).
+    collapse : bool
+        With ``modules``: each innermost module call as ONE node (its parameters' shapes,
+        its output's value and gradient), so a LeNet fits a slide; ``max_depth`` then
+        counts the layers with weights. Ops outside those modules are drawn as usual.
 
     Returns
     -------
@@ -860,33 +1033,26 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
         ``.svg()``, ``.dot()``, ``.png(width=, aspect=)``, ``.pdf()``, ``.save(path)``;
         inline in Jupyter, scaled to fit.
     """
-    from ..autograd import node_grads
     way = _check(output, wrt, max_nodes, max_depth, rankdir, direction, digits, theme, fit)
-    names = node_names(output, model)
+    calls = groups.check(modules, collapse)
+    names = node_names(output, model if model is not None or calls is None else calls.model)
     order = graph.toposort([output], include_leaves=True)
-    grads_on = bool(grads and output.requires_grad)
-    seed = None if output.data.size == 1 else np.ones_like(output.data)
-    try:
-        g = node_grads(output, seed) if grads_on else {}
-        no_grads = None
-    except NotImplementedError as e:    # an op PyTorch gives no derivative (unique): no grads
-        g, no_grads = {}, f"no gradients: {e}"
-    keep, expanded = _select(output, int(max_nodes), int(max_depth))
+    g, no_grads, seeded = _gradients(output, grads)
     ctx = dict(names=names, grads=g, on=names[id(output)], output=output, wrt=wrt,
-               values=values, grads_on=grads_on, expanded=expanded, digits=digits,
+               values=values, grads_on=bool(grads and output.requires_grad), digits=digits,
                reach=graph.depends_on(output, wrt, order) if wrt is not None else set())
+    if collapse:
+        nodes, edges, note = _collapsed(order, calls, ctx, int(max_nodes), int(max_depth))
+        caption = _captions(output, None, names, set(names), bool(g), seeded, (), order)
+        caption = "; ".join(c for c in (no_grads, caption) if c) or None
+        return Drawing(nodes, edges, note, title, caption, way, theme, fit)
+    keep, expanded = _select(output, int(max_nodes), int(max_depth))
+    ctx["expanded"] = expanded
     keys = {id(t): f"n{i}" for i, t in enumerate(order) if id(t) in keep}
-    nodes, edges = [], []
-    for t in order:
-        if id(t) not in keep:
-            continue
-        nodes.append(_tensor_node(t, keys[id(t)], ctx))
-        if id(t) in expanded:
-            op, es = _op_node_and_edges(t, keys, ctx)
-            nodes.insert(len(nodes) - 1, op)
-            edges += es
-    caption = _captions(output, wrt, names, keep, bool(g), bool(g) and seed is not None,
+    nodes, edges = _nodes_and_edges(order, keys, ctx)
+    caption = _captions(output, wrt, names, keep, bool(g), seeded,
                         [e["label"] for e in edges if e["highlight"] and e["label"]], order)
     caption = "; ".join(c for c in (no_grads, caption) if c) or None
+    frames = groups.frames(order, keys, edges, calls) if calls is not None else None
     return Drawing(nodes, edges, _left_out(order, keep, expanded, names), title,
-                   caption, way, theme, fit)
+                   caption, way, theme, fit, frames)

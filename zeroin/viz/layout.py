@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 
-__all__ = ["layout", "fold"]
+__all__ = ["layout", "fold", "nested", "forward_order", "Cycle"]
 
 
 def _crossings(order_a, order_b, edges_ab):
@@ -23,15 +23,20 @@ def _crossings(order_a, order_b, edges_ab):
     return n
 
 
-def _layers(nodes, preds, succs):
+def _layers(nodes, preds, succs, first=(), last=()):
     """Longest-path layering from the sources; a source then moves just left of its first
-    consumer (a constant sits next to its op)."""
+    consumer (a constant sits next to its op). Sources in ``first`` stay in the first
+    layer, sinks in ``last`` go to a layer after all others (a frame's entry and exit
+    points)."""
     layer = {}
     for u in nodes:
         layer[u] = max((layer[p] + 1 for p in preds[u]), default=0)
     for u in reversed(nodes):
-        if not preds[u] and succs[u]:
+        if not preds[u] and succs[u] and u not in first:
             layer[u] = min(layer[s] for s in succs[u]) - 1
+    if last:
+        end = max((layer[u] for u in nodes if u not in last), default=-1) + 1
+        layer.update((u, end) for u in last)
     return layer
 
 
@@ -143,19 +148,21 @@ def _routes(chains, pos, sizes, col_w, all_layer):
     return routes
 
 
-def layout(nodes, edges, sizes, gap_x=60, gap_y=22, margin=20, sweeps=12):
+def layout(nodes, edges, sizes, gap_x=60, gap_y=22, margin=20, sweeps=12, first=(),
+           last=()):
     """Place ``nodes`` (ids in topological order) joined by ``edges`` [(u, v)].
 
     ``sizes`` maps id -> (width, height). Returns ``(pos, routes, width, height)``:
     centres {id: (x, y)}, for each edge the list of points its curve passes through
-    (from the right side of u to the left side of v), and the canvas size.
+    (from the right side of u to the left side of v), and the canvas size. Nodes in
+    ``first`` / ``last`` are kept in the first / put in the last column.
     """
     preds = {u: [] for u in nodes}
     succs = {u: [] for u in nodes}
     for u, v in edges:
         succs[u].append(v)
         preds[v].append(u)
-    chains, all_layer = _chains(edges, _layers(nodes, preds, succs))
+    chains, all_layer = _chains(edges, _layers(nodes, preds, succs, set(first), set(last)))
     n_layers = max(all_layer.values(), default=0) + 1
     rank = {u: i for i, u in enumerate(nodes)}
     for u in all_layer:
@@ -274,3 +281,138 @@ def fold(pos, routes, sizes, bands, margin=20, lane=10):
     width = max([p[0] + sizes[k][0] / 2 for k, p in new_pos.items()] +
                 [x for r in new_routes for x, _ in r]) + margin
     return new_pos, new_routes, width, top
+
+
+# --- frames: a layout of nested groups (the modules of a model) ------------------------------
+
+class Cycle(ValueError):
+    """The groups cannot be laid out left to right: one feeds another that feeds it."""
+
+
+def forward_order(items, pairs):
+    """``items`` ordered so that every pair (u, v) goes forward (stable); Cycle if none."""
+    preds = {u: 0 for u in items}
+    succ = {u: [] for u in items}
+    for u, v in pairs:
+        succ[u].append(v)
+        preds[v] += 1
+    ready = [u for u in items if not preds[u]]
+    out = []
+    while ready:
+        u = ready.pop(0)
+        out.append(u)
+        for v in succ[u]:
+            preds[v] -= 1
+            if not preds[v]:
+                ready.append(v)
+    if len(out) < len(items):
+        raise Cycle("groups that feed each other")
+    return out
+
+
+def _level(frame, nodes, edges, frame_of, parent):
+    """The items of one group (its own nodes, its child groups as ("F", g), its entry and
+    exit points) and its edges [(edge index, u, v)]."""
+    def item(k):
+        f = frame_of.get(k)
+        if f == frame:
+            return k
+        while f is not None and parent.get(f) != frame:
+            f = parent.get(f)
+        return ("F", f) if f is not None else None
+    members = [k for k in nodes if frame_of.get(k) == frame]
+    kids = [("F", g) for g in parent if parent[g] == frame]
+    ins, outs, pairs = [], [], []
+    for i, (u, v) in enumerate(edges):
+        a, b = item(u), item(v)
+        if a == b or (a is None and b is None):
+            continue
+        if a is None:
+            a = ("in", i)
+            ins.append(a)
+        if b is None:
+            b = ("out", i)
+            outs.append(b)
+        pairs.append((i, a, b))
+    return members, kids, ins, outs, pairs
+
+
+def _block(frame, g):
+    """Lay out one group: (pos, pieces, boxes, ports, width, height) in its own
+    coordinates, with the frame's margin and title band; pieces[i] is the part of edge i
+    inside it (from its node or entry point to its node or exit point)."""
+    members, kids, ins, outs, pairs = _level(frame, g["nodes"], g["edges"], g["frame_of"],
+                                             g["parent"])
+    sub = {k: _block(k[1], g) for k in kids}
+    sizes = {k: g["sizes"][k] for k in members}
+    sizes.update({k: sub[k][4:] for k in kids})
+    sizes.update({p: (0, 6) for p in ins + outs})
+    order = ins + forward_order(members + kids, [(a, b) for _, a, b in pairs
+                                                  if a in sizes and b in sizes
+                                                  and a not in ins and b not in outs]) + outs
+    top = frame is None
+    pos, routes, w, h = layout(order, [(a, b) for _, a, b in pairs], sizes, g["gap_x"],
+                               g["gap_y"], g["margin"] if top else g["pad"],
+                               first=ins, last=outs)
+    if top and g["fold"] is not None:
+        pos, routes, w, h = g["fold"](pos, routes, sizes, w, h)
+    elif not top and g["row"] and w > 1.15 * g["row"]:    # a long group: rows of its own
+        pos, routes, w, h = fold(pos, routes, sizes, -int(-w // g["row"]), margin=g["pad"])
+    dx, dy = ((g["head"], 0) if g["vertical"] else (0, g["head"])) if not top else (0, 0)
+    out_pos, pieces, boxes, ports, inner = {}, {}, {}, {}, {}
+    for k, (x, y) in pos.items():
+        x, y = x + dx, y + dy
+        if k in sub:
+            kp, kpieces, kboxes, kports, kw, kh = sub[k]
+            ox, oy = x - kw / 2, y - kh / 2
+            boxes[k[1]] = (ox, oy, ox + kw, oy + kh)
+            out_pos.update({n: (a + ox, b + oy) for n, (a, b) in kp.items()})
+            boxes.update({f: (a + ox, b + oy, c + ox, d + oy)
+                          for f, (a, b, c, d) in kboxes.items()})
+            ports[k] = {p: (a + ox, b + oy) for p, (a, b) in kports.items()}
+            inner[k] = {i: [(a + ox, b + oy) for a, b in pts] for i, pts in kpieces.items()}
+        elif k in members:
+            out_pos[k] = (x, y)
+        else:
+            ports.setdefault(None, {})[k] = (x, y)
+    for k_pieces in inner.values():    # edges inside one child group
+        pieces.update(k_pieces)
+    for (i, a, b), pts in zip(pairs, routes):
+        if a in ins:                   # cross the entry's column straight, above or below
+            pts = [(max(x + sizes[k][0] / 2 for k, (x, _) in pos.items()
+                        if x == pts[0][0]), pts[0][1])] + pts[1:]
+        pts = [(x + dx, y + dy) for x, y in pts]
+        if a in sub:                   # leave the child group at its exit's height
+            py, edge = ports[a][("out", i)][1], boxes[a[1]][2]
+            pts = inner[a][i] + [(edge, py)] + pts[1:]
+        if b in sub:                   # enter the child group at its entry's height
+            py, edge = ports[b][("in", i)][1], boxes[b[1]][0]
+            pts = pts[:-1] + [(edge, py)] + inner[b][i]
+        pieces[i] = pts
+    least = g["least"].get(frame, 0) if not top else 0
+    w, h = (w, max(h, least)) if g["vertical"] else (max(w, least), h)
+    return out_pos, pieces, boxes, ports.get(None, {}), w + dx, h + dy
+
+
+def nested(nodes, edges, sizes, frame_of, parent, gap_x=60, gap_y=22, margin=20, pad=12,
+           head=22, fold=None, vertical=False, least=None, row=None):
+    """A left-to-right layout in which the nodes of each group are drawn together, inside
+    the group's frame, and groups nest: each group is laid out on its own (its inputs
+    entering on the left, its outputs leaving on the right) and placed as one node in its
+    parent. ``frame_of`` maps node -> group (absent: the top level), ``parent`` group ->
+    enclosing group (None: the top level). ``fold`` (as :func:`fold`, on the top level)
+    wraps the top level into rows. Returns ``(pos, routes, boxes, width, height)`` with
+    boxes {group: (x0, y0, x1, y1)}; each group has ``pad`` px of margin and a band of
+    ``head`` px for its title (on the left for ``vertical``, as the picture is turned).
+    ``least`` {group: px} widens a group's frame to fit its title. ``row(width, height)``
+    (of the unfolded layout) gives the px width a group wider than it is wrapped to,
+    into rows of its own (a long Sequential inside a model). Raises :class:`Cycle` if
+    groups feed each other."""
+    g = dict(nodes=nodes, edges=edges, sizes=sizes, frame_of=frame_of, parent=parent,
+             gap_x=gap_x, gap_y=gap_y, margin=margin, pad=pad, head=head, fold=fold,
+             vertical=vertical, least=least or {}, row=None)
+    if row is not None and fold is not None:
+        w, h = _block(None, dict(g, fold=None))[4:]
+        g["row"] = row(w, h)
+    pos, pieces, boxes, _, w, h = _block(None, g)
+    return pos, [pieces[i] for i in range(len(edges))], boxes, w, h
