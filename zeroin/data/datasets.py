@@ -80,6 +80,20 @@ def _parse(name):
     return base.lower(), (arg or None)
 
 
+_TARGET_LOSS = {"linear": 0.02, "sine": 0.01}     # the loss a good fit reaches
+
+
+def _generate(base, n, rng):
+    """(X, y) of a built-in dataset other than MNIST: ``n`` samples (its default if None),
+    drawn with ``rng``; digits are scikit-learn's 1,797 images."""
+    if base == "digits":
+        return load_digits()
+    make, default = {"linear": (make_linear, 200), "sine": (make_sine, 400),
+                     "xor": (make_xor, 200), "moons": (make_moons, 600),
+                     "spirals": (make_spirals, 600)}[base]
+    return make(n or default, seed=rng)
+
+
 def load_dataset(name, seed=0, val=0.1, test=0.2, standardize=None, n=None, test_path=None,
                  task=None, label_column=None):
     """Load a dataset by name, or your own data file, and split it.
@@ -129,23 +143,11 @@ def load_dataset(name, seed=0, val=0.1, test=0.2, standardize=None, n=None, test
         raise ValueError(f"load_dataset: only mnist takes a folder (mnist:DIR), got {name!r}")
     task = DATASETS[base][0]
     rng = np.random.default_rng(seed)
-    stratify = True
-    target_loss = 0.1
-    if base == "linear":
-        X, y = make_linear(n or 200, seed=rng)
-        stratify, target_loss = False, 0.02
-    elif base == "sine":
-        X, y = make_sine(n or 400, seed=rng)
-        stratify, target_loss = False, 0.01
-    elif base == "xor":
-        X, y = make_xor(n or 200, seed=rng)
-    elif base == "moons":
-        X, y = make_moons(n or 600, seed=rng)
-    elif base == "spirals":
-        X, y = make_spirals(n or 600, seed=rng)
-    elif base == "digits":
-        X, y = load_digits()
+    stratify, target_loss = base not in ("linear", "sine"), _TARGET_LOSS.get(base, 0.1)
+    if base == "digits":
         standardize = True if standardize is None else standardize
+    if base != "mnist":
+        X, y = _generate(base, n, rng)
     if base == "mnist":
         (Xtr, ytr), (Xte, yte) = load_mnist(root=arg)
         (Xtr, ytr), (Xva, yva), _ = _split_train(Xtr, ytr, val, seed)
