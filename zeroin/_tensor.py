@@ -241,7 +241,7 @@ def _operand(x):
 class DataArray(np.ndarray):
     """What ``t.data`` returns: an ndarray sharing the tensor's memory, plus PyTorch's
     in-place methods (``zero_ fill_ copy_ add_ sub_ mul_ div_ clamp_ normal_ uniform_``),
-    ``clone()``, ``numpy()`` and ``norm()``; other Tensor methods raise an AttributeError
+    ``clone()``, ``numpy()``, ``norm()`` and ``sign()``; other Tensor methods raise an AttributeError
     that says to call them on ``t.detach()``. Each in-place method writes into the tensor and returns
     this view; arithmetic, ufuncs and reductions give plain ndarrays and NumPy scalars."""
 
@@ -274,6 +274,11 @@ class DataArray(np.ndarray):
         r = norm(_leaf(self.view(np.ndarray)), p, dim, keepdim).numpy()
         return r[()] if r.ndim == 0 else r
 
+    def sign(self):
+        """The signs (-1, 0, 1) as a plain ndarray: the FGSM tutorial's
+        ``data.grad.data.sign()``, added to the image tensor."""
+        return np.sign(self.view(np.ndarray))
+
     def max(self, *args, **kwargs):
         return _numpy_reduction(self, "max", args, kwargs)
 
@@ -287,7 +292,7 @@ class DataArray(np.ndarray):
                 f"'DataArray' object has no attribute {name!r}: in zeroin t.data is a NumPy "
                 f"array sharing the tensor's memory, not a tensor (it has the in-place "
                 f"methods zero_, fill_, copy_, add_, sub_, mul_, div_, clamp_, normal_, "
-                f"uniform_, and norm); call {name} on the tensor, detached from the graph: "
+                f"uniform_, and norm and sign); call {name} on the tensor, detached from the graph: "
                 f"t.detach().{name}(...)")
         raise AttributeError(f"'DataArray' object has no attribute {name!r}")
 
