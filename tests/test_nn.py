@@ -385,6 +385,18 @@ def test_bce_refuses_values_outside_zero_one():
         F.binary_cross_entropy(zeroin.tensor([0.5, 1.5]), [0.0, 1.0])
 
 
+def test_bce_values_outside_zero_one_raise_pytorchs_runtime_error():
+    # a PyTorch script's `except RuntimeError` around binary_cross_entropy must still catch it
+    torch = pytest.importorskip("torch")
+    nan = float("nan")
+    for x, t in (([0.5, -0.1], [1.0, 0.0]), ([0.5, 0.5], [1.5, 0.0]), ([0.5], [nan]),
+                 ([nan], [1.0])):
+        with pytest.raises(RuntimeError, match="between 0 and 1"):
+            torch.nn.functional.binary_cross_entropy(torch.tensor(x), torch.tensor(t))
+        with pytest.raises(RuntimeError, match=r"binary_cross_entropy: .*\[0, 1\]"):
+            F.binary_cross_entropy(zeroin.tensor(x), zeroin.tensor(t))
+
+
 # --- losses against PyTorch ---------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "binary_cross_entropy",
