@@ -894,6 +894,36 @@ def test_clip_grad_norm_inf_and_torch():
             np.testing.assert_allclose(p.grad.data, t.grad.numpy(), rtol=1e-10)
 
 
+def test_get_total_norm_and_clip_grads_with_norm_are_clip_grad_norm_in_two_halves():
+    # PyTorch 2.6+: total = get_total_norm(grads); clip_grads_with_norm_(params, max, total)
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    gs = [rng.standard_normal((3, 2)) * 5, rng.standard_normal(4)]
+    for norm_type in (2.0, float("inf"), 1.0, 3):
+        out = []
+        for lib in (zeroin, torch):
+            ps = [lib.nn.Parameter(lib.zeros(*g.shape, dtype=lib.float64)) for g in gs]
+            for p, g in zip(ps, gs):
+                p.grad = lib.tensor(g.copy())
+            total = lib.nn.utils.get_total_norm([p.grad for p in ps], norm_type)
+            assert lib.nn.utils.clip_grads_with_norm_(ps, 2.0, total) is None
+            out.append((total.item(), total.dtype == lib.float64, total.shape == (),
+                        [p.grad.numpy().copy() for p in ps]))
+        assert out[0][:3] == pytest.approx(out[1][:3], rel=1e-12)
+        for a, b in zip(out[0][3], out[1][3]):
+            np.testing.assert_allclose(a, b, rtol=1e-12)
+    for lib in (zeroin, torch):        # one tensor; none (0 in the default dtype); dtypes promote
+        assert lib.nn.utils.get_total_norm(lib.tensor([3.0, 4.0])).item() == 5
+        assert lib.nn.utils.get_total_norm([]).dtype == lib.get_default_dtype()
+        assert lib.nn.utils.clip_grad_norm_([], 1.0).dtype == lib.get_default_dtype()
+        mixed = [lib.ones(2, dtype=lib.float32), lib.ones(2, dtype=lib.float64)]
+        assert lib.nn.utils.get_total_norm(mixed).dtype == lib.float64
+    with pytest.raises(TypeError, match=r"clip_grads_with_norm_: total_norm must be a Tensor"):
+        nn.utils.clip_grads_with_norm_([zeroin.nn.Parameter(zeroin.ones(2))], 1.0, 0.5)
+    with pytest.raises(FloatingPointError, match=r"get_total_norm: .* is inf"):
+        nn.utils.get_total_norm([zeroin.tensor([np.inf])], error_if_nonfinite=True)
+
+
 def test_clip_grad_norm_nonfinite():
     w = zeroin.tensor([1.0], requires_grad=True)
     w.grad = zeroin.tensor([np.inf])

@@ -16,13 +16,15 @@ import numpy as np
 from ... import ops
 from ..._tensor import Tensor
 from ...function import ShapeError
-from ...optim.grad_utils import _zero_grad, clip_grad_norm_, clip_grad_value_, params_list
+from ...optim.grad_utils import (_zero_grad, clip_grad_norm_, clip_grad_value_,
+                                 clip_grads_with_norm_, get_total_norm, params_list)
 from . import fusion, parametrizations, parametrize, rnn, stateless
 from .fusion import (fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval,
                      fuse_linear_bn_weights)
 from .weight_norm import remove_weight_norm, weight_norm
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector",
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm",
+           "parameters_to_vector",
            "vector_to_parameters", "rnn", "parametrize", "parametrizations", "weight_norm",
            "remove_weight_norm", "fusion", "stateless", "fuse_conv_bn_eval",
            "fuse_conv_bn_weights", "fuse_linear_bn_eval", "fuse_linear_bn_weights"]
