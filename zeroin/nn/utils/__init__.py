@@ -1,7 +1,8 @@
 """Gradient and parameter utilities under PyTorch's names (``torch.nn.utils``); padding and
 packing of variable-length sequences in :mod:`zeroin.nn.utils.rnn`; parametrizations
 (``parametrize``, ``parametrizations.weight_norm`` / ``spectral_norm``) and the older
-``weight_norm`` / ``remove_weight_norm``; ``fusion``
+``weight_norm`` / ``remove_weight_norm`` and ``spectral_norm`` /
+``remove_spectral_norm``; ``fusion``
 (BatchNorm folded into the layer before it), ``stateless.functional_call`` and, imported
 as in PyTorch (``import zeroin.nn.utils.prune``), ``prune`` (masks on parameters).
 
@@ -21,12 +22,14 @@ from ...optim.grad_utils import (_zero_grad, clip_grad_norm_, clip_grad_value_,
 from . import fusion, parametrizations, parametrize, rnn, stateless
 from .fusion import (fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval,
                      fuse_linear_bn_weights)
+from .spectral_norm import remove_spectral_norm, spectral_norm
 from .weight_norm import remove_weight_norm, weight_norm
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm",
            "parameters_to_vector",
            "vector_to_parameters", "rnn", "parametrize", "parametrizations", "weight_norm",
-           "remove_weight_norm", "fusion", "stateless", "fuse_conv_bn_eval",
+           "remove_weight_norm", "spectral_norm", "remove_spectral_norm", "fusion",
+           "stateless", "fuse_conv_bn_eval",
            "fuse_conv_bn_weights", "fuse_linear_bn_eval", "fuse_linear_bn_weights"]
 
 _zero_grad = _zero_grad     # re-exported for old imports
