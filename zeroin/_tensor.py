@@ -241,8 +241,8 @@ def _operand(x):
 class DataArray(np.ndarray):
     """What ``t.data`` returns: an ndarray sharing the tensor's memory, plus PyTorch's
     in-place methods (``zero_ fill_ copy_ add_ sub_ mul_ div_ clamp_ normal_ uniform_``),
-    ``clone()``, ``numpy()``, ``norm()`` and ``sign()``; other Tensor methods raise an AttributeError
-    that says to call them on ``t.detach()``. Each in-place method writes into the tensor and returns
+    ``clone()``, ``numpy()``, ``norm()`` and ``sign()``; other Tensor methods raise an
+    AttributeError that says to call them on ``t.detach()``. Each in-place method writes into the tensor and returns
     this view; arithmetic, ufuncs and reductions give plain ndarrays and NumPy scalars."""
 
     requires_grad = False       # as PyTorch's .data: detached from the graph
@@ -292,8 +292,8 @@ class DataArray(np.ndarray):
                 f"'DataArray' object has no attribute {name!r}: in zeroin t.data is a NumPy "
                 f"array sharing the tensor's memory, not a tensor (it has the in-place "
                 f"methods zero_, fill_, copy_, add_, sub_, mul_, div_, clamp_, normal_, "
-                f"uniform_, and norm and sign); call {name} on the tensor, detached from the graph: "
-                f"t.detach().{name}(...)")
+                f"uniform_, and norm and sign); call {name} on the tensor, detached from the "
+                f"graph: t.detach().{name}(...)")
         raise AttributeError(f"'DataArray' object has no attribute {name!r}")
 
     def clone(self):
