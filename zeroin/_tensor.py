@@ -242,8 +242,9 @@ class DataArray(np.ndarray):
     """What ``t.data`` returns: an ndarray sharing the tensor's memory, plus PyTorch's
     in-place methods (``zero_ fill_ copy_ add_ sub_ mul_ div_ clamp_ normal_ uniform_``),
     ``clone()``, ``numpy()``, ``norm()`` and ``sign()``; other Tensor methods raise an
-    AttributeError that says to call them on ``t.detach()``. Each in-place method writes into the tensor and returns
-    this view; arithmetic, ufuncs and reductions give plain ndarrays and NumPy scalars."""
+    AttributeError that says to call them on ``t.detach()``. Each in-place method writes
+    into the tensor and returns this view; arithmetic, ufuncs and reductions give plain
+    ndarrays and NumPy scalars."""
 
     requires_grad = False       # as PyTorch's .data: detached from the graph
 
