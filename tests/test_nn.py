@@ -497,6 +497,25 @@ def test_repr_like_pytorch():
         ")")
 
 
+def test_repr_shows_a_shared_child_each_time_and_none_ones_as_pytorch():
+    # act = nn.ReLU(); nn.Sequential(l1, act, l2, act) printed only (0)...(2) before
+    torch = pytest.importorskip("torch")
+    reprs = []
+    for lib in (nn, torch.nn):
+        act, lin = lib.ReLU(), lib.Linear(2, 2)
+
+        class Tied(lib.Module):
+            def __init__(self):
+                super().__init__()
+                self.enc, self.dec, self.seq = lin, lin, lib.Sequential(lin, act, lin, act)
+                self.register_module("extra", None)
+
+        reprs.append(repr(Tied()))
+    assert reprs[0] == reprs[1]
+    assert reprs[0].count("ReLU()") == 2 and reprs[0].count("Linear(") == 4
+    assert "(extra): None" in reprs[0]
+
+
 def test_sequential_indexing_append_and_errors():
     seq = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
     assert len(seq) == 2 and isinstance(seq[-1], nn.ReLU)
