@@ -279,3 +279,46 @@ def test_gradcheck_of_a_weight_normed_layer_with_respect_to_g_and_v():
                                                "parametrizations.weight.original1": v_}, x)
 
     assert zeroin.gradcheck(f, (g.detach().requires_grad_(), v.detach().requires_grad_()))
+
+
+def test_transfer_parametrizations_and_params_shares_them_as_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    w, x = rng.standard_normal((3, 3)), rng.standard_normal((2, 3))
+    out = []
+    for lib in (torch, zeroin):
+        P_ = lib.nn.utils.parametrize
+        src = lib.nn.Linear(3, 3).double()
+        with lib.no_grad():
+            src.weight.copy_(lib.tensor(w))
+            src.bias.copy_(lib.tensor([0.5, -1.0, 2.0]))
+        sym = _sym_module(lib)()
+        P_.register_parametrization(src, "weight", sym)
+        lib.nn.utils.parametrizations.weight_norm(src, "bias", dim=0)    # original0, original1
+        dst = P_.transfer_parametrizations_and_params(src, lib.nn.Linear(3, 3).double())
+        assert type(dst).__name__ == "ParametrizedLinear" and P_.is_parametrized(dst, "bias")
+        assert dst.parametrizations.weight.original is src.parametrizations.weight.original
+        assert dst.parametrizations.bias.original1 is src.parametrizations.bias.original1
+        assert dst.parametrizations.weight[0] is sym
+        (dst(lib.tensor(x)) ** 2).sum().backward()          # gradients reach the shared ones
+        g = src.parametrizations.weight.original.grad.numpy().copy()
+        only = P_.transfer_parametrizations_and_params(src, lib.nn.Linear(3, 3).double(),
+                                                       "weight")
+        assert P_.is_parametrized(only, "weight") and not P_.is_parametrized(only, "bias")
+        plain = lib.nn.Linear(3, 3)
+        assert P_.transfer_parametrizations_and_params(plain, lib.nn.Linear(3, 3)) is not None
+        out.append((dst.weight.detach().numpy(), dst.bias.detach().numpy(), g))
+        with pytest.raises(AttributeError):
+            P_.transfer_parametrizations_and_params(src, lib.nn.Linear(3, 3), "nope")
+        with pytest.raises(KeyError):           # to_module has it, from_module's is plain
+            P_.transfer_parametrizations_and_params(src, lib.nn.Linear(3, 3), "in_features")
+    for a, b in zip(*out):
+        np.testing.assert_allclose(b, a, rtol=1e-12)
+
+
+def _sym_module(lib):
+    class Sym(lib.nn.Module):
+        def forward(self, x):
+            return x.triu() + x.triu(1).T
+
+    return Sym
