@@ -385,6 +385,21 @@ def test_bce_refuses_values_outside_zero_one():
         F.binary_cross_entropy(zeroin.tensor([0.5, 1.5]), [0.0, 1.0])
 
 
+@pytest.mark.parametrize("name", ["nll_loss", "cross_entropy"])
+def test_bad_class_labels_raise_pytorchs_exception_types(name):
+    # a float target: RuntimeError ("expected target dtype to be Long"); a label out of
+    # range: IndexError ("Target 3 is out of bounds"); so `except` clauses written for
+    # PyTorch catch zeroin's (which also say what to do)
+    torch = pytest.importorskip("torch")
+    x = np.log(np.full((2, 3), 1 / 3))
+    for target, exc in (([1.0, 2.0], RuntimeError), ([1, 3], IndexError), ([-1, 0], IndexError)):
+        for lib in (torch, zeroin):
+            with pytest.raises(exc):
+                getattr(lib.nn.functional, name)(lib.tensor(x), lib.tensor(target))
+    with pytest.raises(TypeError, match="integer class labels"):
+        getattr(F, name)(zeroin.tensor(x), zeroin.tensor([1.0, 2.0]))
+
+
 def test_bce_values_outside_zero_one_raise_pytorchs_runtime_error():
     # a PyTorch script's `except RuntimeError` around binary_cross_entropy must still catch it
     torch = pytest.importorskip("torch")

@@ -645,8 +645,8 @@ def _unsigned(dtype):
     return u
 
 
-class LabelError(ZeroinError, ValueError):
-    """Class labels outside 0..C-1."""
+class LabelError(ZeroinError, ValueError, IndexError):
+    """Class labels outside 0..C-1: an IndexError, as PyTorch raises (and a ValueError)."""
 
 
 def _labels(op, target, n, c):
@@ -679,8 +679,8 @@ def _labels(op, target, n, c):
                     "probabilities or one-hot rows; use labels.argmax(axis=1) for one-hot)")
         else:
             hint = ""
-        raise TypeError(f"{op}: target must hold integer class labels 0..{c - 1}, got dtype "
-                        f"{y.dtype}{hint}")
+        raise DtypeError(f"{op}: target must hold integer class labels 0..{c - 1}, got "
+                         f"dtype {y.dtype}{hint}")
     if y.shape != (n,):
         if y.shape == (n, 1):
             fix = "flatten it with target.reshape(-1)"
