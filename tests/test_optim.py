@@ -924,6 +924,17 @@ def test_get_total_norm_and_clip_grads_with_norm_are_clip_grad_norm_in_two_halve
         nn.utils.get_total_norm([zeroin.tensor([np.inf])], error_if_nonfinite=True)
 
 
+def test_deprecated_clip_grad_norm_warns_and_clips():
+    torch = pytest.importorskip("torch")
+    for lib in (zeroin, torch):
+        p = lib.nn.Parameter(lib.ones(2, dtype=lib.float64))
+        p.grad = lib.tensor([3.0, 4.0], dtype=lib.float64)
+        with pytest.warns(FutureWarning, match=r"`torch.nn.utils.clip_grad_norm` is now "
+                                               r"deprecated in favor of .*clip_grad_norm_`"):
+            assert lib.nn.utils.clip_grad_norm([p], 1.0).item() == 5.0
+        np.testing.assert_allclose(p.grad.numpy(), [0.6, 0.8], rtol=1e-5)
+
+
 def test_clip_grad_norm_nonfinite():
     w = zeroin.tensor([1.0], requires_grad=True)
     w.grad = zeroin.tensor([np.inf])
