@@ -280,6 +280,12 @@ class DataArray(np.ndarray):
         ``data.grad.data.sign()``, added to the image tensor."""
         return np.sign(self.view(np.ndarray))
 
+    @property
+    def size(self):
+        """NumPy's element count, also callable as PyTorch's ``size()``: old code's
+        ``x.data.size()`` (the shape) and ``x.data.size(0)``."""
+        return _DataSize(np.ndarray.size.__get__(self), self.shape)
+
     def max(self, *args, **kwargs):
         return _numpy_reduction(self, "max", args, kwargs)
 
@@ -359,6 +365,25 @@ class DataArray(np.ndarray):
         from .random import get_rng
         self[...] = get_rng().uniform(from_, to, self.shape)
         return self
+
+
+class _DataSize(int):
+    """``t.data.size``: the number of elements (NumPy's ``size``, an int) that can be called
+    as PyTorch's ``size()``: the shape as a :class:`Size`, or ``size(dim)`` one length."""
+
+    def __new__(cls, n, shape):
+        self = super().__new__(cls, n)
+        self._shape = shape
+        return self
+
+    def __call__(self, dim=None):
+        if dim is None:
+            return Size(self._shape)
+        nd = len(self._shape)
+        if not -nd <= dim < nd:
+            raise IndexError(f"size: dimension {dim} is out of range for a tensor of shape "
+                             f"{self._shape} (expected a dim in [{-nd}, {nd - 1}])")
+        return self._shape[dim]
 
 
 def _numpy_reduction(a, name, args, kwargs):
