@@ -935,6 +935,21 @@ def test_deprecated_clip_grad_norm_warns_and_clips():
         np.testing.assert_allclose(p.grad.numpy(), [0.6, 0.8], rtol=1e-5)
 
 
+def test_pytorchs_submodule_paths_of_the_gradient_utilities():
+    # from torch.nn.utils.clip_grad import clip_grad_norm_ (and convert_parameters)
+    import importlib
+    torch = pytest.importorskip("torch")
+    for lib in ("torch", "zeroin"):
+        c = importlib.import_module(f"{lib}.nn.utils.clip_grad")
+        v = importlib.import_module(f"{lib}.nn.utils.convert_parameters")
+        u = importlib.import_module(f"{lib}.nn.utils")
+        assert c.clip_grad_norm_ is u.clip_grad_norm_ and c.clip_grad_value_ is u.clip_grad_value_
+        assert v.parameters_to_vector is u.parameters_to_vector
+        assert v.vector_to_parameters is u.vector_to_parameters
+    assert torch.nn.utils.clip_grad.clip_grad_norm is not None
+    assert nn.utils.clip_grad.clip_grad_norm is nn.utils.clip_grad_norm
+
+
 def test_clip_grad_norm_nonfinite():
     w = zeroin.tensor([1.0], requires_grad=True)
     w.grad = zeroin.tensor([np.inf])

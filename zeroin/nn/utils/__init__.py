@@ -26,7 +26,7 @@ from .spectral_norm import remove_spectral_norm, spectral_norm
 from .weight_norm import remove_weight_norm, weight_norm
 
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "clip_grads_with_norm_",
-           "get_total_norm", "skip_init",
+           "get_total_norm", "skip_init", "clip_grad", "convert_parameters",
            "parameters_to_vector",
            "vector_to_parameters", "rnn", "parametrize", "parametrizations", "weight_norm",
            "remove_weight_norm", "spectral_norm", "remove_spectral_norm", "fusion",
@@ -84,3 +84,6 @@ def vector_to_parameters(vec, parameters):
         n = p.data.size
         p.data = np.array(v[start:start + n].reshape(p.data.shape), dtype=p.data.dtype)
         start += n
+
+
+from . import clip_grad, convert_parameters  # noqa: E402  (PyTorch's submodule paths)
