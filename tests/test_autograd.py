@@ -66,6 +66,42 @@ def test_grad_allow_unused():
         zeroin.grad(y, [zeroin.tensor(1.0)])
 
 
+def test_grad_is_grads_batched_gives_jacobian_rows_as_pytorch():
+    # the Jacobians tutorial: autograd.grad(y, x, torch.eye(n), is_grads_batched=True)
+    torch = pytest.importorskip("torch")
+    a = np.array([0.3, -1.2, 0.7])
+    out = []
+    for lib in (zeroin, torch):
+        x = lib.tensor(a, requires_grad=True)
+        u = lib.tensor([1.0], requires_grad=True)
+        y = x.sin() * x.sum()
+        (jac,) = lib.autograd.grad(y, x, lib.eye(3, dtype=lib.float64),
+                                   is_grads_batched=True, create_graph=True)
+        (h,) = lib.autograd.grad(jac.sum(), x, retain_graph=True)   # create_graph: a graph
+        unused = lib.autograd.grad(y, [x, u], lib.eye(3, dtype=lib.float64),
+                                   is_grads_batched=True, allow_unused=True,
+                                   retain_graph=True)[1]
+        zeros = lib.autograd.grad(y, [x, u], lib.eye(3, dtype=lib.float64),
+                                  is_grads_batched=True, materialize_grads=True)[1]
+        (v,) = lib.autograd.grad((x ** 2).sum(), x, lib.tensor([1.0, 2.0], dtype=lib.float64),
+                                 is_grads_batched=True)      # a scalar output: a batch of 2
+        out.append([jac.detach().numpy(), h.numpy(), unused, zeros.numpy(), v.numpy()])
+        with pytest.raises(RuntimeError, match="first dimension"):
+            lib.autograd.grad(x * 2, x, lib.ones(3), is_grads_batched=True)
+    for z, t in zip(out[0], out[1]):
+        np.testing.assert_allclose(z, t, rtol=1e-12) if z is not None else None
+    assert out[0][2] is None and out[1][2] is None and out[0][3].shape == (1,)
+    f = lambda v: np.sin(v) * v.sum()                           # noqa: E731
+    fd = np.stack([(f(a + e) - f(a - e)) / 2e-6 for e in np.eye(3) * 1e-6], axis=1)
+    np.testing.assert_allclose(out[0][0], fd, rtol=1e-6)        # finite differences
+    x = zeroin.tensor(a, requires_grad=True)
+    with pytest.raises(RuntimeError, match="needs grad_outputs"):
+        zeroin.autograd.grad(x * 2, x, is_grads_batched=True)
+    with pytest.raises(zeroin.ZeroinError, match="not used in the graph"):
+        zeroin.autograd.grad(x * 2, [x, zeroin.ones(1, requires_grad=True)], zeroin.eye(3),
+                             is_grads_batched=True)
+
+
 def test_grad_with_respect_to_intermediate_tensors():
     x = zeroin.tensor([1.0, 2.0], requires_grad=True)
     h = x * 3

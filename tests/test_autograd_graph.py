@@ -429,6 +429,24 @@ def test_disable_saved_tensors_hooks_refuses_hooks_inside():
             f()
 
 
+def test_allow_mutation_on_saved_tensors_gives_the_gradient_of_the_values_read():
+    # PyTorch's docstring example: b is saved by b ** 2, then changed in place
+    for T in LIBS:
+        g = T.autograd.graph
+        with g.allow_mutation_on_saved_tensors() as ctx:
+            a = T.tensor([[0.5, 1.0, -2.0]], dtype=T.float64, requires_grad=True)
+            b = a.clone()
+            out = (b ** 2).sum()
+            b.sin_()
+            out.backward()
+            assert a.grad.tolist() == [[1.0, 2.0, -4.0]]       # 2 b before the sin_
+            assert type(ctx).__name__ == "_AllowMutationOnSavedContext"
+        with pytest.raises(RuntimeError, match="cannot be nested"):
+            with g.allow_mutation_on_saved_tensors():
+                with g.allow_mutation_on_saved_tensors():
+                    pass
+
+
 def test_a_node_with_packed_tensors_keeps_them_when_its_hook_is_removed():
     for T in LIBS:
         x = T.tensor([1.0, 2.0], dtype=T.float64, requires_grad=True)

@@ -1299,6 +1299,35 @@ def test_data_norm_as_the_old_autograd_tutorial_uses_it():
     assert type(x.data.norm(dim=1)) is np.ndarray
 
 
+def test_data_sign_as_the_fgsm_tutorial_uses_it():
+    # the FGSM tutorial: data_grad = data.grad.data; image + epsilon * data_grad.sign()
+    torch = pytest.importorskip("torch")
+    a = np.array([[0.2, 0.9, 0.5], [0.0, 0.4, 1.0]])
+    out = []
+    for lib in (zeroin, torch):
+        x = lib.tensor(a, requires_grad=True)
+        (x * lib.tensor([[1.0, -2.0, 0.0], [-1.0, 3.0, 2.0]])).sum().backward()
+        sign_data_grad = x.grad.data.sign()
+        out.append(lib.clamp(x + 0.25 * sign_data_grad, 0, 1).detach().numpy())
+    np.testing.assert_array_equal(out[0], out[1])
+    z = zeroin.tensor([-2.0, 0.0, 3.0])
+    assert type(z.data.sign()) is np.ndarray and z.data.sign().tolist() == [-1, 0, 1]
+
+
+def test_data_size_is_numpys_count_and_pytorchs_size_method():
+    # old code: torch.randn(content_img.data.size()), images.data.size(0)
+    torch = pytest.importorskip("torch")
+    for lib in (zeroin, torch):
+        x = lib.zeros(2, 3)
+        assert tuple(x.data.size()) == (2, 3) and x.data.size(0) == 2 and x.data.size(-1) == 3
+        assert tuple(lib.randn(x.data.size()).shape) == (2, 3)
+        with pytest.raises(IndexError):
+            x.data.size(2)
+    x = zeroin.zeros(2, 3)
+    assert x.data.size == 6 and x.data[0].size == 3 and np.zeros(x.data.size).shape == (6,)
+    assert repr(x.data.size()) == "zeroin.Size([2, 3])" and type(x.data.size + 1) is int
+
+
 def test_a_tensor_method_on_data_says_to_call_it_on_the_tensor():
     x = zeroin.tensor([1.0, 2.0])
     with pytest.raises(AttributeError, match=r"'DataArray' object has no attribute 'view_as': "

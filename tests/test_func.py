@@ -520,3 +520,25 @@ def test_grad_has_aux_returns_aux_outside_the_graph_as_torch():
     assert aux.requires_grad
     aux.sum().backward()
     np.testing.assert_allclose(w.grad.numpy(), x0)
+
+
+def test_replace_all_batch_norm_modules_uses_batch_statistics_as_pytorch():
+    # torch.func's patch before vmap over a model with BatchNorm
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(3).standard_normal((5, 3, 2, 2))
+    out = []
+    for lib in (zeroin, torch):
+        m = lib.nn.Sequential(lib.nn.BatchNorm2d(3), lib.nn.Conv2d(3, 2, 1),
+                              lib.nn.BatchNorm2d(2, affine=False)).double()
+        m[1].weight.data.fill_(0.5)
+        m[1].bias.data.fill_(0.1)
+        assert lib.func.replace_all_batch_norm_modules_(m) is m
+        assert m[0].running_mean is None and m[2].running_var is None
+        assert m[0].num_batches_tracked is None and not m[2].track_running_stats
+        xt = lib.tensor(x, requires_grad=True)
+        y = m.eval()(xt)                     # batch statistics even in evaluation
+        (y * y).sum().backward()
+        out.append((list(m.state_dict()), repr(m), y.detach().numpy(), xt.grad.numpy()))
+    assert out[0][:2] == out[1][:2]
+    np.testing.assert_allclose(out[0][2], out[1][2], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out[0][3], out[1][3], rtol=1e-8, atol=1e-10)

@@ -445,3 +445,19 @@ def test_always_call_forward_hooks_run_when_forward_raises_as_torch():
         return calls, [str(x.message) for x in w]
     z, t = both(run)
     assert z == t and z[0] == [("always", None)]
+
+
+def test_skip_init_makes_the_module_and_refuses_a_class_without_device():
+    torch = pytest.importorskip("torch")
+    for lib in (zeroin, torch):
+        m = lib.nn.utils.skip_init(lib.nn.Linear, 5, out_features=2, bias=False)
+        assert type(m) is lib.nn.Linear and tuple(m.weight.shape) == (2, 5) and m.bias is None
+
+        class NoDevice(lib.nn.Module):
+            def __init__(self, n):
+                super().__init__()
+
+        with pytest.raises(RuntimeError, match="must support a 'device' arg"):
+            lib.nn.utils.skip_init(NoDevice, 3)
+        with pytest.raises(RuntimeError, match="Expected a Module"):
+            lib.nn.utils.skip_init(int, 3)

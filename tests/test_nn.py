@@ -385,6 +385,33 @@ def test_bce_refuses_values_outside_zero_one():
         F.binary_cross_entropy(zeroin.tensor([0.5, 1.5]), [0.0, 1.0])
 
 
+@pytest.mark.parametrize("name", ["nll_loss", "cross_entropy"])
+def test_bad_class_labels_raise_pytorchs_exception_types(name):
+    # a float target: RuntimeError ("expected target dtype to be Long"); a label out of
+    # range: IndexError ("Target 3 is out of bounds"); so `except` clauses written for
+    # PyTorch catch zeroin's (which also say what to do)
+    torch = pytest.importorskip("torch")
+    x = np.log(np.full((2, 3), 1 / 3))
+    for target, exc in (([1.0, 2.0], RuntimeError), ([1, 3], IndexError), ([-1, 0], IndexError)):
+        for lib in (torch, zeroin):
+            with pytest.raises(exc):
+                getattr(lib.nn.functional, name)(lib.tensor(x), lib.tensor(target))
+    with pytest.raises(TypeError, match="integer class labels"):
+        getattr(F, name)(zeroin.tensor(x), zeroin.tensor([1.0, 2.0]))
+
+
+def test_bce_values_outside_zero_one_raise_pytorchs_runtime_error():
+    # a PyTorch script's `except RuntimeError` around binary_cross_entropy must still catch it
+    torch = pytest.importorskip("torch")
+    nan = float("nan")
+    for x, t in (([0.5, -0.1], [1.0, 0.0]), ([0.5, 0.5], [1.5, 0.0]), ([0.5], [nan]),
+                 ([nan], [1.0])):
+        with pytest.raises(RuntimeError, match="between 0 and 1"):
+            torch.nn.functional.binary_cross_entropy(torch.tensor(x), torch.tensor(t))
+        with pytest.raises(RuntimeError, match=r"binary_cross_entropy: .*\[0, 1\]"):
+            F.binary_cross_entropy(zeroin.tensor(x), zeroin.tensor(t))
+
+
 # --- losses against PyTorch ---------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "binary_cross_entropy",
@@ -483,6 +510,25 @@ def test_repr_like_pytorch():
         "    (1): Sigmoid()\n"
         "  )\n"
         ")")
+
+
+def test_repr_shows_a_shared_child_each_time_and_none_ones_as_pytorch():
+    # act = nn.ReLU(); nn.Sequential(l1, act, l2, act) printed only (0)...(2) before
+    torch = pytest.importorskip("torch")
+    reprs = []
+    for lib in (nn, torch.nn):
+        act, lin = lib.ReLU(), lib.Linear(2, 2)
+
+        class Tied(lib.Module):
+            def __init__(self):
+                super().__init__()
+                self.enc, self.dec, self.seq = lin, lin, lib.Sequential(lin, act, lin, act)
+                self.register_module("extra", None)
+
+        reprs.append(repr(Tied()))
+    assert reprs[0] == reprs[1]
+    assert reprs[0].count("ReLU()") == 2 and reprs[0].count("Linear(") == 4
+    assert "(extra): None" in reprs[0]
 
 
 def test_sequential_indexing_append_and_errors():

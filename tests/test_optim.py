@@ -894,6 +894,62 @@ def test_clip_grad_norm_inf_and_torch():
             np.testing.assert_allclose(p.grad.data, t.grad.numpy(), rtol=1e-10)
 
 
+def test_get_total_norm_and_clip_grads_with_norm_are_clip_grad_norm_in_two_halves():
+    # PyTorch 2.6+: total = get_total_norm(grads); clip_grads_with_norm_(params, max, total)
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    gs = [rng.standard_normal((3, 2)) * 5, rng.standard_normal(4)]
+    for norm_type in (2.0, float("inf"), 1.0, 3):
+        out = []
+        for lib in (zeroin, torch):
+            ps = [lib.nn.Parameter(lib.zeros(*g.shape, dtype=lib.float64)) for g in gs]
+            for p, g in zip(ps, gs):
+                p.grad = lib.tensor(g.copy())
+            total = lib.nn.utils.get_total_norm([p.grad for p in ps], norm_type)
+            assert lib.nn.utils.clip_grads_with_norm_(ps, 2.0, total) is None
+            out.append((total.item(), total.dtype == lib.float64, total.shape == (),
+                        [p.grad.numpy().copy() for p in ps]))
+        assert out[0][:3] == pytest.approx(out[1][:3], rel=1e-12)
+        for a, b in zip(out[0][3], out[1][3]):
+            np.testing.assert_allclose(a, b, rtol=1e-12)
+    for lib in (zeroin, torch):        # one tensor; none (0 in the default dtype); dtypes promote
+        assert lib.nn.utils.get_total_norm(lib.tensor([3.0, 4.0])).item() == 5
+        assert lib.nn.utils.get_total_norm([]).dtype == lib.get_default_dtype()
+        assert lib.nn.utils.clip_grad_norm_([], 1.0).dtype == lib.get_default_dtype()
+        mixed = [lib.ones(2, dtype=lib.float32), lib.ones(2, dtype=lib.float64)]
+        assert lib.nn.utils.get_total_norm(mixed).dtype == lib.float64
+    with pytest.raises(TypeError, match=r"clip_grads_with_norm_: total_norm must be a Tensor"):
+        nn.utils.clip_grads_with_norm_([zeroin.nn.Parameter(zeroin.ones(2))], 1.0, 0.5)
+    with pytest.raises(FloatingPointError, match=r"get_total_norm: .* is inf"):
+        nn.utils.get_total_norm([zeroin.tensor([np.inf])], error_if_nonfinite=True)
+
+
+def test_deprecated_clip_grad_norm_warns_and_clips():
+    torch = pytest.importorskip("torch")
+    for lib in (zeroin, torch):
+        p = lib.nn.Parameter(lib.ones(2, dtype=lib.float64))
+        p.grad = lib.tensor([3.0, 4.0], dtype=lib.float64)
+        with pytest.warns(FutureWarning, match=r"`torch.nn.utils.clip_grad_norm` is now "
+                                               r"deprecated in favor of .*clip_grad_norm_`"):
+            assert lib.nn.utils.clip_grad_norm([p], 1.0).item() == 5.0
+        np.testing.assert_allclose(p.grad.numpy(), [0.6, 0.8], rtol=1e-5)
+
+
+def test_pytorchs_submodule_paths_of_the_gradient_utilities():
+    # from torch.nn.utils.clip_grad import clip_grad_norm_ (and convert_parameters)
+    import importlib
+    torch = pytest.importorskip("torch")
+    for lib in ("torch", "zeroin"):
+        c = importlib.import_module(f"{lib}.nn.utils.clip_grad")
+        v = importlib.import_module(f"{lib}.nn.utils.convert_parameters")
+        u = importlib.import_module(f"{lib}.nn.utils")
+        assert c.clip_grad_norm_ is u.clip_grad_norm_ and c.clip_grad_value_ is u.clip_grad_value_
+        assert v.parameters_to_vector is u.parameters_to_vector
+        assert v.vector_to_parameters is u.vector_to_parameters
+    assert torch.nn.utils.clip_grad.clip_grad_norm is not None
+    assert nn.utils.clip_grad.clip_grad_norm is nn.utils.clip_grad_norm
+
+
 def test_clip_grad_norm_nonfinite():
     w = zeroin.tensor([1.0], requires_grad=True)
     w.grad = zeroin.tensor([np.inf])

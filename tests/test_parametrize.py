@@ -182,6 +182,69 @@ def test_spectral_norm_bounds_the_largest_singular_value_and_checks_arguments():
         P.weight_norm(nn.Linear(2, 2), dim=5)
 
 
+@pytest.mark.parametrize("layer", ["linear", "conv", "convT", "bias"])
+def test_legacy_spectral_norm_matches_torch_in_training_and_eval(layer):
+    # SN-GAN code: nn.utils.spectral_norm(nn.Conv2d(...)), the forward pre-hook form
+    torch = pytest.importorskip("torch")
+    make = {"linear": lambda M: M.Linear(4, 3), "conv": lambda M: M.Conv2d(2, 3, 2),
+            "convT": lambda M: M.ConvTranspose2d(2, 3, 2), "bias": lambda M: M.Linear(4, 3)}
+    name = "bias" if layer == "bias" else "weight"
+    tl, zl = make[layer](torch.nn).double(), make[layer](nn).double()
+    _copy(tl, zl)
+    tl, zl = torch.nn.utils.spectral_norm(tl, name), nn.utils.spectral_norm(zl, name)
+    assert list(zl.state_dict()) == list(tl.state_dict())
+    assert [n for n, _ in zl.named_parameters()] == [n for n, _ in tl.named_parameters()]
+    zl.load_state_dict(_sd(tl))          # the same u, v (the random start differs)
+    np.testing.assert_array_equal(getattr(zl, name).data, getattr(tl, name).numpy())
+    x = np.random.default_rng(4).standard_normal((2, 4) if layer in ("linear", "bias") else
+                                                 (2, 2, 4, 4))
+    for mode in (True, True, False, True):
+        tl.train(mode)
+        zl.train(mode)
+        yt, yz = tl(torch.tensor(x)), zl(zeroin.tensor(x))
+        np.testing.assert_allclose(yz.data, yt.detach().numpy(), rtol=0, atol=1e-10)
+        for k, v in tl.state_dict().items():
+            np.testing.assert_allclose(zl.state_dict()[k].data, v.numpy(), rtol=0, atol=1e-12)
+    (yt ** 2).sum().backward()
+    (yz ** 2).sum().backward()
+    for (k, p), (k2, q) in zip(tl.named_parameters(), zl.named_parameters()):
+        assert k == k2
+        np.testing.assert_allclose(q.grad.data, p.grad.numpy(), rtol=0, atol=1e-10)
+    torch.nn.utils.remove_spectral_norm(tl, name)
+    nn.utils.remove_spectral_norm(zl, name)
+    assert list(zl.state_dict()) == list(tl.state_dict())
+    assert isinstance(getattr(zl, name), nn.Parameter)
+    np.testing.assert_allclose(getattr(zl, name).data, getattr(tl, name).detach().numpy(),
+                               rtol=0, atol=1e-12)
+
+
+def test_legacy_spectral_norm_gradcheck_bound_and_errors():
+    zeroin.manual_seed(0)
+    m = nn.utils.spectral_norm(nn.Linear(6, 5).double(), n_power_iterations=30)
+    w = m.weight_orig
+    m(zeroin.zeros(1, 6))
+    np.testing.assert_allclose(np.linalg.svd(m.weight.data, compute_uv=False)[0], 1.0,
+                               rtol=1e-6)
+    m.eval()                              # u, v fixed: W / sigma(W) is a smooth function of W
+    assert zeroin.gradcheck(lambda x: m(x), (zeroin.randn(2, 6, requires_grad=True),))
+    x = zeroin.randn(2, 6)
+    from zeroin.func import functional_call
+    y = functional_call(m, {"weight_orig": w * 2}, (x,))
+    np.testing.assert_allclose(y.data, m(x).data, atol=1e-12)    # scale-free: W/sigma(W)
+    assert not np.allclose(functional_call(m, {"weight_orig": zeroin.randn(5, 6)}, (x,)).data,
+                           m(x).data)                            # the weight is read
+    assert zeroin.gradcheck(lambda v: functional_call(m, {"weight_orig": v}, (x,)),
+                            (zeroin.randn(5, 6, requires_grad=True),))
+    with pytest.raises(RuntimeError, match="Cannot register two spectral_norm hooks"):
+        nn.utils.spectral_norm(m)
+    with pytest.raises(ValueError, match="n_power_iterations to be positive"):
+        nn.utils.spectral_norm(nn.Linear(2, 2), n_power_iterations=0)
+    with pytest.raises(KeyError, match="Linear has no parameter 'w'"):
+        nn.utils.spectral_norm(nn.Linear(2, 2), name="w")
+    with pytest.raises(ValueError, match="spectral_norm of 'weight' not found"):
+        nn.utils.remove_spectral_norm(nn.Linear(2, 2))
+
+
 def test_spectral_norm_gradcheck_in_eval():
     m = P.spectral_norm(nn.Linear(3, 4).double()).eval()
     sn = m.parametrizations.weight[0]
@@ -216,3 +279,46 @@ def test_gradcheck_of_a_weight_normed_layer_with_respect_to_g_and_v():
                                                "parametrizations.weight.original1": v_}, x)
 
     assert zeroin.gradcheck(f, (g.detach().requires_grad_(), v.detach().requires_grad_()))
+
+
+def test_transfer_parametrizations_and_params_shares_them_as_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    w, x = rng.standard_normal((3, 3)), rng.standard_normal((2, 3))
+    out = []
+    for lib in (torch, zeroin):
+        P_ = lib.nn.utils.parametrize
+        src = lib.nn.Linear(3, 3).double()
+        with lib.no_grad():
+            src.weight.copy_(lib.tensor(w))
+            src.bias.copy_(lib.tensor([0.5, -1.0, 2.0]))
+        sym = _sym_module(lib)()
+        P_.register_parametrization(src, "weight", sym)
+        lib.nn.utils.parametrizations.weight_norm(src, "bias", dim=0)    # original0, original1
+        dst = P_.transfer_parametrizations_and_params(src, lib.nn.Linear(3, 3).double())
+        assert type(dst).__name__ == "ParametrizedLinear" and P_.is_parametrized(dst, "bias")
+        assert dst.parametrizations.weight.original is src.parametrizations.weight.original
+        assert dst.parametrizations.bias.original1 is src.parametrizations.bias.original1
+        assert dst.parametrizations.weight[0] is sym
+        (dst(lib.tensor(x)) ** 2).sum().backward()          # gradients reach the shared ones
+        g = src.parametrizations.weight.original.grad.numpy().copy()
+        only = P_.transfer_parametrizations_and_params(src, lib.nn.Linear(3, 3).double(),
+                                                       "weight")
+        assert P_.is_parametrized(only, "weight") and not P_.is_parametrized(only, "bias")
+        plain = lib.nn.Linear(3, 3)
+        assert P_.transfer_parametrizations_and_params(plain, lib.nn.Linear(3, 3)) is not None
+        out.append((dst.weight.detach().numpy(), dst.bias.detach().numpy(), g))
+        with pytest.raises(AttributeError):
+            P_.transfer_parametrizations_and_params(src, lib.nn.Linear(3, 3), "nope")
+        with pytest.raises(KeyError):           # to_module has it, from_module's is plain
+            P_.transfer_parametrizations_and_params(src, lib.nn.Linear(3, 3), "in_features")
+    for a, b in zip(*out):
+        np.testing.assert_allclose(b, a, rtol=1e-12)
+
+
+def _sym_module(lib):
+    class Sym(lib.nn.Module):
+        def forward(self, x):
+            return x.triu() + x.triu(1).T
+
+    return Sym

@@ -1544,6 +1544,37 @@ def test_custom_function_errors_say_what_to_do():
         TooMany(zeroin.tensor(A))
 
 
+def test_custom_function_backward_must_return_one_gradient_per_argument():
+    # forward(ctx, x, k) with backward returning only grad_x: PyTorch raises, not pads
+    torch = pytest.importorskip("torch")
+    for lib in (torch, zeroin):
+        class Scale(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, k):
+                ctx.k = k
+                return x * k
+
+            @staticmethod
+            def backward(ctx, g):
+                return g * ctx.k
+
+        class Extra(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return x * 2
+
+            @staticmethod
+            def backward(ctx, g):
+                return g * 2, None, None          # trailing Nones are dropped
+
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        with pytest.raises(RuntimeError, match=r"Scale.*returned .*(1 gradients, but forward "
+                                               r"took 2|expected 2, got 1)"):
+            Scale.apply(x, 3.0).sum().backward()
+        Extra.apply(x).sum().backward()
+        assert x.grad.tolist() == [2.0, 2.0]
+
+
 def test_creation_errors_name_the_fix():
     with pytest.raises(TypeError, match=r"randint: give the size"):
         zeroin.randint(10)

@@ -166,6 +166,23 @@ def test_kl_div(kw):
                                                             torch.tensor(tgt)), X4)
 
 
+def test_kl_div_mean_warns_as_pytorchs_and_batchmean_does_not():
+    # the distillation tutorial: nn.KLDivLoss() (reduction 'mean') is not the KL divergence
+    x, t = RNG.standard_normal((2, 3)), RNG.dirichlet(np.ones(3), 2)
+    for lib, fn in ((torch, TF), (zeroin, F)):
+        lx = fn.log_softmax(lib.tensor(x), 1)
+        for call in (lambda: fn.kl_div(lx, lib.tensor(t)),
+                     lambda: lib.nn.KLDivLoss()(lx, lib.tensor(t))):
+            with pytest.warns(UserWarning, match=r"^reduction: 'mean' divides the total loss "
+                                                 r"by both the batch size and the support"):
+                call()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            fn.kl_div(lx, lib.tensor(t), reduction="batchmean")
+            lib.nn.KLDivLoss(reduction="batchmean", log_target=True)(lx, lx)
+            lib.kl_div(lx, lib.tensor(t), 1)            # ATen's torch.kl_div: no warning
+
+
 def test_legacy_size_average_and_reduce():
     # the mapping and PyTorch's deprecation warning (from the module and from F.*)
     x, y = np.ones(2), np.zeros(2)

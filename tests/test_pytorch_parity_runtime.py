@@ -142,6 +142,26 @@ def test_set_rng_state_repeats_the_next_draws_exactly():
     assert _draws() != first                        # the state was mid-stream
 
 
+def test_fork_rng_restores_the_generator_after_the_block():
+    # reproducibility code: draws inside `with torch.random.fork_rng():` change nothing after
+    for T in (zeroin, torch):
+        T.manual_seed(3)
+        T.randn(2)
+        after = T.randn(4).tolist()
+        T.manual_seed(3)
+        T.randn(2)
+        with T.random.fork_rng(devices=[]):
+            inside = T.randn(4).tolist()
+            T.rand(9)
+        assert inside == after and T.randn(4).tolist() == after
+        with T.random.fork_rng(enabled=False):        # not forked: the draws go on
+            T.randn(3)
+        assert T.randn(4).tolist() != after
+    with pytest.raises(RuntimeError, match="CPU only"):
+        with zeroin.random.fork_rng(devices=[0]):
+            pass
+
+
 def test_rng_state_is_zeroins_own_and_a_torch_state_is_refused():
     state = zeroin.get_rng_state()
     assert state["numpy"]["bit_generator"] == "PCG64"

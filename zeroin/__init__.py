@@ -22,6 +22,7 @@ from . import _api_names  # noqa: F401  (adds to _tensor_api's EXPORTS)
 from . import _inplace_names  # noqa: F401  (adds to _tensor_api's EXPORTS)
 from . import _complex  # noqa: F401  (complex parts and .H; adds to _tensor_api's EXPORTS)
 from . import _toplevel, _toplevel_data, _toplevel_misc  # noqa: F401  (torch.conv2d, torch.pi, ...)
+from . import _foreach  # noqa: F401  (torch._foreach_lerp_, ...)
 from .linalg import inverse, logdet, matrix_power, pinverse
 from ._tensor_api import EXPORTS as _TENSOR_API
 from .autograd import grad

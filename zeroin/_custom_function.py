@@ -104,12 +104,12 @@ class _Node(_f.Function):
             res = self._cls.backward(ctx, *grads)
         if not isinstance(res, tuple):
             res = (res,)
-        if len(res) < self._n_args:
-            res = res + (None,) * (self._n_args - len(res))
-        if len(res) != self._n_args:
-            raise RuntimeError(f"{self.name}.backward: returned {len(res)} gradients, but "
-                               f"forward took {self._n_args} arguments; return one per "
-                               f"argument (None where there is none)")
+        if len(res) > self._n_args and all(r is None for r in res[self._n_args:]):
+            res = res[:self._n_args]            # extra Nones are fine, as in PyTorch
+        if len(res) != self._n_args:            # fewer too: PyTorch raises, not pads
+            raise RuntimeError(f"{self._cls.__name__}.backward: returned {len(res)} "
+                               f"gradients, but forward took {self._n_args} arguments; "
+                               f"return one per argument (None where there is none)")
         out_grads = [_grad_value(res[p], tensors, self.name, p) for p in self._tensor_pos]
         return out_grads[0] if len(out_grads) == 1 else tuple(out_grads)
 

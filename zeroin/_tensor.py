@@ -241,9 +241,10 @@ def _operand(x):
 class DataArray(np.ndarray):
     """What ``t.data`` returns: an ndarray sharing the tensor's memory, plus PyTorch's
     in-place methods (``zero_ fill_ copy_ add_ sub_ mul_ div_ clamp_ normal_ uniform_``),
-    ``clone()``, ``numpy()`` and ``norm()``; other Tensor methods raise an AttributeError
-    that says to call them on ``t.detach()``. Each in-place method writes into the tensor and returns
-    this view; arithmetic, ufuncs and reductions give plain ndarrays and NumPy scalars."""
+    ``clone()``, ``numpy()``, ``norm()`` and ``sign()``; other Tensor methods raise an
+    AttributeError that says to call them on ``t.detach()``. Each in-place method writes
+    into the tensor and returns this view; arithmetic, ufuncs and reductions give plain
+    ndarrays and NumPy scalars."""
 
     requires_grad = False       # as PyTorch's .data: detached from the graph
 
@@ -274,6 +275,17 @@ class DataArray(np.ndarray):
         r = norm(_leaf(self.view(np.ndarray)), p, dim, keepdim).numpy()
         return r[()] if r.ndim == 0 else r
 
+    def sign(self):
+        """The signs (-1, 0, 1) as a plain ndarray: the FGSM tutorial's
+        ``data.grad.data.sign()``, added to the image tensor."""
+        return np.sign(self.view(np.ndarray))
+
+    @property
+    def size(self):
+        """NumPy's element count, also callable as PyTorch's ``size()``: old code's
+        ``x.data.size()`` (the shape) and ``x.data.size(0)``."""
+        return _DataSize(np.ndarray.size.__get__(self), self.shape)
+
     def max(self, *args, **kwargs):
         return _numpy_reduction(self, "max", args, kwargs)
 
@@ -287,8 +299,8 @@ class DataArray(np.ndarray):
                 f"'DataArray' object has no attribute {name!r}: in zeroin t.data is a NumPy "
                 f"array sharing the tensor's memory, not a tensor (it has the in-place "
                 f"methods zero_, fill_, copy_, add_, sub_, mul_, div_, clamp_, normal_, "
-                f"uniform_, and norm); call {name} on the tensor, detached from the graph: "
-                f"t.detach().{name}(...)")
+                f"uniform_, and norm and sign); call {name} on the tensor, detached from the "
+                f"graph: t.detach().{name}(...)")
         raise AttributeError(f"'DataArray' object has no attribute {name!r}")
 
     def clone(self):
@@ -353,6 +365,25 @@ class DataArray(np.ndarray):
         from .random import get_rng
         self[...] = get_rng().uniform(from_, to, self.shape)
         return self
+
+
+class _DataSize(int):
+    """``t.data.size``: the number of elements (NumPy's ``size``, an int) that can be called
+    as PyTorch's ``size()``: the shape as a :class:`Size`, or ``size(dim)`` one length."""
+
+    def __new__(cls, n, shape):
+        self = super().__new__(cls, n)
+        self._shape = shape
+        return self
+
+    def __call__(self, dim=None):
+        if dim is None:
+            return Size(self._shape)
+        nd = len(self._shape)
+        if not -nd <= dim < nd:
+            raise IndexError(f"size: dimension {dim} is out of range for a tensor of shape "
+                             f"{self._shape} (expected a dim in [{-nd}, {nd - 1}])")
+        return self._shape[dim]
 
 
 def _numpy_reduction(a, name, args, kwargs):

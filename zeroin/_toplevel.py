@@ -280,8 +280,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None
 def kl_div(input, target, reduction=0, *, log_target=False):  # noqa: A002
     """``torch.kl_div`` (reduction 0/1/2; 1, 'mean', averages over every element, as
     ATen)."""
-    return _F().kl_div(input, target, reduction=_reduction("kl_div", reduction),
-                       log_target=log_target)
+    from .nn._composed import _kl_div
+    return _kl_div(input, target, _reduction("kl_div", reduction), log_target)
 
 
 @_export

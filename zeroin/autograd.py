@@ -488,7 +488,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     again. ``retain_graph`` defaults to ``create_graph``. An input the outputs do not
     depend on is an error, None with ``allow_unused=True`` and zeros with
     ``materialize_grads=True`` (``allow_unused`` defaults to ``materialize_grads``).
-    ``is_grads_batched=True`` is refused; ``only_inputs`` is ignored, as in PyTorch.
+    With ``is_grads_batched=True`` the first dimension of each of ``grad_outputs`` is a
+    batch: one backward per row, the results stacked (rows of a Jacobian, as PyTorch's
+    vmap over the backward gives). ``only_inputs`` is ignored, as in PyTorch.
 
     Examples
     --------
@@ -503,8 +505,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         raise ValueError("Expected allow_unused to be True or not passed when "
                          "materialize_grads=True, but got: allow_unused=False.")
     if is_grads_batched:
-        raise NotImplementedError("grad: is_grads_batched=True is not supported in zeroin; "
-                                  "call zeroin.grad once per row of grad_outputs")
+        return _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph,
+                             allow_unused, materialize_grads)
     keys = list(inputs) if isinstance(inputs, dict) else None
     single_out = isinstance(outputs, Tensor)
     outputs = [outputs] if single_out else list(outputs)
@@ -540,6 +542,51 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             r = _leaf(np.zeros(t.shape, t.dtype)).requires_grad_(create_graph)
         result.append(r if r is None or isinstance(r, Tensor) else _leaf(r))
     return dict(zip(keys, result)) if keys is not None else tuple(result)
+def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused,
+                  materialize_grads):
+    """:func:`grad` with ``is_grads_batched=True``: a backward per row of ``grad_outputs``
+    (the graph kept until the last), each input's rows stacked; an unused input is None,
+    an error, or (``materialize_grads``) zeros of its own shape, as PyTorch gives."""
+    outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    if grad_outputs is None:
+        raise RuntimeError("grad: is_grads_batched=True needs grad_outputs, one per output "
+                           "with a batch dimension first (e.g. zeroin.eye(n) for the rows "
+                           "of a Jacobian)")
+    gos = [grad_outputs] if isinstance(grad_outputs, (Tensor, np.ndarray)) \
+        else list(grad_outputs)
+    shapes = [tuple(np.shape(g)) for g in gos]
+    if len(gos) != len(outs) or any(len(s) != o.ndim + 1 or s[1:] != tuple(o.shape)
+                                    for s, o in zip(shapes, outs)):
+        raise RuntimeError(f"grad: with is_grads_batched=True the first dimension of each "
+                           f"grad_output is the batch and the rest must be its output's "
+                           f"shape; got grad_outputs of shapes {shapes} for outputs of "
+                           f"shapes {[tuple(o.shape) for o in outs]}")
+    if len({s[0] for s in shapes}) != 1:
+        raise ValueError(f"grad: with is_grads_batched=True every grad_output needs the same "
+                         f"batch size (first dimension), got {[s[0] for s in shapes]}")
+    keys = list(inputs) if isinstance(inputs, dict) else None
+    ins = [inputs] if isinstance(inputs, Tensor) else list(
+        inputs.values() if keys is not None else inputs)
+    n = shapes[0][0]
+    last = create_graph if retain_graph is None else retain_graph
+    rows = [grad(outs, ins, [g[b] for g in gos], retain_graph=True if b < n - 1 else last,
+                 create_graph=create_graph, allow_unused=True) for b in range(n)]
+    result = []
+    for i, t in enumerate(ins):
+        col = [r[i] for r in rows]
+        if n and all(c is not None for c in col):
+            from .ops import stack
+            result.append(stack(col))
+        elif materialize_grads:
+            result.append(_leaf(np.zeros(t.shape, t.dtype)).requires_grad_(create_graph))
+        elif allow_unused or n == 0:
+            result.append(None)
+        else:
+            raise ZeroinError(f"grad: input {i} is not used in the graph of the outputs; "
+                              f"pass allow_unused=True to get None for it")
+    return dict(zip(keys, result)) if keys is not None else tuple(result)
+
+
 from ._custom_function import Function, FunctionCtx, once_differentiable  # noqa: E402,F401  (PyTorch's torch.autograd.Function)
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402,F401  (torch.autograd's)
 from .anomaly import detect_anomaly, set_detect_anomaly  # noqa: E402,F401  (torch.autograd's)

@@ -19,7 +19,7 @@ import numpy as np
 from ._tensor import Tensor, _leaf, enable_grad, no_grad
 
 __all__ = ["functional_call", "stack_module_state", "grad", "grad_and_value", "vjp", "jvp",
-           "linearize", "jacrev", "jacfwd", "hessian", "vmap"]
+           "linearize", "jacrev", "jacfwd", "hessian", "vmap", "replace_all_batch_norm_modules_"]
 
 
 # --- functional_call --------------------------------------------------------------------
@@ -585,6 +585,19 @@ def hessian(func, argnums=0):
     """The Hessian of a scalar ``func`` wrt ``argnums``: ``jacfwd(jacrev(func, argnums),
     argnums)``, as torch.func.hessian."""
     return jacfwd(jacrev(func, argnums), argnums)
+
+
+def replace_all_batch_norm_modules_(root):
+    """Make every BatchNorm in ``root`` (``root`` too) normalise with its batch's own
+    statistics, in training and evaluation: ``running_mean``, ``running_var`` and
+    ``num_batches_tracked`` become None and ``track_running_stats`` False, in place
+    (PyTorch's patch before ``vmap`` over a model with BatchNorm). Returns ``root``."""
+    from .nn.layers import _BatchNorm
+    for m in root.modules():
+        if isinstance(m, _BatchNorm) and m.track_running_stats:
+            m.running_mean = m.running_var = m.num_batches_tracked = None
+            m.track_running_stats = False
+    return root
 
 
 def stack_module_state(models):

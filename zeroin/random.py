@@ -1,6 +1,7 @@
 """One seeded random generator shared by initialisers, dropout and data shuffling."""
 from __future__ import annotations
 
+import contextlib
 import numbers
 
 import numpy as np
@@ -8,7 +9,7 @@ import numpy as np
 from .anomaly import not_replayable
 
 __all__ = ["manual_seed", "get_rng", "Generator", "seed", "initial_seed", "get_rng_state",
-           "set_rng_state", "default_generator"]
+           "set_rng_state", "default_generator", "fork_rng"]
 
 _DEFAULT_SEED = 67280421310721      # torch.Generator().initial_seed()
 _U64 = (1 << 64) - 1
@@ -131,6 +132,25 @@ def get_rng_state():
 def set_rng_state(new_state):
     """Go back to a state from :func:`get_rng_state`."""
     default_generator._initial = _restore("set_rng_state", new_state, _rng)
+
+
+@contextlib.contextmanager
+def fork_rng(devices=None, enabled=True, _caller="fork_rng", _devices_kw="devices",
+             device_type=None):
+    """Run the block on a fork of zeroin's generator: its state is restored on leaving, so
+    draws inside change no draw after it (PyTorch's ``torch.random.fork_rng``). There are
+    no device generators to fork: ``devices`` may only be None or empty."""
+    if devices is not None and len(list(devices)):
+        raise RuntimeError(f"{_caller}: zeroin runs on the CPU only, so there are no device "
+                           f"generators to fork; leave {_devices_kw} out (or pass [])")
+    if not enabled:
+        yield
+        return
+    state = get_rng_state()
+    try:
+        yield
+    finally:
+        set_rng_state(state)
 
 
 _deterministic = {"mode": False, "warn_only": False}

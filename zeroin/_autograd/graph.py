@@ -9,6 +9,7 @@ of an op and its output (``save_on_cpu`` has nothing to move on the CPU).
 from __future__ import annotations
 
 import abc
+import contextlib
 import threading
 
 from .._handle import HOOKED
@@ -18,7 +19,7 @@ from ..autograd import GroupHook
 from ..function import AccumulateGrad, Function
 
 __all__ = ["Node", "saved_tensors_hooks", "save_on_cpu", "disable_saved_tensors_hooks",
-           "register_multi_grad_hook"]
+           "register_multi_grad_hook", "allow_mutation_on_saved_tensors"]
 
 
 class Node(abc.ABC):
@@ -131,6 +132,31 @@ class disable_saved_tensors_hooks:
             with disable_saved_tensors_hooks(self.error_message):
                 return fn(*args, **kwargs)
         return wrapper
+
+
+class _AllowMutationOnSavedContext:
+    """What :func:`allow_mutation_on_saved_tensors` yields (PyTorch's keeps its clones here;
+    zeroin has none to keep)."""
+
+    def clear(self):
+        pass
+
+
+_MUTATION = {"on": False}
+
+
+@contextlib.contextmanager
+def allow_mutation_on_saved_tensors():
+    """PyTorch's context in which a tensor saved for backward may be changed in place
+    (PyTorch clones it first). zeroin allows that everywhere: an op keeps the values it
+    read, so the gradient is right (see the README). Like PyTorch's, it cannot be nested."""
+    if _MUTATION["on"]:
+        raise RuntimeError("allow_mutation_on_saved_tensors contexts cannot be nested")
+    _MUTATION["on"] = True
+    try:
+        yield _AllowMutationOnSavedContext()
+    finally:
+        _MUTATION["on"] = False
 
 
 # --- multi-grad hooks -------------------------------------------------------------------------

@@ -8,11 +8,12 @@ by primitive ops later.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
 from .. import ops
-from .._tensor import Tensor, _leaf
+from .._tensor import Tensor, _leaf, _user_stacklevel
 from ..errors import DtypeError
 from ..function import Function, ShapeError, mark_roles
 
@@ -200,9 +201,23 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean",  # n
     target * (log target - input) (0 where target is 0). ``reduction='batchmean'`` divides
     the sum by the batch size (the true KL divergence per sample); 'mean' divides by the
     number of elements, as PyTorch (whose argument order this is, size_average and reduce
-    included)."""
-    from .functional import _legacy_reduction, _prepare
+    included). 'mean' warns, as PyTorch's: it is not the KL divergence."""
+    from .functional import _legacy_reduction
+    legacy = size_average is not None or reduce is not None
     reduction = _legacy_reduction(size_average, reduce, reduction)
+    out = _kl_div(input, target, reduction, log_target)
+    if reduction == "mean" and not legacy:
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
+                      "support size.'batchmean' divides only by the batch size, and aligns with "
+                      "the KL div math definition.'mean' will be changed to behave the same as "
+                      "'batchmean' in the next major release.", UserWarning,
+                      stacklevel=_user_stacklevel())
+    return out
+
+
+def _kl_div(input, target, reduction, log_target):  # noqa: A002
+    """:func:`kl_div` without the warning: ``torch.kl_div`` (ATen's) gives none."""
+    from .functional import _prepare
     x, t = _prepare("kl_div", input, target, reduction, ("mean", "sum", "none", "batchmean"))
     roles = dict(target=t)
     if log_target:

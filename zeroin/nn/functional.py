@@ -262,13 +262,14 @@ def _prepare(op, input, target, reduction, allowed=_REDUCTIONS):  # noqa: A002
 
 
 def _check_binary_target(op, t):
-    """Binary losses take targets in [0, 1] (labels 0/1 or probabilities)."""
+    """Binary losses take targets in [0, 1] (labels 0/1 or probabilities): a ValueError,
+    and the RuntimeError PyTorch's binary_cross_entropy raises."""
     d = t.numpy()
     if d.size and not (d.min() >= 0 and d.max() <= 1):      # also refuses NaN
-        raise ValueError(f"{op}: targets must be in [0, 1] (0/1 labels or probabilities), "
-                         f"got values from {d.min():g} to {d.max():g}; for class labels "
-                         f"0..C-1 use cross_entropy (nn.CrossEntropyLoss) with one output "
-                         f"per class")
+        raise _ops._ValueError(f"{op}: targets must be in [0, 1] (0/1 labels or "
+                               f"probabilities), got values from {d.min():g} to {d.max():g}; "
+                               f"for class labels 0..C-1 use cross_entropy "
+                               f"(nn.CrossEntropyLoss) with one output per class")
 
 
 def _target(op, target, input):  # noqa: A002
@@ -514,11 +515,11 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     reduction = _legacy_reduction(size_average, reduce, reduction)
     x = _tensor_arg(input, op)
     d = x.numpy()
-    if d.size and (d.min() < 0 or d.max() > 1):
-        raise ValueError(f"binary_cross_entropy: input values must be probabilities in "
-                         f"[0, 1], got values from {d.min():g} to {d.max():g}; apply "
-                         f"sigmoid first or use binary_cross_entropy_with_logits on the raw "
-                         f"scores")
+    if d.size and not (d.min() >= 0 and d.max() <= 1):      # also refuses NaN, as PyTorch
+        raise _ops._ValueError(f"binary_cross_entropy: input values must be probabilities "
+                               f"in [0, 1], got values from {d.min():g} to {d.max():g}; "
+                               f"apply sigmoid first or use binary_cross_entropy_with_logits "
+                               f"on the raw scores")
     if weight is None:
         return _loss(BCELossOp, op, x, target, reduction)
     el = _loss(BCELossOp, op, x, target, "none")
@@ -644,8 +645,8 @@ def _unsigned(dtype):
     return u
 
 
-class LabelError(ZeroinError, ValueError):
-    """Class labels outside 0..C-1."""
+class LabelError(ZeroinError, ValueError, IndexError):
+    """Class labels outside 0..C-1: an IndexError, as PyTorch raises (and a ValueError)."""
 
 
 def _labels(op, target, n, c):
@@ -678,8 +679,8 @@ def _labels(op, target, n, c):
                     "probabilities or one-hot rows; use labels.argmax(axis=1) for one-hot)")
         else:
             hint = ""
-        raise TypeError(f"{op}: target must hold integer class labels 0..{c - 1}, got dtype "
-                        f"{y.dtype}{hint}")
+        raise DtypeError(f"{op}: target must hold integer class labels 0..{c - 1}, got "
+                         f"dtype {y.dtype}{hint}")
     if y.shape != (n,):
         if y.shape == (n, 1):
             fix = "flatten it with target.reshape(-1)"

@@ -956,10 +956,12 @@ class Module:
         return ""
 
     def __repr__(self):
+        """PyTorch's layout: ``extra_repr``, then every registered child by name, a module
+        registered twice (``act`` in ``Sequential(l1, act, l2, act)``) and None ones too."""
         extra = self.extra_repr()
         extra_lines = extra.split("\n") if extra else []
-        kids = [f"({name}): " + repr(m).replace("\n", "\n  ")
-                for name, m in self.named_children()]
+        kids = [f"({name}): " + repr(m).replace("\n", "\n  ")     # a shared one each time
+                for name, m in self._registry("_modules").items()]
         if len(extra_lines) == 1 and not kids:
             return f"{type(self).__name__}({extra})"
         return _block(type(self).__name__, extra_lines + kids)

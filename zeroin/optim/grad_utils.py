@@ -10,10 +10,11 @@ import math
 
 import numpy as np
 
-from .._tensor import Tensor, _leaf
+from .._tensor import Tensor, _leaf, get_default_dtype
 from ..errors import ZeroinError
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "params_list"]
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm",
+           "params_list"]
 
 
 class _NonFiniteNormError(ZeroinError, FloatingPointError):
@@ -83,29 +84,68 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     a generator (``model.parameters()``); it is read once. ``foreach`` is accepted for
     PyTorch compatibility and ignored.
     """
-    params = params_list(parameters, "clip_grad_norm_")
-    max_norm, norm_type = _number("clip_grad_norm_", "max_norm", max_norm), \
-        _number("clip_grad_norm_", "norm_type", norm_type)
-    if max_norm < 0:
-        raise ValueError(f"clip_grad_norm_: max_norm must be >= 0, got {max_norm}")
-    if not (norm_type > 0 or math.isinf(norm_type)):
-        raise ValueError(f"clip_grad_norm_: norm_type must be > 0 (2.0 for the Euclidean "
-                         f"norm, float('inf') for the largest element), got {norm_type}")
+    op = "clip_grad_norm_"
+    params = params_list(parameters, op)
+    max_norm = _max_norm(op, max_norm)
     with_grad = [p for p in params if p.grad is not None]
-    if not with_grad:
-        return _leaf(np.zeros(()))
-    grads = [p.grad.numpy() for p in with_grad]
-    total = _total_norm(grads, norm_type)
+    total = _norm_of(op, [p.grad.numpy() for p in with_grad], norm_type, error_if_nonfinite)
+    _clip(with_grad, max_norm, float(total.item()))
+    return total
+
+
+def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """The norm of ``tensors`` (gradients, usually) together, as if concatenated into one
+    vector: a 0-d tensor, the first half of :func:`clip_grad_norm_`; ``foreach`` is
+    accepted and ignored."""
+    op = "get_total_norm"
+    return _norm_of(op, [t.numpy() for t in params_list(tensors, op)], norm_type,
+                    error_if_nonfinite)
+
+
+def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
+    """Scale the gradients in place by ``min(1, max_norm / (total_norm + 1e-6))``, with
+    ``total_norm`` from :func:`get_total_norm`: the second half of :func:`clip_grad_norm_`
+    (the norm can be reduced across processes in between). Returns None."""
+    op = "clip_grads_with_norm_"
+    params = params_list(parameters, op)
+    if not isinstance(total_norm, Tensor):
+        raise TypeError(f"{op}: total_norm must be a Tensor (what get_total_norm returns), "
+                        f"got {type(total_norm).__name__}")
+    _clip([p for p in params if p.grad is not None], _max_norm(op, max_norm),
+          float(total_norm.item()))
+
+
+def _max_norm(op, max_norm):
+    max_norm = _number(op, "max_norm", max_norm)
+    if max_norm < 0:
+        raise ValueError(f"{op}: max_norm must be >= 0, got {max_norm}")
+    return max_norm
+
+
+def _norm_of(op, arrays, norm_type, error_if_nonfinite):
+    """The joint norm of ``arrays`` as a 0-d tensor of their (real) dtype; 0 in the default
+    dtype for none, as PyTorch."""
+    norm_type = _number(op, "norm_type", norm_type)
+    if not (norm_type > 0 or math.isinf(norm_type)):
+        raise ValueError(f"{op}: norm_type must be > 0 (2.0 for the Euclidean "
+                         f"norm, float('inf') for the largest element), got {norm_type}")
+    if not arrays:
+        return _leaf(np.zeros((), dtype=get_default_dtype()))
+    total = _total_norm(arrays, norm_type)
     if error_if_nonfinite and not math.isfinite(total):
-        raise _NonFiniteNormError(f"clip_grad_norm_: the total gradient norm (order "
+        raise _NonFiniteNormError(f"{op}: the total gradient norm (order "
                                  f"{norm_type}) is {total}; the loss has probably diverged "
                                  f"(try a smaller learning rate), or pass "
                                  f"error_if_nonfinite=False")
+    dtype = np.result_type(*(a.real.dtype for a in arrays))      # real for complex ones
+    return _leaf(np.asarray(total, dtype=dtype))
+
+
+def _clip(with_grad, max_norm, total):
     coef = max_norm / (total + 1e-6)
     if coef < 1:
         for p in with_grad:
             _scale_grad(p, coef)
-    return _leaf(np.asarray(total, dtype=grads[0].real.dtype))     # real for complex ones
 
 
 def _number(op, what, v):

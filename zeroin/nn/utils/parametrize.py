@@ -11,6 +11,7 @@ PyTorch state dict of a parametrized module loads.
 """
 from __future__ import annotations
 
+import itertools
 from contextlib import contextmanager
 
 from ..._tensor import Tensor, no_grad
@@ -18,7 +19,8 @@ from ..container import ModuleDict, ModuleList
 from ..module import Module, Parameter
 
 __all__ = ["cached", "ParametrizationList", "register_parametrization", "is_parametrized",
-           "remove_parametrizations", "type_before_parametrizations"]
+           "remove_parametrizations", "type_before_parametrizations",
+           "transfer_parametrizations_and_params"]
 
 _cache_enabled = 0
 _cache = {}
@@ -291,3 +293,30 @@ def remove_parametrizations(module, tensor_name, leave_parametrized=True):
 def type_before_parametrizations(module):
     """The module's class before parametrizations were registered."""
     return type(module).__bases__[0] if is_parametrized(module) else type(module)
+
+
+def transfer_parametrizations_and_params(from_module, to_module, tensor_name=None):
+    """Give ``to_module`` the parametrizations of ``from_module`` (all, or only
+    ``tensor_name``'s), the same parametrization modules and the same original
+    Parameters, as PyTorch's: the two modules then share them. A tensor ``to_module`` lacks
+    is created first. Does nothing if ``from_module`` is not parametrized; returns
+    ``to_module``."""
+    if not is_parametrized(from_module):
+        return to_module
+    names = list(from_module.parametrizations) if tensor_name is None else [tensor_name]
+    for name in names:
+        if not is_parametrized(from_module, name):    # PyTorch's exception types
+            exc = KeyError if hasattr(to_module, name) else AttributeError
+            raise exc(f"transfer_parametrizations_and_params: {type(from_module).__name__} "
+                      f"has no parametrization on {name!r}")
+        src = from_module.parametrizations[name]
+        if not hasattr(to_module, name):
+            setattr(to_module, name, Parameter(getattr(from_module, name).detach()))
+        for fn in src:
+            register_parametrization(to_module, name, fn)
+        dest = to_module.parametrizations[name]
+        keys = ["original"] if hasattr(src, "original") else itertools.takewhile(
+            lambda k: hasattr(src, k), (f"original{i}" for i in itertools.count()))
+        for key in keys:
+            setattr(dest, key, getattr(src, key))
+    return to_module
