@@ -1063,6 +1063,8 @@ def _graph_users(t):
                 other = True
         elif id(getattr(rr, "_saved", None)) in ids:     # a custom Function's ctx
             other = True
+        elif type(rr) is dict and id(rr.get("_saved")) in ids:
+            other = True    # the ctx's __dict__: before Python 3.11 it refers to the tuple
     return users, other
 
 
