@@ -253,3 +253,31 @@ def test_training_figure_explains_itself_and_stays_on_the_canvas(dataset, tmp_pa
     else:
         assert any("prediction (is the true label)" in t for t in texts), texts
     assert _texts_off_the_canvas(fig) == []
+
+
+
+@pytest.mark.skipif(not HAS_TRAINING, reason="the training modules are not installed")
+def test_digit_grid_keeps_a_wrong_title_in_the_last_column_on_the_canvas(tmp_path,
+                                                                          monkeypatch):
+    """Six mistakes fill the grid's first row: the last one's "6 (is 8)", wider than its
+    image, stays inside the figure (matplotlib 3.10 cut it off at the right edge)."""
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("sklearn")
+    import numpy as np
+    from test_lesson_figures import _texts_off_the_canvas
+
+    from zeroin import tour
+    made, draw, save = [], tour._draw_training, tour.F.save
+
+    def always_wrong(out, hist, splits, model, predict, test, np_, dataset):
+        def wrong(model, X):            # the right digit's score moved to the next digit
+            return np.roll(predict(model, X), 1, axis=1)
+        return draw(out, hist, splits, model, wrong, test, np_, dataset)
+    monkeypatch.setattr(tour, "_draw_training", always_wrong)
+    monkeypatch.setattr(tour.F, "save",
+                        lambda fig, *a, **k: made.append(fig) or save(fig, *a, **k))
+    tour.train_demo(str(tmp_path), dataset="digits", epochs=1)
+    (fig,) = made
+    wrong_titles = [a.get_title() for a in fig.axes if "(is " in a.get_title()]
+    assert len(wrong_titles) >= 6, wrong_titles       # the first row, to its last column
+    assert _texts_off_the_canvas(fig) == []

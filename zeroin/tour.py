@@ -291,9 +291,12 @@ def _digit_grid(fig, ax2, splits, model, predict, Xt, yt, np, title, rows=4, col
     raw = splits.standardizer.inverse_transform(Xt[show]) if splits.standardizer else Xt[show]
     side = int(round(np.sqrt(raw.shape[1])))
     ax2.axis("off")
-    gs = ax2.get_subplotspec().subgridspec(rows + 1, cols, wspace=0.15, hspace=0.45,
-                                           height_ratios=[0.5] + [1] * rows)
-    head = fig.add_subplot(gs[0, :])
+    # a narrow empty column on the right: a title wider than its image ("6 (is 8)") in the
+    # last column would otherwise be cut off at the figure's edge
+    gs = ax2.get_subplotspec().subgridspec(rows + 1, cols + 1, wspace=0.15, hspace=0.45,
+                                           height_ratios=[0.5] + [1] * rows,
+                                           width_ratios=[1] * cols + [0.35])
+    head = fig.add_subplot(gs[0, :cols])
     head.axis("off")
     head.text(0.5, 0.75, title, ha="center", va="center", fontsize=14, fontweight="bold")
     head.text(0.5, 0.05, "above each image: the prediction (is the true label); red: wrong",
