@@ -1084,7 +1084,8 @@ def test_linear_product_is_x_times_w_transposed_to_the_bit():
     x = rng.standard_normal((32, 784)).astype(np.float32)[:, ::2]     # not contiguous
     w = rng.standard_normal((256, 392)).astype(np.float32)
     assert np.array_equal(_fast.linear_product(x, w), x @ w.T)
-    assert np.array_equal(_fast.linear_product(x.copy(), w.T.copy().T), x @ w.T)
+    wf = w.T.copy().T       # Fortran order: the plain product, with this same array
+    assert np.array_equal(_fast.linear_product(x.copy(), wf), x.copy() @ wf.T)
     assert zeroin.nn.functional._product is _fast.linear_product
 
 

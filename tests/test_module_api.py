@@ -338,7 +338,7 @@ def test_class_attributes_as_torch():
         assert getattr(nn.Module, name) == getattr(torch.nn.Module, name)
     assert nn.Module.T_destination.__name__ == "T_destination"
     assert set(dir(torch.nn.Module)) - set(dir(nn.Module)) <= {
-        "__annotations__", "__getattr__", "__setstate__", "_call_impl", "_compiled_call_impl",
+        "__annotations__", "__getattr__", "__getstate__", "__setstate__", "_call_impl", "_compiled_call_impl",
         "_get_backward_hooks", "_get_backward_pre_hooks", "_maybe_warn_non_full_backward_hook",
         "_named_members", "_replicate_for_data_parallel", "_slow_forward",
         "_wrapped_call_impl"}
