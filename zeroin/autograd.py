@@ -542,6 +542,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             r = _leaf(np.zeros(t.shape, t.dtype)).requires_grad_(create_graph)
         result.append(r if r is None or isinstance(r, Tensor) else _leaf(r))
     return dict(zip(keys, result)) if keys is not None else tuple(result)
+
+
 def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused,
                   materialize_grads):
     """:func:`grad` with ``is_grads_batched=True``: a backward per row of ``grad_outputs``
