@@ -256,7 +256,7 @@ table("device", {
     "is_cuda": lambda T: t(T, A).is_cuda,
     "to_device": lambda T: t(T, A).to(T.device("cpu")),
     "to_cpu_str": lambda T: t(T, A).to("cpu"),
-    "cpu": lambda T: t(T, A).cpu(),
+    "tensor_cpu": lambda T: t(T, A).cpu(),
 })
 
 # conversions

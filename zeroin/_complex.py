@@ -19,7 +19,7 @@ from ._tensor import Tensor, _array_of, _leaf
 from ._tensor_api import _export, _method
 from .function import Function, apply
 
-__all__ = ["real", "imag", "conj", "complex", "polar", "angle", "sgn", "view_as_real",
+__all__ = ["conj", "complex", "polar", "angle", "sgn", "view_as_real",
            "view_as_complex", "adjoint", "vdot", "REFUSED"]
 
 
