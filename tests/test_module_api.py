@@ -622,3 +622,19 @@ def test_global_hooks_leave_hook_free_modules_on_the_fast_path():
     h.remove()
     assert not zeroin.nn.module._GLOBAL_CALL and "_hooks" not in m.__dict__
     assert mm is zeroin.nn.module and "register_module_forward_hook" in mm.__all__
+
+
+def test_global_backward_hooks_pass_over_a_module_returning_a_tuple(monkeypatch):
+    # zeroin's (documented) difference: PyTorch also calls them for an LSTM's tuple
+    monkeypatch.setattr(zeroin.nn.module, "_global_is_full_backward_hook", None)
+    zeroin.manual_seed(0)
+    lstm, lin = nn.LSTM(2, 3), nn.Linear(2, 1)
+    x = zeroin.randn(4, 1, 2, requires_grad=True)
+    plain = zeroin.autograd.grad(lstm(x)[0].sum() + lin(x).sum(), x)[0].numpy()
+    seen = []
+    with zeroin.nn.modules.module.register_module_full_backward_hook(
+            lambda mod, gi, go: seen.append(type(mod).__name__)):
+        with pytest.warns(UserWarning, match="LSTM returned a tuple.*not called"):
+            loss = lstm(x)[0].sum() + lin(x).sum()
+        grad = zeroin.autograd.grad(loss, x)[0].numpy()
+    assert seen == ["Linear"] and np.array_equal(grad, plain)

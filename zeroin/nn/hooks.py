@@ -127,8 +127,26 @@ def call_with_hooks(module, args, kwargs):
     if backward:
         if _g._global_is_full_backward_hook is False and _g._global_backward_hooks:
             warn_non_full(module, args, out)
-        out = state.wrap_output(out)
+        if isinstance(out, Tensor) or _own_backward_hooks(d):
+            out = state.wrap_output(out)
+        else:
+            state.table = {"backward": (), "backward_pre": ()}    # inputs' hooks: no-ops
+            _skip_global_backward_hooks(module, out)
     return out
+
+
+def _own_backward_hooks(d):
+    return bool(d.get(TABLES["backward"]) or d.get(TABLES["backward_pre"]))
+
+
+def _skip_global_backward_hooks(module, out):
+    """The global backward hooks see modules that return one tensor only (zeroin's full
+    backward hooks do): a module returning a tuple (an LSTM) is passed over, warned of."""
+    import warnings
+    warnings.warn(f"global module backward hooks: {type(module).__name__} returned a "
+                  f"{type(out).__name__}, and zeroin runs backward hooks only for modules "
+                  f"that return one tensor; they are not called for it", UserWarning,
+                  stacklevel=4)
 
 
 def _always_called(module, fwd, args, kwargs, with_kwargs):
