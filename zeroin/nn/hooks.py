@@ -1,6 +1,8 @@
-"""Module hooks, as PyTorch's: forward pre-hooks, forward hooks, full backward (pre-)hooks.
+"""Module hooks, as PyTorch's: forward pre-hooks, forward hooks, full backward (pre-)hooks,
+the module's own and the global ones (``zeroin.nn.module.register_module_*_hook``).
 
-A module with no hooks never imports this file: ``Module.__call__`` checks one dict key.
+While no module has hooks and no global one is set, ``Module.__call__`` checks one dict key
+and one module-level dict, and this file is never imported.
 Backward hooks put an identity node (``backward_hook``) on the module's tensor inputs and
 on its output; tensor hooks on those nodes see the gradients flowing through them.
 """
