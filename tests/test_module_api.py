@@ -461,3 +461,180 @@ def test_skip_init_makes_the_module_and_refuses_a_class_without_device():
             lib.nn.utils.skip_init(NoDevice, 3)
         with pytest.raises(RuntimeError, match="Expected a Module"):
             lib.nn.utils.skip_init(int, 3)
+
+
+# --- global module hooks (torch.nn.modules.module.register_module_*_hook) -----------------
+
+def _mm(T):
+    import importlib
+    return importlib.import_module(T.__name__ + ".nn.modules.module")
+
+
+def test_global_forward_hooks_run_around_each_module_in_torch_order():
+    def run(T):
+        mm, calls = _mm(T), []
+        m = T.nn.Sequential(T.nn.Linear(2, 2), T.nn.Tanh())
+        with T.no_grad():
+            m[0].weight.fill_(0.5)
+            m[0].bias.fill_(0.1)
+        m[0].register_forward_pre_hook(lambda mod, a: calls.append("pre"))
+        m[0].register_forward_hook(lambda mod, a, o: calls.append("post") or o * 2)
+        hs = [mm.register_module_forward_pre_hook(
+                  lambda mod, a: calls.append(("gpre", type(mod).__name__))),
+              mm.register_module_forward_hook(
+                  lambda mod, a, o: calls.append(("gpost", type(mod).__name__)) or o + 1),
+              mm.register_module_forward_hook(
+                  lambda mod, a, kw, o: calls.append(("gkw", sorted(kw))), with_kwargs=True)]
+        try:
+            assert all(type(h) is T.utils.hooks.RemovableHandle for h in hs)
+            out = m(T.ones(1, 2)).detach().numpy().copy()
+        finally:
+            for h in hs:
+                h.remove()
+        calls.append("removed")
+        again = m(T.ones(1, 2)).detach().numpy().copy()
+        return calls, out, again
+    (zc, zo, za), (tc, to, ta) = both(run)
+    assert zc == tc and zc[:3] == [("gpre", "Sequential"), ("gpre", "Linear"), "pre"]
+    assert np.allclose(zo, to) and np.allclose(za, ta)
+
+
+def test_global_forward_hook_always_call_runs_when_forward_raises():
+    def run(T):
+        mm, calls = _mm(T), []
+
+        class Bad(T.nn.Module):
+            def forward(self, x):
+                raise ValueError("boom")
+        m = Bad()
+        m.register_forward_hook(lambda mod, a, o: calls.append(("local", o)), always_call=True)
+        hs = [mm.register_module_forward_hook(lambda mod, a, o: calls.append(("g", o)),
+                                              always_call=True),
+              mm.register_module_forward_hook(lambda mod, a, o: calls.append("never")),
+              mm.register_module_forward_hook(lambda mod, a, o: 1 / 0, always_call=True)]
+        try:
+            with pytest.warns(UserWarning, match="global module forward hook") as w, \
+                    pytest.raises(ValueError, match="boom"):
+                m(T.ones(1))
+        finally:
+            for h in hs:
+                h.remove()
+        assert not mm._global_forward_hooks and not mm._global_forward_hooks_always_called
+        return calls, [str(x.message) for x in w]
+    z, t = both(run)
+    assert z == t and z[0] == [("g", None), ("local", None)]
+
+
+def test_global_full_backward_hooks_order_and_gradients(monkeypatch):
+    def run(T):
+        mm, calls = _mm(T), []
+        monkeypatch.setattr(mm, "_global_is_full_backward_hook", None)
+        m = T.nn.Linear(3, 2).double()
+        with T.no_grad():
+            m.weight.copy_(T.tensor([[0.5, -1.0, 2.0], [1.5, 0.25, -0.5]]))
+        m.register_full_backward_pre_hook(lambda mod, go: calls.append("pre"))
+        m.register_full_backward_hook(lambda mod, gi, go: calls.append("full"))
+        hs = [mm.register_module_full_backward_pre_hook(
+                  lambda mod, go: calls.append("gpre") or (go[0] * 3,)),
+              mm.register_module_full_backward_hook(
+                  lambda mod, gi, go: calls.append(("g", gi[0].detach().numpy().copy(),
+                                                    go[0].detach().numpy().copy())))]
+        x = T.tensor([[0.5, -1.0, 2.0]], dtype=T.float64, requires_grad=True)
+        try:
+            y = m(x)
+        finally:
+            for h in hs:
+                h.remove()
+        (y * T.tensor([[1.0, 2.0]], dtype=T.float64)).sum().backward()   # removed: still run
+        with pytest.raises(RuntimeError, match="Cannot use both regular backward hooks"):
+            mm.register_module_backward_hook(lambda *a: None)
+        return calls, x.grad.numpy().copy()
+    (zc, zg), (tc, tg) = both(run)
+    assert [c if isinstance(c, str) else c[0] for c in zc] == ["gpre", "pre", "g", "full"]
+    assert [c if isinstance(c, str) else c[0] for c in tc] == ["gpre", "pre", "g", "full"]
+    assert np.allclose(zc[2][1], tc[2][1]) and np.allclose(zc[2][2], tc[2][2])
+    assert np.allclose(zg, tg)
+
+
+def test_global_non_full_backward_hook_warns_and_refuses_a_full_one(monkeypatch):
+    def run(T):
+        mm, got = _mm(T), []
+        monkeypatch.setattr(mm, "_global_is_full_backward_hook", None)
+        h = mm.register_module_backward_hook(
+            lambda mod, gi, go: got.append(gi[0].detach().numpy().copy()))
+        try:
+            x, m = T.tensor([0.5, -1.0], requires_grad=True), T.nn.Tanh()
+            with pytest.warns(FutureWarning, match="non-full backward hook"):
+                y = m(x)
+            y.sum().backward()
+            with pytest.raises(RuntimeError, match="global Module hook"):
+                mm.register_module_full_backward_hook(lambda *a: None)
+        finally:
+            h.remove()
+        return got
+    z, t = both(run)
+    assert len(z) == len(t) == 1 and np.allclose(z[0], t[0])
+
+
+def test_global_registration_hooks_see_and_replace_what_modules_register():
+    def run(T):
+        mm, calls = _mm(T), []
+
+        def hook(kind):
+            def h(mod, name, value):
+                calls.append((kind, type(mod).__name__, name, type(value).__name__))
+                if name == "swap":
+                    return T.nn.Identity() if kind == "module" else T.zeros(4)
+            return h
+
+        class Net(T.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.lin = T.nn.Linear(1, 1)
+                self.register_buffer("b", T.ones(2))
+                self.b = T.ones(3)
+                self.nb = T.nn.Buffer(T.ones(1), persistent=False)
+                self.w = T.nn.Parameter(T.ones(1))
+                self.register_parameter("p", None)
+                self.add_module("swap", T.nn.Tanh())
+                self.register_buffer("swap_b", None)
+                self.lin = None
+        hs = [mm.register_module_buffer_registration_hook(hook("buffer")),
+              mm.register_module_module_registration_hook(hook("module")),
+              mm.register_module_parameter_registration_hook(hook("param"))]
+        try:
+            n = Net()
+        finally:
+            for h in hs:
+                h.remove()
+        Net()
+        return calls, type(n.swap).__name__, n.lin
+    z, t = both(run)
+    assert z == t and z[1] == "Identity" and z[2] is None and len(z[0]) == 10
+
+
+def test_global_hooks_leave_hook_free_modules_on_the_fast_path():
+    m = nn.Linear(2, 1)
+    mm = zeroin.nn.modules.module
+    h = mm.register_module_forward_pre_hook(lambda mod, a: None)
+    assert zeroin.nn.module._GLOBAL_CALL
+    m(zeroin.ones(1, 2))
+    h.remove()
+    assert not zeroin.nn.module._GLOBAL_CALL and "_hooks" not in m.__dict__
+    assert mm is zeroin.nn.module and "register_module_forward_hook" in mm.__all__
+
+
+def test_global_backward_hooks_pass_over_a_module_returning_a_tuple(monkeypatch):
+    # zeroin's (documented) difference: PyTorch also calls them for an LSTM's tuple
+    monkeypatch.setattr(zeroin.nn.module, "_global_is_full_backward_hook", None)
+    zeroin.manual_seed(0)
+    lstm, lin = nn.LSTM(2, 3), nn.Linear(2, 1)
+    x = zeroin.randn(4, 1, 2, requires_grad=True)
+    plain = zeroin.autograd.grad(lstm(x)[0].sum() + lin(x).sum(), x)[0].numpy()
+    seen = []
+    with zeroin.nn.modules.module.register_module_full_backward_hook(
+            lambda mod, gi, go: seen.append(type(mod).__name__)):
+        with pytest.warns(UserWarning, match="LSTM returned a tuple.*not called"):
+            loss = lstm(x)[0].sum() + lin(x).sum()
+        grad = zeroin.autograd.grad(loss, x)[0].numpy()
+    assert seen == ["Linear"] and np.array_equal(grad, plain)

@@ -302,6 +302,29 @@ def test_cross_entropy_label_errors():
         nn.CrossEntropyLoss(reduction="avg")
 
 
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool"])
+@pytest.mark.parametrize("call", [
+    lambda T, x, t: T.nn.functional.cross_entropy(x, t),
+    lambda T, x, t: T.nn.functional.nll_loss(x, t),
+    lambda T, x, t: T.nn.CrossEntropyLoss(label_smoothing=0.1)(x, t),
+    lambda T, x, t: T.nn.NLLLoss()(x, t),
+    lambda T, x, t: T.nn.functional.cross_entropy(x, T.ones(2, 3) / 3),
+], ids=["cross_entropy", "nll_loss", "CrossEntropyLoss", "NLLLoss", "soft_targets"])
+def test_class_losses_refuse_integer_scores_as_torch(call, dtype):
+    torch = pytest.importorskip("torch")
+    for T in (zeroin, torch):
+        x = T.tensor([[1, 0, 2], [0, 3, 1]]).to(getattr(T, dtype))
+        with pytest.raises(NotImplementedError) as e:
+            call(T, x, T.tensor([0, 2]))
+        if T is zeroin:
+            assert re.search(r"(cross_entropy|nll_loss): the input \(scores of shape \(2, 3\)"
+                             r"\) must be floating point, got " + dtype + r".*input\.float\(\)",
+                             str(e.value))
+        got = float(call(T, x.float(), T.tensor([0, 2])))     # the fix the message names
+        assert got == pytest.approx(float(call(torch, torch.tensor(
+            x.numpy()).float(), torch.tensor([0, 2]))), rel=1e-6)
+
+
 def test_cross_entropy_labels_are_a_constant_input_of_its_node():
     # the loss depends on the labels, so the graph shows them: a constant leaf that
     # explain lists and backward skips; they are checked in forward, with no shape prefix

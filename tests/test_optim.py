@@ -1567,3 +1567,22 @@ def test_lbfgs_starts_afresh_when_the_parameters_change_size():
     st = opt.state[w]
     assert st["n_iter"] == 2 and st["func_evals"] == 6 and st["d"].shape == (5,)
     assert len(st["old_dirs"]) == 1 and st["old_dirs"][0].shape == (5,)
+
+
+@pytest.mark.parametrize("kw", [dict(max_iter=1), dict(max_iter=4, history_size=3),
+                                dict(history_size=5, line_search_fn="strong_wolfe")],
+                         ids=["one-iteration", "full-history", "strong_wolfe"])
+def test_lbfgs_state_has_torchs_keys_in_its_order_with_the_same_values(kw):
+    torch = pytest.importorskip("torch")
+    runs = {lib: [_lbfgs_run(lib, _logistic, steps, **kw)[2].state_dict()["state"][0]
+                  for steps in (1, 2, 3)] for lib in (zeroin, torch)}
+    for z, t in zip(runs[zeroin], runs[torch]):
+        assert list(z) == list(t)           # 'al' comes with the first second iteration
+        for k in ("al", "ro", "old_dirs"):
+            if k in t:
+                assert [v is None for v in z[k]] == [v is None for v in t[k]], k
+                for a, b in zip(z[k], t[k]):
+                    if b is not None:
+                        np.testing.assert_allclose(a, b.numpy(), rtol=1e-8, err_msg=k)
+        np.testing.assert_allclose(z["H_diag"], np.asarray(t["H_diag"]), rtol=1e-8)
+        assert z["n_iter"] == t["n_iter"] and z["func_evals"] == t["func_evals"]

@@ -252,6 +252,10 @@ table("device", {
     "pick": lambda T: T.device("cuda" if T.cuda.is_available() else "cpu"),
     "cuda_available": lambda T: T.cuda.is_available(),
     "mps_available": lambda T: T.backends.mps.is_available(),
+    "mps_built": lambda T: T.backends.mps.is_built(),
+    "cudnn_settings": lambda T: [getattr(T.backends.cudnn, k) for k in (
+        "enabled", "deterministic", "benchmark", "allow_tf32", "benchmark_limit")],
+    "cudnn_available": lambda T: (T.backends.cudnn.is_available(), T.backends.cudnn.version()),
     "tensor_device": lambda T: t(T, A).device,
     "is_cuda": lambda T: t(T, A).is_cuda,
     "to_device": lambda T: t(T, A).to(T.device("cpu")),

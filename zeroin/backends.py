@@ -1,7 +1,9 @@
 """``zeroin.backends``: PyTorch's backend switches, present so that setup code runs.
 
-``backends.mps.is_available()`` is False; ``backends.cudnn.deterministic`` and
-``.benchmark`` can be set and change nothing (zeroin is deterministic once seeded).
+``backends.mps.is_available()`` and ``backends.cudnn.is_available()`` are False; the
+cudnn settings hold PyTorch's defaults (``enabled`` and ``allow_tf32`` True: settings, not
+availability, as on PyTorch's CPU build) and can be set, changing nothing (zeroin is
+deterministic once seeded).
 """
 from __future__ import annotations
 
@@ -15,5 +17,5 @@ def _false():
 
 
 mps = SimpleNamespace(is_available=_false, is_built=_false)
-cudnn = SimpleNamespace(deterministic=False, benchmark=False, enabled=False,
-                        is_available=_false)
+cudnn = SimpleNamespace(deterministic=False, benchmark=False, enabled=True, allow_tf32=True,
+                        benchmark_limit=None, is_available=_false, version=lambda: None)

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import _torch_ops
 from .. import ops as _ops
-from .._tensor import Tensor, _leaf, get_default_dtype
+from .._tensor import Tensor, _leaf
 from ..anomaly import not_replayable
 from ..errors import DtypeError, ShapeError, ZeroinError
 from ..function import Function
@@ -712,6 +712,19 @@ def _labels_leaf(y):
     return t
 
 
+def _float_scores(input, op):
+    """The input of cross_entropy / nll_loss as a tensor: scores are floats, so integer
+    or bool input is refused with PyTorch's NotImplementedError (it has no such kernel);
+    integer data there is most likely the labels passed in the input's place."""
+    x = _tensor_arg(input, op)
+    if x.dtype.kind in "biu":
+        raise NotImplementedError(
+            f"{op}: the input (scores of shape {tuple(x.shape)}) must be floating point, got "
+            f"{x.dtype}; pass the model's float output (or cast with input.float()), and "
+            f"the integer class labels as the target")
+    return x
+
+
 @op(CrossEntropyOp, export=False)
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,  # noqa: A002
                   reduce=None, reduction="mean", label_smoothing=0.0):
@@ -739,9 +752,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     _check_reduction(op, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
-    x = _tensor_arg(input, op)
-    if x.dtype.kind != "f":
-        x = _leaf(x.data.astype(get_default_dtype()))
+    x = _float_scores(input, op)
     y = target.numpy() if isinstance(target, Tensor) else np.asarray(target)
     from ._classes import class_loss, soft_cross_entropy
     if y.dtype.kind == "f" and y.shape == x.shape:
@@ -760,7 +771,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100,  
     op = "nll_loss"
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(op, reduction)
-    x = _tensor_arg(input, op)
+    x = _float_scores(input, op)
     y = target.numpy() if isinstance(target, Tensor) else np.asarray(target)
     from ._classes import class_loss
     return class_loss(op, x, y, weight, ignore_index, reduction, 0.0,

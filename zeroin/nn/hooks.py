@@ -1,6 +1,8 @@
-"""Module hooks, as PyTorch's: forward pre-hooks, forward hooks, full backward (pre-)hooks.
+"""Module hooks, as PyTorch's: forward pre-hooks, forward hooks, full backward (pre-)hooks,
+the module's own and the global ones (``zeroin.nn.module.register_module_*_hook``).
 
-A module with no hooks never imports this file: ``Module.__call__`` checks one dict key.
+While no module has hooks and no global one is set, ``Module.__call__`` checks one dict key
+and one module-level dict, and this file is never imported.
 Backward hooks put an identity node (``backward_hook``) on the module's tensor inputs and
 on its output; tensor hooks on those nodes see the gradients flowing through them.
 """
@@ -13,6 +15,7 @@ import numpy as np
 from .._handle import RemovableHandle
 from .._tensor import Tensor, is_grad_enabled
 from ..function import Function, ZeroinError
+from . import module as _g  # the global hooks (PyTorch's register_module_*_hook)
 
 # each kind's OrderedDict (id -> hook), under PyTorch's attribute name
 TABLES = {"forward_pre": "_forward_pre_hooks", "forward": "_forward_hooks",
@@ -79,15 +82,27 @@ class _BackwardHookOp(Function):
         return g
 
 
+def _hook_lists(module):
+    """The hooks one call runs, each kind's global ones first (PyTorch's order), as
+    lists: hooks removed after forward still run in this call's backward (as there)."""
+    d, e = module.__dict__, {}
+
+    def both(kind, glob):
+        return [*glob.items(), *d.get(TABLES[kind], e).items()]
+    return (both("forward_pre", _g._global_forward_pre_hooks),
+            both("forward", _g._global_forward_hooks),
+            {"backward_pre": [h for _, h in both("backward_pre", _g._global_backward_pre_hooks)],
+             "backward": [h for _, h in both("backward", _g._global_backward_hooks)]})
+
+
 def call_with_hooks(module, args, kwargs):
-    """``module(*args, **kwargs)`` with its registered hooks, in PyTorch's order."""
-    d = module.__dict__
-    pre, fwd = d["_forward_pre_hooks"], d["_forward_hooks"]
-    table = {"backward": d["_backward_hooks"], "backward_pre": d["_backward_pre_hooks"]}
+    """``module(*args, **kwargs)`` with the global hooks and its own, in PyTorch's order."""
+    pre, fwd, table = _hook_lists(module)
     if not (pre or fwd or table["backward"] or table["backward_pre"]):
         return module.forward(*args, **kwargs)      # the tables were read, never filled
-    with_kwargs = d["_forward_pre_hooks_with_kwargs"]
-    for key, hook in list(pre.items()):
+    d = module.__dict__
+    with_kwargs = d.get("_forward_pre_hooks_with_kwargs", ())
+    for key, hook in pre:
         if key in with_kwargs:
             r = hook(module, args, kwargs)
             if r is not None:
@@ -100,35 +115,59 @@ def call_with_hooks(module, args, kwargs):
     if backward:
         state = _BackwardState(module, table)
         args = state.wrap_inputs(args)
-    with_kwargs = d["_forward_hooks_with_kwargs"]
+    local_kw = d.get("_forward_hooks_with_kwargs", ())
     try:
         out = module.forward(*args, **kwargs)
     except Exception:
-        _always_called(module, fwd, args, kwargs, with_kwargs)
+        _always_called(module, fwd, args, kwargs, local_kw)
         raise
-    for key, hook in list(fwd.items()):
-        r = hook(module, args, kwargs, out) if key in with_kwargs else hook(module, args, out)
+    for key, hook in fwd:
+        r = (hook(module, args, kwargs, out) if key in local_kw or
+             key in _g._global_forward_hooks_with_kwargs else hook(module, args, out))
         if r is not None:
             out = r
     if backward:
-        out = state.wrap_output(out)
+        if _g._global_is_full_backward_hook is False and _g._global_backward_hooks:
+            warn_non_full(module, args, out)
+        if isinstance(out, Tensor) or _own_backward_hooks(d):
+            out = state.wrap_output(out)
+        else:
+            state.table = {"backward": (), "backward_pre": ()}    # inputs' hooks: no-ops
+            _skip_global_backward_hooks(module, out)
     return out
+
+
+def _own_backward_hooks(d):
+    return bool(d.get(TABLES["backward"]) or d.get(TABLES["backward_pre"]))
+
+
+def _skip_global_backward_hooks(module, out):
+    """The global backward hooks see modules that return one tensor only (zeroin's full
+    backward hooks do): a module returning a tuple (an LSTM) is passed over, warned of."""
+    import warnings
+    warnings.warn(f"global module backward hooks: {type(module).__name__} returned a "
+                  f"{type(out).__name__}, and zeroin runs backward hooks only for modules "
+                  f"that return one tensor; they are not called for it", UserWarning,
+                  stacklevel=4)
 
 
 def _always_called(module, fwd, args, kwargs, with_kwargs):
     """forward raised: the forward hooks registered with ``always_call=True`` still run,
-    with output None (PyTorch's); an error of theirs is only warned about, as there."""
-    always = module.__dict__["_forward_hooks_always_called"]
-    for key, hook in list(fwd.items()):
-        if key in always:
+    global ones first, with output None (PyTorch's); an error of theirs is only warned
+    about, as there."""
+    always = module.__dict__.get("_forward_hooks_always_called", ())
+    for key, hook in fwd:
+        glob = key in _g._global_forward_hooks_always_called
+        if glob or key in always:
             try:
                 hook(module, args, kwargs, None) if key in with_kwargs else \
                     hook(module, args, None)
             except Exception as e:      # noqa: BLE001 - forward's error is the one raised
                 import warnings
-                warnings.warn(f"module forward hook with ``always_call=True`` raised an "
-                              f"exception that was silenced as another error was raised in "
-                              f"forward: {e}", UserWarning, stacklevel=4)
+                warnings.warn(f"{'global ' if glob else ''}module forward hook with "
+                              f"``always_call=True`` raised an exception that was silenced "
+                              f"as another error was raised in forward: {e}", UserWarning,
+                              stacklevel=4)
 
 
 class _BackwardState:
@@ -165,7 +204,7 @@ class _BackwardState:
 
     def _output_grad(self, g):
         grad_output = (g,)
-        for hook in list(self.table["backward_pre"].values()):
+        for hook in self.table["backward_pre"]:
             r = hook(self.module, grad_output)
             if r is not None:
                 grad_output = r if isinstance(r, tuple) else (r,)
@@ -189,7 +228,7 @@ class _BackwardState:
         return new[i]
 
     def _run(self, grad_input):
-        for hook in list(self.table["backward"].values()):
+        for hook in self.table["backward"]:
             r = hook(self.module, grad_input, self.grad_output)
             if r is not None:
                 r = r if isinstance(r, tuple) else (r,)

@@ -18,7 +18,12 @@ from ..function import ShapeError, ZeroinError
 from ..optim.grad_utils import _zero_grad
 
 __all__ = ["Module", "Parameter", "IncompatibleKeys", "StateDictError",
-           "UninitializedParameter", "UninitializedBuffer"]
+           "UninitializedParameter", "UninitializedBuffer",
+           "register_module_forward_pre_hook", "register_module_forward_hook",
+           "register_module_full_backward_pre_hook", "register_module_backward_hook",
+           "register_module_full_backward_hook", "register_module_buffer_registration_hook",
+           "register_module_module_registration_hook",
+           "register_module_parameter_registration_hook"]
 
 
 class StateDictError(ZeroinError, KeyError):
@@ -280,6 +285,106 @@ def _hook_dict(name, on_call=False):
     return property(get, set, doc=f"PyTorch's {name}: id -> hook (an OrderedDict)")
 
 
+# --- PyTorch's global module hooks (torch.nn.modules.module.register_module_*) ----------
+# Under PyTorch's names. _GLOBAL_CALL also holds the id of each global hook that
+# Module.__call__ runs (forward (pre-), backward (pre-)): while it is empty, a module
+# without hooks of its own pays one more truth test per call, nothing else.
+_global_forward_pre_hooks = OrderedDict()
+_global_forward_hooks = OrderedDict()
+_global_forward_hooks_with_kwargs = OrderedDict()
+_global_forward_hooks_always_called = OrderedDict()
+_global_backward_pre_hooks = OrderedDict()
+_global_backward_hooks = OrderedDict()
+_global_is_full_backward_hook = None     # set by the first global backward hook, for good
+_global_buffer_registration_hooks = OrderedDict()
+_global_module_registration_hooks = OrderedDict()
+_global_parameter_registration_hooks = OrderedDict()
+_GLOBAL_CALL = {}
+
+
+def _global_hook(table, hook, extra=(), call=True):
+    from .._handle import RemovableHandle
+    handle = RemovableHandle(table, extra_dict=[*extra, _GLOBAL_CALL] if call else None)
+    table[handle.id] = hook
+    if call:
+        _GLOBAL_CALL[handle.id] = True
+    return handle
+
+
+def register_module_forward_pre_hook(hook):
+    """``hook(module, args)`` before every module's forward (before its own pre-hooks);
+    a non-None result replaces the positional arguments. Returns a removable handle."""
+    return _global_hook(_global_forward_pre_hooks, hook)
+
+
+def register_module_forward_hook(hook, *, with_kwargs=False, always_call=False):
+    """``hook(module, args, output)`` (``with_kwargs``: ``hook(module, args, kwargs,
+    output)``) after every module's forward, before its own forward hooks; a non-None
+    result replaces the output. ``always_call``: also run when forward raises."""
+    handle = _global_hook(_global_forward_hooks, hook, [_global_forward_hooks_with_kwargs,
+                                                        _global_forward_hooks_always_called])
+    if with_kwargs:
+        _global_forward_hooks_with_kwargs[handle.id] = True
+    if always_call:
+        _global_forward_hooks_always_called[handle.id] = True
+    return handle
+
+
+def _backward_kind(full):
+    global _global_is_full_backward_hook
+    if _global_is_full_backward_hook is (not full):
+        raise RuntimeError("Cannot use both regular backward hooks and full backward hooks as "
+                           "a global Module hook. Please use only one of them.")
+    _global_is_full_backward_hook = full
+
+
+def register_module_full_backward_hook(hook):
+    """``hook(module, grad_input, grad_output)`` for every module, as
+    :meth:`Module.register_full_backward_hook`, before the module's own."""
+    _backward_kind(True)
+    return _global_hook(_global_backward_hooks, hook)
+
+
+def register_module_backward_hook(hook):
+    """PyTorch's deprecated global backward hook; run as the full one, with PyTorch's
+    FutureWarning at each call (as :meth:`Module.register_backward_hook`)."""
+    _backward_kind(False)
+    return _global_hook(_global_backward_hooks, hook)
+
+
+def register_module_full_backward_pre_hook(hook):
+    """``hook(module, grad_output)`` for every module, before the module's own; a non-None
+    result replaces grad_output."""
+    return _global_hook(_global_backward_pre_hooks, hook)
+
+
+def register_module_buffer_registration_hook(hook):
+    """``hook(module, name, buffer)`` whenever any module registers a buffer; a non-None
+    result is registered instead."""
+    return _global_hook(_global_buffer_registration_hooks, hook, call=False)
+
+
+def register_module_module_registration_hook(hook):
+    """``hook(module, name, submodule)`` whenever any module registers a submodule; a
+    non-None result is registered instead."""
+    return _global_hook(_global_module_registration_hooks, hook, call=False)
+
+
+def register_module_parameter_registration_hook(hook):
+    """``hook(module, name, param)`` whenever any module registers a parameter; a
+    non-None result is registered instead."""
+    return _global_hook(_global_parameter_registration_hooks, hook, call=False)
+
+
+def _registered(table, module, name, value):
+    """``value`` after the global registration hooks in ``table`` (PyTorch's order)."""
+    for hook in list(table.values()):
+        out = hook(module, name, value)
+        if out is not None:
+            value = out
+    return value
+
+
 class Module:
     """Base class of layers and models.
 
@@ -329,22 +434,31 @@ class Module:
             return
         if isinstance(value, Module):
             self._registry("_modules")
+            if _global_module_registration_hooks:
+                value = _registered(_global_module_registration_hooks, self, name, value)
             self._forget(name, keep="_modules")     # a replaced child keeps its place
             d["_modules"][name] = value
             _name_by_path(name, value)
         elif _is_parameter(value):
             self._registry("_parameters")
+            if _global_parameter_registration_hooks:
+                value = _registered(_global_parameter_registration_hooks, self, name, value)
             self._forget(name, keep="_parameters")
             d["_parameters"][name] = value
             if value.name is None:
                 value.name = name
         elif name in d.get("_parameters", ()) or name in d.get("_modules", ()):
             _slot_value(self, name, value)          # None keeps the slot (PyTorch's)
+            if name in d["_modules"] and _global_module_registration_hooks:
+                value = d["_modules"][name] = _registered(
+                    _global_module_registration_hooks, self, name, None)
         elif "_buffers" in d and name in d["_buffers"]:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"{type(self).__name__}: cannot assign a "
                                 f"{type(value).__name__} to buffer {name!r} (a Tensor or "
                                 f"None expected: zeroin.tensor(value))")
+            if _global_buffer_registration_hooks:
+                value = _registered(_global_buffer_registration_hooks, self, name, value)
             d["_buffers"][name] = value
         else:
             # plain attributes, including computed tensors (e.g. a cached activation)
@@ -361,6 +475,8 @@ class Module:
                             f"{name!r} (an nn.Parameter or None expected); delete it first "
                             f"(del module.{name}) to make it a buffer")
         plain = _make(_array_of(value), value.requires_grad)
+        if _global_buffer_registration_hooks:
+            plain = _registered(_global_buffer_registration_hooks, self, name, plain)
         self._forget(name, keep="_buffers")
         d["_buffers"][name] = plain
         if not value.persistent:
@@ -405,6 +521,8 @@ class Module:
             raise TypeError(f"register_buffer: cannot register a {type(tensor).__name__} as "
                             f"buffer {name!r} (a Tensor or None expected: "
                             f"zeroin.tensor(value))")
+        if _global_buffer_registration_hooks:
+            tensor = _registered(_global_buffer_registration_hooks, self, name, tensor)
         self._forget(name, keep="_buffers")
         self.__dict__["_buffers"][name] = tensor
         if not persistent:
@@ -416,6 +534,8 @@ class Module:
             raise TypeError(f"add_module: {name!r} is a {type(module).__name__}, not a Module")
         self._registry("_modules")
         _check_name(self, "module", name, "_modules")
+        if _global_module_registration_hooks:
+            module = _registered(_global_module_registration_hooks, self, name, module)
         self._forget(name, keep="_modules")
         self.__dict__["_modules"][name] = module
         if module is not None:
@@ -478,7 +598,7 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward(self, ...)")
 
     def __call__(self, *args, **kwargs):
-        if "_hooks" not in self.__dict__:       # the common case: no hooks registered
+        if "_hooks" not in self.__dict__ and not _GLOBAL_CALL:     # the common case: no hooks
             return self.forward(*args, **kwargs)
         from .hooks import call_with_hooks
         return call_with_hooks(self, args, kwargs)

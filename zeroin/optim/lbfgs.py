@@ -32,6 +32,9 @@ _VECTORS = ("d", "prev_flat_grad")
 _HISTORY = ("old_dirs", "old_stps")
 _NUMBERS = ("t", "H_diag", "prev_loss")
 _COUNTS = ("func_evals", "n_iter")
+# PyTorch's order of the keys a step adds ('al', its work list, comes in the first step
+# with a second iteration, the others at the end of the first step)
+_ORDER = ("d", "t", "old_dirs", "old_stps", "ro", "H_diag", "prev_flat_grad", "prev_loss")
 
 
 def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
@@ -140,7 +143,9 @@ def _strong_wolfe(evaluate, d, start, t, max_ls, c1=1e-4, c2=0.9, tolerance_chan
 
 def _direction(g, mem, history_size):
     """Store the last step's pair (s, y) in ``mem`` when ``y.s > 1e-10`` (dropping the
-    oldest beyond ``history_size``) and return ``d = -H g`` by the two-loop recursion."""
+    oldest beyond ``history_size``) and return ``d = -H g`` by the two-loop recursion.
+    Its coefficients alpha go to ``mem["al"]`` (PyTorch's work list of ``history_size``
+    entries, None where never written), kept in the state as there."""
     y = g - mem["prev_flat_grad"]
     s = mem["d"] * mem["t"]
     ys = y.dot(s)
@@ -153,7 +158,8 @@ def _direction(g, mem, history_size):
         ro.append(1.0 / ys)
         mem["H_diag"] = ys / y.dot(y)
     q = -g
-    al = [None] * len(dirs)
+    al = mem.setdefault("al", [None] * history_size)
+    al.extend([None] * (len(dirs) - len(al)))     # history_size raised after a load
     for i in range(len(dirs) - 1, -1, -1):
         al[i] = stps[i].dot(q) * ro[i]
         q -= al[i] * dirs[i]
@@ -162,6 +168,18 @@ def _direction(g, mem, history_size):
         be = dirs[i].dot(r) * ro[i]
         r += (al[i] - be) * stps[i]
     return r
+
+
+def _in_torch_order(mem, before):
+    """``mem`` with its keys in the order of PyTorch's state: those the state had before
+    the step, then 'al' if new, then the others a step adds, in PyTorch's order."""
+    keys = [k for k in before if k in mem] or [k for k in _COUNTS if k in mem]
+    keys += [k for k in ("al", *_ORDER, *mem) if k in mem and k not in keys]
+    return {k: mem[k] for k in dict.fromkeys(keys)}
+
+
+def _zero_d(v):
+    return np.array(v) if isinstance(v, np.generic) else v
 
 
 def _is_count(v):
@@ -259,6 +277,17 @@ class LBFGS(Optimizer):
                              f"{group['line_search_fn']!r}")
 
     # --- state -------------------------------------------------------------------------
+    def _state_dict(self):
+        """As :meth:`Optimizer.state_dict`, the numbers PyTorch keeps as 0-d tensors
+        (``H_diag``, ``ro``'s and ``al``'s entries) as 0-d arrays."""
+        out = super()._state_dict()
+        for st in out["state"].values():
+            for k in ("H_diag", "ro", "al"):
+                if k in st:
+                    st[k] = ([_zero_d(v) for v in st[k]] if isinstance(st[k], list)
+                             else _zero_d(st[k]))
+        return out
+
     def _loaded_state(self, k, p, st, group):
         """The saved state as :meth:`step` keeps it: counts as ints, vectors (and lists of
         them) of all the parameters' values, numbers as scalars of their dtype."""
@@ -269,12 +298,12 @@ class LBFGS(Optimizer):
         if not st:
             return {}
         keys = _COUNTS + _VECTORS + _HISTORY + _NUMBERS + ("ro",)
-        unknown = sorted(set(st) - set(keys))
+        unknown = sorted(set(st) - set(keys) - {"al"})
         if unknown or not set(_COUNTS) <= set(st):
             raise ValueError(f"LBFGS.load_state_dict: the state of parameter 0 has "
                              f"{sorted(st)}; an LBFGS state has {list(_COUNTS)} and after "
-                             f"its first iteration {list(keys[2:])}. Load the state_dict() "
-                             f"of an LBFGS")
+                             f"its first iteration {list(keys[2:])} (and after a second "
+                             f"'al'). Load the state_dict() of an LBFGS")
         ns = {key: _loaded_number(key, st[key], int) for key in _COUNTS}
         if len(st) == len(_COUNTS):
             return ns
@@ -298,7 +327,10 @@ class LBFGS(Optimizer):
         for key in _NUMBERS:
             ns[key] = _loaded_number(key, st[key], dtype)
         ns["prev_loss"] = float(ns["prev_loss"])
-        return ns
+        if "al" in st:      # work values (None: never written), overwritten before use
+            ns["al"] = [None if v is None else _loaded_number(f"al[{i}]", v, dtype)
+                        for i, v in enumerate(_loaded_list("al", st["al"]))]
+        return {k: ns[k] for k in st}     # the saved order (PyTorch's)
 
     # --- the flat vector ---------------------------------------------------------------
     def _flat_grad(self):
@@ -375,13 +407,14 @@ class LBFGS(Optimizer):
                              f"optimizer has {len(self.param_groups)}")
         params = self.param_groups[0]["params"]
         before = [p.numpy().copy() for p in params]
+        keys = list(self.state.get(params[0]) or ())
         mem = self._memory(_flat_size(before))
         try:
             out = self._minimise(closure, self.param_groups[0], mem)
         except BaseException:
             self._set(before)           # all or nothing: the state is still untouched
             raise
-        self.state[params[0]] = mem
+        self.state[params[0]] = _in_torch_order(mem, keys)
         return out
 
     def _memory(self, size):
@@ -409,7 +442,7 @@ class LBFGS(Optimizer):
             first = mem["n_iter"] == 1
             if first:
                 d = -g
-                mem.update(old_dirs=[], old_stps=[], ro=[], H_diag=1.0)
+                mem.update(old_dirs=[], old_stps=[], ro=[], H_diag=1)
             else:
                 d = _direction(g, mem, group["history_size"])
             mem.update(d=d, prev_flat_grad=g, prev_loss=loss)

@@ -76,5 +76,10 @@ for _sub, _names in _SUBMODULES.items():
     globals()[_sub] = _m = _submodule(_sub, _names)
     globals().update({n: getattr(_m, n) for n in _m.__all__})
 
+# torch.nn.modules.module is zeroin.nn.module itself: the global hooks
+# (register_module_*_hook) and their tables live there, rebound flag included.
+from .. import module as _module  # noqa: E402
+
+_sys.modules[f"{__name__}.module"] = module = _module
 __all__ = sorted({n for _m in _SUBMODULES.values() for n in _m.split() if n[0] != "_"})
 del _sub, _names, _m
