@@ -282,7 +282,7 @@ def test_collapse_max_depth_counts_layers_and_says_what_is_left_out():
 
 
 def test_bad_modules_arguments_say_what_to_pass():
-    net, calls, loss = _mlp()
+    _, calls, loss = _mlp()
     with pytest.raises(TypeError, match="draw: modules must be the model .* or the calls"):
         zeroin.draw(loss, modules=[1, 2])
     with pytest.raises(ValueError, match="no op in the graph reads a parameter or buffer of "

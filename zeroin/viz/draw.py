@@ -1042,8 +1042,7 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
     way = _check(output, wrt, max_nodes, max_depth, rankdir, direction, digits, theme, fit)
     calls = groups.check(modules, collapse)
     order = graph.toposort([output], include_leaves=True)
-    if calls is not None and not isinstance(calls, list):     # modules=model
-        calls = groups.found_calls(calls, order)
+    calls = groups.as_calls(calls, order)
     names = node_names(output, model if model is not None or calls is None else calls.model)
     g, no_grads, seeded = _gradients(output, grads)
     ctx = dict(names=names, grads=g, on=names[id(output)], output=output, wrt=wrt,

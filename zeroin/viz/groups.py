@@ -301,6 +301,13 @@ def _depth(c):
     return 0 if c.parent is None else 1 + _depth(c.parent)
 
 
+def as_calls(modules, order):
+    """The recorded calls as they are, or those found in the graph for a model."""
+    from ..nn._calls import ModuleCalls
+    return modules if modules is None or isinstance(modules, ModuleCalls) \
+        else found_calls(modules, order)
+
+
 def found_calls(model, order):
     """``modules=model``: the calls of ``model``'s modules as the graph shows them, with
     the owner of each op, for :func:`frames` and :func:`collapsed`. An op belongs to the
