@@ -409,7 +409,7 @@ def test_collapsed_model_has_a_node_per_layer_with_weights_as_the_recorded_view(
         assert relus and all(n["kind"] == "op" for n in relus)
     assert len(mods) == 5 and found.note is None
     scale = min(1920 / found.width, 1080 / found.height)
-    assert min(s["size"] for s in found._scene() if s["kind"] == "text") * scale >= 14
+    assert min(s["size"] for s in found._scene() if s["kind"] == "text") * scale >= 16
 
 
 class TwoLayer(nn.Module):
