@@ -282,11 +282,14 @@ def test_collapse_max_depth_counts_layers_and_says_what_is_left_out():
 
 
 def test_bad_modules_arguments_say_what_to_pass():
-    net, calls, loss = _mlp()
-    with pytest.raises(TypeError, match="module_calls\\(net\\) as calls"):
-        zeroin.draw(loss, modules=net)
-    with pytest.raises(TypeError, match="draw: modules must be the calls"):
+    _, calls, loss = _mlp()
+    with pytest.raises(TypeError, match="draw: modules must be the model .* or the calls"):
         zeroin.draw(loss, modules=[1, 2])
+    with pytest.raises(ValueError, match="no op in the graph reads a parameter or buffer of "
+                                         "the Sequential .*module_calls"):
+        zeroin.draw(loss, modules=nn.Sequential(nn.Linear(4, 8)))      # another model
+    with pytest.raises(ValueError, match="of the ReLU passed as modules="):
+        zeroin.draw(loss, modules=nn.ReLU(), collapse=True)
     with pytest.raises(ValueError, match="collapse=True .* needs modules="):
         zeroin.draw(loss, collapse=True)
     with pytest.raises(TypeError, match="collapse must be True or False"):
@@ -365,3 +368,154 @@ def test_groups_that_feed_each_other_are_drawn_without_frames():
     frames = ({first: "m0", last: "m0"}, {"m0": None}, {"m0": "A (Loop)"})
     again = zeroin.viz.Drawing(d._nodes, d._edges, None, None, None, frames=frames)
     assert mid not in (first, last) and again.frames == [] and again.pos == d.pos
+
+
+# --- modules=model: the modules found in the graph, without a recording ---------------------
+
+def _members(d):
+    text = _texts(d)
+    return {f["label"]: sorted(text[k] for k in f["members"]) for f in d.frames}
+
+
+def _weighted(d, calls):
+    """The recorded view's frames, or collapsed nodes, of modules with parameters."""
+    has = {c.label for c in calls if any(True for _ in c.module.parameters(recurse=False))}
+    return {k: v for k, v in _members(d).items() if k in has} if d.frames else \
+        [n["text"] for n in d.nodes if n["kind"] == "module" and n["text"][0] in has]
+
+
+def test_model_frames_are_the_recorded_frames_of_the_layers_with_weights():
+    for net, calls, loss in (_mlp(), _lenet()):
+        found = zeroin.draw(loss, modules=net, max_depth=30)
+        recorded = zeroin.draw(loss, modules=calls, max_depth=30)
+        assert _members(found) == _weighted(recorded, calls)
+        assert all(f["parent"] is None for f in found.frames)
+        plain = zeroin.draw(loss, model=net, max_depth=30)   # only the frames are added
+        assert found.nodes == plain.nodes and found.edges == plain.edges
+        _check_geometry(found)
+    assert list(_members(found)) == ["0 (Conv2d)", "3 (Conv2d)", "7 (Linear)", "9 (Linear)",
+                                      "11 (Linear)"]     # ReLU, pooling, Flatten: no trace
+    assert "_hooks" not in net.__dict__ and "_hooks" not in net[0].__dict__
+
+
+def test_collapsed_model_has_a_node_per_layer_with_weights_as_the_recorded_view():
+    for net, calls, loss in (_mlp(), _lenet()):
+        found = zeroin.draw(loss, modules=net, collapse=True, max_depth=30)
+        recorded = zeroin.draw(loss, modules=calls, collapse=True, max_depth=30)
+        mods = [n["text"] for n in found.nodes if n["kind"] == "module"]
+        assert mods == _weighted(recorded, calls)      # labels, shapes, values, gradients
+        assert len(mods) == sum(1 for c in calls if any(True for _ in c.module.parameters(recurse=False)))
+        relus = [n for n in found.nodes if n["text"][0] == "relu"]
+        assert relus and all(n["kind"] == "op" for n in relus)
+    assert len(mods) == 5 and found.note is None
+    scale = min(1920 / found.width, 1080 / found.height)
+    assert min(s["size"] for s in found._scene() if s["kind"] == "text") * scale >= 16
+
+
+class TwoLayer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(4, 8), nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.fc2(F.relu(self.fc1(x)))
+
+
+def test_custom_module_layers_are_named_by_path_and_their_gradient_is_torchs():
+    torch = pytest.importorskip("torch")
+    zeroin.manual_seed(0)
+    net, x = TwoLayer(), zeroin.randn(2, 4)
+    loss = F.cross_entropy(net(x), zeroin.tensor([0, 2]))
+    assert _members(zeroin.draw(loss, modules=net)) == {
+        "fc1 (Linear)": ["fc1.bias", "fc1.weight", "linear", "linear1"],
+        "fc2 (Linear)": ["fc2.bias", "fc2.weight", "linear", "linear2"]}
+    c = zeroin.draw(loss, modules=net, collapse=True)
+    fc1 = next(n["text"] for n in c.nodes if n["text"][0] == "fc1 (Linear)")
+    w = {k: torch.tensor(v.detach().numpy(), requires_grad=True)
+         for k, v in net.state_dict().items()}
+    h = torch.nn.functional.linear(torch.tensor(x.numpy()), w["fc1.weight"], w["fc1.bias"])
+    h.retain_grad()
+    torch.nn.functional.cross_entropy(torch.nn.functional.linear(
+        h.relu(), w["fc2.weight"], w["fc2.bias"]), torch.tensor([0, 2])).backward()
+    assert fc1[1:] == ["weight 8x4, bias 8", f"out {short(h.detach().numpy())}",
+                       f"grad {short(h.grad.numpy())}"]
+
+
+def test_batchnorm_frame_holds_the_ops_that_read_its_weight_and_bias():
+    zeroin.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 1))
+    x = zeroin.randn(5, 3)
+    for mode in (net.train, net.eval):
+        mode()
+        y = net(x).sum()
+        m = _members(zeroin.draw(y, modules=net))
+        assert list(m) == ["0 (Linear)", "1 (BatchNorm1d)", "3 (Linear)"]
+        assert {"1.weight", "1.bias", "\u00d7", "+"} <= set(m["1 (BatchNorm1d)"])
+        assert "mean" not in m["1 (BatchNorm1d)"]   # normalising reads no parameter
+        c = zeroin.draw(y, modules=net, collapse=True)
+        bn = next(n["text"] for n in c.nodes if n["text"][0] == "1 (BatchNorm1d)")
+        assert bn[1] == "weight 4, bias 4" and bn[2] == f"out {short(net[1](net[0](x)).data)}"
+
+
+class Gated(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.fc, self.act = nn.Linear(n, n), nn.Tanh()
+        self.gate = nn.Parameter(zeroin.ones(n))
+
+    def forward(self, x):
+        return self.gate * self.act(self.fc(x)) + x
+
+
+class Deep(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.blocks, self.head = nn.Sequential(Gated(3), Gated(3)), nn.Linear(3, 1)
+
+    def forward(self, x):
+        return self.head(self.blocks(x))
+
+
+def test_nested_modules_nest_where_ownership_says_so():
+    zeroin.manual_seed(0)
+    net = Deep()
+    y = net(zeroin.randn(2, 3)).sum()
+    d = zeroin.draw(y, modules=net, max_depth=30)
+    fr, m = _frames(d), _members(d)
+    assert fr["blocks.0.fc (Linear)"]["parent"] == fr["blocks.0 (Gated)"]["key"]
+    assert fr["blocks.0 (Gated)"]["parent"] is None        # the Sequential owns nothing
+    assert "blocks (Sequential)" not in fr and fr["head (Linear)"]["parent"] is None
+    # the tanh between the block's Linear and its gate is the block's; its + x is not seen
+    assert m["blocks.0 (Gated)"] == ["blocks.0.gate", "mul1", "tanh", "tanh1", "\u00d7"]
+    assert "+" in _texts(d).values() and not any("+" in v for v in m.values())
+    _check_geometry(d)
+    with zeroin.viz.module_calls(net) as calls:
+        y2 = net(zeroin.randn(2, 3)).sum()
+    found = zeroin.draw(y2, modules=net, collapse=True, max_depth=30)
+    recorded = zeroin.draw(y2, modules=calls, collapse=True, max_depth=30)
+    mods = [n["text"] for n in found.nodes if n["kind"] == "module"]
+    assert [t[0] for t in mods] == ["blocks.0.fc (Linear)", "blocks.1.fc (Linear)",
+                                    "head (Linear)"]
+    assert mods == [n["text"] for n in recorded.nodes if n["text"][0] in {t[0] for t in mods}]
+
+
+def test_a_shared_layer_gets_a_frame_per_connected_group_of_its_ops():
+    zeroin.manual_seed(0)
+    t = Tied()
+    with zeroin.viz.module_calls(t) as calls:
+        z = t(zeroin.randn(1, 2)).sum()
+    found, recorded = zeroin.draw(z, modules=t), zeroin.draw(z, modules=calls)
+    m = _members(found)
+    assert list(m) == ["fc (Linear), use 1", "fc (Linear), use 2"]   # not "call": a guess
+    assert list(m.values()) == list(_members(recorded).values())    # the weight outside
+    c = zeroin.draw(z, modules=t, collapse=True)
+    rc = zeroin.draw(z, modules=calls, collapse=True)
+    assert [n["text"][1:] for n in c.nodes if n["kind"] == "module"] == \
+        [n["text"][1:] for n in rc.nodes if n["kind"] == "module"]
+    assert [n["text"][0] for n in c.nodes if n["kind"] != "module"] == \
+        [n["text"][0] for n in rc.nodes if n["kind"] != "module"]
+    # an RNN reads its weights at each step: a frame per step's op, the same honest guess
+    rnn = nn.RNN(2, 2)
+    out, _ = rnn(zeroin.randn(3, 1, 2))
+    assert [f["label"] for f in zeroin.draw(out.sum(), modules=rnn).frames][:2] == [
+        "RNN, use 1", "RNN, use 2"]

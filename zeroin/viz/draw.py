@@ -1017,11 +1017,17 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
     theme : {"light", "dark"}
         Colours of the SVG, PNG and PDF: dark text on white (the default), or light text
         and lines on a dark background for dark slides. The DOT text keeps Graphviz's.
-    modules : ModuleCalls, optional
+    modules : Module or ModuleCalls, optional
         From ``with zeroin.viz.module_calls(net) as calls: y = net(x)``: each module's ops
         in a frame titled ``fc1 (Linear)``, nested like the modules (the model itself
         unframed unless it ran twice; a module run twice has a frame per call, ``...,
-        call 2``, and a weight the calls share sits outside both).
+        call 2``, and a weight the calls share sits outside both). The model itself
+        (``modules=net``, no recording needed) frames what the graph shows: each op in
+        the innermost module owning a parameter or buffer it reads, the ops between a
+        module's own in its frame too. Parameter-free modules (ReLU, Dropout, Flatten,
+        pooling) leave no trace there, so their ops stay unframed; a module whose weights
+        are read by separate groups of ops (a reused layer, an RNN's steps) gets a frame
+        per group, ``..., use 2``. ``module_calls`` gives the exact grouping.
     collapse : bool
         With ``modules``: each innermost module call as ONE node (its parameters' shapes,
         its output's value and gradient), so a LeNet fits a slide; ``max_depth`` then
@@ -1035,8 +1041,9 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
     """
     way = _check(output, wrt, max_nodes, max_depth, rankdir, direction, digits, theme, fit)
     calls = groups.check(modules, collapse)
-    names = node_names(output, model if model is not None or calls is None else calls.model)
     order = graph.toposort([output], include_leaves=True)
+    calls = groups.as_calls(calls, order)
+    names = node_names(output, model if model is not None or calls is None else calls.model)
     g, no_grads, seeded = _gradients(output, grads)
     ctx = dict(names=names, grads=g, on=names[id(output)], output=output, wrt=wrt,
                values=values, grads_on=bool(grads and output.requires_grad), digits=digits,
