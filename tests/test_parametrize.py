@@ -153,18 +153,7 @@ def test_spectral_norm_matches_torch_in_training_and_eval(layer):
     zl.load_state_dict(_sd(tl))          # the same u, v (the random start differs)
     x = np.random.default_rng(4).standard_normal((2, 4) if layer == "linear" else
                                                  (2, 2, 4, 4))
-    for mode in (True, True, False, False):
-        tl.train(mode)
-        zl.train(mode)
-        yt, yz = tl(torch.tensor(x)), zl(zeroin.tensor(x))
-        np.testing.assert_allclose(yz.data, yt.detach().numpy(), rtol=0, atol=1e-10)
-        for k, v in tl.state_dict().items():
-            np.testing.assert_allclose(zl.state_dict()[k].data, v.numpy(), rtol=0, atol=1e-12)
-    (yt ** 2).sum().backward()
-    (yz ** 2).sum().backward()
-    for (k, p), (k2, q) in zip(tl.named_parameters(), zl.named_parameters()):
-        assert k == k2
-        np.testing.assert_allclose(q.grad.data, p.grad.numpy(), rtol=0, atol=1e-10)
+    _same_as_torch_in_modes(torch, tl, zl, x, (True, True, False, False))
 
 
 def test_spectral_norm_bounds_the_largest_singular_value_and_checks_arguments():
@@ -198,18 +187,7 @@ def test_legacy_spectral_norm_matches_torch_in_training_and_eval(layer):
     np.testing.assert_array_equal(getattr(zl, name).data, getattr(tl, name).numpy())
     x = np.random.default_rng(4).standard_normal((2, 4) if layer in ("linear", "bias") else
                                                  (2, 2, 4, 4))
-    for mode in (True, True, False, True):
-        tl.train(mode)
-        zl.train(mode)
-        yt, yz = tl(torch.tensor(x)), zl(zeroin.tensor(x))
-        np.testing.assert_allclose(yz.data, yt.detach().numpy(), rtol=0, atol=1e-10)
-        for k, v in tl.state_dict().items():
-            np.testing.assert_allclose(zl.state_dict()[k].data, v.numpy(), rtol=0, atol=1e-12)
-    (yt ** 2).sum().backward()
-    (yz ** 2).sum().backward()
-    for (k, p), (k2, q) in zip(tl.named_parameters(), zl.named_parameters()):
-        assert k == k2
-        np.testing.assert_allclose(q.grad.data, p.grad.numpy(), rtol=0, atol=1e-10)
+    _same_as_torch_in_modes(torch, tl, zl, x, (True, True, False, True))
     torch.nn.utils.remove_spectral_norm(tl, name)
     nn.utils.remove_spectral_norm(zl, name)
     assert list(zl.state_dict()) == list(tl.state_dict())
@@ -322,3 +300,21 @@ def _sym_module(lib):
             return x.triu() + x.triu(1).T
 
     return Sym
+
+
+def _same_as_torch_in_modes(torch, tl, zl, x, modes):
+    """torch's layer ``tl`` and zeroin's ``zl`` called on ``x`` in each train/eval mode of
+    ``modes`` give the same outputs and state (the power iteration's u, v), then the same
+    gradients of the last output's squares."""
+    for mode in modes:
+        tl.train(mode)
+        zl.train(mode)
+        yt, yz = tl(torch.tensor(x)), zl(zeroin.tensor(x))
+        np.testing.assert_allclose(yz.data, yt.detach().numpy(), rtol=0, atol=1e-10)
+        for k, v in tl.state_dict().items():
+            np.testing.assert_allclose(zl.state_dict()[k].data, v.numpy(), rtol=0, atol=1e-12)
+    (yt ** 2).sum().backward()
+    (yz ** 2).sum().backward()
+    for (k, p), (k2, q) in zip(tl.named_parameters(), zl.named_parameters()):
+        assert k == k2
+        np.testing.assert_allclose(q.grad.data, p.grad.numpy(), rtol=0, atol=1e-10)

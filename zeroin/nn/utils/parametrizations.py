@@ -74,6 +74,14 @@ def weight_norm(module, name="weight", dim=0):
     return module
 
 
+def _as_matrix(weight, dim):
+    """A weight as a matrix with dimension ``dim`` as its rows (spectral norm's view of a
+    conv kernel), the other dimensions flattened in order."""
+    if dim != 0:
+        weight = weight.permute(dim, *(d for d in range(weight.ndim) if d != dim))
+    return weight.reshape(weight.shape[0], -1)
+
+
 def _normalize(a, eps):
     return a / max(float(np.sqrt(np.dot(a, a))), eps)
 
@@ -106,11 +114,7 @@ class _SpectralNorm(Module):
             self._power_method(w, 15)
 
     def _matrix(self, weight):
-        """The weight as a matrix with dimension ``dim`` as its rows."""
-        if self.dim != 0:
-            weight = weight.permute(self.dim, *(d for d in range(weight.ndim)
-                                                if d != self.dim))
-        return weight.reshape(weight.shape[0], -1)
+        return _as_matrix(weight, self.dim)
 
     def _power_method(self, w, n):
         """``n`` power-iteration steps on the array ``w``, written into the buffers."""

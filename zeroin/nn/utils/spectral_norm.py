@@ -11,7 +11,8 @@ import numpy as np
 from ... import ops
 from ..._tensor import _leaf, no_grad
 from ..module import Parameter
-from .parametrizations import _normalize
+from .parametrizations import _as_matrix, _normalize
+from .weight_norm import _hooks, _remove_hook
 
 __all__ = ["SpectralNorm", "spectral_norm", "remove_spectral_norm"]
 
@@ -27,11 +28,8 @@ class SpectralNorm:
         self.n_power_iterations = n_power_iterations
 
     def reshape_weight_to_matrix(self, weight):
-        """The weight as a matrix whose rows run along ``dim``."""
-        if self.dim != 0:
-            weight = weight.permute(self.dim, *(d for d in range(weight.ndim)
-                                                if d != self.dim))
-        return weight.reshape(weight.shape[0], -1)
+        """The weight as a matrix whose rows run along ``dim`` (PyTorch's method name)."""
+        return _as_matrix(weight, self.dim)
 
     def compute_weight(self, module, do_power_iteration):
         """W / (u . W v); in training mode ``u`` and ``v`` first take the power-iteration
@@ -81,10 +79,6 @@ class SpectralNorm:
         return fn
 
 
-def _hooks(module):
-    return module.__dict__.get("_forward_pre_hooks", {})
-
-
 def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=None):
     """Spectral normalisation (Miyato et al. 2018) with a forward pre-hook (PyTorch's older
     form): ``module.<name>`` is W / sigma(W) after each forward, sigma W's largest singular
@@ -101,10 +95,4 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
 def remove_spectral_norm(module, name="weight"):
     """Undo :func:`spectral_norm`: ``module.<name>`` is a parameter again, holding the
     current normalised weight (computed without a power-iteration step)."""
-    hooks = _hooks(module)
-    for k, hook in list(hooks.items()):
-        if isinstance(hook, SpectralNorm) and hook.name == name:
-            hook.remove(module)
-            del hooks[k]
-            return module
-    raise ValueError(f"spectral_norm of '{name}' not found in {module}")
+    return _remove_hook(module, SpectralNorm, name, "spectral_norm")

@@ -73,10 +73,17 @@ def weight_norm(module, name="weight", dim=0):
 def remove_weight_norm(module, name="weight"):
     """Undo :func:`weight_norm`: ``module.<name>`` is a parameter again, holding the
     current weight."""
+    return _remove_hook(module, WeightNorm, name, "weight_norm")
+
+
+def _remove_hook(module, kind, name, what):
+    """Take off ``module``'s pre-hook of class ``kind`` on parameter ``name`` (the older
+    weight_norm and spectral_norm): the hook puts the parameter back; PyTorch's error if
+    there is none."""
     hooks = _hooks(module)
     for k, hook in list(hooks.items()):
-        if isinstance(hook, WeightNorm) and hook.name == name:
+        if isinstance(hook, kind) and hook.name == name:
             hook.remove(module)
             del hooks[k]
             return module
-    raise ValueError(f"weight_norm of '{name}' not found in {module}")
+    raise ValueError(f"{what} of '{name}' not found in {module}")
