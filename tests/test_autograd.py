@@ -977,6 +977,7 @@ def test_backprop_ninja_loss_passes_gradcheck():
         C, W1, b1, W2, b2, g, b = params
         emb = C[zeroin.tensor(Xb)].view(len(Xb), -1)
         hpre = emb @ W1 + b1
-        hpre = g * (hpre - hpre.mean(0, keepdim=True)) / (hpre.var(0, keepdim=True) + 1e-5) ** 0.5 + b
+        hpre = (hpre - hpre.mean(0, keepdim=True)) / (hpre.var(0, keepdim=True) + 1e-5) ** 0.5
+        hpre = g * hpre + b
         return F.cross_entropy(zeroin.tanh(hpre) @ W2 + b2, zeroin.tensor(Yb))
     assert zeroin.gradcheck(loss_of, [zeroin.tensor(a, requires_grad=True) for a in arrays])
