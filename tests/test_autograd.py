@@ -838,3 +838,146 @@ def test_gradients_take_each_tensors_dtype_whatever_the_seed_as_in_torch(create_
         got.append([str(d).replace("torch.", "") for d in (y.grad.dtype, q.grad.dtype,
                                                             g1.dtype, r.grad.dtype)])
     assert got[0] == got[1] == [["float32"] * 4][0]
+
+
+# --- makemore part 4, "becoming a backprop ninja" ------------------------------------------------
+
+
+def _ninja_forward(T, F, arrays, Xb, Yb):
+    """Karpathy's 2-layer MLP with BatchNorm, broken into the steps his manual backward
+    walks back through; returns the loss, the leaves and the retained intermediates."""
+    C, W1, b1, W2, b2, bngain, bnbias = [T.tensor(a, requires_grad=True) for a in arrays]
+    n = Xb.shape[0]
+    emb = C[T.tensor(Xb)]
+    embcat = emb.view(emb.shape[0], -1)
+    hprebn = embcat @ W1 + b1
+    bnmeani = 1 / n * hprebn.sum(0, keepdim=True)
+    bndiff = hprebn - bnmeani
+    bndiff2 = bndiff ** 2
+    bnvar = 1 / (n - 1) * bndiff2.sum(0, keepdim=True)
+    bnvar_inv = (bnvar + 1e-5) ** -0.5
+    bnraw = bndiff * bnvar_inv
+    hpreact = bngain * bnraw + bnbias
+    h = T.tanh(hpreact)
+    logits = h @ W2 + b2
+    logit_maxes = logits.max(1, keepdim=True).values
+    norm_logits = logits - logit_maxes
+    counts = norm_logits.exp()
+    counts_sum = counts.sum(1, keepdims=True)
+    counts_sum_inv = counts_sum ** -1
+    probs = counts * counts_sum_inv
+    logprobs = probs.log()
+    loss = -logprobs[range(n), T.tensor(Yb)].mean()
+    v = dict(C=C, W1=W1, b1=b1, W2=W2, b2=b2, bngain=bngain, bnbias=bnbias, emb=emb,
+             embcat=embcat, hprebn=hprebn, bnmeani=bnmeani, bndiff=bndiff, bndiff2=bndiff2,
+             bnvar=bnvar, bnvar_inv=bnvar_inv, bnraw=bnraw, hpreact=hpreact, h=h,
+             logits=logits, logit_maxes=logit_maxes, norm_logits=norm_logits, counts=counts,
+             counts_sum=counts_sum, counts_sum_inv=counts_sum_inv, probs=probs,
+             logprobs=logprobs)
+    for t in v.values():
+        if t.grad_fn is not None:
+            t.retain_grad()
+    loss.backward()
+    return loss, v
+
+
+def _ninja_backward(T, F, v, Xb, Yb):
+    """His manual backward, line by line as in the lecture (exercise 1, 2 and 3)."""
+    n = Xb.shape[0]
+    Yb = T.tensor(Yb)
+    d = {}
+    d["logprobs"] = T.zeros_like(v["logprobs"])
+    d["logprobs"][range(n), Yb] = -1.0 / n
+    d["probs"] = (1.0 / v["probs"]) * d["logprobs"]
+    d["counts_sum_inv"] = (v["counts"] * d["probs"]).sum(1, keepdim=True)
+    d["counts"] = v["counts_sum_inv"] * d["probs"]
+    d["counts_sum"] = (-v["counts_sum"] ** -2) * d["counts_sum_inv"]
+    d["counts"] += T.ones_like(v["counts"]) * d["counts_sum"]
+    d["norm_logits"] = v["counts"] * d["counts"]
+    d["logits"] = d["norm_logits"].clone()
+    d["logit_maxes"] = (-d["norm_logits"]).sum(1, keepdim=True)
+    d["logits"] += F.one_hot(v["logits"].max(1).indices,
+                             num_classes=v["logits"].shape[1]) * d["logit_maxes"]
+    d["h"] = d["logits"] @ v["W2"].T
+    d["W2"] = v["h"].T @ d["logits"]
+    d["b2"] = d["logits"].sum(0)
+    d["hpreact"] = (1.0 - v["h"] ** 2) * d["h"]
+    d["bngain"] = (v["bnraw"] * d["hpreact"]).sum(0, keepdim=True)
+    d["bnraw"] = v["bngain"] * d["hpreact"]
+    d["bnbias"] = d["hpreact"].sum(0, keepdim=True)
+    d["bndiff"] = v["bnvar_inv"] * d["bnraw"]
+    d["bnvar_inv"] = (v["bndiff"] * d["bnraw"]).sum(0, keepdim=True)
+    d["bnvar"] = (-0.5 * (v["bnvar"] + 1e-5) ** -1.5) * d["bnvar_inv"]
+    d["bndiff2"] = (1.0 / (n - 1)) * T.ones_like(v["bndiff2"]) * d["bnvar"]
+    d["bndiff"] += (2 * v["bndiff"]) * d["bndiff2"]
+    d["hprebn"] = d["bndiff"].clone()
+    d["bnmeani"] = (-d["bndiff"]).sum(0)
+    d["hprebn"] += 1.0 / n * (T.ones_like(v["hprebn"]) * d["bnmeani"])
+    d["embcat"] = d["hprebn"] @ v["W1"].T
+    d["W1"] = v["embcat"].T @ d["hprebn"]
+    d["b1"] = d["hprebn"].sum(0)
+    d["emb"] = d["embcat"].view(v["emb"].shape)
+    d["C"] = T.zeros_like(v["C"])
+    for k in range(Xb.shape[0]):
+        for j in range(Xb.shape[1]):
+            d["C"][int(Xb[k, j])] += d["emb"][k, j]
+    # exercise 2: the cross entropy's gradient in three lines
+    fast = F.softmax(v["logits"], 1)
+    fast[range(n), Yb] -= 1
+    fast /= n
+    # exercise 3: BatchNorm's backward in one line
+    dh, raw = d["hpreact"], v["bnraw"]
+    hprebn_fast = v["bngain"] * v["bnvar_inv"] / n * (
+        n * dh - dh.sum(0) - n / (n - 1) * raw * (dh * raw).sum(0))
+    return d, fast, hprebn_fast
+
+
+def _ninja_data(dtype, n=32, emb=10, hidden=64, block=3, vocab=27):
+    rng = np.random.default_rng(0)
+    fan = emb * block
+    arrays = [rng.standard_normal(s).astype(dtype) * k for s, k in [
+        ((vocab, emb), 1.0), ((fan, hidden), (5 / 3) / fan ** 0.5), ((hidden,), 0.1),
+        ((hidden, vocab), 0.1), ((vocab,), 0.1), ((1, hidden), 0.1), ((1, hidden), 0.1)]]
+    arrays[5] += 1.0
+    return arrays, rng.integers(0, vocab, (n, block)), rng.integers(0, vocab, n)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_backprop_ninja_manual_gradients_match_autograd_and_torch(dtype):
+    """Every hand-written d<name> of makemore part 4 equals the autograd gradient (his
+    cmp(): exact or allclose), and zeroin's gradients are torch's for the same data."""
+    torch = pytest.importorskip("torch")
+    from torch.nn import functional as TF
+
+    from zeroin.nn import functional as F
+    arrays, Xb, Yb = _ninja_data(dtype)
+    loss, v = _ninja_forward(zeroin, F, arrays, Xb, Yb)
+    d, fast, hprebn_fast = _ninja_backward(zeroin, F, v, Xb, Yb)
+    assert len(d) == 26
+    tol = {"rtol": 1e-5, "atol": 1e-7} if dtype == np.float32 else {"rtol": 1e-10, "atol": 1e-14}
+    for name, dt in d.items():
+        assert dt.dtype == dtype, name          # (dbnmeani is (64,), bnmeani (1, 64), as his)
+        assert zeroin.allclose(dt, v[name].grad, **tol), name         # his cmp(): approximate
+    assert zeroin.allclose(fast, v["logits"].grad, **tol)
+    assert zeroin.allclose(hprebn_fast, v["hprebn"].grad, **tol)
+    assert zeroin.allclose(F.cross_entropy(v["logits"], zeroin.tensor(Yb)), loss, **tol)
+    tloss, tv = _ninja_forward(torch, TF, arrays, Xb, Yb)
+    np.testing.assert_allclose(loss.item(), tloss.item(), **tol)
+    for name in d:
+        np.testing.assert_allclose(v[name].grad.numpy(), tv[name].grad.numpy(), **tol,
+                                   err_msg=name)
+
+
+def test_backprop_ninja_loss_passes_gradcheck():
+    """The same forward, small, against finite differences."""
+    from zeroin.nn import functional as F
+    arrays, Xb, Yb = _ninja_data(np.float64, n=6, emb=2, hidden=4, vocab=5)
+
+    def loss_of(*params):
+        C, W1, b1, W2, b2, g, b = params
+        emb = C[zeroin.tensor(Xb)].view(len(Xb), -1)
+        hpre = emb @ W1 + b1
+        hpre = (hpre - hpre.mean(0, keepdim=True)) / (hpre.var(0, keepdim=True) + 1e-5) ** 0.5
+        hpre = g * hpre + b
+        return F.cross_entropy(zeroin.tanh(hpre) @ W2 + b2, zeroin.tensor(Yb))
+    assert zeroin.gradcheck(loss_of, [zeroin.tensor(a, requires_grad=True) for a in arrays])

@@ -83,6 +83,20 @@ def test_refuses_objects_it_cannot_store_without_pickle(tmp_path):
     assert os.listdir(tmp_path) == []              # no partial or temporary file left
 
 
+def test_a_dataclass_config_is_refused_with_the_asdict_fix(tmp_path):
+    # build-nanogpt's checkpoint: {'model': ..., 'config': raw_model.config (a dataclass)}
+    import dataclasses
+
+    @dataclasses.dataclass
+    class GPTConfig:
+        n_layer: int = 2
+    with pytest.raises(CheckpointError, match=r"config of type GPTConfig.*dataclasses\.asdict"
+                                              r"\(config\) and rebuild it with GPTConfig\(\*\*d\)"):
+        zeroin.save({"config": GPTConfig()}, tmp_path / "x.npz")
+    zeroin.save({"config": dataclasses.asdict(GPTConfig())}, tmp_path / "x.npz")
+    assert GPTConfig(**zeroin.load(tmp_path / "x.npz")["config"]) == GPTConfig()
+
+
 def test_truncated_and_corrupted_files_name_the_file(tmp_path):
     path = zeroin.save({"w": np.random.default_rng(0).normal(size=(50, 50))},
                        tmp_path / "model.npz")

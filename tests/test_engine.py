@@ -1315,6 +1315,26 @@ def test_data_sign_as_the_fgsm_tutorial_uses_it():
     assert type(z.data.sign()) is np.ndarray and z.data.sign().tolist() == [-1, 0, 1]
 
 
+def test_data_std_and_var_are_pytorchs_as_makemore_uses_them():
+    # makemore part 3: ((lr * p.grad).std() / p.data.std()).log10().item(), n - 1 as torch's
+    torch = pytest.importorskip("torch")
+    a = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    out = []
+    for lib in (zeroin, torch):
+        p = lib.tensor(a, requires_grad=True)
+        (p ** 3).sum().backward()
+        d = p.data
+        out.append([float(((0.1 * p.grad).std() / d.std()).log10().item()), float(d.std()),
+                    float(d.var()), np.asarray(d.std(0)), np.asarray(d.var(1, keepdim=True)),
+                    np.asarray(d.std(dim=0, unbiased=False)), float(d.var(correction=0))])
+    for z, t in zip(*out):
+        np.testing.assert_allclose(z, t, rtol=1e-6)
+    d = zeroin.tensor(a).data
+    assert isinstance(d.std(), np.floating) and type(d.std(0)) is np.ndarray
+    np.testing.assert_allclose(d.std(ddof=0), a.std(), rtol=1e-6)         # NumPy's ddof=
+    np.testing.assert_allclose(d.var(axis=1, ddof=0), a.var(axis=1), rtol=1e-6)
+
+
 def test_data_size_is_numpys_count_and_pytorchs_size_method():
     # old code: torch.randn(content_img.data.size()), images.data.size(0)
     torch = pytest.importorskip("torch")

@@ -131,6 +131,11 @@ CHECKPOINT_CASES = [
      CheckpointError, r"cut\.npz is not a readable checkpoint \(truncated or corrupted"),
     ("load-map-location-cuda", lambda tmp: zeroin.load(tmp / "x.npz", map_location="cuda:0"),
      ValueError, r"map_location='cuda:0'.*CPU.*map_location='cpu'"),
+    # makemore part 1: F.one_hot(xs, num_classes=27).float() @ W, W = randn(27, 27) (float64)
+    ("matmul-float32-float64-default",
+     lambda tmp: nn.functional.one_hot(zeroin.tensor([1, 2]), 27).float() @ zeroin.randn(27, 27),
+     zeroin.errors.DtypeError, r"matmul: .*float32 and float64.*x\.float\(\).*zeroin's default "
+     r"dtype is float64 \(PyTorch's is float32\).*set_default_dtype\(zeroin\.float32\)"),
     ("save-module", lambda tmp: zeroin.save(nn.Linear(2, 2), tmp / "m.npz"),
      CheckpointError, r"save: cannot store <root> of type Linear.*model\.state_dict\(\)"),
     ("save-object", lambda tmp: zeroin.save({"f": print}, tmp / "m.npz"),

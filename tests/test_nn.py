@@ -708,7 +708,7 @@ def test_batchnorm_training_normalises_and_updates_running_stats():
     bn = nn.BatchNorm1d(4, momentum=0.1)
     y = bn(zeroin.tensor(xa))
     np.testing.assert_allclose(y.data.mean(0), 0, atol=1e-12)
-    np.testing.assert_allclose(y.data.var(0), 1, rtol=1e-3)
+    np.testing.assert_allclose(y.data.var(0, ddof=0), 1, rtol=1e-3)     # biased, as BN
     np.testing.assert_allclose(bn.running_mean.data, 0.1 * xa.mean(0))
     np.testing.assert_allclose(bn.running_var.data, 0.9 + 0.1 * xa.var(0, ddof=1))
     assert bn.num_batches_tracked.item() == 1

@@ -256,6 +256,12 @@ table("device", {
     "cudnn_settings": lambda T: [getattr(T.backends.cudnn, k) for k in (
         "enabled", "deterministic", "benchmark", "allow_tf32", "benchmark_limit")],
     "cudnn_available": lambda T: (T.backends.cudnn.is_available(), T.backends.cudnn.version()),
+    # nanoGPT's train.py sets the first and picks its dtype with is_bf16_supported
+    "cuda_matmul_settings": lambda T: [getattr(T.backends.cuda.matmul, k) for k in (
+        "allow_tf32", "allow_fp16_reduced_precision_reduction",
+        "allow_bf16_reduced_precision_reduction")],
+    "cuda_built": lambda T: T.backends.cuda.is_built(),
+    "bf16_supported": lambda T: (T.cuda.is_bf16_supported(), T.cuda.is_bf16_supported(False)),
     "tensor_device": lambda T: t(T, A).device,
     "is_cuda": lambda T: t(T, A).is_cuda,
     "to_device": lambda T: t(T, A).to(T.device("cpu")),

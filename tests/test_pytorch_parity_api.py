@@ -88,6 +88,9 @@ table("masked_fill", {
     "int_inf_refused": lambda T: catch(lambda: T.arange(4).masked_fill(T.arange(4) > 1,
                                                                        float("inf"))),
     "float_grad": lambda T: grad_of(T, lambda x: x.masked_fill(x > 0, 9.5), A),
+    # a 0/1 float mask (T.tril(T.ones(T, T)) passed as it is) is refused with a RuntimeError
+    "float_mask_refused": lambda T: catch(lambda: t(T, A).masked_fill(T.ones(3, 4), 0.0)),
+    "int_mask_refused_inplace": lambda T: catch(lambda: t(T, A).masked_fill_(_int(T, 1), 0.0)),
 })
 
 _warned = warned      # ``f(T)`` with its warnings' categories as part of the result

@@ -386,6 +386,7 @@ table("predicate", {
     "storage_offset": lambda T: (lambda x: (x.storage_offset(), x[1:].storage_offset(),
                                             x[1, 2:].storage_offset(), x.t()[1].storage_offset(),
                                             x.view(-1)[5:].storage_offset()))(t(T, A)),
+    "storage": lambda T: _storage(T),
     "data_ptr": lambda T: (lambda x: (isinstance(x.data_ptr(), int),
                                       x[1:].data_ptr() - x.data_ptr(),
                                       x.view(4, 3).data_ptr() == x.data_ptr(),
@@ -448,13 +449,41 @@ def test_complex_tensors_conjugate_and_split_into_real_and_imaginary_parts():
 def test_every_new_name_has_a_docstring():
     from zeroin import _inplace_names
     for name in ("exp_", "eq_", "float_power_", "random_", "cauchy_", "put_", "apply_",
-                 "resize_", "new", "is_nonzero", "storage_offset", "data_ptr", "as_strided",
+                 "resize_", "new", "is_nonzero", "storage_offset", "storage", "data_ptr",
+                 "as_strided",
                  "fill_diagonal_", "index_reduce_", "narrow_copy", "split_with_sizes"):
         assert getattr(zeroin.Tensor, name).__doc__, name
     for name in ("exp_", "selu_", "dropout_", "t_copy", "as_strided_scatter",
                  "embedding_renorm_", "nonzero_static", "index_reduce", "real"):
         assert getattr(zeroin, name).__doc__, name
     assert _inplace_names.__doc__
+
+
+def _storage(T):
+    """makemore's ``a.storage()``: the shared memory's elements in memory order."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)       # TypedStorage is deprecated
+        x = T.arange(18)
+        s, v = x.storage(), x.view(3, 3, 2)[1:].transpose(0, 1)
+        out = (s.tolist(), s.size(), len(s), s[4], s.element_size(), s.nbytes(),
+               v.storage().tolist() == s.tolist(), v.storage().data_ptr() == s.data_ptr(),
+               str(s).splitlines()[:-1], catch(lambda: s[2:5]), list(s)[16:], s[-1],
+               T.ones(2, 2, dtype=T.float32).t().storage().tolist(), s.dtype == T.int64)
+        s[0] = 7
+        return out + (x[0].item(),)
+
+
+def test_storage_warns_once_and_names_itself():
+    from zeroin import _inplace_names
+    _inplace_names._STORAGE_WARNED.clear()
+    with pytest.warns(UserWarning, match="TypedStorage is deprecated"):
+        s = zeroin.arange(3).storage()
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert isinstance(zeroin.ones(1).storage(), zeroin.TypedStorage)
+    assert str(s).splitlines()[-1] == "[zeroin.TypedStorage(dtype=int64, device=cpu) of size 3]"
 
 
 def test_data_ptr_is_the_arrays_address_and_storage_offset_counts_elements():

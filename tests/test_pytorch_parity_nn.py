@@ -1784,3 +1784,166 @@ def test_alpha_dropout_uses_pytorchs_affine_map(p, feature):
     mz.eval(), mt.eval()
     close(mz(xz), mt(xt))
     assert repr(mz) == repr(mt)
+
+
+# --- nanoGPT's model.py, built once from zeroin and once from torch ----------------------------
+
+
+def _nanogpt(T, n_layer=2, n_head=2, n_embd=32, block_size=16, vocab_size=40, bias=True,
+             flash=True):
+    """nanoGPT's GPT as in model.py (LayerNorm with optional bias, both attention paths,
+    weight tying, its init, generate), written against library ``T``."""
+    tnn, tF = T.nn, T.nn.functional
+
+    class LayerNorm(tnn.Module):
+        def __init__(self, ndim, bias):
+            super().__init__()
+            self.weight = tnn.Parameter(T.ones(ndim))
+            self.bias = tnn.Parameter(T.zeros(ndim)) if bias else None
+
+        def forward(self, x):
+            return tF.layer_norm(x, self.weight.shape, self.weight, self.bias, 1e-5)
+
+    class Attention(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c_attn = tnn.Linear(n_embd, 3 * n_embd, bias=bias)
+            self.c_proj = tnn.Linear(n_embd, n_embd, bias=bias)
+            if not flash:
+                self.register_buffer("bias", T.tril(T.ones(block_size, block_size))
+                                     .view(1, 1, block_size, block_size))
+
+        def forward(self, x):
+            B, Tn, C = x.size()
+            q, k, v = self.c_attn(x).split(n_embd, dim=2)
+            q, k, v = (a.view(B, Tn, n_head, C // n_head).transpose(1, 2) for a in (q, k, v))
+            if flash:
+                y = tF.scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0,
+                                                    is_causal=True)
+            else:
+                att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+                att = att.masked_fill(self.bias[:, :, :Tn, :Tn] == 0, float("-inf"))
+                y = tF.softmax(att, dim=-1) @ v
+            return self.c_proj(y.transpose(1, 2).contiguous().view(B, Tn, C))
+
+    class Block(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln_1, self.attn = LayerNorm(n_embd, bias), Attention()
+            self.ln_2 = LayerNorm(n_embd, bias)
+            self.mlp = tnn.Sequential(tnn.Linear(n_embd, 4 * n_embd, bias=bias), tnn.GELU(),
+                                      tnn.Linear(4 * n_embd, n_embd, bias=bias))
+
+        def forward(self, x):
+            x = x + self.attn(self.ln_1(x))
+            return x + self.mlp(self.ln_2(x))
+
+    class GPT(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.transformer = tnn.ModuleDict(dict(  # noqa: C408 (nanoGPT's)
+                wte=tnn.Embedding(vocab_size, n_embd), wpe=tnn.Embedding(block_size, n_embd),
+                h=tnn.ModuleList([Block() for _ in range(n_layer)]),
+                ln_f=LayerNorm(n_embd, bias)))
+            self.lm_head = tnn.Linear(n_embd, vocab_size, bias=False)
+            self.transformer.wte.weight = self.lm_head.weight
+            self.apply(self._init_weights)
+            for pn, p in self.named_parameters():
+                if pn.endswith("c_proj.weight"):
+                    tnn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * n_layer))
+
+        def _init_weights(self, module):
+            if isinstance(module, (tnn.Linear, tnn.Embedding)):
+                tnn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if isinstance(module, tnn.Linear) and module.bias is not None:
+                tnn.init.zeros_(module.bias)
+
+        def forward(self, idx, targets=None):
+            pos = T.arange(0, idx.size(1), dtype=T.long)
+            x = self.transformer.wte(idx) + self.transformer.wpe(pos)
+            for block in self.transformer.h:
+                x = block(x)
+            x = self.transformer.ln_f(x)
+            if targets is None:
+                return self.lm_head(x[:, [-1], :]), None
+            logits = self.lm_head(x)
+            return logits, tF.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1),
+                                            ignore_index=-1)
+
+        @T.no_grad()
+        def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None):
+            for _ in range(max_new_tokens):
+                logits, _ = self(idx[:, -block_size:])
+                logits = logits[:, -1, :] / temperature
+                if top_k is not None:
+                    v, _ = T.topk(logits, min(top_k, logits.size(-1)))
+                    logits[logits < v[:, [-1]]] = -float("Inf")
+                idx_next = T.multinomial(tF.softmax(logits, dim=-1), num_samples=1)
+                idx = T.cat((idx, idx_next), dim=1)
+            return idx
+
+    return GPT()
+
+
+@pytest.mark.parametrize("flash", [True, False])
+@pytest.mark.parametrize("bias", [True, False])
+def test_nanogpt_same_weights_give_torchs_logits_loss_and_gradients(flash, bias):
+    torch.manual_seed(0)
+    mt = _nanogpt(torch, bias=bias, flash=flash)
+    mz = _nanogpt(zeroin, bias=bias, flash=flash).float()
+    assert mz.lm_head.weight is mz.transformer.wte.weight
+    assert list(mz.state_dict()) == list(mt.state_dict())
+    mz.load_state_dict({k: zeroin.tensor(v.numpy()) for k, v in mt.state_dict().items()})
+    idx, tgt = RNG.integers(0, 40, (3, 16)), RNG.integers(0, 40, (3, 16))
+    tgt[0, :4] = -1                                       # ignore_index, as nanoGPT's loss
+    (lz, loss_z), (lt, loss_t) = mz(zeroin.tensor(idx), zeroin.tensor(tgt)), \
+        mt(torch.tensor(idx), torch.tensor(tgt))
+    assert lz.dtype == zeroin.float32 and loss_z.dtype == zeroin.float32
+    np.testing.assert_allclose(lz.detach().numpy(), lt.detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(loss_z.item(), loss_t.item(), rtol=1e-5)
+    loss_z.backward()
+    loss_t.backward()
+    grads = dict(mz.named_parameters())
+    for name, p in mt.named_parameters():
+        np.testing.assert_allclose(grads[name].grad.numpy(), p.grad.numpy(), rtol=1e-5,
+                                   atol=1e-5, err_msg=name)
+    # generate with top_k=1 is greedy: the same tokens
+    out_z = mz.generate(zeroin.tensor(idx[:, :4]), 6, top_k=1)
+    np.testing.assert_array_equal(out_z.numpy(), mt.generate(torch.tensor(idx[:, :4]), 6,
+                                                             top_k=1).numpy())
+    assert out_z.shape == (3, 10) and not out_z.requires_grad
+
+
+def test_nanogpt_configure_optimizers_and_training_as_torch():
+    """configure_optimizers' two AdamW groups (p.dim() >= 2 decays), 'fused' in the
+    signature, warmup-cosine lr written into param_groups, clip_grad_norm_: a few steps
+    from the same weights on the same batches stay with torch's."""
+    import inspect
+    torch.manual_seed(1)
+    mt, mz = _nanogpt(torch, n_layer=1), _nanogpt(zeroin, n_layer=1).float()
+    mz.load_state_dict({k: zeroin.tensor(v.numpy()) for k, v in mt.state_dict().items()})
+    assert "fused" in inspect.signature(zeroin.optim.AdamW).parameters
+    opts = []
+    for m, T in ((mz, zeroin), (mt, torch)):
+        ps = [p for p in m.parameters() if p.requires_grad]
+        groups = [{"params": [p for p in ps if p.dim() >= 2], "weight_decay": 0.1},
+                  {"params": [p for p in ps if p.dim() < 2], "weight_decay": 0.0}]
+        opts.append(T.optim.AdamW(groups, lr=1e-3, betas=(0.9, 0.95)))
+    assert [len(g["params"]) for g in opts[0].param_groups] == \
+        [len(g["params"]) for g in opts[1].param_groups] == [6, 10]
+    for it in range(4):
+        lr = 1e-2 * (it + 1) / 3 if it < 2 else 1e-3 + 0.5 * (1 + math.cos(math.pi * it / 4)) * 9e-3
+        idx = RNG.integers(0, 40, (4, 16))
+        norms = []
+        for m, T, opt in ((mz, zeroin, opts[0]), (mt, torch, opts[1])):
+            for group in opt.param_groups:
+                group["lr"] = lr
+            _, loss = m(T.tensor(idx[:, :-1]), T.tensor(idx[:, 1:]))
+            (loss / 2).backward()
+            norms.append(float(T.nn.utils.clip_grad_norm_(m.parameters(), 1.0)))
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+        np.testing.assert_allclose(norms[0], norms[1], rtol=1e-4)
+    for name, p in mt.named_parameters():
+        np.testing.assert_allclose(dict(mz.named_parameters())[name].detach().numpy(),
+                                   p.detach().numpy(), rtol=1e-4, atol=1e-5, err_msg=name)

@@ -97,6 +97,7 @@ _LAZY = {
     "autocast": ("zeroin.amp", "autocast"),
     "is_autocast_enabled": ("zeroin.amp", "is_autocast_enabled"),
     "backends": ("zeroin.backends", None),
+    "TypedStorage": ("zeroin._inplace_names", "TypedStorage"),
     "distributions": ("zeroin.distributions", None),
     "special": ("zeroin.special", None),
     "accelerator": ("zeroin.accelerator", None),

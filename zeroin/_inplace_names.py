@@ -382,6 +382,84 @@ def storage_offset(self):
     return (a.__array_interface__["data"][0] - start) // max(a.dtype.itemsize, 1)
 
 
+class TypedStorage:
+    """What ``x.storage()`` gives: the elements of the memory a tensor shares, in memory order
+    (of the array that owns it; a view's storage is its base's, as in PyTorch), indexed and
+    written element by element. Writes go into the tensor; ``tolist()``, ``size()``,
+    ``dtype``, ``data_ptr()`` and ``nbytes()`` as PyTorch's."""
+
+    def __init__(self, array):
+        self._a = array
+
+    device = property(lambda self: _cpu())
+    dtype = property(lambda self: self._a.dtype)
+    is_cuda = False
+
+    def size(self):
+        return int(self._a.size)
+
+    __len__ = size
+
+    def element_size(self):
+        return int(self._a.dtype.itemsize)
+
+    def nbytes(self):
+        return self.size() * self.element_size()
+
+    def data_ptr(self):
+        return int(self._a.__array_interface__["data"][0])
+
+    def tolist(self):
+        return self._a.tolist()
+
+    def __iter__(self):
+        return iter(self.tolist())
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            raise RuntimeError("storage: slices are only supported in "
+                               "UntypedStorage.__getitem__ (as PyTorch); index one element, "
+                               "or slice the tensor")
+        return self._a[i].item()
+
+    def __setitem__(self, i, value):
+        self._a[i] = _array_of(value) if isinstance(value, Tensor) else value
+
+    def __str__(self):
+        return (" " + "\n ".join(str(self[i]) for i in range(self.size())) + "\n"
+                f"[zeroin.TypedStorage(dtype={self.dtype}, device=cpu) of size {len(self)}]")
+
+    __repr__ = __str__
+
+
+def _cpu():
+    from . import device
+    return device("cpu")
+
+
+_STORAGE_WARNED = []
+
+
+@_method()
+def storage(self):
+    """The memory this tensor shares as a :class:`TypedStorage` (makemore's ``a.storage()``:
+    a view's numbers are laid out in one row). PyTorch's ``UserWarning`` that TypedStorage
+    is deprecated comes once, as there."""
+    if not _STORAGE_WARNED:
+        _STORAGE_WARNED.append(True)
+        import warnings
+        warnings.warn("TypedStorage is deprecated. It will be removed in the future and "
+                      "UntypedStorage will be the only storage class. This should only "
+                      "matter to you if you are using storages directly.", UserWarning,
+                      stacklevel=2)
+    owner = _owner(_array_of(self))
+    if not (owner.flags.c_contiguous or owner.flags.f_contiguous):
+        raise RuntimeError(f"storage: the array that holds this tensor's memory (shape "
+                           f"{owner.shape}, strides {owner.strides}) has gaps; take "
+                           f"x.contiguous().storage()")
+    return TypedStorage(owner.ravel(order="K"))
+
+
 Tensor.is_pinned = lambda self, device=None: False
 Tensor.is_pinned.__doc__ = "False: zeroin's tensors are in ordinary (pageable) memory."
 

@@ -241,10 +241,10 @@ def _operand(x):
 class DataArray(np.ndarray):
     """What ``t.data`` returns: an ndarray sharing the tensor's memory, plus PyTorch's
     in-place methods (``zero_ fill_ copy_ add_ sub_ mul_ div_ clamp_ normal_ uniform_``),
-    ``clone()``, ``numpy()``, ``norm()`` and ``sign()``; other Tensor methods raise an
-    AttributeError that says to call them on ``t.detach()``. Each in-place method writes
-    into the tensor and returns this view; arithmetic, ufuncs and reductions give plain
-    ndarrays and NumPy scalars."""
+    ``clone()``, ``numpy()``, ``norm()``, ``sign()`` and PyTorch's ``std()`` / ``var()``
+    (n - 1); other Tensor methods raise an AttributeError that says to call them on
+    ``t.detach()``. Each in-place method writes into the tensor and returns this view;
+    arithmetic, ufuncs and reductions give plain ndarrays and NumPy scalars."""
 
     requires_grad = False       # as PyTorch's .data: detached from the graph
 
@@ -285,6 +285,15 @@ class DataArray(np.ndarray):
         """NumPy's element count, also callable as PyTorch's ``size()``: old code's
         ``x.data.size()`` (the shape) and ``x.data.size(0)``."""
         return _DataSize(np.ndarray.size.__get__(self), self.shape)
+
+    def std(self, *args, **kwargs):
+        """PyTorch's ``std`` (n - 1 by default) as a NumPy value: makemore's update-to-data
+        ratio ``(lr * p.grad).std() / p.data.std()``; NumPy's ``ddof=`` is honoured."""
+        return _spread(self, "std", args, kwargs)
+
+    def var(self, *args, **kwargs):
+        """PyTorch's ``var`` (n - 1 by default) as a NumPy value; ``ddof=`` as NumPy's."""
+        return _spread(self, "var", args, kwargs)
 
     def max(self, *args, **kwargs):
         return _numpy_reduction(self, "max", args, kwargs)
@@ -384,6 +393,19 @@ class _DataSize(int):
             raise IndexError(f"size: dimension {dim} is out of range for a tensor of shape "
                              f"{self._shape} (expected a dim in [{-nd}, {nd - 1}])")
         return self._shape[dim]
+
+
+def _spread(a, name, args, kwargs):
+    """``t.data.std()`` / ``var()`` with PyTorch's default correction (1, where NumPy's
+    ddof is 0: the same call would silently give another number) and its keywords
+    (``dim``, ``keepdim``, ``unbiased``, ``correction``); NumPy's arguments otherwise."""
+    names = {"dim": "axis", "keepdim": "keepdims", "correction": "ddof"}
+    kwargs = {names.get(k, k): v for k, v in kwargs.items()}
+    if "unbiased" in kwargs:
+        kwargs["ddof"] = int(bool(kwargs.pop("unbiased")))
+    if len(args) < 4:                               # (axis, dtype, out, ddof): not given
+        kwargs.setdefault("ddof", 1)
+    return getattr(np.ndarray, name)(a, *args, **kwargs)
 
 
 def _numpy_reduction(a, name, args, kwargs):

@@ -1850,7 +1850,8 @@ def masked_fill(input, mask, value):  # noqa: A002
     x = _t(input)
     m = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
     if m.dtype != bool:
-        raise TypeError(f"masked_fill: mask must be a bool tensor, got dtype {m.dtype}")
+        raise DtypeError(f"masked_fill: mask must be a bool tensor, got dtype {m.dtype}; "
+                         f"compare to make one (mask == 0, mask > 0) or call mask.bool()")
     if x.dtype.kind in "biu":       # the result keeps input's dtype: 9.5 fills an int64 with 9
         if isinstance(value, Tensor):
             value = value.to(x.dtype) if value.dtype != x.dtype else value

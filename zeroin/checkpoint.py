@@ -84,9 +84,13 @@ def _encode(obj, path, arrays):
     if isinstance(obj, (list, tuple)):
         enc = [_encode(v, path + [str(i)], arrays) for i, v in enumerate(obj)]
         return {"__tuple__": enc} if isinstance(obj, tuple) else {"__list__": enc}
+    import dataclasses
+    fix = (f"store dataclasses.asdict({path[-1] if path else 'obj'}) and rebuild it with "
+           f"{type(obj).__name__}(**d)" if dataclasses.is_dataclass(obj) else
+           "save a model as model.state_dict()")
     raise CheckpointError(f"save: cannot store {where} of type {type(obj).__name__}; a "
                           f"checkpoint holds dicts, lists, tuples, arrays, numbers, strings, "
-                          f"booleans and None (save a model as model.state_dict())")
+                          f"booleans and None ({fix})")
 
 
 def _decode(node, arrays, path):

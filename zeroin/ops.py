@@ -488,11 +488,19 @@ def same_dtypes(op, *operands):
     first = operands[0].dtype
     for k, t in enumerate(operands[1:], 1):
         if t.dtype != first:
+            default = ""
+            if {first.name, t.dtype.name} == {"float32", "float64"} and \
+                    _tensor.get_default_dtype() == np.float64:
+                default = (". zeroin's default dtype is float64 (PyTorch's is float32): "
+                           "randn, zeros and layers give float64 and .float() float32; "
+                           "zeroin.set_default_dtype(zeroin.float32) first runs PyTorch code "
+                           "as written")
             raise DtypeError(
                 f"{op}: expected all operands to have the same dtype, got {first} and "
                 f"{t.dtype} (operands 0 and {k}); convert one to the other's dtype: "
                 f"a.to(b.dtype) (x.float() for float32, x.double() for float64). NumPy data "
-                f"is float64: zeroin.tensor(array, dtype=zeroin.float32) or model.double()")
+                f"is float64: zeroin.tensor(array, dtype=zeroin.float32) or model.double()"
+                f"{default}")
 
 
 def _matmul_fix(sa, sb):

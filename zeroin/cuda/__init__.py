@@ -4,7 +4,7 @@ from __future__ import annotations
 from . import amp
 
 __all__ = ["is_available", "device_count", "manual_seed", "manual_seed_all", "synchronize",
-           "amp"]
+           "is_bf16_supported", "amp"]
 
 
 def is_available():
@@ -14,6 +14,11 @@ def is_available():
 
 def device_count():
     return 0
+
+
+def is_bf16_supported(including_emulation=True):
+    """False, as PyTorch's without a GPU (nanoGPT picks its dtype with it)."""
+    return False
 
 
 def manual_seed(seed):

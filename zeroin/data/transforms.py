@@ -35,7 +35,7 @@ class Standardizer:
             raise ValueError(f"Standardizer.fit: expected samples along the first axis, got "
                              f"shape {X.shape}")
         self.mean = X.mean(axis=0)
-        std = X.std(axis=0)
+        std = X.std(axis=0, ddof=0)
         self.std = np.where(std > self.eps, np.maximum(std, self.min_std), 1.0)
         return self
 

@@ -332,7 +332,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
             not_replayable("instance_norm updates its running statistics in place")
             d = x.data
             mean = d.mean(axis=axes)
-            var = d.var(axis=axes) * (m / (m - 1))
+            var = d.var(axis=axes, ddof=0) * (m / (m - 1))
             for buf, batch in ((running_mean, mean), (running_var, var)):
                 arr = buf.numpy() if isinstance(buf, Tensor) else buf
                 arr *= 1 - momentum
