@@ -1315,6 +1315,20 @@ def test_data_sign_as_the_fgsm_tutorial_uses_it():
     assert type(z.data.sign()) is np.ndarray and z.data.sign().tolist() == [-1, 0, 1]
 
 
+def test_data_abs_as_d2l_custom_init_uses_it():
+    # d2l's builder's guide: m.weight.data *= m.weight.data.abs() >= 5, in place
+    torch = pytest.importorskip("torch")
+    a = np.array([[-7.0, 2.0, 5.0], [-4.9, 0.0, 9.5]], dtype=np.float32)
+    out = []
+    for lib in (zeroin, torch):
+        w = lib.nn.Parameter(lib.tensor(a))
+        w.data *= w.data.abs() >= 5
+        out.append(w.detach().numpy().copy())
+    np.testing.assert_array_equal(out[0], out[1])
+    z = zeroin.tensor([-2.0, 0.0, 3.0])
+    assert type(z.data.abs()) is np.ndarray and z.data.abs().tolist() == [2.0, 0.0, 3.0]
+
+
 def test_data_size_is_numpys_count_and_pytorchs_size_method():
     # old code: torch.randn(content_img.data.size()), images.data.size(0)
     torch = pytest.importorskip("torch")
