@@ -248,6 +248,18 @@ class DataArray(np.ndarray):
 
     requires_grad = False       # as PyTorch's .data: detached from the graph
 
+    @property
+    def data(self):
+        """Itself (PyTorch's ``t.data.data``), not NumPy's buffer: d2l's batch norm from
+        scratch returns ``moving_mean.data`` of what may already be a ``.data``."""
+        return self
+
+    @property
+    def device(self):
+        """``zeroin.device("cpu")``, a tensor's (NumPy's is the string ``"cpu"``, which a
+        device compares unequal to: d2l's ``if self.moving_mean.device != X.device``)."""
+        return Tensor.device.__get__(self)
+
     def __array_wrap__(self, obj, context=None, return_scalar=False):
         if obj is self:                 # an in-place ufunc (p.data -= x) keeps the view
             return self
