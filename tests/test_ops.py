@@ -708,6 +708,23 @@ def test_setitem_errors_name_the_assignment():
     np.testing.assert_array_equal(y.data, [1, 2])
 
 
+def test_setitem_drops_a_values_leading_ones_as_pytorch():
+    # d2l's multistep prediction: preds[i] = net(x), a (1, 1) value into one element
+    def put(x, w):
+        y = x * 1
+        y[1] = w * 3
+        y[2:] = w.reshape(1, 1, 1) * w
+        return (y ** 2).sum()
+    x = zeroin.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    w = zeroin.tensor([[0.5]], requires_grad=True)
+    assert zeroin.gradcheck(put, (x, w)) and zeroin.gradgradcheck(put, (x, w))
+    put(x, w).backward()
+    assert w.grad.shape == (1, 1) and w.grad.item() == pytest.approx(2 * 1.5 * 3 + 2 * 4 * 0.25 * 0.5)
+    t = zeroin.zeros(2)
+    with pytest.raises(zeroin.ShapeError, match=r"setitem: a value of shape \(1, 2\) cannot"):
+        t[0] = zeroin.ones(1, 2)
+
+
 def test_indexing_errors():
     x = zeroin.tensor(np.ones((2, 3)))
     with pytest.raises(IndexError, match=r"getitem: index \[0, 5\] for a tensor of shape "

@@ -1101,6 +1101,10 @@ table("misc", {
     "sum_python": lambda T: sum(t(T, A)),
     "index_assign_no_grad": lambda T: _setitem(T),
     "mask_assign": lambda T: _mask_assign(T),
+    # a value with leading 1s into one element: d2l's preds[i] = net(x) of shape (1, 1)
+    "assign_leading_ones": lambda T: _assign_leading_ones(T),
+    "assign_leading_ones_grad": lambda T: grad_of(T, _put_leading_ones, A[0], A[1, :1][None]),
+    "assign_leading_ones_wrong": lambda T: catch(lambda: T.zeros(3).__setitem__(0, T.ones(1, 2))),
     "manual_seed": lambda T: type(T.manual_seed(0)).__name__ in ("Generator",),
     "bincount": lambda T: T.bincount(T.tensor([0, 1, 1, 3])),
     "histc": lambda T: T.histc(t(T, A), bins=4, min=-2, max=2),
@@ -1124,6 +1128,19 @@ def _setitem(T):
     x[0] = 0.0
     x[:, 1] = T.ones(3)
     return x
+
+
+def _assign_leading_ones(T):
+    x = T.zeros(3)
+    x[0] = T.ones(1, 1)
+    x[1:] = T.full((1, 1, 2), 2.0)
+    return x
+
+
+def _put_leading_ones(x, w):
+    y = x * 1
+    y[2] = w * 3
+    return y ** 2
 
 
 def _mask_assign(T):
