@@ -680,6 +680,10 @@ def test_in_place_on_a_reshaped_tensor_in_the_graph_changes_its_base_as_pytorch(
     with zeroin.no_grad():
         v[1] = 6.0                  # still one memory
     assert s[0, :2].tolist() == [6.0, 6.0]
+    with pytest.raises(IndexError):
+        v[8] = 0.0
+    v[2] = 9.0                      # a failed assignment leaves v a view of s
+    assert s[0, 2].item() == 9.0
 
 
 def test_setitem_records_the_assignment_as_pytorch():

@@ -1169,9 +1169,11 @@ def _inplace_whole_view(self, base, name, fn, args, operands, view):
     ``base`` becomes the view reshaped back (recorded), so both see the change and share
     memory again (d2l's masked_softmax: ``X.reshape(-1, n)[~mask] = -1e6`` on scores)."""
     self._view_of = None
-    _inplace(self, name, fn, *args, operands=operands, view=view)
-    _inplace(base, name, lambda b, v: _ops.reshape(v, b.shape), self, view=True)
-    self._view_of = base
+    try:
+        _inplace(self, name, fn, *args, operands=operands, view=view)
+        _inplace(base, name, lambda b, v: _ops.reshape(v, b.shape), self, view=True)
+    finally:
+        self._view_of = base
     return self
 
 
