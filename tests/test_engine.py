@@ -1335,6 +1335,56 @@ def test_data_std_and_var_are_pytorchs_as_makemore_uses_them():
     np.testing.assert_allclose(d.var(axis=1, ddof=0), a.var(axis=1), rtol=1e-6)
 
 
+def test_data_abs_as_d2l_custom_init_uses_it():
+    # d2l's builder's guide: m.weight.data *= m.weight.data.abs() >= 5, in place
+    torch = pytest.importorskip("torch")
+    a = np.array([[-7.0, 2.0, 5.0], [-4.9, 0.0, 9.5]], dtype=np.float32)
+    out = []
+    for lib in (zeroin, torch):
+        w = lib.nn.Parameter(lib.tensor(a))
+        w.data *= w.data.abs() >= 5
+        out.append(w.detach().numpy().copy())
+    np.testing.assert_array_equal(out[0], out[1])
+    z = zeroin.tensor([-2.0, 0.0, 3.0])
+    assert type(z.data.abs()) is np.ndarray and z.data.abs().tolist() == [2.0, 0.0, 3.0]
+
+
+def _d2l_batch_norm(lib, X, gamma, beta, moving_mean, moving_var, eps, momentum):
+    # d2l's batch norm from scratch, as printed (it returns the moving stats' .data)
+    if not lib.is_grad_enabled():
+        X_hat = (X - moving_mean) / lib.sqrt(moving_var + eps)
+    else:
+        mean = X.mean(dim=(0, 2, 3), keepdim=True)
+        var = ((X - mean) ** 2).mean(dim=(0, 2, 3), keepdim=True)
+        X_hat = (X - mean) / lib.sqrt(var + eps)
+        moving_mean = momentum * moving_mean + (1.0 - momentum) * mean
+        moving_var = momentum * moving_var + (1.0 - momentum) * var
+    return gamma * X_hat + beta, moving_mean.data, moving_var.data
+
+
+def test_data_of_data_and_device_as_d2l_batch_norm_uses_them():
+    # the moving stats become t.data; the next call reads .device and .data of that again
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    xs = [rng.normal(size=(2, 3, 2, 2)) for _ in range(3)]
+    out = []
+    for lib in (zeroin, torch):
+        gamma = lib.ones((1, 3, 1, 1), dtype=lib.float64, requires_grad=True)
+        mm, mv = lib.zeros((1, 3, 1, 1), dtype=lib.float64), lib.ones((1, 3, 1, 1), dtype=lib.float64)
+        res = []
+        for i, a in enumerate(xs):
+            X = lib.tensor(a)
+            assert not (mm.device != X.device)
+            with lib.set_grad_enabled(i < 2):
+                Y, mm, mv = _d2l_batch_norm(lib, X, gamma, 0.0, mm, mv, 1e-5, 0.9)
+            res += [Y.detach().numpy().copy(), mm.numpy().copy(), mv.numpy().copy()]
+        out.append(res)
+    for a, b in zip(*out):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    d = zeroin.zeros(2).data
+    assert d.data is d and d.device == zeroin.device("cpu")
+
+
 def test_data_size_is_numpys_count_and_pytorchs_size_method():
     # old code: torch.randn(content_img.data.size()), images.data.size(0)
     torch = pytest.importorskip("torch")

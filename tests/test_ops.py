@@ -628,7 +628,7 @@ def test_basic_indexing_gives_a_view_and_advanced_indexing_a_copy():
 def test_in_place_on_a_view_in_the_graph_is_refused_not_silently_wrong():
     x = zeroin.tensor(np.arange(4.0), requires_grad=True)
     y = x * 1
-    for view in (lambda: y[0], lambda: y.view(2, 2), lambda: y.reshape(4, 1).T):
+    for view in (lambda: y[0], lambda: y.view(2, 2).T, lambda: y[1:].reshape(3, 1)):
         with pytest.raises(RuntimeError, match=r"mul_: this tensor is a view of another "
                                                r"tensor of shape \(4,\)"):
             view().mul_(2)
@@ -638,6 +638,52 @@ def test_in_place_on_a_view_in_the_graph_is_refused_not_silently_wrong():
     with zeroin.no_grad():
         x[0].fill_(5.0)                 # outside the graph: in place through the view
     assert x.data[0] == 5.0
+
+
+def _masked_through_reshape(lib, x, w):
+    # d2l's masked_softmax: sequence_mask(X.reshape(-1, n), ...) assigns into the view
+    s = x * w
+    v = s.reshape(-1)
+    v[v > 3] = -1.0
+    first = (v * 3).sum()           # read before the next change (views taken before a
+    u = s.unsqueeze(0)              # change keep the old values in zeroin: README)
+    u[0, 1, 2] = 7.0
+    u.mul_(w[0, 0])
+    return (s * lib.arange(8.0, dtype=lib.float64).reshape(2, 4)).sum() + first
+
+
+def test_in_place_on_a_reshaped_tensor_in_the_graph_changes_its_base_as_pytorch():
+    torch = pytest.importorskip("torch")
+    a = np.arange(8.0).reshape(2, 4) / 2 + 0.1     # none at the mask's edge, x * w == 3
+    out = []
+    for lib in (zeroin, torch):
+        x = lib.tensor(a, requires_grad=True)
+        w = lib.tensor(np.full((2, 4), 1.5), requires_grad=True)
+        s = x * 2
+        before = s.exp()            # read before the change: keeps the old value
+        v = s.view(8)
+        v[0] = 100.0
+        assert s[0, 0].item() == 100.0 and before[0, 0].item() == pytest.approx(np.exp(0.2))
+        _masked_through_reshape(lib, x, w).backward()
+        out.append((x.grad.numpy().copy(), w.grad.numpy().copy()))
+    np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-12)
+    np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-12)
+    x = zeroin.tensor(a, requires_grad=True)
+    w = zeroin.tensor(np.full((2, 4), 1.5), requires_grad=True)
+    f = lambda x, w: _masked_through_reshape(zeroin, x, w)
+    assert zeroin.gradcheck(f, (x, w)) and zeroin.gradgradcheck(f, (x, w))
+    s = x * 2
+    v = s.reshape(8)
+    v[0] = 5.0
+    v += 1.0                        # the operator too
+    assert s[0, 0].item() == 6.0 and s.grad_fn is not None
+    with zeroin.no_grad():
+        v[1] = 6.0                  # still one memory
+    assert s[0, :2].tolist() == [6.0, 6.0]
+    with pytest.raises(IndexError):
+        v[8] = 0.0
+    v[2] = 9.0                      # a failed assignment leaves v a view of s
+    assert s[0, 2].item() == 9.0
 
 
 def test_setitem_records_the_assignment_as_pytorch():
@@ -706,6 +752,23 @@ def test_setitem_errors_name_the_assignment():
     with pytest.raises(IndexError, match=r"setitem: index \[2\]"):
         y[2] = 0.0
     np.testing.assert_array_equal(y.data, [1, 2])
+
+
+def test_setitem_drops_a_values_leading_ones_as_pytorch():
+    # d2l's multistep prediction: preds[i] = net(x), a (1, 1) value into one element
+    def put(x, w):
+        y = x * 1
+        y[1] = w * 3
+        y[2:] = w.reshape(1, 1, 1) * w
+        return (y ** 2).sum()
+    x = zeroin.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    w = zeroin.tensor([[0.5]], requires_grad=True)
+    assert zeroin.gradcheck(put, (x, w)) and zeroin.gradgradcheck(put, (x, w))
+    put(x, w).backward()
+    assert w.grad.shape == (1, 1) and w.grad.item() == pytest.approx(2 * 1.5 * 3 + 2 * 4 * 0.25 * 0.5)
+    t = zeroin.zeros(2)
+    with pytest.raises(zeroin.ShapeError, match=r"setitem: a value of shape \(1, 2\) cannot"):
+        t[0] = zeroin.ones(1, 2)
 
 
 def test_indexing_errors():

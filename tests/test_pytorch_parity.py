@@ -206,6 +206,12 @@ table("create", {
     "rand": lambda T: (T.rand(2, 3).shape, T.rand(2, 3).dtype,
                        bool(((T.rand(50) >= 0) & (T.rand(50) < 1)).all())),
     "randn": lambda T: (T.randn(4, 5).shape, T.randn(4, 5, dtype=T.float32).dtype),
+    # d2l's autograd chapter: a scalar leaf, randn(size=(), requires_grad=True)
+    "randn_size_kw": lambda T: (T.randn(size=(), requires_grad=True).shape,
+                                T.randn(size=(), requires_grad=True).requires_grad,
+                                T.randn(size=[2, 3], dtype=T.float32).dtype),
+    "rand_size_kw": lambda T: (T.rand(size=(2, 3)).shape, T.rand(size=(4,)).dtype),
+    "randn_size_twice": lambda T: catch(lambda: T.randn(2, size=(3,))),
     "randint": lambda T: (T.randint(0, 10, (3, 4)).shape, T.randint(0, 10, (3, 4)).dtype,
                           bool(((T.randint(2, 5, (50,)) >= 2) &
                                 (T.randint(2, 5, (50,)) < 5)).all())),
@@ -480,6 +486,25 @@ REDUCE = {
 }
 for _k, _f in REDUCE.items():
     IDIOMS[f"reduce_{_k}"] = (lambda f: lambda T: grad_of(T, lambda x: f(T, x), A))(_f)
+
+
+# NumPy's axis= / keepdims= for dim= / keepdim=: PyTorch's parser takes them for every
+# built-in op (d2l's A.cumsum(axis=0), y_hat.argmax(axis=1)); its Python-written split refuses
+table("axis_alias", {
+    "cumsum": lambda T: grad_of(T, lambda x: x.cumsum(axis=0), A),
+    "cumsum_fn": lambda T: grad_of(T, lambda x: T.cumsum(x, axis=1), A),
+    "cumprod": lambda T: grad_of(T, lambda x: x.cumprod(axis=1), A),
+    "argmax": lambda T: t(T, A).argmax(axis=1),
+    "median_keepdims": lambda T: T.median(t(T, A), axis=0, keepdims=True),
+    "sort": lambda T: t(T, A).sort(axis=0, descending=True),
+    "gather": lambda T: t(T, A).gather(axis=1, index=int_tensor(T, [[0], [2], [1]])),
+    "index_select": lambda T: T.index_select(t(T, A), axis=1, index=int_tensor(T, [3, 0])),
+    "unbind": lambda T: T.unbind(t(T, A), axis=1),
+    "var_mean": lambda T: T.var_mean(t(T, A), axis=1, keepdims=True),
+    "count_nonzero": lambda T: T.count_nonzero(t(T, A) > 0, axis=0),
+    "dim_and_axis": lambda T: catch(lambda: T.cumsum(t(T, A), dim=0, axis=0)),
+    "split_refuses": lambda T: catch(lambda: T.split(t(T, A), 2, axis=0)),
+})
 
 
 table("max_min", {
@@ -1082,6 +1107,10 @@ table("misc", {
     "sum_python": lambda T: sum(t(T, A)),
     "index_assign_no_grad": lambda T: _setitem(T),
     "mask_assign": lambda T: _mask_assign(T),
+    # a value with leading 1s into one element: d2l's preds[i] = net(x) of shape (1, 1)
+    "assign_leading_ones": lambda T: _assign_leading_ones(T),
+    "assign_leading_ones_grad": lambda T: grad_of(T, _put_leading_ones, A[0], A[1, :1][None]),
+    "assign_leading_ones_wrong": lambda T: catch(lambda: T.zeros(3).__setitem__(0, T.ones(1, 2))),
     "manual_seed": lambda T: type(T.manual_seed(0)).__name__ in ("Generator",),
     "bincount": lambda T: T.bincount(T.tensor([0, 1, 1, 3])),
     "histc": lambda T: T.histc(t(T, A), bins=4, min=-2, max=2),
@@ -1105,6 +1134,19 @@ def _setitem(T):
     x[0] = 0.0
     x[:, 1] = T.ones(3)
     return x
+
+
+def _assign_leading_ones(T):
+    x = T.zeros(3)
+    x[0] = T.ones(1, 1)
+    x[1:] = T.full((1, 1, 2), 2.0)
+    return x
+
+
+def _put_leading_ones(x, w):
+    y = x * 1
+    y[2] = w * 3
+    return y ** 2
 
 
 def _mask_assign(T):

@@ -49,6 +49,8 @@ globals().update(_TENSOR_API)       # zeroin.eq, zeroin.numel, zeroin.set_grad_e
 from ._linalg_more import TORCH_NAMES as _LINALG_OLD
 globals().update(_LINALG_OLD)       # zeroin.cholesky_solve, zeroin.svd (old form), zeroin.lu ...
 _complex.install(globals())         # ops PyTorch refuses on complex tensors refuse them too
+from . import _axis_alias
+_axis_alias.install(globals())      # A.cumsum(axis=0): axis= / keepdims= as PyTorch's aliases
 
 __version__ = "0.1.0"
 

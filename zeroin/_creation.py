@@ -309,13 +309,15 @@ def randint_like(input, low=0, high=None, *, generator=None, dtype=None, device=
 
 # --- random ----------------------------------------------------------------------------------
 
-def _float_draw(op, draw, size, dtype, generator, device, requires_grad, scale=1.0):
+def _float_draw(op, draw, size, dtype, generator, device, requires_grad, scale=1.0,
+                size_kw=None):
     """``draw(rng, shape)`` as a tensor of ``dtype``; a complex one draws both parts (each
-    times ``scale``: randn's parts have variance 1/2, as PyTorch's)."""
+    times ``scale``: randn's parts have variance 1/2, as PyTorch's). ``size_kw`` is the
+    ``size=`` keyword (d2l's ``randn(size=(), requires_grad=True)``)."""
     d = _float(dtype, op)
     if d.kind not in "fc":
         raise TypeError(f"{op}: dtype must be floating point or complex, got {d}")
-    rng, shape = get_rng(generator), _size(op, size)
+    rng, shape = get_rng(generator), _size(op, size, size_kw)
     if d.kind == "c":
         arr = np.empty(shape, d)
         arr.real, arr.imag = draw(rng, shape) * scale, draw(rng, shape) * scale
@@ -325,17 +327,19 @@ def _float_draw(op, draw, size, dtype, generator, device, requires_grad, scale=1
 
 
 @_out_arg
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
+def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False,
+         out=None):
     """Uniform random values in [0, 1), e.g. ``zeroin.rand(2, 3)``."""
-    return _float_draw("rand", lambda r, s: r.random(s), size, dtype, generator, device,
-                       requires_grad)
+    return _float_draw("rand", lambda r, s: r.random(s), sizes, dtype, generator, device,
+                       requires_grad, size_kw=size)
 
 
 @_out_arg
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
+def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False,
+          out=None):
     """Standard normal random values, e.g. ``zeroin.randn(2, 3)``."""
-    return _float_draw("randn", lambda r, s: r.standard_normal(s), size, dtype, generator,
-                       device, requires_grad, scale=np.sqrt(0.5))
+    return _float_draw("randn", lambda r, s: r.standard_normal(s), sizes, dtype, generator,
+                       device, requires_grad, scale=np.sqrt(0.5), size_kw=size)
 
 
 @_out_arg

@@ -241,12 +241,24 @@ def _operand(x):
 class DataArray(np.ndarray):
     """What ``t.data`` returns: an ndarray sharing the tensor's memory, plus PyTorch's
     in-place methods (``zero_ fill_ copy_ add_ sub_ mul_ div_ clamp_ normal_ uniform_``),
-    ``clone()``, ``numpy()``, ``norm()``, ``sign()`` and PyTorch's ``std()`` / ``var()``
-    (n - 1); other Tensor methods raise an AttributeError that says to call them on
-    ``t.detach()``. Each in-place method writes into the tensor and returns this view;
+    ``clone()``, ``numpy()``, ``norm()``, ``sign()``, ``abs()`` and PyTorch's ``std()`` /
+    ``var()`` (n - 1); other Tensor methods raise an AttributeError that says to call them
+    on ``t.detach()``. Each in-place method writes into the tensor and returns this view;
     arithmetic, ufuncs and reductions give plain ndarrays and NumPy scalars."""
 
     requires_grad = False       # as PyTorch's .data: detached from the graph
+
+    @property
+    def data(self):
+        """Itself (PyTorch's ``t.data.data``), not NumPy's buffer: d2l's batch norm from
+        scratch returns ``moving_mean.data`` of what may already be a ``.data``."""
+        return self
+
+    @property
+    def device(self):
+        """``zeroin.device("cpu")``, a tensor's (NumPy's is the string ``"cpu"``, which a
+        device compares unequal to: d2l's ``if self.moving_mean.device != X.device``)."""
+        return Tensor.device.__get__(self)
 
     def __array_wrap__(self, obj, context=None, return_scalar=False):
         if obj is self:                 # an in-place ufunc (p.data -= x) keeps the view
@@ -280,6 +292,11 @@ class DataArray(np.ndarray):
         ``data.grad.data.sign()``, added to the image tensor."""
         return np.sign(self.view(np.ndarray))
 
+    def abs(self):
+        """The absolute values as a plain ndarray: d2l's custom initialisation
+        ``m.weight.data *= m.weight.data.abs() >= 5``."""
+        return np.abs(self.view(np.ndarray))
+
     @property
     def size(self):
         """NumPy's element count, also callable as PyTorch's ``size()``: old code's
@@ -308,8 +325,8 @@ class DataArray(np.ndarray):
                 f"'DataArray' object has no attribute {name!r}: in zeroin t.data is a NumPy "
                 f"array sharing the tensor's memory, not a tensor (it has the in-place "
                 f"methods zero_, fill_, copy_, add_, sub_, mul_, div_, clamp_, normal_, "
-                f"uniform_, and norm and sign); call {name} on the tensor, detached from the "
-                f"graph: t.detach().{name}(...)")
+                f"uniform_, and norm, sign and abs); call {name} on the tensor, detached from "
+                f"the graph: t.detach().{name}(...)")
         raise AttributeError(f"'DataArray' object has no attribute {name!r}")
 
     def clone(self):

@@ -1113,6 +1113,8 @@ def _inplace(self, name, fn, *args, operands=(), view=False):
                            f"w.grad = None, and to change a parameter wrap the call in "
                            f"`with zeroin.no_grad():` (the update: w -= lr * w.grad)")
     base = getattr(self, "_view_of", None)
+    if base is not None and _whole_view(self, base):
+        return _inplace_whole_view(self, base, name, fn, args, operands, view)
     if base is not None:
         raise RuntimeError(f"{name}: this tensor is a view of another tensor of shape "
                            f"{tuple(base.shape)} (made by indexing, view, reshape or "
@@ -1149,6 +1151,29 @@ def _inplace(self, name, fn, *args, operands=(), view=False):
     self.data = new
     self.grad_fn, self.requires_grad = out.grad_fn, out.requires_grad
     self._read = False      # the ops that read it now read `old`
+    return self
+
+
+def _whole_view(v, base):
+    """Whether ``v`` is ``base`` reshaped (view, reshape, flatten, unsqueeze...): the same
+    elements, in the same memory, in the same order; and ``base`` no leaf that requires
+    grad (PyTorch refuses in place on its views)."""
+    a, b = _array_of(v), _array_of(base)
+    return a.size == b.size and a.flags.c_contiguous and b.flags.c_contiguous and \
+        a.__array_interface__["data"][0] == b.__array_interface__["data"][0] and \
+        not (base.requires_grad and base.grad_fn is None)
+
+
+def _inplace_whole_view(self, base, name, fn, args, operands, view):
+    """In place on a reshaped ``base`` while recording, as PyTorch: the view changes, then
+    ``base`` becomes the view reshaped back (recorded), so both see the change and share
+    memory again (d2l's masked_softmax: ``X.reshape(-1, n)[~mask] = -1e6`` on scores)."""
+    self._view_of = None
+    try:
+        _inplace(self, name, fn, *args, operands=operands, view=view)
+        _inplace(base, name, lambda b, v: _ops.reshape(v, b.shape), self, view=True)
+    finally:
+        self._view_of = base
     return self
 
 
@@ -1296,7 +1321,8 @@ def _operator(npf, symbol, fn):
     def f(self, value):
         if (self.requires_grad or isinstance(value, Tensor) and value.requires_grad) and \
                 is_grad_enabled():
-            if getattr(self, "_view_of", None) is not None:
+            base = getattr(self, "_view_of", None)
+            if base is not None and not _whole_view(self, base):
                 return fn(self, value)
             return _inplace(self, name, fn, value)
         return self._inplace(npf, symbol, value)

@@ -1690,6 +1690,14 @@ def put_array(d, index, value):
         raise _DimError(f"setitem: index [{_index_str(index)}] for a tensor of shape "
                         f"{d.shape}: {e}") from None
     except ValueError as e:
+        shape = np.shape(value)
+        ones = len(shape) - len(np.trim_zeros(np.array(shape) != 1, "f"))
+        if ones:    # PyTorch drops a value's leading 1s (NumPy not for one element):
+            try:    # d2l's preds[i] = net(x) of shape (1, 1)
+                d[index] = np.reshape(value, shape[ones:])
+                return
+            except ValueError:
+                pass
         raise ShapeError(f"setitem: a value of shape {np.shape(value)} cannot be written "
                          f"into t[{_index_str(index)}] of a tensor of shape {d.shape}: {e}; "
                          f"give a value of the selection's shape (or one that broadcasts "
@@ -1712,7 +1720,10 @@ class IndexPutOp(Function):
         return out
     def backward(self, xp, g, out, x, value):
         nx, nv = self.needs_input_grad
-        return (_select(xp, g, self.keep) if nx else None), (g[self.index] if nv else None)
+        gv = g[self.index] if nv else None
+        if nv and len(value.shape) > gv.ndim:   # value's leading 1s that forward dropped
+            gv = gv.reshape((1,) * (len(value.shape) - gv.ndim) + tuple(gv.shape))
+        return (_select(xp, g, self.keep) if nx else None), gv
 
 
 @op(IndexPutOp, export=False)
