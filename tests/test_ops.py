@@ -1531,3 +1531,57 @@ def test_topk_gives_equal_values_in_index_order():
             np.testing.assert_array_equal(np.take_along_axis(a, idx, 1), z.values.numpy())
             same = z.values.numpy()[:, 1:] == z.values.numpy()[:, :-1]
             assert (np.diff(idx, axis=1)[same] > 0).all()
+
+
+# --- the fast paths found by benchmarks/ops.py (same values as the plain NumPy forms) ------
+
+_SCATTER_INDICES = {
+    "rows, repeated": ((50, 8), lambda r: r.integers(-50, 50, (6, 40))),
+    "gather's pair": ((6, 30), lambda r: (np.arange(6)[:, None], r.integers(0, 30, (6, 50)))),
+    "columns": ((6, 30), lambda r: (slice(None), r.integers(0, 30, 90))),
+    "mask": ((6, 30), lambda r: r.random((6, 30)) > 0.5),
+    "last axis": ((3, 4, 20), lambda r: (Ellipsis, r.integers(0, 20, 70))),
+    "sparse": ((5000,), lambda r: r.integers(0, 5000, 20)),
+}
+
+
+@pytest.mark.parametrize("case", list(_SCATTER_INDICES))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.int64])
+def test_scatter_array_is_np_add_at(case, dtype):
+    # indexing's backward through flat positions adds the same terms in the same order
+    from zeroin.function import scatter_array
+    rng = np.random.default_rng(0)
+    shape, make = _SCATTER_INDICES[case]
+    index = make(rng)
+    g = (rng.standard_normal(np.zeros(shape)[index].shape) * 100).astype(dtype)
+    want = np.zeros(shape, dtype)
+    np.add.at(want, index, g)
+    got = scatter_array(g, index, shape)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+    with pytest.raises(IndexError):
+        scatter_array(np.ones((1, 8), dtype), np.array([50]), (50, 8))
+
+
+def test_gather_family_gradients_against_torch_and_finite_differences():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((20, 6)).astype(np.float32)
+    rows = rng.integers(0, 20, (5, 30))          # repeated rows: the gradients add up
+    cols = rng.integers(0, 6, (20, 9))
+    mask = rng.random((20, 6)) > 0.4
+    ops = [lambda T, x: T.nn.functional.embedding(T.tensor(rows), x),
+           lambda T, x: x.gather(1, T.tensor(cols)),
+           lambda T, x: x.index_select(0, T.tensor(rows[0])),
+           lambda T, x: x[T.tensor(rows)],
+           lambda T, x: x[T.tensor(mask)]]
+    c = rng.standard_normal(200)     # weights: a gradient other than ones
+    for f in ops:
+        grads = []
+        for T in (zeroin, torch):
+            x = T.tensor(w, requires_grad=True)
+            out = f(T, x)
+            (out * T.tensor(c[:out.shape[-1]].astype(np.float32))).sum().backward()
+            grads.append(x.grad.numpy())
+        np.testing.assert_allclose(grads[0], grads[1], rtol=1e-5, atol=1e-5)
+        assert zeroin.gradcheck(lambda x: f(zeroin, x) * 1.5, [leaf(w.astype(np.float64))])

@@ -76,13 +76,27 @@ def broadcast_array(g, shape):
 
 
 def scatter_array(g, index, shape):
-    """zeros(shape) with ``g`` added at ``index`` (repeated indices accumulate)."""
+    """zeros(shape) with ``g`` added at ``index`` (repeated indices accumulate): the
+    backward of every gather (indexing, embedding, index_select, gather, pad's reflect)."""
     z = np.zeros(shape, dtype=g.dtype)
     if _is_basic_index(index):
         z[index] = g
-    else:
+    elif not _scatter_flat(z, g, index):
         np.add.at(z, index, g)
     return z
+
+
+def _scatter_flat(z, g, index):
+    """``np.add.at(z, index, g)`` through the flat positions ``index`` selects: NumPy's
+    fast loop for one 1-D index (the same additions in the same order) instead of its
+    general one, which steps element by element (3-10x slower on an embedding's or a
+    gather's backward). False (nothing done) for a non-float g, or one under 1/8 of z's
+    size, where the positions array (z's size) would cost more than it saves."""
+    if g.dtype.kind not in "fc" or 8 * np.size(g) < z.size:
+        return False
+    pos = np.arange(z.size).reshape(z.shape)[index]     # IndexError as np.add.at's
+    np.add.at(z.reshape(-1), pos.reshape(-1), np.broadcast_to(g, pos.shape).reshape(-1))
+    return True
 
 
 def _is_basic_index(index):
