@@ -1585,3 +1585,30 @@ def test_gather_family_gradients_against_torch_and_finite_differences():
             grads.append(x.grad.numpy())
         np.testing.assert_allclose(grads[0], grads[1], rtol=1e-5, atol=1e-5)
         assert zeroin.gradcheck(lambda x: f(zeroin, x) * 1.5, [leaf(w.astype(np.float64))])
+
+
+@pytest.mark.parametrize("c", [3, 4, 5, -3, -4, 7, 3.0])
+def test_pow_whole_exponent_on_negative_bases(c):
+    # |x| ** c with the sign put back (x * x * x for 3, as PyTorch): the values of x ** c
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    a = np.concatenate([rng.standard_normal(500) * 3, [0.0, -0.0, np.inf, -np.inf, np.nan]])
+    a = a.astype(np.float32)
+    with np.errstate(all="ignore"):
+        want = a.astype(np.float64) ** c
+    z = zeroin.tensor(a, requires_grad=True)
+    t = torch.tensor(a, requires_grad=True)
+    with np.errstate(all="ignore"):             # 0 ** -3, inf * 0 (NumPy warns)
+        zo, to = z ** c, t ** c
+    np.testing.assert_allclose(zo.detach().numpy(), want, rtol=3e-7)
+    np.testing.assert_allclose(zo.detach().numpy(), to.detach().numpy(), rtol=3e-7)
+    np.testing.assert_array_equal(np.signbit(zo.detach().numpy()), np.signbit(to.detach().numpy()))
+    if c == 3:
+        np.testing.assert_array_equal(zo.detach().numpy(), to.detach().numpy())
+    w = np.where(np.isfinite(a), a, 1)
+    with np.errstate(all="ignore"):
+        (zo[:500] * zeroin.tensor(w[:500])).sum().backward()
+    (to[:500] * torch.tensor(w[:500])).sum().backward()
+    np.testing.assert_allclose(z.grad.numpy(), t.grad.numpy(), rtol=1e-6)
+    x = rng.standard_normal(7) + np.sign(rng.standard_normal(7))     # away from 0
+    assert zeroin.gradgradcheck(lambda v: v ** c, [leaf(x)])

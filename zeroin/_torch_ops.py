@@ -897,7 +897,8 @@ class GELUOp(Function):
     def label(self): return "gelu[tanh]" if self.tanh else "gelu"
     def forward(self, x):
         if self.tanh:
-            return 0.5 * x * (1 + np.tanh(self._K * (x + 0.044715 * x ** 3)))
+            # x * x * x as PyTorch's kernel: NumPy's x ** 3 is ~20x slower on negative x
+            return 0.5 * x * (1 + np.tanh(self._K * (x + 0.044715 * (x * x * x))))
         return 0.5 * x * (1 + _erf_np(x / math.sqrt(2)))
     def backward(self, xp, g, out, x):
         if self.tanh:

@@ -439,8 +439,22 @@ class PowOp(Function):
 def _real_pow(x, e):
     """``x ** e``, NaN (NumPy's) where Python's float power leaves the reals: a negative
     float to a fractional power is complex in Python (the fast path's float lane)."""
-    r = x ** e
+    r = _pow_number(x, e) if isinstance(e, numbers.Real) else x ** e
     return np.float64(x) ** e if type(r) is complex else r
+
+
+def _pow_number(x, c):
+    """``x ** c`` for a number c. On a float array and a whole c other than -1, 0, 1, 2
+    (NumPy's own fast cases): c = 3 as x * x * x, as PyTorch's kernel computes it, and
+    else |x| ** c with x's sign put back for an odd c (the same values), because NumPy's
+    pow takes a ~20x slower path for negative bases."""
+    if type(x) is not np.ndarray or x.dtype.kind != "f" or not abs(c) < 2 ** 31 \
+            or c != int(c) or c in (-1, 0, 1, 2):
+        return x ** c
+    if c == 3:
+        return x * x * x
+    r = np.abs(x) ** c
+    return np.copysign(r, x) if int(c) % 2 else r
 
 
 class PowConstOp(Function):
@@ -450,7 +464,7 @@ class PowConstOp(Function):
     name = "pow"
     def __init__(self, c): self.c = c
     def label(self): return f"**{_fmt(self.c)}"
-    def forward(self, x): return x ** self.c
+    def forward(self, x): return _pow_number(x, self.c)
     def backward(self, xp, g, out, x):
         c = self.c
         if c == 2:
