@@ -1612,3 +1612,40 @@ def test_pow_whole_exponent_on_negative_bases(c):
     np.testing.assert_allclose(z.grad.numpy(), t.grad.numpy(), rtol=1e-6)
     x = rng.standard_normal(7) + np.sign(rng.standard_normal(7))     # away from 0
     assert zeroin.gradgradcheck(lambda v: v ** c, [leaf(x)])
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_where_bits_is_np_where(dtype):
+    from zeroin.ops import _where_bits
+    rng = np.random.default_rng(3)
+    a, b = (rng.standard_normal((40, 60)).astype(dtype) for _ in range(2))
+    a[0, :4] = b[1, :4] = [np.nan, np.inf, -np.inf, -0.0]
+    keep = rng.random((40, 60)) > 0.5
+    for k, x, y in [(keep, a, b), (keep, b, a[::-1]), (keep[:, :1], a, b), (keep[:5], a[:5], b[:5])]:
+        want = np.where(k, x, y)
+        got = _where_bits(k, x, y)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
+
+
+@pytest.mark.parametrize("name, kw", [("leaky_relu", {"negative_slope": 0.1}), ("elu", {}),
+                                      ("selu", {}), ("celu", {"alpha": 0.7})])
+def test_piecewise_activations_on_large_arrays_against_torch(name, kw):
+    # 64 x 64 takes the bit-mask select (np.where below 1024 elements)
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    a = (rng.standard_normal((64, 64)) * 3).astype(np.float32)
+    a[0, :2] = [0.0, -np.inf]      # not -0.0: elu gives 0.0 there, PyTorch -0.0 (as before)
+    w = rng.standard_normal((64, 64)).astype(np.float32)
+    res = []
+    for T in (zeroin, torch):
+        x = T.tensor(a, requires_grad=True)
+        out = getattr(T.nn.functional, name)(x, **kw)
+        (out * T.tensor(w)).sum().backward()
+        res.append((out.detach().numpy(), x.grad.numpy()))
+    np.testing.assert_allclose(res[0][0], res[1][0], rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(np.signbit(res[0][0]), np.signbit(res[1][0]))
+    np.testing.assert_allclose(res[0][1], res[1][1], rtol=1e-5, atol=1e-6)   # elu: via out
+    f = getattr(zeroin.nn.functional, name)
+    x = rng.standard_normal((40, 30)) + 0.01       # 1200 elements, away from the kink at 0
+    assert zeroin.gradcheck(lambda v: f(v, **kw), [leaf(x[np.abs(x) > 0.05][:1100])])

@@ -857,11 +857,13 @@ class ELUOp(Function):
         self.alpha, self.scale, self.beta = alpha, scale, beta
     def forward(self, x):
         neg = self.alpha * np.expm1(np.minimum(x, 0) / self.beta)
-        return self.scale * np.where(x > 0, x, neg)
+        return self.scale * _ops._where_bits(x > 0, x, neg)
     def backward(self, xp, g, out, x):
         pos = _raw(x) > 0
         # below 0: d/dx scale * alpha * (e^(x/beta) - 1) = (out + scale * alpha) / beta
         neg = (out + self.scale * self.alpha) / self.beta
+        if xp is _ops.NP:   # g * where(pos, scale, neg), each side multiplied first
+            return _ops._where_bits(pos, g * self.scale, g * neg)
         return g * xp.where(pos, self.scale, neg)
 
 

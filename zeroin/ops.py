@@ -268,6 +268,21 @@ def _select(xp, g, keep):
     return np.where(keep, g, 0)
 
 
+def _where_bits(keep, a, b):
+    """``np.where(keep, a, b)`` for two float arrays of one dtype and keep's shape, the
+    same bits, by AND/OR with bit masks: np.where is 10-30x slower on a random mask (a
+    branch per element), as activations' masks are. np.where itself for anything else."""
+    i = _BITS.get(a.dtype) if type(a) is np.ndarray and type(b) is np.ndarray else None
+    if i is None or b.dtype != a.dtype or not a.shape == b.shape == np.shape(keep) \
+            or a.size < 1024:
+        return np.where(keep, a, b)
+    m = np.asarray(keep).astype(i)
+    np.negative(m, out=m)                       # 0 -> no bits, 1 -> all bits set
+    r = np.bitwise_and(a.view(i), m)
+    np.bitwise_and(b.view(i), np.invert(m, out=m), out=m)
+    return np.bitwise_or(r, m, out=r).view(a.dtype)
+
+
 # --- arithmetic --------------------------------------------------------------------------
 
 class AddOp(Function):
@@ -717,8 +732,10 @@ class LeakyReLUOp(Function):
     __slots__ = ("slope",)
     name = "leaky_relu"
     def __init__(self, slope): self.slope = slope
-    def forward(self, x): return np.where(x > 0, x, x * self.slope)
+    def forward(self, x): return _where_bits(x > 0, x, x * self.slope)
     def backward(self, xp, g, out, x):
+        if xp is NP:        # g * 1 is g: the values of g * where(x > 0, 1, slope)
+            return _where_bits(x > 0, g, g * x.dtype.type(self.slope))
         return g * np.where(_raw(x) > 0, 1, self.slope).astype(_raw(x).dtype)
 
 
