@@ -1649,3 +1649,37 @@ def test_piecewise_activations_on_large_arrays_against_torch(name, kw):
     f = getattr(zeroin.nn.functional, name)
     x = rng.standard_normal((40, 30)) + 0.01       # 1200 elements, away from the kink at 0
     assert zeroin.gradcheck(lambda v: f(v, **kw), [leaf(x[np.abs(x) > 0.05][:1100])])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softplus_array_close_to_logaddexp(dtype):
+    from zeroin.ops import softplus_array
+    rng = np.random.default_rng(5)
+    a = np.concatenate([rng.standard_normal(4000) * 30, [0.0, -0.0, np.inf, -np.inf, np.nan,
+                                                           -100.0, 100.0, 1e-8, -1e-8]])
+    a = a.astype(dtype)
+    exact = np.logaddexp(0, a.astype(np.longdouble))
+    got = softplus_array(a)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(a))
+    ok = np.isfinite(exact)
+    np.testing.assert_array_equal(got[~ok & ~np.isnan(a)], exact[~ok & ~np.isnan(a)])
+    err = np.abs(got[ok] - exact[ok]) / np.spacing(np.abs(got[ok]).astype(dtype))
+    assert err.max() <= 3
+
+
+@pytest.mark.parametrize("name", ["softplus", "mish", "logsigmoid"])
+def test_softplus_family_against_torch(name):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    a = (rng.standard_normal((64, 64)) * 8).astype(np.float32)
+    res = []
+    for T in (zeroin, torch):
+        x = T.tensor(a, requires_grad=True)
+        out = getattr(T.nn.functional, name)(x)
+        (out * out).sum().backward()
+        res.append((out.detach().numpy(), x.grad.numpy()))
+    np.testing.assert_allclose(res[0][0], res[1][0], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(res[0][1], res[1][1], rtol=1e-5, atol=1e-6)
+    f = getattr(zeroin.nn.functional, name)
+    assert zeroin.gradgradcheck(f, [leaf(rng.standard_normal(9) * 4)])

@@ -935,7 +935,7 @@ silu = _unary(SiLUOp, "x * sigmoid(x) (also called swish).", ())
 class MishOp(Function):
     __slots__ = ()
     name = "mish"
-    def forward(self, x): return x * np.tanh(np.logaddexp(0, x))
+    def forward(self, x): return x * np.tanh(_ops.softplus_array(x))
     def backward(self, xp, g, out, x):
         t = xp.tanh(xp.softplus(x))
         return g * (t + x * (1 - t * t) * xp.sigmoid(x))
@@ -992,7 +992,7 @@ hardsigmoid = _unary(HardsigmoidOp, "relu6(x + 3) / 6.", ())
 class LogSigmoidOp(Function):
     __slots__ = ()
     name = "logsigmoid"
-    def forward(self, x): return -np.logaddexp(0, -x)
+    def forward(self, x): return -_ops.softplus_array(-x)
     def backward(self, xp, g, out, x): return g * xp.sigmoid(-x)
 
 
@@ -2365,7 +2365,7 @@ def _median_index(a, d):
 # --- the backward namespaces: the names the rules above use ---------------------------------
 
 NP.cosh, NP.sinh, NP.erf, NP.abs = np.cosh, np.sinh, staticmethod(_erf_np), np.abs
-NP.softplus = staticmethod(lambda x: np.logaddexp(0, x))
+NP.softplus = staticmethod(_ops.softplus_array)
 NP.flip = staticmethod(np.flip)
 NP.cumsum = staticmethod(lambda x, a: np.cumsum(x, axis=a))
 NP.cumprod = staticmethod(lambda x, a: np.cumprod(x, axis=a))
