@@ -1658,7 +1658,8 @@ def test_softplus_array_close_to_logaddexp(dtype):
     a = np.concatenate([rng.standard_normal(4000) * 30, [0.0, -0.0, np.inf, -np.inf, np.nan,
                                                            -100.0, 100.0, 1e-8, -1e-8]])
     a = a.astype(dtype)
-    exact = np.logaddexp(0, a.astype(np.longdouble))
+    with np.errstate(invalid="ignore"):     # NaN in
+        exact = np.logaddexp(0, a.astype(np.longdouble))
     got = softplus_array(a)
     assert got.dtype == dtype
     np.testing.assert_array_equal(np.isnan(got), np.isnan(a))
