@@ -1542,6 +1542,9 @@ _SCATTER_INDICES = {
     "mask": ((6, 30), lambda r: r.random((6, 30)) > 0.5),
     "last axis": ((3, 4, 20), lambda r: (Ellipsis, r.integers(0, 20, 70))),
     "sparse": ((5000,), lambda r: r.integers(0, 5000, 20)),
+    "middle axis (pad)": ((3, 9, 4), lambda r: (slice(None), np.r_[1, 0:9, 7, 6])),
+    "rows repeated 20x": ((4, 5), lambda r: r.integers(0, 4, 80)),
+    "1-D": ((30,), lambda r: r.integers(-30, 30, 100)),
 }
 
 
@@ -1554,11 +1557,12 @@ def test_scatter_array_is_np_add_at(case, dtype):
     shape, make = _SCATTER_INDICES[case]
     index = make(rng)
     g = (rng.standard_normal(np.zeros(shape)[index].shape) * 100).astype(dtype)
+    g.reshape(-1)[::7] = -0.0
     want = np.zeros(shape, dtype)
     np.add.at(want, index, g)
     got = scatter_array(g, index, shape)
     assert got.dtype == want.dtype
-    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))    # -0.0 too
     with pytest.raises(IndexError):
         scatter_array(np.ones((1, 8), dtype), np.array([50]), (50, 8))
 
@@ -1574,7 +1578,11 @@ def test_gather_family_gradients_against_torch_and_finite_differences():
            lambda T, x: x.gather(1, T.tensor(cols)),
            lambda T, x: x.index_select(0, T.tensor(rows[0])),
            lambda T, x: x[T.tensor(rows)],
-           lambda T, x: x[T.tensor(mask)]]
+           lambda T, x: x[T.tensor(mask)],
+           lambda T, x: T.nn.functional.pad(x[None], (3, 2), mode="reflect")[0],
+           lambda T, x: T.nn.functional.pad(x[None], (2, 3), mode="replicate")[0],
+           lambda T, x: x.repeat_interleave(3, dim=1),
+           lambda T, x: x.index_select(1, T.tensor(cols[0]))]
     c = rng.standard_normal(200)     # weights: a gradient other than ones
     for f in ops:
         grads = []
