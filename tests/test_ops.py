@@ -1692,3 +1692,21 @@ def test_softplus_family_against_torch(name):
     np.testing.assert_allclose(res[0][1], res[1][1], rtol=1e-5, atol=1e-6)
     f = getattr(zeroin.nn.functional, name)
     assert zeroin.gradgradcheck(f, [leaf(rng.standard_normal(9) * 4)])
+
+
+def test_scatter_with_many_repeats_against_torch():
+    # the last write of a position wins; every source element gets its position's gradient
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    idx = rng.integers(0, 12, (6, 30))
+    src = rng.standard_normal((6, 30))
+    x0 = rng.standard_normal((6, 12))
+    c = rng.standard_normal((6, 12))
+    res = []
+    for T in (zeroin, torch):
+        x, s = T.tensor(x0, requires_grad=True), T.tensor(src, requires_grad=True)
+        out = x.scatter(1, T.tensor(idx), s)
+        (out * T.tensor(c)).sum().backward()
+        res.append([out.detach().numpy(), x.grad.numpy(), s.grad.numpy()])
+    for a, b in zip(*res):
+        np.testing.assert_array_equal(a, b)

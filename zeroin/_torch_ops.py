@@ -1812,8 +1812,10 @@ def _scatter_parts(name, x, dim, index, src):
         if name == "scatter":       # a position written twice keeps the last write
             flat = np.ravel_multi_index(tuple(np.broadcast_to(i, idx.shape) for i in ix),
                                         x.shape).reshape(-1)
-            last = np.zeros(flat.shape, bool)
-            last[len(flat) - 1 - np.unique(flat[::-1], return_index=True)[1]] = True
+            order = np.arange(flat.size)      # each position's last writer: a 1-D
+            winner = np.full(mask.size, -1)     # maximum.at (fast; np.unique sorts)
+            np.maximum.at(winner, flat, order)
+            last = winner[flat] == order
             if not last.all():
                 # values: the last write only; gradients: every source element gets the
                 # output's gradient at its index, as in PyTorch (the second term adds 0)
