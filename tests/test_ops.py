@@ -1710,3 +1710,23 @@ def test_scatter_with_many_repeats_against_torch():
         res.append([out.detach().numpy(), x.grad.numpy(), s.grad.numpy()])
     for a, b in zip(*res):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_against_torch_and_second_order(approximate):
+    # the exact form's backward reuses the forward's Phi(x) (erf once per step)
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(8)
+    for dtype, tol in ((np.float32, 1e-6), (np.float64, 1e-13)):
+        a = (rng.standard_normal((64, 40)) * 3).astype(dtype)
+        c = rng.standard_normal((64, 40)).astype(dtype)
+        res = []
+        for T in (zeroin, torch):
+            x = T.tensor(a, requires_grad=True)
+            out = T.nn.functional.gelu(x, approximate=approximate)
+            (out * T.tensor(c)).sum().backward()
+            res.append((out.detach().numpy(), x.grad.numpy()))
+        np.testing.assert_allclose(res[0][0], res[1][0], rtol=tol, atol=tol)
+        np.testing.assert_allclose(res[0][1], res[1][1], rtol=10 * tol, atol=10 * tol)
+    f = lambda v: zeroin.nn.functional.gelu(v, approximate=approximate)  # noqa: E731
+    assert zeroin.gradgradcheck(f, [leaf(rng.standard_normal(8) * 2)])

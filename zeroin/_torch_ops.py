@@ -892,22 +892,27 @@ def selu(input, inplace=False):  # noqa: A002
 
 class GELUOp(Function):
     """x * Phi(x), exactly (with erf) or with PyTorch's tanh approximation."""
-    __slots__ = ("tanh",)
+    __slots__ = ("tanh", "cdf")
     name = "gelu"
     _K = math.sqrt(2 / math.pi)
-    def __init__(self, tanh): self.tanh = tanh
+    def __init__(self, tanh): self.tanh, self.cdf = tanh, None
     def label(self): return "gelu[tanh]" if self.tanh else "gelu"
     def forward(self, x):
         if self.tanh:
             # x * x * x as PyTorch's kernel: NumPy's x ** 3 is ~20x slower on negative x
             return 0.5 * x * (1 + np.tanh(self._K * (x + 0.044715 * (x * x * x))))
-        return 0.5 * x * (1 + _erf_np(x / math.sqrt(2)))
+        # (x, Phi(x)) kept for backward: erf (scipy's, element by element) is most of the cost
+        self.cdf = (x, 0.5 * (1 + _erf_np(x / math.sqrt(2))))
+        return x * self.cdf[1]
     def backward(self, xp, g, out, x):
         if self.tanh:
             t = xp.tanh(self._K * (x + 0.044715 * x * x * x))
             dt = (1 - t * t) * self._K * (1 + 3 * 0.044715 * x * x)
             return g * (0.5 * (1 + t) + 0.5 * x * dt)
-        cdf = 0.5 * (1 + xp.erf(x * (1 / math.sqrt(2))))
+        if self.cdf is not None and self.cdf[0] is x:      # the forward's own input
+            cdf = self.cdf[1]
+        else:
+            cdf = 0.5 * (1 + xp.erf(x * (1 / math.sqrt(2))))
         pdf = xp.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
         return g * (cdf + x * pdf)
 
