@@ -3,6 +3,7 @@
     python benchmarks/ops.py                       # every op, 3 rounds
     python benchmarks/ops.py --only gelu,conv --rounds 5 --scale 4
     python benchmarks/ops.py --child zeroin --only gelu      # one process's JSON lines
+    python benchmarks/ops.py --against /tmp/old --only gelu  # zeroin against an older tree
 
 Each op builds float32 inputs from the same NumPy seed, then times ``out = f(); loss =
 out.sum(); loss.backward()`` (optimiser rows: ``opt.step()`` only). Each library runs in its
@@ -371,8 +372,8 @@ def child(lib, names, scale, blocks=5, target=0.02):
 
 # --- parent -------------------------------------------------------------------------------
 
-def _run_child(lib, names, scale):
-    env = dict(os.environ, **{v: "1" for v in THREAD_VARS}, PYTHONPATH=ROOT)
+def _run_child(lib, names, scale, root=ROOT):
+    env = dict(os.environ, **{v: "1" for v in THREAD_VARS}, PYTHONPATH=root)
     cmd = [sys.executable, os.path.abspath(__file__), "--child", lib, "--scale", str(scale),
            "--only", ",".join(names), "--exact"]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
@@ -393,16 +394,23 @@ def main(argv=None):
     ap.add_argument("--scale", type=int, default=1, help="multiply the batch dimension")
     ap.add_argument("--child", choices=("zeroin", "torch"))
     ap.add_argument("--json", help="write every number here")
+    ap.add_argument("--against", metavar="TREE",
+                    help="time zeroin from TREE (e.g. an older commit's `git archive`) in "
+                         "place of torch: before/after of a change, same alternation")
     a = ap.parse_args(argv)
     allnames = list(_ops())
     want = [w.strip() for w in a.only.split(",") if w.strip()]
     names = [n for n in allnames if not want or (n in want if a.exact else any(w in n for w in want))]
     if a.child:
         return child(a.child, names, a.scale)
-    runs = {"zeroin": [], "torch": []}
+    other = "torch" if a.against is None else "zeroin@" + os.path.basename(a.against.rstrip("/"))
+    runs = {"zeroin": [], "torch": []}       # "torch": the reference column, whichever
     for r in range(a.rounds):
         for lib in (("zeroin", "torch") if r % 2 == 0 else ("torch", "zeroin")):
-            runs[lib].append(_run_child(lib, names, a.scale))
+            if lib == "torch" and a.against:
+                runs[lib].append(_run_child("zeroin", names, a.scale, os.path.abspath(a.against)))
+            else:
+                runs[lib].append(_run_child(lib, names, a.scale))
     rows = []
     for n in names:
         zs = [x[n].get("t") for x in runs["zeroin"] if n in x and "t" in x[n]]
@@ -416,7 +424,7 @@ def main(argv=None):
     rows.sort(key=lambda r: -(r["ratio"] or 1e9))
     print(f"per-op forward+backward, 1 thread, scale {a.scale}, {a.rounds} rounds, "
           f"load {os.getloadavg()[0]:.1f}")
-    print(f"{'op':30s} {'zeroin':>11s} {'torch':>11s}  ratio (min-max)")
+    print(f"{'op':30s} {'zeroin':>11s} {other[:11]:>11s}  ratio (min-max)")
     for r in rows:
         rr = "-" if r["ratio"] is None else f"{r['ratio']:6.2f} ({r['lo']:.2f}-{r['hi']:.2f})"
         print(f"{r['op']:30s} {_fmt(r['zeroin']):>11s} {_fmt(r['torch']):>11s}  {rr}"
