@@ -1629,7 +1629,9 @@ def test_where_bits_is_np_where(dtype):
     a, b = (rng.standard_normal((40, 60)).astype(dtype) for _ in range(2))
     a[0, :4] = b[1, :4] = [np.nan, np.inf, -np.inf, -0.0]
     keep = rng.random((40, 60)) > 0.5
-    for k, x, y in [(keep, a, b), (keep, b, a[::-1]), (keep[:, :1], a, b), (keep[:5], a[:5], b[:5])]:
+    cases = [(keep, a, b), (keep, b, a[::-1]), (keep[:, :1], a, b), (keep[:5], a[:5], b[:5]),
+             (keep, a[:1], np.asarray(b[0, 0])), (keep[:, :1], a[:1], b[:, :1]), (True, a, b)]
+    for k, x, y in cases:
         want = np.where(k, x, y)
         got = _where_bits(k, x, y)
         assert got.dtype == want.dtype and got.shape == want.shape
@@ -1730,3 +1732,26 @@ def test_gelu_against_torch_and_second_order(approximate):
         np.testing.assert_allclose(res[0][1], res[1][1], rtol=10 * tol, atol=10 * tol)
     f = lambda v: zeroin.nn.functional.gelu(v, approximate=approximate)  # noqa: E731
     assert zeroin.gradgradcheck(f, [leaf(rng.standard_normal(8) * 2)])
+
+
+def test_where_family_on_large_arrays_against_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(9)
+    a, b = (rng.standard_normal((48, 64)).astype(np.float32) for _ in range(2))
+    m = rng.random((48, 64)) > 0.5
+    c = rng.standard_normal((48, 64)).astype(np.float32)
+    ops = [lambda T, x, y: T.where(T.tensor(m), x, y),
+           lambda T, x, y: T.where(T.tensor(m[:1]), x, y[:1]),
+           lambda T, x, y: x.masked_fill(T.tensor(m), -2.5),
+           lambda T, x, y: T.nn.functional.smooth_l1_loss(x, y, reduction="none", beta=0.7)]
+    for f in ops:
+        res = []
+        for T in (zeroin, torch):
+            x, y = T.tensor(a, requires_grad=True), T.tensor(b, requires_grad=True)
+            out = f(T, x, y)
+            (out * T.tensor(c)).sum().backward()
+            res.append([out.detach().numpy(), x.grad.numpy(),
+                        None if y.grad is None else y.grad.numpy()])
+        assert (res[0][2] is None) == (res[1][2] is None)
+        for u, v in zip(*[r if r[2] is not None else r[:2] for r in res]):
+            np.testing.assert_allclose(u, v, rtol=1e-6, atol=1e-7)
