@@ -79,22 +79,26 @@ def _module(make, shape, first=False):
 
 
 def _indexing():
-    ops = {}
-    ops["slice basic"] = _unary(lambda T, F, x: x[:, 10:400:2] * 1.0)
-    ops["fancy index rows"] = lambda T, s: _with_idx(T, s, lambda x, i: x[i], 64 * s)
-    ops["bool mask"] = lambda T, s: _bool_mask(T, s)
-    ops["gather dim1"] = lambda T, s: _idx_op(T, s, lambda T, x, i: T.gather(x, 1, i), (64, 512), (64, 256), 512)
-    ops["take_along_dim"] = lambda T, s: _idx_op(T, s, lambda T, x, i: T.take_along_dim(x, i, 1), (64, 512), (64, 256), 512)
-    ops["scatter dim1"] = lambda T, s: _idx_op(T, s, lambda T, x, i: T.zeros(x.shape[0], 512).scatter(1, i, x), (64, 256), (64, 256), 512)
-    ops["scatter_add dim1"] = lambda T, s: _idx_op(T, s, lambda T, x, i: T.zeros(x.shape[0], 512).scatter_add(1, i, x), (64, 256), (64, 256), 512)
-    ops["scatter_reduce amax"] = lambda T, s: _idx_op(T, s, lambda T, x, i: T.zeros(x.shape[0], 512).scatter_reduce(1, i, x, "amax"), (64, 256), (64, 256), 512)
-    ops["index_select dim0"] = lambda T, s: _with_idx(T, s, lambda x, i: x.index_select(0, i), 64 * s)
-    ops["index_add dim0"] = lambda T, s: _index_add(T, s)
-    ops["masked_fill"] = lambda T, s: _mask_op(T, s, lambda T, x, m: x.masked_fill(m, 0.0))
-    ops["where"] = lambda T, s: _mask_op(T, s, lambda T, x, m: T.where(m, x, x * 2))
-    ops["embedding repeated idx"] = lambda T, s: _embedding(T, s)
-    ops["index_put accumulate"] = lambda T, s: _index_put(T, s)
-    return ops
+    G, Z = (64, 512), (64, 256)             # gather from (64, 512); scatter (64, 256) into it
+
+    def into(f):                            # scatter-like: x (64, 256) into zeros (64, 512)
+        return lambda T, s: _idx_op(T, s, lambda T, x, i: f(T.zeros(x.shape[0], 512), x, i), Z)
+    return {
+        "slice basic": _unary(lambda T, F, x: x[:, 10:400:2] * 1.0),
+        "fancy index rows": lambda T, s: _with_idx(T, s, lambda x, i: x[i], 64 * s),
+        "bool mask": lambda T, s: _bool_mask(T, s),
+        "gather dim1": lambda T, s: _idx_op(T, s, lambda T, x, i: T.gather(x, 1, i), G),
+        "take_along_dim": lambda T, s: _idx_op(T, s, lambda T, x, i: T.take_along_dim(x, i, 1), G),
+        "scatter dim1": into(lambda z, x, i: z.scatter(1, i, x)),
+        "scatter_add dim1": into(lambda z, x, i: z.scatter_add(1, i, x)),
+        "scatter_reduce amax": into(lambda z, x, i: z.scatter_reduce(1, i, x, "amax")),
+        "index_select dim0": lambda T, s: _with_idx(T, s, lambda x, i: x.index_select(0, i), 64 * s),
+        "index_add dim0": lambda T, s: _index_add(T, s),
+        "masked_fill": lambda T, s: _mask_op(T, s, lambda T, x, m: x.masked_fill(m, 0.0)),
+        "where": lambda T, s: _mask_op(T, s, lambda T, x, m: T.where(m, x, x * 2)),
+        "embedding repeated idx": lambda T, s: _embedding(T, s),
+        "index_put accumulate": lambda T, s: _index_put(T, s),
+    }
 
 
 def _with_idx(T, s, f, n):
@@ -109,9 +113,10 @@ def _bool_mask(T, s):
     return [x], lambda: x[m]
 
 
-def _idx_op(T, s, f, xs, isz, hi):
+def _idx_op(T, s, f, xs):
+    """x of shape xs; i: (64, 256) integers below 512 (batch dimensions scaled)."""
     x = _leaf(T, _r(xs[0] * s, xs[1]))
-    i = T.tensor(_i(hi, isz[0] * s, isz[1]))
+    i = T.tensor(_i(512, 64 * s, 256))
     return [x], lambda: f(T, x, i)
 
 
@@ -361,7 +366,7 @@ def child(lib, names, scale, blocks=5, target=0.02):
         try:
             step = _step_fn(*ops[name](T, scale))
             step()                                          # warm-up
-            one = _time(step, 1)
+            one = _time(step, 3)                            # sizes the blocks
             n = max(1, min(2000, int(target / max(one, 1e-7))))
             times = [_time(step, n) for _ in range(blocks)]
             res = dict(op=name, t=statistics.median(times), n=n)
