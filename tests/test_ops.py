@@ -1755,3 +1755,24 @@ def test_where_family_on_large_arrays_against_torch():
         assert (res[0][2] is None) == (res[1][2] is None)
         for u, v in zip(*[r if r[2] is not None else r[:2] for r in res]):
             np.testing.assert_allclose(u, v, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("spec, shapes", [
+    ("bij,bjk->bik", [(8, 32, 24), (8, 24, 40)]),
+    ("bhqd,bhkd->bhqk", [(2, 4, 32, 16), (2, 4, 32, 16)]),
+    ("ij,jk,kl->il", [(64, 70), (70, 8), (8, 5)]),
+    ("bii->bi", [(4, 40, 40)]),
+])
+def test_einsum_large_operands_against_torch(spec, shapes):
+    # two or more operands of 4096+ elements take np.einsum's optimize=True (BLAS) path
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(10)
+    xs = [rng.standard_normal(s) for s in shapes]
+    res = []
+    for T in (zeroin, torch):
+        ts = [T.tensor(x, requires_grad=True) for x in xs]
+        out = T.einsum(spec, *ts)
+        (out * out).sum().backward()
+        res.append([out.detach().numpy()] + [t.grad.numpy() for t in ts])
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)

@@ -1968,12 +1968,20 @@ def unbind(input, dim=0):  # noqa: A002
     return tuple(select(x, d, i) for i in range(x.shape[d]))
 
 
+def _einsum_np(spec, *xs):
+    """np.einsum, with ``optimize=True`` (BLAS products: 10-15x faster on a batched
+    matmul) for two or more operands of some size; its path search (~10 us) would cost
+    more than small products take."""
+    big = len(xs) > 1 and builtins.max(np.size(x) for x in xs) >= 4096
+    return np.einsum(spec, *xs, optimize=big)
+
+
 class EinsumOp(Function):
     __slots__ = ("spec",)
     name = "einsum"
     def __init__(self, spec): self.spec = spec
     def label(self): return f"einsum[{self.spec}]"
-    def forward(self, *xs): return np.asarray(np.einsum(self.spec, *xs))
+    def forward(self, *xs): return np.asarray(_einsum_np(self.spec, *xs))
     def backward(self, xp, g, out, *xs):
         ins, res = self.spec.split("->")
         subs = ins.split(",")
@@ -2376,7 +2384,7 @@ NP.softplus = staticmethod(_ops.softplus_array)
 NP.flip = staticmethod(np.flip)
 NP.cumsum = staticmethod(lambda x, a: np.cumsum(x, axis=a))
 NP.cumprod = staticmethod(lambda x, a: np.cumprod(x, axis=a))
-NP.einsum = staticmethod(lambda spec, *xs: np.einsum(spec, *xs))
+NP.einsum = staticmethod(_einsum_np)
 NP.log1p = np.log1p
 NP.logcumsumexp = staticmethod(lambda x, a: np.logaddexp.accumulate(x, axis=a))
 NP.digamma, NP.polygamma = staticmethod(_sm.digamma), staticmethod(_sm.polygamma)
