@@ -620,3 +620,25 @@ def test_adaptive_pools_refuse_an_empty_input_dimension_as_torch():
                                              r"spatial dimension"):
             getattr(F, name)(zeroin.zeros(shape), 2)
     assert F.adaptive_avg_pool1d(zeroin.zeros(0, 3, 4), 2).shape == (0, 3, 2)   # batch 0: fine
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_depthwise_against_torch(transpose):
+    # one channel a group: the products over an inner dimension of 1 taken as outer products
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(0)
+    x = r.standard_normal((2, 6, 9, 8)).astype(np.float32)
+    w = r.standard_normal((6, 2 if transpose else 1, 3, 3)).astype(np.float32)
+    kw = dict(stride=2, padding=1, groups=6)
+    res = []
+    for T in (zeroin, torch):
+        xt, wt = T.tensor(x, requires_grad=True), T.tensor(w, requires_grad=True)
+        f = T.nn.functional.conv_transpose2d if transpose else T.nn.functional.conv2d
+        out = f(xt, wt, **kw)
+        (out * out).sum().backward()
+        res.append([out.detach().numpy(), xt.grad.numpy(), wt.grad.numpy()])
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    f = F.conv_transpose2d if transpose else F.conv2d
+    small = [leaf(a) for a in _case([(1, 6, 5, 4), w.shape])]
+    assert zeroin.gradcheck(lambda x, w: f(x, w, **kw), small)

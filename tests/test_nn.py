@@ -1721,3 +1721,26 @@ def test_softplus_with_beta_0_has_torchs_value_and_gradient():
         F.softplus(zx, beta).sum().backward()
         torch.nn.functional.softplus(tx, beta).sum().backward()
         np.testing.assert_allclose(zx.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kw", [{}, {"label_smoothing": 0.2, "ignore_index": 1},
+                                {"reduction": "none"}, {"reduction": "sum", "weight": True}])
+def test_cross_entropy_over_spatial_dims_against_torch(kw):
+    # log_softmax over the class dimension in place, before the rows are made
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 5, 3, 4))
+    y = rng.integers(0, 5, (2, 3, 4))
+    w = rng.random(5) + 0.5
+    c = rng.standard_normal((2, 3, 4))       # for 'none': a gradient other than ones
+    res = []
+    for T in (zeroin, torch):
+        args = dict(kw, weight=T.tensor(w)) if kw.get("weight") else kw
+        xt = T.tensor(x, requires_grad=True)
+        out = T.nn.functional.cross_entropy(xt, T.tensor(y), **args)
+        (out * T.tensor(c) if out.ndim else out).sum().backward()
+        res.append((out.detach().numpy(), xt.grad.numpy()))
+    np.testing.assert_allclose(res[0][0], res[1][0], rtol=1e-10)
+    np.testing.assert_allclose(res[0][1], res[1][1], rtol=1e-10, atol=1e-12)
+    args = dict(kw, weight=zeroin.tensor(w)) if kw.get("weight") else kw
+    assert zeroin.gradcheck(lambda t: F.cross_entropy(t, zeroin.tensor(y), **args), [leaf(x)])

@@ -1594,3 +1594,248 @@ def test_topk_gives_equal_values_in_index_order():
             np.testing.assert_array_equal(np.take_along_axis(a, idx, 1), z.values.numpy())
             same = z.values.numpy()[:, 1:] == z.values.numpy()[:, :-1]
             assert (np.diff(idx, axis=1)[same] > 0).all()
+
+
+# --- the fast paths found by benchmarks/ops.py (same values as the plain NumPy forms) ------
+
+_SCATTER_INDICES = {
+    "rows, repeated": ((50, 8), lambda r: r.integers(-50, 50, (6, 40))),
+    "gather's pair": ((6, 30), lambda r: (np.arange(6)[:, None], r.integers(0, 30, (6, 50)))),
+    "columns": ((6, 30), lambda r: (slice(None), r.integers(0, 30, 90))),
+    "mask": ((6, 30), lambda r: r.random((6, 30)) > 0.5),
+    "last axis": ((3, 4, 20), lambda r: (Ellipsis, r.integers(0, 20, 70))),
+    "sparse": ((5000,), lambda r: r.integers(0, 5000, 20)),
+    "middle axis (pad)": ((3, 9, 4), lambda r: (slice(None), np.r_[1, 0:9, 7, 6])),
+    "rows repeated 20x": ((4, 5), lambda r: r.integers(0, 4, 80)),
+    "1-D": ((30,), lambda r: r.integers(-30, 30, 100)),
+}
+
+
+@pytest.mark.parametrize("case", list(_SCATTER_INDICES))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.int64])
+def test_scatter_array_is_np_add_at(case, dtype):
+    # indexing's backward through flat positions adds the same terms in the same order
+    from zeroin.function import scatter_array
+    rng = np.random.default_rng(0)
+    shape, make = _SCATTER_INDICES[case]
+    index = make(rng)
+    g = (rng.standard_normal(np.zeros(shape)[index].shape) * 100).astype(dtype)
+    g.reshape(-1)[::7] = -0.0
+    want = np.zeros(shape, dtype)
+    np.add.at(want, index, g)
+    got = scatter_array(g, index, shape)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))    # -0.0 too
+    with pytest.raises(IndexError):
+        scatter_array(np.ones((1, 8), dtype), np.array([50]), (50, 8))
+
+
+def test_gather_family_gradients_against_torch_and_finite_differences():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((20, 6)).astype(np.float32)
+    rows = rng.integers(0, 20, (5, 30))          # repeated rows: the gradients add up
+    cols = rng.integers(0, 6, (20, 9))
+    mask = rng.random((20, 6)) > 0.4
+    ops = [lambda T, x: T.nn.functional.embedding(T.tensor(rows), x),
+           lambda T, x: x.gather(1, T.tensor(cols)),
+           lambda T, x: x.index_select(0, T.tensor(rows[0])),
+           lambda T, x: x[T.tensor(rows)],
+           lambda T, x: x[T.tensor(mask)],
+           lambda T, x: T.nn.functional.pad(x[None], (3, 2), mode="reflect")[0],
+           lambda T, x: T.nn.functional.pad(x[None], (2, 3), mode="replicate")[0],
+           lambda T, x: x.repeat_interleave(3, dim=1),
+           lambda T, x: x.index_select(1, T.tensor(cols[0]))]
+    c = rng.standard_normal(200)     # weights: a gradient other than ones
+    for f in ops:
+        grads = []
+        for T in (zeroin, torch):
+            x = T.tensor(w, requires_grad=True)
+            out = f(T, x)
+            (out * T.tensor(c[:out.shape[-1]].astype(np.float32))).sum().backward()
+            grads.append(x.grad.numpy())
+        np.testing.assert_allclose(grads[0], grads[1], rtol=1e-5, atol=1e-5)
+        assert zeroin.gradcheck(lambda x: f(zeroin, x) * 1.5, [leaf(w.astype(np.float64))])
+
+
+@pytest.mark.parametrize("c", [3, 4, 5, -3, -4, 7, 3.0])
+def test_pow_whole_exponent_on_negative_bases(c):
+    # |x| ** c with the sign put back (x * x * x for 3, as PyTorch): the values of x ** c
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    a = np.concatenate([rng.standard_normal(500) * 3, [0.0, -0.0, np.inf, -np.inf, np.nan]])
+    a = a.astype(np.float32)
+    with np.errstate(all="ignore"):
+        want = a.astype(np.float64) ** c
+    z = zeroin.tensor(a, requires_grad=True)
+    t = torch.tensor(a, requires_grad=True)
+    with np.errstate(all="ignore"):             # 0 ** -3, inf * 0 (NumPy warns)
+        zo, to = z ** c, t ** c
+    np.testing.assert_allclose(zo.detach().numpy(), want, rtol=3e-7)
+    np.testing.assert_allclose(zo.detach().numpy(), to.detach().numpy(), rtol=3e-7)
+    np.testing.assert_array_equal(np.signbit(zo.detach().numpy()), np.signbit(to.detach().numpy()))
+    if c == 3:
+        np.testing.assert_array_equal(zo.detach().numpy(), to.detach().numpy())
+    w = np.where(np.isfinite(a), a, 1)
+    with np.errstate(all="ignore"):
+        (zo[:500] * zeroin.tensor(w[:500])).sum().backward()
+    (to[:500] * torch.tensor(w[:500])).sum().backward()
+    np.testing.assert_allclose(z.grad.numpy(), t.grad.numpy(), rtol=1e-6)
+    x = rng.standard_normal(7) + np.sign(rng.standard_normal(7))     # away from 0
+    assert zeroin.gradgradcheck(lambda v: v ** c, [leaf(x)])
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_where_bits_is_np_where(dtype):
+    from zeroin.ops import _where_bits
+    rng = np.random.default_rng(3)
+    a, b = (rng.standard_normal((40, 60)).astype(dtype) for _ in range(2))
+    a[0, :4] = b[1, :4] = [np.nan, np.inf, -np.inf, -0.0]
+    keep = rng.random((40, 60)) > 0.5
+    cases = [(keep, a, b), (keep, b, a[::-1]), (keep[:, :1], a, b), (keep[:5], a[:5], b[:5]),
+             (keep, a[:1], np.asarray(b[0, 0])), (keep[:, :1], a[:1], b[:, :1]), (True, a, b)]
+    for k, x, y in cases:
+        want = np.where(k, x, y)
+        got = _where_bits(k, x, y)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
+
+
+@pytest.mark.parametrize("name, kw", [("leaky_relu", {"negative_slope": 0.1}), ("elu", {}),
+                                      ("selu", {}), ("celu", {"alpha": 0.7})])
+def test_piecewise_activations_on_large_arrays_against_torch(name, kw):
+    # 64 x 64 takes the bit-mask select (np.where below 1024 elements)
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    a = (rng.standard_normal((64, 64)) * 3).astype(np.float32)
+    a[0, :2] = [0.0, -np.inf]      # not -0.0: elu gives 0.0 there, PyTorch -0.0 (as before)
+    w = rng.standard_normal((64, 64)).astype(np.float32)
+    res = []
+    for T in (zeroin, torch):
+        x = T.tensor(a, requires_grad=True)
+        out = getattr(T.nn.functional, name)(x, **kw)
+        (out * T.tensor(w)).sum().backward()
+        res.append((out.detach().numpy(), x.grad.numpy()))
+    np.testing.assert_allclose(res[0][0], res[1][0], rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(np.signbit(res[0][0]), np.signbit(res[1][0]))
+    np.testing.assert_allclose(res[0][1], res[1][1], rtol=1e-5, atol=1e-6)   # elu: via out
+    f = getattr(zeroin.nn.functional, name)
+    x = rng.standard_normal((40, 30)) + 0.01       # 1200 elements, away from the kink at 0
+    assert zeroin.gradcheck(lambda v: f(v, **kw), [leaf(x[np.abs(x) > 0.05][:1100])])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softplus_array_close_to_logaddexp(dtype):
+    from zeroin.ops import softplus_array
+    rng = np.random.default_rng(5)
+    a = np.concatenate([rng.standard_normal(4000) * 30, [0.0, -0.0, np.inf, -np.inf, np.nan,
+                                                           -100.0, 100.0, 1e-8, -1e-8]])
+    a = a.astype(dtype)
+    with np.errstate(invalid="ignore"):     # NaN in
+        exact = np.logaddexp(0, a.astype(np.longdouble))
+    got = softplus_array(a)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(a))
+    ok = np.isfinite(exact)
+    np.testing.assert_array_equal(got[~ok & ~np.isnan(a)], exact[~ok & ~np.isnan(a)])
+    err = np.abs(got[ok] - exact[ok]) / np.spacing(np.abs(got[ok]).astype(dtype))
+    assert err.max() <= 3
+
+
+@pytest.mark.parametrize("name", ["softplus", "mish", "logsigmoid"])
+def test_softplus_family_against_torch(name):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    a = (rng.standard_normal((64, 64)) * 8).astype(np.float32)
+    res = []
+    for T in (zeroin, torch):
+        x = T.tensor(a, requires_grad=True)
+        out = getattr(T.nn.functional, name)(x)
+        (out * out).sum().backward()
+        res.append((out.detach().numpy(), x.grad.numpy()))
+    np.testing.assert_allclose(res[0][0], res[1][0], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(res[0][1], res[1][1], rtol=1e-5, atol=1e-6)
+    f = getattr(zeroin.nn.functional, name)
+    assert zeroin.gradgradcheck(f, [leaf(rng.standard_normal(9) * 4)])
+
+
+def test_scatter_with_many_repeats_against_torch():
+    # the last write of a position wins; every source element gets its position's gradient
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    idx = rng.integers(0, 12, (6, 30))
+    src = rng.standard_normal((6, 30))
+    x0 = rng.standard_normal((6, 12))
+    c = rng.standard_normal((6, 12))
+    res = []
+    for T in (zeroin, torch):
+        x, s = T.tensor(x0, requires_grad=True), T.tensor(src, requires_grad=True)
+        out = x.scatter(1, T.tensor(idx), s)
+        (out * T.tensor(c)).sum().backward()
+        res.append([out.detach().numpy(), x.grad.numpy(), s.grad.numpy()])
+    for a, b in zip(*res):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_against_torch_and_second_order(approximate):
+    # the exact form's backward reuses the forward's Phi(x) (erf once per step)
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(8)
+    for dtype, tol in ((np.float32, 1e-6), (np.float64, 1e-13)):
+        a = (rng.standard_normal((64, 40)) * 3).astype(dtype)
+        c = rng.standard_normal((64, 40)).astype(dtype)
+        res = []
+        for T in (zeroin, torch):
+            x = T.tensor(a, requires_grad=True)
+            out = T.nn.functional.gelu(x, approximate=approximate)
+            (out * T.tensor(c)).sum().backward()
+            res.append((out.detach().numpy(), x.grad.numpy()))
+        np.testing.assert_allclose(res[0][0], res[1][0], rtol=tol, atol=tol)
+        np.testing.assert_allclose(res[0][1], res[1][1], rtol=10 * tol, atol=10 * tol)
+    f = lambda v: zeroin.nn.functional.gelu(v, approximate=approximate)  # noqa: E731
+    assert zeroin.gradgradcheck(f, [leaf(rng.standard_normal(8) * 2)])
+
+
+def test_where_family_on_large_arrays_against_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(9)
+    a, b = (rng.standard_normal((48, 64)).astype(np.float32) for _ in range(2))
+    m = rng.random((48, 64)) > 0.5
+    c = rng.standard_normal((48, 64)).astype(np.float32)
+    ops = [lambda T, x, y: T.where(T.tensor(m), x, y),
+           lambda T, x, y: T.where(T.tensor(m[:1]), x, y[:1]),
+           lambda T, x, y: x.masked_fill(T.tensor(m), -2.5),
+           lambda T, x, y: T.nn.functional.smooth_l1_loss(x, y, reduction="none", beta=0.7)]
+    for f in ops:
+        res = []
+        for T in (zeroin, torch):
+            x, y = T.tensor(a, requires_grad=True), T.tensor(b, requires_grad=True)
+            out = f(T, x, y)
+            (out * T.tensor(c)).sum().backward()
+            res.append([out.detach().numpy(), x.grad.numpy(),
+                        None if y.grad is None else y.grad.numpy()])
+        assert (res[0][2] is None) == (res[1][2] is None)
+        for u, v in zip(*[r if r[2] is not None else r[:2] for r in res]):
+            np.testing.assert_allclose(u, v, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("spec, shapes", [
+    ("bij,bjk->bik", [(8, 32, 24), (8, 24, 40)]),
+    ("bhqd,bhkd->bhqk", [(2, 4, 32, 16), (2, 4, 32, 16)]),
+    ("ij,jk,kl->il", [(64, 70), (70, 8), (8, 5)]),
+    ("bii->bi", [(4, 40, 40)]),
+])
+def test_einsum_large_operands_against_torch(spec, shapes):
+    # two or more operands of 4096+ elements take np.einsum's optimize=True (BLAS) path
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(10)
+    xs = [rng.standard_normal(s) for s in shapes]
+    res = []
+    for T in (zeroin, torch):
+        ts = [T.tensor(x, requires_grad=True) for x in xs]
+        out = T.einsum(spec, *ts)
+        (out * out).sum().backward()
+        res.append([out.detach().numpy()] + [t.grad.numpy() for t in ts])
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)

@@ -76,13 +76,57 @@ def broadcast_array(g, shape):
 
 
 def scatter_array(g, index, shape):
-    """zeros(shape) with ``g`` added at ``index`` (repeated indices accumulate)."""
+    """zeros(shape) with ``g`` added at ``index`` (repeated indices accumulate): the
+    backward of every gather (indexing, embedding, index_select, gather, pad's reflect)."""
     z = np.zeros(shape, dtype=g.dtype)
     if _is_basic_index(index):
         z[index] = g
-    else:
-        np.add.at(z, index, g)
+    elif z.ndim == 1 or not (_scatter_along(z, g, index) or _scatter_flat(z, g, index)):
+        np.add.at(z, index, g)          # (on a 1-D z, NumPy's fast loop already)
     return z
+
+
+def _scatter_along(z, g, index):
+    """``np.add.at(z, index, g)`` for ``index`` = (full slices..., one integer array):
+    x[i], index_select, pad's reflect/replicate/circular, repeat_interleave. In rounds:
+    round k adds every position's k-th occurrence, so a round has no repeats and is one
+    fancy-indexed ``+=`` over whole rows; the same additions in the same order. False
+    (nothing done) for other indices, or one repeating a position over 16 times."""
+    items = index if type(index) is tuple else (index,)
+    i, d = items[-1], len(items) - 1
+    full = all(type(s) is slice and s == slice(None) for s in items[:-1])
+    if not full or type(i) is not np.ndarray or i.dtype.kind not in "iu" or not i.size \
+            or d >= z.ndim or g.dtype.kind not in "fc" \
+            or i.min() < -z.shape[d] or i.max() >= z.shape[d]:     # (np.add.at raises)
+        return False
+    flat = i.reshape(-1) % z.shape[d]
+    order = np.argsort(flat, kind="stable")
+    s, n = flat[order], np.arange(flat.size)
+    first = np.concatenate(([True], s[1:] != s[:-1]))
+    rank = np.empty_like(order)        # how many earlier entries name the same position
+    rank[order] = n - np.maximum.accumulate(np.where(first, n, 0))
+    if rank.max() >= 16:
+        return False
+    pre = (slice(None),) * d
+    g = np.broadcast_to(g, z.shape[:d] + i.shape + z.shape[d + 1:])
+    g = g.reshape(z.shape[:d] + (i.size,) + z.shape[d + 1:])
+    for k in range(rank.max() + 1):
+        sel = np.flatnonzero(rank == k)
+        z[pre + (flat[sel],)] += g[pre + (sel,)]
+    return True
+
+
+def _scatter_flat(z, g, index):
+    """``np.add.at(z, index, g)`` through the flat positions ``index`` selects: NumPy's
+    fast loop for one 1-D index (the same additions in the same order) instead of its
+    general one, which steps element by element (2-4x slower on a gather's or a mask's
+    backward). False (nothing done) for a non-float g, or one under 1/8 of z's
+    size, where the positions array (z's size) would cost more than it saves."""
+    if g.dtype.kind not in "fc" or 8 * np.size(g) < z.size:
+        return False
+    pos = np.arange(z.size).reshape(z.shape)[index]     # IndexError as np.add.at's
+    np.add.at(z.reshape(-1), pos.reshape(-1), np.broadcast_to(g, pos.shape).reshape(-1))
+    return True
 
 
 def _is_basic_index(index):

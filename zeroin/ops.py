@@ -268,6 +268,24 @@ def _select(xp, g, keep):
     return np.where(keep, g, 0)
 
 
+def _where_bits(keep, a, b):
+    """``np.where(keep, a, b)`` for two float arrays of one dtype (any shapes that
+    broadcast), the same bits, by AND/OR with bit masks: np.where is 10-30x slower on a
+    random mask (a branch per element), as activations' masks are. np.where itself for
+    anything else, or under 1024 elements."""
+    i = _BITS.get(a.dtype) if type(a) is np.ndarray and type(b) is np.ndarray else None
+    if i is None or b.dtype != a.dtype:
+        return np.where(keep, a, b)
+    shape = np.broadcast_shapes(np.shape(keep), a.shape, b.shape)
+    if math.prod(shape) < 1024:
+        return np.where(keep, a, b)
+    m = np.broadcast_to(keep, shape).astype(i)
+    np.negative(m, out=m)                       # 0 -> no bits, 1 -> all bits set
+    r = np.bitwise_and(a.view(i), m)
+    np.bitwise_and(b.view(i), np.invert(m, out=m), out=m)
+    return np.bitwise_or(r, m, out=r).view(a.dtype)
+
+
 # --- arithmetic --------------------------------------------------------------------------
 
 class AddOp(Function):
@@ -439,8 +457,22 @@ class PowOp(Function):
 def _real_pow(x, e):
     """``x ** e``, NaN (NumPy's) where Python's float power leaves the reals: a negative
     float to a fractional power is complex in Python (the fast path's float lane)."""
-    r = x ** e
+    r = _pow_number(x, e) if isinstance(e, numbers.Real) else x ** e
     return np.float64(x) ** e if type(r) is complex else r
+
+
+def _pow_number(x, c):
+    """``x ** c`` for a number c. On a float array and a whole c other than -1, 0, 1, 2
+    (NumPy's own fast cases): c = 3 as x * x * x, as PyTorch's kernel computes it, and
+    else |x| ** c with x's sign put back for an odd c (the same values), because NumPy's
+    pow takes a ~20x slower path for negative bases."""
+    if type(x) is not np.ndarray or x.dtype.kind != "f" or not abs(c) < 2 ** 31 \
+            or c != int(c) or c in (-1, 0, 1, 2):
+        return x ** c
+    if c == 3:
+        return x * x * x
+    r = np.abs(x) ** c
+    return np.copysign(r, x) if int(c) % 2 else r
 
 
 class PowConstOp(Function):
@@ -450,7 +482,7 @@ class PowConstOp(Function):
     name = "pow"
     def __init__(self, c): self.c = c
     def label(self): return f"**{_fmt(self.c)}"
-    def forward(self, x): return x ** self.c
+    def forward(self, x): return _pow_number(x, self.c)
     def backward(self, xp, g, out, x):
         c = self.c
         if c == 2:
@@ -697,10 +729,21 @@ class ReLUOp(Function):
 relu = _unary(ReLUOp, "Elementwise max(x, 0) (gradient 0 at 0).")
 
 
+def softplus_array(x):
+    """log(1 + e**x) as max(x, 0) + log1p(e**-|x|): np.logaddexp(0, x)'s values to 3
+    units in the last place (its own error is 1.4), 5-7x faster on float arrays."""
+    if type(x) is not np.ndarray or x.dtype.kind != "f" or not x.ndim:
+        return np.logaddexp(0, x)
+    r = np.exp(-np.abs(x))
+    np.log1p(r, out=r)
+    r += np.maximum(x, 0)
+    return r
+
+
 class SoftplusOp(Function):
     __slots__ = ()
     name = "softplus"
-    def forward(self, x): return np.logaddexp(0, x)
+    def forward(self, x): return softplus_array(x)
     def backward(self, xp, g, out, x): return g * xp.sigmoid(x)
 
 
@@ -711,8 +754,10 @@ class LeakyReLUOp(Function):
     __slots__ = ("slope",)
     name = "leaky_relu"
     def __init__(self, slope): self.slope = slope
-    def forward(self, x): return np.where(x > 0, x, x * self.slope)
+    def forward(self, x): return _where_bits(x > 0, x, x * self.slope)
     def backward(self, xp, g, out, x):
+        if xp is NP:        # g * 1 is g: the values of g * where(x > 0, 1, slope)
+            return _where_bits(x > 0, g, g * x.dtype.type(self.slope))
         return g * np.where(_raw(x) > 0, 1, self.slope).astype(_raw(x).dtype)
 
 
@@ -779,7 +824,7 @@ class WhereOp(Function):
     promotes = True
     name = "where"
     def __init__(self, cond): self.cond = cond
-    def forward(self, a, b): return np.where(self.cond, a, b)
+    def forward(self, a, b): return _where_bits(self.cond, a, b)
     def backward(self, xp, g, out, a, b):
         na, nb = self.needs_input_grad     # select, as PyTorch: see _select
         return (_select(xp, g, self.cond) if na else None), \

@@ -50,12 +50,15 @@ def class_loss(op, x, y, weight, ignore_index, reduction, label_smoothing,
     l_i = w[y_i] (-logp[i, y_i]) (0 where y_i == ignore_index); with smoothing e,
     l_i = (1 - e) l_i + e / C sum_c w[c] (-logp[i, c]); 'mean' divides by sum_i w[y_i]."""
     from .functional import _labels
-    rows, labels, out_shape = _to_rows(op, x, y)
+    # (N, C, d1, ...): log_softmax over C before making rows, where NumPy reduces across
+    # whole planes (~2x faster for the step than over the short rows of (N d1 ..., C))
+    spatial = log_softmax_first and x.ndim > 2
+    rows, labels, out_shape = _to_rows(op, ops.log_softmax(x, 1) if spatial else x, y)
     m, c = rows.shape
     keep = labels != ignore_index
     labels = np.where(keep, labels, 0) if labels.dtype.kind in "iu" else labels
     labels = _labels(op, labels, m, c)
-    logp = ops.log_softmax(rows, 1) if log_softmax_first else rows
+    logp = ops.log_softmax(rows, 1) if log_softmax_first and not spatial else rows
     w = _class_weight(op, weight, c, rows.dtype)
     wy = w[labels] * keep
     roles = dict(label_weight=_leaf(wy))        # for drawings: the weight of each label

@@ -239,7 +239,12 @@ def _transpose_cols(y, w, geo, c, dtype, gm=None):
     """conv_transpose as col2im(w^T y) on the (C*kh*kw, N*oh*ow) columns (any geometry)."""
     gm = _onhw(y, geo) if gm is None else gm
     wm = w.reshape(geo.groups, w.shape[0] // geo.groups, -1)
-    cols = wm[0].T @ gm[0] if geo.groups == 1 else np.matmul(wm.transpose(0, 2, 1), gm)
+    if geo.groups == 1:
+        cols = wm[0].T @ gm[0]
+    elif wm.shape[1] == 1:      # depthwise: products over an inner dimension of 1 are outer
+        cols = wm.transpose(0, 2, 1) * gm   # products; NumPy's matmul took ~10x longer
+    else:
+        cols = np.matmul(wm.transpose(0, 2, 1), gm)
     return _col2im(cols, geo, gm.shape[2] // (geo.out[0] * geo.out[1]), c, dtype)
 
 
