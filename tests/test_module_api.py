@@ -2,6 +2,7 @@
 state, get_buffer / set_submodule, _apply / to_empty / share_memory, compile, the refused
 devices and bfloat16, the deprecated register_backward_hook. Each idiom runs on zeroin
 and on torch (the oracle) and the two must agree."""
+import copy
 import warnings
 
 import numpy as np
@@ -304,7 +305,7 @@ def test_to_empty_share_memory_compile():
         assert m[1].running_mean.dtype == T.get_default_dtype()
         assert m.share_memory() is m and m[0].weight.is_shared()
     m = net(zeroin).eval()       # torch.compile itself is left out: it imports dynamo
-    before, x = m.state_dict(), zeroin.ones(4, 2)
+    before, x = copy.deepcopy(m.state_dict()), zeroin.ones(4, 2)
     y = m(x)
     assert m.compile(mode="max-autotune") is None
     assert type(m) is nn.Sequential and zeroin.equal(m(x), y)

@@ -1,4 +1,5 @@
 """zeroin.nn: modules, layers, the fused linear and cross-entropy ops, losses."""
+import copy
 import re
 
 import numpy as np
@@ -624,7 +625,7 @@ def test_train_eval_propagates():
 
 # --- state dicts --------------------------------------------------------------------------
 
-def test_state_dict_round_trip_and_snapshot():
+def test_state_dict_round_trip_and_shared_memory():
     zeroin.manual_seed(1)
     a = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3), nn.Linear(3, 1))
     a(zeroin.tensor(np.random.default_rng(0).standard_normal((8, 2))))   # moves running stats
@@ -632,9 +633,12 @@ def test_state_dict_round_trip_and_snapshot():
     assert list(sd) == ["0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean",
                         "1.running_var", "1.num_batches_tracked", "2.weight", "2.bias"]
     assert all(isinstance(v, zeroin.Tensor) and not v.requires_grad for v in sd.values())
+    snap = copy.deepcopy(sd)                # a snapshot, as in PyTorch
     before = sd["0.weight"].data.copy()
-    a[0].weight.data += 1                   # the dict is a snapshot
-    np.testing.assert_array_equal(sd["0.weight"].data, before)
+    a[0].weight.data += 1                   # the dict's values share the weights' memory
+    np.testing.assert_array_equal(sd["0.weight"].data, before + 1)
+    np.testing.assert_array_equal(snap["0.weight"].data, before)
+    sd = snap
     zeroin.manual_seed(2)
     b = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3), nn.Linear(3, 1))
     w_obj = b[0].weight.numpy()
@@ -646,6 +650,37 @@ def test_state_dict_round_trip_and_snapshot():
     a.load_state_dict(sd)
     a.eval(), b.eval()
     np.testing.assert_array_equal(a(x).data, b(x).data)
+
+
+def test_state_dict_values_share_memory_as_pytorchs_ema_and_from_pretrained():
+    # timm's ModelEmaV2 updates the EMA model through its state_dict's values, nanoGPT's
+    # from_pretrained copies weights into sd[k] under no_grad: both need PyTorch's sharing
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    ws = [rng.standard_normal(s).astype(np.float32) for s in ((3, 2), (3,), (3,), (3,))]
+    out = []
+    for lib in (zeroin, torch):
+        def net():
+            m = lib.nn.Sequential(lib.nn.Linear(2, 3), lib.nn.BatchNorm1d(3))
+            with lib.no_grad():
+                for p, w in zip(list(m.parameters()) + [m[1].running_mean], ws):
+                    p.copy_(lib.tensor(w))
+            return m
+        model, ema = net(), net()
+        with lib.no_grad():
+            for p in model.parameters():
+                p.mul_(2.0)
+            for e, m in zip(ema.state_dict().values(), model.state_dict().values()):
+                if e.is_floating_point():
+                    e.copy_(e * 0.9 + 0.1 * m)              # ModelEmaV2's update
+            sd = ema.state_dict()
+            sd["0.bias"].copy_(lib.tensor(ws[1] * 5))       # from_pretrained's copy_
+        shared = sd["0.weight"].data_ptr() == ema[0].weight.data_ptr()
+        out.append(([p.detach().numpy().copy() for p in ema.parameters()]
+                    + [ema[1].running_mean.numpy().copy()], shared))
+    for z, t in zip(out[0][0], out[1][0]):
+        np.testing.assert_allclose(z, t, rtol=1e-6)
+    assert out[0][1] and out[1][1]
 
 
 def test_load_state_dict_errors_name_the_parameter():

@@ -20,9 +20,10 @@ dtypes (F8_*, F4, ...) are refused by name.
 Saving refuses, as ``safetensors.torch`` does, two entries that share memory (tied
 weights held by ``state_dict(keep_vars=True)``, or views of one array): on loading they
 would be two independent arrays. :func:`save_model` drops the duplicate names and
-:func:`load_model` restores them. ``model.state_dict()`` itself holds copies, so
-``save_file(model.state_dict(), path)`` always works (a tied weight is then stored under
-each of its names). A non-contiguous array is saved in C order (a copy), as
+:func:`load_model` restores them. ``model.state_dict()``'s values share the weights'
+memory, as PyTorch's, so a tied weight appears twice there and ``save_file`` refuses it
+too; copies (``{k: v.clone() for k, v in sd.items()}``) store it under each name. A
+non-contiguous array is saved in C order (a copy), as
 ``safetensors.numpy`` does.
 """
 from __future__ import annotations
@@ -107,7 +108,7 @@ def _check_shared(arrays, op):
                     f"array); safetensors stores each tensor once, so loading would untie "
                     f"them. Save the model with zeroin.safetensors.save_model(model, path) "
                     f"(it keeps one name and records the other), or save copies "
-                    f"(model.state_dict() holds copies; or .copy() one of them)")
+                    f"({{k: v.clone() for k, v in state_dict.items()}})")
 
 
 def _check_metadata(metadata, op):

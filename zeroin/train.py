@@ -333,7 +333,7 @@ def _snapshot(model, optimizer, scheduler=None):
     all three, so that the learning rate and the schedule's position agree afterwards."""
     opt = optimizer.state_dict() if hasattr(optimizer, "state_dict") else None
     sched = copy.deepcopy(scheduler.state_dict()) if hasattr(scheduler, "state_dict") else None
-    return model.state_dict(), opt, sched
+    return copy.deepcopy(model.state_dict()), opt, sched     # its values share the weights'
 
 
 def _restore(model, optimizer, snap, scheduler=None):

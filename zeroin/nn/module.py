@@ -898,10 +898,11 @@ class Module:
         where ``get_extra_state`` is defined), as PyTorch's, built by each module's
         :meth:`_save_to_state_dict` with the state-dict hooks around it.
 
-        Values are detached tensors holding *copies* of the arrays (a snapshot: later
-        training does not change it; PyTorch shares the storage instead). With
-        ``keep_vars=True`` the parameters and buffers themselves. Save it with
-        :func:`zeroin.save`.
+        Values are detached tensors sharing the parameters' and buffers' memory, as
+        PyTorch's: ``sd[k].copy_(w)`` under ``no_grad`` loads a weight (nanoGPT's
+        ``from_pretrained``, timm's EMA), and later training changes them too, so keep a
+        snapshot with ``copy.deepcopy(model.state_dict())``. With ``keep_vars=True`` the
+        parameters and buffers themselves. Save it with :func:`zeroin.save`.
         """
         if args:                   # PyTorch's deprecated positional (destination, prefix, keep_vars)
             import warnings
@@ -942,11 +943,11 @@ class Module:
         for name, t in self._registry("_parameters").items():
             if t is not None:
                 keep = keep_vars or isinstance(t, UninitializedTensorMixin)   # PyTorch's
-                destination[prefix + name] = t if keep else _leaf(t.data.copy())
+                destination[prefix + name] = t if keep else t.detach()
         for name, t in d["_buffers"].items():
             if t is not None and name not in skip:
                 keep = keep_vars or isinstance(t, UninitializedTensorMixin)
-                destination[prefix + name] = t if keep else _leaf(t.data.copy())
+                destination[prefix + name] = t if keep else t.detach()
         if type(self).get_extra_state is not Module.get_extra_state:
             destination[prefix + _EXTRA_STATE] = self.get_extra_state()
 
