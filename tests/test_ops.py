@@ -1531,3 +1531,17 @@ def test_topk_gives_equal_values_in_index_order():
             np.testing.assert_array_equal(np.take_along_axis(a, idx, 1), z.values.numpy())
             same = z.values.numpy()[:, 1:] == z.values.numpy()[:, :-1]
             assert (np.diff(idx, axis=1)[same] > 0).all()
+
+
+def test_pow_gradient_at_zero_is_inf_or_nan_as_torchs_in_a_shared_scalar_graph():
+    # The fast engine's float lane once raised Python's ZeroDivisionError for 0.0 ** -0.5
+    # where x feeds two ops (x.abs() ** 0.5 + x); NumPy's and torch's answer is inf
+    torch = pytest.importorskip("torch")
+    for f in (lambda x: x.abs() ** 0.5 + x, lambda x: x ** 0.5 + x,
+              lambda x: x ** -1.0 + x, lambda x: x.abs() ** x.detach() + x + 1):
+        x = zeroin.tensor(0.0, dtype=zeroin.float64, requires_grad=True)
+        with np.errstate(all="ignore"):
+            f(x).backward()
+        t = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+        f(t).backward()
+        np.testing.assert_equal(x.grad.item(), t.grad.item())
