@@ -239,6 +239,8 @@ def test_plot_takes_paths_and_a_path_plots_itself(tmp_path):
     assert written.png == str(tmp_path / "two.png") and (tmp_path / "two.svg").exists()
     files = plot_descent(chapter, [a, b])
     assert files.png is None and files.svg_data.startswith(b"<?xml")
+    html = files._repr_html_()                     # inline in Jupyter, with the caption
+    assert "data:image/svg+xml" in html and "from the right: all 5 steps taken" in html
     assert [t.get_text() for t in files.figure.legends[0].get_texts()] == [
         "SGD, lr = 0.1", "from the right"]
     one = a.plot(xlim=(-1, 3))

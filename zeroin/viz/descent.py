@@ -8,7 +8,7 @@ extra, imported only here).
 
 >>> from zeroin.viz import descent_path
 >>> path = descent_path(lambda x: (x - 1) ** 2 + 0.001, 0.2, lr=0.1, steps=3)
->>> [round(v, 6) for v in path.points[:, 0]]
+>>> path.points[:, 0].round(6).tolist()
 [0.2, 0.36, 0.488, 0.5904]
 >>> path.stop
 'steps'

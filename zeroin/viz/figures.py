@@ -238,6 +238,12 @@ class FigureFiles:
     def __iter__(self):
         return iter((self.png, self.svg))
 
+    def _repr_html_(self):
+        """The figure (embedded) and its caption, inline in Jupyter."""
+        from ..lessons._common import figure_html
+        key = os.path.splitext(os.path.basename(self.svg or self.png or "figure"))[0]
+        return figure_html(key, self)
+
 
 def render(fig, formats=("png", "svg")):
     """``fig`` as ``{"png": bytes, "svg": bytes}``, in the lessons' style."""
