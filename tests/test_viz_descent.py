@@ -120,6 +120,19 @@ def test_stop_reasons_without_warnings(f, x0, kw, stop, words):
         assert p.steps == 0 and "not differentiable there" in p.reason
 
 
+def test_a_one_element_result_is_a_scalar_as_for_torchs_backward():
+    p = descent_path(lambda x: x * x, [1.0], lr=0.25, steps=2)
+    np.testing.assert_allclose(p.points[:, 0], [1.0, 0.5, 0.25])
+    assert not p.scalar and p.x.tolist() == [0.25]
+
+
+def test_a_one_element_list_start_is_drawn_with_vectors_of_one():
+    pytest.importorskip("matplotlib")
+    files = plot_descent(lambda x: (x[0] - 1) ** 2, [0.2], lrs=0.1, steps=3)
+    curve = files.figure.axes[0].lines[0]
+    np.testing.assert_allclose(curve.get_ydata(), (curve.get_xdata() - 1) ** 2)
+
+
 def test_a_start_within_tol_takes_no_step():
     p = descent_path(lambda x: x ** 2, 1e-6, tol=1e-3)
     assert p.steps == 0 and p.stop == "grad tol"

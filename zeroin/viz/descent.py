@@ -204,7 +204,7 @@ def _value(f, x):
         raise TypeError(f"descent_path: f must return a zeroin tensor computed from x with "
                         f"zeroin ops (e.g. zeroin.cos(x), not math.cos), got "
                         f"{type(y).__name__} {y!r}")
-    if y.numel() != 1 or y.dim() != 0:
+    if y.numel() != 1:
         raise ValueError(f"descent_path: f must return a scalar (shape ()), got shape "
                          f"{tuple(y.shape)} for x of shape {tuple(x.shape)}; reduce it, "
                          f"e.g. with .sum()")
@@ -286,6 +286,8 @@ def _runs(f, paths_or_x0, lrs, optimizers, lr, steps, tol, opt_kwargs):
     if isinstance(paths_or_x0, (list, tuple)) and paths_or_x0 and all(
             isinstance(p, DescentPath) for p in paths_or_x0):
         return list(paths_or_x0)
+    if isinstance(lrs, numbers.Real):
+        lrs = [lrs]
     runs = []
     for opt in (optimizers if optimizers is not None else [None]):
         cls, kw = opt if isinstance(opt, tuple) else (opt, {})
@@ -297,16 +299,16 @@ def _runs(f, paths_or_x0, lrs, optimizers, lr, steps, tol, opt_kwargs):
     return runs
 
 
-def _grid_values(f, axes):
-    """f at every point of the grid spanned by ``axes`` (one array per coordinate), by the
-    engine without gradients; NaN where f fails to give a finite number."""
+def _grid_values(f, axes, scalar):
+    """f at every point of the grid spanned by ``axes`` (one array per coordinate; x of
+    shape () where ``scalar``), by the engine without gradients; NaN where not finite."""
     import zeroin
     shape = tuple(len(a) for a in axes)
     out = np.empty(shape)
     with zeroin.no_grad(), np.errstate(all="ignore"):
         for idx in np.ndindex(*shape):
             p = np.array([a[i] for a, i in zip(axes, idx)])
-            out[idx] = float(f(zeroin.tensor(p[0] if len(axes) == 1 else p)).item())
+            out[idx] = float(f(zeroin.tensor(p[0] if scalar else p)).item())
     out[~np.isfinite(out)] = np.nan
     return out
 
@@ -355,7 +357,7 @@ def _draw_1d(ax, f, paths, view, ylim, F):
     they stand apart; returns {label: first step off the view} and the numbered steps."""
     (xlo, xhi), = view
     xs = np.linspace(xlo, xhi, 400)
-    ys = _grid_values(f, [xs])
+    ys = _grid_values(f, [xs], paths[0].scalar)
     inside = [v for p in paths for q, v in zip(p.points[:, 0], p.values)
               if xlo <= q <= xhi and math.isfinite(v)]
     ylo, yhi = ylim or F.span([*ys[np.isfinite(ys)], *inside], 0.06, 1e-3)
@@ -414,7 +416,7 @@ def _draw_2d(ax, f, paths, view, F):
     returns {label: first step off the view}."""
     (xlo, xhi), (ylo, yhi) = view
     a, b = np.linspace(xlo, xhi, 70), np.linspace(ylo, yhi, 60)
-    z = _grid_values(f, [a, b]).T
+    z = _grid_values(f, [a, b], False).T
     finite = z[np.isfinite(z)]
     if finite.size:
         levels = np.unique(np.quantile(finite, np.linspace(0.02, 0.98, 16)))
