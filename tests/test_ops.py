@@ -1839,3 +1839,17 @@ def test_einsum_large_operands_against_torch(spec, shapes):
         res.append([out.detach().numpy()] + [t.grad.numpy() for t in ts])
     for a, b in zip(*res):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_pow_gradient_at_zero_is_inf_or_nan_as_torchs_in_a_shared_scalar_graph():
+    # The fast engine's float lane once raised Python's ZeroDivisionError for 0.0 ** -0.5
+    # where x feeds two ops (x.abs() ** 0.5 + x); NumPy's and torch's answer is inf
+    torch = pytest.importorskip("torch")
+    for f in (lambda x: x.abs() ** 0.5 + x, lambda x: x ** 0.5 + x,
+              lambda x: x ** -1.0 + x, lambda x: x.abs() ** x.detach() + x + 1):
+        x = zeroin.tensor(0.0, dtype=zeroin.float64, requires_grad=True)
+        with np.errstate(all="ignore"):
+            f(x).backward()
+        t = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+        f(t).backward()
+        np.testing.assert_equal(x.grad.item(), t.grad.item())

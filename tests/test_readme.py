@@ -72,3 +72,14 @@ def test_every_comment_promising_output_is_printed(tmp_path, monkeypatch):
 @pytest.mark.parametrize("block", range(len(_blocks())))
 def test_every_python_block_compiles(block):
     compile(_blocks()[block], README, "exec")
+
+
+def test_your_own_function_example_prints_the_halving_path_and_writes_the_figure(
+        tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    scope, out = _run(_block("descent_path(lambda x: x ** 2"), tmp_path, monkeypatch)
+    lines = out.splitlines()
+    assert lines[0] == "[1.0, 0.5, 0.25, 0.125, 0.0625]"
+    assert lines[1] == "figures/descent.png"
+    assert (tmp_path / "figures" / "descent.png").stat().st_size > 0
+    assert scope["files"].caption.startswith("Gradient descent: SGD, lr = 0.4")

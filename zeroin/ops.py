@@ -456,8 +456,12 @@ class PowOp(Function):
 
 def _real_pow(x, e):
     """``x ** e``, NaN (NumPy's) where Python's float power leaves the reals: a negative
-    float to a fractional power is complex in Python (the fast path's float lane)."""
-    r = _pow_number(x, e) if isinstance(e, numbers.Real) else x ** e
+    float to a fractional power is complex in Python (the fast path's float lane), inf
+    (NumPy's) where Python raises ZeroDivisionError (0.0 to a negative power)."""
+    try:
+        r = _pow_number(x, e) if isinstance(e, numbers.Real) else x ** e
+    except ZeroDivisionError:
+        return np.float64(x) ** e
     return np.float64(x) ** e if type(r) is complex else r
 
 

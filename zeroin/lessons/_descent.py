@@ -4,6 +4,10 @@ from __future__ import annotations
 import math
 
 import zeroin
+
+from ..viz.figures import run_style
+from ..viz.figures import span as _span
+from ..viz.figures import spread_labels as _spread_labels
 from ._common import (LessonResult, Table, count, finite, lesson, need, plots_ok,
                       positive, show, whole)
 
@@ -224,29 +228,6 @@ class _Outcome:
 
 
 SHOW = 8                 # points drawn from each side in grad1
-
-
-def _span(values, margin_frac, min_margin):
-    """``(lo, hi)`` around ``values`` with a margin on each side."""
-    lo, hi = min(values), max(values)
-    pad = max(min_margin, margin_frac * (hi - lo))
-    return lo - pad, hi + pad
-
-
-def _spread_labels(groups, min_dx, min_dy):
-    """Which points to number: for each group of points (axes fractions, in step order)
-    the steps up to the first whose label would come within ``min_dx`` across and
-    ``min_dy`` up of a label already placed; returns one count per group."""
-    placed, counts = [], []
-    for points in groups:
-        n = 0
-        for x, y in points:
-            if any(abs(x - a) < min_dx and abs(y - b) < min_dy for a, b in placed):
-                break
-            placed.append((x, y))
-            n += 1
-        counts.append(n)
-    return counts
 
 
 def _why_crowded(kinds):
@@ -482,7 +463,7 @@ def _draw_lr(out, res, runs):
     with F.style():
         fig, (ax, ax2) = F.subplots(1, 2, figsize=(13, 5.8))
         for i, (eta, r) in enumerate(runs.items()):
-            color, marker, ls = _run_style(F, i)
+            color, marker, ls = run_style(i)
             xs = [row[1] for row in r["rows"]]
             n = min(len(xs), 16)
             ax.plot(range(n), xs[:n], marker=marker, ls=ls, color=color, ms=5, lw=1.5,
@@ -507,22 +488,12 @@ def _draw_lr(out, res, runs):
                       + _off_view_caption(off) + _zeros_caption(runs))
 
 
-_MARKERS = ("o", "s", "D", "P", "X", "h", "p", "*")   # no triangles: they mark off-view points
-_LINES = ("-", "--", "-.")
-
-
-def _run_style(F, i):
-    """Run i's colour, marker and line style: the runs stay apart printed in grey too."""
-    series = F.COLORS["series"]
-    return series[i % len(series)], _MARKERS[i % len(_MARKERS)], _LINES[i % len(_LINES)]
-
-
 def _mark_off_view(ax, runs, ylo, yhi, F):
     """A triangle on the edge of the x panel for each drawn point beyond its range (a
     diverging run), pointing the way it went; returns {eta: first step off the view}."""
     off = {}
     for i, (eta, r) in enumerate(runs.items()):
-        color = _run_style(F, i)[0]
+        color = run_style(i)[0]
         for step, x in enumerate(row[1] for row in r["rows"][:16]):
             if ylo <= x <= yhi:
                 continue
@@ -564,7 +535,7 @@ def _draw_gradients(ax2, res, runs, F):
     floor = 10.0 ** (decade - 1)
     any_zero = False
     for i, (eta, r) in enumerate(runs.items()):
-        color, marker, ls = _run_style(F, i)
+        color, marker, ls = run_style(i)
         steps = [row[0] for row in r["rows"] if row[3] != 0]
         gs = [abs(row[3]) for row in r["rows"] if row[3] != 0]
         ax2.semilogy(steps, gs, marker=marker, ls=ls, markevery=max(1, len(steps) // 25),

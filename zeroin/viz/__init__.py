@@ -7,6 +7,11 @@
 - :func:`zeroin.viz.module_calls` - record which module ran which op, so that a drawing
   frames each layer's ops (``zeroin.draw(y, modules=calls)``) or draws each layer as one
   node (``collapse=True``); :mod:`zeroin.viz.groups` holds it.
+- :func:`zeroin.viz.descent_path` - gradient descent on any function of one or more
+  coordinates, run by the engine with a :mod:`zeroin.optim` optimizer: the points, values,
+  gradients and why it stopped (a :class:`DescentPath`, printed as a table);
+  :func:`zeroin.viz.plot_descent` draws paths over the curve (1-D) or the contour lines
+  (2-D) of f: learning rates or optimizers compared. :mod:`zeroin.viz.descent` holds them.
 - :mod:`zeroin.viz.format` - how numbers and arrays are written, everywhere.
 - :mod:`zeroin.viz.figures` and :mod:`zeroin.viz.curves` - matplotlib helpers (optional
   ``plots`` extra) for the lessons, the tour and training curves.
@@ -16,8 +21,10 @@ The functions are ``zeroin.explain`` and ``zeroin.draw``; here ``zeroin.viz.expl
 """
 from __future__ import annotations
 
+from .descent import DescentPath, descent_path, plot_descent
 from .draw import Drawing
 from .explain import Explanation
 from .groups import module_calls
 
-__all__ = ["Drawing", "Explanation", "module_calls"]
+__all__ = ["DescentPath", "Drawing", "Explanation", "descent_path", "module_calls",
+           "plot_descent"]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from .._io import atomic_open
 
 __all__ = ["available", "style", "subplots", "save", "plain_log_ticks", "log_tick_span",
-           "place", "clashes", "FigureFiles",
+           "place", "clashes", "FigureFiles", "span", "spread_labels", "run_style", "MARKERS",
            "write_bytes", "write_text", "render", "legend_below", "COLORS", "PLOTS_HINT"]
 
 PLOTS_HINT = "figures need matplotlib: pip install 'zeroin[plots]'"
@@ -42,6 +42,11 @@ COLORS = {
     "series": ["#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#17becf", "#e377c2",
                "#bcbd22", "#393b79"],
 }
+
+# Several runs in one figure: colour, marker and line style all differ, so that they stay
+# apart for colour-blind readers and printed in grey. No triangles: they mark off-view points.
+MARKERS = ("o", "s", "D", "P", "X", "h", "p", "*")
+_LINES = ("-", "--", "-.")
 
 _STYLE = {
     "figure.dpi": 100,
@@ -124,6 +129,35 @@ def log_tick_span(values, subs=(1.0, 2.0, 5.0)):
     return below / 1.08, above * 1.08
 
 
+def run_style(i):
+    """Run ``i``'s ``(colour, marker, line style)`` in a figure of several runs."""
+    series = COLORS["series"]
+    return series[i % len(series)], MARKERS[i % len(MARKERS)], _LINES[i % len(_LINES)]
+
+
+def span(values, margin_frac, min_margin):
+    """``(lo, hi)`` around ``values`` with a margin on each side."""
+    lo, hi = min(values), max(values)
+    pad = max(min_margin, margin_frac * (hi - lo))
+    return lo - pad, hi + pad
+
+
+def spread_labels(groups, min_dx, min_dy):
+    """Which points to number: for each group of points (axes fractions, in step order)
+    the steps up to the first whose label would come within ``min_dx`` across and
+    ``min_dy`` up of a label already placed; returns one count per group."""
+    placed, counts = [], []
+    for points in groups:
+        n = 0
+        for x, y in points:
+            if any(abs(x - a) < min_dx and abs(y - b) < min_dy for a, b in placed):
+                break
+            placed.append((x, y))
+            n += 1
+        counts.append(n)
+    return counts
+
+
 def clashes(ax, box, others=()):
     """Whether the display box ``box`` leaves ``ax`` or touches one of its lines (a marker
     counts as a box of its size) or one of the boxes ``others`` (a legend, a placed label)."""
@@ -203,6 +237,12 @@ class FigureFiles:
 
     def __iter__(self):
         return iter((self.png, self.svg))
+
+    def _repr_html_(self):
+        """The figure (embedded) and its caption, inline in Jupyter."""
+        from ..lessons._common import figure_html
+        key = os.path.splitext(os.path.basename(self.svg or self.png or "figure"))[0]
+        return figure_html(key, self)
 
 
 def render(fig, formats=("png", "svg")):

@@ -1,0 +1,511 @@
+"""Gradient descent on any function, run by the engine, and its path as a figure.
+
+:func:`descent_path` runs the descent (zero_grad, f(x), backward, step with a
+:mod:`zeroin.optim` optimizer) and returns a :class:`DescentPath`: every point, value and
+gradient, and why it stopped. :func:`plot_descent` draws one or several paths: for one
+coordinate over the curve of f, for two over its contour lines (matplotlib, the ``plots``
+extra, imported only here).
+
+>>> from zeroin.viz import descent_path
+>>> path = descent_path(lambda x: (x - 1) ** 2 + 0.001, 0.2, lr=0.1, steps=3)
+>>> path.points[:, 0].round(6).tolist()
+[0.2, 0.36, 0.488, 0.5904]
+>>> path.stop
+'steps'
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import format as _fmt
+
+__all__ = ["STOPS", "DescentPath", "descent_path", "plot_descent"]
+
+STOPS = {
+    "grad tol": "|gradient| fell below tol",
+    "step tol": "the step |x_n - x_(n-1)| fell below step_tol",
+    "steps": "every step allowed was taken",
+    "diverged": "x or f(x) became non-finite or passed the blow-up bound",
+    "not differentiable": "the gradient at the last point is NaN or infinite",
+}
+SHOW_ROWS = 12          # rows of the printed table before it is cut short
+
+
+@dataclass(repr=False)
+class DescentPath:
+    """One run of :func:`descent_path`.
+
+    ``points`` (steps+1, d), ``values`` (steps+1,) and ``grads`` (steps+1, d) hold x, f(x)
+    and df/dx at every point visited (d = 1 for a scalar start); ``stop`` is one of
+    :data:`STOPS`'s keys and :attr:`reason` says it in words; ``label`` names the run
+    (optimizer and lr) in tables and legends."""
+    f: object
+    points: np.ndarray
+    values: np.ndarray
+    grads: np.ndarray
+    lr: float
+    label: str
+    stop: str
+    tol: float = None
+    step_tol: float = None
+    blowup: float = 1e6
+    scalar: bool = field(default=False)
+
+    @property
+    def steps(self):
+        """How many steps were taken (``len(points) - 1``)."""
+        return len(self.points) - 1
+
+    @property
+    def x(self):
+        """The last point, shaped like the start (a float for a scalar start)."""
+        return float(self.points[-1, 0]) if self.scalar else self.points[-1].copy()
+
+    @property
+    def converged(self):
+        return self.stop in ("grad tol", "step tol")
+
+    @property
+    def runs_away(self):
+        """Diverged, or still heading off: |gradient| grew in each of the last three steps
+        to more than twice its start (a figure's view then leaves the rest out)."""
+        g = np.linalg.norm(self.grads, axis=1)
+        return self.stop == "diverged" or (
+            self.stop == "steps" and len(g) > 3 and bool(np.all(np.diff(g[-4:]) > 0))
+            and g[-1] > 2 * g[0])
+
+    @property
+    def reason(self):
+        """Why the run stopped, in words."""
+        n, g = self.steps, float(np.linalg.norm(self.grads[-1]))
+        at = _point(self.points[-1])
+        if self.stop == "grad tol":
+            return f"converged: |gradient| = {g:.3g} < tol = {self.tol:g} after {_steps(n)}"
+        if self.stop == "step tol":
+            step = float(np.linalg.norm(self.points[-1] - self.points[-2]))
+            return (f"converged: |step| = {step:.3g} < step_tol = {self.step_tol:g} after "
+                    f"{_steps(n)}")
+        if self.stop == "diverged":
+            return (f"diverged at step {n}: x = {at}, f(x) = {self.values[-1]:.3g} "
+                    f"(non-finite or beyond {self.blowup:g}); try a smaller lr")
+        if self.stop == "not differentiable":
+            return (f"stopped at step {n}: the gradient at x = {at} is "
+                    f"{_point(self.grads[-1])}, f is not differentiable there; start "
+                    f"elsewhere or smooth f (e.g. sqrt(x**2 + 1e-12) for |x|)")
+        return f"all {_steps(n)} taken; |gradient| is still {g:.3g}"
+
+    def rows(self):
+        """``[step, x..., f(x), df/dx...]`` per point, as printed."""
+        return [[n, *p, v, *g] for n, (p, v, g) in
+                enumerate(zip(self.points.tolist(), self.values.tolist(),
+                              self.grads.tolist()))]
+
+    def columns(self):
+        d = self.points.shape[1]
+        if d == 1:
+            return ["step", "x", "f(x)", "df/dx"]
+        return (["step"] + [f"x{i + 1}" for i in range(d)] + ["f(x)"]
+                + [f"df/dx{i + 1}" for i in range(d)])
+
+    def title(self):
+        return f"Gradient descent ({self.label}): {self.reason}"
+
+    def __repr__(self):
+        cols = self.columns()
+        rows = [[str(r[0])] + [_num(v) for v in r[1:]] for r in self.rows()]
+        if len(rows) > SHOW_ROWS:
+            rows = rows[:SHOW_ROWS - 3] + [["..."] * len(cols)] + rows[-2:]
+        widths = [max(len(c), *(len(r[j]) for r in rows)) for j, c in enumerate(cols)]
+
+        def line(cells):
+            return "  ".join(c.rjust(w) for c, w in zip(cells, widths))
+        table = [line(cols), "  ".join("-" * w for w in widths)] + [line(r) for r in rows]
+        return "\n".join([self.title()] + table)
+
+    __str__ = __repr__
+
+    def plot(self, out=None, **kwargs):
+        """This path drawn by :func:`plot_descent` (its ``FigureFiles``)."""
+        return plot_descent(self.f, self, out=out, **kwargs)
+
+    def _repr_html_(self):
+        """The table, and the figure where matplotlib is there and x has 1 or 2 coordinates."""
+        from ..lessons._common import Table, figure_html
+        from . import figures as F
+        d = self.points.shape[1]
+        table = Table(self.title(), self.columns(), self.rows(),
+                      ["d"] + [".6g"] * (2 * d + 1))
+        fig = (figure_html("descent-path", self.plot())
+               if d <= 2 and F.available() else "")
+        return f'<div class="zeroin-descent">{table.html()}{fig}</div>'
+
+
+def _steps(n):
+    return _fmt.plural(n, "step")
+
+
+def _num(v):
+    return _fmt.number(v) if math.isfinite(v) else str(float(v))
+
+
+def _point(p):
+    p = np.asarray(p, dtype=float).reshape(-1)
+    if p.size == 1:
+        return _num(p[0])
+    return "(" + ", ".join(_num(v) for v in p) + ")"
+
+
+def _positive(name, key, value, why=""):
+    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool)
+          and math.isfinite(value) and value > 0)
+    if not ok:
+        raise ValueError(f"{name}: {key} must be a finite number > 0{why}, got {value!r}")
+
+
+def _check(lr, steps, tol, step_tol, blowup, optimizer):
+    _positive("descent_path", "lr", lr, " (each step moves x by -lr * gradient)")
+    if not isinstance(steps, numbers.Integral) or isinstance(steps, bool) or steps < 1:
+        raise ValueError(f"descent_path: steps must be a whole number >= 1, got {steps!r}")
+    for key, v in (("tol", tol), ("step_tol", step_tol)):
+        if v is not None:
+            _positive("descent_path", key, v, " (or None: run every step)")
+    _positive("descent_path", "blowup", blowup)
+    if optimizer is not None and not isinstance(optimizer, type):
+        raise TypeError(f"descent_path: optimizer takes a class such as zeroin.optim.Adam, "
+                        f"not {type(optimizer).__name__} {optimizer!r}; its settings go as "
+                        f"keywords: descent_path(f, x0, optimizer=zeroin.optim.SGD, "
+                        f"momentum=0.9)")
+
+
+def _start(x0):
+    """x0 as a float64 array of shape () or (d,)."""
+    if hasattr(x0, "detach"):
+        x0 = x0.detach().numpy()
+    try:
+        start = np.array(x0, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"descent_path: x0 must be a number or a 1-D list of numbers, "
+                        f"got {type(x0).__name__} {x0!r}") from None
+    if start.ndim > 1 or start.size == 0 or not np.all(np.isfinite(start)):
+        raise ValueError(f"descent_path: x0 must be a finite number or a non-empty 1-D "
+                         f"list of finite numbers, got shape {start.shape}: {x0!r}")
+    return start
+
+
+def _value(f, x):
+    """f(x), checked: a zeroin scalar tensor built from x."""
+    from .._tensor import Tensor
+    y = f(x)
+    if not isinstance(y, Tensor):
+        raise TypeError(f"descent_path: f must return a zeroin tensor computed from x with "
+                        f"zeroin ops (e.g. zeroin.cos(x), not math.cos), got "
+                        f"{type(y).__name__} {y!r}")
+    if y.numel() != 1:
+        raise ValueError(f"descent_path: f must return a scalar (shape ()), got shape "
+                         f"{tuple(y.shape)} for x of shape {tuple(x.shape)}; reduce it, "
+                         f"e.g. with .sum()")
+    if not y.requires_grad:
+        raise ValueError("descent_path: f's result does not depend on x through zeroin ops "
+                         "(did f call .item(), numpy or math?); build it from x with "
+                         "zeroin ops")
+    return y
+
+
+def _label(optimizer, lr, opt_kwargs):
+    extra = "".join(f", {k} = {v:g}" if isinstance(v, float) else f", {k} = {v}"
+                    for k, v in opt_kwargs.items())
+    return f"{optimizer.__name__}{extra}, lr = {lr:g}"
+
+
+def descent_path(f, x0, *, lr=0.1, steps=50, optimizer=None, tol=None, step_tol=None,
+                 blowup=1e6, label=None, **opt_kwargs):
+    """Run gradient descent on ``f`` from ``x0`` with zeroin's autograd; the path.
+
+    ``f`` takes a float64 tensor of x0's shape (``()`` for a number, ``(d,)`` for a list)
+    and returns a scalar tensor. Each step is ``zero_grad``, ``f(x)``, ``backward``,
+    ``step`` with ``optimizer(params, lr=lr, **opt_kwargs)`` (default
+    :class:`zeroin.optim.SGD`: x <- x - lr * gradient). It stops after ``steps`` steps,
+    when ``|gradient|`` falls below ``tol`` or ``|step|`` below ``step_tol``, when x or f(x) becomes
+    non-finite or ``|x|`` passes ``blowup`` (diverged), or at a NaN or infinite gradient
+    (not differentiable there), quietly: :attr:`DescentPath.reason` says which."""
+    import zeroin
+
+    from .. import optim
+    _check(lr, steps, tol, step_tol, blowup, optimizer)
+    if not callable(f):
+        raise TypeError(f"descent_path: f must be a function of a tensor, got {f!r}")
+    start = _start(x0)
+    optimizer = optimizer or optim.SGD
+    x = zeroin.tensor(start, requires_grad=True)
+    opt = optimizer([x], lr=lr, **opt_kwargs)
+    points, values, grads, stop = [], [], [], "steps"
+    with np.errstate(all="ignore"):
+        for n in range(steps + 1):
+            opt.zero_grad()
+            y = _value(f, x)
+            y.backward()
+            points.append(x.detach().numpy().astype(np.float64).reshape(-1))
+            values.append(float(y.item()))
+            grads.append(np.zeros_like(points[-1]) if x.grad is None else
+                         x.grad.numpy().astype(np.float64).reshape(-1))
+            stop = _stopped(points, values[-1], grads[-1], tol, step_tol, blowup)
+            if stop or n == steps:
+                break
+            opt.step()
+    return DescentPath(f, np.array(points), np.array(values), np.array(grads), float(lr),
+                       label or _label(optimizer, lr, opt_kwargs), stop or "steps", tol,
+                       step_tol, blowup, start.ndim == 0)
+
+
+def _stopped(points, value, grad, tol, step_tol, blowup):
+    """Why to stop at the last point, or None to go on."""
+    p = points[-1]
+    if not (np.all(np.isfinite(p)) and math.isfinite(value)) or np.abs(p).max() > blowup:
+        return "diverged"
+    if not np.all(np.isfinite(grad)):
+        return "not differentiable"
+    if tol is not None and np.linalg.norm(grad) < tol:
+        return "grad tol"
+    if step_tol is not None and len(points) > 1 and \
+            np.linalg.norm(p - points[-2]) < step_tol:
+        return "step tol"
+    return None
+
+
+# --- figures ------------------------------------------------------------------------------
+
+def _runs(f, paths_or_x0, lrs, optimizers, lr, steps, tol, opt_kwargs):
+    """The paths to draw: given, or run from x0 for each lr and each optimizer (a class or
+    ``(class, {settings})``)."""
+    if isinstance(paths_or_x0, DescentPath):
+        return [paths_or_x0]
+    if isinstance(paths_or_x0, (list, tuple)) and paths_or_x0 and all(
+            isinstance(p, DescentPath) for p in paths_or_x0):
+        return list(paths_or_x0)
+    if isinstance(lrs, numbers.Real):
+        lrs = [lrs]
+    runs = []
+    for opt in (optimizers if optimizers is not None else [None]):
+        cls, kw = opt if isinstance(opt, tuple) else (opt, {})
+        for rate in (lrs if lrs is not None else [lr]):
+            runs.append(descent_path(f, paths_or_x0, lr=rate, steps=steps, tol=tol,
+                                     optimizer=cls, **{**opt_kwargs, **kw}))
+    if not runs:
+        raise ValueError("plot_descent: lrs and optimizers must not be empty")
+    return runs
+
+
+def _grid_values(f, axes, scalar):
+    """f at every point of the grid spanned by ``axes`` (one array per coordinate; x of
+    shape () where ``scalar``), by the engine without gradients; NaN where not finite."""
+    import zeroin
+    shape = tuple(len(a) for a in axes)
+    out = np.empty(shape)
+    with zeroin.no_grad(), np.errstate(all="ignore"):
+        for idx in np.ndindex(*shape):
+            p = np.array([a[i] for a, i in zip(axes, idx)])
+            out[idx] = float(f(zeroin.tensor(p[0] if scalar else p)).item())
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def _view(paths, lims):
+    """Per coordinate ``(lo, hi)``: every point of the paths that did not diverge and the
+    starts, with a margin; a path that runs away counts while it stays within three times that
+    size of its start (it is clipped beyond). ``lims`` (one ``(lo, hi)`` or None per
+    coordinate) wins where given."""
+    from .figures import span
+    kept = [p.points[np.all(np.isfinite(p.points), axis=1)] for p in paths
+            if not p.runs_away] + [p.points[:1] for p in paths]
+    base = np.vstack(kept)
+    size = max(float(np.ptp(base, axis=0).max()), 1.0)
+    for p in paths:
+        if p.runs_away:
+            near = [q for q in p.points if np.all(np.isfinite(q))
+                    and np.abs(q - p.points[0]).max() <= 3 * size]
+            kept.append(np.array(near).reshape(-1, base.shape[1]))
+    pts = np.vstack(kept)
+    view = []
+    for j, lim in enumerate(lims):
+        lo, hi = pts[:, j].min(), pts[:, j].max()
+        view.append(lim or span([lo, hi], 0.12, max(0.05 * (hi - lo), 0.1 * max(abs(lo),
+                                                                          abs(hi), 1))))
+    return view
+
+
+def _off_view(ax, xy, box, color):
+    """A triangle on the edge of the view where the path (display data ``xy``) first leaves
+    ``box`` = ((xlo, xhi), (ylo, yhi)), pointing the way it went; that step or None."""
+    (xlo, xhi), (ylo, yhi) = box
+    for step, (a, b) in enumerate(xy):
+        if xlo <= a <= xhi and ylo <= b <= yhi:
+            continue
+        a, b = (a, b) if np.isfinite(a) and np.isfinite(b) else xy[max(step - 1, 0)]
+        marker = (">" if a > xhi else "<" if a < xlo else "^" if b > yhi else "v")
+        ax.plot([min(max(a, xlo), xhi)], [min(max(b, ylo), yhi)], marker, color=color,
+                ms=12, mec="black", mew=0.8, clip_on=False, zorder=6)
+        return step
+    return None
+
+
+def _draw_1d(ax, f, paths, view, ylim, F):
+    """The curve over the view, each path's points on it, joined by arrows, numbered where
+    they stand apart; returns {label: first step off the view} and the numbered steps."""
+    (xlo, xhi), = view
+    xs = np.linspace(xlo, xhi, 400)
+    ys = _grid_values(f, [xs], paths[0].scalar)
+    inside = [v for p in paths for q, v in zip(p.points[:, 0], p.values)
+              if xlo <= q <= xhi and math.isfinite(v)]
+    ylo, yhi = ylim or F.span([*ys[np.isfinite(ys)], *inside], 0.06, 1e-3)
+    ax.plot(xs, ys, color=F.COLORS["curve"], lw=2, label="f(x)", zorder=1)
+    ax.set_xlim(xlo, xhi)
+    ax.set_ylim(ylo, yhi)
+    off, groups, offsets = {}, [], []
+    for i, p in enumerate(paths):
+        color, marker, ls = F.run_style(i)
+        px, py = p.points[:, 0], p.values
+        ax.plot(px, py, marker=marker, ls="none", color=color, ms=8, mec="white", mew=0.6,
+                zorder=4)
+        for a in range(p.steps):
+            ax.annotate("", (px[a + 1], py[a + 1]), (px[a], py[a]), zorder=3,
+                        arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.5,
+                                    "ls": ls, "shrinkA": 5, "shrinkB": 5,
+                                    "mutation_scale": 14})
+        off[p.label] = _off_view(ax, list(zip(px, py)), ((xlo, xhi), (ylo, yhi)), color)
+        # a number on the lower side of the curve, square to it (axes fractions, ~2:1)
+        sx, sy = 1 / (xhi - xlo), 0.55 / (yhi - ylo)
+        normal = [np.array([g * sy, -sx]) / (math.hypot(g * sy, sx) or 1)
+                  for g in p.grads[:, 0]]
+        offsets.append([(16 * u, 16 * v) for u, v in normal])
+        groups.append([((a - xlo) * sx + 0.028 * u, (b - ylo) * sy / 0.55 + 0.05 * v)
+                       if math.isfinite(b) and xlo <= a <= xhi and ylo <= b <= yhi else None
+                       for a, b, (u, v) in zip(px, py, normal)])
+    numbered = _free_labels(groups, 0.03, 0.05)
+    for i, (p, steps) in enumerate(zip(paths, numbered)):
+        for a in steps:
+            ax.annotate(str(a), (p.points[a, 0], p.values[a]), textcoords="offset points",
+                        xytext=offsets[i][a], ha="center", va="center", fontsize=12,
+                        color=F.run_style(i)[0], zorder=5)
+    ax.set_xlabel("x")
+    ax.set_ylabel("f(x)")
+    return off, numbered
+
+
+def _free_labels(groups, min_dx, min_dy):
+    """Which steps to number: per group of label positions (axes fractions, in step order,
+    None where not drawn), each step whose label keeps ``min_dx`` across or ``min_dy`` up
+    from every label placed before it."""
+    placed, chosen = [], []
+    for points in groups:
+        chosen.append([])
+        for step, xy in enumerate(points):
+            if xy is None or any(abs(xy[0] - a) < min_dx and abs(xy[1] - b) < min_dy
+                                 for a, b in placed):
+                continue
+            placed.append(xy)
+            chosen[-1].append(step)
+    return chosen
+
+
+def _draw_2d(ax, f, paths, view, F):
+    """Contour lines of f over the view and each path on top, start and end marked;
+    returns {label: first step off the view}."""
+    (xlo, xhi), (ylo, yhi) = view
+    a, b = np.linspace(xlo, xhi, 70), np.linspace(ylo, yhi, 60)
+    z = _grid_values(f, [a, b], False).T
+    finite = z[np.isfinite(z)]
+    if finite.size:
+        levels = np.unique(np.quantile(finite, np.linspace(0.02, 0.98, 16)))
+        if len(levels) > 1:
+            ax.contour(a, b, z, levels=levels, colors=F.COLORS["muted"], linewidths=1,
+                       alpha=0.7, zorder=1)
+    off = {}
+    for i, p in enumerate(paths):
+        color, marker, ls = F.run_style(i)
+        pts = p.points
+        ax.plot(pts[:, 0], pts[:, 1], marker=marker, ls=ls, color=color, ms=6, lw=2,
+                markevery=max(1, p.steps // 30), zorder=3)
+        ax.plot(*pts[0], "o", ms=15, mfc="none", mec=color, mew=2.5, zorder=4)
+        if np.all(np.isfinite(pts[-1])):
+            ax.plot(*pts[-1], "*", ms=17, color=color, mec="black", mew=0.8, zorder=5)
+        off[p.label] = _off_view(ax, [tuple(q) for q in pts], view, color)
+    ax.set_xlim(xlo, xhi)
+    ax.set_ylim(ylo, yhi)
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
+    return off
+
+
+def _legend(fig, ax, paths, two_d, F):
+    """Below the axes, so it never covers a path: one entry per path, then start and end."""
+    from matplotlib.lines import Line2D
+    handles = [Line2D([], [], color=c, marker=m, ls=ls, ms=8, lw=2)
+               for c, m, ls in (F.run_style(i) for i in range(len(paths)))]
+    labels = [p.label for p in paths]
+    if two_d:
+        handles += [Line2D([], [], marker="o", ms=13, mfc="none", mec="black", mew=2,
+                           ls="none"),
+                    Line2D([], [], marker="*", ms=15, color="black", ls="none")]
+        labels += ["start", "end"]
+    return fig.legend(handles, labels, loc="outside lower center",
+                      ncol=min(len(labels), 3 if len(paths) > 2 else 4))
+
+
+def plot_descent(f, paths_or_x0, *, lrs=None, optimizers=None, lr=0.1, steps=50, tol=None,
+                 xlim=None, ylim=None, title=None, out=None, name="descent", **opt_kwargs):
+    """Gradient-descent paths on ``f`` as a figure (16:9), saved as PNG and SVG.
+
+    ``paths_or_x0``: a :class:`DescentPath`, a list of them, or a start x0 from which
+    :func:`descent_path` runs once per learning rate in ``lrs`` (default ``[lr]``) and per
+    optimizer in ``optimizers`` (a class, or ``(class, {settings})`` such as
+    ``(zeroin.optim.SGD, {"momentum": 0.9})``). One coordinate: the curve of f with the
+    points numbered by step and joined by arrows; two: contour lines of f with the paths on
+    top, start and end marked. The view covers the paths with a margin (``xlim``/``ylim``
+    set it: x and f(x), or x1 and x2); a diverging path is clipped, marked by a triangle
+    where it leaves and named in the caption. Other keywords go to :func:`descent_path`
+    (``step_tol``, ``blowup``, the optimizer's settings such as ``momentum=0.9``).
+    ``out``: folder for ``NAME.png``/``.svg`` (None: kept in memory). Returns
+    :class:`zeroin.viz.figures.FigureFiles` with ``numbered`` (per path, the steps
+    numbered in a 1-D figure) and ``off_view`` ({label: first step clipped, or None})."""
+    from . import figures as F
+    paths = _runs(f, paths_or_x0, lrs, optimizers, lr, steps, tol, opt_kwargs)
+    d = paths[0].points.shape[1]
+    if any(p.points.shape[1] != d for p in paths):
+        raise ValueError(f"plot_descent: the paths have different numbers of coordinates "
+                         f"({sorted({p.points.shape[1] for p in paths})}); draw each alone")
+    if d > 2:
+        raise ValueError(f"plot_descent: x has {d} coordinates, a picture shows 1 or 2; "
+                         f"plot a 2-D slice (a function of two coordinates, the others "
+                         f"fixed) or use descent_path alone for the numbers")
+    if not F.available():
+        raise ImportError(f"plot_descent: {F.PLOTS_HINT}")
+    view = _view(paths, [xlim] if d == 1 else [xlim, ylim])
+    with F.style():
+        fig, ax = F.subplots(figsize=(12.8, 7.2))
+        if d == 1:
+            off, numbered = _draw_1d(ax, f, paths, view, ylim, F)
+        else:
+            off, numbered = _draw_2d(ax, f, paths, view, F), None
+        name_f = getattr(f, "__name__", "f")
+        ax.set_title(title or f"Gradient descent on {'f' if name_f == '<lambda>' else name_f}"
+                     + (f", {paths[0].label}" if len(paths) == 1 else ""))
+        _legend(fig, ax, paths, d == 2, F)
+        files = F.save(fig, out, name, _caption(paths, off, numbered))
+        files.numbered, files.off_view = numbered, off
+        return files
+
+
+def _caption(paths, off, numbered):
+    text = "Gradient descent: " + "; ".join(f"{p.label}: {p.reason}" for p in paths) + "."
+    if numbered is not None and any(len(n) < p.steps + 1 for p, n in zip(paths, numbered)):
+        text += (" Points are numbered by step where the numbers stand apart (crowded "
+                 "ones are left unnumbered).")
+    gone = [f"{label} from step {s}" for label, s in off.items() if s is not None]
+    if gone:
+        text += (f" Clipped to the view: {'; '.join(gone)} (a triangle on the edge marks "
+                 f"where it leaves).")
+    return text
