@@ -221,6 +221,22 @@ def test_a_diverging_path_is_clipped_with_a_note(tmp_path):
     assert len(edge) == 1 and edge[0].get_xdata()[0] == pytest.approx(hi)
 
 
+def test_optimizers_as_a_dict_are_labelled_by_its_keys():
+    pytest.importorskip("matplotlib")
+    runs = {"plain": optim.SGD, "heavy ball": (optim.SGD, {"momentum": 0.5})}
+    files = plot_descent(quad2, [-5.0, -2.0], optimizers=runs, lr=0.4, steps=5)
+    labels = [t.get_text() for t in files.figure.legends[0].get_texts()]
+    assert labels == ["plain", "heavy ball", "start", "end"]
+    files = plot_descent(quad2, [-5.0, -2.0], optimizers=runs, lrs=[0.1, 0.4], steps=5)
+    labels = [t.get_text() for t in files.figure.legends[0].get_texts()]
+    assert labels[:4] == ["plain, lr = 0.1", "plain, lr = 0.4", "heavy ball, lr = 0.1",
+                          "heavy ball, lr = 0.4"]
+    ax = files.figure.axes[0]
+    want = descent_path(quad2, [-5.0, -2.0], lr=0.4, steps=5, optimizer=optim.SGD, momentum=0.5)
+    assert any(np.allclose(ln.get_xydata(), want.points) for ln in ax.lines
+               if len(ln.get_xdata()) == 6)
+
+
 def test_2d_figure_contours_paths_start_and_end():
     pytest.importorskip("matplotlib")
     runs = [optim.SGD, (optim.SGD, {"momentum": 0.5}), optim.Adam]

@@ -280,7 +280,7 @@ def _stopped(points, value, grad, tol, step_tol, blowup):
 
 def _runs(f, paths_or_x0, lrs, optimizers, lr, steps, tol, opt_kwargs):
     """The paths to draw: given, or run from x0 for each lr and each optimizer (a class or
-    ``(class, {settings})``)."""
+    ``(class, {settings})``; a dict labels them by its keys)."""
     if isinstance(paths_or_x0, DescentPath):
         return [paths_or_x0]
     if isinstance(paths_or_x0, (list, tuple)) and paths_or_x0 and all(
@@ -288,12 +288,17 @@ def _runs(f, paths_or_x0, lrs, optimizers, lr, steps, tol, opt_kwargs):
         return list(paths_or_x0)
     if isinstance(lrs, numbers.Real):
         lrs = [lrs]
+    named = optimizers.items() if isinstance(optimizers, dict) else \
+        [(None, o) for o in (optimizers if optimizers is not None else [None])]
+    rates = lrs if lrs is not None else [lr]
     runs = []
-    for opt in (optimizers if optimizers is not None else [None]):
+    for name, opt in named:
         cls, kw = opt if isinstance(opt, tuple) else (opt, {})
-        for rate in (lrs if lrs is not None else [lr]):
+        for rate in rates:
+            label = None if name is None else (
+                f"{name}, lr = {rate:g}" if len(rates) > 1 else str(name))
             runs.append(descent_path(f, paths_or_x0, lr=rate, steps=steps, tol=tol,
-                                     optimizer=cls, **{**opt_kwargs, **kw}))
+                                     optimizer=cls, label=label, **{**opt_kwargs, **kw}))
     if not runs:
         raise ValueError("plot_descent: lrs and optimizers must not be empty")
     return runs
@@ -462,7 +467,7 @@ def plot_descent(f, paths_or_x0, *, lrs=None, optimizers=None, lr=0.1, steps=50,
     ``paths_or_x0``: a :class:`DescentPath`, a list of them, or a start x0 from which
     :func:`descent_path` runs once per learning rate in ``lrs`` (default ``[lr]``) and per
     optimizer in ``optimizers`` (a class, or ``(class, {settings})`` such as
-    ``(zeroin.optim.SGD, {"momentum": 0.9})``). One coordinate: the curve of f with the
+    ``(zeroin.optim.SGD, {"momentum": 0.9})``; a dict ``{label: optimizer}`` names them). One coordinate: the curve of f with the
     points numbered by step and joined by arrows; two: contour lines of f with the paths on
     top, start and end marked. The view covers the paths with a margin (``xlim``/``ylim``
     set it: x and f(x), or x1 and x2); a diverging path is clipped, marked by a triangle
