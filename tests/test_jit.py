@@ -121,3 +121,24 @@ def test_script_module_classes_for_isinstance():
     assert not isinstance(jit.script(nn.Linear(1, 1)), jit.ScriptModule)
     assert not isinstance(jit.script(lambda a: a), jit.ScriptFunction)
     assert zeroin.jit is jit
+
+
+def test_a_scripted_modules_save_says_what_to_do_instead(tmp_path):
+    # d2l's hybridize section: torch.jit.script(net).save("mlp.pt")
+    net = nn.Sequential(nn.Linear(3, 2), nn.ReLU())
+    with pytest.warns(DeprecationWarning):
+        scripted = jit.script(net)
+    for name in ("save", "code", "graph"):
+        with pytest.raises(AttributeError, match=rf"no attribute '{name}': zeroin's jit.script "
+                                                 r"and jit.trace return the module itself.*"
+                                                 r"zeroin\.save\(model\.state_dict\(\), path\)"):
+            getattr(scripted, name)
+    with pytest.raises(AttributeError, match=r"^'Sequential' object has no attribute 'foo'$"):
+        scripted.foo
+    assert not hasattr(net, "save") and hasattr(net[0], "weight")
+    path = tmp_path / "mlp.npz"                  # what the message says works
+    zeroin.save(net.state_dict(), path)
+    again = nn.Sequential(nn.Linear(3, 2), nn.ReLU())
+    again.load_state_dict(zeroin.load(path))
+    x = zeroin.randn(4, 3)
+    np.testing.assert_array_equal(again(x).numpy(), net(x).numpy())

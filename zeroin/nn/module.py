@@ -385,6 +385,11 @@ def _registered(table, module, name, value):
     return value
 
 
+# a TorchScript module's attributes, which zeroin's jit (the module itself) has not
+_SCRIPT_ONLY = frozenset({"save", "code", "graph", "inlined_graph",
+                          "code_with_constants", "original_name"})
+
+
 class Module:
     """Base class of layers and models.
 
@@ -1089,3 +1094,15 @@ class Module:
 
     def __dir__(self):
         return sorted(set(super().__dir__()))
+
+    def __getattr__(self, name):
+        """Only names the normal lookup did not find: a TorchScript module's (``save``,
+        ``code``, ``graph``) get the advice, as zeroin's ``jit.script``/``trace`` return the
+        module itself (d2l's ``torch.jit.script(net).save("mlp.pt")``)."""
+        if name in _SCRIPT_ONLY:
+            raise AttributeError(
+                f"'{type(self).__name__}' object has no attribute {name!r}: zeroin's "
+                f"jit.script and jit.trace return the module itself (no TorchScript); save "
+                f"its weights with zeroin.save(model.state_dict(), path) and load them into "
+                f"a model built by the same code (model.load_state_dict(zeroin.load(path)))")
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute {name!r}")
