@@ -643,8 +643,10 @@ class Drawing:
         ax.axis("off")
         for s in self._scene():          # one layout pixel is 1/100 inch
             _png_patch(ax, s, self.rankdir == "TB", 72 / 100)
+        from .fonts import fallback
         buf = io.BytesIO()
-        fig.savefig(buf, format=fmt, dpi=dpi, facecolor=_paint("#ffffff", self.theme))
+        with fallback(fig):               # names in any script: a font that has them
+            fig.savefig(buf, format=fmt, dpi=dpi, facecolor=_paint("#ffffff", self.theme))
         return buf.getvalue()
 
     # --- files ------------------------------------------------------------------------
