@@ -289,8 +289,9 @@ def save_figure(fig, path, dpi=150):
     """
     from pathlib import Path
     from ._io import atomic_open
+    from .viz.fonts import fallback
     path = Path(path)
-    with atomic_open(path) as f:
+    with atomic_open(path) as f, fallback(fig):
         fig.savefig(f, dpi=dpi, format=path.suffix[1:].lower() or None)
     return path
 

@@ -341,9 +341,12 @@ def _figure_to_image(figures, close=True):
     import matplotlib.pyplot as plt
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+    from ..viz.fonts import fallback
+
     def render(fig):
         canvas = FigureCanvasAgg(fig)
-        canvas.draw()
+        with fallback(fig):            # labels in any script: a font that has them
+            canvas.draw()
         w, h = fig.canvas.get_width_height()
         data = np.frombuffer(canvas.buffer_rgba(), dtype=np.uint8).reshape(h, w, 4)
         if close:

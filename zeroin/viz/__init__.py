@@ -14,7 +14,9 @@
   (2-D) of f: learning rates or optimizers compared. :mod:`zeroin.viz.descent` holds them.
 - :mod:`zeroin.viz.format` - how numbers and arrays are written, everywhere.
 - :mod:`zeroin.viz.figures` and :mod:`zeroin.viz.curves` - matplotlib helpers (optional
-  ``plots`` extra) for the lessons, the tour and training curves.
+  ``plots`` extra) for the lessons, the tour and training curves;
+  :mod:`zeroin.viz.fonts` gives every matplotlib picture a fallback font for text in
+  any script (Chinese names and titles).
 
 The functions are ``zeroin.explain`` and ``zeroin.draw``; here ``zeroin.viz.explain`` and
 ``zeroin.viz.draw`` are the modules that hold them.

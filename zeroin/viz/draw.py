@@ -32,7 +32,7 @@ from .._io import atomic_open
 from .._tensor import Tensor
 from .explain import is_data, local_vjp, node_names, not_a_tensor, the_other_way_round
 from . import groups
-from .format import array, number, plural, short
+from .format import array, cells, number, plural, short
 from .layout import Cycle, fold, layout, nested
 
 __all__ = ["draw", "Drawing"]
@@ -79,8 +79,9 @@ def _n(v, digits=4):
 
 
 def _text_w(s, size=_FS, bold=False):
-    # average advance of DejaVu Sans, a little generous so text never overflows
-    return len(s) * size * (0.64 if bold else 0.6)
+    # average advance of DejaVu Sans, a little generous so text never overflows; a
+    # Chinese, Japanese or Korean character (full width, 1 em) counts as two
+    return cells(s) * size * (0.64 if bold else 0.6)
 
 
 class _Node:
@@ -642,8 +643,10 @@ class Drawing:
         ax.axis("off")
         for s in self._scene():          # one layout pixel is 1/100 inch
             _png_patch(ax, s, self.rankdir == "TB", 72 / 100)
+        from .fonts import fallback
         buf = io.BytesIO()
-        fig.savefig(buf, format=fmt, dpi=dpi, facecolor=_paint("#ffffff", self.theme))
+        with fallback(fig):               # names in any script: a font that has them
+            fig.savefig(buf, format=fmt, dpi=dpi, facecolor=_paint("#ffffff", self.theme))
         return buf.getvalue()
 
     # --- files ------------------------------------------------------------------------

@@ -247,8 +247,9 @@ class FigureFiles:
 
 def render(fig, formats=("png", "svg")):
     """``fig`` as ``{"png": bytes, "svg": bytes}``, in the lessons' style."""
+    from .fonts import fallback
     data = {}
-    with style():
+    with style(), fallback(fig):
         for fmt in formats:
             buf = io.BytesIO()
             fig.savefig(buf, format=fmt, metadata=_metadata(fmt))

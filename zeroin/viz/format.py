@@ -6,10 +6,12 @@ statistics, never every element.
 """
 from __future__ import annotations
 
+import unicodedata
+
 import numpy as np
 
 __all__ = ["number", "array", "short", "shape_str", "shape_words", "tex_array", "tex_name",
-           "plural", "SMALL"]
+           "plural", "cells", "SMALL"]
 
 SMALL = 12          # tensors with at most this many elements are written out in full
 
@@ -23,6 +25,15 @@ def number(v, digits=6):
     if v == int(v) and abs(v) < 10 ** max(digits, 6):
         return str(int(v))
     return format(v, f".{digits}g")
+
+
+def cells(s):
+    """How many character cells ``s`` takes: two for a wide or full-width character
+    (Chinese, Japanese, Korean, full-width forms; East Asian Width W or F), one for any
+    other (Latin, Greek, math symbols such as the ambiguous-width ``\u03b1``)."""
+    if s.isascii():
+        return len(s)
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
 
 
 def shape_str(shape):
