@@ -264,3 +264,13 @@ def test_draw_boxes_are_wider_than_their_text(cjk, name):
     assert width <= D._text_w(name, D._FS, True) <= 1.45 * width
     assert node.w >= width + 2 * D._PAD
     assert D._text_w("loss", 13) == 4 * 13 * 0.6                 # Latin: as it always was
+
+
+
+def test_fonts_are_found_without_matplotlibs_private_lookup(cjk, monkeypatch):
+    """``_find_fonts_by_props`` is private to matplotlib: without it (a later version) the
+    missing characters are still found (the default family's file, by ``findfont``)."""
+    from matplotlib import font_manager as fm
+    monkeypatch.delattr(fm.FontManager, "_find_fonts_by_props")
+    assert fonts.missing_glyphs("权重 w é α") == "权重"
+    assert fonts.missing_glyphs("w é α ∂") == ""

@@ -67,7 +67,10 @@ def _has(path, ch):
 def _paths(prop):
     """The font files matplotlib renders ``prop`` with: one per family found."""
     from matplotlib import font_manager
-    return font_manager.fontManager._find_fonts_by_props(prop)
+    find = getattr(font_manager.fontManager, "_find_fonts_by_props", None)   # 3.6+, private
+    if find is None:                    # a later matplotlib without it: the first family's file
+        return [font_manager.findfont(prop)]
+    return find(prop)
 
 
 def missing_glyphs(text, prop=None):
