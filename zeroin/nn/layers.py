@@ -320,7 +320,8 @@ class _DropoutNd(Module):
 
 class Dropout(_DropoutNd):
     """In training, zero each element with probability ``p`` and scale the others by
-    1/(1-p); in evaluation (``model.eval()``) pass the input through unchanged.
+    1/(1-p); in evaluation (``model.eval()``) pass the input through unchanged. ``p`` is
+    the probability to drop (CS231n's ``dropout_param['p']`` keeps: pass ``1 - p``).
 
     The masks come from :func:`zeroin.random.get_rng` (seed with ``zeroin.manual_seed``)
     unless ``rng`` is given."""
@@ -424,7 +425,8 @@ class BatchNorm1d(_BatchNorm):
     Training mode uses the batch's mean and (biased) variance and updates the running
     statistics: ``running = (1 - momentum) * running + momentum * batch`` (the running
     variance uses the unbiased batch variance; ``momentum=None``: the plain average of
-    all batches so far). Evaluation mode uses the running ones.
+    all batches so far): CS231n's momentum 0.9 (the weight of the old value) is
+    PyTorch's 0.1. Evaluation mode uses the running ones.
     Input (N, C) or (N, C, L).
     """
 
