@@ -1818,3 +1818,20 @@ def test_norm_weight_and_bias_of_another_shape_are_refused_as_torch(op, call, ba
     with pytest.raises(RuntimeError):
         run(torch, bad)
     assert np.allclose(run(zeroin, good).numpy(), run(torch, good).numpy(), atol=1e-5)
+
+
+def test_cs231n_float32_input_to_a_default_dtype_model_says_why_as_a_runtime_error():
+    # CS231n's test_TwoLayerFC: x = zeros((64, 50), dtype=torch.float32) into a model made
+    # without dtype: float32 in PyTorch, float64 (the default) in zeroin
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError):           # PyTorch's type, for a model of float64
+        torch.nn.Linear(50, 42).double()(torch.zeros(64, 50))
+    with pytest.raises(RuntimeError, match=r"^Linear: input has dtype float32 but the layer's "
+                       r"parameters are float64; .*; zeroin's default dtype is float64 "
+                       r"\(PyTorch's is float32\).*set_default_dtype"):
+        nn.Linear(50, 42)(zeroin.zeros((64, 50), dtype=zeroin.float32))
+    with pytest.raises(TypeError) as e:         # still a TypeError; other pairs: no note
+        nn.Linear(50, 42)(zeroin.zeros((64, 50), dtype=zeroin.float16))
+    assert "default dtype" not in str(e.value)
+    assert nn.Linear(50, 42).float()(zeroin.zeros((64, 50), dtype=zeroin.float32)).shape == \
+        (64, 42)

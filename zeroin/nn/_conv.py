@@ -26,10 +26,10 @@ import numbers
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view as _windows
 
-from .._tensor import Tensor, _leaf, get_default_dtype
+from .._tensor import Tensor, _leaf
 from ..errors import DtypeError, ShapeError
 from ..function import Function, no_derivative
-from ..ops import NP, op
+from ..ops import NP, default_dtype_note, op
 from .functional import DropoutOp     # defined before functional imports this module
 from .functional import _tensor_arg as _as_tensor
 
@@ -412,14 +412,9 @@ def _check_float(op, x, w, b):
 
 
 def _default_note(a, b):
-    """Why one of two tensors is float64: zeroin's default dtype (CS231n's three-layer
-    convnet test makes its weights with dtype=torch.float32, its biases without)."""
-    if {a.dtype.name, b.dtype.name} != {"float32", "float64"} or \
-            get_default_dtype() != np.float64:
-        return ""
-    return ("; zeroin's default dtype is float64 (PyTorch's is float32): zeros(6) and randn "
-            "without dtype= give float64; zeroin.set_default_dtype(zeroin.float32) first runs "
-            "PyTorch code as written")
+    """Why one is float64 (CS231n's three-layer convnet test makes its weights with
+    dtype=torch.float32, its biases without)."""
+    return default_dtype_note(a.dtype, b.dtype)
 
 
 def _check_input(op, x, nd):

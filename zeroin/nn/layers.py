@@ -7,6 +7,8 @@ from collections import OrderedDict
 import numpy as np
 
 from .._tensor import Tensor, get_default_dtype
+from ..errors import DtypeError
+from ..ops import default_dtype_note
 from . import functional as F
 from . import init
 from .module import Module, Parameter
@@ -49,10 +51,10 @@ def _check_input_dtype(layer, x):
     name = type(layer).__name__
     if xd.kind in "iub":
         return x.astype(wd)
-    raise TypeError(f"{name}: input has dtype {xd} but the layer's parameters are {wd}; "
-                    f"convert one of them: the model with model.to({xd}) (or model.float() "
-                    f"/ model.double()), or the input with x.astype({wd}) "
-                    f"(x.float() / x.double())")
+    raise DtypeError(f"{name}: input has dtype {xd} but the layer's parameters are {wd}; "
+                     f"convert one of them: the model with model.to({xd}) (or model.float() "
+                     f"/ model.double()), or the input with x.astype({wd}) "
+                     f"(x.float() / x.double()){default_dtype_note(xd, wd)}")
 
 
 class Linear(Module):
