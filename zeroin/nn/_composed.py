@@ -65,11 +65,11 @@ def _check_affine(op, weight, bias, want, of):
     """``weight`` and ``bias`` of exactly shape ``want`` (PyTorch refuses others): CS231n's
     gamma of shape (1, C, 1, 1) or (1, D) would otherwise broadcast, or reshape, silently."""
     for name, t in (("weight", weight), ("bias", bias)):
-        if t is not None and tuple(t.shape) != want:
+        got = tuple(getattr(t, "shape", ()))
+        if t is not None and got != want:
             fix = (f"; pass {name}.reshape({', '.join(map(str, want))})"
-                   if math.prod(t.shape) == math.prod(want) else "")
-            raise ShapeError(f"{op}: {name} must have shape {want} ({of}), got "
-                             f"{tuple(t.shape)}{fix}")
+                   if math.prod(got) == math.prod(want) else "")
+            raise ShapeError(f"{op}: {name} must have shape {want} ({of}), got {got}{fix}")
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):  # noqa: A002
