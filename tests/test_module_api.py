@@ -672,3 +672,22 @@ def test_module_type_keeps_the_parameter_objects_and_refuses_integer_types():
         m.type("torch.FooTensor")
     with pytest.raises(TypeError, match=r"Sequential\.type: expected a dtype .* got 3"):
         m.type(3)
+
+
+@pytest.mark.parametrize("make", [
+    lambda T: T.nn.Conv2d(3, 4, 3), lambda T: T.nn.Conv1d(2, 2, 3, bias=False),
+    lambda T: T.nn.ConvTranspose2d(4, 1, 4, stride=2, padding=1), lambda T: T.nn.Conv3d(1, 1, 1),
+    lambda T: T.nn.LayerNorm(5), lambda T: T.nn.GroupNorm(2, 4), lambda T: T.nn.RMSNorm(3),
+    lambda T: T.nn.Embedding(6, 8, padding_idx=0), lambda T: T.nn.EmbeddingBag(4, 2),
+    lambda T: T.nn.Embedding.from_pretrained(T.ones(3, 2)),
+    lambda T: T.nn.TransformerDecoderLayer(8, 2, dim_feedforward=16, batch_first=True)])
+def test_every_layer_parameter_is_an_nn_parameter_as_torchs(make):
+    # CS231n's init_weights(m) and the usual isinstance(p, nn.Parameter) checks: PyTorch's
+    # layers hold Parameters; zeroin's Conv, norms and Embedding held plain leaf tensors
+    got = {n: (isinstance(p, zeroin.nn.Parameter), p.requires_grad)
+           for n, p in make(zeroin).named_parameters()}
+    want = {n: (isinstance(p, torch.nn.Parameter), p.requires_grad)
+            for n, p in make(torch).named_parameters()}
+    assert got == want and got
+    m = make(zeroin).float()                       # a dtype change keeps the objects' class
+    assert all(isinstance(p, zeroin.nn.Parameter) for p in m.parameters())
