@@ -1263,7 +1263,9 @@ def test_data_is_a_shared_view_whose_results_are_plain_arrays():
     assert np.shares_memory(q.numpy(), store) and type(q.numpy()) is np.ndarray
     assert p.data.numpy() is not store and type(p.data.numpy()) is np.ndarray
     c = p.data.clone()
-    assert type(c) is np.ndarray and not np.shares_memory(c, store)
+    assert isinstance(c, np.ndarray) and not np.shares_memory(c, store)
+    c.zero_()                                      # its own memory
+    assert store.tolist() == [[3.0, -3.0], [3.0, 3.0]] and type(c + 1) is np.ndarray
     d = p.detach()
     assert type(d.numpy()) is np.ndarray and d.numpy() is store
 
@@ -1462,6 +1464,9 @@ def test_data_cpu_is_a_detached_tensor_sharing_the_memory():
         blurred = x.data.cpu().clone().numpy()
         blurred[0, 0] = 0.0                          # a copy
         assert x[0, 0].item() == 1.0
+        shown = y.data.clone().cpu().numpy()        # class visualisation: img.data.clone().cpu()
+        shown[0, 1] = 0.0
+        assert y[0, 1].item() == -4.0 and shown.tolist() == [[7.0, 0.0], [6.0, 8.0]]
 
 
 def test_data_max_with_pytorchs_keywords_is_refused_not_numpys_maxima():

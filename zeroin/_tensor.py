@@ -336,8 +336,9 @@ class DataArray(np.ndarray):
         raise AttributeError(f"'DataArray' object has no attribute {name!r}")
 
     def clone(self):
-        """A copy, as a plain ndarray."""
-        return np.array(self)
+        """A copy in new memory, with these methods (CS231n's
+        ``img.data.clone().cpu()``); arithmetic on it gives plain ndarrays, as on ``.data``."""
+        return np.array(self.view(np.ndarray)).view(DataArray)
 
     def zero_(self):
         self[...] = 0
