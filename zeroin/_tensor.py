@@ -241,10 +241,11 @@ def _operand(x):
 class DataArray(np.ndarray):
     """What ``t.data`` returns: an ndarray sharing the tensor's memory, plus PyTorch's
     in-place methods (``zero_ fill_ copy_ add_ sub_ mul_ div_ clamp_ normal_ uniform_``),
-    ``clone()``, ``numpy()``, ``cpu()`` (a detached tensor sharing the memory), ``norm()``, ``sign()``, ``abs()`` and PyTorch's ``std()`` /
-    ``var()`` (n - 1); other Tensor methods raise an AttributeError that says to call them
-    on ``t.detach()``. Each in-place method writes into the tensor and returns this view;
-    arithmetic, ufuncs and reductions give plain ndarrays and NumPy scalars."""
+    ``clone()``, ``numpy()``, ``cpu()`` (a detached tensor sharing the memory), ``norm()``,
+    ``sign()``, ``abs()`` and PyTorch's ``std()`` / ``var()`` (n - 1); other Tensor methods
+    raise an AttributeError that says to call them on ``t.detach()``. Each in-place method
+    writes into the tensor and returns this view; arithmetic, ufuncs and reductions give
+    plain ndarrays and NumPy scalars."""
 
     requires_grad = False       # as PyTorch's .data: detached from the graph
 
