@@ -344,6 +344,28 @@ def test_mixed_dtypes_are_refused_with_the_fix():
         conv(zeroin.zeros(1, 1, 5, 5, dtype=zeroin.float32))
 
 
+def test_cs231n_float32_weights_with_a_default_dtype_bias_say_why():
+    # CS231n's three_layer_convnet_test: conv_w1 = zeros(..., dtype=torch.float32), but
+    # conv_b1 = zeros((6,)): float32 in PyTorch, float64 (the default) in zeroin
+    torch = pytest.importorskip("torch")
+    x = zeroin.zeros((2, 3, 8, 8), dtype=zeroin.float32)
+    w = zeroin.zeros((6, 3, 5, 5), dtype=zeroin.float32)
+    with pytest.raises(RuntimeError, match=r"^conv2d: the weight has dtype float32 but the "
+                       r"bias float64; .* b\.to\(zeroin\.float32\); zeroin's default dtype is "
+                       r"float64 \(PyTorch's is float32\)"):
+        F.conv2d(x, w, zeroin.zeros((6,)), padding=2)
+    with pytest.raises(RuntimeError):       # PyTorch's type, for a bias really of float64
+        torch.nn.functional.conv2d(torch.zeros(2, 3, 8, 8), torch.zeros(6, 3, 5, 5),
+                                   torch.zeros(6, dtype=torch.float64))
+    with pytest.raises(RuntimeError, match=r"input has dtype float64 .*default dtype"):
+        F.conv2d(zeroin.zeros((2, 3, 8, 8)), w)
+    assert F.conv2d(x, w, zeroin.zeros((6,), dtype=zeroin.float32), padding=2).shape == \
+        (2, 6, 8, 8)
+    with pytest.raises(TypeError) as e:      # float16 and float32: no word on the default
+        F.conv2d(x, w, zeroin.zeros((6,), dtype=zeroin.float16))
+    assert "default" not in str(e.value)
+
+
 # --- modules -----------------------------------------------------------------------------
 
 def test_modules_match_torch_with_the_same_weights():

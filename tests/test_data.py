@@ -711,3 +711,24 @@ def test_zeroin_generator_works_wherever_data_takes_a_generator():
     first = [b[1].tolist() for b in loader]
     g.manual_seed(0)                    # re-seeding the generator the loader holds restarts it
     assert [b[1].tolist() for b in loader] == first
+
+
+def test_utils_data_has_pytorchs_submodules_for_cs231n_imports():
+    # CS231n's assignment 2: from torch.utils.data import sampler;
+    # DataLoader(..., sampler=sampler.SubsetRandomSampler(range(NUM_TRAIN)))
+    from zeroin.utils.data import dataset, distributed, sampler
+    import zeroin.utils.data.sampler as imported
+    torch = pytest.importorskip("torch")
+    assert imported is sampler
+    for mod, theirs in ((sampler, torch.utils.data.sampler),
+                        (dataset, torch.utils.data.dataset),
+                        (distributed, torch.utils.data.distributed)):
+        # what torch's submodule exports and zeroin has is found in zeroin's submodule
+        want = set(theirs.__all__) & set(zeroin.utils.data.__all__)
+        assert want and want <= set(dir(mod)), want - set(dir(mod))
+    assert sampler.SubsetRandomSampler is zeroin.utils.data.SubsetRandomSampler
+    assert dataset.TensorDataset is zeroin.utils.data.TensorDataset
+    ds = dataset.TensorDataset(zeroin.arange(10.0), zeroin.arange(10))
+    loader = DataLoader(ds, batch_size=4, sampler=sampler.SubsetRandomSampler(range(6)))
+    seen = sorted(int(i) for _, y in loader for i in y.tolist())
+    assert seen == list(range(6)) and len(loader) == 2

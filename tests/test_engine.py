@@ -1263,7 +1263,9 @@ def test_data_is_a_shared_view_whose_results_are_plain_arrays():
     assert np.shares_memory(q.numpy(), store) and type(q.numpy()) is np.ndarray
     assert p.data.numpy() is not store and type(p.data.numpy()) is np.ndarray
     c = p.data.clone()
-    assert type(c) is np.ndarray and not np.shares_memory(c, store)
+    assert isinstance(c, np.ndarray) and not np.shares_memory(c, store)
+    c.zero_()                                      # its own memory
+    assert store.tolist() == [[3.0, -3.0], [3.0, 3.0]] and type(c + 1) is np.ndarray
     d = p.detach()
     assert type(d.numpy()) is np.ndarray and d.numpy() is store
 
@@ -1407,7 +1409,64 @@ def test_a_tensor_method_on_data_says_to_call_it_on_the_tensor():
         x.data.view_as(x)
     with pytest.raises(AttributeError, match=r"^'DataArray' object has no attribute 'nope'$"):
         x.data.nope
-    assert not hasattr(x.data, "cpu") and hasattr(x.data, "sum")
+    assert not hasattr(x.data, "view_as") and hasattr(x.data, "sum")
+
+
+@pytest.mark.parametrize("call", [
+    lambda T, t: np.abs(t), lambda T, t: np.exp(t), lambda T, t: np.sign(t - np.ones(2)),
+    lambda T, t: np.add.reduce(t), lambda T, t: np.add.accumulate(t, axis=1),
+    lambda T, t: np.modf(t)[1], lambda T, t: np.abs(T.tensor(-2.5, dtype=T.float64))])
+def test_numpy_ufuncs_of_a_tensor_give_tensors_of_numpys_values(call):
+    # CS231n's rel_error(x, y) = np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + ...))
+    # met with x.grad: PyTorch wraps NumPy's values in a tensor
+    import warnings
+    torch = pytest.importorskip("torch")
+    x = np.array([[1.5, -2.0], [3.25, 4.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)    # torch's __array_wrap__
+        want = call(torch, torch.tensor(x))
+    got = call(zeroin, zeroin.tensor(x))
+    assert isinstance(got, zeroin.Tensor) and not got.requires_grad
+    assert got.shape == tuple(want.shape) and str(got.dtype) == str(want.dtype).split(".")[1]
+    assert np.array_equal(got.numpy(), want.numpy())
+
+
+def test_numpy_ufunc_of_a_tensor_that_requires_grad_is_refused_as_torch():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError, match=r"numpy"):
+        np.abs(torch.ones(2, requires_grad=True))
+    g = zeroin.tensor([1.0, -2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"^np\.absolute: NumPy cannot follow a tensor that "
+                       r"requires grad .* or np\.absolute of t\.detach\(\)"):
+        np.abs(g)
+    with pytest.raises(RuntimeError, match=r"^np\.add\.reduce: "):
+        np.add.reduce(g)
+    with zeroin.no_grad():                                      # as PyTorch's: the values
+        assert np.abs(g).tolist() == [1.0, 2.0]
+    assert np.abs(g.detach()).tolist() == [1.0, 2.0]
+    assert (np.maximum(0.0, g) * 2).sum().requires_grad         # arithmetic keeps the graph
+    with pytest.raises(TypeError):
+        np.abs(np.ones(2), out=zeroin.zeros(2))
+
+
+def test_data_cpu_is_a_detached_tensor_sharing_the_memory():
+    # CS231n's GAN notebook: imgs_numpy = fake_images.data.cpu().numpy(); its class
+    # visualisation's blur: X_np = X.cpu().clone().numpy() of an image's .data
+    torch = pytest.importorskip("torch")
+    for lib in (zeroin, torch):
+        x = lib.tensor([[1.0, -2.0], [3.0, 4.0]], requires_grad=True)
+        y = x * 2
+        got = y.data.cpu()
+        assert isinstance(got, lib.Tensor) and not got.requires_grad
+        assert got.numpy().tolist() == [[2.0, -4.0], [6.0, 8.0]]
+        got.numpy()[0, 0] = 7.0                     # the same memory as y
+        assert y[0, 0].item() == 7.0
+        blurred = x.data.cpu().clone().numpy()
+        blurred[0, 0] = 0.0                          # a copy
+        assert x[0, 0].item() == 1.0
+        shown = y.data.clone().cpu().numpy()        # class visualisation: img.data.clone().cpu()
+        shown[0, 1] = 0.0
+        assert y[0, 1].item() == -4.0 and shown.tolist() == [[7.0, 0.0], [6.0, 8.0]]
 
 
 def test_data_max_with_pytorchs_keywords_is_refused_not_numpys_maxima():

@@ -639,3 +639,55 @@ def test_global_backward_hooks_pass_over_a_module_returning_a_tuple(monkeypatch)
             loss = lstm(x)[0].sum() + lin(x).sum()
         grad = zeroin.autograd.grad(loss, x)[0].numpy()
     assert seen == ["Linear"] and np.array_equal(grad, plain)
+
+
+@pytest.mark.parametrize("name", ["FloatTensor", "DoubleTensor", "str"])
+def test_module_type_takes_legacy_tensor_types_and_casts_every_buffer(name):
+    # CS231n's dtype = torch.FloatTensor; model.type(dtype): PyTorch casts every parameter
+    # and buffer, BatchNorm's integer num_batches_tracked too
+    def run(T):
+        dst = "torch.FloatTensor" if name == "str" else getattr(T, name)
+        m = net(T).type(dst)
+        m.train()
+        m(T.ones(4, 2, dtype=m[0].weight.dtype))
+        return {k: (str(v.dtype).split(".")[-1], v.detach().numpy().tolist())
+                for k, v in m.state_dict().items() if "num_batches" in k or "bias" in k}
+    z, t = both(run)
+    assert z.keys() == t.keys() and z["1.num_batches_tracked"][0] == t["1.num_batches_tracked"][0]
+    for k in z:                     # the dtypes (the initial values are each library's)
+        assert z[k][0] == t[k][0], k
+    assert z["1.num_batches_tracked"][1] == t["1.num_batches_tracked"][1] == 1
+
+
+def test_module_type_keeps_the_parameter_objects_and_refuses_integer_types():
+    m = net(zeroin)
+    w = m[0].weight
+    assert m.type(zeroin.FloatTensor) is m and m[0].weight is w and w.dtype == np.float32
+    with pytest.raises(TypeError, match=r"Sequential\.type: module parameters must be floating "
+                                        r"point, got int64"):
+        m.type(zeroin.LongTensor)
+    with pytest.raises(RuntimeError):
+        net(torch).type(torch.LongTensor)
+    with pytest.raises(TypeError, match=r"Sequential\.type: 'torch\.FooTensor' is not a tensor"):
+        m.type("torch.FooTensor")
+    with pytest.raises(TypeError, match=r"Sequential\.type: expected a dtype .* got 3"):
+        m.type(3)
+
+
+@pytest.mark.parametrize("make", [
+    lambda T: T.nn.Conv2d(3, 4, 3), lambda T: T.nn.Conv1d(2, 2, 3, bias=False),
+    lambda T: T.nn.ConvTranspose2d(4, 1, 4, stride=2, padding=1), lambda T: T.nn.Conv3d(1, 1, 1),
+    lambda T: T.nn.LayerNorm(5), lambda T: T.nn.GroupNorm(2, 4), lambda T: T.nn.RMSNorm(3),
+    lambda T: T.nn.Embedding(6, 8, padding_idx=0), lambda T: T.nn.EmbeddingBag(4, 2),
+    lambda T: T.nn.Embedding.from_pretrained(T.ones(3, 2)),
+    lambda T: T.nn.TransformerDecoderLayer(8, 2, dim_feedforward=16, batch_first=True)])
+def test_every_layer_parameter_is_an_nn_parameter_as_torchs(make):
+    # CS231n's init_weights(m) and the usual isinstance(p, nn.Parameter) checks: PyTorch's
+    # layers hold Parameters; zeroin's Conv, norms and Embedding held plain leaf tensors
+    got = {n: (isinstance(p, zeroin.nn.Parameter), p.requires_grad)
+           for n, p in make(zeroin).named_parameters()}
+    want = {n: (isinstance(p, torch.nn.Parameter), p.requires_grad)
+            for n, p in make(torch).named_parameters()}
+    assert got == want and got
+    m = make(zeroin).float()                       # a dtype change keeps the objects' class
+    assert all(isinstance(p, zeroin.nn.Parameter) for p in m.parameters())

@@ -1,5 +1,6 @@
 """zeroin.nn: modules, layers, the fused linear and cross-entropy ops, losses."""
 import copy
+import math
 import re
 
 import numpy as np
@@ -1779,3 +1780,57 @@ def test_cross_entropy_over_spatial_dims_against_torch(kw):
     np.testing.assert_allclose(res[0][1], res[1][1], rtol=1e-10, atol=1e-12)
     args = dict(kw, weight=zeroin.tensor(w)) if kw.get("weight") else kw
     assert zeroin.gradcheck(lambda t: F.cross_entropy(t, zeroin.tensor(y), **args), [leaf(x)])
+
+
+_AFFINE_SHAPES = [  # CS231n keeps gamma as (1, C, 1, 1) / (1, D): PyTorch refuses both
+    ("group_norm", lambda T, w, b: T.nn.functional.group_norm(
+        T.arange(108.).reshape(2, 6, 3, 3) % 7, 3, w, b), (1, 6, 1, 1), (6,),
+     r"weight must have shape \(6,\) \(one value per channel\), got \(1, 6, 1, 1\); "
+     r"pass weight\.reshape\(6\)"),
+    ("group_norm", lambda T, w, b: T.nn.functional.group_norm(T.ones(2, 6, 3), 3, w, b),
+     (2, 3), (6,), r"weight must have shape \(6,\) .*got \(2, 3\)"),
+    ("group_norm", lambda T, w, b: T.nn.functional.group_norm(T.ones(2, 6, 3), 3, w, b),
+     (3,), (6,), r"weight must have shape \(6,\) .*got \(3,\)$"),
+    ("layer_norm", lambda T, w, b: T.nn.functional.layer_norm(T.arange(10.).reshape(2, 5),
+                                                             (5,), w, b),
+     (1, 5), (5,), r"weight must have shape \(5,\) \(normalized_shape\), got \(1, 5\)"),
+    ("layer_norm", lambda T, w, b: T.nn.functional.layer_norm(T.arange(5.), (5,), w, b),
+     (), (5,), r"weight must have shape \(5,\) .*got \(\)"),
+    ("rms_norm", lambda T, w, b: T.nn.functional.rms_norm(T.arange(10.).reshape(2, 5), (5,),
+                                                         w),
+     (1, 5), (5,), r"weight must have shape \(5,\) .*got \(1, 5\)"),
+]
+
+
+@pytest.mark.parametrize("role, op, call, bad, good, match", [
+    (role,) + case for role in ("weight", "bias") for case in _AFFINE_SHAPES
+    if role == "weight" or case[0] != "rms_norm"])          # rms_norm has no bias
+def test_norm_weight_and_bias_of_another_shape_are_refused_as_torch(role, op, call, bad, good,
+                                                                    match):
+    torch = pytest.importorskip("torch")
+
+    def run(T, shape):
+        w = T.linspace(0.5, 2.0, math.prod(shape)).reshape(shape)
+        return call(T, w, None) if role == "weight" else call(T, None, w)
+    with pytest.raises(zeroin.ShapeError, match=f"^{op}: " + match.replace("weight", role)):
+        run(zeroin, bad)
+    with pytest.raises(RuntimeError):
+        run(torch, bad)
+    assert np.allclose(run(zeroin, good).numpy(), run(torch, good).numpy(), atol=1e-5)
+
+
+def test_cs231n_float32_input_to_a_default_dtype_model_says_why_as_a_runtime_error():
+    # CS231n's test_TwoLayerFC: x = zeros((64, 50), dtype=torch.float32) into a model made
+    # without dtype: float32 in PyTorch, float64 (the default) in zeroin
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError):           # PyTorch's type, for a model of float64
+        torch.nn.Linear(50, 42).double()(torch.zeros(64, 50))
+    with pytest.raises(RuntimeError, match=r"^Linear: input has dtype float32 but the layer's "
+                       r"parameters are float64; .*; zeroin's default dtype is float64 "
+                       r"\(PyTorch's is float32\).*set_default_dtype"):
+        nn.Linear(50, 42)(zeroin.zeros((64, 50), dtype=zeroin.float32))
+    with pytest.raises(TypeError) as e:         # still a TypeError; other pairs: no note
+        nn.Linear(50, 42)(zeroin.zeros((64, 50), dtype=zeroin.float16))
+    assert "default dtype" not in str(e.value)
+    assert nn.Linear(50, 42).float()(zeroin.zeros((64, 50), dtype=zeroin.float32)).shape == \
+        (64, 42)

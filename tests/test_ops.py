@@ -1853,3 +1853,18 @@ def test_pow_gradient_at_zero_is_inf_or_nan_as_torchs_in_a_shared_scalar_graph()
         t = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
         f(t).backward()
         np.testing.assert_equal(x.grad.item(), t.grad.item())
+
+
+def test_masked_fill_with_a_mask_that_does_not_broadcast_names_itself_and_the_shapes():
+    # CS231n's MultiHeadAttention: scores (N, H, S, T).masked_fill(attn_mask == 0, -inf)
+    # with a mask made for another length
+    torch = pytest.importorskip("torch")
+    for lib in (zeroin, torch):
+        scores = lib.zeros(2, 2, 4, 4)
+        with pytest.raises(RuntimeError):
+            scores.masked_fill(lib.tril(lib.ones(5, 5)) == 0, float("-inf"))
+    with pytest.raises(zeroin.ShapeError, match=r"^masked_fill: the mask and the input of shapes "
+                                         r"\(5, 5\) and \(2, 2, 4, 4\) cannot be broadcast"):
+        zeroin.zeros(2, 2, 4, 4).masked_fill(zeroin.tril(zeroin.ones(5, 5)) == 0, -1.0)
+    causal = zeroin.zeros(2, 2, 4, 4).masked_fill(zeroin.tril(zeroin.ones(4, 4)) == 0, -1.0)
+    assert causal.shape == (2, 2, 4, 4) and causal[1, 1].tolist()[0] == [0.0, -1.0, -1.0, -1.0]

@@ -241,10 +241,11 @@ def _operand(x):
 class DataArray(np.ndarray):
     """What ``t.data`` returns: an ndarray sharing the tensor's memory, plus PyTorch's
     in-place methods (``zero_ fill_ copy_ add_ sub_ mul_ div_ clamp_ normal_ uniform_``),
-    ``clone()``, ``numpy()``, ``norm()``, ``sign()``, ``abs()`` and PyTorch's ``std()`` /
-    ``var()`` (n - 1); other Tensor methods raise an AttributeError that says to call them
-    on ``t.detach()``. Each in-place method writes into the tensor and returns this view;
-    arithmetic, ufuncs and reductions give plain ndarrays and NumPy scalars."""
+    ``clone()``, ``numpy()``, ``cpu()`` (a detached tensor sharing the memory), ``norm()``,
+    ``sign()``, ``abs()`` and PyTorch's ``std()`` / ``var()`` (n - 1); other Tensor methods
+    raise an AttributeError that says to call them on ``t.detach()``. Each in-place method
+    writes into the tensor and returns this view; arithmetic, ufuncs and reductions give
+    plain ndarrays and NumPy scalars."""
 
     requires_grad = False       # as PyTorch's .data: detached from the graph
 
@@ -279,6 +280,12 @@ class DataArray(np.ndarray):
     def numpy(self):
         """The values as a plain ndarray (shared, not copied)."""
         return self.view(np.ndarray)
+
+    def cpu(self):
+        """A tensor of these values sharing their memory, outside the graph (PyTorch's
+        ``t.data.cpu()`` on the CPU): CS231n's ``fake_images.data.cpu().numpy()`` and
+        ``X.cpu().clone().numpy()`` of an image's ``.data``."""
+        return _leaf(self)
 
     def norm(self, p="fro", dim=None, keepdim=False):
         """The p-norm, as :func:`zeroin.norm` computes it, as a NumPy value: the old
@@ -330,8 +337,9 @@ class DataArray(np.ndarray):
         raise AttributeError(f"'DataArray' object has no attribute {name!r}")
 
     def clone(self):
-        """A copy, as a plain ndarray."""
-        return np.array(self)
+        """A copy in new memory, with these methods (CS231n's
+        ``img.data.clone().cpu()``); arithmetic on it gives plain ndarrays, as on ``.data``."""
+        return np.array(self.view(np.ndarray)).view(DataArray)
 
     def zero_(self):
         self[...] = 0
@@ -511,7 +519,9 @@ class Tensor:
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         """NumPy meets a tensor: ``array -= tensor`` (e.g. ``p.data -= lr * p.grad``)
         updates the array in place; ``array + tensor`` and the other arithmetic give the
-        tensor result, as ``tensor + array`` does; other NumPy functions refuse tensors."""
+        tensor result, as ``tensor + array`` does; other ufuncs (``np.abs(t.grad)``,
+        ``np.exp(t)``) give a tensor of NumPy's values, as PyTorch's, refused (as PyTorch)
+        for a tensor that requires grad: the graph would stop there."""
         out = kwargs.get("out")
         if method == "__call__" and out is not None and \
                 not any(isinstance(o, Tensor) for o in out):
@@ -519,7 +529,7 @@ class Tensor:
         names = _UFUNC_METHODS.get(ufunc.__name__) if method == "__call__" and \
             not kwargs and len(inputs) == 2 else None
         if names is None:
-            return NotImplemented
+            return _numpy_ufunc(ufunc, method, inputs, kwargs)
         a, b = inputs
         if isinstance(a, Tensor):
             return getattr(a, names[0])(b)
@@ -977,6 +987,22 @@ def _index_array(t):
 def _raw(x):
     """The array of a tensor, anything else as it is."""
     return _array_of(x) if isinstance(x, Tensor) else x
+
+
+def _numpy_ufunc(ufunc, method, inputs, kwargs):
+    """``np.abs(t)``, ``np.add.reduce(t)``: NumPy's values as new tensors (PyTorch's
+    ``__array_wrap__``); refused for a tensor that requires grad while grad is recorded."""
+    if "out" in kwargs:
+        return NotImplemented       # a tensor as out=: NumPy's TypeError
+    if is_grad_enabled() and any(isinstance(i, Tensor) and i.requires_grad for i in inputs):
+        name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
+        raise RuntimeError(f"np.{name}: NumPy cannot follow a tensor that requires grad (its "
+                           f"gradient would stop here); use zeroin's function (t.abs(), "
+                           f"zeroin.exp(t)) to keep it, or np.{name} of t.detach() (or "
+                           f"t.detach().numpy()) for the values")
+    got = getattr(ufunc, method)(*[_raw(i) for i in inputs], **kwargs)
+    wrap = lambda r: _make(np.asarray(r)) if isinstance(r, (np.ndarray, np.generic)) else r  # noqa: E731
+    return tuple(map(wrap, got)) if isinstance(got, tuple) else wrap(got)
 
 
 def _grad_value(t, value):

@@ -161,17 +161,23 @@ def type_(self, dtype=None, non_blocking=False):
     ``type()`` accepts back."""
     if dtype is None:
         return f"zeroin.{_LEGACY_NAMES.get(self.dtype.name, self.dtype.name)}"
+    return to(self, legacy_dtype(dtype))
+
+
+def legacy_dtype(dtype, op="type"):
+    """The dtype a ``type()`` argument names: ``zeroin.FloatTensor``, ``'torch.FloatTensor'``
+    (CS231n's ``dtype = torch.FloatTensor``) or a dtype itself (left as it is)."""
     legacy = getattr(dtype, "legacy_dtype", None)       # zeroin.FloatTensor, ...
     if legacy is not None:
-        return to(self, legacy)
+        return legacy
     if isinstance(dtype, str) and dtype.endswith("Tensor"):
         name = dtype.rsplit(".", 1)[-1][:-6]
         if name not in _LEGACY_TYPES:
-            raise TypeError(f"type: {dtype!r} is not a tensor type; use one of "
+            raise TypeError(f"{op}: {dtype!r} is not a tensor type; use one of "
                             f"{', '.join(n + 'Tensor' for n in _LEGACY_TYPES)} or a dtype "
                             f"such as zeroin.float32")
-        dtype = np.dtype(_LEGACY_TYPES[name])
-    return to(self, dtype)
+        return np.dtype(_LEGACY_TYPES[name])
+    return dtype
 
 
 _LEGACY_TYPES = {"Float": "float32", "Double": "float64", "Long": "int64", "Int": "int32",

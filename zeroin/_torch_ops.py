@@ -1870,7 +1870,13 @@ def masked_fill(input, mask, value):  # noqa: A002
                 raise _ops._ValueError(f"masked_fill: the value {value} cannot be stored in a "
                                        f"{x.dtype} tensor; convert the input first (x.float())")
             value = np.asarray(value).astype(x.dtype).item()
-    return _ops.where(np.broadcast_to(m, np.broadcast_shapes(m.shape, x.shape)), value, x)
+    try:
+        shape = np.broadcast_shapes(m.shape, x.shape)
+    except ValueError:      # CS231n's attention: a (T, T) mask for scores (N, H, S, T)
+        from .function import broadcast_message
+        raise ShapeError(broadcast_message("masked_fill", (m.shape, x.shape)).replace(
+            "shapes", "the mask and the input of shapes", 1)) from None
+    return _ops.where(np.broadcast_to(m, shape), value, x)
 
 
 class PadOp(Function):

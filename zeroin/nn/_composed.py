@@ -61,6 +61,17 @@ def _normalize(x, axes, eps):
     return xc / ops.sqrt(var + eps)
 
 
+def _check_affine(op, weight, bias, want, of):
+    """``weight`` and ``bias`` of exactly shape ``want`` (PyTorch refuses others): CS231n's
+    gamma of shape (1, C, 1, 1) or (1, D) would otherwise broadcast, or reshape, silently."""
+    for name, t in (("weight", weight), ("bias", bias)):
+        got = tuple(getattr(t, "shape", ()))
+        if t is not None and got != want:
+            fix = (f"; pass {name}.reshape({', '.join(map(str, want))})"
+                   if math.prod(got) == math.prod(want) else "")
+            raise ShapeError(f"{op}: {name} must have shape {want} ({of}), got {got}{fix}")
+
+
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):  # noqa: A002
     """Normalise over the last ``len(normalized_shape)`` dimensions (biased variance),
     then scale by ``weight`` and shift by ``bias`` (both of ``normalized_shape``)."""
@@ -71,6 +82,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):  # no
     if k == 0 or tuple(x.shape[x.ndim - k:]) != shape or x.ndim < k:
         raise ShapeError(f"layer_norm: normalized_shape {shape} must equal the last "
                          f"dimensions of the input, got input of shape {x.shape}")
+    _check_affine("layer_norm", weight, bias, shape, "normalized_shape")
     y = _normalize(x, tuple(range(x.ndim - k, x.ndim)), eps)
     if weight is not None:
         y = y * weight
@@ -87,6 +99,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):  # noqa: A0
         raise ShapeError(f"group_norm: expected input (N, C, ...) with C divisible by "
                          f"num_groups={num_groups}, got shape {x.shape}")
     n, c = x.shape[0], x.shape[1]
+    _check_affine("group_norm", weight, bias, (c,), "one value per channel")
     g = x.reshape(n, num_groups, -1)
     y = _normalize(g, (2,), eps).reshape(x.shape)
     cshape = (1, c) + (1,) * (x.ndim - 2)

@@ -27,9 +27,9 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view as _windows
 
 from .._tensor import Tensor, _leaf
-from ..errors import ShapeError
+from ..errors import DtypeError, ShapeError
 from ..function import Function, no_derivative
-from ..ops import NP, op
+from ..ops import NP, default_dtype_note, op
 from .functional import DropoutOp     # defined before functional imports this module
 from .functional import _tensor_arg as _as_tensor
 
@@ -401,13 +401,20 @@ def _check_float(op, x, w, b):
         raise TypeError(f"{op}: expected floating-point tensors, got dtypes "
                         f"{', '.join(sorted(map(str, dts)))}; cast with .astype('float32')")
     if b is not None and b.dtype != w.dtype:
-        raise TypeError(f"{op}: the weight has dtype {w.dtype} but the bias {b.dtype}; convert "
-                        f"the model to one dtype with model.to(zeroin.{w.dtype})")
+        raise DtypeError(f"{op}: the weight has dtype {w.dtype} but the bias {b.dtype}; convert "
+                         f"the model to one dtype with model.to(zeroin.{w.dtype}), or a bias "
+                         f"of your own with b.to(zeroin.{w.dtype}){_default_note(w, b)}")
     if x.dtype != w.dtype:
-        raise TypeError(f"{op}: input has dtype {x.dtype} but the weight is {w.dtype}; convert "
-                        f"one of them: the model with model.to(zeroin.{x.dtype}) (or "
-                        f"model.float() / model.double()), or the input with "
-                        f"x.to(zeroin.{w.dtype}) (x.float() / x.double())")
+        raise DtypeError(f"{op}: input has dtype {x.dtype} but the weight is {w.dtype}; convert "
+                         f"one of them: the model with model.to(zeroin.{x.dtype}) (or "
+                         f"model.float() / model.double()), or the input with "
+                         f"x.to(zeroin.{w.dtype}) (x.float() / x.double()){_default_note(x, w)}")
+
+
+def _default_note(a, b):
+    """Why one is float64 (CS231n's three-layer convnet test makes its weights with
+    dtype=torch.float32, its biases without)."""
+    return default_dtype_note(a.dtype, b.dtype)
 
 
 def _check_input(op, x, nd):

@@ -15,7 +15,7 @@ from ..errors import DtypeError
 from ..function import Function, OpName, ShapeError
 from ..ops import op
 from ..random import get_rng
-from ._composed import _normalize, _t
+from ._composed import _check_affine, _normalize, _t
 from ._composed import embedding as ops_embedding
 
 __all__ = ["cosine_similarity", "pairwise_distance", "prelu", "softshrink", "hardshrink",
@@ -361,6 +361,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):  # noqa: A002
     if k == 0 or x.ndim < k or tuple(x.shape[x.ndim - k:]) != shape:
         raise ShapeError(f"rms_norm: normalized_shape {shape} must equal the last "
                          f"dimensions of the input, got input of shape {x.shape}")
+    _check_affine("rms_norm", weight, None, shape, "normalized_shape")
     if eps is None:
         eps = float(np.finfo(x.dtype).eps)
     ms = (x * x).mean(axis=tuple(range(x.ndim - k, x.ndim)), keepdims=True)

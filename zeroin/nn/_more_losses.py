@@ -111,7 +111,8 @@ def _class_target(op, x, target):
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None,  # noqa: A002
                       reduce=None, reduction="mean"):
     """Per sample, sum over classes i != y of max(0, margin - x[y] + x[i])**p / C (times
-    ``weight[y]``); input (N, C), integer labels (N,); p is 1 or 2."""
+    ``weight[y]``); input (N, C), integer labels (N,); p is 1 or 2. The / C is PyTorch's:
+    CS231n's ``svm_loss`` (and its gradient) is C times the mean."""
     from .functional import _legacy_reduction, _check_reduction, _tensor_arg
     from ._classes import _class_weight
     op = "multi_margin_loss"

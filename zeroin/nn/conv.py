@@ -7,12 +7,12 @@ import numbers
 
 import numpy as np
 
-from .._tensor import _leaf, get_default_dtype
+from .._tensor import get_default_dtype
 from . import _conv as C
 from . import functional as F
 from . import init
 from .layers import _check_device, _dtype
-from .module import Module
+from .module import Module, Parameter
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
            "ConvTranspose3d"]
@@ -74,9 +74,9 @@ class _ConvNd(Module):
         dt = _dtype(dtype)
         shape = (in_channels, out_channels // groups) if self._transposed else \
             (out_channels, in_channels // groups)
-        self.weight = _leaf(np.empty(shape + self.kernel_size, dtype=dt), True)
+        self.weight = Parameter(np.empty(shape + self.kernel_size, dtype=dt))
         if bias:
-            self.bias = _leaf(np.empty(out_channels, dtype=dt), True)
+            self.bias = Parameter(np.empty(out_channels, dtype=dt))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters(rng)

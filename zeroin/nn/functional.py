@@ -166,7 +166,8 @@ class DropoutOp(Function):
 def dropout(input, p=0.5, training=True, inplace=False, rng=None):  # noqa: A002
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (training
     only), so that the expected value is unchanged; identity when ``training`` is False.
-    ``inplace`` (PyTorch's fourth argument) is accepted and ignored: a new tensor."""
+    ``p`` is the probability to drop (CS231n's ``dropout_param['p']`` is the one to keep:
+    pass ``1 - p``). ``inplace`` (PyTorch's fourth argument) is accepted and ignored."""
     if inplace is not None and not isinstance(inplace, (bool, np.bool_)):
         rng, inplace = inplace, False   # rng was the fourth argument before inplace
     if not 0 <= p <= 1:
@@ -187,8 +188,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                momentum=0.1, eps=1e-5):
     """Normalise each channel (dimension 1) over the batch and any further dimensions
     (length, height, width: input (N, C, *)), then scale and
-    shift. In training the batch statistics are used and the running ones (plain arrays
-    or tensors) are updated in place; in evaluation the running statistics are used."""
+    shift. In training the batch statistics (biased variance) are used and the running
+    ones (plain arrays or tensors) are updated in place, ``running = (1 - momentum) *
+    running + momentum * batch`` with the unbiased variance (CS231n's momentum 0.9 is
+    PyTorch's 0.1); in evaluation the running statistics are used."""
     x = _tensor_arg(input, "batch_norm")
     if not isinstance(momentum, numbers.Real):
         raise TypeError(f"batch_norm: momentum must be a number, got {momentum!r}; the "

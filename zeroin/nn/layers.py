@@ -7,6 +7,8 @@ from collections import OrderedDict
 import numpy as np
 
 from .._tensor import Tensor, get_default_dtype
+from ..errors import DtypeError
+from ..ops import default_dtype_note
 from . import functional as F
 from . import init
 from .module import Module, Parameter
@@ -49,10 +51,10 @@ def _check_input_dtype(layer, x):
     name = type(layer).__name__
     if xd.kind in "iub":
         return x.astype(wd)
-    raise TypeError(f"{name}: input has dtype {xd} but the layer's parameters are {wd}; "
-                    f"convert one of them: the model with model.to({xd}) (or model.float() "
-                    f"/ model.double()), or the input with x.astype({wd}) "
-                    f"(x.float() / x.double())")
+    raise DtypeError(f"{name}: input has dtype {xd} but the layer's parameters are {wd}; "
+                     f"convert one of them: the model with model.to({xd}) (or model.float() "
+                     f"/ model.double()), or the input with x.astype({wd}) "
+                     f"(x.float() / x.double()){default_dtype_note(xd, wd)}")
 
 
 class Linear(Module):
@@ -320,7 +322,8 @@ class _DropoutNd(Module):
 
 class Dropout(_DropoutNd):
     """In training, zero each element with probability ``p`` and scale the others by
-    1/(1-p); in evaluation (``model.eval()``) pass the input through unchanged.
+    1/(1-p); in evaluation (``model.eval()``) pass the input through unchanged. ``p`` is
+    the probability to drop (CS231n's ``dropout_param['p']`` keeps: pass ``1 - p``).
 
     The masks come from :func:`zeroin.random.get_rng` (seed with ``zeroin.manual_seed``)
     unless ``rng`` is given."""
@@ -424,7 +427,8 @@ class BatchNorm1d(_BatchNorm):
     Training mode uses the batch's mean and (biased) variance and updates the running
     statistics: ``running = (1 - momentum) * running + momentum * batch`` (the running
     variance uses the unbiased batch variance; ``momentum=None``: the plain average of
-    all batches so far). Evaluation mode uses the running ones.
+    all batches so far): CS231n's momentum 0.9 (the weight of the old value) is
+    PyTorch's 0.1. Evaluation mode uses the running ones.
     Input (N, C) or (N, C, L).
     """
 

@@ -228,7 +228,7 @@ class MultiLabelSoftMarginLoss(_WeightedLoss):
 
 class MultiMarginLoss(_WeightedLoss):
     """Multi-class hinge loss: sum over i != y of max(0, margin - x[y] + x[i])**p / C, on
-    scores (N, C) and integer labels (N,)."""
+    scores (N, C) and integer labels (N,); CS231n's ``svm_loss`` is C times the mean."""
 
     def __init__(self, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
                  reduction="mean"):

@@ -843,8 +843,22 @@ class Module:
         return self.to(np.float16)
 
     def type(self, dst_type):
-        """Convert to ``dst_type`` (a floating dtype); returns self."""
-        return self.to(dst_type)
+        """Cast every parameter and buffer to ``dst_type``: a floating dtype,
+        ``zeroin.FloatTensor`` or ``'torch.FloatTensor'`` (CS231n's ``model.type(dtype)``
+        with ``dtype = torch.FloatTensor``); returns self. As PyTorch's, integer buffers
+        (BatchNorm's ``num_batches_tracked``) are cast too."""
+        from .._tensor_api import legacy_dtype
+        op = f"{self._get_name()}.type"
+        dt = legacy_dtype(dst_type, op)
+        try:
+            dt = np.dtype(dt)
+        except TypeError:
+            raise TypeError(f"{op}: expected a dtype (zeroin.float32) or a tensor type "
+                            f"(zeroin.FloatTensor), got {dst_type!r}") from None
+        if dt.kind != "f":
+            raise TypeError(f"{op}: module parameters must be floating point, got {dt}; "
+                            f"use float32 (zeroin.FloatTensor) or float64")
+        return self._apply(lambda t: t if t.dtype == dt else _leaf(t.data.astype(dt)))
 
     def cpu(self):
         """Nothing to move (everything lives on the CPU); returns self."""

@@ -9,7 +9,7 @@ import numpy as np
 from .._tensor import Tensor, _leaf
 from . import functional as F
 from .layers import _NormBase, _check_device, _check_input_dtype, _dtype
-from .module import Module
+from .module import Module, Parameter
 
 __all__ = ["LayerNorm", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "RMSNorm", "Embedding",
            "EmbeddingBag"]
@@ -32,9 +32,9 @@ class LayerNorm(Module):
         _check_device("LayerNorm", device)
         dt = _dtype(dtype)
         if elementwise_affine:
-            self.weight = _leaf(np.ones(self.normalized_shape, dtype=dt), True)
+            self.weight = Parameter(np.ones(self.normalized_shape, dtype=dt))
             if bias:
-                self.bias = _leaf(np.zeros(self.normalized_shape, dtype=dt), True)
+                self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dt))
             else:
                 self.register_parameter("bias", None)
         else:
@@ -65,9 +65,9 @@ class GroupNorm(Module):
         _check_device("GroupNorm", device)
         dt = _dtype(dtype)
         if affine:
-            self.weight = _leaf(np.ones(num_channels, dtype=dt), True)
+            self.weight = Parameter(np.ones(num_channels, dtype=dt))
             if bias:
-                self.bias = _leaf(np.zeros(num_channels, dtype=dt), True)
+                self.bias = Parameter(np.zeros(num_channels, dtype=dt))
             else:
                 self.register_parameter("bias", None)
         else:
@@ -161,7 +161,7 @@ class RMSNorm(Module):
         self.eps, self.elementwise_affine = eps, elementwise_affine
         _check_device("RMSNorm", device)
         if elementwise_affine:
-            self.weight = _leaf(np.ones(self.normalized_shape, dtype=_dtype(dtype)), True)
+            self.weight = Parameter(np.ones(self.normalized_shape, dtype=_dtype(dtype)))
         else:
             self.register_parameter("weight", None)
 
@@ -219,7 +219,7 @@ class Embedding(Module):
         self.scale_grad_by_freq, self.sparse = bool(scale_grad_by_freq), False
         self.padding_idx, w = _table(type(self).__name__, num_embeddings, embedding_dim,
                                      padding_idx, _weight, device, dtype, rng)
-        self.weight = _leaf(w, not _freeze)
+        self.weight = Parameter(_leaf(w), requires_grad=not _freeze)
         if _freeze:
             self.__dict__["_parameters"]["weight"] = self.weight
 
@@ -272,7 +272,7 @@ class EmbeddingBag(Module):
         self.mode, self.include_last_offset = mode, include_last_offset
         self.padding_idx, w = _table("EmbeddingBag", num_embeddings, embedding_dim,
                                      padding_idx, _weight, device, dtype, rng)
-        self.weight = _leaf(w, True)
+        self.weight = Parameter(_leaf(w))
 
     def forward(self, input, offsets=None, per_sample_weights=None):  # noqa: A002
         return F.embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type,

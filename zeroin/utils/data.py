@@ -1,5 +1,7 @@
 """``torch.utils.data`` under zeroin: ``from zeroin.utils.data import DataLoader,
-TensorDataset, Dataset, random_split, Subset``. The classes live in :mod:`zeroin.data`.
+TensorDataset, Dataset, random_split, Subset``. The classes live in :mod:`zeroin.data`;
+its modules ``sampler``, ``dataset`` and ``distributed`` are here too (CS231n's
+``from torch.utils.data import sampler``; ``import zeroin.utils.data.sampler`` also works).
 
 ``DataLoader(num_workers=...)`` is accepted; batches are always made in this process.
 """
@@ -9,6 +11,13 @@ from ..data.dataset import (ChainDataset, ConcatDataset, DataLoader, Dataset, It
 from ..data.sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
                             SubsetRandomSampler, WeightedRandomSampler)
 from ..data.distributed import DistributedSampler
+from ..data import dataset, distributed, sampler
+
+import sys as _sys
+
+for _m in (dataset, distributed, sampler):
+    _sys.modules[f"{__name__}.{_m.__name__.rpartition('.')[2]}"] = _m
+del _m
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "ChainDataset",
            "StackDataset", "DataLoader", "default_collate", "default_convert", "random_split",
