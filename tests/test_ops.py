@@ -507,6 +507,10 @@ def test_shape_op_errors():
         x.reshape(4)
     assert str(e.value) == ("reshape: cannot reshape a tensor of shape (2, 3) (6 elements) "
                             "into shape (4,)")
+    with pytest.raises(RuntimeError) as e:       # fast.ai's x.view(-1, 1, 28, 28): the op called
+        x.view(-1, 4)
+    assert str(e.value) == ("view: cannot view a tensor of shape (2, 3) (6 elements) "
+                            "into shape (-1, 4)")
     with pytest.raises(zeroin.ShapeError, match=r"permute: dims \(0, 0\) are not a "
                                                 r"permutation of the 2 dimensions of shape"):
         x.permute(0, 0)
