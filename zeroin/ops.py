@@ -518,19 +518,24 @@ def _product(x, w):
     return x @ w.T
 
 
+def default_dtype_hint(a, b):
+    """The sentence on zeroin's float64 default for a float32 / float64 clash (PyTorch code
+    on float32 data meets float64 layers), else ""."""
+    if {np.dtype(a).name, np.dtype(b).name} != {"float32", "float64"} or \
+            _tensor.get_default_dtype() != np.float64:
+        return ""
+    return (". zeroin's default dtype is float64 (PyTorch's is float32): randn, zeros and "
+            "layers give float64 and .float() float32; zeroin.set_default_dtype("
+            "zeroin.float32) first runs PyTorch code as written")
+
+
 def same_dtypes(op, *operands):
     """Refuse products of two dtypes as PyTorch does (matmul, mm, linear, einsum, ...):
     NumPy would compute in the wider dtype, silently and slowly. Arrays or tensors."""
     first = operands[0].dtype
     for k, t in enumerate(operands[1:], 1):
         if t.dtype != first:
-            default = ""
-            if {first.name, t.dtype.name} == {"float32", "float64"} and \
-                    _tensor.get_default_dtype() == np.float64:
-                default = (". zeroin's default dtype is float64 (PyTorch's is float32): "
-                           "randn, zeros and layers give float64 and .float() float32; "
-                           "zeroin.set_default_dtype(zeroin.float32) first runs PyTorch code "
-                           "as written")
+            default = default_dtype_hint(first, t.dtype)
             raise DtypeError(
                 f"{op}: expected all operands to have the same dtype, got {first} and "
                 f"{t.dtype} (operands 0 and {k}); convert one to the other's dtype: "

@@ -29,7 +29,7 @@ from numpy.lib.stride_tricks import sliding_window_view as _windows
 from .._tensor import Tensor, _leaf
 from ..errors import ShapeError
 from ..function import Function, no_derivative
-from ..ops import NP, op
+from ..ops import NP, default_dtype_hint, op
 from .functional import DropoutOp     # defined before functional imports this module
 from .functional import _tensor_arg as _as_tensor
 
@@ -407,7 +407,8 @@ def _check_float(op, x, w, b):
         raise TypeError(f"{op}: input has dtype {x.dtype} but the weight is {w.dtype}; convert "
                         f"one of them: the model with model.to(zeroin.{x.dtype}) (or "
                         f"model.float() / model.double()), or the input with "
-                        f"x.to(zeroin.{w.dtype}) (x.float() / x.double())")
+                        f"x.to(zeroin.{w.dtype}) (x.float() / x.double())"
+                        f"{default_dtype_hint(x.dtype, w.dtype)}")
 
 
 def _check_input(op, x, nd):

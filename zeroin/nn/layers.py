@@ -7,6 +7,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .._tensor import Tensor, get_default_dtype
+from ..ops import default_dtype_hint
 from . import functional as F
 from . import init
 from .module import Module, Parameter
@@ -50,9 +51,9 @@ def _check_input_dtype(layer, x):
     if xd.kind in "iub":
         return x.astype(wd)
     raise TypeError(f"{name}: input has dtype {xd} but the layer's parameters are {wd}; "
-                    f"convert one of them: the model with model.to({xd}) (or model.float() "
-                    f"/ model.double()), or the input with x.astype({wd}) "
-                    f"(x.float() / x.double())")
+                    f"convert one of them: the model with model.to(zeroin.{xd}) (or "
+                    f"model.float() / model.double()), or the input with x.to(zeroin.{wd}) "
+                    f"(x.float() / x.double()){default_dtype_hint(xd, wd)}")
 
 
 class Linear(Module):

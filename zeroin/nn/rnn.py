@@ -264,8 +264,9 @@ def _as_input(layer, x, dtype, what="input"):
     if x.dtype.kind in "iub":
         return x.astype(dtype)
     raise TypeError(f"{layer}: {what} has dtype {x.dtype} but the layer's parameters are "
-                    f"{dtype}; convert one of them: the layer with .to({x.dtype}) (or .float() "
-                    f"/ .double()), or the {what} with .astype({dtype})")
+                    f"{dtype}; convert one of them: the layer with .to(zeroin.{x.dtype}) (or "
+                    f".float() / .double()), or the {what} with .to(zeroin.{dtype})"
+                    f"{ops.default_dtype_hint(x.dtype, dtype)}")
 
 
 def _nonlinearity(layer, nonlinearity):
