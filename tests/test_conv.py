@@ -329,8 +329,9 @@ def test_errors_name_the_op_the_shapes_and_the_fix(call, words):
 
 def test_mixed_dtypes_are_refused_with_the_fix():
     conv = nn.Conv2d(1, 2, 3)               # float64 parameters
-    with pytest.raises(TypeError, match="model.to"):
-        conv(zeroin.tensor(np.zeros((1, 1, 5, 5), dtype=np.float32)))
+    with pytest.raises(TypeError, match=r"model.to.*zeroin's default dtype is float64 "
+                                         r"\(PyTorch's is float32\)"):
+        conv(zeroin.tensor(np.zeros((1, 1, 5, 5), dtype=np.float32)))   # fast.ai's float32 data
     # the message says which side is which, and its fix converts the model to the input's
     # dtype (not to the dtype it already has)
     conv.float()

@@ -732,3 +732,42 @@ def test_utils_data_has_pytorchs_submodules_for_cs231n_imports():
     loader = DataLoader(ds, batch_size=4, sampler=sampler.SubsetRandomSampler(range(6)))
     seen = sorted(int(i) for _, y in loader for i in y.tolist())
     assert seen == list(range(6)) and len(loader) == 2
+
+
+def test_a_sampler_may_yield_any_key_as_pytorchs():
+    # fast.ai 04: a BatchSampler given as sampler= yields lists, and dataset[list] is a batch,
+    # which the loader then collates into batches of one: (1, 50, 784)
+    torch = pytest.importorskip("torch")
+    x = np.arange(40.0).reshape(10, 4)
+
+    class Rows:
+        def __init__(self, lib):
+            self.x, self.y = lib.tensor(x), lib.arange(10)
+
+        def __len__(self):
+            return len(self.x)
+
+        def __getitem__(self, i):
+            return self.x[i], self.y[i]
+
+    class Words:                             # string keys
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, k):
+            return len(k)
+
+    got = []
+    for lib in (zeroin, torch):
+        U = lib.utils.data
+        samp = U.BatchSampler(U.SequentialSampler(range(10)), 4, drop_last=False)
+        batches = list(U.DataLoader(Rows(lib), sampler=samp))
+        assert len(batches) == 3
+        assert [tuple(b[0].shape) for b in batches] == [(1, 4, 4), (1, 4, 4), (1, 2, 4)]
+        assert batches[2][1].tolist() == [[8, 9]]
+        both = list(U.DataLoader(Rows(lib), sampler=samp, collate_fn=lambda b: b[0][0]))
+        assert both[1].tolist() == x[4:8].tolist()
+        assert [b.tolist() for b in U.DataLoader(Words(), sampler=["ab", "abc"],
+                                                  batch_size=2)] == [[2, 3]]
+        got.append(batches[0][0].numpy())
+    np.testing.assert_array_equal(got[0], got[1])

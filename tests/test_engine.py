@@ -1560,3 +1560,21 @@ def test_shape_and_size_are_a_size_as_pytorchs():
     assert s[0] == 2 and type(s[0]) is int
     # printed and formatted as the tuple, so messages read "(2, 3)" as NumPy's shapes do
     assert str(s) == f"{s}" == "(2, 3)" and str(zeroin.ones(5).shape) == "(5,)"
+
+
+def test_a_tensor_takes_attributes_of_its_own_as_pytorchs():
+    # fast.ai's 03_backprop keeps hand-written gradients on the tensors: inp.g = out.g @ w.t()
+    torch = pytest.importorskip("torch")
+    import copy
+    for lib in (zeroin, torch):
+        w = lib.ones(2, 3)
+        w.g = lib.full((2, 3), 2.0)
+        p = lib.nn.Parameter(lib.ones(2))
+        p.note = "bias"
+        assert (w.g == 2).all() and p.note == "bias"
+        assert vars(w).keys() == {"g"}
+        assert copy.deepcopy(w).g is not w.g and (copy.deepcopy(w).g == 2).all()
+        assert not hasattr(w.clone(), "g") and not hasattr(w + 1, "g")
+        assert w.requires_grad_().g is w.g      # in place: the same tensor
+        with pytest.raises(AttributeError, match="'g'"):
+            lib.ones(1).g

@@ -368,6 +368,31 @@ def test_register_backward_hook_warns_and_gives_input_grads():
         assert np.allclose(a, b)
 
 
+def test_full_backward_hook_without_input_grads_warns_as_pytorch():
+    # a hook on a first layer whose input (the data) needs no gradient: PyTorch's UserWarning
+    def run(T):
+        m = T.nn.Linear(2, 1)
+        got = []
+        h = m.register_full_backward_hook(lambda mod, gi, go: got.append(gi))
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            m(T.ones(3, 2)).sum().backward()
+            m(T.ones(3, 2, requires_grad=True)).sum().backward()     # an input needs one
+        h.remove()
+        pre = m.register_full_backward_pre_hook(lambda mod, go: None)
+        with warnings.catch_warnings(record=True) as w2:
+            warnings.simplefilter("always")                         # a pre hook too
+            m(T.ones(3, 2)).sum().backward()
+        pre.remove()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")                          # no hook: silent
+            m(T.ones(3, 2)).sum().backward()
+        return [(type(o.message), str(o.message)) for o in w + w2], [g[0] is None for g in got]
+    z, t = both(run)
+    assert z == t and len(z[0]) == 2 and z[0][0][0] is UserWarning, (z, t)
+    assert z[1] == [True, False]
+
+
 def test_backward_hook_kinds_do_not_mix():
     for T in LIBS:
         m = T.nn.ReLU()

@@ -912,7 +912,8 @@ NN_ERRORS = [
      r"mse_loss: input must be floating point"),
     (lambda: nn.Linear(2, 3)(zeroin.tensor(np.zeros((4, 2), np.float32))), TypeError,
      r"Linear: input has dtype float32 but the layer's parameters are float64.*model\.to\("
-     r"float32\).*x\.astype\(float64\)"),
+     r"zeroin\.float32\).*x\.to\(zeroin\.float64\).*"
+     r"zeroin\.set_default_dtype\(zeroin\.float32\) first"),
     (lambda: nn.Linear(2, 3, dtype=np.float32)(_x(4, 2)), TypeError,
      r"parameters are float32.*model\.double\(\)"),
     (lambda: nn.LayerNorm(3)(zeroin.tensor(np.zeros((2, 3), np.float32))), TypeError,
@@ -1296,7 +1297,7 @@ def test_recurrent_errors_name_the_layer_the_shapes_and_the_fix():
             "shape (1, 2, 3)", "for a PackedSequence of 2 sequences, got (1, 3, 3)",
             "one state per packed sequence")
     _raises(TypeError, lambda: gru(x.astype(np.float32)), "GRU: input has dtype float32",
-            "float64")
+            "float64", ".to(zeroin.float32)", ".to(zeroin.float64)", "set_default_dtype")
     _raises(zeroin.ShapeError, lambda: nn.RNNCell(2, 3)(np.zeros((3, 2, 2))), "RNNCell",
             "(3, 2, 2)", "use nn.RNN")
     _raises(zeroin.ShapeError, lambda: nn.GRUCell(2, 3)(np.zeros((4, 2)), np.zeros((3, 3))),

@@ -276,3 +276,11 @@ def test_set_num_threads_refuses_what_pytorch_refuses(n, blas_threads):
         zeroin.set_num_threads(n)
     assert isinstance(ours.value, type(theirs.value))
     assert str(ours.value).startswith(str(theirs.value).split(",")[0])
+
+
+def test_cuda_memory_calls_do_what_pytorchs_without_a_gpu():
+    # fast.ai's clean_mem(): gc.collect(); torch.cuda.empty_cache()
+    for name in ("empty_cache", "memory_allocated", "max_memory_allocated", "memory_reserved"):
+        want = getattr(torch.cuda, name)()
+        assert getattr(zeroin.cuda, name)() == want and type(getattr(zeroin.cuda, name)()) is type(want)
+    assert zeroin.cuda.memory_allocated("cuda:0") == 0

@@ -511,7 +511,8 @@ class Tensor:
     #   _array: the ndarray; or None while the value is
     #   _float: a Python float (float64 scalars made from Python numbers, fast mode only)
     __slots__ = ("_array", "_float", "_grad", "requires_grad", "grad_fn", "name", "_hooks",
-                 "_retain", "_view_of", "_read", "__weakref__")
+                 "_retain", "_view_of", "_read", "__weakref__", "__dict__")
+    # __dict__: a user's own attributes, as PyTorch's tensors take them (fast.ai's inp.g = ...)
     # set on some tensors only (read with getattr): _view_of on views, _read once an op
     # recorded in the graph has read the tensor (an in-place change must then re-point it)
     __array_priority__ = 1000

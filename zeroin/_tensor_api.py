@@ -430,7 +430,8 @@ def _same_dtype_tensors(name, a, b):
     if isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype != b.dtype:
         raise _ops.DtypeError(f"{name}: input has dtype {a.dtype} and other {b.dtype}; "
                               f"PyTorch compares only tensors of one dtype: convert one, "
-                              f"e.g. {name}(input, other.to(input.dtype))")
+                              f"e.g. {name}(input, other.to(input.dtype))"
+                              f"{_ops.default_dtype_note(a.dtype, b.dtype, '. ')}")
 
 
 @_method()

@@ -1373,16 +1373,21 @@ class ReshapeOp(Function):
     def backward(self, xp, g, out, x): return g.reshape(x.shape)
 
 
+def _check_reshape(x, shape, name):
+    """ShapeError naming the op (``reshape`` or ``view``) when x cannot take ``shape``."""
+    try:
+        np.empty(x.shape, dtype=bool).reshape(shape)
+    except ValueError:
+        raise ShapeError(f"{name}: cannot {name} a tensor of shape {x.shape} "
+                         f"({int(np.prod(x.shape))} elements) into shape {shape}") from None
+
+
 @op(ReshapeOp, methods=("reshape",))
 def reshape(x, *shape):
     """Same data, new shape (one dimension may be -1)."""
     x = _t(x)
     shape = _shape_arg(shape)
-    try:
-        np.empty(x.shape, dtype=bool).reshape(shape)
-    except ValueError:
-        raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} "
-                         f"({int(np.prod(x.shape))} elements) into shape {shape}") from None
+    _check_reshape(x, shape, "reshape")
     return _view(_call1(ReshapeOp(shape), x), x)
 
 
@@ -1395,6 +1400,7 @@ def view(x, *shape):
     if len(shape) == 1 and not isinstance(shape[0], (numbers.Integral, tuple, list)):
         from .dtypes import as_dtype
         return _view(_leaf(x.data.view(np.ndarray).view(as_dtype(shape[0]))), x)
+    _check_reshape(x, _shape_arg(shape), "view")
     out = reshape(x, *shape)
     if out is not x and not (out.data.size == 0 or np.may_share_memory(out.data, x.data)):
         raise RuntimeError(f"view: a tensor of shape {x.shape} laid out as it is (not "

@@ -4,7 +4,8 @@ from __future__ import annotations
 from . import amp
 
 __all__ = ["is_available", "device_count", "manual_seed", "manual_seed_all", "synchronize",
-           "is_bf16_supported", "amp"]
+           "is_bf16_supported", "empty_cache", "memory_allocated", "max_memory_allocated",
+           "memory_reserved", "amp"]
 
 
 def is_available():
@@ -31,3 +32,23 @@ def manual_seed_all(seed):
 
 def synchronize(device=None):
     """Nothing to wait for: every zeroin op has finished when it returns."""
+
+
+def empty_cache():
+    """Nothing to free (no GPU memory); accepted as PyTorch's without a GPU, so fast.ai's
+    ``clean_mem()`` (``gc.collect(); torch.cuda.empty_cache()``) runs unchanged."""
+
+
+def memory_allocated(device=None):
+    """0 bytes: zeroin holds no GPU memory (PyTorch's gives 0 without a GPU)."""
+    return 0
+
+
+def max_memory_allocated(device=None):
+    """0 bytes: zeroin holds no GPU memory (PyTorch's gives 0 without a GPU)."""
+    return 0
+
+
+def memory_reserved(device=None):
+    """0 bytes: zeroin holds no GPU memory (PyTorch's gives 0 without a GPU)."""
+    return 0

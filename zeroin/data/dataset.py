@@ -372,7 +372,7 @@ class DataLoader:
     def _order(self):
         n = len(self._data)
         if not self._own_sampler:
-            return np.asarray(list(self.sampler), dtype=np.intp)
+            return _keys(list(self.sampler))
         return (self._rng or get_rng()).permutation(n) if self.shuffle else np.arange(n)
 
     def _batches(self):
@@ -425,7 +425,7 @@ class DataLoader:
             return
         for idx in self._batches():
             if self.batch_size is None and self._own_batches:
-                sample = self._data[int(idx[0])]
+                sample = self._data[_key(idx[0])]
                 yield _convert(sample, tuple) if self.collate_fn is None else \
                     self.collate_fn(sample)
             elif self.collate_fn is not None:
@@ -492,9 +492,28 @@ def _getitems(dataset, idx):
                     idx.tolist())
 
 
+def _keys(keys):
+    """A sampler's keys: an index array when they are whole numbers, else an object array
+    of them as they come (PyTorch passes any key to ``dataset[key]``: fast.ai's batch
+    sampler given as ``sampler=`` yields lists of indices)."""
+    if all(isinstance(k, (int, np.integer)) or getattr(k, "ndim", None) == 0 for k in keys):
+        return np.asarray(keys, dtype=np.intp)
+    out = np.empty(len(keys), dtype=object)
+    for i, k in enumerate(keys):
+        out[i] = k
+    return out
+
+
+def _key(i):
+    """``dataset[...]``'s key: a Python int for an index, other keys as they are."""
+    return int(i) if isinstance(i, (int, np.integer)) or getattr(i, "ndim", None) == 0 else i
+
+
 def _samples(dataset, idx):
     """The samples at ``idx`` as a list, for a ``collate_fn``; PyTorch's ``__getitems__``
     (a list of samples) is used when the dataset has one."""
+    if idx.dtype == object:
+        return [dataset[k] for k in idx]
     got = _getitems(dataset, idx)
     if got is None or _stacked(got, len(idx)) or isinstance(got, np.ndarray):
         return [dataset[int(i)] for i in idx]
@@ -503,6 +522,8 @@ def _samples(dataset, idx):
 
 def _batch(dataset, idx):
     """The batch at ``idx``: one fancy index when the dataset allows, else collated."""
+    if idx.dtype == object:
+        return default_collate([dataset[k] for k in idx])
     got = _getitems(dataset, idx)
     if got is None:
         return default_collate([dataset[int(i)] for i in idx])

@@ -170,6 +170,12 @@ def _always_called(module, fwd, args, kwargs, with_kwargs):
                               stacklevel=4)
 
 
+_NO_INPUT_GRAD = ("Full backward hook is firing when gradients are computed with respect to "
+                  "module outputs since no inputs require gradients. See https://docs.pytorch"
+                  ".org/docs/main/generated/torch.nn.Module.html#torch.nn.Module."
+                  "register_full_backward_hook for more details.")    # PyTorch's words
+
+
 class _BackwardState:
     """One call's gradients: grad_output when it arrives, then each input's gradient."""
 
@@ -210,6 +216,8 @@ class _BackwardState:
                 grad_output = r if isinstance(r, tuple) else (r,)
         self.grad_output = grad_output
         if not any(self.slots):         # nothing upstream: the hook runs now
+            import warnings
+            warnings.warn(_NO_INPUT_GRAD, UserWarning, stacklevel=2)
             self._run((None,) * max(len(self.slots), 1))
         return grad_output[0]
 

@@ -52,8 +52,8 @@ def _check_input_dtype(layer, x):
     if xd.kind in "iub":
         return x.astype(wd)
     raise DtypeError(f"{name}: input has dtype {xd} but the layer's parameters are {wd}; "
-                     f"convert one of them: the model with model.to({xd}) (or model.float() "
-                     f"/ model.double()), or the input with x.astype({wd}) "
+                     f"convert one of them: the model with model.to(zeroin.{xd}) (or "
+                     f"model.float() / model.double()), or the input with x.to(zeroin.{wd}) "
                      f"(x.float() / x.double()){default_dtype_note(xd, wd)}")
 
 

@@ -263,9 +263,10 @@ def _as_input(layer, x, dtype, what="input"):
         return x
     if x.dtype.kind in "iub":
         return x.astype(dtype)
-    raise TypeError(f"{layer}: {what} has dtype {x.dtype} but the layer's parameters are "
-                    f"{dtype}; convert one of them: the layer with .to({x.dtype}) (or .float() "
-                    f"/ .double()), or the {what} with .astype({dtype})")
+    raise ops.DtypeError(f"{layer}: {what} has dtype {x.dtype} but the layer's parameters are "
+                         f"{dtype}; convert one of them: the layer with .to(zeroin.{x.dtype}) "
+                         f"(or .float() / .double()), or the {what} with .to(zeroin.{dtype})"
+                         f"{ops.default_dtype_note(x.dtype, dtype, '. ')}")
 
 
 def _nonlinearity(layer, nonlinearity):
