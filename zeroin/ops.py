@@ -1049,12 +1049,22 @@ def _unsigned_to_int64(x):
 
 
 class SumOp(Function):
-    __slots__ = ("axis", "keepdims")
+    __slots__ = ("axis", "keepdims", "dtype")
     name = "sum"
     float_grad = True
-    def __init__(self, axis, keepdims): self.axis, self.keepdims = axis, keepdims
-    # np.add.reduce is ndarray.sum without its Python wrapper (same values, same upcasts)
-    def forward(self, x): return np.add.reduce(x, axis=self.axis, keepdims=self.keepdims)
+
+    def __init__(self, axis, keepdims, dtype=None):
+        self.axis, self.keepdims, self.dtype = axis, keepdims, dtype
+
+    def forward(self, x):
+        # np.add.reduce is ndarray.sum without its Python wrapper. PyTorch's result dtypes:
+        # a requested dtype as it is (int32 stays int32), else NumPy's upcasts (bool and
+        # int32 to int64) except unsigned integers, which PyTorch sums to int64 (NumPy:
+        # uint64). Read on the array here, not before the op: no property call per sum
+        dtype = self.dtype
+        if dtype is None and x.dtype.kind == "u":
+            dtype = np.int64
+        return np.add.reduce(x, axis=self.axis, keepdims=self.keepdims, dtype=dtype)
     def backward(self, xp, g, out, x):
         if self.axis is None:           # a full sum: g is one number, spread over x
             return xp.broadcast_to(g, x.shape)
@@ -1071,9 +1081,9 @@ def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):  #
         x = constant(x)
     if dtype is not None:
         x = x.to(dtype)
-    elif x.dtype.kind == "u":
-        x = _unsigned_to_int64(x)
-    return _call1(SumOp(axis if axis is None else _reduce_dims("sum", x, axis), keepdims), x)
+        dtype = x.dtype
+    return _call1(SumOp(axis if axis is None else _reduce_dims("sum", x, axis), keepdims,
+                        dtype), x)
 
 
 class MeanOp(Function):
