@@ -132,16 +132,19 @@ def linear(input, weight, bias=None):  # noqa: A002
             f"linear: input of shape {xd.shape} has {xd.shape[-1] if xd.ndim else 0} features "
             f"in its last dimension but the weight of shape {wd.shape} expects "
             f"in_features={wd.shape[1]}; {_linear_fix(xd.shape, *wd.shape)}")
+    # same_dtypes raises only for unequal dtypes; `is` spares it (and a compare) the
+    # usual case, one dtype object for all
     if bias is None:
-        if xd.dtype != wd.dtype:
+        if xd.dtype is not wd.dtype:
             same_dtypes("linear", xd, wd)
         return _call2(LinearOp(), x, w)
     b = bias if isinstance(bias, Tensor) else _tensor_arg(bias, "linear", "bias")
-    if b.numpy().shape != wd.shape[:1]:
+    bd = b.numpy()
+    if bd.shape != wd.shape[:1]:
         raise ShapeError(f"linear: bias of shape {b.shape} does not fit weight of shape "
                          f"{wd.shape}; it must have shape ({wd.shape[0]},)")
-    if xd.dtype != wd.dtype or b.dtype != wd.dtype:
-        same_dtypes("linear", xd, wd, b)
+    if xd.dtype is not wd.dtype or bd.dtype is not wd.dtype:
+        same_dtypes("linear", xd, wd, bd)
     return _calln(LinearOp(), (x, w, b))
 
 
