@@ -199,23 +199,24 @@ def call2(fn, x, y):
     """``fn(x, y)`` for a two-input op: + - * / call it directly (their hot path); a number
     operand becomes a constant as :func:`pair` makes it."""
     if type(y) is not Tensor or type(x) is not Tensor:
-        ty = type(y)    # T9: pair's T2 hit written out (w * 2, x + 1.0 on the float lane)
-        c = _LANE_CONSTANTS.get(y) if (ty is float or ty is int) and \
-            -_EXACT <= y <= _EXACT else None
-        if c is not None and c._float is not None and type(x) is Tensor and \
-                x._float is not None:
-            y = c
-        else:
-            if (ty is float or ty is int) and type(x) is Tensor:        # T12: t * 0.5
-                out = _unrecorded(fn, x, y, False)
-            elif type(y) is Tensor and (type(x) is float or type(x) is int):    # 0.5 * t
-                out = _unrecorded(fn, y, x, True)
+        ty, tx = type(y), type(x)
+        if (ty is float or ty is int) and tx is Tensor:
+            # T9: pair's T2 hit written out (w * 2, x + 1.0 on the float lane)
+            c = _LANE_CONSTANTS.get(y) if -_EXACT <= y <= _EXACT else None
+            if c is not None and c._float is not None and x._float is not None:
+                y = c
             else:
-                out = None
+                out = _unrecorded(fn, x, y, False)                  # T12: t * 0.5
+                if out is not None:
+                    return out
+                x, y = pair(x, y)
+        elif ty is Tensor and (tx is float or tx is int):
+            out = _unrecorded(fn, y, x, True)                       # 0.5 * t
             if out is not None:
                 return out
-            if not (isinstance(x, Tensor) and isinstance(y, Tensor)):    # not Parameters
-                x, y = pair(x, y)
+            x, y = pair(x, y)
+        elif not (isinstance(x, Tensor) and isinstance(y, Tensor)):    # not Parameters
+            x, y = pair(x, y)
     a, b = x._float, y._float
     v = data = None
     try:
@@ -434,7 +435,8 @@ def backward(outputs, out_grads, retain_graph):
             out = t._array
             if out is None:             # T10: float_grad rules take the floats as they are
                 out = t._float if fn.float_grad else np.asarray(t._float)
-            elif out.dtype.kind == "c":     # a complex output: the reference's step
+            elif out.dtype is not _F64 and out.dtype.kind == "c":
+                # a complex output: the reference's step (float64 skips the kind's read)
                 if p is None:
                     p = _reference(retain_graph, leaves)
                 reference.backprop_node(t, g, grads, p)
@@ -578,7 +580,8 @@ def backward(outputs, out_grads, retain_graph):
                     continue
             elif type(g) is np.ndarray and leaf._grad is None:
                 d = leaf._array
-                if d is not None and d.dtype.kind in "fc" and g.dtype is d.dtype:
+                if d is not None and g.dtype is d.dtype and \
+                        (d.dtype is _F64 or d.dtype.kind in "fc"):
                     # T5: adopt g as .grad only if nothing else can see it: a rule such as
                     # add's returns one array for both inputs (_ONE_LOCAL: g alone, 2 here)
                     if not (g.base is None and getrefcount(g) <= _ONE_LOCAL and
