@@ -1082,8 +1082,11 @@ def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):  #
     if dtype is not None:
         x = x.to(dtype)
         dtype = x.dtype
-    return _call1(SumOp(axis if axis is None else _reduce_dims("sum", x, axis), keepdims,
-                        dtype), x)
+    # SumOp(axis, keepdims, dtype) without its __init__'s Python frame (every loss sums)
+    fn = _new(SumOp)
+    fn.axis = axis if axis is None else _reduce_dims("sum", x, axis)
+    fn.keepdims, fn.dtype = keepdims, dtype
+    return _call1(fn, x)
 
 
 class MeanOp(Function):
@@ -1117,7 +1120,10 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):
         raise _DtypeError(f"mean: the input has dtype {x.dtype}; the mean needs a floating "
                           f"dtype, as in PyTorch: convert first, e.g. x.float().mean() or "
                           f"x.double().mean()")
-    return _call1(MeanOp(axis if axis is None else _reduce_dims("mean", x, axis), keepdims), x)
+    fn = _new(MeanOp)       # MeanOp(axis, keepdims) without __init__'s frame, as in sum
+    fn.axis = axis if axis is None else _reduce_dims("mean", x, axis)
+    fn.keepdims = keepdims
+    return _call1(fn, x)
 
 
 def evenly(g, x, out):

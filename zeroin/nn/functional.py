@@ -137,7 +137,7 @@ def linear(input, weight, bias=None):  # noqa: A002
     if bias is None:
         if xd.dtype is not wd.dtype:
             same_dtypes("linear", xd, wd)
-        return _call2(LinearOp(), x, w)
+        return _call2(_new(LinearOp), x, w)
     b = bias if isinstance(bias, Tensor) else _tensor_arg(bias, "linear", "bias")
     bd = b.numpy()
     if bd.shape != wd.shape[:1]:
@@ -145,7 +145,7 @@ def linear(input, weight, bias=None):  # noqa: A002
                          f"{wd.shape}; it must have shape ({wd.shape[0]},)")
     if xd.dtype is not wd.dtype or bd.dtype is not wd.dtype:
         same_dtypes("linear", xd, wd, bd)
-    return _calln(LinearOp(), (x, w, b))
+    return _calln(_new(LinearOp), (x, w, b))
 
 
 # --- dropout and batch norm -------------------------------------------------------------
