@@ -98,6 +98,7 @@ __all__ = ["call1", "call2", "pair", "backward"]
 
 _F64 = np.dtype(np.float64)
 _F32 = np.dtype(np.float32)
+_ndarray = np.ndarray   # a global, not np's attribute, in the type tests of every op and node
 _new = object.__new__
 _ADD = _MUL = None      # AddOp and MulOp, set by zeroin/ops.py (T9)
 _PROMOTE = None        # zeroin.ops._promote: PyTorch's result dtype, set by zeroin/ops.py
@@ -125,7 +126,7 @@ def call1(fn, x):
             if fn.scalar_rules and not a.ndim:          # T3
                 a = a[()]
             data = fn.forward(a)
-            if type(data) is not np.ndarray:
+            if type(data) is not _ndarray:
                 if type(data) is np.float64:    # T10: a 0-d float64 result on the lane
                     v, data = float(data), None
                 else:
@@ -170,7 +171,7 @@ def calln(fn, inputs):
             data = fn.forward(*[_array_of(t) for t in inputs])
     except (ValueError, IndexError, TypeError) as e:
         raise fn.error(inputs, e) from None
-    if type(data) is not np.ndarray:
+    if type(data) is not _ndarray:
         data = np.asarray(data)
     if len(inputs) != 3 or anomaly.enabled:
         return record(fn, inputs, data)
@@ -236,7 +237,7 @@ def call2(fn, x, y):
             if fn.scalar_rules and not a.ndim and not b.ndim:      # T3
                 a, b = a[()], b[()]
             data = fn.forward(a, b)
-            if type(data) is not np.ndarray:
+            if type(data) is not _ndarray:
                 if type(data) is np.float64:    # T10: a 0-d float64 result on the lane
                     v, data = float(data), None
                 else:
@@ -283,7 +284,7 @@ def _unrecorded(fn, t, number, left):
         data = fn.forward(c, d) if left else fn.forward(d, c)
     except (ValueError, IndexError):
         return None
-    if type(data) is not np.ndarray:
+    if type(data) is not _ndarray:
         return None
     out = _new(Tensor)
     out._array = data
@@ -392,7 +393,7 @@ def linear_product(x, w):
     product in the same order, so the result is the same array to the bit
     (tests/test_engine.py checks it).
     """
-    if _T11 and type(x) is np.ndarray and x.ndim == 2 and x.dtype is _F32 and \
+    if _T11 and type(x) is _ndarray and x.ndim == 2 and x.dtype is _F32 and \
             w.dtype is _F32 and x.flags.c_contiguous and w.flags.c_contiguous:
         n = x.shape[0]
         o, i = w.shape
@@ -445,7 +446,7 @@ def backward(outputs, out_grads, retain_graph):
             n = len(ins)
             scalar = fn.scalar_rules and not out.ndim
             if scalar:                  # T3: NumPy scalars (or floats) in, out of the rule
-                if type(g) is np.ndarray:
+                if type(g) is _ndarray:
                     g = g[()]
                 if n == 2:
                     x, y = ins
@@ -455,7 +456,7 @@ def backward(outputs, out_grads, retain_graph):
                 else:
                     res = fn.backward(NP, g, out[()], *[_scalar_of(i) for i in ins])
             else:
-                if type(g) is not np.ndarray and (type(g) is not float or not fn.float_grad):
+                if type(g) is not _ndarray and (type(g) is not float or not fn.float_grad):
                     g = np.asarray(g)
                 if n == 1:
                     x = ins[0]
@@ -488,7 +489,7 @@ def backward(outputs, out_grads, retain_graph):
                 else:
                     if d is None:
                         d = _array_of(inp)
-                    if type(gi) is not np.ndarray:
+                    if type(gi) is not _ndarray:
                         gi = np.asarray(gi)
                     if gi.shape != d.shape:
                         gi = sum_to_array(gi, d.shape)
@@ -578,7 +579,7 @@ def backward(outputs, out_grads, retain_graph):
                 if cur._float is not None and not cur.requires_grad:
                     cur._float += g
                     continue
-            elif type(g) is np.ndarray and leaf._grad is None:
+            elif type(g) is _ndarray and leaf._grad is None:
                 d = leaf._array
                 if d is not None and g.dtype is d.dtype and \
                         (d.dtype is _F64 or d.dtype.kind in "fc"):
