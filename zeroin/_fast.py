@@ -98,7 +98,9 @@ __all__ = ["call1", "call2", "pair", "backward"]
 
 _F64 = np.dtype(np.float64)
 _F32 = np.dtype(np.float32)
-_ndarray = np.ndarray   # a global, not np's attribute, in the type tests of every op and node
+# globals, not np's attributes, in the type tests of every op and node: NumPy's module has a
+# __getattr__, so CPython 3.11 does not specialise np.name loads (each a full lookup)
+_ndarray, _float64 = np.ndarray, np.float64
 _new = object.__new__
 _ADD = _MUL = None      # AddOp and MulOp, set by zeroin/ops.py (T9)
 _PROMOTE = None        # zeroin.ops._promote: PyTorch's result dtype, set by zeroin/ops.py
@@ -127,7 +129,7 @@ def call1(fn, x):
                 a = a[()]
             data = fn.forward(a)
             if type(data) is not _ndarray:
-                if type(data) is np.float64:    # T10: a 0-d float64 result on the lane
+                if type(data) is _float64:    # T10: a 0-d float64 result on the lane
                     v, data = float(data), None
                 else:
                     data = np.asarray(data)
@@ -238,7 +240,7 @@ def call2(fn, x, y):
                 a, b = a[()], b[()]
             data = fn.forward(a, b)
             if type(data) is not _ndarray:
-                if type(data) is np.float64:    # T10: a 0-d float64 result on the lane
+                if type(data) is _float64:    # T10: a 0-d float64 result on the lane
                     v, data = float(data), None
                 else:
                     data = np.asarray(data)

@@ -31,6 +31,10 @@ from .function import (NP, Function, _is_basic_index, apply, constant, scatter_a
 from ._tensor import Tensor, _clean_index, _leaf, _raw, bool_sub_error
 from ._tensor import _mark_view as _view
 
+# NumPy's module has a __getattr__ (PEP 562), so CPython 3.11 does not specialise `np.name`
+# loads: each is a full lookup. The names that every model's step reads are bound once here.
+_ndarray, _add_reduce, _maximum = np.ndarray, np.add.reduce, np.maximum
+
 
 
 # --- the registry ------------------------------------------------------------------------
@@ -710,7 +714,7 @@ class ReLUOp(Function):
     _zero_rows = {}     # (dtype, n) -> read-only zeros of shape (n,)
 
     def forward(self, x):
-        if type(x) is np.ndarray and x.size >= 1024 and x.shape[-1] >= 32 and \
+        if type(x) is _ndarray and x.size >= 1024 and x.shape[-1] >= 32 and \
                 x.dtype.kind == "f" and x.flags.c_contiguous:
             # np.maximum against a zero row runs NumPy's SIMD loop; against the scalar 0
             # it runs a generic one about 2x slower. Smaller arrays or rows lose more to
@@ -722,8 +726,8 @@ class ReLUOp(Function):
                     ReLUOp._zero_rows.clear()
                 z = ReLUOp._zero_rows[key] = np.zeros(key[1], dtype=key[0])
                 z.flags.writeable = False
-            return np.maximum(x, z)
-        return np.maximum(x, 0)
+            return _maximum(x, z)
+        return _maximum(x, 0)
 
     # relu(x) > 0 exactly where x > 0 (NaN: neither); the output is the array the next
     # layer's backward has just read, so its mask is the cheaper one to make
@@ -1064,7 +1068,7 @@ class SumOp(Function):
         dtype = self.dtype
         if dtype is None and x.dtype.kind == "u":
             dtype = np.int64
-        return np.add.reduce(x, axis=self.axis, keepdims=self.keepdims, dtype=dtype)
+        return _add_reduce(x, axis=self.axis, keepdims=self.keepdims, dtype=dtype)
     def backward(self, xp, g, out, x):
         if self.axis is None:           # a full sum: g is one number, spread over x
             return xp.broadcast_to(g, x.shape)
@@ -1099,7 +1103,7 @@ class MeanOp(Function):
         if self.axis is None and x.dtype is _F64 and x.size:
             # a full mean as np.mean computes it, to the bit (sum, then one division by
             # the count as a float64), without np.mean's Python layers (a loss, each step)
-            return np.add.reduce(x, axis=None) / x.size
+            return _add_reduce(x, axis=None) / x.size
         return x.mean(axis=self.axis, keepdims=self.keepdims)
     def backward(self, xp, g, out, x):
         if self.axis is None:           # a full mean: g / n spread over x (none if empty)

@@ -24,6 +24,9 @@ from ..ops import (NP, _call1, _call2, _calln, _needs, _product, _raw, op, same_
 from ..random import get_rng
 
 _new = object.__new__
+# np.name loads are full lookups in CPython 3.11 (NumPy's module __getattr__): linear's, per
+# call, are bound once
+_ndarray, _add_reduce = np.ndarray, np.add.reduce
 
 __all__ = ["linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax",
            "softplus", "dropout", "batch_norm", "mse_loss", "l1_loss",
@@ -62,7 +65,7 @@ class LinearOp(Function):
         if b is not None:
             # a product of two ndarrays is a fresh array: add the bias in place when that
             # keeps NumPy's result dtype
-            if type(y) is np.ndarray and y.dtype is b.dtype:
+            if type(y) is _ndarray and y.dtype is b.dtype:
                 y += b
             else:
                 y = y + b
@@ -81,7 +84,7 @@ class LinearOp(Function):
         if b is not None and needs[2]:
             g2 = g if g.ndim == 2 else g.reshape(-1, w.shape[0])
             # ndarray.sum is np.add.reduce behind a Python wrapper
-            gb = np.add.reduce(g2, axis=0) if xp is NP else g2.sum(axis=0)
+            gb = _add_reduce(g2, axis=0) if xp is NP else g2.sum(axis=0)
         return (gx, gw, gb) if b is not None else (gx, gw)
 
 
