@@ -80,6 +80,15 @@ instead of 82k (263k and 93k before T8-T9); W2 took 116k instead of 43k before T
   constant straight to NumPy (:func:`_unrecorded`). Six updates' ``lr * p.grad``: 124.4k
   -> 101.7k instructions; W3 ops, tiny step, with the leaner ``t -= v`` of
   ``Tensor._inplace``: 792k -> 753k.
+* **T13 NumPy's names as globals**: ``type(data) is _ndarray``, not ``np.ndarray``, in
+  the type tests of every op and backward node (about 90 a W4 step), and ``_float64`` for
+  T10's. NumPy's module defines ``__getattr__``, so CPython 3.11 does not specialise
+  ``np.name`` loads: each is a full lookup, about 290 instructions. W4 1.517M -> 1.491M.
+  Outside this module, both engines: the ``np.name`` loads of sum, mean, relu,
+  ``broadcast_array`` and linear bound the same way (-> 1.481M, with ``Tensor.backward``
+  reading ``autograd._fast`` once). Also here (-9k together): :func:`call2` sorts its
+  non-Tensor operands once (a Parameter operand skips T9's and T12's number tests), and
+  the backward loop reads ``dtype.kind`` only for outputs and leaves that are not float64.
 """
 from __future__ import annotations
 
