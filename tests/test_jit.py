@@ -142,3 +142,20 @@ def test_a_scripted_modules_save_says_what_to_do_instead(tmp_path):
     again.load_state_dict(zeroin.load(path))
     x = zeroin.randn(4, 3)
     np.testing.assert_array_equal(again(x).numpy(), net(x).numpy())
+
+
+def test_the_script_only_names_leave_a_modules_own_attributes_alone():
+    # class attributes, not Module.__getattr__ (which would slow every attribute read)
+    assert "__getattr__" not in vars(nn.Module)
+
+    class Coder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.code = 5
+            self.graph = nn.Linear(1, 1)
+
+    m = Coder()
+    assert m.code == 5 and isinstance(m.graph, nn.Linear)
+    assert [n for n, _ in m.named_children()] == ["graph"]
+    assert {"code", "graph"} <= set(dir(m)) and "save" not in dir(m)
+    assert "save" not in dir(nn.Linear(1, 1)) and not hasattr(nn.Linear(1, 1), "code")

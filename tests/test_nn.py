@@ -1835,3 +1835,18 @@ def test_cs231n_float32_input_to_a_default_dtype_model_says_why_as_a_runtime_err
     assert "default dtype" not in str(e.value)
     assert nn.Linear(50, 42).float()(zeroin.zeros((64, 50), dtype=zeroin.float32)).shape == \
         (64, 42)
+
+
+def test_linear_checks_its_input_dtype_only_on_a_mismatch():
+    # Linear.forward leaves the dtype check to F.linear; the layer's conversion (integer
+    # input) and message (another float dtype) run only when F.linear refuses
+    lin = nn.Linear(2, 3)
+    ints = zeroin.tensor([[1, 2], [3, 4]])
+    np.testing.assert_array_equal(lin(ints).numpy(), lin(ints.double()).numpy())
+    with pytest.raises(TypeError, match="Linear: input has dtype float32") as e:
+        lin(zeroin.tensor(np.zeros((1, 2), np.float32)))
+    assert e.value.__context__ is None      # not raised while handling F.linear's error
+    lin.bias = nn.Parameter(zeroin.zeros(3, dtype=zeroin.float32))
+    with pytest.raises(zeroin.DtypeError, match="linear: expected all operands to have the "
+                                                "same dtype, got float64 and float32"):
+        lin(zeroin.ones(1, 2))

@@ -151,6 +151,19 @@ table("uint8_reduce", {
     "cumprod": lambda T: T.tensor([200, 100], dtype=T.uint8).cumprod(0),
 })
 
+# sum(dtype=...) sums in the dtype asked for (uint8 wraps, int32 stays int32); without it
+# bool and int32 sum to int64
+table("sum_dtype", {
+    "uint8_as_uint8": lambda T: T.tensor([200, 100], dtype=T.uint8).sum(dtype=T.uint8),
+    "uint8_dim_as_int16": lambda T: T.tensor([[200, 100]], dtype=T.uint8).sum(1, dtype=T.int16),
+    "int32_as_int32": lambda T: T.tensor([7, -2], dtype=T.int32).sum(dtype=T.int32),
+    "int32": lambda T: T.tensor([7, -2], dtype=T.int32).sum(),
+    "bool": lambda T: T.tensor([True, False, True]).sum(),
+    "int_as_float64": lambda T: T.tensor([1, 2]).sum(dtype=T.float64),
+    "float64_as_float32": lambda T: t(T, A).sum(0, dtype=T.float32),
+    "grad_as_float32": lambda T: grad_of(T, lambda x: x.sum(dtype=T.float32) * 2, A),
+})
+
 # calling conventions PyTorch has: dims one by one, repeat_interleave(counts), addcmul
 table("call", {
     "flip_dims_one_by_one": lambda T: t(T, A).flip(0, 1),

@@ -80,6 +80,15 @@ instead of 82k (263k and 93k before T8-T9); W2 took 116k instead of 43k before T
   constant straight to NumPy (:func:`_unrecorded`). Six updates' ``lr * p.grad``: 124.4k
   -> 101.7k instructions; W3 ops, tiny step, with the leaner ``t -= v`` of
   ``Tensor._inplace``: 792k -> 753k.
+* **T13 NumPy's names as globals**: ``type(data) is _ndarray``, not ``np.ndarray``, in
+  the type tests of every op and backward node (about 90 a W4 step), and ``_float64`` for
+  T10's. NumPy's module defines ``__getattr__``, so CPython 3.11 does not specialise
+  ``np.name`` loads: each is a full lookup, about 290 instructions. W4 1.517M -> 1.491M.
+  Outside this module, both engines: the ``np.name`` loads of sum, mean, relu,
+  ``broadcast_array`` and linear bound the same way (-> 1.481M, with ``Tensor.backward``
+  reading ``autograd._fast`` once). Also here (-9k together): :func:`call2` sorts its
+  non-Tensor operands once (a Parameter operand skips T9's and T12's number tests), and
+  the backward loop reads ``dtype.kind`` only for outputs and leaves that are not float64.
 """
 from __future__ import annotations
 
@@ -98,6 +107,9 @@ __all__ = ["call1", "call2", "pair", "backward"]
 
 _F64 = np.dtype(np.float64)
 _F32 = np.dtype(np.float32)
+# globals, not np's attributes, in the type tests of every op and node: NumPy's module has a
+# __getattr__, so CPython 3.11 does not specialise np.name loads (each a full lookup)
+_ndarray, _float64 = np.ndarray, np.float64
 _new = object.__new__
 _ADD = _MUL = None      # AddOp and MulOp, set by zeroin/ops.py (T9)
 _PROMOTE = None        # zeroin.ops._promote: PyTorch's result dtype, set by zeroin/ops.py
@@ -125,8 +137,8 @@ def call1(fn, x):
             if fn.scalar_rules and not a.ndim:          # T3
                 a = a[()]
             data = fn.forward(a)
-            if type(data) is not np.ndarray:
-                if type(data) is np.float64:    # T10: a 0-d float64 result on the lane
+            if type(data) is not _ndarray:
+                if type(data) is _float64:    # T10: a 0-d float64 result on the lane
                     v, data = float(data), None
                 else:
                     data = np.asarray(data)
@@ -170,7 +182,7 @@ def calln(fn, inputs):
             data = fn.forward(*[_array_of(t) for t in inputs])
     except (ValueError, IndexError, TypeError) as e:
         raise fn.error(inputs, e) from None
-    if type(data) is not np.ndarray:
+    if type(data) is not _ndarray:
         data = np.asarray(data)
     if len(inputs) != 3 or anomaly.enabled:
         return record(fn, inputs, data)
@@ -199,23 +211,24 @@ def call2(fn, x, y):
     """``fn(x, y)`` for a two-input op: + - * / call it directly (their hot path); a number
     operand becomes a constant as :func:`pair` makes it."""
     if type(y) is not Tensor or type(x) is not Tensor:
-        ty = type(y)    # T9: pair's T2 hit written out (w * 2, x + 1.0 on the float lane)
-        c = _LANE_CONSTANTS.get(y) if (ty is float or ty is int) and \
-            -_EXACT <= y <= _EXACT else None
-        if c is not None and c._float is not None and type(x) is Tensor and \
-                x._float is not None:
-            y = c
-        else:
-            if (ty is float or ty is int) and type(x) is Tensor:        # T12: t * 0.5
-                out = _unrecorded(fn, x, y, False)
-            elif type(y) is Tensor and (type(x) is float or type(x) is int):    # 0.5 * t
-                out = _unrecorded(fn, y, x, True)
+        ty, tx = type(y), type(x)
+        if (ty is float or ty is int) and tx is Tensor:
+            # T9: pair's T2 hit written out (w * 2, x + 1.0 on the float lane)
+            c = _LANE_CONSTANTS.get(y) if -_EXACT <= y <= _EXACT else None
+            if c is not None and c._float is not None and x._float is not None:
+                y = c
             else:
-                out = None
+                out = _unrecorded(fn, x, y, False)                  # T12: t * 0.5
+                if out is not None:
+                    return out
+                x, y = pair(x, y)
+        elif ty is Tensor and (tx is float or tx is int):
+            out = _unrecorded(fn, y, x, True)                       # 0.5 * t
             if out is not None:
                 return out
-            if not (isinstance(x, Tensor) and isinstance(y, Tensor)):    # not Parameters
-                x, y = pair(x, y)
+            x, y = pair(x, y)
+        elif not (isinstance(x, Tensor) and isinstance(y, Tensor)):    # not Parameters
+            x, y = pair(x, y)
     a, b = x._float, y._float
     v = data = None
     try:
@@ -235,8 +248,8 @@ def call2(fn, x, y):
             if fn.scalar_rules and not a.ndim and not b.ndim:      # T3
                 a, b = a[()], b[()]
             data = fn.forward(a, b)
-            if type(data) is not np.ndarray:
-                if type(data) is np.float64:    # T10: a 0-d float64 result on the lane
+            if type(data) is not _ndarray:
+                if type(data) is _float64:    # T10: a 0-d float64 result on the lane
                     v, data = float(data), None
                 else:
                     data = np.asarray(data)
@@ -282,7 +295,7 @@ def _unrecorded(fn, t, number, left):
         data = fn.forward(c, d) if left else fn.forward(d, c)
     except (ValueError, IndexError):
         return None
-    if type(data) is not np.ndarray:
+    if type(data) is not _ndarray:
         return None
     out = _new(Tensor)
     out._array = data
@@ -391,7 +404,7 @@ def linear_product(x, w):
     product in the same order, so the result is the same array to the bit
     (tests/test_engine.py checks it).
     """
-    if _T11 and type(x) is np.ndarray and x.ndim == 2 and x.dtype is _F32 and \
+    if _T11 and type(x) is _ndarray and x.ndim == 2 and x.dtype is _F32 and \
             w.dtype is _F32 and x.flags.c_contiguous and w.flags.c_contiguous:
         n = x.shape[0]
         o, i = w.shape
@@ -434,7 +447,8 @@ def backward(outputs, out_grads, retain_graph):
             out = t._array
             if out is None:             # T10: float_grad rules take the floats as they are
                 out = t._float if fn.float_grad else np.asarray(t._float)
-            elif out.dtype.kind == "c":     # a complex output: the reference's step
+            elif out.dtype is not _F64 and out.dtype.kind == "c":
+                # a complex output: the reference's step (float64 skips the kind's read)
                 if p is None:
                     p = _reference(retain_graph, leaves)
                 reference.backprop_node(t, g, grads, p)
@@ -443,7 +457,7 @@ def backward(outputs, out_grads, retain_graph):
             n = len(ins)
             scalar = fn.scalar_rules and not out.ndim
             if scalar:                  # T3: NumPy scalars (or floats) in, out of the rule
-                if type(g) is np.ndarray:
+                if type(g) is _ndarray:
                     g = g[()]
                 if n == 2:
                     x, y = ins
@@ -453,7 +467,7 @@ def backward(outputs, out_grads, retain_graph):
                 else:
                     res = fn.backward(NP, g, out[()], *[_scalar_of(i) for i in ins])
             else:
-                if type(g) is not np.ndarray and (type(g) is not float or not fn.float_grad):
+                if type(g) is not _ndarray and (type(g) is not float or not fn.float_grad):
                     g = np.asarray(g)
                 if n == 1:
                     x = ins[0]
@@ -486,7 +500,7 @@ def backward(outputs, out_grads, retain_graph):
                 else:
                     if d is None:
                         d = _array_of(inp)
-                    if type(gi) is not np.ndarray:
+                    if type(gi) is not _ndarray:
                         gi = np.asarray(gi)
                     if gi.shape != d.shape:
                         gi = sum_to_array(gi, d.shape)
@@ -576,9 +590,10 @@ def backward(outputs, out_grads, retain_graph):
                 if cur._float is not None and not cur.requires_grad:
                     cur._float += g
                     continue
-            elif type(g) is np.ndarray and leaf._grad is None:
+            elif type(g) is _ndarray and leaf._grad is None:
                 d = leaf._array
-                if d is not None and d.dtype.kind in "fc" and g.dtype is d.dtype:
+                if d is not None and g.dtype is d.dtype and \
+                        (d.dtype is _F64 or d.dtype.kind in "fc"):
                     # T5: adopt g as .grad only if nothing else can see it: a rule such as
                     # add's returns one array for both inputs (_ONE_LOCAL: g alone, 2 here)
                     if not (g.base is None and getrefcount(g) <= _ONE_LOCAL and

@@ -725,19 +725,20 @@ class Tensor:
             Accumulate only into these tensors' ``.grad`` (leaves or not); other leaves
             are left alone.
         """
+        fast = autograd._fast       # one load: zeroin.autograd has a module __getattr__
         if gradient is None and not create_graph and self.requires_grad and \
-                autograd._fast is not None and not anomaly.enabled and inputs is None \
+                fast is not None and not anomaly.enabled and inputs is None \
                 and not _HOOKED.data:
             # T8: a scalar loss straight to the fast loop, seeded as autograd.root_grads
             # would seed it (1.0 for a float scalar or float64, a 0-d one otherwise): five
             # Python calls fewer
             d = self._array
             if d is None:
-                autograd._fast.backward((self,), (1.0,), retain_graph)
+                fast.backward((self,), (1.0,), retain_graph)
                 return
             if not d.ndim and d.dtype.kind == "f":
                 seed = 1.0 if d.dtype is _F64 else np.array(1, d.dtype)
-                autograd._fast.backward((self,), (seed,), retain_graph)
+                fast.backward((self,), (seed,), retain_graph)
                 return
         autograd.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
@@ -1103,6 +1104,14 @@ def _local_refs():
 
 
 _ONE_LOCAL = _local_refs()
+
+
+def _drop_grads(tensors):
+    """``t.grad = None`` for each tensor: the setter's None case written out, one call for
+    all (an optimizer's ``zero_grad`` clears every parameter each step; a property setter
+    call per parameter cost W4 5k instructions a step)."""
+    for t in tensors:
+        t._grad = None
 
 
 def _leaf(array, requires_grad=False):

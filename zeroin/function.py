@@ -32,6 +32,10 @@ from .errors import AnomalyError, ShapeError, ZeroinError
 __all__ = ["Function", "record", "apply", "constant", "NP", "sum_to_array", "broadcast_array", "ZeroinError",
            "ShapeError", "AnomalyError"]
 
+# np.name loads are full lookups (NumPy's module __getattr__ keeps CPython 3.11 from
+# specialising them): the gradient helpers every step calls bind theirs once
+_ndarray, _empty, _add_reduce = np.ndarray, np.empty, np.add.reduce
+
 
 # --- what backward rules compute with on arrays ------------------------------------------
 
@@ -42,7 +46,7 @@ def sum_to_array(g, shape):
         return g
     lead = g.ndim - len(shape)
     if lead == 1 and g.shape[1:] == shape:      # (n, k) -> (k,), a bias's: one reduce
-        return np.add.reduce(g, axis=0)
+        return _add_reduce(g, axis=0)
     axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape)
                                       if n == 1 and g.shape[i + lead] != 1)
     r = g.sum(axis=axes, keepdims=True) if axes else g
@@ -59,15 +63,15 @@ def broadcast_array(g, shape):
     can keep it as its ``.grad`` without a copy. Larger ones are a zero-stride view made by
     one ndarray constructor, about 2x cheaper than np.broadcast_to's Python-level checks."""
     if type(g) is float and prod(shape) <= 1024:    # a float64 (float_grad rules)
-        out = np.empty(shape)
+        out = _empty(shape)
         out.fill(g)
         return out
-    if type(g) is not np.ndarray:
+    if type(g) is not _ndarray:
         g = np.asarray(g)
     if g.size != 1 or g.ndim > len(shape):
         return np.broadcast_to(g, shape)
     if prod(shape) <= 1024:
-        out = np.empty(shape, g.dtype)
+        out = _empty(shape, g.dtype)
         out[...] = g
         return out
     out = np.ndarray(shape, g.dtype, g, 0, (0,) * len(shape))

@@ -31,6 +31,10 @@ from .function import (NP, Function, _is_basic_index, apply, constant, scatter_a
 from ._tensor import Tensor, _clean_index, _leaf, _raw, bool_sub_error
 from ._tensor import _mark_view as _view
 
+# NumPy's module has a __getattr__ (PEP 562), so CPython 3.11 does not specialise `np.name`
+# loads: each is a full lookup. The names that every model's step reads are bound once here.
+_ndarray, _add_reduce, _maximum = np.ndarray, np.add.reduce, np.maximum
+
 
 
 # --- the registry ------------------------------------------------------------------------
@@ -715,7 +719,7 @@ class ReLUOp(Function):
     _zero_rows = {}     # (dtype, n) -> read-only zeros of shape (n,)
 
     def forward(self, x):
-        if type(x) is np.ndarray and x.size >= 1024 and x.shape[-1] >= 32 and \
+        if type(x) is _ndarray and x.size >= 1024 and x.shape[-1] >= 32 and \
                 x.dtype.kind == "f" and x.flags.c_contiguous:
             # np.maximum against a zero row runs NumPy's SIMD loop; against the scalar 0
             # it runs a generic one about 2x slower. Smaller arrays or rows lose more to
@@ -727,8 +731,8 @@ class ReLUOp(Function):
                     ReLUOp._zero_rows.clear()
                 z = ReLUOp._zero_rows[key] = np.zeros(key[1], dtype=key[0])
                 z.flags.writeable = False
-            return np.maximum(x, z)
-        return np.maximum(x, 0)
+            return _maximum(x, z)
+        return _maximum(x, 0)
 
     # relu(x) > 0 exactly where x > 0 (NaN: neither); the output is the array the next
     # layer's backward has just read, so its mask is the cheaper one to make
@@ -1054,12 +1058,22 @@ def _unsigned_to_int64(x):
 
 
 class SumOp(Function):
-    __slots__ = ("axis", "keepdims")
+    __slots__ = ("axis", "keepdims", "dtype")
     name = "sum"
     float_grad = True
-    def __init__(self, axis, keepdims): self.axis, self.keepdims = axis, keepdims
-    # np.add.reduce is ndarray.sum without its Python wrapper (same values, same upcasts)
-    def forward(self, x): return np.add.reduce(x, axis=self.axis, keepdims=self.keepdims)
+
+    def __init__(self, axis, keepdims, dtype=None):
+        self.axis, self.keepdims, self.dtype = axis, keepdims, dtype
+
+    def forward(self, x):
+        # np.add.reduce is ndarray.sum without its Python wrapper. PyTorch's result dtypes:
+        # a requested dtype as it is (int32 stays int32), else NumPy's upcasts (bool and
+        # int32 to int64) except unsigned integers, which PyTorch sums to int64 (NumPy:
+        # uint64). Read on the array here, not before the op: no property call per sum
+        dtype = self.dtype
+        if dtype is None and x.dtype.kind == "u":
+            dtype = np.int64
+        return _add_reduce(x, axis=self.axis, keepdims=self.keepdims, dtype=dtype)
     def backward(self, xp, g, out, x):
         if self.axis is None:           # a full sum: g is one number, spread over x
             return xp.broadcast_to(g, x.shape)
@@ -1076,9 +1090,12 @@ def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):  #
         x = constant(x)
     if dtype is not None:
         x = x.to(dtype)
-    elif x.dtype.kind == "u":
-        x = _unsigned_to_int64(x)
-    return _call1(SumOp(axis if axis is None else _reduce_dims("sum", x, axis), keepdims), x)
+        dtype = x.dtype
+    # SumOp(axis, keepdims, dtype) without its __init__'s Python frame (every loss sums)
+    fn = _new(SumOp)
+    fn.axis = axis if axis is None else _reduce_dims("sum", x, axis)
+    fn.keepdims, fn.dtype = keepdims, dtype
+    return _call1(fn, x)
 
 
 class MeanOp(Function):
@@ -1091,7 +1108,7 @@ class MeanOp(Function):
         if self.axis is None and x.dtype is _F64 and x.size:
             # a full mean as np.mean computes it, to the bit (sum, then one division by
             # the count as a float64), without np.mean's Python layers (a loss, each step)
-            return np.add.reduce(x, axis=None) / x.size
+            return _add_reduce(x, axis=None) / x.size
         return x.mean(axis=self.axis, keepdims=self.keepdims)
     def backward(self, xp, g, out, x):
         if self.axis is None:           # a full mean: g / n spread over x (none if empty)
@@ -1112,7 +1129,10 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):
         raise _DtypeError(f"mean: the input has dtype {x.dtype}; the mean needs a floating "
                           f"dtype, as in PyTorch: convert first, e.g. x.float().mean() or "
                           f"x.double().mean()")
-    return _call1(MeanOp(axis if axis is None else _reduce_dims("mean", x, axis), keepdims), x)
+    fn = _new(MeanOp)       # MeanOp(axis, keepdims) without __init__'s frame, as in sum
+    fn.axis = axis if axis is None else _reduce_dims("mean", x, axis)
+    fn.keepdims = keepdims
+    return _call1(fn, x)
 
 
 def evenly(g, x, out):

@@ -24,6 +24,9 @@ from ..ops import (NP, _call1, _call2, _calln, _needs, _product, _raw, op, same_
 from ..random import get_rng
 
 _new = object.__new__
+# np.name loads are full lookups in CPython 3.11 (NumPy's module __getattr__): linear's, per
+# call, are bound once
+_ndarray, _add_reduce = np.ndarray, np.add.reduce
 
 __all__ = ["linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax",
            "softplus", "dropout", "batch_norm", "mse_loss", "l1_loss",
@@ -62,7 +65,7 @@ class LinearOp(Function):
         if b is not None:
             # a product of two ndarrays is a fresh array: add the bias in place when that
             # keeps NumPy's result dtype
-            if type(y) is np.ndarray and y.dtype is b.dtype:
+            if type(y) is _ndarray and y.dtype is b.dtype:
                 y += b
             else:
                 y = y + b
@@ -81,7 +84,7 @@ class LinearOp(Function):
         if b is not None and needs[2]:
             g2 = g if g.ndim == 2 else g.reshape(-1, w.shape[0])
             # ndarray.sum is np.add.reduce behind a Python wrapper
-            gb = np.add.reduce(g2, axis=0) if xp is NP else g2.sum(axis=0)
+            gb = _add_reduce(g2, axis=0) if xp is NP else g2.sum(axis=0)
         return (gx, gw, gb) if b is not None else (gx, gw)
 
 
@@ -132,17 +135,20 @@ def linear(input, weight, bias=None):  # noqa: A002
             f"linear: input of shape {xd.shape} has {xd.shape[-1] if xd.ndim else 0} features "
             f"in its last dimension but the weight of shape {wd.shape} expects "
             f"in_features={wd.shape[1]}; {_linear_fix(xd.shape, *wd.shape)}")
+    # same_dtypes raises only for unequal dtypes; `is` spares it (and a compare) the
+    # usual case, one dtype object for all
     if bias is None:
-        if xd.dtype != wd.dtype:
+        if xd.dtype is not wd.dtype:
             same_dtypes("linear", xd, wd)
-        return _call2(LinearOp(), x, w)
+        return _call2(_new(LinearOp), x, w)
     b = bias if isinstance(bias, Tensor) else _tensor_arg(bias, "linear", "bias")
-    if b.numpy().shape != wd.shape[:1]:
+    bd = b.numpy()
+    if bd.shape != wd.shape[:1]:
         raise ShapeError(f"linear: bias of shape {b.shape} does not fit weight of shape "
                          f"{wd.shape}; it must have shape ({wd.shape[0]},)")
-    if xd.dtype != wd.dtype or b.dtype != wd.dtype:
-        same_dtypes("linear", xd, wd, b)
-    return _calln(LinearOp(), (x, w, b))
+    if xd.dtype is not wd.dtype or bd.dtype is not wd.dtype:
+        same_dtypes("linear", xd, wd, bd)
+    return _calln(_new(LinearOp), (x, w, b))
 
 
 # --- dropout and batch norm -------------------------------------------------------------

@@ -92,9 +92,14 @@ class Linear(Module):
 
     def forward(self, x):
         w = self.weight
-        if type(x) is not Tensor or x.dtype is not w.dtype:
-            x = _check_input_dtype(self, x)
-        return F.linear(x, w, self.bias)
+        if type(x) is Tensor:
+            # F.linear refuses mixed dtypes itself: the layer's check (its conversion of
+            # integer input, its message) runs only then, not as two .dtype reads per call
+            try:
+                return F.linear(x, w, self.bias)
+            except DtypeError:
+                pass
+        return F.linear(_check_input_dtype(self, x), w, self.bias)
 
     def extra_repr(self):
         s = f"in_features={self.in_features}, out_features={self.out_features}, " \

@@ -390,6 +390,27 @@ _SCRIPT_ONLY = frozenset({"save", "code", "graph", "inlined_graph",
                           "code_with_constants", "original_name"})
 
 
+class _ScriptOnly:
+    """A TorchScript module's attribute (``save``, ``code``, ``graph``...) on Module: reading
+    it raises an AttributeError with the advice, as zeroin's ``jit.script``/``trace`` return
+    the module itself (d2l's ``torch.jit.script(net).save("mlp.pt")``). A class attribute
+    without ``__set__``, so a module's own attribute of that name wins; not a
+    ``Module.__getattr__``, which sends every attribute read of every module down CPython's
+    slow path (a W4 step: 5k instructions more)."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, module, owner=None):
+        if module is None:
+            return self
+        raise AttributeError(
+            f"'{type(module).__name__}' object has no attribute {self.name!r}: zeroin's "
+            f"jit.script and jit.trace return the module itself (no TorchScript); save "
+            f"its weights with zeroin.save(model.state_dict(), path) and load them into "
+            f"a model built by the same code (model.load_state_dict(zeroin.load(path)))")
+
+
 class Module:
     """Base class of layers and models.
 
@@ -1107,16 +1128,10 @@ class Module:
         return _block(type(self).__name__, extra_lines + kids)
 
     def __dir__(self):
-        return sorted(set(super().__dir__()))
+        names = set(super().__dir__())
+        names.difference_update(n for n in _SCRIPT_ONLY if n not in self.__dict__ and
+                                isinstance(getattr(type(self), n, None), _ScriptOnly))
+        return sorted(names)
 
-    def __getattr__(self, name):
-        """Only names the normal lookup did not find: a TorchScript module's (``save``,
-        ``code``, ``graph``) get the advice, as zeroin's ``jit.script``/``trace`` return the
-        module itself (d2l's ``torch.jit.script(net).save("mlp.pt")``)."""
-        if name in _SCRIPT_ONLY:
-            raise AttributeError(
-                f"'{type(self).__name__}' object has no attribute {name!r}: zeroin's "
-                f"jit.script and jit.trace return the module itself (no TorchScript); save "
-                f"its weights with zeroin.save(model.state_dict(), path) and load them into "
-                f"a model built by the same code (model.load_state_dict(zeroin.load(path)))")
-        raise AttributeError(f"'{type(self).__name__}' object has no attribute {name!r}")
+    save, code, graph = _ScriptOnly(), _ScriptOnly(), _ScriptOnly()
+    inlined_graph, code_with_constants, original_name = _ScriptOnly(), _ScriptOnly(), _ScriptOnly()

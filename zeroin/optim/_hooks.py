@@ -46,10 +46,9 @@ def hooked_step(func):
     def step(*args, **kwargs):
         self = args[0]
         d = self.__dict__
-        if d.get("_in_step") or not (_global_optimizer_pre_hooks or
-                                     _global_optimizer_post_hooks or
-                                     d.get("_optimizer_step_pre_hooks") or
-                                     d.get("_optimizer_step_post_hooks")):
+        if not (_global_optimizer_pre_hooks or _global_optimizer_post_hooks or
+                d.get("_optimizer_step_pre_hooks") or d.get("_optimizer_step_post_hooks")) \
+                or d.get("_in_step"):       # no hooks (asked first: the usual case)
             return func(*args, **kwargs)
         for hook in (*_global_optimizer_pre_hooks.values(),
                      *self._hook_table("_optimizer_step_pre_hooks").values()):

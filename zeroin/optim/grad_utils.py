@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .._tensor import Tensor, _leaf, get_default_dtype
+from .._tensor import Tensor, _drop_grads, _leaf, get_default_dtype
 from ..errors import ZeroinError
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm",
@@ -47,11 +47,14 @@ def params_list(parameters, op):
 def _zero_grad(parameters, set_to_none):
     # Module.zero_grad and Optimizer.zero_grad. A gradient that is part of a graph
     # (create_graph) or read-only cannot be zeroed in place, so it is dropped.
+    if set_to_none:         # the default
+        _drop_grads(parameters)
+        return
     for p in parameters:
         g = p.grad
         if g is None:
             continue
-        if set_to_none or g.requires_grad or not g.numpy().flags.writeable:
+        if g.requires_grad or not g.numpy().flags.writeable:
             p.grad = None
         else:
             g.numpy().fill(0)
