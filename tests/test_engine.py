@@ -1469,21 +1469,34 @@ def test_data_cpu_is_a_detached_tensor_sharing_the_memory():
         assert y[0, 1].item() == -4.0 and shown.tolist() == [[7.0, 0.0], [6.0, 8.0]]
 
 
-def test_data_max_with_pytorchs_keywords_is_refused_not_numpys_maxima():
-    # the old MNIST example: pred = output.data.max(1, keepdim=True)[1]
-    out = zeroin.tensor([[1.0, 5.0], [7.0, 2.0]])
+def test_data_max_with_a_dim_is_pytorchs_values_and_indices():
+    # the old MNIST examples: pred = output.data.max(1, keepdim=True)[1] and
+    # _, predicted = torch.max(outputs.data, 1) / outputs.data.max(1): NumPy's maxima there
+    # were silently wrong (the second row's maxima taken as indices)
+    torch = pytest.importorskip("torch")
+    x = [[1.0, 5.0, 3.0], [7.0, 2.0, 7.5], [0.0, -1.0, -2.0]]
+    out, ref = zeroin.tensor(x, requires_grad=True) * 1, torch.tensor(x, requires_grad=True) * 1
     for name in ("max", "min"):
-        with pytest.raises(TypeError, match=rf"t\.data\.{name}: t\.data is a NumPy array in "
-                                            rf"zeroin, .* t\.detach\(\)\.{name}\(dim, "
-                                            rf"keepdim=True\)"):
-            getattr(out.data, name)(1, keepdim=True)
-        with pytest.raises(TypeError, match=rf"t\.data\.{name}"):
-            getattr(out.data, name)(dim=0)
-    assert out.data.max() == 7.0 and out.data.min() == 1.0     # NumPy's, as before
-    np.testing.assert_array_equal(out.data.max(1, keepdims=True), [[5.0], [7.0]])
-    np.testing.assert_array_equal(out.data.min(axis=0), [1.0, 2.0])
-    assert type(out.data.max(1)) is np.ndarray
-    assert zeroin.max(out.data, 1, keepdim=True)[1].tolist() == [[1], [0]]
+        for args, kw in (((1,), {}), ((0,), {}), ((1, True), {}), ((1,), {"keepdim": True}),
+                         ((), {"dim": -1}), ((), {"dim": 0, "keepdim": True})):
+            got, want = getattr(out.data, name)(*args, **kw), getattr(ref.data, name)(*args, **kw)
+            assert type(got).__name__ == "ValuesIndices" and not got.values.requires_grad
+            np.testing.assert_array_equal(got.values.numpy(), want.values.numpy())
+            np.testing.assert_array_equal(got.indices.numpy(), want.indices.numpy())
+            assert got.indices.dtype == zeroin.int64
+        _, pred = getattr(out.data, name)(1)
+        assert (pred == zeroin.tensor([1, 2, 0] if name == "max" else [0, 1, 2])).sum() == 3
+        with pytest.raises(TypeError, match=rf"t\.data\.{name}: PyTorch's dim=/keepdim= and "
+                                            rf"NumPy's arguments cannot be mixed"):
+            getattr(out.data, name)(dim=1, keepdims=True)
+    d = out.data                                   # NumPy's calls stay NumPy's
+    assert d.max() == 7.5 and d.min() == -2.0
+    np.testing.assert_array_equal(d.max(1, keepdims=True), [[5.0], [7.5], [0.0]])
+    np.testing.assert_array_equal(d.min(axis=0), [0.0, -1.0, -2.0])
+    np.testing.assert_array_equal(np.max(d, 1), [5.0, 7.5, 0.0])
+    np.testing.assert_array_equal(d.max((0, 1)), 7.5)
+    assert type(d.max(axis=1)) is np.ndarray
+    assert zeroin.max(out.data, 1, keepdim=True)[1].tolist() == [[1], [2], [0]]
 
 
 def test_data_views_never_become_storage():

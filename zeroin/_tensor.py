@@ -242,7 +242,8 @@ class DataArray(np.ndarray):
     """What ``t.data`` returns: an ndarray sharing the tensor's memory, plus PyTorch's
     in-place methods (``zero_ fill_ copy_ add_ sub_ mul_ div_ clamp_ normal_ uniform_``),
     ``clone()``, ``numpy()``, ``cpu()`` (a detached tensor sharing the memory), ``norm()``,
-    ``sign()``, ``abs()`` and PyTorch's ``std()`` / ``var()`` (n - 1); other Tensor methods
+    ``sign()``, ``abs()``, PyTorch's ``std()`` / ``var()`` (n - 1) and ``max(dim)`` / ``min(dim)``
+    (``(values, indices)``); other Tensor methods
     raise an AttributeError that says to call them on ``t.detach()``. Each in-place method
     writes into the tensor and returns this view; arithmetic, ufuncs and reductions give
     plain ndarrays and NumPy scalars."""
@@ -434,14 +435,23 @@ def _spread(a, name, args, kwargs):
 
 
 def _numpy_reduction(a, name, args, kwargs):
-    """NumPy's ``a.max``/``a.min`` on t.data; PyTorch's keywords (the old MNIST example's
-    ``output.data.max(1, keepdim=True)[1]``) are refused with the PyTorch spelling, as
-    NumPy returns the maxima only where PyTorch returns ``(values, indices)``."""
-    if "dim" in kwargs or "keepdim" in kwargs:
-        raise TypeError(f"t.data.{name}: t.data is a NumPy array in zeroin, whose {name} takes "
-                        f"axis= and keepdims= and returns the {name}ima only; for PyTorch's "
-                        f"(values, indices) call it on the tensor: t.detach().{name}(dim, "
-                        f"keepdim=True) or zeroin.{name}(t.data, dim)")
+    """``t.data.max``/``min``. PyTorch's call, a dim given alone (``max(1)``, ``max(1,
+    True)``) or with ``dim=``/``keepdim=``, gives PyTorch's ``(values, indices)`` as
+    tensors that do not require grad: the old examples' ``_, pred = output.data.max(1)``
+    and ``output.data.max(1, keepdim=True)[1]`` (NumPy's maxima there would be silently
+    wrong). Every other call is NumPy's: ``max()``, ``axis=``, ``keepdims=``, ``out=``,
+    a tuple of axes, ``np.max(t.data, 1)`` (which passes ``axis=``)."""
+    torch_kw = {k: v for k, v in kwargs.items() if k in ("dim", "keepdim")}
+    numpy_kw = len(torch_kw) < len(kwargs)
+    dim_alone = (len(args) == 1 or len(args) == 2 and isinstance(args[1], bool)) and \
+        isinstance(args[0], (int, np.integer)) and not isinstance(args[0], bool)
+    if torch_kw and (numpy_kw or not (dim_alone or not args)):
+        raise TypeError(f"t.data.{name}: PyTorch's dim=/keepdim= and NumPy's arguments "
+                        f"cannot be mixed; PyTorch's: t.data.{name}(dim, keepdim=True), "
+                        f"NumPy's: t.data.{name}(axis=..., keepdims=True)")
+    if torch_kw or dim_alone and not numpy_kw:
+        t = _leaf(a.view(np.ndarray))
+        return getattr(t, name)(*args, **torch_kw)
     return getattr(np.ndarray, name)(a, *args, **kwargs)
 
 
