@@ -248,15 +248,16 @@ class _BackwardState:
         return grad_input
 
 
-def _dtype_of(x, op):
+def _dtype_of(x, where, takes="a dtype (e.g. zeroin.float32), a device ('cpu') or a tensor",
+              floats="float32 or float64"):
+    """The floating dtype ``x`` names, for ``Module.to`` and ``Module.type`` (``where``)."""
     try:
         dt = np.dtype(x)
     except TypeError:
-        raise TypeError(f"{op}.to: expected a dtype (e.g. zeroin.float32), a device ('cpu') "
-                        f"or a tensor, got {x!r}") from None
+        raise TypeError(f"{where}: expected {takes}, got {x!r}") from None
     if dt.kind != "f":
-        raise TypeError(f"{op}.to: module parameters must be floating point, got {dt}; "
-                        f"use float32 or float64")
+        raise TypeError(f"{where}: module parameters must be floating point, got {dt}; "
+                        f"use {floats}")
     return dt
 
 
@@ -285,5 +286,5 @@ def parse_to(op, args, kwargs):
         elif isinstance(a, bool):
             continue                # non_blocking given positionally
         else:
-            dtype = _dtype_of(a, op)
-    return None if dtype is None else _dtype_of(dtype, op)
+            dtype = _dtype_of(a, f"{op}.to")
+    return None if dtype is None else _dtype_of(dtype, f"{op}.to")

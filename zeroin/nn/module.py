@@ -869,16 +869,10 @@ class Module:
         with ``dtype = torch.FloatTensor``); returns self. As PyTorch's, integer buffers
         (BatchNorm's ``num_batches_tracked``) are cast too."""
         from .._tensor_api import legacy_dtype
+        from .hooks import _dtype_of
         op = f"{self._get_name()}.type"
-        dt = legacy_dtype(dst_type, op)
-        try:
-            dt = np.dtype(dt)
-        except TypeError:
-            raise TypeError(f"{op}: expected a dtype (zeroin.float32) or a tensor type "
-                            f"(zeroin.FloatTensor), got {dst_type!r}") from None
-        if dt.kind != "f":
-            raise TypeError(f"{op}: module parameters must be floating point, got {dt}; "
-                            f"use float32 (zeroin.FloatTensor) or float64")
+        dt = _dtype_of(legacy_dtype(dst_type, op), op, "a dtype (zeroin.float32) or a tensor "
+                       "type (zeroin.FloatTensor)", "float32 (zeroin.FloatTensor) or float64")
         return self._apply(lambda t: t if t.dtype == dt else _leaf(t.data.astype(dt)))
 
     def cpu(self):
