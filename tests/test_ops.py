@@ -347,6 +347,25 @@ def test_a_values_indices_pair_compared_with_labels_is_refused_with_the_fix():
     assert indices.tolist() == [1, 2] and hash(out.max(1)) is not None
 
 
+
+@pytest.mark.parametrize("call", [
+    lambda T, x: x.max(1), lambda T, x: T.min(x, 0), lambda T, x: x.sort(1),
+    lambda T, x: T.topk(x, 2, 1), lambda T, x: x.kthvalue(2, 1), lambda T, x: x.median(1),
+    lambda T, x: T.nanmedian(x, 0), lambda T, x: x.mode(1), lambda T, x: T.cummax(x, 1),
+    lambda T, x: x.cummin(0), lambda T, x: T.max(T.tensor(3.0), 0)])
+def test_values_indices_pairs_are_typed_and_printed_as_pytorchs_return_types(call):
+    torch = pytest.importorskip("torch")
+    x = [[1.0, 5.0, 2.0], [0.0, 3.0, 3.0]]
+    got, want = call(zeroin, zeroin.tensor(x)), call(torch, torch.tensor(x))
+    name = type(want).__name__
+    assert type(got).__name__ == name and type(got) is getattr(zeroin.return_types, name)
+    assert isinstance(got, zeroin.ops.ValuesIndices) and len(got) == len(want) == 2
+    np.testing.assert_array_equal(got.values.numpy(), want.values.numpy())
+    np.testing.assert_array_equal(got.indices.numpy(), want.indices.numpy())
+    # PyTorch's layout, line for line, with zeroin for torch
+    assert repr(got).replace("zeroin", "torch").splitlines() == repr(want).splitlines()
+    assert type(got._replace(values=got.values)) is type(got)
+
 def test_reductions_as_methods_and_on_scalars():
     x = zeroin.tensor([[1.0, 5.0], [3.0, 2.0]], requires_grad=True)
     assert x.sum().item() == 11 and x.mean().item() == 2.75

@@ -102,6 +102,7 @@ _LAZY = {
     "TypedStorage": ("zeroin._inplace_names", "TypedStorage"),
     "distributions": ("zeroin.distributions", None),
     "special": ("zeroin.special", None),
+    "return_types": ("zeroin.return_types", None),
     "accelerator": ("zeroin.accelerator", None),
     "GradScaler": ("zeroin.amp", "GradScaler"),
     "testing": ("zeroin.testing", None),

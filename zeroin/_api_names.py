@@ -188,9 +188,9 @@ def nanmedian(input, dim=None, keepdim=False):  # noqa: A002
         return NanmedianOp()(x)
     if x.ndim == 0:
         _ops._check_axis("nanmedian", x, dim)
-        return _ops.ValuesIndices(x * 1, _leaf(np.zeros((), np.int64)))
+        return _ops.values_indices("nanmedian", x * 1, _leaf(np.zeros((), np.int64)))
     d = _ops._check_axis("nanmedian", x, dim) % x.ndim
-    return _x._picked(x, _nanmedian_index(x.data, d), d, keepdim)
+    return _x._picked("nanmedian", x, _nanmedian_index(x.data, d), d, keepdim)
 
 
 def _nanmedian_index(a, d):

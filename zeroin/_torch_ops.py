@@ -18,8 +18,8 @@ from ._tensor import Tensor, _leaf
 from .errors import DtypeError, ShapeError, ZeroinError
 from .function import Function, NoDerivativeOp, OpName, no_derivative
 from .ops import (NP, TZ, GetItemOp, MaxOp, MeanOp, MulOp, ReshapeOp, SubOp, SumOp,
-                  ValuesIndices, WhereOp, _DimError, _check_axis, _dim_names, _raw, _t,
-                  _unary, getitem, op)
+                  WhereOp, _DimError, _check_axis, _dim_names, _raw, _t, _unary, getitem, op,
+                  values_indices)
 from . import ops as _ops
 from . import _special_math as _sm
 
@@ -2082,10 +2082,10 @@ def sort(input, dim=-1, descending=False, stable=False):  # noqa: A002
     """``(values, indices)`` sorted along ``dim``; the values carry the gradient."""
     x = _t(input)
     if x.ndim == 0:
-        return ValuesIndices(x * 1, _leaf(np.zeros((), np.int64)))
+        return values_indices("sort", x * 1, _leaf(np.zeros((), np.int64)))
     d = _check_axis("sort", x, dim) % x.ndim
     idx = _argsort(x.data, d, descending)
-    return ValuesIndices(take_along_dim(x, idx, d), _leaf(idx.astype(np.int64)))
+    return values_indices("sort", take_along_dim(x, idx, d), _leaf(idx.astype(np.int64)))
 
 
 @op(GetItemOp, methods=("topk",))
@@ -2097,7 +2097,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002
     if not 0 <= k <= x.shape[d]:
         raise _DimError(f"topk: k={k} is out of range for dimension {d} of size {x.shape[d]}")
     idx = np.take(_argsort(x.data, d, largest), range(k), axis=d)
-    return ValuesIndices(take_along_dim(x, idx, d), _leaf(idx.astype(np.int64)))
+    return values_indices("topk", take_along_dim(x, idx, d), _leaf(idx.astype(np.int64)))
 
 
 class MedianOp(Function):
@@ -2118,16 +2118,16 @@ def median(input, dim=None, keepdim=False):  # noqa: A002
     if dim is None:
         return MedianOp()(x)
     d = _check_axis("median", x, dim) % builtins.max(x.ndim, 1)
-    return _picked(x, _median_index(x.data, d), d, keepdim)
+    return _picked("median", x, _median_index(x.data, d), d, keepdim)
 
 
-def _picked(x, idx, d, keepdim):
-    """``(values, indices)`` of ``x`` at ``idx`` (size 1 along ``d``); values carry the
-    gradient to the picked elements."""
+def _picked(op, x, idx, d, keepdim):
+    """``(values, indices)`` of ``op`` for ``x`` at ``idx`` (size 1 along ``d``); values
+    carry the gradient to the picked elements."""
     values = take_along_dim(x, idx, d)
     if not keepdim:
         values, idx = values.squeeze(d), idx.squeeze(d)
-    return ValuesIndices(values, _leaf(np.asarray(idx, np.int64)))
+    return values_indices(op, values, _leaf(np.asarray(idx, np.int64)))
 
 
 @op(GetItemOp, methods=("msort",))
@@ -2147,9 +2147,9 @@ def kthvalue(input, k, dim=-1, keepdim=False):  # noqa: A002
         raise _DimError(f"kthvalue: k={k} is out of range for a dimension of size {n} "
                         f"(k counts from 1, so 1 <= k <= {n})")
     if x.ndim == 0:
-        return ValuesIndices(x * 1, _leaf(np.zeros((), np.int64)))
+        return values_indices("kthvalue", x * 1, _leaf(np.zeros((), np.int64)))
     d %= x.ndim
-    return _picked(x, np.take(_argsort(x.data, d), [k - 1], axis=d), d, keepdim)
+    return _picked("kthvalue", x, np.take(_argsort(x.data, d), [k - 1], axis=d), d, keepdim)
 
 
 @op(GetItemOp, methods=("mode",))
@@ -2158,7 +2158,7 @@ def mode(input, dim=-1, keepdim=False):  # noqa: A002
     the index of its last occurrence: ``(values, indices)``, as PyTorch's."""
     x = _t(input)
     if x.ndim == 0:
-        return ValuesIndices(x * 1, _leaf(np.zeros((), np.int64)))
+        return values_indices("mode", x * 1, _leaf(np.zeros((), np.int64)))
     d = _check_axis("mode", x, dim) % x.ndim
     a = np.moveaxis(x.data, d, -1)
     rows = a.reshape(-1, a.shape[-1])
@@ -2169,13 +2169,13 @@ def mode(input, dim=-1, keepdim=False):  # noqa: A002
         best[r] = np.flatnonzero((row == v) | (np.isnan(row) & np.isnan(v))
                                  if row.dtype.kind in "fc" else row == v)[-1]
     idx = np.moveaxis(best.reshape(a.shape[:-1] + (1,)), -1, d)
-    return _picked(x, idx, d, keepdim)
+    return _picked("mode", x, idx, d, keepdim)
 
 
 def _cumulative_extreme(name, x, dim, better):
     x = _t(x)
     if x.ndim == 0:
-        return ValuesIndices(x * 1, _leaf(np.zeros((), np.int64)))
+        return values_indices(name, x * 1, _leaf(np.zeros((), np.int64)))
     d = _check_axis(name, x, dim) % x.ndim
     a = x.data
     run = better.accumulate(a, axis=d)              # NaN propagates, as in PyTorch
@@ -2188,7 +2188,7 @@ def _cumulative_extreme(name, x, dim, better):
     shape[d] = a.shape[d]
     pos = np.where(moved, np.arange(a.shape[d]).reshape(shape), 0)
     idx = np.maximum.accumulate(pos, axis=d)
-    return ValuesIndices(take_along_dim(x, idx, d), _leaf(idx.astype(np.int64)))
+    return values_indices(name, take_along_dim(x, idx, d), _leaf(idx.astype(np.int64)))
 
 
 @op(GetItemOp, methods=("cummax",))

@@ -1162,9 +1162,15 @@ class _ExtremumOp(Function):
 
 class ValuesIndices(NamedTuple):
     """``(values, indices)``, as PyTorch's ``torch.return_types``: from ``max(dim)``,
-    ``min(dim)``, ``sort``, ``topk``, ``median(dim)``..."""
+    ``min(dim)``, ``sort``, ``topk``, ``median(dim)``... Each op returns its own subclass,
+    ``zeroin.return_types.max`` and so on (:func:`values_indices`), printed as PyTorch's."""
     values: object
     indices: object
+
+    def __repr__(self):
+        op = type(self).__name__
+        name = op if type(self) is ValuesIndices else f"zeroin.return_types.{op}"
+        return f"{name}(\nvalues={self.values!r},\nindices={self.indices!r})"
 
     def __array__(self, dtype=None, copy=None):
         # x.max(1) == labels compared both parts with the labels, a (2, N) mask whose sum
@@ -1173,6 +1179,19 @@ class ValuesIndices(NamedTuple):
                         "tensor; take the part you mean: .indices (the position, as argmax: "
                         "predicted = out.max(1).indices) or .values, or unpack it: "
                         "values, indices = out.max(1)")
+
+
+_RETURN_TYPES = {}
+
+
+def values_indices(op, values, indices):
+    """``(values, indices)`` of ``op`` ("max", "sort", ...) as its own :class:`ValuesIndices`
+    subclass, PyTorch's ``torch.return_types.<op>``: the same tuple, with the op's name."""
+    cls = _RETURN_TYPES.get(op)
+    if cls is None:
+        cls = _RETURN_TYPES[op] = type(op, (ValuesIndices,), {
+            "__slots__": (), "__module__": "zeroin.return_types", "__qualname__": op})
+    return cls(values, indices)
 
 
 def _dim_names(op, dim, keepdim, axis, keepdims):
@@ -1197,7 +1216,7 @@ def _extreme(op, cls, pair, arg, x, dim, keepdim):
                         f"{op} over several dimensions use x.a{op}(dim=(...))")
     d = _check_axis(op, x, dim)
     if d is None:                   # a 0-d tensor: itself, at index 0
-        return ValuesIndices(cls(None, False, True)(x), arg(x, None, False))
+        return values_indices(op, cls(None, False, True)(x), arg(x, None, False))
     idx = arg(x, d, True)
     # the values are picked at the indices, so the gradient goes to that one element (as
     # in PyTorch; amax/amin share it among ties)
@@ -1206,7 +1225,7 @@ def _extreme(op, cls, pair, arg, x, dim, keepdim):
     values = getitem(x, tuple(where))
     if not keepdim:
         values, idx = squeeze(values, d), _leaf(idx.data.squeeze(d))
-    return ValuesIndices(values, idx)
+    return values_indices(op, values, idx)
 
 
 class MaxOp(_ExtremumOp):
