@@ -274,3 +274,13 @@ def test_fonts_are_found_without_matplotlibs_private_lookup(cjk, monkeypatch):
     monkeypatch.delattr(fm.FontManager, "_find_fonts_by_props")
     assert fonts.missing_glyphs("权重 w é α") == "权重"
     assert fonts.missing_glyphs("w é α ∂") == ""
+
+
+def test_math_labels_are_found_without_matplotlibs_private_test(monkeypatch):
+    """``Text._preprocess_math`` is private to matplotlib: without it $math$ is still told
+    apart from plain text (by its dollar signs)."""
+    from matplotlib.text import Text
+    monkeypatch.delattr(Text, "_preprocess_math")
+    t = Text(text="x")
+    assert fonts._is_math(t, "权重 $\\alpha$") and not fonts._is_math(t, "权重 w")
+    assert not fonts._is_math(t, "权重 costs \\$5")

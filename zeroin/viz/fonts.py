@@ -150,7 +150,7 @@ def _fit(fig):
     lacking, given = {}, False
     for text in _texts(fig):
         s = text.get_text()
-        if not s or s.isascii() or text.get_usetex() or text._preprocess_math(s)[1]:
+        if not s or s.isascii() or text.get_usetex() or _is_math(text, s):
             continue                # TeX and $math$ draw with their own fonts
         prop = text.get_fontproperties()
         chars = missing_glyphs(s, prop)
@@ -162,6 +162,16 @@ def _fit(fig):
             given = True
         lacking.update(dict.fromkeys(left))
     return "".join(lacking), given
+
+
+def _is_math(text, s):
+    """Whether matplotlib draws ``s`` as $math$ (its private test where it has one, else
+    an even number of unescaped dollar signs, as its mathtext parser reads them)."""
+    test = getattr(text, "_preprocess_math", None)     # private to matplotlib
+    if test is not None:
+        return bool(test(s)[1])
+    dollars = s.count("$") - s.count(r"\$")
+    return dollars > 0 and dollars % 2 == 0
 
 
 def _user_level():
