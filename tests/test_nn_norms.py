@@ -134,3 +134,35 @@ def test_fused_norms_keep_their_errors():
         F.group_norm(x, 4)
     with pytest.raises(zeroin.ShapeError, match=r"weight must have shape \(6,\)"):
         F.group_norm(x, 3, zeroin.ones(1, 6, 1))
+
+
+@pytest.mark.parametrize("xd, pd", [("float32", "float64"), ("float64", "float32"),
+                                    ("float32", "float16")])
+@pytest.mark.parametrize("which", ["weight", "bias"])
+def test_mixed_dtypes_are_refused_as_torch_refuses_them(xd, pd, which):
+    torch = pytest.importorskip("torch")
+    x = np.ones((2, 4, 3), xd)
+    p = np.ones(4, pd)
+    for T, mk in ((torch, torch.tensor), (zeroin, zeroin.tensor)):
+        kw = {which: mk(p)}
+        with pytest.raises(RuntimeError, match="mixed dtype"):
+            T.nn.functional.group_norm(mk(x), 2, **kw)
+        with pytest.raises(RuntimeError, match="mixed dtype"):
+            T.nn.functional.layer_norm(mk(x.transpose(0, 2, 1).copy()), (4,), **kw)
+    with pytest.raises(zeroin.DtypeError, match=rf"group_norm: mixed dtype: input has dtype "
+                                                rf"{xd} but the {which} {pd}; convert"):
+        F.group_norm(zeroin.tensor(x), 2, **{which: zeroin.tensor(p)})
+
+
+def test_half_input_takes_float32_parameters_as_torch():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(7).standard_normal((2, 4, 3)).astype(np.float16)
+    w = np.linspace(0.5, 2, 3).astype(np.float32)
+    zw = zeroin.tensor(w, requires_grad=True)
+    z = F.layer_norm(zeroin.tensor(x), (3,), zw)
+    t = torch.nn.functional.layer_norm(torch.tensor(x), (3,), torch.tensor(w))
+    assert z.dtype == np.float16 and t.dtype == torch.float16
+    np.testing.assert_allclose(z.numpy().astype(float), t.numpy().astype(float), rtol=4e-3,
+                               atol=4e-3)      # a few float16 steps: PyTorch computes in float32
+    z.sum().backward()
+    assert zw.grad.dtype == np.float32

@@ -9,8 +9,8 @@ closed form over the ``K`` normalised values of each row (``gw`` = g * weight,
 
 Forward computes what the composed ops computed, in the same order (the same bits). Under
 ``create_graph`` the rule is built from tensor ops with the statistics recomputed from
-``x``, so it is differentiated again (double backward). A mixed-dtype or non-float32/64
-call keeps the composed ops (their dtype promotion).
+``x``, so it is differentiated again (double backward). Mixed dtypes are refused, as in
+PyTorch; float16 keeps the composed ops.
 """
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ import math
 import numpy as np
 
 from .. import ops
+from ..errors import DtypeError
 from ..function import NP, Function, OpName, ShapeError, apply
-from ..ops import op
+from ..ops import default_dtype_note, op
 from ._composed import _check_affine, _normalize, _t
 
 __all__ = ["layer_norm", "group_norm"]
@@ -128,6 +129,25 @@ def _affine_axes(aff, wshape):
     return tuple(range(lead)) + tuple(lead + i for i, n in enumerate(wshape) if n == 1)
 
 
+def _same_dtype(op, x, w, b):
+    """``w`` and ``b`` in ``x``'s dtype, refused otherwise as PyTorch refuses them ("mixed
+    dtype"): a float32 weight with float64 input would silently give float64. Half input
+    takes float32 parameters (cast, recorded), as PyTorch's."""
+    out = []
+    for name, p in (("weight", w), ("bias", b)):
+        if p is not None and p.dtype != x.dtype:
+            if x.dtype == np.float16 and p.dtype == np.float32:
+                p = p.to(x.dtype)
+            else:
+                raise DtypeError(
+                    f"{op}: mixed dtype: input has dtype {x.dtype} but the {name} "
+                    f"{p.dtype}; convert one of them: the layer with .to(zeroin.{x.dtype}) "
+                    f"(or .float() / .double()), or the input with x.to(zeroin.{p.dtype})"
+                    f"{default_dtype_note(x.dtype, p.dtype)}")
+        out.append(p)
+    return out
+
+
 def _fusable(x, *params):
     return x.dtype in _FUSED and math.prod(x.shape) and all(p is None or p.dtype == x.dtype
                                                 for p in params)
@@ -150,8 +170,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):  # no
         raise ShapeError(f"layer_norm: normalized_shape {shape} must equal the last "
                          f"dimensions of the input, got input of shape {x.shape}")
     _check_affine("layer_norm", weight, bias, shape, "normalized_shape")
-    w = None if weight is None else _t(weight, "layer_norm")
-    b = None if bias is None else _t(bias, "layer_norm")
+    w, b = _same_dtype("layer_norm", x, *(None if p is None else _t(p, "layer_norm")
+                                          for p in (weight, bias)))
     if not _fusable(x, w, b):
         y = _normalize(x, tuple(range(x.ndim - k, x.ndim)), eps)
         y = y * w if w is not None else y
@@ -178,8 +198,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):  # noqa: A0
                          f"num_groups={num_groups}, got shape {x.shape}")
     n, c = x.shape[0], x.shape[1]
     _check_affine("group_norm", weight, bias, (c,), "one value per channel")
-    w = None if weight is None else _t(weight, "group_norm")
-    b = None if bias is None else _t(bias, "group_norm")
+    w, b = _same_dtype("group_norm", x, *(None if p is None else _t(p, "group_norm")
+                                          for p in (weight, bias)))
     if not _fusable(x, w, b):
         y = _normalize(x.reshape(n, num_groups, -1), (2,), eps).reshape(x.shape)
         cshape = (1, c) + (1,) * (x.ndim - 2)
