@@ -1064,6 +1064,13 @@ GRADCHECK = {
          [_r(4), np.random.default_rng(3).uniform(0, 1, (4,))], True)],
     "cross_entropy": [(lambda x: _F().cross_entropy(x, np.array([0, 2, 1, 2])), [_r(4, 3)],
                        True)],
+    # fused norms (more cases, against torch, in test_nn.py)
+    "layer_norm": [(lambda x, w, b: _F().layer_norm(x, (3, 4), w, b), [_r(2, 3, 4), _r(3, 4),
+                                                                        _r(3, 4)], True),
+                   (lambda x: _F().layer_norm(x, 4, eps=0.1), [_r(3, 4)], True)],
+    "group_norm": [(lambda x, w, b: _F().group_norm(x, 2, w, b), [_r(2, 4, 3), _r(4), _r(4)],
+                    True),
+                   (lambda x: _F().group_norm(x, 3), [_r(2, 6, 2, 2)], True)],
     # second order refused, as in PyTorch (test_functional.py checks the message)
     "ctc_loss": [(lambda x: _F().ctc_loss(x, np.array([[1, 1], [2, 0]]), (4, 3), (2, 1),
                                           reduction="none"), [_r(4, 2, 3)], False),

@@ -18,7 +18,7 @@ from ..errors import DtypeError
 from ..function import Function, ShapeError, mark_roles
 
 __all__ = ["erf", "gelu", "silu", "elu", "celu", "selu", "mish", "relu6", "hardtanh",
-           "logsigmoid", "softsign", "layer_norm", "group_norm", "embedding", "huber_loss",
+           "logsigmoid", "softsign", "embedding", "huber_loss",
            "smooth_l1_loss", "kl_div"]
 
 
@@ -70,44 +70,6 @@ def _check_affine(op, weight, bias, want, of):
             fix = (f"; pass {name}.reshape({', '.join(map(str, want))})"
                    if math.prod(got) == math.prod(want) else "")
             raise ShapeError(f"{op}: {name} must have shape {want} ({of}), got {got}{fix}")
-
-
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):  # noqa: A002
-    """Normalise over the last ``len(normalized_shape)`` dimensions (biased variance),
-    then scale by ``weight`` and shift by ``bias`` (both of ``normalized_shape``)."""
-    x = _t(input, "layer_norm")
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else \
-        tuple(normalized_shape)
-    k = len(shape)
-    if k == 0 or tuple(x.shape[x.ndim - k:]) != shape or x.ndim < k:
-        raise ShapeError(f"layer_norm: normalized_shape {shape} must equal the last "
-                         f"dimensions of the input, got input of shape {x.shape}")
-    _check_affine("layer_norm", weight, bias, shape, "normalized_shape")
-    y = _normalize(x, tuple(range(x.ndim - k, x.ndim)), eps)
-    if weight is not None:
-        y = y * weight
-    if bias is not None:
-        y = y + bias
-    return y
-
-
-def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):  # noqa: A002
-    """Split the channels (dimension 1) into ``num_groups`` groups and normalise each
-    group of each sample; then per-channel ``weight`` and ``bias``."""
-    x = _t(input, "group_norm")
-    if x.ndim < 2 or x.shape[1] % num_groups:
-        raise ShapeError(f"group_norm: expected input (N, C, ...) with C divisible by "
-                         f"num_groups={num_groups}, got shape {x.shape}")
-    n, c = x.shape[0], x.shape[1]
-    _check_affine("group_norm", weight, bias, (c,), "one value per channel")
-    g = x.reshape(n, num_groups, -1)
-    y = _normalize(g, (2,), eps).reshape(x.shape)
-    cshape = (1, c) + (1,) * (x.ndim - 2)
-    if weight is not None:
-        y = y * weight.reshape(cshape)
-    if bias is not None:
-        y = y + bias.reshape(cshape)
-    return y
 
 
 def _renorm_rows(weight, idx, max_norm, norm_type):

@@ -788,9 +788,10 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100,  
 
 
 # composed from the ops above (no new op classes): activations, norms, embedding, losses
-from ._composed import (celu, elu, embedding, erf, gelu, group_norm, hardtanh,  # noqa: E402
-                        huber_loss, kl_div, layer_norm, logsigmoid, mish, relu6, selu, silu,
+from ._composed import (celu, elu, embedding, erf, gelu, hardtanh,  # noqa: E402
+                        huber_loss, kl_div, logsigmoid, mish, relu6, selu, silu,
                         smooth_l1_loss, softsign)
+from ._norms import group_norm, layer_norm  # noqa: E402  (one fused op each)
 
 
 # --- PyTorch's other activations and helpers (ops in zeroin._torch_ops) -------------------
