@@ -262,6 +262,24 @@ def test_comparisons_return_tensors_without_grad():
     assert {x: 1}[x] == 1                         # tensors stay hashable
 
 
+@pytest.mark.parametrize("compare", [
+    lambda a, b: a < b, lambda a, b: a <= b, lambda a, b: a > b, lambda a, b: a >= b,
+    lambda a, b: a == b, lambda a, b: a != b, lambda a, b: a.lt(b),
+    lambda a, b: (a > 0).logical_or(b > 0)])
+def test_comparisons_of_shapes_that_do_not_broadcast_raise_pytorchs_error(compare):
+    # the LLMs-from-scratch book's top-k filter with a batch of 2: logits (2, 5) against
+    # top_logits[:, -1] (2,); NumPy's bare ValueError named neither the op nor the shapes
+    torch = pytest.importorskip("torch")
+    logits = np.arange(10.0).reshape(2, 5)
+    with pytest.raises(RuntimeError):
+        compare(torch.tensor(logits), torch.tensor(logits)[:, -1])
+    with pytest.raises(RuntimeError, match=r"shapes \(2, 5\) and \(2,\) cannot be broadcast"):
+        compare(zeroin.tensor(logits), zeroin.tensor(logits)[:, -1])
+    keep = compare(zeroin.tensor(logits), zeroin.tensor(logits)[:, -1:])   # the fix
+    want = compare(torch.tensor(logits), torch.tensor(logits)[:, -1:])
+    np.testing.assert_array_equal(keep.numpy(), want.numpy())
+
+
 REFLECTED = {
     "radd": (lambda c, t: c + t, lambda c, x: np.ones_like(x)),
     "rsub": (lambda c, t: c - t, lambda c, x: -np.ones_like(x)),

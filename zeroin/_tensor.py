@@ -818,15 +818,19 @@ class Tensor:
     def __pos__(self):
         return self
 
-    def __lt__(self, other): return _leaf(np.less(_array_of(self), _raw(other)))
-    def __le__(self, other): return _leaf(np.less_equal(_array_of(self), _raw(other)))
-    def __gt__(self, other): return _leaf(np.greater(_array_of(self), _raw(other)))
-    def __ge__(self, other): return _leaf(np.greater_equal(_array_of(self), _raw(other)))
+    def __lt__(self, other): return compared(np.less, "lt", _array_of(self), _raw(other))
+    def __le__(self, other): return compared(np.less_equal, "le", _array_of(self), _raw(other))
+    def __gt__(self, other): return compared(np.greater, "gt", _array_of(self), _raw(other))
+    def __ge__(self, other):
+        return compared(np.greater_equal, "ge", _array_of(self), _raw(other))
+
     def __eq__(self, other):        # x == None is False, as in PyTorch (not elementwise)
-        return False if other is None else _leaf(np.equal(_array_of(self), _raw(other)))
+        return False if other is None else compared(np.equal, "eq", _array_of(self),
+                                                    _raw(other))
 
     def __ne__(self, other):
-        return True if other is None else _leaf(np.not_equal(_array_of(self), _raw(other)))
+        return True if other is None else compared(np.not_equal, "ne", _array_of(self),
+                                                   _raw(other))
 
     def __iadd__(self, value): return self._inplace(np.add, "+", value)
     def __isub__(self, value): return self._inplace(np.subtract, "-", value)
@@ -1130,6 +1134,23 @@ def _leaf(array, requires_grad=False):
     if type(array) is DataArray:
         array = array.view(np.ndarray)
     return _make(array, requires_grad)
+
+
+def compared(npf, op, a, b):
+    """``npf(a, b)`` (a comparison or logical ufunc) as a bool tensor. Shapes that do not
+    broadcast raise PyTorch's RuntimeError (a ShapeError naming ``op`` and the shapes), not
+    NumPy's ValueError: the LLMs-from-scratch book's ``logits < top_logits[:, -1]`` with a
+    batch of more than one row."""
+    try:
+        return _leaf(npf(a, b))
+    except ValueError:
+        shapes = (np.shape(a), np.shape(b))
+        try:
+            np.broadcast_shapes(*shapes)
+        except ValueError:
+            from .function import broadcast_message
+            raise ShapeError(broadcast_message(op, shapes)) from None
+        raise
 
 
 def tensor(data, *, requires_grad=False, dtype=None, name=None, device=None):

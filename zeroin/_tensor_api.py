@@ -24,7 +24,7 @@ from . import _tensor as _tm
 from . import ops as _ops
 from . import _torch_ops as _x
 from ._tensor import (_ONE_LOCAL, Size, Tensor, _GradSwitch, _array_of, _clean_index, _leaf, _raw, _set_grad_mode,
-                      is_grad_enabled, no_grad)
+                      compared, is_grad_enabled, no_grad)
 from .dtypes import CPU, as_device, as_dtype
 from .anomaly import anomaly as _anomaly
 from .errors import ShapeError, ZeroinError
@@ -288,7 +288,7 @@ def element_size(self):
 
 def _compare(npf, name):
     def f(input, other):  # noqa: A002
-        return _leaf(npf(_raw(input), _raw(other)))
+        return compared(npf, name, _raw(input), _raw(other))
     f.__name__ = name
     f.__doc__ = f"Elementwise {name} comparison (a bool tensor)."
     return f
