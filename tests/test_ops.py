@@ -167,6 +167,11 @@ def test_where_takes_pytorchs_keyword_names():
     check_both(lambda x: zeroin.where(condition=x.detach() > 1, input=x, other=x * x), logits)
     assert zeroin.gradcheck(lambda x: zeroin.where(condition=x.detach() > 1, input=x,
                                                    other=x * x), (x,))
+    for L in (zeroin, torch):                       # one of the two values missing
+        with pytest.raises(TypeError):
+            L.where(L.tensor([True, False]), L.tensor([1.0, 2.0]))
+    with pytest.raises(TypeError, match=r"where: give both input and other"):
+        zeroin.where(condition=zeroin.tensor([True]), other=zeroin.tensor([1.0]))
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])

@@ -863,6 +863,9 @@ def where(condition, input=None, other=None):  # noqa: A002 (PyTorch's keyword n
     if input is None and other is None:     # PyTorch: nonzero(cond, as_tuple=True), any dtype
         from ._tensor_api import nonzero
         return nonzero(condition, as_tuple=True)
+    if input is None or other is None:
+        raise TypeError("where: give both input and other, where(condition, input, other), "
+                        "or the condition alone for the indices where it is True")
     c = _condition(condition)
     a, b = _pair(input, other)
     return _call2(WhereOp(c), a, b)
