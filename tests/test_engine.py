@@ -1,6 +1,7 @@
 """The Tensor and the backward engine: the seed graph, dtypes, grad mode, hooks,
 accumulation, released graphs, higher order, the million-op chain and error texts."""
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -278,6 +279,36 @@ def test_comparisons_of_shapes_that_do_not_broadcast_raise_pytorchs_error(compar
     keep = compare(zeroin.tensor(logits), zeroin.tensor(logits)[:, -1:])   # the fix
     want = compare(torch.tensor(logits), torch.tensor(logits)[:, -1:])
     np.testing.assert_array_equal(keep.numpy(), want.numpy())
+
+
+def test_T_of_a_tensor_that_is_not_2d_warns_once_as_pytorch(monkeypatch):
+    # the LLMs-from-scratch book's keys.T (2-D attention) run on a batch (b, n, d) gives
+    # (d, n, b): PyTorch warns (once per process), zeroin was silent
+    torch = pytest.importorskip("torch")
+    import zeroin._tensor_api as api
+    monkeypatch.setattr(api, "_T_WARNINGS", dict(api._T_WARNINGS))
+    x = np.arange(24.0).reshape(2, 3, 4)
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        out = zeroin.tensor(x, requires_grad=True).T
+        zeroin.ones(3).T
+        zeroin.ones(()).T
+        zeroin.ones(2, 3).T                       # a matrix: no warning
+    assert [w.category for w in got] == [UserWarning, UserWarning]
+    assert all(w.filename == __file__ for w in got)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")           # PyTorch's own (once per process)
+        want = torch.tensor(x).T
+    for w, m in zip(got, ("The use of `x.T` on tensors of dimension other than 2",
+                          "Tensor.T is deprecated on 0-D tensors")):
+        assert str(w.message).startswith(m)
+    assert out.shape == tuple(want.shape) == (4, 3, 2)
+    np.testing.assert_array_equal(out.detach().numpy(), want.numpy())
+    out.sum().backward()                          # still a permute, with its gradient
+    with warnings.catch_warnings(record=True) as again:
+        warnings.simplefilter("always")
+        zeroin.ones(2, 3, 4).T
+    assert again == []                            # once per process, as PyTorch's
 
 
 REFLECTED = {
