@@ -239,6 +239,16 @@ def test_tensor_conversion_errors():
     with pytest.raises(ValueError, match=r"the truth value of a tensor with shape \(2,\) is "
                                          r"ambiguous"):
         bool(zeroin.tensor([1.0, 2.0]))
+    # the LLMs-from-scratch book's `if idx_next == eos_id: break` with a batch of 2: a
+    # RuntimeError as PyTorch's, whose fix (.any() / .all()) is a Tensor method, not .data's
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(torch.tensor([[3], [5]]) == 5)
+    with pytest.raises(RuntimeError, match=r"ambiguous .*\.any\(\) or \.all\(\), e\.g\. "
+                       r"`if \(idx_next == eos_id\)\.all\(\):`") as e:
+        bool(zeroin.tensor([[3], [5]]) == 5)
+    assert ".data" not in str(e.value)
+    assert (zeroin.tensor([[3], [5]]) == 5).any() and not (zeroin.tensor([[3], [5]]) == 5).all()
     with pytest.raises(TypeError, match="len\\(\\) of a 0-d tensor"):
         len(zeroin.tensor(1.0))
 

@@ -682,7 +682,9 @@ class Tensor:
     def __bool__(self):
         if _array_of(self).size != 1:
             raise ShapeError(f"the truth value of a tensor with shape {_array_of(self).shape} is "
-                             f"ambiguous; use .any() or .all() on .data")
+                             f"ambiguous (PyTorch: Boolean value of Tensor with more than one "
+                             f"value is ambiguous); say which you mean with .any() or .all(), "
+                             f"e.g. `if (idx_next == eos_id).all():` for a batch")
         return bool(_array_of(self))
 
     def __iter__(self):
