@@ -1,6 +1,7 @@
 """The Tensor and the backward engine: the seed graph, dtypes, grad mode, hooks,
 accumulation, released graphs, higher order, the million-op chain and error texts."""
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -238,6 +239,16 @@ def test_tensor_conversion_errors():
     with pytest.raises(ValueError, match=r"the truth value of a tensor with shape \(2,\) is "
                                          r"ambiguous"):
         bool(zeroin.tensor([1.0, 2.0]))
+    # the LLMs-from-scratch book's `if idx_next == eos_id: break` with a batch of 2: a
+    # RuntimeError as PyTorch's, whose fix (.any() / .all()) is a Tensor method, not .data's
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(torch.tensor([[3], [5]]) == 5)
+    with pytest.raises(RuntimeError, match=r"ambiguous .*\.any\(\) or \.all\(\), e\.g\. "
+                       r"`if \(idx_next == eos_id\)\.all\(\):`") as e:
+        bool(zeroin.tensor([[3], [5]]) == 5)
+    assert ".data" not in str(e.value)
+    assert (zeroin.tensor([[3], [5]]) == 5).any() and not (zeroin.tensor([[3], [5]]) == 5).all()
     with pytest.raises(TypeError, match="len\\(\\) of a 0-d tensor"):
         len(zeroin.tensor(1.0))
 
@@ -260,6 +271,54 @@ def test_comparisons_return_tensors_without_grad():
         assert r.dtype == np.bool_ and not r.requires_grad and r.grad_fn is None, name
         np.testing.assert_array_equal(r.data, expected, err_msg=name)
     assert {x: 1}[x] == 1                         # tensors stay hashable
+
+
+@pytest.mark.parametrize("compare", [
+    lambda a, b: a < b, lambda a, b: a <= b, lambda a, b: a > b, lambda a, b: a >= b,
+    lambda a, b: a == b, lambda a, b: a != b, lambda a, b: a.lt(b),
+    lambda a, b: (a > 0).logical_or(b > 0)])
+def test_comparisons_of_shapes_that_do_not_broadcast_raise_pytorchs_error(compare):
+    # the LLMs-from-scratch book's top-k filter with a batch of 2: logits (2, 5) against
+    # top_logits[:, -1] (2,); NumPy's bare ValueError named neither the op nor the shapes
+    torch = pytest.importorskip("torch")
+    logits = np.arange(10.0).reshape(2, 5)
+    with pytest.raises(RuntimeError):
+        compare(torch.tensor(logits), torch.tensor(logits)[:, -1])
+    with pytest.raises(RuntimeError, match=r"shapes \(2, 5\) and \(2,\) cannot be broadcast"):
+        compare(zeroin.tensor(logits), zeroin.tensor(logits)[:, -1])
+    keep = compare(zeroin.tensor(logits), zeroin.tensor(logits)[:, -1:])   # the fix
+    want = compare(torch.tensor(logits), torch.tensor(logits)[:, -1:])
+    np.testing.assert_array_equal(keep.numpy(), want.numpy())
+
+
+def test_T_of_a_tensor_that_is_not_2d_warns_once_as_pytorch(monkeypatch):
+    # the LLMs-from-scratch book's keys.T (2-D attention) run on a batch (b, n, d) gives
+    # (d, n, b): PyTorch warns (once per process), zeroin was silent
+    torch = pytest.importorskip("torch")
+    import zeroin._tensor_api as api
+    monkeypatch.setattr(api, "_T_WARNINGS", dict(api._T_WARNINGS))
+    x = np.arange(24.0).reshape(2, 3, 4)
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        out = zeroin.tensor(x, requires_grad=True).T
+        zeroin.ones(3).T
+        zeroin.ones(()).T
+        zeroin.ones(2, 3).T                       # a matrix: no warning
+    assert [w.category for w in got] == [UserWarning, UserWarning]
+    assert all(w.filename == __file__ for w in got)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")           # PyTorch's own (once per process)
+        want = torch.tensor(x).T
+    for w, m in zip(got, ("The use of `x.T` on tensors of dimension other than 2",
+                          "Tensor.T is deprecated on 0-D tensors")):
+        assert str(w.message).startswith(m)
+    assert out.shape == tuple(want.shape) == (4, 3, 2)
+    np.testing.assert_array_equal(out.detach().numpy(), want.numpy())
+    out.sum().backward()                          # still a permute, with its gradient
+    with warnings.catch_warnings(record=True) as again:
+        warnings.simplefilter("always")
+        zeroin.ones(2, 3, 4).T
+    assert again == []                            # once per process, as PyTorch's
 
 
 REFLECTED = {

@@ -380,6 +380,29 @@ def test_cross_entropy_float_target_hint_fits_its_shape():
     assert "BCEWithLogitsLoss" not in str(e.value)          # 4 classes: not a binary task
 
 
+def test_cross_entropy_of_a_sequence_models_logits_says_to_flatten():
+    # the LLMs-from-scratch book's calc_loss_batch without .flatten(0, 1): logits
+    # (batch, tokens, vocab), targets (batch, tokens); PyTorch's RuntimeError only says
+    # "Expected target size [2, 7], got [2, 5]"
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    logits, target = rng.normal(size=(2, 5, 7)), rng.integers(0, 7, size=(2, 5))
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.cross_entropy(torch.tensor(logits), torch.tensor(target))
+    for loss in (F.cross_entropy, nn.CrossEntropyLoss()):
+        with pytest.raises(RuntimeError, match=r"got \(2, 5\); the classes are dimension 1.*"
+                           r"cross_entropy\(logits\.flatten\(0, 1\), target\.flatten\(\)\)"):
+            loss(zeroin.tensor(logits), zeroin.tensor(target))
+    want = torch.nn.functional.cross_entropy(torch.tensor(logits).flatten(0, 1),
+                                             torch.tensor(target).flatten())
+    for fixed in (F.cross_entropy(zeroin.tensor(logits).flatten(0, 1),   # the fixes
+                                  zeroin.tensor(target).flatten()),
+                  F.cross_entropy(zeroin.tensor(logits).transpose(1, 2), zeroin.tensor(target))):
+        np.testing.assert_allclose(fixed.item(), want.item())
+    with pytest.raises(RuntimeError, match=r"got \(2, 3\)$"):    # no hint where it does not fit
+        F.cross_entropy(zeroin.tensor(logits), zeroin.tensor(target[:, :3]))
+
+
 def test_cross_entropy_binary_float_column_suggests_one_logit():
     # a binary dataset's (n, 1) float 0/1 targets against a two-output model
     x = zeroin.tensor(np.zeros((4, 2)))

@@ -150,6 +150,30 @@ def test_where_gradients_with_broadcasting(shapes, seed):
     np.testing.assert_array_equal(out.data, np.where(cond, a, b))
 
 
+def test_where_takes_pytorchs_keyword_names():
+    # the LLMs-from-scratch book's top-k filter: where(condition=, input=, other=)
+    torch = pytest.importorskip("torch")
+    logits = np.array([4.51, 0.89, -1.90, 6.75, 1.63, -1.62, -1.89, 6.28, 1.79])
+    results = []
+    for L in (zeroin, torch):
+        x = L.tensor(logits, requires_grad=True)
+        out = L.where(condition=x < 4.0, input=L.tensor(float("-inf")), other=x)
+        out.exp().sum().backward()
+        results.append((out.detach().numpy(), x.grad.numpy(),
+                        L.where(condition=x < 0)[0].numpy()))
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got, want)
+    x = leaf(logits)
+    check_both(lambda x: zeroin.where(condition=x.detach() > 1, input=x, other=x * x), logits)
+    assert zeroin.gradcheck(lambda x: zeroin.where(condition=x.detach() > 1, input=x,
+                                                   other=x * x), (x,))
+    for L in (zeroin, torch):                       # one of the two values missing
+        with pytest.raises(TypeError):
+            L.where(L.tensor([True, False]), L.tensor([1.0, 2.0]))
+    with pytest.raises(TypeError, match=r"where: give both input and other"):
+        zeroin.where(condition=zeroin.tensor([True]), other=zeroin.tensor([1.0]))
+
+
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 def test_where_selects_the_gradient_on_large_arrays_and_broadcast_conditions(dtype):
     """Above 1024 elements the rule selects with a bitwise AND: an inf or NaN gradient at an
@@ -442,6 +466,12 @@ def test_softmax_family_is_stable_on_large_inputs():
 
 # --- shape ops ----------------------------------------------------------------------------
 
+def _reversed_by_T(t):
+    with warnings.catch_warnings():     # PyTorch's UserWarning for .T of a tensor not 2-D
+        warnings.simplefilter("ignore", UserWarning)
+        return t.T
+
+
 @FEW
 @given(shape=nonscalar_shapes, seed=seeds, data=st.data())
 def test_reshape_transpose_permute_flatten(shape, seed, data):
@@ -454,7 +484,7 @@ def test_reshape_transpose_permute_flatten(shape, seed, data):
     fns = {
         "reshape": lambda t: t.reshape(new_shape),
         "reshape_fn": lambda t: zeroin.reshape(t, *new_shape),
-        "T": lambda t: t.T,
+        "T": _reversed_by_T,
         "transpose": lambda t: t.transpose(0, nd - 1),
         "permute": lambda t: t.permute(*perm),
         "permute_negative": lambda t: t.permute(*[a - nd for a in perm]),

@@ -16,7 +16,7 @@ import numpy as np
 
 from .anomaly import anomaly
 from ._handle import HOOKED as _HOOKED, RemovableHandle as _RemovableHandle, _ids as _handle_ids
-from .errors import DtypeError, ShapeError
+from .errors import DtypeError, ShapeError, broadcast_message
 
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
            "set_default_dtype", "get_default_dtype"]
@@ -682,7 +682,9 @@ class Tensor:
     def __bool__(self):
         if _array_of(self).size != 1:
             raise ShapeError(f"the truth value of a tensor with shape {_array_of(self).shape} is "
-                             f"ambiguous; use .any() or .all() on .data")
+                             f"ambiguous (PyTorch: Boolean value of Tensor with more than one "
+                             f"value is ambiguous); say which you mean with .any() or .all(), "
+                             f"e.g. `if (idx_next == eos_id).all():` for a batch")
         return bool(_array_of(self))
 
     def __iter__(self):
@@ -818,15 +820,19 @@ class Tensor:
     def __pos__(self):
         return self
 
-    def __lt__(self, other): return _leaf(np.less(_array_of(self), _raw(other)))
-    def __le__(self, other): return _leaf(np.less_equal(_array_of(self), _raw(other)))
-    def __gt__(self, other): return _leaf(np.greater(_array_of(self), _raw(other)))
-    def __ge__(self, other): return _leaf(np.greater_equal(_array_of(self), _raw(other)))
+    def __lt__(self, other): return compared(np.less, "lt", _array_of(self), _raw(other))
+    def __le__(self, other): return compared(np.less_equal, "le", _array_of(self), _raw(other))
+    def __gt__(self, other): return compared(np.greater, "gt", _array_of(self), _raw(other))
+    def __ge__(self, other):
+        return compared(np.greater_equal, "ge", _array_of(self), _raw(other))
+
     def __eq__(self, other):        # x == None is False, as in PyTorch (not elementwise)
-        return False if other is None else _leaf(np.equal(_array_of(self), _raw(other)))
+        return False if other is None else compared(np.equal, "eq", _array_of(self),
+                                                    _raw(other))
 
     def __ne__(self, other):
-        return True if other is None else _leaf(np.not_equal(_array_of(self), _raw(other)))
+        return True if other is None else compared(np.not_equal, "ne", _array_of(self),
+                                                   _raw(other))
 
     def __iadd__(self, value): return self._inplace(np.add, "+", value)
     def __isub__(self, value): return self._inplace(np.subtract, "-", value)
@@ -1130,6 +1136,22 @@ def _leaf(array, requires_grad=False):
     if type(array) is DataArray:
         array = array.view(np.ndarray)
     return _make(array, requires_grad)
+
+
+def compared(npf, op, a, b):
+    """``npf(a, b)`` (a comparison or logical ufunc) as a bool tensor. Shapes that do not
+    broadcast raise PyTorch's RuntimeError (a ShapeError naming ``op`` and the shapes), not
+    NumPy's ValueError: the LLMs-from-scratch book's ``logits < top_logits[:, -1]`` with a
+    batch of more than one row."""
+    try:
+        return _leaf(npf(a, b))
+    except ValueError:
+        shapes = (np.shape(a), np.shape(b))
+        try:
+            np.broadcast_shapes(*shapes)
+        except ValueError:
+            raise ShapeError(broadcast_message(op, shapes)) from None
+        raise
 
 
 def tensor(data, *, requires_grad=False, dtype=None, name=None, device=None):

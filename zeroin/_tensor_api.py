@@ -24,7 +24,7 @@ from . import _tensor as _tm
 from . import ops as _ops
 from . import _torch_ops as _x
 from ._tensor import (_ONE_LOCAL, Size, Tensor, _GradSwitch, _array_of, _clean_index, _leaf, _raw, _set_grad_mode,
-                      is_grad_enabled, no_grad)
+                      compared, is_grad_enabled, no_grad)
 from .dtypes import CPU, as_device, as_dtype
 from .anomaly import anomaly as _anomaly
 from .errors import ShapeError, ZeroinError
@@ -77,8 +77,28 @@ def dim(self):
     return self.ndim
 
 
-Tensor.T = property(lambda self: _ops.permute(self, None),
-                    doc="The dimensions reversed (a matrix transposed).")
+_T_WARNINGS = {   # PyTorch's UserWarnings, each once per process as its C++ TORCH_WARN_ONCE
+    0: "Tensor.T is deprecated on 0-D tensors. This function is the identity in these cases.",
+    1: "The use of `x.T` on tensors of dimension other than 2 to reverse their shape is "
+       "deprecated and it will throw an error in a future release. Consider `x.mT` to "
+       "transpose batches of matrices or `x.permute(*zeroin.arange(x.ndim - 1, -1, -1))` to "
+       "reverse the dimensions of a tensor."}
+
+
+def _reversed(self):
+    """``x.T``: the dimensions reversed (a matrix transposed). PyTorch's UserWarning for a
+    tensor that is not 2-D: ``keys.T`` of a batch ``(b, n, d)`` is ``(d, n, b)``, rarely what
+    was meant (the LLMs-from-scratch book's 2-D attention run on a batch; ``.mT`` swaps the
+    last two dimensions)."""
+    if self.ndim != 2:
+        message = _T_WARNINGS.pop(min(self.ndim, 1), None)
+        if message is not None:
+            import warnings
+            warnings.warn(message, UserWarning, stacklevel=2)
+    return _ops.permute(self, None)
+
+
+Tensor.T = property(_reversed, doc="The dimensions reversed (a matrix transposed).")
 Tensor.mT = property(lambda self: _ops.transpose(self, -2, -1),
                      doc="The last two dimensions swapped (a batch of matrices transposed).")
 
@@ -288,7 +308,7 @@ def element_size(self):
 
 def _compare(npf, name):
     def f(input, other):  # noqa: A002
-        return _leaf(npf(_raw(input), _raw(other)))
+        return compared(npf, name, _raw(input), _raw(other))
     f.__name__ = name
     f.__doc__ = f"Elementwise {name} comparison (a bool tensor)."
     return f

@@ -855,14 +855,19 @@ class MaskMulOp(WhereOp):
 
 
 @op(WhereOp)
-def where(cond, a=None, b=None):
-    """Elementwise ``a`` where ``cond`` else ``b``; ``cond`` carries no gradient.
-    ``where(cond)`` alone: the indices of the true elements, a tuple of int64 tensors."""
-    if a is None and b is None:     # PyTorch: nonzero(cond, as_tuple=True), any dtype
+def where(condition, input=None, other=None):  # noqa: A002 (PyTorch's keyword names)
+    """Elementwise ``input`` where ``condition`` else ``other``; ``condition`` carries no
+    gradient. PyTorch's keyword names (the LLMs-from-scratch book's
+    ``where(condition=..., input=..., other=...)``). ``where(condition)`` alone: the indices
+    of the true elements, a tuple of int64 tensors."""
+    if input is None and other is None:     # PyTorch: nonzero(cond, as_tuple=True), any dtype
         from ._tensor_api import nonzero
-        return nonzero(cond, as_tuple=True)
-    c = _condition(cond)
-    a, b = _pair(a, b)
+        return nonzero(condition, as_tuple=True)
+    if input is None or other is None:
+        raise TypeError("where: give both input and other, where(condition, input, other), "
+                        "or the condition alone for the indices where it is True")
+    c = _condition(condition)
+    a, b = _pair(input, other)
     return _call2(WhereOp(c), a, b)
 
 

@@ -37,8 +37,13 @@ def _to_rows(op, x, y):
         if x.ndim == 2:
             from .functional import _labels
             _labels(op, y, x.shape[0], x.shape[1])  # its messages for (N, 1), one-hot...
+        hint = ""
+        if x.ndim == 3 and y.shape == x.shape[:2]:      # a sequence model's (B, T, vocab)
+            hint = (f"; the classes are dimension 1 (N, C, ...): for logits with the classes "
+                    f"last, (batch, tokens, classes), flatten both, {op}(logits.flatten(0, 1), "
+                    f"target.flatten()), or pass logits.transpose(1, 2)")
         raise ShapeError(f"{op}: input of shape {x.shape} needs a target of shape {want} "
-                         f"(one class index per position), got {y.shape}")
+                         f"(one class index per position), got {y.shape}{hint}")
     if x.ndim > 2:
         x = ops.permute(x, 0, *range(2, x.ndim), 1).reshape(-1, x.shape[1])
     return x, y.reshape(-1), want
