@@ -211,5 +211,24 @@ def test_repr_names_every_dtype_pytorch_names():
     assert repr(zeroin.tensor([1, 2], dtype=zeroin.int32)) == "tensor([1, 2], dtype=int32)"
     assert repr(zeroin.tensor([1, 2], dtype=zeroin.uint8)) == "tensor([1, 2], dtype=uint8)"
     assert repr(zeroin.tensor([1, 2])) == "tensor([1, 2])"
-    assert repr(zeroin.tensor([True])) == "tensor([ True])"
+    assert repr(zeroin.tensor([True])) == "tensor([True])"
     assert repr(zeroin.tensor([1.5], dtype=zeroin.float32)) == "tensor([1.5], dtype=float32)"
+
+
+@pytest.mark.parametrize("make", [
+    lambda m: m.tensor([True, True]), lambda m: m.tensor([True, False]),
+    lambda m: m.tensor([[True], [True]]), lambda m: m.tensor([False, False]),
+    lambda m: m.tensor(True), lambda m: m.ones(3, 4) == m.ones(3, 4),
+    lambda m: m.tensor([], dtype=m.int64), lambda m: m.zeros(0, 3, dtype=m.int64),
+    lambda m: m.zeros(2, 0, dtype=m.bool), lambda m: m.zeros(0, 3, dtype=m.float64),
+    lambda m: m.zeros(0, dtype=m.float32), lambda m: m.tensor([1, 2])[m.tensor([1, 2]) > 5],
+    lambda m: m.zeros(0, 3, dtype=m.float64, requires_grad=True)])
+def test_repr_of_bool_and_empty_tensors_is_pytorchs(make):
+    """The ZTM course prints ``tensor_A == tensor_B`` after reseeding (all True: NumPy padded
+    each to `` True``) and empty selections (``tensor([])`` hid their shape and dtype)."""
+    expected = repr(make(torch)).replace("torch.", "")
+    zeroin.set_default_dtype(str(torch.get_default_dtype())[6:])    # for the dtype= notes
+    try:
+        assert repr(make(zeroin)) == expected
+    finally:
+        zeroin.set_default_dtype(zeroin.float64)

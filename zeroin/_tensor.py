@@ -869,10 +869,13 @@ class Tensor:
         d = self._array if self._array is not None else np.array(self._float)  # keep it
         body = np.array2string(d, separator=", ", prefix="tensor(", **_print_kwargs(d))
         extra = []
+        if d.size == 0 and d.ndim != 1:     # "[]" hides the shape: PyTorch names it
+            extra.append(f"size={d.shape}")
         # as PyTorch: int32, uint8, float32...; not the default's complex (complex128
-        # under float64, complex64 under float32)
-        if d.dtype != _default_dtype and d.dtype.kind not in "b" and d.dtype != np.int64 \
-                and d.dtype != np.result_type(_default_dtype, np.complex64):
+        # under float64, complex64 under float32); an empty one names every other dtype
+        if d.dtype != _default_dtype and (d.size == 0 or d.dtype.kind not in "b" and
+                                          d.dtype != np.int64 and d.dtype != np.result_type(
+                                              _default_dtype, np.complex64)):
             extra.append(f"dtype={d.dtype}")
         if self.grad_fn is not None:
             extra.append(f"grad_fn=<{self.grad_fn.name}>")
@@ -926,6 +929,10 @@ def _print_kwargs(d):
     """np.array2string's arguments for the current print options."""
     o = _printopts
     kw = dict(threshold=int(min(o["threshold"], sys.maxsize)), edgeitems=o["edgeitems"])
+    if d.dtype.kind == "b" and d.all():
+        # NumPy pads True to False's width even when no False is printed; PyTorch pads
+        # only next to a False (tensor([True, True]), tensor([ True, False]))
+        kw["formatter"] = {"bool": str}
     if o["precision"] is not None:
         kw["precision"] = o["precision"]
     if o["linewidth"] is not None:
