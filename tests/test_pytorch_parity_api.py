@@ -232,3 +232,19 @@ def test_repr_of_bool_and_empty_tensors_is_pytorchs(make):
         assert repr(make(zeroin)) == expected
     finally:
         zeroin.set_default_dtype(zeroin.float64)
+
+
+@pytest.mark.parametrize("call", [lambda T, x: x.std(), lambda T, x: x.var(dim=0),
+                                  lambda T, x: T.std(x), lambda T, x: T.var_mean(x),
+                                  lambda T, x: T.std_mean(x, dim=0)])
+def test_std_and_var_of_integers_are_refused_under_their_own_name(call):
+    """ZTM's fundamentals: the mean of an int tensor fails, and so do std and var (as
+    PyTorch's RuntimeError); zeroin's message named ``mean`` and offered x.float().mean()."""
+    e = catch(lambda: call(torch, torch.arange(4)))
+    with pytest.raises(type(e)) as z:
+        call(zeroin, zeroin.arange(4))
+    msg = str(z.value)
+    assert not msg.startswith("mean:") and "int64" in msg and "float()" in msg
+    assert msg.split(":")[0] in ("std", "var", "var_mean", "std_mean")
+    assert call(zeroin, zeroin.arange(4).float()) is not None      # the fix works
+
