@@ -248,3 +248,21 @@ def test_std_and_var_of_integers_are_refused_under_their_own_name(call):
     assert msg.split(":")[0] in ("std", "var", "var_mean", "std_mean")
     assert call(zeroin, zeroin.arange(4).float()) is not None      # the fix works
 
+
+@pytest.mark.parametrize("name", ["eq", "ne", "lt", "le", "gt", "ge", "logical_and"])
+def test_comparisons_of_shapes_that_do_not_broadcast_name_the_op(name):
+    """``torch.eq(y_true, y_pred)`` of mismatched shapes (ZTM's accuracy_fn): PyTorch's
+    RuntimeError, with the op and the shapes; it was NumPy's bare ValueError."""
+    a, b = np.array([1.0, 2.0]), np.array([1.0, 2.0, 3.0])
+    e = catch(lambda: getattr(torch, name)(torch.tensor(a), torch.tensor(b)))
+    for f in (lambda: getattr(zeroin, name)(zeroin.tensor(a), zeroin.tensor(b)),
+              lambda: getattr(zeroin.tensor(a), name)(zeroin.tensor(b))):
+        with pytest.raises(type(e), match=rf"^{name}: shapes \(2,\) and \(3,\) cannot be "
+                                          rf"broadcast together"):
+            f()
+    with pytest.raises(RuntimeError, match=r"^lt: shapes \(2,\) and \(3,\)"):
+        zeroin.tensor(a) < zeroin.tensor(b)
+    with pytest.raises(RuntimeError, match=r"^eq: shapes \(2,\) and \(3,\)"):
+        zeroin.tensor(a) == zeroin.tensor(b)
+    # shapes that broadcast still do, as PyTorch's
+    same(torch.tensor(a) <= torch.tensor(b[:, None]), zeroin.tensor(a) <= zeroin.tensor(b[:, None]))

@@ -818,15 +818,15 @@ class Tensor:
     def __pos__(self):
         return self
 
-    def __lt__(self, other): return _leaf(np.less(_array_of(self), _raw(other)))
-    def __le__(self, other): return _leaf(np.less_equal(_array_of(self), _raw(other)))
-    def __gt__(self, other): return _leaf(np.greater(_array_of(self), _raw(other)))
-    def __ge__(self, other): return _leaf(np.greater_equal(_array_of(self), _raw(other)))
+    def __lt__(self, other): return _compare(np.less, "lt", self, other)
+    def __le__(self, other): return _compare(np.less_equal, "le", self, other)
+    def __gt__(self, other): return _compare(np.greater, "gt", self, other)
+    def __ge__(self, other): return _compare(np.greater_equal, "ge", self, other)
     def __eq__(self, other):        # x == None is False, as in PyTorch (not elementwise)
-        return False if other is None else _leaf(np.equal(_array_of(self), _raw(other)))
+        return False if other is None else _compare(np.equal, "eq", self, other)
 
     def __ne__(self, other):
-        return True if other is None else _leaf(np.not_equal(_array_of(self), _raw(other)))
+        return True if other is None else _compare(np.not_equal, "ne", self, other)
 
     def __iadd__(self, value): return self._inplace(np.add, "+", value)
     def __isub__(self, value): return self._inplace(np.subtract, "-", value)
@@ -943,6 +943,22 @@ def _print_kwargs(d):
         p = 4 if o["precision"] is None else o["precision"]
         kw["formatter"] = {"float_kind": lambda v: f"{v:.{p}e}"}
     return kw
+
+
+def _compare(npf, name, a, b):
+    """``npf(a, b)`` as a bool tensor (no gradient); shapes that do not broadcast raise a
+    ShapeError (PyTorch's RuntimeError) naming the op, not NumPy's bare ValueError."""
+    a, b = _raw(a), _raw(b)
+    try:
+        return _leaf(npf(a, b))
+    except ValueError:
+        shapes = [np.shape(a), np.shape(b)]
+        try:
+            np.broadcast_shapes(*shapes)
+        except ValueError:
+            from .function import broadcast_message
+            raise ShapeError(broadcast_message(name, shapes)) from None
+        raise
 
 
 def _clean_index(index):

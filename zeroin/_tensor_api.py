@@ -288,7 +288,7 @@ def element_size(self):
 
 def _compare(npf, name):
     def f(input, other):  # noqa: A002
-        return _leaf(npf(_raw(input), _raw(other)))
+        return _tm._compare(npf, name, input, other)
     f.__name__ = name
     f.__doc__ = f"Elementwise {name} comparison (a bool tensor)."
     return f
