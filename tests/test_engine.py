@@ -236,7 +236,10 @@ def test_tensor_conversion_errors():
                                          r"a Python number, this one has shape \(2,\)"):
         zeroin.tensor([1.0, 2.0]).item()
     with pytest.raises(ValueError, match=r"the truth value of a tensor with shape \(2,\) is "
-                                         r"ambiguous"):
+                                         r"ambiguous; reduce it first with \.any\(\) or "
+                                         r"\.all\(\), e\.g\. `if \(a == b\)\.all\(\):`$"):
+        bool(zeroin.tensor([1.0, 2.0]))     # (it said "on .data": a tensor has them itself)
+    with pytest.raises(RuntimeError):                       # PyTorch's type
         bool(zeroin.tensor([1.0, 2.0]))
     with pytest.raises(TypeError, match="len\\(\\) of a 0-d tensor"):
         len(zeroin.tensor(1.0))

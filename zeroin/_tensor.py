@@ -682,7 +682,8 @@ class Tensor:
     def __bool__(self):
         if _array_of(self).size != 1:
             raise ShapeError(f"the truth value of a tensor with shape {_array_of(self).shape} is "
-                             f"ambiguous; use .any() or .all() on .data")
+                             f"ambiguous; reduce it first with .any() or .all(), e.g. "
+                             f"`if (a == b).all():`")
         return bool(_array_of(self))
 
     def __iter__(self):
