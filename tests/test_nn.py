@@ -380,11 +380,32 @@ def test_cross_entropy_float_target_hint_fits_its_shape():
     assert "BCEWithLogitsLoss" not in str(e.value)          # 4 classes: not a binary task
 
 
+@pytest.mark.parametrize("loss", [nn.CrossEntropyLoss(), nn.NLLLoss()])
+def test_class_label_hints_for_a_tensor_target_are_tensor_idioms(loss):
+    # ZTM 02: y_blob made float by mistake; a tensor target's fix is PyTorch's .long() /
+    # argmax(dim=1), not NumPy's .astype('int64') / argmax(axis=1) (no such tensor method
+    # in PyTorch); the float target is refused as PyTorch's RuntimeError
+    torch = pytest.importorskip("torch")
+    x = np.zeros((3, 4))
+    with pytest.raises(RuntimeError):
+        getattr(torch.nn, type(loss).__name__)()(torch.tensor(x), torch.tensor([0.0, 1, 2]))
+    cases = [(zeroin.tensor([0.0, 1.0, 2.0]), r"convert with target\.long\(\)\)$"),
+             (zeroin.tensor([[0.0], [1.0], [2.0]]), r"target\.reshape\(-1\)\.long\(\)\)"),
+             (zeroin.tensor(np.eye(4)[:3].astype(np.int64)), r"target\.argmax\(dim=1\)$")]
+    for target, fix in cases:
+        with pytest.raises(RuntimeError, match=fix):
+            loss(zeroin.tensor(x), target)
+    fixed = zeroin.tensor([[0.0], [1.0], [2.0]]).reshape(-1).long()
+    assert loss(zeroin.tensor(x), fixed).shape == ()
+    with pytest.raises(RuntimeError, match=r"target\.astype\('int64'\)\)$"):
+        loss(zeroin.tensor(x), np.array([0.0, 1.0, 2.0]))       # an array's: NumPy's words
+
+
 def test_cross_entropy_binary_float_column_suggests_one_logit():
     # a binary dataset's (n, 1) float 0/1 targets against a two-output model
     x = zeroin.tensor(np.zeros((4, 2)))
     y = np.array([[0.0], [1.0], [1.0], [0.0]])
-    with pytest.raises(TypeError, match=r"reshape\(-1\)\.astype\('int64'\).*one output.*"
+    with pytest.raises(TypeError, match=r"reshape\(-1\)\.long\(\).*one output.*"
                        r"BCEWithLogitsLoss"):
         nn.CrossEntropyLoss()(x, zeroin.tensor(y))
 
