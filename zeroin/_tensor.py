@@ -16,7 +16,7 @@ import numpy as np
 
 from .anomaly import anomaly
 from ._handle import HOOKED as _HOOKED, RemovableHandle as _RemovableHandle, _ids as _handle_ids
-from .errors import DtypeError, ShapeError
+from .errors import DtypeError, ShapeError, broadcast_message
 
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
            "set_default_dtype", "get_default_dtype"]
@@ -957,7 +957,6 @@ def _compare(npf, name, a, b):
         try:
             np.broadcast_shapes(*shapes)
         except ValueError:
-            from .function import broadcast_message
             raise ShapeError(broadcast_message(name, shapes)) from None
         raise
 

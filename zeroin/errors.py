@@ -28,3 +28,19 @@ class AnomalyError(ZeroinError, FloatingPointError):
 class ReplayError(ZeroinError):
     """:func:`zeroin.replay` cannot repeat the function faithfully (it draws random numbers,
     updates state in place, or gave a different result when replayed)."""
+
+
+def broadcast_message(op, shapes):
+    """Why ``shapes`` do not broadcast together, in zeroin's words, with a fix."""
+    nd = max(len(s) for s in shapes)
+    padded = [(1,) * (nd - len(s)) + tuple(s) for s in shapes]
+    for axis in range(nd):
+        sizes = {p[axis] for p in padded} - {1}
+        if len(sizes) > 1:
+            break
+    listed = " and ".join(str(tuple(s)) for s in shapes)
+    return (f"{op}: shapes {listed} cannot be broadcast together: aligned from the right, "
+            f"dimension {axis - nd} has sizes {' vs '.join(str(p[axis]) for p in padded)} "
+            f"(each must be equal or 1). Reshape one operand (e.g. x.reshape(-1, 1) makes "
+            f"a column, x.unsqueeze(0) a row), or check that the operands are the ones "
+            f"you meant")

@@ -27,7 +27,7 @@ from . import _tensor
 from ._tensor import Tensor, _array_of, _leaf, _make, _mode
 from ._handle import HOOKED, RemovableHandle
 from .anomaly import anomaly, check_forward
-from .errors import AnomalyError, ShapeError, ZeroinError
+from .errors import AnomalyError, ShapeError, ZeroinError, broadcast_message
 
 __all__ = ["Function", "record", "apply", "constant", "NP", "sum_to_array", "broadcast_array", "ZeroinError",
            "ShapeError", "AnomalyError"]
@@ -506,22 +506,6 @@ def mark_roles(out, **roles):
 
 def _shape_of(x):
     return tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
-
-
-def broadcast_message(op, shapes):
-    """Why ``shapes`` do not broadcast together, in zeroin's words, with a fix."""
-    nd = max(len(s) for s in shapes)
-    padded = [(1,) * (nd - len(s)) + tuple(s) for s in shapes]
-    for axis in range(nd):
-        sizes = {p[axis] for p in padded} - {1}
-        if len(sizes) > 1:
-            break
-    listed = " and ".join(str(tuple(s)) for s in shapes)
-    return (f"{op}: shapes {listed} cannot be broadcast together: aligned from the right, "
-            f"dimension {axis - nd} has sizes {' vs '.join(str(p[axis]) for p in padded)} "
-            f"(each must be equal or 1). Reshape one operand (e.g. x.reshape(-1, 1) makes "
-            f"a column, x.unsqueeze(0) a row), or check that the operands are the ones "
-            f"you meant")
 
 
 def apply(fn, inputs):
