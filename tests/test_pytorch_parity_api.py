@@ -266,3 +266,28 @@ def test_comparisons_of_shapes_that_do_not_broadcast_name_the_op(name):
         zeroin.tensor(a) == zeroin.tensor(b)
     # shapes that broadcast still do, as PyTorch's
     same(torch.tensor(a) <= torch.tensor(b[:, None]), zeroin.tensor(a) <= zeroin.tensor(b[:, None]))
+
+
+def test_T_of_other_than_two_dimensions_warns_once_as_pytorch():
+    """PyTorch deprecates ``x.T`` on 0-D, 1-D and 3-D+ tensors with a UserWarning, once per
+    process (ZTM's fundamentals transpose matrices with ``.T``); zeroin was silent."""
+    from zeroin import amp
+    amp._warned.difference_update({"T", "T0"})
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        assert zeroin.ones(2, 3).T.shape == (3, 2)                  # a matrix: no warning
+        assert not w
+        assert zeroin.ones(2, 3, 4).T.shape == (4, 3, 2)
+        assert zeroin.ones(3).T.shape == (3,)                       # once per process
+        assert zeroin.tensor(2.0).T.shape == ()
+        assert zeroin.tensor(2.0).T.shape == ()
+    assert [x.category for x in w] == [UserWarning, UserWarning]
+    assert str(w[0].message).startswith("The use of `x.T` on tensors of dimension other "
+                                        "than 2 to reverse their shape is deprecated")
+    assert w[0].filename == __file__                                # the user's line
+    assert str(w[1].message) == ("Tensor.T is deprecated on 0-D tensors. This function is "
+                                 "the identity in these cases.")
+    x = zeroin.ones(2, 3, 4, requires_grad=True)
+    same(torch.ones(2, 3, 4).permute(2, 1, 0), x.T.detach())
+    (x.T * zeroin.arange(24.0).reshape(4, 3, 2)).sum().backward()  # still differentiable
+    assert x.grad[1, 2, 3].item() == 3 * 6 + 2 * 2 + 1

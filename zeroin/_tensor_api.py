@@ -77,8 +77,24 @@ def dim(self):
     return self.ndim
 
 
-Tensor.T = property(lambda self: _ops.permute(self, None),
-                    doc="The dimensions reversed (a matrix transposed).")
+def _reversed_dims(self):
+    """The dimensions reversed (a matrix transposed). On other than 2 dimensions PyTorch's
+    deprecation warning, once per process as its C++ one (x.mT or permute say what's meant)."""
+    if self.ndim != 2:
+        from .amp import _warn_once
+        if self.ndim == 0:
+            _warn_once("T0", "Tensor.T is deprecated on 0-D tensors. This function is the "
+                       "identity in these cases.")
+        else:
+            _warn_once("T", "The use of `x.T` on tensors of dimension other than 2 to reverse "
+                       "their shape is deprecated and it will throw an error in a future "
+                       "release. Consider `x.mT` to transpose batches of matrices or "
+                       "`x.permute(*zeroin.arange(x.ndim - 1, -1, -1))` to reverse the "
+                       "dimensions of a tensor.")
+    return _ops.permute(self, None)
+
+
+Tensor.T = property(_reversed_dims)
 Tensor.mT = property(lambda self: _ops.transpose(self, -2, -1),
                      doc="The last two dimensions swapped (a batch of matrices transposed).")
 
