@@ -291,3 +291,21 @@ def test_T_of_other_than_two_dimensions_warns_once_as_pytorch():
     same(torch.ones(2, 3, 4).permute(2, 1, 0), x.T.detach())
     (x.T * zeroin.arange(24.0).reshape(4, 3, 2)).sum().backward()  # still differentiable
     assert x.grad[1, 2, 3].item() == 3 * 6 + 2 * 2 + 1
+
+
+@pytest.mark.parametrize("spec", [".2f", ">30", ".3e"])
+def test_a_format_spec_for_a_tensor_of_several_numbers_is_refused_as_pytorch(spec):
+    """``f"{probs:.3f}"`` of a vector: PyTorch's TypeError; zeroin ignored the spec and
+    printed the tensor. A 0-d tensor formats as its number in both; no spec prints it."""
+    a = np.array([0.25, 0.75])
+    with pytest.raises(TypeError) as theirs:
+        format(torch.tensor(a), spec)
+    with pytest.raises(type(theirs.value), match=r"^unsupported format string passed to "
+                                                 r"Tensor\.__format__: a tensor of shape "
+                                                 r"\(2,\) is not a number"):
+        format(zeroin.tensor(a), spec)
+    assert format(zeroin.tensor(0.25), spec) == format(torch.tensor(0.25), spec)
+    assert format(zeroin.tensor(a), "") == str(zeroin.tensor(a))    # (NumPy's digits)
+    assert format(torch.tensor(a), "") == str(torch.tensor(a))
+    assert [f"{v:{spec}}" for v in zeroin.tensor(a).tolist()] == \
+        [format(0.25, spec), format(0.75, spec)]                  # the fix it names

@@ -892,6 +892,10 @@ class Tensor:
         d = _array_of(self)
         if (d.ndim == 0 and type(self) is Tensor) or (d.size == 1 and spec):
             return format(self.item(), spec)
+        if spec:        # PyTorch's TypeError (the spec was silently ignored)
+            raise TypeError(f"unsupported format string passed to {type(self).__name__}."
+                            f"__format__: a tensor of shape {d.shape} is not a number; "
+                            f"format its numbers, e.g. [f'{{v:{spec}}}' for v in x.tolist()]")
         return str(self)
 
 
