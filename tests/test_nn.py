@@ -1571,6 +1571,23 @@ def test_scaled_dot_product_attention_gradcheck_with_a_fully_masked_query():
     assert np.isfinite(qt.grad.data).all()
 
 
+@pytest.mark.parametrize("make", [
+    lambda T: T.nn.MultiheadAttention(embed_dim=6, num_heads=4, batch_first=True),
+    lambda T: T.nn.TransformerEncoderLayer(d_model=8, nhead=3, batch_first=True),
+    lambda T: T.nn.MultiheadAttention(8, 2, batch_first=True)(*[T.ones(1, 3, 4)] * 3),
+    lambda T: T.nn.MultiheadAttention(8, 2, batch_first=True, kdim=5)(
+        T.ones(1, 3, 8), T.ones(1, 3, 4), T.ones(1, 3, 8))])
+def test_attention_sizes_pytorch_asserts_raise_an_assertion_error_too(make):
+    # ZTM's ViT: heads that do not divide embed_dim, patches of the wrong embedding size;
+    # PyTorch raises AssertionError, zeroin a ValueError (ShapeError) that is one as well
+    torch = pytest.importorskip("torch")
+    with pytest.raises(AssertionError):
+        make(torch)
+    with pytest.raises(AssertionError) as e:
+        make(zeroin)
+    assert isinstance(e.value, ValueError) and str(e.value).startswith("MultiheadAttention: ")
+
+
 def test_attention_errors_name_the_layer_shapes_and_fix():
     with pytest.raises(ValueError, match=r"embed_dim \(10\) must be divisible by num_heads "
                                          r"\(3\).*\[1, 2, 5, 10\]"):
