@@ -345,6 +345,29 @@ def test_mixed_dtypes_are_refused_with_the_fix():
         conv(zeroin.zeros(1, 1, 5, 5, dtype=zeroin.float32))
 
 
+@pytest.mark.parametrize("dtype", ["uint8", "int64"])
+def test_integer_images_into_a_conv_are_refused_as_pytorch_with_its_fix(dtype):
+    # ZTM 04: an image from read_image is uint8 (0..255); PyTorch raises a RuntimeError
+    # ("Input type (unsigned char) and bias type (float) should be the same"); zeroin's
+    # was a TypeError whose fix, .astype('float32'), is NumPy's
+    torch = pytest.importorskip("torch")
+    img = np.random.default_rng(0).integers(0, 256, (1, 3, 6, 6)).astype(dtype)
+    with pytest.raises(RuntimeError):
+        torch.nn.Conv2d(3, 2, 3)(torch.from_numpy(img))
+    conv = nn.Conv2d(3, 2, 3).float()
+    with pytest.raises(RuntimeError) as e:
+        conv(zeroin.from_numpy(img))
+    msg = str(e.value)
+    assert msg.startswith(f"conv2d: input has dtype {dtype} but the weight is float32")
+    assert "x.to(zeroin.float32)" in msg and "astype" not in msg
+    assert ("/ 255" in msg) == (dtype == "uint8")
+    assert isinstance(e.value, TypeError)                   # what it raised before
+    assert conv(zeroin.from_numpy(img).to(zeroin.float32) / 255).shape == (1, 2, 4, 4)
+    with pytest.raises(RuntimeError, match=r"floating-point tensors, got dtypes float64, "
+                                           r"int64; convert them with \.to\(zeroin"):
+        F.conv2d(zeroin.zeros(1, 3, 6, 6), zeroin.zeros(2, 3, 3, 3, dtype=zeroin.int64))
+
+
 def test_cs231n_float32_weights_with_a_default_dtype_bias_say_why():
     # CS231n's three_layer_convnet_test: conv_w1 = zeros(..., dtype=torch.float32), but
     # conv_b1 = zeros((6,)): float32 in PyTorch, float64 (the default) in zeroin

@@ -403,11 +403,32 @@ def test_cross_entropy_of_a_sequence_models_logits_says_to_flatten():
         F.cross_entropy(zeroin.tensor(logits), zeroin.tensor(target[:, :3]))
 
 
+@pytest.mark.parametrize("loss", [nn.CrossEntropyLoss(), nn.NLLLoss()])
+def test_class_label_hints_for_a_tensor_target_are_tensor_idioms(loss):
+    # ZTM 02: y_blob made float by mistake; a tensor target's fix is PyTorch's .long() /
+    # argmax(dim=1), not NumPy's .astype('int64') / argmax(axis=1) (no such tensor method
+    # in PyTorch); the float target is refused as PyTorch's RuntimeError
+    torch = pytest.importorskip("torch")
+    x = np.zeros((3, 4))
+    with pytest.raises(RuntimeError):
+        getattr(torch.nn, type(loss).__name__)()(torch.tensor(x), torch.tensor([0.0, 1, 2]))
+    cases = [(zeroin.tensor([0.0, 1.0, 2.0]), r"convert with target\.long\(\)\)$"),
+             (zeroin.tensor([[0.0], [1.0], [2.0]]), r"target\.reshape\(-1\)\.long\(\)\)"),
+             (zeroin.tensor(np.eye(4)[:3].astype(np.int64)), r"target\.argmax\(dim=1\)$")]
+    for target, fix in cases:
+        with pytest.raises(RuntimeError, match=fix):
+            loss(zeroin.tensor(x), target)
+    fixed = zeroin.tensor([[0.0], [1.0], [2.0]]).reshape(-1).long()
+    assert loss(zeroin.tensor(x), fixed).shape == ()
+    with pytest.raises(RuntimeError, match=r"target\.astype\('int64'\)\)$"):
+        loss(zeroin.tensor(x), np.array([0.0, 1.0, 2.0]))       # an array's: NumPy's words
+
+
 def test_cross_entropy_binary_float_column_suggests_one_logit():
     # a binary dataset's (n, 1) float 0/1 targets against a two-output model
     x = zeroin.tensor(np.zeros((4, 2)))
     y = np.array([[0.0], [1.0], [1.0], [0.0]])
-    with pytest.raises(TypeError, match=r"reshape\(-1\)\.astype\('int64'\).*one output.*"
+    with pytest.raises(TypeError, match=r"reshape\(-1\)\.long\(\).*one output.*"
                        r"BCEWithLogitsLoss"):
         nn.CrossEntropyLoss()(x, zeroin.tensor(y))
 
@@ -1571,6 +1592,23 @@ def test_scaled_dot_product_attention_gradcheck_with_a_fully_masked_query():
     out.sum().backward()
     assert not out.data[:, 1].any() and not qt.grad.data[:, 1].any()
     assert np.isfinite(qt.grad.data).all()
+
+
+@pytest.mark.parametrize("make", [
+    lambda T: T.nn.MultiheadAttention(embed_dim=6, num_heads=4, batch_first=True),
+    lambda T: T.nn.TransformerEncoderLayer(d_model=8, nhead=3, batch_first=True),
+    lambda T: T.nn.MultiheadAttention(8, 2, batch_first=True)(*[T.ones(1, 3, 4)] * 3),
+    lambda T: T.nn.MultiheadAttention(8, 2, batch_first=True, kdim=5)(
+        T.ones(1, 3, 8), T.ones(1, 3, 4), T.ones(1, 3, 8))])
+def test_attention_sizes_pytorch_asserts_raise_an_assertion_error_too(make):
+    # ZTM's ViT: heads that do not divide embed_dim, patches of the wrong embedding size;
+    # PyTorch raises AssertionError, zeroin a ValueError (ShapeError) that is one as well
+    torch = pytest.importorskip("torch")
+    with pytest.raises(AssertionError):
+        make(torch)
+    with pytest.raises(AssertionError) as e:
+        make(zeroin)
+    assert isinstance(e.value, ValueError) and str(e.value).startswith("MultiheadAttention: ")
 
 
 def test_attention_errors_name_the_layer_shapes_and_fix():

@@ -216,6 +216,11 @@ table("create", {
                           bool(((T.randint(2, 5, (50,)) >= 2) &
                                 (T.randint(2, 5, (50,)) < 5)).all())),
     "randint_high": lambda T: T.randint(5, (3,)).shape,
+    # low= / high= by keyword (torch.randint(low=0, high=10, size=(3,)))
+    "randint_keywords": lambda T: (T.randint(low=2, high=5, size=(50,)).dtype,
+                                   bool(((T.randint(low=2, high=5, size=(50,)) >= 2) &
+                                         (T.randint(2, high=5, size=(50,)) < 5)).all()),
+                                   T.randint(high=5, size=(2, 3)).shape),
     "randperm": lambda T: T.randperm(6).sort().values,
     "normal_size": lambda T: T.normal(0.0, 1.0, size=(2, 3)).shape,
     "normal_tensor": lambda T: T.normal(T.zeros(3), T.ones(3)).shape,

@@ -211,5 +211,101 @@ def test_repr_names_every_dtype_pytorch_names():
     assert repr(zeroin.tensor([1, 2], dtype=zeroin.int32)) == "tensor([1, 2], dtype=int32)"
     assert repr(zeroin.tensor([1, 2], dtype=zeroin.uint8)) == "tensor([1, 2], dtype=uint8)"
     assert repr(zeroin.tensor([1, 2])) == "tensor([1, 2])"
-    assert repr(zeroin.tensor([True])) == "tensor([ True])"
+    assert repr(zeroin.tensor([True])) == "tensor([True])"
     assert repr(zeroin.tensor([1.5], dtype=zeroin.float32)) == "tensor([1.5], dtype=float32)"
+
+
+@pytest.mark.parametrize("make", [
+    lambda m: m.tensor([True, True]), lambda m: m.tensor([True, False]),
+    lambda m: m.tensor([[True], [True]]), lambda m: m.tensor([False, False]),
+    lambda m: m.tensor(True), lambda m: m.ones(3, 4) == m.ones(3, 4),
+    lambda m: m.tensor([], dtype=m.int64), lambda m: m.zeros(0, 3, dtype=m.int64),
+    lambda m: m.zeros(2, 0, dtype=m.bool), lambda m: m.zeros(0, 3, dtype=m.float64),
+    lambda m: m.zeros(0, dtype=m.float32), lambda m: m.tensor([1, 2])[m.tensor([1, 2]) > 5],
+    lambda m: m.zeros(0, 3, dtype=m.float64, requires_grad=True)])
+def test_repr_of_bool_and_empty_tensors_is_pytorchs(make):
+    """The ZTM course prints ``tensor_A == tensor_B`` after reseeding (all True: NumPy padded
+    each to `` True``) and empty selections (``tensor([])`` hid their shape and dtype)."""
+    expected = repr(make(torch)).replace("torch.", "")
+    zeroin.set_default_dtype(str(torch.get_default_dtype())[6:])    # for the dtype= notes
+    try:
+        assert repr(make(zeroin)) == expected
+    finally:
+        zeroin.set_default_dtype(zeroin.float64)
+
+
+@pytest.mark.parametrize("call", [lambda T, x: x.std(), lambda T, x: x.var(dim=0),
+                                  lambda T, x: T.std(x), lambda T, x: T.var_mean(x),
+                                  lambda T, x: T.std_mean(x, dim=0)])
+def test_std_and_var_of_integers_are_refused_under_their_own_name(call):
+    """ZTM's fundamentals: the mean of an int tensor fails, and so do std and var (as
+    PyTorch's RuntimeError); zeroin's message named ``mean`` and offered x.float().mean()."""
+    e = catch(lambda: call(torch, torch.arange(4)))
+    with pytest.raises(type(e)) as z:
+        call(zeroin, zeroin.arange(4))
+    msg = str(z.value)
+    assert not msg.startswith("mean:") and "int64" in msg and "float()" in msg
+    assert msg.split(":")[0] in ("std", "var", "var_mean", "std_mean")
+    assert call(zeroin, zeroin.arange(4).float()) is not None      # the fix works
+
+
+@pytest.mark.parametrize("name", ["eq", "ne", "lt", "le", "gt", "ge", "logical_and"])
+def test_comparisons_of_shapes_that_do_not_broadcast_name_the_op(name):
+    """``torch.eq(y_true, y_pred)`` of mismatched shapes (ZTM's accuracy_fn): PyTorch's
+    RuntimeError, with the op and the shapes; it was NumPy's bare ValueError."""
+    a, b = np.array([1.0, 2.0]), np.array([1.0, 2.0, 3.0])
+    e = catch(lambda: getattr(torch, name)(torch.tensor(a), torch.tensor(b)))
+    for f in (lambda: getattr(zeroin, name)(zeroin.tensor(a), zeroin.tensor(b)),
+              lambda: getattr(zeroin.tensor(a), name)(zeroin.tensor(b))):
+        with pytest.raises(type(e), match=rf"^{name}: shapes \(2,\) and \(3,\) cannot be "
+                                          rf"broadcast together"):
+            f()
+    with pytest.raises(RuntimeError, match=r"^lt: shapes \(2,\) and \(3,\)"):
+        zeroin.tensor(a) < zeroin.tensor(b)
+    with pytest.raises(RuntimeError, match=r"^eq: shapes \(2,\) and \(3,\)"):
+        zeroin.tensor(a) == zeroin.tensor(b)
+    # shapes that broadcast still do, as PyTorch's
+    same(torch.tensor(a) <= torch.tensor(b[:, None]), zeroin.tensor(a) <= zeroin.tensor(b[:, None]))
+
+
+def test_T_of_other_than_two_dimensions_warns_once_as_pytorch():
+    """PyTorch deprecates ``x.T`` on 0-D, 1-D and 3-D+ tensors with a UserWarning, once per
+    process (ZTM's fundamentals transpose matrices with ``.T``); zeroin was silent."""
+    from zeroin import amp
+    amp._warned.difference_update({"T", "T0"})
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        assert zeroin.ones(2, 3).T.shape == (3, 2)                  # a matrix: no warning
+        assert not w
+        assert zeroin.ones(2, 3, 4).T.shape == (4, 3, 2)
+        assert zeroin.ones(3).T.shape == (3,)                       # once per process
+        assert zeroin.tensor(2.0).T.shape == ()
+        assert zeroin.tensor(2.0).T.shape == ()
+    assert [x.category for x in w] == [UserWarning, UserWarning]
+    assert str(w[0].message).startswith("The use of `x.T` on tensors of dimension other "
+                                        "than 2 to reverse their shape is deprecated")
+    assert w[0].filename == __file__                                # the user's line
+    assert str(w[1].message) == ("Tensor.T is deprecated on 0-D tensors. This function is "
+                                 "the identity in these cases.")
+    x = zeroin.ones(2, 3, 4, requires_grad=True)
+    same(torch.ones(2, 3, 4).permute(2, 1, 0), x.T.detach())
+    (x.T * zeroin.arange(24.0).reshape(4, 3, 2)).sum().backward()  # still differentiable
+    assert x.grad[1, 2, 3].item() == 3 * 6 + 2 * 2 + 1
+
+
+@pytest.mark.parametrize("spec", [".2f", ">30", ".3e"])
+def test_a_format_spec_for_a_tensor_of_several_numbers_is_refused_as_pytorch(spec):
+    """``f"{probs:.3f}"`` of a vector: PyTorch's TypeError; zeroin ignored the spec and
+    printed the tensor. A 0-d tensor formats as its number in both; no spec prints it."""
+    a = np.array([0.25, 0.75])
+    with pytest.raises(TypeError) as theirs:
+        format(torch.tensor(a), spec)
+    with pytest.raises(type(theirs.value), match=r"^unsupported format string passed to "
+                                                 r"Tensor\.__format__: a tensor of shape "
+                                                 r"\(2,\) is not a number"):
+        format(zeroin.tensor(a), spec)
+    assert format(zeroin.tensor(0.25), spec) == format(torch.tensor(0.25), spec)
+    assert format(zeroin.tensor(a), "") == str(zeroin.tensor(a))    # (NumPy's digits)
+    assert format(torch.tensor(a), "") == str(torch.tensor(a))
+    assert [f"{v:{spec}}" for v in zeroin.tensor(a).tolist()] == \
+        [format(0.25, spec), format(0.75, spec)]                  # the fix it names

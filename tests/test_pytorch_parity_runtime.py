@@ -284,3 +284,15 @@ def test_cuda_memory_calls_do_what_pytorchs_without_a_gpu():
         want = getattr(torch.cuda, name)()
         assert getattr(zeroin.cuda, name)() == want and type(getattr(zeroin.cuda, name)()) is type(want)
     assert zeroin.cuda.memory_allocated("cuda:0") == 0
+
+
+@pytest.mark.parametrize("name", ["current_device", "get_device_name", "get_device_properties",
+                                  "get_device_capability"])
+def test_cuda_device_queries_raise_as_pytorchs_without_a_gpu(name):
+    # ZTM's fundamentals check the GPU (torch.cuda.get_device_name(0) was an AttributeError)
+    with pytest.raises(AssertionError):
+        getattr(torch.cuda, name)()
+    with pytest.raises(AssertionError, match=rf"^cuda\.{name}: zeroin runs on the CPU") as e:
+        getattr(zeroin.cuda, name)()
+    assert isinstance(e.value, RuntimeError) and "is_available()" in str(e.value)
+    assert zeroin.cuda.is_initialized() is torch.cuda.is_initialized() is False

@@ -343,14 +343,23 @@ def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_g
 
 
 @_out_arg
-def randint(*args, size=None, generator=None, dtype=None, device=None, requires_grad=False,
-            out=None):
-    """Random integers in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
+def randint(*args, low=None, high=None, size=None, generator=None, dtype=None, device=None,
+            requires_grad=False, out=None):
+    """Random integers in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``,
+    each also by keyword (``randint(low=0, high=10, size=(3,))``), as PyTorch's."""
     if size is None:
-        if len(args) < 2:
+        if not args or len(args) + (low is not None) + (high is not None) < 2:
             raise TypeError("randint: give the size, as randint(10, (3,)) or "
                             "randint(0, 10, size=(3,))")
         *args, size = args
+    if high is None and low is not None and not args:
+        raise TypeError("randint: low= given without high=; give both, as "
+                        "randint(low=0, high=10, size=(3,)), or randint(high=10, size=(3,))")
+    args = ((low,) if low is not None else ()) + tuple(args) + \
+        ((high,) if high is not None else ())
+    if not args:
+        raise TypeError("randint: give the upper bound, as randint(10, (3,)) or "
+                        "randint(high=10, size=(3,))")
     if len(args) == 1:
         low, high = 0, args[0]
     elif len(args) == 2:

@@ -683,8 +683,8 @@ class Tensor:
         if _array_of(self).size != 1:
             raise ShapeError(f"the truth value of a tensor with shape {_array_of(self).shape} is "
                              f"ambiguous (PyTorch: Boolean value of Tensor with more than one "
-                             f"value is ambiguous); say which you mean with .any() or .all(), "
-                             f"e.g. `if (idx_next == eos_id).all():` for a batch")
+                             f"value is ambiguous); reduce it first with .any() or .all(), "
+                             f"e.g. `if (a == b).all():`")
         return bool(_array_of(self))
 
     def __iter__(self):
@@ -875,10 +875,13 @@ class Tensor:
         d = self._array if self._array is not None else np.array(self._float)  # keep it
         body = np.array2string(d, separator=", ", prefix="tensor(", **_print_kwargs(d))
         extra = []
+        if d.size == 0 and d.ndim != 1:     # "[]" hides the shape: PyTorch names it
+            extra.append(f"size={d.shape}")
         # as PyTorch: int32, uint8, float32...; not the default's complex (complex128
-        # under float64, complex64 under float32)
-        if d.dtype != _default_dtype and d.dtype.kind not in "b" and d.dtype != np.int64 \
-                and d.dtype != np.result_type(_default_dtype, np.complex64):
+        # under float64, complex64 under float32); an empty one names every other dtype
+        if d.dtype != _default_dtype and (d.size == 0 or d.dtype.kind not in "b" and
+                                          d.dtype != np.int64 and d.dtype != np.result_type(
+                                              _default_dtype, np.complex64)):
             extra.append(f"dtype={d.dtype}")
         if self.grad_fn is not None:
             extra.append(f"grad_fn=<{self.grad_fn.name}>")
@@ -894,6 +897,10 @@ class Tensor:
         d = _array_of(self)
         if (d.ndim == 0 and type(self) is Tensor) or (d.size == 1 and spec):
             return format(self.item(), spec)
+        if spec:        # PyTorch's TypeError (the spec was silently ignored)
+            raise TypeError(f"unsupported format string passed to {type(self).__name__}."
+                            f"__format__: a tensor of shape {d.shape} is not a number; "
+                            f"format its numbers, e.g. [f'{{v:{spec}}}' for v in x.tolist()]")
         return str(self)
 
 
@@ -932,6 +939,10 @@ def _print_kwargs(d):
     """np.array2string's arguments for the current print options."""
     o = _printopts
     kw = dict(threshold=int(min(o["threshold"], sys.maxsize)), edgeitems=o["edgeitems"])
+    if d.dtype.kind == "b" and d.all():
+        # NumPy pads True to False's width even when no False is printed; PyTorch pads
+        # only next to a False (tensor([True, True]), tensor([ True, False]))
+        kw["formatter"] = {"bool": str}
     if o["precision"] is not None:
         kw["precision"] = o["precision"]
     if o["linewidth"] is not None:

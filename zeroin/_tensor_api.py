@@ -77,24 +77,21 @@ def dim(self):
     return self.ndim
 
 
-_T_WARNINGS = {   # PyTorch's UserWarnings, each once per process as its C++ TORCH_WARN_ONCE
-    0: "Tensor.T is deprecated on 0-D tensors. This function is the identity in these cases.",
-    1: "The use of `x.T` on tensors of dimension other than 2 to reverse their shape is "
-       "deprecated and it will throw an error in a future release. Consider `x.mT` to "
-       "transpose batches of matrices or `x.permute(*zeroin.arange(x.ndim - 1, -1, -1))` to "
-       "reverse the dimensions of a tensor."}
-
-
 def _reversed(self):
     """``x.T``: the dimensions reversed (a matrix transposed). PyTorch's UserWarning for a
-    tensor that is not 2-D: ``keys.T`` of a batch ``(b, n, d)`` is ``(d, n, b)``, rarely what
-    was meant (the LLMs-from-scratch book's 2-D attention run on a batch; ``.mT`` swaps the
-    last two dimensions)."""
+    tensor that is not 2-D, once per process as its C++ TORCH_WARN_ONCE: ``keys.T`` of a batch
+    ``(b, n, d)`` is ``(d, n, b)``, rarely what was meant (``.mT`` swaps the last two)."""
     if self.ndim != 2:
-        message = _T_WARNINGS.pop(min(self.ndim, 1), None)
-        if message is not None:
-            import warnings
-            warnings.warn(message, UserWarning, stacklevel=2)
+        from .amp import _warn_once
+        if self.ndim == 0:
+            _warn_once("T0", "Tensor.T is deprecated on 0-D tensors. This function is the "
+                       "identity in these cases.")
+        else:
+            _warn_once("T", "The use of `x.T` on tensors of dimension other than 2 to reverse "
+                       "their shape is deprecated and it will throw an error in a future "
+                       "release. Consider `x.mT` to transpose batches of matrices or "
+                       "`x.permute(*zeroin.arange(x.ndim - 1, -1, -1))` to reverse the "
+                       "dimensions of a tensor.")
     return _ops.permute(self, None)
 
 

@@ -1019,6 +1019,10 @@ class StdOp(Function):
 
 def _var_parts(name, x, dim, unbiased, keepdim, correction):
     x = _t(x)
+    if x.dtype.kind not in "fc":     # (else the mean inside refuses it, named "mean")
+        fix = f"x.float().{name}()" if name in ("std", "var") else f"{name}(x.float())"
+        raise DtypeError(f"{name}: the input has dtype {x.dtype}; std and var need a "
+                         f"floating dtype, as in PyTorch: convert first, e.g. {fix}")
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     d = _ops._reduce_dims(name, x, dim)

@@ -5,7 +5,8 @@ from . import amp
 
 __all__ = ["is_available", "device_count", "manual_seed", "manual_seed_all", "synchronize",
            "is_bf16_supported", "empty_cache", "memory_allocated", "max_memory_allocated",
-           "memory_reserved", "amp"]
+           "memory_reserved", "is_initialized", "current_device", "get_device_name",
+           "get_device_properties", "get_device_capability", "amp"]
 
 
 def is_available():
@@ -52,3 +53,34 @@ def max_memory_allocated(device=None):
 def memory_reserved(device=None):
     """0 bytes: zeroin holds no GPU memory (PyTorch's gives 0 without a GPU)."""
     return 0
+
+
+def is_initialized():
+    """False: there is no CUDA state to initialise."""
+    return False
+
+
+def _no_gpu(name):
+    """PyTorch built without CUDA raises AssertionError here; zeroin's is that and a
+    RuntimeError, with the device-agnostic idiom that avoids the call."""
+    from ..nn.module import _NotCompiledError
+    return _NotCompiledError(
+        f"cuda.{name}: zeroin runs on the CPU (NumPy) only, so there is no GPU to ask about "
+        f"(PyTorch without CUDA raises too); guard the call with "
+        f"`if zeroin.cuda.is_available():`")
+
+
+def current_device():
+    raise _no_gpu("current_device")
+
+
+def get_device_name(device=None):
+    raise _no_gpu("get_device_name")
+
+
+def get_device_properties(device=None):
+    raise _no_gpu("get_device_properties")
+
+
+def get_device_capability(device=None):
+    raise _no_gpu("get_device_capability")

@@ -396,10 +396,19 @@ def _check_float(op, x, w, b):
     """Floating input, weight and bias of one dtype (PyTorch refuses mixed dtypes; the
     result would silently take the wider one), named by role so the fix is the right way
     round."""
+    if x.dtype.kind != "f" and w.dtype.kind == "f":
+        # DtypeError: PyTorch's RuntimeError (and the TypeError this was); the course's
+        # uint8 image from read_image: the fix in PyTorch's words, pixels scaled too
+        raise DtypeError(f"{op}: input has dtype {x.dtype} but the weight is {w.dtype}; a "
+                         f"convolution needs floating-point input: convert it with "
+                         f"x.to(zeroin.{w.dtype})" + (" (image pixels 0..255 are usually "
+                         f"scaled as well: x.to(zeroin.{w.dtype}) / 255)"
+                         if x.dtype == np.uint8 else ""))
     dts = {t.dtype for t in (x, w, b) if t is not None}
     if any(d.kind != "f" for d in dts):
-        raise TypeError(f"{op}: expected floating-point tensors, got dtypes "
-                        f"{', '.join(sorted(map(str, dts)))}; cast with .astype('float32')")
+        raise DtypeError(f"{op}: expected floating-point tensors, got dtypes "
+                         f"{', '.join(sorted(map(str, dts)))}; convert them with "
+                         f".to(zeroin.float32) (or .float() / .double())")
     if b is not None and b.dtype != w.dtype:
         raise DtypeError(f"{op}: the weight has dtype {w.dtype} but the bias {b.dtype}; convert "
                          f"the model to one dtype with model.to(zeroin.{w.dtype}), or a bias "

@@ -29,6 +29,14 @@ from .rnn import _as_input, _positive_int
 __all__ = ["MultiheadAttention", "NonDynamicallyQuantizableLinear"]
 
 
+class _HeadsError(ValueError, AssertionError):
+    """embed_dim not divisible by num_heads: PyTorch asserts it (AssertionError)."""
+
+
+class _FeaturesError(ShapeError, AssertionError):
+    """query / key / value of the wrong feature size: PyTorch asserts it (AssertionError)."""
+
+
 class NonDynamicallyQuantizableLinear(Linear):
     """A Linear under PyTorch's name for MultiheadAttention's ``out_proj``."""
 
@@ -65,9 +73,9 @@ class MultiheadAttention(Module):
         self.vdim = embed_dim if vdim is None else _positive_int(name, "vdim", vdim)
         if embed_dim % num_heads:
             ok = [h for h in range(1, embed_dim + 1) if embed_dim % h == 0]
-            raise ValueError(f"{name}: embed_dim ({embed_dim}) must be divisible by num_heads "
-                             f"({num_heads}): each head gets embed_dim // num_heads features; "
-                             f"num_heads can be one of {ok}")
+            raise _HeadsError(f"{name}: embed_dim ({embed_dim}) must be divisible by "
+                              f"num_heads ({num_heads}): each head gets embed_dim // num_heads "
+                              f"features; num_heads can be one of {ok}")
         if not 0 <= dropout <= 1:
             raise ValueError(f"{name}: dropout must be a probability between 0 and 1, got "
                              f"{dropout!r}")
@@ -127,10 +135,10 @@ class MultiheadAttention(Module):
         for t, what, want in ((q, "query", self.embed_dim), (k, "key", self.kdim),
                               (v, "value", self.vdim)):
             if t.shape[-1] != want:
-                raise ShapeError(f"{name}: {what} of shape {t.shape} has {t.shape[-1]} features "
-                                 f"in its last dimension, the layer expects {want} "
-                                 f"(embed_dim={self.embed_dim}, kdim={self.kdim}, "
-                                 f"vdim={self.vdim}); features go last")
+                raise _FeaturesError(f"{name}: {what} of shape {t.shape} has {t.shape[-1]} "
+                                     f"features in its last dimension, the layer expects "
+                                     f"{want} (embed_dim={self.embed_dim}, kdim={self.kdim}, "
+                                     f"vdim={self.vdim}); features go last")
         batched = q.ndim == 3
         if k.shape[:-1] != v.shape[:-1]:
             raise ShapeError(f"{name}: key {k.shape} and value {v.shape} must have the same "

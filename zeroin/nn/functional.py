@@ -660,6 +660,9 @@ class LabelError(ZeroinError, ValueError, IndexError):
 
 def _labels(op, target, n, c):
     y = target.numpy() if isinstance(target, Tensor) else np.asarray(target)
+    # the fixes in the target's own words: a tensor's (.long(), dim=) or an array's
+    to_int, dim = ((".long()", "dim") if isinstance(target, Tensor)
+                   else (".astype('int64')", "axis"))
     if c == 1:
         raise ShapeError(f"{op}: the input has shape ({n}, 1), one class: the loss is always 0 "
                          f"and nothing learns; give the model one output per class, or for "
@@ -670,12 +673,12 @@ def _labels(op, target, n, c):
             if (y.shape == (n, c) and c > 1 and np.all((y == 0) | (y == 1))
                     and np.all(y.sum(axis=1) == 1)):
                 hint = (" (they look like one-hot rows of shape (N, C): pass "
-                        "target.argmax(axis=1))")
+                        f"target.argmax({dim}=1))")
             elif y.shape == (n, 1):
                 hint = (" (they hold whole numbers in a column of shape (N, 1): convert "
-                        "with target.reshape(-1).astype('int64'))")
+                        f"with target.reshape(-1){to_int})")
             else:
-                hint = " (they hold whole numbers: convert with target.astype('int64'))"
+                hint = f" (they hold whole numbers: convert with target{to_int})"
             if c == 2 and y.ndim and y.shape[0] == n and y.size == n and \
                     np.all((y == 0) | (y == 1)):
                 hint += ("; or, for 0/1 targets, give the model one output and use "
@@ -685,7 +688,7 @@ def _labels(op, target, n, c):
                     "for classification; use mse_loss (nn.MSELoss) for regression)")
         elif y.dtype.kind == "f":
             hint = (" (they are not whole numbers: cross_entropy takes class indices, not "
-                    "probabilities or one-hot rows; use labels.argmax(axis=1) for one-hot)")
+                    f"probabilities or one-hot rows; use labels.argmax({dim}=1) for one-hot)")
         else:
             hint = ""
         raise DtypeError(f"{op}: target must hold integer class labels 0..{c - 1}, got "
@@ -694,7 +697,7 @@ def _labels(op, target, n, c):
         if y.shape == (n, 1):
             fix = "flatten it with target.reshape(-1)"
         elif y.shape == (n, c):
-            fix = "for one-hot rows pass target.argmax(axis=1)"
+            fix = f"for one-hot rows pass target.argmax({dim}=1)"
         else:
             fix = "pass one integer label per row of the input"
         raise ShapeError(f"{op}: input of shape ({n}, {c}) needs a target of shape ({n},), "
@@ -713,6 +716,15 @@ def _labels(op, target, n, c):
                         f"as there are classes ({hi + 1} or more)")
             raise LabelError(msg)
     return y
+
+
+def _check_tensor_labels(op, x, target, y):
+    """Refuse float or misshapen label tensors of an (N, C) input here, where the target is
+    still a tensor, so that the fix is given as a tensor's (``.long()``, ``argmax(dim=1)``),
+    not as the array's the op sees later."""
+    if isinstance(target, Tensor) and x.ndim == 2 and (y.dtype.kind not in "iu" or
+                                                       y.shape != (x.shape[0],)):
+        _labels(op, target, x.shape[0], x.shape[1])
 
 
 def _labels_leaf(y):
@@ -766,6 +778,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     from ._classes import class_loss, soft_cross_entropy
     if y.dtype.kind == "f" and y.shape == x.shape:
         return soft_cross_entropy(op, x, target, weight, reduction, label_smoothing)
+    _check_tensor_labels(op, x, target, y)
     if plain and x.ndim == 2 and not np.any(y == ignore_index):
         t = target if isinstance(target, Tensor) else _labels_leaf(y)
         return _call2(CrossEntropyOp(reduction), x, t)
@@ -782,6 +795,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100,  
     _check_reduction(op, reduction)
     x = _float_scores(input, op)
     y = target.numpy() if isinstance(target, Tensor) else np.asarray(target)
+    _check_tensor_labels(op, x, target, y)
     from ._classes import class_loss
     return class_loss(op, x, y, weight, ignore_index, reduction, 0.0,
                       log_softmax_first=False)
