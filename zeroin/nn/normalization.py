@@ -8,6 +8,7 @@ import numpy as np
 
 from .._tensor import Tensor, _leaf
 from . import functional as F
+from ._composed import _normalized_shape
 from .layers import _NormBase, _check_device, _check_input_dtype, _dtype
 from .module import Module, Parameter
 
@@ -22,12 +23,11 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
                  device=None, dtype=None):
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) \
-            else tuple(normalized_shape)
-        if not shape or any(int(d) < 1 for d in shape):
+        shape = _normalized_shape("LayerNorm", normalized_shape)
+        if any(d < 1 for d in shape):
             raise ValueError(f"LayerNorm: normalized_shape must be positive sizes, got "
                              f"{normalized_shape!r}")
-        self.normalized_shape = tuple(int(d) for d in shape)
+        self.normalized_shape = shape
         self.eps, self.elementwise_affine = eps, elementwise_affine
         _check_device("LayerNorm", device)
         dt = _dtype(dtype)
@@ -152,12 +152,11 @@ class RMSNorm(Module):
     def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None,
                  dtype=None):
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) \
-            else tuple(normalized_shape)
-        if not shape or any(int(d) < 1 for d in shape):
+        shape = _normalized_shape("RMSNorm", normalized_shape)
+        if any(d < 1 for d in shape):
             raise ValueError(f"RMSNorm: normalized_shape must be positive sizes, got "
                              f"{normalized_shape!r}")
-        self.normalized_shape = tuple(int(d) for d in shape)
+        self.normalized_shape = shape
         self.eps, self.elementwise_affine = eps, elementwise_affine
         _check_device("RMSNorm", device)
         if elementwise_affine:
