@@ -1,6 +1,7 @@
 """zeroin.grad (PyTorch semantics), gradcheck, detect_anomaly, custom Functions and the
 graph walk that backward, drawing and explaining share."""
 import inspect
+import warnings
 
 import numpy as np
 import pytest
@@ -253,6 +254,24 @@ def test_gradcheck_returns_true_for_correct_gradients():
     assert zeroin.gradcheck(lambda x, c, k: zeroin.tanh(x * c) * k,
                             [x32, zeroin.tensor([2.0, 3.0]), 4.0]) is True
     assert zeroin.gradcheck(zeroin.exp, leaf([1.0, 2.0])) is True      # a single tensor
+
+
+def test_gradcheck_checks_float32_as_float64_where_pytorch_warns():
+    # zeroin checks float32 inputs in float64 copies, silently (README: where zeroin differs);
+    # PyTorch warns and checks in float32, which fails for eps=1e-6
+    x32 = zeroin.tensor(np.array([0.3, 0.7], dtype=np.float32), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert zeroin.gradcheck(zeroin.sin, [x32]) is True
+        assert zeroin.gradgradcheck(zeroin.sin, [x32]) is True
+    assert x32.dtype == np.float32 and x32.grad is None       # the caller's input untouched
+    with pytest.raises(zeroin.GradcheckError):                 # a wrong rule still fails
+        zeroin.gradcheck(lambda t: BadSquare()(t), [x32.detach().requires_grad_()])
+    torch = pytest.importorskip("torch")
+    t32 = torch.tensor([0.3, 0.7], requires_grad=True)
+    with pytest.warns(UserWarning, match="Input #0 requires gradient and is not a double "
+                                         "precision floating point"):
+        torch.autograd.gradcheck(torch.sin, (t32,), raise_exception=False)
 
 
 def test_gradcheck_error_names_input_index_and_both_values():

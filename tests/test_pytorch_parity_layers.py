@@ -213,6 +213,41 @@ def test_rms_norm(shape, kw):
     assert z.dtype == np.float32
 
 
+@pytest.mark.parametrize("ns", [np.int64(4), 4, (4,), [3, 4], (np.int64(3), np.int32(4)),
+                                "Size", "tensor"], ids=repr)
+def test_normalized_shape_takes_pytorchs_forms_numpy_integers_too(ns):
+    # PyTorch's LayerNorm and RMSNorm take an int or a sequence of ints (NumPy's included);
+    # zeroin's F.layer_norm / F.rms_norm take the same (PyTorch's functions: sequences only)
+    x = _r(2, 3, 4)
+    zs, ts = {"Size": (zeroin.Size([3, 4]), torch.Size([3, 4])),
+              "tensor": (zeroin.tensor([3, 4]), torch.tensor([3, 4]))}.get(str(ns), (ns, ns))
+    for zc, tc in ((nn.LayerNorm, torch.nn.LayerNorm), (nn.RMSNorm, torch.nn.RMSNorm)):
+        zm, tm = zc(zs), tc(ts).double()
+        shape = tuple(int(d) for d in tm.normalized_shape)   # torch keeps np.int64(4) there
+        assert zm.normalized_shape == shape and zm.weight.shape == tuple(tm.weight.shape)
+        assert all(type(d) is int for d in zm.normalized_shape)
+        close(zm(zeroin.tensor(x)), tm(torch.tensor(x)))
+    close(F.layer_norm(zeroin.tensor(x), zs), TF.layer_norm(torch.tensor(x), shape))
+    close(F.rms_norm(zeroin.tensor(x), zs), TF.rms_norm(torch.tensor(x), shape))
+
+
+@pytest.mark.parametrize("ns", [True, 4.0, (4.0,), (True,), np.array(4), "4"], ids=repr)
+def test_normalized_shape_refuses_what_pytorch_refuses(ns):
+    x = _r(2, 3, 4)
+    for zf, tf in ((nn.LayerNorm, torch.nn.LayerNorm), (nn.RMSNorm, torch.nn.RMSNorm),
+                   (lambda s: F.layer_norm(zeroin.tensor(x), s),
+                    lambda s: TF.layer_norm(torch.tensor(x), s)),
+                   (lambda s: F.rms_norm(zeroin.tensor(x), s),
+                    lambda s: TF.rms_norm(torch.tensor(x), s))):
+        with pytest.raises(TypeError):
+            tf(ns)(torch.tensor(x)) if isinstance(tf, type) else tf(ns)
+        with pytest.raises(TypeError, match="normalized_shape must be a whole number"):
+            zf(ns)
+    for f in (nn.LayerNorm, nn.RMSNorm, lambda s: F.layer_norm(zeroin.tensor(x), s)):
+        with pytest.raises(RuntimeError, match="at least one dimension"):
+            f(())
+
+
 @pytest.mark.parametrize("bias, shape", [(True, (5,)), (False, (2, 3))], ids=str)
 def test_bilinear(bias, shape):
     zm, tm = nn.Bilinear(3, 2, 4, bias=bias), torch.nn.Bilinear(3, 2, 4, bias=bias).double()

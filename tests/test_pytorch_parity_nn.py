@@ -285,6 +285,45 @@ def test_embedding_and_padding_idx():
     assert not pre.weight.requires_grad and list(pre.state_dict()) == ["weight"]
 
 
+def _embedding_tables(lib, how):
+    """(table, layer) made by ``how`` from a 4x3 float64 table, in zeroin or torch."""
+    w = lib.tensor(np.arange(12.0).reshape(4, 3))
+    Emb, Bag = lib.nn.Embedding, lib.nn.EmbeddingBag
+    return w, {"_weight": lambda: Emb(4, 3, _weight=w, padding_idx=1),
+               "pretrained": lambda: Emb.from_pretrained(w, padding_idx=1),
+               "unfrozen": lambda: Emb.from_pretrained(w, freeze=False),
+               "bag_weight": lambda: Bag(4, 3, _weight=w, padding_idx=1),
+               "bag_pretrained": lambda: Bag.from_pretrained(w, padding_idx=1),
+               "bag_unfrozen": lambda: Bag.from_pretrained(w, freeze=False, mode="sum")}[how]()
+
+
+@pytest.mark.parametrize("how", ["_weight", "pretrained", "unfrozen", "bag_weight",
+                                 "bag_pretrained", "bag_unfrozen"])
+def test_embedding_weight_shares_the_given_tensor_as_pytorchs(how):
+    # PyTorch's Parameter(_weight) shares the tensor's memory and keeps its dtype (float64
+    # here, whatever the default) and its padding_idx row; a write into one shows in the other
+    (wz, ez), (wt, et) = _embedding_tables(zeroin, how), _embedding_tables(torch, how)
+    assert ez.weight.dtype == np.float64 and et.weight.dtype == torch.float64
+    assert ez.weight.requires_grad == et.weight.requires_grad
+    assert ez.weight is not wz and et.weight is not wt
+    wz.data[2, 0], ez.weight.data[0, 1] = 100.0, -5.0
+    wt.data[2, 0], et.weight.data[0, 1] = 100.0, -5.0
+    close(wz, wt)
+    close(ez.weight, et.weight)
+    close(ez.weight, wt)                        # shared both ways, padding row kept
+
+
+def test_embedding_from_pretrained_keeps_a_frozen_integer_table_and_checks_shapes():
+    ez = nn.Embedding.from_pretrained(zeroin.arange(6).reshape(3, 2))
+    et = torch.nn.Embedding.from_pretrained(torch.arange(6).reshape(3, 2))
+    assert str(ez.weight.dtype) == "int64" and et.weight.dtype == torch.int64
+    close(ez(np.array([2, 0])), et(torch.tensor([2, 0])))
+    with pytest.raises(ValueError, match=r"_weight's shape \(5, 3\).*\(4, 3\)"):
+        nn.Embedding(4, 3, _weight=zeroin.zeros(5, 3))
+    with pytest.raises(ValueError, match="EmbeddingBag.from_pretrained: embeddings must be 2-D"):
+        nn.EmbeddingBag.from_pretrained(zeroin.zeros(3))
+
+
 @pytest.mark.parametrize("kw", [{"max_norm": 1.0}, {"max_norm": 0.5, "norm_type": 1.0},
                                 {"max_norm": 0.7, "norm_type": float("inf")},
                                 {"scale_grad_by_freq": True},

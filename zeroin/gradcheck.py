@@ -27,12 +27,16 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, *, raise_exception=Tru
 
     ``fn(*inputs)`` returns a tensor or a tuple of tensors; each output is checked through a
     fixed random projection ``sum(out * r)``, as PyTorch's ``fast_mode`` does (every output
-    element's gradient takes part). Inputs are promoted to float64 copies so that the
-    differences are accurate. Complex inputs and outputs follow PyTorch's convention: a
-    complex output is projected as ``sum(Re(out * conj(r)))``, and a complex input's
-    gradient ``dL/dRe + i dL/dIm`` is checked against differences in its real and imaginary
-    parts (complex128 copies). ``nondet_tol`` and ``fast_mode`` are accepted for PyTorch's
-    calls; zeroin's backward is deterministic and always projects.
+    element's gradient takes part). Inputs that require grad are checked as float64
+    (complex128) copies, float32 and float16 ones too, silently: differences in float32
+    cannot resolve ``eps`` (PyTorch warns "Input #0 requires gradient and is not a double
+    precision floating point" and checks in the input's precision, which usually fails).
+    So the float64 computation is checked, not float32-only code. Complex inputs and
+    outputs follow PyTorch's convention: a complex output is projected as
+    ``sum(Re(out * conj(r)))``, and a complex input's gradient ``dL/dRe + i dL/dIm`` is
+    checked against differences in its real and imaginary parts. ``nondet_tol`` and
+    ``fast_mode`` are accepted for PyTorch's calls; zeroin's backward is deterministic and
+    always projects.
 
     Returns True, or raises :class:`GradcheckError` naming the input, the element index and
     both values (with ``raise_exception=False``: returns False instead).

@@ -8,6 +8,7 @@ by primitive ops later.
 from __future__ import annotations
 
 import math
+import operator
 import warnings
 
 import numpy as np
@@ -59,6 +60,26 @@ def _normalize(x, axes, eps):
     xc = x - mean
     var = (xc * xc).mean(axis=axes, keepdims=True)
     return xc / ops.sqrt(var + eps)
+
+
+def _normalized_shape(op, normalized_shape):
+    """``normalized_shape`` as a tuple of ints: a sequence of whole numbers (tuple, list,
+    Size, 1-D array), or one whole number (Python's or NumPy's, as PyTorch's modules take)."""
+    def whole(d):
+        return not isinstance(d, (bool, np.bool_)) and hasattr(d, "__index__") and \
+            np.ndim(d) == 0 and not isinstance(d, float)
+
+    ns = normalized_shape
+    if whole(ns) and not isinstance(ns, (Tensor, np.ndarray)):
+        return (operator.index(ns),)
+    dims = tuple(ns) if np.ndim(ns) == 1 or isinstance(ns, (tuple, list)) else None
+    if dims is None or not all(whole(d) for d in dims):
+        raise TypeError(f"{op}: normalized_shape must be a whole number or a tuple of whole "
+                        f"numbers (the sizes of the input's last dimensions), got "
+                        f"{normalized_shape!r}")
+    if not dims:
+        raise ShapeError(f"{op}: normalized_shape must name at least one dimension, got ()")
+    return tuple(operator.index(d) for d in dims)
 
 
 def _check_affine(op, weight, bias, want, of):

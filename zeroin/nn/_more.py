@@ -15,7 +15,7 @@ from ..errors import DtypeError
 from ..function import Function, OpName, ShapeError
 from ..ops import op
 from ..random import get_rng
-from ._composed import _check_affine, _normalize, _t
+from ._composed import _check_affine, _normalize, _normalized_shape, _t
 from ._composed import embedding as ops_embedding
 
 __all__ = ["cosine_similarity", "pairwise_distance", "prelu", "softshrink", "hardshrink",
@@ -355,10 +355,9 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):  # noqa: A002
     """x / sqrt(mean(x**2) + eps) over the last ``len(normalized_shape)`` dimensions, times
     ``weight``; ``eps`` None is the dtype's machine epsilon (PyTorch's default)."""
     x = _t(input, "rms_norm")
-    shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else \
-        tuple(normalized_shape)
+    shape = _normalized_shape("rms_norm", normalized_shape)
     k = len(shape)
-    if k == 0 or x.ndim < k or tuple(x.shape[x.ndim - k:]) != shape:
+    if x.ndim < k or tuple(x.shape[x.ndim - k:]) != shape:
         raise ShapeError(f"rms_norm: normalized_shape {shape} must equal the last "
                          f"dimensions of the input, got input of shape {x.shape}")
     _check_affine("rms_norm", weight, None, shape, "normalized_shape")

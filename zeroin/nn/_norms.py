@@ -22,7 +22,7 @@ from .. import ops
 from ..errors import DtypeError
 from ..function import NP, Function, OpName, ShapeError, apply
 from ..ops import default_dtype_note, op
-from ._composed import _check_affine, _normalize, _t
+from ._composed import _check_affine, _normalize, _normalized_shape, _t
 
 __all__ = ["layer_norm", "group_norm"]
 
@@ -163,10 +163,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):  # no
     """Normalise over the last ``len(normalized_shape)`` dimensions (biased variance),
     then scale by ``weight`` and shift by ``bias`` (both of ``normalized_shape``)."""
     x = _t(input, "layer_norm")
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else \
-        tuple(normalized_shape)
+    shape = _normalized_shape("layer_norm", normalized_shape)
     k = len(shape)
-    if k == 0 or tuple(x.shape[x.ndim - k:]) != shape or x.ndim < k:
+    if tuple(x.shape[x.ndim - k:]) != shape or x.ndim < k:
         raise ShapeError(f"layer_norm: normalized_shape {shape} must equal the last "
                          f"dimensions of the input, got input of shape {x.shape}")
     _check_affine("layer_norm", weight, bias, shape, "normalized_shape")

@@ -8,6 +8,7 @@ import numpy as np
 
 from .._tensor import Tensor, _leaf
 from . import functional as F
+from ._composed import _normalized_shape
 from .layers import _NormBase, _check_device, _check_input_dtype, _dtype
 from .module import Module, Parameter
 
@@ -22,12 +23,11 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
                  device=None, dtype=None):
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) \
-            else tuple(normalized_shape)
-        if not shape or any(int(d) < 1 for d in shape):
+        shape = _normalized_shape("LayerNorm", normalized_shape)
+        if any(d < 1 for d in shape):
             raise ValueError(f"LayerNorm: normalized_shape must be positive sizes, got "
                              f"{normalized_shape!r}")
-        self.normalized_shape = tuple(int(d) for d in shape)
+        self.normalized_shape = shape
         self.eps, self.elementwise_affine = eps, elementwise_affine
         _check_device("LayerNorm", device)
         dt = _dtype(dtype)
@@ -152,12 +152,11 @@ class RMSNorm(Module):
     def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None,
                  dtype=None):
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) \
-            else tuple(normalized_shape)
-        if not shape or any(int(d) < 1 for d in shape):
+        shape = _normalized_shape("RMSNorm", normalized_shape)
+        if any(d < 1 for d in shape):
             raise ValueError(f"RMSNorm: normalized_shape must be positive sizes, got "
                              f"{normalized_shape!r}")
-        self.normalized_shape = tuple(int(d) for d in shape)
+        self.normalized_shape = shape
         self.eps, self.elementwise_affine = eps, elementwise_affine
         _check_device("RMSNorm", device)
         if elementwise_affine:
@@ -190,14 +189,29 @@ def _table(name, num_embeddings, embedding_dim, padding_idx, _weight, device, dt
                              f"({num_embeddings}), got {padding_idx}")
         padding_idx %= num_embeddings
     _check_device(name, device)
-    dt = _dtype(dtype)
     if _weight is not None:
-        return padding_idx, np.array(getattr(_weight, "data", _weight), dtype=dt)
+        if tuple(np.shape(_weight)) != (num_embeddings, embedding_dim):
+            raise ValueError(f"{name}: _weight's shape {tuple(np.shape(_weight))} does not "
+                             f"match (num_embeddings, embedding_dim) = ({num_embeddings}, "
+                             f"{embedding_dim})")
+        # a Tensor is kept as it is (PyTorch's Parameter shares its memory and dtype)
+        return padding_idx, (_weight if isinstance(_weight, Tensor)
+                             else np.array(_weight, dtype=_dtype(dtype)))
+    dt = _dtype(dtype)
     from ..random import get_rng
     w = get_rng(rng).standard_normal((num_embeddings, embedding_dim)).astype(dt)
     if padding_idx is not None:
         w[padding_idx] = 0
     return padding_idx, w
+
+
+def _pretrained(name, embeddings):
+    """``from_pretrained``'s table: a Tensor itself (shared), other data as a new tensor."""
+    e = embeddings if isinstance(embeddings, Tensor) else _leaf(np.array(embeddings))
+    if e.ndim != 2:
+        raise ValueError(f"{name}.from_pretrained: embeddings must be 2-D (num_embeddings, "
+                         f"embedding_dim), got shape {tuple(e.shape)}")
+    return e
 
 
 class Embedding(Module):
@@ -219,22 +233,20 @@ class Embedding(Module):
         self.scale_grad_by_freq, self.sparse = bool(scale_grad_by_freq), False
         self.padding_idx, w = _table(type(self).__name__, num_embeddings, embedding_dim,
                                      padding_idx, _weight, device, dtype, rng)
-        self.weight = Parameter(_leaf(w), requires_grad=not _freeze)
+        self.weight = Parameter(w if isinstance(w, Tensor) else _leaf(w),
+                                requires_grad=not _freeze)
         if _freeze:
             self.__dict__["_parameters"]["weight"] = self.weight
 
     @classmethod
     def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None,
                         norm_type=2.0, scale_grad_by_freq=False, sparse=False):
-        """An Embedding holding ``embeddings`` (2-D); frozen unless ``freeze=False``."""
-        e = np.asarray(getattr(embeddings, "data", embeddings))
-        if e.ndim != 2:
-            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape "
-                             f"{e.shape}")
+        """An Embedding holding ``embeddings`` (2-D); frozen unless ``freeze=False``. A
+        tensor's memory is shared, as PyTorch's (its ``padding_idx`` row is left as it is)."""
+        e = _pretrained("Embedding", embeddings)
         return cls(e.shape[0], e.shape[1], padding_idx=padding_idx, max_norm=max_norm,
                    norm_type=norm_type, scale_grad_by_freq=scale_grad_by_freq,
-                   sparse=sparse, _weight=e,
-                   _freeze=freeze, dtype=e.dtype if e.dtype.kind == "f" else None)
+                   sparse=sparse, _weight=e, _freeze=freeze)
 
     def forward(self, input):  # noqa: A002
         return F.embedding(input, self.weight, self.padding_idx, self.max_norm,
@@ -272,7 +284,21 @@ class EmbeddingBag(Module):
         self.mode, self.include_last_offset = mode, include_last_offset
         self.padding_idx, w = _table("EmbeddingBag", num_embeddings, embedding_dim,
                                      padding_idx, _weight, device, dtype, rng)
-        self.weight = Parameter(_leaf(w))
+        self.weight = Parameter(w if isinstance(w, Tensor) else _leaf(w))
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, max_norm=None, norm_type=2.0,
+                        scale_grad_by_freq=False, mode="mean", sparse=False,
+                        include_last_offset=False, padding_idx=None):
+        """An EmbeddingBag holding ``embeddings`` (2-D, a tensor's memory shared); frozen
+        unless ``freeze=False``."""
+        e = _pretrained("EmbeddingBag", embeddings)
+        bag = cls(e.shape[0], e.shape[1], max_norm=max_norm, norm_type=norm_type,
+                  scale_grad_by_freq=scale_grad_by_freq, mode=mode, sparse=sparse,
+                  _weight=e, include_last_offset=include_last_offset,
+                  padding_idx=padding_idx)
+        bag.weight.requires_grad = not freeze
+        return bag
 
     def forward(self, input, offsets=None, per_sample_weights=None):  # noqa: A002
         return F.embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type,
