@@ -715,6 +715,7 @@ sigmoid = _unary(SigmoidOp, "Elementwise logistic function 1 / (1 + e**-x), comp
 class ReLUOp(Function):
     __slots__ = ()
     scalar_rules = True
+    grads_fit = True        # g * mask: g's shape and dtype, which are x's
     name = "relu"
     _zero_rows = {}     # (dtype, n) -> read-only zeros of shape (n,)
 

@@ -59,6 +59,7 @@ class LinearOp(Function):
     """y = x @ W.T + b with W of shape (out_features, in_features), PyTorch's layout."""
     __slots__ = ()
     name = "linear"
+    grads_fit = True        # the products and the bias's sum have the inputs' shapes
 
     def forward(self, x, w, b=None):
         y = _product(x, w)
