@@ -1,6 +1,7 @@
 """The Tensor and the backward engine: the seed graph, dtypes, grad mode, hooks,
 accumulation, released graphs, higher order, the million-op chain and error texts."""
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -1138,18 +1139,39 @@ def _grads_fit_cases():
                 yield F.LinearOp, ins, r(*xs[:-1], 3)
         for xs in ((6,), (2, 3, 4)):
             yield zeroin.ops.ReLUOp, (r(*xs),), r(*xs)
+        for cls in (zeroin.ops.SumOp, zeroin.ops.MeanOp):
+            for xs, axis, keep in (((5, 4), None, False), ((2, 3, 4), (0, 2), False),
+                                   ((2, 3, 4), 1, True), ((0, 3), None, False),
+                                   ((40, 40), None, False), ((), None, False)):
+                fn = object.__new__(cls)
+                fn.axis, fn.keepdims = axis, keep
+                if cls is zeroin.ops.SumOp:
+                    fn.dtype = None
+                x = r(*xs)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)    # the empty mean
+                    out = fn.forward(x)
+                g = np.asarray(rng.standard_normal(np.shape(out))).astype(dt)
+                yield fn, (x,), g
+                if dt is np.float64 and axis is None:   # the float lane's float g
+                    yield fn, (x,), float(g)
 
 
 def test_ops_declaring_grads_fit_return_their_inputs_shapes_and_dtypes():
     # the fast path trusts grads_fit and skips fitting those gradients: hold the ops to it
     linear = zeroin.nn.functional.LinearOp        # nn's ops imported first
     declared = {c for c in _function_classes() if c.grads_fit}
-    assert declared == {linear, zeroin.ops.ReLUOp}
+    assert declared == {linear, zeroin.ops.ReLUOp, zeroin.ops.SumOp, zeroin.ops.MeanOp}
     for cls, ins, g in _grads_fit_cases():
-        fn = object.__new__(cls)
+        fn = object.__new__(cls) if isinstance(cls, type) else cls
         fn.needs_input_grad = (True,) * len(ins)
-        out = fn.forward(*ins)
-        assert out.shape == g.shape and out.dtype == g.dtype
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out = fn.forward(*ins)
+        if type(g) is float:
+            out = float(out)
+        else:
+            assert np.shape(out) == g.shape and np.asarray(out).dtype == g.dtype
         res = fn.backward(zeroin.ops.NP, g, out, *ins)
         res = res if isinstance(res, tuple) else (res,)
         for gi, a in zip(res, ins):

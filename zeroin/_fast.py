@@ -90,12 +90,14 @@ instead of 82k (263k and 93k before T8-T9); W2 took 116k instead of 43k before T
   non-Tensor operands once (a Parameter operand skips T9's and T12's number tests), and
   the backward loop reads ``dtype.kind`` only for outputs and leaves that are not float64.
 * **T14 Gradients that need no fitting**: an op whose class sets ``grads_fit``
-  (:class:`~zeroin.nn.functional.LinearOp`, :class:`~zeroin.ops.ReLUOp`) returns, for a
+  (:class:`~zeroin.nn.functional.LinearOp`, :class:`~zeroin.ops.ReLUOp`,
+  :class:`~zeroin.ops.SumOp`, :class:`~zeroin.ops.MeanOp`) returns, for a
   ``g`` of its output's shape and dtype (which every gradient in ``grads`` has: seeds are
   made so, and each is fitted when stored), ndarrays of its inputs' shapes and dtypes, so
   the loop skips the four ``.shape``/``.dtype`` reads and the compare per gradient (each
   read of an ndarray attribute about 190 instructions on CPython 3.11). An MLP's layers
-  are most of its nodes: W4 (8 linear and 3 relu gradients a step) 1.4754M -> 1.4611M.
+  are most of its nodes: W4 (8 linear and 3 relu gradients a step) 1.4774M -> 1.4611M;
+  with sum's and mean's (7 a step) -> SUMMEAN.
   tests/test_engine.py holds the declaring ops to it.
 """
 from __future__ import annotations

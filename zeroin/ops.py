@@ -1062,6 +1062,7 @@ class SumOp(Function):
     __slots__ = ("axis", "keepdims", "dtype")
     name = "sum"
     float_grad = True
+    grads_fit = True        # g spread over x's shape; a dtype= casts x before the op
 
     def __init__(self, axis, keepdims, dtype=None):
         self.axis, self.keepdims, self.dtype = axis, keepdims, dtype
@@ -1103,6 +1104,7 @@ class MeanOp(Function):
     __slots__ = ("axis", "keepdims")
     name = "mean"
     float_grad = True
+    grads_fit = True        # g / n spread over x's shape, in g's dtype (x's)
     def __init__(self, axis, keepdims): self.axis, self.keepdims = axis, keepdims
 
     def forward(self, x):
