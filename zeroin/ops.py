@@ -1073,8 +1073,10 @@ class SumOp(Function):
         # int32 to int64) except unsigned integers, which PyTorch sums to int64 (NumPy:
         # uint64). Read on the array here, not before the op: no property call per sum
         dtype = self.dtype
-        if dtype is None and x.dtype.kind == "u":
-            dtype = np.int64
+        if dtype is None:
+            dt = x.dtype
+            if dt is not _F64 and dt.kind == "u":
+                dtype = np.int64
         return _add_reduce(x, axis=self.axis, keepdims=self.keepdims, dtype=dtype)
     def backward(self, xp, g, out, x):
         if self.axis is None:           # a full sum: g is one number, spread over x
