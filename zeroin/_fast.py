@@ -414,7 +414,7 @@ def linear_product(x, w):
     product in the same order, so the result is the same array to the bit
     (tests/test_engine.py checks it).
     """
-    if _T11 and type(x) is _ndarray and x.ndim == 2 and x.dtype is _F32 and \
+    if _T11 and type(x) is _ndarray and x.dtype is _F32 and x.ndim == 2 and \
             w.dtype is _F32 and x.flags.c_contiguous and w.flags.c_contiguous:
         n = x.shape[0]
         o, i = w.shape
@@ -604,8 +604,8 @@ def backward(outputs, out_grads, retain_graph):
                     continue
             elif type(g) is _ndarray and leaf._grad is None:
                 d = leaf._array
-                if d is not None and g.dtype is d.dtype and \
-                        (d.dtype is _F64 or d.dtype.kind in "fc"):
+                dt = d.dtype if d is not None else None
+                if dt is not None and g.dtype is dt and (dt is _F64 or dt.kind in "fc"):
                     # T5: adopt g as .grad only if nothing else can see it: a rule such as
                     # add's returns one array for both inputs (_ONE_LOCAL: g alone, 2 here)
                     if not (g.base is None and getrefcount(g) <= _ONE_LOCAL and

@@ -102,10 +102,11 @@ class SGD(Optimizer):
             for p, d, g in _with_grads(group["params"]):
                 if p not in state:
                     state[p] = {}
-                if g.dtype is d.dtype and g.shape == d.shape:
-                    if d.dtype is not cdtype:
-                        cdtype = d.dtype
-                        c = _number(lr, cdtype)
+                dt = d.dtype
+                if g.dtype is dt and g.shape == d.shape:
+                    if dt is not cdtype:
+                        cdtype = dt
+                        c = _number(lr, dt)
                     plain.append((d, c, g))
                 else:
                     rest.append((group, (p,)))
