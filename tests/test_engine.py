@@ -1131,7 +1131,7 @@ def _grads_fit_cases():
     rng = np.random.default_rng(7)
     F = zeroin.nn.functional
     for dt in (np.float64, np.float32):
-        def r(*shape):
+        def r(*shape, dt=dt):
             return rng.standard_normal(shape).astype(dt)
         for xs in ((5, 4), (4,), (2, 3, 4)):
             for bias in (False, True):
