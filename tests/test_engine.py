@@ -1186,6 +1186,89 @@ def test_plain_array_backward_matches_finite_differences():
     np.testing.assert_allclose(wt.grad.data, num, rtol=1e-5, atol=1e-8)
 
 
+def _grads_fit_cases():
+    """(op class, input arrays, g) for each op that declares ``grads_fit`` (T14)."""
+    rng = np.random.default_rng(7)
+    F = zeroin.nn.functional
+    for dt in (np.float64, np.float32):
+        def r(*shape, dt=dt):
+            return rng.standard_normal(shape).astype(dt)
+        for xs in ((5, 4), (4,), (2, 3, 4)):
+            for bias in (False, True):
+                ins = (r(*xs), r(3, 4)) + ((r(3),) if bias else ())
+                yield F.LinearOp, ins, r(*xs[:-1], 3)
+        for xs in ((6,), (2, 3, 4)):
+            yield zeroin.ops.ReLUOp, (r(*xs),), r(*xs)
+        for cls in (zeroin.ops.SumOp, zeroin.ops.MeanOp):
+            for xs, axis, keep in (((5, 4), None, False), ((2, 3, 4), (0, 2), False),
+                                   ((2, 3, 4), 1, True), ((0, 3), None, False),
+                                   ((40, 40), None, False), ((), None, False)):
+                fn = object.__new__(cls)
+                fn.axis, fn.keepdims = axis, keep
+                if cls is zeroin.ops.SumOp:
+                    fn.dtype = None
+                x = r(*xs)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)    # the empty mean
+                    out = fn.forward(x)
+                g = np.asarray(rng.standard_normal(np.shape(out))).astype(dt)
+                yield fn, (x,), g
+                if dt is np.float64 and axis is None:   # the float lane's float g
+                    yield fn, (x,), float(g)
+
+
+def test_ops_declaring_grads_fit_return_their_inputs_shapes_and_dtypes():
+    # the fast path trusts grads_fit and skips fitting those gradients: hold the ops to it
+    linear = zeroin.nn.functional.LinearOp        # nn's ops imported first
+    declared = {c for c in _function_classes() if c.grads_fit}
+    assert declared == {linear, zeroin.ops.ReLUOp, zeroin.ops.SumOp, zeroin.ops.MeanOp}
+    for cls, ins, g in _grads_fit_cases():
+        fn = object.__new__(cls) if isinstance(cls, type) else cls
+        fn.needs_input_grad = (True,) * len(ins)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out = fn.forward(*ins)
+        if type(g) is float:
+            out = float(out)
+        else:
+            assert np.shape(out) == g.shape and np.asarray(out).dtype == g.dtype
+        res = fn.backward(zeroin.ops.NP, g, out, *ins)
+        res = res if isinstance(res, tuple) else (res,)
+        for gi, a in zip(res, ins):
+            assert type(gi) is np.ndarray and gi.shape == a.shape and gi.dtype == a.dtype
+
+
+def _function_classes():
+    seen, todo = set(), [zeroin.function.Function]
+    while todo:
+        for c in todo.pop().__subclasses__():
+            if c not in seen:
+                seen.add(c)
+                todo.append(c)
+    return seen
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_linear_and_relu_gradients_match_torch_for_batched_inputs(dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(8)
+    x, w, b = (rng.standard_normal(s).astype(dtype) for s in ((2, 3, 4), (5, 4), (5,)))
+    ours = [zeroin.tensor(v, requires_grad=True) for v in (x, w, b)]
+    theirs = [torch.tensor(v, requires_grad=True) for v in (x, w, b)]
+    for lib, (xt, wt, bt) in ((zeroin, ours), (torch, theirs)):
+        F = lib.nn.functional
+        h = F.relu(F.linear(xt, wt, bt))
+        (F.linear(h, wt.T) * xt).sum().backward()     # wt used twice; x's grad too
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    for a, t in zip(ours, theirs):
+        assert a.grad.dtype == a.dtype and a.grad.shape == a.shape
+        np.testing.assert_allclose(a.grad.data, t.grad.numpy(), rtol=tol, atol=tol)
+    if dtype == "float64":
+        F = zeroin.nn.functional
+        assert zeroin.gradcheck(lambda x, w, b: F.relu(F.linear(x, w, b)).sum(),
+                                [zeroin.tensor(v, requires_grad=True) for v in (x, w, b)])
+
+
 # --- architecture: where things live ---------------------------------------------------
 
 import ast  # noqa: E402

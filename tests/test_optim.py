@@ -1586,3 +1586,26 @@ def test_lbfgs_state_has_torchs_keys_in_its_order_with_the_same_values(kw):
                         np.testing.assert_allclose(a, b.numpy(), rtol=1e-8, err_msg=k)
         np.testing.assert_allclose(z["H_diag"], np.asarray(t["H_diag"]), rtol=1e-8)
         assert z["n_iter"] == t["n_iter"] and z["func_evals"] == t["func_evals"]
+
+
+def test_plain_sgd_skips_parameters_without_gradients_and_matches_torch():
+    # the short path reads each parameter's array and gradient in one call (_with_grads)
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(12)
+    vals = [rng.standard_normal((3, 2)), rng.standard_normal(2), np.array(1.5),
+            rng.standard_normal(4).astype(np.float32)]
+    ours = [zeroin.tensor(v, requires_grad=True) for v in vals]
+    theirs = [torch.tensor(v, requires_grad=True) for v in vals]
+    for lib, ps in ((zeroin, ours), (torch, theirs)):
+        opt = lib.optim.SGD(ps, lr=0.05)
+        for _ in range(2):
+            opt.zero_grad()
+            # ps[1] is left out of the loss: no gradient, so the step leaves it alone
+            ((ps[0] * ps[0]).sum() + ps[2] * 3.0 + (ps[3] * ps[3]).sum()).backward()
+            opt.step()
+    assert ours[1].grad is None
+    for a, b in zip(ours, theirs):
+        assert a.data.dtype == b.detach().numpy().dtype
+        # torch adds -lr * g (fused where it can): equal to the last bit or one unit off
+        np.testing.assert_allclose(a.data, b.detach().numpy(),
+                                   rtol=1e-15 if a.dtype == np.float64 else 1e-6)

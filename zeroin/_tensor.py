@@ -1141,6 +1141,20 @@ def _drop_grads(tensors):
         t._grad = None
 
 
+def _with_grads(tensors):
+    """(t, its array, its gradient's array) for each tensor whose ``.grad`` is set, in
+    order: what an optimiser's step reads, in one call (a ``.grad`` read and two
+    ``numpy()`` calls per parameter cost optim.SGD ~5k instructions a W4 step)."""
+    out = []
+    for t in tensors:
+        gt = t._grad
+        if gt is not None:
+            d, g = t._array, gt._array
+            out.append((t, d if d is not None else _array_of(t),
+                        g if g is not None else _array_of(gt)))
+    return out
+
+
 def _leaf(array, requires_grad=False):
     """A leaf around an existing array (not copied); a ``.data`` view is stored as the
     plain ndarray it views."""

@@ -254,6 +254,10 @@ class Function:
     # True when backward also takes a Python float ``g`` for a 0-d result and does not read
     # ``out`` then (a full sum or mean): the fast path gives it the loss term's float as is
     float_grad = False
+    # True when backward, given ``g`` of the output's shape and dtype, returns each input's
+    # gradient as an ndarray of that input's shape and dtype (linear, relu): the fast path
+    # then does not check or fit them (T14)
+    grads_fit = False
     # attributes forward sets for backward: zeroin.replay keeps them per call
     forward_state = ("saved",)
     # True for elementwise ops of two tensors (+ - * / ** maximum minimum where atan2):

@@ -715,6 +715,7 @@ sigmoid = _unary(SigmoidOp, "Elementwise logistic function 1 / (1 + e**-x), comp
 class ReLUOp(Function):
     __slots__ = ()
     scalar_rules = True
+    grads_fit = True        # g * mask: g's shape and dtype, which are x's
     name = "relu"
     _zero_rows = {}     # (dtype, n) -> read-only zeros of shape (n,)
 
@@ -1066,6 +1067,7 @@ class SumOp(Function):
     __slots__ = ("axis", "keepdims", "dtype")
     name = "sum"
     float_grad = True
+    grads_fit = True        # g spread over x's shape; a dtype= casts x before the op
 
     def __init__(self, axis, keepdims, dtype=None):
         self.axis, self.keepdims, self.dtype = axis, keepdims, dtype
@@ -1076,8 +1078,10 @@ class SumOp(Function):
         # int32 to int64) except unsigned integers, which PyTorch sums to int64 (NumPy:
         # uint64). Read on the array here, not before the op: no property call per sum
         dtype = self.dtype
-        if dtype is None and x.dtype.kind == "u":
-            dtype = np.int64
+        if dtype is None:
+            dt = x.dtype
+            if dt is not _F64 and dt.kind == "u":
+                dtype = np.int64
         return _add_reduce(x, axis=self.axis, keepdims=self.keepdims, dtype=dtype)
     def backward(self, xp, g, out, x):
         if self.axis is None:           # a full sum: g is one number, spread over x
@@ -1107,6 +1111,7 @@ class MeanOp(Function):
     __slots__ = ("axis", "keepdims")
     name = "mean"
     float_grad = True
+    grads_fit = True        # g / n spread over x's shape, in g's dtype (x's)
     def __init__(self, axis, keepdims): self.axis, self.keepdims = axis, keepdims
 
     def forward(self, x):

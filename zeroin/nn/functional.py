@@ -59,6 +59,7 @@ class LinearOp(Function):
     """y = x @ W.T + b with W of shape (out_features, in_features), PyTorch's layout."""
     __slots__ = ()
     name = "linear"
+    grads_fit = True        # the products and the bias's sum have the inputs' shapes
 
     def forward(self, x, w, b=None):
         y = _product(x, w)
@@ -76,13 +77,14 @@ class LinearOp(Function):
         needs = self.needs_input_grad
         if needs[0]:            # skipped for a network's input batch: the biggest saving
             gx = g @ w
+        two = g.ndim == 2       # and x's: g has the output's shape (..., out_features)
         if needs[1]:
-            if g.ndim == 2 and x.ndim == 2:
+            if two:
                 gw = g.T @ x
             else:
                 gw = g.reshape(-1, w.shape[0]).T @ x.reshape(-1, w.shape[1])
         if b is not None and needs[2]:
-            g2 = g if g.ndim == 2 else g.reshape(-1, w.shape[0])
+            g2 = g if two else g.reshape(-1, w.shape[0])
             # ndarray.sum is np.add.reduce behind a Python wrapper
             gb = _add_reduce(g2, axis=0) if xp is NP else g2.sum(axis=0)
         return (gx, gw, gb) if b is not None else (gx, gw)
@@ -127,26 +129,29 @@ def linear(input, weight, bias=None):  # noqa: A002
     x = input if isinstance(input, Tensor) else _tensor_arg(input, "linear")
     w = weight if isinstance(weight, Tensor) else _tensor_arg(weight, "linear", "weight")
     xd, wd = x.numpy(), w.numpy()
-    if wd.ndim != 2:
+    # each shape and dtype read once (an ndarray attribute read costs about as much as a
+    # Python call: six reads a call instead of ten)
+    xs, ws, wt = xd.shape, wd.shape, wd.dtype
+    if len(ws) != 2:
         raise ShapeError(f"linear: weight must be 2-D (out_features, in_features), got shape "
-                         f"{wd.shape}")
-    if not xd.ndim or xd.shape[-1] != wd.shape[1]:
+                         f"{ws}")
+    if not xs or xs[-1] != ws[1]:
         raise ShapeError(
-            f"linear: input of shape {xd.shape} has {xd.shape[-1] if xd.ndim else 0} features "
-            f"in its last dimension but the weight of shape {wd.shape} expects "
-            f"in_features={wd.shape[1]}; {_linear_fix(xd.shape, *wd.shape)}")
+            f"linear: input of shape {xs} has {xs[-1] if xs else 0} features "
+            f"in its last dimension but the weight of shape {ws} expects "
+            f"in_features={ws[1]}; {_linear_fix(xs, *ws)}")
     # same_dtypes raises only for unequal dtypes; `is` spares it (and a compare) the
     # usual case, one dtype object for all
     if bias is None:
-        if xd.dtype is not wd.dtype:
+        if xd.dtype is not wt:
             same_dtypes("linear", xd, wd)
         return _call2(_new(LinearOp), x, w)
     b = bias if isinstance(bias, Tensor) else _tensor_arg(bias, "linear", "bias")
     bd = b.numpy()
-    if bd.shape != wd.shape[:1]:
+    if bd.shape != ws[:1]:
         raise ShapeError(f"linear: bias of shape {b.shape} does not fit weight of shape "
-                         f"{wd.shape}; it must have shape ({wd.shape[0]},)")
-    if xd.dtype is not wd.dtype or bd.dtype is not wd.dtype:
+                         f"{ws}; it must have shape ({ws[0]},)")
+    if xd.dtype is not wt or bd.dtype is not wt:
         same_dtypes("linear", xd, wd, bd)
     return _calln(_new(LinearOp), (x, w, b))
 

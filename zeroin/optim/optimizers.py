@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from .._tensor import _with_grads
 from ..ops import _number
 from .optimizer import Optimizer, _check_number
 
@@ -98,17 +99,14 @@ class SGD(Optimizer):
                 continue
             lr = float(group["lr"])
             c = cdtype = None
-            for p in group["params"]:
-                gt = p.grad
-                if gt is None:
-                    continue
+            for p, d, g in _with_grads(group["params"]):
                 if p not in state:
                     state[p] = {}
-                g, d = gt.numpy(), p.numpy()
-                if g.dtype is d.dtype and g.shape == d.shape:
-                    if d.dtype is not cdtype:
-                        cdtype = d.dtype
-                        c = _number(lr, cdtype)
+                dt = d.dtype
+                if g.dtype is dt and g.shape == d.shape:
+                    if dt is not cdtype:
+                        cdtype = dt
+                        c = _number(lr, dt)
                     plain.append((d, c, g))
                 else:
                     rest.append((group, (p,)))
