@@ -524,6 +524,24 @@ def test_state_dict_round_trip_continues_identically(name, kw, tmp_path):
     np.testing.assert_array_equal(w.data, w2.data)
 
 
+@pytest.mark.parametrize("kw", [{}, {"weight_decay": 0.1}, {"maximize": True},
+                                {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True}])
+def test_sgd_keeps_state_entries_only_where_pytorchs_does(kw):
+    # PyTorch's SGD without momentum keeps nothing: opt.state stays empty (zeroin made an
+    # empty entry per parameter, so len(opt.state) and iterating it differed)
+    torch = pytest.importorskip("torch")
+    counts = []
+    for lib in (torch, zeroin):
+        lin = lib.nn.Linear(2, 1)
+        opt = lib.optim.SGD(lin.parameters(), lr=0.1, **kw)
+        for _ in range(2):
+            opt.zero_grad()
+            lin(lib.ones(1, 2, dtype=lin.weight.dtype)).sum().backward()
+            opt.step()
+        counts.append((len(opt.state), sorted(opt.state_dict()["state"])))
+    assert counts[0] == counts[1]
+
+
 def test_state_dict_is_a_snapshot():
     w, opt, _ = run("Adam", dict(lr=0.1), 2)
     sd = opt.state_dict()

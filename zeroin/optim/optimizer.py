@@ -267,11 +267,13 @@ class Optimizer(HookMixin):
                                  f"{grad.shape} for a parameter of shape {value.shape}")
             state = self.state.get(p)
             if not state or not self._state_fits(state, value):
-                state = self.state[p] = self._init_state(p, group)
+                state = self._init_state(p, group)
             if group.get("maximize"):
                 grad = -grad
             update = self._update_complex if value.dtype.kind == "c" else self._update
             update(value, grad, state, group, self._work.setdefault(p, []))
+            if state:               # as PyTorch: no entry where nothing is kept (SGD without
+                self.state[p] = state   # momentum), so len(opt.state) counts the same
 
     def _update_complex(self, value, grad, state, group, work):
         """A complex parameter's step as PyTorch's: the update of its view_as_real pairs

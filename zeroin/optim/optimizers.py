@@ -92,7 +92,7 @@ class SGD(Optimizer):
             return super().step(closure)
         # plain SGD, the training loop's usual case: w <- w - lr * g. Every pair is read and
         # checked before any parameter changes (all or nothing), in one pass
-        plain, rest, state = [], [], self.state
+        plain, rest = [], []
         for group in self.param_groups:
             if group["momentum"] or group["weight_decay"] or group["maximize"]:
                 rest.append((group, group["params"]))
@@ -100,8 +100,6 @@ class SGD(Optimizer):
             lr = float(group["lr"])
             c = cdtype = None
             for p, d, g in _with_grads(group["params"]):
-                if p not in state:
-                    state[p] = {}
                 dt = d.dtype
                 if g.dtype is dt and g.shape == d.shape:
                     if dt is not cdtype:
