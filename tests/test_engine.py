@@ -1613,6 +1613,21 @@ def test_data_cpu_is_a_detached_tensor_sharing_the_memory():
         assert y[0, 1].item() == -4.0 and shown.tolist() == [[7.0, 0.0], [6.0, 8.0]]
 
 
+def test_data_detach_is_a_detached_tensor_sharing_the_memory():
+    # UvA DL tutorial 4's train_curve: torch.cat([weights.data.detach(),
+    # loss.unsqueeze(dim=0).detach()], dim=0) raised AttributeError on zeroin's .data
+    torch = pytest.importorskip("torch")
+    for lib in (zeroin, torch):
+        w = lib.nn.Parameter(lib.tensor([5.0, 5.0]))
+        loss = (w ** 2).sum()
+        got = w.data.detach()
+        assert isinstance(got, lib.Tensor) and not got.requires_grad
+        point = lib.cat([got, loss.unsqueeze(dim=0).detach()], dim=0)
+        assert point.tolist() == [5.0, 5.0, 50.0] and not point.requires_grad
+        got.numpy()[0] = 1.0                        # the same memory as w
+        assert w[0].item() == 1.0
+
+
 def test_data_max_with_a_dim_is_pytorchs_values_and_indices():
     # the old MNIST examples: pred = output.data.max(1, keepdim=True)[1] and
     # _, predicted = torch.max(outputs.data, 1) / outputs.data.max(1): NumPy's maxima there

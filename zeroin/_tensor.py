@@ -241,7 +241,7 @@ def _operand(x):
 class DataArray(np.ndarray):
     """What ``t.data`` returns: an ndarray sharing the tensor's memory, plus PyTorch's
     in-place methods (``zero_ fill_ copy_ add_ sub_ mul_ div_ clamp_ normal_ uniform_``),
-    ``clone()``, ``numpy()``, ``cpu()`` (a detached tensor sharing the memory), ``norm()``,
+    ``clone()``, ``numpy()``, ``cpu()`` / ``detach()`` (a detached tensor sharing the memory), ``norm()``,
     ``sign()``, ``abs()``, PyTorch's ``std()`` / ``var()`` (n - 1) and ``max(dim)`` / ``min(dim)``
     (``(values, indices)``); other Tensor methods
     raise an AttributeError that says to call them on ``t.detach()``. Each in-place method
@@ -286,6 +286,11 @@ class DataArray(np.ndarray):
         """A tensor of these values sharing their memory, outside the graph (PyTorch's
         ``t.data.cpu()`` on the CPU): CS231n's ``fake_images.data.cpu().numpy()`` and
         ``X.cpu().clone().numpy()`` of an image's ``.data``."""
+        return _leaf(self)
+
+    def detach(self):
+        """A tensor of these values sharing their memory, outside the graph, as ``cpu()``:
+        the UvA optimisation tutorial's ``torch.cat([weights.data.detach(), ...])``."""
         return _leaf(self)
 
     def norm(self, p="fro", dim=None, keepdim=False):
