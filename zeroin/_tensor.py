@@ -551,7 +551,8 @@ class Tensor:
             return getattr(a, names[0])(b)
         return getattr(b, names[1])(a)      # the reflected method: operands swapped back
 
-    def __new__(cls, data, requires_grad=False, dtype=None, name=None):
+    def __new__(cls, data=(), requires_grad=False, dtype=None, name=None):
+        # zeroin.Tensor() is an empty (0,) tensor of the default dtype, as torch.Tensor()
         if type(data) is int:
             # torch.Tensor(2, 3): a new (2, 3) tensor (zeros here), not the number 2
             sizes = [data]
