@@ -140,7 +140,9 @@ class LRScheduler:
         super().__init_subclass__(**kwargs)
         if "step" in cls.__dict__:
             cls.step = _within_step(cls.__dict__["step"])
-        if "get_lr" in cls.__dict__:
+        if "get_lr" in cls.__dict__ and cls.__module__.startswith("zeroin."):
+            # PyTorch's warning is in its own schedulers' get_lr: a user's get_lr (the UvA
+            # tutorial's CosineWarmupScheduler) is called directly without one
             cls.get_lr = _warns_outside_step(cls.__dict__["get_lr"])
 
     def __init__(self, optimizer, last_epoch=-1):
