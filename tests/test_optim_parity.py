@@ -389,6 +389,25 @@ def test_a_users_get_lr_called_directly_does_not_warn_as_torch(lib):
 
 
 @pytest.mark.parametrize("lib", [torch, zeroin], ids=["torch", "zeroin"])
+def test_step_with_an_epoch_warns_it_is_deprecated_as_torch(lib):
+    # zeroin was silent; SequentialLR restarting its next scheduler stays silent in both
+    ps, opt, s = _scheduler(lib, "StepLR", dict(step_size=2, gamma=0.5))
+    _steps(lib, ps, opt, 1)
+    with pytest.warns(UserWarning, match=r"^The epoch parameter in `scheduler.step\(\)` was "
+                                         r"not necessary and is being deprecated") as rec:
+        s.step(3)
+    assert rec[0].filename == __file__
+    assert s.last_epoch == 3 and s.get_last_lr() == pytest.approx([0.05])
+    sched = lib.optim.lr_scheduler
+    seq = sched.SequentialLR(opt, [sched.ConstantLR(opt), sched.ExponentialLR(opt, 0.9)], [2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(3):
+            _steps(lib, ps, opt, 1)
+            seq.step()
+
+
+@pytest.mark.parametrize("lib", [torch, zeroin], ids=["torch", "zeroin"])
 def test_get_lr_outside_step_warns_as_torch(lib):
     ps, opt, s = _scheduler(lib, "StepLR", dict(step_size=2))
     _steps(lib, ps, opt, 1)
