@@ -1613,6 +1613,43 @@ def test_data_cpu_is_a_detached_tensor_sharing_the_memory():
         assert y[0, 1].item() == -4.0 and shown.tolist() == [[7.0, 0.0], [6.0, 8.0]]
 
 
+def test_data_detach_is_a_detached_tensor_sharing_the_memory():
+    # UvA DL tutorial 4's train_curve: torch.cat([weights.data.detach(),
+    # loss.unsqueeze(dim=0).detach()], dim=0) raised AttributeError on zeroin's .data
+    torch = pytest.importorskip("torch")
+    for lib in (zeroin, torch):
+        w = lib.nn.Parameter(lib.tensor([5.0, 5.0]))
+        loss = (w ** 2).sum()
+        got = w.data.detach()
+        assert isinstance(got, lib.Tensor) and not got.requires_grad
+        point = lib.cat([got, loss.unsqueeze(dim=0).detach()], dim=0)
+        assert point.tolist() == [5.0, 5.0, 50.0] and not point.requires_grad
+        got.numpy()[0] = 1.0                        # the same memory as w
+        assert w[0].item() == 1.0
+
+
+def test_data_view_with_a_shape_is_pytorchs_view_sharing_the_memory():
+    # UvA DL tutorials 3 and 4: grads = {name: params.grad.data.view(-1).cpu().clone()
+    # .numpy() ...}; NumPy's view took -1 as a dtype and raised TypeError
+    torch = pytest.importorskip("torch")
+    for lib in (zeroin, torch):
+        lin = lib.nn.Linear(3, 2)
+        lin(lib.ones(4, 3)).sum().backward()
+        got = lin.weight.grad.data.view(-1).cpu().clone().numpy()
+        assert got.tolist() == [4.0] * 6
+        for args in ((3, 2), ((3, 2),), ([6],), (-1, 3)):
+            assert tuple(lin.weight.data.view(*args).shape) == \
+                tuple(lin.weight.detach().reshape(*args).shape)
+        lin.weight.data.view(-1)[0] = 9.0                # the same memory
+        assert lin.weight[0, 0].item() == 9.0
+        with pytest.raises(RuntimeError):
+            lin.weight.data.view(4)                      # 6 elements
+        with pytest.raises(RuntimeError):
+            lin.weight.data.T.view(-1)                   # needs a copy
+    w = zeroin.ones(2, 3).data
+    assert w.view(np.int64).dtype == np.int64 and type(w.view(np.ndarray)) is np.ndarray
+
+
 def test_data_max_with_a_dim_is_pytorchs_values_and_indices():
     # the old MNIST examples: pred = output.data.max(1, keepdim=True)[1] and
     # _, predicted = torch.max(outputs.data, 1) / outputs.data.max(1): NumPy's maxima there

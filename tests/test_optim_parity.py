@@ -3,6 +3,7 @@ keys, ``repr`` (byte for byte), errors for bad settings, ``state_dict()`` layout
 torch's state dict and stepping on as torch does, and the hook APIs."""
 import copy
 import importlib
+import warnings
 
 import numpy as np
 import pytest
@@ -358,6 +359,52 @@ def test_more_schedulers_state_dict_keys_equal_torchs(name):
         out.append((s.get_last_lr(), sorted(sd), sd.get("lr_lambdas")))
     np.testing.assert_allclose(out[1][0], out[0][0], rtol=1e-12)
     assert out[1][1:] == out[0][1:]
+
+
+@pytest.mark.parametrize("lib", [torch, zeroin], ids=["torch", "zeroin"])
+def test_a_users_get_lr_called_directly_does_not_warn_as_torch(lib):
+    # the UvA DL tutorial 6's CosineWarmupScheduler(optim.lr_scheduler._LRScheduler)
+    # defines get_lr; PyTorch warns only in its own schedulers' get_lr (zeroin warned here)
+    class Warmup(lib.optim.lr_scheduler._LRScheduler):
+        def __init__(self, optimizer, warmup):
+            self.warmup = warmup
+            super().__init__(optimizer)
+
+        def get_lr(self):
+            return [b * min(1.0, self.last_epoch / self.warmup) for b in self.base_lrs]
+
+    class Halved(lib.optim.lr_scheduler.StepLR):     # inherits PyTorch's own get_lr
+        pass
+
+    ps, opt, s = _scheduler(lib, "StepLR", dict(step_size=2))
+    w = Warmup(opt, 4)
+    _steps(lib, ps, opt, 1)
+    w.step()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert w.get_lr() == pytest.approx([b / 4 for b in w.base_lrs])
+    h = Halved(opt, step_size=2)
+    with pytest.warns(UserWarning, match="get_last_lr"):
+        h.get_lr()
+
+
+@pytest.mark.parametrize("lib", [torch, zeroin], ids=["torch", "zeroin"])
+def test_step_with_an_epoch_warns_it_is_deprecated_as_torch(lib):
+    # zeroin was silent; SequentialLR restarting its next scheduler stays silent in both
+    ps, opt, s = _scheduler(lib, "StepLR", dict(step_size=2, gamma=0.5))
+    _steps(lib, ps, opt, 1)
+    with pytest.warns(UserWarning, match=r"^The epoch parameter in `scheduler.step\(\)` was "
+                                         r"not necessary and is being deprecated") as rec:
+        s.step(3)
+    assert rec[0].filename == __file__
+    assert s.last_epoch == 3 and s.get_last_lr() == pytest.approx([0.05])
+    sched = lib.optim.lr_scheduler
+    seq = sched.SequentialLR(opt, [sched.ConstantLR(opt), sched.ExponentialLR(opt, 0.9)], [2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(3):
+            _steps(lib, ps, opt, 1)
+            seq.step()
 
 
 @pytest.mark.parametrize("lib", [torch, zeroin], ids=["torch", "zeroin"])

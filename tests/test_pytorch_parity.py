@@ -238,6 +238,12 @@ table("create", {
     "Tensor_sizes": lambda T: (T.Tensor(2, 3).shape, T.Tensor(4).shape, T.Tensor(2, 3).dtype),
     "FloatTensor": lambda T: T.FloatTensor([1, 2]),
     "LongTensor": lambda T: T.LongTensor([1, 2]),
+    # no arguments: an empty (0,) tensor (zeroin's FloatTensor() was a 0-d zero, Tensor()
+    # raised TypeError), the start of out = torch.cat([out, x]) loops
+    "Tensor_empty": lambda T: (T.Tensor(), T.Tensor().shape, T.Tensor().dtype),
+    "FloatTensor_empty": lambda T: (T.FloatTensor(), T.FloatTensor().shape),
+    "LongTensor_empty": lambda T: (T.LongTensor(), T.LongTensor().dtype),
+    "BoolTensor_empty": lambda T: T.BoolTensor().shape,
     "is_tensor": lambda T: (T.is_tensor(t(T, A)), T.is_tensor(A)),
     "numel_fn": lambda T: T.numel(t(T, A)),
 })

@@ -552,7 +552,10 @@ def _asarray_tensor(t, d, copy, requires_grad):
 
 def _typed(name, dt):
     def f(*data):
-        """Legacy PyTorch constructor: ``LongTensor([1, 2])`` or ``FloatTensor(2, 3)``."""
+        """Legacy PyTorch constructor: ``LongTensor([1, 2])``, ``FloatTensor(2, 3)`` or
+        ``FloatTensor()`` (empty, of shape (0,), as PyTorch's; not a 0-d zero)."""
+        if not data:
+            return zeros(0, dtype=dt)
         if len(data) == 1 and not isinstance(data[0], numbers.Integral):
             return tensor(data[0].data if isinstance(data[0], Tensor) else data[0], dtype=dt)
         return zeros(*data, dtype=dt)

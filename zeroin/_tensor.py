@@ -238,10 +238,18 @@ def _operand(x):
     return _array_of(x) if isinstance(x, Tensor) else x
 
 
+def _is_shape(args):
+    """Whether ``view``'s arguments are a shape (``-1``, ``2, 3``, ``(2, 3)``), not a dtype."""
+    if len(args) == 1 and type(args[0]) in (tuple, list, Size):
+        args = args[0]
+    return all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args)
+
+
 class DataArray(np.ndarray):
     """What ``t.data`` returns: an ndarray sharing the tensor's memory, plus PyTorch's
     in-place methods (``zero_ fill_ copy_ add_ sub_ mul_ div_ clamp_ normal_ uniform_``),
-    ``clone()``, ``numpy()``, ``cpu()`` (a detached tensor sharing the memory), ``norm()``,
+    ``clone()``, ``numpy()``, ``cpu()`` / ``detach()`` (a detached tensor sharing the memory),
+    ``view(*shape)``, ``norm()``,
     ``sign()``, ``abs()``, PyTorch's ``std()`` / ``var()`` (n - 1) and ``max(dim)`` / ``min(dim)``
     (``(values, indices)``); other Tensor methods
     raise an AttributeError that says to call them on ``t.detach()``. Each in-place method
@@ -286,6 +294,19 @@ class DataArray(np.ndarray):
         """A tensor of these values sharing their memory, outside the graph (PyTorch's
         ``t.data.cpu()`` on the CPU): CS231n's ``fake_images.data.cpu().numpy()`` and
         ``X.cpu().clone().numpy()`` of an image's ``.data``."""
+        return _leaf(self)
+
+    def view(self, *args, **kwargs):
+        """PyTorch's ``view(*shape)``, sharing the memory (and raising where PyTorch's view
+        needs a copy): the UvA tutorials' ``params.grad.data.view(-1).cpu().clone().numpy()``.
+        A dtype or an array class is NumPy's ``view``, as PyTorch's ``view(dtype)``."""
+        if kwargs or not args or not _is_shape(args):
+            return np.ndarray.view(self, *args, **kwargs)
+        return _leaf(self).view(*args).data
+
+    def detach(self):
+        """A tensor of these values sharing their memory, outside the graph, as ``cpu()``:
+        the UvA optimisation tutorial's ``torch.cat([weights.data.detach(), ...])``."""
         return _leaf(self)
 
     def norm(self, p="fro", dim=None, keepdim=False):
@@ -546,7 +567,8 @@ class Tensor:
             return getattr(a, names[0])(b)
         return getattr(b, names[1])(a)      # the reflected method: operands swapped back
 
-    def __new__(cls, data, requires_grad=False, dtype=None, name=None):
+    def __new__(cls, data=(), requires_grad=False, dtype=None, name=None):
+        # zeroin.Tensor() is an empty (0,) tensor of the default dtype, as torch.Tensor()
         if type(data) is int:
             # torch.Tensor(2, 3): a new (2, 3) tensor (zeros here), not the number 2
             sizes = [data]

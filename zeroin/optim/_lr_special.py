@@ -322,7 +322,10 @@ class SequentialLR(LRScheduler):
         idx = bisect_right(self._milestones, self.last_epoch)
         s = self._schedulers[idx]
         if idx > 0 and self._milestones[idx - 1] == self.last_epoch:
-            s.step(0)
+            import warnings
+            with warnings.catch_warnings():     # PyTorch restarts it without step(epoch)'s
+                warnings.filterwarnings("ignore", "The epoch parameter", UserWarning)
+                s.step(0)
         else:
             s.step()
         self._last_lr = s.get_last_lr()

@@ -81,6 +81,15 @@ def _track_step(optimizer):
     optimizer.step = types.MethodType(tracked, optimizer)
 
 
+# PyTorch's warning for step(epoch), word for word
+EPOCH_DEPRECATION = (
+    "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated "
+    "where possible. Please use `scheduler.step()` to step the scheduler. During the "
+    "deprecation, if epoch is different from None, the closed form is used instead of the "
+    "new chainable form, where available. Please open an issue if you are unable to "
+    "replicate your use case: https://github.com/pytorch/pytorch/issues/new/choose.")
+
+
 def _warn_if_first(scheduler):
     """PyTorch's warning for the first ``scheduler.step()`` before any ``optimizer.step()``:
     the order of old tutorials, which skips the schedule's first learning rate."""
@@ -140,7 +149,9 @@ class LRScheduler:
         super().__init_subclass__(**kwargs)
         if "step" in cls.__dict__:
             cls.step = _within_step(cls.__dict__["step"])
-        if "get_lr" in cls.__dict__:
+        if "get_lr" in cls.__dict__ and cls.__module__.startswith("zeroin."):
+            # PyTorch's warning is in its own schedulers' get_lr: a user's get_lr (the UvA
+            # tutorial's CosineWarmupScheduler) is called directly without one
             cls.get_lr = _warns_outside_step(cls.__dict__["get_lr"])
 
     def __init__(self, optimizer, last_epoch=-1):
@@ -186,6 +197,8 @@ class LRScheduler:
             self.last_epoch += 1
             values = self.get_lr()
         else:
+            import warnings
+            warnings.warn(EPOCH_DEPRECATION, UserWarning, stacklevel=3)   # past _within_step
             self.last_epoch = _int(type(self).__name__, "epoch", epoch, lo=0)
             closed = getattr(self, "_get_closed_form_lr", None)
             values = closed() if closed is not None else self.get_lr()
