@@ -1358,6 +1358,15 @@ def dropout2d(input, p=0.5, training=True, inplace=False):  # noqa: A002
     if x.ndim not in (3, 4):
         raise ShapeError(f"dropout2d: expected (N, C, H, W) (or (N, C, L)), got shape "
                          f"{tuple(x.shape)}")
+    if x.ndim == 3:     # PyTorch's warning: read as (N, C, L), not as an unbatched (C, H, W)
+        import warnings
+        warnings.warn(
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise "
+            "1D dropout behavior is desired - input is interpreted as shape (N, C, L), where C "
+            "is the channel dim. This behavior will change in a future release to interpret the "
+            "input as one without a batch dimension, i.e. shape (C, H, W). To maintain the 1D "
+            "channel-wise dropout behavior, please switch to using dropout1d instead.",
+            UserWarning, stacklevel=2)
     if not training or p == 0:
         return x
     shape = x.shape[:2] + (1,) * (x.ndim - 2)
