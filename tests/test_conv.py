@@ -718,3 +718,20 @@ def test_dropout2d_of_a_3d_input_warns_as_pytorchs_and_drops_per_row():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         F.dropout2d(zeroin.ones(2, 4, 3, 3), 0.4)           # 4-D: silent, as PyTorch's
+
+
+def test_dropout2d_of_2d_and_5d_input_warns_and_drops_per_feature_as_pytorchs():
+    torch = pytest.importorskip("torch")
+    for shape in [(8, 6), (2, 3, 2, 2, 2)]:
+        with pytest.warns(UserWarning, match="-D input to dropout2d, which is deprecated") as w:
+            y = F.dropout2d(zeroin.ones(shape), 0.5).numpy()
+        with pytest.warns(UserWarning) as tw:
+            torch.nn.functional.dropout2d(torch.ones(shape), 0.5)
+        assert str(w[0].message) == str(tw[0].message)
+        flat = y.reshape(shape[0], shape[1], -1)
+        assert np.all(flat.min(axis=2) == flat.max(axis=2)) and set(np.unique(y)) <= {0, 2}
+    with pytest.raises(RuntimeError), warnings.catch_warnings():
+        warnings.simplefilter("ignore")         # PyTorch warns, then raises
+        torch.nn.functional.dropout2d(torch.ones(6), 0.5)
+    with pytest.raises(RuntimeError, match="dropout2d: Feature dropout requires at least 2"):
+        F.dropout2d(zeroin.ones(6), 0.5)
