@@ -13,7 +13,9 @@ from typing import TypeVar
 
 import numpy as np
 
-from .._tensor import ParamName, Tensor, _array_of, _as_array, _leaf, _make, get_default_dtype, no_grad
+from .._tensor import (ParamName, Tensor, _array_of, _as_array, _leaf, _make, get_default_dtype,
+                       no_grad)
+from ..errors import NotCompiledError as _NotCompiledError
 from ..function import ShapeError, ZeroinError
 from ..optim.grad_utils import _zero_grad
 
@@ -258,9 +260,6 @@ def _copy_in(t, arr, assign):
     else:
         t.data = arr.astype(t.data.dtype)
 
-
-class _NotCompiledError(RuntimeError, AssertionError):
-    """A device zeroin does not have (PyTorch built without it raises AssertionError)."""
 
 
 
