@@ -502,11 +502,16 @@ def test_untyped_storage_prints_as_pytorchs_with_zeroins_name():
 
 
 def test_storage_warns_once_and_names_itself():
+    import warnings
+
     from zeroin import _inplace_names
     _inplace_names._STORAGE_WARNED.clear()
-    with pytest.warns(UserWarning, match="TypedStorage is deprecated"):
+    with pytest.warns(UserWarning, match="TypedStorage is deprecated") as w:
         s = zeroin.arange(3).storage()
-    import warnings
+    with warnings.catch_warnings(record=True) as tw:
+        warnings.simplefilter("always")
+        torch.arange(3).storage()
+    assert str(w[0].message) == str(tw[0].message)      # names untyped_storage(), as PyTorch
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert isinstance(zeroin.ones(1).storage(), zeroin.TypedStorage)

@@ -450,7 +450,9 @@ def storage(self):
         import warnings
         warnings.warn("TypedStorage is deprecated. It will be removed in the future and "
                       "UntypedStorage will be the only storage class. This should only "
-                      "matter to you if you are using storages directly.", UserWarning,
+                      "matter to you if you are using storages directly.  To access "
+                      "UntypedStorage directly, use tensor.untyped_storage() instead of "
+                      "tensor.storage()", UserWarning,
                       stacklevel=2)
     return TypedStorage(_memory(self, "storage"))
 
