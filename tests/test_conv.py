@@ -718,6 +718,8 @@ def test_dropout2d_of_a_3d_input_warns_as_pytorchs_and_drops_per_row():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         F.dropout2d(zeroin.ones(2, 4, 3, 3), 0.4)           # 4-D: silent, as PyTorch's
+        nn.Dropout1d(0.4)(zeroin.ones(8, 4, 5))             # dropout1d too
+        nn.Dropout1d(0.4)(zeroin.ones(4, 5))
 
 
 def test_dropout2d_of_2d_and_5d_input_warns_and_drops_per_feature_as_pytorchs():
