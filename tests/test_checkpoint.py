@@ -40,7 +40,8 @@ def test_roundtrip_nested_state(tmp_path):
         "meta": {"hidden": [64, 32], "activation": "relu", "best": float("inf"),
                  "nan": float("nan"), "done": True, "note": None, "labels": np.array(["a", "b"])},
     }
-    path = zeroin.save(obj, tmp_path / "ck.npz")
+    path = tmp_path / "ck.npz"
+    assert zeroin.save(obj, path) is None      # as PyTorch's
     _assert_same(zeroin.load(path), obj)
 
 
@@ -64,12 +65,14 @@ def test_roundtrip_property(tmp_path_factory, tree):
 def test_keys_that_collide_or_cannot_be_zip_names(tmp_path):
     obj = {"a/b": np.array([1]), "a": {"b": np.array([2])}, "\x00": np.array([3]),
            "a/b#1": np.array([4]), "__zeroin_structure__": np.array([5])}
-    path = zeroin.save(obj, tmp_path / "k.npz")
+    path = tmp_path / "k.npz"
+    assert zeroin.save(obj, path) is None      # as PyTorch's
     _assert_same(zeroin.load(path), obj)
 
 
 def test_file_is_plain_npz_without_pickle(tmp_path):
-    path = zeroin.save({"model": {"w": np.ones(3)}}, tmp_path / "ck.npz")
+    path = tmp_path / "ck.npz"
+    assert zeroin.save({"model": {"w": np.ones(3)}}, path) is None      # as PyTorch's
     with np.load(path, allow_pickle=False) as npz:
         assert "model/w" in npz.files
         assert all(npz[k].dtype != object for k in npz.files)
@@ -98,8 +101,8 @@ def test_a_dataclass_config_is_refused_with_the_asdict_fix(tmp_path):
 
 
 def test_truncated_and_corrupted_files_name_the_file(tmp_path):
-    path = zeroin.save({"w": np.random.default_rng(0).normal(size=(50, 50))},
-                       tmp_path / "model.npz")
+    path = tmp_path / "model.npz"
+    zeroin.save({"w": np.random.default_rng(0).normal(size=(50, 50))}, path)
     raw = path.read_bytes()
     path.write_bytes(raw[: len(raw) // 2])
     with pytest.raises(CheckpointError, match=r"model\.npz.*truncated or corrupted"):
@@ -161,7 +164,8 @@ def test_plain_npz_loads_as_dict(tmp_path):
 
 def test_structure_record_refers_to_arrays(tmp_path):
     # a zip whose structure points at a missing array is reported, not half-loaded
-    path = zeroin.save({"w": np.ones(2)}, tmp_path / "ck.npz")
+    path = tmp_path / "ck.npz"
+    assert zeroin.save({"w": np.ones(2)}, path) is None      # as PyTorch's
     with zipfile.ZipFile(path) as z:
         structure = z.read("__zeroin_structure__.npy")
     with zipfile.ZipFile(tmp_path / "broken.npz", "w") as z:
@@ -447,7 +451,8 @@ def test_save_into_a_missing_folder_is_refused_as_in_torch(tmp_path):
         zeroin.save({"w": np.ones(2)}, target)
     assert not (tmp_path / "no").exists()
     os.makedirs(target.parent)
-    assert zeroin.load(zeroin.save({"w": np.ones(2)}, target))["w"].tolist() == [1.0, 1.0]
+    zeroin.save({"w": np.ones(2)}, target)
+    assert zeroin.load(target)["w"].tolist() == [1.0, 1.0]
 
 
 def test_model_checkpoint_creates_its_folder(tmp_path):

@@ -1,5 +1,7 @@
 """Convolution, pooling, padding and resampling: values and gradients against finite
 differences (float64) and PyTorch, second order, modules, errors, the CNN recipe, the lesson."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -688,3 +690,50 @@ def test_depthwise_against_torch(transpose):
     f = F.conv_transpose2d if transpose else F.conv2d
     small = [leaf(a) for a in _case([(1, 6, 5, 4), w.shape])]
     assert zeroin.gradcheck(lambda x, w: f(x, w, **kw), small)
+
+
+def test_batch_norm_of_the_wrong_channel_count_raises_pytorchs_runtime_error():
+    """DLWPT ch8's NetBatchNorm: PyTorch raises RuntimeError for a channel count that is not
+    num_features (ValueError for a wrong number of dimensions); ShapeError is both."""
+    torch = pytest.importorskip("torch")
+    for n, shape in [(1, (2, 4)), (1, (2, 4, 5)), (2, (2, 4, 3, 3)), (3, (2, 4, 2, 2, 2))]:
+        with pytest.raises(RuntimeError):
+            getattr(torch.nn, f"BatchNorm{n}d")(3)(torch.ones(shape))
+        with pytest.raises(RuntimeError, match=f"BatchNorm{n}d: expected input of shape"):
+            getattr(nn, f"BatchNorm{n}d")(3)(zeroin.ones(shape))
+    with pytest.raises(ValueError):
+        torch.nn.BatchNorm2d(3)(torch.ones(2, 3, 4))
+    with pytest.raises(ValueError, match="BatchNorm2d"):
+        nn.BatchNorm2d(3)(zeroin.ones(2, 3, 4))
+
+
+def test_dropout2d_of_a_3d_input_warns_as_pytorchs_and_drops_per_row():
+    torch = pytest.importorskip("torch")
+    with pytest.warns(UserWarning, match="Received a 3D input to dropout2d") as theirs:
+        torch.nn.Dropout2d(p=0.4)(torch.ones(8, 4, 5))
+    with pytest.warns(UserWarning, match="Received a 3D input to dropout2d") as mine:
+        y = nn.Dropout2d(p=0.4)(zeroin.ones(8, 4, 5)).numpy()
+    assert str(mine[0].message) == str(theirs[0].message)
+    assert np.all(y.min(axis=2) == y.max(axis=2))         # (N, C, L): a whole row at a time
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        F.dropout2d(zeroin.ones(2, 4, 3, 3), 0.4)           # 4-D: silent, as PyTorch's
+        nn.Dropout1d(0.4)(zeroin.ones(8, 4, 5))             # dropout1d too
+        nn.Dropout1d(0.4)(zeroin.ones(4, 5))
+
+
+def test_dropout2d_of_2d_and_5d_input_warns_and_drops_per_feature_as_pytorchs():
+    torch = pytest.importorskip("torch")
+    for shape in [(8, 6), (2, 3, 2, 2, 2)]:
+        with pytest.warns(UserWarning, match="-D input to dropout2d, which is deprecated") as w:
+            y = F.dropout2d(zeroin.ones(shape), 0.5).numpy()
+        with pytest.warns(UserWarning) as tw:
+            torch.nn.functional.dropout2d(torch.ones(shape), 0.5)
+        assert str(w[0].message) == str(tw[0].message)
+        flat = y.reshape(shape[0], shape[1], -1)
+        assert np.all(flat.min(axis=2) == flat.max(axis=2)) and set(np.unique(y)) <= {0, 2}
+    with pytest.raises(RuntimeError), warnings.catch_warnings():
+        warnings.simplefilter("ignore")         # PyTorch warns, then raises
+        torch.nn.functional.dropout2d(torch.ones(6), 0.5)
+    with pytest.raises(RuntimeError, match="dropout2d: Feature dropout requires at least 2"):
+        F.dropout2d(zeroin.ones(6), 0.5)

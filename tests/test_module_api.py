@@ -716,3 +716,23 @@ def test_every_layer_parameter_is_an_nn_parameter_as_torchs(make):
     assert got == want and got
     m = make(zeroin).float()                       # a dtype change keeps the objects' class
     assert all(isinstance(p, zeroin.nn.Parameter) for p in m.parameters())
+
+
+def test_a_parameter_prints_without_the_name_its_module_gave_it_as_pytorchs():
+    """DLWPT ch6's ``print(linear_model.weight)`` / ``seq_model.output_linear.bias``: PyTorch
+    prints no name; the drawings' names stay, and a name the user gave still prints."""
+    seq = nn.Sequential(nn.Linear(1, 2))
+    tseq = torch.nn.Sequential(torch.nn.Linear(1, 2))
+    with torch.no_grad():
+        tseq[0].weight.copy_(torch.tensor([[0.5], [-1.0]], dtype=torch.float64).float())
+        tseq[0].bias.zero_()
+    tseq.double()
+    seq.load_state_dict({k: zeroin.tensor(v.numpy()) for k, v in tseq.state_dict().items()})
+    for mine, theirs in [(seq[0].weight, tseq[0].weight), (seq[0].bias, tseq[0].bias)]:
+        assert "name=" not in repr(mine) and "name=" not in repr(mine.detach())
+        assert repr(mine).replace("zeroin", "torch").splitlines()[0] == \
+            repr(theirs).splitlines()[0]            # "Parameter containing:"
+        assert repr(mine).endswith("requires_grad=True)") and repr(theirs).endswith(
+            "requires_grad=True)")
+    assert seq[0].weight.name == "0.weight" and nn.Linear(1, 1).bias.name == "bias"
+    assert "name='w'" in repr(zeroin.tensor(1.0, name="w"))

@@ -891,7 +891,8 @@ def test_module_called_with_data_at_construction_says_build_then_call():
 
 def test_load_state_dict_given_a_path_says_to_read_the_file_first(tmp_path):
     src, dst = nn.Linear(2, 3), nn.Linear(2, 3)
-    path = zeroin.save(src.state_dict(), tmp_path / "m.npz")
+    path = tmp_path / "m.npz"
+    assert zeroin.save(src.state_dict(), path) is None      # as PyTorch's
     for given in (str(path), path):
         with pytest.raises(TypeError, match=r"expected a dict of arrays, got \w+; read the "
                            r"file first: model\.load_state_dict\(zeroin\.load\(.*m\.npz'\)\)"):

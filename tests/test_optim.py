@@ -1627,3 +1627,15 @@ def test_plain_sgd_skips_parameters_without_gradients_and_matches_torch():
         # torch adds -lr * g (fused where it can): equal to the last bit or one unit off
         np.testing.assert_allclose(a.data, b.detach().numpy(),
                                    rtol=1e-15 if a.dtype == np.float64 else 1e-6)
+
+
+def test_dir_of_optim_lists_pytorchs_names_not_the_files_that_define_them():
+    """DLWPT ch5 prints ``dir(optim)``: zeroin's public names are PyTorch's, less
+    SparseAdam (no sparse gradients) and swap_in_optimizer_params_and_state, plus the
+    clipping functions (also ``nn.utils``'s)."""
+    torch = pytest.importorskip("torch")
+    mine = {n for n in dir(optim) if not n.startswith("_")}
+    theirs = {n for n in dir(torch.optim) if not n.startswith("_")}
+    assert mine - theirs == {"clip_grad_norm_", "clip_grad_value_"}
+    assert theirs - mine == {"SparseAdam", "swap_in_optimizer_params_and_state"}
+    assert "__name__" in dir(optim) and optim.swa_utils.SWALR and optim.optimizers.SGD

@@ -1767,3 +1767,22 @@ def test_bernoulli_shapes_dtypes_rates_and_errors_are_torchs():
             zeroin.bernoulli(zeroin.tensor(bad))
     with pytest.raises(TypeError, match=r"bernoulli: expects floating-point probabilities"):
         zeroin.bernoulli(zeroin.tensor([1, 0]))
+
+
+@pytest.mark.parametrize("idiom", [
+    lambda T: T.zeros(2, 3).scatter_(1, T.tensor([0, 1]), 1.0),     # labels not unsqueezed
+    lambda T: T.zeros(2, 3).scatter(1, T.tensor([0, 1]), T.ones(2)),
+    lambda T: T.zeros(2, 3).scatter_add(1, T.tensor([0, 1]), T.ones(2)),
+    lambda T: T.zeros(2, 3).scatter_(1, T.tensor([[0.0], [1.0]]), 1.0),
+    lambda T: T.zeros(2, 3).gather(1, T.tensor([[0.0]])),
+    lambda T: T.zeros(2, 3).index_select(0, T.tensor([0.0])),
+    lambda T: T.take_along_dim(T.zeros(2, 3), T.tensor([[0.0]]), 1),
+    lambda T: T.zeros(2, 3).index_add(0, T.tensor([0.0]), T.ones(1, 3))])
+def test_scatter_and_gather_refuse_a_misshapen_or_float_index_with_pytorchs_error(idiom):
+    """DLWPT ch4's one-hot ``scatter_(1, target.unsqueeze(1), 1.0)`` without the unsqueeze
+    crashed inside zeroin (IndexError: list assignment index out of range); a float index
+    raised a TypeError where PyTorch raises RuntimeError."""
+    rt, rz = catch(lambda: idiom(torch)), catch(lambda: idiom(zeroin))
+    same(rt, rz)
+    assert type(rt) is RuntimeError and "index" in str(rz) and str(rz).split(":")[0] in (
+        "scatter", "scatter_add", "gather", "index_select", "take_along_dim", "index_add")

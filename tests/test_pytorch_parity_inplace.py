@@ -387,6 +387,7 @@ table("predicate", {
                                             x[1, 2:].storage_offset(), x.t()[1].storage_offset(),
                                             x.view(-1)[5:].storage_offset()))(t(T, A)),
     "storage": lambda T: _storage(T),
+    "untyped_storage": lambda T: _untyped_storage(T),
     "data_ptr": lambda T: (lambda x: (isinstance(x.data_ptr(), int),
                                       x[1:].data_ptr() - x.data_ptr(),
                                       x.view(4, 3).data_ptr() == x.data_ptr(),
@@ -474,12 +475,43 @@ def _storage(T):
         return out + (x[0].item(),)
 
 
+def _untyped_storage(T):
+    """DLWPT ch3's ``points.untyped_storage()``: the shared memory's bytes, no warning."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x = T.tensor([[4.0, 1.0], [5.0, 3.0], [2.0, 1.0]], dtype=T.float32)
+        u, pt = x.untyped_storage(), x.t()
+        out = (u.tolist(), len(u), u.size(), u.nbytes(), u.element_size(), u[3], u[-1],
+               u[2:6].tolist(), type(u[2:6]).__name__, u[2:6].data_ptr() - u.data_ptr(),
+               u.data_ptr() == x.data_ptr() == pt.untyped_storage().data_ptr(),
+               x[1].untyped_storage().data_ptr() == u.data_ptr(), str(u[2:4]).splitlines()[:-1],
+               type(u).__name__, isinstance(u, T.UntypedStorage), str(u.device), u.is_cuda,
+               hasattr(u, "dtype"), catch(lambda: u[24]), list(u)[:4],
+               T.arange(3, dtype=T.int16).untyped_storage().tolist())
+        u[3] = 65
+        u[0] = 300
+        return out + (x[0, 0].item(), u[0])
+
+
+def test_untyped_storage_prints_as_pytorchs_with_zeroins_name():
+    u = zeroin.tensor([1.0], dtype=zeroin.float32).untyped_storage()
+    assert str(u) == " 0\n 0\n 128\n 63\n[zeroin.UntypedStorage(device=cpu) of size 4]"
+    assert str(zeroin.zeros(0).untyped_storage()) == (" \n[zeroin.UntypedStorage(device=cpu) "
+                                                      "of size 0]")      # as PyTorch's
+
+
 def test_storage_warns_once_and_names_itself():
+    import warnings
+
     from zeroin import _inplace_names
     _inplace_names._STORAGE_WARNED.clear()
-    with pytest.warns(UserWarning, match="TypedStorage is deprecated"):
+    with pytest.warns(UserWarning, match="TypedStorage is deprecated") as w:
         s = zeroin.arange(3).storage()
-    import warnings
+    with warnings.catch_warnings(record=True) as tw:
+        warnings.simplefilter("always")
+        torch.arange(3).storage()
+    assert str(w[0].message) == str(tw[0].message)      # names untyped_storage(), as PyTorch
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert isinstance(zeroin.ones(1).storage(), zeroin.TypedStorage)

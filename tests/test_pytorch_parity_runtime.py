@@ -296,3 +296,20 @@ def test_cuda_device_queries_raise_as_pytorchs_without_a_gpu(name):
         getattr(zeroin.cuda, name)()
     assert isinstance(e.value, RuntimeError) and "is_available()" in str(e.value)
     assert zeroin.cuda.is_initialized() is torch.cuda.is_initialized() is False
+
+
+@pytest.mark.parametrize("move", [lambda T: T.ones(2).cuda(), lambda T: T.ones(2).to("cuda"),
+                                  lambda T: T.ones(2).to(device="cuda:0"),
+                                  lambda T: T.tensor([1.0], device="cuda"),
+                                  lambda T: T.zeros(2, device="xpu"),
+                                  lambda T: T.nn.Linear(1, 1).cuda()],
+                         ids=["cuda()", "to", "to_device", "tensor", "xpu", "module"])
+def test_moving_to_cuda_raises_pytorchs_assertion_error_and_says_why(move):
+    """DLWPT ch3's ``points.cuda()`` / ``device='cuda'``: PyTorch without CUDA raises
+    AssertionError; zeroin's error is that and a RuntimeError, and names the fix."""
+    torch = pytest.importorskip("torch")
+    with pytest.raises(AssertionError):
+        move(torch)
+    with pytest.raises(AssertionError, match="zeroin runs on the CPU .* only") as e:
+        move(zeroin)
+    assert isinstance(e.value, RuntimeError)

@@ -100,6 +100,7 @@ _LAZY = {
     "is_autocast_enabled": ("zeroin.amp", "is_autocast_enabled"),
     "backends": ("zeroin.backends", None),
     "TypedStorage": ("zeroin._inplace_names", "TypedStorage"),
+    "UntypedStorage": ("zeroin._inplace_names", "UntypedStorage"),
     "distributions": ("zeroin.distributions", None),
     "special": ("zeroin.special", None),
     "return_types": ("zeroin.return_types", None),

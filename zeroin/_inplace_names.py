@@ -450,14 +450,57 @@ def storage(self):
         import warnings
         warnings.warn("TypedStorage is deprecated. It will be removed in the future and "
                       "UntypedStorage will be the only storage class. This should only "
-                      "matter to you if you are using storages directly.", UserWarning,
+                      "matter to you if you are using storages directly.  To access "
+                      "UntypedStorage directly, use tensor.untyped_storage() instead of "
+                      "tensor.storage()", UserWarning,
                       stacklevel=2)
-    owner = _owner(_array_of(self))
+    return TypedStorage(_memory(self, "storage"))
+
+
+def _memory(t, op):
+    """The elements of the array that owns ``t``'s memory, in memory order (a view)."""
+    owner = _owner(_array_of(t))
     if not (owner.flags.c_contiguous or owner.flags.f_contiguous):
-        raise RuntimeError(f"storage: the array that holds this tensor's memory (shape "
+        raise RuntimeError(f"{op}: the array that holds this tensor's memory (shape "
                            f"{owner.shape}, strides {owner.strides}) has gaps; take "
-                           f"x.contiguous().storage()")
-    return TypedStorage(owner.ravel(order="K"))
+                           f"x.contiguous().{op}()")
+    return owner.ravel(order="K")
+
+
+class UntypedStorage(TypedStorage):
+    """What ``x.untyped_storage()`` gives (DLWPT ch3): the bytes of the memory a tensor
+    shares, as PyTorch's: ``len`` and ``nbytes()`` count bytes, an element is a byte (an
+    int 0-255; a slice is a storage of those bytes), writes go into the tensor."""
+
+    @property
+    def dtype(self):
+        raise AttributeError("'UntypedStorage' object has no attribute 'dtype' (its "
+                             "elements are bytes; x.dtype is the tensor's)")
+
+    def __getitem__(self, i):
+        return UntypedStorage(self._a[i]) if isinstance(i, slice) else self._item(i)
+
+    def _item(self, i):
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"index {i} out of range for storage of size {len(self)}")
+        return int(self._a[i])
+
+    def __setitem__(self, i, value):
+        self._a[i] = np.asarray(_array_of(value) if isinstance(value, Tensor) else value
+                                ).astype(np.int64) & 0xFF          # wraps, as a C cast
+
+    def __str__(self):
+        return (" " + "\n ".join(map(str, self.tolist())) + "\n"
+                f"[zeroin.UntypedStorage(device=cpu) of size {len(self)}]")
+
+    __repr__ = __str__
+
+
+@_method()
+def untyped_storage(self):
+    """The memory this tensor shares as bytes (an :class:`UntypedStorage`); a view's is its
+    base's, as PyTorch's (``t.untyped_storage().data_ptr()`` is the same for both)."""
+    return UntypedStorage(_memory(self, "untyped_storage").view(np.uint8))
 
 
 Tensor.is_pinned = lambda self, device=None: False

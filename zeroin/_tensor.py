@@ -507,6 +507,11 @@ class Size(tuple):
     __str__ = tuple.__repr__
 
 
+class ParamName(str):
+    """A name a module gave its parameter (``"weight"``, ``"0.bias"``): drawings and
+    explanations show it, but a tensor's repr leaves it out, as PyTorch prints no name."""
+
+
 class Tensor:
     """An n-dimensional array with reverse-mode automatic differentiation.
 
@@ -909,7 +914,7 @@ class Tensor:
             extra.append(f"grad_fn=<{self.grad_fn.name}>")
         elif self.requires_grad:
             extra.append("requires_grad=True")
-        if self.name:
+        if self.name and type(self.name) is not ParamName:
             extra.append(f"name={self.name!r}")
         return "tensor(" + body + "".join(", " + e for e in extra) + ")"
 

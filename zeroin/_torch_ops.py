@@ -1702,8 +1702,9 @@ def _along(index, dim):
 
 def _index_array(name, index):
     idx = np.asarray(index.data if isinstance(index, Tensor) else index)
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"{name}: index must be an integer tensor, got dtype {idx.dtype}")
+    if idx.dtype.kind not in "iu":      # PyTorch's RuntimeError; a TypeError too
+        raise DtypeError(f"{name}: index must be an integer tensor, got dtype {idx.dtype}; "
+                         f"convert it with index.long()")
     return idx
 
 
@@ -1812,7 +1813,12 @@ def select(input, dim, index):  # noqa: A002
 
 def _scatter_parts(name, x, dim, index, src):
     d = _check_axis(name, x, dim) % builtins.max(x.ndim, 1)
-    idx = _check_range(name, _index_array(name, index), x, d)
+    idx = _index_array(name, index)
+    if x.ndim and idx.ndim != x.ndim:       # PyTorch's RuntimeError (a ShapeError is one)
+        raise ShapeError(f"{name}: index of shape {idx.shape} has {idx.ndim} dimension(s), "
+                         f"input of shape {x.shape} {x.ndim}; they must have the same number "
+                         f"(one-hot rows from labels of shape (N,): index.unsqueeze(1))")
+    idx = _check_range(name, idx, x, d)
     ix = _along(idx, d)
     mask = np.zeros(x.shape, bool)
     mask[ix] = True

@@ -133,7 +133,13 @@ def save(obj, f, pickle_module=None, pickle_protocol=None,
     name is used as given (no ``.npz`` is appended). PyTorch's ``pickle_module``,
     ``pickle_protocol`` and ``_use_new_zipfile_serialization`` are accepted and unused:
     nothing is pickled. A module itself cannot be saved: save ``model.state_dict()``.
+    Returns None, as PyTorch's (a notebook cell ending in ``torch.save(...)`` shows nothing).
     """
+    _save(obj, f)
+
+
+def _save(obj, f):
+    """``save`` that returns what it wrote to: the path (a ``Path``) or the file object."""
     arrays = {}
     structure = _encode(obj, [], arrays)
     fmt = _FORMAT if "__tensor__" in json.dumps(structure) else 1

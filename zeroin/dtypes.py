@@ -118,7 +118,9 @@ def as_device(value, op="to"):
         return CPU
     d = value if isinstance(value, device) else device(str(value))
     if d.type != "cpu":
-        raise RuntimeError(f"{op}: zeroin runs on the CPU (NumPy) only, so a tensor cannot "
-                           f"move to {str(d)!r}; use device='cpu' (device-agnostic code: "
-                           f"`'cuda' if zeroin.cuda.is_available() else 'cpu'` gives 'cpu')")
+        from .errors import NotCompiledError
+        error = NotCompiledError if d.type in ("cuda", "xpu") else RuntimeError   # PyTorch's
+        raise error(f"{op}: zeroin runs on the CPU (NumPy) only, so a tensor cannot "
+                    f"move to {str(d)!r}; use device='cpu' (device-agnostic code: "
+                    f"`'cuda' if zeroin.cuda.is_available() else 'cpu'` gives 'cpu')")
     return CPU

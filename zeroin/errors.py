@@ -46,3 +46,8 @@ def broadcast_message(op, shapes):
             f"(each must be equal or 1). Reshape one operand (e.g. x.reshape(-1, 1) makes "
             f"a column, x.unsqueeze(0) a row), or check that the operands are the ones "
             f"you meant")
+
+
+class NotCompiledError(RuntimeError, AssertionError):
+    """A device zeroin does not have, such as ``"cuda"``: PyTorch built without it raises
+    AssertionError ("Torch not compiled with CUDA enabled"), so this is both."""

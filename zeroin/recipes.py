@@ -374,7 +374,7 @@ def _curve_figure(history, keys, title):
 def save_checkpoint(path, model, optimizer, splits, hidden, activation, train_info, test):
     """Write weights, optimizer state and everything ``evaluate`` needs to rebuild the model."""
     from . import __version__
-    from .checkpoint import save
+    from .checkpoint import _save as save
     meta = {"kind": "zeroin-mlp",
             "architecture": {"in_features": splits.in_features, "hidden": [int(h) for h in hidden],
                              "out_features": splits.out_features, "activation": activation},

@@ -1355,9 +1355,26 @@ def dropout2d(input, p=0.5, training=True, inplace=False):  # noqa: A002
     if not 0 <= p <= 1:
         raise ValueError(f"dropout2d: probability p must be between 0 and 1, got {p}")
     x = _as_tensor(input, "dropout2d")
-    if x.ndim not in (3, 4):
-        raise ShapeError(f"dropout2d: expected (N, C, H, W) (or (N, C, L)), got shape "
-                         f"{tuple(x.shape)}")
+    if x.ndim < 2:
+        raise ShapeError(f"dropout2d: Feature dropout requires at least 2 dimensions in the "
+                         f"input (N, C, H, W), got shape {tuple(x.shape)}")
+    import warnings
+    if x.ndim not in (3, 4):     # PyTorch's: deprecated, a mask of shape (N, C, 1, ...)
+        warnings.warn(
+            f"dropout2d: Received a {x.ndim}-D input to dropout2d, which is deprecated "
+            "and will result in an error in a future release. To retain the behavior "
+            "and silence this warning, please use dropout instead. Note that dropout2d "
+            "exists to provide channel-wise dropout on inputs with 2 spatial dimensions, "
+            "a channel dimension, and an optional batch dimension (i.e. 3D or 4D inputs).",
+            UserWarning, stacklevel=2)
+    if x.ndim == 3:     # PyTorch's warning: read as (N, C, L), not as an unbatched (C, H, W)
+        warnings.warn(
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise "
+            "1D dropout behavior is desired - input is interpreted as shape (N, C, L), where C "
+            "is the channel dim. This behavior will change in a future release to interpret the "
+            "input as one without a batch dimension, i.e. shape (C, H, W). To maintain the 1D "
+            "channel-wise dropout behavior, please switch to using dropout1d instead.",
+            UserWarning, stacklevel=2)
     if not training or p == 0:
         return x
     shape = x.shape[:2] + (1,) * (x.ndim - 2)

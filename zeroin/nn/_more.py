@@ -443,9 +443,9 @@ def dropout1d(input, p=0.5, training=True, inplace=False):  # noqa: A002
     if x.ndim not in (2, 3):
         raise ShapeError(f"dropout1d: expected a 2-D (C, L) or 3-D (N, C, L) input, got "
                          f"shape {x.shape}")
-    if x.ndim == 2:
-        return dropout2d(x.unsqueeze(0), p, training)[0]
-    return dropout2d(x, p, training)
+    if x.ndim == 2:     # as 4-D (N, C, L, 1): dropout2d's 3-D input warns, as PyTorch's
+        return dropout2d(x.unsqueeze(0).unsqueeze(-1), p, training)[0, ..., 0]
+    return dropout2d(x.unsqueeze(-1), p, training)[..., 0]
 
 
 def dropout3d(input, p=0.5, training=True, inplace=False):  # noqa: A002

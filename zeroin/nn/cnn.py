@@ -184,7 +184,7 @@ def _save(path, model, opt, d, shape, train_info, test):
     from pathlib import Path
 
     from .. import __version__
-    from ..checkpoint import save
+    from ..checkpoint import _save as save
     meta = {"kind": "zeroin-cnn",
             "architecture": {"model": "cnn", "class": type(model).__name__,
                              "image_shape": list(shape), "in_features": d.in_features,

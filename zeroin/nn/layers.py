@@ -7,7 +7,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .._tensor import Tensor, get_default_dtype
-from ..errors import DtypeError
+from ..errors import DtypeError, ShapeError
 from ..ops import default_dtype_note
 from . import functional as F
 from . import init
@@ -439,7 +439,7 @@ class BatchNorm1d(_BatchNorm):
 
     def _check_input_dim(self, x):
         if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
-            raise ValueError(f"BatchNorm1d: expected input of shape (N, {self.num_features}) "
+            raise ShapeError(f"BatchNorm1d: expected input of shape (N, {self.num_features}) "
                              f"or (N, {self.num_features}, L), got {x.shape}")
 
 

@@ -13,7 +13,9 @@ from typing import TypeVar
 
 import numpy as np
 
-from .._tensor import Tensor, _array_of, _as_array, _leaf, _make, get_default_dtype, no_grad
+from .._tensor import (ParamName, Tensor, _array_of, _as_array, _leaf, _make, get_default_dtype,
+                       no_grad)
+from ..errors import NotCompiledError as _NotCompiledError
 from ..function import ShapeError, ZeroinError
 from ..optim.grad_utils import _zero_grad
 
@@ -160,7 +162,7 @@ def _name_by_path(name, module):
     drawings and explanations say ``0.weight``, as ``named_parameters()`` does."""
     for path, p in module.named_parameters():
         if p.name == path:
-            p.name = f"{name}.{path}"
+            p.name = ParamName(f"{name}.{path}")
 
 
 def _block(name, lines):
@@ -258,9 +260,6 @@ def _copy_in(t, arr, assign):
     else:
         t.data = arr.astype(t.data.dtype)
 
-
-class _NotCompiledError(RuntimeError, AssertionError):
-    """A device zeroin does not have (PyTorch built without it raises AssertionError)."""
 
 
 
@@ -472,7 +471,7 @@ class Module:
             self._forget(name, keep="_parameters")
             d["_parameters"][name] = value
             if value.name is None:
-                value.name = name
+                value.name = ParamName(name)
         elif name in d.get("_parameters", ()) or name in d.get("_modules", ()):
             _slot_value(self, name, value)          # None keeps the slot (PyTorch's)
             if name in d["_modules"] and _global_module_registration_hooks:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._tensor import Tensor, _leaf
+from ..errors import ShapeError
 from . import _conv as C
 from . import _more as M
 from . import _volume as V
@@ -371,7 +372,7 @@ class BatchNorm2d(_BatchNorm):
 
     def _check_input_dim(self, x):
         if x.ndim != 4 or x.shape[1] != self.num_features:
-            raise ValueError(f"BatchNorm2d: expected input of shape (N, {self.num_features}, "
+            raise ShapeError(f"BatchNorm2d: expected input of shape (N, {self.num_features}, "
                              f"H, W), got {x.shape}" + ("; for (N, C) or (N, C, L) use "
                                                         "BatchNorm1d" if x.ndim in (2, 3)
                                                         else ""))
@@ -383,7 +384,7 @@ class BatchNorm3d(_BatchNorm):
 
     def _check_input_dim(self, x):
         if x.ndim != 5 or x.shape[1] != self.num_features:
-            raise ValueError(f"BatchNorm3d: expected input of shape (N, {self.num_features}, "
+            raise ShapeError(f"BatchNorm3d: expected input of shape (N, {self.num_features}, "
                              f"D, H, W), got {x.shape}" + ("; for (N, C, H, W) use "
                                                            "BatchNorm2d" if x.ndim == 4
                                                            else ""))

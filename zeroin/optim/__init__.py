@@ -24,3 +24,9 @@ def __getattr__(name):
         import importlib
         return importlib.import_module(".swa_utils", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    """``dir(optim)`` (DLWPT ch5 lists it) shows the API, as PyTorch's: the classes,
+    ``lr_scheduler``, ``swa_utils`` and the clipping functions, not the files defining them."""
+    return sorted(set(__all__) | {n for n in globals() if n.startswith("__")})
