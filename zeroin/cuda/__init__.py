@@ -63,8 +63,8 @@ def is_initialized():
 def _no_gpu(name):
     """PyTorch built without CUDA raises AssertionError here; zeroin's is that and a
     RuntimeError, with the device-agnostic idiom that avoids the call."""
-    from ..nn.module import _NotCompiledError
-    return _NotCompiledError(
+    from ..errors import NotCompiledError
+    return NotCompiledError(
         f"cuda.{name}: zeroin runs on the CPU (NumPy) only, so there is no GPU to ask about "
         f"(PyTorch without CUDA raises too); guard the call with "
         f"`if zeroin.cuda.is_available():`")
