@@ -1239,6 +1239,83 @@ def test_ops_declaring_grads_fit_return_their_inputs_shapes_and_dtypes():
             assert type(gi) is np.ndarray and gi.shape == a.shape and gi.dtype == a.dtype
 
 
+def test_ops_declaring_backward_into_give_backwards_bits_in_g_itself():
+    # T15: the fast path lets such an op write its gradient into g: same bits, same array
+    from zeroin.profiler import _op_classes
+    declared = {c for c in _op_classes() if c.backward_into is not None}
+    assert declared == {zeroin.ops.ReLUOp}
+    rng = np.random.default_rng(9)
+    for dt in (np.float64, np.float32):
+        for shape in ((7,), (3, 4, 5), (0, 2)):
+            x = rng.standard_normal(shape).astype(dt)
+            x.flat[:2] = (0.0, np.nan) if x.size else ()
+            fn = object.__new__(zeroin.ops.ReLUOp)
+            fn.needs_input_grad = (True,)
+            out = fn.forward(x)
+            g = rng.standard_normal(shape).astype(dt)
+            want = fn.backward(zeroin.ops.NP, g, out, x)
+            got = fn.backward_into(g, out, x)
+            assert got is g and got.dtype == want.dtype
+            np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
+
+
+@pytest.mark.skipif(not zeroin._tensor.FAST, reason="a trick of the fast path (ZEROIN_FAST=0)")
+def test_an_mlps_relus_write_into_their_gradients(monkeypatch):
+    # T15 is taken where it pays: the gradient a layer's backward hands to its relu
+    rule = zeroin.ops.ReLUOp.__dict__["backward_into"].__func__
+    calls = []
+    monkeypatch.setattr(zeroin.ops.ReLUOp, "backward_into",
+                        staticmethod(lambda g, out, x: calls.append(1) or rule(g, out, x)))
+    rng = np.random.default_rng(11)
+    F = zeroin.nn.functional
+    w1, w2 = (zeroin.tensor(rng.standard_normal(s), requires_grad=True)
+              for s in ((5, 3), (2, 5)))
+    x = zeroin.tensor(rng.standard_normal((4, 3)))
+    F.cross_entropy(F.linear(F.relu(F.linear(x, w1)), w2), zeroin.tensor([0, 1, 1, 0])).backward()
+    assert calls == [1]
+    xv, w1v, w2v = x.numpy(), w1.detach().numpy(), w2.detach().numpy()
+    h = np.maximum(xv @ w1v.T, 0)
+    z = h @ w2v.T
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    p[np.arange(4), [0, 1, 1, 0]] -= 1
+    np.testing.assert_allclose(w1.grad.numpy(), ((p / 4 @ w2v) * (h > 0)).T @ xv, rtol=1e-12)
+
+
+@pytest.mark.parametrize("case", ["shared", "retained", "hooked", "seed", "twice"])
+def test_relu_writes_into_its_gradient_only_when_nothing_else_holds_it(case):
+    # T15 must not change a gradient someone else sees: add's (g, g) for two inputs, a
+    # retained or hooked output's .grad, the caller's seed, a relu used twice
+    rng = np.random.default_rng(10)
+    xv, vv, gv = (rng.standard_normal((4, 3)) for _ in range(3))
+    seen = []
+    x = zeroin.tensor(xv, requires_grad=True)
+    v = zeroin.tensor(vv, requires_grad=True)
+    y = zeroin.relu(x)
+    if case == "shared":
+        out = y + zeroin.relu(v)
+    elif case == "twice":
+        out = y * 2.0 + y
+    else:
+        out = y
+        if case == "retained":
+            y.retain_grad()
+        if case == "hooked":
+            y.register_hook(lambda g: seen.append(g.numpy().copy()))
+    seed = zeroin.tensor(gv.copy())
+    out.backward(seed)
+    mask = xv > 0
+    want = gv * mask * (3.0 if case == "twice" else 1.0)
+    np.testing.assert_array_equal(x.grad.numpy(), want)
+    np.testing.assert_array_equal(seed.numpy(), gv)                 # the seed untouched
+    if case == "shared":
+        np.testing.assert_array_equal(v.grad.numpy(), gv * (vv > 0))
+    if case == "retained":
+        np.testing.assert_array_equal(y.grad.numpy(), gv)
+    if case == "hooked":
+        np.testing.assert_array_equal(seen[0], gv)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_linear_and_relu_gradients_match_torch_for_batched_inputs(dtype):
     torch = pytest.importorskip("torch")

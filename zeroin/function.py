@@ -258,6 +258,9 @@ class Function:
     # gradient as an ndarray of that input's shape and dtype (linear, relu): the fast path
     # then does not check or fit them (T14)
     grads_fit = False
+    # backward_into(g, out, x) for one-input ops whose rule can scale ``g`` itself: the
+    # fast path calls it, instead of backward, with a ``g`` that nothing else holds (T15)
+    backward_into = None
     # attributes forward sets for backward: zeroin.replay keeps them per call
     forward_state = ("saved",)
     # True for elementwise ops of two tensors (+ - * / ** maximum minimum where atan2):
