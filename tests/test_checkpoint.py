@@ -488,3 +488,19 @@ def test_state_dict_metadata_survives_save_and_load_as_in_torch(tmp_path):
     assert type(z) is dict and not hasattr(z, "_metadata") and z["epoch"] == 3
     m.load_state_dict(z["model"])
     assert seen == [{"version": 2}]
+
+
+def test_a_whole_model_is_refused_with_the_state_dict_fix(tmp_path):
+    # Raschka's ch12: torch.save(model, path) then torch.load(path); zeroin writes no pickle
+    model = zeroin.nn.Sequential(zeroin.nn.Linear(4, 3))
+    opt = zeroin.optim.Adam(model.parameters())
+    for obj, name in ((model, "Sequential"), ({"opt": opt}, "Adam")):
+        with pytest.raises(CheckpointError, match=rf"type {name}, .*no pickle.*zeroin\.save\("
+                                                  rf"model\.state_dict\(\), path\).*{name}\(\.\.\.\)"
+                                                  r"; model\.load_state_dict\(zeroin\.load\(path\)\)"):
+            zeroin.save(obj, tmp_path / "m.pt")
+    assert os.listdir(tmp_path) == []
+    zeroin.save(model.state_dict(), tmp_path / "m.pt")            # the fix it names works
+    fresh = zeroin.nn.Sequential(zeroin.nn.Linear(4, 3))
+    fresh.load_state_dict(zeroin.load(tmp_path / "m.pt"))
+    assert np.array_equal(fresh[0].weight.data, model[0].weight.data)

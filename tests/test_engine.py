@@ -1841,3 +1841,15 @@ def test_a_tensor_takes_attributes_of_its_own_as_pytorchs():
         assert w.requires_grad_().g is w.g      # in place: the same tensor
         with pytest.raises(AttributeError, match="'g'"):
             lib.ones(1).g
+
+
+def test_numpy_print_options_leave_tensors_alone():
+    # Raschka's notebooks start with np.set_printoptions(precision=3); PyTorch's tensors
+    # still print their own way (tanh(-5) was shown as -1.)
+    x = zeroin.tensor([-0.99990920, 0.14285714, 1e-9])
+    default = repr(x)
+    with np.printoptions(precision=3, suppress=True, linewidth=20, sign="+",
+                         floatmode="fixed"):
+        assert repr(x) == default
+        assert np.array2string(np.array([0.14285714])) == "[+0.143]"    # NumPy's own, set
+    assert default == "tensor([-9.9990920e-01,  1.4285714e-01,  1.0000000e-09])"

@@ -97,6 +97,8 @@ def test_calculate_gain_against_torch():
     for nl, p in [("linear", None), ("tanh", None), ("relu", None), ("leaky_relu", None),
                   ("leaky_relu", 0.3), ("selu", None), ("sigmoid", None)]:
         assert init.calculate_gain(nl, p) == pytest.approx(torch.nn.init.calculate_gain(nl, p))
+        # the same type too: print(calculate_gain('sigmoid')) shows 1, as PyTorch's, not 1.0
+        assert type(init.calculate_gain(nl, p)) is type(torch.nn.init.calculate_gain(nl, p))
 
 
 def test_errors():

@@ -736,3 +736,30 @@ def test_a_parameter_prints_without_the_name_its_module_gave_it_as_pytorchs():
             "requires_grad=True)")
     assert seq[0].weight.name == "0.weight" and nn.Linear(1, 1).bias.name == "bias"
     assert "name='w'" in repr(zeroin.tensor(1.0, name="w"))
+
+
+def _raschka_ch13_module(T):
+    class MyModule(T.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w1 = T.empty(2, 3, requires_grad=True)     # plain tensors, not Parameters
+            T.nn.init.xavier_normal_(self.w1)
+            self.p = T.nn.Parameter(T.ones(2))
+    return MyModule()
+
+
+def test_a_plain_tensor_that_requires_grad_stays_an_attribute_as_pytorchs():
+    """Raschka's ch13 ``self.w1 = torch.empty(2, 3, requires_grad=True)``: PyTorch registers
+    only Parameters, so neither parameters() nor state_dict() nor an optimizer sees w1;
+    zeroin registered every leaf tensor that required grad."""
+    for T in (torch, zeroin):
+        m = _raschka_ch13_module(T)
+        assert [n for n, _ in m.named_parameters()] == ["p"] and list(m.state_dict()) == ["p"]
+        assert m.w1.requires_grad and m.w1.is_leaf and not isinstance(m.w1, T.nn.Parameter)
+        with pytest.raises(TypeError, match="parameter 'p'"):   # a plain tensor in its slot
+            m.p = T.zeros(2, requires_grad=True)
+        m.w1 = T.nn.Parameter(m.w1.detach())                    # a Parameter registers
+        assert [n for n, _ in m.named_parameters()] == ["p", "w1"]
+    m = _raschka_ch13_module(zeroin)
+    m.register_parameter("r", zeroin.ones(1, requires_grad=True))   # explicit: registered
+    assert [n for n, _ in m.named_parameters()] == ["p", "r"]

@@ -1125,10 +1125,8 @@ def test_lstm_gradients_match_finite_differences():
     names = [n for n, _ in m.named_parameters()]
     rng = np.random.default_rng(3)
 
-    def run(x, h0, c0, *params):
-        for n, p in zip(names, params):
-            setattr(m, n, p)                    # gradcheck's float64 copies become the weights
-        out, (h, c) = m(x, (h0, c0))
+    def run(x, h0, c0, *params):               # gradcheck's float64 copies are the weights
+        out, (h, c) = zeroin.func.functional_call(m, dict(zip(names, params)), (x, (h0, c0)))
         return zeroin.cat([out.reshape(-1), h.reshape(-1), c.reshape(-1)])
 
     ins = [leaf(rng.standard_normal(s)) for s in ((3, 2, 2), (4, 2, 1), (4, 2, 2))]
@@ -1181,9 +1179,7 @@ def test_gru_gradients_match_finite_differences():
     rng = np.random.default_rng(3)
 
     def run(x, h0, *params):
-        for n, p in zip(names, params):
-            setattr(m, n, p)
-        out, h = m(x, h0)
+        out, h = zeroin.func.functional_call(m, dict(zip(names, params)), (x, h0))
         return zeroin.cat([out.reshape(-1), h.reshape(-1)])
 
     ins = [leaf(rng.standard_normal(s)) for s in ((3, 2, 2), (4, 2, 2))]
@@ -1550,11 +1546,17 @@ def _gradcheck_module(m, inputs, call):
     returns a tensor; the parameters are swapped for gradcheck's float64 copies."""
     names = [n for n, _ in m.named_parameters()]
 
+    class Call(nn.Module):                      # functional_call swaps a module's tensors
+        def __init__(self):
+            super().__init__()
+            self.m = m
+
+        def forward(self, *xs):
+            return call(self.m, *xs)
+
     def fn(*args):
-        for n, p in zip(names, args[len(inputs):]):
-            path, _, leaf_name = n.rpartition(".")
-            setattr(m.get_submodule(path), leaf_name, p)
-        return call(m, *args[:len(inputs)])
+        swap = {"m." + n: p for n, p in zip(names, args[len(inputs):])}
+        return zeroin.func.functional_call(Call(), swap, args[:len(inputs)])
     leaves = [zeroin.tensor(a, requires_grad=True) for a in inputs] + \
         [zeroin.tensor(p.data.copy(), requires_grad=True) for _, p in m.named_parameters()]
     return zeroin.gradcheck(fn, leaves, atol=1e-6, rtol=1e-5)

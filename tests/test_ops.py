@@ -248,6 +248,26 @@ def test_norm_p0_counts_the_non_zeros_and_has_no_gradient():
     assert zeroin.linalg.vector_norm(x, ord=0).item() == 2.0
 
 
+@pytest.mark.parametrize("p", [-1, -2, -0.5])
+def test_negative_order_norm_of_a_zero_is_zero_without_numpy_warnings(p):
+    # linalg.norm(t, ord=-1, dim=1) with a zero in a row: 0 ** p is inf inside, the norm 0,
+    # as torch's, which warns nothing; zeroin's NumPy warned "divide by zero"
+    torch = pytest.importorskip("torch")
+    data = [[0.0, 2.0], [1.0, -2.0], [0.0, 0.0]]
+    x = zeroin.tensor(data, requires_grad=True)
+    tx = torch.tensor(data, dtype=torch.float64, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        n = zeroin.linalg.norm(x, ord=p, dim=1)
+        n.sum().backward()
+    tn = torch.linalg.norm(tx, ord=p, dim=1)
+    tn.sum().backward()
+    np.testing.assert_allclose(n.data, tn.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-12)
+    assert zeroin.gradcheck(lambda v: zeroin.linalg.norm(v, ord=p, dim=1),
+                            [zeroin.tensor([[0.5, 2.0], [1.0, -2.0]], requires_grad=True)])
+
+
 def test_pow_exponent_gradient_is_defined_for_nonpositive_base():
     # d(x**p)/dp = x**p log x; at x = 0 (p > 0) it is 0, not NaN
     x = zeroin.tensor([0.0, 2.0])

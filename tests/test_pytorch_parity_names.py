@@ -674,6 +674,10 @@ table("search_split_cov", {
     "block_diag": lambda T: grad_of(T, lambda a, b, c: T.block_diag(a, b, c), np.array(1.5),
                                     A[0, :2], B[:2, :3]),
     "block_diag_mixed": lambda T: T.block_diag(_int(T, [[1, 2]]), t(T, [[0.5]])),
+    # PyTorch's promotion: float32 with int64 is float32, float16 with int64 float16
+    "block_diag_f32_int": lambda T: (T.block_diag(t(T, A[:2, :2]).float(), _int(T, [[5]])),
+                                     T.block_diag(_int(T, [1, 2]), t(T, 3.0).float()),
+                                     T.block_diag(t(T, [[1.0]]).half(), _int(T, [[2]]))),
     "block_diag_none": lambda T: T.block_diag(),
     "block_diag_3d": lambda T: catch(lambda: T.block_diag(t(T, A3))),
     "isin": lambda T: (T.isin(_int(T, [1, 2, 3, 2]), _int(T, [2, 5])),

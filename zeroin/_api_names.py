@@ -682,10 +682,11 @@ def block_diag(*tensors):
         if x.ndim > 2:
             raise ShapeError(f"block_diag: inputs must have 2 or fewer dimensions, got shape "
                              f"{tuple(x.shape)}")
-    ts = [x.reshape(1, -1) if x.ndim < 2 else x for x in ts]
+    # PyTorch's promotion (float32 with int64 is float32), not NumPy's (float64)
+    ts = _ops._same_dtype([x.reshape(1, -1) if x.ndim < 2 else x for x in ts])
     cols = sum(x.shape[1] for x in ts)
     from ._tensor import get_default_dtype
-    dtype = np.result_type(*[x.dtype for x in ts]) if ts else get_default_dtype()
+    dtype = ts[0].dtype if ts else get_default_dtype()
     parts, c = [], 0
     for x in ts:
         parts.append(_x.pad(x.to(dtype), (c, cols - c - x.shape[1])))

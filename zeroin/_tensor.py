@@ -963,9 +963,13 @@ def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=N
 
 
 def _print_kwargs(d):
-    """np.array2string's arguments for the current print options."""
+    """np.array2string's arguments for the current print options, every one given: NumPy's
+    own global options (``np.set_printoptions(precision=3)`` atop Raschka's notebooks) do
+    not change how tensors print, as they do not in PyTorch."""
     o = _printopts
-    kw = dict(threshold=int(min(o["threshold"], sys.maxsize)), edgeitems=o["edgeitems"])
+    kw = dict(threshold=int(min(o["threshold"], sys.maxsize)), edgeitems=o["edgeitems"],
+              precision=8, max_line_width=75, suppress_small=False, floatmode="maxprec",
+              sign="-", legacy=False)
     if d.dtype.kind == "b" and d.all():
         # NumPy pads True to False's width even when no False is printed; PyTorch pads
         # only next to a False (tensor([True, True]), tensor([ True, False]))

@@ -1195,7 +1195,8 @@ class NormOp(Function):
             return ax.min(axis=a, keepdims=k)
         if p == 1:
             return np.add.reduce(ax, axis=a, keepdims=k)
-        return np.add.reduce(ax ** p, axis=a, keepdims=k) ** (1.0 / p)
+        with np.errstate(divide="ignore"):  # p < 0 at a zero: 0 ** p = inf, the norm 0
+            return np.add.reduce(ax ** p, axis=a, keepdims=k) ** (1.0 / p)
 
     def backward(self, xp, g, out, x):
         p = self.p

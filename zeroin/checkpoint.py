@@ -85,10 +85,19 @@ def _encode(obj, path, arrays):
         enc = [_encode(v, path + [str(i)], arrays) for i, v in enumerate(obj)]
         return {"__tuple__": enc} if isinstance(obj, tuple) else {"__list__": enc}
     import dataclasses
+    name = type(obj).__name__
+    if callable(getattr(obj, "state_dict", None)) and callable(getattr(obj, "load_state_dict",
+                                                                      None)):
+        # torch.save(model, path) (Raschka's ch12): its class is code, which needs pickle
+        raise CheckpointError(
+            f"save: cannot store {where} of type {name}, a whole object with a state_dict "
+            f"(its class is code, and zeroin writes no pickle); save its state: zeroin.save("
+            f"model.state_dict(), path), and load it into a new one: model = {name}(...); "
+            f"model.load_state_dict(zeroin.load(path))")
     fix = (f"store dataclasses.asdict({path[-1] if path else 'obj'}) and rebuild it with "
-           f"{type(obj).__name__}(**d)" if dataclasses.is_dataclass(obj) else
+           f"{name}(**d)" if dataclasses.is_dataclass(obj) else
            "save a model as model.state_dict()")
-    raise CheckpointError(f"save: cannot store {where} of type {type(obj).__name__}; a "
+    raise CheckpointError(f"save: cannot store {where} of type {name}; a "
                           f"checkpoint holds dicts, lists, tuples, arrays, numbers, strings, "
                           f"booleans and None ({fix})")
 

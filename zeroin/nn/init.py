@@ -78,7 +78,7 @@ def calculate_gain(nonlinearity, param=None):
     nl = str(nonlinearity).lower()
     if nl in ("linear", "identity", "conv1d", "conv2d", "conv3d", "sigmoid",
               "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"):
-        return 1.0
+        return 1                        # PyTorch's int (it prints as 1, not 1.0)
     if nl == "tanh":
         return 5.0 / 3
     if nl == "relu":

@@ -1,8 +1,9 @@
 """Module: a function with parameters, built from other modules.
 
-Assigning a :class:`Parameter` (any leaf tensor that requires grad) or a :class:`Module` to
-an attribute registers it, so ``model.parameters()`` finds every weight of a network built
-from pieces, and ``state_dict()`` names each one by its path (``"0.weight"``).
+Assigning a :class:`Parameter` or a :class:`Module` to an attribute registers it (a plain
+tensor, even one that requires grad, stays a plain attribute, as in PyTorch), so
+``model.parameters()`` finds every weight of a network built from pieces, and
+``state_dict()`` names each one by its path (``"0.weight"``).
 """
 from __future__ import annotations
 
@@ -40,8 +41,8 @@ class Parameter(Tensor):
     PyTorch's.
 
     Layers make their weights as Parameters, so ``isinstance(layer.weight, nn.Parameter)``
-    holds; a :class:`Module` also registers any other leaf tensor that requires grad when
-    it is assigned as an attribute. A tensor's array is shared (as in PyTorch); other data
+    holds; a :class:`Module` registers a Parameter assigned as an attribute (a plain tensor
+    that requires grad stays a plain attribute, as in PyTorch). A tensor's array is shared (as in PyTorch); other data
     is copied; integer or bool data that requires grad becomes the default float dtype
     (PyTorch refuses it); complex data, and any with ``requires_grad=False``, keeps its
     dtype, as PyTorch's.
@@ -464,14 +465,11 @@ class Module:
             self._forget(name, keep="_modules")     # a replaced child keeps its place
             d["_modules"][name] = value
             _name_by_path(name, value)
-        elif _is_parameter(value):
-            self._registry("_parameters")
-            if _global_parameter_registration_hooks:
-                value = _registered(_global_parameter_registration_hooks, self, name, value)
-            self._forget(name, keep="_parameters")
-            d["_parameters"][name] = value
-            if value.name is None:
-                value.name = ParamName(name)
+        elif isinstance(value, Parameter):
+            # only a Parameter, as PyTorch: a plain tensor with requires_grad=True (Raschka's
+            # ch13 `self.w1 = torch.empty(2, 3, requires_grad=True)`) stays an attribute
+            self._set_parameter(name, value)
+            return
         elif name in d.get("_parameters", ()) or name in d.get("_modules", ()):
             _slot_value(self, name, value)          # None keeps the slot (PyTorch's)
             if name in d["_modules"] and _global_module_registration_hooks:
@@ -488,6 +486,17 @@ class Module:
         else:
             # plain attributes, including computed tensors (e.g. a cached activation)
             self._forget(name)
+        object.__setattr__(self, name, value)
+
+    def _set_parameter(self, name, value):
+        """Register ``value`` (a leaf tensor that requires grad) as parameter ``name``."""
+        self._registry("_parameters")
+        if _global_parameter_registration_hooks:
+            value = _registered(_global_parameter_registration_hooks, self, name, value)
+        self._forget(name, keep="_parameters")
+        self.__dict__["_parameters"][name] = value
+        if value.name is None:
+            value.name = ParamName(name)
         object.__setattr__(self, name, value)
 
     def _set_buffer(self, name, value):
@@ -533,7 +542,7 @@ class Module:
         if not _is_parameter(param):
             raise TypeError(f"register_parameter: {name!r} must be an nn.Parameter or a leaf "
                             f"tensor with requires_grad=True (zeroin.nn.Parameter(data))")
-        setattr(self, name, param)
+        self._set_parameter(name, param)
 
     def register_buffer(self, name, tensor, persistent=True):
         """Register a state tensor that is not learned (e.g. BatchNorm's running mean).
