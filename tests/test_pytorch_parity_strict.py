@@ -327,6 +327,47 @@ table("tutorial", {
 })
 
 
+# UvA DL tutorials 5, 7, 9, 11: the calls around their code that PyTorch refuses or that
+# NumPy would read otherwise (each was accepted silently, or refused with another type)
+table("uva", {
+    "roll_shifts_for_one_dim": lambda T: catch(lambda: T.roll(t(T, A), shifts=(1, 1), dims=0)),
+    "roll_one_shift_two_dims": lambda T: catch(lambda: T.roll(t(T, A), shifts=(1,),
+                                                              dims=(0, 1))),
+    "roll_int_shift_two_dims": lambda T: catch(lambda: T.roll(t(T, A), shifts=1, dims=(0, 1))),
+    "roll_two_shifts_no_dims": lambda T: catch(lambda: T.roll(t(T, A), shifts=(1, 2))),
+    "roll_no_shifts": lambda T: catch(lambda: T.roll(t(T, A), shifts=(), dims=())),
+    "roll_float_shift": lambda T: catch(lambda: T.roll(t(T, A), shifts=1.5, dims=0)),
+    "roll_still_rolls": lambda T: [grad_of(T, lambda x: T.roll(x, shifts=[1, -2], dims=[0, 1]),
+                                           A), T.roll(t(T, A), shifts=(1,)),
+                                   t(T, A).roll(2, 1), T.roll(t(T, A), -5)],
+    "cdist_unknown_compute_mode": lambda T: catch(lambda: T.cdist(t(T, A), t(T, B),
+                                                                  compute_mode="mm")),
+    "cdist_compute_mode_none": lambda T: catch(lambda: T.cdist(t(T, A), t(T, B),
+                                                               compute_mode=None)),
+    "cdist_compute_modes": lambda T: [T.cdist(t(T, A), t(T, B), compute_mode=m) for m in (
+        "use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+        "donot_use_mm_for_euclid_dist")],
+    "cdist_negative_p": lambda T: catch(lambda: T.cdist(t(T, A), t(T, B), p=-1)),
+    "meshgrid_unknown_indexing": lambda T: catch(lambda: T.meshgrid(t(T, A[0]), t(T, B[0]),
+                                                                    indexing="yx")),
+    "gelu_unknown_approximate": lambda T: [
+        catch(lambda: T.nn.GELU(approximate="tan")(t(T, A))),
+        catch(lambda: T.nn.functional.gelu(t(T, A), approximate="tan"))],
+    "max_pool_padding_over_half": lambda T: catch(
+        lambda: T.nn.MaxPool2d(3, stride=1, padding=2)(t(T, A3[None]))),
+    "conv_transpose_output_padding": lambda T: catch(
+        lambda: T.nn.ConvTranspose2d(2, 2, 3, stride=2, padding=1, output_padding=2)(
+            t(T, A3[None]))),
+    "einsum_subscript_sizes_differ": lambda T: catch(
+        lambda: T.einsum("bijh,bjhc->bihc", T.ones(1, 4, 4, 2), T.ones(1, 3, 2, 5))),
+    "einsum_subscripts_for_dims": lambda T: catch(lambda: T.einsum("ij,jk->ik", t(T, A),
+                                                                   t(T, B[0]))),
+    "einsum_repeated_letter_sizes": lambda T: catch(lambda: T.einsum("ii->i", t(T, A))),
+    "einsum_too_few_operands": lambda T: catch(lambda: T.einsum("bhc,hc->bh", t(T, A3))),
+    "einsum_size_one_broadcasts": lambda T: T.einsum("ij,jk->ik", t(T, A[:, :1]), t(T, B)),
+    "expand_minus_one_new_dim": lambda T: catch(lambda: t(T, A[0]).expand(-1, 4)),
+})
+
 def _out(T, f, shape, dtype=None, resized=False):
     """``f(x, out=o)`` with ``o`` a tensor of ``shape``: the result, what ``o`` now holds,
     whether they are one tensor and (unless ``o`` is to be resized: PyTorch cannot resize a
@@ -367,6 +408,29 @@ def test_idiom(name):
 
 
 # --- the messages name the fix -------------------------------------------------------------
+
+def test_uva_refusals_name_the_sizes_and_the_fix():
+    x = zeroin.tensor(A)
+    with pytest.raises(RuntimeError, match=r"roll: shifts and dimensions must align: 2 shifts "
+                                           r"\(1, 1\) for 1 dims \(0,\); give one shift per dim"):
+        zeroin.roll(x, shifts=(1, 1), dims=0)
+    with pytest.raises(TypeError, match=r"roll: shifts must be an int or a tuple of ints, got "
+                                        r"1\.5"):
+        x.roll(1.5, 0)
+    with pytest.raises(ValueError, match=r"cdist: 'mm' is not a valid value for compute_mode; "
+                                         r"use one of 'use_mm_for_euclid_dist_if_necessary'"):
+        zeroin.cdist(x, x, compute_mode="mm")
+    with pytest.raises(RuntimeError, match=r"einsum: in 'bijh,bjhc->bihc' subscript 'j' has "
+                                           r"size 3 in operand 1 \(shape \(1, 3, 2, 5\)\) but 4 "
+                                           r"in operand 0"):
+        zeroin.einsum("bijh,bjhc->bihc", zeroin.ones(1, 4, 4, 2), zeroin.ones(1, 3, 2, 5))
+    with pytest.raises(RuntimeError, match=r"einsum: 'ij,jk->ik' gives operand 1 2 subscripts "
+                                           r"\('jk'\) but it has 1 dimensions"):
+        zeroin.einsum("ij,jk->ik", x, x[0])
+    with pytest.raises(RuntimeError, match=r"expand: -1 \(keep the size\) cannot be used for "
+                                           r"the new leading dimension.*x\.expand\(2, -1\)"):
+        x[0].expand(-1, 4)
+
 
 def test_refusals_name_the_operation_and_the_fix():
     x = zeroin.tensor(A)

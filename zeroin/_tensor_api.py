@@ -944,7 +944,7 @@ def meshgrid(*tensors, indexing=None):
                       "now) or 'xy'", UserWarning, stacklevel=2)
         indexing = "ij"
     if indexing not in ("ij", "xy"):
-        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+        raise _ops._ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
     ts = [_ops._t(t) for t in tensors]
     for t in ts:
         if t.ndim > 1:
@@ -978,10 +978,18 @@ def triu_indices(row, col, offset=0, *, dtype=None, device=None):
     return _tri_indices("triu_indices", np.triu_indices, row, col, offset, dtype, device)
 
 
+_CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+                 "donot_use_mm_for_euclid_dist")
+
+
 @_export
-def cdist(x1, x2, p=2.0, compute_mode=None):
+def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     """The p-norm distances between each row of ``x1`` (..., P, M) and each row of ``x2``
-    (..., R, M): shape (..., P, R); PyTorch's gradients where a distance is 0 (NormOp's)."""
+    (..., R, M): shape (..., P, R); PyTorch's gradients where a distance is 0 (NormOp's).
+    Every ``compute_mode`` gives the exact distances (PyTorch's matrix-product modes round)."""
+    if compute_mode not in _CDIST_MODES:
+        raise ValueError(f"cdist: {compute_mode!r} is not a valid value for compute_mode; use "
+                         f"one of {', '.join(map(repr, _CDIST_MODES))}")
     a, b = _ops._t(x1), _ops._t(x2)
     for what, x in (("x1", a), ("x2", b)):
         if x.dtype.kind != "f":
@@ -990,10 +998,10 @@ def cdist(x1, x2, p=2.0, compute_mode=None):
                                   f"e.g. {what}.double()")
     _ops.same_dtypes("cdist", a, b)
     if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-1]:
-        raise ShapeError(f"cdist: expects x1 (..., P, M) and x2 (..., R, M) with the same M, "
-                         f"got shapes {a.shape} and {b.shape}")
+        raise ShapeError(f"cdist: expects x1 (..., P, M) and x2 (..., R, M), at least 2-D and "
+                         f"with the same M, got shapes {a.shape} and {b.shape}")
     if p < 0:
-        raise ValueError(f"cdist: p must be >= 0, got {p}")
+        raise _ops._ValueError(f"cdist: p must be >= 0, got {p}")
     diff = _ops.unsqueeze(a, -2) - _ops.unsqueeze(b, -3)           # (..., P, R, M)
     return _x.norm(diff, p=p, dim=-1)       # NormOp: PyTorch's gradients at 0, any p
 
