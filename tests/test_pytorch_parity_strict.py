@@ -366,6 +366,13 @@ table("uva", {
     "einsum_too_few_operands": lambda T: catch(lambda: T.einsum("bhc,hc->bh", t(T, A3))),
     "einsum_size_one_broadcasts": lambda T: T.einsum("ij,jk->ik", t(T, A[:, :1]), t(T, B)),
     "expand_minus_one_new_dim": lambda T: catch(lambda: t(T, A[0]).expand(-1, 4)),
+    # tutorial 11's dequantization draws rand_like(z) after z.to(float32); on the int32
+    # image itself PyTorch has no kernel (NotImplementedError)
+    "rand_like_int_image": lambda T: [catch(lambda: T.rand_like(t(T, A).to(T.int32))),
+                                      catch(lambda: T.randn(2, dtype=T.int64)),
+                                      catch(lambda: T.rand(2, dtype=T.bool))],
+    "normal_parameters_do_not_broadcast": lambda T: catch(
+        lambda: T.distributions.Normal(t(T, A[0]), t(T, A[:, 0]))),
 })
 
 def _out(T, f, shape, dtype=None, resized=False):

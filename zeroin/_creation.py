@@ -309,6 +309,11 @@ def randint_like(input, low=0, high=None, *, generator=None, dtype=None, device=
 
 # --- random ----------------------------------------------------------------------------------
 
+class _DrawDtypeError(DtypeError, NotImplementedError):
+    """A float draw asked for another dtype: PyTorch has no kernel for it and raises a
+    NotImplementedError (``rand_like`` of an int32 image); also a TypeError."""
+
+
 def _float_draw(op, draw, size, dtype, generator, device, requires_grad, scale=1.0,
                 size_kw=None):
     """``draw(rng, shape)`` as a tensor of ``dtype``; a complex one draws both parts (each
@@ -316,7 +321,9 @@ def _float_draw(op, draw, size, dtype, generator, device, requires_grad, scale=1
     ``size=`` keyword (d2l's ``randn(size=(), requires_grad=True)``)."""
     d = _float(dtype, op)
     if d.kind not in "fc":
-        raise TypeError(f"{op}: dtype must be floating point or complex, got {d}")
+        raise _DrawDtypeError(f"{op}: dtype must be floating point or complex, got {d}; for "
+                              f"whole numbers use randint (randint_like), or convert first "
+                              f"(x.float())")
     rng, shape = get_rng(generator), _size(op, size, size_kw)
     if d.kind == "c":
         arr = np.empty(shape, d)
