@@ -373,7 +373,31 @@ table("uva", {
                                       catch(lambda: T.rand(2, dtype=T.bool))],
     "normal_parameters_do_not_broadcast": lambda T: catch(
         lambda: T.distributions.Normal(t(T, A[0]), t(T, A[:, 0]))),
+    "grad_switches_decorate_without_the_call": lambda T: _bare_decorators(T),
 })
+
+
+def _bare_decorators(T):
+    """``@T.no_grad`` / ``@T.enable_grad`` / ``@T.inference_mode`` without the call (tutorial
+    11 writes ``@torch.no_grad()`` above its sampler; newer code drops the parentheses)."""
+    x = t(T, A, grad=True)
+
+    @T.no_grad
+    def off(x):
+        return (x * 2).requires_grad, T.is_grad_enabled()
+
+    @T.enable_grad
+    def on(x):
+        return (x * 2).requires_grad
+
+    @T.inference_mode
+    def infer(x):
+        return (x * 2).requires_grad, T.is_inference_mode_enabled()
+
+    with T.no_grad():
+        back_on = on(x)
+    return [off(x), back_on, infer(x), T.is_grad_enabled(), off.__name__,
+            T.inference_mode(False)(infer)(x)]
 
 def _out(T, f, shape, dtype=None, resized=False):
     """``f(x, out=o)`` with ``o`` a tensor of ``shape``: the result, what ``o`` now holds,

@@ -1034,7 +1034,12 @@ _inference = threading.local()      # .on: inside inference_mode(True), for this
 
 class inference_mode(no_grad):
     """Like :class:`zeroin.no_grad` (zeroin has no separate inference tensors); while on,
-    :func:`is_inference_mode_enabled` says True."""
+    :func:`is_inference_mode_enabled` says True. ``@inference_mode`` decorates too."""
+
+    def __new__(cls, mode=True):
+        if mode is None or isinstance(mode, bool):
+            return object.__new__(cls)
+        return cls()(mode)          # @inference_mode without the call: mode is the function
 
     def __init__(self, mode=True):
         self._value = not mode
