@@ -374,7 +374,31 @@ table("uva", {
     "normal_parameters_do_not_broadcast": lambda T: catch(
         lambda: T.distributions.Normal(t(T, A[0]), t(T, A[:, 0]))),
     "grad_switches_decorate_without_the_call": lambda T: _bare_decorators(T),
+    # tutorial 7's attn_logits.new_zeros(...).fill_(-9e15) in float16 (or -1e9 masks):
+    # PyTorch refuses a value past the dtype's range, NumPy made it -inf silently
+    "fill_past_the_dtype": lambda T: [catch(lambda: f(T)) for f in _PAST_DTYPE],
+    "fill_within_the_dtype": lambda T: [
+        T.ones(2, dtype=T.uint8).fill_(-1), T.ones(2, dtype=T.int32).fill_(-2.7),
+        T.ones(2, dtype=T.int64).fill_(-2 ** 63), T.ones(2, dtype=T.float16).fill_(65504.0),
+        T.ones(2, dtype=T.float32).fill_(float("inf")), T.ones(2, dtype=T.bool).fill_(5),
+        T.ones(2, dtype=T.uint8).new_full((2,), -255), T.full((2,), -9e15),
+        T.ones(2, dtype=T.float16).masked_fill(T.tensor([True, False]), -6e4)],
 })
+
+_PAST_DTYPE = [
+    lambda T: T.ones(1, 2, 2, dtype=T.float16).new_zeros((1, 2, 2, 2)).fill_(-9e15),
+    lambda T: T.ones(2, dtype=T.float16).masked_fill(T.tensor([True, False]), -1e9),
+    lambda T: T.ones(2, dtype=T.float16).masked_fill_(T.tensor([True, False]), -1e9),
+    lambda T: T.ones(2, dtype=T.float32).fill_(1e39),
+    lambda T: T.full((2,), 70000.0, dtype=T.float16),
+    lambda T: T.ones(2, dtype=T.float16).new_full((2,), 1e6),
+    lambda T: T.full_like(T.ones(2, dtype=T.int8), 200),
+    lambda T: T.ones(2, dtype=T.int8).fill_(300),
+    lambda T: T.ones(2, dtype=T.int32).fill_(float("nan")),
+    lambda T: T.ones(2, dtype=T.uint8).fill_(-256),
+    lambda T: T.ones(2, dtype=T.uint8).fill_(-0.5),
+    lambda T: T.ones(2, dtype=T.int64).masked_fill(T.tensor([True, False]), float("-inf")),
+    lambda T: T.full((2,), 2 ** 63)]
 
 
 def _bare_decorators(T):
@@ -458,6 +482,10 @@ def test_uva_refusals_name_the_sizes_and_the_fix():
     with pytest.raises(RuntimeError, match=r"einsum: 'ij,jk->ik' gives operand 1 2 subscripts "
                                            r"\('jk'\) but it has 1 dimensions"):
         zeroin.einsum("ij,jk->ik", x, x[0])
+    with pytest.raises(RuntimeError, match=r"fill_: the value -9e\+15 cannot be converted to "
+                                           r"float16 without overflow \(float16 holds -65504 to "
+                                           r"65504\); convert the tensor first"):
+        zeroin.ones(2, dtype=zeroin.float16).fill_(-9e15)
     with pytest.raises(RuntimeError, match=r"expand: -1 \(keep the size\) cannot be used for "
                                            r"the new leading dimension.*x\.expand\(2, -1\)"):
         x[0].expand(-1, 4)

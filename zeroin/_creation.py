@@ -20,7 +20,7 @@ import numpy as np
 from ._tensor import Tensor, _leaf, get_default_dtype, tensor
 from .errors import DtypeError, ShapeError, ZeroinError
 from .dtypes import as_device, as_dtype
-from .ops import write_out
+from .ops import _fill_scalar, write_out
 from .random import get_rng
 
 __all__ = ["zeros", "ones", "full", "empty", "eye", "arange", "linspace", "logspace",
@@ -126,6 +126,7 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
         fill_value = fill_value.item()
     d = as_dtype(dtype, "full") or _fill_dtype(fill_value)
     shape = _size("full", (size,) if isinstance(size, (tuple, list)) else (size,))
+    fill_value = _fill_scalar("full", fill_value, d)
     return _make(np.full(shape, fill_value, dtype=d), None, requires_grad, device, "full")
 
 
@@ -278,6 +279,7 @@ def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False
               layout=None, memory_format=None):
     """``fill_value`` with ``input``'s shape and dtype (or ``dtype``)."""
     shape, d = _like("full_like", input, dtype)
+    fill_value = _fill_scalar("full_like", fill_value, d)
     return _make(np.full(shape, fill_value, d), None, requires_grad, device, "full_like")
 
 

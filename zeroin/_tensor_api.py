@@ -682,7 +682,8 @@ _export(_ops.concatenate, "concat")
 def _new(self, op, shape, fill, dtype, device, requires_grad):
     from ._creation import _make
     d = as_dtype(dtype, op) or self.dtype
-    return _make(np.full(shape, fill, dtype=d), None, requires_grad, device, op)
+    return _make(np.full(shape, _ops._fill_scalar(op, fill, d), dtype=d), None, requires_grad,
+                 device, op)
 
 
 def _new_size(op, sizes, size):
@@ -1263,7 +1264,7 @@ def _fill(x, value):
         raise ShapeError(f"fill_: the value must be a number or a 0-d tensor, got shape "
                          f"{np.shape(_raw(value))}; to copy a tensor in (broadcasting), use "
                          f"copy_")
-    return _full(x, value)
+    return _full(x, _ops._fill_scalar("fill_", value, x.dtype))
 
 
 def _full(x, value):

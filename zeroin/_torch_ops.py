@@ -1896,13 +1896,12 @@ def masked_fill(input, mask, value):  # noqa: A002
     if m.dtype != bool:
         raise DtypeError(f"masked_fill: mask must be a bool tensor, got dtype {m.dtype}; "
                          f"compare to make one (mask == 0, mask > 0) or call mask.bool()")
+    if not isinstance(value, Tensor):     # -9e15 into float16, 300 into int8: PyTorch's error
+        value = _ops._fill_scalar("masked_fill", value, x.dtype)
     if x.dtype.kind in "biu":       # the result keeps input's dtype: 9.5 fills an int64 with 9
         if isinstance(value, Tensor):
             value = value.to(x.dtype) if value.dtype != x.dtype else value
         else:
-            if x.dtype.kind != "b" and not math.isfinite(value):
-                raise _ops._ValueError(f"masked_fill: the value {value} cannot be stored in a "
-                                       f"{x.dtype} tensor; convert the input first (x.float())")
             value = np.asarray(value).astype(x.dtype).item()
     try:
         shape = np.broadcast_shapes(m.shape, x.shape)
