@@ -27,7 +27,13 @@ CONV1D = [((2, 3, 7), (2, 3, 3), dict(stride=2, padding=1)),
           ((1, 4, 6), (2, 2, 2), dict(dilation=2, groups=2, padding="same"))]
 TRANSPOSE2D = [((2, 3, 3, 4), (3, 2, 3, 3), dict(stride=2, padding=1, output_padding=1)),
                ((1, 4, 3, 3), (4, 1, 2, 3), dict(stride=(1, 2), dilation=(2, 1), groups=2)),
-               ((1, 2, 2, 2), (2, 3, 4, 4), dict(stride=3, padding=2))]
+               ((1, 2, 2, 2), (2, 3, 4, 4), dict(stride=3, padding=2)),
+               # output_padding >= the stride, below the dilation (PyTorch allows it): the
+               # rows PyTorch adds past the padded-away ones, then zeros
+               ((1, 2, 3, 3), (2, 3, 3, 2), dict(stride=1, dilation=(2, 3), padding=(1, 2),
+                                                 output_padding=(1, 2))),
+               ((1, 2, 2, 3), (2, 2, 2, 2), dict(stride=(1, 2), dilation=3, padding=1,
+                                                 output_padding=(2, 2), groups=2))]
 
 
 def _case(shapes):
@@ -56,6 +62,28 @@ def test_conv_transpose1d_gradients():
     x, w = _case([(2, 2, 4), (2, 3, 3)])
     check_both(lambda x, w: F.conv_transpose1d(x, w, stride=2, padding=1, output_padding=1),
                x, w)
+    x, w, b = _case([(1, 2, 4), (2, 3, 2), (3,)])     # output_padding 2 >= stride, < dilation
+    check_both(lambda x, w, b: F.conv_transpose1d(x, w, b, stride=1, padding=1,
+                                                  output_padding=2, dilation=3), x, w, b)
+
+
+def test_conv_transpose_output_padding_follows_pytorchs_rule():
+    # PyTorch wants output_padding below the stride OR the dilation (zeroin refused it at
+    # or above the stride); at or above both it is a RuntimeError that names both
+    torch = pytest.importorskip("torch")
+    _vs_torch(lambda x, w: F.conv_transpose1d(x, w, dilation=2, output_padding=1),
+              lambda x, w: torch.nn.functional.conv_transpose1d(x, w, dilation=2,
+                                                                output_padding=1),
+              [(1, 2, 4), (2, 3, 3)])
+    assert nn.ConvTranspose2d(2, 3, 3, dilation=2, output_padding=1)(
+        zeroin.ones(1, 2, 4, 4)).shape == (1, 3, 9, 9)
+    for f, xs, ws in ((F.conv_transpose1d, (1, 2, 4), (2, 3, 3)),
+                      (F.conv_transpose2d, (1, 2, 4, 4), (2, 3, 3, 3)),
+                      (F.conv_transpose3d, (1, 2, 3, 3, 3), (2, 3, 2, 2, 2))):
+        with pytest.raises(RuntimeError, match=r"output_padding \(1,.* must be smaller than "
+                                               r"either the stride \(1,.* or the dilation "
+                                               r"\(1,"):
+            f(zeroin.ones(*xs), zeroin.ones(*ws), output_padding=1)
 
 
 def test_conv2d_by_hand_and_conv_transpose_is_its_input_gradient():

@@ -327,6 +327,102 @@ table("tutorial", {
 })
 
 
+# UvA DL tutorials 5, 7, 9, 11: the calls around their code that PyTorch refuses or that
+# NumPy would read otherwise (each was accepted silently, or refused with another type)
+table("uva", {
+    "roll_shifts_for_one_dim": lambda T: catch(lambda: T.roll(t(T, A), shifts=(1, 1), dims=0)),
+    "roll_one_shift_two_dims": lambda T: catch(lambda: T.roll(t(T, A), shifts=(1,),
+                                                              dims=(0, 1))),
+    "roll_int_shift_two_dims": lambda T: catch(lambda: T.roll(t(T, A), shifts=1, dims=(0, 1))),
+    "roll_two_shifts_no_dims": lambda T: catch(lambda: T.roll(t(T, A), shifts=(1, 2))),
+    "roll_no_shifts": lambda T: catch(lambda: T.roll(t(T, A), shifts=(), dims=())),
+    "roll_float_shift": lambda T: catch(lambda: T.roll(t(T, A), shifts=1.5, dims=0)),
+    "roll_still_rolls": lambda T: [grad_of(T, lambda x: T.roll(x, shifts=[1, -2], dims=[0, 1]),
+                                           A), T.roll(t(T, A), shifts=(1,)),
+                                   t(T, A).roll(2, 1), T.roll(t(T, A), -5)],
+    "cdist_unknown_compute_mode": lambda T: catch(lambda: T.cdist(t(T, A), t(T, B),
+                                                                  compute_mode="mm")),
+    "cdist_compute_mode_none": lambda T: catch(lambda: T.cdist(t(T, A), t(T, B),
+                                                               compute_mode=None)),
+    "cdist_compute_modes": lambda T: [T.cdist(t(T, A), t(T, B), compute_mode=m) for m in (
+        "use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+        "donot_use_mm_for_euclid_dist")],
+    "cdist_negative_p": lambda T: catch(lambda: T.cdist(t(T, A), t(T, B), p=-1)),
+    "meshgrid_unknown_indexing": lambda T: catch(lambda: T.meshgrid(t(T, A[0]), t(T, B[0]),
+                                                                    indexing="yx")),
+    "gelu_unknown_approximate": lambda T: [
+        catch(lambda: T.nn.GELU(approximate="tan")(t(T, A))),
+        catch(lambda: T.nn.functional.gelu(t(T, A), approximate="tan"))],
+    "max_pool_padding_over_half": lambda T: catch(
+        lambda: T.nn.MaxPool2d(3, stride=1, padding=2)(t(T, A3[None]))),
+    "conv_transpose_output_padding": lambda T: catch(
+        lambda: T.nn.ConvTranspose2d(2, 2, 3, stride=2, padding=1, output_padding=2)(
+            t(T, A3[None]))),
+    "einsum_subscript_sizes_differ": lambda T: catch(
+        lambda: T.einsum("bijh,bjhc->bihc", T.ones(1, 4, 4, 2), T.ones(1, 3, 2, 5))),
+    "einsum_subscripts_for_dims": lambda T: catch(lambda: T.einsum("ij,jk->ik", t(T, A),
+                                                                   t(T, B[0]))),
+    "einsum_repeated_letter_sizes": lambda T: catch(lambda: T.einsum("ii->i", t(T, A))),
+    "einsum_too_few_operands": lambda T: catch(lambda: T.einsum("bhc,hc->bh", t(T, A3))),
+    "einsum_size_one_broadcasts": lambda T: T.einsum("ij,jk->ik", t(T, A[:, :1]), t(T, B)),
+    "expand_minus_one_new_dim": lambda T: catch(lambda: t(T, A[0]).expand(-1, 4)),
+    # tutorial 11's dequantization draws rand_like(z) after z.to(float32); on the int32
+    # image itself PyTorch has no kernel (NotImplementedError)
+    "rand_like_int_image": lambda T: [catch(lambda: T.rand_like(t(T, A).to(T.int32))),
+                                      catch(lambda: T.randn(2, dtype=T.int64)),
+                                      catch(lambda: T.rand(2, dtype=T.bool))],
+    "normal_parameters_do_not_broadcast": lambda T: catch(
+        lambda: T.distributions.Normal(t(T, A[0]), t(T, A[:, 0]))),
+    "grad_switches_decorate_without_the_call": lambda T: _bare_decorators(T),
+    # tutorial 7's attn_logits.new_zeros(...).fill_(-9e15) in float16 (or -1e9 masks):
+    # PyTorch refuses a value past the dtype's range, NumPy made it -inf silently
+    "fill_past_the_dtype": lambda T: [catch(lambda: f(T)) for f in _PAST_DTYPE],
+    "fill_within_the_dtype": lambda T: [
+        T.ones(2, dtype=T.uint8).fill_(-1), T.ones(2, dtype=T.int32).fill_(-2.7),
+        T.ones(2, dtype=T.int64).fill_(-2 ** 63), T.ones(2, dtype=T.float16).fill_(65504.0),
+        T.ones(2, dtype=T.float32).fill_(float("inf")), T.ones(2, dtype=T.bool).fill_(5),
+        T.ones(2, dtype=T.uint8).new_full((2,), -255), T.full((2,), -9e15),
+        T.ones(2, dtype=T.float16).masked_fill(T.tensor([True, False]), -6e4)],
+})
+
+_PAST_DTYPE = [
+    lambda T: T.ones(1, 2, 2, dtype=T.float16).new_zeros((1, 2, 2, 2)).fill_(-9e15),
+    lambda T: T.ones(2, dtype=T.float16).masked_fill(T.tensor([True, False]), -1e9),
+    lambda T: T.ones(2, dtype=T.float16).masked_fill_(T.tensor([True, False]), -1e9),
+    lambda T: T.ones(2, dtype=T.float32).fill_(1e39),
+    lambda T: T.full((2,), 70000.0, dtype=T.float16),
+    lambda T: T.ones(2, dtype=T.float16).new_full((2,), 1e6),
+    lambda T: T.full_like(T.ones(2, dtype=T.int8), 200),
+    lambda T: T.ones(2, dtype=T.int8).fill_(300),
+    lambda T: T.ones(2, dtype=T.int32).fill_(float("nan")),
+    lambda T: T.ones(2, dtype=T.uint8).fill_(-256),
+    lambda T: T.ones(2, dtype=T.uint8).fill_(-0.5),
+    lambda T: T.ones(2, dtype=T.int64).masked_fill(T.tensor([True, False]), float("-inf")),
+    lambda T: T.full((2,), 2 ** 63)]
+
+
+def _bare_decorators(T):
+    """``@T.no_grad`` / ``@T.enable_grad`` / ``@T.inference_mode`` without the call (tutorial
+    11 writes ``@torch.no_grad()`` above its sampler; newer code drops the parentheses)."""
+    x = t(T, A, grad=True)
+
+    @T.no_grad
+    def off(x):
+        return (x * 2).requires_grad, T.is_grad_enabled()
+
+    @T.enable_grad
+    def on(x):
+        return (x * 2).requires_grad
+
+    @T.inference_mode
+    def infer(x):
+        return (x * 2).requires_grad, T.is_inference_mode_enabled()
+
+    with T.no_grad():
+        back_on = on(x)
+    return [off(x), back_on, infer(x), T.is_grad_enabled(), off.__name__,
+            T.inference_mode(False)(infer)(x)]
+
 def _out(T, f, shape, dtype=None, resized=False):
     """``f(x, out=o)`` with ``o`` a tensor of ``shape``: the result, what ``o`` now holds,
     whether they are one tensor and (unless ``o`` is to be resized: PyTorch cannot resize a
@@ -367,6 +463,33 @@ def test_idiom(name):
 
 
 # --- the messages name the fix -------------------------------------------------------------
+
+def test_uva_refusals_name_the_sizes_and_the_fix():
+    x = zeroin.tensor(A)
+    with pytest.raises(RuntimeError, match=r"roll: shifts and dimensions must align: 2 shifts "
+                                           r"\(1, 1\) for 1 dims \(0,\); give one shift per dim"):
+        zeroin.roll(x, shifts=(1, 1), dims=0)
+    with pytest.raises(TypeError, match=r"roll: shifts must be an int or a tuple of ints, got "
+                                        r"1\.5"):
+        x.roll(1.5, 0)
+    with pytest.raises(ValueError, match=r"cdist: 'mm' is not a valid value for compute_mode; "
+                                         r"use one of 'use_mm_for_euclid_dist_if_necessary'"):
+        zeroin.cdist(x, x, compute_mode="mm")
+    with pytest.raises(RuntimeError, match=r"einsum: in 'bijh,bjhc->bihc' subscript 'j' has "
+                                           r"size 3 in operand 1 \(shape \(1, 3, 2, 5\)\) but 4 "
+                                           r"in operand 0"):
+        zeroin.einsum("bijh,bjhc->bihc", zeroin.ones(1, 4, 4, 2), zeroin.ones(1, 3, 2, 5))
+    with pytest.raises(RuntimeError, match=r"einsum: 'ij,jk->ik' gives operand 1 2 subscripts "
+                                           r"\('jk'\) but it has 1 dimensions"):
+        zeroin.einsum("ij,jk->ik", x, x[0])
+    with pytest.raises(RuntimeError, match=r"fill_: the value -9e\+15 cannot be converted to "
+                                           r"float16 without overflow \(float16 holds -65504 to "
+                                           r"65504\); convert the tensor first"):
+        zeroin.ones(2, dtype=zeroin.float16).fill_(-9e15)
+    with pytest.raises(RuntimeError, match=r"expand: -1 \(keep the size\) cannot be used for "
+                                           r"the new leading dimension.*x\.expand\(2, -1\)"):
+        x[0].expand(-1, 4)
+
 
 def test_refusals_name_the_operation_and_the_fix():
     x = zeroin.tensor(A)

@@ -21,7 +21,10 @@ CONV3D = [((2, 3, 4, 5, 4), (4, 3, 2, 3, 2), {}),
           ((4, 3, 3, 3), (2, 4, 2, 2, 2), dict(padding=1))]          # unbatched (C, D, H, W)
 TRANSPOSE3D = [((1, 3, 3, 2, 3), (3, 2, 3, 2, 3), dict(stride=2, padding=1, output_padding=1)),
                ((2, 4, 2, 3, 2), (4, 1, 2, 3, 2), dict(stride=(1, 2, 3), dilation=(2, 1, 1),
-                                                       groups=2, output_padding=(0, 1, 2)))]
+                                                       groups=2, output_padding=(0, 1, 2))),
+               # output_padding >= the stride but below the dilation, as PyTorch allows
+               ((1, 2, 2, 2, 3), (2, 2, 2, 2, 2), dict(stride=(1, 2, 1), dilation=(3, 1, 2),
+                                                       padding=1, output_padding=(2, 1, 1)))]
 MAXPOOL = [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
            dict(kernel_size=(2, 3, 2), stride=(2, 1, 3), ceil_mode=True),
            dict(kernel_size=3, stride=2, dilation=(1, 2, 1), padding=1, ceil_mode=True)]
@@ -277,7 +280,8 @@ ERRORS = [
      ["avg_pool3d", "padding (2, 2, 2)", "half the kernel size"]),
     (lambda: F.conv_transpose3d(zeroin.zeros(1, 2, 3, 3, 3), zeroin.zeros(2, 1, 2, 2, 2),
                                 stride=2, output_padding=2), ValueError,
-     ["conv_transpose3d", "output_padding (2, 2, 2)", "smaller than the stride"]),
+     ["conv_transpose3d", "output_padding (2, 2, 2)", "smaller than either the stride",
+      "or the dilation"]),
     (lambda: F.interpolate(zeroin.zeros(1, 1, 2, 2, 2), scale_factor=2, mode="bilinear"),
      ValueError, ["interpolate", "'bilinear'", "5-D", "trilinear"]),
     (lambda: nn.BatchNorm3d(2)(zeroin.zeros(2, 2, 3, 3)), ValueError,

@@ -20,7 +20,7 @@ import numpy as np
 from ._tensor import Tensor, _leaf, get_default_dtype, tensor
 from .errors import DtypeError, ShapeError, ZeroinError
 from .dtypes import as_device, as_dtype
-from .ops import write_out
+from .ops import _fill_scalar, write_out
 from .random import get_rng
 
 __all__ = ["zeros", "ones", "full", "empty", "eye", "arange", "linspace", "logspace",
@@ -126,6 +126,7 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
         fill_value = fill_value.item()
     d = as_dtype(dtype, "full") or _fill_dtype(fill_value)
     shape = _size("full", (size,) if isinstance(size, (tuple, list)) else (size,))
+    fill_value = _fill_scalar("full", fill_value, d)
     return _make(np.full(shape, fill_value, dtype=d), None, requires_grad, device, "full")
 
 
@@ -278,6 +279,7 @@ def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False
               layout=None, memory_format=None):
     """``fill_value`` with ``input``'s shape and dtype (or ``dtype``)."""
     shape, d = _like("full_like", input, dtype)
+    fill_value = _fill_scalar("full_like", fill_value, d)
     return _make(np.full(shape, fill_value, d), None, requires_grad, device, "full_like")
 
 
@@ -309,6 +311,11 @@ def randint_like(input, low=0, high=None, *, generator=None, dtype=None, device=
 
 # --- random ----------------------------------------------------------------------------------
 
+class _DrawDtypeError(DtypeError, NotImplementedError):
+    """A float draw asked for another dtype: PyTorch has no kernel for it and raises a
+    NotImplementedError (``rand_like`` of an int32 image); also a TypeError."""
+
+
 def _float_draw(op, draw, size, dtype, generator, device, requires_grad, scale=1.0,
                 size_kw=None):
     """``draw(rng, shape)`` as a tensor of ``dtype``; a complex one draws both parts (each
@@ -316,7 +323,9 @@ def _float_draw(op, draw, size, dtype, generator, device, requires_grad, scale=1
     ``size=`` keyword (d2l's ``randn(size=(), requires_grad=True)``)."""
     d = _float(dtype, op)
     if d.kind not in "fc":
-        raise TypeError(f"{op}: dtype must be floating point or complex, got {d}")
+        raise _DrawDtypeError(f"{op}: dtype must be floating point or complex, got {d}; for "
+                              f"whole numbers use randint (randint_like), or convert first "
+                              f"(x.float())")
     rng, shape = get_rng(generator), _size(op, size, size_kw)
     if d.kind == "c":
         arr = np.empty(shape, d)

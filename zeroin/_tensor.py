@@ -106,16 +106,24 @@ class _GradSwitch:
         return wrapper
 
 
-class no_grad(_GradSwitch):
+class _NoArgSwitch(_GradSwitch):
+    """A switch that also decorates without the call, ``@zeroin.no_grad``, as PyTorch's."""
+
+    def __new__(cls, orig_func=None):
+        self = super().__new__(cls)
+        return self if orig_func is None else self(orig_func)
+
+
+class no_grad(_NoArgSwitch):
     """Ops inside do not record the graph: for evaluation and for in-place updates.
 
-    Use as ``with zeroin.no_grad(): ...`` or as a decorator ``@zeroin.no_grad()``.
-    Grad mode is per thread.
+    Use as ``with zeroin.no_grad(): ...`` or as a decorator, ``@zeroin.no_grad()`` or
+    ``@zeroin.no_grad``. Grad mode is per thread.
     """
     _value = False
 
 
-class enable_grad(_GradSwitch):
+class enable_grad(_NoArgSwitch):
     """Turn graph recording back on inside a :class:`no_grad` block (or as a decorator)."""
     _value = True
 

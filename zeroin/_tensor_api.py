@@ -682,7 +682,8 @@ _export(_ops.concatenate, "concat")
 def _new(self, op, shape, fill, dtype, device, requires_grad):
     from ._creation import _make
     d = as_dtype(dtype, op) or self.dtype
-    return _make(np.full(shape, fill, dtype=d), None, requires_grad, device, op)
+    return _make(np.full(shape, _ops._fill_scalar(op, fill, d), dtype=d), None, requires_grad,
+                 device, op)
 
 
 def _new_size(op, sizes, size):
@@ -944,7 +945,7 @@ def meshgrid(*tensors, indexing=None):
                       "now) or 'xy'", UserWarning, stacklevel=2)
         indexing = "ij"
     if indexing not in ("ij", "xy"):
-        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+        raise _ops._ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
     ts = [_ops._t(t) for t in tensors]
     for t in ts:
         if t.ndim > 1:
@@ -978,10 +979,18 @@ def triu_indices(row, col, offset=0, *, dtype=None, device=None):
     return _tri_indices("triu_indices", np.triu_indices, row, col, offset, dtype, device)
 
 
+_CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+                 "donot_use_mm_for_euclid_dist")
+
+
 @_export
-def cdist(x1, x2, p=2.0, compute_mode=None):
+def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     """The p-norm distances between each row of ``x1`` (..., P, M) and each row of ``x2``
-    (..., R, M): shape (..., P, R); PyTorch's gradients where a distance is 0 (NormOp's)."""
+    (..., R, M): shape (..., P, R); PyTorch's gradients where a distance is 0 (NormOp's).
+    Every ``compute_mode`` gives the exact distances (PyTorch's matrix-product modes round)."""
+    if compute_mode not in _CDIST_MODES:
+        raise ValueError(f"cdist: {compute_mode!r} is not a valid value for compute_mode; use "
+                         f"one of {', '.join(map(repr, _CDIST_MODES))}")
     a, b = _ops._t(x1), _ops._t(x2)
     for what, x in (("x1", a), ("x2", b)):
         if x.dtype.kind != "f":
@@ -990,10 +999,10 @@ def cdist(x1, x2, p=2.0, compute_mode=None):
                                   f"e.g. {what}.double()")
     _ops.same_dtypes("cdist", a, b)
     if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-1]:
-        raise ShapeError(f"cdist: expects x1 (..., P, M) and x2 (..., R, M) with the same M, "
-                         f"got shapes {a.shape} and {b.shape}")
+        raise ShapeError(f"cdist: expects x1 (..., P, M) and x2 (..., R, M), at least 2-D and "
+                         f"with the same M, got shapes {a.shape} and {b.shape}")
     if p < 0:
-        raise ValueError(f"cdist: p must be >= 0, got {p}")
+        raise _ops._ValueError(f"cdist: p must be >= 0, got {p}")
     diff = _ops.unsqueeze(a, -2) - _ops.unsqueeze(b, -3)           # (..., P, R, M)
     return _x.norm(diff, p=p, dim=-1)       # NormOp: PyTorch's gradients at 0, any p
 
@@ -1026,7 +1035,12 @@ _inference = threading.local()      # .on: inside inference_mode(True), for this
 
 class inference_mode(no_grad):
     """Like :class:`zeroin.no_grad` (zeroin has no separate inference tensors); while on,
-    :func:`is_inference_mode_enabled` says True."""
+    :func:`is_inference_mode_enabled` says True. ``@inference_mode`` decorates too."""
+
+    def __new__(cls, mode=True):
+        if mode is None or isinstance(mode, bool):
+            return object.__new__(cls)
+        return cls()(mode)          # @inference_mode without the call: mode is the function
 
     def __init__(self, mode=True):
         self._value = not mode
@@ -1250,7 +1264,7 @@ def _fill(x, value):
         raise ShapeError(f"fill_: the value must be a number or a 0-d tensor, got shape "
                          f"{np.shape(_raw(value))}; to copy a tensor in (broadcasting), use "
                          f"copy_")
-    return _full(x, value)
+    return _full(x, _ops._fill_scalar("fill_", value, x.dtype))
 
 
 def _full(x, value):

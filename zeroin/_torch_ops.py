@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import math
 import numbers
+import operator
 
 import numpy as np
 
@@ -921,7 +922,8 @@ class GELUOp(Function):
 def gelu(input, approximate="none"):  # noqa: A002
     """Gaussian error linear unit; ``approximate="tanh"`` for the tanh formula."""
     if approximate not in ("none", "tanh"):
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        raise _ArgumentError(f"gelu: approximate must be 'none' or 'tanh', got "
+                             f"{approximate!r}")
     return GELUOp(approximate == "tanh")(_t(input))
 
 
@@ -1395,17 +1397,34 @@ class RollOp(Function):
             RollOp(back, self.dims).forward(g)
 
 
+def _int_tuple(op, what, v):
+    """``v`` (an int or a sequence of ints) as a tuple of ints; a float is PyTorch's
+    TypeError (NumPy would truncate it)."""
+    seq = (v,) if not isinstance(v, (tuple, list)) else v
+    try:
+        return tuple(operator.index(s) for s in seq)
+    except TypeError:
+        raise TypeError(f"{op}: {what} must be an int or a tuple of ints, got {v!r}") from None
+
+
 @op(RollOp, methods=("roll",))
 def roll(input, shifts, dims=None):  # noqa: A002
-    """Shift elements along ``dims`` cyclically (the flattened tensor if ``dims`` is None)."""
+    """Shift elements along ``dims`` cyclically (the flattened tensor if ``dims`` is None);
+    one shift per dim, as PyTorch checks (NumPy would broadcast them)."""
     x = _t(input)
-    if dims is not None:
-        _check_axis("roll", x, dims)
-        if not isinstance(dims, numbers.Integral):
-            dims, shifts = tuple(dims), tuple(shifts)
-    elif not isinstance(shifts, numbers.Integral):
-        raise TypeError("roll: several shifts need dims")
-    return RollOp(shifts, dims)(x)
+    sh = _int_tuple("roll", "shifts", shifts)
+    dm = () if dims is None else _int_tuple("roll", "dims", dims)
+    if not sh:
+        raise _ArgumentError("roll: `shifts` required: give one shift per dim, e.g. "
+                             "roll(x, shifts=1, dims=0)")
+    if len(sh) != len(dm) and not (dims is None and len(sh) == 1):
+        raise _ArgumentError(f"roll: shifts and dimensions must align: {len(sh)} shifts "
+                             f"{sh} for {len(dm)} dims {dm}; give one shift per dim (or "
+                             f"one shift and no dims to roll the flattened tensor)")
+    if dims is None:
+        return RollOp(sh[0], None)(x)
+    _check_axis("roll", x, dm)
+    return RollOp(sh, dm)(x)
 
 
 class TriOp(Function):
@@ -1669,6 +1688,11 @@ def expand(input, *sizes):  # noqa: A002
     if lead < 0:
         raise ShapeError(f"expand: {len(sizes)} sizes for a tensor with {x.ndim} dimensions "
                          f"(shape {x.shape}); give at least one per dimension")
+    if any(s == -1 for s in sizes[:lead]):
+        fix = ", ".join(["2"] * lead + ["-1"] * x.ndim)
+        raise ShapeError(f"expand: -1 (keep the size) cannot be used for the new leading "
+                         f"dimension(s) of sizes {tuple(sizes)} on a tensor of shape {x.shape}; "
+                         f"give their sizes, e.g. x.expand({fix})")
     shape = tuple(x.shape[i - lead] if s == -1 and i >= lead else s
                   for i, s in enumerate(sizes))
     for i in range(x.ndim):
@@ -1873,13 +1897,12 @@ def masked_fill(input, mask, value):  # noqa: A002
     if m.dtype != bool:
         raise DtypeError(f"masked_fill: mask must be a bool tensor, got dtype {m.dtype}; "
                          f"compare to make one (mask == 0, mask > 0) or call mask.bool()")
+    if not isinstance(value, Tensor):     # -9e15 into float16, 300 into int8: PyTorch's error
+        value = _ops._fill_scalar("masked_fill", value, x.dtype)
     if x.dtype.kind in "biu":       # the result keeps input's dtype: 9.5 fills an int64 with 9
         if isinstance(value, Tensor):
             value = value.to(x.dtype) if value.dtype != x.dtype else value
         else:
-            if x.dtype.kind != "b" and not math.isfinite(value):
-                raise _ops._ValueError(f"masked_fill: the value {value} cannot be stored in a "
-                                       f"{x.dtype} tensor; convert the input first (x.float())")
             value = np.asarray(value).astype(x.dtype).item()
     try:
         shape = np.broadcast_shapes(m.shape, x.shape)
@@ -2036,7 +2059,7 @@ def _name_ellipsis(spec, xs):
     ins, arrow, out = spec.partition("->")
     subs = ins.split(",")
     if len(subs) != len(xs):
-        raise ValueError(f"einsum: {spec!r} names {len(subs)} operands, got {len(xs)}")
+        raise _ArgumentError(f"einsum: {spec!r} names {len(subs)} operands, got {len(xs)}")
     free = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in spec]
     counts = [x.ndim - (len(s) - 3) for s, x in zip(subs, xs) if "..." in s]
     n = builtins.max(counts)
@@ -2072,9 +2095,29 @@ def einsum(equation, *operands):
         spec += "->" + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
     ins = spec.split("->")[0].split(",")
     if len(ins) != len(xs):
-        raise ValueError(f"einsum: {equation!r} names {len(ins)} operands, got {len(xs)}")
+        raise _ArgumentError(f"einsum: {equation!r} names {len(ins)} operands, got "
+                             f"{len(xs)}")
+    _check_subscripts(equation, ins, xs)
     _ops.same_dtypes("einsum", *xs)
     return EinsumOp(spec)(*xs)
+
+
+def _check_subscripts(equation, ins, xs):
+    """Each operand has one subscript per dimension and each letter one size (or 1, which
+    broadcasts), as PyTorch checks; the error names the letter and the operands."""
+    seen = {}
+    for k, (sub, x) in enumerate(zip(ins, xs)):
+        if len(sub) != x.ndim:
+            raise ShapeError(f"einsum: {equation!r} gives operand {k} {len(sub)} subscripts "
+                             f"({sub!r}) but it has {x.ndim} dimensions (shape {x.shape})")
+        for c, n in zip(sub, x.shape):
+            if n != 1 and seen.get(c, (1,))[0] not in (1, n):
+                m, j = seen[c]
+                raise ShapeError(f"einsum: in {equation!r} subscript {c!r} has size {n} in "
+                                 f"operand {k} (shape {x.shape}) but {m} in operand {j}; "
+                                 f"the dimensions a letter names must have one size (or 1)")
+            if n != 1 or c not in seen:
+                seen[c] = (n, k)
 
 
 # --- sorting ------------------------------------------------------------------------------

@@ -1038,6 +1038,33 @@ class _ValueError(ValueError, RuntimeError):
     """A bad argument value: a ValueError, and a RuntimeError as PyTorch raises."""
 
 
+def _fill_scalar(op, value, dtype):
+    """A Python number ``value`` converted as PyTorch converts a fill value to ``dtype``: a
+    finite number past a float dtype's range (float16's 65504: ``fill_(-9e15)``), or NaN,
+    inf or a number past an integer dtype's range, is refused (NumPy gives inf, or raises
+    OverflowError); an unsigned dtype takes a negative whole number down to -max, wrapped
+    (uint8: -1 is 255), and an integer dtype truncates a fraction, as PyTorch's do."""
+    d = np.dtype(dtype)
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)) or \
+            d.kind not in "fiu":
+        return value
+    if d.kind == "f":
+        hi = float(np.finfo(d).max)
+        if not (math.isfinite(value) and abs(value) > hi):
+            return value
+        lo, hi = f"{-hi:g}", f"{hi:g}"
+    else:
+        lo, hi = int(np.iinfo(d).min), int(np.iinfo(d).max)
+        wraps = d.kind == "u" and isinstance(value, numbers.Integral)     # -1 -> 255
+        if math.isfinite(value) and (-hi if wraps else lo) <= value <= hi:
+            v = int(value)
+            return v % (hi + 1) if v < 0 and d.kind == "u" else v
+    shown = int(value) if isinstance(value, numbers.Integral) else f"{float(value):g}"
+    raise _ValueError(f"{op}: the value {shown} cannot be converted to {d} without overflow "
+                      f"({d} holds {lo} to {hi}); convert the tensor first (x.float(), "
+                      f"x.double(), x.long())")
+
+
 class _DimError(ShapeError, IndexError):
     """A dimension out of range: an IndexError, as in PyTorch (and a ShapeError)."""
 

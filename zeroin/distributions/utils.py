@@ -6,6 +6,7 @@ import numbers
 import numpy as np
 
 from .. import Tensor, clamp, enable_grad, get_default_dtype, log, log1p, sigmoid, softmax, tensor
+from ..errors import ShapeError
 from ..random import get_rng
 
 __all__ = ["broadcast_all", "clamp_probs", "lazy_property", "logits_to_probs", "probs_to_logits"]
@@ -29,7 +30,7 @@ def broadcast_all(*values):
     try:
         shape = np.broadcast_shapes(*(t.shape for t in ts))
     except ValueError:
-        raise ValueError(f"broadcast_all: shapes {' and '.join(str(t.shape) for t in ts)} "
+        raise ShapeError(f"broadcast_all: shapes {' and '.join(str(t.shape) for t in ts)} "
                          f"cannot be broadcast together (aligned from the right, each size "
                          f"must be equal or 1)") from None
     return tuple(t if t.shape == shape else t.expand(shape) for t in ts)

@@ -29,7 +29,7 @@ from numpy.lib.stride_tricks import sliding_window_view as _windows
 from .._tensor import Tensor, _leaf
 from ..errors import DtypeError, ShapeError
 from ..function import Function, no_derivative
-from ..ops import NP, default_dtype_note, op
+from ..ops import NP, _ValueError, default_dtype_note, op
 from .functional import DropoutOp     # defined before functional imports this module
 from .functional import _tensor_arg as _as_tensor
 
@@ -557,6 +557,22 @@ def _transpose_channels(op, nd, y, w, b, groups):
     return c_out
 
 
+def _transpose_past_stride(fn, nd, input, weight, bias, stride, p, opad, groups, dil):  # noqa: A002
+    """``fn`` (a conv_transpose) with an output_padding >= the stride, which PyTorch allows
+    while it is below the dilation: the full result (no padding), the window of PyTorch's
+    size from ``padding`` on, zeros past the end of the full result, then the bias."""
+    full = fn(input, weight, None, stride, 0, 0, groups, dil)
+    spatial = tuple(full.shape[-nd:])
+    size = [n - 2 * pp + q for n, pp, q in zip(spatial, p, opad)]
+    y = full[(Ellipsis,) + tuple(slice(pp, min(n, pp + m))
+                                 for n, pp, m in zip(spatial, p, size))]
+    extra = [pp + m - min(n, pp + m) for n, pp, m in zip(spatial, p, size)]
+    if any(extra):
+        from .functional import pad
+        y = pad(y, tuple(v for e in reversed(extra) for v in (0, e)))
+    return y if bias is None else y + bias.reshape((-1,) + (1,) * nd)
+
+
 def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding, groups,
                     dilation):
     y, w, b, k, stride, dil = _conv_setup(op, nd, input, weight, bias, stride, 0, dilation,
@@ -564,9 +580,13 @@ def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding
     c_out = _transpose_channels(op, nd, y, w, b, groups)
     p = (0,) * (2 - nd) + _tuple(padding, nd, op, "padding", low=0)
     opad = (0,) * (2 - nd) + _tuple(output_padding, nd, op, "output_padding", low=0)
-    if any(q >= s for q, s in zip(opad, stride)):
-        raise ValueError(f"{op}: output_padding {opad[2 - nd:]} must be smaller than the "
-                         f"stride {stride[2 - nd:]}")
+    if any(q >= s and q >= d for q, s, d in zip(opad, stride, dil)):    # PyTorch's rule
+        raise _ValueError(f"{op}: output_padding {opad[2 - nd:]} must be smaller than "
+                          f"either the stride {stride[2 - nd:]} or the dilation "
+                          f"{dil[2 - nd:]}")
+    if any(q >= s for q, s in zip(opad, stride)):       # below the dilation: allowed
+        return _transpose_past_stride(globals()[op], nd, input, weight, bias, stride[2 - nd:],
+                                      p[2 - nd:], opad[2 - nd:], groups, dil[2 - nd:])
     hw = (1,) * (2 - nd) + tuple(y.shape[2:])
     size = tuple((n - 1) * s - 2 * pp + d * (kk - 1) + q + 1
                  for n, s, pp, d, kk, q in zip(hw, stride, p, dil, k, opad))
@@ -795,7 +815,7 @@ def _pool_window(op, nd, size, kernel_size, stride, padding, dilation, ceil_mode
     p = _tuple(padding, nd, op, "padding", low=0)
     d = _tuple(dilation, nd, op, "dilation")
     if any(pp > kk // 2 for pp, kk in zip(p, k)):
-        raise ValueError(f"{op}: padding {p} must be at most half the kernel size {k}")
+        raise _ValueError(f"{op}: padding {p} must be at most half the kernel size {k}")
     extra = []
     for n, kk, ss, pp, dd in zip(size, k, s, p, d):
         span = n + 2 * pp - dd * (kk - 1) - 1

@@ -26,9 +26,10 @@ from numpy.lib.stride_tricks import sliding_window_view as _windows
 from .._tensor import _leaf
 from ..errors import ShapeError
 from ..function import Function
-from ..ops import NP, op
+from ..ops import NP, _ValueError, op
 from ._conv import (_adaptive_ranges, _adaptive_size, _apply, _check_float, _empty_pool, _needs,
                     _pool_window, _record_keeping_cols, _Separable3Op, _transpose_channels,
+                    _transpose_past_stride,
                     _tuple)
 from .functional import _tensor_arg as _as_tensor
 
@@ -304,9 +305,12 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
     c_out = _transpose_channels(op, 3, y, w, b, groups)
     p = _tuple(padding, 3, op, "padding", low=0)
     opad = _tuple(output_padding, 3, op, "output_padding", low=0)
-    if any(q >= s for q, s in zip(opad, stride)):
-        raise ValueError(f"{op}: output_padding {opad} must be smaller than the stride "
-                         f"{stride}")
+    if any(q >= s and q >= d for q, s, d in zip(opad, stride, dil)):    # PyTorch's rule
+        raise _ValueError(f"{op}: output_padding {opad} must be smaller than either the "
+                          f"stride {stride} or the dilation {dil}")
+    if any(q >= s for q, s in zip(opad, stride)):       # below the dilation: allowed
+        return _transpose_past_stride(conv_transpose3d, 3, input, weight, bias, stride, p,
+                                      opad, groups, dil)
     k = tuple(w.shape[2:])
     size = tuple((n - 1) * s - 2 * pp + d * (kk - 1) + q + 1
                  for n, s, pp, d, kk, q in zip(y.shape[2:], stride, p, dil, k, opad))

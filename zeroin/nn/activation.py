@@ -133,7 +133,7 @@ class GELU(Module):
     def __init__(self, approximate="none"):
         super().__init__()
         if approximate not in ("none", "tanh"):
-            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got "
+            raise ops._ValueError(f"GELU: approximate must be 'none' or 'tanh', got "
                              f"{approximate!r}")
         self.approximate = approximate
 
