@@ -128,6 +128,20 @@ def test_grad_retain_graph_defaults_to_create_graph():
     assert zeroin.grad(d, x)[0].item() == 2.0
 
 
+def test_grad_of_a_gradient_made_without_create_graph_says_to_pass_it():
+    # the PINN mistake: u_x from grad(u, x) without create_graph=True, then grad(u_x, x)
+    torch = pytest.importorskip("torch")
+    for lib in (zeroin, torch):
+        x = lib.linspace(0, 1, 4).view(-1, 1).requires_grad_(True)
+        u = lib.sin(x)
+        u_x = lib.autograd.grad(u, x, lib.ones_like(u))[0]
+        with pytest.raises(RuntimeError) as e:
+            lib.autograd.grad(u_x, x, lib.ones_like(u_x))
+        if lib is zeroin:
+            assert "without create_graph=True" in str(e.value)
+            assert "pass create_graph=True to the grad that made it" in str(e.value)
+
+
 def test_create_graph_gradients_are_in_the_graph():
     x = zeroin.tensor([0.5, -1.0], requires_grad=True)
     y = zeroin.tensor([2.0, 3.0], requires_grad=True)

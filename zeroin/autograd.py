@@ -359,8 +359,11 @@ def root_grads(outputs, grad_outputs, create_graph, op):
             raise TypeError(f"{op}: outputs must be tensors, got {type(t).__name__}")
         if not t.requires_grad:
             raise RuntimeError(f"{op}: output {i} does not require grad and has no grad_fn: "
-                               f"nothing it depends on has requires_grad=True (or it was "
-                               f"computed under zeroin.no_grad())")
+                               f"nothing it depends on has requires_grad=True, or it was "
+                               f"computed under zeroin.no_grad(), or it is a gradient made "
+                               f"without create_graph=True (to differentiate it again, as "
+                               f"u_xx from u_x, pass create_graph=True to the grad that made "
+                               f"it)")
         g = grad_outputs[i] if grad_outputs is not None else None
         if g is None:
             if t.dtype.kind == "c":
