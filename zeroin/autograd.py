@@ -160,7 +160,11 @@ def _rule(fn, xp, g, out, ins):
     the rule written for reals gives g * f'(z) (PyTorch's convention, "Autograd for
     Complex Numbers": the gradient of a real loss is dL/dRe + i dL/dIm)."""
     if out.dtype.kind != "c" or not fn.holomorphic:
-        return fn.backward(xp, g, out, *ins)
+        res = fn.backward(xp, g, out, *ins)
+        if xp is TZ and fn.piecewise_linear and res is not None:
+            from .ops import zero_of
+            res = res + zero_of(ins[0])
+        return res
     res = fn.backward(xp, g.conj() if xp is TZ else np.conj(g), out, *ins)
     if len(ins) == 1:
         return None if res is None else res.conj()

@@ -98,6 +98,7 @@ class RReLUOp(Function):
     """x * noise with a constant noise: 1 where x > 0, else the slope (PyTorch's
     ``rrelu_with_noise``; the gradient at x = 0 is the slope, as there)."""
     __slots__ = ("noise",)
+    piecewise_linear = True
     name = OpName("rrelu", "RreluWithNoiseBackward0")
     def __init__(self, noise): self.noise = noise
     def forward(self, x): return x * self.noise
