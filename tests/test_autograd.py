@@ -142,7 +142,15 @@ def test_grad_of_a_gradient_made_without_create_graph_says_to_pass_it():
             assert "pass create_graph=True to the grad that made it" in str(e.value)
 
 
-@pytest.mark.parametrize("act", ["relu", "leaky_relu", "hardtanh", "relu6", "rrelu"])
+def _act(lib, name):
+    f = getattr(lib.nn.functional, name)
+    if name == "prelu":         # one slope per channel, a constant
+        w = lib.tensor([0.2, -0.3, 0.1, 0.4, 0.25, 0.05], dtype=lib.float64)
+        return lambda z: f(z, w)
+    return f
+
+
+@pytest.mark.parametrize("act", ["relu", "leaky_relu", "hardtanh", "relu6", "rrelu", "prelu"])
 def test_second_input_derivative_through_piecewise_linear_activations_is_zero_as_torch(act):
     # a PINN with ReLU: u_xx is 0 (PyTorch's threshold_backward keeps x in the graph), not
     # "x is not used"; the gradient penalty (WGAN-GP) through them is unchanged
@@ -152,7 +160,7 @@ def test_second_input_derivative_through_piecewise_linear_activations_is_zero_as
     xs = rng.standard_normal((5, 2)) * 3
     out = {}
     for lib in (zeroin, torch):
-        f = getattr(lib.nn.functional, act)
+        f = _act(lib, act)
         x = lib.tensor(xs, requires_grad=True)
         w = lib.tensor(w1, requires_grad=True)
         u = f(x @ w + lib.tensor(b1)) @ lib.tensor(w2)
@@ -166,7 +174,7 @@ def test_second_input_derivative_through_piecewise_linear_activations_is_zero_as
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     assert not out[zeroin][2].any()
     x = zeroin.tensor(xs[:2], requires_grad=True)
-    f = getattr(zeroin.nn.functional, act)
+    f = _act(zeroin, act)
     assert zeroin.gradgradcheck(lambda x: f(x @ zeroin.tensor(w1)).sum(1) ** 2, (x,))
 
 

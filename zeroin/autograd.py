@@ -161,9 +161,12 @@ def _rule(fn, xp, g, out, ins):
     Complex Numbers": the gradient of a real loss is dL/dRe + i dL/dIm)."""
     if out.dtype.kind != "c" or not fn.holomorphic:
         res = fn.backward(xp, g, out, *ins)
-        if xp is TZ and fn.piecewise_linear and res is not None:
+        if xp is TZ and fn.piecewise_linear:     # tie the gradient of x to x
             from .ops import zero_of
-            res = res + zero_of(ins[0])
+            if isinstance(res, tuple) and res[0] is not None:
+                res = (res[0] + zero_of(ins[0]),) + res[1:]
+            elif res is not None:
+                res = res + zero_of(ins[0])
         return res
     res = fn.backward(xp, g.conj() if xp is TZ else np.conj(g), out, *ins)
     if len(ins) == 1:
