@@ -128,6 +128,56 @@ def test_grad_retain_graph_defaults_to_create_graph():
     assert zeroin.grad(d, x)[0].item() == 2.0
 
 
+def test_grad_of_a_gradient_made_without_create_graph_says_to_pass_it():
+    # the PINN mistake: u_x from grad(u, x) without create_graph=True, then grad(u_x, x)
+    torch = pytest.importorskip("torch")
+    for lib in (zeroin, torch):
+        x = lib.linspace(0, 1, 4).view(-1, 1).requires_grad_(True)
+        u = lib.sin(x)
+        u_x = lib.autograd.grad(u, x, lib.ones_like(u))[0]
+        with pytest.raises(RuntimeError) as e:
+            lib.autograd.grad(u_x, x, lib.ones_like(u_x))
+        if lib is zeroin:
+            assert "without create_graph=True" in str(e.value)
+            assert "pass create_graph=True to the grad that made it" in str(e.value)
+
+
+def _act(lib, name):
+    f = getattr(lib.nn.functional, name)
+    if name == "prelu":         # one slope per channel, a constant
+        w = lib.tensor([0.2, -0.3, 0.1, 0.4, 0.25, 0.05], dtype=lib.float64)
+        return lambda z: f(z, w)
+    return f
+
+
+@pytest.mark.parametrize("act", ["relu", "leaky_relu", "hardtanh", "relu6", "rrelu", "prelu"])
+def test_second_input_derivative_through_piecewise_linear_activations_is_zero_as_torch(act):
+    # a PINN with ReLU: u_xx is 0 (PyTorch's threshold_backward keeps x in the graph), not
+    # "x is not used"; the gradient penalty (WGAN-GP) through them is unchanged
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    w1, b1, w2 = rng.standard_normal((2, 6)), rng.standard_normal(6), rng.standard_normal((6, 1))
+    xs = rng.standard_normal((5, 2)) * 3
+    out = {}
+    for lib in (zeroin, torch):
+        f = _act(lib, act)
+        x = lib.tensor(xs, requires_grad=True)
+        w = lib.tensor(w1, requires_grad=True)
+        u = f(x @ w + lib.tensor(b1)) @ lib.tensor(w2)
+        ux = lib.autograd.grad(u, x, lib.ones_like(u), create_graph=True)[0]
+        uxx = lib.autograd.grad(ux, x, lib.ones_like(ux), create_graph=True)[0]
+        assert uxx.requires_grad
+        penalty = ((ux.norm(2, dim=1) - 1) ** 2).mean()
+        gw = lib.autograd.grad(penalty, w)[0]
+        out[lib] = [t.detach().numpy() for t in (u, ux, uxx, gw)]
+    for a, b in zip(out[zeroin], out[torch]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    assert not out[zeroin][2].any()
+    x = zeroin.tensor(xs[:2], requires_grad=True)
+    f = _act(zeroin, act)
+    assert zeroin.gradgradcheck(lambda x: f(x @ zeroin.tensor(w1)).sum(1) ** 2, (x,))
+
+
 def test_create_graph_gradients_are_in_the_graph():
     x = zeroin.tensor([0.5, -1.0], requires_grad=True)
     y = zeroin.tensor([2.0, 3.0], requires_grad=True)

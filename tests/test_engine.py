@@ -190,6 +190,21 @@ def test_integer_tensors_cannot_require_grad():
     assert w.dtype == np.float64 and w.requires_grad
 
 
+def test_requires_grad_true_on_a_computed_tensor_that_requires_grad_is_a_no_op_as_torch():
+    # PINN inputs: torch.cat([x, t], 1).requires_grad_(True) where x and t already do
+    torch = pytest.importorskip("torch")
+    for lib in (zeroin, torch):
+        x = lib.linspace(0, 1, 4).view(-1, 1).requires_grad_(True)
+        xt = lib.cat([x, x * 2], dim=1)
+        assert xt.requires_grad_(True) is xt and not xt.is_leaf and xt.grad_fn is not None
+        assert xt.requires_grad_() is xt
+        (xt ** 2).sum().backward()
+        np.testing.assert_allclose(np.asarray(x.grad.tolist()).ravel(),
+                                   10 * np.linspace(0, 1, 4), rtol=1e-6)
+        with pytest.raises(RuntimeError, match="leaf"):
+            xt.requires_grad_(False)        # only turning it off is refused
+
+
 def test_tensor_from_objects_is_refused():
     with pytest.raises(TypeError, match=r"tensor: cannot make a tensor from dict \(NumPy gives "
                                         r"dtype object\); pass numbers"):

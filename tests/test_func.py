@@ -126,6 +126,42 @@ def test_grad_keeps_the_graph_of_tensors_from_outside():
     np.testing.assert_array_equal(w.grad.data, [1.0, 1.0])
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+def test_nested_transforms_over_other_arguments_free_their_graph_as_torch():
+    # PINNs in torch.func style: grad over the parameters of a loss built from per-point
+    # derivatives in x (vmap(hessian(u, argnums=1))). The inner transforms' stand-ins for
+    # x must not count as tensors from outside, or every result keeps its graph and a
+    # training loop `p = p - lr * g` grows a longer graph each step.
+    torch = pytest.importorskip("torch")
+    def run(lib):
+        f = lib.func
+        w = lib.tensor([0.7, -1.2], dtype=lib.float64)
+        xs = lib.tensor([[0.3], [0.9], [-0.4]], dtype=lib.float64)
+
+        def u(w, x):
+            return (w[0] * x.sin() + w[1] * x * x).sum()
+
+        outs = [f.grad(lambda w: f.grad(u, argnums=1)(w, xs[0]).sum())(w),
+                f.grad(lambda w: f.vmap(f.grad(u, argnums=1), in_dims=(None, 0))(w, xs).sum())(w),
+                f.grad(lambda w: f.vmap(f.hessian(u, argnums=1), in_dims=(None, 0))(w, xs).sum())(w),
+                f.jacrev(lambda w: f.grad(u, argnums=1)(w, xs[1]))(w),
+                f.grad_and_value(lambda w: f.hessian(u, argnums=1)(w, xs[2]).sum())(w)[0]]
+        return outs
+
+    zs, ts = run(zeroin), run(torch)
+    for z, t in zip(zs, ts):
+        assert not z.requires_grad and z.grad_fn is None     # as torch's
+        assert t.requires_grad is False
+        np.testing.assert_allclose(z.data, t.numpy(), rtol=1e-12, atol=1e-14)
+    # a tensor from outside that requires grad still keeps the graph
+    c = zeroin.tensor(2.0, requires_grad=True)
+    g = grad(lambda w: grad(lambda w, x: (c * w * x.sin()).sum(), argnums=1)(
+        w, zeroin.tensor([0.5])).sum())(zeroin.tensor([1.5]))
+    assert g.requires_grad
+    g.sum().backward()
+    np.testing.assert_allclose(c.grad.item(), np.cos(0.5))
+
+
 def test_grad_errors_say_what_went_wrong():
     x = zeroin.ones(3)
     with pytest.raises(RuntimeError, match="to return a scalar Tensor, got tensor with 1 dims"):

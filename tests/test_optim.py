@@ -1312,6 +1312,18 @@ def test_lbfgs_keeps_float32_and_follows_torch_on_a_convex_problem():
     np.testing.assert_allclose(xs[-1], xt[-1], rtol=1e-4, atol=1e-5)
 
 
+def test_lbfgs_state_is_read_through_params_as_in_pinn_code():
+    # PINN scripts print the iteration count as opt.state[opt._params[0]]["n_iter"]
+    torch = pytest.importorskip("torch")
+    got = {}
+    for lib in (zeroin, torch):
+        _, counts, opt = _lbfgs_run(lib, _logistic, 2, line_search_fn="strong_wolfe")
+        assert opt._params is opt.param_groups[0]["params"]
+        st = opt.state[opt._params[0]]
+        got[lib] = (int(st["n_iter"]), int(st["func_evals"]), counts[-1])
+    assert got[zeroin] == got[torch]
+
+
 def test_lbfgs_cubic_interpolation_finds_a_parabolas_minimum():
     from zeroin.optim.lbfgs import _cubic_interpolate
     def f(x):

@@ -114,6 +114,7 @@ _LAZY = {
     "cpu": ("zeroin.cpu", None),
     "hub": ("zeroin.hub", None),
     "profiler": ("zeroin.profiler", None),
+    "quasirandom": ("zeroin.quasirandom", None),
 }
 _LAZY.update(_toplevel.LAZY)        # torch.conv2d, torch.prelu, ...: nn.functional's own
 

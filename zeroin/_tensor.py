@@ -742,8 +742,11 @@ class Tensor:
         return self.astype(np.float64)
 
     def requires_grad_(self, requires_grad=True):
-        """Set ``requires_grad`` on a leaf in place; returns self."""
+        """Set ``requires_grad`` on a leaf in place; returns self. On a computed tensor
+        (which requires grad) ``True`` changes nothing, as PyTorch's."""
         if not self.is_leaf:
+            if requires_grad:
+                return self
             raise RuntimeError("requires_grad_: only leaf tensors can change requires_grad; "
                                "use .detach() to get a leaf")
         if requires_grad:

@@ -827,6 +827,7 @@ def fmod(input, other):  # noqa: A002
 
 class HardtanhOp(Function):
     __slots__ = ("lo", "hi")
+    piecewise_linear = True
     name = "hardtanh"
     def __init__(self, lo, hi): self.lo, self.hi = lo, hi
     def forward(self, x): return np.clip(x, self.lo, self.hi)

@@ -160,7 +160,14 @@ def _rule(fn, xp, g, out, ins):
     the rule written for reals gives g * f'(z) (PyTorch's convention, "Autograd for
     Complex Numbers": the gradient of a real loss is dL/dRe + i dL/dIm)."""
     if out.dtype.kind != "c" or not fn.holomorphic:
-        return fn.backward(xp, g, out, *ins)
+        res = fn.backward(xp, g, out, *ins)
+        if xp is TZ and fn.piecewise_linear:     # tie the gradient of x to x
+            from .ops import zero_of
+            if isinstance(res, tuple) and res[0] is not None:
+                res = (res[0] + zero_of(ins[0]),) + res[1:]
+            elif res is not None:
+                res = res + zero_of(ins[0])
+        return res
     res = fn.backward(xp, g.conj() if xp is TZ else np.conj(g), out, *ins)
     if len(ins) == 1:
         return None if res is None else res.conj()
@@ -359,8 +366,11 @@ def root_grads(outputs, grad_outputs, create_graph, op):
             raise TypeError(f"{op}: outputs must be tensors, got {type(t).__name__}")
         if not t.requires_grad:
             raise RuntimeError(f"{op}: output {i} does not require grad and has no grad_fn: "
-                               f"nothing it depends on has requires_grad=True (or it was "
-                               f"computed under zeroin.no_grad())")
+                               f"nothing it depends on has requires_grad=True, or it was "
+                               f"computed under zeroin.no_grad(), or it is a gradient made "
+                               f"without create_graph=True (to differentiate it again, as "
+                               f"u_xx from u_x, pass create_graph=True to the grad that made "
+                               f"it)")
         g = grad_outputs[i] if grad_outputs is not None else None
         if g is None:
             if t.dtype.kind == "c":

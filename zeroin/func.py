@@ -12,6 +12,7 @@ through it) at the speed of a Python loop; see :func:`vmap` for where a loop dif
 from __future__ import annotations
 
 import functools
+import weakref
 from contextlib import contextmanager
 
 import numpy as np
@@ -190,14 +191,30 @@ def _differentiable(t, api="grad"):
     return t.detach().requires_grad_()
 
 
+# Stand-ins of transforms that have returned, by id (dropped with the tensor): nothing
+# outside can differentiate with respect to them, so they are not tensors from outside.
+_RETIRED = {}
+
+
+def _retired(t):
+    ref = _RETIRED.get(id(t))
+    return ref is not None and ref() is t
+
+
 def _outer_dependence(tensors, own):
     """Whether ``tensors`` depend on a tensor that requires grad other than ``own`` (the
-    stand-ins made here): only then are the results kept in the graph."""
+    stand-ins made here) and the stand-ins of inner transforms that have returned (a grad
+    over parameters of a grad in x): only then are the results kept in the graph. Retires
+    ``own``'s leaves."""
     from .graph import toposort
     roots = [t for t in tensors if isinstance(t, Tensor) and t.requires_grad]
-    own = {id(t) for t in own}
-    return any(t.grad_fn is None and t.requires_grad and id(t) not in own
-               for t in toposort(roots, include_leaves=True))
+    ids = {id(t) for t in own}
+    outer = any(t.grad_fn is None and t.requires_grad and id(t) not in ids
+                and not _retired(t) for t in toposort(roots, include_leaves=True))
+    for t in own:
+        if t.grad_fn is None and id(t) not in _RETIRED:
+            _RETIRED[id(t)] = weakref.ref(t, lambda _, i=id(t): _RETIRED.pop(i, None))
+    return outer
 
 
 def _grad_and_value(func, argnums, has_aux, api, args, kwargs):

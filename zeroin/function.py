@@ -276,6 +276,11 @@ class Function:
     # complex, polar) set False and write PyTorch's gradient themselves; an op with a real
     # output (abs, real, angle) is never wrapped.
     holomorphic = True
+    # True for piecewise-linear unary ops (relu, leaky_relu, hardtanh, rrelu), whose rule
+    # reads x only through a mask: a recorded rule (create_graph) is then tied to x by a
+    # zero term, so a derivative of the gradient reaches x as zeros (u_xx of a ReLU
+    # network), as PyTorch's threshold_backward does, instead of "x is not used"
+    piecewise_linear = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

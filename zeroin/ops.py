@@ -716,6 +716,7 @@ class ReLUOp(Function):
     __slots__ = ()
     scalar_rules = True
     grads_fit = True        # g * mask: g's shape and dtype, which are x's
+    piecewise_linear = True
     name = "relu"
     _zero_rows = {}     # (dtype, n) -> read-only zeros of shape (n,)
 
@@ -749,6 +750,20 @@ class ReLUOp(Function):
 relu = _unary(ReLUOp, "Elementwise max(x, 0) (gradient 0 at 0).")
 
 
+class ZeroOfOp(Function):
+    """Zeros of x's shape and dtype, tied to x with gradient 0: the link that keeps a
+    recorded piecewise-linear rule in x's graph (see Function.piecewise_linear)."""
+    __slots__ = ()
+    name = "zero_of"
+    def forward(self, x): return np.zeros_like(x)
+    def backward(self, xp, g, out, x): return g * 0
+
+
+def zero_of(x):
+    """Zeros like ``x``, in its graph with a zero gradient."""
+    return _call1(ZeroOfOp(), _t(x))
+
+
 def softplus_array(x):
     """log(1 + e**x) as max(x, 0) + log1p(e**-|x|): np.logaddexp(0, x)'s values to 3
     units in the last place (its own error is 1.4), 5-7x faster on float arrays."""
@@ -772,6 +787,7 @@ softplus = _unary(SoftplusOp, "Elementwise log(1 + e**x), computed stably.")
 
 class LeakyReLUOp(Function):
     __slots__ = ("slope",)
+    piecewise_linear = True
     name = "leaky_relu"
     def __init__(self, slope): self.slope = slope
     def forward(self, x): return _where_bits(x > 0, x, x * self.slope)

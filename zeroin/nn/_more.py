@@ -91,13 +91,27 @@ def prelu(input, weight):  # noqa: A002
         w = w.reshape((1, c) + (1,) * (x.ndim - 2))
     elif w.ndim:
         w = w.reshape(())
-    return ops.where(x.data > 0, x, w * x)
+    return PReLUOp()(x, w)
+
+
+class PReLUOp(Function):
+    """x where x > 0, else w * x (w broadcast over x), PyTorch's ``_prelu_kernel``: its
+    rule reads x through the mask (piecewise_linear), so u_xx of a PReLU network is 0."""
+    __slots__ = ()
+    piecewise_linear = True
+    name = OpName("prelu", "PreluKernelBackward0")
+    def forward(self, x, w): return np.where(x > 0, x, w * x)
+    def backward(self, xp, g, out, x, w):
+        neg = ~(ops._raw(x) > 0)
+        return (ops._select(xp, g, ~neg) + ops._select(xp, g * w, neg),
+                ops._select(xp, g * x, neg))
 
 
 class RReLUOp(Function):
     """x * noise with a constant noise: 1 where x > 0, else the slope (PyTorch's
     ``rrelu_with_noise``; the gradient at x = 0 is the slope, as there)."""
     __slots__ = ("noise",)
+    piecewise_linear = True
     name = OpName("rrelu", "RreluWithNoiseBackward0")
     def __init__(self, noise): self.noise = noise
     def forward(self, x): return x * self.noise

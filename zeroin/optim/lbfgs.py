@@ -254,6 +254,12 @@ class LBFGS(Optimizer):
                                   "history_size": history_size,
                                   "line_search_fn": line_search_fn})
 
+    @property
+    def _params(self):
+        """The one group's parameter list, PyTorch's attribute: PINN code reads the
+        counters as ``opt.state[opt._params[0]]["n_iter"]``."""
+        return self.param_groups[0]["params"]
+
     def add_param_group(self, group):
         """As :meth:`Optimizer.add_param_group`, refusing a second group."""
         if self.param_groups:
