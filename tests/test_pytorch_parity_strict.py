@@ -50,6 +50,15 @@ table("refused", {
     "where_uint8_cond": _quiet(lambda T: T.where(T.tensor([1, 0], dtype=T.uint8),
                                                  t(T, [1.0, 2.0]), t(T, [3.0, 4.0]))),
     "eq_none": lambda T: (t(T, A) == None, t(T, A) != None),  # noqa: E711
+    # a str, a list, a tuple, a dict or an object: Python's False / True, not elementwise
+    "eq_str": lambda T: (t(T, A) == "x", t(T, A) != "x", "x" == t(T, A), "x" != t(T, A)),
+    "eq_list": lambda T: (t(T, [1.0, 2.0]) == [1.0, 2.0], t(T, [1.0, 2.0]) != [1.0, 2.0],
+                          [1.0, 2.0] == t(T, [1.0, 2.0]), t(T, [1.0]) == (1.0,)),
+    "eq_object": lambda T: (t(T, A) == object(), t(T, A) != object(), t(T, A) == {}),
+    "eq_numbers_arrays": lambda T: (t(T, [1.0, 2.0]) == 2, t(T, [1.0, 2.0]) != 2.0,
+                                    t(T, [1.0, 2.0]) == True, t(T, [1.0, 2.0]) == 1j,  # noqa
+                                    t(T, [1.0, 2.0]) == np.float64(1.0),
+                                    t(T, [1.0, 2.0]) == np.array([1.0, 3.0])),
     "uint8_index_is_a_mask": _quiet(lambda T: t(T, A)[T.tensor([1, 0, 1], dtype=T.uint8)]),
     "uint8_index_in_tuple": _quiet(lambda T: t(T, A)[T.tensor([0, 1, 1], dtype=T.uint8), 1:]),
     "int_requires_grad_": lambda T: catch(lambda: T.arange(3).requires_grad_()),
@@ -437,6 +446,10 @@ def test_comparing_with_none_is_a_python_bool():
     x = zeroin.tensor(A)
     assert (x == None) is False and (x != None) is True  # noqa: E711
     assert x not in [None]          # `in` compares with ==
+    for other in ("x", [1.0], (1.0,), object()):        # PyTorch's False / True too
+        assert (x == other) is False and (x != other) is True
+        assert (other == x) is False and (other != x) is True
+    assert x not in ["x", "y"] and x in ["x", x]
 
 
 def test_errors_of_the_new_names_say_what_to_do():

@@ -853,13 +853,18 @@ class Tensor:
     def __ge__(self, other):
         return compared(np.greater_equal, "ge", _array_of(self), _raw(other))
 
-    def __eq__(self, other):        # x == None is False, as in PyTorch (not elementwise)
-        return False if other is None else compared(np.equal, "eq", _array_of(self),
-                                                    _raw(other))
+    # x == None / 'x' / [1, 2] / object() is False (!= True), as in PyTorch: only tensors,
+    # numbers and array-likes compare elementwise; the rest falls back to Python's identity
+    # test (an (values, indices) pair's __array__ still raises its error naming the fix)
+    def __eq__(self, other):
+        if not isinstance(other, _COMPARABLE) and not hasattr(other, "__array__"):
+            return NotImplemented
+        return compared(np.equal, "eq", _array_of(self), _raw(other))
 
     def __ne__(self, other):
-        return True if other is None else compared(np.not_equal, "ne", _array_of(self),
-                                                   _raw(other))
+        if not isinstance(other, _COMPARABLE) and not hasattr(other, "__array__"):
+            return NotImplemented
+        return compared(np.not_equal, "ne", _array_of(self), _raw(other))
 
     def __iadd__(self, value): return self._inplace(np.add, "+", value)
     def __isub__(self, value): return self._inplace(np.subtract, "-", value)
@@ -1042,6 +1047,9 @@ def _index_array(t):
                       "for a mask, or .long() for indices", UserWarning, stacklevel=4)
         return a != 0
     return a
+
+
+_COMPARABLE = (Tensor, int, float, complex, np.ndarray, np.generic)   # what == compares
 
 
 def _raw(x):
