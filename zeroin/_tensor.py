@@ -84,9 +84,8 @@ class _GradSwitch:
     """Context manager and decorator that sets grad mode for the current thread."""
     _value = True
 
-    def __enter__(self):
+    def __enter__(self):        # `with no_grad() as x:` binds None, as PyTorch's
         self._prev = _set_grad_mode(self._value)
-        return self
 
     def __exit__(self, *exc):
         _set_grad_mode(self._prev)
