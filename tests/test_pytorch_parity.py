@@ -1386,6 +1386,31 @@ table("implicit_dim", {
     "module_softmin_dim": lambda T: _implicit_module(T, T.nn.Softmin(dim=-1), A3),
 })
 
+# integer or bool input: PyTorch's NotImplementedError (zeroin gave floats), unless dtype=
+# names the float type to compute in (torch.softmax(x, dim, dtype), x.softmax(dim, dtype))
+table("softmax_int", {
+    "fn": lambda T: catch(lambda: T.softmax(int_tensor(T, IDX), 1)),
+    "method": lambda T: catch(lambda: int_tensor(T, IDX).softmax(dim=0)),
+    "log_fn": lambda T: catch(lambda: T.log_softmax(int_tensor(T, IDX), 1)),
+    "log_method": lambda T: catch(lambda: int_tensor(T, IDX).log_softmax(-1)),
+    "F": lambda T: catch(lambda: T.nn.functional.softmax(int_tensor(T, IDX), dim=1)),
+    "F_log": lambda T: catch(lambda: T.nn.functional.log_softmax(int_tensor(T, IDX), dim=1)),
+    "F_softmin": lambda T: catch(lambda: T.nn.functional.softmin(int_tensor(T, IDX), dim=1)),
+    "module": lambda T: catch(lambda: T.nn.Softmax(dim=1)(int_tensor(T, IDX))),
+    "special": lambda T: catch(lambda: T.special.log_softmax(int_tensor(T, IDX), 0)),
+    "bool": lambda T: catch(lambda: T.softmax(T.tensor(MASK), 1)),
+    "int_dtype": lambda T: catch(lambda: T.softmax(int_tensor(T, IDX), 1, dtype=T.int64)),
+    "empty": lambda T: T.softmax(T.tensor([], dtype=T.int64), 0),
+    "dtype_fn": lambda T: T.softmax(int_tensor(T, IDX), 1, T.float32),
+    "dtype_method": lambda T: int_tensor(T, IDX).softmax(0, dtype=T.float64),
+    "dtype_log_fn": lambda T: T.log_softmax(int_tensor(T, IDX), dim=1, dtype=T.float32),
+    "dtype_log_method": lambda T: int_tensor(T, IDX).log_softmax(1, T.float64),
+    "dtype_F_log": lambda T: T.nn.functional.log_softmax(int_tensor(T, IDX), 1, dtype=T.float32),
+    "dtype_special": lambda T: T.special.softmax(int_tensor(T, IDX), 0, dtype=T.float32),
+    "dtype_float_grad": lambda T: grad_of(T, lambda x: T.softmax(x, 1, dtype=T.float32), A),
+    "dtype_log_float_grad": lambda T: grad_of(T, lambda x: x.log_softmax(0, T.float32), A),
+})
+
 
 # f-strings of tensors, as tutorials print predictions and losses
 table("format", {

@@ -850,15 +850,10 @@ def _legacy_dim(name, x, dim, stacklevel):
     return 0 if x.ndim in (0, 1, 3) else 1
 
 
-def _softmax_input(input, dtype):  # noqa: A002
-    x = _ops._t(input)
-    return x if dtype is None else x.to(dtype)
-
-
 def softmax(input, dim=None, _stacklevel=3, dtype=None, *, axis=None):  # noqa: A002
     """exp(x) / sum(exp(x)) along ``dim``, computed stably; without ``dim``, PyTorch's
     legacy choice (0 for 0-, 1- and 3-d input, else 1) and its deprecation warning."""
-    x = _softmax_input(input, dtype)
+    x = _ops._softmax_input("softmax", input, dtype)
     if axis is None:
         dim = _legacy_dim("softmax", x, dim, _stacklevel)
     return _ops.softmax(x, axis, dim=dim)
@@ -866,7 +861,7 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None, *, axis=None):  # noqa: 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None, *, axis=None):  # noqa: A002
     """x - logsumexp(x) along ``dim``; without ``dim``, as :func:`softmax`."""
-    x = _softmax_input(input, dtype)
+    x = _ops._softmax_input("log_softmax", input, dtype)
     if axis is None:
         dim = _legacy_dim("log_softmax", x, dim, _stacklevel)
     return _ops.log_softmax(x, axis, dim=dim)
@@ -874,7 +869,7 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None, *, axis=None):  # no
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):  # noqa: A002
     """softmax(-input) along ``dim``; without ``dim``, as :func:`softmax`."""
-    x = _softmax_input(input, dtype)
+    x = _ops._softmax_input("softmin", input, dtype)
     return _ops.softmax(-x, dim=_legacy_dim("softmin", x, dim, _stacklevel))
 
 
