@@ -244,6 +244,19 @@ table("create", {
     "FloatTensor_empty": lambda T: (T.FloatTensor(), T.FloatTensor().shape),
     "LongTensor_empty": lambda T: (T.LongTensor(), T.LongTensor().dtype),
     "BoolTensor_empty": lambda T: T.BoolTensor().shape,
+    # size= by keyword: a new tensor of that shape (zeroin raised TypeError); values unset
+    # in PyTorch, so only shapes and dtypes compare
+    "Tensor_size_kw": lambda T: [(x.shape, x.dtype) for x in (
+        T.Tensor(size=(2, 3)), T.Tensor(size=[4]), T.Tensor(size=()),
+        T.Tensor(size=T.Size([2, 1])), T.FloatTensor(size=(2, 3)), T.LongTensor(size=[3]),
+        T.BoolTensor(size=(1,)))],
+    "Tensor_size_int": lambda T: catch(lambda: T.Tensor(size=2)),
+    "Tensor_size_none": lambda T: catch(lambda: T.Tensor(size=None)),
+    "Tensor_size_floats": lambda T: catch(lambda: T.Tensor(size=(2.0,))),
+    "Tensor_size_negative": lambda T: catch(lambda: T.Tensor(size=(-1,))),
+    "Tensor_size_and_data": lambda T: catch(lambda: T.Tensor([1.0], size=(1,))),
+    "Tensor_size_and_grad": lambda T: catch(lambda: T.Tensor(size=(1,), requires_grad=True)),
+    "FloatTensor_size_and_sizes": lambda T: catch(lambda: T.FloatTensor(2, size=(2,))),
     "is_tensor": lambda T: (T.is_tensor(t(T, A)), T.is_tensor(A)),
     "numel_fn": lambda T: T.numel(t(T, A)),
 })

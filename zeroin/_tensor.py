@@ -511,6 +511,9 @@ class ParamName(str):
     explanations show it, but a tensor's repr leaves it out, as PyTorch prints no name."""
 
 
+_NO_SIZE = object()         # Tensor(size=...) not given
+
+
 class Tensor:
     """An n-dimensional array with reverse-mode automatic differentiation.
 
@@ -571,8 +574,15 @@ class Tensor:
             return getattr(a, names[0])(b)
         return getattr(b, names[1])(a)      # the reflected method: operands swapped back
 
-    def __new__(cls, data=(), requires_grad=False, dtype=None, name=None):
+    def __new__(cls, data=(), requires_grad=False, dtype=None, name=None, *, size=_NO_SIZE):
         # zeroin.Tensor() is an empty (0,) tensor of the default dtype, as torch.Tensor()
+        if size is not _NO_SIZE:    # torch.Tensor(size=(2, 3)): a new (2, 3) tensor
+            if type(data) is not tuple or data or requires_grad is not False or \
+                    dtype is not None or name is not None:
+                raise TypeError("Tensor: size= goes alone, as in PyTorch: Tensor(size=(2, 3)); "
+                                "for data use zeroin.tensor(data, dtype=..., requires_grad=...)")
+            return _make(np.zeros(size_arg("Tensor", size), dtype=_default_dtype), False,
+                         None, None, cls)
         if type(data) is int:
             # torch.Tensor(2, 3): a new (2, 3) tensor (zeros here), not the number 2
             sizes = [data]
@@ -1046,6 +1056,19 @@ def _index_array(t):
                       "for a mask, or .long() for indices", UserWarning, stacklevel=4)
         return a != 0
     return a
+
+
+def size_arg(op, size):
+    """The ``size=`` of ``torch.Tensor(size=(2, 3))`` / ``FloatTensor(size=...)``: a tuple or
+    list of ints >= 0, as PyTorch's (``size=2`` is its TypeError)."""
+    if not isinstance(size, (tuple, list)) or not all(
+            isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in size):
+        raise TypeError(f"{op}: size= must be a tuple or list of ints, e.g. size=(2, 3), "
+                        f"got {size!r}")
+    if any(s < 0 for s in size):
+        raise RuntimeError(f"{op}: size={tuple(size)} has a negative dimension; sizes are "
+                           f"counts, >= 0")
+    return tuple(int(s) for s in size)
 
 
 _COMPARABLE = (Tensor, int, float, complex, np.ndarray, np.generic)   # what == compares
