@@ -64,6 +64,47 @@ table("refused", {
     "int_requires_grad_": lambda T: catch(lambda: T.arange(3).requires_grad_()),
 })
 
+# nn.Embedding's asserts: PyTorch's AssertionError (zeroin's error is a ValueError too);
+# F.embedding wrapped an out-of-range padding_idx round silently, F.embedding_bag too
+_W34 = np.arange(12.0).reshape(3, 4)
+
+
+def asserts(f):
+    """Whether ``f()`` raised an AssertionError (the harness re-raises one as a failure)."""
+    return isinstance(catch(f), AssertionError)
+
+
+table("embedding_refused", {
+    "weight_shape": lambda T: asserts(lambda: T.nn.Embedding(4, 4, _weight=t(T, _W34))),
+    "bag_weight_shape": lambda T: asserts(lambda: T.nn.EmbeddingBag(3, 5, _weight=t(T, _W34))),
+    "padding_idx": lambda T: asserts(lambda: T.nn.Embedding(3, 4, padding_idx=3)),
+    "padding_idx_negative": lambda T: asserts(lambda: T.nn.Embedding(3, 4, padding_idx=-4)),
+    "padding_idx_last": lambda T: T.nn.Embedding(3, 4, padding_idx=-3).padding_idx,
+    "bag_padding_idx": lambda T: asserts(lambda: T.nn.EmbeddingBag(3, 4, padding_idx=5)),
+    "pretrained_1d": lambda T: asserts(lambda: T.nn.Embedding.from_pretrained(t(T, _W34[0]))),
+    "pretrained_padding_idx": lambda T: asserts(
+        lambda: T.nn.Embedding.from_pretrained(t(T, _W34), padding_idx=3)),
+    "F_padding_idx": lambda T: asserts(lambda: T.nn.functional.embedding(
+        T.tensor([0, 2]), t(T, _W34), padding_idx=5)),
+    "F_bag_padding_idx": lambda T: catch(lambda: T.nn.functional.embedding_bag(
+        T.tensor([0, 2]), t(T, _W34), T.tensor([0]), padding_idx=-4)),
+    "F_padding_idx_negative_grad": lambda T: grad_of(T, lambda w: T.nn.functional.embedding(
+        T.tensor([0, 2, 1]), w, padding_idx=-1), _W34),
+})
+
+
+def test_embedding_errors_are_both_assertion_and_value_errors():
+    nn = zeroin.nn
+    for make in (lambda: nn.Embedding(3, 4, padding_idx=3),
+                 lambda: nn.Embedding(4, 4, _weight=zeroin.zeros(3, 4)),
+                 lambda: nn.Embedding.from_pretrained(zeroin.zeros(3))):
+        for catches in (AssertionError, ValueError):
+            with pytest.raises(catches, match=r"^Embedding.*(padding_idx must be within "
+                               r"num_embeddings \(3\): -3\.\.2, got 3|_weight's shape \(3, "
+                               r"4\) does not match|must be 2-D)"):
+                make()
+
+
 # NaN sorts as the largest value; median, max and kthvalue propagate it
 table("nan", {
     "topk": lambda T: t(T, [3.0, NAN, 1.0]).topk(1),
