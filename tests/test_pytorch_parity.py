@@ -1425,6 +1425,35 @@ table("softmax_int", {
 })
 
 
+# regression losses of integer input: PyTorch's l1 / mse / smooth_l1 promote it to a float
+# target's dtype; an integer target, and huber_loss, raise (zeroin refused them all)
+def _int_loss(T, name, a, target_dtype=None, **kw):
+    f = getattr(T.nn.functional, name)
+    return grad_of(T, lambda tg: f(a(T), tg if target_dtype is None else tg.to(target_dtype),
+                                   **kw), B[0])
+
+
+_I4 = lambda T: int_tensor(T, [1, -2, 0, 3])        # noqa: E731
+table("int_loss", {
+    **{f"{n}_{r}": (lambda n, r: lambda T: _int_loss(T, n, _I4, reduction=r))(n, r)
+       for n in ("l1_loss", "mse_loss", "smooth_l1_loss") for r in ("mean", "sum", "none")},
+    "mse_int32_float32": lambda T: _int_loss(
+        T, "mse_loss", lambda T: _I4(T).to(T.int32), T.float32),
+    "l1_int64_float32": lambda T: _int_loss(T, "l1_loss", _I4, T.float32),
+    "smooth_l1_beta": lambda T: _int_loss(T, "smooth_l1_loss", _I4, beta=0.5),
+    "mse_bool": lambda T: _int_loss(T, "mse_loss", lambda T: T.tensor(MASK[0])),
+    "smooth_l1_bool": lambda T: _int_loss(T, "smooth_l1_loss", lambda T: T.tensor(MASK[0])),
+    "l1_bool": lambda T: catch(lambda: _int_loss(T, "l1_loss", lambda T: T.tensor(MASK[0]))),
+    "huber": lambda T: catch(lambda: _int_loss(T, "huber_loss", _I4)),
+    "huber_bool": lambda T: catch(lambda: _int_loss(T, "huber_loss", lambda T: T.tensor(
+        MASK[0]))),
+    **{f"{n}_int_target": (lambda n: lambda T: catch(lambda: getattr(T.nn.functional, n)(
+        _I4(T), _I4(T) + 1)))(n) for n in ("l1_loss", "mse_loss", "smooth_l1_loss",
+                                           "huber_loss")},
+    "module_mse": lambda T: T.nn.MSELoss()(_I4(T), t(T, B[0])),
+})
+
+
 # f-strings of tensors, as tutorials print predictions and losses
 table("format", {
     "int_0d": lambda T: f"{T.tensor(5)}",

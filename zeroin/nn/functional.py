@@ -266,13 +266,33 @@ def _prepare(op, input, target, reduction, allowed=_REDUCTIONS):  # noqa: A002
     _check_reduction(op, reduction, allowed)
     x = _tensor_arg(input, op)
     if x.dtype.kind != "f":
-        raise TypeError(f"{op}: input must be floating point (the model's output), got "
-                        f"dtype {x.dtype}")
+        x = _integer_input(op, x, target)
     if op in _PROMOTING and isinstance(target, Tensor) and target.dtype != x.dtype:
         x = _ops._cast(x, _ops.result_type(x, target))    # recorded: grads come back cast
     t = _target(op, target, x)
     _check_same_shape(op, x, t)
     return x, t
+
+
+#: the regression losses that take integer input as PyTorch's do: the dtype kinds that l1,
+#: mse and smooth_l1 promote to a float target's dtype; huber_loss none (PyTorch refuses)
+_INTEGER_INPUT = {"l1_loss": "iu", "mse_loss": "iub", "smooth_l1_loss": "iub", "huber_loss": ""}
+
+
+def _integer_input(op, x, target):
+    """An integer or bool ``input``: cast to a float target's dtype where PyTorch computes
+    the loss; its NotImplementedError for the regression losses otherwise (an integer
+    target too), a TypeError for the rest."""
+    if op not in _INTEGER_INPUT:
+        raise TypeError(f"{op}: input must be floating point (the model's output), got "
+                        f"dtype {x.dtype}")
+    if x.dtype.kind in _INTEGER_INPUT[op] and isinstance(target, Tensor) and \
+            target.dtype.kind == "f":
+        return _ops._cast(x, target.dtype)
+    what = getattr(target, "dtype", type(target).__name__)
+    raise NotImplementedError(f"{op}: not implemented for input of dtype {x.dtype} with a "
+                              f"target of dtype {what}, as in PyTorch; the input is the "
+                              f"model's output: convert it, input.float()")
 
 
 def _check_binary_target(op, t):
