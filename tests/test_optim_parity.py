@@ -391,7 +391,7 @@ def test_a_users_get_lr_called_directly_does_not_warn_as_torch(lib):
 def test_old_lr_scheduler_name_is_a_subclass_as_torchs_not_an_alias():
     def shape(lib):
         sched = lib.optim.lr_scheduler
-        _, opt, s = _scheduler(lib, "StepLR", dict(step_size=2))
+        s = _scheduler(lib, "StepLR", {"step_size": 2})[2]
         return (sched._LRScheduler is sched.LRScheduler,
                 issubclass(sched._LRScheduler, sched.LRScheduler),
                 [c.__name__ for c in sched._LRScheduler.__mro__],

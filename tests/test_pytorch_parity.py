@@ -1433,9 +1433,20 @@ def _int_loss(T, name, a, target_dtype=None, **kw):
                                    **kw), B[0])
 
 
-_I4 = lambda T: int_tensor(T, [1, -2, 0, 3])        # noqa: E731
+def _I4(T):
+    return int_tensor(T, [1, -2, 0, 3])
+
+
+def _int_loss_idiom(name, **kw):
+    return lambda T: _int_loss(T, name, _I4, **kw)
+
+
+def _int_target_idiom(name):
+    return lambda T: catch(lambda: getattr(T.nn.functional, name)(_I4(T), _I4(T) + 1))
+
+
 table("int_loss", {
-    **{f"{n}_{r}": (lambda n, r: lambda T: _int_loss(T, n, _I4, reduction=r))(n, r)
+    **{f"{n}_{r}": _int_loss_idiom(n, reduction=r)
        for n in ("l1_loss", "mse_loss", "smooth_l1_loss") for r in ("mean", "sum", "none")},
     "mse_int32_float32": lambda T: _int_loss(
         T, "mse_loss", lambda T: _I4(T).to(T.int32), T.float32),
@@ -1447,9 +1458,8 @@ table("int_loss", {
     "huber": lambda T: catch(lambda: _int_loss(T, "huber_loss", _I4)),
     "huber_bool": lambda T: catch(lambda: _int_loss(T, "huber_loss", lambda T: T.tensor(
         MASK[0]))),
-    **{f"{n}_int_target": (lambda n: lambda T: catch(lambda: getattr(T.nn.functional, n)(
-        _I4(T), _I4(T) + 1)))(n) for n in ("l1_loss", "mse_loss", "smooth_l1_loss",
-                                           "huber_loss")},
+    **{f"{n}_int_target": _int_target_idiom(n)
+       for n in ("l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss")},
     "module_mse": lambda T: T.nn.MSELoss()(_I4(T), t(T, B[0])),
 })
 

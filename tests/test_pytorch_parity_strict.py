@@ -56,7 +56,7 @@ table("refused", {
                           [1.0, 2.0] == t(T, [1.0, 2.0]), t(T, [1.0]) == (1.0,)),
     "eq_object": lambda T: (t(T, A) == object(), t(T, A) != object(), t(T, A) == {}),
     "eq_numbers_arrays": lambda T: (t(T, [1.0, 2.0]) == 2, t(T, [1.0, 2.0]) != 2.0,
-                                    t(T, [1.0, 2.0]) == True, t(T, [1.0, 2.0]) == 1j,  # noqa
+                                    t(T, [1.0, 2.0]) == True, t(T, [1.0, 2.0]) == 1j,
                                     t(T, [1.0, 2.0]) == np.float64(1.0),
                                     t(T, [1.0, 2.0]) == np.array([1.0, 3.0])),
     "uint8_index_is_a_mask": _quiet(lambda T: t(T, A)[T.tensor([1, 0, 1], dtype=T.uint8)]),
