@@ -1050,3 +1050,37 @@ def test_backprop_ninja_loss_passes_gradcheck():
         hpre = g * hpre + b
         return F.cross_entropy(zeroin.tanh(hpre) @ W2 + b2, zeroin.tensor(Yb))
     assert zeroin.gradcheck(loss_of, [zeroin.tensor(a, requires_grad=True) for a in arrays])
+
+
+# --- what `with ... as x:` binds ------------------------------------------------------------
+
+_SWITCHES = {
+    "no_grad": (lambda T: T.no_grad(), False),
+    "enable_grad": (lambda T: T.enable_grad(), True),
+    "set_grad_enabled": (lambda T: T.set_grad_enabled(False), False),
+    "autograd_set_grad_enabled": (lambda T: T.autograd.set_grad_enabled(True), True),
+    "inference_mode": (lambda T: T.inference_mode(), False),
+    "inference_mode_off": (lambda T: T.inference_mode(False), True),
+    "detect_anomaly": (lambda T: T.autograd.detect_anomaly(), True),
+    "set_detect_anomaly": (lambda T: T.autograd.set_detect_anomaly(True), True),
+    "saved_tensors_hooks": (lambda T: T.autograd.graph.saved_tensors_hooks(lambda x: x,
+                                                                           lambda x: x), True),
+    "save_on_cpu": (lambda T: T.autograd.graph.save_on_cpu(), True),
+    "disable_saved_tensors_hooks": (
+        lambda T: T.autograd.graph.disable_saved_tensors_hooks("no hooks here"), True),
+}
+
+
+@pytest.mark.parametrize("name", list(_SWITCHES))
+def test_with_grad_switch_as_name_binds_none_as_pytorchs(name):
+    """`with torch.no_grad() as x:` binds None (zeroin's bound the context object)."""
+    torch = pytest.importorskip("torch")
+    make, grad_inside = _SWITCHES[name]
+    got = {}
+    for T in (torch, zeroin):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")         # detect_anomaly's "slows down" warning
+            with make(T) as bound:
+                got[T.__name__] = (bound, T.is_grad_enabled())
+        assert T.is_grad_enabled()
+    assert got["zeroin"] == got["torch"] == (None, grad_inside)

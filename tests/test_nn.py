@@ -953,8 +953,11 @@ NN_ERRORS = [
     (lambda: nn.SmoothL1Loss(beta=-1), ValueError, r"beta must be >= 0"),
     (lambda: nn.HuberLoss()(_x(3), np.zeros(4)), zeroin.ShapeError,
      r"huber_loss: input shape \(3,\)"),
-    (lambda: nn.MSELoss()(zeroin.tensor([1, 2]), [1.0, 2.0]), TypeError,
-     r"mse_loss: input must be floating point"),
+    (lambda: nn.MSELoss()(zeroin.tensor([1, 2]), [1.0, 2.0]), NotImplementedError,
+     (r"mse_loss: not implemented for input of dtype int64 with a target of dtype list.*"
+      r"input\.float\(\)")),
+    (lambda: nn.BCELoss()(zeroin.tensor([1, 0]), zeroin.tensor([1.0, 0.0])), TypeError,
+     r"binary_cross_entropy: input must be floating point"),
     (lambda: nn.Linear(2, 3)(zeroin.tensor(np.zeros((4, 2), np.float32))), TypeError,
      r"Linear: input has dtype float32 but the layer's parameters are float64.*model\.to\("
      r"zeroin\.float32\).*x\.to\(zeroin\.float64\).*"
@@ -1914,3 +1917,18 @@ def test_linear_checks_its_input_dtype_only_on_a_mismatch():
     with pytest.raises(zeroin.DtypeError, match="linear: expected all operands to have the "
                                                 "same dtype, got float64 and float32"):
         lin(zeroin.ones(1, 2))
+
+
+def test_regression_losses_of_integer_input_promote_to_the_float_targets_dtype():
+    x = zeroin.tensor([1, -2, 0, 3])
+    target = zeroin.tensor([0.5, -1.0, 0.25, 3.5], requires_grad=True)
+    for f in (F.l1_loss, F.mse_loss, F.smooth_l1_loss):
+        y = f(x, target, reduction="none")
+        assert y.dtype == zeroin.float64
+        np.testing.assert_allclose(y.detach().numpy(), f(x.double(), target.detach(),
+                                                         reduction="none").numpy())
+        assert zeroin.gradcheck(lambda tg, f=f: f(x, tg), (target,))
+    assert F.mse_loss(x.int(), target.detach().float()).dtype == zeroin.float32
+    with pytest.raises(NotImplementedError, match=r"huber_loss: not implemented for input of "
+                       r"dtype int64 with a target of dtype float64.*input\.float\(\)"):
+        F.huber_loss(x, target)

@@ -1949,3 +1949,17 @@ def test_masked_fill_with_a_mask_that_does_not_broadcast_names_itself_and_the_sh
         zeroin.zeros(2, 2, 4, 4).masked_fill(zeroin.tril(zeroin.ones(5, 5)) == 0, -1.0)
     causal = zeroin.zeros(2, 2, 4, 4).masked_fill(zeroin.tril(zeroin.ones(4, 4)) == 0, -1.0)
     assert causal.shape == (2, 2, 4, 4) and causal[1, 1].tolist()[0] == [0.0, -1.0, -1.0, -1.0]
+
+
+def test_softmax_of_integers_is_refused_with_the_fix_and_dtype_computes_in_it():
+    labels = zeroin.tensor([[0, 2], [1, 1]])
+    for f in (zeroin.softmax, zeroin.log_softmax, zeroin.nn.functional.softmin):
+        with pytest.raises(NotImplementedError, match=r"^(log_)?soft(max|min): not implemented "
+                           r"for integer or bool input \(int64\).*x\.float\(\), or pass "
+                           r"dtype=zeroin\.float32"):
+            f(labels, 1)
+    y = zeroin.softmax(labels, 1, zeroin.float32)
+    assert y.dtype == zeroin.float32 and np.allclose(y.sum(1).numpy(), 1.0)
+    x = np.random.default_rng(3).normal(size=(2, 3)).astype(np.float32)
+    assert zeroin.gradcheck(lambda a: zeroin.log_softmax(a, 1, dtype=zeroin.float64),
+                            (zeroin.tensor(x.astype(np.float64), requires_grad=True),))

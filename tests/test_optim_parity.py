@@ -388,6 +388,18 @@ def test_a_users_get_lr_called_directly_does_not_warn_as_torch(lib):
         h.get_lr()
 
 
+def test_old_lr_scheduler_name_is_a_subclass_as_torchs_not_an_alias():
+    def shape(lib):
+        sched = lib.optim.lr_scheduler
+        s = _scheduler(lib, "StepLR", {"step_size": 2})[2]
+        return (sched._LRScheduler is sched.LRScheduler,
+                issubclass(sched._LRScheduler, sched.LRScheduler),
+                [c.__name__ for c in sched._LRScheduler.__mro__],
+                isinstance(s, sched._LRScheduler), isinstance(s, sched.LRScheduler))
+    assert shape(zeroin) == shape(torch) == (
+        False, True, ["_LRScheduler", "LRScheduler", "object"], False, True)
+
+
 @pytest.mark.parametrize("lib", [torch, zeroin], ids=["torch", "zeroin"])
 def test_step_with_an_epoch_warns_it_is_deprecated_as_torch(lib):
     # zeroin was silent; SequentialLR restarting its next scheduler stays silent in both

@@ -244,6 +244,19 @@ table("create", {
     "FloatTensor_empty": lambda T: (T.FloatTensor(), T.FloatTensor().shape),
     "LongTensor_empty": lambda T: (T.LongTensor(), T.LongTensor().dtype),
     "BoolTensor_empty": lambda T: T.BoolTensor().shape,
+    # size= by keyword: a new tensor of that shape (zeroin raised TypeError); values unset
+    # in PyTorch, so only shapes and dtypes compare
+    "Tensor_size_kw": lambda T: [(x.shape, x.dtype) for x in (
+        T.Tensor(size=(2, 3)), T.Tensor(size=[4]), T.Tensor(size=()),
+        T.Tensor(size=T.Size([2, 1])), T.FloatTensor(size=(2, 3)), T.LongTensor(size=[3]),
+        T.BoolTensor(size=(1,)))],
+    "Tensor_size_int": lambda T: catch(lambda: T.Tensor(size=2)),
+    "Tensor_size_none": lambda T: catch(lambda: T.Tensor(size=None)),
+    "Tensor_size_floats": lambda T: catch(lambda: T.Tensor(size=(2.0,))),
+    "Tensor_size_negative": lambda T: catch(lambda: T.Tensor(size=(-1,))),
+    "Tensor_size_and_data": lambda T: catch(lambda: T.Tensor([1.0], size=(1,))),
+    "Tensor_size_and_grad": lambda T: catch(lambda: T.Tensor(size=(1,), requires_grad=True)),
+    "FloatTensor_size_and_sizes": lambda T: catch(lambda: T.FloatTensor(2, size=(2,))),
     "is_tensor": lambda T: (T.is_tensor(t(T, A)), T.is_tensor(A)),
     "numel_fn": lambda T: T.numel(t(T, A)),
 })
@@ -1384,6 +1397,70 @@ table("implicit_dim", {
     "module_softmax": lambda T: _implicit_module(T, T.nn.Softmax(), A3),
     "module_log_softmax": lambda T: _implicit_module(T, T.nn.LogSoftmax(), A),
     "module_softmin_dim": lambda T: _implicit_module(T, T.nn.Softmin(dim=-1), A3),
+})
+
+# integer or bool input: PyTorch's NotImplementedError (zeroin gave floats), unless dtype=
+# names the float type to compute in (torch.softmax(x, dim, dtype), x.softmax(dim, dtype))
+table("softmax_int", {
+    "fn": lambda T: catch(lambda: T.softmax(int_tensor(T, IDX), 1)),
+    "method": lambda T: catch(lambda: int_tensor(T, IDX).softmax(dim=0)),
+    "log_fn": lambda T: catch(lambda: T.log_softmax(int_tensor(T, IDX), 1)),
+    "log_method": lambda T: catch(lambda: int_tensor(T, IDX).log_softmax(-1)),
+    "F": lambda T: catch(lambda: T.nn.functional.softmax(int_tensor(T, IDX), dim=1)),
+    "F_log": lambda T: catch(lambda: T.nn.functional.log_softmax(int_tensor(T, IDX), dim=1)),
+    "F_softmin": lambda T: catch(lambda: T.nn.functional.softmin(int_tensor(T, IDX), dim=1)),
+    "module": lambda T: catch(lambda: T.nn.Softmax(dim=1)(int_tensor(T, IDX))),
+    "special": lambda T: catch(lambda: T.special.log_softmax(int_tensor(T, IDX), 0)),
+    "bool": lambda T: catch(lambda: T.softmax(T.tensor(MASK), 1)),
+    "int_dtype": lambda T: catch(lambda: T.softmax(int_tensor(T, IDX), 1, dtype=T.int64)),
+    "empty": lambda T: T.softmax(T.tensor([], dtype=T.int64), 0),
+    "dtype_fn": lambda T: T.softmax(int_tensor(T, IDX), 1, T.float32),
+    "dtype_method": lambda T: int_tensor(T, IDX).softmax(0, dtype=T.float64),
+    "dtype_log_fn": lambda T: T.log_softmax(int_tensor(T, IDX), dim=1, dtype=T.float32),
+    "dtype_log_method": lambda T: int_tensor(T, IDX).log_softmax(1, T.float64),
+    "dtype_F_log": lambda T: T.nn.functional.log_softmax(int_tensor(T, IDX), 1, dtype=T.float32),
+    "dtype_special": lambda T: T.special.softmax(int_tensor(T, IDX), 0, dtype=T.float32),
+    "dtype_float_grad": lambda T: grad_of(T, lambda x: T.softmax(x, 1, dtype=T.float32), A),
+    "dtype_log_float_grad": lambda T: grad_of(T, lambda x: x.log_softmax(0, T.float32), A),
+})
+
+
+# regression losses of integer input: PyTorch's l1 / mse / smooth_l1 promote it to a float
+# target's dtype; an integer target, and huber_loss, raise (zeroin refused them all)
+def _int_loss(T, name, a, target_dtype=None, **kw):
+    f = getattr(T.nn.functional, name)
+    return grad_of(T, lambda tg: f(a(T), tg if target_dtype is None else tg.to(target_dtype),
+                                   **kw), B[0])
+
+
+def _I4(T):
+    return int_tensor(T, [1, -2, 0, 3])
+
+
+def _int_loss_idiom(name, **kw):
+    return lambda T: _int_loss(T, name, _I4, **kw)
+
+
+def _int_target_idiom(name):
+    return lambda T: catch(lambda: getattr(T.nn.functional, name)(_I4(T), _I4(T) + 1))
+
+
+table("int_loss", {
+    **{f"{n}_{r}": _int_loss_idiom(n, reduction=r)
+       for n in ("l1_loss", "mse_loss", "smooth_l1_loss") for r in ("mean", "sum", "none")},
+    "mse_int32_float32": lambda T: _int_loss(
+        T, "mse_loss", lambda T: _I4(T).to(T.int32), T.float32),
+    "l1_int64_float32": lambda T: _int_loss(T, "l1_loss", _I4, T.float32),
+    "smooth_l1_beta": lambda T: _int_loss(T, "smooth_l1_loss", _I4, beta=0.5),
+    "mse_bool": lambda T: _int_loss(T, "mse_loss", lambda T: T.tensor(MASK[0])),
+    "smooth_l1_bool": lambda T: _int_loss(T, "smooth_l1_loss", lambda T: T.tensor(MASK[0])),
+    "l1_bool": lambda T: catch(lambda: _int_loss(T, "l1_loss", lambda T: T.tensor(MASK[0]))),
+    "huber": lambda T: catch(lambda: _int_loss(T, "huber_loss", _I4)),
+    "huber_bool": lambda T: catch(lambda: _int_loss(T, "huber_loss", lambda T: T.tensor(
+        MASK[0]))),
+    **{f"{n}_int_target": _int_target_idiom(n)
+       for n in ("l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss")},
+    "module_mse": lambda T: T.nn.MSELoss()(_I4(T), t(T, B[0])),
 })
 
 

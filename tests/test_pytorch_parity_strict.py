@@ -50,10 +50,60 @@ table("refused", {
     "where_uint8_cond": _quiet(lambda T: T.where(T.tensor([1, 0], dtype=T.uint8),
                                                  t(T, [1.0, 2.0]), t(T, [3.0, 4.0]))),
     "eq_none": lambda T: (t(T, A) == None, t(T, A) != None),  # noqa: E711
+    # a str, a list, a tuple, a dict or an object: Python's False / True, not elementwise
+    "eq_str": lambda T: (t(T, A) == "x", t(T, A) != "x", "x" == t(T, A), "x" != t(T, A)),
+    "eq_list": lambda T: (t(T, [1.0, 2.0]) == [1.0, 2.0], t(T, [1.0, 2.0]) != [1.0, 2.0],
+                          [1.0, 2.0] == t(T, [1.0, 2.0]), t(T, [1.0]) == (1.0,)),
+    "eq_object": lambda T: (t(T, A) == object(), t(T, A) != object(), t(T, A) == {}),
+    "eq_numbers_arrays": lambda T: (t(T, [1.0, 2.0]) == 2, t(T, [1.0, 2.0]) != 2.0,
+                                    t(T, [1.0, 2.0]) == True, t(T, [1.0, 2.0]) == 1j,
+                                    t(T, [1.0, 2.0]) == np.float64(1.0),
+                                    t(T, [1.0, 2.0]) == np.array([1.0, 3.0])),
     "uint8_index_is_a_mask": _quiet(lambda T: t(T, A)[T.tensor([1, 0, 1], dtype=T.uint8)]),
     "uint8_index_in_tuple": _quiet(lambda T: t(T, A)[T.tensor([0, 1, 1], dtype=T.uint8), 1:]),
     "int_requires_grad_": lambda T: catch(lambda: T.arange(3).requires_grad_()),
 })
+
+# nn.Embedding's asserts: PyTorch's AssertionError (zeroin's error is a ValueError too);
+# F.embedding wrapped an out-of-range padding_idx round silently, F.embedding_bag too
+_W34 = np.arange(12.0).reshape(3, 4)
+
+
+def asserts(f):
+    """Whether ``f()`` raised an AssertionError (the harness re-raises one as a failure)."""
+    return isinstance(catch(f), AssertionError)
+
+
+table("embedding_refused", {
+    "weight_shape": lambda T: asserts(lambda: T.nn.Embedding(4, 4, _weight=t(T, _W34))),
+    "bag_weight_shape": lambda T: asserts(lambda: T.nn.EmbeddingBag(3, 5, _weight=t(T, _W34))),
+    "padding_idx": lambda T: asserts(lambda: T.nn.Embedding(3, 4, padding_idx=3)),
+    "padding_idx_negative": lambda T: asserts(lambda: T.nn.Embedding(3, 4, padding_idx=-4)),
+    "padding_idx_last": lambda T: T.nn.Embedding(3, 4, padding_idx=-3).padding_idx,
+    "bag_padding_idx": lambda T: asserts(lambda: T.nn.EmbeddingBag(3, 4, padding_idx=5)),
+    "pretrained_1d": lambda T: asserts(lambda: T.nn.Embedding.from_pretrained(t(T, _W34[0]))),
+    "pretrained_padding_idx": lambda T: asserts(
+        lambda: T.nn.Embedding.from_pretrained(t(T, _W34), padding_idx=3)),
+    "F_padding_idx": lambda T: asserts(lambda: T.nn.functional.embedding(
+        T.tensor([0, 2]), t(T, _W34), padding_idx=5)),
+    "F_bag_padding_idx": lambda T: catch(lambda: T.nn.functional.embedding_bag(
+        T.tensor([0, 2]), t(T, _W34), T.tensor([0]), padding_idx=-4)),
+    "F_padding_idx_negative_grad": lambda T: grad_of(T, lambda w: T.nn.functional.embedding(
+        T.tensor([0, 2, 1]), w, padding_idx=-1), _W34),
+})
+
+
+def test_embedding_errors_are_both_assertion_and_value_errors():
+    nn = zeroin.nn
+    for make in (lambda: nn.Embedding(3, 4, padding_idx=3),
+                 lambda: nn.Embedding(4, 4, _weight=zeroin.zeros(3, 4)),
+                 lambda: nn.Embedding.from_pretrained(zeroin.zeros(3))):
+        for catches in (AssertionError, ValueError):
+            with pytest.raises(catches, match=r"^Embedding.*(padding_idx must be within "
+                               r"num_embeddings \(3\): -3\.\.2, got 3|_weight's shape \(3, "
+                               r"4\) does not match|must be 2-D)"):
+                make()
+
 
 # NaN sorts as the largest value; median, max and kthvalue propagate it
 table("nan", {
@@ -560,6 +610,10 @@ def test_comparing_with_none_is_a_python_bool():
     x = zeroin.tensor(A)
     assert (x == None) is False and (x != None) is True  # noqa: E711
     assert x not in [None]          # `in` compares with ==
+    for other in ("x", [1.0], (1.0,), object()):        # PyTorch's False / True too
+        assert (x == other) is False and (x != other) is True
+        assert (other == x) is False and (other != x) is True
+    assert x not in ["x", "y"] and x in ["x", x]
 
 
 def test_errors_of_the_new_names_say_what_to_do():

@@ -17,7 +17,7 @@ import operator
 
 import numpy as np
 
-from ._tensor import Tensor, _leaf, get_default_dtype, tensor
+from ._tensor import Tensor, _leaf, get_default_dtype, size_arg, tensor
 from .errors import DtypeError, ShapeError, ZeroinError
 from .dtypes import as_device, as_dtype
 from .ops import _fill_scalar, write_out
@@ -560,9 +560,15 @@ def _asarray_tensor(t, d, copy, requires_grad):
 
 
 def _typed(name, dt):
-    def f(*data):
-        """Legacy PyTorch constructor: ``LongTensor([1, 2])``, ``FloatTensor(2, 3)`` or
-        ``FloatTensor()`` (empty, of shape (0,), as PyTorch's; not a 0-d zero)."""
+    def f(*data, **size):
+        """Legacy PyTorch constructor: ``LongTensor([1, 2])``, ``FloatTensor(2, 3)``,
+        ``FloatTensor(size=(2, 3))`` or ``FloatTensor()`` (empty, of shape (0,), as
+        PyTorch's; not a 0-d zero)."""
+        if size:
+            if data or set(size) != {"size"}:
+                raise TypeError(f"{name}: takes data, sizes, or size= alone, as in PyTorch "
+                                f"(got {len(data)} positional and keywords {sorted(size)})")
+            return zeros(size_arg(name, size["size"]), dtype=dt)
         if not data:
             return zeros(0, dtype=dt)
         if len(data) == 1 and not isinstance(data[0], numbers.Integral):

@@ -84,9 +84,8 @@ class _GradSwitch:
     """Context manager and decorator that sets grad mode for the current thread."""
     _value = True
 
-    def __enter__(self):
+    def __enter__(self):        # `with no_grad() as x:` binds None, as PyTorch's
         self._prev = _set_grad_mode(self._value)
-        return self
 
     def __exit__(self, *exc):
         _set_grad_mode(self._prev)
@@ -520,6 +519,9 @@ class ParamName(str):
     explanations show it, but a tensor's repr leaves it out, as PyTorch prints no name."""
 
 
+_NO_SIZE = object()         # Tensor(size=...) not given
+
+
 class Tensor:
     """An n-dimensional array with reverse-mode automatic differentiation.
 
@@ -580,8 +582,15 @@ class Tensor:
             return getattr(a, names[0])(b)
         return getattr(b, names[1])(a)      # the reflected method: operands swapped back
 
-    def __new__(cls, data=(), requires_grad=False, dtype=None, name=None):
+    def __new__(cls, data=(), requires_grad=False, dtype=None, name=None, *, size=_NO_SIZE):
         # zeroin.Tensor() is an empty (0,) tensor of the default dtype, as torch.Tensor()
+        if size is not _NO_SIZE:    # torch.Tensor(size=(2, 3)): a new (2, 3) tensor
+            if type(data) is not tuple or data or requires_grad is not False or \
+                    dtype is not None or name is not None:
+                raise TypeError("Tensor: size= goes alone, as in PyTorch: Tensor(size=(2, 3)); "
+                                "for data use zeroin.tensor(data, dtype=..., requires_grad=...)")
+            return _make(np.zeros(size_arg("Tensor", size), dtype=_default_dtype), False,
+                         None, None, cls)
         if type(data) is int:
             # torch.Tensor(2, 3): a new (2, 3) tensor (zeros here), not the number 2
             sizes = [data]
@@ -864,13 +873,18 @@ class Tensor:
     def __ge__(self, other):
         return compared(np.greater_equal, "ge", _array_of(self), _raw(other))
 
-    def __eq__(self, other):        # x == None is False, as in PyTorch (not elementwise)
-        return False if other is None else compared(np.equal, "eq", _array_of(self),
-                                                    _raw(other))
+    # x == None / 'x' / [1, 2] / object() is False (!= True), as in PyTorch: only tensors,
+    # numbers and array-likes compare elementwise; the rest falls back to Python's identity
+    # test (an (values, indices) pair's __array__ still raises its error naming the fix)
+    def __eq__(self, other):
+        if not isinstance(other, _COMPARABLE) and not hasattr(other, "__array__"):
+            return NotImplemented
+        return compared(np.equal, "eq", _array_of(self), _raw(other))
 
     def __ne__(self, other):
-        return True if other is None else compared(np.not_equal, "ne", _array_of(self),
-                                                   _raw(other))
+        if not isinstance(other, _COMPARABLE) and not hasattr(other, "__array__"):
+            return NotImplemented
+        return compared(np.not_equal, "ne", _array_of(self), _raw(other))
 
     def __iadd__(self, value): return self._inplace(np.add, "+", value)
     def __isub__(self, value): return self._inplace(np.subtract, "-", value)
@@ -1053,6 +1067,22 @@ def _index_array(t):
                       "for a mask, or .long() for indices", UserWarning, stacklevel=4)
         return a != 0
     return a
+
+
+def size_arg(op, size):
+    """The ``size=`` of ``torch.Tensor(size=(2, 3))`` / ``FloatTensor(size=...)``: a tuple or
+    list of ints >= 0, as PyTorch's (``size=2`` is its TypeError)."""
+    if not isinstance(size, (tuple, list)) or not all(
+            isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in size):
+        raise TypeError(f"{op}: size= must be a tuple or list of ints, e.g. size=(2, 3), "
+                        f"got {size!r}")
+    if any(s < 0 for s in size):
+        raise RuntimeError(f"{op}: size={tuple(size)} has a negative dimension; sizes are "
+                           f"counts, >= 0")
+    return tuple(int(s) for s in size)
+
+
+_COMPARABLE = (Tensor, int, float, complex, np.ndarray, np.generic)   # what == compares
 
 
 def _raw(x):

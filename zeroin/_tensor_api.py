@@ -1026,8 +1026,8 @@ class set_grad_enabled(_GradSwitch):
         self._value = bool(mode)
         self._prev = _set_grad_mode(self._value)
 
-    def __enter__(self):
-        return self
+    def __enter__(self):        # the switch happened at the call; `as x` binds None
+        pass
 
 
 _inference = threading.local()      # .on: inside inference_mode(True), for this thread
@@ -1048,7 +1048,7 @@ class inference_mode(no_grad):
     def __enter__(self):
         self._prev_inference = getattr(_inference, "on", False)
         _inference.on = not self._value
-        return super().__enter__()
+        super().__enter__()
 
     def __exit__(self, *exc):
         _inference.on = self._prev_inference

@@ -53,8 +53,7 @@ class detect_anomaly:
 
     def __enter__(self):
         self._prev = anomaly.detect
-        anomaly.enabled = anomaly.detect = True
-        return self
+        anomaly.enabled = anomaly.detect = True     # `as x` binds None, as PyTorch's
 
     def __exit__(self, *exc):
         anomaly.detect = self._prev
@@ -84,8 +83,8 @@ class set_detect_anomaly:
         anomaly.detect = bool(mode)
         anomaly.refresh()
 
-    def __enter__(self):
-        return self
+    def __enter__(self):        # switched at the call; `as x` binds None, as PyTorch's
+        pass
 
     def __exit__(self, *exc):
         anomaly.detect = self._prev

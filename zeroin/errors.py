@@ -7,7 +7,8 @@ Each subclasses the built-in exception a user would catch for the same mistake, 
 """
 from __future__ import annotations
 
-__all__ = ["ZeroinError", "ShapeError", "DtypeError", "AnomalyError", "ReplayError"]
+__all__ = ["ZeroinError", "ShapeError", "DtypeError", "AnomalyError", "ReplayError",
+           "ArgumentError"]
 
 
 class ZeroinError(RuntimeError):
@@ -21,6 +22,11 @@ class ShapeError(ZeroinError, ValueError):
 class DtypeError(ZeroinError, TypeError):
     """An operation PyTorch refuses for its operands' dtypes (``1 - mask`` on a bool
     tensor): a RuntimeError, as PyTorch raises, and a TypeError."""
+
+
+class ArgumentError(ZeroinError, ValueError, AssertionError):
+    """A bad argument that PyTorch's Python code refuses with an ``assert`` (``nn.Embedding``'s
+    ``padding_idx`` out of range): an AssertionError, as PyTorch raises, and a ValueError."""
 
 
 class AnomalyError(ZeroinError, FloatingPointError):

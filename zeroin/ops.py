@@ -1425,11 +1425,24 @@ def _softmax_dim(op, axis, dim):
     return axis
 
 
+def _softmax_input(op, x, dtype):
+    """``x`` cast to ``dtype`` first (PyTorch's ``dtype=``: ``softmax(labels, 0,
+    dtype=torch.float32)``); integer or bool input without it is PyTorch's
+    NotImplementedError, not a float result."""
+    x = _t(x) if dtype is None else _t(x).to(dtype)
+    if x.dtype.kind in "iub" and x.numel():
+        raise NotImplementedError(
+            f"{op}: not implemented for integer or bool input ({x.dtype}), as in PyTorch; "
+            f"convert it first, x.float(), or pass dtype=zeroin.float32")
+    return x
+
+
 @op(SoftmaxOp, methods=("softmax",))
-def softmax(x, axis=None, *, dim=None):
-    """exp(x) / sum(exp(x)) along ``axis`` (``dim``), computed stably."""
+def softmax(x, axis=None, dtype=None, *, dim=None):
+    """exp(x) / sum(exp(x)) along ``axis`` (``dim``), computed stably, in ``dtype``
+    (default: x's own, which must be floating point)."""
     axis = _softmax_dim("softmax", axis, dim)
-    x = _t(x)
+    x = _softmax_input("softmax", x, dtype)
     return _call1(SoftmaxOp(_check_axis("softmax", x, axis)), x)
 
 
@@ -1447,10 +1460,10 @@ class LogSoftmaxOp(Function):
 
 
 @op(LogSoftmaxOp, methods=("log_softmax",))
-def log_softmax(x, axis=None, *, dim=None):
-    """x - logsumexp(x) along ``axis`` (``dim``)."""
+def log_softmax(x, axis=None, dtype=None, *, dim=None):
+    """x - logsumexp(x) along ``axis`` (``dim``), in ``dtype`` as :func:`softmax`."""
     axis = _softmax_dim("log_softmax", axis, dim)
-    x = _t(x)
+    x = _softmax_input("log_softmax", x, dtype)
     return _call1(LogSoftmaxOp(_check_axis("log_softmax", x, axis)), x)
 
 

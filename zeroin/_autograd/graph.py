@@ -87,8 +87,7 @@ class saved_tensors_hooks:
         _STATE.__dict__.setdefault("hooks", []).append((self.pack_hook, self.unpack_hook))
         _ACTIVE[0] += 1
         anomaly.pack = _pack_saved
-        anomaly.refresh()
-        return self
+        anomaly.refresh()           # `as x` binds None, as PyTorch's
 
     def __exit__(self, *exc):
         _STATE.hooks.pop()
@@ -118,8 +117,7 @@ class disable_saved_tensors_hooks:
 
     def __enter__(self):
         self._outer = getattr(_STATE, "disabled", None)
-        _STATE.disabled = self.error_message
-        return self
+        _STATE.disabled = self.error_message        # `as x` binds None, as PyTorch's
 
     def __exit__(self, *exc):
         _STATE.disabled = self._outer

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import ops
 from .._tensor import Tensor, _leaf, _user_stacklevel
-from ..errors import DtypeError
+from ..errors import ArgumentError, DtypeError
 from ..function import Function, ShapeError, mark_roles
 
 __all__ = ["erf", "gelu", "silu", "elu", "celu", "selu", "mish", "relu6", "hardtanh",
@@ -119,6 +119,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,  # 
         raise NotImplementedError("embedding: sparse=True (a sparse gradient) is not "
                                   "supported; use sparse=False: the gradient is a dense array")
     n = weight.shape[0]
+    if padding_idx is not None and not -n <= padding_idx < n:   # 5 % 3 wrapped to row 2
+        raise ArgumentError(f"embedding: padding_idx must be within num_embeddings ({n}): "
+                            f"-{n}..{n - 1}, got {padding_idx}")
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         bad = idx.min() if idx.min() < 0 else idx.max()
         raise IndexError(f"embedding: index {bad} is out of range: indices from {idx.min()} "

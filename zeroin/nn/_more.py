@@ -11,7 +11,7 @@ import numpy as np
 from .. import _torch_ops as _prim, ops
 from .._tensor import Tensor, _leaf
 from ..anomaly import not_replayable
-from ..errors import DtypeError
+from ..errors import ArgumentError, DtypeError
 from ..function import Function, OpName, ShapeError
 from ..ops import op
 from ..random import get_rng
@@ -194,6 +194,10 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,  # no
     if per_sample_weights is not None and mode != "sum":
         raise NotImplementedError(f"{op}: per_sample_weights is only supported for "
                                   f"mode='sum' (got mode={mode!r}), as in PyTorch")
+    m = weight.shape[0]
+    if padding_idx is not None and not -m <= padding_idx < m:   # PyTorch's RuntimeError
+        raise ArgumentError(f"{op}: padding_idx must be within num_embeddings ({m}): "
+                            f"-{m}..{m - 1}, got {padding_idx}")
     idx = np.asarray(input.data if isinstance(input, Tensor) else input)
     flat, bag, n = _bags(op, idx, offsets, include_last_offset)
     rows = ops_embedding(flat, weight, max_norm=max_norm, norm_type=norm_type,

@@ -266,13 +266,33 @@ def _prepare(op, input, target, reduction, allowed=_REDUCTIONS):  # noqa: A002
     _check_reduction(op, reduction, allowed)
     x = _tensor_arg(input, op)
     if x.dtype.kind != "f":
-        raise TypeError(f"{op}: input must be floating point (the model's output), got "
-                        f"dtype {x.dtype}")
+        x = _integer_input(op, x, target)
     if op in _PROMOTING and isinstance(target, Tensor) and target.dtype != x.dtype:
         x = _ops._cast(x, _ops.result_type(x, target))    # recorded: grads come back cast
     t = _target(op, target, x)
     _check_same_shape(op, x, t)
     return x, t
+
+
+#: the regression losses that take integer input as PyTorch's do: the dtype kinds that l1,
+#: mse and smooth_l1 promote to a float target's dtype; huber_loss none (PyTorch refuses)
+_INTEGER_INPUT = {"l1_loss": "iu", "mse_loss": "iub", "smooth_l1_loss": "iub", "huber_loss": ""}
+
+
+def _integer_input(op, x, target):
+    """An integer or bool ``input``: cast to a float target's dtype where PyTorch computes
+    the loss; its NotImplementedError for the regression losses otherwise (an integer
+    target too), a TypeError for the rest."""
+    if op not in _INTEGER_INPUT:
+        raise TypeError(f"{op}: input must be floating point (the model's output), got "
+                        f"dtype {x.dtype}")
+    if x.dtype.kind in _INTEGER_INPUT[op] and isinstance(target, Tensor) and \
+            target.dtype.kind == "f":
+        return _ops._cast(x, target.dtype)
+    what = getattr(target, "dtype", type(target).__name__)
+    raise NotImplementedError(f"{op}: not implemented for input of dtype {x.dtype} with a "
+                              f"target of dtype {what}, as in PyTorch; the input is the "
+                              f"model's output: convert it, input.float()")
 
 
 def _check_binary_target(op, t):
@@ -850,15 +870,10 @@ def _legacy_dim(name, x, dim, stacklevel):
     return 0 if x.ndim in (0, 1, 3) else 1
 
 
-def _softmax_input(input, dtype):  # noqa: A002
-    x = _ops._t(input)
-    return x if dtype is None else x.to(dtype)
-
-
 def softmax(input, dim=None, _stacklevel=3, dtype=None, *, axis=None):  # noqa: A002
     """exp(x) / sum(exp(x)) along ``dim``, computed stably; without ``dim``, PyTorch's
     legacy choice (0 for 0-, 1- and 3-d input, else 1) and its deprecation warning."""
-    x = _softmax_input(input, dtype)
+    x = _ops._softmax_input("softmax", input, dtype)
     if axis is None:
         dim = _legacy_dim("softmax", x, dim, _stacklevel)
     return _ops.softmax(x, axis, dim=dim)
@@ -866,7 +881,7 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None, *, axis=None):  # noqa: 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None, *, axis=None):  # noqa: A002
     """x - logsumexp(x) along ``dim``; without ``dim``, as :func:`softmax`."""
-    x = _softmax_input(input, dtype)
+    x = _ops._softmax_input("log_softmax", input, dtype)
     if axis is None:
         dim = _legacy_dim("log_softmax", x, dim, _stacklevel)
     return _ops.log_softmax(x, axis, dim=dim)
@@ -874,7 +889,7 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None, *, axis=None):  # no
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):  # noqa: A002
     """softmax(-input) along ``dim``; without ``dim``, as :func:`softmax`."""
-    x = _softmax_input(input, dtype)
+    x = _ops._softmax_input("softmin", input, dtype)
     return _ops.softmax(-x, dim=_legacy_dim("softmin", x, dim, _stacklevel))
 
 

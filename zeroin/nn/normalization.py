@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 
 from .._tensor import Tensor, _leaf
+from ..errors import ArgumentError
 from . import functional as F
 from ._composed import _normalized_shape
 from .layers import _NormBase, _check_device, _check_input_dtype, _dtype
@@ -185,15 +186,16 @@ def _table(name, num_embeddings, embedding_dim, padding_idx, _weight, device, dt
             raise TypeError(f"{name}: padding_idx must be a whole number (a row index in "
                             f"0..{num_embeddings - 1}) or None, got {padding_idx!r}")
         if not -num_embeddings <= padding_idx < num_embeddings:
-            raise ValueError(f"{name}: padding_idx must be within num_embeddings "
-                             f"({num_embeddings}), got {padding_idx}")
+            raise ArgumentError(f"{name}: padding_idx must be within num_embeddings "
+                                f"({num_embeddings}): -{num_embeddings}..{num_embeddings - 1}, "
+                                f"got {padding_idx}")
         padding_idx %= num_embeddings
     _check_device(name, device)
     if _weight is not None:
         if tuple(np.shape(_weight)) != (num_embeddings, embedding_dim):
-            raise ValueError(f"{name}: _weight's shape {tuple(np.shape(_weight))} does not "
-                             f"match (num_embeddings, embedding_dim) = ({num_embeddings}, "
-                             f"{embedding_dim})")
+            raise ArgumentError(f"{name}: _weight's shape {tuple(np.shape(_weight))} does not "
+                                f"match (num_embeddings, embedding_dim) = ({num_embeddings}, "
+                                f"{embedding_dim})")
         # a Tensor is kept as it is (PyTorch's Parameter shares its memory and dtype)
         return padding_idx, (_weight if isinstance(_weight, Tensor)
                              else np.array(_weight, dtype=_dtype(dtype)))
@@ -209,8 +211,8 @@ def _pretrained(name, embeddings):
     """``from_pretrained``'s table: a Tensor itself (shared), other data as a new tensor."""
     e = embeddings if isinstance(embeddings, Tensor) else _leaf(np.array(embeddings))
     if e.ndim != 2:
-        raise ValueError(f"{name}.from_pretrained: embeddings must be 2-D (num_embeddings, "
-                         f"embedding_dim), got shape {tuple(e.shape)}")
+        raise ArgumentError(f"{name}.from_pretrained: embeddings must be 2-D (num_embeddings, "
+                            f"embedding_dim), got shape {tuple(e.shape)}")
     return e
 
 

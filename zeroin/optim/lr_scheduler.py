@@ -262,7 +262,10 @@ class LRScheduler:
 LRScheduler.step = _within_step(LRScheduler.step)
 
 
-_LRScheduler = LRScheduler      # PyTorch's old name
+class _LRScheduler(LRScheduler):
+    """PyTorch's old name, a subclass of :class:`LRScheduler` as in PyTorch (not an alias):
+    user schedulers written against it (``class Warmup(_LRScheduler)``) still work, and
+    the built-in schedulers are not instances of it."""
 
 
 # --- schedules from a factor of the initial lr ---------------------------------------------
