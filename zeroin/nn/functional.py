@@ -23,7 +23,6 @@ from ..ops import (NP, _call1, _call2, _calln, _needs, _product, _raw, op, same_
                    softplus, tanh)
 from ..random import get_rng
 
-_new = object.__new__
 # np.name loads are full lookups in CPython 3.11 (NumPy's module __getattr__): linear's, per
 # call, are bound once
 _ndarray, _add_reduce = np.ndarray, np.add.reduce
@@ -145,7 +144,7 @@ def linear(input, weight, bias=None):  # noqa: A002
     if bias is None:
         if xd.dtype is not wt:
             same_dtypes("linear", xd, wd)
-        return _call2(_new(LinearOp), x, w)
+        return _call2(LinearOp(), x, w)
     b = bias if isinstance(bias, Tensor) else _tensor_arg(bias, "linear", "bias")
     bd = b.numpy()
     if bd.shape != ws[:1]:
@@ -153,7 +152,7 @@ def linear(input, weight, bias=None):  # noqa: A002
                          f"{ws}; it must have shape ({ws[0]},)")
     if xd.dtype is not wt or bd.dtype is not wt:
         same_dtypes("linear", xd, wd, bd)
-    return _calln(_new(LinearOp), (x, w, b))
+    return _calln(LinearOp(), (x, w, b))
 
 
 # --- dropout and batch norm -------------------------------------------------------------
