@@ -1344,7 +1344,7 @@ def _operator(npf, symbol, fn):
 
     def f(self, value):
         if (self.requires_grad or isinstance(value, Tensor) and value.requires_grad) and \
-                is_grad_enabled():
+                (_tm._off_threads == 0 or _tm._mode.enabled):     # is_grad_enabled(), inlined
             base = getattr(self, "_view_of", None)
             if base is not None and not _whole_view(self, base):
                 return fn(self, value)
