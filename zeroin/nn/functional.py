@@ -23,9 +23,10 @@ from ..ops import (NP, _call1, _call2, _calln, _needs, _product, _raw, op, same_
                    softplus, tanh)
 from ..random import get_rng
 
-# np.name loads are full lookups in CPython 3.11 (NumPy's module __getattr__): linear's, per
-# call, are bound once
+# np.name loads are full lookups in CPython 3.11 (NumPy's module __getattr__): linear's and
+# cross_entropy's, per call, are bound once
 _ndarray, _add_reduce = np.ndarray, np.add.reduce
+_max_reduce, _exp, _log = np.maximum.reduce, np.exp, np.log
 
 __all__ = ["linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax",
            "softplus", "dropout", "batch_norm", "mse_loss", "l1_loss",
@@ -599,16 +600,16 @@ class CrossEntropyOp(Function):
         # np.<ufunc>.reduce directly: ndarray.max/.sum are the same calls behind a wrapper
         n = x.shape[0]
         y = _labels(self.name, y, n, x.shape[1])
-        s = x - np.maximum.reduce(x, axis=1, keepdims=True)
-        e = np.exp(s)
-        z = np.add.reduce(e, axis=1, keepdims=True)
+        s = x - _max_reduce(x, axis=1, keepdims=True)
+        e = _exp(s)
+        z = _add_reduce(e, axis=1, keepdims=True)
         e /= z
         self.saved = e          # softmax, reused by backward
-        nll = np.log(z[:, 0]) - s[_rows(n), y]
+        nll = _log(z[:, 0]) - s[_rows(n), y]
         if self.reduction == "mean":
-            return np.add.reduce(nll) * (1.0 / n) if n else nll.mean()
+            return _add_reduce(nll) * (1.0 / n) if n else nll.mean()
         if self.reduction == "sum":
-            return np.add.reduce(nll)
+            return _add_reduce(nll)
         return nll
 
     def backward(self, xp, g, out, x, y):
@@ -707,7 +708,7 @@ def _labels(op, target, n, c):
         raise ShapeError(f"{op}: input of shape ({n}, {c}) needs a target of shape ({n},), "
                          f"got {y.shape}; {fix}")
     # one pass: as unsigned, negative labels become huge, so max() >= c catches both ends
-    if n and int(np.maximum.reduce(y.view(_unsigned(y.dtype)), axis=None)) >= c:
+    if n and int(_max_reduce(y.view(_unsigned(y.dtype)), axis=None)) >= c:
         lo, hi = int(y.min()), int(y.max())
         if lo < 0 or hi >= c:
             msg = (f"{op}: labels must be in 0..{c - 1} for {c} classes, got values from "
@@ -766,8 +767,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     plain = weight is None and not label_smoothing and size_average is None and \
         reduce is None
     if plain and ignore_index == -100 and isinstance(input, Tensor) and \
-            type(target) is np.ndarray and target.dtype.kind in "iu":   # a training loop's call
-        if input.ndim == 2 and input.dtype.kind == "f" and reduction in _REDUCTIONS:
+            type(target) is _ndarray and target.dtype.kind in "iu":     # a training loop's call
+        d = input.numpy()       # one call, not the ndim and dtype properties' two frames
+        if d.ndim == 2 and d.dtype.kind == "f" and reduction in _REDUCTIONS:
             try:
                 return _call2(CrossEntropyOp(reduction), input, _labels_leaf(target))
             except LabelError:
