@@ -19,8 +19,8 @@ from .._tensor import Tensor, _leaf
 from ..anomaly import not_replayable
 from ..errors import DtypeError, ShapeError, ZeroinError
 from ..function import Function
-from ..ops import (NP, _call1, _call2, _calln, _needs, _product, _raw, op, same_dtypes, sigmoid,
-                   softplus, tanh)
+from ..ops import (NP, _call1, _call2, _calln, _needs, _number, _product, _raw, op, same_dtypes,
+                   sigmoid, softplus, tanh)
 from ..random import get_rng
 
 # np.name loads are full lookups in CPython 3.11 (NumPy's module __getattr__): linear's and
@@ -622,6 +622,7 @@ class CrossEntropyOp(Function):
                 gx[rows, y] -= g
                 return gx, None
             s = g.item() * _inverse(n) if self.reduction == "mean" else g.item()
+            s = _number(s, p.dtype)     # the same number, as NumPy takes it cheaper (T6)
             gx = p * s
             gx[rows, y] -= s
             return gx, None
