@@ -1360,9 +1360,9 @@ Tensor.__itruediv__ = _operator(np.divide, "/", _ops.div)
 
 
 def _int_checked(npf, name):
-    def f(a, b, out, casting):
+    def f(a, b, out):       # as Tensor._inplace calls a ufunc: npf(d, v, d)
         _ops._check_int_divisor(name, a, b)
-        return npf(a, b, out=out, casting=casting)
+        return npf(a, b, out)
     return f
 
 
