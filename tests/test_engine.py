@@ -651,6 +651,33 @@ def test_inplace_update_under_no_grad_keeps_the_leaf():
     np.testing.assert_allclose(w.data, [0.8, 1.6])
 
 
+def test_inplace_sub_under_no_grad_refuses_bool_and_mixes_dtypes_as_torch():
+    # the usual update (float arrays of one dtype) skips the bool test's conversions: every
+    # other pairing still meets PyTorch's refusal, and float32 -= float64 still casts
+    torch = pytest.importorskip("torch")
+    for a, b in [([1.0, 2.0], [True, False]), ([True, False], [1.0, 2.0]),
+                 ([True, False], [True, True])]:
+        z, t = zeroin.tensor(a), torch.tensor(a)
+        with pytest.raises(RuntimeError, match="Subtraction, the `-` operator"):
+            with torch.no_grad():
+                t -= torch.tensor(b)
+        with pytest.raises(zeroin.DtypeError, match="Subtraction, the `-` operator"):
+            with zeroin.no_grad():
+                z -= zeroin.tensor(b)
+    for dz, dw in [("float32", "float64"), ("float64", "float32"), ("float32", "float32")]:
+        w = zeroin.tensor(np.array([1.5, -2.0], dz), requires_grad=True)
+        tw = torch.tensor(np.array([1.5, -2.0], dz), requires_grad=True)
+        g = np.array([0.25, 3.0], dw)
+        with zeroin.no_grad():
+            w -= 0.1 * zeroin.tensor(g)
+            w -= zeroin.tensor(g)
+        with torch.no_grad():
+            tw -= 0.1 * torch.tensor(g)
+            tw -= torch.tensor(g)
+        assert w.dtype == getattr(np, dz) and w.requires_grad and w.is_leaf
+        np.testing.assert_array_equal(w.detach().numpy(), tw.detach().numpy())
+
+
 def test_inplace_on_graph_tensor_is_refused_with_advice():
     w = zeroin.tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(RuntimeError, match=r"in-place \+=.*zeroin.no_grad"):

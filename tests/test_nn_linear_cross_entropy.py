@@ -105,3 +105,27 @@ def test_errors_as_torch():
             T.nn.LinearCrossEntropyLoss(5, 4, weight=T.ones(3))
         with pytest.raises(RuntimeError, match="label_smoothing to be in range"):
             T.nn.LinearCrossEntropyLoss(5, 4, label_smoothing=1.5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction,scale", [("mean", 1.0), ("mean", 2.5), ("sum", 0.3)])
+def test_cross_entropy_gradient_bits_with_the_number_as_a_cached_constant(dtype, reduction,
+                                                                           scale):
+    # the rule scales the softmax by g (/ N) as a 0-d constant of the logits' dtype (T6's):
+    # the same bits as with the Python float, and torch's gradient
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((5, 4)).astype(dtype)
+    y = rng.integers(0, 4, 5)
+    w = zeroin.tensor(x, requires_grad=True)
+    (F.cross_entropy(w, y, reduction=reduction) * scale).backward()
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    p = e / np.add.reduce(e, axis=1, keepdims=True)
+    s = scale * (1.0 / 5) if reduction == "mean" else scale
+    want = p * s
+    want[np.arange(5), y] -= s
+    assert w.grad.dtype == dtype
+    assert w.grad.numpy().tobytes() == want.tobytes()
+    tw = torch.tensor(x, requires_grad=True)
+    (torch.nn.functional.cross_entropy(tw, torch.tensor(y), reduction=reduction)
+     * scale).backward()
+    np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-5, atol=1e-6)

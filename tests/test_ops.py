@@ -1963,3 +1963,33 @@ def test_softmax_of_integers_is_refused_with_the_fix_and_dtype_computes_in_it():
     x = np.random.default_rng(3).normal(size=(2, 3)).astype(np.float32)
     assert zeroin.gradcheck(lambda a: zeroin.log_softmax(a, 1, dtype=zeroin.float64),
                             (zeroin.tensor(x.astype(np.float64), requires_grad=True),))
+
+
+def test_relu_against_a_cached_zero_keeps_numpys_bits_and_torchs_gradient():
+    # relu compares float arrays with a 0-d zero of their dtype, not the Python 0: the same
+    # bits (-0.0, NaN, inf), dtypes and 0-d results as np.maximum(x, 0) and x > 0
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    for dt in (np.float32, np.float64, np.int64):
+        for shape in [(), (3,), (4, 8), (100, 16), (2, 3, 5)]:
+            x = np.asarray(rng.standard_normal(shape) * 3).astype(dt)
+            if dt != np.int64 and x.size > 3:
+                f = x.reshape(-1)
+                f[::3], f[1::5] = -0.0, 0.0
+                f[2] = np.nan
+            y = zeroin.relu(zeroin.tensor(x))
+            want = np.maximum(x, 0)
+            assert y.dtype == want.dtype and y.shape == want.shape
+            assert y.numpy().tobytes() == np.asarray(want).tobytes()
+            if dt == np.int64:
+                continue
+            x[np.isnan(x)] = 1.5            # torch's gradient at NaN is not zeroin's
+            w = zeroin.tensor(x, requires_grad=True)
+            g = rng.standard_normal(shape).astype(dt)
+            zeroin.relu(w).backward(zeroin.tensor(g))
+            tw = torch.tensor(x, requires_grad=True)
+            torch.relu(tw).backward(torch.tensor(g))
+            assert w.grad.dtype == w.dtype
+            np.testing.assert_array_equal(w.grad.numpy(), tw.grad.numpy())
+    w = zeroin.tensor(np.linspace(-1, 1, 6).reshape(2, 3) + 0.05, requires_grad=True)
+    assert zeroin.gradcheck(lambda t: zeroin.relu(t) * t, (w,))

@@ -22,7 +22,11 @@ __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
            "set_default_dtype", "get_default_dtype"]
 
 _F64 = np.dtype(np.float64)
+_F32 = np.dtype(np.float32)
 _default_dtype = _F64
+# bound once: NumPy's module has a __getattr__, so CPython 3.11 does not specialise np.name
+# loads (about 290 instructions each), and x -= v under no_grad is an SGD step's update
+_ndarray, _subtract = np.ndarray, np.subtract
 
 # ZEROIN_FAST=0 (read once, here) runs the reference engine only: no Python-float scalars
 # (below) and no zeroin/_fast.py; results are the same (see docs/architecture.md).
@@ -886,34 +890,30 @@ class Tensor:
             return NotImplemented
         return compared(np.not_equal, "ne", _array_of(self), _raw(other))
 
-    def __iadd__(self, value): return self._inplace(np.add, "+", value)
-    def __isub__(self, value): return self._inplace(np.subtract, "-", value)
-    def __imul__(self, value): return self._inplace(np.multiply, "*", value)
-    def __itruediv__(self, value): return self._inplace(np.divide, "/", value)
+    # x op= v: zeroin/_tensor_api.py binds __iadd__, __isub__, __imul__ and __itruediv__,
+    # which record the change while the graph is recorded and call _inplace otherwise
 
     def _inplace(self, npf, symbol, value):
-        """``t op= value`` updates ``t.data`` in place, as PyTorch does under no_grad.
-
-        With grad recording on, a tensor in the graph cannot be changed in place (its old
-        value may be needed by backward), so that is refused instead of silently rebinding
-        the name.
+        """``t op= value`` where nothing records it (under no_grad, or no operand requires
+        grad): ``t.data`` is updated in place, as PyTorch does. The caller
+        (``zeroin._tensor_api``'s ``x op= v``) has decided that; while the graph is
+        recorded it takes the recorded in-place path instead.
         """
-        if (_off_threads == 0 or _mode.enabled) and (     # is_grad_enabled(), inlined
-                self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
-            raise RuntimeError(
-                f"in-place {symbol}=: this tensor (shape {_array_of(self).shape}) is part of the "
-                f"graph; update parameters inside `with zeroin.no_grad():` (e.g. "
-                f"`w -= lr * w.grad`), or write `w = w {symbol} value` to build a new tensor")
         v = value._array if type(value) is Tensor else None
         if v is None:
             v = _raw(value)
         d = self._array
         if d is None:
             d = _array_of(self)
-        if npf is np.subtract and (d.dtype == np.bool_ or np.asarray(v).dtype == np.bool_):
-            raise bool_sub_error(d, np.asarray(v))
+        if npf is _subtract:
+            # PyTorch refuses a bool operand; the usual update (float arrays of one dtype,
+            # w -= lr * w.grad) is told by identity, without the two dtype conversions
+            dt = d.dtype
+            if not ((dt is _F32 or dt is _F64) and type(v) is _ndarray and v.dtype is dt) and \
+                    (dt == np.bool_ or np.asarray(v).dtype == np.bool_):
+                raise bool_sub_error(d, np.asarray(v))
         try:
-            npf(d, v, out=d, casting="same_kind")
+            npf(d, v, d)        # out=d (positional: parsed faster), casting="same_kind"
         except ValueError as e:
             raise ShapeError(f"in-place {symbol}=: shapes {d.shape} and "
                              f"{np.shape(v)}: {e}") from None

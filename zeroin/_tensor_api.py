@@ -1358,7 +1358,7 @@ def _operator(npf, symbol, fn):
 
     def f(self, value):
         if (self.requires_grad or isinstance(value, Tensor) and value.requires_grad) and \
-                is_grad_enabled():
+                (_tm._off_threads == 0 or _tm._mode.enabled):     # is_grad_enabled(), inlined
             base = getattr(self, "_view_of", None)
             if base is not None and not _whole_view(self, base):
                 return fn(self, value)
@@ -1374,9 +1374,9 @@ Tensor.__itruediv__ = _operator(np.divide, "/", _ops.div)
 
 
 def _int_checked(npf, name):
-    def f(a, b, out, casting):
+    def f(a, b, out):       # as Tensor._inplace calls a ufunc: npf(d, v, d)
         _ops._check_int_divisor(name, a, b)
-        return npf(a, b, out=out, casting=casting)
+        return npf(a, b, out)
     return f
 
 

@@ -19,14 +19,14 @@ from .._tensor import Tensor, _leaf
 from ..anomaly import not_replayable
 from ..errors import DtypeError, ShapeError, ZeroinError
 from ..function import Function
-from ..ops import (NP, _call1, _call2, _calln, _needs, _product, _raw, op, same_dtypes, sigmoid,
-                   softplus, tanh)
+from ..ops import (NP, _call1, _call2, _calln, _needs, _number, _product, _raw, op, same_dtypes,
+                   sigmoid, softplus, tanh)
 from ..random import get_rng
 
-_new = object.__new__
-# np.name loads are full lookups in CPython 3.11 (NumPy's module __getattr__): linear's, per
-# call, are bound once
+# np.name loads are full lookups in CPython 3.11 (NumPy's module __getattr__): linear's and
+# cross_entropy's, per call, are bound once
 _ndarray, _add_reduce = np.ndarray, np.add.reduce
+_max_reduce, _exp, _log = np.maximum.reduce, np.exp, np.log
 
 __all__ = ["linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax",
            "softplus", "dropout", "batch_norm", "mse_loss", "l1_loss",
@@ -145,7 +145,7 @@ def linear(input, weight, bias=None):  # noqa: A002
     if bias is None:
         if xd.dtype is not wt:
             same_dtypes("linear", xd, wd)
-        return _call2(_new(LinearOp), x, w)
+        return _call2(LinearOp(), x, w)
     b = bias if isinstance(bias, Tensor) else _tensor_arg(bias, "linear", "bias")
     bd = b.numpy()
     if bd.shape != ws[:1]:
@@ -153,7 +153,7 @@ def linear(input, weight, bias=None):  # noqa: A002
                          f"{ws}; it must have shape ({ws[0]},)")
     if xd.dtype is not wt or bd.dtype is not wt:
         same_dtypes("linear", xd, wd, bd)
-    return _calln(_new(LinearOp), (x, w, b))
+    return _calln(LinearOp(), (x, w, b))
 
 
 # --- dropout and batch norm -------------------------------------------------------------
@@ -620,16 +620,16 @@ class CrossEntropyOp(Function):
         # np.<ufunc>.reduce directly: ndarray.max/.sum are the same calls behind a wrapper
         n = x.shape[0]
         y = _labels(self.name, y, n, x.shape[1])
-        s = x - np.maximum.reduce(x, axis=1, keepdims=True)
-        e = np.exp(s)
-        z = np.add.reduce(e, axis=1, keepdims=True)
+        s = x - _max_reduce(x, axis=1, keepdims=True)
+        e = _exp(s)
+        z = _add_reduce(e, axis=1, keepdims=True)
         e /= z
         self.saved = e          # softmax, reused by backward
-        nll = np.log(z[:, 0]) - s[_rows(n), y]
+        nll = _log(z[:, 0]) - s[_rows(n), y]
         if self.reduction == "mean":
-            return np.add.reduce(nll) * (1.0 / n) if n else nll.mean()
+            return _add_reduce(nll) * (1.0 / n) if n else nll.mean()
         if self.reduction == "sum":
-            return np.add.reduce(nll)
+            return _add_reduce(nll)
         return nll
 
     def backward(self, xp, g, out, x, y):
@@ -642,6 +642,7 @@ class CrossEntropyOp(Function):
                 gx[rows, y] -= g
                 return gx, None
             s = g.item() * _inverse(n) if self.reduction == "mean" else g.item()
+            s = _number(s, p.dtype)     # the same number, as NumPy takes it cheaper (T6)
             gx = p * s
             gx[rows, y] -= s
             return gx, None
@@ -728,7 +729,7 @@ def _labels(op, target, n, c):
         raise ShapeError(f"{op}: input of shape ({n}, {c}) needs a target of shape ({n},), "
                          f"got {y.shape}; {fix}")
     # one pass: as unsigned, negative labels become huge, so max() >= c catches both ends
-    if n and int(np.maximum.reduce(y.view(_unsigned(y.dtype)), axis=None)) >= c:
+    if n and int(_max_reduce(y.view(_unsigned(y.dtype)), axis=None)) >= c:
         lo, hi = int(y.min()), int(y.max())
         if lo < 0 or hi >= c:
             msg = (f"{op}: labels must be in 0..{c - 1} for {c} classes, got values from "
@@ -787,8 +788,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     plain = weight is None and not label_smoothing and size_average is None and \
         reduce is None
     if plain and ignore_index == -100 and isinstance(input, Tensor) and \
-            type(target) is np.ndarray and target.dtype.kind in "iu":   # a training loop's call
-        if input.ndim == 2 and input.dtype.kind == "f" and reduction in _REDUCTIONS:
+            type(target) is _ndarray and target.dtype.kind in "iu":     # a training loop's call
+        d = input.numpy()       # one call, not the ndim and dtype properties' two frames
+        if d.ndim == 2 and d.dtype.kind == "f" and reduction in _REDUCTIONS:
             try:
                 return _call2(CrossEntropyOp(reduction), input, _labels_leaf(target))
             except LabelError:
