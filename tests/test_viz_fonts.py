@@ -160,6 +160,26 @@ def test_every_matplotlib_picture_zeroin_writes_falls_back(cjk, tmp_path):
     assert (tmp_path / "bars.png").stat().st_size > 0 and image.shape[0] == 3
 
 
+def test_figures_handed_back_unsaved_already_have_their_fallback(cjk):
+    # a notebook draws History.plot()'s and sweep_figure's figures after the call, outside
+    # fonts.fallback: their texts must carry the fallback font themselves
+    from zeroin.recipes import sweep_figure
+    from zeroin.train import History
+    h = History()
+    h.history["loss"] = [0.9, 0.5, 0.3]
+    h.epoch = [1, 2, 3]
+    runs = [{"lr": 0.1, "losses": [0.7, 0.5, 0.4], "diverged": False}]
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        for fig in (h.plot(title="损失函数"), sweep_figure(runs, title="学习率")):
+            ax = fig.axes[0]
+            title = fig._suptitle if fig._suptitle is not None else ax.title
+            assert title.get_fontfamily()[-1] == cjk
+            assert ax.xaxis.label.get_fontfamily() == ["sans-serif"]     # Latin: untouched
+            fig.canvas.draw()                   # as Jupyter's inline backend draws it
+    assert not _missing(record) and not _ours(record)
+
+
 def test_the_preferred_family_is_chosen_when_several_fit(tmp_path):
     with _installed(tmp_path, ("Aaa Zeroin Test", CHINESE), ("Noto Sans CJK SC", CHINESE)):
         assert fonts.fallback_families("权重") == (["Noto Sans CJK SC"], "")

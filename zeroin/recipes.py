@@ -762,7 +762,8 @@ def sweep_figure(results, title="", target=None):
     ax.set_title(title or "the learning rate decides the training time")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
-    return fig
+    from .viz.fonts import fit
+    return fit(fig)         # a title in any script, also where a notebook draws it
 
 
 def sweep_command(args):

@@ -270,7 +270,9 @@ class History:
         in a second panel, the first metric (with its validation twin).
         """
         from .viz.curves import history_figure
-        fig = history_figure(self, keys, title=title, logy=logy)
+        from .viz.fonts import fit
+        # fonts fitted now, not only while saving: a notebook draws the returned figure
+        fig = fit(history_figure(self, keys, title=title, logy=logy))
         if path is not None:
             _save_figure(fig, path)
         return fig

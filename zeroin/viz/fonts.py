@@ -9,7 +9,9 @@ that has characters its fonts lack an installed font that has them, appended to 
 family list (matplotlib >= 3.6 falls back glyph by glyph). Fonts are found by reading the
 installed fonts' character maps, well-known CJK families first, and cached; a figure whose
 text its fonts cover (all Latin text) is left untouched. When no installed font has the
-characters, one warning per process says how to install one.
+characters, one warning per process says how to install one. A figure handed back
+unsaved (``History.plot()``, ``recipes.sweep_figure``) gets its fonts from :func:`fit`
+before it is returned, as a notebook draws it after the call.
 
 matplotlib is imported inside the functions only.
 """
@@ -20,7 +22,7 @@ import logging
 import unicodedata
 import warnings
 
-__all__ = ["PREFERRED", "fallback", "fallback_families", "missing_glyphs"]
+__all__ = ["PREFERRED", "fallback", "fallback_families", "fit", "missing_glyphs"]
 
 # Asked for first, in this order (Simplified Chinese first: the chapter is Chinese).
 PREFERRED = (
@@ -199,6 +201,17 @@ def _warn(chars):
         f"fontlist-*.json files in matplotlib.get_cachedir()) and restart Python. "
         f"zeroin.draw's SVG is fine as it is: the browser draws its text with its own "
         f"fonts. (Said once per process.)", UserWarning, stacklevel=_user_level())
+
+
+def fit(fig):
+    """Give ``fig``'s texts the fallback fonts they need for good, and return ``fig``: for a
+    figure handed back to the user (``History.plot()``), which Jupyter draws after the
+    call, outside :func:`fallback`. Warns once, as :func:`fallback`, when no font has
+    some characters."""
+    chars, _ = _fit(fig)
+    if chars:
+        _warn(chars)
+    return fig
 
 
 @contextlib.contextmanager
