@@ -93,3 +93,19 @@ def test_errors_are_torchs():
         zs.draw(2.0)
     with pytest.raises(ValueError, match="SobolEngine.fast_forward: n must be >= 0, got -1"):
         zs.fast_forward(-1)
+
+
+def test_sobol_engine_works_with_scipy_before_the_rng_keyword(monkeypatch):
+    # SciPy < 1.15's qmc.Sobol takes the generator as seed=, not rng=
+    from scipy.stats import qmc
+    real = qmc.Sobol
+    want = zeroin.quasirandom.SobolEngine(3).draw(4).numpy()
+
+    def old_sobol(d, *, scramble=True, bits=None, seed=None, **kw):
+        if kw:
+            raise TypeError(f"Sobol() got an unexpected keyword argument {next(iter(kw))!r}")
+        return real(d, scramble=scramble, bits=bits, rng=seed)
+    monkeypatch.setattr(qmc, "Sobol", old_sobol)
+    got = zeroin.quasirandom.SobolEngine(3).draw(4).numpy()
+    np.testing.assert_array_equal(got, want)
+    assert got[1].tolist() == [0.5, 0.5, 0.5]

@@ -44,8 +44,13 @@ class SobolEngine:
         if seed is None and scramble:
             from .random import get_rng
             seed = int(get_rng().integers(2 ** 63))
-        self._engine = qmc.Sobol(self.dimension, scramble=self.scramble, bits=self.MAXBIT,
-                                 rng=np.random.default_rng(seed))
+        gen = np.random.default_rng(seed)
+        try:
+            self._engine = qmc.Sobol(self.dimension, scramble=self.scramble, bits=self.MAXBIT,
+                                     rng=gen)
+        except TypeError:       # SciPy before 1.15 calls the generator seed=
+            self._engine = qmc.Sobol(self.dimension, scramble=self.scramble, bits=self.MAXBIT,
+                                     seed=gen)
         self.num_generated = 0
 
     def draw(self, n=1, out=None, dtype=None):
