@@ -458,6 +458,19 @@ def test_passing_the_model_or_the_unbound_parameters_method_names_the_fix():
     assert sum(len(g["params"]) for g in opt.param_groups) == 4
 
 
+def test_an_optimizer_of_a_module_whose_weights_are_plain_tensors_says_nn_parameter():
+    # a module registers nn.Parameter attributes only (as PyTorch's): a learner's plain
+    # tensor with requires_grad=True leaves parameters() empty, and the error says why
+    class M(zeroin.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = zeroin.tensor([1.0, 2.0], requires_grad=True)
+
+    with pytest.raises(ValueError, match=r"SGD: got an empty parameter list.*"
+                       r"self\.w = nn\.Parameter\(t\), not a plain tensor"):
+        optim.SGD(M().parameters(), lr=0.1)
+
+
 def test_errors_are_clear():
     w = zeroin.tensor([1.0], requires_grad=True)
     with pytest.raises(ValueError, match=r"SGD: learning rate lr must be a number >= 0, got "

@@ -103,7 +103,9 @@ class Optimizer(HookMixin):
         if not groups:
             raise ValueError(f"{name}: got an empty parameter list; pass "
                              f"model.parameters() of a model that has parameters (a "
-                             f"generator can only be used once)")
+                             f"generator can only be used once; a module registers "
+                             f"nn.Parameter attributes only, as PyTorch's: write self.w = "
+                             f"nn.Parameter(t), not a plain tensor with requires_grad=True)")
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
         for g in groups:
