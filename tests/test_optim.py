@@ -1193,6 +1193,13 @@ def _logistic(lib, w, b):
     return (lib.nn.functional.softplus(z) - _like(lib, _Y, w) * z).mean() + 0.01 * (w * w).sum()
 
 
+def _logistic_float64(x):
+    """:func:`_logistic` in NumPy at float64, of LBFGS's flat vector (w, then b)."""
+    w, b = x[:5].astype(np.float64), float(x[5])
+    z = _X @ w + b
+    return float(np.mean(np.logaddexp(0.0, z) - _Y * z) + 0.01 * (w * w).sum())
+
+
 def _least_squares(lib, W, c):
     """||A W + c - B||^2 with a matrix parameter (flattened in LBFGS's vector)."""
     r = _like(lib, _A, W) @ W + c - _like(lib, _B, W)
@@ -1322,7 +1329,18 @@ def test_lbfgs_keeps_float32_and_follows_torch_on_a_convex_problem():
     xt, _, _ = _lbfgs_run(torch, _logistic, 3, dtype=np.float32, line_search_fn="strong_wolfe")
     assert xs[-1].dtype == np.float32
     assert next(iter(opt.state.values()))["d"].dtype == np.float32
-    np.testing.assert_allclose(xs[-1], xt[-1], rtol=1e-4, atol=1e-5)
+    # Near the minimum float32 losses differ by a few ulps between NumPy's and torch's
+    # reductions, and the line search's comparisons of them may then take other steps
+    # (on an AMD EPYC: 16 evaluations against torch's 11, the iterates 5e-4 apart, where
+    # they agreed to 1e-4 on an Intel Xeon). So: the same minimum as torch to float32's
+    # resolution of a minimiser from its loss (sqrt(eps) ~ 3e-4, times the curvature), the
+    # same loss to a few ulps, and the float64 optimum that both approach
+    np.testing.assert_allclose(xs[-1], xt[-1], atol=2e-3)
+    x64, _, _ = _lbfgs_run(zeroin, _logistic, 3, line_search_fn="strong_wolfe")
+    np.testing.assert_allclose(xs[-1], x64[-1], atol=2e-3)
+    loss = [_logistic_float64(x) for x in (xs[-1], xt[-1], x64[-1])]
+    np.testing.assert_allclose(loss[0], loss[1], rtol=1e-6)
+    np.testing.assert_allclose(loss[0], loss[2], rtol=1e-6)
 
 
 def test_lbfgs_state_is_read_through_params_as_in_pinn_code():
