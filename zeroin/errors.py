@@ -8,7 +8,7 @@ Each subclasses the built-in exception a user would catch for the same mistake, 
 from __future__ import annotations
 
 __all__ = ["ZeroinError", "ShapeError", "DtypeError", "AnomalyError", "ReplayError",
-           "ArgumentError"]
+           "ArgumentError", "InvalidValueError"]
 
 
 class ZeroinError(RuntimeError):
@@ -27,6 +27,11 @@ class DtypeError(ZeroinError, TypeError):
 class ArgumentError(ZeroinError, ValueError, AssertionError):
     """A bad argument that PyTorch's Python code refuses with an ``assert`` (``nn.Embedding``'s
     ``padding_idx`` out of range): an AssertionError, as PyTorch raises, and a ValueError."""
+
+
+class InvalidValueError(ZeroinError, ValueError):
+    """A bad argument value (``div(rounding_mode='round')``, a fill value past the dtype's
+    range): a RuntimeError, as PyTorch raises, and a ValueError."""
 
 
 class AnomalyError(ZeroinError, FloatingPointError):

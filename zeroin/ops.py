@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _tensor
-from .errors import DtypeError, ShapeError, ZeroinError
+from .errors import DtypeError, InvalidValueError, ShapeError, ZeroinError
 from .function import (NP, Function, _is_basic_index, apply, constant, scatter_array, sigmoid_array,
                        sum_to_array)
 from ._tensor import Tensor, _clean_index, _leaf, _raw, bool_sub_error
@@ -1074,8 +1074,7 @@ _F32 = np.dtype(np.float32)
 _DtypeError = DtypeError      # a dtype the op cannot take: RuntimeError and TypeError
 
 
-class _ValueError(ValueError, RuntimeError):
-    """A bad argument value: a ValueError, and a RuntimeError as PyTorch raises."""
+_ValueError = InvalidValueError   # its old private name, kept for code that imports it
 
 
 def _fill_scalar(op, value, dtype):
