@@ -113,6 +113,23 @@ def test_prelu(n, shape):
     _fd(lambda a, wt: F.prelu(a, wt), x, RNG.uniform(-1, 1, n))
 
 
+def test_prelu_edges_match_torch_bit_for_bit():
+    """At 0, -0, NaN and +-inf the value (sign of zero too) and both gradients are torch's:
+    x <= 0 and NaN take the slope's side in the backward rule."""
+    x = np.array([-1.0, 0.0, -0.0, 2.0, np.nan, np.inf, -np.inf])
+    g = np.arange(1.0, 8.0)
+    xz, wz = zeroin.tensor(x, requires_grad=True), zeroin.tensor([0.25], requires_grad=True)
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor([0.25], requires_grad=True,
+                                                                 dtype=torch.float64)
+    yz, yt = F.prelu(xz, wz), torch.nn.functional.prelu(xt, wt)
+    yz.backward(zeroin.tensor(g))
+    yt.backward(torch.tensor(g))
+    for a, b in ((yz, yt), (xz.grad, xt.grad), (wz.grad, wt.grad)):
+        a, b = a.detach().numpy(), b.detach().numpy()
+        np.testing.assert_array_equal(a, b)
+        assert (np.signbit(a) == np.signbit(b)).all(), (a, b)
+
+
 def test_prelu_names_the_channel_mismatch():
     with pytest.raises(zeroin.ShapeError, match=r"prelu: weight has 3 values .* input of "
                                                 r"shape \(2, 4\) has 4 channels.*PReLU\("
