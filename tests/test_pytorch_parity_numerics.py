@@ -615,3 +615,27 @@ def test_ties_zeros_and_bounds_match_pytorch(name, a, b):
     f = OPS[name]
     agree(outcome(torch, f, [a, b], "float64"), outcome(zeroin, f, [a, b], "float64"),
           "float64", name)
+
+
+@pytest.mark.parametrize("name", ["relu", "elu", "selu", "celu", "relu6", "hardtanh",
+                                  "leaky_relu"])
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("n", [6, 3000, 2 ** 18 + 6], ids=["small", "large", "chunked"])
+def test_activations_keep_the_sign_of_zero_as_torch(name, dtype, n):
+    """relu(-0.0) and elu(-0.0) are -0.0 in PyTorch (x is kept unless below 0): zeroin's
+    too, on every path (a small array, a large contiguous one, past one chunk of relu's
+    cached zeros, a strided view), with NaN and +-inf passing as torch's."""
+    import torch.nn.functional as TF
+    from zeroin.nn import functional as F
+    a = np.resize(np.array([-0.0, 0.0, -1.5, 2.0, np.nan, -np.inf, np.inf, -1e-3]), n)
+    a = a.astype(dtype)
+    for view in (a, a[::3]):
+        z = getattr(F, name)(zeroin.tensor(view)).numpy()
+        t = getattr(TF, name)(torch.tensor(view)).numpy()
+        assert z.dtype == t.dtype      # float16: torch computes in float32 (selu: 1 ulp)
+        np.testing.assert_allclose(z, t, rtol=1e-3 if dtype == "float16" else 0, atol=0)
+        bad = np.flatnonzero(np.signbit(z) != np.signbit(t))
+        assert not bad.size, (name, view[bad[:4]], z[bad[:4]], t[bad[:4]])
+    if name == "relu":
+        z = zeroin.tensor(a.copy())
+        assert np.signbit(zeroin.relu_(z).numpy()[0]) and np.signbit(z.relu().numpy()[0])
