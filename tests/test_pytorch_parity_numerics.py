@@ -639,3 +639,28 @@ def test_activations_keep_the_sign_of_zero_as_torch(name, dtype, n):
     if name == "relu":
         z = zeroin.tensor(a.copy())
         assert np.signbit(zeroin.relu_(z).numpy()[0]) and np.signbit(z.relu().numpy()[0])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("args", [(0, 1000, 0.1), (-3, 7.7, 0.1), (0, 10, 1 / 3),
+                                  (0.1, 2.3, 0.01), (5, -5, -0.3), (-1e3, 1e3, 0.37)], ids=str)
+def test_float_arange_is_start_plus_i_step_as_torch(dtype, args):
+    """Each element is start + i * step (PyTorch's rule), within 1 ulp of torch's (of the
+    larger of the element and start); NumPy's arange steps by a rounded delta, 407 ulps
+    off at (-1e3, 1e3, 0.37) in float64."""
+    z = zeroin.arange(*args, dtype=getattr(zeroin, dtype)).numpy()
+    t = torch.arange(*args, dtype=getattr(torch, dtype)).numpy()
+    assert z.dtype == t.dtype and z.shape == t.shape
+    ulp = np.spacing(np.maximum(np.abs(t), np.abs(t.dtype.type(args[0]))))
+    assert (np.abs(z.astype(np.float64) - t) <= ulp).all()
+    exact = args[0] + np.arange(len(z)) * args[2]      # the same rule, in float64
+    np.testing.assert_array_equal(z, exact.astype(dtype))
+
+
+@pytest.mark.parametrize("args", [(0, np.inf, 0.1), (np.nan, 1, 0.5), (0, np.nan, 1.0)],
+                         ids=str)
+def test_arange_refuses_a_range_without_finite_ends_as_torch(args):
+    with pytest.raises(RuntimeError, match="unsupported range"):
+        torch.arange(*args)
+    with pytest.raises(RuntimeError, match=r"arange: unsupported range: .*ends must be finite"):
+        zeroin.arange(*args)
