@@ -187,14 +187,19 @@ def legacy_dtype(dtype, op="type"):
     legacy = getattr(dtype, "legacy_dtype", None)       # zeroin.FloatTensor, ...
     if legacy is not None:
         return legacy
-    if isinstance(dtype, str) and dtype.endswith("Tensor"):
-        name = dtype.rsplit(".", 1)[-1][:-6]
-        if name not in _LEGACY_TYPES:
-            raise TypeError(f"{op}: {dtype!r} is not a tensor type; use one of "
-                            f"{', '.join(n + 'Tensor' for n in _LEGACY_TYPES)} or a dtype "
-                            f"such as zeroin.float32")
+    if not isinstance(dtype, str):
+        return dtype
+    prefix, _, base = dtype.rpartition(".")
+    name = base[:-6] if base.endswith("Tensor") else None
+    if name in _LEGACY_TYPES and prefix in ("torch.cuda", "zeroin.cuda"):
+        as_device("cuda", op)       # NotCompiledError, as PyTorch's without CUDA
+    if name in _LEGACY_TYPES and prefix in ("", "torch", "zeroin"):
         return np.dtype(_LEGACY_TYPES[name])
-    return dtype
+    if name is not None or prefix:     # 'torch.FooTensor', 'torch.float32', 'np.float32'
+        raise TypeError(f"{op}: {dtype!r} is not a tensor type; use one of "
+                        f"{', '.join(n + 'Tensor' for n in _LEGACY_TYPES)} or a dtype "
+                        f"such as zeroin.float32")
+    return as_dtype(dtype, op)      # 'float32' (not a device: t.type('cpu') is refused)
 
 
 _LEGACY_TYPES = {"Float": "float32", "Double": "float64", "Long": "int64", "Int": "int32",
