@@ -536,3 +536,22 @@ def test_cosine_similarity_of_a_zero_vector_has_pytorchs_finite_gradient():
     torch.nn.functional.cosine_similarity(ta, tb).sum().backward()
     np.testing.assert_allclose(za.grad.data, ta.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(zb.grad.data, tb.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int16", "int32", "int64", "bool",
+                                   "float32"])
+def test_embedding_takes_long_or_int_indices_as_torch(dtype):
+    """PyTorch's embedding takes int64 or int32 indices only (uint8 is refused, as are
+    int8, int16, bool and floats): zeroin's, as a DtypeError naming the fix."""
+    idx = np.array([1, 0, 1])
+    zi, ti = (zeroin.tensor(idx, dtype=getattr(zeroin, dtype)),
+              torch.tensor(idx, dtype=getattr(torch, dtype)))
+    zm, tm = nn.Embedding(3, 2), torch.nn.Embedding(3, 2).double()
+    if dtype in ("int32", "int64"):
+        assert zm(zi).shape == tuple(tm(ti).shape) == (3, 2)
+        return
+    with pytest.raises(RuntimeError, match="Long, Int"):
+        tm(ti)
+    with pytest.raises(zeroin.DtypeError, match=rf"embedding: indices must be .*got dtype "
+                                                rf"{dtype}; convert with \.long\(\)"):
+        zm(zi)

@@ -27,7 +27,7 @@ from ._tensor import (_ONE_LOCAL, Size, Tensor, _GradSwitch, _array_of, _clean_i
                       compared, is_grad_enabled, no_grad)
 from .dtypes import CPU, as_device, as_dtype
 from .anomaly import anomaly as _anomaly
-from .errors import ShapeError, ZeroinError
+from .errors import DtypeError, ShapeError, ZeroinError
 from .function import Function, no_derivative
 from .random import get_rng
 
@@ -955,6 +955,7 @@ def meshgrid(*tensors, indexing=None):
     for t in ts:
         if t.ndim > 1:
             raise ShapeError(f"meshgrid: expects 0-D or 1-D tensors, got shape {t.shape}")
+    same_dtype("meshgrid", ts)
     axes = list(range(len(ts)))
     if indexing == "xy" and len(ts) > 1:
         axes[0], axes[1] = 1, 0
@@ -964,6 +965,16 @@ def meshgrid(*tensors, indexing=None):
     return tuple(_ops.broadcast_to(_ops.reshape(t, [-1 if i == a else 1 for i in
                                                     range(len(ts))]), tuple(shape))
                  for t, a in zip(ts, axes))
+
+
+def same_dtype(op, ts):
+    """PyTorch's RuntimeError (a DtypeError) where the tensors ``ts`` of meshgrid or
+    cartesian_prod differ in dtype: they are not promoted."""
+    dts = [t.dtype for t in ts]
+    if len(set(dts)) > 1:
+        raise DtypeError(f"{op}: expects all tensors to have the same dtype, got "
+                         f"{', '.join(map(str, dts))} (as in PyTorch, they are not promoted); "
+                         f"convert first, e.g. b.to(a.dtype)")
 
 
 def _tri_indices(op, np_fn, row, col, offset, dtype, device):
