@@ -303,6 +303,7 @@ class _IntegerOnly(DtypeError, NotImplementedError):
 
 def _bitwise(npf, name, symbol):
     def f(input, other):  # noqa: A002
+        _ops.no_sequence(name, symbol, input, other)
         a, b = _raw(input), _raw(other)
         for v in (a, b):
             if np.asarray(v).dtype.kind in "fc":

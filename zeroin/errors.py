@@ -59,6 +59,19 @@ def broadcast_message(op, shapes):
             f"you meant")
 
 
+def sequence_operand_error(name, symbol, x, y):
+    """PyTorch's TypeError for a list or tuple operand of an arithmetic operator or its
+    function (``t + [1, 2]``, ``zeroin.mul(t, (2, 3))``), with the fix: NumPy would
+    broadcast the list silently, and PyTorch refuses it."""
+    seqs = (list, tuple)
+    kinds = [type(v).__name__ if type(v) in seqs else "Tensor" for v in (x, y)]
+    seq = x if type(x) in seqs else y
+    shown = repr(seq) if len(repr(seq)) <= 40 else f"[...] ({len(seq)} items)"
+    return TypeError(f"unsupported operand type(s) for {symbol}: '{kinds[0]}' and "
+                     f"'{kinds[1]}' ({name}: PyTorch takes tensors and numbers, not a "
+                     f"{type(seq).__name__}); make it a tensor first: zeroin.tensor({shown})")
+
+
 class NotCompiledError(RuntimeError, AssertionError):
     """A device zeroin does not have, such as ``"cuda"``: PyTorch built without it raises
     AssertionError ("Torch not compiled with CUDA enabled"), so this is both."""

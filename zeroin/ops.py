@@ -25,7 +25,8 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _tensor
-from .errors import DtypeError, InvalidValueError, ShapeError, ZeroinError
+from .errors import (DtypeError, InvalidValueError, ShapeError, ZeroinError,
+                     sequence_operand_error)
 from .function import (NP, Function, _is_basic_index, apply, constant, scatter_array, sigmoid_array,
                        sum_to_array)
 from ._tensor import Tensor, _clean_index, _leaf, _raw, bool_sub_error
@@ -106,10 +107,21 @@ def _call2(fn, x, y):
     """Record ``fn(x, y)``; a number operand becomes a constant (:func:`_pair`), and
     tensors of two dtypes meet in PyTorch's result dtype (:func:`_promote`)."""
     if type(x) is not Tensor or type(y) is not Tensor:
+        if fn.symbol and (type(x) in _SEQUENCES or type(y) in _SEQUENCES):
+            raise sequence_operand_error(fn.name, fn.symbol, x, y)
         x, y = _pair(x, y)
     if fn.promotes and x.dtype != y.dtype:
         x, y = _promote(x, y, fn)
     return apply(fn, (x, y))
+
+
+_SEQUENCES = (list, tuple)
+
+
+def no_sequence(name, symbol, x, y):
+    """Raise :func:`sequence_operand_error` if ``x`` or ``y`` is a list or tuple."""
+    if type(x) in _SEQUENCES or type(y) in _SEQUENCES:
+        raise sequence_operand_error(name, symbol, x, y)
 
 
 def write_out(out, result, op, *, resize_warning=True):
@@ -390,6 +402,7 @@ def div(a, b, *, rounding_mode=None, out=None):
     if out is not None:
         return write_out(out, div(a, b, rounding_mode=rounding_mode), "div")
     if rounding_mode is not None:
+        no_sequence("div", "//" if rounding_mode == "floor" else "/", a, b)
         return _rounded_div(a, b, rounding_mode)
     return _call2(DivOp(), a, b)
 
@@ -508,6 +521,7 @@ def pow(x, p):  # noqa: A001
     """x ** p; ``p`` a number (one-input op) or a tensor."""
     if isinstance(p, numbers.Real) and not isinstance(p, bool) and isinstance(x, Tensor):
         return _call1(PowConstOp(p), x)
+    no_sequence("pow", "**", x, p)
     x, p = _pair(x, p)
     return _call2(PowOp(), x, p)
 
@@ -602,6 +616,7 @@ class MatMulOp(Function):
 def matmul(a, b, *, out=None):
     """Matrix product of 1-D, 2-D or batched operands (NumPy's ``@`` rules); ``out=``
     writes into a tensor."""
+    no_sequence("matmul", "@", a, b)
     a, b = _pair(a, b)
     if out is not None:
         return write_out(out, _call2(MatMulOp(), a, b), "matmul")
