@@ -168,6 +168,19 @@ def test_default_dtype():
         zeroin.set_default_dtype(np.int64)
 
 
+def test_bad_value_errors_have_a_public_name():
+    """A bad argument value (div's rounding_mode) is PyTorch's RuntimeError and a ValueError,
+    and a learner's traceback names it zeroin.errors.InvalidValueError, not a private class."""
+    import traceback
+    with pytest.raises(ValueError) as e:
+        zeroin.div(zeroin.ones(2), 2.0, rounding_mode="round")
+    assert isinstance(e.value, RuntimeError) and isinstance(e.value, zeroin.ZeroinError)
+    assert type(e.value) is zeroin.errors.InvalidValueError
+    shown = "".join(traceback.format_exception_only(type(e.value), e.value))
+    assert shown.startswith("zeroin.errors.InvalidValueError: div: rounding_mode"), shown
+    assert zeroin.ops._ValueError is zeroin.errors.InvalidValueError     # the old name works
+
+
 def test_integer_tensors_cannot_require_grad():
     msg = ("tensor: only floating-point tensors can require grad, got dtype int64; convert "
            "first, e.g. zeroin.tensor(data, dtype='float64', requires_grad=True)")

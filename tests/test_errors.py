@@ -297,8 +297,20 @@ def test_type_takes_the_legacy_tensor_types():
     y = zeroin.tensor([1, 2])
     for t, dt in ((zeroin.FloatTensor, np.float32), (zeroin.LongTensor, np.int64),
                   (zeroin.DoubleTensor, np.float64), ("torch.FloatTensor", np.float32),
-                  ("zeroin.BoolTensor", np.bool_), (zeroin.float64, np.float64)):
+                  ("zeroin.BoolTensor", np.bool_), (zeroin.float64, np.float64),
+                  ("torch.LongTensor", np.int64), ("zeroin.ComplexFloatTensor", np.complex64),
+                  ("float32", np.float32)):
         assert y.type(t).dtype == dt, t
+        assert y.type(y.type(t).type()).dtype == dt, t      # its own name back
+    # no CUDA: PyTorch's without it refuses a cuda type (it used to give a CPU tensor)
+    for cuda in ("torch.cuda.FloatTensor", "zeroin.cuda.LongTensor"):
+        with pytest.raises(RuntimeError, match="type: zeroin runs on the CPU"):
+            y.type(cuda)
+    # a string that names no tensor type is refused as one (not taken for a device)
+    for bad, words in (("torch.float32", "is not a tensor type"),
+                       ("numpy.FloatTensor", "is not a tensor type"), ("cpu", "is not a dtype")):
+        with pytest.raises(TypeError, match=rf"type: '{bad}' {words}"):
+            y.type(bad)
 
 CASES = NAN_CASES + FIT_CASES + CHECKPOINT_CASES + DATA_CASES + RECIPE_CASES + ENGINE_CASES + \
     RAW_CASES

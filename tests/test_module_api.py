@@ -760,6 +760,13 @@ def test_a_plain_tensor_that_requires_grad_stays_an_attribute_as_pytorchs():
             m.p = T.zeros(2, requires_grad=True)
         m.w1 = T.nn.Parameter(m.w1.detach())                    # a Parameter registers
         assert [n for n, _ in m.named_parameters()] == ["p", "w1"]
-    m = _raschka_ch13_module(zeroin)
-    m.register_parameter("r", zeroin.ones(1, requires_grad=True))   # explicit: registered
-    assert [n for n, _ in m.named_parameters()] == ["p", "r"]
+    for T in (torch, zeroin):   # register_parameter wants a Parameter, as an attribute does
+        m = _raschka_ch13_module(T)
+        for plain in (T.ones(1, requires_grad=True), T.ones(1, dtype=T.float64), 3.0):
+            kind = plain.type().split(".")[-1] if hasattr(plain, "type") else "float"
+            with pytest.raises(TypeError, match=rf"^cannot assign '(\w+\.)?{kind}' object to "
+                                                rf"parameter 'r' \(\w+\.nn\.Parameter or None "
+                                                rf"required\)"):
+                m.register_parameter("r", plain)
+        m.register_parameter("r", T.nn.Parameter(T.ones(1)))
+        assert [n for n, _ in m.named_parameters()] == ["p", "r"]

@@ -1965,9 +1965,10 @@ def test_softmax_of_integers_is_refused_with_the_fix_and_dtype_computes_in_it():
                             (zeroin.tensor(x.astype(np.float64), requires_grad=True),))
 
 
-def test_relu_against_a_cached_zero_keeps_numpys_bits_and_torchs_gradient():
+def test_relu_against_a_cached_zero_keeps_torchs_bits_and_gradient():
     # relu compares float arrays with a 0-d zero of their dtype, not the Python 0: the same
-    # bits (-0.0, NaN, inf), dtypes and 0-d results as np.maximum(x, 0) and x > 0
+    # bits (NaN, inf, and -0.0 kept, as PyTorch's relu), dtypes and 0-d results as
+    # "x unless x < 0" (np.maximum(x, 0) for int64), and x > 0
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(7)
     for dt in (np.float32, np.float64, np.int64):
@@ -1978,7 +1979,7 @@ def test_relu_against_a_cached_zero_keeps_numpys_bits_and_torchs_gradient():
                 f[::3], f[1::5] = -0.0, 0.0
                 f[2] = np.nan
             y = zeroin.relu(zeroin.tensor(x))
-            want = np.maximum(x, 0)
+            want = np.maximum(x, 0) if dt == np.int64 else np.where(x < 0, dt(0), x)
             assert y.dtype == want.dtype and y.shape == want.shape
             assert y.numpy().tobytes() == np.asarray(want).tobytes()
             if dt == np.int64:

@@ -427,3 +427,21 @@ def test_get_lr_outside_step_warns_as_torch(lib):
     with pytest.warns(UserWarning, match=r"^To get the last learning rate computed by the "
                                          r"scheduler, please use `get_last_lr\(\)`\.$"):
         s.get_lr()
+
+
+def test_multistep_milestones_are_a_counter_through_save_and_load(tmp_path):
+    """MultiStepLR.state_dict()['milestones'] is a collections.Counter, as torch's, and
+    zeroin.save / zeroin.load give it back as one (torch.save / torch.load do)."""
+    import collections
+    for lib in (torch, zeroin):
+        _, opt, s = _scheduler(lib, "MultiStepLR", dict(milestones=[3, 5, 5]))
+        sd = s.state_dict()
+        assert type(sd["milestones"]) is collections.Counter, lib
+        assert sd["milestones"] == collections.Counter({3: 1, 5: 2})
+    zeroin.save(sd, tmp_path / "sched.pt")
+    back = zeroin.load(tmp_path / "sched.pt")
+    assert type(back["milestones"]) is collections.Counter
+    assert back == sd and list(back["milestones"].items()) == list(sd["milestones"].items())
+    _, _, s2 = _scheduler(zeroin, "MultiStepLR", dict(milestones=[1]))
+    s2.load_state_dict(back)
+    assert type(s2.milestones) is collections.Counter and s2.milestones == sd["milestones"]

@@ -309,3 +309,49 @@ def test_a_format_spec_for_a_tensor_of_several_numbers_is_refused_as_pytorch(spe
     assert format(torch.tensor(a), "") == str(torch.tensor(a))
     assert [f"{v:{spec}}" for v in zeroin.tensor(a).tolist()] == \
         [format(0.25, spec), format(0.75, spec)]                  # the fix it names
+
+
+_ORDERINGS = [("<", operator.lt), ("<=", operator.le), (">", operator.gt), (">=", operator.ge)]
+
+
+@pytest.mark.parametrize("symbol, cmp", _ORDERINGS, ids=[s for s, _ in _ORDERINGS])
+@pytest.mark.parametrize("other", ["x", None, object()], ids=["str", "None", "object"])
+def test_ordering_a_tensor_with_a_str_or_object_is_torchs_type_error(symbol, cmp, other):
+    """t < 'x' raises PyTorch's TypeError, word for word (NumPy's UFuncTypeError before);
+    == and != stay False / True, as in PyTorch."""
+    messages = []
+    for T in (torch, zeroin):
+        with pytest.raises(TypeError) as e:
+            cmp(T.tensor([1.0, 2.0]), other)
+        assert type(e.value) is TypeError
+        messages.append(str(e.value))
+        assert (T.tensor([1.0]) == other) is False and (T.tensor([1.0]) != other) is True
+    assert messages[1] == messages[0] == (f"'{symbol}' not supported between instances of "
+                                          f"'Tensor' and '{type(other).__name__}'")
+
+
+_SEQ_OPS = [("+", operator.add), ("-", operator.sub), ("*", operator.mul),
+            ("/", operator.truediv), ("//", operator.floordiv), ("%", operator.mod),
+            ("**", operator.pow), ("@", operator.matmul), ("<", operator.lt),
+            (">=", operator.ge)]
+
+
+@pytest.mark.parametrize("symbol, fn", _SEQ_OPS, ids=[s for s, _ in _SEQ_OPS])
+@pytest.mark.parametrize("seq", [[1.0, 2.0], (1.0, 2.0)], ids=["list", "tuple"])
+def test_a_list_operand_is_torchs_type_error_naming_the_fix(symbol, fn, seq):
+    """t + [1, 2] (either side, and a tuple) is a TypeError in PyTorch; zeroin's names the
+    operator, the types and the fix (NumPy would broadcast the list silently)."""
+    for left in (True, False):
+        if symbol in ("<", ">=") and not left:
+            continue        # [1, 2] < t is t > [1, 2] reflected: the same check
+        for T in (torch, zeroin):
+            t = T.tensor([3.0, 4.0])
+            with pytest.raises(TypeError) as e:
+                fn(t, seq) if left else fn(seq, t)
+        names = ["Tensor", type(seq).__name__][::1 if left or symbol in "+*" else -1]
+        start = (f"'{symbol}' not supported between instances of" if symbol in ("<", ">=")
+                 else f"unsupported operand type(s) for {symbol}:")
+        assert str(e.value).startswith(start), str(e.value)
+        assert f"'{names[0]}' and '{names[1]}'" in str(e.value), str(e.value)
+        assert f"zeroin.tensor({seq!r})" in str(e.value)
+    assert (zeroin.tensor([3.0, 4.0]) + zeroin.tensor(seq)).tolist() == [4.0, 6.0]

@@ -113,6 +113,23 @@ def test_prelu(n, shape):
     _fd(lambda a, wt: F.prelu(a, wt), x, RNG.uniform(-1, 1, n))
 
 
+def test_prelu_edges_match_torch_bit_for_bit():
+    """At 0, -0, NaN and +-inf the value (sign of zero too) and both gradients are torch's:
+    x <= 0 and NaN take the slope's side in the backward rule."""
+    x = np.array([-1.0, 0.0, -0.0, 2.0, np.nan, np.inf, -np.inf])
+    g = np.arange(1.0, 8.0)
+    xz, wz = zeroin.tensor(x, requires_grad=True), zeroin.tensor([0.25], requires_grad=True)
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor([0.25], requires_grad=True,
+                                                                 dtype=torch.float64)
+    yz, yt = F.prelu(xz, wz), torch.nn.functional.prelu(xt, wt)
+    yz.backward(zeroin.tensor(g))
+    yt.backward(torch.tensor(g))
+    for a, b in ((yz, yt), (xz.grad, xt.grad), (wz.grad, wt.grad)):
+        a, b = a.detach().numpy(), b.detach().numpy()
+        np.testing.assert_array_equal(a, b)
+        assert (np.signbit(a) == np.signbit(b)).all(), (a, b)
+
+
 def test_prelu_names_the_channel_mismatch():
     with pytest.raises(zeroin.ShapeError, match=r"prelu: weight has 3 values .* input of "
                                                 r"shape \(2, 4\) has 4 channels.*PReLU\("
@@ -519,3 +536,22 @@ def test_cosine_similarity_of_a_zero_vector_has_pytorchs_finite_gradient():
     torch.nn.functional.cosine_similarity(ta, tb).sum().backward()
     np.testing.assert_allclose(za.grad.data, ta.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(zb.grad.data, tb.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int16", "int32", "int64", "bool",
+                                   "float32"])
+def test_embedding_takes_long_or_int_indices_as_torch(dtype):
+    """PyTorch's embedding takes int64 or int32 indices only (uint8 is refused, as are
+    int8, int16, bool and floats): zeroin's, as a DtypeError naming the fix."""
+    idx = np.array([1, 0, 1])
+    zi, ti = (zeroin.tensor(idx, dtype=getattr(zeroin, dtype)),
+              torch.tensor(idx, dtype=getattr(torch, dtype)))
+    zm, tm = nn.Embedding(3, 2), torch.nn.Embedding(3, 2).double()
+    if dtype in ("int32", "int64"):
+        assert zm(zi).shape == tuple(tm(ti).shape) == (3, 2)
+        return
+    with pytest.raises(RuntimeError, match="Long, Int"):
+        tm(ti)
+    with pytest.raises(zeroin.DtypeError, match=rf"embedding: indices must be .*got dtype "
+                                                rf"{dtype}; convert with \.long\(\)"):
+        zm(zi)

@@ -615,3 +615,52 @@ def test_ties_zeros_and_bounds_match_pytorch(name, a, b):
     f = OPS[name]
     agree(outcome(torch, f, [a, b], "float64"), outcome(zeroin, f, [a, b], "float64"),
           "float64", name)
+
+
+@pytest.mark.parametrize("name", ["relu", "elu", "selu", "celu", "relu6", "hardtanh",
+                                  "leaky_relu"])
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("n", [6, 3000, 2 ** 18 + 6], ids=["small", "large", "chunked"])
+def test_activations_keep_the_sign_of_zero_as_torch(name, dtype, n):
+    """relu(-0.0) and elu(-0.0) are -0.0 in PyTorch (x is kept unless below 0): zeroin's
+    too, on every path (a small array, a large contiguous one, past one chunk of relu's
+    cached zeros, a strided view), with NaN and +-inf passing as torch's."""
+    import torch.nn.functional as TF
+    from zeroin.nn import functional as F
+    a = np.resize(np.array([-0.0, 0.0, -1.5, 2.0, np.nan, -np.inf, np.inf, -1e-3]), n)
+    a = a.astype(dtype)
+    for view in (a, a[::3]):
+        z = getattr(F, name)(zeroin.tensor(view)).numpy()
+        t = getattr(TF, name)(torch.tensor(view)).numpy()
+        assert z.dtype == t.dtype      # float16: torch computes in float32 (selu: 1 ulp)
+        np.testing.assert_allclose(z, t, rtol=1e-3 if dtype == "float16" else 0, atol=0)
+        bad = np.flatnonzero(np.signbit(z) != np.signbit(t))
+        assert not bad.size, (name, view[bad[:4]], z[bad[:4]], t[bad[:4]])
+    if name == "relu":
+        z = zeroin.tensor(a.copy())
+        assert np.signbit(zeroin.relu_(z).numpy()[0]) and np.signbit(z.relu().numpy()[0])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("args", [(0, 1000, 0.1), (-3, 7.7, 0.1), (0, 10, 1 / 3),
+                                  (0.1, 2.3, 0.01), (5, -5, -0.3), (-1e3, 1e3, 0.37)], ids=str)
+def test_float_arange_is_start_plus_i_step_as_torch(dtype, args):
+    """Each element is start + i * step (PyTorch's rule), within 1 ulp of torch's (of the
+    larger of the element and start); NumPy's arange steps by a rounded delta, 407 ulps
+    off at (-1e3, 1e3, 0.37) in float64."""
+    z = zeroin.arange(*args, dtype=getattr(zeroin, dtype)).numpy()
+    t = torch.arange(*args, dtype=getattr(torch, dtype)).numpy()
+    assert z.dtype == t.dtype and z.shape == t.shape
+    ulp = np.spacing(np.maximum(np.abs(t), np.abs(t.dtype.type(args[0]))))
+    assert (np.abs(z.astype(np.float64) - t) <= ulp).all()
+    exact = args[0] + np.arange(len(z)) * args[2]      # the same rule, in float64
+    np.testing.assert_array_equal(z, exact.astype(dtype))
+
+
+@pytest.mark.parametrize("args", [(0, np.inf, 0.1), (np.nan, 1, 0.5), (0, np.nan, 1.0)],
+                         ids=str)
+def test_arange_refuses_a_range_without_finite_ends_as_torch(args):
+    with pytest.raises(RuntimeError, match="unsupported range"):
+        torch.arange(*args)
+    with pytest.raises(RuntimeError, match=r"arange: unsupported range: .*ends must be finite"):
+        zeroin.arange(*args)

@@ -644,3 +644,18 @@ _run = run_quiet
 @pytest.mark.parametrize("name, f", list(IDIOMS.items()), ids=list(IDIOMS))
 def test_idiom(name, f):
     check(name, _run(torch, f), _run(zeroin, f))
+
+
+@pytest.mark.parametrize("dtypes", [("int64", "float32"), ("int64", "bool"), ("int64", "int32"),
+                                    ("float32", "float64")], ids=str)
+def test_cartesian_prod_and_meshgrid_refuse_mixed_dtypes_as_torch(dtypes):
+    """PyTorch does not promote: both raise its RuntimeError (zeroin: a DtypeError, also a
+    TypeError, naming the op, the dtypes and the fix); one dtype works in both."""
+    for T, error in ((torch, RuntimeError), (zeroin, zeroin.DtypeError)):
+        a, b = (T.tensor([1, 0], dtype=getattr(T, d)) for d in dtypes)
+        for f in (lambda: T.cartesian_prod(a, b), lambda: T.meshgrid(a, b, indexing="ij")):
+            with pytest.raises(error, match="expects all tensors to have the same dtype"):
+                f()
+        assert T.cartesian_prod(a, a).dtype == a.dtype
+    with pytest.raises(TypeError, match=r"cartesian_prod: .*got int64, \w+ .*b\.to\(a\.dtype\)"):
+        zeroin.cartesian_prod(zeroin.tensor([1, 0]), zeroin.tensor([1, 0], dtype=dtypes[1]))

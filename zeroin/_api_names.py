@@ -15,7 +15,7 @@ from . import ops as _ops
 from . import _torch_ops as _x
 from ._tensor import Tensor, _clean_index, _leaf, _raw
 from ._tensor_api import (_export, _inplace, _inplace_method, _method, _operator, bmm, dot,
-                          meshgrid, mm, tensor_split, tensordot)
+                          meshgrid, mm, same_dtype, tensor_split, tensordot)
 from .dtypes import as_dtype
 from .errors import DtypeError, ShapeError
 from .function import Function, no_derivative
@@ -105,6 +105,7 @@ def cartesian_prod(*tensors):
     for t in ts:
         if t.ndim != 1:
             raise ShapeError(f"cartesian_prod: expects 1-D tensors, got shape {t.shape}")
+    same_dtype("cartesian_prod", ts)
     if len(ts) == 1:
         return ts[0]
     grids = meshgrid(*ts, indexing="ij")
@@ -302,6 +303,7 @@ class _IntegerOnly(DtypeError, NotImplementedError):
 
 def _bitwise(npf, name, symbol):
     def f(input, other):  # noqa: A002
+        _ops.no_sequence(name, symbol, input, other)
         a, b = _raw(input), _raw(other)
         for v in (a, b):
             if np.asarray(v).dtype.kind in "fc":

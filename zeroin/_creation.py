@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import functools
 import inspect
+import math
 import numbers
 import operator
 
@@ -158,8 +159,18 @@ def arange(start=None, end=None, step=1, *, dtype=None, device=None, requires_gr
         ints = builtins.all(isinstance(v, numbers.Integral) for v in vals)
         dtype = np.int64 if ints else get_default_dtype()
     d = as_dtype(dtype, "arange")
-    return _make(np.arange(*vals).astype(d, copy=False), None, requires_grad, device,
-                 "arange")
+    if builtins.all(isinstance(v, numbers.Integral) for v in vals):
+        a = np.arange(*vals)
+    else:   # start + i * step, each in float64, as PyTorch: NumPy steps by a rounded delta
+        if not (math.isfinite(vals[0]) and math.isfinite(vals[1])) or vals[2] != vals[2]:
+            raise RuntimeError(f"arange: unsupported range: {vals[0]} -> {vals[1]} with step "
+                               f"{vals[2]} (as in PyTorch: the ends must be finite numbers, "
+                               f"and the step a number)")
+        n = builtins.max(math.ceil((vals[1] - vals[0]) / vals[2]), 0)
+        a = np.arange(n, dtype=np.float64)
+        a *= vals[2]
+        a += vals[0]
+    return _make(a.astype(d, copy=False), None, requires_grad, device, "arange")
 
 
 def _scalar_ends(op, start, end):

@@ -132,6 +132,7 @@ import numpy as np
 from . import _tensor
 from ._tensor import _ONE_LOCAL, Tensor, _array_of, _make, _mode
 from .anomaly import anomaly
+from .errors import sequence_operand_error
 from .function import NP, constant, record, sum_to_array
 from .graph import toposort
 
@@ -260,6 +261,8 @@ def call2(fn, x, y):
                 return out
             x, y = pair(x, y)
         elif not (isinstance(x, Tensor) and isinstance(y, Tensor)):    # not Parameters
+            if fn.symbol and (tx is list or ty is list or tx is tuple or ty is tuple):
+                raise sequence_operand_error(fn.name, fn.symbol, x, y)
             x, y = pair(x, y)
     a, b = x._float, y._float
     v = data = None

@@ -871,10 +871,27 @@ class Tensor:
     def __pos__(self):
         return self
 
-    def __lt__(self, other): return compared(np.less, "lt", _array_of(self), _raw(other))
-    def __le__(self, other): return compared(np.less_equal, "le", _array_of(self), _raw(other))
-    def __gt__(self, other): return compared(np.greater, "gt", _array_of(self), _raw(other))
+    # x < 'a' / None / object() returns NotImplemented, so Python raises PyTorch's TypeError
+    # ("'<' not supported between instances of 'Tensor' and 'str'"); a list or tuple is
+    # refused with the fix (_unordered), as PyTorch refuses it
+    def __lt__(self, other):
+        if not isinstance(other, _COMPARABLE):
+            return _unordered(self, other, np.less, "lt", "<")
+        return compared(np.less, "lt", _array_of(self), _raw(other))
+
+    def __le__(self, other):
+        if not isinstance(other, _COMPARABLE):
+            return _unordered(self, other, np.less_equal, "le", "<=")
+        return compared(np.less_equal, "le", _array_of(self), _raw(other))
+
+    def __gt__(self, other):
+        if not isinstance(other, _COMPARABLE):
+            return _unordered(self, other, np.greater, "gt", ">")
+        return compared(np.greater, "gt", _array_of(self), _raw(other))
+
     def __ge__(self, other):
+        if not isinstance(other, _COMPARABLE):
+            return _unordered(self, other, np.greater_equal, "ge", ">=")
         return compared(np.greater_equal, "ge", _array_of(self), _raw(other))
 
     # x == None / 'x' / [1, 2] / object() is False (!= True), as in PyTorch: only tensors,
@@ -1233,6 +1250,22 @@ def _leaf(array, requires_grad=False):
     if type(array) is DataArray:
         array = array.view(np.ndarray)
     return _make(array, requires_grad)
+
+
+def _unordered(x, other, npf, op, symbol):
+    """``x < other`` (``npf``) where ``other`` is no tensor, number or NumPy array: an
+    array-like compares, a list or tuple raises PyTorch's TypeError with the fix, anything
+    else (a str, None, an object) gives NotImplemented, so Python raises PyTorch's
+    TypeError ("'<' not supported between instances of 'Tensor' and 'str')."""
+    if type(other) in (list, tuple):
+        shown = repr(other) if len(repr(other)) <= 40 else "[...]"
+        raise TypeError(f"'{symbol}' not supported between instances of 'Tensor' and "
+                        f"'{type(other).__name__}' ({op}: PyTorch compares tensors and "
+                        f"numbers, not a {type(other).__name__}); make it a tensor first: "
+                        f"x {symbol} zeroin.tensor({shown})")
+    if hasattr(other, "__array__"):
+        return compared(npf, op, _array_of(x), _raw(other))
+    return NotImplemented
 
 
 def compared(npf, op, a, b):

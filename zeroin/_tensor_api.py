@@ -27,7 +27,7 @@ from ._tensor import (_ONE_LOCAL, Size, Tensor, _GradSwitch, _array_of, _clean_i
                       compared, is_grad_enabled, no_grad)
 from .dtypes import CPU, as_device, as_dtype
 from .anomaly import anomaly as _anomaly
-from .errors import ShapeError, ZeroinError
+from .errors import DtypeError, ShapeError, ZeroinError
 from .function import Function, no_derivative
 from .random import get_rng
 
@@ -187,14 +187,19 @@ def legacy_dtype(dtype, op="type"):
     legacy = getattr(dtype, "legacy_dtype", None)       # zeroin.FloatTensor, ...
     if legacy is not None:
         return legacy
-    if isinstance(dtype, str) and dtype.endswith("Tensor"):
-        name = dtype.rsplit(".", 1)[-1][:-6]
-        if name not in _LEGACY_TYPES:
-            raise TypeError(f"{op}: {dtype!r} is not a tensor type; use one of "
-                            f"{', '.join(n + 'Tensor' for n in _LEGACY_TYPES)} or a dtype "
-                            f"such as zeroin.float32")
+    if not isinstance(dtype, str):
+        return dtype
+    prefix, _, base = dtype.rpartition(".")
+    name = base[:-6] if base.endswith("Tensor") else None
+    if name in _LEGACY_TYPES and prefix in ("torch.cuda", "zeroin.cuda"):
+        as_device("cuda", op)       # NotCompiledError, as PyTorch's without CUDA
+    if name in _LEGACY_TYPES and prefix in ("", "torch", "zeroin"):
         return np.dtype(_LEGACY_TYPES[name])
-    return dtype
+    if name is not None or prefix:     # 'torch.FooTensor', 'torch.float32', 'np.float32'
+        raise TypeError(f"{op}: {dtype!r} is not a tensor type; use one of "
+                        f"{', '.join(n + 'Tensor' for n in _LEGACY_TYPES)} or a dtype "
+                        f"such as zeroin.float32")
+    return as_dtype(dtype, op)      # 'float32' (not a device: t.type('cpu') is refused)
 
 
 _LEGACY_TYPES = {"Float": "float32", "Double": "float64", "Long": "int64", "Int": "int32",
@@ -950,6 +955,7 @@ def meshgrid(*tensors, indexing=None):
     for t in ts:
         if t.ndim > 1:
             raise ShapeError(f"meshgrid: expects 0-D or 1-D tensors, got shape {t.shape}")
+    same_dtype("meshgrid", ts)
     axes = list(range(len(ts)))
     if indexing == "xy" and len(ts) > 1:
         axes[0], axes[1] = 1, 0
@@ -959,6 +965,16 @@ def meshgrid(*tensors, indexing=None):
     return tuple(_ops.broadcast_to(_ops.reshape(t, [-1 if i == a else 1 for i in
                                                     range(len(ts))]), tuple(shape))
                  for t, a in zip(ts, axes))
+
+
+def same_dtype(op, ts):
+    """PyTorch's RuntimeError (a DtypeError) where the tensors ``ts`` of meshgrid or
+    cartesian_prod differ in dtype: they are not promoted."""
+    dts = [t.dtype for t in ts]
+    if len(set(dts)) > 1:
+        raise DtypeError(f"{op}: expects all tensors to have the same dtype, got "
+                         f"{', '.join(map(str, dts))} (as in PyTorch, they are not promoted); "
+                         f"convert first, e.g. b.to(a.dtype)")
 
 
 def _tri_indices(op, np_fn, row, col, offset, dtype, device):

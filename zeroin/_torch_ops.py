@@ -858,7 +858,8 @@ class ELUOp(Function):
     def __init__(self, alpha, scale=1.0, beta=1.0):
         self.alpha, self.scale, self.beta = alpha, scale, beta
     def forward(self, x):
-        neg = self.alpha * np.expm1(np.minimum(x, 0) / self.beta)
+        # min(0, x) keeps -0.0 (zero_first), so elu(-0.0) is -0.0, as in PyTorch
+        neg = self.alpha * np.expm1(_ops.zero_first(np.minimum, x) / self.beta)
         return self.scale * _ops._where_bits(x > 0, x, neg)
     def backward(self, xp, g, out, x):
         pos = _raw(x) > 0

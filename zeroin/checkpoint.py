@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,9 @@ def _encode(obj, path, arrays):
         if meta is not None:    # a state_dict's versions (load_state_dict reads them)
             return {"__dict__": _encode(dict(obj), path, arrays)["__dict__"],
                     "__metadata__": _encode(meta, path + ["_metadata"], arrays)}
+        if isinstance(obj, Counter):    # MultiStepLR's milestones: loads as a Counter
+            return {"__dict__": _encode(dict(obj), path, arrays)["__dict__"],
+                    "__counter__": True}
         if all(isinstance(k, str) for k in obj):
             return {"__dict__": [[k, _encode(v, path + [k], arrays)] for k, v in obj.items()]}
         items = []
@@ -115,6 +119,8 @@ def _decode(node, arrays, path):
             return float(node["__float__"])
         if "__dict__" in node:
             items = {k: _decode(v, arrays, path) for k, v in node["__dict__"]}
+            if node.get("__counter__"):
+                return Counter(items)
             if "__metadata__" not in node:
                 return items
             from collections import OrderedDict     # a state_dict, as PyTorch loads it

@@ -8,7 +8,7 @@ Each subclasses the built-in exception a user would catch for the same mistake, 
 from __future__ import annotations
 
 __all__ = ["ZeroinError", "ShapeError", "DtypeError", "AnomalyError", "ReplayError",
-           "ArgumentError"]
+           "ArgumentError", "InvalidValueError"]
 
 
 class ZeroinError(RuntimeError):
@@ -27,6 +27,11 @@ class DtypeError(ZeroinError, TypeError):
 class ArgumentError(ZeroinError, ValueError, AssertionError):
     """A bad argument that PyTorch's Python code refuses with an ``assert`` (``nn.Embedding``'s
     ``padding_idx`` out of range): an AssertionError, as PyTorch raises, and a ValueError."""
+
+
+class InvalidValueError(ZeroinError, ValueError):
+    """A bad argument value (``div(rounding_mode='round')``, a fill value past the dtype's
+    range): a RuntimeError, as PyTorch raises, and a ValueError."""
 
 
 class AnomalyError(ZeroinError, FloatingPointError):
@@ -52,6 +57,19 @@ def broadcast_message(op, shapes):
             f"(each must be equal or 1). Reshape one operand (e.g. x.reshape(-1, 1) makes "
             f"a column, x.unsqueeze(0) a row), or check that the operands are the ones "
             f"you meant")
+
+
+def sequence_operand_error(name, symbol, x, y):
+    """PyTorch's TypeError for a list or tuple operand of an arithmetic operator or its
+    function (``t + [1, 2]``, ``zeroin.mul(t, (2, 3))``), with the fix: NumPy would
+    broadcast the list silently, and PyTorch refuses it."""
+    seqs = (list, tuple)
+    kinds = [type(v).__name__ if type(v) in seqs else "Tensor" for v in (x, y)]
+    seq = x if type(x) in seqs else y
+    shown = repr(seq) if len(repr(seq)) <= 40 else f"[...] ({len(seq)} items)"
+    return TypeError(f"unsupported operand type(s) for {symbol}: '{kinds[0]}' and "
+                     f"'{kinds[1]}' ({name}: PyTorch takes tensors and numbers, not a "
+                     f"{type(seq).__name__}); make it a tensor first: zeroin.tensor({shown})")
 
 
 class NotCompiledError(RuntimeError, AssertionError):

@@ -112,9 +112,10 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,  # 
     rescales, in place, the looked-up rows whose ``norm_type``-norm exceeds it;
     ``scale_grad_by_freq`` divides each row's gradient by its count in ``input``."""
     idx = input.data if isinstance(input, Tensor) else np.asarray(input)
-    if idx.dtype.kind not in "iu":
-        raise DtypeError(f"embedding: indices must be integers, got dtype {idx.dtype}; "
-                        f"convert with .long() / .astype('int64')")
+    if idx.dtype != np.int64 and idx.dtype != np.int32:     # PyTorch's Long or Int only
+        kind = "int64 or int32" if idx.dtype.kind in "iu" else "integers"
+        raise DtypeError(f"embedding: indices must be {kind} (PyTorch's Long or Int), got "
+                         f"dtype {idx.dtype}; convert with .long() / .astype('int64')")
     if sparse:
         raise NotImplementedError("embedding: sparse=True (a sparse gradient) is not "
                                   "supported; use sparse=False: the gradient is a dense array")

@@ -102,8 +102,9 @@ class PReLUOp(Function):
     name = OpName("prelu", "PreluKernelBackward0")
     def forward(self, x, w): return np.where(x > 0, x, w * x)
     def backward(self, xp, g, out, x, w):
-        neg = ~(ops._raw(x) > 0)
-        return (ops._select(xp, g, ~neg) + ops._select(xp, g * w, neg),
+        pos = ops._raw(x) > 0
+        neg = ~pos                  # x <= 0 or NaN: the slope's side, as in PyTorch
+        return (ops._select(xp, g, pos) + ops._select(xp, g * w, neg),
                 ops._select(xp, g * x, neg))
 
 

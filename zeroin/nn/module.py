@@ -142,12 +142,6 @@ class UninitializedBuffer(UninitializedTensorMixin, Tensor):
                      None, None, cls)
 
 
-def _is_parameter(value):
-    """A Parameter (also a frozen one), or any leaf tensor that requires grad."""
-    return isinstance(value, Parameter) or (isinstance(value, Tensor) and value.requires_grad
-                                            and value.grad_fn is None)
-
-
 class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
     """What ``load_state_dict`` returns: the keys it did not find and those it did not use."""
     __slots__ = ()
@@ -531,7 +525,7 @@ class Module:
         object.__delattr__(self, name)
 
     def register_parameter(self, name, param):
-        """Register ``param`` (a leaf tensor that requires grad, or None) as ``name``."""
+        """Register ``param`` (an :class:`nn.Parameter`, or None) as ``name``."""
         self._registry("_parameters")
         _check_name(self, "parameter", name, "_parameters")
         if param is None:
@@ -539,9 +533,11 @@ class Module:
             self.__dict__["_parameters"][name] = None
             object.__setattr__(self, name, None)
             return
-        if not _is_parameter(param):
-            raise TypeError(f"register_parameter: {name!r} must be an nn.Parameter or a leaf "
-                            f"tensor with requires_grad=True (zeroin.nn.Parameter(data))")
+        if not isinstance(param, Parameter):      # a plain tensor too, as in PyTorch
+            kind = param.type() if isinstance(param, Tensor) else type(param).__name__
+            raise TypeError(f"cannot assign '{kind}' object to parameter {name!r} "
+                            f"(zeroin.nn.Parameter or None required): register_parameter("
+                            f"{name!r}, nn.Parameter(t)) registers it")
         self._set_parameter(name, param)
 
     def register_buffer(self, name, tensor, persistent=True):

@@ -222,8 +222,8 @@ class LRScheduler:
                 None if isinstance(f, types.FunctionType) else dict(f.__dict__)
                 for f in self.lr_lambdas]
         for k, v in out.items():
-            if isinstance(v, Counter):
-                out[k] = {int(m): int(c) for m, c in v.items()}
+            if isinstance(v, Counter):      # MultiStepLR's milestones: a Counter, as PyTorch's
+                out[k] = Counter({int(m): int(c) for m, c in v.items()})
         return out
 
     def load_state_dict(self, state_dict):
