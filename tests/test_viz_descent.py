@@ -260,6 +260,20 @@ def test_2d_figure_contours_paths_start_and_end():
     assert files.caption.startswith("Gradient descent: SGD, lr = 0.4: all 20 steps taken")
 
 
+def test_axes_named_as_the_book_names_its_parameters():
+    # Understanding Deep Learning draws its Gabor model's loss over "offset phi0" and
+    # "frequency phi1": the names belong in the figure that is saved, not set afterwards
+    pytest.importorskip("matplotlib")
+    files = plot_descent(quad2, [-5.0, -2.0], lr=0.4, steps=5, xlabel=r"offset $\phi_0$",
+                         ylabel=r"frequency $\phi_1$")
+    ax = files.figure.axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == (r"offset $\phi_0$", r"frequency $\phi_1$")
+    plain = plot_descent(quad2, [-5.0, -2.0], lr=0.4, steps=5)
+    assert files.svg_data != plain.svg_data
+    one = descent_path(chapter, 0.2, lr=0.1, steps=3).plot(xlabel="w", ylabel="loss")
+    assert (one.figure.axes[0].get_xlabel(), one.figure.axes[0].get_ylabel()) == ("w", "loss")
+
+
 def test_plot_takes_paths_and_a_path_plots_itself(tmp_path):
     pytest.importorskip("matplotlib")
     a = descent_path(chapter, 0.2, lr=0.1, steps=5)

@@ -461,7 +461,8 @@ def _legend(fig, ax, paths, two_d, F):
 
 
 def plot_descent(f, paths_or_x0, *, lrs=None, optimizers=None, lr=0.1, steps=50, tol=None,
-                 xlim=None, ylim=None, title=None, out=None, name="descent", **opt_kwargs):
+                 xlim=None, ylim=None, xlabel=None, ylabel=None, title=None, out=None,
+                 name="descent", **opt_kwargs):
     """Gradient-descent paths on ``f`` as a figure (16:9), saved as PNG and SVG.
 
     ``paths_or_x0``: a :class:`DescentPath`, a list of them, or a start x0 from which
@@ -470,7 +471,8 @@ def plot_descent(f, paths_or_x0, *, lrs=None, optimizers=None, lr=0.1, steps=50,
     ``(zeroin.optim.SGD, {"momentum": 0.9})``; a dict ``{label: optimizer}`` names them). One coordinate: the curve of f with the
     points numbered by step and joined by arrows; two: contour lines of f with the paths on
     top, start and end marked. The view covers the paths with a margin (``xlim``/``ylim``
-    set it: x and f(x), or x1 and x2); a diverging path is clipped, marked by a triangle
+    set it: x and f(x), or x1 and x2; ``xlabel``/``ylabel`` name them, e.g. the book's
+    ``"offset $\\phi_0$"``); a diverging path is clipped, marked by a triangle
     where it leaves and named in the caption. Other keywords go to :func:`descent_path`
     (``step_tol``, ``blowup``, the optimizer's settings such as ``momentum=0.9``).
     ``out``: folder for ``NAME.png``/``.svg`` (None: kept in memory). Returns
@@ -495,6 +497,10 @@ def plot_descent(f, paths_or_x0, *, lrs=None, optimizers=None, lr=0.1, steps=50,
             off, numbered = _draw_1d(ax, f, paths, view, ylim, F)
         else:
             off, numbered = _draw_2d(ax, f, paths, view, F), None
+        if xlabel is not None:
+            ax.set_xlabel(xlabel)
+        if ylabel is not None:
+            ax.set_ylabel(ylabel)
         name_f = getattr(f, "__name__", "f")
         ax.set_title(title or f"Gradient descent on {'f' if name_f == '<lambda>' else name_f}"
                      + (f", {paths[0].label}" if len(paths) == 1 else ""))
