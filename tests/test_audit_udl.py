@@ -136,6 +136,31 @@ def test_book_momentum_is_sgd_with_lr_times_one_minus_beta():
     np.testing.assert_allclose(nest, look, rtol=0, atol=1e-12)
 
 
+def test_sgd_on_random_batches_with_a_step_schedule_matches_the_hand_loop():
+    """6.3: SGD on 5 of the 30 points at a time (a random permutation's first five), the
+    learning rate multiplied by 0.5 every 10 steps: optim.SGD with lr_scheduler.StepLR
+    stepped per iteration against the hand-written loop."""
+    x, y = _gabor_data()
+    rng = np.random.default_rng(3)
+    batches = [rng.permutation(30)[:5] for _ in range(35)]
+    p, want = np.array([3.5, 6.5]), [np.array([3.5, 6.5])]
+    for n, idx in enumerate(batches):
+        p = p - 0.02 * 0.5 ** (n // 10) * _gabor_grad(p, x[idx], y[idx])
+        want.append(p)
+    phi = zeroin.tensor([3.5, 6.5], requires_grad=True)
+    opt = optim.SGD([phi], lr=0.02)
+    schedule = optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.5)
+    got = [_np(phi).copy()]
+    for idx in batches:
+        opt.zero_grad()
+        _gabor_loss(zeroin.tensor(x[idx]), zeroin.tensor(y[idx]))(phi).backward()
+        opt.step()
+        schedule.step()
+        got.append(_np(phi).copy())
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.02 * 0.5 ** 3)
+
+
 def _bowl(lib=zeroin):
     """6.5's loss: long in phi0, narrow in phi1."""
     def loss(p):
