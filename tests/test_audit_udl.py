@@ -247,6 +247,32 @@ def test_toy_model_forward_values_and_backward_pass():
         assert p[k].grad.item() == pytest.approx(tp[k].grad.item(), rel=1e-13)
 
 
+def test_explain_writes_out_the_toy_models_chain_rule():
+    """7.1's backward pass in words: zeroin.explain names every intermediate, its value,
+    and dl/domega0 as the product of the eight local derivatives."""
+    p = {k: zeroin.tensor(v, requires_grad=True, name=k) for k, v in TOY.items()}
+    f = p["beta0"] + p["omega0"] * 2.3
+    for k, fn in ((1, zeroin.sin), (2, zeroin.exp), (3, zeroin.cos)):
+        f.name = f"f{k - 1}"
+        h = fn(f)
+        h.name = f"h{k}"
+        f = p[f"beta{k}"] + p[f"omega{k}"] * h
+    f.name = "f3"
+    loss = (f - 2.0) ** 2
+    loss.name = "l"
+    loss.backward()
+    text = str(zeroin.explain(loss, p["omega0"]))
+    for line in ("f0 = beta0 + 2.3 * omega0 = 1.23", "h1 = sin(f0) = 0.942489",
+                 "h2 = exp(f1) = 5.0683", "h3 = cos(f2) = 0.657421", "l = (f3 - 2)**2 = 0.138581",
+                 "l <- f3 <- h3 <- f2 <- h2 <- f1 <- h1 <- f0 <- omega0"):
+        assert line in text, line
+    product = text.rsplit("=", 2)[1]
+    factors = [float(v.strip(" ()")) for v in product.split("*")]
+    assert len(factors) == 8
+    assert np.prod(factors) == pytest.approx(p["omega0"].grad.item(), rel=1e-5)
+    assert text.rstrip().endswith("= 5.24607")
+
+
 def _udl_net(K, D, sigma=None, seed=0):
     """7.2/7.3's network: weights drawn in the exercise's order (first, last, their biases,
     then the hidden layers), as an nn.Sequential of Linear and ReLU with those weights."""
