@@ -1192,6 +1192,26 @@ def test_linear_product_is_x_times_w_transposed_to_the_bit():
     assert zeroin.nn.functional._product is _fast.linear_product
 
 
+@pytest.mark.skipif(not zeroin._tensor.FAST, reason="a trick of the fast path (ZEROIN_FAST=0)")
+@pytest.mark.parametrize("same", [False, True])
+def test_linear_product_takes_t11_only_where_this_machines_kernels_agree(monkeypatch, same):
+    # T11's (w @ x.T).T gave other last bits than x @ w.T on an AMD EPYC (OpenBLAS's Haswell
+    # kernels): the fast and the reference engines differed; the first product checks
+    from zeroin import _fast
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((32, 784)).astype(np.float32)
+    w = rng.standard_normal((256, 784)).astype(np.float32)
+    assert _fast._same_bits() == np.array_equal((w @ x.T).T, x @ w.T)   # this machine's
+    monkeypatch.setattr(_fast, "_T11", True)
+    monkeypatch.setattr(_fast, "_T11_CHECKED", False)
+    checks = []
+    monkeypatch.setattr(_fast, "_same_bits", lambda: checks.append(1) or same)
+    for _ in range(3):
+        y = _fast.linear_product(x, w)
+        assert y.flags.c_contiguous and np.array_equal(y, (w @ x.T).T if same else x @ w.T)
+    assert checks == [1] and _fast._T11 is same and _fast._T11_CHECKED
+
+
 def test_x_times_x_computes_its_product_once():
     # d(x*x)/dx = g*x + g*x: the rule returns one array for both operands (as add's g, g)
     from zeroin.ops import MulOp

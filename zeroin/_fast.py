@@ -70,11 +70,16 @@ instead of 82k (263k and 93k before T8-T9); W2 took 116k instead of 43k before T
   operand (-> 1.526M).
 * **T11 ``x @ w.T`` as ``(w @ x.T).T``** for a small float32 batch (:func:`linear_product`:
   linear's product, ``x @ W.T`` in matmul's forward and ``g @ b.T`` in its backward):
-  OpenBLAS packs the weight faster untransposed. The same bits. W3 with nn.Linear,
-  in-process A/B: 0.87 of the step time at batch 32 and 0.99 at 128 at 1 thread; 0.93 and
-  0.95 at 2 threads. At 2 threads and batch 128 the product alone is slower on a healthy
-  machine (326 against 311-315 us) and faster on a starved one (359 against 423); runner
-  children with T11 kept to batch <= 64 measured 0.995 (0.953-1.126), so it stays.
+  OpenBLAS packs the weight faster untransposed. The same bits where it is used: the first
+  product in its window checks that the two forms agree to the bit on this machine's
+  OpenBLAS kernels (they do on the Intel machines measured; on an AMD EPYC with OpenBLAS's
+  Haswell kernels every product differed in the last bits, and there T11 stays off; the
+  check, up to four small products once per process, took 0.4 ms there, stopping at the
+  first). W3 with nn.Linear, in-process A/B: 0.87 of the step time at batch 32 and 0.99 at
+  128 at 1 thread; 0.93 and 0.95 at 2 threads. At 2 threads and batch 128 the product
+  alone is slower on a healthy machine (326 against 311-315 us) and faster on a starved
+  one (359 against 423); runner children with T11 kept to batch <= 64 measured 0.995
+  (0.953-1.126), so it stays.
 * **T12 No constant leaf where nothing records**: ``t * 0.5`` on a float array tensor that
   needs no grad, or under ``no_grad`` (``lr * p.grad`` in SGD by hand), hands T6's
   constant straight to NumPy (:func:`_unrecorded`). Six updates' ``lr * p.grad``: 124.4k
@@ -426,6 +431,27 @@ def _openblas():
 
 
 _T11 = _openblas()
+_T11_CHECKED = False
+
+
+def _same_bits():
+    """Whether ``(w @ x.T).T`` is ``x @ w.T`` to the bit on this machine, for products in
+    T11's window (float32, batches of 16 to 128): the two packings run different OpenBLAS
+    kernels, which sum in the same order on some CPUs and not on others."""
+    rng = np.random.default_rng(11)
+    for n, o, i in ((16, 256, 128), (32, 10, 4096), (64, 128, 256), (128, 256, 512)):
+        x = rng.standard_normal((n, i)).astype(np.float32)
+        w = rng.standard_normal((o, i)).astype(np.float32)
+        if not np.array_equal((w @ x.T).T, x @ w.T):
+            return False
+    return True
+
+
+def _check_t11():
+    """T11 stays on only where :func:`_same_bits` (checked once, on first use)."""
+    global _T11, _T11_CHECKED
+    _T11, _T11_CHECKED = _T11 and _same_bits(), True
+    return _T11
 
 
 def linear_product(x, w):
@@ -438,15 +464,17 @@ def linear_product(x, w):
     ``x @ w.T``; with a small batch that packing decides the time. Where that pays
     (float32, measured on OpenBLAS 0.3.31 at 1 and 2 threads, so only with OpenBLAS;
     float64 does not gain): 16 to 64 rows with a weight of at least 32768 entries, or up
-    to 128 rows with at least 256 outputs and 512 inputs. Each output is the same dot
-    product in the same order, so the result is the same array to the bit
-    (tests/test_engine.py checks it).
+    to 128 rows with at least 256 outputs and 512 inputs. Where OpenBLAS's kernels compute
+    each output as the same dot product in the same order, the result is the same array to
+    the bit; the first call in that window checks it (:func:`_same_bits`) and leaves T11 off
+    where it does not hold (tests/test_engine.py checks the result either way).
     """
     if _T11 and type(x) is _ndarray and x.dtype is _F32 and x.ndim == 2 and \
             w.dtype is _F32 and x.flags.c_contiguous and w.flags.c_contiguous:
         n = x.shape[0]
         o, i = w.shape
-        if 16 <= n <= 128 and o * i >= 32768 and (n <= 64 or (o >= 256 and i >= 512)):
+        if 16 <= n <= 128 and o * i >= 32768 and (n <= 64 or (o >= 256 and i >= 512)) \
+                and (_T11_CHECKED or _check_t11()):
             return (w @ x.T).T.copy()
     return x @ w.T
 
