@@ -561,3 +561,27 @@ def test_multihead_attention_reproduces_the_books_two_heads():
     tout, tattn = tm(tx, tx, tx)
     np.testing.assert_allclose(_np(out), tout.detach().numpy(), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(_np(attn), tattn.detach().numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_transformer_layer_is_the_books_post_norm_layer():
+    """12.4's transformer layer: X <- LayerNorm(X + MhSa(X)), then each row
+    x <- LayerNorm(x + mlp(x)), which is nn.TransformerEncoderLayer's default order
+    (norm_first=False), checked against those formulas in NumPy with the layer's weights."""
+    zeroin.manual_seed(12)
+    layer = nn.TransformerEncoderLayer(d_model=8, nhead=2, dim_feedforward=16, dropout=0.0)
+    layer.eval()
+    X = np.random.default_rng(12).normal(size=(6, 8))
+    s = {k: v.numpy() for k, v in layer.state_dict().items()}
+
+    def norm(a, g, b):
+        return (a - a.mean(1, keepdims=True)) / np.sqrt(a.var(1, keepdims=True) + 1e-5) * g + b
+
+    q, k, v = np.split(X @ s["self_attn.in_proj_weight"].T + s["self_attn.in_proj_bias"], 3, 1)
+    heads = [_softmax_cols((q[:, h] @ k[:, h].T / 2.0).T).T @ v[:, h]
+             for h in (slice(0, 4), slice(4, 8))]
+    sa = np.hstack(heads) @ s["self_attn.out_proj.weight"].T + s["self_attn.out_proj.bias"]
+    X1 = norm(X + sa, s["norm1.weight"], s["norm1.bias"])
+    mlp = np.maximum(X1 @ s["linear1.weight"].T + s["linear1.bias"], 0) @ \
+        s["linear2.weight"].T + s["linear2.bias"]
+    want = norm(X1 + mlp, s["norm2.weight"], s["norm2.bias"])
+    np.testing.assert_allclose(_np(layer(zeroin.tensor(X))), want, rtol=1e-12, atol=1e-12)
