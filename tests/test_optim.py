@@ -1322,7 +1322,14 @@ def test_lbfgs_keeps_float32_and_follows_torch_on_a_convex_problem():
     xt, _, _ = _lbfgs_run(torch, _logistic, 3, dtype=np.float32, line_search_fn="strong_wolfe")
     assert xs[-1].dtype == np.float32
     assert next(iter(opt.state.values()))["d"].dtype == np.float32
-    np.testing.assert_allclose(xs[-1], xt[-1], rtol=1e-4, atol=1e-5)
+    # near the optimum the float32 losses differ from torch's in the last bit (the order of
+    # a sum), so the strong-Wolfe search may stop at another point of the flat bottom (an
+    # AMD EPYC: 4.9e-4 apart, losses 7e-8 relative apart): the same minimum to float32
+    np.testing.assert_allclose(xs[-1], xt[-1], rtol=0, atol=1e-3)
+    ours, theirs = (_logistic(zeroin, zeroin.tensor(x[:5].astype(np.float64)),
+                              zeroin.tensor(x[5:].astype(np.float64))).item()
+                    for x in (xs[-1], xt[-1]))
+    assert ours == pytest.approx(theirs, rel=2e-7)
 
 
 def test_lbfgs_state_is_read_through_params_as_in_pinn_code():
