@@ -1736,6 +1736,43 @@ def test_numpy_ufunc_of_a_tensor_that_requires_grad_is_refused_as_torch():
         np.abs(np.ones(2), out=zeroin.zeros(2))
 
 
+@pytest.mark.parametrize("call", [
+    lambda t: np.sum(t), lambda t: np.sum(t, axis=0, keepdims=True), lambda t: np.mean(t),
+    lambda t: np.mean(t, axis=1), lambda t: np.std(t), lambda t: np.std(t, ddof=1),
+    lambda t: np.var(t, axis=0), lambda t: np.max(t, axis=1), lambda t: np.amin(t),
+    lambda t: np.prod(t), lambda t: np.any(t > 3), lambda t: np.all(t > -3)])
+def test_numpy_reductions_of_a_tensor_give_numpys_values(call):
+    # a learner's 7.3 (Understanding Deep Learning): np.std(h) of each layer's activations;
+    # NumPy handed the tensor's own std its dtype=, out= and ddof=: a TypeError
+    x = np.array([[1.5, -2.0], [3.25, 4.0]])
+    got = call(zeroin.tensor(x))
+    assert isinstance(got, zeroin.Tensor) and not got.requires_grad
+    want = np.asarray(call(x))
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_array_equal(got.numpy(), want)        # NumPy's std: ddof=0
+
+
+@pytest.mark.parametrize("call, hint", [
+    (lambda w, x: np.sum((w * x - 1.0) ** 2), r"t\.sum\(dim=\.\.\.\)"),
+    (lambda w, x: np.std(w), r"t\.std\(dim=\.\.\., correction=0\) \(NumPy's ddof=0"),
+    (lambda w, x: np.dot(w, x) + 1.0, r"w @ x or zeroin\.dot"),
+    (lambda w, x: np.clip(w, 0, None), r"t\.clamp\(min, max\)"),
+    (lambda w, x: np.concatenate([x, w]), r"zeroin\.cat"),
+    (lambda w, x: np.einsum("i,i->", w, x), r"zeroin\.einsum")])
+def test_numpy_functions_of_a_tensor_that_requires_grad_are_refused(call, hint):
+    # np.dot(W, h) + b returned an array plus a tensor: b trained and W never did, silently;
+    # np.sum(...) of a loss failed with NumPy's "unexpected keyword argument 'out'"
+    w = zeroin.tensor([1.0, -2.0], requires_grad=True)
+    x = zeroin.tensor([0.5, 3.0])
+    name = r"np\.(sum|std|dot|clip|concatenate|einsum)"
+    with pytest.raises(RuntimeError, match=rf"^{name}: NumPy cannot follow a tensor that "
+                       rf"requires grad .*; use {hint}.* or {name} of t\.detach\(\)"):
+        call(w, x)
+    with zeroin.no_grad():
+        np.testing.assert_allclose(np.asarray(call(w, x)), call(w.detach().numpy(), x.numpy()))
+    assert np.allclose(w, [1.0, -2.0]) and np.array_equal(np.argmax(w), 0)   # values: read
+
+
 def test_data_cpu_is_a_detached_tensor_sharing_the_memory():
     # CS231n's GAN notebook: imgs_numpy = fake_images.data.cpu().numpy(); its class
     # visualisation's blur: X_np = X.cpu().clone().numpy() of an image's .data

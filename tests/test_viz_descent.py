@@ -260,6 +260,42 @@ def test_2d_figure_contours_paths_start_and_end():
     assert files.caption.startswith("Gradient descent: SGD, lr = 0.4: all 20 steps taken")
 
 
+def test_axes_named_as_the_book_names_its_parameters():
+    # Understanding Deep Learning draws its Gabor model's loss over "offset phi0" and
+    # "frequency phi1": the names belong in the figure that is saved, not set afterwards
+    pytest.importorskip("matplotlib")
+    files = plot_descent(quad2, [-5.0, -2.0], lr=0.4, steps=5, xlabel=r"offset $\phi_0$",
+                         ylabel=r"frequency $\phi_1$")
+    ax = files.figure.axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == (r"offset $\phi_0$", r"frequency $\phi_1$")
+    plain = plot_descent(quad2, [-5.0, -2.0], lr=0.4, steps=5)
+    assert files.svg_data != plain.svg_data
+    one = descent_path(chapter, 0.2, lr=0.1, steps=3).plot(xlabel="w", ylabel="loss")
+    assert (one.figure.axes[0].get_xlabel(), one.figure.axes[0].get_ylabel()) == ("w", "loss")
+
+
+def test_each_optimizer_its_own_learning_rate_and_optimizer_as_descent_path_takes_it():
+    # the book's figure 6.9: plain descent at 0.08 beside Adam at 0.05; a settings dict with
+    # "lr" was a TypeError (descent_path got lr twice), and so was descent_path's optimizer=
+    pytest.importorskip("matplotlib")
+    runs = {"GD": (optim.SGD, {"lr": 0.08}), "Adam": (optim.Adam, {"lr": 0.05})}
+    files = plot_descent(quad2, [-5.0, -2.0], optimizers=runs, steps=10)
+    paths = [ln for ln in files.figure.axes[0].lines if len(ln.get_xdata()) == 11]
+    for ln, (cls, lr) in zip(paths, [(optim.SGD, 0.08), (optim.Adam, 0.05)]):
+        want = descent_path(quad2, [-5.0, -2.0], lr=lr, steps=10, optimizer=cls)
+        np.testing.assert_allclose(ln.get_xydata(), want.points)
+    one = plot_descent(quad2, [-5.0, -2.0], lr=0.05, steps=10, optimizer=optim.SGD,
+                       momentum=0.5)
+    want = descent_path(quad2, [-5.0, -2.0], lr=0.05, steps=10, momentum=0.5)
+    got = [ln for ln in one.figure.axes[0].lines if len(ln.get_xdata()) == 11]
+    np.testing.assert_allclose(got[0].get_xydata(), want.points)
+    with pytest.raises(ValueError, match=r"plot_descent: Adam's settings give lr=0\.05 and "
+                       r"lrs=\[0\.1, 0\.2\] gives the rates too"):
+        plot_descent(quad2, [-5.0, -2.0], lrs=[0.1, 0.2], optimizers=[(optim.Adam, {"lr": 0.05})])
+    with pytest.raises(ValueError, match=r"optimizer= \(one\) or optimizers="):
+        plot_descent(quad2, [-5.0, -2.0], optimizer=optim.SGD, optimizers=[optim.Adam])
+
+
 def test_plot_takes_paths_and_a_path_plots_itself(tmp_path):
     pytest.importorskip("matplotlib")
     a = descent_path(chapter, 0.2, lr=0.1, steps=5)

@@ -586,6 +586,14 @@ class Tensor:
             return getattr(a, names[0])(b)
         return getattr(b, names[1])(a)      # the reflected method: operands swapped back
 
+    def __array_function__(self, func, types, args, kwargs):
+        """NumPy's functions of a tensor: ``np.sum(t)``, ``np.mean``, ``np.std``... give a
+        tensor of NumPy's values (they would call the tensor's own methods with NumPy's
+        ``out=``); these and the others a gradient would flow through (``np.dot``,
+        ``np.clip``, ``np.cumsum``...) are refused for a tensor that requires grad, as the
+        ufuncs are; the rest (``np.allclose``, ``np.concatenate``) read the values."""
+        return _numpy_function(func, args, kwargs)
+
     def __new__(cls, data=(), requires_grad=False, dtype=None, name=None, *, size=_NO_SIZE):
         # zeroin.Tensor() is an empty (0,) tensor of the default dtype, as torch.Tensor()
         if size is not _NO_SIZE:    # torch.Tensor(size=(2, 3)): a new (2, 3) tensor
@@ -1121,6 +1129,56 @@ def _numpy_ufunc(ufunc, method, inputs, kwargs):
     got = getattr(ufunc, method)(*[_raw(i) for i in inputs], **kwargs)
     wrap = lambda r: _make(np.asarray(r)) if isinstance(r, (np.ndarray, np.generic)) else r  # noqa: E731
     return tuple(map(wrap, got)) if isinstance(got, tuple) else wrap(got)
+
+
+# NumPy's functions of tensors (Tensor.__array_function__): the reductions, which NumPy
+# would hand to the tensor's own method with its out= (a TypeError), as NumPy's values,
+# with zeroin's method that keeps the graph; and the others a gradient flows through, which
+# would silently return an array: np.dot(W, h) + b trains b and never W
+_NP_REDUCTIONS = {"sum": "t.sum(dim=...)", "mean": "t.mean(dim=...)",
+                  "std": "t.std(dim=..., correction=0) (NumPy's ddof=0; zeroin's and "
+                         "PyTorch's std divides by n - 1 unless told)",
+                  "var": "t.var(dim=..., correction=0) (NumPy's ddof=0; zeroin's and "
+                         "PyTorch's var divides by n - 1 unless told)",
+                  "max": "t.amax(dim=...)", "amax": "t.amax(dim=...)",
+                  "min": "t.amin(dim=...)", "amin": "t.amin(dim=...)",
+                  "prod": "t.prod(dim=...)", "any": "t.any()", "all": "t.all()"}
+_NP_GRAPH = {"dot": "w @ x or zeroin.dot", "vdot": "zeroin.vdot", "inner": "zeroin.inner",
+             "outer": "zeroin.outer", "tensordot": "zeroin.tensordot",
+             "einsum": "zeroin.einsum", "clip": "t.clamp(min, max)",
+             "cumsum": "t.cumsum(dim)", "cumprod": "t.cumprod(dim)", "trace": "zeroin.trace",
+             "average": "t.mean() or (t * w).sum() / w.sum()", "norm": "zeroin.linalg.norm",
+             "diff": "zeroin.diff", "cross": "zeroin.linalg.cross", "kron": "zeroin.kron",
+             "where": "zeroin.where", "median": "t.median()",
+             "quantile": "zeroin.quantile", "percentile": "zeroin.quantile(t, q / 100)",
+             "nansum": "zeroin.nansum", "nanmean": "zeroin.nanmean",
+             "reshape": "t.reshape(...)", "transpose": "t.T or t.permute(...)",
+             "squeeze": "t.squeeze()", "expand_dims": "t.unsqueeze(dim)",
+             "concatenate": "zeroin.cat", "stack": "zeroin.stack",
+             "hstack": "zeroin.hstack", "vstack": "zeroin.vstack"}
+
+
+def _tensors_in(args):
+    for a in args:
+        if isinstance(a, Tensor):
+            yield a
+        elif type(a) in (list, tuple):
+            yield from _tensors_in(a)
+
+
+def _numpy_function(func, args, kwargs):
+    """``np.sum(t)``, ``np.dot(w, x)``...: see :meth:`Tensor.__array_function__`."""
+    name = func.__name__ if getattr(func, "__module__", "").startswith("numpy") else None
+    hint = _NP_REDUCTIONS.get(name) or _NP_GRAPH.get(name)
+    if hint and is_grad_enabled() and any(t.requires_grad for t in
+                                          _tensors_in((*args, *kwargs.values()))):
+        raise RuntimeError(f"np.{name}: NumPy cannot follow a tensor that requires grad (its "
+                           f"gradient would stop here); use {hint} to keep it, or np.{name} "
+                           f"of t.detach() (or t.detach().numpy()) for the values")
+    if name in _NP_REDUCTIONS:
+        got = func(*[_raw(a) for a in args], **{k: _raw(v) for k, v in kwargs.items()})
+        return _make(np.asarray(got)) if isinstance(got, (np.ndarray, np.generic)) else got
+    return func._implementation(*args, **kwargs)
 
 
 def _grad_value(t, value):

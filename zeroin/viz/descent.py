@@ -288,15 +288,28 @@ def _runs(f, paths_or_x0, lrs, optimizers, lr, steps, tol, opt_kwargs):
         return list(paths_or_x0)
     if isinstance(lrs, numbers.Real):
         lrs = [lrs]
+    if "optimizer" in opt_kwargs:       # descent_path's keyword: one optimizer
+        if optimizers is not None:
+            raise ValueError("plot_descent: give optimizer= (one) or optimizers= (a list or "
+                             "dict of them), not both")
+        optimizers, opt_kwargs = [opt_kwargs["optimizer"]], {
+            k: v for k, v in opt_kwargs.items() if k != "optimizer"}
     named = optimizers.items() if isinstance(optimizers, dict) else \
         [(None, o) for o in (optimizers if optimizers is not None else [None])]
     rates = lrs if lrs is not None else [lr]
     runs = []
     for name, opt in named:
         cls, kw = opt if isinstance(opt, tuple) else (opt, {})
-        for rate in rates:
+        own = [kw["lr"]] if "lr" in kw else None    # (optim.Adam, {"lr": 0.05}): its own rate
+        if own and lrs is not None:
+            raise ValueError(f"plot_descent: {getattr(cls, '__name__', cls)}'s settings give "
+                             f"lr={kw['lr']!r} and lrs={list(lrs)!r} gives the rates too; "
+                             f"give each optimizer its lr in its settings, or the rates in "
+                             f"lrs, not both")
+        kw = {k: v for k, v in kw.items() if k != "lr"}
+        for rate in own or rates:
             label = None if name is None else (
-                f"{name}, lr = {rate:g}" if len(rates) > 1 else str(name))
+                f"{name}, lr = {rate:g}" if len(own or rates) > 1 else str(name))
             runs.append(descent_path(f, paths_or_x0, lr=rate, steps=steps, tol=tol,
                                      optimizer=cls, label=label, **{**opt_kwargs, **kw}))
     if not runs:
@@ -461,18 +474,23 @@ def _legend(fig, ax, paths, two_d, F):
 
 
 def plot_descent(f, paths_or_x0, *, lrs=None, optimizers=None, lr=0.1, steps=50, tol=None,
-                 xlim=None, ylim=None, title=None, out=None, name="descent", **opt_kwargs):
+                 xlim=None, ylim=None, xlabel=None, ylabel=None, title=None, out=None,
+                 name="descent", **opt_kwargs):
     """Gradient-descent paths on ``f`` as a figure (16:9), saved as PNG and SVG.
 
     ``paths_or_x0``: a :class:`DescentPath`, a list of them, or a start x0 from which
     :func:`descent_path` runs once per learning rate in ``lrs`` (default ``[lr]``) and per
     optimizer in ``optimizers`` (a class, or ``(class, {settings})`` such as
-    ``(zeroin.optim.SGD, {"momentum": 0.9})``; a dict ``{label: optimizer}`` names them). One coordinate: the curve of f with the
+    ``(zeroin.optim.SGD, {"momentum": 0.9})``, with its own ``"lr"`` if it needs another
+    learning rate than ``lr``; a dict ``{label: optimizer}`` names them). One coordinate:
+    the curve of f with the
     points numbered by step and joined by arrows; two: contour lines of f with the paths on
     top, start and end marked. The view covers the paths with a margin (``xlim``/``ylim``
-    set it: x and f(x), or x1 and x2); a diverging path is clipped, marked by a triangle
+    set it: x and f(x), or x1 and x2; ``xlabel``/``ylabel`` name them, e.g. the book's
+    ``"offset $\\phi_0$"``); a diverging path is clipped, marked by a triangle
     where it leaves and named in the caption. Other keywords go to :func:`descent_path`
-    (``step_tol``, ``blowup``, the optimizer's settings such as ``momentum=0.9``).
+    (``optimizer=`` for one, ``step_tol``, ``blowup``, the optimizer's settings such as
+    ``momentum=0.9``).
     ``out``: folder for ``NAME.png``/``.svg`` (None: kept in memory). Returns
     :class:`zeroin.viz.figures.FigureFiles` with ``numbered`` (per path, the steps
     numbered in a 1-D figure) and ``off_view`` ({label: first step clipped, or None})."""
@@ -495,6 +513,10 @@ def plot_descent(f, paths_or_x0, *, lrs=None, optimizers=None, lr=0.1, steps=50,
             off, numbered = _draw_1d(ax, f, paths, view, ylim, F)
         else:
             off, numbered = _draw_2d(ax, f, paths, view, F), None
+        if xlabel is not None:
+            ax.set_xlabel(xlabel)
+        if ylabel is not None:
+            ax.set_ylabel(ylabel)
         name_f = getattr(f, "__name__", "f")
         ax.set_title(title or f"Gradient descent on {'f' if name_f == '<lambda>' else name_f}"
                      + (f", {paths[0].label}" if len(paths) == 1 else ""))
