@@ -314,7 +314,6 @@ def _loader(data, batch_size, shuffle, where):
         raise ValueError(f"{where}: batch_size must be a whole number >= 1, got {batch_size!r};"
                          f" for full-batch training (one step per epoch on all samples) pass "
                          f"{full}")
-    return DataLoader(as_dataset(data, where), batch_size=batch_size, shuffle=shuffle)
     if isinstance(data, list) and len(data) >= 2 and all(
             hasattr(d, "shape") and len(d.shape) and len(d) == len(data[0]) for d in data):
         # [X, y] was zeroin's (X, y) before lists meant samples, as in PyTorch's DataLoader
