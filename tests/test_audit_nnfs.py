@@ -22,7 +22,7 @@ import pytest
 import zeroin
 from zeroin import nn, optim
 from zeroin.checkpoint import CheckpointError
-from zeroin.data import make_spirals, make_vertical
+from zeroin.data import MNIST_FILES, load_dataset, make_spirals, make_vertical, write_idx
 from zeroin.nn import functional as F
 from zeroin.train import evaluate, fit, predict
 
@@ -396,3 +396,19 @@ def test_chapter_21_save_and_load_parameters(tmp_path):
     y = make_spirals(30, seed=0)[1]
     assert evaluate(other, nn.CrossEntropyLoss(), (X, y)) == evaluate(model, nn.CrossEntropyLoss(),
                                                                       (X, y))
+
+
+def test_chapter_19_fashion_mnist_idx_files_load_as_mnist(tmp_path):
+    # Fashion-MNIST ships MNIST's four IDX file names; the book normalises to [-1, 1]
+    rng = np.random.default_rng(0)
+    sizes = {"train": 50, "test": 20}
+    for key, name in MNIST_FILES.items():
+        n = sizes[key.split("_")[0]]
+        arr = (rng.integers(0, 256, (n, 28, 28), dtype=np.uint8) if key.endswith("images")
+               else (np.arange(n) % 10).astype(np.uint8))
+        write_idx(tmp_path / name, arr)
+    d = load_dataset(f"mnist:{tmp_path}", val=0.2)
+    assert (len(d.train), len(d.val), len(d.test)) == (40, 10, 20)
+    X, y = d.test.arrays
+    assert X.shape == (20, 784) and 0 <= X.min() and X.max() <= 1 and y.tolist()[:3] == [0, 1, 2]
+    assert (d.in_features, d.out_features, d.task) == (784, 10, "multiclass")
