@@ -721,3 +721,15 @@ def test_fit_batch_size_must_be_a_count(bs):
                                          r"number >= 1.*batch_size=10"):
         fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), (X, y), (X, y),
             batch_size=bs, verbose=0)
+
+
+def test_fit_batch_size_none_with_a_train_loader_names_the_validation_batch():
+    X, y = make_linear(10, seed=0)
+    model = nn.Linear(1, 1)
+    loader = DataLoader(TensorDataset(X, y), batch_size=5)
+    with pytest.raises(ValueError, match=r"fit\(val_data\): batch_size must be a whole number"):
+        fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), loader, (X, y),
+            batch_size=None, verbose=0)
+    with pytest.raises(ValueError, match=r"batch_size=len\(X\)"):
+        fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), (), batch_size=None,
+            verbose=0)

@@ -309,7 +309,8 @@ def _loader(data, batch_size, shuffle, where):
         return data
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or \
             batch_size < 1:
-        n = len(data[0]) if isinstance(data, tuple) and hasattr(data[0], "__len__") else None
+        n = len(data[0]) if isinstance(data, tuple) and data and hasattr(data[0], "__len__") \
+            else None
         full = f"batch_size={n}" if n else "batch_size=len(X)"
         raise ValueError(f"{where}: batch_size must be a whole number >= 1, got {batch_size!r};"
                          f" for full-batch training (one step per epoch on all samples) pass "
@@ -729,8 +730,10 @@ class TrainingLoop:
         self.divergence_factor = divergence_factor
         self.restore_best = patience is not None if restore_best is None else restore_best
         self.loader = _loader(train_data, batch_size, shuffle, "fit(train_data)")
+        val_batch = max(batch_size, 1024) if isinstance(batch_size, (int, np.integer)) else \
+            batch_size         # a train DataLoader left batch_size unchecked
         self.val_loader = None if val_data is None else _loader(
-            val_data, max(batch_size, 1024), False, "fit(val_data)")
+            val_data, val_batch, False, "fit(val_data)")
         self.interval = _scheduler_interval(scheduler, scheduler_interval, len(self.loader),
                                             epochs)
         self.check_batches = not _check_finite(train_data, "train_data")
