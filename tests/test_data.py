@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 import zeroin
 from zeroin.data import (DataLoader, Dataset, DatasetError, DownloadError, MNIST_FILES,
                          Standardizer, TensorDataset, load_dataset, load_mnist, make_linear,
-                         make_moons, make_sine, make_spirals, make_xor, random_split, read_idx,
-                         train_val_test_split, write_idx)
+                         make_moons, make_sine, make_spirals, make_vertical, make_xor,
+                         random_split, read_idx, train_val_test_split, write_idx)
 
 
 # --- Dataset / DataLoader ----------------------------------------------------------------
@@ -181,6 +181,21 @@ def test_moons_spirals_sine_shapes_and_labels():
     np.testing.assert_allclose(y, np.sin(X))
 
 
+def test_make_vertical_blobs_side_by_side():
+    X, y = make_vertical(300, classes=3, seed=0)
+    assert X.shape == (300, 2) and y.dtype == np.int64 and np.bincount(y).tolist() == [100] * 3
+    centres = np.array([X[y == c].mean(axis=0) for c in range(3)])
+    np.testing.assert_allclose(centres, [[0, 0.5], [1 / 3, 0.5], [2 / 3, 0.5]], atol=0.03)
+    assert np.all(np.abs(X[y == 1].std(axis=0) - 0.1) < 0.02)
+    X0, _ = make_vertical(4, classes=2, noise=0.0)
+    np.testing.assert_array_equal(X0, [[0, 0.5], [0.5, 0.5], [0, 0.5], [0.5, 0.5]])
+    for bad in (0, 2.0, True):
+        with pytest.raises(ValueError, match="make_vertical: classes must be a whole number"):
+            make_vertical(10, classes=bad)
+    with pytest.raises(ValueError, match="make_spirals: classes must be a whole number"):
+        make_spirals(10, classes=0)
+
+
 def test_generators_repeat_with_seed():
     a = make_moons(50, seed=4)
     b = make_moons(50, seed=4)
@@ -194,7 +209,7 @@ def test_generators_repeat_with_seed():
 @pytest.mark.parametrize("name,task,n_in,n_out", [
     ("linear", "regression", 1, 1), ("sine", "regression", 1, 1), ("xor", "binary", 2, 1),
     ("moons", "binary", 2, 1), ("spirals", "multiclass", 2, 3),
-    ("digits", "multiclass", 64, 10)])
+    ("vertical", "multiclass", 2, 3), ("digits", "multiclass", 64, 10)])
 def test_load_dataset(name, task, n_in, n_out):
     d = load_dataset(name, seed=0)
     assert (d.task, d.in_features, d.out_features) == (task, n_in, n_out)

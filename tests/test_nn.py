@@ -1933,3 +1933,32 @@ def test_regression_losses_of_integer_input_promote_to_the_float_targets_dtype()
     with pytest.raises(NotImplementedError, match=r"huber_loss: not implemented for input of "
                        r"dtype int64 with a target of dtype float64.*input\.float\(\)"):
         F.huber_loss(x, target)
+
+
+# --- a loss fed the output of the squashing it applies itself --------------------------------
+
+def test_losses_warn_when_the_input_was_already_squashed():
+    # the NNFS book's model ends in softmax (or sigmoid); CrossEntropyLoss (BCEWithLogitsLoss)
+    # applies it again, and nll_loss of probabilities misses the log
+    import warnings
+    x = zeroin.randn(4, 3, requires_grad=True)
+    y = zeroin.tensor([0, 1, 2, 0])
+    one = zeroin.ones(4, 1)
+    cases = [(lambda: nn.CrossEntropyLoss()(nn.Softmax(dim=1)(x), y), "cross_entropy"),
+             (lambda: F.cross_entropy(x.softmax(1), y.numpy()), "cross_entropy"),
+             (lambda: F.nll_loss(F.softmax(x, dim=1), y), "nll_loss"),
+             (lambda: nn.BCEWithLogitsLoss()(nn.Sigmoid()(x[:, :1]), one),
+              "binary_cross_entropy_with_logits")]
+    for call, op in cases:
+        with pytest.warns(UserWarning, match=f"^{op}: the input comes straight from"):
+            loss = call()
+        assert np.isfinite(loss.item())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nn.CrossEntropyLoss()(x, y)
+        F.nll_loss(F.log_softmax(x, dim=1), y)
+        F.nll_loss(F.softmax(x, dim=1).log(), y)
+        nn.BCELoss()(zeroin.sigmoid(x[:, :1]), one)
+        nn.BCEWithLogitsLoss()(x[:, :1], one)
+        with zeroin.no_grad():                   # nothing recorded: nothing to go on
+            nn.CrossEntropyLoss()(nn.Softmax(dim=1)(x), y)

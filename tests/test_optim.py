@@ -1,4 +1,5 @@
 """zeroin.optim: every optimiser's formula, state, errors, schedules and clipping."""
+import inspect
 import math
 
 import numpy as np
@@ -1682,3 +1683,25 @@ def test_dir_of_optim_lists_pytorchs_names_not_the_files_that_define_them():
     assert mine - theirs == {"clip_grad_norm_", "clip_grad_value_"}
     assert theirs - mine == {"SparseAdam", "swap_in_optimizer_params_and_state"}
     assert "__name__" in dir(optim) and optim.swa_utils.SWALR and optim.optimizers.SGD
+
+
+# --- Keras / NNFS book keyword names -------------------------------------------------------
+
+@pytest.mark.parametrize("cls,kw,fix", [
+    (optim.SGD, dict(learning_rate=1.0), "write lr="),
+    (optim.SGD, dict(decay=1e-3), r"LambdaLR\(opt, lambda k: 1 / \(1 \+ decay \* k\)\)"),
+    (optim.Adagrad, dict(decay=1e-3), "write lr_decay="),
+    (optim.RMSprop, dict(rho=0.9), "rho is alpha="),
+    (optim.Adam, dict(epsilon=1e-7), "write eps="),
+    (optim.Adam, dict(beta_1=0.9), r"write betas=\(beta_1, beta_2\)")])
+def test_keras_and_nnfs_keyword_names_say_the_pytorch_name(cls, kw, fix):
+    w = zeroin.ones(2, requires_grad=True)
+    key = next(iter(kw))
+    with pytest.raises(TypeError, match=f"^{cls.__name__}: unexpected keyword argument "
+                                        f"'{key}' .*{fix}"):
+        cls([w], **kw)
+    # names the optimizer has, and names with no PyTorch spelling, are Python's
+    optim.Adadelta([w], rho=0.9)
+    with pytest.raises(TypeError, match="got an unexpected keyword argument 'rho'"):
+        optim.Adagrad([w], rho=0.9)
+    assert list(inspect.signature(cls).parameters)[:2] == ["params", "lr"]

@@ -689,3 +689,47 @@ def test_fit_drives_lbfgs_with_a_closure_and_matches_the_loop_by_hand():
     np.testing.assert_array_equal(model.bias.numpy(), ref.bias.numpy())
     assert h["loss"] == pytest.approx(first, rel=1e-12)
     assert h["loss"][-1] < 1e-3 < h["loss"][0]
+
+
+# --- a model ending in a sigmoid, trained with BCELoss (NNFS's binary classifier) --------------
+
+def test_accuracy_reads_bce_outputs_as_probabilities():
+    # outputs in (0, 1) thresholded at 0 (logits) call every sample class 1: accuracy 0.5
+    X = np.array([[-2.0], [-1.0], [1.0], [2.0]])
+    y = np.array([[0.0], [0.0], [1.0], [1.0]])
+    model = nn.Sequential(nn.Linear(1, 1), nn.Sigmoid())
+    with zeroin.no_grad():
+        model[0].weight.fill_(3.0)
+        model[0].bias.fill_(0.0)
+    probs = predict(model, X)
+    assert probs.min() > 0 and np.array_equal(probs > 0.5, y > 0.5)
+    for loss_fn in (nn.BCELoss(), zeroin.nn.functional.binary_cross_entropy):
+        assert evaluate(model, loss_fn, (X, y), ["accuracy"])["accuracy"] == 1.0
+        h = fit(model, loss_fn, optim.SGD(model.parameters(), lr=0.0), (X, y), (X, y),
+                epochs=1, batch_size=4, metrics=["accuracy", "mse"], verbose=0)
+        assert h["accuracy"] == [1.0] and h["val_accuracy"] == [1.0]
+    # logits with BCEWithLogitsLoss keep threshold 0
+    logit_model = model[0]
+    assert evaluate(logit_model, nn.BCEWithLogitsLoss(), (X, y), ["accuracy"])["accuracy"] == 1.0
+
+
+@pytest.mark.parametrize("bs", [None, 0, 2.5, True])
+def test_fit_batch_size_must_be_a_count(bs):
+    X, y = make_linear(10, seed=0)
+    model = nn.Linear(1, 1)
+    with pytest.raises(ValueError, match=r"fit\(train_data\): batch_size must be a whole "
+                                         r"number >= 1.*batch_size=10"):
+        fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), (X, y), (X, y),
+            batch_size=bs, verbose=0)
+
+
+def test_fit_batch_size_none_with_a_train_loader_names_the_validation_batch():
+    X, y = make_linear(10, seed=0)
+    model = nn.Linear(1, 1)
+    loader = DataLoader(TensorDataset(X, y), batch_size=5)
+    with pytest.raises(ValueError, match=r"fit\(val_data\): batch_size must be a whole number"):
+        fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), loader, (X, y),
+            batch_size=None, verbose=0)
+    with pytest.raises(ValueError, match=r"batch_size=len\(X\)"):
+        fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), (), batch_size=None,
+            verbose=0)

@@ -118,7 +118,7 @@ def _per_dataset(key):
 
 def _add_training_args(p, sweep=False):
     from .recipes import TRAIN_DEFAULTS as D
-    p.add_argument("dataset", help="linear, xor, moons, spirals, sine, digits, mnist "
+    p.add_argument("dataset", help="linear, xor, moons, spirals, vertical, sine, digits, mnist "
                                    "(or mnist:DIR for IDX files in DIR), or your own .npz "
                                    "(arrays data and label, or X and y) or .csv file (label "
                                    "in the last column)")

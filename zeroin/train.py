@@ -16,6 +16,7 @@ divergence detection, progress and callbacks, and returns a :class:`History`.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import os
 import sys
@@ -26,7 +27,7 @@ import numpy as np
 from ._tensor import Tensor, no_grad
 from .data.dataset import DataLoader, as_dataset
 from .function import ZeroinError
-from .metrics import get_metric
+from .metrics import accuracy, get_metric
 from .random import get_rng_state, manual_seed
 
 __all__ = ["fit", "evaluate", "predict", "History", "StopTraining", "TrainingDiverged",
@@ -306,6 +307,14 @@ _save_figure = save_figure          # the old private name
 def _loader(data, batch_size, shuffle, where):
     if isinstance(data, DataLoader):
         return data
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or \
+            batch_size < 1:
+        n = len(data[0]) if isinstance(data, tuple) and data and hasattr(data[0], "__len__") \
+            else None
+        full = f"batch_size={n}" if n else "batch_size=len(X)"
+        raise ValueError(f"{where}: batch_size must be a whole number >= 1, got {batch_size!r};"
+                         f" for full-batch training (one step per epoch on all samples) pass "
+                         f"{full}")
     if isinstance(data, list) and len(data) >= 2 and all(
             hasattr(d, "shape") and len(d.shape) and len(d) == len(data[0]) for d in data):
         # [X, y] was zeroin's (X, y) before lists meant samples, as in PyTorch's DataLoader
@@ -315,10 +324,23 @@ def _loader(data, batch_size, shuffle, where):
     return DataLoader(as_dataset(data, where), batch_size=batch_size, shuffle=shuffle)
 
 
-def _metric_fns(metrics):
+def _takes_probabilities(loss_fn):
+    """True for a loss on probabilities (BCELoss): its model ends in a sigmoid."""
+    from .nn import functional as F
+    from .nn.losses import BCELoss
+    return isinstance(loss_fn, BCELoss) or loss_fn is F.binary_cross_entropy
+
+
+def _metric_fns(metrics, loss_fn=None):
+    """``[(name, fn)]``; "accuracy" thresholds one-column outputs at 0.5, not 0, when
+    ``loss_fn`` is BCELoss (the outputs are probabilities, not logits)."""
     if isinstance(metrics, str) or callable(metrics):
         metrics = (metrics,)
-    return [get_metric(m) for m in metrics]
+    fns = [get_metric(m) for m in metrics]
+    if _takes_probabilities(loss_fn):
+        fns = [(n, functools.partial(accuracy, logits=False) if f is accuracy else f)
+               for n, f in fns]
+    return fns
 
 
 def _batch_loss(loss_fn, out, yb, epoch, step):
@@ -382,7 +404,7 @@ def evaluate(model, loss_fn, data, metrics=(), batch_size=1024):
     Returns ``{"loss": ..., metric name: ...}`` (loss omitted if ``loss_fn`` is None).
     """
     loader = _loader(data, batch_size, False, "evaluate")
-    fns = _metric_fns(metrics)
+    fns = _metric_fns(metrics, loss_fn)
     dtype = _param_dtype(model)
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
@@ -708,15 +730,17 @@ class TrainingLoop:
         self.divergence_factor = divergence_factor
         self.restore_best = patience is not None if restore_best is None else restore_best
         self.loader = _loader(train_data, batch_size, shuffle, "fit(train_data)")
+        val_batch = max(batch_size, 1024) if isinstance(batch_size, (int, np.integer)) else \
+            batch_size         # a train DataLoader left batch_size unchecked
         self.val_loader = None if val_data is None else _loader(
-            val_data, max(batch_size, 1024), False, "fit(val_data)")
+            val_data, val_batch, False, "fit(val_data)")
         self.interval = _scheduler_interval(scheduler, scheduler_interval, len(self.loader),
                                             epochs)
         self.check_batches = not _check_finite(train_data, "train_data")
         if val_data is not None and not _check_finite(val_data, "val_data"):
             _check_finite_batches(self.val_loader, "val_data")
         self.dtype = _param_dtype(model)
-        self.metrics, self.fns = metrics, _metric_fns(metrics)
+        self.metrics, self.fns = metrics, _metric_fns(metrics, loss_fn)
         self.callbacks = list(callbacks)
         self.history = h = History({"epochs": epochs, "lr": _lr(optimizer),
                                     "batch_size": getattr(self.loader, "batch_size", None),
@@ -956,6 +980,8 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs=10, batch_s
     metrics : sequence of str or callable
         ``"accuracy"``, ``"mse"``, ``"mae"``, ``"r2"`` or ``f(output, target)``; on the
         training data they are computed from the outputs seen during the epoch.
+        ``"accuracy"`` reads one output column as a logit (class 1 above 0), or as a
+        probability (above 0.5) when ``loss_fn`` is ``nn.BCELoss``.
     epsilon : float, optional
         Stop once the epoch's training loss is below it (the chapter's ``|a - y| -> 0``).
     patience : int, optional

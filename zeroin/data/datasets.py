@@ -11,7 +11,8 @@ import numpy as np
 from .dataset import TensorDataset, train_val_test_split
 from .files import detect_task, encode_labels, file_sha256, is_data_file, read_table
 from .mnist import load_mnist
-from .synthetic import make_linear, make_moons, make_sine, make_spirals, make_xor
+from .synthetic import (make_linear, make_moons, make_sine, make_spirals, make_vertical,
+                        make_xor)
 from .transforms import Standardizer
 
 __all__ = ["load_digits", "load_dataset", "DatasetSplits", "DATASETS"]
@@ -23,6 +24,7 @@ DATASETS = {
     "xor": ("binary", "XOR: not linearly separable, a hidden layer is needed"),
     "moons": ("binary", "two interleaving half circles"),
     "spirals": ("multiclass", "three interleaved spiral arms"),
+    "vertical": ("multiclass", "three blobs side by side: linearly separable classes"),
     "digits": ("multiclass", "8x8 handwritten digits, 1,797 images (scikit-learn)"),
     "mnist": ("multiclass", "28x28 handwritten digits, 70,000 images (IDX files)"),
 }
@@ -90,7 +92,8 @@ def _generate(base, n, rng):
         return load_digits()
     make, default = {"linear": (make_linear, 200), "sine": (make_sine, 400),
                      "xor": (make_xor, 200), "moons": (make_moons, 600),
-                     "spirals": (make_spirals, 600)}[base]
+                     "spirals": (make_spirals, 600),
+                     "vertical": (make_vertical, 300)}[base]
     return make(n or default, seed=rng)
 
 
@@ -101,8 +104,8 @@ def load_dataset(name, seed=0, val=0.1, test=0.2, standardize=None, n=None, test
     Parameters
     ----------
     name : str or path
-        ``linear``, ``sine``, ``xor``, ``moons``, ``spirals``, ``digits``, ``mnist``,
-        ``mnist:DIR`` for MNIST IDX files in folder DIR, or a path to a ``.npz`` file
+        ``linear``, ``sine``, ``xor``, ``moons``, ``spirals``, ``vertical``, ``digits``,
+        ``mnist``, ``mnist:DIR`` for MNIST IDX files in folder DIR, or a path to a ``.npz`` file
         (arrays ``data`` and ``label``, or ``X`` and ``y``, samples in rows) or a
         ``.csv`` file (optional header, label in the last column).
     seed : int

@@ -10,12 +10,18 @@ import numpy as np
 
 from ..random import get_rng
 
-__all__ = ["make_linear", "make_xor", "make_moons", "make_spirals", "make_sine"]
+__all__ = ["make_linear", "make_xor", "make_moons", "make_spirals", "make_vertical",
+           "make_sine"]
 
 
 def _check_n(n, fn, minimum=1):
     if not isinstance(n, (int, np.integer)) or n < minimum:
         raise ValueError(f"{fn}: n must be a whole number >= {minimum}, got {n!r}")
+
+
+def _check_classes(classes, fn):
+    if isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or classes < 1:
+        raise ValueError(f"{fn}: classes must be a whole number >= 1, got {classes!r}")
 
 
 def make_linear(n=200, w=2.0, b=3.0, noise=0.1, seed=None):
@@ -60,7 +66,12 @@ def make_moons(n=400, noise=0.1, seed=None):
 
 
 def make_spirals(n=300, classes=3, noise=0.2, turns=1.0, seed=None):
-    """``classes`` interleaved spiral arms in the plane; integer labels ``0..classes-1``."""
+    """``classes`` interleaved spiral arms in the plane; integer labels ``0..classes-1``.
+
+    ``n`` counts all samples (``n // classes`` or one more per class); the nnfs package's
+    ``spiral_data(samples, classes)`` counts per class: ``spiral_data(100, 3)`` has 300.
+    """
+    _check_classes(classes, "make_spirals")
     _check_n(n, "make_spirals", classes)
     rng = get_rng(seed)
     label = np.arange(n) % classes
@@ -69,6 +80,21 @@ def make_spirals(n=300, classes=3, noise=0.2, turns=1.0, seed=None):
              + noise * rng.standard_normal(n))
     X = np.stack([r * np.sin(theta), r * np.cos(theta)], axis=1)
     return X, label.astype(np.int64)
+
+
+def make_vertical(n=300, classes=3, noise=0.1, seed=None):
+    """``classes`` blobs side by side: class ``c`` around ``(c / classes, 0.5)``, Gaussian
+    spread ``noise``; integer labels ``0..classes-1`` (``n % classes`` labels cycle).
+
+    A linearly separable warm-up before spirals (the nnfs package's ``vertical_data``, whose
+    ``samples`` count per class: ``vertical_data(100, 3)`` is ``make_vertical(300, 3)``).
+    """
+    _check_classes(classes, "make_vertical")
+    _check_n(n, "make_vertical", classes)
+    rng = get_rng(seed)
+    label = np.arange(n) % classes
+    centre = np.stack([label / classes, np.full(n, 0.5)], axis=1)
+    return centre + noise * rng.standard_normal((n, 2)), label.astype(np.int64)
 
 
 def make_sine(n=200, noise=0.05, seed=None):

@@ -575,6 +575,16 @@ class BCEWithLogitsLossOp(_LossOp):
         return -x
 
 
+def _warn_twice_squashed(op, input, after, takes, fix):  # noqa: A002
+    """Warn when ``input`` is the direct output of ``after`` (softmax, sigmoid) while ``op``
+    applies it itself or needs logs of it: a model ending in nn.Softmax fed to
+    CrossEntropyLoss trains on twice-squashed scores. The graph says so at no cost; PyTorch
+    gives no warning."""
+    if getattr(getattr(input, "grad_fn", None), "name", None) == after:
+        warnings.warn(f"{op}: the input comes straight from {after}, but {op} takes {takes}; "
+                      f"{fix}", stacklevel=3)
+
+
 @op(BCEWithLogitsLossOp, export=False)
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,  # noqa: A002
                                      reduce=None, reduction="mean", pos_weight=None):
@@ -584,6 +594,10 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     positive term: ``-(pos_weight t log s(x) + (1 - t) log(1 - s(x)))``; ``weight``
     rescales each element's loss."""
     op = "binary_cross_entropy_with_logits"
+    _warn_twice_squashed(op, input, "sigmoid", "logits and applies the sigmoid itself, so "
+                         "the model's outputs are squashed twice (into 0.5..0.73)",
+                         "remove the model's final sigmoid (apply it only to read "
+                         "probabilities), or keep it and use binary_cross_entropy (nn.BCELoss)")
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if pos_weight is None:
         if weight is None:
@@ -785,6 +799,11 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     'mean' (weighted mean), 'sum' or 'none'. Plain calls are one fused op.
     """
     op = "cross_entropy"
+    _warn_twice_squashed(op, input, "softmax", "logits (raw scores) and applies log-softmax "
+                         "itself, so the model's probabilities are softmaxed twice (the loss "
+                         "cannot approach 0 and learning slows)", "remove the model's final "
+                         "softmax (apply it only to read probabilities), or keep it and use "
+                         "nll_loss(probs.log(), target)")
     plain = weight is None and not label_smoothing and size_average is None and \
         reduce is None
     if plain and ignore_index == -100 and isinstance(input, Tensor) and \
@@ -818,6 +837,10 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100,  
     """Negative log-likelihood of integer labels given log-probabilities (N, C) (or
     (N, C, d1, ...)), with PyTorch's ``weight``, ``ignore_index`` and ``reduction``."""
     op = "nll_loss"
+    _warn_twice_squashed(op, input, "softmax", "log-probabilities, so the loss would be "
+                         "-mean(p[target]) instead of -mean(log p[target])",
+                         "use log_softmax in place of softmax, pass probs.log(), or give the "
+                         "logits to cross_entropy")
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(op, reduction)
     x = _float_scores(input, op)

@@ -6,6 +6,8 @@ shape made once. Each ``_update`` follows the formula in its class docstring.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import numbers
 from collections import defaultdict
@@ -64,6 +66,44 @@ def _snapshot(v):
     return v
 
 
+def _foreign_keyword(cls, key, params):
+    """How to say ``key`` (a Keras / NNFS book name that PyTorch spells otherwise) to
+    ``cls``, or None."""
+    schedule = ("the rate lr / (1 + decay * k) is a schedule here: sched = "
+                "optim.lr_scheduler.LambdaLR(opt, lambda k: 1 / (1 + decay * k)), with "
+                "sched.step() after each opt.step() (zeroin.fit(..., scheduler=sched, "
+                "scheduler_interval='step'))")
+    fixes = {"learning_rate": "lr" in params and "write lr=...",
+             "epsilon": "eps" in params and "write eps=...",
+             "beta_1": "betas" in params and "write betas=(beta_1, beta_2)",
+             "beta_2": "betas" in params and "write betas=(beta_1, beta_2)",
+             "rho": "alpha" in params and "the squares' decay rate rho is alpha=... here",
+             "decay": "lr_decay" in params and "write lr_decay=... (the same lr / (1 + decay "
+                                               "* k))" or "lr" in params and schedule}
+    fix = fixes.get(key)
+    return fix and (f"{cls.__name__}: unexpected keyword argument {key!r} (a Keras / NNFS "
+                    f"book name; zeroin speaks PyTorch's): {fix}")
+
+
+def _name_foreign_keywords(init):
+    """Wrap an optimizer's ``__init__`` so that a keyword it lacks, spelt as Keras and the
+    NNFS book spell it (learning_rate, epsilon, decay, ...), is a TypeError naming its
+    PyTorch spelling; the signature stays the original's."""
+    params = inspect.signature(init).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return init
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        for key in kwargs:
+            if key not in params:
+                msg = _foreign_keyword(type(self), key, params)
+                if msg:
+                    raise TypeError(msg)
+        init(self, *args, **kwargs)
+    return __init__
+
+
 class Optimizer(HookMixin):
     """Base class: holds ``param_groups`` (lists of parameters with their own settings,
     e.g. ``lr``) and per-parameter ``state`` (momentum buffers, running averages...).
@@ -73,6 +113,11 @@ class Optimizer(HookMixin):
     False (PyTorch's Adafactor and Muon refuse them).
     """
     _takes_complex = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _name_foreign_keywords(cls.__dict__["__init__"])
 
     # state numbers PyTorch keeps as float32 0-d tensors: state_dict() gives them as 0-d
     # float32 arrays, so that its layout (names, dtypes, shapes) is PyTorch's
