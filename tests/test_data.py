@@ -711,6 +711,11 @@ def test_zeroin_generator_works_wherever_data_takes_a_generator():
     first = [b[1].tolist() for b in loader]
     g.manual_seed(0)                    # re-seeding the generator the loader holds restarts it
     assert [b[1].tolist() for b in loader] == first
+    # PyTorch's shuffling sampler holds that Generator: a trainer's set_seed reseeds it as
+    # loader.sampler.generator.manual_seed(s) (a NumPy Generator there had no manual_seed)
+    assert loader.sampler.generator is g
+    loader.sampler.generator.manual_seed(0)
+    assert [b[1].tolist() for b in loader] == first
 
 
 def test_utils_data_has_pytorchs_submodules_for_cs231n_imports():
