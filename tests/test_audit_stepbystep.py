@@ -189,6 +189,24 @@ def test_ch2_loader_sampler_holds_the_generator_so_reseeding_repeats_the_order()
     assert _both(run) == [True, True, True]
 
 
+def test_ch4_index_split_with_a_tensor_of_lengths():
+    """The book's helper scales a tensor of split sizes and hands it to random_split
+    (before the fix zeroin refused a tensor of lengths)."""
+    def run(T):
+        D, out = _data(T), []
+        for splits in ([80, 20], [0.8, 0.2], [3, 1]):
+            idx = T.arange(50)
+            sizes = (50 / T.as_tensor(splits).sum() * T.as_tensor(splits)).long()
+            sizes[0] += 50 - sizes.sum()
+            parts = D.random_split(idx, sizes, generator=T.Generator().manual_seed(13))
+            train_idx = idx[T.as_tensor(parts[0].indices)]
+            sampler = D.SubsetRandomSampler(train_idx, generator=T.Generator().manual_seed(1))
+            out.append([[len(p) for p in parts], sorted(int(i) for i in sampler),
+                        sorted(int(i) for p in parts for i in p) == list(range(50))])
+        return [[o[0], len(o[1]), o[1] == sorted(set(o[1])), o[2]] for o in out]
+    assert _both(run)[2] == [[38, 12], 38, True, True]
+
+
 def _fit_linear(T, model, opt, epochs, order):
     D = _data(T)
     loader = D.DataLoader(D.TensorDataset(T.as_tensor(X1), T.as_tensor(Y1)), batch_size=16,

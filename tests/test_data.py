@@ -689,6 +689,18 @@ def test_dataloader_keeps_the_documented_x_y_tuple():
         DataLoader(iter([1, 2]))
 
 
+def test_random_split_takes_a_tensor_or_array_of_lengths():
+    # PyTorch's random_split takes a tensor of sizes (a helper that scales split sizes)
+    ds = TensorDataset(np.arange(10.0))
+    for lengths in (zeroin.tensor([7, 3]), np.array([7, 3]), zeroin.tensor([0.7, 0.3]),
+                    [zeroin.tensor(7), np.int64(3)]):
+        parts = random_split(ds, lengths, generator=zeroin.Generator().manual_seed(0))
+        assert [len(p) for p in parts] == [7, 3]
+    with pytest.raises(ValueError, match=r"lengths \[7, 4\] add up to 11, but the dataset "
+                                         r"has 10 samples"):
+        random_split(ds, zeroin.tensor([7, 4]))
+
+
 def test_zeroin_generator_works_wherever_data_takes_a_generator():
     ds = TensorDataset(np.arange(20.0).reshape(10, 2), np.arange(10))
 

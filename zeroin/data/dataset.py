@@ -229,7 +229,9 @@ def as_dataset(data, where="data"):
 
 
 def _split_sizes(n, lengths):
-    lengths = list(lengths)
+    # a tensor or array of lengths (PyTorch takes one) gives its numbers
+    lengths = [v.item() if isinstance(v, (Tensor, np.generic, np.ndarray)) and np.ndim(v) == 0
+               else v for v in lengths]
     if all(isinstance(v, float) for v in lengths) and math.isclose(sum(lengths), 1.0,
                                                                   abs_tol=1e-6):
         for i, f in enumerate(lengths):
