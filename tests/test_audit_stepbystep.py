@@ -222,6 +222,43 @@ def _fit_linear(T, model, opt, epochs, order):
     return losses
 
 
+def test_ch2_float32_pipeline_as_the_book_writes_it():
+    """The book's data are float32 (``as_tensor(x).float()``) and so is PyTorch's default;
+    zeroin gets there with set_default_dtype (README), and trains alike to float32 rounding."""
+    def run(T):
+        old = T.get_default_dtype()
+        T.set_default_dtype(T.float32)
+        try:
+            D = _data(T)
+            loader = D.DataLoader(D.TensorDataset(T.as_tensor(X1).float(),
+                                                  T.as_tensor(Y1).float()),
+                                  batch_size=16, sampler=list(range(60)))
+            model = T.nn.Sequential(T.nn.Linear(1, 1))
+            with T.no_grad():
+                model[0].weight.fill_(0.3)
+                model[0].bias.fill_(-0.2)
+            opt, losses = T.optim.SGD(model.parameters(), lr=0.1), []
+            for _ in range(10):
+                batch = []
+                for xb, yb in loader:
+                    loss = T.nn.MSELoss()(model(xb), yb)
+                    loss.backward()
+                    opt.step()
+                    opt.zero_grad()
+                    batch.append(loss.item())
+                losses.append(np.mean(batch))
+            model.eval()
+            pred = model(T.as_tensor(X1[:3]).float()).detach().cpu().numpy()
+            return losses, pred, str(model[0].weight.dtype).split(".")[-1]
+        finally:
+            T.set_default_dtype(old)
+    (want, pred_t, dt_t), (got, pred_z, dt_z) = run(torch), run(zeroin)
+    assert dt_t == dt_z == "float32" and pred_z.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    np.testing.assert_allclose(pred_z, pred_t, rtol=1e-5)
+    assert zeroin.get_default_dtype() == zeroin.float64
+
+
 def test_ch2_checkpoint_resume_equals_one_run(tmp_path):
     order = RNG.permutation(60).tolist()
 
@@ -599,4 +636,71 @@ def test_ch9_ch10_attention_and_transformer():
         return [alphas.tolist(), T.bmm(alphas, k).tolist(), att.tolist(), weights.tolist(),
                 enc(s).tolist(), full(s, s[:, :2], tgt_mask=causal).tolist(), causal.tolist(),
                 emb(T.tensor([[2, 0]])).tolist(), emb.weight.requires_grad, patches.tolist()]
+    _both(run)
+
+
+def test_ch6_optimizer_state_momentum_and_adam_moments():
+    grads = RNG.standard_normal((3, 2))
+
+    def run(T):
+        w = T.tensor(np.array([1.0, 2.0]), requires_grad=True)
+        sgd, adam = T.optim.SGD([w], lr=0.1, momentum=0.9), T.optim.Adam([w], lr=0.1)
+        for g in grads:
+            w.grad = T.tensor(g)
+            sgd.step()
+            adam.step()
+        s, a = sgd.state_dict(), adam.state_dict()
+        return [w.tolist(), sorted(s["state"][0]), s["state"][0]["momentum_buffer"].tolist(),
+                sorted(a["state"][0]), float(a["state"][0]["step"]),
+                a["state"][0]["exp_avg"].tolist(), a["state"][0]["exp_avg_sq"].tolist(),
+                list(a["param_groups"][0]["betas"]), a["param_groups"][0]["params"]]
+    _both(run)
+
+
+def test_ch8_rnn_cell_by_hand_equals_the_layer():
+    def run(T):
+        nn = T.nn
+        cell = _fill(T, nn.RNNCell(2, 3).double(), 16, scale=1.0)
+        state = cell.state_dict()
+        x_in, x_h = nn.Linear(2, 3).double(), nn.Linear(3, 3).double()
+        x_in.weight, x_in.bias = nn.Parameter(state["weight_ih"]), nn.Parameter(state["bias_ih"])
+        x_h.weight, x_h.bias = nn.Parameter(state["weight_hh"]), nn.Parameter(state["bias_hh"])
+        x = T.as_tensor(SEQ[0])
+        h, h_cell, by_hand, by_cell = (T.zeros(1, 3, dtype=T.float64),) * 2 + ([], [])
+        for t in range(4):
+            h = T.tanh(x_in(x[t:t + 1]) + x_h(h))
+            h_cell = cell(x[t:t + 1], h_cell)
+            by_hand.append(h.tolist())
+            by_cell.append(h_cell.tolist())
+        layer = nn.RNN(2, 3).double()
+        layer.load_state_dict({f"{k}_l0": v for k, v in state.items()})
+        out, _ = layer(x.unsqueeze(1))
+        return [list(state), by_hand, by_cell, out.squeeze(1).tolist(), list(layer.state_dict())]
+    got = _both(run)
+    _same(got[1], got[2])
+    _same([h[0] for h in got[1]], got[3])
+
+
+def test_ch9_encoder_decoder_stores_outputs_in_place():
+    """Decoder outputs written into a preallocated tensor slice by slice (in the graph), fed
+    back as the next input: gradients reach the encoder through the stored slices."""
+    def run(T):
+        nn = T.nn
+        enc = _fill(T, nn.GRU(2, 3, batch_first=True).double(), 17)
+        dec = _fill(T, nn.GRU(2, 3, batch_first=True).double(), 18)
+        head = _fill(T, nn.Linear(3, 2).double(), 19)
+        x = T.as_tensor(SEQ)
+        states, _ = enc(x[:, :2])
+        hidden = states[:, -1:].permute(1, 0, 2)
+        step_in = x[:, 1:2]
+        outputs = T.zeros(3, 2, 2, dtype=T.float64)
+        for i in range(2):
+            out, hidden = dec(step_in, hidden)
+            pred = head(out[:, -1:])
+            outputs[:, i:i + 1, :] = pred
+            step_in = x[:, 2 + i:3 + i] if i == 0 else pred      # teacher forcing, then not
+        loss = nn.MSELoss()(outputs, x[:, 2:])
+        loss.backward()
+        return [outputs.tolist(), loss.item(), enc.weight_hh_l0.grad.tolist(),
+                head.weight.grad.tolist()]
     _both(run)
