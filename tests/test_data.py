@@ -704,6 +704,18 @@ def test_dataloader_keeps_the_documented_x_y_tuple():
         DataLoader(iter([1, 2]))
 
 
+def test_random_split_takes_a_tensor_or_array_of_lengths():
+    # PyTorch's random_split takes a tensor of sizes (a helper that scales split sizes)
+    ds = TensorDataset(np.arange(10.0))
+    for lengths in (zeroin.tensor([7, 3]), np.array([7, 3]), zeroin.tensor([0.7, 0.3]),
+                    [zeroin.tensor(7), np.int64(3)]):
+        parts = random_split(ds, lengths, generator=zeroin.Generator().manual_seed(0))
+        assert [len(p) for p in parts] == [7, 3]
+    with pytest.raises(ValueError, match=r"lengths \[7, 4\] add up to 11, but the dataset "
+                                         r"has 10 samples"):
+        random_split(ds, zeroin.tensor([7, 4]))
+
+
 def test_zeroin_generator_works_wherever_data_takes_a_generator():
     ds = TensorDataset(np.arange(20.0).reshape(10, 2), np.arange(10))
 
@@ -725,6 +737,11 @@ def test_zeroin_generator_works_wherever_data_takes_a_generator():
     loader = DataLoader(ds, batch_size=10, shuffle=True, generator=g)
     first = [b[1].tolist() for b in loader]
     g.manual_seed(0)                    # re-seeding the generator the loader holds restarts it
+    assert [b[1].tolist() for b in loader] == first
+    # PyTorch's shuffling sampler holds that Generator: a trainer's set_seed reseeds it as
+    # loader.sampler.generator.manual_seed(s) (a NumPy Generator there had no manual_seed)
+    assert loader.sampler.generator is g
+    loader.sampler.generator.manual_seed(0)
     assert [b[1].tolist() for b in loader] == first
 
 

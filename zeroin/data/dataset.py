@@ -9,7 +9,7 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..errors import ShapeError
-from ..random import get_rng
+from ..random import Generator, get_rng
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
@@ -229,7 +229,9 @@ def as_dataset(data, where="data"):
 
 
 def _split_sizes(n, lengths):
-    lengths = list(lengths)
+    # a tensor or array of lengths (PyTorch takes one) gives its numbers
+    lengths = [v.item() if isinstance(v, (Tensor, np.generic, np.ndarray)) and np.ndim(v) == 0
+               else v for v in lengths]
     if all(isinstance(v, float) for v in lengths) and math.isclose(sum(lengths), 1.0,
                                                                   abs_tol=1e-6):
         for i, f in enumerate(lengths):
@@ -363,7 +365,10 @@ class DataLoader:
         self._rng = None if rng is None else get_rng(rng)
         self._own_sampler, self._own_batches = sampler is None, batch_sampler is None
         if sampler is None and not isinstance(data, IterableDataset):
-            sampler = (RandomSampler(data, generator=self._rng) if self.shuffle
+            # PyTorch's sampler holds the Generator given, so that the usual reseeding
+            # (loader.sampler.generator.manual_seed(s)) repeats the order
+            own = rng if isinstance(rng, Generator) else self._rng
+            sampler = (RandomSampler(data, generator=own) if self.shuffle
                        else SequentialSampler(data))
         if batch_sampler is None and self.batch_size is not None and sampler is not None:
             batch_sampler = BatchSampler(sampler, self.batch_size, self.drop_last)
