@@ -1993,3 +1993,105 @@ def test_relu_against_a_cached_zero_keeps_numpys_bits_and_torchs_gradient():
             np.testing.assert_array_equal(w.grad.numpy(), tw.grad.numpy())
     w = zeroin.tensor(np.linspace(-1, 1, 6).reshape(2, 3) + 0.05, requires_grad=True)
     assert zeroin.gradcheck(lambda t: zeroin.relu(t) * t, (w,))
+
+
+# --- scatter_reduce's sum / mean / amax / amin as one op (ScatterReduceOp) ----------------
+
+def _scatter_case(rng, dtype, ties):
+    x = rng.standard_normal((6, 9))
+    s = rng.standard_normal((5, 12))
+    if ties:                                # few distinct values: ties among self and src
+        x, s = np.round(x), np.round(s)
+    idx = rng.integers(0, 9, (4, 10))       # smaller than src: some src elements unused
+    return x.astype(dtype), s.astype(dtype), idx
+
+
+def _scatter_composed(x, s, idx, reduce, include_self):
+    """The table formulation scatter_reduce used before ScatterReduceOp (prod's still)."""
+    from zeroin import _api_names as A, ops as O
+    tgt, spos = A._scatter_targets(x, s, idx, 1)
+    counts = np.bincount(tgt, minlength=x.numel())
+    own = np.full(x.numel(), include_self) | (counts == 0)
+    table = A._reduce_table(x, s, tgt, spos, own, counts)
+    pad = {"amax": -np.inf, "amin": np.inf}.get(reduce, 0)
+    fn = {"amax": O.amax, "amin": O.amin}.get(reduce, O.sum)
+    out = A._reduce_rows(x, s, table, fn, pad)
+    if reduce == "mean":
+        out = out / zeroin.tensor((own + counts).astype(x.dtype).reshape(x.shape))
+    return out
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+@pytest.mark.parametrize("ties", [True, False])
+def test_scatter_reduce_one_op_as_the_composed_table(reduce, include_self, ties):
+    # the same values and gradients, bitwise (sums add in the table's row order)
+    rng = np.random.default_rng(3)
+    xa, sa, idx = _scatter_case(rng, np.float32, ties)
+    g = rng.standard_normal(xa.shape).astype(np.float32)
+    res = []
+    for f in (lambda x, s: x.scatter_reduce(1, zeroin.tensor(idx), s, reduce,
+                                            include_self=include_self),
+              lambda x, s: _scatter_composed(x, s, idx, reduce, include_self)):
+        x, s = zeroin.tensor(xa, requires_grad=True), zeroin.tensor(sa, requires_grad=True)
+        out = f(x, s)
+        out.backward(zeroin.tensor(g))
+        res.append((out.detach().numpy(), x.grad.numpy(), s.grad.numpy()))
+    assert zeroin.tensor(xa, requires_grad=True).scatter_reduce(
+        1, zeroin.tensor(idx), zeroin.tensor(sa), "amax").grad_fn.name == "scatter_reduce"
+    for a, b in zip(*res):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_scatter_reduce_one_op_against_torch(reduce, include_self):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    # ties only with include_self: PyTorch also counts an excluded self equal to the result
+    # (its src then gets half the gradient, the other half goes nowhere); zeroin does not
+    for dim, ties in ((1, include_self), (0, False), (1, False)):
+        xa, sa, idx = _scatter_case(rng, np.float32, ties)
+        if dim == 0:
+            idx = rng.integers(0, 6, (4, 9))
+        sa = sa[:idx.shape[0], :idx.shape[1]]       # torch's backward refuses a larger src
+        g = rng.standard_normal(xa.shape).astype(np.float32)
+        got, want = [], []
+        for T, acc in ((zeroin, got), (torch, want)):
+            x, s = T.tensor(xa, requires_grad=True), T.tensor(sa, requires_grad=True)
+            out = x.scatter_reduce(dim, T.tensor(idx), s, reduce, include_self=include_self)
+            out.backward(T.tensor(g))
+            acc += [out.detach().numpy(), x.grad.numpy(), s.grad.numpy()]
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "amax", "amin"])
+def test_scatter_reduce_one_op_finite_differences_and_double_backward(reduce):
+    rng = np.random.default_rng(5)
+    xa, sa, idx = _scatter_case(rng, np.float64, False)
+    i = zeroin.tensor(idx)
+    for include_self in (True, False):
+        def f(x, s):
+            return x.scatter_reduce(1, i, s, reduce, include_self=include_self) ** 2
+        args = (zeroin.tensor(xa, requires_grad=True), zeroin.tensor(sa, requires_grad=True))
+        assert zeroin.gradcheck(f, args)
+        assert zeroin.gradgradcheck(f, args)
+
+
+def test_scatter_reduce_one_op_integers_and_nan():
+    torch = pytest.importorskip("torch")
+    xa = np.array([[3, -1, 4, 1], [5, 9, -2, 6]])
+    sa = np.array([[2, 7, 1, 8], [-8, 2, 8, 1]])
+    idx = np.array([[0, 0, 3, 3], [1, 2, 1, 0]])
+    for reduce in ("sum", "mean", "amax", "amin"):
+        for inc in (True, False):
+            got = zeroin.tensor(xa).scatter_reduce(1, zeroin.tensor(idx), zeroin.tensor(sa),
+                                                   reduce, include_self=inc)
+            want = torch.tensor(xa).scatter_reduce(1, torch.tensor(idx), torch.tensor(sa),
+                                                   reduce, include_self=inc)
+            assert got.dtype == zeroin.int64
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+    x = zeroin.tensor([1.0, np.nan, 2.0])
+    out = x.scatter_reduce(0, zeroin.tensor([0, 0]), zeroin.tensor([np.nan, 5.0]), "amax")
+    np.testing.assert_array_equal(out.numpy(), [np.nan, np.nan, 2.0])
