@@ -1689,6 +1689,7 @@ _SCATTER_INDICES = {
     "middle axis (pad)": ((3, 9, 4), lambda r: (slice(None), np.r_[1, 0:9, 7, 6])),
     "rows repeated 20x": ((4, 5), lambda r: r.integers(0, 4, 80)),
     "1-D": ((30,), lambda r: r.integers(-30, 30, 100)),
+    "1-D, flat positions of 2-D": ((200,), lambda r: r.integers(-200, 200, (7, 30))),
 }
 
 
@@ -2095,3 +2096,35 @@ def test_scatter_reduce_one_op_integers_and_nan():
     x = zeroin.tensor([1.0, np.nan, 2.0])
     out = x.scatter_reduce(0, zeroin.tensor([0, 0]), zeroin.tensor([np.nan, 5.0]), "amax")
     np.testing.assert_array_equal(out.numpy(), [np.nan, np.nan, 2.0])
+
+
+@pytest.mark.parametrize("dim", [0, 1, 2, -1])
+def test_gather_and_scatters_through_flat_positions_as_the_index_tuple(dim):
+    # gather / scatter_add / scatter index one flat array: the tuple's values, bitwise
+    from zeroin._torch_ops import _along
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((4, 5, 6)).astype(np.float32)
+    shape = [3, 4, 5]
+    shape[dim] = 9
+    idx = rng.integers(0, x.shape[dim], shape)
+    d = dim % 3
+    g = rng.standard_normal(shape).astype(np.float32)
+    t = zeroin.tensor(x, requires_grad=True)
+    out = t.gather(dim, zeroin.tensor(idx))
+    out.backward(zeroin.tensor(g))
+    np.testing.assert_array_equal(out.numpy(), x[_along(idx, d)])
+    want = np.zeros_like(x)
+    np.add.at(want, _along(idx, d), g)
+    np.testing.assert_array_equal(t.grad.numpy(), want)
+    s = zeroin.tensor(g, requires_grad=True)
+    added = zeroin.tensor(x).scatter_add(dim, zeroin.tensor(idx), s)
+    np.testing.assert_array_equal(added.numpy(), x + want)
+    added.backward(zeroin.tensor(x))
+    np.testing.assert_array_equal(s.grad.numpy(), x[_along(idx, d)])
+    put = zeroin.tensor(x).scatter(dim, zeroin.tensor(idx), s)
+    last = x.copy()
+    for p in np.ndindex(*shape):            # the last write wins, as PyTorch
+        q = list(p)
+        q[d] = idx[p]
+        last[tuple(q)] = g[p]
+    np.testing.assert_array_equal(put.numpy(), last)

@@ -85,6 +85,10 @@ def scatter_array(g, index, shape):
     z = np.zeros(shape, dtype=g.dtype)
     if _is_basic_index(index):
         z[index] = g
+    elif z.ndim == 1 and type(index) is np.ndarray and index.ndim > 1:
+        # flat positions of any shape (gather, scatter_add): NumPy's fast 1-D loop takes a
+        # 1-D index only (5-15x slower otherwise); the same additions in the same order
+        np.add.at(z, index.reshape(-1), np.broadcast_to(g, index.shape).reshape(-1))
     elif z.ndim == 1 or not (_scatter_along(z, g, index) or _scatter_flat(z, g, index)):
         np.add.at(z, index, g)          # (on a 1-D z, NumPy's fast loop already)
     return z
