@@ -2128,3 +2128,30 @@ def test_gather_and_scatters_through_flat_positions_as_the_index_tuple(dim):
         q[d] = idx[p]
         last[tuple(q)] = g[p]
     np.testing.assert_array_equal(put.numpy(), last)
+
+
+def test_silu_backward_reuses_the_forward_sigmoid(monkeypatch):
+    # the same values as recomputing sigmoid(x), against torch, and second order
+    torch = pytest.importorskip("torch")
+    from zeroin.function import NP, sigmoid_array
+    rng = np.random.default_rng(10)
+    calls = []
+    monkeypatch.setattr(NP, "sigmoid", staticmethod(lambda x: calls.append(1) or
+                                                    sigmoid_array(x)))
+    for dtype, tol in ((np.float32, 1e-6), (np.float64, 1e-14)):
+        a = (rng.standard_normal((64, 40)) * 4).astype(dtype)
+        c = rng.standard_normal((64, 40)).astype(dtype)
+        res = []
+        for T in (zeroin, torch):
+            x = T.tensor(a, requires_grad=True)
+            out = T.nn.functional.silu(x)
+            (out * T.tensor(c)).sum().backward()
+            res.append((out.detach().numpy(), x.grad.numpy()))
+        s = sigmoid_array(a)
+        np.testing.assert_array_equal(res[0][1], c * (s * (1 + a * (1 - s))))
+        np.testing.assert_allclose(res[0][0], res[1][0], rtol=tol, atol=tol)
+        np.testing.assert_allclose(res[0][1], res[1][1], rtol=10 * tol, atol=10 * tol)
+    assert not calls                        # no second sigmoid in a plain backward
+    f = zeroin.nn.functional.silu
+    assert zeroin.gradcheck(f, [leaf(rng.standard_normal(8) * 3)])
+    assert zeroin.gradgradcheck(f, [leaf(rng.standard_normal(8) * 3)])

@@ -929,11 +929,18 @@ def gelu(input, approximate="none"):  # noqa: A002
 
 
 class SiLUOp(Function):
-    __slots__ = ()
+    __slots__ = ("sig",)
     name = "silu"
-    def forward(self, x): return x * _ops.sigmoid_array(x)
+    def forward(self, x):
+        # (x, sigmoid(x)) kept for backward: the two exps are most of the cost
+        self.sig = (x, _ops.sigmoid_array(x))
+        return x * self.sig[1]
     def backward(self, xp, g, out, x):
-        s = xp.sigmoid(x)
+        sig = getattr(self, "sig", None)       # set by forward (made as SiLUOp(): _unary)
+        if sig is not None and sig[0] is x:     # the forward's own input
+            s = sig[1]
+        else:
+            s = xp.sigmoid(x)
         return g * (s * (1 + x * (1 - s)))
 
 
