@@ -2155,3 +2155,24 @@ def test_silu_backward_reuses_the_forward_sigmoid(monkeypatch):
     f = zeroin.nn.functional.silu
     assert zeroin.gradcheck(f, [leaf(rng.standard_normal(8) * 3)])
     assert zeroin.gradgradcheck(f, [leaf(rng.standard_normal(8) * 3)])
+
+
+@pytest.mark.parametrize("dim", [0, 1, 2])
+def test_scatter_reduce_one_op_3d_against_torch(dim):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(11)
+    xa = rng.standard_normal((3, 4, 5))
+    shape = [2, 3, 4]
+    shape[dim] = 7
+    idx = rng.integers(0, xa.shape[dim], shape)
+    sa = rng.standard_normal(shape)
+    g = rng.standard_normal(xa.shape)
+    for reduce in ("sum", "amin"):
+        got, want = [], []
+        for T, acc in ((zeroin, got), (torch, want)):
+            x, s = T.tensor(xa, requires_grad=True), T.tensor(sa, requires_grad=True)
+            out = x.scatter_reduce(dim, T.tensor(idx), s, reduce)
+            out.backward(T.tensor(g))
+            acc += [out.detach().numpy(), x.grad.numpy(), s.grad.numpy()]
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

@@ -643,10 +643,9 @@ def _scatter_targets(x, s, idx, d):
     """Each index element's flat position in ``x`` and in ``src``, in src's order."""
     if not idx.size:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    ix = _x._along(idx, d)
-    tgt = np.ravel_multi_index(tuple(np.broadcast_to(i, idx.shape) for i in ix), x.shape)
-    spos = np.ravel_multi_index(tuple(np.indices(idx.shape)), s.shape)
-    return tgt.reshape(-1), spos.reshape(-1)
+    own = np.arange(idx.shape[d]).reshape((-1,) + (1,) * (idx.ndim - 1 - d))
+    return (_x._flat_along(tuple(x.shape), idx, d).reshape(-1),
+            _x._flat_along(tuple(s.shape), np.broadcast_to(own, idx.shape), d).reshape(-1))
 
 
 def _reduce_table(x, s, tgt, spos, own, counts):
