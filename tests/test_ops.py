@@ -2176,3 +2176,20 @@ def test_scatter_reduce_one_op_3d_against_torch(dim):
             acc += [out.detach().numpy(), x.grad.numpy(), s.grad.numpy()]
         for a, b in zip(got, want):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_sigmoid_array_one_exp_as_the_two_exp_form(dtype):
+    # max(e**-|x|, x >= 0) / (1 + e**-|x|) is exp(min(x, 0)) / (1 + exp(-|x|)), bitwise
+    from zeroin.function import sigmoid_array
+    rng = np.random.default_rng(12)
+    x = (rng.standard_normal(5000) * 20).astype(dtype)
+    x[:9] = [np.inf, -np.inf, 0.0, -0.0, 1e-30, -1e-30, 88.0, -100.0, 3.0]
+    want = np.exp(np.minimum(x, 0)) / (1 + np.exp(-np.abs(x)))
+    for a in (x, x.reshape(50, 100)[:, ::3], x[:1].reshape(())):
+        got = sigmoid_array(a)
+        w = want[:a.size].reshape(a.shape) if a.ndim != 2 else want.reshape(50, 100)[:, ::3]
+        assert got.dtype == x.dtype
+        bits = {2: np.uint16, 4: np.uint32, 8: np.uint64}[x.itemsize]
+        np.testing.assert_array_equal(np.asarray(got).view(bits), np.asarray(w).view(bits))
+    assert np.isnan(sigmoid_array(np.array([np.nan, 1.0], dtype))[0])
