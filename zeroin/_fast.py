@@ -75,6 +75,8 @@ instead of 82k (263k and 93k before T8-T9); W2 took 116k instead of 43k before T
   0.95 at 2 threads. At 2 threads and batch 128 the product alone is slower on a healthy
   machine (326 against 311-315 us) and faster on a starved one (359 against 423); runner
   children with T11 kept to batch <= 64 measured 0.995 (0.953-1.126), so it stays.
+  Only where a probe on first use finds the two products equal to the bit (not with
+  OpenBLAS's Haswell kernels on an AMD EPYC, where tests/test_engine.py saw them differ).
 * **T12 No constant leaf where nothing records**: ``t * 0.5`` on a float array tensor that
   needs no grad, or under ``no_grad`` (``lr * p.grad`` in SGD by hand), hands T6's
   constant straight to NumPy (:func:`_unrecorded`). Six updates' ``lr * p.grad``: 124.4k
@@ -425,7 +427,23 @@ def _openblas():
         return False
 
 
+def _same_bits():
+    """Whether this machine's BLAS gives ``(w @ x.T).T`` and ``x @ w.T`` to the bit, tried
+    once, on T11's first use, on its shapes (float32, ~3 ms): true of the kernels it was measured
+    on (Intel Xeon), not of OpenBLAS's Haswell kernels on an AMD EPYC (dynamic arch), which
+    sum in another order there; T11 stays off where they differ, so that ZEROIN_FAST=0
+    gives the same results."""
+    rng = np.random.default_rng(11)
+    for n, o, i in ((16, 128, 256), (32, 128, 300), (64, 256, 512), (128, 256, 512)):
+        x = rng.standard_normal((n, i)).astype(np.float32)
+        w = rng.standard_normal((o, i)).astype(np.float32)
+        if not np.array_equal(x @ w.T, (w @ x.T).T):
+            return False
+    return True
+
+
 _T11 = _openblas()
+_T11_BITS = None            # _same_bits(), on first need
 
 
 def linear_product(x, w):
@@ -447,7 +465,11 @@ def linear_product(x, w):
         n = x.shape[0]
         o, i = w.shape
         if 16 <= n <= 128 and o * i >= 32768 and (n <= 64 or (o >= 256 and i >= 512)):
-            return (w @ x.T).T.copy()
+            global _T11_BITS
+            if _T11_BITS is None:
+                _T11_BITS = _same_bits()
+            if _T11_BITS:
+                return (w @ x.T).T.copy()
     return x @ w.T
 
 
