@@ -302,6 +302,7 @@ def _large():
         "max dim1": lambda T, F, x: x.max(1)[0],
         "amax dim1": lambda T, F, x: x.amax(1),
         "cumsum dim1": lambda T, F, x: x.cumsum(1),
+        "cumsum dim0": lambda T, F, x: x.cumsum(0),
         "sort dim1": lambda T, F, x: x.sort(1)[0],
         "topk 10": lambda T, F, x: x.topk(10, 1)[0]}.items()}
     ops.update({

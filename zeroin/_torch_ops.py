@@ -1119,10 +1119,30 @@ class CumsumOp(Function):
     __slots__ = ("axis",)
     name = "cumsum"
     def __init__(self, axis): self.axis = axis
-    def forward(self, x): return np.cumsum(x, axis=self.axis)
+    def forward(self, x): return _cumsum_array(x, self.axis)
     def backward(self, xp, g, out, x):
         a = self.axis
+        if xp is NP:
+            return np.flip(_cumsum_array(np.flip(g, a), a), a)
         return xp.flip(xp.cumsum(xp.flip(g, a), a), a)
+
+
+def _cumsum_array(x, axis):
+    """``np.cumsum(x, axis)``, the same additions in the same order. Along an axis with
+    128+ contiguous elements behind it, one vectorised add a step (out[i] = out[i-1] +
+    x[i]): NumPy's accumulate walks such an axis element by element, column after column
+    (float32 (256, 1024) along dim 0: 13.6 ms against 0.15 ms; (32, 64, 128) along dim
+    1: 4.4 against 0.16 ms)."""
+    a = axis % x.ndim if x.ndim else 0
+    if x.ndim < 2 or x.dtype.kind not in "fc" or x.shape[a] < 2 or \
+            math.prod(x.shape[a + 1:]) < 128:
+        return np.cumsum(x, axis=axis)
+    out = np.empty(x.shape, x.dtype)
+    xs, os = np.moveaxis(x, a, 0), np.moveaxis(out, a, 0)
+    os[0] = xs[0]
+    for i in range(1, xs.shape[0]):
+        np.add(os[i - 1], xs[i], out=os[i])
+    return out
 
 
 @op(CumsumOp, methods=("cumsum",))
