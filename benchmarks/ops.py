@@ -4,6 +4,7 @@
     python benchmarks/ops.py --only gelu,conv --rounds 5 --scale 4
     python benchmarks/ops.py --child zeroin --only gelu      # one process's JSON lines
     python benchmarks/ops.py --against /tmp/old --only gelu  # zeroin against an older tree
+    python benchmarks/ops.py --sizes large --only gelu      # the realistic sizes (_large)
 
 Each op builds float32 inputs from the same NumPy seed, then times ``out = f(); loss =
 out.sum(); loss.backward()`` (optimiser rows: ``opt.step()`` only). Each library runs in its
@@ -12,6 +13,9 @@ own process (their thread pools would fight), 1 thread (OMP/OPENBLAS/MKL_NUM_THR
 block) and reports their median. Rounds alternate the order (zeroin first, then torch
 first); the table shows medians over rounds and the median of the per-round ratios, sorted
 by ratio. ``--scale 4`` multiplies the batch dimension by 4 (to see how an op scales).
+``--sizes large`` times a second table (:func:`_large`) at sizes a real model uses:
+elementwise rows (256, 1024), images (32, 64, 32, 32), scatters of (256, 512) into
+(256, 1024).
 
 Not part of the test suite. See benchmarks/README.md ("Per-op sweep").
 """
@@ -120,10 +124,10 @@ def _idx_op(T, s, f, xs):
     return [x], lambda: f(T, x, i)
 
 
-def _index_add(T, s):
-    x = _leaf(T, _r(64 * s, 512))
-    src = _leaf(T, _r(256 * s, 512))
-    i = T.tensor(_i(64 * s, 256 * s))
+def _index_add(T, s, w=512, m=1):
+    x = _leaf(T, _r(64 * m * s, w))
+    src = _leaf(T, _r(256 * m * s, w))
+    i = T.tensor(_i(64 * m * s, 256 * m * s))
     return [x, src], lambda: x.index_add(0, i, src)
 
 
@@ -133,9 +137,9 @@ def _mask_op(T, s, f):
     return [x], lambda: f(T, x, m)
 
 
-def _embedding(T, s):
-    w = _leaf(T, _r(1000, 128))
-    i = T.tensor(_i(1000, 32 * s, 64))
+def _embedding(T, s, n=1000, d=128, length=64):
+    w = _leaf(T, _r(n, d))
+    i = T.tensor(_i(n, 32 * s, length))
     return [w], lambda: T.nn.functional.embedding(i, w)
 
 
@@ -278,6 +282,52 @@ def _ops():
     return ops
 
 
+def _large():
+    """Common ops at realistic sizes (``--sizes large``): activations (256, 1024), images
+    (32, 64, 32, 32), indexing of (256, 512) into (256, 1024)."""
+    U, E, IMG = _unary, (256, 1024), (32, 64, 32, 32)
+
+    def into(f):                            # (256, 512) sent into zeros (256, 1024)
+        return lambda T, s: _big_idx(T, s, lambda T, x, i: f(T.zeros(x.shape[0], 1024), x, i))
+    ops = {f"{k} {E[0]}x{E[1]}": U(f, E) for k, f in {
+        "gelu": lambda T, F, x: F.gelu(x),
+        "gelu tanh": lambda T, F, x: F.gelu(x, approximate="tanh"),
+        "silu": lambda T, F, x: F.silu(x),
+        "tanh": lambda T, F, x: x.tanh(),
+        "sigmoid": lambda T, F, x: x.sigmoid(),
+        "relu": lambda T, F, x: F.relu(x),
+        "mul": lambda T, F, x: x * x,
+        "softmax": lambda T, F, x: F.softmax(x, dim=-1) * x,
+        "log_softmax": lambda T, F, x: F.log_softmax(x, dim=-1) * x,
+        "max dim1": lambda T, F, x: x.max(1)[0],
+        "amax dim1": lambda T, F, x: x.amax(1),
+        "cumsum dim1": lambda T, F, x: x.cumsum(1),
+        "cumsum dim0": lambda T, F, x: x.cumsum(0),
+        "sort dim1": lambda T, F, x: x.sort(1)[0],
+        "topk 10": lambda T, F, x: x.topk(10, 1)[0]}.items()}
+    ops.update({
+        "layer_norm 256x1024": _module(lambda nn: nn.LayerNorm(1024), E),
+        "conv2d 3x3 32x64x32x32": _module(lambda nn: nn.Conv2d(64, 64, 3, padding=1), IMG),
+        "conv2d depthwise 32x64x32x32": _module(
+            lambda nn: nn.Conv2d(64, 64, 3, padding=1, groups=64), IMG),
+        "gather dim1 256x1024": lambda T, s: _big_idx(T, s, lambda T, x, i: T.gather(x, 1, i),
+                                                      1024),
+        "scatter_add 256x1024": into(lambda z, x, i: z.scatter_add(1, i, x)),
+        "scatter_reduce sum 256x1024": into(lambda z, x, i: z.scatter_reduce(1, i, x, "sum")),
+        "scatter_reduce amax 256x1024": into(lambda z, x, i: z.scatter_reduce(1, i, x, "amax")),
+        "scatter_reduce amin 256x1024": into(lambda z, x, i: z.scatter_reduce(1, i, x, "amin")),
+        "index_add dim0 256x1024": lambda T, s: _index_add(T, s, 1024, 4),
+        "embedding 10000x256": lambda T, s: _embedding(T, s, 10000, 256, 256)})
+    return ops
+
+
+def _big_idx(T, s, f, width=512):
+    """x: (256, width); i: (256, 512) integers below 1024."""
+    x = _leaf(T, _r(256 * s, width))
+    i = T.tensor(_i(1024, 256 * s, 512))
+    return [x], lambda: f(T, x, i)
+
+
 def _EmbedFloat(nn):
     class E(nn.Module):
         def __init__(self):
@@ -354,14 +404,14 @@ def _time(step, n):
     return (time.perf_counter() - t0) / n
 
 
-def child(lib, names, scale, blocks=5, target=0.02):
+def child(lib, names, scale, large=False, blocks=5, target=0.02):
     if lib == "torch":
         import torch as T
         T.set_num_threads(1)
     else:
         import zeroin as T
     T.set_default_dtype(T.float32)              # zeroin's default is float64; torch's float32
-    ops = _ops()
+    ops = _large() if large else _ops()
     for name in names:
         try:
             step = _step_fn(*ops[name](T, scale))
@@ -377,10 +427,10 @@ def child(lib, names, scale, blocks=5, target=0.02):
 
 # --- parent -------------------------------------------------------------------------------
 
-def _run_child(lib, names, scale, root=ROOT):
+def _run_child(lib, names, scale, root=ROOT, sizes="small"):
     env = dict(os.environ, **{v: "1" for v in THREAD_VARS}, PYTHONPATH=root)
     cmd = [sys.executable, os.path.abspath(__file__), "--child", lib, "--scale", str(scale),
-           "--only", ",".join(names), "--exact"]
+           "--only", ",".join(names), "--exact", "--sizes", sizes]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if out.returncode:
         sys.stderr.write(out.stderr[-2000:])
@@ -397,25 +447,28 @@ def main(argv=None):
     ap.add_argument("--exact", action="store_true", help="--only names are exact")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--scale", type=int, default=1, help="multiply the batch dimension")
+    ap.add_argument("--sizes", choices=("small", "large"), default="small",
+                    help="the sweep's sizes (small) or the realistic table (large)")
     ap.add_argument("--child", choices=("zeroin", "torch"))
     ap.add_argument("--json", help="write every number here")
     ap.add_argument("--against", metavar="TREE",
                     help="time zeroin from TREE (e.g. an older commit's `git archive`) in "
                          "place of torch: before/after of a change, same alternation")
     a = ap.parse_args(argv)
-    allnames = list(_ops())
+    allnames = list(_large() if a.sizes == "large" else _ops())
     want = [w.strip() for w in a.only.split(",") if w.strip()]
     names = [n for n in allnames if not want or (n in want if a.exact else any(w in n for w in want))]
     if a.child:
-        return child(a.child, names, a.scale)
+        return child(a.child, names, a.scale, a.sizes == "large")
     other = "torch" if a.against is None else "zeroin@" + os.path.basename(a.against.rstrip("/"))
     runs = {"zeroin": [], "torch": []}       # "torch": the reference column, whichever
     for r in range(a.rounds):
         for lib in (("zeroin", "torch") if r % 2 == 0 else ("torch", "zeroin")):
             if lib == "torch" and a.against:
-                runs[lib].append(_run_child("zeroin", names, a.scale, os.path.abspath(a.against)))
+                runs[lib].append(_run_child("zeroin", names, a.scale,
+                                            os.path.abspath(a.against), a.sizes))
             else:
-                runs[lib].append(_run_child(lib, names, a.scale))
+                runs[lib].append(_run_child(lib, names, a.scale, sizes=a.sizes))
     rows = []
     for n in names:
         zs = [x[n].get("t") for x in runs["zeroin"] if n in x and "t" in x[n]]
@@ -427,8 +480,8 @@ def main(argv=None):
                          ratio=statistics.median(ratios) if ratios else None,
                          lo=min(ratios, default=None), hi=max(ratios, default=None), error=err))
     rows.sort(key=lambda r: -(r["ratio"] or 1e9))
-    print(f"per-op forward+backward, 1 thread, scale {a.scale}, {a.rounds} rounds, "
-          f"load {os.getloadavg()[0]:.1f}")
+    print(f"per-op forward+backward, 1 thread, {a.sizes} sizes, scale {a.scale}, "
+          f"{a.rounds} rounds, load {os.getloadavg()[0]:.1f}")
     print(f"{'op':30s} {'zeroin':>11s} {other[:11]:>11s}  ratio (min-max)")
     for r in rows:
         rr = "-" if r["ratio"] is None else f"{r['ratio']:6.2f} ({r['lo']:.2f}-{r['hi']:.2f})"

@@ -1689,6 +1689,7 @@ _SCATTER_INDICES = {
     "middle axis (pad)": ((3, 9, 4), lambda r: (slice(None), np.r_[1, 0:9, 7, 6])),
     "rows repeated 20x": ((4, 5), lambda r: r.integers(0, 4, 80)),
     "1-D": ((30,), lambda r: r.integers(-30, 30, 100)),
+    "1-D, flat positions of 2-D": ((200,), lambda r: r.integers(-200, 200, (7, 30))),
 }
 
 
@@ -1994,3 +1995,236 @@ def test_relu_against_a_cached_zero_keeps_torchs_bits_and_gradient():
             np.testing.assert_array_equal(w.grad.numpy(), tw.grad.numpy())
     w = zeroin.tensor(np.linspace(-1, 1, 6).reshape(2, 3) + 0.05, requires_grad=True)
     assert zeroin.gradcheck(lambda t: zeroin.relu(t) * t, (w,))
+
+
+# --- scatter_reduce's sum / mean / amax / amin as one op (ScatterReduceOp) ----------------
+
+def _scatter_case(rng, dtype, ties):
+    x = rng.standard_normal((6, 9))
+    s = rng.standard_normal((5, 12))
+    if ties:                                # few distinct values: ties among self and src
+        x, s = np.round(x), np.round(s)
+    idx = rng.integers(0, 9, (4, 10))       # smaller than src: some src elements unused
+    return x.astype(dtype), s.astype(dtype), idx
+
+
+def _scatter_composed(x, s, idx, reduce, include_self):
+    """The table formulation scatter_reduce used before ScatterReduceOp (prod's still)."""
+    from zeroin import _api_names as A, ops as O
+    tgt, spos = A._scatter_targets(x, s, idx, 1)
+    counts = np.bincount(tgt, minlength=x.numel())
+    own = np.full(x.numel(), include_self) | (counts == 0)
+    table = A._reduce_table(x, s, tgt, spos, own, counts)
+    pad = {"amax": -np.inf, "amin": np.inf}.get(reduce, 0)
+    fn = {"amax": O.amax, "amin": O.amin}.get(reduce, O.sum)
+    out = A._reduce_rows(x, s, table, fn, pad)
+    if reduce == "mean":
+        out = out / zeroin.tensor((own + counts).astype(x.dtype).reshape(x.shape))
+    return out
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+@pytest.mark.parametrize("ties", [True, False])
+def test_scatter_reduce_one_op_as_the_composed_table(reduce, include_self, ties):
+    # the same values and gradients, bitwise (sums add in the table's row order)
+    rng = np.random.default_rng(3)
+    xa, sa, idx = _scatter_case(rng, np.float32, ties)
+    g = rng.standard_normal(xa.shape).astype(np.float32)
+    res = []
+    for f in (lambda x, s: x.scatter_reduce(1, zeroin.tensor(idx), s, reduce,
+                                            include_self=include_self),
+              lambda x, s: _scatter_composed(x, s, idx, reduce, include_self)):
+        x, s = zeroin.tensor(xa, requires_grad=True), zeroin.tensor(sa, requires_grad=True)
+        out = f(x, s)
+        out.backward(zeroin.tensor(g))
+        res.append((out.detach().numpy(), x.grad.numpy(), s.grad.numpy()))
+    assert zeroin.tensor(xa, requires_grad=True).scatter_reduce(
+        1, zeroin.tensor(idx), zeroin.tensor(sa), "amax").grad_fn.name == "scatter_reduce"
+    for a, b in zip(*res):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_scatter_reduce_one_op_against_torch(reduce, include_self):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    # ties only with include_self: PyTorch also counts an excluded self equal to the result
+    # (its src then gets half the gradient, the other half goes nowhere); zeroin does not
+    for dim, ties in ((1, include_self), (0, False), (1, False)):
+        xa, sa, idx = _scatter_case(rng, np.float32, ties)
+        if dim == 0:
+            idx = rng.integers(0, 6, (4, 9))
+        sa = sa[:idx.shape[0], :idx.shape[1]]       # torch's backward refuses a larger src
+        g = rng.standard_normal(xa.shape).astype(np.float32)
+        got, want = [], []
+        for T, acc in ((zeroin, got), (torch, want)):
+            x, s = T.tensor(xa, requires_grad=True), T.tensor(sa, requires_grad=True)
+            out = x.scatter_reduce(dim, T.tensor(idx), s, reduce, include_self=include_self)
+            out.backward(T.tensor(g))
+            acc += [out.detach().numpy(), x.grad.numpy(), s.grad.numpy()]
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "amax", "amin"])
+def test_scatter_reduce_one_op_finite_differences_and_double_backward(reduce):
+    rng = np.random.default_rng(5)
+    xa, sa, idx = _scatter_case(rng, np.float64, False)
+    i = zeroin.tensor(idx)
+    for include_self in (True, False):
+        def f(x, s):
+            return x.scatter_reduce(1, i, s, reduce, include_self=include_self) ** 2
+        args = (zeroin.tensor(xa, requires_grad=True), zeroin.tensor(sa, requires_grad=True))
+        assert zeroin.gradcheck(f, args)
+        assert zeroin.gradgradcheck(f, args)
+
+
+def test_scatter_reduce_one_op_integers_and_nan():
+    torch = pytest.importorskip("torch")
+    xa = np.array([[3, -1, 4, 1], [5, 9, -2, 6]])
+    sa = np.array([[2, 7, 1, 8], [-8, 2, 8, 1]])
+    idx = np.array([[0, 0, 3, 3], [1, 2, 1, 0]])
+    for reduce in ("sum", "mean", "amax", "amin"):
+        for inc in (True, False):
+            got = zeroin.tensor(xa).scatter_reduce(1, zeroin.tensor(idx), zeroin.tensor(sa),
+                                                   reduce, include_self=inc)
+            want = torch.tensor(xa).scatter_reduce(1, torch.tensor(idx), torch.tensor(sa),
+                                                   reduce, include_self=inc)
+            assert got.dtype == zeroin.int64
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+    x = zeroin.tensor([1.0, np.nan, 2.0])
+    out = x.scatter_reduce(0, zeroin.tensor([0, 0]), zeroin.tensor([np.nan, 5.0]), "amax")
+    np.testing.assert_array_equal(out.numpy(), [np.nan, np.nan, 2.0])
+
+
+@pytest.mark.parametrize("dim", [0, 1, 2, -1])
+def test_gather_and_scatters_through_flat_positions_as_the_index_tuple(dim):
+    # gather / scatter_add / scatter index one flat array: the tuple's values, bitwise
+    from zeroin._torch_ops import _along
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((4, 5, 6)).astype(np.float32)
+    shape = [3, 4, 5]
+    shape[dim] = 9
+    idx = rng.integers(0, x.shape[dim], shape)
+    d = dim % 3
+    g = rng.standard_normal(shape).astype(np.float32)
+    t = zeroin.tensor(x, requires_grad=True)
+    out = t.gather(dim, zeroin.tensor(idx))
+    out.backward(zeroin.tensor(g))
+    np.testing.assert_array_equal(out.numpy(), x[_along(idx, d)])
+    want = np.zeros_like(x)
+    np.add.at(want, _along(idx, d), g)
+    np.testing.assert_array_equal(t.grad.numpy(), want)
+    s = zeroin.tensor(g, requires_grad=True)
+    added = zeroin.tensor(x).scatter_add(dim, zeroin.tensor(idx), s)
+    np.testing.assert_array_equal(added.numpy(), x + want)
+    added.backward(zeroin.tensor(x))
+    np.testing.assert_array_equal(s.grad.numpy(), x[_along(idx, d)])
+    put = zeroin.tensor(x).scatter(dim, zeroin.tensor(idx), s)
+    last = x.copy()
+    for p in np.ndindex(*shape):            # the last write wins, as PyTorch
+        q = list(p)
+        q[d] = idx[p]
+        last[tuple(q)] = g[p]
+    np.testing.assert_array_equal(put.numpy(), last)
+
+
+def test_silu_backward_reuses_the_forward_sigmoid(monkeypatch):
+    # the same values as recomputing sigmoid(x), against torch, and second order
+    torch = pytest.importorskip("torch")
+    from zeroin.function import NP, sigmoid_array
+    rng = np.random.default_rng(10)
+    calls = []
+    monkeypatch.setattr(NP, "sigmoid", staticmethod(lambda x: calls.append(1) or
+                                                    sigmoid_array(x)))
+    for dtype, tol in ((np.float32, 1e-6), (np.float64, 1e-14)):
+        a = (rng.standard_normal((64, 40)) * 4).astype(dtype)
+        c = rng.standard_normal((64, 40)).astype(dtype)
+        res = []
+        for T in (zeroin, torch):
+            x = T.tensor(a, requires_grad=True)
+            out = T.nn.functional.silu(x)
+            (out * T.tensor(c)).sum().backward()
+            res.append((out.detach().numpy(), x.grad.numpy()))
+        s = sigmoid_array(a)
+        np.testing.assert_array_equal(res[0][1], c * (s * (1 + a * (1 - s))))
+        np.testing.assert_allclose(res[0][0], res[1][0], rtol=tol, atol=tol)
+        np.testing.assert_allclose(res[0][1], res[1][1], rtol=10 * tol, atol=10 * tol)
+    assert not calls                        # no second sigmoid in a plain backward
+    f = zeroin.nn.functional.silu
+    assert zeroin.gradcheck(f, [leaf(rng.standard_normal(8) * 3)])
+    assert zeroin.gradgradcheck(f, [leaf(rng.standard_normal(8) * 3)])
+
+
+@pytest.mark.parametrize("dim", [0, 1, 2])
+def test_scatter_reduce_one_op_3d_against_torch(dim):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(11)
+    xa = rng.standard_normal((3, 4, 5))
+    shape = [2, 3, 4]
+    shape[dim] = 7
+    idx = rng.integers(0, xa.shape[dim], shape)
+    sa = rng.standard_normal(shape)
+    g = rng.standard_normal(xa.shape)
+    for reduce in ("sum", "amin"):
+        got, want = [], []
+        for T, acc in ((zeroin, got), (torch, want)):
+            x, s = T.tensor(xa, requires_grad=True), T.tensor(sa, requires_grad=True)
+            out = x.scatter_reduce(dim, T.tensor(idx), s, reduce)
+            out.backward(T.tensor(g))
+            acc += [out.detach().numpy(), x.grad.numpy(), s.grad.numpy()]
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_sigmoid_array_one_exp_as_the_two_exp_form(dtype):
+    # max(e**-|x|, x >= 0) / (1 + e**-|x|) is exp(min(x, 0)) / (1 + exp(-|x|)), bitwise
+    from zeroin.function import sigmoid_array
+    rng = np.random.default_rng(12)
+    x = (rng.standard_normal(5000) * 20).astype(dtype)
+    x[:9] = [np.inf, -np.inf, 0.0, -0.0, 1e-30, -1e-30, 88.0, -100.0, 3.0]
+    want = np.exp(np.minimum(x, 0)) / (1 + np.exp(-np.abs(x)))
+    for a in (x, x.reshape(50, 100)[:, ::3], x[:1].reshape(())):
+        got = sigmoid_array(a)
+        w = want[:a.size].reshape(a.shape) if a.ndim != 2 else want.reshape(50, 100)[:, ::3]
+        assert got.dtype == x.dtype
+        bits = {2: np.uint16, 4: np.uint32, 8: np.uint64}[x.itemsize]
+        np.testing.assert_array_equal(np.asarray(got).view(bits), np.asarray(w).view(bits))
+    assert np.isnan(sigmoid_array(np.array([np.nan, 1.0], dtype))[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.complex64])
+def test_cumsum_by_slices_is_np_cumsum(dtype):
+    # the slice-by-slice loop (axes with 128+ contiguous elements behind) adds the same
+    # numbers in the same order as NumPy's accumulate: the same bits
+    from zeroin._torch_ops import _cumsum_array
+    rng = np.random.default_rng(13)
+    for shape, axis in (((40, 300), 0), ((40, 300), -2), ((3, 7, 130), 1), ((5, 4, 200), 0),
+                        ((6, 500), 1), ((30, 64), 0), ((1, 300), 0)):
+        x = rng.standard_normal(shape).astype(dtype)
+        for a in (x, np.flip(x, axis), x[..., ::2]):
+            got, want = _cumsum_array(a, axis), np.cumsum(a, axis=axis)
+            assert got.dtype == want.dtype
+            np.testing.assert_array_equal(got, want)
+
+
+def test_cumsum_along_a_leading_dim_against_torch_and_finite_differences():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(14)
+    a = rng.standard_normal((6, 4, 160)).astype(np.float32)
+    c = rng.standard_normal((6, 4, 160)).astype(np.float32)
+    for dim in (0, 1, -1):
+        res = []
+        for T in (zeroin, torch):
+            x = T.tensor(a, requires_grad=True)
+            out = x.cumsum(dim)
+            (out * T.tensor(c)).sum().backward()
+            res.append((out.detach().numpy(), x.grad.numpy()))
+        np.testing.assert_allclose(res[0][0], res[1][0], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(res[0][1], res[1][1], rtol=1e-5, atol=1e-5)
+    x = leaf(rng.standard_normal((3, 130)))
+    assert zeroin.gradcheck(lambda v: v.cumsum(0) ** 2, [x])
+    assert zeroin.gradgradcheck(lambda v: v.cumsum(0) ** 2, [x])

