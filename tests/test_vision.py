@@ -227,6 +227,7 @@ def test_resize_size_semantics():
 
     assert out(4, 6, 2) == (2, 3) and out(6, 4, 2) == (3, 2)
     assert out(4, 6, 3) == (3, 4)                    # int(3 * 6 / 4) = int(4.5) = 4
+    assert out(3, 5, 4) == (4, 6)                    # int(6.67) = 6: truncated, not rounded
     assert out(4, 6, [3]) == (3, 4) and out(4, 6, (5, 7)) == (5, 7)
     assert out(10, 40, 5, max_size=12) == (3, 12)    # long 20 > 12: short int(12 * 5/20) = 3
     with pytest.raises(ValueError, match="max_size = 5 must be strictly greater"):
@@ -263,6 +264,13 @@ def test_resize_tensor_matches_pytorch_interpolate():
             want = F.interpolate(torch.from_numpy(x), size=hw, mode=mode, **kw).numpy()
             assert got.dtype == np.float32 and got.shape == (2, 3) + hw
             np.testing.assert_allclose(got.data, want, rtol=1e-6, atol=1e-6)
+    # PyTorch's nearest index is floor(i * scale) in float32: 14 -> 46 and 26 -> 22 pick
+    # other pixels than the same formula in float64 would
+    for n_in, n_out in ((14, 46), (26, 22)):
+        row = np.arange(n_in, dtype=np.float32).reshape(1, 1, n_in)
+        got = T.Resize((1, n_out), interpolation="nearest")(zeroin.tensor(row))
+        want = F.interpolate(torch.from_numpy(row[None]), size=(1, n_out)).numpy()[0]
+        np.testing.assert_array_equal(got.data, want)
 
 
 def test_resize_array_and_pil_keep_their_kind():
