@@ -264,6 +264,11 @@ def test_resize_tensor_matches_pytorch_interpolate():
             want = F.interpolate(torch.from_numpy(x), size=hw, mode=mode, **kw).numpy()
             assert got.dtype == np.float32 and got.shape == (2, 3) + hw
             np.testing.assert_allclose(got.data, want, rtol=1e-6, atol=1e-6)
+    # README: torchvision's antialias=True changes only shrinking, not enlarging
+    up = T.Resize((11, 13))(zeroin.tensor(x)).data
+    smooth = F.interpolate(torch.from_numpy(x), size=(11, 13), mode="bilinear",
+                           antialias=True).numpy()
+    np.testing.assert_allclose(up, smooth, atol=1e-6)
     # PyTorch's nearest index is floor(i * scale) in float32: 14 -> 46 and 26 -> 22 pick
     # other pixels than the same formula in float64 would
     for n_in, n_out in ((14, 46), (26, 22)):
