@@ -234,6 +234,8 @@ def test_resize_size_semantics():
         out(4, 6, 5, max_size=5)
     with pytest.raises(ValueError, match="max_size is only for an int size"):
         out(4, 6, (2, 2), max_size=5)
+    with pytest.raises(ValueError, match=r"Resize: size must be positive, got \(0, 2\)"):
+        T.Resize((0, 2))
     with pytest.raises(ValueError, match="interpolation must be.*'bicubic'"):
         T.Resize(2, interpolation="bicubic")
 
@@ -365,6 +367,18 @@ def test_image_folder_layout_as_torchvision(tmp_path):
     assert ds2[0][1] == 10
     xb, yb = next(iter(zeroin.data.DataLoader(ds, batch_size=3)))
     assert xb.shape == (3, 3, 2, 3) and yb.tolist() == [0, 1, 1]
+
+
+def test_image_folder_find_classes_can_be_overridden(tmp_path):
+    _folder(tmp_path)
+
+    class DogsOnly(ImageFolder):
+        def find_classes(self, directory):
+            return ["dog"], {"dog": 0}
+
+    ds = DogsOnly(tmp_path)
+    assert ds.classes == ["dog"] and ds.targets == [0, 0, 0]
+    assert ds[0][0].size == (3, 2) and ds[0][0].mode == "RGB"     # PIL image, RGB
 
 
 def test_image_folder_errors(tmp_path):

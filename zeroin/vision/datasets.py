@@ -78,11 +78,16 @@ class ImageFolder(Dataset):
                 return path.lower().endswith(IMG_EXTENSIONS)
         else:
             self.extensions = None
-        self.classes, self.class_to_idx = _find_classes(self.root)
+        self.classes, self.class_to_idx = self.find_classes(self.root)
         self.samples = _make_samples(self.root, self.class_to_idx, is_valid_file,
                                      self.extensions, allow_empty)
         self.imgs = self.samples
         self.targets = [target for _, target in self.samples]
+
+    def find_classes(self, directory):
+        """``(classes, class_to_idx)`` for ``directory``: its subfolders, sorted (override
+        it to choose the classes, as in torchvision)."""
+        return _find_classes(directory)
 
     def __getitem__(self, index):
         path, target = self.samples[index]

@@ -393,6 +393,8 @@ class Resize:
                 not isinstance(size, (numbers.Integral, tuple, list)):
             raise ValueError(f"Resize: size must be an int or a sequence (h, w), got "
                              f"{size!r}")
+        if min(np.atleast_1d(size)) <= 0:
+            raise ValueError(f"Resize: size must be positive, got {size!r}")
         self.size, self.max_size, self.antialias = size, max_size, antialias
         self.interpolation = _mode(interpolation)
 
