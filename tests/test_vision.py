@@ -365,6 +365,8 @@ def test_image_folder_layout_as_torchvision(tmp_path):
     np.testing.assert_array_equal(x.data, pixels[ds.samples[2][0]].transpose(2, 0, 1) / 255)
     ds2 = ImageFolder(tmp_path, transform=T.ToTensor(), target_transform=lambda t: 10 + t)
     assert ds2[0][1] == 10
+    assert repr(ImageFolder(tmp_path, T.Compose([T.ToTensor()]))).splitlines()[-3:] == [
+        "    Transform: Compose(", "        ToTensor()", "    )"]
     xb, yb = next(iter(zeroin.data.DataLoader(ds, batch_size=3)))
     assert xb.shape == (3, 3, 2, 3) and yb.tolist() == [0, 1, 1]
 

@@ -105,5 +105,5 @@ class ImageFolder(Dataset):
         lines = ["Dataset ImageFolder", f"    Number of datapoints: {len(self)}",
                  f"    Root location: {self.root}"]
         if self.transform is not None:
-            lines.append(f"    Transform: {self.transform!r}")
+            lines.append("    Transform: " + repr(self.transform).replace("\n", "\n    "))
         return "\n".join(lines)
