@@ -64,6 +64,7 @@ _LAZY = {
     "istft": ("zeroin.fft", "istft"),
     "optim": ("zeroin.optim", None),
     "data": ("zeroin.data", None),
+    "vision": ("zeroin.vision", None),
     "utils": ("zeroin.utils", None),
     "func": ("zeroin.func", None),
     "vmap": ("zeroin.func", "vmap"),

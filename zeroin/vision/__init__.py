@@ -1,0 +1,12 @@
+"""torchvision's first tools for images: ``transforms`` (Compose, ToTensor, Normalize, flips,
+crops, Resize, ...) and ``datasets.ImageFolder``. Loaded on first use; Pillow only when an
+image file is opened.
+
+>>> from zeroin.vision import transforms as T
+>>> import numpy as np
+>>> T.Compose([T.ToTensor(), T.Normalize([0.5], [0.5])])(np.zeros((2, 3, 1), np.uint8)).shape
+zeroin.Size([1, 2, 3])
+"""
+from . import datasets, transforms
+
+__all__ = ["datasets", "transforms"]
