@@ -72,10 +72,11 @@ instead of 82k (263k and 93k before T8-T9); W2 took 116k instead of 43k before T
   linear's product, ``x @ W.T`` in matmul's forward and ``g @ b.T`` in its backward):
   OpenBLAS packs the weight faster untransposed. The same bits where it is used: the first
   product in its window checks that the two forms agree to the bit on this machine's
-  OpenBLAS kernels (they do on the Intel machines measured; on an AMD EPYC with OpenBLAS's
-  Haswell kernels every product differed in the last bits, and there T11 stays off; the
-  check, up to four small products once per process, took 0.4 ms there, stopping at the
-  first). W3 with nn.Linear, in-process A/B: 0.87 of the step time at batch 32 and 0.99 at
+  OpenBLAS kernels (they do on the Intel machines measured, and on an AMD EPYC with the
+  SkylakeX kernels OpenBLAS picks there; with the Haswell kernels that machine's
+  environment forces, OPENBLAS_CORETYPE=Haswell, every product differed in the last bits,
+  and there T11 stays off; the check, up to four small products once per process, took
+  0.4 ms there, stopping at the first). W3 with nn.Linear, in-process A/B: 0.87 of the step time at batch 32 and 0.99 at
   128 at 1 thread; 0.93 and 0.95 at 2 threads. At 2 threads and batch 128 the product
   alone is slower on a healthy machine (326 against 311-315 us) and faster on a starved
   one (359 against 423); runner children with T11 kept to batch <= 64 measured 0.995
