@@ -57,6 +57,7 @@ def test_ctrl_c_while_the_figures_are_drawn_keeps_model_and_history(tmp_path, ca
 
 def test_ctrl_c_while_the_model_is_written_waits_for_it(tmp_path, capsys, monkeypatch):
     real = recipes.save_checkpoint
+    before = signal.getsignal(signal.SIGINT)    # Python's, or SIG_IGN in a background job
 
     def save_and_press_ctrl_c(*args, **kwargs):
         signal.getsignal(signal.SIGINT)(signal.SIGINT, None)    # what a Ctrl-C calls
@@ -67,7 +68,7 @@ def test_ctrl_c_while_the_model_is_written_waits_for_it(tmp_path, capsys, monkey
     assert "interrupted while the model was saved" in capsys.readouterr().err
     assert zeroin.load(out / "model.npz")["meta"]["test"]["accuracy"] > 0
     assert (out / "history.json").exists() and not (out / "loss.png").exists()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # put back
+    assert signal.getsignal(signal.SIGINT) is before       # put back
 
 
 def test_ctrl_c_during_an_epoch_is_still_a_finished_run(tmp_path, capsys, monkeypatch):
@@ -123,6 +124,7 @@ def test_cnn_ctrl_c_while_the_figures_are_drawn_keeps_model_and_history(tmp_path
 
 def test_cnn_ctrl_c_while_the_model_is_written_waits_for_it(tmp_path, capsys, monkeypatch):
     pytest.importorskip("sklearn")
+    before = signal.getsignal(signal.SIGINT)    # Python's, or SIG_IGN in a background job
     from zeroin.nn import cnn
     real = cnn._save
 
@@ -135,7 +137,7 @@ def test_cnn_ctrl_c_while_the_model_is_written_waits_for_it(tmp_path, capsys, mo
     assert "interrupted while the model was saved" in capsys.readouterr().err
     assert zeroin.load(out / "model.npz")["meta"]["test"]["accuracy"] > 0
     assert (out / "history.json").exists() and not (out / "loss.png").exists()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # put back
+    assert signal.getsignal(signal.SIGINT) is before       # put back
 
 
 def test_cnn_run_says_what_it_wrote(tmp_path, capsys):
