@@ -884,6 +884,39 @@ for dt in (np.float32, np.float64):
                 p -= 0.05 * p.grad
                 p.grad = None
     put("sgd_by_hand_" + np.dtype(dt).name, loss, wh, bh, 0.5 - wh, wh / 3, 2.0 * xh)
+# a full sum's or mean's gradient handed on as a number (fast mode: T17) where the node below
+# takes it (mul of same-shaped inputs, relu), and spread where it does not (a broadcast mul,
+# retain_grad, a hook, the same product used twice, float32)
+pa = zeroin.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+qa = zeroin.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+ca = zeroin.tensor(rng.standard_normal(3), requires_grad=True)
+kept = pa * qa
+kept.retain_grad()
+hooked = qa * qa
+hooked.register_hook(lambda g: g * 2)
+twice = pa * pa
+r = ((pa * pa).sum() + zeroin.relu(pa - 0.5).mean() + (pa * qa).sum() + (pa * ca).sum()
+     + kept.sum() + hooked.mean() + twice.sum() + (twice * 3.0).sum() + pa.sum())
+r.backward()
+put("spread_numbers", r, pa.grad, qa.grad, ca.grad, kept.grad)
+p32 = zeroin.tensor(rng.standard_normal((4, 3)).astype(np.float32), requires_grad=True)
+r = (p32 * p32).sum() + zeroin.relu(p32).mean()
+r.backward()
+put("spread_numbers_float32", r, p32.grad)
+# micrograd's demo step (benchmarks' W4): hinge loss through relu's mean, and L2 as the
+# sum of each parameter's (p * p).sum()
+zeroin.manual_seed(4)
+net = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 1))
+xm = zeroin.tensor(rng.standard_normal((20, 2)))
+ym = zeroin.tensor(np.sign(rng.standard_normal((20, 1))))
+sgd = zeroin.optim.SGD(net.parameters(), lr=0.05)
+for _ in range(2):
+    sgd.zero_grad()
+    loss = zeroin.relu(1 - ym * net(xm)).mean() + 1e-4 * sum((p * p).sum()
+                                                              for p in net.parameters())
+    loss.backward()
+    sgd.step()
+put("hinge_l2", loss, *[p.grad for p in net.parameters()], *net.parameters())
 out["fast path loaded"] = "zeroin._fast" in sys.modules
 json.dump(out, sys.stdout)
 """
@@ -905,7 +938,7 @@ def _run_in_mode(fast):
 def test_fast_path_and_reference_engine_agree_bit_for_bit():
     fast, reference = _run_in_mode("1"), _run_in_mode("0")
     assert fast.pop("fast path loaded") and not reference.pop("fast path loaded")
-    assert fast.keys() == reference.keys() and len(fast) == 19
+    assert fast.keys() == reference.keys() and len(fast) == 22
     for name in fast:
         assert fast[name] == reference[name], f"{name}: the two engines differ"
 
@@ -1225,14 +1258,39 @@ def test_linear_product_takes_t11_only_where_this_machines_kernels_agree(monkeyp
     assert checks == [1] and _fast._T11 is same and _fast._T11_CHECKED
 
 
+@pytest.mark.skipif(not zeroin._tensor.FAST, reason="a trick of the fast path (ZEROIN_FAST=0)")
+def test_full_sum_hands_its_number_to_an_elementwise_rule(monkeypatch):
+    # T17: (x * x).sum() and relu(z).mean() in float64 give the rule below them the number
+    # (no filled array); a broadcast product, a leaf and float32 still spread it
+    from zeroin.ops import MeanOp, SumOp
+    calls = []
+    for cls in (SumOp, MeanOp):
+        rule = cls.backward
+        monkeypatch.setattr(cls, "backward", lambda self, *a, _rule=rule: (
+            calls.append(type(self).__name__), _rule(self, *a))[1])
+    rng = np.random.default_rng(17)
+    x = zeroin.tensor(rng.standard_normal((5, 4)), requires_grad=True)
+    c = zeroin.tensor(rng.standard_normal(4))
+    ((x * x).sum() + zeroin.relu(x - 0.2).mean()).backward()
+    assert calls == []
+    np.testing.assert_array_equal(x.grad.data, 2 * x.data + (x.data > 0.2) / 20)
+    x.grad = None
+    ((x * c).sum() + x.sum()).backward()
+    assert calls == ["SumOp", "SumOp"]
+    np.testing.assert_array_equal(x.grad.data, c.data + np.ones((5, 4)))
+    x32 = zeroin.tensor(x.data.astype(np.float32), requires_grad=True)
+    (x32 * x32).sum().backward()
+    assert calls == ["SumOp"] * 3
+
+
 def test_x_times_x_computes_its_product_once():
-    # d(x*x)/dx = g*x + g*x: the rule returns one array for both operands (as add's g, g)
+    # d(x*x)/dx = 2 g x: the rule makes one product, (g + g) * x, for the first operand
     from zeroin.ops import MulOp
     op = MulOp()
     op.needs_input_grad = (True, True)
     a, b, g = np.arange(3.0), np.arange(3.0), np.ones(3)
-    ga, gb = op.backward(zeroin.function.NP, g, a * a, a, a)
-    assert ga is gb and np.array_equal(ga, a)
+    ga, gb = op.backward(zeroin.function.NP, g, a * a, a, a)   # the whole 2 g x on one
+    assert gb is None and np.array_equal(ga, 2 * a)
     ga, gb = op.backward(zeroin.function.NP, g, a * b, a, b)   # equal values, two arrays
     assert ga is not gb
     x = zeroin.tensor([0.1, -3.0, 7.5], requires_grad=True)

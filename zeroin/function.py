@@ -273,6 +273,11 @@ class Function:
     # gradient as an ndarray of that input's shape and dtype (linear, relu): the fast path
     # then does not check or fit them (T14)
     grads_fit = False
+    # True when backward is elementwise in ``g`` (relu, mul): given a Python float for a
+    # ``g`` of the output's shape filled with it, it returns the same arrays, so the fast
+    # path hands such a node a full sum's or mean's gradient as the number (T17) when its
+    # inputs have the output's shape
+    takes_number = False
     # backward_into(g, out, x) for one-input ops whose rule can scale ``g`` itself: the
     # fast path calls it, instead of backward, with a ``g`` that nothing else holds (T15)
     backward_into = None

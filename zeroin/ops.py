@@ -365,13 +365,13 @@ class MulOp(Function):
     __slots__ = ()
     promotes = True
     scalar_rules = True
+    takes_number = True     # g * b, g * a: a float g of same-shaped inputs (T17)
     name, symbol = "mul", "*"
     forward = staticmethod(operator.mul)
     def backward(self, xp, g, out, a, b):
         na, nb = self.needs_input_grad
-        if a is b and na and nb:    # x * x: g * x once, for both operands (as add's g, g)
-            ga = g * a
-            return ga, ga
+        if a is b and na and nb:    # x * x: the whole 2 g x on the first operand, one product
+            return (g + g) * a, None
         return (g * b if na else None), (g * a if nb else None)
 
 
@@ -735,6 +735,7 @@ class ReLUOp(Function):
     scalar_rules = True
     grads_fit = True        # g * mask: g's shape and dtype, which are x's
     piecewise_linear = True
+    takes_number = True     # g * mask with a float g: the same array (T17)
     name = "relu"
 
     # PyTorch's relu keeps x where x is not below 0, so relu(-0.0) is -0.0 (zero_first)
@@ -2001,4 +2002,5 @@ if _tensor.FAST:
                         pair as _pair)
     from . import _fast
     _fast._ADD, _fast._MUL = AddOp, MulOp   # their float rules, written out in the loop
+    _fast._SPREAD = (SumOp, MeanOp)         # full reductions whose g is one number (T17)
     _fast._PROMOTE = _promote
