@@ -107,6 +107,27 @@ def test_fused_norm_is_one_node_and_a_retained_graph_gives_the_same_gradients_tw
         assert a.numpy().tobytes() == c.numpy().tobytes()
 
 
+@pytest.mark.parametrize("call", [lambda F_, x, w, b: F_.layer_norm(x, (6,)),
+                                  lambda F_, x, w, b: F_.layer_norm(x, (6,), w, b),
+                                  lambda F_, x, w, b: F_.group_norm(x, 2, w[:4], b[:4])],
+                         ids=["ln_plain", "ln", "gn"])
+def test_fused_norms_backward_after_the_output_is_changed_in_place(call):
+    # backward reads the forward's xhat, never the output: without weight and bias xhat
+    # is the output, which the user may change in place (PyTorch allows it too)
+    torch = pytest.importorskip("torch")
+    x, w, b = _arrays((5, 4, 6), (6,), (6,), np.float64, seed=7)
+    g = np.random.default_rng(8).standard_normal(x.shape)
+    res = []
+    for T in (zeroin, torch):
+        leaves = [T.tensor(a, requires_grad=True) for a in (x, w, b)]
+        y = call(T.nn.functional, *leaves)
+        with T.no_grad():
+            y.mul_(3.0)
+        y.backward(T.tensor(g))
+        res.append(leaves[0].grad.numpy())
+    np.testing.assert_allclose(res[0], res[1], rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("make, shape", [
     (lambda m: m.LayerNorm(6, bias=False), (2, 3, 6)),
     (lambda m: m.LayerNorm((3, 6), elementwise_affine=False), (2, 3, 6)),
