@@ -52,7 +52,7 @@ class _NormOp(Function):
         y = x2 - mean
         std = np.sqrt((y * y).mean(axis=1, keepdims=True) + x.dtype.type(self.eps))
         y /= std                                 # xhat, as the composed ops' xc / std
-        xhat = y.reshape(self.aff)
+        y = xhat = y.reshape(self.aff)
         if w is not None:
             y = xhat * w.reshape(self.wshape)
         if b is not None:
