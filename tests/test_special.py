@@ -250,3 +250,6 @@ def test_erf_cephes_has_scipys_values():
     np.testing.assert_array_max_ulp(got, want, maxulp=1)
     got = zeroin.erf(zeroin.tensor(x[:1000].reshape(20, 50).astype(np.float32))).numpy()
     assert np.array_equal(got, special.erf(x[:1000].reshape(20, 50).astype(np.float32)))
+    v = x[400_000:404_000].reshape(40, 100).astype(np.float32)     # (scale 3)
+    for view in (v.T, v[::2, ::-3], np.asfortranarray(v)):     # any layout
+        np.testing.assert_array_equal(erf_cephes(view), special.erf(view))
