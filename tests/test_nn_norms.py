@@ -94,6 +94,23 @@ def test_fused_norm_forward_is_the_composed_ops_to_the_bit(dtype):
     assert got.tobytes() == want.tobytes()
 
 
+@pytest.mark.parametrize("affine", [True, False])
+def test_layer_norm_at_a_model_size_matches_torch(affine):
+    # (64, 512) float32: the backward's matrix-vector sums over 512 columns and 64 rows
+    torch = pytest.importorskip("torch")
+    x, w, b = _arrays((64, 512), (512,), (512,), np.float32, seed=10)
+    g = np.random.default_rng(11).standard_normal(x.shape).astype(np.float32)
+    res = []
+    for T in (zeroin, torch):
+        leaves = [T.tensor(a, requires_grad=True) for a in (x, w, b)]
+        y = T.nn.functional.layer_norm(leaves[0], (512,), *(leaves[1:] if affine else ()))
+        y.backward(T.tensor(g))
+        res.append([y.detach().numpy()] + [t.grad.numpy() for t in leaves if t.grad is not None])
+    assert len(res[0]) == len(res[1]) == (4 if affine else 2)
+    for a, c in zip(*res):
+        np.testing.assert_allclose(a, c, rtol=1e-5, atol=2e-5 * np.abs(c).max())
+
+
 def test_group_norm_with_a_bias_only_is_the_composed_ops():
     # (not in CASES: torch 2.13's backward fails there, "tensor does not have a device")
     x, _, b = _arrays((3, 4, 5), None, (4,), np.float64, seed=9)
