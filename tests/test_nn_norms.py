@@ -94,6 +94,34 @@ def test_fused_norm_forward_is_the_composed_ops_to_the_bit(dtype):
     assert got.tobytes() == want.tobytes()
 
 
+@pytest.mark.parametrize("affine", [True, False])
+def test_layer_norm_at_a_model_size_matches_torch(affine):
+    # (64, 512) float32: the backward's matrix-vector sums over 512 columns and 64 rows
+    torch = pytest.importorskip("torch")
+    x, w, b = _arrays((64, 512), (512,), (512,), np.float32, seed=10)
+    g = np.random.default_rng(11).standard_normal(x.shape).astype(np.float32)
+    res = []
+    for T in (zeroin, torch):
+        leaves = [T.tensor(a, requires_grad=True) for a in (x, w, b)]
+        y = T.nn.functional.layer_norm(leaves[0], (512,), *(leaves[1:] if affine else ()))
+        y.backward(T.tensor(g))
+        res.append([y.detach().numpy()] + [t.grad.numpy() for t in leaves if t.grad is not None])
+    assert len(res[0]) == len(res[1]) == (4 if affine else 2)
+    for a, c in zip(*res):
+        np.testing.assert_allclose(a, c, rtol=1e-5, atol=2e-5 * np.abs(c).max())
+
+
+def test_group_norm_with_a_bias_only_is_the_composed_ops():
+    # (not in CASES: torch 2.13's backward fails there, "tensor does not have a device")
+    x, _, b = _arrays((3, 4, 5), None, (4,), np.float64, seed=9)
+    xt, bt = zeroin.tensor(x), zeroin.tensor(b)
+    got = F.group_norm(xt, 2, None, bt).numpy()
+    want = (_normalize(xt.reshape(3, 2, -1), (2,), 1e-5).reshape(x.shape)
+            + bt.reshape(4, 1)).numpy()
+    assert got.tobytes() == want.tobytes()
+    check_both(lambda v, c: F.group_norm(v, 2, None, c), x, b)
+
+
 def test_fused_norm_is_one_node_and_a_retained_graph_gives_the_same_gradients_twice():
     x, w, b = (zeroin.tensor(a, requires_grad=True) for a in _arrays((3, 4), (4,), (4,),
                                                                        np.float64))
@@ -105,6 +133,27 @@ def test_fused_norm_is_one_node_and_a_retained_graph_gives_the_same_gradients_tw
     second = zeroin.autograd.grad(y, (x, w, b), g)
     for a, c in zip(first, second):
         assert a.numpy().tobytes() == c.numpy().tobytes()
+
+
+@pytest.mark.parametrize("call", [lambda F_, x, w, b: F_.layer_norm(x, (6,)),
+                                  lambda F_, x, w, b: F_.layer_norm(x, (6,), w, b),
+                                  lambda F_, x, w, b: F_.group_norm(x, 2, w[:4], b[:4])],
+                         ids=["ln_plain", "ln", "gn"])
+def test_fused_norms_backward_after_the_output_is_changed_in_place(call):
+    # backward reads the forward's xhat, never the output: without weight and bias xhat
+    # is the output, which the user may change in place (PyTorch allows it too)
+    torch = pytest.importorskip("torch")
+    x, w, b = _arrays((5, 4, 6), (6,), (6,), np.float64, seed=7)
+    g = np.random.default_rng(8).standard_normal(x.shape)
+    res = []
+    for T in (zeroin, torch):
+        leaves = [T.tensor(a, requires_grad=True) for a in (x, w, b)]
+        y = call(T.nn.functional, *leaves)
+        with T.no_grad():
+            y.mul_(3.0)
+        y.backward(T.tensor(g))
+        res.append(leaves[0].grad.numpy())
+    np.testing.assert_allclose(res[0], res[1], rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("make, shape", [

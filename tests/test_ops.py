@@ -1688,6 +1688,8 @@ _SCATTER_INDICES = {
     "sparse": ((5000,), lambda r: r.integers(0, 5000, 20)),
     "middle axis (pad)": ((3, 9, 4), lambda r: (slice(None), np.r_[1, 0:9, 7, 6])),
     "rows repeated 20x": ((4, 5), lambda r: r.integers(0, 4, 80)),
+    "index_add's rows (1-12 each)": ((256, 3), lambda r: r.integers(0, 256, 1024)),
+    "columns, once each": ((4, 30), lambda r: (slice(None), r.permutation(30)[:20])),
     "1-D": ((30,), lambda r: r.integers(-30, 30, 100)),
     "1-D, flat positions of 2-D": ((200,), lambda r: r.integers(-200, 200, (7, 30))),
 }

@@ -28,6 +28,8 @@ _LN2, _LN10 = math.log(2.0), math.log(10.0)
 
 
 def _erf_np(x):
+    if type(x) is np.ndarray and x.ndim and x.dtype in _sm.CEPHES_DTYPES:
+        return _sm.erf_cephes(x)                        # scipy's values, faster
     try:
         from scipy.special import erf
     except ImportError:                                 # NumPy has no erf

@@ -96,10 +96,12 @@ def scatter_array(g, index, shape):
 
 def _scatter_along(z, g, index):
     """``np.add.at(z, index, g)`` for ``index`` = (full slices..., one integer array):
-    x[i], index_select, pad's reflect/replicate/circular, repeat_interleave. In rounds:
-    round k adds every position's k-th occurrence, so a round has no repeats and is one
-    fancy-indexed ``+=`` over whole rows; the same additions in the same order. False
-    (nothing done) for other indices, or one repeating a position over 16 times."""
+    x[i], index_select, index_add, pad's reflect/replicate/circular, repeat_interleave.
+    The named positions sorted by how often they occur (most first) make an accumulator
+    whose round k, the k-th occurrences, adds into a leading slice: one gather of g a
+    round, no fancy read-modify-write of z, then one scatter into z. The same additions
+    in the same order as np.add.at. False (nothing done) for other indices, or one
+    repeating a position over 16 times."""
     items = index if type(index) is tuple else (index,)
     i, d = items[-1], len(items) - 1
     full = all(type(s) is slice and s == slice(None) for s in items[:-1])
@@ -109,18 +111,25 @@ def _scatter_along(z, g, index):
         return False
     flat = i.reshape(-1) % z.shape[d]
     order = np.argsort(flat, kind="stable")
-    s, n = flat[order], np.arange(flat.size)
-    first = np.concatenate(([True], s[1:] != s[:-1]))
-    rank = np.empty_like(order)        # how many earlier entries name the same position
-    rank[order] = n - np.maximum.accumulate(np.where(first, n, 0))
-    if rank.max() >= 16:
+    s = flat[order]
+    starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
+    counts = np.diff(np.append(starts, s.size))
+    rounds = int(counts.max())
+    if rounds > 16:
         return False
     pre = (slice(None),) * d
     g = np.broadcast_to(g, z.shape[:d] + i.shape + z.shape[d + 1:])
     g = g.reshape(z.shape[:d] + (i.size,) + z.shape[d + 1:])
-    for k in range(rank.max() + 1):
-        sel = np.flatnonzero(rank == k)
-        z[pre + (flat[sel],)] += g[pre + (sel,)]
+    if rounds > 1:
+        by = np.argsort(-counts, kind="stable")     # positions, most repeated first
+        starts, counts = starts[by], counts[by]
+        left = (starts.size - np.cumsum(np.bincount(counts))).tolist()  # left[k]: > k
+    acc = g[pre + (order[starts],)]                  # every position's first occurrence
+    for k in range(1, rounds):
+        c = left[k]
+        acc[pre + (slice(0, c),)] += g[pre + (order[starts[:c] + k],)]
+    acc += 0            # np.add.at adds into zeros: -0.0 alone sums to +0.0
+    z[pre + (s[starts],)] = acc
     return True
 
 

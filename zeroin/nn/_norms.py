@@ -7,7 +7,10 @@ closed form over the ``K`` normalised values of each row (``gw`` = g * weight,
 
     dx = (gw - mean(gw) - xhat * mean(gw * xhat)) / std,   dw = sum(g * xhat),  db = sum(g)
 
-Forward computes what the composed ops computed, in the same order (the same bits). Under
+Forward computes what the composed ops computed, in the same order (the same bits), and
+keeps xhat for backward unless xhat is the output (no weight, no bias: the output may be
+changed in place), so backward does not recompute it. layer_norm's backward takes its sums
+over K and over the rows as matrix-vector products (one BLAS pass each). Under
 ``create_graph`` the rule is built from tensor ops with the statistics recomputed from
 ``x``, so it is differentiated again (double backward). Mixed dtypes are refused, as in
 PyTorch; float16 keeps the composed ops.
@@ -49,12 +52,13 @@ class _NormOp(Function):
         y = x2 - mean
         std = np.sqrt((y * y).mean(axis=1, keepdims=True) + x.dtype.type(self.eps))
         y /= std                                 # xhat, as the composed ops' xc / std
-        self.saved = (mean, std)
-        y = y.reshape(self.aff)
+        y = xhat = y.reshape(self.aff)
         if w is not None:
-            y *= w.reshape(self.wshape)
+            y = xhat * w.reshape(self.wshape)
         if b is not None:
-            y += b.reshape(self.wshape)
+            y = np.add(y, b.reshape(self.wshape), out=None if w is None else y)
+        # backward reads xhat (kept unless it is the output itself, which may be changed)
+        self.saved = (mean, std, xhat if w is not None or b is not None else None)
         return y.reshape(x.shape)
 
     def backward(self, xp, g, out, x, *params):
@@ -70,12 +74,20 @@ class _NormOp(Function):
 
     def _grads(self, g, x, w, b, need):
         """The rule on arrays, with few passes and no temporaries it can avoid: row sums of
-        products by einsum, xhat reused in place."""
+        products by einsum, the forward's xhat (or xhat recomputed, the same bits)."""
         if self.saved is None:                  # released or copied: recompute the stats
             self.forward(x, *(p for p in (w, b) if p is not None))
-        mean, std = self.saved
-        xhat = x.reshape(self.rows) - mean
-        xhat /= std
+        mean, std, xhat = self.saved
+        if xhat is None:
+            xhat = x.reshape(self.rows) - mean
+            xhat /= std
+        if self.aff == self.rows:                 # layer_norm
+            gx, gw, gb = _layer_grads(g.reshape(self.rows), xhat.reshape(self.rows), std,
+                                      None if w is None else w.reshape(-1), b, need)
+            return (None if gx is None else gx.reshape(x.shape),
+                    None if gw is None else gw.reshape(w.shape),
+                    None if gb is None else gb.reshape(b.shape))
+        xhat = xhat.reshape(self.rows)
         ga, axes = g.reshape(self.aff), _affine_axes(self.aff, self.wshape)
         gx = gw = gb = None
         if w is not None and need[1]:
@@ -89,9 +101,9 @@ class _NormOp(Function):
                 np.array(g, copy=True).reshape(self.rows)
             c1 = np.add.reduce(d, axis=1, keepdims=True) / k
             c2 = np.einsum("ij,ij->i", d, xhat)[:, None] / k
-            np.multiply(xhat, c2, out=xhat)
-            xhat += c1
-            d -= xhat
+            t = xhat * c2
+            t += c1
+            d -= t
             d /= std
             gx = d.reshape(x.shape)
         return gx, gw, gb
@@ -116,6 +128,31 @@ class _NormOp(Function):
                   xhat * (d * xhat).mean(axis=1, keepdims=True)) / std
             gx = gx.reshape(x.shape)
         return gx, gw, gb
+
+
+def _layer_grads(g, xhat, std, w, b, need):
+    """layer_norm's rule on (rows, K) arrays, w and b of K values: the sums over K and
+    over the rows as matrix-vector products (BLAS: one pass, ~3x a reduction's speed),
+    ``g * xhat`` shared by dw and the row sums of ``g * w * xhat``."""
+    m, k = g.shape
+    g = np.ascontiguousarray(g)         # (a sum's broadcast gradient: BLAS wants strides)
+    gw = gb = gx = None
+    gxh = g * xhat if (w is not None and (need[0] or need[1])) else None
+    if w is not None and need[1]:
+        gw = np.ones(m, g.dtype) @ gxh
+    if b is not None and need[-1]:
+        gb = np.ones(m, g.dtype) @ g
+    if need[0]:
+        if w is not None:
+            d, c1, c2 = g * w, g @ w, gxh @ w           # d = g w; its row sums; of d xhat
+        else:
+            d, c1, c2 = g.copy(), g @ np.ones(k, g.dtype), np.vecdot(g, xhat)
+        t = np.multiply(xhat, (c2 / k)[:, None], out=gxh)     # (gxh's memory, done with)
+        t += (c1 / k)[:, None]
+        d -= t
+        d /= std
+        gx = d
+    return gx, gw, gb
 
 
 def _three(aff):
