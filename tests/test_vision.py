@@ -409,3 +409,216 @@ def test_import_zeroin_does_not_load_vision_or_pillow():
             "assert 'PIL' not in sys.modules; print(zeroin.vision.transforms.Resize)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+# ---- RandomResizedCrop --------------------------------------------------------------------
+
+def _rrc_params(g, height, width, scale, ratio):
+    """torchvision's RandomResizedCrop.get_params, written out with a NumPy generator."""
+    for _ in range(10):
+        target = height * width * g.uniform(*scale)
+        ar = np.exp(g.uniform(np.log(ratio[0]), np.log(ratio[1])))
+        w, h = int(round(np.sqrt(target * ar))), int(round(np.sqrt(target / ar)))
+        if 0 < w <= width and 0 < h <= height:
+            return int(g.integers(0, height - h + 1)), int(g.integers(0, width - w + 1)), h, w
+    return None
+
+
+def test_random_resized_crop_params_follow_torchvisions_sampling():
+    img = np.zeros((30, 50), np.uint8)
+    zeroin.manual_seed(5)
+    got = [T.RandomResizedCrop.get_params(img, (0.08, 1.0), (3 / 4, 4 / 3)) for _ in range(50)]
+    g = np.random.Generator(np.random.PCG64(5))
+    assert got == [_rrc_params(g, 30, 50, (0.08, 1.0), (3 / 4, 4 / 3)) for _ in range(50)]
+    for i, j, h, w in got:
+        assert 0 <= i <= 30 - h and 0 <= j <= 50 - w
+        assert 0.08 * 1500 - 2 * (h + w) <= h * w <= 1500          # rounding of h and w
+        assert 3 / 4 - 1 / min(h, w) <= w / h <= 4 / 3 + 1 / min(h, w)
+    assert len(set(got)) > 40
+
+
+def test_random_resized_crop_falls_back_to_the_central_crop():
+    # an area of 5x the image never fits: after 10 tries, the central crop in ratio range
+    wide, tall, square = np.zeros((10, 40)), np.zeros((40, 10)), np.zeros((12, 14))
+    p = T.RandomResizedCrop.get_params
+    # w / h = 4 > 4/3: h = 10, w = round(10 * 4/3) = 13, left = (40 - 13) // 2 = 13
+    assert p(wide, (5.0, 6.0), (3 / 4, 4 / 3)) == (0, 13, 10, 13)
+    # w / h = 1/4 < 3/4: w = 10, h = round(10 / 0.75) = 13, top = (40 - 13) // 2 = 13
+    assert p(tall, (5.0, 6.0), (3 / 4, 4 / 3)) == (13, 0, 13, 10)
+    assert p(square, (5.0, 6.0), (3 / 4, 4 / 3)) == (0, 0, 12, 14)     # ratio in range
+    t = zeroin.tensor(np.arange(400.0).reshape(1, 10, 40))
+    out = T.RandomResizedCrop((10, 13), scale=(5.0, 6.0))(t)
+    np.testing.assert_array_equal(out.data, t.data[:, :, 13:26])
+
+
+def test_random_resized_crop_is_crop_then_resize_for_every_kind():
+    a = _img(20, 30)
+    t = T.ToTensor()(a)
+    rrc = T.RandomResizedCrop((6, 5), interpolation="nearest")
+    for kind_img in (a, t, _pil(a)):
+        zeroin.manual_seed(11)
+        out = rrc(kind_img)
+        zeroin.manual_seed(11)
+        i, j, h, w = T.RandomResizedCrop.get_params(kind_img, (0.08, 1.0), (3 / 4, 4 / 3))
+        want = T.Resize((6, 5), "nearest")(a[i:i + h, j:j + w])
+        if not isinstance(kind_img, (np.ndarray, zeroin.Tensor)):      # Pillow's resize
+            want = np.asarray(_pil(a[i:i + h, j:j + w]).resize((5, 6), 0))
+        got = out.data.transpose(1, 2, 0) * 255 if kind_img is t else np.asarray(out)
+        np.testing.assert_allclose(got, want, atol=1e-9)
+    assert T.RandomResizedCrop(7)(t).shape == (3, 7, 7)
+
+
+def test_random_resized_crop_errors():
+    with pytest.raises(TypeError, match=r"RandomResizedCrop: scale should be a sequence "
+                                        r"\(min, max\).*0.5"):
+        T.RandomResizedCrop(4, scale=0.5)
+    with pytest.raises(ValueError, match="ratio > 0"):
+        T.RandomResizedCrop(4, ratio=(0, 1))
+    with pytest.warns(UserWarning, match=r"ratio \(2, 1\) should be of kind \(min, max\)"):
+        T.RandomResizedCrop(4, ratio=(2, 1))
+    with pytest.raises(ValueError, match="RandomResizedCrop: size must be positive"):
+        T.RandomResizedCrop(0)
+
+
+# ---- ColorJitter and the colour adjustments -----------------------------------------------
+
+def _rgb(seed=0, shape=(3, 4, 5)):
+    return np.random.default_rng(seed).random(shape)
+
+
+def _luma(x):
+    return 0.2989 * x[0] + 0.587 * x[1] + 0.114 * x[2]
+
+
+def test_adjust_brightness_contrast_saturation_by_formula():
+    from zeroin.vision.transforms import functional as F
+    x = _rgb()
+    t = zeroin.tensor(x)
+    for f in (0.0, 0.3, 1.0, 1.7):
+        np.testing.assert_allclose(F.adjust_brightness(t, f).data, np.clip(f * x, 0, 1))
+        mean = _luma(x).mean()
+        np.testing.assert_allclose(F.adjust_contrast(t, f).data,
+                                   np.clip(f * x + (1 - f) * mean, 0, 1), atol=1e-15)
+        np.testing.assert_allclose(F.adjust_saturation(t, f).data,
+                                   np.clip(f * x + (1 - f) * _luma(x)[None], 0, 1), atol=1e-15)
+    assert F.adjust_brightness(t, 1.7).data.max() == 1.0         # clamped
+    assert np.ptp(F.adjust_contrast(t, 0.0).data) < 1e-15        # flat: the gray mean
+    g = zeroin.tensor(x[:1])                                     # one channel
+    np.testing.assert_allclose(F.adjust_contrast(g, 0.5).data,
+                               0.5 * x[:1] + 0.5 * x[:1].mean())
+    assert F.adjust_saturation(g, 0.2).data.tolist() == x[:1].tolist()
+    b = zeroin.tensor(np.stack([x, x / 2]).astype(np.float32))   # batch, float32 kept
+    out = F.adjust_contrast(b, 1.5)
+    assert out.dtype == np.float32 and out.shape == (2, 3, 4, 5)
+    np.testing.assert_allclose(out.data[1], np.clip(1.5 * x / 2 - 0.5 * _luma(x / 2).mean(),
+                                                    0, 1), atol=1e-6)
+    # uint8: the gray image is truncated to uint8, the blend clamped to 255 and truncated
+    u = np.array([[[200, 10, 0]]], np.uint8)                     # (H, W, C) = (1, 1, 3)
+    gray = int(0.2989 * 200 + 0.587 * 10)                        # 65
+    assert F.adjust_saturation(u, 2.0).tolist() == [[[255, 0, 0]]]
+    assert F.adjust_brightness(u, 1.5).tolist() == [[[255, 15, 0]]]
+    assert F.adjust_contrast(u, 0.5).tolist() == [[[int(100 + gray / 2), int(5 + gray / 2),
+                                                     int(gray / 2)]]]
+
+
+def test_adjust_hue_matches_colorsys_and_hand_values():
+    import colorsys
+    from zeroin.vision.transforms import functional as F
+    red = zeroin.tensor([[[1.0]], [[0.0]], [[0.0]]])
+    np.testing.assert_allclose(F.adjust_hue(red, 1 / 3).data.ravel(), [0, 1, 0], atol=1e-12)
+    np.testing.assert_allclose(F.adjust_hue(red, -1 / 3).data.ravel(), [0, 0, 1], atol=1e-12)
+    x = _rgb(1, (3, 6, 7))
+    x[:, 0, 0] = 0.4                                             # gray: hue 0, s 0
+    x[:, 0, 1] = [0.9, 0.9, 0.2]                                 # max in two channels
+    for f in (-0.5, -0.2, 0.0, 0.13, 0.5):
+        got = F.adjust_hue(zeroin.tensor(x), f).data
+        want = np.empty_like(x)
+        for i in range(6):
+            for j in range(7):
+                h, s, v = colorsys.rgb_to_hsv(*x[:, i, j])
+                want[:, i, j] = colorsys.hsv_to_rgb((h + f) % 1.0, s, v)
+        np.testing.assert_allclose(got, want, atol=1e-12)
+    assert F.adjust_hue(zeroin.tensor(x[:1]), 0.3).data.tolist() == x[:1].tolist()
+    # uint8 goes through float32 and back as ConvertImageDtype (x 255.999, truncated)
+    u = np.array([[[255, 0, 0]]], np.uint8)
+    assert F.adjust_hue(u, 1 / 3).tolist() == [[[0, 255, 0]]]
+
+
+def test_color_adjustments_on_pil_use_pillow_as_torchvision():
+    from zeroin.vision.transforms import functional as F
+    from PIL import ImageEnhance
+    p = _pil(_img(4, 5))
+    for fn, enh in ((F.adjust_brightness, ImageEnhance.Brightness),
+                    (F.adjust_contrast, ImageEnhance.Contrast),
+                    (F.adjust_saturation, ImageEnhance.Color)):
+        np.testing.assert_array_equal(np.asarray(fn(p, 0.6)), np.asarray(enh(p).enhance(0.6)))
+    hsv = np.asarray(p.convert("HSV")).copy()
+    hsv[..., 0] += np.uint8(int(0.2 * 255))                      # wraps around mod 256
+    from PIL import Image
+    want = Image.merge("HSV", [Image.fromarray(hsv[..., k]) for k in range(3)]).convert("RGB")
+    np.testing.assert_array_equal(np.asarray(F.adjust_hue(p, 0.2)), np.asarray(want))
+    assert np.abs(np.asarray(F.adjust_hue(p, 0.2), int) - np.asarray(p, int)).max() > 20
+
+
+def test_color_adjustment_errors():
+    from zeroin.vision.transforms import functional as F
+    t = zeroin.tensor(np.zeros((3, 2, 2)))
+    with pytest.raises(ValueError, match=r"adjust_brightness: brightness_factor \(-0.5\) "
+                                         r"must be a non-negative"):
+        F.adjust_brightness(t, -0.5)
+    with pytest.raises(ValueError, match=r"adjust_hue: hue_factor \(0.7\) must be in"):
+        F.adjust_hue(t, 0.7)
+    with pytest.raises(ValueError, match=r"adjust_contrast: expected an image of 1 or 3 "
+                                         r"channels.*\(2, 2, 2\)"):
+        F.adjust_contrast(zeroin.tensor(np.zeros((2, 2, 2))), 0.5)
+
+
+def test_color_jitter_argument_forms():
+    cj = T.ColorJitter(brightness=0.5, contrast=(0.2, 0.9), saturation=2, hue=0.1)
+    assert cj.brightness == (0.5, 1.5) and cj.contrast == (0.2, 0.9)
+    assert cj.saturation == (0.0, 3.0) and cj.hue == (-0.1, 0.1)      # 1 - 2 clipped to 0
+    none = T.ColorJitter()
+    assert none.brightness is none.contrast is none.saturation is none.hue is None
+    assert T.ColorJitter(brightness=(1, 1), hue=(0, 0)).brightness is None
+    with pytest.raises(ValueError, match="ColorJitter: if brightness is a single number, it "
+                                         "must be non-negative, got -1"):
+        T.ColorJitter(brightness=-1)
+    with pytest.raises(ValueError, match=r"hue values should be between \(-0.5, 0.5\)"):
+        T.ColorJitter(hue=0.6)
+    with pytest.raises(ValueError, match=r"contrast values.*got \[0.9, 0.2\]"):
+        T.ColorJitter(contrast=(0.9, 0.2))
+    with pytest.raises(TypeError, match=r"saturation should be a single number or a "
+                                        r"sequence \(min, max\), got 'x'"):
+        T.ColorJitter(saturation="x")
+    x = zeroin.tensor(_rgb())
+    assert T.ColorJitter()(x) is x
+
+
+def test_color_jitter_draws_order_and_factors_as_torchvision():
+    from zeroin.vision.transforms import functional as F
+    x = zeroin.tensor(_rgb(2))
+    cj = T.ColorJitter(brightness=(1.5, 2.5), contrast=(0.3, 0.6), saturation=0.4, hue=0.2)
+    zeroin.manual_seed(4)
+    outs = [cj(x).data for _ in range(12)]
+    g = np.random.Generator(np.random.PCG64(4))
+    fns = [F.adjust_brightness, F.adjust_contrast, F.adjust_saturation, F.adjust_hue]
+    orders = set()
+    for out in outs:
+        order = g.permutation(4)
+        factors = [g.uniform(1.5, 2.5), g.uniform(0.3, 0.6), g.uniform(0.6, 1.4),
+                   g.uniform(-0.2, 0.2)]
+        want = x
+        for k in order:
+            want = fns[k](want, factors[k])
+        np.testing.assert_allclose(out, want.data, atol=1e-12)
+        orders.add(tuple(order))
+    assert len(orders) > 6
+    # the order matters: brightness x2 clamps, so contrast before or after differ
+    both = T.ColorJitter(brightness=(2, 2), contrast=(0.5, 0.5))
+    a = F.adjust_contrast(F.adjust_brightness(x, 2), 0.5).data
+    b = F.adjust_brightness(F.adjust_contrast(x, 0.5), 2).data
+    assert np.abs(a - b).max() > 0.1
+    zeroin.manual_seed(0)
+    outs = [both(x).data for _ in range(20)]
+    seen = {0 if np.allclose(o, a) else 1 if np.allclose(o, b) else 2 for o in outs}
+    assert seen == {0, 1}

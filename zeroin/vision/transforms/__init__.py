@@ -14,7 +14,9 @@ reads) and gives back the same kind. Random transforms draw from zeroin's genera
 """
 from __future__ import annotations
 
+import math
 import numbers
+import warnings
 
 import numpy as np
 
@@ -26,7 +28,8 @@ from .functional import (_PAD_MODES, InterpolationMode, _back, _chw, _crop, _fli
 
 __all__ = ["Compose", "ToTensor", "Normalize", "Lambda", "RandomHorizontalFlip",
            "RandomVerticalFlip", "RandomCrop", "CenterCrop", "Resize", "Grayscale",
-           "ConvertImageDtype", "InterpolationMode", "functional"]
+           "ConvertImageDtype", "InterpolationMode", "functional", "RandomResizedCrop",
+           "ColorJitter"]
 
 
 class Compose:
@@ -309,3 +312,123 @@ class ConvertImageDtype:
 
     def __repr__(self):
         return f"ConvertImageDtype({self.dtype})"
+
+
+def _min_max(value, op, name):
+    """A (min, max) pair of numbers, as torchvision's scale and ratio."""
+    if not (isinstance(value, (tuple, list)) and len(value) == 2
+            and all(isinstance(v, numbers.Real) for v in value)):
+        raise TypeError(f"{op}: {name} should be a sequence (min, max) of two numbers, got "
+                        f"{value!r}")
+    if value[0] > value[1]:
+        warnings.warn(f"{op}: {name} {value!r} should be of kind (min, max)", stacklevel=3)
+    return float(value[0]), float(value[1])
+
+
+class RandomResizedCrop:
+    """A random part of the image, of ``scale`` times its area and aspect ratio (w / h) in
+    ``ratio``, resized to ``size``: torchvision's sampling (10 tries, then the central crop
+    that keeps the ratio in range)."""
+
+    def __init__(self, size, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0),
+                 interpolation=InterpolationMode.BILINEAR, antialias=True):
+        self.size = _pair(size, "RandomResizedCrop")
+        self.scale = _min_max(scale, "RandomResizedCrop", "scale")
+        self.ratio = _min_max(ratio, "RandomResizedCrop", "ratio")
+        if self.scale[0] < 0 or min(self.ratio) <= 0:
+            raise ValueError(f"RandomResizedCrop: scale must be >= 0 and ratio > 0, got "
+                             f"scale={scale!r}, ratio={ratio!r}")
+        self.interpolation, self.antialias = _mode(interpolation), antialias
+
+    @staticmethod
+    def get_params(img, scale, ratio):
+        """(top, left, height, width) of a random crop, as torchvision draws it."""
+        height, width = _size(img, _kind(img, "RandomResizedCrop"))
+        area, rng = height * width, get_rng()
+        log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+        for _ in range(10):
+            target_area = area * float(rng.uniform(scale[0], scale[1]))
+            aspect_ratio = math.exp(float(rng.uniform(log_ratio[0], log_ratio[1])))
+            w = int(round(math.sqrt(target_area * aspect_ratio)))
+            h = int(round(math.sqrt(target_area / aspect_ratio)))
+            if 0 < w <= width and 0 < h <= height:
+                i = int(rng.integers(0, height - h + 1))
+                j = int(rng.integers(0, width - w + 1))
+                return i, j, h, w
+        in_ratio = float(width) / float(height)        # the central crop
+        if in_ratio < min(ratio):
+            w, h = width, int(round(width / min(ratio)))
+        elif in_ratio > max(ratio):
+            h, w = height, int(round(height * max(ratio)))
+        else:
+            h, w = height, width
+        return (height - h) // 2, (width - w) // 2, h, w
+
+    def __call__(self, img):
+        i, j, h, w = self.get_params(img, self.scale, self.ratio)
+        return functional.resized_crop(img, i, j, h, w, self.size, self.interpolation,
+                                       antialias=self.antialias)
+
+    def __repr__(self):
+        return (f"RandomResizedCrop(size={self.size}, scale={self.scale}, ratio={self.ratio}, "
+                f"interpolation={self.interpolation.value}, antialias={self.antialias})")
+
+
+def _jitter(value, name, center=1.0, bound=(0.0, math.inf), clip_first_on_zero=True):
+    """torchvision's ColorJitter argument: v -> (center - v, center + v), or (min, max);
+    None when it changes nothing."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(f"ColorJitter: if {name} is a single number, it must be "
+                             f"non-negative, got {value!r}")
+        value = [center - float(value), center + float(value)]
+        if clip_first_on_zero:
+            value[0] = max(value[0], 0.0)
+    elif isinstance(value, (tuple, list)) and len(value) == 2:
+        value = [float(value[0]), float(value[1])]
+    else:
+        raise TypeError(f"ColorJitter: {name} should be a single number or a sequence "
+                        f"(min, max), got {value!r}")
+    if not bound[0] <= value[0] <= value[1] <= bound[1]:
+        raise ValueError(f"ColorJitter: {name} values should be between {bound} and of the "
+                         f"form (min, max), got {value}")
+    return None if value[0] == value[1] == center else tuple(value)
+
+
+class ColorJitter:
+    """Random brightness, contrast, saturation and hue changes, applied in a random order.
+
+    Each argument is a number v (factor drawn from [max(0, 1 - v), 1 + v]; hue: [-v, v],
+    v <= 0.5) or a range (min, max). As torchvision's tensor formulas (``functional``'s
+    ``adjust_*``); PIL images go through Pillow's ImageEnhance, as torchvision.
+    """
+
+    def __init__(self, brightness=0, contrast=0, saturation=0, hue=0):
+        self.brightness = _jitter(brightness, "brightness")
+        self.contrast = _jitter(contrast, "contrast")
+        self.saturation = _jitter(saturation, "saturation")
+        self.hue = _jitter(hue, "hue", center=0.0, bound=(-0.5, 0.5),
+                           clip_first_on_zero=False)
+
+    @staticmethod
+    def get_params(brightness, contrast, saturation, hue):
+        """(order of the four adjustments as a tensor, then each factor or None)."""
+        rng = get_rng()
+        fn_idx = Tensor(rng.permutation(4))
+        b, c, s, h = (None if r is None else float(rng.uniform(r[0], r[1]))
+                      for r in (brightness, contrast, saturation, hue))
+        return fn_idx, b, c, s, h
+
+    def __call__(self, img):
+        fn_idx, *factors = self.get_params(self.brightness, self.contrast, self.saturation,
+                                           self.hue)
+        fns = (functional.adjust_brightness, functional.adjust_contrast,
+               functional.adjust_saturation, functional.adjust_hue)
+        for k in np.asarray(fn_idx.data).tolist():
+            if factors[k] is not None:
+                img = fns[k](img, factors[k])
+        return img
+
+    def __repr__(self):
+        return (f"ColorJitter(brightness={self.brightness}, contrast={self.contrast}, "
+                f"saturation={self.saturation}, hue={self.hue})")

@@ -16,7 +16,8 @@ import numpy as np
 
 from ..._tensor import Tensor
 
-__all__ = ["InterpolationMode", "resize"]
+__all__ = ["InterpolationMode", "resize", "crop", "resized_crop", "adjust_brightness",
+           "adjust_contrast", "adjust_saturation", "adjust_hue"]
 
 
 class InterpolationMode(enum.Enum):
@@ -197,3 +198,143 @@ def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size=None, a
                InterpolationMode.BILINEAR: Image.Resampling.BILINEAR}
         return img.resize((out[1], out[0]), pil[mode])
     return _back(_resize_array(_chw(img, kind), out, mode), kind)
+
+
+def crop(img, top, left, height, width):
+    """The ``height`` x ``width`` part whose top-left corner is (``top``, ``left``)."""
+    kind = _kind(img, "crop")
+    return _crop(img, kind, int(top), int(left), int(height), int(width))
+
+
+def resized_crop(img, top, left, height, width, size,
+                 interpolation=InterpolationMode.BILINEAR, antialias=True):
+    """``crop`` then ``resize`` to ``size``, as ``RandomResizedCrop`` does."""
+    return resize(crop(img, top, left, height, width), size, interpolation,
+                  antialias=antialias)
+
+
+# ---- colour: torchvision's tensor formulas (PIL images go through Pillow, as there) ------
+
+def _color_op(img, op, fn):
+    """Apply ``fn`` to the pixels of a tensor or NumPy image as a (..., C, H, W) array of
+    1 or 3 channels (an (H, W) image is one channel); the result is of the same kind."""
+    kind = _kind(img, op)
+    arr = _chw(img, kind)
+    flat = arr.ndim == 2
+    arr = arr[None] if flat else arr
+    if arr.shape[-3] not in (1, 3):
+        raise ValueError(f"{op}: expected an image of 1 or 3 channels (dim -3 of a tensor, "
+                         f"the last axis of a NumPy image), got shape {tuple(img.shape)}")
+    out = fn(arr)
+    return _back(out[0] if flat else out, kind)
+
+
+def _blend(img1, img2, ratio):
+    bound = _max_value(img1.dtype)
+    out = ratio * img1 + (1.0 - ratio) * img2
+    return np.clip(out, 0, bound).astype(img1.dtype)
+
+
+def _gray(arr):
+    """torchvision's luma, in the image's dtype (integers truncated), keeping dim -3."""
+    if arr.shape[-3] == 1:
+        return arr
+    r, g, b = arr[..., 0, :, :], arr[..., 1, :, :], arr[..., 2, :, :]
+    return (0.2989 * r + 0.587 * g + 0.114 * b).astype(arr.dtype)[..., None, :, :]
+
+
+def _factor(value, op, name):
+    if not isinstance(value, numbers.Real) or value < 0:
+        raise ValueError(f"{op}: {name} ({value!r}) must be a non-negative number")
+    return float(value)
+
+
+def adjust_brightness(img, brightness_factor):
+    """Pixels times ``brightness_factor`` (0: black, 1: the image), clamped to the dtype's
+    range (floats: [0, 1])."""
+    f = _factor(brightness_factor, "adjust_brightness", "brightness_factor")
+    if _is_pil(img):
+        from PIL import ImageEnhance
+        return ImageEnhance.Brightness(img).enhance(f)
+    return _color_op(img, "adjust_brightness", lambda a: _blend(a, np.zeros_like(a), f))
+
+
+def adjust_contrast(img, contrast_factor):
+    """Blend with the mean of the grayscale image (0: flat gray, 1: the image)."""
+    f = _factor(contrast_factor, "adjust_contrast", "contrast_factor")
+    if _is_pil(img):
+        from PIL import ImageEnhance
+        return ImageEnhance.Contrast(img).enhance(f)
+
+    def fn(a):
+        dtype = a.dtype if a.dtype.kind == "f" else np.dtype(np.float32)
+        mean = _gray(a).astype(dtype).mean(axis=(-3, -2, -1), keepdims=True, dtype=dtype)
+        return _blend(a, mean, f)
+    return _color_op(img, "adjust_contrast", fn)
+
+
+def adjust_saturation(img, saturation_factor):
+    """Blend with the grayscale image (0: gray, 1: the image); 1 channel is left as it is."""
+    f = _factor(saturation_factor, "adjust_saturation", "saturation_factor")
+    if _is_pil(img):
+        from PIL import ImageEnhance
+        return ImageEnhance.Color(img).enhance(f)
+    return _color_op(img, "adjust_saturation",
+                     lambda a: a if a.shape[-3] == 1 else _blend(a, _gray(a), f))
+
+
+def _rgb2hsv(img):
+    r, g, b = img[..., 0, :, :], img[..., 1, :, :], img[..., 2, :, :]
+    maxc, minc = img.max(axis=-3), img.min(axis=-3)
+    eqc = maxc == minc
+    cr = maxc - minc
+    s = cr / np.where(eqc, 1, maxc)
+    crd = np.where(eqc, 1, cr)
+    rc, gc, bc = (maxc - r) / crd, (maxc - g) / crd, (maxc - b) / crd
+    h = ((maxc == r) * (bc - gc) + ((maxc == g) & (maxc != r)) * (2.0 + rc - bc)
+         + ((maxc != g) & (maxc != r)) * (4.0 + gc - rc))
+    h = np.fmod(h / 6.0 + 1.0, 1.0)
+    return h.astype(img.dtype), s, maxc
+
+
+def _hsv2rgb(h, s, v):
+    i = np.floor(h * 6.0)
+    f = h * 6.0 - i
+    i = i.astype(np.int64) % 6
+    p = np.clip(v * (1.0 - s), 0.0, 1.0)
+    q = np.clip(v * (1.0 - s * f), 0.0, 1.0)
+    t = np.clip(v * (1.0 - s * (1.0 - f)), 0.0, 1.0)
+    table = [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)]
+    chans = [np.choose(i, [row[c] for row in table]) for c in range(3)]
+    return np.stack(chans, axis=-3)
+
+
+def adjust_hue(img, hue_factor):
+    """Shift the hue (in HSV, as a fraction of the circle) by ``hue_factor`` in
+    [-0.5, 0.5]; 1 channel is left as it is."""
+    if not isinstance(hue_factor, numbers.Real) or not -0.5 <= hue_factor <= 0.5:
+        raise ValueError(f"adjust_hue: hue_factor ({hue_factor!r}) must be in [-0.5, 0.5]")
+    if _is_pil(img):
+        return _pil_hue(img, float(hue_factor))
+
+    def fn(a):
+        if a.shape[-3] == 1:
+            return a
+        x = a if a.dtype.kind == "f" else a.astype(np.float32) / np.float32(_max_value(a.dtype))
+        h, s, v = _rgb2hsv(x)
+        out = _hsv2rgb(np.mod(h + hue_factor, 1.0).astype(x.dtype), s, v).astype(x.dtype)
+        if a.dtype.kind == "f":
+            return out
+        return (out * (_max_value(a.dtype) + 1.0 - 1e-3)).astype(a.dtype)
+    return _color_op(img, "adjust_hue", fn)
+
+
+def _pil_hue(img, hue_factor):
+    """torchvision's PIL path: shift Pillow's 8-bit hue channel, wrapping around."""
+    from PIL import Image
+    if img.mode in {"L", "1", "I", "F"}:
+        return img
+    h, s, v = img.convert("HSV").split()
+    np_h = np.array(h, dtype=np.uint8)
+    np_h += np.uint8(int(hue_factor * 255) % 256)
+    return Image.merge("HSV", (Image.fromarray(np_h), s, v)).convert(img.mode)
