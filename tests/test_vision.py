@@ -622,3 +622,299 @@ def test_color_jitter_draws_order_and_factors_as_torchvision():
     outs = [both(x).data for _ in range(20)]
     seen = {0 if np.allclose(o, a) else 1 if np.allclose(o, b) else 2 for o in outs}
     assert seen == {0, 1}
+
+
+# ---- ToPILImage, Pad ----------------------------------------------------------------------
+
+def test_to_pil_image_modes_and_scaling():
+    pytest.importorskip("PIL.Image")
+    x = _rgb(3, (3, 2, 4))
+    p = T.ToPILImage()(zeroin.tensor(x))
+    assert p.mode == "RGB" and p.size == (4, 2)
+    np.testing.assert_array_equal(np.asarray(p), (x * 255).astype(np.uint8).transpose(1, 2, 0))
+    assert np.asarray(T.ToPILImage()(zeroin.tensor([[[1.0, 0.999]]]))).tolist() == [[255, 254]]
+    g = T.ToPILImage()(zeroin.tensor(x[:1]))
+    assert g.mode == "L" and np.asarray(g).tolist() == (x[0] * 255).astype(np.uint8).tolist()
+    assert T.ToPILImage()(zeroin.tensor(x[0])).mode == "L"                  # (H, W)
+    assert T.ToPILImage()(zeroin.tensor(np.concatenate([x, x[:1]]))).mode == "RGBA"
+    f = T.ToPILImage(mode="F")(zeroin.tensor(x[:1].astype(np.float32)))
+    assert f.mode == "F" and np.asarray(f).tolist() == x[0].astype(np.float32).tolist()
+    a = _img(2, 3)
+    np.testing.assert_array_equal(np.asarray(T.ToPILImage()(a)), a)          # (H, W, C)
+    assert T.ToPILImage(mode="HSV")(a).mode == "HSV"
+    back = T.ToTensor()(T.ToPILImage()(T.ToTensor()(a)))                     # a round trip
+    np.testing.assert_array_equal(back.data, T.ToTensor()(a).data)
+
+
+def test_to_pil_image_errors():
+    pytest.importorskip("PIL.Image")
+    with pytest.raises(ValueError, match=r"to_pil_image: a float image must hold values in "
+                                         r"\[0, 1\].*\[-1, 1\].*clamp"):
+        T.ToPILImage()(zeroin.tensor([[[-1.0, 1.0]]]))
+    with pytest.raises(ValueError, match=r"incorrect mode 'RGB' for an image of 1 channel"):
+        T.ToPILImage(mode="RGB")(zeroin.tensor([[[0.5]]]))
+    with pytest.raises(ValueError, match=r"not have more than 4 channels.*5"):
+        T.ToPILImage()(zeroin.tensor(np.zeros((5, 2, 2))))
+    with pytest.raises(TypeError, match="to_pil_image: pic should be a tensor or a NumPy"):
+        T.ToPILImage()([[0.5]])
+
+
+def test_pad_matches_pytorch_pad():
+    torch = pytest.importorskip("torch")
+    x = _rgb(4, (2, 3, 4))
+    t = zeroin.tensor(x)
+    for padding, ltrb in ((1, (1, 1, 1, 1)), ((2, 1), (2, 1, 2, 1)), ((0, 1, 2, 2), (0, 1, 2, 2))):
+        for mode, tmode in (("constant", "constant"), ("edge", "replicate"),
+                            ("reflect", "reflect")):
+            got = T.Pad(padding, fill=0.5, padding_mode=mode)(t)
+            kw = {"value": 0.5} if mode == "constant" else {}
+            lrtb = (ltrb[0], ltrb[2], ltrb[1], ltrb[3])              # torch's order
+            want = torch.nn.functional.pad(torch.from_numpy(x)[None], lrtb, mode=tmode, **kw)
+            np.testing.assert_array_equal(got.data, want[0].numpy())
+    sym = T.Pad((1, 0), padding_mode="symmetric")(t).data        # the edge pixel repeated
+    np.testing.assert_array_equal(sym[..., 0], x[..., 0])
+    np.testing.assert_array_equal(sym[..., -1], x[..., -1])
+    a = _img(2, 3)
+    p = T.Pad((1, 2, 0, 0), fill=(9, 8, 7))(_pil(a))                # per-channel fill on PIL
+    assert p.size == (4, 4) and np.asarray(p)[0, 0].tolist() == [9, 8, 7]
+    np.testing.assert_array_equal(np.asarray(p)[2:, 1:], a)
+    np.testing.assert_array_equal(T.Pad(1, padding_mode="reflect")(a), np.pad(
+        a, ((1, 1), (1, 1), (0, 0)), mode="reflect"))
+
+
+def test_pad_errors():
+    t = zeroin.tensor(np.zeros((1, 2, 2)))
+    with pytest.raises(ValueError, match=r"pad: padding must be non-negative, got -1"):
+        T.Pad(-1)(t)
+    with pytest.raises(ValueError, match="Pad: padding_mode must be one of"):
+        T.Pad(1, padding_mode="wrap")
+    with pytest.raises(TypeError, match=r"pad: fill must be a number for a tensor.*\(1, 2\)"):
+        T.Pad(1, fill=(1, 2))(t)
+    with pytest.raises(ValueError, match="Pad: padding must be an int or a sequence"):
+        T.Pad((1, 2, 3))
+
+
+# ---- RandomApply, RandomChoice, RandomOrder -----------------------------------------------
+
+def test_random_apply_choice_order_draw_from_zeroins_generator():
+    add = [T.Lambda(lambda x, k=k: x * 10 + k) for k in range(3)]
+    zeroin.manual_seed(2)
+    applied = [T.RandomApply(add[:2], p=0.3)(0) for _ in range(40)]
+    g = np.random.Generator(np.random.PCG64(2))
+    assert applied == [0 if 0.3 < g.random() else 1 for _ in range(40)]  # (0*10+0)*10+1
+    assert 5 < applied.count(1) < 25
+    assert T.RandomApply(add, p=0.0)(5) == 5 and T.RandomApply(add, p=1.0)(0) == 12
+    zeroin.manual_seed(2)
+    chosen = [T.RandomChoice(add, p=[1, 0, 3])(0) for _ in range(40)]
+    g = np.random.Generator(np.random.PCG64(2))
+    assert chosen == [int(g.choice(3, p=[0.25, 0, 0.75])) for _ in range(40)]
+    assert set(chosen) == {0, 2}
+    zeroin.manual_seed(2)
+    orders = [T.RandomOrder(add)(0) for _ in range(30)]
+    g = np.random.Generator(np.random.PCG64(2))
+    for got in orders:
+        perm = g.permutation(3)                     # applied in this order: digits of got
+        assert got == (perm[0] * 10 + perm[1]) * 10 + perm[2]
+    assert len(set(orders)) == 6
+
+
+def test_random_apply_choice_order_errors():
+    with pytest.raises(TypeError, match="RandomApply: transforms should be a list"):
+        T.RandomApply(T.ToTensor())
+    with pytest.raises(ValueError, match=r"RandomApply: p should be a probability.*1.5"):
+        T.RandomApply([T.ToTensor()], p=1.5)
+    with pytest.raises(ValueError, match=r"one weight per transform \(2\), got \[1\]"):
+        T.RandomChoice([T.ToTensor(), T.ToTensor()], p=[1])
+    with pytest.raises(TypeError, match="RandomOrder: transforms should be a list"):
+        T.RandomOrder([1, 2])
+
+
+# ---- RandomRotation -----------------------------------------------------------------------
+
+def _torch_rotate(torch, x, angle, mode, fill, center=None):
+    """torchvision's tensor rotate (expand=False), written with torch ops: the inverse
+    affine matrix, the affine grid of pixel centres, grid_sample with a mask for fill."""
+    import math
+    c, h, w = x.shape
+    cx, cy = (0.0, 0.0) if center is None else (center[0] - w * 0.5, center[1] - h * 0.5)
+    rot = math.radians(-angle)
+    a, b, cc, d = math.cos(rot), -math.sin(rot), math.sin(rot), math.cos(rot)
+    m = [d, -b, 0.0, -cc, a, 0.0]
+    m[2] += m[0] * -cx + m[1] * -cy + cx
+    m[5] += m[3] * -cx + m[4] * -cy + cy
+    theta = torch.tensor(m, dtype=x.dtype).reshape(1, 2, 3)
+    base = torch.empty(1, h, w, 3, dtype=x.dtype)
+    base[..., 0].copy_(torch.linspace(-w * 0.5 + 0.5, w * 0.5 - 0.5, steps=w))
+    base[..., 1].copy_(torch.linspace(-h * 0.5 + 0.5, h * 0.5 - 0.5, steps=h).unsqueeze(-1))
+    base[..., 2].fill_(1)
+    scale = torch.tensor([0.5 * w, 0.5 * h], dtype=x.dtype)
+    grid = base.view(1, h * w, 3).bmm(theta.transpose(1, 2) / scale).view(1, h, w, 2)
+    img = torch.cat([x[None], torch.ones(1, 1, h, w, dtype=x.dtype)], 1)
+    out = torch.nn.functional.grid_sample(img, grid, mode=mode, padding_mode="zeros",
+                                          align_corners=False)
+    mask, out = out[:, -1:].expand(1, c, h, w), out[:, :-1]
+    fill_img = torch.tensor(fill, dtype=x.dtype).view(1, -1, 1, 1).expand_as(out)
+    if mode == "nearest":
+        out = torch.where(mask < 0.5, fill_img, out)
+    else:
+        out = out * mask + (1 - mask) * fill_img
+    return out[0].numpy()
+
+
+def test_rotate_by_hand():
+    from zeroin.vision.transforms import functional as F
+    a = np.arange(25.0).reshape(1, 5, 5)
+    t = zeroin.tensor(a)
+    np.testing.assert_array_equal(F.rotate(t, 90).data, np.rot90(a, 1, axes=(1, 2)))
+    np.testing.assert_array_equal(F.rotate(t, -90).data, np.rot90(a, -1, axes=(1, 2)))
+    np.testing.assert_array_equal(F.rotate(t, 180).data, a[:, ::-1, ::-1])
+    np.testing.assert_array_equal(F.rotate(t, 0).data, a)
+    r = F.rotate(t, 45, fill=-1).data[0]                        # the corners come from outside
+    assert r[0, 0] == r[0, 4] == r[4, 0] == r[4, 4] == -1 and r[2, 2] == 12
+    # about the top-left pixel's centre (x, y) = (0.5, 0.5): by 90 degrees, row 0 maps
+    # from column 0 of the image, from the bottom up, and the rest is outside
+    c = F.rotate(t, 90, center=[0.5, 0.5], fill=7).data[0]
+    assert c[0, 0] == 0 and c[0, 1:].tolist() == [5, 10, 15, 20] and c[1, 0] == 7
+
+
+def test_rotate_matches_torchvisions_algorithm_in_torch():
+    torch = pytest.importorskip("torch")
+    from zeroin.vision.transforms import functional as F
+    rng = np.random.default_rng(6)
+    for dtype, tol in ((np.float64, 1e-12), (np.float32, 1e-5)):
+        x = rng.random((3, 7, 10)).astype(dtype)
+        for angle in (17.3, -61.0, 133.7):
+            for mode in ("nearest", "bilinear"):
+                for center in (None, (2.0, 5.5)):
+                    got = F.rotate(zeroin.tensor(x), angle, mode, center=center,
+                                   fill=[0.1, 0.2, 0.3]).data
+                    want = _torch_rotate(torch, torch.from_numpy(x), angle, mode,
+                                         [0.1, 0.2, 0.3], center)
+                    assert got.dtype == dtype
+                    np.testing.assert_allclose(got, want, atol=tol)
+    u = (x * 255).astype(np.uint8)                     # integers: float32, then rounded
+    got = F.rotate(zeroin.tensor(u), 30.0, "bilinear", fill=[0, 0, 0]).data
+    want = _torch_rotate(torch, torch.from_numpy(u.astype(np.float32)), 30.0, "bilinear",
+                         [0.0] * 3)
+    assert got.dtype == np.uint8 and np.abs(got - np.round(want)).max() == 0
+
+
+def test_random_rotation_draws_the_angle_and_keeps_the_kind():
+    from zeroin.vision.transforms import functional as F
+    x = zeroin.tensor(_rgb(7, (3, 6, 6)))
+    rr = T.RandomRotation((10, 40), fill=0.5)
+    zeroin.manual_seed(8)
+    outs = [rr(x).data for _ in range(5)]
+    g = np.random.Generator(np.random.PCG64(8))
+    for out in outs:
+        np.testing.assert_array_equal(out, F.rotate(x, g.uniform(10, 40), fill=0.5).data)
+    assert T.RandomRotation(30).degrees == (-30.0, 30.0)
+    a = _img(5, 5)
+    np.testing.assert_array_equal(T.RandomRotation((90, 90))(a), np.rot90(a, 1))
+    p = T.RandomRotation((90, 90))(_pil(a))
+    np.testing.assert_array_equal(np.asarray(p), np.rot90(a, 1))
+    with pytest.raises(ValueError, match="RandomRotation: expand=True is not in zeroin"):
+        T.RandomRotation(10, expand=True)
+    with pytest.raises(ValueError, match=r"degrees is a single number, it must be "
+                                         r"non-negative, got -5"):
+        T.RandomRotation(-5)
+    with pytest.raises(ValueError, match=r"rotate: fill has 2 values but the image has 3"):
+        T.RandomRotation(5, fill=(1, 2))(x)
+
+
+# ---- RandomErasing ------------------------------------------------------------------------
+
+def test_random_erasing_follows_torchvisions_sampling():
+    x = _rgb(9, (3, 10, 12))
+    t = zeroin.tensor(x)
+    er = T.RandomErasing(p=0.7, value=(0.1, 0.2, 0.3))
+    zeroin.manual_seed(1)
+    outs = [er(t).data for _ in range(20)]
+    g = np.random.Generator(np.random.PCG64(1))
+    erased = 0
+    for out in outs:
+        want = x.copy()
+        if g.random() < 0.7:
+            for _ in range(10):
+                area = 120 * g.uniform(0.02, 0.33)
+                ar = np.exp(g.uniform(np.log(0.3), np.log(3.3)))
+                h, w = int(round(np.sqrt(area * ar))), int(round(np.sqrt(area / ar)))
+                if h < 10 and w < 12:
+                    i, j = int(g.integers(0, 10 - h + 1)), int(g.integers(0, 12 - w + 1))
+                    want[:, i:i + h, j:j + w] = np.array([0.1, 0.2, 0.3])[:, None, None]
+                    erased += 1
+                    break
+        np.testing.assert_array_equal(out, want)
+    assert 5 < erased < 20
+    assert t.data.tolist() == x.tolist()                       # not in place
+    zeroin.manual_seed(3)
+    r = T.RandomErasing(p=1.0, value="random", scale=(0.2, 0.3))(t).data
+    changed = r != x
+    assert changed.sum() >= 12 and abs(r[changed].std() - 1) < 0.5     # standard normal
+    assert T.RandomErasing(p=0.0)(t) is t
+    # an area that never fits leaves the image as it is
+    assert T.RandomErasing(p=1.0, scale=(1.0, 1.0), ratio=(1, 1))(t).data.tolist() == \
+        x.tolist()
+    inplace = zeroin.tensor(x.copy())
+    assert T.RandomErasing(p=1.0, inplace=True)(inplace) is inplace
+    assert (inplace.data == 0).any()
+
+
+def test_random_erasing_errors():
+    t = zeroin.tensor(np.zeros((3, 4, 4)))
+    with pytest.raises(ValueError, match=r"value has 2 numbers but the image of shape "
+                                         r"\(3, 4, 4\) has 3 channels"):
+        T.RandomErasing(p=1.0, value=(1, 2))(t)
+    with pytest.raises(TypeError, match=r"RandomErasing: expected a tensor image.*ndarray of "
+                                        r"shape \(4, 4, 3\); apply ToTensor"):
+        T.RandomErasing()(np.zeros((4, 4, 3)))
+    with pytest.raises(ValueError, match="a str value should be 'random', got 'noise'"):
+        T.RandomErasing(value="noise")
+    with pytest.raises(ValueError, match=r"scale should be between 0 and 1, got \(0.5, 2\)"):
+        T.RandomErasing(scale=(0.5, 2))
+
+
+# ---- GaussianBlur -------------------------------------------------------------------------
+
+def test_gaussian_blur_matches_torch_conv_with_reflect_padding():
+    torch = pytest.importorskip("torch")
+    from zeroin.vision.transforms import functional as F
+    x = _rgb(10, (3, 8, 9))
+    for ks, sigma in (((5, 3), (1.3, 0.6)), ((3, 3), (0.8, 0.8)), ((7, 1), (2.0, 1.0))):
+        got = F.gaussian_blur(zeroin.tensor(x), list(ks), list(sigma)).data
+
+        def k1(n, s):
+            v = np.exp(-0.5 * (np.linspace(-(n - 1) / 2, (n - 1) / 2, n) / s) ** 2)
+            return v / v.sum()
+        kern = torch.from_numpy(np.outer(k1(ks[1], sigma[1]), k1(ks[0], sigma[0])))
+        xp = torch.nn.functional.pad(torch.from_numpy(x)[None],
+                                     (ks[0] // 2, ks[0] // 2, ks[1] // 2, ks[1] // 2),
+                                     mode="reflect")
+        want = torch.nn.functional.conv2d(xp, kern.expand(3, 1, ks[1], ks[0]), groups=3)
+        np.testing.assert_allclose(got, want[0].numpy(), atol=1e-14)
+    u = _img(6, 7)
+    got = F.gaussian_blur(u, 3, 1.0)
+    want = F.gaussian_blur(u.astype(np.float64), 3, 1.0)
+    assert got.dtype == np.uint8 and np.abs(got - np.round(want)).max() == 0
+    # default sigma 0.15 k + 0.35
+    np.testing.assert_allclose(F.gaussian_blur(zeroin.tensor(x), 5).data,
+                               F.gaussian_blur(zeroin.tensor(x), 5, 1.1).data)
+
+
+def test_gaussian_blur_transform_draws_sigma_and_checks_arguments():
+    from zeroin.vision.transforms import functional as F
+    x = zeroin.tensor(_rgb(11))
+    zeroin.manual_seed(5)
+    out = T.GaussianBlur(3, (0.5, 1.5))(x).data
+    s = np.random.Generator(np.random.PCG64(5)).uniform(0.5, 1.5)
+    np.testing.assert_array_equal(out, F.gaussian_blur(x, 3, s).data)
+    assert np.abs(out - x.data).max() > 0.05 and abs(out.mean() - x.data.mean()) < 0.05
+    assert np.asarray(T.GaussianBlur(3)(_pil(_img()))).shape == (4, 5, 3)
+    with pytest.raises(ValueError, match=r"GaussianBlur: kernel_size values should be odd "
+                                         r"and positive, got \(3, 4\)"):
+        T.GaussianBlur((3, 4))
+    with pytest.raises(ValueError, match=r"sigma values should be positive and of the form "
+                                         r"\(min, max\), got \(2, 1\)"):
+        T.GaussianBlur(3, sigma=(2, 1))
+    with pytest.raises(ValueError, match="if sigma is a single number, it must be positive"):
+        T.GaussianBlur(3, sigma=0)

@@ -29,7 +29,8 @@ from .functional import (_PAD_MODES, InterpolationMode, _back, _chw, _crop, _fli
 __all__ = ["Compose", "ToTensor", "Normalize", "Lambda", "RandomHorizontalFlip",
            "RandomVerticalFlip", "RandomCrop", "CenterCrop", "Resize", "Grayscale",
            "ConvertImageDtype", "InterpolationMode", "functional", "RandomResizedCrop",
-           "ColorJitter"]
+           "ColorJitter", "ToPILImage", "Pad", "RandomApply", "RandomChoice", "RandomOrder",
+           "RandomRotation", "RandomErasing", "GaussianBlur"]
 
 
 class Compose:
@@ -432,3 +433,258 @@ class ColorJitter:
     def __repr__(self):
         return (f"ColorJitter(brightness={self.brightness}, contrast={self.contrast}, "
                 f"saturation={self.saturation}, hue={self.hue})")
+
+
+class ToPILImage:
+    """A tensor (C, H, W) or NumPy image (H, W, C) as a PIL image (``functional.
+    to_pil_image``): floats in [0, 1] times 255, truncated to uint8; 1 channel 'L',
+    3 'RGB', 4 'RGBA', or ``mode``."""
+
+    def __init__(self, mode=None):
+        self.mode = mode
+
+    def __call__(self, pic):
+        return functional.to_pil_image(pic, self.mode)
+
+    def __repr__(self):
+        return "ToPILImage()" if self.mode is None else f"ToPILImage(mode={self.mode})"
+
+
+class Pad:
+    """Pad the borders by ``padding`` (int, (left/right, top/bottom) or (left, top, right,
+    bottom)) with ``fill`` (constant) or as ``padding_mode`` (edge, reflect, symmetric)."""
+
+    def __init__(self, padding, fill=0, padding_mode="constant"):
+        _ltrb(padding, "Pad")
+        if not isinstance(fill, (numbers.Real, tuple, list)):
+            raise TypeError(f"Pad: fill must be a number or a tuple, got {fill!r}")
+        if padding_mode not in _PAD_MODES:
+            raise ValueError(f"Pad: padding_mode must be one of {_PAD_MODES}, got "
+                             f"{padding_mode!r}")
+        self.padding, self.fill, self.padding_mode = padding, fill, padding_mode
+
+    def __call__(self, img):
+        return functional.pad(img, self.padding, self.fill, self.padding_mode)
+
+    def __repr__(self):
+        return (f"Pad(padding={self.padding}, fill={self.fill}, "
+                f"padding_mode={self.padding_mode})")
+
+
+def _transform_list(transforms, op):
+    if not isinstance(transforms, (list, tuple)) or not all(callable(t) for t in transforms):
+        raise TypeError(f"{op}: transforms should be a list or tuple of transforms "
+                        f"(callables), got {transforms!r}")
+    return list(transforms)
+
+
+class RandomApply(Compose):
+    """Apply the ``transforms`` (in order) with probability ``p``, or none of them."""
+
+    def __init__(self, transforms, p=0.5):
+        super().__init__(_transform_list(transforms, "RandomApply"))
+        if not 0 <= p <= 1:
+            raise ValueError(f"RandomApply: p should be a probability in [0, 1], got {p!r}")
+        self.p = p
+
+    def __call__(self, img):
+        if self.p < get_rng().random():
+            return img
+        return super().__call__(img)
+
+    def __repr__(self):
+        return "\n".join([f"RandomApply(p={self.p}"] +
+                         [f"    {t}" for t in self.transforms] + [")"])
+
+
+class RandomChoice:
+    """Apply one of the ``transforms``, picked at random (with weights ``p``)."""
+
+    def __init__(self, transforms, p=None):
+        self.transforms = _transform_list(transforms, "RandomChoice")
+        if p is not None:
+            if not isinstance(p, (list, tuple)) or len(p) != len(self.transforms):
+                raise ValueError(f"RandomChoice: p should be a sequence of one weight per "
+                                 f"transform ({len(self.transforms)}), got {p!r}")
+            if min(p) < 0 or sum(p) <= 0:
+                raise ValueError(f"RandomChoice: the weights p should be non-negative with "
+                                 f"a positive sum, got {p!r}")
+        self.p = p
+
+    def __call__(self, img):
+        w = None if self.p is None else np.asarray(self.p, float) / sum(self.p)
+        return self.transforms[int(get_rng().choice(len(self.transforms), p=w))](img)
+
+    def __repr__(self):
+        return f"RandomChoice(transforms={self.transforms}, p={self.p})"
+
+
+class RandomOrder:
+    """Apply all the ``transforms`` in a random order."""
+
+    def __init__(self, transforms):
+        self.transforms = _transform_list(transforms, "RandomOrder")
+
+    def __call__(self, img):
+        for k in get_rng().permutation(len(self.transforms)):
+            img = self.transforms[k](img)
+        return img
+
+    def __repr__(self):
+        return f"RandomOrder(transforms={self.transforms})"
+
+
+def _degrees(degrees, op):
+    if isinstance(degrees, numbers.Real) and not isinstance(degrees, bool):
+        if degrees < 0:
+            raise ValueError(f"{op}: if degrees is a single number, it must be non-negative, "
+                             f"got {degrees!r}")
+        return -float(degrees), float(degrees)
+    if isinstance(degrees, (tuple, list)) and len(degrees) == 2:
+        return float(degrees[0]), float(degrees[1])
+    raise TypeError(f"{op}: degrees should be a number or a sequence (min, max), got "
+                    f"{degrees!r}")
+
+
+class RandomRotation:
+    """Rotate by an angle drawn from ``degrees`` (d: [-d, d], or (min, max)),
+    counter-clockwise, about the centre (or ``center``), nearest pixel by default; the
+    corners from outside are ``fill``. ``expand=True`` is not in zeroin."""
+
+    def __init__(self, degrees, interpolation=InterpolationMode.NEAREST, expand=False,
+                 center=None, fill=0):
+        self.degrees = _degrees(degrees, "RandomRotation")
+        if expand:
+            raise ValueError("RandomRotation: expand=True is not in zeroin; pass "
+                             "expand=False (pad the image first to keep the corners)")
+        if center is not None and not (isinstance(center, (tuple, list)) and len(center) == 2):
+            raise ValueError(f"RandomRotation: center should be a sequence (x, y), got "
+                             f"{center!r}")
+        if not isinstance(fill, (numbers.Real, tuple, list)):
+            raise TypeError(f"RandomRotation: fill should be a number or a sequence, got "
+                            f"{fill!r}")
+        self.interpolation, self.expand = _mode(interpolation), expand
+        self.center, self.fill = center, fill
+
+    @staticmethod
+    def get_params(degrees):
+        """An angle drawn uniformly from ``degrees`` (min, max)."""
+        return float(get_rng().uniform(float(degrees[0]), float(degrees[1])))
+
+    def __call__(self, img):
+        angle = self.get_params(self.degrees)
+        return functional.rotate(img, angle, self.interpolation, self.expand, self.center,
+                                 self.fill)
+
+    def __repr__(self):
+        return (f"RandomRotation(degrees={self.degrees}, interpolation="
+                f"{self.interpolation.value}, expand={self.expand}, fill={self.fill})")
+
+
+class RandomErasing:
+    """With probability ``p``, set a random rectangle of a tensor image (``scale`` of its
+    area, aspect ratio h / w in ``ratio``) to ``value``: a number, one per channel, or
+    'random' (standard normal pixels). torchvision's sampling: 10 tries, else unchanged."""
+
+    def __init__(self, p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0, inplace=False):
+        if not isinstance(value, (numbers.Real, str, tuple, list)):
+            raise TypeError(f"RandomErasing: value should be a number, 'random' or a "
+                            f"sequence, got {value!r}")
+        if isinstance(value, str) and value != "random":
+            raise ValueError(f"RandomErasing: a str value should be 'random', got {value!r}")
+        self.scale = _min_max(scale, "RandomErasing", "scale")
+        self.ratio = _min_max(ratio, "RandomErasing", "ratio")
+        if self.scale[0] < 0 or self.scale[1] > 1:
+            raise ValueError(f"RandomErasing: scale should be between 0 and 1, got {scale!r}")
+        if min(self.ratio) <= 0:
+            raise ValueError(f"RandomErasing: ratio should be positive, got {ratio!r}")
+        if not 0 <= p <= 1:
+            raise ValueError(f"RandomErasing: p should be a probability in [0, 1], got {p!r}")
+        self.p, self.value, self.inplace = p, value, inplace
+
+    @staticmethod
+    def get_params(img, scale, ratio, value=None):
+        """(top, left, height, width, the values to write): torchvision's draws; value None
+        draws standard normal values."""
+        c, img_h, img_w = img.shape[-3], img.shape[-2], img.shape[-1]
+        area, rng = img_h * img_w, get_rng()
+        log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+        for _ in range(10):
+            erase_area = area * float(rng.uniform(scale[0], scale[1]))
+            aspect_ratio = math.exp(float(rng.uniform(log_ratio[0], log_ratio[1])))
+            h = int(round(math.sqrt(erase_area * aspect_ratio)))
+            w = int(round(math.sqrt(erase_area / aspect_ratio)))
+            if not (h < img_h and w < img_w):
+                continue
+            if value is None:
+                v = Tensor(rng.standard_normal((c, h, w)).astype(img.dtype))
+            else:
+                v = Tensor(np.asarray(value, img.dtype)[:, None, None])
+            i = int(rng.integers(0, img_h - h + 1))
+            j = int(rng.integers(0, img_w - w + 1))
+            return i, j, h, w, v
+        return 0, 0, img_h, img_w, img
+
+    def __call__(self, img):
+        if not isinstance(img, Tensor) or img.ndim < 3:
+            raise TypeError(f"RandomErasing: expected a tensor image (..., C, H, W), got "
+                            f"{type(img).__name__}{_shape_of(img)}; apply ToTensor() first")
+        if get_rng().random() >= self.p:
+            return img
+        value = self.value
+        if isinstance(value, numbers.Real):
+            value = [float(value)]
+        elif isinstance(value, str):
+            value = None
+        else:
+            value = [float(v) for v in value]
+        if value is not None and len(value) not in (1, img.shape[-3]):
+            raise ValueError(f"RandomErasing: value has {len(value)} numbers but the image "
+                             f"of shape {tuple(img.shape)} has {img.shape[-3]} channels; "
+                             f"give one per channel or one for all")
+        i, j, h, w, v = self.get_params(img, self.scale, self.ratio, value)
+        return functional.erase(img, i, j, h, w, v, self.inplace)
+
+    def __repr__(self):
+        return (f"RandomErasing(p={self.p}, scale={self.scale}, ratio={self.ratio}, "
+                f"value={self.value}, inplace={self.inplace})")
+
+
+def _shape_of(img):
+    return f" of shape {tuple(img.shape)}" if hasattr(img, "shape") else ""
+
+
+class GaussianBlur:
+    """Blur with a Gaussian kernel of ``kernel_size`` (odd; int or (kx, ky)) and a sigma
+    drawn from ``sigma`` (a number, or (min, max)), reflecting at the borders."""
+
+    def __init__(self, kernel_size, sigma=(0.1, 2.0)):
+        self.kernel_size = _pair(kernel_size, "GaussianBlur", "kernel_size")
+        if any(k % 2 == 0 for k in self.kernel_size):
+            raise ValueError(f"GaussianBlur: kernel_size values should be odd and positive, "
+                             f"got {kernel_size!r}")
+        if isinstance(sigma, numbers.Real) and not isinstance(sigma, bool):
+            if sigma <= 0:
+                raise ValueError(f"GaussianBlur: if sigma is a single number, it must be "
+                                 f"positive, got {sigma!r}")
+            sigma = (float(sigma), float(sigma))
+        elif isinstance(sigma, (tuple, list)) and len(sigma) == 2:
+            if not 0.0 < sigma[0] <= sigma[1]:
+                raise ValueError(f"GaussianBlur: sigma values should be positive and of the "
+                                 f"form (min, max), got {sigma!r}")
+        else:
+            raise ValueError(f"GaussianBlur: sigma should be a single number or a sequence "
+                             f"(min, max), got {sigma!r}")
+        self.sigma = (float(sigma[0]), float(sigma[1]))
+
+    @staticmethod
+    def get_params(sigma_min, sigma_max):
+        """A sigma drawn uniformly from [sigma_min, sigma_max]."""
+        return float(get_rng().uniform(sigma_min, sigma_max))
+
+    def __call__(self, img):
+        sigma = self.get_params(self.sigma[0], self.sigma[1])
+        return functional.gaussian_blur(img, self.kernel_size, [sigma, sigma])
+
+    def __repr__(self):
+        return f"GaussianBlur(kernel_size={self.kernel_size}, sigma={self.sigma})"

@@ -9,6 +9,7 @@ image, a tensor ``(..., C, H, W)`` or a NumPy image ``(H, W)`` / ``(H, W, C)``.
 from __future__ import annotations
 
 import enum
+import math
 import numbers
 import sys
 
@@ -17,7 +18,8 @@ import numpy as np
 from ..._tensor import Tensor
 
 __all__ = ["InterpolationMode", "resize", "crop", "resized_crop", "adjust_brightness",
-           "adjust_contrast", "adjust_saturation", "adjust_hue"]
+           "adjust_contrast", "adjust_saturation", "adjust_hue", "to_pil_image", "pad",
+           "rotate", "erase", "gaussian_blur"]
 
 
 class InterpolationMode(enum.Enum):
@@ -338,3 +340,222 @@ def _pil_hue(img, hue_factor):
     np_h = np.array(h, dtype=np.uint8)
     np_h += np.uint8(int(hue_factor * 255) % 256)
     return Image.merge("HSV", (Image.fromarray(np_h), s, v)).convert(img.mode)
+
+
+# ---- conversion, padding, rotation, erasing, blur ------------------------------------------
+
+_MODES = {1: {np.dtype(np.uint8): "L", np.dtype(np.int16): "I;16", np.dtype(np.int32): "I",
+              np.dtype(np.float32): "F"}, 2: "LA", 3: "RGB", 4: "RGBA"}
+_OTHER_MODES = {3: ("RGB", "YCbCr", "HSV"), 4: ("RGBA", "CMYK", "RGBX")}
+
+
+def to_pil_image(pic, mode=None):
+    """A tensor (C, H, W) or NumPy image (H, W, C) as a PIL image, as torchvision: floats
+    are multiplied by 255 and truncated to uint8 (unless ``mode='F'``); the mode follows the
+    channels: 1 'L', 3 'RGB', 4 'RGBA' (or ``mode``)."""
+    if isinstance(pic, Tensor):
+        if pic.ndim not in (2, 3):
+            raise ValueError(f"to_pil_image: pic should be 2 or 3 dimensional (C, H, W), got "
+                             f"shape {tuple(pic.shape)}")
+        arr = np.asarray(pic.data)
+        arr = np.moveaxis(arr[None] if arr.ndim == 2 else arr, 0, -1)
+    elif isinstance(pic, np.ndarray):
+        if pic.ndim not in (2, 3):
+            raise ValueError(f"to_pil_image: pic should be 2 or 3 dimensional (H, W, C), got "
+                             f"shape {pic.shape}")
+        arr = pic[..., None] if pic.ndim == 2 else pic
+    else:
+        raise TypeError(f"to_pil_image: pic should be a tensor or a NumPy array, got "
+                        f"{type(pic).__name__}")
+    if arr.shape[-1] > 4:
+        raise ValueError(f"to_pil_image: pic should not have more than 4 channels, got "
+                         f"{arr.shape[-1]} (shape {arr.shape} as (H, W, C))")
+    if arr.dtype.kind == "f" and mode != "F":
+        scaled = arr * 255
+        if scaled.size and not (scaled.min() > -1 and scaled.max() < 256):
+            raise ValueError(f"to_pil_image: a float image must hold values in [0, 1] (it is "
+                             f"multiplied by 255 and stored as uint8), got values in "
+                             f"[{arr.min():.4g}, {arr.max():.4g}]; clamp(0, 1) first or "
+                             f"undo Normalize")
+        arr = scaled.astype(np.uint8)
+    return _pil_from(arr, mode)
+
+
+def _pil_from(arr, mode):
+    from PIL import Image
+    c = arr.shape[-1]
+    expected = _MODES[c] if c > 1 else _MODES[1].get(arr.dtype)
+    if c == 1 and mode == "F":
+        arr, expected = arr.astype(np.float32), "F"
+    if expected is None:
+        raise TypeError(f"to_pil_image: input type {arr.dtype} is not supported for one "
+                        f"channel (uint8, int16, int32 or float32 are)")
+    if mode is not None and mode != expected and mode not in _OTHER_MODES.get(c, ()):
+        raise ValueError(f"to_pil_image: incorrect mode {mode!r} for an image of {c} "
+                         f"channel(s) of {arr.dtype}; it should be {expected!r}")
+    if c > 1 and arr.dtype != np.uint8:
+        raise TypeError(f"to_pil_image: {c} channels must be uint8 (or float), got "
+                        f"{arr.dtype}")
+    arr = np.ascontiguousarray(arr[..., 0] if c == 1 else arr)
+    size = (arr.shape[1], arr.shape[0])
+    if expected == "I;16":                      # torchvision: the int16 bits, as I;16
+        return Image.frombytes("I;16", size, arr.astype("<i2").tobytes())
+    if mode is None or mode == expected:
+        return Image.fromarray(arr)
+    return Image.frombytes(mode, size, arr.tobytes())
+
+
+def pad(img, padding, fill=0, padding_mode="constant"):
+    """Pad the borders: ``padding`` an int, (left/right, top/bottom) or (left, top, right,
+    bottom); ``padding_mode`` constant (with ``fill``), edge, reflect or symmetric."""
+    kind, ltrb = _kind(img, "pad"), _ltrb(padding, "pad")
+    if min(ltrb) < 0:
+        raise ValueError(f"pad: padding must be non-negative, got {padding!r}; use crop for "
+                         f"a smaller image")
+    if padding_mode not in _PAD_MODES:
+        raise ValueError(f"pad: padding_mode must be one of {_PAD_MODES}, got "
+                         f"{padding_mode!r}")
+    if kind == "pil" and padding_mode == "constant":
+        from PIL import ImageOps
+        return ImageOps.expand(img, border=ltrb, fill=_pil_fill(fill, img))
+    if not isinstance(fill, numbers.Real):
+        raise TypeError(f"pad: fill must be a number for a tensor or NumPy image, got "
+                        f"{fill!r} (a tuple per channel is for PIL images)")
+    return _pad(img, kind, ltrb, fill, padding_mode)
+
+
+def _pil_fill(fill, img):
+    fill = 0 if fill is None else fill
+    bands = len(img.getbands())
+    if isinstance(fill, numbers.Real) and bands > 1:
+        return tuple([int(fill) if img.mode != "F" else fill] * bands)
+    return tuple(fill) if isinstance(fill, (tuple, list)) else fill
+
+
+def _rotation_matrix(angle, center):
+    """torchvision's inverse affine matrix of a rotation by ``angle`` degrees (counter-
+    clockwise) about ``center`` (pixel offsets from the image centre)."""
+    rot = math.radians(-angle)
+    cx, cy = center
+    m = [math.cos(rot), math.sin(rot), 0.0, -math.sin(rot), math.cos(rot), 0.0]
+    m[2] += m[0] * -cx + m[1] * -cy + cx
+    m[5] += m[3] * -cx + m[4] * -cy + cy
+    return m
+
+
+def _grid_sample(x, gx, gy, mode):
+    """PyTorch's grid_sample of (..., C, H, W) at normalised points (gx, gy) of shape
+    (oh, ow) (align_corners=False, zero padding), and the in-image weight (the mask)."""
+    h, w = x.shape[-2:]
+    ix, iy = ((gx + 1) * w - 1) / 2, ((gy + 1) * h - 1) / 2
+    if mode is InterpolationMode.NEAREST:
+        ix, iy = np.rint(ix).astype(np.int64), np.rint(iy).astype(np.int64)
+        inside = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
+        out = x[..., np.clip(iy, 0, h - 1), np.clip(ix, 0, w - 1)] * inside
+        return out, inside.astype(x.dtype)
+    x0, y0 = np.floor(ix).astype(np.int64), np.floor(iy).astype(np.int64)
+    out, mask = 0, 0
+    for dy in (0, 1):
+        for dx in (0, 1):
+            xs, ys = x0 + dx, y0 + dy
+            wgt = (1 - np.abs(ix - xs)) * (1 - np.abs(iy - ys))
+            wgt = wgt * ((xs >= 0) & (xs < w) & (ys >= 0) & (ys < h))
+            out = out + x[..., np.clip(ys, 0, h - 1), np.clip(xs, 0, w - 1)] * wgt
+            mask = mask + wgt
+    return out, mask
+
+
+def _rotate_array(arr, angle, mode, center, fill):
+    """torchvision's tensor rotate (expand=False): an affine grid, then grid_sample."""
+    h, w = arr.shape[-2:]
+    dtype = arr.dtype if arr.dtype.kind == "f" else np.dtype(np.float32)
+    theta = np.array(_rotation_matrix(angle, center), dtype).reshape(2, 3)
+    xs = np.linspace(-w * 0.5 + 0.5, w * 0.5 - 0.5, w).astype(dtype)
+    ys = np.linspace(-h * 0.5 + 0.5, h * 0.5 - 0.5, h).astype(dtype)
+    base = np.stack(np.broadcast_arrays(xs[None, :], ys[:, None], np.ones((), dtype)), -1)
+    grid = base @ (theta.T / np.array([0.5 * w, 0.5 * h], dtype))
+    out, mask = _grid_sample(arr.astype(dtype, copy=False), grid[..., 0], grid[..., 1], mode)
+    if fill is not None:
+        fv = np.asarray(fill, dtype).reshape(-1, 1, 1)
+        if mode is InterpolationMode.NEAREST:
+            out = np.where(mask < 0.5, fv, out)
+        else:
+            out = out * mask + (1.0 - mask) * fv
+    if arr.dtype.kind != "f":
+        out = np.round(out)
+    return out.astype(arr.dtype)
+
+
+def rotate(img, angle, interpolation=InterpolationMode.NEAREST, expand=False, center=None,
+           fill=None):
+    """Rotate by ``angle`` degrees counter-clockwise about the centre (or ``center``, (x, y)
+    in pixels); pixels from outside the image are ``fill`` (per channel, or one number)."""
+    kind, mode = _kind(img, "rotate"), _mode(interpolation)
+    if expand:
+        raise ValueError("rotate: expand=True is not in zeroin; rotate with expand=False "
+                         "(pad the image first to keep the corners)")
+    if kind == "pil":
+        from PIL import Image
+        pil = {InterpolationMode.NEAREST: Image.Resampling.NEAREST,
+               InterpolationMode.BILINEAR: Image.Resampling.BILINEAR}[mode]
+        return img.rotate(angle, pil, expand, center, fillcolor=_pil_fill(fill, img))
+    arr = _chw(img, kind)
+    flat = arr.ndim == 2
+    arr = arr[None] if flat else arr
+    h, w = arr.shape[-2:]
+    c = (0.0, 0.0) if center is None else (center[0] - w * 0.5, center[1] - h * 0.5)
+    if fill is not None:
+        fill = [float(fill)] if isinstance(fill, numbers.Real) else [float(v) for v in fill]
+        if len(fill) not in (1, arr.shape[-3]):
+            raise ValueError(f"rotate: fill has {len(fill)} values but the image has "
+                             f"{arr.shape[-3]} channels; give one per channel or one for all")
+    out = _rotate_array(arr, float(angle), mode, c, fill)
+    return _back(out[0] if flat else out, kind)
+
+
+def erase(img, i, j, h, w, v, inplace=False):
+    """The tensor with its part ``[..., i:i + h, j:j + w]`` set to ``v`` (broadcast)."""
+    if not isinstance(img, Tensor):
+        raise TypeError(f"erase: img should be a tensor (..., C, H, W), got "
+                        f"{type(img).__name__}; apply ToTensor() first")
+    v = np.asarray(v.data if isinstance(v, Tensor) else v)
+    arr = np.asarray(img.data) if inplace else np.array(img.data)
+    arr[..., i:i + h, j:j + w] = v
+    return img if inplace else Tensor(arr)
+
+
+def _gaussian_kernel1d(kernel_size, sigma, dtype):
+    half = (kernel_size - 1) * 0.5
+    x = np.linspace(-half, half, kernel_size).astype(dtype)
+    pdf = np.exp(-0.5 * (x / dtype.type(sigma)) ** 2)
+    return pdf / pdf.sum()
+
+
+def gaussian_blur(img, kernel_size, sigma=None):
+    """Blur with a Gaussian of ``kernel_size`` (kx, ky: odd, positive) and ``sigma``
+    (sx, sy; default ``0.15 k + 0.35``), reflecting at the borders."""
+    ks = _pair(kernel_size, "gaussian_blur", "kernel_size")
+    if any(k % 2 == 0 for k in ks):
+        raise ValueError(f"gaussian_blur: kernel_size should hold odd and positive numbers, "
+                         f"got {kernel_size!r}")
+    if sigma is None:
+        sigma = [k * 0.15 + 0.35 for k in ks]
+    sig = (float(sigma),) * 2 if isinstance(sigma, numbers.Real) else tuple(
+        float(s) for s in sigma) * (2 if len(sigma) == 1 else 1)
+    if len(sig) != 2 or min(sig) <= 0:
+        raise ValueError(f"gaussian_blur: sigma should be positive: a number or (sx, sy), "
+                         f"got {sigma!r}")
+    kind = _kind(img, "gaussian_blur")
+    arr = _chw(img, kind)
+    dtype = arr.dtype if arr.dtype.kind == "f" else np.dtype(np.float32)
+    x = arr.astype(dtype, copy=False)
+    (kx, ky), (wx, wy) = ks, (ks[0] // 2, ks[1] // 2)
+    width = [(0, 0)] * (x.ndim - 2) + [(wy, wy), (wx, wx)]
+    x = np.pad(x, width, mode="reflect")
+    h, w = arr.shape[-2:]
+    kern_x, kern_y = _gaussian_kernel1d(kx, sig[0], dtype), _gaussian_kernel1d(ky, sig[1], dtype)
+    x = sum(kern_x[k] * x[..., :, k:k + w] for k in range(kx))
+    x = sum(kern_y[k] * x[..., k:k + h, :] for k in range(ky))
+    if arr.dtype.kind != "f":
+        x = np.round(x)
+    return _back(x.astype(arr.dtype), kind)
