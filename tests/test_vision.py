@@ -245,32 +245,54 @@ def test_resize_by_hand_nearest_and_bilinear():
     near = T.Resize((1, 2), interpolation=T.InterpolationMode.NEAREST)(row)
     assert near.tolist() == [[0.0, 20.0]]                     # floor(i * 2)
     # bilinear, half-pixel centres: src = (i + 0.5) * 2 - 0.5 = 0.5, 2.5
-    assert T.Resize((1, 2))(row).tolist() == [[5.0, 25.0]]
+    assert T.Resize((1, 2), antialias=False)(row).tolist() == [[5.0, 25.0]]
+    # antialiased (torchvision's default): a triangle of half-width 2 (the factor) about
+    # the centres 1 and 3, w = 1 - |j + 0.5 - centre| / 2, normalised:
+    # pixels 0, 1, 2 weigh 0.75, 0.75, 0.25 -> 12.5 / 1.75; pixels 1, 2, 3 -> 40 / 1.75
+    np.testing.assert_allclose(T.Resize((1, 2))(row), [[12.5 / 1.75, 40 / 1.75]])
     # up 2 -> 4: src = (i + 0.5) / 2 - 0.5 = -0.25 (clamped to 0), 0.25, 0.75, 1.25
     up = T.Resize((1, 4), interpolation="bilinear")(np.array([[0.0, 10.0]]))
     assert up.tolist() == [[0.0, 2.5, 7.5, 10.0]]
     # uint8 results are rounded (half to even): [0, 5] up to 4 -> 0, 1.25, 3.75, 5
     u = T.Resize((1, 4))(np.array([[0, 5]], np.uint8))
     assert u.dtype == np.uint8 and u.tolist() == [[0, 1, 4, 5]]
+    d = T.Resize((1, 2))(np.array([[0, 10, 20, 30]], np.uint8))       # 7.14, 22.86
+    assert d.dtype == np.uint8 and d.tolist() == [[7, 23]]
 
 
 def test_resize_tensor_matches_pytorch_interpolate():
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
     rng = np.random.default_rng(0)
-    x = rng.random((2, 3, 7, 9)).astype(np.float32)
-    for hw in [(3, 4), (11, 5), (7, 13), (14, 18), (5, 9)]:
+    x64 = rng.random((2, 3, 37, 23))
+    sizes = [(3, 4), (11, 5), (7, 13), (36, 22), (74, 9), (5, 23), (19, 12), (50, 50)]
+    # float32: zeroin's is within 2e-7 of the float64 result, torch's float32 kernels
+    # within 2.1e-6 of it (they round more), hence 3e-6 between the two float32 results
+    for hw in sizes:
         for mode in ("nearest", "bilinear"):
-            got = T.Resize(hw, interpolation=mode)(zeroin.tensor(x))
-            kw = {} if mode == "nearest" else {"align_corners": False, "antialias": False}
-            want = F.interpolate(torch.from_numpy(x), size=hw, mode=mode, **kw).numpy()
-            assert got.dtype == np.float32 and got.shape == (2, 3) + hw
-            np.testing.assert_allclose(got.data, want, rtol=1e-6, atol=1e-6)
-    # README: torchvision's antialias=True changes only shrinking, not enlarging
-    up = T.Resize((11, 13))(zeroin.tensor(x)).data
-    smooth = F.interpolate(torch.from_numpy(x), size=(11, 13), mode="bilinear",
-                           antialias=True).numpy()
-    np.testing.assert_allclose(up, smooth, atol=1e-6)
+            for aa in (True, False):
+                kw = {} if mode == "nearest" else {"align_corners": False, "antialias": aa}
+                want = F.interpolate(torch.from_numpy(x64), size=hw, mode=mode, **kw).numpy()
+                want32 = F.interpolate(torch.from_numpy(x64.astype(np.float32)), size=hw,
+                                       mode=mode, **kw).numpy()
+                resize = T.Resize(hw, interpolation=mode, antialias=aa)
+                got, got32 = resize(zeroin.tensor(x64)), resize(zeroin.tensor(
+                    x64.astype(np.float32)))
+                assert got.dtype == np.float64 and got32.dtype == np.float32
+                assert got.shape == (2, 3) + hw
+                np.testing.assert_allclose(got.data, want, rtol=0, atol=1e-12)
+                if mode == "nearest":
+                    np.testing.assert_array_equal(got32.data, want32)
+                else:
+                    np.testing.assert_allclose(got32.data, want, rtol=0, atol=2e-7)
+                    np.testing.assert_allclose(got32.data, want32, rtol=0, atol=3e-6)
+    # antialiasing changes only shrinking, not enlarging
+    up, up_aa = (T.Resize((40, 30), antialias=aa)(zeroin.tensor(x64)).data
+                 for aa in (False, True))
+    np.testing.assert_allclose(up, up_aa, atol=1e-12)
+    down, down_aa = (T.Resize((9, 6), antialias=aa)(zeroin.tensor(x64)).data
+                     for aa in (False, True))
+    assert np.abs(down - down_aa).max() > 0.05 and down_aa.std() < down.std()
     # PyTorch's nearest index is floor(i * scale) in float32: 14 -> 46 and 26 -> 22 pick
     # other pixels than the same formula in float64 would
     for n_in, n_out in ((14, 46), (26, 22)):

@@ -1,5 +1,8 @@
-"""torchvision's image transforms: ``Compose``, ``ToTensor``, ``Normalize``, flips, crops,
-``Resize``, ``Grayscale``, ``ConvertImageDtype``, ``Lambda``.
+"""torchvision's image transforms: ``Compose``, ``ToTensor``, ``ToPILImage``, ``Normalize``,
+flips, crops (``RandomResizedCrop`` too), ``Resize``, ``Pad``, ``RandomRotation``,
+``ColorJitter``, ``GaussianBlur``, ``RandomErasing``, ``Grayscale``, ``ConvertImageDtype``,
+``Lambda``, ``RandomApply`` / ``RandomChoice`` / ``RandomOrder``; their pixel work is in
+``transforms.functional`` (``F.adjust_hue``, ``F.rotate``, ...).
 
 Each takes what torchvision's takes: a PIL image, or a tensor laid out ``(..., C, H, W)``;
 zeroin also takes a NumPy image ``(H, W)`` or ``(H, W, C)`` (the layout ``ToTensor``
@@ -229,7 +232,8 @@ class Resize:
     the aspect ratio, at most ``max_size``), as torchvision.
 
     PIL images go through Pillow's resize (what torchvision does); tensors and NumPy images
-    are interpolated as PyTorch's ``interpolate`` without antialiasing (README: differences).
+    are interpolated as PyTorch's ``interpolate``, bilinear with ``antialias`` (default True:
+    a triangle filter as wide as the shrinking factor, as torchvision and Pillow).
     """
 
     def __init__(self, size, interpolation=InterpolationMode.BILINEAR, max_size=None,

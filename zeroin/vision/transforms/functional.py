@@ -5,6 +5,8 @@ image, a tensor ``(..., C, H, W)`` or a NumPy image ``(H, W)`` / ``(H, W, C)``.
 >>> from zeroin.vision.transforms import functional as F
 >>> F.resize(zeroin.tensor([[[0.0, 10.0, 20.0, 30.0]]]), (1, 2), antialias=False).tolist()
 [[[5.0, 25.0]]]
+>>> F.adjust_brightness(zeroin.tensor([[[0.25, 0.75]]]), 2.0).tolist()
+[[[0.5, 1.0]]]
 """
 from __future__ import annotations
 
@@ -142,10 +144,30 @@ def _axis_weights(n_in, n_out, mode):
     return i0, np.minimum(i0 + 1, n_in - 1), src - i0
 
 
-def _resize_array(arr, out_hw, mode):
+def _aa_weights(n_in, n_out):
+    """The (n_out, n_in) weights of antialiased bilinear resizing along one axis (PyTorch's
+    interpolate(antialias=True), as Pillow): a triangle filter whose support grows with the
+    shrinking factor, normalised over the pixels it covers."""
+    scale = n_in / n_out
+    support, inv = (scale, 1.0 / scale) if scale >= 1.0 else (1.0, 1.0)
+    weights = np.zeros((n_out, n_in))
+    for i in range(n_out):
+        center = scale * (i + 0.5)
+        lo = max(int(center - support + 0.5), 0)
+        hi = min(int(center + support + 0.5), n_in)
+        w = np.maximum(1.0 - np.abs((np.arange(lo, hi) - center + 0.5) * inv), 0.0)
+        weights[i, lo:hi] = w / w.sum() if w.sum() != 0 else w
+    return weights
+
+
+def _resize_array(arr, out_hw, mode, antialias=False):
     """Resize the last two axes of ``arr`` to ``out_hw``."""
     x = arr.astype(np.float64) if arr.dtype.kind != "f" else arr
     for axis, n_out in ((-2, out_hw[0]), (-1, out_hw[1])):
+        if antialias and mode is InterpolationMode.BILINEAR:
+            w = _aa_weights(x.shape[axis], n_out).astype(x.dtype)
+            x = w @ x if axis == -2 else x @ w.T
+            continue
         i0, i1, lam = _axis_weights(x.shape[axis], n_out, mode)
         lam = lam.astype(x.dtype).reshape((-1, 1) if axis == -2 else (-1,))
         a, b = np.take(x, i0, axis=axis), np.take(x, i1, axis=axis)
@@ -199,7 +221,7 @@ def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size=None, a
         pil = {InterpolationMode.NEAREST: Image.Resampling.NEAREST,
                InterpolationMode.BILINEAR: Image.Resampling.BILINEAR}
         return img.resize((out[1], out[0]), pil[mode])
-    return _back(_resize_array(_chw(img, kind), out, mode), kind)
+    return _back(_resize_array(_chw(img, kind), out, mode, bool(antialias)), kind)
 
 
 def crop(img, top, left, height, width):
