@@ -753,11 +753,12 @@ def test_random_apply_choice_order_errors():
 
 # ---- RandomRotation -----------------------------------------------------------------------
 
-def _torch_rotate(torch, x, angle, mode, fill, center=None):
-    """torchvision's tensor rotate (expand=False), written with torch ops: the inverse
-    affine matrix, the affine grid of pixel centres, grid_sample with a mask for fill."""
+def _torch_rotate(torch, x, angle, mode, fill, center=None, out_hw=None):
+    """torchvision's tensor rotate, written with torch ops: the inverse affine matrix, the
+    affine grid of pixel centres (out_hw: its size), grid_sample with a mask for fill."""
     import math
     c, h, w = x.shape
+    oh, ow = (h, w) if out_hw is None else out_hw
     cx, cy = (0.0, 0.0) if center is None else (center[0] - w * 0.5, center[1] - h * 0.5)
     rot = math.radians(-angle)
     a, b, cc, d = math.cos(rot), -math.sin(rot), math.sin(rot), math.cos(rot)
@@ -765,16 +766,16 @@ def _torch_rotate(torch, x, angle, mode, fill, center=None):
     m[2] += m[0] * -cx + m[1] * -cy + cx
     m[5] += m[3] * -cx + m[4] * -cy + cy
     theta = torch.tensor(m, dtype=x.dtype).reshape(1, 2, 3)
-    base = torch.empty(1, h, w, 3, dtype=x.dtype)
-    base[..., 0].copy_(torch.linspace(-w * 0.5 + 0.5, w * 0.5 - 0.5, steps=w))
-    base[..., 1].copy_(torch.linspace(-h * 0.5 + 0.5, h * 0.5 - 0.5, steps=h).unsqueeze(-1))
+    base = torch.empty(1, oh, ow, 3, dtype=x.dtype)
+    base[..., 0].copy_(torch.linspace(-ow * 0.5 + 0.5, ow * 0.5 - 0.5, steps=ow))
+    base[..., 1].copy_(torch.linspace(-oh * 0.5 + 0.5, oh * 0.5 - 0.5, steps=oh).unsqueeze(-1))
     base[..., 2].fill_(1)
     scale = torch.tensor([0.5 * w, 0.5 * h], dtype=x.dtype)
-    grid = base.view(1, h * w, 3).bmm(theta.transpose(1, 2) / scale).view(1, h, w, 2)
+    grid = base.view(1, oh * ow, 3).bmm(theta.transpose(1, 2) / scale).view(1, oh, ow, 2)
     img = torch.cat([x[None], torch.ones(1, 1, h, w, dtype=x.dtype)], 1)
     out = torch.nn.functional.grid_sample(img, grid, mode=mode, padding_mode="zeros",
                                           align_corners=False)
-    mask, out = out[:, -1:].expand(1, c, h, w), out[:, :-1]
+    mask, out = out[:, -1:].expand(1, c, oh, ow), out[:, :-1]
     fill_img = torch.tensor(fill, dtype=x.dtype).view(1, -1, 1, 1).expand_as(out)
     if mode == "nearest":
         out = torch.where(mask < 0.5, fill_img, out)
@@ -805,7 +806,7 @@ def test_rotate_matches_torchvisions_algorithm_in_torch():
     rng = np.random.default_rng(6)
     for dtype, tol in ((np.float64, 1e-12), (np.float32, 1e-5)):
         x = rng.random((3, 7, 10)).astype(dtype)
-        for angle in (17.3, -61.0, 133.7):
+        for angle in (17.3, -61.0, 133.7, 90.0, 270.0):     # 90s: nearest ties on 7x10
             for mode in ("nearest", "bilinear"):
                 for center in (None, (2.0, 5.5)):
                     got = F.rotate(zeroin.tensor(x), angle, mode, center=center,
@@ -819,6 +820,30 @@ def test_rotate_matches_torchvisions_algorithm_in_torch():
     want = _torch_rotate(torch, torch.from_numpy(u.astype(np.float32)), 30.0, "bilinear",
                          [0.0] * 3)
     assert got.dtype == np.uint8 and np.abs(got - np.round(want)).max() == 0
+
+
+def test_rotate_expand_sizes_as_pillow_and_pixels_as_torchvision():
+    torch = pytest.importorskip("torch")
+    from zeroin.vision.transforms import functional as F
+    a = np.arange(15.0).reshape(1, 3, 5)
+    np.testing.assert_array_equal(F.rotate(zeroin.tensor(a), 90, expand=True).data,
+                                  np.rot90(a, 1, axes=(1, 2)))
+    # a 4x4 square by 45 degrees: corners at +-2 sqrt(2) about the centre 2 -> -0.83..4.83,
+    # floor -1 to ceil 5: 6 pixels
+    assert F.rotate(zeroin.tensor(np.ones((1, 4, 4))), 45, expand=True).shape == (1, 6, 6)
+    # 7x10 by 90 degrees: the corners' x span 5 -+ 3.5 = 1.5..8.5, floor 1 to ceil 9: 8
+    # wide, and y 3.5 -+ 5: -1.5..8.5, 11 high (torchvision's tensor path; Pillow turns
+    # multiples of 90 degrees into a transpose, 10x7); other angles: Pillow's size
+    x = np.random.default_rng(12).random((2, 7, 10))
+    assert F.rotate(zeroin.tensor(x), 90, expand=True).shape == (2, 11, 8)
+    for angle in (30.0, -75.5, 90.0, 123.0, 200.0):
+        pil = _pil(np.zeros((7, 10), np.uint8)).rotate(angle, expand=True)
+        for mode in ("nearest", "bilinear"):
+            got = F.rotate(zeroin.tensor(x), angle, mode, expand=True, fill=[0.5, 0.5]).data
+            assert angle == 90 or got.shape[1:] == (pil.size[1], pil.size[0])
+            want = _torch_rotate(torch, torch.from_numpy(x), angle, mode, [0.5, 0.5],
+                                 out_hw=got.shape[1:])
+            np.testing.assert_allclose(got, want, atol=1e-12)
 
 
 def test_random_rotation_draws_the_angle_and_keeps_the_kind():
@@ -835,8 +860,7 @@ def test_random_rotation_draws_the_angle_and_keeps_the_kind():
     np.testing.assert_array_equal(T.RandomRotation((90, 90))(a), np.rot90(a, 1))
     p = T.RandomRotation((90, 90))(_pil(a))
     np.testing.assert_array_equal(np.asarray(p), np.rot90(a, 1))
-    with pytest.raises(ValueError, match="RandomRotation: expand=True is not in zeroin"):
-        T.RandomRotation(10, expand=True)
+    assert T.RandomRotation((90, 90), expand=True)(_img(3, 5)).shape == (5, 3, 3)
     with pytest.raises(ValueError, match=r"degrees is a single number, it must be "
                                          r"non-negative, got -5"):
         T.RandomRotation(-5)

@@ -553,14 +553,11 @@ def _degrees(degrees, op):
 class RandomRotation:
     """Rotate by an angle drawn from ``degrees`` (d: [-d, d], or (min, max)),
     counter-clockwise, about the centre (or ``center``), nearest pixel by default; the
-    corners from outside are ``fill``. ``expand=True`` is not in zeroin."""
+    corners from outside are ``fill``; ``expand=True`` makes the output hold it all."""
 
     def __init__(self, degrees, interpolation=InterpolationMode.NEAREST, expand=False,
                  center=None, fill=0):
         self.degrees = _degrees(degrees, "RandomRotation")
-        if expand:
-            raise ValueError("RandomRotation: expand=True is not in zeroin; pass "
-                             "expand=False (pad the image first to keep the corners)")
         if center is not None and not (isinstance(center, (tuple, list)) and len(center) == 2):
             raise ValueError(f"RandomRotation: center should be a sequence (x, y), got "
                              f"{center!r}")

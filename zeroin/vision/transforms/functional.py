@@ -487,16 +487,35 @@ def _grid_sample(x, gx, gy, mode):
     return out, mask
 
 
-def _rotate_array(arr, angle, mode, center, fill):
-    """torchvision's tensor rotate (expand=False): an affine grid, then grid_sample."""
+def _expanded_size(matrix, w, h):
+    """torchvision's (width, height) that holds the whole rotated image (in float32, the
+    corners' extent truncated to 1e-4 before ceil / floor, as Pillow)."""
+    f32 = np.float32
+    pts = np.array([[-0.5 * w, -0.5 * h, 1.0], [-0.5 * w, 0.5 * h, 1.0],
+                    [0.5 * w, 0.5 * h, 1.0], [0.5 * w, -0.5 * h, 1.0]], f32)
+    new = pts @ np.array(matrix, f32).reshape(2, 3).T
+    halfs = np.array([0.5 * w, 0.5 * h], f32)
+    lo, hi = new.min(axis=0) + halfs, new.max(axis=0) + halfs
+    tol, inv = f32(1e-4), f32(1.0 / 1e-4)
+    size = np.ceil(np.trunc(hi * inv) * tol) - np.floor(np.trunc(lo * inv) * tol)
+    return int(size[0]), int(size[1])
+
+
+def _rotate_array(arr, angle, mode, center, fill, expand):
+    """torchvision's tensor rotate: an affine grid, then grid_sample."""
     h, w = arr.shape[-2:]
     dtype = arr.dtype if arr.dtype.kind == "f" else np.dtype(np.float32)
-    theta = np.array(_rotation_matrix(angle, center), dtype).reshape(2, 3)
-    xs = np.linspace(-w * 0.5 + 0.5, w * 0.5 - 0.5, w).astype(dtype)
-    ys = np.linspace(-h * 0.5 + 0.5, h * 0.5 - 0.5, h).astype(dtype)
-    base = np.stack(np.broadcast_arrays(xs[None, :], ys[:, None], np.ones((), dtype)), -1)
-    grid = base @ (theta.T / np.array([0.5 * w, 0.5 * h], dtype))
-    out, mask = _grid_sample(arr.astype(dtype, copy=False), grid[..., 0], grid[..., 1], mode)
+    matrix = _rotation_matrix(angle, center)
+    ow, oh = _expanded_size(matrix, w, h) if expand else (w, h)
+    theta = np.array(matrix, dtype).reshape(2, 3)
+    xs = np.linspace(-ow * 0.5 + 0.5, ow * 0.5 - 0.5, ow).astype(dtype)
+    ys = np.linspace(-oh * 0.5 + 0.5, oh * 0.5 - 0.5, oh).astype(dtype)
+    r = theta.T / np.array([0.5 * w, 0.5 * h], dtype)
+    # the grid's (x, y, 1) rows times r, summed in order as PyTorch's bmm (no fused
+    # multiply-add: at 90 degrees nearest pixels sit on ties that one rounding moves)
+    gx = xs[None, :] * r[0, 0] + ys[:, None] * r[1, 0] + r[2, 0]
+    gy = xs[None, :] * r[0, 1] + ys[:, None] * r[1, 1] + r[2, 1]
+    out, mask = _grid_sample(arr.astype(dtype, copy=False), gx, gy, mode)
     if fill is not None:
         fv = np.asarray(fill, dtype).reshape(-1, 1, 1)
         if mode is InterpolationMode.NEAREST:
@@ -511,11 +530,9 @@ def _rotate_array(arr, angle, mode, center, fill):
 def rotate(img, angle, interpolation=InterpolationMode.NEAREST, expand=False, center=None,
            fill=None):
     """Rotate by ``angle`` degrees counter-clockwise about the centre (or ``center``, (x, y)
-    in pixels); pixels from outside the image are ``fill`` (per channel, or one number)."""
+    in pixels); pixels from outside the image are ``fill`` (per channel, or one number);
+    ``expand=True`` enlarges the output to hold the whole rotated image."""
     kind, mode = _kind(img, "rotate"), _mode(interpolation)
-    if expand:
-        raise ValueError("rotate: expand=True is not in zeroin; rotate with expand=False "
-                         "(pad the image first to keep the corners)")
     if kind == "pil":
         from PIL import Image
         pil = {InterpolationMode.NEAREST: Image.Resampling.NEAREST,
@@ -531,7 +548,7 @@ def rotate(img, angle, interpolation=InterpolationMode.NEAREST, expand=False, ce
         if len(fill) not in (1, arr.shape[-3]):
             raise ValueError(f"rotate: fill has {len(fill)} values but the image has "
                              f"{arr.shape[-3]} channels; give one per channel or one for all")
-    out = _rotate_array(arr, float(angle), mode, c, fill)
+    out = _rotate_array(arr, float(angle), mode, c, fill, bool(expand))
     return _back(out[0] if flat else out, kind)
 
 
