@@ -500,6 +500,8 @@ def test_random_resized_crop_errors():
         T.RandomResizedCrop(4, ratio=(2, 1))
     with pytest.raises(ValueError, match="RandomResizedCrop: size must be positive"):
         T.RandomResizedCrop(0)
+    with pytest.raises(ValueError, match="RandomResizedCrop: interpolation must be.*'area'"):
+        T.RandomResizedCrop(4, interpolation="area")
 
 
 # ---- ColorJitter and the colour adjustments -----------------------------------------------

@@ -343,7 +343,8 @@ class RandomResizedCrop:
         if self.scale[0] < 0 or min(self.ratio) <= 0:
             raise ValueError(f"RandomResizedCrop: scale must be >= 0 and ratio > 0, got "
                              f"scale={scale!r}, ratio={ratio!r}")
-        self.interpolation, self.antialias = _mode(interpolation), antialias
+        self.interpolation = _mode(interpolation, "RandomResizedCrop")
+        self.antialias = antialias
 
     @staticmethod
     def get_params(img, scale, ratio):
@@ -564,7 +565,8 @@ class RandomRotation:
         if not isinstance(fill, (numbers.Real, tuple, list)):
             raise TypeError(f"RandomRotation: fill should be a number or a sequence, got "
                             f"{fill!r}")
-        self.interpolation, self.expand = _mode(interpolation), expand
+        self.interpolation = _mode(interpolation, "RandomRotation")
+        self.expand = expand
         self.center, self.fill = center, fill
 
     @staticmethod

@@ -25,7 +25,8 @@ __all__ = ["InterpolationMode", "resize", "crop", "resized_crop", "adjust_bright
 
 
 class InterpolationMode(enum.Enum):
-    """How ``Resize`` computes new pixels (torchvision's names; zeroin has these two)."""
+    """How resizing and rotating compute new pixels (torchvision's names; zeroin has these
+    two)."""
     NEAREST = "nearest"
     BILINEAR = "bilinear"
 
@@ -178,11 +179,11 @@ def _resize_array(arr, out_hw, mode, antialias=False):
     return x.astype(arr.dtype, copy=False)
 
 
-def _mode(interpolation):
+def _mode(interpolation, op="Resize"):
     try:
         return InterpolationMode(getattr(interpolation, "value", interpolation))
     except ValueError:
-        raise ValueError(f"Resize: interpolation must be InterpolationMode.NEAREST or "
+        raise ValueError(f"{op}: interpolation must be InterpolationMode.NEAREST or "
                          f"BILINEAR ('nearest' / 'bilinear'), got {interpolation!r}") from None
 
 
@@ -211,7 +212,7 @@ def _resized_size(h, w, size, max_size):
 def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size=None, antialias=True):
     """``img`` resized to ``size`` ((h, w), or an int for the shorter side), as
     ``transforms.Resize``."""
-    kind, mode = _kind(img, "resize"), _mode(interpolation)
+    kind, mode = _kind(img, "resize"), _mode(interpolation, "resize")
     h, w = _size(img, kind)
     out = _resized_size(h, w, size, max_size)
     if out == (h, w):
@@ -532,7 +533,7 @@ def rotate(img, angle, interpolation=InterpolationMode.NEAREST, expand=False, ce
     """Rotate by ``angle`` degrees counter-clockwise about the centre (or ``center``, (x, y)
     in pixels); pixels from outside the image are ``fill`` (per channel, or one number);
     ``expand=True`` enlarges the output to hold the whole rotated image."""
-    kind, mode = _kind(img, "rotate"), _mode(interpolation)
+    kind, mode = _kind(img, "rotate"), _mode(interpolation, "rotate")
     if kind == "pil":
         from PIL import Image
         pil = {InterpolationMode.NEAREST: Image.Resampling.NEAREST,
