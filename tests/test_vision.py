@@ -245,32 +245,65 @@ def test_resize_by_hand_nearest_and_bilinear():
     near = T.Resize((1, 2), interpolation=T.InterpolationMode.NEAREST)(row)
     assert near.tolist() == [[0.0, 20.0]]                     # floor(i * 2)
     # bilinear, half-pixel centres: src = (i + 0.5) * 2 - 0.5 = 0.5, 2.5
-    assert T.Resize((1, 2))(row).tolist() == [[5.0, 25.0]]
+    assert T.Resize((1, 2), antialias=False)(row).tolist() == [[5.0, 25.0]]
+    # antialiased (torchvision's default): a triangle of half-width 2 (the factor) about
+    # the centres 1 and 3, w = 1 - |j + 0.5 - centre| / 2, normalised:
+    # pixels 0, 1, 2 weigh 0.75, 0.75, 0.25 -> 12.5 / 1.75; pixels 1, 2, 3 -> 40 / 1.75
+    np.testing.assert_allclose(T.Resize((1, 2))(row), [[12.5 / 1.75, 40 / 1.75]])
     # up 2 -> 4: src = (i + 0.5) / 2 - 0.5 = -0.25 (clamped to 0), 0.25, 0.75, 1.25
     up = T.Resize((1, 4), interpolation="bilinear")(np.array([[0.0, 10.0]]))
     assert up.tolist() == [[0.0, 2.5, 7.5, 10.0]]
     # uint8 results are rounded (half to even): [0, 5] up to 4 -> 0, 1.25, 3.75, 5
     u = T.Resize((1, 4))(np.array([[0, 5]], np.uint8))
     assert u.dtype == np.uint8 and u.tolist() == [[0, 1, 4, 5]]
+    d = T.Resize((1, 2))(np.array([[0, 10, 20, 30]], np.uint8))       # 7.14, 22.86
+    assert d.dtype == np.uint8 and d.tolist() == [[7, 23]]
 
 
 def test_resize_tensor_matches_pytorch_interpolate():
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
     rng = np.random.default_rng(0)
-    x = rng.random((2, 3, 7, 9)).astype(np.float32)
-    for hw in [(3, 4), (11, 5), (7, 13), (14, 18), (5, 9)]:
+    x64 = rng.random((2, 3, 37, 23))
+    sizes = [(3, 4), (11, 5), (7, 13), (36, 22), (74, 9), (5, 23), (19, 12), (50, 50)]
+    # float32: zeroin's is within 2e-7 of the float64 result, torch's float32 kernels
+    # within 2.1e-6 of it (they round more), hence 3e-6 between the two float32 results
+    for hw in sizes:
         for mode in ("nearest", "bilinear"):
-            got = T.Resize(hw, interpolation=mode)(zeroin.tensor(x))
-            kw = {} if mode == "nearest" else {"align_corners": False, "antialias": False}
-            want = F.interpolate(torch.from_numpy(x), size=hw, mode=mode, **kw).numpy()
-            assert got.dtype == np.float32 and got.shape == (2, 3) + hw
-            np.testing.assert_allclose(got.data, want, rtol=1e-6, atol=1e-6)
-    # README: torchvision's antialias=True changes only shrinking, not enlarging
-    up = T.Resize((11, 13))(zeroin.tensor(x)).data
-    smooth = F.interpolate(torch.from_numpy(x), size=(11, 13), mode="bilinear",
-                           antialias=True).numpy()
-    np.testing.assert_allclose(up, smooth, atol=1e-6)
+            for aa in (True, False):
+                kw = {} if mode == "nearest" else {"align_corners": False, "antialias": aa}
+                want = F.interpolate(torch.from_numpy(x64), size=hw, mode=mode, **kw).numpy()
+                want32 = F.interpolate(torch.from_numpy(x64.astype(np.float32)), size=hw,
+                                       mode=mode, **kw).numpy()
+                resize = T.Resize(hw, interpolation=mode, antialias=aa)
+                got, got32 = resize(zeroin.tensor(x64)), resize(zeroin.tensor(
+                    x64.astype(np.float32)))
+                assert got.dtype == np.float64 and got32.dtype == np.float32
+                assert got.shape == (2, 3) + hw
+                np.testing.assert_allclose(got.data, want, rtol=0, atol=1e-12)
+                if mode == "nearest":
+                    np.testing.assert_array_equal(got32.data, want32)
+                else:
+                    np.testing.assert_allclose(got32.data, want, rtol=0, atol=2e-7)
+                    np.testing.assert_allclose(got32.data, want32, rtol=0, atol=3e-6)
+    # a photo-sized shrink: torch's float32 kernel puts the filter centres in float32, off by
+    # up to ~1.5e-5 here; zeroin's float32 stays within 2e-7 of the float64 result
+    big = rng.random((3, 375, 500))
+    want = F.interpolate(torch.from_numpy(big)[None], size=(224, 298), mode="bilinear",
+                         antialias=True)[0].numpy()
+    want32 = F.interpolate(torch.from_numpy(big.astype(np.float32))[None], size=(224, 298),
+                           mode="bilinear", antialias=True)[0].numpy()
+    got32 = T.Resize(224)(zeroin.tensor(big.astype(np.float32))).data
+    np.testing.assert_allclose(T.Resize(224)(zeroin.tensor(big)).data, want, atol=1e-12)
+    np.testing.assert_allclose(got32, want, rtol=0, atol=2e-7)
+    assert np.abs(got32 - want32).max() <= np.abs(want32 - want).max() + 2e-7
+    # antialiasing changes only shrinking, not enlarging
+    up, up_aa = (T.Resize((40, 30), antialias=aa)(zeroin.tensor(x64)).data
+                 for aa in (False, True))
+    np.testing.assert_allclose(up, up_aa, atol=1e-12)
+    down, down_aa = (T.Resize((9, 6), antialias=aa)(zeroin.tensor(x64)).data
+                     for aa in (False, True))
+    assert np.abs(down - down_aa).max() > 0.05 and down_aa.std() < down.std()
     # PyTorch's nearest index is floor(i * scale) in float32: 14 -> 46 and 26 -> 22 pick
     # other pixels than the same formula in float64 would
     for n_in, n_out in ((14, 46), (26, 22)):
@@ -409,3 +442,538 @@ def test_import_zeroin_does_not_load_vision_or_pillow():
             "assert 'PIL' not in sys.modules; print(zeroin.vision.transforms.Resize)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+# ---- RandomResizedCrop --------------------------------------------------------------------
+
+def _rrc_params(g, height, width, scale, ratio):
+    """torchvision's RandomResizedCrop.get_params, written out with a NumPy generator."""
+    for _ in range(10):
+        target = height * width * g.uniform(*scale)
+        ar = np.exp(g.uniform(np.log(ratio[0]), np.log(ratio[1])))
+        w, h = int(round(np.sqrt(target * ar))), int(round(np.sqrt(target / ar)))
+        if 0 < w <= width and 0 < h <= height:
+            return int(g.integers(0, height - h + 1)), int(g.integers(0, width - w + 1)), h, w
+    return None
+
+
+def test_random_resized_crop_params_follow_torchvisions_sampling():
+    img = np.zeros((30, 50), np.uint8)
+    zeroin.manual_seed(5)
+    got = [T.RandomResizedCrop.get_params(img, (0.08, 1.0), (3 / 4, 4 / 3)) for _ in range(50)]
+    g = np.random.Generator(np.random.PCG64(5))
+    assert got == [_rrc_params(g, 30, 50, (0.08, 1.0), (3 / 4, 4 / 3)) for _ in range(50)]
+    for i, j, h, w in got:
+        assert 0 <= i <= 30 - h and 0 <= j <= 50 - w
+        assert 0.08 * 1500 - 2 * (h + w) <= h * w <= 1500          # rounding of h and w
+        assert 3 / 4 - 1 / min(h, w) <= w / h <= 4 / 3 + 1 / min(h, w)
+    assert len(set(got)) > 40
+
+
+def test_random_resized_crop_falls_back_to_the_central_crop():
+    # an area of 5x the image never fits: after 10 tries, the central crop in ratio range
+    wide, tall, square = np.zeros((10, 40)), np.zeros((40, 10)), np.zeros((12, 14))
+    p = T.RandomResizedCrop.get_params
+    # w / h = 4 > 4/3: h = 10, w = round(10 * 4/3) = 13, left = (40 - 13) // 2 = 13
+    assert p(wide, (5.0, 6.0), (3 / 4, 4 / 3)) == (0, 13, 10, 13)
+    # w / h = 1/4 < 3/4: w = 10, h = round(10 / 0.75) = 13, top = (40 - 13) // 2 = 13
+    assert p(tall, (5.0, 6.0), (3 / 4, 4 / 3)) == (13, 0, 13, 10)
+    assert p(square, (5.0, 6.0), (3 / 4, 4 / 3)) == (0, 0, 12, 14)     # ratio in range
+    t = zeroin.tensor(np.arange(400.0).reshape(1, 10, 40))
+    out = T.RandomResizedCrop((10, 13), scale=(5.0, 6.0))(t)
+    np.testing.assert_array_equal(out.data, t.data[:, :, 13:26])
+
+
+def test_random_resized_crop_is_crop_then_resize_for_every_kind():
+    a = _img(20, 30)
+    t = T.ToTensor()(a)
+    rrc = T.RandomResizedCrop((6, 5), interpolation="nearest")
+    for kind_img in (a, t, _pil(a)):
+        zeroin.manual_seed(11)
+        out = rrc(kind_img)
+        zeroin.manual_seed(11)
+        i, j, h, w = T.RandomResizedCrop.get_params(kind_img, (0.08, 1.0), (3 / 4, 4 / 3))
+        want = T.Resize((6, 5), "nearest")(a[i:i + h, j:j + w])
+        if not isinstance(kind_img, (np.ndarray, zeroin.Tensor)):      # Pillow's resize
+            want = np.asarray(_pil(a[i:i + h, j:j + w]).resize((5, 6), 0))
+        got = out.data.transpose(1, 2, 0) * 255 if kind_img is t else np.asarray(out)
+        np.testing.assert_allclose(got, want, atol=1e-9)
+    assert T.RandomResizedCrop(7)(t).shape == (3, 7, 7)
+
+
+def test_random_resized_crop_errors():
+    with pytest.raises(TypeError, match=r"RandomResizedCrop: scale should be a sequence "
+                                        r"\(min, max\).*0.5"):
+        T.RandomResizedCrop(4, scale=0.5)
+    with pytest.raises(ValueError, match="ratio > 0"):
+        T.RandomResizedCrop(4, ratio=(0, 1))
+    with pytest.warns(UserWarning, match=r"ratio \(2, 1\) should be of kind \(min, max\)"):
+        T.RandomResizedCrop(4, ratio=(2, 1))
+    with pytest.raises(ValueError, match="RandomResizedCrop: size must be positive"):
+        T.RandomResizedCrop(0)
+    with pytest.raises(ValueError, match="RandomResizedCrop: interpolation must be.*'area'"):
+        T.RandomResizedCrop(4, interpolation="area")
+
+
+# ---- ColorJitter and the colour adjustments -----------------------------------------------
+
+def _rgb(seed=0, shape=(3, 4, 5)):
+    return np.random.default_rng(seed).random(shape)
+
+
+def _luma(x):
+    return 0.2989 * x[0] + 0.587 * x[1] + 0.114 * x[2]
+
+
+def test_adjust_brightness_contrast_saturation_by_formula():
+    from zeroin.vision.transforms import functional as F
+    x = _rgb()
+    t = zeroin.tensor(x)
+    for f in (0.0, 0.3, 1.0, 1.7):
+        np.testing.assert_allclose(F.adjust_brightness(t, f).data, np.clip(f * x, 0, 1))
+        mean = _luma(x).mean()
+        np.testing.assert_allclose(F.adjust_contrast(t, f).data,
+                                   np.clip(f * x + (1 - f) * mean, 0, 1), atol=1e-15)
+        np.testing.assert_allclose(F.adjust_saturation(t, f).data,
+                                   np.clip(f * x + (1 - f) * _luma(x)[None], 0, 1), atol=1e-15)
+    assert F.adjust_brightness(t, 1.7).data.max() == 1.0         # clamped
+    assert np.ptp(F.adjust_contrast(t, 0.0).data) < 1e-15        # flat: the gray mean
+    g = zeroin.tensor(x[:1])                                     # one channel
+    np.testing.assert_allclose(F.adjust_contrast(g, 0.5).data,
+                               0.5 * x[:1] + 0.5 * x[:1].mean())
+    assert F.adjust_saturation(g, 0.2).data.tolist() == x[:1].tolist()
+    b = zeroin.tensor(np.stack([x, x / 2]).astype(np.float32))   # batch, float32 kept
+    out = F.adjust_contrast(b, 1.5)
+    assert out.dtype == np.float32 and out.shape == (2, 3, 4, 5)
+    np.testing.assert_allclose(out.data[1], np.clip(1.5 * x / 2 - 0.5 * _luma(x / 2).mean(),
+                                                    0, 1), atol=1e-6)
+    # uint8: the gray image is truncated to uint8, the blend clamped to 255 and truncated
+    u = np.array([[[200, 10, 0]]], np.uint8)                     # (H, W, C) = (1, 1, 3)
+    gray = int(0.2989 * 200 + 0.587 * 10)                        # 65
+    assert F.adjust_saturation(u, 2.0).tolist() == [[[255, 0, 0]]]
+    assert F.adjust_brightness(u, 1.5).tolist() == [[[255, 15, 0]]]
+    assert F.adjust_contrast(u, 0.5).tolist() == [[[int(100 + gray / 2), int(5 + gray / 2),
+                                                     int(gray / 2)]]]
+
+
+def test_adjust_hue_matches_colorsys_and_hand_values():
+    import colorsys
+    from zeroin.vision.transforms import functional as F
+    red = zeroin.tensor([[[1.0]], [[0.0]], [[0.0]]])
+    np.testing.assert_allclose(F.adjust_hue(red, 1 / 3).data.ravel(), [0, 1, 0], atol=1e-12)
+    np.testing.assert_allclose(F.adjust_hue(red, -1 / 3).data.ravel(), [0, 0, 1], atol=1e-12)
+    x = _rgb(1, (3, 6, 7))
+    x[:, 0, 0] = 0.4                                             # gray: hue 0, s 0
+    x[:, 0, 1] = [0.9, 0.9, 0.2]                                 # max in two channels
+    for f in (-0.5, -0.2, 0.0, 0.13, 0.5):
+        got = F.adjust_hue(zeroin.tensor(x), f).data
+        want = np.empty_like(x)
+        for i in range(6):
+            for j in range(7):
+                h, s, v = colorsys.rgb_to_hsv(*x[:, i, j])
+                want[:, i, j] = colorsys.hsv_to_rgb((h + f) % 1.0, s, v)
+        np.testing.assert_allclose(got, want, atol=1e-12)
+    assert F.adjust_hue(zeroin.tensor(x[:1]), 0.3).data.tolist() == x[:1].tolist()
+    # uint8 goes through float32 and back as ConvertImageDtype (x 255.999, truncated)
+    u = np.array([[[255, 0, 0]]], np.uint8)
+    assert F.adjust_hue(u, 1 / 3).tolist() == [[[0, 255, 0]]]
+
+
+def test_color_adjustments_on_pil_use_pillow_as_torchvision():
+    from zeroin.vision.transforms import functional as F
+    from PIL import ImageEnhance
+    p = _pil(_img(4, 5))
+    for fn, enh in ((F.adjust_brightness, ImageEnhance.Brightness),
+                    (F.adjust_contrast, ImageEnhance.Contrast),
+                    (F.adjust_saturation, ImageEnhance.Color)):
+        np.testing.assert_array_equal(np.asarray(fn(p, 0.6)), np.asarray(enh(p).enhance(0.6)))
+    hsv = np.asarray(p.convert("HSV")).copy()
+    hsv[..., 0] += np.uint8(int(0.2 * 255))                      # wraps around mod 256
+    from PIL import Image
+    want = Image.merge("HSV", [Image.fromarray(hsv[..., k]) for k in range(3)]).convert("RGB")
+    np.testing.assert_array_equal(np.asarray(F.adjust_hue(p, 0.2)), np.asarray(want))
+    assert np.abs(np.asarray(F.adjust_hue(p, 0.2), int) - np.asarray(p, int)).max() > 20
+
+
+def test_color_adjustment_errors():
+    from zeroin.vision.transforms import functional as F
+    t = zeroin.tensor(np.zeros((3, 2, 2)))
+    with pytest.raises(ValueError, match=r"adjust_brightness: brightness_factor \(-0.5\) "
+                                         r"must be a non-negative"):
+        F.adjust_brightness(t, -0.5)
+    with pytest.raises(ValueError, match=r"adjust_hue: hue_factor \(0.7\) must be in"):
+        F.adjust_hue(t, 0.7)
+    with pytest.raises(ValueError, match=r"adjust_contrast: expected an image of 1 or 3 "
+                                         r"channels.*\(2, 2, 2\)"):
+        F.adjust_contrast(zeroin.tensor(np.zeros((2, 2, 2))), 0.5)
+
+
+def test_color_jitter_argument_forms():
+    cj = T.ColorJitter(brightness=0.5, contrast=(0.2, 0.9), saturation=2, hue=0.1)
+    assert cj.brightness == (0.5, 1.5) and cj.contrast == (0.2, 0.9)
+    assert cj.saturation == (0.0, 3.0) and cj.hue == (-0.1, 0.1)      # 1 - 2 clipped to 0
+    none = T.ColorJitter()
+    assert none.brightness is none.contrast is none.saturation is none.hue is None
+    assert T.ColorJitter(brightness=(1, 1), hue=(0, 0)).brightness is None
+    with pytest.raises(ValueError, match="ColorJitter: if brightness is a single number, it "
+                                         "must be non-negative, got -1"):
+        T.ColorJitter(brightness=-1)
+    with pytest.raises(ValueError, match=r"hue values should be between \(-0.5, 0.5\)"):
+        T.ColorJitter(hue=0.6)
+    with pytest.raises(ValueError, match=r"contrast values.*got \[0.9, 0.2\]"):
+        T.ColorJitter(contrast=(0.9, 0.2))
+    with pytest.raises(TypeError, match=r"saturation should be a single number or a "
+                                        r"sequence \(min, max\), got 'x'"):
+        T.ColorJitter(saturation="x")
+    x = zeroin.tensor(_rgb())
+    assert T.ColorJitter()(x) is x
+
+
+def test_color_jitter_draws_order_and_factors_as_torchvision():
+    from zeroin.vision.transforms import functional as F
+    x = zeroin.tensor(_rgb(2))
+    cj = T.ColorJitter(brightness=(1.5, 2.5), contrast=(0.3, 0.6), saturation=0.4, hue=0.2)
+    zeroin.manual_seed(4)
+    outs = [cj(x).data for _ in range(12)]
+    g = np.random.Generator(np.random.PCG64(4))
+    fns = [F.adjust_brightness, F.adjust_contrast, F.adjust_saturation, F.adjust_hue]
+    orders = set()
+    for out in outs:
+        order = g.permutation(4)
+        factors = [g.uniform(1.5, 2.5), g.uniform(0.3, 0.6), g.uniform(0.6, 1.4),
+                   g.uniform(-0.2, 0.2)]
+        want = x
+        for k in order:
+            want = fns[k](want, factors[k])
+        np.testing.assert_allclose(out, want.data, atol=1e-12)
+        orders.add(tuple(order))
+    assert len(orders) > 6
+    # the order matters: brightness x2 clamps, so contrast before or after differ
+    both = T.ColorJitter(brightness=(2, 2), contrast=(0.5, 0.5))
+    a = F.adjust_contrast(F.adjust_brightness(x, 2), 0.5).data
+    b = F.adjust_brightness(F.adjust_contrast(x, 0.5), 2).data
+    assert np.abs(a - b).max() > 0.1
+    zeroin.manual_seed(0)
+    outs = [both(x).data for _ in range(20)]
+    seen = {0 if np.allclose(o, a) else 1 if np.allclose(o, b) else 2 for o in outs}
+    assert seen == {0, 1}
+
+
+# ---- ToPILImage, Pad ----------------------------------------------------------------------
+
+def test_to_pil_image_modes_and_scaling():
+    pytest.importorskip("PIL.Image")
+    x = _rgb(3, (3, 2, 4))
+    p = T.ToPILImage()(zeroin.tensor(x))
+    assert p.mode == "RGB" and p.size == (4, 2)
+    np.testing.assert_array_equal(np.asarray(p), (x * 255).astype(np.uint8).transpose(1, 2, 0))
+    assert np.asarray(T.ToPILImage()(zeroin.tensor([[[1.0, 0.999]]]))).tolist() == [[255, 254]]
+    g = T.ToPILImage()(zeroin.tensor(x[:1]))
+    assert g.mode == "L" and np.asarray(g).tolist() == (x[0] * 255).astype(np.uint8).tolist()
+    assert T.ToPILImage()(zeroin.tensor(x[0])).mode == "L"                  # (H, W)
+    assert T.ToPILImage()(zeroin.tensor(np.concatenate([x, x[:1]]))).mode == "RGBA"
+    f = T.ToPILImage(mode="F")(zeroin.tensor(x[:1].astype(np.float32)))
+    assert f.mode == "F" and np.asarray(f).tolist() == x[0].astype(np.float32).tolist()
+    a = _img(2, 3)
+    np.testing.assert_array_equal(np.asarray(T.ToPILImage()(a)), a)          # (H, W, C)
+    assert T.ToPILImage(mode="HSV")(a).mode == "HSV"
+    back = T.ToTensor()(T.ToPILImage()(T.ToTensor()(a)))                     # a round trip
+    np.testing.assert_array_equal(back.data, T.ToTensor()(a).data)
+
+
+def test_to_pil_image_errors():
+    pytest.importorskip("PIL.Image")
+    with pytest.raises(ValueError, match=r"to_pil_image: a float image must hold values in "
+                                         r"\[0, 1\].*\[-1, 1\].*clamp"):
+        T.ToPILImage()(zeroin.tensor([[[-1.0, 1.0]]]))
+    with pytest.raises(ValueError, match=r"incorrect mode 'RGB' for an image of 1 channel"):
+        T.ToPILImage(mode="RGB")(zeroin.tensor([[[0.5]]]))
+    with pytest.raises(ValueError, match=r"not have more than 4 channels.*5"):
+        T.ToPILImage()(zeroin.tensor(np.zeros((5, 2, 2))))
+    with pytest.raises(TypeError, match="to_pil_image: pic should be a tensor or a NumPy"):
+        T.ToPILImage()([[0.5]])
+
+
+def test_pad_matches_pytorch_pad():
+    torch = pytest.importorskip("torch")
+    x = _rgb(4, (2, 3, 4))
+    t = zeroin.tensor(x)
+    for padding, ltrb in ((1, (1, 1, 1, 1)), ((2, 1), (2, 1, 2, 1)), ((0, 1, 2, 2), (0, 1, 2, 2))):
+        for mode, tmode in (("constant", "constant"), ("edge", "replicate"),
+                            ("reflect", "reflect")):
+            got = T.Pad(padding, fill=0.5, padding_mode=mode)(t)
+            kw = {"value": 0.5} if mode == "constant" else {}
+            lrtb = (ltrb[0], ltrb[2], ltrb[1], ltrb[3])              # torch's order
+            want = torch.nn.functional.pad(torch.from_numpy(x)[None], lrtb, mode=tmode, **kw)
+            np.testing.assert_array_equal(got.data, want[0].numpy())
+    sym = T.Pad((1, 0), padding_mode="symmetric")(t).data        # the edge pixel repeated
+    np.testing.assert_array_equal(sym[..., 0], x[..., 0])
+    np.testing.assert_array_equal(sym[..., -1], x[..., -1])
+    a = _img(2, 3)
+    p = T.Pad((1, 2, 0, 0), fill=(9, 8, 7))(_pil(a))                # per-channel fill on PIL
+    assert p.size == (4, 4) and np.asarray(p)[0, 0].tolist() == [9, 8, 7]
+    np.testing.assert_array_equal(np.asarray(p)[2:, 1:], a)
+    np.testing.assert_array_equal(T.Pad(1, padding_mode="reflect")(a), np.pad(
+        a, ((1, 1), (1, 1), (0, 0)), mode="reflect"))
+
+
+def test_pad_errors():
+    t = zeroin.tensor(np.zeros((1, 2, 2)))
+    with pytest.raises(ValueError, match=r"pad: padding must be non-negative, got -1"):
+        T.Pad(-1)(t)
+    with pytest.raises(ValueError, match="Pad: padding_mode must be one of"):
+        T.Pad(1, padding_mode="wrap")
+    with pytest.raises(TypeError, match=r"pad: fill must be a number for a tensor.*\(1, 2\)"):
+        T.Pad(1, fill=(1, 2))(t)
+    with pytest.raises(ValueError, match="Pad: padding must be an int or a sequence"):
+        T.Pad((1, 2, 3))
+
+
+# ---- RandomApply, RandomChoice, RandomOrder -----------------------------------------------
+
+def test_random_apply_choice_order_draw_from_zeroins_generator():
+    add = [T.Lambda(lambda x, k=k: x * 10 + k) for k in range(3)]
+    zeroin.manual_seed(2)
+    applied = [T.RandomApply(add[:2], p=0.3)(0) for _ in range(40)]
+    g = np.random.Generator(np.random.PCG64(2))
+    assert applied == [0 if 0.3 < g.random() else 1 for _ in range(40)]  # (0*10+0)*10+1
+    assert 5 < applied.count(1) < 25
+    assert T.RandomApply(add, p=0.0)(5) == 5 and T.RandomApply(add, p=1.0)(0) == 12
+    zeroin.manual_seed(2)
+    chosen = [T.RandomChoice(add, p=[1, 0, 3])(0) for _ in range(40)]
+    g = np.random.Generator(np.random.PCG64(2))
+    assert chosen == [int(g.choice(3, p=[0.25, 0, 0.75])) for _ in range(40)]
+    assert set(chosen) == {0, 2}
+    zeroin.manual_seed(2)
+    orders = [T.RandomOrder(add)(0) for _ in range(30)]
+    g = np.random.Generator(np.random.PCG64(2))
+    for got in orders:
+        perm = g.permutation(3)                     # applied in this order: digits of got
+        assert got == (perm[0] * 10 + perm[1]) * 10 + perm[2]
+    assert len(set(orders)) == 6
+
+
+def test_random_apply_choice_order_errors():
+    with pytest.raises(TypeError, match="RandomApply: transforms should be a list"):
+        T.RandomApply(T.ToTensor())
+    with pytest.raises(ValueError, match=r"RandomApply: p should be a probability.*1.5"):
+        T.RandomApply([T.ToTensor()], p=1.5)
+    with pytest.raises(ValueError, match=r"one weight per transform \(2\), got \[1\]"):
+        T.RandomChoice([T.ToTensor(), T.ToTensor()], p=[1])
+    with pytest.raises(TypeError, match="RandomOrder: transforms should be a list"):
+        T.RandomOrder([1, 2])
+
+
+# ---- RandomRotation -----------------------------------------------------------------------
+
+def _torch_rotate(torch, x, angle, mode, fill, center=None, out_hw=None):
+    """torchvision's tensor rotate, written with torch ops: the inverse affine matrix, the
+    affine grid of pixel centres (out_hw: its size), grid_sample with a mask for fill."""
+    import math
+    c, h, w = x.shape
+    oh, ow = (h, w) if out_hw is None else out_hw
+    cx, cy = (0.0, 0.0) if center is None else (center[0] - w * 0.5, center[1] - h * 0.5)
+    rot = math.radians(-angle)
+    a, b, cc, d = math.cos(rot), -math.sin(rot), math.sin(rot), math.cos(rot)
+    m = [d, -b, 0.0, -cc, a, 0.0]
+    m[2] += m[0] * -cx + m[1] * -cy + cx
+    m[5] += m[3] * -cx + m[4] * -cy + cy
+    theta = torch.tensor(m, dtype=x.dtype).reshape(1, 2, 3)
+    base = torch.empty(1, oh, ow, 3, dtype=x.dtype)
+    base[..., 0].copy_(torch.linspace(-ow * 0.5 + 0.5, ow * 0.5 - 0.5, steps=ow))
+    base[..., 1].copy_(torch.linspace(-oh * 0.5 + 0.5, oh * 0.5 - 0.5, steps=oh).unsqueeze(-1))
+    base[..., 2].fill_(1)
+    scale = torch.tensor([0.5 * w, 0.5 * h], dtype=x.dtype)
+    grid = base.view(1, oh * ow, 3).bmm(theta.transpose(1, 2) / scale).view(1, oh, ow, 2)
+    img = torch.cat([x[None], torch.ones(1, 1, h, w, dtype=x.dtype)], 1)
+    out = torch.nn.functional.grid_sample(img, grid, mode=mode, padding_mode="zeros",
+                                          align_corners=False)
+    mask, out = out[:, -1:].expand(1, c, oh, ow), out[:, :-1]
+    fill_img = torch.tensor(fill, dtype=x.dtype).view(1, -1, 1, 1).expand_as(out)
+    if mode == "nearest":
+        out = torch.where(mask < 0.5, fill_img, out)
+    else:
+        out = out * mask + (1 - mask) * fill_img
+    return out[0].numpy()
+
+
+def test_rotate_by_hand():
+    from zeroin.vision.transforms import functional as F
+    a = np.arange(25.0).reshape(1, 5, 5)
+    t = zeroin.tensor(a)
+    np.testing.assert_array_equal(F.rotate(t, 90).data, np.rot90(a, 1, axes=(1, 2)))
+    np.testing.assert_array_equal(F.rotate(t, -90).data, np.rot90(a, -1, axes=(1, 2)))
+    np.testing.assert_array_equal(F.rotate(t, 180).data, a[:, ::-1, ::-1])
+    np.testing.assert_array_equal(F.rotate(t, 0).data, a)
+    r = F.rotate(t, 45, fill=-1).data[0]                        # the corners come from outside
+    assert r[0, 0] == r[0, 4] == r[4, 0] == r[4, 4] == -1 and r[2, 2] == 12
+    # about the top-left pixel's centre (x, y) = (0.5, 0.5): by 90 degrees, row 0 maps
+    # from column 0 of the image, from the bottom up, and the rest is outside
+    c = F.rotate(t, 90, center=[0.5, 0.5], fill=7).data[0]
+    assert c[0, 0] == 0 and c[0, 1:].tolist() == [5, 10, 15, 20] and c[1, 0] == 7
+
+
+def test_rotate_matches_torchvisions_algorithm_in_torch():
+    torch = pytest.importorskip("torch")
+    from zeroin.vision.transforms import functional as F
+    rng = np.random.default_rng(6)
+    for dtype, tol in ((np.float64, 1e-12), (np.float32, 1e-5)):
+        x = rng.random((3, 7, 10)).astype(dtype)
+        for angle in (17.3, -61.0, 133.7, 90.0, 270.0):     # 90s: nearest ties on 7x10
+            for mode in ("nearest", "bilinear"):
+                for center in (None, (2.0, 5.5)):
+                    got = F.rotate(zeroin.tensor(x), angle, mode, center=center,
+                                   fill=[0.1, 0.2, 0.3]).data
+                    want = _torch_rotate(torch, torch.from_numpy(x), angle, mode,
+                                         [0.1, 0.2, 0.3], center)
+                    assert got.dtype == dtype
+                    np.testing.assert_allclose(got, want, atol=tol)
+    u = (x * 255).astype(np.uint8)                     # integers: float32, then rounded
+    got = F.rotate(zeroin.tensor(u), 30.0, "bilinear", fill=[0, 0, 0]).data
+    want = _torch_rotate(torch, torch.from_numpy(u.astype(np.float32)), 30.0, "bilinear",
+                         [0.0] * 3)
+    assert got.dtype == np.uint8 and np.abs(got - np.round(want)).max() == 0
+
+
+def test_rotate_expand_sizes_as_pillow_and_pixels_as_torchvision():
+    torch = pytest.importorskip("torch")
+    from zeroin.vision.transforms import functional as F
+    a = np.arange(15.0).reshape(1, 3, 5)
+    np.testing.assert_array_equal(F.rotate(zeroin.tensor(a), 90, expand=True).data,
+                                  np.rot90(a, 1, axes=(1, 2)))
+    # a 4x4 square by 45 degrees: corners at +-2 sqrt(2) about the centre 2 -> -0.83..4.83,
+    # floor -1 to ceil 5: 6 pixels
+    assert F.rotate(zeroin.tensor(np.ones((1, 4, 4))), 45, expand=True).shape == (1, 6, 6)
+    # 7x10 by 90 degrees: the corners' x span 5 -+ 3.5 = 1.5..8.5, floor 1 to ceil 9: 8
+    # wide, and y 3.5 -+ 5: -1.5..8.5, 11 high (torchvision's tensor path; Pillow turns
+    # multiples of 90 degrees into a transpose, 10x7); other angles: Pillow's size
+    x = np.random.default_rng(12).random((2, 7, 10))
+    assert F.rotate(zeroin.tensor(x), 90, expand=True).shape == (2, 11, 8)
+    for angle in (30.0, -75.5, 90.0, 123.0, 200.0):
+        pil = _pil(np.zeros((7, 10), np.uint8)).rotate(angle, expand=True)
+        for mode in ("nearest", "bilinear"):
+            got = F.rotate(zeroin.tensor(x), angle, mode, expand=True, fill=[0.5, 0.5]).data
+            assert angle == 90 or got.shape[1:] == (pil.size[1], pil.size[0])
+            want = _torch_rotate(torch, torch.from_numpy(x), angle, mode, [0.5, 0.5],
+                                 out_hw=got.shape[1:])
+            np.testing.assert_allclose(got, want, atol=1e-12)
+
+
+def test_random_rotation_draws_the_angle_and_keeps_the_kind():
+    from zeroin.vision.transforms import functional as F
+    x = zeroin.tensor(_rgb(7, (3, 6, 6)))
+    rr = T.RandomRotation((10, 40), fill=0.5)
+    zeroin.manual_seed(8)
+    outs = [rr(x).data for _ in range(5)]
+    g = np.random.Generator(np.random.PCG64(8))
+    for out in outs:
+        np.testing.assert_array_equal(out, F.rotate(x, g.uniform(10, 40), fill=0.5).data)
+    assert T.RandomRotation(30).degrees == (-30.0, 30.0)
+    a = _img(5, 5)
+    np.testing.assert_array_equal(T.RandomRotation((90, 90))(a), np.rot90(a, 1))
+    p = T.RandomRotation((90, 90))(_pil(a))
+    np.testing.assert_array_equal(np.asarray(p), np.rot90(a, 1))
+    assert T.RandomRotation((90, 90), expand=True)(_img(3, 5)).shape == (5, 3, 3)
+    with pytest.raises(ValueError, match=r"degrees is a single number, it must be "
+                                         r"non-negative, got -5"):
+        T.RandomRotation(-5)
+    with pytest.raises(ValueError, match=r"rotate: fill has 2 values but the image has 3"):
+        T.RandomRotation(5, fill=(1, 2))(x)
+
+
+# ---- RandomErasing ------------------------------------------------------------------------
+
+def test_random_erasing_follows_torchvisions_sampling():
+    x = _rgb(9, (3, 10, 12))
+    t = zeroin.tensor(x)
+    er = T.RandomErasing(p=0.7, value=(0.1, 0.2, 0.3))
+    zeroin.manual_seed(1)
+    outs = [er(t).data for _ in range(20)]
+    g = np.random.Generator(np.random.PCG64(1))
+    erased = 0
+    for out in outs:
+        want = x.copy()
+        if g.random() < 0.7:
+            for _ in range(10):
+                area = 120 * g.uniform(0.02, 0.33)
+                ar = np.exp(g.uniform(np.log(0.3), np.log(3.3)))
+                h, w = int(round(np.sqrt(area * ar))), int(round(np.sqrt(area / ar)))
+                if h < 10 and w < 12:
+                    i, j = int(g.integers(0, 10 - h + 1)), int(g.integers(0, 12 - w + 1))
+                    want[:, i:i + h, j:j + w] = np.array([0.1, 0.2, 0.3])[:, None, None]
+                    erased += 1
+                    break
+        np.testing.assert_array_equal(out, want)
+    assert 5 < erased < 20
+    assert t.data.tolist() == x.tolist()                       # not in place
+    zeroin.manual_seed(3)
+    r = T.RandomErasing(p=1.0, value="random", scale=(0.2, 0.3))(t).data
+    changed = r != x
+    assert changed.sum() >= 12 and abs(r[changed].std() - 1) < 0.5     # standard normal
+    assert T.RandomErasing(p=0.0)(t) is t
+    # an area that never fits leaves the image as it is
+    assert T.RandomErasing(p=1.0, scale=(1.0, 1.0), ratio=(1, 1))(t).data.tolist() == \
+        x.tolist()
+    inplace = zeroin.tensor(x.copy())
+    assert T.RandomErasing(p=1.0, inplace=True)(inplace) is inplace
+    assert (inplace.data == 0).any()
+
+
+def test_random_erasing_errors():
+    t = zeroin.tensor(np.zeros((3, 4, 4)))
+    with pytest.raises(ValueError, match=r"value has 2 numbers but the image of shape "
+                                         r"\(3, 4, 4\) has 3 channels"):
+        T.RandomErasing(p=1.0, value=(1, 2))(t)
+    with pytest.raises(TypeError, match=r"RandomErasing: expected a tensor image.*ndarray of "
+                                        r"shape \(4, 4, 3\); apply ToTensor"):
+        T.RandomErasing()(np.zeros((4, 4, 3)))
+    with pytest.raises(ValueError, match="a str value should be 'random', got 'noise'"):
+        T.RandomErasing(value="noise")
+    with pytest.raises(ValueError, match=r"scale should be between 0 and 1, got \(0.5, 2\)"):
+        T.RandomErasing(scale=(0.5, 2))
+
+
+# ---- GaussianBlur -------------------------------------------------------------------------
+
+def test_gaussian_blur_matches_torch_conv_with_reflect_padding():
+    torch = pytest.importorskip("torch")
+    from zeroin.vision.transforms import functional as F
+    x = _rgb(10, (3, 8, 9))
+    for ks, sigma in (((5, 3), (1.3, 0.6)), ((3, 3), (0.8, 0.8)), ((7, 1), (2.0, 1.0))):
+        got = F.gaussian_blur(zeroin.tensor(x), list(ks), list(sigma)).data
+
+        def k1(n, s):
+            v = np.exp(-0.5 * (np.linspace(-(n - 1) / 2, (n - 1) / 2, n) / s) ** 2)
+            return v / v.sum()
+        kern = torch.from_numpy(np.outer(k1(ks[1], sigma[1]), k1(ks[0], sigma[0])))
+        xp = torch.nn.functional.pad(torch.from_numpy(x)[None],
+                                     (ks[0] // 2, ks[0] // 2, ks[1] // 2, ks[1] // 2),
+                                     mode="reflect")
+        want = torch.nn.functional.conv2d(xp, kern.expand(3, 1, ks[1], ks[0]), groups=3)
+        np.testing.assert_allclose(got, want[0].numpy(), atol=1e-14)
+    u = _img(6, 7)
+    got = F.gaussian_blur(u, 3, 1.0)
+    want = F.gaussian_blur(u.astype(np.float64), 3, 1.0)
+    assert got.dtype == np.uint8 and np.abs(got - np.round(want)).max() == 0
+    # default sigma 0.15 k + 0.35
+    np.testing.assert_allclose(F.gaussian_blur(zeroin.tensor(x), 5).data,
+                               F.gaussian_blur(zeroin.tensor(x), 5, 1.1).data)
+
+
+def test_gaussian_blur_transform_draws_sigma_and_checks_arguments():
+    from zeroin.vision.transforms import functional as F
+    x = zeroin.tensor(_rgb(11))
+    zeroin.manual_seed(5)
+    out = T.GaussianBlur(3, (0.5, 1.5))(x).data
+    s = np.random.Generator(np.random.PCG64(5)).uniform(0.5, 1.5)
+    np.testing.assert_array_equal(out, F.gaussian_blur(x, 3, s).data)
+    assert np.abs(out - x.data).max() > 0.05 and abs(out.mean() - x.data.mean()) < 0.05
+    assert np.asarray(T.GaussianBlur(3)(_pil(_img()))).shape == (4, 5, 3)
+    with pytest.raises(ValueError, match=r"GaussianBlur: kernel_size values should be odd "
+                                         r"and positive, got \(3, 4\)"):
+        T.GaussianBlur((3, 4))
+    with pytest.raises(ValueError, match=r"sigma values should be positive and of the form "
+                                         r"\(min, max\), got \(2, 1\)"):
+        T.GaussianBlur(3, sigma=(2, 1))
+    with pytest.raises(ValueError, match="if sigma is a single number, it must be positive"):
+        T.GaussianBlur(3, sigma=0)

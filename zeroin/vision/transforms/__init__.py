@@ -1,0 +1,693 @@
+"""torchvision's image transforms: ``Compose``, ``ToTensor``, ``ToPILImage``, ``Normalize``,
+flips, crops (``RandomResizedCrop`` too), ``Resize``, ``Pad``, ``RandomRotation``,
+``ColorJitter``, ``GaussianBlur``, ``RandomErasing``, ``Grayscale``, ``ConvertImageDtype``,
+``Lambda``, ``RandomApply`` / ``RandomChoice`` / ``RandomOrder``; their pixel work is in
+``transforms.functional`` (``F.adjust_hue``, ``F.rotate``, ...).
+
+Each takes what torchvision's takes: a PIL image, or a tensor laid out ``(..., C, H, W)``;
+zeroin also takes a NumPy image ``(H, W)`` or ``(H, W, C)`` (the layout ``ToTensor``
+reads) and gives back the same kind. Random transforms draw from zeroin's generator, so
+``zeroin.manual_seed`` repeats them.
+
+>>> import numpy as np, zeroin
+>>> from zeroin.vision import transforms as T
+>>> t = T.ToTensor()(np.array([[[0, 255]]], dtype=np.uint8))    # H=1, W=1, C=2
+>>> t.shape, t.tolist()
+(zeroin.Size([2, 1, 1]), [[[0.0]], [[1.0]]])
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+from ..._tensor import Tensor, get_default_dtype
+from ...random import get_rng
+from . import functional
+from .functional import (_PAD_MODES, InterpolationMode, _back, _chw, _crop, _flip, _is_pil,
+                         _kind, _ltrb, _max_value, _mode, _pad, _pair, _size)
+
+__all__ = ["Compose", "ToTensor", "Normalize", "Lambda", "RandomHorizontalFlip",
+           "RandomVerticalFlip", "RandomCrop", "CenterCrop", "Resize", "Grayscale",
+           "ConvertImageDtype", "InterpolationMode", "functional", "RandomResizedCrop",
+           "ColorJitter", "ToPILImage", "Pad", "RandomApply", "RandomChoice", "RandomOrder",
+           "RandomRotation", "RandomErasing", "GaussianBlur"]
+
+
+class Compose:
+    """Apply ``transforms`` one after the other."""
+
+    def __init__(self, transforms):
+        self.transforms = list(transforms)
+
+    def __call__(self, img):
+        for t in self.transforms:
+            img = t(img)
+        return img
+
+    def __repr__(self):
+        return "\n".join(["Compose("] + [f"    {t}" for t in self.transforms] + [")"])
+
+
+class Lambda:
+    """A function used as a transform."""
+
+    def __init__(self, lambd):
+        if not callable(lambd):
+            raise TypeError(f"Lambda: argument lambd should be callable, got "
+                            f"{type(lambd).__name__}")
+        self.lambd = lambd
+
+    def __call__(self, img):
+        return self.lambd(img)
+
+    def __repr__(self):
+        return "Lambda()"
+
+
+_PIL_DTYPES = {"I": np.int32, "I;16": np.int16, "F": np.float32}
+
+
+class ToTensor:
+    """A PIL image or a NumPy image (H, W) / (H, W, C) as a tensor (C, H, W).
+
+    uint8 pixels are scaled to [0, 1] in the default dtype (zeroin's: float64, torchvision's
+    float32: ``zeroin.set_default_dtype(zeroin.float32)`` for float32); other dtypes
+    (a float array, PIL's 'I' or 'F' images) keep their values and dtype, as torchvision.
+    """
+
+    def __call__(self, pic):
+        if isinstance(pic, np.ndarray):
+            if pic.ndim not in (2, 3):
+                raise ValueError(f"ToTensor: pic should be 2 or 3 dimensional (H, W) or "
+                                 f"(H, W, C), got shape {pic.shape}")
+            arr = pic
+        elif _is_pil(pic):
+            arr = np.array(pic, _PIL_DTYPES.get(pic.mode, np.uint8), copy=True)
+            if pic.mode == "1":
+                arr = 255 * arr
+        else:
+            raise TypeError(f"ToTensor: pic should be a PIL image or a NumPy array, got "
+                            f"{type(pic).__name__}")
+        arr = np.moveaxis(arr.reshape(arr.shape[:2] + (-1,)), -1, 0)
+        if arr.dtype == np.uint8:
+            arr = arr.astype(get_default_dtype()) / 255
+        return Tensor(np.ascontiguousarray(arr))
+
+    def __repr__(self):
+        return "ToTensor()"
+
+
+def _float_check(tensor, op):
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"{op}: expected a tensor (..., C, H, W), got "
+                        f"{type(tensor).__name__}; apply ToTensor() first")
+    if tensor.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a float tensor, got {tensor.dtype}; apply "
+                        f"ToTensor() or ConvertImageDtype(zeroin.float32) first")
+
+
+class Normalize:
+    """``(x - mean[c]) / std[c]`` for each channel c of a (C, H, W) or (N, C, H, W) tensor.
+
+    ``mean`` and ``std`` hold one value per channel (or one for all). Recorded, so gradients
+    flow through it (``inplace=True`` writes into the tensor instead).
+    """
+
+    def __init__(self, mean, std, inplace=False):
+        self.mean, self.std, self.inplace = mean, std, inplace
+
+    def __call__(self, tensor):
+        _float_check(tensor, "Normalize")
+        if tensor.ndim < 3:
+            raise ValueError(f"Normalize: expected a tensor image (..., C, H, W), got shape "
+                             f"{tuple(tensor.shape)}")
+        mean = np.asarray(self.mean, dtype=tensor.dtype).reshape(-1)
+        std = np.asarray(self.std, dtype=tensor.dtype).reshape(-1)
+        c = tensor.shape[-3]
+        for name, v in (("mean", mean), ("std", std)):
+            if len(v) not in (1, c):
+                raise ValueError(f"Normalize: {name} has {len(v)} values but the tensor of "
+                                 f"shape {tuple(tensor.shape)} has {c} channels (dim -3); "
+                                 f"give one {name} per channel, or one for all")
+        if (std == 0).any():
+            raise ValueError(f"Normalize: std {self.std!r} has a zero (in {tensor.dtype}), "
+                             f"which would divide by zero")
+        mean, std = mean.reshape(-1, 1, 1), std.reshape(-1, 1, 1)
+        if self.inplace:
+            return tensor.sub_(Tensor(mean)).div_(Tensor(std))
+        return (tensor - Tensor(mean)) / Tensor(std)
+
+    def __repr__(self):
+        return f"Normalize(mean={self.mean}, std={self.std})"
+
+
+class RandomHorizontalFlip:
+    """Mirror the image left-right with probability ``p``."""
+
+    def __init__(self, p=0.5):
+        self.p = p
+
+    def __call__(self, img):
+        return _flip(img, -1) if get_rng().random() < self.p else img
+
+    def __repr__(self):
+        return f"RandomHorizontalFlip(p={self.p})"
+
+
+class RandomVerticalFlip(RandomHorizontalFlip):
+    """Mirror the image top-bottom with probability ``p``."""
+
+    def __call__(self, img):
+        return _flip(img, -2) if get_rng().random() < self.p else img
+
+    def __repr__(self):
+        return f"RandomVerticalFlip(p={self.p})"
+
+
+class CenterCrop:
+    """The central ``size`` (int: square, or (h, w)) part; zero-padded if the image is
+    smaller, as torchvision."""
+
+    def __init__(self, size):
+        self.size = _pair(size, "CenterCrop")
+
+    def __call__(self, img):
+        kind = _kind(img, "CenterCrop")
+        (ih, iw), (ch, cw) = _size(img, kind), self.size
+        if ch > ih or cw > iw:
+            dw, dh = max(cw - iw, 0), max(ch - ih, 0)
+            img = _pad(img, kind, (dw // 2, dh // 2, (dw + 1) // 2, (dh + 1) // 2), 0,
+                       "constant")
+            ih, iw = _size(img, kind)
+        top, left = int(round((ih - ch) / 2.0)), int(round((iw - cw) / 2.0))
+        return _crop(img, kind, top, left, ch, cw)
+
+    def __repr__(self):
+        return f"CenterCrop(size={self.size})"
+
+
+class RandomCrop:
+    """A ``size`` part at a random place, after optional ``padding`` (int, (left/right,
+    top/bottom) or (left, top, right, bottom)) filled as ``padding_mode`` says."""
+
+    def __init__(self, size, padding=None, pad_if_needed=False, fill=0,
+                 padding_mode="constant"):
+        self.size = _pair(size, "RandomCrop")
+        self.padding = None if padding is None else _ltrb(padding, "RandomCrop")
+        if padding_mode not in _PAD_MODES:
+            raise ValueError(f"RandomCrop: padding_mode must be one of {_PAD_MODES}, got "
+                             f"{padding_mode!r}")
+        self.pad_if_needed, self.fill, self.padding_mode = pad_if_needed, fill, padding_mode
+
+    def __call__(self, img):
+        kind = _kind(img, "RandomCrop")
+        pad = lambda im, ltrb: _pad(im, kind, ltrb, self.fill, self.padding_mode)  # noqa: E731
+        if self.padding is not None:
+            img = pad(img, self.padding)
+        (h, w), (th, tw) = _size(img, kind), self.size
+        if self.pad_if_needed and w < tw:
+            img = pad(img, (tw - w, 0, tw - w, 0))
+        if self.pad_if_needed and h < th:
+            img = pad(img, (0, th - h, 0, th - h))
+        h, w = _size(img, kind)
+        if h < th or w < tw:
+            raise ValueError(f"RandomCrop: required crop size {(th, tw)} is larger than the "
+                             f"(padded) image size {(h, w)}; pass padding= or "
+                             f"pad_if_needed=True, or crop smaller")
+        if (h, w) == (th, tw):
+            return img
+        rng = get_rng()
+        top, left = int(rng.integers(0, h - th + 1)), int(rng.integers(0, w - tw + 1))
+        return _crop(img, kind, top, left, th, tw)
+
+    def __repr__(self):
+        return f"RandomCrop(size={self.size}, padding={self.padding})"
+
+
+class Resize:
+    """Resize to ``size``: (h, w), or an int for the shorter side (the longer one keeps
+    the aspect ratio, at most ``max_size``), as torchvision.
+
+    PIL images go through Pillow's resize (what torchvision does); tensors and NumPy images
+    are interpolated as PyTorch's ``interpolate``, bilinear with ``antialias`` (default True:
+    a triangle filter as wide as the shrinking factor, as torchvision and Pillow).
+    """
+
+    def __init__(self, size, interpolation=InterpolationMode.BILINEAR, max_size=None,
+                 antialias=True):
+        if isinstance(size, (tuple, list)) and len(size) not in (1, 2) or \
+                not isinstance(size, (numbers.Integral, tuple, list)):
+            raise ValueError(f"Resize: size must be an int or a sequence (h, w), got "
+                             f"{size!r}")
+        if min(np.atleast_1d(size)) <= 0:
+            raise ValueError(f"Resize: size must be positive, got {size!r}")
+        self.size, self.max_size, self.antialias = size, max_size, antialias
+        self.interpolation = _mode(interpolation)
+
+    def __call__(self, img):
+        return functional.resize(img, self.size, self.interpolation, self.max_size,
+                                 self.antialias)
+
+    def __repr__(self):
+        return (f"Resize(size={self.size}, interpolation={self.interpolation.value}, "
+                f"max_size={self.max_size})")
+
+
+class Grayscale:
+    """Luma ``0.2989 R + 0.587 G + 0.114 B`` in 1 or 3 (equal) channels; integer images
+    are truncated to their dtype, as torchvision; PIL images use Pillow's ``convert('L')``."""
+
+    def __init__(self, num_output_channels=1):
+        if num_output_channels not in (1, 3):
+            raise ValueError(f"Grayscale: num_output_channels should be 1 or 3, got "
+                             f"{num_output_channels!r}")
+        self.num_output_channels = num_output_channels
+
+    def __call__(self, img):
+        kind = _kind(img, "Grayscale")
+        if kind == "pil":
+            gray = img.convert("L")
+            return gray if self.num_output_channels == 1 else gray.convert("RGB")
+        arr = _chw(img, kind)
+        if arr.ndim < 3 or arr.shape[-3] not in (1, 3):
+            raise ValueError(f"Grayscale: expected 1 or 3 channels, got an image of shape "
+                             f"{tuple(img.shape)}")
+        lum = arr[..., :1, :, :]
+        if arr.shape[-3] == 3:
+            lum = (0.2989 * arr[..., 0, :, :] + 0.587 * arr[..., 1, :, :]
+                   + 0.114 * arr[..., 2, :, :])[..., None, :, :].astype(arr.dtype)
+        reps = (1,) * (arr.ndim - 3) + (self.num_output_channels, 1, 1)
+        return _back(np.tile(lum, reps), kind)
+
+    def __repr__(self):
+        return f"Grayscale(num_output_channels={self.num_output_channels})"
+
+
+class ConvertImageDtype:
+    """A tensor image in another dtype, rescaled as torchvision: integers run 0..max of
+    their dtype, floats 0..1 (uint8 255 -> 1.0; float 1.0 -> uint8 255)."""
+
+    def __init__(self, dtype):
+        self.dtype = np.dtype(dtype)
+
+    def __call__(self, image):
+        if not isinstance(image, Tensor):
+            raise TypeError(f"ConvertImageDtype: expected a tensor, got "
+                            f"{type(image).__name__}")
+        src, dst, arr = image.dtype, self.dtype, np.asarray(image.data)
+        if src == dst:
+            return image
+        if src.kind == "f":
+            if dst.kind == "f":
+                return Tensor(arr.astype(dst))
+            if (src.itemsize, dst.itemsize) in ((4, 4), (4, 8), (8, 8)) and dst.kind == "i":
+                raise RuntimeError(f"ConvertImageDtype: the cast from {src} to {dst} cannot "
+                                   f"be performed safely")
+            return Tensor((arr * (_max_value(dst) + 1.0 - 1e-3)).astype(dst))
+        in_max = _max_value(src)
+        if dst.kind == "f":
+            return Tensor(arr.astype(dst) / dst.type(in_max))
+        out_max = _max_value(dst)
+        if in_max > out_max:
+            return Tensor((arr // ((in_max + 1) // (out_max + 1))).astype(dst))
+        return Tensor(arr.astype(dst) * dst.type((out_max + 1) // (in_max + 1)))
+
+    def __repr__(self):
+        return f"ConvertImageDtype({self.dtype})"
+
+
+def _min_max(value, op, name):
+    """A (min, max) pair of numbers, as torchvision's scale and ratio."""
+    if not (isinstance(value, (tuple, list)) and len(value) == 2
+            and all(isinstance(v, numbers.Real) for v in value)):
+        raise TypeError(f"{op}: {name} should be a sequence (min, max) of two numbers, got "
+                        f"{value!r}")
+    if value[0] > value[1]:
+        warnings.warn(f"{op}: {name} {value!r} should be of kind (min, max)", stacklevel=3)
+    return float(value[0]), float(value[1])
+
+
+class RandomResizedCrop:
+    """A random part of the image, of ``scale`` times its area and aspect ratio (w / h) in
+    ``ratio``, resized to ``size``: torchvision's sampling (10 tries, then the central crop
+    that keeps the ratio in range)."""
+
+    def __init__(self, size, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0),
+                 interpolation=InterpolationMode.BILINEAR, antialias=True):
+        self.size = _pair(size, "RandomResizedCrop")
+        self.scale = _min_max(scale, "RandomResizedCrop", "scale")
+        self.ratio = _min_max(ratio, "RandomResizedCrop", "ratio")
+        if self.scale[0] < 0 or min(self.ratio) <= 0:
+            raise ValueError(f"RandomResizedCrop: scale must be >= 0 and ratio > 0, got "
+                             f"scale={scale!r}, ratio={ratio!r}")
+        self.interpolation = _mode(interpolation, "RandomResizedCrop")
+        self.antialias = antialias
+
+    @staticmethod
+    def get_params(img, scale, ratio):
+        """(top, left, height, width) of a random crop, as torchvision draws it."""
+        height, width = _size(img, _kind(img, "RandomResizedCrop"))
+        area, rng = height * width, get_rng()
+        log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+        for _ in range(10):
+            target_area = area * float(rng.uniform(scale[0], scale[1]))
+            aspect_ratio = math.exp(float(rng.uniform(log_ratio[0], log_ratio[1])))
+            w = int(round(math.sqrt(target_area * aspect_ratio)))
+            h = int(round(math.sqrt(target_area / aspect_ratio)))
+            if 0 < w <= width and 0 < h <= height:
+                i = int(rng.integers(0, height - h + 1))
+                j = int(rng.integers(0, width - w + 1))
+                return i, j, h, w
+        in_ratio = float(width) / float(height)        # the central crop
+        if in_ratio < min(ratio):
+            w, h = width, int(round(width / min(ratio)))
+        elif in_ratio > max(ratio):
+            h, w = height, int(round(height * max(ratio)))
+        else:
+            h, w = height, width
+        return (height - h) // 2, (width - w) // 2, h, w
+
+    def __call__(self, img):
+        i, j, h, w = self.get_params(img, self.scale, self.ratio)
+        return functional.resized_crop(img, i, j, h, w, self.size, self.interpolation,
+                                       antialias=self.antialias)
+
+    def __repr__(self):
+        return (f"RandomResizedCrop(size={self.size}, scale={self.scale}, ratio={self.ratio}, "
+                f"interpolation={self.interpolation.value}, antialias={self.antialias})")
+
+
+def _jitter(value, name, center=1.0, bound=(0.0, math.inf), clip_first_on_zero=True):
+    """torchvision's ColorJitter argument: v -> (center - v, center + v), or (min, max);
+    None when it changes nothing."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(f"ColorJitter: if {name} is a single number, it must be "
+                             f"non-negative, got {value!r}")
+        value = [center - float(value), center + float(value)]
+        if clip_first_on_zero:
+            value[0] = max(value[0], 0.0)
+    elif isinstance(value, (tuple, list)) and len(value) == 2:
+        value = [float(value[0]), float(value[1])]
+    else:
+        raise TypeError(f"ColorJitter: {name} should be a single number or a sequence "
+                        f"(min, max), got {value!r}")
+    if not bound[0] <= value[0] <= value[1] <= bound[1]:
+        raise ValueError(f"ColorJitter: {name} values should be between {bound} and of the "
+                         f"form (min, max), got {value}")
+    return None if value[0] == value[1] == center else tuple(value)
+
+
+class ColorJitter:
+    """Random brightness, contrast, saturation and hue changes, applied in a random order.
+
+    Each argument is a number v (factor drawn from [max(0, 1 - v), 1 + v]; hue: [-v, v],
+    v <= 0.5) or a range (min, max). As torchvision's tensor formulas (``functional``'s
+    ``adjust_*``); PIL images go through Pillow's ImageEnhance, as torchvision.
+    """
+
+    def __init__(self, brightness=0, contrast=0, saturation=0, hue=0):
+        self.brightness = _jitter(brightness, "brightness")
+        self.contrast = _jitter(contrast, "contrast")
+        self.saturation = _jitter(saturation, "saturation")
+        self.hue = _jitter(hue, "hue", center=0.0, bound=(-0.5, 0.5),
+                           clip_first_on_zero=False)
+
+    @staticmethod
+    def get_params(brightness, contrast, saturation, hue):
+        """(order of the four adjustments as a tensor, then each factor or None)."""
+        rng = get_rng()
+        fn_idx = Tensor(rng.permutation(4))
+        b, c, s, h = (None if r is None else float(rng.uniform(r[0], r[1]))
+                      for r in (brightness, contrast, saturation, hue))
+        return fn_idx, b, c, s, h
+
+    def __call__(self, img):
+        fn_idx, *factors = self.get_params(self.brightness, self.contrast, self.saturation,
+                                           self.hue)
+        fns = (functional.adjust_brightness, functional.adjust_contrast,
+               functional.adjust_saturation, functional.adjust_hue)
+        for k in np.asarray(fn_idx.data).tolist():
+            if factors[k] is not None:
+                img = fns[k](img, factors[k])
+        return img
+
+    def __repr__(self):
+        return (f"ColorJitter(brightness={self.brightness}, contrast={self.contrast}, "
+                f"saturation={self.saturation}, hue={self.hue})")
+
+
+class ToPILImage:
+    """A tensor (C, H, W) or NumPy image (H, W, C) as a PIL image (``functional.
+    to_pil_image``): floats in [0, 1] times 255, truncated to uint8; 1 channel 'L',
+    3 'RGB', 4 'RGBA', or ``mode``."""
+
+    def __init__(self, mode=None):
+        self.mode = mode
+
+    def __call__(self, pic):
+        return functional.to_pil_image(pic, self.mode)
+
+    def __repr__(self):
+        return "ToPILImage()" if self.mode is None else f"ToPILImage(mode={self.mode})"
+
+
+class Pad:
+    """Pad the borders by ``padding`` (int, (left/right, top/bottom) or (left, top, right,
+    bottom)) with ``fill`` (constant) or as ``padding_mode`` (edge, reflect, symmetric)."""
+
+    def __init__(self, padding, fill=0, padding_mode="constant"):
+        _ltrb(padding, "Pad")
+        if not isinstance(fill, (numbers.Real, tuple, list)):
+            raise TypeError(f"Pad: fill must be a number or a tuple, got {fill!r}")
+        if padding_mode not in _PAD_MODES:
+            raise ValueError(f"Pad: padding_mode must be one of {_PAD_MODES}, got "
+                             f"{padding_mode!r}")
+        self.padding, self.fill, self.padding_mode = padding, fill, padding_mode
+
+    def __call__(self, img):
+        return functional.pad(img, self.padding, self.fill, self.padding_mode)
+
+    def __repr__(self):
+        return (f"Pad(padding={self.padding}, fill={self.fill}, "
+                f"padding_mode={self.padding_mode})")
+
+
+def _transform_list(transforms, op):
+    if not isinstance(transforms, (list, tuple)) or not all(callable(t) for t in transforms):
+        raise TypeError(f"{op}: transforms should be a list or tuple of transforms "
+                        f"(callables), got {transforms!r}")
+    return list(transforms)
+
+
+class RandomApply(Compose):
+    """Apply the ``transforms`` (in order) with probability ``p``, or none of them."""
+
+    def __init__(self, transforms, p=0.5):
+        super().__init__(_transform_list(transforms, "RandomApply"))
+        if not 0 <= p <= 1:
+            raise ValueError(f"RandomApply: p should be a probability in [0, 1], got {p!r}")
+        self.p = p
+
+    def __call__(self, img):
+        if self.p < get_rng().random():
+            return img
+        return super().__call__(img)
+
+    def __repr__(self):
+        return "\n".join([f"RandomApply(p={self.p}"] +
+                         [f"    {t}" for t in self.transforms] + [")"])
+
+
+class RandomChoice:
+    """Apply one of the ``transforms``, picked at random (with weights ``p``)."""
+
+    def __init__(self, transforms, p=None):
+        self.transforms = _transform_list(transforms, "RandomChoice")
+        if p is not None:
+            if not isinstance(p, (list, tuple)) or len(p) != len(self.transforms):
+                raise ValueError(f"RandomChoice: p should be a sequence of one weight per "
+                                 f"transform ({len(self.transforms)}), got {p!r}")
+            if min(p) < 0 or sum(p) <= 0:
+                raise ValueError(f"RandomChoice: the weights p should be non-negative with "
+                                 f"a positive sum, got {p!r}")
+        self.p = p
+
+    def __call__(self, img):
+        w = None if self.p is None else np.asarray(self.p, float) / sum(self.p)
+        return self.transforms[int(get_rng().choice(len(self.transforms), p=w))](img)
+
+    def __repr__(self):
+        return f"RandomChoice(transforms={self.transforms}, p={self.p})"
+
+
+class RandomOrder:
+    """Apply all the ``transforms`` in a random order."""
+
+    def __init__(self, transforms):
+        self.transforms = _transform_list(transforms, "RandomOrder")
+
+    def __call__(self, img):
+        for k in get_rng().permutation(len(self.transforms)):
+            img = self.transforms[k](img)
+        return img
+
+    def __repr__(self):
+        return f"RandomOrder(transforms={self.transforms})"
+
+
+def _degrees(degrees, op):
+    if isinstance(degrees, numbers.Real) and not isinstance(degrees, bool):
+        if degrees < 0:
+            raise ValueError(f"{op}: if degrees is a single number, it must be non-negative, "
+                             f"got {degrees!r}")
+        return -float(degrees), float(degrees)
+    if isinstance(degrees, (tuple, list)) and len(degrees) == 2:
+        return float(degrees[0]), float(degrees[1])
+    raise TypeError(f"{op}: degrees should be a number or a sequence (min, max), got "
+                    f"{degrees!r}")
+
+
+class RandomRotation:
+    """Rotate by an angle drawn from ``degrees`` (d: [-d, d], or (min, max)),
+    counter-clockwise, about the centre (or ``center``), nearest pixel by default; the
+    corners from outside are ``fill``; ``expand=True`` makes the output hold it all."""
+
+    def __init__(self, degrees, interpolation=InterpolationMode.NEAREST, expand=False,
+                 center=None, fill=0):
+        self.degrees = _degrees(degrees, "RandomRotation")
+        if center is not None and not (isinstance(center, (tuple, list)) and len(center) == 2):
+            raise ValueError(f"RandomRotation: center should be a sequence (x, y), got "
+                             f"{center!r}")
+        if not isinstance(fill, (numbers.Real, tuple, list)):
+            raise TypeError(f"RandomRotation: fill should be a number or a sequence, got "
+                            f"{fill!r}")
+        self.interpolation = _mode(interpolation, "RandomRotation")
+        self.expand = expand
+        self.center, self.fill = center, fill
+
+    @staticmethod
+    def get_params(degrees):
+        """An angle drawn uniformly from ``degrees`` (min, max)."""
+        return float(get_rng().uniform(float(degrees[0]), float(degrees[1])))
+
+    def __call__(self, img):
+        angle = self.get_params(self.degrees)
+        return functional.rotate(img, angle, self.interpolation, self.expand, self.center,
+                                 self.fill)
+
+    def __repr__(self):
+        return (f"RandomRotation(degrees={self.degrees}, interpolation="
+                f"{self.interpolation.value}, expand={self.expand}, fill={self.fill})")
+
+
+class RandomErasing:
+    """With probability ``p``, set a random rectangle of a tensor image (``scale`` of its
+    area, aspect ratio h / w in ``ratio``) to ``value``: a number, one per channel, or
+    'random' (standard normal pixels). torchvision's sampling: 10 tries, else unchanged."""
+
+    def __init__(self, p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0, inplace=False):
+        if not isinstance(value, (numbers.Real, str, tuple, list)):
+            raise TypeError(f"RandomErasing: value should be a number, 'random' or a "
+                            f"sequence, got {value!r}")
+        if isinstance(value, str) and value != "random":
+            raise ValueError(f"RandomErasing: a str value should be 'random', got {value!r}")
+        self.scale = _min_max(scale, "RandomErasing", "scale")
+        self.ratio = _min_max(ratio, "RandomErasing", "ratio")
+        if self.scale[0] < 0 or self.scale[1] > 1:
+            raise ValueError(f"RandomErasing: scale should be between 0 and 1, got {scale!r}")
+        if min(self.ratio) <= 0:
+            raise ValueError(f"RandomErasing: ratio should be positive, got {ratio!r}")
+        if not 0 <= p <= 1:
+            raise ValueError(f"RandomErasing: p should be a probability in [0, 1], got {p!r}")
+        self.p, self.value, self.inplace = p, value, inplace
+
+    @staticmethod
+    def get_params(img, scale, ratio, value=None):
+        """(top, left, height, width, the values to write): torchvision's draws; value None
+        draws standard normal values."""
+        c, img_h, img_w = img.shape[-3], img.shape[-2], img.shape[-1]
+        area, rng = img_h * img_w, get_rng()
+        log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+        for _ in range(10):
+            erase_area = area * float(rng.uniform(scale[0], scale[1]))
+            aspect_ratio = math.exp(float(rng.uniform(log_ratio[0], log_ratio[1])))
+            h = int(round(math.sqrt(erase_area * aspect_ratio)))
+            w = int(round(math.sqrt(erase_area / aspect_ratio)))
+            if not (h < img_h and w < img_w):
+                continue
+            if value is None:
+                v = Tensor(rng.standard_normal((c, h, w)).astype(img.dtype))
+            else:
+                v = Tensor(np.asarray(value, img.dtype)[:, None, None])
+            i = int(rng.integers(0, img_h - h + 1))
+            j = int(rng.integers(0, img_w - w + 1))
+            return i, j, h, w, v
+        return 0, 0, img_h, img_w, img
+
+    def __call__(self, img):
+        if not isinstance(img, Tensor) or img.ndim < 3:
+            raise TypeError(f"RandomErasing: expected a tensor image (..., C, H, W), got "
+                            f"{type(img).__name__}{_shape_of(img)}; apply ToTensor() first")
+        if get_rng().random() >= self.p:
+            return img
+        value = self.value
+        if isinstance(value, numbers.Real):
+            value = [float(value)]
+        elif isinstance(value, str):
+            value = None
+        else:
+            value = [float(v) for v in value]
+        if value is not None and len(value) not in (1, img.shape[-3]):
+            raise ValueError(f"RandomErasing: value has {len(value)} numbers but the image "
+                             f"of shape {tuple(img.shape)} has {img.shape[-3]} channels; "
+                             f"give one per channel or one for all")
+        i, j, h, w, v = self.get_params(img, self.scale, self.ratio, value)
+        return functional.erase(img, i, j, h, w, v, self.inplace)
+
+    def __repr__(self):
+        return (f"RandomErasing(p={self.p}, scale={self.scale}, ratio={self.ratio}, "
+                f"value={self.value}, inplace={self.inplace})")
+
+
+def _shape_of(img):
+    return f" of shape {tuple(img.shape)}" if hasattr(img, "shape") else ""
+
+
+class GaussianBlur:
+    """Blur with a Gaussian kernel of ``kernel_size`` (odd; int or (kx, ky)) and a sigma
+    drawn from ``sigma`` (a number, or (min, max)), reflecting at the borders."""
+
+    def __init__(self, kernel_size, sigma=(0.1, 2.0)):
+        self.kernel_size = _pair(kernel_size, "GaussianBlur", "kernel_size")
+        if any(k % 2 == 0 for k in self.kernel_size):
+            raise ValueError(f"GaussianBlur: kernel_size values should be odd and positive, "
+                             f"got {kernel_size!r}")
+        if isinstance(sigma, numbers.Real) and not isinstance(sigma, bool):
+            if sigma <= 0:
+                raise ValueError(f"GaussianBlur: if sigma is a single number, it must be "
+                                 f"positive, got {sigma!r}")
+            sigma = (float(sigma), float(sigma))
+        elif isinstance(sigma, (tuple, list)) and len(sigma) == 2:
+            if not 0.0 < sigma[0] <= sigma[1]:
+                raise ValueError(f"GaussianBlur: sigma values should be positive and of the "
+                                 f"form (min, max), got {sigma!r}")
+        else:
+            raise ValueError(f"GaussianBlur: sigma should be a single number or a sequence "
+                             f"(min, max), got {sigma!r}")
+        self.sigma = (float(sigma[0]), float(sigma[1]))
+
+    @staticmethod
+    def get_params(sigma_min, sigma_max):
+        """A sigma drawn uniformly from [sigma_min, sigma_max]."""
+        return float(get_rng().uniform(sigma_min, sigma_max))
+
+    def __call__(self, img):
+        sigma = self.get_params(self.sigma[0], self.sigma[1])
+        return functional.gaussian_blur(img, self.kernel_size, [sigma, sigma])
+
+    def __repr__(self):
+        return f"GaussianBlur(kernel_size={self.kernel_size}, sigma={self.sigma})"
