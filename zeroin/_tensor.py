@@ -418,7 +418,8 @@ class DataArray(np.ndarray):
     def clamp_(self, min=None, max=None):
         if min is None and max is None:
             raise ValueError("clamp_: give at least one of min and max")
-        np.clip(self, _operand(min), _operand(max), out=self)
+        from .ops import clip_keep
+        np.copyto(self, clip_keep(self, _operand(min), _operand(max)))
         return self
 
     def normal_(self, mean=0.0, std=1.0):
