@@ -1011,3 +1011,71 @@ def test_diagonal_view_while_recording_is_refused_not_lost():
     y = zeroin.ones(3, 3, requires_grad=True) * 2
     with pytest.raises(RuntimeError, match="view"):
         y.diagonal().mul_(3)
+
+
+ZERO_D = {      # f(T, x, s) with x and s 0-d float64 leaves (3.0 and 5.0)
+    "gather": lambda T, x, s: x.gather(0, T.tensor(0)),
+    "gather_1d_index": lambda T, x, s: x.gather(-1, T.tensor([0, 0])),
+    "gather_1d_input": lambda T, x, s: T.stack([x, s]).gather(0, T.tensor(1)),
+    "take_along_dim": lambda T, x, s: T.take_along_dim(x, T.tensor(0)),
+    "scatter": lambda T, x, s: x.scatter(0, T.tensor(0), s),
+    "scatter_value": lambda T, x, s: x.scatter(0, T.tensor(0), 7.0) * x,
+    "scatter_1d_input": lambda T, x, s: T.stack([x, x * 2]).scatter(0, T.tensor(1), s),
+    "scatter_add": lambda T, x, s: x.scatter_add(0, T.tensor(0), s),
+    "scatter_add_1d": lambda T, x, s: x.scatter_add(0, T.tensor([0, 0]), T.stack([s, s * 3])),
+    "scatter_reduce_amax": lambda T, x, s: x.scatter_reduce(0, T.tensor(0), s, "amax"),
+    "scatter_reduce_mean": lambda T, x, s: x.scatter_reduce(0, T.tensor(0), s, "mean",
+                                                            include_self=False),
+    "index_select": lambda T, x, s: x.index_select(0, T.tensor(0)),
+    "index_select_1": lambda T, x, s: x.index_select(-1, T.tensor([0])),
+    "index_add": lambda T, x, s: x.index_add(0, T.tensor(0), s, alpha=2),
+    "index_reduce": lambda T, x, s: x.index_reduce(0, T.tensor(0), s, "prod"),
+    "topk": lambda T, x, s: x.topk(1),
+    "topk_0": lambda T, x, s: x.topk(0, largest=False),
+    "median": lambda T, x, s: x.median(0, keepdim=True),
+    "quantile": lambda T, x, s: x.quantile(T.tensor([0.25, 0.5], dtype=T.float64), dim=0),
+    "quantile_keepdim": lambda T, x, s: x.quantile(0.5, dim=-1, keepdim=True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ZERO_D))
+def test_ops_along_a_dim_take_a_0d_tensor_as_torch(name):
+    """PyTorch's gather, scatter*, index_select, index_add/reduce, topk, median(dim) and
+    quantile(dim) take a 0-d input (and a 0-d index) as 1-D of one element; zeroin's
+    raised TypeError (None % 1) or IndexError. Values, shapes and gradients as torch's."""
+    res = []
+    for T in (torch, zeroin):
+        x = T.tensor(3.0, dtype=T.float64, requires_grad=True)
+        s = T.tensor(5.0, dtype=T.float64, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # torch: index_reduce is in beta
+            out = ZERO_D[name](T, x, s)
+        outs = tuple(out) if isinstance(out, tuple) else (out,)
+        outs[0].sum().backward()
+        res.append(([np.asarray(o.detach().numpy()) for o in outs],
+                    [None if v.grad is None else float(v.grad) for v in (x, s)]))
+    (tv, tg), (zv, zg) = res
+    assert [v.shape for v in zv] == [v.shape for v in tv]
+    for a, b in zip(zv, tv):
+        np.testing.assert_array_equal(a, b)
+    assert [g or 0.0 for g in zg] == [g or 0.0 for g in tg]
+
+
+@pytest.mark.parametrize("name", ["index_select_2", "renorm_0d", "renorm_1d", "gather_2d",
+                                  "take_along_dim_0d", "take_along_dim_ndim"])
+def test_0d_and_1d_misuse_raises_as_torch(name):
+    """The same errors as PyTorch (zeroin's renorm took a 1-D tensor, take_along_dim a 0-d
+    one with a dim or indices with fewer dimensions, with an unclear message)."""
+    f = {"take_along_dim_0d": lambda T: T.take_along_dim(T.tensor(3.0), T.tensor(0), 0),
+         "take_along_dim_ndim": lambda T: T.take_along_dim(T.tensor([[3.0, 4.0]]),
+                                                           T.tensor([1]), 1),
+"index_select_2": lambda T: T.tensor(3.0).index_select(0, T.tensor([0, 0])),
+         "renorm_0d": lambda T: T.tensor(3.0).renorm(2, 0, 1.0),
+         "renorm_1d": lambda T: T.tensor([3.0, 4.0]).renorm(2, 0, 1.0),
+         "gather_2d": lambda T: T.tensor(3.0).gather(0, T.tensor([[0]]))}[name]
+    err = IndexError if name == "take_along_dim_0d" else RuntimeError
+    with pytest.raises(err):
+        f(torch)
+    with pytest.raises(err, match=name.rsplit("_", 1)[0]):
+        f(zeroin)
+

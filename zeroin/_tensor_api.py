@@ -650,7 +650,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):  # no
         x, repeats = _leaf(np.arange(x.shape[0])), x
     if dim is None:
         x, dim = x.reshape(-1), 0
-    d = _ops._check_axis("repeat_interleave", x, dim) % max(x.ndim, 1)
+    d = _ops._check_dim("repeat_interleave", x, dim)
     idx = np.repeat(np.arange(x.shape[d]), _raw(repeats))
     return _x.index_select(x, d, idx)
 
@@ -786,13 +786,16 @@ def index_add(input, dim, index, source, *, alpha=1):  # noqa: A002
     """A copy of ``input`` with ``alpha * source`` added at ``index`` (1-D) along ``dim``:
     ``out[index[i]] += alpha * source[i]`` for dim=0 (repeats add up)."""
     x, src = _ops._t(input), _ops._t(source)
-    d = _ops._check_axis("index_add", x, dim) % max(x.ndim, 1)
+    d = _ops._check_dim("index_add", x, dim)
     idx = _x._index_array("index_add", index)
     want = x.shape[:d] + (idx.size,) + x.shape[d + 1:] if x.ndim else ()
     if idx.ndim > 1 or tuple(src.shape) != want:
         raise ShapeError(f"index_add: source of shape {src.shape} does not fit: with "
                          f"{idx.size} indices along dim {d} of shape {x.shape} it must have "
                          f"shape {want} (and index must be 1-D)")
+    if x.ndim == 0:         # as 1-D, as in PyTorch
+        return _ops.reshape(index_add(_ops.reshape(x, (1,)), 0, idx.reshape(-1),
+                                      _ops.reshape(src, (1,)), alpha=alpha), ())
     where = (slice(None),) * d + (idx.reshape(-1),)
     return x + _ops.index_add(src if alpha == 1 else src * alpha, where, x.shape)
 
@@ -882,7 +885,7 @@ def tensor_split(input, indices_or_sections, dim=0):  # noqa: A002
     """Split along ``dim`` into ``n`` nearly equal pieces (the first ones one longer), or
     at the given indices; a tuple of tensors."""
     x = _ops._t(input)
-    d = _ops._check_axis("tensor_split", x, dim) % max(x.ndim, 1)
+    d = _ops._check_dim("tensor_split", x, dim)
     n = x.shape[d]
     s = np.asarray(_raw(indices_or_sections))
     if s.ndim > 1 or (s.size and s.dtype.kind not in "iu"):

@@ -19,8 +19,8 @@ from ._tensor import Tensor, _leaf
 from .errors import DtypeError, ShapeError, ZeroinError
 from .function import Function, NoDerivativeOp, OpName, no_derivative
 from .ops import (NP, TZ, GetItemOp, MaxOp, MeanOp, MulOp, ReshapeOp, SubOp, SumOp,
-                  WhereOp, _DimError, _check_axis, _dim_names, _raw, _t, _unary, getitem, op,
-                  values_indices)
+                  WhereOp, _DimError, _check_axis, _check_dim, _dim_names, _raw, _t, _unary,
+                  getitem, op, values_indices)
 from . import ops as _ops
 from . import _special_math as _sm
 
@@ -1736,7 +1736,7 @@ def expand(input, *sizes):  # noqa: A002
 def unflatten(input, dim, sizes):  # noqa: A002
     """Split dimension ``dim`` into ``sizes`` (one may be -1)."""
     x = _t(input)
-    d = _check_axis("unflatten", x, dim) % builtins.max(x.ndim, 1)
+    d = _check_dim("unflatten", x, dim)
     sizes = tuple(int(s) for s in sizes)
     if -1 in sizes:
         known = int(np.prod([s for s in sizes if s != -1]))
@@ -1779,13 +1779,23 @@ def _check_range(name, idx, x, d):
 def gather(input, dim, index):  # noqa: A002
     """``out[i][j] = input[i][index[i][j]]`` for dim=1 (and so on for other dims)."""
     x = _t(input)
-    d = _check_axis("gather", x, dim) % builtins.max(x.ndim, 1)
+    d = _check_dim("gather", x, dim)
     idx = _index_array("gather", index)
+    if x.ndim <= 1 and idx.ndim <= 1 and 0 in (x.ndim, idx.ndim):    # 0-d: 1-D in PyTorch
+        return _ops.reshape(gather(_one(x), 0, idx.reshape(-1)), idx.shape)
     if idx.ndim != x.ndim:
         raise ShapeError(f"gather: index has {idx.ndim} dimensions, input {x.ndim}; they "
                          f"must have the same number")
     idx = _check_range("gather", idx, x, d)
     return getitem(x.reshape(-1), _flat_along(x.shape, idx, d))   # 1-D: 4x faster
+
+
+def _one(v):
+    """A 0-d tensor or array as a 1-D one of one element (others as they are): PyTorch's
+    ops along a dim (gather, scatter, index_select...) take 0-d tensors as 1-D."""
+    if isinstance(v, Tensor) and v.ndim == 0:
+        return _ops.reshape(v, (1,))
+    return v.reshape(1) if isinstance(v, np.ndarray) and v.ndim == 0 else v
 
 
 def _flat_along(shape, idx, d):
@@ -1805,8 +1815,15 @@ def take_along_dim(input, indices, dim=None):  # noqa: A002
     x = _t(input)
     if dim is None:
         return getitem(x.reshape(-1), _index_array("take_along_dim", indices).reshape(-1))
-    d = _check_axis("take_along_dim", x, dim) % builtins.max(x.ndim, 1)
     idx = _index_array("take_along_dim", indices)
+    if x.ndim == 0:
+        raise _DimError(f"take_along_dim: dim {dim} of a 0-d tensor (PyTorch's IndexError); "
+                        f"give dim=None to pick from all its elements")
+    if idx.ndim != x.ndim:
+        raise ShapeError(f"take_along_dim: input (shape {tuple(x.shape)}) and indices (shape "
+                         f"{idx.shape}) must have the same number of dimensions, as in "
+                         f"PyTorch; unsqueeze the indices, or use dim=None")
+    d = _check_dim("take_along_dim", x, dim)
     shape = list(np.broadcast_shapes(tuple(s if i != d else 1 for i, s in enumerate(x.shape)),
                                      tuple(s if i != d else 1 for i, s in enumerate(idx.shape))))
     shape[d] = idx.shape[d]
@@ -1820,8 +1837,13 @@ def take_along_dim(input, indices, dim=None):  # noqa: A002
 def index_select(input, dim, index):  # noqa: A002
     """The entries ``index`` (a 1-D integer tensor) along ``dim``."""
     x = _t(input)
-    d = _check_axis("index_select", x, dim) % builtins.max(x.ndim, 1)
+    d = _check_dim("index_select", x, dim)
     idx = _index_array("index_select", index)
+    if x.ndim == 0 and idx.size != 1:
+        raise ShapeError(f"index_select: a 0-d input takes one index (0), got shape "
+                         f"{idx.shape}; as in PyTorch")
+    if x.ndim == 0:
+        return _ops.reshape(index_select(_one(x), 0, idx.reshape(-1)), ())
     if idx.ndim > 1:
         raise _DimError(f"index_select: index must be a 1-D (or 0-d) tensor, got shape "
                          f"{idx.shape}; flatten it and reshape the result, or use gather")
@@ -1833,7 +1855,7 @@ def index_select(input, dim, index):  # noqa: A002
 def narrow(input, dim, start, length):  # noqa: A002
     """``length`` entries from ``start`` along ``dim``."""
     x = _t(input)
-    d = _check_axis("narrow", x, dim) % builtins.max(x.ndim, 1)
+    d = _check_dim("narrow", x, dim)
     n = x.shape[d] if x.ndim else 1
     start, length = (v.item() if isinstance(v, Tensor) else v for v in (start, length))
     if not -n <= start <= n:
@@ -1873,13 +1895,18 @@ def tensor_unfold(input, dimension, size, step):  # noqa: A002
 def select(input, dim, index):  # noqa: A002
     """The slice at ``index`` along ``dim`` (that dimension removed)."""
     x = _t(input)
-    d = _check_axis("select", x, dim) % builtins.max(x.ndim, 1)
+    d = _check_dim("select", x, dim)
     return getitem(x, (slice(None),) * d + (index,))
 
 
 def _scatter_parts(name, x, dim, index, src):
-    d = _check_axis(name, x, dim) % builtins.max(x.ndim, 1)
+    d = _check_dim(name, x, dim)
     idx = _index_array(name, index)
+    if x.ndim == 0 or (x.ndim == 1 and idx.ndim == 0):     # 0-d: 1-D, as in PyTorch
+        mask, placed = _scatter_parts(name, _one(x), 0, idx.reshape(-1), _one(src))
+        if x.ndim == 0 and isinstance(placed, Tensor):
+            placed = _ops.reshape(placed, ())
+        return mask.reshape(x.shape), placed
     if x.ndim and idx.ndim != x.ndim:       # PyTorch's RuntimeError (a ShapeError is one)
         raise ShapeError(f"{name}: index of shape {idx.shape} has {idx.ndim} dimension(s), "
                          f"input of shape {x.shape} {x.ndim}; they must have the same number "
@@ -2013,7 +2040,7 @@ def split(tensor, split_size_or_sections, dim=0):
     """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or pieces of the
     given sizes; a tuple of tensors."""
     x = _t(tensor)
-    d = _check_axis("split", x, dim) % builtins.max(x.ndim, 1)
+    d = _check_dim("split", x, dim)
     n = x.shape[d]
     if isinstance(split_size_or_sections, numbers.Integral):
         s = int(split_size_or_sections)
@@ -2037,7 +2064,7 @@ def split(tensor, split_size_or_sections, dim=0):
 def chunk(input, chunks, dim=0):  # noqa: A002
     """At most ``chunks`` pieces along ``dim``, each of size ceil(n / chunks)."""
     x = _t(input)
-    d = _check_axis("chunk", x, dim) % builtins.max(x.ndim, 1)
+    d = _check_dim("chunk", x, dim)
     if isinstance(chunks, bool) or not isinstance(chunks, numbers.Integral) or chunks < 1:
         raise ShapeError(f"chunk: chunks must be a whole number >= 1, got {chunks!r} (the "
                          f"number of pieces to cut dimension {d} of shape {x.shape} into)")
@@ -2047,7 +2074,7 @@ def chunk(input, chunks, dim=0):  # noqa: A002
 def unbind(input, dim=0):  # noqa: A002
     """The slices along ``dim``, as a tuple."""
     x = _t(input)
-    d = _check_axis("unbind", x, dim) % builtins.max(x.ndim, 1)
+    d = _check_dim("unbind", x, dim)
     return tuple(select(x, d, i) for i in range(x.shape[d]))
 
 
@@ -2273,7 +2300,9 @@ def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002
     """The ``k`` largest (or smallest) entries along ``dim``: ``(values, indices)``; equal
     values come in index order (PyTorch's CPU order among them is its algorithm's)."""
     x = _t(input)
-    d = _check_axis("topk", x, dim) % builtins.max(x.ndim, 1)
+    d = _check_dim("topk", x, dim)
+    if x.ndim == 0 and k in (0, 1):     # PyTorch: the value and index 0 even for k=0
+        return values_indices("topk", x * 1, _leaf(np.zeros((), np.int64)))
     if not 0 <= k <= x.shape[d]:
         raise _DimError(f"topk: k={k} is out of range for dimension {d} of size {x.shape[d]}")
     idx = _stable_first(x.data, d, k, largest)
@@ -2297,7 +2326,9 @@ def median(input, dim=None, keepdim=False):  # noqa: A002
     x = _t(input)
     if dim is None:
         return MedianOp()(x)
-    d = _check_axis("median", x, dim) % builtins.max(x.ndim, 1)
+    d = _check_dim("median", x, dim)
+    if x.ndim == 0:
+        return values_indices("median", x * 1, _leaf(np.zeros((), np.int64)))
     return _picked("median", x, _median_index(x.data, d), d, keepdim)
 
 
@@ -2492,9 +2523,11 @@ def _quantile_args(name, input, q, dim, interpolation):  # noqa: A002
         raise _ops._ValueError(f"{name}: q must be a number or a 1-D tensor of values in "
                                f"[0, 1], got {qa}")
     full_shape = x.shape
-    if dim is None:
+    if dim is None or x.ndim == 0:      # a 0-d tensor's dim 0 is all of it, as in PyTorch
+        if dim is not None:
+            _check_dim(name, x, dim)
         return x.reshape(-1), 0, qa, full_shape
-    return x, _check_axis(name, x, dim) % builtins.max(x.ndim, 1), qa, full_shape
+    return x, _check_dim(name, x, dim), qa, full_shape
 
 
 def _fraction(pos, lo, interpolation):

@@ -1109,6 +1109,13 @@ def _check_axis(op, x, axis):
     return int(axis) if isinstance(axis, numbers.Integral) else tuple(int(a) for a in axis)
 
 
+def _check_dim(op, x, dim):
+    """One ``dim`` checked against ``x`` and made non-negative; a 0-d tensor takes 0 or -1,
+    which is 0 (PyTorch's ops along a dim treat it as one dimension of size 1)."""
+    d = _check_axis(op, x, dim)
+    return 0 if d is None else d % x.ndim
+
+
 def _reduce_dims(op, x, dim):
     """``dim`` of a reduction checked against ``x``; ``()`` and ``[]`` mean every dimension,
     as in PyTorch (NumPy would reduce over none)."""
