@@ -1079,3 +1079,30 @@ def test_0d_and_1d_misuse_raises_as_torch(name):
     with pytest.raises(err, match=name.rsplit("_", 1)[0]):
         f(zeroin)
 
+
+@pytest.mark.parametrize("reduce", ["amax", "amin"])
+@pytest.mark.parametrize("include_self", [False, True])
+@pytest.mark.parametrize("op", ["scatter_reduce", "index_reduce"])
+def test_scatter_reduce_extrema_share_ties_with_self_as_torch(op, include_self, reduce):
+    """amax/amin share the gradient among the elements equal to the result; PyTorch counts
+    the self value in that share even when include_self=False leaves it out (its part is
+    then dropped: the src ties get g / (ties + 1)). zeroin left it out of the count."""
+    x0 = np.array([[1.0, 5.0, 2.0, 7.0], [4.0, 4.0, 0.0, -1.0]])
+    s0 = np.array([[5.0, 5.0, 0.0, 3.0, 7.0], [4.0, 9.0, 4.0, -1.0, 2.0]])
+    i0 = [[1, 1, 0, 2, 3], [0, 3, 0, 3, 2]]
+    g0 = np.arange(1.0, 9.0).reshape(2, 4)
+    res = []
+    for T in (torch, zeroin):
+        x = T.tensor(x0, requires_grad=True)
+        s = T.tensor(s0, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # torch: index_reduce is in beta
+            if op == "scatter_reduce":
+                y = x.scatter_reduce(1, T.tensor(i0), s, reduce, include_self=include_self)
+            else:
+                y = x.t().index_reduce(0, T.tensor(i0[0]), s.t(), reduce,
+                                       include_self=include_self).t()
+        y.backward(T.tensor(g0))
+        res.append([np.asarray(v.detach().numpy()) for v in (y, x.grad, s.grad)])
+    for z, t in zip(res[1], res[0]):
+        np.testing.assert_allclose(z, t, rtol=1e-15, atol=0)

@@ -554,7 +554,8 @@ class ScatterReduceOp(Function):
     rows did (self, then src in order); 10-130x faster than gathering that table (with
     its sort) and reducing it, at (256, 512) into (256, 1024). Gradients: sum passes g;
     amax/amin share g among the ties (self and src elements equal to the result), as
-    PyTorch."""
+    PyTorch (a self value left out by include_self=False still counts in the share, PyTorch's
+    rule: the src ties then get less than g)."""
     __slots__ = ("reduce", "tgt", "spos", "own")
     name = "scatter_reduce"
     _UFUNC = {"sum": np.add, "amax": np.maximum, "amin": np.minimum}
@@ -578,13 +579,13 @@ class ScatterReduceOp(Function):
         shape, dt = tuple(x.shape), _raw(x).dtype
         if self.reduce == "sum":
             wx, ws = self.own, None
-        else:                                   # the ties' shares, constants as amax's
-            o = _raw(out).reshape(-1)
-            ms = _raw(s).reshape(-1)[self.spos] == o[self.tgt]
-            mx = self.own & (_raw(x).reshape(-1) == o)
-            count = mx + np.bincount(self.tgt, ms, minlength=o.size)
+        else:       # the ties' shares, constants as amax's; a left-out self value equal
+            o = _raw(out).reshape(-1)       # to the result counts among them (its share
+            ms = _raw(s).reshape(-1)[self.spos] == o[self.tgt]      # dropped), as PyTorch's
+            tie = _raw(x).reshape(-1) == o
+            count = tie + np.bincount(self.tgt, ms, minlength=o.size)
             with np.errstate(invalid="ignore", divide="ignore"):     # NaN results: NaN
-                wx, ws = (mx / count).astype(dt), (ms / count[self.tgt]).astype(dt)
+                wx, ws = ((self.own & tie) / count).astype(dt), (ms / count[self.tgt]).astype(dt)
         gx = gs = None
         if nx:
             gx = (g if wx.all() else _ops._select(xp, g, wx.reshape(shape))) \
