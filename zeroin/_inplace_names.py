@@ -83,7 +83,7 @@ def detach_(input):  # noqa: A002
         raise RuntimeError("detach_: can't detach views in place (this tensor shares memory "
                            "with another); use detach(), which makes a new tensor")
     input.grad_fn = None
-    input.requires_grad = False
+    input._rg = False
     return input
 
 

@@ -561,8 +561,10 @@ class Tensor:
     # zeroin/_fast.py (everyone else uses .data and .item(); _grad is .grad's storage):
     #   _array: the ndarray; or None while the value is
     #   _float: a Python float (float64 scalars made from Python numbers, fast mode only)
-    __slots__ = ("_array", "_float", "_grad", "requires_grad", "grad_fn", "name", "_hooks",
+    __slots__ = ("_array", "_float", "_grad", "_rg", "grad_fn", "name", "_hooks",
                  "_retain", "_view_of", "_read", "__weakref__", "__dict__")
+    # _rg: requires_grad's storage (the property checks what a user sets; the engine and
+    # zeroin/_fast.py read and write the slot: 6 ns against the property's 24 a read)
     # __dict__: a user's own attributes, as PyTorch's tensors take them (fast.ai's inp.g = ...)
     # set on some tensors only (read with getattr): _view_of on views, _read once an op
     # recorded in the graph has read the tensor (an in-place change must then re-point it)
@@ -773,8 +775,28 @@ class Tensor:
                                "use .detach() to get a leaf")
         if requires_grad:
             _check_grad_dtype(_array_of(self), "requires_grad_")
-        self.requires_grad = bool(requires_grad)
+        self._rg = bool(requires_grad)
         return self
+
+    def _set_requires_grad(self, value):
+        """PyTorch's setter: a bool, on a leaf (a computed tensor's flag is its graph's),
+        True only for a floating-point tensor."""
+        if type(value) is not bool:
+            raise DtypeError(f"requires_grad must be a bool, got {type(value).__name__} "
+                            f"{value!r}, as in PyTorch; write t.requires_grad = bool(...)")
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                f"requires_grad: you can only change requires_grad flags of leaf variables; "
+                f"this tensor was computed by {self.grad_fn.name!r}"
+                + (". If you want to use a computed variable in a subgraph that doesn't "
+                   "require differentiation use var_no_grad = var.detach()" if not value
+                   else " and already requires grad"))
+        if value:
+            _check_grad_dtype(_array_of(self), "requires_grad")
+        self._rg = value
+
+    requires_grad = property(attrgetter("_rg"), _set_requires_grad,
+                             doc="Whether ops on this tensor are recorded for backward.")
 
     # --- autograd ----------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=False, create_graph=False, inputs=None):
@@ -1250,7 +1272,7 @@ def _make(array, requires_grad=False, grad_fn=None, value=None, cls=Tensor):
     t._array = array
     t._float = value
     t._grad = None
-    t.requires_grad = requires_grad
+    t._rg = requires_grad
     t.grad_fn = grad_fn
     t.name = None
     t._hooks = None
@@ -1378,7 +1400,7 @@ def tensor(data, *, requires_grad=False, dtype=None, name=None, device=None):
         t = _new(Tensor)
         t._array = t._grad = t.grad_fn = t._hooks = None
         t._float = data
-        t.requires_grad = requires_grad is True or bool(requires_grad)
+        t._rg = requires_grad is True or bool(requires_grad)
         t.name = name
         t._retain = False
         return t

@@ -1206,7 +1206,7 @@ def _inplace(self, name, fn, *args, operands=(), view=False):
         new = np.empty_like(old.data)
         _store(_leaf(new), name, out.data)
     self.data = new
-    self.grad_fn, self.requires_grad = out.grad_fn, out.requires_grad
+    self.grad_fn, self._rg = out.grad_fn, out._rg
     self._read = False      # the ops that read it now read `old`
     return self
 
