@@ -256,6 +256,25 @@ def _is_shape(args):
     return all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args)
 
 
+def clip_keep(x, lo, hi):
+    """``np.clip(x, lo, hi)`` keeping x where it equals a bound, as PyTorch's clamp
+    (clamp(-0.0, min=0) is -0.0, clamp(0.0, max=-0.0) 0.0). NumPy's clip with two number
+    bounds keeps x in every float dtype, so a missing one is made infinite (its one-bound
+    clip runs maximum/minimum, returning the bound at a tie in float32 and float64); this
+    also runs faster: (256, 1024) float32 min=0 22 against 80 us (in-process, 2 shared
+    cores, load ~0.9). Array bounds go through maximum/minimum with x where each loop
+    keeps it at a tie: second in float32/float64, first in float16 (see ops.zero_first)."""
+    if not isinstance(lo, np.ndarray) and not isinstance(hi, np.ndarray):
+        if (lo is None or hi is None) and \
+                np.result_type(x, hi if lo is None else lo).kind == "f":
+            lo, hi = (-np.inf if lo is None else lo), (np.inf if hi is None else hi)
+        return np.clip(x, lo, hi)
+    for ufunc, b in ((np.maximum, lo), (np.minimum, hi)):
+        if b is not None:
+            x = ufunc(x, b) if np.result_type(x, b) == np.float16 else ufunc(b, x)
+    return x
+
+
 class DataArray(np.ndarray):
     """What ``t.data`` returns: an ndarray sharing the tensor's memory, plus PyTorch's
     in-place methods (``zero_ fill_ copy_ add_ sub_ mul_ div_ clamp_ normal_ uniform_``),
@@ -418,7 +437,6 @@ class DataArray(np.ndarray):
     def clamp_(self, min=None, max=None):
         if min is None and max is None:
             raise ValueError("clamp_: give at least one of min and max")
-        from .ops import clip_keep
         np.copyto(self, clip_keep(self, _operand(min), _operand(max)))
         return self
 
