@@ -678,6 +678,23 @@ def test_clamp_with_one_bound_keeps_integer_and_promoting_results():
     assert zeroin.clamp(x, max=1.5).tolist() == [1.0, 1.5, 1.5]
 
 
+def test_threshold_second_derivative_matches_torch_and_gradgradcheck():
+    """F.threshold's backward (g where x > threshold) is itself differentiable: the second
+    derivative of threshold(x * x) is 2 where x * x > threshold, else 0, as torch's."""
+    import torch.nn.functional as TF
+    from zeroin.nn import functional as F
+    from zeroin.gradcheck import gradgradcheck
+    a = np.array([-1.3, 0.4, 2.0, 0.7, -0.2])
+    zx = zeroin.tensor(a, requires_grad=True)
+    assert gradgradcheck(lambda v: F.threshold(v * v * v, 0.2, -2.0), (zx,))
+    tx = torch.tensor(a, requires_grad=True)
+    (tg,) = torch.autograd.grad(TF.threshold(tx * tx, 0.3, -2.0).sum(), tx, create_graph=True)
+    (zg,) = zeroin.autograd.grad(F.threshold(zx * zx, 0.3, -2.0).sum(), zx, create_graph=True)
+    np.testing.assert_allclose(zg.detach().numpy(), tg.detach().numpy(), rtol=1e-15)
+    np.testing.assert_allclose(zeroin.autograd.grad(zg.sum(), zx)[0].numpy(),
+                               torch.autograd.grad(tg.sum(), tx)[0].numpy(), rtol=1e-15)
+
+
 def test_softshrink_zeros_are_positive_as_torchs_vector_loop():
     """PyTorch's softshrink gives -0.0 for x in [-lambd, 0] only in its kernel's scalar
     tail (the length decides, README); zeroin gives +0.0 everywhere, as torch's vector loop
