@@ -1106,3 +1106,32 @@ def test_scatter_reduce_extrema_share_ties_with_self_as_torch(op, include_self, 
         res.append([np.asarray(v.detach().numpy()) for v in (y, x.grad, s.grad)])
     for z, t in zip(res[1], res[0]):
         np.testing.assert_allclose(z, t, rtol=1e-15, atol=0)
+
+
+INT_FLOAT_OPS = {
+    "erf": lambda T, x: T.erf(x), "special_erf": lambda T, x: T.special.erf(x),
+    "sigmoid": lambda T, x: T.sigmoid(x), "expit": lambda T, x: T.special.expit(x),
+    "logit": lambda T, x: T.logit(x), "silu": lambda T, x: T.nn.functional.silu(x.float())
+    if T is torch else T.nn.functional.silu(x),
+}
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "int8", "uint8", "bool"])
+@pytest.mark.parametrize("name", sorted(INT_FLOAT_OPS))
+def test_float_ops_of_integer_tensors_compute_in_floats_as_torch(name, dtype):
+    """erf of an integer tensor was cast back to the integers (erf(1) = 0); sigmoid/expit
+    and logit of uint8 computed -x and 1 - x wrapping around (sigmoid(2) = 0), and of bool
+    raised. The float dtype is NumPy's (README); the values are torch's."""
+    vals = [True, False, True] if dtype == "bool" else [1, 2, 0]
+    t = INT_FLOAT_OPS[name](torch, torch.tensor(vals, dtype=getattr(torch, dtype)))
+    with np.errstate(divide="ignore", invalid="ignore"):       # logit(0), logit(2)
+        z = INT_FLOAT_OPS[name](zeroin, zeroin.tensor(vals, dtype=getattr(zeroin, dtype)))
+    assert z.numpy().dtype.kind == "f"
+    np.testing.assert_allclose(np.asarray(z.tolist(), float), t.tolist(), rtol=2e-3)
+
+
+def test_sign_of_bool_is_bool_as_torch():
+    for f in (lambda T, x: T.sign(x), lambda T, x: x.sgn()):
+        t = f(torch, torch.tensor([True, False]))
+        z = f(zeroin, zeroin.tensor([True, False]))
+        assert str(z.dtype) == "bool" and z.tolist() == t.tolist()

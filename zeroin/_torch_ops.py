@@ -17,7 +17,7 @@ import numpy as np
 
 from ._tensor import Tensor, _leaf
 from .errors import DtypeError, ShapeError, ZeroinError
-from .function import Function, NoDerivativeOp, OpName, no_derivative
+from .function import Function, NoDerivativeOp, OpName, float_of, no_derivative
 from .ops import (NP, TZ, GetItemOp, MaxOp, MeanOp, MulOp, ReshapeOp, SubOp, SumOp,
                   WhereOp, _DimError, _check_axis, _check_dim, _dim_names, _raw, _t, _unary,
                   getitem, op, values_indices)
@@ -28,10 +28,13 @@ _LN2, _LN10 = math.log(2.0), math.log(10.0)
 
 
 def _erf_np(x):
+    """erf in x's float dtype (an integer or bool x: NumPy's float dtype for it, float_of;
+    the result was cast back to the integers, 0 for erf(1))."""
     try:
         from scipy.special import erf
     except ImportError:                                 # NumPy has no erf
         erf = _sm.erf
+    x = float_of(x)
     r = erf(x)
     return r.astype(x.dtype, copy=False) if isinstance(x, np.ndarray) else r
 
@@ -74,7 +77,7 @@ trunc = _unary(TruncOp, "Elementwise rounding toward zero (gradient 0).")
 class SignOp(_StepOp):
     __slots__ = ()
     name = "sign"
-    def forward(self, x): return np.sign(x)
+    def forward(self, x): return x.copy() if x.dtype == bool else np.sign(x)   # as PyTorch
 
 
 sign = _unary(SignOp, "Elementwise sign: -1, 0 or 1 (gradient 0).", ("sign", "sgn"))
@@ -566,6 +569,7 @@ class LogitOp(Function):
     def __init__(self, eps=None): self.eps = eps
 
     def forward(self, x):
+        x = float_of(x)                     # 1 - x of an unsigned integer wraps around
         if self.eps is not None:            # PyTorch's order: below eps wins (eps > 0.5)
             lo, hi = self.eps, 1 - self.eps
             x = np.where(x < lo, lo, np.where(x > hi, hi, x)).astype(x.dtype, copy=False)
