@@ -1135,3 +1135,49 @@ def test_sign_of_bool_is_bool_as_torch():
         t = f(torch, torch.tensor([True, False]))
         z = f(zeroin, zeroin.tensor([True, False]))
         assert str(z.dtype) == "bool" and z.tolist() == t.tolist()
+
+
+INT_EDGES = {
+    "logsumexp_uint8": lambda T: T.tensor([[1, 2, 3], [4, 5, 250]], dtype=T.uint8).logsumexp(-1),
+    "logsumexp_int": lambda T: T.tensor([1, 2, 40]).logsumexp(0),
+    "all_uint8": lambda T: T.tensor([[1, 0, 3]], dtype=T.uint8).all(),
+    "any_uint8_dim": lambda T: T.tensor([[1, 0, 3]], dtype=T.uint8).any(-1),
+    "all_uint8_keepdim": lambda T: T.all(T.tensor([[1, 0, 3]], dtype=T.uint8), 0, keepdim=True),
+    "all_int": lambda T: T.tensor([1, 2]).all(),
+    "nan_to_num_bool": lambda T: T.tensor([True, False]).nan_to_num(),
+    "nan_to_num_int": lambda T: T.tensor([1, -2], dtype=T.int32).nan_to_num(),
+    "median_empty": lambda T: T.zeros(0, dtype=T.float32).median(),
+    "nanmedian_empty": lambda T: T.zeros(0, dtype=T.float64).nanmedian(),
+    "bincount_float32_weights": lambda T: T.bincount(
+        T.tensor([0, 1, 1]), weights=T.tensor([0.5, 1.0, 2.0], dtype=T.float32)),
+    "bincount_int_weights": lambda T: T.bincount(T.tensor([0, 1, 1]),
+                                                 weights=T.tensor([1, 2, 3])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INT_EDGES))
+def test_integer_edge_cases_as_torch(name):
+    """logsumexp of uint8 subtracted the max in uint8 (inf for [4, 5, 250]); all/any of
+    uint8 are uint8 in PyTorch (its documented exception); nan_to_num kept bool as bool
+    only in PyTorch (zeroin's x * 1 made it int64); the median of no values is NaN (zeroin
+    raised); bincount's float32 weights give float32. Values and dtypes as torch's (the
+    float dtype of an integer input is NumPy's, README)."""
+    t, z = INT_EDGES[name](torch), INT_EDGES[name](zeroin)
+    assert tuple(z.shape) == tuple(t.shape)
+    if t.dtype.is_floating_point:
+        assert z.numpy().dtype.kind == "f"
+        if t.dtype == torch.float32 and "uint8" not in name:
+            assert z.dtype == zeroin.float32
+        np.testing.assert_allclose(z.numpy().astype(float), t.numpy(), rtol=1e-3)
+    else:
+        assert str(z.dtype) == str(t.dtype).replace("torch.", "")
+        np.testing.assert_array_equal(z.numpy(), t.numpy())
+
+
+def test_size_of_a_dim_of_a_0d_tensor_raises_as_torch():
+    for T in (torch, zeroin):
+        with pytest.raises(IndexError):
+            T.tensor(3.0).size(0)
+        with pytest.raises(IndexError):
+            T.tensor(3.0).size(-1)
+        assert tuple(T.tensor(3.0).size()) == ()

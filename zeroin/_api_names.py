@@ -176,6 +176,8 @@ class NanmedianOp(_x.MedianOp):
     name = "nanmedian"
     def forward(self, x):
         flat = x.reshape(-1)
+        if not flat.size and flat.dtype.kind in "fc":     # PyTorch: NaN (as median's)
+            return np.full((), np.nan, flat.dtype)
         return flat[int(_nanmedian_index(flat, 0)[0])]
 
 

@@ -59,7 +59,10 @@ def size(self, dim=None):
     if not isinstance(dim, numbers.Integral) or not -n <= dim < n:
         raise _ops._DimError(f"size: dimension {dim} is out of range for a tensor of shape "
                              f"{tuple(shape)} (expected a dim in [{-n}, {n - 1}])")
-    return shape[dim] if shape else 1
+    if not shape:
+        raise _ops._DimError(f"size: dimension {dim} specified but the tensor is 0-d (no "
+                             f"dimensions), as PyTorch's IndexError; size() is ()")
+    return shape[dim]
 
 
 @_method("numel", "nelement")
@@ -370,9 +373,11 @@ def _reducer(npf, name):
         dim, keepdim = _ops._dim_names(name, dim, keepdim, axis, keepdims)
         x = _ops._t(input)
         d = _ops._check_axis(name, x, dim)
-        return _leaf(np.asarray(npf(x.data, axis=d, keepdims=keepdim)))
+        r = np.asarray(npf(x.data, axis=d, keepdims=keepdim))
+        return _leaf(r.astype(np.uint8) if x.dtype == np.uint8 else r)     # PyTorch's rule
     f.__name__ = name
-    f.__doc__ = f"Whether {'all' if name == 'all' else 'any'} elements are true (over dim)."
+    f.__doc__ = (f"Whether {'all' if name == 'all' else 'any'} elements are true (over dim): "
+                 f"bool, uint8 for a uint8 input (as PyTorch).")
     return f
 
 
@@ -509,8 +514,9 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
 
 @_method()
 def bincount(input, weights=None, minlength=0):  # noqa: A002
-    return _leaf(np.bincount(_raw(input), None if weights is None else _raw(weights),
-                             minlength).astype(np.int64 if weights is None else np.float64))
+    w = None if weights is None else np.asarray(_raw(weights))
+    return _leaf(np.bincount(_raw(input), w, minlength).astype(   # PyTorch: float32 weights
+        np.int64 if w is None else np.float32 if w.dtype == np.float32 else np.float64))
 
 
 for _f in (equal, allclose, isclose, nonzero, argwhere, argsort, histc, unique, bincount):
@@ -909,7 +915,7 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):  # noqa: A002
     largest and lowest finite values by default); the gradient is 0 at those places."""
     x = _ops._t(input)
     if x.dtype.kind not in "fc":
-        return x * 1
+        return _leaf(x.data.copy())     # integers and bools as they are (x * 1: bool -> int)
     r = x.data
     filled = np.nan_to_num(r, nan=nan, posinf=posinf, neginf=neginf)
     return _ops._call2(_ops.MaskMulOp(np.isfinite(r)), *_ops._pair(x, filled))   # as PyTorch

@@ -2320,6 +2320,8 @@ class MedianOp(Function):
     name = "median"
     def forward(self, x):
         flat = x.reshape(-1)
+        if not flat.size and flat.dtype.kind in "fc":     # PyTorch: NaN (as an empty mean)
+            return np.full((), np.nan, flat.dtype)
         return flat[int(_median_index(flat, 0)[0])]
     def backward(self, xp, g, out, x): return _ops.evenly(g, x, out)
 

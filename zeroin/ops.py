@@ -27,8 +27,8 @@ import numpy as np
 from . import _tensor
 from .errors import (DtypeError, InvalidValueError, ShapeError, ZeroinError,
                      sequence_operand_error)
-from .function import (NP, Function, _is_basic_index, apply, constant, scatter_array, sigmoid_array,
-                       sum_to_array)
+from .function import (NP, Function, _is_basic_index, apply, constant, float_of, scatter_array,
+                       sigmoid_array, sum_to_array)
 from ._tensor import Tensor, _clean_index, _leaf, _raw, bool_sub_error, clip_keep
 from ._tensor import _mark_view as _view
 
@@ -1434,6 +1434,7 @@ class LogSumExpOp(Function):
     name = "logsumexp"
     def __init__(self, axis, keepdims): self.axis, self.keepdims = axis, keepdims
     def forward(self, x):
+        x = float_of(x)     # integers: x - max would wrap around (uint8)
         if not x.size:      # an empty sum: log(0) = -inf, as in PyTorch
             return np.full_like(np.add.reduce(x, axis=self.axis, keepdims=self.keepdims),
                                 -np.inf)
