@@ -1146,6 +1146,10 @@ INT_EDGES = {
     "all_int": lambda T: T.tensor([1, 2]).all(),
     "nan_to_num_bool": lambda T: T.tensor([True, False]).nan_to_num(),
     "nan_to_num_int": lambda T: T.tensor([1, -2], dtype=T.int32).nan_to_num(),
+    "pow_int_negative": lambda T: T.tensor([0, 1, -1, 2, -2, 3, -1]) ** T.tensor(
+        [-1, -1, -1, -1, -3, -2, -2]),
+    "rpow_int_negative": lambda T: 2 ** T.tensor([-1, 0, 3]),
+    "pow_int32_negative": lambda T: T.pow(T.tensor([2, 3], dtype=T.int32), T.tensor([-1, 2])),
     "median_empty": lambda T: T.zeros(0, dtype=T.float32).median(),
     "nanmedian_empty": lambda T: T.zeros(0, dtype=T.float64).nanmedian(),
     "bincount_float32_weights": lambda T: T.bincount(
@@ -1160,7 +1164,8 @@ def test_integer_edge_cases_as_torch(name):
     """logsumexp of uint8 subtracted the max in uint8 (inf for [4, 5, 250]); all/any of
     uint8 are uint8 in PyTorch (its documented exception); nan_to_num kept bool as bool
     only in PyTorch (zeroin's x * 1 made it int64); the median of no values is NaN (zeroin
-    raised); bincount's float32 weights give float32. Values and dtypes as torch's (the
+    raised); bincount's float32 weights give float32; an integer tensor to negative
+    integer tensor powers is PyTorch's 0 / 1 / -1 (NumPy refused). Values and dtypes as torch's (the
     float dtype of an integer input is NumPy's, README)."""
     t, z = INT_EDGES[name](torch), INT_EDGES[name](zeroin)
     assert tuple(z.shape) == tuple(t.shape)

@@ -460,7 +460,13 @@ class PowOp(Function):
     promotes = True
     scalar_rules = True
     name, symbol = "pow", "**"
-    def forward(self, x, p): return x ** p
+
+    def forward(self, x, p):
+        if getattr(p, "dtype", _F64).kind == "i" and getattr(x, "dtype", _F64).kind in "iu" \
+                and np.any(p < 0):
+            return _int_pow(x, p)
+        return x ** p
+
     def backward(self, xp, g, out, x, p):
         nx, np_ = self.needs_input_grad
         gx = gp = None
@@ -472,6 +478,15 @@ class PowOp(Function):
             safe = (_raw(x) == 0) & (_raw(p) >= 0)
             gp = g * out * xp.log(xp.where(safe, 1, x) if np.any(safe) else x)
         return gx, gp
+
+
+def _int_pow(x, p):
+    """Integer ``x ** p`` with some p < 0, which NumPy refuses: PyTorch's rule there is 1
+    for x = 1, -1 or 1 (p odd or even) for x = -1, else 0 (the truncated 1 / x ** -p)."""
+    neg = p < 0
+    r = x ** np.where(neg, 0, p)
+    ones = np.where(x == 1, 1, np.where(x == -1, np.where(p % 2 == 0, 1, -1), 0))
+    return np.where(neg, ones, r).astype(r.dtype, copy=False)
 
 
 def _real_pow(x, e):
