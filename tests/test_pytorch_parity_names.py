@@ -1150,6 +1150,10 @@ INT_EDGES = {
         [-1, -1, -1, -1, -3, -2, -2]),
     "rpow_int_negative": lambda T: 2 ** T.tensor([-1, 0, 3]),
     "pow_int32_negative": lambda T: T.pow(T.tensor([2, 3], dtype=T.int32), T.tensor([-1, 2])),
+    "hardtanh_int": lambda T: T.nn.functional.hardtanh(T.tensor([-2, 0, 3]), -0.5, 1.5),
+    "hardtanh_int32": lambda T: T.nn.functional.hardtanh(T.tensor([-2, 0, 3], dtype=T.int32)),
+    "relu6_int": lambda T: T.nn.functional.relu6(T.tensor([-2, 0, 3, 9])),
+    "relu6_uint8": lambda T: T.nn.functional.relu6(T.tensor([254, 7, 3], dtype=T.uint8)),
     "median_empty": lambda T: T.zeros(0, dtype=T.float32).median(),
     "nanmedian_empty": lambda T: T.zeros(0, dtype=T.float64).nanmedian(),
     "bincount_float32_weights": lambda T: T.bincount(
@@ -1165,7 +1169,8 @@ def test_integer_edge_cases_as_torch(name):
     uint8 are uint8 in PyTorch (its documented exception); nan_to_num kept bool as bool
     only in PyTorch (zeroin's x * 1 made it int64); the median of no values is NaN (zeroin
     raised); bincount's float32 weights give float32; an integer tensor to negative
-    integer tensor powers is PyTorch's 0 / 1 / -1 (NumPy refused). Values and dtypes as torch's (the
+    integer tensor powers is PyTorch's 0 / 1 / -1 (NumPy refused); hardtanh/relu6 of
+    integers keep their dtype, the bounds cast to it (zeroin gave float64). Values and dtypes as torch's (the
     float dtype of an integer input is NumPy's, README)."""
     t, z = INT_EDGES[name](torch), INT_EDGES[name](zeroin)
     assert tuple(z.shape) == tuple(t.shape)

@@ -834,7 +834,13 @@ class HardtanhOp(Function):
     piecewise_linear = True
     name = "hardtanh"
     def __init__(self, lo, hi): self.lo, self.hi = lo, hi
-    def forward(self, x): return np.clip(x, self.lo, self.hi)
+
+    def forward(self, x):
+        if x.dtype.kind in "iu":        # PyTorch: the bounds cast to x's dtype, x's dtype out
+            lo, hi = (np.array(int(v)).astype(x.dtype) for v in (self.lo, self.hi))
+            return np.minimum(np.maximum(x, lo), hi)
+        return np.clip(x, self.lo, self.hi)
+
     def backward(self, xp, g, out, x):
         r = _raw(x)
         return _ops._select(xp, g, (r > self.lo) & (r < self.hi))
