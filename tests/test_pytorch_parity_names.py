@@ -1104,8 +1104,8 @@ def test_scatter_reduce_extrema_share_ties_with_self_as_torch(op, include_self, 
                                        include_self=include_self).t()
         y.backward(T.tensor(g0))
         res.append([np.asarray(v.detach().numpy()) for v in (y, x.grad, s.grad)])
-    for z, t in zip(res[1], res[0]):
-        np.testing.assert_allclose(z, t, rtol=1e-15, atol=0)
+    for got, want in zip(res[1], res[0]):
+        np.testing.assert_allclose(got, want, rtol=1e-15, atol=0)
 
 
 INT_FLOAT_OPS = {
@@ -1170,8 +1170,8 @@ def test_integer_edge_cases_as_torch(name):
     only in PyTorch (zeroin's x * 1 made it int64); the median of no values is NaN (zeroin
     raised); bincount's float32 weights give float32; an integer tensor to negative
     integer tensor powers is PyTorch's 0 / 1 / -1 (NumPy refused); hardtanh/relu6 of
-    integers keep their dtype, the bounds cast to it (zeroin gave float64). Values and dtypes as torch's (the
-    float dtype of an integer input is NumPy's, README)."""
+    integers keep their dtype, the bounds cast to it (zeroin gave float64). Values and
+    dtypes as torch's (the float dtype of an integer input is NumPy's, README)."""
     t, z = INT_EDGES[name](torch), INT_EDGES[name](zeroin)
     assert tuple(z.shape) == tuple(t.shape)
     if t.dtype.is_floating_point:
