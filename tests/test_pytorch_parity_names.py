@@ -1154,6 +1154,10 @@ INT_EDGES = {
     "hardtanh_int32": lambda T: T.nn.functional.hardtanh(T.tensor([-2, 0, 3], dtype=T.int32)),
     "relu6_int": lambda T: T.nn.functional.relu6(T.tensor([-2, 0, 3, 9])),
     "relu6_uint8": lambda T: T.nn.functional.relu6(T.tensor([254, 7, 3], dtype=T.uint8)),
+    "arange_int64_floats": lambda T: T.arange(-2.5, 3, 1.5, dtype=T.int64),
+    "arange_int32_floats": lambda T: T.arange(-2.5, 3, 1.5, dtype=T.int32),
+    "arange_int16_down": lambda T: T.arange(5.5, 0, -1.5, dtype=T.int16),
+    "arange_int64_end": lambda T: T.arange(0, 3.5, dtype=T.int64),
     "median_empty": lambda T: T.zeros(0, dtype=T.float32).median(),
     "nanmedian_empty": lambda T: T.zeros(0, dtype=T.float64).nanmedian(),
     "bincount_float32_weights": lambda T: T.bincount(
@@ -1170,7 +1174,9 @@ def test_integer_edge_cases_as_torch(name):
     only in PyTorch (zeroin's x * 1 made it int64); the median of no values is NaN (zeroin
     raised); bincount's float32 weights give float32; an integer tensor to negative
     integer tensor powers is PyTorch's 0 / 1 / -1 (NumPy refused); hardtanh/relu6 of
-    integers keep their dtype, the bounds cast to it (zeroin gave float64). Values and
+    integers keep their dtype, the bounds cast to it (zeroin gave float64); arange into an
+    integer dtype truncates float ends and step first (its length: int64 from those, other
+    integer dtypes from the floats), where zeroin stepped in floats. Values and
     dtypes as torch's (the float dtype of an integer input is NumPy's, README)."""
     t, z = INT_EDGES[name](torch), INT_EDGES[name](zeroin)
     assert tuple(z.shape) == tuple(t.shape)
@@ -1191,3 +1197,9 @@ def test_size_of_a_dim_of_a_0d_tensor_raises_as_torch():
         with pytest.raises(IndexError):
             T.tensor(3.0).size(-1)
         assert tuple(T.tensor(3.0).size()) == ()
+
+
+def test_arange_into_an_integer_dtype_refuses_a_step_that_truncates_to_zero():
+    for T in (torch, zeroin):
+        with pytest.raises((RuntimeError, ValueError), match="step must be nonzero"):
+            T.arange(0, 3, 0.5, dtype=T.int64)
