@@ -1271,8 +1271,14 @@ def norm(input, p="fro", dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     x = _t(input)
     if p in ("fro", None):
         p = 2
+    if p == "nuc":          # PyTorch: linalg.matrix_norm over dim (all dims by default)
+        from .linalg import matrix_norm
+        dims = tuple(range(x.ndim)) if dim is None else \
+            (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
+        return matrix_norm(x, "nuc", dim=dims, keepdim=keepdim)
     if isinstance(p, bool) or not isinstance(p, numbers.Real):
-        raise ValueError(f"norm: unsupported p={p!r}; use 'fro', a number, inf or -inf")
+        raise ValueError(f"norm: unsupported p={p!r}; use 'fro', 'nuc', a number, inf or "
+                         f"-inf")
     if x.dtype.kind == "c":         # the norm of the moduli (real), as PyTorch's
         x = x.abs()
     return NormOp(float(p), _ops._reduce_dims("norm", x, dim), keepdim)(x)
