@@ -1158,6 +1158,8 @@ INT_EDGES = {
     "arange_int32_floats": lambda T: T.arange(-2.5, 3, 1.5, dtype=T.int32),
     "arange_int16_down": lambda T: T.arange(5.5, 0, -1.5, dtype=T.int16),
     "arange_int64_end": lambda T: T.arange(0, 3.5, dtype=T.int64),
+    "square_bool": lambda T: T.tensor([True, False]).square(),
+    "square_uint8": lambda T: T.tensor([3, 20], dtype=T.uint8).square(),
     "median_empty": lambda T: T.zeros(0, dtype=T.float32).median(),
     "nanmedian_empty": lambda T: T.zeros(0, dtype=T.float64).nanmedian(),
     "bincount_float32_weights": lambda T: T.bincount(
@@ -1176,7 +1178,8 @@ def test_integer_edge_cases_as_torch(name):
     integer tensor powers is PyTorch's 0 / 1 / -1 (NumPy refused); hardtanh/relu6 of
     integers keep their dtype, the bounds cast to it (zeroin gave float64); arange into an
     integer dtype truncates float ends and step first (its length: int64 from those, other
-    integer dtypes from the floats), where zeroin stepped in floats. Values and
+    integer dtypes from the floats), where zeroin stepped in floats; square of bool is
+    int64 (zeroin kept bool). Values and
     dtypes as torch's (the float dtype of an integer input is NumPy's, README)."""
     t, z = INT_EDGES[name](torch), INT_EDGES[name](zeroin)
     assert tuple(z.shape) == tuple(t.shape)

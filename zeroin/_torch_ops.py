@@ -264,7 +264,7 @@ rsqrt = _unary(RsqrtOp, "Elementwise 1 / sqrt(x).")
 class SquareOp(Function):
     __slots__ = ()
     name = "square"
-    def forward(self, x): return x * x
+    def forward(self, x): return x * x if x.dtype != bool else x.astype(np.int64)  # PyTorch
     def backward(self, xp, g, out, x): return g * 2 * x
 
 
