@@ -516,16 +516,20 @@ def test_detect_anomaly_passes_finite_computations():
 
 
 def test_integer_leaf_made_to_require_grad_is_refused_not_rounded():
-    # `t.requires_grad = True` bypasses the check in zeroin.tensor; without the check in
-    # backward the gradient 2.5 per element came back rounded to 2
+    # `t.requires_grad = True` is refused as PyTorch refuses it (RuntimeError); a path past
+    # the setter (the slot itself) meets the check in backward, without which the
+    # gradient 2.5 per element came back rounded to 2
     t = zeroin.tensor([1, 2], name="counts")
-    t.requires_grad = True
+    with pytest.raises(RuntimeError, match="requires_grad: only floating-point tensors"):
+        t.requires_grad = True
+    assert t.requires_grad is False
+    t._rg = True
     with pytest.raises(TypeError, match=r"backward: tensor 'counts' of shape \(2,\) and dtype "
                                         r"int64.*only floating-point.*dtype='float64'"):
         (t * 2.5).sum().backward()
     assert t.grad is None
     u = zeroin.tensor([1, 2])
-    u.requires_grad = True
+    u._rg = True
     with pytest.raises(TypeError, match="only floating-point"):
         zeroin.grad((u * 2.5).sum(), [u])
     f = zeroin.tensor([1, 2], dtype="float64", requires_grad=True)     # the suggested fix
@@ -1084,3 +1088,31 @@ def test_with_grad_switch_as_name_binds_none_as_pytorchs(name):
                 got[T.__name__] = (bound, T.is_grad_enabled())
         assert T.is_grad_enabled()
     assert got["zeroin"] == got["torch"] == (None, grad_inside)
+
+
+def test_setting_requires_grad_on_a_computed_tensor_is_refused_as_torch():
+    """PyTorch's setter takes only a bool, and only on a leaf (a computed tensor's flag is
+    its graph's: RuntimeError naming var.detach() for False); requires_grad_(True) on one
+    changes nothing. zeroin's setter took anything, and False cut the tensor out of the
+    graph while it kept its grad_fn."""
+    torch = pytest.importorskip("torch")
+    for T in (torch, zeroin):
+        a = T.tensor([1.0, 2.0], requires_grad=True)
+        b = a * 2
+        with pytest.raises(RuntimeError, match="only change requires_grad flags of leaf"):
+            b.requires_grad = True
+        with pytest.raises(RuntimeError, match=r"var_no_grad = var\.detach\(\)"):
+            b.requires_grad = False
+        assert b.requires_grad and b.grad_fn is not None
+        assert b.requires_grad_(True) is b
+        with pytest.raises(RuntimeError, match="requires_grad must be a bool"):
+            a.requires_grad = 1
+        with pytest.raises(RuntimeError, match="floating point|floating-point"):
+            T.tensor([1, 2]).requires_grad = True
+        with T.no_grad():
+            c = a * 2                   # computed outside the graph: a leaf
+        c.requires_grad = True
+        a.requires_grad = False
+        assert c.requires_grad and c.is_leaf and not a.requires_grad
+        b.sum().backward()              # b's graph ends at a, which no longer wants grad
+        assert a.grad is None

@@ -765,3 +765,33 @@ def test_dropout2d_of_2d_and_5d_input_warns_and_drops_per_feature_as_pytorchs():
         torch.nn.functional.dropout2d(torch.ones(6), 0.5)
     with pytest.raises(RuntimeError, match="dropout2d: Feature dropout requires at least 2"):
         F.dropout2d(zeroin.ones(6), 0.5)
+
+
+@pytest.mark.parametrize("case", ["conv1d", "conv2d", "conv2d_groups_stride", "Conv2d"])
+def test_an_empty_batch_convolves_to_an_empty_batch_as_torch(case):
+    """PyTorch's convolutions take N = 0 (the last batch of a filtered dataset): output
+    (0, C_out, ...), zero gradients for the weight and bias; zeroin's kernels reshaped the
+    empty input by -1 and raised."""
+    torch = pytest.importorskip("torch")
+    shapes = {"conv1d": ((0, 2, 5), (3, 2, 2), {}),
+              "conv2d": ((0, 1, 4, 4), (2, 1, 3, 3), dict(padding=1)),
+              "conv2d_groups_stride": ((0, 4, 5, 5), (6, 2, 2, 2), dict(groups=2, stride=2)),
+              "Conv2d": ((0, 1, 4, 4), (2, 1, 3, 3), {})}
+    xs, ws, kw = shapes[case]
+    res = []
+    for T in (torch, zeroin):
+        x = T.ones(*xs, dtype=T.float64, requires_grad=True)
+        w = T.ones(*ws, dtype=T.float64, requires_grad=True)
+        b = T.ones(ws[0], dtype=T.float64, requires_grad=True)
+        f = getattr(T.nn.functional, "conv1d" if case == "conv1d" else "conv2d")
+        y = f(x, w, b, **kw)
+        if case == "Conv2d":
+            m = T.nn.Conv2d(1, 2, 3).double()
+            y, w, b = m(x), m.weight, m.bias
+        y.sum().backward()
+        res.append((tuple(y.shape), tuple(x.grad.shape), np.asarray(w.grad.tolist()),
+                    np.asarray(b.grad.tolist())))
+    (ts, tx, tw, tb), (zs, zx, zw, zb) = res
+    assert zs == ts and zx == tx and ts[0] == 0
+    np.testing.assert_array_equal(zw, tw)
+    np.testing.assert_array_equal(zb, tb)

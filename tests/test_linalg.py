@@ -504,3 +504,29 @@ def test_lstsq_of_zero_and_empty_matrices_matches_torch(driver):
         assert tuple(z.solution.shape) == tuple(t.solution.shape)
         assert z.rank.tolist() == t.rank.tolist()
         np.testing.assert_array_equal(z.solution.data, t.solution.numpy())
+
+
+def test_norm_nuc_is_matrix_norms_as_torch():
+    """PyTorch's norm(p='nuc') is linalg.matrix_norm(x, 'nuc') over dim (all dims by
+    default, so a 2-D input or two dims); zeroin refused p='nuc'. Values, gradient of a
+    full-rank matrix (a rank-deficient one has no unique gradient), and the errors."""
+    torch = pytest.importorskip("torch")
+    a = np.array([[2.0, -1.0, 0.5, 3.0], [0.3, 1.0, -2.0, 1.5], [1.0, 0.0, 4.0, -1.0]])
+    res = []
+    for T in (torch, zeroin):
+        x = T.tensor(a, requires_grad=True)
+        y = x.norm(p="nuc")
+        y.backward()
+        b = T.tensor(np.stack([a, a[::-1]]))
+        res.append((float(y.detach()), np.asarray(x.grad.tolist()),
+                    np.asarray(b.norm(p="nuc", dim=(1, 2)).tolist()),
+                    tuple(T.norm(T.tensor(a), "nuc", keepdim=True).shape)))
+        for bad in (lambda: b.norm(p="nuc"), lambda: b.norm(p="nuc", dim=1),
+                    lambda: T.tensor(a[0]).norm(p="nuc")):
+            with pytest.raises(RuntimeError):
+                bad()
+    (tv, tg, tb, ts), (zv, zg, zb, zs) = res
+    np.testing.assert_allclose(zv, tv, rtol=1e-12)
+    np.testing.assert_allclose(zg, tg, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(zb, tb, rtol=1e-12)
+    assert zs == ts == (1, 1)

@@ -2043,7 +2043,10 @@ def test_scatter_reduce_one_op_as_the_composed_table(reduce, include_self, ties)
         res.append((out.detach().numpy(), x.grad.numpy(), s.grad.numpy()))
     assert zeroin.tensor(xa, requires_grad=True).scatter_reduce(
         1, zeroin.tensor(idx), zeroin.tensor(sa), "amax").grad_fn.name == "scatter_reduce"
-    for a, b in zip(*res):
+    # amax/amin leaving self out: PyTorch's rule (the op's) counts a self equal to the result
+    # in the share, which the table (self not in its row) cannot: values only there
+    n = 1 if ties and not include_self and reduce in ("amax", "amin") else 3
+    for a, b in list(zip(*res))[:n]:
         np.testing.assert_array_equal(a, b)
 
 
@@ -2052,9 +2055,9 @@ def test_scatter_reduce_one_op_as_the_composed_table(reduce, include_self, ties)
 def test_scatter_reduce_one_op_against_torch(reduce, include_self):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(4)
-    # ties only with include_self: PyTorch also counts an excluded self equal to the result
-    # (its src then gets half the gradient, the other half goes nowhere); zeroin does not
-    for dim, ties in ((1, include_self), (0, False), (1, False)):
+    # ties too: PyTorch also counts an excluded self equal to the result (its src then
+    # gets half the gradient, the other half goes nowhere), and so does zeroin
+    for dim, ties in ((1, True), (0, False), (1, False)):
         xa, sa, idx = _scatter_case(rng, np.float32, ties)
         if dim == 0:
             idx = rng.integers(0, 6, (4, 9))

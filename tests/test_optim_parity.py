@@ -445,3 +445,26 @@ def test_multistep_milestones_are_a_counter_through_save_and_load(tmp_path):
     _, _, s2 = _scheduler(zeroin, "MultiStepLR", dict(milestones=[1]))
     s2.load_state_dict(back)
     assert type(s2.milestones) is collections.Counter and s2.milestones == sd["milestones"]
+
+
+def test_state_dict_param_groups_are_new_dicts_and_state_a_snapshot():
+    """As PyTorch's: ``param_groups`` in a state dict are new dicts (changing one leaves the
+    optimizer alone) with parameter indices. zeroin's ``state`` is a snapshot and
+    ``load_state_dict`` copies the arrays (PyTorch's ``state`` holds the optimizer's own
+    tensors, and its load keeps the given ones): README, differences."""
+    for lib in (torch, zeroin):
+        ps, opt = _make(lib, "SGD", dict(lr=0.1, momentum=0.9))
+        _steps(lib, ps, opt, 1)
+        sd = opt.state_dict()
+        assert sd["param_groups"][0] is not opt.param_groups[0]
+        assert sd["param_groups"][0]["params"] == list(range(len(ps)))
+        sd["param_groups"][0]["lr"] = 5.0
+        assert opt.param_groups[0]["lr"] == 0.1
+        own = sd["state"][0]["momentum_buffer"] is opt.state[ps[0]]["momentum_buffer"]
+        assert own == (lib is torch)
+    buf = opt.state[ps[0]]["momentum_buffer"].copy()
+    sd = opt.state_dict()
+    ps2, opt2 = _make(zeroin, "SGD", dict(lr=0.1, momentum=0.9))
+    opt2.load_state_dict(sd)
+    sd["state"][0]["momentum_buffer"][...] = 7.0
+    np.testing.assert_array_equal(opt2.state[ps2[0]]["momentum_buffer"], buf)

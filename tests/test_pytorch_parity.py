@@ -1461,6 +1461,17 @@ table("int_loss", {
     **{f"{n}_int_target": _int_target_idiom(n)
        for n in ("l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss")},
     "module_mse": lambda T: T.nn.MSELoss()(_I4(T), t(T, B[0])),
+    # two integer tensors: PyTorch's l1_loss is |input - target| in their dtype (wrapping
+    # around), summed to int64; only its mean raises (zeroin raised for all three)
+    **{f"l1_int_int_{r}_{d}": (lambda r, d: lambda T: T.nn.functional.l1_loss(
+        T.tensor([1, 5, -128, 0]).to(getattr(T, d)), T.tensor([3, 2, 2, 0]).to(getattr(T, d)),
+        reduction=r))(r, d) for r in ("none", "sum") for d in ("int64", "int32", "int8",
+                                                             "uint8")},
+    "l1_int64_int32_sum": lambda T: T.nn.functional.l1_loss(
+        _I4(T), _I4(T).to(T.int32) * 3, reduction="sum"),
+    "l1_module_int_sum": lambda T: T.nn.L1Loss(reduction="sum")(_I4(T), _I4(T) * 2),
+    "l1_int_bool_sum": lambda T: catch(lambda: T.nn.functional.l1_loss(
+        _I4(T), T.tensor(MASK[0]), reduction="sum")),
 })
 
 

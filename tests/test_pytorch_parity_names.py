@@ -1011,3 +1011,198 @@ def test_diagonal_view_while_recording_is_refused_not_lost():
     y = zeroin.ones(3, 3, requires_grad=True) * 2
     with pytest.raises(RuntimeError, match="view"):
         y.diagonal().mul_(3)
+
+
+ZERO_D = {      # f(T, x, s) with x and s 0-d float64 leaves (3.0 and 5.0)
+    "gather": lambda T, x, s: x.gather(0, T.tensor(0)),
+    "gather_1d_index": lambda T, x, s: x.gather(-1, T.tensor([0, 0])),
+    "gather_1d_input": lambda T, x, s: T.stack([x, s]).gather(0, T.tensor(1)),
+    "take_along_dim": lambda T, x, s: T.take_along_dim(x, T.tensor(0)),
+    "scatter": lambda T, x, s: x.scatter(0, T.tensor(0), s),
+    "scatter_value": lambda T, x, s: x.scatter(0, T.tensor(0), 7.0) * x,
+    "scatter_1d_input": lambda T, x, s: T.stack([x, x * 2]).scatter(0, T.tensor(1), s),
+    "scatter_add": lambda T, x, s: x.scatter_add(0, T.tensor(0), s),
+    "scatter_add_1d": lambda T, x, s: x.scatter_add(0, T.tensor([0, 0]), T.stack([s, s * 3])),
+    "scatter_reduce_amax": lambda T, x, s: x.scatter_reduce(0, T.tensor(0), s, "amax"),
+    "scatter_reduce_mean": lambda T, x, s: x.scatter_reduce(0, T.tensor(0), s, "mean",
+                                                            include_self=False),
+    "index_select": lambda T, x, s: x.index_select(0, T.tensor(0)),
+    "index_select_1": lambda T, x, s: x.index_select(-1, T.tensor([0])),
+    "index_add": lambda T, x, s: x.index_add(0, T.tensor(0), s, alpha=2),
+    "index_reduce": lambda T, x, s: x.index_reduce(0, T.tensor(0), s, "prod"),
+    "topk": lambda T, x, s: x.topk(1),
+    "topk_0": lambda T, x, s: x.topk(0, largest=False),
+    "median": lambda T, x, s: x.median(0, keepdim=True),
+    "quantile": lambda T, x, s: x.quantile(T.tensor([0.25, 0.5], dtype=T.float64), dim=0),
+    "quantile_keepdim": lambda T, x, s: x.quantile(0.5, dim=-1, keepdim=True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ZERO_D))
+def test_ops_along_a_dim_take_a_0d_tensor_as_torch(name):
+    """PyTorch's gather, scatter*, index_select, index_add/reduce, topk, median(dim) and
+    quantile(dim) take a 0-d input (and a 0-d index) as 1-D of one element; zeroin's
+    raised TypeError (None % 1) or IndexError. Values, shapes and gradients as torch's."""
+    res = []
+    for T in (torch, zeroin):
+        x = T.tensor(3.0, dtype=T.float64, requires_grad=True)
+        s = T.tensor(5.0, dtype=T.float64, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # torch: index_reduce is in beta
+            out = ZERO_D[name](T, x, s)
+        outs = tuple(out) if isinstance(out, tuple) else (out,)
+        outs[0].sum().backward()
+        res.append(([np.asarray(o.detach().numpy()) for o in outs],
+                    [None if v.grad is None else float(v.grad) for v in (x, s)]))
+    (tv, tg), (zv, zg) = res
+    assert [v.shape for v in zv] == [v.shape for v in tv]
+    for a, b in zip(zv, tv):
+        np.testing.assert_array_equal(a, b)
+    assert [g or 0.0 for g in zg] == [g or 0.0 for g in tg]
+
+
+@pytest.mark.parametrize("name", ["index_select_2", "renorm_0d", "renorm_1d", "gather_2d",
+                                  "take_along_dim_0d", "take_along_dim_ndim"])
+def test_0d_and_1d_misuse_raises_as_torch(name):
+    """The same errors as PyTorch (zeroin's renorm took a 1-D tensor, take_along_dim a 0-d
+    one with a dim or indices with fewer dimensions, with an unclear message)."""
+    f = {"take_along_dim_0d": lambda T: T.take_along_dim(T.tensor(3.0), T.tensor(0), 0),
+         "take_along_dim_ndim": lambda T: T.take_along_dim(T.tensor([[3.0, 4.0]]),
+                                                           T.tensor([1]), 1),
+"index_select_2": lambda T: T.tensor(3.0).index_select(0, T.tensor([0, 0])),
+         "renorm_0d": lambda T: T.tensor(3.0).renorm(2, 0, 1.0),
+         "renorm_1d": lambda T: T.tensor([3.0, 4.0]).renorm(2, 0, 1.0),
+         "gather_2d": lambda T: T.tensor(3.0).gather(0, T.tensor([[0]]))}[name]
+    err = IndexError if name == "take_along_dim_0d" else RuntimeError
+    with pytest.raises(err):
+        f(torch)
+    with pytest.raises(err, match=name.rsplit("_", 1)[0]):
+        f(zeroin)
+
+
+@pytest.mark.parametrize("reduce", ["amax", "amin"])
+@pytest.mark.parametrize("include_self", [False, True])
+@pytest.mark.parametrize("op", ["scatter_reduce", "index_reduce"])
+def test_scatter_reduce_extrema_share_ties_with_self_as_torch(op, include_self, reduce):
+    """amax/amin share the gradient among the elements equal to the result; PyTorch counts
+    the self value in that share even when include_self=False leaves it out (its part is
+    then dropped: the src ties get g / (ties + 1)). zeroin left it out of the count."""
+    x0 = np.array([[1.0, 5.0, 2.0, 7.0], [4.0, 4.0, 0.0, -1.0]])
+    s0 = np.array([[5.0, 5.0, 0.0, 3.0, 7.0], [4.0, 9.0, 4.0, -1.0, 2.0]])
+    i0 = [[1, 1, 0, 2, 3], [0, 3, 0, 3, 2]]
+    g0 = np.arange(1.0, 9.0).reshape(2, 4)
+    res = []
+    for T in (torch, zeroin):
+        x = T.tensor(x0, requires_grad=True)
+        s = T.tensor(s0, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # torch: index_reduce is in beta
+            if op == "scatter_reduce":
+                y = x.scatter_reduce(1, T.tensor(i0), s, reduce, include_self=include_self)
+            else:
+                y = x.t().index_reduce(0, T.tensor(i0[0]), s.t(), reduce,
+                                       include_self=include_self).t()
+        y.backward(T.tensor(g0))
+        res.append([np.asarray(v.detach().numpy()) for v in (y, x.grad, s.grad)])
+    for got, want in zip(res[1], res[0]):
+        np.testing.assert_allclose(got, want, rtol=1e-15, atol=0)
+
+
+INT_FLOAT_OPS = {
+    "erf": lambda T, x: T.erf(x), "special_erf": lambda T, x: T.special.erf(x),
+    "sigmoid": lambda T, x: T.sigmoid(x), "expit": lambda T, x: T.special.expit(x),
+    "logit": lambda T, x: T.logit(x), "silu": lambda T, x: T.nn.functional.silu(x.float())
+    if T is torch else T.nn.functional.silu(x),
+}
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "int8", "uint8", "bool"])
+@pytest.mark.parametrize("name", sorted(INT_FLOAT_OPS))
+def test_float_ops_of_integer_tensors_compute_in_floats_as_torch(name, dtype):
+    """erf of an integer tensor was cast back to the integers (erf(1) = 0); sigmoid/expit
+    and logit of uint8 computed -x and 1 - x wrapping around (sigmoid(2) = 0), and of bool
+    raised. The float dtype is NumPy's (README); the values are torch's."""
+    vals = [True, False, True] if dtype == "bool" else [1, 2, 0]
+    t = INT_FLOAT_OPS[name](torch, torch.tensor(vals, dtype=getattr(torch, dtype)))
+    with np.errstate(divide="ignore", invalid="ignore"):       # logit(0), logit(2)
+        z = INT_FLOAT_OPS[name](zeroin, zeroin.tensor(vals, dtype=getattr(zeroin, dtype)))
+    assert z.numpy().dtype.kind == "f"
+    np.testing.assert_allclose(np.asarray(z.tolist(), float), t.tolist(), rtol=2e-3)
+
+
+def test_sign_of_bool_is_bool_as_torch():
+    for f in (lambda T, x: T.sign(x), lambda T, x: x.sgn()):
+        t = f(torch, torch.tensor([True, False]))
+        z = f(zeroin, zeroin.tensor([True, False]))
+        assert str(z.dtype) == "bool" and z.tolist() == t.tolist()
+
+
+INT_EDGES = {
+    "logsumexp_uint8": lambda T: T.tensor([[1, 2, 3], [4, 5, 250]], dtype=T.uint8).logsumexp(-1),
+    "logsumexp_int": lambda T: T.tensor([1, 2, 40]).logsumexp(0),
+    "all_uint8": lambda T: T.tensor([[1, 0, 3]], dtype=T.uint8).all(),
+    "any_uint8_dim": lambda T: T.tensor([[1, 0, 3]], dtype=T.uint8).any(-1),
+    "all_uint8_keepdim": lambda T: T.all(T.tensor([[1, 0, 3]], dtype=T.uint8), 0, keepdim=True),
+    "all_int": lambda T: T.tensor([1, 2]).all(),
+    "nan_to_num_bool": lambda T: T.tensor([True, False]).nan_to_num(),
+    "nan_to_num_int": lambda T: T.tensor([1, -2], dtype=T.int32).nan_to_num(),
+    "pow_int_negative": lambda T: T.tensor([0, 1, -1, 2, -2, 3, -1]) ** T.tensor(
+        [-1, -1, -1, -1, -3, -2, -2]),
+    "rpow_int_negative": lambda T: 2 ** T.tensor([-1, 0, 3]),
+    "pow_int32_negative": lambda T: T.pow(T.tensor([2, 3], dtype=T.int32), T.tensor([-1, 2])),
+    "hardtanh_int": lambda T: T.nn.functional.hardtanh(T.tensor([-2, 0, 3]), -0.5, 1.5),
+    "hardtanh_int32": lambda T: T.nn.functional.hardtanh(T.tensor([-2, 0, 3], dtype=T.int32)),
+    "relu6_int": lambda T: T.nn.functional.relu6(T.tensor([-2, 0, 3, 9])),
+    "relu6_uint8": lambda T: T.nn.functional.relu6(T.tensor([254, 7, 3], dtype=T.uint8)),
+    "arange_int64_floats": lambda T: T.arange(-2.5, 3, 1.5, dtype=T.int64),
+    "arange_int32_floats": lambda T: T.arange(-2.5, 3, 1.5, dtype=T.int32),
+    "arange_int16_down": lambda T: T.arange(5.5, 0, -1.5, dtype=T.int16),
+    "arange_int64_end": lambda T: T.arange(0, 3.5, dtype=T.int64),
+    "square_bool": lambda T: T.tensor([True, False]).square(),
+    "square_uint8": lambda T: T.tensor([3, 20], dtype=T.uint8).square(),
+    "median_empty": lambda T: T.zeros(0, dtype=T.float32).median(),
+    "nanmedian_empty": lambda T: T.zeros(0, dtype=T.float64).nanmedian(),
+    "bincount_float32_weights": lambda T: T.bincount(
+        T.tensor([0, 1, 1]), weights=T.tensor([0.5, 1.0, 2.0], dtype=T.float32)),
+    "bincount_int_weights": lambda T: T.bincount(T.tensor([0, 1, 1]),
+                                                 weights=T.tensor([1, 2, 3])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INT_EDGES))
+def test_integer_edge_cases_as_torch(name):
+    """logsumexp of uint8 subtracted the max in uint8 (inf for [4, 5, 250]); all/any of
+    uint8 are uint8 in PyTorch (its documented exception); nan_to_num kept bool as bool
+    only in PyTorch (zeroin's x * 1 made it int64); the median of no values is NaN (zeroin
+    raised); bincount's float32 weights give float32; an integer tensor to negative
+    integer tensor powers is PyTorch's 0 / 1 / -1 (NumPy refused); hardtanh/relu6 of
+    integers keep their dtype, the bounds cast to it (zeroin gave float64); arange into an
+    integer dtype truncates float ends and step first (its length: int64 from those, other
+    integer dtypes from the floats), where zeroin stepped in floats; square of bool is
+    int64 (zeroin kept bool). Values and
+    dtypes as torch's (the float dtype of an integer input is NumPy's, README)."""
+    t, z = INT_EDGES[name](torch), INT_EDGES[name](zeroin)
+    assert tuple(z.shape) == tuple(t.shape)
+    if t.dtype.is_floating_point:
+        assert z.numpy().dtype.kind == "f"
+        if t.dtype == torch.float32 and "uint8" not in name:
+            assert z.dtype == zeroin.float32
+        np.testing.assert_allclose(z.numpy().astype(float), t.numpy(), rtol=1e-3)
+    else:
+        assert str(z.dtype) == str(t.dtype).replace("torch.", "")
+        np.testing.assert_array_equal(z.numpy(), t.numpy())
+
+
+def test_size_of_a_dim_of_a_0d_tensor_raises_as_torch():
+    for T in (torch, zeroin):
+        with pytest.raises(IndexError):
+            T.tensor(3.0).size(0)
+        with pytest.raises(IndexError):
+            T.tensor(3.0).size(-1)
+        assert tuple(T.tensor(3.0).size()) == ()
+
+
+def test_arange_into_an_integer_dtype_refuses_a_step_that_truncates_to_zero():
+    for T in (torch, zeroin):
+        with pytest.raises((RuntimeError, ValueError), match="step must be nonzero"):
+            T.arange(0, 3, 0.5, dtype=T.int64)

@@ -641,6 +641,91 @@ def test_activations_keep_the_sign_of_zero_as_torch(name, dtype, n):
         assert np.signbit(zeroin.relu_(z).numpy()[0]) and np.signbit(z.relu().numpy()[0])
 
 
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("n", [9, 3000], ids=["small", "large"])
+@pytest.mark.parametrize("bounds", [(0.0, None), (None, 0.0), (-0.0, None), (None, -0.0),
+                                    (0.0, 0.0), (-0.0, 0.0), (-1.0, -0.0)], ids=str)
+def test_clamp_keeps_x_at_a_tie_as_torch(bounds, n, dtype):
+    """PyTorch's clamp keeps x where it equals a bound (clamp(-0.0, min=0) is -0.0,
+    clamp(0.0, min=-0.0) is 0.0); NumPy's one-bound clip returned the bound in float32 and
+    float64. Number bounds, tensor bounds, clamp_min/clamp_max and .data's clamp_."""
+    lo, hi = bounds
+    a = np.resize(np.array([-0.0, 0.0, -1.5, 2.0, np.nan, -np.inf, np.inf, -1e-3]), n)
+    a = a.astype(dtype)
+    t = torch.clamp(torch.tensor(a), min=lo, max=hi).numpy()
+    zs = [zeroin.clamp(zeroin.tensor(a), min=lo, max=hi).numpy()]
+    tb = [None if v is None else zeroin.full(a.shape, v, dtype=getattr(zeroin, dtype))
+          for v in bounds]
+    zs.append(zeroin.clamp(zeroin.tensor(a), min=tb[0], max=tb[1]).numpy())
+    if hi is None:
+        zs.append(zeroin.tensor(a).clamp_min(lo).numpy())
+    if lo is None:
+        zs.append(zeroin.tensor(a).clamp_max(hi).numpy())
+    d = zeroin.tensor(a.copy()).data
+    zs.append(np.asarray(d.clamp_(lo, hi)))
+    for z in zs:
+        assert z.dtype == t.dtype
+        np.testing.assert_array_equal(z, t)
+        np.testing.assert_array_equal(np.signbit(z[~np.isnan(z)]), np.signbit(t[~np.isnan(t)]))
+
+
+def test_clamp_with_one_bound_keeps_integer_and_promoting_results():
+    """The tie-keeping clip leaves integer clamps and int-by-float promotion as they were
+    (PyTorch: an int tensor clamped at 1.5 is float32 ... float64 here, README)."""
+    x = zeroin.tensor([1, 2, 3])
+    assert zeroin.clamp(x, min=2).dtype == zeroin.int64
+    assert zeroin.clamp(x, min=2).tolist() == [2, 2, 3]
+    assert zeroin.clamp(x, max=1.5).tolist() == [1.0, 1.5, 1.5]
+
+
+def test_threshold_second_derivative_matches_torch_and_gradgradcheck():
+    """F.threshold's backward (g where x > threshold) is itself differentiable: the second
+    derivative of threshold(x * x) is 2 where x * x > threshold, else 0, as torch's."""
+    import torch.nn.functional as TF
+    from zeroin.nn import functional as F
+    from zeroin.gradcheck import gradgradcheck
+    a = np.array([-1.3, 0.4, 2.0, 0.7, -0.2])
+    zx = zeroin.tensor(a, requires_grad=True)
+    assert gradgradcheck(lambda v: F.threshold(v * v * v, 0.2, -2.0), (zx,))
+    tx = torch.tensor(a, requires_grad=True)
+    (tg,) = torch.autograd.grad(TF.threshold(tx * tx, 0.3, -2.0).sum(), tx, create_graph=True)
+    (zg,) = zeroin.autograd.grad(F.threshold(zx * zx, 0.3, -2.0).sum(), zx, create_graph=True)
+    np.testing.assert_allclose(zg.detach().numpy(), tg.detach().numpy(), rtol=1e-15)
+    np.testing.assert_allclose(zeroin.autograd.grad(zg.sum(), zx)[0].numpy(),
+                               torch.autograd.grad(tg.sum(), tx)[0].numpy(), rtol=1e-15)
+
+
+def test_softshrink_zeros_are_positive_as_torchs_vector_loop():
+    """PyTorch's softshrink gives -0.0 for x in [-lambd, 0] only in its kernel's scalar
+    tail (the length decides, README); zeroin gives +0.0 everywhere, as torch's vector loop
+    does on a length that is a multiple of every vector width."""
+    import torch.nn.functional as TF
+    from zeroin.nn import functional as F
+    a = np.resize(np.array([-0.3, -0.0, 0.0, 0.2, -0.5, 0.5, 1.0, -1.0]), 64)
+    for dtype in ("float32", "float64"):
+        t = TF.softshrink(torch.tensor(a.astype(dtype))).numpy()
+        for n in (64, 5):
+            z = F.softshrink(zeroin.tensor(a[:n].astype(dtype))).numpy()
+            np.testing.assert_array_equal(z, t[:n])
+            assert not np.signbit(z[z == 0]).any()
+            np.testing.assert_array_equal(np.signbit(z), np.signbit(t[:n]))
+
+
+def test_threshold_passes_nan_and_its_gradient_as_torch():
+    """F.threshold puts ``value`` where x <= threshold: NaN is not, so it passes, with its
+    gradient (zeroin put the value there)."""
+    import torch.nn.functional as TF
+    from zeroin.nn import functional as F
+    a = np.array([np.nan, -1.0, 0.5, 0.2, 3.0])
+    tx = torch.tensor(a, requires_grad=True)
+    zx = zeroin.tensor(a, requires_grad=True)
+    ty, zy = TF.threshold(tx, 0.5, -2.0), F.threshold(zx, 0.5, -2.0)
+    np.testing.assert_array_equal(zy.numpy(), ty.detach().numpy())
+    ty.sum().backward()
+    zy.sum().backward()
+    np.testing.assert_array_equal(zx.grad.numpy(), tx.grad.numpy())
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("args", [(0, 1000, 0.1), (-3, 7.7, 0.1), (0, 10, 1 / 3),
                                   (0.1, 2.3, 0.01), (5, -5, -0.3), (-1e3, 1e3, 0.37)], ids=str)

@@ -176,6 +176,8 @@ class NanmedianOp(_x.MedianOp):
     name = "nanmedian"
     def forward(self, x):
         flat = x.reshape(-1)
+        if not flat.size and flat.dtype.kind in "fc":     # PyTorch: NaN (as median's)
+            return np.full((), np.nan, flat.dtype)
         return flat[int(_nanmedian_index(flat, 0)[0])]
 
 
@@ -215,7 +217,7 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
     asked for. The values require grad when the input does, but have no derivative (as in
     PyTorch)."""
     x = _t(input)
-    d = None if dim is None else _ops._check_axis("unique_consecutive", x, dim) % max(x.ndim, 1)
+    d = None if dim is None else _ops._check_dim("unique_consecutive", x, dim)
     a = np.asarray(_raw(x))
     change, starts, n = _runs(a, d)
     out = [no_derivative("unique_consecutive", lambda a: _runs(a, d, values=True), x)]
@@ -481,7 +483,7 @@ _export(take)
 def _dim_index(name, x, dim, index, negative=False):
     """``dim`` made non-negative and ``index`` (0-d or 1-D integers) checked against it
     (``negative``: indices from -size count from the end, as index_fill's)."""
-    d = _ops._check_axis(name, x, dim) % max(x.ndim, 1)
+    d = _ops._check_dim(name, x, dim)
     idx = _x._index_array(name, index)
     if idx.ndim > 1:
         raise ShapeError(f"{name}: index must be 0-D or 1-D, got shape {idx.shape}")
@@ -554,7 +556,8 @@ class ScatterReduceOp(Function):
     rows did (self, then src in order); 10-130x faster than gathering that table (with
     its sort) and reducing it, at (256, 512) into (256, 1024). Gradients: sum passes g;
     amax/amin share g among the ties (self and src elements equal to the result), as
-    PyTorch."""
+    PyTorch (a self value left out by include_self=False still counts in the share, PyTorch's
+    rule: the src ties then get less than g)."""
     __slots__ = ("reduce", "tgt", "spos", "own")
     name = "scatter_reduce"
     _UFUNC = {"sum": np.add, "amax": np.maximum, "amin": np.minimum}
@@ -578,13 +581,13 @@ class ScatterReduceOp(Function):
         shape, dt = tuple(x.shape), _raw(x).dtype
         if self.reduce == "sum":
             wx, ws = self.own, None
-        else:                                   # the ties' shares, constants as amax's
-            o = _raw(out).reshape(-1)
-            ms = _raw(s).reshape(-1)[self.spos] == o[self.tgt]
-            mx = self.own & (_raw(x).reshape(-1) == o)
-            count = mx + np.bincount(self.tgt, ms, minlength=o.size)
+        else:       # the ties' shares, constants as amax's; a left-out self value equal
+            o = _raw(out).reshape(-1)       # to the result counts among them (its share
+            ms = _raw(s).reshape(-1)[self.spos] == o[self.tgt]      # dropped), as PyTorch's
+            tie = _raw(x).reshape(-1) == o
+            count = tie + np.bincount(self.tgt, ms, minlength=o.size)
             with np.errstate(invalid="ignore", divide="ignore"):     # NaN results: NaN
-                wx, ws = (mx / count).astype(dt), (ms / count[self.tgt]).astype(dt)
+                wx, ws = ((self.own & tie) / count).astype(dt), (ms / count[self.tgt]).astype(dt)
         gx = gs = None
         if nx:
             gx = (g if wx.all() else _ops._select(xp, g, wx.reshape(shape))) \
@@ -608,8 +611,12 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):  # noq
         raise _ops._ValueError(f"scatter_reduce: reduce must be one of {_SCATTER_REDUCE}, got "
                          f"{reduce!r}")
     x, s = _t(input), _t(src)
-    d = _ops._check_axis("scatter_reduce", x, dim) % max(x.ndim, 1)
+    d = _ops._check_dim("scatter_reduce", x, dim)
     idx = _x._check_range("scatter_reduce", _x._index_array("scatter_reduce", index), x, d)
+    if x.ndim == 0 or (x.ndim == 1 and idx.ndim == 0):     # 0-d: 1-D, as in PyTorch
+        out = scatter_reduce(_ops.reshape(x, (1,)) if x.ndim == 0 else x, 0, idx.reshape(-1),
+                             _x._one(s), reduce, include_self=include_self)
+        return _ops.reshape(out, x.shape)
     if idx.ndim != x.ndim or s.ndim != x.ndim or any(
             idx.shape[i] > s.shape[i] or (i != d and idx.shape[i] > x.shape[i])
             for i in range(x.ndim)):
@@ -862,7 +869,7 @@ def _trapezoid_areas(name, y, x, dx, dim):
     if y.dtype.kind not in "fc":
         from ._tensor import get_default_dtype
         y = y.to(get_default_dtype())
-    d = _ops._check_axis(name, y, dim) % max(y.ndim, 1)
+    d = _ops._check_dim(name, y, dim)
     n = y.shape[d]
     m = max(n - 1, 0)
     mid = (_x.narrow(y, d, 0, m) + _x.narrow(y, d, 1, m)) * 0.5
@@ -946,7 +953,11 @@ def renorm(input, p, dim, maxnorm):  # noqa: A002
     """Each slice along ``dim`` whose ``p``-norm exceeds ``maxnorm`` scaled down to norm
     ``maxnorm`` (PyTorch's factor maxnorm / (norm + 1e-7)); the others unchanged."""
     x = _t(input)
-    d = _ops._check_axis("renorm", x, dim) % max(x.ndim, 1)
+    if x.ndim < 2:
+        raise ShapeError(f"renorm: input needs at least 2 dimensions, got {x.ndim} (shape "
+                         f"{tuple(x.shape)}), as in PyTorch; for one vector: "
+                         f"x.unsqueeze(0).renorm(p, 0, maxnorm)[0]")
+    d = _ops._check_dim("renorm", x, dim)
     if not maxnorm >= 0 or not p > 0:
         raise _x._ArgumentError(f"renorm: needs p > 0 and maxnorm >= 0, got p={p!r}, "
                                 f"maxnorm={maxnorm!r}")

@@ -149,6 +149,9 @@ def arange(start=None, end=None, step=1, *, dtype=None, device=None, requires_gr
     elif start is None:
         start = 0
     vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    if dtype is not None and as_dtype(dtype, "arange").kind in "iu" and not builtins.all(
+            isinstance(v, numbers.Integral) for v in vals):
+        return _int_arange(vals, as_dtype(dtype, "arange"), requires_grad, device)
     if vals[2] == 0:
         raise RuntimeError("arange: step must be nonzero")
     if (vals[1] - vals[0]) * vals[2] < 0:
@@ -170,6 +173,25 @@ def arange(start=None, end=None, step=1, *, dtype=None, device=None, requires_gr
         a = np.arange(n, dtype=np.float64)
         a *= vals[2]
         a += vals[0]
+    return _make(a.astype(d, copy=False), None, requires_grad, device, "arange")
+
+
+def _int_arange(vals, d, requires_grad, device):
+    """arange of float ends or step into an integer dtype, as PyTorch's kernel: the three
+    truncated to integers; the length from them for int64, else from the floats."""
+    if not builtins.all(isinstance(v, numbers.Real) and math.isfinite(v) for v in vals):
+        raise RuntimeError(f"arange: unsupported range: {vals[0]} -> {vals[1]} with step "
+                           f"{vals[2]} (the ends and step must be finite numbers)")
+    start, end, step = (int(v) for v in vals)
+    if step == 0:
+        raise RuntimeError(f"arange: step must be nonzero (the step {vals[2]} truncates to 0 "
+                           f"in the integer dtype {d}, as in PyTorch)")
+    if (end - start) * step < 0:
+        raise RuntimeError(f"arange: the step {step} goes away from the end: from {start} to "
+                           f"{end} (the ends and step truncated to integers, as in PyTorch)")
+    n = -((start - end) // step) if d == np.int64 else \
+        math.ceil((vals[1] - vals[0]) / vals[2])
+    a = start + np.arange(builtins.max(n, 0), dtype=np.int64) * step
     return _make(a.astype(d, copy=False), None, requires_grad, device, "arange")
 
 

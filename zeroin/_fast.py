@@ -198,15 +198,15 @@ def call1(fn, x):
     out.name = None
     out._hooks = None
     out._retain = False
-    if x.requires_grad and (_tensor._off_threads == 0 or _mode.enabled):
+    if x._rg and (_tensor._off_threads == 0 or _mode.enabled):
         x._read = True      # as record() marks its inputs
         fn.inputs = (x,)
         fn.needs_input_grad = _NEEDS1
         fn.released = False
-        out.requires_grad = True
+        out._rg = True
         out.grad_fn = fn
     else:
-        out.requires_grad = False
+        out._rg = False
         out.grad_fn = None
     return out
 
@@ -238,16 +238,16 @@ def calln(fn, inputs):
     out.name = None
     out._hooks = None
     out._retain = False
-    needs = (x.requires_grad, y.requires_grad, z.requires_grad)
+    needs = (x._rg, y._rg, z._rg)
     if True in needs and (_tensor._off_threads == 0 or _mode.enabled):
         x._read = y._read = z._read = True
         fn.inputs = inputs
         fn.needs_input_grad = needs
         fn.released = False
-        out.requires_grad = True
+        out._rg = True
         out.grad_fn = fn
     else:
-        out.requires_grad = False
+        out._rg = False
         out.grad_fn = None
     return out
 
@@ -312,17 +312,17 @@ def call2(fn, x, y):
     out.name = None
     out._hooks = None
     out._retain = False
-    rx, ry = x.requires_grad, y.requires_grad
+    rx, ry = x._rg, y._rg
     if (rx or ry) and (_tensor._off_threads == 0 or _mode.enabled):
         x._read = y._read = True
         fn.inputs = (x, y)
         # shared tuples: a new one per op is one more object for the cyclic GC to track
         fn.needs_input_grad = (_TT if ry else _TF) if rx else _FT
         fn.released = False
-        out.requires_grad = True
+        out._rg = True
         out.grad_fn = fn
     else:
-        out.requires_grad = False
+        out._rg = False
         out.grad_fn = None
     return out
 
@@ -332,7 +332,7 @@ def _unrecorded(fn, t, number, left):
     records it (``t`` needs no grad, or grad mode is off), as ``lr * p.grad`` in an update:
     the number goes to NumPy as T6's cached constant, with no constant leaf made for the
     graph. None where the general path must run (it raises the op's own errors)."""
-    if t.requires_grad and (_tensor._off_threads == 0 or _mode.enabled):
+    if t._rg and (_tensor._off_threads == 0 or _mode.enabled):
         return None         # asked first: the recorded case (1 - y * out in a loss) reads no more
     d = t._array
     if d is None or anomaly.enabled:
@@ -357,7 +357,7 @@ def _unrecorded(fn, t, number, left):
     out = _new(Tensor)
     out._array = data
     out._float = out._grad = out.name = out._hooks = out.grad_fn = None
-    out._retain = out.requires_grad = False
+    out._retain = out._rg = False
     return out
 
 
@@ -590,7 +590,7 @@ def backward(outputs, out_grads, retain_graph):
                 res = (res,)
             fit = scalar or not fn.grads_fit       # T14: linear's and relu's need no fitting
             for inp, gi in zip(ins, res):
-                if gi is None or not inp.requires_grad:
+                if gi is None or not inp._rg:
                     continue
                 if fit:
                     d = inp._array
@@ -657,7 +657,7 @@ def backward(outputs, out_grads, retain_graph):
                 ga = fn.backward(NP, np.float64(g), np.float64(t._float), np.float64(a))
         # the two inputs written out, not looped over: a loop over ((x, ga), (y, gb)) cost
         # W1 6% and a W2 step 9% of instructions
-        if ga is not None and x.requires_grad:
+        if ga is not None and x._rg:
             if type(ga) is not float:
                 ga = float(ga) if x._float is not None else np.asarray(ga, x._array.dtype)
             prev = grads.get(x)
@@ -667,7 +667,7 @@ def backward(outputs, out_grads, retain_graph):
                     leaves[x] = None
             else:
                 grads[x] = prev + ga
-        if gb is not None and y.requires_grad:
+        if gb is not None and y._rg:
             if type(gb) is not float:
                 gb = float(gb) if y._float is not None else np.asarray(gb, y._array.dtype)
             prev = grads.get(y)
@@ -690,9 +690,9 @@ def backward(outputs, out_grads, retain_graph):
                     leaf._grad = gt = _new(Tensor)      # _make(None, ..., g) written out (T8)
                     gt._float = g
                     gt._array = gt._grad = gt.grad_fn = gt.name = gt._hooks = None
-                    gt.requires_grad = gt._retain = False
+                    gt._rg = gt._retain = False
                     continue
-                if cur._float is not None and not cur.requires_grad:
+                if cur._float is not None and not cur._rg:
                     cur._float += g
                     continue
             elif type(g) is _ndarray and leaf._grad is None:
@@ -707,7 +707,7 @@ def backward(outputs, out_grads, retain_graph):
                     leaf._grad = gt = _new(Tensor)      # _make(g), written out (T7)
                     gt._array = g
                     gt._float = gt._grad = gt.grad_fn = gt.name = gt._hooks = None
-                    gt.requires_grad = gt._retain = False
+                    gt._rg = gt._retain = False
                     continue
         if p is None:
             p = _reference(retain_graph, leaves)

@@ -83,7 +83,7 @@ def detach_(input):  # noqa: A002
         raise RuntimeError("detach_: can't detach views in place (this tensor shares memory "
                            "with another); use detach(), which makes a new tensor")
     input.grad_fn = None
-    input.requires_grad = False
+    input._rg = False
     return input
 
 
@@ -650,7 +650,7 @@ def index_reduce(input, dim, index, source, reduce, *, include_self=True):  # no
         raise RuntimeError(f"index_reduce: expected reduce to be one of prod, mean, amax or "
                            f"amin but got {reduce!r}")
     x, s = _ops._t(input), _ops._t(source)
-    d = _ops._check_axis("index_reduce", x, dim) % max(x.ndim, 1)
+    d = _ops._check_dim("index_reduce", x, dim)
     idx = _x._index_array("index_reduce", index).reshape(-1)
     if s.ndim != x.ndim or (s.ndim and idx.size != s.shape[d]) or any(
             a != b for i, (a, b) in enumerate(zip(s.shape, x.shape)) if i != d):
@@ -658,6 +658,9 @@ def index_reduce(input, dim, index, source, reduce, *, include_self=True):  # no
                            f"(shape {tuple(x.shape)}) except along dim {d}, where its size "
                            f"is the number of indices ({idx.size})")
     _x._check_range("index_reduce", idx, x, d)
+    if x.ndim == 0:         # as 1-D, as in PyTorch
+        return _ops.reshape(index_reduce(_ops.reshape(x, (1,)), 0, idx, _ops.reshape(s, (1,)),
+                                         reduce, include_self=include_self), ())
     spread = np.broadcast_to(idx.reshape((-1,) + (1,) * (s.ndim - d - 1)), s.shape)
     return scatter_reduce(x, d, _leaf(np.ascontiguousarray(spread)), s, reduce,
                                      include_self=include_self)

@@ -59,7 +59,10 @@ def size(self, dim=None):
     if not isinstance(dim, numbers.Integral) or not -n <= dim < n:
         raise _ops._DimError(f"size: dimension {dim} is out of range for a tensor of shape "
                              f"{tuple(shape)} (expected a dim in [{-n}, {n - 1}])")
-    return shape[dim] if shape else 1
+    if not shape:
+        raise _ops._DimError(f"size: dimension {dim} specified but the tensor is 0-d (no "
+                             f"dimensions), as PyTorch's IndexError; size() is ()")
+    return shape[dim]
 
 
 @_method("numel", "nelement")
@@ -370,9 +373,11 @@ def _reducer(npf, name):
         dim, keepdim = _ops._dim_names(name, dim, keepdim, axis, keepdims)
         x = _ops._t(input)
         d = _ops._check_axis(name, x, dim)
-        return _leaf(np.asarray(npf(x.data, axis=d, keepdims=keepdim)))
+        r = np.asarray(npf(x.data, axis=d, keepdims=keepdim))
+        return _leaf(r.astype(np.uint8) if x.dtype == np.uint8 else r)     # PyTorch's rule
     f.__name__ = name
-    f.__doc__ = f"Whether {'all' if name == 'all' else 'any'} elements are true (over dim)."
+    f.__doc__ = (f"Whether {'all' if name == 'all' else 'any'} elements are true (over dim): "
+                 f"bool, uint8 for a uint8 input (as PyTorch).")
     return f
 
 
@@ -509,8 +514,9 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
 
 @_method()
 def bincount(input, weights=None, minlength=0):  # noqa: A002
-    return _leaf(np.bincount(_raw(input), None if weights is None else _raw(weights),
-                             minlength).astype(np.int64 if weights is None else np.float64))
+    w = None if weights is None else np.asarray(_raw(weights))
+    return _leaf(np.bincount(_raw(input), w, minlength).astype(   # PyTorch: float32 weights
+        np.int64 if w is None else np.float32 if w.dtype == np.float32 else np.float64))
 
 
 for _f in (equal, allclose, isclose, nonzero, argwhere, argsort, histc, unique, bincount):
@@ -650,7 +656,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):  # no
         x, repeats = _leaf(np.arange(x.shape[0])), x
     if dim is None:
         x, dim = x.reshape(-1), 0
-    d = _ops._check_axis("repeat_interleave", x, dim) % max(x.ndim, 1)
+    d = _ops._check_dim("repeat_interleave", x, dim)
     idx = np.repeat(np.arange(x.shape[d]), _raw(repeats))
     return _x.index_select(x, d, idx)
 
@@ -786,13 +792,16 @@ def index_add(input, dim, index, source, *, alpha=1):  # noqa: A002
     """A copy of ``input`` with ``alpha * source`` added at ``index`` (1-D) along ``dim``:
     ``out[index[i]] += alpha * source[i]`` for dim=0 (repeats add up)."""
     x, src = _ops._t(input), _ops._t(source)
-    d = _ops._check_axis("index_add", x, dim) % max(x.ndim, 1)
+    d = _ops._check_dim("index_add", x, dim)
     idx = _x._index_array("index_add", index)
     want = x.shape[:d] + (idx.size,) + x.shape[d + 1:] if x.ndim else ()
     if idx.ndim > 1 or tuple(src.shape) != want:
         raise ShapeError(f"index_add: source of shape {src.shape} does not fit: with "
                          f"{idx.size} indices along dim {d} of shape {x.shape} it must have "
                          f"shape {want} (and index must be 1-D)")
+    if x.ndim == 0:         # as 1-D, as in PyTorch
+        return _ops.reshape(index_add(_ops.reshape(x, (1,)), 0, idx.reshape(-1),
+                                      _ops.reshape(src, (1,)), alpha=alpha), ())
     where = (slice(None),) * d + (idx.reshape(-1),)
     return x + _ops.index_add(src if alpha == 1 else src * alpha, where, x.shape)
 
@@ -882,7 +891,7 @@ def tensor_split(input, indices_or_sections, dim=0):  # noqa: A002
     """Split along ``dim`` into ``n`` nearly equal pieces (the first ones one longer), or
     at the given indices; a tuple of tensors."""
     x = _ops._t(input)
-    d = _ops._check_axis("tensor_split", x, dim) % max(x.ndim, 1)
+    d = _ops._check_dim("tensor_split", x, dim)
     n = x.shape[d]
     s = np.asarray(_raw(indices_or_sections))
     if s.ndim > 1 or (s.size and s.dtype.kind not in "iu"):
@@ -906,7 +915,7 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):  # noqa: A002
     largest and lowest finite values by default); the gradient is 0 at those places."""
     x = _ops._t(input)
     if x.dtype.kind not in "fc":
-        return x * 1
+        return _leaf(x.data.copy())     # integers and bools as they are (x * 1: bool -> int)
     r = x.data
     filled = np.nan_to_num(r, nan=nan, posinf=posinf, neginf=neginf)
     return _ops._call2(_ops.MaskMulOp(np.isfinite(r)), *_ops._pair(x, filled))   # as PyTorch
@@ -1203,7 +1212,7 @@ def _inplace(self, name, fn, *args, operands=(), view=False):
         new = np.empty_like(old.data)
         _store(_leaf(new), name, out.data)
     self.data = new
-    self.grad_fn, self.requires_grad = out.grad_fn, out.requires_grad
+    self.grad_fn, self._rg = out.grad_fn, out._rg
     self._read = False      # the ops that read it now read `old`
     return self
 

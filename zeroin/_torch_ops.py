@@ -17,10 +17,10 @@ import numpy as np
 
 from ._tensor import Tensor, _leaf
 from .errors import DtypeError, ShapeError, ZeroinError
-from .function import Function, NoDerivativeOp, OpName, no_derivative
+from .function import Function, NoDerivativeOp, OpName, float_of, no_derivative
 from .ops import (NP, TZ, GetItemOp, MaxOp, MeanOp, MulOp, ReshapeOp, SubOp, SumOp,
-                  WhereOp, _DimError, _check_axis, _dim_names, _raw, _t, _unary, getitem, op,
-                  values_indices)
+                  WhereOp, _DimError, _check_axis, _check_dim, _dim_names, _raw, _t, _unary,
+                  getitem, op, values_indices)
 from . import ops as _ops
 from . import _special_math as _sm
 
@@ -28,6 +28,9 @@ _LN2, _LN10 = math.log(2.0), math.log(10.0)
 
 
 def _erf_np(x):
+    """erf in x's float dtype (an integer or bool x: NumPy's float dtype for it, float_of;
+    the result was cast back to the integers, 0 for erf(1))."""
+    x = float_of(x)
     if type(x) is np.ndarray and x.ndim and x.dtype in _sm.CEPHES_DTYPES:
         return _sm.erf_cephes(x)                        # scipy's values, faster
     try:
@@ -76,7 +79,7 @@ trunc = _unary(TruncOp, "Elementwise rounding toward zero (gradient 0).")
 class SignOp(_StepOp):
     __slots__ = ()
     name = "sign"
-    def forward(self, x): return np.sign(x)
+    def forward(self, x): return x.copy() if x.dtype == bool else np.sign(x)   # as PyTorch
 
 
 sign = _unary(SignOp, "Elementwise sign: -1, 0 or 1 (gradient 0).", ("sign", "sgn"))
@@ -263,7 +266,7 @@ rsqrt = _unary(RsqrtOp, "Elementwise 1 / sqrt(x).")
 class SquareOp(Function):
     __slots__ = ()
     name = "square"
-    def forward(self, x): return x * x
+    def forward(self, x): return x * x if x.dtype != bool else x.astype(np.int64)  # PyTorch
     def backward(self, xp, g, out, x): return g * 2 * x
 
 
@@ -568,6 +571,7 @@ class LogitOp(Function):
     def __init__(self, eps=None): self.eps = eps
 
     def forward(self, x):
+        x = float_of(x)                     # 1 - x of an unsigned integer wraps around
         if self.eps is not None:            # PyTorch's order: below eps wins (eps > 0.5)
             lo, hi = self.eps, 1 - self.eps
             x = np.where(x < lo, lo, np.where(x > hi, hi, x)).astype(x.dtype, copy=False)
@@ -832,7 +836,13 @@ class HardtanhOp(Function):
     piecewise_linear = True
     name = "hardtanh"
     def __init__(self, lo, hi): self.lo, self.hi = lo, hi
-    def forward(self, x): return np.clip(x, self.lo, self.hi)
+
+    def forward(self, x):
+        if x.dtype.kind in "iu":        # PyTorch: the bounds cast to x's dtype, x's dtype out
+            lo, hi = (np.array(int(v)).astype(x.dtype) for v in (self.lo, self.hi))
+            return np.minimum(np.maximum(x, lo), hi)
+        return np.clip(x, self.lo, self.hi)
+
     def backward(self, xp, g, out, x):
         r = _raw(x)
         return _ops._select(xp, g, (r > self.lo) & (r < self.hi))
@@ -1263,8 +1273,14 @@ def norm(input, p="fro", dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     x = _t(input)
     if p in ("fro", None):
         p = 2
+    if p == "nuc":          # PyTorch: linalg.matrix_norm over dim (all dims by default)
+        from .linalg import matrix_norm
+        dims = tuple(range(x.ndim)) if dim is None else \
+            (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
+        return matrix_norm(x, "nuc", dim=dims, keepdim=keepdim)
     if isinstance(p, bool) or not isinstance(p, numbers.Real):
-        raise ValueError(f"norm: unsupported p={p!r}; use 'fro', a number, inf or -inf")
+        raise ValueError(f"norm: unsupported p={p!r}; use 'fro', 'nuc', a number, inf or "
+                         f"-inf")
     if x.dtype.kind == "c":         # the norm of the moduli (real), as PyTorch's
         x = x.abs()
     return NormOp(float(p), _ops._reduce_dims("norm", x, dim), keepdim)(x)
@@ -1738,7 +1754,7 @@ def expand(input, *sizes):  # noqa: A002
 def unflatten(input, dim, sizes):  # noqa: A002
     """Split dimension ``dim`` into ``sizes`` (one may be -1)."""
     x = _t(input)
-    d = _check_axis("unflatten", x, dim) % builtins.max(x.ndim, 1)
+    d = _check_dim("unflatten", x, dim)
     sizes = tuple(int(s) for s in sizes)
     if -1 in sizes:
         known = int(np.prod([s for s in sizes if s != -1]))
@@ -1781,13 +1797,23 @@ def _check_range(name, idx, x, d):
 def gather(input, dim, index):  # noqa: A002
     """``out[i][j] = input[i][index[i][j]]`` for dim=1 (and so on for other dims)."""
     x = _t(input)
-    d = _check_axis("gather", x, dim) % builtins.max(x.ndim, 1)
+    d = _check_dim("gather", x, dim)
     idx = _index_array("gather", index)
+    if x.ndim <= 1 and idx.ndim <= 1 and 0 in (x.ndim, idx.ndim):    # 0-d: 1-D in PyTorch
+        return _ops.reshape(gather(_one(x), 0, idx.reshape(-1)), idx.shape)
     if idx.ndim != x.ndim:
         raise ShapeError(f"gather: index has {idx.ndim} dimensions, input {x.ndim}; they "
                          f"must have the same number")
     idx = _check_range("gather", idx, x, d)
     return getitem(x.reshape(-1), _flat_along(x.shape, idx, d))   # 1-D: 4x faster
+
+
+def _one(v):
+    """A 0-d tensor or array as a 1-D one of one element (others as they are): PyTorch's
+    ops along a dim (gather, scatter, index_select...) take 0-d tensors as 1-D."""
+    if isinstance(v, Tensor) and v.ndim == 0:
+        return _ops.reshape(v, (1,))
+    return v.reshape(1) if isinstance(v, np.ndarray) and v.ndim == 0 else v
 
 
 def _flat_along(shape, idx, d):
@@ -1807,8 +1833,15 @@ def take_along_dim(input, indices, dim=None):  # noqa: A002
     x = _t(input)
     if dim is None:
         return getitem(x.reshape(-1), _index_array("take_along_dim", indices).reshape(-1))
-    d = _check_axis("take_along_dim", x, dim) % builtins.max(x.ndim, 1)
     idx = _index_array("take_along_dim", indices)
+    if x.ndim == 0:
+        raise _DimError(f"take_along_dim: dim {dim} of a 0-d tensor (PyTorch's IndexError); "
+                        f"give dim=None to pick from all its elements")
+    if idx.ndim != x.ndim:
+        raise ShapeError(f"take_along_dim: input (shape {tuple(x.shape)}) and indices (shape "
+                         f"{idx.shape}) must have the same number of dimensions, as in "
+                         f"PyTorch; unsqueeze the indices, or use dim=None")
+    d = _check_dim("take_along_dim", x, dim)
     shape = list(np.broadcast_shapes(tuple(s if i != d else 1 for i, s in enumerate(x.shape)),
                                      tuple(s if i != d else 1 for i, s in enumerate(idx.shape))))
     shape[d] = idx.shape[d]
@@ -1822,8 +1855,13 @@ def take_along_dim(input, indices, dim=None):  # noqa: A002
 def index_select(input, dim, index):  # noqa: A002
     """The entries ``index`` (a 1-D integer tensor) along ``dim``."""
     x = _t(input)
-    d = _check_axis("index_select", x, dim) % builtins.max(x.ndim, 1)
+    d = _check_dim("index_select", x, dim)
     idx = _index_array("index_select", index)
+    if x.ndim == 0 and idx.size != 1:
+        raise ShapeError(f"index_select: a 0-d input takes one index (0), got shape "
+                         f"{idx.shape}; as in PyTorch")
+    if x.ndim == 0:
+        return _ops.reshape(index_select(_one(x), 0, idx.reshape(-1)), ())
     if idx.ndim > 1:
         raise _DimError(f"index_select: index must be a 1-D (or 0-d) tensor, got shape "
                          f"{idx.shape}; flatten it and reshape the result, or use gather")
@@ -1835,7 +1873,7 @@ def index_select(input, dim, index):  # noqa: A002
 def narrow(input, dim, start, length):  # noqa: A002
     """``length`` entries from ``start`` along ``dim``."""
     x = _t(input)
-    d = _check_axis("narrow", x, dim) % builtins.max(x.ndim, 1)
+    d = _check_dim("narrow", x, dim)
     n = x.shape[d] if x.ndim else 1
     start, length = (v.item() if isinstance(v, Tensor) else v for v in (start, length))
     if not -n <= start <= n:
@@ -1875,13 +1913,18 @@ def tensor_unfold(input, dimension, size, step):  # noqa: A002
 def select(input, dim, index):  # noqa: A002
     """The slice at ``index`` along ``dim`` (that dimension removed)."""
     x = _t(input)
-    d = _check_axis("select", x, dim) % builtins.max(x.ndim, 1)
+    d = _check_dim("select", x, dim)
     return getitem(x, (slice(None),) * d + (index,))
 
 
 def _scatter_parts(name, x, dim, index, src):
-    d = _check_axis(name, x, dim) % builtins.max(x.ndim, 1)
+    d = _check_dim(name, x, dim)
     idx = _index_array(name, index)
+    if x.ndim == 0 or (x.ndim == 1 and idx.ndim == 0):     # 0-d: 1-D, as in PyTorch
+        mask, placed = _scatter_parts(name, _one(x), 0, idx.reshape(-1), _one(src))
+        if x.ndim == 0 and isinstance(placed, Tensor):
+            placed = _ops.reshape(placed, ())
+        return mask.reshape(x.shape), placed
     if x.ndim and idx.ndim != x.ndim:       # PyTorch's RuntimeError (a ShapeError is one)
         raise ShapeError(f"{name}: index of shape {idx.shape} has {idx.ndim} dimension(s), "
                          f"input of shape {x.shape} {x.ndim}; they must have the same number "
@@ -2015,7 +2058,7 @@ def split(tensor, split_size_or_sections, dim=0):
     """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or pieces of the
     given sizes; a tuple of tensors."""
     x = _t(tensor)
-    d = _check_axis("split", x, dim) % builtins.max(x.ndim, 1)
+    d = _check_dim("split", x, dim)
     n = x.shape[d]
     if isinstance(split_size_or_sections, numbers.Integral):
         s = int(split_size_or_sections)
@@ -2039,7 +2082,7 @@ def split(tensor, split_size_or_sections, dim=0):
 def chunk(input, chunks, dim=0):  # noqa: A002
     """At most ``chunks`` pieces along ``dim``, each of size ceil(n / chunks)."""
     x = _t(input)
-    d = _check_axis("chunk", x, dim) % builtins.max(x.ndim, 1)
+    d = _check_dim("chunk", x, dim)
     if isinstance(chunks, bool) or not isinstance(chunks, numbers.Integral) or chunks < 1:
         raise ShapeError(f"chunk: chunks must be a whole number >= 1, got {chunks!r} (the "
                          f"number of pieces to cut dimension {d} of shape {x.shape} into)")
@@ -2049,7 +2092,7 @@ def chunk(input, chunks, dim=0):  # noqa: A002
 def unbind(input, dim=0):  # noqa: A002
     """The slices along ``dim``, as a tuple."""
     x = _t(input)
-    d = _check_axis("unbind", x, dim) % builtins.max(x.ndim, 1)
+    d = _check_dim("unbind", x, dim)
     return tuple(select(x, d, i) for i in range(x.shape[d]))
 
 
@@ -2275,7 +2318,9 @@ def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002
     """The ``k`` largest (or smallest) entries along ``dim``: ``(values, indices)``; equal
     values come in index order (PyTorch's CPU order among them is its algorithm's)."""
     x = _t(input)
-    d = _check_axis("topk", x, dim) % builtins.max(x.ndim, 1)
+    d = _check_dim("topk", x, dim)
+    if x.ndim == 0 and k in (0, 1):     # PyTorch: the value and index 0 even for k=0
+        return values_indices("topk", x * 1, _leaf(np.zeros((), np.int64)))
     if not 0 <= k <= x.shape[d]:
         raise _DimError(f"topk: k={k} is out of range for dimension {d} of size {x.shape[d]}")
     idx = _stable_first(x.data, d, k, largest)
@@ -2289,6 +2334,8 @@ class MedianOp(Function):
     name = "median"
     def forward(self, x):
         flat = x.reshape(-1)
+        if not flat.size and flat.dtype.kind in "fc":     # PyTorch: NaN (as an empty mean)
+            return np.full((), np.nan, flat.dtype)
         return flat[int(_median_index(flat, 0)[0])]
     def backward(self, xp, g, out, x): return _ops.evenly(g, x, out)
 
@@ -2299,7 +2346,9 @@ def median(input, dim=None, keepdim=False):  # noqa: A002
     x = _t(input)
     if dim is None:
         return MedianOp()(x)
-    d = _check_axis("median", x, dim) % builtins.max(x.ndim, 1)
+    d = _check_dim("median", x, dim)
+    if x.ndim == 0:
+        return values_indices("median", x * 1, _leaf(np.zeros((), np.int64)))
     return _picked("median", x, _median_index(x.data, d), d, keepdim)
 
 
@@ -2494,9 +2543,11 @@ def _quantile_args(name, input, q, dim, interpolation):  # noqa: A002
         raise _ops._ValueError(f"{name}: q must be a number or a 1-D tensor of values in "
                                f"[0, 1], got {qa}")
     full_shape = x.shape
-    if dim is None:
+    if dim is None or x.ndim == 0:      # a 0-d tensor's dim 0 is all of it, as in PyTorch
+        if dim is not None:
+            _check_dim(name, x, dim)
         return x.reshape(-1), 0, qa, full_shape
-    return x, _check_axis(name, x, dim) % builtins.max(x.ndim, 1), qa, full_shape
+    return x, _check_dim(name, x, dim), qa, full_shape
 
 
 def _fraction(pos, lo, interpolation):

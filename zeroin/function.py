@@ -152,6 +152,18 @@ def _is_basic_index(index):
                for i in items)
 
 
+_NO_KIND = np.dtype(object)     # a dtype whose kind ("O") is no number's
+
+
+def float_of(x):
+    """An integer or bool array in the float dtype NumPy's ufuncs give it (np.exp's:
+    float16 for bool, int8 and uint8, float32 for int16, float64 for wider), before an op
+    that would otherwise compute in it (-x of uint8 wraps around); others as they are."""
+    if isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind in "biu":
+        return x.astype(np.result_type(x.dtype, np.float16))
+    return x
+
+
 def sigmoid_array(x):
     """1 / (1 + e**-x) without overflow, as exp(min(x, 0)) / (1 + exp(-|x|)): each side
     takes the stable form (1 / (1 + e**-x) for x >= 0, e**x / (1 + e**x) below) with
@@ -171,6 +183,8 @@ def sigmoid_array(x):
         r = np.maximum(e, x >= 0, out=e)
         r /= d
         return r
+    if type(x) is not float and getattr(x, "dtype", _NO_KIND).kind in "biu":
+        x = float_of(x)         # -x and |x| of an unsigned integer wrap around
     d = np.exp(-np.abs(x))
     d += 1
     r = np.exp(np.minimum(x, 0))
@@ -372,7 +386,7 @@ class Function:
         for each input, ``(the op that made it, 0)``; an :class:`AccumulateGrad` for a leaf
         that requires grad, ``None`` for one that does not (a constant)."""
         return tuple((t.grad_fn if t.grad_fn is not None else
-                      AccumulateGrad(t) if t.requires_grad else None, 0)
+                      AccumulateGrad(t) if t._rg else None, 0)
                      for t in getattr(self, "inputs", None) or ())
 
     def __call__(self, *inputs):
@@ -569,7 +583,7 @@ def record(fn, inputs, array, value=None, needs=None):
     ``needs_input_grad`` when the caller has it at hand.
     """
     if needs is None:
-        needs = tuple([t.requires_grad for t in inputs])
+        needs = tuple([t._rg for t in inputs])
     if True in needs and (_tensor._off_threads == 0 or _mode.enabled):
         fn.inputs = inputs
         fn.needs_input_grad = needs

@@ -27,9 +27,9 @@ import numpy as np
 from . import _tensor
 from .errors import (DtypeError, InvalidValueError, ShapeError, ZeroinError,
                      sequence_operand_error)
-from .function import (NP, Function, _is_basic_index, apply, constant, scatter_array, sigmoid_array,
-                       sum_to_array)
-from ._tensor import Tensor, _clean_index, _leaf, _raw, bool_sub_error
+from .function import (NP, Function, _is_basic_index, apply, constant, float_of, scatter_array,
+                       sigmoid_array, sum_to_array)
+from ._tensor import Tensor, _clean_index, _leaf, _raw, bool_sub_error, clip_keep
 from ._tensor import _mark_view as _view
 
 # NumPy's module has a __getattr__ (PEP 562), so CPython 3.11 does not specialise `np.name`
@@ -460,7 +460,13 @@ class PowOp(Function):
     promotes = True
     scalar_rules = True
     name, symbol = "pow", "**"
-    def forward(self, x, p): return x ** p
+
+    def forward(self, x, p):
+        if getattr(p, "dtype", _F64).kind == "i" and getattr(x, "dtype", _F64).kind in "iu" \
+                and np.any(p < 0):
+            return _int_pow(x, p)
+        return x ** p
+
     def backward(self, xp, g, out, x, p):
         nx, np_ = self.needs_input_grad
         gx = gp = None
@@ -472,6 +478,15 @@ class PowOp(Function):
             safe = (_raw(x) == 0) & (_raw(p) >= 0)
             gp = g * out * xp.log(xp.where(safe, 1, x) if np.any(safe) else x)
         return gx, gp
+
+
+def _int_pow(x, p):
+    """Integer ``x ** p`` with some p < 0, which NumPy refuses: PyTorch's rule there is 1
+    for x = 1, -1 or 1 (p odd or even) for x = -1, else 0 (the truncated 1 / x ** -p)."""
+    neg = p < 0
+    r = x ** np.where(neg, 0, p)
+    ones = np.where(x == 1, 1, np.where(x == -1, np.where(p % 2 == 0, 1, -1), 0))
+    return np.where(neg, ones, r).astype(r.dtype, copy=False)
 
 
 def _real_pow(x, e):
@@ -970,7 +985,7 @@ class ClipOp(Function):
     name = "clip"
     def __init__(self, lo, hi): self.lo, self.hi = lo, hi
     def label(self): return f"clip[{_fmt(self.lo)}, {_fmt(self.hi)}]"
-    def forward(self, x): return np.clip(x, self.lo, self.hi)
+    def forward(self, x): return clip_keep(x, self.lo, self.hi)
     def backward(self, xp, g, out, x):
         r = _raw(x)
         m = np.ones(r.shape, dtype=bool)
@@ -990,9 +1005,8 @@ class ClipTensorOp(Function):
     def __init__(self, has_lo, has_hi): self.has_lo, self.has_hi = has_lo, has_hi
 
     def forward(self, x, *bounds):
-        if self.has_lo:
-            x = np.maximum(x, bounds[0])
-        return np.minimum(x, bounds[-1]) if self.has_hi else x
+        return clip_keep(x, bounds[0] if self.has_lo else None,
+                         bounds[-1] if self.has_hi else None)
 
     def backward(self, xp, g, out, x, *bounds):
         r = _raw(x)
@@ -1089,6 +1103,13 @@ def _check_axis(op, x, axis):
     if nd == 0:
         return None
     return int(axis) if isinstance(axis, numbers.Integral) else tuple(int(a) for a in axis)
+
+
+def _check_dim(op, x, dim):
+    """One ``dim`` checked against ``x`` and made non-negative; a 0-d tensor takes 0 or -1,
+    which is 0 (PyTorch's ops along a dim treat it as one dimension of size 1)."""
+    d = _check_axis(op, x, dim)
+    return 0 if d is None else d % x.ndim
 
 
 def _reduce_dims(op, x, dim):
@@ -1428,6 +1449,7 @@ class LogSumExpOp(Function):
     name = "logsumexp"
     def __init__(self, axis, keepdims): self.axis, self.keepdims = axis, keepdims
     def forward(self, x):
+        x = float_of(x)     # integers: x - max would wrap around (uint8)
         if not x.size:      # an empty sum: log(0) = -inf, as in PyTorch
             return np.full_like(np.add.reduce(x, axis=self.axis, keepdims=self.keepdims),
                                 -np.inf)

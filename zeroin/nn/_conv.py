@@ -517,7 +517,17 @@ def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):  # no
     _check_fits(op, x, geo, f"kernel {tuple(w.shape[2:])}",
                 "use a smaller kernel, more padding or a larger input")
     fn = _CONV[nd](geo)
+    if not x.shape[0]:
+        return _empty_batch(fn, x, w, b)
     return fn(x, w) if b is None else fn(x, w, b)
+
+
+def _empty_batch(fn, x, w, b):
+    """A convolution of an empty batch, as PyTorch's: (0, C_out, ...) (the kernels reshape
+    by -1, which an empty array refuses), from one zero sample; the gradients are zeros."""
+    one = _leaf(np.zeros((1,) + tuple(x.shape[1:]), x.dtype))
+    y = fn(one, w) if b is None else fn(one, w, b)
+    return y[:0] + x.sum() * 0
 
 
 @op(Conv1dOp)

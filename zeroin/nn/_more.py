@@ -322,9 +322,10 @@ def hardshrink(input, lambd=0.5):  # noqa: A002
 
 
 def threshold(input, threshold, value, inplace=False):  # noqa: A002
-    """x where x > threshold, else ``value`` (a new tensor even with ``inplace``)."""
+    """x where x > threshold, else ``value`` (a new tensor even with ``inplace``); NaN
+    passes, as in PyTorch (``value`` only where x <= threshold)."""
     x = _t(input, "threshold")
-    return ops.where(x.data > threshold, x, float(value))
+    return ops.where(~(x.data <= threshold), x, float(value))
 
 
 # --- normalisation ----------------------------------------------------------------------------

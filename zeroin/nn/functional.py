@@ -501,7 +501,18 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean",  # 
     if weight is not None:
         el = _loss(L1LossOp, "l1_loss", input, target, "none")
         return _elementwise_weight("l1_loss", el, input, weight, reduction, True)
+    if reduction in ("none", "sum") and all(isinstance(a, Tensor) and a.dtype.kind in "iu"
+                                            for a in (input, target)):
+        return _integer_l1_loss(input, target, reduction)
     return _loss(L1LossOp, "l1_loss", input, target, reduction)
+
+
+def _integer_l1_loss(x, t, reduction):
+    """l1_loss of two integer tensors where PyTorch computes it (no mean): |x - t| in
+    their promoted dtype (wrapping around as PyTorch's), its sum an int64."""
+    _check_same_shape("l1_loss", x, t)
+    el = (x - t).abs()
+    return el if reduction == "none" else el.sum()
 
 
 def _complex_l1_loss(input, target, reduction, weight):  # noqa: A002
