@@ -69,6 +69,20 @@ def test_ch3_indexing_storage_offset_stride_and_views_share_the_storage():
                 tuple(points[None].shape)) == ((2, 2), (2,), (1, 3, 2))
 
 
+def test_ch3_exercises_view_offset_stride_and_int_math_match_torch():
+    for lib in (torch, zeroin):
+        a = lib.tensor(list(range(9)))
+        assert (tuple(a.size()), a.storage_offset(), a.stride()) == ((9,), 0, (1,))
+        b = a.view(3, 3)
+        assert b[1, 1].item() == 4
+        c = b[1:, 1:]
+        assert (tuple(c.size()), c.storage_offset(), c.stride()) == ((2, 2), 4, (3, 1))
+        with pytest.raises(RuntimeError, match="can't be cast"):
+            a.sqrt_()                          # in place keeps int64: refused, as torch
+    _close(zeroin.cos(zeroin.tensor(list(range(9)))),
+           torch.cos(torch.tensor(list(range(9)), dtype=torch.float64)), 1e-15)
+
+
 def test_ch3_grayscale_by_broadcasting_and_einsum_match_torch():
     rng = np.random.default_rng(3)
     img, batch = rng.random((3, 5, 5)), rng.random((2, 3, 5, 5))
@@ -550,9 +564,12 @@ def test_ch7_cifar10_to_tensor_stats_and_normalize_match_the_formulas(data_path)
     np.testing.assert_allclose(_np(img32), want, rtol=1e-5, atol=1e-6)
 
 
-def _cifar2(lib):
-    """The book's birds-vs-airplanes subset (labels 0, 2 -> 0, 1), normalised, in ``lib``."""
+def _cifar2(lib, contiguous=False):
+    """The book's birds-vs-airplanes subset (labels 0, 2 -> 0, 1), normalised, in ``lib``:
+    each image a (C, H, W) view of an (H, W, C) array, or, as ToTensor makes them,
+    contiguous."""
     x = (_PIX.transpose(0, 3, 1, 2) / 255 - 0.5) / 0.25
+    x = np.ascontiguousarray(x) if contiguous else x
     label_map = {0: 0, 2: 1}
     return [(lib.tensor(img), label_map[label]) for img, label in zip(x, _LABELS.tolist())
             if label in [0, 2]]
@@ -602,6 +619,32 @@ def test_ch7_fully_connected_log_softmax_nll_and_cross_entropy_match_torch():
             nll_losses = z_out[0]
         else:      # the same weights: CrossEntropyLoss on the logits is LogSoftmax + NLLLoss
             np.testing.assert_allclose(z_out[0], nll_losses, rtol=1e-10)
+
+
+def test_ch7_one_sample_at_a_time_loop_matches_torch():
+    """The book's first loop: ``model(img.view(-1).unsqueeze(0))`` against
+    ``torch.tensor([label])``, one optimizer step per image."""
+    torch.manual_seed(1)
+    t_model = _fc_model(tnn).double()
+    z_model = _copy(t_model, _fc_model(nn))
+    out = {}
+    for lib, model, opt_mod, loss_fn in ((torch, t_model, torch.optim, tnn.NLLLoss()),
+                                         (zeroin, z_model, optim, nn.NLLLoss())):
+        optimizer = opt_mod.SGD(model.parameters(), lr=1e-2)
+        losses = []
+        for epoch in range(2):
+            for img, label in _cifar2(lib, contiguous=True):
+                out_ = model(img.view(-1).unsqueeze(0))
+                loss = loss_fn(out_, lib.tensor([label]))
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.item())
+        _, index = lib.max(out_, dim=1)
+        out[lib] = (np.array(losses), index.item(), model[2].weight)
+    np.testing.assert_allclose(out[zeroin][0], out[torch][0], rtol=1e-10)
+    assert out[zeroin][1] == out[torch][1]
+    _close(out[zeroin][2], out[torch][2])
 
 
 def test_ch7_softmax_and_dataloader_batches():
