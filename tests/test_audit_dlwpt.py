@@ -165,6 +165,33 @@ def test_ch3_hdf5_round_trip(tmp_path):
 
 # --- chapter 4: real-world data --------------------------------------------------------------
 
+def test_ch4_image_batch_from_hwc_arrays_and_per_channel_normalisation_match_torch():
+    rng = np.random.default_rng(41)
+    img_arrs = [rng.integers(0, 256, (16, 16, 4), dtype=np.uint8) for _ in range(3)]   # RGBA
+    out = {}
+    for lib in (torch, zeroin):
+        img = lib.from_numpy(img_arrs[0])
+        out_ = img.permute(2, 0, 1)             # a view: no copy
+        assert (out_.stride(), out_.data_ptr()) == ((1, 64, 4), img.data_ptr())
+        batch_size = 3
+        batch = lib.zeros(batch_size, 3, 16, 16, dtype=lib.uint8)
+        for i, img_arr in enumerate(img_arrs):
+            img_t = lib.from_numpy(img_arr)
+            img_t = img_t.permute(2, 0, 1)
+            img_t = img_t[:3]                   # only the first three channels
+            batch[i] = img_t
+        batch = batch.float()
+        batch /= 255.0
+        n_channels = batch.shape[1]
+        for c in range(n_channels):
+            mean = lib.mean(batch[:, c])
+            std = lib.std(batch[:, c])
+            batch[:, c] = (batch[:, c] - mean) / std
+        out[lib] = batch
+    assert out[zeroin].dtype == zeroin.float32
+    np.testing.assert_allclose(_np(out[zeroin]), _np(out[torch]), rtol=1e-5, atol=1e-5)
+
+
 def _wine_csv(tmp_path):
     """A small table as the book's winequality-white.csv: ';'-separated, a header line,
     11 chemical columns and the quality score (3..9) last."""
@@ -382,6 +409,14 @@ def test_ch5_autograd_loop_matches_the_hand_gradient_and_torch():
     for a, b in zip(z, t):
         _close(a, b)
     _close(z[1], 2 * z[0], 1e-14)
+    # the book's other form of the update: a new leaf each step
+    t_c, t_u = _thermometer(zeroin)
+    params = zeroin.tensor([1.0, 0.0], requires_grad=True)
+    for epoch in range(5000):
+        loss = _loss_fn(_model(0.1 * t_u, *params), t_c)
+        loss.backward()
+        params = (params - 1e-2 * params.grad).detach().requires_grad_()
+    _close(params, t[3])
     _close(z[0], z[2], 1e-12)
     assert z[3].requires_grad and z[3].grad_fn is None
 
