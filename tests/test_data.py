@@ -803,3 +803,14 @@ def test_a_sampler_may_yield_any_key_as_pytorchs():
                                                   batch_size=2)] == [[2, 3]]
         got.append(batches[0][0].numpy())
     np.testing.assert_array_equal(got[0], got[1])
+
+
+def test_default_collate_of_permuted_samples_is_contiguous_as_pytorch():
+    """Samples made as (C, H, W) views of (H, W, C) arrays (``from_numpy(a).permute(2, 0,
+    1)``) batch into a contiguous tensor, as torch's: the batch's ``view(n, -1)`` works."""
+    hwc = np.arange(2 * 4 * 5 * 3, dtype=np.float64).reshape(2, 4, 5, 3)
+    samples = [(zeroin.from_numpy(x).permute(2, 0, 1), 0) for x in hwc]
+    for b in (samples, [(s.numpy(), 0) for s, _ in samples]):
+        imgs, _ = next(iter(DataLoader(b, batch_size=2)))
+        assert imgs.is_contiguous() and imgs.stride() == (60, 20, 5, 1)
+        assert np.array_equal(imgs.view(2, -1).numpy(), hwc.transpose(0, 3, 1, 2).reshape(2, -1))

@@ -1503,6 +1503,20 @@ def test_cat_and_stack_promote_as_pytorch():
     assert w.grad.dtype == zeroin.float32
 
 
+def test_cat_and_stack_of_transposed_tensors_are_contiguous_as_pytorch():
+    """torch.cat / stack (and a DataLoader's batch) are contiguous whatever the inputs'
+    layout; NumPy's keep a transposed one, and the batch's view(n, -1) then failed."""
+    torch = pytest.importorskip("torch")
+    for L in (zeroin, torch):
+        a = L.arange(12.0).reshape(3, 4).t()
+        outs = [L.cat([a, a]), L.cat([a, a], 1), L.stack([a, a]), L.stack([a, a], 2),
+                L.hstack([a, a]), L.vstack([a, a]), L.dstack([a, a])]
+        assert [(o.is_contiguous(), o.stride()) for o in outs] == \
+            [(True, (3, 1)), (True, (6, 1)), (True, (12, 3, 1)), (True, (6, 2, 1)),
+             (True, (6, 1)), (True, (3, 1)), (True, (6, 2, 1))], L
+        assert L.stack([a, a]).view(2, -1).tolist() == [a.reshape(-1).tolist()] * 2
+
+
 @pytest.mark.parametrize("name", ["cat", "stack"])
 def test_cat_and_stack_refuse_tensors_not_in_a_list(name):
     """cat(a, b) read b as the dimension, cat(t) split t into its rows; PyTorch refuses

@@ -1,6 +1,7 @@
 """zeroin.vision: torchvision's transforms and ImageFolder, checked against torchvision's
 formulas on small arrays written out by hand (torchvision itself is not a dependency) and
 against PyTorch's interpolate where torch is installed."""
+import os
 import subprocess
 import sys
 
@@ -977,3 +978,82 @@ def test_gaussian_blur_transform_draws_sigma_and_checks_arguments():
         T.GaussianBlur(3, sigma=(2, 1))
     with pytest.raises(ValueError, match="if sigma is a single number, it must be positive"):
         T.GaussianBlur(3, sigma=0)
+
+
+# --- CIFAR10 (binary version) --------------------------------------------------------------
+
+def write_cifar_bin(folder, images, labels, n_train_files=5):
+    """``images`` (N, 32, 32, 3) uint8 and ``labels`` as CIFAR-10's binary files in
+    folder/cifar-10-batches-bin: the first N - 2 split over the data_batch files, the last
+    2 in test_batch. Returns the folder."""
+    d = os.path.join(folder, "cifar-10-batches-bin")
+    os.makedirs(d, exist_ok=True)
+    rec = np.concatenate([np.asarray(labels, np.uint8)[:, None],
+                          images.transpose(0, 3, 1, 2).reshape(len(images), -1)], axis=1)
+    for i, part in enumerate(np.array_split(rec[:-2], n_train_files), 1):
+        part.tofile(os.path.join(d, f"data_batch_{i}.bin"))
+    rec[-2:].tofile(os.path.join(d, "test_batch.bin"))
+    return folder
+
+
+def _cifar_pixels(n=12):
+    rng = np.random.default_rng(10)
+    return rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, n)
+
+
+def test_cifar10_reads_the_binary_version_as_torchvision(tmp_path):
+    pytest.importorskip("PIL")
+    from zeroin.vision.datasets import CIFAR10
+    pix, labels = _cifar_pixels()
+    write_cifar_bin(tmp_path, pix, labels)
+    train = CIFAR10(tmp_path, train=True, download=False)
+    test = CIFAR10(str(tmp_path), train=False, transform=T.ToTensor(),
+                   target_transform=lambda y: y + 100)
+    assert (len(train), len(test)) == (10, 2)
+    assert train.data.shape == (10, 32, 32, 3) and train.data.dtype == np.uint8
+    assert np.array_equal(train.data, pix[:10]) and train.targets == labels[:10].tolist()
+    img, label = train[3]
+    assert img.mode == "RGB" and np.array_equal(np.array(img), pix[3]) and label == labels[3]
+    img_t, label = test[1]
+    assert np.array_equal(img_t.numpy(), pix[11].transpose(2, 0, 1) / 255)
+    assert label == labels[11] + 100
+    assert train.classes[0] == "airplane" and train.class_to_idx["bird"] == 2
+    assert "Number of datapoints: 10" in repr(train) and "Split: Test" in repr(test)
+
+
+def test_cifar10_errors_say_what_is_missing(tmp_path):
+    from zeroin.vision.datasets import CIFAR10
+    with pytest.raises(FileNotFoundError, match="cifar-10-binary.tar.gz"):
+        CIFAR10(tmp_path)
+    os.makedirs(tmp_path / "cifar-10-batches-py")
+    with pytest.raises(FileNotFoundError, match="pickled"):
+        CIFAR10(tmp_path)
+    pix, labels = _cifar_pixels()
+    write_cifar_bin(tmp_path, pix, labels)
+    with open(tmp_path / "cifar-10-batches-bin" / "data_batch_2.bin", "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(ValueError, match="3073|3072 pixel bytes"):
+        CIFAR10(tmp_path)
+
+
+def test_cifar10_download_unpacks_the_binary_archive(tmp_path, monkeypatch):
+    import tarfile
+    pytest.importorskip("PIL")
+    from zeroin.data import DownloadError
+    from zeroin.vision.datasets import CIFAR10
+    pix, labels = _cifar_pixels()
+    src = write_cifar_bin(tmp_path / "src", pix, labels)
+    (tmp_path / "src" / "cifar-10-batches-bin" / "batches.meta.txt").write_text("airplane\n")
+    archive = tmp_path / "cifar-10-binary.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(os.path.join(src, "cifar-10-batches-bin"), arcname="cifar-10-batches-bin")
+    monkeypatch.setattr(CIFAR10, "url", archive.as_uri())
+    got = CIFAR10(tmp_path / "data", train=False, download=True)
+    assert np.array_equal(got.data, pix[-2:])
+    assert sorted(os.listdir(tmp_path / "data" / "cifar-10-batches-bin")) == \
+        sorted(os.listdir(os.path.join(src, "cifar-10-batches-bin")))
+    assert len(CIFAR10(tmp_path / "data", download=True)) == 10     # present: not fetched
+    (tmp_path / "junk.tar.gz").write_bytes(b"not a tar")
+    monkeypatch.setattr(CIFAR10, "url", (tmp_path / "junk.tar.gz").as_uri())
+    with pytest.raises(DownloadError, match="not the binary CIFAR-10 archive"):
+        CIFAR10(tmp_path / "other", download=True)

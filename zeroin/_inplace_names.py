@@ -892,3 +892,23 @@ def embedding_renorm_(input, indices, max_norm, norm_type):  # noqa: A002
     big = norms > max_norm
     new[rows[big]] *= (max_norm / (norms[big] + 1e-7))[:, None]
     return _inplace(input, "embedding_renorm_", _full, _leaf(new))
+
+
+# --- named tensors: absent, with the positional way in the error ---------------------------
+
+_NAMED = ("names", "refine_names", "rename", "rename_", "align_as", "align_to")
+
+
+def _no_named(name):
+    def refuse(self):
+        raise AttributeError(
+            f"'Tensor' object has no attribute {name!r}: zeroin has no named tensors (nor has "
+            f"current PyTorch). Name dimensions by position instead: the book's "
+            f"img.sum('channels') is img.sum(-3), and w.align_as(img) for weights w of "
+            f"shape (3,) is w.unsqueeze(-1).unsqueeze(-1) (shape (3, 1, 1), which "
+            f"broadcasts), or zeroin.einsum('...chw,c->...hw', img, w)")
+    return property(refuse)
+
+
+for _name in _NAMED:
+    setattr(Tensor, _name, _no_named(_name))

@@ -1774,7 +1774,8 @@ class ConcatenateOp(Function):
         skip = _legacy_empty(xs)
         if skip is not None:
             xs = [x for x, s in zip(xs, skip) if not s]
-        return np.concatenate(xs, axis=self.axis)
+        # contiguous as PyTorch's (NumPy keeps a transposed layout): the book's view(n, -1)
+        return np.ascontiguousarray(np.concatenate(xs, axis=self.axis))
     def error(self, inputs, exc): return _join_error(self, "cat", inputs, exc, 0)
     def backward(self, xp, g, out, *xs):
         ax = self.axis % out.ndim
@@ -1833,7 +1834,7 @@ class StackOp(Function):
     __slots__ = ("axis",)
     name = "stack"
     def __init__(self, axis): self.axis = axis
-    def forward(self, *xs): return np.stack(xs, axis=self.axis)
+    def forward(self, *xs): return np.ascontiguousarray(np.stack(xs, axis=self.axis))
     def error(self, inputs, exc): return _join_error(self, "stack", inputs, exc, 1)
     def backward(self, xp, g, out, *xs):
         ax = self.axis % out.ndim

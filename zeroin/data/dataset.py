@@ -579,7 +579,7 @@ def _collate_arrays(batch):
                         f"{arrays[0].dtype} (text or objects); convert them to numbers or "
                         f"to lists of str in the dataset, or pass collate_fn=")
     try:
-        return Tensor(np.stack(arrays))
+        return Tensor(np.ascontiguousarray(np.stack(arrays)))    # contiguous, as torch's
     except ValueError:
         shapes = sorted({str(np.shape(a)) for a in arrays})
         raise ShapeError(f"default_collate: samples of different shapes {', '.join(shapes)} "

@@ -1,11 +1,14 @@
-"""torchvision's ``ImageFolder``: one folder per class, images read with Pillow."""
+"""torchvision's ``ImageFolder`` (one folder per class, images read with Pillow) and
+``CIFAR10`` (from the binary version of the data set; no pickle)."""
 from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from ..data.dataset import Dataset
 
-__all__ = ["ImageFolder", "IMG_EXTENSIONS", "pil_loader"]
+__all__ = ["ImageFolder", "CIFAR10", "IMG_EXTENSIONS", "pil_loader"]
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
@@ -107,3 +110,98 @@ class ImageFolder(Dataset):
         if self.transform is not None:
             lines.append("    Transform: " + repr(self.transform).replace("\n", "\n    "))
         return "\n".join(lines)
+
+
+# --- CIFAR-10 ------------------------------------------------------------------------------
+
+_CIFAR_DIR = "cifar-10-batches-bin"
+_CIFAR_TRAIN = [f"data_batch_{i}.bin" for i in range(1, 6)]
+_CIFAR_TEST = ["test_batch.bin"]
+
+
+def _cifar_how(root, url):
+    return (f"download {url} and unpack it in {root} (it holds the folder {_CIFAR_DIR}), or "
+            f"pass download=True")
+
+
+def _cifar_download(root, url, timeout=60):
+    """Fetch the binary CIFAR-10 archive and write its .bin files under root/_CIFAR_DIR
+    (each file atomically; only those names are read from the archive)."""
+    import io
+    import tarfile
+    import urllib.error
+    import urllib.request
+
+    from ..data.mnist import DownloadError, _atomic_write
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            data = resp.read()
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        raise DownloadError(f"CIFAR10: could not download {url}: "
+                            f"{getattr(e, 'reason', e)}") from None
+    os.makedirs(os.path.join(root, _CIFAR_DIR), exist_ok=True)
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
+            for name in _CIFAR_TRAIN + _CIFAR_TEST + ["batches.meta.txt"]:
+                f = tar.extractfile(f"{_CIFAR_DIR}/{name}")
+                _atomic_write(os.path.join(root, _CIFAR_DIR, name), f.read())
+    except (tarfile.TarError, KeyError) as e:
+        raise DownloadError(f"CIFAR10: {url} is not the binary CIFAR-10 archive (a tar.gz "
+                            f"holding {_CIFAR_DIR}/*.bin): {e}") from None
+
+
+def _cifar_read(path):
+    raw = np.fromfile(path, dtype=np.uint8)
+    if raw.size == 0 or raw.size % 3073:
+        raise ValueError(f"CIFAR10: {path} holds {raw.size} bytes, not records of 1 label "
+                         f"byte + 3072 pixel bytes; the file is truncated or not CIFAR-10's "
+                         f"binary version")
+    rec = raw.reshape(-1, 3073)
+    return rec[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), rec[:, 0]
+
+
+class CIFAR10(Dataset):
+    """CIFAR-10 as torchvision's ``CIFAR10``: ``dataset[i]`` is ``(transform(PIL image),
+    target_transform(label))``; ``data`` is uint8 (N, 32, 32, 3), ``targets`` a list of
+    ints, ``classes`` the ten names. Read from the data set's *binary* version
+    (``root/cifar-10-batches-bin``): torchvision's python version is pickled, which zeroin
+    does not load. ``download=True`` fetches the binary archive from :attr:`url`."""
+
+    url = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
+    classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+               "ship", "truck"]
+
+    def __init__(self, root, train=True, transform=None, target_transform=None,
+                 download=False):
+        self.root, self.train = os.fspath(root), train
+        self.transform, self.target_transform = transform, target_transform
+        names = _CIFAR_TRAIN if train else _CIFAR_TEST
+        paths = [os.path.join(self.root, _CIFAR_DIR, n) for n in names]
+        if download and not all(os.path.isfile(p) for p in paths):
+            _cifar_download(self.root, self.url)
+        missing = [p for p in paths if not os.path.isfile(p)]
+        if missing:
+            py = os.path.isdir(os.path.join(self.root, "cifar-10-batches-py"))
+            why = (" (found cifar-10-batches-py: torchvision's pickled version, which zeroin "
+                   "does not unpickle)" if py else "")
+            raise FileNotFoundError(f"CIFAR10: {missing[0]} not found{why}; "
+                                    + _cifar_how(self.root, self.url))
+        parts = [_cifar_read(p) for p in paths]
+        self.data = np.concatenate([d for d, _ in parts])
+        self.targets = np.concatenate([t for _, t in parts]).astype(int).tolist()
+        self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
+
+    def __getitem__(self, index):
+        img, target = _pil().fromarray(self.data[index]), self.targets[index]
+        if self.transform is not None:
+            img = self.transform(img)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return img, target
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        return (f"Dataset CIFAR10\n    Number of datapoints: {len(self)}\n    Root location: "
+                f"{self.root}\n    Split: {'Train' if self.train else 'Test'}")
