@@ -581,8 +581,9 @@ class Tensor:
     #   _float: a Python float (float64 scalars made from Python numbers, fast mode only)
     __slots__ = ("_array", "_float", "_grad", "_rg", "grad_fn", "name", "_hooks",
                  "_retain", "_view_of", "_read", "__weakref__", "__dict__")
-    # _rg: requires_grad's storage (the property checks what a user sets; the engine and
-    # zeroin/_fast.py read and write the slot: 6 ns against the property's 24 a read)
+    # _rg: requires_grad's storage (the property checks what a user sets; zeroin/_fast.py
+    # and the constructors read and write the slot: 6 ns against the property's 24 a read;
+    # the reference engine reads the property, as a learner would)
     # __dict__: a user's own attributes, as PyTorch's tensors take them (fast.ai's inp.g = ...)
     # set on some tensors only (read with getattr): _view_of on views, _read once an op
     # recorded in the graph has read the tensor (an in-place change must then re-point it)

@@ -147,7 +147,7 @@ def _backprop_node(t, g, grads, p):
         fn.released = True
         fn.saved = None
     for inp, gi in zip(ins, res):
-        if gi is not None and inp._rg:
+        if gi is not None and inp.requires_grad:
             gi = _fit(gi, inp, p.create_graph)
             if anomaly.detect:
                 check_backward(fn, gi)
@@ -193,7 +193,7 @@ def _hooked_rule(t, fn, g, p):
         res = _rule(fn, NP, g, _tensor._array_of(t), [_tensor._array_of(i) for i in ins])
     res = (res,) if len(ins) == 1 else res
     if hooks is not None and hooks[1]:      # grad_fn.register_hook
-        res = [None if gi is None or not inp._rg else _fit(gi, inp, p.create_graph)
+        res = [None if gi is None or not inp.requires_grad else _fit(gi, inp, p.create_graph)
                for inp, gi in zip(ins, res)]
         with enable_grad() if p.create_graph else no_grad():
             res = run_posthooks(fn, hooks[1], res, g, *_hook_io(p))

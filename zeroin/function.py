@@ -386,7 +386,7 @@ class Function:
         for each input, ``(the op that made it, 0)``; an :class:`AccumulateGrad` for a leaf
         that requires grad, ``None`` for one that does not (a constant)."""
         return tuple((t.grad_fn if t.grad_fn is not None else
-                      AccumulateGrad(t) if t._rg else None, 0)
+                      AccumulateGrad(t) if t.requires_grad else None, 0)
                      for t in getattr(self, "inputs", None) or ())
 
     def __call__(self, *inputs):
@@ -583,7 +583,7 @@ def record(fn, inputs, array, value=None, needs=None):
     ``needs_input_grad`` when the caller has it at hand.
     """
     if needs is None:
-        needs = tuple([t._rg for t in inputs])
+        needs = tuple([t.requires_grad for t in inputs])
     if True in needs and (_tensor._off_threads == 0 or _mode.enabled):
         fn.inputs = inputs
         fn.needs_input_grad = needs
