@@ -1223,3 +1223,59 @@ def test_trivial_augment_wide_applies_the_drawn_op():
     xf = zeroin.rand(3, 5, 5, dtype=zeroin.float32)
     np.testing.assert_array_equal(_apply_op(xf, "Solarize", 127.5, T.InterpolationMode.NEAREST,
                                             None).numpy(), F.solarize(xf, 0.5).numpy())
+
+
+# ---- MNIST / FashionMNIST (torchvision's layout of IDX files) -------------------------------
+
+def _write_fashion(folder, n=6, split="train", gz=False):
+    from zeroin.data.mnist import write_idx
+    rng = np.random.default_rng(7)
+    images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, n).astype(np.uint8)
+    ext = ".gz" if gz else ""
+    os.makedirs(folder, exist_ok=True)
+    write_idx(os.path.join(folder, f"{split}-images-idx3-ubyte{ext}"), images)
+    write_idx(os.path.join(folder, f"{split}-labels-idx1-ubyte{ext}"), labels)
+    return images, labels
+
+
+def test_fashion_mnist_reads_torchvisions_layout_as_torchvision_does(tmp_path):
+    pytest.importorskip("PIL.Image")
+    from zeroin.vision.datasets import MNIST, FashionMNIST
+    images, labels = _write_fashion(tmp_path / "FashionMNIST" / "raw")
+    _write_fashion(tmp_path / "FashionMNIST" / "raw", n=3, split="t10k", gz=True)
+    train = FashionMNIST(root=tmp_path, train=True, download=False, transform=T.ToTensor(),
+                         target_transform=None)
+    test = FashionMNIST(root=str(tmp_path), train=False)
+    assert len(train) == 6 and len(test) == 3
+    assert train.classes[9] == "Ankle boot" and train.class_to_idx["Trouser"] == 1
+    assert train.data.dtype == zeroin.uint8 and train.data.shape == (6, 28, 28)
+    assert train.targets.dtype == zeroin.int64 and train.targets.tolist() == labels.tolist()
+    img, label = train[2]
+    assert img.shape == (1, 28, 28) and label == int(labels[2]) and type(label) is int
+    np.testing.assert_array_equal(img.numpy()[0], images[2] / 255.0)
+    pil, _ = test[0]
+    assert pil.mode == "L" and pil.size == (28, 28)
+    with pytest.raises(FileNotFoundError, match=r"MNIST: train-images.* not found in .*"
+                                                r"MNIST.raw; pass download=True"):
+        MNIST(root=tmp_path)
+
+
+def test_fashion_mnist_download_fetches_missing_files_from_its_mirror(tmp_path):
+    pytest.importorskip("PIL.Image")
+    from zeroin.data.mnist import DatasetError
+    from zeroin.vision.datasets import MNIST, FashionMNIST
+    _write_fashion(tmp_path / "mirror", gz=True)
+
+    class Local(FashionMNIST):
+        mirrors = [(tmp_path / "mirror").as_uri() + "/"]
+
+    ds = Local(root=tmp_path / "data", download=True)
+    assert len(ds) == 6 and (tmp_path / "data" / "Local" / "raw" /
+                             "train-labels-idx1-ubyte.gz").is_file()
+
+    class LocalMNIST(MNIST):                  # MNIST's files are checked by SHA-256
+        mirrors = [(tmp_path / "mirror").as_uri() + "/"]
+
+    with pytest.raises(DatasetError, match="SHA-256"):
+        LocalMNIST(root=tmp_path / "data", download=True)
