@@ -708,7 +708,8 @@ class TrivialAugmentWide:
     14 (Identity, ShearX/Y, TranslateX/Y, Rotate, Brightness, Color, Contrast, Sharpness,
     Posterize, Solarize, AutoContrast, Equalize) at a magnitude drawn from
     ``num_magnitude_bins`` bins, its sign drawn for the signed ops. Posterize and Equalize
-    need a PIL or uint8 image, as in torchvision."""
+    need a PIL or uint8 image, as in torchvision; Solarize's threshold (0-255) is divided
+    by 255 for a float image (torchvision 0.15's passed it as is, an error there)."""
 
     def __init__(self, num_magnitude_bins=31, interpolation=InterpolationMode.NEAREST,
                  fill=None):
