@@ -253,7 +253,11 @@ def test_01_parameter_model_l1_sgd_loop_curves_and_state_dict_files(f32, tmp_pat
     assert zcurve[0] == tcurve[0] == list(range(0, 100, 10))
     for z, t in zip(zcurve[1:], tcurve[1:]):
         np.testing.assert_allclose(np.array(z), np.array(t), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(_np(zeroin.tensor(zcurve[1])), np.array(tcurve[1]), rtol=1e-5)
+    curves = zeroin.tensor(zcurve[1]), torch.tensor(np.array(tcurve[1]))  # plt.plot's input
+    assert curves[0].dtype == zeroin.float32 and curves[1].dtype == torch.float32
+    np.testing.assert_allclose(_np(curves[0]), _np(curves[1]), rtol=1e-5)
+    losses = [zeroin.tensor(0.5, dtype=zeroin.float32)] * 2       # torch.tensor(loss_values)
+    assert zeroin.tensor(losses).dtype == zeroin.float32
     for k, v in tmodel.state_dict().items():
         np.testing.assert_allclose(_np(zmodel.state_dict()[k]), v.numpy(), rtol=1e-5)
     # saving and loading: torch.save(obj=..., f=...) with pathlib paths
