@@ -1598,7 +1598,9 @@ def test_a_list_of_float32_tensors_or_numpy_floats_stays_float32_as_pytorch():
              lambda m: [f32, 2.0], lambda m: [np.float64(1.0), 2.0],
              lambda m: [m.tensor(1.0, dtype=m.float16), 2],
              lambda m: [m.tensor(1, dtype=m.int32), 5.0],
-             lambda m: [m.tensor(1, dtype=m.int32), 5], lambda m: [1.0, 2.0]]
+             lambda m: [m.tensor(1, dtype=m.int32), 5], lambda m: [1.0, 2.0],
+             lambda m: [[1.0], [f32]], lambda m: [[f32], [np.float64(1.0)]],
+             lambda m: [[2.0, 3.0], [np.float16(1.0), 1]], lambda m: [[1.0, 2.0]] * 3]
     for default in (np.float64, np.float32):
         zeroin.set_default_dtype(default)
         torch.set_default_dtype({np.float64: torch.float64, np.float32: torch.float32}[default])

@@ -164,23 +164,36 @@ def _as_array(data, dtype=None, requires_grad=False):
     return arr
 
 
+_PY_NUMBERS = frozenset((int, float, bool))
+
+
 def _list_float_dtype(data):
     """PyTorch's float dtype of nested lists: the widest of the float dtypes of the NumPy
-    items (and the tensors' values) in them, and the default dtype for Python floats."""
+    items (and the tensors' values) in them, and the default dtype for Python floats. The
+    walk ends at the first float64 (the widest): under the float64 default, at the first
+    list holding a Python float, so a list of Python floats costs one set of its types."""
+    default = np.dtype(_default_dtype)
     typed, py, stack = set(), False, [data]
     while stack:
-        for x in stack.pop():
-            t = type(x)
-            if t is float:
-                py = True
-            elif t is list or t is tuple:
+        items = stack.pop()
+        kinds = set(map(type, items))
+        if float in kinds:
+            if default.itemsize == 8:
+                return default
+            py = True
+        if kinds <= _PY_NUMBERS:
+            continue
+        for x in items:
+            if type(x) is list or type(x) is tuple:
                 stack.append(x)
             elif isinstance(x, (np.generic, np.ndarray)) and x.dtype.kind == "f":
+                if x.dtype.itemsize == 8:
+                    return x.dtype
                 typed.add(x.dtype)
     if not typed:
-        return _default_dtype
+        return default
     if py:
-        typed.add(np.dtype(_default_dtype))
+        typed.add(default)
     return max(typed, key=lambda d: d.itemsize)
 
 
