@@ -1587,6 +1587,33 @@ def test_a_list_of_tensors_is_refused_or_warned_as_pytorch_does():
         assert zeroin.tensor([zeroin.ones(1), zeroin.ones(1, 1)]).shape == (2,)  # as PyTorch
 
 
+def test_a_list_of_float32_tensors_or_numpy_floats_stays_float32_as_pytorch():
+    """torch.tensor(loss_values) of float32 losses is float32: a list's float dtype is the
+    widest of its items' (tensors, NumPy scalars and arrays), Python floats counting as
+    the default dtype."""
+    torch = pytest.importorskip("torch")
+    f32 = np.float32(1.5)
+    cases = [lambda m: [m.tensor(2.5, dtype=m.float32), m.tensor(1.0, dtype=m.float32)],
+             lambda m: [f32, f32], lambda m: [f32, 2], lambda m: [[f32], [f32]],
+             lambda m: [f32, 2.0], lambda m: [np.float64(1.0), 2.0],
+             lambda m: [m.tensor(1.0, dtype=m.float16), 2],
+             lambda m: [m.tensor(1, dtype=m.int32), 5.0],
+             lambda m: [m.tensor(1, dtype=m.int32), 5], lambda m: [1.0, 2.0],
+             lambda m: [[1.0], [f32]], lambda m: [[f32], [np.float64(1.0)]],
+             lambda m: [[2.0, 3.0], [np.float16(1.0), 1]], lambda m: [[1.0, 2.0]] * 3]
+    for default in (np.float64, np.float32):
+        zeroin.set_default_dtype(default)
+        torch.set_default_dtype({np.float64: torch.float64, np.float32: torch.float32}[default])
+        try:
+            for make in cases:
+                want = str(torch.tensor(make(torch)).dtype).replace("torch.", "")
+                assert str(zeroin.tensor(make(zeroin)).dtype) == want, (default, make(zeroin))
+        finally:
+            torch.set_default_dtype(torch.float32)
+            zeroin.set_default_dtype(np.float64)
+    assert zeroin.Tensor([f32]).dtype == np.float64         # the legacy Tensor: the default
+
+
 # --- .data: a view with PyTorch's in-place methods ------------------------------------------
 
 def test_data_is_a_shared_view_whose_results_are_plain_arrays():

@@ -1057,3 +1057,225 @@ def test_cifar10_download_unpacks_the_binary_archive(tmp_path, monkeypatch):
     monkeypatch.setattr(CIFAR10, "url", (tmp_path / "junk.tar.gz").as_uri())
     with pytest.raises(DownloadError, match="not the binary CIFAR-10 archive"):
         CIFAR10(tmp_path / "other", download=True)
+
+
+# ---- TrivialAugmentWide and its ops (torchvision's autoaugment.py) ---------------------------
+
+def test_affine_tensor_is_torch_affine_grid_and_grid_sample_of_torchvisions_matrix():
+    """Shear about the corner and translate: zeroin's affine is grid_sample of the inverse
+    matrix written out here (torchvision's _get_inverse_affine_matrix), as torchvision's."""
+    import math
+    torch = pytest.importorskip("torch")
+    from zeroin.vision.transforms import functional as F
+    x = np.random.default_rng(1).random((3, 6, 9))
+    h, w = x.shape[-2:]
+    for shear, translate, center in (([25.0, 0.0], [0, 0], [0, 0]), ([0.0, -30.0], [0, 0], [0, 0]),
+                                     ([0.0, 0.0], [3, -2], None)):
+        sx, sy = math.radians(shear[0]), math.radians(shear[1])
+        a, c = 1.0, math.sin(-sy) / math.cos(sy)
+        b = -math.tan(sx)
+        d = -math.sin(-sy) * math.tan(sx) / math.cos(sy) + 1.0
+        cx, cy = (-w * 0.5, -h * 0.5) if center is not None else (0.0, 0.0)
+        tx, ty = translate
+        m = [d, -b, 0.0, -c, a, 0.0]
+        m[2] += m[0] * (-cx - tx) + m[1] * (-cy - ty) + cx
+        m[5] += m[3] * (-cx - tx) + m[4] * (-cy - ty) + cy
+        theta = torch.tensor([[m[0], m[1], m[2]], [m[3], m[4], m[5]]], dtype=torch.float64)
+        # torchvision's _gen_affine_grid: the base grid in pixels, divided by (w/2, h/2)
+        xs = torch.linspace(-w * 0.5 + 0.5, w * 0.5 - 0.5, w, dtype=torch.float64)
+        ys = torch.linspace(-h * 0.5 + 0.5, h * 0.5 - 0.5, h, dtype=torch.float64)
+        base = torch.stack(torch.meshgrid(xs, ys, indexing="xy") + (torch.ones(h, w,
+                           dtype=torch.float64),), -1)
+        grid = (base.reshape(-1, 3) @ theta.T) / torch.tensor([0.5 * w, 0.5 * h],
+                                                              dtype=torch.float64)
+        want = torch.nn.functional.grid_sample(
+            torch.tensor(x)[None], grid.reshape(1, h, w, 2), mode="nearest",
+            padding_mode="zeros", align_corners=False)[0].numpy()
+        got = F.affine(zeroin.tensor(x), 0.0, translate, 1.0, shear, center=center).numpy()
+        np.testing.assert_array_equal(got, want)
+
+
+def test_affine_tensor_and_pil_agree_on_translate_and_shear():
+    from zeroin.vision.transforms import functional as F
+    a = _img(8, 10)
+    pil = _pil(a)
+    t = zeroin.tensor(np.moveaxis(a, -1, 0).copy())
+    for args, center in (((0.0, [3, 0], 1.0, [0.0, 0.0]), None),
+                         ((0.0, [0, -2], 1.0, [0.0, 0.0]), None),
+                         ((0.0, [0, 0], 1.0, [20.0, 0.0]), [0, 0])):
+        got = np.moveaxis(F.affine(t, *args, center=center).numpy(), 0, -1)
+        np.testing.assert_array_equal(got, np.asarray(F.affine(pil, *args, center=center)))
+    shifted = np.moveaxis(F.affine(t, 0.0, [3, 0], 1.0, [0.0, 0.0]).numpy(), 0, -1)
+    np.testing.assert_array_equal(shifted[:, 3:], a[:, :-3])
+    assert (shifted[:, :3] == 0).all()
+
+
+def test_posterize_solarize_autocontrast_equalize_are_torchvisions_formulas_and_pillows():
+    from zeroin.vision.transforms import functional as F
+    a = _img(7, 9, seed=3)
+    chw = np.moveaxis(a, -1, 0).copy()
+    t = zeroin.tensor(chw)
+    np.testing.assert_array_equal(F.posterize(t, 3).numpy(), chw & 0b11100000)
+    np.testing.assert_array_equal(F.solarize(t, 100).numpy(),
+                                  np.where(chw >= 100, 255 - chw, chw))
+    lo, hi = chw.min(axis=(1, 2), keepdims=True), chw.max(axis=(1, 2), keepdims=True)
+    want = np.clip((chw - lo.astype(np.float32)) * (np.float32(255) / (hi - lo)), 0, 255)
+    np.testing.assert_array_equal(F.autocontrast(t).numpy(), want.astype(np.uint8))
+    f = np.array([[[0.2, 0.4], [0.3, 0.2]]])
+    np.testing.assert_allclose(F.autocontrast(zeroin.tensor(f)).numpy(),
+                               [[[0.0, 1.0], [0.5, 0.0]]], atol=1e-15)
+    np.testing.assert_array_equal(F.solarize(zeroin.tensor(f), 0.3).numpy(),
+                                  [[[0.2, 0.6], [0.7, 0.2]]])
+    pil = _pil(a)
+    for op, args in (("posterize", (3,)), ("solarize", (100,)), ("autocontrast", ()),
+                     ("equalize", ())):
+        got = getattr(F, op)(t, *args).numpy()
+        want = np.moveaxis(np.asarray(getattr(F, op)(pil, *args)), -1, 0)
+        np.testing.assert_array_equal(got, want, err_msg=op)
+
+
+def test_equalize_lookup_table_by_hand():
+    from zeroin.vision.transforms import functional as F
+    ch = np.array([[0, 0, 10, 10], [10, 200, 200, 255]], np.uint8)
+    step = (8 - 1) // 255                       # all but the last non-zero bin, // 255
+    assert step == 0                            # too few pixels: the channel is left
+    np.testing.assert_array_equal(F.equalize(zeroin.tensor(ch[None])).numpy()[0], ch)
+    big = np.repeat(ch, 100, axis=1)
+    hist = np.bincount(big.ravel(), minlength=256)
+    step = (hist.sum() - hist[255]) // 255
+    lut = np.clip(np.concatenate([[0], ((np.cumsum(hist) + step // 2) // step)[:-1]]), 0, 255)
+    np.testing.assert_array_equal(F.equalize(zeroin.tensor(big[None])).numpy()[0], lut[big])
+
+
+def test_posterize_and_equalize_refuse_float_tensors_naming_the_fix():
+    from zeroin.vision.transforms import functional as F
+    x = zeroin.rand(3, 4, 4)
+    for op, args in (("posterize", (4,)), ("equalize", ())):
+        with pytest.raises(TypeError, match=rf"{op}: .*uint8.*ToTensor"):
+            getattr(F, op)(x, *args)
+    with pytest.raises(TypeError, match=r"solarize: threshold \(2.0\) should be at most 1"):
+        F.solarize(x, 2.0)
+
+
+def test_adjust_sharpness_is_torchvisions_blend_with_the_13_kernel():
+    torch = pytest.importorskip("torch")
+    from zeroin.vision.transforms import functional as F
+    x = np.random.default_rng(4).random((3, 6, 7))
+    k = torch.ones(3, 1, 3, 3, dtype=torch.float64)
+    k[:, :, 1, 1] = 5.0
+    k /= 13.0
+    deg = torch.tensor(x).clone()
+    deg[:, 1:-1, 1:-1] = torch.nn.functional.conv2d(torch.tensor(x)[None], k, groups=3)[0]
+    want = (1.7 * torch.tensor(x) + (1 - 1.7) * deg).clamp(0, 1).numpy()
+    np.testing.assert_allclose(F.adjust_sharpness(zeroin.tensor(x), 1.7).numpy(), want,
+                               rtol=0, atol=1e-15)
+    u = _img(6, 7, seed=5)
+    got = F.adjust_sharpness(zeroin.tensor(np.moveaxis(u, -1, 0).copy()), 0.3).numpy()
+    pil = np.moveaxis(np.asarray(F.adjust_sharpness(_pil(u), 0.3)), -1, 0)
+    assert np.abs(got.astype(int) - pil).max() <= 1     # Pillow rounds its own way
+
+
+def test_trivial_augment_wide_table_and_draws_are_torchvisions():
+    torch = pytest.importorskip("torch")
+    space = T.TrivialAugmentWide._augmentation_space(31)
+    assert list(space) == ["Identity", "ShearX", "ShearY", "TranslateX", "TranslateY",
+                           "Rotate", "Brightness", "Color", "Contrast", "Sharpness",
+                           "Posterize", "Solarize", "AutoContrast", "Equalize"]
+    for name, hi in (("ShearX", 0.99), ("TranslateY", 32.0), ("Rotate", 135.0),
+                     ("Sharpness", 0.99)):
+        np.testing.assert_array_equal(space[name][0], torch.linspace(0.0, hi, 31).numpy())
+        assert space[name][1] is True
+    np.testing.assert_array_equal(space["Solarize"][0], torch.linspace(255.0, 0.0, 31).numpy())
+    post = (8 - (torch.arange(31) / ((31 - 1) / 6)).round().int()).numpy()
+    np.testing.assert_array_equal(space["Posterize"][0], post)
+    zeroin.manual_seed(0)
+    ta = T.TrivialAugmentWide(num_magnitude_bins=31)
+    draws = [ta.get_params() for _ in range(2800)]
+    counts = {n: sum(d[0] == n for d in draws) for n in space}
+    assert min(counts.values()) > 130 and max(counts.values()) < 270   # 200 each expected
+    rot = [m for n, m in draws if n == "Rotate"]
+    assert any(m < 0 for m in rot) and any(m > 0 for m in rot)
+    assert set(np.abs(rot)) <= set(space["Rotate"][0].tolist())
+    assert all(m == 0.0 for n, m in draws if n in ("Identity", "Equalize"))
+
+
+def test_trivial_augment_wide_applies_the_drawn_op():
+    from zeroin.vision.transforms import _apply_op
+    from zeroin.vision.transforms import functional as F
+    u = zeroin.tensor(np.moveaxis(_img(8, 8, seed=6), -1, 0).copy())
+    ta = T.TrivialAugmentWide()
+    for seed in range(40):
+        zeroin.manual_seed(seed)
+        name, mag = ta.get_params()
+        zeroin.manual_seed(seed)
+        got = ta(u).numpy()
+        want = {"Posterize": lambda: F.posterize(u, int(mag)),
+                "Brightness": lambda: F.adjust_brightness(u, 1.0 + mag),
+                "Equalize": lambda: F.equalize(u), "Identity": lambda: u,
+                "Rotate": lambda: F.rotate(u, mag)}.get(name)
+        want = _apply_op(u, name, mag, T.InterpolationMode.NEAREST, None) if want is None \
+            else want()
+        np.testing.assert_array_equal(got, want.numpy(), err_msg=name)
+    zeroin.manual_seed(1)
+    out = T.Compose([T.Resize((16, 16)), T.TrivialAugmentWide(num_magnitude_bins=31),
+                     T.ToTensor()])(_pil(_img(10, 12)))
+    assert out.shape == (3, 16, 16)
+    xf = zeroin.rand(3, 5, 5, dtype=zeroin.float32)
+    np.testing.assert_array_equal(_apply_op(xf, "Solarize", 127.5, T.InterpolationMode.NEAREST,
+                                            None).numpy(), F.solarize(xf, 0.5).numpy())
+
+
+# ---- MNIST / FashionMNIST (torchvision's layout of IDX files) -------------------------------
+
+def _write_fashion(folder, n=6, split="train", gz=False):
+    from zeroin.data.mnist import write_idx
+    rng = np.random.default_rng(7)
+    images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, n).astype(np.uint8)
+    ext = ".gz" if gz else ""
+    os.makedirs(folder, exist_ok=True)
+    write_idx(os.path.join(folder, f"{split}-images-idx3-ubyte{ext}"), images)
+    write_idx(os.path.join(folder, f"{split}-labels-idx1-ubyte{ext}"), labels)
+    return images, labels
+
+
+def test_fashion_mnist_reads_torchvisions_layout_as_torchvision_does(tmp_path):
+    pytest.importorskip("PIL.Image")
+    from zeroin.vision.datasets import MNIST, FashionMNIST
+    images, labels = _write_fashion(tmp_path / "FashionMNIST" / "raw")
+    _write_fashion(tmp_path / "FashionMNIST" / "raw", n=3, split="t10k", gz=True)
+    train = FashionMNIST(root=tmp_path, train=True, download=False, transform=T.ToTensor(),
+                         target_transform=None)
+    test = FashionMNIST(root=str(tmp_path), train=False)
+    assert len(train) == 6 and len(test) == 3
+    assert train.classes[9] == "Ankle boot" and train.class_to_idx["Trouser"] == 1
+    assert train.data.dtype == zeroin.uint8 and train.data.shape == (6, 28, 28)
+    assert train.targets.dtype == zeroin.int64 and train.targets.tolist() == labels.tolist()
+    img, label = train[2]
+    assert img.shape == (1, 28, 28) and label == int(labels[2]) and type(label) is int
+    np.testing.assert_array_equal(img.numpy()[0], images[2] / 255.0)
+    pil, _ = test[0]
+    assert pil.mode == "L" and pil.size == (28, 28)
+    with pytest.raises(FileNotFoundError, match=r"MNIST: train-images.* not found in .*"
+                                                r"MNIST.raw; pass download=True"):
+        MNIST(root=tmp_path)
+
+
+def test_fashion_mnist_download_fetches_missing_files_from_its_mirror(tmp_path):
+    pytest.importorskip("PIL.Image")
+    from zeroin.data.mnist import DatasetError
+    from zeroin.vision.datasets import MNIST, FashionMNIST
+    _write_fashion(tmp_path / "mirror", gz=True)
+
+    class Local(FashionMNIST):
+        mirrors = [(tmp_path / "mirror").as_uri() + "/"]
+
+    ds = Local(root=tmp_path / "data", download=True)
+    assert len(ds) == 6 and (tmp_path / "data" / "Local" / "raw" /
+                             "train-labels-idx1-ubyte.gz").is_file()
+
+    class LocalMNIST(MNIST):                  # MNIST's files are checked by SHA-256
+        mirrors = [(tmp_path / "mirror").as_uri() + "/"]
+
+    with pytest.raises(DatasetError, match="SHA-256"):
+        LocalMNIST(root=tmp_path / "data", download=True)

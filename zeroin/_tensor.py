@@ -151,8 +151,10 @@ def _as_array(data, dtype=None, requires_grad=False):
     if dtype is None and from_python:
         if arr.dtype.kind == "f" or (requires_grad and arr.dtype.kind in "iub"):
             # Python floats take the default float dtype; Python ints that are asked to
-            # require grad are promoted to it too (w = zeroin.tensor(3, requires_grad=True)).
-            arr = arr.astype(_default_dtype, copy=False)
+            # require grad are promoted to it too (w = zeroin.tensor(3, requires_grad=True));
+            # float tensors and NumPy floats in the list keep theirs, the widest wins.
+            arr = arr.astype(_list_float_dtype(data) if arr.dtype.kind == "f"
+                             else _default_dtype, copy=False)
         elif arr.dtype.kind == "c":     # complex64 under float32, as PyTorch's
             arr = arr.astype(np.result_type(_default_dtype, np.complex64), copy=False)
     if arr.dtype.kind in "OUSV":    # objects, strings, bytes, records
@@ -160,6 +162,39 @@ def _as_array(data, dtype=None, requires_grad=False):
                         f"(NumPy gives dtype {arr.dtype}); pass numbers, nested lists of "
                         f"numbers or a numeric NumPy array")
     return arr
+
+
+_PY_NUMBERS = frozenset((int, float, bool))
+
+
+def _list_float_dtype(data):
+    """PyTorch's float dtype of nested lists: the widest of the float dtypes of the NumPy
+    items (and the tensors' values) in them, and the default dtype for Python floats. The
+    walk ends at the first float64 (the widest): under the float64 default, at the first
+    list holding a Python float, so a list of Python floats costs one set of its types."""
+    default = np.dtype(_default_dtype)
+    typed, py, stack = set(), False, [data]
+    while stack:
+        items = stack.pop()
+        kinds = set(map(type, items))
+        if float in kinds:
+            if default.itemsize == 8:
+                return default
+            py = True
+        if kinds <= _PY_NUMBERS:
+            continue
+        for x in items:
+            if type(x) is list or type(x) is tuple:
+                stack.append(x)
+            elif isinstance(x, (np.generic, np.ndarray)) and x.dtype.kind == "f":
+                if x.dtype.itemsize == 8:
+                    return x.dtype
+                typed.add(x.dtype)
+    if not typed:
+        return default
+    if py:
+        typed.add(default)
+    return max(typed, key=lambda d: d.itemsize)
 
 
 def _tensor_items(data):
@@ -1398,7 +1433,8 @@ def tensor(data, *, requires_grad=False, dtype=None, name=None, device=None):
         floating-point tensors can require grad (Python ints are promoted to float).
     dtype : dtype, optional
         NumPy dtype; Python floats and lists default to float64
-        (:func:`set_default_dtype`), NumPy arrays keep theirs (float32 stays float32).
+        (:func:`set_default_dtype`), NumPy arrays keep theirs (float32 stays float32), a
+        list of float32 tensors or NumPy floats is float32 (the widest item's, as PyTorch).
     name : str, optional
         The label that :func:`zeroin.explain` and :func:`zeroin.draw` show.
     device : str or zeroin.device, optional

@@ -1,5 +1,6 @@
-"""torchvision's ``ImageFolder`` (one folder per class, images read with Pillow) and
-``CIFAR10`` (from the binary version of the data set; no pickle)."""
+"""torchvision's ``ImageFolder`` (one folder per class, images read with Pillow),
+``CIFAR10`` (from the binary version of the data set; no pickle), ``MNIST`` and
+``FashionMNIST`` (torchvision's folder layout of IDX files)."""
 from __future__ import annotations
 
 import os
@@ -8,7 +9,7 @@ import numpy as np
 
 from ..data.dataset import Dataset
 
-__all__ = ["ImageFolder", "CIFAR10", "IMG_EXTENSIONS", "pil_loader"]
+__all__ = ["ImageFolder", "CIFAR10", "MNIST", "FashionMNIST", "IMG_EXTENSIONS", "pil_loader"]
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
@@ -205,3 +206,96 @@ class CIFAR10(Dataset):
     def __repr__(self):
         return (f"Dataset CIFAR10\n    Number of datapoints: {len(self)}\n    Root location: "
                 f"{self.root}\n    Split: {'Train' if self.train else 'Test'}")
+
+
+# --- MNIST and Fashion-MNIST -----------------------------------------------------------------
+
+class MNIST(Dataset):
+    """MNIST as torchvision's ``MNIST``: the four IDX files (gzipped or not) in
+    ``root/MNIST/raw``; ``dataset[i]`` is ``(transform(PIL image, mode 'L'),
+    target_transform(label))``; ``data`` is a uint8 tensor (N, 28, 28), ``targets`` an int64
+    tensor, ``classes`` the names. ``download=True`` fetches missing files from
+    ``mirrors`` (MNIST's checked against their SHA-256)."""
+
+    mirrors = ["https://ossci-datasets.s3.amazonaws.com/mnist/"]
+    classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five",
+               "6 - six", "7 - seven", "8 - eight", "9 - nine"]
+    _checked = True
+
+    def __init__(self, root, train=True, transform=None, target_transform=None,
+                 download=False):
+        from ..data.mnist import MNIST_SHA256, _find, read_idx
+        from .._tensor import Tensor
+        self.root, self.train = os.fspath(root), train
+        self.transform, self.target_transform = transform, target_transform
+        prefix = "train" if train else "t10k"
+        names = [f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-labels-idx1-ubyte.gz"]
+        paths = [_find(self.raw_folder_path, n) for n in names]
+        if download and None in paths:
+            self._download(names, MNIST_SHA256 if self._checked else {})
+            paths = [_find(self.raw_folder_path, n) for n in names]
+        if None in paths:
+            missing = names[paths.index(None)]
+            raise FileNotFoundError(
+                f"{type(self).__name__}: {missing} (gzipped or not) not found in "
+                f"{self.raw_folder_path}; pass download=True, or fetch it from "
+                f"{self.mirrors[0]} and put it there")
+        images, labels = (read_idx(p) for p in paths)
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise ValueError(f"{type(self).__name__}: {paths[0]} and {paths[1]} should hold "
+                             f"images (n, rows, cols) and labels (n,), got shapes "
+                             f"{images.shape} and {labels.shape}")
+        self.data = Tensor(np.ascontiguousarray(images, dtype=np.uint8))
+        self.targets = Tensor(labels.astype(np.int64))
+        self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
+
+    @property
+    def raw_folder_path(self):
+        from pathlib import Path
+        return Path(self.root) / type(self).__name__ / "raw"
+
+    def _download(self, names, checksums):
+        from ..data.mnist import DownloadError, _download
+        os.makedirs(self.raw_folder_path, exist_ok=True)
+        for name in names:
+            dest = self.raw_folder_path / name
+            if dest.is_file():
+                continue
+            errors = []
+            for mirror in self.mirrors:
+                try:
+                    _download(mirror + name, dest, checksums.get(name), 60)
+                    break
+                except DownloadError as e:
+                    errors.append(str(e))
+            else:
+                raise DownloadError(f"{type(self).__name__}: {'; '.join(errors)}; fetch "
+                                    f"{name} by hand into {self.raw_folder_path}")
+
+    def __getitem__(self, index):
+        img = _pil().fromarray(self.data.numpy()[index])       # uint8 (H, W): mode 'L'
+        target = int(self.targets.numpy()[index])
+        if self.transform is not None:
+            img = self.transform(img)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return img, target
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        return (f"Dataset {type(self).__name__}\n    Number of datapoints: {len(self)}\n"
+                f"    Root location: {self.root}\n    Split: "
+                f"{'Train' if self.train else 'Test'}")
+
+
+class FashionMNIST(MNIST):
+    """Fashion-MNIST (Zalando's 28x28 clothes) as torchvision's ``FashionMNIST``: the same
+    IDX files and interface as :class:`MNIST`, in ``root/FashionMNIST/raw``. zeroin holds no
+    published checksum of these files: a download is checked only as an IDX file."""
+
+    mirrors = ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]
+    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+               "Sneaker", "Bag", "Ankle boot"]
+    _checked = False

@@ -1,8 +1,9 @@
 """torchvision's image transforms: ``Compose``, ``ToTensor``, ``ToPILImage``, ``Normalize``,
 flips, crops (``RandomResizedCrop`` too), ``Resize``, ``Pad``, ``RandomRotation``,
 ``ColorJitter``, ``GaussianBlur``, ``RandomErasing``, ``Grayscale``, ``ConvertImageDtype``,
-``Lambda``, ``RandomApply`` / ``RandomChoice`` / ``RandomOrder``; their pixel work is in
-``transforms.functional`` (``F.adjust_hue``, ``F.rotate``, ...).
+``Lambda``, ``RandomApply`` / ``RandomChoice`` / ``RandomOrder``, ``TrivialAugmentWide``;
+their pixel work is in ``transforms.functional`` (``F.adjust_hue``, ``F.rotate``,
+``F.affine``, ``F.equalize``, ...).
 
 Each takes what torchvision's takes: a PIL image, or a tensor laid out ``(..., C, H, W)``;
 zeroin also takes a NumPy image ``(H, W)`` or ``(H, W, C)`` (the layout ``ToTensor``
@@ -33,7 +34,7 @@ __all__ = ["Compose", "ToTensor", "Normalize", "Lambda", "RandomHorizontalFlip",
            "RandomVerticalFlip", "RandomCrop", "CenterCrop", "Resize", "Grayscale",
            "ConvertImageDtype", "InterpolationMode", "functional", "RandomResizedCrop",
            "ColorJitter", "ToPILImage", "Pad", "RandomApply", "RandomChoice", "RandomOrder",
-           "RandomRotation", "RandomErasing", "GaussianBlur"]
+           "RandomRotation", "RandomErasing", "GaussianBlur", "TrivialAugmentWide"]
 
 
 class Compose:
@@ -691,3 +692,92 @@ class GaussianBlur:
 
     def __repr__(self):
         return f"GaussianBlur(kernel_size={self.kernel_size}, sigma={self.sigma})"
+
+
+def _linspace32(start, end, steps):
+    """PyTorch's float32 linspace, bit for bit: start + step * i for the first half, end -
+    step * (steps - 1 - i) for the rest, each one fused multiply-add (one rounding)."""
+    f = np.float32
+    step = np.float64(f((f(end) - f(start)) / f(steps - 1)))
+    i = np.arange(steps, dtype=np.float64)
+    return np.where(i < steps // 2, f(start) + step * i, f(end) - step * (steps - 1 - i)).astype(f)
+
+
+class TrivialAugmentWide:
+    """TrivialAugment (Müller and Hutter, 2021): one op drawn uniformly from torchvision's
+    14 (Identity, ShearX/Y, TranslateX/Y, Rotate, Brightness, Color, Contrast, Sharpness,
+    Posterize, Solarize, AutoContrast, Equalize) at a magnitude drawn from
+    ``num_magnitude_bins`` bins, its sign drawn for the signed ops. Posterize and Equalize
+    need a PIL or uint8 image, as in torchvision; Solarize's threshold (0-255) is divided
+    by 255 for a float image (torchvision 0.15's passed it as is, an error there)."""
+
+    def __init__(self, num_magnitude_bins=31, interpolation=InterpolationMode.NEAREST,
+                 fill=None):
+        if not isinstance(num_magnitude_bins, int) or num_magnitude_bins < 2:
+            raise ValueError(f"TrivialAugmentWide: num_magnitude_bins ({num_magnitude_bins!r})"
+                             f" must be an integer >= 2")
+        self.num_magnitude_bins = num_magnitude_bins
+        self.interpolation = _mode(interpolation, "TrivialAugmentWide")
+        self.fill = fill
+
+    @staticmethod
+    def _augmentation_space(num_bins):
+        """op name: (magnitudes, signed), torchvision's table."""
+        lin = lambda hi: _linspace32(0.0, hi, num_bins)  # noqa: E731
+        post = 8 - np.round(np.arange(num_bins, dtype=np.float32)
+                            / np.float32((num_bins - 1) / 6)).astype(np.int64)
+        return {"Identity": (None, False), "ShearX": (lin(0.99), True),
+                "ShearY": (lin(0.99), True), "TranslateX": (lin(32.0), True),
+                "TranslateY": (lin(32.0), True), "Rotate": (lin(135.0), True),
+                "Brightness": (lin(0.99), True), "Color": (lin(0.99), True),
+                "Contrast": (lin(0.99), True), "Sharpness": (lin(0.99), True),
+                "Posterize": (post, False),
+                "Solarize": (_linspace32(255.0, 0.0, num_bins), False),
+                "AutoContrast": (None, False), "Equalize": (None, False)}
+
+    def get_params(self):
+        """(op name, magnitude) drawn as torchvision draws them."""
+        space = self._augmentation_space(self.num_magnitude_bins)
+        rng = get_rng()
+        name = list(space)[int(rng.integers(len(space)))]
+        mags, signed = space[name]
+        mag = 0.0 if mags is None else float(mags[int(rng.integers(len(mags)))])
+        if signed and int(rng.integers(2)):
+            mag = -mag
+        return name, mag
+
+    def __call__(self, img):
+        name, mag = self.get_params()
+        return _apply_op(img, name, mag, self.interpolation, self.fill)
+
+    def __repr__(self):
+        return (f"TrivialAugmentWide(num_magnitude_bins={self.num_magnitude_bins}, "
+                f"interpolation={self.interpolation}, fill={self.fill})")
+
+
+def _apply_op(img, name, mag, interpolation, fill):
+    """torchvision's ``_apply_op`` of autoaugment.py."""
+    F = functional
+    if name in ("ShearX", "ShearY"):
+        s = math.degrees(math.atan(mag))
+        shear = [s, 0.0] if name == "ShearX" else [0.0, s]
+        return F.affine(img, 0.0, [0, 0], 1.0, shear, interpolation, fill, center=[0, 0])
+    if name in ("TranslateX", "TranslateY"):
+        t = [int(mag), 0] if name == "TranslateX" else [0, int(mag)]
+        return F.affine(img, 0.0, t, 1.0, [0.0, 0.0], interpolation, fill)
+    if name == "Rotate":
+        return F.rotate(img, mag, interpolation, fill=fill)
+    enhance = {"Brightness": F.adjust_brightness, "Color": F.adjust_saturation,
+               "Contrast": F.adjust_contrast, "Sharpness": F.adjust_sharpness}
+    if name in enhance:
+        return enhance[name](img, 1.0 + mag)
+    if name == "Posterize":
+        return F.posterize(img, int(mag))
+    if name == "Solarize":
+        float_img = not _is_pil(img) and _chw(img, _kind(img, "Solarize")).dtype.kind == "f"
+        return F.solarize(img, mag / 255.0 if float_img else mag)
+    if name == "AutoContrast":
+        return F.autocontrast(img)
+    if name == "Equalize":
+        return F.equalize(img)
+    return img

@@ -21,7 +21,8 @@ from ..._tensor import Tensor
 
 __all__ = ["InterpolationMode", "resize", "crop", "resized_crop", "adjust_brightness",
            "adjust_contrast", "adjust_saturation", "adjust_hue", "to_pil_image", "pad",
-           "rotate", "erase", "gaussian_blur"]
+           "rotate", "erase", "gaussian_blur", "affine", "adjust_sharpness", "posterize",
+           "solarize", "autocontrast", "equalize"]
 
 
 class InterpolationMode(enum.Enum):
@@ -455,6 +456,20 @@ def _pil_fill(fill, img):
     return tuple(fill) if isinstance(fill, (tuple, list)) else fill
 
 
+def _inverse_affine(center, angle, translate, scale, shear):
+    """torchvision's ``_get_inverse_affine_matrix``: output pixel -> input pixel."""
+    rot, sx, sy = math.radians(angle), math.radians(shear[0]), math.radians(shear[1])
+    (cx, cy), (tx, ty) = center, translate
+    a = math.cos(rot - sy) / math.cos(sy)
+    b = -math.cos(rot - sy) * math.tan(sx) / math.cos(sy) - math.sin(rot)
+    c = math.sin(rot - sy) / math.cos(sy)
+    d = -math.sin(rot - sy) * math.tan(sx) / math.cos(sy) + math.cos(rot)
+    m = [x / scale for x in (d, -b, 0.0, -c, a, 0.0)]
+    m[2] += m[0] * (-cx - tx) + m[1] * (-cy - ty) + cx
+    m[5] += m[3] * (-cx - tx) + m[4] * (-cy - ty) + cy
+    return m
+
+
 def _rotation_matrix(angle, center):
     """torchvision's inverse affine matrix of a rotation by ``angle`` degrees (counter-
     clockwise) about ``center`` (pixel offsets from the image centre)."""
@@ -502,11 +517,12 @@ def _expanded_size(matrix, w, h):
     return int(size[0]), int(size[1])
 
 
-def _rotate_array(arr, angle, mode, center, fill, expand):
-    """torchvision's tensor rotate: an affine grid, then grid_sample."""
+def _rotate_array(arr, angle, mode, center, fill, expand, matrix=None):
+    """torchvision's tensor rotate (or affine, given its inverse ``matrix``): an affine
+    grid, then grid_sample."""
     h, w = arr.shape[-2:]
     dtype = arr.dtype if arr.dtype.kind == "f" else np.dtype(np.float32)
-    matrix = _rotation_matrix(angle, center)
+    matrix = _rotation_matrix(angle, center) if matrix is None else matrix
     ow, oh = _expanded_size(matrix, w, h) if expand else (w, h)
     theta = np.array(matrix, dtype).reshape(2, 3)
     xs = np.linspace(-ow * 0.5 + 0.5, ow * 0.5 - 0.5, ow).astype(dtype)
@@ -599,3 +615,145 @@ def gaussian_blur(img, kernel_size, sigma=None):
     if arr.dtype.kind != "f":
         x = np.round(x)
     return _back(x.astype(arr.dtype), kind)
+
+
+def _fill_list(fill, channels, op):
+    if fill is None:
+        return None
+    fill = [float(fill)] if isinstance(fill, numbers.Real) else [float(v) for v in fill]
+    if len(fill) not in (1, channels):
+        raise ValueError(f"{op}: fill has {len(fill)} values but the image has {channels} "
+                         f"channels; give one per channel or one for all")
+    return fill
+
+
+def affine(img, angle, translate, scale, shear, interpolation=InterpolationMode.NEAREST,
+           fill=None, center=None):
+    """Rotate by ``angle`` degrees, move by ``translate`` (dx, dy) pixels, scale, and shear
+    by ``shear`` degrees (a number: x only, or (x, y)), about the centre (or ``center``,
+    (x, y) in pixels); torchvision's inverse matrix, pixels from outside are ``fill``."""
+    kind, mode = _kind(img, "affine"), _mode(interpolation, "affine")
+    if not (isinstance(translate, (tuple, list)) and len(translate) == 2):
+        raise TypeError(f"affine: translate should be a sequence (dx, dy), got {translate!r}")
+    if not isinstance(scale, numbers.Real) or scale <= 0:
+        raise ValueError(f"affine: scale ({scale!r}) must be a positive number")
+    shear = [float(shear), 0.0] if isinstance(shear, numbers.Real) else list(shear)
+    shear = shear * 2 if len(shear) == 1 else shear
+    if kind == "pil":
+        from PIL import Image
+        w, h = img.size
+        c = [w * 0.5, h * 0.5] if center is None else center
+        m = _inverse_affine(c, angle, translate, scale, shear)
+        pil = {InterpolationMode.NEAREST: Image.Resampling.NEAREST,
+               InterpolationMode.BILINEAR: Image.Resampling.BILINEAR}[mode]
+        return img.transform(img.size, Image.Transform.AFFINE, m, pil,
+                             fillcolor=_pil_fill(fill, img))
+    arr = _chw(img, kind)
+    flat = arr.ndim == 2
+    arr = arr[None] if flat else arr
+    h, w = arr.shape[-2:]
+    c = (0.0, 0.0) if center is None else (center[0] - w * 0.5, center[1] - h * 0.5)
+    m = _inverse_affine(c, angle, [float(t) for t in translate], scale, shear)
+    out = _rotate_array(arr, 0.0, mode, c, _fill_list(fill, arr.shape[-3], "affine"), False, m)
+    return _back(out[0] if flat else out, kind)
+
+
+def _uint8_only(img, op):
+    kind = _kind(img, op)
+    if kind != "pil" and _chw(img, kind).dtype != np.uint8:
+        raise TypeError(f"{op}: a tensor or NumPy image must be uint8 (as in torchvision), "
+                        f"got {_chw(img, kind).dtype}; apply it to the PIL image before "
+                        f"ToTensor(), or to (x * 255).to(zeroin.uint8)")
+    return kind
+
+
+def adjust_sharpness(img, sharpness_factor):
+    """Blend with the image smoothed by [[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13 (0: smooth,
+    1: the image, 2: sharper); the border pixels stay."""
+    f = _factor(sharpness_factor, "adjust_sharpness", "sharpness_factor")
+    if _is_pil(img):
+        from PIL import ImageEnhance
+        return ImageEnhance.Sharpness(img).enhance(f)
+
+    def fn(a):
+        if a.shape[-1] <= 2 or a.shape[-2] <= 2:
+            return a
+        dtype = a.dtype if a.dtype.kind == "f" else np.dtype(np.float32)
+        x, k = a.astype(dtype), np.ones((3, 3), dtype)
+        k[1, 1] = 5.0
+        k /= k.sum()
+        h, w = a.shape[-2:]
+        s = sum(x[..., i:h - 2 + i, j:w - 2 + j] * k[i, j] for i in range(3) for j in range(3))
+        deg = a.copy()
+        deg[..., 1:-1, 1:-1] = s if a.dtype.kind == "f" else np.round(s)
+        return _blend(a, deg, f)
+    return _color_op(img, "adjust_sharpness", fn)
+
+
+def posterize(img, bits):
+    """Keep the ``bits`` high bits of each uint8 pixel (0-8)."""
+    if not isinstance(bits, numbers.Integral) or not 0 <= bits <= 8:
+        raise ValueError(f"posterize: bits ({bits!r}) must be an integer in 0..8")
+    if _uint8_only(img, "posterize") == "pil":
+        from PIL import ImageOps
+        return ImageOps.posterize(img, int(bits))
+    return _color_op(img, "posterize", lambda a: a & np.uint8((-(2 ** (8 - bits))) & 255))
+
+
+def solarize(img, threshold):
+    """Invert the pixels at or above ``threshold`` (bound - x; bound 1 for floats, 255 for
+    uint8)."""
+    if _is_pil(img):
+        from PIL import ImageOps
+        return ImageOps.solarize(img, threshold)
+
+    def fn(a):
+        bound = _max_value(a.dtype)
+        if threshold > bound:
+            raise TypeError(f"solarize: threshold ({threshold}) should be at most {bound}, "
+                            f"the largest value of {a.dtype}")
+        return np.where(a >= threshold, (bound - a).astype(a.dtype), a)
+    return _color_op(img, "solarize", fn)
+
+
+def autocontrast(img):
+    """Stretch each channel so its darkest pixel is 0 and its brightest the dtype's bound
+    (a flat channel is left)."""
+    if _is_pil(img):
+        from PIL import ImageOps
+        return ImageOps.autocontrast(img)
+
+    def fn(a):
+        bound = _max_value(a.dtype)
+        dtype = a.dtype if a.dtype.kind == "f" else np.dtype(np.float32)
+        lo = a.min(axis=(-2, -1), keepdims=True).astype(dtype)
+        hi = a.max(axis=(-2, -1), keepdims=True).astype(dtype)
+        with np.errstate(divide="ignore"):
+            scale = dtype.type(bound) / (hi - lo)
+        flat = ~np.isfinite(scale)
+        lo, scale = np.where(flat, 0, lo).astype(dtype), np.where(flat, 1, scale).astype(dtype)
+        return np.clip((a - lo) * scale, 0, bound).astype(a.dtype)
+    return _color_op(img, "autocontrast", fn)
+
+
+def _equalize_channel(ch):
+    hist = np.bincount(ch.reshape(-1), minlength=256)
+    nonzero = hist[hist != 0]
+    step = int(nonzero[:-1].sum()) // 255
+    if step == 0:
+        return ch
+    lut = (np.cumsum(hist) + step // 2) // step
+    lut = np.clip(np.concatenate([[0], lut[:-1]]), 0, 255)
+    return lut[ch].astype(np.uint8)
+
+
+def equalize(img):
+    """Equalize each uint8 channel's histogram (torchvision's lookup table, as Pillow's)."""
+    if _uint8_only(img, "equalize") == "pil":
+        from PIL import ImageOps
+        return ImageOps.equalize(img)
+
+    def fn(a):
+        flat = a.reshape(-1, *a.shape[-2:])
+        return np.stack([_equalize_channel(c) for c in flat]).reshape(a.shape)
+    return _color_op(img, "equalize", fn)
