@@ -61,7 +61,30 @@ def _make_samples(root, class_to_idx, is_valid_file, extensions, allow_empty):
     return samples
 
 
-class ImageFolder(Dataset):
+class _VisionDataset(Dataset):
+    """What torchvision's image data sets share: ``transform`` / ``target_transform``
+    applied to each item, ``len`` of ``data``, and the printed summary."""
+
+    def _transformed(self, img, target):
+        if self.transform is not None:
+            img = self.transform(img)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return img, target
+
+    def __len__(self):
+        return len(self.data)
+
+    def _extra_lines(self):
+        return [f"    Split: {'Train' if self.train else 'Test'}"]
+
+    def __repr__(self):
+        return "\n".join([f"Dataset {type(self).__name__}",
+                          f"    Number of datapoints: {len(self)}",
+                          f"    Root location: {self.root}"] + self._extra_lines())
+
+
+class ImageFolder(_VisionDataset):
     """Images laid out as ``root/<class>/<file>``, as torchvision's ``ImageFolder``.
 
     ``classes`` are the folder names sorted, ``class_to_idx`` maps each to its index,
@@ -95,22 +118,15 @@ class ImageFolder(Dataset):
 
     def __getitem__(self, index):
         path, target = self.samples[index]
-        sample = self.loader(path)
-        if self.transform is not None:
-            sample = self.transform(sample)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return sample, target
+        return self._transformed(self.loader(path), target)
 
     def __len__(self):
         return len(self.samples)
 
-    def __repr__(self):
-        lines = ["Dataset ImageFolder", f"    Number of datapoints: {len(self)}",
-                 f"    Root location: {self.root}"]
-        if self.transform is not None:
-            lines.append("    Transform: " + repr(self.transform).replace("\n", "\n    "))
-        return "\n".join(lines)
+    def _extra_lines(self):
+        if self.transform is None:
+            return []
+        return ["    Transform: " + repr(self.transform).replace("\n", "\n    ")]
 
 
 # --- CIFAR-10 ------------------------------------------------------------------------------
@@ -161,7 +177,7 @@ def _cifar_read(path):
     return rec[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), rec[:, 0]
 
 
-class CIFAR10(Dataset):
+class CIFAR10(_VisionDataset):
     """CIFAR-10 as torchvision's ``CIFAR10``: ``dataset[i]`` is ``(transform(PIL image),
     target_transform(label))``; ``data`` is uint8 (N, 32, 32, 3), ``targets`` a list of
     ints, ``classes`` the ten names. Read from the data set's *binary* version
@@ -193,24 +209,12 @@ class CIFAR10(Dataset):
         self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
 
     def __getitem__(self, index):
-        img, target = _pil().fromarray(self.data[index]), self.targets[index]
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
-
-    def __len__(self):
-        return len(self.data)
-
-    def __repr__(self):
-        return (f"Dataset CIFAR10\n    Number of datapoints: {len(self)}\n    Root location: "
-                f"{self.root}\n    Split: {'Train' if self.train else 'Test'}")
+        return self._transformed(_pil().fromarray(self.data[index]), self.targets[index])
 
 
 # --- MNIST and Fashion-MNIST -----------------------------------------------------------------
 
-class MNIST(Dataset):
+class MNIST(_VisionDataset):
     """MNIST as torchvision's ``MNIST``: the four IDX files (gzipped or not) in
     ``root/MNIST/raw``; ``dataset[i]`` is ``(transform(PIL image, mode 'L'),
     target_transform(label))``; ``data`` is a uint8 tensor (N, 28, 28), ``targets`` an int64
@@ -274,20 +278,7 @@ class MNIST(Dataset):
 
     def __getitem__(self, index):
         img = _pil().fromarray(self.data.numpy()[index])       # uint8 (H, W): mode 'L'
-        target = int(self.targets.numpy()[index])
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
-
-    def __len__(self):
-        return len(self.data)
-
-    def __repr__(self):
-        return (f"Dataset {type(self).__name__}\n    Number of datapoints: {len(self)}\n"
-                f"    Root location: {self.root}\n    Split: "
-                f"{'Train' if self.train else 'Test'}")
+        return self._transformed(img, int(self.targets.numpy()[index]))
 
 
 class FashionMNIST(MNIST):
