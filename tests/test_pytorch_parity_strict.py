@@ -798,6 +798,30 @@ def test_tensor_split_takes_negative_indices_as_python_slices_and_refuses_floats
         zeroin.tensor_split(zeroin.arange(6), zeroin.tensor([1.5, 3.0]))
 
 
+def test_linspace_gives_pytorchs_values_bit_for_bit_in_float32_and_to_one_ulp_in_float64():
+    # PyTorch fills the second half from the end (end - step * (steps - 1 - i)), with a
+    # fused multiply-add; np.linspace's start + i * step differed in ~a quarter of them
+    rng = np.random.default_rng(7)
+    differ = {np.float32: 0, np.float64: 0}
+    total = 0
+    for k in range(400):
+        a, b = (float(v) for v in rng.normal(0, 10.0 ** int(rng.integers(-3, 4)), 2))
+        if k % 3 == 0:
+            a, b = float(rng.integers(-50, 50)), float(rng.integers(-50, 50))
+        n = int(rng.integers(2, 200))
+        for dt in (np.float32, np.float64):
+            want = torch.linspace(a, b, n, dtype=getattr(torch, np.dtype(dt).name)).numpy()
+            got = zeroin.linspace(a, b, n, dtype=getattr(zeroin, np.dtype(dt).name)).numpy()
+            assert got.dtype == dt and got[0] == want[0] and got[-1] == want[-1]
+            np.testing.assert_array_max_ulp(got, want, maxulp=0 if dt is np.float32 else 1)
+            differ[dt] += int((got != want).sum())
+        total += n
+    assert differ[np.float32] == 0 and differ[np.float64] <= total // 10000
+    for steps in (0, 1, 2, 7):         # the short ones and a plain call, default dtype
+        np.testing.assert_array_equal(zeroin.linspace(-1, 3, steps).numpy(),
+                                      torch.linspace(-1, 3, steps, dtype=torch.float64))
+
+
 @pytest.mark.parametrize("name", ["linspace", "logspace"])
 def test_linspace_and_logspace_refuse_ends_that_are_not_0d_as_pytorch(name):
     # NumPy would give a (steps, 2) table of ranges, another function

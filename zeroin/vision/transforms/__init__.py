@@ -24,6 +24,7 @@ import warnings
 
 import numpy as np
 
+from ..._creation import linspace_array
 from ..._tensor import Tensor, get_default_dtype
 from ...random import get_rng
 from . import functional
@@ -695,12 +696,8 @@ class GaussianBlur:
 
 
 def _linspace32(start, end, steps):
-    """PyTorch's float32 linspace, bit for bit: start + step * i for the first half, end -
-    step * (steps - 1 - i) for the rest, each one fused multiply-add (one rounding)."""
-    f = np.float32
-    step = np.float64(f((f(end) - f(start)) / f(steps - 1)))
-    i = np.arange(steps, dtype=np.float64)
-    return np.where(i < steps // 2, f(start) + step * i, f(end) - step * (steps - 1 - i)).astype(f)
+    """PyTorch's float32 linspace, bit for bit (zeroin.linspace's own)."""
+    return linspace_array(start, end, steps, np.float32)
 
 
 class TrivialAugmentWide:
