@@ -843,7 +843,16 @@ def test_7_2_cross_correlation_and_learning_a_kernel(f32):
         Y = corr2d(lib, X, K)
         conv = Conv2D((1, 2))
         assert tuple(conv.weight.shape) == (1, 2)
-        out += [Y, corr2d(lib, X.t(), K)]
+        with lib.no_grad():
+            conv.weight.copy_(lib.tensor(k0))
+        for i in range(5):                      # the module by hand learns, too
+            loss = ((conv(X) - Y) ** 2).sum()
+            conv.zero_grad()
+            loss.backward()
+            with lib.no_grad():
+                for p in conv.parameters():
+                    p -= 0.01 * p.grad
+        out += [Y, corr2d(lib, X.t(), K), loss, conv.weight, conv.bias]
         conv2d = nn.LazyConv2d(1, kernel_size=(1, 2), bias=False)
         X, Y = X.reshape((1, 1, 6, 8)), Y.reshape((1, 1, 6, 7))
         conv2d(X)
@@ -904,6 +913,11 @@ def test_7_5_pooling(f32):
         nn = lib.nn
         X = lib.tensor([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0], [6.0, 7.0, 8.0]])
         out = [pool2d(lib, X, (2, 2)), pool2d(lib, X, (2, 2), "avg")]
+        for mode in ("max", "avg"):             # a tie of 4s: max's gradient is shared
+            T = lib.tensor([[0.0, 1.0, 2.0], [3.0, 4.0, 4.0], [6.0, 7.0, 8.0]],
+                           requires_grad=True)
+            pool2d(lib, T, (2, 2), mode).sum().backward()
+            out.append(T.grad)
         X = lib.arange(16, dtype=lib.float32).reshape((1, 1, 4, 4))
         out += [nn.MaxPool2d(3)(X), nn.MaxPool2d(3, padding=1, stride=2)(X),
                 nn.MaxPool2d((2, 3), stride=(2, 3), padding=(0, 1))(X)]
