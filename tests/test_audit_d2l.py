@@ -975,3 +975,111 @@ def test_7_6_lenet_layer_summary_and_a_training_step(f32, capsys):
         res[lib] = [loss, net[0].weight.grad, net[0].weight, net[11].weight,
                     net(lib.tensor(X_img))]
     _same(res, 1e-5)
+
+
+# --- the book's framework (d2l.HyperParameters, Module, DataModule, Trainer), written out ------
+
+def _framework(lib):
+    """d2l 3.2's classes without plotting, on ``lib``: save_hyperparameters through inspect,
+    Module(nn.Module, HyperParameters), the Trainer's fit_epoch (backward under no_grad)."""
+    import inspect
+    nn = lib.nn
+
+    class HyperParameters:
+        def save_hyperparameters(self, ignore=()):
+            frame = inspect.currentframe().f_back
+            _, _, _, local_vars = inspect.getargvalues(frame)
+            self.hparams = {k: v for k, v in local_vars.items()
+                            if k not in set(ignore) | {"self"} and not k.startswith("_")}
+            for k, v in self.hparams.items():
+                setattr(self, k, v)
+
+    class Module(nn.Module, HyperParameters):
+        def __init__(self):
+            super().__init__()
+            self.save_hyperparameters()
+
+        def loss(self, y_hat, y):
+            raise NotImplementedError
+
+        def forward(self, X):
+            assert hasattr(self, "net"), "Neural network is defined"
+            return self.net(X)
+
+        def training_step(self, batch):
+            loss = self.loss(self(*batch[:-1]), batch[-1])
+            self.last = loss.to(lib.device("cpu")).detach().numpy()   # d2l's plot()
+            return loss
+
+        def configure_optimizers(self):
+            return lib.optim.SGD(self.parameters(), self.lr)
+
+    class DataModule(HyperParameters):
+        def get_tensorloader(self, tensors, train, indices=slice(0, None)):
+            tensors = tuple(a[indices] for a in tensors)
+            dataset = lib.utils.data.TensorDataset(*tensors)
+            return lib.utils.data.DataLoader(dataset, self.batch_size, shuffle=False)
+
+        def train_dataloader(self):
+            return self.get_dataloader(train=True)
+
+    class Trainer(HyperParameters):
+        def __init__(self, max_epochs, gradient_clip_val=0):
+            self.save_hyperparameters()
+
+        def fit(self, model, data):
+            self.train_dataloader = data.train_dataloader()
+            self.num_train_batches = len(self.train_dataloader)
+            self.model, self.optim = model, model.configure_optimizers()
+            for self.epoch in range(self.max_epochs):
+                self.model.train()
+                for batch in self.train_dataloader:
+                    loss = self.model.training_step(batch)
+                    self.optim.zero_grad()
+                    with lib.no_grad():
+                        loss.backward()
+                        self.optim.step()
+    return Module, DataModule, Trainer
+
+
+def _softmax_model(lib):
+    """d2l 4.5's SoftmaxRegression and a Data module over given arrays, on ``lib``."""
+    Module, DataModule, Trainer = _framework(lib)
+    nn, F = lib.nn, lib.nn.functional
+
+    class Data(DataModule):
+        def __init__(self, X, y, num_train=64, batch_size=16):
+            self.save_hyperparameters()
+
+        def get_dataloader(self, train):
+            i = slice(0, self.num_train) if train else slice(self.num_train, None)
+            return self.get_tensorloader([lib.tensor(self.X), lib.tensor(self.y)], train, i)
+
+    class SoftmaxRegression(Module):
+        def __init__(self, num_outputs, lr):
+            super().__init__()
+            self.save_hyperparameters()
+            self.net = nn.Sequential(nn.Flatten(), nn.LazyLinear(num_outputs))
+
+        def loss(self, Y_hat, Y, averaged=True):
+            Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
+            return F.cross_entropy(Y_hat, Y.reshape((-1,)),
+                                   reduction="mean" if averaged else "none")
+    return SoftmaxRegression, Data, Trainer
+
+
+def test_3_2_framework_trains_softmax_regression_as_torch(f32):
+    X_img, y_img = _images(96)
+    res, nets = {}, {}
+    for lib in LIBS:
+        SoftmaxRegression, Data, Trainer = _softmax_model(lib)
+        model = SoftmaxRegression(num_outputs=10, lr=0.1)
+        model(lib.tensor(X_img[:1]))
+        assert (model.hparams["num_outputs"], model.hparams["lr"], model.lr) == (10, 0.1, 0.1)
+        nets[lib] = (model, Data(X_img, y_img), Trainer(max_epochs=3))
+    _copy(nets[torch][0], nets[zeroin][0])
+    for lib, (model, data, trainer) in nets.items():
+        trainer.fit(model, data)
+        assert trainer.num_train_batches == 4 and trainer.epoch == 2
+        res[lib] = [lib.tensor(model.last), model.net[1].weight, model.net[1].bias]
+    _same(res, 2e-6)
