@@ -224,6 +224,11 @@ def test_tensor_from_objects_is_refused():
         zeroin.tensor({"a": 1})
     with pytest.raises(TypeError, match=r"tensor: cannot make a tensor from str"):
         zeroin.tensor([1.0]) + "a"
+    mixed = np.array([[2.0, True], [4.0, False]], dtype=object)   # pandas' .values of dummies
+    with pytest.raises(TypeError, match=r"from ndarray \(NumPy gives dtype object\).*"
+                                        r"a\.astype\(float\), or df\.to_numpy\(dtype=float\)"):
+        zeroin.tensor(mixed)
+    assert zeroin.tensor(mixed.astype(float)).tolist() == [[2.0, 1.0], [4.0, 0.0]]
     with pytest.raises(ValueError, match=r"tensor: nested lists must be rectangular .*"
                                          r"lengths 2, 1"):
         zeroin.tensor([[1.0, 2.0], [3.0]])

@@ -407,3 +407,27 @@ def test_os_errors_name_the_file_not_errno():
 
 def test_catalogue_size():
     assert len(CASES) + len(CLI_CASES) >= 60
+
+
+class _ForeignTensor:
+    """Another library's tensor (as PyTorch's after a stray ``import torch``): an array-like
+    whose class is also called Tensor."""
+    def __array__(self, dtype=None, copy=None):
+        return np.ones((2, 3))
+
+
+_ForeignTensor.__name__ = "Tensor"
+_ForeignTensor.__module__ = "otherlib._tensor"
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: nn.functional.cross_entropy(x, zeroin.tensor([0, 1])),
+    lambda x: nn.utils.rnn.pad_sequence([x])], ids=["cross_entropy", "pad_sequence"])
+def test_another_librarys_tensor_is_named_with_its_package(call):
+    """Not 'must be a Tensor or array, got Tensor': the package, and the conversion."""
+    with pytest.raises(TypeError, match=r"must be a Tensor or array, got otherlib\.Tensor, "
+                                        r"another library's array: convert it.*otherlib "
+                                        r"imported where zeroin was meant"):
+        call(_ForeignTensor())
+    with pytest.raises(TypeError, match=r"must be a Tensor or array, got dict$"):
+        call({})

@@ -730,16 +730,39 @@ def test_threshold_passes_nan_and_its_gradient_as_torch():
 @pytest.mark.parametrize("args", [(0, 1000, 0.1), (-3, 7.7, 0.1), (0, 10, 1 / 3),
                                   (0.1, 2.3, 0.01), (5, -5, -0.3), (-1e3, 1e3, 0.37)], ids=str)
 def test_float_arange_is_start_plus_i_step_as_torch(dtype, args):
-    """Each element is start + i * step (PyTorch's rule), within 1 ulp of torch's (of the
-    larger of the element and start); NumPy's arange steps by a rounded delta, 407 ulps
-    off at (-1e3, 1e3, 0.37) in float64."""
+    """Each element is PyTorch's, bit for bit: start + i * step as one fused multiply-add,
+    and in the kernel's vector blocks from each block's start; NumPy's arange steps by a
+    rounded delta, 407 ulps off at (-1e3, 1e3, 0.37) in float64, and start + i * step
+    rounded twice was an ulp off in about a fifth of the values."""
     z = zeroin.arange(*args, dtype=getattr(zeroin, dtype)).numpy()
     t = torch.arange(*args, dtype=getattr(torch, dtype)).numpy()
     assert z.dtype == t.dtype and z.shape == t.shape
-    ulp = np.spacing(np.maximum(np.abs(t), np.abs(t.dtype.type(args[0]))))
-    assert (np.abs(z.astype(np.float64) - t) <= ulp).all()
-    exact = args[0] + np.arange(len(z)) * args[2]      # the same rule, in float64
-    np.testing.assert_array_equal(z, exact.astype(dtype))
+    np.testing.assert_array_equal(z, t)
+
+
+def test_arange_fma_is_the_exactly_rounded_product_plus_sum():
+    """The emulated fused multiply-add arange uses: x * y + z rounded once, checked with
+    exact fractions, cancellation (z = -x * y to float64) included."""
+    from fractions import Fraction
+    from zeroin._creation import _fma
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(3000) * 10.0 ** rng.integers(-6, 6, 3000)
+    y = rng.integers(0, 1 << 20, 3000).astype(np.float64)
+    z = rng.standard_normal(3000) * 10.0 ** rng.integers(-6, 6, 3000)
+    z[:1000] = -x[:1000] * y[:1000]
+    exact = [float(Fraction(a) * Fraction(b) + Fraction(c)) for a, b, c in zip(x, y, z)]
+    np.testing.assert_array_equal(_fma(x, y, z), exact)
+    assert (x * y + z != exact).sum() > 100         # rounding twice differs
+
+
+def test_arange_over_threads_parts_as_torch():
+    """From 32768 values on, PyTorch's threads each fill a part; with the same count."""
+    if torch.get_num_threads() != zeroin.get_num_threads():
+        pytest.skip("torch and zeroin count threads differently here")
+    for dt in ("float32", "float64"):
+        z = zeroin.arange(0, 1e4, 0.3, dtype=getattr(zeroin, dt)).numpy()
+        np.testing.assert_array_equal(z, torch.arange(0, 1e4, 0.3,
+                                                      dtype=getattr(torch, dt)).numpy())
 
 
 @pytest.mark.parametrize("args", [(0, np.inf, 0.1), (np.nan, 1, 0.5), (0, np.nan, 1.0)],

@@ -164,16 +164,75 @@ def arange(start=None, end=None, step=1, *, dtype=None, device=None, requires_gr
     d = as_dtype(dtype, "arange")
     if builtins.all(isinstance(v, numbers.Integral) for v in vals):
         a = np.arange(*vals)
-    else:   # start + i * step, each in float64, as PyTorch: NumPy steps by a rounded delta
+    else:   # PyTorch's values (NumPy steps by a rounded delta): see _float_arange
         if not (math.isfinite(vals[0]) and math.isfinite(vals[1])) or vals[2] != vals[2]:
             raise RuntimeError(f"arange: unsupported range: {vals[0]} -> {vals[1]} with step "
                                f"{vals[2]} (as in PyTorch: the ends must be finite numbers, "
                                f"and the step a number)")
         n = builtins.max(math.ceil((vals[1] - vals[0]) / vals[2]), 0)
-        a = np.arange(n, dtype=np.float64)
-        a *= vals[2]
-        a += vals[0]
+        a = _float_arange(float(vals[0]), float(vals[2]), n, d)
     return _make(a.astype(d, copy=False), None, requires_grad, device, "arange")
+
+
+def _fma(x, y, z):
+    """``x * y + z`` rounded once in float64 (NumPy arrays), as a fused multiply-add: the
+    exact product as two floats (Veltkamp/Dekker), the sum's low part rounded to odd, then
+    one rounding to nearest (Boldo and Melquiond's emulated FMA)."""
+    ph = np.asarray(x * y, np.float64)
+    (xh, xl), (yh, yl) = (_split(v) for v in (x, y))
+    pl = ((xh * yh - ph) + xh * yl + xl * yh) + xl * yl
+    th, tl = _two_sum(z, ph)
+    v, ve = _two_sum(tl, pl)
+    odd = (ve != 0) & ((v.view(np.int64) & 1) == 0)    # round to odd: the neighbour
+    if odd.any():
+        v[odd] = np.nextafter(v[odd], np.copysign(np.inf, ve[odd]))
+    out = th + v
+    bad = ~np.isfinite(out)     # beyond the split's range (|v| > 1e300): rounded twice
+    if bad.any():
+        out[bad] = (ph + z)[bad] if np.ndim(z) else ph[bad] + z
+    return out
+
+
+def _split(v):
+    """``v`` as high + low halves of 26 and 27 bits (Veltkamp), products of two exact."""
+    c = v * 134217729.0
+    h = c - (c - v)
+    return h, v - h
+
+
+def _two_sum(a, b):
+    """``a + b`` rounded and its exact error (Knuth's TwoSum)."""
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _float_arange(start, step, n, d):
+    """PyTorch's CPU arange values in float32 or float64: each ``start + step * i`` one
+    fused multiply-add in float64; within blocks of 16 (float32) or 8 (float64) values, the
+    vectorised kernel's: ``fma(j, step, base)`` for the 8 or 4 values from each block start's
+    ``base`` (rounded to the dtype first), the tail after the last whole block per value.
+    From 32768 values on, each of PyTorch's threads (taken as :func:`get_num_threads`)
+    fills its part so. Other dtypes: ``start + i * step`` in float64."""
+    if np.dtype(d) not in (np.float32, np.float64):
+        return np.arange(n, dtype=np.float64) * step + start
+    lanes = 32 // np.dtype(d).itemsize
+    tasks = 1
+    if n > 32768:   # at::parallel_for's grain: one part per thread, each at least 32768
+        from ._threads import get_num_threads
+        tasks = builtins.max(builtins.min(get_num_threads(), -(-n // 32768)), 1)
+    chunk = -(-n // tasks) if n else 1
+    out = np.empty(n)
+    for begin in range(0, n, chunk):
+        end = builtins.min(begin + chunk, n)
+        mid = begin + (end - begin) // (2 * lanes) * 2 * lanes
+        idx = np.concatenate([np.arange(begin, mid, lanes), np.arange(mid, end)])
+        first = _fma(step, idx.astype(np.float64), start)   # block starts, then the tail
+        out[mid:end] = first[(mid - begin) // lanes:]
+        if mid > begin:
+            base = first[:(mid - begin) // lanes].astype(d).astype(np.float64)[:, None]
+            out[begin:mid] = _fma(np.arange(lanes, dtype=np.float64), step, base).ravel()
+    return out
 
 
 def _int_arange(vals, d, requires_grad, device):

@@ -158,9 +158,12 @@ def _as_array(data, dtype=None, requires_grad=False):
         elif arr.dtype.kind == "c":     # complex64 under float32, as PyTorch's
             arr = arr.astype(np.result_type(_default_dtype, np.complex64), copy=False)
     if arr.dtype.kind in "OUSV":    # objects, strings, bytes, records
+        hint = ("; an object array (as pandas' df.values of mixed columns, bool dummies "
+                "beside floats) converts with a.astype(float), or df.to_numpy(dtype=float)"
+                ) if isinstance(data, np.ndarray) and data.dtype.kind == "O" else ""
         raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} "
                         f"(NumPy gives dtype {arr.dtype}); pass numbers, nested lists of "
-                        f"numbers or a numeric NumPy array")
+                        f"numbers or a numeric NumPy array{hint}")
     return arr
 
 

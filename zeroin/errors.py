@@ -72,6 +72,20 @@ def sequence_operand_error(name, symbol, x, y):
                      f"{type(seq).__name__}); make it a tensor first: zeroin.tensor({shown})")
 
 
+def not_a_tensor(op, what, x):
+    """The TypeError for an argument that is neither a zeroin Tensor nor an array: another
+    library's tensor (PyTorch's, after a stray ``import torch``) is named with its package,
+    not as a bare ``Tensor``, and the message says how to convert it."""
+    kind = type(x)
+    root = kind.__module__.partition(".")[0]
+    name = kind.__name__ if root in ("builtins", "zeroin") else f"{root}.{kind.__name__}"
+    hint = ""
+    if root not in ("builtins", "zeroin") and hasattr(x, "__array__"):
+        hint = (f", another library's array: convert it, zeroin.tensor(x.detach().numpy()) "
+                f"for a PyTorch tensor (is {root} imported where zeroin was meant?)")
+    return TypeError(f"{op}: {what} must be a Tensor or array, got {name}{hint}")
+
+
 class NotCompiledError(RuntimeError, AssertionError):
     """A device zeroin does not have, such as ``"cuda"``: PyTorch built without it raises
     AssertionError ("Torch not compiled with CUDA enabled"), so this is both."""

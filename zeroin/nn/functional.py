@@ -17,7 +17,7 @@ from .. import _torch_ops
 from .. import ops as _ops
 from .._tensor import Tensor, _leaf
 from ..anomaly import not_replayable
-from ..errors import DtypeError, ShapeError, ZeroinError
+from ..errors import DtypeError, ShapeError, ZeroinError, not_a_tensor
 from ..function import Function
 from ..ops import (NP, _call1, _call2, _calln, _needs, _number, _product, _raw, op, same_dtypes,
                    sigmoid, softplus, tanh)
@@ -96,7 +96,7 @@ def _tensor_arg(x, op, what="input"):
     if isinstance(x, (np.ndarray, numbers.Number, list, tuple)):
         from .._creation import tensor
         return tensor(x)    # not Tensor(x): Tensor(3) is a new tensor of 3 zeros
-    raise TypeError(f"{op}: {what} must be a Tensor or array, got {type(x).__name__}")
+    raise not_a_tensor(op, what, x)
 
 
 def _linear_fix(shape, out_f, in_f):

@@ -17,7 +17,7 @@ import numpy as np
 
 from ... import ops
 from ..._tensor import Tensor, _leaf
-from ...errors import ZeroinError
+from ...errors import ZeroinError, not_a_tensor
 from ...function import ShapeError
 
 __all__ = ["PackedSequence", "pad_sequence", "unpad_sequence", "pack_padded_sequence",
@@ -34,7 +34,7 @@ def _as_tensor(x, op, what):
         return x
     if isinstance(x, (np.ndarray, list, tuple)) or np.isscalar(x):
         return Tensor(np.asarray(x))
-    raise TypeError(f"{op}: {what} must be a Tensor or array, got {type(x).__name__}")
+    raise not_a_tensor(op, what, x)
 
 
 def _split_by_halving(x, dim, keep=False, sizes=None):
