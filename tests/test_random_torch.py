@@ -131,6 +131,31 @@ def test_interleaved_calls_carry_the_state(torch):
         _same(zeroin.randperm(6, generator=g), torch.randperm(6, generator=tg))
 
 
+@pytest.mark.parametrize("dt", DTYPES)
+def test_dropout(torch, dt):
+    """F.dropout / nn.Dropout in training: bernoulli_(1 - p) / (1 - p), forward and grad."""
+    x = np.random.default_rng(0).standard_normal((7, 33)).astype(dt)
+    zr.use_torch_stream(True)
+    try:
+        zeroin.manual_seed(11)
+        torch.manual_seed(11)
+        for p in (0.1, 0.5, 0.77):
+            zx, tx = zeroin.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+            zy = zeroin.nn.functional.dropout(zx, p, training=True)
+            ty = torch.nn.functional.dropout(tx, p, training=True)
+            _same(zy.detach(), ty.detach())
+            (zy * zy).sum().backward()
+            (ty * ty).sum().backward()
+            _same(zx.grad, tx.grad)
+            _same(zeroin.nn.Dropout(p)(zeroin.tensor(x)).detach(),
+                  torch.nn.Dropout(p)(torch.from_numpy(x)).detach())
+    finally:
+        zr.use_torch_stream(False)
+    g = zeroin.Generator(stream="torch")
+    with pytest.raises(NotImplementedError, match="dropout of a non-contiguous"):
+        zeroin.nn.functional.dropout(zeroin.ones(4, 5).t(), 0.5, rng=g)
+
+
 def _bigram_counts():
     """A hand-made 27 x 27 count table ('.' is 0), mostly sparse like real bigrams."""
     i, j = np.meshgrid(np.arange(27), np.arange(27), indexing="ij")
@@ -180,8 +205,8 @@ def test_global_switch_and_init(torch):
         zeroin.nn.init.xavier_normal_(w)
         torch.nn.init.xavier_normal_(tw)
         _same(w, tw)
-        with pytest.raises(NotImplementedError, match="dropout: not available on the torch"):
-            zeroin.nn.functional.dropout(zeroin.ones(4), 0.5, training=True)
+        with pytest.raises(NotImplementedError, match="dropout2d: not available on the torch"):
+            zeroin.nn.functional.dropout2d(zeroin.ones(1, 2, 3, 3), 0.5, training=True)
     finally:
         zr.use_torch_stream(False)
         zeroin.set_default_dtype(old)

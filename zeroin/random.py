@@ -46,7 +46,8 @@ class Generator:
     ``seed()`` picks a fresh random seed. The draws are NumPy's (PCG64), not PyTorch's,
     unless ``stream="torch"``: then ``rand``, ``randn``, ``randint``, ``randperm``,
     ``normal``, ``multinomial``, ``bernoulli`` and the ``uniform_`` / ``normal_`` /
-    ``exponential_`` / ``bernoulli_`` fills (and ``nn.init``'s uniform and normal ones) give
+    ``exponential_`` / ``bernoulli_`` fills, ``nn.init``'s uniform and normal ones and
+    ``dropout`` give
     PyTorch's CPU numbers bit for bit, float32 and float64; every other random op refuses
     such a generator (NotImplementedError naming the op).
 
@@ -182,7 +183,7 @@ def use_torch_stream(enabled=True):
     without a ``generator=``) on PyTorch's CPU stream, or back on NumPy's (False). It
     restarts from its initial seed, so ``use_torch_stream(); manual_seed(42)`` then
     ``randn(3)`` gives ``torch.manual_seed(42); torch.randn(3)``. The ops without a
-    bit-exact copy (dropout, shuffling, the transforms...) then refuse to draw."""
+    bit-exact copy (shuffling, the transforms...) then refuse to draw."""
     if not isinstance(enabled, bool):
         raise TypeError(f"use_torch_stream: enabled must be True or False, got {enabled!r}")
     default_generator.torch = TorchStream(default_generator._initial) if enabled else None
