@@ -42,6 +42,13 @@ def test_rand_randn_each_size(torch, seed, dt):
               torch.randn(2, n, generator=tg, dtype=td))
 
 
+def test_unseeded_generators_agree(torch):
+    """Both start from PyTorch's default seed, 67280421310721."""
+    g, tg = zeroin.Generator(stream="torch"), torch.Generator()
+    assert g.initial_seed() == tg.initial_seed()
+    _same(zeroin.rand(5, generator=g, dtype=zeroin.float32), torch.rand(5, generator=tg))
+
+
 @pytest.mark.parametrize("dt", DTYPES)
 def test_large_draws(torch, dt):
     g, tg = _pair(torch, 5)
