@@ -22,7 +22,8 @@ from ._tensor import Tensor, _leaf, get_default_dtype, size_arg, tensor
 from .errors import DtypeError, ShapeError, ZeroinError
 from .dtypes import as_device, as_dtype
 from .ops import _fill_scalar, write_out
-from .random import get_rng
+from .random import get_rng, torch_stream
+from ._torch_rng import refuse
 
 __all__ = ["zeros", "ones", "full", "empty", "eye", "arange", "linspace", "logspace",
            "zeros_like", "ones_like", "full_like", "empty_like", "rand", "randn", "randint",
@@ -441,16 +442,29 @@ class _DrawDtypeError(DtypeError, NotImplementedError):
     NotImplementedError (``rand_like`` of an int32 image); also a TypeError."""
 
 
+def _torch_float(op, d):
+    """Refuse a dtype the torch stream has no exact path for (it has float32 and float64)."""
+    if d not in (np.float32, np.float64):
+        raise refuse(f"{op}(dtype={d})")
+
+
 def _float_draw(op, draw, size, dtype, generator, device, requires_grad, scale=1.0,
                 size_kw=None):
     """``draw(rng, shape)`` as a tensor of ``dtype``; a complex one draws both parts (each
     times ``scale``: randn's parts have variance 1/2, as PyTorch's). ``size_kw`` is the
-    ``size=`` keyword (d2l's ``randn(size=(), requires_grad=True)``)."""
+    ``size=`` keyword (d2l's ``randn(size=(), requires_grad=True)``). On the torch stream
+    ``draw(stream, n, dtype)`` gives the values (``op`` names the stream's method)."""
     d = _float(dtype, op)
     if d.kind not in "fc":
         raise _DrawDtypeError(f"{op}: dtype must be floating point or complex, got {d}; for "
                               f"whole numbers use randint (randint_like), or convert first "
                               f"(x.float())")
+    stream = torch_stream(generator)
+    if stream is not None:
+        _torch_float(op, d)
+        shape = _size(op, size, size_kw)
+        arr = getattr(stream, _STREAM_DRAW[op])(math.prod(shape), d).reshape(shape)
+        return _make(arr, None, requires_grad, device, op)
     rng, shape = get_rng(generator), _size(op, size, size_kw)
     if d.kind == "c":
         arr = np.empty(shape, d)
@@ -458,6 +472,9 @@ def _float_draw(op, draw, size, dtype, generator, device, requires_grad, scale=1
         return _make(arr, None, requires_grad, device, op)
     arr = draw(rng, shape)
     return _make(np.asarray(arr).astype(d, copy=False), None, requires_grad, device, op)
+
+
+_STREAM_DRAW = {"rand": "uniform", "randn": "normal"}
 
 
 @_out_arg
@@ -505,6 +522,12 @@ def randint(*args, low=None, high=None, size=None, generator=None, dtype=None, d
     if high <= low:
         raise RuntimeError(f"randint: empty range [{low}, {high}); high must exceed low")
     shape = _size("randint", (size,) if isinstance(size, (tuple, list)) else (size,))
+    stream = torch_stream(generator)
+    if stream is not None:
+        if not -2 ** 63 <= low < high <= 2 ** 63:
+            raise RuntimeError(f"randint: [{low}, {high}) is outside int64")
+        arr = stream.randint(math.prod(shape), low, high).reshape(shape)
+        return _make(arr, dtype, requires_grad, device, "randint")
     arr = get_rng(generator).integers(low, high, shape, dtype=np.int64)
     return _make(arr, dtype, requires_grad, device, "randint")
 
@@ -512,7 +535,9 @@ def randint(*args, low=None, high=None, size=None, generator=None, dtype=None, d
 @_out_arg
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     """A random permutation of ``0 .. n-1`` (int64)."""
-    arr = get_rng(generator).permutation(int(n)).astype(np.int64)
+    stream = torch_stream(generator)
+    arr = get_rng(generator).permutation(int(n)).astype(np.int64) if stream is None else \
+        stream.randperm(int(n))
     return _make(arr, dtype, requires_grad, device, "randperm")
 
 
@@ -532,10 +557,26 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
         shape = _size("normal", (size,) if isinstance(size, (tuple, list)) else (size,))
     else:
         shape = np.broadcast_shapes(np.shape(m), np.shape(s))
-    arr = get_rng(generator).normal(m, s, shape)
     tensors = [x.data.dtype for x in (mean, std) if isinstance(x, Tensor)]
     d = as_dtype(dtype, "normal") or (tensors[0] if tensors else get_default_dtype())
+    stream = torch_stream(generator)
+    arr = get_rng(generator).normal(m, s, shape) if stream is None else \
+        _torch_normal(stream, m, s, shape, np.dtype(d))
     return _make(np.asarray(arr).astype(d, copy=False), None, requires_grad, device, "normal")
+
+
+def _torch_normal(stream, m, s, shape, d):
+    """PyTorch's normal: ``normal_(mean, std)`` for numbers; with a tensor std,
+    ``normal_(0, 1) * std + mean``; with a tensor mean only, ``normal_(0, std) + mean``
+    (each step rounded in the dtype)."""
+    _torch_float("normal", d)
+    n, t = math.prod(shape), d.type
+    if np.ndim(s) == 0 and np.ndim(m) == 0:
+        return stream.normal(n, d, float(m), float(s)).reshape(shape)
+    if np.ndim(s) == 0:
+        return stream.normal(n, d, 0.0, float(s)).reshape(shape) + np.asarray(m, d)
+    z = stream.normal(n, d).reshape(shape) * np.asarray(s, d)
+    return z + (np.asarray(m, d) if np.ndim(m) else t(m))
 
 
 class _DistributionError(ZeroinError, ValueError):
@@ -582,6 +623,11 @@ def multinomial(input, num_samples, replacement=False, *, generator=None,  # noq
     if np.any(total <= 0) or (k == 0 and len(rows)):
         raise _DistributionError(f"multinomial: invalid multinomial distribution (sum of "
                                  f"probabilities <= 0) in row {int(np.argmax(total <= 0))}")
+    stream = torch_stream(generator)
+    if stream is not None:
+        _torch_float("multinomial", p.dtype)
+        idx = stream.multinomial(p.reshape(-1, k), num_samples, replacement)
+        return _leaf(idx.astype(np.int64).reshape(p.shape[:-1] + (num_samples,)))
     rng = get_rng(generator)
     if replacement:
         cdf = np.cumsum(rows, axis=1) / total[:, None]
@@ -608,7 +654,12 @@ def bernoulli(input, p=None, *, generator=None, out=None):  # noqa: A002
         raise _DistributionError(f"bernoulli: probabilities must be in [0, 1], got values "
                                  f"from {probs.min():g} to {probs.max():g}; apply sigmoid to "
                                  f"scores first")
-    draws = get_rng(generator).random(x.shape) < probs
+    stream = torch_stream(generator)
+    if stream is None:
+        draws = get_rng(generator).random(x.shape) < probs
+    else:                       # a number p draws float64, a tensor p in its own dtype
+        draws = stream.bernoulli(x.data if p is None else p.data if isinstance(p, Tensor)
+                                 else float(p), x.shape)
     return _leaf(draws.astype(x.dtype))
 
 

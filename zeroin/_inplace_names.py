@@ -22,7 +22,8 @@ from . import _torch_ops as _x
 from ._api_names import index_put, scatter_reduce
 from ._tensor import Size, Tensor, _array_of, _leaf, _raw, is_grad_enabled
 from ._tensor_api import EXPORTS, _export, _full, _inplace, _inplace_method, _method
-from .random import get_rng
+from .random import get_rng, torch_stream
+from ._torch_rng import torch_fill
 
 # --- in-place variants ---------------------------------------------------------------------
 
@@ -748,6 +749,10 @@ def exponential_(self, lambd=1, *, generator=None):
     """Fill with draws from Exponential(rate ``lambd``), in place."""
     _float_only(self, "exponential_")
     _positive("exponential_", "lambda", lambd)
+    stream = torch_stream(generator)
+    if stream is not None:
+        return _fill_random(self, "exponential_", torch_fill(stream, "exponential_",
+                                                             self.data, lambd))
     return _fill_random(self, "exponential_", get_rng(generator).exponential(1 / lambd,
                                                                              self.shape))
 

@@ -480,15 +480,24 @@ class DataArray(np.ndarray):
 
     def normal_(self, mean=0.0, std=1.0):
         """Fill with samples of N(mean, std**2) from zeroin's generator (manual_seed)."""
-        from .random import get_rng
-        self[...] = get_rng().normal(mean, std, self.shape)
+        self[...] = _shared_fill(self, "normal_", mean, std)
         return self
 
     def uniform_(self, from_=0.0, to=1.0):
         """Fill with samples of U(from_, to) from zeroin's generator (manual_seed)."""
-        from .random import get_rng
-        self[...] = get_rng().uniform(from_, to, self.shape)
+        self[...] = _shared_fill(self, "uniform_", from_, to)
         return self
+
+
+def _shared_fill(arr, name, a, b):
+    """``arr.normal_(a, b)`` / ``uniform_(a, b)``'s values from zeroin's shared generator
+    (PyTorch's numbers where it is on the torch stream)."""
+    from .random import get_rng, torch_stream
+    from ._torch_rng import torch_fill
+    stream = torch_stream()
+    if stream is not None:
+        return torch_fill(stream, name, np.asarray(arr), a, b)
+    return getattr(get_rng(), name[:-1])(a, b, arr.shape)
 
 
 class _DataSize(int):

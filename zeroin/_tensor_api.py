@@ -29,7 +29,8 @@ from .dtypes import CPU, as_device, as_dtype
 from .anomaly import anomaly as _anomaly
 from .errors import DtypeError, ShapeError, ZeroinError
 from .function import Function, no_derivative
-from .random import get_rng
+from .random import get_rng, torch_stream
+from ._torch_rng import torch_fill
 
 EXPORTS = {}        # name -> function, for zeroin.<name>
 
@@ -1344,7 +1345,11 @@ def _random_fill(name, draw):
         if self.dtype.kind != "f":
             raise NotImplementedError(f"{name}: expects a floating-point tensor, got "
                                       f"{self.dtype}; convert first (x = x.double())")
-        values = draw(get_rng(generator), self.shape, *args, **kwargs)
+        stream = torch_stream(generator)
+        if stream is not None:
+            values = torch_fill(stream, name, self.data, *args, **kwargs)
+        else:
+            values = draw(get_rng(generator), self.shape, *args, **kwargs)
         return _inplace(self, name, _full, _leaf(np.asarray(values, dtype=self.dtype)))
     method.__name__ = name
     setattr(Tensor, name, method)

@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+import sys
 
 import numpy as np
 
+from ._torch_rng import TorchStream, refuse
 from .anomaly import not_replayable
 
 __all__ = ["manual_seed", "get_rng", "Generator", "seed", "initial_seed", "get_rng_state",
-           "set_rng_state", "default_generator", "fork_rng"]
+           "set_rng_state", "default_generator", "fork_rng", "use_torch_stream",
+           "torch_stream_enabled"]
 
 _DEFAULT_SEED = 67280421310721      # torch.Generator().initial_seed()
 _U64 = (1 << 64) - 1
@@ -40,20 +43,36 @@ class Generator:
     42
 
     Without a seed it starts from PyTorch's default, 67280421310721 (so it repeats too);
-    ``seed()`` picks a fresh random seed. The draws are NumPy's (PCG64), not PyTorch's.
+    ``seed()`` picks a fresh random seed. The draws are NumPy's (PCG64), not PyTorch's,
+    unless ``stream="torch"``: then ``rand``, ``randn``, ``randint``, ``randperm``,
+    ``normal``, ``multinomial``, ``bernoulli`` and the ``uniform_`` / ``normal_`` /
+    ``exponential_`` / ``bernoulli_`` fills, ``nn.init``'s uniform and normal ones and
+    ``dropout`` give
+    PyTorch's CPU numbers bit for bit, float32 and float64; every other random op refuses
+    such a generator (NotImplementedError naming the op).
+
+    >>> g = Generator(stream="torch").manual_seed(2147483647)   # makemore's generator
     """
 
-    def __init__(self, device="cpu"):
+    def __init__(self, device="cpu", *, stream="numpy"):
         from .dtypes import as_device
         self.device = as_device(device, "Generator")
         self._initial = _DEFAULT_SEED
         self.numpy = np.random.default_rng(_DEFAULT_SEED)   # the NumPy Generator behind it
+        self.torch = _torch_engine("Generator", stream, _DEFAULT_SEED)
+
+    @property
+    def stream(self):
+        """``"torch"`` (PyTorch's CPU numbers) or ``"numpy"`` (NumPy's PCG64, the default)."""
+        return "numpy" if self.torch is None else "torch"
 
     def manual_seed(self, seed):
         """Restart the stream from ``seed``; returns this generator."""
         self._initial = _seed_value("Generator.manual_seed", seed)
         # reseed in place: a DataLoader or sampler holding this generator follows
         self.numpy.bit_generator.state = np.random.PCG64(self._initial).state
+        if self.torch is not None:
+            self.torch.reseed(self._initial)
         return self
 
     def initial_seed(self):
@@ -67,24 +86,51 @@ class Generator:
         return seed
 
     def get_state(self):
-        """The stream's state (NumPy's bit generator state, a dict), for set_state."""
-        return _state(self._initial, self.numpy)
+        """The stream's state, for set_state: a dict of the initial seed and NumPy's bit
+        generator state; on the torch stream also ``"torch"``: mt19937's 624 words
+        (``key``), the position in them (``pos``) and the cached second normal
+        (``normal_cache``, a float or None). Not PyTorch's byte tensor."""
+        return _state(self)
 
     def set_state(self, state):
         """Go back to a state from :meth:`get_state`."""
-        self._initial = _restore("Generator.set_state", state, self.numpy)
+        _restore("Generator.set_state", state, self)
         return self
 
     def __repr__(self):
-        return f"<zeroin.Generator initial_seed={self._initial}>"
+        extra = "" if self.torch is None else " stream='torch'"
+        return f"<zeroin.Generator initial_seed={self._initial}{extra}>"
 
 
-def _state(initial, rng):
-    return {"initial_seed": initial, "numpy": rng.bit_generator.state}
+def _torch_engine(op, stream, seed):
+    if stream not in ("numpy", "torch"):
+        raise ValueError(f"{op}: stream must be 'numpy' (NumPy's PCG64, zeroin's default) or "
+                         f"'torch' (PyTorch's CPU numbers, bit for bit), got {stream!r}")
+    return TorchStream(seed) if stream == "torch" else None
 
 
-def _restore(op, state, rng):
-    """Put ``state`` (from get_state / get_rng_state) into ``rng``; returns its seed."""
+def _state(gen):
+    state = {"initial_seed": gen._initial, "numpy": gen.numpy.bit_generator.state}
+    if gen.torch is not None:
+        state["torch"] = gen.torch.get_state()
+    return state
+
+
+def _restore(op, state, gen):
+    """Put ``state`` (from get_state / get_rng_state) into generator ``gen``."""
+    _check_state(op, state, gen.numpy)
+    if ("torch" in state) != (gen.torch is not None):
+        raise TypeError(f"{op}: the state is from a generator on the "
+                        f"{'torch' if 'torch' in state else 'numpy'} stream, this one is on "
+                        f"the {gen.stream} stream; restore it into a generator of the same "
+                        f"kind")
+    gen.numpy.bit_generator.state = state["numpy"]
+    if gen.torch is not None:
+        gen.torch.set_state(state["torch"])
+    gen._initial = state["initial_seed"]
+
+
+def _check_state(op, state, rng):
     if not (isinstance(state, dict) and isinstance(state.get("numpy"), dict)
             and state["numpy"].get("bit_generator") == type(rng.bit_generator).__name__
             and "initial_seed" in state):
@@ -93,8 +139,6 @@ def _restore(op, state, rng):
                         f"{type(rng.bit_generator).__name__} state), got "
                         f"{type(state).__name__}; PyTorch's byte-tensor states do not apply "
                         f"(zeroin's random numbers are NumPy's)")
-    rng.bit_generator.state = state["numpy"]
-    return state["initial_seed"]
 
 
 # the shared stream as a Generator: PyTorch's torch.default_generator
@@ -131,7 +175,25 @@ def get_rng_state():
 
 def set_rng_state(new_state):
     """Go back to a state from :func:`get_rng_state`."""
-    default_generator._initial = _restore("set_rng_state", new_state, _rng)
+    _restore("set_rng_state", new_state, default_generator)
+
+
+def use_torch_stream(enabled=True):
+    """Put zeroin's shared generator (``manual_seed``, ``default_generator``, every draw
+    without a ``generator=``) on PyTorch's CPU stream, or back on NumPy's (False). It
+    restarts from its initial seed, so ``use_torch_stream(); manual_seed(42)`` then
+    ``randn(3)`` gives ``torch.manual_seed(42); torch.randn(3)``. The ops without a
+    bit-exact copy (shuffling, the transforms...) then refuse to draw."""
+    if not isinstance(enabled, bool):
+        raise TypeError(f"use_torch_stream: enabled must be True or False, got {enabled!r}")
+    default_generator.torch = TorchStream(default_generator._initial) if enabled else None
+    if not enabled:
+        _rng.bit_generator.state = np.random.PCG64(default_generator._initial).state
+
+
+def torch_stream_enabled():
+    """Whether zeroin's shared generator is on PyTorch's stream (:func:`use_torch_stream`)."""
+    return default_generator.torch is not None
 
 
 @contextlib.contextmanager
@@ -184,9 +246,26 @@ def is_deterministic_algorithms_warn_only_enabled():
 _draw_hooks = []    # called on every draw: zeroin.func.vmap(randomness="error") refuses them
 
 
-def get_rng(rng=None):
+def torch_stream(generator=None):
+    """The PyTorch stream behind ``generator`` (None: the shared generator), or None where
+    it draws NumPy's numbers; an op with a bit-exact PyTorch path asks this first."""
+    gen = default_generator if generator is None else generator
+    if not isinstance(gen, Generator) or gen.torch is None:
+        return None
+    not_replayable("it draws random numbers")
+    for hook in _draw_hooks:
+        hook()
+    return gen.torch
+
+
+def get_rng(rng=None, op=None):
     """The NumPy Generator for ``rng``: a :class:`Generator`, a NumPy Generator or an int
-    seed; None gives zeroin's shared generator."""
+    seed; None gives zeroin's shared generator. A generator on the torch stream is refused
+    (NotImplementedError naming ``op``, else the calling function)."""
+    gen = default_generator if rng is None else rng
+    if isinstance(gen, Generator) and gen.torch is not None:
+        code = sys._getframe(1).f_code
+        raise refuse(op or getattr(code, "co_qualname", code.co_name))
     not_replayable("it draws random numbers")
     for hook in _draw_hooks:
         hook()

@@ -21,7 +21,8 @@ from ..errors import DtypeError, ShapeError, ZeroinError, not_a_tensor
 from ..function import Function
 from ..ops import (NP, _call1, _call2, _calln, _needs, _number, _product, _raw, op, same_dtypes,
                    sigmoid, softplus, tanh)
-from ..random import get_rng
+from .._torch_rng import refuse
+from ..random import get_rng, torch_stream
 
 # np.name loads are full lookups in CPython 3.11 (NumPy's module __getattr__): linear's and
 # cross_entropy's, per call, are bound once
@@ -188,11 +189,23 @@ def dropout(input, p=0.5, training=True, inplace=False, rng=None):  # noqa: A002
         return x
     if p == 1:
         return _call1(DropoutOp(np.zeros((), dtype=x.dtype)), x)
+    stream = torch_stream(rng)
+    if stream is not None:
+        return _call1(DropoutOp(_torch_dropout_mask(stream, x.data, p)), x)
     keep = get_rng(rng).random(x.shape, dtype=np.float32 if x.dtype == np.float32
                                else np.float64) >= p
     mask = keep.astype(x.dtype)
     mask *= 1.0 / (1.0 - p)
     return _call1(DropoutOp(mask), x)
+
+
+def _torch_dropout_mask(stream, x, p):
+    """PyTorch's CPU dropout mask: ``empty_like(x).bernoulli_(1 - p).div_(1 - p)``, the
+    division in x's dtype."""
+    if x.dtype not in (np.float32, np.float64) or not x.flags.c_contiguous:
+        raise refuse(f"dropout of a {'non-contiguous ' * (not x.flags.c_contiguous)}"
+                     f"{x.dtype} tensor")
+    return stream.bernoulli(1.0 - p, x.shape).astype(x.dtype) / x.dtype.type(1.0 - p)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,  # noqa: A002

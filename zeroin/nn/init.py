@@ -14,12 +14,14 @@ orthogonal_ (PyTorch refuses them too).
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 
 import numpy as np
 
 from .._tensor import Tensor
-from ..random import get_rng
+from .._torch_rng import TorchStream, torch_fill
+from ..random import get_rng, torch_stream
 
 __all__ = ["calculate_gain", "zeros_", "ones_", "constant_", "eye_", "uniform_", "normal_",
            "trunc_normal_", "orthogonal_", "xavier_uniform_", "xavier_normal_",
@@ -47,7 +49,9 @@ def _data(tensor, op, complex_ok=True):
 
 def _uniform(arr, g, a, b):
     """U(a, b) samples into ``arr``; a complex one gets them in both parts, as PyTorch's."""
-    if arr.dtype.kind == "c":
+    if isinstance(g, TorchStream):
+        arr[...] = torch_fill(g, "uniform_", arr, a, b)
+    elif arr.dtype.kind == "c":
         arr.real, arr.imag = g.uniform(a, b, arr.shape), g.uniform(a, b, arr.shape)
     else:
         arr[...] = g.uniform(a, b, arr.shape)
@@ -56,7 +60,9 @@ def _uniform(arr, g, a, b):
 def _normal(arr, g, mean, std):
     """N(mean, std**2) samples into ``arr``; a complex one gets N(mean, std**2 / 2) in each
     part (so E|z - mean|^2 = std**2), as PyTorch's."""
-    if arr.dtype.kind == "c":
+    if isinstance(g, TorchStream):
+        arr[...] = torch_fill(g, "normal_", arr, mean, std)
+    elif arr.dtype.kind == "c":
         std = std / math.sqrt(2)
         arr.real, arr.imag = g.normal(mean, std, arr.shape), g.normal(mean, std, arr.shape)
     else:
@@ -109,8 +115,14 @@ def _calculate_fan_in_and_fan_out(tensor):
     return _fans(arr.shape, "_calculate_fan_in_and_fan_out")
 
 
-def _rng(rng, generator):
-    return get_rng(generator if rng is None else rng)
+def _rng(rng, generator, exact=False):
+    """The NumPy generator to draw from; for the uniform and normal fills (``exact``) the
+    PyTorch stream where ``generator`` (or the shared one) is on it."""
+    stream = torch_stream(generator) if rng is None and exact else None
+    if stream is not None:
+        return stream
+    code = sys._getframe(1).f_code
+    return get_rng(generator if rng is None else rng, code.co_name)
 
 
 def zeros_(tensor):
@@ -133,7 +145,7 @@ def uniform_(tensor, a=0.0, b=1.0, rng=None, generator=None):
     if b < a:
         raise ValueError(f"uniform_: need a <= b, got a={a}, b={b}")
     arr = _data(tensor, "uniform_")
-    _uniform(arr, _rng(rng, generator), a, b)
+    _uniform(arr, _rng(rng, generator, exact=True), a, b)
     return tensor
 
 
@@ -142,7 +154,7 @@ def normal_(tensor, mean=0.0, std=1.0, rng=None, generator=None):
     if std < 0:
         raise ValueError(f"normal_: std must be >= 0, got {std}")
     arr = _data(tensor, "normal_")
-    _normal(arr, _rng(rng, generator), mean, std)
+    _normal(arr, _rng(rng, generator, exact=True), mean, std)
     return tensor
 
 
@@ -154,7 +166,7 @@ def xavier_uniform_(tensor, gain=1.0, rng=None, generator=None):
     arr = _data(tensor, "xavier_uniform_")
     fan_in, fan_out = _fans(arr.shape, "xavier_uniform_")
     a = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    _uniform(arr, _rng(rng, generator), -a, a)
+    _uniform(arr, _rng(rng, generator, exact=True), -a, a)
     return tensor
 
 
@@ -163,7 +175,7 @@ def xavier_normal_(tensor, gain=1.0, rng=None, generator=None):
     arr = _data(tensor, "xavier_normal_")
     fan_in, fan_out = _fans(arr.shape, "xavier_normal_")
     std = gain * math.sqrt(2.0 / (fan_in + fan_out))
-    _normal(arr, _rng(rng, generator), 0.0, std)
+    _normal(arr, _rng(rng, generator, exact=True), 0.0, std)
     return tensor
 
 
@@ -182,7 +194,7 @@ def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", rn
     constant with depth. ``a`` is the negative slope for leaky_relu."""
     arr = _data(tensor, "kaiming_uniform_")
     bound = math.sqrt(3.0) * _kaiming_std(arr, a, mode, nonlinearity, "kaiming_uniform_")
-    _uniform(arr, _rng(rng, generator), -bound, bound)
+    _uniform(arr, _rng(rng, generator, exact=True), -bound, bound)
     return tensor
 
 
@@ -190,7 +202,7 @@ def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", rng
     """He/Kaiming: N(0, std**2) with std = gain / sqrt(fan)."""
     arr = _data(tensor, "kaiming_normal_")
     std = _kaiming_std(arr, a, mode, nonlinearity, "kaiming_normal_")
-    _normal(arr, _rng(rng, generator), 0.0, std)
+    _normal(arr, _rng(rng, generator, exact=True), 0.0, std)
     return tensor
 
 
