@@ -337,8 +337,10 @@ def test_only_needed_gradients_are_computed():
      ["conv2d", "kernel (5, 5)", "padded input (4, 4)", "more padding"]),
     (lambda: F.conv2d(np.zeros((1, 6, 8, 8)), np.zeros((4, 2, 3, 3)), groups=4),
      ["conv2d", "groups=4", "must divide", "(1, 6, 8, 8)"]),
-    (lambda: F.conv2d(np.zeros((3, 8, 8)), np.zeros((4, 3, 3, 3))),
-     ["conv2d", "4-D input (N, C, H, W)", "(3, 8, 8)", "unsqueeze(0)"]),
+    (lambda: F.conv2d(np.zeros((1, 1, 3, 8, 8)), np.zeros((4, 3, 3, 3))),
+     ["conv2d", "4-D input (N, C, H, W)", "unbatched 3-D input (C, H, W)", "(1, 1, 3, 8, 8)"]),
+    (lambda: F.conv2d(np.zeros((3, 8, 8)), np.zeros((4, 2, 3, 3))),
+     ["conv2d", "in_channels=2", "unbatched input (3, 8, 8) taken as a batch of one"]),
     (lambda: F.conv2d(np.zeros((2, 64)), np.zeros((4, 1, 3, 3))),
      ["conv2d", "(2, 64)", "reshape"]),
     (lambda: F.conv2d(np.zeros((1, 1, 5, 5)), np.zeros((1, 1, 3, 3)), stride=2,
@@ -795,3 +797,85 @@ def test_an_empty_batch_convolves_to_an_empty_batch_as_torch(case):
     assert zs == ts and zx == tx and ts[0] == 0
     np.testing.assert_array_equal(zw, tw)
     np.testing.assert_array_equal(zb, tb)
+
+
+# PyTorch's unbatched input, (C, L) / (C, H, W): (op, input shape, extra tensor shape, call)
+UNBATCHED = [
+    ("conv1d", (3, 7), (2, 3, 3), lambda F, x, w: F.conv1d(x, w, stride=2, padding=1)),
+    ("conv2d", (4, 5, 6), (4, 2, 3, 1), lambda F, x, w: F.conv2d(x, w, padding="same",
+                                                                 dilation=2, groups=2)),
+    ("conv_transpose1d", (3, 4), (3, 2, 3),
+     lambda F, x, w: F.conv_transpose1d(x, w, stride=2, output_padding=1)),
+    ("conv_transpose2d", (2, 3, 3), (2, 3, 2, 2),
+     lambda F, x, w: F.conv_transpose2d(x, w, stride=2, padding=1)),
+    ("max_pool1d", (2, 7), None, lambda F, x: F.max_pool1d(x, 3, 2, ceil_mode=True)),
+    ("max_pool2d", (2, 5, 6), None, lambda F, x: F.max_pool2d(x, 2, padding=1)),
+    ("avg_pool1d", (2, 7), None, lambda F, x: F.avg_pool1d(x, 3, 2, padding=1)),
+    ("avg_pool2d", (2, 5, 6), None,
+     lambda F, x: F.avg_pool2d(x, 3, 2, padding=1, count_include_pad=False)),
+    ("adaptive_max_pool2d", (2, 5, 7), None, lambda F, x: F.adaptive_max_pool2d(x, (2, 3))),
+    ("adaptive_avg_pool1d", (2, 7), None, lambda F, x: F.adaptive_avg_pool1d(x, 3)),
+    ("adaptive_avg_pool2d", (2, 5, 7), None, lambda F, x: F.adaptive_avg_pool2d(x, (2, 3))),
+    ("lp_pool1d", (2, 7), None, lambda F, x: F.lp_pool1d(x.abs() + 0.5, 2, 3, 2)),
+    ("lp_pool2d", (2, 5, 6), None, lambda F, x: F.lp_pool2d(x.abs() + 0.5, 3, 2)),
+    ("unfold", (2, 4, 5), None, lambda F, x: F.unfold(x, (2, 3), padding=1, stride=2)),
+    ("fold", (8, 9), None, lambda F, x: F.fold(x, (4, 4), 2, stride=1)),
+]
+
+
+@pytest.mark.parametrize("name,shape,wshape,call", UNBATCHED, ids=[c[0] for c in UNBATCHED])
+def test_unbatched_input_as_torch(name, shape, wshape, call):
+    """PyTorch's convolutions, 1-D and 2-D pooling, unfold and fold take an input without
+    the batch dimension and return a result without it; zeroin refused it ("expected a
+    4-D input (N, C, H, W)"). Values and gradients against PyTorch, and gradcheck."""
+    torch = pytest.importorskip("torch")
+    arrays = [values(rng, shape)] + ([values(rng, wshape)] if wshape else [])
+    r = None
+    res = []
+    for T in (torch, zeroin):
+        ts = [T.tensor(a, requires_grad=True) for a in arrays]
+        y = call(T.nn.functional, *ts)
+        r = rng.uniform(-1, 1, tuple(y.shape)) if r is None else r
+        (y * T.tensor(r)).sum().backward()
+        res.append((np.asarray(y.tolist()), [np.asarray(t.grad.tolist()) for t in ts]))
+    (ty, tg), (zy, zg) = res
+    assert zy.shape == ty.shape and zy.ndim == len(shape) - (name == "unfold") + \
+        (name == "fold")
+    np.testing.assert_allclose(zy, ty, rtol=1e-10, atol=1e-12)
+    for a, b in zip(zg, tg):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    check_first(lambda *ts: call(F, *ts), *arrays)
+
+
+def test_unbatched_max_pool_indices_and_unpool_as_torch():
+    """return_indices of an unbatched max_pool1d/2d lose the batch dimension too, and
+    max_unpool takes them back (PyTorch's round trip on a (C, L) / (C, H, W) input)."""
+    torch = pytest.importorskip("torch")
+    for shape, pool, unpool in (((2, 8), "max_pool1d", "max_unpool1d"),
+                                ((2, 6, 6), "max_pool2d", "max_unpool2d"),
+                                ((2, 5, 7), "adaptive_max_pool2d", None)):
+        a = values(rng, shape)
+        out = []
+        for T in (torch, zeroin):
+            Fn = T.nn.functional
+            arg = (2, 3) if pool.startswith("adaptive") else 2
+            y, i = getattr(Fn, pool)(T.tensor(a), arg, return_indices=True)
+            u = getattr(Fn, unpool)(y, i, 2) if unpool else y
+            out.append((np.asarray(y.tolist()), np.asarray(i.tolist()), np.asarray(u.tolist())))
+        for z, t in zip(out[1], out[0]):
+            assert z.shape == t.shape
+            np.testing.assert_array_equal(z, t)
+
+
+@pytest.mark.parametrize("mod,shape", [("Conv2d", (3, 4)), ("MaxPool2d", (5,)),
+                                       ("Conv1d", (1, 3, 4, 4, 4)), ("Unfold", (2, 1))])
+def test_wrong_rank_names_the_batched_and_unbatched_shapes(mod, shape):
+    """Neither (N, C, *) nor an unbatched (C, *): the error names both shapes accepted."""
+    m = {"Conv2d": nn.Conv2d(1, 1, 1), "MaxPool2d": nn.MaxPool2d(2),
+         "Conv1d": nn.Conv1d(1, 1, 1), "Unfold": nn.Unfold(2)}[mod]
+    with pytest.raises(ShapeError) as e:
+        m(zeroin.zeros(*shape))
+    nd = 1 if mod == "Conv1d" else 2
+    layout = "(N, C, L)" if nd == 1 else "(N, C, H, W)"
+    assert f"expected a {nd + 2}-D input {layout} or an unbatched {nd + 1}-D input " \
+           f"({layout[4:]}, got shape {shape}" in str(e.value)

@@ -20,6 +20,7 @@ pixels or samples. 1-D ops run as 2-D ops on a height-1 image.
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
@@ -426,18 +427,64 @@ def _default_note(a, b):
     return default_dtype_note(a.dtype, b.dtype)
 
 
+_LAYOUTS = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
+
+
+def _rank_error(op, x, nd):
+    """The ShapeError for an input of neither rank nd + 2 (N, C, *) nor nd + 1 (C, *)."""
+    layout = _LAYOUTS[nd]
+    hint = ""
+    if nd == 2 and x.ndim == 2:
+        hint = "; reshape flat images to (N, C, H, W), e.g. x.reshape(-1, 1, 28, 28)"
+    elif nd == 3 and x.ndim == 6:
+        hint = "; for video fold the batch and clip dimensions together first"
+    elif nd == 3 and x.ndim < 4:
+        hint = "; a 2-D image (N, C, H, W) needs the 2-D op (conv2d, max_pool2d, ...)"
+    return ShapeError(f"{op}: expected a {nd + 2}-D input {layout} or an unbatched "
+                      f"{nd + 1}-D input ({layout[4:]}, got shape {tuple(x.shape)} "
+                      f"({x.ndim}-D){hint}")
+
+
 def _check_input(op, x, nd):
-    want = 2 + nd
-    layout = "(N, C, L)" if nd == 1 else "(N, C, H, W)"
-    if x.ndim != want:
-        fix = ""
-        if x.ndim == want - 1:
-            fix = (f"; for a single sample add the batch dimension with x.unsqueeze(0) "
-                   f"(or x.reshape(1, *x.shape))")
-        elif nd == 2 and x.ndim == 2:
-            fix = "; reshape flat images to (N, C, H, W), e.g. x.reshape(-1, 1, 28, 28)"
-        raise ShapeError(f"{op}: expected a {want}-D input {layout}, got shape "
-                         f"{tuple(x.shape)} ({x.ndim}-D){fix}")
+    if x.ndim != nd + 2:
+        raise _rank_error(op, x, nd)
+
+
+def _batched(op, x, nd):
+    """PyTorch's unbatched input: (N, C, *spatial) as it is, (C, *spatial) as a batch of
+    one; returns the batch and whether one was added (any other rank: a ShapeError)."""
+    if x.ndim == nd + 2:
+        return x, False
+    if x.ndim == nd + 1:
+        return x.unsqueeze(0), True
+    raise _rank_error(op, x, nd)
+
+
+def _unbatch(y, was):
+    """The result of a batch of one without its batch dimension (each of a tuple's)."""
+    if not was:
+        return y
+    return tuple(v[0] for v in y) if isinstance(y, tuple) else y[0]
+
+
+def _unbatched(rank):
+    """Decorate an op on a batched ``rank``-D input (N, C, *spatial) to also take PyTorch's
+    unbatched input, one dimension fewer: run as a batch of one, that dimension dropped
+    from the result (and from returned indices); gradients flow through the unsqueeze
+    and the indexing."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def run(input, *args, **kwargs):  # noqa: A002
+            x = _as_tensor(input, fn.__name__)
+            if x.ndim != rank - 1:
+                return fn(x, *args, **kwargs)
+            try:
+                return _unbatch(fn(x.unsqueeze(0), *args, **kwargs), True)
+            except ShapeError as e:     # its shapes are the batch of one's: say so
+                raise ShapeError(f"{e} (the unbatched input {tuple(x.shape)} taken as a "
+                                 f"batch of one)") from None
+        return run
+    return wrap
 
 
 def _conv_padding(op, padding, k, dil, stride, nd):
@@ -531,6 +578,7 @@ def _empty_batch(fn, x, w, b):
 
 
 @op(Conv1dOp)
+@_unbatched(3)
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
     """1-D convolution (cross-correlation) of ``input`` (N, C_in, L) with ``weight``
     (C_out, C_in/groups, k); PyTorch's arguments (``padding`` also 'same'/'valid')."""
@@ -538,6 +586,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 @op(Conv2dOp)
+@_unbatched(4)
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
     """2-D convolution (cross-correlation) of ``input`` (N, C_in, H, W) with ``weight``
     (C_out, C_in/groups, kH, kW), plus ``bias`` (C_out,): output (N, C_out, H_out, W_out)
@@ -610,6 +659,7 @@ def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding
 
 
 @op(ConvTranspose1dOp)
+@_unbatched(3)
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,  # noqa: A002
                      groups=1, dilation=1):
     """Transposed 1-D convolution (the gradient of conv1d with respect to its input);
@@ -619,6 +669,7 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 
 @op(ConvTranspose2dOp)
+@_unbatched(4)
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0,  # noqa: A002
                      groups=1, dilation=1):
     """Transposed 2-D convolution, PyTorch's arguments: ``weight`` (C_in, C_out/groups,
@@ -867,6 +918,7 @@ def _indices(fn):
 
 
 @op(MaxPool1dOp, export=False)
+@_unbatched(3)
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,  # noqa: A002
                return_indices=False):
     """The maximum of each window of ``input`` (N, C, L); ``stride`` defaults to the
@@ -876,6 +928,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 
 @op(MaxPool2dOp, export=False)
+@_unbatched(4)
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,  # noqa: A002
                return_indices=False):
     """The maximum of each kH x kW window of ``input`` (N, C, H, W), PyTorch's arguments:
@@ -893,6 +946,7 @@ def _adaptive_ranges(n, o):
 
 
 @op(AdaptiveMaxPool2dOp, export=False)
+@_unbatched(4)
 def adaptive_max_pool2d(input, output_size, return_indices=False):  # noqa: A002
     """Max pooling to a fixed ``output_size`` (oh, ow) whatever the input's size; window
     i spans [floor(i H / oh), ceil((i + 1) H / oh)) as in PyTorch."""
@@ -1025,6 +1079,7 @@ def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
 
 
 @op(AvgPool1dOp)
+@_unbatched(3)
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,  # noqa: A002
                count_include_pad=True):
     """The mean of each window of ``input`` (N, C, L)."""
@@ -1033,6 +1088,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,  # n
 
 
 @op(AvgPool2dOp, export=False)
+@_unbatched(4)
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,  # noqa: A002
                count_include_pad=True, divisor_override=None):
     """The mean of each kH x kW window of ``input`` (N, C, H, W), PyTorch's arguments:
@@ -1121,6 +1177,7 @@ def _mean_matrix(n, o):
 
 
 @op(AdaptiveAvgPool1dOp)
+@_unbatched(3)
 def adaptive_avg_pool1d(input, output_size):  # noqa: A002
     """Average pooling of (N, C, L) to length ``output_size`` (PyTorch's windows)."""
     x = _as_tensor(input, "adaptive_avg_pool1d")
@@ -1132,6 +1189,7 @@ def adaptive_avg_pool1d(input, output_size):  # noqa: A002
 
 
 @op(AdaptiveAvgPool2dOp, export=False)
+@_unbatched(4)
 def adaptive_avg_pool2d(input, output_size):  # noqa: A002
     """Average pooling of (N, C, H, W) to ``output_size`` (oh, ow), whatever H and W;
     ``output_size=1`` is global average pooling. Window i spans [floor(i H / oh),
@@ -1344,6 +1402,7 @@ def _fold_geom(op, hw, kernel_size, dilation, padding, stride):
 
 
 @op(UnfoldOp, export=False)
+@_unbatched(4)
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002
     """im2col: each sliding window of (N, C, H, W) as a column of (N, C*kH*kW, L), L the
     number of windows; ``conv2d(x, w)`` is ``w.reshape(O, -1) @ unfold(x, k)`` reshaped."""
@@ -1355,6 +1414,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002
 
 
 @op(FoldOp, export=False)
+@_unbatched(3)
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002
     """col2im, the adjoint of :func:`unfold`: sums (N, C*kH*kW, L) columns back into an
     (N, C, *output_size) image (overlapping windows add up)."""
