@@ -267,9 +267,52 @@ def test_bicubic_upsample_module_and_float32_match_torch():
     np.testing.assert_allclose(y.data, ty.numpy(), rtol=1e-5, atol=1e-6)
 
 
+AA_CASES = [((9, 13), dict(size=(4, 5))), ((8, 8), dict(size=(3, 3))),
+            ((5, 9), dict(size=(12, 4))), ((7, 6), dict(size=(1, 1))),
+            ((11, 10), dict(scale_factor=0.3)), ((9, 7), dict(scale_factor=(0.5, 1.7))),
+            ((10, 9), dict(scale_factor=0.37, recompute_scale_factor=True)),
+            ((9, 8), dict(size=(4, 3), align_corners=True)),
+            ((12, 7), dict(scale_factor=0.45, align_corners=True))]
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("hw,kw", AA_CASES, ids=[str(c[1]) for c in AA_CASES])
+def test_interpolate_antialias_as_torch(mode, hw, kw):
+    """interpolate(antialias=True), PyTorch's (and Pillow's) filter widened by the shrinking
+    factor: zeroin refused it. float64 values and gradients against torch to ~1e-12,
+    float32 values to 1e-5 (torch sums its taps in float32; measured up to 2.7e-6 of
+    the largest value), and gradcheck."""
+    torch = pytest.importorskip("torch")
+    x = values(rng, (2, 3) + hw)
+    r = None
+    res = []
+    for T in (torch, zeroin):
+        t = T.tensor(x, requires_grad=True)
+        y = T.nn.functional.interpolate(t, mode=mode, antialias=True, **kw)
+        r = rng.uniform(-1, 1, tuple(y.shape)) if r is None else r
+        (y * T.tensor(r)).sum().backward()
+        y32 = T.nn.functional.interpolate(T.tensor(x.astype(np.float32)), mode=mode,
+                                          antialias=True, **kw)
+        res.append((np.asarray(y.tolist()), np.asarray(t.grad.tolist()),
+                    np.asarray(y32.tolist(), dtype=np.float32)))
+    (ty, tg, t32), (zy, zg, z32) = res
+    np.testing.assert_allclose(zy, ty, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(zg, tg, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(z32, t32, rtol=0, atol=1e-5 * np.abs(t32).max())
+    check_first(lambda t: F.interpolate(t, mode=mode, antialias=True, **kw), x[:1, :1])
+
+
 def test_bicubic_interpolate_refusals():
-    with pytest.raises(ValueError, match=r"interpolate: antialias=True is not supported"):
-        F.interpolate(zeroin.zeros(1, 1, 4, 4), size=(2, 2), mode="bicubic", antialias=True)
+    torch = pytest.importorskip("torch")
+    for mode, shape in (("nearest", (1, 1, 4, 4)), ("trilinear", (1, 1, 4, 4, 4)),
+                        ("linear", (1, 1, 4))):
+        size = (2,) * (len(shape) - 2)
+        with pytest.raises((RuntimeError, NotImplementedError, ValueError)):
+            torch.nn.functional.interpolate(torch.zeros(shape), size=size, mode=mode,
+                                            antialias=True)
+        with pytest.raises(ValueError, match=r"interpolate: antialias=True needs mode "
+                                             r"'bilinear' or 'bicubic' and a 4-D input"):
+            F.interpolate(zeroin.zeros(*shape), size=size, mode=mode, antialias=True)
     with pytest.raises(ValueError, match=r"mode 'bicubic' is not supported for a 3-D input.*"
                                          r"4-D input \(N, C, H, W\)"):
         F.interpolate(zeroin.zeros(1, 1, 4), size=2, mode="bicubic")

@@ -1230,6 +1230,33 @@ def _cubic_weights(t, a=-0.75):
     return far(t + 1.0), near(t), near(1.0 - t), far((1.0 - t) + 1.0)
 
 
+def _aa_matrix(n, o, scale, align_corners, mode="bilinear"):
+    """PyTorch's antialiased weights (interpolate(antialias=True), as Pillow's resize) from
+    n inputs to o outputs along one axis: a triangle ('bilinear') or a cubic with a = -0.5
+    ('bicubic') filter, widened by the shrinking factor ``scale`` (in / out), normalised
+    over the input pixels it covers. ``vision``'s Resize(antialias=True) uses it too."""
+    if align_corners:
+        scale = (n - 1) / (o - 1) if o > 1 else 0.0
+    half = 1.0 if mode == "bilinear" else 2.0
+    support, inv = (half * scale, 1.0 / scale) if scale >= 1.0 else (half, 1.0)
+    center = scale * (np.arange(o) + 0.5)
+    lo = np.maximum((center - support + 0.5).astype(np.int64), 0)      # C's truncation
+    hi = np.minimum((center + support + 0.5).astype(np.int64), n)
+    idx = lo[:, None] + np.arange(max(int((hi - lo).max()), 1))
+    t = np.abs((idx - center[:, None] + 0.5) * inv)
+    if mode == "bilinear":
+        w = np.maximum(1.0 - t, 0.0)
+    else:                       # Keys' cubic convolution with a = -0.5 (Pillow's)
+        w = np.where(t < 1.0, ((1.5 * t - 2.5) * t) * t + 1.0,
+                     np.where(t < 2.0, ((-0.5 * t + 2.5) * t - 4.0) * t + 2.0, 0.0))
+    w = w * (idx < hi[:, None])
+    total = w.sum(axis=1, keepdims=True)
+    M = np.zeros((o, n))
+    np.add.at(M, (np.repeat(np.arange(o), idx.shape[1]), np.minimum(idx, n - 1).ravel()),
+              (w / np.where(total == 0, 1.0, total)).ravel())
+    return M
+
+
 def _cubic_matrix(n, o, scale, align_corners):
     """PyTorch's bicubic weights from n inputs to o outputs along one axis: four taps
     around the source position, indices clamped to the edges (their weights add up)."""
@@ -1312,7 +1339,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     ``scale_factor``: mode 'nearest' (input floor(i * in / out)), 'linear' (3-D),
     'bilinear' or 'bicubic' (4-D; cubic convolution with a = -0.75, edge pixels
     repeated) or 'trilinear' (5-D), with ``align_corners`` as in PyTorch: False maps
-    pixel centres, True the corner pixels. ``antialias=True`` is not supported."""
+    pixel centres, True the corner pixels. ``antialias=True`` (4-D 'bilinear' or
+    'bicubic') filters as PyTorch's when shrinking (see :func:`_aa_matrix`)."""
     op = "interpolate"
     x = _as_tensor(input, op)
     if x.ndim not in (3, 4, 5):
@@ -1328,10 +1356,10 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if mode == "nearest" and align_corners is not None:
         raise ValueError(f"{op}: align_corners can only be set with mode "
                          f"{' or '.join(repr(m) for m in modes[1:])}")
-    if antialias:
-        raise ValueError(f"{op}: antialias=True is not supported in zeroin (PyTorch's "
-                         f"anti-aliased downsampling); use antialias=False, or blur first "
-                         f"(e.g. avg_pool2d) when shrinking by a large factor")
+    if antialias and (nd != 2 or mode not in ("bilinear", "bicubic")):
+        raise ValueError(f"{op}: antialias=True needs mode 'bilinear' or 'bicubic' and a 4-D "
+                         f"input (N, C, H, W), as in PyTorch; got mode {mode!r} and shape "
+                         f"{tuple(x.shape)}")
     if (size is None) == (scale_factor is None):
         raise ValueError(f"{op}: give exactly one of size and scale_factor")
     hw = tuple(x.shape[2:])
@@ -1354,6 +1382,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         steps = tuple((2 + i, np.minimum(np.floor(np.arange(o) * s).astype(np.int64), n - 1))
                       for i, (n, o, s) in enumerate(zip(hw, out, scales)))
         return InterpolateNearestOp(steps, mode)(x)
+    if antialias:
+        return InterpolateOp(*(_aa_matrix(n, o, s, bool(align_corners), mode)
+                               for n, o, s in zip(hw, out, scales)))(x)
     matrix = _cubic_matrix if mode == "bicubic" else _linear_matrix
     mats = [matrix(n, o, s, bool(align_corners)) for n, o, s in zip(hw, out, scales)]
     if nd == 3:
