@@ -2032,3 +2032,20 @@ def test_nanogpt_configure_optimizers_and_training_as_torch():
     for name, p in mt.named_parameters():
         np.testing.assert_allclose(dict(mz.named_parameters())[name].detach().numpy(),
                                    p.detach().numpy(), rtol=1e-4, atol=5e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("training", [False, True])
+@pytest.mark.parametrize("wrong", ["running_mean", "running_var", "weight", "bias"])
+def test_batch_norm_statistics_of_another_size_are_refused_as_pytorch(wrong, training):
+    """PyTorch refuses running statistics, weight or bias without one value per channel;
+    zeroin's evaluation raised NumPy's "cannot reshape array of size 3 into shape
+    (1,4,1)", not naming the argument."""
+    x = RNG.normal(size=(2, 4, 3))
+    kw = {"running_mean": np.zeros(4), "running_var": np.ones(4), "weight": np.ones(4),
+          "bias": np.zeros(4)}
+    kw[wrong] = kw[wrong][:3]
+    with pytest.raises(RuntimeError, match=rf"{wrong} should contain 4 elements not 3"):
+        TF.batch_norm(torch.tensor(x), *(torch.tensor(kw[k]) for k in kw), training=training)
+    with pytest.raises(zeroin.ShapeError, match=rf"batch_norm: {wrong} should contain 4 "
+                                                rf"elements .*\(2, 4, 3\).*not 3"):
+        F.batch_norm(zeroin.tensor(x), *(zeroin.tensor(kw[k]) for k in kw), training=training)
