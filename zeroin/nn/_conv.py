@@ -1332,11 +1332,52 @@ class InterpolateNearestOp(_TakeOp):
     name = "interpolate"
 
 
+def _nearest_index(n, o, scale, exact, planar):
+    """PyTorch's source index of each of o outputs from n inputs, 'nearest':
+    floor(i * scale), or 'nearest-exact': floor((i + 0.5) * scale), clamped to n - 1,
+    rounded as PyTorch 2.13's CPU kernels (measured against them): for 2-D images
+    (``planar``) in float32 with the float32 scale, and 'nearest' copies (o = n) or
+    halves (o = 2n) the index whatever the scale; for 1-D and 3-D the product of the
+    float64 scale (in / out or 1 / scale_factor) rounded to float32 (6 -> 74 takes input
+    3 at output 37, where a float64 floor gives 2)."""
+    i = np.arange(o)
+    if not planar:
+        src = ((i + 0.5 * exact) * scale).astype(np.float32)
+    elif not exact and o in (n, 2 * n):
+        src = i if o == n else i // 2
+    else:
+        src = (i + 0.5 * exact).astype(np.float32) * np.float32(scale)
+    return np.minimum(np.floor(src).astype(np.int64), n - 1)
+
+
+def _interp_size(op, x, size, scale_factor, recompute_scale_factor):
+    """interpolate's output size and the scale (in / out) of each spatial dimension: from
+    ``size``, or ``scale_factor`` (1 / factor unless ``recompute_scale_factor``)."""
+    nd, hw = x.ndim - 2, tuple(x.shape[2:])
+    if (size is None) == (scale_factor is None):
+        raise ValueError(f"{op}: give exactly one of size and scale_factor")
+    if size is not None:
+        out = _out_size(op, size, hw)
+        return out, [n / o for n, o in zip(hw, out)]
+    sf = (scale_factor,) * nd if isinstance(scale_factor, numbers.Real) else \
+        tuple(scale_factor)
+    if len(sf) != nd or min(sf) <= 0:
+        raise ValueError(f"{op}: scale_factor must be a positive number or {nd} of "
+                         f"them, got {scale_factor!r}")
+    out = tuple(int(math.floor(n * f)) for n, f in zip(hw, sf))
+    if min(out) < 1:
+        raise ShapeError(f"{op}: scale_factor {scale_factor} gives output size {out} "
+                         f"for input {tuple(x.shape)}")
+    return out, ([n / o for n, o in zip(hw, out)] if recompute_scale_factor else
+                 [1.0 / f for f in sf])
+
+
 @op((InterpolateNearestOp, InterpolateOp, Interpolate3dOp), export=False)
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,  # noqa: A002
                 recompute_scale_factor=None, antialias=False):
     """Resize (N, C, L), (N, C, H, W) or (N, C, D, H, W) to ``size`` or by
-    ``scale_factor``: mode 'nearest' (input floor(i * in / out)), 'linear' (3-D),
+    ``scale_factor``: mode 'nearest' (input floor(i * in / out)), 'nearest-exact'
+    (floor((i + 0.5) * in / out)), 'area' (adaptive average pooling), 'linear' (3-D),
     'bilinear' or 'bicubic' (4-D; cubic convolution with a = -0.75, edge pixels
     repeated) or 'trilinear' (5-D), with ``align_corners`` as in PyTorch: False maps
     pixel centres, True the corner pixels. ``antialias=True`` (4-D 'bilinear' or
@@ -1347,39 +1388,26 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise ShapeError(f"{op}: expected (N, C, L), (N, C, H, W) or (N, C, D, H, W), got "
                          f"shape {tuple(x.shape)}")
     nd = x.ndim - 2
-    modes = ("nearest", ("linear", "bilinear", "trilinear")[nd - 1]) + \
+    modes = ("nearest", "nearest-exact", "area", ("linear", "bilinear", "trilinear")[nd - 1]) + \
         (("bicubic",) if nd == 2 else ())
     if mode not in modes:
         hint = "; bicubic needs a 4-D input (N, C, H, W)" if mode == "bicubic" else ""
         raise ValueError(f"{op}: mode {mode!r} is not supported for a {x.ndim}-D input; "
                          f"use one of {modes}{hint}")
-    if mode == "nearest" and align_corners is not None:
+    if mode in modes[:3] and align_corners is not None:
         raise ValueError(f"{op}: align_corners can only be set with mode "
-                         f"{' or '.join(repr(m) for m in modes[1:])}")
+                         f"{' or '.join(repr(m) for m in modes[3:])}")
     if antialias and (nd != 2 or mode not in ("bilinear", "bicubic")):
         raise ValueError(f"{op}: antialias=True needs mode 'bilinear' or 'bicubic' and a 4-D "
                          f"input (N, C, H, W), as in PyTorch; got mode {mode!r} and shape "
                          f"{tuple(x.shape)}")
-    if (size is None) == (scale_factor is None):
-        raise ValueError(f"{op}: give exactly one of size and scale_factor")
+    out, scales = _interp_size(op, x, size, scale_factor, recompute_scale_factor)
     hw = tuple(x.shape[2:])
-    if size is not None:
-        out = _out_size(op, size, hw)
-        scales = [n / o for n, o in zip(hw, out)]
-    else:
-        sf = (scale_factor,) * nd if isinstance(scale_factor, numbers.Real) else \
-            tuple(scale_factor)
-        if len(sf) != nd or min(sf) <= 0:
-            raise ValueError(f"{op}: scale_factor must be a positive number or {nd} of "
-                             f"them, got {scale_factor!r}")
-        out = tuple(int(math.floor(n * f)) for n, f in zip(hw, sf))
-        if min(out) < 1:
-            raise ShapeError(f"{op}: scale_factor {scale_factor} gives output size {out} "
-                             f"for input {tuple(x.shape)}")
-        scales = [n / o for n, o in zip(hw, out)] if recompute_scale_factor else \
-            [1.0 / f for f in sf]
-    if mode == "nearest":
-        steps = tuple((2 + i, np.minimum(np.floor(np.arange(o) * s).astype(np.int64), n - 1))
+    if mode == "area":          # PyTorch's: adaptive average pooling to the output size
+        from ._volume import adaptive_avg_pool3d
+        return (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[nd - 1](x, out)
+    if mode.startswith("nearest"):
+        steps = tuple((2 + i, _nearest_index(n, o, s, mode == "nearest-exact", nd == 2))
                       for i, (n, o, s) in enumerate(zip(hw, out, scales)))
         return InterpolateNearestOp(steps, mode)(x)
     if antialias:

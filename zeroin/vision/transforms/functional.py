@@ -137,9 +137,8 @@ def _axis_weights(n_in, n_out, mode):
     """Source indices (i0, i1) and weights of i1 along one axis (PyTorch's interpolate,
     align_corners=False, no antialiasing)."""
     if mode is InterpolationMode.NEAREST:
-        scale = np.float32(n_in / n_out)
-        i0 = np.minimum(np.floor(np.arange(n_out, dtype=np.float32) * scale).astype(int),
-                        n_in - 1)
+        from ...nn._conv import _nearest_index
+        i0 = _nearest_index(n_in, n_out, n_in / n_out, False, True)
         return i0, i0, np.zeros(n_out)
     src = np.maximum((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0.0)
     i0 = np.minimum(src.astype(int), n_in - 1)
