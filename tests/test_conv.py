@@ -970,3 +970,24 @@ def test_interpolate_nearest_exact_and_area_gradients_as_torch(mode, shape):
         F.interpolate(z, mode=mode, align_corners=False, **kw)
     assert repr(nn.Upsample(scale_factor=2, mode=mode)) == \
         repr(torch.nn.Upsample(scale_factor=2, mode=mode))
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_conv_transpose_output_size_of_an_unbatched_input_as_torch(nd):
+    """ConvTranspose*d(x, output_size=...) of an unbatched (C, *) input: zeroin read the
+    spatial sizes from x.shape[2:], as if batched, and refused sizes PyTorch reaches."""
+    torch = pytest.importorskip("torch")
+    x = values(rng, (4,) + (5, 6, 4)[:nd])
+    want = [14, 17, 11][:nd]        # least (n - 1) * 3 - 2 + 3: 13, 16, 10
+    res = []
+    for T in (torch, zeroin):
+        T.manual_seed(0)
+        m = getattr(T.nn, f"ConvTranspose{nd}d")(4, 3, 3, stride=3, padding=1).double()
+        if T is torch:
+            state = {k: v.detach().numpy() for k, v in m.state_dict().items()}
+        else:
+            m.load_state_dict({k: zeroin.tensor(v) for k, v in state.items()})
+        y = m(T.tensor(x), output_size=want)
+        res.append((tuple(y.shape), np.asarray(y.tolist())))
+    assert res[1][0] == res[0][0] == (3, *want)
+    np.testing.assert_allclose(res[1][1], res[0][1], rtol=1e-12, atol=1e-13)
