@@ -267,9 +267,52 @@ def test_bicubic_upsample_module_and_float32_match_torch():
     np.testing.assert_allclose(y.data, ty.numpy(), rtol=1e-5, atol=1e-6)
 
 
+AA_CASES = [((9, 13), dict(size=(4, 5))), ((8, 8), dict(size=(3, 3))),
+            ((5, 9), dict(size=(12, 4))), ((7, 6), dict(size=(1, 1))),
+            ((11, 10), dict(scale_factor=0.3)), ((9, 7), dict(scale_factor=(0.5, 1.7))),
+            ((10, 9), dict(scale_factor=0.37, recompute_scale_factor=True)),
+            ((9, 8), dict(size=(4, 3), align_corners=True)),
+            ((12, 7), dict(scale_factor=0.45, align_corners=True))]
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("hw,kw", AA_CASES, ids=[str(c[1]) for c in AA_CASES])
+def test_interpolate_antialias_as_torch(mode, hw, kw):
+    """interpolate(antialias=True), PyTorch's (and Pillow's) filter widened by the shrinking
+    factor: zeroin refused it. float64 values and gradients against torch to ~1e-12,
+    float32 values to 1e-5 (torch sums its taps in float32; measured up to 2.7e-6 of
+    the largest value), and gradcheck."""
+    torch = pytest.importorskip("torch")
+    x = values(rng, (2, 3) + hw)
+    r = None
+    res = []
+    for T in (torch, zeroin):
+        t = T.tensor(x, requires_grad=True)
+        y = T.nn.functional.interpolate(t, mode=mode, antialias=True, **kw)
+        r = rng.uniform(-1, 1, tuple(y.shape)) if r is None else r
+        (y * T.tensor(r)).sum().backward()
+        y32 = T.nn.functional.interpolate(T.tensor(x.astype(np.float32)), mode=mode,
+                                          antialias=True, **kw)
+        res.append((np.asarray(y.tolist()), np.asarray(t.grad.tolist()),
+                    np.asarray(y32.tolist(), dtype=np.float32)))
+    (ty, tg, t32), (zy, zg, z32) = res
+    np.testing.assert_allclose(zy, ty, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(zg, tg, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(z32, t32, rtol=0, atol=1e-5 * np.abs(t32).max())
+    check_first(lambda t: F.interpolate(t, mode=mode, antialias=True, **kw), x[:1, :1])
+
+
 def test_bicubic_interpolate_refusals():
-    with pytest.raises(ValueError, match=r"interpolate: antialias=True is not supported"):
-        F.interpolate(zeroin.zeros(1, 1, 4, 4), size=(2, 2), mode="bicubic", antialias=True)
+    torch = pytest.importorskip("torch")
+    for mode, shape in (("nearest", (1, 1, 4, 4)), ("trilinear", (1, 1, 4, 4, 4)),
+                        ("linear", (1, 1, 4))):
+        size = (2,) * (len(shape) - 2)
+        with pytest.raises((RuntimeError, NotImplementedError, ValueError)):
+            torch.nn.functional.interpolate(torch.zeros(shape), size=size, mode=mode,
+                                            antialias=True)
+        with pytest.raises(ValueError, match=r"interpolate: antialias=True needs mode "
+                                             r"'bilinear' or 'bicubic' and a 4-D input"):
+            F.interpolate(zeroin.zeros(*shape), size=size, mode=mode, antialias=True)
     with pytest.raises(ValueError, match=r"mode 'bicubic' is not supported for a 3-D input.*"
                                          r"4-D input \(N, C, H, W\)"):
         F.interpolate(zeroin.zeros(1, 1, 4), size=2, mode="bicubic")
@@ -337,8 +380,10 @@ def test_only_needed_gradients_are_computed():
      ["conv2d", "kernel (5, 5)", "padded input (4, 4)", "more padding"]),
     (lambda: F.conv2d(np.zeros((1, 6, 8, 8)), np.zeros((4, 2, 3, 3)), groups=4),
      ["conv2d", "groups=4", "must divide", "(1, 6, 8, 8)"]),
-    (lambda: F.conv2d(np.zeros((3, 8, 8)), np.zeros((4, 3, 3, 3))),
-     ["conv2d", "4-D input (N, C, H, W)", "(3, 8, 8)", "unsqueeze(0)"]),
+    (lambda: F.conv2d(np.zeros((1, 1, 3, 8, 8)), np.zeros((4, 3, 3, 3))),
+     ["conv2d", "4-D input (N, C, H, W)", "unbatched 3-D input (C, H, W)", "(1, 1, 3, 8, 8)"]),
+    (lambda: F.conv2d(np.zeros((3, 8, 8)), np.zeros((4, 2, 3, 3))),
+     ["conv2d", "in_channels=2", "unbatched input (3, 8, 8) taken as a batch of one"]),
     (lambda: F.conv2d(np.zeros((2, 64)), np.zeros((4, 1, 3, 3))),
      ["conv2d", "(2, 64)", "reshape"]),
     (lambda: F.conv2d(np.zeros((1, 1, 5, 5)), np.zeros((1, 1, 3, 3)), stride=2,
@@ -795,3 +840,154 @@ def test_an_empty_batch_convolves_to_an_empty_batch_as_torch(case):
     assert zs == ts and zx == tx and ts[0] == 0
     np.testing.assert_array_equal(zw, tw)
     np.testing.assert_array_equal(zb, tb)
+
+
+# PyTorch's unbatched input, (C, L) / (C, H, W): (op, input shape, extra tensor shape, call)
+UNBATCHED = [
+    ("conv1d", (3, 7), (2, 3, 3), lambda F, x, w: F.conv1d(x, w, stride=2, padding=1)),
+    ("conv2d", (4, 5, 6), (4, 2, 3, 1), lambda F, x, w: F.conv2d(x, w, padding="same",
+                                                                 dilation=2, groups=2)),
+    ("conv_transpose1d", (3, 4), (3, 2, 3),
+     lambda F, x, w: F.conv_transpose1d(x, w, stride=2, output_padding=1)),
+    ("conv_transpose2d", (2, 3, 3), (2, 3, 2, 2),
+     lambda F, x, w: F.conv_transpose2d(x, w, stride=2, padding=1)),
+    ("max_pool1d", (2, 7), None, lambda F, x: F.max_pool1d(x, 3, 2, ceil_mode=True)),
+    ("max_pool2d", (2, 5, 6), None, lambda F, x: F.max_pool2d(x, 2, padding=1)),
+    ("avg_pool1d", (2, 7), None, lambda F, x: F.avg_pool1d(x, 3, 2, padding=1)),
+    ("avg_pool2d", (2, 5, 6), None,
+     lambda F, x: F.avg_pool2d(x, 3, 2, padding=1, count_include_pad=False)),
+    ("adaptive_max_pool2d", (2, 5, 7), None, lambda F, x: F.adaptive_max_pool2d(x, (2, 3))),
+    ("adaptive_avg_pool1d", (2, 7), None, lambda F, x: F.adaptive_avg_pool1d(x, 3)),
+    ("adaptive_avg_pool2d", (2, 5, 7), None, lambda F, x: F.adaptive_avg_pool2d(x, (2, 3))),
+    ("lp_pool1d", (2, 7), None, lambda F, x: F.lp_pool1d(x.abs() + 0.5, 2, 3, 2)),
+    ("lp_pool2d", (2, 5, 6), None, lambda F, x: F.lp_pool2d(x.abs() + 0.5, 3, 2)),
+    ("unfold", (2, 4, 5), None, lambda F, x: F.unfold(x, (2, 3), padding=1, stride=2)),
+    ("fold", (8, 9), None, lambda F, x: F.fold(x, (4, 4), 2, stride=1)),
+]
+
+
+@pytest.mark.parametrize("name,shape,wshape,call", UNBATCHED, ids=[c[0] for c in UNBATCHED])
+def test_unbatched_input_as_torch(name, shape, wshape, call):
+    """PyTorch's convolutions, 1-D and 2-D pooling, unfold and fold take an input without
+    the batch dimension and return a result without it; zeroin refused it ("expected a
+    4-D input (N, C, H, W)"). Values and gradients against PyTorch, and gradcheck."""
+    torch = pytest.importorskip("torch")
+    arrays = [values(rng, shape)] + ([values(rng, wshape)] if wshape else [])
+    r = None
+    res = []
+    for T in (torch, zeroin):
+        ts = [T.tensor(a, requires_grad=True) for a in arrays]
+        y = call(T.nn.functional, *ts)
+        r = rng.uniform(-1, 1, tuple(y.shape)) if r is None else r
+        (y * T.tensor(r)).sum().backward()
+        res.append((np.asarray(y.tolist()), [np.asarray(t.grad.tolist()) for t in ts]))
+    (ty, tg), (zy, zg) = res
+    assert zy.shape == ty.shape and zy.ndim == len(shape) - (name == "unfold") + \
+        (name == "fold")
+    np.testing.assert_allclose(zy, ty, rtol=1e-10, atol=1e-12)
+    for a, b in zip(zg, tg):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    check_first(lambda *ts: call(F, *ts), *arrays)
+
+
+def test_unbatched_max_pool_indices_and_unpool_as_torch():
+    """return_indices of an unbatched max_pool1d/2d lose the batch dimension too, and
+    max_unpool takes them back (PyTorch's round trip on a (C, L) / (C, H, W) input)."""
+    torch = pytest.importorskip("torch")
+    for shape, pool, unpool in (((2, 8), "max_pool1d", "max_unpool1d"),
+                                ((2, 6, 6), "max_pool2d", "max_unpool2d"),
+                                ((2, 5, 7), "adaptive_max_pool2d", None)):
+        a = values(rng, shape)
+        out = []
+        for T in (torch, zeroin):
+            Fn = T.nn.functional
+            arg = (2, 3) if pool.startswith("adaptive") else 2
+            y, i = getattr(Fn, pool)(T.tensor(a), arg, return_indices=True)
+            u = getattr(Fn, unpool)(y, i, 2) if unpool else y
+            out.append((np.asarray(y.tolist()), np.asarray(i.tolist()), np.asarray(u.tolist())))
+        for z, t in zip(out[1], out[0]):
+            assert z.shape == t.shape
+            np.testing.assert_array_equal(z, t)
+
+
+@pytest.mark.parametrize("mod,shape", [("Conv2d", (3, 4)), ("MaxPool2d", (5,)),
+                                       ("Conv1d", (1, 3, 4, 4, 4)), ("Unfold", (2, 1))])
+def test_wrong_rank_names_the_batched_and_unbatched_shapes(mod, shape):
+    """Neither (N, C, *) nor an unbatched (C, *): the error names both shapes accepted."""
+    m = {"Conv2d": nn.Conv2d(1, 1, 1), "MaxPool2d": nn.MaxPool2d(2),
+         "Conv1d": nn.Conv1d(1, 1, 1), "Unfold": nn.Unfold(2)}[mod]
+    with pytest.raises(ShapeError) as e:
+        m(zeroin.zeros(*shape))
+    nd = 1 if mod == "Conv1d" else 2
+    layout = "(N, C, L)" if nd == 1 else "(N, C, H, W)"
+    assert f"expected a {nd + 2}-D input {layout} or an unbatched {nd + 1}-D input " \
+           f"({layout[4:]}, got shape {shape}" in str(e.value)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_interpolate_nearest_indices_as_torch_on_a_grid_of_sizes(nd):
+    """PyTorch's CPU 'nearest' rounds its source index in float32 (2-D: with a float32
+    scale, and o = n or 2n copy or halve the index whatever the scale_factor; 1-D and
+    3-D: the float64 product rounded to float32); zeroin's float64 floor differed, e.g.
+    6 -> 74 (output 37 from input 3, zeroin 2), 18 -> 66, 31 * 2.7 (output 81).
+    'nearest-exact' (floor((i + 0.5) * scale)) and 'area' (adaptive average pooling) were
+    refused. Each case here against torch (wider grids, 18,795 1-D cases and 1,102 of
+    each rank and mode, measured equal too)."""
+    torch = pytest.importorskip("torch")
+    for mode in ("nearest", "nearest-exact", "area"):
+        for n in (1, 2, 5, 6, 7, 12, 18, 21, 26, 31):
+            shape = (1, 1) + (2,) * (nd - 1) + (n,)
+            x = np.arange(float(np.prod(shape))).reshape(shape)
+            sizes = [dict(size=(2,) * (nd - 1) + (o,))
+                     for o in (1, 3, 5, 9, 11, 46, 66, 69, 74, 77)]
+            sfs = [dict(scale_factor=f, recompute_scale_factor=r)
+                   for f in (0.5, 1.01, 1.7, 2.0, 2.7, 3.3) for r in (None, True)
+                   if int(n * f) >= 1]
+            for kw in sizes + sfs:
+                want = torch.nn.functional.interpolate(torch.tensor(x), mode=mode, **kw)
+                got = F.interpolate(zeroin.tensor(x), mode=mode, **kw)
+                np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-14,
+                                           err_msg=f"{mode} {n} {kw}")
+
+
+@pytest.mark.parametrize("mode", ["nearest-exact", "area"])
+@pytest.mark.parametrize("shape", [(2, 3, 7), (1, 2, 5, 7), (1, 2, 3, 4, 5)])
+def test_interpolate_nearest_exact_and_area_gradients_as_torch(mode, shape):
+    torch = pytest.importorskip("torch")
+    x = values(rng, shape)
+    kw = dict(scale_factor=1.6) if mode == "nearest-exact" else dict(size=(3,) * (len(shape) - 2))
+    t = torch.tensor(x, requires_grad=True)
+    z = leaf(x)
+    ty = torch.nn.functional.interpolate(t, mode=mode, **kw)
+    zy = F.interpolate(z, mode=mode, **kw)
+    r = rng.uniform(-1, 1, tuple(ty.shape))
+    (ty * torch.tensor(r)).sum().backward()
+    (zy * zeroin.tensor(r)).sum().backward()
+    np.testing.assert_allclose(zy.data, ty.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(z.grad.data, t.grad.numpy(), rtol=1e-12)
+    check_first(lambda a: F.interpolate(a, mode=mode, **kw), x)
+    with pytest.raises(ValueError, match="align_corners can only be set with mode"):
+        F.interpolate(z, mode=mode, align_corners=False, **kw)
+    assert repr(nn.Upsample(scale_factor=2, mode=mode)) == \
+        repr(torch.nn.Upsample(scale_factor=2, mode=mode))
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_conv_transpose_output_size_of_an_unbatched_input_as_torch(nd):
+    """ConvTranspose*d(x, output_size=...) of an unbatched (C, *) input: zeroin read the
+    spatial sizes from x.shape[2:], as if batched, and refused sizes PyTorch reaches."""
+    torch = pytest.importorskip("torch")
+    x = values(rng, (4,) + (5, 6, 4)[:nd])
+    want = [14, 17, 11][:nd]        # least (n - 1) * 3 - 2 + 3: 13, 16, 10
+    res = []
+    for T in (torch, zeroin):
+        T.manual_seed(0)
+        m = getattr(T.nn, f"ConvTranspose{nd}d")(4, 3, 3, stride=3, padding=1).double()
+        if T is torch:
+            state = {k: v.detach().numpy() for k, v in m.state_dict().items()}
+        else:
+            m.load_state_dict({k: zeroin.tensor(v) for k, v in state.items()})
+        y = m(T.tensor(x), output_size=want)
+        res.append((tuple(y.shape), np.asarray(y.tolist())))
+    assert res[1][0] == res[0][0] == (3, *want)
+    np.testing.assert_allclose(res[1][1], res[0][1], rtol=1e-12, atol=1e-13)

@@ -326,6 +326,44 @@ def test_comparisons_of_shapes_that_do_not_broadcast_raise_pytorchs_error(compar
     np.testing.assert_array_equal(keep.numpy(), want.numpy())
 
 
+@pytest.mark.parametrize("name", ["mT", "mH", "H", "adjoint"])
+def test_matrix_transposes_of_0d_and_1d_tensors_as_pytorch(name, monkeypatch):
+    """PyTorch's x.mT / .mH / .H / .adjoint() of a 0-D tensor is the tensor (conjugated for
+    the last three), with a UserWarning once; .mT of a 1-D tensor raises PyTorch's error.
+    zeroin raised on 0-D tensors, and .mT on a 1-D one an IndexError about transpose."""
+    torch = pytest.importorskip("torch")
+    from zeroin import amp
+    monkeypatch.setattr(amp, "_warned", set())
+    res = []
+    for T in (torch, zeroin):
+        x = T.tensor(2.0 + 1.0j)
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            for _ in range(2):                    # warned once per process
+                y = x.adjoint() if name == "adjoint" else getattr(x, name)
+        res.append((complex(y.item()), [str(w.message).split(" (Trig")[0] for w in got]))
+    assert res[1][0] == res[0][0]
+    want = {"mT": "Tensor.mT is deprecated on 0-D tensors. This function is the identity in "
+                  "these cases.", "mH": "Tensor.mH is deprecated on 0-D tensors. Consider "
+                                        "using x.conj().",
+            "H": "Tensor.H is deprecated on 0-D tensors. Consider using x.conj().",
+            "adjoint": "adjoint() is deprecated on 0-D tensors. Consider using x.conj()."}
+    assert res[1][1] == [want[name]]              # PyTorch's text (torch's own is once
+    assert res[0][1] in ([], [want[name]])        # per process, maybe already given)
+    if name == "mT":
+        msgs = []
+        for T in (torch, zeroin):
+            with pytest.raises(RuntimeError) as e:
+                T.zeros(3).mT
+            msgs.append(str(e.value).split(": ", 1)[-1] if T is zeroin else str(e.value))
+        assert msgs[0] == msgs[1]
+        g = zeroin.tensor(3.0, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            (g.mT * 2).backward()
+        assert g.grad.item() == 2.0
+
+
 def test_T_of_a_tensor_that_is_not_2d_warns_once_as_pytorch(monkeypatch):
     # the LLMs-from-scratch book's keys.T (2-D attention) run on a batch (b, n, d) gives
     # (d, n, b): PyTorch warns (once per process), zeroin was silent

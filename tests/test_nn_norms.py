@@ -1,6 +1,8 @@
 """zeroin.nn._norms: layer_norm and group_norm as one fused op each, against torch (values,
 gradients, double backward, grad_fn names), finite differences, and the composed ops they
 replaced (forward to the bit)."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -217,3 +219,22 @@ def test_half_input_takes_float32_parameters_as_torch():
                                atol=4e-3)      # a few float16 steps: PyTorch computes in float32
     z.sum().backward()
     assert zw.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("affine", [True, False])
+def test_group_norm_of_an_empty_batch_as_torch(dtype, affine):
+    """PyTorch's group_norm takes N = 0 (an empty last batch): an empty output and zero
+    gradients for weight and bias; zeroin's reshape to (N, groups, -1) refused it."""
+    torch = pytest.importorskip("torch")
+    res = []
+    for T in (torch, zeroin):
+        x = T.zeros(0, 4, 3, 3, dtype=getattr(T, dtype), requires_grad=True)
+        m = T.nn.GroupNorm(2, 4, affine=affine).to(getattr(T, dtype))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")          # no "mean of empty slice"
+            y = m(x)
+            (y.sum() + x.sum()).backward()
+        res.append((tuple(y.shape), y.dtype == x.dtype, tuple(x.grad.shape),
+                    [p.grad.tolist() for p in m.parameters()]))
+    assert res[1] == res[0]

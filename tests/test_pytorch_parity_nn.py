@@ -1286,6 +1286,48 @@ def test_pad_sizes_work_or_fail_as_in_torch(mode, pad):
     close(F.pad(zeroin.tensor(x), pad, mode=mode), want)
 
 
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("pad", [(-1, -1, 0, 0), (1, -2, -1, 0), (-1, 3, 2, -3), (5, -1, 0, 0),
+                                 (-2, 4, 0, 0), (-6, 0, 0, 0), (-3, -3, 0, 0), (-4, -3, 0, 0),
+                                 (-7, 7, 0, 0), (7, -7, 0, 0), (1, -1, 0, 0, -1, 1)])
+def test_negative_padding_crops_as_in_torch(mode, pad):
+    """PyTorch's F.pad crops by negative amounts in every mode (constant and circular crop
+    first, reflect and replicate crop the padded result); zeroin refused them. Values and
+    gradients against torch; where torch refuses, a ShapeError naming the crop."""
+    x = RNG.normal(size=(2, 3, 5, 6))
+    try:
+        tx = torch.tensor(x, requires_grad=True)
+        want = TF.pad(tx, pad, mode=mode, **({"value": 0.5} if mode == "constant" else {}))
+    except RuntimeError:
+        words = r"pad: .*(less than the size|at most once|crops more than)"
+        with pytest.raises(zeroin.ShapeError, match=words):
+            F.pad(zeroin.tensor(x), pad, mode=mode)
+        return
+    zx = zeroin.tensor(x, requires_grad=True)
+    got = F.pad(zx, pad, mode=mode, **({"value": 0.5} if mode == "constant" else {}))
+    close(got, want)
+    r = RNG.normal(size=tuple(want.shape))
+    (want * torch.tensor(r)).sum().backward()
+    (got * zeroin.tensor(r)).sum().backward()
+    close(zx.grad, tx.grad)
+    small = x[:1, :2, :4, :5]
+    small_pad = tuple(max(min(p, 2), -1) for p in pad)
+    assert zeroin.gradcheck(lambda t: F.pad(t, small_pad, mode=mode), [zeroin.tensor(
+        small, requires_grad=True)])
+
+
+def test_circular_pad_wider_than_the_cropped_tensor_is_refused():
+    """Circular padding wraps the cropped tensor; a pad wider than it would wrap twice
+    (PyTorch copies from its own output, overlapping, there: (4, -5) repeats the one
+    value kept, (6, -1) gives a copy rather than a wrap), so zeroin refuses it."""
+    x = zeroin.tensor(np.arange(6.0).reshape(1, 1, 6))
+    close(F.pad(x, (2, -3), mode="circular"), TF.pad(torch.arange(6.0).reshape(1, 1, 6)
+                                                     .double(), (2, -3), mode="circular"))
+    for pad, n in (((4, -5), 1), ((6, -1), 5), ((-2, 5), 4)):
+        with pytest.raises(zeroin.ShapeError, match=rf"at most the size {n} after cropping"):
+            F.pad(x, pad, mode="circular")
+
+
 
 # --- attention ------------------------------------------------------------------------------
 
@@ -1990,3 +2032,20 @@ def test_nanogpt_configure_optimizers_and_training_as_torch():
     for name, p in mt.named_parameters():
         np.testing.assert_allclose(dict(mz.named_parameters())[name].detach().numpy(),
                                    p.detach().numpy(), rtol=1e-4, atol=5e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("training", [False, True])
+@pytest.mark.parametrize("wrong", ["running_mean", "running_var", "weight", "bias"])
+def test_batch_norm_statistics_of_another_size_are_refused_as_pytorch(wrong, training):
+    """PyTorch refuses running statistics, weight or bias without one value per channel;
+    zeroin's evaluation raised NumPy's "cannot reshape array of size 3 into shape
+    (1,4,1)", not naming the argument."""
+    x = RNG.normal(size=(2, 4, 3))
+    kw = {"running_mean": np.zeros(4), "running_var": np.ones(4), "weight": np.ones(4),
+          "bias": np.zeros(4)}
+    kw[wrong] = kw[wrong][:3]
+    with pytest.raises(RuntimeError, match=rf"{wrong} should contain 4 elements not 3"):
+        TF.batch_norm(torch.tensor(x), *(torch.tensor(kw[k]) for k in kw), training=training)
+    with pytest.raises(zeroin.ShapeError, match=rf"batch_norm: {wrong} should contain 4 "
+                                                rf"elements .*\(2, 4, 3\).*not 3"):
+        F.batch_norm(zeroin.tensor(x), *(zeroin.tensor(kw[k]) for k in kw), training=training)

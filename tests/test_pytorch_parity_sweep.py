@@ -102,8 +102,7 @@ def _accepted(name, diff):
     """The kinds of difference the sweep tolerates: zeroin taking what PyTorch refuses only
     for its argument's type (a number for a tensor, 1 for True: the same meaning), an
     ``inplace=True`` activation on a leaf (README: it returns a new tensor), and zeroin's
-    stricter, named refusals listed in the README (loss targets that would broadcast,
-    unbatched pooling input)."""
+    stricter, named refusals listed in the README (loss targets that would broadcast)."""
     if diff.startswith("torch raises TypeError") or "leaf Variable" in diff:
         return True
     if "object has no attribute 'size'" in diff:    # a number as a loss target
@@ -119,8 +118,7 @@ def _accepted(name, diff):
         return True     # a bool target of a loss is taken as 0. and 1.
     if "Boolean value of Tensor with more than one value" in diff:    # a tensor as a flag
         return True
-    return diff.startswith("zeroin raises ShapeError") and (
-        "would broadcast to" in diff or "for a single sample add the batch" in diff)
+    return diff.startswith("zeroin raises ShapeError") and "would broadcast to" in diff
 
 
 @pytest.mark.slow

@@ -659,3 +659,15 @@ def test_cartesian_prod_and_meshgrid_refuse_mixed_dtypes_as_torch(dtypes):
         assert T.cartesian_prod(a, a).dtype == a.dtype
     with pytest.raises(TypeError, match=r"cartesian_prod: .*got int64, \w+ .*b\.to\(a\.dtype\)"):
         zeroin.cartesian_prod(zeroin.tensor([1, 0]), zeroin.tensor([1, 0], dtype=dtypes[1]))
+
+
+def test_constant_pad_nd_refuses_a_crop_past_the_far_edge_as_torch():
+    """torch.constant_pad_nd crops before it pads: (-7, 7) of a size-6 dimension crops
+    past its end, which PyTorch refuses; zeroin cropped to nothing and padded 7 values."""
+    with pytest.raises(RuntimeError):
+        torch.constant_pad_nd(torch.zeros(2, 6), [-7, 7])
+    with pytest.raises(RuntimeError, match=r"crops more than the size 6"):
+        zeroin.constant_pad_nd(zeroin.zeros(2, 6), [-7, 7])
+    x = np.arange(12.0).reshape(2, 6)
+    np.testing.assert_array_equal(zeroin.constant_pad_nd(zeroin.tensor(x), [-6, 2], 1.5).numpy(),
+                                  torch.constant_pad_nd(torch.tensor(x), [-6, 2], 1.5).numpy())

@@ -219,13 +219,26 @@ def view_as_complex(input):  # noqa: A002
 def adjoint(input):  # noqa: A002
     """The conjugate transpose of the last two dimensions (real: ``.mT``)."""
     x = _ops._t(input)
+    if not x.ndim:
+        return _scalar_conj(x, "adjoint()")
     if x.ndim < 2:
         raise RuntimeError(f"adjoint: tensor.adjoint() is only supported on matrices or "
                            f"batches of matrices. Got {x.ndim}-D tensor.")
     return conj(x.transpose(-2, -1))
 
 
+def _scalar_conj(x, what):
+    """PyTorch's conjugate transposes of a 0-D tensor: its conjugate, with a UserWarning
+    (once, as PyTorch's TORCH_WARN_ONCE)."""
+    from .amp import _warn_once
+    _warn_once(what, f"{what} is deprecated on 0-D tensors. Consider using x.conj().",
+               stacklevel=4)
+    return conj(x)
+
+
 def _h(self):
+    if not self.ndim:
+        return _scalar_conj(self, "Tensor.H")
     if self.ndim != 2:
         raise RuntimeError(f"H: only for matrices (2-D tensors), got a {self.ndim}-D tensor; "
                            f"for batches of matrices use .mH")
@@ -233,6 +246,8 @@ def _h(self):
 
 
 def _mh(self):
+    if not self.ndim:
+        return _scalar_conj(self, "Tensor.mH")
     if self.ndim < 2:
         raise RuntimeError(f"mH: tensor.mH is only supported on matrices or batches of "
                            f"matrices. Got {self.ndim}-D tensor.")

@@ -100,7 +100,22 @@ def _reversed(self):
 
 
 Tensor.T = property(_reversed, doc="The dimensions reversed (a matrix transposed).")
-Tensor.mT = property(lambda self: _ops.transpose(self, -2, -1),
+def _matrix_transpose(self):
+    """``x.mT``: the last two dimensions swapped (a batch of matrices transposed). As in
+    PyTorch, a 0-D tensor is returned as it is (with its UserWarning, once), a 1-D one
+    refused."""
+    if self.ndim >= 2:
+        return _ops.transpose(self, -2, -1)
+    if self.ndim == 1:
+        raise RuntimeError("mT: tensor.mT is only supported on matrices or batches of "
+                           "matrices. Got 1-D tensor.")
+    from .amp import _warn_once
+    _warn_once("mT0", "Tensor.mT is deprecated on 0-D tensors. This function is the "
+               "identity in these cases.")
+    return _ops.permute(self, None)
+
+
+Tensor.mT = property(_matrix_transpose,
                      doc="The last two dimensions swapped (a batch of matrices transposed).")
 
 

@@ -204,16 +204,7 @@ def constant_pad_nd(input, pad, value=0):  # noqa: A002
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
         raise RuntimeError(f"constant_pad_nd: pad must hold (left, right) pairs for at most "
                            f"{x.ndim} dimensions (an even length), got {pad}")
-    crop = [slice(None)] * x.ndim
-    for i in range(len(pad) // 2):
-        d, lo, hi = x.ndim - 1 - i, pad[2 * i], pad[2 * i + 1]
-        if x.shape[d] + lo + hi < 0:
-            raise RuntimeError(f"constant_pad_nd: padding {(lo, hi)} of dimension {d} (size "
-                               f"{x.shape[d]}) leaves a negative size")
-        crop[d] = slice(max(-lo, 0), x.shape[d] - max(-hi, 0))
-    if min(pad, default=0) < 0:
-        x = x[tuple(crop)]
-    return _F().pad(x, [max(p, 0) for p in pad], "constant", value)
+    return _F().pad(x, pad, "constant", value)      # negative amounts crop, as there
 
 
 _INTERPOLATION = ("bilinear", "nearest", "bicubic")

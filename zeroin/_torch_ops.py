@@ -2009,14 +2009,14 @@ class PadOp(Function):
         return g[tuple(slice(a, a + n) for (a, _), n in zip(self.widths, x.shape))]
 
 
-def _check_pad_size(mode, w, d, shape):
-    """PyTorch's limits: reflect pads less than the size, circular at most the size, and
-    replicate needs a value to repeat."""
+def _check_pad_size(mode, w, d, shape, when=""):
+    """PyTorch's limits: reflect pads less than the size, circular at most the size (of
+    the cropped tensor, which it wraps), and replicate needs a value to repeat."""
     n = shape[d]
     if mode == "reflect" and builtins.max(w) >= n:
         why, fix = f"must be less than the size {n} of that dimension", "mode='replicate'"
     elif mode == "circular" and builtins.max(w) > n:
-        why, fix = f"wraps around at most once: at most the size {n}", "a smaller pad"
+        why, fix = f"wraps around at most once: at most the size {n}{when}", "a smaller pad"
     elif mode == "replicate" and n == 0:
         why, fix = "needs a value to repeat, but the dimension is empty", "mode='constant'"
     else:
@@ -2025,33 +2025,53 @@ def _check_pad_size(mode, w, d, shape):
                      f"use {fix}")
 
 
+def _crop(x, widths, what):
+    """``x`` less the negative amounts of ``widths`` (PyTorch's negative padding crops),
+    refused where a dimension would get a negative size."""
+    for d, (lo, hi) in enumerate(widths):
+        if x.shape[d] + builtins.min(lo, 0) + builtins.min(hi, 0) < 0:
+            raise ShapeError(f"pad: padding {(lo, hi)} of dimension {d} crops more than "
+                             f"{what} {x.shape[d]} (input shape {tuple(x.shape)}), leaving a "
+                             f"negative size; crop less")
+    if builtins.all(lo >= 0 and hi >= 0 for lo, hi in widths):
+        return x
+    return getitem(x, tuple(slice(builtins.max(-lo, 0), n - builtins.max(-hi, 0))
+                            for (lo, hi), n in zip(widths, x.shape)))
+
+
 @op((PadOp, GetItemOp))
 def pad(input, pad, mode="constant", value=None):  # noqa: A002
     """Pad the last dimensions: ``pad=(left, right, top, bottom, ...)`` as PyTorch's
-    ``F.pad``; modes "constant", "reflect", "replicate", "circular"."""
+    ``F.pad``; modes "constant", "reflect", "replicate", "circular". Negative amounts
+    crop, as PyTorch's: "constant" and "circular" crop first (circular then wraps the
+    cropped tensor), "reflect" and "replicate" pad from the whole tensor, then crop."""
     x = _t(input)
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
         raise ValueError(f"pad: expected pairs for at most {x.ndim} dimensions, got {pad}")
-    if builtins.any(p < 0 for p in pad):
-        raise NotImplementedError("pad: negative padding (cropping) is not supported; "
-                                  "slice the tensor instead")
     widths = [(0, 0)] * x.ndim
     for i in range(len(pad) // 2):
         widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    grow = [(builtins.max(lo, 0), builtins.max(hi, 0)) for lo, hi in widths]
     if mode == "constant":
-        return PadOp(tuple(widths), 0 if value is None else value)(x)
+        return PadOp(tuple(grow), 0 if value is None else value)(_crop(x, widths, "the size"))
     np_mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}.get(mode)
     if np_mode is None:
         raise ValueError(f"pad: unknown mode {mode!r}")
     for d, w in enumerate(widths):
         if w != (0, 0):
             _check_pad_size(mode, w, d, x.shape)
-    for d, w in enumerate(widths):
+    if mode == "circular":
+        x = _crop(x, widths, "the size")
+        for d, w in enumerate(grow):
+            _check_pad_size(mode, w, d, x.shape, " after cropping")
+    else:
+        widths = [(lo - g, hi - h) for (lo, hi), (g, h) in zip(widths, grow)]
+    for d, w in enumerate(grow):
         if w != (0, 0):
             idx = np.pad(np.arange(x.shape[d]), w, mode=np_mode)
             x = getitem(x, (slice(None),) * d + (idx,))
-    return x
+    return x if mode == "circular" else _crop(x, widths, "the padded size")
 
 
 def split(tensor, split_size_or_sections, dim=0):

@@ -20,6 +20,7 @@ pixels or samples. 1-D ops run as 2-D ops on a height-1 image.
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
@@ -426,18 +427,64 @@ def _default_note(a, b):
     return default_dtype_note(a.dtype, b.dtype)
 
 
+_LAYOUTS = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
+
+
+def _rank_error(op, x, nd):
+    """The ShapeError for an input of neither rank nd + 2 (N, C, *) nor nd + 1 (C, *)."""
+    layout = _LAYOUTS[nd]
+    hint = ""
+    if nd == 2 and x.ndim == 2:
+        hint = "; reshape flat images to (N, C, H, W), e.g. x.reshape(-1, 1, 28, 28)"
+    elif nd == 3 and x.ndim == 6:
+        hint = "; for video fold the batch and clip dimensions together first"
+    elif nd == 3 and x.ndim < 4:
+        hint = "; a 2-D image (N, C, H, W) needs the 2-D op (conv2d, max_pool2d, ...)"
+    return ShapeError(f"{op}: expected a {nd + 2}-D input {layout} or an unbatched "
+                      f"{nd + 1}-D input ({layout[4:]}, got shape {tuple(x.shape)} "
+                      f"({x.ndim}-D){hint}")
+
+
 def _check_input(op, x, nd):
-    want = 2 + nd
-    layout = "(N, C, L)" if nd == 1 else "(N, C, H, W)"
-    if x.ndim != want:
-        fix = ""
-        if x.ndim == want - 1:
-            fix = (f"; for a single sample add the batch dimension with x.unsqueeze(0) "
-                   f"(or x.reshape(1, *x.shape))")
-        elif nd == 2 and x.ndim == 2:
-            fix = "; reshape flat images to (N, C, H, W), e.g. x.reshape(-1, 1, 28, 28)"
-        raise ShapeError(f"{op}: expected a {want}-D input {layout}, got shape "
-                         f"{tuple(x.shape)} ({x.ndim}-D){fix}")
+    if x.ndim != nd + 2:
+        raise _rank_error(op, x, nd)
+
+
+def _batched(op, x, nd):
+    """PyTorch's unbatched input: (N, C, *spatial) as it is, (C, *spatial) as a batch of
+    one; returns the batch and whether one was added (any other rank: a ShapeError)."""
+    if x.ndim == nd + 2:
+        return x, False
+    if x.ndim == nd + 1:
+        return x.unsqueeze(0), True
+    raise _rank_error(op, x, nd)
+
+
+def _unbatch(y, was):
+    """The result of a batch of one without its batch dimension (each of a tuple's)."""
+    if not was:
+        return y
+    return tuple(v[0] for v in y) if isinstance(y, tuple) else y[0]
+
+
+def _unbatched(rank):
+    """Decorate an op on a batched ``rank``-D input (N, C, *spatial) to also take PyTorch's
+    unbatched input, one dimension fewer: run as a batch of one, that dimension dropped
+    from the result (and from returned indices); gradients flow through the unsqueeze
+    and the indexing."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def run(input, *args, **kwargs):  # noqa: A002
+            x = _as_tensor(input, fn.__name__)
+            if x.ndim != rank - 1:
+                return fn(x, *args, **kwargs)
+            try:
+                return _unbatch(fn(x.unsqueeze(0), *args, **kwargs), True)
+            except ShapeError as e:     # its shapes are the batch of one's: say so
+                raise ShapeError(f"{e} (the unbatched input {tuple(x.shape)} taken as a "
+                                 f"batch of one)") from None
+        return run
+    return wrap
 
 
 def _conv_padding(op, padding, k, dil, stride, nd):
@@ -531,6 +578,7 @@ def _empty_batch(fn, x, w, b):
 
 
 @op(Conv1dOp)
+@_unbatched(3)
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
     """1-D convolution (cross-correlation) of ``input`` (N, C_in, L) with ``weight``
     (C_out, C_in/groups, k); PyTorch's arguments (``padding`` also 'same'/'valid')."""
@@ -538,6 +586,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 @op(Conv2dOp)
+@_unbatched(4)
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
     """2-D convolution (cross-correlation) of ``input`` (N, C_in, H, W) with ``weight``
     (C_out, C_in/groups, kH, kW), plus ``bias`` (C_out,): output (N, C_out, H_out, W_out)
@@ -610,6 +659,7 @@ def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding
 
 
 @op(ConvTranspose1dOp)
+@_unbatched(3)
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,  # noqa: A002
                      groups=1, dilation=1):
     """Transposed 1-D convolution (the gradient of conv1d with respect to its input);
@@ -619,6 +669,7 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 
 @op(ConvTranspose2dOp)
+@_unbatched(4)
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0,  # noqa: A002
                      groups=1, dilation=1):
     """Transposed 2-D convolution, PyTorch's arguments: ``weight`` (C_in, C_out/groups,
@@ -867,6 +918,7 @@ def _indices(fn):
 
 
 @op(MaxPool1dOp, export=False)
+@_unbatched(3)
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,  # noqa: A002
                return_indices=False):
     """The maximum of each window of ``input`` (N, C, L); ``stride`` defaults to the
@@ -876,6 +928,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 
 @op(MaxPool2dOp, export=False)
+@_unbatched(4)
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,  # noqa: A002
                return_indices=False):
     """The maximum of each kH x kW window of ``input`` (N, C, H, W), PyTorch's arguments:
@@ -893,6 +946,7 @@ def _adaptive_ranges(n, o):
 
 
 @op(AdaptiveMaxPool2dOp, export=False)
+@_unbatched(4)
 def adaptive_max_pool2d(input, output_size, return_indices=False):  # noqa: A002
     """Max pooling to a fixed ``output_size`` (oh, ow) whatever the input's size; window
     i spans [floor(i H / oh), ceil((i + 1) H / oh)) as in PyTorch."""
@@ -1025,6 +1079,7 @@ def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
 
 
 @op(AvgPool1dOp)
+@_unbatched(3)
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,  # noqa: A002
                count_include_pad=True):
     """The mean of each window of ``input`` (N, C, L)."""
@@ -1033,6 +1088,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,  # n
 
 
 @op(AvgPool2dOp, export=False)
+@_unbatched(4)
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,  # noqa: A002
                count_include_pad=True, divisor_override=None):
     """The mean of each kH x kW window of ``input`` (N, C, H, W), PyTorch's arguments:
@@ -1121,6 +1177,7 @@ def _mean_matrix(n, o):
 
 
 @op(AdaptiveAvgPool1dOp)
+@_unbatched(3)
 def adaptive_avg_pool1d(input, output_size):  # noqa: A002
     """Average pooling of (N, C, L) to length ``output_size`` (PyTorch's windows)."""
     x = _as_tensor(input, "adaptive_avg_pool1d")
@@ -1132,6 +1189,7 @@ def adaptive_avg_pool1d(input, output_size):  # noqa: A002
 
 
 @op(AdaptiveAvgPool2dOp, export=False)
+@_unbatched(4)
 def adaptive_avg_pool2d(input, output_size):  # noqa: A002
     """Average pooling of (N, C, H, W) to ``output_size`` (oh, ow), whatever H and W;
     ``output_size=1`` is global average pooling. Window i spans [floor(i H / oh),
@@ -1170,6 +1228,33 @@ def _cubic_weights(t, a=-0.75):
     def far(x):                             # 1 < |x| < 2
         return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
     return far(t + 1.0), near(t), near(1.0 - t), far((1.0 - t) + 1.0)
+
+
+def _aa_matrix(n, o, scale, align_corners, mode="bilinear"):
+    """PyTorch's antialiased weights (interpolate(antialias=True), as Pillow's resize) from
+    n inputs to o outputs along one axis: a triangle ('bilinear') or a cubic with a = -0.5
+    ('bicubic') filter, widened by the shrinking factor ``scale`` (in / out), normalised
+    over the input pixels it covers. ``vision``'s Resize(antialias=True) uses it too."""
+    if align_corners:
+        scale = (n - 1) / (o - 1) if o > 1 else 0.0
+    half = 1.0 if mode == "bilinear" else 2.0
+    support, inv = (half * scale, 1.0 / scale) if scale >= 1.0 else (half, 1.0)
+    center = scale * (np.arange(o) + 0.5)
+    lo = np.maximum((center - support + 0.5).astype(np.int64), 0)      # C's truncation
+    hi = np.minimum((center + support + 0.5).astype(np.int64), n)
+    idx = lo[:, None] + np.arange(max(int((hi - lo).max()), 1))
+    t = np.abs((idx - center[:, None] + 0.5) * inv)
+    if mode == "bilinear":
+        w = np.maximum(1.0 - t, 0.0)
+    else:                       # Keys' cubic convolution with a = -0.5 (Pillow's)
+        w = np.where(t < 1.0, ((1.5 * t - 2.5) * t) * t + 1.0,
+                     np.where(t < 2.0, ((-0.5 * t + 2.5) * t - 4.0) * t + 2.0, 0.0))
+    w = w * (idx < hi[:, None])
+    total = w.sum(axis=1, keepdims=True)
+    M = np.zeros((o, n))
+    np.add.at(M, (np.repeat(np.arange(o), idx.shape[1]), np.minimum(idx, n - 1).ravel()),
+              (w / np.where(total == 0, 1.0, total)).ravel())
+    return M
 
 
 def _cubic_matrix(n, o, scale, align_corners):
@@ -1247,55 +1332,87 @@ class InterpolateNearestOp(_TakeOp):
     name = "interpolate"
 
 
+def _nearest_index(n, o, scale, exact, planar):
+    """PyTorch's source index of each of o outputs from n inputs, 'nearest':
+    floor(i * scale), or 'nearest-exact': floor((i + 0.5) * scale), clamped to n - 1,
+    rounded as PyTorch 2.13's CPU kernels (measured against them): for 2-D images
+    (``planar``) in float32 with the float32 scale, and 'nearest' copies (o = n) or
+    halves (o = 2n) the index whatever the scale; for 1-D and 3-D the product of the
+    float64 scale (in / out or 1 / scale_factor) rounded to float32 (6 -> 74 takes input
+    3 at output 37, where a float64 floor gives 2)."""
+    i = np.arange(o)
+    if not planar:
+        src = ((i + 0.5 * exact) * scale).astype(np.float32)
+    elif not exact and o in (n, 2 * n):
+        src = i if o == n else i // 2
+    else:
+        src = (i + 0.5 * exact).astype(np.float32) * np.float32(scale)
+    return np.minimum(np.floor(src).astype(np.int64), n - 1)
+
+
+def _interp_size(op, x, size, scale_factor, recompute_scale_factor):
+    """interpolate's output size and the scale (in / out) of each spatial dimension: from
+    ``size``, or ``scale_factor`` (1 / factor unless ``recompute_scale_factor``)."""
+    nd, hw = x.ndim - 2, tuple(x.shape[2:])
+    if (size is None) == (scale_factor is None):
+        raise ValueError(f"{op}: give exactly one of size and scale_factor")
+    if size is not None:
+        out = _out_size(op, size, hw)
+        return out, [n / o for n, o in zip(hw, out)]
+    sf = (scale_factor,) * nd if isinstance(scale_factor, numbers.Real) else \
+        tuple(scale_factor)
+    if len(sf) != nd or min(sf) <= 0:
+        raise ValueError(f"{op}: scale_factor must be a positive number or {nd} of "
+                         f"them, got {scale_factor!r}")
+    out = tuple(int(math.floor(n * f)) for n, f in zip(hw, sf))
+    if min(out) < 1:
+        raise ShapeError(f"{op}: scale_factor {scale_factor} gives output size {out} "
+                         f"for input {tuple(x.shape)}")
+    return out, ([n / o for n, o in zip(hw, out)] if recompute_scale_factor else
+                 [1.0 / f for f in sf])
+
+
 @op((InterpolateNearestOp, InterpolateOp, Interpolate3dOp), export=False)
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,  # noqa: A002
                 recompute_scale_factor=None, antialias=False):
     """Resize (N, C, L), (N, C, H, W) or (N, C, D, H, W) to ``size`` or by
-    ``scale_factor``: mode 'nearest' (input floor(i * in / out)), 'linear' (3-D),
+    ``scale_factor``: mode 'nearest' (input floor(i * in / out)), 'nearest-exact'
+    (floor((i + 0.5) * in / out)), 'area' (adaptive average pooling), 'linear' (3-D),
     'bilinear' or 'bicubic' (4-D; cubic convolution with a = -0.75, edge pixels
     repeated) or 'trilinear' (5-D), with ``align_corners`` as in PyTorch: False maps
-    pixel centres, True the corner pixels. ``antialias=True`` is not supported."""
+    pixel centres, True the corner pixels. ``antialias=True`` (4-D 'bilinear' or
+    'bicubic') filters as PyTorch's when shrinking (see :func:`_aa_matrix`)."""
     op = "interpolate"
     x = _as_tensor(input, op)
     if x.ndim not in (3, 4, 5):
         raise ShapeError(f"{op}: expected (N, C, L), (N, C, H, W) or (N, C, D, H, W), got "
                          f"shape {tuple(x.shape)}")
     nd = x.ndim - 2
-    modes = ("nearest", ("linear", "bilinear", "trilinear")[nd - 1]) + \
+    modes = ("nearest", "nearest-exact", "area", ("linear", "bilinear", "trilinear")[nd - 1]) + \
         (("bicubic",) if nd == 2 else ())
     if mode not in modes:
         hint = "; bicubic needs a 4-D input (N, C, H, W)" if mode == "bicubic" else ""
         raise ValueError(f"{op}: mode {mode!r} is not supported for a {x.ndim}-D input; "
                          f"use one of {modes}{hint}")
-    if mode == "nearest" and align_corners is not None:
+    if mode in modes[:3] and align_corners is not None:
         raise ValueError(f"{op}: align_corners can only be set with mode "
-                         f"{' or '.join(repr(m) for m in modes[1:])}")
-    if antialias:
-        raise ValueError(f"{op}: antialias=True is not supported in zeroin (PyTorch's "
-                         f"anti-aliased downsampling); use antialias=False, or blur first "
-                         f"(e.g. avg_pool2d) when shrinking by a large factor")
-    if (size is None) == (scale_factor is None):
-        raise ValueError(f"{op}: give exactly one of size and scale_factor")
+                         f"{' or '.join(repr(m) for m in modes[3:])}")
+    if antialias and (nd != 2 or mode not in ("bilinear", "bicubic")):
+        raise ValueError(f"{op}: antialias=True needs mode 'bilinear' or 'bicubic' and a 4-D "
+                         f"input (N, C, H, W), as in PyTorch; got mode {mode!r} and shape "
+                         f"{tuple(x.shape)}")
+    out, scales = _interp_size(op, x, size, scale_factor, recompute_scale_factor)
     hw = tuple(x.shape[2:])
-    if size is not None:
-        out = _out_size(op, size, hw)
-        scales = [n / o for n, o in zip(hw, out)]
-    else:
-        sf = (scale_factor,) * nd if isinstance(scale_factor, numbers.Real) else \
-            tuple(scale_factor)
-        if len(sf) != nd or min(sf) <= 0:
-            raise ValueError(f"{op}: scale_factor must be a positive number or {nd} of "
-                             f"them, got {scale_factor!r}")
-        out = tuple(int(math.floor(n * f)) for n, f in zip(hw, sf))
-        if min(out) < 1:
-            raise ShapeError(f"{op}: scale_factor {scale_factor} gives output size {out} "
-                             f"for input {tuple(x.shape)}")
-        scales = [n / o for n, o in zip(hw, out)] if recompute_scale_factor else \
-            [1.0 / f for f in sf]
-    if mode == "nearest":
-        steps = tuple((2 + i, np.minimum(np.floor(np.arange(o) * s).astype(np.int64), n - 1))
+    if mode == "area":          # PyTorch's: adaptive average pooling to the output size
+        from ._volume import adaptive_avg_pool3d
+        return (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[nd - 1](x, out)
+    if mode.startswith("nearest"):
+        steps = tuple((2 + i, _nearest_index(n, o, s, mode == "nearest-exact", nd == 2))
                       for i, (n, o, s) in enumerate(zip(hw, out, scales)))
         return InterpolateNearestOp(steps, mode)(x)
+    if antialias:
+        return InterpolateOp(*(_aa_matrix(n, o, s, bool(align_corners), mode)
+                               for n, o, s in zip(hw, out, scales)))(x)
     matrix = _cubic_matrix if mode == "bicubic" else _linear_matrix
     mats = [matrix(n, o, s, bool(align_corners)) for n, o, s in zip(hw, out, scales)]
     if nd == 3:
@@ -1344,6 +1461,7 @@ def _fold_geom(op, hw, kernel_size, dilation, padding, stride):
 
 
 @op(UnfoldOp, export=False)
+@_unbatched(4)
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002
     """im2col: each sliding window of (N, C, H, W) as a column of (N, C*kH*kW, L), L the
     number of windows; ``conv2d(x, w)`` is ``w.reshape(O, -1) @ unfold(x, k)`` reshaped."""
@@ -1355,6 +1473,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002
 
 
 @op(FoldOp, export=False)
+@_unbatched(3)
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002
     """col2im, the adjoint of :func:`unfold`: sums (N, C*kH*kW, L) columns back into an
     (N, C, *output_size) image (overlapping windows add up)."""

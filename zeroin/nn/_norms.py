@@ -236,12 +236,13 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):  # noqa: A0
     _check_affine("group_norm", weight, bias, (c,), "one value per channel")
     w, b = _same_dtype("group_norm", x, *(None if p is None else _t(p, "group_norm")
                                           for p in (weight, bias)))
+    spatial = math.prod(x.shape[2:])    # sizes, not -1: an empty batch (N = 0) as PyTorch
     if not _fusable(x, w, b):
-        y = _normalize(x.reshape(n, num_groups, -1), (2,), eps).reshape(x.shape)
+        y = _normalize(x.reshape(n, num_groups, c // num_groups * spatial), (2,),
+                       eps).reshape(x.shape)
         cshape = (1, c) + (1,) * (x.ndim - 2)
         y = y * w.reshape(cshape) if w is not None else y
         return y + b.reshape(cshape) if b is not None else y
-    size = math.prod(x.shape)
-    fn = GroupNormOp((n * num_groups, size // (n * num_groups)), (n, c, size // (n * c)),
+    fn = GroupNormOp((n * num_groups, c // num_groups * spatial), (n, c, spatial),
                      (c, 1), eps, w is not None, b is not None)
     return apply(fn, tuple(t for t in (x, w, b) if t is not None))

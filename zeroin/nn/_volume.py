@@ -27,16 +27,14 @@ from .._tensor import _leaf
 from ..errors import ShapeError
 from ..function import Function
 from ..ops import NP, _ValueError, op
-from ._conv import (_adaptive_ranges, _adaptive_size, _apply, _check_float, _empty_pool, _needs,
-                    _pool_window, _record_keeping_cols, _Separable3Op, _transpose_channels,
-                    _transpose_past_stride,
-                    _tuple)
+from ._conv import (_adaptive_ranges, _adaptive_size, _apply, _batched, _check_float,
+                    _empty_pool, _needs, _pool_window, _rank_error, _record_keeping_cols,
+                    _Separable3Op, _transpose_channels, _transpose_past_stride, _tuple,
+                    _unbatch)
 from .functional import _tensor_arg as _as_tensor
 
 __all__ = ["conv3d", "conv_transpose3d", "max_pool3d", "avg_pool3d", "adaptive_avg_pool3d",
            "adaptive_max_pool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d"]
-
-_LAYOUT = "(N, C, D, H, W)"
 
 
 class _Geo:
@@ -201,27 +199,6 @@ class ConvWeight3dOp(_Conv3dBase):
 
 # --- argument checks --------------------------------------------------------------------
 
-def _batched(op, x, nd=3):
-    """(N, C, *spatial) or unbatched (C, *spatial) -> batched, and whether it was."""
-    layout = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: _LAYOUT}[nd]
-    if x.ndim == nd + 2:
-        return x, False
-    if x.ndim == nd + 1:
-        return x.unsqueeze(0), True
-    hint = ""
-    if nd == 3 and x.ndim == 6:
-        hint = "; for video fold the batch and clip dimensions together first"
-    elif nd == 3 and x.ndim < 4:
-        hint = "; a 2-D image (N, C, H, W) needs the 2-D op (conv2d, max_pool2d, ...)"
-    raise ShapeError(f"{op}: expected a {nd + 2}-D input {layout} or an unbatched "
-                     f"{nd + 1}-D ({layout[4:]}, got shape {tuple(x.shape)} ({x.ndim}-D)"
-                     f"{hint}")
-
-
-def _unbatch(y, was):
-    return y[0] if was else y
-
-
 def _check_fits(op, x, geo, what, fix):
     padded = geo.padded_size()
     eff = tuple(d * (k - 1) + 1 for k, d in zip(geo.k, geo.dil))
@@ -249,7 +226,7 @@ def _conv_pad(op, padding, k, dil, stride):
 def _setup(op, x, w, b, stride, dilation, groups, transposed):
     x, w = _as_tensor(x, op), _as_tensor(w, op, "weight")
     b = None if b is None else _as_tensor(b, op, "bias")
-    x, was = _batched(op, x)
+    x, was = _batched(op, x, 3)
     if w.ndim != 5:
         lay = "(in_channels, out_channels/groups, " if transposed else \
             "(out_channels, in_channels/groups, "
@@ -463,7 +440,7 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     ``ceil_mode`` keeps a last partial window, ``return_indices`` also returns each
     maximum's flat index in its D*H*W volume."""
     op = "max_pool3d"
-    x, was = _batched(op, _as_tensor(input, op))
+    x, was = _batched(op, _as_tensor(input, op), 3)
     geo, _ = _pool_geo(op, 3, x, kernel_size, stride, padding, dilation, ceil_mode)
     fn = MaxPool3dOp(_regular(geo))
     y = _unbatch(fn(x), was)
@@ -476,7 +453,7 @@ def adaptive_max_pool3d(input, output_size, return_indices=False):  # noqa: A002
     whatever the input's size (None keeps that size); window i along an axis of n spans
     [floor(i n / o), ceil((i + 1) n / o)) as in PyTorch."""
     op = "adaptive_max_pool3d"
-    x, was = _batched(op, _as_tensor(input, op))
+    x, was = _batched(op, _as_tensor(input, op), 3)
     out = _adaptive_size(op, output_size, x)
     if 0 in out:
         y, idx = _empty_pool(op, x, out, True)
@@ -554,7 +531,7 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,  # n
     W)), PyTorch's arguments: zero padding counts in the mean unless
     ``count_include_pad=False``; ``divisor_override`` replaces the window size."""
     op = "avg_pool3d"
-    x, was = _batched(op, _as_tensor(input, op))
+    x, was = _batched(op, _as_tensor(input, op), 3)
     geo, p = _pool_geo(op, 3, x, kernel_size, stride, padding, 1, ceil_mode)
     inv = _avg_inv(op, geo, p, count_include_pad, divisor_override)
     return _unbatch(AvgPool3dOp(geo, inv)(x), was)
@@ -572,7 +549,7 @@ def adaptive_avg_pool3d(input, output_size):  # noqa: A002
     windows; ``output_size=1`` is global average pooling."""
     from ._conv import _mean_matrix
     op = "adaptive_avg_pool3d"
-    x, was = _batched(op, _as_tensor(input, op))
+    x, was = _batched(op, _as_tensor(input, op), 3)
     out = _adaptive_size(op, output_size, x)
     if 0 in out:
         return _unbatch(_empty_pool(op, x, out), was)
@@ -592,16 +569,12 @@ def _lp_pool(nd, input, norm_type, kernel_size, stride, ceil_mode):  # noqa: A00
             norm_type == 0:
         raise ValueError(f"{op}: norm_type must be a non-zero number, got {norm_type!r}")
     if x.ndim not in (nd + 1, nd + 2):
-        layout = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: _LAYOUT}[nd]
-        raise ShapeError(f"{op}: expected a {nd + 2}-D input {layout} or an unbatched "
-                         f"{nd + 1}-D ({layout[4:]}, got shape {tuple(x.shape)}")
+        raise _rank_error(op, x, nd)
     k = _tuple(kernel_size, nd, op, "kernel_size")
     pool = {1: avg_pool1d, 2: avg_pool2d, 3: avg_pool3d}[nd]
-    xb = x.unsqueeze(0) if x.ndim == nd + 1 and nd < 3 else x
-    out = pool(xb ** float(norm_type), k, stride, 0, ceil_mode)
+    out = pool(x ** float(norm_type), k, stride, 0, ceil_mode)     # unbatched too
     out = (out.sign() * out.abs().relu()) * float(np.prod(k))
-    out = out ** (1.0 / float(norm_type))
-    return out[0] if xb is not x else out
+    return out ** (1.0 / float(norm_type))
 
 
 def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):  # noqa: A002

@@ -200,7 +200,8 @@ class _ConvTranspose(_ConvNd):
         """The output_padding that gives ``output_size`` (PyTorch's forward argument)."""
         want = tuple(output_size)[-self._nd:]
         opad = []
-        for n, o, s, p, d, k in zip(x.shape[2:], want, self.stride, self.padding,
+        spatial = tuple(x.shape)[-self._nd:]        # batched (N, C, *) or unbatched (C, *)
+        for n, o, s, p, d, k in zip(spatial, want, self.stride, self.padding,
                                     self.dilation, self.kernel_size):
             least = (n - 1) * s - 2 * p + d * (k - 1) + 1
             if not least <= o < least + s:

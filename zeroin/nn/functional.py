@@ -224,6 +224,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if x.ndim < 2:
         raise ShapeError(f"batch_norm: expected input of shape (N, C, *) such as (N, C) or "
                          f"(N, C, H, W), got {x.shape}")
+    for what, v in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if v is not None and np.size(_raw(v)) != x.shape[1]:     # PyTorch's check
+            raise ShapeError(f"batch_norm: {what} should contain {x.shape[1]} elements (one "
+                             f"per channel of the input {tuple(x.shape)}, dimension 1), not "
+                             f"{np.size(_raw(v))}; make it with {x.shape[1]} values")
     axes = (0,) + tuple(range(2, x.ndim))
     shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     if training:

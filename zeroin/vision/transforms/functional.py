@@ -137,38 +137,23 @@ def _axis_weights(n_in, n_out, mode):
     """Source indices (i0, i1) and weights of i1 along one axis (PyTorch's interpolate,
     align_corners=False, no antialiasing)."""
     if mode is InterpolationMode.NEAREST:
-        scale = np.float32(n_in / n_out)
-        i0 = np.minimum(np.floor(np.arange(n_out, dtype=np.float32) * scale).astype(int),
-                        n_in - 1)
+        from ...nn._conv import _nearest_index
+        i0 = _nearest_index(n_in, n_out, n_in / n_out, False, True)
         return i0, i0, np.zeros(n_out)
     src = np.maximum((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0.0)
     i0 = np.minimum(src.astype(int), n_in - 1)
     return i0, np.minimum(i0 + 1, n_in - 1), src - i0
 
 
-def _aa_taps(n_in, n_out):
-    """Source indices and weights, each (n_out, taps), of antialiased bilinear resizing along
-    one axis (PyTorch's interpolate(antialias=True), as Pillow): a triangle filter whose
-    support grows with the shrinking factor, normalised over the pixels it covers."""
-    scale = n_in / n_out
-    support, inv = (scale, 1.0 / scale) if scale >= 1.0 else (1.0, 1.0)
-    center = scale * (np.arange(n_out) + 0.5)
-    lo = np.maximum(np.trunc(center - support + 0.5), 0).astype(np.int64)
-    hi = np.minimum(np.trunc(center + support + 0.5), n_in).astype(np.int64)
-    idx = lo[:, None] + np.arange(max(int((hi - lo).max()), 1))
-    w = np.maximum(1.0 - np.abs((idx - center[:, None] + 0.5) * inv), 0.0) * (idx < hi[:, None])
-    total = w.sum(axis=1, keepdims=True)
-    return np.minimum(idx, n_in - 1), w / np.where(total == 0, 1.0, total)
-
-
 def _resize_array(arr, out_hw, mode, antialias=False):
     """Resize the last two axes of ``arr`` to ``out_hw``."""
     x = arr.astype(np.float64) if arr.dtype.kind != "f" else arr
     for axis, n_out in ((-2, out_hw[0]), (-1, out_hw[1])):
-        if antialias and mode is InterpolationMode.BILINEAR:
-            idx, w = _aa_taps(x.shape[axis], n_out)
-            w = w.astype(x.dtype).reshape((n_out, -1, 1) if axis == -2 else (n_out, -1))
-            x = sum(np.take(x, idx[:, k], axis=axis) * w[:, k] for k in range(idx.shape[1]))
+        if antialias and mode is InterpolationMode.BILINEAR:     # interpolate's weights
+            from ...nn._conv import _aa_matrix
+            n_in = x.shape[axis]
+            M = _aa_matrix(n_in, n_out, n_in / n_out, False).astype(x.dtype)
+            x = np.matmul(M, x) if axis == -2 else np.matmul(x, M.T)
             continue
         i0, i1, lam = _axis_weights(x.shape[axis], n_out, mode)
         lam = lam.astype(x.dtype).reshape((-1, 1) if axis == -2 else (-1,))
