@@ -1,6 +1,7 @@
 """zeroin.vision: torchvision's transforms and ImageFolder, checked against torchvision's
 formulas on small arrays written out by hand (torchvision itself is not a dependency) and
 against PyTorch's interpolate where torch is installed."""
+import math
 import os
 import subprocess
 import sys
@@ -1279,3 +1280,51 @@ def test_fashion_mnist_download_fetches_missing_files_from_its_mirror(tmp_path):
 
     with pytest.raises(DatasetError, match="SHA-256"):
         LocalMNIST(root=tmp_path / "data", download=True)
+
+
+# --- vision.io and vision.models (the PyTorch tutorials' decode_image and resnet18) -----
+
+def test_vision_io_decode_image_modes_bytes_and_errors(tmp_path):
+    """torchvision.io (the datasets page's decode_image) was missing from zeroin.vision."""
+    Image = pytest.importorskip("PIL.Image")
+    from zeroin.vision.io import ImageReadMode, decode_image, read_file, read_image
+    rng = np.random.default_rng(4)
+    rgba = rng.integers(0, 256, (5, 7, 4), dtype=np.uint8)
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    Image.fromarray(rgba[..., :3], "RGB").save(tmp_path / "b.png")
+    for path, channels in (("a.png", 4), ("b.png", 3)):
+        img = decode_image(tmp_path / path)
+        assert img.dtype == zeroin.uint8 and tuple(img.shape) == (channels, 5, 7)
+        np.testing.assert_array_equal(img.numpy(), rgba[..., :channels].transpose(2, 0, 1))
+    rgb = decode_image(str(tmp_path / "a.png"), mode=ImageReadMode.RGB)
+    np.testing.assert_array_equal(rgb.numpy(), rgba[..., :3].transpose(2, 0, 1))
+    gray = read_image(tmp_path / "b.png", ImageReadMode.GRAY)
+    expect = np.asarray(Image.open(tmp_path / "b.png").convert("L"))
+    np.testing.assert_array_equal(gray.numpy(), expect[None])
+    data = read_file(tmp_path / "b.png")
+    assert data.dtype == zeroin.uint8 and data.ndim == 1
+    np.testing.assert_array_equal(decode_image(data, mode="RGB").numpy(),
+                                  rgba[..., :3].transpose(2, 0, 1))
+    with pytest.raises(ValueError, match=r"decode_image: mode='CMYK'.*ImageReadMode\.RGB"):
+        decode_image(tmp_path / "b.png", mode="CMYK")
+    with pytest.raises(TypeError, match=r"decode_image:.*1-D uint8 tensor.*float32"):
+        decode_image(zeroin.zeros(3, dtype=zeroin.float32))
+
+
+def test_vision_models_resnet18_as_torchvision_and_no_pretrained_weights():
+    """torchvision.models.resnet18 (the blitz autograd page) was missing from zeroin.vision."""
+    from zeroin.vision.models import ResNet18_Weights, resnet18, resnet34
+    model = resnet18()
+    assert sum(p.numel() for p in model.parameters()) == 11689512        # torchvision's count
+    assert sum(p.numel() for p in resnet34(num_classes=10).parameters()) == 21289802
+    conv = model.layer2[0].conv1.weight
+    std = math.sqrt(2 / (128 * 9))                  # kaiming_normal_, fan_out, relu
+    assert abs(conv.detach().numpy().std() / std - 1) < 0.05
+    assert model.layer1[0].bn1.weight.detach().numpy().tolist() == [1.0] * 64
+    assert not resnet18(zero_init_residual=True).layer1[0].bn2.weight.any()
+    for weights in (ResNet18_Weights.DEFAULT, "IMAGENET1K_V1"):
+        with pytest.raises(NotImplementedError, match=r"(?s)resnet18\(weights=.*no pretrained.*"
+                                                      r"save_file.*load_state_dict"):
+            resnet18(weights=weights)
+    with pytest.raises(NotImplementedError, match="resnet18"):
+        resnet18(pretrained=True)
