@@ -1,5 +1,5 @@
-"""torchvision's ResNet-18 and ResNet-34 (``torchvision.models.resnet18``): the same layers,
-names, initialisation and forward, so a state dict converted from torchvision's loads with
+"""torchvision's ResNet-18 and -34 and VGG-11/13/16/19 (``torchvision.models.resnet18``,
+``vgg16``, ...): the same layers, names, initialisation and forward, so a state dict converted from torchvision's loads with
 ``load_state_dict``. No pretrained weights: zeroin neither downloads nor unpickles, so
 ``weights=ResNet18_Weights.DEFAULT`` is an error that says how to convert them once.
 
@@ -14,7 +14,10 @@ import enum
 from .. import flatten, nn
 
 __all__ = ["ResNet", "BasicBlock", "resnet18", "resnet34", "ResNet18_Weights",
-           "ResNet34_Weights"]
+           "ResNet34_Weights", "VGG", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16",
+           "vgg16_bn", "vgg19", "vgg19_bn", "VGG11_Weights", "VGG11_BN_Weights",
+           "VGG13_Weights", "VGG13_BN_Weights", "VGG16_Weights", "VGG16_BN_Weights",
+           "VGG19_Weights", "VGG19_BN_Weights"]
 
 
 def _conv3x3(in_planes, out_planes, stride=1):
@@ -89,35 +92,48 @@ class ResNet(nn.Module):
         return self.fc(flatten(self.avgpool(x), 1))
 
 
-class ResNet18_Weights(enum.Enum):
-    """torchvision's weight names; zeroin has no weights behind them (see ``resnet18``)."""
-    IMAGENET1K_V1 = "IMAGENET1K_V1"
-    DEFAULT = "IMAGENET1K_V1"
+def _weights_enum(name, *extra):
+    """torchvision's weight names (``DEFAULT`` is ``IMAGENET1K_V1``); zeroin has no weights
+    behind them."""
+    names = {"IMAGENET1K_V1": "IMAGENET1K_V1", **{e: e for e in extra},
+             "DEFAULT": "IMAGENET1K_V1"}
+    return enum.Enum(name, names, module=__name__)
 
 
-class ResNet34_Weights(enum.Enum):
-    """torchvision's weight names; zeroin has no weights behind them (see ``resnet34``)."""
-    IMAGENET1K_V1 = "IMAGENET1K_V1"
-    DEFAULT = "IMAGENET1K_V1"
+ResNet18_Weights = _weights_enum("ResNet18_Weights")
+ResNet34_Weights = _weights_enum("ResNet34_Weights")
+VGG11_Weights = _weights_enum("VGG11_Weights")
+VGG11_BN_Weights = _weights_enum("VGG11_BN_Weights")
+VGG13_Weights = _weights_enum("VGG13_Weights")
+VGG13_BN_Weights = _weights_enum("VGG13_BN_Weights")
+VGG16_Weights = _weights_enum("VGG16_Weights", "IMAGENET1K_FEATURES")
+VGG16_BN_Weights = _weights_enum("VGG16_BN_Weights")
+VGG19_Weights = _weights_enum("VGG19_Weights")
+VGG19_BN_Weights = _weights_enum("VGG19_BN_Weights")
 
 
 def _no_weights(name, weights):
     file = f"{name}.safetensors"
     shown = weights if isinstance(weights, enum.Enum) else repr(weights)
+    asked = weights.value if isinstance(weights, enum.Enum) else str(weights)
     return NotImplementedError(
         f"{name}(weights={shown}): zeroin has no pretrained weights (it neither downloads "
         f"nor unpickles torchvision's file). Convert them once, in PyTorch:\n"
         f"    from safetensors.torch import save_file; import torchvision\n"
-        f"    save_file(torchvision.models.{name}(weights='DEFAULT').state_dict(), {file!r})\n"
+        f"    save_file(torchvision.models.{name}(weights={asked!r}).state_dict(), {file!r})\n"
         f"then: model = zeroin.vision.models.{name}(); "
         f"model.load_state_dict(zeroin.safetensors.load_file({file!r}))")
 
 
-def _resnet(name, layers, weights, progress, kwargs):
+def _check_weights(name, weights, kwargs):
     if kwargs.pop("pretrained", False):
         weights = "DEFAULT"
     if weights is not None:
         raise _no_weights(name, weights)
+
+
+def _resnet(name, layers, weights, progress, kwargs):
+    _check_weights(name, weights, kwargs)
     return ResNet(BasicBlock, layers, **kwargs)
 
 
@@ -129,3 +145,97 @@ def resnet18(*, weights=None, progress=True, **kwargs):
 def resnet34(*, weights=None, progress=True, **kwargs):
     """ResNet-34 as torchvision's (``num_classes=1000``), randomly initialised."""
     return _resnet("resnet34", [3, 4, 6, 3], weights, progress, kwargs)
+
+
+class VGG(nn.Module):
+    """torchvision's ``VGG(features, num_classes=1000, init_weights=True, dropout=0.5)``."""
+
+    def __init__(self, features, num_classes=1000, init_weights=True, dropout=0.5):
+        super().__init__()
+        self.features = features
+        self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
+        self.classifier = nn.Sequential(
+            nn.Linear(512 * 7 * 7, 4096), nn.ReLU(True), nn.Dropout(p=dropout),
+            nn.Linear(4096, 4096), nn.ReLU(True), nn.Dropout(p=dropout),
+            nn.Linear(4096, num_classes))
+        if not init_weights:
+            return
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.constant_(m.bias, 0)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0, 0.01)
+                nn.init.constant_(m.bias, 0)
+
+    def forward(self, x):
+        return self.classifier(flatten(self.avgpool(self.features(x)), 1))
+
+
+_CFGS = {"vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+         "vgg13": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+         "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
+                   512, 512, 512, "M"],
+         "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512,
+                   "M", 512, 512, 512, 512, "M"]}
+
+
+def _vgg_features(cfg, batch_norm):
+    layers, in_channels = [], 3
+    for v in cfg:
+        if v == "M":
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+            continue
+        layers.append(nn.Conv2d(in_channels, v, kernel_size=3, padding=1))
+        layers += [nn.BatchNorm2d(v), nn.ReLU(inplace=True)] if batch_norm else \
+            [nn.ReLU(inplace=True)]
+        in_channels = v
+    return nn.Sequential(*layers)
+
+
+def _vgg(name, batch_norm, weights, kwargs):
+    _check_weights(name + "_bn" * batch_norm, weights, kwargs)
+    return VGG(_vgg_features(_CFGS[name], batch_norm), **kwargs)
+
+
+def vgg11(*, weights=None, progress=True, **kwargs):
+    """VGG-11 as torchvision's, randomly initialised."""
+    return _vgg("vgg11", False, weights, kwargs)
+
+
+def vgg11_bn(*, weights=None, progress=True, **kwargs):
+    """VGG-11 with batch norm as torchvision's, randomly initialised."""
+    return _vgg("vgg11", True, weights, kwargs)
+
+
+def vgg13(*, weights=None, progress=True, **kwargs):
+    """VGG-13 as torchvision's, randomly initialised."""
+    return _vgg("vgg13", False, weights, kwargs)
+
+
+def vgg13_bn(*, weights=None, progress=True, **kwargs):
+    """VGG-13 with batch norm as torchvision's, randomly initialised."""
+    return _vgg("vgg13", True, weights, kwargs)
+
+
+def vgg16(*, weights=None, progress=True, **kwargs):
+    """VGG-16 as torchvision's (the save-and-load tutorial's model), randomly initialised."""
+    return _vgg("vgg16", False, weights, kwargs)
+
+
+def vgg16_bn(*, weights=None, progress=True, **kwargs):
+    """VGG-16 with batch norm as torchvision's, randomly initialised."""
+    return _vgg("vgg16", True, weights, kwargs)
+
+
+def vgg19(*, weights=None, progress=True, **kwargs):
+    """VGG-19 as torchvision's, randomly initialised."""
+    return _vgg("vgg19", False, weights, kwargs)
+
+
+def vgg19_bn(*, weights=None, progress=True, **kwargs):
+    """VGG-19 with batch norm as torchvision's, randomly initialised."""
+    return _vgg("vgg19", True, weights, kwargs)
