@@ -1,7 +1,8 @@
 """torchvision's ResNet-18 and -34 and VGG-11/13/16/19 (``torchvision.models.resnet18``,
-``vgg16``, ...): the same layers, names, initialisation and forward, so a state dict converted from torchvision's loads with
-``load_state_dict``. No pretrained weights: zeroin neither downloads nor unpickles, so
-``weights=ResNet18_Weights.DEFAULT`` is an error that says how to convert them once.
+``vgg16``, ...): the same layers, names, initialisation and forward, so a state dict
+converted from torchvision's loads with ``load_state_dict``. No pretrained weights: zeroin
+neither downloads nor unpickles, so ``weights=ResNet18_Weights.DEFAULT`` is an error that
+says how to convert them once.
 
 >>> model = resnet18()
 >>> model.fc.in_features, sum(p.numel() for p in model.parameters())
