@@ -120,11 +120,15 @@ def _quickstart(torch, data, tmodel, path):
     torch.save(model.state_dict(), str(path / "model.pth"))
     model = NeuralNetwork().to(device)
     model.load_state_dict(torch.load(str(path / "model.pth"), weights_only=True))
+    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+               "Sneaker", "Bag", "Ankle boot"]
     model.eval()
-    x = test_data[0][0]
+    x, y = test_data[0][0], test_data[0][1]
     with torch.no_grad():
-        pred = model(x.to(device))
-    return shapes, log, results, _np(pred), int(pred[0].argmax(0))
+        x = x.to(device)
+        pred = model(x)
+        predicted, actual = classes[pred[0].argmax(0)], classes[y]
+    return shapes, log, results, _np(pred), (predicted, actual)
 
 
 def test_quickstart_train_test_save_load(f32, tmp_path):
@@ -142,7 +146,7 @@ def test_quickstart_train_test_save_load(f32, tmp_path):
         assert zc == tc and isinstance(zc, float)
         np.testing.assert_allclose(zl, tl, **F32)
     np.testing.assert_allclose(z[3], t[3], **F32)            # the reloaded model's logits
-    assert z[4] == t[4]                                      # classes[pred[0].argmax(0)]
+    assert z[4] == t[4]                          # classes[pred[0].argmax(0)], classes[y]
     # the printed model is PyTorch's
     assert str(_neural_network(zeroin)()) == str(tmodel)
 
