@@ -307,6 +307,37 @@ def test_datasets_page_custom_dataset_decode_image_lambda_and_dataloader(tmp_pat
 
 
 
+def test_transforms_page_fashion_mnist_to_tensor_and_one_hot_target(f32, tmp_path):
+    """datasets.FashionMNIST(..., transform=ToTensor(), target_transform=Lambda(one-hot)) on
+    IDX files in torchvision's layout; the torch side is torchvision's arithmetic by hand."""
+    from zeroin.data.mnist import write_idx
+    from zeroin.vision import datasets
+    from zeroin.vision.transforms import Lambda, ToTensor
+    rng = np.random.default_rng(12)
+    raw = tmp_path / "data" / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    images = rng.integers(0, 256, (20, 28, 28)).astype(np.uint8)
+    labels = rng.integers(0, 10, 20).astype(np.uint8)
+    for split in ("train", "t10k"):
+        write_idx(raw / f"{split}-images-idx3-ubyte", images)
+        write_idx(raw / f"{split}-labels-idx1-ubyte", labels)
+    ds = datasets.FashionMNIST(
+        root=str(tmp_path / "data"), train=True, download=True, transform=ToTensor(),
+        target_transform=Lambda(lambda y: zeroin.zeros(10, dtype=zeroin.float).scatter_(
+            0, zeroin.tensor(y), value=1)))
+    img, target = ds[3]
+    assert ds.classes[9] == "Ankle boot" and len(ds) == 20
+    X, Y = next(iter(zeroin.utils.data.DataLoader(ds, batch_size=8)))
+    tX = torch.from_numpy(images[:8]).float().div(255).unsqueeze(1)
+    tY = torch.stack([torch.zeros(10, dtype=torch.float).scatter_(0, torch.tensor(int(y)),
+                                                                   value=1)
+                      for y in labels[:8]])
+    assert img.dtype == zeroin.float32 and tuple(img.shape) == (1, 28, 28)
+    np.testing.assert_array_equal(_np(target), _np(tY[3]))
+    np.testing.assert_array_equal(_np(X), _np(tX))
+    np.testing.assert_array_equal(_np(Y), _np(tY))
+
+
 # --- Learn the Basics: build the model, autograd, save and load -------------------------------
 
 def test_build_model_page_softmax_layers_and_named_parameters(f32):
