@@ -1,6 +1,7 @@
 """zeroin.vision: torchvision's transforms and ImageFolder, checked against torchvision's
 formulas on small arrays written out by hand (torchvision itself is not a dependency) and
 against PyTorch's interpolate where torch is installed."""
+import math
 import os
 import subprocess
 import sys
@@ -1279,3 +1280,113 @@ def test_fashion_mnist_download_fetches_missing_files_from_its_mirror(tmp_path):
 
     with pytest.raises(DatasetError, match="SHA-256"):
         LocalMNIST(root=tmp_path / "data", download=True)
+
+
+# --- vision.io and vision.models (the PyTorch tutorials' decode_image and resnet18) -----
+
+def test_vision_io_decode_image_modes_bytes_and_errors(tmp_path):
+    """torchvision.io (the datasets page's decode_image) was missing from zeroin.vision."""
+    Image = pytest.importorskip("PIL.Image")
+    from zeroin.vision.io import ImageReadMode, decode_image, read_file, read_image
+    rng = np.random.default_rng(4)
+    rgba = rng.integers(0, 256, (5, 7, 4), dtype=np.uint8)
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    Image.fromarray(rgba[..., :3], "RGB").save(tmp_path / "b.png")
+    for path, channels in (("a.png", 4), ("b.png", 3)):
+        img = decode_image(tmp_path / path)
+        assert img.dtype == zeroin.uint8 and tuple(img.shape) == (channels, 5, 7)
+        np.testing.assert_array_equal(img.numpy(), rgba[..., :channels].transpose(2, 0, 1))
+    rgb = decode_image(str(tmp_path / "a.png"), mode=ImageReadMode.RGB)
+    np.testing.assert_array_equal(rgb.numpy(), rgba[..., :3].transpose(2, 0, 1))
+    gray = read_image(tmp_path / "b.png", ImageReadMode.GRAY)
+    expect = np.asarray(Image.open(tmp_path / "b.png").convert("L"))
+    np.testing.assert_array_equal(gray.numpy(), expect[None])
+    data = read_file(tmp_path / "b.png")
+    assert data.dtype == zeroin.uint8 and data.ndim == 1
+    np.testing.assert_array_equal(decode_image(data, mode="RGB").numpy(),
+                                  rgba[..., :3].transpose(2, 0, 1))
+    with pytest.raises(ValueError, match=r"decode_image: mode='CMYK'.*ImageReadMode\.RGB"):
+        decode_image(tmp_path / "b.png", mode="CMYK")
+    with pytest.raises(TypeError, match=r"decode_image:.*1-D uint8 tensor.*float32"):
+        decode_image(zeroin.zeros(3, dtype=zeroin.float32))
+
+
+def test_vision_models_resnet18_as_torchvision_and_no_pretrained_weights():
+    """torchvision.models.resnet18 (the blitz autograd page) was missing from zeroin.vision."""
+    from zeroin.vision.models import ResNet18_Weights, resnet18, resnet34
+    model = resnet18()
+    assert sum(p.numel() for p in model.parameters()) == 11689512        # torchvision's count
+    assert sum(p.numel() for p in resnet34(num_classes=10).parameters()) == 21289802
+    conv = model.layer2[0].conv1.weight
+    std = math.sqrt(2 / (128 * 9))                  # kaiming_normal_, fan_out, relu
+    assert abs(conv.detach().numpy().std() / std - 1) < 0.05
+    assert model.layer1[0].bn1.weight.detach().numpy().tolist() == [1.0] * 64
+    assert not resnet18(zero_init_residual=True).layer1[0].bn2.weight.any()
+    for weights in (ResNet18_Weights.DEFAULT, "IMAGENET1K_V1"):
+        with pytest.raises(NotImplementedError, match=r"(?s)resnet18\(weights=.*no pretrained.*"
+                                                      r"save_file.*load_state_dict"):
+            resnet18(weights=weights)
+    with pytest.raises(NotImplementedError, match="resnet18"):
+        resnet18(pretrained=True)
+
+
+def test_vision_models_vgg16_as_torchvision():
+    """torchvision.models.vgg16 (the save-and-load tutorial's model) was missing."""
+    from zeroin.vision import models
+    old = zeroin.get_default_dtype()
+    zeroin.set_default_dtype(zeroin.float32)         # 138M parameters: half the memory
+    try:
+        _check_vgg16(models.vgg16())
+    finally:
+        zeroin.set_default_dtype(old)
+    bn = models._vgg_features(models._CFGS["vgg11"], batch_norm=True)
+    assert [type(m).__name__ for m in bn[:4]] == ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d"]
+    with pytest.raises(NotImplementedError,
+                       match=r"(?s)vgg16\(weights=VGG16_Weights.IMAGENET1K_V1\).*"
+                             r"vgg16\(weights='IMAGENET1K_V1'\)"):
+        models.vgg16(weights=models.VGG16_Weights.DEFAULT)
+    with pytest.raises(NotImplementedError, match=r"vgg11_bn\(weights='DEFAULT'\)"):
+        models.vgg11_bn(weights="DEFAULT")
+
+
+def _check_vgg16(model):
+    assert sum(p.numel() for p in model.parameters()) == 138357544      # torchvision's count
+    assert len(model.features) == 31 and len(model.classifier) == 7
+    assert str(model.classifier) == (
+        "Sequential(\n  (0): Linear(in_features=25088, out_features=4096, bias=True)\n"
+        "  (1): ReLU(inplace=True)\n  (2): Dropout(p=0.5, inplace=False)\n"
+        "  (3): Linear(in_features=4096, out_features=4096, bias=True)\n"
+        "  (4): ReLU(inplace=True)\n  (5): Dropout(p=0.5, inplace=False)\n"
+        "  (6): Linear(in_features=4096, out_features=1000, bias=True)\n)")
+    assert str(model.features[4]) == ("MaxPool2d(kernel_size=2, stride=2, padding=0, "
+                                      "dilation=1, ceil_mode=False)")
+    w = model.classifier[3].weight.detach().numpy()
+    assert abs(w.std() / 0.01 - 1) < 0.01 and abs(w.mean()) < 1e-4       # normal_(0, 0.01)
+    conv = model.features[28].weight.detach().numpy()
+    assert abs(conv.std() / math.sqrt(2 / (512 * 9)) - 1) < 0.02          # fan_out, relu
+    assert not model.features[28].bias.any() and not model.classifier[6].bias.any()
+    model.eval()
+    assert tuple(model(zeroin.rand(1, 3, 32, 32, dtype=zeroin.float32)).shape) == (1, 1000)
+
+
+def test_vision_models_vgg16_features_against_torch():
+    """VGG-16's convolutional part (its config written out for torch) gives torch's numbers."""
+    torch = pytest.importorskip("torch")
+    from zeroin.vision import models
+    cfg = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
+           512, 512, 512, "M"]
+    layers, c = [], 3
+    for v in cfg:
+        layers += ([torch.nn.MaxPool2d(kernel_size=2, stride=2)] if v == "M" else
+                   [torch.nn.Conv2d(c, v, kernel_size=3, padding=1), torch.nn.ReLU(True)])
+        c = c if v == "M" else v
+    torch.manual_seed(0)
+    tfeat = torch.nn.Sequential(*layers, torch.nn.AdaptiveAvgPool2d((7, 7))).double()
+    zfeat = zeroin.nn.Sequential(*models._vgg_features(models._CFGS["vgg16"], False),
+                                 zeroin.nn.AdaptiveAvgPool2d((7, 7)))
+    assert str(zfeat) == str(tfeat)
+    zfeat.load_state_dict({k: zeroin.tensor(v.numpy()) for k, v in tfeat.state_dict().items()})
+    x = np.random.default_rng(0).random((1, 3, 32, 32))
+    np.testing.assert_allclose(zfeat(zeroin.tensor(x)).detach().numpy(),
+                               tfeat(torch.from_numpy(x)).detach().numpy(),
+                               rtol=1e-10, atol=1e-12)

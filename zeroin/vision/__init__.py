@@ -1,5 +1,6 @@
 """torchvision's first tools for images: ``transforms`` (Compose, ToTensor, Normalize, flips,
-crops, Resize, ...) and ``datasets.ImageFolder``. Loaded on first use; Pillow only when an
+crops, Resize, ...), ``datasets`` (ImageFolder, MNIST, ...), ``io.decode_image`` and
+``models.resnet18``. Loaded on first use; Pillow only when an
 image file is opened.
 
 >>> from zeroin.vision import transforms as T
@@ -7,6 +8,6 @@ image file is opened.
 >>> T.Compose([T.ToTensor(), T.Normalize([0.5], [0.5])])(np.zeros((2, 3, 1), np.uint8)).shape
 zeroin.Size([1, 2, 3])
 """
-from . import datasets, transforms
+from . import datasets, io, models, transforms
 
-__all__ = ["datasets", "transforms"]
+__all__ = ["datasets", "io", "models", "transforms"]

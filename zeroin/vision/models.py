@@ -1,0 +1,242 @@
+"""torchvision's ResNet-18 and -34 and VGG-11/13/16/19 (``torchvision.models.resnet18``,
+``vgg16``, ...): the same layers, names, initialisation and forward, so a state dict
+converted from torchvision's loads with ``load_state_dict``. No pretrained weights: zeroin
+neither downloads nor unpickles, so ``weights=ResNet18_Weights.DEFAULT`` is an error that
+says how to convert them once.
+
+>>> model = resnet18()
+>>> model.fc.in_features, sum(p.numel() for p in model.parameters())
+(512, 11689512)
+"""
+from __future__ import annotations
+
+import enum
+
+from .. import flatten, nn
+
+__all__ = ["ResNet", "BasicBlock", "resnet18", "resnet34", "ResNet18_Weights",
+           "ResNet34_Weights", "VGG", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16",
+           "vgg16_bn", "vgg19", "vgg19_bn", "VGG11_Weights", "VGG11_BN_Weights",
+           "VGG13_Weights", "VGG13_BN_Weights", "VGG16_Weights", "VGG16_BN_Weights",
+           "VGG19_Weights", "VGG19_BN_Weights"]
+
+
+def _conv3x3(in_planes, out_planes, stride=1):
+    return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False)
+
+
+def _conv1x1(in_planes, out_planes, stride=1):
+    return nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convolutions with batch norm and a skip connection (torchvision's)."""
+    expansion = 1
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None):
+        super().__init__()
+        self.conv1 = _conv3x3(inplanes, planes, stride)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = _conv3x3(planes, planes)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample
+        self.stride = stride
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+class ResNet(nn.Module):
+    """torchvision's ``ResNet(block, layers, num_classes=1000, zero_init_residual=False)``."""
+
+    def __init__(self, block, layers, num_classes=1000, zero_init_residual=False):
+        super().__init__()
+        self.inplanes = 64
+        self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.layer1 = self._make_layer(block, 64, layers[0])
+        self.layer2 = self._make_layer(block, 128, layers[1], stride=2)
+        self.layer3 = self._make_layer(block, 256, layers[2], stride=2)
+        self.layer4 = self._make_layer(block, 512, layers[3], stride=2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(512 * block.expansion, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+        if zero_init_residual:
+            for m in self.modules():
+                if isinstance(m, BasicBlock):
+                    nn.init.constant_(m.bn2.weight, 0)
+
+    def _make_layer(self, block, planes, blocks, stride=1):
+        downsample = None
+        if stride != 1 or self.inplanes != planes * block.expansion:
+            downsample = nn.Sequential(_conv1x1(self.inplanes, planes * block.expansion, stride),
+                                       nn.BatchNorm2d(planes * block.expansion))
+        layers = [block(self.inplanes, planes, stride, downsample)]
+        self.inplanes = planes * block.expansion
+        layers += [block(self.inplanes, planes) for _ in range(1, blocks)]
+        return nn.Sequential(*layers)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(flatten(self.avgpool(x), 1))
+
+
+def _weights_enum(name, *extra):
+    """torchvision's weight names (``DEFAULT`` is ``IMAGENET1K_V1``); zeroin has no weights
+    behind them."""
+    names = {"IMAGENET1K_V1": "IMAGENET1K_V1", **{e: e for e in extra},
+             "DEFAULT": "IMAGENET1K_V1"}
+    return enum.Enum(name, names, module=__name__)
+
+
+ResNet18_Weights = _weights_enum("ResNet18_Weights")
+ResNet34_Weights = _weights_enum("ResNet34_Weights")
+VGG11_Weights = _weights_enum("VGG11_Weights")
+VGG11_BN_Weights = _weights_enum("VGG11_BN_Weights")
+VGG13_Weights = _weights_enum("VGG13_Weights")
+VGG13_BN_Weights = _weights_enum("VGG13_BN_Weights")
+VGG16_Weights = _weights_enum("VGG16_Weights", "IMAGENET1K_FEATURES")
+VGG16_BN_Weights = _weights_enum("VGG16_BN_Weights")
+VGG19_Weights = _weights_enum("VGG19_Weights")
+VGG19_BN_Weights = _weights_enum("VGG19_BN_Weights")
+
+
+def _no_weights(name, weights):
+    file = f"{name}.safetensors"
+    shown = weights if isinstance(weights, enum.Enum) else repr(weights)
+    asked = weights.value if isinstance(weights, enum.Enum) else str(weights)
+    return NotImplementedError(
+        f"{name}(weights={shown}): zeroin has no pretrained weights (it neither downloads "
+        f"nor unpickles torchvision's file). Convert them once, in PyTorch:\n"
+        f"    from safetensors.torch import save_file; import torchvision\n"
+        f"    save_file(torchvision.models.{name}(weights={asked!r}).state_dict(), {file!r})\n"
+        f"then: model = zeroin.vision.models.{name}(); "
+        f"model.load_state_dict(zeroin.safetensors.load_file({file!r}))")
+
+
+def _check_weights(name, weights, kwargs):
+    if kwargs.pop("pretrained", False):
+        weights = "DEFAULT"
+    if weights is not None:
+        raise _no_weights(name, weights)
+
+
+def _resnet(name, layers, weights, progress, kwargs):
+    _check_weights(name, weights, kwargs)
+    return ResNet(BasicBlock, layers, **kwargs)
+
+
+def resnet18(*, weights=None, progress=True, **kwargs):
+    """ResNet-18 as torchvision's (``num_classes=1000``), randomly initialised."""
+    return _resnet("resnet18", [2, 2, 2, 2], weights, progress, kwargs)
+
+
+def resnet34(*, weights=None, progress=True, **kwargs):
+    """ResNet-34 as torchvision's (``num_classes=1000``), randomly initialised."""
+    return _resnet("resnet34", [3, 4, 6, 3], weights, progress, kwargs)
+
+
+class VGG(nn.Module):
+    """torchvision's ``VGG(features, num_classes=1000, init_weights=True, dropout=0.5)``."""
+
+    def __init__(self, features, num_classes=1000, init_weights=True, dropout=0.5):
+        super().__init__()
+        self.features = features
+        self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
+        self.classifier = nn.Sequential(
+            nn.Linear(512 * 7 * 7, 4096), nn.ReLU(True), nn.Dropout(p=dropout),
+            nn.Linear(4096, 4096), nn.ReLU(True), nn.Dropout(p=dropout),
+            nn.Linear(4096, num_classes))
+        if not init_weights:
+            return
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.constant_(m.bias, 0)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0, 0.01)
+                nn.init.constant_(m.bias, 0)
+
+    def forward(self, x):
+        return self.classifier(flatten(self.avgpool(self.features(x)), 1))
+
+
+_CFGS = {"vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+         "vgg13": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+         "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
+                   512, 512, 512, "M"],
+         "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512,
+                   "M", 512, 512, 512, 512, "M"]}
+
+
+def _vgg_features(cfg, batch_norm):
+    layers, in_channels = [], 3
+    for v in cfg:
+        if v == "M":
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+            continue
+        layers.append(nn.Conv2d(in_channels, v, kernel_size=3, padding=1))
+        layers += [nn.BatchNorm2d(v), nn.ReLU(inplace=True)] if batch_norm else \
+            [nn.ReLU(inplace=True)]
+        in_channels = v
+    return nn.Sequential(*layers)
+
+
+def _vgg(name, batch_norm, weights, kwargs):
+    _check_weights(name + "_bn" * batch_norm, weights, kwargs)
+    return VGG(_vgg_features(_CFGS[name], batch_norm), **kwargs)
+
+
+def vgg11(*, weights=None, progress=True, **kwargs):
+    """VGG-11 as torchvision's, randomly initialised."""
+    return _vgg("vgg11", False, weights, kwargs)
+
+
+def vgg11_bn(*, weights=None, progress=True, **kwargs):
+    """VGG-11 with batch norm as torchvision's, randomly initialised."""
+    return _vgg("vgg11", True, weights, kwargs)
+
+
+def vgg13(*, weights=None, progress=True, **kwargs):
+    """VGG-13 as torchvision's, randomly initialised."""
+    return _vgg("vgg13", False, weights, kwargs)
+
+
+def vgg13_bn(*, weights=None, progress=True, **kwargs):
+    """VGG-13 with batch norm as torchvision's, randomly initialised."""
+    return _vgg("vgg13", True, weights, kwargs)
+
+
+def vgg16(*, weights=None, progress=True, **kwargs):
+    """VGG-16 as torchvision's (the save-and-load tutorial's model), randomly initialised."""
+    return _vgg("vgg16", False, weights, kwargs)
+
+
+def vgg16_bn(*, weights=None, progress=True, **kwargs):
+    """VGG-16 with batch norm as torchvision's, randomly initialised."""
+    return _vgg("vgg16", True, weights, kwargs)
+
+
+def vgg19(*, weights=None, progress=True, **kwargs):
+    """VGG-19 as torchvision's, randomly initialised."""
+    return _vgg("vgg19", False, weights, kwargs)
+
+
+def vgg19_bn(*, weights=None, progress=True, **kwargs):
+    """VGG-19 with batch norm as torchvision's, randomly initialised."""
+    return _vgg("vgg19", True, weights, kwargs)
