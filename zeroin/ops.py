@@ -1919,7 +1919,10 @@ def getitem(x, index):
     ``x[0].zero_()`` under no_grad changes ``x``); masks and integer arrays give a copy."""
     x = _t(x)
     read = getattr(x, "_read", False)
-    out = _getitem(x, index)
+    if type(index) is int:          # x[i], the usual case, without the general checks
+        out = _element(x, (index,)) if x.ndim == 1 else _view(_call1(GetItemOp(index), x), x)
+    else:
+        out = _getitem_clean(x, _clean_index(index))    # (here: its warnings' stacklevel)
     if read is False and out.grad_fn is not None:
         # x's only reader: `t[i] += v` (t[i] then t[i] = ...) needs no heap scan in setitem
         # (makemore part 4's dC[ix] += demb[k, j], 96 of them: 2.8 s to 10 ms)
@@ -1927,10 +1930,8 @@ def getitem(x, index):
     return out
 
 
-def _getitem(x, index):
-    if type(index) is int:          # x[i], the usual case, without the general checks
-        return _element(x, (index,)) if x.ndim == 1 else _view(_call1(GetItemOp(index), x), x)
-    index = _clean_index(index)
+def _getitem_clean(x, index):
+    """``x[index]`` for a cleaned index (tensors as arrays)."""
     if not _is_basic_index(index):
         return _call1(GetItemOp(index), x)
     items = index if isinstance(index, tuple) else (index,)
