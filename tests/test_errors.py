@@ -136,6 +136,13 @@ CHECKPOINT_CASES = [
      lambda tmp: nn.functional.one_hot(zeroin.tensor([1, 2]), 27).float() @ zeroin.randn(27, 27),
      zeroin.errors.DtypeError, r"matmul: .*float32 and float64.*x\.float\(\).*zeroin's default "
      r"dtype is float64 \(PyTorch's is float32\).*set_default_dtype\(zeroin\.float32\)"),
+    # makemore part 2: X = torch.Tensor(X) (floats, where torch.tensor gives int64), C[X]
+    ("getitem-float-index", lambda tmp: zeroin.randn(27, 2)[zeroin.Tensor([[0, 5, 13]])],
+     IndexError, r"getitem: index \[<float64 array \(1, 3\)>\] for a tensor of shape "
+     r"\(27, 2\).*must hold integers.*idx\.long\(\)"),
+    ("setitem-float-index",
+     lambda tmp: zeroin.zeros(27, 2).__setitem__(zeroin.tensor([1.0]), 1.0),
+     IndexError, r"setitem: index .* of shape \(27, 2\).*idx\.long\(\)"),
     ("save-module", lambda tmp: zeroin.save(nn.Linear(2, 2), tmp / "m.npz"),
      CheckpointError, r"save: cannot store <root> of type Linear.*model\.state_dict\(\)"),
     ("save-object", lambda tmp: zeroin.save({"f": print}, tmp / "m.npz"),

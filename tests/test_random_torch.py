@@ -147,6 +147,25 @@ def test_interleaved_calls_carry_the_state(torch):
         _same(zeroin.randperm(6, generator=g), torch.randperm(6, generator=tg))
 
 
+def test_generator_follows_the_global_switch(torch):
+    """After use_torch_stream(True) a lecture's own line, Generator().manual_seed(s), is on
+    the torch stream (the code runs unchanged); stream= still chooses; switched back, new
+    generators are NumPy's again."""
+    zr.use_torch_stream(True)
+    try:
+        g = zeroin.Generator().manual_seed(2147483647)
+        assert g.stream == "torch"
+        _same(zeroin.randn(20, generator=g, dtype=zeroin.float32),
+              torch.randn(20, generator=torch.Generator().manual_seed(2147483647)))
+        assert zeroin.Generator(stream="numpy").stream == "numpy"
+    finally:
+        zr.use_torch_stream(False)
+    g = zeroin.Generator().manual_seed(5)
+    assert g.stream == "numpy"
+    np.testing.assert_array_equal(zeroin.rand(4, generator=g).numpy(),
+                                  np.random.Generator(np.random.PCG64(5)).random(4))
+
+
 @pytest.mark.parametrize("dt", DTYPES)
 def test_dropout(torch, dt):
     """F.dropout / nn.Dropout in training: bernoulli_(1 - p) / (1 - p), forward and grad."""

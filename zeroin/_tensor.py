@@ -633,7 +633,8 @@ class Tensor:
     # the reference engine reads the property, as a learner would)
     # __dict__: a user's own attributes, as PyTorch's tensors take them (fast.ai's inp.g = ...)
     # set on some tensors only (read with getattr): _view_of on views, _read once an op
-    # recorded in the graph has read the tensor (an in-place change must then re-point it)
+    # recorded in the graph has read the tensor (an in-place change must then re-point it):
+    # True, or the op itself when an indexing op is the only one (ops.getitem)
     __array_priority__ = 1000
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):

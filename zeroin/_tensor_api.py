@@ -1202,8 +1202,13 @@ def _inplace(self, name, fn, *args, operands=(), view=False):
                            f"miss the change. Assign through the other tensor instead "
                            f"(y[i] = new_value is recorded), or clone the view first")
     # only a tensor a recorded op has read can have users: the heap scan of _graph_users
-    # (milliseconds in a process with many objects) is skipped for a fresh op output
-    users, other = _graph_users(self) if getattr(self, "_read", False) else ((), False)
+    # (milliseconds in a process with many objects) is skipped for a fresh op output, and
+    # for one that only an indexing op has read (_read is that op: ops.getitem)
+    read = getattr(self, "_read", False)
+    if read is True:
+        users, other = _graph_users(self)
+    else:
+        users, other = ([read] if read and not read.released else []), False
     if other:
         raise RuntimeError(f"{name}: this tensor is saved by an op recorded earlier (a "
                            f"custom Function's saved tensors), whose backward needs its "

@@ -24,8 +24,8 @@ def refuse(op):
     return NotImplementedError(
         f"{op}: not available on the torch stream (a Generator(stream='torch') or "
         f"zeroin.random.use_torch_stream(True)): zeroin has no bit-exact copy of PyTorch's "
-        f"numbers for it. Pass a default generator (zeroin.Generator()), or switch the "
-        f"shared one back with zeroin.random.use_torch_stream(False)")
+        f"numbers for it. Pass a NumPy-stream generator (zeroin.Generator(stream='numpy')), "
+        f"or switch the shared one back with zeroin.random.use_torch_stream(False)")
 
 
 def _mt_key(seed):

@@ -1876,6 +1876,17 @@ def _index_str(index):
     return ", ".join(out)
 
 
+def _float_index_fix(index):
+    """The fix for NumPy's "arrays used as indices must be of integer type", when a float
+    tensor was the index (makemore's X = torch.Tensor(X), then C[X])."""
+    items = index if isinstance(index, tuple) else (index,)
+    if any(isinstance(i, np.ndarray) and i.dtype.kind in "fc" for i in items):
+        return ("; an index tensor must hold integers (long, int, byte or bool, as in "
+                "PyTorch): convert it with idx.long(); zeroin.tensor(list) of whole numbers "
+                "gives int64, zeroin.Tensor(list) the default float dtype")
+    return ""
+
+
 def _no_tail_ellipsis(index):
     """``(0, Ellipsis)`` as ``0`` for labels and errors: getitem adds the Ellipsis to get
     a 0-d view."""
@@ -1895,8 +1906,8 @@ class GetItemOp(Function):
             r = x[self.index]
         except IndexError as e:     # PyTorch raises IndexError too: `except IndexError` works
             raise _DimError(f"getitem: index [{_index_str(_no_tail_ellipsis(self.index))}] "
-                            f"for a tensor of "
-                            f"shape {x.shape}: {e}") from None
+                            f"for a tensor of shape {x.shape}: {e}"
+                            f"{_float_index_fix(self.index)}") from None
         return r        # a view for ints and slices, a NumPy scalar for x[0] of 1-D
     def backward(self, xp, g, out, x): return xp.scatter(g, self.index, x.shape)
 
@@ -1907,9 +1918,20 @@ def getitem(x, index):
     Ints, slices, None and Ellipsis give a view sharing ``x``'s memory (as in PyTorch:
     ``x[0].zero_()`` under no_grad changes ``x``); masks and integer arrays give a copy."""
     x = _t(x)
+    read = getattr(x, "_read", False)
     if type(index) is int:          # x[i], the usual case, without the general checks
-        return _element(x, (index,)) if x.ndim == 1 else _view(_call1(GetItemOp(index), x), x)
-    index = _clean_index(index)
+        out = _element(x, (index,)) if x.ndim == 1 else _view(_call1(GetItemOp(index), x), x)
+    else:
+        out = _getitem_clean(x, _clean_index(index))    # (here: its warnings' stacklevel)
+    if read is False and out.grad_fn is not None:
+        # x's only reader: `t[i] += v` (t[i] then t[i] = ...) needs no heap scan in setitem
+        # (makemore part 4's dC[ix] += demb[k, j], 96 of them: 2.8 s to 10 ms)
+        x._read = out.grad_fn
+    return out
+
+
+def _getitem_clean(x, index):
+    """``x[index]`` for a cleaned index (tensors as arrays)."""
     if not _is_basic_index(index):
         return _call1(GetItemOp(index), x)
     items = index if isinstance(index, tuple) else (index,)
@@ -1937,7 +1959,7 @@ def put_array(d, index, value):
         d[index] = value
     except IndexError as e:
         raise _DimError(f"setitem: index [{_index_str(index)}] for a tensor of shape "
-                        f"{d.shape}: {e}") from None
+                        f"{d.shape}: {e}{_float_index_fix(index)}") from None
     except ValueError as e:
         shape = np.shape(value)
         ones = len(shape) - len(np.trim_zeros(np.array(shape) != 1, "f"))

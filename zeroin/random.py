@@ -44,7 +44,8 @@ class Generator:
 
     Without a seed it starts from PyTorch's default, 67280421310721 (so it repeats too);
     ``seed()`` picks a fresh random seed. The draws are NumPy's (PCG64), not PyTorch's,
-    unless ``stream="torch"``: then ``rand``, ``randn``, ``randint``, ``randperm``,
+    unless ``stream="torch"`` (the default after :func:`use_torch_stream`, so that a
+    lecture's ``Generator().manual_seed(2147483647)`` runs unchanged): then ``rand``, ``randn``, ``randint``, ``randperm``,
     ``normal``, ``multinomial``, ``bernoulli`` and the ``uniform_`` / ``normal_`` /
     ``exponential_`` / ``bernoulli_`` fills, ``nn.init``'s uniform and normal ones and
     ``dropout`` give
@@ -54,11 +55,13 @@ class Generator:
     >>> g = Generator(stream="torch").manual_seed(2147483647)   # makemore's generator
     """
 
-    def __init__(self, device="cpu", *, stream="numpy"):
+    def __init__(self, device="cpu", *, stream=None):
         from .dtypes import as_device
         self.device = as_device(device, "Generator")
         self._initial = _DEFAULT_SEED
         self.numpy = np.random.default_rng(_DEFAULT_SEED)   # the NumPy Generator behind it
+        if stream is None:      # the shared generator's: "numpy" unless use_torch_stream()
+            stream = "torch" if _shared_on_torch() else "numpy"
         self.torch = _torch_engine("Generator", stream, _DEFAULT_SEED)
 
     @property
@@ -100,6 +103,13 @@ class Generator:
     def __repr__(self):
         extra = "" if self.torch is None else " stream='torch'"
         return f"<zeroin.Generator initial_seed={self._initial}{extra}>"
+
+
+def _shared_on_torch():
+    """Whether the shared generator exists and is on the torch stream (False while it is
+    being made, at import)."""
+    shared = globals().get("default_generator")
+    return shared is not None and shared.torch is not None
 
 
 def _torch_engine(op, stream, seed):
@@ -180,7 +190,8 @@ def set_rng_state(new_state):
 
 def use_torch_stream(enabled=True):
     """Put zeroin's shared generator (``manual_seed``, ``default_generator``, every draw
-    without a ``generator=``) on PyTorch's CPU stream, or back on NumPy's (False). It
+    without a ``generator=``) on PyTorch's CPU stream, or back on NumPy's (False); a
+    ``Generator()`` made after it, without ``stream=``, is on the same stream. It
     restarts from its initial seed, so ``use_torch_stream(); manual_seed(42)`` then
     ``randn(3)`` gives ``torch.manual_seed(42); torch.randn(3)``. The ops without a
     bit-exact copy (shuffling, the transforms...) then refuse to draw."""
