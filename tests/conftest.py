@@ -19,6 +19,14 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: a long-running test (still part of CI)")
 
 
+@pytest.fixture
+def f32():
+    """zeroin in float32, PyTorch's default dtype (the audits of books and courses); the
+    default dtype goes back to float64 after each test (below)."""
+    zeroin.set_default_dtype(zeroin.float32)
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _clean_engine_state():
     """Every test starts with grad mode on, anomaly off and float64 as the default dtype."""

@@ -11,18 +11,11 @@ import numpy as np
 import pytest
 
 import zeroin
+from _audit import np_of as _np, close as _close, copy_weights as _copy
 
 torch = pytest.importorskip("torch")
 LIBS = (torch, zeroin)
 F32 = dict(rtol=2e-6, atol=2e-6)
-
-
-def _np(t):
-    return t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t)
-
-
-def _close(z, t, tol=1e-10):
-    np.testing.assert_allclose(_np(z), _np(t), rtol=tol, atol=tol)
 
 
 def _same(res, tol=1e-10):
@@ -30,22 +23,6 @@ def _same(res, tol=1e-10):
     for z, t in zip(res[zeroin], res[torch], strict=True):
         assert tuple(z.shape) == tuple(t.shape)
         _close(z, t, tol)
-
-
-def _copy(tmodel, zmodel):
-    """The torch model's weights into the zeroin model, same names and dtypes."""
-    state = {k: zeroin.tensor(v.detach().numpy().copy()) for k, v in tmodel.state_dict().items()}
-    zmodel.load_state_dict(state)
-    return zmodel
-
-
-@pytest.fixture
-def f32():
-    """zeroin in the book's float32 (PyTorch's default dtype)."""
-    old = zeroin.get_default_dtype()
-    zeroin.set_default_dtype(zeroin.float32)
-    yield
-    zeroin.set_default_dtype(old)
 
 
 # --- 2 preliminaries ---------------------------------------------------------------------------

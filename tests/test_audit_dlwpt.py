@@ -14,27 +14,13 @@ import pytest
 import zeroin
 from zeroin import nn, optim
 from zeroin.nn import functional as F
+from _audit import np_of as _np, close as _close, copy_weights as _copy
 
 torch = pytest.importorskip("torch")
 tnn, tF = torch.nn, torch.nn.functional
 
 T_C = [0.5, 14.0, 15.0, 28.0, 11.0, 8.0, 3.0, -4.0, 6.0, 13.0, 21.0]
 T_U = [35.7, 55.9, 58.2, 81.9, 56.3, 48.9, 33.9, 21.8, 48.4, 60.4, 68.4]
-
-
-def _np(t):
-    return t.detach().numpy()
-
-
-def _close(z, t, tol=1e-10):
-    np.testing.assert_allclose(_np(z), _np(t), rtol=tol, atol=tol)
-
-
-def _copy(tmodel, zmodel):
-    """The torch model's weights (and buffers) into the zeroin model, same names."""
-    state = {k: zeroin.tensor(v.detach().numpy().copy()) for k, v in tmodel.state_dict().items()}
-    zmodel.load_state_dict(state)
-    return zmodel
 
 
 # --- chapter 3: tensors ----------------------------------------------------------------------

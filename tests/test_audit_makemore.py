@@ -12,6 +12,7 @@ import pytest
 
 import zeroin
 import zeroin.nn.functional as ZF
+from _audit import np_of as _np
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -32,10 +33,6 @@ F32 = dict(rtol=1e-5, atol=1e-6)        # float32 after a few steps of training
 F64 = dict(rtol=1e-10, atol=1e-12)
 
 
-def _np(t):
-    return t.detach().numpy() if hasattr(t, "detach") else np.asarray(t)
-
-
 def _close(z, t, **tol):
     np.testing.assert_allclose(_np(z), _np(t), **(tol or F64))
 
@@ -46,15 +43,6 @@ def _torch_default_dtype():
     (conftest puts zeroin's back)."""
     yield
     torch.set_default_dtype(torch.float32)
-
-
-@pytest.fixture
-def f32():
-    """zeroin in the lectures' float32 (PyTorch's default dtype)."""
-    old = zeroin.get_default_dtype()
-    zeroin.set_default_dtype(zeroin.float32)
-    yield
-    zeroin.set_default_dtype(old)
 
 
 def test_the_names_cover_the_alphabet():

@@ -12,30 +12,11 @@ import numpy as np
 import pytest
 
 import zeroin
+from _audit import np_of as _np, copy_weights as _copy
 
 torch = pytest.importorskip("torch")
 LIBS = (torch, zeroin)
 F32 = dict(rtol=2e-6, atol=2e-6)
-
-
-def _np(t):
-    return t.detach().cpu().numpy()
-
-
-def _copy(tmodel, zmodel):
-    """The torch model's weights into the zeroin model, same names and dtypes."""
-    state = {k: zeroin.tensor(v.detach().numpy().copy()) for k, v in tmodel.state_dict().items()}
-    zmodel.load_state_dict(state)
-    return zmodel
-
-
-@pytest.fixture
-def f32():
-    """zeroin in the tutorials' float32 (PyTorch's default dtype)."""
-    old = zeroin.get_default_dtype()
-    zeroin.set_default_dtype(zeroin.float32)
-    yield
-    zeroin.set_default_dtype(old)
 
 
 def _fashion(n, seed=0):
@@ -232,7 +213,6 @@ def test_tensors_page_creation_attributes_operations_and_numpy_bridge():
     assert out[zeroin][-1].tolist() == [2.0] * 5
 
 
-
 # --- Learn the Basics: datasets and transforms ------------------------------------------------
 
 def _image_files(tmp_path, n=6):
@@ -303,8 +283,6 @@ def test_datasets_page_custom_dataset_decode_image_lambda_and_dataloader(tmp_pat
     for z, t in zip(out[zeroin], out[torch]):
         np.testing.assert_array_equal(z, t)
     assert out[zeroin][2].argmax(1).tolist() == [lab for _, lab in annotations[:4]]
-
-
 
 
 def test_transforms_page_fashion_mnist_to_tensor_and_one_hot_target(f32, tmp_path):

@@ -14,16 +14,13 @@ import pytest
 import zeroin
 from zeroin import nn, optim
 from zeroin.viz import descent_path
+from _audit import np_of as _np
 
 F64 = zeroin.float64
 
 
 def _torch():
     return pytest.importorskip("torch")
-
-
-def _np(t):
-    return t.detach().numpy()
 
 
 # --- chapter 6: fitting ------------------------------------------------------------------

@@ -16,33 +16,10 @@ import numpy as np
 import pytest
 
 import zeroin
+from _audit import np_of as _np, close as _close, copy_weights as _copy
 
 torch = pytest.importorskip("torch")
 LIBS = (torch, zeroin)
-
-
-def _np(t):
-    return t.detach().cpu().numpy()
-
-
-def _close(z, t, tol=1e-10):
-    np.testing.assert_allclose(_np(z), _np(t), rtol=tol, atol=tol)
-
-
-def _copy(tmodel, zmodel):
-    """The torch model's weights into the zeroin model, same names and dtypes."""
-    state = {k: zeroin.tensor(v.detach().numpy().copy()) for k, v in tmodel.state_dict().items()}
-    zmodel.load_state_dict(state)
-    return zmodel
-
-
-@pytest.fixture
-def f32():
-    """zeroin in the course's float32 (PyTorch's default dtype)."""
-    old = zeroin.get_default_dtype()
-    zeroin.set_default_dtype(zeroin.float32)
-    yield
-    zeroin.set_default_dtype(old)
 
 
 F32 = dict(rtol=2e-6, atol=2e-6)
