@@ -801,11 +801,16 @@ def _train_wavenet(torch, F, model, Xtr, Ytr, batches):
     return [lossi, split_loss(Xtr, Ytr), shapes] + running + parameters
 
 
+def _wavenet_batches(seed, n=5):
+    """Part 5's minibatch indices, drawn by torch (the same for both libraries)."""
+    Xt, _ = _build_dataset(torch, WORDS, block_size=8)
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randint(0, Xt.shape[0], (32,), generator=g).tolist() for _ in range(n)]
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_part5_wavenet_from_hand_written_layers(dtype):
-    Xt, _ = _build_dataset(torch, WORDS, block_size=8)
-    g = torch.Generator().manual_seed(11)
-    batches = [torch.randint(0, Xt.shape[0], (32,), generator=g).tolist() for _ in range(5)]
+    batches = _wavenet_batches(seed=11)
     res = {}
     for lib, F in LIBS:
         lib.set_default_dtype(getattr(lib, dtype))
@@ -875,9 +880,7 @@ def _nn_wavenet(torch, n_embd=8, n_hidden=32, vocab_size=27):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_part5_wavenet_from_nn_modules(dtype):
-    Xt, _ = _build_dataset(torch, WORDS, block_size=8)
-    g = torch.Generator().manual_seed(13)
-    batches = [torch.randint(0, Xt.shape[0], (32,), generator=g).tolist() for _ in range(5)]
+    batches = _wavenet_batches(seed=13)
     res = {}
     for lib, F in LIBS:
         lib.set_default_dtype(getattr(lib, dtype))
