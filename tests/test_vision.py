@@ -1037,10 +1037,17 @@ def test_cifar10_errors_say_what_is_missing(tmp_path):
         CIFAR10(tmp_path)
 
 
+def _md5(path):
+    import hashlib
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
 def test_cifar10_download_unpacks_the_binary_archive(tmp_path, monkeypatch):
     import tarfile
     pytest.importorskip("PIL")
     from zeroin.data import DownloadError
+    from zeroin.data.mnist import DatasetError
+    from zeroin.vision import datasets as vision_datasets
     from zeroin.vision.datasets import CIFAR10
     pix, labels = _cifar_pixels()
     src = write_cifar_bin(tmp_path / "src", pix, labels)
@@ -1049,6 +1056,10 @@ def test_cifar10_download_unpacks_the_binary_archive(tmp_path, monkeypatch):
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(os.path.join(src, "cifar-10-batches-bin"), arcname="cifar-10-batches-bin")
     monkeypatch.setattr(CIFAR10, "url", archive.as_uri())
+    with pytest.raises(DatasetError, match=r"MD5 [0-9a-f]{32}, expected c32a1d4ab5d03f1284b"):
+        CIFAR10(tmp_path / "data", train=False, download=True)   # torchvision's checksum
+    assert not (tmp_path / "data" / "cifar-10-batches-bin").exists()   # nothing saved
+    monkeypatch.setattr(vision_datasets, "_CIFAR_MD5", _md5(archive))
     got = CIFAR10(tmp_path / "data", train=False, download=True)
     assert np.array_equal(got.data, pix[-2:])
     assert sorted(os.listdir(tmp_path / "data" / "cifar-10-batches-bin")) == \
@@ -1056,6 +1067,7 @@ def test_cifar10_download_unpacks_the_binary_archive(tmp_path, monkeypatch):
     assert len(CIFAR10(tmp_path / "data", download=True)) == 10     # present: not fetched
     (tmp_path / "junk.tar.gz").write_bytes(b"not a tar")
     monkeypatch.setattr(CIFAR10, "url", (tmp_path / "junk.tar.gz").as_uri())
+    monkeypatch.setattr(vision_datasets, "_CIFAR_MD5", _md5(tmp_path / "junk.tar.gz"))
     with pytest.raises(DownloadError, match="not the binary CIFAR-10 archive"):
         CIFAR10(tmp_path / "other", download=True)
 
@@ -1271,14 +1283,18 @@ def test_fashion_mnist_download_fetches_missing_files_from_its_mirror(tmp_path):
     class Local(FashionMNIST):
         mirrors = [(tmp_path / "mirror").as_uri() + "/"]
 
+    with pytest.raises(DatasetError, match=r"Local: .*MD5 [0-9a-f]{32}, expected (8d4fb7|25c819)"):
+        Local(root=tmp_path / "data", download=True)        # torchvision's MD5s
+    assert not list((tmp_path / "data" / "Local" / "raw").iterdir())     # nothing saved
+    Local.resources = [(p.name, _md5(p)) for p in (tmp_path / "mirror").iterdir()]
     ds = Local(root=tmp_path / "data", download=True)
     assert len(ds) == 6 and (tmp_path / "data" / "Local" / "raw" /
                              "train-labels-idx1-ubyte.gz").is_file()
 
-    class LocalMNIST(MNIST):                  # MNIST's files are checked by SHA-256
+    class LocalMNIST(MNIST):                  # MNIST's files: torchvision's MD5s
         mirrors = [(tmp_path / "mirror").as_uri() + "/"]
 
-    with pytest.raises(DatasetError, match="SHA-256"):
+    with pytest.raises(DatasetError, match="MD5 .*expected (f68b3c2d|d53e105e)"):
         LocalMNIST(root=tmp_path / "data", download=True)
 
 
