@@ -719,9 +719,30 @@ def test_pad_matches_pytorch_pad():
         a, ((1, 1), (1, 1), (0, 0)), mode="reflect"))
 
 
+def test_pad_negative_crops_as_torch_pad():
+    """torchvision's pad crops a side padded by a negative amount (was refused)."""
+    torch = pytest.importorskip("torch")
+    x = _rgb(5, (2, 5, 6))
+    t = zeroin.tensor(x)
+    for ltrb in ((-1, 0, 2, -2), (-2, -1, -1, -1), (1, -2, -3, 2)):
+        for mode, tmode in (("constant", "constant"), ("edge", "replicate"),
+                            ("reflect", "reflect")):
+            got = T.Pad(ltrb, fill=0.5, padding_mode=mode)(t)
+            kw = {"value": 0.5} if mode == "constant" else {}
+            lrtb = (ltrb[0], ltrb[2], ltrb[1], ltrb[3])
+            want = torch.nn.functional.pad(torch.from_numpy(x)[None], lrtb, mode=tmode, **kw)
+            np.testing.assert_array_equal(got.data, want[0].numpy())
+    a = _img(4, 5)
+    np.testing.assert_array_equal(T.functional.pad(a, (-1, -2, 0, 0)), a[2:, 1:])  # NumPy
+    p = T.Pad((-1, 0, 1, -1), fill=(9, 8, 7))(_pil(a))                      # PIL
+    assert p.size == (5, 3)
+    np.testing.assert_array_equal(np.asarray(p)[:, :4], a[:3, 1:])
+    assert np.asarray(p)[0, 4].tolist() == [9, 8, 7]
+
+
 def test_pad_errors():
     t = zeroin.tensor(np.zeros((1, 2, 2)))
-    with pytest.raises(ValueError, match=r"pad: padding must be non-negative, got -1"):
+    with pytest.raises(ValueError, match=r"pad: padding -1 crops the whole 2x2 image away"):
         T.Pad(-1)(t)
     with pytest.raises(ValueError, match="Pad: padding_mode must be one of"):
         T.Pad(1, padding_mode="wrap")

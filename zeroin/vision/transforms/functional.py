@@ -416,14 +416,21 @@ def _pil_from(arr, mode):
 
 def pad(img, padding, fill=0, padding_mode="constant"):
     """Pad the borders: ``padding`` an int, (left/right, top/bottom) or (left, top, right,
-    bottom); ``padding_mode`` constant (with ``fill``), edge, reflect or symmetric."""
+    bottom), a negative amount cropping that side; ``padding_mode`` constant (with
+    ``fill``), edge, reflect or symmetric."""
     kind, ltrb = _kind(img, "pad"), _ltrb(padding, "pad")
-    if min(ltrb) < 0:
-        raise ValueError(f"pad: padding must be non-negative, got {padding!r}; use crop for "
-                         f"a smaller image")
     if padding_mode not in _PAD_MODES:
         raise ValueError(f"pad: padding_mode must be one of {_PAD_MODES}, got "
                          f"{padding_mode!r}")
+    if min(ltrb) < 0:                   # torchvision: a negative side crops that side
+        h, w = _size(img, kind)
+        cl, ct, cr, cb = (max(-p, 0) for p in ltrb)
+        if cl + cr >= w or ct + cb >= h:
+            raise ValueError(f"pad: padding {padding!r} crops the whole {h}x{w} image away")
+        img = _crop(img, kind, ct, cl, h - ct - cb, w - cl - cr)
+        ltrb = tuple(max(p, 0) for p in ltrb)
+        if not any(ltrb):
+            return img
     if kind == "pil" and padding_mode == "constant":
         from PIL import ImageOps
         return ImageOps.expand(img, border=ltrb, fill=_pil_fill(fill, img))
