@@ -238,8 +238,66 @@ def test_resize_size_semantics():
         out(4, 6, (2, 2), max_size=5)
     with pytest.raises(ValueError, match=r"Resize: size must be positive, got \(0, 2\)"):
         T.Resize((0, 2))
-    with pytest.raises(ValueError, match="interpolation must be.*'bicubic'"):
-        T.Resize(2, interpolation="bicubic")
+    with pytest.raises(ValueError, match="interpolation must be an InterpolationMode.*'box'"):
+        T.Resize(2, interpolation="box")
+
+
+def _tv_resize(torch, x, size, mode, antialias):
+    """torchvision's tensor resize: interpolate in float32 (uint8 in), bicubic uint8 clamped,
+    integers rounded back."""
+    t = torch.from_numpy(x)
+    f = t.float() if t.dtype == torch.uint8 else t
+    out = torch.nn.functional.interpolate(
+        f[None], size=size, mode=mode, antialias=antialias and mode != "nearest-exact",
+        align_corners=False if mode == "bicubic" else None)[0]
+    if t.dtype == torch.uint8:
+        out = out.clamp(0, 255).round().to(torch.uint8)
+    return out.numpy()
+
+
+@pytest.mark.parametrize("mode", ["bicubic", "nearest-exact"])
+@pytest.mark.parametrize("antialias", [True, False])
+def test_resize_bicubic_and_nearest_exact_as_torchvisions_tensor_path(mode, antialias):
+    """InterpolationMode had only NEAREST and BILINEAR: BICUBIC and NEAREST_EXACT were
+    refused. The uint8 path rounds and clamps to 0..255 (bicubic overshoots)."""
+    torch = pytest.importorskip("torch")
+    M = T.InterpolationMode
+    m = M(mode)
+    u8 = np.zeros((3, 9, 11), np.uint8)
+    u8[:, 3:6, 4:8] = 255                           # sharp edges: bicubic over/undershoots
+    f64 = _rgb(3, (3, 9, 11))
+    for x in (u8, f64):
+        for size in ((5, 6), (14, 17)):
+            got = T.Resize(size, interpolation=m, antialias=antialias)(zeroin.tensor(x))
+            want = _tv_resize(torch, x, size, mode, antialias)
+            assert got.dtype == x.dtype
+            if x.dtype == np.uint8:
+                np.testing.assert_array_equal(got.numpy(), want)
+            else:
+                np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-12)
+    hwc = np.moveaxis(u8, 0, -1)
+    np.testing.assert_array_equal(T.functional.resize(hwc, (5, 6), m, antialias=antialias),
+                                  np.moveaxis(T.Resize((5, 6), m, antialias=antialias)(
+                                      zeroin.tensor(u8)).numpy(), 0, -1))
+
+
+def test_interpolation_modes_with_pil_and_rotate():
+    Image = pytest.importorskip("PIL.Image")
+    M = T.InterpolationMode
+    a = _img(8, 10)
+    got = T.RandomResizedCrop((4, 5), scale=(1.0, 1.0), ratio=(1.25, 1.25),
+                              interpolation=M.BICUBIC)(_pil(a))
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(
+        _pil(a).resize((5, 4), Image.Resampling.BICUBIC)))
+    np.testing.assert_array_equal(np.asarray(T.Resize((3, 4), M.NEAREST_EXACT)(_pil(a))),
+                                  np.asarray(_pil(a).resize((4, 3), Image.Resampling.NEAREST)))
+    np.testing.assert_array_equal(
+        np.asarray(T.functional.rotate(_pil(a), 30, M.BICUBIC)),
+        np.asarray(_pil(a).rotate(30, Image.Resampling.BICUBIC, fillcolor=(0, 0, 0))))
+    for op in (lambda x: T.functional.rotate(x, 30, M.BICUBIC),
+               lambda x: T.functional.affine(x, 0, (1, 0), 1.0, 0.0, M.NEAREST_EXACT)):
+        with pytest.raises(ValueError, match="NEAREST or BILINEAR .*tensor .*use a PIL"):
+            op(zeroin.tensor(_rgb()))
 
 
 def test_resize_by_hand_nearest_and_bilinear():
