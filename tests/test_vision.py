@@ -1485,3 +1485,95 @@ def test_vision_models_vgg16_features_against_torch():
     np.testing.assert_allclose(zfeat(zeroin.tensor(x)).detach().numpy(),
                                tfeat(torch.from_numpy(x)).detach().numpy(),
                                rtol=1e-10, atol=1e-12)
+
+
+# --- vision.utils: make_grid and save_image (torchvision.utils) ---------------------------
+
+def _tv_make_grid(torch, t, nrow=8, padding=2, normalize=False, value_range=None,
+                  scale_each=False, pad_value=0.0):
+    """torchvision.utils.make_grid's documented algorithm, in torch."""
+    if t.dim() == 3:
+        t = (torch.cat((t, t, t), 0) if t.size(0) == 1 else t).unsqueeze(0)
+    if t.size(1) == 1:
+        t = torch.cat((t, t, t), 1)
+    if normalize:
+        t = t.clone()
+
+        def norm(img):
+            lo, hi = value_range if value_range is not None else (float(img.min()),
+                                                                   float(img.max()))
+            img.clamp_(min=lo, max=hi).sub_(lo).div_(max(hi - lo, 1e-5))
+        for img in (t if scale_each else [t]):
+            norm(img)
+    if t.size(0) == 1:
+        return t.squeeze(0)
+    n = t.size(0)
+    xm = min(nrow, n)
+    ym = int(math.ceil(n / xm))
+    h, w = t.size(2) + padding, t.size(3) + padding
+    grid = t.new_full((t.size(1), h * ym + padding, w * xm + padding), pad_value)
+    for k in range(n):
+        y, x = divmod(k, xm)
+        grid.narrow(1, y * h + padding, h - padding).narrow(
+            2, x * w + padding, w - padding).copy_(t[k])
+    return grid
+
+
+@pytest.mark.parametrize("kw", [{}, {"nrow": 3, "padding": 1, "pad_value": 0.5},
+                                {"normalize": True}, {"normalize": True, "scale_each": True},
+                                {"normalize": True, "value_range": (-1.0, 1.0), "nrow": 2}])
+def test_make_grid_as_torchvision(kw):
+    """vision.utils was missing: make_grid tiles a batch as torchvision's."""
+    torch = pytest.importorskip("torch")
+    from zeroin.vision.utils import make_grid
+    x = np.random.default_rng(0).normal(size=(7, 3, 4, 5)).astype(np.float32)
+    got = make_grid(zeroin.tensor(x), **kw)
+    want = _tv_make_grid(torch, torch.from_numpy(x), **kw)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6, atol=1e-6)
+    one = x[:3, :1]                                                 # one channel: 3 copies
+    np.testing.assert_array_equal(make_grid(zeroin.tensor(one), nrow=2).numpy(),
+                                  _tv_make_grid(torch, torch.from_numpy(one), nrow=2).numpy())
+    lst = make_grid([zeroin.tensor(v) for v in x[:2]], padding=0)
+    np.testing.assert_array_equal(lst.numpy(), np.concatenate([x[0], x[1]], axis=-1))
+    assert tuple(make_grid(zeroin.tensor(x[0, 0])).shape) == (3, 4, 5)    # (H, W): one image
+
+
+def test_make_grid_errors():
+    from zeroin.vision.utils import make_grid
+    with pytest.raises(ValueError, match=r"make_grid: the images' shapes differ"):
+        make_grid([zeroin.zeros(3, 2, 2), zeroin.zeros(3, 2, 3)])
+    with pytest.raises(TypeError, match="value_range has to be a tuple"):
+        make_grid(zeroin.zeros(2, 3, 2, 2), normalize=True, value_range=[0, 1])
+    with pytest.raises(ValueError, match="expected .N, C, H, W.*got shape"):
+        make_grid(zeroin.zeros(1, 2, 3, 2, 2))
+    with pytest.raises(ValueError, match="nrow must be an int >= 1, got 0"):
+        make_grid(zeroin.zeros(2, 3, 2, 2), nrow=0)
+
+
+def test_save_image_png_rounding_and_atomic(tmp_path, monkeypatch):
+    Image = pytest.importorskip("PIL.Image")
+    from zeroin.vision.utils import make_grid, save_image
+    x = np.random.default_rng(1).random((4, 3, 5, 6)).astype(np.float32)
+    x[0, 0, 0, 0], x[0, 0, 0, 1] = -0.5, 1.5                         # clamped
+    path = tmp_path / "out" / "grid.png"
+    save_image(zeroin.tensor(x), path, nrow=2, padding=1)
+    grid = make_grid(zeroin.tensor(x), nrow=2, padding=1).numpy()
+    want = np.clip(grid * 255 + 0.5, 0, 255).astype(np.uint8).transpose(1, 2, 0)
+    with Image.open(path) as im:
+        assert im.format == "PNG"
+        np.testing.assert_array_equal(np.asarray(im), want)
+    assert want[1, 1, 0] == 0 and want[1, 2, 0] == 255
+    assert [p.name for p in path.parent.iterdir()] == ["grid.png"]      # no temporary left
+    old = path.read_bytes()
+
+    def boom(self, *a, **k):
+        raise OSError("disk full")
+    monkeypatch.setattr(Image.Image, "save", boom)
+    with pytest.raises(OSError, match="disk full"):
+        save_image(zeroin.tensor(x[:1]), path)
+    assert path.read_bytes() == old and len(list(path.parent.iterdir())) == 1  # untouched
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match="cannot tell the image format.*'.xyz'"):
+        save_image(zeroin.tensor(x), tmp_path / "a.xyz")
+    with open(tmp_path / "f", "wb") as f, pytest.raises(ValueError, match="give format="):
+        save_image(zeroin.tensor(x), f)
