@@ -19,6 +19,8 @@ def test_to_image_keeps_uint8_and_lays_out_chw():
     assert isinstance(t, zeroin.Tensor) and t.dtype == zeroin.uint8
     np.testing.assert_array_equal(t.numpy(), np.moveaxis(a, -1, 0))
     assert tuple(v2.ToImage()(a[..., 0]).shape) == (1, 4, 5)          # (H, W) -> (1, H, W)
+    assert tuple(v2.ToImage()(zeroin.tensor(a[..., 0])).shape) == (1, 4, 5)
+    assert v2.ToImage()(t) is t
     Image = pytest.importorskip("PIL.Image")
     np.testing.assert_array_equal(v2.ToImage()(Image.fromarray(a)).numpy(),
                                   np.moveaxis(a, -1, 0))

@@ -41,9 +41,10 @@ def rgb_to_grayscale(inpt, num_output_channels=1):
 
 
 def to_image(inpt):
-    """A PIL or NumPy image (H, W[, C]) as a tensor (C, H, W) of the same dtype."""
-    if isinstance(inpt, Tensor):
-        return inpt
+    """A PIL or NumPy image (H, W[, C]) as a tensor (C, H, W) of the same dtype; a tensor
+    (H, W) becomes (1, H, W), others pass as they are."""
+    if isinstance(inpt, Tensor):                # (H, W) gains its channel, as tv Image
+        return inpt.unsqueeze(0) if inpt.ndim == 2 else inpt
     if isinstance(inpt, np.ndarray):
         if inpt.ndim not in (2, 3):
             raise ValueError(f"to_image: a NumPy image must be (H, W) or (H, W, C), got shape "
