@@ -162,7 +162,7 @@ def _fetch_md5(op, url, md5, timeout=60):
 
     from ..data.mnist import DatasetError
     data = _fetch(url, timeout)
-    got = hashlib.md5(data).hexdigest()
+    got = hashlib.md5(data, usedforsecurity=False).hexdigest()     # as torchvision
     if got != md5:
         raise DatasetError(f"{op}: {url} has MD5 {got}, expected {md5} (torchvision's "
                            f"checksum): the download is truncated or not the file it should "
