@@ -238,8 +238,66 @@ def test_resize_size_semantics():
         out(4, 6, (2, 2), max_size=5)
     with pytest.raises(ValueError, match=r"Resize: size must be positive, got \(0, 2\)"):
         T.Resize((0, 2))
-    with pytest.raises(ValueError, match="interpolation must be.*'bicubic'"):
-        T.Resize(2, interpolation="bicubic")
+    with pytest.raises(ValueError, match="interpolation must be an InterpolationMode.*'box'"):
+        T.Resize(2, interpolation="box")
+
+
+def _tv_resize(torch, x, size, mode, antialias):
+    """torchvision's tensor resize: interpolate in float32 (uint8 in), bicubic uint8 clamped,
+    integers rounded back."""
+    t = torch.from_numpy(x)
+    f = t.float() if t.dtype == torch.uint8 else t
+    out = torch.nn.functional.interpolate(
+        f[None], size=size, mode=mode, antialias=antialias and mode != "nearest-exact",
+        align_corners=False if mode == "bicubic" else None)[0]
+    if t.dtype == torch.uint8:
+        out = out.clamp(0, 255).round().to(torch.uint8)
+    return out.numpy()
+
+
+@pytest.mark.parametrize("mode", ["bicubic", "nearest-exact"])
+@pytest.mark.parametrize("antialias", [True, False])
+def test_resize_bicubic_and_nearest_exact_as_torchvisions_tensor_path(mode, antialias):
+    """InterpolationMode had only NEAREST and BILINEAR: BICUBIC and NEAREST_EXACT were
+    refused. The uint8 path rounds and clamps to 0..255 (bicubic overshoots)."""
+    torch = pytest.importorskip("torch")
+    M = T.InterpolationMode
+    m = M(mode)
+    u8 = np.zeros((3, 9, 11), np.uint8)
+    u8[:, 3:6, 4:8] = 255                           # sharp edges: bicubic over/undershoots
+    f64 = _rgb(3, (3, 9, 11))
+    for x in (u8, f64):
+        for size in ((5, 6), (14, 17)):
+            got = T.Resize(size, interpolation=m, antialias=antialias)(zeroin.tensor(x))
+            want = _tv_resize(torch, x, size, mode, antialias)
+            assert got.dtype == x.dtype
+            if x.dtype == np.uint8:
+                np.testing.assert_array_equal(got.numpy(), want)
+            else:
+                np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-12)
+    hwc = np.moveaxis(u8, 0, -1)
+    np.testing.assert_array_equal(T.functional.resize(hwc, (5, 6), m, antialias=antialias),
+                                  np.moveaxis(T.Resize((5, 6), m, antialias=antialias)(
+                                      zeroin.tensor(u8)).numpy(), 0, -1))
+
+
+def test_interpolation_modes_with_pil_and_rotate():
+    Image = pytest.importorskip("PIL.Image")
+    M = T.InterpolationMode
+    a = _img(8, 10)
+    got = T.RandomResizedCrop((4, 5), scale=(1.0, 1.0), ratio=(1.25, 1.25),
+                              interpolation=M.BICUBIC)(_pil(a))
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(
+        _pil(a).resize((5, 4), Image.Resampling.BICUBIC)))
+    np.testing.assert_array_equal(np.asarray(T.Resize((3, 4), M.NEAREST_EXACT)(_pil(a))),
+                                  np.asarray(_pil(a).resize((4, 3), Image.Resampling.NEAREST)))
+    np.testing.assert_array_equal(
+        np.asarray(T.functional.rotate(_pil(a), 30, M.BICUBIC)),
+        np.asarray(_pil(a).rotate(30, Image.Resampling.BICUBIC, fillcolor=(0, 0, 0))))
+    for op in (lambda x: T.functional.rotate(x, 30, M.BICUBIC),
+               lambda x: T.functional.affine(x, 0, (1, 0), 1.0, 0.0, M.NEAREST_EXACT)):
+        with pytest.raises(ValueError, match="NEAREST or BILINEAR .*tensor .*use a PIL"):
+            op(zeroin.tensor(_rgb()))
 
 
 def test_resize_by_hand_nearest_and_bilinear():
@@ -719,9 +777,30 @@ def test_pad_matches_pytorch_pad():
         a, ((1, 1), (1, 1), (0, 0)), mode="reflect"))
 
 
+def test_pad_negative_crops_as_torch_pad():
+    """torchvision's pad crops a side padded by a negative amount (was refused)."""
+    torch = pytest.importorskip("torch")
+    x = _rgb(5, (2, 5, 6))
+    t = zeroin.tensor(x)
+    for ltrb in ((-1, 0, 2, -2), (-2, -1, -1, -1), (1, -2, -3, 2)):
+        for mode, tmode in (("constant", "constant"), ("edge", "replicate"),
+                            ("reflect", "reflect")):
+            got = T.Pad(ltrb, fill=0.5, padding_mode=mode)(t)
+            kw = {"value": 0.5} if mode == "constant" else {}
+            lrtb = (ltrb[0], ltrb[2], ltrb[1], ltrb[3])
+            want = torch.nn.functional.pad(torch.from_numpy(x)[None], lrtb, mode=tmode, **kw)
+            np.testing.assert_array_equal(got.data, want[0].numpy())
+    a = _img(4, 5)
+    np.testing.assert_array_equal(T.functional.pad(a, (-1, -2, 0, 0)), a[2:, 1:])  # NumPy
+    p = T.Pad((-1, 0, 1, -1), fill=(9, 8, 7))(_pil(a))                      # PIL
+    assert p.size == (5, 3)
+    np.testing.assert_array_equal(np.asarray(p)[:, :4], a[:3, 1:])
+    assert np.asarray(p)[0, 4].tolist() == [9, 8, 7]
+
+
 def test_pad_errors():
     t = zeroin.tensor(np.zeros((1, 2, 2)))
-    with pytest.raises(ValueError, match=r"pad: padding must be non-negative, got -1"):
+    with pytest.raises(ValueError, match=r"pad: padding -1 crops the whole 2x2 image away"):
         T.Pad(-1)(t)
     with pytest.raises(ValueError, match="Pad: padding_mode must be one of"):
         T.Pad(1, padding_mode="wrap")
@@ -1037,10 +1116,17 @@ def test_cifar10_errors_say_what_is_missing(tmp_path):
         CIFAR10(tmp_path)
 
 
+def _md5(path):
+    import hashlib
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
 def test_cifar10_download_unpacks_the_binary_archive(tmp_path, monkeypatch):
     import tarfile
     pytest.importorskip("PIL")
     from zeroin.data import DownloadError
+    from zeroin.data.mnist import DatasetError
+    from zeroin.vision import datasets as vision_datasets
     from zeroin.vision.datasets import CIFAR10
     pix, labels = _cifar_pixels()
     src = write_cifar_bin(tmp_path / "src", pix, labels)
@@ -1049,6 +1135,10 @@ def test_cifar10_download_unpacks_the_binary_archive(tmp_path, monkeypatch):
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(os.path.join(src, "cifar-10-batches-bin"), arcname="cifar-10-batches-bin")
     monkeypatch.setattr(CIFAR10, "url", archive.as_uri())
+    with pytest.raises(DatasetError, match=r"MD5 [0-9a-f]{32}, expected c32a1d4ab5d03f1284b"):
+        CIFAR10(tmp_path / "data", train=False, download=True)   # torchvision's checksum
+    assert not (tmp_path / "data" / "cifar-10-batches-bin").exists()   # nothing saved
+    monkeypatch.setattr(vision_datasets, "_CIFAR_MD5", _md5(archive))
     got = CIFAR10(tmp_path / "data", train=False, download=True)
     assert np.array_equal(got.data, pix[-2:])
     assert sorted(os.listdir(tmp_path / "data" / "cifar-10-batches-bin")) == \
@@ -1056,6 +1146,7 @@ def test_cifar10_download_unpacks_the_binary_archive(tmp_path, monkeypatch):
     assert len(CIFAR10(tmp_path / "data", download=True)) == 10     # present: not fetched
     (tmp_path / "junk.tar.gz").write_bytes(b"not a tar")
     monkeypatch.setattr(CIFAR10, "url", (tmp_path / "junk.tar.gz").as_uri())
+    monkeypatch.setattr(vision_datasets, "_CIFAR_MD5", _md5(tmp_path / "junk.tar.gz"))
     with pytest.raises(DownloadError, match="not the binary CIFAR-10 archive"):
         CIFAR10(tmp_path / "other", download=True)
 
@@ -1271,14 +1362,18 @@ def test_fashion_mnist_download_fetches_missing_files_from_its_mirror(tmp_path):
     class Local(FashionMNIST):
         mirrors = [(tmp_path / "mirror").as_uri() + "/"]
 
+    with pytest.raises(DatasetError, match=r"Local: .*MD5 [0-9a-f]{32}, expected (8d4fb7|25c819)"):
+        Local(root=tmp_path / "data", download=True)        # torchvision's MD5s
+    assert not list((tmp_path / "data" / "Local" / "raw").iterdir())     # nothing saved
+    Local.resources = [(p.name, _md5(p)) for p in (tmp_path / "mirror").iterdir()]
     ds = Local(root=tmp_path / "data", download=True)
     assert len(ds) == 6 and (tmp_path / "data" / "Local" / "raw" /
                              "train-labels-idx1-ubyte.gz").is_file()
 
-    class LocalMNIST(MNIST):                  # MNIST's files are checked by SHA-256
+    class LocalMNIST(MNIST):                  # MNIST's files: torchvision's MD5s
         mirrors = [(tmp_path / "mirror").as_uri() + "/"]
 
-    with pytest.raises(DatasetError, match="SHA-256"):
+    with pytest.raises(DatasetError, match="MD5 .*expected (f68b3c2d|d53e105e)"):
         LocalMNIST(root=tmp_path / "data", download=True)
 
 
@@ -1390,3 +1485,95 @@ def test_vision_models_vgg16_features_against_torch():
     np.testing.assert_allclose(zfeat(zeroin.tensor(x)).detach().numpy(),
                                tfeat(torch.from_numpy(x)).detach().numpy(),
                                rtol=1e-10, atol=1e-12)
+
+
+# --- vision.utils: make_grid and save_image (torchvision.utils) ---------------------------
+
+def _tv_make_grid(torch, t, nrow=8, padding=2, normalize=False, value_range=None,
+                  scale_each=False, pad_value=0.0):
+    """torchvision.utils.make_grid's documented algorithm, in torch."""
+    if t.dim() == 3:
+        t = (torch.cat((t, t, t), 0) if t.size(0) == 1 else t).unsqueeze(0)
+    if t.size(1) == 1:
+        t = torch.cat((t, t, t), 1)
+    if normalize:
+        t = t.clone()
+
+        def norm(img):
+            lo, hi = value_range if value_range is not None else (float(img.min()),
+                                                                   float(img.max()))
+            img.clamp_(min=lo, max=hi).sub_(lo).div_(max(hi - lo, 1e-5))
+        for img in (t if scale_each else [t]):
+            norm(img)
+    if t.size(0) == 1:
+        return t.squeeze(0)
+    n = t.size(0)
+    xm = min(nrow, n)
+    ym = int(math.ceil(n / xm))
+    h, w = t.size(2) + padding, t.size(3) + padding
+    grid = t.new_full((t.size(1), h * ym + padding, w * xm + padding), pad_value)
+    for k in range(n):
+        y, x = divmod(k, xm)
+        grid.narrow(1, y * h + padding, h - padding).narrow(
+            2, x * w + padding, w - padding).copy_(t[k])
+    return grid
+
+
+@pytest.mark.parametrize("kw", [{}, {"nrow": 3, "padding": 1, "pad_value": 0.5},
+                                {"normalize": True}, {"normalize": True, "scale_each": True},
+                                {"normalize": True, "value_range": (-1.0, 1.0), "nrow": 2}])
+def test_make_grid_as_torchvision(kw):
+    """vision.utils was missing: make_grid tiles a batch as torchvision's."""
+    torch = pytest.importorskip("torch")
+    from zeroin.vision.utils import make_grid
+    x = np.random.default_rng(0).normal(size=(7, 3, 4, 5)).astype(np.float32)
+    got = make_grid(zeroin.tensor(x), **kw)
+    want = _tv_make_grid(torch, torch.from_numpy(x), **kw)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6, atol=1e-6)
+    one = x[:3, :1]                                                 # one channel: 3 copies
+    np.testing.assert_array_equal(make_grid(zeroin.tensor(one), nrow=2).numpy(),
+                                  _tv_make_grid(torch, torch.from_numpy(one), nrow=2).numpy())
+    lst = make_grid([zeroin.tensor(v) for v in x[:2]], padding=0)
+    np.testing.assert_array_equal(lst.numpy(), np.concatenate([x[0], x[1]], axis=-1))
+    assert tuple(make_grid(zeroin.tensor(x[0, 0])).shape) == (3, 4, 5)    # (H, W): one image
+
+
+def test_make_grid_errors():
+    from zeroin.vision.utils import make_grid
+    with pytest.raises(ValueError, match=r"make_grid: the images' shapes differ"):
+        make_grid([zeroin.zeros(3, 2, 2), zeroin.zeros(3, 2, 3)])
+    with pytest.raises(TypeError, match="value_range has to be a tuple"):
+        make_grid(zeroin.zeros(2, 3, 2, 2), normalize=True, value_range=[0, 1])
+    with pytest.raises(ValueError, match="expected .N, C, H, W.*got shape"):
+        make_grid(zeroin.zeros(1, 2, 3, 2, 2))
+    with pytest.raises(ValueError, match="nrow must be an int >= 1, got 0"):
+        make_grid(zeroin.zeros(2, 3, 2, 2), nrow=0)
+
+
+def test_save_image_png_rounding_and_atomic(tmp_path, monkeypatch):
+    Image = pytest.importorskip("PIL.Image")
+    from zeroin.vision.utils import make_grid, save_image
+    x = np.random.default_rng(1).random((4, 3, 5, 6)).astype(np.float32)
+    x[0, 0, 0, 0], x[0, 0, 0, 1] = -0.5, 1.5                         # clamped
+    path = tmp_path / "out" / "grid.png"
+    save_image(zeroin.tensor(x), path, nrow=2, padding=1)
+    grid = make_grid(zeroin.tensor(x), nrow=2, padding=1).numpy()
+    want = np.clip(grid * 255 + 0.5, 0, 255).astype(np.uint8).transpose(1, 2, 0)
+    with Image.open(path) as im:
+        assert im.format == "PNG"
+        np.testing.assert_array_equal(np.asarray(im), want)
+    assert want[1, 1, 0] == 0 and want[1, 2, 0] == 255
+    assert [p.name for p in path.parent.iterdir()] == ["grid.png"]      # no temporary left
+    old = path.read_bytes()
+
+    def boom(self, *a, **k):
+        raise OSError("disk full")
+    monkeypatch.setattr(Image.Image, "save", boom)
+    with pytest.raises(OSError, match="disk full"):
+        save_image(zeroin.tensor(x[:1]), path)
+    assert path.read_bytes() == old and len(list(path.parent.iterdir())) == 1  # untouched
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match="cannot tell the image format.*'.xyz'"):
+        save_image(zeroin.tensor(x), tmp_path / "a.xyz")
+    with open(tmp_path / "f", "wb") as f, pytest.raises(ValueError, match="give format="):
+        save_image(zeroin.tensor(x), f)

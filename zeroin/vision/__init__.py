@@ -1,6 +1,6 @@
 """torchvision's first tools for images: ``transforms`` (Compose, ToTensor, Normalize, flips,
 crops, Resize, ...), ``datasets`` (ImageFolder, MNIST, ...), ``io.decode_image`` and
-``models.resnet18``. Loaded on first use; Pillow only when an
+``models.resnet18``, ``utils.make_grid`` / ``save_image``. Loaded on first use; Pillow only when an
 image file is opened.
 
 >>> from zeroin.vision import transforms as T
@@ -8,6 +8,6 @@ image file is opened.
 >>> T.Compose([T.ToTensor(), T.Normalize([0.5], [0.5])])(np.zeros((2, 3, 1), np.uint8)).shape
 zeroin.Size([1, 2, 3])
 """
-from . import datasets, io, models, transforms
+from . import datasets, io, models, transforms, utils
 
-__all__ = ["datasets", "io", "models", "transforms"]
+__all__ = ["datasets", "io", "models", "transforms", "utils"]

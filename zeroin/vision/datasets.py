@@ -134,6 +134,7 @@ class ImageFolder(_VisionDataset):
 _CIFAR_DIR = "cifar-10-batches-bin"
 _CIFAR_TRAIN = [f"data_batch_{i}.bin" for i in range(1, 6)]
 _CIFAR_TEST = ["test_batch.bin"]
+_CIFAR_MD5 = "c32a1d4ab5d03f1284b67883e8d87530"     # cifar-10-binary.tar.gz, as published
 
 
 def _cifar_how(root, url):
@@ -141,21 +142,45 @@ def _cifar_how(root, url):
             f"pass download=True")
 
 
-def _cifar_download(root, url, timeout=60):
-    """Fetch the binary CIFAR-10 archive and write its .bin files under root/_CIFAR_DIR
-    (each file atomically; only those names are read from the archive)."""
-    import io
-    import tarfile
+def _fetch(url, timeout):
+    """The bytes at ``url`` (the one place the data sets touch the network)."""
     import urllib.error
     import urllib.request
 
-    from ..data.mnist import DownloadError, _atomic_write
+    from ..data.mnist import DownloadError
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:
-            data = resp.read()
+            return resp.read()
     except (urllib.error.URLError, OSError, ValueError) as e:
-        raise DownloadError(f"CIFAR10: could not download {url}: "
-                            f"{getattr(e, 'reason', e)}") from None
+        raise DownloadError(f"could not download {url}: {getattr(e, 'reason', e)}") from None
+
+
+def _fetch_md5(op, url, md5, timeout=60):
+    """``_fetch(url)``, checked against torchvision's MD5 ``md5`` (nothing is saved when it
+    differs)."""
+    import hashlib
+
+    from ..data.mnist import DatasetError
+    data = _fetch(url, timeout)
+    got = hashlib.md5(data, usedforsecurity=False).hexdigest()     # as torchvision
+    if got != md5:
+        raise DatasetError(f"{op}: {url} has MD5 {got}, expected {md5} (torchvision's "
+                           f"checksum): the download is truncated or not the file it should "
+                           f"be; nothing was saved. Try again, or fetch it by hand")
+    return data
+
+
+def _cifar_download(root, url, timeout=60):
+    """Fetch the binary CIFAR-10 archive (MD5-checked) and write its .bin files under
+    root/_CIFAR_DIR (each file atomically; only those names are read from the archive)."""
+    import io
+    import tarfile
+
+    from ..data.mnist import DownloadError, _atomic_write
+    try:
+        data = _fetch_md5("CIFAR10", url, _CIFAR_MD5, timeout)
+    except DownloadError as e:
+        raise DownloadError(f"CIFAR10: {e}") from None
     os.makedirs(os.path.join(root, _CIFAR_DIR), exist_ok=True)
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
@@ -219,16 +244,19 @@ class MNIST(_VisionDataset):
     ``root/MNIST/raw``; ``dataset[i]`` is ``(transform(PIL image, mode 'L'),
     target_transform(label))``; ``data`` is a uint8 tensor (N, 28, 28), ``targets`` an int64
     tensor, ``classes`` the names. ``download=True`` fetches missing files from
-    ``mirrors`` (MNIST's checked against their SHA-256)."""
+    ``mirrors``, each checked against torchvision's MD5 (``resources``)."""
 
     mirrors = ["https://ossci-datasets.s3.amazonaws.com/mnist/"]
     classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five",
                "6 - six", "7 - seven", "8 - eight", "9 - nine"]
-    _checked = True
+    resources = [("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+                 ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
+                 ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
+                 ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c")]
 
     def __init__(self, root, train=True, transform=None, target_transform=None,
                  download=False):
-        from ..data.mnist import MNIST_SHA256, _find, read_idx
+        from ..data.mnist import _find, read_idx
         from .._tensor import Tensor
         self.root, self.train = os.fspath(root), train
         self.transform, self.target_transform = transform, target_transform
@@ -236,7 +264,7 @@ class MNIST(_VisionDataset):
         names = [f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-labels-idx1-ubyte.gz"]
         paths = [_find(self.raw_folder_path, n) for n in names]
         if download and None in paths:
-            self._download(names, MNIST_SHA256 if self._checked else {})
+            self._download(names)
             paths = [_find(self.raw_folder_path, n) for n in names]
         if None in paths:
             missing = names[paths.index(None)]
@@ -258,8 +286,9 @@ class MNIST(_VisionDataset):
         from pathlib import Path
         return Path(self.root) / type(self).__name__ / "raw"
 
-    def _download(self, names, checksums):
-        from ..data.mnist import DownloadError, _download
+    def _download(self, names):
+        from ..data.mnist import DownloadError, _atomic_write
+        md5 = dict(self.resources)
         os.makedirs(self.raw_folder_path, exist_ok=True)
         for name in names:
             dest = self.raw_folder_path / name
@@ -268,13 +297,14 @@ class MNIST(_VisionDataset):
             errors = []
             for mirror in self.mirrors:
                 try:
-                    _download(mirror + name, dest, checksums.get(name), 60)
+                    data = _fetch_md5(type(self).__name__, mirror + name, md5[name])
                     break
                 except DownloadError as e:
                     errors.append(str(e))
             else:
                 raise DownloadError(f"{type(self).__name__}: {'; '.join(errors)}; fetch "
                                     f"{name} by hand into {self.raw_folder_path}")
+            _atomic_write(dest, data)
 
     def __getitem__(self, index):
         img = _pil().fromarray(self.data.numpy()[index])       # uint8 (H, W): mode 'L'
@@ -283,10 +313,13 @@ class MNIST(_VisionDataset):
 
 class FashionMNIST(MNIST):
     """Fashion-MNIST (Zalando's 28x28 clothes) as torchvision's ``FashionMNIST``: the same
-    IDX files and interface as :class:`MNIST`, in ``root/FashionMNIST/raw``. zeroin holds no
-    published checksum of these files: a download is checked only as an IDX file."""
+    IDX files and interface as :class:`MNIST`, in ``root/FashionMNIST/raw``; downloads are
+    checked against torchvision's MD5s."""
 
     mirrors = ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]
     classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                "Sneaker", "Bag", "Ankle boot"]
-    _checked = False
+    resources = [("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+                 ("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe"),
+                 ("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79"),
+                 ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310")]

@@ -459,7 +459,8 @@ class ToPILImage:
 
 class Pad:
     """Pad the borders by ``padding`` (int, (left/right, top/bottom) or (left, top, right,
-    bottom)) with ``fill`` (constant) or as ``padding_mode`` (edge, reflect, symmetric)."""
+    bottom); a negative amount crops) with ``fill`` (constant) or as ``padding_mode`` (edge,
+    reflect, symmetric)."""
 
     def __init__(self, padding, fill=0, padding_mode="constant"):
         _ltrb(padding, "Pad")

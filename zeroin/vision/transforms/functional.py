@@ -27,9 +27,28 @@ __all__ = ["InterpolationMode", "resize", "crop", "resized_crop", "adjust_bright
 
 class InterpolationMode(enum.Enum):
     """How resizing and rotating compute new pixels (torchvision's names; zeroin has these
-    two)."""
+    four; tensors rotate with NEAREST or BILINEAR only, as torchvision's)."""
     NEAREST = "nearest"
+    NEAREST_EXACT = "nearest-exact"
     BILINEAR = "bilinear"
+    BICUBIC = "bicubic"
+
+
+def _pil_filter(mode):
+    """Pillow's resampling filter for ``mode`` (torchvision's table: nearest-exact is
+    Pillow's NEAREST)."""
+    from PIL import Image
+    r = Image.Resampling
+    return {InterpolationMode.NEAREST: r.NEAREST, InterpolationMode.NEAREST_EXACT: r.NEAREST,
+            InterpolationMode.BILINEAR: r.BILINEAR, InterpolationMode.BICUBIC: r.BICUBIC}[mode]
+
+
+def _grid_mode(mode, op):
+    if mode not in (InterpolationMode.NEAREST, InterpolationMode.BILINEAR):
+        raise ValueError(f"{op}: a tensor or NumPy image is rotated with "
+                         f"InterpolationMode.NEAREST or BILINEAR (as torchvision's tensor "
+                         f"{op}), got {mode}; use a PIL image for {mode.name}")
+    return mode
 
 
 def _is_pil(img):
@@ -147,6 +166,8 @@ def _axis_weights(n_in, n_out, mode):
 
 def _resize_array(arr, out_hw, mode, antialias=False):
     """Resize the last two axes of ``arr`` to ``out_hw``."""
+    if mode in (InterpolationMode.BICUBIC, InterpolationMode.NEAREST_EXACT):
+        return _interpolate_array(arr, out_hw, mode, antialias)
     x = arr.astype(np.float64) if arr.dtype.kind != "f" else arr
     for axis, n_out in ((-2, out_hw[0]), (-1, out_hw[1])):
         if antialias and mode is InterpolationMode.BILINEAR:     # interpolate's weights
@@ -165,12 +186,31 @@ def _resize_array(arr, out_hw, mode, antialias=False):
     return x.astype(arr.dtype, copy=False)
 
 
+def _interpolate_array(arr, out_hw, mode, antialias):
+    """torchvision's tensor resize for bicubic / nearest-exact: ``interpolate`` in float32
+    (integer images) or the image's float dtype, then integers rounded and clamped."""
+    from ...nn._conv import interpolate
+    x = arr.astype(np.float32) if arr.dtype.kind != "f" else arr
+    lead = x.shape[:-2]
+    x4 = x.reshape((-1, 1) + x.shape[-2:])
+    bicubic = mode is InterpolationMode.BICUBIC
+    out = interpolate(Tensor(x4), size=out_hw, mode=mode.value,
+                      align_corners=False if bicubic else None,
+                      antialias=bool(antialias) and bicubic).data
+    out = np.asarray(out).reshape(lead + tuple(out_hw))
+    if arr.dtype.kind in "iub":
+        info = np.iinfo(arr.dtype) if arr.dtype.kind != "b" else None
+        out = np.round(out) if info is None else np.clip(np.round(out), info.min, info.max)
+    return out.astype(arr.dtype, copy=False)
+
+
 def _mode(interpolation, op="Resize"):
     try:
         return InterpolationMode(getattr(interpolation, "value", interpolation))
     except ValueError:
-        raise ValueError(f"{op}: interpolation must be InterpolationMode.NEAREST or "
-                         f"BILINEAR ('nearest' / 'bilinear'), got {interpolation!r}") from None
+        raise ValueError(f"{op}: interpolation must be an InterpolationMode (NEAREST, "
+                         f"NEAREST_EXACT, BILINEAR or BICUBIC) or its value ('nearest', ...), "
+                         f"got {interpolation!r}") from None
 
 
 def _max_value(dtype):
@@ -204,10 +244,7 @@ def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size=None, a
     if out == (h, w):
         return img
     if kind == "pil":
-        from PIL import Image
-        pil = {InterpolationMode.NEAREST: Image.Resampling.NEAREST,
-               InterpolationMode.BILINEAR: Image.Resampling.BILINEAR}
-        return img.resize((out[1], out[0]), pil[mode])
+        return img.resize((out[1], out[0]), _pil_filter(mode))
     return _back(_resize_array(_chw(img, kind), out, mode, bool(antialias)), kind)
 
 
@@ -416,14 +453,21 @@ def _pil_from(arr, mode):
 
 def pad(img, padding, fill=0, padding_mode="constant"):
     """Pad the borders: ``padding`` an int, (left/right, top/bottom) or (left, top, right,
-    bottom); ``padding_mode`` constant (with ``fill``), edge, reflect or symmetric."""
+    bottom), a negative amount cropping that side; ``padding_mode`` constant (with
+    ``fill``), edge, reflect or symmetric."""
     kind, ltrb = _kind(img, "pad"), _ltrb(padding, "pad")
-    if min(ltrb) < 0:
-        raise ValueError(f"pad: padding must be non-negative, got {padding!r}; use crop for "
-                         f"a smaller image")
     if padding_mode not in _PAD_MODES:
         raise ValueError(f"pad: padding_mode must be one of {_PAD_MODES}, got "
                          f"{padding_mode!r}")
+    if min(ltrb) < 0:                   # torchvision: a negative side crops that side
+        h, w = _size(img, kind)
+        cl, ct, cr, cb = (max(-p, 0) for p in ltrb)
+        if cl + cr >= w or ct + cb >= h:
+            raise ValueError(f"pad: padding {padding!r} crops the whole {h}x{w} image away")
+        img = _crop(img, kind, ct, cl, h - ct - cb, w - cl - cr)
+        ltrb = tuple(max(p, 0) for p in ltrb)
+        if not any(ltrb):
+            return img
     if kind == "pil" and padding_mode == "constant":
         from PIL import ImageOps
         return ImageOps.expand(img, border=ltrb, fill=_pil_fill(fill, img))
@@ -536,10 +580,9 @@ def rotate(img, angle, interpolation=InterpolationMode.NEAREST, expand=False, ce
     ``expand=True`` enlarges the output to hold the whole rotated image."""
     kind, mode = _kind(img, "rotate"), _mode(interpolation, "rotate")
     if kind == "pil":
-        from PIL import Image
-        pil = {InterpolationMode.NEAREST: Image.Resampling.NEAREST,
-               InterpolationMode.BILINEAR: Image.Resampling.BILINEAR}[mode]
-        return img.rotate(angle, pil, expand, center, fillcolor=_pil_fill(fill, img))
+        return img.rotate(angle, _pil_filter(mode), expand, center,
+                          fillcolor=_pil_fill(fill, img))
+    _grid_mode(mode, "rotate")
     arr = _chw(img, kind)
     flat = arr.ndim == 2
     arr = arr[None] if flat else arr
@@ -629,10 +672,9 @@ def affine(img, angle, translate, scale, shear, interpolation=InterpolationMode.
         w, h = img.size
         c = [w * 0.5, h * 0.5] if center is None else center
         m = _inverse_affine(c, angle, translate, scale, shear)
-        pil = {InterpolationMode.NEAREST: Image.Resampling.NEAREST,
-               InterpolationMode.BILINEAR: Image.Resampling.BILINEAR}[mode]
-        return img.transform(img.size, Image.Transform.AFFINE, m, pil,
+        return img.transform(img.size, Image.Transform.AFFINE, m, _pil_filter(mode),
                              fillcolor=_pil_fill(fill, img))
+    _grid_mode(mode, "affine")
     arr = _chw(img, kind)
     flat = arr.ndim == 2
     arr = arr[None] if flat else arr

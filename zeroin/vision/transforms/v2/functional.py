@@ -1,0 +1,71 @@
+"""torchvision's ``transforms.v2.functional``: v1's functional ops, v2's names for the
+flips, ``center_crop``, ``normalize`` and ``rgb_to_grayscale``, and ``to_image`` /
+``to_dtype``. Each takes one image (PIL, tensor (..., C, H, W) or NumPy (H, W[, C]))."""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import transforms as _v1
+from ...._tensor import Tensor
+from ..functional import *  # noqa: F401,F403  (v1's ops, unchanged)
+from ..functional import __all__ as _v1_all
+from ..functional import _flip, _is_pil
+
+__all__ = list(_v1_all) + ["horizontal_flip", "vertical_flip", "center_crop", "normalize",
+                           "rgb_to_grayscale", "to_image", "to_dtype"]
+
+
+def horizontal_flip(inpt):
+    """Mirror left-right."""
+    return _flip(inpt, -1)
+
+
+def vertical_flip(inpt):
+    """Mirror top-bottom."""
+    return _flip(inpt, -2)
+
+
+def center_crop(inpt, output_size):
+    """The central ``output_size`` part (zero-padded if the image is smaller)."""
+    return _v1.CenterCrop(output_size)(inpt)
+
+
+def normalize(inpt, mean, std, inplace=False):
+    """``(x - mean[c]) / std[c]`` per channel of a float tensor image."""
+    return _v1.Normalize(mean, std, inplace)(inpt)
+
+
+def rgb_to_grayscale(inpt, num_output_channels=1):
+    """Luma in 1 or 3 channels, as ``Grayscale``."""
+    return _v1.Grayscale(num_output_channels)(inpt)
+
+
+def to_image(inpt):
+    """A PIL or NumPy image (H, W[, C]) as a tensor (C, H, W) of the same dtype; a tensor
+    (H, W) becomes (1, H, W), others pass as they are."""
+    if isinstance(inpt, Tensor):                # (H, W) gains its channel, as tv Image
+        return inpt.unsqueeze(0) if inpt.ndim == 2 else inpt
+    if isinstance(inpt, np.ndarray):
+        if inpt.ndim not in (2, 3):
+            raise ValueError(f"to_image: a NumPy image must be (H, W) or (H, W, C), got shape "
+                             f"{inpt.shape}")
+        arr = inpt
+    elif _is_pil(inpt):
+        arr = np.array(inpt, _v1._PIL_DTYPES.get(inpt.mode, np.uint8), copy=True)
+        arr = 255 * arr if inpt.mode == "1" else arr
+    else:
+        raise TypeError(f"to_image: expected a PIL image, a NumPy image or a tensor, got "
+                        f"{type(inpt).__name__}")
+    arr = arr.reshape(arr.shape[:2] + (-1,))
+    return Tensor(np.ascontiguousarray(np.moveaxis(arr, -1, 0)))
+
+
+def to_dtype(inpt, dtype, scale=False):
+    """The tensor in ``dtype``: values rescaled as ``ConvertImageDtype`` when ``scale``
+    (uint8 0..255 <-> float 0..1), else cast."""
+    if not isinstance(inpt, Tensor):
+        raise TypeError(f"to_dtype: expected a tensor, got {type(inpt).__name__}; apply "
+                        f"ToImage() first (v2.Compose([v2.ToImage(), v2.ToDtype(...)]))")
+    if scale:
+        return _v1.ConvertImageDtype(dtype)(inpt)
+    return Tensor(np.asarray(inpt.data).astype(np.dtype(dtype)))
