@@ -22,7 +22,7 @@ from ..._tensor import Tensor
 __all__ = ["InterpolationMode", "resize", "crop", "resized_crop", "adjust_brightness",
            "adjust_contrast", "adjust_saturation", "adjust_hue", "to_pil_image", "pad",
            "rotate", "erase", "gaussian_blur", "affine", "adjust_sharpness", "posterize",
-           "solarize", "autocontrast", "equalize"]
+           "solarize", "autocontrast", "equalize", "hflip", "vflip"]
 
 
 class InterpolationMode(enum.Enum):
@@ -122,6 +122,16 @@ def _flip(img, axis):
         from ..._torch_ops import flip
         return flip(img, (axis,))                           # recorded
     return np.ascontiguousarray(np.flip(img, axis + 2))     # (H, W, ...): 0 or 1
+
+
+def hflip(img):
+    """Flip ``img`` left to right (the last axis of a tensor ``(..., H, W)``), as torchvision."""
+    return _flip(img, -1)
+
+
+def vflip(img):
+    """Flip ``img`` top to bottom (axis -2 of a tensor ``(..., H, W)``), as torchvision."""
+    return _flip(img, -2)
 
 
 _PAD_MODES = ("constant", "edge", "reflect", "symmetric")
