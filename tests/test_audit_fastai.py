@@ -16,6 +16,7 @@ import pytest
 
 import zeroin
 import zeroin.nn.functional as ZF
+from _audit import close, copy_weights
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -38,28 +39,19 @@ def _f64():
     torch.set_default_dtype(torch.float32)
 
 
-def _np(t):
-    return t.detach().numpy() if hasattr(t, "detach") else np.asarray(t)
-
-
 def _close(z, t, **tol):
-    np.testing.assert_allclose(_np(z), _np(t), **(tol or F64))
+    close(z, t, **(tol or F64))
 
 
 def _data(lib, n=256):
     return lib.tensor(X_NP[:n]), lib.tensor(Y_NP[:n])
 
 
-def _copy(zm, tm):
-    """Load torch module ``tm``'s weights and buffers into zeroin module ``zm``."""
-    zm.load_state_dict({k: zeroin.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
-
-
 def _twins(build):
     """The same model in both libraries, zeroin's weights copied from torch's."""
     tm = build(torch, TF)
     zm = build(zeroin, ZF)
-    _copy(zm, tm)
+    copy_weights(tm, zm)
     return tm, zm
 
 
