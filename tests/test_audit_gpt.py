@@ -9,6 +9,7 @@ PyTorch's. See docs/gpt.md."""
 import inspect
 import math
 import os
+import platform
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -59,6 +60,15 @@ def _restore():
     yield
     torch.set_default_dtype(torch.float32)
     zeroin.random.use_torch_stream(False)
+
+
+def _torch_stream():
+    """zeroin's shared generator on PyTorch's stream; skipped where zeroin's copy of torch's
+    kernels does not apply (as tests/test_random_torch.py)."""
+    cap = torch.backends.cpu.get_cpu_capability()
+    if platform.machine().lower() not in ("x86_64", "amd64") or cap not in ("AVX2", "AVX512"):
+        pytest.skip(f"the torch stream copies torch's x86-64 AVX2 kernels; this CPU runs {cap}")
+    zeroin.random.use_torch_stream(True)
 
 
 def _dtype(name):
@@ -186,7 +196,7 @@ def test_bigram_on_the_torch_stream_is_the_lectures_run():
     initial embedding, batches and samples: the losses printed and the text generated are
     PyTorch's."""
     _dtype("float32")
-    zeroin.random.use_torch_stream(True)
+    _torch_stream()
     tm, tl, te, tt = _train_bigram(LIBS["torch"])
     zm, zl, ze, zt = _train_bigram(LIBS["zeroin"])
     _close(zm.token_embedding_table.weight, tm.token_embedding_table.weight, F32)
@@ -434,7 +444,7 @@ def test_v2_gpt_trains_as_torchs(dtype):
     """The lecture's GPT (dropout 0), weights copied from torch's; the batches and the
     samples from torch's stream."""
     tol = _dtype(dtype)
-    zeroin.random.use_torch_stream(True)
+    _torch_stream()
     t = _train_v2(LIBS["torch"], 4, 0.0)
     z = _train_v2(LIBS["zeroin"], 4, 0.0, state=t[5] if dtype == "float64" else None)
     assert z[4] == t[4] and 0.02 < t[4] < 0.04
@@ -455,7 +465,7 @@ def test_v2_dropout_on_the_torch_stream():
     """v2.py's dropout=0.2, in float32 on the torch stream: the initial weights, the
     dropout masks, the batches and the losses are PyTorch's."""
     _dtype("float32")
-    zeroin.random.use_torch_stream(True)
+    _torch_stream()
     t = _train_v2(LIBS["torch"], 3, 0.2)
     z = _train_v2(LIBS["zeroin"], 3, 0.2)
     for k, v in t[5].items():      # the initial weights: PyTorch's own numbers
@@ -726,7 +736,7 @@ def test_nanogpt_flash_and_manual_paths_agree(dtype):
 
 def test_nanogpt_crop_generate_topk_and_mfu():
     _dtype("float32")
-    zeroin.random.use_torch_stream(True)
+    _torch_stream()
     res = {}
     for name, (lib, _, _) in LIBS.items():
         lib.manual_seed(1337)
@@ -847,7 +857,7 @@ def test_nanogpt_train_py_checkpoint_and_sample(tmp_path):
     GradScaler disabled, gradient accumulation, clipping, the cosine schedule, a checkpoint
     saved and resumed, sample.py's sampling): the same losses, norms, checkpoint and text."""
     _dtype("float32")
-    zeroin.random.use_torch_stream(True)
+    _torch_stream()
     ids = np.array(encode(TEXT), dtype=np.uint16)
     n = int(0.9 * len(ids))
     ids[:n].tofile(tmp_path / "train.bin")
