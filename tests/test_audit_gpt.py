@@ -55,9 +55,17 @@ def _close(z, t, tol):
 
 @pytest.fixture(autouse=True)
 def _restore():
-    """Put torch's default dtype and zeroin's stream back even when a test fails (conftest
+    """Put torch's default dtype, train.py's tf32 switches (in PyTorch allow_tf32 also sets
+    the float32 matmul precision) and zeroin's stream back even when a test fails (conftest
     puts zeroin's dtype back)."""
+    libs = (torch, zeroin)
+    old = [(lib.backends.cuda.matmul.allow_tf32, lib.backends.cudnn.allow_tf32,
+            lib.get_float32_matmul_precision()) for lib in libs]
     yield
+    for lib, (tf32, cudnn_tf32, precision) in zip(libs, old):
+        lib.backends.cuda.matmul.allow_tf32 = tf32
+        lib.backends.cudnn.allow_tf32 = cudnn_tf32
+        lib.set_float32_matmul_precision(precision)
     torch.set_default_dtype(torch.float32)
     zeroin.random.use_torch_stream(False)
 
