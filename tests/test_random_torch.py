@@ -344,3 +344,27 @@ def test_exact_fma_helpers():
         best = min((lo, hi), key=lambda v: (abs(Fraction(float(v)) - e32),
                                             int(np.float32(v).view(np.int32)) & 1))
         assert got32[i] == best
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_embedding_init_on_the_stream(torch, dt):
+    """nn.Embedding / EmbeddingBag draw init.normal_ as PyTorch's reset_parameters (they
+    refused the torch stream before): the GPT lecture's `torch.manual_seed(1337)` then
+    `nn.Embedding(65, 65)` gives the video's table."""
+    zr.use_torch_stream(True)
+    old, told = zeroin.get_default_dtype(), torch.get_default_dtype()
+    try:
+        zeroin.set_default_dtype(getattr(zeroin, dt))
+        torch.set_default_dtype(getattr(torch, dt))
+        zeroin.manual_seed(1337)
+        torch.manual_seed(1337)
+        for args in ((65, 65), (7, 3, 2)):
+            _same(zeroin.nn.Embedding(*args).weight.detach(),
+                  torch.nn.Embedding(*args).weight.detach())
+        _same(zeroin.nn.EmbeddingBag(6, 4).weight.detach(),
+              torch.nn.EmbeddingBag(6, 4).weight.detach())
+        _same(zeroin.randn(3), torch.randn(3))           # the same number of draws used
+    finally:
+        zr.use_torch_stream(False)
+        zeroin.set_default_dtype(old)
+        torch.set_default_dtype(told)

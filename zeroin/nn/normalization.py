@@ -199,9 +199,12 @@ def _table(name, num_embeddings, embedding_dim, padding_idx, _weight, device, dt
         # a Tensor is kept as it is (PyTorch's Parameter shares its memory and dtype)
         return padding_idx, (_weight if isinstance(_weight, Tensor)
                              else np.array(_weight, dtype=_dtype(dtype)))
-    dt = _dtype(dtype)
-    from ..random import get_rng
-    w = get_rng(rng).standard_normal((num_embeddings, embedding_dim)).astype(dt)
+    from ..random import Generator
+    from .init import normal_
+    w = np.empty((num_embeddings, embedding_dim), dtype=_dtype(dtype))
+    # init.normal_ as PyTorch's reset_parameters: on the torch stream, PyTorch's numbers
+    normal_(w, **({"generator": rng} if rng is None or isinstance(rng, Generator)
+                  else {"rng": rng}))
     if padding_idx is not None:
         w[padding_idx] = 0
     return padding_idx, w
