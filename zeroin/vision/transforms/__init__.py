@@ -72,6 +72,23 @@ class Lambda:
 _PIL_DTYPES = {"I": np.int32, "I;16": np.int16, "F": np.float32}
 
 
+def _image_chw(pic, op, accepted):
+    """A PIL image or a NumPy image (H, W) / (H, W, C) as a NumPy array (C, H, W) of its own
+    dtype (PIL's mode '1' as 0/255): ToTensor's and v2's to_image's first step."""
+    if isinstance(pic, np.ndarray):
+        if pic.ndim not in (2, 3):
+            raise ValueError(f"{op}: pic should be 2 or 3 dimensional (H, W) or (H, W, C), "
+                             f"got shape {pic.shape}")
+        arr = pic
+    elif _is_pil(pic):
+        arr = np.array(pic, _PIL_DTYPES.get(pic.mode, np.uint8), copy=True)
+        if pic.mode == "1":
+            arr = 255 * arr
+    else:
+        raise TypeError(f"{op}: {accepted}, got {type(pic).__name__}")
+    return np.moveaxis(arr.reshape(arr.shape[:2] + (-1,)), -1, 0)
+
+
 class ToTensor:
     """A PIL image or a NumPy image (H, W) / (H, W, C) as a tensor (C, H, W).
 
@@ -81,19 +98,7 @@ class ToTensor:
     """
 
     def __call__(self, pic):
-        if isinstance(pic, np.ndarray):
-            if pic.ndim not in (2, 3):
-                raise ValueError(f"ToTensor: pic should be 2 or 3 dimensional (H, W) or "
-                                 f"(H, W, C), got shape {pic.shape}")
-            arr = pic
-        elif _is_pil(pic):
-            arr = np.array(pic, _PIL_DTYPES.get(pic.mode, np.uint8), copy=True)
-            if pic.mode == "1":
-                arr = 255 * arr
-        else:
-            raise TypeError(f"ToTensor: pic should be a PIL image or a NumPy array, got "
-                            f"{type(pic).__name__}")
-        arr = np.moveaxis(arr.reshape(arr.shape[:2] + (-1,)), -1, 0)
+        arr = _image_chw(pic, "ToTensor", "pic should be a PIL image or a NumPy array")
         if arr.dtype == np.uint8:
             arr = arr.astype(get_default_dtype()) / 255
         return Tensor(np.ascontiguousarray(arr))

@@ -9,7 +9,7 @@ from ... import transforms as _v1
 from ...._tensor import Tensor
 from ..functional import *  # noqa: F401,F403  (v1's ops, unchanged)
 from ..functional import __all__ as _v1_all
-from ..functional import _flip, _is_pil
+from ..functional import _flip
 
 __all__ = list(_v1_all) + ["horizontal_flip", "vertical_flip", "center_crop", "normalize",
                            "rgb_to_grayscale", "to_image", "to_dtype"]
@@ -45,19 +45,8 @@ def to_image(inpt):
     (H, W) becomes (1, H, W), others pass as they are."""
     if isinstance(inpt, Tensor):                # (H, W) gains its channel, as tv Image
         return inpt.unsqueeze(0) if inpt.ndim == 2 else inpt
-    if isinstance(inpt, np.ndarray):
-        if inpt.ndim not in (2, 3):
-            raise ValueError(f"to_image: a NumPy image must be (H, W) or (H, W, C), got shape "
-                             f"{inpt.shape}")
-        arr = inpt
-    elif _is_pil(inpt):
-        arr = np.array(inpt, _v1._PIL_DTYPES.get(inpt.mode, np.uint8), copy=True)
-        arr = 255 * arr if inpt.mode == "1" else arr
-    else:
-        raise TypeError(f"to_image: expected a PIL image, a NumPy image or a tensor, got "
-                        f"{type(inpt).__name__}")
-    arr = arr.reshape(arr.shape[:2] + (-1,))
-    return Tensor(np.ascontiguousarray(np.moveaxis(arr, -1, 0)))
+    arr = _v1._image_chw(inpt, "to_image", "expected a PIL image, a NumPy image or a tensor")
+    return Tensor(np.ascontiguousarray(arr))
 
 
 def to_dtype(inpt, dtype, scale=False):
