@@ -592,17 +592,7 @@ def rotate(img, angle, interpolation=InterpolationMode.NEAREST, expand=False, ce
     if kind == "pil":
         return img.rotate(angle, _pil_filter(mode), expand, center,
                           fillcolor=_pil_fill(fill, img))
-    _grid_mode(mode, "rotate")
-    arr = _chw(img, kind)
-    flat = arr.ndim == 2
-    arr = arr[None] if flat else arr
-    h, w = arr.shape[-2:]
-    c = (0.0, 0.0) if center is None else (center[0] - w * 0.5, center[1] - h * 0.5)
-    if fill is not None:
-        fill = [float(fill)] if isinstance(fill, numbers.Real) else [float(v) for v in fill]
-        if len(fill) not in (1, arr.shape[-3]):
-            raise ValueError(f"rotate: fill has {len(fill)} values but the image has "
-                             f"{arr.shape[-3]} channels; give one per channel or one for all")
+    arr, flat, c, fill = _grid_input(img, kind, mode, center, fill, "rotate")
     out = _rotate_array(arr, float(angle), mode, c, fill, bool(expand))
     return _back(out[0] if flat else out, kind)
 
@@ -655,6 +645,18 @@ def gaussian_blur(img, kernel_size, sigma=None):
     return _back(x.astype(arr.dtype), kind)
 
 
+def _grid_input(img, kind, mode, center, fill, op):
+    """rotate's and affine's tensor / NumPy start: the image as (C, H, W) (``flat``: it was
+    (H, W)), the centre as an offset from the middle, ``fill`` as a list per channel."""
+    _grid_mode(mode, op)
+    arr = _chw(img, kind)
+    flat = arr.ndim == 2
+    arr = arr[None] if flat else arr
+    h, w = arr.shape[-2:]
+    c = (0.0, 0.0) if center is None else (center[0] - w * 0.5, center[1] - h * 0.5)
+    return arr, flat, c, _fill_list(fill, arr.shape[-3], op)
+
+
 def _fill_list(fill, channels, op):
     if fill is None:
         return None
@@ -684,14 +686,9 @@ def affine(img, angle, translate, scale, shear, interpolation=InterpolationMode.
         m = _inverse_affine(c, angle, translate, scale, shear)
         return img.transform(img.size, Image.Transform.AFFINE, m, _pil_filter(mode),
                              fillcolor=_pil_fill(fill, img))
-    _grid_mode(mode, "affine")
-    arr = _chw(img, kind)
-    flat = arr.ndim == 2
-    arr = arr[None] if flat else arr
-    h, w = arr.shape[-2:]
-    c = (0.0, 0.0) if center is None else (center[0] - w * 0.5, center[1] - h * 0.5)
+    arr, flat, c, fill = _grid_input(img, kind, mode, center, fill, "affine")
     m = _inverse_affine(c, angle, [float(t) for t in translate], scale, shear)
-    out = _rotate_array(arr, 0.0, mode, c, _fill_list(fill, arr.shape[-3], "affine"), False, m)
+    out = _rotate_array(arr, 0.0, mode, c, fill, False, m)
     return _back(out[0] if flat else out, kind)
 
 
