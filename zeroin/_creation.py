@@ -90,7 +90,8 @@ def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False, name=
     """A tensor of zeros, e.g. ``zeroin.zeros(2, 3)`` (default float dtype)."""
     t = _make(np.zeros(_size("zeros", sizes, size), dtype=_float(dtype, "zeros")), None,
               requires_grad, device, "zeros")
-    t.name = name
+    if name is not None:
+        t.name = name
     return t
 
 
@@ -100,7 +101,8 @@ def ones(*sizes, size=None, dtype=None, device=None, requires_grad=False, name=N
     """A tensor of ones, e.g. ``zeroin.ones(2, 3)`` (default float dtype)."""
     t = _make(np.ones(_size("ones", sizes, size), dtype=_float(dtype, "ones")), None,
               requires_grad, device, "ones")
-    t.name = name
+    if name is not None:
+        t.name = name
     return t
 
 

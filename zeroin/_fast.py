@@ -195,9 +195,7 @@ def call1(fn, x):
     out._array = data
     out._float = v
     out._grad = None
-    out.name = None
     out._hooks = None
-    out._retain = False
     if x._rg and (_tensor._off_threads == 0 or _mode.enabled):
         x._read = True      # as record() marks its inputs
         fn.inputs = (x,)
@@ -235,9 +233,7 @@ def calln(fn, inputs):
     out._array = data
     out._float = None
     out._grad = None
-    out.name = None
     out._hooks = None
-    out._retain = False
     needs = (x._rg, y._rg, z._rg)
     if True in needs and (_tensor._off_threads == 0 or _mode.enabled):
         x._read = y._read = z._read = True
@@ -309,9 +305,7 @@ def call2(fn, x, y):
     out._array = data
     out._float = v
     out._grad = None
-    out.name = None
     out._hooks = None
-    out._retain = False
     rx, ry = x._rg, y._rg
     if (rx or ry) and (_tensor._off_threads == 0 or _mode.enabled):
         x._read = y._read = True
@@ -356,8 +350,8 @@ def _unrecorded(fn, t, number, left):
         return None
     out = _new(Tensor)
     out._array = data
-    out._float = out._grad = out.name = out._hooks = out.grad_fn = None
-    out._retain = out._rg = False
+    out._float = out._grad = out._hooks = out.grad_fn = None
+    out._rg = False
     return out
 
 
@@ -689,8 +683,8 @@ def backward(outputs, out_grads, retain_graph):
                 if cur is None:
                     leaf._grad = gt = _new(Tensor)      # _make(None, ..., g) written out (T8)
                     gt._float = g
-                    gt._array = gt._grad = gt.grad_fn = gt.name = gt._hooks = None
-                    gt._rg = gt._retain = False
+                    gt._array = gt._grad = gt.grad_fn = gt._hooks = None
+                    gt._rg = False
                     continue
                 if cur._float is not None and not cur._rg:
                     cur._float += g
@@ -706,8 +700,8 @@ def backward(outputs, out_grads, retain_graph):
                         g = g.copy()
                     leaf._grad = gt = _new(Tensor)      # _make(g), written out (T7)
                     gt._array = g
-                    gt._float = gt._grad = gt.grad_fn = gt.name = gt._hooks = None
-                    gt._rg = gt._retain = False
+                    gt._float = gt._grad = gt.grad_fn = gt._hooks = None
+                    gt._rg = False
                     continue
         if p is None:
             p = _reference(retain_graph, leaves)

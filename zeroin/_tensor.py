@@ -626,15 +626,23 @@ class Tensor:
     # zeroin/_fast.py (everyone else uses .data and .item(); _grad is .grad's storage):
     #   _array: the ndarray; or None while the value is
     #   _float: a Python float (float64 scalars made from Python numbers, fast mode only)
-    __slots__ = ("_array", "_float", "_grad", "_rg", "grad_fn", "name", "_hooks",
-                 "_retain", "_view_of", "_read", "__weakref__", "__dict__")
+    __slots__ = ("_array", "_float", "_grad", "_rg", "grad_fn", "_hooks", "_read",
+                 "__weakref__", "__dict__")
     # _rg: requires_grad's storage (the property checks what a user sets; zeroin/_fast.py
     # and the constructors read and write the slot: 6 ns against the property's 24 a read;
     # the reference engine reads the property, as a learner would)
-    # __dict__: a user's own attributes, as PyTorch's tensors take them (fast.ai's inp.g = ...)
-    # set on some tensors only (read with getattr): _view_of on views, _read once an op
-    # recorded in the graph has read the tensor (an in-place change must then re-point it):
-    # True, or the op itself when an indexing op is the only one (ops.getitem)
+    # _read: set once an op recorded in the graph has read the tensor (an in-place change
+    # must then re-point it): True, or the op itself when an indexing op is the only one
+    # (ops.getitem); unset before (read with getattr)
+    # __dict__: a user's own attributes, as PyTorch's tensors take them (fast.ai's inp.g =
+    # ...), and the attributes few tensors have: ``name``, ``_retain`` (retain_grad), and
+    # ``_view_of`` on views (read with getattr). The class gives the first two's defaults.
+    # Slots only for what every tensor has: CPython's cyclic collector walks every tensor
+    # of a live graph, and its time goes with their size: the tensors of a chain of 2e5
+    # scalar ops (W2 at 1e5) took 80 ms a full collection with name, _retain and
+    # _view_of as slots (136 bytes a tensor), 50 ms without (112 bytes; benchmarks/README.md)
+    name = None         # a label for drawings and explanations; set, it lives in __dict__
+    _retain = False     # True after retain_grad()
     __array_priority__ = 1000
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -823,7 +831,8 @@ class Tensor:
     def detach(self):
         """A new leaf sharing this tensor's data, cut from the graph."""
         t = _leaf(_array_of(self))
-        t.name = self.name
+        if self.name is not None:
+            t.name = self.name
         return t
 
     def float(self):
@@ -1328,7 +1337,8 @@ def _construct(cls, data, requires_grad, dtype, name):
         if requires_grad and arr.dtype.kind not in "fc":
             _check_grad_dtype(arr)
         t = _make(arr, bool(requires_grad), None, None, cls)
-    t.name = name
+    if name is not None:
+        t.name = name
     return t
 
 
@@ -1341,9 +1351,7 @@ def _make(array, requires_grad=False, grad_fn=None, value=None, cls=Tensor):
     t._grad = None
     t._rg = requires_grad
     t.grad_fn = grad_fn
-    t.name = None
     t._hooks = None
-    t._retain = False
     return t
 
 
@@ -1469,8 +1477,8 @@ def tensor(data, *, requires_grad=False, dtype=None, name=None, device=None):
         t._array = t._grad = t.grad_fn = t._hooks = None
         t._float = data
         t._rg = requires_grad is True or bool(requires_grad)
-        t.name = name
-        t._retain = False
+        if name is not None:
+            t.name = name
         return t
     if isinstance(data, Tensor):        # PyTorch's warning, word for word
         import warnings

@@ -58,7 +58,8 @@ class Parameter(Tensor):
         if arr.dtype.kind not in "fc" and requires_grad:
             arr = arr.astype(get_default_dtype())
         t = _make(arr, bool(requires_grad), None, None, cls)
-        t.name = name
+        if name is not None:
+            t.name = name
         return t
 
     def __repr__(self):
