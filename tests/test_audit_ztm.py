@@ -866,8 +866,11 @@ def test_04_tiny_vgg_forward_a_batch_and_the_parameter_count(f32):
                                rtol=1e-4, atol=1e-6)
     single = zmodel(zeroin.tensor(x[0]).unsqueeze(dim=0))
     assert tuple(single.shape) == (1, 3)
-    # torchinfo.summary's total: zeroin has no summary(), the count is one line
+    # torchinfo.summary(model, input_size=[1, 3, 64, 64]) is zeroin.utils.summary
     count = {lib: sum(p.numel() for p in m.parameters())
              for lib, m in ((torch, tmodel), (zeroin, zmodel))}
     assert count[zeroin] == count[torch] == 8083
+    table = zeroin.utils.summary(zmodel, input_size=[1, 3, 64, 64], verbose=0)
+    assert table.total_params == 8083 and "Total params: 8,083" in str(table)
+    assert table.summary_list[-1].output_size == [1, 3]
     assert "Conv2d(3, 10, kernel_size=(3, 3), stride=(1, 1))" in repr(zmodel)
