@@ -134,6 +134,24 @@ def test_frames_contain_their_nodes_and_never_overlap(kw):
     _check_geometry(zeroin.draw(_mlp()[2], modules=_mlp()[1], **kw))
 
 
+def test_edges_wrapped_to_the_next_row_turn_at_right_angles():
+    # an edge leaving a row runs down a lane, back under the row and down again: where it
+    # leaves one frame and enters the next it stays level (it used to bend to the frame's
+    # middle height and back: an S at the frame's edge)
+    for net, calls, loss in (_mlp(), _lenet()):
+        d = zeroin.draw(loss, modules=calls)
+        legs = 0
+        for pts in d.routes:
+            for k in range(1, len(pts) - 1):
+                (x0, y0), (x1, y1), (x2, y2) = pts[k - 1], pts[k], pts[k + 1]
+                if x1 == x2 and y1 != y2:           # a lane's vertical leg ...
+                    assert y0 == y1, pts            # ... reached level
+                    legs += 1
+                if x0 == x1 and y0 != y1:
+                    assert y1 == y2, pts            # ... and left level
+        assert legs >= 4
+
+
 def _lenet():
     zeroin.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5),

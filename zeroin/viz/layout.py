@@ -384,10 +384,16 @@ def _block(frame, g):
         pts = [(x + dx, y + dy) for x, y in pts]
         if a in sub:                   # leave the child group at its exit's height
             py, edge = ports[a][("out", i)][1], boxes[a[1]][2]
-            pts = inner[a][i] + [(edge, py)] + pts[1:]
+            tail = pts[1:]
+            if len(tail) > 1 and tail[0][0] == tail[1][0] > edge:
+                tail[0] = (tail[0][0], py)     # a fold's first leg: down from that height
+            pts = inner[a][i] + [(edge, py)] + tail
         if b in sub:                   # enter the child group at its entry's height
             py, edge = ports[b][("in", i)][1], boxes[b[1]][0]
-            pts = pts[:-1] + [(edge, py)] + inner[b][i]
+            head = pts[:-1]
+            if len(head) > 1 and head[-1][0] == head[-2][0] < edge:
+                head[-1] = (head[-1][0], py)   # a fold's last leg: down to that height
+            pts = head + [(edge, py)] + inner[b][i]
         pieces[i] = pts
     least = g["least"].get(frame, 0) if not top else 0
     w, h = (w, max(h, least)) if g["vertical"] else (max(w, least), h)
