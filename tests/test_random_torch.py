@@ -368,3 +368,23 @@ def test_embedding_init_on_the_stream(torch, dt):
         zr.use_torch_stream(False)
         zeroin.set_default_dtype(old)
         torch.set_default_dtype(told)
+
+
+@pytest.mark.parametrize("dt", ["int64", "int32", "int16", "int8", "uint8", "bool",
+                                "float32", "float64"])
+def test_random_(torch, dt):
+    """random_() (uniform_int: a word modulo the top + 1), random_(to), random_(from, to),
+    random_(from, None) and int64's full range."""
+    g, tg = _pair(torch, 3)
+    x = zeroin.zeros(2, 9, dtype=getattr(zeroin, dt))
+    tx = torch.zeros(2, 9, dtype=getattr(torch, dt))
+    _same(x.random_(generator=g), tx.random_(generator=tg))
+    if dt != "bool":
+        _same(x.random_(5, generator=g), tx.random_(5, generator=tg))
+        _same(x.random_(2, 100, generator=g), tx.random_(2, 100, generator=tg))
+        _same(x.random_(0, None, generator=g), tx.random_(0, None, generator=tg))
+    if dt == "int64":
+        _same(x.random_(-2 ** 63, None, generator=g), tx.random_(-2 ** 63, None, generator=tg))
+        _same(x.random_(-7, 2 ** 40, generator=g), tx.random_(-7, 2 ** 40, generator=tg))
+    with pytest.raises(NotImplementedError, match="random_ of a non-contiguous"):
+        zeroin.zeros(3, 4, dtype=zeroin.int64).t().random_(generator=g)
