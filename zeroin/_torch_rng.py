@@ -144,6 +144,11 @@ class TorchStream:
             return self.u64(n).view(np.int64)
         return self.randint(n, low, high + 1)
 
+    def seed64(self):
+        """``torch.empty((), dtype=torch.int64).random_(generator=...)``: the seed that
+        PyTorch's DataLoader iterator and RandomSampler draw."""
+        return int(self.random_(1, np.int64, 0, (1 << 63) - 1, True)[0])
+
     def randperm(self, n, op="randperm"):
         """randperm_cpu: Fisher-Yates from the front, swap i with i + random() % (n - i)."""
         if n >= (1 << 32) // 20:
