@@ -368,3 +368,190 @@ def test_embedding_init_on_the_stream(torch, dt):
         zr.use_torch_stream(False)
         zeroin.set_default_dtype(old)
         torch.set_default_dtype(told)
+
+
+# --- data shuffling: DataLoader, samplers, random_split (torch.utils.data's draws) -------------
+
+@pytest.fixture
+def shared_torch(torch):
+    """The shared generator on the torch stream for one test."""
+    zr.use_torch_stream(True)
+    yield torch
+    zr.use_torch_stream(False)
+
+
+def _seed_both(torch, seed):
+    zeroin.manual_seed(seed)
+    torch.manual_seed(seed)
+
+
+def _same_next_draws(torch):
+    """The shared streams are in the same state (the next draws agree)."""
+    _same(zeroin.rand(3, dtype=zeroin.float32), torch.rand(3))
+
+
+@pytest.mark.parametrize("dt", ["int64", "int32", "int16", "int8", "uint8", "bool",
+                                "float32", "float64"])
+def test_random_(torch, dt):
+    """random_() (uniform_int: a word modulo the top + 1), random_(to), random_(from, to),
+    random_(from, None) and int64's full range."""
+    g, tg = _pair(torch, 3)
+    x = zeroin.zeros(2, 9, dtype=getattr(zeroin, dt))
+    tx = torch.zeros(2, 9, dtype=getattr(torch, dt))
+    _same(x.random_(generator=g), tx.random_(generator=tg))
+    if dt != "bool":
+        _same(x.random_(5, generator=g), tx.random_(5, generator=tg))
+        _same(x.random_(2, 100, generator=g), tx.random_(2, 100, generator=tg))
+        _same(x.random_(0, None, generator=g), tx.random_(0, None, generator=tg))
+    if dt == "int64":
+        _same(x.random_(-2 ** 63, None, generator=g), tx.random_(-2 ** 63, None, generator=tg))
+        _same(x.random_(-7, 2 ** 40, generator=g), tx.random_(-7, 2 ** 40, generator=tg))
+    with pytest.raises(NotImplementedError, match="random_ of a non-contiguous"):
+        zeroin.zeros(3, 4, dtype=zeroin.int64).t().random_(generator=g)
+
+
+def _loaders(torch, n, bs, drop_last, seed, given):
+    x = np.arange(n, dtype=np.float32)
+    _seed_both(torch, seed)
+    zg = zeroin.Generator().manual_seed(seed + 1) if given else None
+    tg = torch.Generator().manual_seed(seed + 1) if given else None
+    zl = zeroin.utils.data.DataLoader(zeroin.utils.data.TensorDataset(x), batch_size=bs,
+                                      shuffle=True, drop_last=drop_last, generator=zg)
+    tl = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.from_numpy(x)),
+                                     batch_size=bs, shuffle=True, drop_last=drop_last,
+                                     generator=tg)
+    return zl, tl
+
+
+@pytest.mark.parametrize("n", [1, 7, 60, 1000, 60001])
+@pytest.mark.parametrize("given", [False, True])
+def test_dataloader_shuffle_batches(shared_torch, n, given):
+    """The same batches in the same order, two epochs in a row, with and without a
+    generator; afterwards the shared streams agree (the iterator's base seed drawn too)."""
+    torch = shared_torch
+    for seed, bs, drop_last in [(0, 32, False), (42, 5, True), (2 ** 40 + 3, 1, False)]:
+        zl, tl = _loaders(torch, n, bs, drop_last, seed, given)
+        for _ in range(2):
+            assert [b[0].numpy().tolist() for b in zl] == [b[0].tolist() for b in tl]
+        _same_next_draws(torch)
+
+
+def test_dataloader_iterators_made_and_dropped(shared_torch):
+    """Each iter() draws a base seed at once and the sampler's seed at the first batch:
+    iterators dropped before or after their first batch move the stream as PyTorch's."""
+    torch = shared_torch
+    zl, tl = _loaders(torch, 50, 8, False, 7, False)
+    iter(zl), iter(tl)                                      # made, never started
+    next(iter(zl)), next(iter(tl))                          # one batch, then dropped
+    zi, ti = iter(zl), iter(tl)
+    zeroin.randn(4), torch.randn(4)                         # a draw between iter and next
+    assert [b[0].numpy().tolist() for b in zi] == [b[0].tolist() for b in ti]
+    _same_next_draws(torch)
+    for shuffle in (False, True):                           # no shuffle: the base seed only
+        x = np.zeros((6, 2), np.float32)
+        zb = list(zeroin.utils.data.DataLoader(x, batch_size=4, shuffle=shuffle))
+        tb = list(torch.utils.data.DataLoader(torch.from_numpy(x), batch_size=4,
+                                              shuffle=shuffle))
+        assert len(zb) == len(tb) == 2
+        _same_next_draws(torch)
+
+
+@pytest.mark.parametrize("given", [False, True])
+def test_random_sampler(shared_torch, given):
+    torch = shared_torch
+    tud = torch.utils.data
+    _seed_both(torch, 11)
+    zg = zeroin.Generator().manual_seed(5) if given else None
+    tg = torch.Generator().manual_seed(5) if given else None
+    for n, kw in [(7, {}), (60, dict(replacement=True)), (60, dict(num_samples=150)),
+                  (60, dict(num_samples=120)), (60, dict(num_samples=7)),
+                  (2 ** 28 + 5, dict(replacement=True, num_samples=70)),
+                  (1000, dict(replacement=True, num_samples=64))]:
+        z = zeroin.utils.data.RandomSampler(range(n), generator=zg, **kw)
+        t = tud.RandomSampler(range(n), generator=tg, **kw)
+        for _ in range(2):
+            assert list(z) == list(t)
+    _same_next_draws(torch)
+
+
+def test_subset_and_weighted_samplers(shared_torch):
+    torch = shared_torch
+    tud, zud = torch.utils.data, zeroin.utils.data
+    _seed_both(torch, 3)
+    idx = [5, 9, 2, 40, 41, 17, 8]
+    w = np.random.default_rng(0).random(30)
+    w[4] = 0
+    for gen in (None, 1):
+        zg = None if gen is None else zeroin.Generator().manual_seed(gen)
+        tg = None if gen is None else torch.Generator().manual_seed(gen)
+        z, t = zud.SubsetRandomSampler(idx, generator=zg), tud.SubsetRandomSampler(idx, tg)
+        assert list(z) == list(t) and list(z) == list(t)
+        for k, rep in [(1, True), (10, True), (100, True), (1, False), (29, False)]:
+            z = zud.WeightedRandomSampler(w.tolist(), k, rep, generator=zg)
+            t = tud.WeightedRandomSampler(w.tolist(), k, rep, generator=tg)
+            assert list(z) == list(t)
+    _same_next_draws(torch)
+
+
+def test_random_split(shared_torch):
+    torch = shared_torch
+    _seed_both(torch, 0)
+    g, tg = zeroin.Generator().manual_seed(42), torch.Generator().manual_seed(42)
+    for n, lengths in [(10, [3, 7]), (30, [0.3, 0.3, 0.4]), (1000, [0.8, 0.2]),
+                       (60001, [50000, 10001]), (7, [0.5, 0.5])]:
+        for zgen, tgen in ((None, None), (g, tg)):
+            z = zeroin.utils.data.random_split(range(n), lengths, generator=zgen)
+            t = torch.utils.data.random_split(range(n), lengths, generator=tgen)
+            assert [list(map(int, s.indices)) for s in z] == [list(s.indices) for s in t]
+    _same_next_draws(torch)
+
+
+def test_shuffling_follows_the_generator_given():
+    """A NumPy-stream generator (or int seed) given to a loader keeps NumPy's draws on the
+    torch stream, and the shared torch stream is untouched by the sampler's order."""
+    zr.use_torch_stream(True)
+    try:
+        x = np.arange(20.0)
+        a = [b[0].numpy().tolist() for b in zeroin.utils.data.DataLoader(
+            x[:, None], batch_size=20, shuffle=True,
+            generator=zeroin.Generator(stream="numpy").manual_seed(3))]
+    finally:
+        zr.use_torch_stream(False)
+    b = [b[0].numpy().tolist() for b in zeroin.utils.data.DataLoader(
+        x[:, None], batch_size=20, shuffle=True, generator=zeroin.Generator().manual_seed(3))]
+    assert a == b
+
+
+def test_mlp_two_epochs_same_losses(shared_torch):
+    """A small MLP, 2 epochs of DataLoader(shuffle=True, batch_size=32) on 200 samples,
+    PyTorch's weights copied in: every step's loss agrees with torch's to float32."""
+    torch = shared_torch
+    from tests._audit import copy_weights
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 5)).astype(np.float32)
+    y = (x @ rng.standard_normal((5, 1)) + 0.1 * rng.standard_normal((200, 1))).astype(
+        np.float32)
+    tm = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+    zm = zeroin.nn.Sequential(zeroin.nn.Linear(5, 16, dtype=zeroin.float32), zeroin.nn.Tanh(),
+                              zeroin.nn.Linear(16, 1, dtype=zeroin.float32))
+    copy_weights(tm, zm)
+    losses = []
+    for lib, model, data in [(torch, tm, (torch.from_numpy(x), torch.from_numpy(y))),
+                             (zeroin, zm, (zeroin.tensor(x), zeroin.tensor(y)))]:
+        lib.manual_seed(0)
+        loader = lib.utils.data.DataLoader(lib.utils.data.TensorDataset(*data),
+                                           batch_size=32, shuffle=True)
+        opt = lib.optim.SGD(model.parameters(), lr=0.1)
+        out = []
+        for _ in range(2):
+            for xb, yb in loader:
+                loss = lib.nn.functional.mse_loss(model(xb), yb)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                out.append(loss.item())
+        losses.append(out)
+    assert len(losses[0]) == 14
+    np.testing.assert_allclose(losses[1], losses[0], rtol=2e-6, atol=1e-7)
+    # the order matters: the same run with another shuffle gives other losses
+    assert not np.allclose(losses[0][7:], losses[0][:7])

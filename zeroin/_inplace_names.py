@@ -23,7 +23,7 @@ from ._api_names import index_put, scatter_reduce
 from ._tensor import Size, Tensor, _array_of, _leaf, _raw, is_grad_enabled
 from ._tensor_api import EXPORTS, _export, _full, _inplace, _inplace_method, _method
 from .random import get_rng, torch_stream
-from ._torch_rng import torch_fill
+from ._torch_rng import refuse, torch_fill
 
 # --- in-place variants ---------------------------------------------------------------------
 
@@ -182,6 +182,15 @@ def _random_range(d):
 _UNSET = object()
 
 
+def _torch_random(stream, x, lo, hi, default):
+    """random_'s draws on the torch stream: C-contiguous tensors of PyTorch's dtypes."""
+    if x.dtype.kind == "u" and x.dtype != np.uint8:
+        raise refuse(f"random_ of a {x.dtype} tensor")
+    if not _raw(x).flags.c_contiguous:
+        raise refuse("random_ of a non-contiguous tensor (call .contiguous() first)")
+    return stream.random_(x.numel(), x.dtype, lo, hi, default).reshape(x.shape)
+
+
 def random_(self, from_=_UNSET, to=_UNSET, *, generator=None, **kwargs):
     """Fill with integers drawn uniformly from [from, to - 1], in place; ``random_(to)`` is
     [0, to - 1], ``random_(from, None)`` [from, the top] and ``random_()`` the dtype's range
@@ -190,6 +199,7 @@ def random_(self, from_=_UNSET, to=_UNSET, *, generator=None, **kwargs):
         raise TypeError(f"random_() got an unexpected keyword argument "
                         f"{next(iter(kwargs.keys() - {'from'}))!r}")
     _, top = _random_range(self.dtype)
+    default = from_ is _UNSET and to is _UNSET and not kwargs       # random_(): uniform_int
     if to is _UNSET and "from" not in kwargs:      # random_() or random_(to)
         from_, to = 0, (None if from_ is _UNSET else from_)
     from_ = kwargs.get("from", 0 if from_ is _UNSET else from_)
@@ -205,8 +215,12 @@ def random_(self, from_=_UNSET, to=_UNSET, *, generator=None, **kwargs):
             if not bounds[0] <= v <= bounds[1]:
                 raise RuntimeError(f"random_: {what} = {v} is out of bounds for {self.dtype} "
                                    f"([{bounds[0]}, {bounds[1]}])")
-    draws = get_rng(generator).integers(lo, hi, size=self.shape, endpoint=True,
-                                        dtype=np.int64 if hi < 2 ** 63 else np.uint64)
+    stream = torch_stream(generator)
+    if stream is not None:
+        draws = _torch_random(stream, self, lo, hi, default)
+    else:
+        draws = get_rng(generator).integers(lo, hi, size=self.shape, endpoint=True,
+                                            dtype=np.int64 if hi < 2 ** 63 else np.uint64)
     return _fill_random(self, "random_", draws)
 
 

@@ -132,6 +132,23 @@ class TorchStream:
             v = (self.u32(n) % np.uint32(span)).astype(np.uint64)
         return (v + np.uint64(low & ((1 << 64) - 1))).view(np.int64)
 
+    def random_(self, n, dtype, low, high, default):
+        """``random_`` of ``n`` elements of ``dtype`` on [low, high]: without arguments
+        (``default``) a word modulo high + 1 (random64() for int64 and float64, as
+        ``uniform_int``), the full int64 range as random64() itself, else ``randint``."""
+        if default:
+            wide = np.dtype(dtype) in (np.int64, np.float64)
+            v = self.u64(n) % np.uint64(high + 1) if wide else self.u32(n) % np.uint32(high + 1)
+            return v.astype(np.int64)
+        if high - low + 1 == 1 << 64:
+            return self.u64(n).view(np.int64)
+        return self.randint(n, low, high + 1)
+
+    def seed64(self):
+        """``torch.empty((), dtype=torch.int64).random_(generator=...)``: the seed that
+        PyTorch's DataLoader iterator and RandomSampler draw."""
+        return int(self.random_(1, np.int64, 0, (1 << 63) - 1, True)[0])
+
     def randperm(self, n, op="randperm"):
         """randperm_cpu: Fisher-Yates from the front, swap i with i + random() % (n - i)."""
         if n >= (1 << 32) // 20:

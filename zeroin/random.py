@@ -45,10 +45,11 @@ class Generator:
     Without a seed it starts from PyTorch's default, 67280421310721 (so it repeats too);
     ``seed()`` picks a fresh random seed. The draws are NumPy's (PCG64), not PyTorch's,
     unless ``stream="torch"`` (the default after :func:`use_torch_stream`, so that a
-    lecture's ``Generator().manual_seed(2147483647)`` runs unchanged): then ``rand``, ``randn``, ``randint``, ``randperm``,
-    ``normal``, ``multinomial``, ``bernoulli`` and the ``uniform_`` / ``normal_`` /
-    ``exponential_`` / ``bernoulli_`` fills, ``nn.init``'s uniform and normal ones and
-    ``dropout`` give
+    lecture's ``Generator().manual_seed(2147483647)`` runs unchanged): then ``rand``,
+    ``randn``, ``randint``, ``randperm``, ``normal``, ``multinomial``, ``bernoulli``, the
+    ``uniform_`` / ``normal_`` / ``exponential_`` / ``bernoulli_`` / ``random_`` fills,
+    ``nn.init``'s uniform and normal ones, ``dropout`` and data shuffling (``DataLoader``'s
+    batches, the samplers, ``random_split``, drawn in torch.utils.data's order) give
     PyTorch's CPU numbers bit for bit, float32 and float64; every other random op refuses
     such a generator (NotImplementedError naming the op).
 
@@ -194,7 +195,8 @@ def use_torch_stream(enabled=True):
     ``Generator()`` made after it, without ``stream=``, is on the same stream. It
     restarts from its initial seed, so ``use_torch_stream(); manual_seed(42)`` then
     ``randn(3)`` gives ``torch.manual_seed(42); torch.randn(3)``. The ops without a
-    bit-exact copy (shuffling, the transforms...) then refuse to draw."""
+    bit-exact copy (the transforms, dropout2d...) then refuse to draw; shuffling follows
+    PyTorch's (``DataLoader(shuffle=True)`` gives ``torch.manual_seed``'s batches)."""
     if not isinstance(enabled, bool):
         raise TypeError(f"use_torch_stream: enabled must be True or False, got {enabled!r}")
     default_generator.torch = TorchStream(default_generator._initial) if enabled else None
@@ -267,6 +269,12 @@ def torch_stream(generator=None):
     for hook in _draw_hooks:
         hook()
     return gen.torch
+
+
+def on_torch_stream(generator=None):
+    """Whether ``generator`` (None: the shared generator) draws PyTorch's numbers; no draw."""
+    gen = default_generator if generator is None else generator
+    return isinstance(gen, Generator) and gen.torch is not None
 
 
 def get_rng(rng=None, op=None):

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..errors import ShapeError
-from ..random import Generator, get_rng
+from ..random import Generator, get_rng, on_torch_stream, torch_stream
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
@@ -266,7 +266,8 @@ def random_split(dataset, lengths, generator=None, seed=None):
     dataset = as_dataset(dataset, "random_split")
     n = len(dataset)
     sizes = _split_sizes(n, lengths)
-    perm = get_rng(seed).permutation(n)
+    stream = torch_stream(seed)
+    perm = get_rng(seed).permutation(n) if stream is None else stream.randperm(n, "random_split")
     out, start = [], 0
     for size in sizes:
         out.append(Subset(dataset, perm[start:start + size]))
@@ -329,7 +330,8 @@ class DataLoader:
         Makes a batch from a list of samples (default :func:`default_collate`).
     generator, seed : int, Generator or None
         Random order of this loader alone (``generator`` is PyTorch's name). ``None`` uses
-        zeroin's shared generator, so :func:`zeroin.manual_seed` makes whole runs repeat.
+        zeroin's shared generator, so :func:`zeroin.manual_seed` makes whole runs repeat;
+        on the torch stream each ``iter()`` draws as PyTorch's, so the batches are its own.
     num_workers, pin_memory, timeout, worker_init_fn, prefetch_factor, persistent_workers
         Accepted for PyTorch compatibility. Batches are always made in this process
         (``num_workers`` is checked, then ignored): NumPy indexing is fast enough that
@@ -362,7 +364,7 @@ class DataLoader:
         self.prefetch_factor, self.persistent_workers = prefetch_factor, persistent_workers
         rng = seed if seed is not None else generator
         self.generator = rng
-        self._rng = None if rng is None else get_rng(rng)
+        self._rng = None if rng is None or on_torch_stream(rng) else get_rng(rng)
         self._own_sampler, self._own_batches = sampler is None, batch_sampler is None
         if sampler is None and not isinstance(data, IterableDataset):
             # PyTorch's sampler holds the Generator given, so that the usual reseeding
@@ -381,6 +383,12 @@ class DataLoader:
         return (self._rng or get_rng()).permutation(n) if self.shuffle else np.arange(n)
 
     def _batches(self):
+        if self._own_sampler and self.shuffle and on_torch_stream(self.sampler.generator):
+            # PyTorch's RandomSampler and BatchSampler, index by index (their lazy draws)
+            batches = self.sampler if self.batch_size is None else self.batch_sampler
+            yield from (np.asarray(b if self.batch_size else [b], dtype=np.intp)
+                        for b in batches)
+            return
         if not self._own_batches:
             yield from (np.asarray(list(b), dtype=np.intp) for b in self.batch_sampler)
             return
@@ -422,6 +430,10 @@ class DataLoader:
         if self.pin_memory:             # PyTorch's warning without an accelerator
             warnings.warn("'pin_memory' argument is set as true but no accelerator is found, "
                           "then device pinned memory won't be used.", UserWarning, stacklevel=2)
+        gen = self.generator
+        stream = torch_stream(gen) if gen is None or isinstance(gen, Generator) else None
+        if stream is not None:      # PyTorch's iterator draws its workers' base seed
+            stream.seed64()
         return self._iterate()
 
     def _iterate(self):

@@ -2,14 +2,17 @@
 
 ``generator`` is a :class:`zeroin.Generator`, a NumPy Generator or an int seed (one
 stream, so each pass draws a new order); ``None``: zeroin's shared generator, see
-:func:`zeroin.manual_seed`. Indices are Python ints, as PyTorch's.
+:func:`zeroin.manual_seed`. Indices are Python ints, as PyTorch's. On the torch stream
+(:func:`zeroin.random.use_torch_stream`) the random samplers draw PyTorch's indices, as
+lazily as torch.utils.data's.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .._tensor import Tensor
-from ..random import get_rng
+from .._torch_rng import TorchStream
+from ..random import get_rng, torch_stream
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
            "WeightedRandomSampler", "BatchSampler"]
@@ -30,6 +33,14 @@ def _check_bool(cls, name, value, exc=ValueError):
 def _check_count(cls, value):
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{cls}: num_samples must be a positive integer, got {value!r}")
+
+
+def _lazy_randperm(stream, n):
+    yield from stream.randperm(n, "SubsetRandomSampler").tolist()
+
+
+def _lazy_multinomial(stream, weights, k, replacement):
+    yield from stream.multinomial(weights[None], k, replacement)[0].tolist()
 
 
 class Sampler:
@@ -71,12 +82,30 @@ class RandomSampler(Sampler):
         return len(self.data_source) if self._num is None else self._num
 
     def __iter__(self):
+        stream = torch_stream(self._gen)
+        if stream is not None:
+            return self._torch_iter(stream)
         n, rng = len(self.data_source), get_rng(self._gen)
         if self.replacement:
             return iter(rng.integers(0, n, self.num_samples).tolist())
         reps = -(-self.num_samples // n) if n else 0
         order = np.concatenate([rng.permutation(n) for _ in range(reps)]) if reps else []
         return iter(np.asarray(order[:self.num_samples], dtype=np.int64).tolist())
+
+    def _torch_iter(self, stream):
+        """PyTorch's draws, as lazily: without a generator a fresh one seeded by a draw of
+        the shared one at the first index; randint in chunks of 32, or one randperm per
+        pass (the last one drawn whole even where none of it is used)."""
+        n, k = len(self.data_source), self.num_samples
+        if self._gen is None:
+            stream = TorchStream(stream.seed64())
+        if self.replacement:
+            for size in [32] * (k // 32) + [k % 32]:
+                yield from stream.randint(size, 0, n).tolist()
+        elif n:
+            for _ in range(k // n):
+                yield from stream.randperm(n, "RandomSampler").tolist()
+            yield from stream.randperm(n, "RandomSampler")[:k % n].tolist()
 
     def __len__(self):
         return self.num_samples
@@ -90,6 +119,9 @@ class SubsetRandomSampler(Sampler):
         self._gen = _stream(generator)
 
     def __iter__(self):
+        stream = torch_stream(self._gen)
+        if stream is not None:        # PyTorch's randperm, drawn at the first index
+            return (self.indices[i] for i in _lazy_randperm(stream, len(self.indices)))
         perm = get_rng(self._gen).permutation(len(self.indices))
         return iter([self.indices[i] for i in perm])
 
@@ -115,6 +147,10 @@ class WeightedRandomSampler(Sampler):
         self._p, self._gen = w / w.sum(), _stream(generator)
 
     def __iter__(self):
+        stream = torch_stream(self._gen)
+        if stream is not None:        # torch.multinomial of the float64 weights
+            return _lazy_multinomial(stream, self.weights.data, self.num_samples,
+                                     self.replacement)
         p = self._p
         idx = get_rng(self._gen).choice(len(p), self.num_samples,
                                              replace=self.replacement, p=p)
