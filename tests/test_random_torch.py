@@ -368,3 +368,37 @@ def test_embedding_init_on_the_stream(torch, dt):
         zr.use_torch_stream(False)
         zeroin.set_default_dtype(old)
         torch.set_default_dtype(told)
+
+
+def test_dataloader_shuffle_and_samplers_on_the_stream(torch):
+    """DataLoader(shuffle=True), RandomSampler (with and without replacement, with and
+    without a generator) and SubsetRandomSampler follow PyTorch's draws (they refused the
+    torch stream before): Raschka's appendix A `torch.manual_seed(123)` then
+    `DataLoader(train_ds, batch_size=2, shuffle=True)` gives the book's batches. Each pass
+    of a loader also draws PyTorch's base seed, so later draws stay in step."""
+    from zeroin.utils import data as zd
+    from torch.utils import data as td
+    zr.use_torch_stream(True)
+    try:
+        zeroin.manual_seed(123)
+        torch.manual_seed(123)
+        zx, tx = zeroin.arange(7), torch.arange(7)
+        for kw in (dict(shuffle=True, batch_size=2, drop_last=True), dict(batch_size=3)):
+            zl, tl = zd.DataLoader(zx, **kw), td.DataLoader(tx, **kw)
+            for _ in range(2):          # two epochs: two different orders
+                assert [b.tolist() for b in zl] == [b.tolist() for b in tl]
+        _same(zeroin.rand(2, dtype=zeroin.float32), torch.rand(2))
+        for kw in (dict(replacement=True, num_samples=40), dict(num_samples=17), {}):
+            assert list(zd.RandomSampler(zx, **kw)) == list(td.RandomSampler(tx, **kw))
+            zg, tg = _pair(torch, 7)
+            assert list(zd.RandomSampler(zx, generator=zg, **kw)) == \
+                list(td.RandomSampler(tx, generator=tg, **kw))
+        zg, tg = _pair(torch, 3)
+        zl = zd.DataLoader(zx, batch_size=4, shuffle=True, generator=zg)
+        tl = td.DataLoader(tx, batch_size=4, shuffle=True, generator=tg)
+        assert [b.tolist() for b in zl] == [b.tolist() for b in tl]
+        idx = [5, 1, 9, 4]
+        assert list(zd.SubsetRandomSampler(idx)) == list(td.SubsetRandomSampler(idx))
+        _same(zeroin.rand(3, dtype=zeroin.float32), torch.rand(3))
+    finally:
+        zr.use_torch_stream(False)

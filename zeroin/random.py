@@ -47,8 +47,8 @@ class Generator:
     unless ``stream="torch"`` (the default after :func:`use_torch_stream`, so that a
     lecture's ``Generator().manual_seed(2147483647)`` runs unchanged): then ``rand``, ``randn``, ``randint``, ``randperm``,
     ``normal``, ``multinomial``, ``bernoulli`` and the ``uniform_`` / ``normal_`` /
-    ``exponential_`` / ``bernoulli_`` fills, ``nn.init``'s uniform and normal ones and
-    ``dropout`` give
+    ``exponential_`` / ``bernoulli_`` fills, ``nn.init``'s uniform and normal ones,
+    ``dropout`` and DataLoader's shuffle (RandomSampler, SubsetRandomSampler) give
     PyTorch's CPU numbers bit for bit, float32 and float64; every other random op refuses
     such a generator (NotImplementedError naming the op).
 

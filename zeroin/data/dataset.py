@@ -9,8 +9,8 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..errors import ShapeError
-from ..random import Generator, get_rng
-from .sampler import BatchSampler, RandomSampler, SequentialSampler
+from ..random import Generator, get_rng, torch_stream
+from .sampler import BatchSampler, RandomSampler, SequentialSampler, _on_torch, torch_order
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
            "ChainDataset", "StackDataset", "DataLoader",
@@ -362,7 +362,7 @@ class DataLoader:
         self.prefetch_factor, self.persistent_workers = prefetch_factor, persistent_workers
         rng = seed if seed is not None else generator
         self.generator = rng
-        self._rng = None if rng is None else get_rng(rng)
+        self._rng = None if rng is None or _on_torch(rng) else get_rng(rng)
         self._own_sampler, self._own_batches = sampler is None, batch_sampler is None
         if sampler is None and not isinstance(data, IterableDataset):
             # PyTorch's sampler holds the Generator given, so that the usual reseeding
@@ -378,7 +378,11 @@ class DataLoader:
         n = len(self._data)
         if not self._own_sampler:
             return _keys(list(self.sampler))
-        return (self._rng or get_rng()).permutation(n) if self.shuffle else np.arange(n)
+        if not self.shuffle:
+            return np.arange(n)
+        if _on_torch(self.generator):
+            return np.asarray(torch_order(self.generator, n, n), dtype=np.intp)
+        return (self._rng or get_rng()).permutation(n)
 
     def _batches(self):
         if not self._own_batches:
@@ -422,6 +426,8 @@ class DataLoader:
         if self.pin_memory:             # PyTorch's warning without an accelerator
             warnings.warn("'pin_memory' argument is set as true but no accelerator is found, "
                           "then device pinned memory won't be used.", UserWarning, stacklevel=2)
+        if _on_torch(self.generator):   # PyTorch's iterator draws its workers' base seed
+            torch_stream(self.generator).u64(1)
         return self._iterate()
 
     def _iterate(self):

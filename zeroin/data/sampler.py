@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._tensor import Tensor
-from ..random import get_rng
+from ..random import get_rng, torch_stream
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
            "WeightedRandomSampler", "BatchSampler"]
@@ -20,6 +20,29 @@ def _stream(generator):
     if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
         return np.random.default_rng(generator)
     return generator
+
+
+def _on_torch(generator):
+    """Whether ``generator`` (None: the shared one) draws PyTorch's numbers."""
+    from .. import random
+    gen = random.default_generator if generator is None else generator
+    return isinstance(gen, random.Generator) and gen.torch is not None
+
+
+def torch_order(generator, n, num_samples, replacement=False):
+    """PyTorch's RandomSampler.__iter__ on the torch stream: without a generator, a fresh
+    one seeded by ``torch.empty((), dtype=torch.int64).random_()`` (random64() % 2**63)
+    from the shared stream; then ``randperm(n)`` per pass (``randint(n)`` with
+    replacement), so shuffled batches are PyTorch's."""
+    from .._torch_rng import TorchStream
+    stream = torch_stream(generator)
+    if generator is None:
+        stream = TorchStream(int(stream.u64(1)[0] % np.uint64(1 << 63)))
+    if replacement:
+        return stream.randint(num_samples, 0, n).tolist()
+    reps = -(-num_samples // n) if n else 0
+    order = [i for _ in range(reps) for i in stream.randperm(n, "RandomSampler").tolist()]
+    return order[:num_samples]
 
 
 def _check_bool(cls, name, value, exc=ValueError):
@@ -71,7 +94,10 @@ class RandomSampler(Sampler):
         return len(self.data_source) if self._num is None else self._num
 
     def __iter__(self):
-        n, rng = len(self.data_source), get_rng(self._gen)
+        n = len(self.data_source)
+        if _on_torch(self._gen):
+            return iter(torch_order(self._gen, n, self.num_samples, self.replacement))
+        rng = get_rng(self._gen)
         if self.replacement:
             return iter(rng.integers(0, n, self.num_samples).tolist())
         reps = -(-self.num_samples // n) if n else 0
@@ -90,7 +116,10 @@ class SubsetRandomSampler(Sampler):
         self._gen = _stream(generator)
 
     def __iter__(self):
-        perm = get_rng(self._gen).permutation(len(self.indices))
+        if _on_torch(self._gen):    # PyTorch's randperm(len(indices), generator=generator)
+            perm = torch_stream(self._gen).randperm(len(self.indices), "SubsetRandomSampler")
+        else:
+            perm = get_rng(self._gen).permutation(len(self.indices))
         return iter([self.indices[i] for i in perm])
 
     def __len__(self):
