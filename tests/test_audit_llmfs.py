@@ -295,6 +295,24 @@ def create_dataloader_v1(lib, txt, batch_size=4, max_length=256, stride=128, shu
     return dataloader
 
 
+def test_chapter2_embedding_is_a_lookup(f32):
+    """The small Embedding(6, 3) example and the bonus notebook's one-hot @ Linear."""
+    _torch_stream()
+    out = {}
+    for name, (lib, nn, _) in LIBS.items():
+        input_ids = lib.tensor([2, 3, 5, 1])
+        lib.manual_seed(123)
+        embedding_layer = lib.nn.Embedding(6, 3)
+        onehot = lib.nn.functional.one_hot(input_ids)
+        linear = lib.nn.Linear(6, 3, bias=False)
+        linear.weight = lib.nn.Parameter(embedding_layer.weight.T)
+        out[name] = (embedding_layer.weight, embedding_layer(lib.tensor([3])),
+                     embedding_layer(input_ids), onehot, linear(onehot.float()))
+    for z, t in zip(out["zeroin"], out["torch"]):
+        _close(z, t)
+    _close(out["zeroin"][2], out["zeroin"][4], rtol=0, atol=0)
+
+
 def test_chapter2_dataloader_and_embeddings(f32):
     _torch_stream()
     out = {}
@@ -407,6 +425,27 @@ def _causal_masks(torch, sa_v2, inputs):
     return masked_simple_norm, masked, attn_weights2
 
 
+def _weights_by_hand(torch, inputs):
+    x_2 = inputs[1]
+    d_in = inputs.shape[1]
+    d_out = 2
+    torch.manual_seed(123)
+    W_query = torch.nn.Parameter(torch.rand(d_in, d_out), requires_grad=False)
+    W_key = torch.nn.Parameter(torch.rand(d_in, d_out), requires_grad=False)
+    W_value = torch.nn.Parameter(torch.rand(d_in, d_out), requires_grad=False)
+    assert not W_query.requires_grad and isinstance(W_query, torch.nn.Parameter)
+    query_2 = x_2 @ W_query
+    keys = inputs @ W_key
+    values = inputs @ W_value
+    keys_2 = keys[1]
+    attn_score_22 = query_2.dot(keys_2)
+    attn_scores_2 = query_2 @ keys.T
+    d_k = keys.shape[-1]
+    attn_weights_2 = torch.softmax(attn_scores_2 / d_k**0.5, dim=-1)
+    context_vec_2 = attn_weights_2 @ values
+    return W_query, attn_score_22, attn_scores_2, attn_weights_2, context_vec_2
+
+
 def test_chapter3_self_attention_and_masks(f32):
     _torch_stream()
     out = {}
@@ -415,15 +454,18 @@ def test_chapter3_self_attention_and_masks(f32):
         v1, v2 = _self_attention(lib, nn)
         lib.manual_seed(123)
         sa_v1 = v1(3, 2)
+        first_v1 = sa_v1(inputs)
         lib.manual_seed(789)
         sa_v2 = v2(3, 2)
         sa_v1.W_query.data = sa_v2.W_query.weight.T
         sa_v1.W_key.data = sa_v2.W_key.weight.T
         sa_v1.W_value.data = sa_v2.W_value.weight.T
-        out[name] = (sa_v2(inputs), sa_v1(inputs)) + _causal_masks(lib, sa_v2, inputs)
+        out[name] = (first_v1, sa_v2(inputs), sa_v1(inputs)) + \
+            _causal_masks(lib, sa_v2, inputs) + _weights_by_hand(lib, inputs)
     for z, t in zip(out["zeroin"], out["torch"]):
         _close(z, t)
-    assert np.isneginf(_np(out["zeroin"][3])[0, 1])
+    assert np.isneginf(_np(out["zeroin"][4])[0, 1])
+    _close(out["zeroin"][1], out["zeroin"][2])
 
 
 def test_chapter3_dropout_scaling(f32):
@@ -946,6 +988,38 @@ def test_chapter5_pretraining_on_the_torch_stream(f32):
         _close(v, tm.state_dict()[k], rtol=1e-4, atol=1e-5)
 
 
+def _loss_by_hand(torch, model):
+    inputs = _batch(torch)[:, :3]
+    targets = _batch(torch)[:, 1:4]
+    with torch.no_grad():
+        logits = model(inputs)
+    probas = torch.softmax(logits, dim=-1)
+    token_ids = torch.argmax(probas, dim=-1, keepdim=True)
+    text = token_ids_to_text(token_ids[0].flatten(), TOKENIZER)
+    text_idx = 0
+    target_probas_1 = probas[text_idx, [0, 1, 2], targets[text_idx]]
+    text_idx = 1
+    target_probas_2 = probas[text_idx, [0, 1, 2], targets[text_idx]]
+    log_probas = torch.log(torch.cat((target_probas_1, target_probas_2)))
+    avg_log_probas = torch.mean(log_probas)
+    neg_avg_log_probas = avg_log_probas * -1
+    logits_flat = logits.flatten(0, 1)
+    targets_flat = targets.flatten()
+    loss = torch.nn.functional.cross_entropy(logits_flat, targets_flat)
+    perplexity = torch.exp(loss)
+    return token_ids, text, log_probas, neg_avg_log_probas, loss, perplexity
+
+
+def test_chapter5_loss_by_hand(f32):
+    tmodel = _gpt(LIBS["torch"]).eval()
+    z, t = _loss_by_hand(zeroin, _gpt(LIBS["zeroin"], tmodel).eval()), _loss_by_hand(torch,
+                                                                                    tmodel)
+    assert z[1] == t[1]
+    for a, b in zip(z[:1] + z[2:], t[:1] + t[2:]):
+        _close(a, b)
+    _close(z[3], z[4])
+
+
 def _sampling(torch):
     vocab = {"closer": 0, "every": 1, "effort": 2, "forward": 3, "inches": 4, "moves": 5,
              "pizza": 6, "toward": 7, "you": 8}
@@ -1126,7 +1200,8 @@ def test_chapter5_load_weights_into_gpt(f32):
         _load_weights_into_gpt(torch, gpt, params)
         gpt.eval()
         assert all(p.dtype == torch.float32 and p.requires_grad for p in gpt.parameters())
-        assert sum(p.numel() for p in gpt.parameters()) == 2 * 12 * len(VOCAB) + 8 * 12 + 2 * 12 + 2 * 1884
+        n_params = 2 * 12 * len(VOCAB) + 8 * 12 + 2 * 12 + 2 * 1884    # out_head untied
+        assert sum(p.numel() for p in gpt.parameters()) == n_params
         idx = text_to_token_ids(torch, "Jack Gisburn rather a", TOKENIZER)
         torch.manual_seed(123)
         ids = generate(torch, gpt, idx, max_new_tokens=6, context_size=8, top_k=10,
