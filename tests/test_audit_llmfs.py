@@ -1424,3 +1424,120 @@ def test_chapter7_instruction_fine_tuning_step(f32):
     assert [b[1:] for b in z] == [b[1:] for b in t] and len(z) == 2
     assert any(-100 in row for b in z for row in b[2])
     _close([b[0] for b in z], [b[0] for b in t], rtol=1e-4, atol=1e-5)
+
+
+# --- appendices D and E: warmup, cosine decay, clipping; LoRA --------------------------------
+
+def find_highest_gradient(model):
+    max_grad = None
+    for param in model.parameters():
+        if param.grad is not None:
+            grad_values = param.grad.data.flatten()
+            max_grad_param = grad_values.max()
+            if max_grad is None or max_grad_param > max_grad:
+                max_grad = max_grad_param
+    return max_grad
+
+
+def _train_appendix_d(torch, model, train_loader, n_epochs=2):
+    import math
+    initial_lr, peak_lr, min_lr = 0.0001, 0.01, 0.1 * 0.0001
+    total_training_steps = len(train_loader) * n_epochs
+    warmup_steps = int(0.2 * total_training_steps)
+    lr_increment = (peak_lr - initial_lr) / warmup_steps
+    optimizer = torch.optim.AdamW(model.parameters(), weight_decay=0.1)
+    global_step, track_lrs, losses, highest = -1, [], [], []
+    for epoch in range(n_epochs):
+        model.train()
+        for input_batch, target_batch in train_loader:
+            optimizer.zero_grad()
+            global_step += 1
+            if global_step < warmup_steps:
+                lr = initial_lr + global_step * lr_increment
+            else:
+                progress = ((global_step - warmup_steps) /
+                            (total_training_steps - warmup_steps))
+                lr = min_lr + (peak_lr - min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
+            for param_group in optimizer.param_groups:
+                param_group["lr"] = lr
+            track_lrs.append(optimizer.param_groups[0]["lr"])
+            loss = calc_loss_batch(torch, input_batch, target_batch, model, "cpu")
+            loss.backward()
+            highest.append(find_highest_gradient(model).item())
+            if global_step > warmup_steps:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
+            optimizer.step()
+            losses.append(loss.item())
+    return track_lrs, losses, highest
+
+
+def _lora_classes(torch):
+    import math
+
+    class LoRALayer(torch.nn.Module):
+        def __init__(self, in_dim, out_dim, rank, alpha):
+            super().__init__()
+            self.A = torch.nn.Parameter(torch.empty(in_dim, rank))
+            torch.nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))
+            self.B = torch.nn.Parameter(torch.zeros(rank, out_dim))
+            self.alpha = alpha
+
+        def forward(self, x):
+            x = self.alpha * (x @ self.A @ self.B)
+            return x
+
+    class LinearWithLoRA(torch.nn.Module):
+        def __init__(self, linear, rank, alpha):
+            super().__init__()
+            self.linear = linear
+            self.lora = LoRALayer(linear.in_features, linear.out_features, rank, alpha)
+
+        def forward(self, x):
+            return self.linear(x) + self.lora(x)
+
+    def replace_linear_with_lora(model, rank, alpha):
+        for name, module in model.named_children():
+            if isinstance(module, torch.nn.Linear):
+                setattr(model, name, LinearWithLoRA(module, rank, alpha))
+            else:
+                replace_linear_with_lora(module, rank, alpha)
+    return replace_linear_with_lora
+
+
+def _appendices_d_e(lib):
+    torch = lib[0]
+    torch.manual_seed(123)
+    train_loader = create_dataloader_v1(lib, TEXT, batch_size=4, max_length=8, stride=8)
+    model = _gpt(lib)
+    run = _train_appendix_d(torch, model, train_loader)
+    for param in model.parameters():
+        param.requires_grad = False
+    torch.manual_seed(123)
+    _lora_classes(torch)(model, rank=4, alpha=8)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    x = _batch(torch)
+    model.eval()
+    before = model(x)
+    for p in model.parameters():
+        if p.requires_grad and p.shape[0] == 4:   # the B matrices, zeros at first
+            with torch.no_grad():
+                p.fill_(0.01)
+    return run, trainable, names, before, model(x), model.state_dict()
+
+
+def test_appendices_d_and_e(f32):
+    """Appendix D's warmup, cosine decay and clipping loop; appendix E's LoRA layers
+    (kaiming_uniform_(A, a=sqrt(5)) on the torch stream, replace_linear_with_lora through
+    named_children and setattr)."""
+    _torch_stream()
+    z, t = _appendices_d_e(LIBS["zeroin"]), _appendices_d_e(LIBS["torch"])
+    assert z[0][0] == t[0][0]
+    for a, b in zip(z[0][1:], t[0][1:]):
+        _close(a, b, rtol=1e-4, atol=1e-5)
+    assert z[1] == t[1] and z[2] == t[2]
+    assert "trf_blocks.0.att.W_query.lora.A" in z[2]
+    for a, b in zip(z[3:5], t[3:5]):
+        _close(a, b, rtol=1e-4, atol=1e-5)
+    for k, v in z[5].items():
+        _close(v, t[5][k], rtol=1e-4, atol=1e-5)
