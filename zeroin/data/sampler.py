@@ -40,7 +40,8 @@ def torch_order(generator, n, num_samples, replacement=False):
         stream = TorchStream(int(stream.u64(1)[0] % np.uint64(1 << 63)))
     if replacement:
         return stream.randint(num_samples, 0, n).tolist()
-    reps = -(-num_samples // n) if n else 0
+    # PyTorch draws a last randperm for the num_samples % n left over, even when that is 0
+    reps = num_samples // n + 1 if n else 0
     order = [i for _ in range(reps) for i in stream.randperm(n, "RandomSampler").tolist()]
     return order[:num_samples]
 
