@@ -406,3 +406,24 @@ def test_dataloader_shuffle_and_samplers_on_the_stream(torch):
         _same(zeroin.rand(3, dtype=zeroin.float32), torch.rand(3))
     finally:
         zr.use_torch_stream(False)
+
+
+def test_random_split_on_the_stream(torch):
+    """random_split draws PyTorch's randperm(sum(lengths)) (it refused the torch stream),
+    from the shared generator or the one given; fractions split as PyTorch's."""
+    from zeroin.utils import data as zd
+    from torch.utils import data as td
+    zr.use_torch_stream(True)
+    try:
+        zeroin.manual_seed(0)
+        torch.manual_seed(0)
+        for lengths in ([3, 7], [0.5, 0.3, 0.2]):
+            z, t = zd.random_split(range(10), lengths), td.random_split(range(10), lengths)
+            assert [list(s) for s in z] == [list(s) for s in t]
+        zg, tg = _pair(torch, 42)
+        z = zd.random_split(range(9), [4, 5], generator=zg)
+        t = td.random_split(range(9), [4, 5], generator=tg)
+        assert [list(s) for s in z] == [list(s) for s in t]
+        _same(zeroin.rand(2, dtype=zeroin.float32), torch.rand(2))
+    finally:
+        zr.use_torch_stream(False)

@@ -266,7 +266,10 @@ def random_split(dataset, lengths, generator=None, seed=None):
     dataset = as_dataset(dataset, "random_split")
     n = len(dataset)
     sizes = _split_sizes(n, lengths)
-    perm = get_rng(seed).permutation(n)
+    if _on_torch(seed):     # PyTorch's randperm(sum(lengths), generator=generator)
+        perm = torch_stream(seed).randperm(n, "random_split")
+    else:
+        perm = get_rng(seed).permutation(n)
     out, start = [], 0
     for size in sizes:
         out.append(Subset(dataset, perm[start:start + size]))
