@@ -427,3 +427,24 @@ def test_random_split_on_the_stream(torch):
         _same(zeroin.rand(2, dtype=zeroin.float32), torch.rand(2))
     finally:
         zr.use_torch_stream(False)
+
+
+def test_weighted_random_sampler_on_the_stream(torch):
+    """WeightedRandomSampler draws PyTorch's multinomial of its float64 weights (it refused
+    the torch stream), with and without replacement, shared or given generator."""
+    from zeroin.utils import data as zd
+    from torch.utils import data as td
+    zr.use_torch_stream(True)
+    try:
+        zeroin.manual_seed(5)
+        torch.manual_seed(5)
+        w = [0.1, 0.9, 0.4, 0.0, 2.0]
+        for kw in (dict(num_samples=50), dict(num_samples=3, replacement=False)):
+            assert list(zd.WeightedRandomSampler(w, **kw)) == \
+                list(td.WeightedRandomSampler(w, **kw))
+            zg, tg = _pair(torch, 11)
+            assert list(zd.WeightedRandomSampler(w, generator=zg, **kw)) == \
+                list(td.WeightedRandomSampler(w, generator=tg, **kw))
+        _same(zeroin.rand(2, dtype=zeroin.float32), torch.rand(2))
+    finally:
+        zr.use_torch_stream(False)

@@ -48,8 +48,7 @@ class Generator:
     lecture's ``Generator().manual_seed(2147483647)`` runs unchanged): then ``rand``, ``randn``, ``randint``, ``randperm``,
     ``normal``, ``multinomial``, ``bernoulli`` and the ``uniform_`` / ``normal_`` /
     ``exponential_`` / ``bernoulli_`` fills, ``nn.init``'s uniform and normal ones,
-    ``dropout``, DataLoader's shuffle (RandomSampler, SubsetRandomSampler) and
-    ``random_split`` give
+    ``dropout``, DataLoader's shuffle, the samplers and ``random_split`` give
     PyTorch's CPU numbers bit for bit, float32 and float64; every other random op refuses
     such a generator (NotImplementedError naming the op).
 

@@ -145,6 +145,10 @@ class WeightedRandomSampler(Sampler):
         self._p, self._gen = w / w.sum(), _stream(generator)
 
     def __iter__(self):
+        if _on_torch(self._gen):    # PyTorch's multinomial(weights, ..., generator=generator)
+            from .._creation import multinomial
+            return iter(multinomial(self.weights, self.num_samples, self.replacement,
+                                    generator=self._gen).tolist())
         p = self._p
         idx = get_rng(self._gen).choice(len(p), self.num_samples,
                                              replace=self.replacement, p=p)
