@@ -1,0 +1,871 @@
+"""Audit against the UvA Deep Learning course's PyTorch tutorials (Phillip Lippe's
+uvadlc-notebooks): Tutorial 2 "Introduction to PyTorch", 3 "Activation Functions",
+4 "Optimization and Initialization" and the plain-PyTorch parts of 6 "Transformers". Each
+notebook's main code is written once, as a learner ports it (``import zeroin as torch``,
+``from zeroin import nn``, ``import zeroin.nn.functional as F``, ``zeroin.utils.data``,
+``zeroin.optim``), and run with ``torch`` and with ``zeroin`` on the same data (made here) and
+the same weights (copied from torch), compared to float resolution in float32 (the notebooks'
+dtype; those tests set zeroin's default to float32) and to 1e-10 in float64. torchvision and
+PyTorch Lightning are not used: their parts are written in plain PyTorch. See docs/uvadl.md."""
+import json
+import math
+import os
+import platform
+from functools import partial
+
+import numpy as np
+import pytest
+
+import zeroin
+import zeroin.nn as znn
+import zeroin.nn.functional as ZF
+import zeroin.optim as zoptim
+import zeroin.utils.data as zdata
+from _audit import close, copy_weights, np_of as _np
+
+torch = pytest.importorskip("torch")
+import torch.utils.data  # noqa: E402
+
+LIBS = {"torch": (torch, torch.nn, torch.nn.functional, torch.utils.data, torch.optim),
+        "zeroin": (zeroin, znn, ZF, zdata, zoptim)}
+F32 = dict(rtol=2e-5, atol=2e-6)
+F64 = dict(rtol=1e-10, atol=1e-12)
+
+
+def _close(z, t, tol=F32):
+    close(z, t, **tol)
+
+
+@pytest.fixture(autouse=True)
+def _torch_dtype():
+    """torch's default dtype back to float32 and zeroin's stream back to NumPy's (conftest
+    puts zeroin's dtype back), even when a test fails."""
+    yield
+    torch.set_default_dtype(torch.float32)
+    zeroin.random.use_torch_stream(False)
+
+
+def _torch_stream():
+    """zeroin's shared generator on PyTorch's stream; skipped where zeroin's copy of torch's
+    kernels does not apply (as tests/test_random_torch.py)."""
+    cap = torch.backends.cpu.get_cpu_capability()
+    if platform.machine().lower() not in ("x86_64", "amd64") or cap not in ("AVX2", "AVX512"):
+        pytest.skip(f"the torch stream copies torch's x86-64 AVX2 kernels; this CPU runs {cap}")
+    zeroin.random.use_torch_stream(True)
+
+
+# --- Tutorial 2: Introduction to PyTorch ------------------------------------------------------
+
+def _basics(torch):
+    out = {}
+    torch.manual_seed(42)
+    x = torch.Tensor(2, 3, 4)
+    out["empty"] = (tuple(x.shape), str(x.dtype).split(".")[-1])
+    x = torch.Tensor([[1, 2], [3, 4]])
+    out["from_list"] = x
+    x = torch.zeros(2, 3, 4) + torch.ones(2, 3, 4)
+    dim1, dim2, dim3 = x.size()
+    out["size"] = (tuple(x.shape), (dim1, dim2, dim3))
+    np_arr = np.array([[1, 2], [3, 4]])
+    tensor = torch.from_numpy(np_arr)
+    out["numpy"] = (tensor, tensor.numpy(), str(tensor.dtype))
+    x1 = torch.Tensor([[1., 2., 3.], [4., 5., 6.]])
+    x2 = torch.Tensor([[.5, .5, .5], [2., 2., 2.]])
+    y = x1 + x2
+    x2.add_(x1)
+    out["add"] = (y, x2)
+    x = torch.arange(6)
+    out["arange"] = (x, str(x.dtype))
+    x = x.view(2, 3)
+    out["view"] = x
+    x = x.permute(1, 0)
+    out["permute"] = x
+    x = torch.arange(6).view(2, 3)
+    W = torch.arange(9).view(3, 3)
+    out["matmul"] = torch.matmul(x, W)
+    a, b = torch.arange(24.).view(2, 3, 4), torch.arange(40.).view(2, 4, 5)
+    out["bmm"] = (torch.bmm(a, b), torch.einsum("bij,bjk->bik", a, b), a @ b)
+    x = torch.arange(12).view(3, 4)
+    out["index"] = (x[:, 1], x[0], x[:2, -1], x[1:3, :])
+    return out
+
+
+def test_t2_tensor_basics(f32):
+    z, t = _basics(zeroin), _basics(torch)
+    assert z["empty"] == t["empty"] == ((2, 3, 4), "float32")
+    for key in ("from_list", "view", "permute", "matmul"):
+        np.testing.assert_array_equal(_np(z[key]), _np(t[key]))
+        assert z[key].shape == t[key].shape
+    assert z["size"] == t["size"]
+    np.testing.assert_array_equal(z["numpy"][1], t["numpy"][1])
+    assert z["numpy"][2].endswith("int64") and t["numpy"][2] == "torch.int64"
+    for zz, tt in zip(z["add"] + z["bmm"] + z["index"], t["add"] + t["bmm"] + t["index"]):
+        np.testing.assert_array_equal(_np(zz), _np(tt))
+    assert z["arange"][1].endswith("int64") and t["arange"][1] == "torch.int64"
+
+
+def _dynamic_graph(torch):
+    x = torch.arange(3, dtype=torch.float32, requires_grad=True)
+    assert x.requires_grad and x.is_leaf
+    a = x + 2
+    b = a ** 2
+    c = b + 3
+    y = c.mean()
+    y.backward()
+    return y, x.grad
+
+
+def test_t2_dynamic_graph_and_gradients():
+    (zy, zg), (ty, tg) = _dynamic_graph(zeroin), _dynamic_graph(torch)
+    _close(zy, ty)
+    _close(zg, tg)
+    assert zg.dtype == zeroin.float32
+    np.testing.assert_allclose(_np(zg), [4 / 3, 2, 8 / 3], rtol=1e-6)   # 2 (x + 2) / 3
+
+
+def _gpu_checks(torch):
+    gpu_avail = torch.cuda.is_available()
+    device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    x = torch.zeros(2, 3)
+    x = x.to(device)
+    torch.manual_seed(42)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed(42)
+        torch.cuda.manual_seed_all(42)
+    torch.cuda.manual_seed_all(42)          # does nothing without a GPU, in both
+    old = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+    flags = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = old
+    return gpu_avail, str(device), str(x.device), flags
+
+
+def test_t2_gpu_checks_on_the_cpu():
+    assert _gpu_checks(zeroin) == _gpu_checks(torch) == (False, "cpu", "cpu", (True, False))
+
+
+def _xor(torch, data):
+    class XORDataset(data.Dataset):
+
+        def __init__(self, size, std=0.1):
+            super().__init__()
+            self.size = size
+            self.std = std
+            self.generate_continuous_xor()
+
+        def generate_continuous_xor(self):
+            data = torch.randint(low=0, high=2, size=(self.size, 2), dtype=torch.float32)
+            label = (data.sum(dim=1) == 1).to(torch.long)
+            data += self.std * torch.randn(data.shape)
+            self.data = data
+            self.label = label
+
+        def __len__(self):
+            return self.size
+
+        def __getitem__(self, idx):
+            data_point = self.data[idx]
+            data_label = self.label[idx]
+            return data_point, data_label
+    return XORDataset
+
+
+def _simple_classifier(nn):
+    class SimpleClassifier(nn.Module):
+
+        def __init__(self, num_inputs, num_hidden, num_outputs):
+            super().__init__()
+            self.linear1 = nn.Linear(num_inputs, num_hidden)
+            self.act_fn = nn.Tanh()
+            self.linear2 = nn.Linear(num_hidden, num_outputs)
+
+        def forward(self, x):
+            x = self.linear1(x)
+            x = self.act_fn(x)
+            x = self.linear2(x)
+            return x
+    return SimpleClassifier
+
+
+def _train_model(model, optimizer, data_loader, loss_module, num_epochs, device, log):
+    model.train()
+    for epoch in range(num_epochs):
+        for data_inputs, data_labels in data_loader:
+            data_inputs = data_inputs.to(device)
+            data_labels = data_labels.to(device)
+            preds = model(data_inputs)
+            preds = preds.squeeze(dim=1)
+            loss = loss_module(preds, data_labels.float())
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            log.append(loss.item())
+
+
+def _eval_model(torch, model, data_loader, device):
+    model.eval()
+    true_preds, num_preds = 0., 0.
+    with torch.no_grad():
+        for data_inputs, data_labels in data_loader:
+            data_inputs, data_labels = data_inputs.to(device), data_labels.to(device)
+            preds = model(data_inputs)
+            preds = preds.squeeze(dim=1)
+            preds = torch.sigmoid(preds)
+            pred_labels = (preds >= 0.5).long()
+            true_preds += (pred_labels == data_labels).sum()
+            num_preds += data_labels.shape[0]
+    acc = true_preds / num_preds
+    return acc, f"Accuracy of the model: {100.0 * acc:4.2f}%"
+
+
+def _boundary(torch, model, device):
+    """visualize_classification's decision map (to_rgba('C0') / ('C1') written out)."""
+    @torch.no_grad()
+    def grid():
+        c0 = torch.Tensor((0.12156862745098039, 0.4666666666666667, 0.7058823529411765, 1.0))
+        c1 = torch.Tensor((1.0, 0.4980392156862745, 0.054901960784313725, 1.0))
+        c0, c1 = c0.to(device), c1.to(device)
+        x1 = torch.arange(-0.5, 1.5, step=0.05, device=device)
+        x2 = torch.arange(-0.5, 1.5, step=0.05, device=device)
+        xx1, xx2 = torch.meshgrid(x1, x2, indexing='ij')
+        model_inputs = torch.stack([xx1, xx2], dim=-1)
+        preds = model(model_inputs)
+        preds = torch.sigmoid(preds)
+        output_image = (1 - preds) * c0[None, None] + preds * c1[None, None]
+        return output_image.cpu().numpy(), preds.requires_grad
+    return grid()
+
+
+def _t2_run(name, tmodel, tdata, path):
+    """Tutorial 2's XOR pipeline with the library ``name``; its dataset's points and labels
+    replaced by torch's (``tdata``) so that both train on the same data."""
+    torch, nn, F, data, optim = LIBS[name]
+    device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    XORDataset = _xor(torch, data)
+    dataset = XORDataset(size=200)
+    assert len(dataset) == 200 and dataset.data.dtype == torch.float32
+    assert set(dataset.label.tolist()) <= {0, 1} and dataset.label.dtype == torch.long
+    dataset.data, dataset.label = (torch.from_numpy(_np(a).copy()) for a in tdata[:2])
+    assert np.array_equal(_np(dataset[0][0]), tdata[0][0]) and int(dataset[0][1]) == tdata[1][0]
+    data_0 = dataset.data[dataset.label == 0]          # visualize_samples
+    assert data_0.shape[0] == int((tdata[1] == 0).sum())
+    data_loader = data.DataLoader(dataset, batch_size=8, shuffle=True)
+    data_inputs, data_labels = next(iter(data_loader))
+    assert tuple(data_inputs.shape) == (8, 2) and tuple(data_labels.shape) == (8,)
+    model = _simple_classifier(nn)(num_inputs=2, num_hidden=4, num_outputs=1)
+    names = [(n, tuple(p.shape)) for n, p in model.named_parameters()]
+    if name == "zeroin":
+        copy_weights(tmodel, model)
+    else:
+        model.load_state_dict(tmodel.state_dict())
+    model.to(device)
+    loss_module = nn.BCEWithLogitsLoss()
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    train_dataset = XORDataset(size=200)
+    train_dataset.data, train_dataset.label = (torch.from_numpy(_np(a).copy()) for a in tdata[:2])
+    train_data_loader = data.DataLoader(train_dataset, batch_size=32, shuffle=False)
+    log = []
+    _train_model(model, optimizer, train_data_loader, loss_module, 5, device, log)
+    state_dict = model.state_dict()
+    torch.save(state_dict, os.path.join(path, f"our_model_{name}.tar"))
+    state_dict = torch.load(os.path.join(path, f"our_model_{name}.tar"))
+    new_model = _simple_classifier(nn)(num_inputs=2, num_hidden=4, num_outputs=1)
+    new_model.load_state_dict(state_dict)
+    test_dataset = XORDataset(size=100)
+    test_dataset.data, test_dataset.label = (torch.from_numpy(_np(a).copy()) for a in tdata[2:])
+    test_data_loader = data.DataLoader(test_dataset, batch_size=16, shuffle=False,
+                                       drop_last=False)
+    acc, line = _eval_model(torch, new_model, test_data_loader, device)
+    return dict(names=names, log=log, state=state_dict, acc=acc, line=line, str=str(model),
+                image=_boundary(torch, new_model, device), train=model.training)
+
+
+def test_t2_xor_dataset_classifier_training_save_load_eval_and_boundary(f32, tmp_path):
+    torch.manual_seed(42)
+    XOR = _xor(torch, torch.utils.data)
+    train, test = XOR(size=200), XOR(size=100)
+    tdata = [a.numpy() for a in (train.data, train.label, test.data, test.label)]
+    tmodel = _simple_classifier(torch.nn)(num_inputs=2, num_hidden=4, num_outputs=1)
+    z = _t2_run("zeroin", tmodel, tdata, str(tmp_path))
+    t = _t2_run("torch", tmodel, tdata, str(tmp_path))
+    assert z["names"] == t["names"] == [("linear1.weight", (4, 2)), ("linear1.bias", (4,)),
+                                        ("linear2.weight", (1, 4)), ("linear2.bias", (1,))]
+    assert z["str"] == t["str"] and z["train"] and t["train"]
+    assert len(z["log"]) == len(t["log"]) == 35
+    np.testing.assert_allclose(z["log"], t["log"], **F32)
+    for k in t["state"]:
+        _close(z["state"][k], t["state"][k])
+    _close(z["acc"], t["acc"])
+    assert z["line"] == t["line"] and z["line"].startswith("Accuracy of the model: ")
+    _close(z["image"][0], t["image"][0])
+    assert z["image"][0].shape == (40, 40, 4) and z["image"][1] is t["image"][1] is False
+
+
+# --- Tutorial 3: Activation Functions ---------------------------------------------------------
+
+def _activations(torch, nn):
+    class ActivationFunction(nn.Module):
+
+        def __init__(self):
+            super().__init__()
+            self.name = self.__class__.__name__
+            self.config = {"name": self.name}
+
+    class Sigmoid(ActivationFunction):
+        def forward(self, x):
+            return 1 / (1 + torch.exp(-x))
+
+    class Tanh(ActivationFunction):
+        def forward(self, x):
+            x_exp, neg_x_exp = torch.exp(x), torch.exp(-x)
+            return (x_exp - neg_x_exp) / (x_exp + neg_x_exp)
+
+    class ReLU(ActivationFunction):
+        def forward(self, x):
+            return x * (x > 0).float()
+
+    class LeakyReLU(ActivationFunction):
+        def __init__(self, alpha=0.1):
+            super().__init__()
+            self.config["alpha"] = alpha
+
+        def forward(self, x):
+            return torch.where(x > 0, x, self.config["alpha"] * x)
+
+    class ELU(ActivationFunction):
+        def forward(self, x):
+            return torch.where(x > 0, x, torch.exp(x) - 1)
+
+    class Swish(ActivationFunction):
+        def forward(self, x):
+            return x * torch.sigmoid(x)
+
+    return ActivationFunction, {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU,
+                                "leakyrelu": LeakyReLU, "elu": ELU, "swish": Swish}
+
+
+def _get_grads(act_fn, x):
+    x = x.clone().requires_grad_()
+    out = act_fn(x)
+    out.sum().backward()
+    return x.grad
+
+
+def _t3_act_fns(torch, nn):
+    _, act_fn_by_name = _activations(torch, nn)
+    x = torch.linspace(-5, 5, 1000)
+    out = {}
+    for name, cls in act_fn_by_name.items():
+        act_fn = cls()
+        y = act_fn(x)
+        y_grads = _get_grads(act_fn, x)
+        xn, yn, gn = x.cpu().numpy(), y.cpu().numpy(), y_grads.cpu().numpy()   # vis_act_fn
+        out[name] = (act_fn.name, act_fn.config, xn, yn, gn, str(act_fn))
+    return out
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_t3_activation_functions_and_their_gradients(dtype):
+    tol = F64 if dtype == "float64" else F32
+    for lib in (torch, zeroin):
+        lib.set_default_dtype(getattr(lib, dtype))
+    z, t = _t3_act_fns(zeroin, znn), _t3_act_fns(torch, torch.nn)
+    for name in t:
+        assert z[name][:2] == t[name][:2] and z[name][5] == t[name][5]
+        assert z[name][3].dtype == t[name][3].dtype == np.dtype(dtype), name
+        for a, b in zip(z[name][2:5], t[name][2:5]):
+            close(a, b, **tol)
+    assert t["leakyrelu"][1] == {"name": "LeakyReLU", "alpha": 0.1}
+    # the hand-written ones against the library's own (and the finite-difference check)
+    x = zeroin.linspace(-5, 5, 100, dtype=zeroin.float64)   # not 0: a kink
+    _, by_name = _activations(zeroin, znn)
+    for mine, ref in (("sigmoid", ZF.sigmoid), ("tanh", ZF.tanh), ("swish", ZF.silu),
+                      ("elu", ZF.elu), ("leakyrelu", partial(ZF.leaky_relu, negative_slope=0.1))):
+        close(by_name[mine]()(x), ref(x))
+        assert zeroin.gradcheck(by_name[mine](), (x.clone().requires_grad_(),))
+
+
+IMGS = 96
+
+
+def _fashion_images(n=IMGS, seed=0):
+    """FashionMNIST-like (28, 28) uint8 images and labels."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (n, 28, 28)).astype(np.uint8), rng.integers(0, 10, n)
+
+
+def _torch_transform(img):
+    """torchvision's Compose([ToTensor(), Normalize((0.5,), (0.5,))]) in plain torch."""
+    x = torch.from_numpy(img).float().div(255).unsqueeze(0)
+    return (x - 0.5) / 0.5
+
+
+class _ImageSet:
+    """FashionMNIST-like dataset: (image, label), the image through ``transform``."""
+
+    def __init__(self, imgs, labels, transform):
+        self.imgs, self.labels, self.transform = imgs, labels, transform
+
+    def __len__(self):
+        return len(self.imgs)
+
+    def __getitem__(self, idx):
+        return self.transform(self.imgs[idx]), int(self.labels[idx])
+
+
+def test_t3_transforms_compose_to_tensor_normalize(f32):
+    from zeroin.vision import transforms
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
+    imgs, _ = _fashion_images(4)
+    for img in imgs:
+        z = transform(img)
+        assert z.shape == (1, 28, 28) and z.dtype == zeroin.float32
+        _close(z, _torch_transform(img))
+    assert float(transform(np.full((28, 28), 255, np.uint8)).max()) == 1.0
+
+
+def _base_network(nn, container="sequential"):
+    class BaseNetwork(nn.Module):
+
+        def __init__(self, act_fn, input_size=784, num_classes=10,
+                     hidden_sizes=[512, 256, 256, 128]):
+            super().__init__()
+            layers = []
+            layer_sizes = [input_size] + hidden_sizes
+            for layer_index in range(1, len(layer_sizes)):
+                layers += [nn.Linear(layer_sizes[layer_index - 1], layer_sizes[layer_index]),
+                           act_fn]
+            layers += [nn.Linear(layer_sizes[-1], num_classes)]
+            if container == "sequential":
+                self.layers = nn.Sequential(*layers)
+                self.config = {"act_fn": act_fn.config, "input_size": input_size,
+                               "num_classes": num_classes, "hidden_sizes": hidden_sizes}
+            else:
+                self.layers = nn.ModuleList(layers)
+                self.config = {"act_fn": act_fn.__class__.__name__, "input_size": input_size,
+                               "num_classes": num_classes, "hidden_sizes": hidden_sizes}
+
+        def forward(self, x):
+            x = x.view(x.size(0), -1)
+            if container == "sequential":
+                return self.layers(x)
+            for layer in self.layers:
+                x = layer(x)
+            return x
+    return BaseNetwork
+
+
+HIDDEN = [32, 16, 16]
+
+
+def _t3_loaders(name):
+    torch, nn, F, data, optim = LIBS[name]
+    imgs, labels = _fashion_images()
+    if name == "zeroin":
+        from zeroin.vision import transforms
+        transform = transforms.Compose([transforms.ToTensor(),
+                                        transforms.Normalize((0.5,), (0.5,))])
+    else:
+        transform = _torch_transform
+    train_dataset = _ImageSet(imgs, labels, transform)
+    train_set, val_set = data.random_split(train_dataset, [80, 16])
+    assert len(train_set) == 80 and len(val_set) == 16
+    return train_dataset, data.DataLoader(train_dataset, batch_size=32, shuffle=False,
+                                          drop_last=False)
+
+
+def _t3_stats(name, tnet_state, act_name):
+    """visualize_gradients, visualize_activations (a layer walk under no_grad and a forward
+    hook), a few SGD-momentum steps and measure_number_dead_neurons."""
+    torch, nn, F, data, optim = LIBS[name]
+    ActivationFunction, by_name = _activations(torch, nn)
+    net = _base_network(nn)(act_fn=by_name[act_name](), hidden_sizes=HIDDEN)
+    net.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in tnet_state.items()})
+    train_set, train_loader = _t3_loaders(name)
+    net.eval()
+    small_loader = data.DataLoader(train_set, batch_size=64, shuffle=False)
+    imgs, labels = next(iter(small_loader))
+    net.zero_grad()
+    preds = net(imgs)
+    loss = F.cross_entropy(preds, labels)
+    loss.backward()
+    grads = {name: params.grad.data.view(-1).cpu().clone().numpy()
+             for name, params in net.named_parameters() if "weight" in name}
+    net.zero_grad()
+    cleared = [p.grad for p in net.parameters()]
+    activations, hooked = {}, []
+    handle = net.layers[0].register_forward_hook(lambda m, i, o: hooked.append(o.detach()))
+    with torch.no_grad():
+        feats = imgs.view(imgs.size(0), -1)
+        for layer_index, layer in enumerate(net.layers[:-1]):
+            feats = layer(feats)
+            activations[layer_index] = feats.view(-1).cpu().numpy()
+        net(imgs)
+    handle.remove()
+    optimizer = optim.SGD(net.parameters(), lr=1e-2, momentum=0.9)
+    loss_module = nn.CrossEntropyLoss()
+    net.train()
+    losses, true_preds, count = [], 0., 0
+    for imgs, labels in train_loader:
+        optimizer.zero_grad()
+        preds = net(imgs)
+        loss = loss_module(preds, labels)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+        true_preds += (preds.argmax(dim=-1) == labels).sum().item()
+        count += labels.shape[0]
+    dead = _dead_neurons(torch, nn, ActivationFunction, net, train_loader)
+    return dict(grads=grads, cleared=cleared, act=activations, hooked=hooked[0], losses=losses,
+                acc=true_preds / count, dead=dead, config=json.dumps(net.config),
+                state={k: _np(v) for k, v in net.state_dict().items()})
+
+
+def _dead_neurons(torch, nn, ActivationFunction, net, train_loader):
+    @torch.no_grad()
+    def measure_number_dead_neurons(net):
+        neurons_dead = [torch.ones(layer.weight.shape[0], dtype=torch.bool)
+                        for layer in net.layers[:-1] if isinstance(layer, nn.Linear)]
+        net.eval()
+        for imgs, labels in train_loader:
+            layer_index = 0
+            imgs = imgs.view(imgs.size(0), -1)
+            for layer in net.layers[:-1]:
+                imgs = layer(imgs)
+                if isinstance(layer, ActivationFunction):
+                    neurons_dead[layer_index] = torch.logical_and(neurons_dead[layer_index],
+                                                                  (imgs == 0).all(dim=0))
+                    layer_index += 1
+        number_neurons_dead = [t.sum().item() for t in neurons_dead]
+        return number_neurons_dead, ", ".join(
+            [f"{(100.0 * num_dead / tens.shape[0]):4.2f}%"
+             for tens, num_dead in zip(neurons_dead, number_neurons_dead)])
+    return measure_number_dead_neurons(net)
+
+
+@pytest.mark.parametrize("act_name", ["relu", "tanh"])
+def test_t3_gradients_activations_training_and_dead_neurons(f32, act_name, tmp_path):
+    torch.manual_seed(42)
+    _, by_name = _activations(torch, torch.nn)
+    tnet = _base_network(torch.nn)(act_fn=by_name[act_name](), hidden_sizes=HIDDEN)
+    with torch.no_grad():          # a few dead ReLUs: the first layer's bias pushed down
+        tnet.layers[0].bias[:8] -= 50
+    state = {k: v.numpy() for k, v in tnet.state_dict().items()}
+    z, t = _t3_stats("zeroin", state, act_name), _t3_stats("torch", state, act_name)
+    assert sorted(z["grads"]) == sorted(t["grads"]) == [f"layers.{i}.weight" for i in (0, 2, 4, 6)]
+    for k in t["grads"]:
+        _close(z["grads"][k], t["grads"][k])
+    assert all(g is None for g in z["cleared"] + t["cleared"])   # zero_grad: set_to_none
+    assert sorted(z["act"]) == sorted(t["act"]) == list(range(6))
+    for k in t["act"]:
+        _close(z["act"][k], t["act"][k])
+    _close(z["hooked"], t["hooked"])
+    np.testing.assert_allclose(z["losses"], t["losses"], **F32)
+    assert z["acc"] == t["acc"]
+    assert z["dead"] == t["dead"] and z["config"] == t["config"]
+    if act_name == "relu":
+        assert z["dead"][0][0] >= 8
+    for k in t["state"]:
+        _close(z["state"][k], t["state"][k])
+    # save_model / load_model: the config as JSON and the state dict through torch.save
+    path = tmp_path / "model.tar"
+    _, zby = _activations(zeroin, znn)
+    znet = _base_network(znn)(act_fn=zby[act_name](), hidden_sizes=HIDDEN)
+    zeroin.save(znet.state_dict(), str(path))
+    net = _base_network(znn)(act_fn=zby[json.loads(z["config"])["act_fn"]["name"].lower()](),
+                             hidden_sizes=HIDDEN)
+    net.load_state_dict(zeroin.load(str(path), map_location=zeroin.device("cpu")))
+    for (k, a), b in zip(net.state_dict().items(), znet.state_dict().values()):
+        np.testing.assert_array_equal(_np(a), _np(b))
+
+
+# --- Tutorial 4: Optimization and Initialization ----------------------------------------------
+
+def _inits(torch):
+    def const_init(model, fill=0.0):
+        for name, param in model.named_parameters():
+            param.data.fill_(fill)
+
+    def const_variance_init(model, std=0.01):
+        for name, param in model.named_parameters():
+            param.data.normal_(std=std)
+
+    def equal_var_init(model):
+        for name, param in model.named_parameters():
+            if name.endswith(".bias"):
+                param.data.fill_(0)
+            else:
+                param.data.normal_(std=1.0 / math.sqrt(param.shape[1]))
+
+    def xavier_init(model):
+        for name, param in model.named_parameters():
+            if name.endswith(".bias"):
+                param.data.fill_(0)
+            else:
+                bound = math.sqrt(6) / math.sqrt(param.shape[0] + param.shape[1])
+                param.data.uniform_(-bound, bound)
+
+    def kaiming_init(model):
+        for name, param in model.named_parameters():
+            if name.endswith(".bias"):
+                param.data.fill_(0)
+            elif name.startswith("layers.0"):
+                param.data.normal_(0, 1 / math.sqrt(param.shape[1]))
+            else:
+                param.data.normal_(0, math.sqrt(2) / math.sqrt(param.shape[1]))
+    return dict(const=const_init, const_variance=const_variance_init, equal_var=equal_var_init,
+                xavier=xavier_init, kaiming=kaiming_init)
+
+
+def _t4_tables(name, init_name, act, n_in=256, hidden=(128, 128, 128, 128)):
+    """Weight, gradient and activation variances per layer (visualize_weight_distribution,
+    visualize_gradients and visualize_activations with print_variance=True) after ``init``."""
+    torch, nn, F, data, optim = LIBS[name]
+    torch.manual_seed(42)           # zeroin on the torch stream: PyTorch's draws (the test)
+    act_fn = {"tanh": nn.Tanh, "relu": nn.ReLU, "identity": nn.Identity}[act]()
+    model = _base_network(nn, "modulelist")(act_fn, input_size=n_in, hidden_sizes=list(hidden))
+    _inits(torch)[init_name](model)
+    weights = {}
+    for pname, param in model.named_parameters():
+        if pname.endswith(".bias"):
+            continue
+        weights[f"Layer {pname.split('.')[1]}"] = param.detach().view(-1).cpu().numpy()
+    imgs = torch.from_numpy(np.random.default_rng(0).standard_normal((512, n_in)).astype(
+        np.float32))
+    labels = torch.from_numpy(np.random.default_rng(1).integers(0, 10, 512))
+    model.train()
+    model.zero_grad()
+    preds = model(imgs)
+    loss = F.cross_entropy(preds, labels)
+    loss.backward()
+    grads = {n: p.grad.view(-1).cpu().clone().numpy()
+             for n, p in model.named_parameters() if "weight" in n}
+    model.zero_grad()
+    model.eval()
+    feats, activations = imgs.view(imgs.shape[0], -1), {}
+    with torch.no_grad():
+        for layer_index, layer in enumerate(model.layers):
+            feats = layer(feats)
+            if isinstance(layer, nn.Linear):
+                activations[f"Layer {layer_index}"] = feats.view(-1).detach().cpu().numpy()
+    return ({k: np.var(v) for k, v in weights.items()}, {k: np.var(v) for k, v in grads.items()},
+            {k: np.var(v) for k, v in activations.items()})
+
+
+@pytest.mark.parametrize("init_name,act", [("const", "tanh"), ("const_variance", "tanh"),
+                                           ("equal_var", "identity"), ("xavier", "tanh"),
+                                           ("kaiming", "relu")])
+def test_t4_initialisation_variance_tables(f32, init_name, act):
+    """The variance tables: on zeroin's torch stream ``param.data.normal_`` / ``uniform_``
+    draw PyTorch's numbers, so the tables agree with torch's to float resolution. Constant
+    init gives one value per layer; equal variance keeps the activations' variance about 1
+    through the identity network; Xavier's weights have variance 2 / (fan_in + fan_out);
+    Kaiming keeps ReLU's activations from shrinking."""
+    _torch_stream()
+    z, t = _t4_tables("zeroin", init_name, act), _t4_tables("torch", init_name, act)
+    for zt, tt in zip(z, t):
+        assert list(zt) == list(tt)
+        for k in tt:
+            np.testing.assert_allclose(zt[k], tt[k], rtol=1e-4, atol=1e-12, err_msg=k)
+    wvar, gvar, avar = z
+    if init_name == "const":
+        assert all(v == 0 for v in wvar.values())
+    if init_name == "const_variance":
+        np.testing.assert_allclose(list(wvar.values()), 1e-4, rtol=0.15)
+        assert avar["Layer 2"] < 0.05 * avar["Layer 0"]      # vanishing (to the biases)
+    if init_name == "equal_var":
+        np.testing.assert_allclose(list(avar.values()), 1, rtol=0.2)
+    if init_name == "xavier":
+        np.testing.assert_allclose(wvar["Layer 0"], 2 / (256 + 128), rtol=0.05)
+    if init_name == "kaiming":
+        assert 0.3 < avar["Layer 8"] / avar["Layer 0"] < 3
+
+
+def _optimizers(torch):
+    class OptimizerTemplate:
+
+        def __init__(self, params, lr):
+            self.params = list(params)
+            self.lr = lr
+
+        def zero_grad(self):
+            for p in self.params:
+                if p.grad is not None:
+                    p.grad.detach_()
+                    p.grad.zero_()
+
+        @torch.no_grad()
+        def step(self):
+            for p in self.params:
+                if p.grad is None:
+                    continue
+                self.update_param(p)
+
+        def update_param(self, p):
+            raise NotImplementedError
+
+    class SGD(OptimizerTemplate):
+        def __init__(self, params, lr):
+            super().__init__(params, lr)
+
+        def update_param(self, p):
+            p_update = -self.lr * p.grad
+            p.add_(p_update)
+
+    class SGDMomentum(OptimizerTemplate):
+        def __init__(self, params, lr, momentum=0.0):
+            super().__init__(params, lr)
+            self.momentum = momentum
+            self.param_momentum = {p: torch.zeros_like(p.data) for p in self.params}
+
+        def update_param(self, p):
+            self.param_momentum[p] = ((1 - self.momentum) * p.grad
+                                      + self.momentum * self.param_momentum[p])
+            p_update = -self.lr * self.param_momentum[p]
+            p.add_(p_update)
+
+    class Adam(OptimizerTemplate):
+        def __init__(self, params, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+            super().__init__(params, lr)
+            self.beta1 = beta1
+            self.beta2 = beta2
+            self.eps = eps
+            self.param_step = {p: 0 for p in self.params}
+            self.param_momentum = {p: torch.zeros_like(p.data) for p in self.params}
+            self.param_2nd_momentum = {p: torch.zeros_like(p.data) for p in self.params}
+
+        def update_param(self, p):
+            self.param_step[p] += 1
+            self.param_momentum[p] = ((1 - self.beta1) * p.grad
+                                      + self.beta1 * self.param_momentum[p])
+            self.param_2nd_momentum[p] = ((1 - self.beta2) * (p.grad) ** 2
+                                          + self.beta2 * self.param_2nd_momentum[p])
+            bias_correction_1 = 1 - self.beta1 ** self.param_step[p]
+            bias_correction_2 = 1 - self.beta2 ** self.param_step[p]
+            p_2nd_mom = self.param_2nd_momentum[p] / bias_correction_2
+            p_mom = self.param_momentum[p] / bias_correction_1
+            p_lr = self.lr / (torch.sqrt(p_2nd_mom) + self.eps)
+            p_update = -p_lr * p_mom
+            p.add_(p_update)
+    return dict(SGD=SGD, SGDMomentum=SGDMomentum, Adam=Adam)
+
+
+def _curves(torch, nn):
+    def pathological_curve_loss(w1, w2):
+        x1_loss = torch.tanh(w1) ** 2 + 0.01 * torch.abs(w1)
+        x2_loss = torch.sigmoid(w2)
+        return x1_loss + x2_loss
+
+    def bivar_gaussian(w1, w2, x_mean=0.0, y_mean=0.0, x_sig=1.0, y_sig=1.0):
+        norm = 1 / (2 * np.pi * x_sig * y_sig)
+        x_exp = (-1 * (w1 - x_mean) ** 2) / (2 * x_sig ** 2)
+        y_exp = (-1 * (w2 - y_mean) ** 2) / (2 * y_sig ** 2)
+        return norm * torch.exp(x_exp + y_exp)
+
+    def comb_func(w1, w2):
+        z = -bivar_gaussian(w1, w2, x_mean=1.0, y_mean=-0.5, x_sig=0.2, y_sig=0.2)
+        z -= bivar_gaussian(w1, w2, x_mean=-1.0, y_mean=0.5, x_sig=0.2, y_sig=0.2)
+        z -= bivar_gaussian(w1, w2, x_mean=-0.5, y_mean=-0.8, x_sig=0.2, y_sig=0.2)
+        return z
+
+    def log_comb_func(w1, w2):          # the steep optima on a log scale
+        return torch.log(comb_func(w1, w2) + 5.0)
+
+    def train_curve(optimizer_func, curve_func=pathological_curve_loss, num_updates=100,
+                    init=[5, 5], dtype=None):
+        weights = nn.Parameter(torch.FloatTensor(init) if dtype is None
+                               else torch.tensor(init, dtype=dtype), requires_grad=True)
+        optimizer = optimizer_func([weights])
+        list_points = []
+        for _ in range(num_updates):
+            loss = curve_func(weights[0], weights[1])
+            list_points.append(torch.cat([weights.data.detach(),
+                                          loss.unsqueeze(dim=0).detach()], dim=0))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        points = torch.stack(list_points, dim=0).numpy()
+        return points
+    return pathological_curve_loss, comb_func, log_comb_func, train_curve
+
+
+def _trajectories(name, dtype=None):
+    torch, nn, F, data, optim = LIBS[name]
+    opts = _optimizers(torch)
+    path, comb, log_comb, train_curve = _curves(torch, nn)
+    d = None if dtype is None else getattr(torch, dtype)
+    out = {}
+    for key, make in (("SGD", lambda p: opts["SGD"](p, lr=10)),
+                      ("SGDMom", lambda p: opts["SGDMomentum"](p, lr=10, momentum=0.9)),
+                      ("Adam", lambda p: opts["Adam"](p, lr=1)),
+                      ("optim.Adam", lambda p: optim.Adam(p, lr=1))):
+        out["path " + key] = train_curve(make, dtype=d)
+    for key, make in (("SGD", lambda p: opts["SGD"](p, lr=.5)),
+                      ("SGDMom", lambda p: opts["SGDMomentum"](p, lr=1, momentum=0.9)),
+                      ("Adam", lambda p: opts["Adam"](p, lr=.2))):
+        out["steep " + key] = train_curve(make, comb, init=[0, 0], dtype=d)
+    out["log steep Adam"] = train_curve(lambda p: opts["Adam"](p, lr=.05), log_comb,
+                                        init=[-0.8, 0.3], num_updates=50, dtype=d)
+    x = torch.arange(-5, 5, 10 / 100.)                           # plot_curve
+    xx, yy = torch.meshgrid(x, x, indexing="xy")
+    out["surface"] = path(xx, yy).numpy()
+    return out
+
+
+# SGD at lr=10 on tanh(w1)**2 is chaotic in w1: each step multiplies a difference by up to
+# ~3, so the last-bit differences of zeroin's NumPy tanh / exp from PyTorch's SLEEF kernels
+# grow to the curve's scale. Those trajectories are compared over the steps before that
+# (measured: float64 agrees to 1e-10 for 24 steps; float32 to 1e-5 for 18 steps of SGD, 30
+# of SGD-momentum, 73 of SGD on the steep optima); w2, the loss's smooth direction, all along.
+CHAOS = {None: {"path SGD": 15, "path SGDMom": 25, "steep SGD": 60}, "float64": {"path SGD": 20}}
+
+
+@pytest.mark.parametrize("dtype", [None, "float64"])
+def test_t4_hand_written_optimizers_on_the_pathological_and_steep_curves(dtype):
+    """train_curve's trajectories (weights and loss per step) agree with torch's: float32
+    (torch.FloatTensor, the notebook's) to float resolution, float64 to 1e-10."""
+    for lib in (torch, zeroin):
+        lib.set_default_dtype(getattr(lib, dtype or "float32"))
+    z, t = _trajectories("zeroin", dtype), _trajectories("torch", dtype)
+    tol = F64 if dtype else dict(rtol=1e-5, atol=1e-5)
+    for k in t:
+        assert z[k].dtype == t[k].dtype == np.dtype(dtype or "float32"), k
+        n = CHAOS[dtype].get(k, len(t[k]))
+        close(z[k][:n], t[k][:n], **tol)
+        if k.startswith("path"):
+            close(z[k][:, 1], t[k][:, 1], **tol)
+    assert z["path SGD"].shape == (100, 3)
+    close(z["path Adam"], z["path optim.Adam"], **tol)         # the same Adam as optim's
+    assert np.abs(z["path SGD"][:, 0]).max() < 10 and z["path SGD"][-1, 1] < -6   # bouncing
+    assert abs(z["path Adam"][-1, 0]) < 0.01                   # Adam finds w1 = 0
+
+
+def _compare_step(name, tstate, which):
+    """The hand-written optimizers against the library's own on a small MLP, 4 steps."""
+    torch, nn, F, data, optim = LIBS[name]
+    model = _base_network(nn, "modulelist")(nn.Tanh(), input_size=6, hidden_sizes=[5, 4])
+    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in tstate.items()})
+    opts = _optimizers(torch)
+    mine = {"SGD": lambda p: opts["SGD"](p, lr=0.1),
+            "SGDMomentum": lambda p: opts["SGDMomentum"](p, lr=0.1, momentum=0.9),
+            "Adam": lambda p: opts["Adam"](p, lr=0.01)}[which](model.parameters())
+    x = torch.from_numpy(np.random.default_rng(2).standard_normal((8, 6)))
+    y = torch.from_numpy(np.random.default_rng(3).integers(0, 10, 8))
+    for _ in range(4):
+        mine.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        mine.step()
+    return {k: _np(v) for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("which", ["SGD", "SGDMomentum", "Adam"])
+def test_t4_optimizer_template_on_a_network_float64(which):
+    torch.set_default_dtype(torch.float64)
+    tmodel = _base_network(torch.nn, "modulelist")(torch.nn.Tanh(), input_size=6,
+                                                   hidden_sizes=[5, 4])
+    tstate = {k: v.numpy() for k, v in tmodel.state_dict().items()}
+    z, t = _compare_step("zeroin", tstate, which), _compare_step("torch", tstate, which)
+    for k in t:
+        close(z[k], t[k], **F64)
+        assert not np.array_equal(z[k], tstate[k]) or k.endswith("bias"), k
