@@ -11,6 +11,7 @@ import json
 import math
 import os
 import platform
+import time
 from functools import partial
 
 import numpy as np
@@ -24,7 +25,7 @@ import zeroin.utils.data as zdata
 from _audit import close, copy_weights, np_of as _np
 
 torch = pytest.importorskip("torch")
-import torch.utils.data  # noqa: E402
+import torch.utils.data  # noqa: E402,F811  (the submodule, for LIBS)
 
 LIBS = {"torch": (torch, torch.nn, torch.nn.functional, torch.utils.data, torch.optim),
         "zeroin": (zeroin, znn, ZF, zdata, zoptim)}
@@ -143,6 +144,33 @@ def _gpu_checks(torch):
 
 def test_t2_gpu_checks_on_the_cpu():
     assert _gpu_checks(zeroin) == _gpu_checks(torch) == (False, "cpu", "cpu", (True, False))
+
+
+def _timing(torch):
+    """The notebook's CPU / GPU matmul timing; its GPU half (cuda.Event) is not guarded."""
+    x = torch.randn(200, 200)
+    start_time = time.time()
+    _ = torch.matmul(x, x)
+    end_time = time.time()
+    cpu = f"CPU time: {(end_time - start_time):6.5f}s"
+    start = torch.cuda.Event(enable_timing=True)
+    end = torch.cuda.Event(enable_timing=True)
+    start.record()
+    _ = torch.matmul(x, x)
+    end.record()
+    torch.cuda.synchronize()
+    return cpu, f"GPU time: {0.001 * start.elapsed_time(end):6.5f}s"
+
+
+def test_t2_gpu_timing_with_cuda_event_raises_as_pytorchs_without_cuda():
+    # zeroin.cuda had no Event: an AttributeError where PyTorch without CUDA raises a
+    # RuntimeError on making one
+    with pytest.raises(RuntimeError):
+        _timing(torch)
+    with pytest.raises(RuntimeError, match=r"^cuda\.Event: zeroin runs on the CPU .*"
+                                           r"time\.perf_counter\(\)"):
+        _timing(zeroin)
+    assert "Event" in zeroin.cuda.__all__
 
 
 def _xor(torch, data):
@@ -869,3 +897,319 @@ def test_t4_optimizer_template_on_a_network_float64(which):
     for k in t:
         close(z[k], t[k], **F64)
         assert not np.array_equal(z[k], tstate[k]) or k.endswith("bias"), k
+
+
+# --- Tutorial 6: Transformers (the plain-PyTorch parts) ---------------------------------------
+
+def _transformer(torch, nn, F, optim):
+    def scaled_dot_product(q, k, v, mask=None):
+        d_k = q.size()[-1]
+        attn_logits = torch.matmul(q, k.transpose(-2, -1))
+        attn_logits = attn_logits / math.sqrt(d_k)
+        if mask is not None:
+            attn_logits = attn_logits.masked_fill(mask == 0, -9e15)
+        attention = F.softmax(attn_logits, dim=-1)
+        values = torch.matmul(attention, v)
+        return values, attention
+
+    def expand_mask(mask):
+        assert mask.ndim >= 2, "Mask must be at least 2-dimensional with seq_length x seq_length"
+        if mask.ndim == 3:
+            mask = mask.unsqueeze(1)
+        while mask.ndim < 4:
+            mask = mask.unsqueeze(0)
+        return mask
+
+    class MultiheadAttention(nn.Module):
+
+        def __init__(self, input_dim, embed_dim, num_heads):
+            super().__init__()
+            assert embed_dim % num_heads == 0, "Embedding dimension must be 0 modulo heads."
+            self.embed_dim = embed_dim
+            self.num_heads = num_heads
+            self.head_dim = embed_dim // num_heads
+            self.qkv_proj = nn.Linear(input_dim, 3 * embed_dim)
+            self.o_proj = nn.Linear(embed_dim, embed_dim)
+            self._reset_parameters()
+
+        def _reset_parameters(self):
+            nn.init.xavier_uniform_(self.qkv_proj.weight)
+            self.qkv_proj.bias.data.fill_(0)
+            nn.init.xavier_uniform_(self.o_proj.weight)
+            self.o_proj.bias.data.fill_(0)
+
+        def forward(self, x, mask=None, return_attention=False):
+            batch_size, seq_length, _ = x.size()
+            if mask is not None:
+                mask = expand_mask(mask)
+            qkv = self.qkv_proj(x)
+            qkv = qkv.reshape(batch_size, seq_length, self.num_heads, 3 * self.head_dim)
+            qkv = qkv.permute(0, 2, 1, 3)
+            q, k, v = qkv.chunk(3, dim=-1)
+            values, attention = scaled_dot_product(q, k, v, mask=mask)
+            values = values.permute(0, 2, 1, 3)
+            values = values.reshape(batch_size, seq_length, self.embed_dim)
+            o = self.o_proj(values)
+            if return_attention:
+                return o, attention
+            return o
+
+    class EncoderBlock(nn.Module):
+
+        def __init__(self, input_dim, num_heads, dim_feedforward, dropout=0.0):
+            super().__init__()
+            self.self_attn = MultiheadAttention(input_dim, input_dim, num_heads)
+            self.linear_net = nn.Sequential(
+                nn.Linear(input_dim, dim_feedforward), nn.Dropout(dropout),
+                nn.ReLU(inplace=True), nn.Linear(dim_feedforward, input_dim))
+            self.norm1 = nn.LayerNorm(input_dim)
+            self.norm2 = nn.LayerNorm(input_dim)
+            self.dropout = nn.Dropout(dropout)
+
+        def forward(self, x, mask=None):
+            attn_out = self.self_attn(x, mask=mask)
+            x = x + self.dropout(attn_out)
+            x = self.norm1(x)
+            linear_out = self.linear_net(x)
+            x = x + self.dropout(linear_out)
+            x = self.norm2(x)
+            return x
+
+    class TransformerEncoder(nn.Module):
+
+        def __init__(self, num_layers, **block_args):
+            super().__init__()
+            self.layers = nn.ModuleList([EncoderBlock(**block_args) for _ in range(num_layers)])
+
+        def forward(self, x, mask=None):
+            for layer in self.layers:
+                x = layer(x, mask=mask)
+            return x
+
+        def get_attention_maps(self, x, mask=None):
+            attention_maps = []
+            for layer in self.layers:
+                _, attn_map = layer.self_attn(x, mask=mask, return_attention=True)
+                attention_maps.append(attn_map)
+                x = layer(x)
+            return attention_maps
+
+    class PositionalEncoding(nn.Module):
+
+        def __init__(self, d_model, max_len=5000):
+            super().__init__()
+            pe = torch.zeros(max_len, d_model)
+            position = torch.arange(0, max_len, dtype=torch.float).unsqueeze(1)
+            div_term = torch.exp(torch.arange(0, d_model, 2).float()
+                                 * (-math.log(10000.0) / d_model))
+            pe[:, 0::2] = torch.sin(position * div_term)
+            pe[:, 1::2] = torch.cos(position * div_term)
+            pe = pe.unsqueeze(0)
+            self.register_buffer('pe', pe, persistent=False)
+
+        def forward(self, x):
+            x = x + self.pe[:, :x.size(1)]
+            return x
+
+    class CosineWarmupScheduler(optim.lr_scheduler._LRScheduler):
+
+        def __init__(self, optimizer, warmup, max_iters):
+            self.warmup = warmup
+            self.max_num_iters = max_iters
+            super().__init__(optimizer)
+
+        def get_lr(self):
+            lr_factor = self.get_lr_factor(epoch=self.last_epoch)
+            return [base_lr * lr_factor for base_lr in self.base_lrs]
+
+        def get_lr_factor(self, epoch):
+            lr_factor = 0.5 * (1 + np.cos(np.pi * epoch / self.max_num_iters))
+            if epoch <= self.warmup:
+                lr_factor *= epoch * 1.0 / self.warmup
+            return lr_factor
+    return dict(scaled_dot_product=scaled_dot_product, MultiheadAttention=MultiheadAttention,
+                TransformerEncoder=TransformerEncoder, PositionalEncoding=PositionalEncoding,
+                CosineWarmupScheduler=CosineWarmupScheduler)
+
+
+def test_t6_scaled_dot_product_and_masking():
+    """The notebook's q, k, v (seq_len 3, d_k 2; float32) and a mask over the last key."""
+    torch.manual_seed(42)
+    q, k, v = torch.randn(3, 2), torch.randn(3, 2), torch.randn(3, 2)
+    mask = torch.tensor([[1, 1, 0]] * 3)
+    out = {}
+    for name in LIBS:
+        lib, nn, F, data, optim = LIBS[name]
+        sdp = _transformer(lib, nn, F, optim)["scaled_dot_product"]
+        args = [a if name == "torch" else zeroin.tensor(a.numpy()) for a in (q, k, v, mask)]
+        out[name] = sdp(*args[:3]) + sdp(*args[:3], mask=args[3])
+    for zz, tt in zip(out["zeroin"], out["torch"]):
+        assert zz.dtype == zeroin.float32
+        _close(zz, tt)
+    assert float(out["zeroin"][3][:, 2].abs().max()) == 0.0       # masked: no attention
+
+
+def _positional(name, dtype):
+    torch, nn, F, data, optim = LIBS[name]
+    PositionalEncoding = _transformer(torch, nn, F, optim)["PositionalEncoding"]
+    encod_block = PositionalEncoding(d_model=48, max_len=96)
+    pe = encod_block.pe.squeeze().T.cpu().numpy()
+    x = torch.zeros(2, 10, 48, dtype=getattr(torch, dtype))
+    return pe, encod_block(x), list(encod_block.state_dict()), [n for n, _ in
+                                                                  encod_block.named_buffers()]
+
+
+def test_t6_positional_encoding_buffer_not_persistent(f32):
+    (zpe, zx, zsd, zbuf), (tpe, tx, tsd, tbuf) = (_positional(n, "float32") for n in LIBS)
+    assert zpe.shape == tpe.shape == (48, 96) and zpe.dtype == tpe.dtype == np.float32
+    _close(zpe, tpe, dict(rtol=1e-5, atol=1e-5))       # sin / cos of arguments up to 95
+    _close(zx, tx, dict(rtol=1e-5, atol=1e-5))
+    assert zsd == tsd == [] and zbuf == tbuf == ["pe"]
+
+
+def test_t6_cosine_warmup_scheduler():
+    out = {}
+    for name in LIBS:
+        torch, nn, F, data, optim = LIBS[name]
+        CosineWarmupScheduler = _transformer(torch, nn, F, optim)["CosineWarmupScheduler"]
+        p = nn.Parameter(torch.empty(4, 4))
+        optimizer = optim.Adam([p], lr=1e-3)
+        lr_scheduler = CosineWarmupScheduler(optimizer=optimizer, warmup=100, max_iters=2000)
+        epochs = list(range(2000))
+        factors = [lr_scheduler.get_lr_factor(e) for e in epochs]
+        lrs = [optimizer.param_groups[0]["lr"]]
+        for _ in range(150):
+            optimizer.step()
+            lr_scheduler.step()
+            lrs.append(optimizer.param_groups[0]["lr"])
+        out[name] = (factors, lrs, lr_scheduler.last_epoch, lr_scheduler.base_lrs,
+                     lr_scheduler.get_last_lr())
+    z, t = out["zeroin"], out["torch"]
+    np.testing.assert_allclose(z[0], t[0], rtol=1e-15)
+    np.testing.assert_allclose(z[1], t[1], rtol=1e-15)
+    assert z[2:4] == t[2:4] == (150, [1e-3]) and z[4] == t[4]
+    assert t[1][0] == 0 and abs(t[1][100] - 1e-3 * t[0][100]) < 1e-15 and max(t[1]) < 1e-3
+
+
+def _reverse_dataset(torch, data):
+    class ReverseDataset(data.Dataset):
+
+        def __init__(self, num_categories, seq_len, size):
+            super().__init__()
+            self.num_categories = num_categories
+            self.seq_len = seq_len
+            self.size = size
+            self.data = torch.randint(self.num_categories, size=(self.size, self.seq_len))
+
+        def __len__(self):
+            return self.size
+
+        def __getitem__(self, idx):
+            inp_data = self.data[idx]
+            labels = torch.flip(inp_data, dims=(0,))
+            return inp_data, labels
+    return ReverseDataset
+
+
+def _reverse_run(name, tdata, tstate, steps=6):
+    """ReversePredictor (TransformerPredictor's input_net, positional encoding, encoder,
+    output_net) trained a few steps with Adam and the cosine warm-up, as Lightning's loop
+    runs it: loss, accuracy, learning rates and the attention maps."""
+    torch, nn, F, data, optim = LIBS[name]
+    T = _transformer(torch, nn, F, optim)
+    num_classes, model_dim = 10, 32
+    dataset = partial(_reverse_dataset(torch, data), num_classes, 16)
+    train = dataset(64)
+    assert train.data.dtype == torch.int64 and int(train.data.max()) < 10
+    train.data = torch.from_numpy(tdata.copy())
+    inp, lab = train[0]
+    assert lab.tolist() == inp.tolist()[::-1]
+    train_loader = data.DataLoader(train, batch_size=16, shuffle=False, drop_last=True,
+                                   pin_memory=True)
+    model = nn.ModuleDict(dict(
+        input_net=nn.Sequential(nn.Dropout(0.0), nn.Linear(num_classes, model_dim)),
+        positional_encoding=T["PositionalEncoding"](d_model=model_dim),
+        transformer=T["TransformerEncoder"](num_layers=1, input_dim=model_dim,
+                                            dim_feedforward=2 * model_dim, num_heads=1,
+                                            dropout=0.0),
+        output_net=nn.Sequential(nn.Linear(model_dim, model_dim), nn.LayerNorm(model_dim),
+                                 nn.ReLU(inplace=True), nn.Dropout(0.0),
+                                 nn.Linear(model_dim, num_classes))))
+    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in tstate.items()})
+
+    def forward(x, mask=None, add_positional_encoding=True):
+        x = model["input_net"](x)
+        if add_positional_encoding:
+            x = model["positional_encoding"](x)
+        x = model["transformer"](x, mask=mask)
+        return model["output_net"](x)
+    optimizer = optim.Adam(model.parameters(), lr=5e-4)
+    lr_scheduler = T["CosineWarmupScheduler"](optimizer, warmup=3, max_iters=steps)
+    log = []
+    model.train()
+    with pytest.warns(UserWarning, match="pin_memory"):       # no GPU: both say so
+        for inp_data, labels in train_loader:
+            inp_data = F.one_hot(inp_data, num_classes=num_classes).float()
+            preds = forward(inp_data, add_positional_encoding=True)
+            loss = F.cross_entropy(preds.view(-1, preds.size(-1)), labels.view(-1))
+            acc = (preds.argmax(dim=-1) == labels).float().mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            lr_scheduler.step()
+            log.append((loss.item(), acc.item(), optimizer.param_groups[0]["lr"]))
+    inp_data = F.one_hot(train.data[:2], num_classes=num_classes).float()
+    inp_data = model["positional_encoding"](model["input_net"](inp_data))
+    attn_maps = model["transformer"].get_attention_maps(inp_data)
+    return log, [m.detach().cpu().numpy() for m in attn_maps], {
+        k: _np(v) for k, v in model.state_dict().items()}
+
+
+def test_t6_reverse_task_training_steps_agree(f32):
+    torch.manual_seed(42)
+    tdata = _reverse_dataset(torch, torch.utils.data)(10, 16, 64).data.numpy()
+    nn, T = torch.nn, _transformer(torch, torch.nn, torch.nn.functional, torch.optim)
+    tmodel = nn.ModuleDict(dict(
+        input_net=nn.Sequential(nn.Dropout(0.0), nn.Linear(10, 32)),
+        transformer=T["TransformerEncoder"](num_layers=1, input_dim=32, dim_feedforward=64,
+                                            num_heads=1, dropout=0.0),
+        output_net=nn.Sequential(nn.Linear(32, 32), nn.LayerNorm(32), nn.ReLU(inplace=True),
+                                 nn.Dropout(0.0), nn.Linear(32, 10))))
+    tstate = {k: v.numpy() for k, v in tmodel.state_dict().items()}
+    (zlog, zmaps, zstate), (tlog, tmaps, tstate2) = (_reverse_run(n, tdata, tstate)
+                                                     for n in LIBS)
+    assert len(zlog) == len(tlog) == 4 and tlog[0][2] > 0
+    np.testing.assert_allclose(zlog, tlog, rtol=1e-5, atol=1e-6)
+    assert [m.shape for m in zmaps] == [m.shape for m in tmaps] == [(2, 1, 16, 16)]
+    _close(zmaps[0], tmaps[0], dict(rtol=1e-4, atol=1e-6))
+    # The key projection's bias has no gradient but rounding noise (softmax ignores a shift
+    # common to all keys), which Adam turns into steps of +-lr of either sign: compared apart
+    kb = "transformer.layers.0.self_attn.qkv_proj.bias"
+    assert np.abs(zstate[kb][32:64]).max() <= 4 * 5e-4
+    zstate[kb][32:64] = tstate2[kb][32:64] = 0
+    for k in tstate2:
+        _close(zstate[k], tstate2[k], dict(rtol=1e-4, atol=1e-6))
+
+
+def test_t6_multihead_attention_xavier_init_and_masked_batch(f32):
+    """MultiheadAttention's own init (xavier_uniform_, bias.data.fill_(0)) and a padded batch
+    through expand_mask: with zeroin on the torch stream, its xavier_uniform_ draws PyTorch's
+    weights, so the module needs no copying."""
+    _torch_stream()
+    out = {}
+    for name in LIBS:
+        torch, nn, F, data, optim = LIBS[name]
+        torch.manual_seed(42)
+        mha = _transformer(torch, nn, F, optim)["MultiheadAttention"](8, 12, num_heads=3)
+        x = torch.randn(2, 5, 8)
+        mask = torch.ones(2, 5, 5)
+        mask[1, :, 3:] = 0
+        o, attn = mha(x, mask=mask, return_attention=True)
+        o.sum().backward()
+        out[name] = (mha.qkv_proj.weight, mha.qkv_proj.bias, o, attn, mha.qkv_proj.weight.grad)
+    for zz, tt in zip(out["zeroin"], out["torch"]):
+        _close(zz, tt, dict(rtol=1e-5, atol=1e-6))
+    assert out["zeroin"][1].abs().max().item() == 0
+    bound = math.sqrt(6 / (8 + 36))
+    assert 0.9 * bound < out["zeroin"][0].abs().max().item() <= bound
+    assert out["zeroin"][3][1, :, :, 3:].abs().max().item() == 0
