@@ -368,3 +368,60 @@ def test_embedding_init_on_the_stream(torch, dt):
         zr.use_torch_stream(False)
         zeroin.set_default_dtype(old)
         torch.set_default_dtype(told)
+
+
+def _loader_draws(lib, D):
+    """Iterating loaders on the torch stream: the order of each pass and the next draw."""
+    lib.manual_seed(42)
+    plain = D.DataLoader(D.TensorDataset(lib.arange(6)), batch_size=4)
+    it = iter(plain)                        # draws the iterator's base seed, even unused
+    after_iter = lib.rand(2, dtype=lib.float64).tolist()
+    first = next(it)[0].tolist()
+    shuffled = D.DataLoader(D.TensorDataset(lib.arange(10)), batch_size=3, shuffle=True,
+                            drop_last=True)
+    passes = [[b[0].tolist() for b in shuffled] for _ in range(2)]
+    g = lib.Generator().manual_seed(5)
+    own = D.DataLoader(D.TensorDataset(lib.arange(10)), batch_size=4, shuffle=True, generator=g)
+    own_passes = [[b[0].tolist() for b in own] for _ in range(2)]
+    return after_iter, first, passes, own_passes, lib.rand(3, dtype=lib.float64).tolist()
+
+
+def test_dataloader_iterators_and_shuffles_are_pytorchs(torch):
+    """A DataLoader on the torch stream draws as PyTorch's: each iterator its base seed
+    (random64() % 2**63, shuffled or not: before, later draws went out of step) and, with
+    shuffle=True, RandomSampler's seed and randperm (before: refused), so a tutorial's
+    batches and everything drawn after them are PyTorch's."""
+    zr.use_torch_stream(True)
+    try:
+        z = _loader_draws(zeroin, zeroin.utils.data)
+    finally:
+        zr.use_torch_stream(False)
+    assert z == _loader_draws(torch, torch.utils.data)
+
+
+def _sampler_draws(lib, D):
+    lib.manual_seed(7)
+    g = lib.Generator().manual_seed(11)
+    out = [list(D.RandomSampler(range(10), replacement=True, num_samples=40)),
+           list(D.RandomSampler(range(5), num_samples=13)),
+           list(D.RandomSampler(range(6), generator=g)),
+           list(D.RandomSampler(range(6), generator=g)),
+           [int(i) for i in D.SubsetRandomSampler([5, 6, 7, 8, 9])],
+           [int(i) for i in D.SubsetRandomSampler([1, 2, 3], generator=g)]]
+    for lengths, gen in (([7, 3], None), ([0.7, 0.3], lib.Generator().manual_seed(42)),
+                         ([4, 4, 2], g)):
+        out.append([[int(i) for i in part.indices]
+                    for part in D.random_split(list(range(10)), lengths, generator=gen)])
+    return out, lib.rand(2, dtype=lib.float64).tolist()
+
+
+def test_samplers_and_random_split_are_pytorchs(torch):
+    """RandomSampler (with and without replacement, a num_samples beyond the data, its own
+    generator), SubsetRandomSampler and random_split draw PyTorch's indices on the torch
+    stream (before: refused)."""
+    zr.use_torch_stream(True)
+    try:
+        z = _sampler_draws(zeroin, zeroin.utils.data)
+    finally:
+        zr.use_torch_stream(False)
+    assert z == _sampler_draws(torch, torch.utils.data)

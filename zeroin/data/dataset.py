@@ -9,8 +9,8 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..errors import ShapeError
-from ..random import Generator, get_rng
-from .sampler import BatchSampler, RandomSampler, SequentialSampler
+from ..random import Generator, get_rng, torch_stream
+from .sampler import BatchSampler, RandomSampler, SequentialSampler, on_torch_stream, torch_seed
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
            "ChainDataset", "StackDataset", "DataLoader",
@@ -266,7 +266,10 @@ def random_split(dataset, lengths, generator=None, seed=None):
     dataset = as_dataset(dataset, "random_split")
     n = len(dataset)
     sizes = _split_sizes(n, lengths)
-    perm = get_rng(seed).permutation(n)
+    if (seed is None or isinstance(seed, Generator)) and on_torch_stream(seed):
+        perm = torch_stream(seed).randperm(n, "random_split")      # PyTorch's split
+    else:
+        perm = get_rng(seed).permutation(n)
     out, start = [], 0
     for size in sizes:
         out.append(Subset(dataset, perm[start:start + size]))
@@ -362,7 +365,8 @@ class DataLoader:
         self.prefetch_factor, self.persistent_workers = prefetch_factor, persistent_workers
         rng = seed if seed is not None else generator
         self.generator = rng
-        self._rng = None if rng is None else get_rng(rng)
+        # on the torch stream the sampler draws PyTorch's orders (below)
+        self._rng = None if rng is None or on_torch_stream(rng) else get_rng(rng)
         self._own_sampler, self._own_batches = sampler is None, batch_sampler is None
         if sampler is None and not isinstance(data, IterableDataset):
             # PyTorch's sampler holds the Generator given, so that the usual reseeding
@@ -376,7 +380,7 @@ class DataLoader:
 
     def _order(self):
         n = len(self._data)
-        if not self._own_sampler:
+        if not self._own_sampler or (self.shuffle and on_torch_stream(self.sampler.generator)):
             return _keys(list(self.sampler))
         return (self._rng or get_rng()).permutation(n) if self.shuffle else np.arange(n)
 
@@ -422,6 +426,9 @@ class DataLoader:
         if self.pin_memory:             # PyTorch's warning without an accelerator
             warnings.warn("'pin_memory' argument is set as true but no accelerator is found, "
                           "then device pinned memory won't be used.", UserWarning, stacklevel=2)
+        gen = self.generator
+        if (gen is None or isinstance(gen, Generator)) and on_torch_stream(gen):
+            torch_seed(gen)     # PyTorch's iterator draws its base seed, even unused
         return self._iterate()
 
     def _iterate(self):

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._tensor import Tensor
-from ..random import get_rng
+from .._torch_rng import TorchStream
+from ..random import Generator, _shared_on_torch, get_rng, torch_stream
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
            "WeightedRandomSampler", "BatchSampler"]
@@ -20,6 +21,20 @@ def _stream(generator):
     if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
         return np.random.default_rng(generator)
     return generator
+
+
+def on_torch_stream(generator):
+    """Whether ``generator`` (None: the shared one) draws PyTorch's numbers; draws nothing."""
+    if generator is None:
+        return _shared_on_torch()
+    return isinstance(generator, Generator) and generator.torch is not None
+
+
+def torch_seed(generator=None):
+    """PyTorch's ``int(torch.empty((), dtype=torch.int64).random_(generator=g).item())``
+    (random64() modulo 2**63), the seed its RandomSampler and DataLoader iterators draw,
+    from ``generator`` on the torch stream (None: the shared one)."""
+    return int(torch_stream(generator).u64(1)[0] % np.uint64(1 << 63))
 
 
 def _check_bool(cls, name, value, exc=ValueError):
@@ -71,12 +86,30 @@ class RandomSampler(Sampler):
         return len(self.data_source) if self._num is None else self._num
 
     def __iter__(self):
+        if on_torch_stream(self._gen):
+            return self._torch_iter(len(self.data_source))
         n, rng = len(self.data_source), get_rng(self._gen)
         if self.replacement:
             return iter(rng.integers(0, n, self.num_samples).tolist())
         reps = -(-self.num_samples // n) if n else 0
         order = np.concatenate([rng.permutation(n) for _ in range(reps)]) if reps else []
         return iter(np.asarray(order[:self.num_samples], dtype=np.int64).tolist())
+
+    def _torch_iter(self, n):
+        """PyTorch's __iter__, draw for draw: without a generator, a new one seeded from the
+        shared stream (on the first index); randint in chunks of 32 with replacement, else
+        one randperm per pass and one more for the remainder (drawn even when it is 0)."""
+        stream = TorchStream(torch_seed()) if self._gen is None else torch_stream(self._gen)
+        if n == 0:
+            return
+        if self.replacement:
+            for _ in range(self.num_samples // 32):
+                yield from stream.randint(32, 0, n).tolist()
+            yield from stream.randint(self.num_samples % 32, 0, n).tolist()
+        else:
+            for _ in range(self.num_samples // n):
+                yield from stream.randperm(n, "RandomSampler").tolist()
+            yield from stream.randperm(n, "RandomSampler").tolist()[:self.num_samples % n]
 
     def __len__(self):
         return self.num_samples
@@ -90,7 +123,9 @@ class SubsetRandomSampler(Sampler):
         self._gen = _stream(generator)
 
     def __iter__(self):
-        perm = get_rng(self._gen).permutation(len(self.indices))
+        n = len(self.indices)
+        perm = (torch_stream(self._gen).randperm(n, "SubsetRandomSampler")   # PyTorch's
+                if on_torch_stream(self._gen) else get_rng(self._gen).permutation(n))
         return iter([self.indices[i] for i in perm])
 
     def __len__(self):
