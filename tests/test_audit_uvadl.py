@@ -1213,3 +1213,39 @@ def test_t6_multihead_attention_xavier_init_and_masked_batch(f32):
     bound = math.sqrt(6 / (8 + 36))
     assert 0.9 * bound < out["zeroin"][0].abs().max().item() <= bound
     assert out["zeroin"][3][1, :, :, 3:].abs().max().item() == 0
+
+
+def _t2_seeded(name):
+    """Tutorial 2 as written, from torch.manual_seed(42): the XOR data, the classifier's own
+    initial weights, the shuffled loader's batches, training and evaluation."""
+    torch, nn, F, data, optim = LIBS[name]
+    torch.manual_seed(42)
+    XORDataset = _xor(torch, data)
+    dataset = XORDataset(size=200)
+    data_loader = data.DataLoader(dataset, batch_size=8, shuffle=True)
+    data_inputs, data_labels = next(iter(data_loader))
+    model = _simple_classifier(nn)(num_inputs=2, num_hidden=4, num_outputs=1)
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    train_data_loader = data.DataLoader(dataset, batch_size=32, shuffle=True)
+    log = []
+    _train_model(model, optimizer, train_data_loader, nn.BCEWithLogitsLoss(), 20, "cpu", log)
+    test_dataset = XORDataset(size=100)
+    test_loader = data.DataLoader(test_dataset, batch_size=32, shuffle=False, drop_last=False)
+    acc, line = _eval_model(torch, model, test_loader, "cpu")
+    return (dataset.data, dataset.label, data_inputs, data_labels, log, test_dataset.data,
+            acc, line, torch.rand(3))
+
+
+def test_t2_from_manual_seed_on_the_torch_stream(f32):
+    """With zeroin.random.use_torch_stream(True), the notebook's own draws (randint and randn
+    for the data, nn.Linear's initial weights, the shuffled DataLoader's batches) are
+    PyTorch's: data, batches, losses and the accuracy line agree with no copying at all."""
+    _torch_stream()
+    z, t = _t2_seeded("zeroin"), _t2_seeded("torch")
+    for k in (0, 1, 2, 3, 5):
+        np.testing.assert_array_equal(_np(z[k]), _np(t[k]))
+    assert len(z[4]) == len(t[4]) == 140
+    np.testing.assert_allclose(z[4], t[4], **F32)
+    _close(z[6], t[6])
+    assert z[7] == t[7]
+    np.testing.assert_array_equal(_np(z[8]), _np(t[8]))        # the streams still in step
