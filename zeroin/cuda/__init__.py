@@ -6,7 +6,7 @@ from . import amp
 __all__ = ["is_available", "device_count", "manual_seed", "manual_seed_all", "synchronize",
            "is_bf16_supported", "empty_cache", "memory_allocated", "max_memory_allocated",
            "memory_reserved", "is_initialized", "current_device", "get_device_name",
-           "get_device_properties", "get_device_capability", "amp"]
+           "get_device_properties", "get_device_capability", "Event", "amp"]
 
 
 def is_available():
@@ -60,14 +60,14 @@ def is_initialized():
     return False
 
 
-def _no_gpu(name):
+def _no_gpu(name, fix=""):
     """PyTorch built without CUDA raises AssertionError here; zeroin's is that and a
     RuntimeError, with the device-agnostic idiom that avoids the call."""
     from ..errors import NotCompiledError
     return NotCompiledError(
         f"cuda.{name}: zeroin runs on the CPU (NumPy) only, so there is no GPU to ask about "
         f"(PyTorch without CUDA raises too); guard the call with "
-        f"`if zeroin.cuda.is_available():`")
+        f"`if zeroin.cuda.is_available():`{fix}")
 
 
 def current_device():
@@ -84,3 +84,12 @@ def get_device_properties(device=None):
 
 def get_device_capability(device=None):
     raise _no_gpu("get_device_capability")
+
+
+class Event:
+    """A CUDA timing event; with no GPU, making one raises (as PyTorch's without CUDA, a
+    RuntimeError): time CPU code with ``time.perf_counter()``. The UvA tutorial 2 times a
+    GPU matmul with ``cuda.Event(enable_timing=True)`` / ``record()`` / ``elapsed_time``."""
+
+    def __init__(self, enable_timing=False, blocking=False, interprocess=False):
+        raise _no_gpu("Event", " and time CPU code with time.perf_counter()")
