@@ -1,7 +1,10 @@
 """Helpers shared by the audits of books and courses (tests/test_audit_*.py), each of which
 runs the book's code on PyTorch and on zeroin and compares the two. The float32 fixture
 they use, ``f32``, is in conftest.py."""
+import platform
+
 import numpy as np
+import pytest
 
 import zeroin
 
@@ -23,3 +26,19 @@ def copy_weights(tmodel, zmodel):
     state = {k: zeroin.tensor(v.detach().numpy().copy()) for k, v in tmodel.state_dict().items()}
     zmodel.load_state_dict(state)
     return zmodel
+
+
+def skip_off_torch_kernels(torch):
+    """Skip where zeroin's copy of torch's random kernels does not apply: torch's float32
+    randn runs its AVX2 Box-Muller kernel on x86-64 with AVX2 or AVX-512; other CPUs run
+    other kernels, whose last bits zeroin does not claim."""
+    cap = torch.backends.cpu.get_cpu_capability()
+    if platform.machine().lower() not in ("x86_64", "amd64") or cap not in ("AVX2", "AVX512"):
+        pytest.skip(f"the torch stream copies torch's x86-64 AVX2 kernels; this CPU runs {cap}")
+
+
+def torch_stream():
+    """zeroin's shared generator on PyTorch's stream (``use_torch_stream(True)``), or skip
+    where it cannot match (:func:`skip_off_torch_kernels`)."""
+    skip_off_torch_kernels(pytest.importorskip("torch"))
+    zeroin.random.use_torch_stream(True)

@@ -9,7 +9,6 @@ PyTorch's. See docs/gpt.md."""
 import inspect
 import math
 import os
-import platform
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -19,7 +18,7 @@ import pytest
 import zeroin
 import zeroin.nn as znn
 from zeroin.nn import functional as ZF
-from _audit import close, copy_weights, np_of as _np
+from _audit import close, copy_weights, np_of as _np, torch_stream
 
 torch = pytest.importorskip("torch")
 LIBS = {"torch": (torch, torch.nn, torch.nn.functional), "zeroin": (zeroin, znn, ZF)}
@@ -67,13 +66,6 @@ def _restore():
     zeroin.random.use_torch_stream(False)
 
 
-def _torch_stream():
-    """zeroin's shared generator on PyTorch's stream; skipped where zeroin's copy of torch's
-    kernels does not apply (as tests/test_random_torch.py)."""
-    cap = torch.backends.cpu.get_cpu_capability()
-    if platform.machine().lower() not in ("x86_64", "amd64") or cap not in ("AVX2", "AVX512"):
-        pytest.skip(f"the torch stream copies torch's x86-64 AVX2 kernels; this CPU runs {cap}")
-    zeroin.random.use_torch_stream(True)
 
 
 def _dtype(name):
@@ -195,7 +187,7 @@ def test_bigram_on_the_torch_stream_is_the_lectures_run():
     initial embedding, batches and samples: the losses printed and the text generated are
     PyTorch's."""
     _dtype("float32")
-    _torch_stream()
+    torch_stream()
     tm, tl, te, tt = _train_bigram(LIBS["torch"])
     zm, zl, ze, zt = _train_bigram(LIBS["zeroin"])
     _close(zm.token_embedding_table.weight, tm.token_embedding_table.weight, F32)
@@ -443,7 +435,7 @@ def test_v2_gpt_trains_as_torchs(dtype):
     """The lecture's GPT (dropout 0), weights copied from torch's; the batches and the
     samples from torch's stream."""
     tol = _dtype(dtype)
-    _torch_stream()
+    torch_stream()
     t = _train_v2(LIBS["torch"], 4, 0.0)
     z = _train_v2(LIBS["zeroin"], 4, 0.0, state=t[5] if dtype == "float64" else None)
     assert z[4] == t[4] and 0.02 < t[4] < 0.04
@@ -460,11 +452,11 @@ def test_v2_gpt_trains_as_torchs(dtype):
         _close(zp, tp, tol)
 
 
-def test_v2_dropout_on_the_torch_stream():
+def test_v2_dropout_on_thetorch_stream():
     """v2.py's dropout=0.2, in float32 on the torch stream: the initial weights, the
     dropout masks, the batches and the losses are PyTorch's."""
     _dtype("float32")
-    _torch_stream()
+    torch_stream()
     t = _train_v2(LIBS["torch"], 3, 0.2)
     z = _train_v2(LIBS["zeroin"], 3, 0.2)
     for k, v in t[5].items():      # the initial weights: PyTorch's own numbers
@@ -735,7 +727,7 @@ def test_nanogpt_flash_and_manual_paths_agree(dtype):
 
 def test_nanogpt_crop_generate_topk_and_mfu():
     _dtype("float32")
-    _torch_stream()
+    torch_stream()
     res = {}
     for name, (lib, _, _) in LIBS.items():
         lib.manual_seed(1337)
@@ -856,7 +848,7 @@ def test_nanogpt_train_py_checkpoint_and_sample(tmp_path):
     GradScaler disabled, gradient accumulation, clipping, the cosine schedule, a checkpoint
     saved and resumed, sample.py's sampling): the same losses, norms, checkpoint and text."""
     _dtype("float32")
-    _torch_stream()
+    torch_stream()
     ids = np.array(encode(TEXT), dtype=np.uint16)
     n = int(0.9 * len(ids))
     ids[:n].tofile(tmp_path / "train.bin")

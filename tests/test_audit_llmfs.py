@@ -6,7 +6,6 @@ run with ``torch`` and with ``zeroin`` on a short text written here, tokenized b
 own SimpleTokenizerV2 (tiktoken is not needed), with the same weights (copied from torch's
 model), compared to float resolution in float32. See docs/llmfs.md."""
 import functools
-import platform
 import re
 
 import numpy as np
@@ -15,7 +14,7 @@ import pytest
 import zeroin
 import zeroin.nn as znn
 from zeroin.utils import data as zdata
-from _audit import close, copy_weights, np_of as _np
+from _audit import close, copy_weights, np_of as _np, torch_stream
 
 torch = pytest.importorskip("torch")
 import torch.utils.data as tdata  # noqa: E402
@@ -30,11 +29,6 @@ def _restore():
     zeroin.random.use_torch_stream(False)
 
 
-def _torch_stream():
-    cap = torch.backends.cpu.get_cpu_capability()
-    if platform.machine().lower() not in ("x86_64", "amd64") or cap not in ("AVX2", "AVX512"):
-        pytest.skip(f"the torch stream copies torch's x86-64 AVX2 kernels; this CPU runs {cap}")
-    zeroin.random.use_torch_stream(True)
 
 
 def _close(z, t, **tol):
@@ -191,7 +185,7 @@ def test_appendix_a_training_loop(f32):
 def test_appendix_a_on_the_torch_stream(f32):
     """On the torch stream, torch.manual_seed(123) gives the book's weights and
     DataLoader(shuffle=True) its batches: the same losses with nothing copied."""
-    _torch_stream()
+    torch_stream()
     z = _train_appendix_a(LIBS["zeroin"], True)
     _check_training(z, _train_appendix_a(LIBS["torch"], True))
 
@@ -297,7 +291,7 @@ def create_dataloader_v1(lib, txt, batch_size=4, max_length=256, stride=128, shu
 
 def test_chapter2_embedding_is_a_lookup(f32):
     """The small Embedding(6, 3) example and the bonus notebook's one-hot @ Linear."""
-    _torch_stream()
+    torch_stream()
     out = {}
     for name, (lib, nn, _) in LIBS.items():
         input_ids = lib.tensor([2, 3, 5, 1])
@@ -314,7 +308,7 @@ def test_chapter2_embedding_is_a_lookup(f32):
 
 
 def test_chapter2_dataloader_and_embeddings(f32):
-    _torch_stream()
+    torch_stream()
     out = {}
     for name, lib in LIBS.items():
         torch, nn, _ = lib
@@ -447,7 +441,7 @@ def _weights_by_hand(torch, inputs):
 
 
 def test_chapter3_self_attention_and_masks(f32):
-    _torch_stream()
+    torch_stream()
     out = {}
     for name, (lib, nn, _) in LIBS.items():
         inputs = lib.tensor(INPUTS)
@@ -469,7 +463,7 @@ def test_chapter3_self_attention_and_masks(f32):
 
 
 def test_chapter3_dropout_scaling(f32):
-    _torch_stream()
+    torch_stream()
     out = {}
     for name, (lib, nn, _) in LIBS.items():
         lib.manual_seed(123)
@@ -579,7 +573,7 @@ def _attention_run(lib):
 
 
 def test_chapter3_multi_head_attention(f32):
-    _torch_stream()
+    torch_stream()
     (zo, zm), (to, tm) = _attention_run(LIBS["zeroin"]), _attention_run(LIBS["torch"])
     for z, t in zip(zo, to):
         _close(z, t)
@@ -723,7 +717,7 @@ def _batch(torch):
 
 
 def test_chapter4_dummy_model_layer_norm_and_gelu(f32):
-    _torch_stream()
+    torch_stream()
     out = {}
     for name, (lib, nn, _) in LIBS.items():
         lib.manual_seed(123)
@@ -786,7 +780,7 @@ def print_gradients(torch, nn, model, x):
 
 
 def test_chapter4_shortcut_gradients(f32):
-    _torch_stream()
+    torch_stream()
     out = {}
     for name, (lib, nn, _) in LIBS.items():
         GELU = _gpt_classes(lib, nn)[1]
@@ -856,7 +850,7 @@ def test_chapter4_gpt_model_and_generation(f32):
 
 def test_chapter4_gpt_init_on_the_torch_stream(f32):
     """torch.manual_seed(123) then GPTModel(cfg): PyTorch's initial weights."""
-    _torch_stream()
+    torch_stream()
     z, t = _gpt(LIBS["zeroin"]), _gpt(LIBS["torch"])
     for k, v in z.state_dict().items():
         np.testing.assert_array_equal(_np(v), _np(t.state_dict()[k]))
@@ -975,7 +969,7 @@ def _pretrain(lib, tmodel=None, num_epochs=2):
 def test_chapter5_pretraining_on_the_torch_stream(f32):
     """The book's run as printed: on the torch stream torch.manual_seed(123) gives the same
     batches (shuffle=True), initial weights and dropout masks, so nothing is copied."""
-    _torch_stream()
+    torch_stream()
     zm, _, zfirst, zppl, zrun = _pretrain(LIBS["zeroin"])
     tm, _, tfirst, tppl, trun = _pretrain(LIBS["torch"])
     _close(zfirst, tfirst)
@@ -1058,7 +1052,7 @@ def _sampling(torch):
 def test_chapter5_temperature_multinomial_and_top_k(f32):
     """multinomial draws PyTorch's samples bit for bit on the torch stream: the book's
     bincount tables come out exactly."""
-    _torch_stream()
+    torch_stream()
     z, t = _sampling(zeroin), _sampling(torch)
     assert z[:2] == t[:2] == (3, 3)
     np.testing.assert_array_equal(_np(z[2]), _np(t[2]))
@@ -1093,7 +1087,7 @@ def generate(torch, model, idx, max_new_tokens, context_size, temperature=0.0, t
 
 
 def test_chapter5_generate(f32):
-    _torch_stream()
+    torch_stream()
     tmodel = _gpt(LIBS["torch"])
     out = {}
     for name, lib in LIBS.items():
@@ -1113,7 +1107,7 @@ def test_chapter5_generate(f32):
 
 
 def test_chapter5_save_and_load_model_and_optimizer(f32, tmp_path):
-    _torch_stream()
+    torch_stream()
     res = {}
     for name, lib in LIBS.items():
         torch = lib[0]
@@ -1313,7 +1307,7 @@ def _classifier(lib, tmodel=None):
 def test_chapter6_classification_fine_tuning(f32):
     """Freezing, a new out_head, the last token's logits, calc_accuracy_loader; on the torch
     stream with the same new head, batches and dropout as PyTorch's."""
-    _torch_stream()
+    torch_stream()
     tm, tn, tl, te, ta = _classifier(LIBS["torch"])
     zm, zn, zl, ze, za = _classifier(LIBS["zeroin"])
     assert zn == tn == 1848 + 2 * 12 + (2 * 12 + 2) and ze == te == 24
@@ -1418,7 +1412,7 @@ def _instruction_run(lib, tmodel):
 
 
 def test_chapter7_instruction_fine_tuning_step(f32):
-    _torch_stream()
+    torch_stream()
     tmodel = _gpt(LIBS["torch"])
     z, t = _instruction_run(LIBS["zeroin"], tmodel), _instruction_run(LIBS["torch"], None)
     assert [b[1:] for b in z] == [b[1:] for b in t] and len(z) == 2
@@ -1530,7 +1524,7 @@ def test_appendices_d_and_e(f32):
     """Appendix D's warmup, cosine decay and clipping loop; appendix E's LoRA layers
     (kaiming_uniform_(A, a=sqrt(5)) on the torch stream, replace_linear_with_lora through
     named_children and setattr)."""
-    _torch_stream()
+    torch_stream()
     z, t = _appendices_d_e(LIBS["zeroin"]), _appendices_d_e(LIBS["torch"])
     assert z[0][0] == t[0][0]
     for a, b in zip(z[0][1:], t[0][1:]):

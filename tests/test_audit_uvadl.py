@@ -10,7 +10,6 @@ PyTorch Lightning are not used: their parts are written in plain PyTorch. See do
 import json
 import math
 import os
-import platform
 import time
 from functools import partial
 
@@ -22,7 +21,7 @@ import zeroin.nn as znn
 import zeroin.nn.functional as ZF
 import zeroin.optim as zoptim
 import zeroin.utils.data as zdata
-from _audit import close, copy_weights, np_of as _np
+from _audit import close, copy_weights, np_of as _np, torch_stream
 
 torch = pytest.importorskip("torch")
 import torch.utils.data  # noqa: E402,F811  (the submodule, for LIBS)
@@ -46,13 +45,6 @@ def _torch_dtype():
     zeroin.random.use_torch_stream(False)
 
 
-def _torch_stream():
-    """zeroin's shared generator on PyTorch's stream; skipped where zeroin's copy of torch's
-    kernels does not apply (as tests/test_random_torch.py)."""
-    cap = torch.backends.cpu.get_cpu_capability()
-    if platform.machine().lower() not in ("x86_64", "amd64") or cap not in ("AVX2", "AVX512"):
-        pytest.skip(f"the torch stream copies torch's x86-64 AVX2 kernels; this CPU runs {cap}")
-    zeroin.random.use_torch_stream(True)
 
 
 # --- Tutorial 2: Introduction to PyTorch ------------------------------------------------------
@@ -690,7 +682,7 @@ def test_t4_initialisation_variance_tables(f32, init_name, act):
     init gives one value per layer; equal variance keeps the activations' variance about 1
     through the identity network; Xavier's weights have variance 2 / (fan_in + fan_out);
     Kaiming keeps ReLU's activations from shrinking."""
-    _torch_stream()
+    torch_stream()
     z, t = _t4_tables("zeroin", init_name, act), _t4_tables("torch", init_name, act)
     for zt, tt in zip(z, t):
         assert list(zt) == list(tt)
@@ -1195,7 +1187,7 @@ def test_t6_multihead_attention_xavier_init_and_masked_batch(f32):
     """MultiheadAttention's own init (xavier_uniform_, bias.data.fill_(0)) and a padded batch
     through expand_mask: with zeroin on the torch stream, its xavier_uniform_ draws PyTorch's
     weights, so the module needs no copying."""
-    _torch_stream()
+    torch_stream()
     out = {}
     for name in LIBS:
         torch, nn, F, data, optim = LIBS[name]
@@ -1240,7 +1232,7 @@ def test_t2_from_manual_seed_on_the_torch_stream(f32):
     """With zeroin.random.use_torch_stream(True), the notebook's own draws (randint and randn
     for the data, nn.Linear's initial weights, the shuffled DataLoader's batches) are
     PyTorch's: data, batches, losses and the accuracy line agree with no copying at all."""
-    _torch_stream()
+    torch_stream()
     z, t = _t2_seeded("zeroin"), _t2_seeded("torch")
     for k in (0, 1, 2, 3, 5):
         np.testing.assert_array_equal(_np(z[k]), _np(t[k]))

@@ -1,12 +1,12 @@
 """The torch stream (Generator(stream="torch"), random.use_torch_stream): PyTorch's CPU
 random numbers bit for bit, checked against torch itself; the default stream unchanged."""
-import platform
 
 import numpy as np
 import pytest
 
 import zeroin
 import zeroin.random as zr
+from _audit import skip_off_torch_kernels
 from zeroin._torch_rng import TorchStream, _fma32, _fma64
 
 SEEDS = [0, 1, 42, 2147483647, 2 ** 40 + 3, -1]
@@ -21,9 +21,7 @@ def torch():
     AVX-512 (torch's float32 randn runs its AVX2 Box-Muller kernel there; other CPUs run
     other kernels, whose last bits zeroin does not claim)."""
     torch = pytest.importorskip("torch")
-    cap = torch.backends.cpu.get_cpu_capability()
-    if platform.machine().lower() not in ("x86_64", "amd64") or cap not in ("AVX2", "AVX512"):
-        pytest.skip(f"the torch stream copies torch's x86-64 AVX2 kernels; this CPU runs {cap}")
+    skip_off_torch_kernels(torch)
     return torch
 
 
