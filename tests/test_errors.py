@@ -238,7 +238,7 @@ ENGINE_CASES = [       # messages the engine, nn and optim give already; kept fr
     ("linear-zero", lambda tmp: nn.Linear(0, 3),
      ValueError, r"Linear: in_features must be a positive integer, got 0"),
     ("sequential-class", lambda tmp: nn.Sequential(3),
-     TypeError, r"Sequential: item 0 is a int, not a Module"),
+     TypeError, r"Sequential: item 0 is an int, not a Module$"),
     ("dropout-p", lambda tmp: nn.Dropout(1.5),
      ValueError, r"Dropout: .*p must be between 0 and 1, got 1\.5"),
     ("cross-entropy-labels",
@@ -297,6 +297,15 @@ RAW_CASES = [          # used to surface as NumPy's or Python's own errors, with
                  r"2 dimensions \(expected a dim in \[-2, 1\]\)"),
     ("type-unknown", lambda tmp: zeroin.ones(2).type("torch.FooTensor"),
      TypeError, r"type: 'torch.FooTensor' is not a tensor type.*FloatTensor"),
+    # a list of layers (not "a class instead of an instance"): unpack it
+    ("sequential-list", lambda tmp: nn.Sequential([nn.Linear(2, 2), nn.ReLU()]),
+     TypeError, r"Sequential: item 0 is a list, not a Module; pass the layers one by one: "
+                r"Sequential\(\*layers\)$"),
+    ("sequential-a-class", lambda tmp: nn.Sequential(nn.Linear(2, 2), nn.ReLU),
+     TypeError, r"Sequential: item 1 is the class ReLU, not a Module; .*ReLU\(\)"),
+    # flat 8x8 digits into a CNN: the hint's shape fits them (it said 28 x 28)
+    ("conv2d-flat-digits", lambda tmp: nn.Conv2d(1, 4, 3)(_t(10, 64)),
+     zeroin.errors.ShapeError, r"conv2d: .*got shape \(10, 64\).*x\.reshape\(-1, 1, 8, 8\)"),
 ]
 
 
