@@ -211,6 +211,12 @@ RECIPE_CASES = [
      ValueError, r"sweep: learning rates must be positive numbers, got \[0\.1, -1\.0\]"),
     ("metric-unknown", lambda tmp: zeroin.metrics.get_metric("precision"),
      ValueError, r"unknown metric 'precision'; choose one of"),
+    # fit's and evaluate's metrics= name the call they came through
+    ("fit-metric-unknown", lambda tmp: _linear_fit(metrics=["f1"]),
+     ValueError, r"^fit: unknown metric 'f1' in metrics=; choose one of acc, accuracy"),
+    ("evaluate-metric-unknown", lambda tmp: zeroin.train.evaluate(
+        nn.Linear(1, 1), nn.MSELoss(), (np.zeros((4, 1)), np.zeros((4, 1))), metrics="f1"),
+     ValueError, r"^evaluate: unknown metric 'f1' in metrics=; choose one of"),
 ]
 
 
