@@ -179,6 +179,10 @@ DATA_CASES = [
     ("tensordataset-lengths", lambda tmp: TensorDataset(np.ones((3, 2)), np.ones(4)),
      ValueError, r"TensorDataset: every array needs the same number of samples.*\(3, 2\), "
                  r"\(4,\)"),
+    # fit's (X, y) of two lengths names fit's argument (it said TensorDataset)
+    ("fit-xy-lengths", lambda tmp: _linear_fit(train_data=(np.ones((40, 1)), np.ones((30, 1)))),
+     ValueError, r"^fit\(train_data\): the arrays of \(X, y\) need the same number of samples \(rows\): "
+                 r"got shapes \(40, 1\), \(30, 1\); take X and y from the same rows"),
     ("dataloader-batch-size", lambda tmp: DataLoader((np.ones((3, 2)), np.ones(3)),
                                                      batch_size=0),
      ValueError, r"DataLoader: batch_size must be a whole number >= 1, got 0"),
