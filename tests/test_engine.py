@@ -1864,6 +1864,19 @@ def test_numpy_ufunc_of_a_tensor_that_requires_grad_is_refused_as_torch():
         np.abs(np.ones(2), out=zeroin.zeros(2))
 
 
+def test_numpy_ufunc_refusal_names_zeroins_function_of_the_same_name():
+    # a learner's f = lambda x: np.sin(x) in descent_path: the hint named t.abs() and
+    # zeroin.exp(t) whatever the function; zeroin.sin is the one that keeps the graph
+    g = zeroin.tensor([1.0, -2.0], requires_grad=True)
+    for fn, name in ((np.sin, "sin"), (np.tanh, "tanh"), (np.absolute, "absolute")):
+        with pytest.raises(RuntimeError, match=rf"^np\.{name}: .*; use zeroin\.{name}\(\.\.\.\) "
+                                               rf"to keep it, or np\.{name} of t\.detach\(\)"):
+            fn(g)
+        assert np.allclose(getattr(zeroin, name)(g).detach().numpy(), fn(g.detach().numpy()))
+    with pytest.raises(RuntimeError, match=r"^np\.add\.reduce: .*use zeroin's function"):
+        np.add.reduce(g)                         # no zeroin.add.reduce: the general hint
+
+
 @pytest.mark.parametrize("call", [
     lambda t: np.sum(t), lambda t: np.sum(t, axis=0, keepdims=True), lambda t: np.mean(t),
     lambda t: np.mean(t, axis=1), lambda t: np.std(t), lambda t: np.std(t, ddof=1),

@@ -179,6 +179,10 @@ DATA_CASES = [
     ("tensordataset-lengths", lambda tmp: TensorDataset(np.ones((3, 2)), np.ones(4)),
      ValueError, r"TensorDataset: every array needs the same number of samples.*\(3, 2\), "
                  r"\(4,\)"),
+    # fit's (X, y) of two lengths names fit's argument (it said TensorDataset)
+    ("fit-xy-lengths", lambda tmp: _linear_fit(train_data=(np.ones((40, 1)), np.ones((30, 1)))),
+     ValueError, r"^fit\(train_data\): the arrays of \(X, y\) need the same number of samples \(rows\): "
+                 r"got shapes \(40, 1\), \(30, 1\); take X and y from the same rows"),
     ("dataloader-batch-size", lambda tmp: DataLoader((np.ones((3, 2)), np.ones(3)),
                                                      batch_size=0),
      ValueError, r"DataLoader: batch_size must be a whole number >= 1, got 0"),
@@ -211,6 +215,12 @@ RECIPE_CASES = [
      ValueError, r"sweep: learning rates must be positive numbers, got \[0\.1, -1\.0\]"),
     ("metric-unknown", lambda tmp: zeroin.metrics.get_metric("precision"),
      ValueError, r"unknown metric 'precision'; choose one of"),
+    # fit's and evaluate's metrics= name the call they came through
+    ("fit-metric-unknown", lambda tmp: _linear_fit(metrics=["f1"]),
+     ValueError, r"^fit: unknown metric 'f1' in metrics=; choose one of acc, accuracy"),
+    ("evaluate-metric-unknown", lambda tmp: zeroin.train.evaluate(
+        nn.Linear(1, 1), nn.MSELoss(), (np.zeros((4, 1)), np.zeros((4, 1))), metrics="f1"),
+     ValueError, r"^evaluate: unknown metric 'f1' in metrics=; choose one of"),
 ]
 
 
@@ -238,7 +248,7 @@ ENGINE_CASES = [       # messages the engine, nn and optim give already; kept fr
     ("linear-zero", lambda tmp: nn.Linear(0, 3),
      ValueError, r"Linear: in_features must be a positive integer, got 0"),
     ("sequential-class", lambda tmp: nn.Sequential(3),
-     TypeError, r"Sequential: item 0 is a int, not a Module"),
+     TypeError, r"Sequential: item 0 is an int, not a Module$"),
     ("dropout-p", lambda tmp: nn.Dropout(1.5),
      ValueError, r"Dropout: .*p must be between 0 and 1, got 1\.5"),
     ("cross-entropy-labels",
@@ -297,6 +307,15 @@ RAW_CASES = [          # used to surface as NumPy's or Python's own errors, with
                  r"2 dimensions \(expected a dim in \[-2, 1\]\)"),
     ("type-unknown", lambda tmp: zeroin.ones(2).type("torch.FooTensor"),
      TypeError, r"type: 'torch.FooTensor' is not a tensor type.*FloatTensor"),
+    # a list of layers (not "a class instead of an instance"): unpack it
+    ("sequential-list", lambda tmp: nn.Sequential([nn.Linear(2, 2), nn.ReLU()]),
+     TypeError, r"Sequential: item 0 is a list, not a Module; pass the layers one by one: "
+                r"Sequential\(\*layers\)$"),
+    ("sequential-a-class", lambda tmp: nn.Sequential(nn.Linear(2, 2), nn.ReLU),
+     TypeError, r"Sequential: item 1 is the class ReLU, not a Module; .*ReLU\(\)"),
+    # flat 8x8 digits into a CNN: the hint's shape fits them (it said 28 x 28)
+    ("conv2d-flat-digits", lambda tmp: nn.Conv2d(1, 4, 3)(_t(10, 64)),
+     zeroin.errors.ShapeError, r"conv2d: .*got shape \(10, 64\).*x\.reshape\(-1, 1, 8, 8\)"),
 ]
 
 

@@ -374,6 +374,21 @@ def test_a_number_or_a_module_in_place_of_a_tensor_says_what_to_pass():
             fn(z, "w")
 
 
+def test_a_list_of_tensors_in_place_of_one_says_one_at_a_time():
+    """explain(z, [w, b]) / draw(z, wrt=[w, b]): the tensors are right, the list is not; the
+    message said to "make it a tensor first" (with the list's repr cut mid-word)."""
+    w, b, x, y, z = seed_graph()
+    for fn in (zeroin.explain, zeroin.draw):
+        name = fn.__name__
+        with pytest.raises(TypeError, match=rf"{name}: wrt must be a Tensor, got a list of 2 "
+                                            rf"tensors; {name} follows one wrt at a time: "
+                                            rf"{name}\(output, t\) for each t$"):
+            fn(z, [w, b])
+        with pytest.raises(TypeError, match=rf"{name}: output must be a Tensor, got a tuple "
+                                            rf"of 2 tensors; .*one output at a time.*sum"):
+            fn((z, y), w)
+
+
 @pytest.mark.parametrize("kind", ["GRU", "LSTM"])
 def test_two_recurrent_steps_explain_and_draw_with_the_step_ops(kind):
     # a step is a few ops with their own rules (gru_h; lstm_c, lstm_h): the paths through

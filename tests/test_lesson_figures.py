@@ -355,6 +355,29 @@ def test_convolution_panels_are_framed_apart_and_filters_have_colour_bars(shown)
     assert [b.get_ylabel() for b in bars] == ["weight", "after ReLU"]
 
 
+def test_convolution_frames_with_their_halo_stay_on_the_canvas(shown):
+    """The output's frame (y[1, 2], the panel's right column) with its white halo is drawn
+    whole: its right side ran 1 px past the PNG's edge, so the halo there was cut off."""
+    import matplotlib
+
+    from zeroin.viz import figures as F
+    fig = shown["convolution"].figures["window"].figure
+    F.render(fig, ("png",))
+    with F.style():
+        fig.set_dpi(matplotlib.rcParams["savefig.dpi"])
+        fig.draw_without_rendering()
+        r = fig._get_renderer()
+        frames = [p for a in fig.axes for p in a.patches if not p.get_fill()]
+        assert len(frames) == 2
+        for p in frames:
+            halo = max([p.get_linewidth()] + [e._gc.get("linewidth", 0)
+                                              for e in p.get_path_effects()])
+            pad = halo / 2 * fig.dpi / 72                      # half the stroke, in pixels
+            b = p.get_window_extent(r)
+            assert (b.x0 - pad >= 0 and b.y0 - pad >= 0 and b.x1 + pad <= fig.bbox.width
+                    and b.y1 + pad <= fig.bbox.height), (b, pad, fig.bbox)
+
+
 def test_train_and_sweep_figures_are_slide_ready(tmp_path, capsys):
     import struct
 

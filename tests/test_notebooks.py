@@ -39,6 +39,22 @@ def test_notebook_is_stored_without_outputs(path):
             assert not cell.metadata.get("execution"), path.name
 
 
+def test_start_here_install_lines_work_from_where_they_run():
+    """zeroin is installed from a clone (README's set-up): `pip install "zeroin[plots]"`
+    "from PyPI" finds no such package, and a `%pip install -e ".[plots]"` typed in a cell
+    runs in notebooks/, where "." has no pyproject.toml."""
+    import re
+    nb = _read(ROOT / "notebooks" / "00-start-here.ipynb")
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    lines = [ln.strip() for ln in text.splitlines() if re.match(r"\s*%?pip install", ln)]
+    assert lines, "the start-here notebook says how to install"
+    for line in lines:
+        target = re.search(r'pip install (?:-e )?"?([^"\s\[]*)', line).group(1)
+        assert target not in ("zeroin", "") and "PyPI" not in line, line
+        where = ROOT / "notebooks" if line.startswith("%pip") else ROOT
+        assert (where / target / "pyproject.toml").is_file(), line
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
     # The kernel imports this checkout's zeroin, and runs in an empty folder so that any

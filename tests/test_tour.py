@@ -131,6 +131,28 @@ def test_training_runs_are_on_the_page(tour):
         assert "images" in kinds and 'data-figure="training_digits"' in page
 
 
+def test_tour_says_how_many_training_runs_it_makes(tmp_path, monkeypatch, capsys):
+    """The tour trains on each of its demo datasets (moons and digits): its --help, the
+    command list and its first printed line say so (they said "a training run")."""
+    from zeroin import tour as tour_mod
+    monkeypatch.setattr(lessons, "LESSONS", {"sensitivity": lessons.sensitivity})
+
+    def no_training(out, dataset):      # each run is then listed as skipped
+        raise ImportError("stubbed in this test")
+    monkeypatch.setattr(tour_mod, "train_demo", no_training)
+    tour_mod.run_tour(out=str(tmp_path))
+    printed = capsys.readouterr().out.splitlines()
+    runs = [ln for ln in printed if ln.lstrip().split(". ", 1)[-1].startswith("train ")]
+    assert len(runs) == len(tour_mod._DEMOS) == 2
+    assert f"and {len(runs)} training runs" in printed[0], printed[0]
+    for argv in (["--help"], ["tour", "--help"]):
+        with pytest.raises(SystemExit):
+            cli.main(argv)
+        text = " ".join(capsys.readouterr().out.split())
+        assert "a short training run" not in text and "the training run " not in text
+        assert "two short training runs (moons, digits)" in text, text
+
+
 def test_no_train_flag(tmp_path, monkeypatch, capsys):
     # One quick lesson is enough to check the flag and the message.
     monkeypatch.setattr(lessons, "LESSONS", {"sensitivity": lessons.sensitivity})

@@ -1221,10 +1221,12 @@ def _numpy_ufunc(ufunc, method, inputs, kwargs):
         return NotImplemented       # a tensor as out=: NumPy's TypeError
     if is_grad_enabled() and any(isinstance(i, Tensor) and i.requires_grad for i in inputs):
         name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
+        same = getattr(sys.modules.get("zeroin"), name, None) if method == "__call__" else None
+        use = (f"zeroin.{name}(...)" if callable(same) else
+               "zeroin's function (t.abs(), zeroin.exp(t))")
         raise RuntimeError(f"np.{name}: NumPy cannot follow a tensor that requires grad (its "
-                           f"gradient would stop here); use zeroin's function (t.abs(), "
-                           f"zeroin.exp(t)) to keep it, or np.{name} of t.detach() (or "
-                           f"t.detach().numpy()) for the values")
+                           f"gradient would stop here); use {use} to keep it, or np.{name} "
+                           f"of t.detach() (or t.detach().numpy()) for the values")
     got = getattr(ufunc, method)(*[_raw(i) for i in inputs], **kwargs)
     wrap = lambda r: _make(np.asarray(r)) if isinstance(r, (np.ndarray, np.generic)) else r  # noqa: E731
     return tuple(map(wrap, got)) if isinstance(got, tuple) else wrap(got)

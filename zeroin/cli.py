@@ -1,6 +1,6 @@
 """The ``zeroin`` command line.
 
-    zeroin tour                      every lesson, a short training run, one HTML page
+    zeroin tour                      every lesson, two short training runs, one HTML page
     zeroin lesson NAME [--out DIR] [--set KEY=VALUE]
                                      one lesson of the chapter (zeroin lesson --list);
                                      figures in zeroin-out/NAME unless --out
@@ -182,10 +182,10 @@ def build_parser():
                                                description=description or help)
         return parser.commands[name]
 
-    p = command("tour", "run every lesson and a short training run; write "
-                        "OUT/index.html")
+    p = command("tour", "run every lesson and two short training runs (moons, digits); "
+                        "write OUT/index.html")
     p.add_argument("--out", default="zeroin-out", help="output folder")
-    p.add_argument("--no-train", action="store_true", help="skip the training run")
+    p.add_argument("--no-train", action="store_true", help="skip the training runs")
 
     p = command("lesson", "run one lesson of the chapter", formatter=_RawEpilogFormatter)
     p.epilog = _lesson_parameters_text()

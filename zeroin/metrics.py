@@ -108,13 +108,16 @@ def r2(pred, target):
 METRICS = {"accuracy": accuracy, "acc": accuracy, "mse": mse, "mae": mae, "r2": r2}
 
 
-def get_metric(metric):
-    """``(name, function)`` for a metric name or a callable ``f(output, target) -> float``."""
+def get_metric(metric, op=None):
+    """``(name, function)`` for a metric name or a callable ``f(output, target) -> float``;
+    ``op`` (``"fit"``) names the call whose ``metrics=`` an unknown name came through."""
     if callable(metric):
         return getattr(metric, "__name__", "metric"), metric
     try:
         fn = METRICS[str(metric).lower()]
     except KeyError:
-        raise ValueError(f"unknown metric {metric!r}; choose one of "
-                         f"{', '.join(sorted(METRICS))} or pass a function") from None
+        where = f"{op}: " if op else ""
+        raise ValueError(f"{where}unknown metric {metric!r}{' in metrics=' if op else ''}; "
+                         f"choose one of {', '.join(sorted(METRICS))} or pass a function"
+                         ) from None
     return fn.__name__, fn

@@ -323,11 +323,11 @@ def _arrays(ds):
 
 
 def run_tour(out="zeroin-out", train=True, *, verbose=True):
-    """Run every lesson, then a short training run; write ``out/index.html``.
+    """Run every lesson, then short training runs (moons, digits); write ``out/index.html``.
 
     Returns the path of the page. Each lesson's figures (PNG and SVG) are also written
     to the lesson's own folder, ``out/<lesson>/`` (the training runs' to
-    ``out/train-<dataset>/``). ``train=False`` skips the training run (``zeroin tour --no-train``).
+    ``out/train-<dataset>/``). ``train=False`` skips the training runs (``zeroin tour --no-train``).
     """
     from . import lessons
 
@@ -335,7 +335,7 @@ def run_tour(out="zeroin-out", train=True, *, verbose=True):
     os.makedirs(out, exist_ok=True)
     say = print if verbose else (lambda *a, **k: None)
     say(f"zeroin tour: {len(lessons.LESSONS)} lessons"
-        f"{' and a training run' if train else ''} -> {out}")
+        f"{f' and {len(_DEMOS)} training runs' if train else ''} -> {out}")
     results = []
     for i, (name, fn) in enumerate(lessons.LESSONS.items(), 1):
         t = time.perf_counter()

@@ -331,12 +331,12 @@ def _takes_probabilities(loss_fn):
     return isinstance(loss_fn, BCELoss) or loss_fn is F.binary_cross_entropy
 
 
-def _metric_fns(metrics, loss_fn=None):
+def _metric_fns(metrics, loss_fn=None, op=None):
     """``[(name, fn)]``; "accuracy" thresholds one-column outputs at 0.5, not 0, when
     ``loss_fn`` is BCELoss (the outputs are probabilities, not logits)."""
     if isinstance(metrics, str) or callable(metrics):
         metrics = (metrics,)
-    fns = [get_metric(m) for m in metrics]
+    fns = [get_metric(m, op) for m in metrics]
     if _takes_probabilities(loss_fn):
         fns = [(n, functools.partial(accuracy, logits=False) if f is accuracy else f)
                for n, f in fns]
@@ -404,7 +404,7 @@ def evaluate(model, loss_fn, data, metrics=(), batch_size=1024):
     Returns ``{"loss": ..., metric name: ...}`` (loss omitted if ``loss_fn`` is None).
     """
     loader = _loader(data, batch_size, False, "evaluate")
-    fns = _metric_fns(metrics, loss_fn)
+    fns = _metric_fns(metrics, loss_fn, "evaluate")
     dtype = _param_dtype(model)
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
@@ -740,7 +740,7 @@ class TrainingLoop:
         if val_data is not None and not _check_finite(val_data, "val_data"):
             _check_finite_batches(self.val_loader, "val_data")
         self.dtype = _param_dtype(model)
-        self.metrics, self.fns = metrics, _metric_fns(metrics, loss_fn)
+        self.metrics, self.fns = metrics, _metric_fns(metrics, loss_fn, "fit")
         self.callbacks = list(callbacks)
         self.history = h = History({"epochs": epochs, "lr": _lr(optimizer),
                                     "batch_size": getattr(self.loader, "batch_size", None),

@@ -217,6 +217,14 @@ def as_dataset(data, where="data"):
         return data
     if isinstance(data, tuple) and data and all(
             isinstance(a, (np.ndarray, Tensor, list)) for a in data):
+        rows = [len(a) if isinstance(a, list) else (a.shape[0] if a.ndim else None)
+                for a in data]
+        if None not in rows and len(set(rows)) > 1:
+            shapes = [f"a list of {len(a)}" if isinstance(a, list) else str(tuple(a.shape))
+                      for a in data]
+            raise ValueError(f"{where}: the arrays of (X, y) need the same number of samples "
+                             f"(rows): got shapes {', '.join(shapes)}; take X and y from the "
+                             f"same rows")
         return TensorDataset(*data)
     if isinstance(data, (np.ndarray, Tensor)):
         return _Rows(data)

@@ -177,7 +177,8 @@ def _frame_patch(Rectangle, corner, size, F):
     the output's own red (y = 9 is the reddest cell of its colour map)."""
     from matplotlib import patheffects
     return Rectangle(corner, size, size, fill=False, lw=3, ec=F.COLORS["error"],
-                     clip_on=False, path_effects=[patheffects.withStroke(linewidth=7, foreground="white")])
+                     clip_on=False,
+                     path_effects=[patheffects.withStroke(linewidth=7, foreground="white")])
 
 
 def _draw_window(out, yv, at=(1, 2)):
@@ -187,6 +188,9 @@ def _draw_window(out, yv, at=(1, 2)):
     i0, j0 = at
     with F.style():
         fig, panels = F.subplots(1, 5, figsize=(12, 4), width_ratios=[5, 0.8, 3, 0.8, 3])
+        # Room at the edges for the frames' halo (7 pt wide): the output's frame sits on the
+        # right edge of the figure, and the layout counts a frame without its stroke.
+        fig.get_layout_engine().set(w_pad=0.1, h_pad=0.1)
         axes = panels[::2]
         _sign(panels[1], HADAMARD)
         _sign(panels[3], "=")

@@ -435,7 +435,9 @@ def _rank_error(op, x, nd):
     layout = _LAYOUTS[nd]
     hint = ""
     if nd == 2 and x.ndim == 2:
-        hint = "; reshape flat images to (N, C, H, W), e.g. x.reshape(-1, 1, 28, 28)"
+        side = math.isqrt(x.shape[1])               # rows of side*side pixels: say so
+        side = side if side > 1 and side * side == x.shape[1] else 28
+        hint = f"; reshape flat images to (N, C, H, W), e.g. x.reshape(-1, 1, {side}, {side})"
     elif nd == 3 and x.ndim == 6:
         hint = "; for video fold the batch and clip dimensions together first"
     elif nd == 3 and x.ndim < 4:

@@ -109,6 +109,19 @@ class Linear(Module):
         return s
 
 
+def _not_a_module(name, m):
+    """Sequential's error for an item that is not a Module, with the likely fix."""
+    if isinstance(m, type):
+        return (f"Sequential: item {name} is the class {m.__name__}, not a Module; pass an "
+                f"instance: {m.__name__}() (with its arguments), not {m.__name__}")
+    kind = type(m).__name__
+    msg = f"Sequential: item {name} is {'an' if kind[0] in 'aeiouAEIOU' else 'a'} {kind}, " \
+          f"not a Module"
+    if isinstance(m, (list, tuple)):
+        msg += "; pass the layers one by one: Sequential(*layers)"
+    return msg
+
+
 class Sequential(Module):
     """Modules applied one after another: ``Sequential(Linear(2, 4), ReLU(), Linear(4, 1))``.
 
@@ -122,9 +135,7 @@ class Sequential(Module):
             items = [(str(i), m) for i, m in enumerate(modules)]
         for name, m in items:
             if not isinstance(m, Module):
-                raise TypeError(f"Sequential: item {name} is a {type(m).__name__}, not a "
-                                f"Module (did you pass a class instead of an instance, e.g. "
-                                f"ReLU instead of ReLU()?)")
+                raise TypeError(_not_a_module(name, m))
             self.add_module(name, m)
 
     def forward(self, x):

@@ -670,6 +670,11 @@ def not_a_tensor(fn, what, x):
                 if what == "output" else "pass one of its parameters, e.g. model[0].weight "
                 "(model.named_parameters() lists them)")
         got = f"a {got} module; {hint}"
+    elif isinstance(x, (list, tuple)) and x and all(isinstance(t, Tensor) for t in x):
+        hint = (f"{fn} follows one wrt at a time: {fn}(output, t) for each t"
+                if what == "wrt" else f"{fn} one output at a time, or their sum: "
+                "zeroin.stack(outputs).sum()")
+        got = f"a {got} of {len(x)} tensors; {hint}"
     elif isinstance(x, (int, float, np.number, np.ndarray, list)):
         got = (f"{got} {x!r}"[:60] + "; make it a tensor first, e.g. "
                "zeroin.tensor(3.0, requires_grad=True), and compute with that")
