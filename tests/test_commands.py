@@ -54,6 +54,28 @@ def test_train_digits_keeps_the_standardizer_for_evaluate(tmp_path, capsys):
     assert f"accuracy {acc_train}" in capsys.readouterr().out
 
 
+def test_a_trained_model_loads_back_in_python(tmp_path, capsys):
+    # after `zeroin train`, the model in Python: rebuilt, scaled as trained, the same accuracy
+    from zeroin.data import Standardizer, load_dataset
+    from zeroin.recipes import load_model
+    out = tmp_path / "digits"
+    assert main(["train", "digits", "--hidden", "32", "--epochs", "3", "--out", str(out),
+                 "--verbose", "0"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("test "))
+    model, meta = load_model(out / "model.npz")
+    assert not model.training and meta["task"] == "multiclass"
+    d = load_dataset("digits", seed=int(meta["data_seed"]), standardize=False)
+    X, y = d.test.arrays
+    X = Standardizer.from_state_dict(meta["standardizer"]).transform(X)
+    with zeroin.no_grad():
+        acc = float((model(zeroin.tensor(X)).argmax(1).numpy() == y).mean())
+    assert f"accuracy {acc:.4f}" in line
+    zeroin.save({"w": zeroin.ones(2)}, tmp_path / "plain.npz")
+    with pytest.raises(ValueError, match="load_model: .*plain.npz is not a model checkpoint"
+                                         ".*load_state_dict"):
+        load_model(tmp_path / "plain.npz")
+
+
 def test_train_regression_prints_r2(tmp_path, capsys):
     assert main(["train", "linear", "--hidden", "8", "--epochs", "30", "--out",
                  str(tmp_path), "--verbose", "0"]) == 0

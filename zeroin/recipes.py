@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["TRAIN_DEFAULTS", "RECIPES", "recipe_for", "build_mlp", "make_optimizer",
-           "loss_for_task", "metrics_for_task", "train_mlp", "evaluate_checkpoint", "sweep",
+           "loss_for_task", "metrics_for_task", "train_mlp", "load_model", "evaluate_checkpoint",
+           "sweep",
            "train_command", "evaluate_command", "sweep_command", "evaluate_split",
            "TrainingInterrupted", "finish_run",
            "format_metrics", "run_folder", "check_out_folder", "ACTIVATIONS", "OPTIMIZERS"]
@@ -508,16 +509,23 @@ def _file_task_text(d):
 
 # --- evaluate -------------------------------------------------------------------------------
 
-def evaluate_checkpoint(checkpoint, dataset, batch_size=256, split="test"):
-    """Rebuild the model stored in ``checkpoint`` and measure it on ``dataset``'s split."""
+def load_model(checkpoint):
+    """The model a ``zeroin train`` run saved (its ``model.npz``), rebuilt with its weights
+    and in eval mode, and the run's record: ``model, meta = load_model("runs/moons/model.npz")``.
+
+    Feed it as training did: ``meta["standardizer"]``, when there, is the inputs' scaling
+    (``zeroin.data.Standardizer.from_state_dict(meta["standardizer"]).transform(X)``);
+    ``meta["task"]`` the task (binary, multiclass, regression), ``meta["classes"]`` a data file's
+    labels in the order of the outputs, ``meta["target_standardizer"]`` a regression
+    target's scaling (its ``inverse_transform`` gives the file's units)."""
     from .checkpoint import load
-    from .data import Standardizer, TensorDataset, load_dataset
-    from .train import evaluate
     ck = load(checkpoint)
     meta = ck.get("meta") if isinstance(ck, dict) else None
     if not isinstance(meta, dict) or "architecture" not in meta or "model" not in ck:
-        raise ValueError(f"{checkpoint} is not a model checkpoint written by "
-                         f"`zeroin train` (it has no architecture record)")
+        raise ValueError(f"load_model: {checkpoint} is not a model checkpoint written by "
+                         f"`zeroin train` (it has no architecture record); a state_dict "
+                         f"saved with zeroin.save loads with model.load_state_dict("
+                         f"zeroin.load(path)) into a model you build")
     arch = meta["architecture"]
     if arch.get("model") == "cnn":                  # zeroin train --model cnn
         from .nn.cnn import build_cnn
@@ -526,6 +534,15 @@ def evaluate_checkpoint(checkpoint, dataset, batch_size=256, split="test"):
         model = build_mlp(arch["in_features"], arch["hidden"], arch["out_features"],
                           arch["activation"])
     model.load_state_dict(ck["model"])
+    return model.eval(), meta
+
+
+def evaluate_checkpoint(checkpoint, dataset, batch_size=256, split="test"):
+    """Rebuild the model stored in ``checkpoint`` and measure it on ``dataset``'s split."""
+    from .data import Standardizer, TensorDataset, load_dataset
+    from .train import evaluate
+    model, meta = load_model(checkpoint)
+    arch = meta["architecture"]
     from .data.datasets import DATASETS
     from .data.files import is_data_file
     if is_data_file(dataset, DATASETS):
