@@ -65,7 +65,7 @@ def test_functional_call_strict_tied_weights_and_errors():
         functional_call(m, ({"a.weight": w}, {"a.weight": w}), x)
     with pytest.raises(ValueError, match="to be a dict, or a list/tuple of dicts"):
         functional_call(m, w, x)
-    with pytest.raises(TypeError, match="'a.weight' is a ndarray, not a tensor"):
+    with pytest.raises(TypeError, match="'a.weight' is an ndarray, not a tensor"):
         functional_call(m, {"a.weight": np.eye(2)}, x)
     assert m.b.weight is m.a.weight and "weight" in m.a._parameters   # all put back
 

@@ -1676,7 +1676,7 @@ def test_custom_function_errors_say_what_to_do():
         def forward(ctx, x, y):
             ctx.save_for_backward(x, 3)     # not a tensor
 
-    with pytest.raises(TypeError, match="save_for_backward: argument 1 is a int"):
+    with pytest.raises(TypeError, match="save_for_backward: argument 1 is an int"):
         Bad.apply(zeroin.tensor(A, requires_grad=True), 1)
 
     class TooMany(zeroin.autograd.Function):

@@ -24,6 +24,7 @@ from .dtypes import as_device, as_dtype
 from .ops import _fill_scalar, write_out
 from .random import get_rng, torch_stream
 from ._torch_rng import refuse
+from .errors import a_type
 
 __all__ = ["zeros", "ones", "full", "empty", "eye", "arange", "linspace", "logspace",
            "zeros_like", "ones_like", "full_like", "empty_like", "rand", "randn", "randint",
@@ -712,7 +713,7 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=None):
                 obj = obj.copy()
             out = _leaf(obj)
         else:
-            _refuse_copy(copy, f"a {type(obj).__name__} (a new array is always made)")
+            _refuse_copy(copy, f"{a_type(obj)} (a new array is always made)")
             out = tensor(obj, dtype=d)
     if requires_grad and not out.requires_grad:
         out.requires_grad_()

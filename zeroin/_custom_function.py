@@ -30,6 +30,7 @@ import numpy as np
 
 from . import function as _f
 from ._tensor import Tensor, _leaf, enable_grad, is_grad_enabled, no_grad
+from .errors import a_type
 
 __all__ = ["Function", "FunctionCtx", "once_differentiable"]
 
@@ -48,8 +49,8 @@ class FunctionCtx:
         """Keep tensors (or None) for ``backward``; read them back as ``ctx.saved_tensors``."""
         for i, t in enumerate(tensors):
             if t is not None and not isinstance(t, Tensor):
-                raise TypeError(f"save_for_backward: argument {i} is a "
-                                f"{type(t).__name__}, not a tensor; store other values as "
+                raise TypeError(f"save_for_backward: argument {i} is "
+                                f"{a_type(t)}, not a tensor; store other values as "
                                 f"attributes, e.g. ctx.k = k")
         self._saved = tensors
 
@@ -126,7 +127,7 @@ def _grad_value(g, tensors, name, pos):
         return g.data
     if isinstance(g, (np.ndarray, np.generic, int, float)):
         return np.asarray(g)
-    raise TypeError(f"{name}.backward: gradient {pos} is a {type(g).__name__}; return a "
+    raise TypeError(f"{name}.backward: gradient {pos} is {a_type(g)}; return a "
                     f"tensor (or None)")
 
 

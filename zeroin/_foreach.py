@@ -11,6 +11,7 @@ import numbers
 
 from ._tensor import Tensor
 from ._tensor_api import _export
+from .errors import a_type
 
 _UNARY = ("abs acos asin atan ceil cos cosh erf erfc exp expm1 floor frac lgamma log log10 "
           "log1p log2 neg reciprocal round rsqrt sigmoid sign sin sinh sqrt tan tanh "
@@ -27,7 +28,7 @@ def _list(op, tensors):
         raise RuntimeError(f"{op}: Tensor list must have at least one tensor.")
     for i, t in enumerate(ts):
         if not isinstance(t, Tensor):
-            raise TypeError(f"{op}: item {i} is a {type(t).__name__}, not a Tensor")
+            raise TypeError(f"{op}: item {i} is {a_type(t)}, not a Tensor")
     return ts
 
 

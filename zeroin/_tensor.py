@@ -17,6 +17,7 @@ import numpy as np
 from .anomaly import anomaly
 from ._handle import HOOKED as _HOOKED, RemovableHandle as _RemovableHandle, _ids as _handle_ids
 from .errors import DtypeError, ShapeError, broadcast_message
+from .errors import a_type
 
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
            "set_default_dtype", "get_default_dtype"]
@@ -1419,7 +1420,7 @@ def _unordered(x, other, npf, op, symbol):
         shown = repr(other) if len(repr(other)) <= 40 else "[...]"
         raise TypeError(f"'{symbol}' not supported between instances of 'Tensor' and "
                         f"'{type(other).__name__}' ({op}: PyTorch compares tensors and "
-                        f"numbers, not a {type(other).__name__}); make it a tensor first: "
+                        f"numbers, not {a_type(other)}); make it a tensor first: "
                         f"x {symbol} zeroin.tensor({shown})")
     if hasattr(other, "__array__"):
         return compared(npf, op, _array_of(x), _raw(other))

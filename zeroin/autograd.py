@@ -27,6 +27,7 @@ from .function import (HOOKED, NP, release_saved, run_posthooks, run_prehooks, s
 from .graph import toposort
 from .ops import TZ, sum_to
 from ._tensor import Tensor, _leaf, enable_grad, no_grad
+from .errors import a_type
 
 _F64 = np.dtype(np.float64)
 _fast = None
@@ -445,7 +446,7 @@ def _as_inputs(inputs, op):
         raise RuntimeError(f"`inputs` argument to `{op}()` cannot be empty.")
     for i, t in enumerate(inputs):
         if not isinstance(t, Tensor):
-            raise TypeError(f"{op}: inputs[{i}] is a {type(t).__name__}; inputs must be "
+            raise TypeError(f"{op}: inputs[{i}] is {a_type(t)}; inputs must be "
                             f"tensors")
         if not t.requires_grad:
             raise RuntimeError(f"{op}: inputs[{i}] does not require grad, so no gradient "

@@ -59,6 +59,13 @@ def broadcast_message(op, shapes):
             f"you meant")
 
 
+def a_type(x):
+    """``x``'s type with its article, as messages say it: "an int", "a float", "an ndarray"
+    (read "en-dee-array")."""
+    name = type(x).__name__
+    return f"{'an' if name[:1] in 'aeiouAEIOU' or name.startswith('nd') else 'a'} {name}"
+
+
 def sequence_operand_error(name, symbol, x, y):
     """PyTorch's TypeError for a list or tuple operand of an arithmetic operator or its
     function (``t + [1, 2]``, ``zeroin.mul(t, (2, 3))``), with the fix: NumPy would
@@ -68,8 +75,8 @@ def sequence_operand_error(name, symbol, x, y):
     seq = x if type(x) in seqs else y
     shown = repr(seq) if len(repr(seq)) <= 40 else f"[...] ({len(seq)} items)"
     return TypeError(f"unsupported operand type(s) for {symbol}: '{kinds[0]}' and "
-                     f"'{kinds[1]}' ({name}: PyTorch takes tensors and numbers, not a "
-                     f"{type(seq).__name__}); make it a tensor first: zeroin.tensor({shown})")
+                     f"'{kinds[1]}' ({name}: PyTorch takes tensors and numbers, not "
+                     f"{a_type(seq)}); make it a tensor first: zeroin.tensor({shown})")
 
 
 def not_a_tensor(op, what, x):

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from ._tensor import Tensor, _leaf, enable_grad, no_grad
+from .errors import a_type
 
 __all__ = ["functional_call", "stack_module_state", "grad", "grad_and_value", "vjp", "jvp",
            "linearize", "jacrev", "jacfwd", "hessian", "vmap", "replace_all_batch_norm_modules_"]
@@ -77,8 +78,8 @@ def _swapped(module, values):
     try:
         for path, value in values.items():
             if value is not None and not isinstance(value, Tensor):
-                raise TypeError(f"functional_call: the value for {path!r} is a "
-                                f"{type(value).__name__}, not a tensor")
+                raise TypeError(f"functional_call: the value for {path!r} is "
+                                f"{a_type(value)}, not a tensor")
             owner_path, _, name = path.rpartition(".")
             owner = module.get_submodule(owner_path)
             d = owner.__dict__

@@ -31,6 +31,7 @@ from .function import (NP, Function, _is_basic_index, apply, constant, float_of,
                        sigmoid_array, sum_to_array)
 from ._tensor import Tensor, _clean_index, _leaf, _raw, bool_sub_error, clip_keep
 from ._tensor import _mark_view as _view
+from .errors import a_type
 
 # NumPy's module has a __getattr__ (PEP 562), so CPython 3.11 does not specialise `np.name`
 # loads: each is a full lookup. The names that every model's step reads are bound once here.
@@ -1035,8 +1036,8 @@ def clip(x, min=None, max=None):  # noqa: A002
         return _call1(ClipOp(min, max), _t(x))
     if (min is not None and not isinstance(min, Tensor)) or \
             (max is not None and not isinstance(max, Tensor)):
-        raise TypeError(f"clip: min is a {type(min).__name__} and max a "
-                        f"{type(max).__name__}; as in PyTorch, give both as tensors or both "
+        raise TypeError(f"clip: min is {a_type(min)} and max "
+                        f"{a_type(max)}; as in PyTorch, give both as tensors or both "
                         f"as numbers, e.g. clamp(x, min=lo, max=zeroin.full_like(lo, 1.0))")
     bounds = tuple(b for b in (min, max) if b is not None)
     return _calln(ClipTensorOp(min is not None, max is not None), (_t(x),) + bounds)

@@ -25,6 +25,7 @@ from .anomaly import anomaly
 from .errors import ReplayError
 from .function import NP, Function, record, sum_to_array
 from .graph import toposort
+from .errors import a_type
 
 __all__ = ["replay"]
 
@@ -52,7 +53,7 @@ class Replayed:
     def __call__(self, *args):
         for i, a in enumerate(args):
             if not isinstance(a, Tensor):
-                raise TypeError(f"replay: argument {i} is a {type(a).__name__}; a replayed "
+                raise TypeError(f"replay: argument {i} is {a_type(a)}; a replayed "
                                 f"function takes tensors (wrap data with zeroin.tensor)")
         if not is_grad_enabled():
             return self.fn(*args)

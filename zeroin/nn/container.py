@@ -9,6 +9,7 @@ from collections import OrderedDict
 
 from .._tensor import Tensor
 from .module import Module, Parameter, _block
+from ..errors import a_type
 
 __all__ = ["ModuleList", "ModuleDict", "ParameterList", "ParameterDict", "Container"]
 
@@ -16,7 +17,7 @@ __all__ = ["ModuleList", "ModuleDict", "ParameterList", "ParameterDict", "Contai
 def _module(owner, key, m):
     if not isinstance(m, Module):
         hint = " (a class, not an instance: add ())" if isinstance(m, type) else ""
-        raise TypeError(f"{owner}: item {key!r} is a {type(m).__name__}, not a Module{hint}")
+        raise TypeError(f"{owner}: item {key!r} is {a_type(m)}, not a Module{hint}")
     return m
 
 
@@ -185,7 +186,7 @@ class ModuleDict(_DictLike, Module):
 
 def _param(owner, key, p):
     if not isinstance(p, Tensor):
-        raise TypeError(f"{owner}: item {key!r} is a {type(p).__name__}, not a Tensor")
+        raise TypeError(f"{owner}: item {key!r} is {a_type(p)}, not a Tensor")
     return p if isinstance(p, Parameter) else Parameter(p)
 
 

@@ -19,6 +19,7 @@ from .._tensor import (ParamName, Tensor, _array_of, _as_array, _leaf, _make, ge
 from ..errors import NotCompiledError as _NotCompiledError
 from ..function import ShapeError, ZeroinError
 from ..optim.grad_utils import _zero_grad
+from ..errors import a_type
 
 __all__ = ["Module", "Parameter", "IncompatibleKeys", "StateDictError",
            "UninitializedParameter", "UninitializedBuffer",
@@ -173,7 +174,7 @@ def _slot_value(module, name, value):
     if value is not None:
         what, want = (("parameter", "an nn.Parameter (nn.Parameter(t)) or None") if is_param
                       else ("child module", "an nn.Module or None"))
-        raise TypeError(f"{type(module).__name__}: cannot assign a {type(value).__name__} as "
+        raise TypeError(f"{type(module).__name__}: cannot assign {a_type(value)} as "
                         f"{what} {name!r} ({want} expected; to change a parameter's values "
                         f"in place use 'with zeroin.no_grad(): m.{name}.copy_(t)')")
     module.__dict__["_parameters" if is_param else "_modules"][name] = None
@@ -549,7 +550,7 @@ class Module:
         self._registry("_buffers")
         _check_name(self, "buffer", name, "_buffers")
         if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"register_buffer: cannot register a {type(tensor).__name__} as "
+            raise TypeError(f"register_buffer: cannot register {a_type(tensor)} as "
                             f"buffer {name!r} (a Tensor or None expected: "
                             f"zeroin.tensor(value))")
         if _global_buffer_registration_hooks:
@@ -562,7 +563,7 @@ class Module:
 
     def add_module(self, name, module):
         if module is not None and not isinstance(module, Module):
-            raise TypeError(f"add_module: {name!r} is a {type(module).__name__}, not a Module")
+            raise TypeError(f"add_module: {name!r} is {a_type(module)}, not a Module")
         self._registry("_modules")
         _check_name(self, "module", name, "_modules")
         if _global_module_registration_hooks:

@@ -9,6 +9,7 @@ import types
 from bisect import bisect_right
 
 from .lr_scheduler import LRScheduler, _int, _optimizer, _per_group, _real
+from ..errors import a_type
 
 _MISSING = object()
 
@@ -283,7 +284,7 @@ def _check_children(name, optimizer, schedulers):
                          f"{schedulers!r}")
     for i, s in enumerate(schedulers):
         if not isinstance(s, LRScheduler):
-            raise TypeError(f"{name}: item {i} is a {type(s).__name__}, not a scheduler")
+            raise TypeError(f"{name}: item {i} is {a_type(s)}, not a scheduler")
         if isinstance(s, ReduceLROnPlateau):
             raise ValueError(f"{name}: ReduceLROnPlateau (item {i}) needs a metric at each "
                              f"step and cannot be combined; step it separately")

@@ -12,6 +12,7 @@ import numpy as np
 
 from .._tensor import Tensor, _drop_grads, _leaf, get_default_dtype
 from ..errors import ZeroinError
+from ..errors import a_type
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm",
            "params_list"]
@@ -39,7 +40,7 @@ def params_list(parameters, op):
                         f"model.parameters()), got {type(parameters).__name__}") from None
     for i, p in enumerate(params):
         if not isinstance(p, Tensor):
-            raise TypeError(f"{op}: item {i} is a {type(p).__name__}, not a Tensor; pass "
+            raise TypeError(f"{op}: item {i} is {a_type(p)}, not a Tensor; pass "
                             f"model.parameters() or a list of tensors")
     return params
 

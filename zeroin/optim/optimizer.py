@@ -18,6 +18,7 @@ from .._tensor import Tensor
 from ._hooks import (HookMixin, register_optimizer_step_post_hook,
                      register_optimizer_step_pre_hook)
 from .grad_utils import _zero_grad
+from ..errors import a_type
 
 __all__ = ["Optimizer", "register_optimizer_step_pre_hook",
            "register_optimizer_step_post_hook"]
@@ -182,7 +183,7 @@ class Optimizer(HookMixin):
         for i, p in enumerate(params):
             label = f"parameter {i}" + (f" ({p.name!r})" if getattr(p, "name", None) else "")
             if not isinstance(p, Tensor):
-                raise TypeError(f"{name}: {label} is a {type(p).__name__}, not a Tensor")
+                raise TypeError(f"{name}: {label} is {a_type(p)}, not a Tensor")
             if not p.requires_grad and len(params) == 1 and not self.param_groups:
                 raise ValueError(f"{name}: {label} does not require grad, so it would never "
                                  f"be updated; create it with requires_grad=True or leave it "
