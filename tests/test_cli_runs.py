@@ -250,9 +250,9 @@ def test_a_lesson_without_parameters_lists_none(capsys, monkeypatch):
     (["tour", "--out", "/proc/zeroin-forbidden"], "cannot create the output folder"),
     (["lesson", "--list", "extra"], "--list lists every lesson and takes nothing else "
                                     "(got 'extra')"),
-    (["train", "moons", "--epochs", "-3"], "--epochs must be a positive whole number (0 would "
+    (["train", "moons", "--epochs", "-3"], "argument --epochs: must be a positive whole number (0 would "
                                            "train nothing), got -3"),
-    (["train", "moons", "--epochs", "0"], "--epochs must be a positive whole number (0 would "
+    (["train", "moons", "--epochs", "0"], "argument --epochs: must be a positive whole number (0 would "
                                           "train nothing), got 0"),
     (["lesson", "--set", "target=1"], "zeroin lesson: give the lesson's name for 'target=1'"),
     (["lesson", "--out", "x"], "zeroin lesson: give the lesson's name for '--out x'"),

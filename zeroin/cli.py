@@ -43,15 +43,15 @@ def _floats(s):
     return [_learning_rate(v) for v in s.split(",")]
 
 
-def _at_least_one(what, why=""):
+def _at_least_one(why=""):
     def parse(s):
         try:
             v = int(s)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}")
         if v < 1:                              # one rule, one message for 0 and -3
-            raise argparse.ArgumentTypeError(f"{what} must be a positive whole number{why}, "
-                                             f"got {v}")
+            # argparse names the option first: "argument --epochs: must be ..."
+            raise argparse.ArgumentTypeError(f"must be a positive whole number{why}, got {v}")
         return v
     return parse
 
@@ -140,11 +140,11 @@ def _add_training_args(p, sweep=False):
     p.add_argument("--optimizer", default=D["optimizer"] if not sweep else "sgd",
                    choices=_OPTIMIZERS, action=_Chosen,
                    help="how the weights move (momentum and nesterov: SGD with momentum 0.9)")
-    p.add_argument("--batch-size", type=_at_least_one("--batch-size"),
+    p.add_argument("--batch-size", type=_at_least_one(),
                    default=None if not sweep else 32,
                    help="samples per gradient step" + (_per_dataset("batch_size")
                                                        if not sweep else ""))
-    p.add_argument("--epochs", type=_at_least_one("--epochs", " (0 would train nothing)"),
+    p.add_argument("--epochs", type=_at_least_one(" (0 would train nothing)"),
                    default=None if not sweep else 30,
                    help="passes over the training data" + (_per_dataset("epochs")
                                                            if not sweep else ""))
@@ -225,7 +225,7 @@ def build_parser():
     p.add_argument("checkpoint", help="a model.npz written by `zeroin train`")
     p.add_argument("dataset", help="a built-in name or a .npz/.csv file (the file trained "
                                    "on: its held-out test rows; any other file: every row)")
-    p.add_argument("--batch-size", type=_at_least_one("--batch-size"), default=256,
+    p.add_argument("--batch-size", type=_at_least_one(), default=256,
                    help="samples per forward pass (memory, not results)")
 
     p = command("sweep", "one training run per learning rate, in parallel")
