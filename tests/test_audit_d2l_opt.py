@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import zeroin
-from _audit import np_of as _np, close as _close, copy_weights as _copy
+from _audit import close as _close, copy_weights as _copy
 
 torch = pytest.importorskip("torch")
 LIBS = (torch, zeroin)
@@ -195,6 +195,30 @@ def test_12_4_sgd_with_noise_and_learning_rate_functions(tstream):
             out += show_trace_2d(lib, _f_2d, train_2d(sgd, steps=steps, f_grad=_f_2d_grad))
         return out
     _both(run)
+
+
+def test_12_4_the_same_through_descent_path(tstream):
+    """descent_path with lr_lambda (the book's lr()) and the noise as a linear term of f
+    (its gradient is the noise): the book's noisy paths, float64, to 1e-10."""
+    from zeroin.viz import descent_path
+    decays = {"constant": lambda n: 1, "exponential": lambda n: math.exp(-0.1 * (n + 2)),
+              "polynomial": lambda n: (1 + 0.1 * (n + 2)) ** (-0.5)}
+    for name, lr in decays.items():
+        zeroin.manual_seed(0)
+        draw = lambda: zeroin.normal(0.0, 1, (1,))          # noqa: E731, the book's draw
+        path = descent_path(lambda x: _f_2d(x[0], x[1]) + (zeroin.cat([draw(), draw()])
+                                                           * x).sum(),
+                            [-5, -2], lr=0.1, steps=50, lr_lambda=lr)
+        torch.manual_seed(0)
+        state = {"n": 0}
+
+        def sgd(x1, x2, s1, s2, f_grad):
+            g1, g2 = f_grad(x1, x2)
+            g1 += torch.normal(0.0, 1, (1,)).item()
+            g2 += torch.normal(0.0, 1, (1,)).item()
+            eta_t, state["n"] = 0.1 * lr(state["n"]), state["n"] + 1
+            return (x1 - eta_t * g1, x2 - eta_t * g2, 0, 0)
+        _close(path.points, np.array(train_2d(sgd, steps=50, f_grad=_f_2d_grad)))
 
 
 # --- 12.5 minibatch SGD on airfoil-like data -------------------------------------------------
