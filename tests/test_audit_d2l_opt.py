@@ -628,3 +628,162 @@ def test_12_11_lr_sequences(f32):
             seqs.append(lib.tensor([s(t) for t in range(num_epochs)]))
         return [lib.arange(num_epochs)] + seqs
     _both(run, tol=1e-12)
+
+
+# --- 9.5 / 9.6 RNN from scratch and concise (the book's first edition code) --------------------
+
+TEXT = ("the time machine by h g wells the time traveller for so it will be convenient to "
+        "speak of him was expounding a recondite matter to us ")
+
+
+def _corpus():
+    vocab = sorted(set(TEXT))
+    return [vocab.index(c) for c in TEXT], vocab
+
+
+def seq_data_iter_sequential(lib, corpus, batch_size, num_steps):
+    num_tokens = ((len(corpus) - 1) // batch_size) * batch_size
+    Xs = lib.tensor(corpus[0: num_tokens])
+    Ys = lib.tensor(corpus[1: num_tokens + 1])
+    Xs, Ys = Xs.reshape(batch_size, -1), Ys.reshape(batch_size, -1)
+    num_batches = Xs.shape[1] // num_steps
+    for i in range(0, num_steps * num_batches, num_steps):
+        yield Xs[:, i: i + num_steps], Ys[:, i: i + num_steps]
+
+
+class RNNModelScratch:
+    def __init__(self, lib, vocab_size, num_hiddens, device):
+        self.lib, self.vocab_size, self.num_hiddens = lib, vocab_size, num_hiddens
+
+        def normal(shape):
+            return lib.randn(size=shape, device=device) * 0.01
+        self.params = [normal((vocab_size, num_hiddens)), normal((num_hiddens, num_hiddens)),
+                       lib.zeros(num_hiddens, device=device),
+                       normal((num_hiddens, vocab_size)), lib.zeros(vocab_size, device=device)]
+        for param in self.params:
+            param.requires_grad_(True)
+
+    def __call__(self, X, state):
+        X = self.lib.nn.functional.one_hot(X.T, self.vocab_size).type(self.lib.float32)
+        return self.rnn(X, state, self.params)
+
+    def rnn(self, inputs, state, params):
+        lib = self.lib
+        W_xh, W_hh, b_h, W_hq, b_q = params
+        H, = state
+        outputs = []
+        for X in inputs:
+            H = lib.tanh(lib.mm(X, W_xh) + lib.mm(H, W_hh) + b_h)
+            Y = lib.mm(H, W_hq) + b_q
+            outputs.append(Y)
+        return lib.cat(outputs, dim=0), (H,)
+
+    def begin_state(self, batch_size, device):
+        return (self.lib.zeros((batch_size, self.num_hiddens), device=device), )
+
+
+def _rnn_model(lib, vocab_size, num_hiddens):
+    nn, F = lib.nn, lib.nn.functional
+
+    class RNNModel(nn.Module):
+        def __init__(self, rnn_layer, vocab_size, **kwargs):
+            super(RNNModel, self).__init__(**kwargs)
+            self.rnn = rnn_layer
+            self.vocab_size = vocab_size
+            self.num_hiddens = self.rnn.hidden_size
+            self.num_directions = 1
+            self.linear = nn.Linear(self.num_hiddens, self.vocab_size)
+
+        def forward(self, inputs, state):
+            X = F.one_hot(inputs.T.long(), self.vocab_size)
+            X = X.to(lib.float32)
+            Y, state = self.rnn(X, state)
+            output = self.linear(Y.reshape((-1, Y.shape[-1])))
+            return output, state
+
+        def begin_state(self, device, batch_size=1):
+            return lib.zeros((self.num_directions * self.rnn.num_layers, batch_size,
+                              self.num_hiddens), device=device)
+    return RNNModel(nn.RNN(vocab_size, num_hiddens), vocab_size)
+
+
+def grad_clipping(lib, net, theta):
+    if isinstance(net, lib.nn.Module):
+        params = [p for p in net.parameters() if p.requires_grad]
+    else:
+        params = net.params
+    norm = lib.sqrt(sum(lib.sum((p.grad ** 2)) for p in params))
+    if norm > theta:
+        for param in params:
+            param.grad[:] *= theta / norm
+
+
+def train_epoch_ch8(lib, net, train_iter, loss, updater, device):
+    state, total, count = None, 0.0, 0
+    for X, Y in train_iter:
+        if state is None:
+            state = net.begin_state(batch_size=X.shape[0], device=device)
+        elif isinstance(net, lib.nn.Module) and not isinstance(state, tuple):
+            state.detach_()
+        else:
+            for s in state:
+                s.detach_()
+        y = Y.T.reshape(-1)
+        X, y = X.to(device), y.to(device)
+        y_hat, state = net(X, state)
+        l = loss(y_hat, y.long()).mean()
+        if isinstance(updater, lib.optim.Optimizer):
+            updater.zero_grad()
+            l.backward()
+            grad_clipping(lib, net, 1)
+            updater.step()
+        else:
+            l.backward()
+            grad_clipping(lib, net, 1)
+            updater(batch_size=1)
+        total, count = total + float(l.detach() * y.numel()), count + y.numel()
+    return math.exp(total / count)
+
+
+def predict_ch8(lib, prefix, num_preds, net, vocab, device):
+    state = net.begin_state(batch_size=1, device=device)
+    outputs = [vocab.index(prefix[0])]
+
+    def get_input():
+        return lib.tensor([outputs[-1]], device=device).reshape((1, 1))
+    for y in prefix[1:]:
+        _, state = net(get_input(), state)
+        outputs.append(vocab.index(y))
+    for _ in range(num_preds):
+        y, state = net(get_input(), state)
+        outputs.append(int(y.argmax(dim=1).reshape(1)))
+    return ''.join([vocab[i] for i in outputs])
+
+
+@pytest.mark.parametrize("concise", [False, True], ids=["scratch", "concise"])
+def test_9_5_and_9_6_rnn_training_with_gradient_clipping(tstream, concise):
+    corpus, vocab = _corpus()
+
+    def run(lib):
+        device = try_gpu(lib)
+        lib.manual_seed(0)
+        if concise:
+            with torch.random.fork_rng():
+                torch.manual_seed(3)
+                tnet = _rnn_model(torch, len(vocab), 16)
+            net = tnet if lib is torch else _copy(tnet, _rnn_model(zeroin, len(vocab), 16))
+            updater = lib.optim.SGD(net.parameters(), 1.0)
+        else:
+            net = RNNModelScratch(lib, len(vocab), 16, device)
+
+            def updater(batch_size):
+                with lib.no_grad():
+                    for param in net.params:
+                        param -= 1.0 * param.grad / batch_size
+                        param.grad.zero_()
+        ppl = [train_epoch_ch8(lib, net, seq_data_iter_sequential(lib, corpus, 2, 5),
+                               lib.nn.CrossEntropyLoss(), updater, device) for _ in range(8)]
+        return ppl, predict_ch8(lib, "time ", 10, net, vocab, device)
+    (t, tp), (z, zp) = run(torch), run(zeroin)
+    np.testing.assert_allclose(z, t, rtol=2e-5)
+    assert zp == tp and t[-1] < t[0]
