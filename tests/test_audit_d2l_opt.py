@@ -303,6 +303,27 @@ def train_concise_ch11(lib, trainer_fn, hyperparams, data_iter, num_epochs=2):
     return losses
 
 
+def test_12_5_vectorization_and_caches(tstream):
+    def run(lib):
+        lib.manual_seed(0)
+        A = lib.zeros(32, 32)
+        B = lib.randn(32, 32)
+        C = lib.randn(32, 32)
+        out = []
+        for i in range(32):                 # element by element
+            for j in range(32):
+                A[i, j] = lib.dot(B[i, :], C[:, j])
+        out.append(A.clone())
+        for j in range(32):                 # column by column
+            A[:, j] = lib.mv(B, C[:, j])
+        out.append(A.clone())
+        out.append(lib.mm(B, C))            # at once
+        for j in range(0, 32, 8):           # in blocks of 8 columns
+            A[:, j:j + 8] = lib.mm(B, C[:, j:j + 8])
+        return out + [A]
+    _both(run, rtol=1e-5, atol=1e-5)        # float32 sums in the BLAS's own order
+
+
 def _sgd(lib):
     def sgd(params, states, hyperparams):
         for p in params:
