@@ -36,6 +36,30 @@ def _both(run, **tols):
     return t, z
 
 
+# --- 12.1 optimization and deep learning, 12.2 convexity ---------------------------------------
+
+def test_12_1_and_12_2_the_functions_drawn(f32):
+    def run(lib):
+        def f(x):
+            return x * lib.cos(np.pi * x)
+
+        def g(x):
+            return f(x) + 0.2 * lib.cos(5 * np.pi * x)
+        x = lib.arange(0.5, 1.5, 0.01)
+        out = [f(x), g(x), lib.arange(-1.0, 2.0, 0.01) ** 3, lib.tanh(lib.arange(-2.0, 5.0,
+                                                                                 0.01))]
+        with pytest.warns(UserWarning, match="indexing"):       # as PyTorch's, without it
+            x, y = lib.meshgrid(lib.linspace(-1.0, 1.0, 101), lib.linspace(-1.0, 1.0, 101))
+        out.append(x**2 - y**2)
+        f = lambda x: 0.5 * x**2                # noqa: E731 (the book's lambdas)
+        g = lambda x: lib.cos(np.pi * x)        # noqa: E731
+        h = lambda x: lib.exp(0.5 * x)          # noqa: E731
+        x, segment = lib.arange(-2, 2, 0.01), lib.tensor([-1.5, 1])
+        return out + [func(x) for func in (f, g, h)] + [func(segment) for func in (f, g, h)]
+    t, z = _both(run)
+    assert tuple(z[4].shape) == tuple(t[4].shape) == (101, 101) and z[5].dtype == zeroin.float32
+
+
 # --- 12.3 gradient descent ---------------------------------------------------------------
 
 def show_trace(lib, results, f):
