@@ -832,3 +832,86 @@ def test_9_5_and_9_6_rnn_training_with_gradient_clipping(tstream, concise):
     (t, tp), (z, zp) = run(torch), run(zeroin)
     np.testing.assert_allclose(z, t, rtol=2e-5)
     assert zp == tp and t[-1] < t[0]
+
+
+def _rnn_lm_scratch(lib, vocab_size, num_hiddens, sigma=0.01):
+    """The second edition's RNNScratch and RNNLMScratch (9.5) as one nn.Module."""
+    nn, F = lib.nn, lib.nn.functional
+
+    class RNNLMScratch(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.num_hiddens, self.vocab_size = num_hiddens, vocab_size
+            self.W_xh = nn.Parameter(lib.randn(vocab_size, num_hiddens) * sigma)
+            self.W_hh = nn.Parameter(lib.randn(num_hiddens, num_hiddens) * sigma)
+            self.b_h = nn.Parameter(lib.zeros(num_hiddens))
+            self.W_hq = nn.Parameter(lib.randn(num_hiddens, vocab_size) * sigma)
+            self.b_q = nn.Parameter(lib.zeros(vocab_size))
+
+        def rnn(self, inputs, state=None):
+            if state is None:
+                state = lib.zeros((inputs.shape[1], self.num_hiddens), device=inputs.device)
+            else:
+                state, = state
+            outputs = []
+            for X in inputs:
+                state = lib.tanh(lib.matmul(X, self.W_xh) + lib.matmul(state, self.W_hh)
+                                 + self.b_h)
+                outputs.append(state)
+            return outputs, state
+
+        def one_hot(self, X):
+            return F.one_hot(X.T, self.vocab_size).type(lib.float32)
+
+        def output_layer(self, rnn_outputs):
+            outputs = [lib.matmul(H, self.W_hq) + self.b_q for H in rnn_outputs]
+            return lib.stack(outputs, 1)
+
+        def forward(self, X, state=None):
+            rnn_outputs, _ = self.rnn(self.one_hot(X), state)
+            return self.output_layer(rnn_outputs)
+
+        def loss(self, Y_hat, Y):
+            return F.cross_entropy(Y_hat.reshape((-1, Y_hat.shape[-1])), Y.reshape((-1,)))
+
+        def predict(self, prefix, num_preds, vocab, device=None):
+            state, outputs = None, [vocab.index(prefix[0])]
+            for i in range(len(prefix) + num_preds - 1):
+                X = lib.tensor([[outputs[-1]]], device=device)
+                rnn_outputs, state = self.rnn(self.one_hot(X), state)
+                if i < len(prefix) - 1:
+                    outputs.append(vocab.index(prefix[i + 1]))
+                else:
+                    Y = self.output_layer(rnn_outputs)
+                    outputs.append(int(Y.argmax(axis=2).reshape(1)))
+            return ''.join([vocab[i] for i in outputs])
+    return RNNLMScratch()
+
+
+def test_9_5_second_edition_rnn_lm_scratch(tstream):
+    corpus, vocab = _corpus()
+
+    def run(lib):
+        lib.manual_seed(0)
+        model = _rnn_lm_scratch(lib, len(vocab), 16)
+        outputs, state = model.rnn(model.one_hot(lib.tensor([[0, 1, 2]] * 2)))
+        assert len(outputs) == 3 and state.shape == (2, 16)      # check_len, check_shape
+        optim = lib.optim.SGD(model.parameters(), lr=1.0)
+        ppl = []
+        for _ in range(4):
+            for X, Y in seq_data_iter_sequential(lib, corpus, 2, 5):
+                l = model.loss(model(X), Y)
+                optim.zero_grad()
+                with lib.no_grad():
+                    ppl.append(float(lib.exp(l)))
+                l.backward()
+                params = [p for p in model.parameters() if p.requires_grad]
+                norm = lib.sqrt(sum(lib.sum((p.grad ** 2)) for p in params))
+                if norm > 1:
+                    for param in params:
+                        param.grad[:] *= 1 / norm
+                optim.step()
+        return ppl, model.predict("time ", 10, vocab)
+    (t, tp), (z, zp) = run(torch), run(zeroin)
+    np.testing.assert_allclose(z, t, rtol=2e-5)
+    assert zp == tp and t[-1] < t[0]
