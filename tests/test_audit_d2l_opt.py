@@ -48,8 +48,10 @@ def test_12_1_and_12_2_the_functions_drawn(f32):
         x = lib.arange(0.5, 1.5, 0.01)
         out = [f(x), g(x), lib.arange(-1.0, 2.0, 0.01) ** 3, lib.tanh(lib.arange(-2.0, 5.0,
                                                                                  0.01))]
-        with pytest.warns(UserWarning, match="indexing"):       # as PyTorch's, without it
-            x, y = lib.meshgrid(lib.linspace(-1.0, 1.0, 101), lib.linspace(-1.0, 1.0, 101))
+        # the book leaves indexing out: 'ij' then, with a warning (PyTorch's warns once a
+        # process, so torch is called with it here; zeroin's warning is checked below)
+        x, y = lib.meshgrid(lib.linspace(-1.0, 1.0, 101), lib.linspace(-1.0, 1.0, 101),
+                            indexing='ij')
         out.append(x**2 - y**2)
         f = lambda x: 0.5 * x**2                # noqa: E731 (the book's lambdas)
         g = lambda x: lib.cos(np.pi * x)        # noqa: E731
@@ -58,6 +60,9 @@ def test_12_1_and_12_2_the_functions_drawn(f32):
         return out + [func(x) for func in (f, g, h)] + [func(segment) for func in (f, g, h)]
     t, z = _both(run)
     assert tuple(z[4].shape) == tuple(t[4].shape) == (101, 101) and z[5].dtype == zeroin.float32
+    with pytest.warns(UserWarning, match="indexing"):
+        x, y = zeroin.meshgrid(zeroin.linspace(-1.0, 1.0, 101), zeroin.linspace(-1.0, 1.0, 101))
+    _close(x**2 - y**2, t[4])
 
 
 # --- 12.3 gradient descent ---------------------------------------------------------------
