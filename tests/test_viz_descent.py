@@ -44,6 +44,16 @@ def test_x_squared_by_hand():
     assert p.points.shape == (7, 1) and p.stop == "steps" and p.label == "SGD, lr = 0.25"
 
 
+def test_lr_lambda_decays_the_rate_as_lambdalr():
+    # step n: x <- x - 0.25 * 0.5**n * 2x = (1 - 0.5**(n+1)) x
+    p = descent_path(lambda x: x ** 2, 1.0, lr=0.25, steps=5, lr_lambda=lambda n: 0.5 ** n)
+    np.testing.assert_allclose(p.points[:, 0],
+                               np.cumprod([1.0] + [1 - 0.5 ** (n + 1) for n in range(5)]))
+    assert p.label == "SGD, lr = 0.25 * lr_lambda(n)"
+    with pytest.raises(TypeError, match="lr_lambda must be a function of the step number"):
+        descent_path(lambda x: x ** 2, 1.0, lr_lambda=0.5)
+
+
 def test_the_2d_quadratic_by_hand():
     # x1 <- (1 - 0.2 lr) x1, x2 <- (1 - 4 lr) x2: lr = 0.4 gives 0.92 and -0.6 per step
     p = descent_path(quad2, [-5.0, -2.0], lr=0.4, steps=20)

@@ -215,14 +215,28 @@ def _value(f, x):
     return y
 
 
-def _label(optimizer, lr, opt_kwargs):
+def _label(optimizer, lr, opt_kwargs, lr_lambda=None):
     extra = "".join(f", {k} = {v:g}" if isinstance(v, float) else f", {k} = {v}"
                     for k, v in opt_kwargs.items())
-    return f"{optimizer.__name__}{extra}, lr = {lr:g}"
+    sched = "" if lr_lambda is None else \
+        f" * {getattr(lr_lambda, '__name__', 'lr_lambda').replace('<lambda>', 'lr_lambda')}(n)"
+    return f"{optimizer.__name__}{extra}, lr = {lr:g}{sched}"
+
+
+def _scheduler(opt, lr_lambda):
+    """LambdaLR on ``opt`` for ``lr_lambda`` (checked: callable), or None."""
+    if lr_lambda is None:
+        return None
+    if not callable(lr_lambda):
+        raise TypeError(f"descent_path: lr_lambda must be a function of the step number n "
+                        f"(0, 1, ...) giving the factor on lr, as for torch.optim.lr_scheduler"
+                        f".LambdaLR, e.g. lambda n: 0.9 ** n; got {lr_lambda!r}")
+    from ..optim.lr_scheduler import LambdaLR
+    return LambdaLR(opt, lr_lambda)
 
 
 def descent_path(f, x0, *, lr=0.1, steps=50, optimizer=None, tol=None, step_tol=None,
-                 blowup=1e6, label=None, **opt_kwargs):
+                 blowup=1e6, label=None, lr_lambda=None, **opt_kwargs):
     """Run gradient descent on ``f`` from ``x0`` with zeroin's autograd; the path.
 
     ``f`` takes a float64 tensor of x0's shape (``()`` for a number, ``(d,)`` for a list)
@@ -231,7 +245,9 @@ def descent_path(f, x0, *, lr=0.1, steps=50, optimizer=None, tol=None, step_tol=
     :class:`zeroin.optim.SGD`: x <- x - lr * gradient). It stops after ``steps`` steps,
     when ``|gradient|`` falls below ``tol`` or ``|step|`` below ``step_tol``, when x or f(x) becomes
     non-finite or ``|x|`` passes ``blowup`` (diverged), or at a NaN or infinite gradient
-    (not differentiable there), quietly: :attr:`DescentPath.reason` says which."""
+    (not differentiable there), quietly: :attr:`DescentPath.reason` says which.
+    ``lr_lambda``: step n (0, 1, ...) uses ``lr * lr_lambda(n)``, a decaying rate as
+    ``torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda)`` stepped after each step."""
     import zeroin
 
     from .. import optim
@@ -242,6 +258,7 @@ def descent_path(f, x0, *, lr=0.1, steps=50, optimizer=None, tol=None, step_tol=
     optimizer = optimizer or optim.SGD
     x = zeroin.tensor(start, requires_grad=True)
     opt = optimizer([x], lr=lr, **opt_kwargs)
+    sched = _scheduler(opt, lr_lambda)
     points, values, grads, stop = [], [], [], "steps"
     with np.errstate(all="ignore"):
         for n in range(steps + 1):
@@ -256,8 +273,11 @@ def descent_path(f, x0, *, lr=0.1, steps=50, optimizer=None, tol=None, step_tol=
             if stop or n == steps:
                 break
             opt.step()
+            if sched is not None:
+                sched.step()
     return DescentPath(f, np.array(points), np.array(values), np.array(grads), float(lr),
-                       label or _label(optimizer, lr, opt_kwargs), stop or "steps", tol,
+                       label or _label(optimizer, lr, opt_kwargs, lr_lambda), stop or "steps",
+                       tol,
                        step_tol, blowup, start.ndim == 0)
 
 
@@ -489,8 +509,8 @@ def plot_descent(f, paths_or_x0, *, lrs=None, optimizers=None, lr=0.1, steps=50,
     set it: x and f(x), or x1 and x2; ``xlabel``/``ylabel`` name them, e.g. the book's
     ``"offset $\\phi_0$"``); a diverging path is clipped, marked by a triangle
     where it leaves and named in the caption. Other keywords go to :func:`descent_path`
-    (``optimizer=`` for one, ``step_tol``, ``blowup``, the optimizer's settings such as
-    ``momentum=0.9``).
+    (``optimizer=`` for one, ``step_tol``, ``blowup``, ``lr_lambda``, the optimizer's
+    settings such as ``momentum=0.9``).
     ``out``: folder for ``NAME.png``/``.svg`` (None: kept in memory). Returns
     :class:`zeroin.viz.figures.FigureFiles` with ``numbered`` (per path, the steps
     numbered in a 1-D figure) and ``off_view`` ({label: first step clipped, or None})."""
