@@ -7,7 +7,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .._tensor import Tensor, get_default_dtype
-from ..errors import DtypeError, ShapeError
+from ..errors import DtypeError, ShapeError, a_type
 from ..ops import default_dtype_note
 from . import functional as F
 from . import init
@@ -114,9 +114,7 @@ def _not_a_module(name, m):
     if isinstance(m, type):
         return (f"Sequential: item {name} is the class {m.__name__}, not a Module; pass an "
                 f"instance: {m.__name__}() (with its arguments), not {m.__name__}")
-    kind = type(m).__name__
-    msg = f"Sequential: item {name} is {'an' if kind[0] in 'aeiouAEIOU' else 'a'} {kind}, " \
-          f"not a Module"
+    msg = f"Sequential: item {name} is {a_type(m)}, not a Module"
     if isinstance(m, (list, tuple)):
         msg += "; pass the layers one by one: Sequential(*layers)"
     return msg

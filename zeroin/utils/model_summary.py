@@ -121,7 +121,7 @@ def summary(model, input_size=None, input_data=None, *, col_names=("output_size"
         col_names = ("num_params",)         # no forward pass: no shapes to show
     kw.update(kwargs)
     rows = _run(model, args, kw, mode) if args or kw else _tree_only(model)
-    stats = ModelStatistics(model, rows, sum(_nbytes(a) for a in (*args, *kw.values())),
+    stats = ModelStatistics(model, rows, sum(_size(a)[1] for a in (*args, *kw.values())),
                             depth, col_names, col_width, row_settings)
     if verbose is None:
         verbose = 0 if hasattr(sys, "ps1") or "ipykernel" in sys.modules else 1
@@ -239,10 +239,6 @@ def _size(x):
         inner = [_size(v) for v in x]
         return [s for s, _ in inner], sum(b for _, b in inner)
     return [], 0
-
-
-def _nbytes(x):
-    return _size(x)[1] if isinstance(x, (Tensor, np.ndarray)) else 0
 
 
 def _cell(row, col, depth, total):

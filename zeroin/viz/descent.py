@@ -277,8 +277,7 @@ def descent_path(f, x0, *, lr=0.1, steps=50, optimizer=None, tol=None, step_tol=
                 sched.step()
     return DescentPath(f, np.array(points), np.array(values), np.array(grads), float(lr),
                        label or _label(optimizer, lr, opt_kwargs, lr_lambda), stop or "steps",
-                       tol,
-                       step_tol, blowup, start.ndim == 0)
+                       tol, step_tol, blowup, start.ndim == 0)
 
 
 def _stopped(points, value, grad, tol, step_tol, blowup):
