@@ -1956,7 +1956,9 @@ def _element(x, items):
 def put_array(d, index, value):
     """``d[index] = value`` on arrays, with errors that name setitem, the shapes and the fix
     (what ``t[index] = value`` does, recorded or not)."""
-    try:
+    if type(value) is np.ndarray and value.ndim and value.size == 1:
+        value = value.reshape(())   # one number, shape (1, 1): fits any place, as in PyTorch
+    try:                            # (NumPy 2.2 warns for one element, 2.4 refuses)
         d[index] = value
     except IndexError as e:
         raise _DimError(f"setitem: index [{_index_str(index)}] for a tensor of shape "

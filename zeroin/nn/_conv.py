@@ -254,7 +254,9 @@ def _transpose_wide(y, w, geo, c, dtype):
     wide as the padded image (zeros past ow), so kernel position (a, b) adds its columns to
     each image plane as ONE contiguous run at offset a*dh*Wp + b*dw (136 numbers a run on
     LeNet's conv2, not 10). The zero columns give w^T 0 = 0 (w is finite), which adds
-    nothing: the same sums in the same order. LeNet's conv2: 1.52 -> 1.2 ms (1 thread)."""
+    nothing: the same sums in the same order. The product over the wider matrix is
+    OpenBLAS's to block: the same bits as col2im's with NumPy 2.4's OpenBLAS, its last bits
+    may differ with older ones. LeNet's conv2: 1.52 -> 1.2 ms (1 thread)."""
     n, o, oh, ow = y.shape
     (kh, kw), (dh, dw), (h, wd), (pt, pb, pl, pr) = geo.k, geo.dil, geo.hw, geo.pad
     hp, wp = h + pt + pb, wd + pl + pr
