@@ -632,7 +632,7 @@ def test_docs_cnn_python_recipe_runs_as_written(capsys):
     ((3, 6, 14, 14), (16, 6, 5, 5), {}),                           # LeNet's second conv
     ((2, 2, 6, 5), (3, 2, 2, 4), dict(padding="same", dilation=(2, 1))),
     ((2, 3, 5, 7), (4, 3, 3, 2), dict(padding=(1, 2)))])
-def test_whole_row_conv_transpose_is_bit_identical_to_col2im(xs, ws, kw):
+def test_whole_row_conv_transpose_matches_col2im(xs, ws, kw):
     """The stride-1 input gradient spread on whole image rows adds the same numbers in the
     same order as the column-by-column col2im; a non-finite weight takes col2im. Its product
     w^T y is over a wider matrix, so OpenBLAS may block it otherwise: the same bits with
