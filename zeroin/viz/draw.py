@@ -382,14 +382,20 @@ class Drawing:
         top = 34 if self.title else 0
         fit = max(w, 420)                        # captions wrap to the graph's width
         self._extra = [ln for s in (self.caption, self.note) if s for ln in _wrap(s, fit)]
+        self._graph_w, self._body_h = w, h + top      # without the lines below
         bottom = 20 * len(self._extra) + (6 if self._extra else 0)
         self.pos = {k: (x, y + top) for k, (x, y) in pos.items()}
         self.boxes = {f: (a, b + top, c, d + top) for f, (a, b, c, d) in self._boxes.items()}
         self.routes = [[(x, y + top) for x, y in r] for r in routes]
         self._spots = {i: (x, y + top) for i, (x, y) in self._spots.items()}
-        width = max([w] + [_text_w(s, 12) + 28 for s in self._extra] +
+        width = max([w] + [self._text_width(s) for s in self._extra] +
                     ([_text_w(self.title, 17, True) + 40] if self.title else []))
         self.width, self.height = width, h + top + bottom
+
+    @staticmethod
+    def _text_width(line):
+        """The width a caption line needs, margins included."""
+        return _text_w(line, 12) + 28
 
     def _arrange(self, gap):
         """Node centres, edge routes and size with ``gap`` px between ranks."""
@@ -1064,5 +1070,7 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
                         [e["label"] for e in edges if e["highlight"] and e["label"]], order)
     caption = "; ".join(c for c in (no_grads, caption) if c) or None
     frames = groups.frames(order, keys, edges, calls) if calls is not None else None
-    return Drawing(nodes, edges, _left_out(order, keep, expanded, names), title,
-                   caption, way, theme, fit, frames)
+    d = Drawing(nodes, edges, _left_out(order, keep, expanded, names), title,
+                caption, way, theme, fit, frames)
+    d._tensor_keys, d._expanded, d._on = keys, expanded, ctx["on"]   # for backward_steps
+    return d
