@@ -54,6 +54,10 @@ def test_a_number_times_a_tensor_reads_number_first():
     p = w * b                                         # two tensors: as written
     p.name = "p"
     assert "p = w * b = 12" in zeroin.explain(p, w).text
+    x = zeroin.tensor(2.0, name="x")                  # a named constant (the data):
+    a = zeroin.sigmoid(w * x + b)                     # as written, the neuron's w * x
+    a.name = "a"
+    assert "a = sigmoid(w * x + b) = " in zeroin.explain(a, w, steps="named").text
 
 
 def test_an_output_computed_under_no_grad_is_named_as_the_cause():

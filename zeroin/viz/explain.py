@@ -435,9 +435,10 @@ def _expr(t, G, depth=0):
 
 
 def _number_times(inputs):
-    """A product of a tensor and a one-element constant, written number first."""
+    """A product of a tensor and a number (a one-element constant without a name),
+    written number first; a named one (``w * x``, x the data) keeps the order written."""
     a, b = inputs
-    return is_constant(b) and b.data.size == 1 and not is_constant(a)
+    return is_constant(b) and b.data.size == 1 and not is_constant(a) and not b.name
 
 
 def _abbrev(items, keep=5, dots=None):
