@@ -76,6 +76,16 @@ def test_markdown_has_math():
     assert "5 \\cdot 1 + 10 \\cdot 1 = 15" in md
 
 
+def test_markdown_is_public_for_slides_and_notebooks():
+    w, b, x, y, z = seed_graph()
+    e = zeroin.explain(z, b)
+    md = e.markdown()
+    assert md == e._repr_markdown_()
+    assert md.startswith("**Chain rule for $\\partial z / \\partial b$**")
+    assert "$$" + e.latex() + "$$" in md
+    assert "dz/db = dz/dx * dx/db + dz/dy * dy/db = 5 * 1 + 10 * 1 = 15" in md
+
+
 def test_all_steps_and_default_names_after_plain_backward():
     w = zeroin.tensor(3.0, requires_grad=True)
     b = zeroin.tensor(4.0, requires_grad=True)
