@@ -558,6 +558,19 @@ def test_every_default_picture_fits_a_slide_with_readable_text(tmp_path):
         assert float(notebook.get("width")) <= 900, name
 
 
+def test_the_chapters_graph_stays_one_row_on_a_4_3_slide():
+    # folded, both branches (x and y) wrapped round to a second row in parallel red
+    # lines; one row is legible at 4:3 already, so it stays one row
+    w, b, x, y, z = seed_graph()
+    for kw in ({}, {"wrt": b}):
+        d, row = zeroin.draw(z, fit=4 / 3, **kw), zeroin.draw(z, fit=None, **kw)
+        assert d.pos == row.pos and d.width == row.width, kw
+        assert _smallest_text(d, (1440, 1080)) >= 14
+    long = _slide_graphs()["mlp nn"]                 # a long graph still folds at 4:3
+    d, row = zeroin.draw(long, fit=4 / 3), zeroin.draw(long, fit=None)
+    assert d.width < row.width / 2 and _smallest_text(d, (1440, 1080)) >= 14
+
+
 def test_default_png_of_an_mlp_fits_a_slide(tmp_path):
     pytest.importorskip("matplotlib")
     out = _slide_graphs()["mlp nn"]

@@ -306,6 +306,12 @@ def _png_patch(ax, s, vertical, pt):
                 zorder=3, family="DejaVu Sans")
 
 
+def _wraps(routes):
+    """How many edges of a folded left-to-right layout wrap round to a later row (each
+    wrap is a run back to the left)."""
+    return sum(q[0] < p[0] - 1 for r in routes for p, q in zip(r, r[1:]))
+
+
 def _positive(v, what):
     """True for a positive number, False for None; anything else is an error."""
     if v is None:
@@ -435,7 +441,10 @@ class Drawing:
         """The layout wrapped into the number of rows whose
         picture, captions included, is largest in the frame ``fit``: a width:height ratio
         (a slide), or ``("width", px)`` (a notebook cell: as few rows as keep it that
-        narrow). One row unless folding makes the text at least 15% larger."""
+        narrow). One row unless folding makes the text at least 15% larger; on a slide
+        where one row is already legible (its smallest text 14 px or more on a slide 1920
+        px wide), 30% more for each edge beyond one per fold that wraps round to the next
+        row (the chapter's graph folded, both branches wrapping, reads worse)."""
         words = sum(_text_w(s, 12) for s in (self.caption, self.note) if s)
 
         def scale(pw, ph):
@@ -445,9 +454,13 @@ class Drawing:
             return min(float(self.fit) / pw, 1.0 / ph)
 
         best, best_s = (pos, routes, w, h), scale(w, h) * 1.15
+        legible = not isinstance(self.fit, tuple) and \
+            12 * scale(w, h) * 1920 / float(self.fit) >= 14
         for bands in range(2, 9):
             cand = fold(pos, routes, sizes, bands)
             s = scale(*cand[2:])
+            if legible:
+                s /= 1 + 0.3 * max(0, _wraps(cand[1]) - (bands - 1))
             if s > best_s:
                 best, best_s = cand, s
         return best
