@@ -12,8 +12,8 @@ edges to its users in red and the caption spelling out its chain-rule sum.
 >>> x = 2 * w + b; y = b + 1; z = x * y
 >>> x.name, y.name, z.name = "x", "y", "z"
 >>> steps = zeroin.viz.backward_steps(z)
->>> steps.captions[-2]                                   # doctest: +SKIP
-'Backward, step 5 of 6: grad b = dz/dx * dx/db + dz/dy * dy/db = 5 * 1 + 10 * 1 = 15'
+>>> steps.captions[4]
+'Backward, step 4 of 6: grad b = dz/dx * dx/db + dz/dy * dy/db = 5 * 1 + 10 * 1 = 15'
 >>> steps.save("build", "png", width=1600, aspect=16/9)  # doctest: +SKIP
 ['build/step-00.png', ..., 'build/step-06.png']
 """
