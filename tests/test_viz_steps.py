@@ -67,7 +67,16 @@ def test_all_steps_share_one_layout_and_size():
     assert len(steps) == 9                    # forward + 8 tensors with gradients
     assert len({(d.width, d.height) for d in steps}) == 1
     assert all(d.pos == steps[0].pos for d in steps)
-    assert "what linear2 passes back" in steps[4].caption
+    assert steps[4].caption.endswith("grad 2.weight = [[-0.7951, -0.3086]]: what linear2 "
+                                     "passes back, its gradient times the local derivative "
+                                     "(a vector-Jacobian product)")
+    w0 = [n["text"] for n in steps[0].nodes if n["text"][0] == "0.weight"][0]
+    assert w0[-2:] == ["grad ?", ""]          # a matrix's second gradient row: blank
+    g = net[0].weight
+    loss.backward()
+    w8 = [n["text"] for n in steps[8].nodes if n["text"][0] == "0.weight"][0]
+    assert w8[-2:] == [f"grad [[{g.grad[0, 0].item():.4g}, {g.grad[0, 1].item():.4g}],",
+                       f"      [{g.grad[1, 0].item():.4g}, {g.grad[1, 1].item():.4g}]]"]
     b = zeroin.tensor(4.0, requires_grad=True, name="b")
     narrow = backward_steps(b * 2 + b * 3 + b * 5 + b * 7, rankdir="TB")
     assert narrow.captions[-1].endswith("= 1 * 2 + 1 * 3 + 1 * 5 + 1 * 7 = 17")

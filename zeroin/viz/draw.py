@@ -782,10 +782,12 @@ def _tensor_node(t, key, ctx):
     by_value = kind == "const" and nm == array(t.data)      # 2, [[0.5, -1]]: its name
     digits = ctx["digits"]
     if (ctx["values"] or is_data(t)) and not by_value:
-        value = short(t.data, digits)
-        lines.append(((value if t.data.size > 1 else "= " + value), False, _INK))
+        value = _rows(t.data, digits)
+        lines += [((v if t.data.size > 1 else "= " + v), False, _INK) for v in value]
     if ctx["grads_on"] and k in g and kind != "const":
-        lines.append((f"grad {short(g[k], digits)}", True, _GRAD))
+        grad = _rows(g[k], digits)
+        lines += [(("grad " if i == 0 else "     ") + v, True, _GRAD)
+                  for i, v in enumerate(grad)]
     truncated = t.grad_fn is not None and k not in ctx["expanded"]
     if truncated:
         rep = _repeats(_spine(t))              # a deep network: say what repeats below
@@ -797,6 +799,17 @@ def _tensor_node(t, key, ctx):
         tip += f", d{on}/d{nm} = {short(g[k], digits)}"
     return _Node(key, kind, lines, hl=k in ctx["reach"], wrt=t is ctx["wrt"],
                  truncated=truncated, tip=tip)
+
+
+def _rows(a, digits=4):
+    """A node's text for the array ``a``: a matrix of at most 2 x 2 with all its numbers,
+    one row a line (a 2-2-1 network's weights), anything else as :func:`short` writes it."""
+    a = np.asarray(a)
+    if a.ndim == 2 and a.size > 1 and a.shape[0] <= 2 and a.shape[1] <= 2:
+        rows = ["[" + ", ".join(number(v, digits) for v in r) + "]" for r in a]
+        return ["[" + rows[0] + ("," if len(rows) > 1 else "]")] + \
+            [" " + r + "]" for r in rows[1:]]
+    return [short(a, digits)]
 
 
 def _edge_label(t, inp, names, digits=4):

@@ -25,9 +25,9 @@ import os
 import numpy as np
 
 from .. import graph
-from .draw import _GRAD, _gradients, _wrap, draw
+from .draw import _GRAD, _gradients, _rows, _wrap, draw
 from .explain import local_vjp, node_names
-from .format import number, short
+from .format import number
 
 __all__ = ["backward_steps", "DrawingSteps"]
 
@@ -65,7 +65,7 @@ def _sum_text(t, users, g, names, digits):
     """``grad b = dz/dx * dx/db + ... = 5 * 1 + ... = 15`` for a one-element ``t`` whose
     users are one-element; else the gradient and where it comes from."""
     on, nm = names["out"], names[id(t)]
-    total = short(g[id(t)], digits)
+    total = " ".join(_rows(g[id(t)], digits))
     if not users:
         return f"grad {nm} = {total}"
     if t.data.size == 1 and all(u.data.size == 1 for u in users):
@@ -104,10 +104,11 @@ def _frame(base, nodes, edges, caption):
 
 
 def _node_with(n, revealed, current, lit):
-    """A copy of node ``n`` (same size) with its gradient shown or ``grad ?``."""
+    """A copy of node ``n`` (same size) with its gradient shown or ``grad ?`` (the lines
+    after the first of a matrix's gradient left blank)."""
     m = copy.copy(n)
-    m.lines = [(t if revealed or color != _GRAD or not t.startswith("grad ") else "grad ?",
-                bold, color if revealed or color != _GRAD else _WAITING)
+    m.lines = [(t, bold, color) if revealed or color != _GRAD else
+               ("grad ?" if t.startswith("grad ") else "", bold, _WAITING)
                for t, bold, color in n.lines]
     m.hl = current or n.key in lit
     return m
