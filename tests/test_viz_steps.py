@@ -140,3 +140,19 @@ def test_a_leaf_has_no_backward_steps():
     w = zeroin.tensor(3.0, requires_grad=True, name="w")
     with pytest.raises(ValueError, match="backward_steps: the output has no graph"):
         backward_steps(w)
+    with zeroin.no_grad():
+        q = w * 2
+    with pytest.raises(ValueError, match="backward_steps: the output has no graph"):
+        backward_steps(q)
+    with pytest.raises(TypeError, match="backward_steps: output must be a Tensor, got float"):
+        backward_steps(3.0)
+
+
+def test_a_tensor_output_starts_from_ones_and_a_reused_input_sums_both_shares():
+    v = zeroin.tensor([1.0, 2.0], requires_grad=True, name="v")
+    caps = backward_steps(v * 3).captions
+    assert caps[1].endswith("grad mul1 = [1, 1]: ones, the gradients are those of "
+                            "sum(mul1); the backward pass starts here")
+    assert caps[2].startswith("Backward, step 2 of 2: grad v = [3, 3]: what mul1 passes")
+    b = zeroin.tensor(3.0, requires_grad=True, name="b")
+    assert backward_steps(b * b).captions[-1].endswith("grad b = dmul1/db = 1 * 6 = 6")

@@ -25,8 +25,9 @@ import os
 import numpy as np
 
 from .. import graph
+from .._tensor import Tensor
 from .draw import _GRAD, _gradients, _rows, _wrap, draw
-from .explain import local_vjp, node_names
+from .explain import local_vjp, node_names, not_a_tensor
 from .format import number
 
 __all__ = ["backward_steps", "DrawingSteps"]
@@ -88,6 +89,14 @@ def _sum_text(t, users, g, names, digits):
             f"gradient times the local derivative (a vector-Jacobian product)")
 
 
+def _start_text(on, g, digits):
+    """The first step: the output's own gradient, 1 (ones for a tensor: as for sum)."""
+    if np.size(g) == 1:
+        return f"grad {on} = d{on}/d{on} = 1, where the backward pass starts"
+    return (f"grad {on} = {' '.join(_rows(g, digits))}: ones, the gradients are those of "
+            f"sum({on}); the backward pass starts here")
+
+
 def _factor(s):
     return f"({s})" if s.startswith("-") else s
 
@@ -115,6 +124,12 @@ def _node_with(n, revealed, current, lit):
 
 
 def _check(output, kwargs):
+    if not isinstance(output, Tensor):
+        raise not_a_tensor("backward_steps", "output", output)
+    if not output.requires_grad or output.grad_fn is None:
+        raise ValueError("backward_steps: the output has no graph to go back through "
+                         "(a leaf, or computed without requires_grad); draw a result "
+                         "computed from tensors made with requires_grad=True")
     for key in ("grads", "collapse"):
         if kwargs.get(key) not in (None, True if key == "grads" else False):
             raise ValueError(f"backward_steps: {key}={kwargs[key]!r} is not possible: the "
@@ -155,10 +170,6 @@ def backward_steps(output, **kwargs):
     """
     _check(output, kwargs)
     base = draw(output, **kwargs)
-    if not output.requires_grad or output.grad_fn is None:
-        raise ValueError("backward_steps: the output has no graph to go back through "
-                         "(a leaf, or computed without requires_grad); draw a result "
-                         "computed from tensors made with requires_grad=True")
     keys, digits = base._tensor_keys, kwargs.get("digits", 4)
     order = [t for t in graph.toposort([output], include_leaves=True) if id(t) in keys]
     g = _gradients(output, True)[0]
@@ -180,8 +191,8 @@ def backward_steps(output, **kwargs):
                  for e in base._edges]
         nodes = [_node_with(n, n.key in done, n.key in lit, ops) for n in base._nodes]
         head = f"Backward, step {k} of {len(todo)}: "
-        text = (f"grad {base._on} = d{base._on}/d{base._on} = 1, where the backward pass "
-                f"starts" if t is output else _sum_text(t, users[id(t)], g, names, digits))
+        text = (_start_text(base._on, g[id(t)], digits) if t is output else
+                _sum_text(t, users[id(t)], g, names, digits))
         frames.append(_frame(base, nodes, edges, head + text))
     return _same_size(frames)
 
