@@ -558,6 +558,47 @@ def test_every_default_picture_fits_a_slide_with_readable_text(tmp_path):
         assert float(notebook.get("width")) <= 900, name
 
 
+def test_a_small_matrix_shows_its_numbers_row_by_row():
+    # a 2-2-1 network on a slide: its 2x2 and 1x2 weights and their gradients in full
+    torch = pytest.importorskip("torch")
+    from zeroin import nn
+    zeroin.manual_seed(0)
+    net = nn.Sequential(nn.Linear(2, 2), nn.Sigmoid(), nn.Linear(2, 1))
+    x, y = [[1.0, 2.0]], [[1.0]]
+    loss = nn.functional.mse_loss(net(zeroin.tensor(x)), zeroin.tensor(y))
+    text = {n["text"][0]: n["text"][1:] for n in zeroin.draw(loss).nodes}
+    W = net[0].weight.data
+    assert text["0.weight"][:2] == [f"[[{W[0, 0]:.4g}, {W[0, 1]:.4g}],",
+                                    f" [{W[1, 0]:.4g}, {W[1, 1]:.4g}]]"]
+    tn = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Sigmoid(), torch.nn.Linear(2, 1))
+    with torch.no_grad():
+        for p, q in zip(tn.parameters(), net.parameters()):
+            p.copy_(torch.tensor(q.data, dtype=torch.float32))
+    torch.nn.functional.mse_loss(tn(torch.tensor(x)), torch.tensor(y)).backward()
+    G = tn[0].weight.grad.numpy()
+    assert text["0.weight"][2:] == [f"grad [[{G[0, 0]:.4g}, {G[0, 1]:.4g}],",
+                                    f"      [{G[1, 0]:.4g}, {G[1, 1]:.4g}]]"]
+    G2 = tn[2].weight.grad.numpy()
+    assert text["2.weight"] == [f"[[{net[2].weight.data[0, 0]:.4g}, "
+                                 f"{net[2].weight.data[0, 1]:.4g}]]",
+                                 f"grad [[{G2[0, 0]:.4g}, {G2[0, 1]:.4g}]]"]
+    big = zeroin.draw((zeroin.ones(2, 3, requires_grad=True) * 2).sum())   # 2x3: summary
+    assert ["2x3, mean 1", "grad 2x3, mean 2"] in [n["text"][1:] for n in big.nodes]
+
+
+def test_the_chapters_graph_stays_one_row_on_a_4_3_slide():
+    # folded, both branches (x and y) wrapped round to a second row in parallel red
+    # lines; one row is legible at 4:3 already, so it stays one row
+    w, b, x, y, z = seed_graph()
+    for kw in ({}, {"wrt": b}):
+        d, row = zeroin.draw(z, fit=4 / 3, **kw), zeroin.draw(z, fit=None, **kw)
+        assert d.pos == row.pos and d.width == row.width, kw
+        assert _smallest_text(d, (1440, 1080)) >= 14
+    long = _slide_graphs()["mlp nn"]                 # a long graph still folds at 4:3
+    d, row = zeroin.draw(long, fit=4 / 3), zeroin.draw(long, fit=None)
+    assert d.width < row.width / 2 and _smallest_text(d, (1440, 1080)) >= 14
+
+
 def test_default_png_of_an_mlp_fits_a_slide(tmp_path):
     pytest.importorskip("matplotlib")
     out = _slide_graphs()["mlp nn"]

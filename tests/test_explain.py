@@ -54,6 +54,10 @@ def test_a_number_times_a_tensor_reads_number_first():
     p = w * b                                         # two tensors: as written
     p.name = "p"
     assert "p = w * b = 12" in zeroin.explain(p, w).text
+    x = zeroin.tensor(2.0, name="x")                  # a named constant (the data):
+    a = zeroin.sigmoid(w * x + b)                     # as written, the neuron's w * x
+    a.name = "a"
+    assert "a = sigmoid(w * x + b) = " in zeroin.explain(a, w, steps="named").text
 
 
 def test_an_output_computed_under_no_grad_is_named_as_the_cause():
@@ -70,6 +74,16 @@ def test_markdown_has_math():
     md = zeroin.explain(z, b)._repr_markdown_()
     assert "$$" in md and "\\frac{\\partial z}{\\partial b}" in md
     assert "5 \\cdot 1 + 10 \\cdot 1 = 15" in md
+
+
+def test_markdown_is_public_for_slides_and_notebooks():
+    w, b, x, y, z = seed_graph()
+    e = zeroin.explain(z, b)
+    md = e.markdown()
+    assert md == e._repr_markdown_()
+    assert md.startswith("**Chain rule for $\\partial z / \\partial b$**")
+    assert "$$" + e.latex() + "$$" in md
+    assert "dz/db = dz/dx * dx/db + dz/dy * dy/db = 5 * 1 + 10 * 1 = 15" in md
 
 
 def test_all_steps_and_default_names_after_plain_backward():

@@ -533,6 +533,24 @@ def test_long_tables_get_a_show_all():
     assert "<details>" not in short
 
 
+def test_tables_as_markdown_and_latex_for_slides():
+    r = lessons.solve(verbose=False, figures=False)
+    t = r.table("b alone, dz/db fixed")
+    md = t.markdown().splitlines()
+    assert md[0] == f"**{t.title}**" and md[1] == ""
+    assert md[2] == "| update | w | b | z | dz = 60 - z | dz/dw used | dz/db used |"
+    assert md[3] == "|---:|---:|---:|---:|---:|:---|---:|"     # numbers set right
+    assert md[5] == "| 1 | 3 | 4.66667 | 60.4444 | -0.444444 |  | 15 |"   # x1 = 4 + 10/15
+    assert len(md) == 4 + len(t.rows)
+    tex = t.latex().splitlines()
+    assert tex[0] == "\\begin{tabular}{rrrrrlr}" and tex[-1] == "\\end{tabular}"
+    assert "1 & 3 & 4.66667 & 60.4444 & -0.444444 &  & 15 \\\\" in tex
+    odd = lessons.Table("a_b", ["x|y", "50% & $"], [["a\\b{c}", 1.5]], ["", ".1f"])
+    assert odd.markdown().splitlines()[2] == "| x\\|y | 50% & $ |"
+    assert "50\\% \\& \\$" in odd.latex()
+    assert "a\\textbackslash{}b\\{c\\} & 1.5 \\\\" in odd.latex()
+
+
 def _data_points(ax):
     """Display coordinates of every plotted point and bar corner of ``ax`` inside it."""
     pts = [ax.transData.transform(line.get_xydata()) for line in ax.lines

@@ -218,6 +218,29 @@ def test_1d_numbers_stand_apart_and_text_is_big_enough():
     assert all(t.get_fontsize() >= 10 for t in fig.legends[0].get_texts())
 
 
+def test_figsize_makes_the_text_larger_on_a_slide(tmp_path):
+    pytest.importorskip("matplotlib")
+    big = plot_descent(chapter, 0.2, lr=0.1, steps=6).figure
+    small = plot_descent(chapter, 0.2, lr=0.1, steps=6, figsize=(8, 4.5), out=tmp_path,
+                         name="slide")
+    with open(small.png, "rb") as f:
+        head = f.read(24)
+    assert (int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")) == \
+        (1200, 675)                                   # 8 x 4.5 inches at 150 dpi
+    fig = plot_descent(chapter, 0.2, lr=0.1, steps=6, figsize=(8, 4.5)).figure
+    assert tuple(fig.get_size_inches()) == (8, 4.5)
+    assert tuple(big.get_size_inches()) == (12.8, 7.2)  # the default is unchanged
+    for g in (big, fig):
+        g.draw_without_rendering()
+    share = [max(t.get_window_extent().height for t in g.axes[0].texts if t.get_text())
+             / g.bbox.height for g in (big, fig)]
+    assert share[1] > 1.5 * share[0]                  # the numbers take more of the slide
+    ax = fig.axes[0]
+    boxes = [t.get_window_extent() for t in ax.texts if t.get_text()]
+    assert all(fig.bbox.contains(b.x0, b.y0) and fig.bbox.contains(b.x1, b.y1)
+               for b in boxes)
+
+
 def test_a_diverging_path_is_clipped_with_a_note(tmp_path):
     pytest.importorskip("matplotlib")
     files = plot_descent(chapter, 0.2, lrs=[0.1, 1.1], steps=12)
@@ -347,6 +370,9 @@ def test_plot_takes_paths_and_a_path_plots_itself(tmp_path):
     (lambda: plot_descent(lambda x: (x ** 2).sum(), [1.0, 2.0, 3.0]), ValueError,
      "x has 3 coordinates.*2-D slice.*descent_path alone"),
     (lambda: plot_descent(chapter, 0.2, lrs=[0.1, -1.0]), ValueError, "lr must be"),
+    (lambda: plot_descent(chapter, 0.2, figsize=8), ValueError,
+     r"plot_descent: figsize must be \(width, height\) in inches.*got 8"),
+    (lambda: plot_descent(chapter, 0.2, figsize=(8, 0)), ValueError, "figsize must be"),
 ])
 def test_errors_name_the_function_and_the_fix(call, exc, words):
     with pytest.raises(exc, match=words):

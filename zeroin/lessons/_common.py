@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 from ..viz import figures as _figures
 
 
+_TEX = {"\\": "\\textbackslash{}", "~": "\\textasciitilde{}", "^": "\\^{}",
+        **{ch: "\\" + ch for ch in "&%$#_{}"}}
+
+
 @dataclass
 class Table:
     """A printed table: raw values in ``rows``, one format spec per column.
@@ -56,6 +60,35 @@ class Table:
         out = [self.title, line(self.columns), "  ".join("-" * w for w in widths)]
         out += [line(r) for r in cells]
         return "\n".join(out)
+
+    def _aligned(self):
+        """The printed cells, and per column whether it is numbers (set right)."""
+        cells = [[self.cell(i, j) for j in range(len(self.columns))]
+                 for i in range(len(self.rows))]
+        num = [bool(self.rows) and all(_is_number(r[j]) for r in self.rows)
+               for j in range(len(self.columns))]
+        return cells, num
+
+    def markdown(self):
+        """The table as Markdown (a pipe table under its title in bold), for a notebook
+        cell or Markdown slides; numbers as printed, set right."""
+        def row(vals):
+            return "| " + " | ".join(str(v).replace("|", "\\|") for v in vals) + " |"
+        cells, num = self._aligned()
+        rule = "|" + "|".join("---:" if n else ":---" for n in num) + "|"
+        return "\n".join([f"**{self.title}**", "", row(self.columns), rule]
+                         + [row(r) for r in cells])
+
+    def latex(self):
+        """The table as a LaTeX ``tabular`` (numbers set right), for beamer slides; the
+        title is left to the slide (a ``\\caption`` or frame title)."""
+        def tex(v):
+            return "".join(_TEX.get(ch, ch) for ch in str(v))
+        cells, num = self._aligned()
+        out = ["\\begin{tabular}{" + "".join("r" if n else "l" for n in num) + "}",
+               "\\hline", " & ".join(tex(c) for c in self.columns) + " \\\\", "\\hline"]
+        out += [" & ".join(tex(c) for c in r) + " \\\\" for r in cells]
+        return "\n".join(out + ["\\hline", "\\end{tabular}"])
 
     def html(self, max_rows=12):
         """The table as HTML; one longer than ``max_rows`` shows its first and last rows

@@ -4,6 +4,9 @@
   (:func:`zeroin.explain`).
 - :mod:`zeroin.viz.draw` - pictures of the graph as SVG, PNG or DOT (:func:`zeroin.draw`),
   laid out by :mod:`zeroin.viz.layout`.
+- :func:`zeroin.viz.backward_steps` - the forward pass, then the backward pass one node at
+  a time: one drawing per step with the same layout, for a slide build-up
+  (:mod:`zeroin.viz.steps`).
 - :func:`zeroin.viz.module_calls` - record which module ran which op, so that a drawing
   frames each layer's ops (``zeroin.draw(y, modules=calls)``) or draws each layer as one
   node (``collapse=True``); :mod:`zeroin.viz.groups` holds it.
@@ -27,6 +30,7 @@ from .descent import DescentPath, descent_path, plot_descent
 from .draw import Drawing
 from .explain import Explanation
 from .groups import module_calls
+from .steps import DrawingSteps, backward_steps
 
-__all__ = ["DescentPath", "Drawing", "Explanation", "descent_path", "module_calls",
-           "plot_descent"]
+__all__ = ["DescentPath", "Drawing", "DrawingSteps", "Explanation", "backward_steps",
+           "descent_path", "module_calls", "plot_descent"]

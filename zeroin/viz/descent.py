@@ -494,7 +494,7 @@ def _legend(fig, ax, paths, two_d, F):
 
 def plot_descent(f, paths_or_x0, *, lrs=None, optimizers=None, lr=0.1, steps=50, tol=None,
                  xlim=None, ylim=None, xlabel=None, ylabel=None, title=None, out=None,
-                 name="descent", **opt_kwargs):
+                 name="descent", figsize=(12.8, 7.2), **opt_kwargs):
     """Gradient-descent paths on ``f`` as a figure (16:9), saved as PNG and SVG.
 
     ``paths_or_x0``: a :class:`DescentPath`, a list of them, or a start x0 from which
@@ -510,10 +510,14 @@ def plot_descent(f, paths_or_x0, *, lrs=None, optimizers=None, lr=0.1, steps=50,
     where it leaves and named in the caption. Other keywords go to :func:`descent_path`
     (``optimizer=`` for one, ``step_tol``, ``blowup``, ``lr_lambda``, the optimizer's
     settings such as ``momentum=0.9``).
+    ``figsize``: the figure's (width, height) in inches, as matplotlib's; text keeps its
+    size in points, so a smaller figure has larger text on a slide ((8, 4.5): a 16:9
+    slide's figure read from the back of a room; (8, 6) for 4:3).
     ``out``: folder for ``NAME.png``/``.svg`` (None: kept in memory). Returns
     :class:`zeroin.viz.figures.FigureFiles` with ``numbered`` (per path, the steps
     numbered in a 1-D figure) and ``off_view`` ({label: first step clipped, or None})."""
     from . import figures as F
+    _check_figsize(figsize)
     paths = _runs(f, paths_or_x0, lrs, optimizers, lr, steps, tol, opt_kwargs)
     d = paths[0].points.shape[1]
     if any(p.points.shape[1] != d for p in paths):
@@ -527,7 +531,7 @@ def plot_descent(f, paths_or_x0, *, lrs=None, optimizers=None, lr=0.1, steps=50,
         raise ImportError(f"plot_descent: {F.PLOTS_HINT}")
     view = _view(paths, [xlim] if d == 1 else [xlim, ylim])
     with F.style():
-        fig, ax = F.subplots(figsize=(12.8, 7.2))
+        fig, ax = F.subplots(figsize=figsize)
         if d == 1:
             off, numbered = _draw_1d(ax, f, paths, view, ylim, F)
         else:
@@ -543,6 +547,19 @@ def plot_descent(f, paths_or_x0, *, lrs=None, optimizers=None, lr=0.1, steps=50,
         files = F.save(fig, out, name, _caption(paths, off, numbered))
         files.numbered, files.off_view = numbered, off
         return files
+
+
+def _check_figsize(figsize):
+    try:
+        ok = len(figsize) == 2 and all(
+            isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+            and v > 0 for v in figsize)
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"plot_descent: figsize must be (width, height) in inches, two "
+                         f"positive numbers such as (8, 4.5) for a 16:9 slide, got "
+                         f"{figsize!r}")
 
 
 def _caption(paths, off, numbered):

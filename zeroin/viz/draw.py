@@ -306,6 +306,12 @@ def _png_patch(ax, s, vertical, pt):
                 zorder=3, family="DejaVu Sans")
 
 
+def _wraps(routes):
+    """How many edges of a folded left-to-right layout wrap round to a later row (each
+    wrap is a run back to the left)."""
+    return sum(q[0] < p[0] - 1 for r in routes for p, q in zip(r, r[1:]))
+
+
 def _positive(v, what):
     """True for a positive number, False for None; anything else is an error."""
     if v is None:
@@ -382,14 +388,20 @@ class Drawing:
         top = 34 if self.title else 0
         fit = max(w, 420)                        # captions wrap to the graph's width
         self._extra = [ln for s in (self.caption, self.note) if s for ln in _wrap(s, fit)]
+        self._graph_w, self._body_h = w, h + top      # without the lines below
         bottom = 20 * len(self._extra) + (6 if self._extra else 0)
         self.pos = {k: (x, y + top) for k, (x, y) in pos.items()}
         self.boxes = {f: (a, b + top, c, d + top) for f, (a, b, c, d) in self._boxes.items()}
         self.routes = [[(x, y + top) for x, y in r] for r in routes]
         self._spots = {i: (x, y + top) for i, (x, y) in self._spots.items()}
-        width = max([w] + [_text_w(s, 12) + 28 for s in self._extra] +
+        width = max([w] + [self._text_width(s) for s in self._extra] +
                     ([_text_w(self.title, 17, True) + 40] if self.title else []))
         self.width, self.height = width, h + top + bottom
+
+    @staticmethod
+    def _text_width(line):
+        """The width a caption line needs, margins included."""
+        return _text_w(line, 12) + 28
 
     def _arrange(self, gap):
         """Node centres, edge routes and size with ``gap`` px between ranks."""
@@ -429,7 +441,10 @@ class Drawing:
         """The layout wrapped into the number of rows whose
         picture, captions included, is largest in the frame ``fit``: a width:height ratio
         (a slide), or ``("width", px)`` (a notebook cell: as few rows as keep it that
-        narrow). One row unless folding makes the text at least 15% larger."""
+        narrow). One row unless folding makes the text at least 15% larger; on a slide
+        where one row is already legible (its smallest text 14 px or more on a slide 1920
+        px wide), 30% more for each edge beyond one per fold that wraps round to the next
+        row (the chapter's graph folded, both branches wrapping, reads worse)."""
         words = sum(_text_w(s, 12) for s in (self.caption, self.note) if s)
 
         def scale(pw, ph):
@@ -439,9 +454,13 @@ class Drawing:
             return min(float(self.fit) / pw, 1.0 / ph)
 
         best, best_s = (pos, routes, w, h), scale(w, h) * 1.15
+        legible = not isinstance(self.fit, tuple) and \
+            12 * scale(w, h) * 1920 / float(self.fit) >= 14
         for bands in range(2, 9):
             cand = fold(pos, routes, sizes, bands)
             s = scale(*cand[2:])
+            if legible:
+                s /= 1 + 0.3 * max(0, _wraps(cand[1]) - (bands - 1))
             if s > best_s:
                 best, best_s = cand, s
         return best
@@ -763,10 +782,12 @@ def _tensor_node(t, key, ctx):
     by_value = kind == "const" and nm == array(t.data)      # 2, [[0.5, -1]]: its name
     digits = ctx["digits"]
     if (ctx["values"] or is_data(t)) and not by_value:
-        value = short(t.data, digits)
-        lines.append(((value if t.data.size > 1 else "= " + value), False, _INK))
+        value = _rows(t.data, digits)
+        lines += [((v if t.data.size > 1 else "= " + v), False, _INK) for v in value]
     if ctx["grads_on"] and k in g and kind != "const":
-        lines.append((f"grad {short(g[k], digits)}", True, _GRAD))
+        grad = _rows(g[k], digits)
+        lines += [(("grad " if i == 0 else "     ") + v, True, _GRAD)
+                  for i, v in enumerate(grad)]
     truncated = t.grad_fn is not None and k not in ctx["expanded"]
     if truncated:
         rep = _repeats(_spine(t))              # a deep network: say what repeats below
@@ -778,6 +799,17 @@ def _tensor_node(t, key, ctx):
         tip += f", d{on}/d{nm} = {short(g[k], digits)}"
     return _Node(key, kind, lines, hl=k in ctx["reach"], wrt=t is ctx["wrt"],
                  truncated=truncated, tip=tip)
+
+
+def _rows(a, digits=4):
+    """A node's text for the array ``a``: a matrix of at most 2 x 2 with all its numbers,
+    one row a line (a 2-2-1 network's weights), anything else as :func:`short` writes it."""
+    a = np.asarray(a)
+    if a.ndim == 2 and a.size > 1 and a.shape[0] <= 2 and a.shape[1] <= 2:
+        rows = ["[" + ", ".join(number(v, digits) for v in r) + "]" for r in a]
+        return ["[" + rows[0] + ("," if len(rows) > 1 else "]")] + \
+            [" " + r + "]" for r in rows[1:]]
+    return [short(a, digits)]
 
 
 def _edge_label(t, inp, names, digits=4):
@@ -1064,5 +1096,7 @@ def draw(output, wrt=None, grads=True, max_nodes=60, title=None, values=True,
                         [e["label"] for e in edges if e["highlight"] and e["label"]], order)
     caption = "; ".join(c for c in (no_grads, caption) if c) or None
     frames = groups.frames(order, keys, edges, calls) if calls is not None else None
-    return Drawing(nodes, edges, _left_out(order, keep, expanded, names), title,
-                   caption, way, theme, fit, frames)
+    d = Drawing(nodes, edges, _left_out(order, keep, expanded, names), title,
+                caption, way, theme, fit, frames)
+    d._tensor_keys, d._expanded, d._on = keys, expanded, ctx["on"]   # for backward_steps
+    return d

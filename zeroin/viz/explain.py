@@ -276,13 +276,19 @@ class Explanation:
         return (f"\\partial {tex_name(self.output_name)} / \\partial "
                 f"{tex_name(self.wrt_name)}")
 
-    def _repr_markdown_(self):
+    def markdown(self):
+        """The result as Markdown for a notebook cell or Markdown slides: a bold title,
+        the equation in ``$$ $$`` (when there is one, as :meth:`latex`) and the text in a
+        code block."""
         out = [f"**Chain rule for ${self._title_tex()}$**", ""]
         if self._tex:
             out += ["$$" + self._tex + "$$", ""]
         body = self.text.replace("```", "'''")
         out += ["```text", body, "```"]
         return "\n".join(out)
+
+    def _repr_markdown_(self):
+        return self.markdown()
 
     def html(self):
         """An HTML fragment for a web page: the equation (for MathJax/KaTeX, in ``\\[ \\]``)
@@ -435,9 +441,10 @@ def _expr(t, G, depth=0):
 
 
 def _number_times(inputs):
-    """A product of a tensor and a one-element constant, written number first."""
+    """A product of a tensor and a number (a one-element constant without a name),
+    written number first; a named one (``w * x``, x the data) keeps the order written."""
     a, b = inputs
-    return is_constant(b) and b.data.size == 1 and not is_constant(a)
+    return is_constant(b) and b.data.size == 1 and not is_constant(a) and not b.name
 
 
 def _abbrev(items, keep=5, dots=None):
@@ -731,7 +738,8 @@ def explain(output, wrt, max_paths=12, gradient=None, steps="auto", model=None):
     Returns
     -------
     Explanation
-        ``str()`` is plain text; Jupyter renders the math; ``.latex()``, ``.html()``.
+        ``str()`` is plain text; Jupyter renders the math; ``.latex()``, ``.markdown()``,
+        ``.html()``.
         ``.value`` is the gradient, ``.paths`` the paths with their local derivatives and
         products. Tensors with at most 12 elements are written out in full.
     """
