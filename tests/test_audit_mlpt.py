@@ -977,6 +977,42 @@ def test_ch14_smile_cnn_with_global_average_pooling_trains_as_torch(f32):
     assert out[0] == [(4, 256, 8, 8), (4, 256), (4, 1)]
 
 
+
+def test_ch14_celeba_augmentation_functions_on_a_pil_image_as_torchvision():
+    """The book's five augmentation panels on a made-up 218 x 178 face (CelebA's size):
+    ``center_crop(img, [0.7*218, 0.7*178])`` crops as torchvision's (its top-left corner
+    rounded, then Pillow rounds the box's far corner: 153 x 125 pixels)."""
+    Image = pytest.importorskip("PIL.Image")
+    from zeroin.vision import transforms
+    rng = np.random.default_rng(14)
+    arr = rng.integers(0, 256, (218, 178, 3), dtype=np.uint8)
+    img = Image.fromarray(arr)
+    img_cropped = transforms.functional.crop(img, 50, 20, 128, 128)
+    np.testing.assert_array_equal(np.asarray(img_cropped), arr[50:178, 20:148])
+    img_flipped = transforms.functional.hflip(img)
+    np.testing.assert_array_equal(np.asarray(img_flipped), arr[:, ::-1])
+    assert transforms.functional.adjust_contrast(img, contrast_factor=2).size == (178, 218)
+    assert transforms.functional.adjust_brightness(img, brightness_factor=1.3).size == \
+        (178, 218)
+    img_center_crop = transforms.functional.center_crop(img, [0.7*218, 0.7*178])
+    top, left = int(round((218 - 0.7*218) / 2.0)), int(round((178 - 0.7*178) / 2.0))
+    assert (top, left) == (33, 27) and img_center_crop.size == (125, 153)
+    np.testing.assert_array_equal(np.asarray(img_center_crop), arr[33:186, 27:152])
+    img_resized = transforms.functional.resize(img_center_crop, size=(218, 178))
+    assert img_resized.size == (178, 218)
+    assert np.array_equal(np.asarray(transforms.CenterCrop([0.7*218, 0.7*178])(img)),
+                          np.asarray(img_center_crop))
+    # whole-pixel sizes: every kind of image, the same pixels
+    want = arr[20:198, :]
+    for im in (img, arr, zeroin.tensor(np.moveaxis(arr, -1, 0))):
+        got = transforms.functional.center_crop(im, [178, 178])
+        got = np.moveaxis(_np(got), 0, -1) if isinstance(got, zeroin.Tensor) else np.asarray(got)
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(TypeError, match=r"center_crop: .*whole pixels.*152\.6"):
+        transforms.functional.center_crop(zeroin.tensor(np.moveaxis(arr, -1, 0)),
+                                          [0.7*218, 0.7*178])
+
+
 # --- chapter 15: modeling sequential data using recurrent neural networks --------------------
 
 def _ch15_rnn_by_hand(name):

@@ -176,21 +176,13 @@ class RandomVerticalFlip(RandomHorizontalFlip):
 
 class CenterCrop:
     """The central ``size`` (int: square, or (h, w)) part; zero-padded if the image is
-    smaller, as torchvision."""
+    smaller, as torchvision (``functional.center_crop``)."""
 
     def __init__(self, size):
-        self.size = _pair(size, "CenterCrop")
+        self.size = functional._center_size(size, "CenterCrop")
 
     def __call__(self, img):
-        kind = _kind(img, "CenterCrop")
-        (ih, iw), (ch, cw) = _size(img, kind), self.size
-        if ch > ih or cw > iw:
-            dw, dh = max(cw - iw, 0), max(ch - ih, 0)
-            img = _pad(img, kind, (dw // 2, dh // 2, (dw + 1) // 2, (dh + 1) // 2), 0,
-                       "constant")
-            ih, iw = _size(img, kind)
-        top, left = int(round((ih - ch) / 2.0)), int(round((iw - cw) / 2.0))
-        return _crop(img, kind, top, left, ch, cw)
+        return functional.center_crop(img, self.size)
 
     def __repr__(self):
         return f"CenterCrop(size={self.size})"
