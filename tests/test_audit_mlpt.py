@@ -691,8 +691,33 @@ def _mnist_like(n=96, seed=5):
     return rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), rng.integers(0, 10, n)
 
 
-def _mnist_dataset(torch, data, images, labels):
-    """The book's ``MNIST(transform=ToTensor())``: items (1, 28, 28) in [0, 1] and an int."""
+@pytest.fixture(scope="module")
+def mnist_root(tmp_path_factory):
+    """A folder as torchvision's MNIST root: ``MNIST/raw`` holds the four gzipped IDX files,
+    96 made-up training digits and 40 test digits."""
+    import gzip
+    raw = tmp_path_factory.mktemp("mnist") / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for prefix, (images, labels) in (("train", _mnist_like()), ("t10k", _mnist_like(40, 6))):
+        for kind, arr in (("images-idx3", images), ("labels-idx1", labels.astype(np.uint8))):
+            head = bytes([0, 0, 8, arr.ndim]) + np.array(arr.shape, ">i4").tobytes()
+            with gzip.open(raw / f"{prefix}-{kind}-ubyte.gz", "wb") as f:
+                f.write(head + arr.tobytes())
+    return raw.parent.parent
+
+
+def _mnist(name, root, train):
+    """The book's ``torchvision.datasets.MNIST(root=image_path, train=train,
+    transform=transforms.Compose([transforms.ToTensor()]), download=True)``: zeroin's
+    ``zeroin.vision.datasets.MNIST`` reads the files; torch's side (torchvision is not
+    installed) is a Dataset over the same digits."""
+    torch, nn, F, data, optim = _lib(name)
+    if name == "zeroin":
+        from zeroin.vision import datasets, transforms
+        transform = transforms.Compose([transforms.ToTensor()])
+        return datasets.MNIST(root=root, train=train, transform=transform, download=True)
+    images, labels = _mnist_like() if train else _mnist_like(40, 6)
+
     class MNIST(data.Dataset):
         def __init__(self):
             self.data, self.targets = torch.from_numpy(images), torch.from_numpy(labels)
@@ -705,10 +730,10 @@ def _mnist_dataset(torch, data, images, labels):
     return MNIST()
 
 
-def _ch13_mnist_mlp(name, num_epochs=2):
+def _ch13_mnist_mlp(name, root, num_epochs=2):
     torch, nn, F, data, optim = _lib(name)
-    mnist_train_dataset = _mnist_dataset(torch, data, *_mnist_like())
-    mnist_test_dataset = _mnist_dataset(torch, data, *_mnist_like(40, 6))
+    mnist_train_dataset = _mnist(name, root, True)
+    mnist_test_dataset = _mnist(name, root, False)
     batch_size = 32
     torch.manual_seed(1)
     train_dl = data.DataLoader(mnist_train_dataset, batch_size, shuffle=True)
@@ -745,9 +770,9 @@ def _ch13_mnist_mlp(name, num_epochs=2):
     return [input_size, hist, pred, loss.item()]
 
 
-def test_ch13_mnist_shaped_mlp_trains_as_torch(f32):
+def test_ch13_mnist_mlp_on_vision_datasets_mnist_trains_as_torch(f32, mnist_root):
     torch_stream()
-    out = _both(_ch13_mnist_mlp, tol=F32)
+    out = _both(_ch13_mnist_mlp, mnist_root, tol=F32)
     assert out[2].shape == (40, 10) and out[2].dtype == zeroin.float32
 
 
@@ -882,7 +907,7 @@ def _cnn_train(torch, model, loss_fn, optimizer, num_epochs, train_dl, valid_dl,
     return hist
 
 
-def _ch14_mnist_cnn(name, num_epochs=1):
+def _ch14_mnist_cnn(name, root, num_epochs=1):
     torch, nn, F, data, optim = _lib(name)
     torch.manual_seed(1)
     model = _mnist_cnn(nn)
@@ -894,9 +919,9 @@ def _ch14_mnist_cnn(name, num_epochs=1):
     model.add_module('relu3', nn.ReLU())
     model.add_module('dropout', nn.Dropout(p=0.5))
     model.add_module('fc2', nn.Linear(1024, 10))
-    mnist_dataset = _mnist_dataset(torch, data, *_mnist_like(12, 7))
+    mnist_dataset = _mnist(name, root, True)
     mnist_valid_dataset = data.Subset(mnist_dataset, torch.arange(4))
-    mnist_train_dataset = data.Subset(mnist_dataset, torch.arange(4, len(mnist_dataset)))
+    mnist_train_dataset = data.Subset(mnist_dataset, torch.arange(4, 12))   # the book: to the end
     batch_size = 4
     torch.manual_seed(1)
     train_dl = data.DataLoader(mnist_train_dataset, batch_size, shuffle=True)
@@ -905,16 +930,19 @@ def _ch14_mnist_cnn(name, num_epochs=1):
     optimizer = torch.optim.Adam(model.parameters(), lr=0.001)
     torch.manual_seed(1)
     hist = _cnn_train(torch, model, loss_fn, optimizer, num_epochs, train_dl, valid_dl, False)
-    test = mnist_dataset.data[:4]
-    pred = model(test.unsqueeze(1) / 255.)
-    img = mnist_dataset[0][0][0, :, :]
+    mnist_test_dataset = _mnist(name, root, False)
+    model_cpu = model.cpu()
+    pred = model_cpu(mnist_test_dataset.data.unsqueeze(1) / 255.)
+    is_correct = (torch.argmax(pred, dim=1) == mnist_test_dataset.targets).float()
+    img = mnist_test_dataset[0][0][0, :, :]
     y_pred = torch.argmax(model(img.unsqueeze(0).unsqueeze(1)))
-    return [shapes, hist, pred, y_pred.item(), repr(model)]
+    return [shapes, hist, pred, f'Test accuracy: {is_correct.mean():.4f}', y_pred.item(),
+            repr(model)]
 
 
-def test_ch14_mnist_cnn_built_with_add_module_trains_as_torch(f32):
+def test_ch14_mnist_cnn_built_with_add_module_trains_as_torch(f32, mnist_root):
     torch_stream()
-    out = _both(_ch14_mnist_cnn, tol=dict(rtol=1e-4, atol=1e-5))
+    out = _both(_ch14_mnist_cnn, mnist_root, tol=dict(rtol=1e-4, atol=1e-5))
     assert out[0] == [(4, 64, 7, 7), (4, 3136)]
 
 
