@@ -1041,6 +1041,42 @@ def test_ch14_celeba_augmentation_functions_on_a_pil_image_as_torchvision():
                                           [0.7*218, 0.7*178])
 
 
+
+def test_ch14_random_crop_and_flip_draw_torchvisions_numbers_on_the_torch_stream(f32):
+    """The book's augmentation cell after ``torch.manual_seed(1)``: ``RandomCrop([178, 178])``
+    then ``RandomHorizontalFlip()`` then ``resize(size=(128, 128))`` on three 218 x 178 faces.
+    On the torch stream zeroin draws as torchvision's (``torch.randint(0, h - th + 1,
+    size=(1,))`` for the top, then the left; ``torch.rand(1) < p`` to flip), so the crops are
+    the ones PyTorch's run gives; torchvision is not installed, so torch's side draws those
+    numbers itself."""
+    Image = pytest.importorskip("PIL.Image")
+    from zeroin.vision import transforms
+    torch_stream()
+    rng = np.random.default_rng(15)
+    arrs = [rng.integers(0, 256, (218, 178, 3), dtype=np.uint8) for _ in range(3)]
+    torch.manual_seed(1)
+    want = []
+    for arr in arrs:
+        i = torch.randint(0, 218 - 178 + 1, size=(1,)).item()
+        j = torch.randint(0, 178 - 178 + 1, size=(1,)).item()
+        crop = arr[i:i + 178, j:j + 178]
+        want.append(crop[:, ::-1] if torch.rand(1) < 0.5 else crop)
+    zeroin.manual_seed(1)
+    for arr, w in zip(arrs, want):
+        img = Image.fromarray(arr)
+        img_cropped = transforms.Compose([transforms.RandomCrop([178, 178])])(img)
+        img_flip = transforms.Compose([transforms.RandomHorizontalFlip()])(img_cropped)
+        np.testing.assert_array_equal(np.asarray(img_flip), w)
+        img_resized = transforms.functional.resize(img_flip, size=(128, 128))
+        assert img_resized.size == (128, 128)
+    assert len({np.asarray(w)[0, 0, 0] for w in want}) > 1
+    zeroin.manual_seed(1)              # and a tensor image: the same draws, flipped by -1
+    t = transforms.RandomVerticalFlip(p=0.5)(zeroin.tensor(np.moveaxis(arrs[0], -1, 0)))
+    torch.manual_seed(1)
+    flip = torch.rand(1) < 0.5
+    np.testing.assert_array_equal(_np(t), np.moveaxis(arrs[0][::-1] if flip else arrs[0], -1, 0))
+
+
 # --- chapter 15: modeling sequential data using recurrent neural networks --------------------
 
 def _ch15_rnn_by_hand(name):
