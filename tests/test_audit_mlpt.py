@@ -1077,6 +1077,89 @@ def test_ch14_random_crop_and_flip_draw_torchvisions_numbers_on_the_torch_stream
     np.testing.assert_array_equal(_np(t), np.moveaxis(arrs[0][::-1] if flip else arrs[0], -1, 0))
 
 
+
+CELEBA_ATTRS = ("5_o_Clock_Shadow Arched_Eyebrows Attractive Bags_Under_Eyes Bald Bangs "
+                "Big_Lips Big_Nose Black_Hair Blond_Hair Blurry Brown_Hair Bushy_Eyebrows "
+                "Chubby Double_Chin Eyeglasses Goatee Gray_Hair Heavy_Makeup High_Cheekbones "
+                "Male Mouth_Slightly_Open Mustache Narrow_Eyes No_Beard Oval_Face Pale_Skin "
+                "Pointy_Nose Receding_Hairline Rosy_Cheeks Sideburns Smiling Straight_Hair "
+                "Wavy_Hair Wearing_Earrings Wearing_Hat Wearing_Lipstick Wearing_Necklace "
+                "Wearing_Necktie Young").split()
+
+
+@pytest.fixture
+def celeba_root(tmp_path):
+    """torchvision's CelebA folder with 7 made-up faces (218 x 178): root/celeba holds
+    img_align_celeba/*.jpg and the tables as published (a count line, then the header,
+    then rows; attributes -1/1; partitions 0 train, 1 valid, 2 test)."""
+    Image = pytest.importorskip("PIL.Image")
+    rng = np.random.default_rng(12)
+    folder = tmp_path / "celeba"
+    (folder / "img_align_celeba").mkdir(parents=True)
+    names = [f"{i:06d}.jpg" for i in range(1, 8)]
+    for name in names:
+        Image.fromarray(rng.integers(0, 256, (218, 178, 3), dtype=np.uint8)).save(
+            folder / "img_align_celeba" / name)
+    attr = rng.choice([-1, 1], (7, 40))
+    rows = [f"{n} " + " ".join(f"{v:2d}" for v in a) for n, a in zip(names, attr)]
+    (folder / "list_attr_celeba.txt").write_text("7\n" + " ".join(CELEBA_ATTRS) + " \n"
+                                                 + "\n".join(rows) + "\n")
+    part = [0, 0, 0, 0, 1, 1, 2]
+    (folder / "list_eval_partition.txt").write_text(
+        "".join(f"{n} {p}\n" for n, p in zip(names, part)))
+    (folder / "identity_CelebA.txt").write_text(
+        "".join(f"{n} {100 + i}\n" for i, n in enumerate(names)))
+    bbox = rng.integers(0, 100, (7, 4))
+    (folder / "list_bbox_celeba.txt").write_text(
+        "7\nimage_id x_1 y_1 width height\n"
+        + "".join(f"{n}  {' '.join(map(str, b))}\n" for n, b in zip(names, bbox)))
+    return tmp_path, names, (attr + 1) // 2, part, bbox
+
+
+def test_ch12_and_ch14_celeba_dataset_reads_torchvisions_folder(celeba_root, f32):
+    """The book's ``torchvision.datasets.CelebA(image_path, split='train',
+    target_type='attr', download=False)``: PIL faces with the 40 attributes as 0/1
+    (``attributes[31]``: Smiling), the splits' sizes, and chapter 14's pipeline with
+    ``target_transform=get_smile``, ``Subset`` and ``DataLoader``."""
+    from itertools import islice
+    from PIL import Image
+    from zeroin.vision import datasets, transforms
+    image_path, names, attr, part, bbox = celeba_root
+    celeba_dataset = datasets.CelebA(image_path, split='train', target_type='attr',
+                                     download=False)
+    assert isinstance(celeba_dataset, zeroin.utils.data.Dataset) and len(celeba_dataset) == 4
+    image, attributes = next(iter(celeba_dataset))
+    assert isinstance(image, Image.Image) and image.size == (178, 218) and image.mode == "RGB"
+    np.testing.assert_array_equal(np.asarray(image), np.asarray(Image.open(
+        image_path / "celeba" / "img_align_celeba" / names[0])))
+    assert attributes.dtype == zeroin.int64 and attributes.shape == (40,)
+    for i, (image, attributes) in islice(enumerate(celeba_dataset), 18):
+        np.testing.assert_array_equal(_np(attributes), attr[i])
+        assert attributes[31].item() == attr[i, 31]
+    assert celeba_dataset.attr_names[31] == "Smiling" and len(celeba_dataset.attr_names) == 40
+    sizes = [len(datasets.CelebA(image_path, split=s, target_type='attr', download=True))
+             for s in ('train', 'valid', 'test', 'all')]
+    assert sizes == [4, 2, 1, 7]
+    test_set = datasets.CelebA(image_path, split='test', target_type=['identity', 'bbox'])
+    image, (identity, box) = test_set[0]
+    assert identity.item() == 106 and box.tolist() == bbox[6].tolist()
+    get_smile = lambda attr: attr[31]     # noqa: E731 (Smiling)
+    transform = transforms.Compose([transforms.CenterCrop([178, 178]),
+                                    transforms.Resize([64, 64]), transforms.ToTensor()])
+    celeba_valid_dataset = datasets.CelebA(image_path, split='valid', target_type='attr',
+                                           download=False, transform=transform,
+                                           target_transform=get_smile)
+    celeba_valid_dataset = zeroin.utils.data.Subset(celeba_valid_dataset, zeroin.arange(2))
+    img_batch, label_batch = next(iter(zeroin.utils.data.DataLoader(celeba_valid_dataset,
+                                                                    batch_size=2)))
+    assert img_batch.shape == (2, 3, 64, 64) and img_batch.dtype == zeroin.float32
+    assert label_batch.dtype == zeroin.int64 and label_batch.tolist() == attr[4:6, 31].tolist()
+    with pytest.raises(FileNotFoundError, match=r"CelebA: .*list_eval_partition.txt.*celeba"):
+        datasets.CelebA(image_path / "elsewhere", split='train', download=True)
+    with pytest.raises(ValueError, match="split"):
+        datasets.CelebA(image_path, split='validation')
+
+
 # --- chapter 15: modeling sequential data using recurrent neural networks --------------------
 
 def _ch15_rnn_by_hand(name):
