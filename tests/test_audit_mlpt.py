@@ -937,12 +937,26 @@ def _ch14_mnist_cnn(name, root, num_epochs=1):
     img = mnist_test_dataset[0][0][0, :, :]
     y_pred = torch.argmax(model(img.unsqueeze(0).unsqueeze(1)))
     return [shapes, hist, pred, f'Test accuracy: {is_correct.mean():.4f}', y_pred.item(),
-            repr(model)]
+            repr(model), dict(model.state_dict())]
+
+
+def _adam_states_agree(z, t):
+    """Weights after a few Adam steps in float32: a step moves a weight by about ``lr``
+    whatever its gradient's size, so where a gradient is at rounding level the two runs
+    may step apart; a tenth of ``lr`` (1e-3) bounds that, a wrong update is ``lr`` away,
+    and all but a few weights in a hundred agree to float resolution."""
+    _same(z, t, tol=dict(rtol=1e-3, atol=1e-4))
+    for k in t:
+        apart = ~np.isclose(_np(z[k]), _np(t[k]), **F32)
+        assert apart.sum() <= 1 + apart.size // 100, (k, apart.sum(), apart.size)
 
 
 def test_ch14_mnist_cnn_built_with_add_module_trains_as_torch(f32, mnist_root):
     torch_stream()
-    out = _both(_ch14_mnist_cnn, mnist_root, tol=dict(rtol=1e-4, atol=1e-5))
+    out = {name: _ch14_mnist_cnn(name, mnist_root) for name in LIBS}
+    _adam_states_agree(out["zeroin"].pop(), out["torch"].pop())
+    _same(out["zeroin"], out["torch"], tol=dict(rtol=1e-4, atol=1e-5))
+    out = out["zeroin"]
     assert out[0] == [(4, 64, 7, 7), (4, 3136)]
 
 
@@ -996,12 +1010,15 @@ def _ch14_smile(name, num_epochs=1):
     pred = model(x_batch)[:, 0] * 100
     labels = [f"GT: {'Smile' if y_batch[j] == 1 else 'Not Smile':s}\nPr(Smile)={pred[j]:.0f}%"
               for j in range(4)]
-    return [shapes, hist, pred, labels]
+    return [shapes, hist, pred, labels, dict(model.state_dict())]
 
 
 def test_ch14_smile_cnn_with_global_average_pooling_trains_as_torch(f32):
     torch_stream()
-    out = _both(_ch14_smile, tol=dict(rtol=1e-4, atol=1e-5))
+    out = {name: _ch14_smile(name) for name in LIBS}
+    _adam_states_agree(out["zeroin"].pop(), out["torch"].pop())
+    _same(out["zeroin"], out["torch"], tol=dict(rtol=1e-4, atol=1e-5))
+    out = out["zeroin"]
     assert out[0] == [(4, 256, 8, 8), (4, 256), (4, 1)]
 
 
@@ -1332,7 +1349,7 @@ def _ch15_sentiment(name, bidirectional, num_epochs=2):
         return total_acc/len(dataloader.dataset), total_loss/len(dataloader.dataset)
     torch.manual_seed(1)
     hist = [(run(train_dl, True), run(valid_dl, False)) for epoch in range(num_epochs)]
-    return [first, [list(b) for b in train_dl], hist]
+    return [first, [list(b) for b in train_dl], hist, dict(model.state_dict())]
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
@@ -1342,6 +1359,8 @@ def test_ch15_sentiment_lstm_with_packed_padded_reviews_trains_as_torch(f32, bid
     text_batch, label_batch, length_batch = out[0]
     assert text_batch.dtype == zeroin.int64 and text_batch.shape[0] == 4
     assert (text_batch[:, -1] == 0).any() and label_batch.dtype == zeroin.float32
+    emb = _np(out[3]["embedding.weight"])
+    assert not emb[0].any() and emb[1:].any()        # padding_idx=0: its row stays zero
 
 
 TEXT = ("THE MYSTERIOUS ISLAND. Are we rising again? No. On the contrary. Are we descending? "
@@ -1444,7 +1463,7 @@ def _ch15_char_lm(name, num_epochs=3, seq_length=12):
         torch.manual_seed(1)
         model.to('cpu')
         out.append(sample(model, starting_str='The island', scale_factor=scale_factor))
-    return out
+    return out + [dict(model.state_dict())]
 
 
 def test_ch15_character_language_model_trains_and_samples_as_torch(f32):
@@ -1453,7 +1472,7 @@ def test_ch15_character_language_model_trains_and_samples_as_torch(f32):
     torch_stream()
     out = _both(_ch15_char_lm, tol=F32)
     assert out[0] == TEXT[:12] and out[1] == TEXT[1:13]
-    assert out[-3].startswith('The island') and len(out[-3]) == 50
+    assert out[-4].startswith('The island') and len(out[-4]) == 50
 
 
 
