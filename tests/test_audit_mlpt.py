@@ -1182,6 +1182,32 @@ def test_ch12_and_ch14_celeba_dataset_reads_torchvisions_folder(celeba_root, f32
         datasets.CelebA(image_path, split='validation')
 
 
+
+def test_ch14_read_image_gives_a_uint8_channels_first_tensor(tmp_path):
+    """The book's tip: ``read_image('example-image.png')`` (torchvision.io), its shape
+    (C, H, W), channels, dtype uint8 and ``img[:, 100:102, 100:102]``."""
+    Image = pytest.importorskip("PIL.Image")
+    from zeroin.vision.io import read_image
+    arr = np.random.default_rng(9).integers(0, 256, (120, 130, 3), dtype=np.uint8)
+    Image.fromarray(arr).save(tmp_path / 'example-image.png')
+    img = read_image(str(tmp_path / 'example-image.png'))
+    assert img.shape == (3, 120, 130) and img.shape[0] == 3 and img.dtype == zeroin.uint8
+    np.testing.assert_array_equal(_np(img[:, 100:102, 100:102]),
+                                  np.moveaxis(arr[100:102, 100:102], -1, 0))
+
+
+def test_the_books_import_paths_exist():
+    """Where the book imports from: the same modules under zeroin."""
+    from zeroin.distributions.categorical import Categorical
+    from zeroin.nn.functional import one_hot
+    from zeroin.utils.data import DataLoader, Dataset, Subset, TensorDataset
+    from zeroin.utils.data.dataset import random_split
+    assert issubclass(TensorDataset, Dataset) and issubclass(Subset, Dataset)
+    assert callable(DataLoader) and callable(random_split)
+    assert one_hot(zeroin.tensor([2]), 3).tolist() == [[0, 0, 1]]
+    assert Categorical(logits=zeroin.tensor([0.0, 0.0])).probs.tolist() == [0.5, 0.5]
+
+
 # --- chapter 15: modeling sequential data using recurrent neural networks --------------------
 
 def _ch15_rnn_by_hand(name):
