@@ -353,8 +353,8 @@ class CelebA(_VisionDataset):
     ``dataset[i]`` is ``(transform(PIL image), target_transform(target))``, the target an
     int64 tensor: the 40 attributes as 0/1 (the file's -1/1; ``attr_names`` names them),
     the identity, the box or the landmarks; a tuple for a list. ``split`` is 'train',
-    'valid', 'test' or 'all'. Nothing is downloaded (CelebA's Google Drive quota refuses
-    most downloads): put the files there by hand."""
+    'valid', 'test' or 'all'. Nothing is downloaded (CelebA's Google Drive quota often refuses
+    downloads): put the files there by hand."""
 
     base_folder = "celeba"
 
