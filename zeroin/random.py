@@ -195,8 +195,9 @@ def use_torch_stream(enabled=True):
     ``Generator()`` made after it, without ``stream=``, is on the same stream. It
     restarts from its initial seed, so ``use_torch_stream(); manual_seed(42)`` then
     ``randn(3)`` gives ``torch.manual_seed(42); torch.randn(3)``. The ops without a
-    bit-exact copy (the transforms, dropout2d...) then refuse to draw; shuffling follows
-    PyTorch's (``DataLoader(shuffle=True)`` gives ``torch.manual_seed``'s batches)."""
+    bit-exact copy (most transforms, dropout2d...) then refuse to draw (the flips and
+    ``RandomCrop`` draw as torchvision's); shuffling follows PyTorch's
+    (``DataLoader(shuffle=True)`` gives ``torch.manual_seed``'s batches)."""
     if not isinstance(enabled, bool):
         raise TypeError(f"use_torch_stream: enabled must be True or False, got {enabled!r}")
     default_generator.torch = TorchStream(default_generator._initial) if enabled else None

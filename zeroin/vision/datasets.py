@@ -1,6 +1,7 @@
 """torchvision's ``ImageFolder`` (one folder per class, images read with Pillow),
 ``CIFAR10`` (from the binary version of the data set; no pickle), ``MNIST`` and
-``FashionMNIST`` (torchvision's folder layout of IDX files)."""
+``FashionMNIST`` (torchvision's folder layout of IDX files) and ``CelebA`` (its folder of
+images and tables)."""
 from __future__ import annotations
 
 import os
@@ -9,7 +10,8 @@ import numpy as np
 
 from ..data.dataset import Dataset
 
-__all__ = ["ImageFolder", "CIFAR10", "MNIST", "FashionMNIST", "IMG_EXTENSIONS", "pil_loader"]
+__all__ = ["ImageFolder", "CIFAR10", "MNIST", "FashionMNIST", "CelebA", "IMG_EXTENSIONS",
+           "pil_loader"]
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
@@ -323,3 +325,82 @@ class FashionMNIST(MNIST):
                  ("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe"),
                  ("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79"),
                  ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310")]
+
+
+# --- CelebA ----------------------------------------------------------------------------------
+
+_CELEBA_SPLITS = {"train": 0, "valid": 1, "test": 2, "all": None}
+# target type: (table file, line of its column names; None: no header)
+_CELEBA_TABLES = {"attr": ("list_attr_celeba.txt", 1), "identity": ("identity_CelebA.txt", None),
+                  "bbox": ("list_bbox_celeba.txt", 1),
+                  "landmarks": ("list_landmarks_align_celeba.txt", 1)}
+
+
+def _celeba_table(path, header):
+    """torchvision's ``CelebA._load_csv``: (column names, file names, int64 rows)."""
+    with open(path, encoding="utf-8") as f:
+        rows = [line.split() for line in f if line.strip()]
+    names = rows[header] if header is not None else []
+    rows = rows[header + 1:] if header is not None else rows
+    data = np.array([[int(v) for v in r[1:]] for r in rows], dtype=np.int64)
+    return names, [r[0] for r in rows], data.reshape(len(rows), -1)
+
+
+class CelebA(_VisionDataset):
+    """CelebA as torchvision's ``CelebA``, read from ``root/celeba``: the faces in
+    ``img_align_celeba/``, ``list_eval_partition.txt`` and the table of each
+    ``target_type`` ('attr', 'identity', 'bbox', 'landmarks', or a list of them).
+    ``dataset[i]`` is ``(transform(PIL image), target_transform(target))``, the target an
+    int64 tensor: the 40 attributes as 0/1 (the file's -1/1; ``attr_names`` names them),
+    the identity, the box or the landmarks; a tuple for a list. ``split`` is 'train',
+    'valid', 'test' or 'all'. Nothing is downloaded (CelebA's Google Drive quota often refuses
+    downloads): put the files there by hand."""
+
+    base_folder = "celeba"
+
+    def __init__(self, root, split="train", target_type="attr", transform=None,
+                 target_transform=None, download=False):
+        from .._tensor import Tensor
+        self.root, self.split = os.fspath(root), split
+        self.transform, self.target_transform = transform, target_transform
+        self.target_type = [target_type] if isinstance(target_type, str) else list(target_type)
+        if split not in _CELEBA_SPLITS or not set(self.target_type) <= set(_CELEBA_TABLES):
+            raise ValueError(f"CelebA: split must be one of {list(_CELEBA_SPLITS)} and "
+                             f"target_type of {list(_CELEBA_TABLES)}, got split={split!r}, "
+                             f"target_type={target_type!r}")
+        folder = os.path.join(self.root, self.base_folder)
+        files = ["list_eval_partition.txt"] + [_CELEBA_TABLES[t][0] for t in self.target_type]
+        for name in files + ["img_align_celeba"]:
+            if not os.path.exists(os.path.join(folder, name)):
+                raise FileNotFoundError(
+                    f"CelebA: {name} not found in {folder}; zeroin downloads nothing for "
+                    f"CelebA: get img_align_celeba.zip and the list_*.txt / identity_CelebA.txt "
+                    f"files from https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html, put them "
+                    f"in {folder} and unzip the images there")
+        _, names, part = _celeba_table(os.path.join(folder, files[0]), None)
+        keep = (np.ones(len(names), bool) if _CELEBA_SPLITS[split] is None
+                else part[:, 0] == _CELEBA_SPLITS[split])
+        self.filename = [n for n, k in zip(names, keep) if k]
+        for t in self.target_type:
+            cols, _, data = _celeba_table(os.path.join(folder, _CELEBA_TABLES[t][0]),
+                                          _CELEBA_TABLES[t][1])
+            data = (data + 1) // 2 if t == "attr" else data
+            setattr(self, "landmarks_align" if t == "landmarks" else t, Tensor(data[keep]))
+            if t == "attr":
+                self.attr_names = cols
+
+    def __getitem__(self, index):
+        with open(os.path.join(self.root, self.base_folder, "img_align_celeba",
+                               self.filename[index]), "rb") as f:
+            img = _pil().open(f)
+            img.load()
+        target = [self.identity[index, 0] if t == "identity" else
+                  getattr(self, "landmarks_align" if t == "landmarks" else t)[index, :]
+                  for t in self.target_type]
+        return self._transformed(img, tuple(target) if len(target) > 1 else target[0])
+
+    def __len__(self):
+        return len(self.filename)
+
+    def _extra_lines(self):
+        return [f"    Split: {self.split}"]

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..._creation import linspace_array
 from ..._tensor import Tensor, get_default_dtype
-from ...random import get_rng
+from ...random import get_rng, torch_stream_enabled
 from . import functional
 from .functional import (_PAD_MODES, InterpolationMode, _back, _chw, _crop, _flip, _is_pil,
                          _kind, _ltrb, _max_value, _mode, _pad, _pair, _size)
@@ -151,6 +151,24 @@ class Normalize:
         return f"Normalize(mean={self.mean}, std={self.std})"
 
 
+def _uniform():
+    """One uniform draw in [0, 1): on the torch stream torchvision's ``torch.rand(1)``, so
+    the flips follow ``torch.manual_seed``; else NumPy's."""
+    if torch_stream_enabled():
+        from ..._creation import rand
+        return rand(1).item()
+    return get_rng().random()
+
+
+def _below(n):
+    """An int in [0, n): on the torch stream torchvision's ``torch.randint(0, n, (1,))``
+    (RandomCrop's corner), else NumPy's."""
+    if torch_stream_enabled():
+        from ..._creation import randint
+        return int(randint(0, n, size=(1,)).item())
+    return int(get_rng().integers(0, n))
+
+
 class RandomHorizontalFlip:
     """Mirror the image left-right with probability ``p``."""
 
@@ -158,7 +176,7 @@ class RandomHorizontalFlip:
         self.p = p
 
     def __call__(self, img):
-        return _flip(img, -1) if get_rng().random() < self.p else img
+        return _flip(img, -1) if _uniform() < self.p else img
 
     def __repr__(self):
         return f"RandomHorizontalFlip(p={self.p})"
@@ -168,7 +186,7 @@ class RandomVerticalFlip(RandomHorizontalFlip):
     """Mirror the image top-bottom with probability ``p``."""
 
     def __call__(self, img):
-        return _flip(img, -2) if get_rng().random() < self.p else img
+        return _flip(img, -2) if _uniform() < self.p else img
 
     def __repr__(self):
         return f"RandomVerticalFlip(p={self.p})"
@@ -176,21 +194,13 @@ class RandomVerticalFlip(RandomHorizontalFlip):
 
 class CenterCrop:
     """The central ``size`` (int: square, or (h, w)) part; zero-padded if the image is
-    smaller, as torchvision."""
+    smaller, as torchvision (``functional.center_crop``)."""
 
     def __init__(self, size):
-        self.size = _pair(size, "CenterCrop")
+        self.size = functional._center_size(size, "CenterCrop")
 
     def __call__(self, img):
-        kind = _kind(img, "CenterCrop")
-        (ih, iw), (ch, cw) = _size(img, kind), self.size
-        if ch > ih or cw > iw:
-            dw, dh = max(cw - iw, 0), max(ch - ih, 0)
-            img = _pad(img, kind, (dw // 2, dh // 2, (dw + 1) // 2, (dh + 1) // 2), 0,
-                       "constant")
-            ih, iw = _size(img, kind)
-        top, left = int(round((ih - ch) / 2.0)), int(round((iw - cw) / 2.0))
-        return _crop(img, kind, top, left, ch, cw)
+        return functional.center_crop(img, self.size)
 
     def __repr__(self):
         return f"CenterCrop(size={self.size})"
@@ -226,8 +236,8 @@ class RandomCrop:
                              f"pad_if_needed=True, or crop smaller")
         if (h, w) == (th, tw):
             return img
-        rng = get_rng()
-        top, left = int(rng.integers(0, h - th + 1)), int(rng.integers(0, w - tw + 1))
+        top = _below(h - th + 1)
+        left = _below(w - tw + 1)
         return _crop(img, kind, top, left, th, tw)
 
     def __repr__(self):

@@ -22,7 +22,7 @@ from ..._tensor import Tensor
 __all__ = ["InterpolationMode", "resize", "crop", "resized_crop", "adjust_brightness",
            "adjust_contrast", "adjust_saturation", "adjust_hue", "to_pil_image", "pad",
            "rotate", "erase", "gaussian_blur", "affine", "adjust_sharpness", "posterize",
-           "solarize", "autocontrast", "equalize", "hflip", "vflip"]
+           "solarize", "autocontrast", "equalize", "hflip", "vflip", "center_crop"]
 
 
 class InterpolationMode(enum.Enum):
@@ -262,6 +262,44 @@ def crop(img, top, left, height, width):
     """The ``height`` x ``width`` part whose top-left corner is (``top``, ``left``)."""
     kind = _kind(img, "crop")
     return _crop(img, kind, int(top), int(left), int(height), int(width))
+
+
+def _center_size(size, op):
+    """``size`` as (h, w): an int gives a square, as does a 1-sequence; the values are kept
+    (torchvision keeps a float size, which a PIL image crops to)."""
+    if isinstance(size, numbers.Integral) and not isinstance(size, bool):
+        hw = (int(size),) * 2
+    elif isinstance(size, (tuple, list)) and len(size) in (1, 2):
+        hw = tuple(size) * (3 - len(size))
+    else:
+        raise ValueError(f"{op}: size must be an int or a sequence (h, w), got {size!r}")
+    if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and v > 0 for v in hw):
+        raise ValueError(f"{op}: size must be positive numbers, got {size!r}")
+    return tuple(int(v) if float(v).is_integer() else v for v in hw)
+
+
+def center_crop(img, output_size):
+    """The central ``output_size`` (int: square, or (h, w)) part, zero-padded where the
+    image is smaller, as torchvision's. A PIL image also takes fractional sizes as
+    torchvision's: the corner offset is rounded, then Pillow rounds the box's far corner
+    (``[0.7 * 218, 0.7 * 178]`` of a 218 x 178 image: 153 x 125 pixels)."""
+    kind = _kind(img, "center_crop")
+    ch, cw = _center_size(output_size, "center_crop")
+    (ih, iw), whole = _size(img, kind), isinstance(ch, int) and isinstance(cw, int)
+    if not whole and kind != "pil":
+        what = "a tensor" if kind == "tensor" else "a NumPy"
+        raise TypeError(f"center_crop: {what} image is cropped by whole pixels, got "
+                        f"output_size {output_size!r}; give ints, e.g. [{round(ch)}, "
+                        f"{round(cw)}] (a PIL image takes fractional sizes, as torchvision's)")
+    if not whole and (ch > ih or cw > iw):
+        raise TypeError(f"center_crop: a crop larger than the image ({ih} x {iw}) is padded "
+                        f"by whole pixels, got output_size {output_size!r}; give ints")
+    if ch > ih or cw > iw:
+        dw, dh = max(cw - iw, 0), max(ch - ih, 0)
+        img = _pad(img, kind, (dw // 2, dh // 2, (dw + 1) // 2, (dh + 1) // 2), 0, "constant")
+        ih, iw = _size(img, kind)
+    top, left = int(round((ih - ch) / 2.0)), int(round((iw - cw) / 2.0))
+    return _crop(img, kind, top, left, ch, cw)
 
 
 def resized_crop(img, top, left, height, width, size,
