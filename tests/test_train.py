@@ -354,6 +354,58 @@ def test_callback_raising_stop_training_mid_epoch():
         LambdaCallback(on_batch=print)
 
 
+def test_live_plot_writes_the_curves_every_n_epochs_and_after_the_last(tmp_path):
+    pytest.importorskip("matplotlib")
+    from zeroin.train import LivePlot
+    path = tmp_path / "live" / "loss.png"
+    path.parent.mkdir()
+    seen = []
+
+    class Watch(Callback):            # after LivePlot: what the file holds at each epoch
+        def on_epoch_end(self, history, epoch):
+            seen.append(path.stat().st_size if path.exists() else 0)
+
+    live = LivePlot(every=2, path=path, figsize=(6.4, 3.6), dpi=50)
+    model, loss_fn, opt, data = _linear_setup()
+    fit(model, loss_fn, opt, data, epochs=5, callbacks=[live, Watch()], verbose=0)
+    assert live.draws == 3 and seen[0] == 0 and seen[1] > 0 and seen[2] == seen[1]
+    from matplotlib.image import imread
+    assert imread(path).shape[:2] == (180, 320)      # figsize * dpi, the last epoch drawn
+    assert sorted(p.name for p in path.parent.iterdir()) == ["loss.png"]   # no temp file left
+
+
+def test_live_plot_updates_one_jupyter_output_in_place(monkeypatch):
+    pytest.importorskip("matplotlib")
+    display_mod = pytest.importorskip("IPython.display")
+    import IPython
+    from zeroin.train import LivePlot
+    calls = []
+
+    class Handle:
+        def update(self, obj):
+            calls.append(("update", obj))
+
+    def display(obj, display_id=False):
+        calls.append(("display", obj))
+        return Handle() if display_id else None
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: type("Shell", (), {"kernel": 1})())
+    monkeypatch.setattr(display_mod, "display", display)
+    live = LivePlot()
+    model, loss_fn, opt, data = _linear_setup()
+    fit(model, loss_fn, opt, data, epochs=3, callbacks=[live], verbose=0)
+    assert [c[0] for c in calls] == ["display", "update", "update"]
+    assert all(c[1].data[:8] == b"\x89PNG\r\n\x1a\n" for c in calls)
+
+
+def test_live_plot_says_when_it_would_draw_nothing():
+    from zeroin.train import LivePlot
+    with pytest.warns(UserWarning, match=r"LivePlot: not in a Jupyter kernel and no path="):
+        LivePlot()
+    with pytest.raises(ValueError, match=r"LivePlot: every must be a whole number .* got 0"):
+        LivePlot(every=0, path="x.png")
+
+
 # --- progress ------------------------------------------------------------------------------------
 
 def test_verbose_0_prints_nothing(capsys):

@@ -18,9 +18,11 @@ from __future__ import annotations
 import copy
 import functools
 import math
+import numbers
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -31,8 +33,8 @@ from .metrics import accuracy, get_metric
 from .random import get_rng_state, manual_seed
 
 __all__ = ["fit", "evaluate", "predict", "History", "StopTraining", "TrainingDiverged",
-           "Callback", "ModelCheckpoint", "LambdaCallback", "TensorBoard", "TrainingLoop",
-           "save_figure"]
+           "Callback", "ModelCheckpoint", "LambdaCallback", "TensorBoard", "LivePlot",
+           "TrainingLoop", "save_figure"]
 
 
 class StopTraining(Exception):
@@ -166,6 +168,68 @@ class TensorBoard(Callback):
             self.writer.close()
         else:
             self.writer.flush()
+
+
+def _jupyter():
+    """Whether this runs in a Jupyter kernel (IPython already imported, with a kernel)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
+
+
+class LivePlot(Callback):
+    """The loss curves redrawn while :func:`fit` runs, for a live demo: after every
+    ``every`` epochs (and after the last) :meth:`History.plot` is drawn again with
+    ``keys``, ``title`` and ``logy``. In Jupyter it shows in one output area, updated in
+    place; with ``path`` it is also written there as a PNG (atomically, so an image viewer
+    that reloads the file never sees half of it). ``figsize`` (inches) sizes it for a
+    slide; text keeps its points, so a smaller figure has larger text.
+    """
+
+    def __init__(self, every=1, path=None, keys=None, title=None, logy=None, figsize=None,
+                 dpi=100):
+        if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
+            raise ValueError(f"LivePlot: every must be a whole number of epochs >= 1, got "
+                             f"{every!r}")
+        self.every, self.path, self.keys, self.title = int(every), path, keys, title
+        self.logy, self.figsize, self.dpi = logy, figsize, dpi
+        self.draws, self._handle, self._shown = 0, None, _jupyter()
+        if not self._shown and path is None:
+            warnings.warn("LivePlot: not in a Jupyter kernel and no path= given, so nothing "
+                          "is drawn; pass path='loss.png' to watch the curves in a file",
+                          UserWarning, stacklevel=2)
+
+    def on_train_begin(self, history):
+        self._handle = None             # a new output area for each run
+
+    def on_epoch_end(self, history, epoch):
+        if history.epochs_run % self.every == 0:
+            self._draw(history)
+
+    def on_train_end(self, history):
+        if history.epochs_run % self.every:         # the last epochs, not yet drawn
+            self._draw(history)
+
+    def _draw(self, history):
+        if not history.epochs_run or (not self._shown and self.path is None):
+            return
+        fig = history.plot(keys=self.keys, title=self.title, logy=self.logy)
+        if self.figsize is not None:
+            fig.set_size_inches(self.figsize)
+        if self.path is not None:
+            save_figure(fig, self.path, dpi=self.dpi)
+        if self._shown:
+            import io
+
+            from IPython.display import Image, display
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=self.dpi)
+            image = Image(data=buf.getvalue(), format="png")
+            if self._handle is None:
+                self._handle = display(image, display_id=True)
+            else:
+                self._handle.update(image)
+        self.draws += 1
 
 
 class _Record(dict):
