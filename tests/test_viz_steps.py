@@ -6,17 +6,13 @@ import re
 import pytest
 
 import zeroin
+from conftest import chapter_graph
 from zeroin import nn
 from zeroin.viz import backward_steps
 
 
 def _chapter():
-    w = zeroin.tensor(3.0, requires_grad=True, name="w")
-    b = zeroin.tensor(4.0, requires_grad=True, name="b")
-    x = 2 * w + b
-    y = b + 1
-    z = x * y
-    x.name, y.name, z.name = "x", "y", "z"
+    w, b, _, _, z = chapter_graph()
     return w, b, z
 
 
