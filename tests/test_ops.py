@@ -1502,7 +1502,8 @@ def test_integer_to_float_ops_give_the_default_dtype_as_pytorch(f32):
              "log1p": lambda L, a: L.log1p(a), "pow": lambda L, a: L.pow(10000, -a / 8),
              "pow_float": lambda L, a: a ** 0.5, "pow_2.0": lambda L, a: L.pow(a, 2.0),
              # these keep integers
-             "abs": lambda L, a: L.abs(-a), "floor_div": lambda L, a: a.div(3, rounding_mode="floor"),
+             "abs": lambda L, a: L.abs(-a),
+             "floor_div": lambda L, a: a.div(3, rounding_mode="floor"),
              "relu": lambda L, a: L.relu(a), "square": lambda L, a: L.square(a),
              "pow_int": lambda L, a: a ** 2,
              "float64": lambda L, a: a / L.tensor([2.0], dtype=L.float64)}
