@@ -1073,3 +1073,196 @@ def test_saliency_map_with_data_abs_max_dim_matches_torch(f32):
     for z, t in zip(res[zeroin], res[torch]):
         assert tuple(z.shape) == (3, 8, 8)
         close(z, t, **F32)
+
+
+def _visualization(L, dtype="FloatTensor"):
+    """NetworkVisualization's class visualization step and StyleTransfer's and GANs'
+    losses, as the notebooks write them (the jitter offsets fixed)."""
+    torch, nn, dtype = L, L.nn, getattr(L, dtype)
+    from scipy.ndimage import gaussian_filter1d
+
+    def jitter(X, ox, oy):
+        if ox != 0:
+            X = torch.cat([X[:, :, :, -ox:], X[:, :, :, :-ox]], dim=3)
+        if oy != 0:
+            X = torch.cat([X[:, :, -oy:], X[:, :, :-oy]], dim=2)
+        return X
+
+    def blur_image(X, sigma=1):
+        X_np = X.cpu().clone().numpy()
+        X_np = gaussian_filter1d(X_np, sigma, axis=2)
+        X_np = gaussian_filter1d(X_np, sigma, axis=3)
+        X.copy_(torch.Tensor(X_np).type_as(X))
+        return X
+
+    def class_visualization_step(img, model, target_y, l2_reg=1e-3, learning_rate=25):
+        img.data.copy_(jitter(img.data, 1, 2))
+        scores = model(img)
+        target_score = scores[0, target_y] - l2_reg * torch.sum(img * img)
+        target_score.backward()
+        img.data += learning_rate * img.grad.data / img.grad.data.norm()
+        img.grad.data.zero_()
+        img.data.copy_(jitter(img.data, -1, -2))
+        for c in range(3):
+            img.data[:, c].clamp_(min=-1.5, max=1.5)
+        blur_image(img.data, sigma=0.5)
+
+    def make_fooling_image(X, target_y, model):
+        X_fooling = X.clone()
+        X_fooling = X_fooling.requires_grad_()
+        learning_rate = 1
+        for i in range(100):
+            scores = model(X_fooling)
+            _, idx = scores.data.max(1)
+            if idx[0] == target_y:
+                break
+            target_score = scores[0, target_y]
+            target_score.backward()
+            im_grad = X_fooling.grad.data
+            X_fooling.data += learning_rate * (im_grad / im_grad.norm())
+            X_fooling.grad.data.zero_()
+        return X_fooling, i
+
+    def extract_features(x, cnn):
+        features, prev_feat = [], x
+        for i, module in enumerate(cnn._modules.values()):
+            next_feat = module(prev_feat)
+            features.append(next_feat)
+            prev_feat = next_feat
+        return features
+
+    def gram_matrix(features, normalize=True):
+        N, C, H, W = features.size()
+        features = features.view(N, C, H * W)
+        gram = torch.bmm(features, features.permute(0, 2, 1))
+        if normalize:
+            gram /= (H * W * C)
+        return gram
+
+    def tv_loss(img, tv_weight):
+        h = torch.sum((img[:, :, 1:, :] - img[:, :, :-1, :]) ** 2)
+        w = torch.sum((img[:, :, :, 1:] - img[:, :, :, :-1]) ** 2)
+        return tv_weight * (h + w)
+
+    def bce_loss(input, target):
+        bce = nn.BCEWithLogitsLoss()
+        return bce(input.squeeze(), target)
+
+    def discriminator_loss(logits_real, logits_fake):
+        true_labels = torch.ones(logits_real.size(0)).type(dtype)
+        return bce_loss(logits_real, true_labels) + bce_loss(logits_fake, 1 - true_labels)
+
+    def ls_discriminator_loss(scores_real, scores_fake):
+        return 0.5 * torch.mean((scores_real - 1) ** 2) + 0.5 * torch.mean(scores_fake ** 2)
+
+    return SimpleNamespace(**{k: v for k, v in locals().items() if callable(v)})
+
+
+def test_class_visualization_style_and_gan_losses_match_torch(f32):
+    pytest.importorskip("scipy")
+    rng = np.random.RandomState(0)
+    img0, feats = rng.randn(1, 3, 8, 8).astype(np.float32), rng.randn(2, 4, 3, 5)
+    logits = rng.randn(2, 6, 1).astype(np.float32)
+    tmodel = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(),
+                                 torch.nn.Flatten(), torch.nn.Linear(4 * 6 * 6, 5))
+    zmodel = copy_weights(tmodel, znn.Sequential(znn.Conv2d(3, 4, 3), znn.ReLU(),
+                                                 znn.Flatten(), znn.Linear(4 * 6 * 6, 5)))
+    res = {}
+    for L, model in ((torch, tmodel), (zeroin, zmodel)):
+        nb = _visualization(L)
+        for p in model.parameters():
+            p.requires_grad = False
+        img = L.tensor(img0).type(L.FloatTensor).requires_grad_()
+        for _ in range(3):
+            nb.class_visualization_step(img, model, target_y=2)
+        fooling, steps = nb.make_fooling_image(L.tensor(img0), 4, model)
+        f = L.tensor(feats.astype(np.float32), requires_grad=True)
+        lr, lf = (L.tensor(a, requires_grad=True) for a in logits)
+        img_var = L.tensor(img0).clone().requires_grad_(True)
+        conv_feats = nb.extract_features(img_var, model)[:2]
+        losses = (nb.gram_matrix(f).square().sum() + nb.tv_loss(f, 0.5),
+                  nb.gram_matrix(conv_feats[1]).sum() + nb.tv_loss(img_var, 1.0),
+                  nb.discriminator_loss(lr, lf), nb.ls_discriminator_loss(lr, lf))
+        sum(losses).backward()
+        res[L] = [img, fooling, steps, *losses, f.grad, lr.grad, lf.grad, img_var.grad]
+    assert 0 < res[zeroin][2] == res[torch][2] < 99        # the fooling loop's steps
+    for z, t in zip(res[zeroin], res[torch]):
+        assert isinstance(z, int) or z.dtype == zeroin.float32
+        close(z, t, **F32)
+
+
+def _gan(L, dtype_name, batch_size=4, noise_dim=8):
+    """GANs-PyTorch's DCGAN pieces, small: the notebook's Flatten / Unflatten modules,
+    ``initialize_weights`` applied with ``model.apply``, one discriminator and one
+    generator step with ``optim.Adam(lr=1e-3, betas=(0.5, 0.999))``."""
+    torch, nn, optim, dtype = L, L.nn, L.optim, getattr(L, dtype_name)
+
+    class Flatten(nn.Module):
+        def forward(self, x):
+            N, C, H, W = x.size()  # read in N, C, H, W
+            return x.view(N, -1)
+
+    class Unflatten(nn.Module):
+        def __init__(self, N=-1, C=128, H=7, W=7):
+            super(Unflatten, self).__init__()
+            self.N, self.C, self.H, self.W = N, C, H, W
+
+        def forward(self, x):
+            return x.view(self.N, self.C, self.H, self.W)
+
+    def initialize_weights(m):
+        if isinstance(m, nn.Linear) or isinstance(m, nn.ConvTranspose2d):
+            nn.init.xavier_uniform_(m.weight.data)
+
+    D = nn.Sequential(Unflatten(batch_size, 1, 28, 28), nn.Conv2d(1, 4, 5, 1),
+                      nn.LeakyReLU(0.01), nn.MaxPool2d(2, 2), Flatten(),
+                      nn.Linear(4 * 12 * 12, 1)).type(dtype)
+    G = nn.Sequential(nn.Linear(noise_dim, 32), nn.ReLU(), nn.BatchNorm1d(32),
+                      nn.Linear(32, 7 * 7 * 4), nn.ReLU(), nn.BatchNorm1d(7 * 7 * 4),
+                      Unflatten(-1, 4, 7, 7), nn.ConvTranspose2d(4, 2, 4, stride=2, padding=1),
+                      nn.ReLU(), nn.BatchNorm2d(2),
+                      nn.ConvTranspose2d(2, 1, 4, stride=2, padding=1), nn.Tanh(),
+                      Flatten()).type(dtype)
+    D.apply(initialize_weights)
+    G.apply(initialize_weights)
+    D_solver = optim.Adam(D.parameters(), lr=1e-3, betas=(0.5, 0.999))
+    G_solver = optim.Adam(G.parameters(), lr=1e-3, betas=(0.5, 0.999))
+    nb = _visualization(L, dtype_name)
+    out = [np.sum([np.prod(p.size()) for p in G.parameters()])]      # count_params
+    x = torch.rand(batch_size, 1, 28, 28)
+    for _ in range(2):
+        D_solver.zero_grad()
+        logits_real = D(2 * (x.type(dtype) - 0.5)).type(dtype)
+        g_fake_seed = (torch.rand(batch_size, noise_dim) * 2 - 1).type(dtype)
+        fake_images = G(g_fake_seed).detach()
+        logits_fake = D(fake_images.view(batch_size, 1, 28, 28))
+        d_total_error = nb.discriminator_loss(logits_real, logits_fake)
+        d_total_error.backward()
+        D_solver.step()
+        G_solver.zero_grad()
+        fake_images = G(g_fake_seed)
+        gen_logits_fake = D(fake_images.view(batch_size, 1, 28, 28))
+        g_error = nb.bce_loss(gen_logits_fake, torch.ones(batch_size).type(dtype))
+        g_error.backward()
+        G_solver.step()
+        out += [d_total_error.item(), g_error.item(), fake_images.data.cpu().numpy()]
+    return out + [p.detach() for p in list(D.parameters()) + list(G.parameters())]
+
+
+@pytest.mark.parametrize("dtype", ["FloatTensor", "DoubleTensor"])
+def test_dcgan_steps_match_torch(dtype):
+    # PyTorch's numbers on the torch stream (torch.rand, xavier_uniform_, the layers' init).
+    # In float32 the first step agrees; the second does not to float resolution: with a
+    # batch of 4, a unit that ReLU leaves alive for one sample only gets BatchNorm's output
+    # whatever its input, a gradient 0 up to rounding that Adam turns into +-lr; in float64
+    # that leaves differences of a few 1e-12 (hence atol=1e-10 there).
+    tol = _set_dtype("float32" if dtype == "FloatTensor" else "float64")
+    torch_stream()
+    res = {}
+    for L in (torch, zeroin):
+        L.manual_seed(231)
+        res[L] = _gan(L, dtype)
+    assert res[zeroin][0] == res[torch][0] == 7379
+    assert res[zeroin][3].dtype == (np.float32 if tol is F32 else np.float64)   # the images
+    for z, t in list(zip(res[zeroin], res[torch]))[1:4 if tol is F32 else None]:
+        close(z, t, **(tol if tol is F32 else dict(rtol=1e-10, atol=1e-10)))
