@@ -1500,6 +1500,7 @@ def test_integer_to_float_ops_give_the_default_dtype_as_pytorch(f32):
              "exp": lambda L, a: a.exp(), "sin": lambda L, a: L.sin(a),
              "sigmoid": lambda L, a: L.sigmoid(a), "tanh": lambda L, a: a.tanh(),
              "log1p": lambda L, a: L.log1p(a), "pow": lambda L, a: L.pow(10000, -a / 8),
+             "logit": lambda L, a: L.logit(a, eps=0.1), "atan2": lambda L, a: L.atan2(a, a + 1),
              "pow_float": lambda L, a: a ** 0.5, "pow_2.0": lambda L, a: L.pow(a, 2.0),
              # these keep integers
              "abs": lambda L, a: L.abs(-a),
