@@ -1266,3 +1266,69 @@ def test_dcgan_steps_match_torch(dtype):
     assert res[zeroin][3].dtype == (np.float32 if tol is F32 else np.float64)   # the images
     for z, t in list(zip(res[zeroin], res[torch]))[1:4 if tol is F32 else None]:
         close(z, t, **(tol if tol is F32 else dict(rtol=1e-10, atol=1e-10)))
+
+
+def _simclr(L):
+    """Self-supervised learning's SimCLR losses (simclr/contrastive_loss.py), the naive
+    loop and the vectorized one."""
+    torch, device = L, 'cpu'
+
+    def sim(z_i, z_j):
+        return torch.dot(z_i, z_j) / (torch.linalg.norm(z_i) * torch.linalg.norm(z_j))
+
+    def simclr_loss_naive(out_left, out_right, tau):
+        N = out_left.shape[0]
+        out = torch.cat([out_left, out_right], dim=0)  # [2*N, D]
+        total_loss = 0
+        for k in range(N):
+            z_k, z_k_N = out[k], out[k + N]
+            num = torch.exp(sim(z_k, z_k_N) / tau)
+            den_k = sum(torch.exp(sim(z_k, out[i]) / tau) for i in range(2 * N) if i != k)
+            den_kN = sum(torch.exp(sim(z_k_N, out[i]) / tau) for i in range(2 * N)
+                         if i != k + N)
+            total_loss += -torch.log(num / den_k) - torch.log(num / den_kN)
+        return total_loss / (2 * N)
+
+    def sim_positive_pairs(out_left, out_right):
+        return torch.sum(out_left * out_right, dim=1, keepdim=True) / (
+            torch.linalg.norm(out_left, dim=1, keepdim=True)
+            * torch.linalg.norm(out_right, dim=1, keepdim=True))
+
+    def compute_sim_matrix(out):
+        out_norm = out / out.norm(dim=1, keepdim=True)
+        return torch.mm(out_norm, out_norm.t())
+
+    def simclr_loss_vectorized(out_left, out_right, tau, device='cuda'):
+        N = out_left.shape[0]
+        out = torch.cat([out_left, out_right], dim=0)  # [2*N, D]
+        sim_matrix = compute_sim_matrix(out)  # [2*N, 2*N]
+        exponential = torch.exp(sim_matrix / tau).to(device)
+        mask = (torch.ones_like(exponential, device=device)
+                - torch.eye(2 * N, device=device)).to(device).bool()
+        exponential = exponential.masked_select(mask).view(2 * N, -1)  # [2*N, 2*N-1]
+        denom = torch.sum(exponential, dim=1, keepdim=True)
+        sim_pos = torch.cat([sim_positive_pairs(out_left, out_right)] * 2, dim=0)
+        numerator = torch.exp(sim_pos / tau)
+        return torch.mean(-torch.log(numerator / denom))
+
+    return simclr_loss_naive, simclr_loss_vectorized
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_simclr_losses_match_torch(dtype):
+    tol = _set_dtype(dtype)
+    rng = np.random.RandomState(0)
+    left, right = rng.randn(4, 6).astype(dtype), rng.randn(4, 6).astype(dtype)
+    res = {}
+    for L in (torch, zeroin):
+        naive, vectorized = _simclr(L)
+        res[L] = []
+        for loss_fn in (naive, lambda a, b, tau: vectorized(a, b, tau, device='cpu')):
+            a, b = L.tensor(left, requires_grad=True), L.tensor(right, requires_grad=True)
+            loss = loss_fn(a, b, 0.5)
+            loss.backward()
+            res[L] += [loss, a.grad, b.grad]
+    close(res[zeroin][0], res[zeroin][3], **tol)            # naive = vectorized
+    for z, t in zip(res[zeroin], res[torch]):
+        assert str(z.dtype) == dtype
+        close(z, t, **tol)
