@@ -1271,7 +1271,7 @@ def test_dcgan_steps_match_torch(dtype):
 def _simclr(L):
     """Self-supervised learning's SimCLR losses (simclr/contrastive_loss.py), the naive
     loop and the vectorized one."""
-    torch, device = L, 'cpu'
+    torch = L
 
     def sim(z_i, z_j):
         return torch.dot(z_i, z_j) / (torch.linalg.norm(z_i) * torch.linalg.norm(z_j))
