@@ -648,6 +648,56 @@ def test_batchnorm_train_mode_running_stats_and_layernorm_checked_with_zeroin():
         x, (D,), g, b, eps=1e-5), [x, gamma, beta], dout, out)
 
 
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    N, C, H, W = x.shape
+    out, cache = batchnorm_forward(x.transpose(0, 2, 3, 1).reshape(-1, C), gamma, beta,
+                                   bn_param)
+    return out.reshape(N, H, W, C).transpose(0, 3, 1, 2), cache
+
+
+def spatial_batchnorm_backward(dout, cache):
+    N, C, H, W = dout.shape
+    dx, dgamma, dbeta = batchnorm_backward_alt(dout.transpose(0, 2, 3, 1).reshape(-1, C),
+                                               cache)
+    return dx.reshape(N, H, W, C).transpose(0, 3, 1, 2), dgamma, dbeta
+
+
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    eps = gn_param.get("eps", 1e-5)
+    N, C, H, W = x.shape
+    xg = x.reshape(N, G, C // G, H, W)
+    mu, var = xg.mean(axis=(2, 3, 4), keepdims=True), xg.var(axis=(2, 3, 4), keepdims=True)
+    x_hat = ((xg - mu) / np.sqrt(var + eps)).reshape(N, C, H, W)
+    return gamma * x_hat + beta, (x_hat, var, gamma, G, eps)
+
+
+def spatial_groupnorm_backward(dout, cache):
+    x_hat, var, gamma, G, eps = cache
+    N, C, H, W = dout.shape
+    dgamma = np.sum(dout * x_hat, axis=(0, 2, 3), keepdims=True)
+    dbeta = np.sum(dout, axis=(0, 2, 3), keepdims=True)
+    dx_hat, xh = (dout * gamma).reshape(N, G, -1), x_hat.reshape(N, G, -1)
+    M = xh.shape[2]
+    dx = (1. / M) / np.sqrt(var.reshape(N, G, 1) + eps) * (
+        M * dx_hat - dx_hat.sum(axis=2, keepdims=True)
+        - xh * np.sum(dx_hat * xh, axis=2, keepdims=True))
+    return dx.reshape(N, C, H, W), dgamma, dbeta
+
+
+def test_spatial_batchnorm_and_groupnorm_checked_with_zeroin():
+    rng = np.random.RandomState(231)
+    N, C, H, W, G = 2, 6, 4, 5, 2
+    x, dout = 4 * rng.randn(N, C, H, W) + 10, rng.randn(N, C, H, W)
+    gamma, beta = rng.randn(C), rng.randn(C)
+    out, cache = spatial_batchnorm_forward(x, gamma, beta, {"mode": "train"})
+    _check(spatial_batchnorm_backward(dout, cache), lambda x, g, b: ZF.batch_norm(
+        x, None, None, g, b, training=True), [x, gamma, beta], dout, out)
+    gamma, beta = rng.randn(1, C, 1, 1), rng.randn(1, C, 1, 1)
+    out, cache = spatial_groupnorm_forward(x, gamma, beta, G, {"eps": 1e-5})
+    _check(spatial_groupnorm_backward(dout, cache), lambda x, g, b: ZF.group_norm(
+        x, G, g.reshape(-1), b.reshape(-1), eps=1e-5), [x, gamma, beta], dout, out)
+
+
 def dropout_forward(x, dropout_param):
     """Inverted dropout; ``p`` is the probability of keeping a unit (the assignment's)."""
     p, mode = dropout_param["p"], dropout_param["mode"]
