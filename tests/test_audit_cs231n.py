@@ -370,15 +370,20 @@ def _models(L, nb, name):
     return model, optim.Adam(model.parameters(), lr=1e-2, weight_decay=1e-4)
 
 
-def _train_part34(L, dtype, name, tmodel=None):
+def _train_part34(L, dtype, name, torch_init=None):
+    """The notebook's ``train_part34`` for two epochs from ``torch.manual_seed(0)``: the
+    model made by its own code (PyTorch's numbers on the torch stream), zeroin's then
+    loaded with torch's initial state (``torch_init``)."""
     L.manual_seed(0)
     log = []
     nb = _part34(L, dtype, *_loaders(L), log)
     model, optimizer = _models(L, nb, name)
-    if tmodel is not None:
-        for (k, z), t in zip(model.state_dict().items(), tmodel.values()):
-            close(z, t, **F32)          # the same initial weights (the torch stream)
-        copy_weights(SimpleNamespace(state_dict=lambda: tmodel), model)
+    if torch_init is not None:
+        state = model.state_dict()
+        assert list(state) == list(torch_init)
+        for k, t in torch_init.items():
+            close(state[k], t, **F32)       # the same initial weights (the torch stream)
+        model.load_state_dict({k: zeroin.tensor(_np(t)) for k, t in torch_init.items()})
     init = {k: v.detach().clone() for k, v in model.state_dict().items()}
     nb.train_part34(model, optimizer, epochs=2)
     return log, model, init
