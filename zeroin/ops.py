@@ -675,10 +675,8 @@ def _unary(cls, doc, methods=None):
 
     def f(x):
         x = x if type(x) is Tensor else constant(x)
-        if floats and _tensor._default_dtype is not _F64:
-            a = x._array
-            if a is not None and a.dtype.kind in "biu":
-                x = _default_float(x)   # sqrt(int_tensor): the default dtype, as PyTorch's
+        if floats and _tensor._default_dtype is not _F64 and x.dtype.kind in "biu":
+            x = _default_float(x)       # sqrt(int_tensor): the default dtype, as PyTorch's
         return _call1(cls(), x)
     f.__name__ = f.__qualname__ = cls.name
     f.__doc__ = doc
