@@ -671,13 +671,16 @@ def matmul(a, b, *, out=None):
 def _unary(cls, doc, methods=None):
     """Define and register the public function of a one-input op without arguments."""
     assert cls.__init__ is object.__init__
-    floats = _makes_float(cls)
 
     def f(x):
-        x = x if type(x) is Tensor else constant(x)
-        if floats and _tensor._default_dtype is not _F64 and x.dtype.kind in "biu":
-            x = _default_float(x)       # sqrt(int_tensor): the default dtype, as PyTorch's
-        return _call1(cls(), x)
+        return _call1(cls(), x if type(x) is Tensor else constant(x))
+
+    if _makes_float(cls):       # sqrt(int_tensor): the default dtype, as PyTorch's
+        def f(x):  # noqa: F811
+            x = x if type(x) is Tensor else constant(x)
+            if _tensor._default_dtype is not _F64 and x.dtype.kind in "biu":
+                x = _default_float(x)
+            return _call1(cls(), x)
     f.__name__ = f.__qualname__ = cls.name
     f.__doc__ = doc
     return op(cls, methods=methods or (cls.name,))(f)
