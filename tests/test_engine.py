@@ -1763,7 +1763,10 @@ def test_data_abs_as_d2l_custom_init_uses_it():
         out.append(w.detach().numpy().copy())
     np.testing.assert_array_equal(out[0], out[1])
     z = zeroin.tensor([-2.0, 0.0, 3.0])
-    assert type(z.data.abs()) is np.ndarray and z.data.abs().tolist() == [2.0, 0.0, 3.0]
+    r = z.data.abs()        # new memory with .data's methods, as clone()
+    assert isinstance(r, np.ndarray) and r.tolist() == [2.0, 0.0, 3.0]
+    r.zero_()
+    assert z.tolist() == [-2.0, 0.0, 3.0]
 
 
 def _d2l_batch_norm(lib, X, gamma, beta, moving_mean, moving_var, eps, momentum):

@@ -1493,6 +1493,32 @@ def test_promotion_keeps_gradients_and_layers_accept_the_result():
     assert ((emb * mask).sum(1) / mask.sum(1)).dtype == zeroin.float32
 
 
+def test_integer_to_float_ops_give_the_default_dtype_as_pytorch(f32):
+    # int / int, sqrt(int), sin(int) are PyTorch's default dtype (float32 here), NumPy's
+    # float64: CS231n's positional encoding -torch.arange(0, D, 2) / D met a float32 model
+    torch = pytest.importorskip("torch")
+    cases = {"div": lambda L, a: -a / 8, "rdiv": lambda L, a: 8 / (a + 1),
+             "true_divide": lambda L, a: L.true_divide(a, a + 1), "div_method": lambda L, a:
+             a.div(3), "bool": lambda L, a: (a > 2) / 2, "sqrt": lambda L, a: L.sqrt(a),
+             "exp": lambda L, a: a.exp(), "sin": lambda L, a: L.sin(a),
+             "sigmoid": lambda L, a: L.sigmoid(a), "tanh": lambda L, a: a.tanh(),
+             "log1p": lambda L, a: L.log1p(a), "pow": lambda L, a: L.pow(10000, -a / 8),
+             "logit": lambda L, a: L.logit(a, eps=0.1), "atan2": lambda L, a: L.atan2(a, a + 1),
+             "pow_float": lambda L, a: a ** 0.5, "pow_2.0": lambda L, a: L.pow(a, 2.0),
+             # these keep integers
+             "abs": lambda L, a: L.abs(-a),
+             "floor_div": lambda L, a: a.div(3, rounding_mode="floor"),
+             "relu": lambda L, a: L.relu(a), "square": lambda L, a: L.square(a),
+             "pow_int": lambda L, a: a ** 2,
+             "float64": lambda L, a: a / L.tensor([2.0], dtype=L.float64)}
+    for name, f in cases.items():
+        z, t = f(zeroin, zeroin.arange(0, 8, 2)), f(torch, torch.arange(0, 8, 2))
+        assert str(z.dtype) == str(t.dtype).replace("torch.", ""), (name, z.dtype, t.dtype)
+        np.testing.assert_allclose(z.numpy(), t.numpy(), rtol=1e-6, err_msg=name)
+    zeroin.set_default_dtype(zeroin.float64)
+    assert (zeroin.arange(4) / 2).dtype == zeroin.sqrt(zeroin.arange(4)).dtype == zeroin.float64
+
+
 def test_cat_and_stack_promote_as_pytorch():
     torch = pytest.importorskip("torch")
     for f in (lambda L, ts: L.cat(ts), lambda L, ts: L.stack(ts)):

@@ -406,6 +406,24 @@ def test_grayscale_formula_and_truncation():
         T.Grayscale(2)
 
 
+def test_random_grayscale_keeps_the_channel_count_with_probability_p():
+    x = zeroin.tensor(np.random.default_rng(0).uniform(size=(3, 2, 2)))
+    np.testing.assert_array_equal(T.RandomGrayscale(p=1.0)(x).data, T.Grayscale(3)(x).data)
+    assert T.RandomGrayscale(p=0.0)(x) is x
+    one = zeroin.tensor(np.ones((1, 2, 2)))
+    assert T.RandomGrayscale(p=1.0)(one).shape == (1, 2, 2)
+    u = np.zeros((2, 2, 3), np.uint8)                          # HWC: three channels
+    assert T.RandomGrayscale(p=1.0)(u).shape == (2, 2, 3)
+    assert np.asarray(T.RandomGrayscale(p=1.0)(_pil(u))).shape == (2, 2, 3)
+    zeroin.manual_seed(3)
+    hits = [T.RandomGrayscale(p=0.2)(x) is not x for _ in range(40)]
+    g = np.random.Generator(np.random.PCG64(3))
+    assert hits == [g.random() < 0.2 for _ in range(40)] and 2 < sum(hits) < 16
+    assert repr(T.RandomGrayscale(0.2)) == "RandomGrayscale(p=0.2)"
+    with pytest.raises(ValueError, match=r"RandomGrayscale: p should be a probability.*1.5"):
+        T.RandomGrayscale(1.5)
+
+
 def test_convert_image_dtype():
     u = zeroin.tensor(np.array([0, 128, 255], np.uint8))
     f = T.ConvertImageDtype(zeroin.float32)(u)

@@ -391,9 +391,10 @@ class DataArray(np.ndarray):
         return np.sign(self.view(np.ndarray))
 
     def abs(self):
-        """The absolute values as a plain ndarray: d2l's custom initialisation
-        ``m.weight.data *= m.weight.data.abs() >= 5``."""
-        return np.abs(self.view(np.ndarray))
+        """The absolute values in new memory, with these methods, as ``clone()``: d2l's
+        ``m.weight.data *= m.weight.data.abs() >= 5`` and CS231n's saliency map
+        ``X.grad.data.abs().max(dim=1)`` (PyTorch's ``(values, indices)``)."""
+        return np.abs(self.view(np.ndarray)).view(DataArray)
 
     @property
     def size(self):

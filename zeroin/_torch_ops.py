@@ -593,7 +593,10 @@ def logit(input, eps=None):  # noqa: A002
     if eps is not None and not isinstance(eps, numbers.Real):
         raise TypeError(f"logit: eps must be a number or None, got {eps!r}")
     eps = None if eps is None or eps < 0 else float(eps)    # PyTorch: eps < 0 is no eps
-    return _ops._call1(LogitOp(eps), _t(input))
+    x = _t(input)
+    if _ops._integral(x):           # the default dtype, as PyTorch's (NumPy's is float64)
+        x = _ops._default_float(x)
+    return _ops._call1(LogitOp(eps), x)
 
 
 class Deg2RadOp(Function):
@@ -651,6 +654,8 @@ class Atan2Op(Function):
 @op(Atan2Op, methods=("atan2", "arctan2"))
 def atan2(input, other):  # noqa: A002
     """Elementwise angle of the point (other, input), in (-pi, pi]."""
+    if _ops._integral(input) and _ops._integral(other):     # the default dtype, as PyTorch's
+        input, other = _ops._default_float(input), _ops._default_float(other)
     return _ops._call2(Atan2Op(), input, other)
 
 

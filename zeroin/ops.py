@@ -104,6 +104,28 @@ def _call1(fn, x):
     return apply(fn, (x,))
 
 
+def _integral(x):
+    """Whether ``x`` is an integer or bool tensor or number."""
+    if isinstance(x, Tensor):
+        return x.dtype.kind in "biu"
+    return isinstance(x, (numbers.Integral, np.bool_))
+
+
+def _default_float(x):
+    """``x`` for an op that makes floats of integers (x / 2, sqrt(x)): an integer or bool
+    tensor cast to the default dtype, as PyTorch computes it, where NumPy would give float64
+    (CS231n's positional encoding ``-torch.arange(0, D, 2) / D`` with a float32 default)."""
+    return _cast(x, _tensor._default_dtype) if isinstance(x, Tensor) else x
+
+
+def _makes_float(cls):
+    """Whether the one-input op ``cls`` makes floats of integers (sqrt, not abs)."""
+    try:
+        return cls().forward(np.zeros(0, np.int64)).dtype.kind == "f"
+    except Exception:       # noqa: BLE001  (an op that refuses integers: no cast needed)
+        return False
+
+
 def _call2(fn, x, y):
     """Record ``fn(x, y)``; a number operand becomes a constant (:func:`_pair`), and
     tensors of two dtypes meet in PyTorch's result dtype (:func:`_promote`)."""
@@ -405,6 +427,8 @@ def div(a, b, *, rounding_mode=None, out=None):
     if rounding_mode is not None:
         no_sequence("div", "//" if rounding_mode == "floor" else "/", a, b)
         return _rounded_div(a, b, rounding_mode)
+    if _tensor._default_dtype is not _F64 and _integral(a) and _integral(b):
+        a, b = _default_float(a), _default_float(b)
     return _call2(DivOp(), a, b)
 
 
@@ -536,6 +560,8 @@ class PowConstOp(Function):
 def pow(x, p):  # noqa: A001
     """x ** p; ``p`` a number (one-input op) or a tensor."""
     if isinstance(p, numbers.Real) and not isinstance(p, bool) and isinstance(x, Tensor):
+        if isinstance(p, float) and _tensor._default_dtype is not _F64 and _integral(x):
+            x = _default_float(x)       # int_tensor ** 0.5: the default dtype, as PyTorch's
         return _call1(PowConstOp(p), x)
     no_sequence("pow", "**", x, p)
     x, p = _pair(x, p)
@@ -648,6 +674,13 @@ def _unary(cls, doc, methods=None):
 
     def f(x):
         return _call1(cls(), x if type(x) is Tensor else constant(x))
+
+    if _makes_float(cls):       # sqrt(int_tensor): the default dtype, as PyTorch's
+        def f(x):  # noqa: F811
+            x = x if type(x) is Tensor else constant(x)
+            if _tensor._default_dtype is not _F64 and x.dtype.kind in "biu":
+                x = _default_float(x)
+            return _call1(cls(), x)
     f.__name__ = f.__qualname__ = cls.name
     f.__doc__ = doc
     return op(cls, methods=methods or (cls.name,))(f)

@@ -35,7 +35,8 @@ __all__ = ["Compose", "ToTensor", "Normalize", "Lambda", "RandomHorizontalFlip",
            "RandomVerticalFlip", "RandomCrop", "CenterCrop", "Resize", "Grayscale",
            "ConvertImageDtype", "InterpolationMode", "functional", "RandomResizedCrop",
            "ColorJitter", "ToPILImage", "Pad", "RandomApply", "RandomChoice", "RandomOrder",
-           "RandomRotation", "RandomErasing", "GaussianBlur", "TrivialAugmentWide"]
+           "RandomRotation", "RandomErasing", "GaussianBlur", "TrivialAugmentWide",
+           "RandomGrayscale"]
 
 
 class Compose:
@@ -301,6 +302,27 @@ class Grayscale:
 
     def __repr__(self):
         return f"Grayscale(num_output_channels={self.num_output_channels})"
+
+
+class RandomGrayscale:
+    """:class:`Grayscale` with probability ``p``, in as many channels as the image has
+    (torchvision's: an RGB image stays RGB), else the image unchanged: CS231n's SimCLR
+    augmentation ``RandomGrayscale(p=0.2)``."""
+
+    def __init__(self, p=0.1):
+        if not 0 <= p <= 1:
+            raise ValueError(f"RandomGrayscale: p should be a probability in [0, 1], got {p!r}")
+        self.p = p
+
+    def __call__(self, img):
+        kind = _kind(img, "RandomGrayscale")
+        channels = len(img.getbands()) if kind == "pil" else _chw(img, kind).shape[-3]
+        if get_rng().random() < self.p:
+            return Grayscale(channels)(img)
+        return img
+
+    def __repr__(self):
+        return f"RandomGrayscale(p={self.p})"
 
 
 class ConvertImageDtype:
