@@ -118,3 +118,39 @@ def chapter_graph():
     z = x * y
     x.name, y.name, z.name = "x", "y", "z"
     return w, b, x, y, z
+
+
+def low_contrast(fig, minimum=3.0):
+    """What ``fig`` draws (lines, markers, texts) in a colour whose WCAG contrast ratio with
+    the figure's background is under ``minimum`` (3: large text and graphics): a list of
+    (what, ratio), empty when everything reads. Colours with alpha are blended first."""
+    from matplotlib.collections import LineCollection
+    from matplotlib.colors import to_rgba
+    from matplotlib.lines import Line2D
+    from matplotlib.text import Text
+    bg = np.array(to_rgba(fig.get_facecolor())[:3])
+
+    def lum(c):
+        rgba = to_rgba(c)
+        rgb = rgba[3] * np.array(rgba[:3]) + (1 - rgba[3]) * bg
+        lin = np.where(rgb <= 0.03928, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+        return float(lin @ [0.2126, 0.7152, 0.0722])
+
+    def ratio(c):
+        a, b = sorted((lum(c), lum(bg)))
+        return (b + 0.05) / (a + 0.05)
+
+    drawn = []
+    for o in fig.findobj(Line2D):
+        if o.get_visible() and o.get_linestyle() not in ("None", "none", "", " "):
+            drawn.append((f"line {o.get_label()!r}", o.get_color()))
+        if o.get_visible() and o.get_marker() not in (None, "None", "none", ""):
+            face = o.get_markerfacecolor()      # its edge only for a hollow marker (an
+            hollow = isinstance(face, str) and face == "none"     # edge else is a halo)
+            drawn.append((f"marker {o.get_label()!r}",
+                          o.get_markeredgecolor() if hollow else face))
+    drawn += [(f"contour of {o}", c) for o in fig.findobj(LineCollection)
+              for c in o.get_edgecolor()]
+    drawn += [(f"text {o.get_text()!r}", o.get_color()) for o in fig.findobj(Text)
+              if o.get_visible() and o.get_text().strip()]
+    return [(what, round(ratio(c), 2)) for what, c in drawn if ratio(c) < minimum]

@@ -44,3 +44,33 @@ def test_an_empty_history_says_why_its_panel_is_empty():
     assert "smaller learning rate" in text.replace("\n", " ")
     assert len(curves.history_figure(_H({"loss": [1.0]})).axes[0].texts) == 0
 
+
+
+def test_history_plot_dark_theme_reads_on_a_dark_slide(tmp_path):
+    pytest.importorskip("matplotlib")
+    import zeroin
+    from matplotlib.colors import to_hex
+    from matplotlib.image import imread
+    from conftest import low_contrast
+    from zeroin import nn, optim
+    from zeroin.train import History, LivePlot
+    h = _H({"loss": [1.0, 0.5, 0.4], "val_loss": [1.1, 0.7, 0.6], "accuracy": [0.5, 0.7, 0.8],
+            "val_accuracy": [0.4, 0.6, 0.7]}, best_epoch=3, monitor="val_loss")
+    dark = curves.history_figure(h, theme="dark")
+    assert to_hex(dark.get_facecolor()) == "#0f172a" and low_contrast(dark) == []
+    assert to_hex(curves.history_figure(h).get_facecolor()) == "#ffffff"   # as before
+    empty = History()
+    empty.message = "the loss blew up at once"
+    note = curves.history_figure(empty, theme="dark")
+    assert low_contrast(note) == [] and "blew up" in note.axes[0].texts[0].get_text()
+    zeroin.manual_seed(0)
+    model = nn.Linear(1, 1)
+    x = zeroin.randn(16, 1)
+    path = tmp_path / "live.png"
+    zeroin.fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), (x, 2 * x),
+               epochs=2, verbose=0, callbacks=[LivePlot(path=path, theme="dark")])
+    assert to_hex(imread(path)[2, 2, :3]) == "#0f172a"
+    with pytest.raises(ValueError, match=r"History.plot: theme must be 'light' or 'dark'"):
+        curves.history_figure(h, theme="night")
+    with pytest.raises(ValueError, match=r"LivePlot: theme must be 'light' or 'dark'"):
+        LivePlot(path=path, theme="night")

@@ -241,6 +241,31 @@ def test_figsize_makes_the_text_larger_on_a_slide(tmp_path):
                for b in boxes)
 
 
+def test_dark_theme_draws_every_mark_readable_on_a_dark_slide(tmp_path):
+    pytest.importorskip("matplotlib")
+    from matplotlib.colors import to_hex
+    from matplotlib.image import imread
+    from conftest import low_contrast
+    from zeroin.viz import figures
+    colours = dict(figures.COLORS)
+    for f, x0, lrs in ((chapter, 0.2, [0.1, 0.5, 1.05]),
+                       (quad2, [2.0, 1.0], [0.1 * k for k in range(1, 9)])):   # 8 series
+        light = plot_descent(f, x0, lrs=lrs, steps=12).figure
+        dark = plot_descent(f, x0, lrs=lrs, steps=12, theme="dark").figure
+        assert to_hex(light.get_facecolor()) == "#ffffff"
+        assert to_hex(dark.get_facecolor()) == to_hex(dark.axes[0].get_facecolor()) == \
+            "#0f172a"                                # draw(theme="dark")'s slate
+        assert low_contrast(dark) == []              # lines, markers, contours, texts
+    assert figures.COLORS == colours                 # the light palette is back after it
+    files = plot_descent(chapter, 0.2, lr=0.1, steps=4, theme="dark", out=tmp_path,
+                         name="dark")
+    corner = imread(files.png)[2, 2, :3]             # saved with its own background
+    assert to_hex(corner) == "#0f172a"
+    with pytest.raises(ValueError, match=r"plot_descent: theme must be 'light' or 'dark', "
+                                         r"got 'black'"):
+        plot_descent(chapter, 0.2, theme="black")
+
+
 def test_a_diverging_path_is_clipped_with_a_note(tmp_path):
     pytest.importorskip("matplotlib")
     files = plot_descent(chapter, 0.2, lrs=[0.1, 1.1], steps=12)

@@ -183,16 +183,20 @@ class LivePlot(Callback):
     ``keys``, ``title`` and ``logy``. In Jupyter it shows in one output area, updated in
     place; with ``path`` it is also written there as a PNG (atomically, so an image viewer
     that reloads the file never sees half of it). ``figsize`` (inches) sizes it for a
-    slide; text keeps its points, so a smaller figure has larger text.
+    slide; text keeps its points, so a smaller figure has larger text; ``theme="dark"``
+    draws light on slate for dark slides.
     """
 
     def __init__(self, every=1, path=None, keys=None, title=None, logy=None, figsize=None,
-                 dpi=100):
+                 dpi=100, theme=None):
         if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
             raise ValueError(f"LivePlot: every must be a whole number of epochs >= 1, got "
                              f"{every!r}")
         self.every, self.path, self.keys, self.title = int(every), path, keys, title
-        self.logy, self.figsize, self.dpi = logy, figsize, dpi
+        if theme is not None:
+            from .viz.figures import check_theme
+            check_theme("LivePlot", theme)
+        self.logy, self.figsize, self.dpi, self.theme = logy, figsize, dpi, theme
         self.draws, self._handle, self._shown = 0, None, _jupyter()
         if not self._shown and path is None:
             warnings.warn("LivePlot: not in a Jupyter kernel and no path= given, so nothing "
@@ -213,7 +217,8 @@ class LivePlot(Callback):
     def _draw(self, history):
         if not history.epochs_run or (not self._shown and self.path is None):
             return
-        fig = history.plot(keys=self.keys, title=self.title, logy=self.logy)
+        fig = history.plot(keys=self.keys, title=self.title, logy=self.logy,
+                           theme=self.theme)
         if self.figsize is not None:
             fig.set_size_inches(self.figsize)
         if self.path is not None:
@@ -328,16 +333,18 @@ class History:
                 "diverged_at": self.diverged_at, "message": self.message,
                 "params": dict(self.params)}
 
-    def plot(self, keys=None, path=None, title=None, logy=None):
+    def plot(self, keys=None, path=None, title=None, logy=None, theme=None):
         """Loss (and metric) curves per epoch as a Matplotlib Figure; saved as PNG if ``path``.
 
         ``keys`` picks History keys; the default draws the loss (with ``val_loss``) and,
-        in a second panel, the first metric (with its validation twin).
+        in a second panel, the first metric (with its validation twin). ``theme="dark"``
+        draws light on slate for dark slides (``"light"``: dark on white; None, the
+        default: matplotlib's current style).
         """
         from .viz.curves import history_figure
         from .viz.fonts import fit
         # fonts fitted now, not only while saving: a notebook draws the returned figure
-        fig = fit(history_figure(self, keys, title=title, logy=logy))
+        fig = fit(history_figure(self, keys, title=title, logy=logy, theme=theme))
         if path is not None:
             _save_figure(fig, path)
         return fig

@@ -76,20 +76,33 @@ def plot_history(ax, history, keys, *, logy=None, colors=None, best=True, legend
         why = getattr(history, "message", "") or ""
         text = "No epoch finished, so there is no curve" + (f": {why}" if why else ".")
         ax.text(0.5, 0.5, textwrap.fill(text, 60),
-                transform=ax.transAxes, ha="center", va="center", fontsize=9, color="0.3")
+                transform=ax.transAxes, ha="center", va="center", fontsize=9,
+                color=_faint())
     return lines
 
 
-def history_figure(history, keys=None, title=None, logy=None, panel_size=(5.5, 3.8)):
+def _faint():
+    from .figures import COLORS
+    return COLORS["faint"]
+
+
+def history_figure(history, keys=None, title=None, logy=None, panel_size=(5.5, 3.8),
+                   theme=None):
     """A matplotlib Figure with one panel per group of keys (default: loss, then the
-    first metric), side by side."""
+    first metric), side by side. ``theme`` None draws in matplotlib's current style;
+    ``"light"`` or ``"dark"`` in that theme's colours (:func:`zeroin.viz.figures.palette`)."""
     from matplotlib.figure import Figure
+    from .figures import check_theme, palette
     panels = default_panels(history) if keys is None else \
         [[k] if isinstance(k, str) else list(k) for k in keys]
-    fig = Figure(figsize=(panel_size[0] * len(panels), panel_size[1]), layout="constrained")
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, panel in zip(axes, panels):
-        plot_history(ax, history, panel, logy=logy)
-    if title:
-        fig.suptitle(title)
+    if theme is not None:
+        check_theme("History.plot", theme)
+    with palette(theme or "light"):
+        fig = Figure(figsize=(panel_size[0] * len(panels), panel_size[1]),
+                     layout="constrained")
+        axes = fig.subplots(1, len(panels), squeeze=False)[0]
+        for ax, panel in zip(axes, panels):
+            plot_history(ax, history, panel, logy=logy)
+        if title:
+            fig.suptitle(title)
     return fig

@@ -374,6 +374,12 @@ def _view(paths, lims):
     return view
 
 
+def _ink():
+    """The theme's text colour (marker edges), from the lessons' palette."""
+    from .figures import COLORS
+    return COLORS["ink"]
+
+
 def _off_view(ax, xy, box, color):
     """A triangle on the edge of the view where the path (display data ``xy``) first leaves
     ``box`` = ((xlo, xhi), (ylo, yhi)), pointing the way it went; that step or None."""
@@ -384,7 +390,7 @@ def _off_view(ax, xy, box, color):
         a, b = (a, b) if np.isfinite(a) and np.isfinite(b) else xy[max(step - 1, 0)]
         marker = (">" if a > xhi else "<" if a < xlo else "^" if b > yhi else "v")
         ax.plot([min(max(a, xlo), xhi)], [min(max(b, ylo), yhi)], marker, color=color,
-                ms=12, mec="black", mew=0.8, clip_on=False, zorder=6)
+                ms=12, mec=_ink(), mew=0.8, clip_on=False, zorder=6)
         return step
     return None
 
@@ -405,8 +411,8 @@ def _draw_1d(ax, f, paths, view, ylim, F):
     for i, p in enumerate(paths):
         color, marker, ls = F.run_style(i)
         px, py = p.points[:, 0], p.values
-        ax.plot(px, py, marker=marker, ls="none", color=color, ms=8, mec="white", mew=0.6,
-                zorder=4)
+        ax.plot(px, py, marker=marker, ls="none", color=color, ms=8, mec=F.COLORS["paper"],
+                mew=0.6, zorder=4)
         for a in range(p.steps):
             ax.annotate("", (px[a + 1], py[a + 1]), (px[a], py[a]), zorder=3,
                         arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.5,
@@ -468,7 +474,7 @@ def _draw_2d(ax, f, paths, view, F):
                 markevery=max(1, p.steps // 30), zorder=3)
         ax.plot(*pts[0], "o", ms=15, mfc="none", mec=color, mew=2.5, zorder=4)
         if np.all(np.isfinite(pts[-1])):
-            ax.plot(*pts[-1], "*", ms=17, color=color, mec="black", mew=0.8, zorder=5)
+            ax.plot(*pts[-1], "*", ms=17, color=color, mec=F.COLORS["ink"], mew=0.8, zorder=5)
         off[p.label] = _off_view(ax, [tuple(q) for q in pts], view, color)
     ax.set_xlim(xlo, xhi)
     ax.set_ylim(ylo, yhi)
@@ -484,9 +490,9 @@ def _legend(fig, ax, paths, two_d, F):
                for c, m, ls in (F.run_style(i) for i in range(len(paths)))]
     labels = [p.label for p in paths]
     if two_d:
-        handles += [Line2D([], [], marker="o", ms=13, mfc="none", mec="black", mew=2,
-                           ls="none"),
-                    Line2D([], [], marker="*", ms=15, color="black", ls="none")]
+        ink = F.COLORS["ink"]
+        handles += [Line2D([], [], marker="o", ms=13, mfc="none", mec=ink, mew=2, ls="none"),
+                    Line2D([], [], marker="*", ms=15, color=ink, ls="none")]
         labels += ["start", "end"]
     return fig.legend(handles, labels, loc="outside lower center",
                       ncol=min(len(labels), 3 if len(paths) > 2 else 4))
@@ -494,7 +500,7 @@ def _legend(fig, ax, paths, two_d, F):
 
 def plot_descent(f, paths_or_x0, *, lrs=None, optimizers=None, lr=0.1, steps=50, tol=None,
                  xlim=None, ylim=None, xlabel=None, ylabel=None, title=None, out=None,
-                 name="descent", figsize=(12.8, 7.2), **opt_kwargs):
+                 name="descent", figsize=(12.8, 7.2), theme="light", **opt_kwargs):
     """Gradient-descent paths on ``f`` as a figure (16:9), saved as PNG and SVG.
 
     ``paths_or_x0``: a :class:`DescentPath`, a list of them, or a start x0 from which
@@ -513,11 +519,14 @@ def plot_descent(f, paths_or_x0, *, lrs=None, optimizers=None, lr=0.1, steps=50,
     ``figsize``: the figure's (width, height) in inches, as matplotlib's; text keeps its
     size in points, so a smaller figure has larger text on a slide ((8, 4.5): a 16:9
     slide's figure read from the back of a room; (8, 6) for 4:3).
+    ``theme``: ``"light"`` (dark on white) or ``"dark"`` (light on slate, as
+    ``draw(theme="dark")``, for dark slides).
     ``out``: folder for ``NAME.png``/``.svg`` (None: kept in memory). Returns
     :class:`zeroin.viz.figures.FigureFiles` with ``numbered`` (per path, the steps
     numbered in a 1-D figure) and ``off_view`` ({label: first step clipped, or None})."""
     from . import figures as F
     _check_figsize(figsize)
+    F.check_theme("plot_descent", theme)
     paths = _runs(f, paths_or_x0, lrs, optimizers, lr, steps, tol, opt_kwargs)
     d = paths[0].points.shape[1]
     if any(p.points.shape[1] != d for p in paths):
@@ -530,7 +539,7 @@ def plot_descent(f, paths_or_x0, *, lrs=None, optimizers=None, lr=0.1, steps=50,
     if not F.available():
         raise ImportError(f"plot_descent: {F.PLOTS_HINT}")
     view = _view(paths, [xlim] if d == 1 else [xlim, ylim])
-    with F.style():
+    with F.style(theme):
         fig, ax = F.subplots(figsize=figsize)
         if d == 1:
             off, numbered = _draw_1d(ax, f, paths, view, ylim, F)

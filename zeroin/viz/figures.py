@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 
 from .._io import atomic_open
 
-__all__ = ["available", "style", "subplots", "save", "plain_log_ticks", "log_tick_span",
-           "place", "clashes", "FigureFiles", "span", "spread_labels", "run_style", "MARKERS",
+__all__ = ["available", "style", "palette", "check_theme", "THEMES", "subplots", "save",
+           "plain_log_ticks", "log_tick_span", "place", "clashes", "FigureFiles", "span",
+           "spread_labels", "run_style", "MARKERS",
            "write_bytes", "write_text", "render", "legend_below", "COLORS", "PLOTS_HINT"]
 
 PLOTS_HINT = "figures need matplotlib: pip install 'zeroin[plots]'"
@@ -41,6 +42,29 @@ COLORS = {
     # for several samples or runs; no red or green, which mean error and correction
     "series": ["#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#17becf", "#e377c2",
                "#bcbd22", "#393b79"],
+    "ink": "#000000",           # marker edges and legend marks drawn in the text's colour
+    "paper": "#ffffff",         # the background's colour (a marker's halo)
+    "faint": "#4d4d4d",         # a note in the middle of an empty panel
+}
+
+# Themes: "light" is the palette above on white; "dark" gives every role a colour that
+# reads on draw(theme="dark")'s background (slate #0f172a): the same roles, lighter.
+THEMES = ("light", "dark")
+_DARK_INK, _DARK_PAPER = "#f1f5f9", "#0f172a"
+_DARK_COLORS = {
+    "error": "#f87171", "correction": "#4ade80", "tangent": "#facc15", "curve": "#93c5fd",
+    "left": "#60a5fa", "right": "#fb923c", "accent": "#c4b5fd", "muted": "#94a3b8",
+    "series": ["#60a5fa", "#fb923c", "#c4b5fd", "#e7b08f", "#67e8f9", "#f9a8d4",
+               "#e5e75f", "#a5b4fc"],
+    "ink": _DARK_INK, "paper": _DARK_PAPER, "faint": "#cbd5e1",
+}
+_DARK_RC = {
+    "figure.facecolor": _DARK_PAPER, "axes.facecolor": _DARK_PAPER,
+    "savefig.facecolor": _DARK_PAPER, "text.color": _DARK_INK,
+    "axes.labelcolor": _DARK_INK, "axes.titlecolor": _DARK_INK,
+    "axes.edgecolor": "#94a3b8", "xtick.color": "#cbd5e1", "ytick.color": "#cbd5e1",
+    "xtick.labelcolor": "#e2e8f0", "ytick.labelcolor": "#e2e8f0", "grid.color": "#94a3b8",
+    "legend.facecolor": "#1e293b", "legend.edgecolor": "#475569",
 }
 
 # Several runs in one figure: colour, marker and line style all differ, so that they stay
@@ -51,7 +75,7 @@ _LINES = ("-", "--", "-.")
 _STYLE = {
     "figure.dpi": 100,
     "savefig.dpi": 150,
-    "savefig.facecolor": "white",
+    "savefig.facecolor": "auto",   # the figure's own (white, or a dark theme's)
     "figure.facecolor": "white",
     "font.size": 12,
     "axes.titlesize": 14,
@@ -79,11 +103,43 @@ def available():
     return True
 
 
+def check_theme(where, theme):
+    """``theme`` if it is one of :data:`THEMES`, else an error that names ``where``."""
+    if theme not in THEMES:
+        raise ValueError(f"{where}: theme must be 'light' or 'dark', got {theme!r}")
+    return theme
+
+
 @contextlib.contextmanager
-def style():
-    """The lessons' matplotlib style, for the duration of a ``with`` block."""
+def palette(theme="light"):
+    """Colours only, for the duration of a ``with`` block: ``"dark"`` sets matplotlib's
+    background, text, axes and grid colours and :data:`COLORS` to the dark slide's (light
+    on slate, as ``draw(theme="dark")``); ``"light"`` changes nothing. Figures keep the
+    colours they were made with, so make them inside the block."""
     import matplotlib
-    with matplotlib.rc_context(_STYLE):
+    from cycler import cycler
+    check_theme("palette", theme)
+    if theme == "light":
+        yield
+        return
+    saved = dict(COLORS)
+    COLORS.update(_DARK_COLORS)
+    try:
+        with matplotlib.rc_context({**_DARK_RC,
+                                    "axes.prop_cycle": cycler(color=COLORS["series"])}):
+            yield
+    finally:
+        COLORS.clear()
+        COLORS.update(saved)
+
+
+@contextlib.contextmanager
+def style(theme="light"):
+    """The lessons' matplotlib style (and :func:`palette`'s colours for ``theme``), for the
+    duration of a ``with`` block."""
+    import matplotlib
+    check_theme("style", theme)
+    with matplotlib.rc_context(_STYLE), palette(theme):
         yield
 
 
