@@ -42,3 +42,14 @@ def torch_stream():
     where it cannot match (:func:`skip_off_torch_kernels`)."""
     skip_off_torch_kernels(pytest.importorskip("torch"))
     zeroin.random.use_torch_stream(True)
+
+
+@pytest.fixture(autouse=True)
+def torch_defaults_back():
+    """After each test: torch's default dtype back to float32 and zeroin's stream back to
+    NumPy's (conftest puts zeroin's dtype back), even when the test fails. Autouse in the
+    audits that import it."""
+    yield
+    torch = pytest.importorskip("torch")
+    torch.set_default_dtype(torch.float32)
+    zeroin.random.use_torch_stream(False)

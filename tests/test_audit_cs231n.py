@@ -22,6 +22,7 @@ import zeroin.nn.functional as ZF
 import zeroin.optim as zoptim
 import zeroin.utils.data as zdata
 from _audit import close, copy_weights, np_of as _np, torch_stream
+from _audit import torch_defaults_back  # noqa: F401  (autouse: torch's defaults back)
 
 torch = pytest.importorskip("torch")
 import torch.utils.data  # noqa: E402,F811  (the submodule)
@@ -29,15 +30,6 @@ import torch.utils.data  # noqa: E402,F811  (the submodule)
 F32 = dict(rtol=2e-5, atol=2e-6)
 F64 = dict(rtol=1e-10, atol=1e-12)
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)   # the notebook's Normalize
-
-
-@pytest.fixture(autouse=True)
-def _torch_dtype():
-    """torch's default dtype back to float32 and zeroin's stream back to NumPy's (conftest
-    puts zeroin's dtype back), even when a test fails."""
-    yield
-    torch.set_default_dtype(torch.float32)
-    zeroin.random.use_torch_stream(False)
 
 
 def _set_dtype(name):

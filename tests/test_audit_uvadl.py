@@ -22,6 +22,7 @@ import zeroin.nn.functional as ZF
 import zeroin.optim as zoptim
 import zeroin.utils.data as zdata
 from _audit import close, copy_weights, np_of as _np, torch_stream
+from _audit import torch_defaults_back  # noqa: F401  (autouse: torch's defaults back)
 
 torch = pytest.importorskip("torch")
 import torch.utils.data  # noqa: E402,F811  (the submodule, for LIBS)
@@ -34,17 +35,6 @@ F64 = dict(rtol=1e-10, atol=1e-12)
 
 def _close(z, t, tol=F32):
     close(z, t, **tol)
-
-
-@pytest.fixture(autouse=True)
-def _torch_dtype():
-    """torch's default dtype back to float32 and zeroin's stream back to NumPy's (conftest
-    puts zeroin's dtype back), even when a test fails."""
-    yield
-    torch.set_default_dtype(torch.float32)
-    zeroin.random.use_torch_stream(False)
-
-
 
 
 # --- Tutorial 2: Introduction to PyTorch ------------------------------------------------------
