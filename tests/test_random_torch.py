@@ -553,3 +553,23 @@ def test_mlp_two_epochs_same_losses(shared_torch):
     np.testing.assert_allclose(losses[1], losses[0], rtol=2e-6, atol=1e-7)
     # the order matters: the same run with another shuffle gives other losses
     assert not np.allclose(losses[0][7:], losses[0][:7])
+
+
+def test_the_flips_and_random_grayscale_draw_torchs_float32_rand_whatever_the_default(torch):
+    """torchvision's ``torch.rand(1) < p`` is a float32 draw under torch's default dtype;
+    zeroin's default is float64, and its transforms still draw torch's float32 numbers."""
+    from zeroin.vision import transforms as T
+    img = zeroin.tensor(np.arange(48, dtype=np.float32).reshape(3, 4, 4))
+    zr.use_torch_stream(True)
+    try:
+        for t, done in ((T.RandomHorizontalFlip(0.5), lambda o: bool((o != img.numpy()).any())),
+                        (T.RandomVerticalFlip(0.5), lambda o: bool((o != img.numpy()).any())),
+                        (T.RandomGrayscale(0.5), lambda o: bool((o[0] == o[1]).all()))):
+            assert zeroin.get_default_dtype() == zeroin.float64
+            zeroin.manual_seed(3)
+            got = [done(t(img).numpy()) for _ in range(16)]
+            torch.manual_seed(3)
+            want = [bool(torch.rand(1) < 0.5) for _ in range(16)]
+            assert got == want and 0 < sum(got) < 16, type(t).__name__
+    finally:
+        zr.use_torch_stream(False)

@@ -153,11 +153,12 @@ class Normalize:
 
 
 def _uniform():
-    """One uniform draw in [0, 1): on the torch stream torchvision's ``torch.rand(1)``, so
-    the flips follow ``torch.manual_seed``; else NumPy's."""
+    """One uniform draw in [0, 1): on the torch stream torchvision's ``torch.rand(1)`` (in
+    torch's default float32 whatever zeroin's default dtype), so the flips follow
+    ``torch.manual_seed``; else NumPy's."""
     if torch_stream_enabled():
         from ..._creation import rand
-        return rand(1).item()
+        return rand(1, dtype=np.float32).item()
     return get_rng().random()
 
 
@@ -317,7 +318,7 @@ class RandomGrayscale:
     def __call__(self, img):
         kind = _kind(img, "RandomGrayscale")
         channels = len(img.getbands()) if kind == "pil" else _chw(img, kind).shape[-3]
-        if get_rng().random() < self.p:
+        if _uniform() < self.p:             # torchvision's torch.rand(1) < p
             return Grayscale(channels)(img)
         return img
 
