@@ -45,7 +45,7 @@ def _grads(w, b):
 # --- lesson 2 ----------------------------------------------------------------------------
 
 @lesson
-def chain_rule(out=None, *, w=W0, b=B0, verbose=None, figures=True):
+def chain_rule(out=None, *, w=W0, b=B0, verbose=None, figures=True, theme="light"):
     """z = x*y, x = 2w + b, y = b + 1: forward values, and dz/db, dz/dw by the chain rule."""
     finite("chain-rule", "w", w)
     finite("chain-rule", "b", b)
@@ -100,7 +100,7 @@ def chain_rule(out=None, *, w=W0, b=B0, verbose=None, figures=True):
     ]
     draw = _optional("draw")
     if figures and draw is not None:
-        res.figures.update(_draw_graphs(draw, out, z, w, b, res.values))
+        res.figures.update(_draw_graphs(draw, out, z, w, b, res.values, theme))
     elif figures:
         res.values["figures_skipped"] = "zeroin.draw is not available yet"
     return res
@@ -130,7 +130,7 @@ def _optional(name):
         return None
 
 
-def _draw_graphs(draw, out, z, w, b, v):
+def _draw_graphs(draw, out, z, w, b, v, theme="light"):
     import os
 
     from ..viz import figures as F
@@ -158,7 +158,7 @@ def _draw_graphs(draw, out, z, w, b, v):
               "paths_w": "Backward: the path from z to w"}
     files = {}
     for stem, kw, caption in specs:
-        d = draw(z, title=titles[stem], **kw)
+        d = draw(z, title=titles[stem], theme=theme, **kw)
         name = f"chain_rule_{stem}"
         if out is None:      # in memory: the SVG now, a PNG when saved
             files[name] = F.FigureFiles(None, None, caption, svg_data=d.svg().encode(),
@@ -176,7 +176,7 @@ def _draw_graphs(draw, out, z, w, b, v):
 # --- lesson 3 ----------------------------------------------------------------------------
 
 @lesson
-def sensitivity(out=None, *, nudge=NUDGE, verbose=None, figures=True):
+def sensitivity(out=None, *, nudge=NUDGE, verbose=None, figures=True, theme="light"):
     """Which input matters more? Nudge x and y by 0.1 and compare with dz/dx and dz/dy."""
     positive("sensitivity", "nudge", nudge)
     _, _, x0, y0, z0 = seed_graph()
@@ -222,11 +222,11 @@ def sensitivity(out=None, *, nudge=NUDGE, verbose=None, figures=True):
         f"Among the variables, b matters more than w: dz/db = {gb:g} > dz/dw = {gw:g}.",
     ]
     if plots_ok(res, figures):
-        res.figures["sensitivity"] = _draw_sensitivity(out, res)
+        res.figures["sensitivity"] = _draw_sensitivity(out, res, theme)
     return res
 
 
-def _draw_sensitivity(out, res):
+def _draw_sensitivity(out, res, theme="light"):
     from ..viz import figures as F
     names = ["x", "y", "w", "b"]
     values = [res.x, res.y, res.w, res.b]
@@ -234,7 +234,7 @@ def _draw_sensitivity(out, res):
     grads = [res.dz_dx, res.dz_dy, res.dz_dw, res.dz_db]
     dz = [zn - res.z for zn in new_z]
     pred = [g * res.nudge for g in grads]
-    with F.style():
+    with F.style(theme):
         fig, ax = F.subplots(figsize=(8.5, 5.4))
         i = np.arange(4)
         ax.bar(i - 0.2, dz, 0.4, color=F.COLORS["left"],
@@ -298,7 +298,7 @@ def _quadratic_root(f, near):
 
 
 @lesson
-def solve(out=None, *, target=TARGET, tol=TOL, verbose=None, figures=True):
+def solve(out=None, *, target=TARGET, tol=TOL, verbose=None, figures=True, theme="light"):
     """Make z reach 60 by moving b (fixed and recomputed dz/db), then w and b together."""
     finite("solve", "target", target)
     positive("solve", "tol", tol)
@@ -369,7 +369,7 @@ def solve(out=None, *, target=TARGET, tol=TOL, verbose=None, figures=True):
                          f"lines z = {lc:g} + {slope}t + t^2 / {1 / la:g}, where t is the "
                          f"planned change of z.")
     if plots_ok(res, figures):
-        res.figures["solve"] = _draw_solve(out, res)
+        res.figures["solve"] = _draw_solve(out, res, theme)
     return res
 
 
@@ -433,16 +433,17 @@ def _solve_line(ax, F, xs, ys, key, label):
     color, ls, marker, filled, ms = _SOLVE_STYLE[key]
     color = F.COLORS[color]
     ax.plot(xs, ys, ls=ls, marker=marker, ms=ms, color=color, lw=1.6 if filled else 2.4,
-            mfc=color if filled else "white", mew=2, label=label, zorder=4 if filled else 3)
+            mfc=color if filled else F.COLORS["paper"], mew=2, label=label,
+            zorder=4 if filled else 3)
 
 
-def _draw_solve(out, res):
+def _draw_solve(out, res, theme="light"):
     from ..viz import figures as F
     labels = {"b_fixed": f"b alone, fixed dz/db = {res.dz_db0:g} (the chapter)",
               "b_exact": "b alone, dz/db by backprop each step",
               "wb_fixed": "w and b, fixed factors",
               "wb_exact": "w and b, factors by backprop each step"}
-    with F.style():
+    with F.style(theme):
         fig, (ax, ax2) = F.subplots(1, 2, figsize=(12, 5.8))
         for key, label in labels.items():
             rows = res.values[f"{key}_rows"]
