@@ -427,6 +427,11 @@ def test_learning_rate_marks_points_that_leave_the_x_panel(etas):
 
 # --- dark slides (theme="dark") -------------------------------------------------------------
 
+def _png_size(data):
+    """(width, height) from a PNG's IHDR chunk."""
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
 @pytest.fixture(scope="module")
 def dark():
     """Every lesson with theme="dark", its figures kept in memory."""
@@ -496,6 +501,22 @@ def test_no_colour_is_hard_coded_in_the_lessons():
             r'''\b(?:colou?rs?|mfc|mec|fc|ec|facecolor|edgecolor|foreground)=["'][^"']*["']''',
             code) + re.findall(r'''set_color\(["'][^"']*["']''', code)
         assert found == [], (os.path.basename(path), found)
+
+
+def test_the_chain_rule_graphs_are_one_build_up(dark):
+    """The four graph pictures share one layout and one size (1274x528 to 1796x716
+    before), so that on slides one follows the other without a jump."""
+    for r in (dark["chain-rule"], lessons.chain_rule(verbose=False),
+              lessons.chain_rule(w=1, b=-2, verbose=False)):
+        drawings = [f.figure for f in r.figures.values()]
+        assert len(drawings) == 4
+        assert len({(d.width, d.height) for d in drawings}) == 1
+        assert all(d.pos == drawings[0].pos for d in drawings)
+        sizes = {_png_size(f.data("png")) for f in r.figures.values()}
+        assert len(sizes) == 1, sizes
+    structure, values, to_b, to_w = (f.data("svg").decode() for f in r.figures.values())
+    assert "grad" not in structure and "grad" not in values and "= -2" in values
+    assert "The graph z = x * y" in structure and "Backward: the path from z to w" in to_w
 
 
 def test_a_bad_theme_is_said_by_the_lesson():

@@ -137,18 +137,18 @@ def _draw_graphs(draw, out, z, w, b, v, theme="light"):
     g = lambda k: format(v[k] + 0.0, "g")  # noqa: E731  (+ 0.0: -0.0 prints as 0)
     f = lambda k: f"({g(k)})" if v[k] < 0 else g(k)  # noqa: E731  a factor: (-2)*1
     specs = [
-        ("structure", dict(wrt=None, grads=False, values=False),
+        ("structure",
          "The chapter's flow1, the graph's structure: variables w and b, constants, "
          "operations, results x, y, z."),
-        ("values", dict(wrt=None, grads=False, values=True),
+        ("values",
          f"Forward values at w = {g('w')}, b = {g('b')}: x = {g('x')}, y = {g('y')}, "
          f"z = {g('z')} (the chapter's flow2: "
          f"the forward pass)."),
-        ("paths_b", dict(wrt=b, grads=True, values=True),
+        ("paths_b",
          f"Paths from z to b with local derivatives: dz/db = {f('dz_dx')}*{f('dx_db')} + "
          f"{f('dz_dy')}*{f('dy_db')} = {g('dz_db')} "
          f"(the chapter's flow3: backward to b)."),
-        ("paths_w", dict(wrt=w, grads=True, values=True),
+        ("paths_w",
          f"The path from z to w with local derivatives: dz/dw = {f('dz_dx')}*{f('dx_dw')} = "
          f"{g('dz_dw')} (the chapter's flow4: backward to w)."),
     ]
@@ -156,9 +156,9 @@ def _draw_graphs(draw, out, z, w, b, v, theme="light"):
               "values": f"Forward pass at w = {g('w')}, b = {g('b')}",
               "paths_b": "Backward: the paths from z to b",
               "paths_w": "Backward: the path from z to w"}
-    files = {}
-    for stem, kw, caption in specs:
-        d = draw(z, title=titles[stem], theme=theme, **kw)
+    files, frames = {}, _graph_frames(draw, z, w, b, titles, theme)
+    for stem, caption in specs:
+        d = frames[stem]
         name = f"chain_rule_{stem}"
         if out is None:      # in memory: the SVG now, a PNG when saved
             files[name] = F.FigureFiles(None, None, caption, svg_data=d.svg().encode(),
@@ -171,6 +171,45 @@ def _draw_graphs(draw, out, z, w, b, v, theme="light"):
         files[name] = F.FigureFiles(paths.get("png"), paths["svg"], caption, data["png"],
                                     data["svg"])
     return files
+
+
+def _graph_frames(draw, z, w, b, titles, theme):
+    """The four pictures as one build-up (as :func:`zeroin.viz.backward_steps`): the graph
+    is laid out once, for its fullest picture (the paths to b), and the structure, the
+    values and the path to w show less on that layout, so that all four have one size and
+    no node moves from one to the next."""
+    import copy
+
+    from ..viz.draw import _GRAD, _label_spots
+    from ..viz.steps import _frame, _same_size
+    base = draw(z, wrt=b, title=titles["paths_b"], theme=theme)
+    to_w = draw(z, wrt=w, theme=theme)                 # its highlights and edge numbers
+
+    def less(keep, values):     # base's nodes with only the lines ``keep`` says (the
+        lean = draw(z, grads=False, values=values)     # rest blank), lean's tooltips
+        tips = {n.key: n.tip for n in lean._nodes}
+        edge_tips = {(e["src"], e["dst"]): e.get("tip") for e in lean._edges}
+        nodes = []
+        for n in base._nodes:
+            m = copy.copy(n)
+            m.hl, m.wrt, m.tip = False, False, tips[n.key]
+            m.lines = [ln if j == 0 or keep(ln) else ("", ln[1], ln[2])
+                       for j, ln in enumerate(n.lines)]
+            nodes.append(m)
+        edges = [dict(e, highlight=False, label="", tip=edge_tips[(e["src"], e["dst"])])
+                 for e in base._edges]
+        return nodes, edges
+    frames = {"structure": _frame(base, *less(lambda ln: False, False), None),
+              "values": _frame(base, *less(lambda ln: ln[2] != _GRAD, True), None),
+              "paths_b": _frame(base, base._nodes, base._edges, base.caption),
+              "paths_w": _frame(base, to_w._nodes, to_w._edges, to_w.caption)}
+    boxes = [(x - n.w / 2, y - n.h / 2, x + n.w / 2, y + n.h / 2)
+             for n in base._nodes for x, y in [base.pos[n.key]]]
+    frames["paths_w"]._spots = _label_spots(to_w._edges, base.routes, boxes,
+                                            base.rankdir == "TB")[0]
+    for stem, d in frames.items():
+        d.title = titles[stem]
+    return dict(zip(frames, _same_size(list(frames.values()))))
 
 
 # --- lesson 3 ----------------------------------------------------------------------------
