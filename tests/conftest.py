@@ -123,22 +123,30 @@ def chapter_graph():
 def low_contrast(fig, minimum=3.0):
     """What ``fig`` draws (lines, markers, texts) in a colour whose WCAG contrast ratio with
     the figure's background is under ``minimum`` (3: large text and graphics): a list of
-    (what, ratio), empty when everything reads. Colours with alpha are blended first."""
+    (what, ratio), empty when everything reads. Colours with alpha are blended first. A
+    text in a box (``bbox=``) is measured against the box; a marker filled with the
+    background's colour (a knocked-out, hollow one) by its edge."""
     from matplotlib.collections import LineCollection
     from matplotlib.colors import to_rgba
     from matplotlib.lines import Line2D
     from matplotlib.text import Text
     bg = np.array(to_rgba(fig.get_facecolor())[:3])
 
-    def lum(c):
+    def blend(c, under):
         rgba = to_rgba(c)
-        rgb = rgba[3] * np.array(rgba[:3]) + (1 - rgba[3]) * bg
+        return rgba[3] * np.array(rgba[:3]) + (1 - rgba[3]) * under
+
+    def lum(rgb):
         lin = np.where(rgb <= 0.03928, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
         return float(lin @ [0.2126, 0.7152, 0.0722])
 
-    def ratio(c):
-        a, b = sorted((lum(c), lum(bg)))
+    def ratio(c, under=bg):
+        a, b = sorted((lum(blend(c, under)), lum(under)))
         return (b + 0.05) / (a + 0.05)
+
+    def under(text):                    # what a text is drawn on: its box, or the figure
+        box = text.get_bbox_patch()
+        return bg if box is None else blend(box.get_facecolor(), bg)
 
     drawn = []
     for o in fig.findobj(Line2D):
@@ -146,11 +154,13 @@ def low_contrast(fig, minimum=3.0):
             drawn.append((f"line {o.get_label()!r}", o.get_color()))
         if o.get_visible() and o.get_marker() not in (None, "None", "none", ""):
             face = o.get_markerfacecolor()      # its edge only for a hollow marker (an
-            hollow = isinstance(face, str) and face == "none"     # edge else is a halo)
+            hollow = (isinstance(face, str) and face == "none"    # edge else is a halo)
+                      or np.allclose(to_rgba(face)[:3], bg))
             drawn.append((f"marker {o.get_label()!r}",
                           o.get_markeredgecolor() if hollow else face))
-    drawn += [(f"contour of {o}", c) for o in fig.findobj(LineCollection)
+    drawn = [(what, c, bg) for what, c in drawn]
+    drawn += [(f"contour of {o}", c, bg) for o in fig.findobj(LineCollection)
               for c in o.get_edgecolor()]
-    drawn += [(f"text {o.get_text()!r}", o.get_color()) for o in fig.findobj(Text)
+    drawn += [(f"text {o.get_text()!r}", o.get_color(), under(o)) for o in fig.findobj(Text)
               if o.get_visible() and o.get_text().strip()]
-    return [(what, round(ratio(c), 2)) for what, c in drawn if ratio(c) < minimum]
+    return [(what, round(ratio(c, u), 2)) for what, c, u in drawn if ratio(c, u) < minimum]

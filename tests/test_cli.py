@@ -39,6 +39,29 @@ def test_a_repeated_set_is_refused_naming_the_key(capsys, tmp_path):
                                                                       tol=1e-4)
 
 
+def test_lesson_and_tour_take_a_dark_theme(capsys, tmp_path):
+    """--theme dark for one lesson: its figures on slate, and its "run it yourself" line
+    repeats the flag; a theme that is not light or dark is refused before any work."""
+    pytest.importorskip("matplotlib")
+    from matplotlib.colors import to_hex
+    from matplotlib.image import imread
+    out = tmp_path / "sens"
+    assert main(["lesson", "sensitivity", "--out", str(out), "--theme", "dark"]) == 0
+    assert "zeroin lesson sensitivity --theme dark" in capsys.readouterr().out
+    assert to_hex(imread(str(out / "sensitivity.png"))[2, 2, :3]) == "#0f172a"
+    assert main(["lesson", "sensitivity", "--out", str(tmp_path / "light")]) == 0
+    assert to_hex(imread(str(tmp_path / "light" / "sensitivity.png"))[2, 2, :3]) == "#ffffff"
+    for argv in (["lesson", "solve", "--theme", "blue"], ["tour", "--theme", "blue"]):
+        with pytest.raises(SystemExit) as e:
+            main(argv + ["--out", str(tmp_path / "never")])
+        assert e.value.code == 2 and "invalid choice: 'blue'" in capsys.readouterr().err
+    assert not (tmp_path / "never").exists()
+    for argv in (["lesson", "--help"], ["tour", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert "--theme {light,dark}" in capsys.readouterr().out
+
+
 def test_lesson_result_save_says_what_it_takes(tmp_path):
     pytest.importorskip("matplotlib")
     r = lessons.run("solve", verbose=False, target=70)

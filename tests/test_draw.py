@@ -466,6 +466,42 @@ def test_dark_theme_for_dark_slides(tmp_path):
         zeroin.draw(z, theme="blue")
 
 
+def _labels_over_other_edges(d):
+    """The edge numbers whose box covers a point of another edge's curve."""
+    from zeroin.viz import draw as D
+    bad = []
+    for i, (x, y) in d._spots.items():
+        hw = D._label_w(d.edges[i]["label"]) / 2
+        for j, pts in enumerate(d.routes):
+            p0, hits = pts[0], False
+            for seg in D._curve(pts, d.rankdir == "TB"):
+                hits |= any(x - hw < px < x + hw and y - 10 < py < y + 10
+                            for px, py in (D._on_curve(p0, seg, t)
+                                           for t in np.linspace(0, 1, 50)))
+                p0 = seg[-1]
+            if j != i and hits:
+                bad.append((d.edges[i]["label"], d.edges[j]["src"], d.edges[j]["dst"]))
+    return bad
+
+
+def test_an_edge_number_sits_on_no_other_edge():
+    """Each local derivative on the path is written clear of the other edges: the 2-2-1
+    MLP's 'J 2x4' sat where its input's and bias's edges meet the linear op."""
+    from zeroin import nn
+    w, b, _, _, z = chapter_graph()
+    zeroin.manual_seed(0)
+    mlp = nn.Sequential(nn.Linear(2, 2), nn.Tanh(), nn.Linear(2, 1))
+    out = mlp(zeroin.tensor([[0.5, -1.0]])).sum()
+    wn = zeroin.tensor([0.5, -0.3], requires_grad=True, name="w")
+    neuron = zeroin.tanh((wn * zeroin.tensor([1.0, 2.0])).sum()
+                         + zeroin.tensor(0.1, requires_grad=True))
+    for d in (zeroin.draw(z, wrt=b), zeroin.draw(z, wrt=w),
+              zeroin.draw(out, model=mlp, wrt=mlp[0].weight),
+              zeroin.draw(out, model=mlp, wrt=mlp[2].weight), zeroin.draw(neuron, wrt=wn)):
+        assert any(e["label"] for e in d.edges)
+        assert _labels_over_other_edges(d) == []
+
+
 
 def test_a_tensor_without_a_graph_says_why_it_is_one_node():
     x = zeroin.tensor(2.0, requires_grad=True, name="x")

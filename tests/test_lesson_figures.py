@@ -347,7 +347,7 @@ def test_convolution_panels_are_framed_apart_and_filters_have_colour_bars(shown)
     assert len(frames) == 2
     for p in frames:
         halo = [e for e in p.get_path_effects() if getattr(e, "_gc", {}).get("foreground")]
-        assert halo and halo[0]._gc["foreground"] == "white" and not p.get_clip_on()
+        assert halo and halo[0]._gc["foreground"] == "#ffffff" and not p.get_clip_on()
     assert len(images) == 3 and all(
         all(sp.get_visible() for sp in a.spines.values()) for a in images)
     fig = shown["convolution"].figures["filters"].figure
@@ -423,3 +423,104 @@ def test_learning_rate_marks_points_that_leave_the_x_panel(etas):
     assert ("triangles" in caption) == bool(off)
     for e, n in off.items():
         assert f"eta = {e:g} from step {n}" in caption
+
+
+# --- dark slides (theme="dark") -------------------------------------------------------------
+
+def _png_size(data):
+    """(width, height) from a PNG's IHDR chunk."""
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+@pytest.fixture(scope="module")
+def dark():
+    """Every lesson with theme="dark", its figures kept in memory."""
+    return {name: lessons.run(name, verbose=False, theme="dark") for name in lessons.LESSONS}
+
+
+def test_every_lesson_figure_reads_on_a_dark_slide(dark, tmp_path):
+    """Each lesson's figures in dark: slate behind, and every line, marker, contour and text
+    at WCAG contrast >= 3 against it; the saved PNGs (the graphs' too) are slate."""
+    from conftest import low_contrast
+    from matplotlib.colors import to_hex
+    from matplotlib.image import imread
+    from zeroin.viz import figures
+    plots = 0
+    for name, r in dark.items():
+        assert r.theme == "dark" and r.figures, name
+        for key, f in r.figures.items():
+            if hasattr(f.figure, "savefig"):
+                plots += 1
+                assert to_hex(f.figure.get_facecolor()) == "#0f172a", (name, key)
+                assert low_contrast(f.figure) == [], (name, key)
+            else:                                   # a graph drawn by zeroin.draw
+                assert f.figure.theme == "dark", (name, key)
+        for path in r.save(str(tmp_path / name)):
+            if path.endswith(".png"):
+                assert to_hex(imread(path)[2, 2, :3]) == "#0f172a", path
+    assert plots == 11
+    assert figures.COLORS["paper"] == "#ffffff"         # the light palette is back
+
+
+def test_light_lesson_figures_keep_their_colours(shown):
+    """The default theme draws as before: a few artists' colours against their old
+    hard-coded values (target rings, marker edges, the image panels' numbers and frames)."""
+    from matplotlib.colors import to_hex
+    from matplotlib.patches import Circle
+    target = shown["shooting"].figures["target2"].figure
+    rings = [p for p in target.axes[0].patches if isinstance(p, Circle)]
+    assert {to_hex(p.get_facecolor()) for p in rings[:-1]} == {"#f4f1e8", "#ffffff"}
+    assert {to_hex(p.get_edgecolor()) for p in rings[:-1]} == {"#555555"}
+    assert to_hex(rings[-1].get_facecolor()) == "#222222"            # the bullseye
+    means = [ln for ln in target.axes[0].lines if ln.get_marker() == "X"]
+    assert means and {to_hex(ln.get_markeredgecolor()) for ln in means} == {"#000000"}
+    assert to_hex(target.get_facecolor()) == "#ffffff"
+    window = shown["convolution"].figures["window"].figure
+    numbers = [t for a in window.axes for t in a.texts if t.get_bbox_patch() is not None]
+    assert {to_hex(t.get_color()) for t in numbers} == {"#000000", "#d62728"}  # tab:red
+    assert {to_hex(t.get_bbox_patch().get_facecolor()[:3]) for t in numbers} == {"#ffffff"}
+    framed = [a for a in window.axes if a.images]
+    assert {to_hex(sp.get_edgecolor()) for a in framed for sp in a.spines.values()} == \
+        {"#6b7280"}
+    assert framed[0].images[0].get_cmap().name == "Greys"
+    ideal = [ln for ln in shown["loss"].figures["loss"].figure.axes[0].lines
+             if ln.get_label() == "ideal aim"]
+    assert to_hex(ideal[0].get_color()) == "#000000"
+
+
+def test_no_colour_is_hard_coded_in_the_lessons():
+    """The lessons take every colour from the theme's palette (figures.COLORS)."""
+    import glob
+    import os
+    import re
+    folder = os.path.dirname(lessons.__file__)
+    for path in glob.glob(os.path.join(folder, "*.py")):
+        with open(path, encoding="utf-8") as f:
+            code = f.read()
+        found = re.findall(r'''["']#[0-9a-fA-F]{3,8}["']''', code) + re.findall(
+            r'''\b(?:colou?rs?|mfc|mec|fc|ec|facecolor|edgecolor|foreground)=["'][^"']*["']''',
+            code) + re.findall(r'''set_color\(["'][^"']*["']''', code)
+        assert found == [], (os.path.basename(path), found)
+
+
+def test_the_chain_rule_graphs_are_one_build_up(dark):
+    """The four graph pictures share one layout and one size (1274x528 to 1796x716
+    before), so that on slides one follows the other without a jump."""
+    for r in (dark["chain-rule"], lessons.chain_rule(verbose=False),
+              lessons.chain_rule(w=1, b=-2, verbose=False)):
+        drawings = [f.figure for f in r.figures.values()]
+        assert len(drawings) == 4
+        assert len({(d.width, d.height) for d in drawings}) == 1
+        assert all(d.pos == drawings[0].pos for d in drawings)
+        sizes = {_png_size(f.data("png")) for f in r.figures.values()}
+        assert len(sizes) == 1, sizes
+    structure, values, to_b, to_w = (f.data("svg").decode() for f in r.figures.values())
+    assert "grad" not in structure and "grad" not in values and "= -2" in values
+    assert "The graph z = x * y" in structure and "Backward: the path from z to w" in to_w
+
+
+def test_a_bad_theme_is_said_by_the_lesson():
+    with pytest.raises(ValueError, match=r"solve: theme must be 'light' or 'dark', got 'blue'"):
+        lessons.solve(theme="blue", verbose=False)
+    with pytest.raises(ValueError, match=r"chain-rule: theme must be 'light' or 'dark'"):
+        lessons.run("chain-rule", theme="Dark", verbose=False)

@@ -96,6 +96,23 @@ def test_a_single_learning_rate_is_a_list_of_one_as_on_the_command_line():
     assert r.command() == "zeroin lesson learning-rate --set etas=0.5"
 
 
+def test_the_theme_is_how_a_lesson_runs_and_run_it_yourself_repeats_it():
+    """theme= is a run option like out and figures: not a --set parameter, kept in the
+    result and repeated by its command and call when it is dark."""
+    assert "theme" not in lessons.parameters(lessons.solve)
+    with pytest.raises(ValueError, match=r"solve has no parameter 'theme'"):
+        lessons.settings("solve", ["theme=dark"])
+    r = lessons.solve(target=70, theme="dark", verbose=False, figures=False)
+    assert r.theme == "dark" and r.params == {"target": 70}
+    assert r.command() == "zeroin lesson solve --set target=70 --theme dark"
+    assert r.call() == "zeroin.lessons.solve(target=70, theme='dark')"
+    assert "--theme dark" in r.text() and "--theme dark" in r.html()
+    light = lessons.solve(verbose=False, figures=False)
+    assert light.theme == "light" and light.command() == "zeroin lesson solve"
+    with pytest.raises(TypeError, match=r"'them'; did you mean 'theme'"):
+        lessons.solve(them="dark")
+
+
 def test_cli_list_subprocess():
     r = subprocess.run([sys.executable, "-m", "zeroin", "lesson", "--list"],
                        capture_output=True, text=True, timeout=60)
@@ -631,9 +648,10 @@ def test_solve_figure_shows_all_four_methods_apart():
         for b in left[i + 1:]:
             pa, pb = {tuple(p) for p in a.get_xydata()}, {tuple(p) for p in b.get_xydata()}
             if pa & pb:
-                hollow, filled = sorted((a, b), key=lambda ln: ln.get_markerfacecolor() != "white")
-                assert hollow.get_markerfacecolor() == "white", (a.get_label(), b.get_label())
-                assert filled.get_markerfacecolor() != "white"
+                white = "#ffffff"                   # the light palette's paper
+                hollow, filled = sorted((a, b), key=lambda ln: ln.get_markerfacecolor() != white)
+                assert hollow.get_markerfacecolor() == white, (a.get_label(), b.get_label())
+                assert filled.get_markerfacecolor() != white
                 assert hollow.get_markersize() > 1.5 * filled.get_markersize()
     b_f, wb_f = left[0].get_xydata(), left[2].get_xydata()     # same errors, side by side
     assert np.allclose(b_f[:, 1], wb_f[:, 1]) and np.all(wb_f[:, 0] - b_f[:, 0] > 0.1)

@@ -137,7 +137,7 @@ def test_tour_says_how_many_training_runs_it_makes(tmp_path, monkeypatch, capsys
     from zeroin import tour as tour_mod
     monkeypatch.setattr(lessons, "LESSONS", {"sensitivity": lessons.sensitivity})
 
-    def no_training(out, dataset):      # each run is then listed as skipped
+    def no_training(out, dataset, theme):   # each run is then listed as skipped
         raise ImportError("stubbed in this test")
     monkeypatch.setattr(tour_mod, "train_demo", no_training)
     tour_mod.run_tour(out=str(tmp_path))
@@ -291,10 +291,10 @@ def test_digit_grid_keeps_a_wrong_title_in_the_last_column_on_the_canvas(tmp_pat
     from zeroin import tour
     made, draw, save = [], tour._draw_training, tour.F.save
 
-    def always_wrong(out, hist, splits, model, predict, test, np_, dataset):
+    def always_wrong(out, hist, splits, model, predict, test, np_, dataset, theme):
         def wrong(model, X):            # the right digit's score moved to the next digit
             return np.roll(predict(model, X), 1, axis=1)
-        return draw(out, hist, splits, model, wrong, test, np_, dataset)
+        return draw(out, hist, splits, model, wrong, test, np_, dataset, theme)
     monkeypatch.setattr(tour, "_draw_training", always_wrong)
     monkeypatch.setattr(tour.F, "save",
                         lambda fig, *a, **k: made.append(fig) or save(fig, *a, **k))
@@ -303,3 +303,29 @@ def test_digit_grid_keeps_a_wrong_title_in_the_last_column_on_the_canvas(tmp_pat
     wrong_titles = [a.get_title() for a in fig.axes if "(is " in a.get_title()]
     assert len(wrong_titles) >= 6, wrong_titles       # the first row, to its last column
     assert _texts_off_the_canvas(fig) == []
+
+
+def test_dark_tour_for_dark_slides(tour, tmp_path, monkeypatch):
+    """theme="dark": the page on a dark background, the lessons' and the training run's
+    figures light on slate, every mark readable; the light page keeps its white."""
+    pytest.importorskip("matplotlib")
+    from conftest import low_contrast
+    from matplotlib.colors import to_hex
+    from zeroin import tour as tour_mod
+    assert "background:#0f172a" not in tour[2] and "background:#fff" in tour[2]
+    monkeypatch.setattr(lessons, "LESSONS", {"sensitivity": lessons.sensitivity})
+    made, save = [], tour_mod.F.save
+    monkeypatch.setattr(tour_mod.F, "save",
+                        lambda fig, *a, **k: made.append(fig) or save(fig, *a, **k))
+    monkeypatch.setattr(tour_mod, "_DEMOS", {"moons": tour_mod._DEMOS["moons"]})
+    path = run_tour(out=str(tmp_path), train=HAS_TRAINING, verbose=False, theme="dark")
+    with open(path, encoding="utf-8") as f:
+        page = f.read()
+    assert "body{color:#e2e8f0;background:#0f172a}" in page
+    assert "zeroin lesson sensitivity --theme dark" in page
+    assert len(made) == 1 + HAS_TRAINING
+    for fig in made:
+        assert to_hex(fig.get_facecolor()) == "#0f172a" and low_contrast(fig) == []
+    with pytest.raises(ValueError, match=r"tour: theme must be 'light' or 'dark', got 'blue'"):
+        run_tour(out=str(tmp_path / "never"), theme="blue")
+    assert not (tmp_path / "never").exists()

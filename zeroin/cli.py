@@ -4,6 +4,7 @@
     zeroin lesson NAME [--out DIR] [--set KEY=VALUE]
                                      one lesson of the chapter (zeroin lesson --list);
                                      figures in zeroin-out/NAME unless --out
+                                     (both: --theme dark for dark slides)
     zeroin train DATASET [...]       train an MLP (or a CNN) with progress, curves and a
                                      checkpoint
                                      (DATASET: a built-in name or a .npz/.csv file;
@@ -186,6 +187,7 @@ def build_parser():
                         "write OUT/index.html")
     p.add_argument("--out", default="zeroin-out", help="output folder")
     p.add_argument("--no-train", action="store_true", help="skip the training runs")
+    _theme_flag(p, "the figures' and the page's colours")
 
     p = command("lesson", "run one lesson of the chapter", formatter=_RawEpilogFormatter)
     p.epilog = _lesson_parameters_text()
@@ -196,6 +198,7 @@ def build_parser():
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="change one of the lesson's parameters (listed below), e.g. "
                         "--set target=70 or --set etas=0.2,0.5,0.9; repeat for more")
+    _theme_flag(p, "the figures' colours")
 
     p = command("train", "train an MLP (or, with --model cnn, a CNN) on a dataset",
                 "Train an MLP (or a CNN: --model cnn), print one line per epoch, then write "
@@ -300,6 +303,12 @@ def _new_folders(out):
     return new
 
 
+def _theme_flag(p, what):
+    p.add_argument("--theme", choices=("light", "dark"), default="light",
+                   help=f"{what}: light (dark on white, the default) or dark (light on "
+                        f"slate, for dark slides)")
+
+
 def _run(args):
     """Run the command; a lesson or tour that fails removes the output folders it made
     while they are still empty (a mistyped --set leaves nothing behind)."""
@@ -326,7 +335,7 @@ def _run(args):
 def _run_command(args):
     if args.command == "tour":
         from .tour import run_tour
-        run_tour(out=args.out, train=not args.no_train)
+        run_tour(out=args.out, train=not args.no_train, theme=args.theme)
     elif args.command == "lesson":
         from . import lessons
         if args.list or not args.name:
@@ -334,7 +343,8 @@ def _run_command(args):
                 doc = (fn.__doc__ or "").strip().splitlines()
                 print(f"  {name:<14} {doc[0] if doc else ''}")
             return
-        lessons.run(args.name, out=args.out, verbose=True, **args.params)   # a command prints
+        lessons.run(args.name, out=args.out, verbose=True, theme=args.theme,  # a command
+                    **args.params)                                         # prints
     else:
         from . import recipes
         if args.command == "train" and getattr(args, "model", "mlp") == "cnn":

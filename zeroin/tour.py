@@ -40,6 +40,14 @@ margin-top:.3em}.meta{color:#6b7488;font-size:.9em}.skip{color:#9a5b00}
 details{margin:-.8em 0 1.2em}summary{cursor:pointer;color:#1f5fbf;font-size:.9em}
 tr.gap td{text-align:center;color:#6b7488;font-style:italic}
 """
+# theme="dark": the same page light on draw(theme="dark")'s slate (after _CSS, overriding)
+_CSS_DARK = """
+body{color:#e2e8f0;background:#0f172a}h2{border-bottom-color:#334155}
+.lead,caption{color:#cbd5e1}.toc,th{background:#1e293b}a{color:#93c5fd}
+th,td{border-bottom-color:#334155}pre{background:#1e293b;border-left-color:#facc15}
+figure img{border-color:#334155}figcaption,.meta,tr.gap td{color:#94a3b8}
+.skip{color:#fbbf24}summary{color:#93c5fd}
+"""
 
 
 def _esc(s):
@@ -71,7 +79,7 @@ def _training_html(training):
     return "\n".join(parts)
 
 
-def _page(results, training, elapsed):
+def _page(results, training, elapsed, theme="light"):
     from . import __version__
     toc = "".join(f'<li><a href="#{_esc(r.name)}">{_esc(r.title)}</a></li>' for r in results)
     toc += '<li><a href="#training">Training networks on real data</a></li>'
@@ -80,7 +88,7 @@ def _page(results, training, elapsed):
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>zeroin tour: backpropagation and gradient descent</title>
-<style>{_CSS}</style></head>
+<style>{_CSS}{_CSS_DARK if theme == "dark" else ""}</style></head>
 <body>
 <h1>Backpropagation and gradient descent, computed live</h1>
 <p class="lead">The chapter on backpropagation and gradient descent, reproduced by zeroin:
@@ -123,8 +131,10 @@ _DEMOS = {
 }
 
 
-def train_demo(out="zeroin-out", *, dataset="moons", epochs=None, seed=0, figures=True):
-    """A small MLP trained on ``dataset`` (``moons`` or ``digits``); a dict for the page.
+def train_demo(out="zeroin-out", *, dataset="moons", epochs=None, seed=0, figures=True,
+               theme="light"):
+    """A small MLP trained on ``dataset`` (``moons`` or ``digits``); a dict for the page
+    (its figure in ``theme``'s colours: "light", or "dark" for dark slides).
 
     The run is :func:`zeroin.recipes.train_mlp` with the dataset's recipe (for digits the
     one ``zeroin train digits`` uses), so the page shows what the command line gives.
@@ -136,6 +146,7 @@ def train_demo(out="zeroin-out", *, dataset="moons", epochs=None, seed=0, figure
     from zeroin.recipes import recipe_for, train_mlp
     from zeroin.train import predict
 
+    F.check_theme("train_demo", theme)
     heading, what, overrides = _DEMOS[dataset]
     settings = {**recipe_for(dataset), **overrides}
     if epochs is not None:
@@ -155,7 +166,7 @@ def train_demo(out="zeroin-out", *, dataset="moons", epochs=None, seed=0, figure
     result["command"] = train_command_line(dataset, settings, seed)
     if figures and F.available():
         result["figures"][f"training_{dataset}"] = _draw_training(
-            out, hist, splits, model, predict, test, np, dataset)
+            out, hist, splits, model, predict, test, np, dataset, theme)
     return result
 
 
@@ -233,8 +244,8 @@ def _demo_result(dataset, heading, what, settings, model, hist, splits, test, se
             "epochs": hist.epochs_run, "history": h, "seconds": seconds}
 
 
-def _draw_training(out, hist, splits, model, predict, test, np, dataset):
-    with F.style():
+def _draw_training(out, hist, splits, model, predict, test, np, dataset, theme="light"):
+    with F.style(theme):
         fig, (ax, ax2) = F.subplots(1, 2, figsize=(12.5, 5.8))
         from .viz.curves import plot_history
         h = hist.history
@@ -254,7 +265,8 @@ def _draw_training(out, hist, splits, model, predict, test, np, dataset):
             caption = "the learned boundary and the held-out test points"
         else:
             _digit_grid(fig, ax2, splits, model, predict, Xt, yt, np,
-                        f"Test images and predictions (accuracy {test['accuracy']:.3f})")
+                        f"Test images and predictions (accuracy {test['accuracy']:.3f})",
+                        cmap="gray_r" if theme == "light" else "gray")   # ink bright on slate
             caption = "held-out test images with the predicted digit (red: wrong)"
         F.legend_below(fig, (ax, axb, ax2), ncol=5)
         return F.save(fig, out, f"training_{dataset}",
@@ -269,19 +281,21 @@ def _boundary(ax2, splits, model, predict, Xt, yt, np):
     score = predict(model, np.stack([gx.ravel(), gy.ravel()], axis=1))
     score = score[:, 0] if score.shape[1] == 1 else score[:, 1] - score[:, 0]
     ax2.contourf(gx, gy, (score > 0).reshape(gx.shape), levels=[-0.5, 0.5, 1.5],
-                 colors=["#dbe7f5", "#fde3c8"], alpha=0.9)
-    ax2.contour(gx, gy, score.reshape(gx.shape), levels=[0], colors="black", linewidths=1.2)
+                 colors=F.COLORS["regions"], alpha=0.9)
+    ax2.contour(gx, gy, score.reshape(gx.shape), levels=[0], colors=F.COLORS["ink"],
+                linewidths=1.2)
     labels = yt.reshape(len(yt), -1)[:, 0] if yt.ndim > 1 else yt
     for cls, color in ((0, F.COLORS["left"]), (1, F.COLORS["right"])):
         m = labels == cls
-        ax2.plot(Xt[m, 0], Xt[m, 1], "o", color=color, ms=5, mec="white", mew=0.5,
+        ax2.plot(Xt[m, 0], Xt[m, 1], "o", color=color, ms=5, mec=F.COLORS["paper"], mew=0.5,
                  label=f"class {cls} (test)")
     ax2.set_xlabel("x1 (first input)")
     ax2.set_ylabel("x2 (second input)")
     ax2.grid(False)
 
 
-def _digit_grid(fig, ax2, splits, model, predict, Xt, yt, np, title, rows=4, cols=6):
+def _digit_grid(fig, ax2, splits, model, predict, Xt, yt, np, title, rows=4, cols=6,
+                cmap="gray_r"):
     """The first test images, a few mistakes first, each titled with the predicted digit."""
     pred = predict(model, Xt).argmax(axis=1)
     wrong = np.nonzero(pred != yt)[0]
@@ -303,7 +317,7 @@ def _digit_grid(fig, ax2, splits, model, predict, Xt, yt, np, title, rows=4, col
               ha="center", va="center", fontsize=11, color=F.COLORS["muted"])
     for k, idx in enumerate(show):
         a = fig.add_subplot(gs[1 + k // cols, k % cols])
-        a.imshow(raw[k].reshape(side, side), cmap="gray_r", interpolation="nearest")
+        a.imshow(raw[k].reshape(side, side), cmap=cmap, interpolation="nearest")
         ok = pred[idx] == yt[idx]
         a.set_title(f"{pred[idx]}" + ("" if ok else f" (is {yt[idx]})"), fontsize=10,
                     color=F.COLORS["curve"] if ok else F.COLORS["error"], pad=2)
@@ -322,15 +336,18 @@ def _arrays(ds):
     return np.asarray(getattr(x, "data", x)), np.asarray(getattr(y, "data", y))
 
 
-def run_tour(out="zeroin-out", train=True, *, verbose=True):
+def run_tour(out="zeroin-out", train=True, *, verbose=True, theme="light"):
     """Run every lesson, then short training runs (moons, digits); write ``out/index.html``.
 
     Returns the path of the page. Each lesson's figures (PNG and SVG) are also written
     to the lesson's own folder, ``out/<lesson>/`` (the training runs' to
     ``out/train-<dataset>/``). ``train=False`` skips the training runs (``zeroin tour --no-train``).
+    ``theme="dark"`` (``zeroin tour --theme dark``) draws every figure light on slate and
+    gives the page a dark background, for dark slides.
     """
     from . import lessons
 
+    F.check_theme("tour", theme)
     t0 = time.perf_counter()
     os.makedirs(out, exist_ok=True)
     say = print if verbose else (lambda *a, **k: None)
@@ -339,7 +356,7 @@ def run_tour(out="zeroin-out", train=True, *, verbose=True):
     results = []
     for i, (name, fn) in enumerate(lessons.LESSONS.items(), 1):
         t = time.perf_counter()
-        r = fn(out=os.path.join(out, name), verbose=False)
+        r = fn(out=os.path.join(out, name), verbose=False, theme=theme)
         results.append(r)
         say(f"  {i}. {name:<14} {count(len(r.tables), 'table')}, "
             f"{count(len(r.figures), 'figure')} ({time.perf_counter() - t:.1f} s)  "
@@ -349,7 +366,8 @@ def run_tour(out="zeroin-out", train=True, *, verbose=True):
         for k, dataset in enumerate(_DEMOS, len(results) + 1):
             t = time.perf_counter()
             try:
-                tr = train_demo(os.path.join(out, f"train-{dataset}"), dataset=dataset)
+                tr = train_demo(os.path.join(out, f"train-{dataset}"), dataset=dataset,
+                                theme=theme)
                 say(f"  {k}. train {dataset:<8} test accuracy {tr['test_accuracy']:.3f} "
                     f"after {tr['epochs']} epochs ({time.perf_counter() - t:.1f} s)",
                     flush=True)
@@ -365,7 +383,7 @@ def run_tour(out="zeroin-out", train=True, *, verbose=True):
     else:
         training = {"skipped": "not requested (zeroin tour --no-train)"}
     path = os.path.join(out, "index.html")
-    F.write_text(path, _page(results, training, time.perf_counter() - t0))
+    F.write_text(path, _page(results, training, time.perf_counter() - t0, theme))
     n_fig = sum(len(r.figures) for r in results) + sum(
         len(tr.get("figures", {})) for tr in training.get("runs", []))
     say(f"Wrote {path} ({n_fig} figures embedded, {os.path.getsize(path) // 1024} KiB, "

@@ -15,7 +15,8 @@ shows itself as HTML. ``zeroin lesson NAME --out DIR`` and ``zeroin tour`` write
 4.6394...
 
 From the command line: ``zeroin lesson NAME [--out DIR] [--set KEY=VALUE ...]`` (the
-lesson's parameters, e.g. ``--set target=70``) and ``zeroin lesson --list``.
+lesson's parameters, e.g. ``--set target=70``; ``--theme dark`` for dark slides) and
+``zeroin lesson --list``.
 """
 from __future__ import annotations
 
@@ -65,5 +66,6 @@ def run(name, out=None, **kwargs):
     """Run the lesson called ``name`` (``chain-rule`` or ``chain_rule``); return its result.
 
     ``out``: folder for the figures (``None``: keep them in memory); ``kwargs``: the
-    lesson's parameters (:func:`parameters` lists them)."""
+    lesson's parameters (:func:`parameters` lists them), and ``theme="dark"`` for figures
+    on a dark slide (``verbose``, ``figures`` as for the lesson itself)."""
     return lookup(name)(out=out, **kwargs)

@@ -212,6 +212,8 @@ class LessonResult:
     params : dict
         The lesson's parameters that were changed from their defaults (``target=70``);
         :meth:`command` and :meth:`call` repeat them.
+    theme : str
+        The figures' colours: ``"light"`` (dark on white) or ``"dark"`` (for dark slides).
     """
     name: str
     title: str
@@ -222,6 +224,7 @@ class LessonResult:
     values: dict = field(default_factory=dict)
     texts: dict = field(default_factory=dict)
     params: dict = field(default_factory=dict)
+    theme: str = "light"
 
     def __getattr__(self, key):
         values = self.__dict__.get("values")
@@ -278,11 +281,13 @@ class LessonResult:
         """The command line that reproduces this result: ``zeroin lesson solve --set
         target=70``."""
         sets = "".join(f" --set {k}={_cli_value(v)}" for k, v in self.params.items())
-        return f"zeroin lesson {self.name}{sets}"
+        theme = "" if self.theme == "light" else f" --theme {self.theme}"
+        return f"zeroin lesson {self.name}{sets}{theme}"
 
     def call(self):
         """The Python call that reproduces this result: ``zeroin.lessons.solve(target=70)``."""
-        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        given = {**self.params, **({} if self.theme == "light" else {"theme": self.theme})}
+        args = ", ".join(f"{k}={v!r}" for k, v in given.items())
         return f"zeroin.lessons.{self.name.replace('-', '_')}({args})"
 
     def save(self, out):
@@ -323,7 +328,7 @@ class LessonResult:
             parts += [f"  {_where(key, f)}  {f.caption}" for key, f in self.figures.items()]
         elif self.values.get("figures_skipped"):
             parts += ["", f"Figures skipped: {self.values['figures_skipped']}"]
-        if self.params:                 # changed values: the command that repeats them
+        if self.params or self.theme != "light":     # the command that repeats them
             parts += ["", f"Run it yourself: {self.command()}  or  {self.call()}"]
         return "\n".join(parts).rstrip() + "\n"
 
@@ -381,7 +386,7 @@ def plots_ok(result, make_figures):
 
 # --- the lessons' parameters -------------------------------------------------------------
 
-RUN_OPTIONS = ("out", "verbose", "figures")       # how a lesson runs, not what it computes
+RUN_OPTIONS = ("out", "verbose", "figures", "theme")   # how a lesson runs, not what it computes
 
 
 def parameters(fn):
@@ -395,16 +400,20 @@ def lesson(fn):
     """Decorate a lesson function: its result records the parameters given that differ
     from the defaults (``result.params``), so that its "Run it yourself" line repeats them.
     The decorator prints (``verbose``); the lesson function only builds the result (its
-    ``verbose`` stays in its signature for the documentation)."""
+    ``verbose`` stays in its signature for the documentation). ``theme`` ("light" or
+    "dark", for dark slides) is checked here and kept in ``result.theme``."""
     defaults = parameters(fn)
 
     @functools.wraps(fn)
     def run(out=None, *, verbose=None, **kwargs):
         _check_call(fn, out, kwargs)
+        theme = _figures.check_theme(fn.__name__.replace("_", "-"),
+                                     kwargs.get("theme", "light"))
         kwargs = {k: _one_or_more(_plain(v), defaults.get(k)) for k, v in kwargs.items()}
         res = fn(out, **kwargs)
         res.params = {k: v for k, v in kwargs.items()
                       if k in defaults and _differs(v, defaults[k])}
+        res.theme = theme
         return finish(res, verbose)
     return run
 
@@ -426,7 +435,8 @@ def _check_call(fn, out, kwargs):
             guess = f"did you mean {close[0]!r}? " if close else ""
             raise TypeError(f"{name}() got an unexpected keyword argument {key!r}; {guess}"
                             f"its parameters (with their defaults): "
-                            f"{parameters_text(fn) or 'none'}; and out, verbose, figures")
+                            f"{parameters_text(fn) or 'none'}; and out, verbose, figures, "
+                            f"theme")
 
 
 def _one_or_more(v, default):

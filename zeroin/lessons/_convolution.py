@@ -44,7 +44,7 @@ def correlate(x, k):
 
 
 @lesson
-def convolution(out=None, *, verbose=None, figures=True, train_epochs=4):
+def convolution(out=None, *, verbose=None, figures=True, train_epochs=4, theme="light"):
     """A 3x3 kernel sliding over a 5x5 image; its gradients by the chain rule; a digits CNN."""
     whole("convolution", "train_epochs", train_epochs)
     res = LessonResult(
@@ -105,8 +105,8 @@ def convolution(out=None, *, verbose=None, figures=True, train_epochs=4):
         f"`zeroin train digits --model cnn` trains a larger one.",
     ]
     if plots_ok(res, figures):
-        res.figures["window"] = _draw_window(out, yv)
-        res.figures["filters"] = _draw_filters(out, cnn)
+        res.figures["window"] = _draw_window(out, yv, theme=theme)
+        res.figures["filters"] = _draw_filters(out, cnn, theme)
     return res
 
 
@@ -145,24 +145,26 @@ def _digits_cnn(epochs, seed=0):
             "label": int(test[1][0])}
 
 
-def _numbers(ax, a, fmt="{:g}", highlight=None, cmap="Greys"):
-    ax.imshow(a, cmap=cmap, vmin=min(a.min(), 0), vmax=max(a.max(), 1))
+def _numbers(ax, a, fmt="{:g}", highlight=None, cmap=None):
+    from ..viz.figures import COLORS
+    ax.imshow(a, cmap=cmap or COLORS["image"], vmin=min(a.min(), 0), vmax=max(a.max(), 1))
     for (i, j), v in np.ndenumerate(a):
         ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=11,
-                color="tab:red" if highlight and highlight(i, j) else "black",
-                bbox=dict(facecolor="white", alpha=0.7, lw=0, pad=1))
+                color=COLORS["error"] if highlight and highlight(i, j) else COLORS["ink"],
+                bbox=dict(facecolor=COLORS["paper"], alpha=0.7, lw=0, pad=1))
     _frame(ax)
 
 
 def _frame(ax):
     """An image panel: no ticks or grid, a thin frame on all four sides."""
+    from ..viz.figures import COLORS
     ax.set_xticks([])
     ax.set_yticks([])
     ax.grid(False)
     for sp in ax.spines.values():
         sp.set_visible(True)
         sp.set_linewidth(0.8)
-        sp.set_color("#6b7280")
+        sp.set_color(COLORS["frame"])
 
 
 def _sign(ax, text):
@@ -178,15 +180,16 @@ def _frame_patch(Rectangle, corner, size, F):
     from matplotlib import patheffects
     return Rectangle(corner, size, size, fill=False, lw=3, ec=F.COLORS["error"],
                      clip_on=False,
-                     path_effects=[patheffects.withStroke(linewidth=7, foreground="white")])
+                     path_effects=[patheffects.withStroke(linewidth=7,
+                                                          foreground=F.COLORS["paper"])])
 
 
-def _draw_window(out, yv, at=(1, 2)):
+def _draw_window(out, yv, at=(1, 2), theme="light"):
     from matplotlib.patches import Rectangle
 
     from ..viz import figures as F
     i0, j0 = at
-    with F.style():
+    with F.style(theme):
         fig, panels = F.subplots(1, 5, figsize=(12, 4), width_ratios=[5, 0.8, 3, 0.8, 3])
         # Room at the edges for the frames' halo (7 pt wide): the output's frame sits on the
         # right edge of the figure, and the layout counts a frame without its stroke.
@@ -210,12 +213,12 @@ def _draw_window(out, yv, at=(1, 2)):
                       f"position gives the 3x3 output.")
 
 
-def _draw_filters(out, cnn):
+def _draw_filters(out, cnn, theme="light"):
     from ..viz import figures as F
     k = len(cnn["filters"])
-    with F.style():
+    with F.style(theme):
         fig, axes = F.subplots(2, k + 1, figsize=(2.2 * (k + 1), 4.6))
-        axes[0, 0].imshow(cnn["image"], cmap="Greys")
+        axes[0, 0].imshow(cnn["image"], cmap=F.COLORS["image"])
         axes[0, 0].set_title(f"a test digit ({cnn['label']})", fontsize=10)
         axes[1, 0].axis("off")
         lim = float(np.abs(cnn["filters"]).max())          # one scale, so one colour bar
@@ -224,7 +227,8 @@ def _draw_filters(out, cnn):
             weights = axes[0, f + 1].imshow(cnn["filters"][f], cmap="coolwarm", vmin=-lim,
                                             vmax=lim)
             axes[0, f + 1].set_title(f"filter {f}", fontsize=10)
-            maps = axes[1, f + 1].imshow(cnn["maps"][f], cmap="Greys", vmin=0, vmax=top)
+            maps = axes[1, f + 1].imshow(cnn["maps"][f], cmap=F.COLORS["image"], vmin=0,
+                                         vmax=top)
             axes[1, f + 1].set_title(f"feature map {f}", fontsize=10)
         for ax in axes.ravel():
             _frame(ax)

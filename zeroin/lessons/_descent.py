@@ -50,7 +50,7 @@ def gradient_descent(x0, eta, tol=TOL, max_steps=1000, blowup=1e6):
 
 @lesson
 def descent(out=None, *, eta=ETA, x0=X0, x0_right=X0_RIGHT, tol=TOL, verbose=None,
-            figures=True):
+            figures=True, theme="light"):
     """Gradient descent on y = (x-1)^2 + 0.001 with eta = 0.1 from both sides of the minimum."""
     positive("descent", "eta", eta)
     positive("descent", "tol", tol)
@@ -121,8 +121,8 @@ def descent(out=None, *, eta=ETA, x0=X0, x0_right=X0_RIGHT, tol=TOL, verbose=Non
     res.values["converged"] = not stuck
     res.values.update(outcome=outcome.kinds, headline=outcome.headline())
     if plots_ok(res, figures):
-        res.figures["grad1"] = _draw_grad1(out, res)
-        res.figures["grad2"] = _draw_grad2(out, res)
+        res.figures["grad1"] = _draw_grad1(out, res, theme)
+        res.figures["grad2"] = _draw_grad2(out, res, theme)
     return res
 
 
@@ -242,17 +242,18 @@ def _why_crowded(kinds):
     return "the later points crowd together near the minimum"
 
 
-def _draw_grad1(out, res):
+def _draw_grad1(out, res, theme="light"):
     import numpy as np
 
     from ..viz import figures as F
-    series = [("xs", F.COLORS["left"], f"from x0 = {res.x0:g}"),
-              ("xs_right", F.COLORS["right"], f"from x0 = {res.x0_right:g}")]
-    px = {key: np.array(res.values[key][:SHOW]) for key, *_ in series}
+    keys = [("xs", "left", f"from x0 = {res.x0:g}"),
+            ("xs_right", "right", f"from x0 = {res.x0_right:g}")]
+    px = {key: np.array(res.values[key][:SHOW]) for key, *_ in keys}
     xlo, xhi = _span([1.0, *px["xs"], *px["xs_right"]], 0.1, 0.3)   # the curve covers every point
     xs = np.linspace(xlo, xhi, 300)
     ylo, yhi = _span([*f(xs), 0.001], 0.05, 0.02)
-    with F.style():
+    with F.style(theme):
+        series = [(key, F.COLORS[role], label) for key, role, label in keys]
         fig, ax = F.subplots(figsize=(8, 5.5))
         ax.plot(xs, f(xs), color=F.COLORS["curve"], label="y = (x - 1)^2 + 0.001")
         # Step numbers go below and outside the curve, where nothing else is drawn (down-left
@@ -298,7 +299,7 @@ def _draw_grad1(out, res):
                       f"from {where}, {which}; the lines between them are chords.")
 
 
-def _draw_grad2(out, res):
+def _draw_grad2(out, res, theme="light"):
     import numpy as np
 
     from ..viz import figures as F
@@ -309,7 +310,7 @@ def _draw_grad2(out, res):
     xs = np.linspace(xlo, xhi, 200)
     # Every mark stays inside: the curve, A, x1, the end of the step along the tangent.
     ylo, yhi = _span([*f(xs), y0, y1, res.tangent_y1], 0.05, 0.02)
-    with F.style():
+    with F.style(theme):
         fig, ax = F.subplots(figsize=(8, 5.5))
         ax.plot(xs, f(xs), color=F.COLORS["curve"], label="y = (x - 1)^2 + 0.001")
         tx = np.array([xlo, xhi])
@@ -321,7 +322,7 @@ def _draw_grad2(out, res):
                 label="chord from A to the new point")
         ax.plot([x1, x1], [res.tangent_y1, y1], color=F.COLORS["muted"], ls=":", lw=2,
                 label=f"at x1 the curve is {y1 - res.tangent_y1:.4g} above the tangent")
-        ax.plot([x0], [y0], "o", color="black", ms=8, zorder=4)
+        ax.plot([x0], [y0], "o", color=F.COLORS["ink"], ms=8, zorder=4)
         ax.plot([x1], [y1], "o", color=F.COLORS["error"], ms=8, zorder=4)
         a_label = ax.annotate("A", (x0, y0), xytext=(0, 0), textcoords="offset points",
                               fontsize=13)                # placed below, once drawn
@@ -396,7 +397,7 @@ def _verdict(rows, tol, max_steps):
 
 @lesson
 def learning_rate(out=None, *, etas=ETAS, x0=X0, tol=TOL, max_steps=MAX_STEPS,
-                  verbose=None, figures=True):
+                  verbose=None, figures=True, theme="light"):
     """The same descent for several learning rates: slow, fast, oscillating, diverging."""
     need(len(etas) > 0, "learning-rate: etas must name at least one learning rate")
     for eta in etas:
@@ -454,13 +455,13 @@ def learning_rate(out=None, *, etas=ETAS, x0=X0, tol=TOL, max_steps=MAX_STEPS,
                      f"{2 / curv:g} it oscillates forever, and beyond it diverges.")
     res.values["fastest_eta"] = best
     if plots_ok(res, figures):
-        res.figures["learning_rate"] = _draw_lr(out, res, runs)
+        res.figures["learning_rate"] = _draw_lr(out, res, runs, theme)
     return res
 
 
-def _draw_lr(out, res, runs):
+def _draw_lr(out, res, runs, theme="light"):
     from ..viz import figures as F
-    with F.style():
+    with F.style(theme):
         fig, (ax, ax2) = F.subplots(1, 2, figsize=(13, 5.8))
         for i, (eta, r) in enumerate(runs.items()):
             color, marker, ls = run_style(i)
@@ -499,7 +500,7 @@ def _mark_off_view(ax, runs, ylo, yhi, F):
                 continue
             up = x > yhi
             ax.plot([step], [yhi if up else ylo], "^" if up else "v", color=color, ms=9,
-                    mec="black", mew=0.6, clip_on=False, zorder=5)
+                    mec=F.COLORS["ink"], mew=0.6, clip_on=False, zorder=5)
             off.setdefault(eta, step)
     return off
 
@@ -546,7 +547,7 @@ def _draw_gradients(ax2, res, runs, F):
         any_zero = True
         if steps:
             ax2.plot([steps[-1], zero], [gs[-1], floor], ":", color=color, lw=1.8)
-        ax2.plot([zero], [floor], "v", color=color, ms=11, mec="black", mew=0.8,
+        ax2.plot([zero], [floor], "v", color=color, ms=11, mec=F.COLORS["ink"], mew=0.8,
                  zorder=4, label="gradient exactly 0 (drawn at the 0 below the break)")
         ax2.annotate(f"eta = {eta:g}: exactly 0 at step {zero}", (zero, floor),
                      textcoords="offset points", xytext=(10, 6), fontsize=10, color=color)
@@ -559,7 +560,7 @@ def _draw_gradients(ax2, res, runs, F):
         ax2.yaxis.set_minor_locator(NullLocator())
         ax2.yaxis.set_major_formatter(FuncFormatter(
             lambda v, _: "0" if v == floor else f"$10^{{{round(math.log10(v))}}}$"))
-        ax2.axhline(floor * 10 ** 0.5, color="black", lw=0.8, ls=(0, (6, 3)))
+        ax2.axhline(floor * 10 ** 0.5, color=F.COLORS["ink"], lw=0.8, ls=(0, (6, 3)))
     ax2.set_xlabel("step")
     ax2.set_ylabel("|dy/dx|")
     ax2.set_title("|gradient| per step")

@@ -45,7 +45,7 @@ def _grads(w, b):
 # --- lesson 2 ----------------------------------------------------------------------------
 
 @lesson
-def chain_rule(out=None, *, w=W0, b=B0, verbose=None, figures=True):
+def chain_rule(out=None, *, w=W0, b=B0, verbose=None, figures=True, theme="light"):
     """z = x*y, x = 2w + b, y = b + 1: forward values, and dz/db, dz/dw by the chain rule."""
     finite("chain-rule", "w", w)
     finite("chain-rule", "b", b)
@@ -100,7 +100,7 @@ def chain_rule(out=None, *, w=W0, b=B0, verbose=None, figures=True):
     ]
     draw = _optional("draw")
     if figures and draw is not None:
-        res.figures.update(_draw_graphs(draw, out, z, w, b, res.values))
+        res.figures.update(_draw_graphs(draw, out, z, w, b, res.values, theme))
     elif figures:
         res.values["figures_skipped"] = "zeroin.draw is not available yet"
     return res
@@ -130,25 +130,25 @@ def _optional(name):
         return None
 
 
-def _draw_graphs(draw, out, z, w, b, v):
+def _draw_graphs(draw, out, z, w, b, v, theme="light"):
     import os
 
     from ..viz import figures as F
     g = lambda k: format(v[k] + 0.0, "g")  # noqa: E731  (+ 0.0: -0.0 prints as 0)
     f = lambda k: f"({g(k)})" if v[k] < 0 else g(k)  # noqa: E731  a factor: (-2)*1
     specs = [
-        ("structure", dict(wrt=None, grads=False, values=False),
+        ("structure",
          "The chapter's flow1, the graph's structure: variables w and b, constants, "
          "operations, results x, y, z."),
-        ("values", dict(wrt=None, grads=False, values=True),
+        ("values",
          f"Forward values at w = {g('w')}, b = {g('b')}: x = {g('x')}, y = {g('y')}, "
          f"z = {g('z')} (the chapter's flow2: "
          f"the forward pass)."),
-        ("paths_b", dict(wrt=b, grads=True, values=True),
+        ("paths_b",
          f"Paths from z to b with local derivatives: dz/db = {f('dz_dx')}*{f('dx_db')} + "
          f"{f('dz_dy')}*{f('dy_db')} = {g('dz_db')} "
          f"(the chapter's flow3: backward to b)."),
-        ("paths_w", dict(wrt=w, grads=True, values=True),
+        ("paths_w",
          f"The path from z to w with local derivatives: dz/dw = {f('dz_dx')}*{f('dx_dw')} = "
          f"{g('dz_dw')} (the chapter's flow4: backward to w)."),
     ]
@@ -156,9 +156,9 @@ def _draw_graphs(draw, out, z, w, b, v):
               "values": f"Forward pass at w = {g('w')}, b = {g('b')}",
               "paths_b": "Backward: the paths from z to b",
               "paths_w": "Backward: the path from z to w"}
-    files = {}
-    for stem, kw, caption in specs:
-        d = draw(z, title=titles[stem], **kw)
+    files, frames = {}, _graph_frames(draw, z, w, b, titles, theme)
+    for stem, caption in specs:
+        d = frames[stem]
         name = f"chain_rule_{stem}"
         if out is None:      # in memory: the SVG now, a PNG when saved
             files[name] = F.FigureFiles(None, None, caption, svg_data=d.svg().encode(),
@@ -173,10 +173,49 @@ def _draw_graphs(draw, out, z, w, b, v):
     return files
 
 
+def _graph_frames(draw, z, w, b, titles, theme):
+    """The four pictures as one build-up (as :func:`zeroin.viz.backward_steps`): the graph
+    is laid out once, for its fullest picture (the paths to b), and the structure, the
+    values and the path to w show less on that layout, so that all four have one size and
+    no node moves from one to the next."""
+    import copy
+
+    from ..viz.draw import _GRAD, _label_spots
+    from ..viz.steps import _frame, _same_size
+    base = draw(z, wrt=b, title=titles["paths_b"], theme=theme)
+    to_w = draw(z, wrt=w, theme=theme)                 # its highlights and edge numbers
+
+    def less(keep, values):     # base's nodes with only the lines ``keep`` says (the
+        lean = draw(z, grads=False, values=values)     # rest blank), lean's tooltips
+        tips = {n.key: n.tip for n in lean._nodes}
+        edge_tips = {(e["src"], e["dst"]): e.get("tip") for e in lean._edges}
+        nodes = []
+        for n in base._nodes:
+            m = copy.copy(n)
+            m.hl, m.wrt, m.tip = False, False, tips[n.key]
+            m.lines = [ln if j == 0 or keep(ln) else ("", ln[1], ln[2])
+                       for j, ln in enumerate(n.lines)]
+            nodes.append(m)
+        edges = [dict(e, highlight=False, label="", tip=edge_tips[(e["src"], e["dst"])])
+                 for e in base._edges]
+        return nodes, edges
+    frames = {"structure": _frame(base, *less(lambda ln: False, False), None),
+              "values": _frame(base, *less(lambda ln: ln[2] != _GRAD, True), None),
+              "paths_b": _frame(base, base._nodes, base._edges, base.caption),
+              "paths_w": _frame(base, to_w._nodes, to_w._edges, to_w.caption)}
+    boxes = [(x - n.w / 2, y - n.h / 2, x + n.w / 2, y + n.h / 2)
+             for n in base._nodes for x, y in [base.pos[n.key]]]
+    frames["paths_w"]._spots = _label_spots(to_w._edges, base.routes, boxes,
+                                            base.rankdir == "TB")[0]
+    for stem, d in frames.items():
+        d.title = titles[stem]
+    return dict(zip(frames, _same_size(list(frames.values()))))
+
+
 # --- lesson 3 ----------------------------------------------------------------------------
 
 @lesson
-def sensitivity(out=None, *, nudge=NUDGE, verbose=None, figures=True):
+def sensitivity(out=None, *, nudge=NUDGE, verbose=None, figures=True, theme="light"):
     """Which input matters more? Nudge x and y by 0.1 and compare with dz/dx and dz/dy."""
     positive("sensitivity", "nudge", nudge)
     _, _, x0, y0, z0 = seed_graph()
@@ -222,11 +261,11 @@ def sensitivity(out=None, *, nudge=NUDGE, verbose=None, figures=True):
         f"Among the variables, b matters more than w: dz/db = {gb:g} > dz/dw = {gw:g}.",
     ]
     if plots_ok(res, figures):
-        res.figures["sensitivity"] = _draw_sensitivity(out, res)
+        res.figures["sensitivity"] = _draw_sensitivity(out, res, theme)
     return res
 
 
-def _draw_sensitivity(out, res):
+def _draw_sensitivity(out, res, theme="light"):
     from ..viz import figures as F
     names = ["x", "y", "w", "b"]
     values = [res.x, res.y, res.w, res.b]
@@ -234,7 +273,7 @@ def _draw_sensitivity(out, res):
     grads = [res.dz_dx, res.dz_dy, res.dz_dw, res.dz_db]
     dz = [zn - res.z for zn in new_z]
     pred = [g * res.nudge for g in grads]
-    with F.style():
+    with F.style(theme):
         fig, ax = F.subplots(figsize=(8.5, 5.4))
         i = np.arange(4)
         ax.bar(i - 0.2, dz, 0.4, color=F.COLORS["left"],
@@ -298,7 +337,7 @@ def _quadratic_root(f, near):
 
 
 @lesson
-def solve(out=None, *, target=TARGET, tol=TOL, verbose=None, figures=True):
+def solve(out=None, *, target=TARGET, tol=TOL, verbose=None, figures=True, theme="light"):
     """Make z reach 60 by moving b (fixed and recomputed dz/db), then w and b together."""
     finite("solve", "target", target)
     positive("solve", "tol", tol)
@@ -369,7 +408,7 @@ def solve(out=None, *, target=TARGET, tol=TOL, verbose=None, figures=True):
                          f"lines z = {lc:g} + {slope}t + t^2 / {1 / la:g}, where t is the "
                          f"planned change of z.")
     if plots_ok(res, figures):
-        res.figures["solve"] = _draw_solve(out, res)
+        res.figures["solve"] = _draw_solve(out, res, theme)
     return res
 
 
@@ -433,16 +472,17 @@ def _solve_line(ax, F, xs, ys, key, label):
     color, ls, marker, filled, ms = _SOLVE_STYLE[key]
     color = F.COLORS[color]
     ax.plot(xs, ys, ls=ls, marker=marker, ms=ms, color=color, lw=1.6 if filled else 2.4,
-            mfc=color if filled else "white", mew=2, label=label, zorder=4 if filled else 3)
+            mfc=color if filled else F.COLORS["paper"], mew=2, label=label,
+            zorder=4 if filled else 3)
 
 
-def _draw_solve(out, res):
+def _draw_solve(out, res, theme="light"):
     from ..viz import figures as F
     labels = {"b_fixed": f"b alone, fixed dz/db = {res.dz_db0:g} (the chapter)",
               "b_exact": "b alone, dz/db by backprop each step",
               "wb_fixed": "w and b, fixed factors",
               "wb_exact": "w and b, factors by backprop each step"}
-    with F.style():
+    with F.style(theme):
         fig, (ax, ax2) = F.subplots(1, 2, figsize=(12, 5.8))
         for key, label in labels.items():
             rows = res.values[f"{key}_rows"]

@@ -77,7 +77,8 @@ def _rms_limit(sigma, eta, batch):
 
 
 @lesson
-def shooting(out=None, *, seed=1, runs=400, rounds=8, verbose=None, figures=True):
+def shooting(out=None, *, seed=1, runs=400, rounds=8, verbose=None, figures=True,
+             theme="light"):
     """Bob zeroes his rifle: single shots, bursts of three, SGD against mini-batches."""
     whole("shooting", "seed", seed, least=0)
     whole("shooting", "runs", runs)
@@ -108,9 +109,9 @@ def shooting(out=None, *, seed=1, runs=400, rounds=8, verbose=None, figures=True
         f"bursts (RMS over the {runs} runs).",
     ]
     if plots_ok(res, figures):
-        res.figures["target1"] = _draw_single(out, res)
-        res.figures["target2"] = _draw_bursts(out, res)
-        res.figures["smoothing"] = _draw_smoothing(out, res, final)
+        res.figures["target1"] = _draw_single(out, res, theme)
+        res.figures["target2"] = _draw_bursts(out, res, theme)
+        res.figures["smoothing"] = _draw_smoothing(out, res, final, theme)
     return res
 
 
@@ -224,14 +225,17 @@ def _sgd_vs_batch(res, rng, offset, runs, rounds):
 # --- figures -----------------------------------------------------------------------------
 
 def _target(ax, radius=5.5, bullseye=True):
+    """Bob's target (rings in the theme's colours: inside :func:`figures.style`)."""
     from matplotlib.patches import Circle
+
+    from ..viz.figures import COLORS
     for r in range(int(math.ceil(radius)), 0, -1):
-        ax.add_patch(Circle((0, 0), r, facecolor="#f4f1e8" if r % 2 else "white",
-                            edgecolor="#555555", linewidth=0.8, zorder=0))
+        ax.add_patch(Circle((0, 0), r, facecolor=COLORS["ring"] if r % 2 else COLORS["paper"],
+                            edgecolor=COLORS["ring_line"], linewidth=0.8, zorder=0))
     if bullseye:
-        ax.add_patch(Circle((0, 0), 0.25, facecolor="#222222", zorder=1))
+        ax.add_patch(Circle((0, 0), 0.25, facecolor=COLORS["bullseye"], zorder=1))
     else:
-        ax.plot([0], [0], "+", color="black", ms=14, mew=2, zorder=6)
+        ax.plot([0], [0], "+", color=COLORS["ink"], ms=14, mew=2, zorder=6)
     ax.set_aspect("equal")
     ax.set_xlim(-radius - 0.5, radius + 0.5)
     ax.set_ylim(-radius - 0.5, radius + 0.5)
@@ -251,9 +255,9 @@ def _arrow(ax, start, delta, color, width=2.0, side=0.0):
                                 shrinkA=0, shrinkB=0, mutation_scale=16), zorder=4)
 
 
-def _draw_single(out, res):
+def _draw_single(out, res, theme="light"):
     from ..viz import figures as F
-    with F.style():
+    with F.style(theme):
         fig, ax = F.subplots(figsize=(6.5, 7.1))
         _target(ax)
         hits = np.array(res.single_hits)
@@ -262,8 +266,9 @@ def _draw_single(out, res):
                     label="error (miss)" if k == 1 else None)
             _arrow(ax, h, c, F.COLORS["correction"], side=0.12)
             ax.plot(*h, "o", color=F.COLORS["curve"], ms=11, zorder=5)
-            ax.text(h[0], h[1], str(k), color="white", ha="center", va="center",
-                    fontsize=8, fontweight="bold", zorder=6)
+            ax.text(h[0], h[1], str(k), color=F.COLORS["paper"], ha="center", va="center",
+                    fontsize=8, fontweight="bold", zorder=6,      # on the marker's colour
+                    bbox=dict(boxstyle="circle,pad=0.05", fc=F.COLORS["curve"], lw=0))
         ax.plot([], [], color=F.COLORS["correction"], label="correction = -eta * gradient")
         F.legend_below(fig, [ax])
         ax.set_title(f"{len(hits)} single shots converge on the bullseye")
@@ -272,9 +277,9 @@ def _draw_single(out, res):
                       f"gives a correction (green).")
 
 
-def _draw_bursts(out, res):
+def _draw_bursts(out, res, theme="light"):
     from ..viz import figures as F
-    with F.style():
+    with F.style(theme):
         fig, ax = F.subplots(figsize=(6.5, 7.1))
         _target(ax)
         for k, (hits, g) in enumerate(zip(res.burst_hits, res.burst_grads), 1):
@@ -286,10 +291,11 @@ def _draw_bursts(out, res):
             ax.plot(hits[:, 0], hits[:, 1], "o", color=color, ms=8, zorder=5,
                     label=f"burst {k}")
             m = hits.mean(axis=0)
-            ax.plot(*m, "X", color=color, ms=11, mec="black", zorder=6)
+            ax.plot(*m, "X", color=color, ms=11, mec=F.COLORS["ink"], zorder=6)
             _arrow(ax, m, -res.eta * np.array(g), F.COLORS["correction"], side=0.12)
         # what the marks mean, beside the bursts' colours
-        ax.plot([], [], "X", color="white", ms=11, mec="black", label="mean hit")
+        ax.plot([], [], "X", color=F.COLORS["paper"], ms=11, mec=F.COLORS["ink"],
+                label="mean hit")
         ax.plot([], [], color=F.COLORS["error"], lw=0.8, label="miss (error)")
         ax.plot([], [], color=F.COLORS["correction"], lw=2, label="correction")
         F.legend_below(fig, [ax], ncol=4)
@@ -300,18 +306,19 @@ def _draw_bursts(out, res):
                       f"squared error.")
 
 
-def _draw_smoothing(out, res, final):
+def _draw_smoothing(out, res, final, theme="light"):
     from matplotlib.ticker import MaxNLocator
 
     from ..viz import figures as F
-    with F.style():
+    with F.style(theme):
         fig, (ax, ax2) = F.subplots(1, 2, figsize=(12, 5.9))
         k = np.arange(res.rounds + 1)
         for label, meas, exact, color in (
                 ("single shots (SGD)", res.rms_sgd, res.rms_sgd_exact, F.COLORS["right"]),
                 (f"bursts of {BURST} (mini-batch)", res.rms_batch, res.rms_batch_exact,
                  F.COLORS["left"])):
-            ax.plot(k, exact, "-", color=color, alpha=0.5, label=f"{label}, exact")
+            ax.plot(k, exact, "-", color=color, alpha=0.5 if theme == "light" else 0.75,
+                    label=f"{label}, exact")           # on slate, half as faint reads dim
             ax.plot(k, meas, "o", color=color, label=f"{label}, {res.runs} runs")
         ax.set_yscale("log")
         F.plain_log_ticks(ax.yaxis)
@@ -346,7 +353,7 @@ def _draw_smoothing(out, res, final):
 # --- lesson 7 ----------------------------------------------------------------------------
 
 @lesson
-def loss(out=None, *, seed=1, samples=2000, verbose=None, figures=True):
+def loss(out=None, *, seed=1, samples=2000, verbose=None, figures=True, theme="light"):
     """One sample's error against the mean squared error over a burst of three shots."""
     whole("loss", "seed", seed, least=0)
     whole("loss", "samples", samples)
@@ -424,13 +431,13 @@ def loss(out=None, *, seed=1, samples=2000, verbose=None, figures=True):
         f"{rows[-1][-1]:.3f}: one burst can be unlucky, the average over many is not.",
     ]
     if plots_ok(res, figures):
-        res.figures["loss"] = _draw_loss(out, res)
+        res.figures["loss"] = _draw_loss(out, res, theme)
     return res
 
 
-def _draw_loss(out, res):
+def _draw_loss(out, res, theme="light"):
     from ..viz import figures as F
-    with F.style():
+    with F.style(theme):
         fig, (ax, ax2) = F.subplots(1, 2, figsize=(12.5, 6.4),
                                     gridspec_kw={"width_ratios": [1, 1.15]})
         _target(ax)
@@ -446,7 +453,7 @@ def _draw_loss(out, res):
             _arrow(ax, (0, 0), -0.5 * np.array(g), color, width=1.2)
         _arrow(ax, (0, 0), -0.5 * np.array(res.batch_grad), F.COLORS["correction"],
                width=3.2)
-        ax.plot(*ideal, "*", color="black", ms=16, zorder=6, label="ideal aim")
+        ax.plot(*ideal, "*", color=F.COLORS["ink"], ms=16, zorder=6, label="ideal aim")
         ax.plot([], [], color=F.COLORS["correction"], lw=3.2, label="step from the MSE")
         ax.set_title("Where each shot, and the burst, says to aim")
         # The loss as a function of a sideways aim shift d: each shot's squared error has
@@ -460,7 +467,7 @@ def _draw_loss(out, res):
                      label=f"shot {i + 1}: squared error")
         ax2.plot(d, per.mean(axis=1), color=F.COLORS["correction"], lw=3.5,
                  label=f"MSE of the burst (at 0 shift: {res.mse:.2f})")
-        ax2.axvline(ideal[0], color="black", ls=":", lw=1.2, label="ideal shift")
+        ax2.axvline(ideal[0], color=F.COLORS["ink"], ls=":", lw=1.2, label="ideal shift")
         ax2.set_xlabel("aim shift to the right (cm)")
         ax2.set_ylabel("loss (cm^2)")
         ax2.set_ylim(0, float(per.max()) * 0.6)

@@ -173,26 +173,51 @@ def _overlap(p, q):
 
 def _label_spots(edges, routes, boxes, vertical, margin=3):
     """({edge index: (x, y)}, clashes) for the edge labels: each on the last piece of its
-    curve, at the middle, else slid towards either end until it covers no node and no
-    label placed before it (labels of edges that meet at one op stay readable); clashes
-    counts the labels that found no free spot."""
+    curve, at the middle, else slid towards either end until it covers no node, no label
+    placed before it and no other edge (labels of edges that meet at one op stay
+    readable); where every spot is over another edge, the first that covers no node or
+    label. clashes counts the labels that found no free spot (the layout then widens)."""
     placed, spots, clashes = [], {}, 0
+    if not any(e["label"] for e in edges):
+        return spots, clashes
+    lines, owner = _edge_points(routes, vertical)
     for i, (e, pts) in enumerate(zip(edges, routes)):
         if not e["label"]:
             continue
         hw, seg = _label_w(e["label"]) / 2 + margin, _curve(pts[-2:], vertical)[0]
+        free = None                              # clear of nodes and labels, over an edge
         for t in (0.5, 0.35, 0.65, 0.2, 0.8, 0.1, 0.9):
             x, y = _on_curve(pts[-2], seg, t)
             box = (x - hw, y - 10 - margin, x + hw, y + 10 + margin)
             if not any(_overlap(box, b) for b in boxes + placed):
-                break
+                free = free or (x, y, box)
+                if not _covers(box, lines[owner != i]):
+                    break
         else:
             clashes += 1
             x, y = _on_curve(pts[-2], seg, 0.5)
-            box = (x - hw, y - 10 - margin, x + hw, y + 10 + margin)
+            x, y, box = free or (x, y, (x - hw, y - 10 - margin, x + hw, y + 10 + margin))
         placed.append(box)
         spots[i] = (x, y)
     return spots, clashes
+
+
+def _edge_points(routes, vertical, n=24):
+    """Points along every edge's curve (an array of (x, y)) and the edge each is on."""
+    pts, owner = [], []
+    for i, r in enumerate(routes):
+        p0 = r[0]
+        for seg in _curve(r, vertical):
+            pts += [_on_curve(p0, seg, t) for t in np.linspace(0, 1, n)]
+            owner += [i] * n
+            p0 = seg[-1]
+    return np.array(pts).reshape(-1, 2), np.array(owner, dtype=int)
+
+
+def _covers(box, pts):
+    """Whether the box (x0, y0, x1, y1) covers one of the points ``pts``."""
+    return bool(np.any((pts[:, 0] > box[0]) & (pts[:, 0] < box[2]) & (pts[:, 1] > box[1])
+                       & (pts[:, 1] < box[3])))
 
 
 def _curve(pts, vertical):

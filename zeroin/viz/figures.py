@@ -45,6 +45,11 @@ COLORS = {
     "ink": "#000000",           # marker edges and legend marks drawn in the text's colour
     "paper": "#ffffff",         # the background's colour (a marker's halo)
     "faint": "#4d4d4d",         # a note in the middle of an empty panel
+    # the lessons' drawn things: a target's shaded rings, its ring lines and bullseye, an
+    # image panel's frame and grey colour map (ink where the value is high), the two
+    # classes' regions behind a decision boundary
+    "ring": "#f4f1e8", "ring_line": "#555555", "bullseye": "#222222", "frame": "#6b7280",
+    "image": "Greys", "regions": ["#dbe7f5", "#fde3c8"],
 }
 
 # Themes: "light" is the palette above on white; "dark" gives every role a colour that
@@ -57,6 +62,8 @@ _DARK_COLORS = {
     "series": ["#60a5fa", "#fb923c", "#c4b5fd", "#e7b08f", "#67e8f9", "#f9a8d4",
                "#e5e75f", "#a5b4fc"],
     "ink": _DARK_INK, "paper": _DARK_PAPER, "faint": "#cbd5e1",
+    "ring": "#1e293b", "ring_line": "#64748b", "bullseye": "#e2e8f0", "frame": "#94a3b8",
+    "image": "gray", "regions": ["#1e3a5f", "#4a2c17"],
 }
 _DARK_RC = {
     "figure.facecolor": _DARK_PAPER, "axes.facecolor": _DARK_PAPER,
