@@ -2177,3 +2177,18 @@ def test_row_slices_gradients_keep_the_references_signed_zeros():
     want[3:] += g[2]
     np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-15)
 
+
+def test_a_recurrent_layers_step_slices_scatter_nothing_in_the_fast_path(monkeypatch):
+    # T18: each step's rows of the one input projection (gates 4 * 3 = 12 wide) have their
+    # gradient written into one buffer; the reference scatters each into zeros
+    from zeroin.function import NP, scatter_array
+    calls = []
+
+    def counting(g, index, shape):
+        calls.append(shape[-1])
+        return scatter_array(g, index, shape)
+    monkeypatch.setattr(NP, "scatter", staticmethod(counting))
+    x = zeroin.tensor(np.random.default_rng(13).standard_normal((20, 2, 5)), requires_grad=True)
+    zeroin.nn.LSTM(5, 3)(x)[0].sum().backward()
+    assert x.grad is not None
+    assert (calls.count(12) == 0) == zeroin._tensor.FAST, calls.count(12)

@@ -913,16 +913,34 @@ def test_lstm_step_ops_refuse_mismatched_gates():
             fn(zeroin.zeros(3, 8, dtype=np.float32), zeroin.zeros(3, 2))
 
 
-def test_an_lstm_step_records_five_nodes():
-    # an unrolled LSTM layer: per step linear(x), linear(h), +, lstm_c, lstm_h (and the
-    # slice that takes the step's input); the outputs joined by one stack
+def test_an_lstm_step_records_four_nodes():
+    # an unrolled LSTM layer: per step linear(h), +, lstm_c, lstm_h (and the slice that
+    # takes the step's rows of the one input projection, W_ih x + b_ih of all steps in one
+    # linear); the outputs joined by one stack
     lstm = nn.LSTM(3, 4)
     out, _ = lstm(zeroin.tensor(RNG.standard_normal((5, 2, 3))))
     names = [str(t.grad_fn.name) for t in zeroin.graph.toposort([out]) if t.grad_fn]
     counts = {k: names.count(k) for k in set(names)}
     assert counts["lstm_c"] == counts["lstm_h"] == 5
-    assert counts["linear"] == 2 * 5 and counts["add"] == 5 and counts["stack"] == 1
+    assert counts["linear"] == 5 + 1 and counts["add"] == 5 and counts["stack"] == 1
     assert "sigmoid" not in counts and "tanh" not in counts
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["padded", "packed"])
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_each_layer_and_direction_projects_all_its_inputs_in_one_linear(kind, packed):
+    # two bidirectional layers over 6 steps: 4 input projections (each over all the steps'
+    # rows) and one W_hh linear per step and direction; the projections' rows are the
+    # steps' (batch, gates) blocks
+    m = getattr(nn, kind)(3, 4, num_layers=2, bidirectional=True)
+    x = zeroin.tensor(RNG.standard_normal((6, 3, 3)))
+    out, _ = m(nn.utils.rnn.pack_padded_sequence(x, [6, 4, 1]) if packed else x)
+    nodes = [t for t in zeroin.graph.toposort([out.data if packed else out]) if t.grad_fn]
+    rows = 6 + 4 + 1 if packed else 6 * 3
+    big = [t for t in nodes if t.grad_fn.name == "linear" and t.shape[0] == rows]
+    steps = [t for t in nodes if t.grad_fn.name == "linear" and t.shape[0] != rows]
+    assert len(big) == 2 * 2 and len(steps) == 2 * 2 * 6
+    assert {t.shape[1] for t in big} == {{"RNN": 1, "LSTM": 4, "GRU": 3}[kind] * 4}
 
 
 @pytest.mark.parametrize("shapes", [((3, 6), (3, 2)), ((2, 3, 9), (2, 3, 3)), ((3,), (1,))],
@@ -961,14 +979,14 @@ def test_gru_step_op_refuses_mismatched_gates():
         gru_h(zeroin.zeros(3, 6, dtype=np.float32), zeroin.zeros(3, 6), zeroin.zeros(3, 2))
 
 
-def test_a_gru_step_records_three_nodes():
-    # an unrolled GRU layer: per step linear(x), linear(h), gru_h (and the slice that takes
-    # the step's input); the outputs joined by one stack
+def test_a_gru_step_records_two_nodes():
+    # an unrolled GRU layer: per step linear(h), gru_h (and the slice that takes the step's
+    # rows of the one input projection); the outputs joined by one stack
     gru = nn.GRU(3, 4)
     out, _ = gru(zeroin.tensor(RNG.standard_normal((5, 2, 3))))
     names = [str(t.grad_fn.name) for t in zeroin.graph.toposort([out]) if t.grad_fn]
     counts = {k: names.count(k) for k in set(names)}
-    assert counts["gru_h"] == 5 and counts["linear"] == 2 * 5 and counts["stack"] == 1
+    assert counts["gru_h"] == 5 and counts["linear"] == 5 + 1 and counts["stack"] == 1
     assert not {"sigmoid", "tanh", "mul", "add", "sub", "chunk"} & set(counts)
 
 
