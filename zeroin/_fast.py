@@ -738,7 +738,10 @@ def _into_rows(index, x, g, grads, rows):
     if type(index) is tuple and len(index) == 1:
         index = index[0]
     if type(index) is not slice or index.step not in (None, 1) or d is None or not x._rg \
-            or x.grad_fn is None or (g.dtype is not _F64 and g.dtype is not _F32):
+            or x.grad_fn is None:
+        return False
+    dt = d.dtype
+    if g.dtype is not dt or (dt is not _F64 and dt is not _F32):
         return False
     lo, hi, _ = index.indices(len(d))
     prev = grads.get(x)
