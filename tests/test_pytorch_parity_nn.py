@@ -2067,3 +2067,34 @@ def test_batch_norm_statistics_of_another_size_are_refused_as_pytorch(wrong, tra
     with pytest.raises(zeroin.ShapeError, match=rf"batch_norm: {wrong} should contain 4 "
                                                 rf"elements .*\(2, 4, 3\).*not 3"):
         F.batch_norm(zeroin.tensor(x), *(zeroin.tensor(kw[k]) for k in kw), training=training)
+
+
+@pytest.mark.parametrize("kind, kw", [("LSTM", dict(num_layers=2, bidirectional=True)),
+                                      ("GRU", dict(batch_first=True, num_layers=2)),
+                                      ("RNN", dict(bidirectional=True))], ids=str)
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
+def test_recurrent_layers_on_packed_sequences_match_in_float32(kind, kw):
+    # float32 packed, unsorted sequences: each step's rows of the one input projection
+    # (their gradients gathered into one array by the fast path), values and gradients of
+    # the input and every parameter within float32 rounding of torch's
+    tm = getattr(torch.nn, kind)(2, 3, **kw)
+    zm = getattr(nn, kind)(2, 3, dtype=zeroin.float32, **kw)
+    zm.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})
+    bf, lengths = kw.get("batch_first", False), [3, 7, 1, 7]
+    x = RNG.standard_normal((4, 7, 2) if bf else (7, 4, 2)).astype(np.float32)
+    xz, xt = zeroin.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    zo = zm(nn.utils.rnn.pack_padded_sequence(xz, lengths, bf, enforce_sorted=False))
+    to = tm(R.pack_padded_sequence(xt, torch.tensor(lengths), bf, enforce_sorted=False))
+    zl, tl = 0, 0
+    for z, t in zip([zo[0].data] + _states(zo)[1:], [to[0].data] + _states(to)[1:]):
+        assert z.dtype == np.float32
+        np.testing.assert_allclose(z.data, t.detach().numpy(), rtol=1e-5, atol=1e-6)
+        w = RNG.standard_normal(z.shape).astype(np.float32)
+        zl, tl = zl + (z * zeroin.tensor(w)).sum(), tl + (t * torch.tensor(w)).sum()
+    zl.backward()
+    tl.backward()
+    for (k, zp), (_, tp) in [(("x", xz), ("x", xt))] + list(zip(zm.named_parameters(),
+                                                                 tm.named_parameters())):
+        assert zp.grad.dtype == np.float32, k
+        np.testing.assert_allclose(zp.grad.data, tp.grad.numpy(), rtol=1e-4, atol=1e-5,
+                                   err_msg=k)
