@@ -960,6 +960,21 @@ for _ in range(2):
     loss.backward()
     sgd.step()
 put("hinge_l2", loss, *[p.grad for p in net.parameters()], *net.parameters())
+# row slices' gradients written into one buffer (fast mode: T18), -0.0 where the reference
+# keeps it: rows that two slices share, and no -0.0 where a third slice's zeros add 0.0
+xr = zeroin.tensor(rng.standard_normal((6, 2)), requires_grad=True)
+for last in (2, 3):
+    yr = xr * 1.0
+    parts = [yr[0:3], yr[1:3], yr[4:6]][:last] + [yr[2:4] * 2.0]
+    sum(((q * -0.0).sum() if i < last else q.sum()) for i, q in enumerate(parts)).backward()
+    put(f"row_slices_{last}", np.signbit(xr.grad.data), xr.grad)
+    xr.grad = None
+zeroin.manual_seed(6)
+rec = nn.LSTM(3, 4, num_layers=2, bidirectional=True, proj_size=2).float()
+xl = zeroin.tensor(rng.standard_normal((7, 3, 3)).astype(np.float32), requires_grad=True)
+pk = nn.utils.rnn.pack_padded_sequence(xl, [7, 4, 2])
+(rec(xl)[0].sum() + rec(pk)[0].data.sum() * 0.5).backward()
+put("lstm_rows", xl.grad, *[p.grad for p in rec.parameters()])
 out["fast path loaded"] = "zeroin._fast" in sys.modules
 json.dump(out, sys.stdout)
 """
@@ -981,7 +996,7 @@ def _run_in_mode(fast):
 def test_fast_path_and_reference_engine_agree_bit_for_bit():
     fast, reference = _run_in_mode("1"), _run_in_mode("0")
     assert fast.pop("fast path loaded") and not reference.pop("fast path loaded")
-    assert fast.keys() == reference.keys() and len(fast) == 22
+    assert fast.keys() == reference.keys() and len(fast) == 25
     for name in fast:
         assert fast[name] == reference[name], f"{name}: the two engines differ"
 
@@ -2138,3 +2153,42 @@ def test_numpy_print_options_leave_tensors_alone():
         assert repr(x) == default
         assert np.array2string(np.array([0.14285714])) == "[+0.143]"    # NumPy's own, set
     assert default == "tensor([-9.9990920e-01,  1.4285714e-01,  1.0000000e-09])"
+
+
+def test_row_slices_gradients_keep_the_references_signed_zeros():
+    # the rows of x * 1.0 taken by slices: where every slice so far wrote a row its -0.0
+    # stays, a slice that misses a row adds its zeros there (-0.0 + 0.0 = 0.0), and a
+    # gradient from another op (y * 2) joins them (T18 writes the slices into one buffer)
+    rng = np.random.default_rng(12)
+    x = zeroin.tensor(rng.standard_normal((6, 2)), requires_grad=True)
+    for slices, signed in (([(0, 3), (1, 3)], [1, 2]), ([(0, 3), (1, 3), (4, 6)], []),
+                           ([(1, 3), (1, 3)], [1, 2]), ([(2, 3)], [2])):
+        y = x * 1.0
+        sum((y[a:b] * -0.0).sum() for a, b in slices).backward()
+        assert np.flatnonzero(np.signbit(x.grad.numpy()).any(1)).tolist() == signed, slices
+        assert not x.grad.numpy().any()
+        x.grad = None
+    y = x * 1.0
+    g = [rng.standard_normal((2, 2)), rng.standard_normal((6, 2)), rng.standard_normal((3, 2))]
+    ((y[0:2] * zeroin.tensor(g[0])).sum() + (y * zeroin.tensor(g[1])).sum()
+     + (y[3:] * zeroin.tensor(g[2])).sum()).backward()
+    want = g[1].copy()
+    want[:2] += g[0]
+    want[3:] += g[2]
+    np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-15)
+
+
+def test_a_recurrent_layers_step_slices_scatter_nothing_in_the_fast_path(monkeypatch):
+    # T18: each step's rows of the one input projection (gates 4 * 3 = 12 wide) have their
+    # gradient written into one buffer; the reference scatters each into zeros
+    from zeroin.function import NP, scatter_array
+    calls = []
+
+    def counting(g, index, shape):
+        calls.append(shape[-1])
+        return scatter_array(g, index, shape)
+    monkeypatch.setattr(NP, "scatter", staticmethod(counting))
+    x = zeroin.tensor(np.random.default_rng(13).standard_normal((20, 2, 5)), requires_grad=True)
+    zeroin.nn.LSTM(5, 3)(x)[0].sum().backward()
+    assert x.grad is not None
+    assert (calls.count(12) == 0) == zeroin._tensor.FAST, calls.count(12)

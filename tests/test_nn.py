@@ -1193,6 +1193,27 @@ def test_gru_gradients_match_finite_differences():
                            run(*ins, *[leaf(p.data * 1.5) for p in params]).data)
 
 
+@pytest.mark.parametrize("kind, kw", [("RNN", dict(nonlinearity="relu")), ("GRU", {}),
+                                      ("LSTM", dict(proj_size=1))], ids=str)
+def test_recurrent_gradients_with_dropout_and_batch_first_match_finite_differences(kind, kw):
+    # two bidirectional layers, batch_first, dropout between them (the same mask in every
+    # evaluation: the seed is set in the function), 5 steps: the one input projection per
+    # layer and direction, its rows per step, and the dropped rows of the second layer
+    m = getattr(nn, kind)(2, 2, num_layers=2, bidirectional=True, batch_first=True,
+                          dropout=0.5, **kw)
+    rng = np.random.default_rng(5)
+
+    def run(m, x):
+        zeroin.manual_seed(9)
+        out, h = m(x)
+        return zeroin.cat([out.reshape(-1)] + [s.reshape(-1) for s in
+                                               (h if kind == "LSTM" else (h,))])
+    x = rng.standard_normal((3, 5, 2))
+    assert _gradcheck_module(m, [x], run)
+    m.eval()
+    assert not np.allclose(run(m, leaf(x)).data, (m.train(), run(m, leaf(x)).data)[1])
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_gru_step_op_equals_the_equations_written_with_ops_to_the_bit(dtype):
     # gru_h computes the same formulas in the same order as chunk, sigmoid, tanh, *, + and

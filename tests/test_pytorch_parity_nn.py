@@ -913,16 +913,34 @@ def test_lstm_step_ops_refuse_mismatched_gates():
             fn(zeroin.zeros(3, 8, dtype=np.float32), zeroin.zeros(3, 2))
 
 
-def test_an_lstm_step_records_five_nodes():
-    # an unrolled LSTM layer: per step linear(x), linear(h), +, lstm_c, lstm_h (and the
-    # slice that takes the step's input); the outputs joined by one stack
+def test_an_lstm_step_records_four_nodes():
+    # an unrolled LSTM layer: per step linear(h), +, lstm_c, lstm_h (and the slice that
+    # takes the step's rows of the one input projection, W_ih x + b_ih of all steps in one
+    # linear); the outputs joined by one stack
     lstm = nn.LSTM(3, 4)
     out, _ = lstm(zeroin.tensor(RNG.standard_normal((5, 2, 3))))
     names = [str(t.grad_fn.name) for t in zeroin.graph.toposort([out]) if t.grad_fn]
     counts = {k: names.count(k) for k in set(names)}
     assert counts["lstm_c"] == counts["lstm_h"] == 5
-    assert counts["linear"] == 2 * 5 and counts["add"] == 5 and counts["stack"] == 1
+    assert counts["linear"] == 5 + 1 and counts["add"] == 5 and counts["stack"] == 1
     assert "sigmoid" not in counts and "tanh" not in counts
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["padded", "packed"])
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_each_layer_and_direction_projects_all_its_inputs_in_one_linear(kind, packed):
+    # two bidirectional layers over 6 steps: 4 input projections (each over all the steps'
+    # rows) and one W_hh linear per step and direction; the projections' rows are the
+    # steps' (batch, gates) blocks
+    m = getattr(nn, kind)(3, 4, num_layers=2, bidirectional=True)
+    x = zeroin.tensor(RNG.standard_normal((6, 3, 3)))
+    out, _ = m(nn.utils.rnn.pack_padded_sequence(x, [6, 4, 1]) if packed else x)
+    nodes = [t for t in zeroin.graph.toposort([out.data if packed else out]) if t.grad_fn]
+    rows = 6 + 4 + 1 if packed else 6 * 3
+    big = [t for t in nodes if t.grad_fn.name == "linear" and t.shape[0] == rows]
+    steps = [t for t in nodes if t.grad_fn.name == "linear" and t.shape[0] != rows]
+    assert len(big) == 2 * 2 and len(steps) == 2 * 2 * 6
+    assert {t.shape[1] for t in big} == {{"RNN": 1, "LSTM": 4, "GRU": 3}[kind] * 4}
 
 
 @pytest.mark.parametrize("shapes", [((3, 6), (3, 2)), ((2, 3, 9), (2, 3, 3)), ((3,), (1,))],
@@ -961,14 +979,14 @@ def test_gru_step_op_refuses_mismatched_gates():
         gru_h(zeroin.zeros(3, 6, dtype=np.float32), zeroin.zeros(3, 6), zeroin.zeros(3, 2))
 
 
-def test_a_gru_step_records_three_nodes():
-    # an unrolled GRU layer: per step linear(x), linear(h), gru_h (and the slice that takes
-    # the step's input); the outputs joined by one stack
+def test_a_gru_step_records_two_nodes():
+    # an unrolled GRU layer: per step linear(h), gru_h (and the slice that takes the step's
+    # rows of the one input projection); the outputs joined by one stack
     gru = nn.GRU(3, 4)
     out, _ = gru(zeroin.tensor(RNG.standard_normal((5, 2, 3))))
     names = [str(t.grad_fn.name) for t in zeroin.graph.toposort([out]) if t.grad_fn]
     counts = {k: names.count(k) for k in set(names)}
-    assert counts["gru_h"] == 5 and counts["linear"] == 2 * 5 and counts["stack"] == 1
+    assert counts["gru_h"] == 5 and counts["linear"] == 5 + 1 and counts["stack"] == 1
     assert not {"sigmoid", "tanh", "mul", "add", "sub", "chunk"} & set(counts)
 
 
@@ -2049,3 +2067,34 @@ def test_batch_norm_statistics_of_another_size_are_refused_as_pytorch(wrong, tra
     with pytest.raises(zeroin.ShapeError, match=rf"batch_norm: {wrong} should contain 4 "
                                                 rf"elements .*\(2, 4, 3\).*not 3"):
         F.batch_norm(zeroin.tensor(x), *(zeroin.tensor(kw[k]) for k in kw), training=training)
+
+
+@pytest.mark.parametrize("kind, kw", [("LSTM", dict(num_layers=2, bidirectional=True)),
+                                      ("GRU", dict(batch_first=True, num_layers=2)),
+                                      ("RNN", dict(bidirectional=True))], ids=str)
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
+def test_recurrent_layers_on_packed_sequences_match_in_float32(kind, kw):
+    # float32 packed, unsorted sequences: each step's rows of the one input projection
+    # (their gradients gathered into one array by the fast path), values and gradients of
+    # the input and every parameter within float32 rounding of torch's
+    tm = getattr(torch.nn, kind)(2, 3, **kw)
+    zm = getattr(nn, kind)(2, 3, dtype=zeroin.float32, **kw)
+    zm.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})
+    bf, lengths = kw.get("batch_first", False), [3, 7, 1, 7]
+    x = RNG.standard_normal((4, 7, 2) if bf else (7, 4, 2)).astype(np.float32)
+    xz, xt = zeroin.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    zo = zm(nn.utils.rnn.pack_padded_sequence(xz, lengths, bf, enforce_sorted=False))
+    to = tm(R.pack_padded_sequence(xt, torch.tensor(lengths), bf, enforce_sorted=False))
+    zl, tl = 0, 0
+    for z, t in zip([zo[0].data] + _states(zo)[1:], [to[0].data] + _states(to)[1:]):
+        assert z.dtype == np.float32
+        np.testing.assert_allclose(z.data, t.detach().numpy(), rtol=1e-5, atol=1e-6)
+        w = RNG.standard_normal(z.shape).astype(np.float32)
+        zl, tl = zl + (z * zeroin.tensor(w)).sum(), tl + (t * torch.tensor(w)).sum()
+    zl.backward()
+    tl.backward()
+    for (k, zp), (_, tp) in [(("x", xz), ("x", xt))] + list(zip(zm.named_parameters(),
+                                                                 tm.named_parameters())):
+        assert zp.grad.dtype == np.float32, k
+        np.testing.assert_allclose(zp.grad.data, tp.grad.numpy(), rtol=1e-4, atol=1e-5,
+                                   err_msg=k)

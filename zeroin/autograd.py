@@ -25,7 +25,7 @@ from .errors import ShapeError, ZeroinError
 from .function import (HOOKED, NP, release_saved, run_posthooks, run_prehooks, sum_to_array,
                        unpack_saved)
 from .graph import toposort
-from .ops import TZ, sum_to
+from .ops import TZ, GetItemOp, sum_to
 from ._tensor import Tensor, _leaf, enable_grad, no_grad
 from .errors import a_type
 
@@ -342,6 +342,7 @@ if _fast is not None:   # the fast loop hands hooks, retain_grad and released gr
     _fast.reference.backprop_node = _backprop_node
     _fast.reference.write_leaf = _write_leaf
     _fast.reference.end_pass = end_pass
+    _fast._GETITEM = GetItemOp      # the slices whose gradients T18 writes into one buffer
 
 
 class GroupHook:

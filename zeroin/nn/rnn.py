@@ -4,9 +4,12 @@ and their one-step cells.
 Each step is written with differentiable ops (``linear``, ``tanh``, ``+``; an LSTM's two
 equations as the ops ``lstm_c`` and ``lstm_h`` and a GRU's as the op ``gru_h``, each with
 its own backward rule), so backpropagation through time is the engine's usual backward pass
-over the unrolled graph: ``zeroin.explain`` and ``draw`` show every step. A layer's
-outputs are joined with one stack (or cat), not step by step. A torch ``state_dict`` (as
-NumPy arrays) loads into these modules and gives the same outputs and gradients.
+over the unrolled graph: ``zeroin.explain`` and ``draw`` show every step. A layer projects
+the inputs of all its steps with one ``linear`` (W_ih x + b_ih for every t at once, as
+PyTorch does: one large product, and one for its weight's gradient, instead of seq_len
+small ones); each step then adds W_hh h + b_hh. A layer's outputs are joined with one stack
+(or cat), not step by step. A torch ``state_dict`` (as NumPy arrays) loads into these
+modules and gives the same outputs and gradients.
 
 The step functions, for input x, state h (and c), weights W and biases b of a layer:
 
@@ -39,9 +42,10 @@ __all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "RNNBase", "R
 
 
 # --- one step -----------------------------------------------------------------------------
-# A step takes the input's part of the gates, gx = W_ih x + b_ih, already computed (one
-# linear per step; one linear over all steps measured no faster: slicing its result into
-# steps costs, in backward, about what the large product saves).
+# A step takes the input's part of the gates, gx = W_ih x + b_ih, already computed: the
+# layers compute it for all time steps in one product and take each step's rows (the
+# engine's fast path writes the steps' gradients into one array: zeroin/_fast.py, T18),
+# a cell for its one step.
 
 def rnn_tanh_step(gx, h, w_hh, b_hh=None):
     """One Elman step on gx = W_ih x + b_ih: tanh(gx + W_hh h + b_hh)."""
@@ -53,9 +57,9 @@ def rnn_relu_step(gx, h, w_hh, b_hh=None):
     return ops.relu(gx + F.linear(h, w_hh, b_hh))
 
 
-# The LSTM's two equations, each one op with its own backward rule: a step records 5 nodes
-# (2 linear, +, lstm_c, lstm_h) where the gates written with ops take 16 (4 gate slices,
-# 3 sigmoid, 2 tanh, 3 *, + besides 2 linear and +). Forward and rules compute the same
+# The LSTM's two equations, each one op with its own backward rule: a step records 4 nodes
+# (linear, +, lstm_c, lstm_h) where the gates written with ops take 15 (4 gate slices,
+# 3 sigmoid, 2 tanh, 3 *, + besides linear and +). Forward and rules compute the same
 # elementwise formulas in the same order as those ops, so values and gradients are the
 # same to the bit (tests/test_nn.py checks it).
 
@@ -160,9 +164,9 @@ def lstm_step(gx, state, w_hh, b_hh=None, w_hr=None):
     return h, c
 
 
-# A GRU step's equations as one op, gru_h, with its own backward rule: a step records 3
-# nodes (2 linear, gru_h) where the equations written with ops take 19 (6 gate slices,
-# 2 sigmoid, tanh, 3 *, 4 +, - besides 2 linear). Forward and rule compute the same
+# A GRU step's equations as one op, gru_h, with its own backward rule: a step records 2
+# nodes (linear, gru_h) where the equations written with ops take 18 (6 gate slices,
+# 2 sigmoid, tanh, 3 *, 4 +, - besides linear). Forward and rule compute the same
 # elementwise formulas in the same order as those ops, so values and gradients are the same
 # to the bit (tests/test_nn.py checks it).
 
@@ -646,17 +650,19 @@ class RNNBase(_Recurrent):
     def _run(self, rows, sizes, states, last_axis=None):
         """All layers over ``rows``, the inputs of every step one after another (step t is
         the next ``sizes[t]`` rows, the first sequences of the batch); returns (the last
-        layer's output, final states). A layer's output is its steps' outputs joined by one
-        cat (rows in the same order), or with ``last_axis`` by one stack on that axis for
-        the last layer; dropout applies to it once."""
+        layer's output, final states). Each layer and direction projects all its inputs
+        with one linear and cuts the result into the steps' rows; the steps then only add
+        W_hh h. A layer's output is its steps' outputs joined by one cat (rows in the same
+        order), or with ``last_axis`` by one stack on that axis for the last layer; dropout
+        applies to it once."""
         step, finals = _STEPS[self.mode][1], []
         for layer in range(self.num_layers):
             if layer and self.dropout and self.training:
                 rows = F.dropout(rows, self.dropout, True)
-            outs, xs = [], _split_by_halving(rows, 0, True, sizes)
+            outs = []
             for d in range(self._directions):
                 w_ih, w_hh, b_ih, b_hh, *w_hr = self._weights(layer, d)
-                gxs = [F.linear(x, w_ih, b_ih) for x in xs]
+                gxs = _split_by_halving(F.linear(rows, w_ih, b_ih), 0, True, sizes)
                 args = (step, gxs, states[layer * self._directions + d],
                         (w_hh, b_hh, *w_hr), d == 1)
                 out, final = (_direction(*args) if len(set(sizes)) == 1
