@@ -399,7 +399,26 @@ class _LossOp(Function):
         return gx, gt
 
 
+def _binary_dtypes(op, x, target):
+    """PyTorch's dtype rules of the binary losses for a tensor target: binary_cross_entropy
+    wants the input's dtype; ..._with_logits a floating-point target, whose dtype the loss
+    takes (the input is cast to it, its gradient comes back in the input's dtype)."""
+    if not isinstance(target, Tensor) or target.dtype == x.dtype or x.dtype.kind != "f":
+        return x
+    if target.dtype.kind != "f":
+        raise DtypeError(f"{op}: the target must be floating point (0./1. labels or "
+                         f"probabilities), got dtype {target.dtype} with an input of dtype "
+                         f"{x.dtype}, as PyTorch refuses; convert it: target.to(input.dtype)")
+    if op == "binary_cross_entropy":
+        raise DtypeError(f"{op}: input (dtype {x.dtype}) and target (dtype {target.dtype}) "
+                         f"must have the same dtype, as PyTorch requires; convert the "
+                         f"target: target.to(input.dtype)")
+    return _ops._cast(x, target.dtype)
+
+
 def _loss(cls, op, input, target, reduction):  # noqa: A002
+    if cls is BCELossOp or cls is BCEWithLogitsLossOp:
+        input = _binary_dtypes(op, _tensor_arg(input, op), target)
     x, t = _prepare(op, input, target, reduction)
     if cls is BCELossOp or cls is BCEWithLogitsLossOp:
         _check_binary_target(op, t)
@@ -440,8 +459,11 @@ def _check_weight(op, name, w, shape):
 
 
 def _weighted(op, el, weight, reduction):
+    """``el * weight`` reduced; the binary losses keep ``el``'s dtype, as PyTorch's
+    in-place product does."""
     if weight is not None:
-        el = el * _check_weight(op, "weight", _tensor_arg(weight, op, "weight"), el.shape)
+        w = _check_weight(op, "weight", _tensor_arg(weight, op, "weight"), el.shape)
+        el = el * (_ops._cast(w, el.dtype) if op.startswith("binary_") else w)
     if reduction == "mean":
         return el.mean()
     return el.sum() if reduction == "sum" else el
@@ -634,9 +656,11 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
             return _loss(BCEWithLogitsLossOp, op, input, target, reduction)
         return _weighted(op, _loss(BCEWithLogitsLossOp, op, input, target, "none"), weight,
                          reduction)
-    x, t = _prepare(op, input, target, reduction)
+    x = _binary_dtypes(op, _tensor_arg(input, op), target)
+    x, t = _prepare(op, x, target, reduction)
     _check_binary_target(op, t)
     pw = _check_weight(op, "pos_weight", _tensor_arg(pos_weight, op, "pos_weight"), x.shape)
+    pw = _ops._cast(pw, x.dtype)        # the loss keeps the target's dtype, as PyTorch's
     # log s(x) = -softplus(-x), log(1 - s(x)) = -softplus(x)
     el = pw * t * _ops.softplus(-x) + (1 - t) * _ops.softplus(x)
     return _weighted(op, el, weight, reduction)

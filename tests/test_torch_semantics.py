@@ -1,0 +1,120 @@
+"""PyTorch's semantics where zeroin shares a name: result dtypes, raise-or-promote and
+edge inputs, with torch as the oracle."""
+import numpy as np
+import pytest
+
+import zeroin
+import zeroin.nn.functional as F
+from zeroin.errors import DtypeError
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+_MIXES = [("float32", "float64"), ("float64", "float32"), ("float32", "float32"),
+          ("float64", "float64")]
+_LOSSES = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss", "l1_loss",
+           "smooth_l1_loss", "huber_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
+           "kl_div", "poisson_nll_loss", "cross_entropy"]
+
+
+def _outcome(fn):
+    """The result's dtype name, or 'raises' where the call refuses the dtypes."""
+    try:
+        return str(fn().dtype).replace("torch.", "")
+    except (RuntimeError, TypeError):
+        return "raises"
+
+
+def _pair(da, db, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0.1, 0.9, (2, 3)).astype(da), (rng.random((2, 3)) > 0.5).astype(db)
+
+
+@pytest.mark.parametrize("name", _LOSSES)
+@pytest.mark.parametrize("da,db", _MIXES)
+def test_loss_dtype_mixes_as_torch(name, da, db):
+    """float32/float64 mixes of input and target: torch's result dtype, or its refusal
+    (binary_cross_entropy wants one dtype; ..._with_logits takes the target's)."""
+    a, b = _pair(da, db)
+    if name == "cross_entropy":
+        b = np.full((2, 3), 1 / 3, dtype=db)        # class probabilities
+    want = _outcome(lambda: getattr(TF, name)(torch.tensor(a), torch.tensor(b), reduction="sum"))
+    got = _outcome(lambda: getattr(F, name)(zeroin.tensor(a), zeroin.tensor(b), reduction="sum"))
+    assert got == want, (name, da, db)
+
+
+@pytest.mark.parametrize("kw", ["weight", "pos_weight"])
+@pytest.mark.parametrize("da,db,dw", [("float32", "float32", "float64"),
+                                      ("float64", "float64", "float32"),
+                                      ("float32", "float64", "float64"),
+                                      ("float64", "float32", "float64")])
+def test_binary_loss_weights_keep_dtype_as_torch(kw, da, db, dw):
+    """A weight of another dtype does not promote the binary losses (torch multiplies in
+    place); the gradients come back in each operand's dtype."""
+    a, b = _pair(da, db, 1)
+    w = np.linspace(0.5, 2, 3).astype(dw)
+    names = ["binary_cross_entropy_with_logits"] + (["binary_cross_entropy"]
+                                                    if kw == "weight" else [])
+    for name in names:
+        ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+        za, zb = zeroin.tensor(a, requires_grad=True), zeroin.tensor(b, requires_grad=True)
+        want = _outcome(lambda: getattr(TF, name)(ta, tb, **{kw: torch.tensor(w)}))
+        got = _outcome(lambda: getattr(F, name)(za, zb, **{kw: zeroin.tensor(w)}))
+        assert got == want, name
+        if want != "raises":
+            tl = getattr(TF, name)(ta, tb, **{kw: torch.tensor(w)})
+            zl = getattr(F, name)(za, zb, **{kw: zeroin.tensor(w)})
+            tl.backward()
+            zl.backward()
+            np.testing.assert_allclose(zl.item(), tl.item(), rtol=1e-5)
+            for z, t in ((za, ta), (zb, tb)):
+                assert str(z.grad.dtype) == str(t.grad.dtype).replace("torch.", "")
+                np.testing.assert_allclose(z.grad.numpy(), t.grad.numpy(), rtol=1e-4,
+                                           atol=1e-6)
+
+
+def test_binary_losses_refuse_other_targets_with_the_fix():
+    x = zeroin.tensor(np.full((2, 3), 0.3, dtype="float32"))
+    with pytest.raises(DtypeError, match=r"binary_cross_entropy: input \(dtype float32\) "
+                       r"and target \(dtype float64\).*target.to\(input.dtype\)"):
+        zeroin.nn.BCELoss()(x, zeroin.ones(2, 3, dtype=zeroin.float64))
+    for t in (zeroin.ones(2, 3, dtype=zeroin.int64), zeroin.ones(2, 3, dtype=zeroin.bool)):
+        for name in ("binary_cross_entropy", "binary_cross_entropy_with_logits"):
+            with pytest.raises(DtypeError, match=f"{name}: the target must be floating point"
+                               f".*got dtype {t.dtype}.*target.to"):
+                getattr(F, name)(x, t)
+            with pytest.raises(RuntimeError):
+                getattr(TF, name)(torch.full((2, 3), 0.3), torch.tensor(t.numpy()))
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
+def test_class_weight_of_another_dtype_raises_as_torch(name):
+    x = np.random.default_rng(2).random((2, 3)).astype("float32")
+    w = np.ones(3)
+    with pytest.raises(RuntimeError):
+        getattr(TF, name)(torch.tensor(x), torch.tensor([0, 1]), weight=torch.tensor(w))
+    with pytest.raises(DtypeError, match=f"{name}: weight \\(dtype float64\\) must have the "
+                       "input's dtype float32.*weight.to"):
+        getattr(F, name)(zeroin.tensor(x), zeroin.tensor([0, 1]), weight=zeroin.tensor(w))
+
+
+@pytest.mark.parametrize("da,db,dw", [("float32", "float64", None), ("float64", "float32", None),
+                                      ("float32", "float32", "float64")])
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_cross_entropy_probability_target_promotes_as_torch(da, db, dw, smoothing):
+    rng = np.random.default_rng(3)
+    x, t = rng.normal(size=(4, 3)).astype(da), rng.dirichlet(np.ones(3), 4).astype(db)
+    kw = {} if dw is None else {"weight": np.linspace(1, 2, 3).astype(dw)}
+    tx = torch.tensor(x, requires_grad=True)
+    tl = TF.cross_entropy(tx, torch.tensor(t), label_smoothing=smoothing,
+                          **{k: torch.tensor(v) for k, v in kw.items()})
+    zx = zeroin.tensor(x, requires_grad=True)
+    zl = F.cross_entropy(zx, zeroin.tensor(t), label_smoothing=smoothing,
+                         **{k: zeroin.tensor(v) for k, v in kw.items()})
+    tl.backward()
+    zl.backward()
+    assert str(zl.dtype) == str(tl.dtype).replace("torch.", "")
+    assert str(zx.grad.dtype) == da
+    np.testing.assert_allclose(zl.item(), tl.item(), rtol=1e-5)
+    np.testing.assert_allclose(zx.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-6)
+
