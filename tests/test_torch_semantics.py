@@ -118,3 +118,37 @@ def test_cross_entropy_probability_target_promotes_as_torch(da, db, dw, smoothin
     np.testing.assert_allclose(zl.item(), tl.item(), rtol=1e-5)
     np.testing.assert_allclose(zx.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-6)
 
+
+# --- in-place arithmetic that does not fit the tensor's dtype ------------------------------
+
+@pytest.fixture
+def torch_default():
+    """Put torch's default dtype back after a test that changes it."""
+    old = torch.get_default_dtype()
+    yield
+    torch.set_default_dtype(old)
+
+
+@pytest.mark.parametrize("default", ["float32", "float64"])
+@pytest.mark.parametrize("symbol,value", [("/", 2), ("/", "int_tensor"), ("+", 0.5),
+                                          ("*", "f32_tensor")])
+def test_inplace_int_refusal_names_torchs_result_dtype(torch_default, default, symbol, value):
+    """``int_tensor /= 2`` raises as in PyTorch, naming the result dtype PyTorch computes
+    (the default float dtype for ``/ 2``, float32 for a float32 operand) and the fix."""
+    import operator
+    iop = {"/": operator.itruediv, "+": operator.iadd, "*": operator.imul}[symbol]
+    for lib in (torch, zeroin):
+        lib.set_default_dtype(getattr(lib, default))
+    mk = {"int_tensor": lambda lib: lib.tensor([2, 4]),
+          "f32_tensor": lambda lib: lib.tensor([1.5, 2.0], dtype=lib.float32)}
+    operands = [mk[value](lib) if isinstance(value, str) else value for lib in (torch, zeroin)]
+    with pytest.raises(RuntimeError) as t_err:
+        iop(torch.tensor([1, 2]), operands[0])
+    want = {"Float": "float32", "Double": "float64"}[
+        str(t_err.value).split("result type ")[1].split()[0]]
+    z = zeroin.tensor([1, 2])
+    with pytest.raises(RuntimeError, match=f"in-place \\{symbol}=: result type {want} .*"
+                       f"output type int64.*t = t \\{symbol} v.*t.to\\(zeroin.{want}\\)"):
+        iop(z, operands[1])
+    assert z.tolist() == [1, 2]         # untouched
+

@@ -1398,6 +1398,24 @@ _random_fill("normal_", lambda r, shape, mean=0.0, std=1.0: r.normal(mean, std, 
 _random_fill("exponential_", lambda r, shape, lambd=1.0: r.exponential(1 / lambd, shape))
 
 
+def _inplace_dtype_error(symbol, d, value):
+    """PyTorch's refusal of ``t op= v`` whose result (by its promotion: ``/`` of integers
+    gives the default float dtype) does not fit ``t``'s dtype, naming that dtype and the
+    fixes."""
+    try:
+        dt = _ops.result_type(Tensor(d), value)
+    except TypeError:
+        dt = np.result_type(d, np.asarray(value))
+    if symbol == "/" and dt.kind in "biu":
+        dt = _tm.get_default_dtype()
+    what = (f"a tensor of dtype {value.dtype}" if isinstance(value, Tensor)
+            else type(value).__name__)
+    return DtypeError(f"in-place {symbol}=: result type {dt} (this {d.dtype} tensor {symbol} "
+                      f"{what}) can't be cast to the desired output type {d.dtype}, as in "
+                      f"PyTorch (in place keeps the tensor's dtype); write t = t {symbol} v, "
+                      f"or convert first: t = t.to(zeroin.{dt})")
+
+
 def _operator(npf, symbol, fn):
     """``x op= v`` as PyTorch: in place on the values when nothing is recorded (under
     no_grad, or no operand requires grad); while recording, the recorded in-place op of
@@ -1413,7 +1431,10 @@ def _operator(npf, symbol, fn):
             if base is not None and not _whole_view(self, base):
                 return fn(self, value)
             return _inplace(self, name, fn, value)
-        return self._inplace(npf, symbol, value)
+        try:
+            return self._inplace(npf, symbol, value)
+        except TypeError:
+            raise _inplace_dtype_error(symbol, self.data, value) from None
     return f
 
 
