@@ -152,3 +152,37 @@ def test_inplace_int_refusal_names_torchs_result_dtype(torch_default, default, s
         iop(z, operands[1])
     assert z.tolist() == [1, 2]         # untouched
 
+
+# --- softshrink's signed zero --------------------------------------------------------------
+
+def test_softshrink_keeps_torchs_signed_zero_and_gradient():
+    x = np.array([-0.9, -0.5, -0.3, -0.0, 0.0, 0.3, 0.5, 0.9, np.inf, -np.inf, np.nan],
+                 dtype="float32")
+    tx = torch.tensor(x, requires_grad=True)
+    zx = zeroin.tensor(x, requires_grad=True)
+    ty, zy = TF.softshrink(tx, 0.5), F.softshrink(zx, 0.5)
+    np.testing.assert_array_equal(zy.numpy(), ty.detach().numpy())
+    np.testing.assert_array_equal(np.signbit(zy.numpy()), np.signbit(ty.detach().numpy()))
+    assert zy.dtype == zeroin.float32
+    keep = np.isfinite(x)
+    (ty[torch.tensor(keep)].sum()).backward()
+    (zy[zeroin.tensor(keep)].sum()).backward()
+    np.testing.assert_array_equal(zx.grad.numpy(), tx.grad.numpy())
+    assert zeroin.nn.Softshrink(0.5)(zeroin.tensor([-0.2])).numpy()[0] == 0.0
+    assert np.signbit(zeroin.nn.Softshrink(0.5)(zeroin.tensor([-0.2])).numpy()[0])
+
+
+def test_softshrink_gradcheck_away_from_the_kinks():
+    x = zeroin.tensor([-1.3, -0.2, 0.1, 0.7, 2.0], requires_grad=True)
+    assert zeroin.gradcheck(lambda t: F.softshrink(t, 0.5), (x,))
+
+
+@pytest.mark.parametrize("name", ["softshrink", "hardshrink"])
+def test_shrinks_refuse_integer_input_as_torch(name):
+    for dtype in ("int64", "bool"):
+        with pytest.raises(NotImplementedError):
+            getattr(TF, name)(torch.tensor(np.array([1, 0], dtype=dtype)), 0.5)
+        with pytest.raises(NotImplementedError, match=f"{name}: not implemented for dtype "
+                           f"{dtype}.*x.float"):
+            getattr(F, name)(zeroin.tensor(np.array([1, 0], dtype=dtype)), 0.5)
+

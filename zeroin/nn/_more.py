@@ -306,18 +306,27 @@ def _outside(d, lambd):
     return ~((d >= -lambd) & (d <= lambd))
 
 
+def _float_shrink(input, op):  # noqa: A002
+    x = _t(input, op)
+    if x.dtype.kind != "f":
+        raise NotImplementedError(f"{op}: not implemented for dtype {x.dtype}, as in PyTorch; "
+                                  f"the input must be floating point: {op}(x.float(), ...)")
+    return x
+
+
 def softshrink(input, lambd=0.5):  # noqa: A002
     """x - lambd above lambd, x + lambd below -lambd, 0 between."""
-    x = _t(input, "softshrink")
+    x = _float_shrink(input, "softshrink")
     if lambd < 0:
         raise ValueError(f"softshrink: lambd must be >= 0, got {lambd!r}")
-    d = x.data      # 0 (gradient 0) inside [-lambd, lambd]; NaN passes, as in PyTorch
-    return ops.where(_outside(d, lambd), ops.where(d > lambd, x - lambd, x + lambd), 0.0)
+    d = x.data      # 0 (gradient 0) inside [-lambd, lambd], with x's sign as PyTorch's x * 0
+    zero = _leaf(np.copysign(np.zeros_like(d), d))      # (-0.3 gives -0.0); NaN passes
+    return ops.where(_outside(d, lambd), ops.where(d > lambd, x - lambd, x + lambd), zero)
 
 
 def hardshrink(input, lambd=0.5):  # noqa: A002
     """x where |x| > lambd, else 0."""
-    x = _t(input, "hardshrink")
+    x = _float_shrink(input, "hardshrink")
     return ops.where(_outside(x.data, lambd), x, 0.0)
 
 
