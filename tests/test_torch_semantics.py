@@ -186,3 +186,52 @@ def test_shrinks_refuse_integer_input_as_torch(name):
                            f"{dtype}.*x.float"):
             getattr(F, name)(zeroin.tensor(np.array([1, 0], dtype=dtype)), 0.5)
 
+
+# --- F.pad's modes -------------------------------------------------------------------------
+
+_PAD_CASES = [((3,), (1, 1)), ((1, 3), (1, 1)), ((1, 3), (2, 2)), ((1, 3), (3, 0)),
+              ((1, 3), (1, 1, 1, 1)), ((1, 3), (1,)), ((1, 3), (1, 1, 1)), ((2, 1, 3), (2, 2)),
+              ((2, 1, 3), (3, 3)), ((2, 1, 3), (1, 1, 1, 1)), ((2, 2, 3), (1, 1, 2, 2)),
+              ((1, 1, 2, 2), (1, 1, 1, 1)), ((1, 1, 2, 2), (2, 2, 2, 2)),
+              ((1, 1, 2, 2, 2), (1, 1, 1, 1, 1, 1)), ((1, 1, 1, 2, 2, 2), (1, 1)),
+              ((1, 1, 1, 2, 2, 2), (1, 1, 1, 1)), ((1, 4), (-1, -1)), ((1, 4), (-1, 2)),
+              ((1, 0), (1, 1)), ((0, 3), (1, 1)), ((0, 2, 3), (1, 1)), ((0, 2, 3), (1, 1, 1, 1)),
+              ((2, 0, 3), (1, 1)), ((2, 3, 0), (0, 0)), ((1, 3), (4, 4)), ((2, 1, 3), (0, 3)),
+              ((1, 3), (0, 0)), ((), (1, 1)), ((2, 3, 4), (1, 1, 1, 1, 1, 1)),
+              ((1, 2, 3, 4, 5), (1, 1)), ((2, 3), (1, 1, 1, 1, 1, 1)), ((1, 3), (-2, -1)),
+              ((1, 3), (-3, 1)), ((2, 2, 3), (1, 1, -2, -2))]
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("shape,pad", _PAD_CASES)
+def test_pad_modes_take_and_refuse_what_torch_does(mode, shape, pad):
+    """The number of pad values per input ndim, the sizes each mode can pad from, empty
+    dimensions and crops to nothing: zeroin's result equals torch's, or both raise."""
+    a = np.arange(float(np.prod(shape))).reshape(shape)
+    if mode == "circular" and pad == (-3, 1):
+        # torch crops to nothing, then "wraps" uninitialised memory: zeroin refuses
+        with pytest.raises(ValueError, match="circular padding .* wraps around at most once"):
+            F.pad(zeroin.tensor(a), pad, mode=mode)
+        return
+    try:
+        want = TF.pad(torch.tensor(a), pad, mode=mode).numpy()
+    except (RuntimeError, NotImplementedError):
+        with pytest.raises((RuntimeError, NotImplementedError, ValueError), match="pad"):
+            F.pad(zeroin.tensor(a), pad, mode=mode)
+        return
+    np.testing.assert_array_equal(F.pad(zeroin.tensor(a), pad, mode=mode).numpy(), want)
+
+
+def test_pad_mode_refusals_name_the_rule_and_the_fix():
+    with pytest.raises(NotImplementedError, match=r"pad: 2 pad values with mode='reflect' "
+                       r"are not supported for a 1-D input \(shape \(3,\)\).*unsqueeze\(0\)"):
+        F.pad(zeroin.ones(3), (1, 1), mode="reflect")
+    with pytest.raises(NotImplementedError, match="6 pad values .* 3-D input.*give 2 or 4"):
+        F.pad(zeroin.ones(2, 3, 4), (1,) * 6, mode="replicate")
+    with pytest.raises(ValueError, match=r"mode='reflect' needs non-empty dimensions.*"
+                       r"\(2, 0, 3\)"):
+        F.pad(zeroin.ones(2, 0, 3), (1, 1), mode="reflect")
+    with pytest.raises(ValueError, match=r"padding \(-2, -1\) of dimension 1 leaves no "
+                       r"values of its size 3"):
+        F.pad(zeroin.ones(1, 3), (-2, -1), mode="replicate")
+

@@ -2030,6 +2030,41 @@ def _check_pad_size(mode, w, d, shape, when=""):
                      f"use {fix}")
 
 
+#: PyTorch's non-constant padding: the number of pad values -> the input's ndims it takes
+#: (unbatched or batched): the last 1, 2 or 3 dimensions of (C, *) or (N, C, *)
+_MODE_PAD_NDIMS = {2: (2, 3), 4: (3, 4), 6: (4, 5)}
+
+
+def _check_mode_pad(mode, pad, shape):
+    """PyTorch's rules of "reflect", "replicate" and "circular": 2, 4 or 6 pad values for
+    an input (C, *) or (N, C, *) of 1, 2 or 3 padded dimensions; reflect and replicate
+    refuse an empty dimension (a 0 batch aside) and an output size below 1."""
+    n, nd = len(pad), len(shape)
+    if nd not in _MODE_PAD_NDIMS.get(n, ()):
+        fits = [f"{k}" for k, nds in _MODE_PAD_NDIMS.items() if nd in nds]
+        fix = (f"give {' or '.join(fits)} pad values" if fits else
+               "add a channel dimension first: pad(x.unsqueeze(0), ...).squeeze(0)"
+               if nd < 2 else "reshape it to at most 5-D (merge leading dimensions) first")
+        raise NotImplementedError(
+            f"pad: {n} pad values with mode={mode!r} are not supported for a {nd}-D input "
+            f"(shape {tuple(shape)}), as in PyTorch: the modes other than 'constant' take 2, "
+            f"4 or 6 values for an input (C, *) or (N, C, *) of 1, 2 or 3 padded dimensions "
+            f"(2 for 2-D or 3-D input, 4 for 3-D or 4-D, 6 for 4-D or 5-D); {fix}")
+    if mode == "circular":
+        return
+    batched = nd == n // 2 + 2
+    if 0 in shape[int(batched):]:
+        raise ShapeError(f"pad: mode={mode!r} needs non-empty dimensions (a batch of 0 "
+                         f"aside), got shape {tuple(shape)}, as in PyTorch; drop the empty "
+                         f"input, or use mode='constant' or 'circular'")
+    for i in range(n // 2):
+        if shape[nd - 1 - i] + pad[2 * i] + pad[2 * i + 1] < 1:
+            raise ShapeError(f"pad: padding {pad[2 * i:2 * i + 2]} of dimension {nd - 1 - i} "
+                             f"leaves no values of its size {shape[nd - 1 - i]} (input shape "
+                             f"{tuple(shape)}), as PyTorch refuses for mode={mode!r}; "
+                             f"crop less")
+
+
 def _crop(x, widths, what):
     """``x`` less the negative amounts of ``widths`` (PyTorch's negative padding crops),
     refused where a dimension would get a negative size."""
@@ -2063,6 +2098,7 @@ def pad(input, pad, mode="constant", value=None):  # noqa: A002
     np_mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}.get(mode)
     if np_mode is None:
         raise ValueError(f"pad: unknown mode {mode!r}")
+    _check_mode_pad(mode, pad, x.shape)
     for d, w in enumerate(widths):
         if w != (0, 0):
             _check_pad_size(mode, w, d, x.shape)
