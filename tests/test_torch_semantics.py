@@ -235,3 +235,21 @@ def test_pad_mode_refusals_name_the_rule_and_the_fix():
                        r"values of its size 3"):
         F.pad(zeroin.ones(1, 3), (-2, -1), mode="replicate")
 
+
+# --- zeroin.tensor of NumPy scalars and 0-d arrays ---------------------------------------
+
+@pytest.mark.parametrize("default", ["float32", "float64"])
+def test_tensor_of_numpy_scalars_keeps_their_dtype_as_torch(torch_default, default):
+    values = [np.float16(1.5), np.float32(1.5), np.float64(1.5), np.int8(3), np.int32(3),
+              np.uint8(3), np.bool_(True), np.complex64(1 + 1j),
+              np.array(1.5, dtype=np.float16), np.array(1.5, dtype=np.float32),
+              np.array(1.5), np.array(3, dtype=np.int8), np.array(True),
+              [np.float16(1.5)], [np.int8(1), np.int8(2)], [np.float32(1), 2], 1.5, [1, 2.5]]
+    for lib in (torch, zeroin):
+        lib.set_default_dtype(getattr(lib, default))
+    for v in values:
+        for make in ("tensor", "as_tensor"):
+            want = str(getattr(torch, make)(v).dtype).replace("torch.", "")
+            got = getattr(zeroin, make)(v)
+            assert str(got.dtype) == want, (make, repr(v))
+            assert got.shape == np.shape(v)
