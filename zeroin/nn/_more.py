@@ -319,9 +319,8 @@ def softshrink(input, lambd=0.5):  # noqa: A002
     x = _float_shrink(input, "softshrink")
     if lambd < 0:
         raise ValueError(f"softshrink: lambd must be >= 0, got {lambd!r}")
-    d = x.data      # 0 (gradient 0) inside [-lambd, lambd], with x's sign as PyTorch's x * 0
-    zero = _leaf(np.copysign(np.zeros_like(d), d))      # (-0.3 gives -0.0); NaN passes
-    return ops.where(_outside(d, lambd), ops.where(d > lambd, x - lambd, x + lambd), zero)
+    d = x.data      # 0 (gradient 0) inside [-lambd, lambd]; NaN passes, as in PyTorch
+    return ops.where(_outside(d, lambd), ops.where(d > lambd, x - lambd, x + lambd), 0.0)
 
 
 def hardshrink(input, lambd=0.5):  # noqa: A002
