@@ -2036,9 +2036,8 @@ _MODE_PAD_NDIMS = {2: (2, 3), 4: (3, 4), 6: (4, 5)}
 
 
 def _check_mode_pad(mode, pad, shape):
-    """PyTorch's rules of "reflect", "replicate" and "circular": 2, 4 or 6 pad values for
-    an input (C, *) or (N, C, *) of 1, 2 or 3 padded dimensions; reflect and replicate
-    refuse an empty dimension (a 0 batch aside) and an output size below 1."""
+    """PyTorch's rule of "reflect", "replicate" and "circular": 2, 4 or 6 pad values for
+    an input (C, *) or (N, C, *) of 1, 2 or 3 padded dimensions."""
     n, nd = len(pad), len(shape)
     if nd not in _MODE_PAD_NDIMS.get(n, ()):
         fits = [f"{k}" for k, nds in _MODE_PAD_NDIMS.items() if nd in nds]
@@ -2050,19 +2049,16 @@ def _check_mode_pad(mode, pad, shape):
             f"(shape {tuple(shape)}), as in PyTorch: the modes other than 'constant' take 2, "
             f"4 or 6 values for an input (C, *) or (N, C, *) of 1, 2 or 3 padded dimensions "
             f"(2 for 2-D or 3-D input, 4 for 3-D or 4-D, 6 for 4-D or 5-D); {fix}")
-    if mode == "circular":
-        return
-    batched = nd == n // 2 + 2
+
+
+def _check_mode_sizes(mode, pad, shape):
+    """Reflect and replicate refuse an empty dimension (a 0 batch aside), as PyTorch's
+    kernels. (A crop to size 0 stays allowed: PyTorch refuses it for 2 pad values only.)"""
+    batched = len(shape) == len(pad) // 2 + 2
     if 0 in shape[int(batched):]:
         raise ShapeError(f"pad: mode={mode!r} needs non-empty dimensions (a batch of 0 "
                          f"aside), got shape {tuple(shape)}, as in PyTorch; drop the empty "
                          f"input, or use mode='constant' or 'circular'")
-    for i in range(n // 2):
-        if shape[nd - 1 - i] + pad[2 * i] + pad[2 * i + 1] < 1:
-            raise ShapeError(f"pad: padding {pad[2 * i:2 * i + 2]} of dimension {nd - 1 - i} "
-                             f"leaves no values of its size {shape[nd - 1 - i]} (input shape "
-                             f"{tuple(shape)}), as PyTorch refuses for mode={mode!r}; "
-                             f"crop less")
 
 
 def _crop(x, widths, what):
@@ -2102,6 +2098,8 @@ def pad(input, pad, mode="constant", value=None):  # noqa: A002
     for d, w in enumerate(widths):
         if w != (0, 0):
             _check_pad_size(mode, w, d, x.shape)
+    if mode != "circular":
+        _check_mode_sizes(mode, pad, x.shape)
     if mode == "circular":
         x = _crop(x, widths, "the size")
         for d, w in enumerate(grow):
