@@ -1433,6 +1433,8 @@ def _operator(npf, symbol, fn):
             return _inplace(self, name, fn, value)
         try:
             return self._inplace(npf, symbol, value)
+        except ZeroinError:         # its own refusals (bool - bool): as they are
+            raise
         except TypeError:
             raise _inplace_dtype_error(symbol, self.data, value) from None
     return f
