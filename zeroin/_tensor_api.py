@@ -530,6 +530,9 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
 
 @_method()
 def bincount(input, weights=None, minlength=0):  # noqa: A002
+    if getattr(input, "dtype", None) == np.bool_:
+        raise NotImplementedError("bincount: not implemented for bool tensors, as in PyTorch; "
+                                  "convert first: bincount(x.long())")
     w = None if weights is None else np.asarray(_raw(weights))
     return _leaf(np.bincount(_raw(input), w, minlength).astype(   # PyTorch: float32 weights
         np.int64 if w is None else np.float32 if w.dtype == np.float32 else np.float64))
@@ -597,6 +600,9 @@ def outer(input, vec2):  # noqa: A002
 @_method()
 def lerp(input, end, weight):  # noqa: A002
     """input + weight * (end - input)."""
+    if isinstance(input, Tensor) and input.dtype.kind in "biu":
+        raise NotImplementedError(f"lerp: not implemented for an input of dtype {input.dtype}, "
+                                  f"as in PyTorch; it needs floating point: lerp(x.float(), ...)")
     return input + weight * (end - input)
 
 

@@ -1288,6 +1288,10 @@ def norm(input, p="fro", dim=None, keepdim=False, *, dtype=None):  # noqa: A002
                          f"-inf")
     if x.dtype.kind == "c":         # the norm of the moduli (real), as PyTorch's
         x = x.abs()
+    elif x.dtype.kind in "biu":
+        raise _ops._DtypeError(f"norm: expected a floating point or complex tensor, got dtype "
+                               f"{x.dtype} (shape {tuple(x.shape)}), as PyTorch refuses; "
+                               f"convert first: x.float().norm()")
     return NormOp(float(p), _ops._reduce_dims("norm", x, dim), keepdim)(x)
 
 
@@ -2377,6 +2381,9 @@ def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002
     """The ``k`` largest (or smallest) entries along ``dim``: ``(values, indices)``; equal
     values come in index order (PyTorch's CPU order among them is its algorithm's)."""
     x = _t(input)
+    if x.dtype == np.bool_:
+        raise _ops._DtypeError("topk: bool tensors are not supported, as in PyTorch; convert "
+                               "first: x.int().topk(k) (or x.nonzero() for where they are True)")
     d = _check_dim("topk", x, dim)
     if x.ndim == 0 and k in (0, 1):     # PyTorch: the value and index 0 even for k=0
         return values_indices("topk", x * 1, _leaf(np.zeros((), np.int64)))
@@ -2403,6 +2410,9 @@ class MedianOp(Function):
 def median(input, dim=None, keepdim=False):  # noqa: A002
     """The lower median (PyTorch's): of all values, or ``(values, indices)`` along ``dim``."""
     x = _t(input)
+    if x.dtype == np.bool_:
+        raise NotImplementedError("median: not implemented for bool tensors, as in PyTorch; "
+                                  "convert first: x.int().median(...)")
     if dim is None:
         return MedianOp()(x)
     d = _check_dim("median", x, dim)

@@ -46,8 +46,14 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """sum(x1 * x2) / (max(||x1||, eps) max(||x2||, eps)) along ``dim`` (x1 and x2
     broadcast); each vector is divided by its norm first, as PyTorch does."""
     a, b = _t(x1, "cosine_similarity"), _t(x2, "cosine_similarity")
+    dt = ops.result_type(a, b)      # PyTorch's common dtype, which must be floating point
+    if dt.kind not in "fc":
+        raise DtypeError(f"cosine_similarity: the inputs' common dtype must be floating "
+                         f"point, got {a.dtype} and {b.dtype} (common {dt}), as PyTorch "
+                         f"refuses; convert first: cosine_similarity(x1.float(), x2.float())")
+    a, b = ops._cast(a, dt), ops._cast(b, dt)
     shape = _broadcast("cosine_similarity", a, b)
-    if not -len(shape) <= dim < max(len(shape), 1):
+    if not -max(len(shape), 1) <= dim < max(len(shape), 1):     # 0-d: dim 0 or -1
         raise ShapeError(f"cosine_similarity: dim {dim} is out of range for inputs of "
                          f"shape {shape}")
     a, b = ops.broadcast_to(a, shape), ops.broadcast_to(b, shape)   # then the norms

@@ -1002,6 +1002,9 @@ def one_hot(tensor, num_classes=-1):
     y = np.asarray(tensor.data if isinstance(tensor, Tensor) else tensor)
     if y.dtype.kind not in "iu":
         raise DtypeError(f"one_hot: expects integer class labels, got dtype {y.dtype}")
+    if isinstance(tensor, Tensor) and y.dtype != np.int64:
+        raise DtypeError(f"one_hot: expects int64 class labels (a LongTensor), as PyTorch, got "
+                         f"dtype {y.dtype}; convert them: one_hot(labels.long(), ...)")
     n = int(y.max()) + 1 if num_classes == -1 else int(num_classes)
     if y.size and (y.min() < 0 or y.max() >= n):
         raise LabelError(f"one_hot: labels must lie in [0, {n}), got {y.min()}..{y.max()}")
