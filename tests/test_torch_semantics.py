@@ -1,5 +1,7 @@
 """PyTorch's semantics where zeroin shares a name: result dtypes, raise-or-promote and
 edge inputs, with torch as the oracle."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -255,3 +257,129 @@ def test_tensor_of_numpy_scalars_keeps_their_dtype_as_torch(torch_default, defau
             got = getattr(zeroin, make)(v)
             assert str(got.dtype) == want, (make, repr(v))
             assert got.shape == np.shape(v)
+
+
+# --- a learner's first hour of ops on edge inputs ----------------------------------------
+
+_EDGE = {
+    "f32": np.array([[1.5, -2.0, 3.0], [0.5, 4.0, -1.0]], dtype=np.float32),
+    "i64": np.array([[1, -2, 3], [0, 4, -1]], dtype=np.int64),
+    "bool": np.array([[True, False, True], [False, False, True]]),
+    "u8": np.array([[1, 2, 3], [200, 4, 5]], dtype=np.uint8),
+    "empty": np.zeros((0, 3), dtype=np.float32),
+    "empty_i": np.zeros((0, 3), dtype=np.int64),
+    "0d": np.array(2.5, dtype=np.float32),
+    "0d_i": np.array(3, dtype=np.int64),
+}
+_SWEEP = {
+    "sum": lambda L, x: x.sum(), "sum_dim": lambda L, x: x.sum(dim=1),
+    "sum_keep": lambda L, x: x.sum(-1, keepdim=True), "mean": lambda L, x: x.mean(),
+    "mean_dim": lambda L, x: x.mean(0), "max": lambda L, x: x.max(),
+    "max_dim": lambda L, x: x.max(dim=1)[0], "max_idx": lambda L, x: x.max(1)[1],
+    "max_keep": lambda L, x: x.max(-1, keepdim=True)[0], "min_dim": lambda L, x: x.min(0).values,
+    "argmax": lambda L, x: x.argmax(), "argmax_dim": lambda L, x: x.argmax(dim=1),
+    "argmax_keep": lambda L, x: x.argmax(dim=-1, keepdim=True),
+    "argmin": lambda L, x: x.argmin(0), "amax": lambda L, x: x.amax(dim=-1),
+    "prod": lambda L, x: x.prod(1), "std": lambda L, x: x.std(), "var": lambda L, x: x.var(1),
+    "logsumexp": lambda L, x: x.logsumexp(-1), "topk": lambda L, x: x.topk(1)[0],
+    "topk_idx": lambda L, x: x.topk(1)[1], "topk_dim": lambda L, x: x.topk(2, dim=0)[0],
+    "sort": lambda L, x: x.sort()[0], "sort_idx": lambda L, x: x.sort(dim=0, descending=True)[1],
+    "argsort": lambda L, x: x.argsort(dim=-1), "cumsum": lambda L, x: x.cumsum(0),
+    "cumsum_neg": lambda L, x: x.cumsum(dim=-1), "cumprod": lambda L, x: x.cumprod(1),
+    "gather": lambda L, x: x.gather(1, L.tensor([[0], [2]])),
+    "scatter_add": lambda L, x: x.scatter_add(1, L.tensor([[0], [1]]), x[:, :1]),
+    "where": lambda L, x: L.where(x > 0, x, 0),
+    "where_t": lambda L, x: L.where(x > 0, x, L.zeros_like(x)),
+    "clamp": lambda L, x: x.clamp(0, 2), "clamp_float": lambda L, x: x.clamp(min=0.5),
+    "clamp_tensor": lambda L, x: L.clamp(x, max=L.tensor(1.0)),
+    "clamp_tensors": lambda L, x: L.clamp(x, min=L.zeros(3, dtype=L.float32),
+                                          max=L.tensor(2.0, dtype=L.float64)),
+    "masked_fill": lambda L, x: x.masked_fill(x > 1, 0.5),
+    "masked_fill_int": lambda L, x: x.masked_fill(x > 1, 9),
+    "view": lambda L, x: x.view(-1), "reshape": lambda L, x: x.reshape(3, -1),
+    "permute": lambda L, x: x.permute(-1, -2), "transpose": lambda L, x: x.transpose(0, 1),
+    "t": lambda L, x: x.t(), "expand": lambda L, x: x[:1].expand(4, -1),
+    "expand_0d": lambda L, x: x.expand(2, 2), "repeat": lambda L, x: x.repeat(1, 2, 1),
+    "cat": lambda L, x: L.cat([x, x], dim=-1), "cat_mixed": lambda L, x: L.cat([x, x.double()]),
+    "stack": lambda L, x: L.stack([x, x], dim=-1),
+    "one_hot": lambda L, x: L.nn.functional.one_hot(x),
+    "one_hot_n": lambda L, x: L.nn.functional.one_hot(x, 5),
+    "softmax": lambda L, x: L.softmax(x, dim=1),
+    "log_softmax": lambda L, x: L.nn.functional.log_softmax(x, dim=-1),
+    "squeeze": lambda L, x: x.squeeze(0), "unsqueeze": lambda L, x: x.unsqueeze(-1),
+    "flatten": lambda L, x: x.flatten(1), "div": lambda L, x: x / 2,
+    "floordiv": lambda L, x: x // 2, "mod": lambda L, x: x % 2, "sqrt": lambda L, x: x.sqrt(),
+    "exp": lambda L, x: x.exp(), "norm": lambda L, x: x.norm(),
+    "lerp": lambda L, x: L.lerp(x, x * 2, 0.5), "index_select": lambda L, x: x.index_select(
+        -1, L.tensor([0, 2])), "dropout_eval": lambda L, x: L.nn.functional.dropout(
+        x, 0.5, training=False), "dropout_p1": lambda L, x: L.nn.functional.dropout(x, 1.0),
+    "median": lambda L, x: x.median(dim=-1)[0],
+    "bincount": lambda L, x: L.bincount(x.flatten()),
+    "mean_dtype": lambda L, x: x.mean(dtype=L.float32),
+    "sum_dtype": lambda L, x: x.sum(dtype=L.float64), "nonzero": lambda L, x: x.nonzero(),
+    "unique": lambda L, x: L.unique(x),
+    "cosine_similarity": lambda L, x: L.nn.functional.cosine_similarity(x, x, dim=-1),
+}
+def _sweep_outcome(lib, name, key):
+    try:
+        r = _SWEEP[name](lib, lib.tensor(_EDGE[key]))
+    except (RuntimeError, TypeError, ValueError, IndexError, NotImplementedError) as e:
+        return "raises", type(e).__name__
+    return str(r.dtype).replace("torch.", ""), np.asarray(r.detach().numpy())
+
+
+@pytest.mark.parametrize("key", list(_EDGE))
+@pytest.mark.parametrize("name", list(_SWEEP))
+def test_first_hour_ops_on_edge_inputs_as_torch(f32, torch_default, name, key):
+    """Result dtype, shape and values, or a refusal, as torch (float32 default in both):
+    int, bool, uint8, empty and 0-d inputs of ~70 calls a learner makes early."""
+    torch.set_default_dtype(torch.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want, got = _sweep_outcome(torch, name, key), _sweep_outcome(zeroin, name, key)
+    assert (want[0] == "raises") == (got[0] == "raises"), (want, got)
+    if want[0] != "raises":
+        assert got[0] == want[0]
+        assert got[1].shape == want[1].shape
+        np.testing.assert_allclose(got[1].astype(np.float64), want[1].astype(np.float64),
+                                   rtol=1e-6, equal_nan=True)
+
+
+@pytest.mark.parametrize("default", ["float32", "float64"])
+def test_integer_clamp_and_logsumexp_take_the_default_float_dtype(torch_default, default):
+    """int_tensor.clamp(min=0.5) and int_tensor.logsumexp(...) give torch's default float
+    dtype (zeroin gave NumPy's: float64, or float16 for bool); tensor bounds promote by
+    torch's rules; gradients come back in the input's dtype."""
+    for lib in (torch, zeroin):
+        lib.set_default_dtype(getattr(lib, default))
+    for a in (np.array([1, -2, 3]), np.array([True, False]), np.array([1, 200], np.uint8)):
+        for f in (lambda L, x: x.clamp(min=0.5), lambda L, x: x.logsumexp(0),
+                  lambda L, x: x.clamp(max=L.tensor(1.5))):
+            want, got = f(torch, torch.tensor(a)), f(zeroin, zeroin.tensor(a))
+            assert str(got.dtype) == str(want.dtype).replace("torch.", "")
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+    x = zeroin.tensor([0.2, 1.7, 3.0], dtype=zeroin.float32, requires_grad=True)
+    hi = zeroin.tensor(2.0, dtype=zeroin.float64, requires_grad=True)
+    y = zeroin.clamp(x, max=hi)
+    assert y.dtype == zeroin.float32            # a 0-d bound does not widen x, as torch
+    y.sum().backward()
+    assert x.grad.dtype == zeroin.float32 and hi.grad.dtype == zeroin.float64
+    np.testing.assert_array_equal(x.grad.numpy(), [1, 1, 0])
+    assert hi.grad.item() == 1
+
+
+def test_refusals_of_the_sweep_name_the_op_and_the_fix():
+    b = zeroin.tensor([True, False, True])
+    with pytest.raises(RuntimeError, match=r"argmax\(\): bool tensors .*x.int\(\)"):
+        b.argmax()
+    assert b.max(0)[1].item() == 0 and b.max(0)[0].dtype == zeroin.bool   # max(dim) works
+    with pytest.raises(RuntimeError, match=r"topk: bool tensors .*x.int\(\).topk"):
+        b.topk(1)
+    with pytest.raises(RuntimeError, match=r"norm: expected a floating point .* int64 .*"
+                       r"x.float\(\).norm\(\)"):
+        zeroin.tensor([3, 4]).norm()
+    with pytest.raises(TypeError, match=r"one_hot: expects int64 class labels .* int32.*"
+                       r"labels.long\(\)"):
+        zeroin.nn.functional.one_hot(zeroin.tensor([0, 2], dtype=zeroin.int32))
+    with pytest.raises(NotImplementedError, match=r"lerp: .* int64.*lerp\(x.float\(\)"):
+        zeroin.lerp(zeroin.tensor([1, 2]), zeroin.tensor([3, 4]), 0.5)
