@@ -319,6 +319,7 @@ _SWEEP = {
     "sum_dtype": lambda L, x: x.sum(dtype=L.float64), "nonzero": lambda L, x: x.nonzero(),
     "unique": lambda L, x: L.unique(x),
     "cosine_similarity": lambda L, x: L.nn.functional.cosine_similarity(x, x, dim=-1),
+    "dropout_train": lambda L, x: L.nn.functional.dropout(x, 0.5) * 0,
 }
 def _sweep_outcome(lib, name, key):
     try:
@@ -383,3 +384,51 @@ def test_refusals_of_the_sweep_name_the_op_and_the_fix():
         zeroin.nn.functional.one_hot(zeroin.tensor([0, 2], dtype=zeroin.int32))
     with pytest.raises(NotImplementedError, match=r"lerp: .* int64.*lerp\(x.float\(\)"):
         zeroin.lerp(zeroin.tensor([1, 2]), zeroin.tensor([3, 4]), 0.5)
+
+
+# --- nn.init and dropout on integer tensors and empty ones --------------------------------
+
+@pytest.mark.parametrize("dtype", ["int64", "bool", "int32"])
+def test_deterministic_inits_fill_integer_tensors_as_torch(dtype):
+    """zeros_, ones_, constant_ (truncated toward 0), eye_ and dirac_ fill integer and bool
+    tensors as PyTorch's do (zeroin refused them); the random ones refuse them, as there."""
+    calls = [("zeros_", (3,), ()), ("ones_", (3,), ()), ("constant_", (3,), (2.5,)),
+             ("constant_", (3,), (-2.7,)), ("eye_", (2, 3), ()), ("dirac_", (2, 2, 3), ())]
+    for name, shape, args in calls:
+        t = getattr(torch.nn.init, name)(torch.zeros(shape, dtype=getattr(torch, dtype)),
+                                         *args)
+        z = getattr(zeroin.nn.init, name)(zeroin.zeros(shape, dtype=getattr(zeroin, dtype)),
+                                          *args)
+        assert str(z.dtype) == dtype
+        np.testing.assert_array_equal(z.numpy(), t.numpy())
+    for name in ("uniform_", "normal_", "kaiming_uniform_", "xavier_normal_"):
+        with pytest.raises((RuntimeError, NotImplementedError)):
+            getattr(torch.nn.init, name)(torch.zeros(2, 3, dtype=getattr(torch, dtype)))
+        with pytest.raises(TypeError, match=f"{name}: can only fill floating-point"):
+            getattr(zeroin.nn.init, name)(zeroin.zeros(2, 3, dtype=getattr(zeroin, dtype)))
+
+
+@pytest.mark.parametrize("name", ["kaiming_uniform_", "kaiming_normal_"])
+@pytest.mark.parametrize("shape", [(0, 3), (4, 0), (0,)])
+def test_kaiming_of_an_empty_tensor_warns_as_torch(name, shape):
+    with pytest.warns(UserWarning, match="Initializing zero-element tensors is a no-op"):
+        getattr(torch.nn.init, name)(torch.empty(shape))
+    with pytest.warns(UserWarning, match="Initializing zero-element tensors is a no-op"):
+        z = getattr(zeroin.nn.init, name)(zeroin.empty(shape))
+    assert z.shape == shape
+
+
+@pytest.mark.parametrize("dtype", ["int64", "bool", "uint8"])
+def test_dropout_of_integer_tensors_refuses_while_training_as_torch(dtype):
+    a = np.array([1, 0, 1], dtype=dtype)
+    for p in (0.0, 1.0):        # nothing scaled: both give the input's dtype
+        t = TF.dropout(torch.tensor(a), p)
+        z = F.dropout(zeroin.tensor(a), p)
+        assert str(z.dtype) == dtype
+        np.testing.assert_array_equal(z.numpy(), t.numpy())
+    np.testing.assert_array_equal(F.dropout(zeroin.tensor(a), 0.5, training=False).numpy(), a)
+    with pytest.raises(RuntimeError):
+        TF.dropout(torch.tensor(a), 0.5)
+    with pytest.raises(RuntimeError, match=f"dropout: result type float can't be cast to "
+                       f"the input's dtype {dtype}.*1/\\(1-p\\) = 2.*x.float\\(\\)"):
+        F.dropout(zeroin.tensor(a), 0.5)

@@ -189,6 +189,12 @@ def dropout(input, p=0.5, training=True, inplace=False, rng=None):  # noqa: A002
         return x
     if p == 1:
         return _call1(DropoutOp(np.zeros((), dtype=x.dtype)), x)
+    if x.dtype.kind in "biu":       # the kept values scale by 1/(1-p): floats
+        if not x.data.size:         # nothing to scale: PyTorch gives it back
+            return _call1(DropoutOp(np.ones((), dtype=x.dtype)), x)
+        raise DtypeError(f"dropout: result type float can't be cast to the input's dtype "
+                         f"{x.dtype} (the kept values are scaled by 1/(1-p) = {1 / (1 - p):g}), "
+                         f"as PyTorch refuses; convert first: dropout(x.float(), p)")
     stream = torch_stream(rng)
     if stream is not None:
         return _call1(DropoutOp(_torch_dropout_mask(stream, x.data, p)), x)
