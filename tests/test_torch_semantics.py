@@ -432,3 +432,40 @@ def test_dropout_of_integer_tensors_refuses_while_training_as_torch(dtype):
     with pytest.raises(RuntimeError, match=f"dropout: result type float can't be cast to "
                        f"the input's dtype {dtype}.*1/\\(1-p\\) = 2.*x.float\\(\\)"):
         F.dropout(zeroin.tensor(a), 0.5)
+
+
+# --- creation: full's fill values ----------------------------------------------------------
+
+@pytest.mark.parametrize("default", ["float32", "float64"])
+def test_full_dtype_follows_the_fill_value_as_torch(torch_default, default):
+    """full((2,), 1j) is complex64 under a float32 default (complex128 under float64), and a
+    NumPy scalar fill converts without NumPy's overflow warning (it compared np.float32 with
+    float64's max)."""
+    for lib in (torch, zeroin):
+        lib.set_default_dtype(getattr(lib, default))
+    for v in (1j, np.float32(1.5), np.float64(2.5), np.int64(3), True, 1, 1.5):
+        want = torch.full((2,), v)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = zeroin.full((2,), v)
+        assert str(got.dtype) == str(want.dtype).replace("torch.", ""), repr(v)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    with pytest.raises(RuntimeError):
+        torch.full((2,), np.float64(1e6), dtype=torch.float16)
+    with pytest.raises(ValueError, match="full: the value 1e\\+06 cannot be converted to "
+                       "float16 without overflow"):
+        zeroin.full((2,), np.float64(1e6), dtype=zeroin.float16)
+
+
+def test_pow_of_a_float_array_does_not_go_through_zeroins_abs(monkeypatch):
+    """ops._pow_number took |c| with zeroin's abs op (the module's name shadows the builtin):
+    a tensor made and an op recorded for a number, ~3 us each x ** 3."""
+    from zeroin import ops
+
+    def refuse(*a, **k):
+        raise AssertionError("zeroin.ops.abs called")
+    monkeypatch.setattr(ops, "abs", refuse)
+    x = np.array([-1.5, 0.5, 2.0], dtype=np.float32)
+    np.testing.assert_array_equal(ops._pow_number(x, 3), x * x * x)
+    np.testing.assert_allclose(ops._pow_number(x, 5), x ** 5, rtol=1e-6)
+    assert ops._fill_scalar("full", 2.5, np.float32) == 2.5

@@ -535,7 +535,7 @@ def _pow_number(x, c):
     (NumPy's own fast cases): c = 3 as x * x * x, as PyTorch's kernel computes it, and
     else |x| ** c with x's sign put back for an odd c (the same values), because NumPy's
     pow takes a ~20x slower path for negative bases."""
-    if type(x) is not np.ndarray or x.dtype.kind != "f" or not abs(c) < 2 ** 31 \
+    if type(x) is not np.ndarray or x.dtype.kind != "f" or not builtins.abs(c) < 2 ** 31 \
             or c != int(c) or c in (-1, 0, 1, 2):
         return x ** c
     if c == 3:
@@ -1189,9 +1189,11 @@ def _fill_scalar(op, value, dtype):
     if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)) or \
             d.kind not in "fiu":
         return value
+    if isinstance(value, np.generic):   # np.float32(1.5) against float64's max: a Python float
+        value = value.item()
     if d.kind == "f":
         hi = float(np.finfo(d).max)
-        if not (math.isfinite(value) and abs(value) > hi):
+        if not (math.isfinite(value) and builtins.abs(value) > hi):     # not zeroin's abs
             return value
         lo, hi = f"{-hi:g}", f"{hi:g}"
     else:
