@@ -120,7 +120,7 @@ def _fill_dtype(fill_value):
     if isinstance(fill_value, numbers.Integral):
         return np.dtype(np.int64)
     if isinstance(fill_value, numbers.Complex) and not isinstance(fill_value, numbers.Real):
-        return np.dtype(np.complex128)
+        return np.result_type(get_default_dtype(), np.complex64)   # complex64 under float32
     return get_default_dtype()
 
 

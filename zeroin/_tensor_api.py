@@ -530,6 +530,9 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
 
 @_method()
 def bincount(input, weights=None, minlength=0):  # noqa: A002
+    if getattr(input, "dtype", None) == np.bool_:
+        raise NotImplementedError("bincount: not implemented for bool tensors, as in PyTorch; "
+                                  "convert first: bincount(x.long())")
     w = None if weights is None else np.asarray(_raw(weights))
     return _leaf(np.bincount(_raw(input), w, minlength).astype(   # PyTorch: float32 weights
         np.int64 if w is None else np.float32 if w.dtype == np.float32 else np.float64))
@@ -597,6 +600,9 @@ def outer(input, vec2):  # noqa: A002
 @_method()
 def lerp(input, end, weight):  # noqa: A002
     """input + weight * (end - input)."""
+    if isinstance(input, Tensor) and input.dtype.kind in "biu":
+        raise NotImplementedError(f"lerp: not implemented for an input of dtype {input.dtype}, "
+                                  f"as in PyTorch; it needs floating point: lerp(x.float(), ...)")
     return input + weight * (end - input)
 
 
@@ -1398,6 +1404,24 @@ _random_fill("normal_", lambda r, shape, mean=0.0, std=1.0: r.normal(mean, std, 
 _random_fill("exponential_", lambda r, shape, lambd=1.0: r.exponential(1 / lambd, shape))
 
 
+def _inplace_dtype_error(symbol, d, value):
+    """PyTorch's refusal of ``t op= v`` whose result (by its promotion: ``/`` of integers
+    gives the default float dtype) does not fit ``t``'s dtype, naming that dtype and the
+    fixes."""
+    try:
+        dt = _ops.result_type(Tensor(d), value)
+    except TypeError:
+        dt = np.result_type(d, np.asarray(value))
+    if symbol == "/" and dt.kind in "biu":
+        dt = _tm.get_default_dtype()
+    what = (f"a tensor of dtype {value.dtype}" if isinstance(value, Tensor)
+            else type(value).__name__)
+    return DtypeError(f"in-place {symbol}=: result type {dt} (this {d.dtype} tensor {symbol} "
+                      f"{what}) can't be cast to the desired output type {d.dtype}, as in "
+                      f"PyTorch (in place keeps the tensor's dtype); write t = t {symbol} v, "
+                      f"or convert first: t = t.to(zeroin.{dt})")
+
+
 def _operator(npf, symbol, fn):
     """``x op= v`` as PyTorch: in place on the values when nothing is recorded (under
     no_grad, or no operand requires grad); while recording, the recorded in-place op of
@@ -1413,7 +1437,12 @@ def _operator(npf, symbol, fn):
             if base is not None and not _whole_view(self, base):
                 return fn(self, value)
             return _inplace(self, name, fn, value)
-        return self._inplace(npf, symbol, value)
+        try:
+            return self._inplace(npf, symbol, value)
+        except ZeroinError:         # its own refusals (bool - bool): as they are
+            raise
+        except TypeError:
+            raise _inplace_dtype_error(symbol, self.data, value) from None
     return f
 
 

@@ -1288,6 +1288,10 @@ def norm(input, p="fro", dim=None, keepdim=False, *, dtype=None):  # noqa: A002
                          f"-inf")
     if x.dtype.kind == "c":         # the norm of the moduli (real), as PyTorch's
         x = x.abs()
+    elif x.dtype.kind in "biu":
+        raise _ops._DtypeError(f"norm: expected a floating point or complex tensor, got dtype "
+                               f"{x.dtype} (shape {tuple(x.shape)}), as PyTorch refuses; "
+                               f"convert first: x.float().norm()")
     return NormOp(float(p), _ops._reduce_dims("norm", x, dim), keepdim)(x)
 
 
@@ -2030,6 +2034,37 @@ def _check_pad_size(mode, w, d, shape, when=""):
                      f"use {fix}")
 
 
+#: PyTorch's non-constant padding: the number of pad values -> the input's ndims it takes
+#: (unbatched or batched): the last 1, 2 or 3 dimensions of (C, *) or (N, C, *)
+_MODE_PAD_NDIMS = {2: (2, 3), 4: (3, 4), 6: (4, 5)}
+
+
+def _check_mode_pad(mode, pad, shape):
+    """PyTorch's rule of "reflect", "replicate" and "circular": 2, 4 or 6 pad values for
+    an input (C, *) or (N, C, *) of 1, 2 or 3 padded dimensions."""
+    n, nd = len(pad), len(shape)
+    if nd not in _MODE_PAD_NDIMS.get(n, ()):
+        fits = [f"{k}" for k, nds in _MODE_PAD_NDIMS.items() if nd in nds]
+        fix = (f"give {' or '.join(fits)} pad values" if fits else
+               "add a channel dimension first: pad(x.unsqueeze(0), ...).squeeze(0)"
+               if nd < 2 else "reshape it to at most 5-D (merge leading dimensions) first")
+        raise NotImplementedError(
+            f"pad: {n} pad values with mode={mode!r} are not supported for a {nd}-D input "
+            f"(shape {tuple(shape)}), as in PyTorch: the modes other than 'constant' take 2, "
+            f"4 or 6 values for an input (C, *) or (N, C, *) of 1, 2 or 3 padded dimensions "
+            f"(2 for 2-D or 3-D input, 4 for 3-D or 4-D, 6 for 4-D or 5-D); {fix}")
+
+
+def _check_mode_sizes(mode, pad, shape):
+    """Reflect and replicate refuse an empty dimension (a 0 batch aside), as PyTorch's
+    kernels. (A crop to size 0 stays allowed: PyTorch refuses it for 2 pad values only.)"""
+    batched = len(shape) == len(pad) // 2 + 2
+    if 0 in shape[int(batched):]:
+        raise ShapeError(f"pad: mode={mode!r} needs non-empty dimensions (a batch of 0 "
+                         f"aside), got shape {tuple(shape)}, as in PyTorch; drop the empty "
+                         f"input, or use mode='constant' or 'circular'")
+
+
 def _crop(x, widths, what):
     """``x`` less the negative amounts of ``widths`` (PyTorch's negative padding crops),
     refused where a dimension would get a negative size."""
@@ -2063,9 +2098,12 @@ def pad(input, pad, mode="constant", value=None):  # noqa: A002
     np_mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}.get(mode)
     if np_mode is None:
         raise ValueError(f"pad: unknown mode {mode!r}")
+    _check_mode_pad(mode, pad, x.shape)
     for d, w in enumerate(widths):
         if w != (0, 0):
             _check_pad_size(mode, w, d, x.shape)
+    if mode != "circular":
+        _check_mode_sizes(mode, pad, x.shape)
     if mode == "circular":
         x = _crop(x, widths, "the size")
         for d, w in enumerate(grow):
@@ -2343,6 +2381,9 @@ def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002
     """The ``k`` largest (or smallest) entries along ``dim``: ``(values, indices)``; equal
     values come in index order (PyTorch's CPU order among them is its algorithm's)."""
     x = _t(input)
+    if x.dtype == np.bool_:
+        raise _ops._DtypeError("topk: bool tensors are not supported, as in PyTorch; convert "
+                               "first: x.int().topk(k) (or x.nonzero() for where they are True)")
     d = _check_dim("topk", x, dim)
     if x.ndim == 0 and k in (0, 1):     # PyTorch: the value and index 0 even for k=0
         return values_indices("topk", x * 1, _leaf(np.zeros((), np.int64)))
@@ -2369,6 +2410,9 @@ class MedianOp(Function):
 def median(input, dim=None, keepdim=False):  # noqa: A002
     """The lower median (PyTorch's): of all values, or ``(values, indices)`` along ``dim``."""
     x = _t(input)
+    if x.dtype == np.bool_:
+        raise NotImplementedError("median: not implemented for bool tensors, as in PyTorch; "
+                                  "convert first: x.int().median(...)")
     if dim is None:
         return MedianOp()(x)
     d = _check_dim("median", x, dim)

@@ -219,8 +219,13 @@ def result_type(tensor1, tensor2):
     """The dtype of an arithmetic result of ``tensor1`` and ``tensor2`` by PyTorch's rules:
     a number (or a 0-d tensor) changes a tensor's dtype only if it is of a higher category
     (``int_tensor + 2.5`` is floating, ``float32_tensor + 2.5`` stays float32)."""
+    return _result_type(tensor1, tensor2)
+
+
+def _result_type(*operands):
+    """:func:`result_type` of any number of tensors and numbers (clamp's x, min and max)."""
     ranks = [None, None, None]          # dimensioned, 0-d, numbers
-    for x in (tensor1, tensor2):
+    for x in operands:
         r, d = _operand_dtype(x)
         ranks[r] = _torch_promote(ranks[r], d)
     return _outranks(ranks[0], _outranks(ranks[1], ranks[2]))
@@ -530,7 +535,7 @@ def _pow_number(x, c):
     (NumPy's own fast cases): c = 3 as x * x * x, as PyTorch's kernel computes it, and
     else |x| ** c with x's sign put back for an odd c (the same values), because NumPy's
     pow takes a ~20x slower path for negative bases."""
-    if type(x) is not np.ndarray or x.dtype.kind != "f" or not abs(c) < 2 ** 31 \
+    if type(x) is not np.ndarray or x.dtype.kind != "f" or not builtins.abs(c) < 2 ** 31 \
             or c != int(c) or c in (-1, 0, 1, 2):
         return x ** c
     if c == 3:
@@ -1065,15 +1070,25 @@ def clip(x, min=None, max=None):  # noqa: A002
     where clipped, and goes to a tensor bound where the result is that bound."""
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
+    x = _t(x)
     if not isinstance(min, Tensor) and not isinstance(max, Tensor):
-        return _call1(ClipOp(min, max), _t(x))
+        if x.dtype.kind in "biu" and (_fractional(min) or _fractional(max)):
+            x = _cast(x, _tensor._default_dtype)    # int_tensor.clamp(min=0.5), PyTorch's
+        return _call1(ClipOp(min, max), x)
     if (min is not None and not isinstance(min, Tensor)) or \
             (max is not None and not isinstance(max, Tensor)):
         raise TypeError(f"clip: min is {a_type(min)} and max "
                         f"{a_type(max)}; as in PyTorch, give both as tensors or both "
                         f"as numbers, e.g. clamp(x, min=lo, max=zeroin.full_like(lo, 1.0))")
     bounds = tuple(b for b in (min, max) if b is not None)
-    return _calln(ClipTensorOp(min is not None, max is not None), (_t(x),) + bounds)
+    dt = _result_type(x, *bounds)       # PyTorch's dtype (NumPy's may be wider)
+    x, bounds = _cast(x, dt), tuple(_cast(b, dt) for b in bounds)
+    return _calln(ClipTensorOp(min is not None, max is not None), (x,) + bounds)
+
+
+def _fractional(b):
+    """A float (not integral) clamp bound: it makes an integer tensor's result float."""
+    return isinstance(b, numbers.Real) and not isinstance(b, numbers.Integral)
 
 
 class AsTypeOp(Function):
@@ -1174,9 +1189,11 @@ def _fill_scalar(op, value, dtype):
     if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)) or \
             d.kind not in "fiu":
         return value
+    if isinstance(value, np.generic):   # np.float32(1.5) against float64's max: a Python float
+        value = value.item()
     if d.kind == "f":
         hi = float(np.finfo(d).max)
-        if not (math.isfinite(value) and abs(value) > hi):
+        if not (math.isfinite(value) and builtins.abs(value) > hi):     # not zeroin's abs
             return value
         lo, hi = f"{-hi:g}", f"{hi:g}"
     else:
@@ -1384,9 +1401,11 @@ def _extreme(op, cls, pair, arg, x, dim, keepdim):
         raise TypeError(f"{op}: dim must be an int (one dimension), got {dim!r}; for the "
                         f"{op} over several dimensions use x.a{op}(dim=(...))")
     d = _check_axis(op, x, dim)
+    # bool max(dim) is PyTorch's, bool argmax is not: the indices come from the uint8 view
+    xi = _leaf(x.data.view(np.uint8)) if x.dtype == np.bool_ else x
     if d is None:                   # a 0-d tensor: itself, at index 0
-        return values_indices(op, cls(None, False, True)(x), arg(x, None, False))
-    idx = arg(x, d, True)
+        return values_indices(op, cls(None, False, True)(x), arg(xi, None, False))
+    idx = arg(xi, d, True)
     # the values are picked at the indices, so the gradient goes to that one element (as
     # in PyTorch; amax/amin share it among ties)
     where = list(np.indices(idx.shape, sparse=True))
@@ -1444,7 +1463,11 @@ def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A001
 
 
 def _check_nonempty(op, x, axis):
-    """An index of the largest or smallest value needs at least one value to look at."""
+    """An index of the largest or smallest value needs at least one value to look at; a
+    bool tensor is refused, as PyTorch refuses it."""
+    if x.dtype == np.bool_:
+        raise _DtypeError(f"{op}(): bool tensors are not supported, as in PyTorch; convert "
+                          f"first: x.int().{op}(...) (the first True: x.int().argmax())")
     if axis is None and x.data.size == 0:
         raise _DimError(f"{op}: the tensor of shape {x.shape} is empty: there is no value to "
                         f"return the index of; check x.numel() > 0 first")
@@ -1504,6 +1527,8 @@ def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     if dim is not None or keepdim is not None:
         axis, keepdims = _torch_names("logsumexp", axis, keepdims, dim, keepdim)
     x = _t(x)
+    if x.dtype.kind in "biu":       # PyTorch's default float dtype (NumPy's: float16 for bool)
+        x = _cast(x, _tensor._default_dtype)
     if isinstance(axis, (tuple, list)) and not len(axis) and not keepdims:
         raise _DimError(f"logsumexp: dim={axis!r} without keepdim=True fails in PyTorch "
                         f"(its output shape check), so it does here; leave dim out, or pass "

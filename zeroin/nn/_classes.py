@@ -13,9 +13,15 @@ from .._tensor import Tensor, _leaf
 from ..function import ShapeError, mark_roles
 
 
-def _class_weight(op, weight, c, dtype):
+def _class_weight(op, weight, c, dtype, strict=False):
+    """One weight per class as an array of ``dtype``; ``strict`` refuses a tensor of another
+    dtype, as PyTorch's class-label losses do (probability targets promote instead)."""
     if weight is None:
         return np.ones(c, dtype=dtype)
+    if strict and isinstance(weight, Tensor) and weight.dtype != dtype:
+        from ..errors import DtypeError
+        raise DtypeError(f"{op}: weight (dtype {weight.dtype}) must have the input's dtype "
+                         f"{dtype}, as PyTorch requires; convert it: weight.to(input.dtype)")
     w = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
     if w.shape != (c,) or w.dtype.kind not in "iuf":
         raise ShapeError(f"{op}: weight must hold one number per class, shape ({c},), got "
@@ -64,7 +70,7 @@ def class_loss(op, x, y, weight, ignore_index, reduction, label_smoothing,
     labels = np.where(keep, labels, 0) if labels.dtype.kind in "iu" else labels
     labels = _labels(op, labels, m, c)
     logp = ops.log_softmax(rows, 1) if log_softmax_first and not spatial else rows
-    w = _class_weight(op, weight, c, rows.dtype)
+    w = _class_weight(op, weight, c, rows.dtype, strict=True)
     wy = w[labels] * keep
     roles = dict(label_weight=_leaf(wy))        # for drawings: the weight of each label
     loss = -logp[np.arange(m), labels] * roles["label_weight"]
@@ -101,8 +107,13 @@ def soft_cross_entropy(op, x, target, weight, reduction, label_smoothing):
         raise ValueError(f"{op}: a floating-point target of the input's shape holds class "
                          f"probabilities, which must be in [0, 1]; got values from "
                          f"{td.min():g} to {td.max():g}; for class indices pass integer labels")
-    if td.dtype != x.dtype and not t.requires_grad:
-        t = _leaf(td.astype(x.dtype))
+    if isinstance(target, Tensor) and td.dtype.kind == "f":  # PyTorch's promotion
+        dt = np.promote_types(x.dtype, td.dtype)
+        if isinstance(weight, Tensor) and weight.dtype.kind == "f":
+            dt = np.promote_types(dt, weight.dtype)
+        x = ops._cast(x, dt)
+    if td.dtype != x.dtype:
+        t = ops._cast(t, x.dtype)
     if label_smoothing:
         t = t * (1 - label_smoothing) + label_smoothing / c
     wshape = [1] * x.ndim

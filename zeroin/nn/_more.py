@@ -46,8 +46,14 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """sum(x1 * x2) / (max(||x1||, eps) max(||x2||, eps)) along ``dim`` (x1 and x2
     broadcast); each vector is divided by its norm first, as PyTorch does."""
     a, b = _t(x1, "cosine_similarity"), _t(x2, "cosine_similarity")
+    dt = ops.result_type(a, b)      # PyTorch's common dtype, which must be floating point
+    if dt.kind not in "fc":
+        raise DtypeError(f"cosine_similarity: the inputs' common dtype must be floating "
+                         f"point, got {a.dtype} and {b.dtype} (common {dt}), as PyTorch "
+                         f"refuses; convert first: cosine_similarity(x1.float(), x2.float())")
+    a, b = ops._cast(a, dt), ops._cast(b, dt)
     shape = _broadcast("cosine_similarity", a, b)
-    if not -len(shape) <= dim < max(len(shape), 1):
+    if not -max(len(shape), 1) <= dim < max(len(shape), 1):     # 0-d: dim 0 or -1
         raise ShapeError(f"cosine_similarity: dim {dim} is out of range for inputs of "
                          f"shape {shape}")
     a, b = ops.broadcast_to(a, shape), ops.broadcast_to(b, shape)   # then the norms
@@ -306,9 +312,17 @@ def _outside(d, lambd):
     return ~((d >= -lambd) & (d <= lambd))
 
 
+def _float_shrink(input, op):  # noqa: A002
+    x = _t(input, op)
+    if x.dtype.kind != "f":
+        raise NotImplementedError(f"{op}: not implemented for dtype {x.dtype}, as in PyTorch; "
+                                  f"the input must be floating point: {op}(x.float(), ...)")
+    return x
+
+
 def softshrink(input, lambd=0.5):  # noqa: A002
     """x - lambd above lambd, x + lambd below -lambd, 0 between."""
-    x = _t(input, "softshrink")
+    x = _float_shrink(input, "softshrink")
     if lambd < 0:
         raise ValueError(f"softshrink: lambd must be >= 0, got {lambd!r}")
     d = x.data      # 0 (gradient 0) inside [-lambd, lambd]; NaN passes, as in PyTorch
@@ -317,7 +331,7 @@ def softshrink(input, lambd=0.5):  # noqa: A002
 
 def hardshrink(input, lambd=0.5):  # noqa: A002
     """x where |x| > lambd, else 0."""
-    x = _t(input, "hardshrink")
+    x = _float_shrink(input, "hardshrink")
     return ops.where(_outside(x.data, lambd), x, 0.0)
 
 

@@ -189,6 +189,12 @@ def dropout(input, p=0.5, training=True, inplace=False, rng=None):  # noqa: A002
         return x
     if p == 1:
         return _call1(DropoutOp(np.zeros((), dtype=x.dtype)), x)
+    if x.dtype.kind in "biu":       # the kept values scale by 1/(1-p): floats
+        if not x.data.size:         # nothing to scale: PyTorch gives it back
+            return _call1(DropoutOp(np.ones((), dtype=x.dtype)), x)
+        raise DtypeError(f"dropout: result type float can't be cast to the input's dtype "
+                         f"{x.dtype} (the kept values are scaled by 1/(1-p) = {1 / (1 - p):g}), "
+                         f"as PyTorch refuses; convert first: dropout(x.float(), p)")
     stream = torch_stream(rng)
     if stream is not None:
         return _call1(DropoutOp(_torch_dropout_mask(stream, x.data, p)), x)
@@ -399,7 +405,26 @@ class _LossOp(Function):
         return gx, gt
 
 
+def _binary_dtypes(op, x, target):
+    """PyTorch's dtype rules of the binary losses for a tensor target: binary_cross_entropy
+    wants the input's dtype; ..._with_logits a floating-point target, whose dtype the loss
+    takes (the input is cast to it, its gradient comes back in the input's dtype)."""
+    if not isinstance(target, Tensor) or target.dtype == x.dtype or x.dtype.kind != "f":
+        return x
+    if target.dtype.kind != "f":
+        raise DtypeError(f"{op}: the target must be floating point (0./1. labels or "
+                         f"probabilities), got dtype {target.dtype} with an input of dtype "
+                         f"{x.dtype}, as PyTorch refuses; convert it: target.to(input.dtype)")
+    if op == "binary_cross_entropy":
+        raise DtypeError(f"{op}: input (dtype {x.dtype}) and target (dtype {target.dtype}) "
+                         f"must have the same dtype, as PyTorch requires; convert the "
+                         f"target: target.to(input.dtype)")
+    return _ops._cast(x, target.dtype)
+
+
 def _loss(cls, op, input, target, reduction):  # noqa: A002
+    if cls is BCELossOp or cls is BCEWithLogitsLossOp:
+        input = _binary_dtypes(op, _tensor_arg(input, op), target)
     x, t = _prepare(op, input, target, reduction)
     if cls is BCELossOp or cls is BCEWithLogitsLossOp:
         _check_binary_target(op, t)
@@ -440,8 +465,11 @@ def _check_weight(op, name, w, shape):
 
 
 def _weighted(op, el, weight, reduction):
+    """``el * weight`` reduced; the binary losses keep ``el``'s dtype, as PyTorch's
+    in-place product does."""
     if weight is not None:
-        el = el * _check_weight(op, "weight", _tensor_arg(weight, op, "weight"), el.shape)
+        w = _check_weight(op, "weight", _tensor_arg(weight, op, "weight"), el.shape)
+        el = el * (_ops._cast(w, el.dtype) if op.startswith("binary_") else w)
     if reduction == "mean":
         return el.mean()
     return el.sum() if reduction == "sum" else el
@@ -634,9 +662,11 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
             return _loss(BCEWithLogitsLossOp, op, input, target, reduction)
         return _weighted(op, _loss(BCEWithLogitsLossOp, op, input, target, "none"), weight,
                          reduction)
-    x, t = _prepare(op, input, target, reduction)
+    x = _binary_dtypes(op, _tensor_arg(input, op), target)
+    x, t = _prepare(op, x, target, reduction)
     _check_binary_target(op, t)
     pw = _check_weight(op, "pos_weight", _tensor_arg(pos_weight, op, "pos_weight"), x.shape)
+    pw = _ops._cast(pw, x.dtype)        # the loss keeps the target's dtype, as PyTorch's
     # log s(x) = -softplus(-x), log(1 - s(x)) = -softplus(x)
     el = pw * t * _ops.softplus(-x) + (1 - t) * _ops.softplus(x)
     return _weighted(op, el, weight, reduction)
@@ -978,6 +1008,9 @@ def one_hot(tensor, num_classes=-1):
     y = np.asarray(tensor.data if isinstance(tensor, Tensor) else tensor)
     if y.dtype.kind not in "iu":
         raise DtypeError(f"one_hot: expects integer class labels, got dtype {y.dtype}")
+    if isinstance(tensor, Tensor) and y.dtype != np.int64:
+        raise DtypeError(f"one_hot: expects int64 class labels (a LongTensor), as PyTorch, got "
+                         f"dtype {y.dtype}; convert them: one_hot(labels.long(), ...)")
     n = int(y.max()) + 1 if num_classes == -1 else int(num_classes)
     if y.size and (y.min() < 0 or y.max() >= n):
         raise LabelError(f"one_hot: labels must lie in [0, {n}), got {y.min()}..{y.max()}")

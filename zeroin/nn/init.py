@@ -28,8 +28,10 @@ __all__ = ["calculate_gain", "zeros_", "ones_", "constant_", "eye_", "uniform_",
            "kaiming_uniform_", "kaiming_normal_", "he_uniform_", "he_normal_", "dirac_", "sparse_"]
 
 
-def _data(tensor, op, complex_ok=True):
-    """The array to fill: floating point, or complex where PyTorch fills complex too."""
+def _data(tensor, op, complex_ok=True, any_dtype=False):
+    """The array to fill: floating point, or complex where PyTorch fills complex too; any
+    dtype for the deterministic fills (``any_dtype``: zeros_, constant_, eye_...), as
+    PyTorch's fill integer and bool tensors."""
     if isinstance(tensor, Tensor):
         arr = tensor.data
     elif isinstance(tensor, np.ndarray):
@@ -39,7 +41,7 @@ def _data(tensor, op, complex_ok=True):
     if arr.dtype.kind == "c" and not complex_ok:
         raise NotImplementedError(f"{op}: complex tensors are not supported (as in PyTorch, "
                                   f"got {arr.dtype}); fill .real and .imag separately")
-    if arr.dtype.kind not in "fc":
+    if arr.dtype.kind not in "fc" and not any_dtype:
         raise TypeError(f"{op}: can only fill floating-point or complex tensors, got dtype "
                         f"{arr.dtype}")
     if not arr.flags.writeable:
@@ -70,8 +72,8 @@ def _normal(arr, g, mean, std):
 
 
 def _fill(tensor, values, op):
-    arr = _data(tensor, op)
-    arr[...] = values
+    arr = _data(tensor, op, any_dtype=True)
+    arr[...] = values       # into an integer tensor truncated toward 0, as PyTorch's fill_
     return tensor
 
 
@@ -179,6 +181,15 @@ def xavier_normal_(tensor, gain=1.0, rng=None, generator=None):
     return tensor
 
 
+def _empty(arr):
+    """PyTorch's kaiming_*_ warn on a zero-element tensor and leave it (fans aside)."""
+    if arr.size == 0:
+        warnings.warn("Initializing zero-element tensors is a no-op", UserWarning,
+                      stacklevel=3)
+        return True
+    return False
+
+
 def _kaiming_std(arr, a, mode, nonlinearity, op):
     if mode not in ("fan_in", "fan_out"):
         raise ValueError(f"{op}: mode must be 'fan_in' or 'fan_out', got {mode!r}")
@@ -193,6 +204,8 @@ def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", rn
     For ReLU layers (``nonlinearity='relu'``) this keeps the activations' second moment
     constant with depth. ``a`` is the negative slope for leaky_relu."""
     arr = _data(tensor, "kaiming_uniform_")
+    if _empty(arr):
+        return tensor
     bound = math.sqrt(3.0) * _kaiming_std(arr, a, mode, nonlinearity, "kaiming_uniform_")
     _uniform(arr, _rng(rng, generator, exact=True), -bound, bound)
     return tensor
@@ -201,6 +214,8 @@ def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", rn
 def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", rng=None, generator=None):
     """He/Kaiming: N(0, std**2) with std = gain / sqrt(fan)."""
     arr = _data(tensor, "kaiming_normal_")
+    if _empty(arr):
+        return tensor
     std = _kaiming_std(arr, a, mode, nonlinearity, "kaiming_normal_")
     _normal(arr, _rng(rng, generator, exact=True), 0.0, std)
     return tensor
@@ -218,7 +233,7 @@ def he_normal_(tensor, rng=None):
 
 def eye_(tensor):
     """Fill a 2-D tensor with the identity matrix (ones on the diagonal)."""
-    arr = _data(tensor, "eye_")
+    arr = _data(tensor, "eye_", any_dtype=True)
     if arr.ndim != 2:
         raise ValueError(f"eye_: only 2-D tensors are supported, got shape {arr.shape}")
     arr[...] = np.eye(*arr.shape)
@@ -228,7 +243,7 @@ def eye_(tensor):
 def dirac_(tensor, groups=1):
     """Fill a 3-, 4- or 5-D convolution weight with the Dirac delta: each of the first
     in_channels output channels (per group) copies its input channel unchanged."""
-    arr = _data(tensor, "dirac_")
+    arr = _data(tensor, "dirac_", any_dtype=True)
     if arr.ndim not in (3, 4, 5):
         raise ValueError(f"dirac_: only tensors with 3, 4, or 5 dimensions are supported, "
                          f"got shape {arr.shape}")
