@@ -190,6 +190,44 @@ def test_sweep_command_writes_table_figure_and_json(tmp_path, capsys):
     assert data["runs"][2]["diverged"] is True
 
 
+def test_train_and_sweep_draw_dark_curves_for_dark_slides(tmp_path, capsys):
+    """--theme dark: train's loss and accuracy curves and sweep's figure are light on
+    draw(theme="dark")'s slate, every line, marker and text at WCAG contrast >= 3 (also the
+    sweep's diverged x and target line); light (the default) stays white."""
+    from conftest import low_contrast
+    from matplotlib.colors import to_hex
+    from matplotlib.image import imread
+    from zeroin.recipes import _curve_figure, sweep_figure
+    from zeroin.viz import figures
+    dark, light = tmp_path / "dark", tmp_path / "light"
+    for out, extra in ((dark, ["--theme", "dark"]), (light, [])):
+        assert main(["train", "xor", "--hidden", "4", "--epochs", "3", "--verbose", "0",
+                     "--out", str(out)] + extra) == 0
+        assert main(["sweep", "xor", "--lr", "0.01,1000", "--hidden", "4", "--epochs", "3",
+                     "--jobs", "1", "--backend", "sequential", "--out", str(out / "sweep")]
+                    + extra) == 0
+    for name in ("loss.png", "accuracy.png", "sweep/sweep.png"):
+        assert to_hex(imread(dark / name)[2, 2, :3]) == "#0f172a", name
+        assert to_hex(imread(light / name)[2, 2, :3]) == "#ffffff", name
+    _, hist, _, _ = zeroin.recipes.train_mlp("xor", hidden=[4], epochs=3)
+    runs = json.loads((dark / "sweep" / "sweep.json").read_text())
+    assert runs["runs"][1]["diverged"]
+    figs = [_curve_figure(hist, ["loss", "val_loss"], "xor", "dark"),
+            _curve_figure(hist, ["accuracy", "val_accuracy"], "xor", "dark"),
+            sweep_figure(runs["runs"], "xor", runs["target"], theme="dark")]
+    for fig in figs:
+        assert to_hex(fig.get_facecolor()) == "#0f172a"
+        assert low_contrast(fig) == []
+    assert figures.COLORS["paper"] == "#ffffff"         # the light palette is back
+    with pytest.raises(ValueError, match=r"sweep_figure: theme must be 'light' or 'dark'"):
+        sweep_figure(runs["runs"], theme="night")
+    with pytest.raises(ValueError, match=r"train: theme must be 'light' or 'dark'"):
+        zeroin.recipes.train_mlp("xor", epochs=1, theme="night")
+    with pytest.raises(SystemExit) as e:
+        main(["train", "xor", "--theme", "night"])
+    assert e.value.code == 2 and "invalid choice: 'night'" in capsys.readouterr().err
+
+
 def test_sweep_rejects_bad_input(capsys):
     with pytest.raises(ValueError, match="positive"):
         sweep("xor", [0.1, -1.0])

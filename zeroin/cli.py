@@ -4,7 +4,6 @@
     zeroin lesson NAME [--out DIR] [--set KEY=VALUE]
                                      one lesson of the chapter (zeroin lesson --list);
                                      figures in zeroin-out/NAME unless --out
-                                     (both: --theme dark for dark slides)
     zeroin train DATASET [...]       train an MLP (or a CNN) with progress, curves and a
                                      checkpoint
                                      (DATASET: a built-in name or a .npz/.csv file;
@@ -12,7 +11,8 @@
     zeroin evaluate CHECKPOINT DATASET
     zeroin sweep DATASET --lr 0.001,0.01,0.1,1 [...]
 
-Each command's work lives in :mod:`zeroin.recipes`; this file parses and checks the
+tour, lesson, train and sweep take --theme dark: their figures light on slate, for dark
+slides. Each command's work lives in :mod:`zeroin.recipes`; this file parses and checks the
 arguments and turns a user's mistake into one line on stderr and exit code 2 (never a
 traceback).
 """
@@ -223,6 +223,7 @@ def build_parser():
                         "as rows of H*W pixels: digits, mnist); its defaults: 20 epochs, lr "
                         "0.003 cosine-annealed, batch size 32 (--hidden, --activation, "
                         "--schedule and --augment are the MLP's)")
+    _theme_flag(p, "the curves' colours")
 
     p = command("evaluate", "evaluate a saved checkpoint on a dataset")
     p.add_argument("checkpoint", help="a model.npz written by `zeroin train`")
@@ -244,6 +245,7 @@ def build_parser():
     p.add_argument("--scheduler", default=None,
                    help="Dask scheduler address for --backend dask (default: a local "
                         "cluster)")
+    _theme_flag(p, "the figure's colours")
     return parser
 
 

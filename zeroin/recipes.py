@@ -195,7 +195,7 @@ def _load_splits(dataset, augment, data_seed, **file_args):
 def train_mlp(dataset, hidden=None, activation="relu", optimizer="adam", lr=None,
               batch_size=None, epochs=None, seed=0, verbose=0, out=None, patience=None,
               data_seed=0, file=None, test_path=None, task=None, label_column=None,
-              announce=None, schedule=None, augment="auto"):
+              announce=None, schedule=None, augment="auto", theme="light"):
     """Train an MLP on a named dataset or a data file; returns
     ``(model, history, splits, test_metrics)``.
 
@@ -213,9 +213,12 @@ def train_mlp(dataset, hidden=None, activation="relu", optimizer="adam", lr=None
     so ``zeroin evaluate`` can rebuild the model), ``history.json``, ``loss.png`` and a
     metric curve (``accuracy.png`` or ``r2.png``); ``history.files`` lists what was
     written. A run that diverges writes no checkpoint, and writes its history and curves
-    only into a folder that holds no model of an earlier run.
+    only into a folder that holds no model of an earlier run. ``theme="dark"`` draws the
+    curves light on slate, for dark slides.
     """
     from . import optim
+    from .viz.figures import check_theme
+    check_theme("train", theme)             # before training, not after it
     from . import random as zr
     from .train import fit
     r = recipe_for(dataset)
@@ -249,7 +252,7 @@ def train_mlp(dataset, hidden=None, activation="relu", optimizer="adam", lr=None
         return save_checkpoint(path, model, opt, d, hidden, activation, info, test)
     title = Path(dataset).name if "file" in d.info else _base_name(dataset)
     test = finish_run(model, loss_fn, metrics, d.test, history, out, dataset, title,
-                      save_model, d.target_standardizer)
+                      save_model, d.target_standardizer, theme=theme)
     return model, history, d, test
 
 
@@ -278,13 +281,14 @@ def _interrupted_message(cut, history, test, out, dataset):
 
 
 def finish_run(model, loss_fn, metrics, test_data, history, out, dataset, title, save_model,
-               target_standardizer=None):
+               target_standardizer=None, theme="light"):
     """After training: the test metrics, then (with ``out``) the run's files; returns the
     test metrics. ``save_model(path, test)`` writes the checkpoint and returns its path.
     The model and ``history.json`` are written first (a Ctrl-C meanwhile waits for them),
     the curves after; ``history.files`` lists what was written. A Ctrl-C during the test
     evaluation or the writing raises :class:`TrainingInterrupted` once the model is safe,
-    its message saying what was written. Shared by the MLP and CNN recipes."""
+    its message saying what was written. Shared by the MLP and CNN recipes; ``theme`` is
+    the curves' ("light" or "dark")."""
     cut = None                  # where a Ctrl-C after the last step came
     try:
         test = evaluate_split(model, loss_fn, test_data, metrics, target_standardizer)
@@ -292,7 +296,8 @@ def finish_run(model, loss_fn, metrics, test_data, history, out, dataset, title,
         test, cut = None, "during the test evaluation"
     history.files = []
     if out is not None:
-        history.files, cut_writing = _write_run(Path(out), history, test, title, save_model)
+        history.files, cut_writing = _write_run(Path(out), history, test, title, save_model,
+                                                theme)
         cut = cut or cut_writing
     if cut:
         raise TrainingInterrupted(_interrupted_message(cut, history, test, out, dataset),
@@ -300,7 +305,7 @@ def finish_run(model, loss_fn, metrics, test_data, history, out, dataset, title,
     return test
 
 
-def _write_run(out, history, test, title, save_model):
+def _write_run(out, history, test, title, save_model, theme="light"):
     """The run's files in ``out``, the model first; returns ``(paths, cut)``: ``cut`` says
     where a Ctrl-C stopped the writing (None if none came). A Ctrl-C while the model and
     history are written waits for them; one while the curves are drawn skips the rest.
@@ -316,7 +321,7 @@ def _write_run(out, history, test, title, save_model):
     cut = "while the model was saved" if held else None
     if not cut:
         try:
-            _plot_history(history, out, title, written)
+            _plot_history(history, out, title, written, theme)
         except KeyboardInterrupt:
             cut = "while the figures were drawn"
     written = [Path(p) for p in written]          # listed as before: history, curves, model
@@ -342,9 +347,10 @@ class _holding_interrupts:
         return False
 
 
-def _plot_history(history, out, title, paths=None):
-    """The loss and metric curves in ``out``; returns the paths, also appended to ``paths``
-    as each is written (so a Ctrl-C halfway still knows what is there)."""
+def _plot_history(history, out, title, paths=None, theme="light"):
+    """The loss and metric curves in ``out`` (in ``theme``'s colours); returns the paths,
+    also appended to ``paths`` as each is written (so a Ctrl-C halfway still knows what is
+    there)."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -357,18 +363,20 @@ def _plot_history(history, out, title, paths=None):
                        ([metric, "val_" + metric] if metric else None, f"{metric}.png")):
         if keys is None:
             continue
-        fig = _curve_figure(history, keys, title)
+        fig = _curve_figure(history, keys, title, theme)
         paths.extend(_savefig(fig, out / name))
     return paths
 
 
-def _curve_figure(history, keys, title):
+def _curve_figure(history, keys, title, theme="light"):
     from matplotlib.figure import Figure
     from .viz.curves import plot_history
-    fig = Figure(figsize=(6, 4), layout="constrained")
-    ax = fig.subplots()
-    plot_history(ax, history, keys)
-    ax.set_title(f"{title}: {keys[0]} per epoch")
+    from .viz.figures import palette
+    with palette(theme):        # the colours are taken as the figure is made
+        fig = Figure(figsize=(6, 4), layout="constrained")
+        ax = fig.subplots()
+        plot_history(ax, history, keys)
+        ax.set_title(f"{title}: {keys[0]} per epoch")
     return fig
 
 
@@ -482,7 +490,7 @@ def train_command(args):
         seed=args.seed, verbose=verbose, out=out, test_path=getattr(args, "test", None),
         task=getattr(args, "task", None), label_column=getattr(args, "label_column", None),
         announce=announce, schedule=getattr(args, "schedule", "cosine"),
-        augment=getattr(args, "augment", "auto"))
+        augment=getattr(args, "augment", "auto"), theme=getattr(args, "theme", "light"))
     print("test  " + format_metrics(test))
     written = [p.name for p in history.files]
     if written:
@@ -747,9 +755,18 @@ def sweep_table(results):
     return "\n".join(lines)
 
 
-def sweep_figure(results, title="", target=None):
-    """All loss curves on one log-scale axis; an x marks where a run diverged."""
+def sweep_figure(results, title="", target=None, theme="light"):
+    """All loss curves on one log-scale axis; an x marks where a run diverged. ``theme``:
+    "light", or "dark" (light on slate, for dark slides)."""
+    from .viz.figures import check_theme, palette
+    check_theme("sweep_figure", theme)
+    with palette(theme):        # the colours are taken as the figure is made
+        return _sweep_figure(results, title, target, theme)
+
+
+def _sweep_figure(results, title, target, theme):
     from matplotlib.figure import Figure
+    from .viz.figures import COLORS
     fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.subplots()
     finite = [v for r in results for v in r["losses"] if math.isfinite(v) and v > 0]
@@ -764,7 +781,8 @@ def sweep_figure(results, title="", target=None):
             y = at["loss"] if math.isfinite(at["loss"]) and at["loss"] < top else top
             ax.plot([at["epoch"]], [y], "x", color=line.get_color(), ms=10, mew=2)
     if target is not None:
-        ax.axhline(target, color="0.5", ls=":", lw=1, label=f"target {target:g}")
+        ax.axhline(target, color="0.5" if theme == "light" else COLORS["faint"], ls=":", lw=1,
+                   label=f"target {target:g}")
     from matplotlib.ticker import MaxNLocator
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_yscale("log")
@@ -807,7 +825,7 @@ def sweep_command(args):
     written = ["sweep.json"]
     try:
         fig = sweep_figure(results, f"{args.dataset.split(':')[0]}: training loss per "
-                                    f"learning rate", target)
+                                    f"learning rate", target, getattr(args, "theme", "light"))
         _savefig(fig, out / "sweep.png")
         written += ["sweep.png", "sweep.svg"]
     except ImportError:

@@ -144,18 +144,21 @@ def _pixel_scaler(splits):
 
 
 def train_cnn(dataset, optimizer="adam", lr=CNN_LR, batch_size=32, epochs=CNN_EPOCHS, seed=0,
-              verbose=0, out=None, data_seed=0, file=None, announce=None):
+              verbose=0, out=None, data_seed=0, file=None, announce=None, theme="light"):
     """Train :func:`build_cnn`'s network (float32) on an image dataset (digits, mnist,
     mnist:DIR or a file of square images, one per row; pixels divided by the training
     images' largest value) with a cosine-annealed learning rate; returns
     ``(model, history, splits, test_metrics)``. With ``out``: ``model.npz`` (weights,
     optimizer state, pixel scale and architecture) and ``history.json`` first, then the
-    curves; a late Ctrl-C is handled as in :func:`zeroin.recipes.finish_run`."""
+    curves (``theme="dark"``: light on slate); a late Ctrl-C is handled as in
+    :func:`zeroin.recipes.finish_run`."""
     from .. import random as zr
     from ..recipes import finish_run, loss_for_task, make_optimizer, metrics_for_task
     from ..data import load_dataset
     from ..optim.lr_scheduler import CosineAnnealingLR
     from ..train import fit
+    from ..viz.figures import check_theme
+    check_theme("train", theme)             # before training, not after it
     d = _pixel_scaler(load_dataset(dataset, seed=data_seed, standardize=False))
     if d.task != "multiclass":
         raise ValueError(f"train_cnn: {dataset} is a {d.task} dataset; the CNN classifies "
@@ -176,7 +179,7 @@ def train_cnn(dataset, optimizer="adam", lr=CNN_LR, batch_size=32, epochs=CNN_EP
     def save_model(path, test):
         return _save(path, model, opt, d, shape, info, test)
     test = finish_run(model, loss_fn, metrics, d.test, history, out, dataset,
-                      str(dataset).split(":")[0], save_model)
+                      str(dataset).split(":")[0], save_model, theme=theme)
     return model, history, d, test
 
 
@@ -213,7 +216,7 @@ def train_cnn_command(args):
     model, history, d, test = train_cnn(
         args.dataset, optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size,
         epochs=args.epochs, seed=args.seed, verbose=getattr(args, "verbose", 1), out=out,
-        announce=announce)
+        announce=announce, theme=getattr(args, "theme", "light"))
     print(f"{d.name}: {len(d.train)} training, {len(d.val)} validation, {len(d.test)} test "
           f"samples; {model.num_parameters()} parameters")
     print("test  " + format_metrics(test))
