@@ -615,7 +615,22 @@ def _char_cnn(L, e_char=3, f=4, k=3, word=4):
     return CNN()
 
 
-def _gpt_attention(L, n_embd=8, n_head=2, block_size=6):
+def precompute_rotary_emb(L, dim, max_positions):
+    """A4 (2024)'s RoPE cache: (max_positions, dim / 2, 2) of cosines and sines."""
+    theta = 1.0 / (10000 ** (L.arange(0, dim, 2)[: dim // 2].float() / dim))
+    freqs = L.outer(L.arange(max_positions).float(), theta)
+    return L.stack((L.cos(freqs), L.sin(freqs)), dim=-1)
+
+
+def apply_rotary_emb(L, x, rope_cache):
+    """Rotate each pair of ``x``'s last dimension, written with complex numbers."""
+    T = x.shape[-2]
+    x_c = L.view_as_complex(x.reshape(*x.shape[:-1], -1, 2).contiguous())
+    r_c = L.view_as_complex(rope_cache[:T].contiguous())
+    return L.view_as_real(x_c * r_c).flatten(-2)
+
+
+def _gpt_attention(L, n_embd=8, n_head=2, block_size=6, rope=False):
     torch_, nn, F, _ = _libs(L)
 
     class CausalSelfAttention(nn.Module):
@@ -627,12 +642,18 @@ def _gpt_attention(L, n_embd=8, n_head=2, block_size=6):
             self.register_buffer("mask", torch_.tril(torch_.ones(block_size, block_size))
                                  .view(1, 1, block_size, block_size))
             self.n_head = n_head
+            if rope:
+                self.register_buffer("rope_cache",
+                                     precompute_rotary_emb(torch_, n_embd // n_head, block_size))
 
         def forward(self, x):
             B, T, C = x.size()
             k = self.key(x).view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
             q = self.query(x).view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
             v = self.value(x).view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+            if rope:
+                q = apply_rotary_emb(torch_, q, self.rope_cache)
+                k = apply_rotary_emb(torch_, k, self.rope_cache)
             att = (q @ k.transpose(-2, -1)) * (1.0 / np.sqrt(k.size(-1)))
             att = att.masked_fill(self.mask[:, :, :T, :T] == 0, -1e10)
             att = self.attn_drop(F.softmax(att, dim=-1))
@@ -646,6 +667,7 @@ def _gpt_attention(L, n_embd=8, n_head=2, block_size=6):
             self.pos_emb = nn.Parameter(torch_.zeros(1, block_size, n_embd))
             self.attn, self.ln = CausalSelfAttention(), nn.LayerNorm(n_embd)
             self.head = nn.Linear(n_embd, 12, bias=False)
+            self.block_size = block_size
 
         def forward(self, idx, targets=None):
             t = idx.size(1)
@@ -696,3 +718,85 @@ def test_a5_extras_as_torch(dtype):
     close(loss, ref[0], **tol), close(logits, ref[1], **tol)
     for (n, tp), (_, zp) in zip(tg.named_parameters(), zg.named_parameters()):
         close(zp.grad, tp.grad, **tol)
+
+
+def configure_optimizers(L, model, learning_rate=3e-3, weight_decay=0.1, betas=(0.9, 0.95)):
+    """minGPT's trainer: weight decay on Linear weights only, AdamW on two groups."""
+    nn = _libs(L)[1]
+    decay, no_decay = set(), set()
+    for mn, m in model.named_modules():
+        for pn, p in m.named_parameters():
+            fpn = "%s.%s" % (mn, pn) if mn else pn
+            if pn.endswith("bias"):
+                no_decay.add(fpn)
+            elif pn.endswith("weight") and isinstance(m, nn.Linear):
+                decay.add(fpn)
+            elif pn.endswith("weight") and isinstance(m, (nn.LayerNorm, nn.Embedding)):
+                no_decay.add(fpn)
+    no_decay.add("pos_emb")
+    param_dict = {pn: p for pn, p in model.named_parameters()}
+    assert len(decay & no_decay) == 0 and len(param_dict.keys() - (decay | no_decay)) == 0
+    optim_groups = [
+        {"params": [param_dict[pn] for pn in sorted(decay)], "weight_decay": weight_decay},
+        {"params": [param_dict[pn] for pn in sorted(no_decay)], "weight_decay": 0.0}]
+    return L.optim.AdamW(optim_groups, lr=learning_rate, betas=betas)
+
+
+def _gpt_train(L, model, xs, ys, learning_rate=3e-3, warmup_tokens=10, final_tokens=60):
+    optimizer, tokens, losses = configure_optimizers(L, model, learning_rate), 0, []
+    model.train()
+    for x, y in zip(xs, ys):
+        x, y = L.from_numpy(x).long(), L.from_numpy(y).long()
+        logits, loss = model(x, y)
+        model.zero_grad()
+        loss.backward()
+        L.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        tokens += (y >= 0).sum()
+        if tokens < warmup_tokens:
+            lr_mult = float(tokens) / float(max(1, warmup_tokens))
+        else:
+            progress = float(tokens - warmup_tokens) / float(max(1, final_tokens - warmup_tokens))
+            lr_mult = max(0.1, 0.5 * (1.0 + np.cos(np.pi * progress)))
+        for param_group in optimizer.param_groups:
+            param_group["lr"] = learning_rate * lr_mult
+        losses.append(loss.item())
+    return losses
+
+
+def _gpt_sample(L, model, x, steps):
+    """A5's ``sample`` (greedy: ``sample=False``) under ``torch.no_grad()``."""
+    model.eval()
+    with L.no_grad():
+        for _ in range(steps):
+            x_cond = x if x.size(1) <= model.block_size else x[:, -model.block_size:]
+            logits, _ = model(x_cond)
+            probs = _libs(L)[2].softmax(logits[:, -1, :] / 1.0, dim=-1)
+            _, ix = L.topk(probs, k=1, dim=-1)
+            x = L.cat((x, ix), dim=1)
+    return x
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a5_rope_pretrain_finetune_as_torch(dtype):
+    """RoPE (A4 2024) through view_as_complex, minGPT's AdamW groups, clipping, warm-up and
+    cosine decay on the span-corruption toy; then greedy sampling past the block size."""
+    tol = _set_dtype(dtype)
+    torch.manual_seed(3)
+    tg = _gpt_attention(torch, rope=True)
+    zg = copy_weights(tg, _gpt_attention(zeroin, rope=True))
+    close(zg.attn.rope_cache, tg.attn.rope_cache, **tol)
+    rng = np.random.RandomState(5)
+    batches = [[_span_corruption(list(rng.randint(3, 11, 4)), rng=rng) for _ in range(4)]
+               for _ in range(4)]
+    xs, ys = ([np.array([p[i] for p in b]) for b in batches] for i in (0, 1))
+    tl, zl = _gpt_train(torch, tg, xs, ys), _gpt_train(zeroin, zg, xs, ys)
+    trained = dict(rtol=1e-4, atol=2e-5) if dtype == "float32" else tol
+    close(zl, tl, **trained)
+    for (n, tp), (m, zp) in zip(tg.named_parameters(), zg.named_parameters()):
+        assert n == m
+        close(zp, tp, **trained)
+    start = np.array([[3, 4, 11]])
+    ts = _gpt_sample(torch, tg, torch.from_numpy(start), 5)
+    zs = _gpt_sample(zeroin, zg, zeroin.from_numpy(start), 5)
+    assert zs.shape == (1, 8) and (zs.numpy() == ts.numpy()).all()
