@@ -800,3 +800,24 @@ def test_a5_rope_pretrain_finetune_as_torch(dtype):
     ts = _gpt_sample(torch, tg, torch.from_numpy(start), 5)
     zs = _gpt_sample(zeroin, zg, zeroin.from_numpy(start), 5)
     assert zs.shape == (1, 8) and (zs.numpy() == ts.numpy()).all()
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+def test_a4_nmt_on_torch_stream_nothing_copied():
+    """run.py as written: ``torch.manual_seed``, the layers' own initialisation,
+    ``p.data.uniform_(-0.1, 0.1)`` and dropout 0.3 draw PyTorch's numbers on zeroin's torch
+    stream; the training steps agree with no weight copied."""
+    torch_stream()
+    _set_dtype("float32")
+    runs = []
+    for L in (torch, zeroin):
+        L.manual_seed(0)
+        model = _nmt(L, dropout_rate=0.3)
+        for p in model.parameters():
+            p.data.uniform_(-0.1, 0.1)
+        runs.append((model, _nmt_train(L, model, steps=2)))
+    (tm, tr), (zm, zr) = runs
+    for (tl, tn, _), (zl, zn, _) in zip(tr, zr):
+        close(zl, tl, **F32), close(zn, tn, **F32)
+    for (n, tp), (_, zp) in zip(tm.named_parameters(), zm.named_parameters()):
+        close(zp, tp, rtol=1e-4, atol=2e-5)
