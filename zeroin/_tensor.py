@@ -423,9 +423,9 @@ class DataArray(np.ndarray):
             raise AttributeError(
                 f"'DataArray' object has no attribute {name!r}: in zeroin t.data is a NumPy "
                 f"array sharing the tensor's memory, not a tensor (it has the in-place "
-                f"methods zero_, fill_, copy_, add_, sub_, mul_, div_, clamp_, normal_, "
-                f"uniform_, and norm, sign and abs); call {name} on the tensor, detached from "
-                f"the graph: t.detach().{name}(...)")
+                f"methods zero_, fill_, copy_, add_, sub_, mul_, div_, clamp_, "
+                f"masked_fill_, normal_, uniform_, and norm, sign and abs); call {name} on "
+                f"the tensor, detached from the graph: t.detach().{name}(...)")
         raise AttributeError(f"'DataArray' object has no attribute {name!r}")
 
     def clone(self):
@@ -473,6 +473,20 @@ class DataArray(np.ndarray):
 
     def div_(self, other):
         return self._inplace("div_", np.true_divide, other)
+
+    def masked_fill_(self, mask, value):
+        """Set the entries where ``mask`` (broadcast to this shape) is true to ``value``
+        (CS224n's ``e_t.data.masked_fill_(enc_masks.bool(), -float('inf'))``)."""
+        m = np.asarray(_operand(mask))
+        if m.dtype != np.bool_:
+            raise DtypeError(f"masked_fill_: the mask must be bool, got {m.dtype}; "
+                             f"pass mask.bool()")
+        try:
+            np.putmask(self, np.broadcast_to(m, self.shape), _operand(value))
+        except ValueError:
+            raise ShapeError(f"masked_fill_: the mask of shape {m.shape} cannot be broadcast "
+                             f"to this array's shape {self.shape}") from None
+        return self
 
     def clamp_(self, min=None, max=None):
         if min is None and max is None:
