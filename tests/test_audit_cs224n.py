@@ -583,6 +583,12 @@ def test_data_masked_fill_():
         z.data.masked_fill_(zeroin.tensor([True, False]), 1.0)
     with pytest.raises(Exception, match="masked_fill_.*bool"):
         z.data.masked_fill_(zeroin.ones(3), 1.0)
+    mask = [[True, False, True], [False, True, False]]
+    for L in (torch, zeroin):       # a value with dimensions: refused (NumPy would cycle it)
+        with pytest.raises(RuntimeError, match="masked_fill_.*0-d|0-dimensional"):
+            L.zeros(2, 3).data.masked_fill_(L.tensor(mask), L.tensor([1.0, 2.0]))
+    z.data.masked_fill_(zeroin.tensor(mask), zeroin.tensor(2.5))        # a 0-d tensor value
+    assert z.data.tolist() == [[2.5, 0.0, 2.5], [0.0, 2.5, 0.0]]
 
 
 # --- A4/A5 extras: the char CNN, minGPT's attention ---------------------------------------

@@ -481,8 +481,13 @@ class DataArray(np.ndarray):
         if m.dtype != np.bool_:
             raise DtypeError(f"masked_fill_: the mask must be bool, got {m.dtype}; "
                              f"pass mask.bool()")
+        v = np.asarray(_operand(value))
+        if v.ndim:          # np.putmask would repeat an array's values, not broadcast them
+            raise ShapeError(f"masked_fill_: the value must be a number or a 0-d tensor (as "
+                             f"in PyTorch), got shape {v.shape}; to take values from a "
+                             f"tensor, use t.data[...] = zeroin.where(mask, values, t).data")
         try:
-            np.putmask(self, np.broadcast_to(m, self.shape), _operand(value))
+            np.putmask(self, np.broadcast_to(m, self.shape), v)
         except ValueError:
             raise ShapeError(f"masked_fill_: the mask of shape {m.shape} cannot be broadcast "
                              f"to this array's shape {self.shape}") from None
