@@ -43,6 +43,28 @@ def test_linear_is_one_node_and_matches_numpy():
     np.testing.assert_allclose(b.grad.data, g.sum(0))
 
 
+@pytest.mark.parametrize("shape", [(16, 64, 128), (2, 3, 8, 128), (0, 5, 128)])
+def test_linear_of_a_sequence_batch_is_its_rows_as_one_matrix(shape):
+    # as PyTorch's addmm: (..., in) is one (rows, in) product, forward and the input's
+    # gradient, to the bit (NumPy's matmul of a 3-D x took one product per leading index)
+    rng = np.random.default_rng(3)
+    x3 = rng.standard_normal(shape).astype(np.float32)
+    w = rng.standard_normal((96, 128)).astype(np.float32)
+    g3 = rng.standard_normal(shape[:-1] + (96,)).astype(np.float32)
+    out = {}
+    for name, xs, gs in (("seq", x3, g3), ("rows", x3.reshape(-1, 128), g3.reshape(-1, 96))):
+        x, wt = (zeroin.tensor(a.copy(), requires_grad=True) for a in (xs, w))   # float32
+        y = F.linear(x, wt)
+        y.backward(zeroin.tensor(gs))
+        out[name] = [a.reshape(-1) for a in (y.data, x.grad.data, wt.grad.data)]
+        assert y.dtype == x.grad.dtype == zeroin.float32
+    for a, b in zip(out["seq"], out["rows"]):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(out["seq"][0].reshape(g3.shape), x3 @ w.T, rtol=1e-4,
+                               atol=1e-4)
+    assert out["seq"][0].size == g3.size
+
+
 def test_linear_skips_input_gradient_it_does_not_need():
     layer = nn.Linear(3, 2)
     x = zeroin.tensor(np.ones((4, 3)))

@@ -1,5 +1,6 @@
 """Every op: gradient against finite differences (float64, random shapes with broadcasting),
 second order through create_graph, and the op-specific behaviour and error messages."""
+import math
 import warnings
 
 import numpy as np
@@ -1922,6 +1923,29 @@ def test_gelu_against_torch_and_second_order(approximate):
         np.testing.assert_allclose(res[0][1], res[1][1], rtol=10 * tol, atol=10 * tol)
     f = lambda v: zeroin.nn.functional.gelu(v, approximate=approximate)  # noqa: E731
     assert zeroin.gradgradcheck(f, [leaf(rng.standard_normal(8) * 2)])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gelu_in_place_steps_give_the_formulas_bits(dtype):
+    # forward 0.5 * (1 + erf(x / sqrt 2)) and backward g * (cdf + x * pdf), computed in
+    # place: the bits of the formulas written out; the 0-d case takes the formulas
+    rng = np.random.default_rng(10)
+    a = (rng.standard_normal((32, 48)) * 2).astype(dtype)
+    a[0, :4] = [0.0, -0.0, 40.0, -40.0]
+    g = rng.standard_normal(a.shape).astype(dtype)
+    erf = zeroin._torch_ops._erf_np
+    cdf = 0.5 * (1 + erf(a / math.sqrt(2)))
+    pdf = np.exp(-0.5 * a * a) * (1 / math.sqrt(2 * math.pi))
+    for x, gx in ((a, g), (a[3, 5], g[3, 5])):
+        t = zeroin.tensor(x, requires_grad=True)
+        out = zeroin.nn.functional.gelu(t)
+        out.backward(zeroin.tensor(gx))
+        want = (a * cdf, g * (cdf + a * pdf))
+        if not np.ndim(x):
+            want = tuple(w[3, 5] for w in want)
+        for got, w in zip((out.detach().numpy(), t.grad.numpy()), want):
+            assert got.dtype == dtype
+            np.testing.assert_array_equal(got, w)
 
 
 def test_where_family_on_large_arrays_against_torch():

@@ -921,9 +921,13 @@ class GELUOp(Function):
         if self.tanh:
             # x * x * x as PyTorch's kernel: NumPy's x ** 3 is ~20x slower on negative x
             return 0.5 * x * (1 + np.tanh(self._K * (x + 0.044715 * (x * x * x))))
-        # (x, Phi(x)) kept for backward: erf (scipy's, element by element) is most of the cost
-        self.cdf = (x, 0.5 * (1 + _erf_np(x / math.sqrt(2))))
-        return x * self.cdf[1]
+        # (x, Phi(x)) kept for backward: erf (Cephes' float64 formulas, for scipy's values)
+        # is most of the cost; 0.5 * (1 + erf) in place, the same bits
+        cdf = _erf_np(x / math.sqrt(2))
+        cdf += 1
+        cdf *= 0.5
+        self.cdf = (x, cdf)
+        return x * cdf
     def backward(self, xp, g, out, x):
         if self.tanh:
             t = xp.tanh(self._K * (x + 0.044715 * x * x * x))
@@ -933,8 +937,24 @@ class GELUOp(Function):
             cdf = self.cdf[1]
         else:
             cdf = 0.5 * (1 + xp.erf(x * (1 / math.sqrt(2))))
+        if xp is _ops.NP and x.ndim and x.dtype in _sm.CEPHES_DTYPES and g.dtype == x.dtype:
+            return _gelu_grad(g, x, cdf)
         pdf = xp.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
         return g * (cdf + x * pdf)
+
+
+def _gelu_grad(g, x, cdf):
+    """g * (cdf + x * pdf(x)), pdf(x) = exp(-0.5 * x * x) / sqrt(2 pi), in one new array: each
+    product and sum of the formula in place (the same bits; (1024, 512) float32 ~0.8 of
+    the time)."""
+    t = x * -0.5
+    t *= x
+    np.exp(t, out=t)
+    t *= 1 / math.sqrt(2 * math.pi)
+    t *= x
+    t += cdf
+    t *= g
+    return t
 
 
 @op(GELUOp)

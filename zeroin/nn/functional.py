@@ -63,7 +63,13 @@ class LinearOp(Function):
     grads_fit = True        # the products and the bias's sum have the inputs' shapes
 
     def forward(self, x, w, b=None):
-        y = _product(x, w)
+        if x.ndim > 2:
+            # (..., in) as one (rows, in) matrix, as PyTorch's addmm: one BLAS product, not
+            # NumPy's one per leading index (a sequence batch's linear: ~0.88 of the time)
+            rows = math.prod(x.shape[:-1])
+            y = _product(x.reshape(rows, x.shape[-1]), w).reshape(x.shape[:-1] + w.shape[:1])
+        else:
+            y = _product(x, w)
         if b is not None:
             # a product of two ndarrays is a fresh array: add the bias in place when that
             # keeps NumPy's result dtype
@@ -76,9 +82,11 @@ class LinearOp(Function):
     def backward(self, xp, g, out, x, w, b=None):
         gx = gw = gb = None
         needs = self.needs_input_grad
-        if needs[0]:            # skipped for a network's input batch: the biggest saving
-            gx = g @ w
         two = g.ndim == 2       # and x's: g has the output's shape (..., out_features)
+        if needs[0]:            # skipped for a network's input batch: the biggest saving
+            # (..., out) as one matrix, as in forward: one BLAS product (~0.9 of the time)
+            gx = g @ w if g.ndim < 3 else \
+                (g.reshape(math.prod(g.shape[:-1]), w.shape[0]) @ w).reshape(x.shape)
         if needs[1]:
             if two:
                 gw = g.T @ x
