@@ -487,7 +487,7 @@ class DataArray(np.ndarray):
                              f"in PyTorch), got shape {v.shape}; to take values from a "
                              f"tensor, use t.data[...] = zeroin.where(mask, values, t).data")
         try:
-            np.putmask(self, np.broadcast_to(m, self.shape), v)
+            np.putmask(self, np.broadcast_to(m, self.shape), v.item())   # a Python number
         except ValueError:
             raise ShapeError(f"masked_fill_: the mask of shape {m.shape} cannot be broadcast "
                              f"to this array's shape {self.shape}") from None
