@@ -23,10 +23,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import subprocess
 import sys
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _alternate import add_arguments, compare, time_steps  # noqa: E402
 
 V, E, H, LAYERS, B, T, BATCHES = 65, 64, 128, 2, 16, 32, 40
 
@@ -112,56 +112,22 @@ def _child(what, lib):
     run, where = _build(lib, what)
     value = run()                                   # warm-up (and the value to compare)
     repeats, n = (3, 1) if what == "epoch" else (7, 20)
-    times, cpu = [], []
-    for _ in range(repeats):
-        t0, c0 = time.perf_counter(), time.process_time()
-        for _ in range(n):
-            run()
-        times.append((time.perf_counter() - t0) / n)
-        cpu.append((time.process_time() - c0) / n)
+    wall, cpu = time_steps(run, repeats, n)
     print(json.dumps({"what": what, "lib": lib, "file": where, "value": value,
-                      "median_s": statistics.median(times), "cpu_s": statistics.median(cpu)}))
+                      "median_s": wall, "cpu_s": cpu}))
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--child", nargs=2, metavar=("WHAT", "LIB"))
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--what", default="epoch,layer",
                     help="epoch, layer (or lstm), gru, rnn (comma-separated)")
-    ap.add_argument("--impl", action="append", default=[],
-                    help="NAME=PATH: a zeroin checkout, put first on PYTHONPATH")
-    ap.add_argument("--torch", action="store_true")
+    add_arguments(ap)
     a = ap.parse_args()
     if a.child:
         return _child(*a.child)
-    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), OPENBLAS_NUM_THREADS=str(a.threads),
-               MKL_NUM_THREADS=str(a.threads))
-    impls = [(n, os.path.abspath(p)) for n, p in (i.split("=", 1) for i in a.impl)]
-    impls += [("torch", None)] if a.torch else []
     for what in a.what.split(","):
-        res, cpu = {n: [] for n, _ in impls}, {n: [] for n, _ in impls}
-        for r in range(a.rounds):
-            for name, path in impls:
-                e = dict(env, PYTHONPATH=path) if path else env
-                out = subprocess.run([sys.executable, __file__, "--child", what,
-                                      "torch" if path is None else "zeroin"], env=e,
-                                     capture_output=True, text=True, check=True).stdout
-                d = json.loads(out.strip().splitlines()[-1])
-                res[name].append(d["median_s"])
-                cpu[name].append(d["cpu_s"])
-                print(f"{what} round {r} {name:6s} {d['median_s'] * 1e3:9.1f} ms wall "
-                      f"{d['cpu_s'] * 1e3:9.1f} ms cpu  value {d['value']:.6f}  load "
-                      f"{os.getloadavg()[0]:.2f}", flush=True)
-        first = impls[0][0]
-        for name in res:
-            for label, d in (("wall", res), ("cpu", cpu)):
-                ratios = [x / y for x, y in zip(d[name], d[first])]
-                print(f"{what} threads={a.threads} {name:6s} {label:4s} median "
-                      f"{statistics.median(d[name]) * 1e3:9.1f} ms  / {first}: median ratio "
-                      f"{statistics.median(ratios):.3f} (min {min(ratios):.3f} max "
-                      f"{max(ratios):.3f})")
+        compare(__file__, a, lambda lib, what=what: [what, lib], what)
 
 
 if __name__ == "__main__":

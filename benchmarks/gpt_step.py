@@ -22,10 +22,10 @@ import argparse
 import json
 import math
 import os
-import statistics
-import subprocess
 import sys
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _alternate import add_arguments, compare, time_steps  # noqa: E402
 
 SIZES = {"full": dict(V=65, L=2, NH=4, C=128, T=64, B=16, STEPS=10),
          "tiny": dict(V=11, L=1, NH=2, C=8, T=4, B=2, STEPS=2)}
@@ -150,15 +150,9 @@ def _build(lib_name, size):
 def _child(lib, size, repeats, n):
     step, where = _build(lib, size)
     value = step()                                  # warm-up (and the value to compare)
-    times, cpu = [], []
-    for _ in range(repeats):
-        t0, c0 = time.perf_counter(), time.process_time()
-        for _ in range(n):
-            step()
-        times.append((time.perf_counter() - t0) / n)
-        cpu.append((time.process_time() - c0) / n)
+    wall, cpu = time_steps(step, repeats, n)
     print(json.dumps({"lib": lib, "size": size, "file": where, "value": value,
-                      "median_s": statistics.median(times), "cpu_s": statistics.median(cpu)}))
+                      "median_s": wall, "cpu_s": cpu}))
 
 
 def main():
@@ -167,39 +161,12 @@ def main():
     ap.add_argument("--size", default="full", choices=sorted(SIZES))
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--steps", type=int, default=5, help="steps per timed repeat")
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--impl", action="append", default=[],
-                    help="NAME=PATH: a zeroin checkout, put first on PYTHONPATH")
-    ap.add_argument("--torch", action="store_true")
+    add_arguments(ap)
     a = ap.parse_args()
     if a.child:
         return _child(a.child, a.size, a.repeats, a.steps)
-    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), OPENBLAS_NUM_THREADS=str(a.threads),
-               MKL_NUM_THREADS=str(a.threads))
-    impls = [(n, os.path.abspath(p)) for n, p in (i.split("=", 1) for i in a.impl)]
-    impls += [("torch", None)] if a.torch else []
-    res, cpu = {n: [] for n, _ in impls}, {n: [] for n, _ in impls}
-    for r in range(a.rounds):
-        for name, path in impls:
-            e = dict(env, PYTHONPATH=path) if path else env
-            cmd = [sys.executable, __file__, "--child", "torch" if path is None else "zeroin",
-                   "--size", a.size, "--repeats", str(a.repeats), "--steps", str(a.steps)]
-            out = subprocess.run(cmd, env=e, capture_output=True, text=True, check=True).stdout
-            d = json.loads(out.strip().splitlines()[-1])
-            res[name].append(d["median_s"])
-            cpu[name].append(d["cpu_s"])
-            print(f"round {r} {name:6s} {d['median_s'] * 1e3:9.2f} ms wall "
-                  f"{d['cpu_s'] * 1e3:9.2f} ms cpu  loss {d['value']:.6f}  load "
-                  f"{os.getloadavg()[0]:.2f}", flush=True)
-    first = impls[0][0]
-    for name in res:
-        for label, d in (("wall", res), ("cpu", cpu)):
-            ratios = [x / y for x, y in zip(d[name], d[first])]
-            print(f"gpt_step threads={a.threads} {name:6s} {label:4s} median "
-                  f"{statistics.median(d[name]) * 1e3:9.2f} ms  / {first}: median ratio "
-                  f"{statistics.median(ratios):.3f} (min {min(ratios):.3f} max "
-                  f"{max(ratios):.3f})")
+    compare(__file__, a, lambda lib: [lib, "--size", a.size, "--repeats", str(a.repeats),
+                                      "--steps", str(a.steps)], "gpt_step", decimals=2)
 
 
 if __name__ == "__main__":
