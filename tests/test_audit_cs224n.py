@@ -507,16 +507,22 @@ def _nmt_train(L, model, steps=3, lr=1e-2, clip_grad=0.5, uniform_init=0.1):
     return out
 
 
+def _nmt_pair(seed, bound, **kw):
+    """torch's NMT model with every parameter drawn uniform in (-bound, bound) after
+    ``torch.manual_seed(seed)`` (run.py's init), and zeroin's with its weights."""
+    torch.manual_seed(seed)
+    tm = _nmt(torch, **kw)
+    for p in tm.parameters():
+        p.data.uniform_(-bound, bound)
+    return tm, copy_weights(tm, _nmt(zeroin, **kw))
+
+
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("cnn", [True, False])
 def test_a4_nmt_trains_as_torch(dtype, cnn):
     tol = _set_dtype(dtype)
-    torch.manual_seed(0)
-    tm = _nmt(torch, cnn=cnn)
-    for p in tm.parameters():
-        p.data.uniform_(-0.1, 0.1)
-    zm = copy_weights(tm, _nmt(zeroin, cnn=cnn))
+    tm, zm = _nmt_pair(0, 0.1, cnn=cnn)
     for (tl, tn, tg), (zl, zn, zg) in zip(_nmt_train(torch, tm), _nmt_train(zeroin, zm)):
         close(zl, tl, **tol), close(zn, tn, **tol)
         assert tg.keys() == zg.keys()
@@ -551,11 +557,7 @@ def test_a4_unsorted_lengths_and_uniform_init():
 @pytest.mark.parametrize("floor_div", [True, False])
 def test_a4_beam_search_as_torch(dtype, floor_div):
     tol = _set_dtype(dtype)
-    torch.manual_seed(1)
-    tm = _nmt(torch)
-    for p in tm.parameters():
-        p.data.uniform_(-1, 1)
-    zm = copy_weights(tm, _nmt(zeroin))
+    tm, zm = _nmt_pair(1, 1.0)
     for m, L in ((tm, torch), (zm, zeroin)):
         m.eval()
         with L.no_grad():
