@@ -2021,6 +2021,25 @@ def test_masked_fill_with_a_mask_that_does_not_broadcast_names_itself_and_the_sh
     assert causal.shape == (2, 2, 4, 4) and causal[1, 1].tolist()[0] == [0.0, -1.0, -1.0, -1.0]
 
 
+def test_masked_fill_takes_one_value_not_a_tensor_of_values():
+    """PyTorch's masked_fill (and masked_fill_) take a number or a 0-d tensor; a tensor of
+    values broadcast would fill something torch refuses."""
+    torch = pytest.importorskip("torch")
+    mask = [[True, False, True], [False, True, False]]
+    for lib in (zeroin, torch):
+        for value in ([1.0, 2.0, 3.0], [[5.0]]):
+            with pytest.raises(RuntimeError, match="0-d|0-dimensional"):
+                lib.zeros(2, 3).masked_fill(lib.tensor(mask), lib.tensor(value))
+            with pytest.raises(RuntimeError, match="0-d|0-dimensional"):
+                lib.zeros(2, 3).masked_fill_(lib.tensor(mask), lib.tensor(value))
+    with pytest.raises(zeroin.ShapeError, match=r"shape \(3,\).*zeroin.where\(mask, values"):
+        zeroin.zeros(2, 3).masked_fill(zeroin.tensor(mask), zeroin.tensor([1.0, 2.0, 3.0]))
+    w = zeroin.tensor(2.5, requires_grad=True)         # a 0-d value keeps its gradient
+    out = zeroin.zeros(2, 3).masked_fill(zeroin.tensor(mask), w)
+    out.sum().backward()
+    assert out.tolist() == [[2.5, 0.0, 2.5], [0.0, 2.5, 0.0]] and w.grad.item() == 3.0
+
+
 def test_softmax_of_integers_is_refused_with_the_fix_and_dtype_computes_in_it():
     labels = zeroin.tensor([[0, 2], [1, 1]])
     for f in (zeroin.softmax, zeroin.log_softmax, zeroin.nn.functional.softmin):

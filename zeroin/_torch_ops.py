@@ -2013,6 +2013,10 @@ def masked_fill(input, mask, value):  # noqa: A002
     if m.dtype != bool:
         raise DtypeError(f"masked_fill: mask must be a bool tensor, got dtype {m.dtype}; "
                          f"compare to make one (mask == 0, mask > 0) or call mask.bool()")
+    if isinstance(value, Tensor) and value.ndim:    # PyTorch's rule: one value, not a tensor
+        raise ShapeError(f"masked_fill: the value must be a number or a 0-d tensor, as in "
+                         f"PyTorch, got a tensor of shape {value.shape}; to take the values "
+                         f"from a tensor use zeroin.where(mask, values, input)")
     if not isinstance(value, Tensor):     # -9e15 into float16, 300 into int8: PyTorch's error
         value = _ops._fill_scalar("masked_fill", value, x.dtype)
     if x.dtype.kind in "biu":       # the result keeps input's dtype: 9.5 fills an int64 with 9
