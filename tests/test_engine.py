@@ -897,17 +897,20 @@ r = (s * k + v.amax() * v.mean() - (v * v).sum().sqrt()) * k
 r.backward()
 put("reductions", r, v.grad, k.grad)
 
-# a small float32 MLP step at batch 32: linear's product as (w @ x.T).T in fast mode (T11)
+# a small float32 MLP step at batch 32: linear's product as (w @ x.T).T in fast mode (T11);
+# the update by hand in NumPy (optim.SGD rounds a 300x128 weight's update once in fast mode,
+# T19, the one trick that changes bits: tests/test_optim.py holds each mode to its rounding)
 zeroin.manual_seed(2)
 mlp = nn.Sequential(nn.Linear(300, 128), nn.ReLU(), nn.Linear(128, 10)).float()
 xs = zeroin.tensor(rng.standard_normal((32, 300)).astype(np.float32))
 ys = rng.integers(0, 10, 32)
-sgd = zeroin.optim.SGD(mlp.parameters(), lr=0.1)
 for _ in range(2):
-    sgd.zero_grad()
+    for p in mlp.parameters():
+        p.grad = None
     loss = F.cross_entropy(mlp(xs), ys)
     loss.backward()
-    sgd.step()
+    for p in mlp.parameters():
+        p.data -= np.float32(0.1) * p.grad.data
 put("mlp_batch_32", loss, *[p.grad for p in mlp.parameters()], *mlp.parameters())
 wa = zeroin.tensor(rng.standard_normal((128, 300)).astype(np.float32), requires_grad=True)
 wb = zeroin.tensor(rng.standard_normal((128, 256)).astype(np.float32), requires_grad=True)
@@ -2192,3 +2195,35 @@ def test_a_recurrent_layers_step_slices_scatter_nothing_in_the_fast_path(monkeyp
     zeroin.nn.LSTM(5, 3)(x)[0].sum().backward()
     assert x.grad is not None
     assert (calls.count(12) == 0) == zeroin._tensor.FAST, calls.count(12)
+
+
+@pytest.mark.skipif(not zeroin._tensor.FAST, reason="a trick of the fast path (ZEROIN_FAST=0)")
+def test_sgds_blas_update_takes_only_large_contiguous_same_dtype_pairs():
+    # T19: axpy updates w in place and says so, or leaves w untouched and returns False
+    from zeroin import _fast
+    rng = np.random.default_rng(19)
+    n = _fast._AXPY_MIN
+    w, g = (rng.standard_normal(n).astype(np.float32) for _ in range(2))
+    if _fast._AXPY is None:
+        _fast._AXPY = _fast._load_axpy()
+    if np.dtype(np.float32) not in _fast._AXPY:
+        assert not _fast.axpy(w.copy(), -0.5, g)        # no such BLAS: NumPy does it
+        pytest.skip("NumPy's BLAS here has no scipy_cblas_saxpy64_")
+    big = w.copy()
+    assert _fast.axpy(big, -0.5, g) and np.array_equal(big, w - np.float32(0.5) * g)
+    refused = {
+        "too small": (w[:n - 1].copy(), g[:n - 1]),
+        "float64 gradient": (w.copy(), g.astype(np.float64)),
+        "float16": (w.astype(np.float16), g.astype(np.float16)),
+        "another shape": (w.copy(), g.reshape(2, -1)),
+        "strided": (np.repeat(w, 2)[::2], g),
+        "read-only": (np.frombuffer(w.tobytes(), np.float32), g),
+        "a subclass": (w.copy().view(np.matrix)[0], g.reshape(1, -1)),
+    }
+    for why, (a, b) in refused.items():
+        before = a.copy()
+        assert not _fast.axpy(a, -0.5, b), why
+        assert np.array_equal(a, before), why
+    same = w.copy()
+    assert not _fast.axpy(same, -0.5, same)             # g is w: overlapping memory
+    assert not _fast.axpy(w.copy(), 0.0, g)             # alpha 0: BLAS would skip a NaN

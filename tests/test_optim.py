@@ -255,7 +255,8 @@ def test_updates_in_place_reuse_state_and_keep_float32(name, kw):
 def test_sgd_on_large_and_strided_parameters_is_exactly_w_minus_lr_g(dtype, kw):
     # every element gets exactly the update the whole-array NumPy expression gives, in the
     # parameter's dtype, for large and tiny parameters, a Fortran-ordered parameter and a
-    # strided gradient (the update is done in place through scratch buffers)
+    # strided gradient; or, where the fast path takes a large contiguous pair to BLAS
+    # (T19), that update rounded once
     rng = np.random.default_rng(7)
     shapes = [(65536,), (65537,), (3, 40001), (5,)]
     base = [rng.standard_normal(s).astype(dtype) for s in shapes]
@@ -263,22 +264,89 @@ def test_sgd_on_large_and_strided_parameters_is_exactly_w_minus_lr_g(dtype, kw):
     ps = [zeroin.tensor(b.copy(order="K"), requires_grad=True) for b in base]
     assert ps[-1].data.flags.f_contiguous and not ps[-1].data.flags.c_contiguous
     opt = optim.SGD(ps, lr=0.03, **kw)
-    want = [b.copy() for b in base]
     bufs = [None] * len(base)
     for step in range(3):
+        before, dirs = [p.data.copy() for p in ps], []
         for i, p in enumerate(ps):
             g = rng.standard_normal(p.shape[::-1]).astype(dtype).T    # a strided view
             p.grad = zeroin.tensor(g)
             if kw:
                 bufs[i] = g.copy() if step == 0 else bufs[i] * dtype(0.9) + g
-                step_dir = bufs[i] * dtype(0.9) + g if kw.get("nesterov") else bufs[i]
+                dirs.append(bufs[i] * dtype(0.9) + g if kw.get("nesterov") else bufs[i])
             else:
-                step_dir = g
-            want[i] += step_dir * -0.03
+                dirs.append(g)
         opt.step()
-        for p, w in zip(ps, want):
+        for p, w, d in zip(ps, before, dirs):
             assert p.dtype == dtype
-            np.testing.assert_array_equal(p.data, w)
+            _rounded_once_or_twice(p.data, w, 0.03, d)
+        # the next step starts from what this one gave (a momentum buffer as PyTorch's)
+        for i, p in enumerate(ps):
+            if kw:
+                bufs[i] = opt.state[p]["momentum_buffer"]
+
+
+def _rounded_once_or_twice(got, w, lr, d):
+    """``got`` is ``w - lr * d`` as NumPy computes it (``lr * d`` rounded, then the
+    difference), or, where zeroin's fast path updates a large contiguous weight with BLAS's
+    axpy (T19 in zeroin/_fast.py), the same rounded once (a fused multiply-add, as
+    PyTorch's SGD), element by element."""
+    twice = w + d * -lr
+    if got.dtype == np.float32:     # float64 holds lr * d exactly: one rounding at the end
+        once = (w.astype(np.float64) - np.float64(np.float32(lr)) * d.astype(np.float64))
+        ok = (got == twice) | (got == once.astype(np.float32))
+    else:       # no wider float in NumPy: within the two roundings' error (one ulp each)
+        ulps = np.spacing(np.abs(twice)) + np.spacing(np.abs(d * lr))
+        ok = (got == twice) | (np.abs(got - twice) <= ulps)
+    assert ok.all(), f"{(~ok).sum()} of {ok.size} elements are neither"
+    if not _fast_axpy(got.dtype) or got.size < 32768 or not d.flags.c_contiguous:
+        np.testing.assert_array_equal(got, twice)
+
+
+def _fast_axpy(dtype):
+    """Whether T19 is on for ``dtype`` in this process (fast path, OpenBLAS's axpy found)."""
+    if not zeroin._tensor.FAST:
+        return False
+    from zeroin import _fast
+    if _fast._AXPY is None:
+        _fast._AXPY = _fast._load_axpy()
+    return np.dtype(dtype) in _fast._AXPY
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kw", [dict(), dict(momentum=0.9)])
+def test_sgd_on_a_large_weight_gives_torchs_bits_on_the_fast_path(dtype, kw):
+    # T19: a weight of >= 32768 entries is updated by OpenBLAS's axpy, rounded once as
+    # torch.optim.SGD's p.add_(g, alpha=-lr) is; the reference engine rounds twice. (With
+    # nesterov, dampening or weight decay torch also rounds those sums once, zeroin twice.)
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(19)
+    w0 = rng.standard_normal((256, 160)).astype(dtype)
+    p = zeroin.tensor(w0.copy(), requires_grad=True)
+    tp = torch.tensor(w0.copy(), requires_grad=True)
+    opt, topt = optim.SGD([p], lr=0.01, **kw), torch.optim.SGD([tp], lr=0.01, **kw)
+    for _ in range(3):
+        g = rng.standard_normal(w0.shape).astype(dtype)
+        before = p.data.copy()
+        p.grad, tp.grad = zeroin.tensor(g), torch.tensor(g)
+        opt.step()
+        topt.step()
+        got, want = p.data, tp.detach().numpy()
+        if _fast_axpy(dtype):
+            np.testing.assert_array_equal(got, want)
+        else:
+            eps = np.finfo(dtype).eps   # each rounding is within eps of these O(1) values
+            np.testing.assert_allclose(got, want, rtol=eps, atol=eps)
+        tp.data = torch.tensor(got.copy())      # the next step from zeroin's weight
+        if not kw:
+            _rounded_once_or_twice(got, before, 0.01, g)
+
+
+def test_sgd_with_lr_zero_still_spreads_a_nan_gradient():
+    # BLAS's axpy skips alpha == 0 (T19 would keep w); w - 0 * nan is nan, as in torch
+    w = zeroin.tensor(np.ones(40000, np.float32), requires_grad=True)
+    w.grad = zeroin.tensor(np.full(40000, np.nan, np.float32))
+    optim.SGD([w], lr=0.0).step()
+    assert np.isnan(w.data).all()
 
 
 @pytest.mark.parametrize("name, kw", [("Adam", dict(lr=0.1, weight_decay=0.1)),

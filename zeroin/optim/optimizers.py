@@ -16,8 +16,13 @@ import math
 
 import numpy as np
 
-from .._tensor import _with_grads
+from .._tensor import FAST, _with_grads
 from ..ops import _number
+
+if FAST:
+    from .._fast import axpy as _axpy       # SGD's w - lr * g in one BLAS call (T19)
+else:
+    _axpy = None
 from .optimizer import Optimizer, _check_number
 
 __all__ = ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "NAdam", "RAdam", "Adamax"]
@@ -111,7 +116,7 @@ class SGD(Optimizer):
         if rest:
             self._check_grads()     # names a parameter whose gradient has another shape
         for d, c, g in plain:
-            d -= c * g              # lr * g, as _update below, to the bit
+            _descend(d, c, g)
         for group, params in rest:
             self._step_group(group, params)
         return None
@@ -127,9 +132,18 @@ class SGD(Optimizer):
                 b *= m
                 b += (1 - group["dampening"]) * g if group["dampening"] else g
             g = g + m * b if group["nesterov"] else b
-        # a temporary lr * g: measured faster than a buffer (malloc hands back memory
-        # freed moments ago, still in cache); w - lr*g equals w + (-lr)*g to the bit
-        w -= float(group["lr"]) * g
+        lr = float(group["lr"])
+        _descend(w, _number(lr, w.dtype), g)
+
+
+def _descend(w, lr, g):
+    """``w <- w - lr * g`` in place (``lr`` a number, or a 0-d array of ``w``'s dtype).
+
+    A temporary ``lr * g``: measured faster than a buffer (malloc hands back memory freed
+    moments ago, still in cache). On the fast path a large weight takes one BLAS axpy
+    instead, rounded once as PyTorch's SGD rounds it (T19 in zeroin/_fast.py)."""
+    if _axpy is None or not _axpy(w, -float(lr), g):
+        w -= lr * g
 
 
 class Adagrad(Optimizer):
