@@ -19,10 +19,10 @@ import numpy as np
 from .._tensor import FAST, _with_grads
 from ..ops import _number
 
-if FAST:
-    from .._fast import axpy as _axpy       # SGD's w - lr * g in one BLAS call (T19)
+if FAST:     # SGD's w - lr * g for a weight of _AXPY_MIN entries or more in one BLAS call
+    from .._fast import _AXPY_MIN, axpy as _axpy        # (T19)
 else:
-    _axpy = None
+    _axpy, _AXPY_MIN = None, 0
 from .optimizer import Optimizer, _check_number
 
 __all__ = ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "NAdam", "RAdam", "Adamax"]
@@ -116,7 +116,8 @@ class SGD(Optimizer):
         if rest:
             self._check_grads()     # names a parameter whose gradient has another shape
         for d, c, g in plain:
-            _descend(d, c, g)
+            if _axpy is None or d.size < _AXPY_MIN or not _axpy(d, -float(c), g):
+                d -= c * g          # as _descend, without a call per parameter (W4)
         for group, params in rest:
             self._step_group(group, params)
         return None
@@ -142,7 +143,7 @@ def _descend(w, lr, g):
     A temporary ``lr * g``: measured faster than a buffer (malloc hands back memory freed
     moments ago, still in cache). On the fast path a large weight takes one BLAS axpy
     instead, rounded once as PyTorch's SGD rounds it (T19 in zeroin/_fast.py)."""
-    if _axpy is None or not _axpy(w, -float(lr), g):
+    if _axpy is None or w.size < _AXPY_MIN or not _axpy(w, -float(lr), g):
         w -= lr * g
 
 
