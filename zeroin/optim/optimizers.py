@@ -18,12 +18,12 @@ import numpy as np
 
 from .._tensor import FAST, _with_grads
 from ..ops import _number
+from .optimizer import Optimizer, _check_number
 
 if FAST:     # SGD's w - lr * g for a weight of _AXPY_MIN entries or more in one BLAS call
     from .._fast import _AXPY_MIN, axpy as _axpy        # (T19)
 else:
     _axpy, _AXPY_MIN = None, 0
-from .optimizer import Optimizer, _check_number
 
 __all__ = ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "NAdam", "RAdam", "Adamax"]
 
