@@ -104,6 +104,29 @@ def test_boxes_labels_use_pillows_default_font_and_label_colours():
         d, [(255, 255, 0)] * 2)))
 
 
+def test_boxes_labels_with_a_truetype_font_file():
+    """``font`` is a TrueType file, ``font_size`` its size (10 if not given), as
+    torchvision's ImageFont.truetype; a label None is not written."""
+    mpl = pytest.importorskip("matplotlib")
+    import os
+    path = os.path.join(mpl.get_data_path(), "fonts", "ttf", "DejaVuSans.ttf")
+    if not os.path.exists(path):
+        pytest.skip("no DejaVuSans.ttf in matplotlib's data")
+    arr = np.zeros((3, 40, 60), np.uint8)
+    boxes = [[1, 1, 55, 35], [30, 20, 50, 30]]
+    for size in (None, 16):
+        got = draw_bounding_boxes(zeroin.tensor(arr), zeroin.tensor(boxes), labels=["Ag", None],
+                                  colors="white", font=path, font_size=size).numpy()
+        font = ImageFont.truetype(path, size or 10)
+
+        def by_hand(d):
+            for b in boxes:
+                d.rectangle(b, width=1, outline=(255, 255, 255))
+            d.text((3, 3), "Ag", fill=(255, 255, 255), font=font)
+        np.testing.assert_array_equal(got, _by_hand(arr, by_hand))
+        assert got[:, 3:20, 3:20].any()
+
+
 def test_boxes_on_a_float_image_go_through_uint8_as_torchvisions_to_dtype():
     """A float image in [0, 1]: to uint8 (x * 255.999, truncated), drawn, back with
     x * (1 / 255) in the image's dtype (torchvision v2's to_dtype; torch as the oracle)."""
