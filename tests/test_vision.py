@@ -238,8 +238,8 @@ def test_resize_size_semantics():
         out(4, 6, (2, 2), max_size=5)
     with pytest.raises(ValueError, match=r"Resize: size must be positive, got \(0, 2\)"):
         T.Resize((0, 2))
-    with pytest.raises(ValueError, match="interpolation must be an InterpolationMode.*'box'"):
-        T.Resize(2, interpolation="box")
+    with pytest.raises(ValueError, match="interpolation must be an InterpolationMode.*'area'"):
+        T.Resize(2, interpolation="area")
 
 
 def _tv_resize(torch, x, size, mode, antialias):
@@ -298,6 +298,67 @@ def test_interpolation_modes_with_pil_and_rotate():
                lambda x: T.functional.affine(x, 0, (1, 0), 1.0, 0.0, M.NEAREST_EXACT)):
         with pytest.raises(ValueError, match="NEAREST or BILINEAR .*tensor .*use a PIL"):
             op(zeroin.tensor(_rgb()))
+
+
+@pytest.mark.parametrize("name", ["BOX", "HAMMING", "LANCZOS"])
+def test_resize_pil_only_filters_are_pillows_resize(name):
+    """BOX, HAMMING and LANCZOS were refused ('interpolation must be ...'): on a PIL image
+    torchvision's resize is Pillow's with that filter, in Resize, functional.resize,
+    RandomResizedCrop and v2; given as the mode, its value or Pillow's integer code."""
+    Image = pytest.importorskip("PIL.Image")
+    from zeroin.vision.transforms import v2
+    M, f = T.InterpolationMode, getattr(Image.Resampling, name)
+    a = _img(11, 14, seed=3)
+    for img, size in ((_pil(a), (5, 9)), (_pil(a[..., 0]), (17, 6)), (_pil(a).convert("F"),
+                                                                        (4, 4))):
+        want = np.asarray(img.resize((size[1], size[0]), f))
+        for mode in (M[name], name.lower(), f, int(f)):
+            np.testing.assert_array_equal(np.asarray(T.Resize(size, mode)(img)), want)
+            np.testing.assert_array_equal(
+                np.asarray(T.functional.resize(img, size, mode)), want)
+            np.testing.assert_array_equal(np.asarray(v2.Resize(size, mode)(img)), want)
+    assert M(name.lower()) is M[name] and T.Resize(3, int(f)).interpolation is M[name]
+    crop = T.RandomResizedCrop((4, 5), scale=(1.0, 1.0), ratio=(14 / 11, 14 / 11),
+                               interpolation=f)
+    for t in (crop, v2.RandomResizedCrop(**{k: getattr(crop, k) for k in
+                                            ("size", "scale", "ratio", "interpolation")})):
+        np.testing.assert_array_equal(np.asarray(t(_pil(a))),
+                                      np.asarray(_pil(a).resize((5, 4), f)))
+
+
+def test_resize_pil_only_filters_refuse_tensors_and_rotation():
+    """A tensor (or NumPy image) with BOX / HAMMING / LANCZOS: torchvision's interpolate
+    refuses the mode (NotImplementedError); rotate / affine of a PIL image: Pillow's
+    ValueError. Pillow's integer codes map as torchvision's (1 is LANCZOS, 4 BOX, 5 HAMMING);
+    other codes are refused."""
+    Image = pytest.importorskip("PIL.Image")
+    from zeroin.vision.transforms import v2
+    M = T.InterpolationMode
+    x = zeroin.tensor(_rgb(1, (3, 8, 8)))
+    for mode in (M.BOX, M.HAMMING, M.LANCZOS):
+        pat = rf"resize: InterpolationMode.{mode.name} is for PIL images only.*got {mode.value}"
+        for t in (T.Resize(4, mode), v2.Resize(4, mode),
+                  T.RandomResizedCrop(4, interpolation=mode)):
+            with pytest.raises(NotImplementedError, match=pat + ".*to_pil_image"):
+                t(x)
+        with pytest.raises(NotImplementedError, match="a NumPy image is resized"):
+            T.functional.resize(_img(8, 8), (3, 3), mode)
+        for op in (lambda im: T.functional.rotate(im, 30, mode),
+                   lambda im: T.functional.affine(im, 5, (1, 0), 1.0, 0.0, mode),
+                   lambda im: T.RandomRotation(10, mode)(im)):
+            with pytest.raises(ValueError, match=rf"InterpolationMode.{mode.name} cannot be "
+                                                 r"used.*NEAREST, BILINEAR or BICUBIC"):
+                op(_pil(_img()))
+            with pytest.raises(ValueError, match="NEAREST or BILINEAR"):
+                op(x)
+    assert [T.Resize(2, c).interpolation for c in range(6)] == [
+        M.NEAREST, M.LANCZOS, M.BILINEAR, M.BICUBIC, M.BOX, M.HAMMING]
+    np.testing.assert_array_equal(    # Pillow's NEAREST code rotates as NEAREST
+        np.asarray(T.functional.rotate(_pil(_img()), 30, Image.Resampling.NEAREST)),
+        np.asarray(T.functional.rotate(_pil(_img()), 30, M.NEAREST)))
+    for bad in (6, -1, True):
+        with pytest.raises(ValueError, match="Resize: interpolation"):
+            T.Resize(2, bad)
 
 
 def test_resize_by_hand_nearest_and_bilinear():

@@ -29,12 +29,19 @@ def test_to_image_keeps_uint8_and_lays_out_chw():
 
 
 def test_to_dtype_scale_as_torchvision():
+    """torchvision v2's to_dtype multiplies by 1 / 255 (v1's convert_image_dtype divides):
+    126 of the 256 uint8 values differ in float32's last bit; it was the division."""
     torch = pytest.importorskip("torch")
-    u8 = np.array([[[0, 1, 128, 254, 255]]], np.uint8)
+    u8 = np.arange(256, dtype=np.uint8).reshape(1, 16, 16)
+    for dt, tdt in ((zeroin.float32, torch.float32), (zeroin.float64, torch.float64)):
+        got = v2.ToDtype(dt, scale=True)(zeroin.tensor(u8))
+        want = torch.from_numpy(u8).to(tdt).mul_(1.0 / 255)        # v2's to_dtype, in torch
+        assert got.dtype == dt
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    i16 = np.array([[[0, 1, 300, 32767]]], np.int16)
+    np.testing.assert_array_equal(F2.to_dtype(zeroin.tensor(i16), zeroin.float32, True).numpy(),
+                                  torch.from_numpy(i16).float().mul_(1.0 / 32767).numpy())
     got = v2.ToDtype(zeroin.float32, scale=True)(zeroin.tensor(u8))
-    want = torch.from_numpy(u8).float() / 255                       # to_dtype(scale=True)
-    assert got.dtype == zeroin.float32
-    np.testing.assert_array_equal(got.numpy(), want.numpy())
     plain = v2.ToDtype(zeroin.float32)(zeroin.tensor(u8))            # scale=False: a cast
     np.testing.assert_array_equal(plain.numpy(), u8.astype(np.float32))
     back = v2.ToDtype(zeroin.uint8, scale=True)(got)

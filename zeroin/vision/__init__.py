@@ -1,7 +1,7 @@
 """torchvision's first tools for images: ``transforms`` (Compose, ToTensor, Normalize, flips,
 crops, Resize, ...), ``datasets`` (ImageFolder, MNIST, ...), ``io.decode_image`` and
-``models.resnet18``, ``utils.make_grid`` / ``save_image``. Loaded on first use; Pillow only when an
-image file is opened.
+``models.resnet18``, ``utils.make_grid`` / ``save_image`` / ``draw_bounding_boxes`` ...
+Loaded on first use; Pillow only when an image file is opened or an image drawn on.
 
 >>> from zeroin.vision import transforms as T
 >>> import numpy as np

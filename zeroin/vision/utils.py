@@ -1,5 +1,7 @@
-"""torchvision's ``utils``: ``make_grid`` (a batch of images tiled into one image) and
-``save_image`` (that grid written as a PNG / JPEG ... file with Pillow, atomically).
+"""torchvision's ``utils``: ``make_grid`` (a batch of images tiled into one image),
+``save_image`` (that grid written as a PNG / JPEG ... file with Pillow, atomically) and
+``draw_bounding_boxes`` / ``draw_segmentation_masks`` / ``draw_keypoints`` (drawn on a
+uint8 or [0, 1] float image (C, H, W) with Pillow's ImageDraw, as torchvision).
 
 >>> import zeroin
 >>> from zeroin.vision.utils import make_grid
@@ -11,12 +13,14 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import warnings
 
 import numpy as np
 
 from .._tensor import Tensor
 
-__all__ = ["make_grid", "save_image"]
+__all__ = ["make_grid", "save_image", "draw_bounding_boxes", "draw_segmentation_masks",
+           "draw_keypoints"]
 
 
 def _batch(tensor):
@@ -113,3 +117,255 @@ def save_image(tensor, fp, format=None, **kwargs):  # noqa: A002 (torchvision's 
     from .._io import atomic_open
     with atomic_open(fp, "wb", op="save_image") as f:
         img.save(f, format=format)
+
+
+# ---- drawing: torchvision's draw_bounding_boxes / draw_segmentation_masks / draw_keypoints --
+
+def _checked_image(image, op, channels):
+    """torchvision's checks of the image to draw on: a tensor (C, H, W), uint8 or float,
+    with C in ``channels``; the pixels as a NumPy array."""
+    if not isinstance(image, Tensor):
+        raise TypeError(f"{op}: image should be a tensor (C, H, W), got "
+                        f"{type(image).__name__}; a NumPy image (H, W, C) becomes one with "
+                        f"vision.transforms.v2.functional.to_image(arr)")
+    arr = np.asarray(image.data)
+    if not (arr.dtype == np.uint8 or arr.dtype.kind == "f"):
+        raise ValueError(f"{op}: the image dtype must be uint8 or float (values in [0, 1]), "
+                         f"got {arr.dtype}")
+    if arr.ndim != 3:
+        raise ValueError(f"{op}: pass individual images (C, H, W), not batches: got shape "
+                         f"{arr.shape}; draw on image[i] for each i")
+    if arr.shape[0] not in channels:
+        what = ("only grayscale and RGB images are supported" if 1 in channels else
+                "pass an RGB image; other image formats are not supported")
+        raise ValueError(f"{op}: {what}, got {arr.shape[0]} channels (shape {arr.shape})")
+    return arr
+
+
+def _to_uint8(arr, op):
+    """torchvision's v2 ``to_dtype(uint8, scale=True)`` of a float image (x * 255.999,
+    truncated); a float image outside [0, 1] is refused (it would wrap around)."""
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.size and not (arr.min() >= 0 and arr.max() <= 1):
+        raise ValueError(f"{op}: a float image must hold values in [0, 1], got values in "
+                         f"[{arr.min():.4g}, {arr.max():.4g}]; clamp(0, 1) first or undo "
+                         f"Normalize")
+    return (arr * arr.dtype.type(255 + 1.0 - 1e-3)).astype(np.uint8)
+
+
+def _from_uint8(out, dtype):
+    """Back to the image's dtype: v2's ``to_dtype(float, scale=True)``, x * (1 / 255)."""
+    if dtype == np.uint8:
+        return Tensor(np.ascontiguousarray(out))
+    return Tensor(out.astype(dtype) * dtype.type(1.0 / 255))
+
+
+def _palette(n):
+    """torchvision's default colours: (i * [2**25 - 1, 2**15 - 1, 2**21 - 1]) % 255."""
+    return [tuple(i * p % 255 for p in (2 ** 25 - 1, 2 ** 15 - 1, 2 ** 21 - 1))
+            for i in range(n)]
+
+
+def _parse_colors(colors, n, op, floating=False):
+    """torchvision's ``_parse_colors``: None (the palette), one colour (a name, '#RRGGBB' or
+    an RGB tuple) for all, or a list of at least ``n``; RGB tuples, in [0, 1] if
+    ``floating``."""
+    from PIL import ImageColor
+    if colors is None:
+        colors = _palette(n)
+    elif isinstance(colors, list):
+        if len(colors) < n:
+            raise ValueError(f"{op}: number of colors must be equal or larger than the number "
+                             f"of objects, but got {len(colors)} < {n}; give one per object "
+                             f"or one colour for all")
+    elif not isinstance(colors, (tuple, str)):
+        raise ValueError(f"{op}: colors must be a tuple or a string, or a list thereof, but "
+                         f"got {colors!r}")
+    elif isinstance(colors, tuple) and len(colors) != 3:
+        raise ValueError(f"{op}: if passed as tuple, colors should be an RGB triplet, but got "
+                         f"{colors!r}; several colours go in a list")
+    else:
+        colors = [colors] * n
+    colors = [ImageColor.getrgb(c) if isinstance(c, str) else c for c in colors]
+    return [tuple(v / 255 for v in c) for c in colors] if floating else colors
+
+
+def _numpy(x, op, name):
+    if isinstance(x, Tensor):
+        return np.asarray(x.data)
+    if isinstance(x, (np.ndarray, list, tuple)):
+        return np.asarray(x)
+    raise TypeError(f"{op}: {name} should be a tensor, got {type(x).__name__}")
+
+
+def _checked_boxes(boxes, op):
+    b = _numpy(boxes, op, "boxes")
+    if b.ndim != 2 or b.shape[1] not in (4, 8):
+        raise ValueError(f"{op}: boxes should be (N, 4) (xmin, ymin, xmax, ymax) or (N, 8) "
+                         f"(x1, y1, ..., x4, y4: a rotated box), got shape {b.shape}")
+    if b.shape[1] == 4:
+        bad = np.flatnonzero((b[:, 0] > b[:, 2]) | (b[:, 1] > b[:, 3]))
+        if bad.size:
+            raise ValueError(f"{op}: boxes need to be in (xmin, ymin, xmax, ymax) format; box "
+                             f"{bad[0]} is {b[bad[0]].tolist()}. (x, y, w, h) boxes convert "
+                             f"with boxes[:, 2:] += boxes[:, :2]")
+    return b
+
+
+def _dashed_line(draw, xy, fill, width, dash=5, space=5):
+    """torchvision's ``_ImageDrawTV.dashed_line``: dashes of 5 pixels, 5 apart."""
+    for (x1, y1), (x2, y2) in zip(xy[:-1], xy[1:]):
+        left, on = math.hypot(x2 - x1, y2 - y1), True
+        angle = math.atan2(y2 - y1, x2 - x1)
+        while left > 0:
+            step = min(left, dash if on else space)
+            ex, ey = x1 + math.cos(angle) * step, y1 + math.sin(angle) * step
+            if on:
+                draw.line([(x1, y1), (ex, ey)], fill, width)
+            left -= step
+            x1, y1, on = ex, ey, not on
+
+
+def _oriented_rectangle(draw, xy, fill, outline, width):
+    """torchvision's rotated box: its first side dashed, the others solid, then filled."""
+    _dashed_line(draw, ((xy[0], xy[1]), (xy[2], xy[3])), outline, width)
+    for i in range(2, len(xy), 2):
+        j = (i + 2) % len(xy)
+        draw.line(((xy[i], xy[i + 1]), (xy[j], xy[j + 1])), width=width, fill=outline)
+    draw.polygon(xy, fill=fill, outline=None, width=0)
+
+
+def _font(font, font_size):
+    from PIL import ImageFont
+    if font is None:
+        if font_size is not None:
+            warnings.warn("draw_bounding_boxes: argument 'font_size' will be ignored since "
+                          "'font' is not set", stacklevel=3)
+        return ImageFont.load_default()
+    return ImageFont.truetype(font=font, size=font_size or 10)
+
+
+def draw_bounding_boxes(image, boxes, labels=None, colors=None, fill=False, width=1,
+                        font=None, font_size=None, label_colors=None, fill_labels=False):
+    """``image`` (uint8, or float in [0, 1]; (1 or 3, H, W)) with ``boxes`` (N, 4) (xmin,
+    ymin, xmax, ymax; (N, 8): rotated, first side dashed) drawn by Pillow, ``width`` pixels
+    wide, in ``colors`` (default torchvision's palette); ``fill`` shades them (alpha 100 /
+    255); ``labels`` are written inside the top-left corner (Pillow's default font unless
+    ``font``), on a box-coloured patch with ``fill_labels``. Returns an RGB tensor of the
+    image's dtype, as torchvision. Not recorded."""
+    from PIL import Image, ImageDraw
+    op = "draw_bounding_boxes"
+    arr, b = _checked_image(image, op, (1, 3)), _checked_boxes(boxes, op)
+    n = b.shape[0]
+    if n == 0:
+        warnings.warn(f"{op}: boxes doesn't contain any box. No box was drawn", stacklevel=2)
+        return image
+    if labels is None:
+        labels = [None] * n
+    elif len(labels) != n:
+        raise ValueError(f"{op}: number of boxes ({n}) and labels ({len(labels)}) mismatch; "
+                         f"give one label per box")
+    colors = _parse_colors(colors, n, op)
+    label_colors = (_parse_colors(label_colors or "black", n, op)
+                    if label_colors or fill_labels else list(colors))
+    txt_font = _font(font, font_size)
+    u8 = _to_uint8(np.concatenate([arr] * 3) if arr.shape[0] == 1 else arr, op)
+    img = Image.fromarray(np.ascontiguousarray(u8.transpose(1, 2, 0)))
+    draw = ImageDraw.Draw(img, "RGBA") if fill else ImageDraw.Draw(img)
+    for box, color, label, label_color in zip(b.astype(np.int64).tolist(), colors, labels,
+                                              label_colors):
+        shade = tuple(color) + (100,) if fill else None
+        if len(box) > 4:
+            _oriented_rectangle(draw, box, shade, color, width)
+        else:
+            draw.rectangle(box, width=width, outline=color, fill=shade)
+        if label is not None:
+            at = (box[0] + width + 1, box[1] + width + 1)
+            if fill_labels:
+                left, top, right, bottom = draw.textbbox(at, label, font=txt_font)
+                draw.rectangle((left - 1, top - 1, right + 1, bottom + 1), fill=color)
+            draw.text(at, label, fill=label_color, font=txt_font)
+    return _from_uint8(np.asarray(img).transpose(2, 0, 1), arr.dtype)
+
+
+def draw_segmentation_masks(image, masks, alpha=0.8, colors=None):
+    """``image`` (uint8, or float in [0, 1]; (3, H, W)) with the bool ``masks`` ((N, H, W)
+    or (H, W)) blended in: ``image * (1 - alpha) + painted * alpha`` where ``painted`` has
+    each mask's pixels in its colour (default torchvision's palette) and pixels under two or
+    more masks black; computed in float32 for uint8 images, then truncated, as
+    torchvision. Not recorded."""
+    op = "draw_segmentation_masks"
+    arr = _checked_image(image, op, (3,))
+    m = _numpy(masks, op, "masks")
+    m = m[None] if m.ndim == 2 else m
+    if m.ndim != 3:
+        raise ValueError(f"{op}: masks must be of shape (H, W) or (batch_size, H, W), got "
+                         f"{m.shape}")
+    if m.dtype != np.bool_:
+        raise ValueError(f"{op}: the masks must be of dtype bool, got {m.dtype}; threshold "
+                         f"them (masks > 0.5) first")
+    if m.shape[-2:] != arr.shape[-2:]:
+        raise ValueError(f"{op}: the image and the masks must have the same height and "
+                         f"width, got image {arr.shape} and masks {m.shape}")
+    if not isinstance(alpha, numbers.Real) or not 0 <= alpha <= 1:
+        raise ValueError(f"{op}: alpha must be a number in [0, 1] (0: the image, 1: only the "
+                         f"masks' colours), got {alpha!r}")
+    if m.shape[0] == 0:
+        warnings.warn(f"{op}: masks doesn't contain any mask. No mask was drawn", stacklevel=2)
+        return image
+    painted = arr.copy()
+    for mask, color in zip(m, _parse_colors(colors, m.shape[0], op, arr.dtype.kind == "f")):
+        painted[:, mask] = np.asarray(color, arr.dtype)[:, None]
+    painted[:, m.sum(axis=0) > 1] = 0
+    f = arr.dtype.type if arr.dtype.kind == "f" else np.float32   # torch's default dtype
+    out = arr.astype(f) * f(1 - alpha) + painted.astype(f) * f(alpha)
+    return Tensor(out.astype(arr.dtype))
+
+
+def _checked_keypoints(keypoints, visibility, connectivity, op):
+    k = _numpy(keypoints, op, "keypoints")
+    if k.ndim != 3 or k.shape[-1] < 2:
+        raise ValueError(f"{op}: keypoints must be of shape (num_instances, K, 2) (x, y), got "
+                         f"{k.shape}")
+    v = (np.ones(k.shape[:-1], bool) if visibility is None
+         else _numpy(visibility, op, "visibility").astype(bool))
+    if v.ndim == 3 and v.shape[-1] == 1:        # as torchvision: pred.split([2, 1], dim=-1)
+        v = v[..., 0]
+    if v.shape != k.shape[:-1]:
+        raise ValueError(f"{op}: visibility must be of shape (num_instances, K) = "
+                         f"{k.shape[:-1]}, as keypoints {k.shape}; got {v.shape}")
+    for pair in connectivity or ():
+        if len(pair) != 2 or not all(-k.shape[1] <= int(i) < k.shape[1] for i in pair):
+            raise ValueError(f"{op}: connectivity holds pairs of keypoint indices in "
+                             f"0..{k.shape[1] - 1}, got {pair!r}")
+    return k, v
+
+
+def draw_keypoints(image, keypoints, connectivity=None, colors=None, radius=2, width=3,
+                   visibility=None):
+    """``image`` (uint8, or float in [0, 1]; (3, H, W)) with each instance's visible
+    ``keypoints`` ((N, K, 2), x and y) drawn as discs of ``radius`` in ``colors`` (a name,
+    '#RRGGBB' or an RGB tuple; None draws no disc: Pillow's ellipse without fill, as
+    torchvision's), and the ``connectivity`` pairs of visible keypoints joined by lines
+    ``width`` wide (in Pillow's default ink, white, as torchvision's). ``visibility``
+    (N, K) hides keypoints. Not recorded."""
+    from PIL import Image, ImageDraw
+    op = "draw_keypoints"
+    arr = _checked_image(image, op, (3,))
+    k, v = _checked_keypoints(keypoints, visibility, connectivity, op)
+    if colors is not None and not isinstance(colors, str) and not (
+            isinstance(colors, tuple) and len(colors) == 3):
+        raise ValueError(f"{op}: colors must be a colour name, '#RRGGBB' or an RGB tuple, "
+                         f"got {colors!r}")
+    img = Image.fromarray(np.ascontiguousarray(_to_uint8(arr, op).transpose(1, 2, 0)))
+    draw = ImageDraw.Draw(img)
+    for pts, vis in zip(k.astype(np.int64).tolist(), v.tolist()):
+        for (x, y, *_), seen in zip(pts, vis):
+            if seen:
+                draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=colors,
+                             outline=None, width=0)
+        for i, j in connectivity or ():
+            if vis[i] and vis[j]:
+                draw.line(((pts[i][0], pts[i][1]), (pts[j][0], pts[j][1])), width=width)
+    return _from_uint8(np.asarray(img).transpose(2, 0, 1), arr.dtype)

@@ -26,21 +26,38 @@ __all__ = ["InterpolationMode", "resize", "crop", "resized_crop", "adjust_bright
 
 
 class InterpolationMode(enum.Enum):
-    """How resizing and rotating compute new pixels (torchvision's names; zeroin has these
-    four; tensors rotate with NEAREST or BILINEAR only, as torchvision's)."""
+    """How resizing and rotating compute new pixels (torchvision's names and values). BOX,
+    HAMMING and LANCZOS are Pillow's filters: for resizing PIL images only, as torchvision;
+    tensors rotate with NEAREST or BILINEAR only, as torchvision's."""
     NEAREST = "nearest"
     NEAREST_EXACT = "nearest-exact"
     BILINEAR = "bilinear"
     BICUBIC = "bicubic"
+    BOX = "box"                 # for PIL compatibility, as torchvision
+    HAMMING = "hamming"
+    LANCZOS = "lanczos"
 
 
-def _pil_filter(mode):
-    """Pillow's resampling filter for ``mode`` (torchvision's table: nearest-exact is
-    Pillow's NEAREST)."""
+_PIL_ONLY = (InterpolationMode.BOX, InterpolationMode.HAMMING, InterpolationMode.LANCZOS)
+
+# torchvision's ``_interpolation_modes_from_int``: Pillow's integer codes
+_FROM_PIL_CODE = {0: InterpolationMode.NEAREST, 2: InterpolationMode.BILINEAR,
+                  3: InterpolationMode.BICUBIC, 4: InterpolationMode.BOX,
+                  5: InterpolationMode.HAMMING, 1: InterpolationMode.LANCZOS}
+
+
+_TO_PIL_CODE = {**{v: k for k, v in _FROM_PIL_CODE.items()}, InterpolationMode.NEAREST_EXACT: 0}
+
+
+def _pil_filter(mode, op=None):
+    """Pillow's resampling filter for ``mode`` (torchvision's ``pil_modes_mapping``:
+    nearest-exact is Pillow's NEAREST); ``op`` (rotate, affine) takes no PIL-only filter."""
     from PIL import Image
-    r = Image.Resampling
-    return {InterpolationMode.NEAREST: r.NEAREST, InterpolationMode.NEAREST_EXACT: r.NEAREST,
-            InterpolationMode.BILINEAR: r.BILINEAR, InterpolationMode.BICUBIC: r.BICUBIC}[mode]
+    if op is not None and mode in _PIL_ONLY:
+        raise ValueError(f"{op}: InterpolationMode.{mode.name} cannot be used here: Pillow's "
+                         f"rotate / transform (which torchvision calls for a PIL image) take "
+                         f"NEAREST, BILINEAR or BICUBIC; {mode.name} is for resizing")
+    return Image.Resampling(_TO_PIL_CODE[mode])
 
 
 def _grid_mode(mode, op):
@@ -215,12 +232,37 @@ def _interpolate_array(arr, out_hw, mode, antialias):
 
 
 def _mode(interpolation, op="Resize"):
+    """``interpolation`` as an InterpolationMode: a mode, its value ('lanczos') or Pillow's
+    integer code (``Image.Resampling.LANCZOS``, 1), as torchvision's
+    ``_interpolation_modes_from_int``."""
+    if isinstance(interpolation, InterpolationMode):
+        return interpolation
+    if isinstance(interpolation, numbers.Integral) and not isinstance(interpolation, bool):
+        if int(interpolation) in _FROM_PIL_CODE:
+            return _FROM_PIL_CODE[int(interpolation)]
+        raise ValueError(f"{op}: interpolation {interpolation!r} is not one of Pillow's "
+                         f"filter codes 0 (NEAREST), 1 (LANCZOS), 2 (BILINEAR), 3 (BICUBIC), "
+                         f"4 (BOX) or 5 (HAMMING); give an InterpolationMode")
     try:
         return InterpolationMode(getattr(interpolation, "value", interpolation))
     except ValueError:
         raise ValueError(f"{op}: interpolation must be an InterpolationMode (NEAREST, "
-                         f"NEAREST_EXACT, BILINEAR or BICUBIC) or its value ('nearest', ...), "
-                         f"got {interpolation!r}") from None
+                         f"NEAREST_EXACT, BILINEAR, BICUBIC, or BOX, HAMMING, LANCZOS for PIL "
+                         f"images), its value ('nearest', ...) or Pillow's code, got "
+                         f"{interpolation!r}") from None
+
+
+def _refuse_pil_only(mode, kind, op):
+    """torchvision's tensor resize hands BOX / HAMMING / LANCZOS to ``interpolate``, which
+    refuses them: the same refusal, with what to do instead."""
+    if mode in _PIL_ONLY and kind != "pil":
+        what = "tensor" if kind == "tensor" else "NumPy image"
+        raise NotImplementedError(
+            f"{op}: InterpolationMode.{mode.name} is for PIL images only (torchvision hands "
+            f"it to Pillow's resize); a {what} is resized by interpolate, which supports "
+            f"the modes nearest | nearest-exact | bilinear | bicubic (got {mode.value}). "
+            f"Convert it with to_pil_image(...) first, or use BILINEAR / BICUBIC "
+            f"(antialias=True)")
 
 
 def _max_value(dtype):
@@ -249,6 +291,7 @@ def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size=None, a
     """``img`` resized to ``size`` ((h, w), or an int for the shorter side), as
     ``transforms.Resize``."""
     kind, mode = _kind(img, "resize"), _mode(interpolation, "resize")
+    _refuse_pil_only(mode, kind, "resize")
     h, w = _size(img, kind)
     out = _resized_size(h, w, size, max_size)
     if out == (h, w):
@@ -628,7 +671,7 @@ def rotate(img, angle, interpolation=InterpolationMode.NEAREST, expand=False, ce
     ``expand=True`` enlarges the output to hold the whole rotated image."""
     kind, mode = _kind(img, "rotate"), _mode(interpolation, "rotate")
     if kind == "pil":
-        return img.rotate(angle, _pil_filter(mode), expand, center,
+        return img.rotate(angle, _pil_filter(mode, "rotate"), expand, center,
                           fillcolor=_pil_fill(fill, img))
     arr, flat, c, fill = _grid_input(img, kind, mode, center, fill, "rotate")
     out = _rotate_array(arr, float(angle), mode, c, fill, bool(expand))
@@ -722,7 +765,7 @@ def affine(img, angle, translate, scale, shear, interpolation=InterpolationMode.
         w, h = img.size
         c = [w * 0.5, h * 0.5] if center is None else center
         m = _inverse_affine(c, angle, translate, scale, shear)
-        return img.transform(img.size, Image.Transform.AFFINE, m, _pil_filter(mode),
+        return img.transform(img.size, Image.Transform.AFFINE, m, _pil_filter(mode, "affine"),
                              fillcolor=_pil_fill(fill, img))
     arr, flat, c, fill = _grid_input(img, kind, mode, center, fill, "affine")
     m = _inverse_affine(c, angle, [float(t) for t in translate], scale, shear)

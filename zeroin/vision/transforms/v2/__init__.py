@@ -175,8 +175,9 @@ class ToImage(Transform):
 
 
 class ToDtype(Transform):
-    """The image tensor in ``dtype``; ``scale=True`` rescales the values as
-    ``ConvertImageDtype`` (uint8 0..255 -> float 0..1 and back), else a plain cast."""
+    """The image tensor in ``dtype``; ``scale=True`` rescales the values as torchvision
+    v2's ``to_dtype`` (uint8 0..255 -> float x * (1 / 255), 0..1, and back), else a plain
+    cast."""
 
     def __init__(self, dtype, scale=False):
         if isinstance(dtype, dict):

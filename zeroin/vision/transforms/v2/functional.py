@@ -50,11 +50,17 @@ def to_image(inpt):
 
 
 def to_dtype(inpt, dtype, scale=False):
-    """The tensor in ``dtype``: values rescaled as ``ConvertImageDtype`` when ``scale``
-    (uint8 0..255 <-> float 0..1), else cast."""
+    """The tensor in ``dtype``: values rescaled when ``scale`` (uint8 0..255 <-> float
+    0..1), else cast. Integers become floats as torchvision v2's, x * (1 / max) (v1's
+    ``ConvertImageDtype`` divides: the last bit may differ); the rest as
+    ``ConvertImageDtype``."""
     if not isinstance(inpt, Tensor):
         raise TypeError(f"to_dtype: expected a tensor, got {type(inpt).__name__}; apply "
                         f"ToImage() first (v2.Compose([v2.ToImage(), v2.ToDtype(...)]))")
+    src, dst = inpt.dtype, np.dtype(dtype)
+    if scale and src.kind in "iu" and dst.kind == "f":
+        arr = np.asarray(inpt.data)
+        return Tensor(arr.astype(dst) * dst.type(1.0 / np.iinfo(src).max))
     if scale:
         return _v1.ConvertImageDtype(dtype)(inpt)
     return Tensor(np.asarray(inpt.data).astype(np.dtype(dtype)))
