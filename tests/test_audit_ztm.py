@@ -874,3 +874,462 @@ def test_04_tiny_vgg_forward_a_batch_and_the_parameter_count(f32):
     assert table.total_params == 8083 and "Total params: 8,083" in str(table)
     assert table.summary_list[-1].output_size == [1, 3]
     assert "Conv2d(3, 10, kernel_size=(3, 3), stride=(1, 1))" in repr(zmodel)
+
+
+# --- 05 going modular: data_setup.py, engine.py, model_builder.py, utils.py, train.py ---------
+
+def create_dataloaders(lib, datasets, train_dir, test_dir, transform, batch_size,
+                       num_workers=os.cpu_count(), shuffle=True):
+    """data_setup.create_dataloaders (``shuffle`` is the course's True; False to compare)."""
+    train_data = datasets.ImageFolder(train_dir, transform=transform)
+    test_data = datasets.ImageFolder(test_dir, transform=transform)
+    class_names = train_data.classes
+    train_dataloader = lib.utils.data.DataLoader(train_data, batch_size=batch_size,
+                                                 shuffle=shuffle, num_workers=num_workers,
+                                                 pin_memory=True)
+    test_dataloader = lib.utils.data.DataLoader(test_data, batch_size=batch_size,
+                                                shuffle=shuffle, num_workers=num_workers,
+                                                pin_memory=True)
+    return train_dataloader, test_dataloader, class_names
+
+
+class _TorchImageFolder:
+    """torchvision's ImageFolder for the torch side (torchvision is not installed): the same
+    sorted classes and files, the pipeline written out by hand."""
+
+    def __init__(self, root, transform=None):
+        from PIL import Image
+        self.classes, self.class_to_idx = find_classes(root)
+        self.samples = [(p, self.class_to_idx[p.parent.name])
+                        for p in sorted(pathlib.Path(root).glob("*/*.jpg"))]
+        self.transform, self._open = transform, Image.open
+
+    def __len__(self):
+        return len(self.samples)
+
+    def __getitem__(self, i):
+        img = self._open(self.samples[i][0]).convert("RGB")
+        return (self.transform(img) if self.transform else img), self.samples[i][1]
+
+
+class _TorchDatasets:
+    ImageFolder = _TorchImageFolder
+
+
+def engine_train_step(lib, model, dataloader, loss_fn, optimizer, device):
+    model.train()
+    train_loss, train_acc = 0, 0
+    for batch, (X, y) in enumerate(dataloader):
+        X, y = X.to(device), y.to(device)
+        y_pred = model(X)
+        loss = loss_fn(y_pred, y)
+        train_loss += loss.item()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        y_pred_class = lib.argmax(lib.softmax(y_pred, dim=1), dim=1)
+        train_acc += (y_pred_class == y).sum().item() / len(y_pred)
+    return train_loss / len(dataloader), train_acc / len(dataloader)
+
+
+def engine_test_step(lib, model, dataloader, loss_fn, device):
+    model.eval()
+    test_loss, test_acc = 0, 0
+    with lib.inference_mode():
+        for batch, (X, y) in enumerate(dataloader):
+            X, y = X.to(device), y.to(device)
+            test_pred_logits = model(X)
+            loss = loss_fn(test_pred_logits, y)
+            test_loss += loss.item()
+            test_pred_labels = test_pred_logits.argmax(dim=1)
+            test_acc += ((test_pred_labels == y).sum().item() / len(test_pred_labels))
+    return test_loss / len(dataloader), test_acc / len(dataloader)
+
+
+def engine_train(lib, model, train_dataloader, test_dataloader, optimizer, loss_fn, epochs,
+                 device, writer=None):
+    """engine.train; with ``writer``, notebook 07's version that logs to TensorBoard."""
+    from tqdm.auto import tqdm
+    results = {"train_loss": [], "train_acc": [], "test_loss": [], "test_acc": []}
+    for epoch in tqdm(range(epochs), disable=True):
+        train_loss, train_acc = engine_train_step(lib, model=model,
+                                                  dataloader=train_dataloader,
+                                                  loss_fn=loss_fn, optimizer=optimizer,
+                                                  device=device)
+        test_loss, test_acc = engine_test_step(lib, model=model, dataloader=test_dataloader,
+                                               loss_fn=loss_fn, device=device)
+        line = (f"Epoch: {epoch+1} | train_loss: {train_loss:.4f} | "
+                f"train_acc: {train_acc:.4f} | test_loss: {test_loss:.4f} | "
+                f"test_acc: {test_acc:.4f}")
+        for k, v in zip(results, (train_loss, train_acc, test_loss, test_acc)):
+            results[k].append(v)
+        if writer:
+            writer.add_scalars(main_tag="Loss", tag_scalar_dict={"train_loss": train_loss,
+                                                                 "test_loss": test_loss},
+                               global_step=epoch)
+            writer.add_scalars(main_tag="Accuracy", tag_scalar_dict={"train_acc": train_acc,
+                                                                     "test_acc": test_acc},
+                               global_step=epoch)
+            writer.close()
+    assert line.startswith(f"Epoch: {epochs} | train_loss: ")
+    return results
+
+
+engine_test_step.__test__ = False
+
+
+def save_model(lib, model, target_dir, model_name):
+    """utils.save_model."""
+    target_dir_path = pathlib.Path(target_dir)
+    target_dir_path.mkdir(parents=True, exist_ok=True)
+    assert model_name.endswith(".pth") or model_name.endswith(".pt"), \
+        "model_name should end with '.pt' or '.pth'"
+    model_save_path = target_dir_path / model_name
+    lib.save(obj=model.state_dict(), f=model_save_path)
+    return model_save_path
+
+
+def _05_setup(lib, image_path, shuffle):
+    if lib is zeroin:
+        from zeroin.vision import datasets, transforms
+        data_transform = transforms.Compose([transforms.Resize((64, 64)),
+                                             transforms.ToTensor()])
+    else:
+        datasets, data_transform = _TorchDatasets, _torch_resize_to_tensor
+    return create_dataloaders(lib, datasets, train_dir=image_path / "train",
+                              test_dir=image_path / "test", transform=data_transform,
+                              batch_size=4, shuffle=shuffle)
+
+
+_NO_PIN = pytest.mark.filterwarnings("ignore:'pin_memory' argument is set as true")
+
+
+@_NO_PIN
+def test_05_going_modular_train_py_against_torch(f32, tmp_path):
+    """train.py: create_dataloaders, TinyVGG, CrossEntropyLoss, Adam(lr=0.001),
+    engine.train for 3 epochs; the same weights and batches give the same results."""
+    image_path = _image_tree(tmp_path / "data")
+    torch.manual_seed(42)
+    tmodel = _tiny_vgg(torch, hidden_units=10, output_shape=3)
+    zmodel = _copy(tmodel, _tiny_vgg(zeroin, hidden_units=10, output_shape=3))
+    results = {}
+    for lib, model in ((torch, tmodel), (zeroin, zmodel)):
+        train_dataloader, test_dataloader, class_names = _05_setup(lib, image_path, False)
+        assert class_names == ["pizza", "steak", "sushi"] and len(train_dataloader) == 3
+        device = "cuda" if lib.cuda.is_available() else "cpu"
+        model = model.to(device)
+        loss_fn = lib.nn.CrossEntropyLoss()
+        optimizer = lib.optim.Adam(model.parameters(), lr=0.001)
+        results[lib] = engine_train(lib, model=model, train_dataloader=train_dataloader,
+                                    test_dataloader=test_dataloader, loss_fn=loss_fn,
+                                    optimizer=optimizer, epochs=3, device=device)
+    for k in results[torch]:
+        assert all(type(v) is float for v in results[zeroin][k])     # pandas-ready
+        np.testing.assert_allclose(results[zeroin][k], results[torch][k], rtol=1e-4,
+                                   atol=1e-6)
+    for k, v in tmodel.state_dict().items():
+        np.testing.assert_allclose(_np(zmodel.state_dict()[k]), v.numpy(), rtol=1e-3,
+                                   atol=1e-5)
+    path = save_model(zeroin, zmodel, target_dir=tmp_path / "models",
+                      model_name="05_going_modular_script_mode_tinyvgg_model.pth")
+    loaded = _tiny_vgg(zeroin)
+    loaded.load_state_dict(zeroin.load(f=path))
+    x = zeroin.rand(2, 3, 64, 64)
+    np.testing.assert_array_equal(_np(loaded.eval()(x)), _np(zmodel.eval()(x)))
+    with pytest.raises(AssertionError, match="should end with"):
+        save_model(zeroin, zmodel, target_dir=tmp_path / "models", model_name="tinyvgg")
+
+
+@_NO_PIN
+def test_05_create_dataloaders_as_the_course_shuffles(f32, tmp_path):
+    """create_dataloaders as written (shuffle=True, num_workers=os.cpu_count(),
+    pin_memory=True): every image once an epoch, seeded orders repeat."""
+    image_path = _image_tree(tmp_path / "data")
+    zeroin.manual_seed(42)
+    train_dataloader, test_dataloader, class_names = _05_setup(zeroin, image_path, True)
+    labels = [_np(y).tolist() for _, y in train_dataloader]
+    assert sorted(sum(labels, [])) == [0] * 4 + [1] * 4 + [2] * 4
+    zeroin.manual_seed(42)
+    again = _05_setup(zeroin, image_path, True)[0]
+    assert [_np(y).tolist() for _, y in again] == labels
+    with pytest.warns(UserWarning, match="'pin_memory' argument is set as true but no "
+                                         "accelerator is found"):    # torch's warning
+        img, label = next(iter(test_dataloader))
+    assert tuple(img.shape) == (4, 3, 64, 64) and img.dtype == zeroin.float32
+    assert label.dtype == zeroin.int64
+
+
+# --- 06 transfer learning: torchvision.models.efficientnet_b0 without its weights -----------
+
+class _TorchTwin(torch.nn.Module):
+    """A torch module with zeroin's torchvision-like module's children and forward
+    (torchvision is not installed): EfficientNet, MBConv, SqueezeExcitation."""
+
+    def __init__(self, zmodule):
+        super().__init__()
+        self.kind = type(zmodule).__name__
+        self.use_res_connect = getattr(zmodule, "use_res_connect", False)
+        for name, child in zmodule.named_children():
+            self.add_module(name, _torch_twin(child))
+
+    def forward(self, x):
+        if self.kind == "EfficientNet":
+            return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+        if self.kind == "SqueezeExcitation":
+            return self.scale_activation(self.fc2(self.activation(self.fc1(self.avgpool(x)))))\
+                * x
+        assert self.kind == "MBConv" and not self.stochastic_depth.p
+        result = self.block(x)
+        return result + x if self.use_res_connect else result
+
+
+class _TorchIdentityDepth(torch.nn.Identity):
+    def __init__(self, p):
+        super().__init__()
+        self.p = p
+
+
+def _torch_twin(m):
+    tnn, kind = torch.nn, type(m).__name__
+    if kind == "Conv2d":
+        return tnn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding,
+                          groups=m.groups, bias=m.bias is not None)
+    if kind == "BatchNorm2d":
+        return tnn.BatchNorm2d(m.num_features, eps=m.eps, momentum=m.momentum)
+    if kind == "Linear":
+        return tnn.Linear(m.in_features, m.out_features)
+    if kind in ("Sequential", "Conv2dNormActivation"):
+        return tnn.Sequential(*[_torch_twin(c) for c in m.children()])
+    if kind == "StochasticDepth":
+        return _TorchIdentityDepth(m.p)
+    simple = {"SiLU": tnn.SiLU, "Sigmoid": tnn.Sigmoid, "Dropout": lambda: tnn.Dropout(m.p),
+              "AdaptiveAvgPool2d": lambda: tnn.AdaptiveAvgPool2d(1)}
+    return simple[kind]() if kind in simple else _TorchTwin(m)
+
+
+def test_06_efficientnet_b0_as_torchvisions_table_in_the_notebook():
+    """efficientnet_b0 was missing from zeroin.vision.models: the notebook's torchinfo
+    table (var_names, 60 wide) gives each MBConv's parameters and each stage's shapes."""
+    from zeroin.vision import models
+    model = models.efficientnet_b0()
+    stats = zeroin.utils.summary(model=model, input_size=(1, 3, 224, 224),
+                                 col_names=["input_size", "output_size", "num_params",
+                                            "trainable"],
+                                 col_width=20, row_settings=["var_names"], verbose=0)
+    table = str(stats).splitlines()
+    assert stats.total_params == 5288548 and table[1].index("Input Shape") == 61
+    mbconv = [int(line.split()[-2].replace(",", "")) for line in table if "MBConv" in line]
+    assert mbconv == [1448, 6004, 10710, 15350, 31290, 37130, 102900, 102900, 126004,
+                      208572, 208572, 262492, 587952, 587952, 587952, 717232]
+    shapes = [line.split("]")[1].strip() + "]" for line in table if "Sequential (" in line]
+    assert shapes[1:8] == ["[1, 16, 112, 112]", "[1, 24, 56, 56]", "[1, 40, 28, 28]",
+                           "[1, 80, 14, 14]", "[1, 112, 14, 14]", "[1, 192, 7, 7]",
+                           "[1, 320, 7, 7]"]
+    counts = {f"b{i}": sum(p.numel() for p in getattr(models, f"efficientnet_b{i}")()
+                           .parameters()) for i in (1, 2, 6)}
+    assert counts == {"b1": 7794184, "b2": 9109994, "b6": 43040704}
+    assert model.classifier[1].in_features == 1280 and model.classifier[0].p == 0.2
+    assert models.efficientnet_b2().classifier[1].in_features == 1408
+    assert [len(s) for s in list(model.features)[1:8]] == [1, 2, 2, 3, 3, 4, 1]
+    depth = [b.stochastic_depth.p for s in list(model.features)[1:8] for b in s]
+    np.testing.assert_allclose(depth, 0.2 * np.arange(16) / 16)
+    # torchvision's init: kaiming_normal_(fan_out) convs, uniform(+-1/sqrt(out)) linear
+    w = _np(model.features[8][0].weight)
+    assert abs(w.std() / np.sqrt(2 / 1280) - 1) < 0.02 and abs(w.mean()) < 1e-3
+    head = _np(model.classifier[1].weight)
+    assert 0.99 / np.sqrt(1000) < np.abs(head).max() <= 1 / np.sqrt(1000)
+    assert not _np(model.classifier[1].bias).any()
+    with pytest.raises(NotImplementedError, match=r"(?s)efficientnet_b0\(weights=EfficientNet_"
+                       r"B0_Weights.IMAGENET1K_V1\).*no pretrained weights.*safetensors"):
+        models.efficientnet_b0(weights=models.EfficientNet_B0_Weights.DEFAULT)
+
+
+def test_06_efficientnet_forward_and_backward_match_torch():
+    """In float64, so that the comparison through 16 blocks of batch norm is tight."""
+    from zeroin.vision import models
+    zmodel = models.efficientnet_b0(num_classes=3, stochastic_depth_prob=0.0)
+    torch.manual_seed(0)
+    tmodel = _torch_twin(zmodel).double()
+    _copy(tmodel, zmodel)
+    x = np.random.default_rng(6).random((2, 3, 64, 64))
+    for mode in ("eval", "train"):
+        getattr(tmodel, mode)(), getattr(zmodel, mode)()
+        tmodel.classifier[0].p = zmodel.classifier[0].p = 0.0
+        ty, zy = tmodel(torch.tensor(x)), zmodel(zeroin.tensor(x))
+        _close(zy, ty, 1e-9)
+    ty.square().sum().backward()
+    zy.square().sum().backward()
+    tgrads = dict(tmodel.named_parameters())
+    for name, p in zmodel.named_parameters():
+        _close(p.grad, tgrads[name].grad, rtol=1e-7, atol=1e-9)
+    for name, b in tmodel.named_buffers():                  # BatchNorm's running stats
+        _close(zmodel.get_buffer(name), b, 1e-9)
+
+
+def test_06_stochastic_depth_drops_whole_samples_in_training():
+    from zeroin.vision._efficientnet import StochasticDepth
+    sd = StochasticDepth(0.5, "row")
+    x = zeroin.ones(4000, 3)
+    zeroin.manual_seed(0)
+    y = _np(sd(x))
+    assert set(np.unique(y)) == {0.0, 2.0} and (y == y[:, :1]).all()   # a row at a time
+    assert abs((y[:, 0] == 0).mean() - 0.5) < 0.05
+    assert _np(sd.eval()(x)).tolist() == _np(x).tolist()
+    whole = _np(StochasticDepth(0.5, "batch")(x))
+    assert len(np.unique(whole)) == 1
+    with pytest.raises(ValueError, match="mode must be 'row' or 'batch'"):
+        StochasticDepth(0.5, "col")
+
+
+def _torch_preset(img, crop, resize):
+    """torchvision's ImageClassification preset on a PIL image, written out."""
+    from PIL import Image
+    w, h = img.size
+    if w <= h:
+        size = (resize, int(resize * h / w))
+    else:
+        size = (int(resize * w / h), resize)
+    img = img.resize(size, Image.Resampling.BICUBIC)
+    top, left = int(round((size[1] - crop) / 2.0)), int(round((size[0] - crop) / 2.0))
+    img = img.crop((left, top, left + crop, top + crop))
+    x = torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1).float() / 255
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(-1, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(-1, 1, 1)
+    return (x - mean) / std
+
+
+def _manual_transforms_torch(img):
+    from PIL import Image
+    img = img.resize((224, 224), Image.Resampling.BILINEAR)
+    x = torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1).float().div(255)
+    return (x - torch.tensor([0.485, 0.456, 0.406]).view(-1, 1, 1)) / \
+        torch.tensor([0.229, 0.224, 0.225]).view(-1, 1, 1)
+
+
+@_NO_PIN
+def test_06_manual_and_auto_transforms(f32, tmp_path):
+    """manual_transforms (Resize((224, 224)), ToTensor, Normalize) in create_dataloaders, and
+    weights.transforms(), which needs no download: resize 256 bicubic, crop 224."""
+    from PIL import Image
+    from zeroin.vision import datasets, models, transforms
+    image_path = _image_tree(tmp_path / "data")
+    manual_transforms = transforms.Compose([
+        transforms.Resize((224, 224)), transforms.ToTensor(),
+        transforms.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])])
+    zloaders = create_dataloaders(zeroin, datasets, image_path / "train", image_path / "test",
+                                  manual_transforms, batch_size=32, num_workers=0,
+                                  shuffle=False)
+    tloaders = create_dataloaders(torch, _TorchDatasets, image_path / "train",
+                                  image_path / "test", _manual_transforms_torch,
+                                  batch_size=32, num_workers=0, shuffle=False)
+    for z, t in zip(zloaders[:2], tloaders[:2]):
+        (zX, zy), (tX, ty) = next(iter(z)), next(iter(t))
+        assert tuple(zX.shape) == (len(zy), 3, 224, 224) and zX.dtype == zeroin.float32
+        np.testing.assert_allclose(_np(zX), _np(tX), rtol=1e-6, atol=1e-6)
+        assert _np(zy).tolist() == _np(ty).tolist()
+    weights = models.EfficientNet_B0_Weights.DEFAULT
+    auto_transforms = weights.transforms()
+    assert repr(auto_transforms) == (
+        "ImageClassification(\n    crop_size=[224]\n    resize_size=[256]\n"
+        "    mean=[0.485, 0.456, 0.406]\n    std=[0.229, 0.224, 0.225]\n"
+        "    interpolation=InterpolationMode.BICUBIC\n)")
+    img = Image.open(sorted((image_path / "test").glob("*/*.jpg"))[0])
+    for crop, resize, w in ((224, 256, weights), (288, 288, models.EfficientNet_B2_Weights
+                                                  .DEFAULT)):
+        out = w.transforms()(img)
+        assert tuple(out.shape) == (3, crop, crop) and out.dtype == zeroin.float32
+        np.testing.assert_allclose(_np(out), _np(_torch_preset(img, crop, resize)),
+                                   rtol=1e-6, atol=1e-6)
+    b1 = models.EfficientNet_B1_Weights
+    assert b1.DEFAULT is b1.IMAGENET1K_V2 and b1.DEFAULT.transforms().resize_size == [255]
+
+
+def _create_effnet(models, nn, variant, out_features, dropout, in_features):
+    """Notebooks 06 and 07: the model with its features frozen and a new head."""
+    model = getattr(models, f"efficientnet_{variant}")()      # weights=... needs a download
+    for param in model.features.parameters():
+        param.requires_grad = False
+    zeroin.manual_seed(42)
+    zeroin.cuda.manual_seed(42)
+    model.classifier = nn.Sequential(nn.Dropout(p=dropout, inplace=True),
+                                     nn.Linear(in_features=in_features,
+                                               out_features=out_features, bias=True))
+    model.name = f"effnet{variant}"
+    return model
+
+
+@_NO_PIN
+def test_06_freeze_the_features_and_train_a_new_head(f32, tmp_path):
+    from zeroin import nn
+    from zeroin.vision import datasets, models
+    image_path = _image_tree(tmp_path / "data")
+    model = _create_effnet(models, nn, "b0", out_features=3, dropout=0.2, in_features=1280)
+    stats = zeroin.utils.summary(model, input_size=(32, 3, 64, 64), verbose=0,
+                                 col_names=["input_size", "output_size", "num_params",
+                                            "trainable"], col_width=20,
+                                 row_settings=["var_names"])
+    assert (stats.total_params, stats.trainable_params) == (4011391, 3843)
+    frozen = {k: _np(v).copy() for k, v in model.features.state_dict().items()
+              if "running" not in k and "num_batches" not in k}
+    loaders = create_dataloaders(zeroin, datasets, image_path / "train", image_path / "test",
+                                 models.EfficientNet_B0_Weights.DEFAULT.transforms(),
+                                 batch_size=4, num_workers=0)
+    loss_fn = nn.CrossEntropyLoss()
+    optimizer = zeroin.optim.Adam(model.parameters(), lr=0.001)
+    head = _np(model.classifier[1].weight).copy()
+    results = engine_train(zeroin, model, loaders[0], loaders[1], optimizer, loss_fn,
+                           epochs=1, device="cpu")
+    assert all(len(v) == 1 and np.isfinite(v[0]) for v in results.values())
+    for k, v in model.features.state_dict().items():
+        if k in frozen:
+            np.testing.assert_array_equal(_np(v), frozen[k], err_msg=k)
+    assert all(p.grad is None for p in model.features.parameters())
+    assert not np.array_equal(_np(model.classifier[1].weight), head)
+    assert model.name == "effnetb0"
+
+
+def pred_and_plot_image(lib, model, class_names, image_path, image_size=(224, 224),
+                        transform=None, device="cpu"):
+    """going_modular's predictions.pred_and_plot_image (notebook 06)."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+    from zeroin.vision import transforms
+    img = Image.open(image_path)
+    if transform is not None:
+        image_transform = transform
+    else:
+        image_transform = transforms.Compose([
+            transforms.Resize(image_size), transforms.ToTensor(),
+            transforms.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])])
+    model.to(device)
+    model.eval()
+    with lib.inference_mode():
+        transformed_image = image_transform(img).unsqueeze(dim=0)
+        target_image_pred = model(transformed_image.to(device))
+    target_image_pred_probs = lib.softmax(target_image_pred, dim=1)
+    target_image_pred_label = lib.argmax(target_image_pred_probs, dim=1)
+    fig = plt.figure()
+    plt.imshow(img)
+    plt.title(f"Pred: {class_names[target_image_pred_label]} | "
+              f"Prob: {target_image_pred_probs.max():.3f}")
+    plt.axis(False)
+    title = fig.axes[0].get_title()
+    plt.close(fig)
+    return title, target_image_pred_probs
+
+
+def test_06_pred_and_plot_image_on_random_test_images(f32, tmp_path):
+    pytest.importorskip("matplotlib").use("Agg")
+    from zeroin import nn
+    from zeroin.vision import models
+    test_dir = _image_tree(tmp_path / "data") / "test"
+    model = _create_effnet(models, nn, "b0", out_features=3, dropout=0.2, in_features=1280)
+    test_image_path_list = list(pathlib.Path(test_dir).glob("*/*.jpg"))
+    random.seed(42)
+    for image_path in random.sample(population=test_image_path_list, k=2):
+        title, probs = pred_and_plot_image(zeroin, model=model,
+                                           class_names=["pizza", "steak", "sushi"],
+                                           image_path=image_path, image_size=(64, 64))
+        label = int(_np(probs).argmax())
+        assert title == (f"Pred: {['pizza', 'steak', 'sushi'][label]} | "
+                         f"Prob: {_np(probs).max():.3f}")
