@@ -1333,3 +1333,275 @@ def test_06_pred_and_plot_image_on_random_test_images(f32, tmp_path):
         label = int(_np(probs).argmax())
         assert title == (f"Pred: {['pizza', 'steak', 'sushi'][label]} | "
                          f"Prob: {_np(probs).max():.3f}")
+
+
+# --- 07 experiment tracking: SummaryWriter, add_scalars, add_graph ---------------------------
+
+def create_writer(lib, experiment_name, model_name, extra=None, root="runs"):
+    """Notebook 07's create_writer (``root`` is the course's "runs", under tmp_path here)."""
+    from datetime import datetime
+    timestamp = datetime.now().strftime("%Y-%m-%d")
+    if extra:
+        log_dir = os.path.join(root, timestamp, experiment_name, model_name, extra)
+    else:
+        log_dir = os.path.join(root, timestamp, experiment_name, model_name)
+    return lib.utils.tensorboard.SummaryWriter(log_dir=log_dir)
+
+
+def _scalars(log_dir):
+    """{run/tag: [(step, value)]} of every event file under log_dir, read by tensorboard."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    out = {}
+    for path in sorted(pathlib.Path(log_dir).rglob("events.out.tfevents.*")):
+        acc = EventAccumulator(str(path.parent))
+        acc.Reload()
+        for tag in acc.Tags()["scalars"]:
+            run = path.parent.relative_to(log_dir).as_posix()
+            out[f"{run}/{tag}"] = [(e.step, e.value) for e in acc.Scalars(tag)]
+    return out
+
+
+@_NO_PIN
+@pytest.mark.filterwarnings("ignore:`torch.jit.trace:DeprecationWarning")   # torch's add_graph
+def test_07_experiments_logged_as_torchs_summary_writer(f32, tmp_path):
+    pytest.importorskip("tensorboard")
+    import torch.utils.tensorboard  # noqa: F401
+    import zeroin.utils.tensorboard  # noqa: F401
+    from zeroin import nn
+    from zeroin.vision import models
+    image_path = _image_tree(tmp_path / "data")
+    torch.manual_seed(42)
+    tmodel = _tiny_vgg(torch)
+    zmodel = _copy(tmodel, _tiny_vgg(zeroin))
+    logs = {}
+    for lib, model in ((torch, tmodel), (zeroin, zmodel)):
+        train_dataloader, test_dataloader, _ = _05_setup(lib, image_path, False)
+        root = tmp_path / lib.__name__ / "runs"
+        writer = create_writer(lib, experiment_name="data_10_percent", model_name="tinyvgg",
+                               extra="2_epochs", root=str(root))
+        optimizer = lib.optim.Adam(params=model.parameters(), lr=0.001)
+        results = engine_train(lib, model, train_dataloader, test_dataloader, optimizer,
+                               lib.nn.CrossEntropyLoss(), epochs=2, device="cpu",
+                               writer=writer)
+        writer.add_graph(model=model, input_to_model=lib.randn(32, 3, 64, 64))
+        writer.close()
+        logs[lib] = _scalars(next(root.iterdir()))
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+        acc = EventAccumulator(str(next(root.iterdir()) / "data_10_percent" / "tinyvgg" /
+                                   "2_epochs"))
+        acc.Reload()
+        ops = {node.op.split("::")[-1] for node in acc.Graph().node}    # aten:: or zeroin::
+        assert {"IO Node", "max_pool2d", "relu", "linear"} <= ops, ops
+        assert "_convolution" in ops or "conv2d" in ops
+    assert sorted(logs[zeroin]) == sorted(logs[torch]) == [
+        f"data_10_percent/tinyvgg/2_epochs/{main}_{name}/{main}" for main, name in (
+            ("Accuracy", "test_acc"), ("Accuracy", "train_acc"), ("Loss", "test_loss"),
+            ("Loss", "train_loss"))]
+    for tag, values in logs[torch].items():
+        assert [s for s, _ in logs[zeroin][tag]] == [s for s, _ in values] == [0, 1]
+        np.testing.assert_allclose([v for _, v in logs[zeroin][tag]],
+                                   [v for _, v in values], rtol=1e-4, err_msg=tag)
+    logged = logs[zeroin]["data_10_percent/tinyvgg/2_epochs/Loss_train_loss/Loss"]
+    assert np.float32(results["train_loss"]).tolist() == [v for _, v in logged]   # float32
+    # the course's experiment loop: effnetb0 and effnetb2 with frozen features
+    for model_name, width, dropout in (("effnetb0", 1280, 0.2), ("effnetb2", 1408, 0.3)):
+        model = _create_effnet(models, nn, model_name[-2:], 3, dropout, width)
+        assert model.name == model_name
+        assert sum(p.numel() for p in model.parameters() if p.requires_grad) == width * 3 + 3
+        save_model(zeroin, model, target_dir=tmp_path / "models",
+                   model_name=f"07_{model_name}_data_10_percent_5_epochs.pth")
+    assert len(list((tmp_path / "models").glob("07_*.pth"))) == 2
+
+
+# --- 08 paper replicating: ViT from nn layers ---------------------------------------------
+
+def _vit_classes(lib):
+    nn = lib.nn
+
+    class PatchEmbedding(nn.Module):
+        def __init__(self, in_channels=3, patch_size=16, embedding_dim=768):
+            super().__init__()
+            self.patch_size = patch_size
+            self.patcher = nn.Conv2d(in_channels=in_channels, out_channels=embedding_dim,
+                                     kernel_size=patch_size, stride=patch_size, padding=0)
+            self.flatten = nn.Flatten(start_dim=2, end_dim=3)
+
+        def forward(self, x):
+            image_resolution = x.shape[-1]
+            assert image_resolution % self.patch_size == 0, \
+                f"Input image size must be divisble by patch size, image shape: " \
+                f"{image_resolution}, patch size: {self.patch_size}"
+            return self.flatten(self.patcher(x)).permute(0, 2, 1)
+
+    class MultiheadSelfAttentionBlock(nn.Module):
+        def __init__(self, embedding_dim=768, num_heads=12, attn_dropout=0):
+            super().__init__()
+            self.layer_norm = nn.LayerNorm(normalized_shape=embedding_dim)
+            self.multihead_attn = nn.MultiheadAttention(embed_dim=embedding_dim,
+                                                        num_heads=num_heads,
+                                                        dropout=attn_dropout,
+                                                        batch_first=True)
+
+        def forward(self, x):
+            x = self.layer_norm(x)
+            attn_output, _ = self.multihead_attn(query=x, key=x, value=x,
+                                                 need_weights=False)
+            return attn_output
+
+    class MLPBlock(nn.Module):
+        def __init__(self, embedding_dim=768, mlp_size=3072, dropout=0.1):
+            super().__init__()
+            self.layer_norm = nn.LayerNorm(normalized_shape=embedding_dim)
+            self.mlp = nn.Sequential(
+                nn.Linear(in_features=embedding_dim, out_features=mlp_size), nn.GELU(),
+                nn.Dropout(p=dropout), nn.Linear(in_features=mlp_size,
+                                                 out_features=embedding_dim),
+                nn.Dropout(p=dropout))
+
+        def forward(self, x):
+            return self.mlp(self.layer_norm(x))
+
+    class TransformerEncoderBlock(nn.Module):
+        def __init__(self, embedding_dim=768, num_heads=12, mlp_size=3072, mlp_dropout=0.1,
+                     attn_dropout=0):
+            super().__init__()
+            self.msa_block = MultiheadSelfAttentionBlock(embedding_dim=embedding_dim,
+                                                         num_heads=num_heads,
+                                                         attn_dropout=attn_dropout)
+            self.mlp_block = MLPBlock(embedding_dim=embedding_dim, mlp_size=mlp_size,
+                                      dropout=mlp_dropout)
+
+        def forward(self, x):
+            x = self.msa_block(x) + x
+            return self.mlp_block(x) + x
+
+    class ViT(nn.Module):
+        def __init__(self, img_size=224, in_channels=3, patch_size=16,
+                     num_transformer_layers=12, embedding_dim=768, mlp_size=3072,
+                     num_heads=12, attn_dropout=0, mlp_dropout=0.1, embedding_dropout=0.1,
+                     num_classes=1000):
+            super().__init__()
+            assert img_size % patch_size == 0, \
+                f"Image size must be divisible by patch size, image size: {img_size}, " \
+                f"patch size: {patch_size}."
+            self.num_patches = (img_size * img_size) // patch_size**2
+            self.class_embedding = nn.Parameter(data=lib.randn(1, 1, embedding_dim),
+                                                requires_grad=True)
+            self.position_embedding = nn.Parameter(
+                data=lib.randn(1, self.num_patches + 1, embedding_dim), requires_grad=True)
+            self.embedding_dropout = nn.Dropout(p=embedding_dropout)
+            self.patch_embedding = PatchEmbedding(in_channels=in_channels,
+                                                  patch_size=patch_size,
+                                                  embedding_dim=embedding_dim)
+            self.transformer_encoder = nn.Sequential(*[TransformerEncoderBlock(
+                embedding_dim=embedding_dim, num_heads=num_heads, mlp_size=mlp_size,
+                mlp_dropout=mlp_dropout) for _ in range(num_transformer_layers)])
+            self.classifier = nn.Sequential(
+                nn.LayerNorm(normalized_shape=embedding_dim),
+                nn.Linear(in_features=embedding_dim, out_features=num_classes))
+
+        def forward(self, x):
+            batch_size = x.shape[0]
+            class_token = self.class_embedding.expand(batch_size, -1, -1)
+            x = self.patch_embedding(x)
+            x = lib.cat((class_token, x), dim=1)
+            x = self.position_embedding + x
+            x = self.embedding_dropout(x)
+            x = self.transformer_encoder(x)
+            return self.classifier(x[:, 0])
+    return PatchEmbedding, TransformerEncoderBlock, ViT
+
+
+SMALL_VIT = dict(img_size=32, patch_size=8, num_transformer_layers=2, embedding_dim=48,
+                 mlp_size=96, num_heads=4, num_classes=3)
+
+
+def test_08_vit_base_parameter_count_and_the_patch_shapes(f32):
+    """ViT-Base as the notebook builds it: 85,800,963 parameters for 3 classes (its
+    torchinfo table), the patch embedding's shapes, the divisibility assertion."""
+    counts = {}
+    for lib in LIBS:
+        PatchEmbedding, _, ViT = _vit_classes(lib)
+        lib.manual_seed(42)
+        vit = ViT(num_classes=3)
+        counts[lib] = sum(p.numel() for p in vit.parameters())
+        patchify = PatchEmbedding(in_channels=3, patch_size=16, embedding_dim=768)
+        image = lib.rand(3, 224, 224)
+        patch_embedded_image = patchify(image.unsqueeze(0))
+        assert tuple(patch_embedded_image.shape) == (1, 196, 768)
+        with pytest.raises(AssertionError, match="divisble by patch size"):
+            patchify(lib.rand(1, 3, 250, 250))
+        class_token = lib.nn.Parameter(lib.ones(1, 1, 768), requires_grad=True)
+        with_token = lib.cat((class_token, patch_embedded_image), dim=1)
+        assert tuple(with_token.shape) == (1, 197, 768)
+        image_permuted = image.permute(1, 2, 0)
+        assert tuple(image_permuted[:16, :, :].shape) == (16, 224, 3)   # the top row
+    assert counts[zeroin] == counts[torch] == 85800963
+
+
+def test_08_small_vit_forward_backward_and_adam_with_weight_decay_match_torch(f32):
+    _, _, tViT = _vit_classes(torch)
+    _, _, zViT = _vit_classes(zeroin)
+    torch.manual_seed(42)
+    tvit = tViT(**SMALL_VIT)
+    zvit = _copy(tvit, zViT(**SMALL_VIT))
+    x = np.random.default_rng(8).random((4, 3, 32, 32)).astype(np.float32)
+    y = np.array([0, 1, 2, 1])
+    tvit.eval(), zvit.eval()
+    np.testing.assert_allclose(_np(zvit(zeroin.tensor(x))), _np(tvit(torch.tensor(x))),
+                               rtol=1e-4, atol=1e-5)
+    for m in (tvit, zvit):                    # train mode without dropout's random draws
+        m.train()
+        for d in m.modules():
+            if type(d).__name__ == "Dropout":
+                d.p = 0.0
+    topt = torch.optim.Adam(params=tvit.parameters(), lr=3e-3, betas=(0.9, 0.999),
+                            weight_decay=0.3)
+    zopt = zeroin.optim.Adam(params=zvit.parameters(), lr=3e-3, betas=(0.9, 0.999),
+                             weight_decay=0.3)
+    for _ in range(3):
+        for lib, m, opt in ((torch, tvit, topt), (zeroin, zvit, zopt)):
+            loss = lib.nn.CrossEntropyLoss()(m(lib.tensor(x)), lib.tensor(y))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    for k, v in tvit.state_dict().items():
+        z, t = _np(zvit.state_dict()[k]), v.numpy()
+        if k.endswith("in_proj_bias"):
+            # the key bias's gradient is 0 (a constant added to a row of scores before the
+            # softmax) plus rounding, which Adam scales up to +-lr steps of either sign
+            assert np.abs(z[48:96]).max() <= 3 * 3e-3 * 1.001
+            z, t = np.delete(z, np.s_[48:96]), np.delete(t, np.s_[48:96])
+        np.testing.assert_allclose(z, t, rtol=1e-4, atol=2e-5, err_msg=k)
+
+
+def test_08_our_encoder_block_equals_torchs_transformer_encoder_layer(f32):
+    """The notebook's point: TransformerEncoderBlock is nn.TransformerEncoderLayer(...,
+    activation="gelu", batch_first=True, norm_first=True); here in zeroin, weights mapped
+    from one to the other, and the layer against torch's."""
+    _, ZBlock, _ = _vit_classes(zeroin)
+    kw = dict(d_model=48, nhead=4, dim_feedforward=96, dropout=0.1, activation="gelu",
+              batch_first=True, norm_first=True)
+    torch.manual_seed(0)
+    tlayer = torch.nn.TransformerEncoderLayer(**kw)
+    zlayer = _copy(tlayer, zeroin.nn.TransformerEncoderLayer(**kw))
+    block = ZBlock(embedding_dim=48, num_heads=4, mlp_size=96, mlp_dropout=0.1)
+    s = {k: zeroin.tensor(v.numpy().copy()) for k, v in tlayer.state_dict().items()}
+    block.load_state_dict({
+        "msa_block.layer_norm.weight": s["norm1.weight"],
+        "msa_block.layer_norm.bias": s["norm1.bias"],
+        **{f"msa_block.multihead_attn.{k}": s[f"self_attn.{k}"] for k in (
+            "in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias")},
+        "mlp_block.layer_norm.weight": s["norm2.weight"],
+        "mlp_block.layer_norm.bias": s["norm2.bias"],
+        "mlp_block.mlp.0.weight": s["linear1.weight"], "mlp_block.mlp.0.bias": s["linear1.bias"],
+        "mlp_block.mlp.3.weight": s["linear2.weight"], "mlp_block.mlp.3.bias": s["linear2.bias"]})
+    x = np.random.default_rng(9).random((2, 17, 48)).astype(np.float32)
+    for m in (tlayer, zlayer, block):
+        m.eval()
+    tout = tlayer(torch.tensor(x))
+    np.testing.assert_allclose(_np(zlayer(zeroin.tensor(x))), _np(tout), rtol=1e-4,
+                               atol=1e-5)
+    np.testing.assert_allclose(_np(block(zeroin.tensor(x))), _np(tout), rtol=1e-4, atol=1e-5)
+    encoder = zeroin.nn.TransformerEncoder(encoder_layer=zlayer, num_layers=12)
+    assert len(encoder.layers) == 12
