@@ -1605,3 +1605,127 @@ def test_08_our_encoder_block_equals_torchs_transformer_encoder_layer(f32):
     np.testing.assert_allclose(_np(block(zeroin.tensor(x))), _np(tout), rtol=1e-4, atol=1e-5)
     encoder = zeroin.nn.TransformerEncoder(encoder_layer=zlayer, num_layers=12)
     assert len(encoder.layers) == 12
+
+
+def test_04_predict_on_a_custom_image_read_with_read_image(f32, tmp_path):
+    """Notebook 04's custom image: torchvision.io.read_image (uint8), the two errors the
+    notebook shows (uint8 input; no batch dimension), then / 255, Resize, unsqueeze."""
+    from PIL import Image
+    from zeroin.vision import io, transforms
+    custom_image_path = tmp_path / "04-pizza-dad.jpeg"
+    arr = np.random.default_rng(10).integers(0, 256, (90, 70, 3), dtype=np.uint8)
+    Image.fromarray(arr).save(custom_image_path, quality=95)
+    custom_image_uint8 = io.read_image(str(custom_image_path))
+    assert custom_image_uint8.dtype == zeroin.uint8
+    assert tuple(custom_image_uint8.shape) == (3, 90, 70)
+    np.testing.assert_array_equal(_np(custom_image_uint8),
+                                  np.asarray(Image.open(custom_image_path)).transpose(2, 0, 1))
+    torch.manual_seed(42)
+    tmodel = _tiny_vgg(torch)
+    model_1 = _copy(tmodel, _tiny_vgg(zeroin))
+    model_1.eval()
+    with pytest.raises(zeroin.errors.DtypeError, match=r"uint8.*x\.to\(zeroin\.float32\) / 255"):
+        model_1(custom_image_uint8)
+    custom_image = io.read_image(str(custom_image_path)).type(zeroin.float32) / 255.
+    custom_image_transform = transforms.Compose([transforms.Resize((64, 64))])
+    custom_image_transformed = custom_image_transform(custom_image)
+    tresized = torch.nn.functional.interpolate(
+        torch.from_numpy(_np(custom_image)).unsqueeze(0), size=(64, 64), mode="bilinear",
+        antialias=True, align_corners=False)[0]            # torchvision's tensor Resize
+    np.testing.assert_allclose(_np(custom_image_transformed), _np(tresized), atol=2e-7)
+    with pytest.raises(zeroin.errors.ShapeError, match=r"add the batch dimension"):
+        model_1(custom_image_transformed)                    # (3, 64, 64): no batch
+    with pytest.raises(RuntimeError, match="cannot be multiplied"):
+        tmodel(tresized)
+    with zeroin.inference_mode():
+        custom_image_pred = model_1(custom_image_transformed.unsqueeze(dim=0))
+    tpred = tmodel(tresized.unsqueeze(0))
+    np.testing.assert_allclose(_np(custom_image_pred), _np(tpred), rtol=1e-4, atol=1e-6)
+    custom_image_pred_probs = zeroin.softmax(custom_image_pred, dim=1)
+    custom_image_pred_label = zeroin.argmax(custom_image_pred_probs, dim=1)
+    class_names = ["pizza", "steak", "sushi"]
+    assert class_names[custom_image_pred_label.cpu()] == class_names[int(tpred.argmax())]
+
+
+# --- helper_functions.py (02, 04-06): matplotlib given zeroin tensors -------------------------
+
+def plot_decision_boundary(lib, model, X, y):
+    """helper_functions.plot_decision_boundary; returns the grid's predictions."""
+    import matplotlib.pyplot as plt
+    model.to("cpu")
+    X, y = X.to("cpu"), y.to("cpu")
+    x_min, x_max = X[:, 0].min() - 0.1, X[:, 0].max() + 0.1
+    y_min, y_max = X[:, 1].min() - 0.1, X[:, 1].max() + 0.1
+    xx, yy = np.meshgrid(np.linspace(x_min, x_max, 101), np.linspace(y_min, y_max, 101))
+    X_to_pred_on = lib.from_numpy(np.column_stack((xx.ravel(), yy.ravel()))).float()
+    model.eval()
+    with lib.inference_mode():
+        y_logits = model(X_to_pred_on)
+    if len(lib.unique(y)) > 2:
+        y_pred = lib.softmax(y_logits, dim=1).argmax(dim=1)
+    else:
+        y_pred = lib.round(lib.sigmoid(y_logits))
+    y_pred = y_pred.reshape(xx.shape).detach().numpy()
+    plt.contourf(xx, yy, y_pred, cmap=plt.cm.RdYlBu, alpha=0.7)
+    plt.scatter(X[:, 0], X[:, 1], c=y, s=40, cmap=plt.cm.RdYlBu)
+    plt.xlim(xx.min(), xx.max())
+    plt.ylim(yy.min(), yy.max())
+    return y_pred
+
+
+def plot_loss_curves(results):
+    import matplotlib.pyplot as plt
+    epochs = range(len(results["train_loss"]))
+    plt.figure(figsize=(15, 7))
+    plt.subplot(1, 2, 1)
+    plt.plot(epochs, results["train_loss"], label="train_loss")
+    plt.plot(epochs, results["test_loss"], label="test_loss")
+    plt.title("Loss")
+    plt.legend()
+    plt.subplot(1, 2, 2)
+    plt.plot(epochs, results["train_acc"], label="train_accuracy")
+    plt.plot(epochs, results["test_acc"], label="test_accuracy")
+    plt.legend()
+    return plt.gcf()
+
+
+# torch's Tensor.__array_wrap__ takes one argument, which NumPy 2 deprecates
+# (np.linspace of 0-d tensors); zeroin's takes three, checked below
+@pytest.mark.filterwarnings("ignore:__array_wrap__ must accept context:DeprecationWarning")
+def test_helper_functions_plot_with_zeroin_tensors(f32):
+    import warnings
+    pytest.importorskip("matplotlib").use("Agg")
+    import matplotlib.pyplot as plt
+    X, y = _blobs(n=80)
+    torch.manual_seed(42)
+    tmodel = _blob_model(torch)
+    zmodel = _copy(tmodel, _blob_model(zeroin))
+    grids = {}
+    for lib, model in ((torch, tmodel), (zeroin, zmodel)):
+        fig = plt.figure()
+        with warnings.catch_warnings():
+            if lib is zeroin:
+                warnings.simplefilter("error", DeprecationWarning)
+            grids[lib] = plot_decision_boundary(lib, model, lib.from_numpy(X).float(),
+                                                lib.from_numpy(y))
+        xlim = fig.axes[0].get_xlim()
+        plt.close(fig)
+        assert xlim == pytest.approx((X[:, 0].min() - 0.1, X[:, 0].max() + 0.1), abs=1e-5)
+    assert grids[zeroin].shape == (101, 101) and grids[zeroin].dtype == np.int64
+    assert (grids[zeroin] == grids[torch]).mean() > 0.999        # float32 ties aside
+    binary = {}
+    for lib, model in ((torch, torch.nn.Linear(2, 1)), (zeroin, zeroin.nn.Linear(2, 1))):
+        if lib is zeroin:
+            _copy(binary["model"], model)
+        binary["model"] = model
+        fig = plt.figure()
+        binary[lib] = plot_decision_boundary(lib, model, lib.from_numpy(X).float(),
+                                             lib.from_numpy((y > 1).astype(np.float32)))
+        plt.close(fig)
+    assert set(np.unique(binary[zeroin]).tolist()) <= {0.0, 1.0}
+    assert (binary[zeroin].squeeze() == binary[torch].squeeze()).mean() > 0.999
+    results = {"train_loss": [zeroin.tensor(1.0).item(), 0.5], "test_loss": [1.2, 0.7],
+               "train_acc": [0.3, 0.6], "test_acc": [0.25, 0.5]}
+    fig = plot_loss_curves(results)
+    assert len(fig.axes) == 2 and fig.axes[0].get_title() == "Loss"
+    plt.close(fig)
