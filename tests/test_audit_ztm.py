@@ -1729,3 +1729,57 @@ def test_helper_functions_plot_with_zeroin_tensors(f32):
     fig = plot_loss_curves(results)
     assert len(fig.axes) == 2 and fig.axes[0].get_title() == "Loss"
     plt.close(fig)
+
+
+def test_08_torchvisions_vit_b_16_without_weights_is_the_notebooks_vit():
+    """vit_b_16 was missing from zeroin.vision.models: 86,567,656 parameters, 85,800,963
+    with the notebook's new head (its torchinfo table); a small VisionTransformer equals the
+    notebook's ViT run in torch with the weights mapped (float64; LayerNorm eps 1e-6)."""
+    from zeroin.vision import models
+    pretrained_vit = models.vit_b_16()
+    assert sum(p.numel() for p in pretrained_vit.parameters()) == 86567656
+    assert not _np(pretrained_vit.heads.head.weight).any()        # torchvision zeroes it
+    for parameter in pretrained_vit.parameters():
+        parameter.requires_grad = False
+    zeroin.manual_seed(42)
+    pretrained_vit.heads = zeroin.nn.Linear(in_features=768, out_features=3)
+    assert sum(p.numel() for p in pretrained_vit.parameters()) == 85800963
+    assert sum(p.numel() for p in pretrained_vit.parameters() if p.requires_grad) == 2307
+    assert len(pretrained_vit.state_dict()) == 152
+    assert repr(models.ViT_B_16_Weights.DEFAULT.transforms()).endswith(
+        "interpolation=InterpolationMode.BILINEAR\n)")
+    with pytest.raises(NotImplementedError, match=r"vit_b_16\(weights=ViT_B_16_Weights"):
+        models.vit_b_16(weights=models.ViT_B_16_Weights.DEFAULT)
+    torch.set_default_dtype(torch.float64)
+    _, _, tViT = _vit_classes(torch)
+    torch.manual_seed(0)
+    tvit = tViT(**SMALL_VIT).eval()
+    for m in tvit.modules():
+        if isinstance(m, torch.nn.LayerNorm):
+            m.eps = 1e-6
+    zvit = models.VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=4,
+                                    hidden_dim=48, mlp_dim=96, num_classes=3).eval()
+    names = {"class_embedding": "class_token", "position_embedding": "encoder.pos_embedding",
+             "patch_embedding.patcher": "conv_proj", "classifier.0": "encoder.ln",
+             "classifier.1": "heads.head", "msa_block.layer_norm": "ln_1",
+             "msa_block.multihead_attn": "self_attention", "mlp_block.layer_norm": "ln_2",
+             "mlp_block.mlp": "mlp", "transformer_encoder.": "encoder.layers.encoder_layer_"}
+    state = {}
+    for k, v in tvit.state_dict().items():
+        for a, b in names.items():
+            k = k.replace(a, b)
+        state[k] = zeroin.tensor(v.numpy().copy())
+    zvit.load_state_dict(state)
+    x = np.random.default_rng(11).random((2, 3, 32, 32))
+    zout, tout = zvit(zeroin.tensor(x)), tvit(torch.tensor(x))
+    _close(zout, tout, 1e-9)
+    zout.square().sum().backward()
+    tout.square().sum().backward()
+    zgrads = dict(zvit.named_parameters())
+    for k, v in tvit.named_parameters():
+        for a, b in names.items():
+            k = k.replace(a, b)
+        _close(zgrads[k].grad, v.grad, rtol=1e-7, atol=1e-10)
+    with pytest.raises(ValueError, match=r"expected images \(N, 3, 32, 32\), got shape "
+                                         r"\(2, 3, 64, 64\)"):
+        zvit(zeroin.rand(2, 3, 64, 64))

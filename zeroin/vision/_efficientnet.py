@@ -1,8 +1,7 @@
 """torchvision's EfficientNet B0-B7 (``torchvision.models.efficientnet_b0`` ...): the same
 blocks (``Conv2dNormActivation``, ``MBConv`` with squeeze-excitation and stochastic depth),
 names, initialisation and forward, so a state dict converted from torchvision's loads with
-``load_state_dict``. The weight enums name torchvision's weights (none are here) and give
-their ``transforms()`` preset, which needs no download.
+``load_state_dict``.
 
 >>> model = _efficientnet("b0", {})
 >>> model.classifier[1].in_features, sum(p.numel() for p in model.parameters())
@@ -11,15 +10,12 @@ their ``transforms()`` preset, which needs no download.
 from __future__ import annotations
 
 import copy
-import enum
 import math
 
-import numpy as np
-
-from .. import flatten, float32, nn, rand, tensor, uint8
+from .. import flatten, nn, rand
 
 __all__ = ["EfficientNet", "MBConv", "MBConvConfig", "SqueezeExcitation", "StochasticDepth",
-           "Conv2dNormActivation", "ImageClassification"]
+           "Conv2dNormActivation"]
 
 
 class Conv2dNormActivation(nn.Sequential):
@@ -193,6 +189,7 @@ class EfficientNet(nn.Module):
 
 
 # (width_mult, depth_mult, dropout, crop, resize) of torchvision's B0-B7 and their weights
+# (bicubic; B1's second weights, its DEFAULT: crop 240, resize 255, bilinear)
 _VARIANTS = {"b0": (1.0, 1.0, 0.2, 224, 256), "b1": (1.0, 1.1, 0.2, 240, 256),
              "b2": (1.1, 1.2, 0.3, 288, 288), "b3": (1.2, 1.4, 0.3, 300, 320),
              "b4": (1.4, 1.8, 0.4, 380, 384), "b5": (1.6, 2.2, 0.4, 456, 456),
@@ -208,61 +205,3 @@ def _efficientnet(variant, kwargs):
     if variant in ("b5", "b6", "b7") and "norm_layer" not in kwargs:
         kwargs["norm_layer"] = lambda c: nn.BatchNorm2d(c, eps=0.001, momentum=0.01)
     return EfficientNet(settings, kwargs.pop("dropout", dropout), **kwargs)
-
-
-class ImageClassification:
-    """torchvision's weights preset (``weights.transforms()``): resize the shorter side to
-    ``resize_size`` (bicubic for EfficientNet), crop the centre ``crop_size``, float32 in
-    [0, 1], normalise by ImageNet's mean and std. Takes a PIL image or a (..., C, H, W)
-    tensor (uint8, or float in [0, 1])."""
-
-    def __init__(self, *, crop_size, resize_size=256, mean=(0.485, 0.456, 0.406),
-                 std=(0.229, 0.224, 0.225), interpolation=None, antialias=True):
-        from .transforms.functional import InterpolationMode
-        self.crop_size, self.resize_size = [crop_size], [resize_size]
-        self.mean, self.std = list(mean), list(std)
-        self.interpolation = InterpolationMode.BILINEAR if interpolation is None else \
-            interpolation
-        self.antialias = antialias
-
-    def __call__(self, img):
-        from .transforms import functional as F
-        from .. import Tensor
-        img = F.resize(img, self.resize_size, interpolation=self.interpolation,
-                       antialias=self.antialias)
-        img = F.center_crop(img, self.crop_size)
-        if not isinstance(img, Tensor):
-            arr = np.asarray(img)
-            arr = arr.reshape(arr.shape[0], arr.shape[1], -1).transpose(2, 0, 1)
-            img = tensor(np.ascontiguousarray(arr))
-        scale = 255.0 if img.dtype == uint8 else 1.0
-        img = img.to(float32) / scale
-        mean = tensor(self.mean, dtype=float32).reshape(-1, 1, 1)
-        std = tensor(self.std, dtype=float32).reshape(-1, 1, 1)
-        return (img - mean) / std
-
-    def __repr__(self):
-        return (f"{type(self).__name__}(\n    crop_size={self.crop_size}\n"
-                f"    resize_size={self.resize_size}\n    mean={self.mean}\n"
-                f"    std={self.std}\n    interpolation={self.interpolation}\n)")
-
-
-class _Weights(enum.Enum):
-    def transforms(self):
-        """The preset these weights were trained with (no download)."""
-        from .transforms.functional import InterpolationMode
-        crop, resize = _VARIANTS[type(self).__name__[len("EfficientNet_"):][:2].lower()][3:]
-        mode = InterpolationMode.BICUBIC
-        if self.value == "IMAGENET1K_V2":          # B1's second weights
-            resize, mode = 255, InterpolationMode.BILINEAR
-        return ImageClassification(crop_size=crop, resize_size=resize, interpolation=mode)
-
-
-def _weights_enum(variant):
-    """torchvision's names; ``DEFAULT`` is the best (B1: ``IMAGENET1K_V2``)."""
-    names = {"IMAGENET1K_V1": "IMAGENET1K_V1"}
-    if variant == "b1":
-        names["IMAGENET1K_V2"] = "IMAGENET1K_V2"
-    names["DEFAULT"] = names[max(names)]
-    return _Weights(f"EfficientNet_{variant.upper()}_Weights", names,
-                    module="zeroin.vision.models")
