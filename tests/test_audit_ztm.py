@@ -17,6 +17,7 @@ import pytest
 
 import zeroin
 from _audit import np_of as _np, close as _close, copy_weights as _copy
+from _audit import torch_defaults_back  # noqa: F401  (autouse: torch's defaults back)
 
 torch = pytest.importorskip("torch")
 LIBS = (torch, zeroin)
