@@ -129,8 +129,19 @@ def _models(lib):
             out, _ = self.rnn(self.emb(x))
             return self.head[1](self.head[0](self.head[0](out[:, -1])))
 
+    class Deep(nn_.Module):             # long labels below the depth shown (EfficientNet's
+        def __init__(self):             # MBConv blocks): torchinfo widens the column by them
+            super().__init__()
+            self.stochastic_depth_and_squeeze = nn_.Sequential(nn_.Sequential(
+                nn_.Linear(4, 4, dtype=f32), nn_.AdaptiveAvgPool1d(4)))
+
+        def forward(self, x):
+            return self.stochastic_depth_and_squeeze(x)
+
     return [(TinyVGG(), dict(input_size=[2, 3, 32, 32])),
-            (Rec(), dict(input_size=(3, 5), dtypes=[lib.long]))]
+            (Rec(), dict(input_size=(3, 5), dtypes=[lib.long])),
+            (nn_.Sequential(nn_.Linear(4, 4, dtype=f32), nn_.Sequential(Deep(), nn_.ReLU())),
+             dict(input_size=(2, 4)))]
 
 
 @pytest.mark.parametrize("options", [

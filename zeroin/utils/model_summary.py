@@ -266,12 +266,17 @@ def _cell(row, col, depth, total):
     return "--" if not n else f"({n:,})" if frozen else f"{n:,}"     # (n): nothing trains
 
 
-def _name(row, settings):
+def _label(row, settings):
     label = row.class_name
     if "var_names" in settings:
         label += f" ({row.var_name})"
     if "depth" in settings and row.depth:
         label += f": {row.depth}-{row.depth_index}"
+    return label
+
+
+def _name(row, settings):
+    label = _label(row, settings)
     if not row.depth:
         return label
     bar, branch, last = ("|", "+ ", "+ ") if "ascii_only" in settings else ("│", "├─", "└─")
@@ -282,8 +287,11 @@ def _table(stats, depth, col_names, col_width, settings):
     """The table as torchinfo prints it."""
     rows = [r for r in stats.summary_list if r.depth <= depth]
     names = [_name(r, settings) for r in rows]
-    longest = max(map(len, names), default=0)
-    width = 40 if longest < 40 else -(-longest // 5) * 5       # up to a multiple of 5
+    # torchinfo sizes the column by every layer, shown or deeper than ``depth``: 5 per level
+    # and 1, then the label, rounded up to a multiple of 5 from 40 on
+    longest = max((5 * r.depth + 1 + len(_label(r, settings)) for r in stats.summary_list),
+                  default=0)
+    width = 40 if longest < 40 else -(-longest // 5) * 5
     rule = "=" * (width + col_width * len(col_names))
     what = "type" + (" (var_name)" if "var_names" in settings else "") + \
         (":depth-idx" if "depth" in settings else "")

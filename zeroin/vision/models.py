@@ -1,8 +1,10 @@
-"""torchvision's ResNet-18 and -34 and VGG-11/13/16/19 (``torchvision.models.resnet18``,
-``vgg16``, ...): the same layers, names, initialisation and forward, so a state dict
-converted from torchvision's loads with ``load_state_dict``. No pretrained weights: zeroin
-neither downloads nor unpickles, so ``weights=ResNet18_Weights.DEFAULT`` is an error that
-says how to convert them once.
+"""torchvision's ResNet-18 and -34, VGG-11/13/16/19, EfficientNet B0-B7 and ViT-B/L
+(``torchvision.models.resnet18``, ``vgg16``, ``efficientnet_b0``, ``vit_b_16``, ...): the
+same layers, names, initialisation and forward, so a state dict converted from
+torchvision's loads with ``load_state_dict``. No pretrained weights: zeroin neither
+downloads nor unpickles, so ``weights=ResNet18_Weights.DEFAULT`` is an error that says how
+to convert them once (the weight enums' ``transforms()`` presets work: they need no
+download).
 
 >>> model = resnet18()
 >>> model.fc.in_features, sum(p.numel() for p in model.parameters())
@@ -13,12 +15,17 @@ from __future__ import annotations
 import enum
 
 from .. import flatten, nn
+from ._efficientnet import _VARIANTS as _EFFNETS, EfficientNet, _efficientnet
+from ._presets import weights_enum as _weights_enum_with_presets
+from ._vit import _VARIANTS as _VITS, VisionTransformer, _vision_transformer
 
 __all__ = ["ResNet", "BasicBlock", "resnet18", "resnet34", "ResNet18_Weights",
            "ResNet34_Weights", "VGG", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16",
            "vgg16_bn", "vgg19", "vgg19_bn", "VGG11_Weights", "VGG11_BN_Weights",
            "VGG13_Weights", "VGG13_BN_Weights", "VGG16_Weights", "VGG16_BN_Weights",
-           "VGG19_Weights", "VGG19_BN_Weights"]
+           "VGG19_Weights", "VGG19_BN_Weights", "EfficientNet", "VisionTransformer"] + \
+    [f"efficientnet_b{i}" for i in range(8)] + [f"EfficientNet_B{i}_Weights" for i in range(8)] \
+    + list(_VITS) + [f"ViT_{n[4:].upper()}_Weights" for n in _VITS]
 
 
 def _conv3x3(in_planes, out_planes, stride=1):
@@ -240,3 +247,105 @@ def vgg19(*, weights=None, progress=True, **kwargs):
 def vgg19_bn(*, weights=None, progress=True, **kwargs):
     """VGG-19 with batch norm as torchvision's, randomly initialised."""
     return _vgg("vgg19", True, weights, kwargs)
+
+
+def _efficientnet_weights(variant):
+    crop, resize = _EFFNETS[variant][3:]
+    presets = {"IMAGENET1K_V1": (crop, resize, "BICUBIC")}
+    if variant == "b1":
+        presets["IMAGENET1K_V2"] = (crop, 255, "BILINEAR")
+    return _weights_enum_with_presets(f"EfficientNet_{variant.upper()}_Weights", presets,
+                                      max(presets))
+
+
+EfficientNet_B0_Weights = _efficientnet_weights("b0")
+EfficientNet_B1_Weights = _efficientnet_weights("b1")
+EfficientNet_B2_Weights = _efficientnet_weights("b2")
+EfficientNet_B3_Weights = _efficientnet_weights("b3")
+EfficientNet_B4_Weights = _efficientnet_weights("b4")
+EfficientNet_B5_Weights = _efficientnet_weights("b5")
+EfficientNet_B6_Weights = _efficientnet_weights("b6")
+EfficientNet_B7_Weights = _efficientnet_weights("b7")
+
+
+def _effnet(variant, weights, kwargs):
+    _check_weights(f"efficientnet_{variant}", weights, kwargs)
+    return _efficientnet(variant, kwargs)
+
+
+def efficientnet_b0(*, weights=None, progress=True, **kwargs):
+    """EfficientNet-B0 as torchvision's (ZTM's transfer-learning model), randomly
+    initialised; ``EfficientNet_B0_Weights.DEFAULT.transforms()`` is its preset."""
+    return _effnet("b0", weights, kwargs)
+
+
+def efficientnet_b1(*, weights=None, progress=True, **kwargs):
+    """EfficientNet-B1 as torchvision's, randomly initialised."""
+    return _effnet("b1", weights, kwargs)
+
+
+def efficientnet_b2(*, weights=None, progress=True, **kwargs):
+    """EfficientNet-B2 as torchvision's, randomly initialised."""
+    return _effnet("b2", weights, kwargs)
+
+
+def efficientnet_b3(*, weights=None, progress=True, **kwargs):
+    """EfficientNet-B3 as torchvision's, randomly initialised."""
+    return _effnet("b3", weights, kwargs)
+
+
+def efficientnet_b4(*, weights=None, progress=True, **kwargs):
+    """EfficientNet-B4 as torchvision's, randomly initialised."""
+    return _effnet("b4", weights, kwargs)
+
+
+def efficientnet_b5(*, weights=None, progress=True, **kwargs):
+    """EfficientNet-B5 as torchvision's, randomly initialised."""
+    return _effnet("b5", weights, kwargs)
+
+
+def efficientnet_b6(*, weights=None, progress=True, **kwargs):
+    """EfficientNet-B6 as torchvision's, randomly initialised."""
+    return _effnet("b6", weights, kwargs)
+
+
+def efficientnet_b7(*, weights=None, progress=True, **kwargs):
+    """EfficientNet-B7 as torchvision's, randomly initialised."""
+    return _effnet("b7", weights, kwargs)
+
+
+# torchvision's ImageNet weights for the ViTs (crop, resize, interpolation); not its SWAG ones
+ViT_B_16_Weights = _weights_enum_with_presets(
+    "ViT_B_16_Weights", {"IMAGENET1K_V1": (224, 256, "BILINEAR")}, "IMAGENET1K_V1")
+ViT_B_32_Weights = _weights_enum_with_presets(
+    "ViT_B_32_Weights", {"IMAGENET1K_V1": (224, 256, "BILINEAR")}, "IMAGENET1K_V1")
+ViT_L_16_Weights = _weights_enum_with_presets(
+    "ViT_L_16_Weights", {"IMAGENET1K_V1": (224, 242, "BILINEAR")}, "IMAGENET1K_V1")
+ViT_L_32_Weights = _weights_enum_with_presets(
+    "ViT_L_32_Weights", {"IMAGENET1K_V1": (224, 256, "BILINEAR")}, "IMAGENET1K_V1")
+
+
+def _vit(name, weights, kwargs):
+    _check_weights(name, weights, kwargs)
+    return _vision_transformer(name, kwargs)
+
+
+def vit_b_16(*, weights=None, progress=True, **kwargs):
+    """ViT-B/16 as torchvision's (ZTM 08's pretrained ViT), randomly initialised;
+    ``ViT_B_16_Weights.DEFAULT.transforms()`` is its preset."""
+    return _vit("vit_b_16", weights, kwargs)
+
+
+def vit_b_32(*, weights=None, progress=True, **kwargs):
+    """ViT-B/32 as torchvision's, randomly initialised."""
+    return _vit("vit_b_32", weights, kwargs)
+
+
+def vit_l_16(*, weights=None, progress=True, **kwargs):
+    """ViT-L/16 as torchvision's, randomly initialised."""
+    return _vit("vit_l_16", weights, kwargs)
+
+
+def vit_l_32(*, weights=None, progress=True, **kwargs):
+    """ViT-L/32 as torchvision's, randomly initialised."""
+    return _vit("vit_l_32", weights, kwargs)

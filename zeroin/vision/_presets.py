@@ -1,0 +1,74 @@
+"""torchvision's weight enums for zeroin's models (the names only: zeroin has no weights)
+and their ``transforms()`` preset, ``ImageClassification``, which needs no download.
+
+>>> W = weights_enum("Demo_Weights", {"IMAGENET1K_V1": (224, 256, "BILINEAR")},
+...                  "IMAGENET1K_V1")
+>>> W.DEFAULT is W.IMAGENET1K_V1, W.DEFAULT.transforms().resize_size
+(True, [256])
+"""
+from __future__ import annotations
+
+import enum
+
+import numpy as np
+
+from .. import Tensor, float32, tensor, uint8
+
+__all__ = ["ImageClassification", "weights_enum"]
+
+
+class ImageClassification:
+    """torchvision's preset (``weights.transforms()``): resize the shorter side to
+    ``resize_size``, crop the centre ``crop_size``, float32 in [0, 1], normalise by
+    ImageNet's mean and std. Takes a PIL image or a (..., C, H, W) tensor (uint8, or float
+    in [0, 1])."""
+
+    def __init__(self, *, crop_size, resize_size=256, mean=(0.485, 0.456, 0.406),
+                 std=(0.229, 0.224, 0.225), interpolation=None, antialias=True):
+        from .transforms.functional import InterpolationMode
+        self.crop_size, self.resize_size = [crop_size], [resize_size]
+        self.mean, self.std = list(mean), list(std)
+        self.interpolation = InterpolationMode.BILINEAR if interpolation is None else \
+            interpolation
+        self.antialias = antialias
+
+    def __call__(self, img):
+        from .transforms import functional as F
+        img = F.resize(img, self.resize_size, interpolation=self.interpolation,
+                       antialias=self.antialias)
+        img = F.center_crop(img, self.crop_size)
+        if not isinstance(img, Tensor):
+            arr = np.asarray(img)
+            arr = arr.reshape(arr.shape[0], arr.shape[1], -1).transpose(2, 0, 1)
+            img = tensor(np.ascontiguousarray(arr))
+        scale = 255.0 if img.dtype == uint8 else 1.0
+        img = img.to(float32) / scale
+        mean = tensor(self.mean, dtype=float32).reshape(-1, 1, 1)
+        std = tensor(self.std, dtype=float32).reshape(-1, 1, 1)
+        return (img - mean) / std
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(\n    crop_size={self.crop_size}\n"
+                f"    resize_size={self.resize_size}\n    mean={self.mean}\n"
+                f"    std={self.std}\n    interpolation={self.interpolation}\n)")
+
+
+_PRESETS = {}
+
+
+class _Weights(enum.Enum):
+    def transforms(self):
+        """The preset these weights were trained with (no download)."""
+        from .transforms.functional import InterpolationMode
+        crop, resize, mode = _PRESETS[type(self).__name__][self.value]
+        return ImageClassification(crop_size=crop, resize_size=resize,
+                                   interpolation=InterpolationMode[mode])
+
+
+def weights_enum(name, presets, default):
+    """An enum ``name`` of torchvision's weight names, each with its (crop, resize,
+    interpolation) preset; ``DEFAULT`` is ``default``."""
+    _PRESETS[name] = presets
+    names = {value: value for value in presets}
+    names["DEFAULT"] = default
+    return _Weights(name, names, module="zeroin.vision.models")
