@@ -12,7 +12,8 @@
     zeroin sweep DATASET --lr 0.001,0.01,0.1,1 [...]
 
 tour, lesson, train and sweep take --theme dark: their figures light on slate, for dark
-slides. Each command's work lives in :mod:`zeroin.recipes`; this file parses and checks the
+slides; and --context talk (or poster, paper): larger text for slides.
+Each command's work lives in :mod:`zeroin.recipes`; this file parses and checks the
 arguments and turns a user's mistake into one line on stderr and exit code 2 (never a
 traceback).
 """
@@ -309,6 +310,11 @@ def _theme_flag(p, what):
     p.add_argument("--theme", choices=("light", "dark"), default="light",
                    help=f"{what}: light (dark on white, the default) or dark (light on "
                         f"slate, for dark slides)")
+    p.add_argument("--context", choices=("paper", "notebook", "talk", "poster"),
+                   default="notebook",
+                   help="the figures' text size, as zeroin.viz.set_context: notebook (the "
+                        "default), paper (smaller), talk (1.5 times, for slides) or poster "
+                        "(2 times, for a projector)")
 
 
 def _run(args):
@@ -323,8 +329,10 @@ def _run(args):
     if args.command in ("tour", "lesson") and args.out is not None:
         made = _new_folders(args.out)
         _prepare_out(args.out)
+    from .viz.contexts import context
     try:
-        _run_command(args)
+        with context(getattr(args, "context", "notebook")):   # the figures' text size
+            _run_command(args)
     except BaseException:
         for path in made:
             try:

@@ -371,9 +371,10 @@ def _plot_history(history, out, title, paths=None, theme="light"):
 def _curve_figure(history, keys, title, theme="light"):
     from matplotlib.figure import Figure
     from .viz.curves import plot_history
+    from .viz.contexts import figsize, fonts
     from .viz.figures import palette
-    with palette(theme):        # the colours are taken as the figure is made
-        fig = Figure(figsize=(6, 4), layout="constrained")
+    with palette(theme), fonts():   # colours and font sizes are taken as the figure is made
+        fig = Figure(figsize=figsize((6, 4)), layout="constrained")
         ax = fig.subplots()
         plot_history(ax, history, keys)
         ax.set_title(f"{title}: {keys[0]} per epoch")
@@ -758,16 +759,18 @@ def sweep_table(results):
 def sweep_figure(results, title="", target=None, theme="light"):
     """All loss curves on one log-scale axis; an x marks where a run diverged. ``theme``:
     "light", or "dark" (light on slate, for dark slides)."""
+    from .viz.contexts import fonts
     from .viz.figures import check_theme, palette
     check_theme("sweep_figure", theme)
-    with palette(theme):        # the colours are taken as the figure is made
+    with palette(theme), fonts():   # colours and font sizes are taken as the figure is made
         return _sweep_figure(results, title, target, theme)
 
 
 def _sweep_figure(results, title, target, theme):
     from matplotlib.figure import Figure
     from .viz.figures import COLORS
-    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    from .viz.contexts import figsize
+    fig = Figure(figsize=figsize((7, 4.5)), layout="constrained")
     ax = fig.subplots()
     finite = [v for r in results for v in r["losses"] if math.isfinite(v) and v > 0]
     top = max(finite) * 3 if finite else 1.0

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import format as _fmt
+from .contexts import size as _fs
 
 __all__ = ["STOPS", "DescentPath", "descent_path", "plot_descent"]
 
@@ -431,7 +432,7 @@ def _draw_1d(ax, f, paths, view, ylim, F):
     for i, (p, steps) in enumerate(zip(paths, numbered)):
         for a in steps:
             ax.annotate(str(a), (p.points[a, 0], p.values[a]), textcoords="offset points",
-                        xytext=offsets[i][a], ha="center", va="center", fontsize=12,
+                        xytext=offsets[i][a], ha="center", va="center", fontsize=_fs(12),
                         color=F.run_style(i)[0], zorder=5)
     ax.set_xlabel("x")
     ax.set_ylabel("f(x)")
@@ -494,8 +495,9 @@ def _legend(fig, ax, paths, two_d, F):
         handles += [Line2D([], [], marker="o", ms=13, mfc="none", mec=ink, mew=2, ls="none"),
                     Line2D([], [], marker="*", ms=15, color=ink, ls="none")]
         labels += ["start", "end"]
-    return fig.legend(handles, labels, loc="outside lower center",
-                      ncol=min(len(labels), 3 if len(paths) > 2 else 4))
+    from .contexts import legend_columns
+    ncol = legend_columns(fig, labels, min(len(labels), 3 if len(paths) > 2 else 4))
+    return fig.legend(handles, labels, loc="outside lower center", ncol=ncol)
 
 
 def plot_descent(f, paths_or_x0, *, lrs=None, optimizers=None, lr=0.1, steps=50, tol=None,
