@@ -201,3 +201,80 @@ def test_cli_context_flag_enlarges_the_figures_and_is_reset(tmp_path, capsys):
         main(["tour", "--context", "huge"])
     assert "invalid choice: 'huge'" in capsys.readouterr().err
     assert _png_size(png)[0] > 0
+
+
+# --- zeroin.draw: node text, labels, captions and titles grow; the boxes grow with them ---
+
+def _draw_sizes(d):
+    return sorted({s["size"] for s in d._scene() if s["kind"] == "text"})
+
+
+def _smallest_on_slide(d, frame=(1920, 1080)):
+    return min(_draw_sizes(d)) * min(frame[0] / d.width, frame[1] / d.height)
+
+
+def test_draw_text_grows_and_reads_larger_on_a_slide():
+    """Every text of zeroin.draw (node text, op symbols, edge numbers, titles) is 1.5
+    times larger at "talk"; gaps between ranks do not grow as much, so that the picture
+    fitted to a 1920 x 1080 slide shows larger text than at "notebook"."""
+    from conftest import chapter_graph
+    w, b, _, _, z = chapter_graph()
+    base = zeroin_draw(z, wrt=b, title="The chain rule")
+    with V.context("talk"):
+        talk = zeroin_draw(z, wrt=b, title="The chain rule")
+    assert _draw_sizes(talk) == pytest.approx([1.5 * s for s in _draw_sizes(base)])
+    assert _smallest_on_slide(talk) > 1.1 * _smallest_on_slide(base)
+    widths = {n.key: n.w for n in base._nodes}
+    assert all(n.w > widths[n.key] for n in talk._nodes)
+    assert talk.svg(id_prefix="t") == talk.svg(id_prefix="t")   # drawn in its own scale,
+    with V.context("poster"):                                    # whatever the context now
+        assert talk.svg(id_prefix="t") != base.svg(id_prefix="t")
+        assert _draw_sizes(talk) == pytest.approx([1.5 * s for s in _draw_sizes(base)])
+
+
+def zeroin_draw(*a, **k):
+    import zeroin
+    return zeroin.draw(*a, **k)
+
+
+@pytest.mark.parametrize("name", ["talk", "poster"])
+def test_draw_geometry_holds_at_talk_and_poster(name):
+    """At larger text: nodes never overlap, edge numbers cover no node, no other number
+    and no other edge, module frames hold their nodes and never overlap."""
+    import zeroin
+    from test_draw import _boxes, _hit, _labels_over_other_edges
+    from test_viz_groups import _check_geometry, _mlp
+    from zeroin import nn
+    with V.context(name):
+        a = zeroin.tensor(123456789.0, requires_grad=True, name="a")
+        t = zeroin.tensor(1e-9, requires_grad=True, name="tiny")
+        p = a * zeroin.tensor(-2345678.0, requires_grad=True, name="b")
+        out = (p * a + t * a) * p
+        zeroin.manual_seed(0)
+        mlp = nn.Sequential(nn.Linear(2, 2), nn.Tanh(), nn.Linear(2, 1))
+        y = mlp(zeroin.tensor([[0.5, -1.0]])).sum()
+        for d in (zeroin.draw(out, wrt=a), zeroin.draw(out, wrt=t, rankdir="TB"),
+                  zeroin.draw(y, model=mlp, wrt=mlp[0].weight)):
+            labels, nodes = _boxes(d)
+            for i, box in enumerate(nodes):
+                assert not any(_hit(box, o) for o in nodes[i + 1:])
+            for i, lab in enumerate(labels):
+                assert not any(_hit(lab, n) for n in nodes)
+                assert not any(_hit(lab, o) for o in labels[:i])
+                assert 0 <= lab[0] and lab[2] <= d.width and lab[3] <= d.height
+            assert _labels_over_other_edges(d) == []
+        net, calls, loss = _mlp()
+        for kw in ({}, {"collapse": True}, {"direction": "TB"}):
+            _check_geometry(zeroin.draw(loss, modules=calls, **kw))
+
+
+def test_backward_steps_frames_share_one_size_at_talk():
+    import zeroin
+    from conftest import chapter_graph
+    w, b, _, _, z = chapter_graph()
+    with V.context("talk"):
+        steps = list(zeroin.viz.backward_steps(z))
+    base = list(zeroin.viz.backward_steps(z))
+    assert len({(d.width, d.height) for d in steps}) == 1
+    assert steps[0].height > base[0].height
+    assert _draw_sizes(steps[-1]) == pytest.approx([1.5 * s for s in _draw_sizes(base[-1])])

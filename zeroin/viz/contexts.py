@@ -11,9 +11,11 @@ always used), ``"paper"`` (0.8 times), ``"talk"`` (1.5 times: a figure on a slid
 >>> zeroin.viz.set_context("notebook")
 
 Every zeroin figure (the lessons', the tour's, :func:`zeroin.viz.plot_descent`, training
-curves, ``zeroin evaluate``'s) takes its sizes from here: matplotlib's font settings
-through :func:`scaled_rc`, each size written in a module through :func:`size`. The
-figure's size in inches is left alone, so larger text takes more of it.
+curves, ``zeroin evaluate``'s, and ``zeroin.draw``'s graphs) takes its sizes from here:
+matplotlib's font settings through :func:`fonts`, each size written in a module through
+:func:`size`. A figure grows by the square root of the text's factor only
+(:func:`figure_scale`), and a graph's gaps between ranks stay, so that larger text takes
+more of the picture; a drawing keeps the scale it was made in.
 """
 from __future__ import annotations
 
