@@ -43,8 +43,8 @@ def _check(name, font_scale, where):
                          f"got {name!r}")
     if isinstance(font_scale, bool) or not isinstance(font_scale, numbers.Real) or \
             not 0 < font_scale < 10:
-        raise ValueError(f"{where}: font_scale must be a number above 0 (1 keeps the "
-                         f"context's sizes; e.g. 1.2 for text a fifth larger), got "
+        raise ValueError(f"{where}: font_scale must be a number between 0 and 10 (1 keeps "
+                         f"the context's sizes; e.g. 1.2 for text a fifth larger), got "
                          f"{font_scale!r}")
 
 
@@ -132,9 +132,11 @@ def fonts(rc=None):
     the current sizes are already scaled, so they are kept (never scaled twice)."""
     import matplotlib
     base = dict(rc or {})
-    if rc is not None or not _state["scaled"]:
-        current = {k: matplotlib.rcParams[k] for k in FONT_KEYS}
-        base.update(scaled_rc({**current, **(rc or {})}))
+    current = {k: matplotlib.rcParams[k] for k in FONT_KEYS}
+    if not _state["scaled"]:
+        base.update(scaled_rc({**current, **base}))
+    elif rc is not None:                # the rest is scaled already: rc's own sizes only
+        base.update(scaled_rc(rc))
     _state["scaled"] += 1
     try:
         with matplotlib.rc_context(base):
@@ -175,7 +177,7 @@ def _wrap_pass(fig, renderer):
         w = box.height if upright else box.width
         if w > 0.98 * room:
             longest = max(map(len, s.splitlines()))
-            t.set_text(textwrap.fill(" ".join(s.split()),
-                                     max(12, int(longest * 0.9 * room / w))))
-            changed = True
+            new = textwrap.fill(" ".join(s.split()), max(12, int(longest * 0.9 * room / w)))
+            changed |= new != s
+            t.set_text(new)
     return changed
