@@ -164,3 +164,66 @@ def low_contrast(fig, minimum=3.0):
     drawn += [(f"text {o.get_text()!r}", o.get_color(), under(o)) for o in fig.findobj(Text)
               if o.get_visible() and o.get_text().strip()]
     return [(what, round(ratio(c, u), 2)) for what, c, u in drawn if ratio(c, u) < minimum]
+
+
+def drawn_texts(fig):
+    """``[(text, display box)]`` for every non-empty text ``fig`` draws (titles, axis and
+    tick labels in view, annotations, legends, colour bars), measured as its PNG is written:
+    at the save dpi, after the lessons' save has settled the layout (in the zeroin.viz
+    context in effect)."""
+    import matplotlib
+    from matplotlib.axis import Axis
+    from matplotlib.text import Text
+
+    from zeroin.viz import figures as F
+    F.render(fig, ("png",))
+    with F.style():
+        fig.set_dpi(matplotlib.rcParams["savefig.dpi"])
+        fig.draw_without_rendering()
+        r = fig._get_renderer()
+        ticks, drawn = set(), []
+        for axis in fig.findobj(Axis):
+            for t in axis.get_major_ticks() + axis.get_minor_ticks():
+                ticks.update((id(t.label1), id(t.label2)))
+            if not axis.get_visible():          # a twin's hidden axis: its label is not drawn
+                ticks.update((id(axis.label), id(axis.offsetText)))
+            if axis.get_visible() and axis.axes.get_visible() and axis.axes.axison:
+                drawn += [lab for t in axis._update_ticks() for lab in (t.label1, t.label2)
+                          if lab.get_visible()]
+        drawn += [t for t in fig.findobj(Text) if id(t) not in ticks and t.get_visible()
+                  and not (t.axes is not None and not t.axes.get_visible())]
+        return [(t.get_text(), _ink_box(t, t.get_window_extent(r), fig.dpi)) for t in drawn
+                if t.get_text().strip()]
+
+
+def _ink_box(text, box, dpi):
+    """A text's box, less the room under the baseline (DejaVu Sans' descent, 0.236 em)
+    where it has one line and no letter that reaches down there (digits, capitals, signs):
+    two such labels whose boxes touch there (an x and a y tick label at the axes' corner)
+    do not touch in ink."""
+    from matplotlib.transforms import Bbox
+    s = text.get_text()
+    if "\n" in s or any(c in s for c in "gjpqy,;()[]{}|_$Q/@"):
+        return box
+    d = 0.2 * text.get_fontsize() * dpi / 72
+    angle = text.get_rotation() % 360
+    if angle == 0:
+        return Bbox([[box.x0, box.y0 + d], [box.x1, box.y1]])
+    if angle == 90:                       # the baseline on the right
+        return Bbox([[box.x0, box.y0], [box.x1 - d, box.y1]])
+    return box
+
+
+def text_problems(fig, slack=2.0):
+    """What keeps ``fig``'s text from being read: texts that leave the canvas, and pairs of
+    texts whose boxes overlap (by more than ``slack`` pixels); empty when all reads."""
+    boxes = drawn_texts(fig)
+    w, h = fig.bbox.width, fig.bbox.height
+    out = [f"off the canvas: {s!r}" for s, b in boxes
+           if b.x0 < -1 or b.y0 < -1 or b.x1 > w + 1 or b.y1 > h + 1]
+    for i, (s, a) in enumerate(boxes):
+        for t, b in boxes[i + 1:]:
+            if min(a.x1, b.x1) - max(a.x0, b.x0) > slack and \
+                    min(a.y1, b.y1) - max(a.y0, b.y0) > slack:
+                out.append(f"overlap: {s!r} and {t!r}")
+    return out

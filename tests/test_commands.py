@@ -496,3 +496,134 @@ def test_commands_is_an_alias_of_recipes():
     assert zeroin.commands is zeroin.recipes
     from zeroin.commands import train_mlp
     assert train_mlp is zeroin.recipes.train_mlp
+
+
+# --- evaluate --figure ---------------------------------------------------------------------
+
+def _drawn(monkeypatch):
+    """The figures evaluate --figure writes, kept (the file is still written)."""
+    from zeroin.viz import evaluation
+    made, write = [], evaluation._write
+    monkeypatch.setattr(evaluation, "_write",
+                        lambda fig, *a: made.append(fig) or write(fig, *a))
+    return made
+
+
+def _accuracy(text):
+    return float(next(ln for ln in text.splitlines() if ln.startswith("test on"))
+                 .split("accuracy ")[1].split()[0])
+
+
+def test_evaluate_figure_of_a_digits_classifier(tmp_path, capsys, monkeypatch):
+    """The confusion matrix is the checkpoint's own predictions on the test rows, counted
+    here again; its cells' numbers sum to the test set; the per-class bars and the
+    misclassified images come from the same predictions."""
+    from zeroin.data import Standardizer, load_dataset
+    from zeroin.recipes import load_model
+    from zeroin.train import predict
+    out = tmp_path / "d"
+    assert main(["train", "digits", "--hidden", "8", "--epochs", "2", "--verbose", "0",
+                 "--out", str(out)]) == 0
+    capsys.readouterr()
+    made = _drawn(monkeypatch)
+    fig_path = tmp_path / "figs" / "eval.png"              # its folder is made
+    assert main(["evaluate", str(out / "model.npz"), "digits", "--figure",
+                 str(fig_path)]) == 0
+    text = capsys.readouterr().out
+    assert f"figure: {fig_path}" in text
+    data = fig_path.read_bytes()
+    assert data[:8] == PNG and len(data) > 20_000
+    (fig,) = made
+    model, meta = load_model(out / "model.npz")
+    d = load_dataset("digits", seed=int(meta.get("data_seed", 0)), standardize=False)
+    X, y = d.test.arrays
+    pred = predict(model, Standardizer.from_state_dict(meta["standardizer"]).transform(X))
+    m = np.zeros((10, 10), int)
+    np.add.at(m, (y, pred.argmax(axis=1)), 1)
+    assert np.array_equal(fig.zeroin_confusion, m)
+    counts = [int(t.get_text()) for ax in fig.axes for t in ax.texts if t.get_gid() == "count"]
+    assert len(counts) == 100 and sum(counts) == len(y) == 359
+    assert np.trace(m) / len(y) == pytest.approx(_accuracy(text), abs=5e-5)
+    shares = [t for ax in fig.axes for t in ax.texts if t.get_gid() == "share"]
+    assert [int(t.get_text()) for t in shares[:10]] == \
+        [round(100 * v) for v in m[0] / m[0].sum()]
+    bars = [p.get_height() for ax in fig.axes for p in ax.patches if p.get_width() < 1]
+    assert bars == pytest.approx(np.diag(m) / m.sum(axis=1))
+    wrong = [ax for ax in fig.axes if "\u2192" in ax.get_title()]
+    assert len(wrong) == min(16, len(y) - np.trace(m))
+    for ax in wrong:
+        true, predicted = ax.get_title().split(" \u2192 ")
+        assert true != predicted and ax.images[0].get_array().shape == (8, 8)
+
+
+def test_evaluate_figure_svg_pdf_dark_and_a_binary_model(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "m"
+    assert main(["train", "moons", "--hidden", "8", "--epochs", "2", "--verbose", "0",
+                 "--out", str(out)]) == 0
+    made = _drawn(monkeypatch)
+    assert main(["evaluate", str(out / "model.npz"), "moons", "--figure",
+                 str(tmp_path / "e.svg")]) == 0
+    assert main(["evaluate", str(out / "model.npz"), "moons", "--figure",
+                 str(tmp_path / "e.pdf"), "--theme", "dark"]) == 0
+    acc = _accuracy(capsys.readouterr().out)
+    assert (tmp_path / "e.svg").read_text().lstrip().startswith("<?xml")
+    assert (tmp_path / "e.pdf").read_bytes()[:5] == b"%PDF-"
+    light, dark = made
+    for fig in made:
+        m = fig.zeroin_confusion
+        assert m.shape == (2, 2) and m.sum() == 120 and np.trace(m) / 120 == \
+            pytest.approx(acc, abs=5e-5)
+        assert not any("\u2192" in ax.get_title() for ax in fig.axes)   # not images
+    from matplotlib.colors import to_hex
+    assert to_hex(dark.get_facecolor()) == "#0f172a"
+    assert to_hex(light.get_facecolor()) == "#ffffff"
+
+
+def test_evaluate_figure_of_a_regression_plots_every_row(tmp_path, capsys, monkeypatch):
+    from zeroin.viz import figures as F
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = X @ [1.5, -2.0, 0.5] + 3
+    np.savez(tmp_path / "reg.npz", X=X, y=y)
+    out = tmp_path / "r"
+    assert main(["train", str(tmp_path / "reg.npz"), "--hidden", "8", "--epochs", "3",
+                 "--verbose", "0", "--out", str(out)]) == 0
+    capsys.readouterr()
+    made = _drawn(monkeypatch)
+    assert main(["evaluate", str(out / "model.npz"), str(tmp_path / "reg.npz"), "--figure",
+                 str(tmp_path / "r.png")]) == 0
+    text = capsys.readouterr().out
+    r2 = float(text.split("r2 ")[1].split()[0])
+    (fig,) = made
+    ax = fig.axes[0]
+    points = next(line for line in ax.lines if line.get_linestyle() == "None")
+    true = points.get_xdata()
+    assert len(true) == 40                                 # the held-out test rows
+    assert set(np.round(true, 9)) <= set(np.round(y, 9))  # in the targets' own units
+    assert ax.get_title() == f"R\u00b2 = {r2:.4f}"
+    assert F.available() and (tmp_path / "r.png").read_bytes()[:8] == PNG
+
+
+def test_evaluate_figure_errors_and_poster_fit(tmp_path, capsys):
+    from conftest import text_problems
+
+    import zeroin.viz as V
+    from zeroin.viz import evaluation
+    out = tmp_path / "d"
+    assert main(["train", "digits", "--hidden", "8", "--epochs", "1", "--verbose", "0",
+                 "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(out / "model.npz"), "digits", "--figure",
+                 str(tmp_path / "e.jpg")]) == 2
+    err = capsys.readouterr().err
+    assert "--figure" in err and ".png, .svg or .pdf" in err and "'.jpg'" in err
+    assert not (tmp_path / "e.jpg").exists()
+    from zeroin.recipes import _evaluate_checkpoint
+    _, _, data = _evaluate_checkpoint(out / "model.npz", "digits")
+    with V.context("poster"):
+        from zeroin.viz import figures as F
+        with F.style():
+            fig = evaluation.classifier_figure(
+                data["y"], evaluation.predictions(data["model"], data["X"], "multiclass"),
+                images=data["raw"], image_shape=(8, 8), title="digits model on digits")
+    assert text_problems(fig) == []

@@ -284,7 +284,8 @@ def test_optimizers_as_a_dict_are_labelled_by_its_keys():
     runs = {"plain": optim.SGD, "heavy ball": (optim.SGD, {"momentum": 0.5})}
     files = plot_descent(quad2, [-5.0, -2.0], optimizers=runs, lr=0.4, steps=5)
     labels = [t.get_text() for t in files.figure.legends[0].get_texts()]
-    assert labels == ["plain", "heavy ball", "start", "end"]
+    assert labels == ["plain", "heavy ball", "start", "end",
+                      "lowest f on a grid"]   # quad2's minimum, found on a grid
     files = plot_descent(quad2, [-5.0, -2.0], optimizers=runs, lrs=[0.1, 0.4], steps=5)
     labels = [t.get_text() for t in files.figure.legends[0].get_texts()]
     assert labels[:4] == ["plain, lr = 0.1", "plain, lr = 0.4", "heavy ball, lr = 0.1",
@@ -304,7 +305,7 @@ def test_2d_figure_contours_paths_start_and_end():
     assert len(ax.collections) >= 1 and ax.collections[0].get_paths()     # contour lines
     labels = [t.get_text() for t in files.figure.legends[0].get_texts()]
     assert labels == ["SGD, lr = 0.4", "SGD, momentum = 0.5, lr = 0.4", "Adam, lr = 0.4",
-                      "start", "end"]
+                      "start", "end", "lowest f on a grid"]
     paths = [ln for ln in ax.lines if len(ln.get_xdata()) == 21]
     assert len(paths) == 3 and len({ln.get_marker() for ln in paths}) == 3
     want = descent_path(quad2, [-5.0, -2.0], lr=0.4, steps=20, optimizer=optim.Adam)
@@ -421,3 +422,76 @@ def test_import_stays_light():
 
 def test_result_is_a_descent_path():
     assert isinstance(descent_path(chapter, 0.2, steps=1), DescentPath)
+
+
+# --- the minimum: kept in view and marked, even where the paths stop short of it ----------
+
+def shifted(x):
+    return (x[0] - 1) ** 2 + 3 * (x[1] + 0.5) ** 2
+
+
+def bowl(x):
+    return (x - 2) ** 2 + 1
+
+
+def _minimum_marks(ax):
+    return [ln for ln in ax.lines if ln.get_marker() == "X"]
+
+
+def test_a_2d_path_that_stops_short_still_shows_where_it_was_heading():
+    """The minimum is (1, -0.5); eight small steps from (-5, 2) end near (-3.3, 0.4).
+    The view used to stop at the paths (x1 up to about -3): now it reaches the minimum,
+    found on a grid and marked with an X, and the caption says how far the path ends."""
+    pytest.importorskip("matplotlib")
+    files = plot_descent(shifted, [-5.0, 2.0], lr=0.02, steps=8)
+    np.testing.assert_allclose(files.minimum, [1.0, -0.5], atol=0.01)
+    ax = files.figure.axes[0]
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    assert x0 < -5 and x1 > 1.05 and y0 < -0.55 and y1 >= 2.0       # the paths and it
+    (mark,) = _minimum_marks(ax)
+    np.testing.assert_allclose(mark.get_xydata()[0], files.minimum)
+    path = descent_path(shifted, [-5.0, 2.0], lr=0.02, steps=8)
+    gap = np.linalg.norm(path.points[-1] - [1.0, -0.5])
+    assert "lowest on a grid, near (0.99" in files.caption or \
+        "lowest on a grid, near (1" in files.caption, files.caption
+    said = float(files.caption.split("the path ends ")[1].split()[0])
+    assert said == pytest.approx(gap, rel=0.01)
+    legend = [t.get_text() for t in files.figure.legends[0].get_texts()]
+    assert legend[-1] == "lowest f on a grid"
+
+
+def test_a_given_minimum_widens_a_1d_view_and_false_marks_none():
+    pytest.importorskip("matplotlib")
+    files = plot_descent(bowl, -1.0, lr=0.05, steps=3, minimum=2.0)
+    ax = files.figure.axes[0]
+    assert ax.get_xlim()[1] > 2.0
+    (mark,) = _minimum_marks(ax)
+    assert tuple(mark.get_xydata()[0]) == (2.0, 1.0)                  # on the curve: f(2)
+    assert "the minimum, at (2)" in files.caption
+    assert [t.get_text() for t in files.figure.legends[0].get_texts()][-1] == "minimum"
+    plain = plot_descent(bowl, -1.0, lr=0.05, steps=3)               # 1-D: none by default
+    assert plain.minimum is None and not _minimum_marks(plain.figure.axes[0])
+    assert plain.figure.axes[0].get_xlim()[1] < 0
+    off = plot_descent(shifted, [-5.0, 2.0], lr=0.02, steps=8, minimum=False)
+    assert off.minimum is None and off.figure.axes[0].get_xlim()[1] < -2.5
+    assert "X marks" not in off.caption
+
+
+def test_no_minimum_in_reach_marks_nothing():
+    """A plane falls for ever: the lowest grid point is always on the grid's edge."""
+    pytest.importorskip("matplotlib")
+    files = plot_descent(lambda x: x[0] + 2 * x[1], [0.0, 0.0], lr=0.1, steps=4)
+    assert files.minimum is None and not _minimum_marks(files.figure.axes[0])
+
+
+def test_xlim_wins_over_the_minimum():
+    pytest.importorskip("matplotlib")
+    files = plot_descent(shifted, [-5.0, 2.0], lr=0.02, steps=8, xlim=(-6, -2))
+    assert files.figure.axes[0].get_xlim() == (-6, -2)
+    assert files.figure.axes[0].get_ylim()[0] < -0.5                  # y is still free
+
+
+@pytest.mark.parametrize("minimum", [(1.0, 2.0, 3.0), "here", (np.nan, 0.0)])
+def test_a_bad_minimum_is_said(minimum):
+    with pytest.raises(ValueError, match=r"plot_descent: minimum must be 2 finite numbers"):
+        plot_descent(shifted, [-5.0, 2.0], lr=0.02, steps=2, minimum=minimum)

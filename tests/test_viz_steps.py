@@ -103,7 +103,8 @@ def test_save_writes_one_file_per_step(tmp_path):
     steps = backward_steps(z, title="Backprop, step by step")
     paths = steps.save(tmp_path / "build", "svg", width=1600, aspect=16 / 9)
     assert [os.path.basename(p) for p in paths] == [f"step-{i:02d}.svg" for i in range(7)]
-    text = open(paths[4], encoding="utf-8").read()
+    with open(paths[4], encoding="utf-8") as f:
+        text = f.read()
     assert 'width="1600"' in text and "Backprop, step by step" in text
     with pytest.raises(ValueError, match="fmt must be 'svg', 'png' or 'pdf'"):
         steps.save(tmp_path, "gif")

@@ -8,11 +8,12 @@
                                      checkpoint
                                      (DATASET: a built-in name or a .npz/.csv file;
                                      --test TEST_FILE for a separate test file)
-    zeroin evaluate CHECKPOINT DATASET
+    zeroin evaluate CHECKPOINT DATASET [--figure PATH]
     zeroin sweep DATASET --lr 0.001,0.01,0.1,1 [...]
 
-tour, lesson, train and sweep take --theme dark: their figures light on slate, for dark
-slides. Each command's work lives in :mod:`zeroin.recipes`; this file parses and checks the
+tour, lesson, train, sweep and evaluate --figure take --theme dark: their figures light on
+slate, for dark slides; and --context talk (or poster, paper): larger text for slides.
+Each command's work lives in :mod:`zeroin.recipes`; this file parses and checks the
 arguments and turns a user's mistake into one line on stderr and exit code 2 (never a
 traceback).
 """
@@ -231,6 +232,12 @@ def build_parser():
                                    "on: its held-out test rows; any other file: every row)")
     p.add_argument("--batch-size", type=_at_least_one(), default=256,
                    help="samples per forward pass (memory, not results)")
+    p.add_argument("--figure", default=None, metavar="PATH",
+                   help="also draw the results into PATH (.png, .svg or .pdf): a classifier's "
+                        "confusion matrix (counts and share of each true class), accuracy "
+                        "per class and, for images, the misclassified ones; a regression's "
+                        "predicted against true values")
+    _theme_flag(p, "the figure's colours")
 
     p = command("sweep", "one training run per learning rate, in parallel")
     _add_training_args(p, sweep=True)
@@ -309,6 +316,11 @@ def _theme_flag(p, what):
     p.add_argument("--theme", choices=("light", "dark"), default="light",
                    help=f"{what}: light (dark on white, the default) or dark (light on "
                         f"slate, for dark slides)")
+    p.add_argument("--context", choices=("paper", "notebook", "talk", "poster"),
+                   default="notebook",
+                   help="the figures' text size, as zeroin.viz.set_context: notebook (the "
+                        "default), paper (smaller), talk (1.5 times, for slides) or poster "
+                        "(2 times, for a projector)")
 
 
 def _run(args):
@@ -323,8 +335,10 @@ def _run(args):
     if args.command in ("tour", "lesson") and args.out is not None:
         made = _new_folders(args.out)
         _prepare_out(args.out)
+    from .viz.contexts import context
     try:
-        _run_command(args)
+        with context(getattr(args, "context", "notebook")):   # the figures' text size
+            _run_command(args)
     except BaseException:
         for path in made:
             try:

@@ -371,9 +371,10 @@ def _plot_history(history, out, title, paths=None, theme="light"):
 def _curve_figure(history, keys, title, theme="light"):
     from matplotlib.figure import Figure
     from .viz.curves import plot_history
+    from .viz.contexts import figsize, fonts
     from .viz.figures import palette
-    with palette(theme):        # the colours are taken as the figure is made
-        fig = Figure(figsize=(6, 4), layout="constrained")
+    with palette(theme), fonts():   # colours and font sizes are taken as the figure is made
+        fig = Figure(figsize=figsize((6, 4)), layout="constrained")
         ax = fig.subplots()
         plot_history(ax, history, keys)
         ax.set_title(f"{title}: {keys[0]} per epoch")
@@ -547,6 +548,14 @@ def load_model(checkpoint):
 
 def evaluate_checkpoint(checkpoint, dataset, batch_size=256, split="test"):
     """Rebuild the model stored in ``checkpoint`` and measure it on ``dataset``'s split."""
+    res, meta, _ = _evaluate_checkpoint(checkpoint, dataset, batch_size, split)
+    return res, meta
+
+
+def _evaluate_checkpoint(checkpoint, dataset, batch_size=256, split="test"):
+    """``(metrics, meta, data)``: as :func:`evaluate_checkpoint`, with ``data`` the model
+    and the rows measured (``X`` as the model sees them, ``raw`` as in the dataset, ``y``,
+    ``task``, ``tscaler``) for ``evaluate --figure``."""
     from .data import Standardizer, TensorDataset, load_dataset
     from .train import evaluate
     model, meta = load_model(checkpoint)
@@ -554,8 +563,12 @@ def evaluate_checkpoint(checkpoint, dataset, batch_size=256, split="test"):
     from .data.datasets import DATASETS
     from .data.files import is_data_file
     if is_data_file(dataset, DATASETS):
-        res, rows = _evaluate_file(model, meta, checkpoint, dataset, batch_size)
-        return res, {**meta, "evaluated_rows": rows}
+        data = _file_rows(meta, checkpoint, dataset)
+        data["model"] = model
+        res = evaluate_split(model, loss_for_task(data["task"]),
+                             TensorDataset(data["X"], data["y"]), metrics_for_task(data["task"]),
+                             data["tscaler"], batch_size=batch_size)
+        return res, {**meta, "evaluated_rows": data["rows"]}, data
     if "data_file" in meta:
         raise ValueError(f"{checkpoint} was trained on the data file "
                          f"{meta['data_file']['file']}; evaluate it on a .npz or .csv file "
@@ -565,20 +578,24 @@ def evaluate_checkpoint(checkpoint, dataset, batch_size=256, split="test"):
         raise ValueError(f"{checkpoint} holds a {meta['task']} model with "
                          f"{arch['in_features']} inputs (trained on {meta['dataset']}), but "
                          f"{dataset} is a {d.task} dataset with {d.in_features} inputs")
-    X, y = getattr(d, split).arrays
+    raw, y = getattr(d, split).arrays
+    X = raw
     if "standardizer" in meta:
-        X = Standardizer.from_state_dict(meta["standardizer"]).transform(X)
-    return evaluate(model, loss_for_task(d.task), TensorDataset(X, y),
-                    metrics_for_task(d.task), batch_size=batch_size), meta
+        X = Standardizer.from_state_dict(meta["standardizer"]).transform(raw)
+    res = evaluate(model, loss_for_task(d.task), TensorDataset(X, y),
+                   metrics_for_task(d.task), batch_size=batch_size)
+    return res, meta, dict(model=model, X=X, raw=raw, y=y, task=d.task, tscaler=None,
+                           classes=getattr(d, "classes", None))
 
 
-def _evaluate_file(model, meta, checkpoint, path, batch_size):
-    """The checkpoint's model on a data file, mapped and scaled exactly as in training.
+def _file_rows(meta, checkpoint, path):
+    """The rows of a data file the checkpoint's model is measured on, mapped and scaled
+    exactly as in training: ``dict(X, raw, y, task, tscaler, rows, classes)``.
 
     The file it was trained on (same bytes) gives the same held-out test rows as
     training did; any other file (a separate test file, new data) is used whole.
     """
-    from .data import Standardizer, TensorDataset, load_dataset
+    from .data import Standardizer, load_dataset
     from .data.files import encode_labels, file_sha256, read_table
     info = meta.get("data_file")
     arch = meta["architecture"]
@@ -611,20 +628,26 @@ def _evaluate_file(model, meta, checkpoint, path, batch_size):
                          f"{arch['out_features']} outputs (trained on {info['file']}), but "
                          f"{path} has {X.shape[1]} feature columns"
                          + (f" and {y.shape[1]} targets" if task == "regression" else ""))
+    raw = X
     if "standardizer" in meta:
         X = Standardizer.from_state_dict(meta["standardizer"]).transform(X)
     tscaler = None
     if "target_standardizer" in meta:
         tscaler = Standardizer.from_state_dict(meta["target_standardizer"])
         y = tscaler.transform(y)
-    kind = meta["task"]
-    return evaluate_split(model, loss_for_task(kind), TensorDataset(X, y),
-                        metrics_for_task(kind), tscaler, batch_size=batch_size), rows
+    return dict(X=X, raw=raw, y=y, task=meta["task"], tscaler=tscaler, rows=rows,
+                classes=meta.get("classes"))
 
 
 def evaluate_command(args):
-    res, meta = evaluate_checkpoint(args.checkpoint, args.dataset,
-                                    batch_size=getattr(args, "batch_size", 256))
+    from .viz.figures import check_theme
+    figure, theme = getattr(args, "figure", None), getattr(args, "theme", "light")
+    if figure is not None:              # a wrong suffix or theme is said before the work
+        from .viz.evaluation import check_path
+        check_path(figure)
+        check_theme("evaluate", theme)
+    res, meta, data = _evaluate_checkpoint(args.checkpoint, args.dataset,
+                                           batch_size=getattr(args, "batch_size", 256))
     a = meta["architecture"]
     if a.get("model") == "cnn":
         print(f"{args.checkpoint}: CNN {a['class']} on {'x'.join(map(str, a['image_shape']))} "
@@ -636,7 +659,23 @@ def evaluate_command(args):
     if "evaluated_rows" in meta:
         print(f"{args.dataset}: {meta['evaluated_rows']}")
     print(f"test on {args.dataset}  " + format_metrics(res))
+    if figure is not None:
+        from .viz.evaluation import evaluation_figure
+        trained = os.path.basename(str(meta["dataset"]))
+        path = evaluation_figure(data, figure, title=f"{trained} model on "
+                                 f"{os.path.basename(str(args.dataset))}", theme=theme,
+                                 image_shape=_image_shape(meta, args.dataset))
+        print(f"figure: {path}")
     return res
+
+
+def _image_shape(meta, dataset):
+    """(H, W) when the rows are images (a CNN's, or digits/mnist), else None."""
+    a = meta["architecture"]
+    if a.get("model") == "cnn":
+        return tuple(a["image_shape"][-2:])
+    side = {"digits": 8, "mnist": 28}.get(str(dataset).split(":")[0])
+    return (side, side) if side and a["in_features"] == side * side else None
 
 
 # --- sweep ----------------------------------------------------------------------------------
@@ -758,16 +797,18 @@ def sweep_table(results):
 def sweep_figure(results, title="", target=None, theme="light"):
     """All loss curves on one log-scale axis; an x marks where a run diverged. ``theme``:
     "light", or "dark" (light on slate, for dark slides)."""
+    from .viz.contexts import fonts
     from .viz.figures import check_theme, palette
     check_theme("sweep_figure", theme)
-    with palette(theme):        # the colours are taken as the figure is made
+    with palette(theme), fonts():   # colours and font sizes are taken as the figure is made
         return _sweep_figure(results, title, target, theme)
 
 
 def _sweep_figure(results, title, target, theme):
     from matplotlib.figure import Figure
     from .viz.figures import COLORS
-    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    from .viz.contexts import figsize
+    fig = Figure(figsize=figsize((7, 4.5)), layout="constrained")
     ax = fig.subplots()
     finite = [v for r in results for v in r["losses"] if math.isfinite(v) and v > 0]
     top = max(finite) * 3 if finite else 1.0

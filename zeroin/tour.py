@@ -13,6 +13,7 @@ import time
 
 from .lessons._common import count
 from .viz import figures as F
+from .viz.contexts import size as _fs
 
 __all__ = ["run_tour", "train_demo", "train_command_line"]
 
@@ -296,7 +297,11 @@ def _boundary(ax2, splits, model, predict, Xt, yt, np):
 
 def _digit_grid(fig, ax2, splits, model, predict, Xt, yt, np, title, rows=4, cols=6,
                 cmap="gray_r"):
-    """The first test images, a few mistakes first, each titled with the predicted digit."""
+    """The first test images, a few mistakes first, each titled with the predicted digit;
+    fewer columns, and the head on more lines, where zeroin.viz.context enlarges text."""
+    big = _fs(1) != 1
+    if big:
+        rows, cols = max(2, int(rows / _fs(1))), max(3, int(cols / _fs(1)))
     pred = predict(model, Xt).argmax(axis=1)
     wrong = np.nonzero(pred != yt)[0]
     right = np.nonzero(pred == yt)[0]
@@ -308,19 +313,29 @@ def _digit_grid(fig, ax2, splits, model, predict, Xt, yt, np, title, rows=4, col
     # a narrow empty column on the right: a title wider than its image ("6 (is 8)") in the
     # last column would otherwise be cut off at the figure's edge
     gs = ax2.get_subplotspec().subgridspec(rows + 1, cols + 1, wspace=0.15, hspace=0.45,
-                                           height_ratios=[0.5] + [1] * rows,
+                                           height_ratios=[0.7 if big else 0.5] + [1] * rows,
                                            width_ratios=[1] * cols + [0.35])
     head = fig.add_subplot(gs[0, :cols])
     head.axis("off")
-    head.text(0.5, 0.75, title, ha="center", va="center", fontsize=14, fontweight="bold")
-    head.text(0.5, 0.05, "above each image: the prediction (is the true label); red: wrong",
-              ha="center", va="center", fontsize=11, color=F.COLORS["muted"])
+    note = "above each image: the prediction (is the true label); red: wrong"
+    if big:                     # the title above the head row, the note in it, both in layout
+        head.set_title(title, fontsize=_fs(14), fontweight="bold")
+        head.text(0.5, 0.5, note.replace(" (", "\n("), ha="center", va="center",
+                  fontsize=_fs(11), color=F.COLORS["muted"])
+    else:
+        head.text(0.5, 0.75, title, ha="center", va="center", fontsize=_fs(14),
+                  fontweight="bold")
+        head.text(0.5, 0.05, note, ha="center", va="center", fontsize=_fs(11),
+                  color=F.COLORS["muted"])
     for k, idx in enumerate(show):
         a = fig.add_subplot(gs[1 + k // cols, k % cols])
         a.imshow(raw[k].reshape(side, side), cmap=cmap, interpolation="nearest")
         ok = pred[idx] == yt[idx]
-        a.set_title(f"{pred[idx]}" + ("" if ok else f" (is {yt[idx]})"), fontsize=10,
-                    color=F.COLORS["curve"] if ok else F.COLORS["error"], pad=2)
+        t = a.set_title(f"{pred[idx]}" + ("" if ok else f" (is {yt[idx]})"),
+                        fontsize=_fs(10), color=F.COLORS["curve"] if ok else F.COLORS["error"],
+                        pad=2)
+        if big:           # wider than its image: the layout must not shrink the images for it
+            t.set_in_layout(False)
         a.set_xticks([])
         a.set_yticks([])
         a.grid(False)

@@ -5,6 +5,7 @@ import numpy as np
 
 import zeroin
 from ._common import LessonResult, Table, lesson, plots_ok, whole
+from ..viz.contexts import size as _fs
 
 HADAMARD = "\u2299"     # ⊙, the element-by-element product (× would read as a matrix product)
 
@@ -149,7 +150,7 @@ def _numbers(ax, a, fmt="{:g}", highlight=None, cmap=None):
     from ..viz.figures import COLORS
     ax.imshow(a, cmap=cmap or COLORS["image"], vmin=min(a.min(), 0), vmax=max(a.max(), 1))
     for (i, j), v in np.ndenumerate(a):
-        ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=11,
+        ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=_fs(11),
                 color=COLORS["error"] if highlight and highlight(i, j) else COLORS["ink"],
                 bbox=dict(facecolor=COLORS["paper"], alpha=0.7, lw=0, pad=1))
     _frame(ax)
@@ -170,7 +171,7 @@ def _frame(ax):
 def _sign(ax, text):
     """A panel that holds only an operator sign (⊙, =) between two others."""
     ax.axis("off")
-    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=26, fontweight="bold",
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=_fs(26), fontweight="bold",
             transform=ax.transAxes)
 
 
@@ -202,7 +203,7 @@ def _draw_window(out, yv, at=(1, 2), theme="light"):
         axes[0].set_title("input x: the window")
         _numbers(axes[1], W, cmap="coolwarm")
         axes[1].set_title("kernel w")
-        axes[1].set_xlabel(f"{HADAMARD}: multiply element by element, then sum", fontsize=11)
+        axes[1].set_xlabel(f"{HADAMARD}: multiply element by element, then sum", fontsize=_fs(11))
         _numbers(axes[2], yv, highlight=lambda i, j: (i, j) == at, cmap="coolwarm")
         axes[2].add_patch(_frame_patch(Rectangle, (j0 - 0.5, i0 - 0.5), 1, F))
         axes[2].set_title(f"output y: y[{i0}, {j0}] = {yv[i0, j0]:g}")
@@ -219,17 +220,17 @@ def _draw_filters(out, cnn, theme="light"):
     with F.style(theme):
         fig, axes = F.subplots(2, k + 1, figsize=(2.2 * (k + 1), 4.6))
         axes[0, 0].imshow(cnn["image"], cmap=F.COLORS["image"])
-        axes[0, 0].set_title(f"a test digit ({cnn['label']})", fontsize=10)
+        axes[0, 0].set_title(f"a test digit ({cnn['label']})", fontsize=_fs(10))
         axes[1, 0].axis("off")
         lim = float(np.abs(cnn["filters"]).max())          # one scale, so one colour bar
         top = float(cnn["maps"].max()) or 1.0
         for f in range(k):
             weights = axes[0, f + 1].imshow(cnn["filters"][f], cmap="coolwarm", vmin=-lim,
                                             vmax=lim)
-            axes[0, f + 1].set_title(f"filter {f}", fontsize=10)
+            axes[0, f + 1].set_title(f"filter {f}", fontsize=_fs(10))
             maps = axes[1, f + 1].imshow(cnn["maps"][f], cmap=F.COLORS["image"], vmin=0,
                                          vmax=top)
-            axes[1, f + 1].set_title(f"feature map {f}", fontsize=10)
+            axes[1, f + 1].set_title(f"feature map {f}", fontsize=_fs(10))
         for ax in axes.ravel():
             _frame(ax)
         fig.colorbar(weights, ax=axes[0, 1:], shrink=0.9, label="weight")

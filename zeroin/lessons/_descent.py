@@ -10,6 +10,7 @@ from ..viz.figures import span as _span
 from ..viz.figures import spread_labels as _spread_labels
 from ._common import (LessonResult, Table, count, finite, lesson, need, plots_ok,
                       positive, show, whole)
+from ..viz.contexts import size as _fs
 
 ETA = 0.1
 X0 = 0.2
@@ -270,7 +271,7 @@ def _draw_grad1(out, res, theme="light"):
             numbered[key] = n
             for i, a in enumerate(px[key][:n]):
                 ax.annotate(str(i), (a, f(a)), textcoords="offset points",
-                            xytext=(9 * _side(a), -11), ha="center", va="center", fontsize=10,
+                            xytext=(9 * _side(a), -11), ha="center", va="center", fontsize=_fs(10),
                             color=color)
         ax.set_xlim(xlo, xhi)
         ax.set_ylim(ylo, yhi)
@@ -325,9 +326,9 @@ def _draw_grad2(out, res, theme="light"):
         ax.plot([x0], [y0], "o", color=F.COLORS["ink"], ms=8, zorder=4)
         ax.plot([x1], [y1], "o", color=F.COLORS["error"], ms=8, zorder=4)
         a_label = ax.annotate("A", (x0, y0), xytext=(0, 0), textcoords="offset points",
-                              fontsize=13)                # placed below, once drawn
+                              fontsize=_fs(13))                # placed below, once drawn
         x1_label = ax.annotate(f"x1 = {x1:g}", (x1, y1), xytext=(0, 0),
-                               textcoords="offset points", fontsize=11)
+                               textcoords="offset points", fontsize=_fs(11))
         ax.set_xlim(xlo, xhi)
         ax.set_ylim(ylo, yhi)
         ax.set_xlabel("x")
@@ -336,7 +337,7 @@ def _draw_grad2(out, res, theme="light"):
         # The legend in the upper corner where the curve is lower (the step's far end for
         # a step that does not cross the minimum); the labels where nothing is drawn.
         high_left = f(xlo) > f(xhi)
-        legend = ax.legend(loc="upper right" if high_left else "upper left", fontsize=9)
+        legend = ax.legend(loc="upper right" if high_left else "upper left", fontsize=_fs(9))
         _place_grad2_labels(fig, legend, a_label, x1_label, x0, x1)
         return F.save(fig, out, "descent_grad2",
                       "The chapter's grad2, the first step close up: the tangent at A fixes "
@@ -550,7 +551,7 @@ def _draw_gradients(ax2, res, runs, F):
         ax2.plot([zero], [floor], "v", color=color, ms=11, mec=F.COLORS["ink"], mew=0.8,
                  zorder=4, label="gradient exactly 0 (drawn at the 0 below the break)")
         ax2.annotate(f"eta = {eta:g}: exactly 0 at step {zero}", (zero, floor),
-                     textcoords="offset points", xytext=(10, 6), fontsize=10, color=color)
+                     textcoords="offset points", xytext=(10, 6), fontsize=_fs(10), color=color)
     ax2.axhline(res.tol, color=F.COLORS["muted"], ls=":", label=f"tolerance {res.tol:g}")
     if any_zero:
         from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator

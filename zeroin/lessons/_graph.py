@@ -7,6 +7,7 @@ import numpy as np
 
 import zeroin
 from ._common import LessonResult, Table, finite, lesson, need, plots_ok, positive, show
+from ..viz.contexts import size as _fs
 
 W0, B0 = 3.0, 4.0
 TARGET = 60.0
@@ -282,9 +283,9 @@ def _draw_sensitivity(out, res, theme="light"):
                label=f"predicted: dz/d(input) * {res.nudge:g}")
         # Each bar is labelled with its own height; the new z is under the axis.
         for k in i:
-            ax.text(k - 0.2, dz[k], f"{dz[k]:.4g}", ha="center", va="bottom", fontsize=10)
+            ax.text(k - 0.2, dz[k], f"{dz[k]:.4g}", ha="center", va="bottom", fontsize=_fs(10))
             ax.text(k + 0.2, pred[k], f"{grads[k]:g}*{res.nudge:g}\n= {pred[k]:.4g}",
-                    ha="center", va="bottom", fontsize=9)
+                    ha="center", va="bottom", fontsize=_fs(9))
         ax.set_xticks(i, [f"{n}: {v:g} -> {v + res.nudge:g}\nz = {zn:.4g}"
                           for n, v, zn in zip(names, values, new_z)])
         ax.set_ylim(0, max(dz + pred) * 1.25)
@@ -492,7 +493,7 @@ def _draw_solve(out, res, theme="light"):
         ax.set_yscale("log")
         ax.axhline(res.tol, color=F.COLORS["muted"], ls=":", label=f"tolerance {res.tol:g}")
         ax.set_xlabel(f"update (w-and-b points drawn {_SHIFT:g} to the right, where they "
-                      f"would hide b's)", fontsize=10)
+                      f"would hide b's)", fontsize=_fs(10))
         ax.set_ylabel(f"|dz| = |{res.target:g} - z|")
         ax.set_title(f"How fast z reaches {res.target:g}")
         _solve_plane(ax2, F, res, labels)
@@ -520,14 +521,19 @@ def _solve_plane(ax2, F, res, labels):
     levels = sorted({lv for lv in (res.z0, res.z0 + d, res.target + d, res.target + 2 * d)
                      if Z.min() < lv < Z.max() and lv != res.target})   # contour: increasing
     cs = ax2.contour(W, B, Z, levels=levels, colors=F.COLORS["muted"], linewidths=0.8)
-    w_lab, b_lab = ws[-1] - 0.6 * pad, bs[0] + 0.25 * pad
+    w_lab, b_lab, room = ws[-1] - 0.6 * pad, bs[0] + 0.25 * pad, 0
+    if _fs(1) != 1:     # larger text (zeroin.viz.context): half a label more from the edges
+        half = 3.6 * _fs(9) / 72 / (0.4 * ax2.figure.get_figwidth())    # of the axes' width
+        room = half * (bs[-1] - bs[0])
+        w_lab, b_lab = w_lab - half * (ws[-1] - ws[0]), b_lab + room
     spots = []
     for lv in cs.levels:      # at the right edge, or else along the bottom edge
         b = _b_on_level(w_lab, lv)
-        spots.append((w_lab, b) if bs[0] < b < bs[-1] else (_w_on_level(b_lab, lv), b_lab))
+        spots.append((w_lab, b) if bs[0] + room < b < bs[-1] - room
+                     else (_w_on_level(b_lab, lv), b_lab))
     spots = [(w, b) for w, b in spots if ws[0] < w < ws[-1] and bs[0] < b < bs[-1]]
     if spots:
-        ax2.clabel(cs, fmt="z = %g", fontsize=9, manual=spots)
+        ax2.clabel(cs, fmt="z = %g", fontsize=_fs(9), manual=spots)
     ax2.contour(W, B, Z, levels=[res.target], colors=F.COLORS["error"], linewidths=2.5)
     ax2.plot([], [], color=F.COLORS["error"], lw=2.5, label=f"z = {res.target:g}")
     for key, label in labels.items():

@@ -14,6 +14,7 @@ import numpy as np
 
 import zeroin
 from ._common import LessonResult, Table, count, lesson, plots_ok, whole
+from ..viz.contexts import size as _fs
 
 SIGHT_OFFSET = (-4.0, 1.5)   # cm: the sight sends shots left and a little high
 NOISE = 0.4                  # cm: scatter of one shot
@@ -267,7 +268,7 @@ def _draw_single(out, res, theme="light"):
             _arrow(ax, h, c, F.COLORS["correction"], side=0.12)
             ax.plot(*h, "o", color=F.COLORS["curve"], ms=11, zorder=5)
             ax.text(h[0], h[1], str(k), color=F.COLORS["paper"], ha="center", va="center",
-                    fontsize=8, fontweight="bold", zorder=6,      # on the marker's colour
+                    fontsize=_fs(8), fontweight="bold", zorder=6,      # on the marker's colour
                     bbox=dict(boxstyle="circle,pad=0.05", fc=F.COLORS["curve"], lw=0))
         ax.plot([], [], color=F.COLORS["correction"], label="correction = -eta * gradient")
         F.legend_below(fig, [ax])
@@ -472,7 +473,7 @@ def _draw_loss(out, res, theme="light"):
         ax2.set_ylabel("loss (cm^2)")
         ax2.set_ylim(0, float(per.max()) * 0.6)
         ax2.set_title("Loss against the aim: one shot vs the burst")
-        F.legend_below(fig, (ax, ax2), ncol=4, fontsize=9)
+        F.legend_below(fig, (ax, ax2), ncol=4, fontsize=_fs(9))
         return F.save(fig, out, "loss_burst",
                       "Left: full corrections from each shot (thin) and from the burst's MSE "
                       "(thick green). Right: each shot's squared error and their mean, the "

@@ -15,6 +15,9 @@
   gradients and why it stopped (a :class:`DescentPath`, printed as a table);
   :func:`zeroin.viz.plot_descent` draws paths over the curve (1-D) or the contour lines
   (2-D) of f: learning rates or optimizers compared. :mod:`zeroin.viz.descent` holds them.
+- :func:`zeroin.viz.set_context` (``"paper"``, ``"notebook"``, ``"talk"``, ``"poster"``,
+  times ``font_scale``) and ``with zeroin.viz.context("talk"):`` - the text size of every
+  zeroin figure, for slides and projectors (:mod:`zeroin.viz.contexts` holds them).
 - :mod:`zeroin.viz.format` - how numbers and arrays are written, everywhere.
 - :mod:`zeroin.viz.figures` and :mod:`zeroin.viz.curves` - matplotlib helpers (optional
   ``plots`` extra) for the lessons, the tour and training curves;
@@ -26,6 +29,7 @@ The functions are ``zeroin.explain`` and ``zeroin.draw``; here ``zeroin.viz.expl
 """
 from __future__ import annotations
 
+from .contexts import context, get_context, set_context
 from .descent import DescentPath, descent_path, plot_descent
 from .draw import Drawing
 from .explain import Explanation
@@ -33,4 +37,5 @@ from .groups import module_calls
 from .steps import DrawingSteps, backward_steps
 
 __all__ = ["DescentPath", "Drawing", "DrawingSteps", "Explanation", "backward_steps",
-           "descent_path", "module_calls", "plot_descent"]
+           "context", "descent_path", "get_context", "module_calls", "plot_descent",
+           "set_context"]

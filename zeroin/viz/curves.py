@@ -5,6 +5,7 @@ all draw through :func:`plot_history`. matplotlib is imported inside the functio
 optional ``plots`` extra).
 """
 from __future__ import annotations
+from .contexts import size as _fs
 
 __all__ = ["plot_history", "history_figure", "curve_label", "default_panels",
            "integer_epochs"]
@@ -57,6 +58,8 @@ def plot_history(ax, history, keys, *, logy=None, colors=None, best=True, legend
             style["color"] = colors[i % len(colors)]
         lines += ax.plot(epochs, h[k], **style)
     integer_epochs(ax)
+    if len(epochs) == 1:      # one epoch: MaxNLocator(integer=True) would tick 0.945 ... 1.05
+        ax.set_xticks(list(epochs))
     ax.set_ylabel(keys[0].removeprefix("val_").replace("_", " "))
     is_loss = keys[0].endswith("loss")
     if is_loss:
@@ -76,7 +79,7 @@ def plot_history(ax, history, keys, *, logy=None, colors=None, best=True, legend
         why = getattr(history, "message", "") or ""
         text = "No epoch finished, so there is no curve" + (f": {why}" if why else ".")
         ax.text(0.5, 0.5, textwrap.fill(text, 60),
-                transform=ax.transAxes, ha="center", va="center", fontsize=9,
+                transform=ax.transAxes, ha="center", va="center", fontsize=_fs(9),
                 color=_faint())
     return lines
 
@@ -92,13 +95,14 @@ def history_figure(history, keys=None, title=None, logy=None, panel_size=(5.5, 3
     first metric), side by side. ``theme`` None draws in matplotlib's current style;
     ``"light"`` or ``"dark"`` in that theme's colours (:func:`zeroin.viz.figures.palette`)."""
     from matplotlib.figure import Figure
+    from .contexts import figsize, fonts
     from .figures import check_theme, palette
     panels = default_panels(history) if keys is None else \
         [[k] if isinstance(k, str) else list(k) for k in keys]
     if theme is not None:
         check_theme("History.plot", theme)
-    with palette(theme or "light"):
-        fig = Figure(figsize=(panel_size[0] * len(panels), panel_size[1]),
+    with palette(theme or "light"), fonts():
+        fig = Figure(figsize=figsize((panel_size[0] * len(panels), panel_size[1])),
                      layout="constrained")
         axes = fig.subplots(1, len(panels), squeeze=False)[0]
         for ax, panel in zip(axes, panels):

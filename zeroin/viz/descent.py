@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import format as _fmt
+from .contexts import size as _fs
 
 __all__ = ["STOPS", "DescentPath", "descent_path", "plot_descent"]
 
@@ -374,6 +375,79 @@ def _view(paths, lims):
     return view
 
 
+def _grid_minimum(f, view, scalar):
+    """Where f is lowest on a grid 3, 9, then 27 times the view's size around its centre
+    (the first where that point is inside the grid, not on its edge), refined on a finer
+    grid around it; None when f keeps falling past the widest grid's edge (no minimum in
+    reach) or is nowhere finite."""
+    centre = [(lo + hi) / 2 for lo, hi in view]
+    for times in (3, 9, 27):
+        half = [times * (hi - lo) / 2 for lo, hi in view]
+        axes = [np.linspace(c - h, c + h, 31) for c, h in zip(centre, half)]
+        z = _grid_values(f, axes, scalar)
+        if not np.isfinite(z).any():
+            return None
+        idx = np.unravel_index(np.nanargmin(z), z.shape)
+        if all(0 < i < len(a) - 1 for i, a in zip(idx, axes)):
+            break
+    else:
+        return None
+    for _ in range(2):                  # each pass a tenth of the last one's step
+        step = [a[1] - a[0] for a in axes]
+        axes = [np.linspace(a[i] - s, a[i] + s, 21) for a, i, s in zip(axes, idx, step)]
+        z = _grid_values(f, axes, scalar)
+        idx = np.unravel_index(np.nanargmin(z), z.shape)
+    return np.array([a[i] for a, i in zip(axes, idx)])
+
+
+def _minimum(f, paths, view, minimum, lims):
+    """``(point or None, view)``: the minimum to mark (given; found on a grid for a 2-D
+    view when ``minimum`` is None; none when False) and the view widened to show it,
+    with a margin, where ``lims`` leaves the coordinate free."""
+    d = len(view)
+    if minimum is False or (minimum is None and d == 1):
+        return None, view
+    if minimum is None:
+        point = _grid_minimum(f, view, paths[0].scalar)
+    else:
+        try:
+            point = np.asarray(minimum, dtype=float).reshape(-1)
+        except (TypeError, ValueError):
+            point = None
+        if point is None or point.shape != (d,) or not np.all(np.isfinite(point)):
+            raise ValueError(f"plot_descent: minimum must be {d} finite number"
+                             f"{'s' if d > 1 else ''} (where f is lowest), None to look for "
+                             f"it on a grid (2-D) or False for none, got {minimum!r}")
+    if point is None:
+        return None, view
+    point = _Minimum(point, found=minimum is None)
+    wide = []
+    for (lo, hi), m, lim in zip(view, point, lims):
+        pad = 0.08 * (max(hi, m) - min(lo, m))
+        inside = lim is not None or lo <= m <= hi
+        wide.append((lo, hi) if inside else (min(lo, m - pad), max(hi, m + pad)))
+    return point, wide
+
+
+class _Minimum(np.ndarray):
+    """The minimum's coordinates; ``found`` when looked for on a grid (not given)."""
+
+    def __new__(cls, point, found):
+        out = np.asarray(point, dtype=float).view(cls)
+        out.found = found
+        return out
+
+    def __array_finalize__(self, obj):
+        self.found = getattr(obj, "found", False)
+
+
+def _mark_minimum(ax, point, value, F):
+    """An X where f is lowest (on the curve in 1-D), under the paths' marks."""
+    xy = (point[0], value) if len(point) == 1 else tuple(point)
+    ax.plot(*xy, "X", ms=15, color=F.COLORS["ink"], mec=F.COLORS["paper"], mew=1.2,
+            ls="none", zorder=3.5, label="minimum")
+
+
 def _ink():
     """The theme's text colour (marker edges), from the lessons' palette."""
     from .figures import COLORS
@@ -431,7 +505,7 @@ def _draw_1d(ax, f, paths, view, ylim, F):
     for i, (p, steps) in enumerate(zip(paths, numbered)):
         for a in steps:
             ax.annotate(str(a), (p.points[a, 0], p.values[a]), textcoords="offset points",
-                        xytext=offsets[i][a], ha="center", va="center", fontsize=12,
+                        xytext=offsets[i][a], ha="center", va="center", fontsize=_fs(12),
                         color=F.run_style(i)[0], zorder=5)
     ax.set_xlabel("x")
     ax.set_ylabel("f(x)")
@@ -483,24 +557,31 @@ def _draw_2d(ax, f, paths, view, F):
     return off
 
 
-def _legend(fig, ax, paths, two_d, F):
-    """Below the axes, so it never covers a path: one entry per path, then start and end."""
+def _legend(fig, ax, paths, two_d, F, minimum=None):
+    """Below the axes, so it never covers a path: one entry per path, then start and end
+    (and the minimum where it is marked)."""
     from matplotlib.lines import Line2D
     handles = [Line2D([], [], color=c, marker=m, ls=ls, ms=8, lw=2)
                for c, m, ls in (F.run_style(i) for i in range(len(paths)))]
     labels = [p.label for p in paths]
+    ink = F.COLORS["ink"]
     if two_d:
-        ink = F.COLORS["ink"]
         handles += [Line2D([], [], marker="o", ms=13, mfc="none", mec=ink, mew=2, ls="none"),
                     Line2D([], [], marker="*", ms=15, color=ink, ls="none")]
         labels += ["start", "end"]
-    return fig.legend(handles, labels, loc="outside lower center",
-                      ncol=min(len(labels), 3 if len(paths) > 2 else 4))
+    if minimum is not None:
+        handles.append(Line2D([], [], marker="X", ms=13, color=ink, mec=F.COLORS["paper"],
+                              ls="none"))
+        labels.append("lowest f on a grid" if minimum.found else "minimum")
+    from .contexts import legend_columns
+    ncol = legend_columns(fig, labels, min(len(labels), 3 if len(paths) > 2 else 4))
+    return fig.legend(handles, labels, loc="outside lower center", ncol=ncol)
 
 
 def plot_descent(f, paths_or_x0, *, lrs=None, optimizers=None, lr=0.1, steps=50, tol=None,
                  xlim=None, ylim=None, xlabel=None, ylabel=None, title=None, out=None,
-                 name="descent", figsize=(12.8, 7.2), theme="light", **opt_kwargs):
+                 name="descent", figsize=(12.8, 7.2), theme="light", minimum=None,
+                 **opt_kwargs):
     """Gradient-descent paths on ``f`` as a figure (16:9), saved as PNG and SVG.
 
     ``paths_or_x0``: a :class:`DescentPath`, a list of them, or a start x0 from which
@@ -521,6 +602,9 @@ def plot_descent(f, paths_or_x0, *, lrs=None, optimizers=None, lr=0.1, steps=50,
     slide's figure read from the back of a room; (8, 6) for 4:3).
     ``theme``: ``"light"`` (dark on white) or ``"dark"`` (light on slate, as
     ``draw(theme="dark")``, for dark slides).
+    ``minimum``: where f is lowest (a number, or (x1, x2)), marked with an X and kept in
+    view even where the paths stop short of it; None (the default) looks for it on a grid
+    around a 2-D view (three times its size); False marks none.
     ``out``: folder for ``NAME.png``/``.svg`` (None: kept in memory). Returns
     :class:`zeroin.viz.figures.FigureFiles` with ``numbered`` (per path, the steps
     numbered in a 1-D figure) and ``off_view`` ({label: first step clipped, or None})."""
@@ -538,13 +622,17 @@ def plot_descent(f, paths_or_x0, *, lrs=None, optimizers=None, lr=0.1, steps=50,
                          f"fixed) or use descent_path alone for the numbers")
     if not F.available():
         raise ImportError(f"plot_descent: {F.PLOTS_HINT}")
-    view = _view(paths, [xlim] if d == 1 else [xlim, ylim])
+    lims = [xlim] if d == 1 else [xlim, ylim]
+    point, view = _minimum(f, paths, _view(paths, lims), minimum, lims)
     with F.style(theme):
         fig, ax = F.subplots(figsize=figsize)
         if d == 1:
             off, numbered = _draw_1d(ax, f, paths, view, ylim, F)
         else:
             off, numbered = _draw_2d(ax, f, paths, view, F), None
+        if point is not None:
+            _mark_minimum(ax, point, _grid_values(f, [point[:1]], paths[0].scalar)[0]
+                          if d == 1 else None, F)
         if xlabel is not None:
             ax.set_xlabel(xlabel)
         if ylabel is not None:
@@ -552,10 +640,20 @@ def plot_descent(f, paths_or_x0, *, lrs=None, optimizers=None, lr=0.1, steps=50,
         name_f = getattr(f, "__name__", "f")
         ax.set_title(title or f"Gradient descent on {'f' if name_f == '<lambda>' else name_f}"
                      + (f", {paths[0].label}" if len(paths) == 1 else ""))
-        _legend(fig, ax, paths, d == 2, F)
-        files = F.save(fig, out, name, _caption(paths, off, numbered))
-        files.numbered, files.off_view = numbered, off
+        _legend(fig, ax, paths, d == 2, F, point)
+        files = F.save(fig, out, name, _caption(paths, off, numbered, point))
+        files.numbered, files.off_view, files.minimum = numbered, off, point
         return files
+
+
+def _gap(paths, minimum):
+    """How far the nearest path's end stays from ``minimum`` (0 within 0.1% of the view)."""
+    ends = [p.points[-1] for p in paths if np.all(np.isfinite(p.points[-1]))]
+    if not ends:
+        return 0.0
+    gap = min(float(np.linalg.norm(e - minimum)) for e in ends)
+    size = max(float(np.ptp(np.vstack([p.points for p in paths]), axis=0).max()), 1e-12)
+    return gap if gap > 1e-3 * size else 0.0
 
 
 def _check_figsize(figsize):
@@ -571,8 +669,15 @@ def _check_figsize(figsize):
                          f"{figsize!r}")
 
 
-def _caption(paths, off, numbered):
+def _caption(paths, off, numbered, minimum=None):
     text = "Gradient descent: " + "; ".join(f"{p.label}: {p.reason}" for p in paths) + "."
+    if minimum is not None:
+        where = ", ".join(f"{v:.3g}" if minimum.found else f"{v:.4g}" for v in minimum)
+        what = "where f is lowest on a grid, near" if minimum.found else "the minimum, at"
+        end = "the path ends" if len(paths) == 1 else "the nearest end is"
+        gap = _gap(paths, minimum)
+        text += f" The X marks {what} ({where})" + (
+            f"; {end} {gap:.3g} from it." if gap > 0 else ".")
     if numbered is not None and any(len(n) < p.steps + 1 for p, n in zip(paths, numbered)):
         text += (" Points are numbered by step where the numbers stand apart (crowded "
                  "ones are left unnumbered).")

@@ -3,7 +3,8 @@
 :func:`draw` lays the graph out itself (left to right like the chapter's figures, a long
 graph wrapped into rows to fit a slide, or top to bottom) and renders it as SVG, Graphviz
 DOT or PNG. SVG and DOT need nothing but
-NumPy; PNG draws the same layout with matplotlib (``pip install zeroin[plots]``). Every
+NumPy; PNG draws the same layout with matplotlib (``pip install zeroin[plots]``). Text sizes
+follow :func:`zeroin.viz.set_context` when the drawing is made ("talk": 1.5 times). Every
 number comes from the engine: forward values from the tensors, gradients from
 :func:`zeroin.autograd.node_grads`, local derivatives from each op's backward rule.
 
@@ -30,6 +31,7 @@ import numpy as np
 from .. import graph
 from .._io import atomic_open
 from .._tensor import Tensor
+from .contexts import scale as _context_scale
 from .explain import is_data, local_vjp, node_names, not_a_tensor, the_other_way_round
 from . import groups
 from .format import array, cells, number, plural, short
@@ -78,7 +80,31 @@ def _n(v, digits=4):
     return number(v, digits)
 
 
-def _text_w(s, size=_FS, bold=False):
+_scale_now = []      # the text scale of the Drawing being laid out or drawn: its own
+
+
+def _px(v):
+    """A size in px at "notebook", in the drawing's text scale (zeroin.viz.context at the
+    time it was made): text, line height, padding and the boxes around them grow with it."""
+    s = _scale_now[-1] if _scale_now else _context_scale()
+    return v if s == 1 else v * s
+
+
+class _Scaled:
+    """``with _Scaled(s):`` lays out or draws in the text scale ``s``."""
+
+    def __init__(self, s):
+        self.s = s
+
+    def __enter__(self):
+        _scale_now.append(self.s)
+
+    def __exit__(self, *exc):
+        _scale_now.pop()
+
+
+def _text_w(s, size=None, bold=False):
+    size = _px(_FS) if size is None else size
     # average advance of DejaVu Sans, a little generous so text never overflows; a
     # Chinese, Japanese or Korean character (full width, 1 em) counts as two
     return cells(s) * size * (0.64 if bold else 0.6)
@@ -91,21 +117,21 @@ class _Node:
         self.key, self.kind, self.lines = key, kind, lines
         self.hl, self.wrt, self.truncated, self.tip = hl, wrt, truncated, tip
         if kind == "op":
-            tw = _text_w(lines[0][0], _FS + 1, True)
-            self.shape = "circle" if tw <= 22 else "pill"
-            self.w = 34 if self.shape == "circle" else tw + 22
-            self.h = 34 if self.shape == "circle" else 30
+            tw = _text_w(lines[0][0], _px(_FS + 1), True)
+            self.shape = "circle" if tw <= _px(22) else "pill"
+            self.w = _px(34) if self.shape == "circle" else tw + _px(22)
+            self.h = _px(34) if self.shape == "circle" else _px(30)
         else:
             self.shape = "rect"
-            self.w = max(_text_w(t, _FS, b) for t, b, _ in lines) + 2 * _PAD
-            self.w = max(self.w, 44)
-            self.h = len(lines) * _LH + 2 * _PAD - 4
+            self.w = max(_text_w(t, _px(_FS), b) for t, b, _ in lines) + 2 * _px(_PAD)
+            self.w = max(self.w, _px(44))
+            self.h = len(lines) * _px(_LH) + 2 * _px(_PAD) - _px(4)
 
 
 # --- shapes: what the SVG and the PNG both draw --------------------------------------------
 
 def _label_w(s):
-    return _text_w(s, 12, True) + 8
+    return _text_w(s, _px(12), True) + _px(8)
 
 
 def _edge_shapes(i, e, pts, at=None):
@@ -116,9 +142,9 @@ def _edge_shapes(i, e, pts, at=None):
     if e["label"]:
         lx, ly = at
         tw = _label_w(e["label"])
-        out.append(dict(kind="rect", group=g, x=lx - tw / 2, y=ly - 10, w=tw, h=20, r=4,
+        out.append(dict(kind="rect", group=g, x=lx - tw / 2, y=ly - _px(10), w=tw, h=_px(20), r=4,
                         fill="#ffffff", stroke=_HL, sw=1, dash=False))
-        out.append(dict(kind="text", group=g, x=lx, y=ly, s=e["label"], size=12, bold=True,
+        out.append(dict(kind="text", group=g, x=lx, y=ly, s=e["label"], size=_px(12), bold=True,
                         color=_HL, anchor="middle", cls="elabel"))
     return out
 
@@ -132,27 +158,28 @@ def _node_shapes(n, cx, cy):
         sw += 0.8
     g = ("node", n.key, n)
     if n.shape == "circle":
-        out = [dict(kind="ellipse", group=g, cx=cx, cy=cy, rx=17, ry=17, fill=fill,
+        out = [dict(kind="ellipse", group=g, cx=cx, cy=cy, rx=_px(17), ry=_px(17), fill=fill,
                     stroke=stroke, sw=sw)]
     else:
         out = [dict(kind="rect", group=g, x=cx - n.w / 2, y=cy - n.h / 2, w=n.w, h=n.h,
                     r=n.h / 2 if n.shape == "pill" else 7, fill=fill, stroke=stroke, sw=sw,
                     dash=n.kind == "const" or n.truncated)]
     if n.kind == "op":
-        return out + [dict(kind="text", group=g, x=cx, y=cy, s=n.lines[0][0], size=_FS + 1,
+        return out + [dict(kind="text", group=g, x=cx, y=cy, s=n.lines[0][0], size=_px(_FS + 1),
                            bold=True, color=_INK, anchor="middle", cls="op")]
-    y0 = cy - (len(n.lines) - 1) * _LH / 2
+    y0 = cy - (len(n.lines) - 1) * _px(_LH) / 2
     for j, (t, bold, color) in enumerate(n.lines):
-        out.append(dict(kind="text", group=g, x=cx, y=y0 + j * _LH, s=t, size=_FS,
+        out.append(dict(kind="text", group=g, x=cx, y=y0 + j * _px(_LH), s=t, size=_px(_FS),
                         bold=bold, color=color, anchor="middle", cls="ntext"))
     return out
 
 
-def _wrap(s, px, size=12):
+def _wrap(s, px, size=None):
     """``s`` in lines at most ``px`` wide (breaking at spaces)."""
+    size = _px(12) if size is None else size
     lines, cur = [], ""
     for word in s.split(" "):
-        if cur and _text_w(cur + " " + word, size) > px - 28:
+        if cur and _text_w(cur + " " + word, size) > px - _px(28):
             lines.append(cur)
             cur = word
         else:
@@ -188,7 +215,7 @@ def _label_spots(edges, routes, boxes, vertical, margin=3):
         free = None                              # clear of nodes and labels, over an edge
         for t in (0.5, 0.35, 0.65, 0.2, 0.8, 0.1, 0.9):
             x, y = _on_curve(pts[-2], seg, t)
-            box = (x - hw, y - 10 - margin, x + hw, y + 10 + margin)
+            box = (x - hw, y - _px(10) - margin, x + hw, y + _px(10) + margin)
             if not any(_overlap(box, b) for b in boxes + placed):
                 free = free or (x, y, box)
                 if not _covers(box, lines[owner != i]):
@@ -196,7 +223,8 @@ def _label_spots(edges, routes, boxes, vertical, margin=3):
         else:
             clashes += 1
             x, y = _on_curve(pts[-2], seg, 0.5)
-            x, y, box = free or (x, y, (x - hw, y - 10 - margin, x + hw, y + 10 + margin))
+            x, y, box = free or (x, y, (x - hw, y - _px(10) - margin, x + hw,
+                                        y + _px(10) + margin))
         placed.append(box)
         spots[i] = (x, y)
     return spots, clashes
@@ -394,7 +422,9 @@ class Drawing:
         self.note, self.title, self.caption = note, title, caption
         self.rankdir = rankdir
         self.uid = f"zg{next(_ids)}-{os.urandom(4).hex()}"
-        self._place()
+        self.text_scale = _scale_now[-1] if _scale_now else _context_scale()
+        with _Scaled(self.text_scale):
+            self._place()
 
     # --- layout ---------------------------------------------------------------------
     def _place(self):
@@ -405,28 +435,31 @@ class Drawing:
         boxes = [(x - n.w / 2, y - n.h / 2, x + n.w / 2, y + n.h / 2)
                  for n in self._nodes for x, y in [pos[n.key]]]
         self._spots, clash = _label_spots(self._edges, routes, boxes, tb)
-        if clash:                  # labels crowd where edges meet: more room between ranks
-            pos, routes, w, h = self._arrange(gap * 1.5)
+        widen = 1.5                # larger text (zeroin.viz.context): up to 2 more tries
+        while clash and widen <= (1.5 if _px(1) == 1 else 1.5 ** 3):
+            # labels crowd where edges meet: more room between ranks
+            pos, routes, w, h = self._arrange(gap * widen)
             boxes = [(x - n.w / 2, y - n.h / 2, x + n.w / 2, y + n.h / 2)
                      for n in self._nodes for x, y in [pos[n.key]]]
-            self._spots, _ = _label_spots(self._edges, routes, boxes, tb)
-        top = 34 if self.title else 0
+            self._spots, clash = _label_spots(self._edges, routes, boxes, tb)
+            widen *= 1.5
+        top = _px(34) if self.title else 0
         fit = max(w, 420)                        # captions wrap to the graph's width
         self._extra = [ln for s in (self.caption, self.note) if s for ln in _wrap(s, fit)]
         self._graph_w, self._body_h = w, h + top      # without the lines below
-        bottom = 20 * len(self._extra) + (6 if self._extra else 0)
+        bottom = _px(20) * len(self._extra) + (_px(6) if self._extra else 0)
         self.pos = {k: (x, y + top) for k, (x, y) in pos.items()}
         self.boxes = {f: (a, b + top, c, d + top) for f, (a, b, c, d) in self._boxes.items()}
         self.routes = [[(x, y + top) for x, y in r] for r in routes]
         self._spots = {i: (x, y + top) for i, (x, y) in self._spots.items()}
         width = max([w] + [self._text_width(s) for s in self._extra] +
-                    ([_text_w(self.title, 17, True) + 40] if self.title else []))
+                    ([_text_w(self.title, _px(17), True) + _px(40)] if self.title else []))
         self.width, self.height = width, h + top + bottom
 
     @staticmethod
     def _text_width(line):
         """The width a caption line needs, margins included."""
-        return _text_w(line, 12) + 28
+        return _text_w(line, _px(12)) + _px(28)
 
     def _arrange(self, gap):
         """Node centres, edge routes and size with ``gap`` px between ranks."""
@@ -441,7 +474,7 @@ class Drawing:
                 pos, routes, self._boxes, w, h = nested(
                     keys, pairs, sizes, self._frames[0], self._frames[1], gap_x=gap,
                     gap_y=30 if tb else 22, fold=self._fold if folding else None,
-                    vertical=tb, least={f: _text_w(t, _FS, True) + 18
+                    head=_px(22), vertical=tb, least={f: _text_w(t, _px(_FS), True) + _px(18)
                                         for f, t in self._frames[2].items()},
                     row=self._row)
             except Cycle:                        # modules feeding each other: no frames
@@ -470,17 +503,17 @@ class Drawing:
         where one row is already legible (its smallest text 14 px or more on a slide 1920
         px wide), 30% more for each edge beyond one per fold that wraps round to the next
         row (the chapter's graph folded, both branches wrapping, reads worse)."""
-        words = sum(_text_w(s, 12) for s in (self.caption, self.note) if s)
+        words = sum(_text_w(s, _px(12)) for s in (self.caption, self.note) if s)
 
         def scale(pw, ph):
-            ph += (34 if self.title else 0) + 20 * (words / (max(pw, 420) - 28) + 1.3)
+            ph += (_px(34) if self.title else 0) + _px(20) * (words / (max(pw, 420) - 28) + 1.3)
             if isinstance(self.fit, tuple):
                 return min(1.0, self.fit[1] / pw)
             return min(float(self.fit) / pw, 1.0 / ph)
 
         best, best_s = (pos, routes, w, h), scale(w, h) * 1.15
         legible = not isinstance(self.fit, tuple) and \
-            12 * scale(w, h) * 1920 / float(self.fit) >= 14
+            _px(12) * scale(w, h) * 1920 / float(self.fit) >= 14
         for bands in range(2, 9):
             cand = fold(pos, routes, sizes, bands)
             s = scale(*cand[2:])
@@ -525,13 +558,18 @@ class Drawing:
             g = ("frame", f, labels[f])
             out.append(dict(kind="rect", group=g, x=x0, y=y0, w=x1 - x0, h=y1 - y0, r=9,
                             fill=_FRAME[0], stroke=_FRAME[1], sw=1.2, dash=False, z=0))
-            out.append(dict(kind="text", group=g, x=x0 + 8, y=y0 + 12, s=labels[f],
-                            size=_FS, bold=True, color=_FRAME[1], anchor="start",
+            out.append(dict(kind="text", group=g, x=x0 + 8, y=y0 + _px(12), s=labels[f],
+                            size=_px(_FS), bold=True, color=_FRAME[1], anchor="start",
                             cls="mlabel"))
         return out
 
     def _scene(self):
-        """Shapes in pixel coordinates: the SVG and the PNG draw exactly these."""
+        """Shapes in pixel coordinates: the SVG and the PNG draw exactly these (in the
+        drawing's own text scale, whatever the context when it is drawn)."""
+        with _Scaled(getattr(self, "text_scale", 1)):
+            return self._shapes()
+
+    def _shapes(self):
         out = self._frame_shapes()
         for i, (e, pts) in enumerate(zip(self._edges, self.routes)):
             out += _edge_shapes(i, e, pts, self._spots.get(i))
@@ -539,12 +577,12 @@ class Drawing:
             out += _node_shapes(n, *self.pos[n.key])
         y = self.height - 10
         for s in reversed(self._extra):
-            out.append(dict(kind="text", group=None, x=14, y=y - 4, s=s, size=12, bold=False,
+            out.append(dict(kind="text", group=None, x=14, y=y - 4, s=s, size=_px(12), bold=False,
                             color="#374151", anchor="start", cls="note"))
-            y -= 20
+            y -= _px(20)
         if self.title:
-            out.append(dict(kind="text", group=None, x=self.width / 2, y=20, s=self.title,
-                            size=17, bold=True, color=_INK, anchor="middle", cls="title"))
+            out.append(dict(kind="text", group=None, x=self.width / 2, y=_px(20), s=self.title,
+                            size=_px(17), bold=True, color=_INK, anchor="middle", cls="title"))
         for shape in out:                       # the theme's colours for the light ones
             for key in ("fill", "stroke", "color"):
                 if key in shape:

@@ -143,27 +143,33 @@ def palette(theme="light"):
 @contextlib.contextmanager
 def style(theme="light"):
     """The lessons' matplotlib style (and :func:`palette`'s colours for ``theme``), for the
-    duration of a ``with`` block."""
-    import matplotlib
+    duration of a ``with`` block; font sizes as :mod:`zeroin.viz.context` says."""
+    from .contexts import fonts
     check_theme("style", theme)
-    with matplotlib.rc_context(_STYLE), palette(theme):
+    with fonts(_STYLE), palette(theme):
         yield
 
 
 def subplots(nrows=1, ncols=1, figsize=(7.0, 5.0), **kwargs):
-    """A new Agg figure and its axes (not registered with pyplot, so never shown)."""
+    """A new Agg figure and its axes (not registered with pyplot, so never shown); larger
+    in a context with larger text (:func:`zeroin.viz.contexts.figsize`)."""
     from matplotlib.figure import Figure
-    fig = Figure(figsize=figsize, layout="constrained")
+
+    from .contexts import figsize as _grown
+    fig = Figure(figsize=_grown(figsize), layout="constrained")
     axes = fig.subplots(nrows, ncols, **kwargs)
     return fig, axes
 
 
 def legend_below(fig, axes, ncol=2, **kwargs):
-    """One legend for ``axes``, under the plots (so it never covers data); each label once."""
+    """One legend for ``axes``, under the plots (so it never covers data); each label once;
+    fewer columns where a context's larger text needs them to fit."""
+    from .contexts import legend_columns
     seen = {}
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             seen.setdefault(label, handle)
+    ncol = legend_columns(fig, list(seen), ncol, kwargs.get("fontsize"))
     return fig.legend(list(seen.values()), list(seen), loc="outside lower center", ncol=ncol,
                       **kwargs)
 
@@ -310,9 +316,11 @@ class FigureFiles:
 
 def render(fig, formats=("png", "svg")):
     """``fig`` as ``{"png": bytes, "svg": bytes}``, in the lessons' style."""
+    from .contexts import wrap_titles
     from .fonts import fallback
     data = {}
     with style(), fallback(fig):
+        wrap_titles(fig)
         for fmt in formats:
             buf = io.BytesIO()
             fig.savefig(buf, format=fmt, metadata=_metadata(fmt))

@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import graph
 from .._tensor import Tensor
-from .draw import _GRAD, _gradients, _rows, _text_w, _wrap, draw
+from .draw import _GRAD, _gradients, _px, _rows, _text_w, _wrap, draw
 from .explain import local_vjp, node_names, not_a_tensor
 from .format import number
 
@@ -202,8 +202,8 @@ def _same_size(frames):
     that a build-up does not jump."""
     extra = max(len(d._extra) for d in frames)
     width = max([d.width for d in frames] + [d._text_width(s) for d in frames for s in d._extra]
-                + [_text_w(d.title, 17, True) + 40 for d in frames if d.title])
+                + [_text_w(d.title, _px(17), True) + _px(40) for d in frames if d.title])
     for d in frames:
-        d.height = d._body_h + 20 * extra + (6 if extra else 0)
+        d.height = d._body_h + _px(20) * extra + (_px(6) if extra else 0)
         d.width = width
     return DrawingSteps(frames)
