@@ -325,13 +325,16 @@ def _dw_conv(x, w, geo, b=None):
     m = wd.shape[1]
     dtype = np.result_type(x, w)
     xp = geo.padded(x)
-    y = np.zeros((n, c, m) + geo.out, dtype=dtype)
-    tmp = np.empty_like(y)
+    y, tmp = np.empty((n, c, m) + geo.out, dtype=dtype), None
     for a in range(geo.k[0]):
-        for bb in range(geo.k[1]):
+        for bb in range(geo.k[1]):      # the first position writes y, the others add to it
+            out = y if tmp is None else tmp
             np.multiply(xp[geo.spot(a, bb)][:, :, None], wd[None, :, :, a, bb, None, None],
-                        out=tmp)
-            y += tmp
+                        out=out)
+            if tmp is None:
+                tmp = np.empty_like(y)
+            else:
+                y += tmp
     y = y.reshape(n, c * m, *geo.out)
     if b is not None:
         y += b.reshape(1, -1, 1, 1)
