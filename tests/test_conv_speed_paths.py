@@ -1,6 +1,7 @@
-"""The depthwise convolution path (one input channel per group, EfficientNet's and MobileNet's
-layers: shifted views times per-channel weights, no im2col) against the grouped im2col formula
-it replaces, against PyTorch, and by finite differences (first and second order)."""
+"""The depthwise path (one input channel per group: shifted views times per-channel weights)
+and the pointwise path (1x1, stride 1: a product per sample on x itself), EfficientNet's and
+MobileNet's layers, no im2col: against the im2col formulas they replace, against PyTorch, and
+by finite differences (first and second order)."""
 import numpy as np
 import pytest
 
@@ -116,3 +117,51 @@ def test_depthwise_forward_keeps_no_column_buffer():
     dense = F.conv2d(x, zeroin.tensor(rng.standard_normal((4, 4, 3, 3)), requires_grad=True),
                      padding=1)
     assert dense.grad_fn.saved is not None      # the other path still keeps them
+
+
+@pytest.mark.parametrize("shape", [(3, 5, 4, 6), (2, 3, 17, 16), (2, 4, 1, 9)])
+def test_pointwise_path_matches_the_im2col_formula_and_torch(shape):
+    """1x1 convolutions on small and large images (the per-sample threshold is 256 output
+    positions) and a height-1 image: forward, input and weight gradients."""
+    torch = pytest.importorskip("torch")
+    x, w, b = (rng.standard_normal(shape), rng.standard_normal((7, shape[1], 1, 1)),
+               rng.standard_normal(7))
+    geo = _conv._Geom(2, shape[2:], (1, 1), (1, 1), (0, 0, 0, 0), (1, 1))
+    assert _conv._pointwise(geo, w.shape)
+    cols = _conv._im2col(x, geo)
+    old = np.matmul(w.reshape(7, -1), _conv._cols3(cols, shape[0])).reshape(y_shape := (
+        shape[0], 7, *shape[2:]))
+    y, saved = _conv._conv_arrays(x, w, geo, b)
+    assert saved is None and y.shape == y_shape
+    _close(y, old + b.reshape(1, -1, 1, 1), 1e-12)
+    g = rng.standard_normal(y.shape)
+    _close(_conv._transpose_arrays(g, w, geo, shape[1]),
+           _conv._transpose_cols(g, w, geo, shape[1], g.dtype), 1e-12)
+    _close(_conv._weight_of(x, g, geo, w.shape), _conv._weight_arrays(g, geo, cols, w.shape),
+           1e-12)
+    res = []
+    for T in (zeroin, torch):
+        xt, wt, bt = (T.tensor(a, requires_grad=True) for a in (x, w, b))
+        (T.nn.functional.conv2d(xt, wt, bt) * T.tensor(g)).sum().backward()
+        res.append([xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()])
+    for a, t in zip(*res):
+        _close(a, t, 1e-12)
+
+
+def test_pointwise_conv1d_transpose_and_gradgradcheck():
+    torch = pytest.importorskip("torch")
+    x1, w1 = rng.standard_normal((2, 3, 9)), rng.standard_normal((5, 3, 1))
+    x2, w2 = rng.standard_normal((2, 4, 3, 5)), rng.standard_normal((4, 6, 1, 1))
+    for name, arrays in [("conv1d", (x1, w1)), ("conv_transpose2d", (x2, w2))]:
+        res = []
+        for T in (zeroin, torch):
+            x, w = (T.tensor(a, requires_grad=True) for a in arrays)
+            y = getattr(T.nn.functional, name)(x, w)
+            (y * y).sum().backward()
+            res.append([y.detach().numpy(), x.grad.numpy(), w.grad.numpy()])
+        for a, t in zip(*res):
+            _close(a, t, 1e-12)
+    w = np.ascontiguousarray(w2.transpose(1, 0, 2, 3))
+    x, w = (zeroin.tensor(a, requires_grad=True) for a in (x2[:1], w))
+    assert zeroin.gradcheck(F.conv2d, (x, w))
+    assert zeroin.gradgradcheck(F.conv2d, (x, w))

@@ -202,6 +202,11 @@ def _conv_arrays(x, w, geo, b=None, cols=None):
     if _depthwise(geo, w.shape):
         return _dw_conv(x, w, geo, b), None
     n, o = x.shape[0], w.shape[0]
+    if _pointwise(geo, w.shape):     # the columns would be a reordered copy of x
+        y = np.matmul(w.reshape(o, -1), x.reshape(n, x.shape[1], -1)).reshape(n, o, *geo.out)
+        if b is not None:
+            y += b.reshape(1, -1, 1, 1)
+        return y, None
     if cols is None:
         cols = _im2col(x, geo)
     g = geo.groups
@@ -233,6 +238,9 @@ def _transpose_arrays(y, w, geo, c, gm=None):
     dtype = np.result_type(y if gm is None else gm, w)
     if _depthwise(geo, w.shape):
         return _dw_transpose(y, w, geo, c, dtype)
+    if _pointwise(geo, w.shape):
+        n, o = y.shape[:2]
+        return np.matmul(w.reshape(o, -1).T, y.reshape(n, o, -1)).reshape(n, c, *geo.hw)
     if _per_sample(geo):
         n, o = y.shape[:2]
         cols = np.matmul(w.reshape(o, -1).T, y.reshape(n, o, -1))      # (N, C*kh*kw, L)
@@ -297,6 +305,10 @@ def _weight_of(x, y, geo, wshape, cols=None, gm=None):
     :func:`_weight_arrays` on ``cols`` (made here when not kept)."""
     if _depthwise(geo, wshape):
         return _dw_weight_grad(x, y, geo, wshape)
+    if _pointwise(geo, wshape):     # per sample, as _weight_arrays for large images
+        n, o = y.shape[:2]
+        per = np.matmul(y.reshape(n, o, -1), x.reshape(n, x.shape[1], -1).transpose(0, 2, 1))
+        return np.add.reduce(per, axis=0).reshape(wshape)
     if cols is None:
         cols = _im2col(x, geo)
     return _weight_arrays(y, geo, cols, wshape, gm)
@@ -310,6 +322,14 @@ def _depthwise(geo, wshape):
     kh*kw shifted views of the padded input replace im2col's buffer of C*kh*kw rows and its
     G small matmuls (EfficientNet-B0's step, batch 8 x 224: see benchmarks/README.md)."""
     return geo.groups > 1 and wshape[1] == 1
+
+
+def _pointwise(geo, wshape):
+    """Whether the convolution is 1x1, stride 1, unpadded, ungrouped (EfficientNet's and
+    MobileNet's expand and project layers): one product per sample on x itself, (O, C) times
+    (C, H*W), and no column buffer (a reordered copy of x) kept in the graph."""
+    return (geo.groups == 1 and geo.k == (1, 1) and geo.stride == (1, 1)
+            and not any(geo.pad))
 
 
 def _dw_weight(w, geo):
@@ -349,10 +369,12 @@ def _dw_transpose(g, w, geo, c, dtype):
     g5 = g.reshape(n, c, wd.shape[1], *geo.out)
     (h, wdt), (pt, pb, pl, pr) = geo.hw, geo.pad
     xp = np.zeros((n, c, h + pt + pb, wdt + pl + pr), dtype=dtype)
+    tmp = np.empty((n, c) + geo.out, dtype=dtype)      # one buffer for every position
     for a in range(geo.k[0]):
         for bb in range(geo.k[1]):
             if wd.shape[1] == 1:
-                xp[geo.spot(a, bb)] += g5[:, :, 0] * wd[None, :, 0, a, bb, None, None]
+                xp[geo.spot(a, bb)] += np.multiply(g5[:, :, 0], wd[None, :, 0, a, bb, None, None],
+                                                   out=tmp)
             else:
                 xp[geo.spot(a, bb)] += np.einsum("ncmhw,cm->nchw", g5, wd[:, :, a, bb])
     return np.ascontiguousarray(geo.crop(xp))
@@ -409,7 +431,8 @@ class Conv2dOp(_ConvBase):
         gx = gw = None
         if xp is NP:        # y's gradient reordered (if at all) once for both products
             gl = _lift(g, geo.nd)
-            gm = None if _per_sample(geo) or _depthwise(geo, w.shape) else _onhw(gl, geo)
+            gm = None if (_per_sample(geo) or _depthwise(geo, w.shape)
+                          or _pointwise(geo, w.shape)) else _onhw(gl, geo)
             if _needs(self, 0):
                 gx = _drop(_transpose_arrays(gl, self._w(w), geo, x.shape[1], gm), geo.nd)
             if _needs(self, 1):
