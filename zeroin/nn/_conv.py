@@ -16,7 +16,9 @@ Every convolution is one ``np.matmul`` on a column buffer ("im2col"): the stride
 a (C*kh*kw, N*oh*ow) matrix, times the kernels (one BLAS product per image inside that
 call, straight into NCHW order; with groups, one per group). The adjoint ("col2im") adds the kh*kw kernel positions
 back with one strided add each: loops run over kernel positions and groups, never over
-pixels or samples. 1-D ops run as 2-D ops on a height-1 image.
+pixels or samples. Depthwise convolutions (one input channel per group) skip the columns:
+each kernel position multiplies a shifted view of the padded input by per-channel weights
+(:func:`_dw_conv` and its two adjoints). 1-D ops run as 2-D ops on a height-1 image.
 """
 from __future__ import annotations
 
@@ -197,7 +199,14 @@ def _cols3(cols, n):
 def _conv_arrays(x, w, geo, b=None, cols=None):
     """y = conv(x, w) + b, contiguous (N, O, oh, ow), and the column buffer used. Without
     groups: one product per sample straight into NCHW order (no reordering copy)."""
+    if _depthwise(geo, w.shape):
+        return _dw_conv(x, w, geo, b), None
     n, o = x.shape[0], w.shape[0]
+    if _pointwise(geo, w.shape):     # the columns would be a reordered copy of x
+        y = np.matmul(w.reshape(o, -1), x.reshape(n, x.shape[1], -1)).reshape(n, o, *geo.out)
+        if b is not None:
+            y += b.reshape(1, -1, 1, 1)
+        return y, None
     if cols is None:
         cols = _im2col(x, geo)
     g = geo.groups
@@ -227,6 +236,11 @@ def _transpose_arrays(y, w, geo, c, gm=None):
     """conv_transpose: col2im(w^T y), the (N, C, H, W) image whose conv pairs with y
     (``gm``: y already as :func:`_onhw` gives it)."""
     dtype = np.result_type(y if gm is None else gm, w)
+    if _depthwise(geo, w.shape):
+        return _dw_transpose(y, w, geo, c, dtype)
+    if _pointwise(geo, w.shape):
+        n, o = y.shape[:2]
+        return np.matmul(w.reshape(o, -1).T, y.reshape(n, o, -1)).reshape(n, c, *geo.hw)
     if _per_sample(geo):
         n, o = y.shape[:2]
         cols = np.matmul(w.reshape(o, -1).T, y.reshape(n, o, -1))      # (N, C*kh*kw, L)
@@ -286,6 +300,99 @@ def _weight_arrays(y, geo, cols, wshape, gm=None):
     return np.matmul(cm, gm.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(wshape)
 
 
+def _weight_of(x, y, geo, wshape, cols=None, gm=None):
+    """dL/dw for the input x (N, C, H, W) and y: depthwise without columns, else
+    :func:`_weight_arrays` on ``cols`` (made here when not kept)."""
+    if _depthwise(geo, wshape):
+        return _dw_weight_grad(x, y, geo, wshape)
+    if _pointwise(geo, wshape):     # per sample, as _weight_arrays for large images
+        n, o = y.shape[:2]
+        per = np.matmul(y.reshape(n, o, -1), x.reshape(n, x.shape[1], -1).transpose(0, 2, 1))
+        return np.add.reduce(per, axis=0).reshape(wshape)
+    if cols is None:
+        cols = _im2col(x, geo)
+    return _weight_arrays(y, geo, cols, wshape, gm)
+
+
+# --- depthwise: one input channel per group ----------------------------------------------
+
+def _depthwise(geo, wshape):
+    """Whether each group reads one input channel (w (O, 1, kh, kw), groups = C; EfficientNet's
+    and MobileNet's layers): then every product below is a per-channel multiply, and the
+    kh*kw shifted views of the padded input replace im2col's buffer of C*kh*kw rows and its
+    G small matmuls (EfficientNet-B0's step, batch 8 x 224: see benchmarks/README.md)."""
+    return geo.groups > 1 and wshape[1] == 1
+
+
+def _pointwise(geo, wshape):
+    """Whether the convolution is 1x1, stride 1, unpadded, ungrouped (EfficientNet's and
+    MobileNet's expand and project layers): one product per sample on x itself, (O, C) times
+    (C, H*W), and no column buffer (a reordered copy of x) kept in the graph."""
+    return (geo.groups == 1 and geo.k == (1, 1) and geo.stride == (1, 1)
+            and not any(geo.pad))
+
+
+def _dw_weight(w, geo):
+    """(O, 1, kh, kw) -> (C, m, kh, kw): channel c's m = O/C kernels."""
+    return w.reshape(geo.groups, -1, *geo.k)
+
+
+def _dw_conv(x, w, geo, b=None):
+    """Depthwise y = conv(x, w) + b: the sum over kernel positions (a, b) of the view of the
+    padded x that (a, b) touches times w[:, a, b] (per output channel)."""
+    n, c = x.shape[:2]
+    wd = _dw_weight(w, geo)
+    m = wd.shape[1]
+    dtype = np.result_type(x, w)
+    xp = geo.padded(x)
+    y, tmp = np.empty((n, c, m) + geo.out, dtype=dtype), None
+    for a in range(geo.k[0]):
+        for bb in range(geo.k[1]):      # the first position writes y, the others add to it
+            out = y if tmp is None else tmp
+            np.multiply(xp[geo.spot(a, bb)][:, :, None], wd[None, :, :, a, bb, None, None],
+                        out=out)
+            if tmp is None:
+                tmp = np.empty_like(y)
+            else:
+                y += tmp
+    y = y.reshape(n, c * m, *geo.out)
+    if b is not None:
+        y += b.reshape(1, -1, 1, 1)
+    return y
+
+
+def _dw_transpose(g, w, geo, c, dtype):
+    """Depthwise conv_transpose (dL/dx): each kernel position adds g * w[:, a, b] (summed over
+    a channel's m kernels) back onto the view of the padded image it read."""
+    n = g.shape[0]
+    wd = _dw_weight(w, geo)
+    g5 = g.reshape(n, c, wd.shape[1], *geo.out)
+    (h, wdt), (pt, pb, pl, pr) = geo.hw, geo.pad
+    xp = np.zeros((n, c, h + pt + pb, wdt + pl + pr), dtype=dtype)
+    tmp = np.empty((n, c) + geo.out, dtype=dtype)      # one buffer for every position
+    for a in range(geo.k[0]):
+        for bb in range(geo.k[1]):
+            if wd.shape[1] == 1:
+                xp[geo.spot(a, bb)] += np.multiply(g5[:, :, 0], wd[None, :, 0, a, bb, None, None],
+                                                   out=tmp)
+            else:
+                xp[geo.spot(a, bb)] += np.einsum("ncmhw,cm->nchw", g5, wd[:, :, a, bb])
+    return np.ascontiguousarray(geo.crop(xp))
+
+
+def _dw_weight_grad(x, g, geo, wshape):
+    """Depthwise dL/dw: for each kernel position, the per-channel dot product of g with the
+    view of the padded x that position read."""
+    n, c = x.shape[:2]
+    g5 = g.reshape(n, c, -1, *geo.out)
+    xp = geo.padded(x)
+    gw = np.empty((c, g5.shape[2]) + geo.k, dtype=np.result_type(x, g))
+    for a in range(geo.k[0]):
+        for bb in range(geo.k[1]):
+            gw[:, :, a, bb] = np.einsum("nchw,ncmhw->cm", xp[geo.spot(a, bb)], g5)
+    return gw.reshape(wshape)
+
+
 # --- the three convolution ops ----------------------------------------------------------
 
 class _ConvBase(Function):
@@ -324,13 +431,12 @@ class Conv2dOp(_ConvBase):
         gx = gw = None
         if xp is NP:        # y's gradient reordered (if at all) once for both products
             gl = _lift(g, geo.nd)
-            gm = None if _per_sample(geo) else _onhw(gl, geo)
+            gm = None if (_per_sample(geo) or _depthwise(geo, w.shape)
+                          or _pointwise(geo, w.shape)) else _onhw(gl, geo)
             if _needs(self, 0):
                 gx = _drop(_transpose_arrays(gl, self._w(w), geo, x.shape[1], gm), geo.nd)
             if _needs(self, 1):
-                if cols is None:
-                    cols = _im2col(_lift(x, geo.nd), geo)
-                gw = _weight_arrays(gl, geo, cols, w.shape, gm)
+                gw = _weight_of(_lift(x, geo.nd), gl, geo, w.shape, cols, gm)
         else:
             if _needs(self, 0):
                 gx = _TRANSPOSE[geo.nd](geo, x.shape[1])(g, w)
@@ -370,7 +476,7 @@ class ConvWeightOp(_ConvBase):
 
     def forward(self, x, y):
         geo = self.geo
-        return _weight_arrays(_lift(y, geo.nd), geo, _im2col(_lift(x, geo.nd), geo), self.c)
+        return _weight_of(_lift(x, geo.nd), _lift(y, geo.nd), geo, self.c)
 
     def backward(self, xp, g, out, x, y):
         geo = self.geo
