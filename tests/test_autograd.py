@@ -340,6 +340,20 @@ def test_gradcheck_error_names_input_index_and_both_values():
         zeroin.gradcheck(lambda t: BadSquare()(t), [leaf(5.0)])
 
 
+def test_gradcheck_nudges_a_transposed_input():
+    # a transposed (Fortran-ordered) input: the finite differences nudge its float64
+    # copy's elements; they were all 0 when the copy kept the input's strides
+    w = zeroin.tensor(np.arange(1.0, 7.0).reshape(3, 2).T, requires_grad=True)
+    assert not w.data.flags.c_contiguous
+    assert zeroin.gradcheck(lambda w: (w * w * w).sum(), [w]) is True
+    w32 = zeroin.tensor(np.arange(1.0, 7.0, dtype=np.float32).reshape(3, 2).T,
+                        requires_grad=True)
+    assert zeroin.gradcheck(lambda w: zeroin.tanh(w * 0.3), [w32]) is True
+    with pytest.raises(zeroin.GradcheckError, match="analytic gradient 2.02 but finite "
+                                                    "difference 2.0"):
+        zeroin.gradcheck(lambda t: BadSquare()(t).sum(), [w.detach().requires_grad_()])
+
+
 def test_gradcheck_input_errors():
     with pytest.raises(ValueError, match="gradcheck: no input requires grad"):
         zeroin.gradcheck(zeroin.exp, [zeroin.tensor([1.0])])

@@ -65,7 +65,10 @@ def _check(fn, inputs, eps, atol, rtol):
     for t in inputs:
         if isinstance(t, Tensor) and t.requires_grad:
             wide = np.complex128 if t.dtype.kind == "c" else np.float64
-            xs.append(Tensor(t.data.astype(wide), requires_grad=True, name=t.name))
+            # C order: _compare nudges the elements through a flat view (a transposed
+            # input's astype would keep its strides, and reshape(-1) would copy)
+            xs.append(Tensor(np.array(t.data, dtype=wide, order="C"), requires_grad=True,
+                             name=t.name))
         else:
             xs.append(t)
     outs = _outputs(fn, xs)
