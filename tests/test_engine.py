@@ -2197,6 +2197,76 @@ def test_a_recurrent_layers_step_slices_scatter_nothing_in_the_fast_path(monkeyp
     assert (calls.count(12) == 0) == zeroin._tensor.FAST, calls.count(12)
 
 
+def _special_values(rng, n, dtype):
+    """n random values of dtype with zeros of both signs, infinities and NaNs among them."""
+    a = rng.standard_normal(n).astype(dtype)
+    a[rng.integers(0, n, 64)] = rng.choice(np.array([0.0, -0.0, np.inf, -np.inf, np.nan],
+                                                    dtype), 64)
+    return a
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("symbol", ["-=", "+="])
+def test_inplace_add_and_sub_of_large_arrays_keep_numpys_bits(monkeypatch, dtype, symbol):
+    # T20: t -= u and t += u under no_grad (the update of SGD by hand) of a large float
+    # array go to BLAS's axpy with alpha -1 or +1; the product is exact, so the one rounding
+    # is NumPy's subtraction's (or addition's): the same bits, signed zeros included. The
+    # reference (ZEROIN_FAST=0) runs NumPy's ufunc: the test holds both engines to it.
+    from zeroin import _tensor_api
+    rng = np.random.default_rng(20)
+    n = 1 << 15
+    w, g = _special_values(rng, n, dtype), _special_values(rng, n, dtype)
+    want = w - g if symbol == "-=" else w + g
+    calls = []
+    if _tensor_api._axpy is not None:
+        real = _tensor_api._axpy
+
+        def spy(d, alpha, v):
+            calls.append(alpha)
+            return real(d, alpha, v)
+        monkeypatch.setattr(_tensor_api, "_axpy", spy)
+        # the operators bound the module's name when they were made: rebind them here
+        monkeypatch.setattr(zeroin.Tensor, "__isub__", _tensor_api._operator(
+            np.subtract, "-", zeroin.ops.sub))
+        monkeypatch.setattr(zeroin.Tensor, "__iadd__", _tensor_api._operator(
+            np.add, "+", zeroin.ops.add))
+    p = zeroin.tensor(w.reshape(128, -1), requires_grad=True)
+    with zeroin.no_grad():
+        if symbol == "-=":
+            p -= zeroin.tensor(g.reshape(128, -1))
+        else:
+            p += zeroin.tensor(g.reshape(128, -1))
+    got = p.detach().numpy().reshape(-1)
+    assert got.tobytes() == want.tobytes() or (
+        np.array_equal(np.isnan(got), np.isnan(want)) and      # NaN payloads aside
+        np.array_equal(got[~np.isnan(want)].view(np.uint8), want[~np.isnan(want)].view(np.uint8)))
+    if zeroin._tensor.FAST:
+        assert calls == [-1.0 if symbol == "-=" else 1.0]
+
+
+@pytest.mark.skipif(not zeroin._tensor.FAST, reason="a trick of the fast path (ZEROIN_FAST=0)")
+def test_inplace_blas_path_leaves_other_operands_to_numpy():
+    # T20 is tried only for a Tensor operand of one dtype, shape and layout; everything
+    # else (a view with strides, p -= p, mixed dtypes, small arrays) is NumPy's as before
+    rng = np.random.default_rng(21)
+    n = 1 << 15
+    w = rng.standard_normal((64, n // 64)).astype(np.float32)
+    cases = {
+        "small": (w[:1].copy(), w[1:2].copy()),
+        "float64 operand": (w.copy(), w.astype(np.float64)),
+        "strided view": (np.repeat(w, 2, axis=1)[:, ::2], w.copy()),
+        "itself": (w.copy(), None),
+    }
+    for why, (a, b) in cases.items():
+        t = zeroin.tensor(a) if why != "strided view" else zeroin.tensor(np.repeat(w, 2, 1))[:, ::2]
+        u = t if b is None else zeroin.tensor(b)
+        ref = t.numpy().copy()
+        with zeroin.no_grad():
+            t -= u
+        expect = (ref - (ref if b is None else b)).astype(np.float32)
+        assert t.dtype == zeroin.float32 and np.array_equal(t.numpy(), expect), why
+
+
 @pytest.mark.skipif(not zeroin._tensor.FAST, reason="a trick of the fast path (ZEROIN_FAST=0)")
 def test_sgds_blas_update_takes_only_large_contiguous_same_dtype_pairs():
     # T19: axpy updates w in place and says so, or leaves w untouched and returns False

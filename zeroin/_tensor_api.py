@@ -1422,6 +1422,12 @@ def _inplace_dtype_error(symbol, d, value):
                       f"or convert first: t = t.to(zeroin.{dt})")
 
 
+if _tm.FAST:     # t += u, t -= u of large float arrays in one BLAS call, the same bits
+    from ._fast import axpy_tensors as _axpy     # (T20)
+else:
+    _axpy = None
+
+
 def _operator(npf, symbol, fn):
     """``x op= v`` as PyTorch: in place on the values when nothing is recorded (under
     no_grad, or no operand requires grad); while recording, the recorded in-place op of
@@ -1429,6 +1435,7 @@ def _operator(npf, symbol, fn):
     recording, gets the name rebound instead (``x = x op v``): ``y[i] += v`` then goes on
     as the recorded ``y[i] = ...``."""
     name = f"in-place {symbol}="
+    sign = {np.add: 1.0, np.subtract: -1.0}.get(npf) if _axpy is not None else None
 
     def f(self, value):
         if (self.requires_grad or isinstance(value, Tensor) and value.requires_grad) and \
@@ -1437,6 +1444,8 @@ def _operator(npf, symbol, fn):
             if base is not None and not _whole_view(self, base):
                 return fn(self, value)
             return _inplace(self, name, fn, value)
+        if sign and type(value) is Tensor and _axpy(self, sign, value):   # T20: BLAS's
+            return self
         try:
             return self._inplace(npf, symbol, value)
         except ZeroinError:         # its own refusals (bool - bool): as they are
