@@ -1456,6 +1456,40 @@ def test_fashion_mnist_download_fetches_missing_files_from_its_mirror(tmp_path):
         LocalMNIST(root=tmp_path / "data", download=True)
 
 
+def test_celeba_download_true_is_a_clear_download_error_never_ignored(tmp_path, monkeypatch):
+    """CelebA(download=True) used to ignore ``download``: with files missing it now says that
+    zeroin cannot fetch them, which files, where to put them and the URL; with the files
+    there, download=True reads them (as torchvision's, which skips a download then)."""
+    import inspect
+
+    from zeroin.data import DownloadError
+    from zeroin.vision import datasets
+    from zeroin.vision.datasets import CelebA
+    folder = tmp_path / "celeba"
+    with pytest.raises(DownloadError, match=r"CelebA\(download=True\): zeroin cannot download "
+                       r"CelebA .*missing in .*celeba: list_eval_partition.txt, "
+                       r"list_attr_celeba.txt, img_align_celeba; .*mmlab.ie.cuhk.edu.hk"):
+        CelebA(tmp_path, download=True)
+    with pytest.raises(FileNotFoundError, match=r"CelebA: list_eval_partition.txt not found"):
+        CelebA(tmp_path)
+    (folder / "img_align_celeba").mkdir(parents=True)
+    (folder / "list_eval_partition.txt").write_text("000001.jpg 0\n000002.jpg 2\n")
+    (folder / "identity_CelebA.txt").write_text("000001.jpg 7\n000002.jpg 9\n")
+    got = CelebA(tmp_path, split="test", target_type="identity", download=True)
+    assert got.filename == ["000002.jpg"] and got.identity.numpy().tolist() == [[9]]
+    # every data set class that takes download= tries (here: a fetch that fails offline)
+    # and says so, never a plain "not found" as if download were False
+    def offline(url, timeout):
+        raise DownloadError(f"could not download {url}: offline (test)")
+
+    monkeypatch.setattr(datasets, "_fetch", offline)
+    for name in datasets.__all__:
+        cls = getattr(datasets, name)
+        if inspect.isclass(cls) and "download" in inspect.signature(cls).parameters:
+            with pytest.raises(DownloadError, match=name):
+                cls(tmp_path / "empty", download=True)
+
+
 # --- vision.io and vision.models (the PyTorch tutorials' decode_image and resnet18) -----
 
 def test_vision_io_decode_image_modes_bytes_and_errors(tmp_path):
