@@ -71,6 +71,11 @@ def test_the_evaluation_figures_misclassified_digits(theme):
     shown = [ax for ax in fig.axes if ax.get_images() and ax.get_title().count("\u2192")]
     assert len(shown) == 3
     _check(fig, shown, theme)
+    if theme == "dark":
+        from conftest import low_contrast
+        # its per-class bars and lines (the matrix's numbers are inked for their cell, which
+        # low_contrast, measuring texts against the slate, cannot see)
+        assert [x for x in low_contrast(fig) if not x[0].startswith("text")] == []
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
@@ -97,3 +102,29 @@ def test_the_tours_digit_grid(theme, tmp_path, monkeypatch):
     shown = [ax for ax in fig.axes if ax.get_images()]
     assert len(shown) >= 6
     _check(fig, shown, theme)
+
+
+def test_low_contrast_measures_filled_shapes_by_their_face():
+    """tests/conftest.py's low_contrast skipped patches, bars and fill_between: a slate bar
+    on the dark slide's slate read as fine. Now each filled shape's face is measured (or its
+    edge, where a drawn edge reads and the face does not); the axes' own background, the
+    legend's frame and filled contours (regions behind the data) are not."""
+    from conftest import low_contrast
+    from zeroin.viz import figures as F
+    with F.style("dark"):
+        fig, ax = F.subplots()
+        ax.bar([0, 1], [1, 2], color=["#1e293b", F.COLORS["curve"]], label="bars")
+        ax.fill_between([0, 1], [0, 0], [1, 1], color="#334155", label="band")
+        ax.axvspan(1.5, 2, color=F.COLORS["left"], alpha=0.1, label="span")
+        ax.bar([2], [1], color="#1e293b", edgecolor=F.COLORS["ink"], lw=2, label="outlined")
+        ax.contourf([[0, 1], [1, 2]], colors=F.COLORS["regions"])
+        ax.legend()
+    flagged = low_contrast(fig)
+    assert [what.split()[-1] for what, _ in flagged] == ["'_nolegend_'", "'span'",
+                                                          "'band'"], flagged
+    assert all(r < 3 for _, r in flagged)
+    with F.style("dark"):
+        fig, ax = F.subplots()
+        ax.bar([0, 1], [1, 2], color=F.COLORS["curve"])
+        ax.fill_between([0, 1], [0, 0], [1, 1], color=F.COLORS["right"], alpha=0.8)
+    assert low_contrast(fig) == []
