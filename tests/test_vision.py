@@ -1585,6 +1585,46 @@ def test_vision_models_vgg16_as_torchvision():
         models.vgg11_bn(weights="DEFAULT")
 
 
+def test_vgg_init_by_rows_draws_the_same_weights_as_torchvisions_loop():
+    """VGG's Linear weights are drawn a block of rows at a time (no float64 copy of the
+    103M-weight layer): for a given seed the same weights bit for bit as torchvision's
+    loop with one normal_ call per weight, and the generator ends in the same state."""
+    from zeroin import nn
+    from zeroin.vision import models
+
+    def one_call_each():
+        model = models.vgg11(init_weights=False, num_classes=10)
+        for m in model.modules():                          # torchvision's VGG.__init__
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.constant_(m.bias, 0)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0, 0.01)
+                nn.init.constant_(m.bias, 0)
+        return model
+
+    old = zeroin.get_default_dtype()
+    zeroin.set_default_dtype(zeroin.float32)
+    try:
+        runs = []
+        for build in (one_call_each, lambda: models.vgg11(num_classes=10)):
+            zeroin.manual_seed(7)
+            model = build()
+            runs.append(({k: v.numpy().copy() for k, v in model.state_dict().items()},
+                         zeroin.randn(5).numpy()))
+            del model
+    finally:
+        zeroin.set_default_dtype(old)
+    (want, next_want), (got, next_got) = runs
+    assert list(got) == list(want)
+    for k in want:
+        assert got[k].dtype == want[k].dtype == np.float32, k
+        np.testing.assert_array_equal(got[k], want[k], err_msg=k)
+    np.testing.assert_array_equal(next_got, next_want)
+    w = got["classifier.0.weight"]
+    assert w.shape == (4096, 25088) and abs(w.std() / 0.01 - 1) < 0.01
+
+
 def _check_vgg16(model):
     assert sum(p.numel() for p in model.parameters()) == 138357544      # torchvision's count
     assert len(model.features) == 31 and len(model.classifier) == 7
