@@ -121,11 +121,12 @@ def chapter_graph():
 
 
 def low_contrast(fig, minimum=3.0):
-    """What ``fig`` draws (lines, markers, texts) in a colour whose WCAG contrast ratio with
-    the figure's background is under ``minimum`` (3: large text and graphics): a list of
-    (what, ratio), empty when everything reads. Colours with alpha are blended first. A
-    text in a box (``bbox=``) is measured against the box; a marker filled with the
-    background's colour (a knocked-out, hollow one) by its edge."""
+    """What ``fig`` draws (lines, markers, texts, filled shapes) in a colour whose WCAG
+    contrast ratio with the figure's background is under ``minimum`` (3: large text and
+    graphics): a list of (what, ratio), empty when everything reads. Colours with alpha
+    are blended first. A text in a box (``bbox=``) is measured against the box; a marker
+    filled with the background's colour (a knocked-out, hollow one) by its edge; a filled
+    shape (bar, patch, fill_between) by its face, or by its edge where that reads."""
     from matplotlib.collections import LineCollection
     from matplotlib.colors import to_rgba
     from matplotlib.lines import Line2D
@@ -163,7 +164,42 @@ def low_contrast(fig, minimum=3.0):
               for c in o.get_edgecolor()]
     drawn += [(f"text {o.get_text()!r}", o.get_color(), under(o)) for o in fig.findobj(Text)
               if o.get_visible() and o.get_text().strip()]
+    drawn += [(what, c, bg) for what, c in _filled_shapes(fig, ratio, minimum)]
     return [(what, round(ratio(c, u), 2)) for what, c, u in drawn if ratio(c, u) < minimum]
+
+
+def _filled_shapes(fig, ratio, minimum):
+    """``[(what, colour)]`` for the filled shapes ``fig`` draws in its axes: patches (bars,
+    axvspan, polygons) and filled collections (fill_between), each by its face,
+    or by its edge where the face does not read but a drawn edge does. Not measured: the
+    figure's and axes' own backgrounds, spines, legend frames, text boxes, colour bars'
+    and images' parts, and filled contours (regions behind the data)."""
+    from matplotlib.collections import PolyCollection
+    from matplotlib.contour import ContourSet
+    from matplotlib.spines import Spine
+    out = []
+    for ax in fig.axes:
+        if not ax.get_visible() or ax.get_label() == "<colorbar>":
+            continue
+        for o in ax.patches:
+            if not o.get_visible() or isinstance(o, Spine) or not o.get_fill():
+                continue
+            face, edge = o.get_facecolor(), o.get_edgecolor()
+            drawn_edge = o.get_linewidth() > 0 and edge[3] > 0
+            use = edge if drawn_edge and ratio(face) < minimum <= ratio(edge) else face
+            if face[3] > 0:
+                out.append((f"{type(o).__name__} {o.get_label()!r}", use))
+        for o in ax.collections:
+            if (isinstance(o, PolyCollection) and not isinstance(o, ContourSet)
+                    and o.get_visible()):
+                edges = o.get_edgecolor() if np.any(o.get_linewidth()) else []
+                for k, face in enumerate(o.get_facecolor()):
+                    edge = edges[k % len(edges)] if len(edges) else None
+                    use = (edge if edge is not None and edge[3] > 0 and
+                           ratio(face) < minimum <= ratio(edge) else face)
+                    if face[3] > 0:
+                        out.append((f"{type(o).__name__} {o.get_label()!r}", use))
+    return out
 
 
 def drawn_texts(fig):

@@ -1177,6 +1177,10 @@ def test_ch12_and_ch14_celeba_dataset_reads_torchvisions_folder(celeba_root, f32
     assert img_batch.shape == (2, 3, 64, 64) and img_batch.dtype == zeroin.float32
     assert label_batch.dtype == zeroin.int64 and label_batch.tolist() == attr[4:6, 31].tolist()
     with pytest.raises(FileNotFoundError, match=r"CelebA: .*list_eval_partition.txt.*celeba"):
+        datasets.CelebA(image_path / "elsewhere", split='train')
+    from zeroin.data import DownloadError
+    with pytest.raises(DownloadError, match=r"CelebA\(download=True\): zeroin cannot download "
+                                            r".*list_eval_partition.txt.*celeba"):
         datasets.CelebA(image_path / "elsewhere", split='train', download=True)
     with pytest.raises(ValueError, match="split"):
         datasets.CelebA(image_path, split='validation')

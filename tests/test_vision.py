@@ -238,7 +238,7 @@ def test_resize_size_semantics():
         out(4, 6, (2, 2), max_size=5)
     with pytest.raises(ValueError, match=r"Resize: size must be positive, got \(0, 2\)"):
         T.Resize((0, 2))
-    with pytest.raises(ValueError, match="interpolation must be an InterpolationMode.*'area'"):
+    with pytest.raises(TypeError, match="interpolation must be an InterpolationMode.*'area'"):
         T.Resize(2, interpolation="area")
 
 
@@ -281,6 +281,32 @@ def test_resize_bicubic_and_nearest_exact_as_torchvisions_tensor_path(mode, anti
                                       zeroin.tensor(u8)).numpy(), 0, -1))
 
 
+def test_interpolation_as_a_string_is_refused_as_torchvisions():
+    """torchvision's InterpolationMode is a plain Enum and its functions take a mode or
+    Pillow's int code only: F.resize / rotate / affine raise TypeError for 'lanczos' (v1),
+    v2's _check_interpolation ValueError. zeroin took the string; now it raises an error
+    that is both, names the op and says which mode to write."""
+    from zeroin.vision.transforms import v2
+    M = T.InterpolationMode
+    for value in [m.value for m in M] + ["LANCZOS", "area"]:
+        fix = (f"InterpolationMode.{M(value.lower()).name}" if value.lower() in
+               [m.value for m in M] else r"the modes are InterpolationMode.NEAREST, .NEAREST_EXACT")
+        makers = [("Resize", lambda: T.Resize(4, interpolation=value)),
+                  ("RandomResizedCrop", lambda: T.RandomResizedCrop(4, interpolation=value)),
+                  ("RandomRotation", lambda: T.RandomRotation(5, interpolation=value)),
+                  ("TrivialAugmentWide", lambda: T.TrivialAugmentWide(interpolation=value)),
+                  ("Resize", lambda: v2.Resize(4, interpolation=value)),
+                  ("resize", lambda: T.functional.resize(_img(8, 6), 4, value)),
+                  ("rotate", lambda: T.functional.rotate(_img(8, 6), 30, value))]
+        for op, make in makers:
+            for kind in (TypeError, ValueError):
+                with pytest.raises(kind, match=f"{op}: interpolation must be an "
+                                   f"InterpolationMode .*got '{value}'; .*{fix}"):
+                    make()
+    assert T.Resize(4, interpolation=1).interpolation is M.LANCZOS     # Pillow's code
+    assert T.Resize(4, interpolation=M("lanczos")).interpolation is M.LANCZOS
+
+
 def test_interpolation_modes_with_pil_and_rotate():
     Image = pytest.importorskip("PIL.Image")
     M = T.InterpolationMode
@@ -304,7 +330,8 @@ def test_interpolation_modes_with_pil_and_rotate():
 def test_resize_pil_only_filters_are_pillows_resize(name):
     """BOX, HAMMING and LANCZOS were refused ('interpolation must be ...'): on a PIL image
     torchvision's resize is Pillow's with that filter, in Resize, functional.resize,
-    RandomResizedCrop and v2; given as the mode, its value or Pillow's integer code."""
+    RandomResizedCrop and v2; given as the mode or Pillow's integer code (not its value, a
+    string, which torchvision refuses)."""
     Image = pytest.importorskip("PIL.Image")
     from zeroin.vision.transforms import v2
     M, f = T.InterpolationMode, getattr(Image.Resampling, name)
@@ -312,7 +339,7 @@ def test_resize_pil_only_filters_are_pillows_resize(name):
     for img, size in ((_pil(a), (5, 9)), (_pil(a[..., 0]), (17, 6)), (_pil(a).convert("F"),
                                                                         (4, 4))):
         want = np.asarray(img.resize((size[1], size[0]), f))
-        for mode in (M[name], name.lower(), f, int(f)):
+        for mode in (M[name], f, int(f)):
             np.testing.assert_array_equal(np.asarray(T.Resize(size, mode)(img)), want)
             np.testing.assert_array_equal(
                 np.asarray(T.functional.resize(img, size, mode)), want)
@@ -372,7 +399,7 @@ def test_resize_by_hand_nearest_and_bilinear():
     # pixels 0, 1, 2 weigh 0.75, 0.75, 0.25 -> 12.5 / 1.75; pixels 1, 2, 3 -> 40 / 1.75
     np.testing.assert_allclose(T.Resize((1, 2))(row), [[12.5 / 1.75, 40 / 1.75]])
     # up 2 -> 4: src = (i + 0.5) / 2 - 0.5 = -0.25 (clamped to 0), 0.25, 0.75, 1.25
-    up = T.Resize((1, 4), interpolation="bilinear")(np.array([[0.0, 10.0]]))
+    up = T.Resize((1, 4), interpolation=T.InterpolationMode.BILINEAR)(np.array([[0.0, 10.0]]))
     assert up.tolist() == [[0.0, 2.5, 7.5, 10.0]]
     # uint8 results are rounded (half to even): [0, 5] up to 4 -> 0, 1.25, 3.75, 5
     u = T.Resize((1, 4))(np.array([[0, 5]], np.uint8))
@@ -396,7 +423,7 @@ def test_resize_tensor_matches_pytorch_interpolate():
                 want = F.interpolate(torch.from_numpy(x64), size=hw, mode=mode, **kw).numpy()
                 want32 = F.interpolate(torch.from_numpy(x64.astype(np.float32)), size=hw,
                                        mode=mode, **kw).numpy()
-                resize = T.Resize(hw, interpolation=mode, antialias=aa)
+                resize = T.Resize(hw, interpolation=T.InterpolationMode(mode), antialias=aa)
                 got, got32 = resize(zeroin.tensor(x64)), resize(zeroin.tensor(
                     x64.astype(np.float32)))
                 assert got.dtype == np.float64 and got32.dtype == np.float32
@@ -429,7 +456,7 @@ def test_resize_tensor_matches_pytorch_interpolate():
     # other pixels than the same formula in float64 would
     for n_in, n_out in ((14, 46), (26, 22)):
         row = np.arange(n_in, dtype=np.float32).reshape(1, 1, n_in)
-        got = T.Resize((1, n_out), interpolation="nearest")(zeroin.tensor(row))
+        got = T.Resize((1, n_out), interpolation=T.InterpolationMode.NEAREST)(zeroin.tensor(row))
         want = F.interpolate(torch.from_numpy(row[None]), size=(1, n_out)).numpy()[0]
         np.testing.assert_array_equal(got.data, want)
 
@@ -438,8 +465,8 @@ def test_resize_array_and_pil_keep_their_kind():
     a = _img(8, 6)
     r = T.Resize(3)(a)
     assert isinstance(r, np.ndarray) and r.shape == (4, 3, 3) and r.dtype == np.uint8
-    t = T.Resize(3, interpolation="nearest")(T.ToTensor()(a))
-    np.testing.assert_allclose(t.data, T.ToTensor()(T.Resize(3, "nearest")(a)).data)
+    t = T.Resize(3, interpolation=T.InterpolationMode.NEAREST)(T.ToTensor()(a))
+    np.testing.assert_allclose(t.data, T.ToTensor()(T.Resize(3, 0)(a)).data)
     p = T.Resize(3)(_pil(a))
     from PIL import Image
     assert p.size == (3, 4)
@@ -626,13 +653,13 @@ def test_random_resized_crop_falls_back_to_the_central_crop():
 def test_random_resized_crop_is_crop_then_resize_for_every_kind():
     a = _img(20, 30)
     t = T.ToTensor()(a)
-    rrc = T.RandomResizedCrop((6, 5), interpolation="nearest")
+    rrc = T.RandomResizedCrop((6, 5), interpolation=T.InterpolationMode.NEAREST)
     for kind_img in (a, t, _pil(a)):
         zeroin.manual_seed(11)
         out = rrc(kind_img)
         zeroin.manual_seed(11)
         i, j, h, w = T.RandomResizedCrop.get_params(kind_img, (0.08, 1.0), (3 / 4, 4 / 3))
-        want = T.Resize((6, 5), "nearest")(a[i:i + h, j:j + w])
+        want = T.Resize((6, 5), T.InterpolationMode.NEAREST)(a[i:i + h, j:j + w])
         if not isinstance(kind_img, (np.ndarray, zeroin.Tensor)):      # Pillow's resize
             want = np.asarray(_pil(a[i:i + h, j:j + w]).resize((5, 6), 0))
         got = out.data.transpose(1, 2, 0) * 255 if kind_img is t else np.asarray(out)
@@ -650,7 +677,7 @@ def test_random_resized_crop_errors():
         T.RandomResizedCrop(4, ratio=(2, 1))
     with pytest.raises(ValueError, match="RandomResizedCrop: size must be positive"):
         T.RandomResizedCrop(0)
-    with pytest.raises(ValueError, match="RandomResizedCrop: interpolation must be.*'area'"):
+    with pytest.raises(TypeError, match="RandomResizedCrop: interpolation must be.*'area'"):
         T.RandomResizedCrop(4, interpolation="area")
 
 
@@ -982,14 +1009,14 @@ def test_rotate_matches_torchvisions_algorithm_in_torch():
         for angle in (17.3, -61.0, 133.7, 90.0, 270.0):     # 90s: nearest ties on 7x10
             for mode in ("nearest", "bilinear"):
                 for center in (None, (2.0, 5.5)):
-                    got = F.rotate(zeroin.tensor(x), angle, mode, center=center,
-                                   fill=[0.1, 0.2, 0.3]).data
+                    got = F.rotate(zeroin.tensor(x), angle, F.InterpolationMode(mode),
+                           center=center, fill=[0.1, 0.2, 0.3]).data
                     want = _torch_rotate(torch, torch.from_numpy(x), angle, mode,
                                          [0.1, 0.2, 0.3], center)
                     assert got.dtype == dtype
                     np.testing.assert_allclose(got, want, atol=tol)
     u = (x * 255).astype(np.uint8)                     # integers: float32, then rounded
-    got = F.rotate(zeroin.tensor(u), 30.0, "bilinear", fill=[0, 0, 0]).data
+    got = F.rotate(zeroin.tensor(u), 30.0, F.InterpolationMode.BILINEAR, fill=[0, 0, 0]).data
     want = _torch_rotate(torch, torch.from_numpy(u.astype(np.float32)), 30.0, "bilinear",
                          [0.0] * 3)
     assert got.dtype == np.uint8 and np.abs(got - np.round(want)).max() == 0
@@ -1012,7 +1039,8 @@ def test_rotate_expand_sizes_as_pillow_and_pixels_as_torchvision():
     for angle in (30.0, -75.5, 90.0, 123.0, 200.0):
         pil = _pil(np.zeros((7, 10), np.uint8)).rotate(angle, expand=True)
         for mode in ("nearest", "bilinear"):
-            got = F.rotate(zeroin.tensor(x), angle, mode, expand=True, fill=[0.5, 0.5]).data
+            got = F.rotate(zeroin.tensor(x), angle, F.InterpolationMode(mode), expand=True,
+                           fill=[0.5, 0.5]).data
             assert angle == 90 or got.shape[1:] == (pil.size[1], pil.size[0])
             want = _torch_rotate(torch, torch.from_numpy(x), angle, mode, [0.5, 0.5],
                                  out_hw=got.shape[1:])
@@ -1456,6 +1484,40 @@ def test_fashion_mnist_download_fetches_missing_files_from_its_mirror(tmp_path):
         LocalMNIST(root=tmp_path / "data", download=True)
 
 
+def test_celeba_download_true_is_a_clear_download_error_never_ignored(tmp_path, monkeypatch):
+    """CelebA(download=True) used to ignore ``download``: with files missing it now says that
+    zeroin cannot fetch them, which files, where to put them and the URL; with the files
+    there, download=True reads them (as torchvision's, which skips a download then)."""
+    import inspect
+
+    from zeroin.data import DownloadError
+    from zeroin.vision import datasets
+    from zeroin.vision.datasets import CelebA
+    folder = tmp_path / "celeba"
+    with pytest.raises(DownloadError, match=r"CelebA\(download=True\): zeroin cannot download "
+                       r"CelebA .*missing in .*celeba: list_eval_partition.txt, "
+                       r"list_attr_celeba.txt, img_align_celeba; .*mmlab.ie.cuhk.edu.hk"):
+        CelebA(tmp_path, download=True)
+    with pytest.raises(FileNotFoundError, match=r"CelebA: list_eval_partition.txt not found"):
+        CelebA(tmp_path)
+    (folder / "img_align_celeba").mkdir(parents=True)
+    (folder / "list_eval_partition.txt").write_text("000001.jpg 0\n000002.jpg 2\n")
+    (folder / "identity_CelebA.txt").write_text("000001.jpg 7\n000002.jpg 9\n")
+    got = CelebA(tmp_path, split="test", target_type="identity", download=True)
+    assert got.filename == ["000002.jpg"] and got.identity.numpy().tolist() == [[9]]
+    # every data set class that takes download= tries (here: a fetch that fails offline)
+    # and says so, never a plain "not found" as if download were False
+    def offline(url, timeout):
+        raise DownloadError(f"could not download {url}: offline (test)")
+
+    monkeypatch.setattr(datasets, "_fetch", offline)
+    for name in datasets.__all__:
+        cls = getattr(datasets, name)
+        if inspect.isclass(cls) and "download" in inspect.signature(cls).parameters:
+            with pytest.raises(DownloadError, match=name):
+                cls(tmp_path / "empty", download=True)
+
+
 # --- vision.io and vision.models (the PyTorch tutorials' decode_image and resnet18) -----
 
 def test_vision_io_decode_image_modes_bytes_and_errors(tmp_path):
@@ -1521,6 +1583,46 @@ def test_vision_models_vgg16_as_torchvision():
         models.vgg16(weights=models.VGG16_Weights.DEFAULT)
     with pytest.raises(NotImplementedError, match=r"vgg11_bn\(weights='DEFAULT'\)"):
         models.vgg11_bn(weights="DEFAULT")
+
+
+def test_vgg_init_by_rows_draws_the_same_weights_as_torchvisions_loop():
+    """VGG's Linear weights are drawn a block of rows at a time (no float64 copy of the
+    103M-weight layer): for a given seed the same weights bit for bit as torchvision's
+    loop with one normal_ call per weight, and the generator ends in the same state."""
+    from zeroin import nn
+    from zeroin.vision import models
+
+    def one_call_each():
+        model = models.vgg11(init_weights=False, num_classes=10)
+        for m in model.modules():                          # torchvision's VGG.__init__
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.constant_(m.bias, 0)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0, 0.01)
+                nn.init.constant_(m.bias, 0)
+        return model
+
+    old = zeroin.get_default_dtype()
+    zeroin.set_default_dtype(zeroin.float32)
+    try:
+        runs = []
+        for build in (one_call_each, lambda: models.vgg11(num_classes=10)):
+            zeroin.manual_seed(7)
+            model = build()
+            runs.append(({k: v.numpy().copy() for k, v in model.state_dict().items()},
+                         zeroin.randn(5).numpy()))
+            del model
+    finally:
+        zeroin.set_default_dtype(old)
+    (want, next_want), (got, next_got) = runs
+    assert list(got) == list(want)
+    for k in want:
+        assert got[k].dtype == want[k].dtype == np.float32, k
+        np.testing.assert_array_equal(got[k], want[k], err_msg=k)
+    np.testing.assert_array_equal(next_got, next_want)
+    w = got["classifier.0.weight"]
+    assert w.shape == (4096, 25088) and abs(w.std() / 0.01 - 1) < 0.01
 
 
 def _check_vgg16(model):

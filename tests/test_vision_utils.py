@@ -1,6 +1,7 @@
 """zeroin.vision.utils' drawing: torchvision's draw_bounding_boxes, draw_segmentation_masks
 and draw_keypoints (torchvision is not installed: checked by properties of the pixels, by
 the same Pillow ImageDraw calls made by hand, and the float arithmetic against torch)."""
+import re
 import warnings
 
 import numpy as np
@@ -330,3 +331,84 @@ def test_drawing_leaves_the_input_alone_and_records_nothing():
                 draw_keypoints(x, zeroin.tensor([[[4, 4]]]))]
     np.testing.assert_array_equal(x.detach().numpy(), before)
     assert all(not o.requires_grad for o in outs)
+
+
+# ---- flow_to_image (torchvision.utils.flow_to_image was missing) ---------------------------
+
+def _torchvision_flow_to_image(torch, flow):
+    """torchvision's flow_to_image step by step in torch (torchvision is not installed here):
+    normalise by the batch's largest length, angle -> position on the 55-colour wheel,
+    blend the two neighbours, desaturate by the length, floor(255 * .) as uint8."""
+    steps = (15, 6, 4, 11, 13, 6)
+    wheel, arcs = [], ((0, 1, True), (1, 0, False), (1, 2, True), (2, 1, False),
+                       (2, 0, True), (0, 2, False))
+    for n, (held, moving, up) in zip(steps, arcs):
+        arc = torch.zeros((n, 3))
+        ramp = torch.floor(255 * torch.arange(0, n) / n)
+        arc[:, held] = 255
+        arc[:, moving] = ramp if up else 255 - ramp
+        wheel.append(arc)
+    wheel = torch.cat(wheel)
+    flow = flow[None] if flow.ndim == 3 else flow
+    flow = flow / (torch.sum(flow ** 2, dim=1).sqrt().max() + torch.finfo(flow.dtype).eps)
+    norm = torch.sum(flow ** 2, dim=1).sqrt()
+    a = torch.atan2(-flow[:, 1], -flow[:, 0]) / torch.pi
+    fk = (a + 1) / 2 * (len(wheel) - 1)
+    k0 = torch.floor(fk).to(torch.long)
+    k1 = k0 + 1
+    k1[k1 == len(wheel)] = 0
+    f = fk - k0
+    out = torch.zeros((flow.shape[0], 3, *flow.shape[2:]), dtype=torch.uint8)
+    for c in range(3):
+        col = (1 - f) * (wheel[k0, c] / 255.0) + f * (wheel[k1, c] / 255.0)
+        out[:, c] = torch.floor(255 * (1 - norm * (1 - col)))
+    return out
+
+
+def test_flow_to_image_known_flows_white_still_and_the_wheels_hues():
+    from zeroin.vision.utils import flow_to_image
+    still = flow_to_image(zeroin.zeros(2, 4, 5))
+    assert still.dtype == zeroin.uint8 and still.shape == (3, 4, 5)
+    assert (still.numpy() == 255).all()                      # no motion: white
+    # one pixel per direction, all of length 1 (the largest): full colour on the wheel
+    dirs = np.array([[1, 0], [-1, 0], [0, -1], [0, 1]], np.float32)    # right, left, up, down
+    flow = zeroin.tensor(dirs.T.reshape(2, 1, 4).copy())
+    got = flow_to_image(flow).numpy()[:, 0].T.tolist()
+    # right: angle -pi, wheel[0] = red; left: angle 0, wheel[27] = (0, 255 - 46, 255), sky
+    # blue; up (y < 0): wheel[40.5], between (78, 0, 255) and (98, 0, 255); down: between
+    # wheel[13] and wheel[14], (255, 221, 0) and (255, 238, 0): orange-yellow
+    assert got == [[255, 0, 0], [0, 209, 255], [88, 0, 255], [255, 229, 0]], got
+    half = flow_to_image(zeroin.tensor(np.array([[[1.0, 0.5]], [[0, 0]]], np.float32)))
+    assert half.numpy()[:, 0, 1].tolist() == [255, 127, 127]   # half the length: half white
+
+
+def test_flow_to_image_as_torchvisions_algorithm_on_random_flows():
+    torch = pytest.importorskip("torch")
+    from zeroin.vision.utils import flow_to_image
+    rng = np.random.default_rng(5)
+    for shape in ((2, 7, 9), (3, 2, 6, 5)):
+        f = (rng.standard_normal(shape) * 4).astype(np.float32)
+        f[..., 0, 0] = 0                                        # a still pixel too
+        got = flow_to_image(zeroin.tensor(f))
+        want = _torchvision_flow_to_image(torch, torch.from_numpy(f))
+        want = want[0] if len(shape) == 3 else want
+        assert got.shape == tuple(want.shape)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_flow_to_image_errors_name_dtype_and_shape():
+    from zeroin.vision.utils import flow_to_image
+    for dtype in (zeroin.float16, zeroin.int64, zeroin.bool):
+        with pytest.raises(ValueError, match=r"flow_to_image: flow should be of dtype float32 "
+                           r"\(torch.float\) or zeroin's default float64, got "
+                           r".*; convert it with flow.float\(\)"):
+            flow_to_image(zeroin.zeros(2, 3, 3, dtype=dtype))
+    f64 = np.random.default_rng(1).standard_normal((2, 3, 4))      # zeroin's default dtype
+    np.testing.assert_array_equal(flow_to_image(zeroin.tensor(f64)).numpy(),
+                                  flow_to_image(zeroin.tensor(f64.astype(np.float32))).numpy())
+    for shape in ((3, 4, 4), (4, 4), (1, 3, 4, 4), (1, 1, 2, 4, 4)):
+        with pytest.raises(ValueError, match=r"flow_to_image: input flow should have shape "
+                           r"\(2, H, W\) or \(N, 2, H, W\).*got " + re.escape(str(shape))):
+            flow_to_image(zeroin.zeros(*shape))
+    with pytest.raises(TypeError, match="flow_to_image: flow should be a tensor"):
+        flow_to_image(np.zeros((2, 3, 3), np.float32))

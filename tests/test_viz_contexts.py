@@ -154,6 +154,54 @@ def test_long_titles_wrap_and_wide_legends_take_fewer_columns_only_when_enlarged
         assert text_problems(fig) == []
 
 
+def test_wrap_titles_uses_matplotlibs_public_api_only(monkeypatch):
+    """wrap_titles read Figure._get_renderer, Axes._left_title / _right_title and
+    Figure._suptitle: now the public draw_without_rendering, get_window_extent,
+    get_children and get_suptitle. The centre, left and right titles, the axis labels and
+    a subfigure's suptitle still wrap to fit their room, words kept, with the private
+    renderer getter gone."""
+    from matplotlib.figure import Figure
+
+    from zeroin.viz import figures as F
+    long = "A title much wider than its axes once the text is twice its size on a poster"
+
+    import ast
+    import inspect
+    import sys
+    private = Figure._get_renderer
+
+    def from_zeroin_refused(self, *args, **kwargs):       # matplotlib's own calls go on
+        if sys._getframe(1).f_globals.get("__name__", "").startswith("zeroin"):
+            raise AssertionError("zeroin called Figure._get_renderer")
+        return private(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "_get_renderer", from_zeroin_refused)
+    with V.context("poster"), F.style():
+        for loc in ("left", "center", "right"):
+            fig, axes = F.subplots(1, 2, figsize=(9, 5))
+            axes[0].set_title(f"{loc} {long}", loc=loc)
+            axes[1].set_xlabel("x " + long)
+            contexts.wrap_titles(fig)
+            wrapped = [axes[0].get_title(loc=loc), axes[1].get_xlabel()]
+            assert all("\n" in t for t in wrapped), wrapped
+            assert [t.split()[1:] for t in wrapped] == [long.split()] * 2
+            fig.draw_without_rendering()
+            title = [t for t in axes[0].get_children()
+                     if getattr(t, "get_text", lambda: "")() == wrapped[0]]
+            for t, ax in ((title[0], axes[0]), (axes[1].xaxis.label, axes[1])):
+                assert t.get_window_extent().width <= ax.bbox.width
+        sub = Figure(figsize=(10, 7), layout="constrained")
+        left, _ = sub.subfigures(1, 2)
+        left.subplots()
+        left.suptitle("sub " + long)
+        contexts.wrap_titles(sub)
+        assert "\n" in left.get_suptitle() and left.get_suptitle().split()[1:] == long.split()
+    for f in (contexts.wrap_titles, contexts._wrap_pass, contexts._titles):
+        read = {n.attr for n in ast.walk(ast.parse(inspect.getsource(f)))
+                if isinstance(n, ast.Attribute) and n.attr.startswith("_")}
+        assert read <= {"_zeroin_wrapped"}, (f.__name__, read)        # zeroin's own mark
+
+
 @pytest.mark.parametrize("dataset", ["moons", "digits"])
 def test_the_tours_training_figure_fits_at_talk_and_poster(dataset, tmp_path, monkeypatch):
     from conftest import text_problems

@@ -267,7 +267,7 @@ def _draw_training(out, hist, splits, model, predict, test, np, dataset, theme="
         else:
             _digit_grid(fig, ax2, splits, model, predict, Xt, yt, np,
                         f"Test images and predictions (accuracy {test['accuracy']:.3f})",
-                        cmap="gray_r" if theme == "light" else "gray")   # ink bright on slate
+                        theme=theme)
             caption = "held-out test images with the predicted digit (red: wrong)"
         F.legend_below(fig, (ax, axb, ax2), ncol=5)
         return F.save(fig, out, f"training_{dataset}",
@@ -296,7 +296,7 @@ def _boundary(ax2, splits, model, predict, Xt, yt, np):
 
 
 def _digit_grid(fig, ax2, splits, model, predict, Xt, yt, np, title, rows=4, cols=6,
-                cmap="gray_r"):
+                theme="light"):
     """The first test images, a few mistakes first, each titled with the predicted digit;
     fewer columns, and the head on more lines, where zeroin.viz.context enlarges text."""
     big = _fs(1) != 1
@@ -329,7 +329,7 @@ def _digit_grid(fig, ax2, splits, model, predict, Xt, yt, np, title, rows=4, col
                   color=F.COLORS["muted"])
     for k, idx in enumerate(show):
         a = fig.add_subplot(gs[1 + k // cols, k % cols])
-        a.imshow(raw[k].reshape(side, side), cmap=cmap, interpolation="nearest")
+        F.show_image(a, raw[k].reshape(side, side), theme)
         ok = pred[idx] == yt[idx]
         t = a.set_title(f"{pred[idx]}" + ("" if ok else f" (is {yt[idx]})"),
                         fontsize=_fs(10), color=F.COLORS["curve"] if ok else F.COLORS["error"],

@@ -147,8 +147,12 @@ def _digits_cnn(epochs, seed=0):
 
 
 def _numbers(ax, a, fmt="{:g}", highlight=None, cmap=None):
-    from ..viz.figures import COLORS
-    ax.imshow(a, cmap=cmap or COLORS["image"], vmin=min(a.min(), 0), vmax=max(a.max(), 1))
+    from ..viz.figures import COLORS, show_image
+    lim = dict(vmin=min(a.min(), 0), vmax=max(a.max(), 1))
+    if cmap is None:
+        show_image(ax, a, **lim)
+    else:
+        ax.imshow(a, cmap=cmap, **lim)
     for (i, j), v in np.ndenumerate(a):
         ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=_fs(11),
                 color=COLORS["error"] if highlight and highlight(i, j) else COLORS["ink"],
@@ -219,7 +223,7 @@ def _draw_filters(out, cnn, theme="light"):
     k = len(cnn["filters"])
     with F.style(theme):
         fig, axes = F.subplots(2, k + 1, figsize=(2.2 * (k + 1), 4.6))
-        axes[0, 0].imshow(cnn["image"], cmap=F.COLORS["image"])
+        F.show_image(axes[0, 0], cnn["image"])
         axes[0, 0].set_title(f"a test digit ({cnn['label']})", fontsize=_fs(10))
         axes[1, 0].axis("off")
         lim = float(np.abs(cnn["filters"]).max())          # one scale, so one colour bar
@@ -228,8 +232,7 @@ def _draw_filters(out, cnn, theme="light"):
             weights = axes[0, f + 1].imshow(cnn["filters"][f], cmap="coolwarm", vmin=-lim,
                                             vmax=lim)
             axes[0, f + 1].set_title(f"filter {f}", fontsize=_fs(10))
-            maps = axes[1, f + 1].imshow(cnn["maps"][f], cmap=F.COLORS["image"], vmin=0,
-                                         vmax=top)
+            maps = F.show_image(axes[1, f + 1], cnn["maps"][f], vmin=0, vmax=top)
             axes[1, f + 1].set_title(f"feature map {f}", fontsize=_fs(10))
         for ax in axes.ravel():
             _frame(ax)

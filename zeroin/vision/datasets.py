@@ -346,6 +346,24 @@ def _celeba_table(path, header):
     return names, [r[0] for r in rows], data.reshape(len(rows), -1)
 
 
+_CELEBA_URL = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"
+
+
+def _celeba_missing(folder, missing, download):
+    """The error for CelebA's ``missing`` files: a :class:`DownloadError` when
+    ``download=True`` (zeroin cannot fetch them), else ``FileNotFoundError``."""
+    from ..data.mnist import DownloadError
+    how = (f"get img_align_celeba.zip and the list_*.txt / identity_CelebA.txt files from "
+           f"{_CELEBA_URL} (torchvision's download reads them from Google Drive), put them "
+           f"in {folder} and unzip the images there")
+    if download:
+        raise DownloadError(f"CelebA(download=True): zeroin cannot download CelebA (its files "
+                            f"are on Google Drive, behind a confirmation page and a quota); "
+                            f"missing in {folder}: {', '.join(missing)}; {how}")
+    raise FileNotFoundError(f"CelebA: {missing[0]} not found in {folder} (missing: "
+                            f"{', '.join(missing)}); {how}")
+
+
 class CelebA(_VisionDataset):
     """CelebA as torchvision's ``CelebA``, read from ``root/celeba``: the faces in
     ``img_align_celeba/``, ``list_eval_partition.txt`` and the table of each
@@ -354,7 +372,8 @@ class CelebA(_VisionDataset):
     int64 tensor: the 40 attributes as 0/1 (the file's -1/1; ``attr_names`` names them),
     the identity, the box or the landmarks; a tuple for a list. ``split`` is 'train',
     'valid', 'test' or 'all'. Nothing is downloaded (CelebA's Google Drive quota often refuses
-    downloads): put the files there by hand."""
+    downloads): put the files there by hand; ``download=True`` with files missing is a
+    :class:`~zeroin.data.DownloadError` that says which and where to get them."""
 
     base_folder = "celeba"
 
@@ -370,13 +389,10 @@ class CelebA(_VisionDataset):
                              f"target_type={target_type!r}")
         folder = os.path.join(self.root, self.base_folder)
         files = ["list_eval_partition.txt"] + [_CELEBA_TABLES[t][0] for t in self.target_type]
-        for name in files + ["img_align_celeba"]:
-            if not os.path.exists(os.path.join(folder, name)):
-                raise FileNotFoundError(
-                    f"CelebA: {name} not found in {folder}; zeroin downloads nothing for "
-                    f"CelebA: get img_align_celeba.zip and the list_*.txt / identity_CelebA.txt "
-                    f"files from https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html, put them "
-                    f"in {folder} and unzip the images there")
+        missing = [n for n in files + ["img_align_celeba"]
+                   if not os.path.exists(os.path.join(folder, n))]
+        if missing:
+            _celeba_missing(folder, missing, download)
         _, names, part = _celeba_table(os.path.join(folder, files[0]), None)
         keep = (np.ones(len(names), bool) if _CELEBA_SPLITS[split] is None
                 else part[:, 0] == _CELEBA_SPLITS[split])

@@ -1,7 +1,8 @@
 """torchvision's ``utils``: ``make_grid`` (a batch of images tiled into one image),
 ``save_image`` (that grid written as a PNG / JPEG ... file with Pillow, atomically) and
 ``draw_bounding_boxes`` / ``draw_segmentation_masks`` / ``draw_keypoints`` (drawn on a
-uint8 or [0, 1] float image (C, H, W) with Pillow's ImageDraw, as torchvision).
+uint8 or [0, 1] float image (C, H, W) with Pillow's ImageDraw, as torchvision) and
+``flow_to_image`` (an optical flow coloured by the Middlebury colour wheel).
 
 >>> import zeroin
 >>> from zeroin.vision.utils import make_grid
@@ -20,7 +21,7 @@ import numpy as np
 from .._tensor import Tensor
 
 __all__ = ["make_grid", "save_image", "draw_bounding_boxes", "draw_segmentation_masks",
-           "draw_keypoints"]
+           "draw_keypoints", "flow_to_image"]
 
 
 def _batch(tensor):
@@ -369,3 +370,65 @@ def draw_keypoints(image, keypoints, connectivity=None, colors=None, radius=2, w
             if vis[i] and vis[j]:
                 draw.line(((pts[i][0], pts[i][1]), (pts[j][0], pts[j][1])), width=width)
     return _from_uint8(np.asarray(img).transpose(2, 0, 1), arr.dtype)
+
+
+# ---- flow_to_image: torchvision's optical-flow colouring -----------------------------------
+
+# the Middlebury colour wheel (Baker et al., ICCV 2007): hue steps from red through yellow,
+# green, cyan, blue and magenta back to red; torchvision's 15, 6, 4, 11, 13, 6 steps
+_WHEEL_STEPS = (15, 6, 4, 11, 13, 6)
+
+
+def _colorwheel():
+    """(55, 3) float32: each of the six arcs ramps one channel up or down while another
+    stays at 255, in steps of floor(255 * i / n)."""
+    rows = []
+    # (channel held at 255, channel that moves, rising?) per arc: RY, YG, GC, CB, BM, MR
+    for n, (held, moving, up) in zip(_WHEEL_STEPS, ((0, 1, True), (1, 0, False),
+                                                    (1, 2, True), (2, 1, False),
+                                                    (2, 0, True), (0, 2, False))):
+        arc = np.zeros((n, 3), np.float32)
+        ramp = np.floor(np.float32(255) * np.arange(n, dtype=np.float32) / np.float32(n))
+        arc[:, held] = 255
+        arc[:, moving] = ramp if up else 255 - ramp
+        rows.append(arc)
+    return np.concatenate(rows)
+
+
+def flow_to_image(flow):
+    """An optical flow as an RGB image, as torchvision's ``flow_to_image``: ``flow`` float32
+    (2, H, W) or (N, 2, H, W) (the x and y displacement per pixel) gives uint8 (3, H, W) or
+    (N, 3, H, W). The direction picks the hue on the Middlebury colour wheel, the length
+    (over the largest in the batch) the saturation: no motion is white. float64 (zeroin's
+    default; torchvision takes float32 only) is computed as its float32 copy. Not
+    recorded."""
+    op = "flow_to_image"
+    if not isinstance(flow, Tensor):
+        raise TypeError(f"{op}: flow should be a tensor (2, H, W) or (N, 2, H, W), got "
+                        f"{type(flow).__name__}; wrap it with zeroin.tensor(...)")
+    f = np.asarray(flow.data)
+    if f.dtype not in (np.float32, np.float64):
+        raise ValueError(f"{op}: flow should be of dtype float32 (torch.float) or zeroin's "
+                         f"default float64, got {f.dtype}; convert it with flow.float()")
+    f = f.astype(np.float32, copy=False)       # computed in float32, as torchvision's
+    shape = f.shape
+    f = f[None] if f.ndim == 3 else f
+    if f.ndim != 4 or f.shape[1] != 2:
+        raise ValueError(f"{op}: input flow should have shape (2, H, W) or (N, 2, H, W) "
+                         f"(x and y displacements), got {tuple(shape)}")
+    norm = np.sqrt(np.sum(f * f, axis=1))
+    top = norm.max() if norm.size else np.float32(0)
+    f = f / (top + np.finfo(np.float32).eps)
+    wheel = _colorwheel()
+    n = wheel.shape[0]
+    norm = np.sqrt(np.sum(f * f, axis=1))
+    angle = np.arctan2(-f[:, 1], -f[:, 0]) / np.float32(np.pi)
+    fk = (angle + 1) / 2 * (n - 1)
+    k0 = np.floor(fk).astype(np.int64)
+    k1 = np.where(k0 + 1 == n, 0, k0 + 1)
+    frac = fk - k0.astype(np.float32)          # float32 throughout, as torchvision
+    out = np.empty((f.shape[0], 3, *f.shape[2:]), np.uint8)
+    for c in range(3):
+        col = (1 - frac) * (wheel[k0, c] / 255) + frac * (wheel[k1, c] / 255)
+        out[:, c] = np.floor(255 * (1 - norm * (1 - col)))
+    return Tensor(out[0] if len(shape) == 3 else out)

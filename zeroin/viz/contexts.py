@@ -149,31 +149,39 @@ def wrap_titles(fig):
     """Fit ``fig``'s text where the context enlarges it: break each title and axis label
     wider than its axes (or the figure) into lines that fit. At "notebook" (and smaller) a
     figure is left exactly as made; done once per figure, before its layout is settled
-    by the first save. Draws ``fig`` to measure."""
+    by the first save. Draws ``fig`` to measure (matplotlib's public API only)."""
     if scale() <= 1 or getattr(fig, "_zeroin_wrapped", False):
         return fig
     fig._zeroin_wrapped = True
     for _ in range(4):              # a wrapped title moves the layout: measure again
-        fig.draw_without_rendering()
-        if not _wrap_pass(fig, fig._get_renderer()):
+        fig.draw_without_rendering()        # each drawn text keeps the renderer it used
+        if not _wrap_pass(fig):
             break
     return fig
 
 
-def _wrap_pass(fig, renderer):
+def _titles(ax):
+    """``ax``'s three titles (centre, left, right): the texts it draws that are neither its
+    ``texts`` nor its axes' labels, as ``Axes.get_children`` lists them."""
+    from matplotlib.text import Text
+    own = set(map(id, ax.texts))
+    return [c for c in ax.get_children() if isinstance(c, Text) and id(c) not in own]
+
+
+def _wrap_pass(fig):
     """Wrap the texts wider than their room, narrower than the last time; whether any."""
     import textwrap
     texts = [(t, ax.bbox.width, False) for ax in fig.axes if ax.get_visible()
-             for t in (ax.title, ax._left_title, ax._right_title, ax.xaxis.label)]
+             for t in (*_titles(ax), ax.xaxis.label)]
     texts += [(ax.yaxis.label, ax.bbox.height, True) for ax in fig.axes if ax.get_visible()]
-    texts += [(sub._suptitle, sub.bbox.width, False) for sub in [fig, *fig.subfigs]
-              if getattr(sub, "_suptitle", None) is not None]
+    texts += [(t, sub.bbox.width, False) for sub in [fig, *fig.subfigs]    # the suptitles
+              for t in sub.texts if sub.get_suptitle() and t.get_text() == sub.get_suptitle()]
     changed = False
     for t, room, upright in texts:
         s = t.get_text()
         if not s or "$" in s or not t.get_visible():
             continue
-        box = t.get_window_extent(renderer)
+        box = t.get_window_extent()
         w = box.height if upright else box.width
         if w > 0.98 * room:
             longest = max(map(len, s.splitlines()))

@@ -139,8 +139,7 @@ def _wrong_grid(sub, images, image_shape, wrong, y_true, y_pred, names, F):
     for a in axes.ravel():
         a.axis("off")
     for a, i in zip(axes.ravel(), wrong):
-        a.imshow(images[i].reshape(image_shape), cmap=F.COLORS["image"],
-                 interpolation="nearest")
+        F.show_image(a, images[i].reshape(image_shape))
         a.set_title(f"{names[y_true[i]]} \u2192 {names[y_pred[i]]}", fontsize=_fs(10),
                     color=F.COLORS["error"], pad=2)
     sub.suptitle("misclassified: true \u2192 predicted", fontsize=_fs(12))

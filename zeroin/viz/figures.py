@@ -51,6 +51,7 @@ COLORS = {
     "ring": "#f4f1e8", "ring_line": "#555555", "bullseye": "#222222", "frame": "#6b7280",
     "image": "Greys", "regions": ["#dbe7f5", "#fde3c8"],
 }
+_LIGHT_COLORS = dict(COLORS)       # the light palette, while palette("dark") changes COLORS
 
 # Themes: "light" is the palette above on white; "dark" gives every role a colour that
 # reads on draw(theme="dark")'s background (slate #0f172a): the same roles, lighter.
@@ -148,6 +149,24 @@ def style(theme="light"):
     check_theme("style", theme)
     with fonts(_STYLE), palette(theme):
         yield
+
+
+def image_cmap(theme=None):
+    """The grey colour map for an image whose ink is its high values (MNIST, the digits):
+    ink dark on the light theme's white, bright on the dark theme's slate. ``theme`` None:
+    the palette in effect (inside :func:`style` / :func:`palette`)."""
+    if theme is None:
+        return COLORS["image"]
+    dark = check_theme("image_cmap", theme) == "dark"
+    return (_DARK_COLORS if dark else _LIGHT_COLORS)["image"]
+
+
+def show_image(ax, image, theme=None, **kwargs):
+    """``ax.imshow(image)`` in :func:`image_cmap`'s grey (ink read the same way in every
+    figure), pixels shown as they are (``interpolation="nearest"``); ``kwargs`` go to
+    ``imshow`` (``vmin``, ``vmax``)."""
+    kwargs.setdefault("interpolation", "nearest")
+    return ax.imshow(image, cmap=image_cmap(theme), **kwargs)
 
 
 def subplots(nrows=1, ncols=1, figsize=(7.0, 5.0), **kwargs):

@@ -231,10 +231,15 @@ def _interpolate_array(arr, out_hw, mode, antialias):
     return out.astype(arr.dtype, copy=False)
 
 
+class _InterpolationError(TypeError, ValueError):
+    """An ``interpolation`` that is not a mode: torchvision's v1 functions raise TypeError,
+    v2's ValueError; this is both."""
+
+
 def _mode(interpolation, op="Resize"):
-    """``interpolation`` as an InterpolationMode: a mode, its value ('lanczos') or Pillow's
-    integer code (``Image.Resampling.LANCZOS``, 1), as torchvision's
-    ``_interpolation_modes_from_int``."""
+    """``interpolation`` as an InterpolationMode: a mode or Pillow's integer code
+    (``Image.Resampling.LANCZOS``, 1), as torchvision's ``_interpolation_modes_from_int``;
+    a string ('bilinear') is refused, as torchvision refuses it."""
     if isinstance(interpolation, InterpolationMode):
         return interpolation
     if isinstance(interpolation, numbers.Integral) and not isinstance(interpolation, bool):
@@ -243,13 +248,15 @@ def _mode(interpolation, op="Resize"):
         raise ValueError(f"{op}: interpolation {interpolation!r} is not one of Pillow's "
                          f"filter codes 0 (NEAREST), 1 (LANCZOS), 2 (BILINEAR), 3 (BICUBIC), "
                          f"4 (BOX) or 5 (HAMMING); give an InterpolationMode")
-    try:
-        return InterpolationMode(getattr(interpolation, "value", interpolation))
-    except ValueError:
-        raise ValueError(f"{op}: interpolation must be an InterpolationMode (NEAREST, "
-                         f"NEAREST_EXACT, BILINEAR, BICUBIC, or BOX, HAMMING, LANCZOS for PIL "
-                         f"images), its value ('nearest', ...) or Pillow's code, got "
-                         f"{interpolation!r}") from None
+    fix = ""
+    if isinstance(interpolation, str):
+        known = {m.value: m.name for m in InterpolationMode}
+        name = known.get(interpolation.lower())
+        fix = (f"; write InterpolationMode.{name}" if name else
+               f"; the modes are InterpolationMode.{', .'.join(known.values())}")
+    raise _InterpolationError(
+        f"{op}: interpolation must be an InterpolationMode or Pillow's integer code, as "
+        f"torchvision's (which refuses a string too), got {interpolation!r}{fix}")
 
 
 def _refuse_pil_only(mode, kind, op):
