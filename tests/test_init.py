@@ -168,3 +168,33 @@ def test_docs_activation_tables_are_what_the_script_measures(monkeypatch):
             row = f"| {scheme} | " + " | ".join(f"{s[i]:.3g}" for i in (0, 1, 4, 9)) + " |"
             assert row in table.splitlines(), (name, row, table)
     assert len(re.findall(r"^\| He \(Kaiming\) normal \|", text, flags=re.MULTILINE)) == 3
+
+
+@pytest.mark.parametrize("fill", [
+    lambda w: init.uniform_(w, -0.5, 0.5), lambda w: init.normal_(w, 0.0, 0.01),
+    lambda w: init.kaiming_uniform_(w, a=math.sqrt(5)), lambda w: init.xavier_normal_(w)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_tensors_are_drawn_in_chunks_with_the_whole_draws_numbers(monkeypatch, fill,
+                                                                          dtype):
+    # a large tensor is filled a chunk of its entries at a time (no float64 temporary of the
+    # whole): the same numbers as one draw of its shape, and the generator in the same state
+    shape = (3, init._CHUNK // 2 + 5)       # 1.5 chunks and a bit
+    results = []
+    for chunk in (init._CHUNK, 10 * init._CHUNK):       # chunked, then one draw
+        monkeypatch.setattr(init, "_CHUNK", chunk)
+        zeroin.manual_seed(11)
+        w = zeroin.zeros(shape, dtype=dtype)
+        fill(w)
+        results.append((w.numpy().copy(), zeroin.rand(3).numpy()))
+    (chunked, after1), (whole, after2) = results
+    np.testing.assert_array_equal(chunked, whole)
+    np.testing.assert_array_equal(after1, after2)
+    assert chunked.std() > 0
+
+
+def test_strided_tensor_is_drawn_whole():
+    # a view with strides has no flat view to fill in chunks: one draw, as before
+    zeroin.manual_seed(2)
+    w = zeroin.zeros(2 * init._CHUNK + 2)
+    init.uniform_(w[::2])
+    assert (w.numpy()[1::2] == 0).all() and (w.numpy()[::2] != 0).all()

@@ -1585,10 +1585,10 @@ def test_vision_models_vgg16_as_torchvision():
         models.vgg11_bn(weights="DEFAULT")
 
 
-def test_vgg_init_by_rows_draws_the_same_weights_as_torchvisions_loop():
-    """VGG's Linear weights are drawn a block of rows at a time (no float64 copy of the
-    103M-weight layer): for a given seed the same weights bit for bit as torchvision's
-    loop with one normal_ call per weight, and the generator ends in the same state."""
+def test_vgg_init_draws_the_same_weights_as_torchvisions_loop():
+    """VGG's weights for a given seed are those of torchvision's init loop, one normal_
+    call per Linear weight (zeroin.nn.init draws the 103M-weight layer in chunks, with the
+    same numbers: tests/test_init.py), and the generator ends in the same state."""
     from zeroin import nn
     from zeroin.vision import models
 

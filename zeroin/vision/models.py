@@ -155,21 +155,6 @@ def resnet34(*, weights=None, progress=True, **kwargs):
     return _resnet("resnet34", [3, 4, 6, 3], weights, progress, kwargs)
 
 
-def _normal_by_rows(weight, mean, std, rows=256):
-    """``nn.init.normal_(weight, mean, std)`` a block of rows at a time: NumPy's normal
-    draws come in the same order however they are split, so the values (and the generator
-    after) are the same, without the float64 copy of the whole weight (VGG's first Linear
-    layer has 103M; twice as fast). On PyTorch's stream, whose normal_ fill depends on the
-    tensor's size, one call."""
-    from ..random import torch_stream_enabled
-    arr = weight.data
-    if torch_stream_enabled() or arr.ndim != 2:
-        nn.init.normal_(weight, mean, std)
-        return
-    for i in range(0, len(arr), rows):
-        nn.init.normal_(arr[i:i + rows], mean, std)
-
-
 class VGG(nn.Module):
     """torchvision's ``VGG(features, num_classes=1000, init_weights=True, dropout=0.5)``."""
 
@@ -191,7 +176,7 @@ class VGG(nn.Module):
                 nn.init.constant_(m.weight, 1)
                 nn.init.constant_(m.bias, 0)
             elif isinstance(m, nn.Linear):
-                _normal_by_rows(m.weight, 0, 0.01)
+                nn.init.normal_(m.weight, 0, 0.01)
                 nn.init.constant_(m.bias, 0)
 
     def forward(self, x):
