@@ -81,8 +81,32 @@ def test_randint(torch, seed):
 @pytest.mark.parametrize("seed", SEEDS[:4])
 def test_randperm(torch, seed):
     g, tg = _pair(torch, seed)
-    for n in [0, 1, 2, 5, 100, 5000]:
+    # both sides of zeroin's switch from the swap loop to NumPy passes (256), and large n;
+    # each call continues the stream where the last one left it
+    for n in [0, 1, 2, 5, 100, 255, 256, 257, 5000, 60001, 5000]:
         _same(zeroin.randperm(n, generator=g), torch.randperm(n, generator=tg))
+    s = g.torch                                     # only the first values, words all drawn
+    for n, head in [(10, 3), (300, 7), (300, 0), (3, 0)]:
+        _same(s.randperm(n, head=head), torch.randperm(n, generator=tg)[:head])
+    _same(zeroin.rand(3, generator=g, dtype=zeroin.float32), torch.rand(3, generator=tg))
+
+
+def test_fisher_yates_passes_match_the_swap_loop():
+    """The NumPy passes give the swap loop's permutation for any offsets, the extremes
+    (no swap, always the last, always the next) included."""
+    from zeroin._torch_rng import _fisher_yates
+    rng = np.random.default_rng(0)
+    cases = [rng.integers(0, np.arange(n, 1, -1)) for n in (2, 3, 4, 9, 64, 1000, 4097)
+             for _ in range(5)]
+    for n in (2, 3, 10, 600):
+        cases += [np.zeros(n - 1, np.int64), np.arange(n - 1, 0, -1),
+                  (np.arange(n - 1) < n - 2).astype(np.int64)]
+    for z in cases:
+        n = len(z) + 1
+        r = list(range(n))
+        for i, k in enumerate(z.tolist()):
+            r[i], r[i + k] = r[i + k], r[i]
+        np.testing.assert_array_equal(_fisher_yates(np.asarray(z, np.int64), n), r)
 
 
 @pytest.mark.parametrize("dt", DTYPES)

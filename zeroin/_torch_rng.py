@@ -149,15 +149,20 @@ class TorchStream:
         PyTorch's DataLoader iterator and RandomSampler draw."""
         return int(self.random_(1, np.int64, 0, (1 << 63) - 1, True)[0])
 
-    def randperm(self, n, op="randperm"):
-        """randperm_cpu: Fisher-Yates from the front, swap i with i + random() % (n - i)."""
+    def randperm(self, n, op="randperm", head=None):
+        """randperm_cpu: Fisher-Yates from the front, swap i with i + random() % (n - i);
+        ``head``: only the first ``head`` values (all n - 1 words are drawn still)."""
         if n >= (1 << 32) // 20:
             raise refuse(f"{op}(n={n}) (n >= 2**32 / 20, where PyTorch draws 64 bits)")
-        z = (self.u32(max(n - 1, 0)) % np.arange(n, 1, -1, dtype=np.uint32)).tolist()
-        r = list(range(n))
-        for i, k in enumerate(z):
-            r[i], r[i + k] = r[i + k], r[i]
-        return np.array(r, np.int64)
+        z = self.u32(max(n - 1, 0)) % np.arange(n, 1, -1, dtype=np.uint32)
+        if head == 0:
+            return np.zeros(0, np.int64)
+        if n < _SWAPS_IN_PYTHON:
+            r = list(range(n))
+            for i, k in enumerate(z.tolist()):
+                r[i], r[i + k] = r[i + k], r[i]
+            return np.array(r[:head], np.int64)
+        return _fisher_yates(z.astype(np.int64), n)[:head]
 
     def bernoulli(self, p, shape):
         """1.0 where a uniform draw < p: a float p (or float64 probabilities) compares a
@@ -191,6 +196,35 @@ class TorchStream:
             u = self.unit(num_samples, np.float64)
             out[i] = np.searchsorted(cum.astype(np.float64), u, side="left")
         return out
+
+
+_SWAPS_IN_PYTHON = 256      # below it the swap loop beats the NumPy passes (measured)
+
+
+def _fisher_yates(z, n):
+    """The permutation of n >= 1 after the swaps (i, i + z[i]), i = 0 .. n - 2, in NumPy
+    passes: step i fixes position i to what position t = i + z[i] holds, and moves there
+    what position i holds then (its "carry"). Position p holds p until the first step
+    aimed at it, then each such step's carry in turn; carry[p] is the carry of the last
+    step before p aimed at p (else p), a chain followed by pointer doubling."""
+    idx = np.arange(n, dtype=np.int64)
+    t = idx.copy()
+    t[:n - 1] += z
+    target, order = np.divmod(np.sort(t * n + idx), n)     # by target, then by step
+    own = t == idx                                          # z[i] == 0: step i aims at i
+    count = np.bincount(t, minlength=n)
+    last = np.cumsum(count) - 1 - own                       # last step before p aimed at p
+    carry = np.where(count > own, order[last], idx)
+    while True:
+        nxt = carry[carry]
+        if np.array_equal(nxt, carry):
+            break
+        carry = nxt
+    held = target.copy()                # what each step's target holds when it comes
+    held[1:] = np.where(target[1:] == target[:-1], carry[order[:-1]], target[1:])
+    out = np.empty(n, np.int64)
+    out[order] = held
+    return out
 
 
 def _libm(fn, x):
