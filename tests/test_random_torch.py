@@ -368,6 +368,21 @@ def test_exact_fma_helpers():
         assert got32[i] == best
 
 
+def test_fma32_where_the_float64_sum_lands_on_a_float32_midpoint():
+    """a * b + c whose float64 sum is a tie of two float32 values while the exact sum is
+    not: the fast path must round those (and float32 subnormals) from the exact sum."""
+    t = 2.0 ** -24
+    a = np.array([t * (1 + 2 ** -18), -t * (1 + 2 ** -18), t * (1 + 2 ** -18), 2.0 ** -130,
+                  3.0], np.float32)
+    b = np.array([1 - 2 ** -18, 1 - 2 ** -18, -(1 - 2 ** -18), 0.75, 0.5], np.float32)
+    c = np.array([1 + 2 ** -23, -(1 + 2 ** -23), 1.0, 2.0 ** -149, 0.25], np.float32)
+    want = np.array([1 + 2 ** -23, -(1 + 2 ** -23), 1 - 2 ** -24, 0.75 * 2.0 ** -130 +
+                     2.0 ** -149, 1.75], np.float32)
+    naive = (a.astype(np.float64) * b + c).astype(np.float32)
+    assert (naive[:2] != want[:2]).all()            # rounding twice goes wrong here
+    np.testing.assert_array_equal(_fma32(a, b, c), want)
+
+
 @pytest.mark.parametrize("dt", DTYPES)
 def test_embedding_init_on_the_stream(torch, dt):
     """nn.Embedding / EmbeddingBag draw init.normal_ as PyTorch's reset_parameters (they

@@ -252,10 +252,16 @@ def _round_odd(s, err):
 
 
 def _fma32(a, b, c):
-    """float32 fma(a, b, c): the product is exact in float64, the sum rounded to odd."""
+    """float32 fma(a, b, c): the product is exact in float64, and the float64 sum rounds
+    to float32 as the exact sum does except where it lands on a midpoint of two float32
+    values (or in their subnormal range): only those are rounded to odd first."""
     p = np.asarray(a, np.float64) * np.asarray(b, np.float64)
-    s, e = _two_sum(p, np.asarray(c, np.float64) + np.zeros_like(p))
-    return _round_odd(s, e).astype(_F32)
+    c = np.asarray(c, np.float64) + np.zeros_like(p)
+    s = p + c
+    risky = ((s.view(np.int64) & 0x1FFFFFFF) == 0x10000000) | (np.abs(s) < 2.0 ** -125)
+    if risky.any():
+        s[risky] = _round_odd(*_two_sum(p[risky], c[risky]))
+    return s.astype(_F32)
 
 
 def _split(a):
