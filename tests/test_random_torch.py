@@ -213,6 +213,52 @@ def test_dropout(torch, dt):
         zeroin.nn.functional.dropout(zeroin.ones(4, 5).t(), 0.5, rng=g)
 
 
+_FEATURE_CASES = [("dropout1d", (4, 6, 5)), ("dropout1d", (6, 5)), ("dropout2d", (3, 5, 4, 4)),
+                  ("dropout2d", (5, 4, 4)), ("dropout3d", (2, 3, 2, 2, 2)),
+                  ("dropout3d", (3, 2, 2, 2)), ("alpha_dropout", (7, 33)),
+                  ("feature_alpha_dropout", (4, 6, 3))]
+
+
+@pytest.mark.filterwarnings("ignore:dropout2d. Received a 3D input")
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("name,shape", _FEATURE_CASES)
+def test_feature_and_alpha_dropout(shared_torch, dt, name, shape):
+    """dropout1d/2d/3d (one bernoulli_ per channel of a fresh (N, C, 1, ...) tensor, the
+    unbatched forms as a batch of one), alpha_dropout and feature_alpha_dropout (noise,
+    b = (noise - 1) * alpha a + alpha a p, x * noise * a + b, each step in the dtype):
+    PyTorch's values and gradients; p = 1 draws nothing."""
+    torch = shared_torch
+    x = np.random.default_rng(0).standard_normal(shape).astype(dt)
+    kw = {"training": True} if "alpha" in name else {}
+    _seed_both(torch, 3)
+    for p in (0.2, 0.5, 0.9, 1.0):
+        zx, tx = zeroin.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        zy = getattr(zeroin.nn.functional, name)(zx, p, **kw)
+        ty = getattr(torch.nn.functional, name)(tx, p, **kw)
+        _same(zy.detach(), ty.detach())
+        (zy * zy).sum().backward()
+        (ty * ty).sum().backward()
+        _same(zx.grad, tx.grad)
+        _same_next_draws(torch)
+
+
+def test_feature_dropout_modules_and_toplevel(shared_torch):
+    torch = shared_torch
+    x = np.random.default_rng(1).standard_normal((4, 5, 3, 3)).astype(np.float32)
+    _seed_both(torch, 5)
+    _same(zeroin.feature_dropout(zeroin.tensor(x), 0.4, True),
+          torch.feature_dropout(torch.from_numpy(x), 0.4, True))
+    for cls, arr in [("Dropout2d", x), ("Dropout3d", x[:, :, None]), ("Dropout1d", x[..., 0]),
+                     ("AlphaDropout", x), ("FeatureAlphaDropout", x)]:
+        _same(getattr(zeroin.nn, cls)(0.3)(zeroin.tensor(arr)).detach(),
+              getattr(torch.nn, cls)(0.3)(torch.from_numpy(arr)).detach())
+    _same_next_draws(torch)
+    with pytest.raises(NotImplementedError, match="alpha_dropout of a non-contiguous"):
+        zeroin.nn.functional.alpha_dropout(zeroin.ones(4, 5).t(), 0.5, training=True)
+    with pytest.raises(NotImplementedError, match="dropout2d of a float16"):
+        zeroin.nn.functional.dropout2d(zeroin.ones(2, 3, 4, 4, dtype=zeroin.float16), 0.5)
+
+
 def _bigram_counts():
     """A hand-made 27 x 27 count table ('.' is 0), mostly sparse like real bigrams."""
     i, j = np.meshgrid(np.arange(27), np.arange(27), indexing="ij")
@@ -262,8 +308,8 @@ def test_global_switch_and_init(torch):
         zeroin.nn.init.xavier_normal_(w)
         torch.nn.init.xavier_normal_(tw)
         _same(w, tw)
-        with pytest.raises(NotImplementedError, match="dropout2d: not available on the torch"):
-            zeroin.nn.functional.dropout2d(zeroin.ones(1, 2, 3, 3), 0.5, training=True)
+        with pytest.raises(NotImplementedError, match="gumbel_softmax: not available on the "):
+            zeroin.nn.functional.gumbel_softmax(zeroin.ones(1, 2, 3, 3))
     finally:
         zr.use_torch_stream(False)
         zeroin.set_default_dtype(old)
