@@ -658,3 +658,134 @@ def test_the_flips_and_random_grayscale_draw_torchs_float32_rand_whatever_the_de
             assert got == want and 0 < sum(got) < 16, type(t).__name__
     finally:
         zr.use_torch_stream(False)
+
+
+# --- torchvision's random transforms: its documented call sequence, run on torch ----------
+
+def _tv_resized_crop(torch, height, width, scale, ratio, erase=False):
+    """torchvision's RandomResizedCrop.get_params (RandomErasing's box when ``erase``: h
+    and w swapped, strictly inside, and no fallback), on torch's generator."""
+    import math
+    area = height * width
+    log_ratio = torch.log(torch.tensor(ratio))
+    for _ in range(10):
+        target = area * torch.empty(1).uniform_(scale[0], scale[1]).item()
+        aspect = torch.exp(torch.empty(1).uniform_(log_ratio[0], log_ratio[1])).item()
+        w = int(round(math.sqrt(target * aspect)))
+        h = int(round(math.sqrt(target / aspect)))
+        if erase:
+            h, w = w, h
+        if (h < height and w < width) if erase else (0 < w <= width and 0 < h <= height):
+            v = torch.empty([3, h, w], dtype=torch.float32).normal_() if erase else None
+            i = torch.randint(0, height - h + 1, size=(1,)).item()
+            j = torch.randint(0, width - w + 1, size=(1,)).item()
+            return (i, j, h, w) if v is None else (i, j, h, w, v)
+    if erase:
+        return None
+    in_ratio = width / height
+    if in_ratio < min(ratio):
+        w, h = width, int(round(width / min(ratio)))
+    elif in_ratio > max(ratio):
+        h, w = height, int(round(height * max(ratio)))
+    else:
+        h, w = height, width
+    return (height - h) // 2, (width - w) // 2, h, w
+
+
+def test_random_resized_crop_and_erasing_boxes(shared_torch):
+    """RandomResizedCrop's and RandomErasing's boxes from torchvision's draws (uniform_ of
+    the scale, of the log ratio, randint of the corner; erasing's normal_ values), the
+    fallback central crop included; the streams stay in step."""
+    torch = shared_torch
+    from zeroin.vision import transforms as T
+    cases = [((32, 32), (0.08, 1.0), (3 / 4, 4 / 3)), ((224, 300), (0.5, 1.0), (0.3, 3.3)),
+             ((7, 50), (0.08, 1.0), (3 / 4, 4 / 3)), ((20, 20), (0.9, 1.0), (5.0, 6.0))]
+    for seed in range(12):
+        _seed_both(torch, seed)
+        for (h, w), scale, ratio in cases:
+            img = zeroin.zeros(3, h, w, dtype=zeroin.float32)
+            for _ in range(8):
+                assert T.RandomResizedCrop.get_params(img, scale, ratio) == \
+                    _tv_resized_crop(torch, h, w, scale, ratio)
+                got = T.RandomErasing.get_params(img, (0.02, 0.33), (0.3, 3.3), None)
+                want = _tv_resized_crop(torch, h, w, (0.02, 0.33), (0.3, 3.3), erase=True)
+                if want is None:
+                    assert got[:4] == (0, 0, h, w)
+                else:
+                    assert got[:4] == want[:4]
+                    _same(got[4], want[4])
+        _same_next_draws(torch)
+    _seed_both(torch, 1)
+    out = T.RandomResizedCrop(8)(zeroin.ones(3, 40, 30, dtype=zeroin.float32))
+    assert out.shape == (3, 8, 8)
+    assert T.RandomResizedCrop.get_params(out, (0.08, 1.0), (3 / 4, 4 / 3)) is not None
+    torch.manual_seed(1)
+    _tv_resized_crop(torch, 40, 30, (0.08, 1.0), (3 / 4, 4 / 3))
+    _tv_resized_crop(torch, 8, 8, (0.08, 1.0), (3 / 4, 4 / 3))
+    _same_next_draws(torch)
+
+
+def test_rotation_blur_apply_jitter_trivialaugment_draws(shared_torch):
+    """RandomRotation's angle and GaussianBlur's sigma (float32 uniform_), RandomApply's
+    p < torch.rand(1), RandomErasing's torch.rand(1) < p, ColorJitter's randperm(4) and
+    factors, TrivialAugmentWide's randint draws of op, magnitude bin and sign."""
+    torch = shared_torch
+    from zeroin.vision import transforms as T
+    _seed_both(torch, 4)
+    for _ in range(20):
+        assert T.RandomRotation.get_params((-30.0, 45.0)) == \
+            float(torch.empty(1).uniform_(-30.0, 45.0).item())
+        assert T.GaussianBlur.get_params(0.1, 2.0) == torch.empty(1).uniform_(0.1, 2.0).item()
+    img = zeroin.tensor(np.arange(48, dtype=np.float32).reshape(3, 4, 4))
+    applied = [bool((T.RandomApply([T.Lambda(lambda x: x + 1)], p=0.7)(img) != img).any())
+               for _ in range(30)]
+    assert applied == [not bool(0.7 < torch.rand(1)) for _ in range(30)]
+    assert 0 < sum(applied) < 30
+    big = zeroin.tensor(np.arange(3 * 12 * 10, dtype=np.float32).reshape(3, 12, 10))
+    for _ in range(30):
+        got = T.RandomErasing(p=0.7, value="random")(big).numpy()
+        want = big.numpy().copy()
+        if torch.rand(1) < 0.7:
+            box = _tv_resized_crop(torch, 12, 10, (0.02, 0.33), (0.3, 3.3), erase=True)
+            if box is not None:
+                i, j, h, w, v = box
+                want[:, i:i + h, j:j + w] = v.numpy()
+        _same(got, want)
+    _same_next_draws(torch)
+    cj = T.ColorJitter(0.4, 0.3, 0.2, 0.1)
+    for _ in range(10):
+        fn_idx, *factors = T.ColorJitter.get_params(cj.brightness, cj.contrast,
+                                                    cj.saturation, cj.hue)
+        _same(fn_idx, torch.randperm(4))
+        assert factors == [float(torch.empty(1).uniform_(lo, hi))
+                           for lo, hi in (cj.brightness, cj.contrast, cj.saturation, cj.hue)]
+    ta = T.TrivialAugmentWide()
+    bins = 31
+    lin = lambda hi: torch.linspace(0.0, hi, bins)  # noqa: E731
+    space = [("Identity", torch.tensor(0.0), False), ("ShearX", lin(0.99), True),
+             ("ShearY", lin(0.99), True), ("TranslateX", lin(32.0), True),
+             ("TranslateY", lin(32.0), True), ("Rotate", lin(135.0), True),
+             ("Brightness", lin(0.99), True), ("Color", lin(0.99), True),
+             ("Contrast", lin(0.99), True), ("Sharpness", lin(0.99), True),
+             ("Posterize", 8 - (torch.arange(bins) / ((bins - 1) / 6)).round().int(), False),
+             ("Solarize", torch.linspace(255.0, 0.0, bins), False),
+             ("AutoContrast", torch.tensor(0.0), False), ("Equalize", torch.tensor(0.0), False)]
+    for _ in range(60):
+        name, mags, signed = space[int(torch.randint(len(space), (1,)).item())]
+        mag = float(mags[torch.randint(len(mags), (1,), dtype=torch.long)].item()) \
+            if mags.ndim > 0 else 0.0
+        if signed and torch.randint(2, (1,)):
+            mag *= -1.0
+        got = ta.get_params()
+        assert got == (name, mag)
+    _same_next_draws(torch)
+
+
+def test_python_random_transforms_refuse_the_torch_stream(shared_torch):
+    """torchvision draws RandomChoice and RandomOrder with Python's random module: no
+    torch-stream numbers to copy, so they refuse it and say why."""
+    from zeroin.vision import transforms as T
+    img = zeroin.ones(3, 4, 4)
+    for t in (T.RandomChoice([T.Lambda(lambda x: x)]), T.RandomOrder([T.Lambda(lambda x: x)])):
+        with pytest.raises(NotImplementedError, match="Python's random module"):
+            t(img)
