@@ -391,6 +391,11 @@ def test_seeding_matches_mt19937_init_genrand():
     assert int(s.u32(10000)[-1]) == 4123659995
     a, b = TorchStream(2 ** 32 + 5), TorchStream(5)
     np.testing.assert_array_equal(a.u32(700), b.u32(700))
+    from zeroin._torch_rng import _mt_key           # NumPy's legacy seeding is the same
+    for seed in (0, 1, 5489, 2 ** 32 - 1, 2 ** 40 + 3):
+        state = TorchStream(seed).get_state()
+        np.testing.assert_array_equal(state["key"], _mt_key(seed))
+        assert state["pos"] == 624
 
 
 def test_exact_fma_helpers():

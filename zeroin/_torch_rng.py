@@ -47,9 +47,13 @@ class TorchStream:
         self.reseed(seed)
 
     def reseed(self, seed):
-        # pos 624: the first draw twists the whole state, as torch's left_ = 1 does
-        self.mt.state = {"bit_generator": "MT19937",
-                         "state": {"key": _mt_key(seed), "pos": 624}}
+        # pos 624: the first draw twists the whole state, as torch's left_ = 1 does;
+        # NumPy's legacy seeding is init_genrand in C (80 us -> 1 us), the same state
+        if hasattr(self.mt, "_legacy_seeding"):
+            self.mt._legacy_seeding(seed & _MASK32)
+        else:
+            self.mt.state = {"bit_generator": "MT19937",
+                             "state": {"key": _mt_key(seed), "pos": 624}}
         self.normal_cache = None
 
     def get_state(self):
