@@ -213,6 +213,18 @@ def test_dropout(torch, dt):
         zeroin.nn.functional.dropout(zeroin.ones(4, 5).t(), 0.5, rng=g)
 
 
+def test_fma32_paths_agree():
+    """uniform_(-3, 7)'s sums (a fifth of them exact float32 midpoints) through the
+    all-elements path and, in chunks of 20, through the gathered one: the same values."""
+    x = TorchStream(0).unit(4000, np.float32)
+    b, c = np.float32(10), np.float32(-3)
+    whole = _fma32(x, b, c)
+    chunks = np.concatenate([_fma32(x[i:i + 20], b, c) for i in range(0, 4000, 20)])
+    np.testing.assert_array_equal(whole, chunks)
+    s = x.astype(np.float64) * 10 - 3
+    assert ((s.view(np.int64) & 0x1FFFFFFF) == 0x10000000).mean() > 0.1
+
+
 _FEATURE_CASES = [("dropout1d", (4, 6, 5)), ("dropout1d", (6, 5)), ("dropout2d", (3, 5, 4, 4)),
                   ("dropout2d", (5, 4, 4)), ("dropout3d", (2, 3, 2, 2, 2)),
                   ("dropout3d", (3, 2, 2, 2)), ("alpha_dropout", (7, 33)),
