@@ -85,6 +85,9 @@ def test_randperm(torch, seed):
     # each call continues the stream where the last one left it
     for n in [0, 1, 2, 5, 100, 255, 256, 257, 5000, 60001, 5000]:
         _same(zeroin.randperm(n, generator=g), torch.randperm(n, generator=tg))
+    with pytest.raises(NotImplementedError, match=r"randperm\(n=214748364\).*64 bits"):
+        zeroin.randperm(2 ** 32 // 20, generator=g)    # torch's random64() algorithm: refused
+    _same(zeroin.randperm(9, generator=g), torch.randperm(9, generator=tg))   # nothing drawn
     s = g.torch                                     # only the first values, words all drawn
     for n, head in [(10, 3), (300, 7), (300, 0), (3, 0)]:
         _same(s.randperm(n, head=head), torch.randperm(n, generator=tg)[:head])
