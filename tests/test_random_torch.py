@@ -81,8 +81,35 @@ def test_randint(torch, seed):
 @pytest.mark.parametrize("seed", SEEDS[:4])
 def test_randperm(torch, seed):
     g, tg = _pair(torch, seed)
-    for n in [0, 1, 2, 5, 100, 5000]:
+    # both sides of zeroin's switch from the swap loop to NumPy passes (256), and large n;
+    # each call continues the stream where the last one left it
+    for n in [0, 1, 2, 5, 100, 255, 256, 257, 5000, 60001, 5000]:
         _same(zeroin.randperm(n, generator=g), torch.randperm(n, generator=tg))
+    with pytest.raises(NotImplementedError, match=r"randperm\(n=214748364\).*64 bits"):
+        zeroin.randperm(2 ** 32 // 20, generator=g)    # torch's random64() algorithm: refused
+    _same(zeroin.randperm(9, generator=g), torch.randperm(9, generator=tg))   # nothing drawn
+    s = g.torch                                     # only the first values, words all drawn
+    for n, head in [(10, 3), (300, 7), (300, 0), (3, 0)]:
+        _same(s.randperm(n, head=head), torch.randperm(n, generator=tg)[:head])
+    _same(zeroin.rand(3, generator=g, dtype=zeroin.float32), torch.rand(3, generator=tg))
+
+
+def test_fisher_yates_passes_match_the_swap_loop():
+    """The NumPy passes give the swap loop's permutation for any offsets, the extremes
+    (no swap, always the last, always the next) included."""
+    from zeroin._torch_rng import _fisher_yates
+    rng = np.random.default_rng(0)
+    cases = [rng.integers(0, np.arange(n, 1, -1)) for n in (2, 3, 4, 9, 64, 1000, 4097)
+             for _ in range(5)]
+    for n in (2, 3, 10, 600):
+        cases += [np.zeros(n - 1, np.int64), np.arange(n - 1, 0, -1),
+                  (np.arange(n - 1) < n - 2).astype(np.int64)]
+    for z in cases:
+        n = len(z) + 1
+        r = list(range(n))
+        for i, k in enumerate(z.tolist()):
+            r[i], r[i + k] = r[i + k], r[i]
+        np.testing.assert_array_equal(_fisher_yates(np.asarray(z, np.int64), n), r)
 
 
 @pytest.mark.parametrize("dt", DTYPES)
@@ -189,6 +216,64 @@ def test_dropout(torch, dt):
         zeroin.nn.functional.dropout(zeroin.ones(4, 5).t(), 0.5, rng=g)
 
 
+def test_fma32_paths_agree():
+    """uniform_(-3, 7)'s sums (a fifth of them exact float32 midpoints) through the
+    all-elements path and, in chunks of 20, through the gathered one: the same values."""
+    x = TorchStream(0).unit(4000, np.float32)
+    b, c = np.float32(10), np.float32(-3)
+    whole = _fma32(x, b, c)
+    chunks = np.concatenate([_fma32(x[i:i + 20], b, c) for i in range(0, 4000, 20)])
+    np.testing.assert_array_equal(whole, chunks)
+    s = x.astype(np.float64) * 10 - 3
+    assert ((s.view(np.int64) & 0x1FFFFFFF) == 0x10000000).mean() > 0.1
+
+
+_FEATURE_CASES = [("dropout1d", (4, 6, 5)), ("dropout1d", (6, 5)), ("dropout2d", (3, 5, 4, 4)),
+                  ("dropout2d", (5, 4, 4)), ("dropout3d", (2, 3, 2, 2, 2)),
+                  ("dropout3d", (3, 2, 2, 2)), ("alpha_dropout", (7, 33)),
+                  ("feature_alpha_dropout", (4, 6, 3))]
+
+
+@pytest.mark.filterwarnings("ignore:dropout2d. Received a 3D input")
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("name,shape", _FEATURE_CASES)
+def test_feature_and_alpha_dropout(shared_torch, dt, name, shape):
+    """dropout1d/2d/3d (one bernoulli_ per channel of a fresh (N, C, 1, ...) tensor, the
+    unbatched forms as a batch of one), alpha_dropout and feature_alpha_dropout (noise,
+    b = (noise - 1) * alpha a + alpha a p, x * noise * a + b, each step in the dtype):
+    PyTorch's values and gradients; p = 1 draws nothing."""
+    torch = shared_torch
+    x = np.random.default_rng(0).standard_normal(shape).astype(dt)
+    kw = {"training": True} if "alpha" in name else {}
+    _seed_both(torch, 3)
+    for p in (0.2, 0.5, 0.9, 1.0):
+        zx, tx = zeroin.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        zy = getattr(zeroin.nn.functional, name)(zx, p, **kw)
+        ty = getattr(torch.nn.functional, name)(tx, p, **kw)
+        _same(zy.detach(), ty.detach())
+        (zy * zy).sum().backward()
+        (ty * ty).sum().backward()
+        _same(zx.grad, tx.grad)
+        _same_next_draws(torch)
+
+
+def test_feature_dropout_modules_and_toplevel(shared_torch):
+    torch = shared_torch
+    x = np.random.default_rng(1).standard_normal((4, 5, 3, 3)).astype(np.float32)
+    _seed_both(torch, 5)
+    _same(zeroin.feature_dropout(zeroin.tensor(x), 0.4, True),
+          torch.feature_dropout(torch.from_numpy(x), 0.4, True))
+    for cls, arr in [("Dropout2d", x), ("Dropout3d", x[:, :, None]), ("Dropout1d", x[..., 0]),
+                     ("AlphaDropout", x), ("FeatureAlphaDropout", x)]:
+        _same(getattr(zeroin.nn, cls)(0.3)(zeroin.tensor(arr)).detach(),
+              getattr(torch.nn, cls)(0.3)(torch.from_numpy(arr)).detach())
+    _same_next_draws(torch)
+    with pytest.raises(NotImplementedError, match="alpha_dropout of a non-contiguous"):
+        zeroin.nn.functional.alpha_dropout(zeroin.ones(4, 5).t(), 0.5, training=True)
+    with pytest.raises(NotImplementedError, match="dropout2d of a float16"):
+        zeroin.nn.functional.dropout2d(zeroin.ones(2, 3, 4, 4, dtype=zeroin.float16), 0.5)
+
+
 def _bigram_counts():
     """A hand-made 27 x 27 count table ('.' is 0), mostly sparse like real bigrams."""
     i, j = np.meshgrid(np.arange(27), np.arange(27), indexing="ij")
@@ -238,8 +323,8 @@ def test_global_switch_and_init(torch):
         zeroin.nn.init.xavier_normal_(w)
         torch.nn.init.xavier_normal_(tw)
         _same(w, tw)
-        with pytest.raises(NotImplementedError, match="dropout2d: not available on the torch"):
-            zeroin.nn.functional.dropout2d(zeroin.ones(1, 2, 3, 3), 0.5, training=True)
+        with pytest.raises(NotImplementedError, match="gumbel_softmax: not available on the "):
+            zeroin.nn.functional.gumbel_softmax(zeroin.ones(1, 2, 3, 3))
     finally:
         zr.use_torch_stream(False)
         zeroin.set_default_dtype(old)
@@ -321,6 +406,11 @@ def test_seeding_matches_mt19937_init_genrand():
     assert int(s.u32(10000)[-1]) == 4123659995
     a, b = TorchStream(2 ** 32 + 5), TorchStream(5)
     np.testing.assert_array_equal(a.u32(700), b.u32(700))
+    from zeroin._torch_rng import _mt_key           # NumPy's legacy seeding is the same
+    for seed in (0, 1, 5489, 2 ** 32 - 1, 2 ** 40 + 3):
+        state = TorchStream(seed).get_state()
+        np.testing.assert_array_equal(state["key"], _mt_key(seed))
+        assert state["pos"] == 624
 
 
 def test_exact_fma_helpers():
@@ -342,6 +432,21 @@ def test_exact_fma_helpers():
         best = min((lo, hi), key=lambda v: (abs(Fraction(float(v)) - e32),
                                             int(np.float32(v).view(np.int32)) & 1))
         assert got32[i] == best
+
+
+def test_fma32_where_the_float64_sum_lands_on_a_float32_midpoint():
+    """a * b + c whose float64 sum is a tie of two float32 values while the exact sum is
+    not: the fast path must round those (and float32 subnormals) from the exact sum."""
+    t = 2.0 ** -24
+    a = np.array([t * (1 + 2 ** -18), -t * (1 + 2 ** -18), t * (1 + 2 ** -18), 2.0 ** -130,
+                  3.0], np.float32)
+    b = np.array([1 - 2 ** -18, 1 - 2 ** -18, -(1 - 2 ** -18), 0.75, 0.5], np.float32)
+    c = np.array([1 + 2 ** -23, -(1 + 2 ** -23), 1.0, 2.0 ** -149, 0.25], np.float32)
+    want = np.array([1 + 2 ** -23, -(1 + 2 ** -23), 1 - 2 ** -24, 0.75 * 2.0 ** -130 +
+                     2.0 ** -149, 1.75], np.float32)
+    naive = (a.astype(np.float64) * b + c).astype(np.float32)
+    assert (naive[:2] != want[:2]).all()            # rounding twice goes wrong here
+    np.testing.assert_array_equal(_fma32(a, b, c), want)
 
 
 @pytest.mark.parametrize("dt", DTYPES)
@@ -573,3 +678,134 @@ def test_the_flips_and_random_grayscale_draw_torchs_float32_rand_whatever_the_de
             assert got == want and 0 < sum(got) < 16, type(t).__name__
     finally:
         zr.use_torch_stream(False)
+
+
+# --- torchvision's random transforms: its documented call sequence, run on torch ----------
+
+def _tv_resized_crop(torch, height, width, scale, ratio, erase=False):
+    """torchvision's RandomResizedCrop.get_params (RandomErasing's box when ``erase``: h
+    and w swapped, strictly inside, and no fallback), on torch's generator."""
+    import math
+    area = height * width
+    log_ratio = torch.log(torch.tensor(ratio))
+    for _ in range(10):
+        target = area * torch.empty(1).uniform_(scale[0], scale[1]).item()
+        aspect = torch.exp(torch.empty(1).uniform_(log_ratio[0], log_ratio[1])).item()
+        w = int(round(math.sqrt(target * aspect)))
+        h = int(round(math.sqrt(target / aspect)))
+        if erase:
+            h, w = w, h
+        if (h < height and w < width) if erase else (0 < w <= width and 0 < h <= height):
+            v = torch.empty([3, h, w], dtype=torch.float32).normal_() if erase else None
+            i = torch.randint(0, height - h + 1, size=(1,)).item()
+            j = torch.randint(0, width - w + 1, size=(1,)).item()
+            return (i, j, h, w) if v is None else (i, j, h, w, v)
+    if erase:
+        return None
+    in_ratio = width / height
+    if in_ratio < min(ratio):
+        w, h = width, int(round(width / min(ratio)))
+    elif in_ratio > max(ratio):
+        h, w = height, int(round(height * max(ratio)))
+    else:
+        h, w = height, width
+    return (height - h) // 2, (width - w) // 2, h, w
+
+
+def test_random_resized_crop_and_erasing_boxes(shared_torch):
+    """RandomResizedCrop's and RandomErasing's boxes from torchvision's draws (uniform_ of
+    the scale, of the log ratio, randint of the corner; erasing's normal_ values), the
+    fallback central crop included; the streams stay in step."""
+    torch = shared_torch
+    from zeroin.vision import transforms as T
+    cases = [((32, 32), (0.08, 1.0), (3 / 4, 4 / 3)), ((224, 300), (0.5, 1.0), (0.3, 3.3)),
+             ((7, 50), (0.08, 1.0), (3 / 4, 4 / 3)), ((20, 20), (0.9, 1.0), (5.0, 6.0))]
+    for seed in range(12):
+        _seed_both(torch, seed)
+        for (h, w), scale, ratio in cases:
+            img = zeroin.zeros(3, h, w, dtype=zeroin.float32)
+            for _ in range(8):
+                assert T.RandomResizedCrop.get_params(img, scale, ratio) == \
+                    _tv_resized_crop(torch, h, w, scale, ratio)
+                got = T.RandomErasing.get_params(img, (0.02, 0.33), (0.3, 3.3), None)
+                want = _tv_resized_crop(torch, h, w, (0.02, 0.33), (0.3, 3.3), erase=True)
+                if want is None:
+                    assert got[:4] == (0, 0, h, w)
+                else:
+                    assert got[:4] == want[:4]
+                    _same(got[4], want[4])
+        _same_next_draws(torch)
+    _seed_both(torch, 1)
+    out = T.RandomResizedCrop(8)(zeroin.ones(3, 40, 30, dtype=zeroin.float32))
+    assert out.shape == (3, 8, 8)
+    assert T.RandomResizedCrop.get_params(out, (0.08, 1.0), (3 / 4, 4 / 3)) is not None
+    torch.manual_seed(1)
+    _tv_resized_crop(torch, 40, 30, (0.08, 1.0), (3 / 4, 4 / 3))
+    _tv_resized_crop(torch, 8, 8, (0.08, 1.0), (3 / 4, 4 / 3))
+    _same_next_draws(torch)
+
+
+def test_rotation_blur_apply_jitter_trivialaugment_draws(shared_torch):
+    """RandomRotation's angle and GaussianBlur's sigma (float32 uniform_), RandomApply's
+    p < torch.rand(1), RandomErasing's torch.rand(1) < p, ColorJitter's randperm(4) and
+    factors, TrivialAugmentWide's randint draws of op, magnitude bin and sign."""
+    torch = shared_torch
+    from zeroin.vision import transforms as T
+    _seed_both(torch, 4)
+    for _ in range(20):
+        assert T.RandomRotation.get_params((-30.0, 45.0)) == \
+            float(torch.empty(1).uniform_(-30.0, 45.0).item())
+        assert T.GaussianBlur.get_params(0.1, 2.0) == torch.empty(1).uniform_(0.1, 2.0).item()
+    img = zeroin.tensor(np.arange(48, dtype=np.float32).reshape(3, 4, 4))
+    applied = [bool((T.RandomApply([T.Lambda(lambda x: x + 1)], p=0.7)(img) != img).any())
+               for _ in range(30)]
+    assert applied == [not bool(0.7 < torch.rand(1)) for _ in range(30)]
+    assert 0 < sum(applied) < 30
+    big = zeroin.tensor(np.arange(3 * 12 * 10, dtype=np.float32).reshape(3, 12, 10))
+    for _ in range(30):
+        got = T.RandomErasing(p=0.7, value="random")(big).numpy()
+        want = big.numpy().copy()
+        if torch.rand(1) < 0.7:
+            box = _tv_resized_crop(torch, 12, 10, (0.02, 0.33), (0.3, 3.3), erase=True)
+            if box is not None:
+                i, j, h, w, v = box
+                want[:, i:i + h, j:j + w] = v.numpy()
+        _same(got, want)
+    _same_next_draws(torch)
+    cj = T.ColorJitter(0.4, 0.3, 0.2, 0.1)
+    for _ in range(10):
+        fn_idx, *factors = T.ColorJitter.get_params(cj.brightness, cj.contrast,
+                                                    cj.saturation, cj.hue)
+        _same(fn_idx, torch.randperm(4))
+        assert factors == [float(torch.empty(1).uniform_(lo, hi))
+                           for lo, hi in (cj.brightness, cj.contrast, cj.saturation, cj.hue)]
+    ta = T.TrivialAugmentWide()
+    bins = 31
+    lin = lambda hi: torch.linspace(0.0, hi, bins)  # noqa: E731
+    space = [("Identity", torch.tensor(0.0), False), ("ShearX", lin(0.99), True),
+             ("ShearY", lin(0.99), True), ("TranslateX", lin(32.0), True),
+             ("TranslateY", lin(32.0), True), ("Rotate", lin(135.0), True),
+             ("Brightness", lin(0.99), True), ("Color", lin(0.99), True),
+             ("Contrast", lin(0.99), True), ("Sharpness", lin(0.99), True),
+             ("Posterize", 8 - (torch.arange(bins) / ((bins - 1) / 6)).round().int(), False),
+             ("Solarize", torch.linspace(255.0, 0.0, bins), False),
+             ("AutoContrast", torch.tensor(0.0), False), ("Equalize", torch.tensor(0.0), False)]
+    for _ in range(60):
+        name, mags, signed = space[int(torch.randint(len(space), (1,)).item())]
+        mag = float(mags[torch.randint(len(mags), (1,), dtype=torch.long)].item()) \
+            if mags.ndim > 0 else 0.0
+        if signed and torch.randint(2, (1,)):
+            mag *= -1.0
+        got = ta.get_params()
+        assert got == (name, mag)
+    _same_next_draws(torch)
+
+
+def test_python_random_transforms_refuse_the_torch_stream(shared_torch):
+    """torchvision draws RandomChoice and RandomOrder with Python's random module: no
+    torch-stream numbers to copy, so they refuse it and say why."""
+    from zeroin.vision import transforms as T
+    img = zeroin.ones(3, 4, 4)
+    for t in (T.RandomChoice([T.Lambda(lambda x: x)]), T.RandomOrder([T.Lambda(lambda x: x)])):
+        with pytest.raises(NotImplementedError, match="Python's random module"):
+            t(img)

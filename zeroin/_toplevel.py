@@ -93,7 +93,7 @@ def feature_dropout(input, p, train):  # noqa: A002
     probability ``p`` and scale the rest by 1/(1-p) in training; identity otherwise."""
     from . import ops
     from .nn._conv import Dropout2dOp
-    from .random import get_rng
+    from .nn.functional import feature_dropout_mask
     _p("feature_dropout", p)
     x = ops._t(input)
     if x.ndim < 2:
@@ -103,8 +103,7 @@ def feature_dropout(input, p, train):  # noqa: A002
     if not train or p == 0:
         return x
     shape = x.shape[:2] + (1,) * (x.ndim - 2)
-    keep = get_rng().random(shape) >= p
-    return Dropout2dOp(keep.astype(x.dtype) * (1.0 / (1.0 - p) if p < 1 else 0.0))(x)
+    return Dropout2dOp(feature_dropout_mask(x.data, shape, p, "feature_dropout"))(x)
 
 
 # --- normalisation (ATen's argument order; the cudnn flags are accepted, no effect) -------

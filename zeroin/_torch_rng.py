@@ -47,9 +47,13 @@ class TorchStream:
         self.reseed(seed)
 
     def reseed(self, seed):
-        # pos 624: the first draw twists the whole state, as torch's left_ = 1 does
-        self.mt.state = {"bit_generator": "MT19937",
-                         "state": {"key": _mt_key(seed), "pos": 624}}
+        # pos 624: the first draw twists the whole state, as torch's left_ = 1 does;
+        # NumPy's legacy seeding is init_genrand in C (80 us -> 1 us), the same state
+        if hasattr(self.mt, "_legacy_seeding"):
+            self.mt._legacy_seeding(seed & _MASK32)
+        else:
+            self.mt.state = {"bit_generator": "MT19937",
+                             "state": {"key": _mt_key(seed), "pos": 624}}
         self.normal_cache = None
 
     def get_state(self):
@@ -149,15 +153,20 @@ class TorchStream:
         PyTorch's DataLoader iterator and RandomSampler draw."""
         return int(self.random_(1, np.int64, 0, (1 << 63) - 1, True)[0])
 
-    def randperm(self, n, op="randperm"):
-        """randperm_cpu: Fisher-Yates from the front, swap i with i + random() % (n - i)."""
+    def randperm(self, n, op="randperm", head=None):
+        """randperm_cpu: Fisher-Yates from the front, swap i with i + random() % (n - i);
+        ``head``: only the first ``head`` values (all n - 1 words are drawn still)."""
         if n >= (1 << 32) // 20:
             raise refuse(f"{op}(n={n}) (n >= 2**32 / 20, where PyTorch draws 64 bits)")
-        z = (self.u32(max(n - 1, 0)) % np.arange(n, 1, -1, dtype=np.uint32)).tolist()
-        r = list(range(n))
-        for i, k in enumerate(z):
-            r[i], r[i + k] = r[i + k], r[i]
-        return np.array(r, np.int64)
+        z = self.u32(max(n - 1, 0)) % np.arange(n, 1, -1, dtype=np.uint32)
+        if head == 0:
+            return np.zeros(0, np.int64)
+        if n < _SWAPS_IN_PYTHON:
+            r = list(range(n))
+            for i, k in enumerate(z.tolist()):
+                r[i], r[i + k] = r[i + k], r[i]
+            return np.array(r[:head], np.int64)
+        return _fisher_yates(z.astype(np.int64), n)[:head]
 
     def bernoulli(self, p, shape):
         """1.0 where a uniform draw < p: a float p (or float64 probabilities) compares a
@@ -193,6 +202,35 @@ class TorchStream:
         return out
 
 
+_SWAPS_IN_PYTHON = 256      # below it the swap loop beats the NumPy passes (measured)
+
+
+def _fisher_yates(z, n):
+    """The permutation of n >= 1 after the swaps (i, i + z[i]), i = 0 .. n - 2, in NumPy
+    passes: step i fixes position i to what position t = i + z[i] holds, and moves there
+    what position i holds then (its "carry"). Position p holds p until the first step
+    aimed at it, then each such step's carry in turn; carry[p] is the carry of the last
+    step before p aimed at p (else p), a chain followed by pointer doubling."""
+    idx = np.arange(n, dtype=np.int64)
+    t = idx.copy()
+    t[:n - 1] += z
+    target, order = np.divmod(np.sort(t * n + idx), n)     # by target, then by step
+    own = t == idx                                          # z[i] == 0: step i aims at i
+    count = np.bincount(t, minlength=n)
+    last = np.cumsum(count) - 1 - own                       # last step before p aimed at p
+    carry = np.where(count > own, order[last], idx)
+    while True:
+        nxt = carry[carry]
+        if np.array_equal(nxt, carry):
+            break
+        carry = nxt
+    held = target.copy()                # what each step's target holds when it comes
+    held[1:] = np.where(target[1:] == target[:-1], carry[order[:-1]], target[1:])
+    out = np.empty(n, np.int64)
+    out[order] = held
+    return out
+
+
 def _libm(fn, x):
     """``fn`` (from ``math``: the C library's log, log1p, cos, sin, which ATen's float64
     kernels call) on each value; NumPy's own SIMD versions differ in the last bit."""
@@ -218,10 +256,25 @@ def _round_odd(s, err):
 
 
 def _fma32(a, b, c):
-    """float32 fma(a, b, c): the product is exact in float64, the sum rounded to odd."""
+    """float32 fma(a, b, c): the product is exact in float64, and the float64 sum rounds
+    to float32 as the exact sum does except where it lands on a midpoint of two float32
+    values (or in their subnormal range): only those are rounded to odd first. Where the
+    first 1024 sums show many of them (uniform_'s sums are often exact midpoints), all
+    are, without the gathers; either way the same values."""
     p = np.asarray(a, np.float64) * np.asarray(b, np.float64)
-    s, e = _two_sum(p, np.asarray(c, np.float64) + np.zeros_like(p))
-    return _round_odd(s, e).astype(_F32)
+    c = np.asarray(c, np.float64) + np.zeros_like(p)
+    s = p + c
+    if np.count_nonzero(_risky(s.ravel()[:1024])) > 32:
+        return _round_odd(*_two_sum(p, c)).astype(_F32)
+    risky = _risky(s)
+    if risky.any():
+        s[risky] = _round_odd(*_two_sum(p[risky], c[risky]))
+    return s.astype(_F32)
+
+
+def _risky(s):
+    """Where rounding float64 ``s`` to float32 may differ from rounding the exact sum."""
+    return ((s.view(np.int64) & 0x1FFFFFFF) == 0x10000000) | (np.abs(s) < 2.0 ** -125)
 
 
 def _split(a):

@@ -48,10 +48,10 @@ class Generator:
     lecture's ``Generator().manual_seed(2147483647)`` runs unchanged): then ``rand``,
     ``randn``, ``randint``, ``randperm``, ``normal``, ``multinomial``, ``bernoulli``, the
     ``uniform_`` / ``normal_`` / ``exponential_`` / ``bernoulli_`` / ``random_`` fills,
-    ``nn.init``'s uniform and normal ones, ``dropout`` and data shuffling (``DataLoader``'s
+    ``nn.init``'s uniform and normal ones, every dropout and data shuffling (``DataLoader``'s
     batches, the samplers, ``random_split``, drawn in torch.utils.data's order) give
     PyTorch's CPU numbers bit for bit, float32 and float64; every other random op refuses
-    such a generator (NotImplementedError naming the op).
+    such a generator (NotImplementedError naming the op; the list: docs/random.md).
 
     >>> g = Generator(stream="torch").manual_seed(2147483647)   # makemore's generator
     """
@@ -195,9 +195,9 @@ def use_torch_stream(enabled=True):
     ``Generator()`` made after it, without ``stream=``, is on the same stream. It
     restarts from its initial seed, so ``use_torch_stream(); manual_seed(42)`` then
     ``randn(3)`` gives ``torch.manual_seed(42); torch.randn(3)``. The ops without a
-    bit-exact copy (most transforms, dropout2d...) then refuse to draw (the flips and
-    ``RandomCrop`` draw as torchvision's); shuffling follows PyTorch's
-    (``DataLoader(shuffle=True)`` gives ``torch.manual_seed``'s batches)."""
+    bit-exact copy (``RandomChoice``, ``rrelu``, ``trunc_normal_``...) then refuse to draw
+    (docs/random.md lists them); the transforms draw as torchvision's and shuffling as
+    PyTorch's (``DataLoader(shuffle=True)`` gives ``torch.manual_seed``'s batches)."""
     if not isinstance(enabled, bool):
         raise TypeError(f"use_torch_stream: enabled must be True or False, got {enabled!r}")
     default_generator.torch = TorchStream(default_generator._initial) if enabled else None

@@ -10,7 +10,7 @@ import numpy as np
 from .._tensor import Tensor
 from ..errors import ShapeError
 from ..random import Generator, get_rng, on_torch_stream, torch_stream
-from .sampler import BatchSampler, RandomSampler, SequentialSampler
+from .sampler import BatchSampler, RandomSampler, SequentialSampler, torch_batches
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
            "ChainDataset", "StackDataset", "DataLoader",
@@ -392,10 +392,15 @@ class DataLoader:
 
     def _batches(self):
         if self._own_sampler and self.shuffle and on_torch_stream(self.sampler.generator):
-            # PyTorch's RandomSampler and BatchSampler, index by index (their lazy draws)
-            batches = self.sampler if self.batch_size is None else self.batch_sampler
-            yield from (np.asarray(b if self.batch_size else [b], dtype=np.intp)
-                        for b in batches)
+            # PyTorch's RandomSampler and BatchSampler (their lazy draws), chunk by chunk
+            if self.batch_size is None or not self._own_batches:
+                batches = self.sampler if self.batch_size is None else self.batch_sampler
+                yield from (np.asarray(b if self.batch_size else [b], dtype=np.intp)
+                            for b in batches)
+                return
+            stream = torch_stream(self.sampler._gen)
+            yield from torch_batches(self.sampler._torch_chunks(stream), self.batch_size,
+                                     self.drop_last)
             return
         if not self._own_batches:
             yield from (np.asarray(list(b), dtype=np.intp) for b in self.batch_sampler)

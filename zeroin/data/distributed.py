@@ -5,16 +5,15 @@
 group, as PyTorch's: zeroin's is one process (``zeroin.distributed.init_process_group(
 world_size=1)``); without it they must be given. The shuffled
 order is PyTorch's to the index: ``torch.randperm`` with a CPU generator seeded with
-``seed + epoch`` (Fisher-Yates over MT19937 draws, reproduced here with NumPy's MT19937
-in its classic seeding), so replicas of a job that mixes zeroin and PyTorch agree.
+``seed + epoch`` (the torch stream's randperm, zeroin/_torch_rng.py), so replicas of a
+job that mixes zeroin and PyTorch agree.
 """
 from __future__ import annotations
 
 import math
 import numbers
 
-import numpy as np
-
+from .._torch_rng import TorchStream
 from .sampler import Sampler
 
 __all__ = ["DistributedSampler"]
@@ -22,14 +21,7 @@ __all__ = ["DistributedSampler"]
 
 def _torch_randperm(n, seed):
     """``torch.randperm(n, generator=torch.Generator().manual_seed(seed))`` as a list."""
-    bits = np.random.MT19937(0)
-    bits._legacy_seeding(int(seed) & 0xFFFFFFFF)
-    draws = bits.random_raw(max(n - 1, 0)).tolist()
-    perm = list(range(n))
-    for i in range(n - 1):
-        z = draws[i] % (n - i) + i
-        perm[i], perm[z] = perm[z], perm[i]
-    return perm
+    return TorchStream(int(seed)).randperm(n, "DistributedSampler").tolist()
 
 
 def _int(name, value):

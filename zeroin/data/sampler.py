@@ -93,19 +93,23 @@ class RandomSampler(Sampler):
         return iter(np.asarray(order[:self.num_samples], dtype=np.int64).tolist())
 
     def _torch_iter(self, stream):
-        """PyTorch's draws, as lazily: without a generator a fresh one seeded by a draw of
-        the shared one at the first index; randint in chunks of 32, or one randperm per
-        pass (the last one drawn whole even where none of it is used)."""
+        yield from (i for chunk in self._torch_chunks(stream) for i in chunk.tolist())
+
+    def _torch_chunks(self, stream):
+        """PyTorch's draws as arrays, each drawn when its first index is wanted (as
+        lazily as PyTorch's): without a generator a fresh one seeded by a draw of the
+        shared one; randint in chunks of 32, or one randperm per pass (the last one drawn
+        whole even where none of it is used)."""
         n, k = len(self.data_source), self.num_samples
         if self._gen is None:
             stream = TorchStream(stream.seed64())
         if self.replacement:
             for size in [32] * (k // 32) + [k % 32]:
-                yield from stream.randint(size, 0, n).tolist()
+                yield stream.randint(size, 0, n)
         elif n:
             for _ in range(k // n):
-                yield from stream.randperm(n, "RandomSampler").tolist()
-            yield from stream.randperm(n, "RandomSampler")[:k % n].tolist()
+                yield stream.randperm(n, "RandomSampler")
+            yield stream.randperm(n, "RandomSampler", head=k % n)
 
     def __len__(self):
         return self.num_samples
@@ -158,6 +162,25 @@ class WeightedRandomSampler(Sampler):
 
     def __len__(self):
         return self.num_samples
+
+
+def torch_batches(chunks, batch_size, drop_last):
+    """BatchSampler's batches over a RandomSampler's chunks of draws, as arrays; the next
+    chunk is drawn when a batch wants its first index, as PyTorch's index by index."""
+    part = np.zeros(0, np.intp)          # the start of a batch that runs into the next chunk
+    for chunk in chunks:
+        chunk = chunk.astype(np.intp, copy=False)
+        if len(part):
+            cut = batch_size - len(part)
+            part, chunk = np.concatenate([part, chunk[:cut]]), chunk[cut:]
+            if len(part) < batch_size:
+                continue
+            yield part
+        stop = len(chunk) - len(chunk) % batch_size
+        yield from (chunk[i:i + batch_size] for i in range(0, stop, batch_size))
+        part = chunk[stop:]
+    if len(part) and not drop_last:
+        yield part
 
 
 class BatchSampler(Sampler):

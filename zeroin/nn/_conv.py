@@ -1610,7 +1610,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False):  # noqa: A002
     """Zero whole channels (feature maps) of (N, C, H, W) with probability ``p`` and scale
     the rest by 1/(1-p) in training; identity otherwise. ``inplace`` is accepted for
     PyTorch compatibility and ignored."""
-    from ..random import get_rng
+    from .functional import feature_dropout_mask
     if not 0 <= p <= 1:
         raise ValueError(f"dropout2d: probability p must be between 0 and 1, got {p}")
     x = _as_tensor(input, "dropout2d")
@@ -1637,6 +1637,4 @@ def dropout2d(input, p=0.5, training=True, inplace=False):  # noqa: A002
     if not training or p == 0:
         return x
     shape = x.shape[:2] + (1,) * (x.ndim - 2)
-    keep = get_rng().random(shape) >= p
-    mask = keep.astype(x.dtype) * (1.0 / (1.0 - p) if p < 1 else 0.0)
-    return Dropout2dOp(mask)(x)
+    return Dropout2dOp(feature_dropout_mask(x.data, shape, p, "dropout2d"))(x)

@@ -4,6 +4,7 @@ shuffling and the bilinear form. Exported through :mod:`zeroin.nn.functional`.
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -14,7 +15,7 @@ from ..anomaly import not_replayable
 from ..errors import ArgumentError, DtypeError
 from ..function import Function, OpName, ShapeError
 from ..ops import op
-from ..random import get_rng
+from ..random import get_rng, torch_stream
 from ._composed import _check_affine, _normalize, _normalized_shape, _t
 from ._composed import embedding as ops_embedding
 
@@ -494,8 +495,9 @@ def dropout3d(input, p=0.5, training=True, inplace=False):  # noqa: A002
         raise ValueError(f"dropout3d: probability p must be between 0 and 1, got {p}")
     if not training or p == 0:
         return x
-    keep = get_rng().random(x.shape[:-3] + (1, 1, 1)) >= p
-    return Dropout2dOp(keep.astype(x.dtype) * (1.0 / (1.0 - p) if p < 1 else 0.0))(x)
+    from .functional import feature_dropout_mask
+    shape = x.shape[:-3] + (1, 1, 1)        # PyTorch's noise (1, C, 1, 1, 1) for 4-D
+    return Dropout2dOp(feature_dropout_mask(x.data, shape, p, "dropout3d"))(x)
 
 
 _SELU_SAT = -1.0507009873554805 * 1.6732632423543772     # SELU's limit at -inf: -lambda alpha
@@ -523,11 +525,26 @@ def _alpha_dropout(name, input, p, training, feature):  # noqa: A002
     if p == 1:
         return x * 0.0
     shape = x.shape[:2] + (1,) * (x.ndim - 2) if feature else x.shape
+    stream = torch_stream()
+    if stream is not None:
+        return AlphaDropoutOp(*_torch_alpha_noise(stream, x.data, shape, p, name))(x)
     keep = (get_rng().random(shape) >= p).astype(x.dtype)
     q = 1.0 - p
     a = (q + _SELU_SAT ** 2 * q * p) ** -0.5         # keeps mean 0 and variance 1
     b = -a * p * _SELU_SAT
     return AlphaDropoutOp(a * keep, (a * _SELU_SAT * (1 - keep) + b).astype(x.dtype))(x)
+
+
+def _torch_alpha_noise(stream, x, shape, p, name):
+    """PyTorch's CPU alpha dropout (Dropout.cpp): noise = bernoulli_(1 - p) (a fresh
+    tensor of ``shape`` for the feature form, else like x), b = (noise - 1) * (alpha a)
+    + alpha a p and noise * a, each step rounded in x's dtype; the result is x * noise + b."""
+    from .functional import _torch_noise
+    alpha = 1.7580993408473766
+    a = 1.0 / math.sqrt((alpha * alpha * p + 1) * (1 - p))
+    noise = _torch_noise(stream, x if shape == x.shape else np.empty(shape, x.dtype), p, name)
+    t = x.dtype.type
+    return noise * t(a), (noise - t(1)) * t(alpha * a) + t(alpha * a * p)
 
 
 @op(AlphaDropoutOp, export=False)

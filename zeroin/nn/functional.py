@@ -213,13 +213,31 @@ def dropout(input, p=0.5, training=True, inplace=False, rng=None):  # noqa: A002
     return _call1(DropoutOp(mask), x)
 
 
-def _torch_dropout_mask(stream, x, p):
+def _torch_dropout_mask(stream, x, p, op="dropout"):
     """PyTorch's CPU dropout mask: ``empty_like(x).bernoulli_(1 - p).div_(1 - p)``, the
     division in x's dtype."""
+    return _torch_noise(stream, x, p, op) / x.dtype.type(1.0 - p)
+
+
+def _torch_noise(stream, x, p, op):
+    """``empty_like(x).bernoulli_(1 - p)`` in x's dtype (float32 / float64, C-contiguous)."""
     if x.dtype not in (np.float32, np.float64) or not x.flags.c_contiguous:
-        raise refuse(f"dropout of a {'non-contiguous ' * (not x.flags.c_contiguous)}"
+        raise refuse(f"{op} of a {'non-contiguous ' * (not x.flags.c_contiguous)}"
                      f"{x.dtype} tensor")
-    return stream.bernoulli(1.0 - p, x.shape).astype(x.dtype) / x.dtype.type(1.0 - p)
+    return stream.bernoulli(1.0 - p, x.shape).astype(x.dtype)
+
+
+def feature_dropout_mask(x, shape, p, op):
+    """Feature dropout's mask of ``shape`` (one value per channel, (N, C, 1, ...)): kept
+    channels scaled by 1/(1-p). On the torch stream PyTorch's noise: ``bernoulli_(1 - p)``
+    of a fresh tensor of that shape, ``div_(1 - p)`` in x's dtype (p = 1: zeros, no draw)."""
+    stream = torch_stream()
+    if stream is not None:
+        if p == 1:
+            return np.zeros((), x.dtype)
+        return _torch_dropout_mask(stream, np.empty(shape, x.dtype), p, op)
+    keep = get_rng().random(shape) >= p
+    return keep.astype(x.dtype) * (1.0 / (1.0 - p) if p < 1 else 0.0)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,  # noqa: A002

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..._creation import linspace_array
 from ..._tensor import Tensor, get_default_dtype
-from ...random import get_rng, torch_stream_enabled
+from ...random import get_rng, torch_stream
 from . import functional
 from .functional import (_PAD_MODES, InterpolationMode, _back, _chw, _crop, _flip, _is_pil,
                          _kind, _ltrb, _max_value, _mode, _pad, _pair, _size)
@@ -152,23 +152,65 @@ class Normalize:
         return f"Normalize(mean={self.mean}, std={self.std})"
 
 
+class _TorchDraws:
+    """A random transform's draws on the torch stream, made as torchvision makes them, under
+    the NumPy Generator's method names: ``torch.rand(1)`` (a float32, so that ``< p``
+    compares in float32 as torch's tensor does), ``torch.empty(1).uniform_(a, b)``,
+    ``torch.randint(low, high, (1,))``, ``torch.randperm(n)`` and a float32 ``normal_``."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def random(self):
+        return self.stream.uniform(1, np.float32)[0]
+
+    def uniform(self, low, high):
+        return float(self.stream.uniform(1, np.float32, low, high)[0])
+
+    def integers(self, low, high=None):
+        low, high = (0, low) if high is None else (low, high)
+        return int(self.stream.randint(1, low, high)[0])
+
+    def permutation(self, n):
+        return self.stream.randperm(n)
+
+    def standard_normal(self, shape):
+        return self.stream.normal(math.prod(shape), np.float32).reshape(shape)
+
+
+def _draws():
+    """Where a random transform draws: :class:`_TorchDraws` on the torch stream (PyTorch's
+    numbers, in torchvision's calls), else zeroin's NumPy generator."""
+    stream = torch_stream()
+    return get_rng() if stream is None else _TorchDraws(stream)
+
+
 def _uniform():
-    """One uniform draw in [0, 1): on the torch stream torchvision's ``torch.rand(1)`` (in
-    torch's default float32 whatever zeroin's default dtype), so the flips follow
-    ``torch.manual_seed``; else NumPy's."""
-    if torch_stream_enabled():
-        from ..._creation import rand
-        return rand(1, dtype=np.float32).item()
-    return get_rng().random()
+    """One uniform draw in [0, 1): torchvision's ``torch.rand(1)`` on the torch stream."""
+    return _draws().random()
 
 
 def _below(n):
-    """An int in [0, n): on the torch stream torchvision's ``torch.randint(0, n, (1,))``
-    (RandomCrop's corner), else NumPy's."""
-    if torch_stream_enabled():
-        from ..._creation import randint
-        return int(randint(0, n, size=(1,)).item())
-    return int(get_rng().integers(0, n))
+    """An int in [0, n): torchvision's ``torch.randint(0, n, (1,))`` on the torch stream
+    (RandomCrop's corner)."""
+    return int(_draws().integers(0, n))
+
+
+def _log_uniform_exp(rng, log_lo, log_hi):
+    """``exp`` of a uniform draw between two logs; on the torch stream torchvision's
+    float32 ``torch.exp(torch.empty(1).uniform_(lo, hi))`` (PyTorch's float32 exp is
+    MKL's or SLEEF's, within an ulp of the float64 one rounded here)."""
+    if isinstance(rng, _TorchDraws):
+        return float(np.float32(math.exp(rng.uniform(log_lo, log_hi))))
+    return math.exp(float(rng.uniform(log_lo, log_hi)))
+
+
+def _log_ratio(rng, ratio):
+    """``log`` of the ratio bounds: torchvision's ``torch.log(torch.tensor(ratio))``, in
+    float32, on the torch stream."""
+    if isinstance(rng, _TorchDraws):
+        return tuple(float(np.float32(math.log(float(np.float32(r))))) for r in ratio)
+    return math.log(ratio[0]), math.log(ratio[1])
 
 
 class RandomHorizontalFlip:
@@ -390,11 +432,11 @@ class RandomResizedCrop:
     def get_params(img, scale, ratio):
         """(top, left, height, width) of a random crop, as torchvision draws it."""
         height, width = _size(img, _kind(img, "RandomResizedCrop"))
-        area, rng = height * width, get_rng()
-        log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+        area, rng = height * width, _draws()
+        log_ratio = _log_ratio(rng, ratio)
         for _ in range(10):
             target_area = area * float(rng.uniform(scale[0], scale[1]))
-            aspect_ratio = math.exp(float(rng.uniform(log_ratio[0], log_ratio[1])))
+            aspect_ratio = _log_uniform_exp(rng, log_ratio[0], log_ratio[1])
             w = int(round(math.sqrt(target_area * aspect_ratio)))
             h = int(round(math.sqrt(target_area / aspect_ratio)))
             if 0 < w <= width and 0 < h <= height:
@@ -459,7 +501,7 @@ class ColorJitter:
     @staticmethod
     def get_params(brightness, contrast, saturation, hue):
         """(order of the four adjustments as a tensor, then each factor or None)."""
-        rng = get_rng()
+        rng = _draws()
         fn_idx = Tensor(rng.permutation(4))
         b, c, s, h = (None if r is None else float(rng.uniform(r[0], r[1]))
                       for r in (brightness, contrast, saturation, hue))
@@ -534,13 +576,16 @@ class RandomApply(Compose):
         self.p = p
 
     def __call__(self, img):
-        if self.p < get_rng().random():
+        if self.p < _uniform():            # torchvision's: p < torch.rand(1)
             return img
         return super().__call__(img)
 
     def __repr__(self):
         return "\n".join([f"RandomApply(p={self.p}"] +
                          [f"    {t}" for t in self.transforms] + [")"])
+
+
+_PYTHON_RANDOM = "{} (torchvision draws it with Python's random module, not torch's generator)"
 
 
 class RandomChoice:
@@ -559,7 +604,8 @@ class RandomChoice:
 
     def __call__(self, img):
         w = None if self.p is None else np.asarray(self.p, float) / sum(self.p)
-        return self.transforms[int(get_rng().choice(len(self.transforms), p=w))](img)
+        rng = get_rng(op=_PYTHON_RANDOM.format("RandomChoice"))
+        return self.transforms[int(rng.choice(len(self.transforms), p=w))](img)
 
     def __repr__(self):
         return f"RandomChoice(transforms={self.transforms}, p={self.p})"
@@ -572,7 +618,8 @@ class RandomOrder:
         self.transforms = _transform_list(transforms, "RandomOrder")
 
     def __call__(self, img):
-        for k in get_rng().permutation(len(self.transforms)):
+        for k in get_rng(op=_PYTHON_RANDOM.format("RandomOrder")).permutation(
+                len(self.transforms)):
             img = self.transforms[k](img)
         return img
 
@@ -613,7 +660,7 @@ class RandomRotation:
     @staticmethod
     def get_params(degrees):
         """An angle drawn uniformly from ``degrees`` (min, max)."""
-        return float(get_rng().uniform(float(degrees[0]), float(degrees[1])))
+        return float(_draws().uniform(float(degrees[0]), float(degrees[1])))
 
     def __call__(self, img):
         angle = self.get_params(self.degrees)
@@ -651,11 +698,11 @@ class RandomErasing:
         """(top, left, height, width, the values to write): torchvision's draws; value None
         draws standard normal values."""
         c, img_h, img_w = img.shape[-3], img.shape[-2], img.shape[-1]
-        area, rng = img_h * img_w, get_rng()
-        log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+        area, rng = img_h * img_w, _draws()
+        log_ratio = _log_ratio(rng, ratio)
         for _ in range(10):
             erase_area = area * float(rng.uniform(scale[0], scale[1]))
-            aspect_ratio = math.exp(float(rng.uniform(log_ratio[0], log_ratio[1])))
+            aspect_ratio = _log_uniform_exp(rng, log_ratio[0], log_ratio[1])
             h = int(round(math.sqrt(erase_area * aspect_ratio)))
             w = int(round(math.sqrt(erase_area / aspect_ratio)))
             if not (h < img_h and w < img_w):
@@ -673,7 +720,7 @@ class RandomErasing:
         if not isinstance(img, Tensor) or img.ndim < 3:
             raise TypeError(f"RandomErasing: expected a tensor image (..., C, H, W), got "
                             f"{type(img).__name__}{_shape_of(img)}; apply ToTensor() first")
-        if get_rng().random() >= self.p:
+        if _uniform() >= self.p:           # torchvision's: torch.rand(1) < p erases
             return img
         value = self.value
         if isinstance(value, numbers.Real):
@@ -724,7 +771,7 @@ class GaussianBlur:
     @staticmethod
     def get_params(sigma_min, sigma_max):
         """A sigma drawn uniformly from [sigma_min, sigma_max]."""
-        return float(get_rng().uniform(sigma_min, sigma_max))
+        return float(_draws().uniform(sigma_min, sigma_max))
 
     def __call__(self, img):
         sigma = self.get_params(self.sigma[0], self.sigma[1])
@@ -774,7 +821,7 @@ class TrivialAugmentWide:
     def get_params(self):
         """(op name, magnitude) drawn as torchvision draws them."""
         space = self._augmentation_space(self.num_magnitude_bins)
-        rng = get_rng()
+        rng = _draws()
         name = list(space)[int(rng.integers(len(space)))]
         mags, signed = space[name]
         mag = 0.0 if mags is None else float(mags[int(rng.integers(len(mags)))])
