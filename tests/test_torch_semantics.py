@@ -469,3 +469,72 @@ def test_pow_of_a_float_array_does_not_go_through_zeroins_abs(monkeypatch):
     np.testing.assert_array_equal(ops._pow_number(x, 3), x * x * x)
     np.testing.assert_allclose(ops._pow_number(x, 5), x ** 5, rtol=1e-6)
     assert ops._fill_scalar("full", 2.5, np.float32) == 2.5
+
+
+
+_BOOL_REFUSED = {
+    "abs": lambda m, x: m.abs(x), "abs_method": lambda m, x: x.abs(),
+    "round": lambda m, x: m.round(x), "round_decimals": lambda m, x: m.round(x, decimals=1),
+    "relu": lambda m, x: m.relu(x), "F.relu": lambda m, x: m.nn.functional.relu(x),
+    "floor": lambda m, x: m.floor(x), "ceil": lambda m, x: m.ceil(x),
+    "trunc": lambda m, x: m.trunc(x), "frac": lambda m, x: m.frac(x),
+    "leaky_relu": lambda m, x: m.nn.functional.leaky_relu(x),
+    "hardtanh": lambda m, x: m.nn.functional.hardtanh(x),
+    "relu6": lambda m, x: m.nn.functional.relu6(x),
+    "matmul": lambda m, x: x @ x, "matmul_fn": lambda m, x: m.matmul(x, x),
+    "mm": lambda m, x: m.mm(x, x), "bmm": lambda m, x: m.bmm(x[None], x[None]),
+    "mv": lambda m, x: m.mv(x, x[0]), "dot": lambda m, x: m.dot(x[0], x[0]),
+    "inner": lambda m, x: m.inner(x[0], x[0]), "tensordot": lambda m, x: m.tensordot(x, x, 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_BOOL_REFUSED))
+def test_bool_tensors_refused_where_torch_has_no_bool_kernel(name):
+    """abs, round, relu, matmul... of a bool tensor: torch raises, so zeroin does (NumPy
+    computed them), with an error naming the op, the dtype and the fix."""
+    f = _BOOL_REFUSED[name]
+    b = [[True, False], [False, True]]
+    with pytest.raises((RuntimeError, NotImplementedError)):
+        f(torch, torch.tensor(b))
+    with pytest.raises(DtypeError, match=r"bool.*\.float\(\)"):
+        f(zeroin, zeroin.tensor(b))
+
+
+@pytest.mark.parametrize("name", ["abs", "round", "relu", "floor", "matmul", "tensordot"])
+def test_the_bool_refusals_leave_integer_tensors_computing_as_torch(name):
+    x = [[1, -2], [0, 3]]
+    t, z = _BOOL_REFUSED[name](torch, torch.tensor(x)), _BOOL_REFUSED[name](
+        zeroin, zeroin.tensor(x))
+    assert str(z.dtype) == str(t.dtype).replace("torch.", "")
+    np.testing.assert_array_equal(z.numpy(), t.numpy())
+
+
+def test_round_with_decimals_refuses_integer_tensors_as_torch():
+    with pytest.raises(NotImplementedError):
+        torch.round(torch.tensor([1, 2]), decimals=1)
+    with pytest.raises(DtypeError, match=r"round: decimals=1.*int64.*float\(\)"):
+        zeroin.round(zeroin.tensor([1, 2]), decimals=1)
+    assert zeroin.round(zeroin.tensor([1, 2]), decimals=0).tolist() == [1, 2]
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int8", "uint8", "int16"])
+@pytest.mark.parametrize("name", ["sqrt", "exp", "log1p", "sin", "erf"])
+def test_float_ops_of_small_integer_tensors_give_the_default_dtype(name, dtype):
+    """sqrt(mask): PyTorch's default float dtype (zeroin's is float64), not NumPy's float16
+    for bool and int8, at either default."""
+    x = [1, 0, 1]
+    for default in (zeroin.float64, zeroin.float32):
+        zeroin.set_default_dtype(default)
+        try:
+            z = getattr(zeroin, name)(zeroin.tensor(x).to(getattr(zeroin, dtype)))
+        finally:
+            zeroin.set_default_dtype(zeroin.float64)
+        t = getattr(torch, name)(torch.tensor(x).to(getattr(torch, dtype)))
+        assert z.dtype == default
+        np.testing.assert_allclose(z.numpy(), t.double().numpy(), rtol=1e-6)
+
+
+def test_bool_tensor_to_an_integer_power_is_int64_as_torch():
+    t, z = torch.tensor([True, False]) ** 2, zeroin.tensor([True, False]) ** 2
+    assert str(t.dtype) == "torch.int64" and z.dtype == zeroin.int64
+    assert z.tolist() == t.tolist()

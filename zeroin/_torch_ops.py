@@ -51,6 +51,7 @@ class _StepOp(Function):
 
 class CeilOp(_StepOp):
     __slots__ = ()
+    no_bool = True
     name = "ceil"
     def forward(self, x): return np.ceil(x)
 
@@ -60,6 +61,7 @@ ceil = _unary(CeilOp, "Elementwise ceiling (gradient 0).")
 
 class FloorOp(_StepOp):
     __slots__ = ()
+    no_bool = True
     name = "floor"
     def forward(self, x): return np.floor(x)
 
@@ -69,6 +71,7 @@ floor = _unary(FloorOp, "Elementwise floor (gradient 0).")
 
 class TruncOp(_StepOp):
     __slots__ = ()
+    no_bool = True
     name = "trunc"
     def forward(self, x): return np.trunc(x)
 
@@ -96,11 +99,18 @@ class RoundOp(_StepOp):
 @op(RoundOp, methods=("round",))
 def round(x, decimals=0):  # noqa: A001
     """Round to ``decimals`` places, halves to even (as PyTorch and NumPy); gradient 0."""
-    return RoundOp(int(decimals))(_t(x))
+    x = _t(x)
+    _ops.no_bool("round", x)
+    if decimals and x.dtype.kind in "iu":
+        raise DtypeError(f"round: decimals={decimals!r} is not implemented for integer "
+                              f"tensors (dtype {x.dtype}), as in PyTorch; round(x) without "
+                              f"decimals, or x.float().round(decimals={decimals!r})")
+    return RoundOp(int(decimals))(x)
 
 
 class FracOp(Function):
     __slots__ = ()
+    no_bool = True
     name = "frac"
     def forward(self, x): return x - np.trunc(x)
     def backward(self, xp, g, out, x): return g
@@ -859,12 +869,14 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):  # noqa: A002
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) is greater than max_val ({max_val}); "
                          f"the order is hardtanh(x, min_val, max_val)")
+    _ops.no_bool("hardtanh", _t(input), fix="x.float()")
     return HardtanhOp(min_val, max_val)(_t(input))
 
 
 @op(HardtanhOp, methods=())
 def relu6(input, inplace=False):  # noqa: A002
     """min(max(x, 0), 6)."""
+    _ops.no_bool("relu6", _t(input), fix="x.float()")
     return HardtanhOp(0.0, 6.0)(_t(input))
 
 
