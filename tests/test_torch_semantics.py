@@ -538,3 +538,30 @@ def test_bool_tensor_to_an_integer_power_is_int64_as_torch():
     t, z = torch.tensor([True, False]) ** 2, zeroin.tensor([True, False]) ** 2
     assert str(t.dtype) == "torch.int64" and z.dtype == zeroin.int64
     assert z.tolist() == t.tolist()
+
+
+@pytest.mark.parametrize("make", [lambda: 3.0, lambda: np.float64(3.0), lambda: np.float32(3.5),
+                                  lambda: np.float16(2.0), lambda: True, lambda: np.bool_(True),
+                                  lambda: 1 + 2j])
+def test_Tensor_of_a_number_refuses_as_torch(make):
+    """torch.Tensor(3.0) raises (data must be a sequence); zeroin made a 0-d tensor."""
+    with pytest.raises(TypeError):
+        torch.Tensor(make())
+    with pytest.raises(TypeError, match=r"Tensor: data must be a sequence.*zeroin\.tensor\("):
+        zeroin.Tensor(make())
+
+
+@pytest.mark.parametrize("make", [lambda: 3, lambda: np.int64(3), lambda: np.int32(3),
+                                  lambda: np.uint8(3)])
+def test_Tensor_of_a_numpy_integer_is_a_size_as_torch(make):
+    """torch.Tensor(np.int64(3)) is a new tensor of 3 values (as Tensor(3)); zeroin made the
+    0-d integer tensor 3."""
+    t, z = torch.Tensor(make()), zeroin.Tensor(make())
+    assert tuple(z.shape) == tuple(t.shape) == (3,)
+    assert z.dtype == zeroin.get_default_dtype()
+    assert tuple(zeroin.Tensor(np.int64(2), np.int64(3)).shape) == (2, 3)
+
+
+def test_Tensor_of_a_0d_float_array_is_a_0d_tensor_as_torch():
+    t, z = torch.Tensor(np.array(2.5)), zeroin.Tensor(np.array(2.5))
+    assert tuple(z.shape) == tuple(t.shape) == () and z.item() == t.item() == 2.5

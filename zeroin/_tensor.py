@@ -611,6 +611,17 @@ class ParamName(str):
 
 
 _NO_SIZE = object()         # Tensor(size=...) not given
+_SCALARS = (float, complex, bool, np.generic)
+
+
+def _scalar_data(v):
+    """A number given to ``Tensor(v)`` as PyTorch's ``torch.Tensor`` takes it: a NumPy integer
+    is a size, as a Python int is; a float, bool or complex number is refused."""
+    if isinstance(v, np.integer):
+        return int(v)
+    raise TypeError(f"Tensor: data must be a sequence (got {type(v).__name__}), as in "
+                    f"PyTorch: torch.Tensor({v!r}) refuses a number (and takes an int as a "
+                    f"size); for a 0-d tensor holding it use zeroin.tensor({v!r})")
 
 
 class Tensor:
@@ -702,16 +713,19 @@ class Tensor:
                                 "for data use zeroin.tensor(data, dtype=..., requires_grad=...)")
             return _make(np.zeros(size_arg("Tensor", size), dtype=_default_dtype), False,
                          None, None, cls)
+        if type(data) is not int and isinstance(data, _SCALARS):
+            data = _scalar_data(data)
         if type(data) is int:
             # torch.Tensor(2, 3): a new (2, 3) tensor (zeros here), not the number 2
             sizes = [data]
             for v in (requires_grad, dtype, name):
+                v = int(v) if isinstance(v, np.integer) else v
                 if type(v) is not int:
                     break
                 sizes.append(v)
             grad = requires_grad if type(requires_grad) is bool else False
             return _make(np.zeros(sizes, dtype=_default_dtype), grad, None, None, cls)
-        if dtype is None and type(data) in (list, tuple, bool):
+        if dtype is None and type(data) in (list, tuple):
             # zeroin.Tensor([1, 2]) is floating point, as torch.Tensor([1, 2]) is
             # (zeroin.tensor keeps ints as int64, as torch.tensor does)
             dtype = _default_dtype
