@@ -565,3 +565,32 @@ def test_Tensor_of_a_numpy_integer_is_a_size_as_torch(make):
 def test_Tensor_of_a_0d_float_array_is_a_0d_tensor_as_torch():
     t, z = torch.Tensor(np.array(2.5)), zeroin.Tensor(np.array(2.5))
     assert tuple(z.shape) == tuple(t.shape) == () and z.item() == t.item() == 2.5
+
+
+@pytest.mark.parametrize("wdtype", ["float64", "int64", "bool"])
+def test_multi_margin_loss_refuses_a_weight_of_another_dtype_as_torch(wdtype):
+    """torch wants the weight in the input's dtype; zeroin cast it silently."""
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
+    y = [0, 2, 3]
+    with pytest.raises(RuntimeError, match="expected scalar type"):
+        TF.multi_margin_loss(torch.tensor(x), torch.tensor(y),
+                             weight=torch.ones(4, dtype=getattr(torch, wdtype)))
+    with pytest.raises(DtypeError, match=rf"multi_margin_loss: weight \(dtype {wdtype}\).*"
+                                         r"float32.*weight\.to\(input\.dtype\)"):
+        F.multi_margin_loss(zeroin.tensor(x), zeroin.tensor(y),
+                            weight=zeroin.ones(4, dtype=getattr(zeroin, wdtype)))
+    w = np.array([1.0, 2.0, 0.5, 3.0], "float32")
+    t = TF.multi_margin_loss(torch.tensor(x), torch.tensor(y), weight=torch.tensor(w))
+    z = F.multi_margin_loss(zeroin.tensor(x), zeroin.tensor(y), weight=zeroin.tensor(w))
+    assert z.dtype == zeroin.float32
+    np.testing.assert_allclose(z.item(), t.item(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(3,), (5,), (1, 4), (4, 1), ()])
+def test_multi_margin_loss_refuses_a_weight_of_another_shape_as_torch(shape):
+    x, y = np.zeros((3, 4), "float32"), [0, 2, 3]
+    with pytest.raises((RuntimeError, ValueError)):
+        TF.multi_margin_loss(torch.tensor(x), torch.tensor(y), weight=torch.ones(shape))
+    with pytest.raises(zeroin.errors.ShapeError, match=r"one number per class, shape \(4,\)"):
+        F.multi_margin_loss(zeroin.tensor(x), zeroin.tensor(y),
+                            weight=zeroin.ones(shape, dtype=zeroin.float32))
