@@ -593,3 +593,19 @@ def test_multi_margin_loss_refuses_a_weight_of_another_shape_as_torch(shape):
     with pytest.raises(zeroin.errors.ShapeError, match=r"one number per class, shape \(4,\)"):
         F.multi_margin_loss(zeroin.tensor(x), zeroin.tensor(y),
                             weight=zeroin.ones(shape, dtype=zeroin.float32))
+
+
+def test_in_checks_the_elements_as_torch():
+    """``v in t`` is PyTorch's ``(t == v).any()``; zeroin iterated over the rows and asked
+    each ``row == v`` its truth value, which raised for a 2-D tensor."""
+    a = [[1.0, 2.0, 3.0], [4.0, 5.0, float("nan")]]
+    t, z = torch.tensor(a), zeroin.tensor(a)
+    for v in (2.0, 2, 7, True, float("nan"), np.float32(5.0)):
+        assert (v in z) == (v in t)
+    assert (torch.tensor(4.0) in t) and (zeroin.tensor(4.0) in z)
+    assert (torch.tensor([1.0, 0.0, 0.0]) in t) and (zeroin.tensor([1.0, 0.0, 0.0]) in z)
+    for bad in ("a", [2.0], None):
+        with pytest.raises(RuntimeError):
+            bad in t  # noqa: B015
+        with pytest.raises(DtypeError, match="__contains__ only supports a Tensor or a number"):
+            bad in z  # noqa: B015

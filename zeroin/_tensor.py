@@ -861,6 +861,15 @@ class Tensor:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(len(_array_of(self))))
 
+    def __contains__(self, element):
+        """``v in t``: whether some element of ``t`` equals ``v`` (a number, or a tensor
+        broadcast against ``t``), PyTorch's ``(t == v).any()``; not a search of the rows."""
+        if not isinstance(element, (Tensor, int, float, complex, np.number, np.bool_)):
+            raise DtypeError(f"Tensor.__contains__ only supports a Tensor or a number, as in "
+                             f"PyTorch, got {type(element).__name__}; for a list of values "
+                             f"use zeroin.isin(t, zeroin.tensor(values)).any()")
+        return bool((self == element).any())
+
     __hash__ = object.__hash__
 
     def detach(self):
