@@ -477,7 +477,6 @@ _BOOL_REFUSED = {
     "relu": lambda m, x: m.relu(x), "F.relu": lambda m, x: m.nn.functional.relu(x),
     "floor": lambda m, x: m.floor(x), "ceil": lambda m, x: m.ceil(x),
     "trunc": lambda m, x: m.trunc(x), "frac": lambda m, x: m.frac(x),
-    "leaky_relu": lambda m, x: m.nn.functional.leaky_relu(x),
     "hardtanh": lambda m, x: m.nn.functional.hardtanh(x),
     "relu6": lambda m, x: m.nn.functional.relu6(x),
     "matmul": lambda m, x: x @ x, "matmul_fn": lambda m, x: m.matmul(x, x),
@@ -609,3 +608,53 @@ def test_in_checks_the_elements_as_torch():
             bad in t  # noqa: B015
         with pytest.raises(DtypeError, match="__contains__ only supports a Tensor or a number"):
             bad in z  # noqa: B015
+
+
+_FLOAT_ONLY = ["elu", "selu", "celu", "gelu", "silu", "mish", "softplus", "hardswish",
+               "hardsigmoid", "logsigmoid", "leaky_relu", "glu"]
+
+
+@pytest.mark.parametrize("dtype", ["int64", "uint8", "bool"])
+@pytest.mark.parametrize("name", _FLOAT_ONLY)
+def test_float_only_activations_refuse_integer_input_as_torch(name, dtype):
+    """torch has only floating-point kernels for these (NotImplementedError); zeroin gave
+    float64 results (float32 for some) of integer input."""
+    x = [[1, 0], [2, 1]]
+    with pytest.raises(NotImplementedError):
+        getattr(TF, name)(torch.tensor(x).to(getattr(torch, dtype)))
+    with pytest.raises(NotImplementedError, match=rf"{name}: not implemented for dtype "
+                                                  rf"{dtype}.*x\.float\(\)"):
+        getattr(F, name)(zeroin.tensor(x).to(getattr(zeroin, dtype)))
+    a = np.array([[0.5, -1.5], [2.0, 0.25]])
+    np.testing.assert_allclose(getattr(F, name)(zeroin.tensor(a)).numpy(),
+                               getattr(TF, name)(torch.tensor(a)).numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int8", "uint8"])
+@pytest.mark.parametrize("th, value", [(0, 5.7), (-0.5, 9), (0.9, 9), (-5.7, 9), (1, 100)])
+def test_threshold_of_integer_tensors_keeps_their_dtype_as_torch(dtype, th, value):
+    """torch casts threshold and value to the input's integer dtype (toward 0); zeroin made
+    float32 of an int64 input; an overflowing threshold or value is refused by both."""
+    x = [1, 3, 0, 2] if dtype == "uint8" else [1, -3, 0, 2]
+    xt, xz = torch.tensor(x).to(getattr(torch, dtype)), zeroin.tensor(x).to(getattr(zeroin, dtype))
+    try:
+        t = TF.threshold(xt, th, value)
+    except RuntimeError:
+        with pytest.raises(zeroin.errors.InvalidValueError, match="without overflow"):
+            F.threshold(xz, th, value)
+        return
+    z = F.threshold(xz, th, value)
+    assert str(z.dtype) == dtype == str(t.dtype).replace("torch.", "")
+    assert z.tolist() == t.tolist()
+
+
+def test_threshold_and_linear_refuse_bool_tensors_as_torch():
+    b = [[True, False]]
+    with pytest.raises(NotImplementedError):
+        TF.threshold(torch.tensor(b), 0, 1)
+    with pytest.raises(DtypeError, match="threshold: not implemented for bool"):
+        F.threshold(zeroin.tensor(b), 0, 1)
+    with pytest.raises(NotImplementedError):
+        TF.linear(torch.tensor(b), torch.tensor(b))
+    with pytest.raises(DtypeError, match="linear: not implemented for bool"):
+        F.linear(zeroin.tensor(b), zeroin.tensor(b))

@@ -899,10 +899,17 @@ class ELUOp(Function):
         return g * xp.where(pos, self.scale, neg)
 
 
+def _float_t(op, x):
+    """``x`` as a tensor, refused unless floating point, as PyTorch's kernels are."""
+    x = _t(x)
+    _ops.float_input(op, x)
+    return x
+
+
 @op(ELUOp)
 def elu(input, alpha=1.0, inplace=False):  # noqa: A002
     """x for x > 0, else alpha * (e**x - 1)."""
-    return ELUOp(float(alpha))(_t(input))
+    return ELUOp(float(alpha))(_float_t("elu", input))
 
 
 @op(ELUOp)
@@ -910,7 +917,7 @@ def celu(input, alpha=1.0, inplace=False):  # noqa: A002
     """x for x > 0, else alpha * (e**(x / alpha) - 1)."""
     if alpha == 0:
         raise ZeroinError("celu: alpha cannot be 0 (it divides x); give a non-zero alpha")
-    return ELUOp(float(alpha), 1.0, float(alpha))(_t(input))
+    return ELUOp(float(alpha), 1.0, float(alpha))(_float_t("celu", input))
 
 
 _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
@@ -919,7 +926,7 @@ _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804
 @op(ELUOp)
 def selu(input, inplace=False):  # noqa: A002
     """scale * elu(x, alpha) with the self-normalising constants."""
-    return ELUOp(_SELU_ALPHA, _SELU_SCALE)(_t(input))
+    return ELUOp(_SELU_ALPHA, _SELU_SCALE)(_float_t("selu", input))
 
 
 class GELUOp(Function):
@@ -975,11 +982,12 @@ def gelu(input, approximate="none"):  # noqa: A002
     if approximate not in ("none", "tanh"):
         raise _ArgumentError(f"gelu: approximate must be 'none' or 'tanh', got "
                              f"{approximate!r}")
-    return GELUOp(approximate == "tanh")(_t(input))
+    return GELUOp(approximate == "tanh")(_float_t("gelu", input))
 
 
 class SiLUOp(Function):
     __slots__ = ("sig",)
+    float_only = True
     name = "silu"
     def forward(self, x):
         # (x, sigmoid(x)) kept for backward: the two exps are most of the cost
@@ -999,6 +1007,7 @@ silu = _unary(SiLUOp, "x * sigmoid(x) (also called swish).", ())
 
 class MishOp(Function):
     __slots__ = ()
+    float_only = True
     name = "mish"
     def forward(self, x): return x * np.tanh(_ops.softplus_array(x))
     def backward(self, xp, g, out, x):
@@ -1030,6 +1039,7 @@ softsign = _unary(SoftsignOp, "x / (1 + |x|).", ())
 
 class HardswishOp(Function):
     __slots__ = ()
+    float_only = True
     name = "hardswish"
     def forward(self, x): return x * np.clip(x + 3, 0, 6) / 6
     def backward(self, xp, g, out, x):
@@ -1043,6 +1053,7 @@ hardswish = _unary(HardswishOp, "x * relu6(x + 3) / 6.", ())
 
 class HardsigmoidOp(Function):
     __slots__ = ()
+    float_only = True
     name = "hardsigmoid"
     def forward(self, x): return np.clip(x / 6 + 0.5, 0, 1)
     def backward(self, xp, g, out, x):
@@ -1056,6 +1067,7 @@ hardsigmoid = _unary(HardsigmoidOp, "relu6(x + 3) / 6.", ())
 
 class LogSigmoidOp(Function):
     __slots__ = ()
+    float_only = True
     name = "logsigmoid"
     def forward(self, x): return -_ops.softplus_array(-x)
     def backward(self, xp, g, out, x): return g * xp.sigmoid(-x)

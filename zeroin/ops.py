@@ -120,6 +120,14 @@ def no_bool(op, *xs, fix="x.float() (or x.int() for integers)"):
                              f"PyTorch; convert first: {fix}")
 
 
+def float_input(op, x):
+    """Refuse an integer or bool tensor where PyTorch has only floating-point kernels (elu,
+    gelu, silu, leaky_relu, ...), with PyTorch's NotImplementedError."""
+    if x.dtype.kind in "biu":
+        raise NotImplementedError(f"{op}: not implemented for dtype {x.dtype}, as in PyTorch; "
+                                  f"the input must be floating point: {op}(x.float(), ...)")
+
+
 def _default_float(x):
     """``x`` for an op that makes floats of integers (x / 2, sqrt(x)): an integer or bool
     tensor cast to the default dtype, as PyTorch computes it, where NumPy would give float64
@@ -693,17 +701,19 @@ def _unary(cls, doc, methods=None):
     def f(x):
         return _call1(cls(), x if type(x) is Tensor else constant(x))
 
-    if cls.__dict__.get("no_bool"):       # abs(bool_tensor): refused, as PyTorch does
+    # abs(bool_tensor), silu(int_tensor): refused, as PyTorch refuses them
+    refused = "biu" if cls.__dict__.get("float_only") else "b" if \
+        cls.__dict__.get("no_bool") else ""
+    cast = _makes_float(cls)    # sqrt(int_tensor): the default dtype, as PyTorch's
+    if refused or cast:
         def f(x):  # noqa: F811
             x = x if type(x) is Tensor else constant(x)
-            if x.dtype.kind == "b":
-                no_bool(cls.name, x)
-            return _call1(cls(), x)
-    if _makes_float(cls):       # sqrt(int_tensor): the default dtype, as PyTorch's
-        def f(x):  # noqa: F811
-            x = x if type(x) is Tensor else constant(x)
-            if x.dtype.kind in "biu":      # NumPy: float16 for bool and int8
-                x = _default_float(x)
+            k = x.dtype.kind
+            if k in "biu":      # NumPy: float16 for bool and int8
+                if refused and k in refused:
+                    float_input(cls.name, x) if refused == "biu" else no_bool(cls.name, x)
+                if cast:
+                    x = _default_float(x)
             return _call1(cls(), x)
     f.__name__ = f.__qualname__ = cls.name
     f.__doc__ = doc
@@ -907,6 +917,7 @@ def softplus_array(x):
 
 class SoftplusOp(Function):
     __slots__ = ()
+    float_only = True
     name = "softplus"
     def forward(self, x): return softplus_array(x)
     def backward(self, xp, g, out, x): return g * xp.sigmoid(x)
@@ -931,8 +942,8 @@ class LeakyReLUOp(Function):
 def leaky_relu(x, negative_slope=0.01):
     """x where x > 0, else negative_slope * x."""
     x = _t(x)
-    if x.dtype.kind == "b":
-        no_bool("leaky_relu", x, fix="x.float()")
+    if x.dtype.kind in "biu":
+        float_input("leaky_relu", x)
     return _call1(LeakyReLUOp(negative_slope), x)
 
 
