@@ -611,14 +611,12 @@ class ParamName(str):
 
 
 _NO_SIZE = object()         # Tensor(size=...) not given
-_SCALARS = (float, complex, bool, np.generic)
+_NUMBERS = (float, complex, bool)
 
 
-def _scalar_data(v):
-    """A number given to ``Tensor(v)`` as PyTorch's ``torch.Tensor`` takes it: a NumPy integer
-    is a size, as a Python int is; a float, bool or complex number is refused."""
-    if isinstance(v, np.integer):
-        return int(v)
+def _number_data(v):
+    """A Python float, bool or complex given to ``Tensor(v)``: refused, as PyTorch's
+    ``torch.Tensor`` refuses it (a NumPy scalar is kept as a 0-d array is: README)."""
     raise TypeError(f"Tensor: data must be a sequence (got {type(v).__name__}), as in "
                     f"PyTorch: torch.Tensor({v!r}) refuses a number (and takes an int as a "
                     f"size); for a 0-d tensor holding it use zeroin.tensor({v!r})")
@@ -713,13 +711,12 @@ class Tensor:
                                 "for data use zeroin.tensor(data, dtype=..., requires_grad=...)")
             return _make(np.zeros(size_arg("Tensor", size), dtype=_default_dtype), False,
                          None, None, cls)
-        if type(data) is not int and isinstance(data, _SCALARS):
-            data = _scalar_data(data)
+        if type(data) in _NUMBERS:
+            _number_data(data)
         if type(data) is int:
             # torch.Tensor(2, 3): a new (2, 3) tensor (zeros here), not the number 2
             sizes = [data]
             for v in (requires_grad, dtype, name):
-                v = int(v) if isinstance(v, np.integer) else v
                 if type(v) is not int:
                     break
                 sizes.append(v)
@@ -732,7 +729,7 @@ class Tensor:
         return _construct(cls, data, requires_grad, dtype, name)
 
     def __getnewargs__(self):      # copy.deepcopy: a placeholder; the slots are copied after
-        return (0.0,)
+        return ()
 
     # --- properties --------------------------------------------------------------------
     def _set_grad(self, value):
