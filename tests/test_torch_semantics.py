@@ -159,12 +159,12 @@ def test_inplace_int_refusal_names_torchs_result_dtype(torch_default, default, s
 
 def test_softshrink_sign_of_zero_depends_on_torchs_length_so_zeroin_keeps_plus_zero():
     """Review notes said softshrink loses torch's signed zero: torch's -0.0 for x in
-    [-lambd, 0] comes only from its kernel's scalar tail (15 values give -0.0, 16 give
-    +0.0), so zeroin keeps +0.0 everywhere (README) and matches torch's values and
-    gradient."""
-    signs = {n: np.signbit(TF.softshrink(torch.full((n,), -0.3)).numpy()).all()
-             for n in (15, 16)}
-    assert signs[15] and not signs[16]
+    [-lambd, 0] comes only from its kernel's scalar tail (one value gives -0.0; 64, a
+    multiple of every vector width, +0.0: with AVX512 15 give -0.0 and 16 +0.0), so zeroin
+    keeps +0.0 everywhere (README) and matches torch's values and gradient."""
+    signs = {n: np.signbit(TF.softshrink(torch.full((n,), -0.3)).numpy())
+             for n in (1, 64)}
+    assert signs[1].all() and not signs[64].any()
     x = np.array([-0.9, -0.5, -0.3, -0.0, 0.0, 0.3, 0.5, 0.9, np.inf, -np.inf, np.nan],
                  dtype="float32")
     tx = torch.tensor(x, requires_grad=True)
@@ -469,3 +469,192 @@ def test_pow_of_a_float_array_does_not_go_through_zeroins_abs(monkeypatch):
     np.testing.assert_array_equal(ops._pow_number(x, 3), x * x * x)
     np.testing.assert_allclose(ops._pow_number(x, 5), x ** 5, rtol=1e-6)
     assert ops._fill_scalar("full", 2.5, np.float32) == 2.5
+
+
+_BOOL_REFUSED = {
+    "abs": lambda m, x: m.abs(x), "abs_method": lambda m, x: x.abs(),
+    "round": lambda m, x: m.round(x), "round_decimals": lambda m, x: m.round(x, decimals=1),
+    "relu": lambda m, x: m.relu(x), "F.relu": lambda m, x: m.nn.functional.relu(x),
+    "floor": lambda m, x: m.floor(x), "ceil": lambda m, x: m.ceil(x),
+    "trunc": lambda m, x: m.trunc(x), "frac": lambda m, x: m.frac(x),
+    "hardtanh": lambda m, x: m.nn.functional.hardtanh(x),
+    "relu6": lambda m, x: m.nn.functional.relu6(x),
+    "matmul": lambda m, x: x @ x, "matmul_fn": lambda m, x: m.matmul(x, x),
+    "mm": lambda m, x: m.mm(x, x), "bmm": lambda m, x: m.bmm(x[None], x[None]),
+    "mv": lambda m, x: m.mv(x, x[0]), "dot": lambda m, x: m.dot(x[0], x[0]),
+    "inner": lambda m, x: m.inner(x[0], x[0]), "tensordot": lambda m, x: m.tensordot(x, x, 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_BOOL_REFUSED))
+def test_bool_tensors_refused_where_torch_has_no_bool_kernel(name):
+    """abs, round, relu, matmul... of a bool tensor: torch raises, so zeroin does (NumPy
+    computed them), with an error naming the op, the dtype and the fix."""
+    f = _BOOL_REFUSED[name]
+    b = [[True, False], [False, True]]
+    with pytest.raises((RuntimeError, NotImplementedError)):
+        f(torch, torch.tensor(b))
+    with pytest.raises(DtypeError, match=r"bool.*\.float\(\)"):
+        f(zeroin, zeroin.tensor(b))
+
+
+@pytest.mark.parametrize("name", ["abs", "round", "relu", "floor", "matmul", "tensordot"])
+def test_the_bool_refusals_leave_integer_tensors_computing_as_torch(name):
+    x = [[1, -2], [0, 3]]
+    t, z = _BOOL_REFUSED[name](torch, torch.tensor(x)), _BOOL_REFUSED[name](
+        zeroin, zeroin.tensor(x))
+    assert str(z.dtype) == str(t.dtype).replace("torch.", "")
+    np.testing.assert_array_equal(z.numpy(), t.numpy())
+
+
+def test_round_with_decimals_refuses_integer_tensors_as_torch():
+    with pytest.raises(NotImplementedError):
+        torch.round(torch.tensor([1, 2]), decimals=1)
+    with pytest.raises(DtypeError, match=r"round: decimals=1.*int64.*float\(\)"):
+        zeroin.round(zeroin.tensor([1, 2]), decimals=1)
+    assert zeroin.round(zeroin.tensor([1, 2]), decimals=0).tolist() == [1, 2]
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int8", "uint8", "int16"])
+@pytest.mark.parametrize("name", ["sqrt", "exp", "log1p", "sin", "erf"])
+def test_float_ops_of_small_integer_tensors_give_the_default_dtype(name, dtype):
+    """sqrt(mask): PyTorch's default float dtype (zeroin's is float64), not NumPy's float16
+    for bool and int8, at either default."""
+    x = [1, 0, 1]
+    for default in (zeroin.float64, zeroin.float32):
+        zeroin.set_default_dtype(default)
+        try:
+            z = getattr(zeroin, name)(zeroin.tensor(x).to(getattr(zeroin, dtype)))
+        finally:
+            zeroin.set_default_dtype(zeroin.float64)
+        t = getattr(torch, name)(torch.tensor(x).to(getattr(torch, dtype)))
+        assert z.dtype == default
+        np.testing.assert_allclose(z.numpy(), t.double().numpy(), rtol=1e-6)
+
+
+def test_bool_tensor_to_an_integer_power_is_int64_as_torch():
+    t, z = torch.tensor([True, False]) ** 2, zeroin.tensor([True, False]) ** 2
+    assert str(t.dtype) == "torch.int64" and z.dtype == zeroin.int64
+    assert z.tolist() == t.tolist()
+
+
+@pytest.mark.parametrize("make", [lambda: 3.0, lambda: True, lambda: 1 + 2j])
+def test_Tensor_of_a_python_number_refuses_as_torch(make):
+    """torch.Tensor(3.0) raises (data must be a sequence); zeroin made a 0-d tensor."""
+    with pytest.raises(TypeError):
+        torch.Tensor(make())
+    with pytest.raises(TypeError, match=r"Tensor: data must be a sequence.*zeroin\.tensor\("):
+        zeroin.Tensor(make())
+
+
+@pytest.mark.parametrize("value", [np.float64(3.0), np.float32(3.5), np.int64(3), np.bool_(True),
+                                   np.array(3), np.array(2.5)])
+def test_Tensor_keeps_numpy_scalars_as_0d_tensors_of_their_dtype(value):
+    """README's difference: zeroin.Tensor(a) keeps a NumPy value's dtype, scalars too (the
+    data pipeline's Tensor(array[i])); torch.Tensor refuses a NumPy float or bool scalar and
+    takes a NumPy integer as a size."""
+    z = zeroin.Tensor(value)
+    assert z.shape == () and z.dtype == np.asarray(value).dtype and z.item() == value
+    assert tuple(zeroin.Tensor(3).shape) == tuple(torch.Tensor(3).shape) == (3,)
+
+
+def test_deepcopy_of_a_tensor_does_not_go_through_Tensor_of_a_number():
+    import copy
+    t = zeroin.tensor([1.0, 2.0], requires_grad=True)
+    c = copy.deepcopy(t)
+    assert c.tolist() == [1.0, 2.0] and c.requires_grad and c is not t
+
+
+@pytest.mark.parametrize("wdtype", ["float64", "int64", "bool"])
+def test_multi_margin_loss_refuses_a_weight_of_another_dtype_as_torch(wdtype):
+    """torch wants the weight in the input's dtype; zeroin cast it silently."""
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
+    y = [0, 2, 3]
+    with pytest.raises(RuntimeError, match="expected scalar type"):
+        TF.multi_margin_loss(torch.tensor(x), torch.tensor(y),
+                             weight=torch.ones(4, dtype=getattr(torch, wdtype)))
+    with pytest.raises(DtypeError, match=rf"multi_margin_loss: weight \(dtype {wdtype}\).*"
+                                         r"float32.*weight\.to\(input\.dtype\)"):
+        F.multi_margin_loss(zeroin.tensor(x), zeroin.tensor(y),
+                            weight=zeroin.ones(4, dtype=getattr(zeroin, wdtype)))
+    w = np.array([1.0, 2.0, 0.5, 3.0], "float32")
+    t = TF.multi_margin_loss(torch.tensor(x), torch.tensor(y), weight=torch.tensor(w))
+    z = F.multi_margin_loss(zeroin.tensor(x), zeroin.tensor(y), weight=zeroin.tensor(w))
+    assert z.dtype == zeroin.float32
+    np.testing.assert_allclose(z.item(), t.item(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(3,), (5,), (1, 4), (4, 1), ()])
+def test_multi_margin_loss_refuses_a_weight_of_another_shape_as_torch(shape):
+    x, y = np.zeros((3, 4), "float32"), [0, 2, 3]
+    with pytest.raises((RuntimeError, ValueError)):
+        TF.multi_margin_loss(torch.tensor(x), torch.tensor(y), weight=torch.ones(shape))
+    with pytest.raises(zeroin.errors.ShapeError, match=r"one number per class, shape \(4,\)"):
+        F.multi_margin_loss(zeroin.tensor(x), zeroin.tensor(y),
+                            weight=zeroin.ones(shape, dtype=zeroin.float32))
+
+
+def test_in_checks_the_elements_as_torch():
+    """``v in t`` is PyTorch's ``(t == v).any()``; zeroin iterated over the rows and asked
+    each ``row == v`` its truth value, which raised for a 2-D tensor."""
+    a = [[1.0, 2.0, 3.0], [4.0, 5.0, float("nan")]]
+    t, z = torch.tensor(a), zeroin.tensor(a)
+    for v in (2.0, 2, 7, True, float("nan"), np.float32(5.0)):
+        assert (v in z) == (v in t)
+    assert (torch.tensor(4.0) in t) and (zeroin.tensor(4.0) in z)
+    assert (torch.tensor([1.0, 0.0, 0.0]) in t) and (zeroin.tensor([1.0, 0.0, 0.0]) in z)
+    for bad in ("a", [2.0], None):
+        with pytest.raises(RuntimeError):
+            bad in t  # noqa: B015
+        with pytest.raises(DtypeError, match="__contains__ only supports a Tensor or a number"):
+            bad in z  # noqa: B015
+
+
+_FLOAT_ONLY = ["elu", "selu", "celu", "gelu", "silu", "mish", "softplus", "hardswish",
+               "hardsigmoid", "logsigmoid", "leaky_relu", "glu"]
+
+
+@pytest.mark.parametrize("dtype", ["int64", "uint8", "bool"])
+@pytest.mark.parametrize("name", _FLOAT_ONLY)
+def test_float_only_activations_refuse_integer_input_as_torch(name, dtype):
+    """torch has only floating-point kernels for these (NotImplementedError); zeroin gave
+    float64 results (float32 for some) of integer input."""
+    x = [[1, 0], [2, 1]]
+    with pytest.raises(NotImplementedError):
+        getattr(TF, name)(torch.tensor(x).to(getattr(torch, dtype)))
+    with pytest.raises(NotImplementedError, match=rf"{name}: not implemented for dtype "
+                                                  rf"{dtype}.*x\.float\(\)"):
+        getattr(F, name)(zeroin.tensor(x).to(getattr(zeroin, dtype)))
+    a = np.array([[0.5, -1.5], [2.0, 0.25]])
+    np.testing.assert_allclose(getattr(F, name)(zeroin.tensor(a)).numpy(),
+                               getattr(TF, name)(torch.tensor(a)).numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int8", "uint8"])
+@pytest.mark.parametrize("th, value", [(0, 5.7), (-0.5, 9), (0.9, 9), (-5.7, 9), (1, 100)])
+def test_threshold_of_integer_tensors_keeps_their_dtype_as_torch(dtype, th, value):
+    """torch casts threshold and value to the input's integer dtype (toward 0); zeroin made
+    float32 of an int64 input; an overflowing threshold or value is refused by both."""
+    x = [1, 3, 0, 2] if dtype == "uint8" else [1, -3, 0, 2]
+    xt, xz = torch.tensor(x).to(getattr(torch, dtype)), zeroin.tensor(x).to(getattr(zeroin, dtype))
+    try:
+        t = TF.threshold(xt, th, value)
+    except RuntimeError:
+        with pytest.raises(zeroin.errors.InvalidValueError, match="without overflow"):
+            F.threshold(xz, th, value)
+        return
+    z = F.threshold(xz, th, value)
+    assert str(z.dtype) == dtype == str(t.dtype).replace("torch.", "")
+    assert z.tolist() == t.tolist()
+
+
+def test_threshold_and_linear_refuse_bool_tensors_as_torch():
+    b = [[True, False]]
+    with pytest.raises(NotImplementedError):
+        TF.threshold(torch.tensor(b), 0, 1)
+    with pytest.raises(DtypeError, match="threshold: not implemented for bool"):
+        F.threshold(zeroin.tensor(b), 0, 1)
+    with pytest.raises(NotImplementedError):
+        TF.linear(torch.tensor(b), torch.tensor(b))
+    with pytest.raises(DtypeError, match="linear: not implemented for bool"):
+        F.linear(zeroin.tensor(b), zeroin.tensor(b))

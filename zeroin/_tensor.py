@@ -611,6 +611,15 @@ class ParamName(str):
 
 
 _NO_SIZE = object()         # Tensor(size=...) not given
+_NUMBERS = (float, complex, bool)
+
+
+def _number_data(v):
+    """A Python float, bool or complex given to ``Tensor(v)``: refused, as PyTorch's
+    ``torch.Tensor`` refuses it (a NumPy scalar is kept as a 0-d array is: README)."""
+    raise TypeError(f"Tensor: data must be a sequence (got {type(v).__name__}), as in "
+                    f"PyTorch: torch.Tensor({v!r}) refuses a number (and takes an int as a "
+                    f"size); for a 0-d tensor holding it use zeroin.tensor({v!r})")
 
 
 class Tensor:
@@ -702,6 +711,8 @@ class Tensor:
                                 "for data use zeroin.tensor(data, dtype=..., requires_grad=...)")
             return _make(np.zeros(size_arg("Tensor", size), dtype=_default_dtype), False,
                          None, None, cls)
+        if type(data) in _NUMBERS:
+            _number_data(data)
         if type(data) is int:
             # torch.Tensor(2, 3): a new (2, 3) tensor (zeros here), not the number 2
             sizes = [data]
@@ -711,14 +722,14 @@ class Tensor:
                 sizes.append(v)
             grad = requires_grad if type(requires_grad) is bool else False
             return _make(np.zeros(sizes, dtype=_default_dtype), grad, None, None, cls)
-        if dtype is None and type(data) in (list, tuple, bool):
+        if dtype is None and type(data) in (list, tuple):
             # zeroin.Tensor([1, 2]) is floating point, as torch.Tensor([1, 2]) is
             # (zeroin.tensor keeps ints as int64, as torch.tensor does)
             dtype = _default_dtype
         return _construct(cls, data, requires_grad, dtype, name)
 
     def __getnewargs__(self):      # copy.deepcopy: a placeholder; the slots are copied after
-        return (0.0,)
+        return ()
 
     # --- properties --------------------------------------------------------------------
     def _set_grad(self, value):
@@ -846,6 +857,15 @@ class Tensor:
         if _array_of(self).ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(len(_array_of(self))))
+
+    def __contains__(self, element):
+        """``v in t``: whether some element of ``t`` equals ``v`` (a number, or a tensor
+        broadcast against ``t``), PyTorch's ``(t == v).any()``; not a search of the rows."""
+        if not isinstance(element, (Tensor, int, float, complex, np.number, np.bool_)):
+            raise DtypeError(f"Tensor.__contains__ only supports a Tensor or a number, as in "
+                             f"PyTorch, got {type(element).__name__}; for a list of values "
+                             f"use zeroin.isin(t, zeroin.tensor(values)).any()")
+        return bool((self == element).any())
 
     __hash__ = object.__hash__
 

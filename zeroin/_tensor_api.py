@@ -554,6 +554,7 @@ def mm(input, mat2):  # noqa: A002
         if _ops._t(m).ndim != 2:
             raise ShapeError(f"mm: {n} must be a matrix (2-D), got shape {_ops._t(m).shape}")
     _ops.same_dtypes("mm", _ops._t(input), _ops._t(mat2))
+    _ops.no_bool("mm", _ops._t(input), _ops._t(mat2), fix="a.float(), b.float() (or .int())")
     return _ops.matmul(input, mat2)
 
 
@@ -565,6 +566,7 @@ def bmm(input, mat2):  # noqa: A002
         raise ShapeError(f"bmm: expects two 3-D tensors with the same batch size, got shapes "
                          f"{a.shape} and {b.shape}")
     _ops.same_dtypes("bmm", a, b)
+    _ops.no_bool("bmm", a, b, fix="a.float(), b.float() (or .int())")
     return _ops.matmul(a, b)
 
 
@@ -575,6 +577,7 @@ def mv(input, vec):  # noqa: A002
         raise ShapeError(f"mv: expects a matrix (2-D) and a vector (1-D), got shapes {a.shape} "
                          f"and {v.shape}; for other shapes use matmul (@)")
     _ops.same_dtypes("mv", a, v)
+    _ops.no_bool("mv", a, v, fix="a.float(), b.float() (or .int())")
     return _ops.matmul(input, vec)
 
 
@@ -584,6 +587,7 @@ def dot(input, other):  # noqa: A002
     if a.ndim != 1 or b.ndim != 1:
         raise ShapeError(f"dot: expects two 1-D tensors, got shapes {a.shape} and {b.shape}")
     _ops.same_dtypes("dot", a, b)
+    _ops.no_bool("dot", a, b, fix="a.float(), b.float() (or .int())")
     return _ops.matmul(a, b)
 
 
@@ -888,6 +892,7 @@ def tensordot(a, b, dims=2):
     ``b``, or over the dimensions listed in ``dims=([a dims], [b dims])``."""
     a, b = _ops._t(a), _ops._t(b)
     _ops.same_dtypes("tensordot", a, b)
+    _ops.no_bool("tensordot", a, b, fix="a.float(), b.float() (or .int())")
     if isinstance(dims, numbers.Integral):
         if not 0 <= dims <= min(a.ndim, b.ndim):
             raise ShapeError(f"tensordot: dims={dims} must be between 0 and the smaller number "

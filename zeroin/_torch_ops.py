@@ -51,6 +51,7 @@ class _StepOp(Function):
 
 class CeilOp(_StepOp):
     __slots__ = ()
+    no_bool = True
     name = "ceil"
     def forward(self, x): return np.ceil(x)
 
@@ -60,6 +61,7 @@ ceil = _unary(CeilOp, "Elementwise ceiling (gradient 0).")
 
 class FloorOp(_StepOp):
     __slots__ = ()
+    no_bool = True
     name = "floor"
     def forward(self, x): return np.floor(x)
 
@@ -69,6 +71,7 @@ floor = _unary(FloorOp, "Elementwise floor (gradient 0).")
 
 class TruncOp(_StepOp):
     __slots__ = ()
+    no_bool = True
     name = "trunc"
     def forward(self, x): return np.trunc(x)
 
@@ -96,11 +99,18 @@ class RoundOp(_StepOp):
 @op(RoundOp, methods=("round",))
 def round(x, decimals=0):  # noqa: A001
     """Round to ``decimals`` places, halves to even (as PyTorch and NumPy); gradient 0."""
-    return RoundOp(int(decimals))(_t(x))
+    x = _t(x)
+    _ops.no_bool("round", x)
+    if decimals and x.dtype.kind in "iu":
+        raise DtypeError(f"round: decimals={decimals!r} is not implemented for integer "
+                              f"tensors (dtype {x.dtype}), as in PyTorch; round(x) without "
+                              f"decimals, or x.float().round(decimals={decimals!r})")
+    return RoundOp(int(decimals))(x)
 
 
 class FracOp(Function):
     __slots__ = ()
+    no_bool = True
     name = "frac"
     def forward(self, x): return x - np.trunc(x)
     def backward(self, xp, g, out, x): return g
@@ -859,12 +869,14 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):  # noqa: A002
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) is greater than max_val ({max_val}); "
                          f"the order is hardtanh(x, min_val, max_val)")
+    _ops.no_bool("hardtanh", _t(input), fix="x.float()")
     return HardtanhOp(min_val, max_val)(_t(input))
 
 
 @op(HardtanhOp, methods=())
 def relu6(input, inplace=False):  # noqa: A002
     """min(max(x, 0), 6)."""
+    _ops.no_bool("relu6", _t(input), fix="x.float()")
     return HardtanhOp(0.0, 6.0)(_t(input))
 
 
@@ -887,10 +899,17 @@ class ELUOp(Function):
         return g * xp.where(pos, self.scale, neg)
 
 
+def _float_t(op, x):
+    """``x`` as a tensor, refused unless floating point, as PyTorch's kernels are."""
+    x = _t(x)
+    _ops.float_input(op, x)
+    return x
+
+
 @op(ELUOp)
 def elu(input, alpha=1.0, inplace=False):  # noqa: A002
     """x for x > 0, else alpha * (e**x - 1)."""
-    return ELUOp(float(alpha))(_t(input))
+    return ELUOp(float(alpha))(_float_t("elu", input))
 
 
 @op(ELUOp)
@@ -898,7 +917,7 @@ def celu(input, alpha=1.0, inplace=False):  # noqa: A002
     """x for x > 0, else alpha * (e**(x / alpha) - 1)."""
     if alpha == 0:
         raise ZeroinError("celu: alpha cannot be 0 (it divides x); give a non-zero alpha")
-    return ELUOp(float(alpha), 1.0, float(alpha))(_t(input))
+    return ELUOp(float(alpha), 1.0, float(alpha))(_float_t("celu", input))
 
 
 _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
@@ -907,7 +926,7 @@ _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804
 @op(ELUOp)
 def selu(input, inplace=False):  # noqa: A002
     """scale * elu(x, alpha) with the self-normalising constants."""
-    return ELUOp(_SELU_ALPHA, _SELU_SCALE)(_t(input))
+    return ELUOp(_SELU_ALPHA, _SELU_SCALE)(_float_t("selu", input))
 
 
 class GELUOp(Function):
@@ -963,11 +982,12 @@ def gelu(input, approximate="none"):  # noqa: A002
     if approximate not in ("none", "tanh"):
         raise _ArgumentError(f"gelu: approximate must be 'none' or 'tanh', got "
                              f"{approximate!r}")
-    return GELUOp(approximate == "tanh")(_t(input))
+    return GELUOp(approximate == "tanh")(_float_t("gelu", input))
 
 
 class SiLUOp(Function):
     __slots__ = ("sig",)
+    float_only = True
     name = "silu"
     def forward(self, x):
         # (x, sigmoid(x)) kept for backward: the two exps are most of the cost
@@ -987,6 +1007,7 @@ silu = _unary(SiLUOp, "x * sigmoid(x) (also called swish).", ())
 
 class MishOp(Function):
     __slots__ = ()
+    float_only = True
     name = "mish"
     def forward(self, x): return x * np.tanh(_ops.softplus_array(x))
     def backward(self, xp, g, out, x):
@@ -1018,6 +1039,7 @@ softsign = _unary(SoftsignOp, "x / (1 + |x|).", ())
 
 class HardswishOp(Function):
     __slots__ = ()
+    float_only = True
     name = "hardswish"
     def forward(self, x): return x * np.clip(x + 3, 0, 6) / 6
     def backward(self, xp, g, out, x):
@@ -1031,6 +1053,7 @@ hardswish = _unary(HardswishOp, "x * relu6(x + 3) / 6.", ())
 
 class HardsigmoidOp(Function):
     __slots__ = ()
+    float_only = True
     name = "hardsigmoid"
     def forward(self, x): return np.clip(x / 6 + 0.5, 0, 1)
     def backward(self, xp, g, out, x):
@@ -1044,6 +1067,7 @@ hardsigmoid = _unary(HardsigmoidOp, "relu6(x + 3) / 6.", ())
 
 class LogSigmoidOp(Function):
     __slots__ = ()
+    float_only = True
     name = "logsigmoid"
     def forward(self, x): return -_ops.softplus_array(-x)
     def backward(self, xp, g, out, x): return g * xp.sigmoid(-x)

@@ -111,6 +111,23 @@ def _integral(x):
     return isinstance(x, (numbers.Integral, np.bool_))
 
 
+def no_bool(op, *xs, fix="x.float() (or x.int() for integers)"):
+    """Refuse a bool tensor where PyTorch has no bool kernel (abs, round, relu, matmul,
+    ...): NumPy would compute a result PyTorch refuses."""
+    for x in xs:
+        if getattr(x, "dtype", None) == np.bool_:
+            raise DtypeError(f"{op}: not implemented for bool tensors (dtype bool), as in "
+                             f"PyTorch; convert first: {fix}")
+
+
+def float_input(op, x):
+    """Refuse an integer or bool tensor where PyTorch has only floating-point kernels (elu,
+    gelu, silu, leaky_relu, ...), with PyTorch's NotImplementedError."""
+    if x.dtype.kind in "biu":
+        raise NotImplementedError(f"{op}: not implemented for dtype {x.dtype}, as in PyTorch; "
+                                  f"the input must be floating point: {op}(x.float(), ...)")
+
+
 def _default_float(x):
     """``x`` for an op that makes floats of integers (x / 2, sqrt(x)): an integer or bool
     tensor cast to the default dtype, as PyTorch computes it, where NumPy would give float64
@@ -567,6 +584,8 @@ def pow(x, p):  # noqa: A001
     if isinstance(p, numbers.Real) and not isinstance(p, bool) and isinstance(x, Tensor):
         if isinstance(p, float) and _tensor._default_dtype is not _F64 and _integral(x):
             x = _default_float(x)       # int_tensor ** 0.5: the default dtype, as PyTorch's
+        elif x.dtype.kind == "b" and isinstance(p, numbers.Integral):
+            x = _cast(x, np.int64)      # mask ** 2: int64, as PyTorch's (NumPy: int8)
         return _call1(PowConstOp(p), x)
     no_sequence("pow", "**", x, p)
     x, p = _pair(x, p)
@@ -638,6 +657,8 @@ class MatMulOp(Function):
                              f"{ka} and {kb} differ{_matmul_fix(a.shape, b.shape)}")
         if a.dtype != b.dtype:
             same_dtypes("matmul", a, b)
+        if a.dtype.kind == "b":
+            no_bool("matmul", a, fix="a.float() @ b.float() (or .int(); a count: .sum())")
         return _product(a, b.T) if a.ndim == 2 and b.ndim == 2 else a @ b
 
     def backward(self, xp, g, out, a, b):
@@ -680,11 +701,19 @@ def _unary(cls, doc, methods=None):
     def f(x):
         return _call1(cls(), x if type(x) is Tensor else constant(x))
 
-    if _makes_float(cls):       # sqrt(int_tensor): the default dtype, as PyTorch's
+    # abs(bool_tensor), silu(int_tensor): refused, as PyTorch refuses them
+    refused = "biu" if cls.__dict__.get("float_only") else "b" if \
+        cls.__dict__.get("no_bool") else ""
+    cast = _makes_float(cls)    # sqrt(int_tensor): the default dtype, as PyTorch's
+    if refused or cast:
         def f(x):  # noqa: F811
             x = x if type(x) is Tensor else constant(x)
-            if _tensor._default_dtype is not _F64 and x.dtype.kind in "biu":
-                x = _default_float(x)
+            k = x.dtype.kind
+            if k in "biu":      # NumPy: float16 for bool and int8
+                if refused and k in refused:
+                    float_input(cls.name, x) if refused == "biu" else no_bool(cls.name, x)
+                if cast:
+                    x = _default_float(x)
             return _call1(cls(), x)
     f.__name__ = f.__qualname__ = cls.name
     f.__doc__ = doc
@@ -727,6 +756,7 @@ sqrt = _unary(SqrtOp, "Elementwise square root.")
 class AbsOp(Function):
     __slots__ = ()
     scalar_rules = True
+    no_bool = True
     name = "abs"
     def forward(self, x): return np.abs(x)
     def backward(self, xp, g, out, x):
@@ -790,6 +820,7 @@ class ReLUOp(Function):
     grads_fit = True        # g * mask: g's shape and dtype, which are x's
     piecewise_linear = True
     takes_number = True     # g * mask with a float g: the same array (T17)
+    no_bool = True
     name = "relu"
 
     # PyTorch's relu keeps x where x is not below 0, so relu(-0.0) is -0.0 (zero_first)
@@ -886,6 +917,7 @@ def softplus_array(x):
 
 class SoftplusOp(Function):
     __slots__ = ()
+    float_only = True
     name = "softplus"
     def forward(self, x): return softplus_array(x)
     def backward(self, xp, g, out, x): return g * xp.sigmoid(x)
@@ -909,7 +941,10 @@ class LeakyReLUOp(Function):
 @op(LeakyReLUOp, methods=("leaky_relu",))
 def leaky_relu(x, negative_slope=0.01):
     """x where x > 0, else negative_slope * x."""
-    return _call1(LeakyReLUOp(negative_slope), _t(x))
+    x = _t(x)
+    if x.dtype.kind in "biu":
+        float_input("leaky_relu", x)
+    return _call1(LeakyReLUOp(negative_slope), x)
 
 
 def _tie_weights(ra, rb, a_loses, b_loses, need, dtype):

@@ -27,7 +27,7 @@ def _t(x, op):
     if isinstance(x, Tensor):
         return x
     if isinstance(x, (np.ndarray, list, tuple, float, int, np.generic)):
-        return Tensor(x)
+        return Tensor(np.asarray(x))      # a number is a 0-d tensor, not Tensor(3)'s size
     raise TypeError(f"{op}: input must be a Tensor or array, got {type(x).__name__}")
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from .. import _torch_ops as _prim, ops
 from .._tensor import Tensor, _leaf
 from ..anomaly import not_replayable
-from ..errors import ArgumentError, DtypeError
+from ..errors import ArgumentError, DtypeError, InvalidValueError
 from ..function import Function, OpName, ShapeError
 from ..ops import op
 from ..random import get_rng, torch_stream
@@ -340,6 +340,16 @@ def threshold(input, threshold, value, inplace=False):  # noqa: A002
     """x where x > threshold, else ``value`` (a new tensor even with ``inplace``); NaN
     passes, as in PyTorch (``value`` only where x <= threshold)."""
     x = _t(input, "threshold")
+    ops.no_bool("threshold", x)
+    if x.dtype.kind in "iu":        # both cast to x's dtype (toward 0), as PyTorch's kernel
+        info = np.iinfo(x.dtype)
+        for name, v in (("threshold", threshold), ("value", value)):
+            if not info.min <= v <= info.max:
+                raise InvalidValueError(f"threshold: {name} {v} cannot be converted to "
+                                        f"{x.dtype} without overflow, as in PyTorch; use "
+                                        f"x.long() or a {name} in [{info.min}, {info.max}]")
+        threshold, value = int(threshold), int(value)
+        return ops.where(~(x.data <= threshold), x, np.array(value, x.dtype))
     return ops.where(~(x.data <= threshold), x, float(value))
 
 

@@ -130,7 +130,8 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     el = ops.where(other, h, 0.0).sum(axis=1) * (1.0 / c)
     roles = {}
     if weight is not None:
-        roles.update(label_weight=_leaf(_class_weight(op, weight, c, rows.dtype)[y]))
+        w = _class_weight(op, weight, c, rows.dtype, strict=True)   # its dtype, as PyTorch
+        roles.update(label_weight=_leaf(w[y]))
         el = el * roles["label_weight"]
     return _reduce(el.reshape(out_shape), reduction, **roles)
 

@@ -149,6 +149,8 @@ def linear(input, weight, bias=None):  # noqa: A002
             f"linear: input of shape {xs} has {xs[-1] if xs else 0} features "
             f"in its last dimension but the weight of shape {ws} expects "
             f"in_features={ws[1]}; {_linear_fix(xs, *ws)}")
+    if wt.kind == "b":      # PyTorch has no bool matrix product
+        _ops.no_bool("linear", wd, fix="x.float() and weight.float()")
     # same_dtypes raises only for unequal dtypes; `is` spares it (and a compare) the
     # usual case, one dtype object for all
     if bias is None:
@@ -964,6 +966,7 @@ def softplus(input, beta=1.0, threshold=20.0):  # noqa: A002, F811
     (PyTorch's linear part: there the value is x and the gradient 1). The gradient is
     sigmoid(beta x), also for beta = 0 (PyTorch's rule: 1/2, where the value is inf)."""
     x = _ops._t(input)
+    _ops.float_input("softplus", x)
     if beta == 0:       # log(2) / 0: inf (NaN for a non-finite x), and PyTorch's gradient
         return x * 0.5 + _leaf(np.where(np.isfinite(_raw(x)), np.inf, np.nan).astype(x.dtype))
     y = _ops.softplus(x) if beta == 1 else _ops.softplus(x * beta) / beta
@@ -1013,6 +1016,7 @@ def glu(input, dim=-1):  # noqa: A002
     """Gated linear unit: first half * sigmoid(second half) along ``dim``."""
     from .._torch_ops import chunk
     x = _ops._t(input)
+    _ops.float_input("glu", x)
     d = _ops._check_axis("glu", x, dim)
     if x.ndim == 0 or x.shape[d] % 2:
         raise ShapeError(f"glu: the halved dimension {dim} must have an even size, got shape "
