@@ -655,9 +655,10 @@ class MatMulOp(Function):
         if ka != kb:
             raise ShapeError(f"matmul: shapes {a.shape} and {b.shape}: inner dimensions "
                              f"{ka} and {kb} differ{_matmul_fix(a.shape, b.shape)}")
-        if a.dtype != b.dtype:
+        dt = a.dtype
+        if dt is not b.dtype and dt != b.dtype:
             same_dtypes("matmul", a, b)
-        if a.dtype.kind == "b":
+        if dt is not _F32 and dt is not _F64 and dt.kind == "b":
             no_bool("matmul", a, fix="a.float() @ b.float() (or .int(); a count: .sum())")
         return _product(a, b.T) if a.ndim == 2 and b.ndim == 2 else a @ b
 
@@ -820,13 +821,19 @@ class ReLUOp(Function):
     grads_fit = True        # g * mask: g's shape and dtype, which are x's
     piecewise_linear = True
     takes_number = True     # g * mask with a float g: the same array (T17)
-    no_bool = True
     name = "relu"
 
-    # PyTorch's relu keeps x where x is not below 0, so relu(-0.0) is -0.0 (zero_first)
+    # PyTorch's relu keeps x where x is not below 0, so relu(-0.0) is -0.0 (zero_first);
+    # a bool tensor is refused as PyTorch refuses it, checked here on the array, after the
+    # float dtypes (relu is in every MLP step: no_bool's wrapper cost W4 ~0.5% instructions)
     def forward(self, x):
         if type(x) is not _ndarray:         # a float or NumPy scalar (scalar_rules)
+            if type(x) is np.bool_:
+                no_bool("relu", x)
             return _maximum(x, 0) if type(x) is np.float16 else _maximum(0, x)
+        dt = x.dtype
+        if dt is not _F32 and dt is not _F64 and dt.kind == "b":
+            no_bool("relu", x)
         return zero_first(_maximum, x)
 
     # relu(x) > 0 exactly where x > 0 (NaN: neither); the output is the array the next
