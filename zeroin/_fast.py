@@ -162,8 +162,11 @@ instead of 82k (263k and 93k before T8-T9); W2 took 116k instead of 43k before T
   **the same bits**, signed zeros and infinities included (NaN payloads aside);
   tests/test_engine.py holds both engines to NumPy's result. Everything else (views with
   strides, ``p -= p``, mixed dtypes) goes to NumPy as before. The six subtractions of W3's
-  step by hand at batch 32, 2 threads (in-process, load ~0.8): 36 -> 27-29 us; the step,
-  fresh processes alternating 8 rounds: 0.968 of the time (ops b=32).
+  step by hand at batch 32, 2 threads, in-process: 29 -> 24-26 us with the SkylakeX
+  kernels OpenBLAS picks on the benchmarks' AMD box (35 -> 26 us with its Haswell kernels).
+  The whole step, fresh processes alternating 6-8 rounds: 0.968 of the time with the
+  Haswell kernels, 1.009 (0.99-1.03) with SkylakeX's, the runner's: about 1.5% of the step,
+  below what that comparison resolves.
 """
 from __future__ import annotations
 
