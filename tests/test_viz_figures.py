@@ -54,6 +54,8 @@ def test_image_cmap_and_show_image_read_ink_the_same_in_both_themes(theme):
         im = F.show_image(ax, _digit(0))
         assert im.get_cmap().name == F.image_cmap(theme) == F.image_cmap()
         assert im.get_interpolation() == "nearest"
+        # no grid over the pixels (the theme's lines would cross their centres)
+        assert not any(g.get_visible() for g in ax.get_xgridlines() + ax.get_ygridlines())
     assert F.image_cmap() == F.image_cmap("light")           # the palette is back
     _check(fig, [ax], theme)
     with pytest.raises(ValueError, match="image_cmap: theme must be 'light' or 'dark'"):

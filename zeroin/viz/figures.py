@@ -164,8 +164,10 @@ def image_cmap(theme=None):
 def show_image(ax, image, theme=None, **kwargs):
     """``ax.imshow(image)`` in :func:`image_cmap`'s grey (ink read the same way in every
     figure), pixels shown as they are (``interpolation="nearest"``); ``kwargs`` go to
-    ``imshow`` (``vmin``, ``vmax``)."""
+    ``imshow`` (``vmin``, ``vmax``). The theme's grid is turned off on ``ax``: its lines
+    sit on integer coordinates, the pixels' centres, and would stripe the image."""
     kwargs.setdefault("interpolation", "nearest")
+    ax.grid(False)
     return ax.imshow(image, cmap=image_cmap(theme), **kwargs)
 
 
