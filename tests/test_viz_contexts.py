@@ -154,6 +154,26 @@ def test_long_titles_wrap_and_wide_legends_take_fewer_columns_only_when_enlarged
         assert text_problems(fig) == []
 
 
+@pytest.mark.parametrize("name", ["talk", "poster"])
+def test_an_equal_aspect_axes_title_stays_on_the_canvas_above_a_legend_below(name):
+    """Constrained layout sizes its margins from an equal-aspect axes' box before the
+    aspect shrinks it: with the legend under the plot, the shooting lesson's targets had
+    their titles past the top edge at talk (0.9 px on matplotlib 3.11, 3.6 px on 3.10).
+    Measured as the PNG is written, with no slack."""
+    from conftest import drawn_texts
+
+    from zeroin import lessons
+    with V.context(name):
+        r = lessons.run("shooting", verbose=False)
+        for key in ("target1", "target2"):
+            fig = r.figures[key].figure
+            titles = {ax.get_title() for ax in fig.axes}
+            tops = [(s, box.y1) for s, box in drawn_texts(fig) if s in titles]
+            assert len(tops) == len(titles)
+            for s, top in tops:
+                assert top <= fig.bbox.height, (key, s, top, fig.bbox.height)
+
+
 def test_wrap_titles_uses_matplotlibs_public_api_only(monkeypatch):
     """wrap_titles read Figure._get_renderer, Axes._left_title / _right_title and
     Figure._suptitle: now the public draw_without_rendering, get_window_extent,

@@ -157,7 +157,29 @@ def wrap_titles(fig):
         fig.draw_without_rendering()        # each drawn text keeps the renderer it used
         if not _wrap_pass(fig):
             break
+    _titles_on_canvas(fig)
     return fig
+
+
+def _titles_on_canvas(fig):
+    """Pad the constrained layout by what the axes' titles stick out past the top edge.
+
+    An equal-aspect axes above a legend placed ``"outside lower center"`` (the shooting
+    lesson's targets) can end with its title a few pixels past the top: matplotlib sizes
+    the margins from the axes' box before the aspect shrinks it, and the shrunk box moves
+    the title. Measured on the last draw; at most two more draws."""
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+    engine = fig.get_layout_engine()
+    if not isinstance(engine, ConstrainedLayoutEngine):
+        return
+    for _ in range(2):
+        tops = [t.get_window_extent().y1 for ax in fig.axes if ax.get_visible()
+                for t in _titles(ax) if t.get_text() and t.get_visible()]
+        over = max(tops, default=0.0) - fig.bbox.height
+        if over <= 0:
+            return
+        engine.set(h_pad=engine.get()["h_pad"] + (over + 2.0) / fig.dpi)
+        fig.draw_without_rendering()
 
 
 def _titles(ax):
