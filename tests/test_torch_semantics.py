@@ -658,3 +658,93 @@ def test_threshold_and_linear_refuse_bool_tensors_as_torch():
         TF.linear(torch.tensor(b), torch.tensor(b))
     with pytest.raises(DtypeError, match="linear: not implemented for bool"):
         F.linear(zeroin.tensor(b), zeroin.tensor(b))
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, x: m.nn.functional.prelu(x, m.tensor([0.25], dtype=m.float32)),
+    lambda m, x: m.nn.functional.rrelu(x),
+    lambda m, x: m.nn.functional.rrelu(x, training=True),
+    lambda m, x: m.rrelu(x)])
+@pytest.mark.parametrize("dtype", ["int64", "int8", "bool"])
+def test_prelu_and_rrelu_refuse_integer_input_as_torch(call, dtype):
+    """torch has only floating-point kernels; zeroin's rrelu gave [1, 0, 3] of [1, -2, 3]
+    (the slope times -2, truncated to an integer), and prelu a float64 result."""
+    x = [1, -2, 3] if dtype != "bool" else [True, False, True]
+    with pytest.raises((NotImplementedError, RuntimeError)):
+        call(torch, torch.tensor(x).to(getattr(torch, dtype)))
+    with pytest.raises(NotImplementedError, match=r"(prelu|rrelu): not implemented for dtype"):
+        call(zeroin, zeroin.tensor(x).to(getattr(zeroin, dtype)))
+    a = zeroin.tensor([0.5, -2.0, 3.0], dtype=zeroin.float32)
+    z = call(zeroin, a).tolist()          # a float input computes (training: random slopes)
+    assert z[0] == 0.5 and z[2] == 3.0 and -2.0 / 3 <= z[1] <= -0.25
+
+
+def test_prelu_refuses_a_weight_of_another_dtype_as_torch():
+    with pytest.raises(RuntimeError, match="Type promoting"):
+        TF.prelu(torch.tensor([1.0, -2.0]), torch.tensor([0.25], dtype=torch.float64))
+    with pytest.raises(DtypeError, match="prelu: expected all operands to have the same"):
+        F.prelu(zeroin.tensor([1.0, -2.0], dtype=zeroin.float32), zeroin.tensor([0.25]))
+
+
+def test_softsign_refuses_bool_and_computes_integers_as_torch():
+    with pytest.raises(NotImplementedError):
+        TF.softsign(torch.tensor([True, False]))
+    with pytest.raises(DtypeError, match="softsign: not implemented for bool"):
+        F.softsign(zeroin.tensor([True, False]))
+    np.testing.assert_allclose(F.softsign(zeroin.tensor([1, -2, 0])).tolist(),
+                               TF.softsign(torch.tensor([1, -2, 0])).tolist(), rtol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int64"])
+@pytest.mark.parametrize("lo, hi", [(-1.0, 1.0), (0.0, 100.0), (2.0, 7.0)])
+def test_hardtanh_of_integer_tensors_as_torch(dtype, lo, hi):
+    """An unsigned tensor with a negative limit is refused by torch; zeroin clamped it."""
+    x = [1, 200, 0, 9] if dtype == "uint8" else [1, -100, 0, 9]
+    xt, xz = torch.tensor(x).to(getattr(torch, dtype)), zeroin.tensor(x).to(getattr(zeroin, dtype))
+    try:
+        t = TF.hardtanh(xt, lo, hi)
+    except RuntimeError:
+        with pytest.raises(DtypeError, match="hardtanh: cannot clamp an unsigned tensor"):
+            F.hardtanh(xz, lo, hi)
+        return
+    z = F.hardtanh(xz, lo, hi)
+    assert str(z.dtype) == str(t.dtype).replace("torch.", "") and z.tolist() == t.tolist()
+
+
+@pytest.mark.parametrize("eq, n", [("ij->i", 1), ("ij->j", 1), ("ij->", 1), ("ii->", 1),
+                                   ("ii", 1), ("ii->i", 1), ("ij", 1), ("ji", 1),
+                                   ("i,i->i", 2), ("i,j->ij", 2), ("ij,k->k", 2),
+                                   ("i,i->", 2), ("ij,jk->ik", 2), ("ij,j->i", 2),
+                                   ("...,...->", 2)])
+def test_einsum_of_bool_tensors_as_torch(eq, n):
+    """A letter summed within one bool operand counts its Trues (int64); summed between two
+    bool operands it is refused (torch's bmm has no bool kernel). zeroin gave bool results
+    (any(), not the count) for both."""
+    m = np.array([[True, False], [True, True]])
+    v = np.array([True, False])
+    ops_ = [m, v] if eq in ("ij,k->k", "ij,j->i") else [m, m] if eq == "ij,jk->ik" \
+        else [m] if n == 1 else [v, v]
+    try:
+        t = torch.einsum(eq, *map(torch.tensor, ops_))
+    except NotImplementedError:
+        with pytest.raises(NotImplementedError, match="einsum: .* bool operands"):
+            zeroin.einsum(eq, *map(zeroin.tensor, ops_))
+        return
+    z = zeroin.einsum(eq, *map(zeroin.tensor, ops_))
+    assert str(z.dtype) == str(t.dtype).replace("torch.", "") and z.tolist() == t.tolist()
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "int8", "int16", "int32"])
+@pytest.mark.parametrize("x", [[-1], [1, -3], [-255], [-256], [300], [128], [-129],
+                               [70000], [[1, -1], [2, -200]], [1.5, 2.7], [1.5, -2.7]])
+def test_tensor_of_numbers_past_an_integer_dtype_as_torch(dtype, x):
+    """torch wraps a negative whole number into an unsigned dtype down to -max (uint8: -1 is
+    255) and refuses what does not fit; zeroin raised NumPy's OverflowError for both."""
+    try:
+        t = torch.tensor(x, dtype=getattr(torch, dtype))
+    except RuntimeError:
+        with pytest.raises(zeroin.errors.InvalidValueError, match="without overflow"):
+            zeroin.tensor(x, dtype=getattr(zeroin, dtype))
+        return
+    z = zeroin.tensor(x, dtype=getattr(zeroin, dtype))
+    assert str(z.dtype) == dtype and z.tolist() == t.tolist()

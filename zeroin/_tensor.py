@@ -16,7 +16,7 @@ import numpy as np
 
 from .anomaly import anomaly
 from ._handle import HOOKED as _HOOKED, RemovableHandle as _RemovableHandle, _ids as _handle_ids
-from .errors import DtypeError, ShapeError, broadcast_message
+from .errors import DtypeError, InvalidValueError, ShapeError, broadcast_message
 from .errors import a_type
 
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
@@ -149,6 +149,8 @@ def _as_array(data, dtype=None, requires_grad=False):
     except ValueError as e:     # ragged nested lists, unparsable strings
         raise ValueError(_ragged_message(data) or f"tensor: cannot make a tensor from this "
                          f"{type(data).__name__}: {e}") from None
+    except OverflowError:       # tensor([-1], dtype=uint8): PyTorch wraps it or refuses
+        arr = _converted_items(data, dtype)
     if dtype is None and from_python:
         if arr.dtype.kind == "f" or (requires_grad and arr.dtype.kind in "iub"):
             # Python floats take the default float dtype; Python ints that are asked to
@@ -166,6 +168,20 @@ def _as_array(data, dtype=None, requires_grad=False):
                         f"(NumPy gives dtype {arr.dtype}); pass numbers, nested lists of "
                         f"numbers or a numeric NumPy array{hint}")
     return arr
+
+
+def _converted_items(data, dtype):
+    """Numbers past an integer dtype's range, converted one by one as PyTorch converts
+    them: an unsigned dtype takes a whole number down to -max, wrapped (uint8: -1 is 255);
+    any other is refused with an error that names it (NumPy's OverflowError did not)."""
+    from .ops import _fill_scalar
+    items = np.array(data, dtype=object)
+    try:
+        values = [_fill_scalar("tensor", v, dtype) for v in items.ravel()]
+    except InvalidValueError as e:
+        raise InvalidValueError(str(e).split("; convert")[0] + "; give a dtype that holds "
+                                "it (dtype=zeroin.int64, zeroin.float32, ...)") from None
+    return np.array(values, dtype=dtype).reshape(items.shape)
 
 
 _PY_NUMBERS = frozenset((int, float, bool))

@@ -869,8 +869,13 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):  # noqa: A002
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) is greater than max_val ({max_val}); "
                          f"the order is hardtanh(x, min_val, max_val)")
-    _ops.no_bool("hardtanh", _t(input), fix="x.float()")
-    return HardtanhOp(min_val, max_val)(_t(input))
+    x = _t(input)
+    _ops.no_bool("hardtanh", x, fix="x.float()")
+    if x.dtype.kind == "u" and min_val < 0:
+        raise DtypeError(f"hardtanh: cannot clamp an unsigned tensor ({x.dtype}) to "
+                         f"[{min_val}, {max_val}]: a negative limit, as PyTorch "
+                         f"refuses; use min_val >= 0 or convert first: x.int()")
+    return HardtanhOp(min_val, max_val)(x)
 
 
 @op(HardtanhOp, methods=())
@@ -1021,6 +1026,7 @@ mish = _unary(MishOp, "x * tanh(softplus(x)).", ())
 class SoftsignOp(Function):
     __slots__ = ()
     name = "softsign"
+    no_bool = True          # |x| of a bool: PyTorch has no kernel
     holomorphic = False     # |x|: a complex x's gradient is written out below
     def forward(self, x): return x / (1 + np.abs(x))
     def backward(self, xp, g, out, x):
@@ -2297,7 +2303,25 @@ def einsum(equation, *operands):
                              f"{len(xs)}")
     _check_subscripts(equation, ins, xs)
     _ops.same_dtypes("einsum", *xs)
+    if xs and xs[0].dtype == np.bool_:
+        xs = _bool_operands(equation, spec, ins, xs)
     return EinsumOp(spec)(*xs)
+
+
+def _bool_operands(equation, spec, ins, xs):
+    """Bool operands as PyTorch takes them: a letter summed away within one operand sums
+    it first, counting the Trues (int64, and so the result); a letter summed between two
+    bool operands goes to ``bmm``, which has no bool kernel: refused."""
+    out = spec.split("->")[1]
+    summed = {c for sub in ins for c in sub if c not in out}
+    shared = sorted(c for c in summed if sum(c in sub for sub in ins) > 1)
+    if shared:
+        raise NotImplementedError(f"einsum: {equation!r} sums {shared[0]!r} across bool "
+                                  f"operands, which PyTorch refuses (bmm has no bool "
+                                  f"kernel); convert first: a.int() or a.float()")
+    if summed:
+        return [x.long() for x in xs]
+    return xs
 
 
 def _check_subscripts(equation, ins, xs):

@@ -83,6 +83,8 @@ def prelu(input, weight):  # noqa: A002
     """x where x > 0, else ``weight * x``; ``weight`` holds 1 value or one per channel
     (dimension 1; an input of fewer dimensions has 1 channel, as in PyTorch)."""
     x, w = _t(input, "prelu"), _t(weight, "prelu")
+    ops.float_input("prelu", x)
+    ops.same_dtypes("prelu", x, w)        # torch: "Type promoting not supported"
     if w.ndim > 1:
         raise ShapeError(f"prelu: weight must be 1-D (1 or num_channels values), got shape "
                          f"{w.shape}")
@@ -137,6 +139,7 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):  
 def _rrelu(input, lower, upper, training, generator=None):  # noqa: A002
     """:func:`rrelu` with the slopes drawn from ``generator`` (``torch.rrelu``'s)."""
     x = _t(input, "rrelu")
+    ops.float_input("rrelu", x)
     if not lower <= upper:
         raise _prim._ArgumentError(f"rrelu: lower ({lower}) must be at most upper ({upper}); "
                                    f"the slope is drawn from [lower, upper]")
