@@ -126,7 +126,8 @@ def low_contrast(fig, minimum=3.0):
     graphics): a list of (what, ratio), empty when everything reads. Colours with alpha
     are blended first. A text in a box (``bbox=``) is measured against the box; a marker
     filled with the background's colour (a knocked-out, hollow one) by its edge; a filled
-    shape (bar, patch, fill_between) by its face, or by its edge where that reads."""
+    shape (bar, patch, fill_between) by its face, or by its edge where that reads. The
+    axes' grid lines are not measured: they sit behind the data, faint on purpose."""
     from matplotlib.collections import LineCollection
     from matplotlib.colors import to_rgba
     from matplotlib.lines import Line2D
@@ -150,7 +151,10 @@ def low_contrast(fig, minimum=3.0):
         return bg if box is None else blend(box.get_facecolor(), bg)
 
     drawn = []
+    grid = {id(g) for ax in fig.axes for g in ax.get_xgridlines() + ax.get_ygridlines()}
     for o in fig.findobj(Line2D):
+        if id(o) in grid:               # behind the data, faint on purpose
+            continue
         if o.get_visible() and o.get_linestyle() not in ("None", "none", "", " "):
             drawn.append((f"line {o.get_label()!r}", o.get_color()))
         if o.get_visible() and o.get_marker() not in (None, "None", "none", ""):

@@ -438,6 +438,21 @@ def dark():
     return {name: lessons.run(name, verbose=False, theme="dark") for name in lessons.LESSONS}
 
 
+def test_every_lesson_figure_reads_on_a_light_page():
+    """Each lesson's figures in the default light theme: every line, marker, contour, text
+    and filled shape at WCAG contrast >= 3 against the white paper (a projector washes
+    out less); matplotlib's orange (2.5), cyan, pink and olive and the tangent's yellow
+    (2.3) were under it."""
+    from conftest import low_contrast
+    plots = 0
+    for name in lessons.LESSONS:
+        for key, f in lessons.run(name, verbose=False).figures.items():
+            if hasattr(f.figure, "savefig"):
+                plots += 1
+                assert low_contrast(f.figure) == [], (name, key)
+    assert plots >= 10
+
+
 def test_every_lesson_figure_reads_on_a_dark_slide(dark, tmp_path):
     """Each lesson's figures in dark: slate behind, and every line, marker, contour and text
     at WCAG contrast >= 3 against it; the saved PNGs (the graphs' too) are slate."""

@@ -30,18 +30,21 @@ PLOTS_HINT = "figures need matplotlib: pip install 'zeroin[plots]'"
 
 # One palette for every lesson. Red and green follow the chapter's pictures: red is an
 # error (the miss), green a correction (the step against the gradient), yellow a tangent.
+# Every line colour has a WCAG contrast of at least 3 against the white paper (graphics
+# on a projector): matplotlib's orange, cyan, pink and olive, and the tangent's yellow,
+# darkened at the same hue (2.0-2.7 -> 3.3).
 COLORS = {
     "error": "#d62728",
     "correction": "#2ca02c",
-    "tangent": "#e0a100",
+    "tangent": "#b78400",
     "curve": "#1f3b73",
     "left": "#1f77b4",
-    "right": "#ff7f0e",
+    "right": "#e26a00",
     "accent": "#9467bd",
     "muted": "#7f7f7f",
     # for several samples or runs; no red or green, which mean error and correction
-    "series": ["#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#17becf", "#e377c2",
-               "#bcbd22", "#393b79"],
+    "series": ["#1f77b4", "#e26a00", "#9467bd", "#8c564b", "#139caa", "#dd5cb6",
+               "#91921a", "#393b79"],
     "ink": "#000000",           # marker edges and legend marks drawn in the text's colour
     "paper": "#ffffff",         # the background's colour (a marker's halo)
     "faint": "#4d4d4d",         # a note in the middle of an empty panel
