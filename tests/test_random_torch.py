@@ -809,3 +809,23 @@ def test_python_random_transforms_refuse_the_torch_stream(shared_torch):
     for t in (T.RandomChoice([T.Lambda(lambda x: x)]), T.RandomOrder([T.Lambda(lambda x: x)])):
         with pytest.raises(NotImplementedError, match="Python's random module"):
             t(img)
+
+
+@pytest.mark.parametrize("make, name", [
+    (lambda D, t: D.Gamma(t([2.0]), t([1.0])), "Gamma.rsample"),
+    (lambda D, t: D.Chi2(t([3.0])), "Chi2.rsample"),
+    (lambda D, t: D.Beta(t([2.0]), t([1.0])), "Beta.rsample"),
+    (lambda D, t: D.Dirichlet(t([1.0, 2.0])), "Dirichlet.rsample"),
+    (lambda D, t: D.Poisson(t([3.0])), "Poisson.sample"),
+    (lambda D, t: D.Laplace(t(0.0), t(1.0)), "Laplace.rsample"),
+    (lambda D, t: D.StudentT(t(3.0)), "StudentT.rsample")])
+def test_distributions_that_refuse_the_torch_stream_name_themselves(make, name):
+    """The refusal named the private helper (``_draw: not available ...``); it names the
+    distribution's method the user called."""
+    from zeroin import distributions as D
+    zr.use_torch_stream(True)
+    try:
+        with pytest.raises(NotImplementedError, match=rf"^{name}: not available on the torch"):
+            make(D, zeroin.tensor).sample((2,))
+    finally:
+        zr.use_torch_stream(False)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numbers
 
+import sys
+
 import numpy as np
 
 from .. import Tensor, clamp, enable_grad, get_default_dtype, log, log1p, sigmoid, softmax, tensor
@@ -38,8 +40,15 @@ def broadcast_all(*values):
 
 def _draw(how, shape, like):
     """``how(rng, shape)`` drawn from zeroin's generator (so ``zeroin.manual_seed`` repeats
-    it), as a tensor without gradient in ``like``'s dtype."""
-    return tensor(np.asarray(how(get_rng(), tuple(shape))).astype(like.dtype, copy=False))
+    it), as a tensor without gradient in ``like``'s dtype. On the torch stream it is
+    refused, naming the caller (``Gamma.rsample``), not this helper."""
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_name.startswith("_"):
+        frame = frame.f_back                # past private helpers (_standard_gamma)
+    owner = frame.f_locals.get("self")      # Chi2's rsample is Gamma's: say Chi2
+    name = frame.f_code.co_name
+    rng = get_rng(op=f"{type(owner).__name__}.{name}" if owner is not None else name)
+    return tensor(np.asarray(how(rng, tuple(shape))).astype(like.dtype, copy=False))
 
 
 def _sum_rightmost(value, dim):
