@@ -5,7 +5,7 @@ from .. import zeros_like
 from . import constraints
 from .distribution import NONNEGATIVE, POSITIVE
 from .exp_family import ExponentialFamily
-from .utils import _draw
+from .utils import _exponential
 
 __all__ = ["Exponential"]
 
@@ -41,8 +41,7 @@ class Exponential(ExponentialFamily):
         return self.rate ** -2
 
     def rsample(self, sample_shape=()):
-        e = _draw(lambda r, s: r.standard_exponential(s), self._extended_shape(sample_shape),
-                  self.rate)
+        e = _exponential(self._extended_shape(sample_shape), self.rate)
         return e / self.rate
 
     def log_prob(self, value):

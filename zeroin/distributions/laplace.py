@@ -7,7 +7,7 @@ import numpy as np
 
 from . import constraints
 from .distribution import POSITIVE, REAL, Distribution
-from .utils import _draw
+from .utils import _uniform
 
 __all__ = ["Laplace"]
 
@@ -38,8 +38,7 @@ class Laplace(Distribution):
 
     def rsample(self, sample_shape=()):
         eps = np.finfo(self.loc.dtype).eps          # u in (-1, 1): log1p(-|u|) stays finite
-        u = _draw(lambda r, s: r.uniform(eps - 1, 1, s), self._extended_shape(sample_shape),
-                  self.loc)
+        u = _uniform(self._extended_shape(sample_shape), self.loc, float(eps - 1), 1.0)
         return self.loc - self.scale * u.sign() * (-u.abs()).log1p()
 
     def log_prob(self, value):

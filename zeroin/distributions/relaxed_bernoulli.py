@@ -8,7 +8,7 @@ from .. import Tensor, softplus, tensor
 from . import constraints
 from .categorical import _one_param
 from .distribution import REAL, UNIT_INTERVAL, Distribution, _Check
-from .utils import _BinaryParams, _draw, clamp_probs
+from .utils import _BinaryParams, _uniform, clamp_probs
 
 __all__ = ["RelaxedBernoulli"]
 
@@ -41,7 +41,7 @@ class RelaxedBernoulli(_BinaryParams, Distribution):
 
     def _logit_rsample(self, sample_shape):
         """The draw before the sigmoid: PyTorch's LogitRelaxedBernoulli."""
-        u = _draw(lambda r, s: r.random(s), self._extended_shape(sample_shape), self.logits)
+        u = _uniform(self._extended_shape(sample_shape), self.logits)
         u = clamp_probs(u)
         return (u.log() - (-u).log1p() + self.logits) / self.temperature
 

@@ -9,7 +9,7 @@ from .categorical import Categorical, _one_param
 from .dirichlet import _SIMPLEX_VALUES
 from .distribution import Distribution, _Check
 from .relaxed_bernoulli import _temperature
-from .utils import _draw, clamp_probs
+from .utils import _uniform, clamp_probs
 
 __all__ = ["RelaxedOneHotCategorical"]
 
@@ -49,8 +49,7 @@ class RelaxedOneHotCategorical(Distribution):
 
     def _log_rsample(self, sample_shape):
         """log of a draw: PyTorch's ExpRelaxedCategorical."""
-        u = clamp_probs(_draw(lambda r, s: r.random(s), self._extended_shape(sample_shape),
-                              self.logits))
+        u = clamp_probs(_uniform(self._extended_shape(sample_shape), self.logits))
         scores = (self.logits - (-u.log()).log()) / self.temperature
         return scores - scores.logsumexp(-1, keepdim=True)
 

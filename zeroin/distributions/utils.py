@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import numbers
-
 import sys
 
 import numpy as np
 
 from .. import Tensor, clamp, enable_grad, get_default_dtype, log, log1p, sigmoid, softmax, tensor
 from ..errors import ShapeError
-from ..random import get_rng
+from ..random import get_rng, torch_stream_enabled
 
 __all__ = ["broadcast_all", "clamp_probs", "lazy_property", "logits_to_probs", "probs_to_logits"]
 
@@ -49,6 +48,27 @@ def _draw(how, shape, like):
     name = frame.f_code.co_name
     rng = get_rng(op=f"{type(owner).__name__}.{name}" if owner is not None else name)
     return tensor(np.asarray(how(rng, tuple(shape))).astype(like.dtype, copy=False))
+
+
+def _uniform(shape, like, low=0.0, high=1.0):
+    """Uniform [low, high) draws of ``shape`` in ``like``'s dtype: on the torch stream
+    PyTorch's numbers, as its distributions draw them (``torch.rand(shape)``,
+    ``new(shape).uniform_(low, high)``); else NumPy's, as :func:`_draw` draws."""
+    if torch_stream_enabled():
+        from .. import empty
+        return empty(tuple(shape), dtype=like.dtype).uniform_(low, high)
+    if (low, high) == (0.0, 1.0):
+        return _draw(lambda r, s: r.random(s), shape, like)
+    return _draw(lambda r, s: r.uniform(low, high, s), shape, like)
+
+
+def _exponential(shape, like):
+    """Standard exponential draws of ``shape`` in ``like``'s dtype: on the torch stream
+    PyTorch's (``new(shape).exponential_()``); else NumPy's, as :func:`_draw` draws."""
+    if torch_stream_enabled():
+        from .. import empty
+        return empty(tuple(shape), dtype=like.dtype).exponential_()
+    return _draw(lambda r, s: r.standard_exponential(s), shape, like)
 
 
 def _sum_rightmost(value, dim):
