@@ -110,6 +110,7 @@ _LAZY = {
     "testing": ("zeroin.testing", None),
     "version": ("zeroin.version", None),
     "jit": ("zeroin.jit", None),
+    "onnx": ("zeroin.onnx", None),
     "distributed": ("zeroin.distributed", None),
     "multiprocessing": ("zeroin.multiprocessing", None),
     "cpu": ("zeroin.cpu", None),
