@@ -465,3 +465,25 @@ def test_another_librarys_tensor_is_named_with_its_package(call):
         call(_ForeignTensor())
     with pytest.raises(TypeError, match=r"must be a Tensor or array, got dict$"):
         call({})
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: zeroin.cat([zeroin.ones(2, 3), zeroin.ones(2, 4)]),
+     r"^cat: sizes of tensors must match except in dimension 0: entry 0 has shape \(2, 3\) "
+     r"and entry 1 shape \(2, 4\), which differ in dimension 1 \(3 against 4\); to join "
+     r"along dimension 1 use cat\(tensors, dim=1\)$"),
+    (lambda: zeroin.cat([zeroin.ones(2, 3), zeroin.ones(5, 4)], dim=1),
+     r"differ in dimension 0 \(2 against 5\)$"),
+    (lambda: zeroin.cat([zeroin.ones(2, 3), zeroin.ones(2, 3), zeroin.ones(2, 2, 1)], -1),
+     r"^cat: tensors must have the same number of dimensions: got 2 \(shape \(2, 3\), entry "
+     r"0\) and 3 \(shape \(2, 2, 1\), entry 2\); add the missing one first"),
+    (lambda: zeroin.stack([zeroin.ones(2, 3), zeroin.ones(2, 4)]),
+     r"^stack: expects each tensor to be of equal size, but got \(2, 3\) at entry 0 and "
+     r"\(2, 4\) at entry 1; .*use cat"),
+    (lambda: zeroin.vstack([zeroin.ones(2, 3), zeroin.ones(2, 4)]), r"dim=1\)$")])
+def test_cat_and_stack_say_which_tensor_and_dimension_do_not_fit(call, words):
+    """The message was NumPy's ('concatenate: ... all the input array dimensions except for
+    the concatenation axis must match exactly ...'): it now says PyTorch's rule, the entry,
+    the dimension and the call that joins them."""
+    with pytest.raises(zeroin.errors.ShapeError, match=words):
+        call()

@@ -1853,7 +1853,35 @@ def _join_error(fn, op, inputs, exc, extra):
         return _DimError(f"{op}: dimension {axis} is out of range for tensors of shape "
                          f"{tuple(first.shape)}{into} (expected a dim in [{-nd}, "
                          f"{nd - 1}]){hint}")
-    return Function.error(fn, inputs, exc)
+    mismatch = _join_mismatch(op, inputs, axis, extra)
+    return mismatch or Function.error(fn, inputs, exc)
+
+
+def _join_mismatch(op, inputs, axis, extra):
+    """cat / stack of tensors whose shapes do not fit: which one and where, in PyTorch's
+    terms (cat: the same sizes except along ``dim``; stack: the same shape), and the fix."""
+    shapes = [tuple(x.shape) for x in inputs]
+    k = next((i for i, sh in enumerate(shapes) if sh != shapes[0] and sh != (0,)), None)
+    if k is None or not isinstance(axis, numbers.Integral):
+        return None
+    a, b = shapes[0], shapes[k]
+    if extra:
+        return ShapeError(f"stack: expects each tensor to be of equal size, but got {a} at "
+                          f"entry 0 and {b} at entry {k}; to join along an existing "
+                          f"dimension whose sizes differ use cat(tensors, dim=...)")
+    if len(a) != len(b):
+        return ShapeError(f"cat: tensors must have the same number of dimensions: got "
+                          f"{len(a)} (shape {a}, entry 0) and {len(b)} (shape {b}, entry "
+                          f"{k}); add the missing one first, e.g. x.unsqueeze(0) or "
+                          f"x.reshape(...)")
+    d = axis % len(a)
+    differ = [i for i in range(len(a)) if a[i] != b[i]]
+    bad = next(i for i in differ if i != d)
+    fix = (f"; to join along dimension {bad} use cat(tensors, dim={bad})" if differ == [bad]
+           else "")
+    return ShapeError(f"cat: sizes of tensors must match except in dimension {d}: entry 0 "
+                      f"has shape {a} and entry {k} shape {b}, which differ in dimension "
+                      f"{bad} ({a[bad]} against {b[bad]}){fix}")
 
 
 def _legacy_empty(xs):
