@@ -273,3 +273,17 @@ def test_new_namespaces_stay_out_of_import_zeroin():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert zeroin.distributed is dist and zeroin.cpu.device_count() == 1
+
+
+def test_hub_tqdm_is_tqdms_progress_bar_imported_on_first_use():
+    import subprocess
+    import sys
+    tqdm = pytest.importorskip("tqdm")
+    from zeroin.hub import tqdm as hub_tqdm
+    assert hub_tqdm is tqdm.tqdm is pytest.importorskip("torch").hub.tqdm
+    code = "import sys, zeroin, zeroin.hub; print('tqdm' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
+    with pytest.raises(AttributeError, match="zeroin.hub' has no attribute 'nope'"):
+        zeroin.hub.nope
