@@ -287,3 +287,15 @@ def test_hub_tqdm_is_tqdms_progress_bar_imported_on_first_use():
     assert out.stdout.strip() == "False"
     with pytest.raises(AttributeError, match="zeroin.hub' has no attribute 'nope'"):
         zeroin.hub.nope
+
+
+def test_xpu_says_no_device_as_torch_without_one():
+    """The examples pick their device with torch.xpu.is_available() (mnist_forward_forward)."""
+    torch = pytest.importorskip("torch")
+    assert zeroin.xpu.is_available() is torch.xpu.is_available() is False
+    assert zeroin.xpu.device_count() == torch.xpu.device_count() == 0
+    assert zeroin.xpu.is_initialized() is False
+    for name in ("manual_seed", "manual_seed_all"):
+        assert getattr(zeroin.xpu, name)(0) is None and getattr(torch.xpu, name)(0) is None
+    assert zeroin.xpu.synchronize() is None and zeroin.xpu.empty_cache() is None
+    assert "xpu" in dir(zeroin)
