@@ -273,3 +273,29 @@ def test_new_namespaces_stay_out_of_import_zeroin():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert zeroin.distributed is dist and zeroin.cpu.device_count() == 1
+
+
+def test_hub_tqdm_is_tqdms_progress_bar_imported_on_first_use():
+    import subprocess
+    import sys
+    tqdm = pytest.importorskip("tqdm")
+    from zeroin.hub import tqdm as hub_tqdm
+    assert hub_tqdm is tqdm.tqdm is pytest.importorskip("torch").hub.tqdm
+    code = "import sys, zeroin, zeroin.hub; print('tqdm' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
+    with pytest.raises(AttributeError, match="zeroin.hub' has no attribute 'nope'"):
+        zeroin.hub.nope
+
+
+def test_xpu_says_no_device_as_torch_without_one():
+    """The examples pick their device with torch.xpu.is_available() (mnist_forward_forward)."""
+    torch = pytest.importorskip("torch")
+    assert zeroin.xpu.is_available() is torch.xpu.is_available() is False
+    assert zeroin.xpu.device_count() == torch.xpu.device_count() == 0
+    assert zeroin.xpu.is_initialized() is False
+    for name in ("manual_seed", "manual_seed_all"):
+        assert getattr(zeroin.xpu, name)(0) is None and getattr(torch.xpu, name)(0) is None
+    assert zeroin.xpu.synchronize() is None and zeroin.xpu.empty_cache() is None
+    assert "xpu" in dir(zeroin)

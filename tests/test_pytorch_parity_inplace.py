@@ -746,3 +746,42 @@ def test_random_fills_refuse_an_integer_tensor_with_pytorchs_error_type(name, ar
         getattr(torch.zeros(3, dtype=torch.int64), name)(*args)
     with pytest.raises(want.type, match="floating-point tensor"):
         getattr(zeroin.zeros(3, dtype=zeroin.int64), name)(*args)
+
+
+def test_spmm_is_mm_of_dense_matrices_with_its_gradients():
+    """torch.spmm of a dense input (the gcn example's GraphConv): zeroin has no sparse
+    layouts, and its spmm is mm, values and gradients, with PyTorch's checks."""
+    a, b = np.random.default_rng(0).standard_normal((2, 3, 3))
+    za, zb = zeroin.tensor(a, requires_grad=True), zeroin.tensor(b[:, :2], requires_grad=True)
+    ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b[:, :2], requires_grad=True)
+    zeroin.spmm(za, zb).pow(2).sum().backward()
+    torch.spmm(ta, tb).pow(2).sum().backward()
+    np.testing.assert_allclose(zeroin.spmm(za, zb).detach().numpy(),
+                               torch.spmm(ta, tb).detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(za.grad.numpy(), ta.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(zb.grad.numpy(), tb.grad.numpy(), rtol=1e-12)
+    assert zeroin.gradcheck(zeroin.spmm, (za, zb))
+    with pytest.raises(ValueError, match=r"spmm: mat2 must be a matrix \(2-D\), got shape"):
+        zeroin.spmm(za, zb[:, 0])
+    with pytest.raises(RuntimeError):
+        torch.spmm(ta, tb[:, 0])
+
+
+def test_to_dense_is_the_tensor_and_sparse_layouts_are_refused_with_the_dense_way():
+    x = zeroin.ones(2, 2, requires_grad=True)
+    assert x.to_dense() is x and torch.ones(2, 2).to_dense().layout == torch.strided
+    assert x.to_dense(zeroin.float32).dtype == zeroin.float32
+    for f in (lambda: x.to_sparse(), lambda: x.to_sparse_coo(), lambda: x.to_sparse_csr()):
+        with pytest.raises(NotImplementedError, match="to_sparse: zeroin has no sparse layouts"):
+            f()
+    with pytest.raises(NotImplementedError, match=r"sparse_coo_tensor: .*index_put_\(tuple"
+                                                  r"\(indices\), values, accumulate=True\)"):
+        zeroin.sparse_coo_tensor([[0, 1], [1, 0]], zeroin.ones(2), (2, 2))
+    # the way the error gives is the dense matrix of PyTorch's sparse one, repeats summed
+    i, v = [[0, 1, 0], [1, 0, 1]], [1.0, 2.0, 3.0]
+    dense = zeroin.zeros((2, 2)).index_put_(tuple(zeroin.tensor(i)), zeroin.tensor(v),
+                                            accumulate=True)
+    ref = torch.sparse_coo_tensor(i, v, (2, 2), dtype=torch.float64,
+                                  check_invariants=True).to_dense()
+    np.testing.assert_array_equal(dense.numpy(), ref.numpy())
+

@@ -1758,3 +1758,39 @@ def test_save_image_png_rounding_and_atomic(tmp_path, monkeypatch):
         save_image(zeroin.tensor(x), tmp_path / "a.xyz")
     with open(tmp_path / "f", "wb") as f, pytest.raises(ValueError, match="give format="):
         save_image(zeroin.tensor(x), f)
+
+
+def test_fake_data_items_are_torchvisions_on_the_torch_stream():
+    """dcgan's ``--dataset fake``: FakeData's items, against torchvision's recipe written out
+    with torch (torchvision is not installed): seed index + random_offset, randn, randint,
+    mul(255).byte() as a PIL image; the shared generator is left alone."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("PIL.Image")
+    from _audit import skip_off_torch_kernels
+    from zeroin.vision.datasets import FakeData
+    skip_off_torch_kernels(torch)
+    zeroin.random.use_torch_stream(True)
+    try:
+        zeroin.manual_seed(5)
+        before = zeroin.rand(1).item()
+        zeroin.manual_seed(5)
+        ds = FakeData(size=4, image_size=(3, 6, 5), num_classes=7, random_offset=10)
+        for i in (0, 3, -2):
+            img, target = ds[i]
+            torch.manual_seed(i + 10)
+            ref = torch.randn(3, 6, 5)
+            label = torch.randint(0, 7, size=(1,), dtype=torch.long)[0].item()
+            assert img.mode == "RGB" and img.size == (5, 6)
+            np.testing.assert_array_equal(np.asarray(img),
+                                          ref.mul(255).byte().permute(1, 2, 0).numpy())
+            assert target == label and isinstance(target, int)
+        assert zeroin.rand(1).item() == before          # the shared stream is untouched
+    finally:
+        zeroin.random.use_torch_stream(False)
+    gray = FakeData(size=2, image_size=(1, 4, 4), transform=T.ToTensor())
+    x, _ = gray[1]
+    assert tuple(x.shape) == (1, 4, 4) and len(gray) == 2
+    np.testing.assert_array_equal(gray[1][0].numpy(), x.numpy())    # the same item each time
+    assert repr(gray) == "Dataset FakeData\n    Number of datapoints: 2"
+    with pytest.raises(IndexError, match="FakeData index 2 out of range"):
+        gray[2]

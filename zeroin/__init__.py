@@ -114,6 +114,7 @@ _LAZY = {
     "distributed": ("zeroin.distributed", None),
     "multiprocessing": ("zeroin.multiprocessing", None),
     "cpu": ("zeroin.cpu", None),
+    "xpu": ("zeroin.xpu", None),
     "hub": ("zeroin.hub", None),
     "profiler": ("zeroin.profiler", None),
     "quasirandom": ("zeroin.quasirandom", None),

@@ -556,6 +556,46 @@ Tensor.output_nr = property(lambda self: 0, doc="0: the output index among its o
                             "(zeroin's ops record each output on its own).")
 
 
+# --- sparse layouts: zeroin has none (dense tensors give the same products) ------------------
+
+def _no_sparse(op, fix):
+    return NotImplementedError(f"{op}: zeroin has no sparse layouts (its tensors are dense "
+                               f"NumPy arrays). {fix}")
+
+
+@_method("to_sparse", "to_sparse_coo", "to_sparse_csr", "to_sparse_csc")
+def to_sparse(self, *args, **kwargs):
+    """Refused: zeroin has no sparse layouts; keep the tensor dense."""
+    raise _no_sparse("to_sparse", "Leave .to_sparse() out: the dense tensor gives the same "
+                     "values in @, mm and spmm")
+
+
+@_method()
+def to_dense(self, dtype=None, *, masked_grad=None):
+    """The tensor itself (cast to ``dtype`` if given), as PyTorch's for a dense tensor."""
+    return self if dtype is None else self.to(dtype)
+
+
+@_export
+def sparse_coo_tensor(indices, values, size=None, dtype=None, device=None, **kwargs):
+    """Refused: zeroin has no sparse layouts; the error gives the dense equivalent."""
+    raise _no_sparse(
+        "sparse_coo_tensor", "Build the dense tensor: zeroin.zeros(size, dtype=...)"
+        ".index_put_(tuple(indices), values, accumulate=True) (accumulate=True sums "
+        "repeated indices, as coalesce() does)")
+
+
+@_export
+def spmm(input, mat2):  # noqa: A002
+    """The matrix product of two 2-D tensors, as ``torch.spmm`` of a dense ``input``
+    (zeroin has no sparse layouts)."""
+    from ._tensor_api import mm
+    for n, m in (("input", input), ("mat2", mat2)):
+        if _ops._t(m).ndim != 2:
+            raise ValueError(f"spmm: {n} must be a matrix (2-D), got shape {_ops._t(m).shape}")
+    return mm(input, mat2)
+
+
 @_method()
 def is_set_to(self, tensor):
     """Whether both tensors are the same memory with the same shape and strides."""

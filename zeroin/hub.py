@@ -24,6 +24,18 @@ _NO_DOWNLOAD = ("zeroin does not download (no network access), and a hub checkpo
                 "safetensors.torch.save_file, and read it with zeroin.safetensors.load_file")
 
 
+def __getattr__(name):
+    """``tqdm``: tqdm's progress bar, as ``torch.hub`` re-exports it (``from torch.hub import
+    tqdm``); imported here, on first use, so that ``import zeroin`` stays light."""
+    if name != "tqdm":
+        raise AttributeError(f"module 'zeroin.hub' has no attribute {name!r}")
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        raise ImportError("zeroin.hub.tqdm is tqdm's progress bar: pip install tqdm") from None
+    return tqdm
+
+
 def _torch_home():
     return os.path.expanduser(os.getenv(ENV_TORCH_HOME, os.path.join(
         os.getenv(ENV_XDG_CACHE_HOME, DEFAULT_CACHE_DIR), "torch")))

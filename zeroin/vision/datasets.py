@@ -1,7 +1,7 @@
 """torchvision's ``ImageFolder`` (one folder per class, images read with Pillow),
 ``CIFAR10`` (from the binary version of the data set; no pickle), ``MNIST`` and
-``FashionMNIST`` (torchvision's folder layout of IDX files) and ``CelebA`` (its folder of
-images and tables)."""
+``FashionMNIST`` (torchvision's folder layout of IDX files), ``CelebA`` (its folder of
+images and tables) and ``FakeData`` (random images, nothing to read)."""
 from __future__ import annotations
 
 import os
@@ -10,8 +10,8 @@ import numpy as np
 
 from ..data.dataset import Dataset
 
-__all__ = ["ImageFolder", "CIFAR10", "MNIST", "FashionMNIST", "CelebA", "IMG_EXTENSIONS",
-           "pil_loader"]
+__all__ = ["ImageFolder", "CIFAR10", "MNIST", "FashionMNIST", "CelebA", "FakeData",
+           "IMG_EXTENSIONS", "pil_loader"]
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
@@ -84,6 +84,42 @@ class _VisionDataset(Dataset):
         return "\n".join([f"Dataset {type(self).__name__}",
                           f"    Number of datapoints: {len(self)}",
                           f"    Root location: {self.root}"] + self._extra_lines())
+
+
+class FakeData(_VisionDataset):
+    """torchvision's ``FakeData``: ``size`` items, each a PIL image made from
+    ``randn(*image_size)`` in float32, times 255, truncated and wrapped to uint8 (as
+    torchvision's ``byte()``), and a label below ``num_classes``, drawn from a generator
+    seeded with ``index + random_offset`` (the same item each time; the shared generator is
+    left alone). On the torch stream (``zeroin.random.use_torch_stream``) the items are
+    torchvision's; on NumPy's they are zeroin's own."""
+
+    def __init__(self, size=1000, image_size=(3, 224, 224), num_classes=10, transform=None,
+                 target_transform=None, random_offset=0):
+        self.size, self.image_size, self.num_classes = int(size), tuple(image_size), num_classes
+        self.transform, self.target_transform = transform, target_transform
+        self.random_offset, self.root = random_offset, None
+
+    def __len__(self):
+        return self.size
+
+    def __getitem__(self, index):
+        from .. import Generator, float32, int64, randint, randn
+        from .transforms.functional import to_pil_image
+        if index >= self.size:          # torchvision's check: a negative index is a seed too
+            raise IndexError(f"FakeData index {index} out of range (size {self.size})")
+        g = Generator().manual_seed(index + self.random_offset)
+        img = randn(*self.image_size, generator=g, dtype=float32)
+        target = randint(0, self.num_classes, size=(1,), dtype=int64, generator=g)[0]
+        pixels = (np.trunc(np.asarray(img.data) * np.float32(255)).astype(np.int64) % 256)
+        img = to_pil_image(np.moveaxis(pixels.astype(np.uint8), 0, -1))
+        return self._transformed(img, target.item())
+
+    def _extra_lines(self):
+        return []
+
+    def __repr__(self):
+        return f"Dataset FakeData\n    Number of datapoints: {len(self)}"
 
 
 class ImageFolder(_VisionDataset):
