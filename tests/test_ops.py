@@ -1240,6 +1240,9 @@ GRADCHECK = {
              # at 0 the rule is the constant 0 (PyTorch's): first order only there
              (zeroin.sinc, [np.array([0.0, 0.5, -1.5])], False)],
     "atan2": [(zeroin.atan2, [_r(2, 3), _r(3, kind="kink")], True)],
+    "lerp": [(lambda a, b, w: zeroin.lerp(a, b, w), [_r(2, 3), _r(3, seed=1), _r(2, 1, seed=2)],
+              True),
+             (lambda a, b: zeroin.lerp(a, b, 0.7), [_r(2, 3), _r(2, 3, seed=1)], True)],
     "remainder": [(lambda x: x % 1.5, [_away(2, 3, step=1.5)], True),
                   (lambda x, y: x % y, [_away(2, 3, step=1.5), np.full((2, 3), 1.5)], True)],
     "fmod": [(lambda x: zeroin.fmod(x, 1.5), [_away(2, 3, step=1.5)], True),
