@@ -724,9 +724,8 @@ class LerpOp(Function):
     from the nearer end, fma(w, end - start, start) for |w| < 1/2, else fma(w - 1,
     end - start, end), w in the input's precision (so lerp(a, b, 1) is b exactly; the
     naive formula was an ulp off PyTorch's in a third of the elements). Fused in float32
-    and float16, unfused in float64 (``_lerp_array``). ``w`` is the
-    number weight, or None with the weight as a third input. Gradients 1 - w, w and
-    end - start, as PyTorch's."""
+    and float16, unfused in float64 (``_lerp_array``). ``w`` is the number weight, or None
+    with the weight as a third input. Gradients 1 - w, w and end - start, as PyTorch's."""
     __slots__ = ("w",)
     name = "lerp"
     def __init__(self, w=None): self.w = w
