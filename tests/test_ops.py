@@ -1244,6 +1244,9 @@ GRADCHECK = {
              # at 0 the rule is the constant 0 (PyTorch's): first order only there
              (zeroin.sinc, [np.array([0.0, 0.5, -1.5])], False)],
     "atan2": [(zeroin.atan2, [_r(2, 3), _r(3, kind="kink")], True)],
+    "lerp": [(lambda a, b, w: zeroin.lerp(a, b, w), [_r(2, 3), _r(3, seed=1), _r(2, 1, seed=2)],
+              True),
+             (lambda a, b: zeroin.lerp(a, b, 0.7), [_r(2, 3), _r(2, 3, seed=1)], True)],
     "remainder": [(lambda x: x % 1.5, [_away(2, 3, step=1.5)], True),
                   (lambda x, y: x % y, [_away(2, 3, step=1.5), np.full((2, 3), 1.5)], True)],
     "fmod": [(lambda x: zeroin.fmod(x, 1.5), [_away(2, 3, step=1.5)], True),
@@ -2294,15 +2297,18 @@ def test_sigmoid_array_one_exp_as_the_two_exp_form(dtype):
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.complex64])
 def test_cumsum_by_slices_is_np_cumsum(dtype):
     # the slice-by-slice loop (axes with 128+ contiguous elements behind) adds the same
-    # numbers in the same order as NumPy's accumulate: the same bits
-    from zeroin._torch_ops import _cumsum_array
+    # numbers in the same order as NumPy's accumulate (in PyTorch's accumulation dtype,
+    # float64 for float32): the same bits
+    from zeroin._torch_ops import _CUM_ACC, _cumsum_array
+    acc = _CUM_ACC.get(np.dtype(dtype), dtype)
     rng = np.random.default_rng(13)
     for shape, axis in (((40, 300), 0), ((40, 300), -2), ((3, 7, 130), 1), ((5, 4, 200), 0),
                         ((6, 500), 1), ((30, 64), 0), ((1, 300), 0)):
         x = rng.standard_normal(shape).astype(dtype)
         for a in (x, np.flip(x, axis), x[..., ::2]):
-            got, want = _cumsum_array(a, axis), np.cumsum(a, axis=axis)
-            assert got.dtype == want.dtype
+            got, want = _cumsum_array(a, axis), np.cumsum(a, axis=axis, dtype=acc)
+            assert got.dtype == dtype
+            want = want.astype(dtype)
             np.testing.assert_array_equal(got, want)
 
 

@@ -602,15 +602,6 @@ def outer(input, vec2):  # noqa: A002
 
 
 @_method()
-def lerp(input, end, weight):  # noqa: A002
-    """input + weight * (end - input)."""
-    if isinstance(input, Tensor) and input.dtype.kind in "biu":
-        raise NotImplementedError(f"lerp: not implemented for an input of dtype {input.dtype}, "
-                                  f"as in PyTorch; it needs floating point: lerp(x.float(), ...)")
-    return input + weight * (end - input)
-
-
-@_method()
 def addcmul(input, tensor1, tensor2, *, value=1):  # noqa: A002
     """input + value * tensor1 * tensor2."""
     prod = tensor1 * tensor2
@@ -703,7 +694,7 @@ def diag(input, diagonal=0):  # noqa: A002
     return _x.diag_embed(x, diagonal)
 
 
-for _f in (mm, bmm, mv, dot, outer, lerp, true_divide, multiply, subtract,
+for _f in (mm, bmm, mv, dot, outer, true_divide, multiply, subtract,
            floor_divide, positive, clone, repeat_interleave, diagonal, diag):
     _export(_f)
 _export(true_divide, "divide")
@@ -1360,7 +1351,7 @@ for _name, _fn in (("add_", _add), ("sub_", _sub), ("mul_", _ops.mul), ("div_", 
                    ("neg_", _ops.neg), ("exp_", _ops.exp), ("log_", _ops.log),
                    ("sqrt_", _ops.sqrt), ("sigmoid_", _ops.sigmoid), ("tanh_", _ops.tanh),
                    ("relu_", _ops.relu), ("floor_", _x.floor), ("ceil_", _x.ceil),
-                   ("round_", _x.round), ("square_", _x.square), ("lerp_", lerp),
+                   ("round_", _x.round), ("square_", _x.square), ("lerp_", _x.lerp),
                    ("addcmul_", lambda x, a, b, value=1: x + value * a * b),
                    ("addcdiv_", lambda x, a, b, value=1: x + value * a / b),
                    ("scatter_", _x.scatter), ("index_add_", index_add),

@@ -19,6 +19,7 @@
   times ``font_scale``) and ``with zeroin.viz.context("talk"):`` - the text size of every
   zeroin figure, for slides and projectors (:mod:`zeroin.viz.contexts` holds them).
 - :mod:`zeroin.viz.format` - how numbers and arrays are written, everywhere.
+- :mod:`zeroin.viz.diffusion` - a diffusion model's forward noising and sampling rows.
 - :mod:`zeroin.viz.figures` and :mod:`zeroin.viz.curves` - matplotlib helpers (optional
   ``plots`` extra) for the lessons, the tour and training curves;
   :mod:`zeroin.viz.fonts` gives every matplotlib picture a fallback font for text in
