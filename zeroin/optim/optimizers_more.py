@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from .._torch_ops import _lerp_array
 from .optimizer import Optimizer, _check_number
 from .optimizers import _flags, _l2
 
@@ -220,21 +221,6 @@ def _newton_schulz(g, coefficients, steps, eps):
     return x.T if tall else x
 
 
-def _lerp(start, end, weight):
-    """PyTorch's lerp: start + w (end - start) for |w| < 1/2, else end - (end - start)
-    (1 - w), w in the arrays' precision. PyTorch's CPU kernel fuses the multiply-add; for
-    float32 that is emulated in float64 (NumPy has no fma), so it matches to the bit."""
-    w = start.dtype.type(weight)
-    d = end - start
-    if start.dtype == np.float32:
-        if abs(w) < 0.5:
-            return (np.float64(w) * d.astype(np.float64) + start).astype(np.float32)
-        return (end - d.astype(np.float64) * np.float64(1 - w)).astype(np.float32)
-    if abs(w) < 0.5:
-        return start + w * d
-    return end - d * (start.dtype.type(1) - w)
-
-
 class Muon(Optimizer):
     """MomentUm Orthogonalized by Newton-schulz (Jordan et al., 2024), PyTorch's, for 2-D
     parameters only: ``B <- lerp(B, g, 1 - momentum)``, the update ``lerp(g, B, momentum)``
@@ -273,8 +259,8 @@ class Muon(Optimizer):
 
     def _update(self, w, g, state, group, work):
         buf, m = state["momentum_buffer"], group["momentum"]
-        buf[...] = _lerp(buf, g, 1 - m)
-        update = _lerp(g, buf, m) if group["nesterov"] else buf
+        buf[...] = _lerp_array(buf, g, 1 - m)
+        update = _lerp_array(g, buf, m) if group["nesterov"] else buf
         o = _newton_schulz(update, group["ns_coefficients"], group["ns_steps"],
                            group["eps"])
         lr = float(group["lr"])
