@@ -1,0 +1,139 @@
+"""vmap's batched run (zeroin/_func_batch.py): the same bits as the per-slice loop, and
+the loop wherever a log cannot stand for every slice."""
+import numpy as np
+import pytest
+
+import zeroin as z
+import zeroin.func as F
+from zeroin import _func_batch as fb
+from zeroin.func import functional_call, grad, hessian, jacrev, vmap
+
+rs = np.random.RandomState(0)
+X = z.tensor(rs.randn(7, 3))
+Y = z.tensor(rs.randn(7, 2))
+W = z.tensor(rs.randn(3, 2))
+# slices 0 and 1 positive, slice 4 negative: a log of slices 0 and 1 takes one branch only
+XS = z.tensor(np.abs(rs.randn(7, 3)) + 0.1)
+XS.data[4] *= -1
+
+
+def looped(f, *args, **kw):
+    F._batching_on = False
+    try:
+        return vmap(f, **kw)(*args)
+    finally:
+        F._batching_on = True
+
+
+def check(f, *args, batched=True, **kw):
+    """vmap(f) against the loop, to the bit; ``batched``: whether the batched run took it."""
+    got = vmap(f, **kw)(*args)
+    assert (fb.last == "batched") == batched, fb.last
+    want = looped(f, *args, **kw)
+    a, b = F._leaves(got), F._leaves(want)
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert x.shape == y.shape and x.dtype == y.dtype
+        assert x.is_contiguous() and not x.requires_grad
+        assert x.numpy().tobytes() == y.numpy().tobytes()
+    return got
+
+
+def mlp():
+    z.manual_seed(0)
+    nn = z.nn
+    return nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 2))
+
+
+def test_per_sample_gradients_batched():
+    net = mlp()
+    params = {k: v.detach() for k, v in net.named_parameters()}
+
+    def loss(p, x, y):
+        out = functional_call(net, p, (x.unsqueeze(0),))
+        return z.nn.functional.mse_loss(out, y.unsqueeze(0))
+    g = check(grad(loss), params, X, Y, in_dims=(None, 0, 0))
+    # and each row is that sample's gradient
+    net.zero_grad()
+    loss({k: v for k, v in net.named_parameters()}, X[5], Y[5]).backward()
+    for k, p in net.named_parameters():
+        np.testing.assert_allclose(g[k].numpy()[5], p.grad.numpy(), rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("f", [
+    lambda x: z.tanh(x) * 2 + x ** 3 - z.exp(-x) / 3,
+    lambda x: (x @ W).sum(),
+    lambda x: x.unsqueeze(0) @ W,
+    lambda x: W.t() @ x,
+    lambda x: x @ x,
+    lambda x: x.reshape(3, 1).mean(0, keepdim=True) + x.t(),
+    lambda x: (x[1:] * x[0], z.stack([x, x * 2], 1), {"s": x.sum()}),
+    lambda x: z.nn.functional.mse_loss(x[:2], W[0], reduction="sum"),
+    jacrev(lambda x: z.tanh(x @ W)),
+    hessian(lambda x: (z.sin(x) ** 2).sum()),
+    lambda x: vmap(lambda r: r * 2)(x.unsqueeze(0).expand(4, 3)),
+    lambda x: x,
+    lambda x: W * 2,
+])
+def test_batched_same_bits_as_loop(f):
+    check(f, X)
+
+
+def test_out_dims_in_dims_and_float32():
+    check(lambda x: x.unsqueeze(0) @ W, X, out_dims=1)
+    check(lambda x: W * 2, X, out_dims=None)
+    check(lambda x: z.sin(x).sum(), X, in_dims=1)
+    check(lambda x: z.tanh(x) @ W.float(), X.float())
+    with pytest.raises(ValueError, match="can not return a BatchedTensor"):
+        vmap(lambda x: x * 2, out_dims=None)(X)
+
+
+def test_pinn_second_derivative_batched():
+    def u(x, t):
+        return z.tanh(z.stack([x, t]) @ W[:2]).sum()
+    check(lambda x, t: grad(grad(u))(x, t), X[:, 0], X[:, 1])
+
+
+@pytest.mark.parametrize("f", [
+    lambda x: x * 2 if x.sum() > 0 else x * 3,          # bool() of a value
+    lambda x: x * (x > 0),                              # a mask from a comparison
+    lambda x: x * x.sum().item(),                       # .item()
+    lambda x: x * z.tensor(x.numpy().copy()),           # .numpy()
+    lambda x: x + z.tensor(np.sign(x.data)),            # .data
+    lambda x: x + x.detach().clone().abs_(),            # an op in place
+])
+def test_values_read_from_data_loop(f):
+    """These give slices 0 and 1 the same log but slice 4 another: the batched run would
+    give slice 4 wrong values; each is seen and the loop runs instead."""
+    got = check(f, XS, batched=False)
+    want = np.stack([f(z.tensor(r)).numpy() for r in XS.numpy()])
+    np.testing.assert_array_equal(got.numpy(), want)
+
+
+def test_tensor_copied_from_data_loops():
+    got = check(lambda x: x + z.tensor(x.tolist()), XS, batched=False)
+    np.testing.assert_array_equal(got.numpy(), 2 * XS.numpy())
+    with pytest.warns(UserWarning, match="copy construct"):     # zeroin copies the values
+        got = check(lambda x: x + z.tensor(x), XS, batched=False)
+    np.testing.assert_array_equal(got.numpy(), 2 * XS.numpy())
+    check(lambda x: x * 2, z.ones(5, 3), batched=False)     # equal slices: nothing to tell
+
+
+def test_graphs_random_and_integers_loop():
+    Wg = W.clone().requires_grad_()
+    out = vmap(lambda x: x @ Wg)(X)
+    assert fb.last != "batched" and out.requires_grad
+    out.sum().backward()
+    np.testing.assert_allclose(Wg.grad.numpy(), np.tile(X.numpy().sum(0)[:, None], (1, 2)))
+    with pytest.raises(RuntimeError, match="randomness error mode"):
+        vmap(lambda x: x + z.rand(3))(X)
+    check(lambda x: x * 2, z.tensor(rs.randint(0, 5, (5, 3))), batched=False)
+
+
+def test_backward_and_replay_inside_loop():
+    def plain_grad(x):      # a backward without create_graph: its arrays are not logged
+        x = x.detach().requires_grad_()
+        return z.autograd.grad((z.tanh(x) ** 2).sum(), x)[0]
+    check(plain_grad, X, batched=False)
+    f = z.replay(lambda x: z.tanh(x) * 2)
+    check(lambda x: f(x.detach().requires_grad_()).detach(), X, batched=False)

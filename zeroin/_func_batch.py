@@ -1,0 +1,405 @@
+"""vmap's batched run (:func:`zeroin.func.vmap`): the function once over the whole batch.
+
+``vmap`` calls the function on slices 0 and 1 first, as its loop would, with every op
+logged (the tracer :func:`zeroin.replay` uses; a backward pass with ``create_graph`` is
+allowed, its rules being logged ops, so ``vmap(grad(f))`` is covered). When both logs are
+the same ops with the same attributes, the tensors the ops read from outside are the
+mapped slices or the same constants in both, nothing read a value into Python (``.item()``,
+``bool()``, ``.numpy()``, ``.data``, comparisons...), no output needs a graph and every op
+that meets the batch has a batching rule here, the log runs once on the whole batch (each
+array with the batch as its first dimension). Rows 0 and 1 must then equal the two calls
+to the bit. Otherwise :func:`attempt` hands back the two calls' outputs and vmap loops on:
+the per-slice loop stays the reference, this only skips the Python around its ops.
+
+The rules keep each slice's NumPy call as the loop makes it (a product batch by batch with
+``np.matmul``'s stacked loop, never one larger BLAS product), which is what keeps the bits.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+from contextlib import contextmanager
+
+import numpy as np
+
+from ._tensor import Tensor, _array_of, _leaf
+from .anomaly import anomaly
+
+MIN_BATCH = 3       # below this, two logged calls cost as much as the loop
+last = None         # why the last attempt looped, or "batched" (for tests and debugging)
+
+
+class _Log(list):
+    """The tracer: ``(fn, inputs, out)`` per op as for replay; ``soft``: what a replay
+    refuses (a plain backward, a random draw, running statistics) marks it ``tainted``."""
+    soft = True
+
+    def __init__(self):
+        super().__init__()
+        self.tainted = None
+
+
+_READS = ("item", "tolist", "numpy", "__array__", "__float__", "__int__", "__index__",
+          "__bool__", "__complex__", "__lt__", "__le__", "__gt__", "__ge__", "__eq__",
+          "__ne__", "__setitem__")
+
+
+@contextmanager
+def _watched(log):
+    """Mark ``log`` tainted when code outside zeroin reads a tensor's values (a value the
+    log cannot see: Python control flow, a constant made from data)."""
+    saved = {}
+    for name in _READS + ("data",):
+        if name in Tensor.__dict__:
+            saved[name] = Tensor.__dict__[name]
+
+    def wrap(name, f):
+        def watched(self, *a, **k):
+            # zeroin's own reads check shapes and dtypes; values it computes with come
+            # out as tensors the plan compares between the two calls
+            caller = sys._getframe(1).f_globals.get("__name__", "")
+            if not caller.startswith("zeroin."):
+                log.tainted = f"Tensor.{name}"
+            return f(self, *a, **k)
+        return watched
+
+    for name, f in saved.items():
+        if name == "data":
+            setattr(Tensor, name, property(wrap(name, f.fget), wrap(name, f.fset)))
+        else:
+            setattr(Tensor, name, wrap(name, f))
+    try:
+        yield
+    finally:
+        for name, f in saved.items():
+            setattr(Tensor, name, f)
+
+
+def _traced_call(func, args, kwargs):
+    """``func(*args, **kwargs)`` with its ops logged; returns (output, log)."""
+    log = _Log()
+    anomaly.tracer = log
+    anomaly.refresh()
+    try:
+        with _watched(log):
+            out = func(*args, **kwargs)
+    finally:
+        anomaly.tracer = None
+        anomaly.refresh()
+    return out, log
+
+
+class Attempt:
+    """What :func:`attempt` gives back: ``result`` (the output leaves, batched, or None)
+    and ``outs``, the outputs of the slices it called (the loop goes on after them)."""
+
+    def __init__(self, outs, result=None, spec=None, why="batched"):
+        global last
+        self.outs, self.result, self.spec = outs, result, spec
+        last = why if result is None or why != "batched" else "batched"
+
+
+def attempt(func, leaves, spec, dims, n, kwargs, out_dims_of, unflatten, flatten):
+    """Call ``func`` on slices 0 and 1 (logged), then try the batched run."""
+    outs = []
+    usable = (anomaly.tracer is None and not anomaly.detect and n >= MIN_BATCH
+              and threading.current_thread() is threading.main_thread()
+              and all(d is None or a.dtype.kind in "fc" for a, d in zip(leaves, dims)))
+    if not usable:
+        return Attempt(outs, why="not tried")
+    slices, logs = [], []
+    for i in (0, 1):
+        sliced = [a if d is None else a.select(d, i) for a, d in zip(leaves, dims)]
+        out, log = _traced_call(func, unflatten(spec, iter(sliced)), kwargs)
+        outs.append(out)
+        slices.append([s for s, d in zip(sliced, dims) if d is not None])
+        logs.append(log)
+    if any(log.tainted for log in logs) or any(
+            np.array_equal(_array_of(s0), _array_of(s1))
+            for s0, s1 in zip(*slices)):    # equal slices cannot tell data from constants
+        return Attempt(outs, why=logs[0].tainted or logs[1].tainted or "equal slices")
+    flat = [flatten(o) for o in outs]
+    if flat[0][0] != flat[1][0]:
+        return Attempt(outs, why="structures differ")
+    plan = _plan(logs, slices, [f[1] for f in flat])
+    if isinstance(plan, str):
+        return Attempt(outs, why=plan)
+    arrays = [np.moveaxis(_array_of(a), d, 0) for a, d in zip(leaves, dims) if d is not None]
+    result = _run(plan, arrays, n, out_dims_of(flat[0][0]), [f[1] for f in flat])
+    if isinstance(result, str):
+        return Attempt(outs, why=result)
+    return Attempt(outs, result, flat[0][0])
+
+
+# --- the plan: the two logs compared -------------------------------------------------------
+
+def _attrs(fn):
+    """The op's own attributes (dims, shapes, constants), as comparable values."""
+    names = [s for c in type(fn).__mro__ if c.__name__ != "Function"
+             for s in getattr(c, "__slots__", ()) if not s.startswith("_")]
+    return [getattr(fn, s, None) for s in names]
+
+
+def _same_value(a, b):
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and
+                a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes())
+    if isinstance(a, (tuple, list)) and type(a) is type(b):
+        return len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b))
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except Exception:       # noqa: BLE001  (an == that is not a plain truth value)
+        return False
+
+
+class _Slots:
+    """Both traces' tensors and arrays by id, each pointing at one slot of the plan."""
+
+    def __init__(self):
+        self.by = ({}, {})
+        self.kinds = []         # per slot: ("mapped", k), ("const", array), ("step", j)
+        self.live = []          # arrays of mapped slices and step results (trace 0)
+
+    def find(self, trace, t):
+        by = self.by[trace]
+        s = by.get(id(t))
+        return by.get(("a", id(_array_of(t)))) if s is None else s
+
+    def add(self, pair, kind):
+        self.kinds.append(kind)
+        for trace, t in enumerate(pair):
+            self.by[trace][id(t)] = self.by[trace][("a", id(_array_of(t)))] = \
+                len(self.kinds) - 1
+        return len(self.kinds) - 1
+
+
+def _source(slots, pair, slices):
+    """The slot of a tensor read from outside the log (both traces' tensors), or None."""
+    a0, a1 = (_array_of(t) for t in pair)
+    for k, (s0, s1) in enumerate(zip(*slices)):
+        if (pair[0] is s0 or a0 is _array_of(s0)) and (pair[1] is s1 or a1 is _array_of(s1)):
+            return slots.add(pair, ("mapped", k))
+    if a0.dtype.kind not in "fc" or not _same_value(a0, a1) or \
+            any(np.may_share_memory(a0, b) for b in slots.live):
+        return None             # a value made from data (it differs, or could)
+    return slots.add(pair, ("const", a0))
+
+
+def _slot(slots, pair, slices):
+    s = [slots.find(trace, t) for trace, t in enumerate(pair)]
+    if s[0] != s[1]:
+        return None
+    if s[0] is None:
+        s[0] = _source(slots, pair, slices)
+        if s[0] is not None and slots.kinds[s[0]][0] == "mapped":
+            slots.live.append(_array_of(pair[0]))
+    return s[0]
+
+
+def _plan(logs, slices, outs):
+    """The steps ``(fn, input slots, output shape, dtype)``, the slot kinds and the output
+    slots, when the two logs match; None when they do not."""
+    if len(logs[0]) != len(logs[1]):
+        return "the logs differ"
+    slots, steps = _Slots(), []
+    for (fn0, ins0, res0), (fn1, ins1, res1) in zip(*logs):
+        if type(fn0) is not type(fn1) or len(ins0) != len(ins1) or \
+                res0.shape != res1.shape or res0.dtype != res1.dtype or \
+                not _same_value(_attrs(fn0), _attrs(fn1)):
+            return f"the logs differ at {type(fn0).__name__}"
+        ins = [_slot(slots, pair, slices) for pair in zip(ins0, ins1)]
+        if None in ins:
+            return f"{type(fn0).__name__} reads a value made from data"
+        if slots.find(0, res0) is not None or slots.find(1, res1) is not None:
+            return f"{type(fn0).__name__} works in place"
+        steps.append((fn0, ins, [tuple(t.shape) for t in ins0], tuple(res0.shape),
+                      res0.dtype, _array_of(res0)))
+        slots.add((res0, res1), ("step", len(steps) - 1))
+        slots.live.append(_array_of(res0))
+    out_slots = []
+    for o0, o1 in zip(*outs):
+        if not (isinstance(o0, Tensor) and isinstance(o1, Tensor)) or \
+                o0.requires_grad or o1.requires_grad:
+            return "an output is not a tensor or needs a graph"
+        s = _slot(slots, (o0, o1), slices)
+        if s is None:
+            return "an output is made from data"
+        out_slots.append(s)
+    return steps, slots.kinds, out_slots
+
+
+# --- the batched run ------------------------------------------------------------------------
+
+def _run(plan, mapped, n, out_dims, outs):
+    """The output leaves over the whole batch, or None where a rule is missing or a row
+    differs from the calls."""
+    steps, kinds, out_slots = plan
+    values = []
+    for kind in kinds:
+        if kind[0] == "mapped":
+            values.append((mapped[kind[1]], True))
+        elif kind[0] == "const":
+            values.append((kind[1], False))
+        else:
+            fn, ins, in_shapes, shape, dtype, traced = steps[kind[1]]
+            args = [values[i] for i in ins]
+            if not any(b for _, b in args):
+                values.append((traced, False))      # the same in every slice
+                continue
+            rule = RULES.get(type(fn).__name__) or _loss_rule(fn)
+            r = rule(fn, args, in_shapes, shape, n) if rule is not None else None
+            if r is None or r.shape != (n,) + shape or r.dtype != dtype:
+                return f"no batching rule for {type(fn).__name__} here"
+            values.append((r, True))
+    result = []
+    for s, d, o0, o1 in zip(out_slots, out_dims, *outs):
+        a, batched = values[s]
+        if d is None:
+            if batched:
+                return "out_dims None for a batched output"
+            result.append(o0)
+            continue
+        if not batched:
+            a = np.broadcast_to(a, (n,) + a.shape)
+        for row, o in ((0, o0), (1, o1)):
+            b = _array_of(o)
+            if a[row].dtype != b.dtype or a[row].shape != b.shape or \
+                    np.ascontiguousarray(a[row]).tobytes() != np.ascontiguousarray(b).tobytes():
+                return f"row {row} differs from its call"
+        result.append(_leaf(np.ascontiguousarray(np.moveaxis(a, 0, d % (a.ndim)))))
+    return result
+
+
+def _padded(arg, shape, nd):
+    """A batched array (n, *shape) with 1s after n up to ``nd`` dims per slice (NumPy's
+    broadcasting then lines up each slice as in the call); an unbatched one as it is."""
+    a, batched = arg
+    if not batched or len(shape) == nd:
+        return a
+    return a.reshape(a.shape[:1] + (1,) * (nd - len(shape)) + tuple(shape))
+
+
+def _elementwise(fn, args, in_shapes, shape, n):
+    return fn.forward(*[_padded(a, s, len(shape)) for a, s in zip(args, in_shapes)])
+
+
+def _reshape(fn, args, in_shapes, shape, n):
+    return args[0][0].reshape((n,) + shape)
+
+
+def _broadcast(fn, args, in_shapes, shape, n):
+    return np.broadcast_to(_padded(args[0], in_shapes[0], len(shape)), (n,) + shape)
+
+
+def _sum_to(fn, args, in_shapes, shape, n):
+    from .function import sum_to_array
+    x, s = args[0][0], in_shapes[0]
+    if tuple(s) == shape:
+        return x
+    lead = len(s) - len(shape)
+    if lead == 1 and tuple(s[1:]) == shape:
+        return np.add.reduce(x, axis=1)
+    r = sum_to_array(x, (n,) + (1,) * lead + shape)
+    return r.reshape((n,) + shape)
+
+
+def _axes(axis, nd):
+    if axis is None:
+        return tuple(range(1, nd + 1))
+    if isinstance(axis, tuple):
+        return tuple(a % nd + 1 for a in axis) if nd else ()
+    return axis % nd + 1 if nd else ()
+
+
+def _sum(fn, args, in_shapes, shape, n):
+    x = args[0][0]
+    dtype = fn.dtype
+    if dtype is None and x.dtype.kind == "u":
+        dtype = np.int64
+    return np.add.reduce(x, axis=_axes(fn.axis, len(in_shapes[0])), keepdims=fn.keepdims,
+                         dtype=dtype)
+
+
+def _mean(fn, args, in_shapes, shape, n):
+    x, s = args[0][0], in_shapes[0]
+    if fn.axis is None and x.dtype == np.float64 and int(np.prod(s)):
+        return np.add.reduce(x, axis=_axes(None, len(s))) / int(np.prod(s))
+    return x.mean(axis=_axes(fn.axis, len(s)), keepdims=fn.keepdims)
+
+
+def _transpose(fn, args, in_shapes, shape, n):
+    nd = len(in_shapes[0])
+    axes = range(nd)[::-1] if fn.axes is None else [a % nd for a in fn.axes]
+    return args[0][0].transpose((0,) + tuple(a + 1 for a in axes))
+
+
+def _as_matrix(arg, shape, nd, first):
+    """A matmul operand as a stack of matrices with ``nd`` dims per slice (a vector as
+    one row or one column, as NumPy's matmul takes it)."""
+    a, batched = arg
+    if len(shape) == 1:
+        shape = (1,) + tuple(shape) if first else tuple(shape) + (1,)
+        a = a.reshape(a.shape[:1] + shape if batched else shape)
+    return _padded((a, batched), shape, nd)
+
+
+def _matmul(fn, args, in_shapes, shape, n):
+    sa, sb = in_shapes
+    nd = max(len(sa), len(sb), 2)
+    a = _as_matrix(args[0], sa, nd, True)
+    b = _as_matrix(args[1], sb, nd, False)
+    return np.matmul(a, b).reshape((n,) + shape)
+
+
+def _linear(fn, args, in_shapes, shape, n):
+    """``x @ w.T + b`` slice by slice: ``x`` as the one matrix of rows its call makes."""
+    (x, bx), (w, bw) = args[:2]
+    sx = in_shapes[0]
+    rows = (1 if len(sx) == 1 else int(np.prod(sx[:-1])), sx[-1])
+    y = np.matmul(x.reshape(((n,) if bx else ()) + rows), np.swapaxes(w, -1, -2))
+    if len(args) == 3:
+        y = y + _padded(args[2], in_shapes[2], 2)
+    return y.reshape((n,) + shape)
+
+
+def _getitem(fn, args, in_shapes, shape, n):
+    index = fn.index if isinstance(fn.index, tuple) else (fn.index,)
+    if not all(i is None or i is Ellipsis or isinstance(i, (int, slice)) for i in index):
+        return None
+    return np.asarray(args[0][0][(slice(None),) + index])
+
+
+def _stack(fn, args, in_shapes, shape, n):
+    xs = [a if b else np.broadcast_to(a, (n,) + a.shape) for a, b in args]
+    return np.ascontiguousarray(np.stack(xs, axis=fn.axis % len(shape) + 1))
+
+
+def _loss(fn, args, in_shapes, shape, n):
+    """An elementwise loss (mse, l1, ...): the elementwise values, reduced per slice as
+    its forward reduces them."""
+    nd = max(len(s) for s in in_shapes)
+    el = fn.elementwise(*[_padded(a, s, nd) for a, s in zip(args, in_shapes)])
+    if el.shape[0] != n or fn.reduction == "none":
+        return el if el.shape[0] == n else None
+    size = int(np.prod(el.shape[1:]))
+    if fn.reduction == "sum":
+        return np.add.reduce(el, axis=_axes(None, nd))
+    if fn.reduction == "mean" and size:
+        return np.add.reduce(el, axis=_axes(None, nd)) * (1.0 / size)
+    return None
+
+
+def _loss_rule(fn):
+    from .nn.functional import _LossOp
+    if isinstance(fn, _LossOp) and type(fn).forward is _LossOp.forward:
+        return _loss
+    return None
+
+
+RULES = {name: _elementwise for name in (
+    "AddOp", "SubOp", "MulOp", "DivOp", "NegOp", "PowOp", "PowConstOp", "ExpOp", "LogOp",
+    "SqrtOp", "AbsOp", "SinOp", "CosOp", "TanhOp", "SigmoidOp", "ReLUOp", "MaximumOp",
+    "MinimumOp", "ZeroOfOp", "AsTypeOp", "SoftplusOp", "LeakyReLUOp", "ClipOp")}
+RULES.update(ReshapeOp=_reshape, BroadcastToOp=_broadcast, SumToOp=_sum_to, SumOp=_sum,
+             MeanOp=_mean, TransposeOp=_transpose, MatMulOp=_matmul, LinearOp=_linear,
+             GetItemOp=_getitem, StackOp=_stack)
