@@ -119,12 +119,46 @@ def test_tensor_copied_from_data_loops():
     check(lambda x: x * 2, z.ones(5, 3), batched=False)     # equal slices: nothing to tell
 
 
-def test_graphs_random_and_integers_loop():
+def grads_both_ways(f, params, *args):
+    """The gradients wrt ``params`` of sum(vmap(f)(*args) * R), batched and looped."""
+    out = []
+    for on in (True, False):
+        F._batching_on = on
+        try:
+            for p in params:
+                p.grad = None
+            fb.last = None
+            y = vmap(f)(*args)
+            assert (fb.last == "batched") == on and y.requires_grad
+            r = z.tensor(np.random.RandomState(1).randn(*y.shape))
+            (y * r).sum().backward()
+            out.append((y.detach(), [p.grad.numpy().copy() for p in params]))
+        finally:
+            F._batching_on = True
+    (y1, g1), (y2, g2) = out
+    assert y1.numpy().tobytes() == y2.numpy().tobytes()     # values: the loop's bits
+    for a, b in zip(g1, g2):     # gradients: summed in another order, to round-off
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
+    return g1
+
+
+def test_graph_through_batched_run():
+    """Outputs that need a graph (parameters that require grad, a grad over vmap) come
+    from the batched run recorded op by op: backward goes through it."""
     Wg = W.clone().requires_grad_()
-    out = vmap(lambda x: x @ Wg)(X)
-    assert fb.last != "batched" and out.requires_grad
-    out.sum().backward()
-    np.testing.assert_allclose(Wg.grad.numpy(), np.tile(X.numpy().sum(0)[:, None], (1, 2)))
+    Xg = X.clone().requires_grad_()
+    g = grads_both_ways(lambda x: z.tanh(x @ Wg).sum(), [Wg, Xg], Xg)
+    assert g[0].shape == (3, 2)
+    net = mlp()
+    ps = list(net.parameters())
+    grads_both_ways(lambda x, y: z.nn.functional.mse_loss(net(x), y), ps, X, Y)
+
+    def u(x, t):
+        return net(z.stack([x, t, x * t])).sum()
+    grads_both_ways(lambda x, t: grad(grad(u))(x, t) + u(x, t), ps, X[:, 0], X[:, 1])
+
+
+def test_random_and_integers_loop():
     with pytest.raises(RuntimeError, match="randomness error mode"):
         vmap(lambda x: x + z.rand(3))(X)
     check(lambda x: x * 2, z.tensor(rs.randint(0, 5, (5, 3))), batched=False)

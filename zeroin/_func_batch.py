@@ -5,17 +5,21 @@ logged (the tracer :func:`zeroin.replay` uses; a backward pass with ``create_gra
 allowed, its rules being logged ops, so ``vmap(grad(f))`` is covered). When both logs are
 the same ops with the same attributes, the tensors the ops read from outside are the
 mapped slices or the same constants in both, nothing read a value into Python (``.item()``,
-``bool()``, ``.numpy()``, ``.data``, comparisons...), no output needs a graph and every op
-that meets the batch has a batching rule here, the log runs once on the whole batch (each
-array with the batch as its first dimension). Rows 0 and 1 must then equal the two calls
-to the bit. Otherwise :func:`attempt` hands back the two calls' outputs and vmap loops on:
-the per-slice loop stays the reference, this only skips the Python around its ops.
+``bool()``, ``.numpy()``, ``.data``, comparisons...) and every op that meets the batch has a
+batching rule here, the log runs once on the whole batch (the batch as the first
+dimension): on arrays, or, when an output needs a graph (a grad over vmap, parameters that
+require grad), as recorded ops, so that backward goes through it (its gradients then sum
+the slices in another order than the loop's: equal to round-off). Rows 0 and 1 must equal
+the two calls to the bit. Otherwise :func:`attempt` hands back the two calls' outputs and
+vmap loops on: the per-slice loop stays the reference, this only skips the Python around
+its ops.
 
 The rules keep each slice's NumPy call as the loop makes it (a product batch by batch with
 ``np.matmul``'s stacked loop, never one larger BLAS product), which is what keeps the bits.
 """
 from __future__ import annotations
 
+import copy
 import sys
 import threading
 from contextlib import contextmanager
@@ -124,8 +128,8 @@ def attempt(func, leaves, spec, dims, n, kwargs, out_dims_of, unflatten, flatten
     plan = _plan(logs, slices, [f[1] for f in flat])
     if isinstance(plan, str):
         return Attempt(outs, why=plan)
-    arrays = [np.moveaxis(_array_of(a), d, 0) for a, d in zip(leaves, dims) if d is not None]
-    result = _run(plan, arrays, n, out_dims_of(flat[0][0]), [f[1] for f in flat])
+    mapped = [(a, d) for a, d in zip(leaves, dims) if d is not None]
+    result = _run(plan, mapped, n, out_dims_of(flat[0][0]), [f[1] for f in flat])
     if isinstance(result, str):
         return Attempt(outs, why=result)
     return Attempt(outs, result, flat[0][0])
@@ -182,7 +186,7 @@ def _source(slots, pair, slices):
     if a0.dtype.kind not in "fc" or not _same_value(a0, a1) or \
             any(np.may_share_memory(a0, b) for b in slots.live):
         return None             # a value made from data (it differs, or could)
-    return slots.add(pair, ("const", a0))
+    return slots.add(pair, ("const", a0, pair[0]))
 
 
 def _slot(slots, pair, slices):
@@ -213,44 +217,105 @@ def _plan(logs, slices, outs):
         if slots.find(0, res0) is not None or slots.find(1, res1) is not None:
             return f"{type(fn0).__name__} works in place"
         steps.append((fn0, ins, [tuple(t.shape) for t in ins0], tuple(res0.shape),
-                      res0.dtype, _array_of(res0)))
+                      res0.dtype, res0))
         slots.add((res0, res1), ("step", len(steps) - 1))
         slots.live.append(_array_of(res0))
     out_slots = []
     for o0, o1 in zip(*outs):
-        if not (isinstance(o0, Tensor) and isinstance(o1, Tensor)) or \
-                o0.requires_grad or o1.requires_grad:
-            return "an output is not a tensor or needs a graph"
+        if not (isinstance(o0, Tensor) and isinstance(o1, Tensor)):
+            return "an output is not a tensor"
         s = _slot(slots, (o0, o1), slices)
         if s is None:
             return "an output is made from data"
         out_slots.append(s)
-    return steps, slots.kinds, out_slots
+    graph = any(o.requires_grad for o in outs[0])
+    return steps, slots.kinds, out_slots, graph
 
 
 # --- the batched run ------------------------------------------------------------------------
 
-def _run(plan, mapped, n, out_dims, outs):
-    """The output leaves over the whole batch, or None where a rule is missing or a row
-    differs from the calls."""
-    steps, kinds, out_slots = plan
-    values = []
-    for kind in kinds:
+class _Arrays:
+    """The batched run on arrays (no output needs a graph): each op's forward."""
+    graph = False
+
+    @staticmethod
+    def run(fn, xs):
+        return fn.forward(*xs)
+
+    broadcast = staticmethod(np.broadcast_to)
+
+    @staticmethod
+    def swap(w):
+        return np.swapaxes(w, -1, -2)
+
+    @staticmethod
+    def sum(x, axes):
+        return np.add.reduce(x, axis=axes)
+
+
+class _Tensors:
+    """The batched run recorded (an output needs a graph: a grad over vmap, parameters
+    that require grad): each op applied to tensors, so backward goes through it."""
+    graph = True
+
+    @staticmethod
+    def run(fn, xs):
+        from .function import apply
+        return apply(copy.copy(fn), list(xs))
+
+    @staticmethod
+    def broadcast(x, shape):
+        from .ops import broadcast_to
+        return broadcast_to(x, shape)
+
+    @staticmethod
+    def swap(w):
+        return w.transpose(-1, -2)
+
+    @staticmethod
+    def sum(x, axes):
+        return x.sum(axes)
+
+
+def _initial(kinds, mapped, k):
+    """The sources' values: (value, batched) for each slot that is not a step."""
+    from ._torch_ops import movedim
+    out = {}
+    for s, kind in enumerate(kinds):
         if kind[0] == "mapped":
-            values.append((mapped[kind[1]], True))
+            a, d = mapped[kind[1]]
+            out[s] = (movedim(a, d, 0) if k.graph else np.moveaxis(_array_of(a), d, 0), True)
         elif kind[0] == "const":
-            values.append((kind[1], False))
-        else:
-            fn, ins, in_shapes, shape, dtype, traced = steps[kind[1]]
-            args = [values[i] for i in ins]
-            if not any(b for _, b in args):
-                values.append((traced, False))      # the same in every slice
-                continue
-            rule = RULES.get(type(fn).__name__) or _loss_rule(fn)
-            r = rule(fn, args, in_shapes, shape, n) if rule is not None else None
-            if r is None or r.shape != (n,) + shape or r.dtype != dtype:
-                return f"no batching rule for {type(fn).__name__} here"
-            values.append((r, True))
+            out[s] = (kind[2] if k.graph else kind[1], False)
+    return out
+
+
+def _run(plan, mapped, n, out_dims, outs):
+    """The output leaves over the whole batch, or why not (a rule is missing, a row
+    differs from the calls)."""
+    steps, kinds, out_slots, graph = plan
+    k = _Tensors if graph else _Arrays
+    values = [None] * len(kinds)
+    for s, v in _initial(kinds, mapped, k).items():
+        values[s] = v
+    for s, kind in enumerate(kinds):
+        if kind[0] != "step":
+            continue
+        fn, ins, in_shapes, shape, dtype, traced = steps[kind[1]]
+        args = [values[i] for i in ins]
+        if not any(b for _, b in args):
+            values[s] = (traced if graph else _array_of(traced), False)   # the same in all
+            continue
+        rule = RULES.get(type(fn).__name__) or _loss_rule(fn)
+        r = rule(k, fn, args, in_shapes, shape, n) if rule is not None else None
+        if r is None or tuple(r.shape) != (n,) + shape or r.dtype != dtype:
+            return f"no batching rule for {type(fn).__name__} here"
+        values[s] = (r, True)
+    return _outputs(k, values, out_slots, out_dims, outs, n)
+
+
+def _outputs(k, values, out_slots, out_dims, outs, n):
+    from ._torch_ops import movedim
     result = []
     for s, d, o0, o1 in zip(out_slots, out_dims, *outs):
         a, batched = values[s]
@@ -260,46 +325,52 @@ def _run(plan, mapped, n, out_dims, outs):
             result.append(o0)
             continue
         if not batched:
-            a = np.broadcast_to(a, (n,) + a.shape)
+            a = k.broadcast(a, (n,) + tuple(a.shape))
+        rows = _array_of(a) if k.graph else a
         for row, o in ((0, o0), (1, o1)):
             b = _array_of(o)
-            if a[row].dtype != b.dtype or a[row].shape != b.shape or \
-                    np.ascontiguousarray(a[row]).tobytes() != np.ascontiguousarray(b).tobytes():
+            if rows[row].dtype != b.dtype or rows[row].shape != b.shape or \
+                    np.ascontiguousarray(rows[row]).tobytes() != \
+                    np.ascontiguousarray(b).tobytes():
                 return f"row {row} differs from its call"
-        result.append(_leaf(np.ascontiguousarray(np.moveaxis(a, 0, d % (a.ndim)))))
+        d = d % a.ndim
+        result.append(movedim(a, 0, d).contiguous() if k.graph else
+                      _leaf(np.ascontiguousarray(np.moveaxis(a, 0, d))))
     return result
 
 
+def _with(fn, **attrs):
+    """A copy of the op with its dims / shapes for the batch (the batch dimension first)."""
+    fn = copy.copy(fn)
+    for name, v in attrs.items():
+        setattr(fn, name, v)
+    return fn
+
+
 def _padded(arg, shape, nd):
-    """A batched array (n, *shape) with 1s after n up to ``nd`` dims per slice (NumPy's
+    """A batched value (n, *shape) with 1s after n up to ``nd`` dims per slice (NumPy's
     broadcasting then lines up each slice as in the call); an unbatched one as it is."""
     a, batched = arg
     if not batched or len(shape) == nd:
         return a
-    return a.reshape(a.shape[:1] + (1,) * (nd - len(shape)) + tuple(shape))
+    return a.reshape((a.shape[0],) + (1,) * (nd - len(shape)) + tuple(shape))
 
 
-def _elementwise(fn, args, in_shapes, shape, n):
-    return fn.forward(*[_padded(a, s, len(shape)) for a, s in zip(args, in_shapes)])
+def _elementwise(k, fn, args, in_shapes, shape, n):
+    return k.run(fn, [_padded(a, s, len(shape)) for a, s in zip(args, in_shapes)])
 
 
-def _reshape(fn, args, in_shapes, shape, n):
-    return args[0][0].reshape((n,) + shape)
+def _reshape(k, fn, args, in_shapes, shape, n):
+    return k.run(_with(fn, shape=(n,) + shape), [args[0][0]])
 
 
-def _broadcast(fn, args, in_shapes, shape, n):
-    return np.broadcast_to(_padded(args[0], in_shapes[0], len(shape)), (n,) + shape)
+def _broadcast(k, fn, args, in_shapes, shape, n):
+    return k.run(_with(fn, shape=(n,) + shape), [_padded(args[0], in_shapes[0], len(shape))])
 
 
-def _sum_to(fn, args, in_shapes, shape, n):
-    from .function import sum_to_array
-    x, s = args[0][0], in_shapes[0]
-    if tuple(s) == shape:
-        return x
-    lead = len(s) - len(shape)
-    if lead == 1 and tuple(s[1:]) == shape:
-        return np.add.reduce(x, axis=1)
-    r = sum_to_array(x, (n,) + (1,) * lead + shape)
+def _sum_to(k, fn, args, in_shapes, shape, n):
+    lead = len(in_shapes[0]) - len(shape)
+    r = k.run(_with(fn, shape=(n,) + (1,) * lead + shape), [args[0][0]])
     return r.reshape((n,) + shape)
 
 
@@ -311,26 +382,15 @@ def _axes(axis, nd):
     return axis % nd + 1 if nd else ()
 
 
-def _sum(fn, args, in_shapes, shape, n):
-    x = args[0][0]
-    dtype = fn.dtype
-    if dtype is None and x.dtype.kind == "u":
-        dtype = np.int64
-    return np.add.reduce(x, axis=_axes(fn.axis, len(in_shapes[0])), keepdims=fn.keepdims,
-                         dtype=dtype)
+def _reduce(k, fn, args, in_shapes, shape, n):
+    """sum and mean: the slice's axes, one further (all of them for a full reduction)."""
+    return k.run(_with(fn, axis=_axes(fn.axis, len(in_shapes[0]))), [args[0][0]])
 
 
-def _mean(fn, args, in_shapes, shape, n):
-    x, s = args[0][0], in_shapes[0]
-    if fn.axis is None and x.dtype == np.float64 and int(np.prod(s)):
-        return np.add.reduce(x, axis=_axes(None, len(s))) / int(np.prod(s))
-    return x.mean(axis=_axes(fn.axis, len(s)), keepdims=fn.keepdims)
-
-
-def _transpose(fn, args, in_shapes, shape, n):
+def _transpose(k, fn, args, in_shapes, shape, n):
     nd = len(in_shapes[0])
     axes = range(nd)[::-1] if fn.axes is None else [a % nd for a in fn.axes]
-    return args[0][0].transpose((0,) + tuple(a + 1 for a in axes))
+    return k.run(_with(fn, axes=(0,) + tuple(a + 1 for a in axes)), [args[0][0]])
 
 
 def _as_matrix(arg, shape, nd, first):
@@ -339,53 +399,73 @@ def _as_matrix(arg, shape, nd, first):
     a, batched = arg
     if len(shape) == 1:
         shape = (1,) + tuple(shape) if first else tuple(shape) + (1,)
-        a = a.reshape(a.shape[:1] + shape if batched else shape)
+        a = a.reshape(((a.shape[0],) if batched else ()) + shape)
     return _padded((a, batched), shape, nd)
 
 
-def _matmul(fn, args, in_shapes, shape, n):
+def _matmul(k, fn, args, in_shapes, shape, n):
+    """Products slice by slice (NumPy's stacked matmul: the kernel of each slice's call,
+    never one larger BLAS product, which rounds differently)."""
     sa, sb = in_shapes
     nd = max(len(sa), len(sb), 2)
     a = _as_matrix(args[0], sa, nd, True)
     b = _as_matrix(args[1], sb, nd, False)
-    return np.matmul(a, b).reshape((n,) + shape)
+    return k.run(fn if k.graph else _MATMUL, [a, b]).reshape((n,) + shape)
 
 
-def _linear(fn, args, in_shapes, shape, n):
+def _linear(k, fn, args, in_shapes, shape, n):
     """``x @ w.T + b`` slice by slice: ``x`` as the one matrix of rows its call makes."""
+    from .ops import MatMulOp
     (x, bx), (w, bw) = args[:2]
     sx = in_shapes[0]
     rows = (1 if len(sx) == 1 else int(np.prod(sx[:-1])), sx[-1])
-    y = np.matmul(x.reshape(((n,) if bx else ()) + rows), np.swapaxes(w, -1, -2))
+    y = k.run(MatMulOp(), [x.reshape(((n,) if bx else ()) + rows), k.swap(w)])
     if len(args) == 3:
         y = y + _padded(args[2], in_shapes[2], 2)
     return y.reshape((n,) + shape)
 
 
-def _getitem(fn, args, in_shapes, shape, n):
-    index = fn.index if isinstance(fn.index, tuple) else (fn.index,)
+def _basic(index):
+    """The index with the batch's slice first, if it has ints, slices, None, ... only."""
+    index = index if isinstance(index, tuple) else (index,)
     if not all(i is None or i is Ellipsis or isinstance(i, (int, slice)) for i in index):
         return None
-    return np.asarray(args[0][0][(slice(None),) + index])
+    return (slice(None),) + index
 
 
-def _stack(fn, args, in_shapes, shape, n):
-    xs = [a if b else np.broadcast_to(a, (n,) + a.shape) for a, b in args]
-    return np.ascontiguousarray(np.stack(xs, axis=fn.axis % len(shape) + 1))
+def _getitem(k, fn, args, in_shapes, shape, n):
+    index = _basic(fn.index)
+    if index is None:
+        return None
+    r = k.run(_with(fn, index=index), [args[0][0]])
+    return r if k.graph else np.asarray(r)
 
 
-def _loss(fn, args, in_shapes, shape, n):
+def _index_add(k, fn, args, in_shapes, shape, n):
+    """getitem's adjoint (create_graph): zeros of the batch's shape, ``g`` added."""
+    index = _basic(fn.index)
+    if index is None:
+        return None
+    return k.run(_with(fn, index=index, shape=(n,) + shape), [args[0][0]])
+
+
+def _stack(k, fn, args, in_shapes, shape, n):
+    xs = [a if b else k.broadcast(a, (n,) + tuple(a.shape)) for a, b in args]
+    return k.run(_with(fn, axis=fn.axis % len(shape) + 1), xs)
+
+
+def _loss(k, fn, args, in_shapes, shape, n):
     """An elementwise loss (mse, l1, ...): the elementwise values, reduced per slice as
     its forward reduces them."""
     nd = max(len(s) for s in in_shapes)
-    el = fn.elementwise(*[_padded(a, s, nd) for a, s in zip(args, in_shapes)])
+    el = k.run(_with(fn, reduction="none"), [_padded(a, s, nd) for a, s in zip(args, in_shapes)])
     if el.shape[0] != n or fn.reduction == "none":
         return el if el.shape[0] == n else None
     size = int(np.prod(el.shape[1:]))
     if fn.reduction == "sum":
-        return np.add.reduce(el, axis=_axes(None, nd))
+        return k.sum(el, _axes(None, nd))
     if fn.reduction == "mean" and size:
-        return np.add.reduce(el, axis=_axes(None, nd)) * (1.0 / size)
+        return k.sum(el, _axes(None, nd)) * (1.0 / size)
     return None
 
 
@@ -396,10 +476,17 @@ def _loss_rule(fn):
     return None
 
 
+class _MatMulArrays:
+    """MatMulOp's product on arrays without its checks (done by the call)."""
+    forward = staticmethod(np.matmul)
+
+
+_MATMUL = _MatMulArrays()
+
 RULES = {name: _elementwise for name in (
     "AddOp", "SubOp", "MulOp", "DivOp", "NegOp", "PowOp", "PowConstOp", "ExpOp", "LogOp",
     "SqrtOp", "AbsOp", "SinOp", "CosOp", "TanhOp", "SigmoidOp", "ReLUOp", "MaximumOp",
     "MinimumOp", "ZeroOfOp", "AsTypeOp", "SoftplusOp", "LeakyReLUOp", "ClipOp")}
-RULES.update(ReshapeOp=_reshape, BroadcastToOp=_broadcast, SumToOp=_sum_to, SumOp=_sum,
-             MeanOp=_mean, TransposeOp=_transpose, MatMulOp=_matmul, LinearOp=_linear,
-             GetItemOp=_getitem, StackOp=_stack)
+RULES.update(ReshapeOp=_reshape, BroadcastToOp=_broadcast, SumToOp=_sum_to, SumOp=_reduce,
+             MeanOp=_reduce, TransposeOp=_transpose, MatMulOp=_matmul, LinearOp=_linear,
+             GetItemOp=_getitem, IndexAddOp=_index_add, StackOp=_stack)

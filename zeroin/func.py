@@ -829,9 +829,10 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
     ``vmap(grad(f))`` gives per-sample gradients). Batched run: with 3 slices or more and
     randomness='error', the calls of slices 0 and 1 are logged; when their ops match, have
     batching rules (elementwise, matmul, linear, sums, shapes, elementwise losses) and read
-    no value into Python, and no output needs a graph, the ops run once on the whole batch
-    (rows 0 and 1 checked against the calls to the bit; ``vmap(grad(loss))`` over 256
-    samples: ~36x faster); otherwise the loop goes on from slice 2.
+    no value into Python, the ops run once on the whole batch, recorded when an output
+    needs a graph (rows 0 and 1 checked against the calls to the bit; gradients through it
+    equal the loop's to round-off; ``vmap(grad(loss))`` over 256 samples ~36x faster, a
+    grad of a vmapped PINN residual ~60x); otherwise the loop goes on from slice 2.
     ``randomness``: 'error' refuses draws from zeroin's random functions, 'different'
     lets each slice draw its own, 'same' restarts zeroin's default generator for each
     slice. Where a loop differs from torch: ``.item()``, data-dependent control flow and
