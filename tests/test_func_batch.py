@@ -110,6 +110,14 @@ def test_values_read_from_data_loop(f):
     np.testing.assert_array_equal(got.numpy(), want)
 
 
+def test_dims_from_values_read_inside_zeroin_loop():
+    """narrow(x, 0, x.argmin(), 1) reads the start with .item() inside zeroin: slices 0
+    and 1 share an argmin (1), slice 2 does not; the batched run would take slice 0's."""
+    a = z.tensor([[3., 1, 2], [3, 0, 1], [0, 5, 1], [4, 1, 2]])
+    got = check(lambda x: x.narrow(0, x.argmin(), 1) * x, a, batched=False)
+    np.testing.assert_array_equal(got.numpy()[2], [0, 0, 0])
+
+
 def test_tensor_copied_from_data_loops():
     got = check(lambda x: x + z.tensor(x.tolist()), XS, batched=False)
     np.testing.assert_array_equal(got.numpy(), 2 * XS.numpy())

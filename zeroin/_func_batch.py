@@ -43,26 +43,28 @@ class _Log(list):
         self.tainted = None
 
 
-_READS = ("item", "tolist", "numpy", "__array__", "__float__", "__int__", "__index__",
-          "__bool__", "__complex__", "__lt__", "__le__", "__gt__", "__ge__", "__eq__",
+# a value into Python: seen wherever it is read (narrow(x, 0, t.argmin(), 1) reads
+# t.argmin() inside zeroin: the op's dims would come from slice 0)
+_SCALARS = ("item", "tolist", "__float__", "__int__", "__index__", "__bool__", "__complex__")
+# values as arrays: seen when user code reads them (zeroin's own read shapes and dtypes,
+# and what they compute comes out as tensors that the plan compares between the calls)
+_VIEWS = ("numpy", "__array__", "data", "__lt__", "__le__", "__gt__", "__ge__", "__eq__",
           "__ne__", "__setitem__")
 
 
 @contextmanager
 def _watched(log):
-    """Mark ``log`` tainted when code outside zeroin reads a tensor's values (a value the
+    """Mark ``log`` tainted when a tensor's values are read outside the ops (a value the
     log cannot see: Python control flow, a constant made from data)."""
-    saved = {}
-    for name in _READS + ("data",):
-        if name in Tensor.__dict__:
-            saved[name] = Tensor.__dict__[name]
+    saved = {name: Tensor.__dict__[name] for name in _SCALARS + _VIEWS
+             if name in Tensor.__dict__}
 
     def wrap(name, f):
+        always = name in _SCALARS
+
         def watched(self, *a, **k):
-            # zeroin's own reads check shapes and dtypes; values it computes with come
-            # out as tensors the plan compares between the two calls
-            caller = sys._getframe(1).f_globals.get("__name__", "")
-            if not caller.startswith("zeroin."):
+            if always or not sys._getframe(1).f_globals.get("__name__", "").startswith(
+                    "zeroin."):
                 log.tainted = f"Tensor.{name}"
             return f(self, *a, **k)
         return watched
