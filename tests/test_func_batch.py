@@ -179,3 +179,13 @@ def test_backward_and_replay_inside_loop():
     check(plain_grad, X, batched=False)
     f = z.replay(lambda x: z.tanh(x) * 2)
     check(lambda x: f(x.detach().requires_grad_()).detach(), X, batched=False)
+
+
+def test_outputs_new_memory_as_the_loop():
+    """The loop stacks the slices into new memory; so does the batched run, also where
+    the function returns its input (or a view of it)."""
+    x = X.clone()
+    for f in (lambda v: v, lambda v: v.reshape(3, 1), lambda v: W[0] * 1):
+        y = check(f, x)
+        y.data[...] = 0
+        np.testing.assert_array_equal(x.numpy(), X.numpy())

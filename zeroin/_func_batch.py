@@ -313,10 +313,14 @@ def _run(plan, mapped, n, out_dims, outs):
         if r is None or tuple(r.shape) != (n,) + shape or r.dtype != dtype:
             return f"no batching rule for {type(fn).__name__} here"
         values[s] = (r, True)
-    return _outputs(k, values, out_slots, out_dims, outs, n)
+    outside = [] if graph else [values[s][0] for s, kind in enumerate(kinds)
+                                if kind[0] != "step"]
+    return _outputs(k, values, out_slots, out_dims, outs, n, outside)
 
 
-def _outputs(k, values, out_slots, out_dims, outs, n):
+def _outputs(k, values, out_slots, out_dims, outs, n, outside):
+    """The outputs, checked against the calls; new memory, as the loop's stack makes,
+    where an output would share the inputs' (``outside``)."""
     from ._torch_ops import movedim
     result = []
     for s, d, o0, o1 in zip(out_slots, out_dims, *outs):
@@ -336,8 +340,13 @@ def _outputs(k, values, out_slots, out_dims, outs, n):
                     np.ascontiguousarray(b).tobytes():
                 return f"row {row} differs from its call"
         d = d % a.ndim
-        result.append(movedim(a, 0, d).contiguous() if k.graph else
-                      _leaf(np.ascontiguousarray(np.moveaxis(a, 0, d))))
+        if k.graph:
+            result.append(movedim(a, 0, d).contiguous())
+            continue
+        r = np.ascontiguousarray(np.moveaxis(a, 0, d))
+        if any(np.may_share_memory(r, o) for o in outside):
+            r = r.copy()
+        result.append(_leaf(r))
     return result
 
 
