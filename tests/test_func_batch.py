@@ -189,3 +189,29 @@ def test_outputs_new_memory_as_the_loop():
         y = check(f, x)
         y.data[...] = 0
         np.testing.assert_array_equal(x.numpy(), X.numpy())
+
+
+@pytest.mark.parametrize("change", [
+    lambda buf, x: buf.add_(x.sum()),
+    lambda buf, x: buf.copy_(x),
+    lambda buf, x: buf.__iadd__(x),
+])
+def test_captured_tensor_changed_in_place_loops(change):
+    """An in-place change of a captured tensor happens once per slice in the loop; the
+    batched run cannot repeat it, so it loops (torch's vmap refuses such a function)."""
+    ends = []
+    for on in (True, False):
+        F._batching_on = on
+        try:
+            buf = z.zeros(3)
+
+            def f(x, buf=buf):
+                change(buf, x)
+                return x * 2
+            fb.last = None
+            vmap(f)(X)
+            assert fb.last != "batched"
+            ends.append(buf.numpy().copy())
+        finally:
+            F._batching_on = True
+    np.testing.assert_array_equal(ends[0], ends[1])

@@ -43,54 +43,85 @@ class _Log(list):
         self.tainted = None
 
 
-# a value into Python: seen wherever it is read (narrow(x, 0, t.argmin(), 1) reads
-# t.argmin() inside zeroin: the op's dims would come from slice 0)
-_SCALARS = ("item", "tolist", "__float__", "__int__", "__index__", "__bool__", "__complex__")
+# a value into Python, or a tensor changed in place: seen wherever it happens (narrow(x,
+# 0, t.argmin(), 1) reads t.argmin() inside zeroin: the op's dims would come from slice 0;
+# buf.add_(x) must happen once per slice)
+_SCALARS = ("item", "tolist", "__float__", "__int__", "__index__", "__bool__", "__complex__",
+            "__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__",
+            "__ifloordiv__", "__imod__", "__ipow__", "__iand__", "__ior__", "__ixor__",
+            "__ilshift__", "__irshift__")
 # values as arrays: seen when user code reads them (zeroin's own read shapes and dtypes,
 # and what they compute comes out as tensors that the plan compares between the calls)
-_VIEWS = ("numpy", "__array__", "data", "__lt__", "__le__", "__gt__", "__ge__", "__eq__",
-          "__ne__", "__setitem__")
+_VIEWS = ("numpy", "__array__", "__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__")
+_MISSING = object()
+_current = [None]       # the log being taken
+_wrappers = {}          # (name, id of the original) -> (original, wrapper)
+
+
+def _wrapper(name, f, always):
+    def watched(self, *a, **k):
+        log = _current[0]
+        if log is not None and (always or not sys._getframe(1).f_globals.get(
+                "__name__", "").startswith("zeroin.")):
+            log.tainted = f"Tensor.{name}"
+        return f(self, *a, **k)
+    return watched
+
+
+def _watch_list():
+    """(name, always) for each Tensor attribute watched: the in-place methods (``add_``,
+    ``copy_``... but ``requires_grad_``) always. Made once (dir(Tensor) takes ~0.2 ms)."""
+    if not _watch:
+        inplace = [n for n in dir(Tensor) if n.endswith("_") and not n.startswith("__")
+                   and n != "requires_grad_"]
+        _watch.extend([(n, True) for n in _SCALARS + tuple(inplace)] +
+                      [(n, False) for n in _VIEWS])
+    return _watch
+
+
+_watch = []
 
 
 @contextmanager
-def _watched(log):
-    """Mark ``log`` tainted when a tensor's values are read outside the ops (a value the
-    log cannot see: Python control flow, a constant made from data)."""
-    saved = {name: Tensor.__dict__[name] for name in _SCALARS + _VIEWS
-             if name in Tensor.__dict__}
-
-    def wrap(name, f):
-        always = name in _SCALARS
-
-        def watched(self, *a, **k):
-            if always or not sys._getframe(1).f_globals.get("__name__", "").startswith(
-                    "zeroin."):
-                log.tainted = f"Tensor.{name}"
-            return f(self, *a, **k)
-        return watched
-
-    for name, f in saved.items():
-        if name == "data":
-            setattr(Tensor, name, property(wrap(name, f.fget), wrap(name, f.fset)))
-        else:
-            setattr(Tensor, name, wrap(name, f))
+def _watched():
+    """Tensor's methods that read values or change them in place, wrapped so that they
+    mark the log being taken (``_current``) tainted: what a log cannot see or repeat
+    (Python control flow, a constant made from data, a captured tensor updated once per
+    slice)."""
+    saved = []
+    for name, always in _watch_list():
+        orig = Tensor.__dict__.get(name, _MISSING)
+        f = getattr(Tensor, name, None)
+        if not callable(f):
+            continue
+        key = (name, id(f))
+        if key not in _wrappers or _wrappers[key][0] is not f:
+            _wrappers[key] = (f, _wrapper(name, f, always))
+        saved.append((name, orig))
+        setattr(Tensor, name, _wrappers[key][1])
+    data = Tensor.__dict__["data"]
+    saved.append(("data", data))
+    Tensor.data = property(_wrapper("data", data.fget, False),
+                           _wrapper("data", data.fset, True))
     try:
         yield
     finally:
-        for name, f in saved.items():
-            setattr(Tensor, name, f)
+        for name, orig in saved:
+            if orig is _MISSING:
+                delattr(Tensor, name)
+            else:
+                setattr(Tensor, name, orig)
 
 
 def _traced_call(func, args, kwargs):
     """``func(*args, **kwargs)`` with its ops logged; returns (output, log)."""
     log = _Log()
-    anomaly.tracer = log
+    anomaly.tracer = _current[0] = log
     anomaly.refresh()
     try:
-        with _watched(log):
-            out = func(*args, **kwargs)
+        out = func(*args, **kwargs)
     finally:
-        anomaly.tracer = None
+        anomaly.tracer = _current[0] = None
         anomaly.refresh()
     return out, log
 
@@ -114,12 +145,13 @@ def attempt(func, leaves, spec, dims, n, kwargs, out_dims_of, unflatten, flatten
     if not usable:
         return Attempt(outs, why="not tried")
     slices, logs = [], []
-    for i in (0, 1):
-        sliced = [a if d is None else a.select(d, i) for a, d in zip(leaves, dims)]
-        out, log = _traced_call(func, unflatten(spec, iter(sliced)), kwargs)
-        outs.append(out)
-        slices.append([s for s, d in zip(sliced, dims) if d is not None])
-        logs.append(log)
+    with _watched():
+        for i in (0, 1):
+            sliced = [a if d is None else a.select(d, i) for a, d in zip(leaves, dims)]
+            out, log = _traced_call(func, unflatten(spec, iter(sliced)), kwargs)
+            outs.append(out)
+            slices.append([s for s, d in zip(sliced, dims) if d is not None])
+            logs.append(log)
     if any(log.tainted for log in logs) or any(
             np.array_equal(_array_of(s0), _array_of(s1))
             for s0, s1 in zip(*slices)):    # equal slices cannot tell data from constants
