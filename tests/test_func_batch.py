@@ -215,3 +215,26 @@ def test_captured_tensor_changed_in_place_loops(change):
         finally:
             F._batching_on = True
     np.testing.assert_array_equal(ends[0], ends[1])
+
+
+def test_slice_one_repeating_slice_zero():
+    """Slices 0 and 1 equal (one-hot targets of one class): the second call is the first
+    slice that differs, and the loop calls the others in order if it comes to that."""
+    y = Y.clone()
+    y.data[1] = y.data[0]
+    net = mlp()
+    params = {k: v.detach() for k, v in net.named_parameters()}
+
+    def loss(p, x, t):
+        return z.nn.functional.mse_loss(functional_call(net, p, (x,)), t)
+    check(grad(loss), params, X, y, in_dims=(None, 0, 0))
+    x = XS.clone()
+    x.data[1] = x.data[0]
+    seen = []
+
+    def copied(v):
+        seen.append(float(v.sum()))             # (a value read: it loops)
+        return v + z.tensor(v.numpy().copy())
+    got = check(copied, x, batched=False)
+    np.testing.assert_array_equal(got.numpy(), 2 * x.numpy())
+    assert seen[:len(seen) // 2] == [float(r.sum()) for r in x.numpy()[[0, 2, 1, 3, 4, 5, 6]]]

@@ -1,17 +1,19 @@
 """vmap's batched run (:func:`zeroin.func.vmap`): the function once over the whole batch.
 
-``vmap`` calls the function on slices 0 and 1 first, as its loop would, with every op
-logged (the tracer :func:`zeroin.replay` uses; a backward pass with ``create_graph`` is
-allowed, its rules being logged ops, so ``vmap(grad(f))`` is covered). When both logs are
-the same ops with the same attributes, the tensors the ops read from outside are the
-mapped slices or the same constants in both, nothing read a value into Python (``.item()``,
-``bool()``, ``.numpy()``, ``.data``, comparisons...) and every op that meets the batch has a
-batching rule here, the log runs once on the whole batch (the batch as the first
-dimension): on arrays, or, when an output needs a graph (a grad over vmap, parameters that
-require grad), as recorded ops, so that backward goes through it (its gradients then sum
-the slices in another order than the loop's: equal to round-off). Rows 0 and 1 must equal
-the two calls to the bit. Otherwise :func:`attempt` hands back the two calls' outputs and
-vmap loops on: the per-slice loop stays the reference, this only skips the Python around
+``vmap`` first calls the function on slice 0 and on the next slice whose values differ from
+it (usually slice 1), as its loop would, with every op logged (the tracer
+:func:`zeroin.replay` uses; a backward pass with ``create_graph`` is allowed, its rules
+being logged ops, so ``vmap(grad(f))`` is covered). The log runs once on the whole batch
+(the batch as the first dimension) when: both logs are the same ops with the same
+attributes; the tensors the ops read from outside are the mapped slices or the same
+constants in both; nothing read a value into Python (``.item()``, ``bool()``,
+``.numpy()``, ``.data``, comparisons...) or changed a tensor in place (``add_``, ``+=``,
+``x[i] = v``); and every op that meets the batch has a batching rule here. It runs on
+arrays or, when an output needs a graph (a grad over vmap, parameters that require grad),
+as recorded ops, so that backward goes through it (its gradients then sum the slices in
+another order than the loop's: equal to round-off). The two rows must equal the two calls
+to the bit. Otherwise :func:`attempt` hands back the two calls' outputs and vmap calls the
+other slices: the per-slice loop stays the reference, this only skips the Python around
 its ops.
 
 The rules keep each slice's NumPy call as the loop makes it (a product batch by batch with
@@ -128,7 +130,7 @@ def _traced_call(func, args, kwargs):
 
 class Attempt:
     """What :func:`attempt` gives back: ``result`` (the output leaves, batched, or None)
-    and ``outs``, the outputs of the slices it called (the loop goes on after them)."""
+    and ``outs``, {slice: output} of the slices it called (the loop calls the others)."""
 
     def __init__(self, outs, result=None, spec=None, why="batched"):
         global last
@@ -136,34 +138,42 @@ class Attempt:
         last = why if result is None or why != "batched" else "batched"
 
 
+def _second(leaves, dims, n):
+    """A slice whose mapped values all differ from slice 0's (slice 1 unless it repeats
+    one): with equal values, a constant made from them could not be told from a true one.
+    None when none of the first few does."""
+    mapped = [np.moveaxis(_array_of(a), d, 0) for a, d in zip(leaves, dims) if d is not None]
+    for i in range(1, min(n, 9)):
+        if not any(np.array_equal(m[0], m[i]) for m in mapped):
+            return i
+    return None
+
+
 def attempt(func, leaves, spec, dims, n, kwargs, out_dims_of, unflatten, flatten):
-    """Call ``func`` on slices 0 and 1 (logged), then try the batched run."""
-    outs = []
+    """Call ``func`` on slice 0 and another (logged), then try the batched run."""
     usable = (anomaly.tracer is None and not anomaly.detect and n >= MIN_BATCH
               and threading.current_thread() is threading.main_thread()
               and all(d is None or a.dtype.kind in "fc" for a, d in zip(leaves, dims)))
-    if not usable:
-        return Attempt(outs, why="not tried")
-    slices, logs = [], []
+    second = _second(leaves, dims, n) if usable else None
+    if second is None:
+        return Attempt({}, why="not tried" if not usable else "equal slices")
+    slices, logs, outs = [], [], {}
     with _watched():
-        for i in (0, 1):
+        for i in (0, second):
             sliced = [a if d is None else a.select(d, i) for a, d in zip(leaves, dims)]
-            out, log = _traced_call(func, unflatten(spec, iter(sliced)), kwargs)
-            outs.append(out)
+            outs[i], log = _traced_call(func, unflatten(spec, iter(sliced)), kwargs)
             slices.append([s for s, d in zip(sliced, dims) if d is not None])
             logs.append(log)
-    if any(log.tainted for log in logs) or any(
-            np.array_equal(_array_of(s0), _array_of(s1))
-            for s0, s1 in zip(*slices)):    # equal slices cannot tell data from constants
-        return Attempt(outs, why=logs[0].tainted or logs[1].tainted or "equal slices")
-    flat = [flatten(o) for o in outs]
+    if any(log.tainted for log in logs):
+        return Attempt(outs, why=logs[0].tainted or logs[1].tainted)
+    flat = [flatten(outs[i]) for i in (0, second)]
     if flat[0][0] != flat[1][0]:
         return Attempt(outs, why="structures differ")
     plan = _plan(logs, slices, [f[1] for f in flat])
     if isinstance(plan, str):
         return Attempt(outs, why=plan)
     mapped = [(a, d) for a, d in zip(leaves, dims) if d is not None]
-    result = _run(plan, mapped, n, out_dims_of(flat[0][0]), [f[1] for f in flat])
+    result = _run(plan, mapped, n, out_dims_of(flat[0][0]), [f[1] for f in flat], second)
     if isinstance(result, str):
         return Attempt(outs, why=result)
     return Attempt(outs, result, flat[0][0])
@@ -324,7 +334,7 @@ def _initial(kinds, mapped, k):
     return out
 
 
-def _run(plan, mapped, n, out_dims, outs):
+def _run(plan, mapped, n, out_dims, outs, second):
     """The output leaves over the whole batch, or why not (a rule is missing, a row
     differs from the calls)."""
     steps, kinds, out_slots, graph = plan
@@ -347,13 +357,14 @@ def _run(plan, mapped, n, out_dims, outs):
         values[s] = (r, True)
     outside = [] if graph else [values[s][0] for s, kind in enumerate(kinds)
                                 if kind[0] != "step"]
-    return _outputs(k, values, out_slots, out_dims, outs, n, outside)
+    return _outputs(k, values, out_slots, out_dims, outs, (n, second), outside)
 
 
-def _outputs(k, values, out_slots, out_dims, outs, n, outside):
+def _outputs(k, values, out_slots, out_dims, outs, rows, outside):
     """The outputs, checked against the calls; new memory, as the loop's stack makes,
     where an output would share the inputs' (``outside``)."""
     from ._torch_ops import movedim
+    n, second = rows
     result = []
     for s, d, o0, o1 in zip(out_slots, out_dims, *outs):
         a, batched = values[s]
@@ -364,11 +375,11 @@ def _outputs(k, values, out_slots, out_dims, outs, n, outside):
             continue
         if not batched:
             a = k.broadcast(a, (n,) + tuple(a.shape))
-        rows = _array_of(a) if k.graph else a
-        for row, o in ((0, o0), (1, o1)):
+        got = _array_of(a) if k.graph else a
+        for row, o in ((0, o0), (second, o1)):
             b = _array_of(o)
-            if rows[row].dtype != b.dtype or rows[row].shape != b.shape or \
-                    np.ascontiguousarray(rows[row]).tobytes() != \
+            if got[row].dtype != b.dtype or got[row].shape != b.shape or \
+                    np.ascontiguousarray(got[row]).tobytes() != \
                     np.ascontiguousarray(b).tobytes():
                 return f"row {row} differs from its call"
         d = d % a.ndim

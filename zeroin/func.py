@@ -827,18 +827,20 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
     zeroin has no batching transform: this calls ``func`` once per slice (``select``) and
     stacks the outputs (``stack``), so the results and gradients are torch's (it nests, and
     ``vmap(grad(f))`` gives per-sample gradients). Batched run: with 3 slices or more and
-    randomness='error', the calls of slices 0 and 1 are logged; when their ops match, have
-    batching rules (elementwise, matmul, linear, sums, shapes, elementwise losses) and read
-    no value into Python, the ops run once on the whole batch, recorded when an output
-    needs a graph (rows 0 and 1 checked against the calls to the bit; gradients through it
-    equal the loop's to round-off; ``vmap(grad(loss))`` over 256 samples ~36x faster, a
-    grad of a vmapped PINN residual ~60x); otherwise the loop goes on from slice 2.
-    ``randomness``: 'error' refuses draws from zeroin's random functions, 'different'
-    lets each slice draw its own, 'same' restarts zeroin's default generator for each
-    slice. Where a loop differs from torch: ``.item()``, data-dependent control flow and
-    in-place changes of captured tensors, which torch refuses, run (once per slice; they
-    make it loop); Python side effects (print, appending to a list) happen once per slice
-    in the loop, twice when batched (torch's vmap: once);
+    randomness='error', the calls of slice 0 and of the next slice whose values differ
+    (usually 1) are logged; when their ops match, have batching rules (elementwise,
+    matmul, linear, sums, shapes, elementwise losses), read no value into Python and
+    change no tensor in place, the ops run once on the whole batch, recorded when an
+    output needs a graph (the two rows checked against the calls to the bit; gradients
+    through it equal the loop's to round-off; ``vmap(grad(loss))`` over 256 samples ~36x
+    faster, a grad of a vmapped PINN residual 60x and more); otherwise the loop calls the
+    other slices. ``randomness``: 'error' refuses draws from zeroin's random functions,
+    'different' lets each slice draw its own, 'same' restarts zeroin's default generator
+    for each slice. Where a loop differs from torch: ``.item()``, data-dependent control
+    flow and in-place changes of captured tensors, which torch refuses, run (once per
+    slice; they make it loop); Python side effects (print, appending to a list) happen
+    once per slice in the loop, twice when batched (torch's vmap: once), and slices equal
+    to slice 0 are called after the next one;
     out_dims=None compares the slices' outputs rather than tracking batching; a batch of
     size 0 is refused (no slice to call ``func`` on); ``chunk_size`` changes nothing."""
     _check_randomness(randomness)
@@ -854,7 +856,7 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
                              f"zeroin's vmap calls the function once per slice, so it cannot "
                              f"give the shape of an empty result: skip the call for an empty "
                              f"batch")
-        outs = []
+        outs, done = [], {}
         with _random_mode(randomness) as start_slice:
             if randomness == "error" and _batching_on:
                 from . import _func_batch
@@ -864,8 +866,11 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
                     lambda s: _out_dims(name, s, out_dims), _tree_unflatten, _flat_outputs)
                 if tried.result is not None:
                     return _tree_unflatten(tried.spec, iter(tried.result))
-                outs = tried.outs
-            for i in range(len(outs), n):
+                done = tried.outs       # {slice: output} of the slices it called
+            for i in range(n):
+                if i in done:
+                    outs.append(done[i])
+                    continue
                 start_slice()
                 sliced = [a if d is None else a.select(d, i) for a, d in zip(leaves, dims)]
                 outs.append(func(*_tree_unflatten(spec, iter(sliced)), **kwargs))
