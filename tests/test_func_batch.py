@@ -74,6 +74,10 @@ def test_per_sample_gradients_batched():
     lambda x: vmap(lambda r: r * 2)(x.unsqueeze(0).expand(4, 3)),
     lambda x: x,
     lambda x: W * 2,
+    lambda x: z.softmax(x, 0) + z.log_softmax(x.reshape(1, 3), -1) + z.logsumexp(x, 0),
+    lambda x: z.cat([x, W[:, 0], x * 2]).reshape(3, 3).logsumexp(1, keepdim=True),
+    lambda x: x.clamp(W[:, 0], W[:, 1] + 5),
+    grad(lambda x: (z.softmax(x @ W, 0) * z.log_softmax(x, 0).sum()).sum()),
 ])
 def test_batched_same_bits_as_loop(f):
     check(f, X)

@@ -437,7 +437,8 @@ def _axes(axis, nd):
 
 
 def _reduce(k, fn, args, in_shapes, shape, n):
-    """sum and mean: the slice's axes, one further (all of them for a full reduction)."""
+    """sum, mean, softmax, log_softmax, logsumexp: the slice's axes, one further (all of
+    them for a full reduction)."""
     return k.run(_with(fn, axis=_axes(fn.axis, len(in_shapes[0]))), [args[0][0]])
 
 
@@ -504,6 +505,7 @@ def _index_add(k, fn, args, in_shapes, shape, n):
 
 
 def _stack(k, fn, args, in_shapes, shape, n):
+    """stack and cat: each slice's tensors joined, the unbatched ones repeated."""
     xs = [a if b else k.broadcast(a, (n,) + tuple(a.shape)) for a, b in args]
     return k.run(_with(fn, axis=fn.axis % len(shape) + 1), xs)
 
@@ -540,7 +542,9 @@ _MATMUL = _MatMulArrays()
 RULES = {name: _elementwise for name in (
     "AddOp", "SubOp", "MulOp", "DivOp", "NegOp", "PowOp", "PowConstOp", "ExpOp", "LogOp",
     "SqrtOp", "AbsOp", "SinOp", "CosOp", "TanhOp", "SigmoidOp", "ReLUOp", "MaximumOp",
-    "MinimumOp", "ZeroOfOp", "AsTypeOp", "SoftplusOp", "LeakyReLUOp", "ClipOp")}
+    "MinimumOp", "ZeroOfOp", "AsTypeOp", "SoftplusOp", "LeakyReLUOp", "ClipOp",
+    "ClipTensorOp")}
 RULES.update(ReshapeOp=_reshape, BroadcastToOp=_broadcast, SumToOp=_sum_to, SumOp=_reduce,
-             MeanOp=_reduce, TransposeOp=_transpose, MatMulOp=_matmul, LinearOp=_linear,
+             MeanOp=_reduce, SoftmaxOp=_reduce, LogSoftmaxOp=_reduce, LogSumExpOp=_reduce,
+             ConcatenateOp=_stack, TransposeOp=_transpose, MatMulOp=_matmul, LinearOp=_linear,
              GetItemOp=_getitem, IndexAddOp=_index_add, StackOp=_stack)
