@@ -122,6 +122,21 @@ def test_dims_from_values_read_inside_zeroin_loop():
     np.testing.assert_array_equal(got.numpy()[2], [0, 0, 0])
 
 
+@pytest.mark.parametrize("f", [
+    lambda x: V3[x.argmax()] + x,       # an index made from the slice inside zeroin
+    lambda x: z.take(V3, x.argmax()) + x,
+])
+def test_op_attributes_from_data_loop(f):
+    """Slices 0 and 1 share their argmax, slice 2 does not: the op taking it as an
+    attribute (not an input) would be reused from slice 0."""
+    a = z.tensor([[3., 1, 2], [3, 0, 1], [0, 5, 1], [4, 1, 2]])
+    got = check(f, a, batched=False)
+    np.testing.assert_array_equal(got.numpy()[2], [20, 25, 21])
+
+
+V3 = z.tensor([10., 20., 30.])
+
+
 def test_tensor_copied_from_data_loops():
     got = check(lambda x: x + z.tensor(x.tolist()), XS, batched=False)
     np.testing.assert_array_equal(got.numpy(), 2 * XS.numpy())
