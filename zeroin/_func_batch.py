@@ -18,6 +18,9 @@ its ops.
 
 The rules keep each slice's NumPy call as the loop makes it (a product batch by batch with
 ``np.matmul``'s stacked loop, never one larger BLAS product), which is what keeps the bits.
+What a log cannot show, and the checks above do not catch: zeroin code that would turn a
+tensor's values into an op's Python-number attribute without a Tensor method (none known:
+``narrow`` reads with ``.item()``, indexing makes NumPy attributes, both refused).
 """
 from __future__ import annotations
 
