@@ -38,6 +38,9 @@ def not_replayable(reason, fix="call the function without zeroin.replay"):
     statistics updated in place, a backward pass): while :func:`zeroin.replay` traces,
     refuse with ``reason`` and ``fix``; otherwise nothing."""
     if anomaly.tracer is not None:
+        if getattr(anomaly.tracer, "soft", False):  # vmap's log: it loops instead
+            anomaly.tracer.tainted = reason
+            return
         from .errors import ReplayError
         raise ReplayError(f"replay: {reason}, which a replay would not repeat (it runs only "
                           f"the recorded ops); {fix}")

