@@ -17,6 +17,27 @@ XS = z.tensor(np.abs(rs.randn(7, 3)) + 0.1)
 XS.data[4] *= -1
 
 
+@pytest.fixture(autouse=True)
+def batching():
+    """The batched run on in both engines' modes (ZEROIN_FAST=0 turns it off by default:
+    there vmap is the per-slice loop); each test compares it with the loop."""
+    saved = F._batching_on
+    F._batching_on = True
+    yield
+    F._batching_on = saved
+
+
+def test_the_batched_run_is_on_with_the_fast_path_and_off_with_zeroin_fast_0():
+    import os
+    import subprocess
+    import sys
+    code = "import zeroin.func as F; print(F._batching_on)"
+    for env, want in (("1", "True"), ("0", "False")):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env={**os.environ, "ZEROIN_FAST": env}, check=True)
+        assert out.stdout.strip() == want
+
+
 def looped(f, *args, **kw):
     F._batching_on = False
     try:

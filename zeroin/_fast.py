@@ -7,6 +7,11 @@ large weight's SGD update once, as PyTorch does); read ``zeroin/function.py`` (`
 modes (``.ci/run``); tests/test_engine.py compares the two bit for bit (SGD's
 T19 update left out).
 
+``ZEROIN_FAST=0`` also turns off ``vmap``'s batched run (zeroin/_func_batch.py, its
+own module because it is a transform of the function, not of the engine; the
+per-slice loop is the reference there): ``vmap(grad(loss))`` over 256 samples
+54-110 -> 1.5-6 ms, docs/pinn.md.
+
 It is entered from three places, chosen once at import:
 
 * ``zeroin/ops.py`` records one- and two-input ops with :func:`call1` / :func:`call2`,

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ._tensor import FAST as _FAST
 from ._tensor import Tensor, _leaf, enable_grad, no_grad
 from .errors import a_type
 
@@ -815,7 +816,9 @@ def _leaves(tree):
     return out
 
 
-_batching_on = True     # the batched run (zeroin/_func_batch.py); False: always the loop
+# The batched run (zeroin/_func_batch.py) is speed work: on with the fast path, off with
+# ZEROIN_FAST=0, where vmap is the reference, the per-slice loop. False: always the loop.
+_batching_on = _FAST
 
 
 def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
@@ -826,7 +829,8 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
 
     zeroin has no batching transform: this calls ``func`` once per slice (``select``) and
     stacks the outputs (``stack``), so the results and gradients are torch's (it nests, and
-    ``vmap(grad(f))`` gives per-sample gradients). Batched run: with 3 slices or more and
+    ``vmap(grad(f))`` gives per-sample gradients). Batched run (with the fast path;
+    ``ZEROIN_FAST=0`` always loops): with 3 slices or more and
     randomness='error', the calls of slice 0 and of the next slice whose values differ
     (usually 1) are logged; when their ops match, have batching rules (elementwise,
     matmul, linear, sums, shapes, elementwise losses), read no value into Python and
