@@ -7,6 +7,9 @@ output back to the leaves is the graph that backward, drawing and explaining all
 """
 from __future__ import annotations
 
+import builtins
+import math
+import numbers
 import os
 import sys
 import threading
@@ -170,14 +173,42 @@ def _as_array(data, dtype=None, requires_grad=False):
     return arr
 
 
+def fill_scalar(op, value, dtype):
+    """A Python number ``value`` converted as PyTorch converts a fill value to ``dtype``: a
+    finite number past a float dtype's range (float16's 65504: ``fill_(-9e15)``), or NaN,
+    inf or a number past an integer dtype's range, is refused (NumPy gives inf, or raises
+    OverflowError); an unsigned dtype takes a negative whole number down to -max, wrapped
+    (uint8: -1 is 255), and an integer dtype truncates a fraction, as PyTorch's do."""
+    d = np.dtype(dtype)
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)) or \
+            d.kind not in "fiu":
+        return value
+    if isinstance(value, np.generic):   # np.float32(1.5) against float64's max: a Python float
+        value = value.item()
+    if d.kind == "f":
+        hi = float(np.finfo(d).max)
+        if not (math.isfinite(value) and builtins.abs(value) > hi):     # not zeroin's abs
+            return value
+        lo, hi = f"{-hi:g}", f"{hi:g}"
+    else:
+        lo, hi = int(np.iinfo(d).min), int(np.iinfo(d).max)
+        wraps = d.kind == "u" and isinstance(value, numbers.Integral)     # -1 -> 255
+        if math.isfinite(value) and (-hi if wraps else lo) <= value <= hi:
+            v = int(value)
+            return v % (hi + 1) if v < 0 and d.kind == "u" else v
+    shown = int(value) if isinstance(value, numbers.Integral) else f"{float(value):g}"
+    raise InvalidValueError(f"{op}: the value {shown} cannot be converted to {d} without "
+                            f"overflow ({d} holds {lo} to {hi}); convert the tensor first "
+                            f"(x.float(), x.double(), x.long())")
+
+
 def _converted_items(data, dtype):
     """Numbers past an integer dtype's range, converted one by one as PyTorch converts
     them: an unsigned dtype takes a whole number down to -max, wrapped (uint8: -1 is 255);
     any other is refused with an error that names it (NumPy's OverflowError did not)."""
-    from .ops import _fill_scalar
     items = np.array(data, dtype=object)
     try:
-        values = [_fill_scalar("tensor", v, dtype) for v in items.ravel()]
+        values = [fill_scalar("tensor", v, dtype) for v in items.ravel()]
     except InvalidValueError as e:
         raise InvalidValueError(str(e).split("; convert")[0] + "; give a dtype that holds "
                                 "it (dtype=zeroin.int64, zeroin.float32, ...)") from None

@@ -31,6 +31,7 @@ from .function import (NP, Function, _is_basic_index, apply, constant, float_of,
                        sigmoid_array, sum_to_array)
 from ._tensor import Tensor, _clean_index, _leaf, _raw, bool_sub_error, clip_keep
 from ._tensor import _mark_view as _view
+from ._tensor import fill_scalar
 from .errors import a_type
 
 # NumPy's module has a __getattr__ (PEP 562), so CPython 3.11 does not specialise `np.name`
@@ -1221,33 +1222,7 @@ _DtypeError = DtypeError      # a dtype the op cannot take: RuntimeError and Typ
 _ValueError = InvalidValueError   # its old private name, kept for code that imports it
 
 
-def _fill_scalar(op, value, dtype):
-    """A Python number ``value`` converted as PyTorch converts a fill value to ``dtype``: a
-    finite number past a float dtype's range (float16's 65504: ``fill_(-9e15)``), or NaN,
-    inf or a number past an integer dtype's range, is refused (NumPy gives inf, or raises
-    OverflowError); an unsigned dtype takes a negative whole number down to -max, wrapped
-    (uint8: -1 is 255), and an integer dtype truncates a fraction, as PyTorch's do."""
-    d = np.dtype(dtype)
-    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)) or \
-            d.kind not in "fiu":
-        return value
-    if isinstance(value, np.generic):   # np.float32(1.5) against float64's max: a Python float
-        value = value.item()
-    if d.kind == "f":
-        hi = float(np.finfo(d).max)
-        if not (math.isfinite(value) and builtins.abs(value) > hi):     # not zeroin's abs
-            return value
-        lo, hi = f"{-hi:g}", f"{hi:g}"
-    else:
-        lo, hi = int(np.iinfo(d).min), int(np.iinfo(d).max)
-        wraps = d.kind == "u" and isinstance(value, numbers.Integral)     # -1 -> 255
-        if math.isfinite(value) and (-hi if wraps else lo) <= value <= hi:
-            v = int(value)
-            return v % (hi + 1) if v < 0 and d.kind == "u" else v
-    shown = int(value) if isinstance(value, numbers.Integral) else f"{float(value):g}"
-    raise _ValueError(f"{op}: the value {shown} cannot be converted to {d} without overflow "
-                      f"({d} holds {lo} to {hi}); convert the tensor first (x.float(), "
-                      f"x.double(), x.long())")
+_fill_scalar = fill_scalar      # its place is zeroin/_tensor.py (tensor() uses it too)
 
 
 class _DimError(ShapeError, IndexError):
