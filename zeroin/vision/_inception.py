@@ -271,8 +271,8 @@ _INCEPTION3 = [("Mixed_5b", InceptionA, (192, 32)), ("Mixed_5c", InceptionA, (25
 
 class Inception3(nn.Module):
     """torchvision's ``Inception3(num_classes=1000, aux_logits=True, transform_input=False,
-    init_weights=None, dropout=0.5)``; input at least 75x75 (299x299 for the weights; in
-    training with ``aux_logits`` at least 139x139 for the auxiliary head)."""
+    init_weights=None, dropout=0.5)``; input at least 75x75, and 299x299 in training with
+    ``aux_logits`` (the auxiliary head's 5x5 conv needs the 17x17 grid)."""
     _init_std = 0.1
 
     def __init__(self, num_classes=1000, aux_logits=True, transform_input=False,
