@@ -610,7 +610,7 @@ def test_block_matches_torch_by_hand_outputs_and_gradients(case):
 
 # --- weights enums, refusals, builder settings -------------------------------------------
 
-BUILDERS = sorted(NUM_PARAMS)
+BUILDERS = [n for n in M.__all__ if n[0].islower()]
 
 
 def _enum_name(builder):
@@ -623,6 +623,9 @@ def _enum_name(builder):
                "inception_v3": "Inception_V3", "alexnet": "AlexNet", "vit_h_14": "ViT_H_14"}
     if builder in special:
         return special[builder] + "_Weights"
+    for prefix, cls in (("vgg", "VGG"), ("efficientnet_b", "EfficientNet_B"), ("vit_", "ViT_")):
+        if builder.startswith(prefix):
+            return cls + builder[len(prefix):].upper() + "_Weights"
     for prefix, cls in (("resnet", "ResNet"), ("densenet", "DenseNet"),
                         ("squeezenet", "SqueezeNet"), ("mnasnet", "MNASNet")):
         if builder.startswith(prefix):
@@ -657,6 +660,11 @@ def test_weights_refused_with_the_conversion_recipe(name):
 
 
 def test_weights_enum_names_defaults_and_presets():
+    assert len(BUILDERS) == 73
+    assert M.ResNet18_Weights.DEFAULT.transforms().resize_size == [256]   # had no transforms()
+    features = M.VGG16_Weights.IMAGENET1K_FEATURES.transforms()
+    assert features.mean == [0.48235, 0.45882, 0.40784] and features.std == [1 / 255.0] * 3
+    assert M.VGG16_Weights.DEFAULT is M.VGG16_Weights.IMAGENET1K_V1
     assert M.ResNet50_Weights.DEFAULT is M.ResNet50_Weights.IMAGENET1K_V2
     assert M.ResNet50_Weights.IMAGENET1K_V1.transforms().resize_size == [256]
     assert M.ResNet50_Weights.DEFAULT.transforms().resize_size == [232]

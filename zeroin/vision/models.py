@@ -13,8 +13,6 @@ download).
 """
 from __future__ import annotations
 
-import enum
-
 from .. import flatten, nn
 from . import _convnext, _densenet, _inception, _mnasnet, _mobilenet, _regnet, _resnet
 from . import _small_nets
@@ -46,12 +44,11 @@ for _family in (_resnet, _mobilenet, _small_nets, _densenet, _inception, _mnasne
     __all__ += _family.__all__
 
 
-def _weights_enum(name, *extra):
-    """torchvision's weight names (``DEFAULT`` is ``IMAGENET1K_V1``); zeroin has no weights
-    behind them."""
-    names = {"IMAGENET1K_V1": "IMAGENET1K_V1", **{e: e for e in extra},
-             "DEFAULT": "IMAGENET1K_V1"}
-    return enum.Enum(name, names, module=__name__)
+def _weights_enum(name, **extra):
+    """torchvision's ImageNet weights (crop 224, resize 256; ``DEFAULT`` is
+    ``IMAGENET1K_V1``) and ``extra`` ones, each with its ``transforms()`` preset."""
+    return _weights_enum_with_presets(
+        name, {"IMAGENET1K_V1": (224, 256, "BILINEAR"), **extra}, "IMAGENET1K_V1")
 
 
 ResNet18_Weights = _weights_enum("ResNet18_Weights")
@@ -60,7 +57,9 @@ VGG11_Weights = _weights_enum("VGG11_Weights")
 VGG11_BN_Weights = _weights_enum("VGG11_BN_Weights")
 VGG13_Weights = _weights_enum("VGG13_Weights")
 VGG13_BN_Weights = _weights_enum("VGG13_BN_Weights")
-VGG16_Weights = _weights_enum("VGG16_Weights", "IMAGENET1K_FEATURES")
+# VGG-16's features weights (for style transfer) expect 0-255 pixels less the mean
+VGG16_Weights = _weights_enum("VGG16_Weights", IMAGENET1K_FEATURES=(
+    224, 256, "BILINEAR", (0.48235, 0.45882, 0.40784), (1 / 255.0, 1 / 255.0, 1 / 255.0)))
 VGG16_BN_Weights = _weights_enum("VGG16_BN_Weights")
 VGG19_Weights = _weights_enum("VGG19_Weights")
 VGG19_BN_Weights = _weights_enum("VGG19_BN_Weights")
