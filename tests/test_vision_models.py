@@ -531,16 +531,59 @@ def _torch_blocks(torch):
         def forward(self, x):
             return self.block(x) + x
 
+    class BasicConv2d(tnn.Module):
+        def __init__(self, cin, cout, **kwargs):
+            super().__init__()
+            self.conv = tnn.Conv2d(cin, cout, bias=False, **kwargs)
+            self.bn = tnn.BatchNorm2d(cout, eps=0.001)
+
+        def forward(self, x):
+            return torch.relu(self.bn(self.conv(x)))
+
+    class InceptionE(tnn.Module):     # Inception v3's 8x8 block, widths as torchvision's
+        def __init__(self, cin):
+            super().__init__()
+            self.branch1x1 = BasicConv2d(cin, 320, kernel_size=1)
+            self.branch3x3_1 = BasicConv2d(cin, 384, kernel_size=1)
+            self.branch3x3_2a = BasicConv2d(384, 384, kernel_size=(1, 3), padding=(0, 1))
+            self.branch3x3_2b = BasicConv2d(384, 384, kernel_size=(3, 1), padding=(1, 0))
+            self.branch3x3dbl_1 = BasicConv2d(cin, 448, kernel_size=1)
+            self.branch3x3dbl_2 = BasicConv2d(448, 384, kernel_size=3, padding=1)
+            self.branch3x3dbl_3a = BasicConv2d(384, 384, kernel_size=(1, 3), padding=(0, 1))
+            self.branch3x3dbl_3b = BasicConv2d(384, 384, kernel_size=(3, 1), padding=(1, 0))
+            self.branch_pool = BasicConv2d(cin, 192, kernel_size=1)
+
+        def forward(self, x):
+            b3 = self.branch3x3_1(x)
+            b3 = torch.cat([self.branch3x3_2a(b3), self.branch3x3_2b(b3)], 1)
+            bd = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
+            bd = torch.cat([self.branch3x3dbl_3a(bd), self.branch3x3dbl_3b(bd)], 1)
+            pool = self.branch_pool(tnn.functional.avg_pool2d(x, 3, stride=1, padding=1))
+            return torch.cat([self.branch1x1(x), b3, bd, pool], 1)
+
+    class MnasBlock(tnn.Module):      # mnasnet._InvertedResidual(16 -> 48 -> 16, 5x5)
+        def __init__(self):
+            super().__init__()
+            self.layers = tnn.Sequential(
+                tnn.Conv2d(16, 48, 1, bias=False), tnn.BatchNorm2d(48, momentum=0.0003),
+                tnn.ReLU(), tnn.Conv2d(48, 48, 5, padding=2, groups=48, bias=False),
+                tnn.BatchNorm2d(48, momentum=0.0003), tnn.ReLU(),
+                tnn.Conv2d(48, 16, 1, bias=False), tnn.BatchNorm2d(16, momentum=0.0003))
+
+        def forward(self, x):
+            return self.layers(x) + x
+
     return dict(Bottleneck=Bottleneck, V3Block=V3Block, DenseLayer=DenseLayer, Fire=Fire,
-                Shuffle=Shuffle, CNBlock=CNBlock, RegNetBlock=RegNetBlock, Fused=Fused, cna=cna)
+                Shuffle=Shuffle, CNBlock=CNBlock, RegNetBlock=RegNetBlock, Fused=Fused,
+                InceptionE=InceptionE, MnasBlock=MnasBlock)
 
 
 def _blocks():
     """(name, zeroin block, torch block factory name, its args, input shape, input is a list)"""
     from functools import partial
 
-    from zeroin.vision import _convnext, _densenet, _efficientnet, _mobilenet, _regnet
-    from zeroin.vision import _resnet, _small_nets
+    from zeroin.vision import _convnext, _densenet, _efficientnet, _inception, _mnasnet
+    from zeroin.vision import _mobilenet, _regnet, _resnet, _small_nets
     v3 = _mobilenet.InvertedResidualConfig(16, 5, 72, 16, True, "HS", 1, 1, 1.0)
     bn3 = partial(zeroin.nn.BatchNorm2d, eps=0.001)
     fused = _efficientnet.FusedMBConvConfig(4, 3, 1, 16, 16, 1)
@@ -565,6 +608,10 @@ def _blocks():
          (2, 16, 6, 6), False),
         ("fused_mbconv", lambda: _efficientnet.FusedMBConv(fused, 0.0, bn3), "Fused", (),
          (2, 16, 5, 5), False),
+        ("inception_e", lambda: _inception.InceptionE(8), "InceptionE", (8,), (2, 8, 3, 3),
+         False),
+        ("mnasnet_block", lambda: _mnasnet._InvertedResidual(16, 16, 5, 1, 3, 0.0003),
+         "MnasBlock", (), (2, 16, 5, 5), False),
     ]
 
 
