@@ -394,9 +394,8 @@ def test_init_inception_googlenet_convnext_regnet():
 
 # --- single blocks against the same block built by hand in PyTorch ------------------------
 
-def _torch_blocks(torch):
-    """torchvision's blocks written out in PyTorch (torchvision is not installed), with its
-    attribute names, so zeroin's state dict loads into them strictly."""
+def _torch_helpers(torch):
+    """A Conv2dNormActivation (``cna``) and torchvision.ops' SqueezeExcitation in PyTorch."""
     tnn = torch.nn
 
     def cna(cin, cout, k=3, stride=1, groups=1, act=tnn.ReLU, eps=1e-5, padding=None):
@@ -413,6 +412,14 @@ def _torch_blocks(torch):
 
         def forward(self, x):
             return self.scale_activation(self.fc2(self.activation(self.fc1(self.avgpool(x))))) * x
+
+    return cna, SE
+
+
+def _torch_blocks_cnn(torch):
+    """ResNeXt bottleneck, MobileNetV3 block, DenseLayer, Fire, ShuffleNet unit."""
+    tnn = torch.nn
+    cna, SE = _torch_helpers(torch)
 
     class Bottleneck(tnn.Module):
         def __init__(self, cin, planes, stride, groups, base_width):
@@ -488,6 +495,15 @@ def _torch_blocks(torch):
             n, c, h, w = out.shape
             return out.view(n, 2, c // 2, h, w).transpose(1, 2).contiguous().view(n, -1, h, w)
 
+    return dict(Bottleneck=Bottleneck, V3Block=V3Block, DenseLayer=DenseLayer, Fire=Fire,
+                Shuffle=Shuffle)
+
+
+def _torch_blocks_modern(torch):
+    """ConvNeXt block, RegNetY block, FusedMBConv."""
+    tnn = torch.nn
+    cna, SE = _torch_helpers(torch)
+
     class Permute(tnn.Module):
         def __init__(self, dims):
             super().__init__()
@@ -531,6 +547,14 @@ def _torch_blocks(torch):
         def forward(self, x):
             return self.block(x) + x
 
+    return dict(CNBlock=CNBlock, RegNetBlock=RegNetBlock, Fused=Fused)
+
+
+def _torch_blocks_inception(torch):
+    """Inception v3's InceptionE, an MNASNet block."""
+    tnn = torch.nn
+    cna, SE = _torch_helpers(torch)
+
     class BasicConv2d(tnn.Module):
         def __init__(self, cin, cout, **kwargs):
             super().__init__()
@@ -573,9 +597,14 @@ def _torch_blocks(torch):
         def forward(self, x):
             return self.layers(x) + x
 
-    return dict(Bottleneck=Bottleneck, V3Block=V3Block, DenseLayer=DenseLayer, Fire=Fire,
-                Shuffle=Shuffle, CNBlock=CNBlock, RegNetBlock=RegNetBlock, Fused=Fused,
-                InceptionE=InceptionE, MnasBlock=MnasBlock)
+    return dict(InceptionE=InceptionE, MnasBlock=MnasBlock)
+
+
+def _torch_blocks(torch):
+    """torchvision's blocks written out in PyTorch (torchvision is not installed), with its
+    attribute names, so zeroin's state dict loads into them strictly."""
+    return {**_torch_blocks_cnn(torch), **_torch_blocks_modern(torch),
+            **_torch_blocks_inception(torch)}
 
 
 def _blocks():
