@@ -14,8 +14,8 @@ import math
 
 from .. import flatten, nn, rand
 
-__all__ = ["EfficientNet", "MBConv", "MBConvConfig", "SqueezeExcitation", "StochasticDepth",
-           "Conv2dNormActivation"]
+__all__ = ["EfficientNet", "MBConv", "MBConvConfig", "FusedMBConv", "FusedMBConvConfig",
+           "SqueezeExcitation", "StochasticDepth", "Conv2dNormActivation"]
 
 
 class Conv2dNormActivation(nn.Sequential):
@@ -98,6 +98,7 @@ class MBConvConfig:
         self.input_channels = self.adjust_channels(input_channels, width_mult)
         self.out_channels = self.adjust_channels(out_channels, width_mult)
         self.num_layers = int(math.ceil(num_layers * depth_mult))
+        self.block = MBConv
 
     @staticmethod
     def adjust_channels(channels, width_mult, min_value=None):
@@ -137,6 +138,44 @@ class MBConv(nn.Module):
         return result
 
 
+class FusedMBConvConfig(MBConvConfig):
+    """One EfficientNetV2 fused stage (channels not scaled)."""
+
+    def __init__(self, expand_ratio, kernel, stride, input_channels, out_channels,
+                 num_layers):
+        super().__init__(expand_ratio, kernel, stride, input_channels, out_channels,
+                         num_layers)
+        self.block = FusedMBConv
+
+
+class FusedMBConv(nn.Module):
+    """EfficientNetV2's fused block: a k x k conv expands (SiLU) and a 1x1 projects (or one
+    k x k conv when the expansion is 1); no squeeze-excite; residual through stochastic
+    depth when the shape is kept."""
+
+    def __init__(self, cnf, stochastic_depth_prob, norm_layer):
+        super().__init__()
+        if not 1 <= cnf.stride <= 2:
+            raise ValueError(f"FusedMBConv: stride must be 1 or 2, got {cnf.stride}")
+        self.use_res_connect = cnf.stride == 1 and cnf.input_channels == cnf.out_channels
+        expanded = cnf.adjust_channels(cnf.input_channels, cnf.expand_ratio)
+        if expanded != cnf.input_channels:
+            layers = [Conv2dNormActivation(cnf.input_channels, expanded, kernel_size=cnf.kernel,
+                                           stride=cnf.stride, norm_layer=norm_layer,
+                                           activation_layer=nn.SiLU),
+                      Conv2dNormActivation(expanded, cnf.out_channels, kernel_size=1,
+                                           norm_layer=norm_layer, activation_layer=None)]
+        else:
+            layers = [Conv2dNormActivation(cnf.input_channels, cnf.out_channels,
+                                           kernel_size=cnf.kernel, stride=cnf.stride,
+                                           norm_layer=norm_layer, activation_layer=nn.SiLU)]
+        self.block = nn.Sequential(*layers)
+        self.stochastic_depth = StochasticDepth(stochastic_depth_prob, "row")
+        self.out_channels = cnf.out_channels
+
+    forward = MBConv.forward
+
+
 def _init(model):
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
@@ -171,7 +210,7 @@ class EfficientNet(nn.Module):
                 if stage:
                     block_cnf.input_channels, block_cnf.stride = block_cnf.out_channels, 1
                 sd_prob = stochastic_depth_prob * float(block_id) / total
-                stage.append(MBConv(block_cnf, sd_prob, norm_layer))
+                stage.append(getattr(cnf, "block", MBConv)(block_cnf, sd_prob, norm_layer))
                 block_id += 1
             layers.append(nn.Sequential(*stage))
         last_in = settings[-1].out_channels
@@ -205,3 +244,22 @@ def _efficientnet(variant, kwargs):
     if variant in ("b5", "b6", "b7") and "norm_layer" not in kwargs:
         kwargs["norm_layer"] = lambda c: nn.BatchNorm2d(c, eps=0.001, momentum=0.01)
     return EfficientNet(settings, kwargs.pop("dropout", dropout), **kwargs)
+
+
+# EfficientNetV2 (expand, kernel, stride, in, out, layers); the first rows are fused
+_V2_STAGES = {
+    "s": ([(1, 3, 1, 24, 24, 2), (4, 3, 2, 24, 48, 4), (4, 3, 2, 48, 64, 4)],
+          [(4, 3, 2, 64, 128, 6), (6, 3, 1, 128, 160, 9), (6, 3, 2, 160, 256, 15)], 0.2),
+    "m": ([(1, 3, 1, 24, 24, 3), (4, 3, 2, 24, 48, 5), (4, 3, 2, 48, 80, 5)],
+          [(4, 3, 2, 80, 160, 7), (6, 3, 1, 160, 176, 14), (6, 3, 2, 176, 304, 18),
+           (6, 3, 1, 304, 512, 5)], 0.3),
+    "l": ([(1, 3, 1, 32, 32, 4), (4, 3, 2, 32, 64, 7), (4, 3, 2, 64, 96, 7)],
+          [(4, 3, 2, 96, 192, 10), (6, 3, 1, 192, 224, 19), (6, 3, 2, 224, 384, 25),
+           (6, 3, 1, 384, 640, 7)], 0.4)}
+
+
+def _efficientnet_v2(variant, kwargs):
+    fused, plain, dropout = _V2_STAGES[variant]
+    settings = [FusedMBConvConfig(*s) for s in fused] + [MBConvConfig(*s) for s in plain]
+    kwargs.setdefault("norm_layer", lambda c: nn.BatchNorm2d(c, eps=1e-03))
+    return EfficientNet(settings, kwargs.pop("dropout", dropout), last_channel=1280, **kwargs)

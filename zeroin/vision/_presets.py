@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import Tensor, float32, tensor, uint8
 
-__all__ = ["ImageClassification", "weights_enum"]
+__all__ = ["ImageClassification", "weights_enum", "check_weights"]
 
 
 class ImageClassification:
@@ -60,15 +60,47 @@ class _Weights(enum.Enum):
     def transforms(self):
         """The preset these weights were trained with (no download)."""
         from .transforms.functional import InterpolationMode
-        crop, resize, mode = _PRESETS[type(self).__name__][self.value]
+        crop, resize, mode, *mean_std = _PRESETS[type(self).__name__][self.value]
+        norm = dict(zip(("mean", "std"), mean_std))
         return ImageClassification(crop_size=crop, resize_size=resize,
-                                   interpolation=InterpolationMode[mode])
+                                   interpolation=InterpolationMode[mode], **norm)
 
 
 def weights_enum(name, presets, default):
     """An enum ``name`` of torchvision's weight names, each with its (crop, resize,
-    interpolation) preset; ``DEFAULT`` is ``default``."""
+    interpolation[, mean, std]) preset; ``DEFAULT`` is ``default``."""
     _PRESETS[name] = presets
     names = {value: value for value in presets}
     names["DEFAULT"] = default
     return _Weights(name, names, module="zeroin.vision.models")
+
+
+def _no_weights(name, weights):
+    file = f"{name}.safetensors"
+    shown = weights if isinstance(weights, enum.Enum) else repr(weights)
+    asked = weights.value if isinstance(weights, enum.Enum) else str(weights)
+    return NotImplementedError(
+        f"{name}(weights={shown}): zeroin has no pretrained weights (it neither downloads "
+        f"nor unpickles torchvision's file). Convert them once, in PyTorch:\n"
+        f"    from safetensors.torch import save_file; import torchvision\n"
+        f"    save_file(torchvision.models.{name}(weights={asked!r}).state_dict(), {file!r})\n"
+        f"then: model = zeroin.vision.models.{name}(); "
+        f"model.load_state_dict(zeroin.safetensors.load_file({file!r}))")
+
+
+def check_weights(name, weights, kwargs):
+    """Refuse ``weights`` (or the legacy ``pretrained=True``) with how to convert them."""
+    if kwargs.pop("pretrained", False):
+        weights = "DEFAULT"
+    if weights is not None:
+        raise _no_weights(name, weights)
+
+
+def fix_kwarg(kwargs, name, value, builder):
+    """torchvision's ``_ovewrite_named_param``: a builder's fixed setting; a different one
+    passed by the user is an error."""
+    if name in kwargs and kwargs[name] != value:
+        raise ValueError(f"{builder}: the parameter '{name}' expected value {value} but got "
+                         f"{kwargs[name]} instead (it defines the model; build "
+                         f"ResNet(Bottleneck, layers, {name}={kwargs[name]}) for another)")
+    kwargs[name] = value

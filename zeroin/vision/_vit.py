@@ -1,7 +1,8 @@
 """torchvision's Vision Transformer (``torchvision.models.vit_b_16``, ``vit_b_32``,
-``vit_l_16``, ``vit_l_32``): ``conv_proj``, ``class_token``, ``encoder`` (``pos_embedding``,
-``layers.encoder_layer_<i>``, ``ln``) and ``heads.head``, with torchvision's names,
-initialisation and forward, so a state dict converted from torchvision's loads.
+``vit_l_16``, ``vit_l_32``, ``vit_h_14``): ``conv_proj``, ``class_token``, ``encoder``
+(``pos_embedding``, ``layers.encoder_layer_<i>``, ``ln``) and ``heads.head``, with
+torchvision's names, initialisation and forward, so a state dict converted from
+torchvision's loads.
 
 >>> model = VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=4,
 ...                           hidden_dim=48, mlp_dim=96, num_classes=3)
@@ -133,7 +134,8 @@ class VisionTransformer(nn.Module):
 
 # (patch_size, num_layers, num_heads, hidden_dim, mlp_dim) of torchvision's models
 _VARIANTS = {"vit_b_16": (16, 12, 12, 768, 3072), "vit_b_32": (32, 12, 12, 768, 3072),
-             "vit_l_16": (16, 24, 16, 1024, 4096), "vit_l_32": (32, 24, 16, 1024, 4096)}
+             "vit_l_16": (16, 24, 16, 1024, 4096), "vit_l_32": (32, 24, 16, 1024, 4096),
+             "vit_h_14": (14, 32, 16, 1280, 5120)}
 
 
 def _vision_transformer(name, kwargs):

@@ -1,7 +1,8 @@
-"""torchvision's ResNet-18 and -34, VGG-11/13/16/19, EfficientNet B0-B7 and ViT-B/L
-(``torchvision.models.resnet18``, ``vgg16``, ``efficientnet_b0``, ``vit_b_16``, ...): the
-same layers, names, initialisation and forward, so a state dict converted from
-torchvision's loads with ``load_state_dict``. No pretrained weights: zeroin neither
+"""torchvision's classification models (``torchvision.models.resnet50``, ``vgg16``,
+``efficientnet_b0``, ``mobilenet_v3_large``, ``densenet121``, ``convnext_tiny``,
+``vit_b_16``, ...; docs/vision_models.md lists them): the same layers, names,
+initialisation and forward, so a state dict converted from torchvision's loads with
+``load_state_dict``. No pretrained weights: zeroin neither
 downloads nor unpickles, so ``weights=ResNet18_Weights.DEFAULT`` is an error that says how
 to convert them once (the weight enums' ``transforms()`` presets work: they need no
 download).
@@ -12,11 +13,22 @@ download).
 """
 from __future__ import annotations
 
-import enum
-
 from .. import flatten, nn
+from . import _convnext, _densenet, _inception, _mnasnet, _mobilenet, _regnet, _resnet
+from . import _small_nets
+from ._convnext import *  # noqa: F401,F403
+from ._densenet import *  # noqa: F401,F403
 from ._efficientnet import _VARIANTS as _EFFNETS, EfficientNet, _efficientnet
+from ._efficientnet import _efficientnet_v2
+from ._inception import *  # noqa: F401,F403
+from ._mnasnet import *  # noqa: F401,F403
+from ._mobilenet import *  # noqa: F401,F403
+from ._regnet import *  # noqa: F401,F403
+from ._resnet import *  # noqa: F401,F403
+from ._small_nets import *  # noqa: F401,F403
+from ._presets import _no_weights, check_weights as _check_weights  # noqa: F401
 from ._presets import weights_enum as _weights_enum_with_presets
+from ._resnet import BasicBlock, ResNet
 from ._vit import _VARIANTS as _VITS, VisionTransformer, _vision_transformer
 
 __all__ = ["ResNet", "BasicBlock", "resnet18", "resnet34", "ResNet18_Weights",
@@ -25,87 +37,18 @@ __all__ = ["ResNet", "BasicBlock", "resnet18", "resnet34", "ResNet18_Weights",
            "VGG13_Weights", "VGG13_BN_Weights", "VGG16_Weights", "VGG16_BN_Weights",
            "VGG19_Weights", "VGG19_BN_Weights", "EfficientNet", "VisionTransformer"] + \
     [f"efficientnet_b{i}" for i in range(8)] + [f"EfficientNet_B{i}_Weights" for i in range(8)] \
-    + list(_VITS) + [f"ViT_{n[4:].upper()}_Weights" for n in _VITS]
+    + list(_VITS) + [f"ViT_{n[4:].upper()}_Weights" for n in _VITS] \
+    + [f"efficientnet_v2_{v}" for v in "sml"] + [f"EfficientNet_V2_{v}_Weights" for v in "SML"]
+for _family in (_resnet, _mobilenet, _small_nets, _densenet, _inception, _mnasnet, _convnext,
+                _regnet):
+    __all__ += _family.__all__
 
 
-def _conv3x3(in_planes, out_planes, stride=1):
-    return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False)
-
-
-def _conv1x1(in_planes, out_planes, stride=1):
-    return nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
-
-
-class BasicBlock(nn.Module):
-    """Two 3x3 convolutions with batch norm and a skip connection (torchvision's)."""
-    expansion = 1
-
-    def __init__(self, inplanes, planes, stride=1, downsample=None):
-        super().__init__()
-        self.conv1 = _conv3x3(inplanes, planes, stride)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.relu = nn.ReLU(inplace=True)
-        self.conv2 = _conv3x3(planes, planes)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.downsample = downsample
-        self.stride = stride
-
-    def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return self.relu(out + identity)
-
-
-class ResNet(nn.Module):
-    """torchvision's ``ResNet(block, layers, num_classes=1000, zero_init_residual=False)``."""
-
-    def __init__(self, block, layers, num_classes=1000, zero_init_residual=False):
-        super().__init__()
-        self.inplanes = 64
-        self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        self.layer1 = self._make_layer(block, 64, layers[0])
-        self.layer2 = self._make_layer(block, 128, layers[1], stride=2)
-        self.layer3 = self._make_layer(block, 256, layers[2], stride=2)
-        self.layer4 = self._make_layer(block, 512, layers[3], stride=2)
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(512 * block.expansion, num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.constant_(m.weight, 1)
-                nn.init.constant_(m.bias, 0)
-        if zero_init_residual:
-            for m in self.modules():
-                if isinstance(m, BasicBlock):
-                    nn.init.constant_(m.bn2.weight, 0)
-
-    def _make_layer(self, block, planes, blocks, stride=1):
-        downsample = None
-        if stride != 1 or self.inplanes != planes * block.expansion:
-            downsample = nn.Sequential(_conv1x1(self.inplanes, planes * block.expansion, stride),
-                                       nn.BatchNorm2d(planes * block.expansion))
-        layers = [block(self.inplanes, planes, stride, downsample)]
-        self.inplanes = planes * block.expansion
-        layers += [block(self.inplanes, planes) for _ in range(1, blocks)]
-        return nn.Sequential(*layers)
-
-    def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(flatten(self.avgpool(x), 1))
-
-
-def _weights_enum(name, *extra):
-    """torchvision's weight names (``DEFAULT`` is ``IMAGENET1K_V1``); zeroin has no weights
-    behind them."""
-    names = {"IMAGENET1K_V1": "IMAGENET1K_V1", **{e: e for e in extra},
-             "DEFAULT": "IMAGENET1K_V1"}
-    return enum.Enum(name, names, module=__name__)
+def _weights_enum(name, **extra):
+    """torchvision's ImageNet weights (crop 224, resize 256; ``DEFAULT`` is
+    ``IMAGENET1K_V1``) and ``extra`` ones, each with its ``transforms()`` preset."""
+    return _weights_enum_with_presets(
+        name, {"IMAGENET1K_V1": (224, 256, "BILINEAR"), **extra}, "IMAGENET1K_V1")
 
 
 ResNet18_Weights = _weights_enum("ResNet18_Weights")
@@ -114,30 +57,12 @@ VGG11_Weights = _weights_enum("VGG11_Weights")
 VGG11_BN_Weights = _weights_enum("VGG11_BN_Weights")
 VGG13_Weights = _weights_enum("VGG13_Weights")
 VGG13_BN_Weights = _weights_enum("VGG13_BN_Weights")
-VGG16_Weights = _weights_enum("VGG16_Weights", "IMAGENET1K_FEATURES")
+# VGG-16's features weights (for style transfer) expect 0-255 pixels less the mean
+VGG16_Weights = _weights_enum("VGG16_Weights", IMAGENET1K_FEATURES=(
+    224, 256, "BILINEAR", (0.48235, 0.45882, 0.40784), (1 / 255.0, 1 / 255.0, 1 / 255.0)))
 VGG16_BN_Weights = _weights_enum("VGG16_BN_Weights")
 VGG19_Weights = _weights_enum("VGG19_Weights")
 VGG19_BN_Weights = _weights_enum("VGG19_BN_Weights")
-
-
-def _no_weights(name, weights):
-    file = f"{name}.safetensors"
-    shown = weights if isinstance(weights, enum.Enum) else repr(weights)
-    asked = weights.value if isinstance(weights, enum.Enum) else str(weights)
-    return NotImplementedError(
-        f"{name}(weights={shown}): zeroin has no pretrained weights (it neither downloads "
-        f"nor unpickles torchvision's file). Convert them once, in PyTorch:\n"
-        f"    from safetensors.torch import save_file; import torchvision\n"
-        f"    save_file(torchvision.models.{name}(weights={asked!r}).state_dict(), {file!r})\n"
-        f"then: model = zeroin.vision.models.{name}(); "
-        f"model.load_state_dict(zeroin.safetensors.load_file({file!r}))")
-
-
-def _check_weights(name, weights, kwargs):
-    if kwargs.pop("pretrained", False):
-        weights = "DEFAULT"
-    if weights is not None:
-        raise _no_weights(name, weights)
 
 
 def _resnet(name, layers, weights, progress, kwargs):
@@ -323,6 +248,11 @@ ViT_L_16_Weights = _weights_enum_with_presets(
     "ViT_L_16_Weights", {"IMAGENET1K_V1": (224, 242, "BILINEAR")}, "IMAGENET1K_V1")
 ViT_L_32_Weights = _weights_enum_with_presets(
     "ViT_L_32_Weights", {"IMAGENET1K_V1": (224, 256, "BILINEAR")}, "IMAGENET1K_V1")
+# ViT-H/14 has only SWAG weights: end-to-end fine-tuned at 518x518 or a linear head at 224
+ViT_H_14_Weights = _weights_enum_with_presets(
+    "ViT_H_14_Weights", {"IMAGENET1K_SWAG_E2E_V1": (518, 518, "BICUBIC"),
+                         "IMAGENET1K_SWAG_LINEAR_V1": (224, 224, "BICUBIC")},
+    "IMAGENET1K_SWAG_E2E_V1")
 
 
 def _vit(name, weights, kwargs):
@@ -349,3 +279,40 @@ def vit_l_16(*, weights=None, progress=True, **kwargs):
 def vit_l_32(*, weights=None, progress=True, **kwargs):
     """ViT-L/32 as torchvision's, randomly initialised."""
     return _vit("vit_l_32", weights, kwargs)
+
+
+def vit_h_14(*, weights=None, progress=True, **kwargs):
+    """ViT-H/14 as torchvision's (632M parameters at image_size=224), randomly
+    initialised."""
+    return _vit("vit_h_14", weights, kwargs)
+
+
+EfficientNet_V2_S_Weights = _weights_enum_with_presets(
+    "EfficientNet_V2_S_Weights", {"IMAGENET1K_V1": (384, 384, "BILINEAR")}, "IMAGENET1K_V1")
+EfficientNet_V2_M_Weights = _weights_enum_with_presets(
+    "EfficientNet_V2_M_Weights", {"IMAGENET1K_V1": (480, 480, "BILINEAR")}, "IMAGENET1K_V1")
+EfficientNet_V2_L_Weights = _weights_enum_with_presets(
+    "EfficientNet_V2_L_Weights",
+    {"IMAGENET1K_V1": (480, 480, "BICUBIC", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))},
+    "IMAGENET1K_V1")
+
+
+def _effnet_v2(variant, weights, kwargs):
+    _check_weights(f"efficientnet_v2_{variant}", weights, kwargs)
+    return _efficientnet_v2(variant, kwargs)
+
+
+def efficientnet_v2_s(*, weights=None, progress=True, **kwargs):
+    """EfficientNetV2-S as torchvision's (fused MBConv stages first), randomly
+    initialised."""
+    return _effnet_v2("s", weights, kwargs)
+
+
+def efficientnet_v2_m(*, weights=None, progress=True, **kwargs):
+    """EfficientNetV2-M as torchvision's, randomly initialised."""
+    return _effnet_v2("m", weights, kwargs)
+
+
+def efficientnet_v2_l(*, weights=None, progress=True, **kwargs):
+    """EfficientNetV2-L as torchvision's, randomly initialised."""
+    return _effnet_v2("l", weights, kwargs)
