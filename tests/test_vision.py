@@ -1562,7 +1562,7 @@ def test_vision_models_resnet18_as_torchvision_and_no_pretrained_weights():
         with pytest.raises(NotImplementedError, match=r"(?s)resnet18\(weights=.*no pretrained.*"
                                                       r"save_file.*load_state_dict"):
             resnet18(weights=weights)
-    with pytest.raises(NotImplementedError, match="resnet18"):
+    with pytest.warns(UserWarning), pytest.raises(NotImplementedError, match="resnet18"):
         resnet18(pretrained=True)
 
 

@@ -731,7 +731,7 @@ def test_weights_refused_with_the_conversion_recipe(name):
         with pytest.raises(NotImplementedError, match=rf"(?s){name}\(weights=.*no pretrained"
                                                       rf".*save_file.*{name}\.safetensors"):
             builder(weights=weights)
-    with pytest.raises(NotImplementedError, match=name):
+    with pytest.warns(UserWarning), pytest.raises(NotImplementedError, match=name):
         builder(pretrained=True)
 
 
@@ -815,3 +815,22 @@ def test_state_dict_round_trips_through_safetensors(tmp_path, f32):
     x = zeroin.randn(2, 3, 32, 32)
     with zeroin.no_grad():
         np.testing.assert_array_equal(fresh(x).numpy(), model(x).numpy())
+
+
+@pytest.mark.parametrize("name", ["resnet18", "vgg11", "mobilenet_v2", "efficientnet_b0"])
+def test_legacy_pretrained_warns_as_torchvision_and_false_builds_the_model(name):
+    """torchvision warns twice on ``pretrained=`` (deprecated since 0.13); zeroin took it
+    silently. ``pretrained=False`` then builds the model; ``True`` is refused as weights are."""
+    build = getattr(M, name)
+    with pytest.warns(UserWarning) as got:
+        model = build(pretrained=False)
+    said = [str(w.message) for w in got]
+    assert said == [
+        "The parameter 'pretrained' is deprecated since 0.13 and may be removed in the "
+        "future, please use 'weights' instead.",
+        "Arguments other than a weight enum or `None` for 'weights' are deprecated since 0.13 "
+        "and may be removed in the future. The current behavior is equivalent to passing "
+        "`weights=None`."]
+    assert sum(p.numel() for p in model.parameters()) > 0
+    with pytest.warns(UserWarning), pytest.raises(NotImplementedError, match="no pretrained"):
+        build(pretrained=True)

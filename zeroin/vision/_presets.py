@@ -9,6 +9,7 @@ and their ``transforms()`` preset, ``ImageClassification``, which needs no downl
 from __future__ import annotations
 
 import enum
+import warnings
 
 import numpy as np
 
@@ -89,9 +90,19 @@ def _no_weights(name, weights):
 
 
 def check_weights(name, weights, kwargs):
-    """Refuse ``weights`` (or the legacy ``pretrained=True``) with how to convert them."""
-    if kwargs.pop("pretrained", False):
-        weights = "DEFAULT"
+    """Refuse ``weights`` (or the legacy ``pretrained=True``) with how to convert them; the
+    legacy ``pretrained=`` warns first, with torchvision's two UserWarnings."""
+    if "pretrained" in kwargs:
+        pretrained = kwargs.pop("pretrained")
+        warnings.warn("The parameter 'pretrained' is deprecated since 0.13 and may be removed "
+                      "in the future, please use 'weights' instead.", UserWarning, stacklevel=3)
+        default = "'DEFAULT'" if pretrained else "None"
+        warnings.warn("Arguments other than a weight enum or `None` for 'weights' are "
+                      "deprecated since 0.13 and may be removed in the future. The current "
+                      f"behavior is equivalent to passing `weights={default}`.", UserWarning,
+                      stacklevel=3)
+        if pretrained:
+            weights = "DEFAULT"
     if weights is not None:
         raise _no_weights(name, weights)
 
