@@ -1358,7 +1358,10 @@ def _scalars(log_dir):
         acc.Reload()
         for tag in acc.Tags()["scalars"]:
             run = path.parent.relative_to(log_dir).as_posix()
-            out[f"{run}/{tag}"] = [(e.step, e.value) for e in acc.Scalars(tag)]
+            # sorted by step: a run folder holds one file per writer, read in name order,
+            # and the names end in a process-wide counter (torch's too) whose ".10" sorts
+            # before ".9" (the order depended on how many writers earlier tests made)
+            out[f"{run}/{tag}"] = sorted((e.step, e.value) for e in acc.Scalars(tag))
     return out
 
 
