@@ -696,7 +696,8 @@ def _enum_name(builder):
                "wide_resnet101_2": "Wide_ResNet101_2", "mobilenet_v2": "MobileNet_V2",
                "mobilenet_v3_large": "MobileNet_V3_Large",
                "mobilenet_v3_small": "MobileNet_V3_Small", "googlenet": "GoogLeNet",
-               "inception_v3": "Inception_V3", "alexnet": "AlexNet", "vit_h_14": "ViT_H_14"}
+               "inception_v3": "Inception_V3", "alexnet": "AlexNet", "vit_h_14": "ViT_H_14",
+               "maxvit_t": "MaxVit_T"}
     if builder in special:
         return special[builder] + "_Weights"
     for prefix, cls in (("vgg", "VGG"), ("efficientnet_b", "EfficientNet_B"), ("vit_", "ViT_")):
@@ -707,7 +708,8 @@ def _enum_name(builder):
         if builder.startswith(prefix):
             return cls + builder[len(prefix):] + "_Weights"
     for prefix, cls in (("shufflenet_v2_", "ShuffleNet_V2_"), ("convnext_", "ConvNeXt_"),
-                        ("regnet_", "RegNet_"), ("efficientnet_v2_", "EfficientNet_V2_")):
+                        ("regnet_", "RegNet_"), ("efficientnet_v2_", "EfficientNet_V2_"),
+                        ("swin_", "Swin_")):
         if builder.startswith(prefix):
             rest = builder[len(prefix):]
             rest = rest.capitalize() if prefix == "convnext_" else rest.upper()
@@ -736,7 +738,7 @@ def test_weights_refused_with_the_conversion_recipe(name):
 
 
 def test_weights_enum_names_defaults_and_presets():
-    assert len(BUILDERS) == 73
+    assert len(BUILDERS) == 80
     assert M.ResNet18_Weights.DEFAULT.transforms().resize_size == [256]   # had no transforms()
     features = M.VGG16_Weights.IMAGENET1K_FEATURES.transforms()
     assert features.mean == [0.48235, 0.45882, 0.40784] and features.std == [1 / 255.0] * 3
