@@ -539,3 +539,11 @@ def test_maxvit_partition_attention_matches_torch(kind):
     assert (attn.relative_position_index.numpy() == _torch_index(torch, 2, 2).numpy()).all()
     _compare(torch, layer, lambda p: _torch_partition_attention(torch, p, 8, 4, 2, kind, (6, 6)),
              (2, 8, 6, 6))
+
+
+@pytest.mark.parametrize("name", ["swin_t", "maxvit_t"])
+def test_builders_fix_stochastic_depth_prob_as_torchvisions(name):
+    """torchvision's _swin_transformer / _maxvit pass stochastic_depth_prob themselves, so
+    the keyword is a TypeError (docs/vision_models.md says so); refused before building."""
+    with pytest.raises(TypeError, match="stochastic_depth_prob"):
+        getattr(M, name)(stochastic_depth_prob=0.0)
