@@ -241,13 +241,18 @@ def efficientnet_b7(*, weights=None, progress=True, **kwargs):
     return _effnet("b7", weights, kwargs)
 
 
-# torchvision's ImageNet weights for the ViTs (crop, resize, interpolation); not its SWAG ones
+# torchvision's weights for the ViTs (crop, resize, interpolation); SWAG's end-to-end ones
+# need the model built at their crop (vit_b_16(image_size=384)), the linear ones at 224
 ViT_B_16_Weights = _weights_enum_with_presets(
-    "ViT_B_16_Weights", {"IMAGENET1K_V1": (224, 256, "BILINEAR")}, "IMAGENET1K_V1")
+    "ViT_B_16_Weights", {"IMAGENET1K_V1": (224, 256, "BILINEAR"),
+                         "IMAGENET1K_SWAG_E2E_V1": (384, 384, "BICUBIC"),
+                         "IMAGENET1K_SWAG_LINEAR_V1": (224, 224, "BICUBIC")}, "IMAGENET1K_V1")
 ViT_B_32_Weights = _weights_enum_with_presets(
     "ViT_B_32_Weights", {"IMAGENET1K_V1": (224, 256, "BILINEAR")}, "IMAGENET1K_V1")
 ViT_L_16_Weights = _weights_enum_with_presets(
-    "ViT_L_16_Weights", {"IMAGENET1K_V1": (224, 242, "BILINEAR")}, "IMAGENET1K_V1")
+    "ViT_L_16_Weights", {"IMAGENET1K_V1": (224, 242, "BILINEAR"),
+                         "IMAGENET1K_SWAG_E2E_V1": (512, 512, "BICUBIC"),
+                         "IMAGENET1K_SWAG_LINEAR_V1": (224, 224, "BICUBIC")}, "IMAGENET1K_V1")
 ViT_L_32_Weights = _weights_enum_with_presets(
     "ViT_L_32_Weights", {"IMAGENET1K_V1": (224, 256, "BILINEAR")}, "IMAGENET1K_V1")
 # ViT-H/14 has only SWAG weights: end-to-end fine-tuned at 518x518 or a linear head at 224
