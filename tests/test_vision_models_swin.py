@@ -547,3 +547,97 @@ def test_builders_fix_stochastic_depth_prob_as_torchvisions(name):
     the keyword is a TypeError (docs/vision_models.md says so); refused before building."""
     with pytest.raises(TypeError, match="stochastic_depth_prob"):
         getattr(M, name)(stochastic_depth_prob=0.0)
+
+
+def _torch_swin_model(torch, p, depths, heads, ws, v2):
+    """A SwinTransformer's eval forward composed in PyTorch from the pieces above (patch
+    conv, LayerNorm, blocks with alternate shifts, patch merging, norm, mean pool, head)."""
+    F = torch.nn.functional
+    ln = lambda t, pre: F.layer_norm(t, t.shape[-1:], p[pre + ".weight"],  # noqa: E731
+                                     p[pre + ".bias"], eps=1e-5)
+
+    def block(x, pre, heads, shift):
+        attn = _torch_swin_attention(
+            torch, {k[len(pre) + 5:]: v for k, v in p.items() if k.startswith(pre + "attn.")},
+            ws, shift, heads, v2)
+        mlp = lambda t: F.linear(F.gelu(F.linear(t, p[pre + "mlp.0.weight"],  # noqa: E731
+                                                 p[pre + "mlp.0.bias"])),
+                                 p[pre + "mlp.3.weight"], p[pre + "mlp.3.bias"])
+        if v2:
+            x = x + ln(attn(x), pre + "norm1")
+            return x + ln(mlp(x), pre + "norm2")
+        x = x + attn(ln(x, pre + "norm1"))
+        return x + mlp(ln(x, pre + "norm2"))
+
+    def run(x):
+        x = F.conv2d(x, p["features.0.0.weight"], p["features.0.0.bias"], stride=4)
+        x = ln(x.permute(0, 2, 3, 1), "features.0.2")
+        for stage, depth in enumerate(depths):
+            for i in range(depth):
+                x = block(x, f"features.{2 * stage + 1}.{i}.", heads[stage],
+                          [0, 0] if i % 2 == 0 else [w // 2 for w in ws])
+            if stage < len(depths) - 1:
+                pre = f"features.{2 * stage + 2}."
+                H, W = x.shape[1:3]
+                x = F.pad(x, (0, 0, 0, W % 2, 0, H % 2))
+                x = torch.cat([x[..., 0::2, 0::2, :], x[..., 1::2, 0::2, :],
+                               x[..., 0::2, 1::2, :], x[..., 1::2, 1::2, :]], -1)
+                red = lambda t: F.linear(t, p[pre + "reduction.weight"])  # noqa: E731
+                x = ln(red(x), pre + "norm") if v2 else red(ln(x, pre + "norm"))
+        x = ln(x, "norm").permute(0, 3, 1, 2).mean((2, 3))
+        return F.linear(x, p["head.weight"], p["head.bias"])
+    return run
+
+
+@pytest.mark.parametrize("v2", [False, True], ids=["v1", "v2"])
+def test_small_swin_transformer_matches_torch_end_to_end(v2):
+    """A 2-stage SwinTransformer (window 3 on 7x7 then 4x4 maps: padded and shifted in both
+    stages) against its composition in PyTorch, float64 eval: logits and every gradient."""
+    torch = pytest.importorskip("torch")
+    kw = dict(block=_swin.SwinTransformerBlockV2, downsample_layer=_swin.PatchMergingV2) \
+        if v2 else {}
+    model = _swin.SwinTransformer([4, 4], 8, [2, 2], [2, 4], [3, 3], num_classes=5,
+                                  **kw).eval()
+    _compare(torch, model, lambda p: _torch_swin_model(torch, p, [2, 2], [2, 4], [3, 3], v2),
+             (2, 3, 28, 28), rtol=1e-9)
+
+
+def test_maxvit_mbconv_matches_torch_in_training():
+    """MaxViT's MBConv with stride 2 (avg-pool + 1x1 projection, batch norms on batch
+    statistics, SiLU squeeze-excitation) against PyTorch, float64: output, every gradient,
+    and the running statistics after one step with torchvision's momentum=0.99."""
+    torch = pytest.importorskip("torch")
+    from functools import partial
+    F = torch.nn.functional
+    norm = partial(zeroin.nn.BatchNorm2d, eps=1e-3, momentum=0.99)
+    block = _maxvit.MBConv(8, 16, 4, 0.25, 2, zeroin.nn.GELU, norm, 0.0)
+    running = {}
+
+    def forward(p):
+        def bn(t, pre):
+            stats = running.setdefault(pre, (torch.zeros(t.shape[1], dtype=torch.float64),
+                                             torch.ones(t.shape[1], dtype=torch.float64)))
+            return F.batch_norm(t, *stats, p[pre + ".weight"], p[pre + ".bias"], training=True,
+                                momentum=0.99, eps=1e-3)
+
+        def run(x):
+            res = F.conv2d(F.avg_pool2d(x, 3, 2, 1), p["proj.1.weight"], p["proj.1.bias"])
+            h = bn(x, "layers.pre_norm")
+            h = F.gelu(bn(F.conv2d(h, p["layers.conv_a.0.weight"]), "layers.conv_a.1"))
+            h = F.conv2d(h, p["layers.conv_b.0.weight"], stride=2, padding=1, groups=64)
+            h = F.gelu(bn(h, "layers.conv_b.1"))
+            se = "layers.squeeze_excitation."
+            s = F.silu(F.conv2d(h.mean((2, 3), keepdim=True), p[se + "fc1.weight"],
+                                p[se + "fc1.bias"]))
+            h = h * torch.sigmoid(F.conv2d(s, p[se + "fc2.weight"], p[se + "fc2.bias"]))
+            return res + F.conv2d(h, p["layers.conv_c.weight"], p["layers.conv_c.bias"])
+        return run
+
+    _compare(torch, block, forward, (4, 8, 7, 7), rtol=1e-9)
+    state = block.state_dict()
+    for pre, (mean, var) in running.items():
+        np.testing.assert_allclose(state[pre + ".running_mean"].numpy(), mean.numpy(),
+                                   rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(state[pre + ".running_var"].numpy(), var.numpy(),
+                                   rtol=1e-10, atol=1e-12)
+    assert len(running) == 3
