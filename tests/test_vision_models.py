@@ -112,6 +112,28 @@ def test_vit_h_14_config_and_count_by_formula():
     assert M.ViT_H_14_Weights.DEFAULT.transforms().crop_size == [518]
 
 
+def test_vit_swag_weights_members_presets_and_counts():
+    """torchvision's SWAG members of ViT_B_16_Weights / ViT_L_16_Weights (DEFAULT stays
+    IMAGENET1K_V1): end-to-end ones at 384 / 512 (BICUBIC, no resize margin), linear ones at
+    224; the models built at the E2E size have its num_params (86,859,496 and 305,174,504,
+    counted by the formula above: the position embedding grows)."""
+    from zeroin.vision._vit import _VARIANTS
+    for enum, e2e, count in ((M.ViT_B_16_Weights, 384, 86859496),
+                             (M.ViT_L_16_Weights, 512, 305174504)):
+        assert [w.name for w in enum] == ["IMAGENET1K_V1", "IMAGENET1K_SWAG_E2E_V1",
+                                          "IMAGENET1K_SWAG_LINEAR_V1"]
+        assert enum.DEFAULT.name == "IMAGENET1K_V1"
+        for member, size in (("IMAGENET1K_SWAG_E2E_V1", e2e), ("IMAGENET1K_SWAG_LINEAR_V1", 224)):
+            preset = enum[member].transforms()
+            assert (preset.crop_size, preset.resize_size) == ([size], [size])
+            assert preset.interpolation.name == "BICUBIC"
+        name = "vit_b_16" if enum is M.ViT_B_16_Weights else "vit_l_16"
+        assert _vit_count(*_VARIANTS[name], image_size=e2e) == count
+    assert [w.name for w in M.ViT_B_32_Weights] == ["IMAGENET1K_V1"]   # no SWAG weights
+    with pytest.raises(NotImplementedError, match="IMAGENET1K_SWAG_E2E_V1"):
+        M.vit_b_16(weights=M.ViT_B_16_Weights.IMAGENET1K_SWAG_E2E_V1)
+
+
 def _regnet_count(params, stem=32, num_classes=1000):
     """RegNet's parameters from its BlockParams (convs without bias, batch norms 2 each)."""
     total, w_in = 3 * stem * 9 + 2 * stem, stem
@@ -696,7 +718,8 @@ def _enum_name(builder):
                "wide_resnet101_2": "Wide_ResNet101_2", "mobilenet_v2": "MobileNet_V2",
                "mobilenet_v3_large": "MobileNet_V3_Large",
                "mobilenet_v3_small": "MobileNet_V3_Small", "googlenet": "GoogLeNet",
-               "inception_v3": "Inception_V3", "alexnet": "AlexNet", "vit_h_14": "ViT_H_14"}
+               "inception_v3": "Inception_V3", "alexnet": "AlexNet", "vit_h_14": "ViT_H_14",
+               "maxvit_t": "MaxVit_T"}
     if builder in special:
         return special[builder] + "_Weights"
     for prefix, cls in (("vgg", "VGG"), ("efficientnet_b", "EfficientNet_B"), ("vit_", "ViT_")):
@@ -707,7 +730,8 @@ def _enum_name(builder):
         if builder.startswith(prefix):
             return cls + builder[len(prefix):] + "_Weights"
     for prefix, cls in (("shufflenet_v2_", "ShuffleNet_V2_"), ("convnext_", "ConvNeXt_"),
-                        ("regnet_", "RegNet_"), ("efficientnet_v2_", "EfficientNet_V2_")):
+                        ("regnet_", "RegNet_"), ("efficientnet_v2_", "EfficientNet_V2_"),
+                        ("swin_", "Swin_")):
         if builder.startswith(prefix):
             rest = builder[len(prefix):]
             rest = rest.capitalize() if prefix == "convnext_" else rest.upper()
@@ -736,7 +760,7 @@ def test_weights_refused_with_the_conversion_recipe(name):
 
 
 def test_weights_enum_names_defaults_and_presets():
-    assert len(BUILDERS) == 73
+    assert len(BUILDERS) == 80
     assert M.ResNet18_Weights.DEFAULT.transforms().resize_size == [256]   # had no transforms()
     features = M.VGG16_Weights.IMAGENET1K_FEATURES.transforms()
     assert features.mean == [0.48235, 0.45882, 0.40784] and features.std == [1 / 255.0] * 3

@@ -1,7 +1,7 @@
 """torchvision's classification models (``torchvision.models.resnet50``, ``vgg16``,
 ``efficientnet_b0``, ``mobilenet_v3_large``, ``densenet121``, ``convnext_tiny``,
-``vit_b_16``, ...; docs/vision_models.md lists them): the same layers, names,
-initialisation and forward, so a state dict converted from torchvision's loads with
+``vit_b_16``, ``swin_t``, ``maxvit_t``, ...; docs/vision_models.md lists them): the same
+layers, names, initialisation and forward, so a state dict converted from torchvision's loads with
 ``load_state_dict``. No pretrained weights: zeroin neither
 downloads nor unpickles, so ``weights=ResNet18_Weights.DEFAULT`` is an error that says how
 to convert them once (the weight enums' ``transforms()`` presets work: they need no
@@ -15,17 +15,19 @@ from __future__ import annotations
 
 from .. import flatten, nn
 from . import _convnext, _densenet, _inception, _mnasnet, _mobilenet, _regnet, _resnet
-from . import _small_nets
+from . import _maxvit, _small_nets, _swin
 from ._convnext import *  # noqa: F401,F403
 from ._densenet import *  # noqa: F401,F403
 from ._efficientnet import _VARIANTS as _EFFNETS, EfficientNet, _efficientnet
 from ._efficientnet import _efficientnet_v2
 from ._inception import *  # noqa: F401,F403
+from ._maxvit import *  # noqa: F401,F403
 from ._mnasnet import *  # noqa: F401,F403
 from ._mobilenet import *  # noqa: F401,F403
 from ._regnet import *  # noqa: F401,F403
 from ._resnet import *  # noqa: F401,F403
 from ._small_nets import *  # noqa: F401,F403
+from ._swin import *  # noqa: F401,F403
 from ._presets import _no_weights, check_weights as _check_weights  # noqa: F401
 from ._presets import weights_enum as _weights_enum_with_presets
 from ._resnet import BasicBlock, ResNet
@@ -40,7 +42,7 @@ __all__ = ["ResNet", "BasicBlock", "resnet18", "resnet34", "ResNet18_Weights",
     + list(_VITS) + [f"ViT_{n[4:].upper()}_Weights" for n in _VITS] \
     + [f"efficientnet_v2_{v}" for v in "sml"] + [f"EfficientNet_V2_{v}_Weights" for v in "SML"]
 for _family in (_resnet, _mobilenet, _small_nets, _densenet, _inception, _mnasnet, _convnext,
-                _regnet):
+                _regnet, _swin, _maxvit):
     __all__ += _family.__all__
 
 
@@ -239,13 +241,18 @@ def efficientnet_b7(*, weights=None, progress=True, **kwargs):
     return _effnet("b7", weights, kwargs)
 
 
-# torchvision's ImageNet weights for the ViTs (crop, resize, interpolation); not its SWAG ones
+# torchvision's weights for the ViTs (crop, resize, interpolation); SWAG's end-to-end ones
+# need the model built at their crop (vit_b_16(image_size=384)), the linear ones at 224
 ViT_B_16_Weights = _weights_enum_with_presets(
-    "ViT_B_16_Weights", {"IMAGENET1K_V1": (224, 256, "BILINEAR")}, "IMAGENET1K_V1")
+    "ViT_B_16_Weights", {"IMAGENET1K_V1": (224, 256, "BILINEAR"),
+                         "IMAGENET1K_SWAG_E2E_V1": (384, 384, "BICUBIC"),
+                         "IMAGENET1K_SWAG_LINEAR_V1": (224, 224, "BICUBIC")}, "IMAGENET1K_V1")
 ViT_B_32_Weights = _weights_enum_with_presets(
     "ViT_B_32_Weights", {"IMAGENET1K_V1": (224, 256, "BILINEAR")}, "IMAGENET1K_V1")
 ViT_L_16_Weights = _weights_enum_with_presets(
-    "ViT_L_16_Weights", {"IMAGENET1K_V1": (224, 242, "BILINEAR")}, "IMAGENET1K_V1")
+    "ViT_L_16_Weights", {"IMAGENET1K_V1": (224, 242, "BILINEAR"),
+                         "IMAGENET1K_SWAG_E2E_V1": (512, 512, "BICUBIC"),
+                         "IMAGENET1K_SWAG_LINEAR_V1": (224, 224, "BICUBIC")}, "IMAGENET1K_V1")
 ViT_L_32_Weights = _weights_enum_with_presets(
     "ViT_L_32_Weights", {"IMAGENET1K_V1": (224, 256, "BILINEAR")}, "IMAGENET1K_V1")
 # ViT-H/14 has only SWAG weights: end-to-end fine-tuned at 518x518 or a linear head at 224
