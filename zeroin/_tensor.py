@@ -771,6 +771,11 @@ class Tensor:
                          None, None, cls)
         if type(data) in _NUMBERS:
             _number_data(data)
+        if cls is Tensor and isinstance(data, Tensor) and requires_grad is False and \
+                dtype is None and name is None:
+            # torch.Tensor(t) aliases t (shared memory; differentiable where t requires
+            # grad): NYU's tensor tutorial zeroes r = torch.Tensor(t) and t shows the zeros
+            return data.view(tuple(data.shape))
         if type(data) is int:
             # torch.Tensor(2, 3): a new (2, 3) tensor (zeros here), not the number 2
             sizes = [data]
