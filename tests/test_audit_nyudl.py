@@ -191,6 +191,11 @@ def _space_stretching(L):
     models = [nn.Sequential(nn.Linear(2, 5), nn.ReLU(), nn.Linear(5, 2)) for _ in range(5)]
     with torch.no_grad():
         out["relu nets"] = [m(X) for m in models]
+    NL = nn.Tanh()                                  # 02b: deeper random nets, one shared NL
+    deep = nn.Sequential(nn.Linear(2, 5), NL, nn.Linear(5, 5), NL, nn.Linear(5, 5), NL,
+                         nn.Linear(5, 5), NL, nn.Linear(5, 2))
+    Y = deep(X).detach()
+    out["deep"] = [Y, _show_scatterplot(Y, colors, title="f(x)").get_offsets()]
     return out
 
 
@@ -1313,6 +1318,7 @@ def _transformer(L):
     out["train"] = [o, loss, *[p for p in model.parameters() if p.requires_grad]]
     out["acc"] = (o.argmax(1) == y).cpu().numpy().mean()
     out["pos"] = model.position_embeddings.weight
+    out["printed"] = str(model)                     # the notebook prints the model
     assert not model.position_embeddings.weight.requires_grad
     return out
 
