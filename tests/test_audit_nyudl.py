@@ -397,13 +397,15 @@ def test_spiral_classification(stream, version, hidden):
 
 
 def test_spiral_meshgrid_without_indexing_warns_as_torch():
-    """DLSP21 calls ``torch.meshgrid(mesh, mesh)``: both warn, both index 'ij'."""
+    """DLSP21 calls ``torch.meshgrid(mesh, mesh)``: zeroin warns as PyTorch does and
+    indexes 'ij'. (PyTorch warns once a process: calling it here would take that warning
+    from tests/test_pytorch_parity_strict.py's meshgrid idiom.)"""
     m = [0.0, 0.5, 1.0]
     with pytest.warns(UserWarning, match="indexing"):
-        tx, _ = torch.meshgrid(torch.tensor(m), torch.tensor(m))
-    with pytest.warns(UserWarning, match="indexing"):
-        zx, _ = zeroin.meshgrid(zeroin.tensor(m), zeroin.tensor(m))
+        zx, zy = zeroin.meshgrid(zeroin.tensor(m), zeroin.tensor(m))
+    tx, ty = torch.meshgrid(torch.tensor(m), torch.tensor(m), indexing="ij")
     close(zx, tx)
+    close(zy, ty)
 
 
 # --- 05 regression ----------------------------------------------------------------------------
