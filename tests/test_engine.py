@@ -1837,15 +1837,35 @@ def test_data_size_is_numpys_count_and_pytorchs_size_method():
     assert repr(x.data.size()) == "zeroin.Size([2, 3])" and type(x.data.size + 1) is int
 
 
+def test_data_new_and_view_as_are_pytorchs():
+    """The VAE's ``std.data.new(std.size()).normal_()``, the echo notebook's
+    ``next(self.parameters()).data.new(1, b, h).zero_()`` and the convnet notebook's
+    ``pred.eq(target.data.view_as(pred))`` raised AttributeError on ``t.data``."""
+    w = zeroin.ones(3, 4, requires_grad=True)
+    h = w.data.new(1, 5, 2).zero_()
+    assert isinstance(h, zeroin.Tensor) and h.shape == (1, 5, 2) and h.dtype == w.dtype
+    assert not h.requires_grad and not np.shares_memory(h.numpy(), w.detach().numpy())
+    e = w.data.new(w.size())
+    assert e.shape == (3, 4) and isinstance(e, zeroin.Tensor)
+    assert w.data.new([1, 2]).tolist() == [1.0, 2.0]
+    target = zeroin.tensor([3, 1, 4])
+    pred = zeroin.tensor([[3], [0], [4]])
+    v = target.data.view_as(pred)
+    assert v.shape == (3, 1) and np.shares_memory(v, target.numpy())
+    assert pred.eq(v).sum().item() == 2
+    with pytest.raises(RuntimeError):
+        zeroin.zeros(6).data.view_as(zeroin.zeros(2, 4))     # 6 elements into 8
+
+
 def test_a_tensor_method_on_data_says_to_call_it_on_the_tensor():
     x = zeroin.tensor([1.0, 2.0])
-    with pytest.raises(AttributeError, match=r"'DataArray' object has no attribute 'view_as': "
+    with pytest.raises(AttributeError, match=r"'DataArray' object has no attribute 'unsqueeze': "
                                              r"in zeroin t\.data is a NumPy array .*"
-                                             r"t\.detach\(\)\.view_as\(\.\.\.\)"):
-        x.data.view_as(x)
+                                             r"t\.detach\(\)\.unsqueeze\(\.\.\.\)"):
+        x.data.unsqueeze(0)
     with pytest.raises(AttributeError, match=r"^'DataArray' object has no attribute 'nope'$"):
         x.data.nope
-    assert not hasattr(x.data, "view_as") and hasattr(x.data, "sum")
+    assert not hasattr(x.data, "unsqueeze") and hasattr(x.data, "sum")
 
 
 @pytest.mark.parametrize("call", [

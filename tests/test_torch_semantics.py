@@ -748,3 +748,30 @@ def test_tensor_of_numbers_past_an_integer_dtype_as_torch(dtype, x):
         return
     z = zeroin.tensor(x, dtype=getattr(zeroin, dtype))
     assert str(z.dtype) == dtype and z.tolist() == t.tolist()
+
+
+def test_Tensor_of_a_tensor_aliases_it_and_resize_keeps_the_memory_as_torch():
+    """NYU's tensor tutorial: ``r = torch.Tensor(t); r.resize_(3, 8); r.zero_()`` zeroes
+    ``t`` ("this *is* important": clone to get a copy). zeroin's Tensor(t) copied, and
+    resize_ always took new memory."""
+    out = {}
+    for lib in (torch, zeroin):
+        t = lib.arange(24.0).view(2, 3, 4)
+        r = lib.Tensor(t)
+        assert r is not t and tuple(r.shape) == (2, 3, 4)
+        r.resize_(3, 8)
+        r.zero_()
+        s = r.clone()
+        s.fill_(1)
+        small = lib.arange(6.0)
+        lib.Tensor(small).resize_(2, 2).fill_(-1)       # fewer elements: the same memory
+        w = lib.ones(2, requires_grad=True)
+        a = lib.Tensor(w)
+        (a * 3).sum().backward()
+        out[lib.__name__] = (t.tolist(), tuple(t.shape), r.tolist(), small.tolist(),
+                             a.requires_grad, w.grad.tolist())
+    assert out["zeroin"] == out["torch"]
+    assert out["zeroin"][0] == np.zeros((2, 3, 4)).tolist()
+    grow = zeroin.arange(3.0)               # more elements: new memory (PyTorch grows the
+    zeroin.Tensor(grow).resize_(2, 3).fill_(7)      # storage both share; NumPy cannot)
+    assert grow.tolist() == [0.0, 1.0, 2.0]

@@ -773,8 +773,11 @@ def map2_(self, x, y, callable):  # noqa: A002
 @_method()
 def resize_(self, *sizes, memory_format=None):
     """Change the shape in place to ``sizes``, keeping the first elements in row-major
-    order: fewer are cut, new ones are 0 (PyTorch leaves them uninitialised). Refused on
-    a tensor that requires grad, as in PyTorch."""
+    order: fewer are cut, new ones are 0 (PyTorch leaves them uninitialised). As PyTorch's,
+    the memory stays when it holds enough elements (a tensor sharing it still sees the
+    writes: NYU's ``r = torch.Tensor(t); r.resize_(3, 8); r.zero_()`` zeroes ``t``); grown,
+    it is new memory of its own (PyTorch grows the storage its sharers see). Refused on a
+    tensor that requires grad, as in PyTorch."""
     shape = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) \
         else sizes
     if self.requires_grad:
@@ -783,7 +786,11 @@ def resize_(self, *sizes, memory_format=None):
     if any(not isinstance(s, (int, np.integer)) or s < 0 for s in shape):
         raise RuntimeError(f"resize_: sizes must be non-negative integers, got {shape}")
     old = _array_of(self).reshape(-1)
-    new = np.zeros(int(np.prod(shape, dtype=np.int64)), old.dtype)
+    n = int(np.prod(shape, dtype=np.int64))
+    if n <= old.size and np.may_share_memory(old, _array_of(self)):
+        self.data = old[:n].reshape(shape)          # a view of the same memory
+        return self
+    new = np.zeros(n, old.dtype)
     k = min(new.size, old.size)
     new[:k] = old[:k]
     self.data = new.reshape(shape)

@@ -365,7 +365,7 @@ class DataArray(np.ndarray):
     """What ``t.data`` returns: an ndarray sharing the tensor's memory, plus PyTorch's
     in-place methods (``zero_ fill_ copy_ add_ sub_ mul_ div_ clamp_ normal_ uniform_``),
     ``clone()``, ``numpy()``, ``cpu()`` / ``detach()`` (a detached tensor sharing the memory),
-    ``view(*shape)``, ``norm()``,
+    ``view(*shape)``, ``view_as``, ``new(...)`` (a new tensor), ``norm()``,
     ``sign()``, ``abs()``, PyTorch's ``std()`` / ``var()`` (n - 1) and ``max(dim)`` / ``min(dim)``
     (``(values, indices)``); other Tensor methods
     raise an AttributeError that says to call them on ``t.detach()``. Each in-place method
@@ -419,6 +419,17 @@ class DataArray(np.ndarray):
         if kwargs or not args or not _is_shape(args):
             return np.ndarray.view(self, *args, **kwargs)
         return _leaf(self).view(*args).data
+
+    def view_as(self, other):
+        """``view(other.size())``, sharing the memory: the NYU convnet notebook's (and old
+        MNIST examples') ``pred.eq(target.data.view_as(pred))``."""
+        return _leaf(self).view(tuple(other.shape)).data
+
+    def new(self, *args, **kwargs):
+        """A new tensor (not a view) of this dtype, as the tensor's ``new``: the NYU VAE's
+        ``std.data.new(std.size()).normal_()`` and an RNN's ``weight.new(1, b, h).zero_()``
+        (``weight = next(self.parameters()).data``), which PyTorch also gives as tensors."""
+        return _leaf(self).new(*args, **kwargs)
 
     def detach(self):
         """A tensor of these values sharing their memory, outside the graph, as ``cpu()``:
@@ -760,6 +771,11 @@ class Tensor:
                          None, None, cls)
         if type(data) in _NUMBERS:
             _number_data(data)
+        if cls is Tensor and isinstance(data, Tensor) and requires_grad is False and \
+                dtype is None and name is None:
+            # torch.Tensor(t) aliases t (shared memory; differentiable where t requires
+            # grad): NYU's tensor tutorial zeroes r = torch.Tensor(t) and t shows the zeros
+            return data.view(tuple(data.shape))
         if type(data) is int:
             # torch.Tensor(2, 3): a new (2, 3) tensor (zeros here), not the number 2
             sizes = [data]
