@@ -933,3 +933,81 @@ def test_ppo_learns_cartpole():
     assert means[0] < 30
     assert np.nanmean(means[-3:]) > 100
     assert np.nanmean(means[-3:]) > 4 * means[0]
+
+
+# --- CleanRL c51.py: the distributional projection ------------------------------------------
+
+def _c51_network(lib, nn, obs_dim, n, n_atoms=11, v_min=-10.0, v_max=10.0):
+    class QNetwork(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.n_atoms, self.n = n_atoms, n
+            self.register_buffer("atoms", lib.linspace(v_min, v_max, steps=n_atoms))
+            self.network = nn.Sequential(nn.Linear(obs_dim, 32), nn.ReLU(),
+                                         nn.Linear(32, n * n_atoms))
+
+        def get_action(self, x, action=None):
+            logits = self.network(x)
+            pmfs = lib.softmax(logits.view(len(x), self.n, self.n_atoms), dim=2)
+            q_values = (pmfs * self.atoms).sum(2)
+            if action is None:
+                action = lib.argmax(q_values, 1)
+            return action, pmfs[lib.arange(len(x)), action]
+
+    return QNetwork()
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_cleanrl_c51_matches_torch(dtype):
+    """c51.py's update: the target distribution projected onto the atoms with ``floor`` /
+    ``ceil`` / ``clamp`` and ``index_add_`` into each row (indices repeat, so the masses
+    must add up), the cross-entropy against ``pmfs[arange(B), action]``; and its softmax
+    policy drawn with ``multinomial`` (on zeroin's torch stream: torch's actions)."""
+    tol = _dtype(dtype)
+    torch_stream()
+    torch.manual_seed(8)
+    v_min, v_max, n_atoms = -10.0, 10.0, 11
+    qt = _c51_network(torch, torch.nn, 4, 2)
+    qz = copy_weights(qt, _c51_network(zeroin, znn, 4, 2))
+    data = _transitions(CartPole, 4, 16, seed=2, n_actions=2)
+    out = {}
+    for lib, nn, q in ((torch, torch.nn, qt), (zeroin, znn, qz)):
+        lib.manual_seed(1)
+        target = _c51_network(lib, nn, 4, 2)
+        target.load_state_dict(q.state_dict())
+        optimizer = lib.optim.Adam(q.parameters(), lr=1e-2, eps=0.01 / 64)
+        dt = lib.get_default_dtype()
+        o, o2 = (lib.as_tensor(data[k], dtype=dt) for k in ("obs", "obs2"))
+        r, d = (lib.as_tensor(data[k], dtype=dt).view(-1, 1) for k in ("rew", "done"))
+        actions = lib.as_tensor(data["act"])
+        logs, drawn = [], []
+        for step in range(4):
+            logits = q.network(o2[:8])
+            pmfs_all = lib.softmax(logits.view(8, q.n, q.n_atoms), dim=2)
+            policy = lib.softmax((pmfs_all * q.atoms).sum(2) / 0.5, dim=1)
+            drawn.append(lib.multinomial(policy, 1).squeeze(1).cpu().numpy())
+            with lib.no_grad():
+                _, next_pmfs = target.get_action(o2)
+                next_atoms = r + 0.99 * target.atoms * (1 - d)
+                delta_z = target.atoms[1] - target.atoms[0]
+                tz = next_atoms.clamp(v_min, v_max)
+                b = (tz - v_min) / delta_z
+                lo = b.floor().clamp(0, n_atoms - 1)
+                up = b.ceil().clamp(0, n_atoms - 1)
+                d_m_l = (up + (lo == up).float() - b) * next_pmfs
+                d_m_u = (b - lo) * next_pmfs
+                target_pmfs = lib.zeros_like(next_pmfs)
+                for i in range(target_pmfs.size(0)):
+                    target_pmfs[i].index_add_(0, lo[i].long(), d_m_l[i])
+                    target_pmfs[i].index_add_(0, up[i].long(), d_m_u[i])
+            _, old_pmfs = q.get_action(o, actions.flatten())
+            loss = (-(target_pmfs * old_pmfs.clamp(min=1e-5, max=1 - 1e-5).log()).sum(-1)).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            logs.append([loss.item(), target_pmfs.sum(-1).mean().item()])
+        out[lib.__name__] = (logs, np.concatenate(drawn))
+    close(np.array(out["zeroin"][0]), np.array(out["torch"][0]), **tol)
+    np.testing.assert_array_equal(out["zeroin"][1], out["torch"][1])
+    np.testing.assert_allclose(np.array(out["torch"][0])[:, 1], 1.0, rtol=1e-5)   # mass kept
+    _close_all(_params(qz), _params(qt), tol)
