@@ -1011,3 +1011,100 @@ def test_cleanrl_c51_matches_torch(dtype):
     np.testing.assert_array_equal(out["zeroin"][1], out["torch"][1])
     np.testing.assert_allclose(np.array(out["torch"][0])[:, 1], 1.0, rtol=1e-5)   # mass kept
     _close_all(_params(qz), _params(qt), tol)
+
+
+# --- CleanRL ppo_atari_lstm.py: the recurrent agent, with an MLP for the conv body ------------
+
+def _lstm_agent(lib, nn, obs_dim=4, n_act=2):
+    def layer_init(layer, std=np.sqrt(2), bias_const=0.0):
+        nn.init.orthogonal_(layer.weight, std)
+        nn.init.constant_(layer.bias, bias_const)
+        return layer
+
+    class Agent(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.network = nn.Sequential(layer_init(nn.Linear(obs_dim, 32)), nn.ReLU())
+            self.lstm = nn.LSTM(32, 16)
+            for name, param in self.lstm.named_parameters():
+                if "bias" in name:
+                    nn.init.constant_(param, 0)
+                elif "weight" in name:
+                    nn.init.orthogonal_(param, 1.0)
+            self.actor = layer_init(nn.Linear(16, n_act), std=0.01)
+            self.critic = layer_init(nn.Linear(16, 1), std=1)
+
+        def get_states(self, x, lstm_state, done):
+            hidden = self.network(x)
+            batch_size = lstm_state[0].shape[1]
+            hidden = hidden.reshape((-1, batch_size, self.lstm.input_size))
+            done = done.reshape((-1, batch_size))
+            new_hidden = []
+            for h, d in zip(hidden, done):
+                keep = (1.0 - d).view(1, -1, 1)
+                h, lstm_state = self.lstm(h.unsqueeze(0),
+                                          (keep * lstm_state[0], keep * lstm_state[1]))
+                new_hidden += [h]
+            return lib.flatten(lib.cat(new_hidden), 0, 1), lstm_state
+
+        def get_action_and_value(self, x, lstm_state, done, action=None):
+            hidden, lstm_state = self.get_states(x, lstm_state, done)
+            probs = lib.distributions.Categorical(logits=self.actor(hidden))
+            if action is None:
+                action = probs.sample()
+            return (action, probs.log_prob(action), probs.entropy(), self.critic(hidden),
+                    lstm_state)
+
+    return Agent()
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_cleanrl_lstm_agent_matches_torch(dtype):
+    """ppo_atari_lstm.py's Agent built on the torch stream (orthogonal LSTM weights): zeroin
+    draws torch's initial weights (to QR rounding); then the hidden state reset by
+    ``(1.0 - d).view(1, -1, 1) * state`` at episode ends, the per-step LSTM loop, the
+    minibatches of whole environments (``initial_lstm_state[0][:, mbenvinds]``) and two
+    clipped PPO steps agree with torch's."""
+    tol = _dtype(dtype)
+    torch_stream()
+    agents = {}
+    for lib, nn in ((torch, torch.nn), (zeroin, znn)):
+        lib.manual_seed(12)
+        agents[lib.__name__] = _lstm_agent(lib, nn)
+    init_tol = dict(rtol=1e-12, atol=1e-13) if dtype == "float64" else dict(rtol=0, atol=2e-6)
+    _close_all(_params(agents["zeroin"]), _params(agents["torch"]), init_tol)
+    agent_t = agents["torch"]
+    agent_z = copy_weights(agent_t, agents["zeroin"])
+    num_steps, num_envs = 12, 4
+    rng = np.random.default_rng(3)
+    obs = rng.standard_normal((num_steps * num_envs, 4))
+    dones = (rng.random(num_steps * num_envs) < 0.15).astype(float)
+    acts = rng.integers(0, 2, num_steps * num_envs)
+    adv, old_logp = rng.standard_normal(num_steps * num_envs), -0.7 + 0.1 * rng.random(48)
+    flatinds = np.arange(num_steps * num_envs).reshape(num_steps, num_envs)
+    out = {}
+    for lib, agent in ((torch, agent_t), (zeroin, agent_z)):
+        dt = lib.get_default_dtype()
+        b_obs, b_dones, b_adv, b_logp = (lib.as_tensor(v, dtype=dt)
+                                         for v in (obs, dones, adv, old_logp))
+        b_actions = lib.as_tensor(acts)
+        state = (lib.zeros(1, num_envs, 16), lib.zeros(1, num_envs, 16))
+        optimizer = lib.optim.Adam(agent.parameters(), lr=1e-2, eps=1e-5)
+        logs = []
+        for mbenvinds in (np.array([2, 0]), np.array([1, 3])):
+            mb_inds = flatinds[:, mbenvinds].ravel()
+            _, newlogprob, entropy, newvalue, new_state = agent.get_action_and_value(
+                b_obs[mb_inds], (state[0][:, mbenvinds], state[1][:, mbenvinds]),
+                b_dones[mb_inds], b_actions.long()[mb_inds])
+            ratio = (newlogprob - b_logp[mb_inds]).exp()
+            mb_adv = b_adv[mb_inds]
+            pg_loss = lib.max(-mb_adv * ratio, -mb_adv * lib.clamp(ratio, 0.8, 1.2)).mean()
+            loss = pg_loss - 0.01 * entropy.mean() + 0.5 * (newvalue.view(-1) ** 2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            norm = lib.nn.utils.clip_grad_norm_(agent.parameters(), 0.5)
+            optimizer.step()
+            logs.append([loss.item(), norm.item()] + list(np_of(new_state[1].detach()).ravel()))
+        out[lib.__name__] = logs
+    close(np.array(out["zeroin"]), np.array(out["torch"]), **tol)
+    _close_all(_params(agent_z), _params(agent_t), tol)
