@@ -1108,3 +1108,52 @@ def test_cleanrl_lstm_agent_matches_torch(dtype):
         out[lib.__name__] = logs
     close(np.array(out["zeroin"]), np.array(out["torch"]), **tol)
     _close_all(_params(agent_z), _params(agent_t), tol)
+
+
+def test_invalid_action_masking_categorical_subclass():
+    """CleanRL's gym-microrts CategoricalMasked: a Categorical subclass calling
+    ``super().__init__(probs, logits, validate_args)`` positionally, ``masks.type(
+    torch.BoolTensor)``, ``torch.where(masks, logits, torch.tensor(-1e8))`` and its own
+    entropy over the allowed actions; values and gradients as torch's."""
+    _dtype("float64")
+
+    def run(lib):
+        class CategoricalMasked(lib.distributions.Categorical):
+            def __init__(self, probs=None, logits=None, validate_args=None, masks=()):
+                self.masks = masks
+                if len(self.masks) == 0:
+                    super().__init__(probs, logits, validate_args)
+                else:
+                    self.masks = masks.type(lib.BoolTensor)
+                    logits = lib.where(self.masks, logits, lib.tensor(-1e8))
+                    super().__init__(probs, logits, validate_args)
+
+            def entropy(self):
+                if len(self.masks) == 0:
+                    return super().entropy()
+                p_log_p = lib.where(self.masks, self.logits * self.probs, lib.tensor(0.0))
+                return -p_log_p.sum(-1)
+
+        logits = lib.tensor(np.linspace(-1, 1, 12).reshape(3, 4), requires_grad=True)
+        masks = lib.tensor([[1, 1, 0, 1], [0, 0, 1, 1], [1, 0, 0, 0]])
+        dist = CategoricalMasked(logits=logits, masks=masks)
+        ent, logp = dist.entropy(), dist.log_prob(lib.tensor([1, 3, 0]))
+        (ent.sum() + logp.sum()).backward()
+        assert dist.masks.dtype == lib.bool
+        return [ent, logp, logits.grad, dist.probs, CategoricalMasked(logits=logits).entropy()]
+
+    _close_all(run(zeroin), run(torch), F64)
+
+
+def test_polyak_outside_no_grad_is_refused_as_torch():
+    """Forgetting ``with torch.no_grad():`` around the polyak update of a target that still
+    requires grad: both libraries refuse the in-place change of a leaf; zeroin's message
+    names the op and the fix. ``.data`` (CleanRL's ``target_param.data.copy_``) is allowed."""
+    for lib, nn in ((torch, torch.nn), (zeroin, znn)):
+        q, q_targ = nn.Linear(2, 2), nn.Linear(2, 2)
+        with pytest.raises(RuntimeError) as err:
+            q_targ.weight.mul_(0.995)
+        if lib is zeroin:
+            assert "mul_" in str(err.value) and "no_grad" in str(err.value)
+        q_targ.weight.data.copy_(0.005 * q.weight.data + 0.995 * q_targ.weight.data)
+        assert q_targ.weight.is_leaf and q_targ.weight.grad_fn is None
