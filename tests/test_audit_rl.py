@@ -1157,3 +1157,29 @@ def test_polyak_outside_no_grad_is_refused_as_torch():
             assert "mul_" in str(err.value) and "no_grad" in str(err.value)
         q_targ.weight.data.copy_(0.005 * q.weight.data + 0.995 * q_targ.weight.data)
         assert q_targ.weight.is_leaf and q_targ.weight.grad_fn is None
+
+
+def test_spinup_mpi_helpers_write_through_numpy_views():
+    """Spinning Up's mpi_pytorch: mpi_avg_grads writes the averaged gradient into
+    ``p.grad.numpy()`` in place and sync_params broadcasts into ``p.data.numpy()``;
+    setup_pytorch_for_mpi reads and sets the thread count. Two workers stand in for MPI
+    (the average of their gradients): the step uses the written values, as in torch."""
+    results = {}
+    torch.manual_seed(0)
+    made = [torch.nn.Linear(3, 1).double() for _ in range(2)]
+    for lib, nn in ((torch, torch.nn), (zeroin, znn)):
+        workers = made if lib is torch else [copy_weights(m, znn.Linear(3, 1)) for m in made]
+        for i, w in enumerate(workers):          # sync_params: worker 0's weights to all
+            for p, p0 in zip(w.parameters(), workers[0].parameters()):
+                p.data.numpy()[:] = p0.data.numpy()
+            x = lib.tensor(np.arange(6.0).reshape(2, 3) + i, dtype=lib.float64)
+            w(x).pow(2).mean().backward()
+        avg = [np.mean([np_of(w_p.grad) for w_p in ps], axis=0)
+               for ps in zip(*(w.parameters() for w in workers))]
+        for p, a in zip(workers[1].parameters(), avg):     # mpi_avg_grads on worker 1
+            p_grad_numpy = p.grad.numpy()
+            p_grad_numpy[:] = a[:]
+        lib.optim.SGD(workers[1].parameters(), lr=0.1).step()
+        assert lib.get_num_threads() >= 1
+        results[lib.__name__] = _params(workers[1])
+    _close_all(results["zeroin"], results["torch"], F64)
