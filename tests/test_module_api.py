@@ -770,3 +770,26 @@ def test_a_plain_tensor_that_requires_grad_stays_an_attribute_as_pytorchs():
                 m.register_parameter("r", plain)
         m.register_parameter("r", T.nn.Parameter(T.ones(1)))
         assert [n for n, _ in m.named_parameters()] == ["p", "r"]
+
+
+def test_deepcopy_of_a_parameter_drops_its_grad():
+    """copy.deepcopy(model) after a backward (a target network made mid-training): the
+    copy's parameters have no .grad, as torch's Parameter.__deepcopy__; the original keeps
+    its grads, requires_grad and sharing between modules are copied; a plain tensor's
+    deepcopy keeps its grad in both libraries."""
+    def run(T):
+        T.manual_seed(0)
+        m = T.nn.Sequential(T.nn.Linear(3, 2), T.nn.Linear(2, 1))
+        m[1].bias.requires_grad_(False)
+        m(T.ones(4, 3)).sum().backward()
+        m.tied = m[0]
+        c = copy.deepcopy(m)
+        x = T.ones(2, requires_grad=True)
+        x.sum().backward()
+        return ([p.grad is None for p in c.parameters()],
+                [p.grad is None for p in m.parameters()],
+                [p.requires_grad for p in c.parameters()], c.tied is c[0],
+                type(c[0].weight).__name__, copy.deepcopy(x).grad.tolist())
+    z, t = both(run)
+    assert z == t
+    assert z[0] == [True] * 4 and z[1] == [False, False, False, True]

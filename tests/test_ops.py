@@ -937,6 +937,25 @@ def test_clamp_with_tensor_bounds_errors_and_in_place():
     np.testing.assert_array_equal(lo.grad.data, [1.0, 0.0, 0.0])
 
 
+def test_clamp_takes_a_0d_tensor_beside_a_number_as_torch():
+    """clamp(x, t0, 0.5): torch reads a 0-d tensor without grad as a number (its Scalar
+    overload), e.g. a registered log_std_min buffer beside a float; one that requires grad,
+    or a 1-d one, is refused by both."""
+    torch = pytest.importorskip("torch")
+    for lib in (torch, zeroin):
+        x = lib.tensor([[-1.0, 0.2, 3.0]], dtype=lib.float32)
+        y = lib.clamp(x, lib.tensor(-0.5, dtype=lib.float64), 0.5)
+        z = x.clamp(min=-2, max=lib.tensor(1))
+        w = lib.clamp(lib.tensor([1, 5, 9]), lib.tensor(2), 6.5)
+        assert str(y.dtype).endswith("float32") and str(z.dtype).endswith("float32")
+        np.testing.assert_array_equal(y.numpy(), np.float32([[-0.5, 0.2, 0.5]]))
+        np.testing.assert_array_equal(z.numpy(), np.float32([[-1.0, 0.2, 1.0]]))
+        np.testing.assert_array_equal(w.numpy(), [2.0, 5.0, 6.5])
+        for lo in (lib.tensor(-0.5, requires_grad=True), lib.tensor([-0.5])):
+            with pytest.raises(TypeError):
+                lib.clamp(x, lo, 0.5)
+
+
 def test_argmax_argmin_and_clamp_under_their_pytorch_names():
     rng = np.random.default_rng(5)
     logits = zeroin.tensor(rng.standard_normal((6, 4)), requires_grad=True)

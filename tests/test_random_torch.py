@@ -331,6 +331,23 @@ def test_global_switch_and_init(torch):
     assert not zr.torch_stream_enabled()
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(64, 4), (4, 64), (1, 64), (16, 16), (8, 2, 3)])
+def test_orthogonal_init_on_torch_stream(torch, dtype, shape):
+    """init.orthogonal_ (CleanRL's layer_init) draws PyTorch's normal_ numbers and takes
+    their QR in the tensor's dtype, so the weights are torch's to LAPACK's rounding (NumPy's
+    and torch's QR differ in the last bits), and the stream goes on in step."""
+    g, tg = _pair(torch, 7)
+    w = zeroin.empty(*shape, dtype=getattr(zeroin, dtype))
+    tw = torch.empty(*shape, dtype=getattr(torch, dtype))
+    zeroin.nn.init.orthogonal_(w, gain=2 ** 0.5, generator=g)
+    torch.nn.init.orthogonal_(tw, gain=2 ** 0.5, generator=tg)
+    assert w.dtype == getattr(zeroin, dtype)
+    tol = 1e-13 if dtype == "float64" else 2e-5
+    np.testing.assert_allclose(w.numpy(), tw.numpy(), rtol=0, atol=tol)
+    _same(zeroin.randn(5, generator=g, dtype=w.dtype), torch.randn(5, generator=tg, dtype=tw.dtype))
+
+
 def test_default_stream_unchanged():
     """The default stream is still NumPy's PCG64 seeded with the seed itself."""
     zeroin.manual_seed(0)
@@ -391,8 +408,8 @@ def test_refusals_name_the_op():
         zeroin.zeros(4, 5).t().normal_(generator=g)
     with pytest.raises(NotImplementedError, match="poisson"):
         zeroin.poisson(zeroin.ones(3), generator=g)
-    with pytest.raises(NotImplementedError, match="orthogonal_"):
-        zeroin.nn.init.orthogonal_(zeroin.empty(3, 3), generator=g)
+    with pytest.raises(NotImplementedError, match="trunc_normal_"):
+        zeroin.nn.init.trunc_normal_(zeroin.empty(3, 3), generator=g)
     with pytest.raises(ValueError, match="stream must be 'numpy'"):
         zeroin.Generator(stream="mt19937")
     with pytest.raises(TypeError, match="True or False"):

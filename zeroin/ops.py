@@ -1114,6 +1114,8 @@ def clip(x, min=None, max=None):  # noqa: A002
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
     x = _t(x)
+    if None not in (min, max) and isinstance(min, Tensor) != isinstance(max, Tensor):
+        min, max = _number_bound(min), _number_bound(max)
     if not isinstance(min, Tensor) and not isinstance(max, Tensor):
         if x.dtype.kind in "biu" and (_fractional(min) or _fractional(max)):
             x = _cast(x, _tensor._default_dtype)    # int_tensor.clamp(min=0.5), PyTorch's
@@ -1122,11 +1124,20 @@ def clip(x, min=None, max=None):  # noqa: A002
             (max is not None and not isinstance(max, Tensor)):
         raise TypeError(f"clip: min is {a_type(min)} and max "
                         f"{a_type(max)}; as in PyTorch, give both as tensors or both "
-                        f"as numbers, e.g. clamp(x, min=lo, max=zeroin.full_like(lo, 1.0))")
+                        f"as numbers (a 0-d tensor without grad counts as a number), e.g. "
+                        f"clamp(x, min=lo, max=zeroin.full_like(lo, 1.0))")
     bounds = tuple(b for b in (min, max) if b is not None)
     dt = _result_type(x, *bounds)       # PyTorch's dtype (NumPy's may be wider)
     x, bounds = _cast(x, dt), tuple(_cast(b, dt) for b in bounds)
     return _calln(ClipTensorOp(min is not None, max is not None), (x,) + bounds)
+
+
+def _number_bound(b):
+    """A 0-d tensor that does not require grad as its number: PyTorch's clamp takes it as
+    a Scalar beside a number bound (clamp(x, t0, 0.5))."""
+    if isinstance(b, Tensor) and b.ndim == 0 and not b.requires_grad:
+        return b.item()
+    return b
 
 
 def _fractional(b):

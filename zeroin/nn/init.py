@@ -314,7 +314,9 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, rng=None, generator=
 def orthogonal_(tensor, gain=1.0, rng=None, generator=None):
     """Fill with a (semi-)orthogonal matrix times ``gain``: the Q of the QR decomposition
     of a standard normal matrix, signs fixed so that it is uniformly distributed. More
-    than 2 dimensions are flattened after the first."""
+    than 2 dimensions are flattened after the first. On the torch stream the normal draws
+    are PyTorch's; the QR is NumPy's LAPACK, so the weights match torch's to its rounding
+    (~1e-15 in float64, a few float32 ulps), not to the bit."""
     arr = _data(tensor, "orthogonal_", complex_ok=False)
     if arr.ndim < 2:
         raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are "
@@ -323,7 +325,12 @@ def orthogonal_(tensor, gain=1.0, rng=None, generator=None):
         return tensor
     rows = arr.shape[0]
     cols = arr.size // rows
-    flat = _rng(rng, generator).standard_normal((rows, cols))
+    g = _rng(rng, generator, exact=True)
+    if isinstance(g, TorchStream):      # PyTorch's normal_ draws, its QR in arr's dtype
+        flat = np.empty((rows, cols), arr.dtype)
+        _normal(flat, g, 0.0, 1.0)
+    else:
+        flat = g.standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)

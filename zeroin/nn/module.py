@@ -7,6 +7,7 @@ tensor, even one that requires grad, stays a plain attribute, as in PyTorch), so
 """
 from __future__ import annotations
 
+import copy
 import functools
 import os
 from collections import OrderedDict, namedtuple
@@ -65,6 +66,19 @@ class Parameter(Tensor):
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
+
+    def __deepcopy__(self, memo):
+        """A copy without the gradient, as PyTorch's: ``copy.deepcopy(model)`` (a target
+        network) starts with ``.grad`` None; the original keeps its own."""
+        if id(self) in memo:
+            return memo[id(self)]
+        func, args, (dict_state, slots) = self.__reduce_ex__(4)[:3]
+        result = memo[id(self)] = func(*args)
+        if dict_state:
+            result.__dict__.update(copy.deepcopy(dict_state, memo))
+        for key, value in slots.items():
+            setattr(result, key, None if key == "_grad" else copy.deepcopy(value, memo))
+        return result
 
 
 class Buffer(Tensor):
