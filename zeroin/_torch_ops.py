@@ -46,7 +46,7 @@ def _erf_np(x):
 class _StepOp(Function):
     """Piecewise-constant functions: the gradient is zero almost everywhere."""
     __slots__ = ()
-    def backward(self, xp, g, out, x): return g * 0
+    def backward(self, xp, g, out, x): return _ops._untracked_zeros(g)     # PyTorch's zeros
 
 
 class CeilOp(_StepOp):
@@ -277,7 +277,8 @@ class SquareOp(Function):
     __slots__ = ()
     name = "square"
     def forward(self, x): return x * x if x.dtype != bool else x.astype(np.int64)  # PyTorch
-    def backward(self, xp, g, out, x): return g * 2 * x
+    # recorded (create_graph): PyTorch's square is pow(x, 2), whose rule is 2 * x ** 1
+    def backward(self, xp, g, out, x): return g * 2 * (x if xp is NP else x ** 1)
 
 
 square = _unary(SquareOp, "Elementwise x * x.")
