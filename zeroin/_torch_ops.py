@@ -1133,6 +1133,7 @@ class HardsigmoidOp(Function):
     __slots__ = ()
     float_only = True
     name = "hardsigmoid"
+    piecewise_linear = True     # recorded: tied to x, its second derivative is zeros
     def forward(self, x): return np.clip(x / 6 + 0.5, 0, 1)
     def backward(self, xp, g, out, x):
         r = _raw(x)
@@ -1393,11 +1394,12 @@ class NormOp(Function):
         ne = _ops._expand(out, x.shape, axes, self.keepdims)
         r, n = _raw(x), _raw(ne)
         sign = np.sign(r)
-        if p == 1:
-            return ge * sign
+        if p == 1:      # recorded: sgn(x) tied to x with gradient 0, as PyTorch's
+            return ge * sign if xp is NP else ge * sign + _ops.zero_of(x)
         if math.isinf(p):           # to the largest (smallest) |x|; ties share
             m = np.abs(r) == n
-            return ge * (sign * m / m.sum(axis=axes, keepdims=True)).astype(r.dtype)
+            s = (sign * m / m.sum(axis=axes, keepdims=True)).astype(r.dtype)
+            return ge * s if xp is NP else ge * s + _ops.zero_of(x)     # tied, as p = 1
         zero = n == 0
         scale = xp.where(zero, 0, ge / xp.where(zero, 1, ne) ** (p - 1))
         if p == 2:

@@ -771,6 +771,7 @@ class AbsOp(Function):
     __slots__ = ()
     scalar_rules = True
     no_bool = True
+    piecewise_linear = True     # g * sgn(x), sgn tied to x with gradient 0 (PyTorch's)
     name = "abs"
     def forward(self, x): return np.abs(x)
     def backward(self, xp, g, out, x):
@@ -832,7 +833,7 @@ class ReLUOp(Function):
     __slots__ = ()
     scalar_rules = True
     grads_fit = True        # g * mask: g's shape and dtype, which are x's
-    piecewise_linear = True
+    piecewise_linear = "out"    # PyTorch's threshold_backward(g, result): tied to out
     takes_number = True     # g * mask with a float g: the same array (T17)
     name = "relu"
 
