@@ -818,9 +818,12 @@ class CopySignOp(Function):
     name = "copysign"
     def forward(self, a, b): return np.copysign(a, b)
     def backward(self, xp, g, out, a, b):
+        na, nb = self.needs_input_grad
+        gb = _ops._untracked_zeros(g) if nb else None
+        if na and xp is not NP:     # recorded: PyTorch's out / a, which depends on a
+            return g * xp.where(a == 0, 0, out / xp.where(a == 0, 1, a)), gb
         flip = np.where(_raw(a) == 0, 0, np.sign(_raw(a)) * np.copysign(1, _raw(out)))
-        return (g * flip.astype(_raw(out).dtype, copy=False) if self.needs_input_grad[0]
-                else None), (g * 0 if self.needs_input_grad[1] else None)
+        return (g * flip.astype(_raw(out).dtype, copy=False) if na else None), gb
 
 
 @op(CopySignOp, methods=("copysign",))
@@ -888,6 +891,8 @@ class RemainderOp(Function):
             return g, None
         with np.errstate(all="ignore"):
             q = self.quotient(_raw(a), _raw(b))
+        if xp is not NP:    # recorded: q is a step function of a and b (gradient 0), as
+            q = _leaf(q) + _ops.zero_of(a) + _ops.zero_of(b)    # PyTorch's div(a, b, floor)
         return (g if na else None), g * -q
 
 
