@@ -1228,7 +1228,31 @@ class ProdOp(Function):
         r = _raw(x)
         if np.all(r != 0):
             return ge * oe / x
+        if xp is not NP:    # recorded: its own derivatives are not zero where x has zeros
+            return ge * _prod_others_recorded(x, self.axis)
         return ge * _prod_others(r, self.axis)      # zeros: the product of the others
+
+
+def _prod_others_recorded(x, axis):
+    """:func:`_prod_others` of a tensor, recorded (create_graph): exclusive prefix and
+    suffix products by cumprod, as PyTorch's prod_safe_zeros_backward, so the Hessian of
+    a product with a zero factor is the product of the other factors, not missing."""
+    if axis is None:
+        return _prod_others_recorded(x.reshape(-1), 0).reshape(x.shape)
+    if not isinstance(axis, numbers.Integral):
+        if len(axis) > 1:
+            k = len(axis)
+            last = tuple(range(-k, 0))
+            moved = x.movedim(tuple(axis), last)
+            res = _prod_others_recorded(moved.reshape(moved.shape[:-k] + (-1,)), -1)
+            return res.reshape(moved.shape).movedim(last, tuple(axis))
+        axis = axis[0]
+    n, shape = x.shape[axis], list(x.shape)
+    shape[axis] = 1
+    ones = _leaf(np.ones(shape, _raw(x).dtype))
+    left = _ops.concatenate([ones, x.narrow(axis, 0, n - 1)], axis).cumprod(axis)
+    right = _ops.concatenate([ones, x.flip(axis).narrow(axis, 0, n - 1)], axis)
+    return left * right.cumprod(axis).flip(axis)
 
 
 def _prod_others(r, axis):
