@@ -276,6 +276,114 @@ MORE = {
     "sum_to_broadcast": (lambda m, F, x, y: (x[:, None, :] * y[None] ** 2).exp(),
                          [_away, _away], 3),
 }
+def _sym(m, x):
+    """A symmetric positive definite 2 x 2 matrix from x (2, 3)."""
+    return x @ x.T + m.eye(2, dtype=x.dtype) * 3
+
+
+def _lstm(m, x):
+    """An LSTM (torch's gate order and parameter layout) with fixed weights, on x."""
+    lstm = m.nn.LSTM(3, 2).double()
+    with m.no_grad():
+        for i, p in enumerate(lstm.parameters()):
+            p.copy_(m.tensor(np.linspace(-0.5, 0.5, p.numel()).reshape(p.shape) * (1 + i)))
+    return lstm(x.reshape(2, 1, 3))[0]
+
+
+MORE2 = {
+    "eigh": (lambda m, F, x: m.linalg.eigh(_sym(m, x))[1].abs() * m.linalg.eigh(_sym(m, x))[0],
+             [_away], 2),
+    "svd_u": (lambda m, F, x: m.linalg.svd(x, full_matrices=False)[0].abs(), [_away], 2),
+    "solve_triangular": (lambda m, F, a, b: m.linalg.solve_triangular(
+        m.tril(a[:, :2]) + 2 * m.eye(2, dtype=a.dtype), b, upper=False), [_away, _away], 3),
+    "take_along_dim": (lambda m, F, x: m.take_along_dim(x ** 3, m.tensor([[2, 0], [1, 1]]), 1),
+                       [_away], 4),
+    "scatter": (lambda m, F, x, y: m.scatter(x ** 2, 1, m.tensor([[2, 0], [1, 0]]),
+                                             y[:, :2] ** 3), [_away, _away], 4),
+    "index_put": (lambda m, F, x, y: x.index_put((m.tensor([0, 1]), m.tensor([2, 0])),
+                                                 y[0, :2] ** 3) ** 2, [_away, _away], 4),
+    "select_scatter": (lambda m, F, x, y: m.select_scatter(x ** 2, y[0] ** 3, 0, 1),
+                       [_away, _away], 4),
+    "slice_scatter": (lambda m, F, x, y: m.slice_scatter(x ** 2, y[:, :2] ** 3, 1, 0, 2),
+                      [_away, _away], 4),
+    "diagonal_scatter": (lambda m, F, x, y: m.diagonal_scatter(x ** 2, y[0, :2] ** 3),
+                         [_away, _away], 4),
+    "gammainc": (lambda m, F, a, x: m.special.gammainc(a.detach(), x), [_pos, _pos], 3),
+    "nansum": (lambda m, F, x: m.nansum(x ** 3, 1), [_away], 4),
+    "nanquantile": (lambda m, F, x: m.nanquantile(x ** 3, 0.4, dim=1), [_away], 4),
+    "msort": (lambda m, F, x: m.msort(x ** 3) * 2, [_away], 4),
+    "permute_view": (lambda m, F, x: x.permute(1, 0).reshape(6).view(2, 3) ** 3, [_away], 4),
+    "flatten_unflatten": (lambda m, F, x: x.flatten().unflatten(0, (3, 2)) ** 3, [_away], 4),
+    "clone_to": (lambda m, F, x: x.clone().to(m.float32).to(m.float64) ** 3, [_away], 3),
+    "broadcast_to": (lambda m, F, x: m.broadcast_to(x[0] ** 3, (2, 3)), [_away], 4),
+    "swapaxes_select": (lambda m, F, x: m.swapaxes(x, 0, 1).select(0, 1) ** 3, [_away], 4),
+    "cosine_embedding": (lambda m, F, x, y: F.cosine_embedding_loss(
+        x, y, m.tensor([1.0, -1.0], dtype=x.dtype)), [_away, _away], 3),
+    "multi_margin": (lambda m, F, x: F.multi_margin_loss(x, m.tensor([2, 0]), margin=3.0),
+                     [_away], 3),
+    "multilabel_margin": (lambda m, F, x: F.multilabel_margin_loss(
+        x ** 3, m.tensor([[2, -1, 0], [0, 1, -1]])), [_away], 3),
+    "ctc": (lambda m, F, x: F.ctc_loss(x.reshape(2, 1, 3).log_softmax(2).repeat(2, 1, 1),
+                                       m.tensor([[1]]), [4], [1]), [_away], 2),
+    "embedding_bag": (lambda m, F, w: F.embedding_bag(m.tensor([0, 1, 1]), w, m.tensor([0, 2]),
+                                                      mode="mean") ** 3, [_away], 3),
+    "rrelu_eval": (lambda m, F, x: F.rrelu(x, training=False) ** 3, [_away], 4),
+    "logsigmoid_tanhshrink": (lambda m, F, x: F.logsigmoid(x) * F.tanhshrink(x), [_away], 4),
+    "lstm": (lambda m, F, x: _lstm(m, x), [_away], 2),
+    "bilinear": (lambda m, F, x, y, w: F.bilinear(x, y, w.reshape(2, 3, 1).repeat(1, 1, 3)),
+                 [_away, _away, _away], 3),
+    "pixel_unshuffle": (lambda m, F, x: F.pixel_unshuffle(
+        x.reshape(1, 1, 2, 3).repeat(1, 1, 2, 2)[:, :, :4, :4], 2) ** 3, [_away], 3),
+    "grid_sample": (lambda m, F, x, g: F.grid_sample(
+        x.reshape(1, 1, 2, 3), g.reshape(1, 1, 3, 2) * 0.5, align_corners=False),
+        [_away, _away], 2),
+    "interpolate_bilinear": (lambda m, F, x: F.interpolate(
+        x.reshape(1, 1, 2, 3), scale_factor=2, mode="bilinear") ** 2, [_away], 3),
+    "conv2d_dilated": (lambda m, F, x, w: F.conv2d(
+        x.reshape(1, 1, 2, 3).repeat(1, 2, 2, 2), w.reshape(1, 2, 3, 1)[:, :, :2] ** 2,
+        dilation=(1, 2)) ** 2, [_away, _away], 3),
+    "conv1d_groups": (lambda m, F, x, w: F.conv1d(x.reshape(1, 2, 3), w.reshape(2, 1, 3),
+                                                  groups=2) ** 3, [_away, _away], 3),
+    "avg_pool2d_ceil": (lambda m, F, x: F.avg_pool2d(
+        x.reshape(1, 1, 2, 3), 2, ceil_mode=True, count_include_pad=False) ** 3, [_away], 3),
+    "lp_pool1d": (lambda m, F, x: F.lp_pool1d(x.abs().reshape(1, 2, 3) + 0.1, 2, 2),
+                  [_away], 3),
+    "adaptive_avg_pool1d": (lambda m, F, x: F.adaptive_avg_pool1d(x.reshape(1, 2, 3), 2) ** 3,
+                            [_away], 3),
+    "max_pool2d_indices": (lambda m, F, x: F.max_pool2d(
+        x.reshape(1, 1, 2, 3), 2, 1, return_indices=True)[0] ** 3, [_away], 3),
+    "group_norm_affine": (lambda m, F, x, w: F.group_norm(x.reshape(1, 2, 3), 2, w[0, :2],
+                                                          w[1, :2]), [_away, _away], 2),
+    "normalize_p1": (lambda m, F, x: F.normalize(x, p=1, dim=1), [_away], 3),
+    "dist": (lambda m, F, x, y: m.dist(x, y, 3), [_away, _away], 3),
+    "logdet": (lambda m, F, x: m.logdet(_sym(m, x)), [_away], 3),
+    "matrix_power": (lambda m, F, x: m.linalg.matrix_power(x[:, :2], 3), [_away], 4),
+    "multi_dot": (lambda m, F, x, y: m.linalg.multi_dot([x, y.T, x]), [_away, _away], 3),
+    "cross": (lambda m, F, x, y: m.linalg.cross(x, y) ** 2, [_away, _away], 3),
+    "lstsq": (lambda m, F, a, b: m.linalg.lstsq(a.T, b.T).solution, [_away, _away], 2),
+    "vecdot": (lambda m, F, x, y: m.linalg.vecdot(x, y) ** 3, [_away, _away], 4),
+    "cholesky_solve": (lambda m, F, x, b: m.cholesky_solve(b[:, :2], m.linalg.cholesky(
+        _sym(m, x))), [_away, _away], 2),
+    "lu_solve": (lambda m, F, a, b: m.linalg.lu_solve(
+        *m.linalg.lu_factor(a[:, :2] + 2 * m.eye(2, dtype=a.dtype)), b), [_away, _away], 2),
+    "cummin": (lambda m, F, x: m.cummin(x ** 3, 1)[0], [_away], 4),
+    "logit_eps": (lambda m, F, x: m.logit(x.sigmoid(), eps=0.01), [_away], 4),
+    "xlogy_scalar": (lambda m, F, x: m.xlogy(2.0, x.abs()), [_away], 4),
+    "number_pow_tensor": (lambda m, F, x: m.pow(1.5, x), [_away], 4),
+    "addcmul": (lambda m, F, x, y: m.addcmul(x, x, y, value=0.5) ** 2, [_away, _away], 4),
+    "addmm": (lambda m, F, x, y: m.addmm(x[:, :2], x, y.T) ** 2, [_away, _away], 4),
+    "heaviside_mul": (lambda m, F, x: m.heaviside(x, m.tensor(0.5, dtype=x.dtype)) * x ** 2,
+                      [_away], 4),
+    "erfinv_sq": (lambda m, F, x: m.erfinv(x * 0.5) ** 2, [_away], 4),
+    "entr": (lambda m, F, x: m.special.entr(x.abs()), [_away], 4),
+    "xlog1py_same": (lambda m, F, x: m.special.xlog1py(x, x.abs()), [_away], 4),
+    "zeta": (lambda m, F, x: m.special.zeta(x.abs() + 1.5, m.tensor(2.0, dtype=x.dtype)),
+             [_away], 2),
+    "multigammaln": (lambda m, F, x: m.special.multigammaln(x.abs() + 2, 2), [_away], 2),
+    "bessel_j0": (lambda m, F, x: m.special.bessel_j0(x), [_away], 2),
+    "expit_logsumexp": (lambda m, F, x: m.special.expit(x) * m.special.logsumexp(
+        x, 1, keepdim=True), [_away], 4),
+}
 S4 = (2, 2, 5, 5)
 
 
@@ -323,16 +431,32 @@ HEAVY = {
     "sdpa": (lambda m, F, q, k: F.scaled_dot_product_attention(q[None], k[None], k[None]),
              [_away, _away], 2),
 }
-CASES = {**UNARY, **BINARY, **REDUCE, **LINALG, **SHAPE, **LOSSES, **MORE, **HEAVY}
+CASES = {**UNARY, **BINARY, **REDUCE, **LINALG, **SHAPE, **LOSSES, **MORE, **MORE2, **HEAVY}
 
 # torch's trigamma (polygamma(1, x), in lgamma's second and digamma's first derivative) is
 # only ~5e-10 accurate in float64 (zeroin's is to 1e-15: test_trigamma_is_accurate)
-RTOL = {"lgamma": 2e-9, "digamma": 2e-9, "mvlgamma": 2e-9}
+RTOL = {"lgamma": 2e-9, "digamma": 2e-9, "mvlgamma": 2e-9, "multigammaln": 2e-9}
 
 
 def _pdist(m, F, x):
     i, j = np.triu_indices(x.shape[0], 1)
     return ((x[i] - x[j]) ** 2).sum(-1).sqrt()
+
+
+def _multi_margin(m, x):
+    """multi_margin_loss(x, [2, 0], margin=3) written out: sum over j != y of
+    relu(3 - x_y + x_j) / C, averaged over the batch."""
+    xy = x[[0, 1], [2, 0]][:, None]
+    others = m.tensor([[1.0, 1.0, 0.0], [0.0, 1.0, 1.0]], dtype=x.dtype)
+    return ((3 - xy + x).relu() * others).sum(1).mean() / 3
+
+
+def _multilabel_margin(m, z):
+    """multilabel_margin_loss(z, [[2, -1, 0], [0, 1, -1]]) written out: labels {2} and
+    {0, 1}; sum over labels j and non-labels k of relu(1 - z_j + z_k) / C, batch mean."""
+    first = (1 - z[0, 2] + z[0, :2]).relu().sum()
+    second = (1 - z[1, :2] + z[1, 2]).relu().sum()
+    return (first + second) / 6
 
 
 # where torch's own op has no derivative of that order (or a NaN), the reference is torch
@@ -344,6 +468,10 @@ COMPOSED = {
               "not implemented"),
     "logcumsumexp": (lambda m, F, x: m.stack([m.logsumexp(x[:, :i + 1], 1)
                                                 for i in range(x.shape[1])], 1), 3, "nan"),
+    "multi_margin": (lambda m, F, x: _multi_margin(m, x), 2, "not imple"),
+    "multilabel_margin": (lambda m, F, x: _multilabel_margin(m, x ** 3), 2, "not "),
+    "embedding_bag": (lambda m, F, w: m.stack([(w[0] + w[1]) / 2, w[1]]) ** 3, 2,
+                      "not implemen"),
 }
 # the one deliberate difference (README, docs/higher_order.md): the gradient of a bias in
 # layer_norm and batch_norm depends on no input; torch's fused backward still marks it
