@@ -42,6 +42,13 @@ def _zero1(rng, shape):
     return a
 
 
+def _zero_row(rng, shape):
+    """The first row zeros: the kinks of relu, abs and a norm."""
+    a = _away(rng, shape)
+    a[0] = 0.0
+    return a
+
+
 def _zero2(rng, shape):
     a = _zero1(rng, shape)
     a[0, 2] = 0.0
@@ -113,6 +120,9 @@ REDUCE = {
     "prod_zeros": (lambda m, F, x: x.prod(1), [_zero2], 4),
     "prod_all_zero": (lambda m, F, x: x.prod(), [_zero1], 4),
     "cumprod_zero": (lambda m, F, x: m.cumprod(x, 1), [_zero1], 3),
+    "norm3_at_0": (lambda m, F, x: m.linalg.vector_norm(x, 3, dim=1), [_zero_row], 3),
+    "relu_at_0": (lambda m, F, x: x.relu() ** 2, [_zero_row], 4),
+    "abs_at_0": (lambda m, F, x: x.abs() ** 3, [_zero_row], 4),
     "logsumexp": (lambda m, F, x: m.logsumexp(x, 1), [_away], 4),
     "softmax": (lambda m, F, x: m.softmax(x, 1), [_away], 4),
     "log_softmax": (lambda m, F, x: m.log_softmax(x, 1), [_away], 4),
@@ -535,7 +545,8 @@ def _compare(name):
             if a is None:
                 continue
             rtol = RTOL.get(name, 1e-10)     # relative to each element and to the largest
-            if not np.allclose(a[0], b[0], rtol, rtol * np.abs(b[0]).max(initial=0) + 1e-12):
+            scale = np.abs(b[0][np.isfinite(b[0])]).max(initial=0)
+            if not np.allclose(a[0], b[0], rtol, rtol * scale + 1e-12, equal_nan=True):
                 err = np.max(np.abs(a[0] - b[0]) / (np.abs(b[0]) + 1e-12))
                 return f"order {k} input {i}: values differ, rel {err:.1e}"
             if a[1] != b[1] and not (k == 1 and BIAS_GRAD.get(name) == i):
@@ -717,3 +728,22 @@ def test_shrink_ops_are_torch_kernels(name, args, dtype):
     # its scalar one
     np.testing.assert_array_equal(res[0][0], res[1][0])
     assert res[0][1:] == res[1][1:]
+
+
+@pytest.mark.parametrize("f", [lambda m, F, x: m.linalg.vector_norm(x, dim=1),
+                               lambda m, F, x: F.normalize(x, dim=1)], ids=["norm", "normalize"])
+def test_norm_at_zero_second_derivative(f):
+    """A documented difference: at a zero vector the 2-norm's first derivative is 0 in both
+    (PyTorch's convention), the second is 0 in zeroin and NaN in torch; elsewhere equal."""
+    res = {}
+    for lib, F in ((zeroin, ZNF), (torch, TNF)):
+        rng = np.random.default_rng(5)
+        x = lib.tensor(_zero_row(rng, S), requires_grad=True)
+        out = f(lib, F, x)
+        v, w = lib.tensor(rng.uniform(-1, 1, tuple(out.shape))), lib.tensor(rng.uniform(-1, 1, S))
+        (g,) = lib.autograd.grad((out * v).sum(), x, create_graph=True)
+        (h,) = lib.autograd.grad((g * w).sum(), x)
+        res[lib] = g.detach().numpy(), h.numpy()
+    np.testing.assert_allclose(res[zeroin][0], res[torch][0], rtol=1e-12)
+    assert (res[zeroin][1][0] == 0).all() and np.isnan(res[torch][1][0]).all()
+    np.testing.assert_allclose(res[zeroin][1][1:], res[torch][1][1:], rtol=1e-12)
