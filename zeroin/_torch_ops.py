@@ -46,7 +46,7 @@ def _erf_np(x):
 class _StepOp(Function):
     """Piecewise-constant functions: the gradient is zero almost everywhere."""
     __slots__ = ()
-    def backward(self, xp, g, out, x): return g * 0
+    def backward(self, xp, g, out, x): return _ops._untracked_zeros(g)     # PyTorch's zeros
 
 
 class CeilOp(_StepOp):
@@ -277,7 +277,8 @@ class SquareOp(Function):
     __slots__ = ()
     name = "square"
     def forward(self, x): return x * x if x.dtype != bool else x.astype(np.int64)  # PyTorch
-    def backward(self, xp, g, out, x): return g * 2 * x
+    # recorded (create_graph): PyTorch's square is pow(x, 2), whose rule is 2 * x ** 1
+    def backward(self, xp, g, out, x): return g * 2 * (x if xp is NP else x ** 1)
 
 
 square = _unary(SquareOp, "Elementwise x * x.")
@@ -817,9 +818,12 @@ class CopySignOp(Function):
     name = "copysign"
     def forward(self, a, b): return np.copysign(a, b)
     def backward(self, xp, g, out, a, b):
+        na, nb = self.needs_input_grad
+        gb = _ops._untracked_zeros(g) if nb else None
+        if na and xp is not NP:     # recorded: PyTorch's out / a, which depends on a
+            return g * xp.where(a == 0, 0, out / xp.where(a == 0, 1, a)), gb
         flip = np.where(_raw(a) == 0, 0, np.sign(_raw(a)) * np.copysign(1, _raw(out)))
-        return (g * flip.astype(_raw(out).dtype, copy=False) if self.needs_input_grad[0]
-                else None), (g * 0 if self.needs_input_grad[1] else None)
+        return (g * flip.astype(_raw(out).dtype, copy=False) if na else None), gb
 
 
 @op(CopySignOp, methods=("copysign",))
@@ -887,6 +891,8 @@ class RemainderOp(Function):
             return g, None
         with np.errstate(all="ignore"):
             q = self.quotient(_raw(a), _raw(b))
+        if xp is not NP:    # recorded: q is a step function of a and b (gradient 0), as
+            q = _leaf(q) + _ops.zero_of(a) + _ops.zero_of(b)    # PyTorch's div(a, b, floor)
         return (g if na else None), g * -q
 
 
@@ -1132,6 +1138,7 @@ class HardsigmoidOp(Function):
     __slots__ = ()
     float_only = True
     name = "hardsigmoid"
+    piecewise_linear = True     # recorded: tied to x, its second derivative is zeros
     def forward(self, x): return np.clip(x / 6 + 0.5, 0, 1)
     def backward(self, xp, g, out, x):
         r = _raw(x)
@@ -1221,7 +1228,31 @@ class ProdOp(Function):
         r = _raw(x)
         if np.all(r != 0):
             return ge * oe / x
+        if xp is not NP:    # recorded: its own derivatives are not zero where x has zeros
+            return ge * _prod_others_recorded(x, self.axis)
         return ge * _prod_others(r, self.axis)      # zeros: the product of the others
+
+
+def _prod_others_recorded(x, axis):
+    """:func:`_prod_others` of a tensor, recorded (create_graph): exclusive prefix and
+    suffix products by cumprod, as PyTorch's prod_safe_zeros_backward, so the Hessian of
+    a product with a zero factor is the product of the other factors, not missing."""
+    if axis is None:
+        return _prod_others_recorded(x.reshape(-1), 0).reshape(x.shape)
+    if not isinstance(axis, numbers.Integral):
+        if len(axis) > 1:
+            k = len(axis)
+            last = tuple(range(-k, 0))
+            moved = x.movedim(tuple(axis), last)
+            res = _prod_others_recorded(moved.reshape(moved.shape[:-k] + (-1,)), -1)
+            return res.reshape(moved.shape).movedim(last, tuple(axis))
+        axis = axis[0]
+    n, shape = x.shape[axis], list(x.shape)
+    shape[axis] = 1
+    ones = _leaf(np.ones(shape, _raw(x).dtype))
+    left = _ops.concatenate([ones, x.narrow(axis, 0, n - 1)], axis).cumprod(axis)
+    right = _ops.concatenate([ones, x.flip(axis).narrow(axis, 0, n - 1)], axis)
+    return left * right.cumprod(axis).flip(axis)
 
 
 def _prod_others(r, axis):
@@ -1392,11 +1423,12 @@ class NormOp(Function):
         ne = _ops._expand(out, x.shape, axes, self.keepdims)
         r, n = _raw(x), _raw(ne)
         sign = np.sign(r)
-        if p == 1:
-            return ge * sign
+        if p == 1:      # recorded: sgn(x) tied to x with gradient 0, as PyTorch's
+            return ge * sign if xp is NP else ge * sign + _ops.zero_of(x)
         if math.isinf(p):           # to the largest (smallest) |x|; ties share
             m = np.abs(r) == n
-            return ge * (sign * m / m.sum(axis=axes, keepdims=True)).astype(r.dtype)
+            s = (sign * m / m.sum(axis=axes, keepdims=True)).astype(r.dtype)
+            return ge * s if xp is NP else ge * s + _ops.zero_of(x)     # tied, as p = 1
         zero = n == 0
         scale = xp.where(zero, 0, ge / xp.where(zero, 1, ne) ** (p - 1))
         if p == 2:

@@ -165,12 +165,13 @@ def _rule(fn, xp, g, out, ins):
     Complex Numbers": the gradient of a real loss is dL/dRe + i dL/dIm)."""
     if out.dtype.kind != "c" or not fn.holomorphic:
         res = fn.backward(xp, g, out, *ins)
-        if xp is TZ and fn.piecewise_linear:     # tie the gradient of x to x
+        if xp is TZ and fn.piecewise_linear:     # tie the gradient of x to x (or out)
             from .ops import zero_of
+            tie = zero_of(out if fn.piecewise_linear == "out" else ins[0])
             if isinstance(res, tuple) and res[0] is not None:
-                res = (res[0] + zero_of(ins[0]),) + res[1:]
+                res = (res[0] + tie,) + res[1:]
             elif res is not None:
-                res = res + zero_of(ins[0])
+                res = res + tie
         return res
     res = fn.backward(xp, g.conj() if xp is TZ else np.conj(g), out, *ins)
     if len(ins) == 1:

@@ -322,7 +322,9 @@ class Function:
     # True for piecewise-linear unary ops (relu, leaky_relu, hardtanh, rrelu), whose rule
     # reads x only through a mask: a recorded rule (create_graph) is then tied to x by a
     # zero term, so a derivative of the gradient reaches x as zeros (u_xx of a ReLU
-    # network), as PyTorch's threshold_backward does, instead of "x is not used"
+    # network), as PyTorch's threshold_backward does, instead of "x is not used"; "out"
+    # ties it to the output instead (relu: PyTorch's mask reads the result, so every
+    # further derivative is zeros that still require grad)
     piecewise_linear = False
 
     def __init_subclass__(cls, **kwargs):

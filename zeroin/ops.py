@@ -572,11 +572,23 @@ class PowConstOp(Function):
     def forward(self, x): return _pow_number(x, self.c)
     def backward(self, xp, g, out, x):
         c = self.c
-        if c == 2:
+        if c == 0:      # x**0 is constant 1: zeros (PyTorch's), not 0 * x**-1 = NaN at 0
+            return _untracked_zeros(g)
+        if c == 2 and xp is NP:
             return g * 2 * x
-        if c == 0:      # x**0 is constant 1; avoid 0 * x**-1 = NaN at x = 0
-            return g * 0
+        # recorded (create_graph): g * c * x ** (c - 1) even for c - 1 = 1 or 0, as
+        # PyTorch's rule, so x**2's third derivative is zeros, not "does not require grad"
         return g * c * _real_pow(x, c - 1)
+
+
+def _untracked_zeros(g):
+    """Zeros of g's shape and dtype outside any graph: PyTorch's zeros_like in a rule
+    whose value does not depend on g (x ** 0, floor): 0 for an inf or NaN g, not g * 0's
+    NaN, and nothing a further derivative could reach."""
+    if isinstance(g, (Tensor, np.ndarray)):
+        r = _raw(g)
+        return np.zeros(r.shape, r.dtype)
+    return type(g)(0)       # a float or NumPy scalar (scalar_rules)
 
 
 @op((PowOp, PowConstOp), methods=("__pow__", "__rpow__", "pow"))
@@ -759,6 +771,7 @@ class AbsOp(Function):
     __slots__ = ()
     scalar_rules = True
     no_bool = True
+    piecewise_linear = True     # g * sgn(x), sgn tied to x with gradient 0 (PyTorch's)
     name = "abs"
     def forward(self, x): return np.abs(x)
     def backward(self, xp, g, out, x):
@@ -820,7 +833,7 @@ class ReLUOp(Function):
     __slots__ = ()
     scalar_rules = True
     grads_fit = True        # g * mask: g's shape and dtype, which are x's
-    piecewise_linear = True
+    piecewise_linear = "out"    # PyTorch's threshold_backward(g, result): tied to out
     takes_number = True     # g * mask with a float g: the same array (T17)
     name = "relu"
 
@@ -904,7 +917,9 @@ class ZeroOfOp(Function):
     __slots__ = ()
     name = "zero_of"
     def forward(self, x): return np.zeros_like(x)
-    def backward(self, xp, g, out, x): return g * 0
+    # zeros outside the graph (PyTorch's zeros_like(grad)): a further derivative through
+    # the tie is 0, not a term that still depends on g (and 0, not NaN, for an inf g)
+    def backward(self, xp, g, out, x): return _untracked_zeros(g)
 
 
 def zero_of(x):

@@ -929,6 +929,7 @@ class MaxPool2dOp(_PoolIndexBase):
     of equal ones)."""
     __slots__ = ()
     name = "max_pool2d"
+    piecewise_linear = True     # recorded: tied to x, as PyTorch's backward reads x
 
     def label(self):
         return f"{self.name}[{_short((self.win.R.shape[1], self.win.C.shape[1]))}]"

@@ -1,6 +1,7 @@
-"""More of PyTorch's layer functions, composed from existing differentiable ops (no new
-op class): distances, shrink/threshold activations, PReLU, instance and RMS norm, pixel
-shuffling and the bilinear form. Exported through :mod:`zeroin.nn.functional`.
+"""More of PyTorch's layer functions, composed from existing differentiable ops where they
+can be (PReLU, RReLU and the shrink functions have an op each, as PyTorch's kernels):
+distances, shrink/threshold activations, PReLU, instance and RMS norm, pixel shuffling and
+the bilinear form. Exported through :mod:`zeroin.nn.functional`.
 """
 from __future__ import annotations
 
@@ -324,19 +325,49 @@ def _float_shrink(input, op):  # noqa: A002
     return x
 
 
+class _ShrinkOp(Function):
+    """softshrink, hardshrink, threshold: PyTorch's kernels, whose rules pass g where x
+    passes and read x only through that mask (piecewise_linear: a further derivative is
+    zeros tied to x, as PyTorch's, not "does not require grad")."""
+    __slots__ = ("lambd", "value")
+    piecewise_linear = True
+    def __init__(self, lambd, value=0.0): self.lambd, self.value = lambd, value
+    def keep(self, x): return _outside(x, self.lambd)
+    def backward(self, xp, g, out, x): return ops._select(xp, g, self.keep(ops._raw(x)))
+
+
+class SoftshrinkOp(_ShrinkOp):
+    __slots__ = ()
+    name = OpName("softshrink", "SoftshrinkBackward0")
+    def forward(self, x):   # 0 inside [-lambd, lambd]; NaN passes, as in PyTorch
+        lam = self.lambd
+        return np.where(_outside(x, lam), np.where(x > lam, x - lam, x + lam), 0.0)
+
+
+class HardshrinkOp(_ShrinkOp):
+    __slots__ = ()
+    name = OpName("hardshrink", "HardshrinkBackward0")
+    def forward(self, x): return np.where(_outside(x, self.lambd), x, 0.0)
+
+
+class ThresholdOp(_ShrinkOp):
+    __slots__ = ()
+    name = OpName("threshold", "ThresholdBackward0")
+    def keep(self, x): return ~(x <= self.lambd)    # NaN passes (value only where x <= t)
+    def forward(self, x): return np.where(self.keep(x), x, self.value)
+
+
 def softshrink(input, lambd=0.5):  # noqa: A002
     """x - lambd above lambd, x + lambd below -lambd, 0 between."""
     x = _float_shrink(input, "softshrink")
     if lambd < 0:
         raise ValueError(f"softshrink: lambd must be >= 0, got {lambd!r}")
-    d = x.data      # 0 (gradient 0) inside [-lambd, lambd]; NaN passes, as in PyTorch
-    return ops.where(_outside(d, lambd), ops.where(d > lambd, x - lambd, x + lambd), 0.0)
+    return SoftshrinkOp(lambd)(x)
 
 
 def hardshrink(input, lambd=0.5):  # noqa: A002
     """x where |x| > lambd, else 0."""
-    x = _float_shrink(input, "hardshrink")
-    return ops.where(_outside(x.data, lambd), x, 0.0)
+    return HardshrinkOp(lambd)(_float_shrink(input, "hardshrink"))
 
 
 def threshold(input, threshold, value, inplace=False):  # noqa: A002
@@ -353,7 +384,7 @@ def threshold(input, threshold, value, inplace=False):  # noqa: A002
                                         f"x.long() or a {name} in [{info.min}, {info.max}]")
         threshold, value = int(threshold), int(value)
         return ops.where(~(x.data <= threshold), x, np.array(value, x.dtype))
-    return ops.where(~(x.data <= threshold), x, float(value))
+    return ThresholdOp(threshold, float(value))(x)
 
 
 # --- normalisation ----------------------------------------------------------------------------

@@ -375,6 +375,7 @@ class MaxPool3dOp(_FlatIndexBase):
     of equal ones)."""
     __slots__ = ()
     name = "max_pool3d"
+    piecewise_linear = True     # recorded: tied to x, as PyTorch's backward reads x
 
     def forward(self, x):
         best, self.idx = self.win.argmax(x)
