@@ -775,3 +775,19 @@ def test_Tensor_of_a_tensor_aliases_it_and_resize_keeps_the_memory_as_torch():
     grow = zeroin.arange(3.0)               # more elements: new memory (PyTorch grows the
     zeroin.Tensor(grow).resize_(2, 3).fill_(7)      # storage both share; NumPy cannot)
     assert grow.tolist() == [0.0, 1.0, 2.0]
+
+
+def test_numpy_force_keyword_as_pytorchs():
+    """``t.numpy(force=True)`` (PyTorch's detach-first form) gives the values, sharing the
+    memory as PyTorch's does for a CPU tensor; ``force`` is keyword-only and a bool."""
+    for lib in (torch, zeroin):
+        t = lib.tensor([1.0, 2.0], requires_grad=True)
+        a = t.numpy(force=True)
+        assert isinstance(a, np.ndarray) and a.tolist() == [1.0, 2.0]
+        assert np.shares_memory(a, t.detach().numpy())
+        assert t.detach().numpy(force=False).tolist() == [1.0, 2.0]
+        assert t.data.numpy(force=True).tolist() == [1.0, 2.0]
+        with pytest.raises(TypeError, match="positional"):
+            t.detach().numpy(True)
+        with pytest.raises(TypeError, match="'force' must be bool, not int"):
+            t.detach().numpy(force=1)

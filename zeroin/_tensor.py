@@ -335,6 +335,12 @@ def _operand(x):
     return _array_of(x) if isinstance(x, Tensor) else x
 
 
+def _check_force(force):
+    """``numpy(force=...)`` takes a bool, as PyTorch's."""
+    if type(force) is not bool:
+        raise TypeError(f"numpy(): argument 'force' must be bool, not {type(force).__name__}")
+
+
 def _is_shape(args):
     """Whether ``view``'s arguments are a shape (``-1``, ``2, 3``, ``(2, 3)``), not a dtype."""
     if len(args) == 1 and type(args[0]) in (tuple, list, Size):
@@ -402,8 +408,9 @@ class DataArray(np.ndarray):
     def __repr__(self):
         return repr(self.view(np.ndarray))
 
-    def numpy(self):
-        """The values as a plain ndarray (shared, not copied)."""
+    def numpy(self, *, force=False):
+        """The values as a plain ndarray (shared, not copied); ``force`` as PyTorch's."""
+        _check_force(force)
         return self.view(np.ndarray)
 
     def cpu(self):
@@ -872,8 +879,12 @@ class Tensor:
                              f"number, this one has shape {_array_of(self).shape}")
         return _array_of(self).item()
 
-    def numpy(self):
-        """The underlying array (shared, not copied), a plain ndarray."""
+    def numpy(self, *, force=False):
+        """The underlying array (shared, not copied), a plain ndarray. PyTorch's ``force``
+        (detach, cpu, resolve the conjugate first) changes nothing here: zeroin's
+        ``numpy()`` already works on a tensor that requires grad (README's differences)."""
+        if force is not False:
+            _check_force(force)
         d = self._array         # _array_of(self) without its call: optimisers read this
         return d if d is not None else _array_of(self)
 
