@@ -856,3 +856,21 @@ def test_lerp_gradients_and_dtype_refusals_as_torch():
     for lib in (torch, zeroin):
         out = lib.lerp(lib.tensor(x32), lib.tensor(x32 * 3), lib.tensor(0.5, dtype=lib.float64))
         assert out.dtype == lib.float32 and out.tolist() == [2.0, 2.0, 2.0]
+
+
+@pytest.mark.parametrize("call, values", [
+    ("std()", [3.0]), ("var()", [3.0]), ("var(correction=2)", [3.0]),
+    ("std(dim=0)", [[3.0]]), ("var(correction=2)", [3.0, 5.0])])
+def test_std_var_without_degrees_of_freedom_warn_once_as_pytorch(call, values):
+    """One element (or correction >= n): PyTorch's one UserWarning and its NaN or inf, not
+    a second NumPy RuntimeWarning for the division by zero behind it."""
+    def run(T):
+        x = T.tensor(values, dtype=T.float64, requires_grad=True)
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            y = eval("x." + call)
+        return y, [(w.category, str(w.message)) for w in got]
+    (zy, zw), (ty, tw) = run(zeroin), run(torch)
+    np.testing.assert_array_equal(_array(zy), _array(ty))
+    assert len(zw) == len(tw) == 1 and zw[0][0] is tw[0][0] is UserWarning
+    assert tw[0][1].startswith(zw[0][1]) and "degrees of freedom is <= 0" in zw[0][1]

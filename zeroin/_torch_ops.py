@@ -1192,7 +1192,10 @@ def _var_parts(name, x, dim, unbiased, keepdim, correction):
     dev = x - x.mean(axis=d, keepdims=True)
     # |dev|**2: a complex input's variance is real, as PyTorch's
     sq = dev * dev if dev.dtype.kind != "c" else dev.real * dev.real + dev.imag * dev.imag
-    return sq.sum(axis=d, keepdims=keepdim) / builtins.max(n - correction, 0)
+    if n - correction > 0:
+        return sq.sum(axis=d, keepdims=keepdim) / (n - correction)
+    with np.errstate(divide="ignore", invalid="ignore"):    # warned above, once
+        return sq.sum(axis=d, keepdims=keepdim) / 0
 
 
 @op((SubOp, MulOp, SumOp, MeanOp), methods=("var",))
