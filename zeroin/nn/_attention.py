@@ -17,6 +17,27 @@ from ..errors import ShapeError
 
 OP = "scaled_dot_product_attention"
 
+# PyTorch's backend switches (torch.backends.cuda.enable_math_sdp ..., nn.attention.sdpa_kernel).
+# zeroin has one kernel, the math one. It runs where PyTorch's CPU build runs a kernel: its
+# math kernel while "math" is on, else its CPU flash kernel, which takes 4-D inputs of one
+# batch size, value's features as query's, and no dropout. Elsewhere PyTorch finds none.
+SDP_ENABLED = {"math": True, "flash": True, "mem_efficient": True, "cudnn": True}
+
+
+def _check_backend(q, k, v, dropout_p):
+    flash_fits = (q.ndim == k.ndim == v.ndim == 4 and q.shape[0] == k.shape[0] == v.shape[0]
+                  and v.shape[-1] == q.shape[-1] and dropout_p == 0)
+    if SDP_ENABLED["math"] or (SDP_ENABLED["flash"] and flash_fits):
+        return
+    off = sorted(name for name, on in SDP_ENABLED.items() if not on)
+    why = "" if not SDP_ENABLED["flash"] else (
+        "; PyTorch's CPU flash kernel, the one left on, takes 4-D inputs of one batch "
+        "size, value's features equal to query's, and dropout_p=0")
+    raise RuntimeError(
+        f"{OP}: No viable backend for scaled_dot_product_attention was found (off: {off}"
+        f"{why}). zeroin runs the math kernel on the CPU: allow it, e.g. "
+        f"`with sdpa_kernel([SDPBackend.MATH]):`")
+
 
 def _as_float(x, what, dtype=None):
     if not isinstance(x, Tensor):
@@ -127,6 +148,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     q = _as_float(query, "query")
     k, v = _as_float(key, "key", q.dtype), _as_float(value, "value", q.dtype)
     _check_shapes(q, k, v, enable_gqa)
+    if not SDP_ENABLED["math"]:
+        _check_backend(q, k, v, dropout_p)
     if not 0 <= dropout_p <= 1:
         raise ValueError(f"{OP}: dropout_p must be between 0 and 1, got {dropout_p}")
     if enable_gqa and q.ndim >= 3:

@@ -12,6 +12,8 @@ Mask conventions are PyTorch's, and differ between the two functions: here a boo
 """
 from __future__ import annotations
 
+import contextlib
+import enum
 import math
 
 import numpy as np
@@ -21,12 +23,56 @@ from .._tensor import Tensor, _leaf
 from ..errors import ShapeError
 from . import functional as F
 from . import init
-from ._attention import scaled_dot_product_attention
+from ._attention import SDP_ENABLED, scaled_dot_product_attention
 from .layers import Linear, _check_device, _dtype
 from .module import Module, Parameter
 from .rnn import _as_input, _positive_int
 
-__all__ = ["MultiheadAttention", "NonDynamicallyQuantizableLinear"]
+__all__ = ["MultiheadAttention", "NonDynamicallyQuantizableLinear", "SDPBackend", "sdpa_kernel"]
+
+
+class SDPBackend(enum.IntEnum):
+    """The kernels of ``scaled_dot_product_attention`` (PyTorch's names and numbers)."""
+    ERROR = -1
+    MATH = 0
+    FLASH_ATTENTION = 1
+    EFFICIENT_ATTENTION = 2
+    CUDNN_ATTENTION = 3
+    OVERRIDEABLE = 4
+
+    __str__ = enum.Enum.__str__         # SDPBackend.MATH, as PyTorch prints it
+
+
+_FLAG = {SDPBackend.MATH: "math", SDPBackend.FLASH_ATTENTION: "flash",
+         SDPBackend.EFFICIENT_ATTENTION: "mem_efficient", SDPBackend.CUDNN_ATTENTION: "cudnn"}
+
+
+class _BackendError(TypeError, AssertionError):
+    """sdpa_kernel given something else than SDPBackends: PyTorch asserts it."""
+
+
+@contextlib.contextmanager
+def sdpa_kernel(backends, set_priority=False):
+    """Within the block, ``scaled_dot_product_attention`` may use only ``backends`` (an
+    SDPBackend or a list of them), as PyTorch's ``torch.nn.attention.sdpa_kernel``.
+
+    zeroin has one kernel, the math one, which stands for MATH and FLASH_ATTENTION (PyTorch's
+    two CPU kernels): with neither allowed the call raises, as PyTorch's on the CPU.
+    ``set_priority`` (an order among kernels) changes nothing here."""
+    items = backends if isinstance(backends, list) else [backends]
+    if not isinstance(backends, (list, SDPBackend)) or \
+            not all(isinstance(b, SDPBackend) for b in items):
+        bad = type(backends).__name__ if not isinstance(backends, list) else \
+            [type(b).__name__ for b in items if not isinstance(b, SDPBackend)]
+        raise _BackendError(f"sdpa_kernel: backends must be an SDPBackend or a list of "
+                            f"SDPBackend members, got {bad}; e.g. "
+                            f"sdpa_kernel([SDPBackend.MATH])")
+    previous = dict(SDP_ENABLED)
+    SDP_ENABLED.update({flag: b in items for b, flag in _FLAG.items()})
+    try:
+        yield {}
+    finally:
+        SDP_ENABLED.update(previous)
 
 
 class _HeadsError(ValueError, AssertionError):
