@@ -466,6 +466,10 @@ def test_cleanrl_ppo_matches_torch(dtype, discrete):
     learning rate annealed): zeroin samples its own actions on torch's stream and gets
     torch's rollouts, losses, KL estimates, clip fractions, gradient norms and weights."""
     tol = _dtype(dtype)
+    if dtype == "float32" and not discrete:
+        # the pendulum's rollout carries a last-bit difference in a float32 action (the
+        # policy's matmul rounds as the BLAS in use does) into later states
+        tol = {"rtol": 2e-4, "atol": 2e-5}
     torch_stream()
     torch.manual_seed(1)
     kw = dict(n_act=2) if discrete else dict(act_dim=1)
@@ -489,8 +493,10 @@ def test_cleanrl_ppo_matches_torch(dtype, discrete):
                                         discrete=discrete)
         out[lib.__name__] = (logs, batches, _params(agent), optimizer.param_groups[0]["lr"])
     (lz, bz, pz, rz), (lt, bt, pt, rt) = out["zeroin"], out["torch"]
-    if dtype == "float64":                           # the same actions sampled
+    if dtype == "float64" and discrete:              # the same actions sampled
         np.testing.assert_array_equal(bz[0][2], bt[0][2])
+    elif dtype == "float64":    # mean + std * noise: the same noise; the mean's matmul may
+        close(bz[0][2], bt[0][2], rtol=1e-14, atol=1e-15)   # round as another BLAS does
     for z, t in zip(bz, bt):
         _close_all(z, t, tol)
     close(np.array(lz), np.array(lt), **tol)
