@@ -543,8 +543,8 @@ def test_unet_output_and_gradients(which, dtype):
         outs[name] = (out, xi.grad)
     assert outs["zeroin"][0].dtype == getattr(zeroin, dtype)
     for z, tt in zip(outs["zeroin"], outs["torch"]):
-        close(z, tt, **tol)
-    _grads_close(zm, tm, tol)
+        _close(z, tt, tol)      # float32: to the largest value's scale, as the gradients (the
+    _grads_close(zm, tm, tol)   # convolutions' sums round as the BLAS in use does)
 
 
 def test_unet_gradients_against_finite_differences():
@@ -732,7 +732,8 @@ def test_lucidrains_ddpm_and_ddim_sampling(dtype):
     model's rounding by 1000, and at eta = 1 ``c = (1 - a_next - sigma ** 2).sqrt()``
     cancels (0.906 - 0.906), where PyTorch's CPU ``sqrt`` is not correctly rounded (up to
     0.75 ulp; NumPy's is). So in float32 the DDIM images (in [0, 1]) are compared to
-    1000 float32 epsilons, 2.5e-4 (they differ by 3.5e-5 and 1.0e-4)."""
+    2000 float32 epsilons, 2.4e-4: they differ by 3.5e-5 and 1.0e-4 where NumPy's BLAS runs
+    AVX2 kernels, by up to 1.4e-4 with OpenBLAS's AVX-512 ones."""
     tol = _dtype(dtype)
     tm, zm = _pair(_luci_unet)
     rng = np.random.default_rng(5)
@@ -742,7 +743,7 @@ def test_lucidrains_ddpm_and_ddim_sampling(dtype):
     for i, (z, t) in enumerate(zip(zs, ts)):
         assert z.dtype == getattr(zeroin, dtype) and not z.requires_grad and z.grad_fn is None
         if i < 2 and dtype == "float32":
-            close(z, t, rtol=0, atol=1000 * np.finfo(np.float32).eps)
+            close(z, t, rtol=0, atol=2000 * np.finfo(np.float32).eps)
         else:
             _close(z, t, tol)
     assert not np.allclose(np_of(zs[0]), np_of(zs[1]), atol=1e-2)        # eta matters

@@ -559,11 +559,14 @@ def test_part3_hand_written_layers_stats_and_update_ratios(dtype):
         assert all(isinstance(r, float) for r in ud[0]) and len(ud[0]) == 1 + 3 + 3 * 2
         res[lib] = [lossi, ud] + params + _layer_stats(lib, layers, params)
     torch.set_default_dtype(torch.float32)
+    # float32: six steps through five batch-normed tanh layers carry the matmuls' last bits
+    # (they round as the BLAS in use does: 3e-5 apart with OpenBLAS's AVX-512 kernels)
+    f32 = {"rtol": 1e-4, "atol": 1e-5}
     for z, t in zip(res[zeroin], res[torch]):
         if isinstance(z, (str, tuple)):
             assert z == t
         else:
-            _close(z, t, **(F32 if dtype == "float32" else F64))
+            _close(z, t, **(f32 if dtype == "float32" else F64))
 
 
 # --- part 4: becoming a backprop ninja ---------------------------------------------------------
