@@ -5,7 +5,9 @@ layers, names, initialisation and forward, so a state dict converted from torchv
 ``load_state_dict``. No pretrained weights: zeroin neither
 downloads nor unpickles, so ``weights=ResNet18_Weights.DEFAULT`` is an error that says how
 to convert them once (the weight enums' ``transforms()`` presets work: they need no
-download).
+download). torchvision's registry too: ``list_models``, ``get_model``, ``get_model_builder``,
+``get_model_weights``, ``get_weight`` (not in ``__all__``, which lists the models and enums),
+and each weight's ``url`` and ``meta`` (``meta["categories"]``, ``meta["_metrics"]``, ...).
 
 >>> model = resnet18()
 >>> model.fc.in_features, sum(p.numel() for p in model.parameters())
@@ -28,7 +30,10 @@ from ._regnet import *  # noqa: F401,F403
 from ._resnet import *  # noqa: F401,F403
 from ._small_nets import *  # noqa: F401,F403
 from ._swin import *  # noqa: F401,F403
+from ._api import get_model, get_model_builder, get_model_weights, get_weight  # noqa: F401
+from ._api import list_models  # noqa: F401
 from ._presets import _no_weights, check_weights as _check_weights  # noqa: F401
+from ._presets import _Weights as WeightsEnum  # noqa: F401
 from ._presets import weights_enum as _weights_enum_with_presets
 from ._resnet import BasicBlock, ResNet
 from ._vit import _VARIANTS as _VITS, VisionTransformer, _vision_transformer
