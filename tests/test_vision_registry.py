@@ -254,6 +254,10 @@ def test_presets_of_every_member_are_torchvisions():
     assert listed == {}                                   # every listed member exists
     assert M.ResNet50_Weights.IMAGENET1K_V2.transforms().resize_size == [232]
     assert M.ResNet50_Weights.IMAGENET1K_V1.transforms().resize_size == [256]
+    assert repr(M.ResNet50_Weights.DEFAULT.transforms()) == (   # torchvision 0.29.1's
+        "ImageClassification(\n    crop_size=[224]\n    resize_size=[232]\n"
+        "    mean=[0.485, 0.456, 0.406]\n    std=[0.229, 0.224, 0.225]\n"
+        "    interpolation=InterpolationMode.BILINEAR\n)")
     # torchvision's transforms is a partial: keywords override the preset
     t = M.ResNet50_Weights.DEFAULT.transforms(antialias=False, crop_size=160)
     assert (t.antialias, t.crop_size, t.resize_size) == (False, [160], [232])

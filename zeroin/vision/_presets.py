@@ -99,61 +99,6 @@ class _Weights(enum.Enum):
                         f"{type(obj).__name__}.")
 
     def __repr__(self):
-        return (f"{type(self).__name__}(\n    crop_size={self.crop_size}\n"
-                f"    resize_size={self.resize_size}\n    mean={self.mean}\n"
-                f"    std={self.std}\n    interpolation={self.interpolation}\n)")
-
-
-_PRESETS = {}
-_META = {}
-
-
-class _Weights(enum.Enum):
-    """torchvision's ``WeightsEnum``: each member has torchvision's ``url``, ``meta`` and
-    ``transforms()`` preset (zeroin has no weights behind the URL)."""
-
-    def transforms(self, **kwargs):
-        """The preset these weights were trained with (no download); ``kwargs`` override
-        its settings, as torchvision's ``functools.partial`` does."""
-        from .transforms.functional import InterpolationMode
-        crop, resize, mode, *mean_std = _PRESETS[type(self).__name__][self.value]
-        settings = dict(zip(("mean", "std"), mean_std), crop_size=crop, resize_size=resize,
-                        interpolation=InterpolationMode[mode])
-        return ImageClassification(**{**settings, **kwargs})
-
-    @property
-    def url(self):
-        """Where torchvision downloads these weights from (zeroin does not)."""
-        from ._weights_meta import URL, WEIGHTS
-        return URL + WEIGHTS[str(self)][0]
-
-    @property
-    def meta(self):
-        """torchvision's metadata: ``num_params``, ``min_size``, ``categories`` (the 1000
-        ImageNet class names), ``recipe``, ``_metrics``, ``_ops``, ``_file_size``,
-        ``_docs`` (and ``license`` for SWAG's). One dict per member, as torchvision's."""
-        key = str(self)
-        if key not in _META:
-            _META[key] = _meta_of(key, self.name)
-        return _META[key]
-
-    @classmethod
-    def verify(cls, obj):
-        """torchvision's ``WeightsEnum.verify``: ``None``, a member, or its name (``"DEFAULT"``,
-        ``"ResNet50_Weights.IMAGENET1K_V2"``) to the member."""
-        if obj is None or isinstance(obj, cls):
-            return obj
-        if type(obj) is str:
-            return cls[obj.replace(cls.__name__ + ".", "")]
-        raise TypeError(f"Invalid Weight class provided; expected {cls.__name__} but received "
-                        f"{type(obj).__name__}.")
-
-    @classmethod
-    def _missing_name(cls, name):
-        return KeyError(f"{name!r}: {cls.__name__} has no such member; it has "
-                        f"{', '.join(cls.__members__)}")
-
-    def __repr__(self):
         return f"{type(self).__name__}.{self._name_}"
 
 
