@@ -271,6 +271,7 @@ def test_the_documented_inference_example_runs(f32):
     img = zeroin.tensor(rng.integers(0, 256, (3, 250, 300), dtype=np.uint8))
     weights = M.ResNet50_Weights.DEFAULT
     model = M.resnet50()
+    assert _count(model) == weights.meta["num_params"]
     model.eval()
     preprocess = weights.transforms()
     batch = preprocess(img).unsqueeze(0)
