@@ -577,3 +577,439 @@ def test_8_8_regnet_anynet(f32):
     assert names == [n for n, _ in nets[torch].named_parameters()]
     assert "stage2.1.conv2.weight" in names
     assert type(nets[zeroin].stage2[1].conv2) is zeroin.nn.Conv2d
+
+
+# --- 14.3-14.7 bounding boxes, anchor boxes, SSD -----------------------------------------------
+
+def box_corner_to_center(lib, boxes):
+    """Convert from (upper-left, lower-right) to (center, width, height)."""
+    x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
+    cx = (x1 + x2) / 2
+    cy = (y1 + y2) / 2
+    w = x2 - x1
+    h = y2 - y1
+    boxes = lib.stack((cx, cy, w, h), axis=-1)
+    return boxes
+
+
+def box_center_to_corner(lib, boxes):
+    """Convert from (center, width, height) to (upper-left, lower-right)."""
+    cx, cy, w, h = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
+    x1 = cx - 0.5 * w
+    y1 = cy - 0.5 * h
+    x2 = cx + 0.5 * w
+    y2 = cy + 0.5 * h
+    boxes = lib.stack((x1, y1, x2, y2), axis=-1)
+    return boxes
+
+
+def multibox_prior(lib, data, sizes, ratios):
+    """Generate anchor boxes with different shapes centered on each pixel."""
+    in_height, in_width = data.shape[-2:]
+    device, num_sizes, num_ratios = data.device, len(sizes), len(ratios)
+    boxes_per_pixel = (num_sizes + num_ratios - 1)
+    size_tensor = lib.tensor(sizes, device=device)
+    ratio_tensor = lib.tensor(ratios, device=device)
+    # Offsets are required to move the anchor to the center of a pixel. Since
+    # a pixel has a height=1 and width=1, we choose to offset our centers by 0.5
+    offset_h, offset_w = 0.5, 0.5
+    steps_h = 1.0 / in_height  # Scaled steps in y axis
+    steps_w = 1.0 / in_width  # Scaled steps in x axis
+    # Generate all center points for the anchor boxes
+    center_h = (lib.arange(in_height, device=device) + offset_h) * steps_h
+    center_w = (lib.arange(in_width, device=device) + offset_w) * steps_w
+    shift_y, shift_x = lib.meshgrid(center_h, center_w, indexing='ij')
+    shift_y, shift_x = shift_y.reshape(-1), shift_x.reshape(-1)
+    # Generate `boxes_per_pixel` number of heights and widths that are later
+    # used to create anchor box corner coordinates (xmin, xmax, ymin, ymax)
+    w = lib.cat((size_tensor * lib.sqrt(ratio_tensor[0]),
+                 sizes[0] * lib.sqrt(ratio_tensor[1:])))\
+        * in_height / in_width  # Handle rectangular inputs
+    h = lib.cat((size_tensor / lib.sqrt(ratio_tensor[0]),
+                 sizes[0] / lib.sqrt(ratio_tensor[1:])))
+    # Divide by 2 to get half height and half width
+    anchor_manipulations = lib.stack((-w, -h, w, h)).T.repeat(
+        in_height * in_width, 1) / 2
+    # Each center point will have `boxes_per_pixel` number of anchor boxes, so
+    # generate a grid of all anchor box centers with `boxes_per_pixel` repeats
+    out_grid = lib.stack([shift_x, shift_y, shift_x, shift_y],
+                         dim=1).repeat_interleave(boxes_per_pixel, dim=0)
+    output = out_grid + anchor_manipulations
+    return output.unsqueeze(0)
+
+
+def box_iou(lib, boxes1, boxes2):
+    """Compute pairwise IoU across two lists of anchor or bounding boxes."""
+    def box_area(boxes):
+        return ((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))
+    # Shape of `boxes1`, `boxes2`, `areas1`, `areas2`: (no. of boxes1, 4),
+    # (no. of boxes2, 4), (no. of boxes1,), (no. of boxes2,)
+    areas1 = box_area(boxes1)
+    areas2 = box_area(boxes2)
+    # Shape of `inter_upperlefts`, `inter_lowerrights`, `inters`: (no. of
+    # boxes1, no. of boxes2, 2)
+    inter_upperlefts = lib.max(boxes1[:, None, :2], boxes2[:, :2])
+    inter_lowerrights = lib.min(boxes1[:, None, 2:], boxes2[:, 2:])
+    inters = (inter_lowerrights - inter_upperlefts).clamp(min=0)
+    # Shape of `inter_areas` and `union_areas`: (no. of boxes1, no. of boxes2)
+    inter_areas = inters[:, :, 0] * inters[:, :, 1]
+    union_areas = areas1[:, None] + areas2 - inter_areas
+    return inter_areas / union_areas
+
+
+def assign_anchor_to_bbox(lib, ground_truth, anchors, device, iou_threshold=0.5):
+    """Assign closest ground-truth bounding boxes to anchor boxes."""
+    num_anchors, num_gt_boxes = anchors.shape[0], ground_truth.shape[0]
+    # Element x_ij in the i-th row and j-th column is the IoU of the anchor
+    # box i and the ground-truth bounding box j
+    jaccard = box_iou(lib, anchors, ground_truth)
+    # Initialize the tensor to hold the assigned ground-truth bounding box for
+    # each anchor
+    anchors_bbox_map = lib.full((num_anchors,), -1, dtype=lib.long,
+                                device=device)
+    # Assign ground-truth bounding boxes according to the threshold
+    max_ious, indices = lib.max(jaccard, dim=1)
+    anc_i = lib.nonzero(max_ious >= iou_threshold).reshape(-1)
+    box_j = indices[max_ious >= iou_threshold]
+    anchors_bbox_map[anc_i] = box_j
+    col_discard = lib.full((num_anchors,), -1)
+    row_discard = lib.full((num_gt_boxes,), -1)
+    for _ in range(num_gt_boxes):
+        max_idx = lib.argmax(jaccard)  # Find the largest IoU
+        box_idx = (max_idx % num_gt_boxes).long()
+        anc_idx = (max_idx / num_gt_boxes).long()
+        anchors_bbox_map[anc_idx] = box_idx
+        jaccard[:, box_idx] = col_discard
+        jaccard[anc_idx, :] = row_discard
+    return anchors_bbox_map
+
+
+def offset_boxes(lib, anchors, assigned_bb, eps=1e-6):
+    """Transform for anchor box offsets."""
+    c_anc = box_corner_to_center(lib, anchors)
+    c_assigned_bb = box_corner_to_center(lib, assigned_bb)
+    offset_xy = 10 * (c_assigned_bb[:, :2] - c_anc[:, :2]) / c_anc[:, 2:]
+    offset_wh = 5 * lib.log(eps + c_assigned_bb[:, 2:] / c_anc[:, 2:])
+    offset = lib.cat([offset_xy, offset_wh], axis=1)
+    return offset
+
+
+def multibox_target(lib, anchors, labels):
+    """Label anchor boxes using ground-truth bounding boxes."""
+    batch_size, anchors = labels.shape[0], anchors.squeeze(0)
+    batch_offset, batch_mask, batch_class_labels = [], [], []
+    device, num_anchors = anchors.device, anchors.shape[0]
+    for i in range(batch_size):
+        label = labels[i, :, :]
+        anchors_bbox_map = assign_anchor_to_bbox(lib, label[:, 1:], anchors, device)
+        bbox_mask = ((anchors_bbox_map >= 0).float().unsqueeze(-1)).repeat(1, 4)
+        # Initialize class labels and assigned bounding box coordinates with
+        # zeros
+        class_labels = lib.zeros(num_anchors, dtype=lib.long, device=device)
+        assigned_bb = lib.zeros((num_anchors, 4), dtype=lib.float32, device=device)
+        # Label classes of anchor boxes using their assigned ground-truth
+        # bounding boxes. If an anchor box is not assigned any, we label its
+        # class as background (the value remains zero)
+        indices_true = lib.nonzero(anchors_bbox_map >= 0)
+        bb_idx = anchors_bbox_map[indices_true]
+        class_labels[indices_true] = label[bb_idx, 0].long() + 1
+        assigned_bb[indices_true] = label[bb_idx, 1:]
+        # Offset transformation
+        offset = offset_boxes(lib, anchors, assigned_bb) * bbox_mask
+        batch_offset.append(offset.reshape(-1))
+        batch_mask.append(bbox_mask.reshape(-1))
+        batch_class_labels.append(class_labels)
+    bbox_offset = lib.stack(batch_offset)
+    bbox_mask = lib.stack(batch_mask)
+    class_labels = lib.stack(batch_class_labels)
+    return (bbox_offset, bbox_mask, class_labels)
+
+
+def offset_inverse(lib, anchors, offset_preds):
+    """Predict bounding boxes based on anchor boxes with predicted offsets."""
+    anc = box_corner_to_center(lib, anchors)
+    pred_bbox_xy = (offset_preds[:, :2] * anc[:, 2:] / 10) + anc[:, :2]
+    pred_bbox_wh = lib.exp(offset_preds[:, 2:] / 5) * anc[:, 2:]
+    pred_bbox = lib.cat((pred_bbox_xy, pred_bbox_wh), axis=1)
+    predicted_bbox = box_center_to_corner(lib, pred_bbox)
+    return predicted_bbox
+
+
+def nms(lib, boxes, scores, iou_threshold):
+    """Sort confidence scores of predicted bounding boxes."""
+    B = lib.argsort(scores, dim=-1, descending=True)
+    keep = []  # Indices of predicted bounding boxes that will be kept
+    while B.numel() > 0:
+        i = B[0]
+        keep.append(i)
+        if B.numel() == 1:
+            break
+        iou = box_iou(lib, boxes[i, :].reshape(-1, 4),
+                      boxes[B[1:], :].reshape(-1, 4)).reshape(-1)
+        inds = lib.nonzero(iou <= iou_threshold).reshape(-1)
+        B = B[inds + 1]
+    return lib.tensor(keep, device=boxes.device)
+
+
+def multibox_detection(lib, cls_probs, offset_preds, anchors, nms_threshold=0.5,
+                       pos_threshold=0.009999999):
+    """Predict bounding boxes using non-maximum suppression."""
+    device, batch_size = cls_probs.device, cls_probs.shape[0]
+    anchors = anchors.squeeze(0)
+    num_classes, num_anchors = cls_probs.shape[1], cls_probs.shape[2]
+    out = []
+    for i in range(batch_size):
+        cls_prob, offset_pred = cls_probs[i], offset_preds[i].reshape(-1, 4)
+        conf, class_id = lib.max(cls_prob[1:], 0)
+        predicted_bb = offset_inverse(lib, anchors, offset_pred)
+        keep = nms(lib, predicted_bb, conf, nms_threshold)
+        # Find all non-`keep` indices and set the class to background
+        all_idx = lib.arange(num_anchors, dtype=lib.long, device=device)
+        combined = lib.cat((keep, all_idx))
+        uniques, counts = combined.unique(return_counts=True)
+        non_keep = uniques[counts == 1]
+        all_id_sorted = lib.cat((keep, non_keep))
+        class_id[non_keep] = -1
+        class_id = class_id[all_id_sorted]
+        conf, predicted_bb = conf[all_id_sorted], predicted_bb[all_id_sorted]
+        # Here `pos_threshold` is a threshold for positive (non-background)
+        # predictions
+        below_min_idx = (conf < pos_threshold)
+        class_id[below_min_idx] = -1
+        conf[below_min_idx] = 1 - conf[below_min_idx]
+        pred_info = lib.cat((class_id.unsqueeze(1),
+                             conf.unsqueeze(1),
+                             predicted_bb), dim=1)
+        out.append(pred_info)
+    return lib.stack(out)
+
+
+def test_14_3_bounding_boxes(f32):
+    res = {}
+    for lib in LIBS:
+        dog_bbox, cat_bbox = [60.0, 45.0, 378.0, 516.0], [400.0, 112.0, 655.0, 493.0]
+        boxes = lib.tensor((dog_bbox, cat_bbox))
+        centers = box_corner_to_center(lib, boxes)
+        assert bool((box_center_to_corner(lib, centers) == boxes).all())
+        res[lib] = [centers]
+    _same(res, 0)
+    np.testing.assert_array_equal(_np(res[zeroin][0]),
+                                  [[219, 280.5, 318, 471], [527.5, 302.5, 255, 381]])
+
+
+def test_14_4_anchor_boxes_prior_iou_and_labels(f32):
+    res = {}
+    for lib in LIBS:
+        h, w = 561, 728
+        X = lib.rand(size=(1, 3, h, w))
+        Y = multibox_prior(lib, X, sizes=[0.75, 0.5, 0.25], ratios=[1, 2, 0.5])
+        assert tuple(Y.shape) == (1, 2042040, 4)
+        boxes = Y.reshape(h, w, 5, 4)
+        first = boxes[250, 250, 0, :]
+        Y = multibox_prior(lib, lib.zeros((1, 3, 3, 5)), sizes=[0.75, 0.5, 0.25],
+                           ratios=[1, 2, 0.5])
+        ground_truth = lib.tensor([[0, 0.1, 0.08, 0.52, 0.92],
+                                   [1, 0.55, 0.2, 0.9, 0.88]])
+        anchors = lib.tensor([[0, 0.1, 0.2, 0.3], [0.15, 0.2, 0.4, 0.4],
+                              [0.63, 0.05, 0.88, 0.98], [0.66, 0.45, 0.8, 0.8],
+                              [0.57, 0.3, 0.92, 0.9]])
+        iou = box_iou(lib, anchors, ground_truth[:, 1:])
+        amap = assign_anchor_to_bbox(lib, ground_truth[:, 1:], anchors, anchors.device)
+        labels = multibox_target(lib, anchors.unsqueeze(dim=0),
+                                 ground_truth.unsqueeze(dim=0))
+        assert labels[2].dtype == lib.int64 and labels[1].dtype == lib.float32
+        res[lib] = [first, Y, iou, amap, *labels]
+    _same(res, 2e-7)
+    # the book's printed values
+    np.testing.assert_allclose(_np(res[zeroin][0]), [0.06, 0.07, 0.63, 0.82], atol=5e-3)
+    np.testing.assert_array_equal(_np(res[zeroin][3]), [-1, 0, 1, -1, 1])
+    np.testing.assert_array_equal(_np(res[zeroin][6]), [[0, 1, 2, 0, 2]])
+
+
+def test_14_4_nms_and_multibox_detection(f32):
+    res = {}
+    for lib in LIBS:
+        anchors = lib.tensor([[0.1, 0.08, 0.52, 0.92], [0.08, 0.2, 0.56, 0.95],
+                              [0.15, 0.3, 0.62, 0.91], [0.55, 0.2, 0.9, 0.88]])
+        offset_preds = lib.tensor([0] * anchors.numel())
+        cls_probs = lib.tensor([[0] * 4,  # Predicted background likelihood
+                                [0.9, 0.8, 0.7, 0.1],  # Predicted dog likelihood
+                                [0.1, 0.2, 0.3, 0.9]])  # Predicted cat likelihood
+        output = multibox_detection(lib, cls_probs.unsqueeze(dim=0),
+                                    offset_preds.unsqueeze(dim=0),
+                                    anchors.unsqueeze(dim=0),
+                                    nms_threshold=0.5)
+        assert output.dtype == lib.float32
+        kept = [i for i in output[0].detach().numpy() if i[0] != -1]
+        assert len(kept) == 2
+        keep = nms(lib, anchors, cls_probs[1], 0.5)
+        res[lib] = [output, keep]
+    _same(res, 0)
+    np.testing.assert_allclose(_np(res[zeroin][0])[0, :, :2],
+                               [[0, 0.9], [1, 0.9], [-1, 0.8], [-1, 0.7]], atol=1e-7)
+    np.testing.assert_array_equal(_np(res[zeroin][1]), [0, 3])
+
+
+def _ssd(lib):
+    """d2l 14.7's TinySSD and its pieces, on ``lib``."""
+    nn = lib.nn
+
+    def cls_predictor(num_inputs, num_anchors, num_classes):
+        return nn.Conv2d(num_inputs, num_anchors * (num_classes + 1),
+                         kernel_size=3, padding=1)
+
+    def bbox_predictor(num_inputs, num_anchors):
+        return nn.Conv2d(num_inputs, num_anchors * 4, kernel_size=3, padding=1)
+
+    def flatten_pred(pred):
+        return lib.flatten(pred.permute(0, 2, 3, 1), start_dim=1)
+
+    def concat_preds(preds):
+        return lib.cat([flatten_pred(p) for p in preds], dim=1)
+
+    def down_sample_blk(in_channels, out_channels):
+        blk = []
+        for _ in range(2):
+            blk.append(nn.Conv2d(in_channels, out_channels,
+                                 kernel_size=3, padding=1))
+            blk.append(nn.BatchNorm2d(out_channels))
+            blk.append(nn.ReLU())
+            in_channels = out_channels
+        blk.append(nn.MaxPool2d(2))
+        return nn.Sequential(*blk)
+
+    def base_net():
+        blk = []
+        num_filters = [3, 16, 32, 64]
+        for i in range(len(num_filters) - 1):
+            blk.append(down_sample_blk(num_filters[i], num_filters[i+1]))
+        return nn.Sequential(*blk)
+
+    def get_blk(i):
+        if i == 0:
+            blk = base_net()
+        elif i == 1:
+            blk = down_sample_blk(64, 128)
+        elif i == 4:
+            blk = nn.AdaptiveMaxPool2d((1, 1))
+        else:
+            blk = down_sample_blk(128, 128)
+        return blk
+
+    def blk_forward(X, blk, size, ratio, cls_predictor, bbox_predictor):
+        Y = blk(X)
+        anchors = multibox_prior(lib, Y, sizes=size, ratios=ratio)
+        cls_preds = cls_predictor(Y)
+        bbox_preds = bbox_predictor(Y)
+        return (Y, anchors, cls_preds, bbox_preds)
+
+    sizes = [[0.2, 0.272], [0.37, 0.447], [0.54, 0.619], [0.71, 0.79],
+             [0.88, 0.961]]
+    ratios = [[1, 2, 0.5]] * 5
+    num_anchors = len(sizes[0]) + len(ratios[0]) - 1
+
+    class TinySSD(nn.Module):
+        def __init__(self, num_classes, **kwargs):
+            super(TinySSD, self).__init__(**kwargs)
+            self.num_classes = num_classes
+            idx_to_in_channels = [64, 128, 128, 128, 128]
+            for i in range(5):
+                # Equivalent to the assignment statement `self.blk_i = get_blk(i)`
+                setattr(self, f'blk_{i}', get_blk(i))
+                setattr(self, f'cls_{i}', cls_predictor(idx_to_in_channels[i],
+                                                        num_anchors, num_classes))
+                setattr(self, f'bbox_{i}', bbox_predictor(idx_to_in_channels[i],
+                                                          num_anchors))
+
+        def forward(self, X):
+            anchors, cls_preds, bbox_preds = [None] * 5, [None] * 5, [None] * 5
+            for i in range(5):
+                # Here `getattr(self, 'blk_%d' % i)` accesses `self.blk_i`
+                X, anchors[i], cls_preds[i], bbox_preds[i] = blk_forward(
+                    X, getattr(self, f'blk_{i}'), sizes[i], ratios[i],
+                    getattr(self, f'cls_{i}'), getattr(self, f'bbox_{i}'))
+            anchors = lib.cat(anchors, dim=1)
+            cls_preds = concat_preds(cls_preds)
+            cls_preds = cls_preds.reshape(
+                cls_preds.shape[0], -1, self.num_classes + 1)
+            bbox_preds = concat_preds(bbox_preds)
+            return anchors, cls_preds, bbox_preds
+
+    return dict(cls_predictor=cls_predictor, bbox_predictor=bbox_predictor,
+                concat_preds=concat_preds, down_sample_blk=down_sample_blk,
+                base_net=base_net, TinySSD=TinySSD)
+
+
+def test_14_7_ssd_pieces_shapes(f32):
+    for lib in LIBS:
+        s = _ssd(lib)
+        Y1 = s["cls_predictor"](8, 5, 10)(lib.zeros((2, 8, 20, 20)))
+        Y2 = s["cls_predictor"](16, 3, 10)(lib.zeros((2, 16, 10, 10)))
+        assert (tuple(Y1.shape), tuple(Y2.shape)) == ((2, 55, 20, 20), (2, 33, 10, 10))
+        assert tuple(s["concat_preds"]([Y1, Y2]).shape) == (2, 25300)
+        assert tuple(s["down_sample_blk"](3, 10)(lib.zeros((2, 3, 20, 20))).shape) == \
+            (2, 10, 10, 10)
+        assert tuple(s["base_net"]()(lib.zeros((2, 3, 256, 256))).shape) == (2, 64, 32, 32)
+
+
+@pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad")   # torch's, at
+def test_14_7_tiny_ssd_forward_loss_and_training_step(f32):                  # float(l.sum())
+    rng = np.random.default_rng(3)
+    X = rng.random((2, 3, 64, 64)).astype(np.float32)
+    lo = rng.uniform(0.05, 0.45, (2, 1, 2))
+    Y = np.concatenate([np.zeros((2, 1, 1)), lo, lo + rng.uniform(0.2, 0.5, (2, 1, 2))],
+                       axis=2).astype(np.float32)        # one object (class 0) per image
+    nets = {lib: _ssd(lib)["TinySSD"](num_classes=1) for lib in LIBS}
+    _copy(nets[torch], nets[zeroin])
+    res = {}
+    for lib in LIBS:
+        nn, net = lib.nn, nets[lib]
+        cls_loss = nn.CrossEntropyLoss(reduction='none')
+        bbox_loss = nn.L1Loss(reduction='none')
+
+        def calc_loss(cls_preds, cls_labels, bbox_preds, bbox_labels, bbox_masks):
+            batch_size, num_classes = cls_preds.shape[0], cls_preds.shape[2]
+            cls = cls_loss(cls_preds.reshape(-1, num_classes),
+                           cls_labels.reshape(-1)).reshape(batch_size, -1).mean(dim=1)
+            bbox = bbox_loss(bbox_preds * bbox_masks,
+                             bbox_labels * bbox_masks).mean(dim=1)
+            return cls + bbox
+
+        def cls_eval(cls_preds, cls_labels):
+            # Because the class prediction results are on the final dimension,
+            # `argmax` needs to specify this dimension
+            return float((cls_preds.argmax(dim=-1).type(
+                cls_labels.dtype) == cls_labels).sum())
+
+        def bbox_eval(bbox_preds, bbox_labels, bbox_masks):
+            return float((lib.abs((bbox_labels - bbox_preds) * bbox_masks)).sum())
+
+        # the book's shape check, on a model of its own (zeros through batch norm in training
+        # mode give rounding noise normalised to order one in its running statistics)
+        anchors, cls_preds, bbox_preds = _ssd(lib)["TinySSD"](1)(lib.zeros((2, 3, 64, 64)))
+        assert tuple(anchors.shape) == (1, 344, 4)
+        assert tuple(cls_preds.shape) == (2, 344, 2) and tuple(bbox_preds.shape) == (2, 1376)
+        trainer = lib.optim.SGD(net.parameters(), lr=0.2, weight_decay=5e-4)
+        out = []
+        for _ in range(2):
+            trainer.zero_grad()
+            anchors, cls_preds, bbox_preds = net(lib.tensor(X))
+            bbox_labels, bbox_masks, cls_labels = multibox_target(lib, anchors, lib.tensor(Y))
+            l = calc_loss(cls_preds, cls_labels, bbox_preds, bbox_labels, bbox_masks)
+            l.mean().backward()
+            trainer.step()
+            out += [l, cls_eval(cls_preds, cls_labels),
+                    bbox_eval(bbox_preds, bbox_labels, bbox_masks)]
+        net.eval()
+        anchors, cls_preds, bbox_preds = net(lib.tensor(X))
+        cls_probs = lib.nn.functional.softmax(cls_preds, dim=2).permute(0, 2, 1)
+        output = multibox_detection(lib, cls_probs, bbox_preds, anchors)
+        out += [bbox_labels, bbox_masks, cls_labels, net.blk_0[0][0].weight.grad,
+                net.bbox_4.weight, net.blk_1[1].running_var, cls_preds, output[:, :5]]
+        res[lib] = out
+    assert res[zeroin][1] == res[torch][1] and res[zeroin][4] == res[torch][4]
+    for z, t in zip(res[zeroin], res[torch], strict=True):
+        if isinstance(t, float):
+            np.testing.assert_allclose(z, t, rtol=1e-5)
+        else:
+            _close(z, t, rtol=2e-4, atol=2e-4)
