@@ -324,7 +324,7 @@ def test_8_5_batch_norm_from_scratch_and_concise(f32):
     # the moving statistics (plain tensors in the scratch module, buffers in nn's) after two
     # steps and the eval call: the scratch version's equal nn.BatchNorm2d's
     for lib in LIBS:
-        scratch, concise = nets[_bn_lenet][lib], nets[_bn_lenet_concise][lib]
+        concise = nets[_bn_lenet_concise][lib]
         assert type(concise[1]) is lib.nn.BatchNorm2d and type(concise[10]) is lib.nn.BatchNorm1d
     ms = {lib: [nets[_bn_lenet][lib][1].moving_mean, nets[_bn_lenet][lib][10].moving_var]
           for lib in LIBS}
@@ -756,7 +756,7 @@ def multibox_detection(lib, cls_probs, offset_preds, anchors, nms_threshold=0.5,
     """Predict bounding boxes using non-maximum suppression."""
     device, batch_size = cls_probs.device, cls_probs.shape[0]
     anchors = anchors.squeeze(0)
-    num_classes, num_anchors = cls_probs.shape[1], cls_probs.shape[2]
+    num_classes, num_anchors = cls_probs.shape[1], cls_probs.shape[2]  # noqa: F841
     out = []
     for i in range(batch_size):
         cls_prob, offset_pred = cls_probs[i], offset_preds[i].reshape(-1, 4)
@@ -995,7 +995,7 @@ def test_14_7_tiny_ssd_forward_loss_and_training_step(f32):                  # f
             trainer.zero_grad()
             anchors, cls_preds, bbox_preds = net(lib.tensor(X))
             bbox_labels, bbox_masks, cls_labels = multibox_target(lib, anchors, lib.tensor(Y))
-            l = calc_loss(cls_preds, cls_labels, bbox_preds, bbox_labels, bbox_masks)
+            l = calc_loss(cls_preds, cls_labels, bbox_preds, bbox_labels, bbox_masks)  # noqa: E741
             l.mean().backward()
             trainer.step()
             out += [l, cls_eval(cls_preds, cls_labels),
@@ -1013,3 +1013,162 @@ def test_14_7_tiny_ssd_forward_loss_and_training_step(f32):                  # f
             np.testing.assert_allclose(z, t, rtol=1e-5)
         else:
             _close(z, t, rtol=2e-4, atol=2e-4)
+
+
+# --- torchvision.ops (14.4's box_iou / nms, 14.8's roi_pool) as zeroin.vision.ops -------------
+
+def _random_boxes(rng, n, scale=10.0):
+    xy = rng.uniform(0, scale, (n, 2))
+    return np.concatenate([xy, xy + rng.uniform(0.5, scale / 2, (n, 2))], 1)
+
+
+def test_vision_ops_boxes_match_the_books_torch_code():
+    from zeroin.vision import ops
+    rng = np.random.default_rng(5)
+    b1, b2 = _random_boxes(rng, 7), _random_boxes(rng, 5)
+    b1[3], G = b2[1], rng.standard_normal((7, 5))         # one pair the same box
+    res = {}
+    for lib in LIBS:
+        t1 = lib.tensor(b1, requires_grad=True)
+        t2 = lib.tensor(b2, requires_grad=True)
+        iou = ops.box_iou(t1, t2) if lib is zeroin else box_iou(lib, t1, t2)
+        (iou * lib.tensor(G)).sum().backward()
+        conv = [(ops.box_convert(lib.tensor(b1), "xyxy", "cxcywh") if lib is zeroin else
+                 box_corner_to_center(lib, lib.tensor(b1))),
+                (ops.box_convert(lib.tensor(b1), "cxcywh", "xyxy") if lib is zeroin else
+                 box_center_to_corner(lib, lib.tensor(b1)))]
+        res[lib] = [iou, t1.grad, t2.grad, *conv]
+    _same(res)
+    z = zeroin.tensor(b1)
+    _close(ops.box_convert(ops.box_convert(z, "xyxy", "xywh"), "xywh", "xyxy"), z)
+    np.testing.assert_allclose(_np(ops.box_convert(z, "xyxy", "xywh"))[:, 2:],
+                               b1[:, 2:] - b1[:, :2])
+    np.testing.assert_allclose(_np(ops.box_area(z)), (b1[:, 2] - b1[:, 0]) * (b1[:, 3] - b1[:, 1]))
+    np.testing.assert_allclose(_np(ops.box_iou(zeroin.tensor([[0., 0, 2, 2]]),
+                                               zeroin.tensor([[1., 1, 3, 3], [4, 4, 5, 5]]))),
+                               [[1 / 7, 0]])
+    with pytest.raises(ValueError, match=r"box_iou: boxes2 should have shape \(N, 4\)"):
+        ops.box_iou(z, z[:, :3])
+    with pytest.raises(ValueError, match="box_convert: unsupported formats"):
+        ops.box_convert(z, "xyxy", "yxyx")
+
+
+@pytest.mark.filterwarnings("ignore:To copy construct from a tensor")   # the book's
+def test_vision_ops_nms_matches_the_books_nms():                      # torch.tensor(keep)
+    from zeroin.vision import ops
+    rng = np.random.default_rng(6)
+    for n, thr in ((30, 0.5), (40, 0.3), (12, 0.0)):
+        boxes, scores = _random_boxes(rng, n), rng.permutation(n) / n + 0.01
+        want = nms(torch, torch.tensor(boxes), torch.tensor(scores), thr)
+        got = ops.nms(zeroin.tensor(boxes), zeroin.tensor(scores), thr)
+        assert got.dtype == zeroin.int64
+        np.testing.assert_array_equal(_np(got), _np(want))
+        assert 1 < len(got) < n
+    idxs = rng.integers(0, 3, n)
+    got = _np(ops.batched_nms(zeroin.tensor(boxes), zeroin.tensor(scores),
+                              zeroin.tensor(idxs), 0.0))
+    for k in range(3):   # within a class, the book's nms; across classes, by score
+        mine = np.flatnonzero(idxs == k)
+        kept = mine[_np(nms(torch, torch.tensor(boxes[mine]), torch.tensor(scores[mine]), 0.0))]
+        np.testing.assert_array_equal(got[idxs[got] == k], kept)
+    assert (np.diff(scores[got]) < 0).all()
+
+
+def _roi_align_loops(x, rois, ph, pw, scale, sampling_ratio, aligned):
+    """torchvision's CPU roi_align kernel transcribed point by point (float64), the
+    oracle for zeroin's vectorised one."""
+    n, c, H, W = x.shape
+    out = np.zeros((len(rois), c, ph, pw))
+    off = 0.5 if aligned else 0.0
+    for k, (b, x1, y1, x2, y2) in enumerate(rois):
+        sw, sh, ew, eh = x1 * scale - off, y1 * scale - off, x2 * scale - off, y2 * scale - off
+        rw, rh = ew - sw, eh - sh
+        if not aligned:
+            rw, rh = max(rw, 1.0), max(rh, 1.0)
+        bh, bw = rh / ph, rw / pw
+        gh = sampling_ratio if sampling_ratio > 0 else int(np.ceil(rh / ph))
+        gw = sampling_ratio if sampling_ratio > 0 else int(np.ceil(rw / pw))
+        count = max(gh * gw, 1)
+        for i in range(ph):
+            for j in range(pw):
+                acc = np.zeros(c)
+                for iy in range(gh):
+                    y = sh + i * bh + (iy + 0.5) * bh / gh
+                    for ix in range(gw):
+                        xx = sw + j * bw + (ix + 0.5) * bw / gw
+                        if y < -1.0 or y > H or xx < -1.0 or xx > W:
+                            continue
+                        yv, xv = max(y, 0.0), max(xx, 0.0)
+                        yl, xl = int(yv), int(xv)
+                        if yl >= H - 1:
+                            yh = yl = H - 1
+                            yv = float(yl)
+                        else:
+                            yh = yl + 1
+                        if xl >= W - 1:
+                            xh = xl = W - 1
+                            xv = float(xl)
+                        else:
+                            xh = xl + 1
+                        ly, lx = yv - yl, xv - xl
+                        f = x[int(b)]
+                        acc += ((1 - ly) * (1 - lx) * f[:, yl, xl] + (1 - ly) * lx * f[:, yl, xh]
+                                + ly * (1 - lx) * f[:, yh, xl] + ly * lx * f[:, yh, xh])
+                out[k, :, i, j] = acc / count
+    return out
+
+
+def test_14_8_roi_pool_and_roi_align():
+    from zeroin.vision import ops
+    # the book's example and its printed result (torchvision's)
+    X = zeroin.arange(16.).reshape(1, 1, 4, 4)
+    rois = zeroin.Tensor([[0, 0, 0, 20, 20], [0, 0, 10, 30, 30]])
+    out = ops.roi_pool(X, rois, output_size=(2, 2), spatial_scale=0.1)
+    np.testing.assert_array_equal(_np(out), [[[[5, 6], [9, 10]]], [[[9, 11], [13, 15]]]])
+    assert out.dtype == X.dtype
+    # roi_pool's values and gradient: the bins' maxima by hand in torch (distinct values)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 3, 9, 11))
+    boxes = np.array([[0, 0.0, 0.0, 40, 30], [1, 12, 5, 70, 60], [1, 100, 80, 130, 99],
+                      [0, 33, 21, 35, 22], [1, 60, 64, 88, 76]])      # the last: the bottom edge
+    xt = torch.tensor(x, requires_grad=True)
+    want = []
+    for b, *box in boxes:
+        x1, y1, x2, y2 = (int(np.floor(v * 0.125 + 0.5)) for v in box)
+        bh, bw = max(y2 - y1 + 1, 1) / 3, max(x2 - x1 + 1, 1) / 2
+        rows = []
+        for i in range(3):
+            hs, he = (min(max(f + y1, 0), 9) for f in (int(np.floor(i * bh)),
+                                                        int(np.ceil((i + 1) * bh))))
+            cols = []
+            for j in range(2):
+                ws, we = (min(max(f + x1, 0), 11) for f in (int(np.floor(j * bw)),
+                                                             int(np.ceil((j + 1) * bw))))
+                cols.append(xt[int(b), :, hs:he, ws:we].amax(dim=(1, 2)) if he > hs and we > ws
+                            else xt.new_zeros(3))
+            rows.append(torch.stack(cols, -1))
+        want.append(torch.stack(rows, -2))
+    want = torch.stack(want)
+    g = rng.standard_normal(want.shape)
+    (want * torch.tensor(g)).sum().backward()
+    xz = zeroin.tensor(x, requires_grad=True)
+    got = ops.RoIPool((3, 2), 0.125)(xz, zeroin.tensor(boxes))
+    (got * zeroin.tensor(g)).sum().backward()
+    _close(got, want, 0)
+    _close(xz.grad, xt.grad, 1e-12)
+    assert float(np.abs(_np(got[2])).max()) == 0.0           # a box off the map: empty bins
+    # roi_align against the kernel's loops, for each sampling mode, and its gradient
+    for kw in (dict(sampling_ratio=-1, aligned=False), dict(sampling_ratio=2, aligned=True),
+               dict(sampling_ratio=-1, aligned=True)):
+        got = ops.roi_align(zeroin.tensor(x), zeroin.tensor(boxes), (3, 2), 0.125, **kw)
+        _close(got, _roi_align_loops(x, boxes, 3, 2, 0.125, kw["sampling_ratio"],
+                                     kw["aligned"]), 1e-12)
+    per_image = [zeroin.tensor(boxes[boxes[:, 0] == i, 1:]) for i in range(2)]
+    order = np.argsort(boxes[:, 0], kind="stable")
+    _close(ops.roi_align(zeroin.tensor(x), per_image, 2, 0.125),
+           _np(ops.roi_align(zeroin.tensor(x), zeroin.tensor(boxes), 2, 0.125))[order], 0)
+    assert zeroin.autograd.gradcheck(
+        lambda t: ops.RoIAlign(2, 0.125, 2, aligned=True)(t, zeroin.tensor(boxes[[0, 1, 4]])),
+        (zeroin.tensor(x[:, :1], requires_grad=True),))
+    with pytest.raises(ValueError, match=r"roi_align: boxes should be a tensor \(K, 5\)"):
+        ops.roi_align(zeroin.tensor(x), zeroin.tensor(boxes[:, 1:]), 2)
