@@ -1172,3 +1172,155 @@ def test_14_8_roi_pool_and_roi_align():
         (zeroin.tensor(x[:, :1], requires_grad=True),))
     with pytest.raises(ValueError, match=r"roi_align: boxes should be a tensor \(K, 5\)"):
         ops.roi_align(zeroin.tensor(x), zeroin.tensor(boxes[:, 1:]), 2)
+
+
+# --- 14.1-14.2 image augmentation and fine-tuning ----------------------------------------------
+
+def _image(seed=0, h=20, w=30):
+    from PIL import Image
+    rng = np.random.default_rng(seed)
+    return Image.fromarray((rng.random((h, w, 3)) * 255).astype(np.uint8))
+
+
+def test_14_1_image_augmentation(f32):
+    pytest.importorskip("PIL")
+    import zeroin.vision as torchvision
+    from zeroin.vision import transforms
+    img = _image()
+    a = np.asarray(img)
+
+    def apply(img, aug, num_rows=2, num_cols=4):
+        return [aug(img) for _ in range(num_rows * num_cols)]    # (the book then plots them)
+
+    # ToTensor: (C, H, W) in [0, 1], the default dtype, as torch computes it from the array
+    t = transforms.ToTensor()(img)
+    assert t.dtype == zeroin.float32
+    _close(t, torch.tensor(a).permute(2, 0, 1).float() / 255, 0)
+    # flips, on the PIL image and on the tensor
+    assert np.array_equal(np.asarray(torchvision.transforms.RandomHorizontalFlip(p=1)(img)),
+                          a[:, ::-1])
+    assert np.array_equal(np.asarray(transforms.RandomVerticalFlip(p=1)(img)), a[::-1])
+    _close(transforms.RandomHorizontalFlip(p=1)(t), torch.tensor(_np(t)).flip(-1), 0)
+    zeroin.manual_seed(0)
+    outs = apply(img, transforms.Compose([transforms.RandomHorizontalFlip(),
+                                          transforms.ToTensor()]))
+    flipped = [bool((o == t.flip(-1)).all()) for o in outs]
+    assert all(f or bool((o == t).all()) for o, f in zip(outs, flipped))
+    assert 0 < sum(flipped) < 8                          # (seeded) both occur, as with p=0.5
+    # RandomResizedCrop: the shape asked for; on a one-colour image every crop is that colour
+    shape_aug = torchvision.transforms.RandomResizedCrop((16, 16), scale=(0.1, 1), ratio=(0.5, 2))
+    assert all(o.size == (16, 16) for o in apply(img, shape_aug))
+    assert all(tuple(o.shape) == (3, 16, 16) for o in apply(t, shape_aug))
+    flat = zeroin.full((3, 20, 30), 0.25)
+    assert all(bool((o - 0.25).abs().max() < 1e-6) for o in apply(flat, shape_aug))
+    # ColorJitter(brightness=0.5): each output one factor in [0.5, 1.5] times the image
+    for o in apply(t * 0.5, torchvision.transforms.ColorJitter(
+            brightness=0.5, contrast=0, saturation=0, hue=0)):
+        ratio = _np(o) / np.maximum(_np(t * 0.5), 1e-3)
+        keep = _np(t * 0.5) > 0.05
+        assert 0.5 - 1e-6 <= ratio[keep].min() and ratio[keep].max() <= 1.5 + 1e-6
+        assert ratio[keep].max() - ratio[keep].min() < 1e-3
+    color_aug = torchvision.transforms.ColorJitter(
+        brightness=0.5, contrast=0.5, saturation=0.5, hue=0.5)
+    augs = torchvision.transforms.Compose([
+        torchvision.transforms.RandomHorizontalFlip(), color_aug, shape_aug])
+    assert all(o.size == (16, 16) for o in apply(img, augs))
+    # Normalize, as the fine-tuning section uses it, against torch's arithmetic
+    normalize = torchvision.transforms.Normalize(
+        [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    tt = torch.tensor(_np(t))
+    _close(normalize(t), (tt - torch.tensor([0.485, 0.456, 0.406])[:, None, None])
+           / torch.tensor([0.229, 0.224, 0.225])[:, None, None], 2e-7)
+    test_augs = torchvision.transforms.Compose([
+        torchvision.transforms.Resize([32, 32]),
+        torchvision.transforms.CenterCrop(24),
+        torchvision.transforms.ToTensor(),
+        normalize])
+    assert tuple(test_augs(img).shape) == (3, 24, 24)
+
+
+def _small_fc_net(lib):
+    """A model with a body and an ``fc`` head, the names the fine-tuning section relies on."""
+    nn = lib.nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, padding=1)
+            self.pool = nn.AdaptiveAvgPool2d((1, 1))
+            self.fc = nn.Linear(4, 10)
+
+        def forward(self, X):
+            return self.fc(self.pool(lib.relu(self.conv(X))).flatten(1))
+    return Net()
+
+
+def test_14_2_fine_tuning_param_groups_and_resnet18(f32, tmp_path):
+    pytest.importorskip("PIL")
+    import zeroin.vision as torchvision
+    # the parameter groups: the head at ten times the rate, weight decay on both (torch's SGD)
+    nets = {}
+    for lib in LIBS:
+        net = _small_fc_net(lib)
+        net.fc = lib.nn.Linear(net.fc.in_features, 2)
+        lib.nn.init.xavier_uniform_(net.fc.weight)
+        nets[lib] = net
+    _copy(nets[torch], nets[zeroin])
+    X, y = _data((4, 3, 8, 8), classes=2)
+    res = {}
+    for lib in LIBS:
+        net, learning_rate = nets[lib], 5e-5 * 100
+        loss = lib.nn.CrossEntropyLoss(reduction="none")
+        params_1x = [param for name, param in net.named_parameters()
+                     if name not in ["fc.weight", "fc.bias"]]
+        trainer = lib.optim.SGD([{'params': params_1x},
+                                 {'params': net.fc.parameters(),
+                                  'lr': learning_rate * 10}],
+                                lr=learning_rate, weight_decay=0.001)
+        assert [g["lr"] for g in trainer.param_groups] == [learning_rate, learning_rate * 10]
+        for _ in range(2):
+            trainer.zero_grad()
+            l = loss(net(lib.tensor(X)), lib.tensor(y))  # noqa: E741
+            l.sum().backward()
+            trainer.step()
+        res[lib] = [l, net.conv.weight, net.fc.weight, net.fc.bias]
+    _same(res, 2e-6)
+    # torchvision.models.resnet18 with a new head; one step's update by hand per group
+    finetune_net = torchvision.models.resnet18()
+    assert finetune_net.fc.in_features == 512
+    finetune_net.fc = zeroin.nn.Linear(finetune_net.fc.in_features, 2)
+    zeroin.nn.init.xavier_uniform_(finetune_net.fc.weight)
+    params_1x = [param for name, param in finetune_net.named_parameters()
+                 if name not in ["fc.weight", "fc.bias"]]
+    assert len(params_1x) == len(list(finetune_net.parameters())) - 2
+    trainer = zeroin.optim.SGD([{'params': params_1x},
+                                {'params': finetune_net.fc.parameters(), 'lr': 0.05}],
+                               lr=0.005, weight_decay=0.001)
+    # images through ImageFolder and the book's train_augs (small sizes)
+    for cls in ("hotdog", "not-hotdog"):
+        (tmp_path / "train" / cls).mkdir(parents=True)
+        for i in range(2):
+            _image(len(cls) * 10 + i, 40, 48).save(tmp_path / "train" / cls / f"{i}.png")
+    normalize = torchvision.transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    train_augs = torchvision.transforms.Compose([
+        torchvision.transforms.RandomResizedCrop(16),
+        torchvision.transforms.RandomHorizontalFlip(),
+        torchvision.transforms.ToTensor(), normalize])
+    train_iter = zeroin.utils.data.DataLoader(torchvision.datasets.ImageFolder(
+        str(tmp_path / "train"), transform=train_augs), batch_size=4, shuffle=True)
+    features, labels = next(iter(train_iter))
+    assert tuple(features.shape) == (4, 3, 16, 16) and sorted(labels.tolist()) == [0, 0, 1, 1]
+    before = [p.detach().clone() for p in finetune_net.parameters()]
+    l = zeroin.nn.CrossEntropyLoss(reduction="none")(finetune_net(features), labels)  # noqa: E741
+    assert tuple(l.shape) == (4,)
+    trainer.zero_grad()
+    l.sum().backward()
+    trainer.step()
+    after = dict(zip(finetune_net.parameters(), before))
+    for group, lr in zip(trainer.param_groups, (0.005, 0.05)):
+        for p in group["params"][:6]:
+            p0 = _np(after[p])
+            np.testing.assert_allclose(_np(p), p0 - lr * (_np(p.grad) + 0.001 * p0),
+                                       rtol=1e-5, atol=1e-7)
+    with pytest.raises(Exception, match="safetensors"), pytest.warns(UserWarning):
+        torchvision.models.resnet18(pretrained=True)     # no download: how to convert them
