@@ -116,7 +116,7 @@ def _alexnet(lib):
 
 
 def test_8_1_alexnet(f32):
-    _, summary = _train_alike(_alexnet, (2, 1, 67, 67), lr=0.01)
+    _, summary = _train_alike(_alexnet, (2, 1, 67, 67), steps=1, lr=0.01)
     assert summary[0] == "Conv2d output shape:\t (2, 96, 15, 15)"
     assert summary[-1] == "Linear output shape:\t (2, 10)"
 
@@ -1324,3 +1324,171 @@ def test_14_2_fine_tuning_param_groups_and_resnet18(f32, tmp_path):
                                        rtol=1e-5, atol=1e-7)
     with pytest.raises(Exception, match="safetensors"), pytest.warns(UserWarning):
         torchvision.models.resnet18(pretrained=True)     # no download: how to convert them
+
+
+# --- 14.9-14.12 semantic segmentation, transposed convolution, FCN, style transfer -------------
+
+VOC_COLORMAP = [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0], [0, 0, 128]]
+
+
+def voc_colormap2label(lib):
+    """Build the mapping from RGB to class indices for VOC labels."""
+    colormap2label = lib.zeros(256 ** 3, dtype=lib.long)
+    for i, colormap in enumerate(VOC_COLORMAP):
+        colormap2label[
+            (colormap[0] * 256 + colormap[1]) * 256 + colormap[2]] = i
+    return colormap2label
+
+
+def voc_label_indices(colormap, colormap2label):
+    """Map any RGB values in VOC labels to their class indices."""
+    colormap = colormap.permute(1, 2, 0).numpy().astype('int32')
+    idx = ((colormap[:, :, 0] * 256 + colormap[:, :, 1]) * 256
+           + colormap[:, :, 2])
+    return colormap2label[idx]
+
+
+def test_14_9_voc_label_indices_and_random_crop():
+    from zeroin.vision import transforms
+    rng = np.random.default_rng(8)
+    classes = rng.integers(0, len(VOC_COLORMAP), (6, 7))
+    label_img = np.asarray(VOC_COLORMAP)[classes].transpose(2, 0, 1)     # (3, H, W) as read
+    res = {lib: [voc_label_indices(lib.tensor(label_img), voc_colormap2label(lib))]
+           for lib in LIBS}
+    _same(res, 0)
+    np.testing.assert_array_equal(_np(res[zeroin][0]), classes)
+    feature, label = zeroin.tensor(rng.random((3, 6, 7))), zeroin.tensor(label_img)
+
+    def voc_rand_crop(feature, label, height, width):
+        """Randomly crop both feature and label images."""
+        rect = transforms.RandomCrop.get_params(feature, (height, width))
+        feature = transforms.functional.crop(feature, *rect)
+        label = transforms.functional.crop(label, *rect)
+        return feature, label, rect
+    f, lab, (i, j, h, w) = voc_rand_crop(feature, label, 4, 5)
+    assert (h, w) == (4, 5) and 0 <= i <= 2 and 0 <= j <= 2
+    _close(f, _np(feature)[:, i:i + 4, j:j + 5], 0)
+    _close(lab, label_img[:, i:i + 4, j:j + 5], 0)
+
+
+def bilinear_kernel(lib, in_channels, out_channels, kernel_size):
+    factor = (kernel_size + 1) // 2
+    if kernel_size % 2 == 1:
+        center = factor - 1
+    else:
+        center = factor - 0.5
+    og = (lib.arange(kernel_size).reshape(-1, 1),
+          lib.arange(kernel_size).reshape(1, -1))
+    filt = (1 - lib.abs(og[0] - center) / factor) * \
+           (1 - lib.abs(og[1] - center) / factor)
+    weight = lib.zeros((in_channels, out_channels,
+                        kernel_size, kernel_size))
+    weight[range(in_channels), range(out_channels), :, :] = filt
+    return weight
+
+
+def test_14_10_transposed_convolution(f32):
+    res = {}
+    for lib in LIBS:
+        nn = lib.nn
+
+        def trans_conv(X, K):
+            h, w = K.shape
+            Y = lib.zeros((X.shape[0] + h - 1, X.shape[1] + w - 1))
+            for i in range(X.shape[0]):
+                for j in range(X.shape[1]):
+                    Y[i: i + h, j: j + w] += X[i, j] * K
+            return Y
+        X = lib.tensor([[0.0, 1.0], [2.0, 3.0]])
+        K = lib.tensor([[0.0, 1.0], [2.0, 3.0]])
+        Y = trans_conv(X, K)
+        X, K = X.reshape(1, 1, 2, 2), K.reshape(1, 1, 2, 2)
+        tconv = nn.ConvTranspose2d(1, 1, kernel_size=2, bias=False)
+        tconv.weight.data = K
+        Y1 = tconv(X)
+        tconv = nn.ConvTranspose2d(1, 1, kernel_size=2, padding=1, bias=False)
+        tconv.weight.data = K
+        Y2 = tconv(X)
+        tconv = nn.ConvTranspose2d(1, 1, kernel_size=2, stride=2, bias=False)
+        tconv.weight.data = K
+        Y3 = tconv(X)
+        X = lib.tensor(_data((1, 10, 16, 16))[0])
+        conv = nn.Conv2d(10, 20, kernel_size=5, padding=2, stride=3)
+        tconv = nn.ConvTranspose2d(20, 10, kernel_size=5, padding=2, stride=3)
+        assert tuple(tconv(conv(X)).shape) == tuple(X.shape)
+        X = lib.arange(9.0).reshape(3, 3)
+        K = lib.tensor([[1.0, 2.0], [3.0, 4.0]])
+
+        def kernel2matrix(K):
+            k, W = lib.zeros(5), lib.zeros((4, 9))
+            k[:2], k[3:5] = K[0, :], K[1, :]
+            W[0, :5], W[1, 1:6], W[2, 3:8], W[3, 4:] = k, k, k, k
+            return W
+        W = kernel2matrix(K)
+        Z = lib.nn.functional.conv2d(X.reshape(1, 1, 3, 3), K.reshape(1, 1, 2, 2))
+        res[lib] = [Y, Y1, Y2, Y3, W, Z, lib.matmul(W, X.reshape(-1)).reshape(2, 2)]
+        assert bool((Z.reshape(2, 2) == res[lib][-1]).all())
+        Zt = lib.nn.functional.conv_transpose2d(Z, K.reshape(1, 1, 2, 2))
+        assert bool((Zt.reshape(3, 3) == lib.matmul(W.T, Z.reshape(-1)).reshape(3, 3)).all())
+    _same(res, 0)
+
+
+def test_14_11_fcn_bilinear_kernel_head_and_loss(f32):
+    import zeroin.vision as torchvision
+    # the bilinear kernel doubles an image as bilinear upsampling does
+    res = {}
+    img = _data((1, 3, 6, 8))[0]
+    for lib in LIBS:
+        nn = lib.nn
+        conv_trans = nn.ConvTranspose2d(3, 3, kernel_size=4, padding=1, stride=2,
+                                        bias=False)
+        conv_trans.weight.data.copy_(bilinear_kernel(lib, 3, 3, 4))
+        Y = conv_trans(lib.tensor(img))
+        res[lib] = [bilinear_kernel(lib, 3, 3, 4), Y, bilinear_kernel(lib, 2, 2, 5)]
+    _same(res, 1e-6)
+    assert tuple(res[zeroin][1].shape) == (1, 3, 12, 16)
+    # the FCN on resnet18's body (zeroin.vision's: torchvision is not installed here)
+    pretrained_net = torchvision.models.resnet18()
+    assert [type(m).__name__ for m in list(pretrained_net.children())[-3:]] == \
+        ["Sequential", "AdaptiveAvgPool2d", "Linear"]
+    net = zeroin.nn.Sequential(*list(pretrained_net.children())[:-2])
+    X = zeroin.rand(size=(1, 3, 64, 96))
+    assert tuple(net(X).shape) == (1, 512, 2, 3)
+    num_classes = 21
+    net.add_module('final_conv', zeroin.nn.Conv2d(512, num_classes, kernel_size=1))
+    net.add_module('transpose_conv', zeroin.nn.ConvTranspose2d(num_classes, num_classes,
+                                                               kernel_size=64, padding=16,
+                                                               stride=32))
+    W = bilinear_kernel(zeroin, num_classes, num_classes, 64)
+    net.transpose_conv.weight.data.copy_(W)
+    assert tuple(net(X).shape) == (1, 21, 64, 96)
+    # the head, the loss and two training steps against torch
+    heads = {lib: lib.nn.Sequential(
+        lib.nn.Conv2d(512, num_classes, kernel_size=1),
+        lib.nn.ConvTranspose2d(num_classes, num_classes, kernel_size=64, padding=16,
+                               stride=32)) for lib in LIBS}
+    heads[torch][1].weight.data.copy_(bilinear_kernel(torch, num_classes, num_classes, 64))
+    _copy(heads[torch], heads[zeroin])
+    rng = np.random.default_rng(9)
+    feats = rng.standard_normal((2, 512, 2, 3)).astype(np.float32)
+    targets = rng.integers(0, num_classes, (2, 64, 96))
+    res = {}
+    for lib in LIBS:
+        F, head = lib.nn.functional, heads[lib]
+
+        def loss(inputs, targets):
+            return F.cross_entropy(inputs, targets, reduction='none').mean(1).mean(1)
+        trainer = lib.optim.SGD(head.parameters(), lr=0.001, weight_decay=1e-3)
+        out = []
+        for _ in range(2):
+            trainer.zero_grad()
+            l = loss(head(lib.tensor(feats)), lib.tensor(targets))  # noqa: E741
+            l.sum().backward()
+            trainer.step()
+            out += [l, head[0].weight.grad, head[1].weight.grad]
+        pred = head(lib.tensor(feats)).argmax(dim=1)
+        colormap = lib.tensor(VOC_COLORMAP * 5)[:num_classes]
+        res[lib] = out + [head[1].weight, pred, colormap[pred.long(), :]]
+    for z, t in zip(res[zeroin], res[torch], strict=True):
+        assert tuple(z.shape) == tuple(t.shape)
+        _close(z, t, rtol=1e-4, atol=1e-6)
