@@ -1492,3 +1492,143 @@ def test_14_11_fcn_bilinear_kernel_head_and_loss(f32):
     for z, t in zip(res[zeroin], res[torch], strict=True):
         assert tuple(z.shape) == tuple(t.shape)
         _close(z, t, rtol=1e-4, atol=1e-6)
+
+
+def _style_transfer(lib, net, X0, content_img, style_img, num_epochs=4, lr=0.3,
+                    lr_decay_epoch=2):
+    """d2l 14.12 on ``lib``; ``net`` is a small VGG-like stack in place of the book's layers
+    of the pretrained VGG-19."""
+    nn = lib.nn
+    style_layers, content_layers = [0, 2, 5], [7]
+
+    def extract_features(X, content_layers, style_layers):
+        contents = []
+        styles = []
+        for i in range(len(net)):
+            X = net[i](X)
+            if i in style_layers:
+                styles.append(X)
+            if i in content_layers:
+                contents.append(X)
+        return contents, styles
+
+    def get_contents(image_shape, device):
+        contents_Y, _ = extract_features(content_img, content_layers, style_layers)
+        return content_img, contents_Y
+
+    def get_styles(image_shape, device):
+        _, styles_Y = extract_features(style_img, content_layers, style_layers)
+        return style_img, styles_Y
+
+    def content_loss(Y_hat, Y):
+        # We detach the target content from the tree used to dynamically compute
+        # the gradient: this is a stated value, not a variable. Otherwise the loss
+        # will throw an error.
+        return lib.square(Y_hat - Y.detach()).mean()
+
+    def gram(X):
+        num_channels, n = X.shape[1], X.numel() // X.shape[1]
+        X = X.reshape((num_channels, n))
+        return lib.matmul(X, X.T) / (num_channels * n)
+
+    def style_loss(Y_hat, gram_Y):
+        return lib.square(gram(Y_hat) - gram_Y.detach()).mean()
+
+    def tv_loss(Y_hat):
+        return 0.5 * (lib.abs(Y_hat[:, :, 1:, :] - Y_hat[:, :, :-1, :]).mean() +
+                      lib.abs(Y_hat[:, :, :, 1:] - Y_hat[:, :, :, :-1]).mean())
+
+    content_weight, style_weight, tv_weight = 1, 1e4, 10
+
+    def compute_loss(X, contents_Y_hat, styles_Y_hat, contents_Y, styles_Y_gram):
+        # Calculate the content, style, and total variance losses respectively
+        contents_l = [content_loss(Y_hat, Y) * content_weight for Y_hat, Y in zip(
+            contents_Y_hat, contents_Y)]
+        styles_l = [style_loss(Y_hat, Y) * style_weight for Y_hat, Y in zip(
+            styles_Y_hat, styles_Y_gram)]
+        tv_l = tv_loss(X) * tv_weight
+        # Add up all the losses
+        l = sum(styles_l + contents_l + [tv_l])  # noqa: E741
+        return contents_l, styles_l, tv_l, l
+
+    class SynthesizedImage(nn.Module):
+        def __init__(self, img_shape, **kwargs):
+            super(SynthesizedImage, self).__init__(**kwargs)  # noqa: UP008
+            self.weight = nn.Parameter(lib.rand(*img_shape))
+
+        def forward(self):
+            return self.weight
+
+    def get_inits(X, device, lr, styles_Y):
+        gen_img = SynthesizedImage(X.shape).to(device)
+        gen_img.weight.data.copy_(X.data)
+        trainer = lib.optim.Adam(gen_img.parameters(), lr=lr)
+        styles_Y_gram = [gram(Y) for Y in styles_Y]
+        return gen_img(), styles_Y_gram, trainer
+
+    def train(X, contents_Y, styles_Y, device, lr, num_epochs, lr_decay_epoch):
+        X, styles_Y_gram, trainer = get_inits(X, device, lr, styles_Y)
+        scheduler = lib.optim.lr_scheduler.StepLR(trainer, lr_decay_epoch, 0.8)
+        history = []
+        for epoch in range(num_epochs):
+            trainer.zero_grad()
+            contents_Y_hat, styles_Y_hat = extract_features(
+                X, content_layers, style_layers)
+            contents_l, styles_l, tv_l, l = compute_loss(  # noqa: E741
+                X, contents_Y_hat, styles_Y_hat, contents_Y, styles_Y_gram)
+            l.backward()
+            trainer.step()
+            scheduler.step()
+            history += [l.detach(), sum(contents_l).detach(), sum(styles_l).detach(),
+                        tv_l.detach()]
+        return X, history, trainer.param_groups[0]["lr"], gram(styles_Y[0])
+
+    device, image_shape = "cpu", tuple(content_img.shape[-2:])
+    _, contents_Y = get_contents(image_shape, device)
+    _, styles_Y = get_styles(image_shape, device)
+    return train(X0, contents_Y, styles_Y, device, lr, num_epochs, lr_decay_epoch)
+
+
+def test_14_12_neural_style_transfer(f32):
+    pytest.importorskip("PIL")
+    import zeroin.vision as torchvision
+    rgb_mean = zeroin.tensor([0.485, 0.456, 0.406])
+    rgb_std = zeroin.tensor([0.229, 0.224, 0.225])
+
+    def preprocess(img, image_shape):
+        transforms = torchvision.transforms.Compose([
+            torchvision.transforms.Resize(image_shape),
+            torchvision.transforms.ToTensor(),
+            torchvision.transforms.Normalize(mean=rgb_mean, std=rgb_std)])
+        return transforms(img).unsqueeze(0)
+
+    def postprocess(img):
+        img = img[0].to(rgb_std.device)
+        img = zeroin.clamp(img.permute(1, 2, 0) * rgb_std + rgb_mean, 0, 1)
+        return torchvision.transforms.ToPILImage()(img.permute(2, 0, 1))
+
+    image_shape = (12, 16)
+    content = preprocess(_image(1, 24, 32), image_shape)
+    style = preprocess(_image(2, 30, 30), image_shape)
+    assert tuple(content.shape) == (1, 3, 12, 16) and content.dtype == zeroin.float32
+    back = np.asarray(postprocess(content))
+    assert back.shape == (12, 16, 3) and back.dtype == np.uint8
+    nets = {}
+    for lib in LIBS:
+        nn = lib.nn
+        nets[lib] = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1),
+            nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(16, 16, 3, padding=1), nn.ReLU())
+    _copy(nets[torch], nets[zeroin])
+    res = {}
+    for lib in LIBS:
+        c, s = lib.tensor(_np(content)), lib.tensor(_np(style))
+        X, history, lr, gram_s = _style_transfer(lib, nets[lib], c.clone(), c, s)
+        res[lib] = [X.detach(), *history, gram_s]
+        res[lib, "lr"] = lr
+    assert res[zeroin, "lr"] == pytest.approx(res[torch, "lr"]) == pytest.approx(0.3 * 0.8 ** 2)
+    for z, t in zip(res[zeroin], res[torch], strict=True):
+        assert tuple(z.shape) == tuple(t.shape)
+        _close(z, t, rtol=2e-4, atol=2e-5)
+    assert float(res[zeroin][13]) < float(res[zeroin][1])        # the loss went down
