@@ -1632,3 +1632,190 @@ def test_14_12_neural_style_transfer(f32):
         assert tuple(z.shape) == tuple(t.shape)
         _close(z, t, rtol=2e-4, atol=2e-5)
     assert float(res[zeroin][13]) < float(res[zeroin][1])        # the loss went down
+
+
+# --- 20 generative adversarial networks ---------------------------------------------------------
+
+def update_D(lib, X, Z, net_D, net_G, loss, trainer_D):
+    """Update discriminator."""
+    batch_size = X.shape[0]
+    ones = lib.ones((batch_size,), device=X.device)
+    zeros = lib.zeros((batch_size,), device=X.device)
+    trainer_D.zero_grad()
+    real_Y = net_D(X)
+    fake_X = net_G(Z)
+    # Do not need to compute gradient for `net_G`, detach it from
+    # computing gradients.
+    fake_Y = net_D(fake_X.detach())
+    loss_D = (loss(real_Y, ones.reshape(real_Y.shape)) +
+              loss(fake_Y, zeros.reshape(fake_Y.shape))) / 2
+    loss_D.backward()
+    trainer_D.step()
+    return loss_D
+
+
+def update_G(lib, Z, net_D, net_G, loss, trainer_G):
+    """Update generator."""
+    batch_size = Z.shape[0]
+    ones = lib.ones((batch_size,), device=Z.device)
+    trainer_G.zero_grad()
+    # We could reuse `fake_X` from `update_D` to save computation
+    fake_X = net_G(Z)
+    # Recomputing `fake_Y` is needed since `net_D` is changed
+    fake_Y = net_D(fake_X)
+    loss_G = loss(fake_Y, ones.reshape(fake_Y.shape))
+    loss_G.backward()
+    trainer_G.step()
+    return loss_G
+
+
+def _gan_train(lib, net_D, net_G, batches, latents, lr_D, lr_G, **trainer_hp):
+    """d2l 20.1's ``train`` without the plots: one epoch over the given batches and
+    latent draws (the weights were set by ``nn.init.normal_(w, 0, 0.02)`` in torch and
+    copied); returns the losses, the parameters and a generated batch."""
+    loss = lib.nn.BCEWithLogitsLoss(reduction='sum')
+    trainer_D = lib.optim.Adam(net_D.parameters(), lr=lr_D, **trainer_hp)
+    trainer_G = lib.optim.Adam(net_G.parameters(), lr=lr_G, **trainer_hp)
+    out = []
+    for X, Z in zip(batches, latents):
+        X, Z = lib.tensor(X), lib.tensor(Z)
+        out += [update_D(lib, X, Z, net_D, net_G, loss, trainer_D),
+                update_G(lib, Z, net_D, net_G, loss, trainer_G)]
+    fake_X = net_G(lib.tensor(latents[0])).detach().numpy()
+    return out + [p.detach() for p in net_D.parameters()] + \
+        [p.detach() for p in net_G.parameters()] + [fake_X]
+
+
+def _init_and_copy(nets):
+    """The book's ``nn.init.normal_(w, 0, 0.02)`` on every parameter, in torch; zeroin's
+    the same by copying (each library draws from its own generator)."""
+    for w in nets[torch].parameters():
+        torch.nn.init.normal_(w, 0, 0.02)
+    zeroin.manual_seed(0)
+    for w in nets[zeroin].parameters():
+        zeroin.nn.init.normal_(w, 0, 0.02)
+    big = max(nets[zeroin].parameters(), key=lambda w: w.numel())
+    assert big.numel() < 1000 or abs(float(big.detach().std()) - 0.02) < 0.002
+    _copy(nets[torch], nets[zeroin])
+
+
+def test_20_1_gan_on_gaussian_data(f32):
+    rng = np.random.default_rng(10)
+    X = rng.standard_normal((64, 2)).astype(np.float32)
+    A = np.array([[1, 2], [-0.1, 0.5]], np.float32)
+    b = np.array([1, 2], np.float32)
+    res = {}
+    for lib in LIBS:
+        data = lib.matmul(lib.tensor(X), lib.tensor(A)) + lib.tensor(b)
+        res[lib] = [data, lib.matmul(lib.tensor(A).T, lib.tensor(A))]   # the covariance
+    _same(res, 1e-6)
+    data = _np(res[zeroin][0])
+    batches = [data[i:i + 8] for i in range(0, 32, 8)]
+    latents = [rng.standard_normal((8, 2)).astype(np.float32) for _ in batches]
+    nets_D, nets_G = {}, {}
+    for lib in LIBS:
+        nn = lib.nn
+        nets_G[lib] = nn.Sequential(nn.Linear(2, 2))
+        nets_D[lib] = nn.Sequential(
+            nn.Linear(2, 5), nn.Tanh(),
+            nn.Linear(5, 3), nn.Tanh(),
+            nn.Linear(3, 1))
+    _init_and_copy(nets_D)
+    _init_and_copy(nets_G)
+    res = {lib: _gan_train(lib, nets_D[lib], nets_G[lib], batches, latents, 0.05, 0.005)
+           for lib in LIBS}
+    _same(res, 2e-5)
+
+
+def _dcgan_blocks(lib):
+    nn = lib.nn
+
+    class G_block(nn.Module):
+        def __init__(self, out_channels, in_channels=3, kernel_size=4, strides=2,
+                     padding=1, **kwargs):
+            super(G_block, self).__init__(**kwargs)  # noqa: UP008
+            self.conv2d_trans = nn.ConvTranspose2d(in_channels, out_channels,
+                                                   kernel_size, strides, padding, bias=False)
+            self.batch_norm = nn.BatchNorm2d(out_channels)
+            self.activation = nn.ReLU()
+
+        def forward(self, X):
+            return self.activation(self.batch_norm(self.conv2d_trans(X)))
+
+    class D_block(nn.Module):
+        def __init__(self, out_channels, in_channels=3, kernel_size=4, strides=2,
+                     padding=1, alpha=0.2, **kwargs):
+            super(D_block, self).__init__(**kwargs)  # noqa: UP008
+            self.conv2d = nn.Conv2d(in_channels, out_channels, kernel_size,
+                                    strides, padding, bias=False)
+            self.batch_norm = nn.BatchNorm2d(out_channels)
+            self.activation = nn.LeakyReLU(alpha, inplace=True)
+
+        def forward(self, X):
+            return self.activation(self.batch_norm(self.conv2d(X)))
+    return G_block, D_block
+
+
+def _dcgan(lib, n_G=8, n_D=8, latent_dim=100):
+    nn = lib.nn
+    G_block, D_block = _dcgan_blocks(lib)
+    net_G = nn.Sequential(
+        G_block(in_channels=latent_dim, out_channels=n_G*8,
+                strides=1, padding=0),                  # Output: (n_G * 8, 4, 4)
+        G_block(in_channels=n_G*8, out_channels=n_G*4),  # Output: (n_G * 4, 8, 8)
+        G_block(in_channels=n_G*4, out_channels=n_G*2),  # Output: (n_G * 2, 16, 16)
+        G_block(in_channels=n_G*2, out_channels=n_G),    # Output: (n_G, 32, 32)
+        nn.ConvTranspose2d(in_channels=n_G, out_channels=3,
+                           kernel_size=4, stride=2, padding=1, bias=False),
+        nn.Tanh())  # Output: (3, 64, 64)
+    net_D = nn.Sequential(
+        D_block(n_D),  # Output: (n_D, 32, 32)
+        D_block(in_channels=n_D, out_channels=n_D*2),  # Output: (n_D * 2, 16, 16)
+        D_block(in_channels=n_D*2, out_channels=n_D*4),  # Output: (n_D * 4, 8, 8)
+        D_block(in_channels=n_D*4, out_channels=n_D*8),  # Output: (n_D * 8, 4, 4)
+        nn.Conv2d(in_channels=n_D*8, out_channels=1,
+                  kernel_size=4, bias=False))  # Output: (1, 1, 1)
+    return net_G, net_D
+
+
+def test_20_2_dcgan_blocks_and_training_steps():
+    """In float64: in float32 Adam's first steps (+-lr wherever a gradient is not ~1e-8)
+    turn the two libraries' last-bit differences in near-zero gradients into a fraction of
+    a step for a few weights; float64 keeps them apart from noise."""
+    torch.set_default_dtype(torch.float64)
+    try:
+        _dcgan_steps()
+    finally:
+        torch.set_default_dtype(torch.float32)
+
+
+def _dcgan_steps():
+    for lib in LIBS:
+        G_block, D_block = _dcgan_blocks(lib)
+        x = lib.zeros((2, 3, 16, 16))
+        assert tuple(G_block(20)(x).shape) == (2, 20, 32, 32)
+        x = lib.zeros((2, 3, 1, 1))
+        assert tuple(G_block(20, strides=1, padding=0)(x).shape) == (2, 20, 4, 4)
+        alphas = [0, .2, .4, .6, .8, 1]
+        x = lib.arange(-2, 1, 0.1)
+        Y = [lib.nn.LeakyReLU(alpha)(x).detach().numpy() for alpha in alphas]
+        np.testing.assert_allclose(Y[1], np.where(_np(x) > 0, _np(x), 0.2 * _np(x)), rtol=1e-6)
+        x = lib.zeros((2, 3, 16, 16))
+        assert tuple(D_block(20)(x).shape) == (2, 20, 8, 8)
+        net_G, net_D = _dcgan(lib)
+        assert tuple(net_G(lib.zeros((1, 100, 1, 1))).shape) == (1, 3, 64, 64)
+        assert tuple(net_D(lib.zeros((1, 3, 64, 64))).shape) == (1, 1, 1, 1)
+    nets = {lib: _dcgan(lib) for lib in LIBS}
+    _init_and_copy({lib: nets[lib][1] for lib in LIBS})
+    _init_and_copy({lib: nets[lib][0] for lib in LIBS})
+    rng = np.random.default_rng(11)
+    batches = [np.tanh(rng.standard_normal((2, 3, 64, 64))) for _ in range(2)]
+    latents = [rng.standard_normal((2, 100, 1, 1)) for _ in batches]
+    res = {lib: _gan_train(lib, nets[lib][1], nets[lib][0], batches, latents, 0.005, 0.005,
+                           betas=[0.5, 0.999]) for lib in LIBS}
+    _same(res, 1e-9)
+    assert res[zeroin][-1].dtype == np.float64
+    buffers = {lib: [b for b in nets[lib][1].buffers() if b.dtype == lib.float64]
+               for lib in LIBS}
+    assert len(buffers[zeroin]) == 8
+    _same(buffers, 1e-9)
