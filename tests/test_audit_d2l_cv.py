@@ -1819,3 +1819,70 @@ def _dcgan_steps():
                for lib in LIBS}
     assert len(buffers[zeroin]) == 8
     _same(buffers, 1e-9)
+
+
+def test_14_5_14_6_multiscale_anchors_and_banana_dataset(f32, tmp_path):
+    pytest.importorskip("PIL")
+    import csv
+
+    import zeroin.vision as torchvision
+    # 14.5 display_anchors: anchors on a feature map, scaled to the image
+    h, w = 40, 60
+    res = {}
+    for lib in LIBS:
+        fmap = lib.zeros((1, 10, 2, 3))
+        anchors = multibox_prior(lib, fmap, sizes=[0.15], ratios=[1, 2, 0.5])
+        bbox_scale = lib.tensor((w, h, w, h))
+        res[lib] = [anchors[0] * bbox_scale]
+    _same(res, 2e-6)
+    # 14.6 read_data_bananas on a small synthetic copy: a CSV and PNGs read by read_image
+    rng = np.random.default_rng(12)
+    root = tmp_path / "banana-detection" / "bananas_train"
+    (root / "images").mkdir(parents=True)
+    rows = []
+    for k in range(3):
+        _image(20 + k, 16, 16).save(root / "images" / f"{k}.png")
+        x0, y0 = rng.integers(0, 8, 2)
+        rows.append((f"{k}.png", 0, x0, y0, x0 + 6, y0 + 5))
+    with open(root / "label.csv", "w", newline="") as f:
+        csv.writer(f).writerows([("img_name", "label", "xmin", "ymin", "xmax", "ymax"), *rows])
+
+    def read_data_bananas(is_train=True):
+        """Read the banana detection dataset images and labels."""
+        data_dir = tmp_path / "banana-detection"
+        csv_fname = data_dir / ('bananas_train' if is_train else 'bananas_val') / 'label.csv'
+        with open(csv_fname) as f:        # the book: pd.read_csv(...).set_index('img_name')
+            csv_data = [(r.pop('img_name'), [int(v) for v in r.values()])
+                        for r in csv.DictReader(f)]
+        images, targets = [], []
+        for img_name, target in csv_data:          # the book: csv_data.iterrows()
+            images.append(torchvision.io.read_image(
+                str(data_dir / ('bananas_train' if is_train else 'bananas_val') / 'images'
+                    / f'{img_name}')))
+            # Here `target` contains (class, upper-left x, upper-left y,
+            # lower-right x, lower-right y), where all the images have the same
+            # banana class (index 0)
+            targets.append(list(target))
+        return images, zeroin.tensor(targets).unsqueeze(1) / 256
+
+    class BananasDataset(zeroin.utils.data.Dataset):
+        """A customized dataset to load the banana detection dataset."""
+        def __init__(self, is_train):
+            self.features, self.labels = read_data_bananas(is_train)
+
+        def __getitem__(self, idx):
+            return (self.features[idx].float(), self.labels[idx])
+
+        def __len__(self):
+            return len(self.features)
+
+    train_iter = zeroin.utils.data.DataLoader(BananasDataset(is_train=True), 2, shuffle=True)
+    batch = next(iter(train_iter))
+    assert tuple(batch[0].shape) == (2, 3, 16, 16) and tuple(batch[1].shape) == (2, 1, 5)
+    assert batch[0].dtype == zeroin.float32 and float(batch[0].max()) > 1   # 0..255 floats
+    ds = BananasDataset(True)
+    img0 = np.asarray(_image(20, 16, 16)).transpose(2, 0, 1)
+    assert ds.features[0].dtype == zeroin.uint8 and ds.labels.dtype == zeroin.float32
+    assert (torch.tensor([[0, 1, 2]]) / 256).dtype == torch.float32      # as in torch
+    np.testing.assert_array_equal(_np(ds.features[0]), img0)
+    np.testing.assert_allclose(_np(ds.labels[:, 0]), np.asarray([r[1:] for r in rows]) / 256)
