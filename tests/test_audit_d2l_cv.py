@@ -1351,13 +1351,13 @@ def voc_label_indices(colormap, colormap2label):
 def test_14_9_voc_label_indices_and_random_crop():
     from zeroin.vision import transforms
     rng = np.random.default_rng(8)
-    classes = rng.integers(0, len(VOC_COLORMAP), (6, 7))
+    classes = rng.integers(0, len(VOC_COLORMAP), (6, 9))
     label_img = np.asarray(VOC_COLORMAP)[classes].transpose(2, 0, 1)     # (3, H, W) as read
     res = {lib: [voc_label_indices(lib.tensor(label_img), voc_colormap2label(lib))]
            for lib in LIBS}
     _same(res, 0)
     np.testing.assert_array_equal(_np(res[zeroin][0]), classes)
-    feature, label = zeroin.tensor(rng.random((3, 6, 7))), zeroin.tensor(label_img)
+    feature, label = zeroin.tensor(rng.random((3, 6, 9))), zeroin.tensor(label_img)
 
     def voc_rand_crop(feature, label, height, width):
         """Randomly crop both feature and label images."""
@@ -1365,10 +1365,16 @@ def test_14_9_voc_label_indices_and_random_crop():
         feature = transforms.functional.crop(feature, *rect)
         label = transforms.functional.crop(label, *rect)
         return feature, label, rect
-    f, lab, (i, j, h, w) = voc_rand_crop(feature, label, 4, 5)
-    assert (h, w) == (4, 5) and 0 <= i <= 2 and 0 <= j <= 2
-    _close(f, _np(feature)[:, i:i + 4, j:j + 5], 0)
-    _close(lab, label_img[:, i:i + 4, j:j + 5], 0)
+    zeroin.manual_seed(0)
+    corners = set()
+    for _ in range(30):
+        f, lab, (i, j, h, w) = voc_rand_crop(feature, label, 4, 5)
+        assert (h, w) == (4, 5) and 0 <= i <= 2 and 0 <= j <= 4
+        assert tuple(f.shape) == (3, 4, 5) and tuple(lab.shape) == (3, 4, 5)
+        _close(f, _np(feature)[:, i:i + 4, j:j + 5], 0)
+        _close(lab, label_img[:, i:i + 4, j:j + 5], 0)
+        corners.add((i, j))
+    assert {i for i, _ in corners} == {0, 1, 2} and {j for _, j in corners} == set(range(5))
 
 
 def bilinear_kernel(lib, in_channels, out_channels, kernel_size):
