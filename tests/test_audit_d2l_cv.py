@@ -1892,3 +1892,55 @@ def test_14_5_14_6_multiscale_anchors_and_banana_dataset(f32, tmp_path):
     assert (torch.tensor([[0, 1, 2]]) / 256).dtype == torch.float32      # as in torch
     np.testing.assert_array_equal(_np(ds.features[0]), img0)
     np.testing.assert_allclose(_np(ds.labels[:, 0]), np.asarray([r[1:] for r in rows]) / 256)
+
+
+def test_14_1_train_batch_ch13_through_data_parallel(f32):
+    """d2l's ``train_batch_ch13`` / ``train_ch13``'s step: the net wrapped in
+    ``nn.DataParallel(net, device_ids=devices).to(devices[0])`` on the CPU devices that
+    ``try_all_gpus`` falls back to."""
+    def accuracy(lib, y_hat, y):
+        y_hat = y_hat.argmax(axis=1)
+        cmp = y_hat.type(y.dtype) == y
+        return float(cmp.type(y.dtype).sum())
+
+    def train_batch_ch13(lib, net, X, y, loss, trainer, devices):
+        """Train for a minibatch with multiple GPUs (defined in Chapter 13)."""
+        if isinstance(X, list):
+            # Required for BERT fine-tuning (to be covered later)
+            X = [x.to(devices[0]) for x in X]
+        else:
+            X = X.to(devices[0])
+        y = y.to(devices[0])
+        net.train()
+        trainer.zero_grad()
+        pred = net(X)
+        l = loss(pred, y)  # noqa: E741
+        l.sum().backward()
+        trainer.step()
+        train_loss_sum = l.sum()
+        train_acc_sum = accuracy(lib, pred, y)
+        return train_loss_sum, train_acc_sum
+
+    nets = {lib: _small_fc_net(lib) for lib in LIBS}
+    _copy(nets[torch], nets[zeroin])
+    X, y = _data((8, 3, 8, 8))
+    res = {}
+    for lib in LIBS:
+        nn = lib.nn
+
+        def init_weights(m):
+            if type(m) in [nn.Linear, nn.Conv2d]:
+                assert m.weight.requires_grad
+        devices = [lib.device(f'cuda:{i}') for i in range(lib.cuda.device_count())]
+        devices = devices if devices else [lib.device('cpu')]
+        net = nn.DataParallel(nets[lib], device_ids=devices).to(devices[0])
+        net.apply(init_weights)
+        trainer = lib.optim.Adam(net.parameters(), lr=0.001)
+        loss = nn.CrossEntropyLoss(reduction="none")
+        out = []
+        for _ in range(2):
+            out += list(train_batch_ch13(lib, net, lib.tensor(X), lib.tensor(y), loss,
+                                         trainer, devices))
+        res[lib] = [lib.tensor(v) if isinstance(v, float) else v for v in out] + \
+            [net.module.fc.weight]
+    _same(res, 1e-5)
