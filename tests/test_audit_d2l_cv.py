@@ -1072,6 +1072,8 @@ def test_vision_ops_nms_matches_the_books_nms():                      # torch.te
         kept = mine[_np(nms(torch, torch.tensor(boxes[mine]), torch.tensor(scores[mine]), 0.0))]
         np.testing.assert_array_equal(got[idxs[got] == k], kept)
     assert (np.diff(scores[got]) < 0).all()
+    with pytest.raises(ValueError, match=r"nms: scores should be a tensor \(12,\), one per box"):
+        ops.nms(zeroin.tensor(boxes), zeroin.tensor(scores[:5]), 0.5)
 
 
 def _roi_align_loops(x, rois, ph, pw, scale, sampling_ratio, aligned):

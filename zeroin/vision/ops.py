@@ -67,11 +67,11 @@ def box_convert(boxes, in_fmt, out_fmt):
         return boxes.clone()
     a, b, c, d = boxes.unbind(-1)
     if in_fmt == "xywh":
-        a, b, c, d = a, b, a + c, b + d
+        c, d = a + c, b + d
     elif in_fmt == "cxcywh":
         a, b, c, d = a - 0.5 * c, b - 0.5 * d, a + 0.5 * c, b + 0.5 * d
     if out_fmt == "xywh":
-        a, b, c, d = a, b, c - a, d - b
+        c, d = c - a, d - b
     elif out_fmt == "cxcywh":
         a, b, c, d = (a + c) / 2, (b + d) / 2, c - a, d - b
     return stack((a, b, c, d), dim=-1)
@@ -149,7 +149,7 @@ def roi_pool(input, boxes, output_size, spatial_scale=1.0):  # noqa: A002
     _checked(input, "roi_pool")
     ph, pw = _pair(output_size, "roi_pool")
     rois = _rois(boxes, "roi_pool")
-    n, c, height, width = input.shape
+    _, c, height, width = input.shape
     dt = input.detach().numpy().dtype.type
     index = np.zeros((len(rois), c, ph, pw), np.int64)
     full = np.zeros((len(rois), 1, ph, pw), bool)
