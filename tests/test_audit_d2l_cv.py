@@ -1017,6 +1017,16 @@ def test_14_7_tiny_ssd_forward_loss_and_training_step(f32):                  # f
 
 # --- torchvision.ops (14.4's box_iou / nms, 14.8's roi_pool) as zeroin.vision.ops -------------
 
+def test_vision_ops_holds_torchvisions_layers():
+    from zeroin.vision import ops
+    for name in ("Conv2dNormActivation", "SqueezeExcitation", "StochasticDepth", "Permute",
+                 "MLP"):
+        assert name in ops.__all__
+    cna = ops.Conv2dNormActivation(3, 8, kernel_size=3)
+    assert [type(m).__name__ for m in cna] == ["Conv2d", "BatchNorm2d", "ReLU"]
+    assert tuple(ops.Permute([0, 2, 3, 1])(zeroin.zeros(1, 2, 3, 4)).shape) == (1, 3, 4, 2)
+
+
 def _random_boxes(rng, n, scale=10.0):
     xy = rng.uniform(0, scale, (n, 2))
     return np.concatenate([xy, xy + rng.uniform(0.5, scale / 2, (n, 2))], 1)

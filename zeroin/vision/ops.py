@@ -3,7 +3,9 @@
 torchvision's semantics (boxes as (x1, y1, x2, y2); ``nms`` keeps a box unless its IoU with a
 kept, higher-scoring box is above the threshold; the RoI kernels' rounding, bins and
 bilinear sampling as torchvision's CPU kernels). The box functions and the RoI pools are
-differentiable (written on zeroin's ops); ``nms`` returns int64 indices.
+differentiable (written on zeroin's ops); ``nms`` returns int64 indices. The layers the
+models share are here too, under torchvision's names: ``Conv2dNormActivation``,
+``SqueezeExcitation``, ``StochasticDepth``, ``Permute``, ``MLP``.
 
 >>> import zeroin
 >>> from zeroin.vision.ops import box_iou
@@ -18,9 +20,13 @@ import numpy as np
 
 from .. import nn, stack, tensor, where, zeros
 from .._tensor import Tensor
+from ._convnext import Permute
+from ._efficientnet import Conv2dNormActivation, SqueezeExcitation, StochasticDepth
+from ._swin import MLP
 
 __all__ = ["box_area", "box_iou", "box_convert", "nms", "batched_nms", "roi_pool",
-           "roi_align", "RoIPool", "RoIAlign"]
+           "roi_align", "RoIPool", "RoIAlign", "Conv2dNormActivation", "SqueezeExcitation",
+           "StochasticDepth", "Permute", "MLP"]
 
 
 def _boxes(boxes, op, name="boxes"):
