@@ -273,16 +273,23 @@ class RandomCrop:
             img = pad(img, (tw - w, 0, tw - w, 0))
         if self.pad_if_needed and h < th:
             img = pad(img, (0, th - h, 0, th - h))
-        h, w = _size(img, kind)
+        if _size(img, kind) == (th, tw):
+            return img
+        return _crop(img, kind, *self.get_params(img, (th, tw)))
+
+    @staticmethod
+    def get_params(img, output_size):
+        """(top, left, height, width) of a random crop of ``output_size`` (h, w), as
+        torchvision draws it (d2l's ``voc_rand_crop`` calls it to crop an image and its
+        label alike)."""
+        (h, w), (th, tw) = _size(img, _kind(img, "RandomCrop")), tuple(output_size)
         if h < th or w < tw:
             raise ValueError(f"RandomCrop: required crop size {(th, tw)} is larger than the "
                              f"(padded) image size {(h, w)}; pass padding= or "
                              f"pad_if_needed=True, or crop smaller")
         if (h, w) == (th, tw):
-            return img
-        top = _below(h - th + 1)
-        left = _below(w - tw + 1)
-        return _crop(img, kind, top, left, th, tw)
+            return 0, 0, h, w
+        return _below(h - th + 1), _below(w - tw + 1), th, tw
 
     def __repr__(self):
         return f"RandomCrop(size={self.size}, padding={self.padding})"
