@@ -1173,3 +1173,153 @@ def test_11_3_masked_softmax_writes_into_reshaped_scores_without_a_heap_scan(f32
          + (w3 * lib.arange(5.0)).sum()).backward()
         res[lib] = [w1, w2, w3, scores, scores2, Q.grad, K.grad]
     _same(res)
+
+
+# --- the first edition's (d2l 1.0) forms: MTFraEng arrays, Seq2Seq, predict_step --------------
+
+def _seq2seq_v1(lib):
+    """d2l 1.0's Seq2SeqEncoder / Decoder (``X.t().type(torch.int64 / int32)``, ``swapaxes``),
+    its Seq2Seq loss (a pad mask on ``F.cross_entropy(..., reduction='none')``) and
+    predict_step, and 10.3's StackedRNNScratch on GRUScratch."""
+    nn, F = lib.nn, lib.nn.functional
+    init_seq2seq = _seq2seq(lib).init_seq2seq
+
+    class Seq2SeqEncoder(nn.Module):
+        def __init__(self, vocab_size, embed_size, num_hiddens, num_layers, dropout=0):
+            super().__init__()
+            self.embedding = nn.Embedding(vocab_size, embed_size)
+            self.rnn = nn.GRU(embed_size, num_hiddens, num_layers, dropout=dropout)
+            self.apply(init_seq2seq)
+
+        def forward(self, X, *args):
+            embs = self.embedding(X.t().type(lib.int64))
+            outputs, state = self.rnn(embs)
+            return outputs, state
+
+    class Seq2SeqDecoder(nn.Module):
+        def __init__(self, vocab_size, embed_size, num_hiddens, num_layers, dropout=0):
+            super().__init__()
+            self.embedding = nn.Embedding(vocab_size, embed_size)
+            self.rnn = nn.GRU(embed_size + num_hiddens, num_hiddens, num_layers,
+                              dropout=dropout)
+            self.dense = nn.LazyLinear(vocab_size)
+            self.apply(init_seq2seq)
+
+        def init_state(self, enc_all_outputs, *args):
+            return enc_all_outputs
+
+        def forward(self, X, state):
+            embs = self.embedding(X.t().type(lib.int32))
+            enc_output, hidden_state = state
+            context = enc_output[-1]
+            context = context.repeat(embs.shape[0], 1, 1)
+            embs_and_context = lib.cat((embs, context), -1)
+            outputs, hidden_state = self.rnn(embs_and_context, hidden_state)
+            outputs = self.dense(outputs).swapaxes(0, 1)
+            return outputs, [enc_output, hidden_state]
+
+    class Seq2Seq(nn.Module):
+        def __init__(self, encoder, decoder, tgt_pad):
+            super().__init__()
+            self.encoder, self.decoder, self.tgt_pad = encoder, decoder, tgt_pad
+
+        def forward(self, enc_X, dec_X, *args):
+            enc_all_outputs = self.encoder(enc_X, *args)
+            dec_state = self.decoder.init_state(enc_all_outputs, *args)
+            return self.decoder(dec_X, dec_state)[0]
+
+        def loss(self, Y_hat, Y):
+            Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
+            l = F.cross_entropy(Y_hat, Y.reshape((-1,)), reduction='none')   # noqa: E741
+            mask = (Y.reshape(-1) != self.tgt_pad).type(lib.float32)
+            return (l * mask).sum() / mask.sum()
+
+        def predict_step(self, batch, num_steps):
+            src, tgt, src_valid_len, _ = batch
+            enc_all_outputs = self.encoder(src, src_valid_len)
+            dec_state = self.decoder.init_state(enc_all_outputs, src_valid_len)
+            outputs = [tgt[:, (0)].unsqueeze(1), ]
+            for _ in range(num_steps):
+                Y, dec_state = self.decoder(outputs[-1], dec_state)
+                outputs.append(Y.argmax(2))
+            return lib.cat(outputs[1:], 1)
+
+    class StackedRNNScratch(nn.Module):
+        def __init__(self, num_inputs, num_hiddens, num_layers):
+            super().__init__()
+            self.num_layers, self.num_hiddens = num_layers, num_hiddens
+            book = _rnn_scratch(lib)
+            self.rnns = nn.Sequential(*[book.GRUScratch(
+                num_inputs if i == 0 else num_hiddens, num_hiddens) for i in range(num_layers)])
+
+        def forward(self, inputs, Hs=None):
+            outputs = inputs
+            if Hs is None:
+                Hs = [None] * self.num_layers
+            for i in range(self.num_layers):
+                outputs, Hs[i] = self.rnns[i](outputs, Hs[i])
+                outputs = lib.stack(outputs, 0)
+            return outputs, Hs
+    return SimpleNamespace(Seq2SeqEncoder=Seq2SeqEncoder, Seq2SeqDecoder=Seq2SeqDecoder,
+                           Seq2Seq=Seq2Seq, StackedRNNScratch=StackedRNNScratch)
+
+
+def _build_arrays_v1(lib, num_steps=6):
+    """MTFraEng._build_arrays: pad or trim, ``<bos>`` on targets, the valid lengths."""
+    pairs = [line.split('\t') for line in RAW.strip().split('\n')]
+    src = [s.split(' ') + ['<eos>'] for s, _ in pairs]
+    tgt = [t.split(' ') + ['<eos>'] for _, t in pairs]
+
+    def _build_array(sentences, is_tgt=False):
+        def pad_or_trim(seq, t):
+            return seq[:t] if len(seq) > t else seq + ['<pad>'] * (t - len(seq))
+        sentences = [pad_or_trim(s, num_steps) for s in sentences]
+        if is_tgt:
+            sentences = [['<bos>'] + s for s in sentences]
+        vocab = Vocab([t for s in sentences for t in s], ['<pad>', '<bos>', '<eos>'])
+        array = lib.tensor([vocab[s] for s in sentences])
+        valid_len = (array != vocab['<pad>']).type(lib.int32).sum(1)
+        return array, vocab, valid_len
+    src_array, src_vocab, src_valid_len = _build_array(src)
+    tgt_array, tgt_vocab, _ = _build_array(tgt, True)
+    return ((src_array, tgt_array[:, :-1], src_valid_len, tgt_array[:, 1:]), src_vocab,
+            tgt_vocab)
+
+
+def test_10_3_stacked_rnn_and_10_7_first_edition_seq2seq(f32):
+    res, nets = {}, {}
+    for lib in LIBS:
+        v1 = _seq2seq_v1(lib)
+        arrays, src_vocab, tgt_vocab = _build_arrays_v1(lib)
+        assert tuple(arrays[1].shape) == tuple(arrays[3].shape) == (8, 6)
+        net = v1.Seq2Seq(v1.Seq2SeqEncoder(len(src_vocab), 8, 16, 2),
+                         v1.Seq2SeqDecoder(len(tgt_vocab), 8, 16, 2), tgt_vocab['<pad>'])
+        net(*arrays[:3])
+        stacked = v1.StackedRNNScratch(5, 4, 2)
+        nets[lib] = (net, stacked, arrays, tgt_vocab)
+    _copy(nets[torch][0], nets[zeroin][0])
+    _copy(nets[torch][1], nets[zeroin][1])
+    inputs = _rng(12).standard_normal((6, 3, 5)).astype(np.float32)
+    for lib, (net, stacked, arrays, tgt_vocab) in nets.items():
+        outputs, Hs = stacked(lib.tensor(inputs))
+        assert tuple(outputs.shape) == (6, 3, 4) and len(Hs) == 2
+        loader = lib.utils.data.DataLoader(lib.utils.data.TensorDataset(*arrays), 4,
+                                           shuffle=False)
+        optim = lib.optim.Adam(net.parameters(), lr=0.01)
+        out = [outputs, *Hs]
+        for batch in loader:
+            loss = net.loss(net(*batch[:-1]), batch[-1])
+            optim.zero_grad()
+            with lib.no_grad():
+                loss.backward()
+                grad_clipping(lib, net, 1)
+                optim.step()
+            out.append(loss)
+        net.eval()
+        preds = net.predict_step(arrays, 6)
+        assert preds.dtype == lib.int64 and tuple(preds.shape) == (8, 6)
+        res[lib] = out + [preds] + list(net.parameters())
+        res[lib, "bleu"] = [bleu(' '.join(tgt_vocab.to_tokens(p)), ' '.join(tgt_vocab.to_tokens(
+            t)), k=2) for p, t in zip(preds.tolist(), arrays[3].tolist())]
+    _same(res)
+    assert res[zeroin, "bleu"] == res[torch, "bleu"]
