@@ -22,6 +22,16 @@ LIBS = (torch, zeroin)
 TOL = 2e-5          # float32 after a few layers and steps
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _torch_on_one_thread():
+    """PyTorch on one thread for this file: its many tiny ops on OpenMP threads took 8 s
+    instead of 1 s for one test on a loaded two-core machine. The count goes back after."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _same(res, tol=TOL):
     """Each zeroin result beside torch's: the same shape and values."""
     for z, t in zip(res[zeroin], res[torch], strict=True):
