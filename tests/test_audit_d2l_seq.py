@@ -614,6 +614,22 @@ def _train_lm(lib, model, X0, Y0, steps=3, lr=1.0, theta=1.0):
     return losses
 
 
+def predict(lib, model, prefix, num_preds):
+    """d2l 1.0's RNNLM.predict on token ids: warm up on the prefix passing the state
+    (``(H, C)`` for an LSTM), then ``int(Y.argmax(axis=2).reshape(1))`` step by step."""
+    state, outputs = None, [prefix[0]]
+    for i in range(len(prefix) + num_preds - 1):
+        X = lib.tensor([[outputs[-1]]])
+        embs = model.one_hot(X)
+        rnn_outputs, state = model.rnn(embs, state)
+        if i < len(prefix) - 1:
+            outputs.append(prefix[i + 1])
+        else:
+            Y = model.output_layer(rnn_outputs)
+            outputs.append(int(Y.argmax(axis=2).reshape(1)))
+    return outputs
+
+
 def _rnnlm(lib):
     """d2l's concise RNNLM: a LazyLinear head on the RNN's outputs, ``swapaxes``."""
     nn, F = lib.nn, lib.nn.functional
@@ -624,10 +640,15 @@ def _rnnlm(lib):
             self.rnn, self.vocab_size = rnn, vocab_size
             self.linear = nn.LazyLinear(vocab_size)
 
+        def one_hot(self, X):
+            return F.one_hot(X.T, self.vocab_size).type(lib.float32)
+
+        def output_layer(self, hiddens):
+            return self.linear(hiddens).swapaxes(0, 1)
+
         def forward(self, X, state=None):
-            embs = F.one_hot(X.T, self.vocab_size).type(lib.float32)
-            rnn_outputs, _ = self.rnn(embs, state)
-            return self.linear(rnn_outputs).swapaxes(0, 1)
+            rnn_outputs, _ = self.rnn(self.one_hot(X), state)
+            return self.output_layer(rnn_outputs)
     return RNNLM
 
 
@@ -649,7 +670,7 @@ def test_10_1_and_10_2_lstm_and_gru_from_scratch(f32, cell):
         first = model(lib.tensor(X0))
         losses = _train_lm(lib, model, X0, Y0, theta=0.5)
         res[lib] = [first, *state] if isinstance(state, tuple) else [first, state]
-        res[lib] += losses + [p.grad for p in model.parameters()] + list(model.parameters())
+        res[lib] += [lib.tensor(predict(lib, model, [1, 2, 3], 8))] + losses + [p.grad for p in model.parameters()] + list(model.parameters())
     _same(res)
     assert float(res[zeroin][-1].detach().abs().sum()) > 0
 
@@ -676,6 +697,7 @@ def test_10_1_to_10_4_concise_deep_and_bidirectional(f32):
                 net.eval()                          # dropout between layers only in train
             out += _train_lm(lib, net, X0, Y0, steps=2, lr=0.5)
             out += [p.grad for p in net.parameters()] + [net(lib.tensor(X0))]
+            out.append(lib.tensor(predict(lib, net, [1, 2, 3], 8)))
         bi = nets[lib][3].rnn
         output, (H, C) = bi(lib.ones(5, 3, 7))
         assert tuple(output.shape) == (5, 3, 10) and tuple(H.shape) == tuple(C.shape) == (4, 3, 5)
