@@ -860,6 +860,11 @@ def test_10_7_and_11_4_seq2seq_training_and_greedy_prediction(f32, attention):
             assert len(wz) == len(wt) and len(wz) > 0
             for az, at in zip(wz, wt):
                 _same({zeroin: az, torch: at})
+            # 11.4's heatmap input: each step's weights for the one sentence, concatenated
+            heat = {lib: lib.cat([step[0][0][0] for step in w], 0).reshape(
+                (1, 1, -1, 5))[:, :, :, :3].cpu() for lib, w in ((zeroin, wz), (torch, wt))}
+            assert tuple(heat[zeroin].shape) == (1, 1, len(wz), 3)
+            _same({zeroin: [heat[zeroin]], torch: [heat[torch]]})
 
 
 # --- 11.1-11.3 attention pooling, scoring functions -------------------------------------------
