@@ -932,6 +932,11 @@ class Tensor:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(len(_array_of(self))))
 
+    def __reversed__(self):
+        """``reversed(t)``: the tensor flipped along dimension 0 (a tensor, recorded, as
+        PyTorch's ``t.flip(0)``; a 0-d tensor is returned as is), not an iterator."""
+        return self if _array_of(self).ndim == 0 else self.flip(0)
+
     def __contains__(self, element):
         """``v in t``: whether some element of ``t`` equals ``v`` (a number, or a tensor
         broadcast against ``t``), PyTorch's ``(t == v).any()``; not a search of the rows."""

@@ -1663,6 +1663,19 @@ class ReshapeOp(Function):
     def backward(self, xp, g, out, x): return g.reshape(x.shape)
 
 
+def _reshaped(x, shape):
+    """``x`` in ``shape``, recorded, a view of x (reshape, view, squeeze, unsqueeze,
+    flatten). When nothing had read x, this op is its only reader (``x._read``, as getitem's):
+    an in-place write into the view then re-points it without a heap scan (d2l's
+    masked_softmax, ``scores.reshape(-1, n)[~mask] = -1e6``: gc.get_referrers took 60 ms a
+    call under pytest, two per attention call)."""
+    read = getattr(x, "_read", False)
+    out = _view(_call1(ReshapeOp(shape), x), x)
+    if read is False and out.grad_fn is not None:
+        x._read = out.grad_fn
+    return out
+
+
 def _check_reshape(x, shape, name):
     """ShapeError naming the op (``reshape`` or ``view``) when x cannot take ``shape``."""
     try:
@@ -1678,7 +1691,7 @@ def reshape(x, *shape):
     x = _t(x)
     shape = _shape_arg(shape)
     _check_reshape(x, shape, "reshape")
-    return _view(_call1(ReshapeOp(shape), x), x)
+    return _reshaped(x, shape)
 
 
 @op(ReshapeOp, methods=("view",), export=False)
@@ -1715,7 +1728,7 @@ def squeeze(x, dim=None, *, axis=None):
         shape = tuple(s for i, s in enumerate(x.shape) if not (i in axes and s == 1))
     if shape == x.shape:
         return x
-    return _view(_call1(ReshapeOp(shape), x), x)
+    return _reshaped(x, shape)
 
 
 @op(ReshapeOp, methods=("unsqueeze",))
@@ -1731,7 +1744,7 @@ def unsqueeze(x, dim=None, *, axis=None):
                         f"{nd} dimensions (expected a dim in [{-nd}, {nd - 1}])")
     shape = list(x.shape)
     shape.insert(axis % nd, 1)
-    return _view(_call1(ReshapeOp(tuple(shape)), x), x)
+    return _reshaped(x, tuple(shape))
 
 
 @op(ReshapeOp, methods=("flatten",))
@@ -1740,14 +1753,14 @@ def flatten(x, start_dim=0, end_dim=-1):
     x = _t(x)
     _check_axis("flatten", x, (start_dim, end_dim))
     if x.ndim == 0:
-        return _view(_call1(ReshapeOp((1,)), x), x)
+        return _reshaped(x, (1,))
     s, e = start_dim % x.ndim, end_dim % x.ndim
     if s > e:
         raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for a "
                          f"tensor of shape {x.shape} (PyTorch refuses it too); give "
                          f"start_dim <= end_dim, e.g. flatten({end_dim}, {start_dim})")
     n = int(np.prod(x.shape[s:e + 1]))
-    return _view(_call1(ReshapeOp(x.shape[:s] + (n,) + x.shape[e + 1:]), x), x)
+    return _reshaped(x, x.shape[:s] + (n,) + x.shape[e + 1:])
 
 
 class TransposeOp(Function):
