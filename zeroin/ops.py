@@ -1678,7 +1678,13 @@ def reshape(x, *shape):
     x = _t(x)
     shape = _shape_arg(shape)
     _check_reshape(x, shape, "reshape")
-    return _view(_call1(ReshapeOp(shape), x), x)
+    read = getattr(x, "_read", False)
+    out = _view(_call1(ReshapeOp(shape), x), x)
+    if read is False and out.grad_fn is not None:
+        # x's only reader, as getitem's: d2l's masked_softmax (X.reshape(-1, n)[~mask] = v,
+        # then X in place) needs no heap scan (2 s to 0.03 s over a BERT's 6 steps)
+        x._read = out.grad_fn
+    return out
 
 
 @op(ReshapeOp, methods=("view",), export=False)
