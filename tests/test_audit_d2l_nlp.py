@@ -726,7 +726,7 @@ def test_15_8_masked_softmax_and_the_encoder_block(f32):
     for lib in LIBS:
         masked_softmax, TransformerEncoderBlock = _d2l_attention(lib)
         S = lib.tensor(scores, dtype=lib.float32, requires_grad=True)
-        with pytest.raises(RuntimeError):      # X[~mask] = value on a view of the leaf S
+        with pytest.raises(RuntimeError, match="view of a leaf"):   # X[~mask] = v on S's view
             masked_softmax(S, lib.tensor([2, 3]))
         m1 = masked_softmax(S * 1, lib.tensor([2, 3]))
         m2 = masked_softmax(S * 1, lib.tensor([[1, 3], [2, 4]]))
