@@ -209,11 +209,20 @@ def test_dropout(torch, dt):
             _same(zx.grad, tx.grad)
             _same(zeroin.nn.Dropout(p)(zeroin.tensor(x)).detach(),
                   torch.nn.Dropout(p)(torch.from_numpy(x)).detach())
+        # a permuted tensor: PyTorch's empty_like keeps its strides, bernoulli_ draws in memory
+        # order (batch-first nn.MultiheadAttention's output, dropout1 of TransformerEncoderLayer)
+        for perm in ((1, 0, 2), (2, 0, 1)):
+            zeroin.manual_seed(4)
+            torch.manual_seed(4)
+            _same(zeroin.nn.functional.dropout(zeroin.tensor(x.reshape(7, 3, 11)).permute(*perm),
+                                               0.3),
+                  torch.nn.functional.dropout(torch.tensor(x.reshape(7, 3, 11)).permute(*perm),
+                                              0.3))
     finally:
         zr.use_torch_stream(False)
     g = zeroin.Generator(stream="torch")
-    with pytest.raises(NotImplementedError, match="dropout of a non-contiguous"):
-        zeroin.nn.functional.dropout(zeroin.ones(4, 5).t(), 0.5, rng=g)
+    with pytest.raises(NotImplementedError, match="dropout of a non-contiguous .* gaps"):
+        zeroin.nn.functional.dropout(zeroin.ones(4, 6)[:, ::2], 0.5, rng=g)
 
 
 def test_fma32_paths_agree():
@@ -268,8 +277,10 @@ def test_feature_dropout_modules_and_toplevel(shared_torch):
         _same(getattr(zeroin.nn, cls)(0.3)(zeroin.tensor(arr)).detach(),
               getattr(torch.nn, cls)(0.3)(torch.from_numpy(arr)).detach())
     _same_next_draws(torch)
+    _same(zeroin.nn.functional.alpha_dropout(zeroin.tensor(x).permute(0, 2, 3, 1), 0.5, True),
+          torch.nn.functional.alpha_dropout(torch.from_numpy(x).permute(0, 2, 3, 1), 0.5, True))
     with pytest.raises(NotImplementedError, match="alpha_dropout of a non-contiguous"):
-        zeroin.nn.functional.alpha_dropout(zeroin.ones(4, 5).t(), 0.5, training=True)
+        zeroin.nn.functional.alpha_dropout(zeroin.ones(4, 6)[:, ::2], 0.5, training=True)
     with pytest.raises(NotImplementedError, match="dropout2d of a float16"):
         zeroin.nn.functional.dropout2d(zeroin.ones(2, 3, 4, 4, dtype=zeroin.float16), 0.5)
 

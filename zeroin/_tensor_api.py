@@ -1196,6 +1196,12 @@ def _inplace(self, name, fn, *args, operands=(), view=False):
     base = getattr(self, "_view_of", None)
     if base is not None and _whole_view(self, base):
         return _inplace_whole_view(self, base, name, fn, args, operands, view)
+    if base is not None and base.requires_grad and base.grad_fn is None:
+        raise RuntimeError(f"{name}: a view of a leaf tensor that requires grad (shape "
+                           f"{tuple(base.shape)}, e.g. a parameter) is being changed in place "
+                           f"while the graph is recorded, which PyTorch refuses too; change "
+                           f"a copy (y = w.clone(), then y's view), or the leaf itself under "
+                           f"`with zeroin.no_grad():`")
     if base is not None:
         raise RuntimeError(f"{name}: this tensor is a view of another tensor of shape "
                            f"{tuple(base.shape)} (made by indexing, view, reshape or "

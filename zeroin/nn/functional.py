@@ -222,11 +222,21 @@ def _torch_dropout_mask(stream, x, p, op="dropout"):
 
 
 def _torch_noise(stream, x, p, op):
-    """``empty_like(x).bernoulli_(1 - p)`` in x's dtype (float32 / float64, C-contiguous)."""
-    if x.dtype not in (np.float32, np.float64) or not x.flags.c_contiguous:
-        raise refuse(f"{op} of a {'non-contiguous ' * (not x.flags.c_contiguous)}"
-                     f"{x.dtype} tensor")
-    return stream.bernoulli(1.0 - p, x.shape).astype(x.dtype)
+    """``empty_like(x).bernoulli_(1 - p)`` in x's dtype (float32 / float64). PyTorch's
+    ``empty_like`` keeps a dense tensor's strides and ``bernoulli_`` draws in memory order,
+    so a permuted x (``x.t()``, batch-first attention's output) gets its draws in the order
+    of its memory, as PyTorch's tensor with the same layout; a strided one is refused."""
+    if x.dtype not in (np.float32, np.float64):
+        raise refuse(f"{op} of a {x.dtype} tensor")
+    if x.flags.c_contiguous:
+        return stream.bernoulli(1.0 - p, x.shape).astype(x.dtype)
+    axes = sorted(range(x.ndim), key=lambda a: -abs(x.strides[a]))     # outermost first
+    in_memory = x.transpose(axes)
+    if not (in_memory.flags.c_contiguous and min(x.strides, default=0) >= 0):
+        raise refuse(f"{op} of a non-contiguous {x.dtype} tensor whose memory has gaps "
+                     f"(strides {tuple(d // x.itemsize for d in x.strides)}); .contiguous() first")
+    noise = stream.bernoulli(1.0 - p, in_memory.shape).astype(x.dtype)
+    return noise.transpose(np.argsort(axes))
 
 
 def feature_dropout_mask(x, shape, p, op):
