@@ -1607,8 +1607,19 @@ def _style_transfer(lib, net, X0, content_img, style_img, num_epochs=4, lr=0.3,
     return train(X0, contents_Y, styles_Y, device, lr, num_epochs, lr_decay_epoch)
 
 
-def test_14_12_neural_style_transfer(f32):
+def test_14_12_neural_style_transfer():
+    """In float64 (as the DCGAN's steps below): Adam's first steps are +-lr for every pixel
+    whose gradient is not ~0, so in float32 a last-bit difference in a near-zero gradient
+    becomes a difference of up to lr (0.3) in that pixel."""
     pytest.importorskip("PIL")
+    torch.set_default_dtype(torch.float64)
+    try:
+        _style_transfer_test()
+    finally:
+        torch.set_default_dtype(torch.float32)
+
+
+def _style_transfer_test():
     import zeroin.vision as torchvision
     rgb_mean = zeroin.tensor([0.485, 0.456, 0.406])
     rgb_std = zeroin.tensor([0.229, 0.224, 0.225])
@@ -1628,7 +1639,7 @@ def test_14_12_neural_style_transfer(f32):
     image_shape = (12, 16)
     content = preprocess(_image(1, 24, 32), image_shape)
     style = preprocess(_image(2, 30, 30), image_shape)
-    assert tuple(content.shape) == (1, 3, 12, 16) and content.dtype == zeroin.float32
+    assert tuple(content.shape) == (1, 3, 12, 16) and content.dtype == zeroin.float64
     back = np.asarray(postprocess(content))
     assert back.shape == (12, 16, 3) and back.dtype == np.uint8
     nets = {}
@@ -1648,7 +1659,7 @@ def test_14_12_neural_style_transfer(f32):
     assert res[zeroin, "lr"] == pytest.approx(res[torch, "lr"]) == pytest.approx(0.3 * 0.8 ** 2)
     for z, t in zip(res[zeroin], res[torch], strict=True):
         assert tuple(z.shape) == tuple(t.shape)
-        _close(z, t, rtol=2e-4, atol=2e-5)
+        _close(z, t, 1e-9)
     assert float(res[zeroin][13]) < float(res[zeroin][1])        # the loss went down
 
 
