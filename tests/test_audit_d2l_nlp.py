@@ -520,107 +520,15 @@ def get_tokens_and_segments(tokens_a, tokens_b=None):
 
 
 def _d2l_attention(lib):
-    """masked_softmax, DotProductAttention, MultiHeadAttention, PositionWiseFFN, AddNorm and
-    TransformerEncoderBlock, as d2l's chapter 11 writes them."""
-    nn = lib.nn
+    """Chapter 11's masked_softmax and TransformerEncoderBlock (MultiHeadAttention,
+    PositionWiseFFN, AddNorm), which chapter 15 reuses: tests/test_audit_d2l_seq.py writes
+    them out as the book does."""
+    from test_audit_d2l_seq import _transformer
+    from test_audit_d2l_seq import masked_softmax as book_masked_softmax
 
     def masked_softmax(X, valid_lens):
-        """Perform softmax operation by masking elements on the last axis."""
-        # X: 3D tensor, valid_lens: 1D or 2D tensor
-        def _sequence_mask(X, valid_len, value=0):
-            maxlen = X.size(1)
-            mask = lib.arange((maxlen), dtype=lib.float32,
-                              device=X.device)[None, :] < valid_len[:, None]
-            X[~mask] = value
-            return X
-
-        if valid_lens is None:
-            return nn.functional.softmax(X, dim=-1)
-        else:
-            shape = X.shape
-            if valid_lens.dim() == 1:
-                valid_lens = lib.repeat_interleave(valid_lens, shape[1])
-            else:
-                valid_lens = valid_lens.reshape(-1)
-            # On the last axis, replace masked elements with a very large negative
-            # value, whose exponentiation outputs 0
-            X = _sequence_mask(X.reshape(-1, shape[-1]), valid_lens, value=-1e6)
-            return nn.functional.softmax(X.reshape(shape), dim=-1)
-
-    class DotProductAttention(nn.Module):
-        def __init__(self, dropout):
-            super().__init__()
-            self.dropout = nn.Dropout(dropout)
-
-        def forward(self, queries, keys, values, valid_lens=None):
-            d = queries.shape[-1]
-            scores = lib.bmm(queries, keys.transpose(1, 2)) / math.sqrt(d)
-            self.attention_weights = masked_softmax(scores, valid_lens)
-            return lib.bmm(self.dropout(self.attention_weights), values)
-
-    class MultiHeadAttention(nn.Module):
-        def __init__(self, num_hiddens, num_heads, dropout, bias=False, **kwargs):
-            super().__init__()
-            self.num_heads = num_heads
-            self.attention = DotProductAttention(dropout)
-            self.W_q = nn.LazyLinear(num_hiddens, bias=bias)
-            self.W_k = nn.LazyLinear(num_hiddens, bias=bias)
-            self.W_v = nn.LazyLinear(num_hiddens, bias=bias)
-            self.W_o = nn.LazyLinear(num_hiddens, bias=bias)
-
-        def forward(self, queries, keys, values, valid_lens):
-            queries = self.transpose_qkv(self.W_q(queries))
-            keys = self.transpose_qkv(self.W_k(keys))
-            values = self.transpose_qkv(self.W_v(values))
-            if valid_lens is not None:
-                valid_lens = lib.repeat_interleave(
-                    valid_lens, repeats=self.num_heads, dim=0)
-            output = self.attention(queries, keys, values, valid_lens)
-            output_concat = self.transpose_output(output)
-            return self.W_o(output_concat)
-
-        def transpose_qkv(self, X):
-            X = X.reshape(X.shape[0], X.shape[1], self.num_heads, -1)
-            X = X.permute(0, 2, 1, 3)
-            return X.reshape(-1, X.shape[2], X.shape[3])
-
-        def transpose_output(self, X):
-            X = X.reshape(-1, self.num_heads, X.shape[1], X.shape[2])
-            X = X.permute(0, 2, 1, 3)
-            return X.reshape(X.shape[0], X.shape[1], -1)
-
-    class PositionWiseFFN(nn.Module):
-        def __init__(self, ffn_num_hiddens, ffn_num_outputs):
-            super().__init__()
-            self.dense1 = nn.LazyLinear(ffn_num_hiddens)
-            self.relu = nn.ReLU()
-            self.dense2 = nn.LazyLinear(ffn_num_outputs)
-
-        def forward(self, X):
-            return self.dense2(self.relu(self.dense1(X)))
-
-    class AddNorm(nn.Module):
-        def __init__(self, norm_shape, dropout):
-            super().__init__()
-            self.dropout = nn.Dropout(dropout)
-            self.ln = nn.LayerNorm(norm_shape)
-
-        def forward(self, X, Y):
-            return self.ln(self.dropout(Y) + X)
-
-    class TransformerEncoderBlock(nn.Module):
-        def __init__(self, num_hiddens, ffn_num_hiddens, num_heads, dropout,
-                     use_bias=False):
-            super().__init__()
-            self.attention = MultiHeadAttention(num_hiddens, num_heads, dropout, use_bias)
-            self.addnorm1 = AddNorm(num_hiddens, dropout)
-            self.ffn = PositionWiseFFN(ffn_num_hiddens, num_hiddens)
-            self.addnorm2 = AddNorm(num_hiddens, dropout)
-
-        def forward(self, X, valid_lens):
-            Y = self.addnorm1(X, self.attention(X, X, X, valid_lens))
-            return self.addnorm2(Y, self.ffn(Y))
-    return masked_softmax, TransformerEncoderBlock
+        return book_masked_softmax(lib, X, valid_lens)
+    return masked_softmax, _transformer(lib).TransformerEncoderBlock
 
 
 def _bert(lib, block="d2l"):
