@@ -732,8 +732,8 @@ def test_lucidrains_ddpm_and_ddim_sampling(dtype):
     model's rounding by 1000, and at eta = 1 ``c = (1 - a_next - sigma ** 2).sqrt()``
     cancels (0.906 - 0.906), where PyTorch's CPU ``sqrt`` is not correctly rounded (up to
     0.75 ulp; NumPy's is). So in float32 the DDIM images (in [0, 1]) are compared to
-    2000 float32 epsilons, 2.4e-4: they differ by 3.5e-5 and 1.0e-4 where NumPy's BLAS runs
-    AVX2 kernels, by up to 1.4e-4 with OpenBLAS's AVX-512 ones."""
+    2000 float32 epsilons, 2.4e-4: they differ by 3.5e-5 and 1.0e-4 on the earlier boxes, by
+    up to 1.4e-4 on a 2-core AMD EPYC where torch's CPU capability is AVX512."""
     tol = _dtype(dtype)
     tm, zm = _pair(_luci_unet)
     rng = np.random.default_rng(5)
