@@ -727,8 +727,8 @@ class Tensor:
     # and the constructors read and write the slot: 6 ns against the property's 24 a read;
     # the reference engine reads the property, as a learner would)
     # _read: set once an op recorded in the graph has read the tensor (an in-place change
-    # must then re-point it): True, or the op itself when an indexing op is the only one
-    # (ops.getitem); unset before (read with getattr)
+    # must then re-point it): True, or a weak reference to the op when an indexing or
+    # reshaping op is the only one (ops.getitem, ops._reshaped); unset before (getattr)
     # __dict__: a user's own attributes, as PyTorch's tensors take them (fast.ai's inp.g =
     # ...), and the attributes few tensors have: ``name``, ``_retain`` (retain_grad), and
     # ``_view_of`` on views (read with getattr). The class gives the first two's defaults.

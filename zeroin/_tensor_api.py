@@ -1211,12 +1211,14 @@ def _inplace(self, name, fn, *args, operands=(), view=False):
                            f"(y[i] = new_value is recorded), or clone the view first")
     # only a tensor a recorded op has read can have users: the heap scan of _graph_users
     # (milliseconds in a process with many objects) is skipped for a fresh op output, and
-    # for one that only an indexing op has read (_read is that op: ops.getitem)
+    # for one that only an indexing or reshaping op has read (_read is a weak reference
+    # to that op: ops.getitem, ops._reshaped)
     read = getattr(self, "_read", False)
     if read is True:
         users, other = _graph_users(self)
-    else:
-        users, other = ([read] if read and not read.released else []), False
+    else:       # False, or a weak reference to the one op that read it (None once freed)
+        read = read() if read is not False else None
+        users, other = ([read] if read is not None and not read.released else []), False
     if other:
         raise RuntimeError(f"{name}: this tensor is saved by an op recorded earlier (a "
                            f"custom Function's saved tensors), whose backward needs its "

@@ -22,6 +22,8 @@ import numbers
 import operator
 from typing import NamedTuple
 
+from weakref import ref as _weakref
+
 import numpy as np
 
 from . import _tensor
@@ -1672,7 +1674,7 @@ def _reshaped(x, shape):
     read = getattr(x, "_read", False)
     out = _view(_call1(ReshapeOp(shape), x), x)
     if read is False and out.grad_fn is not None:
-        x._read = out.grad_fn
+        x._read = _weakref(out.grad_fn)     # weak: x -> op -> x would be a cycle
     return out
 
 
@@ -2068,8 +2070,9 @@ def getitem(x, index):
         out = _getitem_clean(x, _clean_index(index))    # (here: its warnings' stacklevel)
     if read is False and out.grad_fn is not None:
         # x's only reader: `t[i] += v` (t[i] then t[i] = ...) needs no heap scan in setitem
-        # (makemore part 4's dC[ix] += demb[k, j], 96 of them: 2.8 s to 10 ms)
-        x._read = out.grad_fn
+        # (makemore part 4's dC[ix] += demb[k, j], 96 of them: 2.8 s to 10 ms). Weak: the
+        # op holds x, so a strong mark would be a cycle, freeing the graph only at gc time
+        x._read = _weakref(out.grad_fn)
     return out
 
 
