@@ -575,6 +575,44 @@ def test_lab2_1_mnist_training_evaluation_and_one_image(which, f32):
         np.testing.assert_array_equal(a, b)
 
 
+def test_lab2_1_mnist_from_idx_files_with_to_tensor(tmp_path, f32):
+    """The lab's ``datasets.MNIST(root="./data", train=True, download=True,
+    transform=transforms.ToTensor())`` on IDX files already there (zeroin.vision reads
+    torchvision's layout; nothing is downloaded), against torch on the same pixels as
+    torchvision's ToTensor makes them (uint8 / 255, float32) in a TensorDataset."""
+    from zeroin.data.mnist import write_idx
+    from zeroin.vision import datasets, transforms
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 10, 32).astype(np.uint8)
+    images = rng.integers(0, 60, (32, 28, 28)).astype(np.uint8)
+    for i, c in enumerate(labels):
+        images[i, 2 * c + 3:2 * c + 6, 4:24] += 180
+    write_idx(raw / "train-images-idx3-ubyte", images)
+    write_idx(raw / "train-labels-idx1-ubyte", labels)
+    train_dataset = datasets.MNIST(root=tmp_path, train=True, download=True,
+                                   transform=transforms.ToTensor())
+    tset = torch.utils.data.TensorDataset(torch.from_numpy(images).float().div(255).unsqueeze(1),
+                                          torch.from_numpy(labels).long())
+    image, label = train_dataset[0]
+    assert tuple(image.shape) == (1, 28, 28) and image.dtype == zeroin.float32
+    assert type(label) is int and label == labels[0]            # torchvision's: an int
+    np.testing.assert_array_equal(_np(image), _np(tset[0][0]))
+    torch.manual_seed(0)
+    tmodel = build_fc_model(torch)
+    res = {}
+    for lib, dataset in ((torch, tset), (zeroin, train_dataset)):
+        model = _weights_of(tmodel, build_fc_model(lib))
+        loader = lib.utils.data.DataLoader(dataset, batch_size=8, shuffle=False)
+        images_b, labels_b = next(iter(loader))
+        assert tuple(images_b.shape) == (8, 1, 28, 28) and labels_b.dtype == lib.int64
+        optimizer = lib.optim.SGD(model.parameters(), lr=0.1)
+        res[lib] = _train(lib, model, loader, lib.nn.CrossEntropyLoss(), optimizer, epochs=2)
+    _close(res[zeroin][0], res[torch][0], **NET32)
+    assert res[zeroin][2] == res[torch][2]
+
+
 def test_lab2_1_shuffled_loader_on_the_torch_stream(f32):
     """``DataLoader(..., shuffle=True)`` after the same ``manual_seed``: the same batches as
     PyTorch's on its stream, hence the same training losses (weights from the stream too)."""
@@ -870,6 +908,10 @@ def test_lab2_2_db_vae_loss_training_and_resampling(f32):
             assert tuple(a.shape) == tuple(b.shape)
             _close(a, b, **NET32)
     np.testing.assert_array_equal(z["first"][0], t["first"][0])        # the same batch
+    # the lab's (6, 1) + (6,) broadcast to (6, 6): its mean is still the per-image one
+    class_loss, vae_loss, y = _np(z["first"][5]), _np(z["first"][6]), _faces(6, seed=0)[1]
+    per_image = class_loss[:, 0] * (y[:, 0] == 1) + vae_loss
+    np.testing.assert_allclose(z["losses"][0], per_image.mean(), rtol=1e-6)
     assert len(set(np.round(t["p"], 12))) > 1                          # not uniform
     # after two Adam steps: an entry whose gradient is float noise around 0 moves by up to
     # lr = 5e-4 a step either way (Adam divides by its size), so 1e-4 absolute
