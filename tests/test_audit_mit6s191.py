@@ -439,7 +439,8 @@ def _mnist(lib, n=48, seed=0):
     images = rng.uniform(0, 0.3, (n, 1, 28, 28)).astype(np.float32)
     for i, c in enumerate(labels):
         images[i, 0, 2 * c + 3: 2 * c + 6, 4:24] += 0.7
-    ds = lib.utils.data.TensorDataset(lib.tensor(images), lib.tensor(labels))
+    ds = lib.utils.data.TensorDataset(lib.tensor(images, dtype=lib.get_default_dtype()),
+                                      lib.tensor(labels))
     return ds
 
 
@@ -530,8 +531,12 @@ def _all_predictions(lib, cnn_model, testset_loader):
     return predictions, np.argmax(predictions, axis=1), test_labels, test_images
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("which", ["fc", "cnn"])
-def test_lab2_1_mnist_training_evaluation_and_one_image(which, f32):
+def test_lab2_1_mnist_training_evaluation_and_one_image(which, dtype, f32):
+    for lib in LIBS:
+        lib.set_default_dtype(getattr(lib, dtype))
+    tol = F64 if dtype == "float64" else NET32
     torch.manual_seed(0)
     tmodel = build_fc_model(torch) if which == "fc" else _cnn(torch)
     res = {}
@@ -562,15 +567,16 @@ def test_lab2_1_mnist_training_evaluation_and_one_image(which, f32):
                         arrays=[predictions_test_image, probabilities]
                         + [p.detach() for p in model.parameters()])
         assert prediction.ndim == 0 and predictions_test_image.requires_grad
+        assert str(predictions_test_image.dtype).endswith(dtype)
     z, t = res[zeroin], res[torch]
-    _close(z["steps"], t["steps"], **NET32)
-    _close(z["scalars"], t["scalars"], **NET32)
+    _close(z["steps"], t["steps"], **tol)
+    _close(z["scalars"], t["scalars"], **tol)
     assert z["counts"] == t["counts"]
     assert t["steps"][-1] < t["steps"][0]
     for a, b in zip(z["arrays"], t["arrays"], strict=True):
-        _close(a, b, **NET32)
+        _close(a, b, **tol)
     z, t = z["all"], t["all"]
-    _close(z[0], t[0], **NET32)
+    _close(z[0], t[0], **tol)
     for a, b in zip(z[1:], t[1:], strict=True):
         np.testing.assert_array_equal(a, b)
 
