@@ -157,18 +157,22 @@ def test_every_lab_model_from_manual_seed_on_the_torch_stream(which, f32):
     """After the same ``manual_seed`` on PyTorch's stream, each lab's model starts with
     PyTorch's weights bit for bit (``torch.randn`` in OurDenseLayer, Embedding's normal_,
     LSTM's and Linear's uniform_, Conv2d / ConvTranspose2d's kaiming_uniform_): the labs'
-    printed numbers come out of zeroin with nothing copied."""
+    printed numbers come out of zeroin with nothing copied; ``print(model)`` prints what
+    PyTorch prints."""
     torch_stream()
     build = {"lab1": lambda lib: list(vars(_Lab1Models(lib)).values()),
              "lstm": lambda lib: [_lstm_model(lib, 30, 8, 16)],
              "fc": lambda lib: [build_fc_model(lib)], "cnn": lambda lib: [_cnn(lib)],
              "classifier": lambda lib: [make_standard_classifier(lib, 1)],
              "db_vae": lambda lib: [_db_vae(lib)[0]]}[which]
-    state = {}
+    state, printed = {}, {}
     for lib in LIBS:
         lib.manual_seed(0)
-        state[lib] = [v for m in build(lib) for v in m.state_dict().values()]
+        models = build(lib)
+        state[lib] = [v for m in models for v in m.state_dict().values()]
+        printed[lib] = [str(m) for m in models]         # the labs' print(model)
     assert len(state[zeroin]) == len(state[torch]) > 1
+    assert printed[zeroin] == printed[torch]
     for z, t in zip(state[zeroin], state[torch], strict=True):
         np.testing.assert_array_equal(_np(z), _np(t))
 
