@@ -7,10 +7,15 @@ set, changing nothing (zeroin is deterministic once seeded): nanoGPT's
 ``torch.backends.cuda.matmul.allow_tf32 = True`` runs. ``backends.cuda.enable_math_sdp``
 (flash, mem_efficient, cudnn) and their ``*_sdp_enabled()`` are the switches that
 ``scaled_dot_product_attention`` reads (see ``nn.attention.sdpa_kernel``).
+``mps``, ``cudnn`` and ``cuda`` are modules, as in PyTorch, so that
+``import torch.backends.cudnn as cudnn`` (MIT 6.S191's Lab 2) runs as
+``import zeroin.backends.cudnn as cudnn``.
 """
 from __future__ import annotations
 
-from types import SimpleNamespace
+import sys
+from importlib.machinery import ModuleSpec
+from types import ModuleType, SimpleNamespace
 
 __all__ = ["mps", "cudnn", "cuda"]
 
@@ -19,10 +24,20 @@ def _false():
     return False
 
 
-mps = SimpleNamespace(is_available=_false, is_built=_false)
-cudnn = SimpleNamespace(deterministic=False, benchmark=False, enabled=True, allow_tf32=True,
-                        benchmark_limit=None, is_available=_false, version=lambda: None)
-cuda = SimpleNamespace(is_built=_false, matmul=SimpleNamespace(
+def _submodule(name, **attrs):
+    """``zeroin.backends.<name>``: a module holding ``attrs``, registered in ``sys.modules``
+    so that ``import zeroin.backends.<name>`` finds it (this file is not a package)."""
+    module = ModuleType(f"{__name__}.{name}")
+    module.__spec__ = ModuleSpec(module.__name__, None)
+    vars(module).update(attrs)
+    sys.modules[module.__name__] = module
+    return module
+
+
+mps = _submodule("mps", is_available=_false, is_built=_false)
+cudnn = _submodule("cudnn", deterministic=False, benchmark=False, enabled=True, allow_tf32=True,
+                   benchmark_limit=None, is_available=_false, version=lambda: None)
+cuda = _submodule("cuda", is_built=_false, matmul=SimpleNamespace(
     allow_tf32=False, allow_fp16_reduced_precision_reduction=True,
     allow_bf16_reduced_precision_reduction=True))
 
