@@ -348,3 +348,366 @@ def test_hw3p2_ctc_model_trains_as_torch(dtype, scheduler):
     for a, b in zip(z, t, strict=True):
         assert tuple(a.shape) == tuple(b.shape)
         close(a, b, **tol)
+
+
+# --- decoding: greedy, beam search, Levenshtein distance ---------------------------------------
+
+LABELS = ["-", "a", "b", "c", "d"]                          # "-" is the blank, index 0
+
+
+def greedy_decode(L, log_probs, lens):
+    """argmax per frame, collapse repeats, drop blanks; (B, T, C) log-probabilities."""
+    preds = L.argmax(log_probs, dim=2)
+    out = []
+    for b in range(preds.shape[0]):
+        path = L.unique_consecutive(preds[b, :lens[b]])
+        out.append("".join(LABELS[i] for i in path[path != 0].tolist()))
+    return out
+
+
+def greedy_decode_by_hand(L, log_probs, lens):
+    """The same with a keep-mask: a frame is kept if it differs from the one before."""
+    out = []
+    for b in range(log_probs.shape[0]):
+        path = log_probs[b, :int(lens[b])].argmax(-1)
+        keep = L.cat([L.tensor([True]), path[1:] != path[:-1]]) & (path != 0)
+        out.append("".join(LABELS[i] for i in path[keep].tolist()))
+    return out
+
+
+def ctc_beam_search(L, log_probs, beam_width, blank=0):
+    """Prefix beam search over one utterance's (T, C) log-probabilities: each prefix keeps
+    the log-probabilities of its paths ending in a blank and in a label (0-d tensors)."""
+    neg = L.tensor(float("-inf"), dtype=log_probs.dtype)
+    beams = {(): (L.tensor(0.0, dtype=log_probs.dtype), neg)}
+    for t in range(log_probs.shape[0]):
+        lp, new = log_probs[t], {}
+        for prefix, (pb, pnb) in beams.items():
+            total = L.logaddexp(pb, pnb)
+            b_, nb_ = new.get(prefix, (neg, neg))
+            new[prefix] = (L.logaddexp(b_, total + lp[blank]), nb_)
+            for c in range(log_probs.shape[1]):
+                if c == blank:
+                    continue
+                ext = prefix + (c,)
+                b_, nb_ = new.get(ext, (neg, neg))
+                if prefix and prefix[-1] == c:      # "aa" needs a blank between; "a a" stays "a"
+                    new[ext] = (b_, L.logaddexp(nb_, pb + lp[c]))
+                    b2, nb2 = new[prefix]
+                    new[prefix] = (b2, L.logaddexp(nb2, pnb + lp[c]))
+                else:
+                    new[ext] = (b_, L.logaddexp(nb_, total + lp[c]))
+        keys = list(new)
+        scores = L.stack([L.logaddexp(*new[k]) for k in keys])
+        top = scores.topk(min(beam_width, len(keys))).indices.tolist()
+        beams = {keys[i]: new[keys[i]] for i in top}
+    return {p: L.logaddexp(*v) for p, v in beams.items()}
+
+
+def levenshtein(a, b):
+    """Edit distance (insertions, deletions, substitutions), one row at a time."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+def test_levenshtein_distance():
+    assert levenshtein("kitten", "sitting") == 3 and levenshtein("flaw", "lawn") == 2
+    assert levenshtein("", "abc") == levenshtein("abc", "") == 3 and levenshtein("ab", "ab") == 0
+    assert levenshtein("abcd", "acbd") == 2
+
+
+def test_decoding_as_torch():
+    """Greedy (two ways) and prefix beam search on the same log-probabilities: the same
+    strings and scores; a full beam's scores are CTC probabilities (exp(-ctc_loss))."""
+    rng = np.random.default_rng(3)
+    logits = rng.standard_normal((3, 6, len(LABELS))) * 2
+    lens = [6, 5, 4]
+    res = {}
+    for L in LIBS:
+        lp = L.nn.functional.log_softmax(L.tensor(logits), dim=2)
+        g1, g2 = greedy_decode(L, lp, L.tensor(lens)), greedy_decode_by_hand(L, lp, lens)
+        assert g1 == g2 and any(len(s) < n for s, n in zip(g1, lens, strict=True))
+        beams = [ctc_beam_search(L, lp[b, :lens[b]], beam_width=4) for b in range(3)]
+        full = ctc_beam_search(L, lp[2, :4], beam_width=10 ** 6)
+        res[L] = g1, beams, full, lp
+    assert res[zeroin][0] == res[torch][0]
+    for zb, tb in zip(res[zeroin][1], res[torch][1], strict=True):
+        assert list(zb) == list(tb)
+        close(zeroin.stack(list(zb.values())), torch.stack(list(tb.values())), 1e-12)
+    # every labelling of 4 frames, scored by the full beam, is CTC's probability of it
+    full, lp = res[zeroin][2], res[torch][3]
+    total = 0.0
+    for prefix, score in full.items():
+        nll = torch.nn.functional.ctc_loss(lp[2:3, :4].transpose(0, 1), torch.tensor([prefix]),
+                                           [4], [len(prefix)], reduction="sum") \
+            if prefix else -lp[2, :4, 0].sum()
+        close(score, -nll, 1e-10)
+        total += float(np.exp(_np(score)))
+    assert abs(total - 1) < 1e-12 and len(full) > 20
+    dists = [levenshtein(h, t) for h, t in zip(res[zeroin][0], ["abc", "dd", "cab"], strict=True)]
+    assert dists == [levenshtein(h, t) for h, t in zip(res[torch][0], ["abc", "dd", "cab"],
+                                                       strict=True)]
+
+
+# --- HW4P2: Listen, Attend and Spell -----------------------------------------------------------
+
+VOCAB = ["<pad>", "<sos>", "<eos>", "a", "b", "c", "d"]
+PAD, SOS, EOS = 0, 1, 2
+
+
+def _las_model(L, n_feat=6, hidden=5, key=4, speller_hidden=6, masked_value=-1e9):
+    """The homework's LAS: a pBLSTM listener with key / value projections, a two-cell
+    LSTMCell speller with dot-product attention, the output layer tied to the embedding."""
+    _, nn, F, _ = _libs(L)
+    U = nn.utils.rnn
+
+    class Listener(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(n_feat, hidden, bidirectional=True, batch_first=True)
+            self.plstm = nn.LSTM(4 * hidden, hidden, bidirectional=True, batch_first=True)
+            self.key_network = nn.Linear(2 * hidden, key)
+            self.value_network = nn.Linear(2 * hidden, key)
+
+        def forward(self, x, x_lens):
+            packed = U.pack_padded_sequence(x, x_lens, batch_first=True, enforce_sorted=False)
+            out, lens = U.pad_packed_sequence(self.lstm(packed)[0], batch_first=True)
+            out = out[:, :out.shape[1] // 2 * 2]
+            out, lens = out.reshape(out.shape[0], out.shape[1] // 2, -1), lens // 2
+            packed = U.pack_padded_sequence(out, lens, batch_first=True, enforce_sorted=False)
+            out, lens = U.pad_packed_sequence(self.plstm(packed)[0], batch_first=True)
+            return self.key_network(out), self.value_network(out), lens
+
+    class Attention(nn.Module):
+        def forward(self, query, key, value, mask):
+            energy = L.bmm(key, query.unsqueeze(2)).squeeze(2)          # (B, T)
+            energy = energy.masked_fill(mask, masked_value)
+            attention = F.softmax(energy, dim=1)
+            context = L.bmm(attention.unsqueeze(1), value).squeeze(1)   # (B, key)
+            return context, attention
+
+    class Speller(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(len(VOCAB), 2 * key, padding_idx=PAD)
+            self.lstm1 = nn.LSTMCell(2 * key + key, speller_hidden)
+            self.lstm2 = nn.LSTMCell(speller_hidden, key)
+            self.attention = Attention()
+            self.character_prob = nn.Linear(2 * key, len(VOCAB))
+            self.character_prob.weight = self.embedding.weight         # weight tying
+
+        def forward(self, key_, value, enc_lens, y=None, tf_rate=1.0, coin=None, max_len=8):
+            B, T = key_.shape[:2]
+            mask = L.arange(T)[None, :] >= enc_lens[:, None]            # True on padding
+            steps = y.shape[1] if y is not None else max_len
+            hidden, context = [None, None], value[:, 0, :]
+            prediction = L.full((B,), SOS, dtype=L.long)
+            preds, attentions = [], []
+            for i in range(steps):
+                if y is not None and i > 0 and coin() < tf_rate:      # teacher forcing
+                    char_embed = self.embedding(y[:, i - 1])
+                else:
+                    char_embed = self.embedding(prediction)
+                hidden[0] = self.lstm1(L.cat([char_embed, context], dim=1), hidden[0])
+                hidden[1] = self.lstm2(hidden[0][0], hidden[1])
+                query = hidden[1][0]
+                context, attention = self.attention(query, key_, value, mask)
+                logits = self.character_prob(L.cat([query, context], dim=1))
+                prediction = logits.argmax(dim=-1)
+                preds.append(logits.unsqueeze(1))
+                attentions.append(attention)
+            return L.cat(preds, dim=1), L.stack(attentions, dim=1)
+
+    class LAS(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.listener, self.speller = Listener(), Speller()
+
+        def forward(self, x, x_lens, y=None, tf_rate=1.0, coin=None):
+            k, v, lens = self.listener(x, x_lens)
+            return self.speller(k, v, lens, y, tf_rate, coin)
+
+    return LAS()
+
+
+_FRAMES4 = [11, 8, 9]
+_X4 = [_RNG.standard_normal((n, 6)) for n in _FRAMES4]
+_Y4 = ["abca", "dd", "bad"]
+
+
+def _las_batch(L, dtype):
+    """Features padded; the transcript as <sos> + chars (decoder input, HW4P2's y) and
+    chars + <eos> (its target), padded with <pad>."""
+    U = L.nn.utils.rnn
+    x = U.pad_sequence([L.tensor(a.astype(dtype)) for a in _X4], batch_first=True)
+    ids = [[VOCAB.index(c) for c in s] for s in _Y4]
+    y_out = U.pad_sequence([L.tensor(t + [EOS]) for t in ids], batch_first=True,
+                           padding_value=PAD)
+    return x, L.tensor(_FRAMES4), y_out, L.tensor([len(t) + 1 for t in ids])
+
+
+def _las_train(L, dtype, tmodel=None, steps=3, masked_value=-1e9):
+    """Teacher forcing at 0.7 (the same coin flips in both libraries), CrossEntropyLoss
+    with ignore_index, label_smoothing and reduction='none', masked by the lengths."""
+    import random
+    _, nn, _F, optim = _libs(L)
+    model = _las_model(L, masked_value=masked_value)
+    if tmodel is not None:
+        copy_weights(tmodel, model)
+    sp = model.speller
+    assert sp.character_prob.weight is sp.embedding.weight
+    assert len(list(model.parameters())) == len(model.state_dict()) - 1
+    criterion = nn.CrossEntropyLoss(ignore_index=PAD, label_smoothing=0.1, reduction="none")
+    optimizer = optim.Adam(model.parameters(), lr=1e-2)
+    x, lx, y, ly = _las_batch(L, dtype)
+    coin = random.Random(0).random
+    out = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        preds, attentions = model(x, lx, y, tf_rate=0.7, coin=coin)
+        loss = criterion(preds.view(-1, preds.size(2)), y.view(-1))
+        mask = (L.arange(y.shape[1])[None, :] < ly[:, None]).reshape(-1)
+        masked_loss = (loss * mask).sum() / mask.sum()
+        masked_loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 2.0)
+        optimizer.step()
+        out += [masked_loss, L.exp(masked_loss), attentions, sp.embedding.weight.grad]
+    model.eval()
+    with L.no_grad():
+        k, v, lens = model.listener(x, lx)
+        logits, attentions = sp(k, v, lens)
+    decoded = []
+    for row in logits.argmax(-1).tolist():
+        chars = [VOCAB[i] for i in row]
+        decoded.append("".join(chars[:chars.index("<eos>")] if "<eos>" in chars else chars))
+    # the key projection's bias adds the same k.q to every frame's energy, which softmax
+    # takes out: its gradient is zero up to rounding, which Adam scales up to lr-sized
+    # steps, so in float32 it is rounding noise; compared in float64 only
+    state = [v for k, v in model.state_dict().items()
+             if dtype == "float64" or k != "listener.key_network.bias"]
+    return decoded, [*out, logits, attentions, *state]
+
+
+@pytest.mark.parametrize("dtype,masked_value", [("float64", -1e9), ("float32", float("-inf"))])
+def test_hw4p2_las_as_torch(dtype, masked_value):
+    _set_dtype(dtype)                          # three Adam steps carry the rounding further
+    tol = {"rtol": 1e-4, "atol": 1e-5} if dtype == "float32" else {"rtol": 1e-9, "atol": 1e-11}
+    torch.manual_seed(0)
+    init = _las_model(torch)
+    torch.manual_seed(0)
+    tdec, t = _las_train(torch, dtype, masked_value=masked_value)
+    zdec, z = _las_train(zeroin, dtype, tmodel=init, masked_value=masked_value)
+    assert zdec == tdec
+    for a, b in zip(z, t, strict=True):
+        assert tuple(a.shape) == tuple(b.shape)
+        close(a, b, **tol)
+    attentions = _np(z[2])                     # no weight on the padded frames
+    lens = [n // 2 for n in _FRAMES4]
+    for b, n in enumerate(lens):
+        assert np.all(attentions[b, :, n:] == 0) and np.allclose(attentions[b].sum(-1), 1)
+
+
+# --- HW1P2: frame-level phoneme MLP with context ----------------------------------------------
+
+PHONEMES = ["[SIL]", "AA", "AE", "AH", "B", "D"]
+_MFCCS = [_RNG.standard_normal((n, 5)) * 3 + 1 for n in (9, 7, 12)]
+_TRANSCRIPTS = [list(_RNG.choice(PHONEMES, n)) for n in (9, 7, 12)]
+
+
+def _hw1p2_dataset(L, context, dtype):
+    """The homework's AudioDataset: cepstral mean-variance normalisation per utterance,
+    phonemes to indices, utterances concatenated, zero context padding at both ends, and
+    frames sliced with their context in __getitem__."""
+    class AudioDataset(L.utils.data.Dataset):
+        def __init__(self, mfccs, transcripts, context):
+            self.context = context
+            mfccs = [(m - m.mean(axis=0)) / (m.std(axis=0) + 1e-8) for m in mfccs]
+            labels = [np.array([PHONEMES.index(p) for p in t]) for t in transcripts]
+            self.mfccs = np.concatenate(mfccs)
+            self.transcripts = np.concatenate(labels)
+            self.length = len(self.mfccs)
+            self.mfccs = np.pad(self.mfccs, ((context, context), (0, 0)), "constant",
+                                constant_values=0)
+            self.mfccs = L.from_numpy(self.mfccs)
+            self.mfccs = self.mfccs.float() if dtype == "float32" else self.mfccs.double()
+            self.transcripts = L.from_numpy(self.transcripts)
+
+        def __len__(self):
+            return self.length
+
+        def __getitem__(self, ind):
+            frames = self.mfccs[ind: ind + 2 * self.context + 1]
+            return L.flatten(frames), self.transcripts[ind]
+
+    return AudioDataset(_MFCCS, _TRANSCRIPTS, context)
+
+
+def _hw1p2_train(L, dtype, tmodel=None, context=2, epochs=2):
+    """Shuffled batches, an MLP with BatchNorm1d, GELU and Dropout, CrossEntropyLoss, Adam,
+    ReduceLROnPlateau on the epoch's loss; then eval accuracy."""
+    _, nn, _F, optim = _libs(L)
+    data = _hw1p2_dataset(L, context, dtype)
+    loader = L.utils.data.DataLoader(data, batch_size=8, shuffle=True, drop_last=False)
+    width = (2 * context + 1) * 5
+    model = nn.Sequential(nn.Linear(width, 16), nn.BatchNorm1d(16), nn.GELU(), nn.Dropout(0.25),
+                          nn.Linear(16, 16), nn.BatchNorm1d(16), nn.GELU(), nn.Dropout(0.25),
+                          nn.Linear(16, len(PHONEMES)))
+    if tmodel is not None:
+        copy_weights(tmodel, model)
+    criterion = nn.CrossEntropyLoss()
+    optimizer = optim.Adam(model.parameters(), lr=1e-2)
+    scheduler = optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.5,
+                                                     patience=0)
+    L.manual_seed(3)
+    out = [data[0][0], data[len(data) - 1][0]]
+    for _ in range(epochs):
+        model.train()
+        total = 0.0
+        for frames, phonemes in loader:
+            optimizer.zero_grad()
+            loss = criterion(model(frames), phonemes)
+            loss.backward()
+            optimizer.step()
+            total += loss.item()
+            out += [frames, phonemes, loss]
+        scheduler.step(total / len(loader))
+    model.eval()
+    with L.inference_mode():
+        logits = model(data.mfccs.unfold(0, 2 * context + 1, 1).transpose(1, 2).flatten(1))
+        acc = (L.argmax(logits, dim=1) == data.transcripts).sum().item() / len(data)
+    state = model.state_dict()
+    if dtype == "float32":
+        # a Linear's bias before BatchNorm1d has a zero gradient up to rounding, which Adam
+        # scales up to lr-sized steps: in float32 those biases, the running means they
+        # shift and so the eval logits are rounding noise; compared in float64 only
+        state = {k: v for k, v in state.items() if k[-4:] != "bias" or k[0] == "8"}
+        state = {k: v for k, v in state.items() if "running_mean" not in k}
+        return model, [*out, *state.values()], None, optimizer.param_groups[0]["lr"]
+    return model, [*out, logits, *state.values()], acc, optimizer.param_groups[0]["lr"]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_hw1p2_frame_mlp_as_torch(dtype):
+    """float32 as the homework (``.float()``), and float64; shuffling and dropout drawn on
+    torch's stream, so the same batches, masks, losses and weights."""
+    _set_dtype(dtype)
+    torch_stream()
+    torch.manual_seed(0)
+    init = _hw1p2_train(torch, dtype, epochs=0)[0]
+    torch.manual_seed(0)
+    _, t, tacc, tlr = _hw1p2_train(torch, dtype)
+    _, z, zacc, zlr = _hw1p2_train(zeroin, dtype, tmodel=init)
+    assert (zacc, zlr) == (tacc, tlr)
+    # float64: the biases before BatchNorm move by Adam's lr * 1e-17 / eps each step
+    tol = {"rtol": 1e-4, "atol": 1e-5} if dtype == "float32" else {"rtol": 1e-8, "atol": 1e-9}
+    for a, b in zip(z, t, strict=True):
+        assert tuple(a.shape) == tuple(b.shape)
+        assert str(a.dtype).split(".")[-1] == str(b.dtype).split(".")[-1]
+        close(a, b, **tol)
+    # a frame with its context: the previous and next frames, zeros past the ends
+    first = _np(z[0]).reshape(5, 5)
+    assert np.all(first[:2] == 0) and np.all(first[2:] != 0)
