@@ -126,6 +126,26 @@ def test_ctc_loss_gradient_by_finite_differences():
     assert np.abs(num[:, 2]).max() == 0 and np.abs(num[:, :2]).max() > 1e-2
 
 
+def test_ctc_log_probs_gradient_is_the_derivative():
+    """What differs on purpose: ``log_probs.grad`` is the derivative of the loss (minus the
+    posterior of each class, finite differences agree above), where PyTorch's kernel
+    returns that plus exp(log_probs) (the logits' gradient for a log_softmax in front);
+    through log_softmax(2) both give the same logits' gradient (test_ctc_loss_as_torch)."""
+    res = {}
+    for L in LIBS:
+        logits = L.tensor(_X_CTC[:, :2] @ _W_CTC.T, requires_grad=True)
+        lp = logits.log_softmax(2)
+        lp.retain_grad()
+        L.nn.functional.ctc_loss(lp, L.tensor(_TARGETS[:2]), L.tensor(_ILENS[:2]),
+                                 L.tensor(_TLENS[:2]), reduction="sum").backward()
+        res[L] = _np(lp.grad), _np(lp.detach()), _np(logits.grad)
+    (zg, lp, zl), (tg, _, tl) = res[zeroin], res[torch]
+    close(zl, tl, 1e-12)
+    live = np.arange(T_IN)[:, None] < np.array(_ILENS[:2])[None, :]      # (T, N)
+    close(tg, np.where(live[..., None], zg + np.exp(lp), 0), 1e-12)
+    assert np.all(zg <= 0) and np.allclose(zg[live].sum(-1), -1)
+
+
 # --- nn.utils.rnn and packed RNNs ------------------------------------------------------------
 
 _LENS = [4, 7, 2, 5]
@@ -153,6 +173,10 @@ def test_rnn_utils_as_torch():
         out += [packed.data, packed.batch_sizes, U.pad_packed_sequence(packed)[0]]
         packed = U.pack_sequence(seqs, enforce_sorted=False)
         out += [packed.data, packed.sorted_indices, packed.unsorted_indices]
+        # a layer on the packed data, packed again (HW3P2's dropout / LayerNorm between LSTMs)
+        again = U.PackedSequence(packed.data * 2, packed.batch_sizes, packed.sorted_indices,
+                                 packed.unsorted_indices)
+        out += list(U.pad_packed_sequence(again, batch_first=True))
         with pytest.raises(Exception, match="enforce_sorted"):
             U.pack_padded_sequence(padded, _LENS, batch_first=True)
         res[L] = out
@@ -348,6 +372,40 @@ def test_hw3p2_ctc_model_trains_as_torch(dtype, scheduler):
     for a, b in zip(z, t, strict=True):
         assert tuple(a.shape) == tuple(b.shape)
         close(a, b, **tol)
+
+
+def _awd_locked_dropout(L, x, dropout=0.4):
+    """LockedDropout as AWD-LSTM writes it (many HW3P2 / HW4P2 listeners copy it): one
+    mask of shape (1, B, H) for a time-first (T, B, H) batch, from ``x.data.new``."""
+    m = x.data.new(1, x.size(1), x.size(2)).bernoulli_(1 - dropout)
+    mask = L.autograd.Variable(m, requires_grad=False) / (1 - dropout)
+    return mask.expand_as(x) * x
+
+
+def test_locked_dropout_time_first_on_torch_stream():
+    """The (1, B, H) mask over a time-first BiLSTM output on torch's stream: the same mask
+    for every time step, the same as torch's, and the same gradients."""
+    _set_dtype("float32")
+    torch_stream()
+    torch.manual_seed(0)
+    tl = torch.nn.LSTM(3, 4, bidirectional=True)
+    res = {}
+    for L in LIBS:
+        lstm = tl if L is torch else copy_weights(tl, znn.LSTM(3, 4, bidirectional=True))
+        U = L.nn.utils.rnn
+        x = L.tensor(np.stack([np.pad(s, ((0, 7 - len(s)), (0, 0))) for s in _SEQS], 1)
+                     .astype("float32"), requires_grad=True)
+        out, _ = lstm(U.pack_padded_sequence(x, _LENS, enforce_sorted=False))
+        out, _ = U.pad_packed_sequence(out)                          # (T, B, 2H)
+        L.manual_seed(5)
+        y = _awd_locked_dropout(L, out)
+        (y * L.arange(y.numel()).reshape(y.shape).to(y.dtype).cos()).sum().backward()
+        res[L] = [y, x.grad, *[p.grad for p in lstm.parameters()]]
+    for z, t in zip(res[zeroin], res[torch], strict=True):
+        close(z, t, **F32)
+    kept = _np(res[zeroin][0])[0] != 0                               # (B, 2H) at t = 0
+    assert 0 < kept.sum() < kept.size
+    assert np.all((_np(res[zeroin][0])[:2] != 0) == kept)            # shared over time
 
 
 # --- decoding: greedy, beam search, Levenshtein distance ---------------------------------------
