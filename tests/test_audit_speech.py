@@ -769,3 +769,20 @@ def test_hw1p2_frame_mlp_as_torch(dtype):
     # a frame with its context: the previous and next frames, zeros past the ends
     first = _np(z[0]).reshape(5, 5)
     assert np.all(first[:2] == 0) and np.all(first[2:] != 0)
+
+
+def test_models_built_after_manual_seed_are_torchs_on_torch_stream():
+    """Nothing copied: on torch's stream ``torch.manual_seed(0)`` then the model gives
+    PyTorch's initial weights bit for bit (Conv1d, BatchNorm1d, LSTM, Linear, Embedding,
+    LSTMCell), keys in the same order."""
+    _set_dtype("float32")
+    torch_stream()
+    for make in (_hw3p2_model, _las_model):
+        states = {}
+        for L in LIBS:
+            L.manual_seed(0)
+            states[L] = make(L).state_dict()
+        assert list(states[zeroin]) == list(states[torch])
+        for k, v in states[torch].items():
+            assert str(states[zeroin][k].dtype).split(".")[-1] == str(v.dtype).split(".")[-1]
+            np.testing.assert_array_equal(_np(states[zeroin][k]), _np(v))
