@@ -334,12 +334,44 @@ def test_global_switch_and_init(torch):
         zeroin.nn.init.xavier_normal_(w)
         torch.nn.init.xavier_normal_(tw)
         _same(w, tw)
-        with pytest.raises(NotImplementedError, match="gumbel_softmax: not available on the "):
-            zeroin.nn.functional.gumbel_softmax(zeroin.ones(1, 2, 3, 3))
+        with pytest.raises(NotImplementedError, match="rrelu: not available on the "):
+            zeroin.nn.functional.rrelu(zeroin.ones(1, 2, 3, 3), training=True)
     finally:
         zr.use_torch_stream(False)
         zeroin.set_default_dtype(old)
     assert not zr.torch_stream_enabled()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gumbel_softmax_on_torch_stream(torch, dtype):
+    """F.gumbel_softmax draws PyTorch's noise (-exponential_().log()): the same soft sample
+    to softmax's rounding, the same one-hot (straight-through) sample, the same gradient,
+    and the stream goes on in step."""
+    zr.use_torch_stream(True)
+    try:
+        _gumbel_softmax_pairs(torch, dtype)
+    finally:
+        zr.use_torch_stream(False)
+
+
+def _gumbel_softmax_pairs(torch, dtype):
+    tol = {"rtol": 1e-6, "atol": 1e-6} if dtype == "float32" else {"rtol": 1e-13, "atol": 1e-15}
+    x = np.random.default_rng(0).standard_normal((3, 5, 6)).astype(dtype)
+    w = np.random.default_rng(1).standard_normal((3, 5, 6)).astype(dtype)
+    for tau, hard, dim in ((1.0, False, -1), (0.7, True, 1), (0.5, True, -1)):
+        res = {}
+        for lib in (zeroin, torch):
+            lib.manual_seed(3)
+            logits = lib.tensor(x, requires_grad=True)
+            y = lib.nn.functional.gumbel_softmax(logits, tau=tau, hard=hard, dim=dim)
+            (y * lib.tensor(w)).sum().backward()
+            res[lib] = y.detach().numpy(), logits.grad.numpy()
+            res[lib, "next"] = lib.rand(3, dtype=lib.float32)
+        np.testing.assert_allclose(res[zeroin][0], res[torch][0], **tol)
+        np.testing.assert_allclose(res[zeroin][1], res[torch][1], **tol)
+        if hard:
+            _same(res[zeroin][0], res[torch][0])
+        _same(res[zeroin, "next"], res[torch, "next"])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

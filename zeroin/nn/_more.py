@@ -16,6 +16,7 @@ from ..anomaly import not_replayable
 from ..errors import ArgumentError, DtypeError, InvalidValueError
 from ..function import Function, OpName, ShapeError
 from ..ops import op
+from .._torch_rng import refuse
 from ..random import get_rng, torch_stream
 from ._composed import _check_affine, _normalize, _normalized_shape, _t
 from ._composed import embedding as ops_embedding
@@ -155,12 +156,19 @@ def _rrelu(input, lower, upper, training, generator=None):  # noqa: A002
 def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
     """A sample from the Gumbel-softmax distribution: softmax((logits + g) / tau) along
     ``dim`` with Gumbel(0, 1) noise g (zeroin's generator). With ``hard`` the result is
-    one-hot at the largest entry, and its gradient is the soft sample's (straight-through)."""
+    one-hot at the largest entry, and its gradient is the soft sample's (straight-through).
+    On the torch stream g is PyTorch's ``-empty_like(logits).exponential_().log()``."""
     x = _t(logits, "gumbel_softmax")
     if not tau > 0:
         raise ValueError(f"gumbel_softmax: tau must be > 0, got {tau!r}")
     d = ops._check_axis("gumbel_softmax", x, dim)
-    noise = -np.log(get_rng().standard_exponential(x.shape))      # Gumbel(0, 1)
+    stream = torch_stream()
+    if stream is not None:
+        if x.dtype not in (np.float32, np.float64):
+            raise refuse(f"gumbel_softmax of a {x.dtype} tensor")
+        noise = -np.log(stream.exponential(x.data.size, x.dtype).reshape(x.shape))
+    else:
+        noise = -np.log(get_rng().standard_exponential(x.shape))  # Gumbel(0, 1)
     y = ops.softmax((x + _leaf(noise.astype(x.dtype))) * (1.0 / tau), dim=d)
     if not hard:
         return y
