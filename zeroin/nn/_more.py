@@ -146,7 +146,8 @@ def _rrelu(input, lower, upper, training, generator=None):  # noqa: A002
         raise _prim._ArgumentError(f"rrelu: lower ({lower}) must be at most upper ({upper}); "
                                    f"the slope is drawn from [lower, upper]")
     if training:
-        slope = get_rng(generator).uniform(lower, upper, x.shape).astype(x.dtype, copy=False)
+        rng = get_rng(generator, "rrelu")
+        slope = rng.uniform(lower, upper, x.shape).astype(x.dtype, copy=False)
     else:
         slope = np.asarray((lower + upper) / 2, dtype=x.dtype)
     noise = np.where(x.data > 0, np.ones((), x.dtype), slope)
