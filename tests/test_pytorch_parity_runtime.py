@@ -313,3 +313,32 @@ def test_moving_to_cuda_raises_pytorchs_assertion_error_and_says_why(move):
     with pytest.raises(AssertionError, match="zeroin runs on the CPU .* only") as e:
         move(zeroin)
     assert isinstance(e.value, RuntimeError)
+
+
+def _dtype_name(d):
+    return str(d).rsplit(".", 1)[-1]
+
+
+def test_autocast_dtype_defaults_and_setter_as_pytorch(monkeypatch, fresh_warnings):
+    monkeypatch.setattr(amp, "_LOWER", {})
+    for device in ("cpu", "cuda"):
+        assert _dtype_name(zeroin.get_autocast_dtype(device)) == \
+            _dtype_name(torch.get_autocast_dtype(device))
+        with zeroin.autocast(device) as z, torch.autocast(device) as t:
+            assert _dtype_name(z.fast_dtype) == _dtype_name(t.fast_dtype)
+    before = torch.get_autocast_dtype("cpu")
+    try:
+        torch.set_autocast_dtype("cpu", torch.float16)
+        zeroin.set_autocast_dtype("cpu", zeroin.float16)
+        assert zeroin.get_autocast_dtype("cpu") == zeroin.float16
+        assert _dtype_name(zeroin.get_autocast_dtype("cpu")) == \
+            _dtype_name(torch.get_autocast_dtype("cpu"))
+        zeroin.set_autocast_dtype("cpu", zeroin.bfloat16)
+        assert zeroin.get_autocast_dtype("cpu") is zeroin.bfloat16
+    finally:
+        torch.set_autocast_dtype("cpu", before)
+    for bad, error in ((1, TypeError), ("gpu", RuntimeError)):
+        with pytest.raises(error):
+            torch.get_autocast_dtype(bad)
+        with pytest.raises(error, match="device_type" if error is TypeError else "gpu"):
+            zeroin.get_autocast_dtype(bad)

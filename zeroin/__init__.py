@@ -99,6 +99,8 @@ _LAZY = {
     "amp": ("zeroin.amp", None),
     "autocast": ("zeroin.amp", "autocast"),
     "is_autocast_enabled": ("zeroin.amp", "is_autocast_enabled"),
+    "get_autocast_dtype": ("zeroin.amp", "get_autocast_dtype"),
+    "set_autocast_dtype": ("zeroin.amp", "set_autocast_dtype"),
     "backends": ("zeroin.backends", None),
     "TypedStorage": ("zeroin._inplace_names", "TypedStorage"),
     "UntypedStorage": ("zeroin._inplace_names", "UntypedStorage"),

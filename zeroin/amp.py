@@ -16,7 +16,8 @@ from __future__ import annotations
 import functools
 import warnings
 
-__all__ = ["autocast", "GradScaler", "is_autocast_available", "is_autocast_enabled"]
+__all__ = ["autocast", "GradScaler", "is_autocast_available", "is_autocast_enabled",
+           "get_autocast_dtype", "set_autocast_dtype"]
 
 _warned = set()         # what has warned already in this process
 
@@ -47,6 +48,38 @@ def is_autocast_enabled(device_type=None):
     return False
 
 
+_LOWER = {}         # device type -> the dtype set by set_autocast_dtype
+
+
+def _default_lower(device_type):
+    """PyTorch's default autocast dtype: bfloat16 on the CPU-like devices, float16 else."""
+    from . import dtypes
+    return dtypes.bfloat16 if device_type in ("cpu", "xpu", "hpu") else dtypes.float16
+
+
+def get_autocast_dtype(device_type):
+    """The dtype autocast would use on ``device_type`` (PyTorch's defaults: bfloat16 on
+    the CPU, float16 on CUDA, or what :func:`set_autocast_dtype` set). zeroin's autocast
+    casts nothing; this is what a script reads to choose its own dtypes."""
+    if not isinstance(device_type, str):
+        raise TypeError(f"get_autocast_dtype(): argument 'device_type' must be str, not "
+                        f"{type(device_type).__name__}")
+    _check_device_type("get_autocast_dtype", device_type)
+    dtype = _LOWER.get(device_type)
+    return _default_lower(device_type) if dtype is None else dtype
+
+
+def set_autocast_dtype(device_type, dtype):
+    """Set what :func:`get_autocast_dtype` returns for ``device_type`` (and the dtype an
+    :class:`autocast` without ``dtype=`` reports); no op changes: zeroin casts nothing."""
+    if not isinstance(device_type, str):
+        raise TypeError(f"set_autocast_dtype(): argument 'device_type' must be str, not "
+                        f"{type(device_type).__name__}")
+    _check_device_type("set_autocast_dtype", device_type)
+    from . import dtypes
+    _LOWER[device_type] = dtype if dtype is dtypes.bfloat16 else dtypes.as_dtype(dtype)
+
+
 class autocast:
     """``with zeroin.autocast("cuda"):`` or ``@zeroin.autocast("cpu")``: accepted and
     ignored. zeroin runs every op in its tensors' own dtype (no float16/bfloat16
@@ -55,6 +88,8 @@ class autocast:
     def __init__(self, device_type, dtype=None, enabled=True, cache_enabled=None):
         _check_device_type("autocast", device_type)
         self.device = device_type
+        if dtype is None:
+            dtype = get_autocast_dtype(device_type)
         self.fast_dtype, self._enabled, self._cache_enabled = dtype, bool(enabled), cache_enabled
         if self._enabled:
             _warn_once("autocast", "zeroin runs every op in its tensors' own dtype; autocast "
