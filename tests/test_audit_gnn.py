@@ -12,13 +12,16 @@ import math
 
 import numpy as np
 import pytest
+from _audit import close as _close
+from _audit import copy_weights as _copy
+from _audit import np_of as _np
+from _audit import torch_stream
 
 import zeroin
-from _audit import np_of as _np, close as _close, copy_weights as _copy, torch_stream
 
 torch = pytest.importorskip("torch")
 LIBS = (torch, zeroin)
-F32 = dict(rtol=2e-5, atol=2e-6)
+F32 = {"rtol": 2e-5, "atol": 2e-6}
 
 
 def _mods(lib):
@@ -148,7 +151,7 @@ def _pygcn(torch, nn, F):
             if self.bias is not None:
                 self.bias.data.uniform_(-stdv, stdv)
 
-        def forward(self, input, adj):  # noqa: A002
+        def forward(self, input, adj):
             support = torch.mm(input, self.weight)
             output = torch.spmm(adj, support)
             if self.bias is not None:
@@ -261,6 +264,23 @@ def test_sparse_adjacency_refused_with_the_dense_way_and_spmm_matches_torchs_spa
     _close(zW.grad, tW.grad)
     with pytest.raises(NotImplementedError, match="sparse.FloatTensor.*no sparse layouts"):
         zeroin.sparse.FloatTensor(zeroin.tensor(ei), zeroin.tensor(vals), (n, n))
+    bias = np.linspace(-1, 1, n * 3).reshape(n, 3)
+    _close(zeroin.sparse.addmm(zeroin.tensor(bias), dense, zeroin.mm(zx, zW), beta=0.5, alpha=2),
+           torch.sparse.addmm(torch.tensor(bias), sp, torch.mm(tx, tW), beta=0.5, alpha=2))
+
+
+@pytest.mark.parametrize("bad, match", [([-1, 2], "smallest value -1"),
+                                        ([1.0, 2.0], "dtype float"),
+                                        ([[1, 2]], r"shape \(1, 2\)")])
+def test_bincount_refuses_what_pytorchs_refuses_and_says_why(bad, match):
+    with pytest.raises(RuntimeError, match="bincount"):
+        torch.bincount(torch.tensor(bad))
+    with pytest.raises(RuntimeError, match="bincount: only supports 1-d non-negative.*" + match):
+        zeroin.bincount(zeroin.tensor(bad))
+    with pytest.raises(RuntimeError, match="same length"):
+        torch.bincount(torch.tensor([1, 2]), weights=torch.ones(3))
+    with pytest.raises(RuntimeError, match="bincount: weights .* same length.*shape \\(3,\\)"):
+        zeroin.bincount(zeroin.tensor([1, 2]), weights=zeroin.ones(3))
 
 
 # --- GAT and GraphSAGE on an edge list --------------------------------------------------------
@@ -342,7 +362,7 @@ def _sage(torch, nn, F):
 
 
 def _node_classification(lib, model, ei, x, labels, log_probs, steps=4):
-    torch, nn, F = _mods(lib)
+    torch, _, F = _mods(lib)
     x, edge_index, y = torch.tensor(x), torch.tensor(ei), torch.tensor(labels)
     mask = torch.arange(x.size(0)) % 3 != 0
     opt = torch.optim.Adam(model.parameters(), lr=0.02)

@@ -5,7 +5,7 @@ the legacy constructors (``torch.sparse.FloatTensor(indices, values, size)``, py
 ``sparse_mx_to_torch_sparse_tensor``) are refused with the dense way to build the tensor."""
 from ._inplace_names import _no_sparse
 
-__all__ = ["mm"]
+__all__ = ["addmm", "mm"]
 
 
 def mm(mat1, mat2):
@@ -13,6 +13,13 @@ def mm(mat1, mat2):
     sparse ``mat1`` gives it (its dense values; gradients to both)."""
     from ._inplace_names import spmm
     return spmm(mat1, mat2)
+
+
+def addmm(mat, mat1, mat2, *, beta=1.0, alpha=1.0):
+    """``beta * mat + alpha * (mat1 @ mat2)``, as ``torch.sparse.addmm`` of a sparse
+    ``mat1`` gives it."""
+    from ._api_names import addmm as dense_addmm
+    return dense_addmm(mat, mat1, mat2, beta=beta, alpha=alpha)
 
 
 def _refuse(name):
