@@ -129,6 +129,45 @@ def test_scatter_reduce_with_duplicate_indices_and_ties(reduce, include_self):
         _close(z, t, 1e-12)
 
 
+def test_in_place_aggregation_on_a_non_leaf_and_the_duplicate_index_pitfall():
+    """index_add_ / scatter_add_ / scatter_reduce_ / index_put_(accumulate=True) on a clone
+    of a layer's output, gradients to x and W; ``out[dst] += msg`` keeps one message per
+    repeated index (the classic bug), in both libraries alike."""
+    ei, x, _ = _sbm(n_per=(5, 4))
+    W = np.random.default_rng(7).standard_normal((x.shape[1], 3))
+    res = {}
+    for lib in LIBS:
+        xt, Wt = lib.tensor(x, requires_grad=True), lib.tensor(W, requires_grad=True)
+        src, dst = lib.tensor(ei)
+        index = dst.unsqueeze(-1).expand(-1, 3)
+        h = xt @ Wt
+        outs = [h.clone() for _ in range(5)]
+        outs[0].index_add_(0, dst, h[src] * 2)
+        outs[1].scatter_reduce_(0, index, h[src], "amax", include_self=True)
+        outs[2].scatter_add_(0, index, h[src])
+        outs[3][dst] += h[src]
+        outs[4].index_put_((dst,), h[src], accumulate=True)
+        loss = outs[0].sin().sum() + outs[1].cos().sum() + (outs[2] * outs[3]).sum() \
+            + outs[4].pow(2).sum()
+        loss.backward()
+        res[lib] = outs + [xt.grad, Wt.grad]
+    for z, t in zip(res[zeroin], res[torch], strict=True):
+        _close(z, t)
+    summed = _np(res[zeroin][2])
+    assert np.abs(_np(res[zeroin][3]) - summed).max() > 0.1         # += lost messages
+    _close(res[zeroin][4], summed, 1e-12)                           # accumulate=True did not
+
+
+def test_scatter_reduce_legacy_max_name_points_to_amax():
+    s = torch.tensor([5.0, 2.0], requires_grad=True)
+    out = torch.zeros(3).scatter_reduce(0, torch.tensor([0, 0]), s, "max", include_self=False)
+    with pytest.raises(RuntimeError, match="'amax'"):          # torch: forward only
+        out.sum().backward()
+    with pytest.raises(RuntimeError, match="reduce='amax'"):
+        zeroin.zeros(3).scatter_reduce(0, zeroin.tensor([0, 0]), zeroin.tensor([5.0, 2.0]),
+                                       "max", include_self=False)
+
+
 # --- Kipf's pygcn -----------------------------------------------------------------------------
 
 def _pygcn(torch, nn, F):
