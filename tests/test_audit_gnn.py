@@ -75,6 +75,7 @@ def _message_passing(torch, edge_index, x, W, add_loops=True):
     return [deg, deg2, deg_inv_sqrt, out_add, out_scatter, out_max, out_mean, out_sum]
 
 
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")    # 0 ** -0.5 = inf
 @pytest.mark.parametrize("add_loops", [True, False])
 def test_edge_list_message_passing_values_and_gradients(add_loops):
     ei, x, _ = _sbm()
@@ -97,6 +98,7 @@ def test_edge_list_message_passing_values_and_gradients(add_loops):
     _close(res[zeroin][3], res[zeroin][4], 0)                   # index_add_ == scatter_add_
 
 
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
 def test_edge_list_ops_against_finite_differences():
     ei, x, _ = _sbm(n_per=(4, 3), feats=3)
     W = np.random.default_rng(2).standard_normal((3, 2))
@@ -232,13 +234,56 @@ def _accuracy(output, labels):
     return correct / len(labels)
 
 
-def _pygcn_train(lib, ei, x, labels, steps=6):
+def _pygcn_load_data(torch, ei, x, labels):
+    """pygcn/utils.py's load_data on an edge list (scipy), with its encode_onehot, normalize
+    and sparse_mx_to_torch_sparse_tensor; zeroin has no sparse layout, so its port builds
+    the dense adjacency there (``torch.FloatTensor(np.array(adj.todense()))``)."""
+    sp = pytest.importorskip("scipy.sparse")
+
+    def encode_onehot(labels):
+        classes = sorted(set(labels))
+        classes_dict = {c: np.identity(len(classes))[i, :] for i, c in enumerate(classes)}
+        return np.array(list(map(classes_dict.get, labels)), dtype=np.int32)
+
+    def normalize(mx):
+        rowsum = np.array(mx.sum(1))
+        r_inv = np.power(rowsum, -1).flatten()
+        r_inv[np.isinf(r_inv)] = 0.
+        r_mat_inv = sp.diags(r_inv)
+        return r_mat_inv.dot(mx)
+
+    def sparse_mx_to_torch_sparse_tensor(sparse_mx):
+        sparse_mx = sparse_mx.tocoo().astype(np.float32)
+        if torch is zeroin:
+            return torch.FloatTensor(np.array(sparse_mx.todense()))
+        indices = torch.from_numpy(np.vstack((sparse_mx.row, sparse_mx.col)).astype(np.int64))
+        values = torch.from_numpy(sparse_mx.data)
+        shape = torch.Size(sparse_mx.shape)
+        return torch.sparse_coo_tensor(indices, values, shape)   # pygcn: sparse.FloatTensor
+
+    labels = encode_onehot(labels)
+    features = sp.csr_matrix(x, dtype=np.float32)
+    edges = ei.T
+    adj = sp.coo_matrix((np.ones(edges.shape[0]), (edges[:, 0], edges[:, 1])),
+                        shape=(labels.shape[0], labels.shape[0]), dtype=np.float32)
+    adj = adj + adj.T.multiply(adj.T > adj) - adj.multiply(adj.T > adj)
+    adj = normalize(adj + sp.eye(adj.shape[0]))
+    features = torch.FloatTensor(np.array(features.todense()))
+    labels = torch.LongTensor(np.where(labels)[1])
+    return sparse_mx_to_torch_sparse_tensor(adj), features, labels
+
+
+def _pygcn_train(lib, ei, x, labels, loader, steps=6):
     torch, nn, F = _mods(lib)
     torch.manual_seed(42)
     n = x.shape[0]
-    features = torch.FloatTensor(x.astype(np.float32))
-    adj = torch.FloatTensor(_row_normalized_adj(ei, n).astype(np.float32))
-    labels = torch.LongTensor(labels)
+    if loader == "scipy":
+        adj, features, labels = _pygcn_load_data(torch, ei, x, labels)
+        assert adj.is_sparse == (torch is not zeroin)
+    else:
+        features = torch.FloatTensor(x.astype(np.float32))
+        adj = torch.FloatTensor(_row_normalized_adj(ei, n).astype(np.float32))
+        labels = torch.LongTensor(labels)
     idx_train, idx_val = torch.LongTensor(range(0, n, 2)), torch.LongTensor(range(1, n, 2))
     model = _pygcn(torch, nn, F)(nfeat=features.shape[1], nhid=8,
                                  nclass=int(labels.max()) + 1, dropout=0.5)
@@ -261,12 +306,15 @@ def _pygcn_train(lib, ei, x, labels, steps=6):
     return w0, log, [p.detach() for p in model.parameters()], repr(model.gc1)
 
 
-def test_pygcn_layer_model_and_training_with_dropout_and_adam(f32):
+@pytest.mark.filterwarnings("ignore:Sparse invariant checks")
+@pytest.mark.parametrize("loader", ["numpy", "scipy"])
+def test_pygcn_layer_model_and_training_with_dropout_and_adam(f32, loader):
     """pygcn's train(): dropout masks, reset_parameters' uniform_ draws and Adam with weight
-    decay, on PyTorch's random stream (so nothing is copied)."""
+    decay, on PyTorch's random stream (so nothing is copied); with pygcn's own scipy loader,
+    PyTorch multiplies by its sparse adjacency and zeroin by the dense one."""
     ei, x, labels = _sbm()
     torch_stream()
-    out = {lib: _pygcn_train(lib, ei, x, labels) for lib in LIBS}
+    out = {lib: _pygcn_train(lib, ei, x, labels, loader) for lib in LIBS}
     for z, t in zip(out[zeroin][0], out[torch][0], strict=True):
         _close(z, t, 0)                                         # the same initial draws
     for zrow, trow in zip(out[zeroin][1], out[torch][1], strict=True):
@@ -277,6 +325,7 @@ def test_pygcn_layer_model_and_training_with_dropout_and_adam(f32):
     assert out[zeroin][3] == out[torch][3] == "GraphConvolution (5 -> 8)"
 
 
+@pytest.mark.filterwarnings("ignore:Sparse invariant checks")        # torch's
 def test_sparse_adjacency_refused_with_the_dense_way_and_spmm_matches_torchs_sparse():
     ei, x, _ = _sbm()
     n = x.shape[0]
@@ -301,6 +350,16 @@ def test_sparse_adjacency_refused_with_the_dense_way_and_spmm_matches_torchs_spa
     (to.sin().sum() + ts.sum()).backward()
     _close(zx.grad, tx.grad)
     _close(zW.grad, tW.grad)
+    # learnable edge weights: the gradient reaches the values through the dense matrix
+    zv, tv = zeroin.tensor(vals, requires_grad=True), torch.tensor(vals, requires_grad=True)
+    zo = zeroin.sparse.mm(zeroin.zeros(n, n).index_put_(tuple(zeroin.tensor(ei)), zv,
+                                                        accumulate=True), zeroin.tensor(x))
+    to = torch.sparse.mm(torch.sparse_coo_tensor(torch.tensor(ei), tv, (n, n)),
+                         torch.tensor(x))
+    zo.tanh().sum().backward()
+    to.tanh().sum().backward()
+    _close(zo, to)
+    _close(zv.grad, tv.grad)
     with pytest.raises(NotImplementedError, match="sparse.FloatTensor.*no sparse layouts"):
         zeroin.sparse.FloatTensor(zeroin.tensor(ei), zeroin.tensor(vals), (n, n))
     bias = np.linspace(-1, 1, n * 3).reshape(n, 3)
@@ -400,6 +459,42 @@ def _sage(torch, nn, F):
     return SAGE
 
 
+def _gin(torch, nn, F):
+    """GIN (Xu et al.) from scratch: an MLP with BatchNorm1d on (1 + eps) x + the sum of the
+    neighbours (scatter_add_ with an expanded index), a learnable eps, and a jumping-knowledge
+    head on the layers' outputs concatenated."""
+    class GINLayer(nn.Module):
+        def __init__(self, in_features, out_features, eps=0.0):
+            super().__init__()
+            # no bias before BatchNorm: it would cancel it, its gradient is rounding noise
+            # (1e-17), and Adam's step on noise differs between any two libraries
+            self.mlp = nn.Sequential(nn.Linear(in_features, out_features, bias=False),
+                                     nn.BatchNorm1d(out_features), nn.ReLU(),
+                                     nn.Linear(out_features, out_features))
+            self.eps = nn.Parameter(torch.Tensor([eps]))
+
+        def forward(self, x, edge_index):
+            src, dst = edge_index
+            index = dst.unsqueeze(-1).expand(-1, x.size(1))
+            agg = torch.zeros_like(x).scatter_add_(0, index, x[src])
+            return self.mlp((1 + self.eps) * x + agg)
+
+    class GIN(nn.Module):
+        def __init__(self, nfeat, nhid, nclass):
+            super().__init__()
+            self.convs = nn.ModuleList([GINLayer(nfeat, nhid), GINLayer(nhid, nhid)])
+            self.head = nn.Linear(2 * nhid, nclass)
+
+        def forward(self, x, edge_index):
+            hs = []
+            for conv in self.convs:
+                x = F.relu(conv(x, edge_index))
+                hs.append(x)
+            return self.head(torch.cat(hs, dim=1))
+
+    return GIN
+
+
 def _node_classification(lib, model, ei, x, labels, log_probs, steps=4):
     torch, _, F = _mods(lib)
     x, edge_index, y = torch.tensor(x), torch.tensor(ei), torch.tensor(labels)
@@ -413,10 +508,10 @@ def _node_classification(lib, model, ei, x, labels, log_probs, steps=4):
         loss.backward()
         log.append([out, loss] + [p.grad.clone() for p in model.parameters()])
         opt.step()
-    return log + [[p.detach() for p in model.parameters()]]
+    return log + [[p.detach() for p in model.parameters()] + list(model.buffers())]
 
 
-@pytest.mark.parametrize("arch", ["gat", "sage"])
+@pytest.mark.parametrize("arch", ["gat", "sage", "gin"])
 def test_gat_and_graphsage_on_an_edge_list(arch):
     ei, x, labels = _sbm()
     loops = np.tile(np.arange(x.shape[0]), (2, 1))
@@ -424,7 +519,7 @@ def test_gat_and_graphsage_on_an_edge_list(arch):
     models = {}
     for lib in LIBS:
         lib.manual_seed(0)
-        cls = (_gat if arch == "gat" else _sage)(*_mods(lib))
+        cls = {"gat": _gat, "sage": _sage, "gin": _gin}[arch](*_mods(lib))
         models[lib] = cls(x.shape[1], 4, 3).double()
     _copy(models[torch], models[zeroin])
     log = {lib: _node_classification(lib, models[lib], ei, x, labels, arch == "gat")
@@ -474,7 +569,8 @@ def _link_prediction(lib, ei, x, steps=4):
     for _ in range(steps):
         opt.zero_grad()
         h = enc(x)
-        src, dst = edge_index
+        keep = torch.rand(edge_index.size(1)) >= 0.2              # DropEdge
+        src, dst = edge_index[:, keep]
         z = torch.zeros_like(h).index_add_(0, dst, h[src]) + h
         neg = torch.randint(0, N, (2, edge_index.size(1)), dtype=torch.long)
         pos_score = (z[src] * z[dst]).sum(dim=-1)
@@ -484,7 +580,7 @@ def _link_prediction(lib, ei, x, steps=4):
         loss = F.binary_cross_entropy_with_logits(scores, targets)
         loss.backward()
         auc_like = (pos_score.sigmoid().mean() - neg_score.sigmoid().mean()).item()
-        log.append([neg, scores, loss, auc_like] + [p.grad.clone() for p in enc.parameters()])
+        log.append([keep, neg, scores, loss, auc_like] + [p.grad.clone() for p in enc.parameters()])
         opt.step()
     return log
 
@@ -494,8 +590,9 @@ def test_link_prediction_with_negative_sampling(f32):
     torch_stream()                    # torch.randint's negatives and nn.Linear's weights
     log = {lib: _link_prediction(lib, ei, x) for lib in LIBS}
     for zrow, trow in zip(log[zeroin], log[torch], strict=True):
-        _close(zrow[0], trow[0], 0)                              # the same negatives
-        for z, t in zip(zrow[1:], trow[1:], strict=True):
+        _close(zrow[0], trow[0], 0)                              # the same dropped edges
+        _close(zrow[1], trow[1], 0)                              # and negatives
+        for z, t in zip(zrow[2:], trow[2:], strict=True):
             _close(z, t, rtol=1e-4, atol=1e-5)
 
 
@@ -520,17 +617,24 @@ def _graph_classifier(torch, nn, F):
         count = torch.bincount(batch, minlength=size).clamp(min=1).to(x.dtype)
         return out / count.unsqueeze(-1)
 
+    def global_max_pool(x, batch, size=None):
+        size = int(batch.max().item() + 1) if size is None else size
+        index = batch.unsqueeze(-1).expand_as(x)
+        return x.new_zeros(size, x.size(1)).scatter_reduce(0, index, x, "amax",
+                                                           include_self=False)
+
     class GraphNet(nn.Module):
         def __init__(self, nfeat, nhid, nclass):
             super().__init__()
             self.lin1, self.lin2 = nn.Linear(nfeat, nhid), nn.Linear(nhid, nhid)
-            self.head = nn.Linear(nhid, nclass)
+            self.head = nn.Linear(2 * nhid, nclass)
 
         def forward(self, x, edge_index, batch):
             src, dst = edge_index
             h = F.relu(self.lin1(x))
             h = F.relu(self.lin2(h + torch.zeros_like(h).index_add(0, dst, h[src])))
-            return self.head(global_mean_pool(h, batch))
+            return self.head(torch.cat([global_mean_pool(h, batch),
+                                        global_max_pool(h, batch)], dim=1))
 
     return GraphNet, global_mean_pool
 
