@@ -9,6 +9,7 @@ float resolution; the hand-written scatter ops are also checked against finite d
 The dense-adjacency GCN / GAT of the UvA tutorial is in test_audit_uvadl.py. See
 docs/gnn.md."""
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -168,6 +169,26 @@ def test_scatter_reduce_legacy_max_name_points_to_amax():
     with pytest.raises(RuntimeError, match="reduce='amax'"):
         zeroin.zeros(3).scatter_reduce(0, zeroin.tensor([0, 0]), zeroin.tensor([5.0, 2.0]),
                                        "max", include_self=False)
+
+
+def test_legacy_scatter_reduce_argument_names_its_replacements():
+    """``scatter_(dim, index, src, reduce='add')``, deprecated in PyTorch and without a
+    gradient there: zeroin refuses it with the two calls that replace it, which give
+    PyTorch's values."""
+    dst, src = np.array([0, 0, 1, 3]), np.array([1.5, 2.0, -3.0, 0.5])
+    with warnings.catch_warnings():         # PyTorch's deprecation warning (once a process)
+        warnings.simplefilter("ignore", UserWarning)
+        added = torch.zeros(4, dtype=torch.float64).scatter_(0, torch.tensor(dst),
+                                                             torch.tensor(src), reduce="add")
+        product = torch.ones(4, dtype=torch.float64).scatter_(
+            0, torch.tensor(dst), torch.tensor(src), reduce="multiply")
+    for reduce in ("add", "multiply"):
+        with pytest.raises(NotImplementedError, match=f"reduce='{reduce}'.*scatter_add.*"
+                                                      "scatter_reduce.*'prod'"):
+            zeroin.zeros(4).scatter_(0, zeroin.tensor(dst), zeroin.tensor(src), reduce=reduce)
+    _close(zeroin.zeros(4).scatter_add(0, zeroin.tensor(dst), zeroin.tensor(src)), added, 0)
+    _close(zeroin.ones(4).scatter_reduce(0, zeroin.tensor(dst), zeroin.tensor(src), "prod"),
+           product, 0)
 
 
 # --- Kipf's pygcn -----------------------------------------------------------------------------
