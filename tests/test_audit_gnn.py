@@ -402,6 +402,31 @@ def test_bincount_refuses_what_pytorchs_refuses_and_says_why(bad, match):
         zeroin.bincount(zeroin.tensor([1, 2]), weights=zeroin.ones(3))
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")    # NumPy's 0 ** -0.5 and 0 * inf
+def test_weighted_degree_gradient_bincount_refuses_index_add_gives():
+    """A weighted degree from learnable edge weights: bincount(dst, weights=w) has no
+    gradient in PyTorch (backward raises); zeroin raises too, naming index_add, whose
+    gradient is PyTorch's."""
+    dst, w0 = np.array([1, 0, 2, 1, 1]), np.array([0.5, 1.0, 2.0, -1.0, 3.0])
+    for lib in LIBS:
+        w = lib.tensor(w0, requires_grad=True)
+        deg = lib.bincount(lib.tensor(dst), weights=w, minlength=4)
+        _close(deg, [1.0, 2.5, 2.0, 0.0], 0)
+        with pytest.raises(RuntimeError, match="bincount"):
+            deg.sum().backward()
+    grads = {}
+    for lib in LIBS:
+        w = lib.tensor(w0, requires_grad=True)
+        deg = lib.zeros(4, dtype=w.dtype).index_add(0, lib.tensor(dst), w)
+        (deg.pow(-0.5).masked_fill(deg == 0, 0) * lib.arange(4.0)).sum().backward()
+        grads[lib] = [deg, w.grad]
+    for z, t in zip(grads[zeroin], grads[torch], strict=True):
+        _close(z, t)
+    with pytest.raises(RuntimeError, match="index_add"):
+        zeroin.bincount(zeroin.tensor(dst), weights=zeroin.tensor(w0, requires_grad=True),
+                        minlength=4).sum().backward()
+
+
 # --- GAT and GraphSAGE on an edge list --------------------------------------------------------
 
 def _gat(torch, nn, F):

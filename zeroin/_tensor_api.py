@@ -531,7 +531,8 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
 @_method()
 def bincount(input, weights=None, minlength=0):  # noqa: A002
     """How often each value 0, 1, ... occurs in a 1-D tensor of non-negative integers (at
-    least ``minlength`` counts), or the sums of ``weights`` per value; no gradient."""
+    least ``minlength`` counts), or the sums of ``weights`` per value. No gradient: with
+    weights that require grad, backward raises, as PyTorch's (use index_add for one)."""
     if getattr(input, "dtype", None) == np.bool_:
         raise NotImplementedError("bincount: not implemented for bool tensors, as in PyTorch; "
                                   "convert first: bincount(x.long())")
@@ -546,8 +547,14 @@ def bincount(input, weights=None, minlength=0):  # noqa: A002
     if w is not None and w.shape != x.shape:
         raise ShapeError(f"bincount: weights should be 1-d and have the same length as input; "
                          f"got weights of shape {w.shape} for input of shape {x.shape}")
-    return _leaf(np.bincount(x, w, minlength).astype(   # PyTorch: float32 weights
-        np.int64 if w is None else np.float32 if w.dtype == np.float32 else np.float64))
+    out = np.bincount(x, w, minlength).astype(   # PyTorch: float32 weights
+        np.int64 if w is None else np.float32 if w.dtype == np.float32 else np.float64)
+    if isinstance(weights, Tensor) and weights.requires_grad:
+        return no_derivative("bincount", lambda *_: out, weights, why=(
+            "bincount has no gradient for weights (as in PyTorch); sum them per value with "
+            "zeros(n, dtype=weights.dtype).index_add(0, input, weights) (n values), which has "
+            "one"))
+    return _leaf(out)
 
 
 for _f in (equal, allclose, isclose, nonzero, argwhere, argsort, histc, unique, bincount):
