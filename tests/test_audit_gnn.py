@@ -764,3 +764,21 @@ def test_scatter_max_unique_sort_argsort_searchsorted():
     assert int(arg[-1, 0]) == ei.shape[1]            # the isolated node: no source row
     rows = _np(arg)[:-1]
     np.testing.assert_array_equal(msg[rows, np.arange(3)], _np(out)[:-1])
+
+
+def test_segment_sums_by_index_add_over_repeat_interleave_match_segment_reduce():
+    """docs/gnn.md's replacement for torch.segment_reduce (not in zeroin): segments given by
+    their lengths (an empty one included), summed and averaged, with gradients."""
+    lengths, data = np.array([2, 0, 3, 1]), np.linspace(-1, 2, 6)
+    t = torch.tensor(data, requires_grad=True)
+    ref = torch.segment_reduce(t, "sum", lengths=torch.tensor(lengths))
+    ref_mean = torch.segment_reduce(t, "mean", lengths=torch.tensor(lengths), unsafe=True)
+    (ref * torch.arange(4.0) + ref_mean.nan_to_num()).sum().backward()
+    z = zeroin.tensor(data, requires_grad=True)
+    seg = zeroin.repeat_interleave(zeroin.tensor(lengths))
+    sums = zeroin.zeros(4).index_add_(0, seg, z)
+    means = sums / zeroin.tensor(lengths).clamp(min=1)
+    (sums * zeroin.arange(4.0) + means).sum().backward()
+    _close(sums, ref)
+    _close(means, ref_mean.nan_to_num())
+    _close(z.grad, t.grad)
