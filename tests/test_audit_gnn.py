@@ -782,3 +782,129 @@ def test_segment_sums_by_index_add_over_repeat_interleave_match_segment_reduce()
     _close(sums, ref)
     _close(means, ref_mean.nan_to_num())
     _close(z.grad, t.grad)
+
+
+# --- pyGAT's sparse layer: a custom autograd.Function around a sparse product ------------------
+
+def _sp_gat(torch, nn, F):
+    """pyGAT's SpGAT (Diego999/pyGAT, layers.py / models.py). Its SpecialSpmmFunction makes
+    ``torch.sparse_coo_tensor(indices, values, shape)``; the zeroin port makes the dense
+    matrix there (the refusal's fix) and reads the indices from ``ctx`` instead of
+    ``a._indices()``: the only two lines that differ."""
+    def sparse_coo(indices, values, shape):
+        if torch is zeroin:
+            return torch.zeros(tuple(shape), dtype=values.dtype).index_put_(
+                tuple(indices), values, accumulate=True)
+        return torch.sparse_coo_tensor(indices, values, shape)
+
+    class SpecialSpmmFunction(torch.autograd.Function):
+        """Special function for only sparse region backpropataion layer."""
+        @staticmethod
+        def forward(ctx, indices, values, shape, b):
+            assert indices.requires_grad is False
+            a = sparse_coo(indices, values, shape)
+            ctx.save_for_backward(a, b)
+            ctx.N = shape[0]
+            ctx.indices = indices
+            return torch.matmul(a, b)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            a, b = ctx.saved_tensors
+            grad_values = grad_b = None
+            if ctx.needs_input_grad[1]:
+                grad_a_dense = grad_output.matmul(b.t())
+                edge_idx = ctx.indices[0, :] * ctx.N + ctx.indices[1, :]
+                grad_values = grad_a_dense.view(-1)[edge_idx]
+            if ctx.needs_input_grad[3]:
+                grad_b = a.t().matmul(grad_output)
+            return None, grad_values, None, grad_b
+
+    class SpecialSpmm(nn.Module):
+        def forward(self, indices, values, shape, b):
+            return SpecialSpmmFunction.apply(indices, values, shape, b)
+
+    class SpGraphAttentionLayer(nn.Module):
+        def __init__(self, in_features, out_features, dropout, alpha, concat=True):
+            super().__init__()
+            self.in_features, self.out_features = in_features, out_features
+            self.alpha, self.concat = alpha, concat
+            self.W = nn.Parameter(torch.zeros(size=(in_features, out_features)))
+            nn.init.xavier_normal_(self.W.data, gain=1.414)
+            self.a = nn.Parameter(torch.zeros(size=(1, 2 * out_features)))
+            nn.init.xavier_normal_(self.a.data, gain=1.414)
+            self.dropout = nn.Dropout(dropout)
+            self.leakyrelu = nn.LeakyReLU(self.alpha)
+            self.special_spmm = SpecialSpmm()
+
+        def forward(self, input, adj):
+            dv = 'cuda' if input.is_cuda else 'cpu'
+            N = input.size()[0]
+            edge = adj.nonzero().t()
+            h = torch.mm(input, self.W)
+            assert not torch.isnan(h).any()
+            edge_h = torch.cat((h[edge[0, :], :], h[edge[1, :], :]), dim=1).t()
+            edge_e = torch.exp(-self.leakyrelu(self.a.mm(edge_h).squeeze()))
+            assert not torch.isnan(edge_e).any()
+            e_rowsum = self.special_spmm(edge, edge_e, torch.Size([N, N]),
+                                         torch.ones(size=(N, 1), device=dv))
+            edge_e = self.dropout(edge_e)
+            h_prime = self.special_spmm(edge, edge_e, torch.Size([N, N]), h)
+            assert not torch.isnan(h_prime).any()
+            h_prime = h_prime.div(e_rowsum)
+            assert not torch.isnan(h_prime).any()
+            return F.elu(h_prime) if self.concat else h_prime
+
+    class SpGAT(nn.Module):
+        def __init__(self, nfeat, nhid, nclass, dropout, alpha, nheads):
+            super().__init__()
+            self.dropout = dropout
+            self.attentions = [SpGraphAttentionLayer(nfeat, nhid, dropout=dropout, alpha=alpha,
+                                                     concat=True) for _ in range(nheads)]
+            for i, attention in enumerate(self.attentions):
+                self.add_module('attention_{}'.format(i), attention)  # noqa: UP032
+            self.out_att = SpGraphAttentionLayer(nhid * nheads, nclass, dropout=dropout,
+                                                 alpha=alpha, concat=False)
+
+        def forward(self, x, adj):
+            x = F.dropout(x, self.dropout, training=self.training)
+            x = torch.cat([att(x, adj) for att in self.attentions], dim=1)
+            x = F.dropout(x, self.dropout, training=self.training)
+            x = F.elu(self.out_att(x, adj))
+            return F.log_softmax(x, dim=1)
+
+    return SpGAT
+
+
+@pytest.mark.filterwarnings("ignore:Sparse invariant checks")        # torch's
+def test_pygat_sparse_layer_custom_function_and_training(f32):
+    """pyGAT's train(): dropout on features and on the attention values, Adam with weight
+    decay, the custom Function's backward giving the edge values' and features' gradients;
+    on PyTorch's stream (the xavier_normal_ draws and the masks are PyTorch's)."""
+    ei, x, labels = _sbm()
+    adj = _row_normalized_adj(ei, x.shape[0]).astype(np.float32)
+    torch_stream()
+    out = {}
+    for lib in LIBS:
+        tl, nn, F = _mods(lib)
+        tl.manual_seed(72)
+        model = _sp_gat(tl, nn, F)(nfeat=x.shape[1], nhid=4, nclass=3, dropout=0.3, alpha=0.2,
+                                   nheads=2)
+        optimizer = tl.optim.Adam(model.parameters(), lr=0.005, weight_decay=5e-4)
+        features, a, y = tl.tensor(x, dtype=tl.float32), tl.tensor(adj), tl.tensor(labels)
+        log = [[p.detach().clone() for p in model.parameters()]]
+        for _ in range(3):
+            model.train()
+            optimizer.zero_grad()
+            output = model(features, a)
+            loss_train = F.nll_loss(output[::2], y[::2])
+            loss_train.backward()
+            log.append([output, loss_train] + [p.grad.clone() for p in model.parameters()])
+            optimizer.step()
+        model.eval()
+        log.append([model(features, a)] + [p.detach() for p in model.parameters()])
+        out[lib] = log
+    assert len(out[zeroin][0]) == 6                 # 2 heads + out_att, registered by name
+    for zrow, trow in zip(out[zeroin], out[torch], strict=True):
+        for z, t in zip(zrow, trow, strict=True):
+            _close(z, t, **F32)
