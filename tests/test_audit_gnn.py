@@ -8,6 +8,7 @@ weights: values, gradients and a few training steps agree, float64 to 1e-10 and 
 float resolution; the hand-written scatter ops are also checked against finite differences.
 The dense-adjacency GCN / GAT of the UvA tutorial is in test_audit_uvadl.py. See
 docs/gnn.md."""
+import itertools
 import math
 import warnings
 
@@ -908,3 +909,44 @@ def test_pygat_sparse_layer_custom_function_and_training(f32):
     for zrow, trow in zip(out[zeroin], out[torch], strict=True):
         for z, t in zip(zrow, trow, strict=True):
             _close(z, t, **F32)
+
+
+# --- sampling: random walks on CSR, neighbour sampling ------------------------------------------
+
+def _walks_and_samples(torch, ei, N, walk_length=4, fanout=3):
+    """DeepWalk-style uniform random walks on a CSR built with argsort / bincount / cumsum
+    (a node without out-edges stays put), GraphSAGE-style neighbour sampling with
+    multinomial, a random node split with randperm and an edge mask with bernoulli."""
+    torch.manual_seed(3)
+    src, dst = torch.tensor(ei)
+    perm = torch.argsort(src, stable=True)
+    src, dst = src[perm], dst[perm]
+    deg = torch.bincount(src, minlength=N)
+    rowptr = torch.cat([torch.zeros(1, dtype=torch.long), deg.cumsum(0)])
+    cur = torch.randint(0, N, (6,))
+    walks = [cur]
+    for _ in range(walk_length):
+        d = deg[cur]
+        off = (torch.rand(cur.size(0)) * d.float()).long()
+        nxt = dst[(rowptr[cur] + off).clamp(max=dst.size(0) - 1)]
+        cur = torch.where(d > 0, nxt, cur)
+        walks.append(cur)
+    adj = torch.zeros(N, N).index_put_((src, dst), torch.ones(src.size(0)), accumulate=True)
+    has = adj.sum(1) > 0
+    picked = torch.multinomial(adj[has], fanout, replacement=True)
+    split = torch.randperm(N)
+    edge_mask = torch.bernoulli(torch.full((src.size(0),), 0.7)).bool()
+    return [torch.stack(walks, dim=1), rowptr, picked, split, edge_mask]
+
+
+def test_random_walks_and_neighbour_sampling_on_pytorchs_stream(f32):
+    ei, x, _ = _sbm()
+    torch_stream()
+    res = {lib: _walks_and_samples(lib, ei, x.shape[0]) for lib in LIBS}
+    for z, t in zip(res[zeroin], res[torch], strict=True):
+        _close(z, t, 0)
+    walks, rowptr = _np(res[zeroin][0]), _np(res[zeroin][1])
+    edges = set(zip(*ei))
+    for w in walks:                        # each step follows an edge (or stays on a sink)
+        for a, b in itertools.pairwise(w):
+            assert (a, b) in edges or (a == b and rowptr[a] == rowptr[a + 1])
