@@ -120,6 +120,7 @@ _LAZY = {
     "hub": ("zeroin.hub", None),
     "profiler": ("zeroin.profiler", None),
     "quasirandom": ("zeroin.quasirandom", None),
+    "sparse": ("zeroin.sparse", None),
 }
 _LAZY.update(_toplevel.LAZY)        # torch.conv2d, torch.prelu, ...: nn.functional's own
 

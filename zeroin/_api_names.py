@@ -608,8 +608,10 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):  # noq
     there, and of its own value if ``include_self``. Gradients as PyTorch's (amax/amin:
     shared among ties)."""
     if reduce not in _SCATTER_REDUCE:
+        hint = f" (write reduce='a{reduce}': PyTorch takes '{reduce}' only as a legacy alias " \
+            f"whose gradient it refuses)" if reduce in ("max", "min") else ""
         raise _ops._ValueError(f"scatter_reduce: reduce must be one of {_SCATTER_REDUCE}, got "
-                         f"{reduce!r}")
+                               f"{reduce!r}{hint}")
     x, s = _t(input), _t(src)
     d = _ops._check_dim("scatter_reduce", x, dim)
     idx = _x._check_range("scatter_reduce", _x._index_array("scatter_reduce", index), x, d)

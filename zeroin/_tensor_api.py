@@ -530,12 +530,31 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
 
 @_method()
 def bincount(input, weights=None, minlength=0):  # noqa: A002
+    """How often each value 0, 1, ... occurs in a 1-D tensor of non-negative integers (at
+    least ``minlength`` counts), or the sums of ``weights`` per value. No gradient: with
+    weights that require grad, backward raises, as PyTorch's (use index_add for one)."""
     if getattr(input, "dtype", None) == np.bool_:
         raise NotImplementedError("bincount: not implemented for bool tensors, as in PyTorch; "
                                   "convert first: bincount(x.long())")
+    x = np.asarray(_raw(input))
+    if x.ndim != 1 or x.dtype.kind not in "iu" or (x.size and x.min() < 0):
+        bad = f"shape {x.shape}" if x.ndim != 1 else f"dtype {x.dtype}" \
+            if x.dtype.kind not in "iu" else f"smallest value {x.min()}"
+        raise _ops._ValueError(f"bincount: only supports 1-d non-negative integral inputs, as "
+                               f"PyTorch's; got {bad} (counts of class labels or edge ends: "
+                               f"x.long() of values 0, 1, ..., flattened with x.reshape(-1))")
     w = None if weights is None else np.asarray(_raw(weights))
-    return _leaf(np.bincount(_raw(input), w, minlength).astype(   # PyTorch: float32 weights
-        np.int64 if w is None else np.float32 if w.dtype == np.float32 else np.float64))
+    if w is not None and w.shape != x.shape:
+        raise ShapeError(f"bincount: weights should be 1-d and have the same length as input; "
+                         f"got weights of shape {w.shape} for input of shape {x.shape}")
+    out = np.bincount(x, w, minlength).astype(   # PyTorch: float32 weights
+        np.int64 if w is None else np.float32 if w.dtype == np.float32 else np.float64)
+    if isinstance(weights, Tensor) and weights.requires_grad:
+        return no_derivative("bincount", lambda *_: out, weights, why=(
+            "bincount has no gradient for weights (as in PyTorch); sum them per value with "
+            "zeros(n, dtype=weights.dtype).index_add(0, input, weights) (n values), which has "
+            "one"))
+    return _leaf(out)
 
 
 for _f in (equal, allclose, isclose, nonzero, argwhere, argsort, histc, unique, bincount):

@@ -2142,7 +2142,11 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):  # noqa: A
     """A copy of ``input`` with ``src`` (a tensor or a number) written at ``index``
     along ``dim``: ``out[i][index[i][j]] = src[i][j]`` for dim=1."""
     if reduce is not None:
-        raise NotImplementedError("scatter: reduce= is not supported; use scatter_add")
+        raise NotImplementedError(
+            f"scatter: reduce={reduce!r} is not supported (PyTorch deprecates it and gives it "
+            f"no gradient); use scatter_add(dim, index, src) for 'add' or "
+            f"scatter_reduce(dim, index, src, 'prod') for 'multiply' (a number: "
+            f"src=torch.full(index.shape, value))")
     x = _t(input)
     src = value if src is None else src
     mask, placed = _scatter_parts("scatter", x, dim, index, src)
