@@ -526,7 +526,30 @@ def linear_product(x, w):
         if 16 <= n <= 128 and o * i >= 32768 and (n <= 64 or (o >= 256 and i >= 512)) \
                 and (_T11_CHECKED or _check_t11()):
             return (w @ x.T).T.copy()
+        if 2 <= n < 16 and o >= 256 and o * i >= 32768 and n * o * i >= 262144:     # T21
+            same = _T21_SHAPES.get((n, o, i))
+            if same is None:
+                same = _same_bits_shape(n, o, i)
+            if same:
+                return (w @ x.T).T.copy()
     return x @ w.T
+
+
+_T21_SHAPES = {}        # (n, o, i): whether the two forms agree to the bit (T21)
+
+
+def _same_bits_shape(n, o, i):
+    """T21: whether ``(w @ x.T).T`` is ``x @ w.T`` to the bit for this one shape, on random
+    operands (the order OpenBLAS sums in depends on the shape, not on the values; the
+    operands are random so that no order can hide behind exact sums). Checked once per
+    shape and remembered; past 256 shapes a new one is not checked and keeps ``x @ w.T``."""
+    if len(_T21_SHAPES) >= 256:
+        return False
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((n, i), dtype=np.float32)
+    w = rng.standard_normal((o, i), dtype=np.float32)
+    _T21_SHAPES[(n, o, i)] = same = bool(np.array_equal((w @ x.T).T, x @ w.T))
+    return same
 
 
 # --- SGD's update (T19) ----------------------------------------------------------------------
@@ -724,6 +747,10 @@ def backward(outputs, out_grads, retain_graph):
                     grads[inp] = gi
                     if inp.grad_fn is None:
                         leaves[inp] = None
+                elif type(prev) is _ndarray and getrefcount(prev) <= _OWNED and \
+                        type(gi) is _ndarray and prev.size >= _IN_PLACE_MIN and \
+                        _owned_sum(prev, gi):
+                    prev += gi      # T22: the loop alone holds prev; the bits of prev + gi
                 else:
                     grads[inp] = prev + gi
             if free:
@@ -825,6 +852,23 @@ def backward(outputs, out_grads, retain_graph):
         reference.write_leaf(leaf, g, p)
     if p is not None and p.on_end is not None:      # multi-grad hooks wait for the end
         reference.end_pass(p)
+
+
+# T22: prev, held by grads and the local prev alone (getrefcount's argument counted as in
+# _ONE_LOCAL), is accumulated in place from this many entries on (below, the checks cost
+# about what the new array does)
+_OWNED = _ONE_LOCAL + 1
+_IN_PLACE_MIN = 4096
+
+
+def _owned_sum(prev, gi):
+    """T22: may ``prev + gi`` be written into ``prev``? Where ``prev`` (held by nothing but
+    this loop's ``grads``: checked by the caller) owns its memory and is writeable, and
+    ``gi`` has its dtype and shape, so that the sum is an array of the same dtype and shape,
+    computed element by element as ``prev + gi`` would be. ``gi`` may be anything (a rule's
+    array for two inputs, a seed, a saved array): it is only read."""
+    return prev.base is None and prev.flags.writeable and gi.dtype is prev.dtype and \
+        gi.shape == prev.shape
 
 
 def _into_rows(index, x, g, grads, rows):
