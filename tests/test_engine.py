@@ -993,7 +993,8 @@ for order in (0, 1):
               for _ in range(2))
     ca, da, ea = (zeroin.tensor(rng.standard_normal((64, 72))) for _ in range(3))
     u, v = pa * 1.5, qa * 0.5
-    terms = [((u + v) * ca).sum(), (u * da).sum(), (v * ea).sum(), (u * v).sum()]
+    terms = [((u + v) * ca).sum(), (zeroin.relu(u) * da).sum(), (zeroin.relu(v) * ea).sum(),
+             (F.linear(ea, u) * 0.5).sum(), (u * v).sum()]
     sum(terms[::-1] if order else terms).backward()
     put(f"shared_gradient_{order}", pa.grad, qa.grad)
 out["fast path loaded"] = "zeroin._fast" in sys.modules
@@ -1352,8 +1353,8 @@ def test_linear_product_takes_t21_for_small_batches_where_that_shape_agrees(monk
         monkeypatch.setattr(_fast, "_T21_SHAPES", {})
         checks = []
         monkeypatch.setattr(_fast, "_same_bits_shape",
-                            lambda *shape: checks.append(shape) or
-                            _fast._T21_SHAPES.setdefault(shape, same))
+                            lambda *shape, checks=checks, same=same: checks.append(shape)
+                            or _fast._T21_SHAPES.setdefault(shape, same))
         for n in (8, 8, 4, 8, 1, 16):
             x = rng.standard_normal((n, 128)).astype(np.float32)
             y = _fast.linear_product(x, w)
@@ -1376,12 +1377,18 @@ def test_a_shared_weights_gradients_are_summed_in_place(monkeypatch):
     real = _fast._owned_sum
     monkeypatch.setattr(_fast, "_owned_sum", lambda p, g: sums.append(real(p, g)) or sums[-1])
     rng = np.random.default_rng(22)
-    w = zeroin.tensor(rng.standard_normal((64, 72)), requires_grad=True)
-    cs = [rng.standard_normal((64, 72)) for _ in range(4)]
-    sum((w * zeroin.tensor(c)).sum() for c in cs).backward()
+    linear = zeroin.nn.functional.linear
+    w = zeroin.tensor(rng.standard_normal((72, 64)), requires_grad=True)
+    xs, cs = ([rng.standard_normal((5, k)) for _ in range(4)] for k in (64, 72))
+    sum((linear(zeroin.tensor(x), w) * zeroin.tensor(c)).sum()
+        for x, c in zip(xs, cs)).backward()
     assert sums == [True] * 3
-    np.testing.assert_allclose(w.grad.numpy(), sum(cs), rtol=1e-12)
+    np.testing.assert_allclose(w.grad.numpy(), sum(c.T @ x for x, c in zip(xs, cs)),
+                               rtol=1e-12)
     sums.clear()
+    wb = zeroin.tensor(rng.standard_normal((63, 64)), requires_grad=True)
+    sum(linear(zeroin.tensor(x), wb).sum() for x in xs).backward()
+    assert sums == []           # fewer than 64 rows: prev + gi, as before
     lstm = zeroin.nn.LSTM(16, 64).float()
     lstm(zeroin.tensor(rng.standard_normal((5, 4, 16)).astype(np.float32)))[0].sum().backward()
     assert sums.count(True) >= 4        # W_hh's 4 later steps (b_hh's and the states' too)
@@ -1396,31 +1403,32 @@ def test_gradients_are_summed_in_place_only_where_nothing_else_holds_them(case):
     xv, gv, cv = (rng.standard_normal((64, 72)) for _ in range(3))
     x = zeroin.tensor(xv, requires_grad=True)
     y = x * 1.0
-    z = y * 2.0
+    z = zeroin.relu(y)          # relu's gradient (grads_fit) is the one summed in place
     seen = []
     if case in ("seed", "seed_tensor"):
         seed = gv.copy() if case == "seed" else zeroin.tensor(gv.copy())
         zeroin.autograd.backward([y, z], [seed, zeroin.tensor(cv)])
         np.testing.assert_array_equal(np.asarray(seed.data if case == "seed_tensor" else seed),
                                       gv)
-        np.testing.assert_array_equal(x.grad.numpy(), gv + cv * 2.0)
+        np.testing.assert_array_equal(x.grad.numpy(), gv + cv * (xv > 0))
         return
     if case == "shared":
         v = zeroin.tensor(cv, requires_grad=True)
         c, g = zeroin.tensor(cv), zeroin.tensor(gv)
-        for order in (1, -1):       # add's (g, g) for y and u, and then (or first) cv each
+        for order in (1, -1):       # add's (g, g) for y and u, then (or first) relu's each
             x.grad = v.grad = None
             y, u = x * 1.0, v * 1.0
-            sum([((y + u) * g).sum(), (y * c).sum(), (u * c).sum()][::order]).backward()
-            np.testing.assert_array_equal(x.grad.numpy(), gv + cv)
-            np.testing.assert_array_equal(v.grad.numpy(), gv + cv)
+            sum([((y + u) * g).sum(), (zeroin.relu(y) * c).sum(),
+                 (zeroin.relu(u) * c).sum()][::order]).backward()
+            np.testing.assert_array_equal(x.grad.numpy(), gv + cv * (xv > 0))
+            np.testing.assert_array_equal(v.grad.numpy(), gv + cv * (cv > 0))
         return
     if case == "retained":
         y.retain_grad()
     else:
         y.register_hook(lambda g: seen.append((g, g.numpy().copy())))
     (y * zeroin.tensor(gv) + z).sum().backward()
-    want = gv + 2.0
+    want = gv + (xv > 0)
     np.testing.assert_array_equal(x.grad.numpy(), want)
     if case == "retained":
         np.testing.assert_array_equal(y.grad.numpy(), want)

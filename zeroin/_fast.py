@@ -16,7 +16,7 @@ It is entered from three places, chosen once at import:
 
 * ``zeroin/ops.py`` records one- and two-input ops with :func:`call1` / :func:`call2`,
   turns numbers into constants with :func:`pair` and takes the product ``x @ w.T`` of
-  linear and 2-D matmul from :func:`linear_product` (T11);
+  linear and 2-D matmul from :func:`linear_product` (T11, T21);
 * ``zeroin.optim.SGD`` updates a large weight with :func:`axpy` (T19), and ``t -= u``,
   ``t += u`` outside the graph go to :func:`axpy_tensors` (T20, zeroin/_tensor_api.py);
 * ``zeroin.autograd.run`` hands a plain backward (no ``create_graph``, no
@@ -172,6 +172,29 @@ instead of 82k (263k and 93k before T8-T9); W2 took 116k instead of 43k before T
   The whole step, fresh processes alternating 6-8 rounds: 0.968 of the time with the
   Haswell kernels, 1.009 (0.99-1.03) with SkylakeX's, the runner's: about 1.5% of the step,
   below what that comparison resolves.
+* **T21 T11 for batches of 2 to 15 rows** (:func:`linear_product`): a recurrent layer's
+  ``W_hh h`` at each step is a product with the batch's few rows, below T11's window. There
+  ``x @ w.T`` runs OpenBLAS's general kernel with the packing that costs most, and
+  ``(w @ x.T).T`` took 0.27-0.72 of its time (float32, 1 thread, this AMD box's SkylakeX
+  kernels; hidden 128-1024, LSTM's 4 * hidden outputs and GRU's 3, RNN's 1; batches 2-13;
+  2 threads alike): at batch 8, hidden 1024 (the lab's W_hh h) 3.57 -> 2.46 ms, hidden 128
+  42 -> 23 us. Where OpenBLAS takes its small-matrix path for ``x @ w.T`` (a few us: 2 rows
+  of a 512x256 weight, fewer than 256 outputs, a product under 2**18 multiply-adds) the
+  transposed form is up to 1 us slower, so the window is 2-15 rows, at least 256 outputs,
+  a weight of 32768 entries and ``n * o * i >= 2**18``. Which kernels sum in which order
+  depends on the shape, so each shape in this window is checked once, on random operands,
+  the first time it comes (:func:`_same_bits_shape`: two products of that shape, remembered
+  per shape, at most 256 shapes); a shape whose forms differ keeps ``x @ w.T``.
+* **T22 Gradients summed in place**: a tensor used many times (a recurrent layer's W_hh and
+  b_hh at every step) gets one gradient per use, each summed as ``prev + gi``: a new
+  weight-sized array per step (16 MB at the lab's hidden 1024). Where this loop alone holds
+  ``prev`` (``grads`` and the local: refcount, as T5 and T15 count; it owns its memory,
+  writeable, ``gi`` of its dtype and shape) and ``gi`` comes from an op that declares
+  ``grads_fit`` (linear's, for a weight: T14), with 64 rows or more, it is ``prev += gi``:
+  the same elementwise sum, the same bits. Never into an array anyone else holds: the
+  caller's seed, add's one array for two inputs (two entries of ``grads``), a retained or
+  hooked gradient (the reference's steps), T18's row buffer; ``gi`` is only read.
+  RESULTS_T22
 """
 from __future__ import annotations
 
@@ -622,7 +645,8 @@ def axpy_tensors(t, alpha, u):
 # --- backward ------------------------------------------------------------------------------
 
 def backward(outputs, out_grads, retain_graph):
-    """:func:`zeroin.autograd.run` for a plain backward (T1, T3-T5, T8, T10, T14, T15, T18).
+    """:func:`zeroin.autograd.run` for a plain backward (T1, T3-T5, T8, T10, T14, T15, T18,
+    T22).
 
     What this loop does not handle (hooks, retain_grad, released graphs) goes to the
     reference engine's steps (:data:`reference`), with a ``Pass`` made on first need.
@@ -747,12 +771,17 @@ def backward(outputs, out_grads, retain_graph):
                     grads[inp] = gi
                     if inp.grad_fn is None:
                         leaves[inp] = None
-                elif type(prev) is _ndarray and getrefcount(prev) <= _OWNED and \
-                        type(gi) is _ndarray and prev.size >= _IN_PLACE_MIN and \
-                        _owned_sum(prev, gi):
-                    prev += gi      # T22: the loop alone holds prev; the bits of prev + gi
                 else:
-                    grads[inp] = prev + gi
+                    try:    # T22: len() first, the cheap test (a float or 0-d array raises)
+                        owned = not fit and len(prev) >= _IN_PLACE_ROWS and \
+                            type(prev) is _ndarray and getrefcount(prev) <= _OWNED and \
+                            type(gi) is _ndarray and _owned_sum(prev, gi)
+                    except TypeError:
+                        owned = False
+                    if owned:
+                        prev += gi      # the loop alone holds prev: the bits of prev + gi
+                    else:
+                        grads[inp] = prev + gi
             if free:
                 fn.released = True
                 fn.saved = None
@@ -855,10 +884,11 @@ def backward(outputs, out_grads, retain_graph):
 
 
 # T22: prev, held by grads and the local prev alone (getrefcount's argument counted as in
-# _ONE_LOCAL), is accumulated in place from this many entries on (below, the checks cost
-# about what the new array does)
+# _ONE_LOCAL), is summed in place where the gradient comes from a grads_fit op (linear's
+# for a weight) and prev has this many rows or more: len() costs a few instructions where
+# the checks for a small array (an MLP's few accumulations: W4) cost more than they save
 _OWNED = _ONE_LOCAL + 1
-_IN_PLACE_MIN = 4096
+_IN_PLACE_ROWS = 64
 
 
 def _owned_sum(prev, gi):
