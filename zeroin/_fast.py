@@ -772,9 +772,9 @@ def backward(outputs, out_grads, retain_graph):
                     if inp.grad_fn is None:
                         leaves[inp] = None
                 else:
-                    try:    # T22: len() first, the cheap test (a float or 0-d array raises)
-                        owned = not fit and len(prev) >= _IN_PLACE_ROWS and \
-                            type(prev) is _ndarray and getrefcount(prev) <= _OWNED and \
+                    try:    # T22: len(), the cheap size test (a 0-d array raises)
+                        owned = not fit and type(prev) is _ndarray and \
+                            len(prev) >= _IN_PLACE_ROWS and getrefcount(prev) <= _OWNED and \
                             type(gi) is _ndarray and _owned_sum(prev, gi)
                     except TypeError:
                         owned = False
