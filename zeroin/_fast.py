@@ -184,7 +184,10 @@ instead of 82k (263k and 93k before T8-T9); W2 took 116k instead of 43k before T
   a weight of 32768 entries and ``n * o * i >= 2**18``. Which kernels sum in which order
   depends on the shape, so each shape in this window is checked once, on random operands,
   the first time it comes (:func:`_same_bits_shape`: two products of that shape, remembered
-  per shape, at most 256 shapes); a shape whose forms differ keeps ``x @ w.T``.
+  per shape, at most 256 shapes); a shape whose forms differ keeps ``x @ w.T``. MIT
+  6.S191's music model (Embedding(83, 256), LSTM(256, 1024), Linear; batch 8 x 100 steps,
+  float32, Adam), one training step at 1 thread, in-process A/B, load 4.9: 0.880 of the
+  CPU time (1198 -> 1049 ms); with T22 0.843 (-> 1009 ms).
 * **T22 Gradients summed in place**: a tensor used many times (a recurrent layer's W_hh and
   b_hh at every step) gets one gradient per use, each summed as ``prev + gi``: a new
   weight-sized array per step (16 MB at the lab's hidden 1024). Where this loop alone holds
@@ -194,7 +197,15 @@ instead of 82k (263k and 93k before T8-T9); W2 took 116k instead of 43k before T
   the same elementwise sum, the same bits. Never into an array anyone else holds: the
   caller's seed, add's one array for two inputs (two entries of ``grads``), a retained or
   hooked gradient (the reference's steps), T18's row buffer; ``gi`` is only read.
-  RESULTS_T22
+  Only for gradients from ``grads_fit`` ops into arrays of 64 rows or more (``len()``
+  first): the checks on an MLP's few small accumulations cost more than they save (W4,
+  six a step). The lab's step above, T22 alone: 0.924 of the CPU time (1198 -> 1103 ms).
+  Both, fresh processes alternating, 5 rounds, 1 thread, load 2.4-3.9
+  (benchmarks/char_lstm.py --what lab): 0.842 of the CPU time (1165 -> 984 ms; torch 347),
+  the char-LSTM epoch 0.981 (838 -> 822 ms), its LSTM(64, 128) layer at batch 16 1.001
+  (T11's window already). W4 under callgrind (PYTHONHASHSEED=0, two runs each):
+  1.3732-1.3747M -> 1.3766-1.3792M instructions a step (+0.2-0.3%, within the 0.4% the
+  code's layout moves it); W3 nn batch 32 7.0102M -> 7.0118M.
 """
 from __future__ import annotations
 
