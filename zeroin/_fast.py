@@ -177,7 +177,8 @@ instead of 82k (263k and 93k before T8-T9); W2 took 116k instead of 43k before T
   ``x @ w.T`` runs OpenBLAS's general kernel with the packing that costs most, and
   ``(w @ x.T).T`` took 0.27-0.72 of its time (float32, 1 thread, this AMD box's SkylakeX
   kernels; hidden 128-1024, LSTM's 4 * hidden outputs and GRU's 3, RNN's 1; batches 2-13;
-  2 threads alike): at batch 8, hidden 1024 (the lab's W_hh h) 3.57 -> 2.46 ms, hidden 128
+  at 2 threads 0.08-0.66 in 14 of 16 shapes, two slower in that noisy run on a loaded
+  box): at batch 8, hidden 1024 (the lab's W_hh h) 3.57 -> 2.46 ms, hidden 128
   42 -> 23 us. Where OpenBLAS takes its small-matrix path for ``x @ w.T`` (a few us: 2 rows
   of a 512x256 weight, fewer than 256 outputs, a product under 2**18 multiply-adds) the
   transposed form is up to 1 us slower, so the window is 2-15 rows, at least 256 outputs,
@@ -203,7 +204,8 @@ instead of 82k (263k and 93k before T8-T9); W2 took 116k instead of 43k before T
   Both, fresh processes alternating, 5 rounds, 1 thread, load 2.4-3.9
   (benchmarks/char_lstm.py --what lab): 0.842 of the CPU time (1165 -> 984 ms; torch 347),
   the char-LSTM epoch 0.981 (838 -> 822 ms), its LSTM(64, 128) layer at batch 16 1.001
-  (T11's window already). W4 under callgrind (PYTHONHASHSEED=0, two runs each):
+  (T11's window already). The lab at 2 threads, 3 rounds, both libraries slowed by the
+  loaded box: 0.80 of the wall time (5.99 -> 4.95 s; torch 1.85). W4 under callgrind (PYTHONHASHSEED=0, two runs each):
   1.3732-1.3747M -> 1.3766-1.3792M instructions a step (+0.2-0.3%, within the 0.4% the
   code's layout moves it); W3 nn batch 32 7.0102M -> 7.0118M.
 """
