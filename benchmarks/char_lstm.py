@@ -9,6 +9,9 @@ Workloads, float32, the same initial weights and batches for both libraries:
 - ``gru``: the same with one GRU(64, 128) layer (the LSTM's weights, first 3 * 128 rows).
 - ``rnn``: the same with one RNN(64, 128) tanh layer (the first 128 rows).
 - ``lstm``: another name for ``layer``.
+- ``lab``: one training step (Adam) of MIT 6.S191's music model, Embedding(83, 256) +
+  LSTM(256, 1024, batch_first) + Linear(1024, 83), batch 8 x 100 steps, cross-entropy on
+  the next token.
 
     python benchmarks/char_lstm.py --rounds 5 --threads 1 \\
         --impl base=/tmp/rnn-base --impl new=. [--torch]
@@ -49,8 +52,16 @@ def _weights():
     return w, xs, ys
 
 
+def _lab_sizes():
+    """The lab's sizes in place of the char model's (one layer, one batch)."""
+    global V, E, H, LAYERS, B, T, BATCHES
+    V, E, H, LAYERS, B, T, BATCHES = 83, 256, 1024, 1, 8, 100, 1
+
+
 def _build(lib, what):
     """(run, name): run() does one epoch or one layer step and returns a float."""
+    if what == "lab":
+        _lab_sizes()
     w, xs, ys = _weights()
     if lib == "torch":
         import torch
@@ -111,7 +122,7 @@ def _build(lib, what):
 def _child(what, lib):
     run, where = _build(lib, what)
     value = run()                                   # warm-up (and the value to compare)
-    repeats, n = (3, 1) if what == "epoch" else (7, 20)
+    repeats, n = {"epoch": (3, 1), "lab": (5, 1)}.get(what, (7, 20))
     wall, cpu = time_steps(run, repeats, n)
     print(json.dumps({"what": what, "lib": lib, "file": where, "value": value,
                       "median_s": wall, "cpu_s": cpu}))
@@ -121,7 +132,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--child", nargs=2, metavar=("WHAT", "LIB"))
     ap.add_argument("--what", default="epoch,layer",
-                    help="epoch, layer (or lstm), gru, rnn (comma-separated)")
+                    help="epoch, layer (or lstm), gru, rnn, lab (comma-separated)")
     add_arguments(ap)
     a = ap.parse_args()
     if a.child:

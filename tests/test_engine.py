@@ -978,6 +978,25 @@ xl = zeroin.tensor(rng.standard_normal((7, 3, 3)).astype(np.float32), requires_g
 pk = nn.utils.rnn.pack_padded_sequence(xl, [7, 4, 2])
 (rec(xl)[0].sum() + rec(pk)[0].data.sum() * 0.5).backward()
 put("lstm_rows", xl.grad, *[p.grad for p in rec.parameters()])
+# one weight at every step (fast mode: W_hh's product at batch 8 as (w @ x.T).T, T21; its
+# gradients of the steps summed in place, T22), and the whole sequence's W_ih once
+zeroin.manual_seed(7)
+lstm = nn.LSTM(64, 128, batch_first=True).float()
+xq = zeroin.tensor(rng.standard_normal((8, 6, 64)).astype(np.float32), requires_grad=True)
+out_l, (hn, cn) = lstm(xq)
+(out_l.sum() + (hn * cn).sum()).backward()
+put("lstm_shared_weight", out_l, hn, cn, xq.grad, *[p.grad for p in lstm.parameters()])
+# one array as the gradient of two inputs (add's (g, g) for u and v), each given more after
+# (or before) it: summing in place must write into neither that array nor the other's
+for order in (0, 1):
+    pa, qa = (zeroin.tensor(rng.standard_normal((64, 72)), requires_grad=True)
+              for _ in range(2))
+    ca, da, ea = (zeroin.tensor(rng.standard_normal((64, 72))) for _ in range(3))
+    u, v = pa * 1.5, qa * 0.5
+    terms = [((u + v) * ca).sum(), (zeroin.relu(u) * da).sum(), (zeroin.relu(v) * ea).sum(),
+             (F.linear(ea, u) * 0.5).sum(), (u * v).sum()]
+    sum(terms[::-1] if order else terms).backward()
+    put(f"shared_gradient_{order}", pa.grad, qa.grad)
 out["fast path loaded"] = "zeroin._fast" in sys.modules
 json.dump(out, sys.stdout)
 """
@@ -999,7 +1018,7 @@ def _run_in_mode(fast):
 def test_fast_path_and_reference_engine_agree_bit_for_bit():
     fast, reference = _run_in_mode("1"), _run_in_mode("0")
     assert fast.pop("fast path loaded") and not reference.pop("fast path loaded")
-    assert fast.keys() == reference.keys() and len(fast) == 25
+    assert fast.keys() == reference.keys() and len(fast) == 28
     for name in fast:
         assert fast[name] == reference[name], f"{name}: the two engines differ"
 
@@ -1283,8 +1302,8 @@ def test_linear_product_is_x_times_w_transposed_to_the_bit():
     # T11: for a small float32 batch linear computes (w @ x.T).T and copies it to C order
     from zeroin import _fast
     rng = np.random.default_rng(7)
-    for n in (1, 8, 16, 32, 64, 100, 128, 129, 512):
-        for o, i in ((10, 128), (128, 256), (256, 784), (784, 256)):
+    for n in (1, 2, 5, 8, 13, 16, 32, 64, 100, 128, 129, 512):
+        for o, i in ((10, 128), (128, 256), (256, 784), (784, 256), (512, 128)):
             for dt in (np.float32, np.float64):
                 x = rng.standard_normal((n, i)).astype(dt)
                 w = rng.standard_normal((o, i)).astype(dt)
@@ -1317,6 +1336,104 @@ def test_linear_product_takes_t11_only_where_this_machines_kernels_agree(monkeyp
         y = _fast.linear_product(x, w)
         assert y.flags.c_contiguous and np.array_equal(y, (w @ x.T).T if same else x @ w.T)
     assert checks == [1] and _fast._T11 is same and _fast._T11_CHECKED
+
+
+@pytest.mark.skipif(not zeroin._tensor.FAST, reason="a trick of the fast path (ZEROIN_FAST=0)")
+def test_linear_product_takes_t21_for_small_batches_where_that_shape_agrees(monkeypatch):
+    # T21: batches of 2 to 15 rows (a recurrent layer's W_hh h) take (w @ x.T).T where
+    # this shape's two forms agree to the bit, checked once per shape
+    from zeroin import _fast
+    rng = np.random.default_rng(21)
+    w = rng.standard_normal((512, 128)).astype(np.float32)
+    for n in (2, 3, 5, 8, 13, 15):
+        x = rng.standard_normal((n, 128)).astype(np.float32)
+        assert np.array_equal(_fast.linear_product(x, w), x @ w.T), n
+    for same in (False, True):
+        monkeypatch.setattr(_fast, "_T11", True)
+        monkeypatch.setattr(_fast, "_T21_SHAPES", {})
+        checks = []
+        monkeypatch.setattr(_fast, "_same_bits_shape",
+                            lambda *shape, checks=checks, same=same: checks.append(shape)
+                            or _fast._T21_SHAPES.setdefault(shape, same))
+        for n in (8, 8, 4, 8, 1, 16):
+            x = rng.standard_normal((n, 128)).astype(np.float32)
+            y = _fast.linear_product(x, w)
+            assert y.flags.c_contiguous and np.array_equal(y, x @ w.T), (same, n)
+        assert checks == [(8, 512, 128), (4, 512, 128)]     # once per shape in the window
+    monkeypatch.setattr(_fast, "_T21_SHAPES", {})
+    r = np.random.default_rng(21)
+    x, w = r.standard_normal((8, 128), dtype=np.float32), \
+        r.standard_normal((512, 128), dtype=np.float32)
+    assert _fast._same_bits_shape(8, 512, 128) == np.array_equal((w @ x.T).T, x @ w.T)
+    assert _fast._T21_SHAPES == {(8, 512, 128): np.array_equal((w @ x.T).T, x @ w.T)}
+
+
+@pytest.mark.skipif(not zeroin._tensor.FAST, reason="a trick of the fast path (ZEROIN_FAST=0)")
+def test_a_shared_weights_gradients_are_summed_in_place(monkeypatch):
+    # T22: the gradient of a weight used at every step is summed into one array, not a new
+    # one per step, where nothing but the backward loop holds it
+    from zeroin import _fast
+    sums = []
+    real = _fast._owned_sum
+    monkeypatch.setattr(_fast, "_owned_sum", lambda p, g: sums.append(real(p, g)) or sums[-1])
+    rng = np.random.default_rng(22)
+    linear = zeroin.nn.functional.linear
+    w = zeroin.tensor(rng.standard_normal((72, 64)), requires_grad=True)
+    xs, cs = ([rng.standard_normal((5, k)) for _ in range(4)] for k in (64, 72))
+    sum((linear(zeroin.tensor(x), w) * zeroin.tensor(c)).sum()
+        for x, c in zip(xs, cs)).backward()
+    assert sums == [True] * 3
+    np.testing.assert_allclose(w.grad.numpy(), sum(c.T @ x for x, c in zip(xs, cs)),
+                               rtol=1e-12)
+    sums.clear()
+    wb = zeroin.tensor(rng.standard_normal((63, 64)), requires_grad=True)
+    sum(linear(zeroin.tensor(x), wb).sum() for x in xs).backward()
+    assert sums == []           # fewer than 64 rows: prev + gi, as before
+    lstm = zeroin.nn.LSTM(16, 64).float()
+    lstm(zeroin.tensor(rng.standard_normal((5, 4, 16)).astype(np.float32)))[0].sum().backward()
+    assert sums.count(True) >= 4        # W_hh's 4 later steps (b_hh's and the states' too)
+
+
+@pytest.mark.skipif(not zeroin._tensor.FAST, reason="a trick of the fast path (ZEROIN_FAST=0)")
+@pytest.mark.parametrize("case", ["seed", "seed_tensor", "shared", "retained", "hooked"])
+def test_gradients_are_summed_in_place_only_where_nothing_else_holds_them(case):
+    # T22 must not write into an array someone else sees: the caller's seed, add's one
+    # array for two inputs, a retained or hooked .grad
+    rng = np.random.default_rng(23)
+    xv, gv, cv = (rng.standard_normal((64, 72)) for _ in range(3))
+    x = zeroin.tensor(xv, requires_grad=True)
+    y = x * 1.0
+    z = zeroin.relu(y)          # relu's gradient (grads_fit) is the one summed in place
+    seen = []
+    if case in ("seed", "seed_tensor"):
+        seed = gv.copy() if case == "seed" else zeroin.tensor(gv.copy())
+        zeroin.autograd.backward([y, z], [seed, zeroin.tensor(cv)])
+        np.testing.assert_array_equal(np.asarray(seed.data if case == "seed_tensor" else seed),
+                                      gv)
+        np.testing.assert_array_equal(x.grad.numpy(), gv + cv * (xv > 0))
+        return
+    if case == "shared":
+        v = zeroin.tensor(cv, requires_grad=True)
+        c, g = zeroin.tensor(cv), zeroin.tensor(gv)
+        for order in (1, -1):       # add's (g, g) for y and u, then (or first) relu's each
+            x.grad = v.grad = None
+            y, u = x * 1.0, v * 1.0
+            sum([((y + u) * g).sum(), (zeroin.relu(y) * c).sum(),
+                 (zeroin.relu(u) * c).sum()][::order]).backward()
+            np.testing.assert_array_equal(x.grad.numpy(), gv + cv * (xv > 0))
+            np.testing.assert_array_equal(v.grad.numpy(), gv + cv * (cv > 0))
+        return
+    if case == "retained":
+        y.retain_grad()
+    else:
+        y.register_hook(lambda g: seen.append((g, g.numpy().copy())))
+    (y * zeroin.tensor(gv) + z).sum().backward()
+    want = gv + (xv > 0)
+    np.testing.assert_array_equal(x.grad.numpy(), want)
+    if case == "retained":
+        np.testing.assert_array_equal(y.grad.numpy(), want)
+    else:
+        np.testing.assert_array_equal(seen[0][0].numpy(), seen[0][1])
 
 
 @pytest.mark.skipif(not zeroin._tensor.FAST, reason="a trick of the fast path (ZEROIN_FAST=0)")

@@ -16,7 +16,7 @@ It is entered from three places, chosen once at import:
 
 * ``zeroin/ops.py`` records one- and two-input ops with :func:`call1` / :func:`call2`,
   turns numbers into constants with :func:`pair` and takes the product ``x @ w.T`` of
-  linear and 2-D matmul from :func:`linear_product` (T11);
+  linear and 2-D matmul from :func:`linear_product` (T11, T21);
 * ``zeroin.optim.SGD`` updates a large weight with :func:`axpy` (T19), and ``t -= u``,
   ``t += u`` outside the graph go to :func:`axpy_tensors` (T20, zeroin/_tensor_api.py);
 * ``zeroin.autograd.run`` hands a plain backward (no ``create_graph``, no
@@ -172,6 +172,42 @@ instead of 82k (263k and 93k before T8-T9); W2 took 116k instead of 43k before T
   The whole step, fresh processes alternating 6-8 rounds: 0.968 of the time with the
   Haswell kernels, 1.009 (0.99-1.03) with SkylakeX's, the runner's: about 1.5% of the step,
   below what that comparison resolves.
+* **T21 T11 for batches of 2 to 15 rows** (:func:`linear_product`): a recurrent layer's
+  ``W_hh h`` at each step is a product with the batch's few rows, below T11's window. There
+  ``x @ w.T`` runs OpenBLAS's general kernel with the packing that costs most, and
+  ``(w @ x.T).T`` took 0.27-0.72 of its time (float32, 1 thread, this AMD box's SkylakeX
+  kernels; hidden 128-1024, LSTM's 4 * hidden outputs and GRU's 3, RNN's 1; batches 2-13;
+  at 2 threads 0.08-0.66 in 14 of 16 shapes, two slower in that noisy run on a loaded
+  box): at batch 8, hidden 1024 (the lab's W_hh h) 3.57 -> 2.46 ms, hidden 128
+  42 -> 23 us. Where OpenBLAS takes its small-matrix path for ``x @ w.T`` (a few us: 2 rows
+  of a 512x256 weight, fewer than 256 outputs, a product under 2**18 multiply-adds) the
+  transposed form is up to 1 us slower, so the window is 2-15 rows, at least 256 outputs,
+  a weight of 32768 entries and ``n * o * i >= 2**18``. Which kernels sum in which order
+  depends on the shape, so each shape in this window is checked once, on random operands,
+  the first time it comes (:func:`_same_bits_shape`: two products of that shape, remembered
+  per shape, at most 256 shapes); a shape whose forms differ keeps ``x @ w.T``. MIT
+  6.S191's music model (Embedding(83, 256), LSTM(256, 1024), Linear; batch 8 x 100 steps,
+  float32, Adam), one training step at 1 thread, in-process A/B, load 4.9: 0.880 of the
+  CPU time (1198 -> 1049 ms); with T22 0.843 (-> 1009 ms).
+* **T22 Gradients summed in place**: a tensor used many times (a recurrent layer's W_hh and
+  b_hh at every step) gets one gradient per use, each summed as ``prev + gi``: a new
+  weight-sized array per step (16 MB at the lab's hidden 1024). Where this loop alone holds
+  ``prev`` (``grads`` and the local: refcount, as T5 and T15 count; it owns its memory,
+  writeable, ``gi`` of its dtype and shape) and ``gi`` comes from an op that declares
+  ``grads_fit`` (linear's, for a weight: T14), with 64 rows or more, it is ``prev += gi``:
+  the same elementwise sum, the same bits. Never into an array anyone else holds: the
+  caller's seed, add's one array for two inputs (two entries of ``grads``), a retained or
+  hooked gradient (the reference's steps), T18's row buffer; ``gi`` is only read.
+  Only for gradients from ``grads_fit`` ops into arrays of 64 rows or more (``len()``
+  first): the checks on an MLP's few small accumulations cost more than they save (W4,
+  six a step). The lab's step above, T22 alone: 0.924 of the CPU time (1198 -> 1103 ms).
+  Both, fresh processes alternating, 5 rounds, 1 thread, load 2.4-3.9
+  (benchmarks/char_lstm.py --what lab): 0.842 of the CPU time (1165 -> 984 ms; torch 347),
+  the char-LSTM epoch 0.981 (838 -> 822 ms), its LSTM(64, 128) layer at batch 16 1.001
+  (T11's window already). The lab at 2 threads, 3 rounds, both libraries slowed by the
+  loaded box: 0.80 of the wall time (5.99 -> 4.95 s; torch 1.85). W4 under callgrind (PYTHONHASHSEED=0, two runs each):
+  1.3732-1.3747M -> 1.3766-1.3792M instructions a step (+0.2-0.3%, within the 0.4% the
+  code's layout moves it); W3 nn batch 32 7.0102M -> 7.0118M.
 """
 from __future__ import annotations
 
@@ -526,7 +562,30 @@ def linear_product(x, w):
         if 16 <= n <= 128 and o * i >= 32768 and (n <= 64 or (o >= 256 and i >= 512)) \
                 and (_T11_CHECKED or _check_t11()):
             return (w @ x.T).T.copy()
+        if 2 <= n < 16 and o >= 256 and o * i >= 32768 and n * o * i >= 262144:     # T21
+            same = _T21_SHAPES.get((n, o, i))
+            if same is None:
+                same = _same_bits_shape(n, o, i)
+            if same:
+                return (w @ x.T).T.copy()
     return x @ w.T
+
+
+_T21_SHAPES = {}        # (n, o, i): whether the two forms agree to the bit (T21)
+
+
+def _same_bits_shape(n, o, i):
+    """T21: whether ``(w @ x.T).T`` is ``x @ w.T`` to the bit for this one shape, on random
+    operands (the order OpenBLAS sums in depends on the shape, not on the values; the
+    operands are random so that no order can hide behind exact sums). Checked once per
+    shape and remembered; past 256 shapes a new one is not checked and keeps ``x @ w.T``."""
+    if len(_T21_SHAPES) >= 256:
+        return False
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((n, i), dtype=np.float32)
+    w = rng.standard_normal((o, i), dtype=np.float32)
+    _T21_SHAPES[(n, o, i)] = same = bool(np.array_equal((w @ x.T).T, x @ w.T))
+    return same
 
 
 # --- SGD's update (T19) ----------------------------------------------------------------------
@@ -599,7 +658,8 @@ def axpy_tensors(t, alpha, u):
 # --- backward ------------------------------------------------------------------------------
 
 def backward(outputs, out_grads, retain_graph):
-    """:func:`zeroin.autograd.run` for a plain backward (T1, T3-T5, T8, T10, T14, T15, T18).
+    """:func:`zeroin.autograd.run` for a plain backward (T1, T3-T5, T8, T10, T14, T15, T18,
+    T22).
 
     What this loop does not handle (hooks, retain_grad, released graphs) goes to the
     reference engine's steps (:data:`reference`), with a ``Pass`` made on first need.
@@ -725,7 +785,16 @@ def backward(outputs, out_grads, retain_graph):
                     if inp.grad_fn is None:
                         leaves[inp] = None
                 else:
-                    grads[inp] = prev + gi
+                    try:    # T22: len(), the cheap size test (a 0-d array raises)
+                        owned = not fit and type(prev) is _ndarray and \
+                            len(prev) >= _IN_PLACE_ROWS and getrefcount(prev) <= _OWNED and \
+                            type(gi) is _ndarray and _owned_sum(prev, gi)
+                    except TypeError:
+                        owned = False
+                    if owned:
+                        prev += gi      # the loop alone holds prev: the bits of prev + gi
+                    else:
+                        grads[inp] = prev + gi
             if free:
                 fn.released = True
                 fn.saved = None
@@ -825,6 +894,24 @@ def backward(outputs, out_grads, retain_graph):
         reference.write_leaf(leaf, g, p)
     if p is not None and p.on_end is not None:      # multi-grad hooks wait for the end
         reference.end_pass(p)
+
+
+# T22: prev, held by grads and the local prev alone (getrefcount's argument counted as in
+# _ONE_LOCAL), is summed in place where the gradient comes from a grads_fit op (linear's
+# for a weight) and prev has this many rows or more: len() costs a few instructions where
+# the checks for a small array (an MLP's few accumulations: W4) cost more than they save
+_OWNED = _ONE_LOCAL + 1
+_IN_PLACE_ROWS = 64
+
+
+def _owned_sum(prev, gi):
+    """T22: may ``prev + gi`` be written into ``prev``? Where ``prev`` (held by nothing but
+    this loop's ``grads``: checked by the caller) owns its memory and is writeable, and
+    ``gi`` has its dtype and shape, so that the sum is an array of the same dtype and shape,
+    computed element by element as ``prev + gi`` would be. ``gi`` may be anything (a rule's
+    array for two inputs, a seed, a saved array): it is only read."""
+    return prev.base is None and prev.flags.writeable and gi.dtype is prev.dtype and \
+        gi.shape == prev.shape
 
 
 def _into_rows(index, x, g, grads, rows):
