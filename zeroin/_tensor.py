@@ -801,6 +801,23 @@ class Tensor:
     def __getnewargs__(self):      # copy.deepcopy: a placeholder; the slots are copied after
         return ()
 
+    @staticmethod
+    def _make_subclass(cls, data, require_grad=False, *args, **kwargs):
+        """PyTorch's way to make an instance of a Tensor subclass (fastbook chapter 19's
+        ``Parameter.__new__``): a leaf of type ``cls`` sharing ``data``'s memory, cut from
+        its graph, with ``requires_grad=require_grad``. zeroin's ops on it give plain
+        Tensors (PyTorch's ``__torch_function__`` would keep the subclass)."""
+        if not (isinstance(cls, type) and issubclass(cls, Tensor)):
+            raise TypeError(f"Tensor._make_subclass: {cls!r} does not inherit from Tensor; "
+                            f"make the class a subclass of zeroin.Tensor, as in PyTorch")
+        if not isinstance(data, Tensor):
+            raise TypeError(f"Tensor._make_subclass: data must be a Tensor, not "
+                            f"{type(data).__name__}; wrap it first: zeroin.tensor(data)")
+        arr = _array_of(data)
+        if require_grad:
+            _check_grad_dtype(arr, "Tensor._make_subclass")
+        return _make(arr, bool(require_grad), None, None, cls)
+
     # --- properties --------------------------------------------------------------------
     def _set_grad(self, value):
         if value is not None:
