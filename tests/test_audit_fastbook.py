@@ -1045,3 +1045,406 @@ def test_ch18_cam_and_grad_cam_with_forward_and_backward_hooks(full):
     tres, zres = _cam(torch, TF, tm, full), _cam(zeroin, ZF, zm, full)
     _compare(tres, zres)
     assert tuple(zres[3].shape) == (2, 7, 7)
+
+
+# --- chapter 19: a fastai Learner from scratch ---------------------------------------------
+
+_r19 = np.random.default_rng(19)
+Y19 = _r19.integers(0, 3, 40)
+# 16x16 RGB "photos" (HWC uint8, as PIL gives them) whose colour depends on the class
+IMS19 = (_r19.integers(0, 120, (40, 16, 16, 3))
+         + 100 * (np.arange(3)[None, None, None, :] == Y19[:, None, None, None])).astype(np.uint8)
+
+
+class CancelFitException(Exception):
+    pass
+
+
+def _learner_from_scratch(lib, F, weights, cbs_kind):
+    """Chapter 19's code, run with ``lib``; ``weights`` (torch's, as arrays) replace the
+    book's random init after it ran."""
+    Tensor, nn = lib.Tensor, lib.nn
+
+    class Dataset:
+        def __init__(self, idxs):
+            self.idxs = idxs
+
+        def __len__(self):
+            return len(self.idxs)
+
+        def __getitem__(self, i):
+            i = self.idxs[i]
+            return lib.tensor(IMS19[i]).float() / 255, lib.tensor(Y19[i])
+
+    def collate(idxs, ds):
+        xb, yb = zip(*[ds[i] for i in idxs])
+        return lib.stack(xb), lib.stack(yb)
+
+    class DataLoader:
+        def __init__(self, ds, bs=8, shuffle=False):
+            self.ds, self.bs, self.shuffle = ds, bs, shuffle
+
+        def __len__(self):
+            return (len(self.ds) - 1) // self.bs + 1
+
+        def __iter__(self):
+            idxs = list(range(len(self.ds)))
+            chunks = [idxs[n:n + self.bs] for n in range(0, len(self.ds), self.bs)]
+            yield from (collate(c, self.ds) for c in chunks)
+
+    class DataLoaders:
+        def __init__(self, *dls):
+            self.train, self.valid = dls
+
+    dls = DataLoaders(DataLoader(Dataset(range(32))), DataLoader(Dataset(range(32, 40))))
+    xb, yb = next(iter(dls.train))
+    assert tuple(xb.shape) == (8, 16, 16, 3) and xb.dtype == lib.float32
+    stats = [xb.mean((0, 1, 2)), xb.std((0, 1, 2))]
+
+    class Normalize:
+        def __init__(self, stats):
+            self.stats = stats
+
+        def __call__(self, x):
+            if x.device != self.stats[0].device:
+                self.stats = [s.to(x.device) for s in self.stats]
+            return (x - self.stats[0]) / self.stats[1]
+
+    norm = Normalize(stats)
+
+    def tfm_x(x):
+        return norm(x).permute((0, 3, 1, 2))
+
+    t = tfm_x(xb)
+    out = stats + [t.mean((0, 2, 3)), t.std((0, 2, 3))]
+
+    class Parameter(Tensor):
+        def __new__(self, x):
+            return Tensor._make_subclass(Parameter, x, True)
+
+        def __init__(self, *args, **kwargs):
+            self.requires_grad_()
+
+    class Module:
+        def __init__(self):
+            self.hook, self.params, self.children, self._training = None, [], [], False
+
+        def register_parameters(self, *ps):
+            self.params += ps
+
+        def register_modules(self, *ms):
+            self.children += ms
+
+        @property
+        def training(self):
+            return self._training
+
+        @training.setter
+        def training(self, v):
+            self._training = v
+            for m in self.children:
+                m.training = v
+
+        def parameters(self):
+            return self.params + sum([m.parameters() for m in self.children], [])
+
+        def __setattr__(self, k, v):
+            super().__setattr__(k, v)
+            if isinstance(v, Parameter):
+                self.register_parameters(v)
+            if isinstance(v, Module):
+                self.register_modules(v)
+
+        def __call__(self, *args, **kwargs):
+            res = self.forward(*args, **kwargs)
+            if self.hook is not None:
+                self.hook(res, args)
+            return res
+
+    class ConvLayer(Module):
+        def __init__(self, ni, nf, stride=1, bias=True, act=True):
+            super().__init__()
+            self.w = Parameter(lib.zeros(nf, ni, 3, 3))
+            self.b = Parameter(lib.zeros(nf)) if bias else None
+            self.act, self.stride = act, stride
+            init = nn.init.kaiming_normal_ if act else nn.init.xavier_normal_
+            init(self.w)
+
+        def forward(self, x):
+            x = F.conv2d(x, self.w, self.b, stride=self.stride, padding=1)
+            if self.act:
+                x = F.relu(x)
+            return x
+
+    class Linear(Module):
+        def __init__(self, ni, nf):
+            super().__init__()
+            self.w = Parameter(lib.zeros(nf, ni))
+            self.b = Parameter(lib.zeros(nf))
+            nn.init.xavier_normal_(self.w)
+
+        def forward(self, x):
+            return x @ self.w.t() + self.b
+
+    class Sequential(Module):
+        def __init__(self, *layers):
+            super().__init__()
+            self.layers = layers
+            self.register_modules(*layers)
+
+        def forward(self, x):
+            for lay in self.layers:
+                x = lay(x)
+            return x
+
+    class AdaptivePool(Module):
+        def forward(self, x):
+            return x.mean((2, 3))
+
+    def simple_cnn():
+        return Sequential(ConvLayer(3, 8, stride=2), ConvLayer(8, 16, stride=2),
+                          ConvLayer(16, 3, act=False), AdaptivePool())
+
+    m = simple_cnn()
+    assert len(m.parameters()) == 6 and all(isinstance(p, Parameter) for p in m.parameters())
+    assert all(p.requires_grad and p.is_leaf for p in m.parameters())
+    lin = Linear(4, 2)
+    assert [tuple(p.shape) for p in lin.parameters()] == [(2, 4), (2,)]
+    for p, w in zip(m.parameters(), weights):
+        p.data.copy_(lib.tensor(w))
+    rec = []
+    m.layers[0].hook = lambda res, args: rec.append(res.mean())
+
+    def nll(input, target):
+        return -input[range(target.shape[0]), target].mean()
+
+    def log_softmax(x):
+        return x - x.logsumexp(-1, keepdim=True)
+
+    def logsumexp(x):
+        m = x.max(-1)[0]
+        return m + (x - m[:, None]).exp().sum(-1).log()
+
+    def cross_entropy(preds, yb):
+        return nll(log_softmax(preds), yb).mean()
+
+    preds = m(tfm_x(xb))
+    out += [cross_entropy(preds, yb), logsumexp(preds), F.cross_entropy(preds, yb),
+            (preds - logsumexp(preds)[:, None]).exp().sum(-1)]
+
+    class SGD:
+        def __init__(self, params, lr, wd=0.):
+            self.params, self.lr, self.wd = params, lr, wd
+
+        def step(self):
+            for p in self.params:
+                p.data -= (p.grad.data + p.data * self.wd) * self.lr
+                p.grad.data.zero_()
+
+    class Learner:
+        def __init__(self, model, dls, loss_func, lr, cbs, opt_func=SGD):
+            self.model, self.dls, self.loss_func = model, dls, loss_func
+            self.lr, self.cbs, self.opt_func = lr, cbs, opt_func
+            for cb in cbs:
+                cb.learner = self
+
+        def one_batch(self):
+            self('before_batch')
+            xb, yb = self.batch
+            self.preds = self.model(xb)
+            self.loss = self.loss_func(self.preds, yb)
+            if self.model.training:
+                self.loss.backward()
+                self.opt.step()
+            self('after_batch')
+
+        def one_epoch(self, train):
+            self.model.training = train
+            self('before_epoch')
+            dl = self.dls.train if train else self.dls.valid
+            for self.num, self.batch in enumerate(dl):
+                self.one_batch()
+            self('after_epoch')
+
+        def fit(self, n_epochs):
+            self('before_fit')
+            self.opt = self.opt_func(self.model.parameters(), self.lr)
+            self.n_epochs = n_epochs
+            try:
+                for self.epoch in range(n_epochs):
+                    self.one_epoch(True)
+                    self.one_epoch(False)
+            except CancelFitException:
+                pass
+            self('after_fit')
+
+        def __call__(self, name):
+            for cb in self.cbs:
+                getattr(cb, name, lambda: None)()
+
+    class Callback:
+        def __getattr__(self, k):           # fastcore's GetAttr with _default='learner'
+            if k == "learner":
+                raise AttributeError(k)
+            return getattr(self.learner, k)
+
+    class SetupLearnerCB(Callback):
+        def before_batch(self):
+            xb, yb = self.batch
+            self.learner.batch = tfm_x(xb), yb
+
+    class TrackResults(Callback):
+        def before_fit(self):
+            self.epochs = []
+
+        def before_epoch(self):
+            self.accs, self.losses, self.ns = [], [], []
+
+        def after_epoch(self):
+            n = sum(self.ns)
+            self.epochs.append(lib.tensor([sum(self.losses).item() / n,
+                                           sum(self.accs).item() / n]))
+
+        def after_batch(self):
+            xb, yb = self.batch
+            acc = (self.preds.argmax(dim=1) == yb).float().sum()
+            self.accs.append(acc)
+            n = len(xb)
+            self.losses.append(self.loss * n)
+            self.ns.append(n)
+
+    class LRFinder(Callback):
+        def before_fit(self):
+            self.losses, self.lrs = [], []
+            self.learner.lr = 0.05
+
+        def before_batch(self):
+            if not self.model.training:
+                return
+            self.opt.lr *= 1.2
+
+        def after_batch(self):
+            if not self.model.training:
+                return
+            if self.opt.lr > 10 or lib.isnan(self.loss):
+                raise CancelFitException
+            self.losses.append(self.loss.item())
+            self.lrs.append(self.opt.lr)
+
+    class OneCycle(Callback):
+        def __init__(self, base_lr):
+            self.base_lr = base_lr
+
+        def before_fit(self):
+            self.lrs = []
+
+        def before_batch(self):
+            if not self.model.training:
+                return
+            n = len(self.dls.train)
+            bn = self.epoch * n + self.num
+            mn = self.n_epochs * n
+            pct = bn / mn
+            pct_start, div_start = 0.25, 10
+            if pct < pct_start:
+                pct /= pct_start
+                lr = (1 - pct) * self.base_lr / div_start + pct * self.base_lr
+            else:
+                pct = (pct - pct_start) / (1 - pct_start)
+                lr = (1 - pct) * self.base_lr
+            self.opt.lr = lr
+            self.lrs.append(lr)
+
+    track = TrackResults()
+    sched = LRFinder() if cbs_kind == "lr_find" else OneCycle(0.1)
+    learn = Learner(m, dls, cross_entropy, lr=0.1, cbs=[SetupLearnerCB(), track, sched])
+    learn.fit(3 if cbs_kind == "one_cycle" else 40)
+    assert sched.lrs and len(rec) > len(sched.lrs)
+    if cbs_kind == "lr_find":
+        assert sched.lrs[-1] <= 10 < sched.lrs[-1] * 1.2 and learn.epoch < 39
+    return out + track.epochs + [lib.tensor(sched.lrs)] + m.parameters() + [rec[-1]] + \
+        ([lib.tensor(sched.losses)] if cbs_kind == "lr_find" else [])
+
+
+@pytest.mark.parametrize("cbs_kind", ["one_cycle", "lr_find"])
+def test_ch19_learner_from_scratch_parameter_subclass_callbacks(book32, cbs_kind):
+    torch.manual_seed(19)
+    weights = [torch.randn(8, 3, 3, 3) * 0.3, torch.zeros(8), torch.randn(16, 8, 3, 3) * 0.15,
+               torch.zeros(16), torch.randn(3, 16, 3, 3) * 0.1, torch.zeros(3)]
+    weights = [w.numpy() for w in weights]
+    _compare(*_both(_learner_from_scratch, weights, cbs_kind), rtol=2e-5, atol=2e-5)
+
+
+def test_ch19_make_subclass_refuses_what_torch_refuses():
+    class P(zeroin.Tensor):
+        pass
+
+    with pytest.raises(TypeError, match="must be a Tensor"):
+        zeroin.Tensor._make_subclass(P, [1., 2.])
+    with pytest.raises(TypeError, match="does not inherit from Tensor"):
+        zeroin.Tensor._make_subclass(int, zeroin.ones(2))
+    with pytest.raises(RuntimeError, match="only floating-point"):
+        zeroin.Tensor._make_subclass(P, zeroin.tensor([1, 2]), True)
+    x = zeroin.ones(3, requires_grad=True) * 2
+    p = zeroin.Tensor._make_subclass(P, x)
+    assert type(p) is P and p.is_leaf and not p.requires_grad and p.grad_fn is None
+    p.data[0] = 5.
+    assert x[0].item() == 5.                        # shares the memory, as torch's
+    tp = torch.Tensor._make_subclass(torch.Tensor, torch.ones(3) * 2)
+    assert tp.is_leaf and not tp.requires_grad
+
+
+def _lstm_cell_and_dropout_by_hand(lib, F, p=0.4):
+    nn = lib.nn
+
+    class LSTMCell(nn.Module):
+        def __init__(self, ni, nh):
+            super().__init__()
+            self.ih = nn.Linear(ni, 4 * nh)
+            self.hh = nn.Linear(nh, 4 * nh)
+
+        def forward(self, input, state):
+            h, c = state
+            gates = (self.ih(input) + self.hh(h)).chunk(4, 1)
+            ingate, forgetgate, outgate = map(lib.sigmoid, gates[:3])
+            cellgate = gates[3].tanh()
+            c = (forgetgate * c) + (ingate * cellgate)
+            h = outgate * c.tanh()
+            return h, (h, c)
+
+    class Dropout(nn.Module):
+        def __init__(self, p):
+            super().__init__()
+            self.p = p
+
+        def forward(self, x):
+            if not self.training:
+                return x
+            mask = x.new(*x.shape).bernoulli_(1 - p)
+            return x * mask.div_(1 - p)
+
+    return LSTMCell(5, NH), Dropout(p)
+
+
+def test_ch12_lstm_cell_and_dropout_from_scratch():
+    torch_stream()          # the book's Dropout draws bernoulli_: torch's numbers
+    torch.manual_seed(0)
+    tcell, tdrop = _lstm_cell_and_dropout_by_hand(torch, TF)
+    zcell, zdrop = _lstm_cell_and_dropout_by_hand(zeroin, ZF)
+    copy_weights(tcell, zcell)
+    res = []
+    for lib, cell, drop in ((torch, tcell, tdrop), (zeroin, zcell, zdrop)):
+        lib.manual_seed(3)
+        xs = lib.tensor(np.random.default_rng(4).standard_normal((SL, BS, 5)))
+        state = (lib.zeros(BS, NH), lib.zeros(BS, NH))
+        outs = []
+        for x in xs:
+            h, state = cell(x, state)
+            outs.append(drop(h))
+        loss = lib.stack(outs).pow(2).mean()
+        loss.backward()
+        drop.eval()
+        assert drop(h) is h
+        res.append([loss, lib.stack(outs), state[1]] + [p.grad for p in cell.parameters()])
+    _compare(*res)
+    assert (res[1][1] == 0).float().mean().item() > 0.2
