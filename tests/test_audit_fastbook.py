@@ -43,10 +43,15 @@ VALID3, VALID7 = _digits(8, 3), _digits(8, 7)
 
 @pytest.fixture(autouse=True)
 def _f64():
-    """float64 in both libraries (conftest puts zeroin's default back)."""
+    """float64 in both libraries (conftest puts zeroin's default back), and torch on one
+    thread: its small convolutions' backward waited ~0.2 s a call for a second thread on a
+    loaded two-core machine (as in test_audit_d2l_nlp.py)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
     torch.set_default_dtype(torch.float64)
     yield
     torch.set_default_dtype(torch.float32)
+    torch.set_num_threads(n)
     zeroin.random.use_torch_stream(False)
 
 
@@ -457,6 +462,27 @@ def test_ch8_dot_product_bias_create_params_weight_decay_collab_nn():
                         zeroin.tensor(np.argsort(zms[2].movie_bias.detach().numpy())))
 
 
+def test_ch8_embedding_is_a_one_hot_matrix_product(book32):
+    torch.manual_seed(8)
+    uf = torch.randn(N_USERS, N_FACTORS).numpy()
+    res = []
+    for lib, _ in LIBS:
+        def one_hot(x, c, lib=lib):          # fastai's, as the book calls it
+            res = lib.zeros(c, dtype=lib.uint8)
+            res[x] = 1
+            return res
+
+        user_factors = lib.tensor(uf)
+        one_hot_3 = one_hot(3, N_USERS).float()
+        emb = lib.nn.Embedding(N_USERS, N_FACTORS)
+        with lib.no_grad():
+            emb.weight.copy_(user_factors)
+        lookup = emb(lib.tensor([3]))[0]
+        res.append([user_factors.t() @ one_hot_3, user_factors[3], lookup])
+    _compare(*res, **F32)
+    _close(res[1][0], res[1][1], **F32)
+
+
 def test_ch8_create_params_normal_on_the_torch_stream():
     res = []
     for lib, _ in LIBS:
@@ -707,12 +733,13 @@ def _cnn_fit(lib, F, model, n_epochs=2, bs=16):
     y = lib.tensor([1] * len(THREES) + [0] * len(SEVENS))
     perm = np.random.default_rng(13).permutation(len(y))
     x, y = x[lib.tensor(perm)], y[lib.tensor(perm)]
-    stats = [[] for _ in model[:-1]]
+    stats, hists = [[] for _ in model[:-1]], [[] for _ in model[:-1]]
 
     def hook(i):
         def fn(m, inp, o):
             stats[i].append(lib.tensor([o.mean().item(), o.std().item(),
                                         (o <= 0.05).long().sum().item() / o.numel()]))
+            hists[i].append(o.float().histc(40, 0, 10))
         return fn
 
     hooks = [m.register_forward_hook(hook(i)) for i, m in enumerate(model[:-1])]
@@ -738,7 +765,8 @@ def _cnn_fit(lib, F, model, n_epochs=2, bs=16):
         h.remove()
     model(x[:2])
     assert len(stats[0]) == n_epochs * (n + 1)
-    return out + [lib.stack(s) for s in stats] + list(model.state_dict().values())
+    return out + [lib.stack(s) for s in stats] + [lib.stack(h) for h in hists] + \
+        list(model.state_dict().values())
 
 
 @pytest.mark.parametrize("bn", [False, True])
