@@ -1476,3 +1476,26 @@ def test_ch12_lstm_cell_and_dropout_from_scratch():
         res.append([loss, lib.stack(outs), state[1]] + [p.grad for p in cell.parameters()])
     _compare(*res)
     assert (res[1][1] == 0).float().mean().item() > 0.2
+
+
+def test_ch19_kaiming_and_xavier_init_of_the_subclass_on_the_torch_stream(book32):
+    res = []
+    for lib, _ in LIBS:
+        if lib is zeroin:
+            torch_stream()
+
+        class Parameter(lib.Tensor):
+            def __new__(self, x, lib=lib):
+                return lib.Tensor._make_subclass(Parameter, x, True)
+
+            def __init__(self, *args, **kwargs):
+                self.requires_grad_()
+
+        lib.manual_seed(19)
+        w = Parameter(lib.zeros(8, 3, 3, 3))
+        lib.nn.init.kaiming_normal_(w)
+        v = Parameter(lib.zeros(3, 16))
+        lib.nn.init.xavier_normal_(v)
+        assert type(w) is Parameter and w.requires_grad and w.is_leaf
+        res.append([w, v, lib.randn(3)])
+    _compare(*res, rtol=0, atol=0)
