@@ -1420,6 +1420,13 @@ def test_ch19_make_subclass_refuses_what_torch_refuses():
     assert x[0].item() == 5.                        # shares the memory, as torch's
     tp = torch.Tensor._make_subclass(torch.Tensor, torch.ones(3) * 2)
     assert tp.is_leaf and not tp.requires_grad
+    for lib in (torch, zeroin):                     # prints under its own name, as torch's
+        class Q(lib.Tensor):
+            pass
+
+        q = lib.Tensor._make_subclass(Q, lib.ones(2, 2), True)
+        assert repr(q) == "Q([[1., 1.],\n   [1., 1.]], requires_grad=True)"
+        assert repr(lib.ones(2)) == "tensor([1., 1.])"
 
 
 def _lstm_cell_and_dropout_by_hand(lib, F, p=0.4):

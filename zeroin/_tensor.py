@@ -1186,7 +1186,11 @@ class Tensor:
     # --- printing ----------------------------------------------------------------------
     def __repr__(self):
         d = self._array if self._array is not None else np.array(self._float)  # keep it
-        body = np.array2string(d, separator=", ", prefix="tensor(", **_print_kwargs(d))
+        # a user's subclass prints under its name, as PyTorch's (fastbook's Parameter)
+        cls = type(self)
+        prefix = "tensor(" if cls is Tensor or cls.__module__.startswith("zeroin.") \
+            else cls.__name__ + "("
+        body = np.array2string(d, separator=", ", prefix=prefix, **_print_kwargs(d))
         extra = []
         if d.size == 0 and d.ndim != 1:     # "[]" hides the shape: PyTorch names it
             extra.append(f"size={d.shape}")
@@ -1202,7 +1206,7 @@ class Tensor:
             extra.append("requires_grad=True")
         if self.name and type(self.name) is not ParamName:
             extra.append(f"name={self.name!r}")
-        return "tensor(" + body + "".join(", " + e for e in extra) + ")"
+        return prefix + body + "".join(", " + e for e in extra) + ")"
 
     def __format__(self, spec):
         """A 0-d tensor formats as its number, as PyTorch's (``f"{pred}"`` is ``5``, not
