@@ -1188,7 +1188,7 @@ class Tensor:
         d = self._array if self._array is not None else np.array(self._float)  # keep it
         # a user's subclass prints under its name, as PyTorch's (fastbook's Parameter)
         cls = type(self)
-        prefix = "tensor(" if cls is Tensor or cls.__module__.startswith("zeroin.") \
+        prefix = "tensor(" if cls is Tensor or cls.__module__.partition(".")[0] == "zeroin" \
             else cls.__name__ + "("
         body = np.array2string(d, separator=", ", prefix=prefix, **_print_kwargs(d))
         extra = []
