@@ -1297,6 +1297,33 @@ def test_recurrent_shapes_names_and_unbatched_input(kind):
     np.testing.assert_allclose(h1.data, h.data[:, 1], rtol=1e-12)
 
 
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_recurrent_batch_first_output_is_a_transposed_view_as_pytorchs(kind, bidirectional):
+    """A batch_first output is (seq, batch, hidden) in memory, as PyTorch's, so dropout after
+    it (fastbook's LMModel7) draws PyTorch's mask in that order on the torch stream."""
+    torch = pytest.importorskip("torch")
+    from _audit import torch_stream
+    layers = [getattr(lib.nn, kind)(3, 4, num_layers=2, batch_first=True,
+                                    bidirectional=bidirectional).double()
+              for lib in (torch, zeroin)]
+    layers[1].load_state_dict({k: zeroin.tensor(v.detach().numpy())
+                               for k, v in layers[0].state_dict().items()})
+    x = np.random.default_rng(1).standard_normal((2, 5, 3))
+    t_out, z_out = (m(lib.tensor(x))[0] for lib, m in zip((torch, zeroin), layers))
+    np.testing.assert_allclose(z_out.detach().numpy(), t_out.detach().numpy(), rtol=1e-12)
+    assert z_out.numpy().strides == t_out.detach().numpy().strides
+    torch_stream()
+    try:
+        drops = []
+        for lib, out in ((torch, t_out), (zeroin, z_out)):
+            lib.manual_seed(3)
+            drops.append(lib.nn.functional.dropout(out, 0.5).detach().numpy())
+        np.testing.assert_allclose(drops[1], drops[0], rtol=1e-12)
+    finally:
+        zeroin.random.use_torch_stream(False)
+
+
 @pytest.mark.parametrize("kind", ["RNNCell", "LSTMCell", "GRUCell"])
 def test_recurrent_cells_step_like_a_one_step_layer(kind):
     zeroin.manual_seed(1)

@@ -801,6 +801,23 @@ class Tensor:
     def __getnewargs__(self):      # copy.deepcopy: a placeholder; the slots are copied after
         return ()
 
+    @staticmethod
+    def _make_subclass(cls, data, require_grad=False, *args, **kwargs):
+        """PyTorch's way to make an instance of a Tensor subclass (fastbook chapter 19's
+        ``Parameter.__new__``): a leaf of type ``cls`` sharing ``data``'s memory, cut from
+        its graph, with ``requires_grad=require_grad``. zeroin's ops on it give plain
+        Tensors (PyTorch's ``__torch_function__`` would keep the subclass)."""
+        if not (isinstance(cls, type) and issubclass(cls, Tensor)):
+            raise TypeError(f"Tensor._make_subclass: {cls!r} does not inherit from Tensor; "
+                            f"make the class a subclass of zeroin.Tensor, as in PyTorch")
+        if not isinstance(data, Tensor):
+            raise TypeError(f"Tensor._make_subclass: data must be a Tensor, not "
+                            f"{type(data).__name__}; wrap it first: zeroin.tensor(data)")
+        arr = _array_of(data)
+        if require_grad:
+            _check_grad_dtype(arr, "Tensor._make_subclass")
+        return _make(arr, bool(require_grad), None, None, cls)
+
     # --- properties --------------------------------------------------------------------
     def _set_grad(self, value):
         if value is not None:
@@ -1169,7 +1186,11 @@ class Tensor:
     # --- printing ----------------------------------------------------------------------
     def __repr__(self):
         d = self._array if self._array is not None else np.array(self._float)  # keep it
-        body = np.array2string(d, separator=", ", prefix="tensor(", **_print_kwargs(d))
+        # a user's subclass prints under its name, as PyTorch's (fastbook's Parameter)
+        cls = type(self)
+        prefix = "tensor(" if cls is Tensor or cls.__module__.partition(".")[0] == "zeroin" \
+            else cls.__name__ + "("
+        body = np.array2string(d, separator=", ", prefix=prefix, **_print_kwargs(d))
         extra = []
         if d.size == 0 and d.ndim != 1:     # "[]" hides the shape: PyTorch names it
             extra.append(f"size={d.shape}")
@@ -1185,7 +1206,7 @@ class Tensor:
             extra.append("requires_grad=True")
         if self.name and type(self.name) is not ParamName:
             extra.append(f"name={self.name!r}")
-        return "tensor(" + body + "".join(", " + e for e in extra) + ")"
+        return prefix + body + "".join(", " + e for e in extra) + ")"
 
     def __format__(self, spec):
         """A 0-d tensor formats as its number, as PyTorch's (``f"{pred}"`` is ``5``, not

@@ -653,8 +653,10 @@ class RNNBase(_Recurrent):
         layer's output, final states). Each layer and direction projects all its inputs
         with one linear and cuts the result into the steps' rows; the steps then only add
         W_hh h. A layer's output is its steps' outputs joined by one cat (rows in the same
-        order), or with ``last_axis`` by one stack on that axis for the last layer; dropout
-        applies to it once."""
+        order), or with ``last_axis`` by one stack for the last layer: (seq_len, batch,
+        hidden), seen as (batch, seq_len, hidden) with ``last_axis`` 1 (batch_first), a
+        transposed view as PyTorch's, whose dropout after the layer (fastbook's LMModel7)
+        draws in that memory order; dropout between layers applies to ``rows`` once."""
         step, finals = _STEPS[self.mode][1], []
         for layer in range(self.num_layers):
             if layer and self.dropout and self.training:
@@ -668,10 +670,12 @@ class RNNBase(_Recurrent):
                 out, final = (_direction(*args) if len(set(sizes)) == 1
                               else _direction_packed(*args, sizes))
                 last = layer == self.num_layers - 1 and last_axis is not None
-                outs.append(ops.stack(out, last_axis) if last else
+                outs.append(ops.stack(out, 0) if last else
                             ops.concatenate(out, 0) if len(out) > 1 else out[0])
                 finals.append(final)
             rows = outs[0] if len(outs) == 1 else ops.concatenate(outs, -1)
+        if last_axis == 1:
+            rows = ops.swapaxes(rows, 0, 1)
         return rows, finals
 
     def _final(self, finals, batched, unperm=None):
