@@ -299,12 +299,40 @@ def test_maml_conv_omniglot_second_order():
                rtol=1e-5, atol=1e-7)
 
 
+def test_maml_conv_float32_as_cs330_runs_it():
+    """The conv MAML in float32 (PyTorch's default dtype): the same to float resolution
+    (the conv biases' meta-gradients, exactly 0 in exact arithmetic since batch norm
+    removes the mean, are rounding noise of ~1e-7 in both)."""
+    rng = np.random.default_rng(5)
+    w0 = [w.astype(np.float32) for w in _conv_weights(rng, 3)]
+    (xs, ys), (xq, yq) = _few_shot_images(rng, 3, 2), _few_shot_images(rng, 3, 2)
+    res = {}
+    for lib in LIBS:
+        F = lib.nn.functional
+        params = [lib.tensor(w).requires_grad_() for w in w0]
+        fast = params
+        for _ in range(2):
+            loss = F.cross_entropy(_conv_net(lib, lib.tensor(xs.astype(np.float32)), fast),
+                                   lib.tensor(ys))
+            grads = lib.autograd.grad(loss, fast, create_graph=True)
+            fast = [p - 0.4 * g for p, g in zip(fast, grads)]
+        out = F.cross_entropy(_conv_net(lib, lib.tensor(xq.astype(np.float32)), fast),
+                              lib.tensor(yq))
+        out.backward()
+        res[lib] = [out] + [p.grad for p in params]
+    for z, t in zip(res[zeroin], res[torch], strict=True):
+        assert z.dtype == zeroin.float32
+        _close(z, t, rtol=2e-5, atol=2e-6)
+
+
 def test_dragen1860_learner_running_stats_and_finetunning():
     """dragen1860/MAML-Pytorch's ``Learner``: weights in an ``nn.ParameterList``
     (``self.vars``), batch-norm running stats in another (``self.vars_bn``, no grad)
     updated by ``F.batch_norm(x, running_mean, running_var, weight=w, bias=b,
     training=bn_training)`` in every inner step, ``forward(x, vars=None)`` switching to the
-    adapted list; then ``finetunning``'s ``bn_training=False`` query with the stored stats."""
+    adapted list, inner grads without ``create_graph`` (so its meta-gradient, through the
+    adapted weights, is first order); then ``finetunning``'s ``bn_training=False`` query
+    with the stored stats."""
     rng = np.random.default_rng(9)
     n_way, k = 3, 2
     w0 = _conv_weights(rng, n_way, blocks=1, size=4)
@@ -337,11 +365,14 @@ def test_dragen1860_learner_running_stats_and_finetunning():
             loss = F.cross_entropy(forward(xs, fast, bn_training=True), ys)
             grad = lib.autograd.grad(loss, fast)
             fast = list(map(lambda p: p[1] - 0.4 * p[0], zip(grad, fast)))
+        loss_q = F.cross_entropy(forward(xq, fast, bn_training=True), yq)
+        loss_q.backward()       # its meta-update: first order (grad made no graph)
         with lib.no_grad():
             logits_q = forward(xq, fast, bn_training=False)
         pred_q = F.softmax(logits_q, dim=1).argmax(dim=1)
         correct = lib.eq(pred_q, yq).sum().item()
-        res[lib] = [loss, logits_q, pred_q, vars_bn[0], vars_bn[1]] + fast, correct
+        res[lib] = ([loss, loss_q, logits_q, pred_q, vars_bn[0], vars_bn[1]] + fast
+                    + [p.grad for p in vars_]), correct
     assert res[zeroin][1] == res[torch][1]
     for z, t in zip(res[zeroin][0], res[torch][0], strict=True):
         _close(z, t)
