@@ -875,6 +875,27 @@ def test_grad_runs_only_the_nodes_that_lead_to_its_inputs():
     assert g.item() == 2.0 and calls == []
 
 
+
+def test_grad_wrt_a_non_leaf_leaves_the_graph_behind_it_as_torch():
+    # first-order MAML: grad of a step's loss w.r.t. the adapted weights h (no retain_graph)
+    # neither runs nor frees h's own op, so a later backward through h still works
+    torch = pytest.importorskip("torch")
+    out = {}
+    for lib in (torch, zeroin):
+        w = lib.tensor([1.0, -2.0], dtype=lib.float64, requires_grad=True)
+        calls = []
+        h = w * 3
+        w.register_hook(lambda g: calls.append("w"))
+        (gh,) = lib.autograd.grad((h ** 2).sum(), h)
+        assert calls == []
+        (h * gh.detach()).sum().backward()
+        with pytest.raises(RuntimeError, match="retain_graph=True"):
+            (h * 2).sum().backward()            # now h's op was run, and freed
+        out[lib] = gh.detach().numpy(), w.grad.numpy(), calls
+    np.testing.assert_array_equal(out[zeroin][0], out[torch][0])
+    np.testing.assert_array_equal(out[zeroin][1], out[torch][1])
+    assert out[zeroin][2] == out[torch][2] == ["w"]
+
 # --- grad_fn.name(): PyTorch's method, zeroin's string ------------------------------------
 
 _NAME_CASES = {     # the same expression on both libraries (F: nn.functional)

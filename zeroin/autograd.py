@@ -106,8 +106,12 @@ def run(outputs, out_grads, retain_graph=False, create_graph=False, targets=None
     need = _leading_to(order, targets) if targets is not None and not keep_all else None
     for t in reversed(order):   # so a node comes after every node that used its output
         g = grads.pop(t, None)
-        if g is not None and (need is None or t in need):   # None: no path needs it
+        if g is None:           # no path needs it
+            continue
+        if need is None or t in need:
             _backprop_node(t, g, grads, p)
+        elif id(t) in targets:  # a target no other target lies behind: its op is not run
+            _observe(t, g, p)   # (nor freed), as in PyTorch
     for leaf in p.leaves:
         _write_leaf(leaf, grads.pop(leaf), p)
     if p.on_end is not None:
@@ -123,11 +127,12 @@ def end_pass(p):
 
 
 def _leading_to(order, targets):
-    """The nodes of ``order`` from which a target is reached: the only ones a pass for
-    targets runs (as PyTorch's engine, so hooks elsewhere do not fire)."""
+    """The nodes of ``order`` whose op leads to a target: the only ones a pass for
+    targets runs (as PyTorch's engine, so hooks elsewhere do not fire, and the graph
+    behind a target is neither run nor freed: first-order MAML's adapted weights)."""
     need = set()
     for t in order:             # a node comes after its inputs
-        if id(t) in targets or any(i in need or id(i) in targets for i in t.grad_fn.inputs):
+        if any(i in need or id(i) in targets for i in t.grad_fn.inputs):
             need.add(t)
     return need
 
