@@ -541,3 +541,61 @@ def test_second_backward_through_freed_graph():
             loss.backward()
         with pytest.raises(RuntimeError, match="does not require grad"):
             lib.autograd.grad(g.sum(), w)
+
+
+def _l2l_clone_module(module):
+    """learn2learn's ``clone_module``: a copy of the module whose registries hold clones of
+    the parameters (differentiable back to the originals), written INTO ``_parameters``."""
+    clone = module.__new__(type(module))
+    clone.__dict__ = module.__dict__.copy()
+    clone._parameters = clone._parameters.copy()
+    clone._buffers = clone._buffers.copy()
+    clone._modules = clone._modules.copy()
+    for key, p in module._parameters.items():
+        if p is not None:
+            clone._parameters[key] = p.clone()
+    for key in clone._modules:
+        clone._modules[key] = _l2l_clone_module(module._modules[key])
+    return clone
+
+
+def _l2l_update_module(module, updates):
+    """learn2learn's ``update_module`` with ``p.update = -lr * g`` set: ``p + p.update``
+    written into each module's ``_parameters``."""
+    params = list(module.parameters())
+    for p, u in zip(params, updates):
+        p.update = u
+    for m in module.modules():
+        for key, p in m._parameters.items():
+            if p is not None and getattr(p, "update", None) is not None:
+                m._parameters[key] = p + p.update
+                p.update = None
+    return module
+
+
+def test_learn2learn_style_registry_writes_change_the_forward():
+    """learn2learn's MAML writes adapted weights into ``module._parameters``; the module's
+    forward must compute with them (zeroin also keeps parameters as attributes, which the
+    registry write updates), giving PyTorch's meta-gradients."""
+    rng = np.random.default_rng(7)
+    weights = _mlp_weights(rng)
+    xs, ys, xq, yq = _sinusoid_tasks(rng, 1, 5)[0]
+    out = {}
+    for lib in LIBS:
+        model = lib.nn.Sequential(lib.nn.Linear(1, 8), lib.nn.ReLU(), lib.nn.Linear(8, 8),
+                                  lib.nn.ReLU(), lib.nn.Linear(8, 1)).double()
+        with lib.no_grad():
+            for p, w in zip(model.parameters(), weights):
+                p.copy_(_t(lib, w))
+        learner = _l2l_clone_module(model)
+        for _ in range(2):
+            loss = lib.nn.functional.mse_loss(learner(_t(lib, xs)), _t(lib, ys))
+            grads = lib.autograd.grad(loss, list(learner.parameters()), create_graph=True)
+            _l2l_update_module(learner, [-0.1 * g for g in grads])
+        qloss = lib.nn.functional.mse_loss(learner(_t(lib, xq)), _t(lib, yq))
+        qloss.backward()
+        out[lib] = [float(qloss)] + [_np(p.grad) for p in model.parameters()]
+        assert learner[0].weight is not model[0].weight
+    _close(out[zeroin][0], out[torch][0], 1e-10)
+    for a, b in zip(out[torch][1:], out[zeroin][1:]):
+        _close(b, a, 1e-10)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import functools
 import os
+import weakref
 from collections import OrderedDict, namedtuple
 from typing import TypeVar
 
@@ -421,6 +422,42 @@ class _ScriptOnly:
             f"a model built by the same code (model.load_state_dict(zeroin.load(path)))")
 
 
+_REGISTRIES = ("_parameters", "_buffers", "_modules")
+
+
+class _Registry(OrderedDict):
+    """A module's ``_parameters``, ``_buffers`` or ``_modules``. zeroin also keeps each entry
+    as a plain attribute of its module (read at attribute speed in ``forward``), so an entry
+    written into the registry itself (learn2learn's ``module._parameters[name] = adapted``)
+    is written to the attribute too: the module then computes with it, as PyTorch's, which
+    reads the registry, does. Copies (``copy``, ``deepcopy``) belong to no module until one
+    takes them as its registry."""
+
+    def __init__(self, *args, owner=None, what=None):
+        self._owner = None if owner is None else weakref.ref(owner)
+        self._what = what
+        super().__init__(*args)
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        ref = self._owner
+        owner = ref() if ref is not None else None
+        if owner is not None and owner.__dict__.get(self._what) is self and \
+                owner.__dict__.get(key, self) is not value:
+            object.__setattr__(owner, key, value)
+
+    def __reduce__(self):
+        return type(self), (), None, None, iter(self.items())
+
+
+def _own_registries(module, state):
+    """Make the registries in ``state`` (a module's ``__dict__``) ``module``'s own."""
+    for what in _REGISTRIES:
+        reg = state.get(what)
+        if isinstance(reg, _Registry):
+            reg._owner, reg._what = weakref.ref(module), what
+
+
 class Module:
     """Base class of layers and models.
 
@@ -448,9 +485,9 @@ class Module:
         if args or kwargs:
             _init_args_error(self, args, kwargs)
         d = self.__dict__
-        d["_parameters"] = OrderedDict()
-        d["_modules"] = OrderedDict()
-        d["_buffers"] = OrderedDict()
+        d["_parameters"] = _Registry(owner=self, what="_parameters")
+        d["_modules"] = _Registry(owner=self, what="_modules")
+        d["_buffers"] = _Registry(owner=self, what="_buffers")
         d["_non_persistent"] = set()
         d["training"] = True
 
@@ -496,7 +533,22 @@ class Module:
         else:
             # plain attributes, including computed tensors (e.g. a cached activation)
             self._forget(name)
+            if name in _REGISTRIES and type(value) is not _Registry and \
+                    isinstance(value, dict):     # learn2learn's clone._parameters = a copy
+                value = _Registry(value, owner=self, what=name)
+            elif type(value) is _Registry and name in _REGISTRIES:
+                value._owner, value._what = weakref.ref(self), name
         object.__setattr__(self, name, value)
+
+    def __setstate__(self, state):
+        """``copy``/``deepcopy``: the state as it was, its registries made this module's."""
+        if isinstance(state, tuple):            # (__dict__, slots) of a class with slots
+            state, slots = state
+            for key, value in (slots or {}).items():
+                object.__setattr__(self, key, value)
+        if state:
+            self.__dict__.update(state)
+            _own_registries(self, state)
 
     def _set_parameter(self, name, value):
         """Register ``value`` (a leaf tensor that requires grad) as parameter ``name``."""
