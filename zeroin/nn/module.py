@@ -16,8 +16,8 @@ from typing import TypeVar
 
 import numpy as np
 
-from .._tensor import (ParamName, Tensor, _array_of, _as_array, _leaf, _make, get_default_dtype,
-                       no_grad)
+from .._tensor import (DataArray, ParamName, Tensor, _array_of, _as_array, _leaf, _make,
+                       get_default_dtype, no_grad)
 from ..errors import NotCompiledError as _NotCompiledError
 from ..function import ShapeError, ZeroinError
 from ..optim.grad_utils import _zero_grad
@@ -523,6 +523,8 @@ class Module:
                 value = d["_modules"][name] = _registered(
                     _global_module_registration_hooks, self, name, None)
         elif "_buffers" in d and name in d["_buffers"]:
+            if isinstance(value, DataArray):    # t.data: a tensor on the same memory
+                value = value.detach()
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"{type(self).__name__}: cannot assign a "
                                 f"{type(value).__name__} to buffer {name!r} (a Tensor or "
@@ -615,6 +617,8 @@ class Module:
         :meth:`to`, but optimisers never see them."""
         self._registry("_buffers")
         _check_name(self, "buffer", name, "_buffers")
+        if isinstance(tensor, DataArray):   # PyTorch's .data is a tensor on the same memory:
+            tensor = tensor.detach()        # jzbontar's register_buffer('mask', w.data.clone())
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer: cannot register {a_type(tensor)} as "
                             f"buffer {name!r} (a Tensor or None expected: "

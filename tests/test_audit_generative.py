@@ -1,0 +1,580 @@
+"""Audit of deep generative models as Stanford CS236's homeworks and the common from-scratch
+repositories write them (karpathy/pytorch-made, PixelCNN masked convolutions, the RealNVP /
+Glow ports, WGAN-GP, energy-based models and score matching, IWAE), ported with ``import
+zeroin as torch``, ``from zeroin import nn``, ``zeroin.nn.functional as F``: each is run with
+``torch`` and with ``zeroin`` on the same synthetic data (two moons, Gaussian mixtures, tiny
+1x8x8 binary images) and the same weights (copied from torch), and the values, gradients
+(double and triple backward included) and a few optimiser steps compared in float64 to
+1e-10; some gradients also by finite differences. See docs/generative.md."""
+import numpy as np
+import pytest
+from _audit import close as _close
+from _audit import copy_weights as _copy
+from _audit import np_of as _np
+
+import zeroin
+
+torch = pytest.importorskip("torch")
+LIBS = (torch, zeroin)
+
+
+@pytest.fixture(autouse=True)
+def _float64():
+    """Both libraries in float64 for the test (the audits' fixture puts torch back)."""
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(torch.float32)
+
+
+def _t(lib, a, grad=False):
+    t = lib.tensor(np.array(a, dtype=np.float64))
+    return t.requires_grad_(True) if grad else t
+
+
+def _same(res, tol=1e-10):
+    """Each zeroin result beside torch's: the same shape and values."""
+    for z, t in zip(res[zeroin], res[torch], strict=True):
+        assert tuple(z.shape) == tuple(t.shape)
+        _close(z, t, tol)
+
+
+def _moons(rng, n, noise=0.05):
+    """Two interleaving half circles (sklearn's make_moons, written out)."""
+    a = rng.uniform(0, np.pi, n)
+    up = rng.random(n) < 0.5
+    x = np.where(up, np.cos(a), 1 - np.cos(a))
+    y = np.where(up, np.sin(a), 0.5 - np.sin(a))
+    return np.stack([x, y], 1) + noise * rng.normal(size=(n, 2))
+
+
+def _binary_images(rng, n):
+    """Tiny 1x8x8 binary "images": a random bar or box each."""
+    img = np.zeros((n, 1, 8, 8))
+    for i in range(n):
+        r, c = rng.integers(0, 5, 2)
+        h, w = rng.integers(2, 4, 2)
+        img[i, 0, r:r + h, c:c + w] = 1
+    flip = rng.random(img.shape) < 0.05
+    return np.abs(img - flip)
+
+
+def _fd(f, a, idx, eps=1e-6):
+    """Central differences of the scalar ``f(a)`` in the entries ``idx`` of ``a``."""
+    out = []
+    for j in idx:
+        p, m = a.copy(), a.copy()
+        p.flat[j] += eps
+        m.flat[j] -= eps
+        out.append((f(p) - f(m)) / (2 * eps))
+    return np.array(out)
+
+
+# --- normalizing flows: RealNVP coupling on two moons --------------------------------------------
+
+def _realnvp(lib):
+    """RealNVP for 2-D data as the CS236 / tutorial ports write it: alternating binary masks,
+    ``s = scale * tanh(...)``, log-determinant ``s.sum(dim=1)``, a ``Normal(0, 1)`` base."""
+    nn = lib.nn
+
+    class CouplingLayer(nn.Module):
+        def __init__(self, dim, hidden, mask):
+            super().__init__()
+            self.register_buffer("mask", mask)
+            self.s_net = nn.Sequential(nn.Linear(dim, hidden), nn.LeakyReLU(0.2),
+                                       nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
+                                       nn.Linear(hidden, dim))
+            self.t_net = nn.Sequential(nn.Linear(dim, hidden), nn.LeakyReLU(0.2),
+                                       nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
+                                       nn.Linear(hidden, dim))
+            self.scale = nn.Parameter(lib.ones(1, dim))
+
+        def forward(self, x):
+            x_m = x * self.mask
+            s = self.scale * lib.tanh(self.s_net(x_m)) * (1 - self.mask)
+            t = self.t_net(x_m) * (1 - self.mask)
+            z = x_m + (1 - self.mask) * (x * lib.exp(s) + t)
+            return z, s.sum(dim=1)
+
+        def inverse(self, z):
+            z_m = z * self.mask
+            s = self.scale * lib.tanh(self.s_net(z_m)) * (1 - self.mask)
+            t = self.t_net(z_m) * (1 - self.mask)
+            x = z_m + (1 - self.mask) * (z - t) * lib.exp(-s)
+            return x, -s.sum(dim=1)
+
+    class RealNVP(nn.Module):
+        def __init__(self, dim=2, hidden=16, n_layers=4):
+            super().__init__()
+            masks = [lib.tensor([i % 2, (i + 1) % 2], dtype=lib.get_default_dtype())
+                     for i in range(n_layers)]
+            self.layers = nn.ModuleList([CouplingLayer(dim, hidden, m) for m in masks])
+            self.prior = lib.distributions.Normal(lib.zeros(dim), lib.ones(dim))
+
+        def forward(self, x):
+            log_det = lib.zeros(x.shape[0])
+            for layer in self.layers:
+                x, ld = layer(x)
+                log_det = log_det + ld
+            return x, log_det
+
+        def inverse(self, z):
+            for layer in reversed(self.layers):
+                z, _ = layer.inverse(z)
+            return z
+
+        def log_prob(self, x):
+            z, log_det = self(x)
+            return self.prior.log_prob(z).sum(1) + log_det
+
+    return RealNVP
+
+
+def test_realnvp_log_likelihood_inverse_and_adam_steps():
+    rng = np.random.default_rng(0)
+    data = [_moons(rng, 32) for _ in range(4)]
+    z_given = rng.normal(size=(8, 2))
+    torch.manual_seed(0)
+    tmodel = _realnvp(torch)()
+    with torch.no_grad():     # a nonzero scale so the coupling layers do work
+        for p in tmodel.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    models = {zeroin: _copy(tmodel, _realnvp(zeroin)()), torch: tmodel}
+    res = {}
+    for lib in LIBS:
+        model = models[lib]
+        x = _t(lib, data[0])
+        z, log_det = model(x)
+        back = model.inverse(z)
+        _close(back, data[0], 1e-12)                   # forward then inverse gives the input
+        nll = -model.log_prob(x).mean()
+        nll.backward()
+        grads = [p.grad.clone() for p in model.parameters()]
+        opt = lib.optim.Adam(model.parameters(), lr=1e-3)
+        losses = []
+        for batch in data:
+            opt.zero_grad(set_to_none=True)
+            loss = -model.log_prob(_t(lib, batch)).mean()
+            loss.backward()
+            opt.step()
+            losses.append(loss)
+        with lib.no_grad():
+            samples = model.inverse(_t(lib, z_given))
+        res[lib] = [z, log_det, nll, *grads, lib.stack(losses), samples,
+                    *model.parameters()]
+    _same(res)
+
+
+def test_realnvp_log_det_is_the_jacobians_and_gradient_by_finite_differences():
+    """``s.sum(dim=1)`` is log|det J| of the flow (J from ``torch.autograd.functional``),
+    and the NLL's gradient in the data matches central differences."""
+    rng = np.random.default_rng(1)
+    torch.manual_seed(1)
+    tmodel = _realnvp(torch)(n_layers=2)
+    with torch.no_grad():
+        for p in tmodel.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    zmodel = _copy(tmodel, _realnvp(zeroin)(n_layers=2))
+    x0 = _moons(rng, 3)
+    for lib, model in ((torch, tmodel), (zeroin, zmodel)):
+        for row in x0:
+            J = lib.autograd.functional.jacobian(
+                lambda v, model=model: model(v.unsqueeze(0))[0][0], _t(lib, row))
+            _, ld = model(_t(lib, row).unsqueeze(0))
+            _close(lib.linalg.slogdet(J)[1], ld[0], 1e-10)
+    x = _t(zeroin, x0, grad=True)
+    (-zmodel.log_prob(x).sum()).backward()
+
+    def f(a):
+        with zeroin.no_grad():
+            return -zmodel.log_prob(_t(zeroin, a)).sum().item()
+    _close(_np(x.grad).ravel(), _fd(f, x0, range(6)), rtol=1e-6, atol=1e-8)
+
+
+# --- Glow: actnorm, invertible 1x1 convolution (plain and LU), affine coupling ---------------------
+
+def _glow(lib):
+    """rosinality/glow-pytorch's blocks (its LU layer with ``torch.linalg.lu`` in place of
+    ``scipy.linalg.lu``), as the Glow ports write them."""
+    nn, F = lib.nn, lib.nn.functional
+
+    def logabs(x):
+        return lib.log(lib.abs(x))
+
+    class ActNorm(nn.Module):
+        def __init__(self, in_channel):
+            super().__init__()
+            self.loc = nn.Parameter(lib.zeros(1, in_channel, 1, 1))
+            self.scale = nn.Parameter(lib.ones(1, in_channel, 1, 1))
+            self.register_buffer("initialized", lib.tensor(0, dtype=lib.uint8))
+
+        def initialize(self, input):
+            with lib.no_grad():
+                flatten = input.permute(1, 0, 2, 3).contiguous().view(input.shape[1], -1)
+                mean = flatten.mean(1).unsqueeze(1).unsqueeze(2).unsqueeze(3).permute(1, 0, 2, 3)
+                std = flatten.std(1).unsqueeze(1).unsqueeze(2).unsqueeze(3).permute(1, 0, 2, 3)
+                self.loc.data.copy_(-mean)
+                self.scale.data.copy_(1 / (std + 1e-6))
+
+        def forward(self, input):
+            _, _, height, width = input.shape
+            if self.initialized.item() == 0:
+                self.initialize(input)
+                self.initialized.fill_(1)
+            logdet = height * width * lib.sum(logabs(self.scale))
+            return self.scale * (input + self.loc), logdet
+
+        def reverse(self, output):
+            return output / self.scale - self.loc
+
+    class InvConv2d(nn.Module):
+        def __init__(self, weight):
+            super().__init__()
+            self.weight = nn.Parameter(weight.unsqueeze(2).unsqueeze(3))
+
+        def forward(self, input):
+            _, _, height, width = input.shape
+            out = F.conv2d(input, self.weight)
+            logdet = height * width * lib.slogdet(self.weight.squeeze().double())[1]
+            return out, logdet
+
+        def reverse(self, output):
+            return F.conv2d(output, self.weight.squeeze().inverse().unsqueeze(2).unsqueeze(3))
+
+    class InvConv2dLU(nn.Module):
+        def __init__(self, q):
+            super().__init__()
+            w_p, w_l, w_u = lib.linalg.lu(q)
+            w_s = lib.diag(w_u)
+            w_u = lib.triu(w_u, 1)
+            u_mask = lib.triu(lib.ones_like(w_u), 1)
+            l_mask = u_mask.T
+            self.register_buffer("w_p", w_p)
+            self.register_buffer("u_mask", u_mask)
+            self.register_buffer("l_mask", l_mask)
+            self.register_buffer("s_sign", lib.sign(w_s))
+            self.register_buffer("l_eye", lib.eye(l_mask.shape[0]))
+            self.w_l = nn.Parameter(w_l)
+            self.w_s = nn.Parameter(logabs(w_s))
+            self.w_u = nn.Parameter(w_u)
+
+        def forward(self, input):
+            _, _, height, width = input.shape
+            weight = self.calc_weight()
+            out = F.conv2d(input, weight)
+            logdet = height * width * lib.sum(self.w_s)
+            return out, logdet
+
+        def calc_weight(self):
+            weight = (self.w_p @ (self.w_l * self.l_mask + self.l_eye)
+                      @ ((self.w_u * self.u_mask) + lib.diag(self.s_sign * lib.exp(self.w_s))))
+            return weight.unsqueeze(2).unsqueeze(3)
+
+        def reverse(self, output):
+            weight = self.calc_weight()
+            return F.conv2d(output, weight.squeeze().inverse().unsqueeze(2).unsqueeze(3))
+
+    class ZeroConv2d(nn.Module):
+        def __init__(self, in_channel, out_channel):
+            super().__init__()
+            self.conv = nn.Conv2d(in_channel, out_channel, 3, padding=0)
+            self.scale = nn.Parameter(lib.zeros(1, out_channel, 1, 1))
+
+        def forward(self, input):
+            out = F.pad(input, [1, 1, 1, 1], value=1)
+            out = self.conv(out)
+            return out * lib.exp(self.scale * 3)
+
+    class AffineCoupling(nn.Module):
+        def __init__(self, in_channel, filter_size=8):
+            super().__init__()
+            self.net = nn.Sequential(
+                nn.Conv2d(in_channel // 2, filter_size, 3, padding=1), nn.ReLU(inplace=True),
+                nn.Conv2d(filter_size, filter_size, 1), nn.ReLU(inplace=True),
+                ZeroConv2d(filter_size, in_channel))
+
+        def forward(self, input):
+            in_a, in_b = input.chunk(2, 1)
+            log_s, t = self.net(in_a).chunk(2, 1)
+            s = F.sigmoid(log_s + 2)
+            out_b = (in_b + t) * s
+            logdet = lib.sum(lib.log(s).view(input.shape[0], -1), 1)
+            return lib.cat([in_a, out_b], 1), logdet
+
+        def reverse(self, output):
+            out_a, out_b = output.chunk(2, 1)
+            log_s, t = self.net(out_a).chunk(2, 1)
+            s = F.sigmoid(log_s + 2)
+            return lib.cat([out_a, out_b / s - t], 1)
+
+    class Flow(nn.Module):
+        def __init__(self, in_channel, q, lu=True):
+            super().__init__()
+            self.actnorm = ActNorm(in_channel)
+            self.invconv = InvConv2dLU(q) if lu else InvConv2d(q)
+            self.coupling = AffineCoupling(in_channel)
+
+        def forward(self, input):
+            out, logdet = self.actnorm(input)
+            out, det1 = self.invconv(out)
+            out, det2 = self.coupling(out)
+            return out, logdet + det1 + det2
+
+        def reverse(self, output):
+            input = self.coupling.reverse(output)
+            input = self.invconv.reverse(input)
+            return self.actnorm.reverse(input)
+
+    def squeeze(x):
+        b, c, h, w = x.shape
+        x = x.view(b, c, h // 2, 2, w // 2, 2).permute(0, 1, 3, 5, 2, 4).contiguous()
+        return x.view(b, c * 4, h // 2, w // 2)
+
+    return Flow, squeeze
+
+
+@pytest.mark.parametrize("lu", [True, False])
+def test_glow_flow_step_actnorm_init_invconv_and_coupling(lu):
+    rng = np.random.default_rng(2)
+    imgs = _binary_images(rng, 6) + rng.uniform(0, 1, (6, 1, 8, 8))      # dequantised
+    q0 = np.linalg.qr(rng.normal(size=(4, 4)))[0]
+    torch.manual_seed(2)
+    tflow = _glow(torch)[0](4, _t(torch, q0), lu=lu)
+    with torch.no_grad():     # ZeroConv2d starts at zero: move it so the coupling works
+        for p in tflow.coupling.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    zflow = _glow(zeroin)[0](4, _t(zeroin, q0), lu=lu)
+    _copy(tflow, zflow)
+    res = {}
+    for lib, flow in ((torch, tflow), (zeroin, zflow)):
+        squeeze = _glow(lib)[1]
+        x = squeeze(_t(lib, imgs))
+        out, logdet = flow(x)                        # the first call initialises actnorm
+        assert flow.actnorm.initialized.item() == 1
+        an, _ = flow.actnorm(x)
+        back = flow.reverse(out)
+        _close(back, x, 1e-12)
+        prior = lib.distributions.Normal(lib.zeros_like(out), lib.ones_like(out))
+        log_p = prior.log_prob(out).view(out.shape[0], -1).sum(1) + logdet
+        loss = -(log_p - np.log(256.0) * 64).mean() / (64 * np.log(2.0))     # bits per dim
+        loss.backward()
+        grads = [p.grad for p in flow.parameters()]
+        res[lib] = [out, logdet, an, loss, *grads, *flow.parameters()]
+        if lu:
+            w = flow.invconv.calc_weight().squeeze()
+            res[lib] += [w, lib.linalg.slogdet(w)[1]]
+            _close(lib.linalg.slogdet(w)[1], flow.invconv.w_s.sum(), 1e-12)
+    _same(res)
+    # actnorm's data-dependent init: zero mean and unit (unbiased) std per channel
+    a = _np(res[zeroin][2]).transpose(1, 0, 2, 3).reshape(4, -1)
+    _close(a.mean(1), np.zeros(4), 1e-12)
+    _close(a.std(1, ddof=1), np.ones(4), 1e-5)
+
+
+def test_slogdet_inverse_and_lu_gradients_against_torch_and_finite_differences():
+    """The pieces a 1x1 invertible convolution differentiates: ``torch.slogdet`` /
+    ``torch.linalg.slogdet`` (a negative determinant included), ``inverse``,
+    ``torch.linalg.lu`` and ``torch.lu`` / ``torch.lu_unpack``, first and second order."""
+    rng = np.random.default_rng(3)
+    a0 = rng.normal(size=(4, 4))
+    if np.linalg.det(a0) > 0:
+        a0[[0, 1]] = a0[[1, 0]]
+    v0 = rng.normal(size=(4, 4))
+    res = {}
+    for lib in LIBS:
+        a = _t(lib, a0, grad=True)
+        sign, logabsdet = lib.slogdet(a)
+        s2, l2 = lib.linalg.slogdet(a)
+        inv = a.inverse()
+        P, L, U = lib.linalg.lu(a)
+        LU, piv = lib.linalg.lu_factor(a)
+        P2, L2, U2 = lib.lu_unpack(LU, piv)
+        out = (logabsdet + (inv * _t(lib, v0)).sum() + (L * U).sum() + (L2 ** 2).sum()
+               + U2.sum() + l2)
+        g, = lib.autograd.grad(out, a, create_graph=True)
+        gg, = lib.autograd.grad((g * _t(lib, v0)).sum(), a)
+        res[lib] = [sign, logabsdet, s2, l2, inv, P, L, U, LU, piv, P2, L2, U2, out, g, gg]
+    _same(res)
+    _close(res[zeroin][5] @ res[zeroin][6] @ res[zeroin][7], a0, 1e-12)
+
+    a = _t(zeroin, a0, grad=True)
+    zeroin.slogdet(a)[1].backward()
+    _close(_np(a.grad).ravel(), _fd(lambda m: np.linalg.slogdet(m)[1], a0, range(16)),
+           rtol=1e-6, atol=1e-8)
+
+
+# --- MADE and PixelCNN: masked layers -------------------------------------------------------------
+
+def _made(lib):
+    """karpathy/pytorch-made's ``MaskedLinear`` and ``MADE`` (masks from NumPy's
+    ``RandomState``, or an order from ``torch.randperm``)."""
+    nn, F = lib.nn, lib.nn.functional
+
+    class MaskedLinear(nn.Linear):
+        def __init__(self, in_features, out_features, bias=True):
+            super().__init__(in_features, out_features, bias)
+            self.register_buffer("mask", lib.ones(out_features, in_features))
+
+        def set_mask(self, mask):
+            self.mask.data.copy_(lib.from_numpy(mask.astype(np.uint8).T))
+
+        def forward(self, input):
+            return F.linear(input, self.mask * self.weight, self.bias)
+
+    class MADE(nn.Module):
+        def __init__(self, nin, hidden_sizes, nout, num_masks=1, order=None):
+            super().__init__()
+            self.nin, self.nout, self.hidden_sizes = nin, nout, hidden_sizes
+            self.net = []
+            hs = [nin] + hidden_sizes + [nout]
+            for h0, h1 in zip(hs, hs[1:]):  # noqa: RUF007 (karpathy's)
+                self.net.extend([MaskedLinear(h0, h1), nn.ReLU()])
+            self.net.pop()
+            self.net = nn.Sequential(*self.net)
+            self.order, self.num_masks, self.seed, self.m = order, num_masks, 0, {}
+            self.update_masks()
+
+        def update_masks(self):
+            if self.m and self.num_masks == 1:
+                return
+            L = len(self.hidden_sizes)
+            rng = np.random.RandomState(self.seed)
+            self.seed = (self.seed + 1) % self.num_masks
+            self.m[-1] = rng.permutation(self.nin) if self.order is None else self.order
+            for l in range(L):
+                self.m[l] = rng.randint(self.m[l - 1].min(), self.nin - 1,
+                                        size=self.hidden_sizes[l])
+            masks = [self.m[l - 1][:, None] <= self.m[l][None, :] for l in range(L)]
+            masks.append(self.m[L - 1][:, None] < self.m[-1][None, :])
+            layers = [l for l in self.net.modules() if isinstance(l, MaskedLinear)]
+            for l, m in zip(layers, masks):
+                l.set_mask(m)
+
+        def forward(self, x):
+            return self.net(x)
+
+    return MADE
+
+
+@pytest.mark.parametrize("order", ["numpy", "randperm"])
+def test_made_nll_autoregressive_property_training_and_sampling(order):
+    rng = np.random.default_rng(4)
+    data = [_binary_images(rng, 16).reshape(16, 64) for _ in range(3)]
+    u = rng.random((5, 64))
+    if order == "randperm":
+        from _audit import torch_stream
+        torch_stream()
+        orders = {}
+        for lib in LIBS:
+            lib.manual_seed(0)
+            orders[lib] = lib.randperm(64).numpy()
+        np.testing.assert_array_equal(orders[zeroin], orders[torch])
+        order_of = orders[zeroin]
+    else:
+        order_of = None
+    torch.manual_seed(4)
+    tmade = _made(torch)(64, [48, 48], 64, num_masks=2 if order == "numpy" else 1,
+                         order=order_of)
+    zmade = _copy(tmade, _made(zeroin)(64, [48, 48], 64,
+                                       num_masks=2 if order == "numpy" else 1, order=order_of))
+    res = {}
+    for lib, model in ((torch, tmade), (zeroin, zmade)):
+        F = lib.nn.functional
+        m_out = model.m[-1]
+        # the autoregressive property: output d depends on input k only if m[k] < m[d]
+        x = _t(lib, data[0][:1], grad=True)
+        logits = model(x)
+        for d in (0, 17, 63):
+            g, = lib.autograd.grad(logits[0, d], x, retain_graph=True)
+            depends = _np(g)[0] != 0
+            assert not (depends & (m_out >= m_out[d])).any()
+        opt = lib.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
+        losses = []
+        for batch in data:      # connectivity-agnostic training: a new mask each step
+            xb = _t(lib, batch)
+            logits = model(xb)
+            loss = F.binary_cross_entropy_with_logits(logits, xb, reduction="sum") / xb.shape[0]
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            model.update_masks()
+            losses.append(loss)
+        # the sampling loop: one dimension at a time, in the order of m[-1]
+        with lib.no_grad():
+            xs = lib.zeros(5, 64)
+            for i in np.argsort(model.m[-1]):
+                p = lib.sigmoid(model(xs)[:, i])
+                xs[:, i] = (_t(lib, u[:, i]) < p).float().to(xs.dtype)
+        res[lib] = [lib.stack(losses), xs, *model.parameters(), *model.buffers()]
+    _same(res)
+
+
+def _pixelcnn(lib, fm=8, buffer_style=False):
+    """The minimal PixelCNN of the CS236 / jzbontar ports: ``MaskedConv2d`` of type A then B
+    (``self.weight.data *= self.mask`` in forward, or the mask applied in ``F.conv2d``),
+    ``BatchNorm2d``, ``ReLU(True)``, a 1x1 conv to 2 logits per pixel (binary images)."""
+    nn, F = lib.nn, lib.nn.functional
+
+    class MaskedConv2d(nn.Conv2d):
+        def __init__(self, mask_type, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            assert mask_type in {"A", "B"}
+            self.register_buffer("mask", self.weight.data.clone())
+            _, _, kH, kW = self.weight.size()
+            self.mask.fill_(1)
+            self.mask[:, :, kH // 2, kW // 2 + (mask_type == "B"):] = 0
+            self.mask[:, :, kH // 2 + 1:] = 0
+
+        def forward(self, x):
+            if buffer_style:
+                return F.conv2d(x, self.weight * self.mask, self.bias, self.stride,
+                                self.padding)
+            self.weight.data *= self.mask
+            return super(MaskedConv2d, self).forward(x)  # noqa: UP008
+
+    return nn.Sequential(
+        MaskedConv2d("A", 1, fm, 5, 1, 2, bias=False), nn.BatchNorm2d(fm), nn.ReLU(True),
+        MaskedConv2d("B", fm, fm, 3, 1, 1, bias=False), nn.BatchNorm2d(fm), nn.ReLU(True),
+        nn.Conv2d(fm, 2, 1))
+
+
+@pytest.mark.parametrize("buffer_style", [False, True])
+def test_pixelcnn_masked_convolutions_causality_training_and_sampling(buffer_style):
+    rng = np.random.default_rng(5)
+    data = [_binary_images(rng, 8) for _ in range(3)]
+    u = rng.random((3, 8, 8))
+    torch.manual_seed(5)
+    tnet = _pixelcnn(torch, buffer_style=buffer_style)
+    znet = _copy(tnet, _pixelcnn(zeroin, buffer_style=buffer_style))
+    res = {}
+    for lib, net in ((torch, tnet), (zeroin, znet)):
+        F = lib.nn.functional
+        # causality: the logits at pixel (i, j) see only the pixels before it in raster order
+        net.eval()
+        x = _t(lib, data[0][:1], grad=True)
+        out = net(x)
+        for i, j in ((0, 0), (3, 4), (7, 7)):
+            g, = lib.autograd.grad(out[0, 1, i, j], x, retain_graph=True)
+            seen = np.flatnonzero(_np(g)[0, 0].ravel() != 0)
+            assert seen.size == 0 or seen.max() < i * 8 + j
+            if (i, j) == (3, 4):
+                assert seen.size > 0
+        net.train()
+        opt = lib.optim.Adam(net.parameters(), lr=1e-3)
+        losses = []
+        for batch in data:
+            xb = _t(lib, batch)
+            loss = F.cross_entropy(net(xb), xb[:, 0].long())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss)
+        net.eval()
+        with lib.no_grad():
+            sample = lib.zeros(3, 1, 8, 8)
+            for i in range(8):
+                for j in range(8):
+                    probs = F.softmax(net(sample)[:, :, i, j], dim=1)
+                    sample[:, :, i, j] = (_t(lib, u[:, i, j]) < probs[:, 1]).unsqueeze(1).to(
+                        sample.dtype)
+        res[lib] = [lib.stack(losses), sample, *net.parameters(), *net.buffers()]
+    _same(res)
