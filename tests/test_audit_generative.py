@@ -578,3 +578,318 @@ def test_pixelcnn_masked_convolutions_causality_training_and_sampling(buffer_sty
                         sample.dtype)
         res[lib] = [lib.stack(losses), sample, *net.parameters(), *net.buffers()]
     _same(res)
+
+
+# --- GANs: a DCGAN step and WGAN-GP's gradient penalty (double backward through conv) ------------
+
+def _gan(lib, norm="layer"):
+    """A tiny DCGAN-shaped generator (``ConvTranspose2d`` to 1x8x8, ``tanh``) and critic
+    (``Conv2d``, ``LeakyReLU(0.2)``, ``LayerNorm`` or ``InstanceNorm2d`` as WGAN-GP's
+    critics use in place of batch norm, a ``Linear`` head)."""
+    nn = lib.nn
+    G = nn.Sequential(nn.Linear(4, 16 * 2 * 2), nn.ReLU(), nn.Unflatten(1, (16, 2, 2)),
+                      nn.ConvTranspose2d(16, 8, 4, 2, 1, bias=False), nn.BatchNorm2d(8), nn.ReLU(True),
+                      nn.ConvTranspose2d(8, 1, 4, 2, 1), nn.Tanh())
+    normal = {"layer": lambda: nn.LayerNorm([8, 4, 4]),
+              "instance": lambda: nn.InstanceNorm2d(8, affine=True),
+              "none": nn.Identity}[norm]
+    # no bias before a norm (its gradient is rounding noise, which Adam would amplify)
+    D = nn.Sequential(nn.Conv2d(1, 8, 4, 2, 1, bias=norm == "none"), normal(), nn.LeakyReLU(0.2, inplace=True),
+                      nn.Conv2d(8, 16, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True),
+                      nn.Flatten(), nn.Linear(16 * 2 * 2, 1))
+    return G, D
+
+
+def compute_gradient_penalty(lib, D, real_samples, fake_samples, alpha):
+    """eriklindernoren/PyTorch-GAN's WGAN-GP penalty (its ``alpha`` drawn by the caller)."""
+    interpolates = (alpha * real_samples + ((1 - alpha) * fake_samples)).requires_grad_(True)
+    d_interpolates = D(interpolates)
+    gradients = lib.autograd.grad(outputs=d_interpolates, inputs=interpolates,
+                                  grad_outputs=lib.ones_like(d_interpolates),
+                                  create_graph=True, retain_graph=True, only_inputs=True)[0]
+    gradients = gradients.view(gradients.size(0), -1)
+    return ((gradients.norm(2, dim=1) - 1) ** 2).mean()
+
+
+def _gan_models(norm, seed):
+    torch.manual_seed(seed)
+    tG, tD = _gan(torch, norm)
+    zG, zD = _gan(zeroin, norm)
+    with torch.no_grad():       # a trained-looking affine norm, not the identity
+        for p in tD[1].parameters():
+            p.add_(0.2 * torch.randn_like(p))
+    return {torch: (tG, tD), zeroin: (_copy(tG, zG), _copy(tD, zD))}
+
+
+@pytest.mark.parametrize("norm", ["layer", "instance", "none"])
+def test_wgan_gp_penalty_double_backward_and_training_steps(norm):
+    rng = np.random.default_rng(6)
+    reals = [_binary_images(rng, 6) * 2 - 1 for _ in range(4)]
+    zs = [rng.normal(size=(6, 4)) for _ in range(4)]
+    alphas = [rng.random((6, 1, 1, 1)) for _ in range(4)]
+    models = _gan_models(norm, 6)
+    res = {}
+    for lib in LIBS:
+        G, D = models[lib]
+        opt_G = lib.optim.Adam(G.parameters(), lr=1e-3, betas=(0.0, 0.9))
+        opt_D = lib.optim.Adam(D.parameters(), lr=1e-3, betas=(0.0, 0.9))
+        out = []
+        for i in range(4):
+            real, z = _t(lib, reals[i]), _t(lib, zs[i])
+            opt_D.zero_grad(set_to_none=True)
+            fake = G(z)
+            gp = compute_gradient_penalty(lib, D, real, fake.detach(), _t(lib, alphas[i]))
+            d_loss = -lib.mean(D(real)) + lib.mean(D(fake.detach())) + 10 * gp
+            d_loss.backward()
+            if i == 0:
+                out += [gp, d_loss] + [p.grad for p in D.parameters()]
+                assert all(p.grad is None for p in G.parameters())
+            opt_D.step()
+            if i % 2 == 1:          # n_critic = 2
+                opt_G.zero_grad(set_to_none=True)
+                g_loss = -lib.mean(D(G(z)))
+                g_loss.backward()
+                opt_G.step()
+                out.append(g_loss)
+        res[lib] = out + [*G.parameters(), *D.parameters(), *G.buffers()]
+    _same(res)
+
+
+def test_gradient_penalty_gradient_by_finite_differences():
+    """The penalty's gradient in a few critic weights (the double backward through conv,
+    layer norm and leaky ReLU) against central differences of zeroin's own penalty."""
+    rng = np.random.default_rng(7)
+    real, fake = _binary_images(rng, 4) * 2 - 1, rng.uniform(-1, 1, (4, 1, 8, 8))
+    alpha = rng.random((4, 1, 1, 1))
+    D = _gan_models("layer", 7)[zeroin][1]
+    gp = compute_gradient_penalty(zeroin, D, _t(zeroin, real), _t(zeroin, fake),
+                                  _t(zeroin, alpha))
+    gp.backward()
+    for p in (D[0].weight, D[1].weight, D[3].weight, D[6].weight):
+        w0 = _np(p).copy()
+
+        def f(a, p=p):
+            p.data.copy_(a)
+            with zeroin.enable_grad():
+                return compute_gradient_penalty(zeroin, D, _t(zeroin, real), _t(zeroin, fake),
+                                                _t(zeroin, alpha)).item()
+        fd = _fd(f, w0, range(0, w0.size, max(1, w0.size // 5)))
+        p.data.copy_(w0)
+        _close(_np(p.grad).ravel()[::max(1, w0.size // 5)][:len(fd)], fd, rtol=1e-5,
+               atol=1e-8)
+
+
+def test_dcgan_step_bce_with_logits_detach_two_optimisers():
+    rng = np.random.default_rng(8)
+    real0, z0 = _binary_images(rng, 6) * 2 - 1, rng.normal(size=(6, 4))
+    models = _gan_models("none", 8)
+    res = {}
+    for lib in LIBS:
+        G, D = models[lib]
+        criterion = lib.nn.BCEWithLogitsLoss()
+        opt_D = lib.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        opt_G = lib.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        real, z = _t(lib, real0), _t(lib, z0)
+        out = []
+        for _ in range(2):
+            D.zero_grad(set_to_none=True)
+            fake = G(z)
+            label = lib.full((6, 1), 1.0)
+            err_real = criterion(D(real), label)
+            err_real.backward()
+            label.fill_(0.0)
+            err_fake = criterion(D(fake.detach()), label)
+            err_fake.backward()
+            opt_D.step()
+            G.zero_grad(set_to_none=True)
+            label.fill_(1.0)
+            err_G = criterion(D(fake), label)
+            err_G.backward()
+            opt_G.step()
+            out += [err_real, err_fake, err_G]
+        res[lib] = out + [*G.parameters(), *D.parameters(), *G.buffers()]
+    _same(res)
+
+
+# --- energy-based models and score matching ---------------------------------------------------
+
+def _energy_net(lib, act="silu"):
+    nn = lib.nn
+    A = {"silu": nn.SiLU, "softplus": nn.Softplus, "elu": nn.ELU}[act]
+    return nn.Sequential(nn.Linear(2, 16), A(), nn.Linear(16, 16), A(), nn.Linear(16, 1))
+
+
+def _mixture(rng, n):
+    """A mixture of 4 Gaussians in 2-D."""
+    centers = np.array([[1.5, 0], [-1.5, 0], [0, 1.5], [0, -1.5]])
+    return centers[rng.integers(0, 4, n)] + 0.2 * rng.normal(size=(n, 2))
+
+
+def langevin(lib, model, x, noises, step_size=0.01):
+    """Unadjusted Langevin dynamics on the energy: ``x.requires_grad_()``,
+    ``torch.autograd.grad(energy.sum(), x)``, ``x = x - step * grad + noise``."""
+    x = x.clone().detach()
+    for noise in noises:
+        x.requires_grad_()
+        energy = model(x)
+        grad = lib.autograd.grad(energy.sum(), x)[0]
+        x = (x - step_size * grad + np.sqrt(2 * step_size) * _t(lib, noise)).detach()
+    return x
+
+
+def test_ebm_langevin_sampling_and_contrastive_divergence_steps():
+    rng = np.random.default_rng(9)
+    batches = [_mixture(rng, 16) for _ in range(3)]
+    starts = [rng.uniform(-2, 2, (16, 2)) for _ in range(3)]
+    noises = [rng.normal(size=(5, 16, 2)) for _ in range(3)]
+    torch.manual_seed(9)
+    tnet = _energy_net(torch)
+    nets = {torch: tnet, zeroin: _copy(tnet, _energy_net(zeroin))}
+    res = {}
+    for lib in LIBS:
+        net = nets[lib]
+        opt = lib.optim.Adam(net.parameters(), lr=1e-3)
+        out = []
+        for pos, start, noise in zip(batches, starts, noises):
+            neg = langevin(lib, net, _t(lib, start), noise)
+            assert not neg.requires_grad
+            e_pos, e_neg = net(_t(lib, pos)), net(neg)
+            loss = e_pos.mean() - e_neg.mean() + 0.1 * (e_pos ** 2 + e_neg ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            out += [neg, loss] + [p.grad.clone() for p in net.parameters()]
+            opt.step()
+        res[lib] = out + list(net.parameters())
+    _same(res)
+
+
+def test_uvadl_style_sampler_with_data_and_grad_in_place():
+    """The UvA DL tutorial 8 sampler: parameters frozen with ``requires_grad = False``,
+    ``inp.requires_grad = True``, ``noise.normal_`` replaced by given noise added with
+    ``inp.data.add_(noise.data)``, ``(-model(inp)).sum().backward()``,
+    ``inp.grad.data.clamp_(-0.03, 0.03)``, ``inp.data.add_(-step * inp.grad.data)``,
+    ``inp.grad.detach_(); inp.grad.zero_()``, ``inp.data.clamp_(min=-1.0, max=1.0)``."""
+    rng = np.random.default_rng(10)
+    start, noises = rng.uniform(-1, 1, (8, 2)), 0.005 * rng.normal(size=(6, 8, 2))
+    torch.manual_seed(10)
+    tnet = _energy_net(torch, "elu")
+    nets = {torch: tnet, zeroin: _copy(tnet, _energy_net(zeroin, "elu"))}
+    res = {}
+    for lib in LIBS:
+        model = nets[lib]
+        is_training = model.training
+        model.eval()
+        for p in model.parameters():
+            p.requires_grad = False
+        inp = _t(lib, start)
+        inp.requires_grad = True
+        had_gradients_enabled = lib.is_grad_enabled()
+        lib.set_grad_enabled(True)
+        for noise in noises:
+            inp.data.add_(_t(lib, noise).data)
+            inp.data.clamp_(min=-1.0, max=1.0)
+            out = -model(inp)
+            out.sum().backward()
+            inp.grad.data.clamp_(-0.03, 0.03)
+            inp.data.add_(-10 * inp.grad.data)
+            inp.grad.detach_()
+            inp.grad.zero_()
+            inp.data.clamp_(min=-1.0, max=1.0)
+        for p in model.parameters():
+            p.requires_grad = True
+        model.train(is_training)
+        lib.set_grad_enabled(had_gradients_enabled)
+        assert all(p.grad is None for p in model.parameters())
+        res[lib] = [inp]
+    _same(res)
+
+
+def test_denoising_score_matching_steps():
+    """Denoising score matching (Vincent; Song's NCSN loss at one sigma):
+    ``((score(x + sigma * eps) + eps / sigma) ** 2).sum(dim=1).mean() / 2``."""
+    rng = np.random.default_rng(11)
+    data = [_mixture(rng, 16) for _ in range(3)]
+    eps = [rng.normal(size=(16, 2)) for _ in range(3)]
+    torch.manual_seed(11)
+
+    def score_net(lib):
+        nn = lib.nn
+        return nn.Sequential(nn.Linear(2, 16), nn.Softplus(), nn.Linear(16, 16), nn.Softplus(),
+                             nn.Linear(16, 2))
+    tnet = score_net(torch)
+    nets = {torch: tnet, zeroin: _copy(tnet, score_net(zeroin))}
+    res = {}
+    for lib in LIBS:
+        net, sigma = nets[lib], 0.3
+        opt = lib.optim.Adam(net.parameters(), lr=1e-3)
+        losses = []
+        for x, e in zip(data, eps):
+            x, e = _t(lib, x), _t(lib, e)
+            perturbed = x + sigma * e
+            target = -(perturbed - x) / sigma ** 2
+            loss = 0.5 * ((net(perturbed) - target) ** 2).sum(dim=-1).mean() * sigma ** 2
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss)
+        res[lib] = [lib.stack(losses), *net.parameters()]
+    _same(res)
+
+
+def sliced_score_matching(lib, energy_net, samples, vectors):
+    """Song et al.'s sliced score matching on an energy model (``ssm_loss`` of
+    ermongroup/sliced_score_matching): the score by one ``grad`` with ``create_graph``, the
+    Hessian-vector product by a second, and the loss's ``backward()`` a third-order pass."""
+    samples = samples.requires_grad_(True)
+    logp = -energy_net(samples).sum()
+    grad1 = lib.autograd.grad(logp, samples, create_graph=True)[0]
+    gradv = lib.sum(grad1 * vectors)
+    loss1 = lib.sum(grad1 * vectors, dim=-1) ** 2 * 0.5
+    grad2 = lib.autograd.grad(gradv, samples, create_graph=True)[0]
+    loss2 = lib.sum(vectors * grad2, dim=-1)
+    return (loss1 + loss2).mean()
+
+
+@pytest.mark.parametrize("act", ["silu", "softplus", "elu"])
+def test_sliced_score_matching_hvp_third_order_and_steps(act):
+    rng = np.random.default_rng(12)
+    data = [_mixture(rng, 12) for _ in range(3)]
+    vs = [rng.normal(size=(12, 2)) for _ in range(3)]
+    torch.manual_seed(12)
+    tnet = _energy_net(torch, act)
+    nets = {torch: tnet, zeroin: _copy(tnet, _energy_net(zeroin, act))}
+    res = {}
+    for lib in LIBS:
+        net = nets[lib]
+        opt = lib.optim.Adam(net.parameters(), lr=1e-3)
+        out = []
+        for i, (x, v) in enumerate(zip(data, vs)):
+            loss = sliced_score_matching(lib, net, _t(lib, x), _t(lib, v))
+            opt.zero_grad()
+            loss.backward()
+            if i == 0:      # the energy's last bias leaves the score alone: no gradient
+                assert net[4].bias.grad is None
+                out += [loss] + [p.grad.clone() for p in list(net.parameters())[:-1]]
+            opt.step()
+            out.append(loss)
+        res[lib] = out + list(net.parameters())
+    _same(res)
+
+
+def test_sliced_score_matching_gradient_by_finite_differences():
+    rng = np.random.default_rng(13)
+    x0, v0 = _mixture(rng, 6), rng.normal(size=(6, 2))
+    net = _energy_net(zeroin, "softplus")
+    loss = sliced_score_matching(zeroin, net, _t(zeroin, x0), _t(zeroin, v0))
+    loss.backward()
+    for p in (net[0].weight, net[2].bias, net[4].weight):
+        w0 = _np(p).copy()
+
+        def f(a, p=p):
+            p.data.copy_(a)
+            with zeroin.enable_grad():
+                return sliced_score_matching(zeroin, net, _t(zeroin, x0), _t(zeroin, v0)).item()
+        idx = range(min(6, w0.size))
+        fd = _fd(f, w0, idx)
+        p.data.copy_(w0)
+        _close(_np(p.grad).ravel()[:len(fd)], fd, rtol=1e-5, atol=1e-8)
