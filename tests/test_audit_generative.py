@@ -584,19 +584,20 @@ def test_pixelcnn_masked_convolutions_causality_training_and_sampling(buffer_sty
 
 def _gan(lib, norm="layer"):
     """A tiny DCGAN-shaped generator (``ConvTranspose2d`` to 1x8x8, ``tanh``) and critic
-    (``Conv2d``, ``LeakyReLU(0.2)``, ``LayerNorm`` or ``InstanceNorm2d`` as WGAN-GP's
+    (``Conv2d`` (a padded stride-1 one first), ``LeakyReLU(0.2)``, ``LayerNorm`` or ``InstanceNorm2d`` as WGAN-GP's
     critics use in place of batch norm, a ``Linear`` head)."""
     nn = lib.nn
     G = nn.Sequential(nn.Linear(4, 16 * 2 * 2), nn.ReLU(), nn.Unflatten(1, (16, 2, 2)),
                       nn.ConvTranspose2d(16, 8, 4, 2, 1, bias=False), nn.BatchNorm2d(8), nn.ReLU(True),
                       nn.ConvTranspose2d(8, 1, 4, 2, 1), nn.Tanh())
-    normal = {"layer": lambda: nn.LayerNorm([8, 4, 4]),
+    normal = {"layer": lambda: nn.LayerNorm([8, 8, 8]),
               "instance": lambda: nn.InstanceNorm2d(8, affine=True),
               "none": nn.Identity}[norm]
     # no bias before a norm (its gradient is rounding noise, which Adam would amplify)
-    D = nn.Sequential(nn.Conv2d(1, 8, 4, 2, 1, bias=norm == "none"), normal(), nn.LeakyReLU(0.2, inplace=True),
+    D = nn.Sequential(nn.Conv2d(1, 8, 3, 1, 1, bias=norm == "none"), normal(),
+                      nn.LeakyReLU(0.2, inplace=True),
                       nn.Conv2d(8, 16, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True),
-                      nn.Flatten(), nn.Linear(16 * 2 * 2, 1))
+                      nn.AvgPool2d(2), nn.Flatten(), nn.Linear(16 * 2 * 2, 1))
     return G, D
 
 
@@ -665,7 +666,7 @@ def test_gradient_penalty_gradient_by_finite_differences():
     gp = compute_gradient_penalty(zeroin, D, _t(zeroin, real), _t(zeroin, fake),
                                   _t(zeroin, alpha))
     gp.backward()
-    for p in (D[0].weight, D[1].weight, D[3].weight, D[6].weight):
+    for p in (D[0].weight, D[1].weight, D[3].weight, D[7].weight):
         w0 = _np(p).copy()
 
         def f(a, p=p):
@@ -893,3 +894,154 @@ def test_sliced_score_matching_gradient_by_finite_differences():
         fd = _fd(f, w0, idx)
         p.data.copy_(w0)
         _close(_np(p.grad).ravel()[:len(fd)], fd, rtol=1e-5, atol=1e-8)
+
+
+# --- VAEs: CS236's utilities, the IWAE bound, torch.distributions ---------------------------------
+
+def _cs236_utils(lib):
+    """CS236 HW2's ``utils.py`` helpers, as the homework writes them."""
+    F = lib.nn.functional
+    bce = lib.nn.BCEWithLogitsLoss(reduction="none")
+
+    def gaussian_parameters(h, dim=-1):
+        m, h = lib.split(h, h.size(dim) // 2, dim=dim)
+        v = F.softplus(h) + 1e-8
+        return m, v
+
+    def sample_gaussian(m, v, eps):
+        return m + eps * lib.sqrt(v)
+
+    def log_normal(x, m, v):
+        return (-0.5 * (lib.log(2 * np.pi * v) + (x - m) ** 2 / v)).sum(-1)
+
+    def kl_normal(qm, qv, pm, pv):
+        element_wise = 0.5 * (lib.log(pv) - lib.log(qv) + qv / pv + (qm - pm).pow(2) / pv - 1)
+        return element_wise.sum(-1)
+
+    def log_bernoulli_with_logits(x, logits):
+        return -bce(input=logits, target=x).sum(-1)
+
+    def duplicate(x, rep):
+        return x.expand(rep, *x.shape).reshape(-1, *x.shape[1:])
+
+    def log_sum_exp(x, dim=0):
+        max_x = lib.max(x, dim)[0]
+        new_x = x - max_x.unsqueeze(dim).expand_as(x)
+        return max_x + (new_x.exp().sum(dim)).log()
+
+    def log_mean_exp(x, dim):
+        return log_sum_exp(x, dim) - np.log(x.size(dim))
+
+    return dict(gaussian_parameters=gaussian_parameters, sample_gaussian=sample_gaussian,
+                log_normal=log_normal, kl_normal=kl_normal, duplicate=duplicate,
+                log_bernoulli_with_logits=log_bernoulli_with_logits, log_mean_exp=log_mean_exp)
+
+
+def _vae_nets(lib, x_dim=64, z_dim=3, h=24):
+    nn = lib.nn
+    enc = nn.Sequential(nn.Linear(x_dim, h), nn.ELU(), nn.Linear(h, 2 * z_dim))
+    dec = nn.Sequential(nn.Linear(z_dim, h), nn.ELU(), nn.Linear(h, x_dim))
+    return nn.ModuleDict({"enc": enc, "dec": dec})
+
+
+def _vae_bounds(lib, vae, x, eps, iw):
+    """CS236's ``negative_elbo_bound`` and ``negative_iwae_bound`` (log-mean-exp by hand and
+    by ``torch.logsumexp``), plus the textbook VAE loss (``mu + torch.exp(0.5 * logvar) *
+    eps``, ``F.binary_cross_entropy_with_logits(..., reduction="sum")``, the analytic KL)."""
+    u, F = _cs236_utils(lib), lib.nn.functional
+    m, v = u["gaussian_parameters"](vae["enc"](x))
+    pm, pv = lib.zeros_like(m), lib.ones_like(v)
+    z = u["sample_gaussian"](m, v, eps[:x.shape[0]])
+    rec = -u["log_bernoulli_with_logits"](x, vae["dec"](z))
+    kl = u["kl_normal"](m, v, pm, pv)
+    nelbo = (rec + kl).mean()
+    m_rep, v_rep, x_rep = (u["duplicate"](t, iw) for t in (m, v, x))
+    z = u["sample_gaussian"](m_rep, v_rep, eps)
+    log_w = (u["log_bernoulli_with_logits"](x_rep, vae["dec"](z)) + u["log_normal"](z, pm[:1], pv[:1])
+             - u["log_normal"](z, m_rep, v_rep)).reshape(iw, -1)
+    niwae = -u["log_mean_exp"](log_w, 0).mean()
+    niwae2 = -(lib.logsumexp(log_w, dim=0) - np.log(iw)).mean()
+    mu, logvar = vae["enc"](x).chunk(2, dim=1)
+    z = mu + lib.exp(0.5 * logvar) * eps[:x.shape[0]]
+    bce = F.binary_cross_entropy_with_logits(vae["dec"](z), x, reduction="sum")
+    kld = -0.5 * lib.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return nelbo, niwae, niwae2, (bce + kld) / x.shape[0]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_vae_elbo_iwae_bounds_gradients_and_steps(dtype, f32):
+    if dtype == "float64":
+        zeroin.set_default_dtype(zeroin.float64)
+    torch.set_default_dtype(getattr(torch, dtype))
+    tol = 1e-10 if dtype == "float64" else 1e-5
+    rng = np.random.default_rng(14)
+    data = [_binary_images(rng, 8).reshape(8, 64) for _ in range(3)]
+    iw = 5
+    eps = [rng.normal(size=(iw * 8, 3)) for _ in range(3)]
+    torch.manual_seed(14)
+    tvae = _vae_nets(torch)
+    vaes = {torch: tvae, zeroin: _copy(tvae, _vae_nets(zeroin))}
+    res = {}
+    for lib in LIBS:
+        vae = vaes[lib]
+        cast = (lambda a, lib=lib: _t(lib, a).to(getattr(lib, dtype)))
+        bounds = _vae_bounds(lib, vae, cast(data[0]), cast(eps[0]), iw)
+        grads = []
+        for b in bounds:
+            grads += lib.autograd.grad(b, list(vae.parameters()), retain_graph=True)
+        opt = lib.optim.Adam(vae.parameters(), lr=1e-3)
+        losses = []
+        for x, e in zip(data, eps):
+            niwae = _vae_bounds(lib, vae, cast(x), cast(e), iw)[1]
+            opt.zero_grad()
+            niwae.backward()
+            opt.step()
+            losses.append(niwae)
+        assert bounds[0].dtype == getattr(lib, dtype)
+        res[lib] = [*bounds, *grads, lib.stack(losses), *vae.parameters()]
+    _same(res, tol)
+    nelbo, niwae, niwae2, _ = (b.item() for b in res[zeroin][:4])
+    assert niwae <= nelbo + 1e-6 and abs(niwae - niwae2) < 10 * tol     # IWAE is tighter
+
+
+def test_vae_with_torch_distributions_gaussian_decoder_rsample_and_kl():
+    """The ``torch.distributions`` way: ``Independent(Normal(mu, std), 1)`` posterior,
+    ``rsample()`` (on the torch stream, so the noise is PyTorch's), ``kl_divergence``
+    against the ``Normal(0, 1)`` prior, a Gaussian decoder with a learned log-std on two
+    moons, and the same with ``Bernoulli(logits=...)`` on binary images; the analytic KL
+    checked against ``kl_divergence``."""
+    from _audit import torch_stream
+    torch_stream()
+    rng = np.random.default_rng(15)
+    moons = _moons(rng, 16)
+    imgs = _binary_images(rng, 4).reshape(4, 64)
+    res = {}
+    torch.manual_seed(15)
+    tnets = (_vae_nets(torch, 2, 2, 16), _vae_nets(torch, 64, 3, 16), torch.nn.Parameter(
+        torch.zeros(2)))
+    znets = (_copy(tnets[0], _vae_nets(zeroin, 2, 2, 16)),
+             _copy(tnets[1], _vae_nets(zeroin, 64, 3, 16)), zeroin.nn.Parameter(zeroin.zeros(2)))
+    for lib, (gauss, bern, log_sigma) in ((torch, tnets), (zeroin, znets)):
+        D = lib.distributions
+        lib.manual_seed(0)
+        out = []
+        for vae, x, kind in ((gauss, _t(lib, moons), "gauss"), (bern, _t(lib, imgs), "bern")):
+            mu, logvar = vae["enc"](x).chunk(2, dim=-1)
+            q = D.Independent(D.Normal(mu, lib.exp(0.5 * logvar)), 1)
+            prior = D.Independent(D.Normal(lib.zeros_like(mu), lib.ones_like(mu)), 1)
+            z = q.rsample()
+            zs = q.rsample((3,))
+            if kind == "gauss":
+                px = D.Independent(D.Normal(vae["dec"](z), log_sigma.exp()), 1)
+            else:
+                px = D.Independent(D.Bernoulli(logits=vae["dec"](z)), 1)
+            kl = D.kl_divergence(q, prior)
+            _close(kl, -0.5 * lib.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1), 1e-12)
+            elbo = px.log_prob(x) - kl
+            mc_kl = q.log_prob(zs) - prior.log_prob(zs)
+            loss = -elbo.mean() + 0.1 * mc_kl.mean()
+            loss.backward()
+            out += [z, zs, kl, elbo, mc_kl, loss, q.entropy(), q.mean, q.stddev,
+                    *[p.grad for p in vae.parameters()]]
+        res[lib] = out + [log_sigma.grad]
+    _same(res)

@@ -995,3 +995,22 @@ def test_conv_transpose_output_size_of_an_unbatched_input_as_torch(nd):
         res.append((tuple(y.shape), np.asarray(y.tolist())))
     assert res[1][0] == res[0][0] == (3, *want)
     np.testing.assert_allclose(res[1][1], res[0][1], rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: nn.Conv2d(3, 2, 3, 1, 1), lambda: nn.Conv1d(3, 2, 3, 1, 1),
+    lambda: nn.AvgPool2d(3, 1, 1), lambda: nn.AvgPool2d(2, 2, 1), lambda: nn.MaxPool2d(3, 1, 1),
+    lambda: nn.MaxPool2d(2, 2, ceil_mode=True)])
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_input_gradients_of_padded_conv_and_pooling_are_contiguous(make, create_graph):
+    """PyTorch's input gradients are contiguous: WGAN-GP's ``gradients.view(n, -1)`` of
+    ``autograd.grad(D(x), x, ...)`` through a padded first layer (the cropped padded image
+    was a strided view before)."""
+    m = make()
+    x = leaf(values(rng, (2, 3, 5, 5) if not isinstance(m, nn.Conv1d) else (2, 3, 5)))
+    y = m(x)
+    g, = zeroin.autograd.grad(y, x, zeroin.ones_like(y), create_graph=create_graph)
+    assert g.is_contiguous()
+    assert g.view(2, -1).shape == (2, x[0].numel())
+    (m(x) ** 2).sum().backward()
+    assert x.grad.is_contiguous()

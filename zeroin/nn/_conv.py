@@ -170,7 +170,7 @@ def _col2im(cols, geo, n, c, dtype, batch_major=False):
         for a in range(kh):
             for b in range(kw):
                 xp[geo.spot(a, b)] += cols[:, :, a, b]
-        return geo.crop(xp)
+        return np.ascontiguousarray(geo.crop(xp))       # a gradient is contiguous (see _spread)
     cols = cols.reshape(c, kh, kw, n, oh, ow)
     xp = np.zeros((c, n, h + pt + pb, w + pl + pr), dtype=dtype)     # the columns' order
     for a in range(kh):
@@ -283,7 +283,7 @@ def _transpose_wide(y, w, geo, c, dtype):
         for b in range(kw):
             at = a * dh * wp + b * dw
             xp[:, :, at:at + run] += cols[:, a, b, :, :run].transpose(1, 0, 2)
-    return geo.crop(xp.reshape(n, c, hp, wp))
+    return np.ascontiguousarray(geo.crop(xp.reshape(n, c, hp, wp)))      # see _spread
 
 
 def _weight_arrays(y, geo, cols, wshape, gm=None):
@@ -906,7 +906,7 @@ class _Win:
             flat = np.bincount(p.ravel(), weights=g.ravel(), minlength=n * c * hp * wp)
             gx = flat.astype(dtype, copy=False).reshape(n, c, hp, wp)
         pt, _, pl, _ = self.pad
-        return gx[:, :, pt:pt + self.hw[0], pl:pl + self.hw[1]]
+        return np.ascontiguousarray(gx[:, :, pt:pt + self.hw[0], pl:pl + self.hw[1]])
 
 
 def _regular_win(nd, geo):
@@ -1111,7 +1111,10 @@ def _empty_pool(op, x, out, return_indices=False):
 # --- average pooling --------------------------------------------------------------------
 
 def _spread(g, geo, inv):
-    """Adjoint of average pooling: each output's g * inv added to its whole window."""
+    """Adjoint of average pooling: each output's g * inv added to its whole window. The
+    padded image is cropped into a contiguous copy, as the adjoints of padded convolution
+    and max pooling are: PyTorch's input gradients are contiguous, and WGAN-GP's
+    ``gradients.view(n, -1)`` of ``autograd.grad(D(x), x, ...)`` relies on it."""
     gi = g * inv
     n, c = g.shape[:2]
     pt, pb, pl, pr = geo.pad
@@ -1119,7 +1122,7 @@ def _spread(g, geo, inv):
     for a in range(geo.k[0]):
         for b in range(geo.k[1]):
             xp[geo.spot(a, b)] += gi
-    return geo.crop(xp)
+    return np.ascontiguousarray(geo.crop(xp))
 
 
 class AvgPool2dOp(Function):
