@@ -445,6 +445,9 @@ def _made(lib):
                                         size=self.hidden_sizes[l])
             masks = [self.m[l - 1][:, None] <= self.m[l][None, :] for l in range(L)]
             masks.append(self.m[L - 1][:, None] < self.m[-1][None, :])
+            if self.nout > self.nin:        # several outputs a dimension (MAF: mu, alpha)
+                k = int(self.nout / self.nin)
+                masks[-1] = np.concatenate([masks[-1]] * k, axis=1)
             layers = [l for l in self.net.modules() if isinstance(l, MaskedLinear)]
             for l, m in zip(layers, masks):
                 l.set_mask(m)
@@ -932,9 +935,10 @@ def _cs236_utils(lib):
     def log_mean_exp(x, dim):
         return log_sum_exp(x, dim) - np.log(x.size(dim))
 
-    return dict(gaussian_parameters=gaussian_parameters, sample_gaussian=sample_gaussian,
-                log_normal=log_normal, kl_normal=kl_normal, duplicate=duplicate,
-                log_bernoulli_with_logits=log_bernoulli_with_logits, log_mean_exp=log_mean_exp)
+    return {"gaussian_parameters": gaussian_parameters, "sample_gaussian": sample_gaussian,
+            "log_normal": log_normal, "kl_normal": kl_normal, "duplicate": duplicate,
+            "log_bernoulli_with_logits": log_bernoulli_with_logits,
+            "log_mean_exp": log_mean_exp}
 
 
 def _vae_nets(lib, x_dim=64, z_dim=3, h=24):
@@ -1044,4 +1048,142 @@ def test_vae_with_torch_distributions_gaussian_decoder_rsample_and_kl():
             out += [z, zs, kl, elbo, mc_kl, loss, q.entropy(), q.mean, q.stddev,
                     *[p.grad for p in vae.parameters()]]
         res[lib] = out + [log_sigma.grad]
+    _same(res)
+
+
+# --- planar flows, MAF, a continuous flow's trace --------------------------------------------------
+
+def _planar(lib):
+    """Rezende & Mohamed's planar flow with the invertibility fix of ``u`` (as the
+    normalizing-flow tutorials write it)."""
+    nn, F = lib.nn, lib.nn.functional
+
+    class PlanarFlow(nn.Module):
+        def __init__(self, dim):
+            super().__init__()
+            self.u = nn.Parameter(lib.randn(1, dim) * 0.5)
+            self.w = nn.Parameter(lib.randn(1, dim) * 0.5)
+            self.b = nn.Parameter(lib.randn(1) * 0.5)
+
+        def forward(self, z):
+            wu = (self.w * self.u).sum()
+            u_hat = self.u + (-1 + F.softplus(wu) - wu) * self.w / (self.w ** 2).sum()
+            lin = z @ self.w.t() + self.b
+            f = z + u_hat * lib.tanh(lin)
+            psi = (1 - lib.tanh(lin) ** 2) * self.w
+            logdet = lib.log(lib.abs(1 + psi @ u_hat.t()) + 1e-8).squeeze(1)
+            return f, logdet
+
+    return PlanarFlow
+
+
+def _u1(lib, z):
+    """Rezende & Mohamed's test energy U1 (a ring split in two)."""
+    z1 = z[:, 0]
+    r = lib.norm(z, dim=1)
+    return (0.5 * ((r - 2) / 0.4) ** 2
+            - lib.log(lib.exp(-0.5 * ((z1 - 2) / 0.6) ** 2)
+                      + lib.exp(-0.5 * ((z1 + 2) / 0.6) ** 2)))
+
+
+def test_planar_flows_reverse_kl_to_an_energy():
+    rng = np.random.default_rng(16)
+    z0s = [rng.normal(size=(32, 2)) for _ in range(3)]
+    torch.manual_seed(16)
+    tflows = torch.nn.ModuleList([_planar(torch)(2) for _ in range(4)])
+    flows = {torch: tflows,
+             zeroin: _copy(tflows, zeroin.nn.ModuleList([_planar(zeroin)(2) for _ in range(4)]))}
+    res = {}
+    for lib in LIBS:
+        base = lib.distributions.Normal(0.0, 1.0)
+        opt = lib.optim.RMSprop(flows[lib].parameters(), lr=1e-3, momentum=0.9)
+        out = []
+        for z0 in z0s:
+            z = _t(lib, z0)
+            log_q = base.log_prob(z).sum(1)
+            for flow in flows[lib]:
+                z, logdet = flow(z)
+                log_q = log_q - logdet
+            loss = (log_q + _u1(lib, z)).mean()
+            opt.zero_grad()
+            loss.backward()
+            out += [z, log_q, loss] + [p.grad.clone() for p in flows[lib].parameters()]
+            opt.step()
+        res[lib] = out + list(flows[lib].parameters())
+    _same(res)
+
+
+def test_maf_gaussian_made_density_and_inverse_sampling():
+    """A masked autoregressive flow layer (MAF) on 3-D data: karpathy's MADE with ``nout =
+    2 * nin`` (its masks repeated) gives ``mu, alpha = made(x).chunk(2, dim=1)``;
+    ``u = (x - mu) * torch.exp(-alpha)``, log-det ``-alpha.sum(1)`` (the Jacobian is
+    triangular and its log-determinant that sum), the ``Normal(0, 1)`` base, sampling by
+    the inverse one dimension at a time (which gives back the noise)."""
+    rng = np.random.default_rng(17)
+    x0 = _moons(rng, 16)
+    x0 = np.concatenate([x0, 0.5 * x0[:, :1] + 0.1 * rng.normal(size=(16, 1))], 1)
+    u0 = rng.normal(size=(4, 3))
+    torch.manual_seed(17)
+    tmade = _made(torch)(3, [16, 16], 6, order=np.arange(3))
+    mades = {torch: tmade, zeroin: _copy(tmade, _made(zeroin)(3, [16, 16], 6,
+                                                              order=np.arange(3)))}
+    res = {}
+    for lib in LIBS:
+        made = mades[lib]
+
+        def to_noise(x, made=made, lib=lib):
+            mu, alpha = made(x).chunk(2, dim=1)
+            return (x - mu) * lib.exp(-alpha), -alpha.sum(1)
+        x = _t(lib, x0, grad=True)
+        u, log_det = to_noise(x)
+        log_p = lib.distributions.Normal(0.0, 1.0).log_prob(u).sum(1) + log_det
+        (-log_p.mean()).backward()
+        J = lib.autograd.functional.jacobian(lambda v, f=to_noise: f(v[None])[0][0],
+                                             x.detach()[0])
+        assert np.allclose(np.triu(_np(J), 1), 0) and not np.allclose(np.tril(_np(J), -1), 0)
+        _close(lib.log(lib.abs(lib.diagonal(J))).sum(), log_det[0], 1e-12)
+        with lib.no_grad():
+            xs = lib.zeros(4, 3)
+            uu = _t(lib, u0)
+            for i in range(3):
+                mu, alpha = made(xs).chunk(2, dim=1)
+                xs[:, i] = mu[:, i] + uu[:, i] * lib.exp(alpha[:, i])
+            _close(to_noise(xs)[0], u0, 1e-12)
+        res[lib] = [u, log_p, x.grad, xs, *[p.grad for p in made.parameters()]]
+    _same(res)
+
+
+def test_continuous_flow_trace_exact_and_hutchinson():
+    """FFJORD's divergence of the dynamics ``f``: exact (one ``grad`` a dimension, with
+    ``create_graph``) and Hutchinson's ``e^T (df/dx) e`` with a given ``e``; a few Euler
+    steps of ``d log p = -tr(df/dx) dt`` and the loss's backward through them."""
+    rng = np.random.default_rng(18)
+    x0, e0 = _moons(rng, 12), rng.normal(size=(12, 2))
+    torch.manual_seed(18)
+
+    def odefunc(lib):
+        nn = lib.nn
+        return nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 16), nn.Softplus(),
+                             nn.Linear(16, 2))
+    tf = odefunc(torch)
+    fs = {torch: tf, zeroin: _copy(tf, odefunc(zeroin))}
+    res = {}
+    for lib in LIBS:
+        f, e = fs[lib], _t(lib, e0)
+        z = _t(lib, x0)
+        delta_logp_exact = delta_logp_hutch = lib.zeros(12)
+        for _ in range(3):
+            z = z.requires_grad_(True) if not z.requires_grad else z
+            dz = f(z)
+            exact = sum(lib.autograd.grad(dz[:, i].sum(), z, create_graph=True)[0][:, i]
+                        for i in range(2))
+            e_dzdx = lib.autograd.grad(dz, z, e, create_graph=True)[0]
+            hutch = (e_dzdx * e).sum(1)
+            delta_logp_exact = delta_logp_exact - 0.1 * exact
+            delta_logp_hutch = delta_logp_hutch - 0.1 * hutch
+            z = z + 0.1 * dz
+        logp_x = lib.distributions.Normal(0.0, 1.0).log_prob(z).sum(1) - delta_logp_exact
+        loss = -logp_x.mean() + 0.01 * (delta_logp_hutch ** 2).mean()
+        loss.backward()
+        res[lib] = [z, delta_logp_exact, delta_logp_hutch, loss, *[p.grad for p in f.parameters()]]
     _same(res)

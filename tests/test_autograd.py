@@ -1219,3 +1219,20 @@ def test_setting_requires_grad_on_a_computed_tensor_is_refused_as_torch():
         assert c.requires_grad and c.is_leaf and not a.requires_grad
         b.sum().backward()              # b's graph ends at a, which no longer wants grad
         assert a.grad is None
+
+
+@pytest.mark.parametrize("f", [lambda x: x.t() @ zeroin.ones(4, 2),
+                               lambda x: x.permute(1, 0).exp(),
+                               lambda x: x.flip(0) * zeroin.arange(12.0).reshape(4, 3)])
+def test_a_leafs_grad_and_a_flips_gradient_are_laid_out_row_by_row(f):
+    """``.grad`` is C-contiguous in both engines (the reference kept a transpose's layout,
+    so ``x.grad.view(-1)`` raised with ZEROIN_FAST=0 alone), as PyTorch's; so is flip's
+    gradient from ``zeroin.grad``, first and second order."""
+    x = leaf(np.arange(12.0).reshape(4, 3) / 7)
+    f(x).sum().backward()
+    assert x.grad.is_contiguous() and x.grad.view(-1).shape == (12,)
+    g, = zeroin.autograd.grad((f(x) ** 2).sum(), x, create_graph=True)
+    if "flip" in f.__code__.co_names:
+        assert g.is_contiguous()
+        gg, = zeroin.autograd.grad((g * g).sum(), x)
+        assert gg.is_contiguous()

@@ -1000,12 +1000,13 @@ def test_conv_transpose_output_size_of_an_unbatched_input_as_torch(nd):
 @pytest.mark.parametrize("make", [
     lambda: nn.Conv2d(3, 2, 3, 1, 1), lambda: nn.Conv1d(3, 2, 3, 1, 1),
     lambda: nn.AvgPool2d(3, 1, 1), lambda: nn.AvgPool2d(2, 2, 1), lambda: nn.MaxPool2d(3, 1, 1),
-    lambda: nn.MaxPool2d(2, 2, ceil_mode=True)])
+    lambda: nn.MaxPool2d(2, 2, ceil_mode=True),
+    lambda: lambda x: F.pad(x, (1, 2, 0, 1), value=1.0)])
 @pytest.mark.parametrize("create_graph", [False, True])
 def test_input_gradients_of_padded_conv_and_pooling_are_contiguous(make, create_graph):
     """PyTorch's input gradients are contiguous: WGAN-GP's ``gradients.view(n, -1)`` of
-    ``autograd.grad(D(x), x, ...)`` through a padded first layer (the cropped padded image
-    was a strided view before)."""
+    ``autograd.grad(D(x), x, ...)`` through a padded first layer or ``F.pad`` (Glow's
+    ZeroConv2d) (the cropped padded image was a strided view before)."""
     m = make()
     x = leaf(values(rng, (2, 3, 5, 5) if not isinstance(m, nn.Conv1d) else (2, 3, 5)))
     y = m(x)

@@ -793,3 +793,23 @@ def test_deepcopy_of_a_parameter_drops_its_grad():
     z, t = both(run)
     assert z == t
     assert z[0] == [True] * 4 and z[1] == [False, False, False, True]
+
+
+def test_a_data_view_registered_or_assigned_as_a_buffer_is_a_tensor_on_that_memory():
+    """jzbontar's PixelCNN ``register_buffer('mask', self.weight.data.clone())``: PyTorch's
+    ``.data`` is a tensor, zeroin's an ndarray view; the buffer becomes a tensor on the same
+    memory (``w.data`` itself shares the weight's, as in PyTorch)."""
+    for lib in (torch, zeroin):
+        conv = lib.nn.Conv2d(1, 2, 3)
+        conv.register_buffer("mask", conv.weight.data.clone())
+        conv.register_buffer("alias", conv.weight.data)
+        assert isinstance(conv.mask, lib.Tensor) and isinstance(conv.alias, lib.Tensor)
+        conv.mask.fill_(1)
+        conv.mask[:, :, 1, 1:] = 0
+        conv.weight.data *= conv.mask
+        assert conv.weight[0, 0, 1, 2].item() == 0.0 and conv.alias[0, 0, 1, 2].item() == 0.0
+        conv.alias.fill_(2.0)                       # shares the weight's memory
+        assert conv.weight.sum().item() == 36.0
+        conv.mask = conv.weight.data.clone()        # assigned to a buffer's name
+        assert isinstance(conv.mask, lib.Tensor) and "mask" in dict(conv.named_buffers())
+        assert sorted(conv.state_dict()) == ["alias", "bias", "mask", "weight"]

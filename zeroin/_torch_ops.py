@@ -1550,7 +1550,8 @@ class FlipOp(Function):
     name = "flip"
     def __init__(self, dims): self.dims = dims
     def forward(self, x): return np.flip(x, self.dims).copy()
-    def backward(self, xp, g, out, x): return xp.flip(g, self.dims)
+    def backward(self, xp, g, out, x):     # a copy, as the forward (contiguous, PyTorch's)
+        return np.flip(g, self.dims).copy() if xp is NP else xp.flip(g, self.dims)
 
 
 @op(FlipOp, methods=("flip",))
@@ -2195,7 +2196,9 @@ class PadOp(Function):
     def __init__(self, widths, value): self.widths, self.value = widths, value
     def forward(self, x): return np.pad(x, self.widths, constant_values=self.value)
     def backward(self, xp, g, out, x):
-        return g[tuple(slice(a, a + n) for (a, _), n in zip(self.widths, x.shape))]
+        # contiguous, as PyTorch's: WGAN-GP's gradients.view(n, -1) through a padded input
+        gx = g[tuple(slice(a, a + n) for (a, _), n in zip(self.widths, x.shape))]
+        return np.ascontiguousarray(gx) if xp is NP else gx.contiguous()
 
 
 def _check_pad_size(mode, w, d, shape, when=""):

@@ -295,11 +295,13 @@ def _store_grad(t, g, create_graph):
 
 def _sum_grads(cur, g, create_graph):
     """``cur + g`` as a gradient tensor (``cur`` may be None). Without create_graph the
-    result is a fresh array: ``g`` may be shared (add passes one array to both inputs)."""
+    result is a fresh array: ``g`` may be shared (add passes one array to both inputs);
+    laid out row by row, as the fast engine's and PyTorch's ``.grad`` (``g`` may be a
+    transpose: ``x.grad.view(-1)`` of ``x.t() @ w``)."""
     if create_graph:
         return g if cur is None else cur + g
     if cur is None:
-        return _leaf(np.array(g))
+        return _leaf(np.array(g, order="C"))
     with no_grad():
         return cur + _leaf(g) if cur.requires_grad else _leaf(_tensor._array_of(cur) + g)
 
