@@ -683,6 +683,37 @@ def test_gradient_penalty_gradient_by_finite_differences():
                atol=1e-8)
 
 
+@pytest.mark.parametrize("which", ["spectral_norm", "parametrizations"])
+def test_spectral_norm_critic_with_copied_state_and_gradient_penalty(which):
+    """SNGAN's critic: ``nn.utils.spectral_norm`` (or ``nn.utils.parametrizations.
+    spectral_norm``) on conv and linear layers, its ``u``/``v`` copied from PyTorch; the
+    power iteration in training mode, the penalty's double backward through it, a step."""
+    rng = np.random.default_rng(19)
+    x0 = rng.normal(size=(3, 2, 6, 6))
+
+    def critic(lib):
+        sn = (lib.nn.utils.spectral_norm if which == "spectral_norm"
+              else lib.nn.utils.parametrizations.spectral_norm)
+        return lib.nn.Sequential(sn(lib.nn.Conv2d(2, 4, 3, padding=1)), lib.nn.LeakyReLU(0.1),
+                                 lib.nn.Flatten(), sn(lib.nn.Linear(144, 1)))
+    torch.manual_seed(19)
+    tD = critic(torch)
+    Ds = {torch: tD, zeroin: _copy(tD, critic(zeroin))}
+    res = {}
+    for lib in LIBS:
+        D = Ds[lib]
+        opt = lib.optim.Adam(D.parameters(), lr=1e-3, betas=(0.0, 0.9))
+        x = _t(lib, x0, grad=True)
+        d = D(x)
+        g = lib.autograd.grad(d, x, lib.ones_like(d), create_graph=True)[0]
+        gp = ((g.view(3, -1).norm(2, dim=1) - 1) ** 2).mean()
+        (gp - d.mean()).backward()
+        grads = [p.grad.clone() for p in D.parameters()]
+        opt.step()
+        res[lib] = [d, gp, *grads, *D.parameters(), *D.buffers(), D(x)]
+    _same(res)
+
+
 def test_dcgan_step_bce_with_logits_detach_two_optimisers():
     rng = np.random.default_rng(8)
     real0, z0 = _binary_images(rng, 6) * 2 - 1, rng.normal(size=(6, 4))
