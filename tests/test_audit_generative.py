@@ -11,6 +11,7 @@ import pytest
 from _audit import close as _close
 from _audit import copy_weights as _copy
 from _audit import np_of as _np
+from _audit import torch_defaults_back  # noqa: F401  (autouse: torch's defaults back)
 
 import zeroin
 
@@ -20,10 +21,9 @@ LIBS = (torch, zeroin)
 
 @pytest.fixture(autouse=True)
 def _float64():
-    """Both libraries in float64 for the test (the audits' fixture puts torch back)."""
+    """torch in float64 for the test (zeroin's default; ``torch_defaults_back`` puts
+    torch's float32 and zeroin's NumPy stream back after it)."""
     torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(torch.float32)
 
 
 def _t(lib, a, grad=False):
