@@ -6,6 +6,8 @@ zeroin as torch``, ``from zeroin import nn``, ``zeroin.nn.functional as F``: eac
 1x8x8 binary images) and the same weights (copied from torch), and the values, gradients
 (double and triple backward included) and a few optimiser steps compared in float64 to
 1e-10; some gradients also by finite differences. See docs/generative.md."""
+import warnings
+
 import numpy as np
 import pytest
 from _audit import close as _close
@@ -373,7 +375,8 @@ def test_glow_flow_step_actnorm_init_invconv_and_coupling(lu):
 def test_slogdet_inverse_and_lu_gradients_against_torch_and_finite_differences():
     """The pieces a 1x1 invertible convolution differentiates: ``torch.slogdet`` /
     ``torch.linalg.slogdet`` (a negative determinant included), ``inverse``,
-    ``torch.linalg.lu`` and ``torch.lu`` / ``torch.lu_unpack``, first and second order."""
+    ``torch.linalg.lu``, ``lu_factor``, ``torch.lu`` and ``torch.lu_unpack``, first and second
+    order."""
     rng = np.random.default_rng(3)
     a0 = rng.normal(size=(4, 4))
     if np.linalg.det(a0) > 0:
@@ -388,11 +391,15 @@ def test_slogdet_inverse_and_lu_gradients_against_torch_and_finite_differences()
         P, L, U = lib.linalg.lu(a)
         LU, piv = lib.linalg.lu_factor(a)
         P2, L2, U2 = lib.lu_unpack(LU, piv)
+        with warnings.catch_warnings():         # torch.lu is deprecated in PyTorch
+            warnings.simplefilter("ignore")
+            LU3, piv3 = lib.lu(a)
         out = (logabsdet + (inv * _t(lib, v0)).sum() + (L * U).sum() + (L2 ** 2).sum()
-               + U2.sum() + l2)
+               + U2.sum() + l2 + (LU3 ** 3).sum())
         g, = lib.autograd.grad(out, a, create_graph=True)
         gg, = lib.autograd.grad((g * _t(lib, v0)).sum(), a)
-        res[lib] = [sign, logabsdet, s2, l2, inv, P, L, U, LU, piv, P2, L2, U2, out, g, gg]
+        res[lib] = [sign, logabsdet, s2, l2, inv, P, L, U, LU, piv, P2, L2, U2, LU3, piv3, out,
+                    g, gg]
     _same(res)
     _close(res[zeroin][5] @ res[zeroin][6] @ res[zeroin][7], a0, 1e-12)
 
