@@ -1235,3 +1235,39 @@ def test_continuous_flow_trace_exact_and_hutchinson():
         loss.backward()
         res[lib] = [z, delta_logp_exact, delta_logp_hutch, loss, *[p.grad for p in f.parameters()]]
     _same(res)
+
+
+def test_residual_flow_log_det_exact_by_vmap_jacrev_and_by_power_series():
+    """An invertible residual block ``x + g(x)`` (i-ResNet): the exact log-det by
+    ``torch.linalg.slogdet(torch.func.vmap(torch.func.jacrev(block))(x))`` and the
+    i-ResNet power series with Hutchinson's vector (vector-Jacobian products with
+    ``create_graph=True``), each backpropagated to the weights."""
+    rng = np.random.default_rng(20)
+    x0, v0 = _moons(rng, 6), rng.normal(size=(6, 2))
+    torch.manual_seed(20)
+
+    def g_net(lib):
+        nn = lib.nn
+        return nn.Sequential(nn.Linear(2, 8), nn.ELU(), nn.Linear(8, 2))
+    tg = g_net(torch)
+    gs = {torch: tg, zeroin: _copy(tg, g_net(zeroin))}
+    res = {}
+    for lib in LIBS:
+        g_net_ = gs[lib]
+        J = lib.func.vmap(lib.func.jacrev(lambda x, g=g_net_: x + 0.3 * g(x)))(_t(lib, x0))
+        exact = lib.linalg.slogdet(J)[1]
+        exact.sum().backward()
+        assert g_net_[2].bias.grad is None          # the Jacobian does not see the last bias
+        grads = [p.grad.clone() for p in list(g_net_.parameters())[:-1]]
+        g_net_.zero_grad()
+        x, v = _t(lib, x0, grad=True), _t(lib, v0)
+        g = 0.3 * g_net_(x)
+        w, series = v, 0
+        for k in range(1, 8):
+            w = lib.autograd.grad(g, x, w, retain_graph=True, create_graph=True)[0]
+            series = series + (-1) ** (k + 1) * (w * v).sum(1) / k
+        loss = -(lib.distributions.Normal(0.0, 1.0).log_prob(x + g).sum(1) + series).mean()
+        loss.backward()
+        res[lib] = [J, exact, *grads, series, loss, x.grad,
+                    *[p.grad for p in g_net_.parameters()]]
+    _same(res)
