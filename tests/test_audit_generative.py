@@ -519,11 +519,14 @@ def test_made_nll_autoregressive_property_training_and_sampling(order):
             model.update_masks()
             losses.append(loss)
         # the sampling loop: one dimension at a time, in the order of m[-1]
-        with lib.no_grad():
+        with lib.no_grad():     # on the torch stream: torch.bernoulli's own draws
             xs = lib.zeros(5, 64)
+            lib.manual_seed(1)
             for i in np.argsort(model.m[-1]):
                 p = lib.sigmoid(model(xs)[:, i])
-                xs[:, i] = (_t(lib, u[:, i]) < p).float().to(xs.dtype)
+                xs[:, i] = (lib.bernoulli(p) if order == "randperm" else
+                            (_t(lib, u[:, i]) < p).float().to(xs.dtype))
+        assert 0 < xs.sum().item() < xs.numel()
         res[lib] = [lib.stack(losses), xs, *model.parameters(), *model.buffers()]
     _same(res)
 
@@ -559,6 +562,9 @@ def _pixelcnn(lib, fm=8, buffer_style=False):
 
 @pytest.mark.parametrize("buffer_style", [False, True])
 def test_pixelcnn_masked_convolutions_causality_training_and_sampling(buffer_style):
+    if buffer_style:
+        from _audit import torch_stream
+        torch_stream()
     rng = np.random.default_rng(5)
     data = [_binary_images(rng, 8) for _ in range(3)]
     u = rng.random((3, 8, 8))
@@ -589,13 +595,17 @@ def test_pixelcnn_masked_convolutions_causality_training_and_sampling(buffer_sty
             opt.step()
             losses.append(loss)
         net.eval()
-        with lib.no_grad():
+        with lib.no_grad():     # buffer_style: torch.multinomial on the torch stream
             sample = lib.zeros(3, 1, 8, 8)
+            lib.manual_seed(2)
             for i in range(8):
                 for j in range(8):
                     probs = F.softmax(net(sample)[:, :, i, j], dim=1)
-                    sample[:, :, i, j] = (_t(lib, u[:, i, j]) < probs[:, 1]).unsqueeze(1).to(
-                        sample.dtype)
+                    sample[:, :, i, j] = (lib.multinomial(probs, 1).to(sample.dtype)
+                                          if buffer_style else
+                                          (_t(lib, u[:, i, j]) < probs[:, 1]).unsqueeze(1).to(
+                                              sample.dtype))
+        assert 0 < sample.sum().item() < sample.numel()
         res[lib] = [lib.stack(losses), sample, *net.parameters(), *net.buffers()]
     _same(res)
 
