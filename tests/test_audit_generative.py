@@ -1281,3 +1281,43 @@ def test_residual_flow_log_det_exact_by_vmap_jacrev_and_by_power_series():
         res[lib] = [J, exact, *grads, series, loss, x.grad,
                     *[p.grad for p in g_net_.parameters()]]
     _same(res)
+
+
+def test_cs236_gmvae_mixture_prior_and_nonsaturating_gan_losses():
+    """CS236 HW2's GMVAE (a learned mixture-of-Gaussians prior ``nn.Parameter(torch.randn(1,
+    2 * k, z_dim) / np.sqrt(k * z_dim))``, ``gaussian_parameters(..., dim=1)``,
+    ``expand``, ``log_normal_mixture`` with ``unsqueeze(1)`` and ``log_mean_exp``, the
+    Monte-Carlo KL) and HW3's non-saturating GAN losses with ``F.logsigmoid``."""
+    rng = np.random.default_rng(21)
+    x0, eps0 = _binary_images(rng, 6).reshape(6, 64), rng.normal(size=(6, 3))
+    k = 4
+    torch.manual_seed(21)
+    tvae = _vae_nets(torch)
+    tprior = torch.nn.Parameter(torch.randn(1, 2 * k, 3) / np.sqrt(k * 3))
+    models = {torch: (tvae, tprior),
+              zeroin: (_copy(tvae, _vae_nets(zeroin)), zeroin.nn.Parameter(_t(zeroin, _np(tprior))))}
+    res = {}
+    for lib in LIBS:
+        vae, z_pre = models[lib]
+        u, F = _cs236_utils(lib), lib.nn.functional
+
+        def log_normal_mixture(z, m, v, u=u):
+            return u["log_mean_exp"](u["log_normal"](z.unsqueeze(1), m, v), 1)
+        x = _t(lib, x0)
+        prior = u["gaussian_parameters"](z_pre, dim=1)
+        m, v = u["gaussian_parameters"](vae["enc"](x))
+        z = u["sample_gaussian"](m, v, _t(lib, eps0))
+        pm = prior[0].expand(x.shape[0], *prior[0].shape[1:])
+        pv = prior[1].expand(x.shape[0], *prior[1].shape[1:])
+        kl = u["log_normal"](z, m, v) - log_normal_mixture(z, pm, pv)
+        rec = -u["log_bernoulli_with_logits"](x, vae["dec"](z))
+        nelbo = (kl + rec).mean()
+        nelbo.backward(retain_graph=True)
+        d_real, d_fake = vae["dec"](z.detach())[:, :1], vae["dec"](-z)[:, :1]
+        d_loss = -F.logsigmoid(d_real).mean() - F.logsigmoid(-d_fake).mean()
+        g_loss = -F.logsigmoid(d_fake).mean()
+        gd = lib.autograd.grad(d_loss, list(vae["dec"].parameters()), retain_graph=True)
+        gg = lib.autograd.grad(g_loss, list(vae["enc"].parameters()))
+        res[lib] = [kl, rec, nelbo, z_pre.grad, *[p.grad for p in vae.parameters()],
+                    d_loss, g_loss, *gd, *gg]
+    _same(res)
