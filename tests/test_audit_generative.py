@@ -1321,3 +1321,75 @@ def test_cs236_gmvae_mixture_prior_and_nonsaturating_gan_losses():
         res[lib] = [kl, rec, nelbo, z_pre.grad, *[p.grad for p in vae.parameters()],
                     d_loss, g_loss, *gd, *gg]
     _same(res)
+
+
+def _old_optimisers(lib):
+    """Optimisers written as PyTorch 1.0's ``adam.py`` and the SGLD samplers of EBM / Bayesian
+    repos wrote them, with the deprecated number-first overloads (``add_(1 - beta1, grad)``,
+    ``addcmul_(1 - beta2, grad, grad)``, ``p.data.addcdiv_(-step_size, exp_avg, denom)``,
+    ``p.data.add_(-lr, d_p)``); ExtraAdam-style GAN code subclasses such an Adam."""
+    import math
+
+    class OldAdam(lib.optim.Optimizer):
+        def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+            super().__init__(params, {"lr": lr, "betas": betas, "eps": eps})
+
+        def step(self):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    grad = p.grad.data
+                    state = self.state[p]
+                    if len(state) == 0:
+                        state["step"] = 0
+                        state["exp_avg"] = lib.zeros_like(p.data)
+                        state["exp_avg_sq"] = lib.zeros_like(p.data)
+                    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+                    beta1, beta2 = group["betas"]
+                    state["step"] += 1
+                    exp_avg.mul_(beta1).add_(1 - beta1, grad)
+                    exp_avg_sq.mul_(beta2).addcmul_(1 - beta2, grad, grad)
+                    denom = exp_avg_sq.sqrt().add_(group["eps"])
+                    bias_correction1 = 1 - beta1 ** state["step"]
+                    bias_correction2 = 1 - beta2 ** state["step"]
+                    step_size = group["lr"] * math.sqrt(bias_correction2) / bias_correction1
+                    p.data.addcdiv_(-step_size, exp_avg, denom)
+
+    class SGLD(lib.optim.Optimizer):
+        def __init__(self, params, lr=1e-2):
+            super().__init__(params, {"lr": lr})
+
+        def step(self, noises):
+            for group in self.param_groups:
+                for p, noise in zip(group["params"], noises):
+                    p.data.add_(-group["lr"], p.grad.data)
+                    p.data.add_(math.sqrt(2 * group["lr"]), noise)
+
+    return OldAdam, SGLD
+
+
+def test_pre_1_5_style_adam_and_sgld_with_the_deprecated_overloads():
+    rng = np.random.default_rng(22)
+    batches = [_mixture(rng, 16) for _ in range(3)]
+    noise = [[rng.normal(size=s) for s in ((16, 2), (16,), (16, 16), (16,), (1, 16), (1,))]
+             for _ in range(3)]
+    torch.manual_seed(22)
+    tnet, tnet2 = _energy_net(torch), _energy_net(torch)
+    nets = {torch: (tnet, tnet2),
+            zeroin: (_copy(tnet, _energy_net(zeroin)), _copy(tnet2, _energy_net(zeroin)))}
+    res = {}
+    for lib in LIBS:
+        OldAdam, SGLD = _old_optimisers(lib)
+        net, net2 = nets[lib]
+        adam, sgld = OldAdam(net.parameters(), lr=1e-2), SGLD(net2.parameters(), lr=1e-3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # PyTorch's deprecation warnings
+            for x, n in zip(batches, noise):
+                for model, opt in ((net, adam), (net2, sgld)):
+                    opt.zero_grad()
+                    e = model(_t(lib, x))
+                    (e.mean() + 0.1 * (e ** 2).mean()).backward()
+                    opt.step(*([[_t(lib, a) for a in n]] if opt is sgld else []))
+        res[lib] = [*net.parameters(), *net2.parameters()]
+    _same(res)

@@ -355,3 +355,42 @@ def test_a_list_operand_is_torchs_type_error_naming_the_fix(symbol, fn, seq):
         assert f"'{names[0]}' and '{names[1]}'" in str(e.value), str(e.value)
         assert f"zeroin.tensor({seq!r})" in str(e.value)
     assert (zeroin.tensor([3.0, 4.0]) + zeroin.tensor(seq)).tolist() == [4.0, 6.0]
+
+
+@pytest.mark.parametrize("call", [
+    lambda T, x, a, b: x.add_(-0.1, a), lambda T, x, a, b: x.sub_(0.1, a),
+    lambda T, x, a, b: x.add_(T.tensor(0.5, dtype=T.float64), a),
+    lambda T, x, a, b: x.data.add_(-0.1, a.data), lambda T, x, a, b: x.data.sub_(0.1, a.data),
+    lambda T, x, a, b: x.addcmul_(0.5, a, b), lambda T, x, a, b: x.addcdiv_(-0.5, a, b),
+    lambda T, x, a, b: x.data.addcmul_(0.5, a.data, b.data),
+    lambda T, x, a, b: x.data.addcdiv_(-0.5, a.data, b.data),
+    lambda T, x, a, b: x.data.addcdiv_(a.data, b.data, value=-0.5),
+    lambda T, x, a, b: T.addcdiv(x, 0.5, a, b), lambda T, x, a, b: x.addcmul(0.5, a, b),
+    lambda T, x, a, b: x.add_(a, alpha=T.tensor(0.5, dtype=T.float64)),
+    lambda T, x, a, b: x.add_(0.1, a.data)])     # old Adam's exp_avg.add_(1 - beta1, grad)
+def test_the_deprecated_number_first_overloads_as_torch(call):
+    """Pre-1.5 optimisers and samplers: ``p.data.add_(-lr, d_p)``, ``exp_avg_sq.addcmul_(1 -
+    beta2, g, g)``, ``p.data.addcdiv_(-step_size, exp_avg, denom)``. PyTorch warns and
+    runs them; zeroin's ``addcdiv_`` read the number as ``tensor1`` (a wrong result), and
+    ``add_`` / ``sub_`` raised."""
+    out = {}
+    for T in (torch, zeroin):
+        x = T.tensor([0.5, -2.0, 3.0], dtype=T.float64)
+        a = T.tensor([1.0, 2.0, 3.0], dtype=T.float64)
+        b = T.tensor([2.0, 2.0, 4.0], dtype=T.float64)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            r = call(T, x, a, b)
+        out[T] = (np.asarray(r), x.numpy().copy())
+    for z, want in zip(out[zeroin], out[torch]):
+        np.testing.assert_allclose(z, want, rtol=1e-15, atol=0)
+
+
+def test_a_number_first_overload_warns_and_a_stray_positional_value_is_refused():
+    x, a = zeroin.zeros(3), zeroin.ones(3)
+    with pytest.warns(UserWarning, match="deprecated"):
+        x.add_(0.5, a)
+    with pytest.warns(UserWarning, match="deprecated"):
+        x.data.addcdiv_(0.5, a.data, a.data)
+    with pytest.raises(TypeError, match="value"):
+        x.addcmul_(a, a, 0.5)               # PyTorch: value is a keyword

@@ -367,9 +367,29 @@ def clip_keep(x, lo, hi):
     return x
 
 
+def _number_first(other, alpha):
+    """Whether ``add_(other, alpha)`` is PyTorch's deprecated ``add_(alpha, other)``: a
+    tensor where the number goes (a 0-d ``alpha`` after a tensor is a number)."""
+    return np.ndim(_operand(alpha)) > 0 or isinstance(other, numbers.Number)
+
+
+def _deprecated(name, number):
+    """``number`` (checked) from PyTorch's deprecated number-first overload of ``name``,
+    with PyTorch's warning (see ``_tensor_api.number_first``)."""
+    if not isinstance(number, numbers.Number) and np.ndim(_operand(number)) != 0:
+        raise TypeError(f"{name}: the deprecated overload takes a number first, got "
+                        f"{type(number).__name__}; write {name}(tensor..., value=v)")
+    import warnings
+    warnings.warn(f"This overload of {name} is deprecated: {name}(Number, Tensor...); use "
+                  f"the keyword form ({name}(..., alpha=a) or value=v)", UserWarning,
+                  stacklevel=3)
+    return _operand(number)
+
+
 class DataArray(np.ndarray):
     """What ``t.data`` returns: an ndarray sharing the tensor's memory, plus PyTorch's
-    in-place methods (``zero_ fill_ copy_ add_ sub_ mul_ div_ clamp_ normal_ uniform_``),
+    in-place methods (``zero_ fill_ copy_ add_ sub_ mul_ div_ addcmul_ addcdiv_ clamp_
+    normal_ uniform_``),
     ``clone()``, ``numpy()``, ``cpu()`` / ``detach()`` (a detached tensor sharing the memory),
     ``view(*shape)``, ``view_as``, ``new(...)`` (a new tensor), ``norm()``,
     ``sign()``, ``abs()``, PyTorch's ``std()`` / ``var()`` (n - 1) and ``max(dim)`` / ``min(dim)``
@@ -525,13 +545,34 @@ class DataArray(np.ndarray):
         return self
 
     def add_(self, other, alpha=1):
-        """``self += alpha * other``."""
+        """``self += alpha * other`` (and PyTorch's deprecated ``add_(alpha, other)``: old
+        samplers' ``p.data.add_(-lr, d_p)``)."""
+        if isinstance(alpha, (np.ndarray, Tensor)) and _number_first(other, alpha):
+            other, alpha = alpha, _deprecated("add_", other)
         return self._inplace("add_", np.add, other if alpha == 1 else alpha * _operand(other))
 
     def sub_(self, other, alpha=1):
-        """``self -= alpha * other``."""
+        """``self -= alpha * other`` (and the deprecated ``sub_(alpha, other)``)."""
+        if isinstance(alpha, (np.ndarray, Tensor)) and _number_first(other, alpha):
+            other, alpha = alpha, _deprecated("sub_", other)
         return self._inplace("sub_", np.subtract,
                              other if alpha == 1 else alpha * _operand(other))
+
+    def addcmul_(self, tensor1, tensor2, *more, value=1):
+        """``self += value * tensor1 * tensor2`` (and the deprecated ``(value, tensor1,
+        tensor2)``: old Adam's ``exp_avg_sq.mul_(beta2).addcmul_(1 - beta2, g, g)``)."""
+        if more:
+            value, tensor1, tensor2 = _deprecated("addcmul_", tensor1), tensor2, more[0]
+        return self._inplace("addcmul_", np.add,
+                             value * (_operand(tensor1) * _operand(tensor2)))
+
+    def addcdiv_(self, tensor1, tensor2, *more, value=1):
+        """``self += value * tensor1 / tensor2`` (and the deprecated ``(value, tensor1,
+        tensor2)``: old Adam's ``p.data.addcdiv_(-step_size, exp_avg, denom)``)."""
+        if more:
+            value, tensor1, tensor2 = _deprecated("addcdiv_", tensor1), tensor2, more[0]
+        return self._inplace("addcdiv_", np.add,
+                             value * (_operand(tensor1) / _operand(tensor2)))
 
     def mul_(self, other):
         return self._inplace("mul_", np.multiply, other)

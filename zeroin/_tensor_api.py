@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 import numbers
 import threading
+import warnings
 from sys import getrefcount
 
 import numpy as np
@@ -620,18 +621,39 @@ def outer(input, vec2):  # noqa: A002
     return _ops.reshape(input, -1, 1) * _ops.reshape(vec2, 1, -1)
 
 
+def number_first(name, new):
+    """PyTorch's deprecated overloads that take the number first, which pre-1.5 optimisers
+    and samplers call (``p.data.add_(-lr, d_p)``, ``exp_avg_sq.addcmul_(1 - beta2, g, g)``,
+    ``p.data.addcdiv_(-step_size, exp_avg, denom)``): PyTorch warns and runs them, and so
+    does zeroin (``addcdiv_`` read the number as ``tensor1`` before: a wrong result)."""
+    warnings.warn(f"This overload of {name} is deprecated: {name}(Number, Tensor...); use "
+                  f"{new}", UserWarning, stacklevel=3)
+
+
+def _addc(name, op, input, tensor1, tensor2, more, value):  # noqa: A002
+    """input + value * op(tensor1, tensor2); ``more`` holds the last tensor of the
+    deprecated ``(value, tensor1, tensor2)``."""
+    if more:
+        if len(more) > 1 or not isinstance(tensor1, numbers.Number) or value != 1:
+            raise TypeError(f"{name}: takes tensor1, tensor2 and value= (a keyword), or "
+                            f"PyTorch's deprecated (value, tensor1, tensor2); got "
+                            f"{2 + len(more)} positional arguments")
+        number_first(name, f"{name}(tensor1, tensor2, value=v)")
+        value, tensor1, tensor2 = tensor1, tensor2, more[0]
+    r = op(tensor1, tensor2)
+    return input + (r if value == 1 else value * r)
+
+
 @_method()
-def addcmul(input, tensor1, tensor2, *, value=1):  # noqa: A002
+def addcmul(input, tensor1, tensor2, *more, value=1):  # noqa: A002
     """input + value * tensor1 * tensor2."""
-    prod = tensor1 * tensor2
-    return input + (prod if value == 1 else value * prod)
+    return _addc("addcmul", _ops.mul, input, tensor1, tensor2, more, value)
 
 
 @_method()
-def addcdiv(input, tensor1, tensor2, *, value=1):  # noqa: A002
+def addcdiv(input, tensor1, tensor2, *more, value=1):  # noqa: A002
     """input + value * tensor1 / tensor2."""
-    quot = tensor1 / tensor2
-    return input + (quot if value == 1 else value * quot)
+    return _addc("addcdiv", _ops.div, input, tensor1, tensor2, more, value)
 
 
 @_method("true_divide", "divide")
@@ -1327,10 +1349,18 @@ def _inplace_method(name, fn):
 
 
 def _add(x, other, alpha=1):
+    if isinstance(alpha, (Tensor, np.ndarray)) and _tm._number_first(other, alpha):
+        # PyTorch's deprecated add_(alpha, other)
+        number_first("add_", "add_(other, alpha=a)")
+        other, alpha = alpha, other
     return _ops.add(x, other if alpha == 1 else other * alpha)
 
 
 def _sub(x, other, alpha=1):
+    if isinstance(alpha, (Tensor, np.ndarray)) and _tm._number_first(other, alpha):
+        # PyTorch's deprecated sub_(alpha, other)
+        number_first("sub_", "sub_(other, alpha=a)")
+        other, alpha = alpha, other
     return _ops.sub(x, other if alpha == 1 else other * alpha)
 
 
@@ -1379,8 +1409,10 @@ for _name, _fn in (("add_", _add), ("sub_", _sub), ("mul_", _ops.mul), ("div_", 
                    ("sqrt_", _ops.sqrt), ("sigmoid_", _ops.sigmoid), ("tanh_", _ops.tanh),
                    ("relu_", _ops.relu), ("floor_", _x.floor), ("ceil_", _x.ceil),
                    ("round_", _x.round), ("square_", _x.square), ("lerp_", _x.lerp),
-                   ("addcmul_", lambda x, a, b, value=1: x + value * a * b),
-                   ("addcdiv_", lambda x, a, b, value=1: x + value * a / b),
+                   ("addcmul_", lambda x, a, b, *more, value=1: _addc(
+                       "addcmul_", _ops.mul, x, a, b, more, value)),
+                   ("addcdiv_", lambda x, a, b, *more, value=1: _addc(
+                       "addcdiv_", _ops.div, x, a, b, more, value)),
                    ("scatter_", _x.scatter), ("index_add_", index_add),
                    ("index_fill_", None)):
     if _fn is not None:
