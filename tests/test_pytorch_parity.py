@@ -257,6 +257,11 @@ table("create", {
     "Tensor_size_and_data": lambda T: catch(lambda: T.Tensor([1.0], size=(1,))),
     "Tensor_size_and_grad": lambda T: catch(lambda: T.Tensor(size=(1,), requires_grad=True)),
     "FloatTensor_size_and_sizes": lambda T: catch(lambda: T.FloatTensor(2, size=(2,))),
+    # a Size is sizes, a tuple data: the old VAE's eps = torch.FloatTensor(std.size()).normal_()
+    # (zeroin made the data [3., 2.])
+    "Tensor_of_a_Size": lambda T: [(x.shape, x.dtype) for x in (
+        T.FloatTensor(T.ones(3, 2).size()), T.Tensor(T.ones(3, 2).shape), T.Tensor((3, 2)),
+        T.LongTensor(T.Size([2])), T.DoubleTensor(T.Size([])), T.FloatTensor((3, 2)))],
     "is_tensor": lambda T: (T.is_tensor(t(T, A)), T.is_tensor(A)),
     "numel_fn": lambda T: T.numel(t(T, A)),
 })

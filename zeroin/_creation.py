@@ -18,7 +18,7 @@ import operator
 
 import numpy as np
 
-from ._tensor import Tensor, _leaf, get_default_dtype, size_arg, tensor
+from ._tensor import Size, Tensor, _leaf, get_default_dtype, size_arg, tensor
 from .errors import DtypeError, ShapeError, ZeroinError
 from .dtypes import as_device, as_dtype
 from .ops import _fill_scalar, write_out
@@ -741,7 +741,8 @@ def _asarray_tensor(t, d, copy, requires_grad):
 def _typed(name, dt):
     def f(*data, **size):
         """Legacy PyTorch constructor: ``LongTensor([1, 2])``, ``FloatTensor(2, 3)``,
-        ``FloatTensor(size=(2, 3))`` or ``FloatTensor()`` (empty, of shape (0,), as
+        ``FloatTensor(size=(2, 3))``, ``FloatTensor(x.size())`` (a ``Size`` is sizes, a
+        tuple data, as in PyTorch) or ``FloatTensor()`` (empty, of shape (0,), as
         PyTorch's; not a 0-d zero)."""
         if size:
             if data or set(size) != {"size"}:
@@ -750,6 +751,8 @@ def _typed(name, dt):
             return zeros(size_arg(name, size["size"]), dtype=dt)
         if not data:
             return zeros(0, dtype=dt)
+        if len(data) == 1 and type(data[0]) is Size:    # FloatTensor(std.size()): sizes
+            return zeros(*data[0], dtype=dt)
         if len(data) == 1 and not isinstance(data[0], numbers.Integral):
             return tensor(data[0].data if isinstance(data[0], Tensor) else data[0], dtype=dt)
         return zeros(*data, dtype=dt)

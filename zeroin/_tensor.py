@@ -833,6 +833,9 @@ class Tensor:
                 sizes.append(v)
             grad = requires_grad if type(requires_grad) is bool else False
             return _make(np.zeros(sizes, dtype=_default_dtype), grad, None, None, cls)
+        if type(data) is Size and requires_grad is False and dtype is None and name is None:
+            # torch.Tensor(x.size()): sizes, not data (a tuple is data), as PyTorch's
+            return _make(np.zeros(tuple(data), dtype=_default_dtype), False, None, None, cls)
         if dtype is None and type(data) in (list, tuple):
             # zeroin.Tensor([1, 2]) is floating point, as torch.Tensor([1, 2]) is
             # (zeroin.tensor keeps ints as int64, as torch.tensor does)
