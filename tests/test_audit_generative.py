@@ -1393,3 +1393,30 @@ def test_pre_1_5_style_adam_and_sgld_with_the_deprecated_overloads():
                     opt.step(*([[_t(lib, a) for a in n]] if opt is sgld else []))
         res[lib] = [*net.parameters(), *net2.parameters()]
     _same(res)
+
+
+@pytest.mark.parametrize("style", ["data.new", "FloatTensor"])
+def test_the_old_vae_examples_reparameterize(style):
+    """PyTorch 0.3's VAE example: ``std = logvar.mul(0.5).exp_()``,
+    ``eps = Variable(std.data.new(std.size()).normal_())`` (or the older
+    ``torch.FloatTensor(std.size()).normal_()``), ``eps.mul(std).add_(mu)``, and its
+    ``KLD``; on the torch stream, so ``normal_`` draws PyTorch's numbers."""
+    from _audit import torch_stream
+    torch_stream()
+    rng = np.random.default_rng(23)
+    l0, m0 = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    res = {}
+    for lib in LIBS:
+        Variable = lib.autograd.Variable
+        logvar, mu = _t(lib, l0, grad=True), _t(lib, m0, grad=True)
+        lib.manual_seed(0)
+        std = logvar.mul(0.5).exp_()
+        if style == "data.new":
+            eps = Variable(std.data.new(std.size()).normal_())
+        else:
+            eps = Variable(lib.FloatTensor(std.size()).normal_())
+        z = eps.mul(std).add_(mu)
+        KLD = -0.5 * lib.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        (z.pow(2).sum() + KLD).backward()
+        res[lib] = [eps, z, KLD, logvar.grad, mu.grad]
+    _same(res)
