@@ -11,17 +11,16 @@ the same synthetic 3x16x16 images and the same noise; float64 agrees to 1e-10, f
 float resolution, and a few gradients are checked by finite differences. The basic
 saliency map and class visualisation (tests/test_audit_cs231n.py) and fastbook's CAM
 (tests/test_audit_fastbook.py) are not repeated. See docs/interpret.md."""
-import math
 
 import numpy as np
 import pytest
+from _audit import close, copy_weights, np_of
 
 import zeroin
-from _audit import close, copy_weights, np_of
 
 torch = pytest.importorskip("torch")
 LIBS = (torch, zeroin)
-TOL = {"float64": dict(rtol=1e-10, atol=1e-10), "float32": dict(rtol=2e-5, atol=2e-6)}
+TOL = {"float64": {"rtol": 1e-10, "atol": 1e-10}, "float32": {"rtol": 2e-5, "atol": 2e-6}}
 
 _rng = np.random.default_rng(7)
 IMAGES = _rng.uniform(0, 1, (4, 3, 16, 16))           # "photos" in [0, 1]
@@ -166,7 +165,7 @@ def test_integrated_gradients_match_torch_and_complete(dt):
 def test_integrated_gradients_of_a_linear_model_are_exact():
     # f(x) = w.x + b: IG is (x - x') * w for any number of steps
     lin = zeroin.nn.Linear(3 * 16 * 16, 2)
-    model = lambda t: lin(t.reshape(t.shape[0], -1))    # noqa: E731 - one line
+    model = lambda t: lin(t.reshape(t.shape[0], -1))
     x, baseline = zeroin.tensor(IMAGES[1]), zeroin.zeros(3, 16, 16)
     attr = _integrated_gradients(zeroin, model, x, baseline, 1, 3)
     w = lin.weight[1].reshape(3, 16, 16)
@@ -252,3 +251,183 @@ def test_grad_cam_with_each_kind_of_hook_matches_torch(dt, how):
     cams = res[zeroin][1:]
     assert all(tuple(c.shape) == (4, 1, 16, 16) for c in cams)
     assert all(float(c.max()) > 0.99 and float(c.min()) == 0 for c in cams)
+
+
+# --- guided backpropagation and Guided Grad-CAM ---------------------------------------------
+
+class GuidedBackprop:
+    """utkuozbulak's pytorch-cnn-visualizations: the deprecated backward hook on each ReLU
+    zeroes the negative gradients and the positions the forward zeroed (the outputs kept
+    by a forward hook); one on the first layer keeps the input's gradient."""
+
+    def __init__(self, model):
+        self.model, self.gradients, self.forward_relu_outputs = model, None, []
+        self.model.eval()
+        self.update_relus()
+        self.hook_layers()
+
+    def hook_layers(self):
+        def hook_function(module, grad_in, grad_out):
+            self.gradients = grad_in[0]
+        first_layer = next(iter(self.model._modules.items()))[1]
+        first_layer.register_backward_hook(hook_function)
+
+    def update_relus(self):
+        def relu_backward_hook_function(module, grad_in, grad_out):
+            corresponding_forward_output = self.forward_relu_outputs[-1]
+            corresponding_forward_output[corresponding_forward_output > 0] = 1
+            modified_grad_out = corresponding_forward_output * self.lib.clamp(grad_in[0],
+                                                                              min=0.0)
+            del self.forward_relu_outputs[-1]
+            return (modified_grad_out,)
+
+        def relu_forward_hook_function(module, ten_in, ten_out):
+            self.forward_relu_outputs.append(ten_out)
+
+        self.lib = torch if isinstance(self.model, torch.nn.Module) else zeroin
+        for module in self.model._modules.values():
+            if isinstance(module, self.lib.nn.ReLU):
+                module.register_backward_hook(relu_backward_hook_function)
+                module.register_forward_hook(relu_forward_hook_function)
+
+    def generate_gradients(self, input_image, target_class):
+        model_output = self.model(input_image)
+        self.model.zero_grad()
+        one_hot_output = self.lib.FloatTensor(1, model_output.size()[-1]).zero_()
+        one_hot_output[0][target_class] = 1
+        model_output.backward(gradient=one_hot_output.type_as(model_output))
+        return self.gradients.data.numpy()[0]
+
+
+def _guided_relu_function(L):
+    """jacobgil's GuidedBackpropReLU (an autograd.Function with ``addcmul``) and the
+    module that swaps it in for every ``nn.ReLU``, through ``_modules``."""
+
+    class GuidedBackpropReLU(L.autograd.Function):
+        @staticmethod
+        def forward(self, input_img):    # noqa: PLW0211 - jacobgil's names
+            positive_mask = (input_img > 0).type_as(input_img)
+            output = L.addcmul(L.zeros(input_img.size()).type_as(input_img), input_img,
+                               positive_mask)
+            self.save_for_backward(input_img, output)
+            return output
+
+        @staticmethod
+        def backward(self, grad_output):    # noqa: PLW0211
+            input_img, _output = self.saved_tensors
+            positive_mask_1 = (input_img > 0).type_as(grad_output)
+            positive_mask_2 = (grad_output > 0).type_as(grad_output)
+            zeros = L.zeros(input_img.size()).type_as(input_img)
+            return L.addcmul(zeros, L.addcmul(zeros, grad_output, positive_mask_1),
+                             positive_mask_2)
+
+    class GuidedBackpropReLUasModule(L.nn.Module):
+        def forward(self, input_img):
+            return GuidedBackpropReLU.apply(input_img)
+
+    def replace_all_layer_type_recursive(model, old_layer_type, new_layer):
+        for name, layer in model._modules.items():
+            if isinstance(layer, old_layer_type):
+                model._modules[name] = new_layer
+            replace_all_layer_type_recursive(layer, old_layer_type, new_layer)
+
+    return GuidedBackpropReLUasModule, replace_all_layer_type_recursive
+
+
+def _guided(L, model, fresh, x, target):
+    """Guided backprop three ways (the clamping full backward hook returning a tuple,
+    jacobgil's Function, utkuozbulak's class on ``fresh``, a copy of ``model``: a module
+    keeps the kind of its first backward hook) and Guided Grad-CAM."""
+    def relu_hook_function(module, grad_in, grad_out):
+        if isinstance(module, L.nn.ReLU):
+            return (L.clamp(grad_in[0], min=0.),)
+    handles = [m.register_full_backward_hook(relu_hook_function)
+               for m in model.modules() if isinstance(m, L.nn.ReLU)]
+    xg = x.clone().requires_grad_(True)
+    model(xg)[0, target].backward()
+    for h in handles:
+        h.remove()
+    guided_hook = xg.grad
+    cams = _grad_cam(L, model, "full", x, L.tensor([target]))
+    GuidedReLU, replace = _guided_relu_function(L)
+    guided_model = L.nn.Sequential(*model)                 # the same layers, then swapped
+    replace(guided_model, L.nn.ReLU, GuidedReLU())
+    assert sum(isinstance(m, L.nn.ReLU) for m in guided_model.modules()) == 0
+    xf = x.clone().requires_grad_(True)
+    guided_model(xf)[0, target].backward()
+    old = GuidedBackprop(fresh).generate_gradients(
+        x.clone().requires_grad_(True), target)
+    plain = x.clone().requires_grad_(True)
+    model(plain)[0, target].backward()                     # the original ReLUs are unhooked
+    gg = [c * guided_hook for c in cams[1:]]
+    img = gg[0][0].detach().numpy()
+    img = img - np.mean(img)
+    img = img / (np.std(img) + 1e-5)
+    deprocessed = np.clip(img * 0.1 + 0.5, 0, 1)
+    return [guided_hook, xf.grad, old, plain.grad, *cams, *gg, deprocessed]
+
+
+@pytest.mark.filterwarnings("ignore:Using a non-full backward hook")
+def test_guided_backprop_three_ways_and_guided_grad_cam_match_torch(dt):
+    models, fresh = _twins(_convnet), _twins(_convnet)
+    res = {L: _guided(L, models[L], fresh[L], _t(L, IMAGES[2:3]), 3) for L in LIBS}
+    _compare(res, TOL[dt])
+    z = res[zeroin]
+    close(z[0], z[1], **TOL[dt])
+    close(z[0], z[2][None], **TOL[dt])
+    assert float(z[0].min()) < 0 and float((z[0] - z[3]).abs().max()) > 0   # not plain
+
+
+# --- hook order and removal ------------------------------------------------------------------
+
+W43 = np.random.default_rng(43).standard_normal((4, 3))
+
+
+def _hook_order(L):
+    """Every kind of hook on one block, some prepended, one removed: the order they ran in
+    and what each saw."""
+    nn, log = L.nn, []
+    block = nn.Sequential(nn.Linear(3, 4), nn.Tanh())
+    lin = block[0]
+    lin.weight = nn.Parameter(L.tensor(W43, dtype=L.float64))
+    lin.bias = nn.Parameter(L.zeros(4, dtype=L.float64))
+
+    def tag(name, ret=None):
+        def hook(*args):
+            log.append(name)
+            return ret(*args) if ret else None
+        return hook
+    hs = [lin.register_forward_pre_hook(tag("pre1")),
+          lin.register_forward_pre_hook(tag("pre0"), prepend=True),
+          lin.register_forward_pre_hook(tag("pre_kw", lambda m, a, kw: ((2 * a[0],), kw)),
+                                        with_kwargs=True),
+          lin.register_forward_hook(tag("fwd1")),
+          lin.register_forward_hook(tag("fwd0"), prepend=True),
+          lin.register_forward_hook(tag("gone")),
+          lin.register_full_backward_pre_hook(tag("bpre", lambda m, go: (go[0] * 3,))),
+          lin.register_full_backward_hook(tag("bwd1")),
+          lin.register_full_backward_hook(tag("bwd0"), prepend=True),
+          block.register_forward_hook(tag("outer"))]
+    hs[5].remove()
+    hs[5].remove()                                   # twice: a no-op, as in PyTorch
+    x = L.tensor([[0.5, -1.0, 2.0]], dtype=L.float64, requires_grad=True)
+    y = block(x)
+    y.register_hook(tag("t1", lambda g: g * 10))
+    y.register_hook(tag("t2", lambda g: g + 1))
+    y.sum().backward()
+    out = [list(log), y, x.grad]
+    for h in hs:
+        h.remove()
+    log.clear()
+    block(x).sum().backward()
+    return out + [list(log), x.grad]
+
+
+def test_hook_order_prepend_kwargs_and_removal_match_torch():
+    tres, zres = _hook_order(torch), _hook_order(zeroin)
+    assert zres[0] == tres[0] and zres[3] == tres[3] == []
+    assert tres[0] == ["pre0", "pre1", "pre_kw", "fwd0", "fwd1", "outer", "t1", "t2",
+                       "bpre", "bwd0", "bwd1"]
+    for z, t in zip(zres[1:], tres[1:]):
+        if not isinstance(t, list):
+            close(z, t)
