@@ -431,3 +431,247 @@ def test_hook_order_prepend_kwargs_and_removal_match_torch():
     for z, t in zip(zres[1:], tres[1:]):
         if not isinstance(t, list):
             close(z, t)
+
+
+# --- adversarial examples: FGSM, PGD, L2 PGD, targeted, TRADES, adversarial training ----------
+
+def _bn_net(L):
+    """A small conv net with batch norm, so that train() and eval() differ."""
+    nn = L.nn
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 8 * 8, 5))
+
+
+def _fgsm_tutorial(L, model, images, labels, epsilon=0.05):
+    """The PyTorch FGSM tutorial's test loop, one image at a time: log-softmax outputs,
+    ``F.nll_loss``, ``data.grad.data``, ``fgsm_attack``, the tutorial's ``denorm`` and the
+    normalisation (written out) before the second forward."""
+    F = L.nn.functional
+    mean, std = L.tensor([0.5, 0.4, 0.3]), L.tensor([0.2, 0.25, 0.3])
+
+    def fgsm_attack(image, epsilon, data_grad):
+        sign_data_grad = data_grad.sign()
+        perturbed_image = image + epsilon * sign_data_grad
+        perturbed_image = L.clamp(perturbed_image, 0, 1)
+        return perturbed_image
+
+    def denorm(batch):
+        return batch * std.view(1, -1, 1, 1) + mean.view(1, -1, 1, 1)
+
+    net = lambda x: F.log_softmax(model(x), dim=1)      # the tutorial's Net
+    correct, adv_examples, out = 0, [], []
+    for data, target in zip(images, labels):
+        data, target = ((data - mean.view(-1, 1, 1)) / std.view(-1, 1, 1)).unsqueeze(0), \
+            target.view(1)
+        data.requires_grad = True
+        output = net(data)
+        init_pred = output.max(1, keepdim=True)[1]
+        loss = F.nll_loss(output, target)
+        model.zero_grad()
+        loss.backward()
+        data_grad = data.grad.data
+        perturbed_data = fgsm_attack(denorm(data), epsilon, data_grad)
+        output = net((perturbed_data - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1))
+        final_pred = output.max(1, keepdim=True)[1]
+        if final_pred.item() == target.item():
+            correct += 1
+        adv_examples.append((init_pred.item(), final_pred.item(),
+                             perturbed_data.squeeze().detach().cpu().numpy()))
+        out += [loss, data.grad, output]
+    return out + [correct] + [a[2] for a in adv_examples]
+
+
+def _madry(L, model, X, y, U, epsilon=0.1, alpha=0.02, num_iter=5):
+    """Madry, Kolter and Madry's tutorial (chapter 4): ``delta`` a leaf updated through
+    ``delta.data``, random start ``rand_like`` (``U`` given here) rescaled in place, the L2
+    step normalised by ``norms``, and targeted PGD."""
+    nn = L.nn
+
+    def fgsm(model, X, y, epsilon):
+        delta = L.zeros_like(X, requires_grad=True)
+        loss = nn.CrossEntropyLoss()(model(X + delta), y)
+        loss.backward()
+        return epsilon * delta.grad.detach().sign()
+
+    def pgd_linf(model, X, y, epsilon, alpha, num_iter, randomize=False):
+        if randomize:
+            delta = L.tensor(U, dtype=X.dtype, requires_grad=True)     # rand_like(X)
+            delta.data = delta.data * 2 * epsilon - epsilon
+        else:
+            delta = L.zeros_like(X, requires_grad=True)
+        for t in range(num_iter):
+            loss = nn.CrossEntropyLoss()(model(X + delta), y)
+            loss.backward()
+            delta.data = (delta + alpha * delta.grad.detach().sign()).clamp(-epsilon, epsilon)
+            delta.grad.zero_()
+        return delta.detach()
+
+    def norms(Z):
+        return Z.view(Z.shape[0], -1).norm(dim=1)[:, None, None, None]
+
+    def pgd_l2(model, X, y, epsilon, alpha, num_iter):
+        delta = L.zeros_like(X, requires_grad=True)
+        for t in range(num_iter):
+            loss = nn.CrossEntropyLoss()(model(X + delta), y)
+            loss.backward()
+            delta.data += alpha * delta.grad.detach() / norms(delta.grad.detach())
+            delta.data = L.min(L.max(delta.detach(), -X), 1 - X)      # clip X+delta to [0,1]
+            delta.data *= epsilon / norms(delta.detach()).clamp(min=epsilon)
+            delta.grad.zero_()
+        return delta.detach()
+
+    def pgd_linf_targ(model, X, y, epsilon, alpha, num_iter, y_targ):
+        delta = L.zeros_like(X, requires_grad=True)
+        for t in range(num_iter):
+            yp = model(X + delta)
+            loss = (yp[:, y_targ] - yp.gather(1, y[:, None])[:, 0]).sum()
+            loss.backward()
+            delta.data = (delta + alpha * delta.grad.detach().sign()).clamp(-epsilon, epsilon)
+            delta.grad.zero_()
+        return delta.detach()
+
+    deltas = [fgsm(model, X, y, epsilon), pgd_linf(model, X, y, epsilon, alpha, num_iter),
+              pgd_linf(model, X, y, epsilon, alpha, num_iter, randomize=True),
+              pgd_l2(model, X, y, 2.0, 0.5, num_iter),
+              pgd_linf_targ(model, X, y, epsilon, alpha, num_iter, 4)]
+    with L.no_grad():
+        errs = [(model(X + d).max(dim=1)[1] != y).sum().item() for d in deltas]
+        losses = [nn.CrossEntropyLoss()(model(X + d), y).item() for d in [0 * X, *deltas]]
+        margin = [(model(X + d)[:, 4] - model(X + d).gather(1, y[:, None])[:, 0]).sum()
+                  for d in (0 * X, deltas[4])]
+    return deltas + [norms(deltas[3]).flatten(), errs, losses, margin]
+
+
+@pytest.mark.parametrize("dt", ["float64"], indirect=True)
+def test_fgsm_tutorial_and_madry_attacks_match_torch(dt):
+    models = _twins(_bn_net)
+    res = {}
+    for L in LIBS:
+        model = models[L].eval()
+        X, y = _t(L, IMAGES), L.tensor(LABELS)
+        res[L] = _fgsm_tutorial(L, model, X, y) + _madry(L, model, X, y, (NOISE[0] > 0) * 0.7)
+    _compare(res, TOL[dt])
+    z = res[zeroin]
+    l2 = z[-4].numpy()
+    assert np.all(l2 <= 2.0 + 1e-12) and l2.max() > 1.0          # projected onto the ball
+    linf = [z[i] for i in (-9, -8, -7, -5)]
+    assert all(abs(float(d.abs().max()) - 0.1) < 1e-15 for d in linf)
+    losses, margin = z[-2], z[-1]
+    assert min(losses[1:5]) > losses[0] + 0.1 and float(margin[1]) > float(margin[0]) + 0.1
+
+
+def _torchattacks(L, model, images, labels, start, eps=8 / 255, alpha=2 / 255, steps=4):
+    """torchattacks' PGD (random start given as ``start`` in [-1, 1], ``autograd.grad``,
+    projection by ``clamp``) and PGDL2 (per-sample norms, ``factor`` capped at 1), and the
+    advertorch-style projection ``max(min(x_adv, x + eps), x - eps)``."""
+    loss = L.nn.CrossEntropyLoss()
+    images = images.clone().detach()
+    adv_images = images + start * eps                 # .uniform_(-eps, eps)
+    adv_images = L.clamp(adv_images, min=0, max=1).detach()
+    for _ in range(steps):
+        adv_images.requires_grad = True
+        cost = loss(model(adv_images), labels)
+        grad = L.autograd.grad(cost, adv_images, retain_graph=False, create_graph=False)[0]
+        adv_images = adv_images.detach() + alpha * grad.sign()
+        delta = L.clamp(adv_images - images, min=-eps, max=eps)
+        adv_images = L.clamp(images + delta, min=0, max=1).detach()
+    x_adv = L.clamp(images + start * eps, 0, 1)
+    for _ in range(steps):
+        x_adv = x_adv.detach().requires_grad_()
+        (grad,) = L.autograd.grad(loss(model(x_adv), labels), [x_adv])
+        x_adv = x_adv.detach() + alpha * grad.sign()
+        x_adv = L.max(L.min(x_adv, images + eps), images - eps)
+        x_adv = L.clamp(x_adv, 0, 1)
+    batch_size, eps_l2, alpha_l2 = len(images), 0.5, 0.2
+    adv_l2 = images.clone().detach()
+    for _ in range(steps):
+        adv_l2.requires_grad = True
+        cost = loss(model(adv_l2), labels)
+        grad = L.autograd.grad(cost, adv_l2, retain_graph=False, create_graph=False)[0]
+        grad_norms = L.norm(grad.view(batch_size, -1), p=2, dim=1) + 1e-10
+        grad = grad / grad_norms.view(batch_size, 1, 1, 1)
+        adv_l2 = adv_l2.detach() + alpha_l2 * grad
+        delta = adv_l2 - images
+        delta_norms = L.norm(delta.view(batch_size, -1), p=2, dim=1)
+        factor = eps_l2 / delta_norms
+        factor = L.min(factor, L.ones_like(delta_norms))
+        delta = delta * factor.view(-1, 1, 1, 1)
+        adv_l2 = L.clamp(images + delta, min=0, max=1).detach()
+    return [adv_images, x_adv, adv_l2, (adv_l2 - images).view(batch_size, -1).norm(dim=1)]
+
+
+def _trades(L, model, x_natural, y, noise, optimizer, step_size=0.01, epsilon=0.05,
+            perturb_steps=3, beta=6.0):
+    """TRADES's ``trades_loss``: the attack under ``enable_grad`` (the caller may be in
+    ``no_grad``), ``KLDivLoss(size_average=False)``, ``Variable``, then one step."""
+    F = L.nn.functional
+    criterion_kl = L.nn.KLDivLoss(size_average=False)
+    model.eval()
+    batch_size = len(x_natural)
+    x_adv = x_natural.detach() + 0.001 * noise.detach()        # torch.randn(...), given
+    with L.no_grad():                                           # as an eval loop calls it
+        for _ in range(perturb_steps):
+            x_adv.requires_grad_()
+            with L.enable_grad():
+                loss_kl = criterion_kl(F.log_softmax(model(x_adv), dim=1),
+                                       F.softmax(model(x_natural), dim=1))
+            assert not L.is_grad_enabled()
+            grad = L.autograd.grad(loss_kl, [x_adv])[0]
+            x_adv = x_adv.detach() + step_size * L.sign(grad.detach())
+            x_adv = L.min(L.max(x_adv, x_natural - epsilon), x_natural + epsilon)
+            x_adv = L.clamp(x_adv, 0.0, 1.0)
+    model.train()
+    x_adv = L.autograd.Variable(L.clamp(x_adv, 0.0, 1.0), requires_grad=False)
+    optimizer.zero_grad()
+    logits = model(x_natural)
+    loss_natural = F.cross_entropy(logits, y)
+    loss_robust = (1.0 / batch_size) * criterion_kl(F.log_softmax(model(x_adv), dim=1),
+                                                    F.softmax(model(x_natural), dim=1))
+    loss = loss_natural + beta * loss_robust
+    loss.backward()
+    optimizer.step()
+    return [x_adv, loss_kl, loss_natural, loss_robust]
+
+
+def _adversarial_training(L, model, X, y, start):
+    """Madry's ``epoch_adversarial`` with ``opt`` for a few batches: the attack in eval
+    mode, the update in train mode (batch norm's statistics move); then TRADES."""
+    nn = L.nn
+    opt = L.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    out, total_loss, total_err = [], 0.0, 0.0
+    for i in range(3):
+        Xb, yb = X[i:i + 2], y[i:i + 2]
+        model.eval()
+        adv = _torchattacks(L, model, Xb, yb, start[i:i + 2], steps=2)[0]
+        model.train()
+        yp = model(adv)
+        loss = nn.CrossEntropyLoss()(yp, yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        total_err += (yp.max(dim=1)[1] != yb).sum().item()
+        total_loss += loss.item() * Xb.shape[0]
+        out.append(loss)
+    out += _trades(L, model, X, y, start, opt)
+    model.eval()
+    return out + [total_err, total_loss] + [p.detach() for p in model.parameters()] + \
+        [b for b in model.buffers()]
+
+
+@pytest.mark.filterwarnings("ignore:size_average and reduce args will be deprecated")
+@pytest.mark.parametrize("dt", ["float64"], indirect=True)
+def test_torchattacks_pgd_trades_and_adversarial_training_match_torch(dt):
+    models = _twins(_bn_net)
+    start = np.clip(NOISE[1], -1, 1)
+    res = {}
+    for L in LIBS:
+        X, y, s = _t(L, IMAGES), L.tensor(LABELS), _t(L, start)
+        res[L] = _torchattacks(L, models[L].eval(), X, y, s) + \
+            _adversarial_training(L, models[L], X, y, s)
+    _compare(res, TOL[dt])
+    z = res[zeroin]
+    close(z[0], z[1])                                # the two L-inf projections agree
+    assert float((z[0] - _t(zeroin, IMAGES)).abs().max()) <= 8 / 255 + 1e-15
+    assert float(z[3].max()) <= 0.5 + 1e-12 and float(z[3].max()) > 0.4
+    bn = models[zeroin][1]
+    assert bn.num_batches_tracked.item() == 3 + 3        # 3 batches, TRADES's 3 forwards
