@@ -1226,7 +1226,7 @@ def test_setting_requires_grad_on_a_computed_tensor_is_refused_as_torch():
     lambda L: L.nn.AvgPool2d(3, stride=1, padding=1),
     lambda L: (lambda x: L.flip(x, dims=(3,))),
     lambda L: (lambda x: x.permute(0, 2, 3, 1) * 1)])
-def test_grad_and_hooks_hand_out_contiguous_gradients_as_torch(make):
+def test_grad_hooks_and_dot_grad_hand_out_contiguous_gradients_as_torch(make):
     # torchattacks' PGDL2: grad = autograd.grad(cost, x)[0]; grad.view(n, -1).norm(dim=1);
     # a hook viewing its gradient the same way
     torch = pytest.importorskip("torch")
@@ -1243,8 +1243,9 @@ def test_grad_and_hooks_hand_out_contiguous_gradients_as_torch(make):
         seen = []
         h = x * 1
         h.register_hook(lambda g, seen=seen: seen.append(g.view(2, -1).norm(dim=1)))
+        h.retain_grad()
         (f(h) ** 2).sum().backward()
-        assert g.is_contiguous()
-        out[L] = (g.view(2, -1).norm(dim=1), seen[0])
+        assert g.is_contiguous() and x.grad.is_contiguous() and h.grad.is_contiguous()
+        out[L] = (g.view(2, -1).norm(dim=1), seen[0], x.grad.view(2, -1), h.grad.view(-1))
     for z, t in zip(out[zeroin], out[torch]):
         np.testing.assert_allclose(z.numpy(), t.numpy(), rtol=1e-12)

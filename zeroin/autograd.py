@@ -299,7 +299,7 @@ def _sum_grads(cur, g, create_graph):
     if create_graph:
         return g if cur is None else cur + g
     if cur is None:
-        return _leaf(np.array(g))
+        return _leaf(np.array(g, order="C"))     # C-contiguous, as PyTorch's .grad
     with no_grad():
         return cur + _leaf(g) if cur.requires_grad else _leaf(_tensor._array_of(cur) + g)
 
