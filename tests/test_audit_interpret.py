@@ -12,6 +12,8 @@ float resolution, and a few gradients are checked by finite differences. The bas
 saliency map and class visualisation (tests/test_audit_cs231n.py) and fastbook's CAM
 (tests/test_audit_fastbook.py) are not repeated. See docs/interpret.md."""
 
+import math
+
 import numpy as np
 import pytest
 from _audit import close, copy_weights, np_of
@@ -675,3 +677,123 @@ def test_torchattacks_pgd_trades_and_adversarial_training_match_torch(dt):
     assert float(z[3].max()) <= 0.5 + 1e-12 and float(z[3].max()) > 0.4
     bn = models[zeroin][1]
     assert bn.num_batches_tracked.item() == 3 + 3        # 3 batches, TRADES's 3 forwards
+
+
+# --- DeepDream and feature visualisation -----------------------------------------------------
+
+def _cascade_gaussian_smoothing(L, kernel_size, sigma, num_of_channels=3):
+    """gordicaleksa's pytorch-deepdream CascadeGaussianSmoothing: three Gaussian kernels
+    built on ``torch.meshgrid``, a reflect pad, a depthwise ``F.conv2d`` each."""
+    F = L.nn.functional
+    sigmas = [[c * sigma, c * sigma] for c in [0.5, 1.0, 2.0]]
+    pad = int(kernel_size / 2)
+    kernel_size = [kernel_size, kernel_size]
+    meshgrids = L.meshgrid([L.arange(size, dtype=L.float64) for size in kernel_size],
+                           indexing="ij")
+    kernels = []
+    for sig in sigmas:
+        kernel = L.ones_like(meshgrids[0])
+        for size_1d, std_1d, grid in zip(kernel_size, sig, meshgrids):
+            mean = (size_1d - 1) / 2
+            kernel *= 1 / (std_1d * math.sqrt(2 * math.pi)) * L.exp(
+                -((grid - mean) / std_1d) ** 2 / 2)
+        kernel = kernel / L.sum(kernel)
+        kernels.append(kernel.view(1, 1, *kernel.shape).repeat(num_of_channels, 1, 1, 1))
+
+    def smooth(x):
+        x = F.pad(x, [pad, pad, pad, pad], mode="reflect")
+        grads = [F.conv2d(x, weight=k.type_as(x), groups=x.shape[1]) for k in kernels]
+        return sum(grads) / 3
+    return smooth
+
+
+def _deep_dream(L, model, img, shifts, lr=0.09, iterations=3):
+    """pytorch-deepdream's gradient ascent: the MSE of two layers' activations (kept by
+    forward hooks) against zeros, ``torch.roll`` jitter under ``no_grad``, the smoothed
+    gradient normalised, ``input_tensor.data +=``, bounds by ``max(min(...))``; two octaves
+    by ``F.interpolate``."""
+    F, acts = L.nn.functional, []
+    hs = [model[i].register_forward_hook(lambda m, i, o: acts.append(o)) for i in (1, 4)]
+    lower = L.tensor([-0.5, -0.4, -0.3]).view(1, 3, 1, 1).type_as(img)
+    upper = L.tensor([1.5, 1.4, 1.3]).view(1, 3, 1, 1).type_as(img)
+
+    def roll(tensor, h_shift, w_shift, should_undo=False):
+        if should_undo:
+            h_shift, w_shift = -h_shift, -w_shift
+        with L.no_grad():
+            rolled = L.roll(tensor, shifts=(h_shift, w_shift), dims=(2, 3))
+            rolled.requires_grad = True
+            return rolled
+
+    out = []
+    small = F.interpolate(img, scale_factor=0.5, mode="bilinear", align_corners=False)
+    for octave, base in enumerate((small, img)):
+        input_tensor = base.clone().requires_grad_(True)
+        for it in range(iterations):
+            h, w = shifts[octave * iterations + it]
+            input_tensor = roll(input_tensor, h, w)
+            acts.clear()
+            model(input_tensor)
+            losses = [L.nn.MSELoss(reduction="mean")(a, L.zeros_like(a)) for a in acts]
+            loss = L.mean(L.stack(losses))
+            loss.backward()
+            grad = input_tensor.grad.data
+            smooth_grad = _cascade_gaussian_smoothing(L, 5, ((it + 1) / iterations) * 2.0
+                                                      + 0.5)(grad)
+            smooth_grad = smooth_grad - L.mean(smooth_grad)
+            smooth_grad = smooth_grad / L.std(smooth_grad)
+            input_tensor.data += lr * smooth_grad
+            input_tensor.grad.data.zero_()
+            input_tensor.data = L.max(L.min(input_tensor, upper), lower)
+            input_tensor = roll(input_tensor, h, w, should_undo=True)
+            out += [loss, smooth_grad]
+        out.append(input_tensor.detach())
+    for h in hs:
+        h.remove()
+    return out + [F.interpolate(out[-1 - 2 * iterations - 1], size=img.shape[-2:],
+                                mode="bilinear", align_corners=False)]
+
+
+def _feature_visualisation(L, model, img, channel=2, steps=4):
+    """Channel visualisation with an optimiser on the input: ``Adam([img])``, the activation
+    from a forward hook, an L2 penalty, a 3x3 Gaussian blur by ``F.conv2d(groups=3)``
+    every other step under ``no_grad`` and ``img.data.clamp_(0, 1)``."""
+    F, store = L.nn.functional, {}
+    handle = model[3].register_forward_hook(lambda m, i, o: store.update(act=o))
+    g1 = L.tensor([1.0, 2.0, 1.0]).type_as(img)
+    kernel = (g1[:, None] * g1[None, :] / 16).expand(3, 1, 3, 3)
+    img = img.clone().requires_grad_()
+    opt = L.optim.Adam([img], lr=0.05, weight_decay=1e-6)
+    out = []
+    for step in range(steps):
+        opt.zero_grad()
+        model(img)
+        loss = -store["act"][0, channel].mean() + 1e-3 * (img ** 2).sum()
+        loss.backward()
+        opt.step()
+        if step % 2 == 1:
+            with L.no_grad():
+                img.copy_(F.conv2d(F.pad(img, (1, 1, 1, 1), mode="reflect"), kernel, groups=3))
+        img.data.clamp_(0, 1)
+        out += [loss, img.grad.clone(), img.detach().clone()]
+    handle.remove()
+    return out
+
+
+def test_deep_dream_and_feature_visualisation_match_torch(dt):
+    models = _twins(_convnet)
+    shifts = [(1, -2), (0, 3), (-3, 1), (2, 2), (-1, 0), (3, -3)]
+    res = {}
+    for L in LIBS:
+        for p in models[L].parameters():
+            p.requires_grad_(False)
+        img = _t(L, IMAGES[3:4])
+        res[L] = _deep_dream(L, models[L], img, shifts) + \
+            _feature_visualisation(L, models[L], img)
+    tol = TOL[dt]
+    _compare(res, tol)
+    z = res[zeroin]
+    dreamed, start = z[13].numpy(), IMAGES[3:4]
+    assert np.abs(dreamed - start).max() > 0.1 and dreamed.min() >= -0.5
+    losses = [z[i].item() for i in (0, 2, 4)]
+    assert losses[2] > losses[0]                       # the ascent raised the activations
