@@ -16,7 +16,12 @@ import math
 
 import numpy as np
 import pytest
-from _audit import close, copy_weights, np_of
+from _audit import (
+    close,
+    copy_weights,
+    np_of,
+    torch_defaults_back,  # noqa: F401  (autouse: torch's defaults back)
+)
 
 import zeroin
 
@@ -32,18 +37,20 @@ NOISE = _rng.standard_normal((6, 4, 3, 16, 16))        # SmoothGrad's / PGD's dr
 
 @pytest.fixture(params=["float64", "float32"])
 def dt(request):
-    """Both libraries' default dtype; yields its name (the tolerance's key)."""
+    """Both libraries' default dtype (both put back after the test: conftest, _audit);
+    its name (the tolerance's key)."""
     torch.set_default_dtype(getattr(torch, request.param))
     zeroin.set_default_dtype(getattr(zeroin, request.param))
-    yield request.param
-    torch.set_default_dtype(torch.float32)
+    return request.param
 
 
 def _convnet(L, act="relu"):
-    """A small conv net: two conv blocks (own ReLU modules, for the hooks), global
-    average pooling and a linear head of 5 classes."""
+    """A small conv net: two conv blocks (own ReLU modules, for the hooks; in place as
+    torchvision's VGG has them with ``relu_inplace``), global average pooling and a
+    linear head of 5 classes."""
     nn = L.nn
-    Act = {"relu": nn.ReLU, "softplus": nn.Softplus}[act]
+    Act = {"relu": nn.ReLU, "softplus": nn.Softplus,
+           "relu_inplace": lambda: nn.ReLU(inplace=True)}[act]
     return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), Act(), nn.MaxPool2d(2),
                          nn.Conv2d(4, 6, 3, padding=1), Act(),
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(6, 5))
@@ -378,6 +385,22 @@ def test_guided_backprop_three_ways_and_guided_grad_cam_match_torch(dt):
     close(z[0], z[1], **TOL[dt])
     close(z[0], z[2][None], **TOL[dt])
     assert float(z[0].min()) < 0 and float((z[0] - z[3]).abs().max()) > 0   # not plain
+
+
+@pytest.mark.filterwarnings("ignore:Using a non-full backward hook")
+def test_guided_backprop_class_and_tensor_hook_grad_cam_on_inplace_relus_match_torch():
+    # utkuozbulak's class runs on VGG's in-place ReLUs; so does Grad-CAM with tensor hooks
+    # (a full backward hook on an in-place ReLU: PyTorch raises, see docs/interpret.md)
+    torch.set_default_dtype(torch.float64)
+    models, fresh = _twins(_convnet, "relu_inplace"), _twins(_convnet, "relu_inplace")
+    res = {}
+    for L in LIBS:
+        x = _t(L, IMAGES[:2])
+        res[L] = [GuidedBackprop(fresh[L]).generate_gradients(
+            x[:1].clone().requires_grad_(True), 3),
+            *_grad_cam(L, models[L], "tensor", x, L.tensor([3, 1]))]
+    _compare(res, TOL["float64"])
+    assert np.abs(res[zeroin][0]).max() > 0
 
 
 # --- hook order and removal ------------------------------------------------------------------
