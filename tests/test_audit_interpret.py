@@ -820,3 +820,49 @@ def test_deep_dream_and_feature_visualisation_match_torch(dt):
     assert np.abs(dreamed - start).max() > 0.1 and dreamed.min() >= -0.5
     losses = [z[i].item() for i in (0, 2, 4)]
     assert losses[2] > losses[0]                       # the ascent raised the activations
+
+
+# --- layer attributions and occlusion ---------------------------------------------------------
+
+def _layer_ig_and_occlusion(L, model, x, target, steps=16, k=4):
+    """Layer Integrated Gradients as Captum computes it, by hand: a forward hook that
+    replaces the layer's output by points on the path from its baseline output (the
+    baseline image's activation) to its own, kept with ``requires_grad_``,
+    ``autograd.grad`` with respect to them; and occlusion under ``no_grad``: each k x k
+    patch set to the baseline by slice assignment, the score drops as a map."""
+    layer, store = model[3], {}
+    with L.no_grad():
+        base_act = layer(model[:3](L.zeros_like(x)))
+        act = layer(model[:3](x))
+    alphas = L.linspace(0, 1, steps + 1).view(-1, 1, 1, 1)
+
+    def hook(module, inputs, output):
+        scaled = base_act + alphas * (act - base_act)
+        scaled.requires_grad_()
+        store["scaled"] = scaled
+        return scaled
+    handle = layer.register_forward_hook(hook)
+    outputs = model(x.expand(steps + 1, -1, -1, -1))[:, target]
+    handle.remove()
+    (grads,) = L.autograd.grad(outputs.sum(), store["scaled"])
+    layer_attr = (act - base_act)[0] * ((grads[:-1] + grads[1:]) / 2).mean(dim=0)
+    with L.no_grad():
+        delta = model(x)[0, target] - model(L.zeros_like(x))[0, target]
+        score = model(x)[0, target]
+        heat = L.zeros(x.shape[2] // k, x.shape[3] // k)
+        for i in range(0, x.shape[2], k):
+            for j in range(0, x.shape[3], k):
+                occluded = x.clone()
+                occluded[:, :, i:i + k, j:j + k] = 0
+                heat[i // k, j // k] = score - model(occluded)[0, target]
+    return [layer_attr, layer_attr.sum(), delta, heat, grads]
+
+
+def test_layer_integrated_gradients_and_occlusion_match_torch(dt):
+    models = _twins(_convnet, "softplus")
+    res = {L: _layer_ig_and_occlusion(L, models[L], _t(L, IMAGES[1:2]), 2) for L in LIBS}
+    _compare(res, TOL[dt])
+    z = res[zeroin]
+    assert tuple(z[0].shape) == (6, 8, 8) and tuple(z[3].shape) == (4, 4)
+    # completeness at the layer: the attributions sum to the change of the output
+    assert abs(z[1].item() - z[2].item()) < (1e-5 if dt == "float64" else 1e-3) * abs(z[2].item())
