@@ -950,9 +950,10 @@ def backward(outputs, out_grads, retain_graph):
                 dt = d.dtype if d is not None else None
                 if dt is not None and g.dtype is dt and (dt is _F64 or dt.kind in "fc"):
                     # T5: adopt g as .grad only if nothing else can see it: a rule such as
-                    # add's returns one array for both inputs (_ONE_LOCAL: g alone, 2 here)
+                    # add's returns one array for both inputs (_ONE_LOCAL: g alone, 2 here),
+                    # and only if C-contiguous (PyTorch's .grad is; ``copy`` makes it so)
                     if not (g.base is None and getrefcount(g) <= _ONE_LOCAL and
-                            g.flags.writeable):
+                            (f := g.flags).writeable and f.c_contiguous):
                         g = g.copy()
                     leaf._grad = gt = _new(Tensor)      # _make(g), written out (T7)
                     gt._array = g
