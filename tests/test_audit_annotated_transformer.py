@@ -27,6 +27,7 @@ from _audit import torch_defaults_back  # noqa: F401  (autouse: torch's defaults
 torch = pytest.importorskip("torch")
 F64 = dict(rtol=1e-10, atol=1e-12)
 F32 = dict(rtol=2e-5, atol=2e-6)
+STEPS32 = dict(rtol=1e-4, atol=1e-5)        # float32 weights after a few Adam steps
 
 
 @pytest.fixture(autouse=True)
@@ -664,11 +665,12 @@ def _train_setup(A, lib, warmup=40, dropout=0.0):
     return model, criterion, optimizer, lr_scheduler
 
 
-def test_run_epoch_with_gradient_accumulation(capsys):
+@pytest.mark.parametrize("dt", ["float64", "float32"])
+def test_run_epoch_with_gradient_accumulation(capsys, dt):
     """Five batches with accum_iter=2 (steps after batches 0, 2, 4, the scheduler after
     each), dropout on the torch stream, then an eval epoch with the dummy optimiser."""
     torch_stream()
-    tol = _dtype("float64")
+    tol = _dtype(dt)
     out, lines = {}, {}
     for name, A in AT.items():
         lib = LIB[name]
@@ -696,9 +698,19 @@ def test_run_epoch_with_gradient_accumulation(capsys):
     assert z["state"] == t["state"] == (5, 3, 40, 5 * 8 * 9)
     # lr=0.5 times rate(5): still warming up
     assert z["lr"] == pytest.approx(0.5 * 32 ** -0.5 * 5 * 40 ** -1.5, rel=1e-12)
+    w0 = dict(start.named_parameters())
+    moved = 2 * 0.5 * 32 ** -0.5 * 40 ** -1.5 * (1 + 2 + 4)   # twice the lrs of the 3 steps
     for (n, p), (_, q) in zip(z["model"].named_parameters(), t["model"].named_parameters()):
-        close(p, q, rtol=1e-8, atol=1e-10)      # Adam's first steps divide by sqrt(v)
         assert p.grad is None and q.grad is None, n       # zero_grad(set_to_none=True)
+        if dt == "float32" and re.search(r"attn\.linears\.1\.bias", n):
+            # a key bias adds q.b to every score of a row, which softmax ignores: its
+            # gradient is rounding (~1e-9 in float32, near Adam's eps=1e-9), which Adam's
+            # first steps turn into +-lr in either library
+            for r in (p, q):
+                assert np.abs(_np(r) - _np(w0[n])).max() <= moved, n
+            continue
+        # Adam's first steps divide by sqrt(v): a gradient near 0 carries its rounding
+        close(p, q, **(dict(rtol=1e-8, atol=1e-10) if dt == "float64" else STEPS32))
     # the log line at i = 1, but for the tokens per second
     pat = re.compile(r"Tokens / Sec: +[0-9.e+inf]+")
     assert lines["zeroin"].startswith("Epoch Step:      1 | Accumulation Step:   1 | Loss: ")
@@ -781,7 +793,8 @@ def test_collate_batch_and_the_tokens_of_check_outputs():
     def vocab(tokens):
         return [stoi.get(w, 3) for w in tokens]
 
-    pairs = [("ein hund läuft", "a dog runs"), ("hund", "a cat")]
+    pairs = [("ein hund läuft", "a dog runs"), ("hund", "a cat"),
+             ("ein ein hund hund läuft läuft", "a a dog")]    # 8 ids: F.pad's -1 cuts </s>
     out = {}
     for name, A in AT.items():
         lib = LIB[name]
@@ -793,5 +806,6 @@ def test_collate_batch_and_the_tokens_of_check_outputs():
     z, t = out["zeroin"], out["torch"]
     for a, b in zip(z[:4], t[:4]):
         np.testing.assert_array_equal(_np(a), _np(b))
-    assert z[4] == t[4] == 4 + 3 and z[5] == t[5] == ["<s>", "ein", "hund", "läuft", "</s>"]
+    assert z[4] == t[4] == 4 + 3 + 4 and z[5] == t[5] == ["<s>", "ein", "hund", "läuft", "</s>"]
     assert z[0].dtype == zeroin.int64 and _np(z[1])[1].tolist() == [0, 6, 3, 1, 2, 2, 2]
+    assert _np(z[0])[2].tolist() == [0, 4, 4, 5, 5, 8, 8]
