@@ -2006,13 +2006,44 @@ def test_data_new_and_view_as_are_pytorchs():
 
 def test_a_tensor_method_on_data_says_to_call_it_on_the_tensor():
     x = zeroin.tensor([1.0, 2.0])
-    with pytest.raises(AttributeError, match=r"'DataArray' object has no attribute 'unsqueeze': "
+    with pytest.raises(AttributeError, match=r"'DataArray' object has no attribute 'softmax': "
                                              r"in zeroin t\.data is a NumPy array .*"
-                                             r"t\.detach\(\)\.unsqueeze\(\.\.\.\)"):
-        x.data.unsqueeze(0)
+                                             r"t\.detach\(\)\.softmax\(\.\.\.\)"):
+        x.data.softmax(0)
     with pytest.raises(AttributeError, match=r"^'DataArray' object has no attribute 'nope'$"):
         x.data.nope
-    assert not hasattr(x.data, "unsqueeze") and hasattr(x.data, "sum")
+    assert not hasattr(x.data, "softmax") and hasattr(x.data, "sum")
+
+
+def test_data_unsqueeze_scatter_and_index_fill_as_pytorchs():
+    """The Annotated Transformer's label smoothing on ``.data``: ``true_dist =
+    x.data.clone()``, ``true_dist.scatter_(1, target.data.unsqueeze(1), confidence)``,
+    ``true_dist.index_fill_(0, mask.squeeze(), 0.0)`` (AttributeError before)."""
+    torch = pytest.importorskip("torch")
+    res = []
+    for T in (zeroin, torch):
+        x = T.tensor([[0.1, 0.2, 0.3, 0.4], [0.5, 0.6, 0.7, 0.8], [0.9, 1.0, 1.1, 1.2]],
+                     dtype=T.float64, requires_grad=True)
+        target = T.tensor([2, 0, 3])
+        idx = target.data.unsqueeze(1)
+        assert tuple(idx.shape) == (3, 1)
+        true_dist = x.data.clone()
+        true_dist.fill_(0.25)
+        r1 = true_dist.scatter_(1, idx, 0.9)
+        r2 = true_dist.index_fill_(0, T.nonzero(target.data == 0).squeeze(), 0.0)
+        assert r1 is true_dist and r2 is true_dist                   # in place, returns self
+        w = x.data
+        w.scatter_(1, idx, T.tensor([[5.0], [6.0], [7.0]], dtype=T.float64))   # into x
+        w.index_fill_(1, T.tensor([1]), -1.0)
+        res.append((true_dist.numpy(), x.detach().numpy()))
+    for z, t in zip(*res):
+        np.testing.assert_array_equal(z, t)
+    d = zeroin.zeros(2, 3).data
+    v = d.unsqueeze(0)
+    v[0, 1, 2] = 4.0                                                  # a view: shares memory
+    assert d[1, 2] == 4.0 and type(v) is type(d)
+    with pytest.raises(IndexError, match="index_fill"):
+        d.index_fill_(0, zeroin.tensor([5]), 1.0)
 
 
 @pytest.mark.parametrize("call", [
