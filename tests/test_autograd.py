@@ -1236,3 +1236,33 @@ def test_a_leafs_grad_and_a_flips_gradient_are_laid_out_row_by_row(f):
         assert g.is_contiguous()
         gg, = zeroin.autograd.grad((g * g).sum(), x)
         assert gg.is_contiguous()
+
+
+@pytest.mark.parametrize("make", [
+    lambda L: L.nn.Conv2d(3, 4, 3, padding=1),       # the input gradient cropped from padding
+    lambda L: L.nn.AvgPool2d(3, stride=1, padding=1),
+    lambda L: (lambda x: L.flip(x, dims=(3,))),
+    lambda L: (lambda x: x.permute(0, 2, 3, 1) * 1)])
+def test_grad_hooks_and_dot_grad_hand_out_contiguous_gradients_as_torch(make):
+    # torchattacks' PGDL2: grad = autograd.grad(cost, x)[0]; grad.view(n, -1).norm(dim=1);
+    # a hook viewing its gradient the same way
+    torch = pytest.importorskip("torch")
+    a = np.random.default_rng(0).standard_normal((2, 3, 6, 6))
+    out, state = {}, None
+    for L in (torch, zeroin):
+        f = make(L)
+        if isinstance(f, L.nn.Module) and L is torch:
+            state = {k: v.double().numpy() for k, v in f.double().state_dict().items()}
+        elif isinstance(f, L.nn.Module):
+            f.load_state_dict({k: zeroin.tensor(v) for k, v in state.items()})
+        x = L.tensor(a, requires_grad=True)
+        (g,) = L.autograd.grad((f(x) ** 2).sum(), x)
+        seen = []
+        h = x * 1
+        h.register_hook(lambda g, seen=seen: seen.append(g.view(2, -1).norm(dim=1)))
+        h.retain_grad()
+        (f(h) ** 2).sum().backward()
+        assert g.is_contiguous() and x.grad.is_contiguous() and h.grad.is_contiguous()
+        out[L] = (g.view(2, -1).norm(dim=1), seen[0], x.grad.view(2, -1), h.grad.view(-1))
+    for z, t in zip(out[zeroin], out[torch]):
+        np.testing.assert_allclose(z.numpy(), t.numpy(), rtol=1e-12)

@@ -1369,6 +1369,36 @@ def test_linear_product_takes_t21_for_small_batches_where_that_shape_agrees(monk
 
 
 @pytest.mark.skipif(not zeroin._tensor.FAST, reason="a trick of the fast path (ZEROIN_FAST=0)")
+def test_transposed_is_numpys_transposed_copy_to_the_bit(monkeypatch):
+    # T23: T11's copy to C order through OpenBLAS's omatcopy where the matrix is large
+    # enough; NumPy's copy below that, for other layouts and dtypes, and without the BLAS
+    from zeroin import _fast
+    rng = np.random.default_rng(23)
+    cases = [rng.standard_normal(s).astype(dt) for s in ((256, 128), (784, 64), (128, 256),
+                                                          (256, 32), (4096, 8), (3, 5))
+             for dt in (np.float32, np.float64)]
+    special = rng.standard_normal((256, 128)).astype(np.float32)
+    special[0, 0], special[5, 7], special[9, 2] = np.nan, -0.0, -np.inf
+    cases += [special, rng.standard_normal((128, 256)).astype(np.float32)[:, ::2],
+              np.arange(256 * 128).reshape(256, 128), rng.standard_normal((64, 300)).T]
+    calls = []
+    if _fast._OMATCOPY is None:
+        _fast._OMATCOPY = _fast._load_omatcopy()
+    counted = {dt: (lambda *a, fn=fn: calls.append(a[2:4]) or fn(*a))
+               for dt, fn in _fast._OMATCOPY.items()}
+    monkeypatch.setattr(_fast, "_OMATCOPY", counted)
+    for a in cases:
+        t = _fast.transposed(a)
+        assert t.flags.c_contiguous and t.dtype == a.dtype and t.shape == a.shape[::-1]
+        assert np.array_equal(t.view(np.uint8), a.T.copy().view(np.uint8))
+    if counted:     # NumPy's wheels: the BLAS for the large C-ordered float matrices only
+        assert calls == [(256, 128)] * 2 + [(784, 64)] * 2 + [(128, 256)] * 2 + [(256, 128)]
+    monkeypatch.setattr(_fast, "_OMATCOPY", {})
+    assert np.array_equal(_fast.transposed(special).view(np.uint8),
+                          special.T.copy().view(np.uint8))
+
+
+@pytest.mark.skipif(not zeroin._tensor.FAST, reason="a trick of the fast path (ZEROIN_FAST=0)")
 def test_a_shared_weights_gradients_are_summed_in_place(monkeypatch):
     # T22: the gradient of a weight used at every step is summed into one array, not a new
     # one per step, where nothing but the backward loop holds it
@@ -1976,13 +2006,44 @@ def test_data_new_and_view_as_are_pytorchs():
 
 def test_a_tensor_method_on_data_says_to_call_it_on_the_tensor():
     x = zeroin.tensor([1.0, 2.0])
-    with pytest.raises(AttributeError, match=r"'DataArray' object has no attribute 'unsqueeze': "
+    with pytest.raises(AttributeError, match=r"'DataArray' object has no attribute 'softmax': "
                                              r"in zeroin t\.data is a NumPy array .*"
-                                             r"t\.detach\(\)\.unsqueeze\(\.\.\.\)"):
-        x.data.unsqueeze(0)
+                                             r"t\.detach\(\)\.softmax\(\.\.\.\)"):
+        x.data.softmax(0)
     with pytest.raises(AttributeError, match=r"^'DataArray' object has no attribute 'nope'$"):
         x.data.nope
-    assert not hasattr(x.data, "unsqueeze") and hasattr(x.data, "sum")
+    assert not hasattr(x.data, "softmax") and hasattr(x.data, "sum")
+
+
+def test_data_unsqueeze_scatter_and_index_fill_as_pytorchs():
+    """The Annotated Transformer's label smoothing on ``.data``: ``true_dist =
+    x.data.clone()``, ``true_dist.scatter_(1, target.data.unsqueeze(1), confidence)``,
+    ``true_dist.index_fill_(0, mask.squeeze(), 0.0)`` (AttributeError before)."""
+    torch = pytest.importorskip("torch")
+    res = []
+    for T in (zeroin, torch):
+        x = T.tensor([[0.1, 0.2, 0.3, 0.4], [0.5, 0.6, 0.7, 0.8], [0.9, 1.0, 1.1, 1.2]],
+                     dtype=T.float64, requires_grad=True)
+        target = T.tensor([2, 0, 3])
+        idx = target.data.unsqueeze(1)
+        assert tuple(idx.shape) == (3, 1)
+        true_dist = x.data.clone()
+        true_dist.fill_(0.25)
+        r1 = true_dist.scatter_(1, idx, 0.9)
+        r2 = true_dist.index_fill_(0, T.nonzero(target.data == 0).squeeze(), 0.0)
+        assert r1 is true_dist and r2 is true_dist                   # in place, returns self
+        w = x.data
+        w.scatter_(1, idx, T.tensor([[5.0], [6.0], [7.0]], dtype=T.float64))   # into x
+        w.index_fill_(1, T.tensor([1]), -1.0)
+        res.append((true_dist.numpy(), x.detach().numpy()))
+    for z, t in zip(*res):
+        np.testing.assert_array_equal(z, t)
+    d = zeroin.zeros(2, 3).data
+    v = d.unsqueeze(0)
+    v[0, 1, 2] = 4.0                                                  # a view: shares memory
+    assert d[1, 2] == 4.0 and type(v) is type(d)
+    with pytest.raises(IndexError, match="index_fill"):
+        d.index_fill_(0, zeroin.tensor([5]), 1.0)
 
 
 @pytest.mark.parametrize("call", [

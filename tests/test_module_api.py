@@ -403,6 +403,10 @@ def test_backward_hook_kinds_do_not_mix():
         m.register_backward_hook(lambda *a: None)
         with pytest.raises(RuntimeError, match="Cannot use both"):
             m.register_full_backward_hook(lambda *a: None)
+        m = T.nn.ReLU()                 # the kind stays once the hook is removed
+        m.register_full_backward_hook(lambda *a: None).remove()
+        with pytest.raises(RuntimeError, match="Cannot use both"):
+            m.register_backward_hook(lambda *a: None)
 
 
 # --- the hook tables under PyTorch's names ------------------------------------------------

@@ -1998,6 +1998,26 @@ def test_where_family_on_large_arrays_against_torch():
             np.testing.assert_allclose(u, v, rtol=1e-6, atol=1e-7)
 
 
+def test_where_and_masked_fill_with_a_broadcast_mask_keep_pytorchs_layout():
+    # The Annotated Transformer's scores.masked_fill(mask == 0, -1e9), mask (B, 1, 1, T):
+    # the bit-mask select had permuted its result ((400, 10, 1, 40) for (8, 4, 10, 10)), so
+    # softmax and dropout (drawn in memory order on the torch stream) saw another layout;
+    # PyTorch's masked_fill is a contiguous clone filled, its where keeps the input's layout
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(11)
+    s = rng.standard_normal((8, 4, 10, 10)).astype(np.float32)
+    keep = rng.random((8, 1, 1, 10)) > 0.2
+    t = rng.standard_normal((8, 10, 4, 10)).astype(np.float32)   # (B, T, H, T), as (B, H, T, T)
+    ops = [lambda T, x: x.masked_fill(T.tensor(keep) == 0, -1e9),
+           lambda T, x: T.where(T.tensor(keep), x, -1e9),
+           lambda T, x: T.where(T.tensor(keep), -1e9, x)]
+    for f in ops:
+        for make in (lambda T: T.tensor(s), lambda T: T.tensor(t).transpose(1, 2)):
+            got, want = (f(T, make(T)) for T in (zeroin, torch))
+            assert got.stride() == want.stride()
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
 @pytest.mark.parametrize("spec, shapes", [
     ("bij,bjk->bik", [(8, 32, 24), (8, 24, 40)]),
     ("bhqd,bhkd->bhqk", [(2, 4, 32, 16), (2, 4, 32, 16)]),

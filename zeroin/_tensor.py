@@ -389,9 +389,9 @@ def _deprecated(name, number):
 class DataArray(np.ndarray):
     """What ``t.data`` returns: an ndarray sharing the tensor's memory, plus PyTorch's
     in-place methods (``zero_ fill_ copy_ add_ sub_ mul_ div_ addcmul_ addcdiv_ clamp_
-    normal_ uniform_``),
-    ``clone()``, ``numpy()``, ``cpu()`` / ``detach()`` (a detached tensor sharing the memory),
-    ``view(*shape)``, ``view_as``, ``new(...)`` (a new tensor), ``norm()``,
+    normal_ uniform_ scatter_ index_fill_``), ``clone()``, ``numpy()``, ``cpu()`` /
+    ``detach()`` (a detached tensor sharing the memory), ``view(*shape)``, ``view_as``,
+    ``unsqueeze(dim)`` (views), ``new(...)`` (a new tensor), ``norm()``,
     ``sign()``, ``abs()``, PyTorch's ``std()`` / ``var()`` (n - 1) and ``max(dim)`` / ``min(dim)``
     (``(values, indices)``); other Tensor methods
     raise an AttributeError that says to call them on ``t.detach()``. Each in-place method
@@ -452,6 +452,29 @@ class DataArray(np.ndarray):
         MNIST examples') ``pred.eq(target.data.view_as(pred))``."""
         return _leaf(self).view(tuple(other.shape)).data
 
+    def unsqueeze(self, dim):
+        """PyTorch's ``unsqueeze(dim)``, a view sharing the memory: the Annotated
+        Transformer's label smoothing ``true_dist.scatter_(1, target.data.unsqueeze(1), c)``."""
+        return _leaf(self).unsqueeze(dim).data
+
+    def scatter_(self, dim, index, src=None, **kwargs):
+        """PyTorch's ``scatter_`` written into this array; returns it (the Annotated
+        Transformer's ``true_dist = x.data.clone(); true_dist.scatter_(...)``)."""
+        return self._tensor_inplace("scatter_", dim, index, src, **kwargs)
+
+    def index_fill_(self, dim, index, value):
+        """PyTorch's ``index_fill_`` written into this array; returns it (the Annotated
+        Transformer's ``true_dist.index_fill_(0, mask.squeeze(), 0.0)``)."""
+        return self._tensor_inplace("index_fill_", dim, index, value)
+
+    def _tensor_inplace(self, name, *args, **kwargs):
+        # the tensor's method on a leaf sharing this memory: its checks, errors and values
+        t = _leaf(self)
+        getattr(t, name)(*args, **kwargs)
+        if not np.shares_memory(_array_of(t), self):    # the op took new memory: copy back
+            self[...] = _array_of(t)
+        return self
+
     def new(self, *args, **kwargs):
         """A new tensor (not a view) of this dtype, as the tensor's ``new``: the NYU VAE's
         ``std.data.new(std.size()).normal_()`` and an RNN's ``weight.new(1, b, h).zero_()``
@@ -508,8 +531,9 @@ class DataArray(np.ndarray):
             raise AttributeError(
                 f"'DataArray' object has no attribute {name!r}: in zeroin t.data is a NumPy "
                 f"array sharing the tensor's memory, not a tensor (it has the in-place "
-                f"methods zero_, fill_, copy_, add_, sub_, mul_, div_, clamp_, "
-                f"masked_fill_, normal_, uniform_, and norm, sign and abs); call {name} on "
+                f"methods zero_, fill_, copy_, add_, sub_, mul_, div_, addcmul_, addcdiv_, "
+                f"clamp_, masked_fill_, normal_, uniform_, scatter_, index_fill_, the views view, "
+                f"view_as and unsqueeze, and norm, sign and abs); call {name} on "
                 f"the tensor, detached from the graph: t.detach().{name}(...)")
         raise AttributeError(f"'DataArray' object has no attribute {name!r}")
 

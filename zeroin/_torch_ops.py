@@ -2187,6 +2187,8 @@ def masked_fill(input, mask, value):  # noqa: A002
         from .function import broadcast_message
         raise ShapeError(broadcast_message("masked_fill", (m.shape, x.shape)).replace(
             "shapes", "the mask and the input of shapes", 1)) from None
+    if not x.is_contiguous():       # PyTorch's result is a contiguous clone, filled
+        x = x.contiguous()
     return _ops.where(np.broadcast_to(m, shape), value, x)
 
 

@@ -295,13 +295,11 @@ def _store_grad(t, g, create_graph):
 
 def _sum_grads(cur, g, create_graph):
     """``cur + g`` as a gradient tensor (``cur`` may be None). Without create_graph the
-    result is a fresh array: ``g`` may be shared (add passes one array to both inputs);
-    laid out row by row, as the fast engine's and PyTorch's ``.grad`` (``g`` may be a
-    transpose: ``x.grad.view(-1)`` of ``x.t() @ w``)."""
+    result is a fresh array: ``g`` may be shared (add passes one array to both inputs)."""
     if create_graph:
         return g if cur is None else cur + g
     if cur is None:
-        return _leaf(np.array(g, order="C"))
+        return _leaf(np.array(g, order="C"))     # C-contiguous, as PyTorch's .grad
     with no_grad():
         return cur + _leaf(g) if cur.requires_grad else _leaf(_tensor._array_of(cur) + g)
 
@@ -324,6 +322,14 @@ def _int_leaf(leaf):
                     f"zeroin.tensor(data, dtype='float64', requires_grad=True)")
 
 
+def _contiguous(g):
+    """A gradient handed to the user (a hook's argument, :func:`grad`'s result) as a
+    C-contiguous array, as PyTorch's are: a rule may leave a strided view (a convolution's
+    input gradient cropped from its padded image), on which ``grad.view(n, -1)`` would
+    fail."""
+    return g.copy() if isinstance(g, np.ndarray) and not g.flags.c_contiguous else g
+
+
 def _call_hooks(t, g, p):
     create_graph = p.create_graph
     for hook in list(t._hooks):
@@ -336,7 +342,7 @@ def _call_hooks(t, g, p):
             r = hook(g)
         else:
             with no_grad():         # as in PyTorch: what a hook computes is not recorded
-                r = hook(_leaf(g))
+                r = hook(_leaf(_contiguous(g)))
         if r is not None:
             if create_graph:
                 g = r if isinstance(r, Tensor) else _leaf(np.asarray(r))
@@ -563,7 +569,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                               f"outputs; pass allow_unused=True to get None for it")
         if r is None and materialize_grads:
             r = _leaf(np.zeros(t.shape, t.dtype)).requires_grad_(create_graph)
-        result.append(r if r is None or isinstance(r, Tensor) else _leaf(r))
+        result.append(r if r is None or isinstance(r, Tensor) else _leaf(_contiguous(r)))
     return dict(zip(keys, result)) if keys is not None else tuple(result)
 
 

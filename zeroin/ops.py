@@ -346,7 +346,11 @@ def _where_bits(keep, a, b):
     shape = np.broadcast_shapes(np.shape(keep), a.shape, b.shape)
     if math.prod(shape) < 1024:
         return np.where(keep, a, b)
-    m = np.broadcast_to(keep, shape).astype(i)
+    # the mask array in the layout of a full-shape operand (PyTorch's result layout):
+    # astype of a broadcast mask ((B, 1, 1, T) for (B, H, T, T) scores) would permute it
+    full = a if a.shape == shape else b if b.shape == shape else None
+    m = np.empty(shape, i) if full is None else np.empty_like(full, dtype=i)
+    np.copyto(m, keep)
     np.negative(m, out=m)                       # 0 -> no bits, 1 -> all bits set
     r = np.bitwise_and(a.view(i), m)
     np.bitwise_and(b.view(i), np.invert(m, out=m), out=m)

@@ -759,8 +759,10 @@ class Module:
         return handle
 
     def _backward_hook_kind(self, full):
+        """A module keeps the kind of its first backward hook, even once that hook is
+        removed (PyTorch's ``_is_full_backward_hook``)."""
         d = self.__dict__
-        if d.get("_is_full_backward_hook", full) is not full and d.get("_backward_hooks"):
+        if d.get("_is_full_backward_hook", full) is not full:
             raise RuntimeError("Cannot use both regular backward hooks and full backward "
                                "hooks on a single Module. Please use only one of them.")
         d["_is_full_backward_hook"] = full
