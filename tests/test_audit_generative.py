@@ -192,7 +192,7 @@ def test_realnvp_log_det_is_the_jacobians_and_gradient_by_finite_differences():
     _close(_np(x.grad).ravel(), _fd(f, x0, range(6)), rtol=1e-6, atol=1e-8)
 
 
-# --- Glow: actnorm, invertible 1x1 convolution (plain and LU), affine coupling ---------------------
+# --- Glow: actnorm, invertible 1x1 convolution (plain and LU), affine coupling ----------------
 
 def _glow(lib):
     """rosinality/glow-pytorch's blocks (its LU layer with ``torch.linalg.lu`` in place of
@@ -614,11 +614,13 @@ def test_pixelcnn_masked_convolutions_causality_training_and_sampling(buffer_sty
 
 def _gan(lib, norm="layer"):
     """A tiny DCGAN-shaped generator (``ConvTranspose2d`` to 1x8x8, ``tanh``) and critic
-    (``Conv2d`` (a padded stride-1 one first), ``LeakyReLU(0.2)``, ``LayerNorm`` or ``InstanceNorm2d`` as WGAN-GP's
-    critics use in place of batch norm, a ``Linear`` head)."""
+    (``Conv2d`` (a padded stride-1 one first), ``LeakyReLU(0.2)``, ``LayerNorm`` or
+    ``InstanceNorm2d`` as WGAN-GP's critics use in place of batch norm, ``AvgPool2d``, a
+    ``Linear`` head)."""
     nn = lib.nn
     G = nn.Sequential(nn.Linear(4, 16 * 2 * 2), nn.ReLU(), nn.Unflatten(1, (16, 2, 2)),
-                      nn.ConvTranspose2d(16, 8, 4, 2, 1, bias=False), nn.BatchNorm2d(8), nn.ReLU(True),
+                      nn.ConvTranspose2d(16, 8, 4, 2, 1, bias=False), nn.BatchNorm2d(8),
+                      nn.ReLU(True),
                       nn.ConvTranspose2d(8, 1, 4, 2, 1), nn.Tanh())
     normal = {"layer": lambda: nn.LayerNorm([8, 8, 8]),
               "instance": lambda: nn.InstanceNorm2d(8, affine=True),
@@ -1019,7 +1021,8 @@ def _vae_bounds(lib, vae, x, eps, iw):
     nelbo = (rec + kl).mean()
     m_rep, v_rep, x_rep = (u["duplicate"](t, iw) for t in (m, v, x))
     z = u["sample_gaussian"](m_rep, v_rep, eps)
-    log_w = (u["log_bernoulli_with_logits"](x_rep, vae["dec"](z)) + u["log_normal"](z, pm[:1], pv[:1])
+    log_w = (u["log_bernoulli_with_logits"](x_rep, vae["dec"](z))
+             + u["log_normal"](z, pm[:1], pv[:1])
              - u["log_normal"](z, m_rep, v_rep)).reshape(iw, -1)
     niwae = -u["log_mean_exp"](log_w, 0).mean()
     niwae2 = -(lib.logsumexp(log_w, dim=0) - np.log(iw)).mean()
@@ -1109,7 +1112,7 @@ def test_vae_with_torch_distributions_gaussian_decoder_rsample_and_kl():
     _same(res)
 
 
-# --- planar flows, MAF, a continuous flow's trace --------------------------------------------------
+# --- planar flows, MAF, a continuous flow's trace -------------------------------------------
 
 def _planar(lib):
     """Rezende & Mohamed's planar flow with the invertibility fix of ``u`` (as the
@@ -1295,7 +1298,8 @@ def test_cs236_gmvae_mixture_prior_and_nonsaturating_gan_losses():
     tvae = _vae_nets(torch)
     tprior = torch.nn.Parameter(torch.randn(1, 2 * k, 3) / np.sqrt(k * 3))
     models = {torch: (tvae, tprior),
-              zeroin: (_copy(tvae, _vae_nets(zeroin)), zeroin.nn.Parameter(_t(zeroin, _np(tprior))))}
+              zeroin: (_copy(tvae, _vae_nets(zeroin)),
+                       zeroin.nn.Parameter(_t(zeroin, _np(tprior))))}
     res = {}
     for lib in LIBS:
         vae, z_pre = models[lib]
@@ -1419,4 +1423,74 @@ def test_the_old_vae_examples_reparameterize(style):
         KLD = -0.5 * lib.sum(1 + logvar - mu.pow(2) - logvar.exp())
         (z.pow(2).sum() + KLD).backward()
         res[lib] = [eps, z, KLD, logvar.grad, mu.grad]
+    _same(res)
+
+
+def _searchsorted(lib, bin_locations, inputs, eps=1e-6):
+    bin_locations[..., -1] += eps
+    return lib.sum(inputs[..., None] >= bin_locations, dim=-1) - 1
+def _rq_spline(lib, inputs, uw, uh, ud, min_w=1e-3, min_h=1e-3, min_d=1e-3):
+    """nflows' ``rational_quadratic_spline`` on [0, 1] (no tails), as it is written."""
+    F = lib.nn.functional
+    left, right, bottom, top = 0.0, 1.0, 0.0, 1.0
+    num_bins = uw.shape[-1]
+    widths = F.softmax(uw, dim=-1)
+    widths = min_w + (1 - min_w * num_bins) * widths
+    cumwidths = lib.cumsum(widths, dim=-1)
+    cumwidths = F.pad(cumwidths, pad=(1, 0), mode="constant", value=0.0)
+    cumwidths = (right - left) * cumwidths + left
+    cumwidths[..., 0] = left
+    cumwidths[..., -1] = right
+    widths = cumwidths[..., 1:] - cumwidths[..., :-1]
+    derivatives = min_d + F.softplus(ud)
+    heights = F.softmax(uh, dim=-1)
+    heights = min_h + (1 - min_h * num_bins) * heights
+    cumheights = lib.cumsum(heights, dim=-1)
+    cumheights = F.pad(cumheights, pad=(1, 0), mode="constant", value=0.0)
+    cumheights = (top - bottom) * cumheights + bottom
+    cumheights[..., 0] = bottom
+    cumheights[..., -1] = top
+    heights = cumheights[..., 1:] - cumheights[..., :-1]
+    bin_idx = _searchsorted(lib, cumwidths.detach().clone(), inputs)[..., None]
+    input_cumwidths = cumwidths.gather(-1, bin_idx)[..., 0]
+    input_bin_widths = widths.gather(-1, bin_idx)[..., 0]
+    input_cumheights = cumheights.gather(-1, bin_idx)[..., 0]
+    delta = heights / widths
+    input_delta = delta.gather(-1, bin_idx)[..., 0]
+    input_derivatives = derivatives.gather(-1, bin_idx)[..., 0]
+    input_derivatives_plus_one = derivatives[..., 1:].gather(-1, bin_idx)[..., 0]
+    input_heights = heights.gather(-1, bin_idx)[..., 0]
+    theta = (inputs - input_cumwidths) / input_bin_widths
+    theta_one_minus_theta = theta * (1 - theta)
+    numerator = input_heights * (input_delta * theta.pow(2)
+                                 + input_derivatives * theta_one_minus_theta)
+    denominator = input_delta + ((input_derivatives + input_derivatives_plus_one
+                                  - 2 * input_delta) * theta_one_minus_theta)
+    outputs = input_cumheights + numerator / denominator
+    derivative_numerator = input_delta.pow(2) * (input_derivatives_plus_one * theta.pow(2)
+                                                 + 2 * input_delta * theta_one_minus_theta
+                                                 + input_derivatives * (1 - theta).pow(2))
+    logabsdet = lib.log(derivative_numerator) - 2 * lib.log(denominator)
+    return outputs, logabsdet
+
+
+def test_neural_spline_flow_rational_quadratic_transform():
+    """nflows' rational-quadratic spline (Durkan et al.): ``F.softmax`` widths and heights,
+    ``torch.cumsum``, ``F.pad(..., pad=(1, 0), mode="constant", value=0.0)``, in-place
+    ``cumwidths[..., 0] = left`` on a recorded tensor, the bin search by comparison,
+    ``gather``; values, log-determinants and gradients, and log dy/dx (from a
+    ``create_graph`` gradient) equal to the log-determinant."""
+    rng = np.random.default_rng(24)
+    x0 = rng.uniform(0.01, 0.99, (6,))
+    uw0, uh0, ud0 = rng.normal(size=(6, 5)), rng.normal(size=(6, 5)), rng.normal(size=(6, 6))
+    res = {}
+    for lib in LIBS:
+        x = _t(lib, x0, grad=True)
+        uw, uh, ud = (_t(lib, a, grad=True) for a in (uw0, uh0, ud0))
+        y, lad = _rq_spline(lib, x, uw, uh, ud)
+        (y.sum() + lad.sum()).backward()
+        dydx = lib.autograd.grad(_rq_spline(lib, x, uw, uh, ud)[0].sum(), x,
+                                 create_graph=True)[0]
+        _close(lib.log(dydx), lad, 1e-12)
+        res[lib] = [y, lad, x.grad, uw.grad, uh.grad, ud.grad, dydx]
     _same(res)
