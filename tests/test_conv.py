@@ -343,6 +343,8 @@ def test_max_pool_indices_ties_and_nan_as_torch():
                                                        return_indices=True)
     np.testing.assert_array_equal(ya.data, tya.numpy())
     np.testing.assert_array_equal(ia.data, tia.numpy())
+    assert ya.is_contiguous() and tya.is_contiguous()      # .view(n, -1) works on both
+    assert ya.view(ya.shape[0], -1).shape == tya.view(tya.shape[0], -1).shape
 
 
 def test_float32_stays_float32_and_matches_float64():

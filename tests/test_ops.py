@@ -2018,6 +2018,31 @@ def test_where_and_masked_fill_with_a_broadcast_mask_keep_pytorchs_layout():
             np.testing.assert_array_equal(got.numpy(), want.numpy())
 
 
+def test_advanced_indexing_after_a_slice_is_contiguous_as_pytorchs():
+    # x[:, idx] and index_select(1, idx): NumPy's copy comes out transposed, PyTorch's is
+    # C-contiguous, so torchattacks-style x[:, idx].view(n, -1) raised here alone
+    torch = pytest.importorskip("torch")
+    a = np.arange(2 * 3 * 4, dtype=np.float64).reshape(2, 3, 4)
+    calls = [lambda T, x: x[:, [0, 2]], lambda T, x: x[:, :, [1, 3]],
+             lambda T, x: x.index_select(1, T.tensor([0, 2])),
+             lambda T, x: x.index_select(2, T.tensor([3, 0])), lambda T, x: x[:, [0, 2], [1, 3]],
+             lambda T, x: x[:, [[0, 1], [1, 2]]], lambda T, x: x[:, 1:3][:, [1]],
+             lambda T, x: x[:, 1:3]]                  # a basic slice stays a strided view
+    for f in calls:
+        got, want = (f(T, T.tensor(a, requires_grad=True)) for T in (zeroin, torch))
+        assert got.is_contiguous() == want.is_contiguous()
+        assert [s for s, n in zip(got.stride(), got.shape) if n > 1] == \
+            [s for s, n in zip(want.stride(), want.shape) if n > 1]     # size 1: any stride
+        np.testing.assert_array_equal(got.detach().numpy(), want.detach().numpy())
+    x = zeroin.tensor(a, requires_grad=True)
+    x[:, [0, 2]].view(2, -1).sum().backward()          # and its view and gradient work
+    np.testing.assert_array_equal(x.grad.numpy()[:, :, 0], [[1, 0, 1], [1, 0, 1]])
+    y = zeroin.tensor(a)
+    v = y[:, 1:3]
+    v[:, 0] = -1.0                                     # the basic slice still writes into y
+    assert (y.numpy()[:, 1] == -1).all()
+
+
 @pytest.mark.parametrize("spec, shapes", [
     ("bij,bjk->bik", [(8, 32, 24), (8, 24, 40)]),
     ("bhqd,bhkd->bhqk", [(2, 4, 32, 16), (2, 4, 32, 16)]),

@@ -2057,6 +2057,11 @@ class GetItemOp(Function):
             raise _DimError(f"getitem: index [{_index_str(_no_tail_ellipsis(self.index))}] "
                             f"for a tensor of shape {x.shape}: {e}"
                             f"{_float_index_fix(self.index)}") from None
+        if type(r) is np.ndarray and not r.flags.c_contiguous and r.base is not x and \
+                (r.base is not x.base or x.base is None):
+            # integer arrays after a slice (x[:, idx]): NumPy's copy comes out transposed,
+            # PyTorch's is C-contiguous (so that .view(n, -1) of it works there and here)
+            r = np.ascontiguousarray(r)
         return r        # a view for ints and slices, a NumPy scalar for x[0] of 1-D
     def backward(self, xp, g, out, x): return xp.scatter(g, self.index, x.shape)
 

@@ -951,6 +951,11 @@ class AdaptiveMaxPool2dOp(MaxPool2dOp):
     __slots__ = ()
     name = "adaptive_max_pool2d"
 
+    def forward(self, x):
+        # the windows' gather leaves NumPy's transposed copy; PyTorch's result is contiguous
+        # (so that .view(n, -1) of it works)
+        return np.ascontiguousarray(super().forward(x))
+
 
 class _PoolScatterOp(_PoolIndexBase):
     """g added at the positions of the maxima: max pooling's backward, linear in g."""
