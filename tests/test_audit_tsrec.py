@@ -756,3 +756,261 @@ def test_hit_rate_and_ndcg_with_topk(f64):
     for z, t in zip(res[zeroin], res[torch], strict=True):
         _close(z, t)
     _close(res[zeroin][2], np.mean(res[zeroin][4].tolist()), 1e-7)   # float32's mean
+
+
+def _sasrec(lib, item_num=20, maxlen=6, hidden=8, blocks=2, heads=2):
+    """pmixer/SASRec.pytorch's model (dropout 0 so that both libraries agree)."""
+    nn = lib.nn
+    class PointWiseFeedForward(nn.Module):
+        def __init__(self, hidden_units, dropout_rate):
+            super().__init__()
+            self.conv1 = nn.Conv1d(hidden_units, hidden_units, kernel_size=1)
+            self.dropout1 = nn.Dropout(p=dropout_rate)
+            self.relu = nn.ReLU()
+            self.conv2 = nn.Conv1d(hidden_units, hidden_units, kernel_size=1)
+            self.dropout2 = nn.Dropout(p=dropout_rate)
+        def forward(self, inputs):
+            outputs = self.dropout2(self.conv2(self.relu(self.dropout1(self.conv1(inputs.transpose(-1, -2))))))
+            outputs = outputs.transpose(-1, -2)
+            outputs += inputs
+            return outputs
+    class SASRec(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.item_emb = nn.Embedding(item_num + 1, hidden, padding_idx=0)
+            self.pos_emb = nn.Embedding(maxlen + 1, hidden, padding_idx=0)
+            self.emb_dropout = nn.Dropout(p=0.0)
+            self.attention_layernorms = nn.ModuleList()
+            self.attention_layers = nn.ModuleList()
+            self.forward_layernorms = nn.ModuleList()
+            self.forward_layers = nn.ModuleList()
+            self.last_layernorm = nn.LayerNorm(hidden, eps=1e-8)
+            for _ in range(blocks):
+                self.attention_layernorms.append(nn.LayerNorm(hidden, eps=1e-8))
+                self.attention_layers.append(nn.MultiheadAttention(hidden, heads, 0.0))
+                self.forward_layernorms.append(nn.LayerNorm(hidden, eps=1e-8))
+                self.forward_layers.append(PointWiseFeedForward(hidden, 0.0))
+        def log2feats(self, log_seqs):
+            seqs = self.item_emb(lib.LongTensor(log_seqs))
+            seqs *= self.item_emb.embedding_dim ** 0.5
+            poss = np.tile(np.arange(1, log_seqs.shape[1] + 1), [log_seqs.shape[0], 1])
+            poss *= (log_seqs != 0)
+            seqs += self.pos_emb(lib.LongTensor(poss))
+            seqs = self.emb_dropout(seqs)
+            tl = seqs.shape[1]
+            attention_mask = ~lib.tril(lib.ones((tl, tl), dtype=lib.bool))
+            for i in range(len(self.attention_layers)):
+                seqs = lib.transpose(seqs, 0, 1)
+                Q = self.attention_layernorms[i](seqs)
+                mha_outputs, _ = self.attention_layers[i](Q, seqs, seqs, attn_mask=attention_mask)
+                seqs = Q + mha_outputs
+                seqs = lib.transpose(seqs, 0, 1)
+                seqs = self.forward_layernorms[i](seqs)
+                seqs = self.forward_layers[i](seqs)
+            return self.last_layernorm(seqs)
+        def forward(self, user_ids, log_seqs, pos_seqs, neg_seqs):
+            log_feats = self.log2feats(log_seqs)
+            pos_embs = self.item_emb(lib.LongTensor(pos_seqs))
+            neg_embs = self.item_emb(lib.LongTensor(neg_seqs))
+            return (log_feats * pos_embs).sum(dim=-1), (log_feats * neg_embs).sum(dim=-1)
+        def predict(self, user_ids, log_seqs, item_indices):
+            log_feats = self.log2feats(log_seqs)
+            final_feat = log_feats[:, -1, :]
+            item_embs = self.item_emb(lib.LongTensor(item_indices))
+            return item_embs.matmul(final_feat.unsqueeze(-1)).squeeze(-1)
+    m = SASRec()
+    for name, param in m.named_parameters():
+        try:
+            lib.nn.init.xavier_normal_(param.data)
+        except ValueError:                                   # the 1-D biases and norms
+            pass
+    m.pos_emb.weight.data[0, :] = 0
+    m.item_emb.weight.data[0, :] = 0
+    return m
+
+
+def test_sasrec_blocks_timeline_mask_numpy_indices_and_l2_emb(f64):
+    rng = np.random.default_rng(0)
+    seq = rng.integers(1, 21, (4, 7))
+    seq[0, :3] = 0
+    seq[2, :1] = 0                                           # left padding, as the sampler's
+    log_seqs, pos = seq[:, :-1], seq[:, 1:]
+    neg = rng.integers(1, 21, pos.shape)
+    torch.manual_seed(0)
+    tm = _sasrec(torch)
+    zm = _copy(tm, _sasrec(zeroin))
+    res = {}
+    for lib, m in ((torch, tm), (zeroin, zm)):
+        bce = lib.nn.BCEWithLogitsLoss()
+        adam = lib.optim.Adam(m.parameters(), lr=0.001, betas=(0.9, 0.98))
+        losses = []
+        for _ in range(3):
+            pos_logits, neg_logits = m(None, log_seqs, pos, neg)
+            pos_labels, neg_labels = lib.ones(pos_logits.shape), lib.zeros(neg_logits.shape)
+            adam.zero_grad()
+            indices = np.where(pos != 0)
+            loss = bce(pos_logits[indices], pos_labels[indices])
+            loss += bce(neg_logits[indices], neg_labels[indices])
+            for param in m.item_emb.parameters():
+                loss += 0.01 * lib.norm(param)
+            loss.backward()
+            adam.step()
+            losses.append(loss.item())
+        m.eval()
+        with lib.no_grad():
+            pred = -m.predict(None, log_seqs, np.arange(1, 21))
+        res[lib] = (losses, pred, pred.argsort().argsort()[:, 0])
+    np.testing.assert_allclose(res[zeroin][0], res[torch][0], rtol=1e-10)
+    _close(res[zeroin][1], res[torch][1])
+    _close(res[zeroin][2], res[torch][2], 0)
+    _same_grads(zm, tm)
+
+
+def _gru4rec(lib, n_items=15, hidden=8):
+    """GRU4Rec (hungthanhpham94's port): an item embedding, a GRU, tanh logits."""
+    nn = lib.nn
+    class GRU4Rec(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.look_up = nn.Embedding(n_items, hidden)
+            self.gru = nn.GRU(hidden, hidden, num_layers=1)
+            self.h2o = nn.Linear(hidden, n_items)
+            self.final_activation = nn.Tanh()
+        def forward(self, input, hidden):
+            embedded = self.look_up(input).unsqueeze(0)
+            output, hidden = self.gru(embedded, hidden)
+            output = output.view(-1, output.size(-1))
+            logit = self.final_activation(self.h2o(output))
+            return logit, hidden
+        def init_hidden(self, B):
+            return lib.zeros(1, B, hidden)
+    return GRU4Rec()
+def _top1(lib, logit):
+    diag = lib.diag(logit).expand_as(logit).t()
+    return lib.sigmoid(logit - diag).mean() + lib.sigmoid(logit ** 2).mean()
+def _bpr_max(lib, logit):
+    diff = logit.diag().view(-1, 1).expand_as(logit) - logit
+    return -lib.mean(lib.nn.functional.logsigmoid(diff))
+
+def test_gru4rec_session_parallel_hidden_reset_top1_and_bpr(f64):
+    rng = np.random.default_rng(0)
+    inputs, targets = rng.integers(0, 15, (6, 4)), rng.integers(0, 15, (6, 4))
+    resets = [[], [1], [0, 3], [], [2], [1]]                 # sessions that end at step t
+    torch.manual_seed(0)
+    tm = _gru4rec(torch)
+    zm = _copy(tm, _gru4rec(zeroin))
+    res = {}
+    for lib, m in ((torch, tm), (zeroin, zm)):
+        opt = lib.optim.Adagrad(m.parameters(), lr=0.05)
+        hidden, losses = m.init_hidden(4), []
+        for t in range(6):
+            hidden = hidden.detach()
+            mask = np.array(resets[t], dtype=int)
+            if len(mask) != 0:
+                hidden[:, mask, :] = 0
+            inp, tgt = lib.LongTensor(inputs[t]), lib.LongTensor(targets[t])
+            logit, hidden = m(inp, hidden)
+            logit_sampled = logit[:, tgt.view(-1)]
+            loss = (_top1(lib, logit_sampled) + _bpr_max(lib, logit_sampled)
+                    + lib.nn.functional.cross_entropy(logit_sampled, lib.arange(4)))
+            opt.zero_grad()
+            loss.backward()
+            lib.nn.utils.clip_grad_norm_(m.parameters(), 5)
+            opt.step()
+            losses.append(loss.item())
+        res[lib] = (losses, hidden)
+    np.testing.assert_allclose(res[zeroin][0], res[torch][0], rtol=1e-10)
+    _close(res[zeroin][1], res[torch][1])
+    _same_params(zm, tm)
+
+
+def _dlrm(lib, ln_emb=(5, 7, 4), m_spa=3, ln_bot=(4, 6, 3), ln_top=(9, 4, 1)):
+    """facebookresearch/dlrm's DLRM_Net: NumPy-initialised MLPs and EmbeddingBags assigned
+    through ``.data``, the bmm interaction with its ``li`` / ``lj`` lists, BCELoss on a clamp."""
+    nn = lib.nn
+    rs = np.random.RandomState(0)
+    class DLRM_Net(nn.Module):
+        def create_mlp(self, ln, sigmoid_layer):
+            layers = nn.ModuleList()
+            for i in range(ln.size - 1):
+                n, m = ln[i], ln[i + 1]
+                LL = nn.Linear(int(n), int(m), bias=True)
+                mean = 0.0
+                std_dev = np.sqrt(2 / (m + n))
+                W = rs.normal(mean, std_dev, size=(m, n)).astype(np.float32)
+                std_dev = np.sqrt(1 / m)
+                bt = rs.normal(mean, std_dev, size=m).astype(np.float32)
+                LL.weight.data = lib.tensor(W, requires_grad=True)
+                LL.bias.data = lib.tensor(bt, requires_grad=True)
+                layers.append(LL)
+                layers.append(nn.Sigmoid() if i == sigmoid_layer else nn.ReLU())
+            return lib.nn.Sequential(*layers)
+        def create_emb(self, m, ln):
+            emb_l = nn.ModuleList()
+            for i in range(ln.size):
+                n = ln[i]
+                EE = nn.EmbeddingBag(n, m, mode="sum", sparse=False)
+                W = rs.uniform(low=-np.sqrt(1 / n), high=np.sqrt(1 / n), size=(n, m)).astype(np.float32)
+                EE.weight.data = lib.tensor(W, requires_grad=True)
+                emb_l.append(EE)
+            return emb_l
+        def __init__(self):
+            super().__init__()
+            self.emb_l = self.create_emb(m_spa, np.array(ln_emb))
+            self.bot_l = self.create_mlp(np.array(ln_bot), -1)
+            self.top_l = self.create_mlp(np.array(ln_top), 1)
+            self.loss_fn = lib.nn.BCELoss(reduction="mean")
+        def apply_emb(self, lS_o, lS_i, emb_l):
+            ly = []
+            for k, sparse_index_group_batch in enumerate(lS_i):
+                sparse_offset_group_batch = lS_o[k]
+                E = emb_l[k]
+                V = E(sparse_index_group_batch, sparse_offset_group_batch, per_sample_weights=None)
+                ly.append(V)
+            return ly
+        def interact_features(self, x, ly):
+            (batch_size, d) = x.shape
+            T = lib.cat([x] + ly, dim=1).view((batch_size, -1, d))
+            Z = lib.bmm(T, lib.transpose(T, 1, 2))
+            _, ni, nj = Z.shape
+            offset = 0
+            li = lib.tensor([i for i in range(ni) for j in range(i + offset)])
+            lj = lib.tensor([j for i in range(nj) for j in range(i + offset)])
+            Zflat = Z[:, li, lj]
+            return lib.cat([x] + [Zflat], dim=1)
+        def forward(self, dense_x, lS_o, lS_i):
+            x = self.bot_l(dense_x)
+            ly = self.apply_emb(lS_o, lS_i, self.emb_l)
+            z = self.interact_features(x, ly)
+            p = self.top_l(z)
+            return lib.clamp(p, min=0.0, max=1.0)
+    return DLRM_Net()
+
+def test_dlrm_as_the_repo_writes_it(f32):
+    rng = np.random.default_rng(1)
+    B = 6
+    dense = rng.random((B, 4)).astype(np.float32)
+    lS_i, lS_o = [], []
+    for n in (5, 7, 4):
+        lens = rng.integers(1, 4, B)
+        lS_o.append(np.concatenate([[0], np.cumsum(lens)[:-1]]))
+        lS_i.append(rng.integers(0, n, lens.sum()))
+    y = (rng.random((B, 1)) < 0.5).astype(np.float32)
+    res = {}
+    for lib in LIBS:
+        m = _dlrm(lib)                                       # the same NumPy seed: same weights
+        assert len(list(m.parameters())) == 11 and m.emb_l[0].weight.requires_grad
+        opt = lib.optim.SGD(m.parameters(), lr=0.1)
+        losses = []
+        for _ in range(3):
+            Z = m(lib.tensor(dense), [lib.tensor(o) for o in lS_o], [lib.tensor(i) for i in lS_i])
+            E = m.loss_fn(Z, lib.tensor(y))
+            opt.zero_grad()
+            E.backward()
+            opt.step()
+            losses.append(E.item())
+        res[lib] = (losses, Z, [p.detach().clone() for p in m.parameters()])
+    np.testing.assert_allclose(res[zeroin][0], res[torch][0], **F32)
+    _close(res[zeroin][1], res[torch][1], **F32)
+    for z, t in zip(res[zeroin][2], res[torch][2], strict=True):
+        _close(z, t, **F32)
