@@ -1014,3 +1014,27 @@ def test_dlrm_as_the_repo_writes_it(f32):
     _close(res[zeroin][1], res[torch][1], **F32)
     for z, t in zip(res[zeroin][2], res[torch][2], strict=True):
         _close(z, t, **F32)
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean"])
+def test_embedding_bag_scale_grad_by_freq_is_embedding_then_bag_sum(f64, mode):
+    """``scale_grad_by_freq`` divides each row's gradient by its index's count in the batch.
+    torch 2.13's CPU ``embedding_bag`` divides by the wrong count when a once-seen index
+    sorts after a repeated one (pytorch/pytorch#190063, fixed by #190264), so the oracle is
+    torch's ``F.embedding(..., scale_grad_by_freq=True)`` summed (or averaged) per bag."""
+    flat, offsets = [1, 1, 2, 1, 3, 0, 2], [0, 4]
+    bag_of = torch.tensor([0, 0, 0, 0, 1, 1, 1])
+    w0 = np.random.default_rng(7).standard_normal((6, 3))
+    gout = np.random.default_rng(8).standard_normal((2, 3))
+    w = torch.tensor(w0, requires_grad=True)
+    rows = torch.nn.functional.embedding(torch.tensor(flat), w, scale_grad_by_freq=True)
+    want = torch.zeros(2, 3).index_add(0, bag_of, rows)
+    if mode == "mean":
+        want = want / torch.tensor([[4.0], [3.0]])
+    (want * torch.tensor(gout)).sum().backward()
+    wz = zeroin.tensor(w0, requires_grad=True)
+    got = zeroin.nn.functional.embedding_bag(zeroin.tensor(flat), wz, zeroin.tensor(offsets),
+                                             mode=mode, scale_grad_by_freq=True)
+    (got * zeroin.tensor(gout)).sum().backward()
+    _close(got, want)
+    _close(wz.grad, w.grad)
