@@ -1038,3 +1038,29 @@ def test_embedding_bag_scale_grad_by_freq_is_embedding_then_bag_sum(f64, mode):
     (got * zeroin.tensor(gout)).sum().backward()
     _close(got, want)
     _close(wz.grad, w.grad)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.nn.utils.weight_norm` is deprecated")
+def test_tcn_in_float32_with_sgd(f32):
+    s = _series(80).astype(np.float32)
+    Xn = np.stack([s[i:i + 24] for i in range(0, 48, 3)])[:, None, :]
+    Yn = s[24:72:3][:, None]
+    torch.manual_seed(1)
+    tm = _tcn(torch, False)
+    zm = _copy(tm, _tcn(zeroin, False))
+    res = {}
+    for lib, m in ((torch, tm), (zeroin, zm)):
+        X, Y = lib.tensor(Xn), lib.tensor(Yn)
+        opt = lib.optim.SGD(m.parameters(), lr=0.05, momentum=0.9)
+        losses = []
+        for _ in range(3):
+            opt.zero_grad()
+            loss = lib.nn.functional.mse_loss(m(X), Y)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        assert m.tcn(X).dtype == lib.float32
+        res[lib] = losses
+    np.testing.assert_allclose(res[zeroin], res[torch], **F32)
+    _same_grads(zm, tm, **F32)
+    _same_params(zm, tm, **F32)
