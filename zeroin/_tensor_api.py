@@ -1221,6 +1221,10 @@ def _inplace(self, name, fn, *args, operands=(), view=False):
                            f"while the graph is recorded, which PyTorch refuses too; change "
                            f"a copy (y = w.clone(), then y's view), or the leaf itself under "
                            f"`with zeroin.no_grad():`")
+    where = None if base is None or view or _other_views(self, base, args) else \
+        _place_in(self, base)
+    if where is not None:
+        return _inplace_strided_view(self, base, where, name, fn, args, operands)
     if base is not None:
         raise RuntimeError(f"{name}: this tensor is a view of another tensor of shape "
                            f"{tuple(base.shape)} (made by indexing, view, reshape or "
@@ -1287,6 +1291,70 @@ def _inplace_whole_view(self, base, name, fn, args, operands, view):
         _inplace(base, name, lambda b, v: _ops.reshape(v, b.shape), self, view=True)
     finally:
         self._view_of = base
+    return self
+
+
+def _other_views(v, base, args):
+    """Whether a tensor other than ``v``, the operands ``args`` and the view base's last
+    op wrote (an earlier change like this one) is a view of ``base``'s current memory (one
+    heap scan, only for an in-place change of a view while recording): it would keep
+    base's old values, where PyTorch's sees the change, so such a change stays refused."""
+    known = (v,) + args + tuple(getattr(base.grad_fn, "inputs", None) or ())  # the graph's
+    now = _array_of(base)
+    return any(isinstance(r, Tensor) and getattr(r, "_view_of", None) is base and
+               not any(r is a for a in known) and np.may_share_memory(_array_of(r), now)
+               for r in gc.get_referrers(base))
+
+
+def _place_in(v, base):
+    """Where each element of the view ``v`` lies in ``base``: a tuple of index arrays of
+    v's shape, or None where that cannot be told (base's array not C-contiguous, v
+    reinterpreting its bytes: the error then stands)."""
+    flat = _flat_place(v, base)
+    return None if flat is None else np.unravel_index(flat, base.shape)
+
+
+def _flat_place(v, base):
+    """:func:`_place_in` as flat positions: read off the memory (offset and strides), or,
+    for ``y[i, j]`` taken while recording (a copied scalar, see ``ops._element``), off the
+    indexing op that made it."""
+    a, b = _array_of(v), _array_of(base)
+    if not b.flags.c_contiguous or a.dtype != b.dtype:
+        return None
+    lo, hi = np.lib.array_utils.byte_bounds(a)
+    blo, bhi = np.lib.array_utils.byte_bounds(b)
+    size, off = b.itemsize, lo - blo if a.size else -1
+    if blo <= lo and hi <= bhi and off % size == 0 and all(s % size == 0 for s in a.strides):
+        off = a.__array_interface__["data"][0] - blo
+        flat = np.arange(b.size)
+        return np.lib.stride_tricks.as_strided(flat[off // size:], a.shape, tuple(
+            s // size * flat.itemsize for s in a.strides), writeable=False)
+    fn = v.grad_fn
+    if a.ndim == 0 and type(fn) is _ops.GetItemOp and getattr(fn, "inputs", None):
+        src, index = fn.inputs[0], fn.index
+        if all(isinstance(i, numbers.Integral) for i in np.atleast_1d(index)):
+            at = np.arange(b.size).reshape(b.shape) if src is base else _flat_place(src, base)
+            return None if at is None else np.asarray(at[index])
+    return None
+
+
+def _inplace_strided_view(self, base, where, name, fn, args, operands):
+    """In place on a view that picks some of ``base``'s elements (``torch.diagonal(c)``,
+    ``c[0]``, ``c[:, 1:]``) while recording, as PyTorch: the view changes, then ``base``
+    becomes itself with the view's new values written at ``where`` (recorded, so its graph
+    sees the change: Barlow Twins' ``torch.diagonal(c).add_(-1).pow_(2)``), and the view
+    is again a window on base's memory."""
+    a = _array_of(self)
+    start = int(np.ravel_multi_index(tuple(w.flat[0] for w in where), base.shape)) \
+        if a.size else 0        # where the view's first element lies in base
+    self._view_of = None
+    try:
+        _inplace(self, name, fn, *args, operands=operands)
+        _inplace(base, name, lambda b, v: _ops.index_put(b, where, v), self)
+    finally:
+        self._view_of = base
+    b = _array_of(base).reshape(-1)     # base's new storage (C-contiguous, as before)
+    self.data = np.lib.stride_tricks.as_strided(b[start:], a.shape, a.strides)
     return self
 
 
