@@ -399,6 +399,7 @@ def test_byol_ema_target_and_training():
             res[L] += [loss]
         target = learner.target_encoder
         assert not any(p.requires_grad for p in target.parameters())
+        assert target.requires_grad_(False) is target       # the nn.Module form, too
         assert target[0].fc.weight is not learner.online_encoder[0].fc.weight
         res[L] += list(learner.state_dict().values())       # the target's included
     assert len(res[zeroin]) == len(res[torch]) > 40
@@ -710,12 +711,15 @@ def _dino(L):
 
 
 @pytest.mark.filterwarnings("ignore::FutureWarning")    # nn.utils.weight_norm's, in both
-def test_dino_multicrop_centering_teacher_ema_and_training():
-    tol = _dtype("float64")
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_dino_multicrop_centering_teacher_ema_and_training(dtype):
+    """The teacher temperature is a NumPy float64 (``teacher_temp_schedule[epoch]``): in
+    float32 the outputs stay float32, as PyTorch's."""
+    tol = _dtype(dtype)
     students = _both(lambda L: _dino(L)[1]())
     rng = np.random.default_rng(8)
-    glob = [rng.standard_normal((3, 3, 8, 8)) for _ in range(2)]
-    local = [rng.standard_normal((3, 3, 4, 4)) for _ in range(2)]
+    glob = [rng.standard_normal((3, 3, 8, 8)).astype(dtype) for _ in range(2)]
+    local = [rng.standard_normal((3, 3, 4, 4)).astype(dtype) for _ in range(2)]
     momentum_schedule = np.linspace(0.9, 1.0, 3)
     res = {}
     for L, student in students.items():
@@ -729,7 +733,7 @@ def test_dino_multicrop_centering_teacher_ema_and_training():
         optimizer = L.optim.AdamW(params, lr=1e-2)
         res[L] = []
         for it in range(3):
-            images = [L.tensor(a + 0.1 * it) for a in glob + local]
+            images = [L.tensor(a + np.float32(0.1 * it)) for a in glob + local]
             teacher_output = teacher(images[:2])
             student_output = student(images)
             loss = dino_loss(student_output, teacher_output, it)
@@ -743,7 +747,8 @@ def test_dino_multicrop_centering_teacher_ema_and_training():
                 for param_q, param_k in zip(student.parameters(), teacher.parameters()):
                     param_k.data.mul_(m).add_((1 - m) * param_q.detach().data)
             res[L] += [loss, dino_loss.center.clone(), student_output, teacher_output]
-        assert tuple(student_output.shape) == (12, 6)
+        assert tuple(student_output.shape) == (12, 6) and loss.dtype == getattr(L, dtype)
+        assert dino_loss.center.dtype == getattr(L, dtype)
         res[L] += list(student.state_dict().values()) + list(teacher.state_dict().values())
     _same(res, tol)
 
