@@ -816,3 +816,60 @@ def test_clip_symmetric_loss_learned_temperature_and_training(dtype):
             res[L] += [logits_per_image, loss, model.logit_scale.grad, sched.get_last_lr()[0]]
         res[L] += list(model.state_dict().values())
     _same(res, tol)
+
+
+# --- evaluation: MoCo's linear protocol (main_lincls.py) and the kNN monitor ---------------
+
+def _knn_predict(L, feature, feature_bank, feature_labels, classes, knn_k, knn_t):
+    """The kNN monitor of MoCo's CIFAR-10 demo and SimSiam ports."""
+    torch = L
+    sim_matrix = torch.mm(feature, feature_bank)
+    sim_weight, sim_indices = sim_matrix.topk(k=knn_k, dim=-1)
+    sim_labels = torch.gather(feature_labels.expand(feature.size(0), -1), dim=-1,
+                              index=sim_indices)
+    sim_weight = (sim_weight / knn_t).exp()
+    one_hot_label = torch.zeros(feature.size(0) * knn_k, classes, device=sim_labels.device)
+    one_hot_label = one_hot_label.scatter(dim=-1, index=sim_labels.view(-1, 1), value=1.0)
+    pred_scores = torch.sum(one_hot_label.view(feature.size(0), -1, classes)
+                            * sim_weight.unsqueeze(dim=-1), dim=1)
+    return pred_scores, pred_scores.argsort(dim=-1, descending=True)
+
+
+def test_moco_linear_eval_checkpoint_surgery_and_knn_monitor():
+    tol = _dtype("float64")
+    pretrained = _both(lambda L: _moco(L, "v2")(_tiny_resnet(L), dim=8, K=12, m=0.9))
+    rng = np.random.default_rng(11)
+    bank, bank_labels = rng.standard_normal((3, 4, 3, 8, 8)), rng.integers(0, 3, 12)
+    query, target = rng.standard_normal((5, 3, 8, 8)), [0, 1, 2, 0, 1]
+    res = {}
+    for L, moco in pretrained.items():
+        torch, nn, F = L, L.nn, L.nn.functional
+        L.manual_seed(0)
+        model = _tiny_resnet(L)(num_classes=3)
+        for name, param in model.named_parameters():
+            if name not in ["fc.weight", "fc.bias"]:
+                param.requires_grad = False
+        model.fc.weight.data.normal_(mean=0.0, std=0.01)
+        model.fc.bias.data.zero_()
+        state_dict = {"module." + k: v for k, v in moco.state_dict().items()}
+        for k in list(state_dict.keys()):
+            if k.startswith("module.encoder_q") and not k.startswith("module.encoder_q.fc"):
+                state_dict[k[len("module.encoder_q."):]] = state_dict[k]
+            del state_dict[k]
+        msg = model.load_state_dict(state_dict, strict=False)
+        assert set(msg.missing_keys) == {"fc.weight", "fc.bias"} and not msg.unexpected_keys
+        parameters = list(filter(lambda p: p.requires_grad, model.parameters()))
+        assert len(parameters) == 2
+        assert bool((model.conv1.weight == moco.encoder_q.conv1.weight).all())
+        model.fc = nn.Identity()
+        model.eval()
+        with torch.no_grad():
+            feature_bank = [F.normalize(model(L.tensor(b)), dim=1) for b in bank]
+            feature_bank = torch.cat(feature_bank, dim=0).t().contiguous()
+            feature_labels = torch.tensor(bank_labels.tolist(), device=feature_bank.device)
+            feature = F.normalize(model(L.tensor(query)), dim=1)
+            scores, pred_labels = _knn_predict(L, feature, feature_bank, feature_labels, 3,
+                                               knn_k=4, knn_t=0.1)
+        top1 = (pred_labels[:, 0] == torch.tensor(target)).float().sum().item()
+        res[L] = [feature_bank, scores, pred_labels[:, 0], top1]
+    _same(res, tol)
