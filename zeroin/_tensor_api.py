@@ -1140,12 +1140,13 @@ EXPORTS["Size"] = Size
 
 # --- in-place methods ----------------------------------------------------------------------
 
-def _graph_users(t):
+def _graph_users(t, refs=None):
     """The recorded ops (not yet backpropagated) that hold ``t`` among their inputs, and
-    whether anything else in the graph holds it (a custom Function's saved tensors)."""
+    whether anything else in the graph holds it (a custom Function's saved tensors);
+    ``refs``: t's referrers, where the caller has scanned the heap for them already."""
     users, other = [], False
     holders = []                # the tuples and lists that hold t
-    for r in gc.get_referrers(t):
+    for r in gc.get_referrers(t) if refs is None else refs:
         if isinstance(r, Function):
             other = True
         elif type(r) in (tuple, list):
@@ -1191,11 +1192,11 @@ def _store(self, name, value):
                          f"into a tensor of shape {d.shape} in place: {e}") from None
 
 
-def _inplace(self, name, fn, *args, operands=(), view=False):
+def _inplace(self, name, fn, *args, operands=(), view=False, refs=None):
     """Replace this tensor's values by ``fn(self, *args)`` (a tensor), PyTorch's way;
     ``operands`` are tensors ``fn`` takes otherwise (keywords) that may require grad. With
     ``view``, ``fn`` is a view op (t, unsqueeze...): this tensor takes its result's array,
-    the same memory in a new shape."""
+    the same memory in a new shape. ``refs``: this tensor's referrers, if scanned already."""
     track = is_grad_enabled() and (self.requires_grad or any(
         isinstance(a, Tensor) and a.requires_grad for a in args + tuple(operands)))
     if not track:
@@ -1221,10 +1222,11 @@ def _inplace(self, name, fn, *args, operands=(), view=False):
                            f"while the graph is recorded, which PyTorch refuses too; change "
                            f"a copy (y = w.clone(), then y's view), or the leaf itself under "
                            f"`with zeroin.no_grad():`")
-    where = None if base is None or view or _other_views(self, base, args) else \
+    seen = None if base is None or view else gc.get_referrers(base)     # one heap scan
+    where = None if seen is None or _other_views(self, base, args, seen) else \
         _place_in(self, base)
     if where is not None:
-        return _inplace_strided_view(self, base, where, name, fn, args, operands)
+        return _inplace_strided_view(self, base, where, name, fn, args, operands, seen)
     if base is not None:
         raise RuntimeError(f"{name}: this tensor is a view of another tensor of shape "
                            f"{tuple(base.shape)} (made by indexing, view, reshape or "
@@ -1238,7 +1240,7 @@ def _inplace(self, name, fn, *args, operands=(), view=False):
     # to that op: ops.getitem, ops._reshaped)
     read = getattr(self, "_read", False)
     if read is True:
-        users, other = _graph_users(self)
+        users, other = _graph_users(self, refs)
     else:       # False, or a weak reference to the one op that read it (None once freed)
         read = read() if read is not False else None
         users, other = ([read] if read is not None and not read.released else []), False
@@ -1294,16 +1296,16 @@ def _inplace_whole_view(self, base, name, fn, args, operands, view):
     return self
 
 
-def _other_views(v, base, args):
+def _other_views(v, base, args, refs):
     """Whether a tensor other than ``v``, the operands ``args`` and the view base's last
-    op wrote (an earlier change like this one) is a view of ``base``'s current memory (one
-    heap scan, only for an in-place change of a view while recording): it would keep
-    base's old values, where PyTorch's sees the change, so such a change stays refused."""
+    op wrote (an earlier change like this one) is a view of ``base``'s current memory
+    (``refs``: base's referrers): it would keep base's old values, where PyTorch's sees
+    the change, so such a change stays refused."""
     known = (v,) + args + tuple(getattr(base.grad_fn, "inputs", None) or ())  # the graph's
     now = _array_of(base)
     return any(isinstance(r, Tensor) and getattr(r, "_view_of", None) is base and
                not any(r is a for a in known) and np.may_share_memory(_array_of(r), now)
-               for r in gc.get_referrers(base))
+               for r in refs)
 
 
 def _place_in(v, base):
@@ -1338,7 +1340,7 @@ def _flat_place(v, base):
     return None
 
 
-def _inplace_strided_view(self, base, where, name, fn, args, operands):
+def _inplace_strided_view(self, base, where, name, fn, args, operands, refs):
     """In place on a view that picks some of ``base``'s elements (``torch.diagonal(c)``,
     ``c[0]``, ``c[:, 1:]``) while recording, as PyTorch: the view changes, then ``base``
     becomes itself with the view's new values written at ``where`` (recorded, so its graph
@@ -1350,7 +1352,7 @@ def _inplace_strided_view(self, base, where, name, fn, args, operands):
     self._view_of = None
     try:
         _inplace(self, name, fn, *args, operands=operands)
-        _inplace(base, name, lambda b, v: _ops.index_put(b, where, v), self)
+        _inplace(base, name, lambda b, v: _ops.index_put(b, where, v), self, refs=refs)
     finally:
         self._view_of = base
     b = _array_of(base).reshape(-1)     # base's new storage (C-contiguous, as before)
