@@ -794,12 +794,11 @@ def test_clip_symmetric_loss_learned_temperature_and_training(dtype):
     tol = _dtype(dtype)
     models = _both(lambda L: _clip(L)[0](embed_dim=4, image_dim=6, text_dim=5))
     image, text = _views((5, 6), seed=9)[0], _views((5, 5), seed=10)[1]
-    res = {}
+    res, total = {}, 4
     for L, model in models.items():
         assert model.logit_scale.dtype == getattr(L, dtype) and model.logit_scale.dim() == 0
         clip_loss = _clip(L)[1]
         optimizer = L.optim.AdamW(model.parameters(), lr=0.05, weight_decay=0.2)
-        total = 4
         sched = L.optim.lr_scheduler.LambdaLR(
             optimizer, lambda s: (s + 1) / 2 if s < 2 else 0.5 * (1 + math.cos(
                 math.pi * (s - 2) / (total - 2))))
@@ -872,4 +871,99 @@ def test_moco_linear_eval_checkpoint_surgery_and_knn_monitor():
                                                knn_k=4, knn_t=0.1)
         top1 = (pred_labels[:, 0] == torch.tensor(target)).float().sum().item()
         res[L] = [feature_bank, scores, pred_labels[:, 0], top1]
+    _same(res, tol)
+
+
+# --- SwAV (facebookresearch/swav, main_swav.py) ------------------------------------------------
+
+def _swav(L, args):
+    torch, nn = L, L.nn
+
+    class SwAVModel(nn.Module):     # resnet50's projection head and prototypes, tiny
+        def __init__(self, output_dim=4, hidden_mlp=8, nmb_prototypes=5):
+            super().__init__()
+            self.backbone = _tiny_resnet(L)()
+            self.backbone.fc = nn.Identity()
+            self.projection_head = nn.Sequential(nn.Linear(8, hidden_mlp),
+                                                 nn.BatchNorm1d(hidden_mlp), nn.ReLU(inplace=True),
+                                                 nn.Linear(hidden_mlp, output_dim))
+            self.l2norm = True
+            self.prototypes = nn.Linear(output_dim, nmb_prototypes, bias=False)
+
+        def forward(self, inputs):
+            x = self.projection_head(self.backbone(torch.cat(inputs)))
+            if self.l2norm:
+                x = nn.functional.normalize(x, dim=1, p=2)
+            return x, self.prototypes(x)
+
+    @torch.no_grad()
+    def distributed_sinkhorn(out):
+        Q = torch.exp(out / args.epsilon).t()
+        B = Q.shape[1] * args.world_size
+        K = Q.shape[0]
+        sum_Q = torch.sum(Q)
+        Q /= sum_Q
+        for it in range(args.sinkhorn_iterations):
+            sum_of_rows = torch.sum(Q, dim=1, keepdim=True)
+            Q /= sum_of_rows
+            Q /= K
+            Q /= torch.sum(Q, dim=0, keepdim=True)
+            Q /= B
+        Q *= B
+        return Q.t()
+
+    def train_step(model, optimizer, inputs, queue, iteration):
+        bs = inputs[0].size(0)
+        with torch.no_grad():       # normalize the prototypes
+            w = model.prototypes.weight.data.clone()
+            w = nn.functional.normalize(w, dim=1, p=2)
+            model.prototypes.weight.copy_(w)
+        embedding, output = model(inputs)
+        embedding = embedding.detach()
+        loss = 0
+        for i, crop_id in enumerate(args.crops_for_assign):
+            with torch.no_grad():
+                out = output[bs * crop_id: bs * (crop_id + 1)].detach()
+                if queue is not None:
+                    out = torch.cat((torch.mm(queue[i], model.prototypes.weight.t()), out))
+                    queue[i, bs:] = queue[i, :-bs].clone()
+                    queue[i, :bs] = embedding[crop_id * bs: (crop_id + 1) * bs]
+                q = distributed_sinkhorn(out)[-bs:]
+            subloss = 0
+            for v in np.delete(np.arange(np.sum(args.nmb_crops)), crop_id):
+                x = output[bs * v: bs * (v + 1)] / args.temperature
+                subloss -= torch.mean(torch.sum(q * nn.functional.log_softmax(x, dim=1), dim=1))
+            loss += subloss / (np.sum(args.nmb_crops) - 1)
+        loss /= len(args.crops_for_assign)
+        optimizer.zero_grad()
+        loss.backward()
+        if iteration < args.freeze_prototypes_niters:
+            for name, p in model.named_parameters():
+                if "prototypes" in name:
+                    p.grad = None
+        optimizer.step()
+        return loss
+    return SwAVModel, train_step
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_swav_sinkhorn_queue_prototypes_and_training(dtype):
+    tol = _dtype(dtype)
+    args = types.SimpleNamespace(epsilon=0.05, world_size=1, sinkhorn_iterations=3,
+                                 crops_for_assign=[0, 1], nmb_crops=[2, 1], temperature=0.1,
+                                 freeze_prototypes_niters=1)
+    models = _both(lambda L: _swav(L, args)[0]())
+    rng = np.random.default_rng(12)
+    crops = [rng.standard_normal((4, 3, 8, 8)).astype(dtype) for _ in range(3)]
+    res = {}
+    for L, model in models.items():
+        train_step = _swav(L, args)[1]
+        queue = L.zeros(len(args.crops_for_assign), 8, 4)
+        optimizer = L.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-6)
+        res[L] = []
+        for it in range(3):
+            loss = train_step(model, optimizer, [L.tensor(c) for c in crops], queue, it)
+            assert loss.dtype == getattr(L, dtype)
+            res[L] += [loss, queue.clone()]
+        res[L] += list(model.state_dict().values())
     _same(res, tol)
