@@ -16,6 +16,7 @@ import pytest
 
 import zeroin
 from _audit import close, copy_weights, np_of
+from _audit import torch_defaults_back  # noqa: F401  (autouse: torch's defaults back)
 
 torch = pytest.importorskip("torch")
 LIBS = (torch, zeroin)
