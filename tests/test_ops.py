@@ -703,13 +703,34 @@ def test_basic_indexing_gives_a_view_and_advanced_indexing_a_copy():
     np.testing.assert_array_equal(r.data, m.data[2])
 
 
-def test_in_place_on_a_view_in_the_graph_is_refused_not_silently_wrong():
+def test_in_place_on_a_view_in_the_graph_changes_the_base_as_pytorch():
+    """A view of a tensor in the graph changed in place (Barlow Twins' ``torch.diagonal(c)
+    .add_(-1).pow_(2)``, ``y[0].mul_(2)``) changes the tensor too, and both graphs see it:
+    the values and the gradient are PyTorch's."""
+    torch = pytest.importorskip("torch")
+    views = (lambda y: y[0], lambda y: y[:, 1], lambda y: y.diagonal(), lambda y: y[1, 0],
+             lambda y: y.T)
+    for view in views:
+        res = {}
+        for lib in (torch, zeroin):
+            x = lib.tensor(np.arange(1.0, 5.0).reshape(2, 2), requires_grad=True)
+            y = x * x
+            v = view(y)
+            w = v.mul_(2).add_(x[1, 1]).pow_(2)
+            loss = (y.sin() * lib.arange(4.0).view(2, 2)).sum() + w.cos().sum()
+            loss.backward()
+            res[lib] = [y.detach().numpy().copy(), v.detach().numpy().copy(),
+                        x.grad.numpy(), loss.item()]
+            assert w is v
+        for z, t in zip(res[zeroin], res[torch]):
+            np.testing.assert_allclose(z, t, rtol=1e-12, atol=1e-12)
     x = zeroin.tensor(np.arange(4.0), requires_grad=True)
     y = x * 1
-    for view in (lambda: y[0], lambda: y.view(2, 2).T, lambda: y[1:].reshape(3, 1)):
-        with pytest.raises(RuntimeError, match=r"mul_: this tensor is a view of another "
-                                               r"tensor of shape \(4,\)"):
-            view().mul_(2)
+    keep = y.view(2, 2)                 # another view of y, which PyTorch would update too
+    with pytest.raises(RuntimeError, match=r"mul_: this tensor is a view of another "
+                                           r"tensor of shape \(4,\)"):
+        y[1:].mul_(2)
+    del keep
     with pytest.raises(RuntimeError, match="zero_: a view of a leaf tensor that requires "
                                            "grad"):
         x[0].zero_()                    # PyTorch: a view of a leaf that requires grad

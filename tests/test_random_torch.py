@@ -720,7 +720,7 @@ def test_mlp_two_epochs_same_losses(shared_torch):
     assert not np.allclose(losses[0][7:], losses[0][:7])
 
 
-def test_the_flips_and_random_grayscale_draw_torchs_float32_rand_whatever_the_default(torch):
+def test_the_flips_grayscale_and_solarize_draw_torchs_float32_rand_whatever_the_default(torch):
     """torchvision's ``torch.rand(1) < p`` is a float32 draw under torch's default dtype;
     zeroin's default is float64, and its transforms still draw torch's float32 numbers."""
     from zeroin.vision import transforms as T
@@ -729,7 +729,8 @@ def test_the_flips_and_random_grayscale_draw_torchs_float32_rand_whatever_the_de
     try:
         for t, done in ((T.RandomHorizontalFlip(0.5), lambda o: bool((o != img.numpy()).any())),
                         (T.RandomVerticalFlip(0.5), lambda o: bool((o != img.numpy()).any())),
-                        (T.RandomGrayscale(0.5), lambda o: bool((o[0] == o[1]).all()))):
+                        (T.RandomGrayscale(0.5), lambda o: bool((o[0] == o[1]).all())),
+                        (T.RandomSolarize(0.5, 0.5), lambda o: bool((o < 0).any()))):
             assert zeroin.get_default_dtype() == zeroin.float64
             zeroin.manual_seed(3)
             got = [done(t(img).numpy()) for _ in range(16)]

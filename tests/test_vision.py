@@ -508,6 +508,30 @@ def test_random_grayscale_keeps_the_channel_count_with_probability_p():
     g = np.random.Generator(np.random.PCG64(3))
     assert hits == [g.random() < 0.2 for _ in range(40)] and 2 < sum(hits) < 16
     assert repr(T.RandomGrayscale(0.2)) == "RandomGrayscale(p=0.2)"
+
+
+def test_random_solarize_inverts_at_or_above_the_threshold_with_probability_p():
+    """torchvision's RandomSolarize (BYOL's and DINO's second view): 1 - x for float
+    pixels >= threshold, 255 - x for uint8 ones, with probability p (one uniform draw)."""
+    a = np.array([[[0.1, 0.25], [0.7, 0.24]]], np.float32)
+    x = zeroin.tensor(a)
+    np.testing.assert_array_equal(T.RandomSolarize(0.25, p=1.0)(x).numpy(),
+                                  np.array([[[0.1, 0.75], [1 - np.float32(0.7), 0.24]]],
+                                           np.float32))
+    assert T.RandomSolarize(0.5, p=0.0)(x) is x
+    u = np.array([[[10, 128], [200, 127]]], np.uint8)
+    np.testing.assert_array_equal(T.RandomSolarize(128, p=1.0)(zeroin.tensor(u)).numpy(),
+                                  [[[10, 127], [55, 127]]])
+    assert np.asarray(T.RandomSolarize(128, p=1.0)(_pil(u[0]))).tolist() == [[10, 127],
+                                                                             [55, 127]]
+    zeroin.manual_seed(3)
+    hits = [T.RandomSolarize(0.5, p=0.2)(x) is not x for _ in range(40)]
+    g = np.random.Generator(np.random.PCG64(3))
+    assert hits == [g.random() < 0.2 for _ in range(40)] and 2 < sum(hits) < 16
+    assert repr(T.RandomSolarize(0.5, 0.2)) == "RandomSolarize(threshold=0.5,p=0.2)"
+    with pytest.raises(ValueError, match=r"RandomSolarize: p should be a probability in "
+                                         r"\[0, 1\], got 2"):
+        T.RandomSolarize(0.5, p=2)
     with pytest.raises(ValueError, match=r"RandomGrayscale: p should be a probability.*1.5"):
         T.RandomGrayscale(1.5)
 

@@ -1162,12 +1162,13 @@ EXPORTS["Size"] = Size
 
 # --- in-place methods ----------------------------------------------------------------------
 
-def _graph_users(t):
+def _graph_users(t, refs=None):
     """The recorded ops (not yet backpropagated) that hold ``t`` among their inputs, and
-    whether anything else in the graph holds it (a custom Function's saved tensors)."""
+    whether anything else in the graph holds it (a custom Function's saved tensors);
+    ``refs``: t's referrers, where the caller has scanned the heap for them already."""
     users, other = [], False
     holders = []                # the tuples and lists that hold t
-    for r in gc.get_referrers(t):
+    for r in gc.get_referrers(t) if refs is None else refs:
         if isinstance(r, Function):
             other = True
         elif type(r) in (tuple, list):
@@ -1213,11 +1214,11 @@ def _store(self, name, value):
                          f"into a tensor of shape {d.shape} in place: {e}") from None
 
 
-def _inplace(self, name, fn, *args, operands=(), view=False):
+def _inplace(self, name, fn, *args, operands=(), view=False, refs=None):
     """Replace this tensor's values by ``fn(self, *args)`` (a tensor), PyTorch's way;
     ``operands`` are tensors ``fn`` takes otherwise (keywords) that may require grad. With
     ``view``, ``fn`` is a view op (t, unsqueeze...): this tensor takes its result's array,
-    the same memory in a new shape."""
+    the same memory in a new shape. ``refs``: this tensor's referrers, if scanned already."""
     track = is_grad_enabled() and (self.requires_grad or any(
         isinstance(a, Tensor) and a.requires_grad for a in args + tuple(operands)))
     if not track:
@@ -1243,6 +1244,11 @@ def _inplace(self, name, fn, *args, operands=(), view=False):
                            f"while the graph is recorded, which PyTorch refuses too; change "
                            f"a copy (y = w.clone(), then y's view), or the leaf itself under "
                            f"`with zeroin.no_grad():`")
+    seen = None if base is None or view else gc.get_referrers(base)     # one heap scan
+    where = None if seen is None or _other_views(self, base, args, seen) else \
+        _place_in(self, base)
+    if where is not None:
+        return _inplace_strided_view(self, base, where, name, fn, args, operands, seen)
     if base is not None:
         raise RuntimeError(f"{name}: this tensor is a view of another tensor of shape "
                            f"{tuple(base.shape)} (made by indexing, view, reshape or "
@@ -1256,7 +1262,7 @@ def _inplace(self, name, fn, *args, operands=(), view=False):
     # to that op: ops.getitem, ops._reshaped)
     read = getattr(self, "_read", False)
     if read is True:
-        users, other = _graph_users(self)
+        users, other = _graph_users(self, refs)
     else:       # False, or a weak reference to the one op that read it (None once freed)
         read = read() if read is not False else None
         users, other = ([read] if read is not None and not read.released else []), False
@@ -1309,6 +1315,70 @@ def _inplace_whole_view(self, base, name, fn, args, operands, view):
         _inplace(base, name, lambda b, v: _ops.reshape(v, b.shape), self, view=True)
     finally:
         self._view_of = base
+    return self
+
+
+def _other_views(v, base, args, refs):
+    """Whether a tensor other than ``v``, the operands ``args`` and the view base's last
+    op wrote (an earlier change like this one) is a view of ``base``'s current memory
+    (``refs``: base's referrers): it would keep base's old values, where PyTorch's sees
+    the change, so such a change stays refused."""
+    known = (v,) + args + tuple(getattr(base.grad_fn, "inputs", None) or ())  # the graph's
+    now = _array_of(base)
+    return any(isinstance(r, Tensor) and getattr(r, "_view_of", None) is base and
+               not any(r is a for a in known) and np.may_share_memory(_array_of(r), now)
+               for r in refs)
+
+
+def _place_in(v, base):
+    """Where each element of the view ``v`` lies in ``base``: a tuple of index arrays of
+    v's shape, or None where that cannot be told (base's array not C-contiguous, v
+    reinterpreting its bytes: the error then stands)."""
+    flat = _flat_place(v, base)
+    return None if flat is None else np.unravel_index(flat, base.shape)
+
+
+def _flat_place(v, base):
+    """:func:`_place_in` as flat positions: read off the memory (offset and strides), or,
+    for ``y[i, j]`` taken while recording (a copied scalar, see ``ops._element``), off the
+    indexing op that made it."""
+    a, b = _array_of(v), _array_of(base)
+    if not b.flags.c_contiguous or a.dtype != b.dtype:
+        return None
+    lo, hi = np.lib.array_utils.byte_bounds(a)
+    blo, bhi = np.lib.array_utils.byte_bounds(b)
+    size, off = b.itemsize, lo - blo if a.size else -1
+    if blo <= lo and hi <= bhi and off % size == 0 and all(s % size == 0 for s in a.strides):
+        off = a.__array_interface__["data"][0] - blo
+        flat = np.arange(b.size)
+        return np.lib.stride_tricks.as_strided(flat[off // size:], a.shape, tuple(
+            s // size * flat.itemsize for s in a.strides), writeable=False)
+    fn = v.grad_fn
+    if a.ndim == 0 and type(fn) is _ops.GetItemOp and getattr(fn, "inputs", None):
+        src, index = fn.inputs[0], fn.index
+        if all(isinstance(i, numbers.Integral) for i in np.atleast_1d(index)):
+            at = np.arange(b.size).reshape(b.shape) if src is base else _flat_place(src, base)
+            return None if at is None else np.asarray(at[index])
+    return None
+
+
+def _inplace_strided_view(self, base, where, name, fn, args, operands, refs):
+    """In place on a view that picks some of ``base``'s elements (``torch.diagonal(c)``,
+    ``c[0]``, ``c[:, 1:]``) while recording, as PyTorch: the view changes, then ``base``
+    becomes itself with the view's new values written at ``where`` (recorded, so its graph
+    sees the change: Barlow Twins' ``torch.diagonal(c).add_(-1).pow_(2)``), and the view
+    is again a window on base's memory."""
+    a = _array_of(self)
+    start = int(np.ravel_multi_index(tuple(w.flat[0] for w in where), base.shape)) \
+        if a.size else 0        # where the view's first element lies in base
+    self._view_of = None
+    try:
+        _inplace(self, name, fn, *args, operands=operands)
+        _inplace(base, name, lambda b, v: _ops.index_put(b, where, v), self, refs=refs)
+    finally:
+        self._view_of = base
+    b = _array_of(base).reshape(-1)     # base's new storage (C-contiguous, as before)
+    self.data = np.lib.stride_tricks.as_strided(b[start:], a.shape, a.strides)
     return self
 
 

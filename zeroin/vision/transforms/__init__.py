@@ -36,7 +36,7 @@ __all__ = ["Compose", "ToTensor", "Normalize", "Lambda", "RandomHorizontalFlip",
            "ConvertImageDtype", "InterpolationMode", "functional", "RandomResizedCrop",
            "ColorJitter", "ToPILImage", "Pad", "RandomApply", "RandomChoice", "RandomOrder",
            "RandomRotation", "RandomErasing", "GaussianBlur", "TrivialAugmentWide",
-           "RandomGrayscale"]
+           "RandomGrayscale", "RandomSolarize"]
 
 
 class Compose:
@@ -373,6 +373,26 @@ class RandomGrayscale:
 
     def __repr__(self):
         return f"RandomGrayscale(p={self.p})"
+
+
+class RandomSolarize:
+    """:func:`functional.solarize` (pixels at or above ``threshold`` inverted) with
+    probability ``p``, else the image unchanged: torchvision's, in BYOL's and DINO's second
+    view (``RandomSolarize(threshold=0.5, p=0.2)`` on a float image; 0-255 on uint8)."""
+
+    def __init__(self, threshold, p=0.5):
+        if not 0 <= p <= 1:
+            raise ValueError(f"RandomSolarize: p should be a probability in [0, 1], got {p!r}")
+        self.threshold, self.p = threshold, p
+
+    def __call__(self, img):
+        _kind(img, "RandomSolarize")
+        if _uniform() < self.p:             # torchvision's torch.rand(1).item() < p
+            return functional.solarize(img, self.threshold)
+        return img
+
+    def __repr__(self):
+        return f"RandomSolarize(threshold={self.threshold},p={self.p})"
 
 
 class ConvertImageDtype:
