@@ -1369,36 +1369,6 @@ def test_linear_product_takes_t21_for_small_batches_where_that_shape_agrees(monk
 
 
 @pytest.mark.skipif(not zeroin._tensor.FAST, reason="a trick of the fast path (ZEROIN_FAST=0)")
-def test_transposed_is_numpys_transposed_copy_to_the_bit(monkeypatch):
-    # T23: T11's copy to C order through OpenBLAS's omatcopy where the matrix is large
-    # enough; NumPy's copy below that, for other layouts and dtypes, and without the BLAS
-    from zeroin import _fast
-    rng = np.random.default_rng(23)
-    cases = [rng.standard_normal(s).astype(dt) for s in ((256, 128), (784, 64), (128, 256),
-                                                          (256, 32), (4096, 8), (3, 5))
-             for dt in (np.float32, np.float64)]
-    special = rng.standard_normal((256, 128)).astype(np.float32)
-    special[0, 0], special[5, 7], special[9, 2] = np.nan, -0.0, -np.inf
-    cases += [special, rng.standard_normal((128, 256)).astype(np.float32)[:, ::2],
-              np.arange(256 * 128).reshape(256, 128), rng.standard_normal((64, 300)).T]
-    calls = []
-    if _fast._OMATCOPY is None:
-        _fast._OMATCOPY = _fast._load_omatcopy()
-    counted = {dt: (lambda *a, fn=fn: calls.append(a[2:4]) or fn(*a))
-               for dt, fn in _fast._OMATCOPY.items()}
-    monkeypatch.setattr(_fast, "_OMATCOPY", counted)
-    for a in cases:
-        t = _fast.transposed(a)
-        assert t.flags.c_contiguous and t.dtype == a.dtype and t.shape == a.shape[::-1]
-        assert np.array_equal(t.view(np.uint8), a.T.copy().view(np.uint8))
-    if counted:     # NumPy's wheels: the BLAS for the large C-ordered float matrices only
-        assert calls == [(256, 128)] * 2 + [(784, 64)] * 2 + [(128, 256)] * 2 + [(256, 128)]
-    monkeypatch.setattr(_fast, "_OMATCOPY", {})
-    assert np.array_equal(_fast.transposed(special).view(np.uint8),
-                          special.T.copy().view(np.uint8))
-
-
-@pytest.mark.skipif(not zeroin._tensor.FAST, reason="a trick of the fast path (ZEROIN_FAST=0)")
 def test_a_shared_weights_gradients_are_summed_in_place(monkeypatch):
     # T22: the gradient of a weight used at every step is summed into one array, not a new
     # one per step, where nothing but the backward loop holds it

@@ -16,7 +16,7 @@ It is entered from three places, chosen once at import:
 
 * ``zeroin/ops.py`` records one- and two-input ops with :func:`call1` / :func:`call2`,
   turns numbers into constants with :func:`pair` and takes the product ``x @ w.T`` of
-  linear and 2-D matmul from :func:`linear_product` (T11, T21, T23);
+  linear and 2-D matmul from :func:`linear_product` (T11, T21);
 * ``zeroin.optim.SGD`` updates a large weight with :func:`axpy` (T19), and ``t -= u``,
   ``t += u`` outside the graph go to :func:`axpy_tensors` (T20, zeroin/_tensor_api.py);
 * ``zeroin.autograd.run`` hands a plain backward (no ``create_graph``, no
@@ -208,15 +208,6 @@ instead of 82k (263k and 93k before T8-T9); W2 took 116k instead of 43k before T
   loaded box: 0.80 of the wall time (5.99 -> 4.95 s; torch 1.85). W4 under callgrind (PYTHONHASHSEED=0, two runs each):
   1.3732-1.3747M -> 1.3766-1.3792M instructions a step (+0.2-0.3%, within the 0.4% the
   code's layout moves it); W3 nn batch 32 7.0102M -> 7.0118M.
-* **T23 T11's copy to C order by OpenBLAS** (:func:`transposed`): ``(w @ x.T).T.copy()``
-  spent its copy in NumPy's strided loop over the transposed view, whose reads, a
-  power-of-two row apart, collide in the cache: a (256, 128) float32 product (W3's first
-  layer at batch 128) took 19.9-20.1 us to copy, against 2.7-3.4 for a plain copy of it.
-  OpenBLAS's ``somatcopy`` (a blocked transpose, in the library NumPy's wheels bundle,
-  found as :func:`axpy` finds ``saxpy``) took 6.4-7.5 us; below 16384 entries or 16 rows or
-  columns the call's few microseconds lose to NumPy's copy (a (256, 32) product: 3.0 against
-  4.7 us), and NumPy's copy stays. One thread, one process, timeit minima. The same bits:
-  alpha 1, checked on NaN, -0.0 and inf when first loaded (a test compares every case).
 """
 from __future__ import annotations
 
@@ -570,13 +561,13 @@ def linear_product(x, w):
         o, i = w.shape
         if 16 <= n <= 128 and o * i >= 32768 and (n <= 64 or (o >= 256 and i >= 512)) \
                 and (_T11_CHECKED or _check_t11()):
-            return transposed(w @ x.T)
+            return (w @ x.T).T.copy()
         if 2 <= n < 16 and o >= 256 and o * i >= 32768 and n * o * i >= 262144:     # T21
             same = _T21_SHAPES.get((n, o, i))
             if same is None:
                 same = _same_bits_shape(n, o, i)
             if same:
-                return transposed(w @ x.T)
+                return (w @ x.T).T.copy()
     return x @ w.T
 
 
@@ -597,90 +588,29 @@ def _same_bits_shape(n, o, i):
     return same
 
 
-# --- a transposed copy (T23) -----------------------------------------------------------------
-
-_OMATCOPY = None        # {dtype: OpenBLAS's cblas_?omatcopy} once looked up ({} where not found)
-
-
-def _load_omatcopy():
-    """NumPy's own OpenBLAS's ``cblas_somatcopy``/``cblas_domatcopy`` (symbols
-    ``scipy_cblas_?omatcopy64_``): ``b = alpha * a.T`` between C-ordered matrices. Each is
-    kept only if, with alpha 1, it gives ``a.T.copy()`` to the bit on a test matrix (NaN
-    and -0.0 among its entries); ``{}`` where NumPy has no such library."""
-    import ctypes
-    found = {}
-    lib = _bundled_openblas()
-    if lib is None:
-        return found
-    for dtype, name, real in ((_F32, "scipy_cblas_somatcopy64_", ctypes.c_float),
-                              (_F64, "scipy_cblas_domatcopy64_", ctypes.c_double)):
-        fn = getattr(lib, name, None)
-        if fn is None:
-            continue
-        i64, ptr, c_int = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
-        fn.argtypes = [c_int, c_int, i64, i64, real, ptr, i64, ptr, i64]
-        fn.restype = None
-        a = np.random.default_rng(23).standard_normal((37, 70)).astype(dtype)
-        a[3, 5], a[7, 1], a[0, 0] = np.nan, -0.0, np.inf
-        b = np.empty((70, 37), dtype)
-        fn(101, 112, 37, 70, 1.0, a.ctypes.data, 70, b.ctypes.data, 37)   # row major, trans
-        if np.array_equal(b.view(np.uint8), a.T.copy().view(np.uint8)):
-            found[dtype] = fn
-    return found
-
-
-def transposed(a):
-    """``a.T.copy()`` (C order) of a 2-D array ``a``, the same array to the bit: by
-    OpenBLAS's omatcopy (T23) for a C-contiguous float32/float64 matrix of at least 16384
-    entries and 16 rows and columns, where NumPy's strided copy of the transposed view is
-    the slow part of T11's ``(w @ x.T).T.copy()`` (a power-of-two row length makes its
-    reads collide in the cache); below that, or without such a BLAS, NumPy's copy, which
-    the call's few microseconds would not beat."""
-    global _OMATCOPY
-    if a.size >= 16384 and a.flags.c_contiguous and a.shape[0] >= 16 and a.shape[1] >= 16:
-        if _OMATCOPY is None:
-            _OMATCOPY = _load_omatcopy()
-        fn = _OMATCOPY.get(a.dtype)
-        if fn is not None:
-            r, c = a.shape
-            out = np.empty((c, r), a.dtype)
-            fn(101, 112, r, c, 1.0, a.ctypes.data, c, out.ctypes.data, r)
-            return out
-    return a.T.copy()
-
-
 # --- SGD's update (T19) ----------------------------------------------------------------------
 
 _AXPY = None            # {dtype: OpenBLAS's cblas_?axpy} once looked up ({} where not found)
 _AXPY_MIN = 32768       # entries; below this NumPy's two passes beat the call's overhead
 
 
-def _bundled_openblas():
-    """The OpenBLAS that NumPy's wheels bundle (``numpy.libs`` or ``numpy/.dylibs``), opened
-    with ctypes; None where NumPy has no such library (conda's, MKL, Accelerate)."""
+def _load_axpy():
+    """NumPy's own OpenBLAS's ``cblas_saxpy``/``cblas_daxpy`` through ctypes: the 64-bit
+    integer build that NumPy's wheels bundle (``numpy.libs`` or ``numpy/.dylibs``, symbols
+    ``scipy_cblas_?axpy64_``). Each is kept only if it computes ``y + a x`` on a test
+    vector; ``{}`` where NumPy has no such library (conda's, MKL, Accelerate)."""
     import ctypes
     import glob
     import os
+    found = {}
     root = os.path.dirname(np.__file__)
     paths = glob.glob(os.path.join(root, os.pardir, "numpy.libs", "*openblas*")) + \
         glob.glob(os.path.join(root, ".dylibs", "*openblas*"))
     if not _openblas() or not paths:
-        return None
+        return found
     try:
-        return ctypes.CDLL(paths[0])
+        lib = ctypes.CDLL(paths[0])
     except OSError:
-        return None
-
-
-def _load_axpy():
-    """NumPy's own OpenBLAS's ``cblas_saxpy``/``cblas_daxpy`` through ctypes: the 64-bit
-    integer build that NumPy's wheels bundle (symbols ``scipy_cblas_?axpy64_``). Each is
-    kept only if it computes ``y + a x`` on a test vector; ``{}`` where NumPy has no such
-    library."""
-    import ctypes
-    found = {}
-    lib = _bundled_openblas()
-    if lib is None:
         return found
     for dtype, name, real in ((_F32, "scipy_cblas_saxpy64_", ctypes.c_float),
                               (_F64, "scipy_cblas_daxpy64_", ctypes.c_double)):
