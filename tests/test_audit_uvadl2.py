@@ -514,3 +514,103 @@ def test_t5_init_params_from_the_torch_stream(f32):
         torch, nn, F, _ = LIBS[name]
         with pytest.raises(ValueError, match="(?i)nonlinearity.*leakyrelu"):
             _t5(torch, nn, F)["ResNet"](act_fn_name="leakyrelu")
+
+
+# --- Tutorial 15's tests -----------------------------------------------------------------------
+
+def test_t15_img_to_patch():
+    x = _cifar(2, seed=2, dtype=np.float64)[0]
+    out = {n: (LIBS[n][0], _t15(*LIBS[n][:3])["img_to_patch"]) for n in LIBS}
+    for flat, shape in ((True, (2, 16, 48)), (False, (2, 16, 3, 4, 4))):
+        z, t = (f(T.from_numpy(x.copy()), 4, flatten_channels=flat) for T, f in out.values())
+        assert tuple(z.shape) == tuple(t.shape) == shape
+        np.testing.assert_array_equal(_np(z), _np(t))
+    # patch 5 of image 1 is the block at row 1, column 1 (4 patches a row)
+    np.testing.assert_array_equal(_np(z)[1, 5], x[1, :, 4:8, 4:8])
+
+
+VIT = dict(embed_dim=16, hidden_dim=32, num_channels=3, num_heads=2, num_layers=2,
+           num_classes=10, patch_size=4, num_patches=16, dropout=0.0)
+
+
+def _t15_block(name, state):
+    """One AttentionBlock in float64 on a sequence-first input (17 tokens, batch 2)."""
+    torch, nn, F, _ = LIBS[name]
+    torch.set_default_dtype(torch.float64)
+    block = _load(torch, _t15(torch, nn, F)["AttentionBlock"](16, 32, num_heads=2), state)
+    x = torch.from_numpy(np.random.default_rng(3).standard_normal((17, 2, 16))).requires_grad_()
+    out = block(x)
+    (out * out.detach().cos()).sum().backward()
+    return out, x.grad, {k: _np(p.grad) for k, p in block.named_parameters()}
+
+
+def test_t15_attention_block_sequence_first_float64():
+    torch.set_default_dtype(torch.float64)
+    tblock = _t15(torch, torch.nn, torch.nn.functional)["AttentionBlock"](16, 32, num_heads=2)
+    with torch.no_grad():
+        tblock.attn.in_proj_bias.normal_()          # zero at init: give it values to check
+        tblock.attn.out_proj.bias.normal_()
+    state = _state(tblock)
+    (zo, zgx, zg), (to, tgx, tg) = (_t15_block(n, state) for n in ("zeroin", "torch"))
+    assert tuple(zo.shape) == (17, 2, 16)
+    close(zo, to, **F64)
+    close(zgx, tgx, **F64)
+    assert zg.keys() == tg.keys() and "attn.in_proj_weight" in zg
+    for k in tg:
+        close(zg[k], tg[k], **F64)
+
+
+def _t15_train(name, state=None, steps=4):
+    """The notebook's ViT trained a few steps as its LightningModule does: AdamW and
+    MultiStepLR (milestones scaled down), cross entropy and accuracy; then the attention
+    maps of the first block via need_weights=True."""
+    torch, nn, F, optim = LIBS[name]
+    torch.manual_seed(0)
+    M = _t15(torch, nn, F)
+    model = M["VisionTransformer"](**VIT)
+    if state is not None:
+        _load(torch, model, state)
+    init = _state(model)
+    imgs, labels = (torch.from_numpy(a) for a in _cifar(4, seed=4))
+    optimizer = optim.AdamW(model.parameters(), lr=3e-4)
+    lr_scheduler = optim.lr_scheduler.MultiStepLR(optimizer, milestones=[2, 3], gamma=0.1)
+    log = []
+    model.train()
+    for _ in range(steps):
+        preds = model(imgs)
+        loss = F.cross_entropy(preds, labels)
+        acc = (preds.argmax(dim=-1) == labels).float().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        lr_scheduler.step()
+        log.append((loss.item(), acc.item(), optimizer.param_groups[0]["lr"]))
+    model.eval()
+    with torch.no_grad():
+        x = model.input_layer(M["img_to_patch"](imgs[:2], 4))
+        x = torch.cat([model.cls_token.repeat(2, 1, 1), x], dim=1) + model.pos_embedding
+        x = model.transformer[0].layer_norm_1(x.transpose(0, 1))
+        attn = model.transformer[0].attn
+        _, avg = attn(x, x, x, need_weights=True)
+        _, heads = attn(x, x, x, need_weights=True, average_attn_weights=False)
+        out = model(imgs)
+    return init, log, _state(model), _np(avg), _np(heads), _np(out)
+
+
+def test_t15_vision_transformer_adamw_multisteplr_and_attention_maps(f32):
+    tinit, tlog, tstate, tavg, theads, tout = _t15_train("torch")
+    assert tinit.keys() >= {"cls_token", "pos_embedding", "transformer.0.attn.in_proj_weight"}
+    _, zlog, zstate, zavg, zheads, zout = _t15_train("zeroin", tinit)
+    np.testing.assert_allclose(zlog, tlog, rtol=1e-5, atol=1e-6)
+    assert [lr for *_, lr in tlog] == pytest.approx([3e-4, 3e-5, 3e-6, 3e-6])
+    assert zavg.shape == tavg.shape == (2, 17, 17) and zheads.shape == (2, 2, 17, 17)
+    close(zavg, tavg, rtol=1e-4, atol=1e-6)
+    close(zheads, theads, rtol=1e-4, atol=1e-6)
+    close(zout, tout, rtol=1e-4, atol=1e-5)
+    # The key projection's bias has no gradient but rounding noise (softmax ignores a shift
+    # common to all keys), which AdamW turns into steps of +-lr of either sign: compared apart
+    for k in ("transformer.0.attn.in_proj_bias", "transformer.1.attn.in_proj_bias"):
+        assert np.abs(zstate[k][16:32]).max() <= 4 * 3e-4
+        zstate[k][16:32] = tstate[k][16:32] = 0
+    for k in tstate:
+        close(zstate[k], tstate[k], rtol=1e-4, atol=1e-6)
