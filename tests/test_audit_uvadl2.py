@@ -715,6 +715,24 @@ def test_t15_img_to_patch():
     np.testing.assert_array_equal(_np(z)[1, 5], x[1, :, 4:8, 4:8])
 
 
+def test_t15_patch_grid_with_make_grid():
+    """The notebook's patch picture, make_grid(patches, nrow=64, normalize=True,
+    pad_value=0.9), against torchvision's rule written in NumPy (torchvision is not
+    installed): one row, 2-pixel padding, scaled by the min and max of all patches."""
+    from zeroin.vision.utils import make_grid
+
+    x = _cifar(1, seed=8, dtype=np.float64)[0]
+    patches = _t15(*LIBS["zeroin"][:3])["img_to_patch"](zeroin.tensor(x), 4, False)
+    grid = make_grid(patches[0], nrow=64, normalize=True, pad_value=0.9)
+    grid = _np(grid.permute(1, 2, 0))
+    want = np.full((8, 98, 3), 0.9)
+    p = _np(patches[0])
+    p = (p - p.min()) / (p.max() - p.min())
+    for i in range(16):
+        want[2:6, 2 + 6 * i : 6 + 6 * i] = p[i].transpose(1, 2, 0)
+    close(grid, want, **F64)
+
+
 VIT = dict(
     embed_dim=16,
     hidden_dim=32,
