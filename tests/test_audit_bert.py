@@ -10,14 +10,14 @@ float64 is compared to 1e-10, float32 to float resolution. Random draws come fro
 torch stream. See docs/bert.md."""
 import numpy as np
 import pytest
+from _audit import close, copy_weights, np_of, torch_stream
 
 import zeroin
-from _audit import close, copy_weights, np_of, torch_stream
 
 torch = pytest.importorskip("torch")
 V, D, H, FF, LAYERS, S = 50, 32, 4, 64, 2, 12
 PAD, CLS, SEP, MASK = 0, 1, 2, 3
-STEPS = dict(rtol=5e-5, atol=5e-6)      # after a few optimiser steps in float32
+STEPS = {"rtol": 5e-5, "atol": 5e-6}    # after a few optimiser steps in float32
 
 
 @pytest.fixture(autouse=True)
@@ -121,11 +121,12 @@ def batch(seed=0, b=4):
     rng = np.random.default_rng(seed)
     ids = rng.integers(4, V, (b, S))
     seg = np.zeros((b, S), np.int64)
-    for i, n in enumerate(rng.integers(6, S + 1, b)):
+    lengths = rng.integers(6, S + 1, b)
+    lengths[0] = S                                  # one row without padding
+    for i, n in enumerate(lengths):
         ids[i, 0], ids[i, n // 2], ids[i, n - 1] = CLS, SEP, SEP
         seg[i, n // 2 + 1:n] = 1
         ids[i, n:] = PAD
-    ids[0, -1], ids[0, S // 2], ids[0, 0] = SEP, SEP, CLS         # one row without padding
     return ids, seg, ids == PAD
 
 
@@ -205,7 +206,7 @@ def mask_tokens(lib, inputs, special_tokens_mask, mlm_probability=0.15):
 def test_mlm_masking_draws_torchs_masks(tstream):
     """The collator's masks on the torch stream: the same masked inputs and -100 labels, bit
     for bit, specials never masked."""
-    ids, _, pad = batch(2, b=16)
+    ids, _, _ = batch(2, b=16)
     special = [[1 if t in (PAD, CLS, SEP) else 0 for t in row] for row in ids.tolist()]
     out = {}
     for lib in (torch, zeroin):
@@ -327,3 +328,35 @@ def test_finetuning_loop(tstream, task):
     np.testing.assert_allclose(res[zeroin][0], res[torch][0], **STEPS)
     close(res[zeroin][1], res[torch][1], **STEPS)
     assert max(res[zeroin][0][1:12:3]) > 0.5    # clipping did something
+
+
+def test_default_encoder_eval_zeroes_pads_as_torch(f64):
+    """``nn.TransformerEncoder(layer, 2)`` as most posts write it (``enable_nested_tensor``
+    left on), evaluated with ``model.eval()`` under ``torch.no_grad()`` and a padding mask:
+    PyTorch returns 0 at the padded positions, so a mean over all positions (``h.mean(1)``)
+    differs from the masked mean; zeroin gives both of PyTorch's numbers. Under
+    ``inference_mode`` too; with gradients on, the pads hold the layers' values in both."""
+    ids, _, pad = batch(5)
+    x = np.random.default_rng(6).standard_normal((len(ids), S, D))
+    out = {}
+    for lib in (torch, zeroin):
+        lib.manual_seed(0)
+        layer = lib.nn.TransformerEncoderLayer(D, H, FF, dropout=0.0, activation="gelu",
+                                               batch_first=True)
+        out[lib] = lib.nn.TransformerEncoder(layer, LAYERS)
+    copy_weights(out[torch], out[zeroin])
+    res = {}
+    for lib, enc in out.items():
+        enc.eval()
+        mask = lib.tensor(pad)
+        keep = (~mask).unsqueeze(-1).to(lib.float64)
+        with lib.no_grad():
+            h = enc(lib.tensor(x), src_key_padding_mask=mask)
+            masked_mean = (h * keep).sum(1) / keep.sum(1)
+        with lib.inference_mode():
+            h_inf = enc(lib.tensor(x), src_key_padding_mask=mask)
+        h_grad = enc(lib.tensor(x), src_key_padding_mask=mask)
+        res[lib] = (h, h.mean(1), masked_mean, h_inf, h_grad)
+    for a, b in zip(res[zeroin], res[torch], strict=True):
+        close(a, b)
+    assert np.all(np_of(res[zeroin][0])[pad] == 0) and np.all(np_of(res[zeroin][4])[pad] != 0)
