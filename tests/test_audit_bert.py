@@ -48,9 +48,10 @@ def tstream(f32):
 
 # --- the model, as the blog posts write it ---------------------------------------------------
 
-def bert(lib, norm_first=False, n_labels=None, emb_dropout=0.0):
-    """A small BERT: embeddings, TransformerEncoder, pooler, tied MLM head + NSP head, or
-    a classification head when ``n_labels`` is given (``"tokens"`` for token classes)."""
+def bert(lib, norm_first=False, n_labels=None, emb_dropout=0.0, dropout=0.0):
+    """A small BERT: embeddings, TransformerEncoder (``dropout`` in its layers), pooler,
+    tied MLM head + NSP head, or a classification head when ``n_labels`` is given
+    (``"tokens"`` for token classes)."""
     nn = lib.nn
 
     class BertEmbeddings(nn.Module):
@@ -71,7 +72,7 @@ def bert(lib, norm_first=False, n_labels=None, emb_dropout=0.0):
         def __init__(self):
             super().__init__()
             self.embeddings = BertEmbeddings()
-            layer = nn.TransformerEncoderLayer(D, H, FF, dropout=0.0, activation="gelu",
+            layer = nn.TransformerEncoderLayer(D, H, FF, dropout=dropout, activation="gelu",
                                                batch_first=True, norm_first=norm_first)
             self.encoder = nn.TransformerEncoder(layer, LAYERS, enable_nested_tensor=False)
             self.pooler = nn.Sequential(nn.Linear(D, D), nn.Tanh())
@@ -284,12 +285,14 @@ def _f1(preds, labels, lib):
     return (2 * tp / (2 * tp + fp + fn).clamp(min=1)).item()
 
 
-@pytest.mark.parametrize("task", ["sequence", "tokens"])
-def test_finetuning_loop(tstream, task):
+@pytest.mark.parametrize("task, dropout", [("sequence", 0.0), ("tokens", 0.0),
+                                           ("sequence", 0.1)])
+def test_finetuning_loop(tstream, task, dropout):
     """Four training steps with dropout on (the torch stream draws torch's masks), gradients
     clipped to norm 0.5, two AdamW groups and LambdaLR, then evaluation under ``no_grad`` with
-    dropout off: the same losses, norms, learning rates, logits, accuracy and F1."""
-    tm, zm = pair(bert, n_labels=task, emb_dropout=0.1)
+    dropout off: the same losses, norms, learning rates, logits, accuracy and F1. With
+    ``dropout=0.1`` in the encoder layers too (attention weights, feed-forward, residuals)."""
+    tm, zm = pair(bert, n_labels=task, emb_dropout=0.1, dropout=dropout)
     ids, seg, pad = batch(4, b=8)
     rng = np.random.default_rng(5)
     if task == "sequence":
@@ -330,6 +333,7 @@ def test_finetuning_loop(tstream, task):
     assert max(res[zeroin][0][1:12:3]) > 0.5    # clipping did something
 
 
+@pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors")
 def test_default_encoder_eval_zeroes_pads_as_torch(f64):
     """``nn.TransformerEncoder(layer, 2)`` as most posts write it (``enable_nested_tensor``
     left on), evaluated with ``model.eval()`` under ``torch.no_grad()`` and a padding mask:
