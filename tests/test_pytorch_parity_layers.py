@@ -555,3 +555,56 @@ def test_embedding_takes_long_or_int_indices_as_torch(dtype):
     with pytest.raises(zeroin.DtypeError, match=rf"embedding: indices must be .*got dtype "
                                                 rf"{dtype}; convert with \.long\(\)"):
         zm(zi)
+
+
+@pytest.mark.parametrize("norm_first,heads,train,grad,mask_kind", [
+    (False, 4, False, False, "right"),      # PyTorch's nested-tensor path: pads are 0
+    (False, 4, False, False, "float"),      # the same with an additive 0 / -inf mask
+    (False, 4, False, False, "middle"),     # not right-padded: the ordinary path
+    (False, 4, False, True, "right"),       # recording gradients: the ordinary path
+    (False, 4, True, False, "right"),       # training: the ordinary path
+    (True, 4, False, False, "right"),       # norm_first: PyTorch turns nesting off
+    (False, 1, False, False, "right"),      # odd head count: likewise
+])
+def test_transformer_encoder_nested_tensor_padding_as_pytorch(norm_first, heads, train, grad,
+                                                              mask_kind):
+    """TransformerEncoder(enable_nested_tensor=True) in eval mode without gradients returns
+    0 at padded positions (then ``norm``), as PyTorch's nested-tensor path does; everywhere
+    else the padded positions hold what the layers computed, as in PyTorch."""
+    d, n, s = 8, 3, 5
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")         # nested-tensor notices
+        tm = torch.nn.TransformerEncoder(
+            torch.nn.TransformerEncoderLayer(d, heads, 16, dropout=0.0, batch_first=True,
+                                             norm_first=norm_first), 2,
+            norm=torch.nn.LayerNorm(d)).double()
+    zm = nn.TransformerEncoder(nn.TransformerEncoderLayer(d, heads, 16, dropout=0.0,
+                                                          batch_first=True,
+                                                          norm_first=norm_first), 2,
+                               norm=nn.LayerNorm(d))
+    with torch.no_grad():
+        tm.norm.bias.normal_()                  # LayerNorm(0) = bias shows in the pads
+    zm.load_state_dict({k: zeroin.tensor(v.detach().numpy().copy())
+                        for k, v in tm.state_dict().items()})
+    tm.train(train)
+    zm.train(train)
+    x = np.random.default_rng(1).standard_normal((n, s, d))
+    pad = np.zeros((n, s), bool)
+    pad[1, 3:] = pad[2, 1:] = True
+    if mask_kind == "middle":
+        pad[1, 0] = True
+    masks = {lib: lib.tensor(pad) for lib in (torch, zeroin)}
+    if mask_kind == "float":
+        masks = {lib: lib.zeros(n, s, dtype=lib.float64).masked_fill(
+            m, float("-inf")) for lib, m in masks.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")         # nested tensors are a prototype in PyTorch
+        with torch.set_grad_enabled(grad):
+            t = tm(torch.tensor(x), src_key_padding_mask=masks[torch])
+    with zeroin.set_grad_enabled(grad):
+        z = zm(zeroin.tensor(x), src_key_padding_mask=masks[zeroin])
+    close(z.detach(), t.detach())
+    bias_at_pads = np.allclose(t.detach().numpy()[1, 3:], tm.norm.bias.detach().numpy())
+    assert bias_at_pads == (not (norm_first or heads == 1 or train or grad
+                                 or mask_kind == "middle"))

@@ -13,9 +13,10 @@ import copy
 
 import numpy as np
 
-from .._tensor import Tensor, _leaf, get_default_dtype
+from .._tensor import Tensor, _leaf, get_default_dtype, is_grad_enabled
 from . import functional as F
 from . import init
+from .activation import GELU, ReLU
 from .attention import MultiheadAttention
 from .container import ModuleList
 from .layers import Dropout, Linear, _check_device, _dtype
@@ -159,10 +160,24 @@ def _clones(layer, name, num_layers):
     return ModuleList([copy.deepcopy(layer) for _ in range(num_layers)])
 
 
+def _nested_ok(layer):
+    """Whether PyTorch's TransformerEncoder would use nested tensors for ``layer``."""
+    attn = getattr(layer, "self_attn", None)
+    return (isinstance(layer, TransformerEncoderLayer) and not layer.norm_first
+            and attn.batch_first and attn.in_proj_bias is not None
+            and attn.num_heads % 2 == 0 and layer.norm1.eps == layer.norm2.eps
+            and (layer.activation in (F.relu, F.gelu)
+                 or isinstance(layer.activation, (ReLU, GELU))))
+
+
 class TransformerEncoder(Module):
     """``num_layers`` copies of ``encoder_layer`` (deep copies: each learns its own
     weights, ``layers.0``, ``layers.1``, ...), then ``norm`` if given.
-    ``enable_nested_tensor`` is accepted and ignored (a PyTorch speed-up).
+
+    ``enable_nested_tensor`` (a PyTorch speed-up) changes one thing that shows: where
+    PyTorch would take its nested-tensor path (eval mode, no gradient recorded, a
+    right-padded ``src_key_padding_mask`` and no ``mask``, a post-norm batch-first layer
+    that it accepts), the padded positions come out as 0 before ``norm``, as in PyTorch.
 
     ``forward(src, mask=None, src_key_padding_mask=None, is_causal=None)``; with
     ``is_causal=None`` a mask equal to ``Transformer.generate_square_subsequent_mask`` is
@@ -174,15 +189,39 @@ class TransformerEncoder(Module):
         self.layers = _clones(encoder_layer, "TransformerEncoder", num_layers)
         self.num_layers, self.norm = num_layers, norm
         self.enable_nested_tensor, self.mask_check = enable_nested_tensor, mask_check
+        self.use_nested_tensor = enable_nested_tensor and _nested_ok(encoder_layer)
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
         bf = self.layers[0].self_attn.batch_first
         is_causal = _detect_is_causal_mask(mask, is_causal, _seq_len(src, bf))
+        keep = self._nested_lengths(src, mask, src_key_padding_mask)
         x = src
         for layer in self.layers:
             x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask,
                       is_causal=is_causal)
+        if keep is not None:            # PyTorch's to_padded_tensor(0.0): pads are 0
+            x = x.masked_fill(_leaf(~keep[:, :, None]), 0.0)
         return x if self.norm is None else self.norm(x)
+
+    def _nested_lengths(self, src, mask, pad):
+        """The (N, S) bool array of the positions PyTorch's nested-tensor path keeps, or
+        None where PyTorch takes the ordinary path (whose padded outputs are not 0)."""
+        first = self.layers[0]
+        if (not self.use_nested_tensor or first.training or pad is None or mask is not None
+                or not isinstance(src, Tensor) or src.ndim != 3):
+            return None
+        if is_grad_enabled() and (src.requires_grad
+                                  or any(p.requires_grad for p in first.parameters())):
+            return None
+        p = np.asarray(pad.data if isinstance(pad, Tensor) else pad)
+        if p.shape != src.shape[:2]:
+            return None                 # the layers raise the shape error
+        keep = ~p if p.dtype == np.bool_ else p == 0
+        lengths = keep.sum(axis=1)
+        prefix = np.arange(p.shape[1]) < lengths[:, None]
+        if self.mask_check and not (keep == prefix).all():
+            return None                 # not right-padded: PyTorch's ordinary path
+        return prefix
 
 
 class TransformerDecoder(Module):
