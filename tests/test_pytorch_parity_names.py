@@ -1007,8 +1007,21 @@ def test_messages_name_the_op_and_the_fix():
         zeroin.zeros(2, 2).diagonal(0, 1, -1)
 
 
-def test_diagonal_view_while_recording_is_refused_not_lost():
+def test_diagonal_view_changed_while_recording_changes_its_base_as_pytorchs():
+    # once refused; now the base and its graph see the change (Barlow Twins'
+    # torch.diagonal(c).add_(-1)), and it is still refused while another view is alive
+    torch = pytest.importorskip("torch")
+    got = []
+    for T in (zeroin, torch):
+        x = T.tensor(np.arange(9.0).reshape(3, 3), requires_grad=True)
+        y = x * 2
+        d = y.diagonal().mul_(3)
+        (y * y).sum().backward()
+        got.append((y.detach().numpy(), d.detach().numpy(), x.grad.numpy()))
+    for a, b in zip(*got):
+        np.testing.assert_array_equal(a, b)
     y = zeroin.ones(3, 3, requires_grad=True) * 2
+    keep = y.view(9)        # noqa: F841 (alive: PyTorch would change it too, zeroin cannot)
     with pytest.raises(RuntimeError, match="view"):
         y.diagonal().mul_(3)
 
