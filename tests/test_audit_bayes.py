@@ -1,0 +1,503 @@
+"""Audit of Bayesian deep learning and uncertainty code as practitioners write it by hand in
+PyTorch: Bayes by backprop (Blundell et al.'s "Weight Uncertainty in Neural Networks", as the
+blog and notebook ports write it), Gal's MC dropout, deep ensembles with Gaussian NLL heads,
+the last-layer Laplace approximation, temperature scaling with its ECE and reliability
+numbers, and SWAG, ported with ``import zeroin as torch``, ``from zeroin import nn``,
+``zeroin.nn.functional as F`` and ``zeroin.distributions as dist``. Each is run with ``torch``
+and with ``zeroin`` on the same synthetic data and the same weights (copied from torch), on
+PyTorch's random stream where the code samples, and the outputs, losses, gradients and a few
+optimiser steps compared in float64 to 1e-10. See docs/bayes.md."""
+import copy
+import math
+
+import numpy as np
+import pytest
+from _audit import close as _close
+from _audit import copy_weights as _copy
+from _audit import torch_defaults_back  # noqa: F401  (autouse: torch's defaults back)
+from _audit import torch_stream
+
+import zeroin
+
+torch = pytest.importorskip("torch")
+LIBS = (torch, zeroin)
+
+
+@pytest.fixture(autouse=True)
+def _float64():
+    """torch in float64 for the test (zeroin's default; ``torch_defaults_back`` puts
+    torch's float32 and zeroin's NumPy stream back after it)."""
+    torch.set_default_dtype(torch.float64)
+
+
+def _t(lib, a, grad=False):
+    t = lib.tensor(np.asarray(a))
+    return t.requires_grad_(True) if grad else t
+
+
+def _same(res, tol=1e-10):
+    """Each zeroin result beside torch's: the same shape and values."""
+    for z, t in zip(res[zeroin], res[torch], strict=True):
+        assert tuple(z.shape) == tuple(t.shape)
+        _close(z, t, tol)
+
+
+def _blobs(rng, n, d=2, classes=3):
+    """``classes`` Gaussian blobs in ``d`` dimensions: inputs (float64) and integer labels."""
+    y = np.arange(n) % classes
+    centres = rng.standard_normal((classes, d)) * 2.0
+    return centres[y] + 0.7 * rng.standard_normal((n, d)), y.astype(np.int64)
+
+
+# --- Bayes by backprop -------------------------------------------------------------------------
+
+def _bbb(lib, style):
+    """Blundell et al.'s Bayesian linear layer as the blog / notebook ports write it: a
+    Gaussian posterior per weight (``mu``, ``rho``), sigma = softplus(rho), the scale-mixture
+    prior, and the log-probabilities (or the closed-form KL) kept for the ELBO."""
+    nn, F, dist = lib.nn, lib.nn.functional, lib.distributions
+    PI, S1, S2 = 0.5, math.exp(-0), math.exp(-6)
+
+    def mixture_log_prob(w):
+        comps = lib.stack([math.log(PI) + dist.Normal(0.0, S1).log_prob(w),
+                           math.log(1 - PI) + dist.Normal(0.0, S2).log_prob(w)])
+        return lib.logsumexp(comps, 0).sum()
+
+    def gaussian_log_prob(x, mu, sigma):      # the blog's hand-written density
+        return (-math.log(math.sqrt(2 * math.pi)) - lib.log(sigma)
+                - ((x - mu) ** 2) / (2 * sigma ** 2)).sum()
+
+    class BayesLinear(nn.Module):
+        def __init__(self, n_in, n_out):
+            super().__init__()
+            self.w_mu = nn.Parameter(lib.Tensor(n_out, n_in).uniform_(-0.2, 0.2))
+            self.w_rho = nn.Parameter(lib.Tensor(n_out, n_in).uniform_(-5, -4))
+            self.b_mu = nn.Parameter(lib.Tensor(n_out).uniform_(-0.2, 0.2))
+            self.b_rho = nn.Parameter(lib.Tensor(n_out).uniform_(-5, -4))
+            self.log_prior = self.log_variational_posterior = self.kl = 0
+
+        def forward(self, x, sample=True):
+            if not sample:
+                return F.linear(x, self.w_mu, self.b_mu)
+            if style == "blog":
+                w_sigma = lib.log1p(lib.exp(self.w_rho))
+                b_sigma = lib.log1p(lib.exp(self.b_rho))
+                w = self.w_mu + w_sigma * lib.randn_like(w_sigma)
+                b = self.b_mu + b_sigma * lib.randn_like(b_sigma)
+                self.log_prior = mixture_log_prob(w) + mixture_log_prob(b)
+                self.log_variational_posterior = (gaussian_log_prob(w, self.w_mu, w_sigma)
+                                                  + gaussian_log_prob(b, self.b_mu, b_sigma))
+            else:                                  # torch.distributions, closed-form KL
+                qw = dist.Normal(self.w_mu, F.softplus(self.w_rho))
+                qb = dist.Normal(self.b_mu, F.softplus(self.b_rho))
+                w, b = qw.rsample(), qb.rsample()
+                prior = dist.Normal(lib.zeros_like(self.w_mu), lib.ones_like(self.w_mu))
+                self.kl = (dist.kl_divergence(qw, prior).sum()
+                           + dist.kl_divergence(qb, dist.Normal(0.0, 1.0)).sum())
+                self.log_variational_posterior = qw.log_prob(w).sum() + qb.log_prob(b).sum()
+                self.log_prior = prior.log_prob(w).sum()
+            return F.linear(x, w, b)
+
+    class BayesianNetwork(nn.Module):
+        def __init__(self, n_in, hidden, n_out):
+            super().__init__()
+            self.l1 = BayesLinear(n_in, hidden)
+            self.l2 = BayesLinear(hidden, n_out)
+
+        def forward(self, x, sample=True):
+            x = F.relu(self.l1(x, sample))
+            return self.l2(x, sample)
+
+        def complexity(self):
+            if style == "blog":
+                return sum(m.log_variational_posterior - m.log_prior for m in (self.l1, self.l2))
+            return self.l1.kl + self.l2.kl
+
+    return BayesianNetwork
+
+
+def _elbo(lib, net, x, y, samples, num_batches, task):
+    """The sample-averaged ELBO of the blog's ``sample_elbo``: complexity / num_batches plus
+    the summed negative log-likelihood (``nll_loss`` on log-softmax, or ``mse_loss``)."""
+    F = lib.nn.functional
+    total = 0
+    for _ in range(samples):
+        out = net(x)
+        if task == "classify":
+            nll = F.nll_loss(F.log_softmax(out, dim=1), y, reduction="sum")
+        else:
+            nll = F.mse_loss(out.squeeze(-1), y, reduction="sum")
+        total = total + net.complexity() / num_batches + nll
+    return total / samples
+
+
+@pytest.mark.parametrize("style,task", [("blog", "classify"), ("dist", "classify"),
+                                        ("blog", "regress"), ("dist", "regress")])
+def test_bayes_by_backprop_elbo_gradients_adam_steps_and_predictive(style, task):
+    torch_stream()
+    rng = np.random.default_rng(1)
+    X, y = _blobs(rng, 24)
+    if task == "regress":
+        y = np.sin(X[:, 0]) + 0.1 * rng.standard_normal(24)
+    n_out = 3 if task == "classify" else 1
+    torch.manual_seed(1)
+    tnet = _bbb(torch, style)(2, 8, n_out)
+    znet = _copy(tnet, _bbb(zeroin, style)(2, 8, n_out))
+    res = {}
+    for lib, net in ((torch, tnet), (zeroin, znet)):
+        lib.manual_seed(7)
+        x, t = _t(lib, X), _t(lib, y)
+        opt = lib.optim.Adam(net.parameters(), lr=0.01)
+        out = []
+        for _ in range(3):
+            opt.zero_grad()
+            loss = _elbo(lib, net, x, t, samples=2, num_batches=4, task=task)
+            loss.backward()
+            out += [loss, net.l1.log_prior, net.l2.log_variational_posterior,
+                    *[p.grad.clone() for p in net.parameters()]]
+            opt.step()
+        with lib.no_grad():
+            if task == "classify":
+                probs = lib.stack([F_softmax(lib, net(x)) for _ in range(10)])
+            else:
+                probs = lib.stack([net(x) for _ in range(10)])
+            mean, var = probs.mean(0), probs.var(0)
+            assert not mean.requires_grad
+        res[lib] = out + [mean, var, net(x, sample=False), *net.parameters()]
+    _same(res)
+
+
+def F_softmax(lib, logits):
+    return lib.nn.functional.softmax(logits, dim=1)
+
+
+def test_scale_mixture_prior_gradient_by_finite_differences():
+    """The mixture prior's log-density (``logsumexp`` of a ``stack``) differentiated by
+    zeroin agrees with central differences."""
+    rng = np.random.default_rng(2)
+    w0 = rng.standard_normal(6) * 0.01
+    net = _bbb(zeroin, "blog")
+
+    def f(w):
+        dist = zeroin.distributions
+        comps = zeroin.stack([math.log(0.5) + dist.Normal(0.0, 1.0).log_prob(w),
+                              math.log(0.5) + dist.Normal(0.0, math.exp(-6)).log_prob(w)])
+        return zeroin.logsumexp(comps, 0).sum()
+    assert net is not None
+    w = zeroin.tensor(w0, requires_grad=True)
+    f(w).backward()
+    eps = 1e-7
+    fd = [(f(zeroin.tensor(w0 + eps * e)).item() - f(zeroin.tensor(w0 - eps * e)).item())
+          / (2 * eps) for e in np.eye(6)]
+    np.testing.assert_allclose(w.grad.numpy(), fd, rtol=1e-6)
+
+
+# --- MC dropout --------------------------------------------------------------------------------
+
+def _mc_net(lib, p=0.3):
+    nn = lib.nn
+    return nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Dropout(p), nn.Linear(16, 16),
+                         nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(p), nn.Linear(16, 3))
+
+
+def test_mc_dropout_predictive_entropy_and_bald(f32):
+    """``model.eval()`` then only the Dropout modules back in training mode, ``T`` stochastic
+    passes stacked, the predictive mean, its entropy, the expected entropy and the mutual
+    information (BALD); in float32 on the torch stream, so the masks are PyTorch's."""
+    torch.set_default_dtype(torch.float32)
+    torch_stream()
+    rng = np.random.default_rng(3)
+    X, y = _blobs(rng, 20)
+    X = X.astype(np.float32)
+    torch.manual_seed(3)
+    tnet = _mc_net(torch)
+    tnet(torch.tensor(X))                       # batch norm's running statistics move
+    znet = _copy(tnet, _mc_net(zeroin))
+    res = {}
+    for lib, model in ((torch, tnet), (zeroin, znet)):
+        F = lib.nn.functional
+        lib.manual_seed(11)
+        x = _t(lib, X)
+        model.eval()
+        for m in model.modules():
+            if isinstance(m, lib.nn.Dropout):
+                m.train()
+        assert [m.training for m in model.modules()] == [False, False, False, True, False,
+                                                         False, False, True, False]
+        with lib.no_grad():
+            logits = lib.stack([model(x) for _ in range(8)])
+        probs = logits.softmax(-1)
+        mean = probs.mean(0)
+        entropy = -(mean * lib.log(mean + 1e-12)).sum(-1)
+        expected = -(probs * lib.log(probs + 1e-12)).sum(-1).mean(0)
+        bald = entropy - expected
+        assert bool((bald > -1e-5).all())
+        # functional style: F.dropout(..., training=True) whatever the module's mode
+        h = F.relu(x @ model[0].weight.T + model[0].bias)
+        hd = F.dropout(h, 0.3, training=True)
+        g = x.clone().requires_grad_(True)
+        F.dropout(g * 2.0, p=0.5, training=True).sum().backward()
+        res[lib] = [logits, mean, entropy, expected, bald, mean.argmax(-1), hd, g.grad,
+                    probs.std(0)]
+    for z, t in zip(res[zeroin], res[torch], strict=True):
+        _close(z, t, rtol=2e-6, atol=2e-6)
+
+
+# --- deep ensembles ----------------------------------------------------------------------------
+
+def _gauss_head(lib):
+    nn, F = lib.nn, lib.nn.functional
+
+    class GaussianMLP(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(1, 16), nn.Tanh(), nn.Linear(16, 2))
+
+        def forward(self, x):
+            mean, raw = self.body(x).chunk(2, dim=-1)
+            return mean, F.softplus(raw) + 1e-6
+    return GaussianMLP
+
+
+def test_deep_ensemble_gaussian_nll_vmap_and_mixture_predictive():
+    """Lakshminarayanan et al.'s deep ensemble of Gaussian heads (softplus variances), each
+    trained by Adam on ``nn.GaussianNLLLoss``; the ensemble evaluated at once with
+    ``torch.func.stack_module_state`` + ``functional_call`` + ``vmap`` and by a loop; the
+    mixture's mean and variance, and its log-density by ``MixtureSameFamily``."""
+    rng = np.random.default_rng(4)
+    X = rng.uniform(-3, 3, (32, 1))
+    Y = np.sin(X) + 0.2 * rng.standard_normal((32, 1))
+    Xt = np.linspace(-4, 4, 9)[:, None]
+    torch.manual_seed(4)
+    tcls, zcls = _gauss_head(torch), _gauss_head(zeroin)
+    tms = [tcls() for _ in range(3)]
+    zms = [_copy(m, zcls()) for m in tms]
+    res = {}
+    for lib, models in ((torch, tms), (zeroin, zms)):
+        nn, dist = lib.nn, lib.distributions
+        x, t, xt = _t(lib, X), _t(lib, Y), _t(lib, Xt)
+        crit = nn.GaussianNLLLoss()
+        out = []
+        for m in models:
+            opt = lib.optim.Adam(m.parameters(), lr=0.01)
+            for _ in range(3):
+                opt.zero_grad()
+                mean, var = m(x)
+                loss = crit(mean, t, var)
+                loss.backward()
+                opt.step()
+                out.append(loss)
+        params, buffers = lib.func.stack_module_state(models)
+        base = copy.deepcopy(models[0]).to("meta")
+
+        def fmodel(params, buffers, x):
+            return lib.func.functional_call(base, (params, buffers), (x,))
+        vm, vv = lib.vmap(fmodel, in_dims=(0, 0, None))(params, buffers, xt)
+        with lib.no_grad():
+            loop = [m(xt) for m in models]
+        _close(vm, lib.stack([m for m, _ in loop]), 1e-14)
+        _close(vv, lib.stack([v for _, v in loop]), 1e-14)
+        mu = vm.mean(0)
+        var = (vv + vm ** 2).mean(0) - mu ** 2
+        mix = dist.MixtureSameFamily(dist.Categorical(logits=lib.zeros(3)),
+                                     dist.Normal(vm.squeeze(-1).T, vv.squeeze(-1).sqrt().T))
+        lp = mix.log_prob(xt.squeeze(-1).sin())
+        lp.sum().backward()
+        out += [vm, vv, mu, var, lp, params["body.0.weight"].grad, mix.variance, mix.mean,
+                F_nll(lib, mu, xt.sin(), var)]
+        res[lib] = out
+    _same(res)
+
+
+def F_nll(lib, mean, target, var):
+    F = lib.nn.functional
+    return [F.gaussian_nll_loss(mean, target, var, full=True, reduction="none"),
+            F.gaussian_nll_loss(mean, target, var.squeeze(-1), reduction="sum")][0]
+
+
+# --- the Laplace approximation -----------------------------------------------------------------
+
+def test_last_layer_laplace_hessian_fisher_cholesky_and_mvn():
+    """A last-layer Laplace approximation: the Hessian of the summed cross-entropy in the
+    flattened last-layer weights by ``autograd.functional.hessian`` plus the prior precision;
+    the diagonal empirical Fisher from per-sample gradients (``autograd.grad`` in a loop, and
+    ``func.grad`` + ``vmap``); ``linalg.cholesky``, ``cholesky_inverse`` and ``linalg.inv``;
+    ``MultivariateNormal(w_map, precision_matrix=H)`` samples (torch stream) and
+    ``log_prob``; the probit-approximated predictive."""
+    torch_stream()
+    rng = np.random.default_rng(5)
+    X, y = _blobs(rng, 18)
+    Phi = np.tanh(X @ rng.standard_normal((2, 4)) + 0.1)      # fixed features
+    W0 = rng.standard_normal((3, 4)) * 0.5
+    res = {}
+    for lib in LIBS:
+        F, dist = lib.nn.functional, lib.distributions
+        phi, t = _t(lib, Phi), _t(lib, y)
+        w_map = _t(lib, W0.reshape(-1))
+
+        def loss_fn(w):
+            return F.cross_entropy(phi @ w.view(3, 4).T, t, reduction="sum")
+        H = lib.autograd.functional.hessian(loss_fn, w_map) + 1.0 * lib.eye(12)
+        fisher = lib.zeros(12)
+        w = w_map.clone().requires_grad_(True)
+        for i in range(len(t)):
+            li = F.cross_entropy(phi[i:i + 1] @ w.view(3, 4).T, t[i:i + 1])
+            (g,) = lib.autograd.grad(li, w)
+            fisher += g ** 2
+
+        def per_sample(w, p, yi):
+            return F.cross_entropy((p @ w.view(3, 4).T).unsqueeze(0), yi.unsqueeze(0))
+        G = lib.vmap(lib.func.grad(per_sample), in_dims=(None, 0, 0))(w_map, phi, t)
+        _close(G.pow(2).sum(0), fisher, 1e-12)
+        L = lib.linalg.cholesky(H)
+        Sigma = lib.cholesky_inverse(L)
+        _close(Sigma, lib.linalg.inv(H), 1e-10)
+        lib.manual_seed(5)
+        post = dist.MultivariateNormal(w_map, precision_matrix=H)
+        ws = post.sample((4,))
+        lp = post.log_prob(ws)
+        # predictive: the logits' covariance per input and the probit approximation
+        Jx = lib.kron(lib.eye(3), phi.unsqueeze(1)).view(len(t), 3, 12) if False else None
+        assert Jx is None
+        f_mu = phi @ w_map.view(3, 4).T
+        Sig = Sigma.view(3, 4, 3, 4)
+        f_var = lib.einsum("nj,cjck,nk->nc", phi, Sig, phi)
+        kappa = 1 / lib.sqrt(1 + math.pi / 8 * f_var)
+        probit = lib.softmax(kappa * f_mu, dim=-1)
+        mc = lib.softmax(lib.stack([phi @ wi.view(3, 4).T for wi in ws]), -1).mean(0)
+        res[lib] = [H, fisher, G, L, Sigma, post.scale_tril, post.covariance_matrix, ws, lp,
+                    post.entropy(), f_var, probit, mc]
+    _same(res)
+
+
+# --- temperature scaling -----------------------------------------------------------------------
+
+def _ece(lib, logits, labels, n_bins=10):
+    """gpleiss/temperature_scaling's ``_ECELoss``: masks from ``linspace`` bin edges."""
+    softmaxes = lib.nn.functional.softmax(logits, dim=1)
+    confidences, predictions = lib.max(softmaxes, 1)
+    accuracies = predictions.eq(labels)
+    bounds = lib.linspace(0, 1, n_bins + 1)
+    ece = lib.zeros(1)
+    rows = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        in_bin = confidences.gt(lo.item()) * confidences.le(hi.item())
+        prop_in_bin = in_bin.float().mean()
+        if prop_in_bin.item() > 0:
+            acc_in_bin = accuracies[in_bin].float().mean()
+            avg_conf = confidences[in_bin].mean()
+            ece += lib.abs(avg_conf - acc_in_bin) * prop_in_bin
+            rows.append((acc_in_bin.item(), avg_conf.item(), prop_in_bin.item()))
+    return ece, rows
+
+
+def _reliability(lib, logits, labels, n_bins=10):
+    """The same numbers by ``bucketize`` and ``bincount`` / ``scatter_add_``."""
+    probs = logits.softmax(-1)
+    conf, pred = probs.max(-1)
+    correct = (pred == labels).to(conf.dtype)
+    edges = lib.linspace(0, 1, n_bins + 1)
+    idx = lib.bucketize(conf, edges[1:-1], right=False)
+    count = lib.bincount(idx, minlength=n_bins).float()
+    acc_sum = lib.zeros(n_bins).scatter_add_(0, idx, correct)
+    conf_sum = lib.zeros(n_bins).scatter_add_(0, idx, conf)
+    nz = count > 0
+    acc = acc_sum[nz] / count[nz]
+    avg = conf_sum[nz] / count[nz]
+    ece = ((acc - avg).abs() * count[nz]).sum() / len(labels)
+    return ece, count, acc, avg
+
+
+def test_temperature_scaling_lbfgs_ece_and_reliability():
+    """Guo et al.'s temperature scaling: one ``nn.Parameter(torch.ones(1) * 1.5)`` fitted by
+    ``optim.LBFGS(lr=0.01, max_iter=50)`` with a closure on the validation NLL; ECE by masks
+    (gpleiss's ``_ECELoss``) and by ``bucketize``; the reliability diagram's numbers."""
+    rng = np.random.default_rng(6)
+    labels = rng.integers(0, 4, 200)
+    logits = rng.standard_normal((200, 4)) * 2.5
+    logits[np.arange(200), labels] += 2.0             # over-confident, mostly right
+    res = {}
+    for lib in LIBS:
+        nn, optim = lib.nn, lib.optim
+        lg, lb = _t(lib, logits), _t(lib, labels)
+        T = nn.Parameter(lib.ones(1) * 1.5)
+        crit = nn.CrossEntropyLoss()
+        before = crit(lg, lb)
+        ece_before, _ = _ece(lib, lg, lb)
+        opt = optim.LBFGS([T], lr=0.01, max_iter=50)
+
+        def closure():
+            opt.zero_grad()
+            loss = crit(lg / T, lb)
+            loss.backward()
+            return loss
+        first = opt.step(closure)
+        scaled = lg / T.detach()
+        ece_after, rows = _ece(lib, scaled, lb)
+        ece2, count, acc, avg = _reliability(lib, scaled, lb)
+        _close(ece2, ece_after.squeeze(), 1e-7)   # the masks' .float() proportions are float32
+        res[lib] = [before, first, T, crit(scaled, lb), ece_before, ece_after, lib.tensor(rows),
+                    count, acc, avg, opt.state[T]["func_evals"] * lib.ones(1)]
+    _same(res)
+    assert res[zeroin][2].item() != 1.5
+
+
+# --- SWAG --------------------------------------------------------------------------------------
+
+def _swag_net(lib):
+    nn = lib.nn
+    return nn.Sequential(nn.Linear(2, 12), nn.BatchNorm1d(12), nn.ReLU(), nn.Linear(12, 3))
+
+
+def test_swag_diagonal_and_low_rank_moments_sampling_and_update_bn():
+    """SWAG by hand (Maddox et al.): SGD steps, then the running first and second moments of
+    ``parameters_to_vector`` and the last K deviations; a sample written back with
+    ``vector_to_parameters``, batch norm's statistics recomputed by
+    ``optim.swa_utils.update_bn``, and the Bayesian model average of the predictions."""
+    torch_stream()
+    rng = np.random.default_rng(8)
+    X, y = _blobs(rng, 40)
+    torch.manual_seed(8)
+    tnet = _swag_net(torch)
+    znet = _copy(tnet, _swag_net(zeroin))
+    res = {}
+    K = 3
+    for lib, model in ((torch, tnet), (zeroin, znet)):
+        F, utils = lib.nn.functional, lib.nn.utils
+        x, t = _t(lib, X), _t(lib, y)
+        batches = [(x[i:i + 10], t[i:i + 10]) for i in range(0, 40, 10)]
+        opt = lib.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        mean = lib.zeros_like(utils.parameters_to_vector(model.parameters()))
+        sq_mean = lib.zeros_like(mean)
+        devs, n = [], 0
+        for epoch in range(4):
+            for xb, yb in batches:
+                opt.zero_grad()
+                F.cross_entropy(model(xb), yb).backward()
+                opt.step()
+            if epoch >= 1:
+                w = utils.parameters_to_vector(model.parameters()).detach()
+                mean = (n * mean + w) / (n + 1)
+                sq_mean = (n * sq_mean + w ** 2) / (n + 1)
+                devs.append((w - mean).clone())
+                devs = devs[-K:]
+                n += 1
+        D = lib.stack(devs, dim=1)
+        var = lib.clamp(sq_mean - mean ** 2, 1e-30)
+        lib.manual_seed(9)
+        preds = []
+        for _ in range(3):
+            z1, z2 = lib.randn_like(mean), lib.randn(D.shape[1])
+            diag = mean + var.sqrt() * z1
+            sample = mean + var.sqrt() * z1 / math.sqrt(2) + D @ z2 / math.sqrt(2 * (K - 1))
+            utils.vector_to_parameters(sample, model.parameters())
+            lib.optim.swa_utils.update_bn([xb for xb, _ in batches], model)
+            model.eval()
+            with lib.no_grad():
+                preds.append(model(x).softmax(-1))
+            model.train()
+        bn = model[1]
+        res[lib] = [mean, sq_mean, var, D, diag, sample, bn.running_mean, bn.running_var,
+                    bn.num_batches_tracked, lib.stack(preds).mean(0),
+                    *model.parameters()]
+    _same(res)
