@@ -8,14 +8,17 @@ and with ``zeroin`` on the same synthetic data and the same weights (copied from
 PyTorch's random stream where the code samples, and the outputs, losses, gradients and a few
 optimiser steps compared in float64 to 1e-10. See docs/bayes.md."""
 import copy
+import functools
 import math
 
 import numpy as np
 import pytest
 from _audit import close as _close
 from _audit import copy_weights as _copy
-from _audit import torch_defaults_back  # noqa: F401  (autouse: torch's defaults back)
-from _audit import torch_stream
+from _audit import (
+    torch_defaults_back,  # noqa: F401  (autouse: torch's defaults back)
+    torch_stream,
+)
 
 import zeroin
 
@@ -207,7 +210,7 @@ def test_mc_dropout_predictive_entropy_and_bald(f32):
     torch.set_default_dtype(torch.float32)
     torch_stream()
     rng = np.random.default_rng(3)
-    X, y = _blobs(rng, 20)
+    X, _ = _blobs(rng, 20)
     X = X.astype(np.float32)
     torch.manual_seed(3)
     tnet = _mc_net(torch)
@@ -288,11 +291,7 @@ def test_deep_ensemble_gaussian_nll_vmap_and_mixture_predictive():
                 opt.step()
                 out.append(loss)
         params, buffers = lib.func.stack_module_state(models)
-        base = copy.deepcopy(models[0]).to("meta")
-
-        def fmodel(params, buffers, x):
-            return lib.func.functional_call(base, (params, buffers), (x,))
-        vm, vv = lib.vmap(fmodel, in_dims=(0, 0, None))(params, buffers, xt)
+        vm, vv = lib.vmap(_fmodel(lib, models[0]), in_dims=(0, 0, None))(params, buffers, xt)
         with lib.no_grad():
             loop = [m(xt) for m in models]
         _close(vm, lib.stack([m for m, _ in loop]), 1e-14)
@@ -309,6 +308,15 @@ def test_deep_ensemble_gaussian_nll_vmap_and_mixture_predictive():
     _same(res)
 
 
+def _fmodel(lib, model):
+    """The ``torch.func`` ensembling tutorial's stateless call on a meta-device copy."""
+    base = copy.deepcopy(model).to("meta")
+
+    def fmodel(params, buffers, x):
+        return lib.func.functional_call(base, (params, buffers), (x,))
+    return fmodel
+
+
 def F_nll(lib, mean, target, var):
     F = lib.nn.functional
     return [F.gaussian_nll_loss(mean, target, var, full=True, reduction="none"),
@@ -316,6 +324,14 @@ def F_nll(lib, mean, target, var):
 
 
 # --- the Laplace approximation -----------------------------------------------------------------
+
+def _last_layer_loss(F, phi, t, w):
+    return F.cross_entropy(phi @ w.view(3, 4).T, t, reduction="sum")
+
+
+def _per_sample_loss(F, w, p, yi):
+    return F.cross_entropy((p @ w.view(3, 4).T).unsqueeze(0), yi.unsqueeze(0))
+
 
 def test_last_layer_laplace_hessian_fisher_cholesky_and_mvn():
     """A last-layer Laplace approximation: the Hessian of the summed cross-entropy in the
@@ -335,8 +351,7 @@ def test_last_layer_laplace_hessian_fisher_cholesky_and_mvn():
         phi, t = _t(lib, Phi), _t(lib, y)
         w_map = _t(lib, W0.reshape(-1))
 
-        def loss_fn(w):
-            return F.cross_entropy(phi @ w.view(3, 4).T, t, reduction="sum")
+        loss_fn = functools.partial(_last_layer_loss, F, phi, t)
         H = lib.autograd.functional.hessian(loss_fn, w_map) + 1.0 * lib.eye(12)
         fisher = lib.zeros(12)
         w = w_map.clone().requires_grad_(True)
@@ -345,8 +360,7 @@ def test_last_layer_laplace_hessian_fisher_cholesky_and_mvn():
             (g,) = lib.autograd.grad(li, w)
             fisher += g ** 2
 
-        def per_sample(w, p, yi):
-            return F.cross_entropy((p @ w.view(3, 4).T).unsqueeze(0), yi.unsqueeze(0))
+        per_sample = functools.partial(_per_sample_loss, F)
         G = lib.vmap(lib.func.grad(per_sample), in_dims=(None, 0, 0))(w_map, phi, t)
         _close(G.pow(2).sum(0), fisher, 1e-12)
         L = lib.linalg.cholesky(H)
@@ -380,7 +394,7 @@ def _ece(lib, logits, labels, n_bins=10):
     bounds = lib.linspace(0, 1, n_bins + 1)
     ece = lib.zeros(1)
     rows = []
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):  # noqa: RUF007  (gpleiss's)
         in_bin = confidences.gt(lo.item()) * confidences.le(hi.item())
         prop_in_bin = in_bin.float().mean()
         if prop_in_bin.item() > 0:
@@ -408,6 +422,15 @@ def _reliability(lib, logits, labels, n_bins=10):
     return ece, count, acc, avg
 
 
+def _nll_closure(opt, crit, logits, labels, T):
+    def closure():
+        opt.zero_grad()
+        loss = crit(logits / T, labels)
+        loss.backward()
+        return loss
+    return closure
+
+
 def test_temperature_scaling_lbfgs_ece_and_reliability():
     """Guo et al.'s temperature scaling: one ``nn.Parameter(torch.ones(1) * 1.5)`` fitted by
     ``optim.LBFGS(lr=0.01, max_iter=50)`` with a closure on the validation NLL; ECE by masks
@@ -425,13 +448,7 @@ def test_temperature_scaling_lbfgs_ece_and_reliability():
         before = crit(lg, lb)
         ece_before, _ = _ece(lib, lg, lb)
         opt = optim.LBFGS([T], lr=0.01, max_iter=50)
-
-        def closure():
-            opt.zero_grad()
-            loss = crit(lg / T, lb)
-            loss.backward()
-            return loss
-        first = opt.step(closure)
+        first = opt.step(_nll_closure(opt, crit, lg, lb, T))
         scaled = lg / T.detach()
         ece_after, rows = _ece(lib, scaled, lb)
         ece2, count, acc, avg = _reliability(lib, scaled, lb)
