@@ -24,6 +24,9 @@ import zeroin
 
 torch = pytest.importorskip("torch")
 LIBS = (torch, zeroin)
+# torch.func's transforms call torch.jit.script inside torch 2.13, which warns
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 
 
 @pytest.fixture(autouse=True)
@@ -82,6 +85,13 @@ def _bbb(lib, style):
         def forward(self, x, sample=True):
             if not sample:
                 return F.linear(x, self.w_mu, self.b_mu)
+            if style == "local":                   # Kingma et al.'s local reparameterization
+                act_mu = F.linear(x, self.w_mu, self.b_mu)
+                act_var = F.linear(x ** 2, F.softplus(self.w_rho) ** 2,
+                                   F.softplus(self.b_rho) ** 2)
+                self.kl = dist.kl_divergence(
+                    dist.Normal(self.w_mu, F.softplus(self.w_rho)), dist.Normal(0.0, 1.0)).sum()
+                return act_mu + act_var.sqrt() * lib.randn_like(act_mu)
             if style == "blog":
                 w_sigma = lib.log1p(lib.exp(self.w_rho))
                 b_sigma = lib.log1p(lib.exp(self.b_rho))
@@ -135,7 +145,8 @@ def _elbo(lib, net, x, y, samples, num_batches, task):
 
 
 @pytest.mark.parametrize("style,task", [("blog", "classify"), ("dist", "classify"),
-                                        ("blog", "regress"), ("dist", "regress")])
+                                        ("blog", "regress"), ("dist", "regress"),
+                                        ("local", "classify")])
 def test_bayes_by_backprop_elbo_gradients_adam_steps_and_predictive(style, task):
     torch_stream()
     rng = np.random.default_rng(1)
@@ -156,7 +167,8 @@ def test_bayes_by_backprop_elbo_gradients_adam_steps_and_predictive(style, task)
             opt.zero_grad()
             loss = _elbo(lib, net, x, t, samples=2, num_batches=4, task=task)
             loss.backward()
-            out += [loss, net.l1.log_prior, net.l2.log_variational_posterior,
+            out += [loss, lib.as_tensor(net.l1.log_prior),
+                    lib.as_tensor(net.l2.log_variational_posterior),
                     *[p.grad.clone() for p in net.parameters()]]
             opt.step()
         with lib.no_grad():
@@ -234,6 +246,8 @@ def test_mc_dropout_predictive_entropy_and_bald(f32):
         entropy = -(mean * lib.log(mean + 1e-12)).sum(-1)
         expected = -(probs * lib.log(probs + 1e-12)).sum(-1).mean(0)
         bald = entropy - expected
+        _close(lib.special.entr(mean).sum(-1), -(mean * mean.log()).sum(-1), 1e-6)
+        _close(lib.distributions.Categorical(probs=probs).entropy().mean(0), expected, 1e-5)
         assert bool((bald > -1e-5).all())
         # functional style: F.dropout(..., training=True) whatever the module's mode
         h = F.relu(x @ model[0].weight.T + model[0].bias)
@@ -303,7 +317,16 @@ def test_deep_ensemble_gaussian_nll_vmap_and_mixture_predictive():
         lp = mix.log_prob(xt.squeeze(-1).sin())
         lp.sum().backward()
         out += [vm, vv, mu, var, lp, params["body.0.weight"].grad, mix.variance, mix.mean,
-                F_nll(lib, mu, xt.sin(), var)]
+                *F_nll(lib, mu, xt.sin(), var)]
+        # the ensemble trained at once: Adam on the stacked parameters, the loss through vmap
+        opt = lib.optim.Adam(params.values(), lr=0.01)
+        for _ in range(2):
+            opt.zero_grad()
+            m_, v_ = lib.vmap(_fmodel(lib, models[0]), in_dims=(0, 0, None))(params, buffers, x)
+            loss = sum(crit(m_[i], t, v_[i]) for i in range(3))
+            loss.backward()
+            opt.step()
+            out += [loss, params["body.2.bias"].clone()]
         res[lib] = out
     _same(res)
 
@@ -318,9 +341,11 @@ def _fmodel(lib, model):
 
 
 def F_nll(lib, mean, target, var):
+    """``F.gaussian_nll_loss`` with ``full=True`` per element, and with the variance one
+    dimension short (PyTorch unsqueezes it)."""
     F = lib.nn.functional
     return [F.gaussian_nll_loss(mean, target, var, full=True, reduction="none"),
-            F.gaussian_nll_loss(mean, target, var.squeeze(-1), reduction="sum")][0]
+            F.gaussian_nll_loss(mean, target, var.squeeze(-1), reduction="sum")]
 
 
 # --- the Laplace approximation -----------------------------------------------------------------
@@ -353,6 +378,12 @@ def test_last_layer_laplace_hessian_fisher_cholesky_and_mvn():
 
         loss_fn = functools.partial(_last_layer_loss, F, phi, t)
         H = lib.autograd.functional.hessian(loss_fn, w_map) + 1.0 * lib.eye(12)
+        _close(lib.func.hessian(loss_fn)(w_map) + lib.eye(12), H, 1e-12)
+        J = lib.autograd.functional.jacobian(lambda w: phi @ w.view(3, 4).T, w_map)
+        p = lib.softmax(phi @ w_map.view(3, 4).T, -1)
+        Lam = lib.diag_embed(p) - p.unsqueeze(-1) * p.unsqueeze(-2)
+        ggn = lib.einsum("nci,ncd,ndj->ij", J, Lam, J)
+        _close(ggn + lib.eye(12), H, 1e-10)          # for softmax cross-entropy, GGN = Hessian
         fisher = lib.zeros(12)
         w = w_map.clone().requires_grad_(True)
         for i in range(len(t)):
@@ -371,8 +402,6 @@ def test_last_layer_laplace_hessian_fisher_cholesky_and_mvn():
         ws = post.sample((4,))
         lp = post.log_prob(ws)
         # predictive: the logits' covariance per input and the probit approximation
-        Jx = lib.kron(lib.eye(3), phi.unsqueeze(1)).view(len(t), 3, 12) if False else None
-        assert Jx is None
         f_mu = phi @ w_map.view(3, 4).T
         Sig = Sigma.view(3, 4, 3, 4)
         f_var = lib.einsum("nj,cjck,nk->nc", phi, Sig, phi)
@@ -431,7 +460,8 @@ def _nll_closure(opt, crit, logits, labels, T):
     return closure
 
 
-def test_temperature_scaling_lbfgs_ece_and_reliability():
+@pytest.mark.parametrize("line_search", [None, "strong_wolfe"])
+def test_temperature_scaling_lbfgs_ece_and_reliability(line_search):
     """Guo et al.'s temperature scaling: one ``nn.Parameter(torch.ones(1) * 1.5)`` fitted by
     ``optim.LBFGS(lr=0.01, max_iter=50)`` with a closure on the validation NLL; ECE by masks
     (gpleiss's ``_ECELoss``) and by ``bucketize``; the reliability diagram's numbers."""
@@ -447,14 +477,17 @@ def test_temperature_scaling_lbfgs_ece_and_reliability():
         crit = nn.CrossEntropyLoss()
         before = crit(lg, lb)
         ece_before, _ = _ece(lib, lg, lb)
-        opt = optim.LBFGS([T], lr=0.01, max_iter=50)
+        opt = optim.LBFGS([T], lr=0.01 if line_search is None else 1, max_iter=50,
+                          line_search_fn=line_search)
         first = opt.step(_nll_closure(opt, crit, lg, lb, T))
         scaled = lg / T.detach()
         ece_after, rows = _ece(lib, scaled, lb)
         ece2, count, acc, avg = _reliability(lib, scaled, lb)
-        _close(ece2, ece_after.squeeze(), 1e-7)   # the masks' .float() proportions are float32
+        _close(ece2, ece_after.squeeze(), 1e-7)
+        conf = scaled.softmax(-1).max(-1).values
+        hist = lib.histc(conf, bins=10, min=0, max=1)   # the masks' .float() proportions are float32
         res[lib] = [before, first, T, crit(scaled, lb), ece_before, ece_after, lib.tensor(rows),
-                    count, acc, avg, opt.state[T]["func_evals"] * lib.ones(1)]
+                    count, acc, avg, opt.state[T]["func_evals"] * lib.ones(1), hist]
     _same(res)
     assert res[zeroin][2].item() != 1.5
 
@@ -513,8 +546,11 @@ def test_swag_diagonal_and_low_rank_moments_sampling_and_update_bn():
             with lib.no_grad():
                 preds.append(model(x).softmax(-1))
             model.train()
+        swag = lib.distributions.LowRankMultivariateNormal(
+            mean, cov_factor=D / math.sqrt(2 * (K - 1)), cov_diag=var / 2 + 1e-6)   # 1e-30 variances: no density
+        lp = swag.log_prob(sample)
         bn = model[1]
-        res[lib] = [mean, sq_mean, var, D, diag, sample, bn.running_mean, bn.running_var,
+        res[lib] = [mean, sq_mean, var, D, diag, sample, lp, swag.rsample((2,)), swag.entropy(), bn.running_mean, bn.running_var,
                     bn.num_batches_tracked, lib.stack(preds).mean(0),
                     *model.parameters()]
     _same(res)
