@@ -379,7 +379,7 @@ def test_last_layer_laplace_hessian_fisher_cholesky_and_mvn():
         loss_fn = functools.partial(_last_layer_loss, F, phi, t)
         H = lib.autograd.functional.hessian(loss_fn, w_map) + 1.0 * lib.eye(12)
         _close(lib.func.hessian(loss_fn)(w_map) + lib.eye(12), H, 1e-12)
-        J = lib.autograd.functional.jacobian(lambda w: phi @ w.view(3, 4).T, w_map)
+        J = lib.autograd.functional.jacobian(lambda w, phi=phi: phi @ w.view(3, 4).T, w_map)
         p = lib.softmax(phi @ w_map.view(3, 4).T, -1)
         Lam = lib.diag_embed(p) - p.unsqueeze(-1) * p.unsqueeze(-2)
         ggn = lib.einsum("nci,ncd,ndj->ij", J, Lam, J)
@@ -553,4 +553,58 @@ def test_swag_diagonal_and_low_rank_moments_sampling_and_update_bn():
         res[lib] = [mean, sq_mean, var, D, diag, sample, lp, swag.rsample((2,)), swag.entropy(), bn.running_mean, bn.running_var,
                     bn.num_batches_tracked, lib.stack(preds).mean(0),
                     *model.parameters()]
+    _same(res)
+
+
+# --- variational inference with torch.distributions (no Pyro) ----------------------------------
+
+def _vi_step(lib, q, X, y, prior, S):
+    """The Monte Carlo ELBO of Bayesian logistic regression under ``q``: ``rsample((S,))``,
+    ``Bernoulli(logits=...)``'s log-likelihood and the closed-form KL to the prior."""
+    dist = lib.distributions
+    w = q.rsample((S,))                                   # (S, d)
+    loglik = dist.Bernoulli(logits=w @ X.T).log_prob(y).sum(-1).mean()
+    return -(loglik - dist.kl_divergence(q, prior))
+
+
+@pytest.mark.parametrize("family", ["mean-field", "full-rank"])
+def test_bayesian_logistic_regression_vi_with_distributions(family):
+    """Pyro-free VI: a mean-field ``Independent(Normal(mu, softplus(rho)), 1)`` or a full-rank
+    ``MultivariateNormal(mu, scale_tril=tril(L, -1) + diag_embed(softplus(diag)))`` posterior
+    over logistic-regression weights, the reparameterized ELBO with the closed-form KL to a
+    ``MultivariateNormal`` / ``Independent`` prior, Adam steps (torch stream, so the noise
+    is PyTorch's); then the posterior predictive by sampling."""
+    torch_stream()
+    rng = np.random.default_rng(10)
+    X0 = rng.standard_normal((30, 3))
+    y0 = (X0 @ np.array([1.5, -2.0, 0.5]) + 0.3 * rng.standard_normal(30) > 0).astype(float)
+    L0 = np.tril(rng.standard_normal((3, 3)) * 0.1, -1)
+    res = {}
+    for lib in LIBS:
+        F, dist = lib.nn.functional, lib.distributions
+        X, y = _t(lib, X0), _t(lib, y0)
+        mu = _t(lib, np.zeros(3), grad=True)
+        rho = _t(lib, np.full(3, -1.0), grad=True)
+        L = _t(lib, L0, grad=True)
+        params = [mu, rho] + ([L] if family == "full-rank" else [])
+        opt = lib.optim.Adam(params, lr=0.05)
+        lib.manual_seed(10)
+        out = []
+        for _ in range(4):
+            if family == "mean-field":
+                q = dist.Independent(dist.Normal(mu, F.softplus(rho)), 1)
+                prior = dist.Independent(dist.Normal(lib.zeros(3), lib.ones(3)), 1)
+            else:
+                q = dist.MultivariateNormal(
+                    mu, scale_tril=lib.tril(L, -1) + lib.diag_embed(F.softplus(rho)))
+                prior = dist.MultivariateNormal(lib.zeros(3), 2.0 * lib.eye(3))
+            opt.zero_grad()
+            loss = _vi_step(lib, q, X, y, prior, S=5)
+            loss.backward()
+            out += [loss, *[p.grad.clone() for p in params]]
+            opt.step()
+        with lib.no_grad():
+            ws = q.sample((50,))
+            p_pred = lib.sigmoid(ws @ X.T).mean(0)
+        res[lib] = out + [q.entropy(), q.log_prob(ws), p_pred, *params]
     _same(res)
