@@ -608,3 +608,146 @@ def test_bayesian_logistic_regression_vi_with_distributions(family):
             p_pred = lib.sigmoid(ws @ X.T).mean(0)
         res[lib] = out + [q.entropy(), q.log_prob(ws), p_pred, *params]
     _same(res)
+
+
+# --- the "Weight Uncertainty in Neural Networks" blog, as written --------------------------------
+
+def _blog(lib):
+    """nitarshan's Bayes-by-backprop blog post, nearly verbatim (float32, ``FloatTensor``
+    prior scales, ``Normal(0, 1).sample(rho.size())``, the in-place ``outputs[i] = ...``
+    of ``sample_elbo`` and ``F.nll_loss(..., size_average=False)``)."""
+    nn, F = lib.nn, lib.nn.functional
+    PI, SIGMA_1 = 0.5, lib.FloatTensor([math.exp(-0)])
+    SIGMA_2 = lib.FloatTensor([math.exp(-6)])
+    SAMPLES, CLASSES, BATCH_SIZE, NUM_BATCHES = 2, 3, 12, 5
+
+    class Gaussian:
+        def __init__(self, mu, rho):
+            self.mu, self.rho = mu, rho
+            self.normal = lib.distributions.Normal(0, 1)
+
+        @property
+        def sigma(self):
+            return lib.log1p(lib.exp(self.rho))
+
+        def sample(self):
+            epsilon = self.normal.sample(self.rho.size())
+            return self.mu + self.sigma * epsilon
+
+        def log_prob(self, input):
+            return (-math.log(math.sqrt(2 * math.pi)) - lib.log(self.sigma)
+                    - ((input - self.mu) ** 2) / (2 * self.sigma ** 2)).sum()
+
+    class ScaleMixtureGaussian:
+        def __init__(self, pi, sigma1, sigma2):
+            self.pi = pi
+            self.gaussian1 = lib.distributions.Normal(0, sigma1)
+            self.gaussian2 = lib.distributions.Normal(0, sigma2)
+
+        def log_prob(self, input):
+            prob1 = lib.exp(self.gaussian1.log_prob(input))
+            prob2 = lib.exp(self.gaussian2.log_prob(input))
+            return (lib.log(self.pi * prob1 + (1 - self.pi) * prob2)).sum()
+
+    class BayesianLinear(nn.Module):
+        def __init__(self, in_features, out_features):
+            super().__init__()
+            self.weight_mu = nn.Parameter(lib.Tensor(out_features, in_features).uniform_(-0.2, 0.2))
+            self.weight_rho = nn.Parameter(lib.Tensor(out_features, in_features).uniform_(-5, -4))
+            self.weight = Gaussian(self.weight_mu, self.weight_rho)
+            self.bias_mu = nn.Parameter(lib.Tensor(out_features).uniform_(-0.2, 0.2))
+            self.bias_rho = nn.Parameter(lib.Tensor(out_features).uniform_(-5, -4))
+            self.bias = Gaussian(self.bias_mu, self.bias_rho)
+            self.weight_prior = ScaleMixtureGaussian(PI, SIGMA_1, SIGMA_2)
+            self.bias_prior = ScaleMixtureGaussian(PI, SIGMA_1, SIGMA_2)
+            self.log_prior = 0
+            self.log_variational_posterior = 0
+
+        def forward(self, input, sample=False, calculate_log_probs=False):
+            if self.training or sample:
+                weight = self.weight.sample()
+                bias = self.bias.sample()
+            else:
+                weight = self.weight.mu
+                bias = self.bias.mu
+            if self.training or calculate_log_probs:
+                self.log_prior = (self.weight_prior.log_prob(weight)
+                                  + self.bias_prior.log_prob(bias))
+                self.log_variational_posterior = (self.weight.log_prob(weight)
+                                                  + self.bias.log_prob(bias))
+            else:
+                self.log_prior, self.log_variational_posterior = 0, 0
+            return F.linear(input, weight, bias)
+
+    class BayesianNetwork(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.l1 = BayesianLinear(4, 16)
+            self.l2 = BayesianLinear(16, CLASSES)
+
+        def forward(self, x, sample=False):
+            x = F.relu(self.l1(x, sample))
+            return F.log_softmax(self.l2(x, sample), dim=1)
+
+        def log_prior(self):
+            return self.l1.log_prior + self.l2.log_prior
+
+        def log_variational_posterior(self):
+            return self.l1.log_variational_posterior + self.l2.log_variational_posterior
+
+        def sample_elbo(self, input, target, samples=SAMPLES):
+            outputs = lib.zeros(samples, BATCH_SIZE, CLASSES)
+            log_priors = lib.zeros(samples)
+            log_variational_posteriors = lib.zeros(samples)
+            for i in range(samples):
+                outputs[i] = self(input, sample=True)
+                log_priors[i] = self.log_prior()
+                log_variational_posteriors[i] = self.log_variational_posterior()
+            log_prior = log_priors.mean()
+            log_variational_posterior = log_variational_posteriors.mean()
+            negative_log_likelihood = F.nll_loss(outputs.mean(0), target, size_average=False)
+            loss = (log_variational_posterior - log_prior) / NUM_BATCHES \
+                + negative_log_likelihood
+            return loss, log_prior, log_variational_posterior, negative_log_likelihood
+
+    return BayesianNetwork
+
+
+@pytest.mark.filterwarnings("ignore:size_average and reduce args:UserWarning")
+def test_weight_uncertainty_blog_as_written(f32):
+    """The blog's train and test loops: SGD steps on ``sample_elbo``, then the ensemble of
+    sampled networks and the posterior mean under ``no_grad`` in ``eval()``."""
+    torch.set_default_dtype(torch.float32)
+    torch_stream()
+    rng = np.random.default_rng(12)
+    X0, y0 = _blobs(rng, 12, d=4)
+    torch.manual_seed(12)
+    tnet = _blog(torch)()
+    znet = _copy(tnet, _blog(zeroin)())
+    res = {}
+    for lib, net in ((torch, tnet), (zeroin, znet)):
+        lib.manual_seed(13)
+        data, target = _t(lib, X0.astype(np.float32)), _t(lib, y0)
+        optimizer = lib.optim.Adam(net.parameters())
+        out = []
+        net.train()
+        for _ in range(3):
+            net.zero_grad()
+            loss, log_prior, log_var_post, nll = net.sample_elbo(data, target)
+            loss.backward()
+            optimizer.step()
+            out += [loss, log_prior, log_var_post, nll, net.l1.weight_rho.grad]
+        net.eval()
+        with lib.no_grad():
+            outputs = lib.zeros(4 + 1, 12, 3)
+            for i in range(4):
+                outputs[i] = net(data, sample=True)
+            outputs[4] = net(data, sample=False)
+            output = outputs.mean(0)
+            preds = outputs.max(2, keepdim=True)[1]
+            pred = output.max(1, keepdim=True)[1]
+            corrects = preds.eq(target.view_as(pred)).sum(dim=1).squeeze()
+        res[lib] = out + [outputs, output, preds, pred, corrects, *net.parameters()]
+    for z, t in zip(res[zeroin], res[torch], strict=True):
+        assert tuple(z.shape) == tuple(t.shape)
+        _close(z, t, rtol=1e-5, atol=1e-5)
