@@ -751,3 +751,62 @@ def test_weight_uncertainty_blog_as_written(f32):
     for z, t in zip(res[zeroin], res[torch], strict=True):
         assert tuple(z.shape) == tuple(t.shape)
         _close(z, t, rtol=1e-5, atol=1e-5)
+
+
+# --- Kronecker-factored Laplace, GLM predictive ------------------------------------------------
+
+def _kfac(lib, model, x, y, prior_prec):
+    """KFAC for the last linear layer from hooks: A = E[a a^T] of its inputs (forward hook)
+    and G = E[g g^T] of the gradients at its outputs (full backward hook), one sample at a
+    time; the posterior covariance's factors from ``linalg.eigh``."""
+    F = lib.nn.functional
+    last, acts, grads = model[-1], [], []
+    h1 = last.register_forward_hook(lambda m, i, o: acts.append(i[0].detach()))
+    h2 = last.register_full_backward_hook(lambda m, gi, go: grads.append(go[0].detach()))
+    for i in range(len(y)):
+        model.zero_grad()
+        F.cross_entropy(model(x[i:i + 1]), y[i:i + 1], reduction="sum").backward()
+    h1.remove()
+    h2.remove()
+    a = lib.cat([lib.cat([t, lib.ones(len(t), 1)], 1) for t in acts])   # bias as a 1
+    g = lib.cat(grads)
+    A, G = a.T @ a / len(y), g.T @ g
+    la, Qa = lib.linalg.eigh(A)
+    lg, Qg = lib.linalg.eigh(G)
+    # the posterior precision G kron (n A) + prior, inverted in the eigenbasis
+    inv_diag = 1 / (lib.outer(lg, la) * len(y) + prior_prec)
+    return A, G, lib.kron(G, A), la, lg, Qa, Qg, inv_diag
+
+
+def test_kfac_laplace_with_hooks_and_glm_predictive():
+    """Kronecker-factored last-layer Laplace with forward / full backward hooks, ``kron``
+    and ``linalg.eigh`` (eigenvectors up to sign); the last layer's Gauss-Newton matrix from
+    per-sample Jacobians (``func.jacrev`` of ``functional_call`` on the parameter dict,
+    ``vmap``ed), and the GLM predictive's logit covariance and probit probabilities."""
+    rng = np.random.default_rng(14)
+    X0, y0 = _blobs(rng, 10)
+    torch.manual_seed(14)
+    tnet = torch.nn.Sequential(torch.nn.Linear(2, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3))
+    znet = _copy(tnet, zeroin.nn.Sequential(zeroin.nn.Linear(2, 5), zeroin.nn.Tanh(),
+                                            zeroin.nn.Linear(5, 3)))
+    res = {}
+    for lib, model in ((torch, tnet), (zeroin, znet)):
+        x, y = _t(lib, X0), _t(lib, y0)
+        A, G, GA, la, lg, Qa, Qg, inv_diag = _kfac(lib, model, x, y, prior_prec=1.0)
+        params = {k: v.detach() for k, v in model.named_parameters()}
+        last = {k: params[k] for k in ("2.weight", "2.bias")}
+
+        def f(p, xi, model=model, params=params, lib=lib):
+            return lib.func.functional_call(model, {**params, **p}, (xi.unsqueeze(0),))[0]
+        J = lib.vmap(lib.func.jacrev(f), in_dims=(None, 0))(last, x)
+        Jw = lib.cat([J["2.weight"].flatten(2), J["2.bias"]], 2)    # (n, 3, 18)
+        p = lib.softmax(model(x), -1).detach()
+        Lam = lib.diag_embed(p) - p.unsqueeze(-1) * p.unsqueeze(-2)
+        ggn = lib.einsum("nci,ncd,ndj->ij", Jw, Lam, Jw)
+        Sigma = lib.linalg.inv(ggn + lib.eye(18))
+        f_mu = model(x).detach()
+        f_var = lib.einsum("nci,ij,ndj->ncd", Jw, Sigma, Jw)
+        kappa = 1 / lib.sqrt(1 + math.pi / 8 * lib.diagonal(f_var, dim1=-2, dim2=-1))
+        res[lib] = [A, G, GA, la, lg, lib.abs(Qa), lib.abs(Qg), inv_diag, Jw, ggn, Sigma,
+                    f_var, lib.softmax(kappa * f_mu, -1)]
+    _same(res, 1e-9)
