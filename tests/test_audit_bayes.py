@@ -377,6 +377,9 @@ def test_last_layer_laplace_hessian_fisher_cholesky_and_mvn():
         loss_fn = functools.partial(_last_layer_loss, F, phi, t)
         H = lib.autograd.functional.hessian(loss_fn, w_map) + 1.0 * lib.eye(12)
         _close(lib.func.hessian(loss_fn)(w_map) + lib.eye(12), H, 1e-12)
+        _close(lib.autograd.functional.hessian(loss_fn, w_map, vectorize=True,
+                                               outer_jacobian_strategy="forward-mode"),
+               H - lib.eye(12), 1e-12)
         J = lib.autograd.functional.jacobian(lambda w, phi=phi: phi @ w.view(3, 4).T, w_map)
         p = lib.softmax(phi @ w_map.view(3, 4).T, -1)
         Lam = lib.diag_embed(p) - p.unsqueeze(-1) * p.unsqueeze(-2)
