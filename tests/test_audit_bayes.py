@@ -517,6 +517,7 @@ def test_swag_diagonal_and_low_rank_moments_sampling_and_update_bn():
         F, utils = lib.nn.functional, lib.nn.utils
         x, t = _t(lib, X), _t(lib, y)
         batches = [(x[i:i + 10], t[i:i + 10]) for i in range(0, 40, 10)]
+        loader = lib.utils.data.DataLoader(lib.utils.data.TensorDataset(x, t), batch_size=16)
         opt = lib.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
         mean = lib.zeros_like(utils.parameters_to_vector(model.parameters()))
         sq_mean = lib.zeros_like(mean)
@@ -542,7 +543,7 @@ def test_swag_diagonal_and_low_rank_moments_sampling_and_update_bn():
             diag = mean + var.sqrt() * z1
             sample = mean + var.sqrt() * z1 / math.sqrt(2) + D @ z2 / math.sqrt(2 * (K - 1))
             utils.vector_to_parameters(sample, model.parameters())
-            lib.optim.swa_utils.update_bn([xb for xb, _ in batches], model)
+            lib.optim.swa_utils.update_bn(loader, model)      # (x, y) batches
             model.eval()
             with lib.no_grad():
                 preds.append(model(x).softmax(-1))
