@@ -812,3 +812,72 @@ def test_kfac_laplace_with_hooks_and_glm_predictive():
         res[lib] = [A, G, GA, la, lg, lib.abs(Qa), lib.abs(Qg), inv_diag, Jw, ggn, Sigma,
                     f_var, lib.softmax(kappa * f_mu, -1)]
     _same(res, 1e-9)
+
+
+# --- evidential deep learning ------------------------------------------------------------------
+
+def _edl_loss(lib, alpha, y, num_classes, anneal):
+    """Sensoy et al.'s evidential loss (dougbrion/pytorch-classification-uncertainty):
+    the expected squared error under Dirichlet(alpha) plus the annealed KL of the
+    misleading evidence to Dirichlet(1), written with ``lgamma`` / ``digamma``."""
+    S = alpha.sum(1, keepdim=True)
+    err = ((y - alpha / S) ** 2).sum(1, keepdim=True)
+    var = (alpha * (S - alpha) / (S * S * (S + 1))).sum(1, keepdim=True)
+    at = (alpha - 1) * (1 - y) + 1
+    ones = lib.ones([1, num_classes])
+    sa = at.sum(1, keepdim=True)
+    first = lib.lgamma(sa) - lib.lgamma(at).sum(1, keepdim=True) \
+        - lib.lgamma(ones.sum(1, keepdim=True)) + lib.lgamma(ones).sum(1, keepdim=True)
+    second = ((at - ones) * (lib.digamma(at) - lib.digamma(sa))).sum(1, keepdim=True)
+    kl = first + second
+    D = lib.distributions
+    _close(kl.squeeze(1), D.kl_divergence(D.Dirichlet(at), D.Dirichlet(ones.expand_as(at))),
+           1e-10)
+    return (err + var + anneal * kl).mean()
+
+
+def test_evidential_classification_and_regression_losses_and_steps():
+    """Evidential deep learning: a classifier whose ``F.softplus`` evidence parameterizes a
+    Dirichlet (the loss above, its uncertainty ``K / S``, ``Dirichlet.entropy``), and Amini
+    et al.'s deep evidential regression (Normal-Inverse-Gamma NLL with ``lgamma`` and its
+    evidence regularizer); Adam steps on both."""
+    rng = np.random.default_rng(16)
+    X0, y0 = _blobs(rng, 12)
+    R = rng.standard_normal((12, 1))
+    torch.manual_seed(16)
+    tc = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    tr = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 4))
+    zc = _copy(tc, zeroin.nn.Sequential(zeroin.nn.Linear(2, 8), zeroin.nn.ReLU(),
+                                        zeroin.nn.Linear(8, 3)))
+    zr = _copy(tr, zeroin.nn.Sequential(zeroin.nn.Linear(2, 8), zeroin.nn.Tanh(),
+                                        zeroin.nn.Linear(8, 4)))
+    res = {}
+    for lib, clf, reg in ((torch, tc, tr), (zeroin, zc, zr)):
+        F = lib.nn.functional
+        x, t, yr = _t(lib, X0), _t(lib, y0), _t(lib, R)
+        opt = lib.optim.Adam([*clf.parameters(), *reg.parameters()], lr=0.01)
+        out = []
+        for epoch in range(3):
+            opt.zero_grad()
+            alpha = F.softplus(clf(x)) + 1
+            y = F.one_hot(t, 3).to(alpha.dtype)
+            loss_c = _edl_loss(lib, alpha, y, 3, min(1.0, epoch / 10))
+            gamma, lognu, logalpha, logbeta = reg(x).chunk(4, dim=-1)
+            nu, a, beta = F.softplus(lognu), F.softplus(logalpha) + 1, F.softplus(logbeta)
+            omega = 2 * beta * (1 + nu)
+            nll = (0.5 * lib.log(math.pi / nu) - a * lib.log(omega)
+                   + (a + 0.5) * lib.log(nu * (yr - gamma) ** 2 + omega)
+                   + lib.lgamma(a) - lib.lgamma(a + 0.5))
+            evid = (lib.abs(yr - gamma) * (2 * nu + a)).mean()
+            loss = loss_c + nll.mean() + 0.01 * evid
+            loss.backward()
+            opt.step()
+            out += [loss_c, nll, evid, clf[0].weight.grad, reg[2].bias.grad]
+        with lib.no_grad():
+            alpha = F.softplus(clf(x)) + 1
+            u = 3 / alpha.sum(1)
+            h = lib.distributions.Dirichlet(alpha).entropy()
+            aleatoric = beta / (a - 1)
+            epistemic = beta / (nu * (a - 1))
+        res[lib] = out + [u, h, aleatoric, epistemic]
+    _same(res)
