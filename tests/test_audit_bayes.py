@@ -258,6 +258,29 @@ def test_mc_dropout_predictive_entropy_and_bald(f32):
         _close(z, t, rtol=2e-6, atol=2e-6)
 
 
+@pytest.mark.parametrize("randomness", ["different", "same"])
+def test_mc_dropout_ensemble_through_vmap_randomness(randomness, f32):
+    """An ensemble of MC-dropout networks in one call: ``stack_module_state``, a meta-device
+    base, ``vmap(..., randomness="different")`` (a mask per member) or ``"same"`` (one mask
+    shared); PyTorch's masks on the torch stream."""
+    torch.set_default_dtype(torch.float32)
+    torch_stream()
+    X0 = np.random.default_rng(17).standard_normal((5, 2)).astype(np.float32)
+    torch.manual_seed(17)
+    tms = [_mc_net(torch, 0.5)[:4] for _ in range(3)]
+    zms = [_copy(m, _mc_net(zeroin, 0.5)[:4]) for m in tms]
+    res = {}
+    for lib, models in ((torch, tms), (zeroin, zms)):
+        params, buffers = lib.func.stack_module_state(models)
+        lib.manual_seed(18)
+        out = lib.vmap(_fmodel(lib, models[0]), in_dims=(0, 0, None),
+                       randomness=randomness)(params, buffers, _t(lib, X0))
+        out.sum().backward()
+        res[lib] = [out, params["0.weight"].grad, params["3.bias"].grad]
+    for z, t in zip(res[zeroin], res[torch], strict=True):
+        _close(z, t, rtol=2e-6, atol=2e-6)
+
+
 # --- deep ensembles ----------------------------------------------------------------------------
 
 def _gauss_head(lib):
