@@ -465,9 +465,10 @@ def _is_meta(device):
 
 
 def _valueless(t):
-    """A tensor of ``t``'s shape and dtype that holds no values (``Module.to('meta')``)."""
-    fill = np.nan if t.dtype.kind in "fc" else 0
-    return _leaf(np.broadcast_to(np.array(fill, dtype=t.dtype), t.shape))
+    """A tensor of ``t``'s shape and dtype without its values (``Module.to('meta')``):
+    NaN (integers: 0), writable, so that in-place code runs on it as on PyTorch's meta
+    tensors."""
+    return _leaf(np.full(t.shape, np.nan if t.dtype.kind in "fc" else 0, dtype=t.dtype))
 
 class Module:
     """Base class of layers and models.
@@ -886,7 +887,7 @@ class Module:
         parameters and buffers channels last, as PyTorch. ``to('meta')`` (the
         ``torch.func`` ensembling recipe's base module, whose values ``functional_call``
         supplies) drops the values: zeroin has no meta tensors, so each parameter and buffer
-        becomes a read-only NaN (integers: 0) view of its shape that holds no memory."""
+        keeps its shape and dtype and is filled with NaN (integers: 0)."""
         from .hooks import parse_to
         fmt = kwargs.pop("memory_format", None)
         meta = [a for a in (*args, kwargs.get("device")) if _is_meta(a)]
