@@ -420,6 +420,16 @@ def test_last_layer_laplace_hessian_fisher_cholesky_and_mvn():
         _close(G.pow(2).sum(0), fisher, 1e-12)
         L = lib.linalg.cholesky(H)
         Sigma = lib.cholesky_inverse(L)
+        # an indefinite Hessian: the jitter loop catching linalg.LinAlgError, and cholesky_ex
+        bad, jitter = H - (lib.linalg.eigvalsh(H)[0] + 0.5) * lib.eye(12), 1e-6
+        while True:
+            try:
+                L_bad = lib.linalg.cholesky(bad + jitter * lib.eye(12))
+                break
+            except lib.linalg.LinAlgError:
+                jitter *= 10
+        info = lib.linalg.cholesky_ex(bad).info
+        assert info.item() > 0 and lib.linalg.cholesky_ex(H).info.item() == 0
         _close(Sigma, lib.linalg.inv(H), 1e-10)
         lib.manual_seed(5)
         post = dist.MultivariateNormal(w_map, precision_matrix=H)
@@ -432,7 +442,7 @@ def test_last_layer_laplace_hessian_fisher_cholesky_and_mvn():
         kappa = 1 / lib.sqrt(1 + math.pi / 8 * f_var)
         probit = lib.softmax(kappa * f_mu, dim=-1)
         mc = lib.softmax(lib.stack([phi @ wi.view(3, 4).T for wi in ws]), -1).mean(0)
-        res[lib] = [H, fisher, G, L, Sigma, post.scale_tril, post.covariance_matrix, ws, lp,
+        res[lib] = [H, fisher, G, L, Sigma, L_bad, info, jitter * lib.ones(1), post.scale_tril, post.covariance_matrix, ws, lp,
                     post.entropy(), f_var, probit, mc]
     _same(res)
 
