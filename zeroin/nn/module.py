@@ -458,7 +458,6 @@ def _own_registries(module, state):
             reg._owner, reg._what = weakref.ref(module), what
 
 
-
 def _is_meta(device):
     """``device`` names PyTorch's meta device ('meta', ``device('meta')``)."""
     return str(getattr(device, "type", device)) == "meta"
@@ -469,6 +468,7 @@ def _valueless(t):
     NaN (integers: 0), writable, so that in-place code runs on it as on PyTorch's meta
     tensors."""
     return _leaf(np.full(t.shape, np.nan if t.dtype.kind in "fc" else 0, dtype=t.dtype))
+
 
 class Module:
     """Base class of layers and models.
