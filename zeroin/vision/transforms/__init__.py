@@ -852,40 +852,49 @@ class TrivialAugmentWide:
         self.interpolation = _mode(interpolation, "TrivialAugmentWide")
         self.fill = fill
 
+    _v2_draws = False       # v2's: a sign drawn by torch.rand(()) <= 0.5, Solarize 1 -> 0
+
     @staticmethod
-    def _augmentation_space(num_bins):
-        """op name: (magnitudes, signed), torchvision's table."""
+    def _augmentation_space(num_bins, v2=False):
+        """op name: (magnitudes, signed), torchvision's table (v2's with ``v2``)."""
         return _aug_space(num_bins, 0.99, (32.0, 32.0), 135.0, 0.99, (8, 6),
-                          head=("Identity",))
+                          head=("Identity",), v2=v2)
 
     def get_params(self):
         """(op name, magnitude) drawn as torchvision draws them."""
-        space = self._augmentation_space(self.num_magnitude_bins)
+        space = self._augmentation_space(self.num_magnitude_bins, self._v2_draws)
         rng = _draws()
         name = list(space)[int(rng.integers(len(space)))]
         mags, signed = space[name]
         mag = 0.0 if mags is None else float(mags[int(rng.integers(len(mags)))])
-        if signed and int(rng.integers(2)):
+        if signed and _negate(rng, self._v2_draws):
             mag = -mag
         return name, mag
 
     def __call__(self, img):
         name, mag = self.get_params()
-        return _apply_op(img, name, mag, self.interpolation, self.fill)
+        return _apply_op(img, name, mag, self.interpolation, self.fill, self._v2_draws)
 
     def __repr__(self):
         return (f"TrivialAugmentWide(num_magnitude_bins={self.num_magnitude_bins}, "
                 f"interpolation={self.interpolation}, fill={self.fill})")
 
 
+def _negate(rng, v2):
+    """Whether a signed op's magnitude flips: torchvision v1's ``torch.randint(2, (1,))``
+    (1 flips), v2's ``torch.rand(()) <= 0.5``."""
+    return bool(rng.random() <= 0.5) if v2 else bool(int(rng.integers(2)))
+
+
 def _aug_space(num_bins, shear, translate, rotate, enhance, posterize, head=(), tail=(),
-               enhance_last=False):
+               enhance_last=False, v2=False):
     """The op table of torchvision's autoaugment.py (op name: (magnitudes or None, signed)),
     in its order, which the drawn op index follows: ``head`` ops, shears, translations
     (``translate``: the x and y ends), rotation, the four enhancements (after posterize...
     for AugMix, left out when ``enhance`` is None), posterize (``top - round(i / ((bins - 1)
-    / steps))`` in float32), solarize, autocontrast, equalize, then ``tail`` ops."""
-    lin = lambda hi: _linspace32(0.0, hi, num_bins)
+    / steps))`` in float32), solarize (thresholds 255 -> 0; v2's: 1 -> 0, times the bound),
+    autocontrast, equalize, then ``tail`` ops."""
+    lin = lambda hi: _linspace32(0.0, hi, num_bins)  # noqa: E731
     top, steps = posterize
     post = top - np.round(np.arange(num_bins, dtype=np.float32)
                           / np.float32((num_bins - 1) / steps)).astype(np.int64)
@@ -895,7 +904,8 @@ def _aug_space(num_bins, shear, translate, rotate, enhance, posterize, head=(), 
                   "TranslateY": (lin(translate[1]), True), "Rotate": (lin(rotate), True)})
     color = {} if enhance is None else {n: (lin(enhance), True) for n in
                                         ("Brightness", "Color", "Contrast", "Sharpness")}
-    rest = {"Posterize": (post, False), "Solarize": (_linspace32(255.0, 0.0, num_bins), False),
+    solar = _linspace32(1.0 if v2 else 255.0, 0.0, num_bins)
+    rest = {"Posterize": (post, False), "Solarize": (solar, False),
             "AutoContrast": (None, False), "Equalize": (None, False)}
     for part in ((rest, color) if enhance_last else (color, rest)):
         space.update(part)
@@ -903,8 +913,9 @@ def _aug_space(num_bins, shear, translate, rotate, enhance, posterize, head=(), 
     return space
 
 
-def _apply_op(img, name, mag, interpolation, fill):
-    """torchvision's ``_apply_op`` of autoaugment.py."""
+def _apply_op(img, name, mag, interpolation, fill, v2=False):
+    """torchvision's ``_apply_op`` of autoaugment.py (``v2``: v2's, whose Solarize
+    magnitude is a fraction of the dtype's bound)."""
     F = functional
     if name in ("ShearX", "ShearY"):
         s = math.degrees(math.atan(mag))
@@ -921,6 +932,8 @@ def _apply_op(img, name, mag, interpolation, fill):
         return enhance[name](img, 1.0 + mag)
     if name == "Posterize":
         return F.posterize(img, int(mag))
+    if name == "Solarize" and v2:
+        return _solarize_v2(img, mag)
     if name == "Solarize":
         float_img = not _is_pil(img) and _chw(img, _kind(img, "Solarize")).dtype.kind == "f"
         return F.solarize(img, mag / 255.0 if float_img else mag)
@@ -933,8 +946,18 @@ def _apply_op(img, name, mag, interpolation, fill):
     return img
 
 
+def _solarize_v2(img, mag):
+    """torchvision v2's Solarize: threshold ``bound * mag`` (255 for PIL images), compared
+    as torch compares it: in float32 unless the image is float64."""
+    if _is_pil(img):
+        return functional.solarize(img, 255.0 * mag)
+    dtype = _chw(img, _kind(img, "Solarize")).dtype
+    thr = _max_value(dtype) * mag
+    return functional.solarize(img, thr if dtype == np.float64 else float(np.float32(thr)))
+
+
 # the extra transforms import this module's helpers, so they come last
-from ._extra import (
+from ._extra import (  # noqa: E402
     AugMix,
     AutoAugment,
     AutoAugmentPolicy,

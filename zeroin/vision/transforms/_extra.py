@@ -15,7 +15,17 @@ import numpy as np
 
 from ..._tensor import Tensor
 from ...random import get_rng, torch_stream
-from . import _apply_op, _aug_space, _degrees, _draws, _fill_arg, _p_arg, _uniform, functional
+from . import (
+    _apply_op,
+    _aug_space,
+    _degrees,
+    _draws,
+    _fill_arg,
+    _negate,
+    _p_arg,
+    _uniform,
+    functional,
+)
 from .functional import InterpolationMode, _chw, _kind, _mode, _size
 
 __all__ = ["AugMix", "AutoAugment", "AutoAugmentPolicy", "FiveCrop", "LinearTransformation",
@@ -355,6 +365,8 @@ class AutoAugment:
     each of its two ops applied with its probability at its magnitude (torchvision's
     tables; PIL or uint8 images, as there)."""
 
+    _v2_draws = False       # v2: each op's torch.rand(()) <= p, then its sign, as drawn
+
     def __init__(self, policy=AutoAugmentPolicy.IMAGENET,
                  interpolation=InterpolationMode.NEAREST, fill=None):
         if not isinstance(policy, AutoAugmentPolicy):      # torchvision's ValueError
@@ -366,11 +378,11 @@ class AutoAugment:
         self.policies = _policy(_POLICIES[policy])
 
     @staticmethod
-    def _augmentation_space(num_bins, image_size):
+    def _augmentation_space(num_bins, image_size, v2=False):
         """op name: (magnitudes, signed) for an image of ``image_size`` (height, width)."""
         return _aug_space(num_bins, 0.3, (150.0 / 331.0 * image_size[1],
                                           150.0 / 331.0 * image_size[0]), 30.0, 0.9, (8, 4),
-                          tail=("Invert",))
+                          tail=("Invert",), v2=v2)
 
     @staticmethod
     def get_params(transform_num):
@@ -385,9 +397,11 @@ class AutoAugment:
     def __call__(self, img):
         h, w = _size(img, _kind(img, "AutoAugment"))
         fill = _tensor_fill(img, self.fill)
+        op_meta = self._augmentation_space(10, (h, w), self._v2_draws)
+        if self._v2_draws:
+            return self._call_v2(img, op_meta, fill)
         transform_id, probs, signs = self.get_params(len(self.policies))
         probs, signs = np.asarray(probs.data), np.asarray(signs.data)
-        op_meta = self._augmentation_space(10, (h, w))
         for i, (name, p, mag_id) in enumerate(self.policies[transform_id]):
             if probs[i] <= p:
                 mags, signed = op_meta[name]
@@ -395,6 +409,20 @@ class AutoAugment:
                 if signed and signs[i] == 0:
                     mag = -mag
                 img = _apply_op(img, name, mag, self.interpolation, fill)
+        return img
+
+    def _call_v2(self, img, op_meta, fill):
+        """torchvision v2's order: the sub-policy, then per op ``torch.rand(()) <= p`` and,
+        for an applied signed op, its sign."""
+        rng = _draws()
+        for name, p, mag_id in self.policies[int(rng.integers(len(self.policies)))]:
+            if not rng.random() <= p:
+                continue
+            mags, signed = op_meta[name]
+            mag = 0.0 if mags is None else float(mags[mag_id])
+            if mags is not None and signed and _negate(rng, True):
+                mag = -mag
+            img = _apply_op(img, name, mag, self.interpolation, fill, True)
         return img
 
     def __repr__(self):
@@ -405,8 +433,13 @@ class RandAugment:
     """RandAugment (Cubuk et al., 2020): ``num_ops`` ops drawn uniformly from torchvision's
     14, each at bin ``magnitude`` of ``num_magnitude_bins`` and a drawn sign."""
 
+    _v2_draws = False       # v2's sign: torch.rand(()) <= 0.5
+
     def __init__(self, num_ops=2, magnitude=9, num_magnitude_bins=31,
                  interpolation=InterpolationMode.NEAREST, fill=None):
+        if not isinstance(num_ops, int) or num_ops < 0:
+            raise ValueError(f"RandAugment: num_ops should be a non-negative integer, got "
+                             f"{num_ops!r}")
         if not isinstance(magnitude, int) or not 0 <= magnitude < num_magnitude_bins:
             raise ValueError(f"RandAugment: magnitude ({magnitude!r}) must be an integer in "
                              f"[0, num_magnitude_bins) = [0, {num_magnitude_bins})")
@@ -415,24 +448,25 @@ class RandAugment:
         self.interpolation = _mode(interpolation, "RandAugment")
 
     @staticmethod
-    def _augmentation_space(num_bins, image_size):
+    def _augmentation_space(num_bins, image_size, v2=False):
         """op name: (magnitudes, signed) for an image of ``image_size`` (height, width)."""
         return _aug_space(num_bins, 0.3, (150.0 / 331.0 * image_size[1],
                                           150.0 / 331.0 * image_size[0]), 30.0, 0.9, (8, 4),
-                          head=("Identity",))
+                          head=("Identity",), v2=v2)
 
     def __call__(self, img):
         h, w = _size(img, _kind(img, "RandAugment"))
         fill = _tensor_fill(img, self.fill)
-        op_meta = self._augmentation_space(self.num_magnitude_bins, (h, w))
+        v2 = self._v2_draws
+        op_meta = self._augmentation_space(self.num_magnitude_bins, (h, w), v2)
         names, rng = list(op_meta), _draws()
         for _ in range(self.num_ops):
             name = names[int(rng.integers(len(names)))]
             mags, signed = op_meta[name]
             mag = 0.0 if mags is None else float(mags[self.magnitude])
-            if signed and int(rng.integers(2)):
+            if mags is not None and signed and _negate(rng, v2):
                 mag = -mag
-            img = _apply_op(img, name, mag, self.interpolation, fill)
+            img = _apply_op(img, name, mag, self.interpolation, fill, v2)
         return img
 
     def __repr__(self):
@@ -450,6 +484,7 @@ class AugMix:
     torchvision's own tests do)."""
 
     _PARAMETER_MAX = 10
+    _v2_draws = False       # v2's sign: torch.rand(()) <= 0.5
 
     def __init__(self, severity=3, mixture_width=3, chain_depth=-1, alpha=1.0, all_ops=True,
                  interpolation=InterpolationMode.BILINEAR, fill=None):
@@ -466,7 +501,8 @@ class AugMix:
     def _augmentation_space(self, num_bins, image_size):
         """op name: (magnitudes, signed) for an image of ``image_size`` (height, width)."""
         return _aug_space(num_bins, 0.3, (image_size[1] / 3.0, image_size[0] / 3.0), 30.0,
-                          0.9 if self.all_ops else None, (4, 4), enhance_last=True)
+                          0.9 if self.all_ops else None, (4, 4), enhance_last=True,
+                          v2=self._v2_draws)
 
     def _sample_dirichlet(self, params):
         """One Dirichlet draw per row of ``params`` (B, k), float32 (NumPy's generator)."""
@@ -487,8 +523,10 @@ class AugMix:
         batch = img.reshape((1,) * max(4 - img.ndim, 0) + img.shape)
         b = batch.shape[0]
         bdims = (b,) + (1,) * (batch.ndim - 1)
-        dirichlet = lambda k: np.asarray(self._sample_dirichlet(
-            Tensor(np.full((b, k), self.alpha, np.float32))).data)
+
+        def dirichlet(k):
+            return np.asarray(self._sample_dirichlet(
+                Tensor(np.full((b, k), self.alpha, np.float32))).data)
         m = dirichlet(2)
         weights = dirichlet(self.mixture_width) * m[:, 1].reshape(b, -1)
         mix = m[:, 0].reshape(bdims) * batch
@@ -500,9 +538,9 @@ class AugMix:
                 name = names[int(rng.integers(len(names)))]
                 mags, signed = op_meta[name]
                 mag = 0.0 if mags is None else float(mags[int(rng.integers(self.severity))])
-                if signed and int(rng.integers(2)):
+                if mags is not None and signed and _negate(rng, self._v2_draws):
                     mag = -mag
-                aug = _apply_op(aug, name, mag, self.interpolation, fill)
+                aug = _apply_op(aug, name, mag, self.interpolation, fill, self._v2_draws)
             mix += weights[:, i].reshape(bdims) * np.asarray(aug.data)
         out = mix.reshape(img.shape).astype(img.dtype)
         if kind == "pil":
