@@ -371,6 +371,8 @@ def test_five_and_ten_crop():
     assert isinstance(got, tuple) and len(got) == 5
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g.numpy(), w.numpy())
+    np.testing.assert_array_equal(F.five_crop(x, 4)[4].numpy(),    # round(3.5) = 4, as torch
+                                  tx[..., 2:6, 4:8].numpy())
     ten = T.TenCrop((4, 5))(x)
     assert len(ten) == 10
     for g, w in zip(ten[:5], want):
