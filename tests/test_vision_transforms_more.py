@@ -12,9 +12,8 @@ import pytest
 
 import zeroin
 from zeroin.vision import transforms as T
-from zeroin.vision.transforms import _apply_op
+from zeroin.vision.transforms import _apply_op, v2
 from zeroin.vision.transforms import functional as F
-from zeroin.vision.transforms import v2
 
 NEAREST, BILINEAR = T.InterpolationMode.NEAREST, T.InterpolationMode.BILINEAR
 
@@ -229,9 +228,10 @@ def _tv_affine_params(torch, degrees, translate, scale_ranges, shears, img_size)
     return angle, translations, scale, (shear_x, shear_y)
 
 
-AFFINE_ARGS = [dict(degrees=30), dict(degrees=(-10, 40), translate=(0.2, 0.3)),
-               dict(degrees=0, scale=(0.7, 1.3), shear=12),
-               dict(degrees=15, translate=(0.1, 0.1), scale=(0.9, 1.1), shear=(-5, 5, -8, 8))]
+AFFINE_ARGS = [{"degrees": 30}, {"degrees": (-10, 40), "translate": (0.2, 0.3)},
+               {"degrees": 0, "scale": (0.7, 1.3), "shear": 12},
+               {"degrees": 15, "translate": (0.1, 0.1), "scale": (0.9, 1.1),
+                "shear": (-5, 5, -8, 8)}]
 
 
 def test_random_affine_params_are_torchvisions(tstream):
@@ -573,7 +573,7 @@ def _tv_augmix(torch, t, img_u8, space, v2=False):
 def test_aug_mix_draws_and_mixes_as_torchvision(tstream):
     torch = tstream
     a = _chw(_img(9, 11, seed=15))
-    for kw in (dict(), dict(severity=5, mixture_width=2, chain_depth=2, all_ops=False)):
+    for kw in ({}, {"severity": 5, "mixture_width": 2, "chain_depth": 2, "all_ops": False}):
         t = _AugMixFixed(**kw)
         space = t._augmentation_space(10, (9, 11))
         for seed in range(6):
@@ -807,3 +807,84 @@ def test_mixup_cutmix_errors_name_the_fix():
         v2.CutMix(alpha=0.0, num_classes=3)
     with pytest.raises(TypeError):
         v2.MixUp(1.0, 3)                        # keyword-only, as torchvision's
+
+
+# ---- ElasticTransform ------------------------------------------------------------------------
+
+def _tv_gaussian_blur(torch, img, ks, sigma):
+    """torchvision _functional_tensor.py's gaussian_blur of a float (1, 1, H, W) tensor."""
+    def k1(n, s):
+        x = torch.linspace(-(n - 1) * 0.5, (n - 1) * 0.5, steps=n)
+        pdf = torch.exp(-0.5 * (x / s).pow(2))
+        return pdf / pdf.sum()
+    kernel = torch.mm(k1(ks[1], sigma[1])[:, None], k1(ks[0], sigma[0])[None, :])
+    x = torch.nn.functional.pad(img, [ks[0] // 2, ks[0] // 2, ks[1] // 2, ks[1] // 2],
+                                mode="reflect")
+    return torch.nn.functional.conv2d(x, kernel.expand(1, 1, ks[1], ks[0]))
+
+
+def _tv_elastic_params(torch, alpha, sigma, size):
+    """torchvision transforms.py's ElasticTransform.get_params."""
+    out = []
+    for k in (0, 1):
+        d = torch.rand([1, 1] + size) * 2 - 1
+        if sigma[k] > 0.0:
+            ks = int(8 * sigma[k] + 1)
+            ks += 1 if ks % 2 == 0 else 0
+            d = _tv_gaussian_blur(torch, d, [ks, ks], sigma)
+        out.append(d * alpha[k] / size[k])
+    return torch.concat(out, 1).permute([0, 2, 3, 1])
+
+
+def _tv_elastic(torch, img, displacement, mode, fill):
+    """torchvision _functional_tensor.py's elastic_transform: identity grid + displacement,
+    sampled in the grid's float32."""
+    h, w = img.shape[-2:]
+    hw = [torch.linspace((-s + 1) / s, (s - 1) / s, s) for s in (h, w)]
+    gy, gx = torch.meshgrid(hw, indexing="ij")
+    grid = torch.stack([gx, gy], -1).unsqueeze(0) + displacement
+    x = img if img.dtype != torch.float64 else img.to(torch.float32)
+    out = _tv_grid_apply(torch, x, grid, mode, fill)
+    return out.to(img.dtype)
+
+
+def test_elastic_transform_draws_and_warps_as_torchvision(tstream):
+    torch = tstream
+    t = T.ElasticTransform(alpha=(30.0, 20.0), sigma=(1.0, 0.875), fill=5)   # 8: made 9
+    for seed in range(3):
+        _seed(torch, seed)
+        got = t.get_params(t.alpha, t.sigma, [12, 14])
+        want = _tv_elastic_params(torch, t.alpha, t.sigma, [12, 14])
+        assert got.dtype == zeroin.float32 and tuple(got.shape) == (1, 12, 14, 2)
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+        _in_step(torch)
+    _seed(torch, 4)
+    disp = _tv_elastic_params(torch, [40.0, 40.0], [1.0, 1.0], [12, 14])
+    zd = zeroin.tensor(disp.numpy())
+    a = _img(12, 14, seed=21)
+    u = _chw(a)
+    got = F.elastic_transform(zeroin.tensor(u), zd, NEAREST, [5.0] * 3).numpy()
+    want = _tv_elastic(torch, torch.from_numpy(u), disp, "nearest", [5.0] * 3).numpy()
+    np.testing.assert_array_equal(got, want)
+    for dt in (np.float32, np.float64):
+        xf = np.random.default_rng(22).random((2, 3, 12, 14)).astype(dt)
+        got = F.elastic_transform(zeroin.tensor(xf), zd, BILINEAR, [0.5] * 3)
+        want = _tv_elastic(torch, torch.from_numpy(xf), disp, "bilinear", [0.5] * 3)
+        assert got.dtype == dt
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=0, atol=1e-6)
+        # sampled in float32 (the grid's dtype), as torchvision, then cast back
+        np.testing.assert_array_equal(got.numpy(), got.numpy().astype(np.float32))
+    pil_out = F.elastic_transform(_pil(a), zd, BILINEAR, 0)          # via its uint8 tensor
+    want = _tv_elastic(torch, torch.from_numpy(u), disp, "bilinear", [0.0])
+    np.testing.assert_array_equal(_chw(np.asarray(pil_out)), want.numpy())
+    assert F.elastic_transform(a, zd).shape == a.shape
+    with pytest.raises(ValueError, match=r"displacement shape should be \(1, 12, 14, 2\)"):
+        F.elastic_transform(zeroin.tensor(u), zeroin.zeros(1, 12, 13, 2))
+    with pytest.raises(ValueError, match="InterpolationMode.NEAREST or BILINEAR"):
+        F.elastic_transform(zeroin.tensor(u), zd, T.InterpolationMode.BICUBIC)
+    with pytest.raises(TypeError, match="alpha should be a float or a sequence"):
+        T.ElasticTransform(alpha="big")
+    zeroin.random.use_torch_stream(False)
+    zeroin.manual_seed(0)
+    out, label = v2.ElasticTransform(sigma=2.0)(zeroin.tensor(u), 1)
+    assert tuple(out.shape) == u.shape and label == 1

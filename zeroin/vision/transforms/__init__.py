@@ -5,9 +5,9 @@ flips, crops (``RandomResizedCrop`` too), ``Resize``, ``Pad``, ``RandomRotation`
 ``RandomAffine``, ``RandomPerspective``, ``RandomInvert``, ``RandomPosterize``,
 ``RandomAdjustSharpness``, ``RandomAutocontrast``, ``RandomEqualize``, ``FiveCrop`` /
 ``TenCrop``, ``PILToTensor``, ``LinearTransformation``, ``AutoAugment`` (with
-``AutoAugmentPolicy``), ``RandAugment`` and ``AugMix``; their pixel work is in
-``transforms.functional`` (``F.adjust_hue``, ``F.rotate``, ``F.affine``, ``F.perspective``,
-``F.invert``, ``F.equalize``, ``F.five_crop``, ...).
+``AutoAugmentPolicy``), ``RandAugment``, ``AugMix`` and ``ElasticTransform``; their pixel
+work is in ``transforms.functional`` (``F.adjust_hue``, ``F.rotate``, ``F.affine``,
+``F.perspective``, ``F.invert``, ``F.equalize``, ``F.five_crop``, ...).
 
 Each takes what torchvision's takes: a PIL image, or a tensor laid out ``(..., C, H, W)``;
 zeroin also takes a NumPy image ``(H, W)`` or ``(H, W, C)`` (the layout ``ToTensor``
@@ -961,6 +961,7 @@ from ._extra import (  # noqa: E402
     AugMix,
     AutoAugment,
     AutoAugmentPolicy,
+    ElasticTransform,
     FiveCrop,
     LinearTransformation,
     PILToTensor,
@@ -975,7 +976,8 @@ from ._extra import (  # noqa: E402
     TenCrop,
 )
 
-__all__ += ["AugMix", "AutoAugment", "AutoAugmentPolicy", "FiveCrop", "LinearTransformation",
+__all__ += ["AugMix", "AutoAugment", "AutoAugmentPolicy", "ElasticTransform", "FiveCrop",
+            "LinearTransformation",
             "PILToTensor", "RandAugment", "RandomAdjustSharpness", "RandomAffine",
             "RandomAutocontrast", "RandomEqualize", "RandomInvert", "RandomPerspective",
             "RandomPosterize", "TenCrop"]

@@ -1,7 +1,8 @@
 """torchvision's transforms that a CIFAR / ImageNet training script adds to the basics:
 ``RandomAffine``, ``RandomPerspective``, the random colour ops (``RandomInvert``,
 ``RandomPosterize``, ``RandomAdjustSharpness``, ``RandomAutocontrast``, ``RandomEqualize``),
-``FiveCrop`` / ``TenCrop``, ``PILToTensor``, ``LinearTransformation`` and the learned
+``FiveCrop`` / ``TenCrop``, ``PILToTensor``, ``LinearTransformation``, ``ElasticTransform``
+and the learned
 policies ``AutoAugment``, ``RandAugment`` and ``AugMix`` (sharing TrivialAugmentWide's op
 table and ``_apply_op``). Random parameters are drawn in torchvision's order with its
 calls, so on the torch stream (``zeroin.random.use_torch_stream``) they are torchvision's.
@@ -28,7 +29,8 @@ from . import (
 )
 from .functional import InterpolationMode, _chw, _kind, _mode, _size
 
-__all__ = ["AugMix", "AutoAugment", "AutoAugmentPolicy", "FiveCrop", "LinearTransformation",
+__all__ = ["AugMix", "AutoAugment", "AutoAugmentPolicy", "ElasticTransform", "FiveCrop",
+           "LinearTransformation",
            "PILToTensor", "RandAugment", "RandomAdjustSharpness", "RandomAffine",
            "RandomAutocontrast", "RandomEqualize", "RandomInvert", "RandomPerspective",
            "RandomPosterize", "TenCrop"]
@@ -551,3 +553,51 @@ class AugMix:
         return (f"AugMix(severity={self.severity}, mixture_width={self.mixture_width}, "
                 f"chain_depth={self.chain_depth}, alpha={self.alpha}, all_ops={self.all_ops}, "
                 f"interpolation={self.interpolation}, fill={self.fill})")
+
+
+def _float_pair(value, op, name):
+    """torchvision's ElasticTransform argument: a float or a sequence of 1 or 2 floats."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return [float(value)] * 2
+    if isinstance(value, (tuple, list)) and len(value) in (1, 2) and all(
+            isinstance(v, numbers.Real) for v in value):
+        return [float(v) for v in value] * (3 - len(value))
+    raise TypeError(f"{op}: {name} should be a float or a sequence of 1 or 2 floats, got "
+                    f"{value!r}")
+
+
+class ElasticTransform:
+    """Elastic distortion (Simard et al., 2003): random displacements in [-1, 1], blurred
+    by a Gaussian of ``sigma`` (kernel ``int(8 sigma + 1)``, made odd) and scaled by
+    ``alpha`` / size, moving each pixel; torchvision's draws (``torch.rand`` of dx, then
+    of dy)."""
+
+    def __init__(self, alpha=50.0, sigma=5.0, interpolation=InterpolationMode.BILINEAR,
+                 fill=0):
+        self.alpha = _float_pair(alpha, "ElasticTransform", "alpha")
+        self.sigma = _float_pair(sigma, "ElasticTransform", "sigma")
+        self.interpolation = _mode(interpolation, "ElasticTransform")
+        self.fill = _fill_arg(fill, "ElasticTransform")
+
+    @staticmethod
+    def get_params(alpha, sigma, size):
+        """The displacement, a float32 tensor (1, H, W, 2), for an image of ``size`` (h, w)."""
+        rng, out = _draws(), []
+        for k in (0, 1):
+            u = np.asarray(rng.random(size[0] * size[1]), np.float32)   # torch.rand, float32
+            d = u.reshape(1, 1, *size) * np.float32(2) - np.float32(1)
+            if sigma[k] > 0.0:
+                ks = int(8 * sigma[k] + 1)
+                ks += ks % 2 == 0
+                d = np.asarray(functional.gaussian_blur(Tensor(d), [ks, ks], sigma).data)
+            out.append(d * alpha[k] / size[k])
+        return Tensor(np.ascontiguousarray(np.concatenate(out, 1).transpose(0, 2, 3, 1)))
+
+    def __call__(self, img):
+        h, w = _size(img, _kind(img, "ElasticTransform"))
+        d = self.get_params(self.alpha, self.sigma, [h, w])
+        return functional.elastic_transform(img, d, self.interpolation, self.fill)
+
+    def __repr__(self):
+        return (f"ElasticTransform(alpha={self.alpha}, sigma={self.sigma}, interpolation="
+                f"{self.interpolation}, fill={self.fill})")

@@ -23,7 +23,7 @@ __all__ = ["InterpolationMode", "resize", "crop", "resized_crop", "adjust_bright
            "adjust_contrast", "adjust_saturation", "adjust_hue", "to_pil_image", "pad",
            "rotate", "erase", "gaussian_blur", "affine", "adjust_sharpness", "posterize",
            "solarize", "autocontrast", "equalize", "hflip", "vflip", "center_crop", "invert",
-           "five_crop", "ten_crop", "pil_to_tensor", "perspective"]
+           "five_crop", "ten_crop", "pil_to_tensor", "perspective", "elastic_transform"]
 
 
 class InterpolationMode(enum.Enum):
@@ -974,4 +974,30 @@ def perspective(img, startpoints, endpoints, interpolation=InterpolationMode.BIL
     gx = (xs * (c[0] / hw) + ys * (c[1] / hw) + c[2] / hw) / den - dtype.type(1.0)
     gy = (xs * (c[3] / hh) + ys * (c[4] / hh) + c[5] / hh) / den - dtype.type(1.0)
     out = _sample_filled(arr, dtype, gx, gy, mode, fill)
+    return _back(out[0] if flat else out, kind)
+
+
+def elastic_transform(img, displacement, interpolation=InterpolationMode.BILINEAR, fill=None):
+    """Move each pixel by ``displacement`` (a tensor (1, H, W, 2) of (dx, dy) in grid_sample's
+    [-1, 1] units) from the identity grid, as torchvision: sampled in float32 (its grid's
+    dtype); a PIL image goes through its tensor and back."""
+    kind, mode = _kind(img, "elastic_transform"), _mode(interpolation, "elastic_transform")
+    if not isinstance(displacement, Tensor):
+        raise TypeError(f"elastic_transform: displacement should be a tensor (1, H, W, 2), got "
+                        f"{type(displacement).__name__}")
+    h, w = _size(img, kind)
+    if tuple(displacement.shape) != (1, h, w, 2):
+        raise ValueError(f"elastic_transform: displacement shape should be {(1, h, w, 2)} for "
+                         f"an image of {h} x {w}, got {tuple(displacement.shape)}")
+    if kind == "pil":
+        out = elastic_transform(pil_to_tensor(img), displacement, mode, fill)
+        return to_pil_image(out, mode=img.mode)
+    arr, flat, _, fill = _grid_input(img, kind, mode, None, fill, "elastic_transform")
+    f32 = np.float32
+    xs, ys = (np.linspace((-n + 1) / n, (n - 1) / n, n).astype(f32) for n in (w, h))
+    d = np.asarray(displacement.data, f32)[0]
+    gx, gy = xs[None, :] + d[..., 0], ys[:, None] + d[..., 1]
+    src = arr.dtype                     # a float64 image is sampled in float32, cast back
+    out = _sample_filled(arr.astype(f32) if src.kind == "f" else arr, np.dtype(f32), gx, gy,
+                         mode, fill).astype(src)
     return _back(out[0] if flat else out, kind)

@@ -40,7 +40,8 @@ __all__ = ["Compose", "ToImage", "ToDtype", "ToPureTensor", "Lambda", "Interpola
            "RandomGrayscale", "RandomSolarize", "RandomAffine", "RandomPerspective",
            "RandomInvert", "RandomPosterize", "RandomAdjustSharpness", "RandomAutocontrast",
            "RandomEqualize", "FiveCrop", "TenCrop", "PILToTensor", "LinearTransformation",
-           "AutoAugmentPolicy", "AutoAugment", "RandAugment", "AugMix", "MixUp", "CutMix"]
+           "AutoAugmentPolicy", "AutoAugment", "RandAugment", "AugMix", "MixUp", "CutMix",
+           "ElasticTransform"]
 
 
 def _flatten(obj, out):
@@ -154,6 +155,7 @@ LinearTransformation = _v2(_v1.LinearTransformation)
 AutoAugment = _v2(_v1.AutoAugment, _v2_draws=True)
 RandAugment = _v2(_v1.RandAugment, _v2_draws=True)
 AugMix = _v2(_v1.AugMix, _v2_draws=True)
+ElasticTransform = _v2(_v1.ElasticTransform)
 AutoAugmentPolicy = _v1.AutoAugmentPolicy
 
 
