@@ -799,6 +799,8 @@ def test_mixup_cutmix_errors_name_the_fix():
             cls(num_classes=3)({"image": x, "target": y})
         with pytest.raises(RuntimeError, match=r"class values must be in \[0, num_classes = 2\)"):
             cls(num_classes=2)(x, y)
+    with pytest.raises(TypeError, match="expected a batch tensor .* got a ndarray"):
+        _CutMixFixed(num_classes=3)(np.zeros((4, 3, 2, 2)), y)
     with pytest.raises(TypeError, match=r"MixUp: the images are mixed in place as a float"):
         _MixUpFixed(num_classes=3)(zeroin.zeros(4, 3, 2, 2, dtype=zeroin.uint8), y)
     with pytest.raises(ValueError, match="labels_getter should either be 'default'"):
