@@ -1191,6 +1191,29 @@ def test_gaussian_blur_transform_draws_sigma_and_checks_arguments():
         T.GaussianBlur(3, sigma=0)
 
 
+def test_gaussian_blur_refuses_a_kernel_wider_than_reflect_padding_allows():
+    """torch's reflect padding (torchvision's blur) needs padding < the image's side: the
+    widest kernels that pass agree with torch's convolution, one step wider is refused."""
+    torch = pytest.importorskip("torch")
+    from zeroin.vision.transforms import functional as F
+    x = np.random.default_rng(3).random((2, 4, 6))
+    got = F.gaussian_blur(zeroin.tensor(x), [11, 7], [2.0, 1.5]).numpy()
+    xp = torch.nn.functional.pad(torch.from_numpy(x)[None], (5, 5, 3, 3), mode="reflect")
+    k1 = lambda k, s: np.exp(-0.5 * (np.linspace(-(k // 2), k // 2, k) / s) ** 2)  # noqa: E731
+    kern = np.outer(k1(7, 1.5), k1(11, 2.0))
+    kern = torch.from_numpy(kern / kern.sum()).expand(2, 1, 7, 11)
+    want = torch.nn.functional.conv2d(xp, kern, groups=2)[0].numpy()
+    np.testing.assert_allclose(got, want, atol=1e-14)
+    for ks, pad in (([13, 3], (6, 6, 1, 1)), ([3, 9], (1, 1, 4, 4))):
+        with pytest.raises(RuntimeError, match="Padding size should be less"):
+            torch.nn.functional.pad(torch.from_numpy(x)[None], pad, mode="reflect")
+        with pytest.raises(ValueError, match=r"gaussian_blur: kernel_size .* must be fewer "
+                                             r"than the image's width and height 6 x 4"):
+            F.gaussian_blur(zeroin.tensor(x), ks)
+        with pytest.raises(ValueError, match="use a kernel_size at most"):
+            F.gaussian_blur(_pil(_img(4, 6)), ks)
+
+
 # --- CIFAR10 (binary version) --------------------------------------------------------------
 
 def write_cifar_bin(folder, images, labels, n_train_files=5):

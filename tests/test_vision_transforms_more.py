@@ -890,3 +890,24 @@ def test_elastic_transform_draws_and_warps_as_torchvision(tstream):
     zeroin.manual_seed(0)
     out, label = v2.ElasticTransform(sigma=2.0)(zeroin.tensor(u), 1)
     assert tuple(out.shape) == u.shape and label == 1
+
+
+def test_elastic_transform_refuses_a_blur_wider_than_the_image_as_torchvision(tstream):
+    """The default sigma=5 blurs with a 41-pixel kernel: torchvision's reflect padding
+    refuses a 16 x 16 image, and zeroin names sigma and its bound (3.875 here)."""
+    torch = tstream
+    with pytest.raises(RuntimeError, match="Padding size should be less"):
+        _tv_elastic_params(torch, [50.0, 50.0], [5.0, 5.0], [16, 16])
+    x = zeroin.tensor(np.random.default_rng(0).random((3, 16, 16)))
+    with pytest.raises(ValueError, match=r"ElasticTransform: sigma 5.0 blurs the "
+                                         r"displacement with a 41-pixel kernel, too wide for "
+                                         r"a 16 x 16 image .* use sigma below 3.875"):
+        T.ElasticTransform()(x)
+    _seed(torch, 1)                             # 3.87: a 31-pixel kernel, the widest
+    want = _tv_elastic_params(torch, [50.0, 50.0], [3.87, 3.87], [16, 16])
+    got = T.ElasticTransform.get_params([50.0, 50.0], [3.87, 3.87], [16, 16])
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(RuntimeError, match="Padding size should be less"):     # 33 pixels
+        _tv_elastic_params(torch, [50.0, 50.0], [3.875, 3.875], [16, 16])
+    with pytest.raises(ValueError, match="use sigma below 3.875"):
+        T.ElasticTransform.get_params([50.0, 50.0], [3.875, 3.875], [16, 16])

@@ -589,6 +589,12 @@ class ElasticTransform:
             if sigma[k] > 0.0:
                 ks = int(8 * sigma[k] + 1)
                 ks += ks % 2 == 0
+                if ks // 2 >= min(size):
+                    raise ValueError(
+                        f"ElasticTransform: sigma {sigma[k]} blurs the displacement with a "
+                        f"{ks}-pixel kernel, too wide for a {size[0]} x {size[1]} image "
+                        f"(torchvision's reflect padding refuses it too); use sigma below "
+                        f"{(2 * min(size) - 1) / 8:g} or a larger image")
                 d = np.asarray(functional.gaussian_blur(Tensor(d), [ks, ks], sigma).data)
             out.append(d * alpha[k] / size[k])
         return Tensor(np.ascontiguousarray(np.concatenate(out, 1).transpose(0, 2, 3, 1)))

@@ -729,6 +729,12 @@ def gaussian_blur(img, kernel_size, sigma=None):
     dtype = arr.dtype if arr.dtype.kind == "f" else np.dtype(np.float32)
     x = arr.astype(dtype, copy=False)
     (kx, ky), (wx, wy) = ks, (ks[0] // 2, ks[1] // 2)
+    if wx >= arr.shape[-1] or wy >= arr.shape[-2]:      # torch's reflect padding refuses it
+        raise ValueError(f"gaussian_blur: kernel_size {list(ks)} reflects {wx} columns and "
+                         f"{wy} rows at the borders, which must be fewer than the image's "
+                         f"width and height {arr.shape[-1]} x {arr.shape[-2]} (torchvision "
+                         f"refuses it too); use a kernel_size at most "
+                         f"{[2 * arr.shape[-1] - 1, 2 * arr.shape[-2] - 1]} or a larger image")
     width = [(0, 0)] * (x.ndim - 2) + [(wy, wy), (wx, wx)]
     x = np.pad(x, width, mode="reflect")
     h, w = arr.shape[-2:]
