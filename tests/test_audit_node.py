@@ -1,0 +1,294 @@
+"""Audit of neural differential equations as learners write them by hand in PyTorch:
+torchdiffeq's examples without the package (fixed-step Euler / RK4 and an adaptive
+Dormand-Prince ``odeint``, the spiral demo, the adjoint method as a
+``torch.autograd.Function``), FFJORD's continuous normalizing flow (exact and Hutchinson
+divergence), Greydanus' Hamiltonian and Cranmer's Lagrangian neural networks, and
+Euler-Maruyama / Milstein neural SDEs. Each is run with ``torch`` and with ``zeroin`` (``import
+zeroin as torch``) on the same inputs and weights (copied from torch; random draws on
+PyTorch's stream): trajectories, losses, gradients and optimiser steps agree in float64 to
+1e-10. See docs/node.md."""
+import numpy as np
+import pytest
+from _audit import close, copy_weights, np_of, torch_stream
+from _audit import torch_defaults_back  # noqa: F401  (autouse: torch's defaults back)
+
+import zeroin
+
+torch = pytest.importorskip("torch")
+LIBS = (torch, zeroin)
+
+
+@pytest.fixture(autouse=True)
+def _float64():
+    """torch in float64 for the test (zeroin's default)."""
+    torch.set_default_dtype(torch.float64)
+
+
+def _t(lib, a, grad=False):
+    t = lib.tensor(np.array(a, dtype=np.float64))
+    return t.requires_grad_(True) if grad else t
+
+
+def _same(res, tol=1e-10):
+    """Each zeroin result beside torch's: the same shape and values."""
+    for z, t in zip(res[zeroin], res[torch], strict=True):
+        assert tuple(z.shape) == tuple(t.shape)
+        assert np.isfinite(np_of(t)).all()
+        close(z, t, tol)
+
+
+# --- odeint written by hand -----------------------------------------------------------------
+
+def odeint(lib, func, y0, t, method="rk4"):
+    """torchdiffeq's fixed-grid solvers written out: one step per interval of ``t``."""
+    ys, y = [y0], y0
+    for i in range(len(t) - 1):
+        t0, dt = t[i], t[i + 1] - t[i]
+        if method == "euler":
+            y = y + dt * func(t0, y)
+        else:
+            k1 = func(t0, y)
+            k2 = func(t0 + dt / 2, y + dt / 2 * k1)
+            k3 = func(t0 + dt / 2, y + dt / 2 * k2)
+            k4 = func(t0 + dt, y + dt * k3)
+            y = y + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        ys.append(y)
+    return lib.stack(ys)
+
+
+# Dormand-Prince 5(4): nodes, stages and the two weight rows
+C = [0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1, 1]
+A = [[], [1 / 5], [3 / 40, 9 / 40], [44 / 45, -56 / 15, 32 / 9],
+     [19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729],
+     [9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656],
+     [35 / 384, 0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84]]
+B5 = [35 / 384, 0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84, 0]
+B4 = [5179 / 57600, 0, 7571 / 16695, 393 / 640, -92097 / 339200, 187 / 2100, 1 / 40]
+
+
+def dopri5(lib, func, y0, t, rtol=1e-7, atol=1e-9):
+    """Adaptive Dormand-Prince: the RMS error norm, step control on Python floats
+    (``.item()``); returns the solution at ``t`` and the steps accepted / rejected."""
+    ys, y, h, steps = [y0], y0, 0.05, [0, 0]
+    for i in range(len(t) - 1):
+        t_cur, t_end = t[i].item(), t[i + 1].item()
+        while t_end - t_cur > 1e-12:
+            h = min(h, t_end - t_cur)
+            k = []
+            for s in range(7):
+                dy = sum((a * kj for a, kj in zip(A[s], k) if a != 0), lib.zeros_like(y))
+                k.append(func(t_cur + C[s] * h, y + h * dy))
+            y5 = y + h * sum(b * kj for b, kj in zip(B5, k) if b != 0)
+            err = h * sum((b5 - b4) * kj for b5, b4, kj in zip(B5, B4, k))
+            tol = atol + rtol * lib.max(y.abs(), y5.abs())
+            err_norm = lib.sqrt(lib.mean((err / tol) ** 2)).item()
+            if err_norm <= 1:
+                t_cur, y = t_cur + h, y5
+                steps[0] += 1
+            else:
+                steps[1] += 1
+            h = h * min(10.0, max(0.2, 0.9 * max(err_norm, 1e-10) ** -0.2))
+        ys.append(y)
+    return lib.stack(ys), steps
+
+
+def ode_func(lib, hidden=16, seed=0):
+    """torchdiffeq's ode_demo ``ODEFunc``: ``net(y ** 3)``, counting evaluations."""
+    nn = lib.nn
+
+    class ODEFunc(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(2, hidden), nn.Tanh(), nn.Linear(hidden, 2))
+            for m in self.net.modules():
+                if isinstance(m, nn.Linear):
+                    nn.init.normal_(m.weight, mean=0, std=0.1)
+                    nn.init.constant_(m.bias, val=0)
+            self.nfe = 0
+
+        def forward(self, t, y):
+            self.nfe += 1
+            return self.net(y ** 3)
+    return ODEFunc()
+
+
+def func_pair(hidden=16, seed=0):
+    torch.manual_seed(seed)
+    tf = ode_func(torch, hidden)
+    return {torch: tf, zeroin: copy_weights(tf, ode_func(zeroin, hidden))}
+
+
+def spiral(lib, n=40):
+    """The demo's true dynamics ``dy/dt = (y ** 3) @ A`` from ``y0 = [[2, 0]]``, by RK4."""
+    true_y0 = lib.tensor([[2., 0.]])
+    true_A = lib.tensor([[-0.1, 2.0], [-2.0, -0.1]])
+
+    class Lambda(lib.nn.Module):
+        def forward(self, t, y):
+            return lib.mm(y ** 3, true_A)
+    sub = 200 // n  # RK4 substeps: y ** 3 is stiff enough to blow up on a coarse grid
+    fine = lib.linspace(0., 2., sub * (n - 1) + 1)
+    with lib.no_grad():
+        true_y = odeint(lib, Lambda(), true_y0, fine)[::sub]
+    return fine[::sub], true_y
+
+
+def test_fixed_step_solvers_trajectories_nfe_and_gradients():
+    """Euler and RK4 over ``linspace``, ``torch.stack(ys)``; the NFE counter; backprop
+    through the solver to the weights and the initial value."""
+    fs, res = func_pair(), {}
+    for lib in LIBS:
+        t, true_y = spiral(lib)
+        assert tuple(true_y.shape) == (40, 1, 2)
+        f = fs[lib]
+        y0 = _t(lib, [[1.5, -0.5]], grad=True)
+        ye = odeint(lib, f, y0, t, "euler")
+        yr = odeint(lib, f, y0, t, "rk4")
+        assert f.nfe == 39 + 4 * 39
+        loss = (ye - true_y).abs().mean() + ((yr - true_y) ** 2).mean()
+        loss.backward()
+        res[lib] = [true_y, ye, yr, loss, y0.grad, *[p.grad for p in f.parameters()]]
+    _same(res)
+
+
+def test_dopri5_adaptive_steps_and_gradients():
+    """dopri5 with the RMS error norm and ``.item()`` step control: the same accepted and
+    rejected steps, the same solution, which matches RK4 on a fine grid; gradients."""
+    fs, res = func_pair(hidden=8, seed=1), {}
+    for lib in LIBS:
+        t, true_y = spiral(lib, 5)
+        f = fs[lib]
+        y0 = _t(lib, [[2., 0.]], grad=True)
+        ys, steps = dopri5(lib, f, y0, t)
+        assert steps[0] > 4
+        with lib.no_grad():
+            fine = odeint(lib, f, y0, lib.linspace(0., 2., 801))[::200]
+        close(ys, fine, 1e-7)
+        loss = ((ys - true_y) ** 2).sum()
+        loss.backward()
+        res[lib] = [ys, loss, y0.grad, *[p.grad for p in f.parameters()]]
+        res[lib].append(lib.tensor(steps + [f.nfe]))
+    _same(res)
+
+
+def get_batch(lib, true_y, t, rs, batch_time=10, batch_size=8):
+    """The demo's ``get_batch``: random start points, ``torch.from_numpy`` indices."""
+    s = lib.from_numpy(rs.choice(np.arange(len(t) - batch_time, dtype=np.int64), batch_size,
+                                 replace=False))
+    batch_y0 = true_y[s]  # (M, D)
+    batch_t = t[:batch_time]  # (T)
+    batch_y = lib.stack([true_y[s + i] for i in range(batch_time)], dim=0)  # (T, M, D)
+    return batch_y0, batch_t, batch_y
+
+
+@pytest.mark.parametrize("opt", ["RMSprop", "Adam"])
+def test_spiral_demo_training_steps(opt):
+    fs, res = func_pair(seed=2), {}
+    for lib in LIBS:
+        t, true_y = spiral(lib)
+        f, rs = fs[lib], np.random.RandomState(0)
+        optimizer = getattr(lib.optim, opt)(f.parameters(), lr=1e-2)
+        losses = []
+        for itr in range(4):
+            optimizer.zero_grad()
+            batch_y0, batch_t, batch_y = get_batch(lib, true_y, t, rs)
+            pred_y = odeint(lib, f, batch_y0, batch_t)
+            loss = lib.mean(lib.abs(pred_y - batch_y))
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        with lib.no_grad():
+            pred_y = odeint(lib, f, true_y[0], t)
+        res[lib] = [lib.tensor(losses), pred_y, *f.parameters()]
+    _same(res)
+
+
+# --- the adjoint method -------------------------------------------------------------------------
+
+def rk4_step(func, t, h, state):
+    """One RK4 step on a tuple of tensors."""
+    def add(s, k, c):
+        return tuple(a + c * b for a, b in zip(s, k))
+    k1 = func(t, state)
+    k2 = func(t + h / 2, add(state, k1, h / 2))
+    k3 = func(t + h / 2, add(state, k2, h / 2))
+    k4 = func(t + h, add(state, k3, h))
+    return tuple(s + h / 6 * (a + 2 * b + 2 * c + d)
+                 for s, a, b, c, d in zip(state, k1, k2, k3, k4))
+
+
+def odeint_adjoint_fn(lib, substeps=20):
+    """The adjoint method as learners write it (torchdiffeq's old ``OdeintAdjointMethod``):
+    forward without a graph, backward integrates ``(y, a, adj_params)`` back in time."""
+    def solve(func, y0, t):
+        ys, y = [y0], y0
+        for i in range(len(t) - 1):
+            h = (t[i + 1] - t[i]).item() / substeps
+            for j in range(substeps):
+                y, = rk4_step(lambda s, st: (func(s, st[0]),), t[i].item() + j * h, h, (y,))
+            ys.append(y)
+        return lib.stack(ys)
+
+    class OdeintAdjoint(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, y0, t, flat_params, func):
+            with lib.no_grad():
+                ys = solve(func, y0, t)
+            ctx.func = func
+            ctx.save_for_backward(t, ys, flat_params)
+            return ys
+
+        @staticmethod
+        def backward(ctx, grad_ys):
+            func = ctx.func
+            t, ys, flat_params = ctx.saved_tensors
+            params = tuple(func.parameters())
+
+            def augmented_dynamics(s, state):
+                y, a = state[0], state[1]
+                with lib.enable_grad():
+                    y = y.detach().requires_grad_(True)
+                    f = func(s, y)
+                    vjp_y, *vjp_params = lib.autograd.grad(
+                        f, (y,) + params, -a, allow_unused=True, retain_graph=True)
+                vjp_params = [lib.zeros_like(p) if v is None else v
+                              for v, p in zip(vjp_params, params)]
+                return (f, vjp_y, lib.cat([v.reshape(-1) for v in vjp_params]))
+
+            with lib.no_grad():
+                a, adj_p = grad_ys[-1], lib.zeros_like(flat_params)
+                for i in range(len(t) - 1, 0, -1):
+                    h = (t[i - 1] - t[i]).item() / substeps
+                    state = (ys[i], a, adj_p)
+                    for j in range(substeps):
+                        state = rk4_step(augmented_dynamics, t[i].item() + j * h, h, state)
+                    a, adj_p = state[1] + grad_ys[i - 1], state[2]
+            return a, None, adj_p, None
+
+    def odeint_adjoint(func, y0, t):
+        flat_params = lib.cat([p.reshape(-1) for p in func.parameters()])
+        return OdeintAdjoint.apply(y0, t, flat_params, func)
+    return odeint_adjoint, solve
+
+
+def test_adjoint_gradients_equal_backprop_through_the_solver():
+    """The adjoint's gradients (``autograd.grad(f, (y,) + params, -a, allow_unused=True)``
+    under ``enable_grad``, flat parameters) equal backprop through the same RK4 solver to
+    the solver's accuracy, in both libraries, and zeroin's equal torch's to 1e-10."""
+    fs, res = func_pair(hidden=8, seed=3), {}
+    for lib in LIBS:
+        t, true_y = spiral(lib, 6)
+        f = fs[lib]
+        odeint_adjoint, solve = odeint_adjoint_fn(lib)
+        out = []
+        for use_adjoint in (True, False):
+            f.zero_grad()
+            y0 = _t(lib, [[2., 0.], [1., 1.]], grad=True)
+            ys = odeint_adjoint(f, y0, t) if use_adjoint else solve(f, y0, t)
+            loss = ((ys - true_y) ** 2).mean() + ys[-1].sum()
+            loss.backward()
+            out.append([ys, loss, y0.grad, *[p.grad.clone() for p in f.parameters()]])
+        for a, b in zip(*out):
+            close(a, b, 1e-8)
+        res[lib] = out[0]
+    _same(res)
