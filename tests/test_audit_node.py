@@ -292,3 +292,175 @@ def test_adjoint_gradients_equal_backprop_through_the_solver():
             close(a, b, 1e-8)
         res[lib] = out[0]
     _same(res)
+
+
+# --- FFJORD: a continuous normalizing flow --------------------------------------------------------
+
+def cnf_net(lib):
+    nn = lib.nn
+    return nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Linear(16, 16), nn.Softplus(),
+                         nn.Linear(16, 2))
+
+
+def cnf_dynamics(lib, net, e=None):
+    """FFJORD's ``odefunc`` on ``(z, delta_logp)``: ``dz = net([z, t])`` and
+    ``d delta_logp = -div``, the divergence exact (one ``grad`` a dimension) or, given a
+    noise ``e``, Hutchinson's ``e^T (dz/dz) e``."""
+    def f(t, state):
+        z = state[0]
+        if not z.requires_grad:
+            z = z.requires_grad_(True)
+        dz = net(lib.cat([z, lib.full((z.shape[0], 1), t)], 1))
+        if e is None:
+            div = sum(lib.autograd.grad(dz[:, i].sum(), z, create_graph=True)[0][:, i]
+                      for i in range(z.shape[1]))
+        else:
+            e_dzdx = lib.autograd.grad(dz, z, e, create_graph=True)[0]
+            div = (e_dzdx * e).sum(1)
+        return dz, -div.view(-1, 1)
+    return f
+
+
+def cnf_log_prob(lib, net, x, e=None, steps=4):
+    """``log p(x) = log p_base(z(1)) - delta_logp(1)``, RK4 from t = 0 to 1."""
+    state, h = (x, lib.zeros(x.shape[0], 1)), 1.0 / steps
+    for i in range(steps):
+        state = rk4_step(cnf_dynamics(lib, net, e), i * h, h, state)
+    z1, delta_logp = state
+    base = lib.distributions.MultivariateNormal(lib.zeros(2), lib.eye(2))
+    close(base.log_prob(z1), lib.distributions.Normal(0.0, 1.0).log_prob(z1).sum(1), 1e-12)
+    return base.log_prob(z1) - delta_logp.view(-1), z1
+
+
+def two_moons(rs, n):
+    a = rs.uniform(0, np.pi, n)
+    up = rs.rand(n) < 0.5
+    x = np.where(up, np.cos(a), 1 - np.cos(a))
+    y = np.where(up, np.sin(a), 0.5 - np.sin(a))
+    return np.stack([x, y], 1) + 0.05 * rs.normal(size=(n, 2))
+
+
+def test_cnf_exact_and_hutchinson_log_density_and_the_jacobian_trace():
+    """The exact log-density change; Hutchinson's estimate with ``torch.randn_like`` on
+    PyTorch's stream, whose mean over many draws approaches the exact one; gradients."""
+    torch_stream()
+    x0 = two_moons(np.random.RandomState(0), 10)
+    torch.manual_seed(4)
+    tn = cnf_net(torch)
+    nets, res = {torch: tn, zeroin: copy_weights(tn, cnf_net(zeroin))}, {}
+    for lib in LIBS:
+        net, x = nets[lib], _t(lib, x0)
+        lib.manual_seed(0)
+        logp, z1 = cnf_log_prob(lib, net, x)
+        logp.mean().backward()
+        grads = [p.grad.clone() for p in net.parameters()]
+        # the dynamics' trace at t = 0 against the full Jacobian's
+        xx = x.clone().requires_grad_(True)
+        jac = lib.autograd.functional.jacobian(
+            lambda v: net(lib.cat([v, lib.zeros(1)]).view(1, 3)).view(2), xx[0])
+        _, ndiv = cnf_dynamics(lib, net)(0.0, (xx,))
+        close(-ndiv[0, 0], lib.trace(jac), 1e-12)
+        e = lib.randn_like(x)
+        logp_h, _ = cnf_log_prob(lib, net, x, e)
+        net.zero_grad()
+        logp_h.mean().backward()
+        res[lib] = [logp, z1, logp_h, e, *grads, *[p.grad for p in net.parameters()]]
+    _same(res)
+    # Hutchinson is unbiased: the mean over many draws (rows) approaches the exact value
+    x = _t(zeroin, x0[:2]).repeat(2000, 1)
+    est, _ = cnf_log_prob(zeroin, nets[zeroin], x, zeroin.randn_like(x), steps=1)
+    exact, _ = cnf_log_prob(zeroin, nets[zeroin], x[:2], steps=1)
+    assert (est.view(2000, 2).mean(0) - exact).abs().max().item() < 0.05
+
+
+def test_cnf_training_steps_with_hutchinson_noise_each_step():
+    torch_stream()
+    x0 = two_moons(np.random.RandomState(1), 16)
+    torch.manual_seed(5)
+    tn = cnf_net(torch)
+    nets, res = {torch: tn, zeroin: copy_weights(tn, cnf_net(zeroin))}, {}
+    for lib in LIBS:
+        net, x = nets[lib], _t(lib, x0)
+        optimizer = lib.optim.Adam(net.parameters(), lr=1e-2)
+        lib.manual_seed(1)
+        losses = []
+        for itr in range(3):
+            optimizer.zero_grad()
+            logp, _ = cnf_log_prob(lib, net, x, lib.randn_like(x), steps=2)
+            loss = -logp.mean()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        res[lib] = [lib.tensor(losses), *net.parameters()]
+    _same(res)
+
+
+# --- Hamiltonian neural networks (Greydanus et al.) ------------------------------------------------
+
+def mlp(lib, din, dout, hidden=32, act="Tanh"):
+    nn = lib.nn
+    return nn.Sequential(nn.Linear(din, hidden), getattr(nn, act)(), nn.Linear(hidden, hidden),
+                         getattr(nn, act)(), nn.Linear(hidden, dout))
+
+
+def permutation_tensor(lib, n):
+    """Greydanus' ``M``: ``[[0, I], [-I, 0]]``."""
+    M = lib.eye(n)
+    return lib.cat([M[n // 2:], -1 * M[:n // 2]])
+
+
+def hnn_field(lib, model, x, how="cat"):
+    """The symplectic gradient of the learned ``H``: ``(dH/dp, -dH/dq)``."""
+    H = model(x)
+    dH = lib.autograd.grad(H.sum(), x, create_graph=True)[0]
+    if how == "cat":
+        return lib.cat([dH[:, 1:], -dH[:, :1]], 1)
+    if how == "perm":
+        M = lib.eye(2)[[1, 0]] * lib.tensor([[1.], [-1.]])
+        return dH @ M.t()
+    return dH @ permutation_tensor(lib, 2).t()
+
+
+def leapfrog(lib, model, x0, dt, n):
+    """Leapfrog (kick-drift-kick) on the learned ``H``; no graph kept between steps."""
+    def dH(q, p):
+        x = lib.cat([q, p], 1).detach().requires_grad_(True)
+        return lib.autograd.grad(model(x).sum(), x)[0]
+    q, p, traj = x0[:, :1], x0[:, 1:], [x0]
+    for _ in range(n):
+        p = p - dt / 2 * dH(q, p)[:, :1]
+        q = q + dt * dH(q, p)[:, 1:]
+        p = p - dt / 2 * dH(q, p)[:, :1]
+        traj.append(lib.cat([q, p], 1))
+    return lib.stack(traj)
+
+
+def test_hnn_symplectic_field_adam_steps_and_leapfrog():
+    rs = np.random.RandomState(2)
+    x0 = rs.uniform(-1, 1, (24, 2))
+    dx0 = np.stack([x0[:, 1], -x0[:, 0]], 1) + 0.01 * rs.normal(size=(24, 2))  # mass-spring
+    torch.manual_seed(6)
+    tm = mlp(torch, 2, 1)
+    models, res = {torch: tm, zeroin: copy_weights(tm, mlp(zeroin, 2, 1))}, {}
+    for lib in LIBS:
+        model, dxdt = models[lib], _t(lib, dx0)
+        x = _t(lib, x0, grad=True)
+        fields = [hnn_field(lib, model, x, how) for how in ("cat", "perm", "greydanus")]
+        close(fields[1], fields[0], 1e-15)
+        close(fields[2], fields[0], 1e-15)
+        optimizer = lib.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
+        losses = []
+        for step in range(5):
+            optimizer.zero_grad()
+            loss = ((hnn_field(lib, model, x) - dxdt) ** 2).mean()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        traj = leapfrog(lib, model, _t(lib, [[1., 0.], [0.3, -0.5]]), 0.1, 20)
+        res[lib] = [fields[0], lib.tensor(losses), x.grad, traj, *model.parameters()]
+    _same(res)
+    # leapfrog on the true H = (q^2 + p^2) / 2 keeps the energy
+    traj = leapfrog(zeroin, lambda v: (v ** 2).sum(1, keepdim=True) / 2,
+                    _t(zeroin, [[1., 0.]]), 0.1, 100)
+    energy = (traj ** 2).sum(-1) / 2
+    assert float((energy - 0.5).abs().max()) < 3e-3
