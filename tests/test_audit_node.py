@@ -9,8 +9,13 @@ PyTorch's stream): trajectories, losses, gradients and optimiser steps agree in 
 1e-10. See docs/node.md."""
 import numpy as np
 import pytest
-from _audit import close, copy_weights, np_of, torch_stream
-from _audit import torch_defaults_back  # noqa: F401  (autouse: torch's defaults back)
+from _audit import (
+    close,
+    copy_weights,
+    np_of,
+    torch_defaults_back,  # noqa: F401  (autouse: torch's defaults back)
+    torch_stream,
+)
 
 import zeroin
 
@@ -357,7 +362,7 @@ def test_cnf_exact_and_hutchinson_log_density_and_the_jacobian_trace():
         # the dynamics' trace at t = 0 against the full Jacobian's
         xx = x.clone().requires_grad_(True)
         jac = lib.autograd.functional.jacobian(
-            lambda v: net(lib.cat([v, lib.zeros(1)]).view(1, 3)).view(2), xx[0])
+            lambda v, net=net, lib=lib: net(lib.cat([v, lib.zeros(1)]).view(1, 3)).view(2), xx[0])
         _, ndiv = cnf_dynamics(lib, net)(0.0, (xx,))
         close(-ndiv[0, 0], lib.trace(jac), 1e-12)
         e = lib.randn_like(x)
@@ -464,3 +469,177 @@ def test_hnn_symplectic_field_adam_steps_and_leapfrog():
                     _t(zeroin, [[1., 0.]]), 0.1, 100)
     energy = (traj ** 2).sum(-1) / 2
     assert float((energy - 0.5).abs().max()) < 3e-3
+
+
+# --- Lagrangian neural networks (Cranmer et al.) ---------------------------------------------------
+
+def lnn_accel(lib, lagrangian, q, qt, how="functional"):
+    """The Euler-Lagrange acceleration ``qtt = pinv(d2L/dqt2) (dL/dq - d2L/dqt dq qt)`` of
+    one state, the Hessian and gradient by ``torch.autograd.functional`` (with
+    ``create_graph``) or by ``torch.func.hessian`` / ``jacrev``."""
+    n, x = q.shape[0], lib.cat([q, qt])
+    if how == "functional":
+        H = lib.autograd.functional.hessian(lagrangian, x, create_graph=True)
+        J = lib.autograd.functional.jacobian(lagrangian, x, create_graph=True)
+    else:
+        H, J = lib.func.hessian(lagrangian)(x), lib.func.jacrev(lagrangian)(x)
+    A, B, C = J[:n], H[n:, n:], H[n:, :n]
+    return lib.linalg.pinv(B) @ (A - C @ qt)
+
+
+def test_lnn_acceleration_of_a_known_lagrangian():
+    """Two coupled springs, ``L = |qt|^2 / 2 - |q|^2 / 2 - k (q1 - q2)^2 / 2``: the formula
+    gives ``qtt = -q - k (q1 - q2) (1, -1)`` in both libraries, both ways."""
+    rs = np.random.RandomState(3)
+    q0, qt0, k = rs.normal(size=2), rs.normal(size=2), 0.7
+    want = -q0 - k * (q0[0] - q0[1]) * np.array([1., -1.])
+    for lib in LIBS:
+        def lagrangian(x):
+            q, qt = x[:2], x[2:]
+            return (qt ** 2).sum() / 2 - (q ** 2).sum() / 2 - k * (q[0] - q[1]) ** 2 / 2
+        for how in ("functional", "func"):
+            close(lnn_accel(lib, lagrangian, _t(lib, q0), _t(lib, qt0), how), want, 1e-12)
+
+
+def test_lnn_batch_by_loop_and_vmap_loss_gradients_and_adam_steps():
+    rs = np.random.RandomState(4)
+    q0, qt0, qtt0 = rs.normal(size=(6, 2)), rs.normal(size=(6, 2)), rs.normal(size=(6, 2))
+    torch.manual_seed(7)
+    tm = mlp(torch, 4, 1, hidden=16, act="Softplus")
+    models, res = {torch: tm, zeroin: copy_weights(tm, mlp(zeroin, 4, 1, 16, "Softplus"))}, {}
+    for lib in LIBS:
+        model = models[lib]
+        q, qt, qtt = _t(lib, q0), _t(lib, qt0), _t(lib, qtt0)
+
+        def lagrangian(x, model=model):
+            return model(x).squeeze(-1)
+
+        def accel(a, b, lib=lib, lagrangian=lagrangian):
+            return lnn_accel(lib, lagrangian, a, b, "func")
+        loop = lib.stack([lnn_accel(lib, lagrangian, q[i], qt[i]) for i in range(6)])
+        batched = lib.func.vmap(accel)(q, qt)
+        close(batched, loop, 1e-10)
+        optimizer = lib.optim.Adam(model.parameters(), lr=1e-3)
+        losses = []
+        for step in range(3):
+            optimizer.zero_grad()
+            pred = lib.stack([lnn_accel(lib, lagrangian, q[i], qt[i]) for i in range(6)])
+            loss = ((pred - qtt) ** 2).mean()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        model.zero_grad()
+        lib.func.vmap(accel)(q, qt).sum().backward()
+        *grads, last_bias = [p.grad for p in model.parameters()]
+        assert last_bias is None  # L's constant does not move the acceleration
+        res[lib] = [loop, lib.tensor(losses), *model.parameters(), *grads]
+    _same(res, 1e-9)
+
+
+def test_pinv_gradient_against_finite_differences_and_torch():
+    """``linalg.pinv`` of a symmetric mass matrix (the LNN's ``d2L/dqt2``) and of a
+    rectangular one: values and gradients beside torch's, and gradcheck."""
+    rs = np.random.RandomState(5)
+    a0, r0 = rs.normal(size=(3, 3)), rs.normal(size=(3, 2))
+    res = {}
+    for lib in LIBS:
+        a, r = _t(lib, a0 @ a0.T + np.eye(3), grad=True), _t(lib, r0, grad=True)
+        pa, pr = lib.linalg.pinv(a), lib.linalg.pinv(r)
+        (pa.sin().sum() + (pr ** 2).sum()).backward()
+        res[lib] = [pa, pr, a.grad, r.grad]
+    _same(res)
+    assert zeroin.autograd.gradcheck(zeroin.linalg.pinv, (_t(zeroin, r0, grad=True),))
+
+
+# --- neural SDEs: Euler-Maruyama and Milstein --------------------------------------------------------
+
+def sde_nets(lib):
+    nn = lib.nn
+    drift = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 2))
+    diffusion = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 2), nn.Softplus())
+    return drift, diffusion
+
+
+def sde_solve(lib, drift, diffusion, y0, dt, n, milstein=False):
+    """Euler-Maruyama (``y + f dt + g dW``, ``dW = randn_like(y) * dt ** 0.5``) or Milstein
+    for diagonal noise, adding ``g g' (dW^2 - dt) / 2`` with ``g'_i = dg_i/dy_i`` by autograd."""
+    y, ys = y0, [y0]
+    for _ in range(n):
+        f, g = drift(y), diffusion(y)
+        dW = lib.randn_like(y) * dt ** 0.5
+        y_next = y + f * dt + g * dW
+        if milstein:
+            dg = lib.stack([lib.autograd.grad(g[:, i].sum(), y, create_graph=True)[0][:, i]
+                            for i in range(y.shape[1])], 1)
+            y_next = y_next + 0.5 * g * dg * (dW ** 2 - dt)
+        y = y_next
+        ys.append(y)
+    return lib.stack(ys)
+
+
+@pytest.mark.parametrize("milstein", [False, True])
+def test_neural_sde_paths_endpoint_losses_gradients_and_steps(milstein):
+    torch_stream()
+    rs = np.random.RandomState(6)
+    target0 = rs.normal(loc=[1.0, -0.5], scale=0.3, size=(32, 2))
+    torch.manual_seed(8)
+    tnets = sde_nets(torch)
+    znets = [copy_weights(t, z) for t, z in zip(tnets, sde_nets(zeroin))]
+    res = {}
+    for lib, (drift, diffusion) in zip(LIBS, (tnets, znets)):
+        params = list(drift.parameters()) + list(diffusion.parameters())
+        optimizer = lib.optim.Adam(params, lr=1e-2)
+        target = _t(lib, target0)
+        lib.manual_seed(2)
+        losses = []
+        for step in range(2):
+            optimizer.zero_grad()
+            y0 = lib.zeros(32, 2).requires_grad_(True)
+            ys = sde_solve(lib, drift, diffusion, y0, 0.05, 10, milstein)
+            end = ys[-1]
+            mse = lib.nn.functional.mse_loss(end, target)
+            nll = -lib.distributions.Normal(end.mean(0), end.std(0)).log_prob(target).mean()
+            loss = mse + 0.1 * nll
+            loss.backward()
+            res.setdefault(lib, []).extend([ys, y0.grad, *[p.grad.clone() for p in params]])
+            optimizer.step()
+            losses.append(loss.item())
+        res[lib] += [lib.tensor(losses), *params]
+    _same(res)
+
+
+def test_torchdiffeq_nextafter_stitched_gradient_and_gradients_in_time():
+    """torchdiffeq's ``_nextafter`` (``torch.nextafter`` under ``no_grad``, the gradient
+    stitched back to ``t`` by an ``autograd.Function``) to evaluate just after each grid
+    point; dynamics that read ``t``, and the loss's gradient with respect to the grid."""
+    torch.manual_seed(9)
+    nets = {torch: cnf_net(torch)}
+    nets[zeroin] = copy_weights(nets[torch], cnf_net(zeroin))
+    res = {}
+    for lib in LIBS:
+        class _StitchGradient(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x1, out):
+                return out
+
+            @staticmethod
+            def backward(ctx, grad_out):
+                return grad_out, None
+
+        def _nextafter(x1, x2, lib=lib, stitch=_StitchGradient):
+            with lib.no_grad():
+                out = lib.nextafter(x1, x2)
+            return stitch.apply(x1, out)
+
+        def func(t, y, net=nets[lib], lib=lib):
+            return net(lib.cat([y, t * lib.ones_like(y[:, :1])], 1))
+
+        t = lib.linspace(0., 1., 6).requires_grad_(True)
+        y0 = _t(lib, [[0.5, -1.0], [1.0, 0.2]])
+        after = _nextafter(t, t + 1)
+        assert after.requires_grad and (after > t).all()
+        np.testing.assert_array_equal(np_of(after), np.nextafter(np_of(t), np.inf))
+        ys = odeint(lib, lambda s, y, f=func: f(_nextafter(s, s + 1), y), y0, t)
+        (ys ** 2).sum().backward()
+        res[lib] = [after, ys, t.grad]
+    _same(res)

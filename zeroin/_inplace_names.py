@@ -35,7 +35,7 @@ _SAME = (
     "fix", "frac", "i0", "igamma", "igammac", "lgamma", "log10", "log1p", "log2", "logit",
     "mvlgamma", "polygamma", "negative", "reciprocal", "rsqrt", "sgn", "sign", "sinc",
     "trunc", "nan_to_num", "xlogy", "ldexp", "hypot", "copysign", "heaviside", "fmod",
-    "remainder", "gcd", "lcm", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
+    "nextafter", "remainder", "gcd", "lcm", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
     "bitwise_left_shift", "bitwise_right_shift", "divide", "true_divide", "floor_divide",
     "multiply", "subtract", "cumsum", "cumprod", "addmm", "addbmm", "baddbmm", "addmv",
     "addr", "tril", "triu", "renorm", "masked_scatter")
