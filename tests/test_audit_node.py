@@ -544,11 +544,13 @@ def test_pinv_gradient_against_finite_differences_and_torch():
     res = {}
     for lib in LIBS:
         a, r = _t(lib, a0 @ a0.T + np.eye(3), grad=True), _t(lib, r0, grad=True)
-        pa, pr = lib.linalg.pinv(a), lib.linalg.pinv(r)
-        (pa.sin().sum() + (pr ** 2).sum()).backward()
-        res[lib] = [pa, pr, a.grad, r.grad]
+        w = _t(lib, r0.T, grad=True)
+        pa, pr, pw = lib.linalg.pinv(a), lib.linalg.pinv(r), lib.linalg.pinv(w)
+        (pa.sin().sum() + (pr ** 2).sum() + (pw ** 3).sum()).backward()
+        res[lib] = [pa, pr, pw, a.grad, r.grad, w.grad]
     _same(res)
-    assert zeroin.autograd.gradcheck(zeroin.linalg.pinv, (_t(zeroin, r0, grad=True),))
+    for m in (r0, r0.T):  # tall and wide
+        assert zeroin.autograd.gradcheck(zeroin.linalg.pinv, (_t(zeroin, m, grad=True),))
 
 
 # --- neural SDEs: Euler-Maruyama and Milstein --------------------------------------------------------
@@ -599,7 +601,9 @@ def test_neural_sde_paths_endpoint_losses_gradients_and_steps(milstein):
             end = ys[-1]
             mse = lib.nn.functional.mse_loss(end, target)
             nll = -lib.distributions.Normal(end.mean(0), end.std(0)).log_prob(target).mean()
-            loss = mse + 0.1 * nll
+            cov = lib.cov(end.T) + 1e-3 * lib.eye(2)
+            mvn = lib.distributions.MultivariateNormal(end.mean(0), covariance_matrix=cov)
+            loss = mse + 0.1 * nll - 0.1 * mvn.log_prob(target).mean()
             loss.backward()
             res.setdefault(lib, []).extend([ys, y0.grad, *[p.grad.clone() for p in params]])
             optimizer.step()
@@ -638,8 +642,12 @@ def test_torchdiffeq_nextafter_stitched_gradient_and_gradients_in_time():
         y0 = _t(lib, [[0.5, -1.0], [1.0, 0.2]])
         after = _nextafter(t, t + 1)
         assert after.requires_grad and (after > t).all()
+        direct = lib.nextafter(t, lib.tensor([-1., 2., 2., -1., 2., 1.]))
+        (direct * lib.arange(6.)).sum().backward()
+        res[lib] = [direct, t.grad.clone()]
+        t.grad = None
         np.testing.assert_array_equal(np_of(after), np.nextafter(np_of(t), np.inf))
         ys = odeint(lib, lambda s, y, f=func: f(_nextafter(s, s + 1), y), y0, t)
         (ys ** 2).sum().backward()
-        res[lib] = [after, ys, t.grad]
+        res[lib] += [after, ys, t.grad]
     _same(res)

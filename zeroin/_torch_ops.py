@@ -834,14 +834,16 @@ def copysign(input, other):  # noqa: A002
 
 class NextAfterOp(Function):
     """The next float after a in the direction of b (b where a == b). PyTorch's gradient:
-    g with respect to a (the step is a unit in the last place), zeros for b."""
+    g with respect to a (the step is a unit in the last place), 0 where a == b (the result
+    is b there), zeros for b."""
     __slots__ = ()
     promotes = True
     name = "nextafter"
     def forward(self, a, b): return np.nextafter(a, b)
     def backward(self, xp, g, out, a, b):
         na, nb = self.needs_input_grad
-        return (g if na else None), (_ops._untracked_zeros(g) if nb else None)
+        return (xp.where(a == b, 0, g) if na else None), \
+            (_ops._untracked_zeros(g) if nb else None)
 
 
 @op(NextAfterOp, methods=("nextafter",))
