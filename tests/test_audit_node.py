@@ -651,3 +651,187 @@ def test_torchdiffeq_nextafter_stitched_gradient_and_gradients_in_time():
         (ys ** 2).sum().backward()
         res[lib] += [after, ys, t.grad]
     _same(res)
+
+
+# --- torchdiffeq's examples/cnf.py: a hypernetwork CNF on two circles ------------------------------
+
+def cnf_example(lib, in_out_dim=2, hidden_dim=8, width=4):
+    """The example's ``HyperNetwork`` (weights of the dynamics as a function of ``t``) and
+    ``CNF`` (``set_grad_enabled(True)``, ``z.requires_grad_(True)``, the exact trace)."""
+    nn = lib.nn
+
+    def trace_df_dz(f, z):
+        sum_diag = 0.
+        for i in range(z.shape[1]):
+            sum_diag += lib.autograd.grad(f[:, i].sum(), z, create_graph=True)[0] \
+                .contiguous()[:, i].contiguous()
+        return sum_diag.contiguous()
+
+    class HyperNetwork(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocksize = width * in_out_dim
+            self.fc1 = nn.Linear(1, hidden_dim)
+            self.fc2 = nn.Linear(hidden_dim, hidden_dim)
+            self.fc3 = nn.Linear(hidden_dim, 3 * self.blocksize + width)
+
+        def forward(self, t):
+            params = t.reshape(1, 1)
+            params = lib.tanh(self.fc1(params))
+            params = lib.tanh(self.fc2(params))
+            params = self.fc3(params).reshape(-1)
+            W = params[:self.blocksize].reshape(width, in_out_dim, 1)
+            U = params[self.blocksize:2 * self.blocksize].reshape(width, 1, in_out_dim)
+            G = params[2 * self.blocksize:3 * self.blocksize].reshape(width, 1, in_out_dim)
+            U = U * lib.sigmoid(G)
+            B = params[3 * self.blocksize:].reshape(width, 1, 1)
+            return [W, B, U]
+
+    class CNF(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.hyper_net = HyperNetwork()
+
+        def forward(self, t, states):
+            z, batchsize = states[0], states[0].shape[0]
+            with lib.set_grad_enabled(True):
+                z.requires_grad_(True)
+                W, B, U = self.hyper_net(t)
+                Z = lib.unsqueeze(z, 0).repeat(width, 1, 1)
+                h = lib.tanh(lib.matmul(Z, W) + B)
+                dz_dt = lib.matmul(h, U).mean(0)
+                dlogp_z_dt = -trace_df_dz(dz_dt, z).view(batchsize, 1)
+            return (dz_dt, dlogp_z_dt)
+    return CNF()
+
+
+def make_circles(rs, n, noise=0.06, factor=0.5):
+    """sklearn's ``make_circles``, written out."""
+    n_out = n // 2
+    a_out = np.linspace(0, 2 * np.pi, n_out, endpoint=False)
+    a_in = np.linspace(0, 2 * np.pi, n - n_out, endpoint=False)
+    x = np.concatenate([np.stack([np.cos(a_out), np.sin(a_out)], 1),
+                        factor * np.stack([np.cos(a_in), np.sin(a_in)], 1)])
+    return x + noise * rs.normal(size=x.shape)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_torchdiffeq_cnf_example_backwards_in_time_and_adam_steps(dtype, f32):
+    """From data at t1 = 1 back to t0 = 0 (RK4 with a negative step on the tuple state),
+    ``MultivariateNormal(loc, covariance_matrix=0.1 I)``, ``-logp_x.mean(0)``, Adam."""
+    zeroin.set_default_dtype(getattr(zeroin, dtype))
+    torch.set_default_dtype(getattr(torch, dtype))
+    tol = 1e-10 if dtype == "float64" else 2e-5
+    rs = np.random.RandomState(7)
+    batches = [make_circles(rs, 16).astype(dtype) for _ in range(3)]
+    torch.manual_seed(10)
+    funcs = {torch: cnf_example(torch)}
+    funcs[zeroin] = copy_weights(funcs[torch], cnf_example(zeroin))
+    res = {}
+    for lib in LIBS:
+        func = funcs[lib]
+        optimizer = lib.optim.Adam(func.parameters(), lr=3e-2)
+        p_z0 = lib.distributions.MultivariateNormal(
+            loc=lib.tensor([0.0, 0.0]), covariance_matrix=lib.tensor([[0.1, 0.0], [0.0, 0.1]]))
+        losses = []
+        for points in batches:
+            optimizer.zero_grad()
+            x = lib.from_numpy(points).to(lib.get_default_dtype())
+            logp_diff_t1 = lib.zeros(x.shape[0], 1).to(x)
+            state, t1, h = (x, logp_diff_t1), 1.0, -0.25
+            for i in range(4):
+                state = rk4_step(func, lib.tensor(t1 + i * h), h, state)
+            z_t0, logp_diff_t0 = state
+            logp_x = p_z0.log_prob(z_t0) - logp_diff_t0.view(-1)
+            loss = -logp_x.mean(0)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        assert z_t0.dtype == lib.get_default_dtype()
+        res[lib] = [z_t0, logp_x, lib.tensor(losses), *func.parameters()]
+    _same(res, tol)
+
+
+# --- Greydanus' hnn.py as written: two outputs, both fields, random batches ------------------------
+
+def greydanus_hnn(lib, input_dim=2, hidden_dim=16, assume_canonical_coords=True):
+    """``HNN`` from greydanus/hamiltonian-nn (its MLP inlined): ``F1, F2 = y.split(1, 1)``,
+    the conservative field ``dF1 @ I`` and the solenoidal ``dF2 @ M.t()``."""
+    nn = lib.nn
+
+    class HNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear1 = nn.Linear(input_dim, hidden_dim)
+            self.linear2 = nn.Linear(hidden_dim, hidden_dim)
+            self.linear3 = nn.Linear(hidden_dim, 2, bias=None)
+            self.M = self.permutation_tensor(input_dim)
+
+        def forward(self, x):
+            h = lib.tanh(self.linear1(x))
+            h = lib.tanh(self.linear2(h))
+            return self.linear3(h).split(1, 1)
+
+        def time_derivative(self, x):
+            F1, F2 = self.forward(x)
+            dF1 = lib.autograd.grad(F1.sum(), x, create_graph=True)[0]
+            conservative_field = dF1 @ lib.eye(*self.M.shape)
+            dF2 = lib.autograd.grad(F2.sum(), x, create_graph=True)[0]
+            solenoidal_field = dF2 @ self.M.t()
+            return conservative_field + solenoidal_field
+
+        def permutation_tensor(self, n):
+            if assume_canonical_coords:
+                M = lib.eye(n)
+                M = lib.cat([M[n // 2:], -M[:n // 2]])
+            else:  # Levi-Civita-like, as the repository builds it
+                M = lib.ones(n, n)
+                M *= 1 - lib.eye(n)
+                M[::2] *= -1
+                M[:, ::2] *= -1
+                for i in range(n):
+                    for j in range(i + 1, n):
+                        M[i, j] *= -1
+            return M
+    return HNN()
+
+
+@pytest.mark.parametrize("canonical", [True, False])
+def test_greydanus_hnn_training_with_randperm_batches_and_solve_ivp(canonical):
+    torch_stream()
+    rs = np.random.RandomState(8)
+    x0 = rs.uniform(-1, 1, (40, 2))
+    dx0 = np.stack([x0[:, 1], -x0[:, 0]], 1) + 0.02 * rs.normal(size=(40, 2))
+    torch.manual_seed(11)
+    models = {torch: greydanus_hnn(torch, assume_canonical_coords=canonical)}
+    models[zeroin] = copy_weights(models[torch], greydanus_hnn(zeroin,
+                                                               assume_canonical_coords=canonical))
+    res = {}
+    for lib in LIBS:
+        model = models[lib]
+        optim = lib.optim.Adam(model.parameters(), 1e-2, weight_decay=1e-4)
+        x = lib.tensor(x0, requires_grad=True, dtype=lib.float64)
+        dxdt = lib.Tensor(dx0)
+        lib.manual_seed(3)
+        losses = []
+        for step in range(4):
+            ixs = lib.randperm(x.shape[0])[:16]
+            dxdt_hat = model.time_derivative(x[ixs])
+            loss = (dxdt[ixs] - dxdt_hat).pow(2).mean()
+            loss.backward()
+            optim.step()
+            optim.zero_grad()
+            losses.append(loss.item())
+        res[lib] = [model.M, lib.tensor(losses), *model.parameters()]
+    _same(res)
+    if not canonical:
+        close(models[zeroin].M, [[0., 1.], [-1., 0.]], 0)
+    solve_ivp = pytest.importorskip("scipy.integrate").solve_ivp
+    paths = []
+    for lib in LIBS:
+        def fun(t, np_x, lib=lib, model=models[lib]):
+            x = lib.tensor(np_x, requires_grad=True, dtype=lib.float64).view(1, 2)
+            return model.time_derivative(x).data.numpy().reshape(-1)
+        paths.append(solve_ivp(fun=fun, t_span=[0, 2], y0=np.array([1., 0.]),
+                               t_eval=np.linspace(0, 2, 9), rtol=1e-9).y)
+    close(paths[1], paths[0], 1e-8)
