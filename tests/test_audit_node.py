@@ -835,3 +835,180 @@ def test_greydanus_hnn_training_with_randperm_batches_and_solve_ivp(canonical):
         paths.append(solve_ivp(fun=fun, t_span=[0, 2], y0=np.array([1., 0.]),
                                t_eval=np.linspace(0, 2, 9), rtol=1e-9).y)
     close(paths[1], paths[0], 1e-8)
+
+
+# --- torchdiffeq's odenet_mnist.py: an ODE block of convolutions ----------------------------------
+
+def odenet(lib, dim=8):
+    """``ConcatConv2d`` (``t`` as an extra channel), ``GroupNorm``, the ``ODEBlock`` over
+    ``integration_time.type_as(x)``, downsampling convolutions and the head."""
+    nn = lib.nn
+
+    def norm(d):
+        return nn.GroupNorm(min(32, d), d)
+
+    class ConcatConv2d(nn.Module):
+        def __init__(self, dim_in, dim_out):
+            super().__init__()
+            self._layer = nn.Conv2d(dim_in + 1, dim_out, kernel_size=3, stride=1, padding=1)
+
+        def forward(self, t, x):
+            tt = lib.ones_like(x[:, :1, :, :]) * t
+            ttx = lib.cat([tt, x], 1)
+            return self._layer(ttx)
+
+    class ODEfunc(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm1, self.relu = norm(dim), nn.ReLU(inplace=True)
+            self.conv1, self.norm2 = ConcatConv2d(dim, dim), norm(dim)
+            self.conv2, self.norm3 = ConcatConv2d(dim, dim), norm(dim)
+            self.nfe = 0
+
+        def forward(self, t, x):
+            self.nfe += 1
+            out = self.relu(self.norm1(x))
+            out = self.relu(self.norm2(self.conv1(t, out)))
+            return self.norm3(self.conv2(t, out))
+
+    class ODEBlock(nn.Module):
+        def __init__(self, odefunc):
+            super().__init__()
+            self.odefunc = odefunc
+            self.integration_time = lib.tensor([0, 1]).float()
+
+        def forward(self, x):
+            self.integration_time = self.integration_time.type_as(x)
+            grid = lib.linspace(0, 1, 4).type_as(x)  # RK4 in 3 steps from 0 to 1
+            return odeint(lib, self.odefunc, x, grid)[-1]
+
+    return nn.Sequential(nn.Conv2d(1, dim, 3, 1), norm(dim), nn.ReLU(inplace=True),
+                         nn.Conv2d(dim, dim, 4, 2, 1), ODEBlock(ODEfunc()), norm(dim),
+                         nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(),
+                         nn.Linear(dim, 10))
+
+
+def test_odenet_mnist_block_gradients_and_sgd_momentum_steps():
+    rs = np.random.RandomState(9)
+    x0, y0 = rs.rand(6, 1, 10, 10), rs.randint(0, 10, 6)
+    torch.manual_seed(12)
+    models = {torch: odenet(torch)}
+    models[zeroin] = copy_weights(models[torch], odenet(zeroin))
+    res = {}
+    for lib in LIBS:
+        model = models[lib]
+        optimizer = lib.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        criterion = lib.nn.CrossEntropyLoss()
+        x, y = _t(lib, x0), lib.tensor(y0)
+        losses = []
+        for itr in range(3):
+            optimizer.zero_grad()
+            logits = model(x)
+            loss = criterion(logits, y)
+            loss.backward()
+            if itr == 0:
+                grads = [p.grad.clone() for p in model.parameters()]
+            optimizer.step()
+            losses.append(loss.item())
+        assert model[4].odefunc.nfe == 3 * 12
+        res[lib] = [logits, lib.tensor(losses), *grads, *model.parameters()]
+    _same(res)
+
+
+# --- torchdiffeq's latent_ode.py: an RNN encoder, a latent ODE, the ELBO ---------------------------
+
+def latent_ode(lib, latent_dim=3, nhidden=8, rnn_nhidden=10, obs_dim=2, nbatch=5):
+    nn = lib.nn
+
+    class LatentODEfunc(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.elu = nn.ELU(inplace=True)
+            self.fc1 = nn.Linear(latent_dim, nhidden)
+            self.fc2 = nn.Linear(nhidden, nhidden)
+            self.fc3 = nn.Linear(nhidden, latent_dim)
+
+        def forward(self, t, x):
+            return self.fc3(self.elu(self.fc2(self.elu(self.fc1(x)))))
+
+    class RecognitionRNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.i2h = nn.Linear(obs_dim + rnn_nhidden, rnn_nhidden)
+            self.h2o = nn.Linear(rnn_nhidden, latent_dim * 2)
+
+        def forward(self, x, h):
+            h = lib.tanh(self.i2h(lib.cat((x, h), dim=1)))
+            return self.h2o(h), h
+
+        def initHidden(self):
+            return lib.zeros(nbatch, rnn_nhidden)
+
+    class Decoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.relu = nn.ReLU(inplace=True)
+            self.fc1 = nn.Linear(latent_dim, nhidden)
+            self.fc2 = nn.Linear(nhidden, obs_dim)
+
+        def forward(self, z):
+            return self.fc2(self.relu(self.fc1(z)))
+    return nn.ModuleList([LatentODEfunc(), RecognitionRNN(), Decoder()])
+
+
+def log_normal_pdf(lib, x, mean, logvar):
+    const = lib.from_numpy(np.array([2. * np.pi])).float()
+    const = lib.log(const)
+    return -.5 * (const + logvar + (x - mean) ** 2. / lib.exp(logvar))
+
+
+def normal_kl(lib, mu1, lv1, mu2, lv2):
+    v1, v2 = lib.exp(lv1), lib.exp(lv2)
+    lstd1, lstd2 = lv1 / 2., lv2 / 2.
+    return lstd2 - lstd1 + ((v1 + (mu1 - mu2) ** 2.) / (2. * v2)) - .5
+
+
+def test_latent_ode_elbo_gradients_and_adam_steps():
+    torch_stream()
+    ts0 = np.linspace(0, 1, 8)
+    rs = np.random.RandomState(10)
+    phase = rs.uniform(0, np.pi, (5, 1))
+    trajs0 = np.stack([np.cos(3 * ts0 + phase), np.sin(3 * ts0 + phase)], -1)  # (5, 8, 2)
+    trajs0 = trajs0 + 0.1 * rs.normal(size=trajs0.shape)
+    torch.manual_seed(13)
+    mods = {torch: latent_ode(torch)}
+    mods[zeroin] = copy_weights(mods[torch], latent_ode(zeroin))
+    res = {}
+    for lib in LIBS:
+        func, rec, dec = mods[lib]
+        params = list(func.parameters()) + list(dec.parameters()) + list(rec.parameters())
+        optimizer = lib.optim.Adam(params, lr=0.01)
+        samp_trajs, samp_ts = _t(lib, trajs0), _t(lib, ts0)
+        lib.manual_seed(4)
+        losses = []
+        for itr in range(3):
+            optimizer.zero_grad()
+            h = rec.initHidden()
+            for t in reversed(range(samp_trajs.size(1))):
+                obs = samp_trajs[:, t, :]
+                out, h = rec.forward(obs, h)
+            qz0_mean, qz0_logvar = out[:, :3], out[:, 3:]
+            epsilon = lib.randn(qz0_mean.size())
+            z0 = epsilon * lib.exp(.5 * qz0_logvar) + qz0_mean
+            pred_z = odeint(lib, func, z0, samp_ts).permute(1, 0, 2)
+            pred_x = dec(pred_z)
+            noise_std_ = lib.zeros(pred_x.size()) + .3
+            noise_logvar = 2. * lib.log(noise_std_)
+            logpx = log_normal_pdf(lib, samp_trajs, pred_x, noise_logvar).sum(-1).sum(-1)
+            pz0_mean = pz0_logvar = lib.zeros(z0.size())
+            analytic_kl = normal_kl(lib, qz0_mean, qz0_logvar, pz0_mean, pz0_logvar).sum(-1)
+            loss = lib.mean(-logpx + analytic_kl, dim=0)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        assert logpx.dtype == lib.float64
+        res[lib] = [pred_x, analytic_kl, *params, logpx, lib.tensor(losses)]
+    # the example's constant log(2 pi) is float32 and NumPy's float32 log is 1 ulp off
+    # PyTorch's there: logpx and the losses move by 16 * 1.2e-7 / 2, nothing else
+    _same({lib: r[:-2] for lib, r in res.items()})
+    _same({lib: r[-2:] for lib, r in res.items()}, 1e-7)
