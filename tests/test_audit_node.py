@@ -1012,3 +1012,43 @@ def test_latent_ode_elbo_gradients_and_adam_steps():
     # PyTorch's there: logpx and the losses move by 16 * 1.2e-7 / 2, nothing else
     _same({lib: r[:-2] for lib, r in res.items()})
     _same({lib: r[-2:] for lib, r in res.items()}, 1e-7)
+
+
+def test_divergence_by_forward_mode_batched_grads_and_vmap_jacrev():
+    """Other ways learners write the divergence: Hutchinson by forward mode (``forward_ad``
+    dual numbers, ``torch.func.jvp``), the exact trace by ``is_grads_batched=True`` and by
+    ``vmap(jacrev(f))``; each equals the reverse-mode one, and the weights' gradients
+    through it are PyTorch's."""
+    rs = np.random.RandomState(11)
+    z0, e0 = rs.normal(size=(5, 2)), rs.normal(size=(5, 2))
+    torch.manual_seed(14)
+    nets = {torch: mlp(torch, 2, 2, hidden=8)}
+    nets[zeroin] = copy_weights(nets[torch], mlp(zeroin, 2, 2, hidden=8))
+    res = {}
+    for lib in LIBS:
+        f, e, fwAD = nets[lib], _t(lib, e0), lib.autograd.forward_ad
+        z = _t(lib, z0, grad=True)
+        dz = f(z)
+        rev = (lib.autograd.grad(dz, z, e, create_graph=True)[0] * e).sum(1)
+        exact = sum(lib.autograd.grad(dz[:, i].sum(), z, create_graph=True)[0][:, i]
+                    for i in range(2))
+        with fwAD.dual_level():
+            fwd = (fwAD.unpack_dual(f(fwAD.make_dual(z.detach(), e))).tangent * e).sum(1)
+        _, jvp = lib.func.jvp(f, (z.detach(),), (e,))
+        eye = lib.eye(2).unsqueeze(1).expand(2, 5, 2)
+        batched = lib.autograd.grad(dz, z, eye, is_grads_batched=True, create_graph=True)[0]
+        by_vmap = lib.func.vmap(lib.func.jacrev(f))(z.detach())
+        for a, b in ((fwd, rev), ((jvp * e).sum(1), rev),
+                     (lib.einsum("ibi->b", batched), exact),
+                     (by_vmap.diagonal(dim1=-2, dim2=-1).sum(-1), exact)):
+            close(a, b, 1e-12)
+        grads = []
+        for div in (fwd, (jvp * e).sum(1), lib.einsum("ibi->b", batched),
+                    by_vmap.diagonal(dim1=-2, dim2=-1).sum(-1)):
+            f.zero_grad()
+            (div ** 2).sum().backward()
+            *ws, last_bias = f.parameters()
+            assert last_bias.grad is None  # the Jacobian does not depend on it
+            grads += [p.grad.clone() for p in ws]
+        res[lib] = [rev, exact, *grads]
+    _same(res)
