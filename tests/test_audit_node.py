@@ -748,7 +748,16 @@ def test_torchdiffeq_cnf_example_backwards_in_time_and_adam_steps(dtype, f32):
             optimizer.step()
             losses.append(loss.item())
         assert z_t0.dtype == lib.get_default_dtype()
-        res[lib] = [z_t0, logp_x, lib.tensor(losses), *func.parameters()]
+        with lib.no_grad():  # the example's sampling: base samples forward to t1
+            z = lib.from_numpy(batches[0] * 0.3)
+            state, traj = (z, lib.zeros(z.shape[0], 1)), [z]
+            for i in range(4):
+                state = rk4_step(func, lib.tensor(0.25 * i), 0.25, state)
+                traj.append(state[0])
+            logp_t1 = p_z0.log_prob(z) - state[1].view(-1)
+        assert not (state[0].requires_grad or logp_t1.requires_grad)
+        res[lib] = [z_t0, logp_x, lib.tensor(losses), *func.parameters(), lib.stack(traj),
+                    logp_t1]
     _same(res, tol)
 
 
