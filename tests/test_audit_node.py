@@ -400,7 +400,7 @@ def test_cnf_training_steps_with_hutchinson_noise_each_step():
     _same(res)
 
 
-# --- Hamiltonian neural networks (Greydanus et al.) ------------------------------------------------
+# --- Hamiltonian neural networks (Greydanus et al.) -----------------------------------------------
 
 def mlp(lib, din, dout, hidden=32, act="Tanh"):
     nn = lib.nn
@@ -471,7 +471,7 @@ def test_hnn_symplectic_field_adam_steps_and_leapfrog():
     assert float((energy - 0.5).abs().max()) < 3e-3
 
 
-# --- Lagrangian neural networks (Cranmer et al.) ---------------------------------------------------
+# --- Lagrangian neural networks (Cranmer et al.) --------------------------------------------------
 
 def lnn_accel(lib, lagrangian, q, qt, how="functional"):
     """The Euler-Lagrange acceleration ``qtt = pinv(d2L/dqt2) (dL/dq - d2L/dqt dq qt)`` of
@@ -553,7 +553,7 @@ def test_pinv_gradient_against_finite_differences_and_torch():
         assert zeroin.autograd.gradcheck(zeroin.linalg.pinv, (_t(zeroin, m, grad=True),))
 
 
-# --- neural SDEs: Euler-Maruyama and Milstein --------------------------------------------------------
+# --- neural SDEs: Euler-Maruyama and Milstein -----------------------------------------------------
 
 def sde_nets(lib):
     nn = lib.nn
@@ -646,6 +646,9 @@ def test_torchdiffeq_nextafter_stitched_gradient_and_gradients_in_time():
         (direct * lib.arange(6.)).sum().backward()
         res[lib] = [direct, t.grad.clone()]
         t.grad = None
+        inplace = lib.linspace(0., 1., 6)
+        inplace.nextafter_(lib.tensor(-1.))
+        res[lib].append(inplace)
         np.testing.assert_array_equal(np_of(after), np.nextafter(np_of(t), np.inf))
         ys = odeint(lib, lambda s, y, f=func: f(_nextafter(s, s + 1), y), y0, t)
         (ys ** 2).sum().backward()
@@ -653,7 +656,7 @@ def test_torchdiffeq_nextafter_stitched_gradient_and_gradients_in_time():
     _same(res)
 
 
-# --- torchdiffeq's examples/cnf.py: a hypernetwork CNF on two circles ------------------------------
+# --- torchdiffeq's examples/cnf.py: a hypernetwork CNF on two circles -----------------------------
 
 def cnf_example(lib, in_out_dim=2, hidden_dim=8, width=4):
     """The example's ``HyperNetwork`` (weights of the dynamics as a function of ``t``) and
@@ -761,7 +764,7 @@ def test_torchdiffeq_cnf_example_backwards_in_time_and_adam_steps(dtype, f32):
     _same(res, tol)
 
 
-# --- Greydanus' hnn.py as written: two outputs, both fields, random batches ------------------------
+# --- Greydanus' hnn.py as written: two outputs, both fields, random batches -----------------------
 
 def greydanus_hnn(lib, input_dim=2, hidden_dim=16, assume_canonical_coords=True):
     """``HNN`` from greydanus/hamiltonian-nn (its MLP inlined): ``F1, F2 = y.split(1, 1)``,
@@ -924,7 +927,7 @@ def test_odenet_mnist_block_gradients_and_sgd_momentum_steps():
     _same(res)
 
 
-# --- torchdiffeq's latent_ode.py: an RNN encoder, a latent ODE, the ELBO ---------------------------
+# --- torchdiffeq's latent_ode.py: an RNN encoder, a latent ODE, the ELBO --------------------------
 
 def latent_ode(lib, latent_dim=3, nhidden=8, rnn_nhidden=10, obs_dim=2, nbatch=5):
     nn = lib.nn
