@@ -1102,3 +1102,60 @@ def test_lnn_in_torch_func_style_grad_over_parameters():
             out += [val, *[g[k] for k in sorted(g)]]
         res[lib] = out + [params[k] for k in sorted(params)]
     _same(res, 1e-9)
+
+
+# --- a latent SDE (torchsde's latent_sde.py, its solver written out) -------------------------------
+
+def latent_sde_nets(lib, hidden=8):
+    nn = lib.nn
+    return nn.ModuleDict({
+        "f": nn.Sequential(nn.Linear(2, hidden), nn.Softplus(), nn.Linear(hidden, 1)),
+        "h": nn.Sequential(nn.Linear(2, hidden), nn.Softplus(), nn.Linear(hidden, 1)),
+        "g": nn.Sequential(nn.Linear(2, hidden), nn.Softplus(), nn.Linear(hidden, 1),
+                           nn.Sigmoid())})
+
+
+def test_latent_sde_logqp_kl_annealing_clipping_and_scheduler():
+    """The posterior drift ``f``, the prior drift ``h`` and the diffusion ``g`` on
+    ``[y, t]``; Euler-Maruyama with the path KL ``0.5 * ((f - h) / g) ** 2 * dt``, the
+    ``Normal`` likelihood of observations, ``kl_divergence`` of the initial state,
+    ``clip_grad_norm_``, ``ExponentialLR`` and a linear KL weight."""
+    torch_stream()
+    ts0 = np.linspace(0, 1, 6)
+    ys0 = np.sin(2 * ts0)[:, None] + 0.05 * np.random.RandomState(13).normal(size=(6, 1))
+    torch.manual_seed(16)
+    nets = {torch: latent_sde_nets(torch)}
+    nets[zeroin] = copy_weights(nets[torch], latent_sde_nets(zeroin))
+    res = {}
+    for lib in LIBS:
+        net, D = nets[lib], lib.distributions
+        qy0 = lib.nn.Parameter(lib.tensor([[0.1, -1.0]]))  # mean and log-std
+        optimizer = lib.optim.Adam(list(net.parameters()) + [qy0], lr=1e-2)
+        scheduler = lib.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.9)
+        ts, ys = _t(lib, ts0), _t(lib, ys0)
+        lib.manual_seed(5)
+        out = []
+        for itr in range(3):
+            optimizer.zero_grad()
+            q0 = D.Normal(qy0[:, :1], qy0[:, 1:].exp())
+            y = q0.rsample((16,)).view(16, 1)
+            logqp0 = D.kl_divergence(q0, D.Normal(lib.zeros(1, 1), lib.ones(1, 1))).sum()
+            logqp, path = 0., [y]
+            for i in range(len(ts) - 1):
+                dt = (ts[i + 1] - ts[i]).item()
+                yt = lib.cat([y, ts[i] * lib.ones_like(y)], 1)
+                f, h, g = net["f"](yt), net["h"](yt), net["g"](yt)
+                logqp = logqp + (0.5 * ((f - h) / g).pow(2) * dt).sum(1)
+                y = y + f * dt + g * lib.randn_like(y) * dt ** 0.5
+                path.append(y)
+            xs = lib.stack(path)                                  # (T, batch, 1)
+            log_lik = D.Normal(xs, 0.1).log_prob(ys[:, None, :]).sum((0, 2)).mean()
+            kl_weight = min(1.0, (itr + 1) / 3)
+            loss = -log_lik + kl_weight * (logqp0 + logqp.mean())
+            loss.backward()
+            norm = lib.nn.utils.clip_grad_norm_(net.parameters(), max_norm=1.0)
+            optimizer.step()
+            scheduler.step()
+            out += [loss.detach(), norm, xs.detach()]
+        res[lib] = out + [qy0, *net.parameters(), lib.tensor(scheduler.get_last_lr())]
+    _same(res)
