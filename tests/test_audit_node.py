@@ -1160,9 +1160,10 @@ def test_latent_sde_logqp_kl_annealing_clipping_and_scheduler():
             kl_weight = min(1.0, (itr + 1) / 3)
             loss = -log_lik + kl_weight * (logqp0 + logqp.mean())
             loss.backward()
-            norm = lib.nn.utils.clip_grad_norm_(net.parameters(), max_norm=1.0)
+            norm = lib.nn.utils.clip_grad_norm_(net.parameters(), max_norm=1.0)  # ~840 -> 1
             optimizer.step()
             scheduler.step()
             out += [loss.detach(), norm, xs.detach()]
+            out += [p.grad.clone() for p in net.parameters()]  # clipped
         res[lib] = out + [qy0, *net.parameters(), lib.tensor(scheduler.get_last_lr())]
     _same(res)
