@@ -307,11 +307,6 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
     if outer_jacobian_strategy not in ("forward-mode", "reverse-mode"):
         raise AssertionError('Expected strategy to be either "forward-mode" or '
                              '"reverse-mode".')
-    if outer_jacobian_strategy == "forward-mode":
-        raise NotImplementedError('hessian: outer_jacobian_strategy="forward-mode" is not '
-                                  'available in zeroin (reverse mode only); use '
-                                  'outer_jacobian_strategy="reverse-mode", which gives the '
-                                  'same values')
     single = _single_output(func, "hessian", strict)
 
     def jac_func(*inp):
