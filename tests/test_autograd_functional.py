@@ -205,9 +205,33 @@ def test_errors_match_torch(call):
     assert z_msg == t_msg.replace("torch.Size", "zeroin.Size")
 
 
-def test_forward_mode_is_refused_with_the_fix():
-    with pytest.raises(NotImplementedError, match='strategy="reverse-mode"'):
-        ZF.jacobian(f_vec, zeroin.tensor(X), strategy="forward-mode")
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+def test_forward_mode_gives_torchs_values_with_vectorize():
+    """``strategy="forward-mode"`` (and the Hessian's ``outer_jacobian_strategy``) with
+    ``vectorize=True``, as PyTorch asks: the same Jacobians and Hessians (zeroin computes
+    them in reverse mode). For a tuple of inputs PyTorch's forward mode returns lists
+    where its reverse mode returns tuples; zeroin's are tuples in both."""
+    def tuples(v):
+        return tuple(tuples(a) for a in v) if isinstance(v, (list, tuple)) else v
+    two = (X, Y[0])
+    for f, z_in, t_in in ((f_vec, zeroin.tensor(X), torch.tensor(X)),
+                          (f_two_out, zeroin.tensor(X), torch.tensor(X)),
+                          (f_both, zt(*two), tt(*two))):
+        same(ZF.jacobian(f, z_in, vectorize=True, strategy="forward-mode"),
+             tuples(TF.jacobian(f, t_in, vectorize=True, strategy="forward-mode")))
+    z = ZF.hessian(f_scalar, zeroin.tensor(X), vectorize=True,
+                   outer_jacobian_strategy="forward-mode")
+    t = TF.hessian(f_scalar, torch.tensor(X), vectorize=True,
+                   outer_jacobian_strategy="forward-mode")
+    np.testing.assert_allclose(z.numpy(), t.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kw", [{}, {"vectorize": True, "create_graph": True},
+                                {"vectorize": True, "strict": True}, {"create_graph": True}])
+def test_forward_mode_refusals_match_torch(kw):
+    (t_type, t_msg), (z_type, z_msg) = _errors(
+        lambda m, T: m.jacobian(f_vec, T(X), strategy="forward-mode", **kw))
+    assert z_type is t_type and z_msg == t_msg.replace("isonly", "is only")   # torch's typo
 
 
 def test_import_zeroin_does_not_load_it_and_both_spellings_reach_it():

@@ -318,6 +318,49 @@ def test_to_empty_share_memory_compile():
         nn.Linear(2, 2).to_empty("cpu")          # device is keyword-only, as PyTorch's
 
 
+def test_to_meta_drops_the_values_and_functional_call_supplies_them():
+    """torch.func's ensembling recipe: ``copy.deepcopy(model).to('meta')`` as the stateless
+    base of ``functional_call``; zeroin has no meta tensors, so the copy keeps shapes and
+    dtypes but no values (NaN; integer buffers 0) and gives torch's outputs once the values
+    come from the dicts. The original module keeps its values; an optimiser's step on the
+    copy runs, as on PyTorch's meta tensors."""
+    out, tm = {}, net(torch).double()
+    for T in LIBS:
+        m = net(T).double()
+        m.load_state_dict({k: T.tensor(v) for k, v in arrays(tm.state_dict()).items()})
+        x = T.linspace(-1, 1, 8, dtype=T.float64).reshape(4, 2)
+        for form in (("meta",), (T.device("meta"),), ((), {"device": "meta"})):
+            args, kw = (form if isinstance(form[0], tuple) else (form, {}))
+            base = copy.deepcopy(m).to(*args, **kw)
+            assert [(n, tuple(p.shape), p.dtype) for n, p in base.named_parameters()] == \
+                [(n, tuple(p.shape), p.dtype) for n, p in m.named_parameters()]
+            if T is zeroin:
+                assert all(bool(p.isnan().all()) for p in base.parameters())
+                assert base[1].num_batches_tracked.item() == 0
+            state = {**dict(m.named_parameters()), **dict(m.named_buffers())}
+            y = T.func.functional_call(base, state, (x,))
+        assert not bool(m[0].weight.isnan().any())
+        out[T] = (y, m(x))
+    for a, b in zip(out[zeroin], out[torch], strict=True):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12)
+    base = copy.deepcopy(net(zeroin)).to("meta", zeroin.float32)      # a dtype beside it
+    assert base[0].weight.dtype == zeroin.float32 and bool(base[0].weight.isnan().all())
+    base(zeroin.ones(4, 2, dtype=zeroin.float32)).sum().backward()
+    zeroin.optim.SGD(base.parameters(), lr=0.1, momentum=0.9).step()
+    assert bool(base[2].bias.isnan().all())
+
+
+def test_data_in_place_on_a_read_only_view_says_so():
+    """``.data.copy_`` / ``.data.add_`` on an expanded tensor (a read-only broadcast view)
+    name the cause and the fix, not a shape mismatch between equal shapes."""
+    t = zeroin.ones(3).expand(2, 3)
+    for call in (lambda d: d.copy_(zeroin.zeros(2, 3)), lambda d: d.add_(1)):
+        with pytest.raises(ValueError, match="read-only .*under zeroin.no_grad"):
+            call(t.data)
+    with pytest.raises(zeroin.ShapeError, match="cannot be broadcast"):
+        zeroin.ones(2).data.copy_(zeroin.ones(3))
+
+
 def test_refused_devices_and_bfloat16():
     m = nn.Linear(2, 2)
     for name in ("cuda", "xpu", "mtia"):

@@ -386,6 +386,16 @@ def _deprecated(name, number):
     return _operand(number)
 
 
+def _refuse_read_only(array, name):
+    """The error for writing into a read-only ``.data`` (a broadcast view, such as an
+    expanded tensor's), instead of NumPy's shape message."""
+    if not array.flags.writeable:
+        raise ValueError(f".data.{name}: this array is read-only (a broadcast view, e.g. of "
+                         f"an expanded tensor); write through the tensor instead "
+                         f"(t.{name}(...) under zeroin.no_grad() gives it its own memory), "
+                         f"or clone it first")
+
+
 class DataArray(np.ndarray):
     """What ``t.data`` returns: an ndarray sharing the tensor's memory, plus PyTorch's
     in-place methods (``zero_ fill_ copy_ add_ sub_ mul_ div_ addcmul_ addcdiv_ clamp_
@@ -556,6 +566,7 @@ class DataArray(np.ndarray):
         try:
             np.copyto(self, np.broadcast_to(src, self.shape), casting="unsafe")
         except ValueError:
+            _refuse_read_only(self, "copy_")
             raise ShapeError(f"copy_: the source of shape {src.shape} cannot be broadcast "
                              f"to this array's shape {self.shape}") from None
         return self
@@ -564,6 +575,7 @@ class DataArray(np.ndarray):
         try:
             ufunc(self, _operand(other), out=self, casting="same_kind")
         except ValueError:
+            _refuse_read_only(self, name)
             raise ShapeError(f"{name}: the operand of shape {np.shape(_operand(other))} "
                              f"cannot be broadcast to this array's shape {self.shape}") from None
         return self

@@ -4,7 +4,9 @@
 results and errors, built on :func:`zeroin.grad` (reverse mode). ``func`` takes the inputs
 as separate arguments (a tensor or a tuple of tensors) and returns a tensor or a tuple.
 ``jvp`` and ``hvp`` use the double-backward trick, as PyTorch's do. ``vectorize=True`` is
-accepted and computes the same values row by row; ``strategy="forward-mode"`` is refused.
+accepted and computes the same values row by row; so does ``strategy="forward-mode"``
+(zeroin has no forward mode here: with ``vectorize=True``, as PyTorch asks, it gives the
+reverse-mode values, as ``zeroin.func.jacfwd`` does; PyTorch's refusals otherwise).
 (``zeroin.functional`` is zeroin's older one-tensor API with its own signatures.)
 """
 from __future__ import annotations
@@ -209,17 +211,29 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
 
     A tensor for one input and one output; a tuple over inputs (or outputs), and a tuple
     of tuples ``J[i][j]`` (output i, input j) when both are tuples. ``vectorize`` changes
-    nothing here (the rows are computed one by one either way).
+    nothing here (the rows are computed one by one either way); ``strategy="forward-mode"``
+    gives the same values (reverse mode), with PyTorch's conditions.
     """
     if strategy not in ("forward-mode", "reverse-mode"):
         raise AssertionError('Expected strategy to be either "forward-mode" or '
                              '"reverse-mode". Hint: If your function has more outputs than '
                              'inputs, "forward-mode" tends to be more performant. Otherwise, '
                              'prefer to use "reverse-mode".')
-    if strategy == "forward-mode":
-        raise NotImplementedError('jacobian: strategy="forward-mode" is not available in '
-                                  'zeroin (reverse mode only); use strategy="reverse-mode", '
-                                  'which gives the same values')
+    if strategy == "forward-mode":        # PyTorch's refusals; then reverse mode's values
+        if create_graph:
+            raise NotImplementedError(
+                "torch.autograd.functional.jacobian: `create_graph=True` and "
+                '`strategy="forward-mode"` are not supported together (yet). Please either '
+                'set `create_graph=False` or `strategy="reverse-mode"`.')
+        if strict:
+            raise RuntimeError(
+                "torch.autograd.functional.jacobian: `strict=True` and "
+                '`strategy="forward-mode"` are not supported together (yet). Please either '
+                'set `strict=False` or `strategy="reverse-mode"`.')
+        if not vectorize:
+            raise NotImplementedError("Computing Jacobian using forward-AD or "
+                                      "forward-over-reverse Hessian is only implemented for "
+                                      "`vectorize=True`.")
     if strict and vectorize:
         raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and "
                            "`vectorized=True` are not supported together. Please either set "

@@ -458,6 +458,18 @@ def _own_registries(module, state):
             reg._owner, reg._what = weakref.ref(module), what
 
 
+def _is_meta(device):
+    """``device`` names PyTorch's meta device ('meta', ``device('meta')``)."""
+    return str(getattr(device, "type", device)) == "meta"
+
+
+def _valueless(t):
+    """A tensor of ``t``'s shape and dtype without its values (``Module.to('meta')``):
+    NaN (integers: 0), writable, so that in-place code runs on it as on PyTorch's meta
+    tensors."""
+    return _leaf(np.full(t.shape, np.nan if t.dtype.kind in "fc" else 0, dtype=t.dtype))
+
+
 class Module:
     """Base class of layers and models.
 
@@ -872,14 +884,23 @@ class Module:
         returns self. Accepts PyTorch's forms: ``to(dtype)``, ``to('cpu')``,
         ``to(device, dtype)``, ``to(tensor)`` and ``dtype=``/``device=`` keywords (the only
         device is the CPU). ``memory_format=zeroin.channels_last`` lays out the 4-D
-        parameters and buffers channels last, as PyTorch."""
+        parameters and buffers channels last, as PyTorch. ``to('meta')`` (the
+        ``torch.func`` ensembling recipe's base module, whose values ``functional_call``
+        supplies) drops the values: zeroin has no meta tensors, so each parameter and buffer
+        keeps its shape and dtype and is filled with NaN (integers: 0)."""
         from .hooks import parse_to
         fmt = kwargs.pop("memory_format", None)
+        meta = [a for a in (*args, kwargs.get("device")) if _is_meta(a)]
+        if meta:
+            args = tuple(a for a in args if not _is_meta(a))
+            kwargs = {k: v for k, v in kwargs.items() if not (k == "device" and _is_meta(v))}
         dt = parse_to(type(self).__name__, args, kwargs)
         if dt is not None:
             self._convert(dt)
         if fmt is not None:
             self._lay_out(fmt)
+        if meta:
+            self._apply(_valueless)
         return self
 
     def _lay_out(self, fmt):

@@ -1,9 +1,13 @@
 """torchvision's image transforms: ``Compose``, ``ToTensor``, ``ToPILImage``, ``Normalize``,
 flips, crops (``RandomResizedCrop`` too), ``Resize``, ``Pad``, ``RandomRotation``,
 ``ColorJitter``, ``GaussianBlur``, ``RandomErasing``, ``Grayscale``, ``ConvertImageDtype``,
-``Lambda``, ``RandomApply`` / ``RandomChoice`` / ``RandomOrder``, ``TrivialAugmentWide``;
-their pixel work is in ``transforms.functional`` (``F.adjust_hue``, ``F.rotate``,
-``F.affine``, ``F.equalize``, ...).
+``Lambda``, ``RandomApply`` / ``RandomChoice`` / ``RandomOrder``, ``TrivialAugmentWide``,
+``RandomAffine``, ``RandomPerspective``, ``RandomInvert``, ``RandomPosterize``,
+``RandomAdjustSharpness``, ``RandomAutocontrast``, ``RandomEqualize``, ``FiveCrop`` /
+``TenCrop``, ``PILToTensor``, ``LinearTransformation``, ``AutoAugment`` (with
+``AutoAugmentPolicy``), ``RandAugment``, ``AugMix`` and ``ElasticTransform``; their pixel
+work is in ``transforms.functional`` (``F.adjust_hue``, ``F.rotate``, ``F.affine``,
+``F.perspective``, ``F.invert``, ``F.equalize``, ``F.five_crop``, ...).
 
 Each takes what torchvision's takes: a PIL image, or a tensor laid out ``(..., C, H, W)``;
 zeroin also takes a NumPy image ``(H, W)`` or ``(H, W, C)`` (the layout ``ToTensor``
@@ -161,14 +165,18 @@ class _TorchDraws:
     def __init__(self, stream):
         self.stream = stream
 
-    def random(self):
+    def random(self, size=None):
+        if size is not None:                # torch.rand((size,))
+            return self.stream.uniform(size, np.float32)
         return self.stream.uniform(1, np.float32)[0]
 
     def uniform(self, low, high):
         return float(self.stream.uniform(1, np.float32, low, high)[0])
 
-    def integers(self, low, high=None):
+    def integers(self, low, high=None, size=None):
         low, high = (0, low) if high is None else (low, high)
+        if size is not None:                # torch.randint(low, high, (size,))
+            return self.stream.randint(size, low, high)
         return int(self.stream.randint(1, low, high)[0])
 
     def permutation(self, n):
@@ -426,6 +434,20 @@ class ConvertImageDtype:
 
     def __repr__(self):
         return f"ConvertImageDtype({self.dtype})"
+
+
+def _p_arg(p, op):
+    """A probability ``p`` in [0, 1]."""
+    if not (isinstance(p, numbers.Real) and 0 <= p <= 1):
+        raise ValueError(f"{op}: p should be a probability in [0, 1], got {p!r}")
+    return p
+
+
+def _fill_arg(fill, op):
+    """torchvision's ``fill``: a number or a sequence (one per channel)."""
+    if not isinstance(fill, (numbers.Real, tuple, list)) or isinstance(fill, bool):
+        raise TypeError(f"{op}: fill should be either a sequence or a number, got {fill!r}")
+    return fill
 
 
 def _min_max(value, op, name):
@@ -830,43 +852,70 @@ class TrivialAugmentWide:
         self.interpolation = _mode(interpolation, "TrivialAugmentWide")
         self.fill = fill
 
+    _v2_draws = False       # v2's: a sign drawn by torch.rand(()) <= 0.5, Solarize 1 -> 0
+
     @staticmethod
-    def _augmentation_space(num_bins):
-        """op name: (magnitudes, signed), torchvision's table."""
-        lin = lambda hi: _linspace32(0.0, hi, num_bins)  # noqa: E731
-        post = 8 - np.round(np.arange(num_bins, dtype=np.float32)
-                            / np.float32((num_bins - 1) / 6)).astype(np.int64)
-        return {"Identity": (None, False), "ShearX": (lin(0.99), True),
-                "ShearY": (lin(0.99), True), "TranslateX": (lin(32.0), True),
-                "TranslateY": (lin(32.0), True), "Rotate": (lin(135.0), True),
-                "Brightness": (lin(0.99), True), "Color": (lin(0.99), True),
-                "Contrast": (lin(0.99), True), "Sharpness": (lin(0.99), True),
-                "Posterize": (post, False),
-                "Solarize": (_linspace32(255.0, 0.0, num_bins), False),
-                "AutoContrast": (None, False), "Equalize": (None, False)}
+    def _augmentation_space(num_bins, v2=False):
+        """op name: (magnitudes, signed), torchvision's table (v2's with ``v2``)."""
+        return _aug_space(num_bins, 0.99, (32.0, 32.0), 135.0, 0.99, (8, 6),
+                          head=("Identity",), v2=v2)
 
     def get_params(self):
         """(op name, magnitude) drawn as torchvision draws them."""
-        space = self._augmentation_space(self.num_magnitude_bins)
+        space = self._augmentation_space(self.num_magnitude_bins, self._v2_draws)
         rng = _draws()
         name = list(space)[int(rng.integers(len(space)))]
         mags, signed = space[name]
         mag = 0.0 if mags is None else float(mags[int(rng.integers(len(mags)))])
-        if signed and int(rng.integers(2)):
+        if signed and _negate(rng, self._v2_draws):
             mag = -mag
         return name, mag
 
     def __call__(self, img):
         name, mag = self.get_params()
-        return _apply_op(img, name, mag, self.interpolation, self.fill)
+        return _apply_op(img, name, mag, self.interpolation, self.fill, self._v2_draws)
 
     def __repr__(self):
         return (f"TrivialAugmentWide(num_magnitude_bins={self.num_magnitude_bins}, "
                 f"interpolation={self.interpolation}, fill={self.fill})")
 
 
-def _apply_op(img, name, mag, interpolation, fill):
-    """torchvision's ``_apply_op`` of autoaugment.py."""
+def _negate(rng, v2):
+    """Whether a signed op's magnitude flips: torchvision v1's ``torch.randint(2, (1,))``
+    (1 flips), v2's ``torch.rand(()) <= 0.5``."""
+    return bool(rng.random() <= 0.5) if v2 else bool(int(rng.integers(2)))
+
+
+def _aug_space(num_bins, shear, translate, rotate, enhance, posterize, head=(), tail=(),
+               enhance_last=False, v2=False):
+    """The op table of torchvision's autoaugment.py (op name: (magnitudes or None, signed)),
+    in its order, which the drawn op index follows: ``head`` ops, shears, translations
+    (``translate``: the x and y ends), rotation, the four enhancements (after posterize...
+    for AugMix, left out when ``enhance`` is None), posterize (``top - round(i / ((bins - 1)
+    / steps))`` in float32), solarize (thresholds 255 -> 0; v2's: 1 -> 0, times the bound),
+    autocontrast, equalize, then ``tail`` ops."""
+    lin = lambda hi: _linspace32(0.0, hi, num_bins)  # noqa: E731
+    top, steps = posterize
+    post = top - np.round(np.arange(num_bins, dtype=np.float32)
+                          / np.float32((num_bins - 1) / steps)).astype(np.int64)
+    space = {n: (None, False) for n in head}
+    space.update({"ShearX": (lin(shear), True), "ShearY": (lin(shear), True),
+                  "TranslateX": (lin(translate[0]), True),
+                  "TranslateY": (lin(translate[1]), True), "Rotate": (lin(rotate), True)})
+    color = {} if enhance is None else {n: (lin(enhance), True) for n in
+                                        ("Brightness", "Color", "Contrast", "Sharpness")}
+    solar = _linspace32(1.0 if v2 else 255.0, 0.0, num_bins)
+    rest = {"Posterize": (post, False), "Solarize": (solar, False),
+            "AutoContrast": (None, False), "Equalize": (None, False)}
+    for part in ((rest, color) if enhance_last else (color, rest)):
+        space.update(part)
+    space.update({n: (None, False) for n in tail})
+    return space
+
+
+def _apply_op(img, name, mag, interpolation, fill, v2=False):
+    """torchvision's ``_apply_op`` of autoaugment.py (``v2``: v2's, whose Solarize
+    magnitude is a fraction of the dtype's bound)."""
     F = functional
     if name in ("ShearX", "ShearY"):
         s = math.degrees(math.atan(mag))
@@ -883,6 +932,8 @@ def _apply_op(img, name, mag, interpolation, fill):
         return enhance[name](img, 1.0 + mag)
     if name == "Posterize":
         return F.posterize(img, int(mag))
+    if name == "Solarize" and v2:
+        return _solarize_v2(img, mag)
     if name == "Solarize":
         float_img = not _is_pil(img) and _chw(img, _kind(img, "Solarize")).dtype.kind == "f"
         return F.solarize(img, mag / 255.0 if float_img else mag)
@@ -890,4 +941,43 @@ def _apply_op(img, name, mag, interpolation, fill):
         return F.autocontrast(img)
     if name == "Equalize":
         return F.equalize(img)
+    if name == "Invert":
+        return F.invert(img)
     return img
+
+
+def _solarize_v2(img, mag):
+    """torchvision v2's Solarize: threshold ``bound * mag`` (255 for PIL images), compared
+    as torch compares it: in float32 unless the image is float64."""
+    if _is_pil(img):
+        return functional.solarize(img, 255.0 * mag)
+    dtype = _chw(img, _kind(img, "Solarize")).dtype
+    thr = _max_value(dtype) * mag
+    return functional.solarize(img, thr if dtype == np.float64 else float(np.float32(thr)))
+
+
+# the extra transforms import this module's helpers, so they come last
+from ._extra import (  # noqa: E402
+    AugMix,
+    AutoAugment,
+    AutoAugmentPolicy,
+    ElasticTransform,
+    FiveCrop,
+    LinearTransformation,
+    PILToTensor,
+    RandAugment,
+    RandomAdjustSharpness,
+    RandomAffine,
+    RandomAutocontrast,
+    RandomEqualize,
+    RandomInvert,
+    RandomPerspective,
+    RandomPosterize,
+    TenCrop,
+)
+
+__all__ += ["AugMix", "AutoAugment", "AutoAugmentPolicy", "ElasticTransform", "FiveCrop",
+            "LinearTransformation",
+            "PILToTensor", "RandAugment", "RandomAdjustSharpness", "RandomAffine",
+            "RandomAutocontrast", "RandomEqualize", "RandomInvert", "RandomPerspective",
+            "RandomPosterize", "TenCrop"]

@@ -22,7 +22,8 @@ from ..._tensor import Tensor
 __all__ = ["InterpolationMode", "resize", "crop", "resized_crop", "adjust_brightness",
            "adjust_contrast", "adjust_saturation", "adjust_hue", "to_pil_image", "pad",
            "rotate", "erase", "gaussian_blur", "affine", "adjust_sharpness", "posterize",
-           "solarize", "autocontrast", "equalize", "hflip", "vflip", "center_crop"]
+           "solarize", "autocontrast", "equalize", "hflip", "vflip", "center_crop", "invert",
+           "five_crop", "ten_crop", "pil_to_tensor", "perspective", "elastic_transform"]
 
 
 class InterpolationMode(enum.Enum):
@@ -659,6 +660,12 @@ def _rotate_array(arr, angle, mode, center, fill, expand, matrix=None):
     # multiply-add: at 90 degrees nearest pixels sit on ties that one rounding moves)
     gx = xs[None, :] * r[0, 0] + ys[:, None] * r[1, 0] + r[2, 0]
     gy = xs[None, :] * r[0, 1] + ys[:, None] * r[1, 1] + r[2, 1]
+    return _sample_filled(arr, dtype, gx, gy, mode, fill)
+
+
+def _sample_filled(arr, dtype, gx, gy, mode, fill):
+    """torchvision's ``_apply_grid_transform``: grid_sample, the outside set to ``fill``
+    (through the sampled in-image mask), integer images rounded back."""
     out, mask = _grid_sample(arr.astype(dtype, copy=False), gx, gy, mode)
     if fill is not None:
         fv = np.asarray(fill, dtype).reshape(-1, 1, 1)
@@ -879,3 +886,118 @@ def equalize(img):
         flat = a.reshape(-1, *a.shape[-2:])
         return np.stack([_equalize_channel(c) for c in flat]).reshape(a.shape)
     return _color_op(img, "equalize", fn)
+
+
+def invert(img):
+    """Each pixel as its dtype's bound minus it (255 - x for uint8, 1 - x for floats), as
+    torchvision; PIL images through ``ImageOps.invert``."""
+    if _is_pil(img):
+        from PIL import ImageOps
+        return ImageOps.invert(img)
+    return _color_op(img, "invert", lambda a: ~a if a.dtype.kind == "b" else
+                     (a.dtype.type(_max_value(a.dtype)) - a).astype(a.dtype))
+
+
+def five_crop(img, size):
+    """The four corner crops and the central crop of ``size`` (int: square, or (h, w)):
+    (top-left, top-right, bottom-left, bottom-right, centre), as torchvision."""
+    if isinstance(size, numbers.Number) and not isinstance(size, bool):
+        size = (int(size), int(size))
+    elif isinstance(size, (tuple, list)) and len(size) == 1:
+        size = (size[0], size[0])
+    if not isinstance(size, (tuple, list)) or len(size) != 2:
+        raise ValueError(f"five_crop: please provide only two dimensions (h, w) for size, got "
+                         f"{size!r}")
+    kind = _kind(img, "five_crop")
+    (ih, iw), (ch, cw) = _size(img, kind), (int(size[0]), int(size[1]))
+    if cw > iw or ch > ih:
+        raise ValueError(f"five_crop: requested crop size {(ch, cw)} is bigger than input "
+                         f"size {(ih, iw)}; crop smaller or Resize first")
+    return (_crop(img, kind, 0, 0, ch, cw), _crop(img, kind, 0, iw - cw, ch, cw),
+            _crop(img, kind, ih - ch, 0, ch, cw), _crop(img, kind, ih - ch, iw - cw, ch, cw),
+            center_crop(img, [ch, cw]))
+
+
+def ten_crop(img, size, vertical_flip=False):
+    """:func:`five_crop` of the image, then of its mirror (left-right, or top-bottom with
+    ``vertical_flip``): ten crops, as torchvision."""
+    first = five_crop(img, size)
+    return first + five_crop(_flip(img, -2 if vertical_flip else -1), size)
+
+
+def pil_to_tensor(pic):
+    """A PIL image as a tensor (C, H, W) of its own dtype, unscaled (uint8 stays 0..255;
+    mode '1' gives bool), as torchvision's."""
+    if not _is_pil(pic):
+        raise TypeError(f"pil_to_tensor: pic should be a PIL image, got "
+                        f"{type(pic).__name__}; use ToTensor() or to_image() for NumPy "
+                        f"arrays")
+    arr = np.array(pic, copy=True)
+    arr = arr.reshape(pic.size[1], pic.size[0], -1)
+    return Tensor(np.ascontiguousarray(np.moveaxis(arr, -1, 0)))
+
+
+def _perspective_coeffs(startpoints, endpoints):
+    """torchvision's ``_get_perspective_coeffs``: the 8 coefficients mapping an output pixel
+    (an end point) to its input pixel (the start point), solved in float64, kept in
+    float32."""
+    if len(startpoints) != 4 or len(endpoints) != 4:
+        raise ValueError(f"perspective: please provide exactly four corners, got "
+                         f"{len(startpoints)} startpoints and {len(endpoints)} endpoints")
+    a = np.zeros((8, 8))
+    for i, (p1, p2) in enumerate(zip(endpoints, startpoints)):
+        a[2 * i] = [p1[0], p1[1], 1, 0, 0, 0, -p2[0] * p1[0], -p2[0] * p1[1]]
+        a[2 * i + 1] = [0, 0, 0, p1[0], p1[1], 1, -p2[1] * p1[0], -p2[1] * p1[1]]
+    b = np.asarray(startpoints, np.float64).reshape(8)
+    return np.linalg.solve(a, b).astype(np.float32).tolist()
+
+
+def perspective(img, startpoints, endpoints, interpolation=InterpolationMode.BILINEAR,
+                fill=None):
+    """Warp so that the four ``startpoints`` corners ([x, y]: top-left, top-right,
+    bottom-right, bottom-left) land on ``endpoints``; pixels from outside are ``fill``.
+    PIL images through Pillow's PERSPECTIVE transform, others as torchvision's grid."""
+    kind, mode = _kind(img, "perspective"), _mode(interpolation, "perspective")
+    co = _perspective_coeffs(startpoints, endpoints)
+    if kind == "pil":
+        from PIL import Image
+        return img.transform(img.size, Image.Transform.PERSPECTIVE, co,
+                             _pil_filter(mode, "perspective"), fillcolor=_pil_fill(fill, img))
+    arr, flat, _, fill = _grid_input(img, kind, mode, None, fill, "perspective")
+    h, w = arr.shape[-2:]
+    dtype = arr.dtype if arr.dtype.kind == "f" else np.dtype(np.float32)
+    c = np.array(co, dtype)
+    hw, hh = dtype.type(0.5 * w), dtype.type(0.5 * h)
+    xs = np.linspace(0.5, w - 0.5, w).astype(dtype)[None, :]
+    ys = np.linspace(0.5, h - 0.5, h).astype(dtype)[:, None]
+    den = xs * c[6] + ys * c[7] + dtype.type(1.0)
+    gx = (xs * (c[0] / hw) + ys * (c[1] / hw) + c[2] / hw) / den - dtype.type(1.0)
+    gy = (xs * (c[3] / hh) + ys * (c[4] / hh) + c[5] / hh) / den - dtype.type(1.0)
+    out = _sample_filled(arr, dtype, gx, gy, mode, fill)
+    return _back(out[0] if flat else out, kind)
+
+
+def elastic_transform(img, displacement, interpolation=InterpolationMode.BILINEAR, fill=None):
+    """Move each pixel by ``displacement`` (a tensor (1, H, W, 2) of (dx, dy) in grid_sample's
+    [-1, 1] units) from the identity grid, as torchvision: sampled in float32 (its grid's
+    dtype); a PIL image goes through its tensor and back."""
+    kind, mode = _kind(img, "elastic_transform"), _mode(interpolation, "elastic_transform")
+    if not isinstance(displacement, Tensor):
+        raise TypeError(f"elastic_transform: displacement should be a tensor (1, H, W, 2), got "
+                        f"{type(displacement).__name__}")
+    h, w = _size(img, kind)
+    if tuple(displacement.shape) != (1, h, w, 2):
+        raise ValueError(f"elastic_transform: displacement shape should be {(1, h, w, 2)} for "
+                         f"an image of {h} x {w}, got {tuple(displacement.shape)}")
+    if kind == "pil":
+        out = elastic_transform(pil_to_tensor(img), displacement, mode, fill)
+        return to_pil_image(out, mode=img.mode)
+    arr, flat, _, fill = _grid_input(img, kind, mode, None, fill, "elastic_transform")
+    f32 = np.float32
+    xs, ys = (np.linspace((-n + 1) / n, (n - 1) / n, n).astype(f32) for n in (w, h))
+    d = np.asarray(displacement.data, f32)[0]
+    gx, gy = xs[None, :] + d[..., 0], ys[:, None] + d[..., 1]
+    src = arr.dtype                     # a float64 image is sampled in float32, cast back
+    out = _sample_filled(arr.astype(f32) if src.kind == "f" else arr, np.dtype(f32), gx, gy,
+                         mode, fill).astype(src)
+    return _back(out[0] if flat else out, kind)
