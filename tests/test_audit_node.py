@@ -488,6 +488,11 @@ def lnn_accel(lib, lagrangian, q, qt, how="functional"):
     if how == "functional":
         H = lib.autograd.functional.hessian(lagrangian, x, create_graph=True)
         J = lib.autograd.functional.jacobian(lagrangian, x, create_graph=True)
+    elif how == "forward-mode":  # PyTorch's forward-over-reverse Hessian (no create_graph)
+        H = lib.autograd.functional.hessian(lagrangian, x, vectorize=True,
+                                            outer_jacobian_strategy="forward-mode")
+        J = lib.autograd.functional.jacobian(lagrangian, x, vectorize=True,
+                                             strategy="forward-mode")
     else:
         H, J = lib.func.hessian(lagrangian)(x), lib.func.jacrev(lagrangian)(x)
     A, B, C = J[:n], H[n:, n:], H[n:, :n]
@@ -504,7 +509,7 @@ def test_lnn_acceleration_of_a_known_lagrangian():
         def lagrangian(x):
             q, qt = x[:2], x[2:]
             return (qt ** 2).sum() / 2 - (q ** 2).sum() / 2 - k * (q[0] - q[1]) ** 2 / 2
-        for how in ("functional", "func"):
+        for how in ("functional", "forward-mode", "func"):
             close(lnn_accel(lib, lagrangian, _t(lib, q0), _t(lib, qt0), how), want, 1e-12)
 
 
