@@ -25,8 +25,13 @@ LIBS = (torch, zeroin)
 
 @pytest.fixture(autouse=True)
 def _float64():
-    """torch in float64 for the test (zeroin's default)."""
+    """torch in float64 for the test (zeroin's default); torch's random stream back as it
+    was after it (the tests seed it), so later test files draw the same with or without
+    this one (zeroin's goes back to NumPy's, ``torch_defaults_back``)."""
+    state = torch.random.get_rng_state()
     torch.set_default_dtype(torch.float64)
+    yield
+    torch.random.set_rng_state(state)
 
 
 def _t(lib, a, grad=False):

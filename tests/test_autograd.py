@@ -1294,6 +1294,7 @@ def test_grad_hooks_and_dot_grad_hand_out_contiguous_gradients_as_torch(make):
     # torchattacks' PGDL2: grad = autograd.grad(cost, x)[0]; grad.view(n, -1).norm(dim=1);
     # a hook viewing its gradient the same way
     torch = pytest.importorskip("torch")
+    torch.manual_seed(0)    # the conv's weights: not whatever an earlier test left the stream at
     a = np.random.default_rng(0).standard_normal((2, 3, 6, 6))
     out, state = {}, None
     for L in (torch, zeroin):
