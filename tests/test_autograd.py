@@ -958,6 +958,53 @@ def test_grad_fn_name_of_custom_functions_and_accumulate_grad():
     assert zeroin.ops.mul(zeroin.tensor(1.0, requires_grad=True), 2.0).grad_fn.name == "mul"
 
 
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_custom_function_gradient_shapes_follow_pytorch(create_graph):
+    """A gradient ``backward`` returns must have its argument's shape or one the argument
+    broadcasts to (summed back, as PyTorch's); zeroin wrote a (3,) gradient into a (2,)
+    tensor's .grad and failed with a bare NumPy error on (2, 1)."""
+    torch = pytest.importorskip("torch")
+    bad = ((lambda g: g.sum()[None].expand(3), "(3,)"), (lambda g: g.reshape(2, 1), "(2, 1)"),
+           (lambda g: g.sum(), "()"))
+    for rule, shape in bad + ((lambda g: g[None].expand(3, 2), None),):
+        grads = []
+        for lib in (torch, zeroin):
+            class Twice(lib.autograd.Function):
+                @staticmethod
+                def forward(ctx, k, a):
+                    return a * k
+
+                @staticmethod
+                def backward(ctx, g, rule=rule):
+                    return None, rule(g)
+            a = lib.ones(2, requires_grad=True)
+            if shape is None:
+                grads.append(lib.autograd.grad(Twice.apply(2.0, a).sum(), a,
+                                               create_graph=create_graph)[0])
+                continue
+            with pytest.raises(RuntimeError) as e:
+                lib.autograd.grad(Twice.apply(2.0, a).sum(), a, create_graph=create_graph)
+            if lib is zeroin:
+                assert str(e.value) == (
+                    f"Twice.backward: gradient 1 has shape {shape}, but argument 1 of forward "
+                    f"has shape (2,); return a gradient of the argument's shape (PyTorch "
+                    f"refuses this too)")
+        if grads:
+            np.testing.assert_array_equal(grads[1].detach().numpy(), grads[0].detach().numpy())
+    x = zeroin.ones((), requires_grad=True)                  # () broadcasts to (1,): summed
+
+    class Up(zeroin.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g.reshape(1) * 3
+    Up.apply(x).backward()
+    assert x.grad.shape == () and x.grad.item() == 3.0
+
+
 def test_post_accumulate_grad_hook_runs_after_grad_is_written_in_both_engines():
     w = zeroin.tensor([1.0, 2.0], requires_grad=True)
     order = []
@@ -1247,6 +1294,7 @@ def test_grad_hooks_and_dot_grad_hand_out_contiguous_gradients_as_torch(make):
     # torchattacks' PGDL2: grad = autograd.grad(cost, x)[0]; grad.view(n, -1).norm(dim=1);
     # a hook viewing its gradient the same way
     torch = pytest.importorskip("torch")
+    torch.manual_seed(0)    # the conv's weights: not whatever an earlier test left the stream at
     a = np.random.default_rng(0).standard_normal((2, 3, 6, 6))
     out, state = {}, None
     for L in (torch, zeroin):

@@ -162,6 +162,33 @@ def test_nested_transforms_over_other_arguments_free_their_graph_as_torch():
     np.testing.assert_allclose(c.grad.item(), np.cos(0.5))
 
 
+def test_unused_arguments_and_weights_get_zeros_outside_the_graph_as_torch():
+    # grad / jacrev / vjp gave an unused argument zeros that required grad (autograd's
+    # materialized zeros under create_graph): a leaf that looked like a tensor from outside,
+    # so an LNN's grad over parameters of jacrev(...) (whose bias does not reach the
+    # Jacobian) returned a value and gradients still in a graph. PyTorch's are not.
+    torch = pytest.importorskip("torch")
+
+    def run(lib):
+        f = lib.func
+        x, y = lib.ones(2, dtype=lib.float64), lib.ones(3, dtype=lib.float64)
+        p = {"w": lib.tensor([[0.5, -1.0]], dtype=lib.float64),
+             "b": lib.tensor([0.3], dtype=lib.float64)}
+
+        def lagrangian(p, v):       # its constant term b does not reach the Jacobian
+            return (v @ p["w"].T).tanh().sum() + p["b"].sum()
+        jac = f.jacrev(lagrangian, argnums=1)
+        g, val = f.grad_and_value(lambda p: (jac(p, x) ** 2).sum())(p)
+        return [g["w"], g["b"], val,
+                *f.jacrev(lambda a, b: a * 2, argnums=(0, 1))(x, y),
+                *f.grad(lambda a, b: (a * 2).sum(), argnums=(0, 1))(x, y),
+                *f.vjp(lambda a, b: a * 2, x, y)[1](lib.ones(2, dtype=lib.float64))]
+
+    for z, t in zip(run(zeroin), run(torch), strict=True):
+        assert not z.requires_grad and z.grad_fn is None and not t.requires_grad
+        np.testing.assert_allclose(z.data, t.numpy(), rtol=1e-12, atol=1e-14)
+
+
 def test_grad_errors_say_what_went_wrong():
     x = zeroin.ones(3)
     with pytest.raises(RuntimeError, match="to return a scalar Tensor, got tensor with 1 dims"):

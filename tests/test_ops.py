@@ -1279,6 +1279,7 @@ GRADCHECK = {
     "rad2deg": [(zeroin.rad2deg, [_r(2, 3)], True)],
     "copysign": [(zeroin.copysign, [_r(2, 3, kind="kink"), _r(3, seed=2)], True),
                  (lambda a: a.copysign(-1.0), [_r(2, 3, kind="kink")], True)],
+    "nextafter": [(zeroin.nextafter, [_r(2, 3), _r(3, seed=2)], True)],
     "tensor_unfold": [(lambda x: x.unfold(1, 2, 1), [_r(2, 4)], True),
                       (lambda x: x.unfold(0, 2, 3), [_r(6, 2)], True)],
     "sinc": [(zeroin.sinc, [_r(2, 3)], True),

@@ -112,10 +112,26 @@ class _Node(_f.Function):
                                f"gradients, but forward took {self._n_args} arguments; "
                                f"return one per argument (None where there is none)")
         out_grads = [_grad_value(res[p], tensors, self.name, p) for p in self._tensor_pos]
+        for p, gp, x in zip(self._tensor_pos, out_grads, inputs):
+            if gp is not None and gp.shape != x.shape:
+                _check_shape(self._cls.__name__, p, tuple(gp.shape), tuple(x.shape))
         return out_grads[0] if len(out_grads) == 1 else tuple(out_grads)
 
 
 _NP = None     # zeroin.ops.NP, bound on first use (import order)
+
+
+def _check_shape(name, pos, got, want):
+    """PyTorch's rule for a gradient that ``backward`` returns: its argument's shape, or a
+    shape the argument broadcasts to (the engine sums it back); anything else raises."""
+    try:
+        ok = np.broadcast_shapes(want, got) == got
+    except ValueError:
+        ok = False
+    if not ok:
+        raise RuntimeError(f"{name}.backward: gradient {pos} has shape {got}, but argument "
+                           f"{pos} of forward has shape {want}; return a gradient of the "
+                           f"argument's shape (PyTorch refuses this too)")
 
 
 def _grad_value(g, tensors, name, pos):

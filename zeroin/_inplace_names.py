@@ -38,7 +38,7 @@ _SAME = (
     "remainder", "gcd", "lcm", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
     "bitwise_left_shift", "bitwise_right_shift", "divide", "true_divide", "floor_divide",
     "multiply", "subtract", "cumsum", "cumprod", "addmm", "addbmm", "baddbmm", "addmv",
-    "addr", "tril", "triu", "renorm", "masked_scatter")
+    "addr", "tril", "triu", "renorm", "masked_scatter", "nextafter")
 
 # bool results written as 0/1 in x's dtype; x keeps requires_grad, with a zero gradient
 _PREDICATES = ("eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less",

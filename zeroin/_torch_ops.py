@@ -832,6 +832,35 @@ def copysign(input, other):  # noqa: A002
     return _ops._call2(CopySignOp(), *_floats(input, other))
 
 
+class NextAfterOp(Function):
+    """The next float after a in the direction of b (b where a == b). PyTorch's gradient:
+    g with respect to a (the step is a unit in the last place), 0 where a == b (the result
+    is b there), zeros for b."""
+    __slots__ = ()
+    promotes = True
+    name = "nextafter"
+    def forward(self, a, b): return np.nextafter(a, b)
+    def backward(self, xp, g, out, a, b):
+        na, nb = self.needs_input_grad
+        return (xp.where(a == b, 0, g) if na else None), \
+            (_ops._untracked_zeros(g) if nb else None)
+
+
+@op(NextAfterOp, methods=("nextafter",))
+def nextafter(input, other):  # noqa: A002
+    """The next representable float after ``input`` towards ``other``, elementwise
+    (torchdiffeq's solvers step just past a grid point with it)."""
+    if not isinstance(other, Tensor):
+        raise TypeError(f"nextafter: other must be a tensor (as in PyTorch), got "
+                        f"{type(other).__name__}; write zeroin.tensor({other!r})")
+    x = _t(input)
+    if x.dtype.kind != "f" or other.dtype.kind != "f":
+        raise NotImplementedError(
+            f"nextafter: not implemented for {x.dtype} and {other.dtype} (PyTorch's takes "
+            f"real floating-point tensors only); cast first, e.g. x.double()")
+    return _ops._call2(NextAfterOp(), x, other)
+
+
 class XLogYOp(Function):
     """x * log(y), 0 where x = 0 (unless y is NaN). PyTorch's gradients: log(y) with
     respect to x (0 where x = 0 and y <= 0), x / y with respect to y."""

@@ -245,8 +245,8 @@ def _grad_and_value(func, argnums, has_aux, api, args, kwargs):
             raise RuntimeError(f"{api}(f)(*args): Expected f(*args) to return a scalar "
                                f"Tensor, got tensor with {output.ndim} dims. Maybe you "
                                f"wanted to use the vjp or jacrev APIs instead?")
-        grads = autograd_grad(output, own, create_graph=True, allow_unused=True,
-                              materialize_grads=True)
+        grads = _zeros_for_unused(autograd_grad(output, own, create_graph=True,
+                                                allow_unused=True), own)
     keep = _outer_dependence(list(grads) + [output], own)
     if not keep:
         grads = [g.detach() for g in grads]
@@ -417,9 +417,16 @@ def _vjp_grads(outs, cots, own):
     if not pairs:
         return [_zeros(tuple(t.shape), t.dtype) for t in own]
     with enable_grad():
-        return list(autograd_grad([o for o, _ in pairs], own, [c for _, c in pairs],
-                                  retain_graph=True, create_graph=True, allow_unused=True,
-                                  materialize_grads=True))
+        return _zeros_for_unused(autograd_grad(
+            [o for o, _ in pairs], own, [c for _, c in pairs], retain_graph=True,
+            create_graph=True, allow_unused=True), own)
+
+
+def _zeros_for_unused(grads, own):
+    """``grads`` with zeros that do not require grad for the stand-ins nothing reached
+    (``materialize_grads`` makes zeros that require grad under ``create_graph``: leaves
+    that look like an outer tensor, so the results stayed in a graph)."""
+    return [_zeros(tuple(t.shape), t.dtype) if g is None else g for g, t in zip(grads, own)]
 
 
 def vjp(func, *primals, has_aux=False):
