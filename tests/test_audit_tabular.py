@@ -1,0 +1,221 @@
+"""Audit of tabular deep learning written from scratch as blog posts and repositories write
+it (entity embeddings / a hand-written fastai ``TabularModel``, Wide & Deep with an
+``EmbeddingBag`` wide part, DCN v2's cross layers, TabNet's sparsemax / entmax15, ghost batch
+norm, GLU blocks and prior, the FT-Transformer's feature tokenizer and ``[CLS]`` token,
+pinball / focal / class-weighted losses, samplers, early stopping and ranking metrics), run
+with ``torch`` and with ``zeroin`` (``import zeroin as torch``, ``from zeroin import nn``,
+``F``) on the same synthetic data and weights copied from torch: outputs, losses, gradients
+and optimiser steps compared, float64 to 1e-10 and float32 to float resolution. See
+docs/tabular.md."""
+import copy
+import math
+
+import numpy as np
+import pytest
+from _audit import close as _close
+from _audit import copy_weights as _copy
+from _audit import np_of as _np
+from _audit import (
+    torch_defaults_back,  # noqa: F401  (autouse: torch's defaults back)
+    torch_stream,
+)
+
+import zeroin
+
+torch = pytest.importorskip("torch")
+LIBS = (torch, zeroin)
+F32 = {"rtol": 2e-5, "atol": 2e-6}
+
+
+@pytest.fixture
+def f64():
+    """Both libraries in float64 (checks to 1e-10); the audits' fixture puts torch back."""
+    torch.set_default_dtype(torch.float64)
+    yield
+
+
+def _grads(model):
+    return {k: _np(p.grad) for k, p in model.named_parameters() if p.grad is not None}
+
+
+def _same_grads(zm, tm, tol=1e-10, **tols):
+    gz, gt = _grads(zm), _grads(tm)
+    assert gz.keys() == gt.keys() and gz
+    for k in gt:
+        _close(gz[k], gt[k], tol, **tols)
+
+
+def _same_params(zm, tm, tol=1e-10, **tols):
+    pz, pt = dict(zm.named_parameters()), dict(tm.named_parameters())
+    assert pz.keys() == pt.keys()
+    for k, t in pt.items():
+        _close(pz[k], t, tol, **tols)
+
+
+def _table(n=48, seed=0):
+    """Three categorical columns (codes 0..card-1), four numeric ones and a binary target."""
+    rng = np.random.default_rng(seed)
+    cards = [4, 6, 3]
+    x_cat = np.stack([rng.integers(0, c, n) for c in cards], 1)
+    x_num = rng.standard_normal((n, 4)) * [1.0, 5.0, 0.1, 2.0] + [0.0, 3.0, 0.0, -1.0]
+    logit = x_num[:, 0] - 0.2 * x_num[:, 1] + (x_cat[:, 0] == 2) - 0.5 * (x_cat[:, 1] > 3)
+    y = (logit + 0.3 * rng.standard_normal(n) > 0).astype(np.float32)
+    return cards, x_cat, x_num, y
+
+
+# --- data and entity embeddings -------------------------------------------------------------
+
+def _tabular_model(lib, cards, emb_drop, n_num=4):
+    nn = lib.nn
+
+    class TabDataset(lib.utils.data.Dataset):
+        def __init__(self, x_cat, x_num, y):
+            self.x_cat = lib.from_numpy(x_cat).long()
+            self.x_num = lib.tensor(x_num, dtype=lib.float32)
+            self.y = lib.tensor(y, dtype=lib.float32)
+
+        def __len__(self):
+            return len(self.y)
+
+        def __getitem__(self, i):
+            return self.x_cat[i], self.x_num[i], self.y[i]
+
+    class TabularModel(nn.Module):
+        def __init__(self):
+            super().__init__()
+            dims = [min(50, (c + 1) // 2) for c in cards]
+            self.embs = nn.ModuleList([nn.Embedding(c + 1, d) for c, d in zip(cards, dims)])
+            self.emb_drop = nn.Dropout(emb_drop)
+            self.bn_num = nn.BatchNorm1d(n_num)
+            # fastai's LinBnDrop(lin_first=True): no bias before a batch norm (its gradient
+            # is rounding noise where the ReLU passes the whole batch; Adam makes it steps of lr)
+            self.layers = nn.Sequential(nn.Linear(sum(dims) + n_num, 16, bias=False), nn.ReLU(),
+                                        nn.BatchNorm1d(16), nn.Dropout(0.1), nn.Linear(16, 1))
+
+        def forward(self, x_cat, x_num):
+            x = lib.cat([emb(x_cat[:, i]) for i, emb in enumerate(self.embs)], 1)
+            x = self.emb_drop(x)
+            x = lib.cat([x, self.bn_num(x_num)], 1)
+            return self.layers(x).squeeze(-1)
+    return TabDataset, TabularModel
+
+
+def test_entity_embeddings_dataset_dataloader_and_training(f32):
+    torch_stream()
+    cards, x_cat, x_num, y = _table()
+    res = {}
+    for lib in LIBS:
+        TabDataset, TabularModel = _tabular_model(lib, cards, emb_drop=0.2)
+        ds = TabDataset(x_cat, x_num, y)
+        assert ds.x_cat.dtype == lib.int64 and ds.x_num.dtype == lib.float32
+        lib.manual_seed(0)
+        model = TabularModel()
+        for emb in model.embs:
+            emb.weight.data.uniform_(-0.05, 0.05)
+        dl = lib.utils.data.DataLoader(ds, batch_size=16, shuffle=True)
+        opt = lib.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=1e-2)
+        loss_fn = lib.nn.BCEWithLogitsLoss()
+        losses, batches = [], []
+        for _ in range(2):
+            model.train()
+            for xc, xn, yb in dl:
+                batches.append(_np(xc).copy())
+                loss = loss_fn(model(xc, xn), yb)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                losses.append(loss.item())
+        model.eval()
+        with lib.no_grad():
+            pred = lib.sigmoid(model(ds.x_cat, ds.x_num))
+        res[lib] = (losses, batches, pred, model)
+    for bz, bt in zip(res[zeroin][1], res[torch][1], strict=True):
+        np.testing.assert_array_equal(bz, bt)                  # the same shuffled batches
+    np.testing.assert_allclose(res[zeroin][0], res[torch][0], **F32)
+    _close(res[zeroin][2], res[torch][2], **F32)
+    _same_params(res[zeroin][3], res[torch][3], **F32)
+    zbn, tbn = res[zeroin][3].bn_num, res[torch][3].bn_num
+    _close(zbn.running_mean, tbn.running_mean, **F32)
+    _close(zbn.running_var, tbn.running_var, **F32)
+    assert int(zbn.num_batches_tracked) == int(tbn.num_batches_tracked) == 6
+
+
+def test_embedding_from_pretrained_and_frozen(f64):
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((5, 3))
+    idx = np.array([[0, 4], [2, 2], [1, 3]])
+    res = {}
+    for lib in LIBS:
+        frozen = lib.nn.Embedding.from_pretrained(lib.tensor(w))
+        tuned = lib.nn.Embedding.from_pretrained(lib.tensor(w), freeze=False, padding_idx=1)
+        assert not frozen.weight.requires_grad and tuned.weight.requires_grad
+        out = frozen(lib.tensor(idx)) * tuned(lib.tensor(idx))
+        out.pow(2).sum().backward()
+        res[lib] = [out, tuned.weight.grad]
+        assert frozen.weight.grad is None
+    for z, t in zip(res[zeroin], res[torch], strict=True):
+        _close(z, t)
+    assert not np.any(_np(res[zeroin][1])[1])                   # padding row: no gradient
+
+
+# --- DCN v2 and Wide & Deep -------------------------------------------------------------------
+
+def test_dcn_v2_cross_network_and_wide_and_deep(f64):
+    cards, x_cat, x_num, y = _table(32, seed=2)
+    offs = np.array((0, *np.cumsum(cards)[:-1]))
+    flat = (x_cat + offs).ravel()                               # one bag of 3 ids a row
+    offsets = np.arange(0, flat.size, 3)
+    psw = np.random.default_rng(2).uniform(0.5, 1.5, flat.size)
+
+    def make(lib):
+        nn = lib.nn
+
+        class CrossLayerV2(nn.Module):
+            def __init__(self, d):
+                super().__init__()
+                self.W = nn.Linear(d, d)
+
+            def forward(self, x0, x):
+                return x0 * self.W(x) + x
+
+        class WideDeepDCN(nn.Module):
+            def __init__(self, dim=4, n_cross=2):
+                super().__init__()
+                self.wide = nn.EmbeddingBag(sum(cards), 1, mode="sum")
+                self.embs = nn.ModuleList([nn.Embedding(c, dim) for c in cards])
+                d = dim * len(cards) + 4
+                self.cross = nn.ModuleList([CrossLayerV2(d) for _ in range(n_cross)])
+                self.deep = nn.Sequential(nn.Linear(d, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU())
+                self.head = nn.Linear(d + 8, 1)
+
+            def forward(self, x_cat, x_num, flat, offsets, psw):
+                x0 = lib.cat([e(x_cat[:, i]) for i, e in enumerate(self.embs)] + [x_num], 1)
+                x = x0
+                for layer in self.cross:
+                    x = layer(x0, x)
+                deep = self.head(lib.cat([x, self.deep(x0)], dim=1))
+                wide = self.wide(flat, offsets, per_sample_weights=psw)
+                return (deep + wide).squeeze(1)
+        return WideDeepDCN()
+    torch.manual_seed(3)
+    tm = make(torch)
+    zm = _copy(tm, make(zeroin))
+    res = {}
+    for lib, m in ((torch, tm), (zeroin, zm)):
+        args = (lib.tensor(x_cat), lib.tensor(x_num), lib.tensor(flat), lib.tensor(offsets),
+                lib.tensor(psw))
+        yb = lib.tensor(y.astype(float))
+        opt = lib.optim.Adam([{"params": m.wide.parameters(), "lr": 0.1},
+                              {"params": [p for n, p in m.named_parameters()
+                                          if not n.startswith("wide")]}], lr=1e-2)
+        losses = []
+        for _ in range(3):
+            opt.zero_grad()
+            loss = lib.nn.functional.binary_cross_entropy_with_logits(m(*args), yb)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        res[lib] = losses
+    np.testing.assert_allclose(res[zeroin], res[torch], rtol=1e-10)
+    _same_grads(zm, tm)
+    _same_params(zm, tm)
