@@ -219,3 +219,206 @@ def test_dcn_v2_cross_network_and_wide_and_deep(f64):
     np.testing.assert_allclose(res[zeroin], res[torch], rtol=1e-10)
     _same_grads(zm, tm)
     _same_params(zm, tm)
+
+
+# --- TabNet -----------------------------------------------------------------------------------
+
+def _sparsemax_fn(lib):
+    """Sparsemax (Martins & Astudillo 2016) as TabNet's repositories write it: the forward by
+    sorting, the backward as a custom autograd Function."""
+
+    class SparsemaxFunction(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, input, dim=-1):
+            ctx.dim = dim
+            max_val, _ = input.max(dim=dim, keepdim=True)
+            input = input - max_val                            # numerical stability
+            tau, supp_size = SparsemaxFunction._threshold_and_support(input, dim=dim)
+            output = lib.clamp(input - tau, min=0)
+            ctx.save_for_backward(supp_size, output)
+            return output
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            supp_size, output = ctx.saved_tensors
+            dim = ctx.dim
+            grad_input = grad_output.clone()
+            grad_input[output == 0] = 0
+            v_hat = grad_input.sum(dim=dim) / supp_size.to(output.dtype).squeeze()
+            v_hat = v_hat.unsqueeze(dim)
+            grad_input = lib.where(output != 0, grad_input - v_hat, grad_input)
+            return grad_input, None
+
+        @staticmethod
+        def _threshold_and_support(input, dim=-1):
+            input_srt, _ = lib.sort(input, descending=True, dim=dim)
+            input_cumsum = input_srt.cumsum(dim) - 1
+            d = input.size(dim)
+            rhos = lib.arange(1, d + 1, device=input.device, dtype=input.dtype)
+            view = [1] * input.dim()
+            view[0] = -1
+            rhos = rhos.view(view).transpose(0, dim)
+            support = rhos * input_srt > input_cumsum
+            support_size = support.sum(dim=dim).unsqueeze(dim)
+            tau = input_cumsum.gather(dim, support_size - 1)
+            tau /= support_size.to(input.dtype)
+            return tau, support_size
+    return SparsemaxFunction
+
+
+def _entmax15_bisect(lib, x, n_iter=40):
+    """1.5-entmax by bisection on the threshold (Peters et al. 2019), plain autograd."""
+    x = x / 2
+    max_val, _ = x.max(dim=-1, keepdim=True)
+    lo, hi = max_val - 1, max_val - (1 / x.shape[-1]) ** 0.5
+    for _ in range(n_iter):
+        tau = (lo + hi) / 2
+        p = lib.clamp(x - tau, min=0) ** 2
+        big = (p.sum(-1, keepdim=True) >= 1).to(x.dtype)
+        lo, hi = big * tau + (1 - big) * lo, big * hi + (1 - big) * tau
+    p = lib.clamp(x - (lo + hi) / 2, min=0) ** 2
+    return p / p.sum(-1, keepdim=True)
+
+
+def test_sparsemax_forward_custom_backward_and_entmax15(f64):
+    rng = np.random.default_rng(4)
+    z_n = rng.standard_normal((6, 7)) * 2
+    z_n[0, :3] = 1.5                                              # ties in the sort
+    g_n = rng.standard_normal((6, 7))
+    res = {}
+    for lib in LIBS:
+        Sparsemax = _sparsemax_fn(lib)
+        z = lib.tensor(z_n, requires_grad=True)
+        p = Sparsemax.apply(z, -1)
+        (p * lib.tensor(g_n)).sum().backward()
+        zt = lib.tensor(z_n.T.copy(), requires_grad=True)       # along dim 0
+        p0 = Sparsemax.apply(zt, 0)
+        (p0 * lib.tensor(g_n.T.copy())).sum().backward()
+        z2 = lib.tensor(z_n, requires_grad=True)
+        q = _entmax15_bisect(lib, z2)
+        (q * lib.tensor(g_n)).sum().backward()
+        res[lib] = [p, z.grad, p0, zt.grad, q, z2.grad]
+    for z, t in zip(res[zeroin], res[torch], strict=True):
+        _close(z, t)
+    p = _np(res[zeroin][0])
+    np.testing.assert_allclose(p.sum(1), 1.0, rtol=1e-12)
+    assert (p == 0).any() and (p >= 0).all()
+    # the custom backward is sparsemax's Jacobian: finite differences on zeroin
+    Sparsemax = _sparsemax_fn(zeroin)
+    num = np.zeros_like(z_n)
+    for i, j in np.ndindex(*z_n.shape):
+        e = np.zeros_like(z_n)
+        e[i, j] = 1e-6
+        f = [(_np(Sparsemax.apply(zeroin.tensor(z_n + s * e))) * g_n).sum() for s in (1, -1)]
+        num[i, j] = (f[0] - f[1]) / 2e-6
+    np.testing.assert_allclose(_np(res[zeroin][1]), num, atol=1e-7)
+
+
+def _tabnet(lib, n_d=4, n_a=4, n_steps=3, gamma=1.3, vbs=8, n_in=6):
+    nn, F = lib.nn, lib.nn.functional
+    Sparsemax = _sparsemax_fn(lib)
+
+    class GBN(nn.Module):
+        """Ghost batch norm: batch norm on virtual batches of ``vbs`` rows."""
+
+        def __init__(self, d, vbs, momentum=0.02):
+            super().__init__()
+            self.vbs, self.bn = vbs, nn.BatchNorm1d(d, momentum=momentum)
+
+        def forward(self, x):
+            chunks = x.chunk(int(np.ceil(x.shape[0] / self.vbs)), 0)
+            return lib.cat([self.bn(x_) for x_ in chunks], dim=0)
+
+    class GLULayer(nn.Module):
+        def __init__(self, d_in, d_out, glu_fn):
+            super().__init__()
+            self.d_out, self.glu_fn = d_out, glu_fn
+            self.fc = nn.Linear(d_in, 2 * d_out, bias=False)
+            self.bn = GBN(2 * d_out, vbs)
+
+        def forward(self, x):
+            x = self.bn(self.fc(x))
+            if self.glu_fn:
+                return F.glu(x, dim=-1)
+            return x[:, : self.d_out] * lib.sigmoid(x[:, self.d_out:])
+
+    class FeatTransformer(nn.Module):
+        def __init__(self, shared, d_out):
+            super().__init__()
+            self.shared = shared
+            self.spec = nn.ModuleList([GLULayer(d_out, d_out, False) for _ in range(2)])
+
+        def forward(self, x):
+            scale = math.sqrt(0.5)
+            x = self.shared[0](x)
+            x = (x + self.shared[1](x)) * scale
+            for layer in self.spec:
+                x = (x + layer(x)) * scale
+            return x
+
+    class AttentiveTransformer(nn.Module):
+        def __init__(self, d_in, d_out):
+            super().__init__()
+            self.fc = nn.Linear(d_in, d_out, bias=False)
+            self.bn = GBN(d_out, vbs)
+
+        def forward(self, priors, x):
+            return Sparsemax.apply(self.bn(self.fc(x)) * priors, -1)
+
+    class TabNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            d = n_d + n_a
+            self.initial_bn = nn.BatchNorm1d(n_in, momentum=0.01)
+            shared = nn.ModuleList([GLULayer(n_in, d, True), GLULayer(d, d, True)])
+            self.initial_splitter = FeatTransformer(shared, d)
+            self.feat = nn.ModuleList([FeatTransformer(shared, d) for _ in range(n_steps)])
+            self.att = nn.ModuleList([AttentiveTransformer(n_a, n_in) for _ in range(n_steps)])
+            self.final = nn.Linear(n_d, 1, bias=False)
+
+        def forward(self, x, eps=1e-15):
+            x = self.initial_bn(x)
+            prior = lib.ones(x.shape, dtype=x.dtype)
+            M_loss, res = 0, 0
+            att = self.initial_splitter(x)[:, n_d:]
+            for step in range(n_steps):
+                M = self.att[step](prior, att)
+                M_loss = M_loss + lib.mean(lib.sum(lib.mul(M, lib.log(M + eps)), dim=1))
+                prior = lib.mul(gamma - M, prior)
+                out = self.feat[step](lib.mul(M, x))
+                res = lib.add(res, F.relu(out[:, :n_d]))
+                att = out[:, n_d:]
+            return self.final(res).squeeze(1), M_loss / n_steps
+    return TabNet()
+
+
+def test_tabnet_ghost_batch_norm_glu_prior_and_sparsity_loss(f64):
+    rng = np.random.default_rng(5)
+    x_n = rng.standard_normal((20, 6)) * [1, 2, 0.5, 1, 3, 1]   # 20 rows: chunks of 7, 7, 6
+    y_n = x_n[:, 0] - x_n[:, 4] + 0.1 * rng.standard_normal(20)
+    torch.manual_seed(6)
+    tm = _tabnet(torch)
+    zm = _copy(tm, _tabnet(zeroin))
+    res = {}
+    for lib, m in ((torch, tm), (zeroin, zm)):
+        x, y = lib.tensor(x_n), lib.tensor(y_n)
+        opt = lib.optim.Adam(m.parameters(), lr=2e-2)
+        losses = []
+        m.train()
+        for _ in range(3):
+            opt.zero_grad()
+            out, M_loss = m(x)
+            loss = lib.nn.functional.mse_loss(out, y) - 1e-3 * M_loss
+            loss.backward()
+            opt.step()
+            losses.append((loss.item(), M_loss.item()))
+        m.eval()
+        with lib.no_grad():
+            ev = m(x[:5])[0]
+        res[lib] = (losses, ev)
+    np.testing.assert_allclose(res[zeroin][0], res[torch][0], rtol=1e-10)
+    _close(res[zeroin][1], res[torch][1])
+    _same_grads(zm, tm)
+    _same_params(zm, tm)
+    for (k, bz), bt in zip(zm.named_buffers(), tm.buffers(), strict=True):
+        _close(bz, bt)
