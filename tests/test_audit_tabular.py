@@ -422,3 +422,99 @@ def test_tabnet_ghost_batch_norm_glu_prior_and_sparsity_loss(f64):
     _same_params(zm, tm)
     for (k, bz), bt in zip(zm.named_buffers(), tm.buffers(), strict=True):
         _close(bz, bt)
+
+
+# --- FT-Transformer ---------------------------------------------------------------------------
+
+def _ft_transformer(lib, n_num=3, cards=(4, 5), d=8, n_layers=2):
+    """rtdl's FT-Transformer, its tokenizer and ``[CLS]`` token written out."""
+    nn = lib.nn
+
+    def _init_rsqrt_uniform(x, d):
+        s = 1 / math.sqrt(d)
+        return nn.init.uniform_(x, -s, s)
+
+    class NumericalFeatureTokenizer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(lib.empty(n_num, d))
+            self.bias = nn.Parameter(lib.empty(n_num, d))
+            for w in (self.weight, self.bias):
+                _init_rsqrt_uniform(w, d)
+
+        def forward(self, x):
+            return x[..., None] * self.weight + self.bias
+
+    class CategoricalFeatureTokenizer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("category_offsets",
+                                 lib.tensor([0] + list(cards[:-1])).cumsum(0))
+            self.embeddings = nn.Embedding(sum(cards), d)
+            self.bias = nn.Parameter(lib.empty(len(cards), d))
+            nn.init.kaiming_uniform_(self.bias, a=math.sqrt(5))
+
+        def forward(self, x):
+            return self.embeddings(x + self.category_offsets[None]) + self.bias[None]
+
+    class FTTransformer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.num_tok = NumericalFeatureTokenizer()
+            self.cat_tok = CategoricalFeatureTokenizer()
+            self.cls = nn.Parameter(lib.empty(d))
+            _init_rsqrt_uniform(self.cls, d)
+            layer = nn.TransformerEncoderLayer(d, nhead=2, dim_feedforward=16, dropout=0.0,
+                                               activation="gelu", batch_first=True,
+                                               norm_first=True)
+            self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
+            self.head = nn.Sequential(nn.LayerNorm(d), nn.ReLU(), nn.Linear(d, 3))
+
+        def forward(self, x_num, x_cat):
+            x = lib.cat([self.num_tok(x_num), self.cat_tok(x_cat)], dim=1)
+            cls = self.cls.view(1, 1, -1).expand(len(x), -1, -1)
+            x = self.encoder(lib.cat([cls, x], dim=1))
+            return self.head(x[:, 0])
+    return FTTransformer()
+
+
+def test_ft_transformer_tokenizer_cls_and_prenorm_encoder(f64):
+    rng = np.random.default_rng(7)
+    x_num_n = rng.standard_normal((10, 3))
+    x_cat_n = np.stack([rng.integers(0, 4, 10), rng.integers(0, 5, 10)], 1)
+    y_n = rng.integers(0, 3, 10)
+    torch.manual_seed(8)
+    tm = _ft_transformer(torch)
+    zm = _copy(tm, _ft_transformer(zeroin))
+    res = {}
+    for lib, m in ((torch, tm), (zeroin, zm)):
+        x_num, x_cat, y = lib.tensor(x_num_n), lib.tensor(x_cat_n), lib.tensor(y_n)
+        no_decay = [p for n, p in m.named_parameters()
+                    if n.endswith("bias") or "norm" in n or "tok" in n or n == "cls"]
+        decay = [p for n, p in m.named_parameters() if all(p is not q for q in no_decay)]
+        opt = lib.optim.AdamW([{"params": decay, "weight_decay": 1e-5},
+                               {"params": no_decay, "weight_decay": 0.0}], lr=1e-3)
+        losses = []
+        for _ in range(3):
+            opt.zero_grad()
+            logits = m(x_num, x_cat)
+            loss = lib.nn.functional.cross_entropy(logits, y)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        res[lib] = (losses, logits)
+    np.testing.assert_allclose(res[zeroin][0], res[torch][0], rtol=1e-10)
+    _close(res[zeroin][1], res[torch][1])
+    _same_grads(zm, tm)
+    _same_params(zm, tm)
+
+
+def test_ft_transformer_init_on_the_torch_stream(f64):
+    torch_stream()
+    res = {}
+    for lib in LIBS:
+        lib.manual_seed(9)
+        res[lib] = _ft_transformer(lib).state_dict()
+    assert res[zeroin].keys() == res[torch].keys()
+    for k, t in res[torch].items():
+        _close(res[zeroin][k], t)
