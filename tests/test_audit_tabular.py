@@ -518,3 +518,156 @@ def test_ft_transformer_init_on_the_torch_stream(f64):
     assert res[zeroin].keys() == res[torch].keys()
     for k, t in res[torch].items():
         _close(res[zeroin][k], t)
+
+
+# --- losses, samplers, early stopping and metrics --------------------------------------------
+
+def _pinball(lib, preds, target, quantiles):
+    """The quantile loss for several quantiles at once: (B, 1) targets against (B, Q)."""
+    q = lib.tensor(quantiles).view(1, -1)
+    e = target - preds
+    return lib.max((q - 1) * e, q * e).mean()
+
+
+def _focal(lib, logits, targets, alpha=0.25, gamma=2.0):
+    bce = lib.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    pt = lib.exp(-bce)
+    at = alpha * targets + (1 - alpha) * (1 - targets)
+    return (at * (1 - pt) ** gamma * bce).mean()
+
+
+def test_pinball_and_focal_losses(f64):
+    rng = np.random.default_rng(10)
+    x_n, y_n = rng.standard_normal((30, 4)), rng.standard_normal((30, 1)) * 2
+    lab_n = (rng.random(30) < 0.2).astype(float)
+    quantiles = [0.1, 0.5, 0.9]
+    torch.manual_seed(11)
+    tm = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 4))
+    zm = _copy(tm, zeroin.nn.Sequential(zeroin.nn.Linear(4, 8), zeroin.nn.ReLU(),
+                                        zeroin.nn.Linear(8, 4)))
+    res = {}
+    for lib, m in ((torch, tm), (zeroin, zm)):
+        x, y, lab = lib.tensor(x_n), lib.tensor(y_n), lib.tensor(lab_n)
+        opt = lib.optim.SGD(m.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+        losses = []
+        for _ in range(3):
+            out = m(x)
+            pin, foc = _pinball(lib, out[:, :3], y, quantiles), _focal(lib, out[:, 3], lab)
+            opt.zero_grad()
+            (pin + foc).backward()
+            opt.step()
+            losses.append((pin.item(), foc.item()))
+        res[lib] = losses
+    np.testing.assert_allclose(res[zeroin], res[torch], rtol=1e-10)
+    _same_grads(zm, tm)
+    _same_params(zm, tm)
+    # torch.max of two tensors splits the gradient at a tie (e == 0) as PyTorch does
+    res = {}
+    for lib in LIBS:
+        p = lib.tensor([[0.0, 1.0, 2.0]], requires_grad=True)
+        _pinball(lib, p, lib.tensor([[1.0]]), quantiles).backward()
+        res[lib] = p.grad
+    _close(res[zeroin], res[torch])
+
+
+def test_class_weighted_cross_entropy_and_bce_pos_weight(f32):
+    rng = np.random.default_rng(12)
+    logits_n = rng.standard_normal((16, 3)).astype(np.float32)
+    y_n = rng.integers(0, 3, 16)
+    y_n[:2] = -100                                                # ignored rows
+    b_n = rng.standard_normal((16, 2)).astype(np.float32)
+    t_n = (rng.random((16, 2)) < 0.3).astype(np.float32)
+    counts = np.bincount(y_n[y_n >= 0], minlength=3)
+    res = {}
+    for lib in LIBS:
+        class_weights = lib.tensor(len(y_n) / (3 * counts), dtype=lib.float32)
+        pos_weight = lib.tensor((1 - t_n.mean(0)) / t_n.mean(0), dtype=lib.float32)
+        logits = lib.tensor(logits_n, requires_grad=True)
+        b = lib.tensor(b_n, requires_grad=True)
+        ce = lib.nn.CrossEntropyLoss(weight=class_weights, label_smoothing=0.1)
+        ce_sum = lib.nn.CrossEntropyLoss(weight=class_weights, label_smoothing=0.1,
+                                         reduction="sum")
+        bce = lib.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+        l1, l2 = ce(logits, lib.tensor(y_n)), ce_sum(logits, lib.tensor(y_n))
+        l3 = bce(b, lib.tensor(t_n))
+        (l1 + 0.1 * l2 + l3).backward()
+        res[lib] = [l1, l2, l3, logits.grad, b.grad]
+        assert all(r.dtype == lib.float32 for r in res[lib])
+    for z, t in zip(res[zeroin], res[torch], strict=True):
+        _close(z, t, **F32)
+
+
+def test_weighted_random_sampler_balances_classes_on_the_torch_stream():
+    torch_stream()
+    y = np.array([0] * 20 + [1] * 4)
+    weights = 1.0 / np.bincount(y)[y]
+    res = {}
+    for lib in LIBS:
+        lib.manual_seed(13)
+        ds = lib.utils.data.TensorDataset(lib.arange(24), lib.tensor(y))
+        sampler = lib.utils.data.WeightedRandomSampler(lib.tensor(weights), num_samples=24,
+                                                       replacement=True)
+        dl = lib.utils.data.DataLoader(ds, batch_size=8, sampler=sampler)
+        res[lib] = np.concatenate([_np(i) for i, _ in dl])
+    np.testing.assert_array_equal(res[zeroin], res[torch])
+
+
+def _auc(lib, scores, labels):
+    """ROC AUC by ranking (Mann-Whitney U), no ties among the scores."""
+    ranks = lib.empty_like(scores)
+    ranks[scores.argsort()] = lib.arange(1, len(scores) + 1, dtype=scores.dtype)
+    n_pos = labels.sum()
+    n_neg = len(labels) - n_pos
+    return (ranks[labels == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+def test_early_stopping_state_dict_deepcopy_and_metrics(f64):
+    rng = np.random.default_rng(14)
+    x_n = rng.standard_normal((40, 5))
+    y_n = (x_n[:, 0] + 0.5 * x_n[:, 1] + rng.standard_normal(40) > 0).astype(float)
+    torch.manual_seed(15)
+    tm = torch.nn.Sequential(torch.nn.Linear(5, 16, bias=False), torch.nn.BatchNorm1d(16),
+                             torch.nn.ReLU(), torch.nn.Linear(16, 1))
+    zm = _copy(tm, zeroin.nn.Sequential(zeroin.nn.Linear(5, 16, bias=False),
+                                        zeroin.nn.BatchNorm1d(16),
+                                        zeroin.nn.ReLU(), zeroin.nn.Linear(16, 1)))
+    res = {}
+    for lib, m in ((torch, tm), (zeroin, zm)):
+        xtr, ytr = lib.tensor(x_n[:28]), lib.tensor(y_n[:28])
+        xva, yva = lib.tensor(x_n[28:]), lib.tensor(y_n[28:])
+        opt = lib.optim.Adam(m.parameters(), lr=0.1)
+        best, best_state, bad, patience, history = float("inf"), None, 0, 3, []
+        for epoch in range(30):
+            m.train()
+            opt.zero_grad()
+            lib.nn.functional.binary_cross_entropy_with_logits(m(xtr).squeeze(1), ytr).backward()
+            opt.step()
+            m.eval()
+            with lib.no_grad():
+                val = lib.nn.functional.binary_cross_entropy_with_logits(
+                    m(xva).squeeze(1), yva).item()
+            history.append(val)
+            if val < best - 1e-4:
+                best, bad = val, 0
+                best_state = copy.deepcopy(m.state_dict())
+            else:
+                bad += 1
+                if bad >= patience:
+                    break
+        last = {k: v.clone() for k, v in m.state_dict().items()}
+        m.load_state_dict(best_state)
+        with lib.no_grad():
+            s = m(xva).squeeze(1)
+        acc = ((s > 0).float() == yva).float().mean()
+        res[lib] = (history, epoch, s, _auc(lib, s, yva), acc, last, m.state_dict())
+    hz, ht = res[zeroin], res[torch]
+    np.testing.assert_allclose(hz[0], ht[0], rtol=1e-10)
+    assert hz[1] == ht[1] < 29                                     # stopped early, the same epoch
+    for z, t in zip(hz[2:5], ht[2:5]):
+        _close(z, t)
+    sk = pytest.importorskip("sklearn.metrics")
+    np.testing.assert_allclose(float(hz[3]), sk.roc_auc_score(y_n[28:], _np(hz[2])), rtol=1e-12)
+    for k in ht[6]:
+        _close(hz[6][k], ht[6][k])
+        _close(hz[5][k], ht[5][k])
+    assert not np.allclose(_np(hz[5]["0.weight"]), _np(hz[6]["0.weight"]))  # the best, restored
