@@ -158,6 +158,34 @@ def test_embedding_from_pretrained_and_frozen(f64):
     assert not np.any(_np(res[zeroin][1])[1])                   # padding row: no gradient
 
 
+def test_fastai_embedding_trunc_normal_on_weight_data(f32):
+    torch_stream()
+    res = {}
+    for lib in LIBS:
+        def trunc_normal_(x, mean=0.0, std=1.0):
+            "fastai.layers' truncated normal (an approximation)"
+            return x.normal_().fmod_(2).mul_(std).add_(mean)
+
+        class Embedding(lib.nn.Embedding):
+            "fastai.layers.Embedding: an embedding layer with a truncated normal init"
+            def __init__(self, ni, nf, std=0.01):
+                super().__init__(ni, nf)
+                trunc_normal_(self.weight.data, std=std)
+
+        def emb_sz_rule(n_cat):
+            return min(600, round(1.6 * n_cat ** 0.56))
+
+        lib.manual_seed(16)
+        embs = [Embedding(c + 1, emb_sz_rule(c + 1)) for c in (3, 40, 700)]
+        wide = trunc_normal_(lib.empty(400, 6), std=1.0)          # fmod keeps the sign
+        res[lib] = [e.weight for e in embs] + [wide]
+        assert [e.weight.shape[1] for e in embs] == [3, 13, 63]
+    for z, t in zip(res[zeroin], res[torch], strict=True):
+        assert z.dtype == zeroin.float32
+        _close(z, t, 0)                                           # the same bits
+    w = _np(res[zeroin][-1])
+    assert np.abs(w).max() < 2 and (w < -1).any()
+
 # --- DCN v2 and Wide & Deep -------------------------------------------------------------------
 
 def test_dcn_v2_cross_network_and_wide_and_deep(f64):
