@@ -294,6 +294,45 @@ def _sparsemax_fn(lib):
     return SparsemaxFunction
 
 
+def _entmax15_fn(lib):
+    """Exact 1.5-entmax by sorting (pytorch-tabnet's ``Entmax15Function``)."""
+
+    class Entmax15Function(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, input, dim=-1):
+            ctx.dim = dim
+            max_val, _ = input.max(dim=dim, keepdim=True)
+            input = (input - max_val) / 2
+            tau_star, _ = Entmax15Function._threshold_and_support(input, dim)
+            output = lib.clamp(input - tau_star, min=0) ** 2
+            ctx.save_for_backward(output)
+            return output
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (Y,) = ctx.saved_tensors
+            gppr = Y.sqrt()
+            dX = grad_output * gppr
+            q = (dX.sum(ctx.dim) / gppr.sum(ctx.dim)).unsqueeze(ctx.dim)
+            dX -= q * gppr
+            return dX, None
+
+        @staticmethod
+        def _threshold_and_support(input, dim=-1):
+            Xsrt, _ = lib.sort(input, descending=True, dim=dim)
+            view = [1] * input.dim()
+            view[0] = -1
+            rho = lib.arange(1, input.size(dim) + 1, dtype=input.dtype).view(view)
+            rho = rho.transpose(0, dim)
+            mean = Xsrt.cumsum(dim) / rho
+            mean_sq = (Xsrt ** 2).cumsum(dim) / rho
+            ss = rho * (mean_sq - mean ** 2)
+            delta_nz = lib.clamp((1 - ss) / rho, 0)
+            tau = mean - lib.sqrt(delta_nz)
+            support_size = (tau <= Xsrt).sum(dim).unsqueeze(dim)
+            return tau.gather(dim, support_size - 1), support_size
+    return Entmax15Function
+
 def _entmax15_bisect(lib, x, n_iter=40):
     """1.5-entmax by bisection on the threshold (Peters et al. 2019), plain autograd."""
     x = x / 2
@@ -325,12 +364,16 @@ def test_sparsemax_forward_custom_backward_and_entmax15(f64):
         z2 = lib.tensor(z_n, requires_grad=True)
         q = _entmax15_bisect(lib, z2)
         (q * lib.tensor(g_n)).sum().backward()
-        res[lib] = [p, z.grad, p0, zt.grad, q, z2.grad]
+        z3 = lib.tensor(z_n.T.copy(), requires_grad=True)
+        e = _entmax15_fn(lib).apply(z3, 0)
+        (e * lib.tensor(g_n.T.copy())).sum().backward()
+        res[lib] = [p, z.grad, p0, zt.grad, q, z2.grad, e, z3.grad]
     for z, t in zip(res[zeroin], res[torch], strict=True):
         _close(z, t)
     p = _np(res[zeroin][0])
     np.testing.assert_allclose(p.sum(1), 1.0, rtol=1e-12)
     assert (p == 0).any() and (p >= 0).all()
+    _close(res[zeroin][6].T, res[zeroin][4], 1e-9)               # exact == bisection
     # the custom backward is sparsemax's Jacobian: finite differences on zeroin
     Sparsemax = _sparsemax_fn(zeroin)
     num = np.zeros_like(z_n)
@@ -451,6 +494,43 @@ def test_tabnet_ghost_batch_norm_glu_prior_and_sparsity_loss(f64):
     for (k, bz), bt in zip(zm.named_buffers(), tm.buffers(), strict=True):
         _close(bz, bt)
 
+
+def _unsupervised_loss(lib, y_pred, embedded_x, obf_vars, eps=1e-9):
+    """pytorch-tabnet's pretraining loss: the reconstruction error of the masked features,
+    each scaled by its batch variance (zero variances replaced in place by boolean masks)."""
+    errors = y_pred - embedded_x
+    reconstruction_errors = lib.mul(errors, obf_vars) ** 2
+    batch_means = lib.mean(embedded_x, dim=0)
+    batch_means[batch_means == 0] = 1
+    batch_stds = lib.std(embedded_x, dim=0) ** 2
+    batch_stds[batch_stds == 0] = batch_means[batch_stds == 0]
+    features_loss = lib.matmul(reconstruction_errors, 1 / batch_stds)
+    nb_reconstructed_variables = lib.sum(obf_vars, dim=1)
+    features_loss = features_loss / (nb_reconstructed_variables + eps)
+    return lib.mean(features_loss)
+
+
+def test_tabnet_pretraining_obfuscation_and_reconstruction_loss(f64):
+    torch_stream()
+    rng = np.random.default_rng(17)
+    x_n = rng.standard_normal((12, 5))
+    x_n[:, 2] = 0.0                                              # a constant column
+    x_n[:, 4] = 3.0
+    torch.manual_seed(18)
+    tdec = torch.nn.Linear(5, 5)
+    zdec = _copy(tdec, zeroin.nn.Linear(5, 5))
+    res = {}
+    for lib, dec in ((torch, tdec), (zeroin, zdec)):
+        lib.manual_seed(19)
+        x = lib.tensor(x_n)
+        obf_vars = lib.bernoulli(0.3 * lib.ones(x.shape))       # RandomObfuscator
+        masked_input = lib.mul(1 - obf_vars, x)
+        loss = _unsupervised_loss(lib, dec(masked_input), x, obf_vars)
+        loss.backward()
+        res[lib] = [obf_vars, loss, dec.weight.grad, dec.bias.grad]
+    assert 0 < float(_np(res[zeroin][0]).mean()) < 1
+    for z, t in zip(res[zeroin], res[torch], strict=True):
+        _close(z, t)
 
 # --- FT-Transformer ---------------------------------------------------------------------------
 
