@@ -186,6 +186,20 @@ def test_fastai_embedding_trunc_normal_on_weight_data(f32):
     w = _np(res[zeroin][-1])
     assert np.abs(w).max() < 2 and (w < -1).any()
 
+def test_fmod_on_weight_data_writes_into_the_weight(f32):
+    w_n = np.random.default_rng(20).standard_normal((6, 4)).astype(np.float32) * 3
+    res = {}
+    for lib in LIBS:
+        emb = lib.nn.Embedding(6, 4)
+        with lib.no_grad():
+            emb.weight.copy_(lib.tensor(w_n))
+        d = emb.weight.data
+        assert d.fmod_(2) is d                                   # in place, returns itself
+        d.fmod_(lib.tensor([1.5, 2.0, 2.5, 3.0]))                # a broadcast divisor
+        res[lib] = emb.weight.detach().clone()
+    _close(res[zeroin], res[torch], 0)
+    assert (_np(res[zeroin]) < 0).any()                          # the dividend's sign
+
 # --- DCN v2 and Wide & Deep -------------------------------------------------------------------
 
 def test_dcn_v2_cross_network_and_wide_and_deep(f64):
