@@ -644,6 +644,82 @@ def test_ft_transformer_init_on_the_torch_stream(f64):
         _close(res[zeroin][k], t)
 
 
+def _tab_transformer(lib, categories=(4, 5, 3), n_cont=2, dim=8, heads=2, special=2):
+    """lucidrains' TabTransformer written without einops (``view`` / ``transpose`` for
+    ``rearrange``), with SAINT's intersample attention over the rows of the batch."""
+    nn, F = lib.nn, lib.nn.functional
+
+    class Attention(nn.Module):
+        def __init__(self, d, dim_head=4):
+            super().__init__()
+            self.scale, self.heads = dim_head ** -0.5, heads
+            self.to_qkv = nn.Linear(d, dim_head * heads * 3, bias=False)
+            self.to_out = nn.Linear(dim_head * heads, d)
+
+        def forward(self, x):
+            b, n, _ = x.shape
+            q, k, v = self.to_qkv(x).chunk(3, dim=-1)
+            q, k, v = (t.view(b, n, self.heads, -1).transpose(1, 2) for t in (q, k, v))
+            sim = lib.einsum("b h i d, b h j d -> b h i j", q, k) * self.scale
+            attn = sim.softmax(dim=-1)
+            out = lib.einsum("b h i j, b h j d -> b h i d", attn, v)
+            return self.to_out(out.transpose(1, 2).reshape(b, n, -1)), attn
+
+    class TabTransformer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            offset = F.pad(lib.tensor(list(categories)), (1, 0), value=special)
+            self.register_buffer("categories_offset", offset.cumsum(dim=-1)[:-1])
+            self.embeds = nn.Embedding(sum(categories) + special, dim)
+            self.attn, self.ff = Attention(dim), nn.Sequential(
+                nn.LayerNorm(dim), nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+            self.row_attn = Attention(dim * len(categories), dim_head=8)   # SAINT's
+            self.norm = nn.LayerNorm(n_cont)
+            self.mlp = nn.Sequential(nn.Linear(dim * len(categories) + n_cont, 16), nn.SELU(),
+                                     nn.Linear(16, 1))
+
+        def forward(self, x_categ, x_cont):
+            x_categ = x_categ.clone()
+            x_categ += self.categories_offset
+            x = self.embeds(x_categ)
+            a, attn = self.attn(x)
+            x = x + a
+            x = x + self.ff(x)
+            b, n, d = x.shape
+            r, _ = self.row_attn(x.reshape(1, b, n * d))               # attention across rows
+            x = x + r.reshape(b, n, d)
+            flat = x.flatten(1)
+            return self.mlp(lib.cat((flat, self.norm(x_cont)), dim=-1)).squeeze(-1), attn
+    return TabTransformer()
+
+
+def test_tab_transformer_einsum_attention_and_saint_intersample(f64):
+    rng = np.random.default_rng(21)
+    x_cat_n = np.stack([rng.integers(0, c, 12) for c in (4, 5, 3)], 1)
+    x_cont_n, y_n = rng.standard_normal((12, 2)), rng.standard_normal(12)
+    torch.manual_seed(22)
+    tm = _tab_transformer(torch)
+    zm = _copy(tm, _tab_transformer(zeroin))
+    res = {}
+    for lib, m in ((torch, tm), (zeroin, zm)):
+        assert _np(m.categories_offset).tolist() == [2, 6, 11]
+        opt = lib.optim.RAdam(m.parameters(), lr=1e-2)
+        x_cat = lib.tensor(x_cat_n)
+        losses = []
+        for _ in range(3):
+            opt.zero_grad()
+            out, attn = m(x_cat, lib.tensor(x_cont_n))
+            loss = lib.nn.functional.mse_loss(out, lib.tensor(y_n))
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        assert _np(x_cat).tolist() == x_cat_n.tolist()                # the input untouched
+        res[lib] = (losses, attn)
+    np.testing.assert_allclose(res[zeroin][0], res[torch][0], rtol=1e-10)
+    _close(res[zeroin][1], res[torch][1])
+    _same_grads(zm, tm)
+    _same_params(zm, tm)
+
 # --- losses, samplers, early stopping and metrics --------------------------------------------
 
 def _pinball(lib, preds, target, quantiles):
