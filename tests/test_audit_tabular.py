@@ -1,12 +1,12 @@
 """Audit of tabular deep learning written from scratch as blog posts and repositories write
 it (entity embeddings / a hand-written fastai ``TabularModel``, Wide & Deep with an
 ``EmbeddingBag`` wide part, DCN v2's cross layers, TabNet's sparsemax / entmax15, ghost batch
-norm, GLU blocks and prior, the FT-Transformer's feature tokenizer and ``[CLS]`` token,
-pinball / focal / class-weighted losses, samplers, early stopping and ranking metrics), run
-with ``torch`` and with ``zeroin`` (``import zeroin as torch``, ``from zeroin import nn``,
-``F``) on the same synthetic data and weights copied from torch: outputs, losses, gradients
-and optimiser steps compared, float64 to 1e-10 and float32 to float resolution. See
-docs/tabular.md."""
+norm, GLU blocks and prior, the FT-Transformer's feature tokenizer and ``[CLS]`` token, the
+TabTransformer and SAINT's intersample attention, pinball / focal / class-weighted losses,
+samplers, early stopping and ranking metrics), run with ``torch`` and with ``zeroin``
+(``import zeroin as torch``, ``from zeroin import nn``, ``F``) on the same synthetic data and
+weights copied from torch: outputs, losses, gradients and optimiser steps compared, float64
+to 1e-10 and float32 to float resolution. See docs/tabular.md."""
 import copy
 import math
 
