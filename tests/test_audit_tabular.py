@@ -112,7 +112,9 @@ def test_entity_embeddings_dataset_dataloader_and_training(f32):
         model = TabularModel()
         for emb in model.embs:
             emb.weight.data.uniform_(-0.05, 0.05)
-        dl = lib.utils.data.DataLoader(ds, batch_size=16, shuffle=True)
+        collate = lib.utils.data.dataloader.default_collate    # a custom collate_fn's
+        dl = lib.utils.data.DataLoader(ds, batch_size=16, shuffle=True,
+                                       collate_fn=lambda b, collate=collate: collate(b))
         opt = lib.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=1e-2)
         loss_fn = lib.nn.BCEWithLogitsLoss()
         losses, batches = [], []
