@@ -633,6 +633,38 @@ def test_ft_transformer_tokenizer_cls_and_prenorm_encoder(f64):
     _same_params(zm, tm)
 
 
+def test_ft_transformer_in_float32(f32):
+    rng = np.random.default_rng(23)
+    x_num_n = rng.standard_normal((10, 3)).astype(np.float32)
+    x_cat_n = np.stack([rng.integers(0, 4, 10), rng.integers(0, 5, 10)], 1)
+    y_n = rng.integers(0, 3, 10)
+    torch.manual_seed(24)
+    tm = _ft_transformer(torch)
+    zm = _copy(tm, _ft_transformer(zeroin))
+    res = {}
+    for lib, m in ((torch, tm), (zeroin, zm)):
+        opt = lib.optim.AdamW(m.parameters(), lr=1e-3)
+        losses = []
+        for _ in range(3):
+            opt.zero_grad()
+            logits = m(lib.tensor(x_num_n), lib.tensor(x_cat_n))
+            loss = lib.nn.functional.cross_entropy(logits, lib.tensor(y_n))
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        assert logits.dtype == lib.float32
+        res[lib] = (losses, logits)
+    np.testing.assert_allclose(res[zeroin][0], res[torch][0], **F32)
+    _close(res[zeroin][1], res[torch][1], **F32)
+    # the key bias (in_proj_bias[d:2d]) has an exact gradient of zero (softmax ignores a
+    # shift shared by a query's logits): both give rounding noise, which Adam turns into
+    # steps of size lr, different in the two; everything else agrees
+    pz, pt = dict(zm.named_parameters()), dict(tm.named_parameters())
+    assert pz.keys() == pt.keys()
+    for k, t in pt.items():
+        keep = np.r_[:8, 16:24] if k.endswith("in_proj_bias") else slice(None)
+        _close(_np(pz[k])[keep], _np(t)[keep], **F32)
+
 def test_ft_transformer_init_on_the_torch_stream(f64):
     torch_stream()
     res = {}
