@@ -390,6 +390,11 @@ def test_sparsemax_forward_custom_backward_and_entmax15(f64):
     np.testing.assert_allclose(p.sum(1), 1.0, rtol=1e-12)
     assert (p == 0).any() and (p >= 0).all()
     _close(res[zeroin][6].T, res[zeroin][4], 1e-9)               # exact == bisection
+    for lib in LIBS:                                             # as the repos check them
+        x = lib.tensor(z_n[1:4], requires_grad=True)
+        S, E = _sparsemax_fn(lib), _entmax15_fn(lib)
+        assert lib.autograd.gradcheck(lambda t, S=S: S.apply(t, -1), (x,))
+        assert lib.autograd.gradcheck(lambda t, E=E: E.apply(t, 0), (x,))
     # the custom backward is sparsemax's Jacobian: finite differences on zeroin
     Sparsemax = _sparsemax_fn(zeroin)
     num = np.zeros_like(z_n)
