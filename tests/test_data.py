@@ -748,13 +748,16 @@ def test_zeroin_generator_works_wherever_data_takes_a_generator():
 def test_utils_data_has_pytorchs_submodules_for_cs231n_imports():
     # CS231n's assignment 2: from torch.utils.data import sampler;
     # DataLoader(..., sampler=sampler.SubsetRandomSampler(range(NUM_TRAIN)))
-    from zeroin.utils.data import dataset, distributed, sampler
+    # and custom collate functions' from torch.utils.data.dataloader import default_collate
+    from zeroin.utils.data import dataloader, dataset, distributed, sampler
     import zeroin.utils.data.sampler as imported
+    from zeroin.utils.data.dataloader import default_collate
     torch = pytest.importorskip("torch")
-    assert imported is sampler
+    assert imported is sampler and default_collate is zeroin.utils.data.default_collate
     for mod, theirs in ((sampler, torch.utils.data.sampler),
                         (dataset, torch.utils.data.dataset),
-                        (distributed, torch.utils.data.distributed)):
+                        (distributed, torch.utils.data.distributed),
+                        (dataloader, torch.utils.data.dataloader)):
         # what torch's submodule exports and zeroin has is found in zeroin's submodule
         want = set(theirs.__all__) & set(zeroin.utils.data.__all__)
         assert want and want <= set(dir(mod)), want - set(dir(mod))

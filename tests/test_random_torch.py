@@ -391,6 +391,24 @@ def test_orthogonal_init_on_torch_stream(torch, dtype, shape):
     _same(zeroin.randn(5, generator=g, dtype=w.dtype), torch.randn(5, generator=tg, dtype=tw.dtype))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kw", [{"std": 0.02}, {}, {"a": 0.5, "b": 3.0},   # normal_ rounds
+                                {"mean": 0.3, "std": 2.0, "a": -0.1, "b": 0.4},
+                                {"a": 1.0, "b": 3.0}])                      # uniform_ rounds
+@pytest.mark.parametrize("shape", [(3, 4), (40, 37)])
+def test_trunc_normal_init_on_torch_stream(torch, dtype, kw, shape):
+    """init.trunc_normal_ (a [CLS] token's or a ViT's weights) gives torch's numbers: the
+    normal_ draws redrawn whole until none is outside [a, b], or, where [a, b] holds 30% of
+    the mass or less, torch's uniform_ proposals and accept draws; the stream goes on in
+    step."""
+    g, tg = _pair(torch, 8)
+    w = zeroin.empty(*shape, dtype=getattr(zeroin, dtype))
+    tw = torch.empty(*shape, dtype=getattr(torch, dtype))
+    assert zeroin.nn.init.trunc_normal_(w, generator=g, **kw) is w
+    torch.nn.init.trunc_normal_(tw, generator=tg, **kw)
+    _same(w, tw)
+    _same(zeroin.randn(5, generator=g, dtype=w.dtype), torch.randn(5, generator=tg, dtype=tw.dtype))
+
 def test_default_stream_unchanged():
     """The default stream is still NumPy's PCG64 seeded with the seed itself."""
     zeroin.manual_seed(0)
@@ -451,8 +469,8 @@ def test_refusals_name_the_op():
         zeroin.zeros(4, 5).t().normal_(generator=g)
     with pytest.raises(NotImplementedError, match="poisson"):
         zeroin.poisson(zeroin.ones(3), generator=g)
-    with pytest.raises(NotImplementedError, match="trunc_normal_"):
-        zeroin.nn.init.trunc_normal_(zeroin.empty(3, 3), generator=g)
+    with pytest.raises(NotImplementedError, match="normal_ of a float16"):
+        zeroin.nn.init.trunc_normal_(zeroin.empty(3, 3, dtype=zeroin.float16), generator=g)
     with pytest.raises(ValueError, match="stream must be 'numpy'"):
         zeroin.Generator(stream="mt19937")
     with pytest.raises(TypeError, match="True or False"):

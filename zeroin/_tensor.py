@@ -398,8 +398,8 @@ def _refuse_read_only(array, name):
 
 class DataArray(np.ndarray):
     """What ``t.data`` returns: an ndarray sharing the tensor's memory, plus PyTorch's
-    in-place methods (``zero_ fill_ copy_ add_ sub_ mul_ div_ addcmul_ addcdiv_ clamp_
-    normal_ uniform_ scatter_ index_fill_``), ``clone()``, ``numpy()``, ``cpu()`` /
+    in-place methods (``zero_ fill_ copy_ add_ sub_ mul_ div_ fmod_ addcmul_ addcdiv_
+    clamp_ normal_ uniform_ scatter_ index_fill_``), ``clone()``, ``numpy()``, ``cpu()`` /
     ``detach()`` (a detached tensor sharing the memory), ``view(*shape)``, ``view_as``,
     ``unsqueeze(dim)`` (views), ``new(...)`` (a new tensor), ``norm()``,
     ``sign()``, ``abs()``, PyTorch's ``std()`` / ``var()`` (n - 1) and ``max(dim)`` / ``min(dim)``
@@ -477,6 +477,12 @@ class DataArray(np.ndarray):
         Transformer's ``true_dist.index_fill_(0, mask.squeeze(), 0.0)``)."""
         return self._tensor_inplace("index_fill_", dim, index, value)
 
+    def fmod_(self, other):
+        """PyTorch's ``fmod_`` (C's remainder, the dividend's sign) written into this array;
+        returns it: fastai's ``trunc_normal_``, ``x.normal_().fmod_(2).mul_(std)`` on an
+        ``Embedding``'s ``weight.data``."""
+        return self._tensor_inplace("fmod_", other)
+
     def _tensor_inplace(self, name, *args, **kwargs):
         # the tensor's method on a leaf sharing this memory: its checks, errors and values
         t = _leaf(self)
@@ -541,7 +547,7 @@ class DataArray(np.ndarray):
             raise AttributeError(
                 f"'DataArray' object has no attribute {name!r}: in zeroin t.data is a NumPy "
                 f"array sharing the tensor's memory, not a tensor (it has the in-place "
-                f"methods zero_, fill_, copy_, add_, sub_, mul_, div_, addcmul_, addcdiv_, "
+                f"methods zero_, fill_, copy_, add_, sub_, mul_, div_, fmod_, addcmul_, addcdiv_, "
                 f"clamp_, masked_fill_, normal_, uniform_, scatter_, index_fill_, the views view, "
                 f"view_as and unsqueeze, and norm, sign and abs); call {name} on "
                 f"the tensor, detached from the graph: t.detach().{name}(...)")

@@ -294,13 +294,17 @@ def sparse_(tensor, sparsity, std=0.01, rng=None, generator=None):
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, rng=None, generator=None):
     """Fill with samples from N(mean, std**2) truncated to [a, b] (``a`` and ``b`` are
-    values, not multiples of std, as in PyTorch); samples outside are drawn again."""
+    values, not multiples of std, as in PyTorch); samples outside are drawn again. On the
+    torch stream PyTorch's own sampler and numbers (:func:`_trunc_normal_torch`)."""
     if not a < b:
         raise ValueError(f"trunc_normal_: need a < b, got a={a}, b={b}")
     if std < 0:
         raise ValueError(f"trunc_normal_: std must be >= 0, got {std}")
     arr = _data(tensor, "trunc_normal_", complex_ok=False)
-    g = _rng(rng, generator)
+    g = _rng(rng, generator, exact=True)
+    if isinstance(g, TorchStream):
+        arr[...] = _trunc_normal_torch(arr, g, mean, std, a, b)
+        return tensor
     out = g.normal(mean, std, arr.shape)
     for _ in range(100):
         bad = (out < a) | (out > b)
@@ -309,6 +313,42 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, rng=None, generator=
         out[bad] = g.normal(mean, std, int(bad.sum()))
     arr[...] = np.clip(out, a, b)       # (only reached clipped for a sliver of mass)
     return tensor
+
+
+def _trunc_normal_torch(arr, g, mean, std, a, b):
+    """PyTorch's trunc_normal_ on its stream (torch.nn.init._no_grad_trunc_normal_): where
+    [a, b] holds more than 30% of the mass, normal_ draws of the whole tensor, each round
+    filling the entries still outside; else uniform_ proposals on [a, b] accepted where
+    log U < log pdf / pdf(mode), U and the proposals each a whole-tensor uniform_ a round.
+    The values are those draws, bit for bit; the accept test takes NumPy's log, which may
+    differ from PyTorch's in the last bit (a decision flips with odds of about 1e-16)."""
+    t = arr.dtype.type
+
+    def cdf(x):
+        return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+
+    if cdf((b - mean) / std) - cdf((a - mean) / std) > 0.3:
+        lo, hi = float(t(a)), float(t(b))               # the bounds in the tensor's dtype
+        out = torch_fill(g, "normal_", arr, mean, std)
+        while True:
+            bad = (out < lo) | (out > hi)
+            if not bad.any():
+                return out
+            out = np.where(bad, torch_fill(g, "normal_", arr, mean, std), out)
+    log_peak = -0.5 * ((max(a, min(mean, b)) - mean) / std) ** 2
+
+    def pending_of(cand):
+        log_pdf = (cand - t(mean)) / t(std)
+        log_pdf = log_pdf * log_pdf * t(-0.5) - t(log_peak)
+        return np.log(torch_fill(g, "uniform_", arr, 0.0, 1.0)) > log_pdf
+
+    out = torch_fill(g, "uniform_", arr, a, b)
+    pending = pending_of(out)
+    while pending.any():
+        cand = torch_fill(g, "uniform_", arr, a, b)
+        out = np.where(pending, cand, out)
+        pending = pending & pending_of(cand)
+    return out
 
 
 def orthogonal_(tensor, gain=1.0, rng=None, generator=None):
