@@ -38,7 +38,7 @@ def torch64():
 def _same(res, tol=1e-10, **tols):
     """Each zeroin result beside torch's: the same shape and values."""
     for z, t in zip(res[zeroin], res[torch], strict=True):
-        assert tuple(z.shape) == tuple(t.shape)
+        assert np.shape(z) == np.shape(t)
         _close(z, t, tol, **tols)
 
 
@@ -236,3 +236,197 @@ def test_tutorial_lbfgs_style_transfer_runs_as_torchs(dtype, f32):
         _close(np.array(traces[zeroin][:2]), np.array(traces[torch][:2]), **F32)
         assert traces[zeroin][-1][0] < 0.1 * traces[zeroin][0][0]
         assert traces[torch][-1][0] < 0.1 * traces[torch][0][0]
+
+
+# --- Johnson's fast neural style (pytorch/examples fast_neural_style), channels scaled down --
+
+def _fast_style(torch, w=4, n_res=2):
+    """transformer_net.py, vgg.py and utils.py of the example, for the library ``torch``."""
+
+    class ConvLayer(torch.nn.Module):
+        def __init__(self, in_channels, out_channels, kernel_size, stride):
+            super(ConvLayer, self).__init__()
+            reflection_padding = kernel_size // 2
+            self.reflection_pad = torch.nn.ReflectionPad2d(reflection_padding)
+            self.conv2d = torch.nn.Conv2d(in_channels, out_channels, kernel_size, stride)
+
+        def forward(self, x):
+            out = self.reflection_pad(x)
+            out = self.conv2d(out)
+            return out
+
+    class ResidualBlock(torch.nn.Module):
+        def __init__(self, channels):
+            super(ResidualBlock, self).__init__()
+            self.conv1 = ConvLayer(channels, channels, kernel_size=3, stride=1)
+            self.in1 = torch.nn.InstanceNorm2d(channels, affine=True)
+            self.conv2 = ConvLayer(channels, channels, kernel_size=3, stride=1)
+            self.in2 = torch.nn.InstanceNorm2d(channels, affine=True)
+            self.relu = torch.nn.ReLU()
+
+        def forward(self, x):
+            residual = x
+            out = self.relu(self.in1(self.conv1(x)))
+            out = self.in2(self.conv2(out))
+            out = out + residual
+            return out
+
+    class UpsampleConvLayer(torch.nn.Module):
+        def __init__(self, in_channels, out_channels, kernel_size, stride, upsample=None):
+            super(UpsampleConvLayer, self).__init__()
+            self.upsample = upsample
+            reflection_padding = kernel_size // 2
+            self.reflection_pad = torch.nn.ReflectionPad2d(reflection_padding)
+            self.conv2d = torch.nn.Conv2d(in_channels, out_channels, kernel_size, stride)
+
+        def forward(self, x):
+            x_in = x
+            if self.upsample:
+                x_in = torch.nn.functional.interpolate(x_in, mode='nearest',
+                                                       scale_factor=self.upsample)
+            out = self.reflection_pad(x_in)
+            out = self.conv2d(out)
+            return out
+
+    class TransformerNet(torch.nn.Module):
+        def __init__(self):
+            super(TransformerNet, self).__init__()
+            self.conv1 = ConvLayer(3, w, kernel_size=9, stride=1)
+            self.in1 = torch.nn.InstanceNorm2d(w, affine=True)
+            self.conv2 = ConvLayer(w, 2 * w, kernel_size=3, stride=2)
+            self.in2 = torch.nn.InstanceNorm2d(2 * w, affine=True)
+            self.conv3 = ConvLayer(2 * w, 4 * w, kernel_size=3, stride=2)
+            self.in3 = torch.nn.InstanceNorm2d(4 * w, affine=True)
+            self.res = torch.nn.Sequential(*[ResidualBlock(4 * w) for _ in range(n_res)])
+            self.deconv1 = UpsampleConvLayer(4 * w, 2 * w, kernel_size=3, stride=1, upsample=2)
+            self.in4 = torch.nn.InstanceNorm2d(2 * w, affine=True)
+            self.deconv2 = UpsampleConvLayer(2 * w, w, kernel_size=3, stride=1, upsample=2)
+            self.in5 = torch.nn.InstanceNorm2d(w, affine=True)
+            self.deconv3 = ConvLayer(w, 3, kernel_size=9, stride=1)
+            self.relu = torch.nn.ReLU()
+
+        def forward(self, X):
+            y = self.relu(self.in1(self.conv1(X)))
+            y = self.relu(self.in2(self.conv2(y)))
+            y = self.relu(self.in3(self.conv3(y)))
+            y = self.res(y)
+            y = self.relu(self.in4(self.deconv1(y)))
+            y = self.relu(self.in5(self.deconv2(y)))
+            y = self.deconv3(y)
+            return y
+
+    class Vgg16(torch.nn.Module):
+        def __init__(self, features, requires_grad=False):
+            super(Vgg16, self).__init__()
+            self.slice1 = torch.nn.Sequential()
+            self.slice2 = torch.nn.Sequential()
+            self.slice3 = torch.nn.Sequential()
+            for x in range(2):
+                self.slice1.add_module(str(x), features[x])
+            for x in range(2, 5):
+                self.slice2.add_module(str(x), features[x])
+            for x in range(5, len(features)):
+                self.slice3.add_module(str(x), features[x])
+            if not requires_grad:
+                for param in self.parameters():
+                    param.requires_grad = False
+
+        def forward(self, X):
+            h = self.slice1(X)
+            h_relu1_2 = h
+            h = self.slice2(h)
+            h_relu2_2 = h
+            h = self.slice3(h)
+            h_relu3_3 = h
+            vgg_outputs = namedtuple("VggOutputs", ['relu1_2', 'relu2_2', 'relu3_3'])
+            out = vgg_outputs(h_relu1_2, h_relu2_2, h_relu3_3)
+            return out
+
+    def gram_matrix(y):
+        (b, ch, h, w) = y.size()
+        features = y.view(b, ch, w * h)
+        features_t = features.transpose(1, 2)
+        gram = features.bmm(features_t) / (ch * h * w)
+        return gram
+
+    def normalize_batch(batch):
+        mean = batch.new_tensor([0.485, 0.456, 0.406]).view(-1, 1, 1)
+        std = batch.new_tensor([0.229, 0.224, 0.225]).view(-1, 1, 1)
+        batch = batch.div_(255.0)
+        return (batch - mean) / std
+
+    return TransformerNet, Vgg16, gram_matrix, normalize_batch
+
+
+def _train_fast_style(lib, transformer, vgg, style0, batches, tv_weight=1e-4):
+    """The example's training loop (its ``train``), plus a total variation term."""
+    _, _, gram_matrix, normalize_batch = _fast_style(lib)
+    optimizer = lib.optim.Adam(transformer.parameters(), 1e-3)
+    mse_loss = lib.nn.MSELoss()
+    style = lib.tensor(style0).mul(255).repeat(2, 1, 1, 1)
+    features_style = vgg(normalize_batch(style))
+    gram_style = [gram_matrix(y) for y in features_style]
+    out = []
+    transformer.train()
+    agg_content_loss = agg_style_loss = 0.
+    for x0 in batches:
+        x = lib.tensor(x0) * 255
+        n_batch = len(x)
+        optimizer.zero_grad()
+        y = transformer(x)
+        tv = (lib.sum(lib.abs(y[:, :, :, :-1] - y[:, :, :, 1:]))
+              + lib.sum(lib.abs(y[:, :, :-1, :] - y[:, :, 1:, :])))
+        y = normalize_batch(y)
+        x = normalize_batch(x)
+        features_y = vgg(y)
+        features_x = vgg(x)
+        content_loss = 1e5 * mse_loss(features_y.relu2_2, features_x.relu2_2)
+        style_loss = 0.
+        for ft_y, gm_s in zip(features_y, gram_style):
+            gm_y = gram_matrix(ft_y)
+            style_loss += mse_loss(gm_y, gm_s[:n_batch, :, :])
+        style_loss *= 1e10
+        total_loss = content_loss + style_loss + tv_weight * tv
+        total_loss.backward()
+        optimizer.step()
+        agg_content_loss += content_loss.item()
+        agg_style_loss += style_loss.item()
+        out += [total_loss, tv]
+    assert all(p.grad is None for p in vgg.parameters())
+    return out + [agg_content_loss, agg_style_loss, *features_style, *gram_style]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_fast_neural_style_transformer_vgg_gram_and_adam_steps(dtype, f32):
+    rng = np.random.default_rng(2)
+    dt = getattr(np, dtype)
+    torch.set_default_dtype(getattr(torch, dtype))
+    zeroin.set_default_dtype(getattr(zeroin, dtype))
+    torch.manual_seed(2)
+    style0 = _images(rng, 1, 3, 16, 16, dtype=dt)
+    batches = [_images(rng, 2, 3, 16, 16, dtype=dt) for _ in range(2)]
+    nets = {}
+    for lib in LIBS:
+        TransformerNet, Vgg16, _, _ = _fast_style(lib)
+        nets[lib] = TransformerNet(), Vgg16(_vgg_like(lib.nn)[:8])
+    for tm, zm in zip(nets[torch], nets[zeroin]):
+        _copy(tm, zm)
+    res = {}
+    for lib in LIBS:
+        transformer, vgg = nets[lib]
+        assert not any(p.requires_grad for p in vgg.parameters())
+        feats = vgg(lib.tensor(batches[0]))
+        assert type(feats).__name__ == "VggOutputs" and feats._fields[1] == "relu2_2"
+        res[lib] = _train_fast_style(lib, transformer, vgg, style0, batches)
+        # a conv bias just before an InstanceNorm, and a residual block's last InstanceNorm
+        # bias (a per-channel shift that the next convolution and InstanceNorm remove), have
+        # zero gradient up to rounding, which Adam scales up: their steps are noise in both
+        # libraries, so they are left out
+        res[lib] += [transformer(lib.tensor(batches[0]))] + [
+            p for n, p in transformer.named_parameters()
+            if not (n.endswith("conv2d.bias") and not n.startswith("deconv3")
+                    or n.startswith("res.") and n.endswith("in2.bias"))]
+    if dtype == "float64":
+        _same(res, 1e-9)
+    else:       # the style loss (1e10 times a difference of grams) to float resolution
+        _same(res, rtol=1e-4, atol=1e-4)
