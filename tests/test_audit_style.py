@@ -430,3 +430,273 @@ def test_fast_neural_style_transformer_vgg_gram_and_adam_steps(dtype, f32):
         _same(res, 1e-9)
     else:       # the style loss (1e10 times a difference of grams) to float resolution
         _same(res, rtol=1e-4, atol=1e-4)
+
+
+# --- pix2pix / CycleGAN (junyanz/pytorch-CycleGAN-and-pix2pix), written small ---------------
+
+def _cyclegan(torch):
+    """networks.py, image_pool.py and the models' training steps, for the library ``torch``."""
+    nn, init, lr_scheduler = torch.nn, torch.nn.init, torch.optim.lr_scheduler
+
+    def init_weights(net, init_type='normal', init_gain=0.02):
+        def init_func(m):
+            classname = m.__class__.__name__
+            if hasattr(m, 'weight') and (classname.find('Conv') != -1
+                                         or classname.find('Linear') != -1):
+                if init_type == 'normal':
+                    init.normal_(m.weight.data, 0.0, init_gain)
+                elif init_type == 'xavier':
+                    init.xavier_normal_(m.weight.data, gain=init_gain)
+                elif init_type == 'kaiming':
+                    init.kaiming_normal_(m.weight.data, a=0, mode='fan_in')
+                if hasattr(m, 'bias') and m.bias is not None:
+                    init.constant_(m.bias.data, 0.0)
+            elif classname.find('BatchNorm2d') != -1:
+                init.normal_(m.weight.data, 1.0, init_gain)
+                init.constant_(m.bias.data, 0.0)
+        net.apply(init_func)
+
+    def get_scheduler(optimizer, epoch_count=1, n_epochs=2, n_epochs_decay=3):
+        def lambda_rule(epoch):
+            lr_l = 1.0 - max(0, epoch + epoch_count - n_epochs) / float(n_epochs_decay + 1)
+            return lr_l
+        return lr_scheduler.LambdaLR(optimizer, lr_lambda=lambda_rule)
+
+    class ResnetBlock(nn.Module):
+        def __init__(self, dim, norm_layer, use_bias):
+            super(ResnetBlock, self).__init__()
+            conv_block = [nn.ReflectionPad2d(1),
+                          nn.Conv2d(dim, dim, kernel_size=3, padding=0, bias=use_bias),
+                          norm_layer(dim), nn.ReLU(True), nn.ReflectionPad2d(1),
+                          nn.Conv2d(dim, dim, kernel_size=3, padding=0, bias=use_bias),
+                          norm_layer(dim)]
+            self.conv_block = nn.Sequential(*conv_block)
+
+        def forward(self, x):
+            out = x + self.conv_block(x)
+            return out
+
+    class ResnetGenerator(nn.Module):
+        def __init__(self, input_nc, output_nc, ngf=4, norm_layer=nn.BatchNorm2d, n_blocks=1):
+            super(ResnetGenerator, self).__init__()
+            if type(norm_layer) == functools.partial:
+                use_bias = norm_layer.func == nn.InstanceNorm2d
+            else:
+                use_bias = norm_layer == nn.InstanceNorm2d
+            model = [nn.ReflectionPad2d(3),
+                     nn.Conv2d(input_nc, ngf, kernel_size=7, padding=0, bias=use_bias),
+                     norm_layer(ngf), nn.ReLU(True)]
+            n_downsampling = 2
+            for i in range(n_downsampling):
+                mult = 2 ** i
+                model += [nn.Conv2d(ngf * mult, ngf * mult * 2, kernel_size=3, stride=2,
+                                    padding=1, bias=use_bias),
+                          norm_layer(ngf * mult * 2), nn.ReLU(True)]
+            mult = 2 ** n_downsampling
+            for i in range(n_blocks):
+                model += [ResnetBlock(ngf * mult, norm_layer=norm_layer, use_bias=use_bias)]
+            for i in range(n_downsampling):
+                mult = 2 ** (n_downsampling - i)
+                model += [nn.ConvTranspose2d(ngf * mult, int(ngf * mult / 2), kernel_size=3,
+                                             stride=2, padding=1, output_padding=1,
+                                             bias=use_bias),
+                          norm_layer(int(ngf * mult / 2)), nn.ReLU(True)]
+            model += [nn.ReflectionPad2d(3)]
+            model += [nn.Conv2d(ngf, output_nc, kernel_size=7, padding=0)]
+            model += [nn.Tanh()]
+            self.model = nn.Sequential(*model)
+
+        def forward(self, input):
+            return self.model(input)
+
+    class UnetSkipConnectionBlock(nn.Module):
+        def __init__(self, outer_nc, inner_nc, input_nc=None, submodule=None, outermost=False,
+                     innermost=False, norm_layer=nn.BatchNorm2d, use_dropout=False):
+            super(UnetSkipConnectionBlock, self).__init__()
+            self.outermost = outermost
+            if type(norm_layer) == functools.partial:
+                use_bias = norm_layer.func == nn.InstanceNorm2d
+            else:
+                use_bias = norm_layer == nn.InstanceNorm2d
+            if input_nc is None:
+                input_nc = outer_nc
+            downconv = nn.Conv2d(input_nc, inner_nc, kernel_size=4, stride=2, padding=1,
+                                 bias=use_bias)
+            downrelu = nn.LeakyReLU(0.2, True)
+            downnorm = norm_layer(inner_nc)
+            uprelu = nn.ReLU(True)
+            upnorm = norm_layer(outer_nc)
+            if outermost:
+                upconv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2,
+                                            padding=1)
+                down = [downconv]
+                up = [uprelu, upconv, nn.Tanh()]
+                model = down + [submodule] + up
+            elif innermost:
+                upconv = nn.ConvTranspose2d(inner_nc, outer_nc, kernel_size=4, stride=2,
+                                            padding=1, bias=use_bias)
+                down = [downrelu, downconv]
+                up = [uprelu, upconv, upnorm]
+                model = down + up
+            else:
+                upconv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2,
+                                            padding=1, bias=use_bias)
+                down = [downrelu, downconv, downnorm]
+                up = [uprelu, upconv, upnorm]
+                if use_dropout:
+                    model = down + [submodule] + up + [nn.Dropout(0.5)]
+                else:
+                    model = down + [submodule] + up
+            self.model = nn.Sequential(*model)
+
+        def forward(self, x):
+            if self.outermost:
+                return self.model(x)
+            else:
+                return torch.cat([x, self.model(x)], 1)
+
+    class UnetGenerator(nn.Module):
+        """The repository's, with 4 downsamplings (16x16 to 1x1) instead of 8."""
+        def __init__(self, input_nc, output_nc, ngf=4, norm_layer=nn.BatchNorm2d,
+                     use_dropout=False):
+            super(UnetGenerator, self).__init__()
+            unet_block = UnetSkipConnectionBlock(ngf * 4, ngf * 4, input_nc=None, submodule=None,
+                                                 norm_layer=norm_layer, innermost=True)
+            unet_block = UnetSkipConnectionBlock(ngf * 2, ngf * 4, input_nc=None,
+                                                 submodule=unet_block, norm_layer=norm_layer,
+                                                 use_dropout=use_dropout)
+            unet_block = UnetSkipConnectionBlock(ngf, ngf * 2, input_nc=None,
+                                                 submodule=unet_block, norm_layer=norm_layer)
+            self.model = UnetSkipConnectionBlock(output_nc, ngf, input_nc=input_nc,
+                                                 submodule=unet_block, outermost=True,
+                                                 norm_layer=norm_layer)
+
+        def forward(self, input):
+            return self.model(input)
+
+    class NLayerDiscriminator(nn.Module):
+        def __init__(self, input_nc, ndf=4, n_layers=2, norm_layer=nn.BatchNorm2d):
+            super(NLayerDiscriminator, self).__init__()
+            if type(norm_layer) == functools.partial:
+                use_bias = norm_layer.func == nn.InstanceNorm2d
+            else:
+                use_bias = norm_layer == nn.InstanceNorm2d
+            kw = 4
+            padw = 1
+            sequence = [nn.Conv2d(input_nc, ndf, kernel_size=kw, stride=2, padding=padw),
+                        nn.LeakyReLU(0.2, True)]
+            nf_mult = 1
+            nf_mult_prev = 1
+            for n in range(1, n_layers):
+                nf_mult_prev = nf_mult
+                nf_mult = min(2 ** n, 8)
+                sequence += [nn.Conv2d(ndf * nf_mult_prev, ndf * nf_mult, kernel_size=kw,
+                                       stride=2, padding=padw, bias=use_bias),
+                             norm_layer(ndf * nf_mult), nn.LeakyReLU(0.2, True)]
+            nf_mult_prev = nf_mult
+            nf_mult = min(2 ** n_layers, 8)
+            sequence += [nn.Conv2d(ndf * nf_mult_prev, ndf * nf_mult, kernel_size=kw, stride=1,
+                                   padding=padw, bias=use_bias),
+                         norm_layer(ndf * nf_mult), nn.LeakyReLU(0.2, True)]
+            sequence += [nn.Conv2d(ndf * nf_mult, 1, kernel_size=kw, stride=1, padding=padw)]
+            self.model = nn.Sequential(*sequence)
+
+        def forward(self, input):
+            return self.model(input)
+
+    class GANLoss(nn.Module):
+        def __init__(self, gan_mode, target_real_label=1.0, target_fake_label=0.0):
+            super(GANLoss, self).__init__()
+            self.register_buffer('real_label', torch.tensor(target_real_label))
+            self.register_buffer('fake_label', torch.tensor(target_fake_label))
+            self.gan_mode = gan_mode
+            if gan_mode == 'lsgan':
+                self.loss = nn.MSELoss()
+            elif gan_mode == 'vanilla':
+                self.loss = nn.BCEWithLogitsLoss()
+            elif gan_mode in ['wgangp']:
+                self.loss = None
+
+        def get_target_tensor(self, prediction, target_is_real):
+            if target_is_real:
+                target_tensor = self.real_label
+            else:
+                target_tensor = self.fake_label
+            return target_tensor.expand_as(prediction)
+
+        def __call__(self, prediction, target_is_real):
+            if self.gan_mode in ['lsgan', 'vanilla']:
+                target_tensor = self.get_target_tensor(prediction, target_is_real)
+                loss = self.loss(prediction, target_tensor)
+            elif self.gan_mode == 'wgangp':
+                loss = -prediction.mean() if target_is_real else prediction.mean()
+            return loss
+
+    class ImagePool():
+        def __init__(self, pool_size):
+            self.pool_size = pool_size
+            if self.pool_size > 0:
+                self.num_imgs = 0
+                self.images = []
+
+        def query(self, images):
+            if self.pool_size == 0:
+                return images
+            return_images = []
+            for image in images:
+                image = torch.unsqueeze(image.data, 0)
+                if self.num_imgs < self.pool_size:
+                    self.num_imgs = self.num_imgs + 1
+                    self.images.append(image)
+                    return_images.append(image)
+                else:
+                    p = random.uniform(0, 1)
+                    if p > 0.5:
+                        random_id = random.randint(0, self.pool_size - 1)
+                        tmp = self.images[random_id].clone()
+                        self.images[random_id] = image
+                        return_images.append(tmp)
+                    else:
+                        return_images.append(image)
+            return_images = torch.cat(return_images, 0)
+            return return_images
+
+    def set_requires_grad(nets, requires_grad=False):
+        if not isinstance(nets, list):
+            nets = [nets]
+        for net in nets:
+            if net is not None:
+                for param in net.parameters():
+                    param.requires_grad = requires_grad
+
+    return dict(init_weights=init_weights, get_scheduler=get_scheduler, GANLoss=GANLoss,
+                ResnetGenerator=ResnetGenerator, UnetGenerator=UnetGenerator,
+                NLayerDiscriminator=NLayerDiscriminator, ImagePool=ImagePool,
+                set_requires_grad=set_requires_grad)
+
+
+def _norm(lib, kind):
+    """The repository's ``get_norm_layer``."""
+    if kind == 'batch':
+        return functools.partial(lib.nn.BatchNorm2d, affine=True, track_running_stats=True)
+    return functools.partial(lib.nn.InstanceNorm2d, affine=False, track_running_stats=False)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_init_weights_by_apply_matches_torch_on_its_stream(dtype, f32):
+    torch_stream()
+    torch.set_default_dtype(getattr(torch, dtype))
+    zeroin.set_default_dtype(getattr(zeroin, dtype))
+    nets = {}
+    for lib in LIBS:
+        c = _cyclegan(lib)
+        lib.manual_seed(5)
+        G = c["UnetGenerator"](3, 3, norm_layer=_norm(lib, 'batch'))
+        D = c["NLayerDiscriminator"](6, norm_layer=_norm(lib, 'batch'))
+        for net in (G, D):
+            c["init_weights"](net, 'normal', 0.02)
+        c["init_weights"](G, 'xavier', 0.02)
+        nets[lib] = [*G.state_dict().values(), *D.state_dict().values()]
+    bn = [t for t in nets[torch] if t.ndim == 1 and float(t.float().mean()) > 0.9]
+    assert bn and all(abs(float(t.float().std())) < 0.1 for t in bn)
+    _same({lib: nets[lib] for lib in LIBS}, 0)
