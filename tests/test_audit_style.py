@@ -37,9 +37,12 @@ def torch64():
 
 def _same(res, tol=1e-10, **tols):
     """Each zeroin result beside torch's: the same shape and values."""
-    for z, t in zip(res[zeroin], res[torch], strict=True):
-        assert np.shape(z) == np.shape(t)
-        _close(z, t, tol, **tols)
+    for i, (z, t) in enumerate(zip(res[zeroin], res[torch], strict=True)):
+        assert np.shape(z) == np.shape(t), i
+        try:
+            _close(z, t, tol, **tols)
+        except AssertionError as e:
+            raise AssertionError(f"result {i} of {len(res[torch])}: {e}") from None
 
 
 def _images(rng, *shape, dtype=np.float64):
@@ -700,3 +703,83 @@ def test_init_weights_by_apply_matches_torch_on_its_stream(dtype, f32):
     bn = [t for t in nets[torch] if t.ndim == 1 and float(t.float().mean()) > 0.9]
     assert bn and all(abs(float(t.float().std())) < 0.1 for t in bn)
     _same({lib: nets[lib] for lib in LIBS}, 0)
+
+
+def _pair(lib_nets, build):
+    """``build(lib)`` for both libraries, torch's weights (and buffers) copied into zeroin's."""
+    nets = {lib: build(lib) for lib in LIBS}
+    for tm, zm in zip(nets[torch], nets[zeroin]):
+        _copy(tm, zm)
+    return nets
+
+
+@pytest.mark.parametrize("gan_mode, norm", [("vanilla", "batch"), ("lsgan", "instance")])
+def test_pix2pix_unet_patchgan_alternating_steps(gan_mode, norm, torch64):
+    rng = np.random.default_rng(3)
+    torch.manual_seed(3)
+    A0, B0 = rng.uniform(-1, 1, (2, 2, 3, 16, 16))
+
+    def build(lib):
+        c = _cyclegan(lib)
+        G = c["UnetGenerator"](3, 3, norm_layer=_norm(lib, norm))
+        D = c["NLayerDiscriminator"](6, norm_layer=_norm(lib, norm))
+        return G, D
+    nets = _pair(LIBS, build)
+    res = {}
+    for lib in LIBS:
+        c, (netG, netD) = _cyclegan(lib), nets[lib]
+        criterionGAN, criterionL1 = c["GANLoss"](gan_mode), lib.nn.L1Loss()
+        assert [n for n, _ in criterionGAN.named_buffers()] == ["real_label", "fake_label"]
+        optimizer_G = lib.optim.Adam(netG.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        optimizer_D = lib.optim.Adam(netD.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        schedulers = [c["get_scheduler"](o) for o in (optimizer_G, optimizer_D)]
+        real_A, real_B = lib.tensor(A0), lib.tensor(B0)
+        out = []
+        for epoch in range(3):
+            fake_B = netG(real_A)
+            c["set_requires_grad"](netD, True)
+            optimizer_D.zero_grad()
+            fake_AB = lib.cat((real_A, fake_B), 1)
+            pred_fake = netD(fake_AB.detach())
+            loss_D_fake = criterionGAN(pred_fake, False)
+            real_AB = lib.cat((real_A, real_B), 1)
+            pred_real = netD(real_AB)
+            loss_D_real = criterionGAN(pred_real, True)
+            loss_D = (loss_D_fake + loss_D_real) * 0.5
+            loss_D.backward()
+            optimizer_D.step()
+            c["set_requires_grad"](netD, False)
+            optimizer_G.zero_grad()
+            d_grads = [p.grad.clone() for p in netD.parameters()]
+            fake_AB = lib.cat((real_A, fake_B), 1)
+            pred_fake = netD(fake_AB)
+            loss_G_GAN = criterionGAN(pred_fake, True)
+            loss_G_L1 = criterionL1(fake_B, real_B) * 100.0
+            loss_G = loss_G_GAN + loss_G_L1
+            loss_G.backward()
+            assert all(bool((p.grad == g).all()) for p, g in zip(netD.parameters(), d_grads))
+            grads = [p.grad.clone() for p in netG.parameters()]
+            optimizer_G.step()
+            for scheduler in schedulers:
+                scheduler.step()
+            out += [loss_D, loss_G_GAN, loss_G_L1, pred_fake, fake_B, *grads,
+                    lib.tensor(optimizer_G.param_groups[0]['lr'])]
+        netG.eval()
+        noisy = noisy if lib is zeroin else [_noisy(netG), _noisy(netD)]
+        res[lib] = out + [netG(real_A)] + _state(netG, noisy[0]) + _state(netD, noisy[1])
+    # only the biases just before an InstanceNorm (in both nets) are left out
+    assert sum(map(len, noisy)) == (0 if norm == "batch" else 7)
+    _same(res)
+
+
+def _noisy(net):
+    """The names of the parameters (of torch's net, after a step) whose gradient is zero up
+    to rounding: a bias just before an InstanceNorm, which removes it. Adam scales such a
+    gradient up to ``lr``, so their steps are rounding noise in both libraries."""
+    return {n for n, p in net.named_parameters()
+            if p.grad is not None and float(p.grad.abs().max()) < 1e-12}
+
+
+def _state(net, skip):
+    """The net's state dict values but for the names in ``skip``."""
+    return [v for n, v in net.state_dict().items() if n not in skip]
