@@ -783,3 +783,78 @@ def _noisy(net):
 def _state(net, skip):
     """The net's state dict values but for the names in ``skip``."""
     return [v for n, v in net.state_dict().items() if n not in skip]
+
+
+@pytest.mark.parametrize("gan_mode", ["lsgan", "vanilla"])
+def test_cyclegan_resnet_generators_image_pool_identity_and_cycle_steps(gan_mode, torch64):
+    rng = np.random.default_rng(4)
+    torch.manual_seed(4)
+    batches = rng.uniform(-1, 1, (3, 2, 1, 3, 16, 16))           # 3 steps of (A, B), batch 1
+
+    def build(lib):
+        c, norm = _cyclegan(lib), _norm(lib, "instance")
+        return (c["ResnetGenerator"](3, 3, norm_layer=norm),
+                c["ResnetGenerator"](3, 3, norm_layer=norm),
+                c["NLayerDiscriminator"](3, norm_layer=norm),
+                c["NLayerDiscriminator"](3, norm_layer=norm))
+    nets = _pair(LIBS, build)
+    res, noisy = {}, None
+    for lib in LIBS:
+        c = _cyclegan(lib)
+        netG_A, netG_B, netD_A, netD_B = nets[lib]
+        criterionGAN, criterionCycle, criterionIdt = (c["GANLoss"](gan_mode), lib.nn.L1Loss(),
+                                                      lib.nn.L1Loss())
+        fake_A_pool, fake_B_pool = c["ImagePool"](2), c["ImagePool"](2)
+        optimizer_G = lib.optim.Adam(itertools.chain(netG_A.parameters(), netG_B.parameters()),
+                                     lr=2e-4, betas=(0.5, 0.999))
+        optimizer_D = lib.optim.Adam(itertools.chain(netD_A.parameters(), netD_B.parameters()),
+                                     lr=2e-4, betas=(0.5, 0.999))
+        scheduler = c["get_scheduler"](optimizer_G)
+        lambda_idt, lambda_A, lambda_B = 0.5, 10.0, 10.0
+        random.seed(0)                                          # the pool's draws
+        out = []
+        for A0, B0 in batches:
+            real_A, real_B = lib.tensor(A0), lib.tensor(B0)
+            fake_B = netG_A(real_A)
+            rec_A = netG_B(fake_B)
+            fake_A = netG_B(real_B)
+            rec_B = netG_A(fake_A)
+            c["set_requires_grad"]([netD_A, netD_B], False)
+            optimizer_G.zero_grad()
+            idt_A = netG_A(real_B)
+            loss_idt_A = criterionIdt(idt_A, real_B) * lambda_B * lambda_idt
+            idt_B = netG_B(real_A)
+            loss_idt_B = criterionIdt(idt_B, real_A) * lambda_A * lambda_idt
+            loss_G_A = criterionGAN(netD_A(fake_B), True)
+            loss_G_B = criterionGAN(netD_B(fake_A), True)
+            loss_cycle_A = criterionCycle(rec_A, real_A) * lambda_A
+            loss_cycle_B = criterionCycle(rec_B, real_B) * lambda_B
+            loss_G = (loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A
+                      + loss_idt_B)
+            loss_G.backward()
+            optimizer_G.step()
+            c["set_requires_grad"]([netD_A, netD_B], True)
+            optimizer_D.zero_grad()
+            losses_D = []
+            for netD, real, fake, pool in ((netD_A, real_B, fake_B, fake_B_pool),
+                                           (netD_B, real_A, fake_A, fake_A_pool)):
+                fake = pool.query(fake)
+                assert not fake.requires_grad
+                pred_real = netD(real)
+                loss_D_real = criterionGAN(pred_real, True)
+                pred_fake = netD(fake.detach())
+                loss_D_fake = criterionGAN(pred_fake, False)
+                loss_D = (loss_D_real + loss_D_fake) * 0.5
+                loss_D.backward()
+                losses_D += [loss_D, fake]
+            optimizer_D.step()
+            scheduler.step()
+            out += [loss_G, loss_idt_A, loss_G_B, loss_cycle_A, *losses_D, rec_B,
+                    lib.tensor(scheduler.get_last_lr()[0])]
+        noisy = noisy if lib is zeroin else [_noisy(n) for n in nets[lib]]
+        res[lib] = out + [v for net, skip in zip(nets[lib], noisy) for v in _state(net, skip)]
+        res[lib] += [lib.cat(fake_B_pool.images), lib.cat(fake_A_pool.images)]
+    # left out: the 7 biases just before an InstanceNorm in each generator, 2 in each critic
+    assert [len(n) for n in noisy] == [7, 7, 2, 2]
+    assert all(n.endswith("bias") for skip in noisy for n in skip)
+    _same(res)
