@@ -241,6 +241,44 @@ def test_tutorial_lbfgs_style_transfer_runs_as_torchs(dtype, f32):
         assert traces[torch][-1][0] < 0.1 * traces[torch][0][0]
 
 
+@pytest.mark.parametrize("kw", [dict(line_search_fn="strong_wolfe", max_iter=5),
+                                dict(lr=0.5, max_iter=4, history_size=2),
+                                dict(line_search_fn="strong_wolfe", max_iter=6, max_eval=7)])
+def test_tutorial_losses_under_lbfgs_options_step_returns_and_state(kw, torch64):
+    """The tutorial's model with the L-BFGS options learners change: ``step`` returns the
+    closure's first loss, and ``n_iter`` / ``func_evals`` count as torch's."""
+    rng = np.random.default_rng(5)
+    style0, content0 = _images(rng, 1, 3, 16, 16), _images(rng, 1, 3, 16, 16)
+    torch.manual_seed(5)
+    cnns = {torch: _vgg_like(torch.nn).eval()}
+    cnns[zeroin] = _copy(cnns[torch], _vgg_like(zeroin.nn).eval())
+    res, calls = {}, {}
+    for lib in LIBS:
+        _, build, _ = _tutorial(lib)
+        model, sl, cl = build(cnns[lib], [0.485, 0.456, 0.406], [0.229, 0.224, 0.225],
+                              lib.tensor(style0), lib.tensor(content0))
+        x = lib.tensor(content0).requires_grad_(True)
+        model.requires_grad_(False)
+        optimizer = lib.optim.LBFGS([x], **kw)
+        calls[lib] = []
+
+        def closure():
+            optimizer.zero_grad()
+            model(x)
+            loss = 1e6 * sum(s.loss for s in sl) + cl[0].loss
+            loss.backward()
+            calls[lib].append(loss.item())
+            return loss
+        returned = [optimizer.step(closure) for _ in range(3)]
+        state = optimizer.state_dict()["state"][0]
+        assert state["func_evals"] == len(calls[lib])
+        res[lib] = [*returned, x, state["d"], state["prev_flat_grad"], state["H_diag"],
+                    lib.tensor(float(state["n_iter"]))]
+    assert len(calls[zeroin]) == len(calls[torch]) > 3
+    _close(np.array(calls[zeroin]), np.array(calls[torch]), rtol=1e-9, atol=1e-10)
+    _same(res, rtol=1e-9, atol=1e-10)
+
+
 # --- Johnson's fast neural style (pytorch/examples fast_neural_style), channels scaled down --
 
 def _fast_style(torch, w=4, n_res=2):
@@ -713,15 +751,21 @@ def _pair(lib_nets, build):
     return nets
 
 
-@pytest.mark.parametrize("gan_mode, norm", [("vanilla", "batch"), ("lsgan", "instance")])
-def test_pix2pix_unet_patchgan_alternating_steps(gan_mode, norm, torch64):
+@pytest.mark.parametrize("gan_mode, norm, dropout", [("vanilla", "batch", False),
+                                                     ("lsgan", "instance", False),
+                                                     ("vanilla", "batch", True)])
+def test_pix2pix_unet_patchgan_alternating_steps(gan_mode, norm, dropout, torch64):
+    """pix2pix's ``optimize_parameters``; with ``use_dropout`` (pix2pix's default) the masks
+    are drawn from torch's stream on both sides."""
+    if dropout:
+        torch_stream()
     rng = np.random.default_rng(3)
     torch.manual_seed(3)
-    A0, B0 = rng.uniform(-1, 1, (2, 2, 3, 16, 16))
+    A0, B0 = rng.uniform(-1, 1, (2, 2 - dropout, 3, 16, 16))
 
     def build(lib):
         c = _cyclegan(lib)
-        G = c["UnetGenerator"](3, 3, norm_layer=_norm(lib, norm))
+        G = c["UnetGenerator"](3, 3, norm_layer=_norm(lib, norm), use_dropout=dropout)
         D = c["NLayerDiscriminator"](6, norm_layer=_norm(lib, norm))
         return G, D
     nets = _pair(LIBS, build)
@@ -734,6 +778,7 @@ def test_pix2pix_unet_patchgan_alternating_steps(gan_mode, norm, torch64):
         optimizer_D = lib.optim.Adam(netD.parameters(), lr=2e-4, betas=(0.5, 0.999))
         schedulers = [c["get_scheduler"](o) for o in (optimizer_G, optimizer_D)]
         real_A, real_B = lib.tensor(A0), lib.tensor(B0)
+        lib.manual_seed(0)
         out = []
         for epoch in range(3):
             fake_B = netG(real_A)
