@@ -9,7 +9,8 @@ images, a few channels, random weights: no download). Each is run with ``torch``
 ``zeroin`` on the same synthetic images and the same weights (copied from torch), and the
 outputs, losses, gradients and a few optimiser steps compared: float64 to 1e-10, float32 to
 float resolution. See docs/style.md."""
-import copy
+# the sources' code is kept as they write it (super(Class, self), str.format, ...):
+# ruff: noqa: UP008, UP032, UP039, TRY004, SIM101
 import functools
 import itertools
 import random
@@ -19,14 +20,16 @@ import numpy as np
 import pytest
 from _audit import close as _close
 from _audit import copy_weights as _copy
-from _audit import torch_defaults_back  # noqa: F401  (autouse: torch's defaults back)
-from _audit import torch_stream
+from _audit import (
+    torch_defaults_back,  # noqa: F401  (autouse: torch's defaults back)
+    torch_stream,
+)
 
 import zeroin
 
 torch = pytest.importorskip("torch")
 LIBS = (torch, zeroin)
-F32 = dict(rtol=2e-5, atol=2e-6)
+F32 = {"rtol": 2e-5, "atol": 2e-6}
 
 
 @pytest.fixture
@@ -241,9 +244,22 @@ def test_tutorial_lbfgs_style_transfer_runs_as_torchs(dtype, f32):
         assert traces[torch][-1][0] < 0.1 * traces[torch][0][0]
 
 
-@pytest.mark.parametrize("kw", [dict(line_search_fn="strong_wolfe", max_iter=5),
-                                dict(lr=0.5, max_iter=4, history_size=2),
-                                dict(line_search_fn="strong_wolfe", max_iter=6, max_eval=7)])
+def _closure(optimizer, model, x, losses, calls):
+    """An L-BFGS closure on the tutorial's model: 1e6 * the style losses + the content loss
+    (the last of ``losses``), each value appended to ``calls``."""
+    def closure():
+        optimizer.zero_grad()
+        model(x)
+        loss = 1e6 * sum(s.loss for s in losses[:-1]) + losses[-1].loss
+        loss.backward()
+        calls.append(loss.item())
+        return loss
+    return closure
+
+
+@pytest.mark.parametrize("kw", [{"line_search_fn": "strong_wolfe", "max_iter": 5},
+                                {"lr": 0.5, "max_iter": 4, "history_size": 2},
+                                {"line_search_fn": "strong_wolfe", "max_iter": 6, "max_eval": 7}])
 def test_tutorial_losses_under_lbfgs_options_step_returns_and_state(kw, torch64):
     """The tutorial's model with the L-BFGS options learners change: ``step`` returns the
     closure's first loss, and ``n_iter`` / ``func_evals`` count as torch's."""
@@ -261,14 +277,7 @@ def test_tutorial_losses_under_lbfgs_options_step_returns_and_state(kw, torch64)
         model.requires_grad_(False)
         optimizer = lib.optim.LBFGS([x], **kw)
         calls[lib] = []
-
-        def closure():
-            optimizer.zero_grad()
-            model(x)
-            loss = 1e6 * sum(s.loss for s in sl) + cl[0].loss
-            loss.backward()
-            calls[lib].append(loss.item())
-            return loss
+        closure = _closure(optimizer, model, x, sl + cl, calls[lib])
         returned = [optimizer.step(closure) for _ in range(3)]
         state = optimizer.state_dict()["state"][0]
         assert state["func_evals"] == len(calls[lib])
@@ -710,10 +719,10 @@ def _cyclegan(torch):
                 for param in net.parameters():
                     param.requires_grad = requires_grad
 
-    return dict(init_weights=init_weights, get_scheduler=get_scheduler, GANLoss=GANLoss,
-                ResnetGenerator=ResnetGenerator, UnetGenerator=UnetGenerator,
-                NLayerDiscriminator=NLayerDiscriminator, ImagePool=ImagePool,
-                set_requires_grad=set_requires_grad)
+    return {"init_weights": init_weights, "get_scheduler": get_scheduler, "GANLoss": GANLoss,
+            "ResnetGenerator": ResnetGenerator, "UnetGenerator": UnetGenerator,
+            "NLayerDiscriminator": NLayerDiscriminator, "ImagePool": ImagePool,
+            "set_requires_grad": set_requires_grad}
 
 
 def _norm(lib, kind):
@@ -743,7 +752,7 @@ def test_init_weights_by_apply_matches_torch_on_its_stream(dtype, f32):
     _same({lib: nets[lib] for lib in LIBS}, 0)
 
 
-def _pair(lib_nets, build):
+def _pair(build):
     """``build(lib)`` for both libraries, torch's weights (and buffers) copied into zeroin's."""
     nets = {lib: build(lib) for lib in LIBS}
     for tm, zm in zip(nets[torch], nets[zeroin]):
@@ -768,8 +777,8 @@ def test_pix2pix_unet_patchgan_alternating_steps(gan_mode, norm, dropout, torch6
         G = c["UnetGenerator"](3, 3, norm_layer=_norm(lib, norm), use_dropout=dropout)
         D = c["NLayerDiscriminator"](6, norm_layer=_norm(lib, norm))
         return G, D
-    nets = _pair(LIBS, build)
-    res = {}
+    nets = _pair(build)
+    res, noisy = {}, None
     for lib in LIBS:
         c, (netG, netD) = _cyclegan(lib), nets[lib]
         criterionGAN, criterionL1 = c["GANLoss"](gan_mode), lib.nn.L1Loss()
@@ -842,7 +851,7 @@ def test_cyclegan_resnet_generators_image_pool_identity_and_cycle_steps(gan_mode
                 c["ResnetGenerator"](3, 3, norm_layer=norm),
                 c["NLayerDiscriminator"](3, norm_layer=norm),
                 c["NLayerDiscriminator"](3, norm_layer=norm))
-    nets = _pair(LIBS, build)
+    nets = _pair(build)
     res, noisy = {}, None
     for lib in LIBS:
         c = _cyclegan(lib)
