@@ -10,7 +10,7 @@ images, a few channels, random weights: no download). Each is run with ``torch``
 outputs, losses, gradients and a few optimiser steps compared: float64 to 1e-10, float32 to
 float resolution. See docs/style.md."""
 # the sources' code is kept as they write it (super(Class, self), str.format, ...):
-# ruff: noqa: UP008, UP032, UP039, TRY004, SIM101
+# ruff: noqa: UP008, UP032, UP039, TRY004, SIM101, SIM102
 import functools
 import itertools
 import random
@@ -911,4 +911,87 @@ def test_cyclegan_resnet_generators_image_pool_identity_and_cycle_steps(gan_mode
     # left out: the 7 biases just before an InstanceNorm in each generator, 2 in each critic
     assert [len(n) for n in noisy] == [7, 7, 2, 2]
     assert all(n.endswith("bias") for skip in noisy for n in skip)
+    _same(res)
+
+
+def _patch_instance_norm_state_dict(state_dict, module, keys, i=0):
+    """BaseModel.__patch_instance_norm_state_dict: drop an old checkpoint's running
+    statistics of an InstanceNorm that keeps none."""
+    key = keys[i]
+    if i + 1 == len(keys):
+        if module.__class__.__name__.startswith('InstanceNorm') and \
+                (key == 'running_mean' or key == 'running_var'):
+            if getattr(module, key) is None:
+                state_dict.pop('.'.join(keys))
+        if module.__class__.__name__.startswith('InstanceNorm') and \
+           (key == 'num_batches_tracked'):
+            state_dict.pop('.'.join(keys))
+    else:
+        _patch_instance_norm_state_dict(state_dict, getattr(module, key), keys, i + 1)
+
+
+def _tensor2im(torch, input_image, imtype=np.uint8):
+    """util.tensor2im."""
+    if not isinstance(input_image, np.ndarray):
+        if isinstance(input_image, torch.Tensor):
+            image_tensor = input_image.data
+        else:
+            return input_image
+        image_numpy = image_tensor[0].cpu().float().numpy()
+        if image_numpy.shape[0] == 1:
+            image_numpy = np.tile(image_numpy, (3, 1, 1))
+        image_numpy = (np.transpose(image_numpy, (1, 2, 0)) + 1) / 2.0 * 255.0
+    else:
+        image_numpy = input_image
+    return image_numpy.astype(imtype)
+
+
+def _get_scheduler(lr_scheduler, optimizer, lr_policy):
+    """networks.get_scheduler's other policies (small step sizes)."""
+    if lr_policy == 'step':
+        scheduler = lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.1)
+    elif lr_policy == 'plateau':
+        scheduler = lr_scheduler.ReduceLROnPlateau(optimizer, mode='min', factor=0.2,
+                                                   threshold=0.01, patience=1)
+    elif lr_policy == 'cosine':
+        scheduler = lr_scheduler.CosineAnnealingLR(optimizer, T_max=4, eta_min=0)
+    return scheduler
+
+
+def test_cyclegan_schedulers_checkpoint_patch_and_tensor2im(torch64, tmp_path):
+    """get_scheduler's other policies, load_networks with an old checkpoint's instance-norm
+    statistics (``torch.save`` / ``torch.load``, ``del state_dict._metadata``) and
+    tensor2im."""
+    torch.manual_seed(6)
+    nets = _pair(lambda lib: [lib.nn.Sequential(lib.nn.Conv2d(3, 4, 3),
+                                                lib.nn.InstanceNorm2d(4), lib.nn.Tanh())])
+    res = {}
+    for lib in LIBS:
+        net, lrs = nets[lib][0], []
+        for policy in ("step", "plateau", "cosine"):
+            optimizer = lib.optim.Adam(net.parameters(), lr=2e-4, betas=(0.5, 0.999))
+            scheduler = _get_scheduler(lib.optim.lr_scheduler, optimizer, policy)
+            for epoch in range(6):
+                optimizer.step()
+                if policy == 'plateau':
+                    scheduler.step(1.0 / (1 + min(epoch, 2)))
+                else:
+                    scheduler.step()
+                lrs.append(optimizer.param_groups[0]['lr'])
+        path = str(tmp_path / f"latest_net_G_{lib.__name__}.pth")
+        lib.save(net.cpu().state_dict(), path)
+        state_dict = lib.load(path, map_location=str(lib.device('cpu')))
+        if hasattr(state_dict, '_metadata'):
+            del state_dict._metadata
+        state_dict['1.running_mean'] = lib.zeros(4)              # an old checkpoint's
+        state_dict['1.running_var'] = lib.ones(4)
+        for key in list(state_dict.keys()):
+            _patch_instance_norm_state_dict(state_dict, net, key.split('.'))
+        assert sorted(state_dict) == ['0.bias', '0.weight']
+        net.load_state_dict(state_dict)
+        with lib.no_grad():
+            fake = net(lib.tensor(np.linspace(-1, 1, 2 * 3 * 36).reshape(2, 3, 6, 6)))
+        im = _tensor2im(lib, fake[:, :1])
+        assert im.dtype == np.uint8 and im.shape == (4, 4, 3)
+        res[lib] = [np.array(lrs), fake, im]
     _same(res)
