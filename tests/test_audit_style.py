@@ -995,3 +995,18 @@ def test_cyclegan_schedulers_checkpoint_patch_and_tensor2im(torch64, tmp_path):
         assert im.dtype == np.uint8 and im.shape == (4, 4, 3)
         res[lib] = [np.array(lrs), fake, im]
     _same(res)
+
+
+def test_a_norm_on_the_unets_1x1_bottleneck_is_refused_as_by_torch(torch64):
+    """A U-Net written with an InstanceNorm after the innermost down-convolution (pix2pix
+    leaves it out) normalises a 1x1 map to 0; zeroin refused it only with running
+    statistics and otherwise returned zeros silently. Now it raises, as PyTorch does."""
+    x0 = np.random.default_rng(7).uniform(-1, 1, (1, 3, 16, 16))
+    for lib in LIBS:
+        c = _cyclegan(lib)
+        norm = _norm(lib, "instance")
+        net = c["UnetGenerator"](3, 3, norm_layer=norm)
+        inner = net.model.model[1].model[3].model[3].model
+        inner.insert(2, norm(16))                     # after the innermost Conv2d: 1x1
+        with pytest.raises(ValueError, match="more than 1 spatial element"):
+            net(lib.tensor(x0))
