@@ -170,6 +170,23 @@ def test_instance_norm_function_and_finite_differences():
     _fd(lambda a: F.instance_norm(a), x)
 
 
+@pytest.mark.parametrize("kw", [{}, {"affine": True}, {"track_running_stats": True}], ids=str)
+def test_instance_norm_of_one_spatial_element_is_refused_as_torch(kw):
+    """A 1x1 feature map (a U-Net's bottleneck) normalises to 0: PyTorch refuses it whenever
+    the input's own statistics are used, with or without running statistics."""
+    x = _r(2, 4, 1, 1)
+    with pytest.raises(ValueError, match="more than 1 spatial element"):
+        torch.nn.InstanceNorm2d(4, **kw)(torch.tensor(x))
+    with pytest.raises(ValueError, match=r"instance_norm: expected more than 1 spatial element"
+                                         r".*\(2, 4, 1, 1\).*Drop the norm at this layer"):
+        nn.InstanceNorm2d(4, **kw)(zeroin.tensor(x))
+    with pytest.raises(ValueError, match="more than 1 spatial element"):
+        F.instance_norm(zeroin.tensor(x[..., 0]))
+    if kw.get("track_running_stats"):       # eval() with running statistics: both normalise
+        check_value_and_grad(nn.InstanceNorm2d(4, **kw).eval(),
+                             torch.nn.InstanceNorm2d(4, **kw).double().eval(), x)
+
+
 PADS = [("ZeroPad2d", (1,), (2, 3, 4, 5)), ("ZeroPad2d", ((1, 2, 0, 3),), (3, 4, 5)),
         ("ConstantPad1d", (2, 3.5), (2, 3, 4)), ("ConstantPad1d", ((0, 3), -1.0), (3, 4)),
         ("ConstantPad2d", ((1, 0, 2, 0), 1.0), (1, 2, 3, 3)),

@@ -412,9 +412,12 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     axes = tuple(range(2, x.ndim))
     if use_input_stats:
         m = int(np.prod(x.shape[2:]))
-        if m < 2 and running_mean is not None:
+        if m < 2:           # PyTorch refuses it too: the output would be the bias alone
             raise ValueError(f"instance_norm: expected more than 1 spatial element when "
-                             f"training, got input of shape {x.shape}")
+                             f"training, got input of shape {x.shape}; each (sample, "
+                             f"channel) would be normalised to 0. Drop the norm at this "
+                             f"layer (pix2pix's innermost U-Net block has none), downsample "
+                             f"less, or use eval() with track_running_stats=True")
         y = _normalize(x, axes, eps)
         if running_mean is not None:
             not_replayable("instance_norm updates its running statistics in place")
