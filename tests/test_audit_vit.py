@@ -313,11 +313,12 @@ def test_drop_path_bernoulli_mask_on_the_torch_stream(f32, scale_by_keep):
         dp = T["DropPath"](0.25)
         dp.eval()
         assert dp(xt) is xt
-        m = T["VisionTransformer"](drop_path_rate=0.2, drop_rate=0.1, attn_drop_rate=0.1,
-                                   fused_attn=False)
-        m.train()
-        out = m(L.tensor(x))
-        res[L] = [y, xt.grad, out]
+        res[L] = [y, xt.grad]
+        for fused in (False, True):        # attn_drop's Dropout, or SDPA's dropout_p
+            m = T["VisionTransformer"](drop_path_rate=0.2, drop_rate=0.1, attn_drop_rate=0.1,
+                                       fused_attn=fused)
+            m.train()
+            res[L].append(m(L.tensor(x)))
     _same(res, F32)
 
 
@@ -690,7 +691,7 @@ def test_finetune_recipe_lrd_groups_cosine_accumulation_clip_mixup_ema(dtype):
                                                                 ["pos_embed", "cls_token"]))
         optimizer = L.optim.AdamW(param_groups, lr=1e-3, betas=(0.9, 0.95))
         ema = Ls["ModelEmaV2"](model, decay=0.9)
-        ema_lerp = copy.deepcopy(model)
+        ema_lerp, ema_v3 = copy.deepcopy(model), copy.deepcopy(model)
         with pytest.warns(FutureWarning):        # deprecated in both, still in MAE's code
             scaler = L.cuda.amp.GradScaler(enabled=False)
         criterion = Ls["SoftTargetCrossEntropy"]()
@@ -720,14 +721,19 @@ def test_finetune_recipe_lrd_groups_cosine_accumulation_clip_mixup_ema(dtype):
                     for e, p in zip(ema_lerp.state_dict().values(),
                                     model.state_dict().values()):
                         e.lerp_(p, 1. - 0.9)
+                    ema_p = [p for p in ema_v3.parameters()]
+                    L._foreach_lerp_(ema_p, list(model.parameters()), weight=1. - 0.9)
                 res[L] += [norm]
+            else:     # MAE's get_grad_norm_ (NativeScaler without clipping)
+                res[L] += [L.norm(L.stack([L.norm(p.grad.detach(), 2.0)
+                                           for p in model.parameters()]), 2.0)]
             res[L] += [loss, lr] + [g["lr"] for g in optimizer.param_groups]
         ls = Ls["LabelSmoothingCrossEntropy"](0.1)
         out = ema.module(imgs)
         res[L] += [ls(out, target), L.nn.functional.cross_entropy(out, target,
                                                                   label_smoothing=0.1)]
         res[L] += list(model.state_dict().values()) + list(ema.module.state_dict().values())
-        res[L] += list(ema_lerp.state_dict().values())
+        res[L] += list(ema_lerp.state_dict().values()) + list(ema_v3.parameters())
     _same(res, tol)
 
 
@@ -824,4 +830,71 @@ def test_deit_distillation_token_and_loss(kind):
         assert all(p.grad is None for p in teacher.parameters())
         model.eval()
         res[L] += [model(imgs)]
+    _same(res, F64)
+
+
+def interpolate_pos_embed(model, checkpoint_model, torch):
+    """MAE's util/pos_embed.py: the checkpoint's pos_embed resized to the model's grid
+    (``torch``, the module-level import there, passed in here)."""
+    if 'pos_embed' in checkpoint_model:
+        pos_embed_checkpoint = checkpoint_model['pos_embed']
+        embedding_size = pos_embed_checkpoint.shape[-1]
+        num_patches = model.patch_embed.num_patches
+        num_extra_tokens = model.pos_embed.shape[-2] - num_patches
+        orig_size = int((pos_embed_checkpoint.shape[-2] - num_extra_tokens) ** 0.5)
+        new_size = int(num_patches ** 0.5)
+        if orig_size != new_size:
+            extra_tokens = pos_embed_checkpoint[:, :num_extra_tokens]
+            pos_tokens = pos_embed_checkpoint[:, num_extra_tokens:]
+            pos_tokens = pos_tokens.reshape(-1, orig_size, orig_size,
+                                            embedding_size).permute(0, 3, 1, 2)
+            pos_tokens = torch.nn.functional.interpolate(
+                pos_tokens, size=(new_size, new_size), mode='bicubic', align_corners=False)
+            pos_tokens = pos_tokens.permute(0, 2, 3, 1).flatten(1, 2)
+            checkpoint_model['pos_embed'] = torch.cat((extra_tokens, pos_tokens), dim=1)
+
+
+def test_mae_checkpoint_to_finetune_and_linear_probe(tmp_path):
+    """main_finetune.py / main_linprobe.py: save the pre-trained MAE, load it with
+    ``strict=False`` into a ViT for 24x24 images (pos_embed resized), re-initialise the
+    head, and the linear probe's frozen encoder with a BatchNorm head."""
+    _dtype("float64")
+    torch_stream()
+    x = np.random.default_rng(9).standard_normal((4, 3, 24, 24))
+    y = np.array([1, 0, 3, 2])
+    mae = _both(lambda L: _mae(L)())
+    res = {}
+    for L, m in mae.items():
+        path = str(tmp_path / f"{L.__name__}-checkpoint.pth")
+        L.save({'model': m.state_dict(), 'epoch': 3}, path)
+        checkpoint = L.load(path, map_location='cpu', weights_only=False)
+        L.manual_seed(1)
+        model = _timm(L)["VisionTransformer"](img_size=24, global_pool='avg')
+        checkpoint_model = checkpoint['model']
+        state_dict = model.state_dict()
+        for k in ['head.weight', 'head.bias']:
+            if k in checkpoint_model and checkpoint_model[k].shape != state_dict[k].shape:
+                del checkpoint_model[k]
+        interpolate_pos_embed(model, checkpoint_model, L)
+        msg = model.load_state_dict(checkpoint_model, strict=False)
+        assert set(msg.missing_keys) == {'head.weight', 'head.bias'}
+        assert checkpoint['epoch'] == 3 and len(msg.unexpected_keys) > 10
+        L.nn.init.trunc_normal_(model.head.weight, std=2e-5)
+        out = model(L.tensor(x))
+        model.head = L.nn.Sequential(
+            L.nn.BatchNorm1d(model.head.in_features, affine=False, eps=1e-6), model.head)
+        for _, p in model.named_parameters():
+            p.requires_grad = False
+        for _, p in model.head.named_parameters():
+            p.requires_grad = True
+        opt = L.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+        loss = L.nn.functional.cross_entropy(model(L.tensor(x)), L.tensor(y))
+        loss.backward()
+        opt.step()
+        assert model.blocks[0].attn.qkv.weight.grad is None
+        res[L] = [sorted(msg.unexpected_keys) == sorted(mae[torch].state_dict().keys() -
+                                                        model.state_dict().keys()),
+                  model.pos_embed, out, loss, model.head[1].weight,
+                  model.head[0].running_mean]
+    assert res[zeroin][0] and res[torch][0]
     _same(res, F64)
