@@ -9,6 +9,7 @@ losses, model EMA, disabled autocast / GradScaler). Written with ``torch = L``, 
 ``F = L.nn.functional`` for L = PyTorch and L = zeroin, on the same seeded inputs and copied
 weights (or the same draws on ``use_torch_stream``): float64 to ~1e-10, float32 to float
 resolution. 16x16 images, patch 4, dim 32, depth 2. See docs/vit.md."""
+import argparse
 import copy
 import math
 
@@ -867,8 +868,15 @@ def test_mae_checkpoint_to_finetune_and_linear_probe(tmp_path):
     res = {}
     for L, m in mae.items():
         path = str(tmp_path / f"{L.__name__}-checkpoint.pth")
-        L.save({'model': m.state_dict(), 'epoch': 3}, path)
+        optimizer = L.optim.AdamW(m.parameters(), lr=1e-3, betas=(0.9, 0.95))
+        args = argparse.Namespace(model='mae_vit_tiny', mask_ratio=0.75, input_size=16)
+        # misc.save_model: the run's args too (PyTorch: weights_only=False to load them)
+        to_save = {'model': m.state_dict(), 'optimizer': optimizer.state_dict(), 'epoch': 3,
+                   'scaler': L.amp.GradScaler(enabled=False).state_dict(), 'args': args}
+        L.save(to_save, path)
         checkpoint = L.load(path, map_location='cpu', weights_only=False)
+        assert checkpoint['args'] == args and checkpoint['scaler'] == {}
+        optimizer.load_state_dict(checkpoint['optimizer'])
         L.manual_seed(1)
         model = _timm(L)["VisionTransformer"](img_size=24, global_pool='avg')
         checkpoint_model = checkpoint['model']
