@@ -739,6 +739,44 @@ def test_finetune_recipe_lrd_groups_cosine_accumulation_clip_mixup_ema(dtype):
     _same(res, tol)
 
 
+def _mix_batch(torch, x, target, mixup_alpha=0.8, cutmix_alpha=1.0, switch_prob=0.5,
+               smoothing=0.1, num_classes=10):
+    """timm's Mixup.__call__ in 'batch' mode (timm/data/mixup.py, trimmed): lam from
+    np.random.beta (a NumPy float64), CutMix's box by np.random.randint, written into x in
+    place; the targets by mixup_target."""
+    use_cutmix = np.random.rand() < switch_prob
+    lam = np.random.beta(cutmix_alpha, cutmix_alpha) if use_cutmix else \
+        np.random.beta(mixup_alpha, mixup_alpha)
+    if use_cutmix:
+        ratio = np.sqrt(1 - lam)
+        img_h, img_w = x.shape[-2:]
+        cut_h, cut_w = int(img_h * ratio), int(img_w * ratio)
+        cy, cx = np.random.randint(0, img_h), np.random.randint(0, img_w)
+        yl, yh = np.clip(cy - cut_h // 2, 0, img_h), np.clip(cy + cut_h // 2, 0, img_h)
+        xl, xh = np.clip(cx - cut_w // 2, 0, img_w), np.clip(cx + cut_w // 2, 0, img_w)
+        lam = 1. - (yh - yl) * (xh - xl) / float(img_h * img_w)   # correct_lam
+        x[:, :, yl:yh, xl:xh] = x.flip(0)[:, :, yl:yh, xl:xh]
+    else:
+        x_flipped = x.flip(0).mul_(1. - lam)
+        x.mul_(lam).add_(x_flipped)
+    return x, _losses(torch)["mixup_target"](target, num_classes, lam, smoothing)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_timm_mixup_and_cutmix_in_place_with_numpy_lam(f32, seed):
+    x = _images(6, seed=seed)
+    y = np.random.default_rng(seed).integers(0, 10, 6)
+    res = {}
+    for L in LIBS:
+        np.random.seed(seed)
+        xt = L.tensor(x.copy())
+        mixed, target = _mix_batch(L, xt, L.tensor(y))
+        assert mixed is xt and mixed.dtype == target.dtype == L.float32
+        res[L] = [mixed, target]
+    close(res[zeroin][0], res[torch][0], 0)
+    close(res[zeroin][1], res[torch][1], rtol=2e-7, atol=1e-7)
+
+
 # --- DeiT -----------------------------------------------------------------------------------
 
 def _deit(L):
