@@ -12,6 +12,7 @@ resolution. 16x16 images, patch 4, dim 32, depth 2. See docs/vit.md."""
 import argparse
 import copy
 import math
+import random
 
 import numpy as np
 import pytest
@@ -775,6 +776,60 @@ def test_timm_mixup_and_cutmix_in_place_with_numpy_lam(f32, seed):
         res[L] = [mixed, target]
     close(res[zeroin][0], res[torch][0], 0)
     close(res[zeroin][1], res[torch][1], rtol=2e-7, atol=1e-7)
+
+
+def _ra_sampler_indices(torch, n, epoch, num_replicas=2, rank=1, num_repeats=3):
+    """DeiT's RASampler.__iter__ (samplers.py): repeated augmentation's indices."""
+    num_samples = int(math.ceil(n * num_repeats / num_replicas))
+    total_size = num_samples * num_replicas
+    num_selected_samples = int(math.floor(n // 256 * 256 / num_replicas))
+    g = torch.Generator()
+    g.manual_seed(epoch)
+    indices = torch.randperm(n, generator=g)
+    indices = torch.repeat_interleave(indices, repeats=num_repeats, dim=0).tolist()
+    padding_size = total_size - len(indices)
+    if padding_size > 0:
+        indices += indices[:padding_size]
+    indices = indices[rank:total_size:num_replicas]
+    assert len(indices) == num_samples
+    return indices[:num_selected_samples]
+
+
+def _random_erasing(torch, img, probability=1., min_area=0.02, max_area=1 / 3,
+                    min_aspect=0.3, mode='pixel'):
+    """timm's RandomErasing._erase (timm/data/random_erasing.py) on one CHW image."""
+    if random.random() > probability:
+        return img
+    chan, img_h, img_w = img.shape
+    area = img_h * img_w
+    log_aspect_ratio = (math.log(min_aspect), math.log(1 / min_aspect))
+    for _ in range(10):
+        target_area = random.uniform(min_area, max_area) * area
+        aspect_ratio = math.exp(random.uniform(*log_aspect_ratio))
+        h = int(round(math.sqrt(target_area * aspect_ratio)))
+        w = int(round(math.sqrt(target_area / aspect_ratio)))
+        if w < img_w and h < img_h:
+            top = random.randint(0, img_h - h)
+            left = random.randint(0, img_w - w)
+            patch_size = (chan, h, w) if mode == 'pixel' else (chan, 1, 1)
+            img[:, top:top + h, left:left + w] = torch.empty(
+                patch_size, dtype=img.dtype, device='cpu').normal_()
+            break
+    return img
+
+
+@pytest.mark.parametrize("mode", ["pixel", "rand"])
+def test_deit_ra_sampler_and_timm_random_erasing_on_the_torch_stream(f32, mode):
+    torch_stream()
+    res = {}
+    for L in LIBS:
+        L.manual_seed(0)
+        random.seed(0)
+        imgs = [_random_erasing(L, L.zeros(3, 16, 16), mode=mode) for _ in range(4)]
+        res[L] = [_ra_sampler_indices(L, 600, epoch) for epoch in (0, 1)] + imgs
+        assert all(float((img != 0).float().mean()) > 0 for img in imgs)
+    assert res[torch][0] != res[torch][1] and len(res[torch][0]) == 256
+    _same(res, {"rtol": 0, "atol": 0})
 
 
 # --- DeiT -----------------------------------------------------------------------------------
