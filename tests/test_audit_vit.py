@@ -344,6 +344,29 @@ def test_layer_scale_in_place_and_out_of_place():
     _same(res, F64)
 
 
+def test_vit_in_place_layer_scale_and_gradient_checkpointed_blocks():
+    """LayerScale(inplace=True) on the attention's and MLP's outputs inside the model, and
+    timm's set_grad_checkpointing path: each block through
+    ``torch.utils.checkpoint.checkpoint(blk, x, use_reentrant=False)``."""
+    _dtype("float64")
+    x = _images(3, seed=6)
+    models = _both(lambda L: _timm(L)["VisionTransformer"](init_values=0.1, inplace_ls=True))
+    res = {}
+    for L, m in models.items():
+        xt = L.tensor(x, requires_grad=True)
+        out = m(xt)
+        out.pow(2).sum().backward()
+        res[L] = [out, xt.grad] + [p.grad for p in m.parameters()]
+        m.zero_grad()
+        h = L.cat((m.cls_token.expand(3, -1, -1), m.patch_embed(xt)), dim=1) + m.pos_embed
+        for blk in m.blocks:
+            h = L.utils.checkpoint.checkpoint(blk, h, use_reentrant=False)
+        out2 = m.head(m.norm(h)[:, 0])
+        out2.pow(2).sum().backward()
+        res[L] += [out2] + [p.grad for p in m.parameters()]
+    _same(res, F64)
+
+
 def test_pos_embed_resize_bicubic_of_the_grid():
     """timm's resample_abs_pos_embed / MAE's interpolate_pos_embed: 4x4 grid to 6x6."""
     rng = np.random.default_rng(2)
