@@ -71,7 +71,8 @@ def _timm(L):
         def __init__(self, img_size=16, patch_size=4, in_chans=3, embed_dim=32, flatten=True):
             super().__init__()
             self.img_size, self.patch_size = to_2tuple(img_size), to_2tuple(patch_size)
-            self.grid_size = tuple(s // p for s, p in zip(self.img_size, self.patch_size))
+            self.grid_size = tuple(s // p for s, p in zip(self.img_size, self.patch_size,
+                                                          strict=True))
             self.num_patches = self.grid_size[0] * self.grid_size[1]
             self.flatten = flatten
             self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=patch_size,
@@ -279,7 +280,7 @@ def test_patch_embed_attention_fused_and_manual_block_and_vit(dtype):
     _same(res, tol)
     # fused and manual attention agree with each other too
     n = len(res[zeroin]) // 2
-    for a, b in zip(res[zeroin][:n], res[zeroin][n:]):
+    for a, b in zip(res[zeroin][:n], res[zeroin][n:], strict=True):
         close(a, b, **(tol if dtype == "float64" else dict(rtol=1e-4, atol=1e-5)))
 
 
@@ -687,7 +688,7 @@ def _losses(L):
         def _update(self, model, update_fn):
             with torch.no_grad():
                 for ema_v, model_v in zip(self.module.state_dict().values(),
-                                          model.state_dict().values()):
+                                          model.state_dict().values(), strict=True):
                     ema_v.copy_(update_fn(ema_v, model_v))
 
         def update(self, model):
@@ -745,7 +746,7 @@ def test_finetune_recipe_lrd_groups_cosine_accumulation_clip_mixup_ema(dtype):
                 ema.update(model)
                 with L.no_grad():
                     for e, p in zip(ema_lerp.state_dict().values(),
-                                    model.state_dict().values()):
+                                    model.state_dict().values(), strict=True):
                         e.lerp_(p, 1. - 0.9)
                     ema_p = [p for p in ema_v3.parameters()]
                     L._foreach_lerp_(ema_p, list(model.parameters()), weight=1. - 0.9)
