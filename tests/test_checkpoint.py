@@ -504,3 +504,29 @@ def test_a_whole_model_is_refused_with_the_state_dict_fix(tmp_path):
     fresh = zeroin.nn.Sequential(zeroin.nn.Linear(4, 3))
     fresh.load_state_dict(zeroin.load(tmp_path / "m.pt"))
     assert np.array_equal(fresh[0].weight.data, model[0].weight.data)
+
+
+def test_an_argparse_namespace_round_trips_as_a_namespace(tmp_path):
+    """MAE's and DeiT's save_model: {'model': ..., 'epoch': e, 'args': args}; the arguments
+    come back as a Namespace (as PyTorch's load with weights_only=False), values and nesting
+    kept, stored without pickle; a Namespace's subclass (its class is code) is refused."""
+    import argparse
+    args = argparse.Namespace(lr=1e-3, epochs=3, model="vit_tiny", input_size=(16, 16),
+                              resume="", dist_eval=False, min_lr=None, norm=np.float64(0.5),
+                              mean=np.array([0.5, 0.4]), sub=argparse.Namespace(k=[1, 2]))
+    path = tmp_path / "checkpoint-2.pth"
+    zeroin.save({"model": {"w": zeroin.ones(2)}, "epoch": 2, "args": args}, path)
+    back = zeroin.load(path, map_location="cpu", weights_only=False)["args"]
+    assert type(back) is argparse.Namespace and type(back.sub) is argparse.Namespace
+    assert vars(back).keys() == vars(args).keys()
+    assert (back.lr, back.epochs, back.model, back.input_size, back.resume, back.dist_eval,
+            back.min_lr, back.sub.k) == (1e-3, 3, "vit_tiny", (16, 16), "", False, None, [1, 2])
+    assert float(back.norm) == 0.5
+    np.testing.assert_array_equal(back.mean, [0.5, 0.4])
+    with np.load(path, allow_pickle=False) as npz:
+        assert all(npz[k].dtype != object for k in npz.files)
+
+    class Args(argparse.Namespace):
+        pass
+    with pytest.raises(CheckpointError, match="args of type Args"):
+        zeroin.save({"args": Args(lr=1.0)}, tmp_path / "x.npz")

@@ -838,6 +838,28 @@ def test_view_never_copies_and_stride_and_contiguity_are_pytorchs():
                                   .transpose(0, 2, 1))
 
 
+def test_reshape_and_view_take_the_shape_by_keyword_as_pytorchs():
+    """``x.reshape(shape=...)`` (MAE's patchify), ``torch.reshape(x, shape=...)`` and
+    ``x.view(size=...)``, with the gradient; the shape given twice is refused."""
+    torch = pytest.importorskip("torch")
+    a = np.arange(24.0).reshape(2, 3, 4)
+    res = {}
+    for lib in (zeroin, torch):
+        x = lib.tensor(a, requires_grad=True)
+        r, v, f = x.reshape(shape=(4, -1)), x.view(size=[6, 4]), lib.reshape(x, shape=(24,))
+        (r.sum(0).pow(2).sum() + v[1].sum() * 3 + f[5]).backward()
+        res[lib] = [r, v, f, x.grad]
+        with pytest.raises(TypeError):
+            x.reshape(4, 6, shape=(24,))
+    for z, t in zip(res[zeroin], res[torch], strict=True):
+        np.testing.assert_array_equal(z.detach().numpy(), t.detach().numpy())
+    with pytest.raises(TypeError, match=r"reshape: the shape is given twice \(\(4, 6\) and "
+                                        r"shape=\(24,\)\); give it once"):
+        zeroin.ones(24).reshape(4, 6, shape=(24,))
+    with pytest.raises(TypeError, match=r"view: the shape is given twice"):
+        zeroin.ones(24).view(4, 6, size=(24,))
+
+
 def test_setitem_errors_name_the_assignment():
     t = zeroin.ones(3)
     with pytest.raises(zeroin.ShapeError, match=r"setitem: a value of shape \(2,\) cannot be "

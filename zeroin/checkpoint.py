@@ -2,7 +2,8 @@
 
 ``zeroin.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "meta": {...}},
 path)`` stores every array under a readable flattened key (``model/0.weight``), plus one
-JSON string describing the nesting (dicts, lists, tuples, numbers, strings, booleans, None).
+JSON string describing the nesting (dicts, lists, tuples, numbers, strings, booleans, None,
+and ``argparse.Namespace``: the ``'args': args`` of MAE's and DeiT's checkpoints).
 Files are written to a temporary name in the same folder and renamed, so an interrupted
 save never leaves a half-written checkpoint behind, and are read with
 ``numpy.load(allow_pickle=False)``: loading a file runs no code from it.
@@ -19,6 +20,7 @@ Weights in the ecosystem's ``.safetensors`` format are :mod:`zeroin.safetensors`
 """
 from __future__ import annotations
 
+import argparse
 import json
 import zipfile
 from collections import Counter
@@ -88,6 +90,10 @@ def _encode(obj, path, arrays):
     if isinstance(obj, (list, tuple)):
         enc = [_encode(v, path + [str(i)], arrays) for i, v in enumerate(obj)]
         return {"__tuple__": enc} if isinstance(obj, tuple) else {"__list__": enc}
+    if type(obj) is argparse.Namespace:
+        # the run's arguments: MAE's and DeiT's save_model store 'args': args; its
+        # attributes are stored as a dict's items (no pickle) and load as a Namespace
+        return {"__namespace__": _encode(vars(obj), path, arrays)["__dict__"]}
     import dataclasses
     name = type(obj).__name__
     if callable(getattr(obj, "state_dict", None)) and callable(getattr(obj, "load_state_dict",
@@ -131,6 +137,9 @@ def _decode(node, arrays, path):
             return [_decode(v, arrays, path) for v in node["__list__"]]
         if "__tuple__" in node:
             return tuple(_decode(v, arrays, path) for v in node["__tuple__"])
+        if "__namespace__" in node:
+            return argparse.Namespace(**{k: _decode(v, arrays, path)
+                                         for k, v in node["__namespace__"]})
         raise CheckpointError(f"load: {path} has an unknown entry {sorted(node)}")
     return node
 

@@ -1692,20 +1692,31 @@ def _check_reshape(x, shape, name):
 
 
 @op(ReshapeOp, methods=("reshape",))
-def reshape(x, *shape):
-    """Same data, new shape (one dimension may be -1)."""
+def reshape(x, *sizes, shape=None):
+    """Same data, new shape (one dimension may be -1); ``shape=`` by keyword too, as
+    PyTorch's (MAE's ``imgs.reshape(shape=(n, 3, h, p, w, p))``)."""
     x = _t(x)
-    shape = _shape_arg(shape)
+    if shape is not None:
+        if sizes:
+            raise TypeError(f"reshape: the shape is given twice ({sizes} and shape={shape}); "
+                            f"give it once: x.reshape{sizes} or x.reshape(shape=...)")
+        sizes = (shape,)
+    shape = _shape_arg(sizes)
     _check_reshape(x, shape, "reshape")
     return _reshaped(x, shape)
 
 
 @op(ReshapeOp, methods=("view",), export=False)
-def view(x, *shape):
+def view(x, *shape, size=None):
     """:func:`reshape` that never copies (PyTorch's ``view``): the result shares x's
     memory, and a layout that would need a copy (e.g. ``x.t().view(-1)``) is refused.
-    ``x.view(dtype)`` reinterprets the bytes (no gradient)."""
+    ``x.view(dtype)`` reinterprets the bytes (no gradient); ``size=`` by keyword too."""
     x = _t(x)
+    if size is not None:
+        if shape:
+            raise TypeError(f"view: the shape is given twice ({shape} and size={size}); "
+                            f"give it once: x.view{shape} or x.view(size=...)")
+        shape = (size,)
     if len(shape) == 1 and not isinstance(shape[0], (numbers.Integral, tuple, list)):
         from .dtypes import as_dtype
         return _view(_leaf(x.data.view(np.ndarray).view(as_dtype(shape[0]))), x)
