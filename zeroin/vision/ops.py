@@ -1,5 +1,5 @@
 """torchvision's ``ops`` for detection: ``box_area``, ``box_iou``, ``box_convert``, ``nms``,
-``batched_nms``, ``roi_pool`` / ``RoIPool`` and ``roi_align`` / ``RoIAlign``, with
+``batched_nms``, ``sigmoid_focal_loss``, ``roi_pool`` / ``RoIPool`` and ``roi_align`` / ``RoIAlign``, with
 torchvision's semantics (boxes as (x1, y1, x2, y2); ``nms`` keeps a box unless its IoU with a
 kept, higher-scoring box is above the threshold; the RoI kernels' rounding, bins and
 bilinear sampling as torchvision's CPU kernels). The box functions and the RoI pools are
@@ -24,7 +24,8 @@ from ._convnext import Permute
 from ._efficientnet import Conv2dNormActivation, SqueezeExcitation, StochasticDepth
 from ._swin import MLP
 
-__all__ = ["box_area", "box_iou", "box_convert", "nms", "batched_nms", "roi_pool",
+__all__ = ["box_area", "box_iou", "box_convert", "nms", "batched_nms", "sigmoid_focal_loss",
+           "roi_pool",
            "roi_align", "RoIPool", "RoIAlign", "Conv2dNormActivation", "SqueezeExcitation",
            "StochasticDepth", "Permute", "MLP"]
 
@@ -114,6 +115,31 @@ def batched_nms(boxes, scores, idxs, iou_threshold):
     b = boxes.detach().numpy().astype(np.float64)
     offsets = np.asarray(idxs.detach().numpy(), np.float64) * (b.max() + 1)
     return nms(tensor(b + offsets[:, None]), scores, iou_threshold)
+
+
+def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2, reduction="none"):
+    """RetinaNet's focal loss (torchvision's formula): binary cross-entropy on the logits
+    ``inputs``, scaled by ``(1 - p_t) ** gamma`` (easy examples count less) and, when
+    ``alpha >= 0``, by ``alpha`` for positives and ``1 - alpha`` for negatives; ``targets``
+    are 0 / 1 floats of the same shape. ``reduction``: 'none', 'mean' or 'sum'."""
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"sigmoid_focal_loss: invalid value for reduction: {reduction!r}; "
+                         f"supported reduction modes: 'none', 'mean', 'sum'")
+    if not isinstance(inputs, Tensor) or not isinstance(targets, Tensor) \
+            or tuple(inputs.shape) != tuple(targets.shape):
+        raise ValueError(f"sigmoid_focal_loss: inputs and targets should be tensors of one "
+                         f"shape (one 0/1 target per logit), got "
+                         f"{getattr(inputs, 'shape', type(inputs).__name__)} and "
+                         f"{getattr(targets, 'shape', type(targets).__name__)}")
+    p = inputs.sigmoid()
+    ce_loss = nn.functional.binary_cross_entropy_with_logits(inputs, targets, reduction="none")
+    p_t = p * targets + (1 - p) * (1 - targets)
+    loss = ce_loss * ((1 - p_t) ** gamma)
+    if alpha >= 0:
+        loss = (alpha * targets + (1 - alpha) * (1 - targets)) * loss
+    if reduction == "mean":
+        return loss.mean()
+    return loss.sum() if reduction == "sum" else loss
 
 
 def _rois(boxes, op):
