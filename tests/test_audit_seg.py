@@ -179,6 +179,7 @@ def _unet_train(lib, model, images, masks, steps=3, float="float"):
     return out, lrs
 
 
+@pytest.mark.filterwarnings("ignore:.*GradScaler:FutureWarning")   # both libraries warn
 @pytest.mark.parametrize("n_classes, bilinear", [(3, True), (1, False)])
 def test_unet_odd_sizes_dice_rmsprop_and_plateau(n_classes, bilinear):
     _f64()
@@ -346,6 +347,7 @@ def test_fcn_bilinear_upsampling_fusion_and_training(f32):
         _close(z, t, rtol=2e-5, atol=2e-6)
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered in divide:RuntimeWarning")
 def test_deeplab_aspp_train_eval_and_miou():
     _f64()
     rng = np.random.default_rng(4)
@@ -766,7 +768,9 @@ def sigmoid_focal_loss_torch(inputs, targets, alpha=0.25, gamma=2, reduction="no
 
 
 def nms_torch(boxes, scores, iou_threshold):
-    """torchvision.ops.nms transcribed in plain torch (greedy, by decreasing score)."""
+    """torchvision.ops.nms transcribed in plain torch (greedy, by decreasing score). As its
+    kernel (``if (ovr > iou_threshold) suppressed[j] = 1``), a nan IoU (two empty boxes,
+    as clipping makes them) suppresses nothing."""
     order = scores.argsort(descending=True, stable=True)
     keep = []
     while order.numel() > 0:
@@ -775,7 +779,7 @@ def nms_torch(boxes, scores, iou_threshold):
         if order.numel() == 1:
             break
         iou = box_iou_torch(boxes[i][None], boxes[order[1:]])[0]
-        order = order[1:][iou <= iou_threshold]
+        order = order[1:][~(iou > iou_threshold)]
     return torch.tensor(keep, dtype=torch.int64)
 
 
@@ -877,6 +881,13 @@ def test_batched_nms_and_nms_against_the_transcription():
         by_hand = torchvision.ops.nms(zb + offsets[:, None], zs, thr)
         assert _np(by_hand).tolist() == want.tolist()
         assert _np(torchvision.ops.nms(zb, zs, thr)).tolist() == nms_torch(tb, ts, thr).tolist()
+    # empty boxes (clipped to an edge): their IoU is 0 / 0, which suppresses nothing
+    empty = np.array([[24, 3, 24, 9], [24, 4, 24, 8], [0, 0, 5, 5], [24, 3, 24, 9]], float)
+    sc = np.array([0.9, 0.8, 0.7, 0.6])
+    want = nms_torch(torch.tensor(empty), torch.tensor(sc), 0.5)
+    assert want.tolist() == [0, 1, 2, 3]
+    assert _np(torchvision.ops.nms(zeroin.tensor(empty), zeroin.tensor(sc), 0.5)).tolist() \
+        == want.tolist()
     # float32 boxes, as a detector's head gives them
     b32 = boxes.astype(np.float32)
     want = batched_nms_torch(torch.tensor(b32), torch.tensor(scores, dtype=torch.float32),
@@ -884,3 +895,99 @@ def test_batched_nms_and_nms_against_the_transcription():
     got = torchvision.ops.batched_nms(zeroin.tensor(b32), zeroin.tensor(scores.astype(np.float32)),
                                       zeroin.tensor(idxs), 0.5)
     assert _np(got).tolist() == want.tolist()
+
+
+def generalized_box_iou_torch(boxes1, boxes2):
+    """torchvision.ops.generalized_box_iou transcribed in plain torch."""
+    area1 = (boxes1[:, 2] - boxes1[:, 0]) * (boxes1[:, 3] - boxes1[:, 1])
+    area2 = (boxes2[:, 2] - boxes2[:, 0]) * (boxes2[:, 3] - boxes2[:, 1])
+    lt = torch.max(boxes1[:, None, :2], boxes2[:, :2])
+    rb = torch.min(boxes1[:, None, 2:], boxes2[:, 2:])
+    wh = (rb - lt).clamp(min=0)
+    inter = wh[:, :, 0] * wh[:, :, 1]
+    union = area1[:, None] + area2 - inter
+    lti = torch.min(boxes1[:, None, :2], boxes2[:, :2])
+    rbi = torch.max(boxes1[:, None, 2:], boxes2[:, 2:])
+    whi = (rbi - lti).clamp(min=0)
+    areai = whi[:, :, 0] * whi[:, :, 1]
+    return inter / union - (areai - union) / areai
+
+
+def clip_boxes_to_image_torch(boxes, size):
+    """torchvision.ops.clip_boxes_to_image transcribed in plain torch."""
+    height, width = size
+    boxes_x = boxes[..., 0::2].clamp(min=0, max=width)
+    boxes_y = boxes[..., 1::2].clamp(min=0, max=height)
+    return torch.stack((boxes_x, boxes_y), dim=boxes.dim()).reshape(boxes.shape)
+
+
+def remove_small_boxes_torch(boxes, min_size):
+    """torchvision.ops.remove_small_boxes transcribed in plain torch."""
+    ws, hs = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    return torch.where((ws >= min_size) & (hs >= min_size))[0]
+
+
+def test_retinanet_postprocess_clip_small_boxes_giou():
+    """RetinaNet's postprocess_detections on one image: per level the scores above 0.05,
+    the top-k, decoded boxes clipped to the image, then batched NMS and the best few;
+    DETR's generalized IoU with its gradient; small boxes removed as Faster R-CNN's RPN."""
+    _f64()
+    import zeroin.vision as torchvision
+    ops = torchvision.ops
+    rng = np.random.default_rng(11)
+    size, num_classes = 24, 3
+    n_anchors = 6 * 6 * 9 + 3 * 3 * 9
+    logits = rng.standard_normal((n_anchors, num_classes)) * 2 - 1
+    rel = rng.standard_normal((n_anchors, 4)) * 0.5
+    gt = _gt_boxes(rng, 4)
+    res = {}
+    for lib in LIBS:
+        tv = ops if lib is zeroin else None
+        clip = tv.clip_boxes_to_image if tv else clip_boxes_to_image_torch
+        bnms = tv.batched_nms if tv else batched_nms_torch
+        anchors = anchors_for(lib, size).to(lib.float64)
+        levels = [(0, 6 * 6 * 9), (6 * 6 * 9, n_anchors)]
+        image_boxes, image_scores, image_labels = [], [], []
+        for lo, hi in levels:
+            scores_per_level = lib.sigmoid(lib.tensor(logits[lo:hi])).flatten()
+            keep_idxs = scores_per_level > 0.05
+            scores_per_level = scores_per_level[keep_idxs]
+            topk_idxs = lib.where(keep_idxs)[0]
+            num_topk = min(100, topk_idxs.size(0))
+            scores_per_level, idxs = scores_per_level.topk(num_topk)
+            topk_idxs = topk_idxs[idxs]
+            anchor_idxs = lib.div(topk_idxs, num_classes, rounding_mode="floor")
+            labels_per_level = topk_idxs % num_classes
+            boxes_per_level = decode(lib, lib.tensor(rel[lo:hi])[anchor_idxs],
+                                     anchors[lo:hi][anchor_idxs])
+            boxes_per_level = clip(boxes_per_level, (size, size))
+            image_boxes.append(boxes_per_level)
+            image_scores.append(scores_per_level)
+            image_labels.append(labels_per_level)
+        image_boxes = lib.cat(image_boxes, dim=0)
+        image_scores = lib.cat(image_scores, dim=0)
+        image_labels = lib.cat(image_labels, dim=0)
+        keep = bnms(image_boxes, image_scores, image_labels, 0.5)[:10]
+        small = (tv.remove_small_boxes if tv else remove_small_boxes_torch)(image_boxes, 6.0)
+        pred = image_boxes[keep].clone().requires_grad_(True)
+        giou = (tv.generalized_box_iou if tv else generalized_box_iou_torch)(pred, lib.tensor(gt))
+        (1 - giou).sum().backward()
+        res[lib] = [image_boxes, image_scores, image_labels, keep, small, giou, pred.grad]
+    assert 3 < len(res[zeroin][3]) <= 10 and 0 < len(res[zeroin][4]) < len(res[zeroin][0])
+    assert res[zeroin][3].dtype == res[zeroin][4].dtype == zeroin.int64
+    _same(res)
+
+
+def test_vision_ops_new_errors():
+    from zeroin.vision import ops
+    x = zeroin.zeros(3, 4)
+    with pytest.raises(ValueError, match=r"sigmoid_focal_loss: .*reduction.*'avg'"):
+        ops.sigmoid_focal_loss(x, x, reduction="avg")
+    with pytest.raises(ValueError, match=r"sigmoid_focal_loss: .*\(3, 4\) and \(4, 3\)"):
+        ops.sigmoid_focal_loss(x, zeroin.zeros(4, 3))
+    with pytest.raises(ValueError, match=r"generalized_box_iou: boxes2 .*\(N, 4\).*\(4, 3\)"):
+        ops.generalized_box_iou(x, zeroin.zeros(4, 3))
+    with pytest.raises(ValueError, match=r"clip_boxes_to_image: .*\(\.\.\., 4\).*\(3, 5\)"):
+        ops.clip_boxes_to_image(zeroin.zeros(3, 5), (8, 8))
+    with pytest.raises(ValueError, match=r"remove_small_boxes: .*\(N, 4\)"):
+        ops.remove_small_boxes(zeroin.zeros(4), 1.0)

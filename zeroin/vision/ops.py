@@ -1,5 +1,6 @@
-"""torchvision's ``ops`` for detection: ``box_area``, ``box_iou``, ``box_convert``, ``nms``,
-``batched_nms``, ``sigmoid_focal_loss``, ``roi_pool`` / ``RoIPool`` and ``roi_align`` / ``RoIAlign``, with
+"""torchvision's ``ops`` for detection: ``box_area``, ``box_iou``, ``generalized_box_iou``,
+``box_convert``, ``clip_boxes_to_image``, ``remove_small_boxes``, ``nms``, ``batched_nms``,
+``sigmoid_focal_loss``, ``roi_pool`` / ``RoIPool`` and ``roi_align`` / ``RoIAlign``, with
 torchvision's semantics (boxes as (x1, y1, x2, y2); ``nms`` keeps a box unless its IoU with a
 kept, higher-scoring box is above the threshold; the RoI kernels' rounding, bins and
 bilinear sampling as torchvision's CPU kernels). The box functions and the RoI pools are
@@ -24,8 +25,8 @@ from ._convnext import Permute
 from ._efficientnet import Conv2dNormActivation, SqueezeExcitation, StochasticDepth
 from ._swin import MLP
 
-__all__ = ["box_area", "box_iou", "box_convert", "nms", "batched_nms", "sigmoid_focal_loss",
-           "roi_pool",
+__all__ = ["box_area", "box_iou", "generalized_box_iou", "box_convert", "clip_boxes_to_image",
+           "remove_small_boxes", "nms", "batched_nms", "sigmoid_focal_loss", "roi_pool",
            "roi_align", "RoIPool", "RoIAlign", "Conv2dNormActivation", "SqueezeExcitation",
            "StochasticDepth", "Permute", "MLP"]
 
@@ -58,6 +59,43 @@ def box_iou(boxes1, boxes2):
     return inter / (area1[:, None] + area2 - inter)
 
 
+def generalized_box_iou(boxes1, boxes2):
+    """Pairwise generalized IoU (N, M) (DETR's matching cost): the IoU less the part of the
+    smallest box enclosing both that neither covers, in [-1, 1]; boxes (x1, y1, x2, y2)."""
+    _boxes(boxes1, "generalized_box_iou", "boxes1")
+    _boxes(boxes2, "generalized_box_iou", "boxes2")
+    area1, area2 = box_area(boxes1), box_area(boxes2)
+    lt = boxes1[:, None, :2].maximum(boxes2[:, :2])
+    rb = boxes1[:, None, 2:].minimum(boxes2[:, 2:])
+    wh = (rb - lt).clamp(min=0)
+    inter = wh[:, :, 0] * wh[:, :, 1]
+    union = area1[:, None] + area2 - inter
+    lti = boxes1[:, None, :2].minimum(boxes2[:, :2])
+    rbi = boxes1[:, None, 2:].maximum(boxes2[:, 2:])
+    whi = (rbi - lti).clamp(min=0)
+    areai = whi[:, :, 0] * whi[:, :, 1]
+    return inter / union - (areai - union) / areai
+
+
+def clip_boxes_to_image(boxes, size):
+    """Boxes (..., 4) (x1, y1, x2, y2) clipped to an image of ``size`` (height, width)."""
+    if not isinstance(boxes, Tensor) or boxes.ndim < 1 or boxes.shape[-1] != 4:
+        raise ValueError(f"clip_boxes_to_image: boxes should be a tensor (..., 4), got "
+                         f"{getattr(boxes, 'shape', type(boxes).__name__)}")
+    height, width = size
+    boxes_x = boxes[..., 0::2].clamp(min=0, max=width)
+    boxes_y = boxes[..., 1::2].clamp(min=0, max=height)
+    return stack((boxes_x, boxes_y), dim=boxes.ndim).reshape(boxes.shape)
+
+
+def remove_small_boxes(boxes, min_size):
+    """The indices (int64) of the boxes (N, 4) whose width and height are both at least
+    ``min_size``."""
+    _boxes(boxes, "remove_small_boxes")
+    ws, hs = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    return where((ws >= min_size) & (hs >= min_size))[0]
+
+
 _FORMATS = ("xyxy", "xywh", "cxcywh")
 
 
@@ -87,7 +125,8 @@ def box_convert(boxes, in_fmt, out_fmt):
 def nms(boxes, scores, iou_threshold):
     """Non-maximum suppression: the indices (int64) of the boxes kept, by decreasing score;
     a box is dropped when its IoU with a kept box of higher score is above
-    ``iou_threshold``."""
+    ``iou_threshold`` (as torchvision's kernel, two empty boxes, IoU 0 / 0, do not
+    suppress each other)."""
     _boxes(boxes, "nms")
     if not isinstance(scores, Tensor) or tuple(scores.shape) != (boxes.shape[0],):
         raise ValueError(f"nms: scores should be a tensor ({boxes.shape[0]},), one per box, "
@@ -102,7 +141,8 @@ def nms(boxes, scores, iou_threshold):
         wh = np.clip(np.minimum(b[i, 2:], b[rest, 2:]) - np.maximum(b[i, :2], b[rest, :2]),
                      0, None)
         inter = wh[:, 0] * wh[:, 1]
-        order = rest[inter / (areas[i] + areas[rest] - inter) <= iou_threshold]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            order = rest[~(inter / (areas[i] + areas[rest] - inter) > iou_threshold)]
     return tensor(np.asarray(keep, dtype=np.int64))
 
 
