@@ -149,9 +149,9 @@ def _unet_train(lib, model, images, masks, steps=3, float="float"):
                                   multiclass=False)
             else:
                 loss = criterion(masks_pred, true_masks)
+                one_hot = F.one_hot(true_masks, model.n_classes).permute(0, 3, 1, 2)
                 loss += dice_loss(getattr(F.softmax(masks_pred, dim=1), float)(),
-                                  getattr(F.one_hot(true_masks, model.n_classes).permute(0, 3, 1, 2),
-                                          float)(), multiclass=True)
+                                  getattr(one_hot, float)(), multiclass=True)
         optimizer.zero_grad(set_to_none=True)
         grad_scaler.scale(loss).backward()
         grad_scaler.unscale_(optimizer)
@@ -784,7 +784,17 @@ def nms_torch(boxes, scores, iou_threshold):
 
 
 def batched_nms_torch(boxes, scores, idxs, iou_threshold):
-    """torchvision's _batched_nms_coordinate_trick in plain torch."""
+    """torchvision's batched_nms in plain torch: on the CPU its _batched_nms_vanilla above
+    4000 coordinates, else _batched_nms_coordinate_trick."""
+    if boxes.numel() > 4000:
+        keep_mask = torch.zeros_like(scores, dtype=torch.bool)
+        for class_id in torch.unique(idxs):
+            curr_indices = torch.where(idxs == class_id)[0]
+            curr_keep_indices = nms_torch(boxes[curr_indices], scores[curr_indices],
+                                          iou_threshold)
+            keep_mask[curr_indices[curr_keep_indices]] = True
+        keep_indices = torch.where(keep_mask)[0]
+        return keep_indices[scores[keep_indices].sort(descending=True, stable=True)[1]]
     if boxes.numel() == 0:
         return torch.empty((0,), dtype=torch.int64)
     max_coordinate = boxes.max()
@@ -881,6 +891,16 @@ def test_batched_nms_and_nms_against_the_transcription():
         by_hand = torchvision.ops.nms(zb + offsets[:, None], zs, thr)
         assert _np(by_hand).tolist() == want.tolist()
         assert _np(torchvision.ops.nms(zb, zs, thr)).tolist() == nms_torch(tb, ts, thr).tolist()
+    # more than 1000 boxes: torchvision runs nms per category
+    big, big_scores = _gt_boxes(rng, 1100), rng.uniform(size=1100)
+    big_idxs = rng.integers(0, 5, 1100)
+    for dt in (np.float64, np.float32):
+        want = batched_nms_torch(torch.tensor(big.astype(dt)), torch.tensor(big_scores.astype(dt)),
+                                 torch.tensor(big_idxs), 0.4)
+        got = torchvision.ops.batched_nms(zeroin.tensor(big.astype(dt)),
+                                          zeroin.tensor(big_scores.astype(dt)),
+                                          zeroin.tensor(big_idxs), 0.4)
+        assert 50 < len(want) < 1000 and _np(got).tolist() == want.tolist()
     # empty boxes (clipped to an edge): their IoU is 0 / 0, which suppresses nothing
     empty = np.array([[24, 3, 24, 9], [24, 4, 24, 8], [0, 0, 5, 5], [24, 3, 24, 9]], float)
     sc = np.array([0.9, 0.8, 0.7, 0.6])
@@ -991,3 +1011,31 @@ def test_vision_ops_new_errors():
         ops.clip_boxes_to_image(zeroin.zeros(3, 5), (8, 8))
     with pytest.raises(ValueError, match=r"remove_small_boxes: .*\(N, 4\)"):
         ops.remove_small_boxes(zeroin.zeros(4), 1.0)
+
+
+def test_nms_float32_boxes_at_the_threshold():
+    """torchvision's kernel computes the IoU in the boxes' dtype: float32 boxes whose
+    float32 IoU equals the threshold are kept (``ovr > threshold`` is false) even where
+    the IoU in float64 is a hair above it."""
+    import zeroin.vision as torchvision
+    rng = np.random.default_rng(12)
+    found = 0
+    for _ in range(400):
+        b = np.sort(rng.uniform(0, 30, (2, 2, 2)), axis=1).transpose(0, 2, 1).reshape(2, 4)
+        b = b[:, [0, 2, 1, 3]].astype(np.float32)            # (x1, y1, x2, y2)
+        iou32 = box_iou_torch(torch.tensor(b[:1]), torch.tensor(b[1:]))[0, 0].item()
+        iou64 = box_iou_torch(torch.tensor(b[:1], dtype=torch.float64),
+                              torch.tensor(b[1:], dtype=torch.float64))[0, 0].item()
+        if not 0 < iou32 < iou64:
+            continue
+        found += 1
+        sc = np.array([0.9, 0.8], np.float32)
+        want = nms_torch(torch.tensor(b), torch.tensor(sc), iou32)
+        assert want.tolist() == [0, 1]
+        got = torchvision.ops.nms(zeroin.tensor(b), zeroin.tensor(sc), iou32)
+        assert _np(got).tolist() == want.tolist()
+        got = torchvision.ops.batched_nms(zeroin.tensor(b), zeroin.tensor(sc),
+                                          zeroin.tensor([0, 0]), iou32)
+        assert _np(got).tolist() == batched_nms_torch(torch.tensor(b), torch.tensor(sc),
+                                                      torch.tensor([0, 0]), iou32).tolist()
+    assert found > 20

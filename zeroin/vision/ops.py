@@ -125,13 +125,14 @@ def box_convert(boxes, in_fmt, out_fmt):
 def nms(boxes, scores, iou_threshold):
     """Non-maximum suppression: the indices (int64) of the boxes kept, by decreasing score;
     a box is dropped when its IoU with a kept box of higher score is above
-    ``iou_threshold`` (as torchvision's kernel, two empty boxes, IoU 0 / 0, do not
-    suppress each other)."""
+    ``iou_threshold``. As torchvision's kernel: the IoU in the boxes' dtype (float32 boxes
+    give float32 IoUs) compared with the threshold as a double, and two empty boxes (IoU
+    0 / 0) do not suppress each other."""
     _boxes(boxes, "nms")
     if not isinstance(scores, Tensor) or tuple(scores.shape) != (boxes.shape[0],):
         raise ValueError(f"nms: scores should be a tensor ({boxes.shape[0]},), one per box, "
                          f"got {getattr(scores, 'shape', type(scores).__name__)}")
-    b = np.asarray(boxes.detach().numpy(), dtype=np.float64)
+    b = _box_array(boxes)
     order = np.argsort(-np.asarray(scores.detach().numpy()), kind="stable")
     areas = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     keep = []
@@ -142,19 +143,37 @@ def nms(boxes, scores, iou_threshold):
                      0, None)
         inter = wh[:, 0] * wh[:, 1]
         with np.errstate(invalid="ignore", divide="ignore"):
-            order = rest[~(inter / (areas[i] + areas[rest] - inter) > iou_threshold)]
+            iou = (inter / (areas[i] + areas[rest] - inter)).astype(np.float64)
+        order = rest[~(iou > iou_threshold)]
     return tensor(np.asarray(keep, dtype=np.int64))
+
+
+def _box_array(boxes):
+    """The boxes' array in the dtype torchvision's kernels compute in (float32 stays
+    float32; other dtypes become float64)."""
+    b = boxes.detach().numpy()
+    return b if b.dtype in (np.float32, np.float64) else b.astype(np.float64)
 
 
 def batched_nms(boxes, scores, idxs, iou_threshold):
     """``nms`` within each category ``idxs`` (N,) (boxes of different categories never
-    suppress each other): indices (int64) by decreasing score."""
+    suppress each other): indices (int64) by decreasing score. As torchvision on the CPU:
+    up to 1000 boxes, one ``nms`` on the boxes shifted apart by category (the offsets in
+    the boxes' dtype); above, ``nms`` per category."""
     _boxes(boxes, "batched_nms")
     if boxes.shape[0] == 0:
         return tensor(np.zeros(0, np.int64))
-    b = boxes.detach().numpy().astype(np.float64)
-    offsets = np.asarray(idxs.detach().numpy(), np.float64) * (b.max() + 1)
-    return nms(tensor(b + offsets[:, None]), scores, iou_threshold)
+    b, cats = _box_array(boxes), np.asarray(idxs.detach().numpy())
+    if b.size <= 4000:
+        offsets = cats.astype(b.dtype) * (b.max() + b.dtype.type(1))
+        return nms(tensor(b + offsets[:, None]), scores, iou_threshold)
+    s = np.asarray(scores.detach().numpy())
+    keep = np.zeros(len(b), bool)
+    for c in np.unique(cats):
+        where_c = np.flatnonzero(cats == c)
+        keep[where_c[nms(tensor(b[where_c]), tensor(s[where_c]), iou_threshold).numpy()]] = True
+    kept = np.flatnonzero(keep)
+    return tensor(kept[np.argsort(-s[kept], kind="stable")].astype(np.int64))
 
 
 def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2, reduction="none"):
