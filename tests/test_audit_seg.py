@@ -220,6 +220,40 @@ def test_unet_float32_forward_and_gradients(f32):
         _close(z, t, rtol=1e-4, atol=1e-5)     # float32 through ten batch norms
 
 
+def test_unet_random_split_and_predict():
+    """milesial's ``random_split(dataset, [n_train, n_val], generator=torch.Generator()
+    .manual_seed(0))`` (the same split on PyTorch's stream) and predict.py's upscaling of the
+    output to the image size, argmax and ``mask_to_image``."""
+    _f64()
+    from _audit import torch_stream
+    rng = np.random.default_rng(13)
+    images = rng.standard_normal((10, 3, 16, 16))
+    masks = rng.integers(0, 3, (10, 16, 16))
+    nets = {lib: unet_parts(lib)(3, 3, True) for lib in LIBS}
+    _copy(nets[torch], nets[zeroin])
+    torch_stream()
+    res, splits = {}, {}
+    for lib in LIBS:
+        dataset = lib.utils.data.TensorDataset(lib.tensor(images), lib.tensor(masks))
+        train_set, val_set = lib.utils.data.random_split(
+            dataset, [8, 2], generator=lib.Generator().manual_seed(0))
+        splits[lib] = (list(train_set.indices), list(val_set.indices))
+        net = nets[lib]
+        net.eval()
+        img = lib.utils.data.DataLoader(val_set, batch_size=2, shuffle=False)
+        with lib.no_grad():
+            output = net(next(iter(img))[0]).cpu()
+            output = lib.nn.functional.interpolate(output, (20, 18), mode='bilinear')
+            mask = output.argmax(dim=1)
+        mask = mask[0].long().squeeze().numpy()
+        out = np.zeros((mask.shape[-2], mask.shape[-1]), dtype=np.uint8)
+        for i, v in enumerate([0, 127, 255]):
+            out[mask == i] = v
+        res[lib] = [output, mask, out]
+    assert splits[zeroin] == splits[torch]
+    _same(res)
+
+
 # --- FCN with bilinear transposed convolutions, DeepLabv3's ASPP, mIoU -------------------------
 
 def get_upsampling_weight(lib, in_channels, out_channels, kernel_size):
