@@ -1,5 +1,6 @@
-"""torchvision's ``ops`` for detection: ``box_area``, ``box_iou``, ``box_convert``, ``nms``,
-``batched_nms``, ``roi_pool`` / ``RoIPool`` and ``roi_align`` / ``RoIAlign``, with
+"""torchvision's ``ops`` for detection: ``box_area``, ``box_iou``, ``generalized_box_iou``,
+``box_convert``, ``clip_boxes_to_image``, ``remove_small_boxes``, ``nms``, ``batched_nms``,
+``sigmoid_focal_loss``, ``roi_pool`` / ``RoIPool`` and ``roi_align`` / ``RoIAlign``, with
 torchvision's semantics (boxes as (x1, y1, x2, y2); ``nms`` keeps a box unless its IoU with a
 kept, higher-scoring box is above the threshold; the RoI kernels' rounding, bins and
 bilinear sampling as torchvision's CPU kernels). The box functions and the RoI pools are
@@ -24,7 +25,8 @@ from ._convnext import Permute
 from ._efficientnet import Conv2dNormActivation, SqueezeExcitation, StochasticDepth
 from ._swin import MLP
 
-__all__ = ["box_area", "box_iou", "box_convert", "nms", "batched_nms", "roi_pool",
+__all__ = ["box_area", "box_iou", "generalized_box_iou", "box_convert", "clip_boxes_to_image",
+           "remove_small_boxes", "nms", "batched_nms", "sigmoid_focal_loss", "roi_pool",
            "roi_align", "RoIPool", "RoIAlign", "Conv2dNormActivation", "SqueezeExcitation",
            "StochasticDepth", "Permute", "MLP"]
 
@@ -57,6 +59,43 @@ def box_iou(boxes1, boxes2):
     return inter / (area1[:, None] + area2 - inter)
 
 
+def generalized_box_iou(boxes1, boxes2):
+    """Pairwise generalized IoU (N, M) (DETR's matching cost): the IoU less the part of the
+    smallest box enclosing both that neither covers, in [-1, 1]; boxes (x1, y1, x2, y2)."""
+    _boxes(boxes1, "generalized_box_iou", "boxes1")
+    _boxes(boxes2, "generalized_box_iou", "boxes2")
+    area1, area2 = box_area(boxes1), box_area(boxes2)
+    lt = boxes1[:, None, :2].maximum(boxes2[:, :2])
+    rb = boxes1[:, None, 2:].minimum(boxes2[:, 2:])
+    wh = (rb - lt).clamp(min=0)
+    inter = wh[:, :, 0] * wh[:, :, 1]
+    union = area1[:, None] + area2 - inter
+    lti = boxes1[:, None, :2].minimum(boxes2[:, :2])
+    rbi = boxes1[:, None, 2:].maximum(boxes2[:, 2:])
+    whi = (rbi - lti).clamp(min=0)
+    areai = whi[:, :, 0] * whi[:, :, 1]
+    return inter / union - (areai - union) / areai
+
+
+def clip_boxes_to_image(boxes, size):
+    """Boxes (..., 4) (x1, y1, x2, y2) clipped to an image of ``size`` (height, width)."""
+    if not isinstance(boxes, Tensor) or boxes.ndim < 1 or boxes.shape[-1] != 4:
+        raise ValueError(f"clip_boxes_to_image: boxes should be a tensor (..., 4), got "
+                         f"{getattr(boxes, 'shape', type(boxes).__name__)}")
+    height, width = size
+    boxes_x = boxes[..., 0::2].clamp(min=0, max=width)
+    boxes_y = boxes[..., 1::2].clamp(min=0, max=height)
+    return stack((boxes_x, boxes_y), dim=boxes.ndim).reshape(boxes.shape)
+
+
+def remove_small_boxes(boxes, min_size):
+    """The indices (int64) of the boxes (N, 4) whose width and height are both at least
+    ``min_size``."""
+    _boxes(boxes, "remove_small_boxes")
+    ws, hs = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    return where((ws >= min_size) & (hs >= min_size))[0]
+
+
 _FORMATS = ("xyxy", "xywh", "cxcywh")
 
 
@@ -86,12 +125,14 @@ def box_convert(boxes, in_fmt, out_fmt):
 def nms(boxes, scores, iou_threshold):
     """Non-maximum suppression: the indices (int64) of the boxes kept, by decreasing score;
     a box is dropped when its IoU with a kept box of higher score is above
-    ``iou_threshold``."""
+    ``iou_threshold``. As torchvision's kernel: the IoU in the boxes' dtype (float32 boxes
+    give float32 IoUs) compared with the threshold as a double, and two empty boxes (IoU
+    0 / 0) do not suppress each other."""
     _boxes(boxes, "nms")
     if not isinstance(scores, Tensor) or tuple(scores.shape) != (boxes.shape[0],):
         raise ValueError(f"nms: scores should be a tensor ({boxes.shape[0]},), one per box, "
                          f"got {getattr(scores, 'shape', type(scores).__name__)}")
-    b = np.asarray(boxes.detach().numpy(), dtype=np.float64)
+    b = _box_array(boxes)
     order = np.argsort(-np.asarray(scores.detach().numpy()), kind="stable")
     areas = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     keep = []
@@ -101,19 +142,63 @@ def nms(boxes, scores, iou_threshold):
         wh = np.clip(np.minimum(b[i, 2:], b[rest, 2:]) - np.maximum(b[i, :2], b[rest, :2]),
                      0, None)
         inter = wh[:, 0] * wh[:, 1]
-        order = rest[inter / (areas[i] + areas[rest] - inter) <= iou_threshold]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            iou = (inter / (areas[i] + areas[rest] - inter)).astype(np.float64)
+        order = rest[~(iou > iou_threshold)]
     return tensor(np.asarray(keep, dtype=np.int64))
+
+
+def _box_array(boxes):
+    """The boxes' array in the dtype torchvision's kernels compute in (float32 stays
+    float32; other dtypes become float64)."""
+    b = boxes.detach().numpy()
+    return b if b.dtype in (np.float32, np.float64) else b.astype(np.float64)
 
 
 def batched_nms(boxes, scores, idxs, iou_threshold):
     """``nms`` within each category ``idxs`` (N,) (boxes of different categories never
-    suppress each other): indices (int64) by decreasing score."""
+    suppress each other): indices (int64) by decreasing score. As torchvision on the CPU:
+    up to 1000 boxes, one ``nms`` on the boxes shifted apart by category (the offsets in
+    the boxes' dtype); above, ``nms`` per category."""
     _boxes(boxes, "batched_nms")
     if boxes.shape[0] == 0:
         return tensor(np.zeros(0, np.int64))
-    b = boxes.detach().numpy().astype(np.float64)
-    offsets = np.asarray(idxs.detach().numpy(), np.float64) * (b.max() + 1)
-    return nms(tensor(b + offsets[:, None]), scores, iou_threshold)
+    b, cats = _box_array(boxes), np.asarray(idxs.detach().numpy())
+    if b.size <= 4000:
+        offsets = cats.astype(b.dtype) * (b.max() + b.dtype.type(1))
+        return nms(tensor(b + offsets[:, None]), scores, iou_threshold)
+    s = np.asarray(scores.detach().numpy())
+    keep = np.zeros(len(b), bool)
+    for c in np.unique(cats):
+        where_c = np.flatnonzero(cats == c)
+        keep[where_c[nms(tensor(b[where_c]), tensor(s[where_c]), iou_threshold).numpy()]] = True
+    kept = np.flatnonzero(keep)
+    return tensor(kept[np.argsort(-s[kept], kind="stable")].astype(np.int64))
+
+
+def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2, reduction="none"):
+    """RetinaNet's focal loss (torchvision's formula): binary cross-entropy on the logits
+    ``inputs``, scaled by ``(1 - p_t) ** gamma`` (easy examples count less) and, when
+    ``alpha >= 0``, by ``alpha`` for positives and ``1 - alpha`` for negatives; ``targets``
+    are 0 / 1 floats of the same shape. ``reduction``: 'none', 'mean' or 'sum'."""
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"sigmoid_focal_loss: invalid value for reduction: {reduction!r}; "
+                         f"supported reduction modes: 'none', 'mean', 'sum'")
+    if not isinstance(inputs, Tensor) or not isinstance(targets, Tensor) \
+            or tuple(inputs.shape) != tuple(targets.shape):
+        raise ValueError(f"sigmoid_focal_loss: inputs and targets should be tensors of one "
+                         f"shape (one 0/1 target per logit), got "
+                         f"{getattr(inputs, 'shape', type(inputs).__name__)} and "
+                         f"{getattr(targets, 'shape', type(targets).__name__)}")
+    p = inputs.sigmoid()
+    ce_loss = nn.functional.binary_cross_entropy_with_logits(inputs, targets, reduction="none")
+    p_t = p * targets + (1 - p) * (1 - targets)
+    loss = ce_loss * ((1 - p_t) ** gamma)
+    if alpha >= 0:
+        loss = (alpha * targets + (1 - alpha) * (1 - targets)) * loss
+    if reduction == "mean":
+        return loss.mean()
+    return loss.sum() if reduction == "sum" else loss
 
 
 def _rois(boxes, op):
