@@ -1,0 +1,538 @@
+"""Audit against four more of the UvA Deep Learning course's PyTorch tutorials (Phillip Lippe's
+uvadlc-notebooks): Tutorial 7 "Graph Neural Networks", 8 "Deep Energy-Based Generative
+Models", 10 "Autoregressive Image Modeling" and 11 "Normalizing Flows for image modeling".
+Each notebook's code is written once, as the notebook writes it, and built with ``torch`` and
+with ``zeroin`` (``import zeroin as torch``, ``from zeroin import nn``, ``zeroin.nn.functional
+as F``, ``zeroin.optim as optim``); the same synthetic inputs (made here) and the weights copied
+from torch go through both, and outputs, losses, gradients, a few optimiser steps and the
+samples (on ``zeroin.random.use_torch_stream(True)`` with the same seeds) are compared. The
+Lightning modules' ``training_step`` is a plain loop. See docs/uvadl.md."""
+
+import random
+
+import numpy as np
+import pytest
+
+import zeroin
+import zeroin.nn as znn
+import zeroin.nn.functional as ZF
+import zeroin.optim as zoptim
+from _audit import close, np_of as _np, torch_stream
+from _audit import torch_defaults_back  # noqa: F401  (autouse: torch's defaults back)
+
+torch = pytest.importorskip("torch")
+
+LIBS = {
+    "torch": (torch, torch.nn, torch.nn.functional, torch.optim),
+    "zeroin": (zeroin, znn, ZF, zoptim),
+}
+F32 = dict(rtol=2e-5, atol=2e-6)
+F64 = dict(rtol=1e-10, atol=1e-12)
+
+
+def _state(model):
+    return {k: _np(v).copy() for k, v in model.state_dict().items()}
+
+
+def _load(torch, model, state):
+    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in state.items()})
+    return model
+
+
+def _both(build, state=None):
+    """The notebook's module built by ``build(torch, nn, F)`` in both libraries, zeroin's with
+    torch's weights (or both with ``state``)."""
+    t = build(*LIBS["torch"][:3])
+    z = build(*LIBS["zeroin"][:3])
+    state = _state(t) if state is None else state
+    return _load(torch, t, state), _load(zeroin, z, state)
+
+
+# --- Tutorial 7: Graph Neural Networks --------------------------------------------------------
+
+
+def _t7(torch, nn, F):
+    class GCNLayer(nn.Module):
+        def __init__(self, c_in, c_out):
+            super().__init__()
+            self.projection = nn.Linear(c_in, c_out)
+
+        def forward(self, node_feats, adj_matrix):
+            num_neighbours = adj_matrix.sum(dim=-1, keepdims=True)
+            node_feats = self.projection(node_feats)
+            node_feats = torch.bmm(adj_matrix, node_feats)
+            node_feats = node_feats / num_neighbours
+            return node_feats
+
+    class GATLayer(nn.Module):
+        def __init__(self, c_in, c_out, num_heads=1, concat_heads=True, alpha=0.2):
+            super().__init__()
+            self.num_heads = num_heads
+            self.concat_heads = concat_heads
+            if self.concat_heads:
+                assert c_out % num_heads == 0, "Number of output features must be a multiple of the count of heads."
+                c_out = c_out // num_heads
+            self.projection = nn.Linear(c_in, c_out * num_heads)
+            self.a = nn.Parameter(torch.Tensor(num_heads, 2 * c_out))
+            self.leakyrelu = nn.LeakyReLU(alpha)
+            nn.init.xavier_uniform_(self.projection.weight.data, gain=1.414)
+            nn.init.xavier_uniform_(self.a.data, gain=1.414)
+
+        def forward(self, node_feats, adj_matrix, print_attn_probs=False):
+            batch_size, num_nodes = node_feats.size(0), node_feats.size(1)
+            node_feats = self.projection(node_feats)
+            node_feats = node_feats.view(batch_size, num_nodes, self.num_heads, -1)
+            edges = adj_matrix.nonzero(as_tuple=False)
+            node_feats_flat = node_feats.view(batch_size * num_nodes, self.num_heads, -1)
+            edge_indices_row = edges[:, 0] * num_nodes + edges[:, 1]
+            edge_indices_col = edges[:, 0] * num_nodes + edges[:, 2]
+            a_input = torch.cat(
+                [
+                    torch.index_select(input=node_feats_flat, index=edge_indices_row, dim=0),
+                    torch.index_select(input=node_feats_flat, index=edge_indices_col, dim=0),
+                ],
+                dim=-1,
+            )
+            attn_logits = torch.einsum("bhc,hc->bh", a_input, self.a)
+            attn_logits = self.leakyrelu(attn_logits)
+            attn_matrix = attn_logits.new_zeros(adj_matrix.shape + (self.num_heads,)).fill_(-9e15)
+            attn_matrix[adj_matrix[..., None].repeat(1, 1, 1, self.num_heads) == 1] = attn_logits.reshape(-1)
+            attn_probs = F.softmax(attn_matrix, dim=2)
+            if print_attn_probs:
+                self.last_attn = attn_probs
+            node_feats = torch.einsum("bijh,bjhc->bihc", attn_probs, node_feats)
+            if self.concat_heads:
+                node_feats = node_feats.reshape(batch_size, num_nodes, -1)
+            else:
+                node_feats = node_feats.mean(dim=2)
+            return node_feats
+
+    return GCNLayer, GATLayer
+
+
+def _graph(torch, dtype):
+    node_feats = torch.arange(8, dtype=dtype).view(1, 4, 2)
+    adj = [[[1, 1, 0, 0], [1, 1, 1, 1], [0, 1, 1, 1], [0, 1, 1, 1]]]
+    return node_feats, torch.tensor(adj, dtype=dtype)
+
+
+def test_t7_gcn_layer_notebook_example(f32):
+    """The notebook's GCN example (identity projection: the mean of the neighbours' features),
+    and a random projection with gradients, against torch."""
+    outs = {}
+    for name, (lib, nn, F, _) in LIBS.items():
+        GCNLayer, _gat = _t7(lib, nn, F)
+        node_feats, adj_matrix = _graph(lib, lib.float32)
+        layer = GCNLayer(c_in=2, c_out=2)
+        layer.projection.weight.data = lib.Tensor([[1.0, 0.0], [0.0, 1.0]])
+        layer.projection.bias.data = lib.Tensor([0.0, 0.0])
+        with lib.no_grad():
+            outs[name] = layer(node_feats, adj_matrix)
+    close(outs["zeroin"], outs["torch"], **F32)
+    close(outs["torch"][0, 0], [1.0, 2.0], **F32)      # the mean of nodes 0 and 1
+
+    tl, zl = _both(lambda torch, nn, F: _t7(torch, nn, F)[0](2, 3))
+    x = np.random.default_rng(0).standard_normal((3, 4, 2)).astype(np.float32)
+    adj = np.broadcast_to(_np(_graph(torch, torch.float32)[1]), (3, 4, 4)).copy()
+    res = {}
+    for name, (lib, layer) in {"torch": (torch, tl), "zeroin": (zeroin, zl)}.items():
+        xi = lib.tensor(x, requires_grad=True)
+        out = layer(xi, lib.tensor(adj))
+        (out ** 2).sum().backward()
+        res[name] = (out, xi.grad, layer.projection.weight.grad)
+    for a, b in zip(res["zeroin"], res["torch"]):
+        close(a, b, **F32)
+
+
+@pytest.mark.parametrize("concat_heads", [True, False])
+def test_t7_gat_layer_outputs_attention_and_grads(concat_heads):
+    """GATLayer in float64: nonzero edges, index_select, einsum, the boolean-mask assignment into
+    ``new_zeros(...).fill_(-9e15)``, softmax and the second einsum: the attention
+    probabilities, the output and every gradient are torch's."""
+    torch.set_default_dtype(torch.float64)
+    zeroin.set_default_dtype(zeroin.float64)
+    tl, zl = _both(lambda torch, nn, F: _t7(torch, nn, F)[1](2, 4, num_heads=2, concat_heads=concat_heads))
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 4, 2))
+    adj = np.stack([_np(_graph(torch, torch.float64)[1])[0], np.eye(4) + np.eye(4, k=1) + np.eye(4, k=-1)])
+    res = {}
+    for name, (lib, layer) in {"torch": (torch, tl), "zeroin": (zeroin, zl)}.items():
+        xi = lib.tensor(x, requires_grad=True)
+        out = layer(xi, lib.tensor(adj), print_attn_probs=True)
+        out.sin().sum().backward()
+        res[name] = (out, layer.last_attn, xi.grad, layer.a.grad, layer.projection.weight.grad)
+    for a, b in zip(res["zeroin"], res["torch"]):
+        close(a, b, **F64)
+    # no attention to non-neighbours: the -9e15 logits vanish after the softmax
+    assert np.all(_np(res["zeroin"][1])[np.broadcast_to(adj[..., None] == 0, (2, 4, 4, 2))] == 0)
+
+
+def test_t7_gat_init_on_the_torch_stream(f32):
+    """``nn.Parameter(torch.Tensor(h, 2c))`` then ``xavier_uniform_(..., gain=1.414)``: from the
+    same seed on the torch stream, zeroin's initial GAT weights are PyTorch's."""
+    torch_stream()
+    params = {}
+    for name, (lib, nn, F, _) in LIBS.items():
+        lib.manual_seed(42)
+        layer = _t7(lib, nn, F)[1](2, 4, num_heads=2)
+        params[name] = (layer.projection.weight, layer.projection.bias, layer.a)
+    for a, b in zip(params["zeroin"], params["torch"]):
+        close(a, b, rtol=0, atol=0)
+
+
+# --- Tutorial 8: Deep Energy-Based Generative Models ------------------------------------------
+
+
+def _t8(torch, nn, F):
+    class Swish(nn.Module):
+        def forward(self, x):
+            return x * torch.sigmoid(x)
+
+    class CNNModel(nn.Module):
+        def __init__(self, hidden_features=32, out_dim=1, **kwargs):
+            super().__init__()
+            c_hid1 = hidden_features // 2
+            c_hid2 = hidden_features
+            c_hid3 = hidden_features * 2
+            self.cnn_layers = nn.Sequential(
+                nn.Conv2d(1, c_hid1, kernel_size=5, stride=2, padding=4),
+                Swish(),
+                nn.Conv2d(c_hid1, c_hid2, kernel_size=3, stride=2, padding=1),
+                Swish(),
+                nn.Conv2d(c_hid2, c_hid3, kernel_size=3, stride=2, padding=1),
+                Swish(),
+                nn.Conv2d(c_hid3, c_hid3, kernel_size=3, stride=2, padding=1),
+                Swish(),
+                nn.Flatten(),
+                nn.Linear(c_hid3 * 4, c_hid3),
+                Swish(),
+                nn.Linear(c_hid3, out_dim),
+            )
+
+        def forward(self, x):
+            x = self.cnn_layers(x).squeeze(dim=-1)
+            return x
+
+    class Sampler:
+        def __init__(self, model, img_shape, sample_size, max_len=8192):
+            super().__init__()
+            self.model = model
+            self.img_shape = img_shape
+            self.sample_size = sample_size
+            self.max_len = max_len
+            self.examples = [(torch.rand((1,) + img_shape) * 2 - 1) for _ in range(self.sample_size)]
+
+        def sample_new_exmps(self, steps=60, step_size=10):
+            n_new = np.random.binomial(self.sample_size, 0.05)
+            rand_imgs = torch.rand((n_new,) + self.img_shape) * 2 - 1
+            old_imgs = torch.cat(random.choices(self.examples, k=self.sample_size - n_new), dim=0)
+            inp_imgs = torch.cat([rand_imgs, old_imgs], dim=0).detach()
+            inp_imgs = Sampler.generate_samples(self.model, inp_imgs, steps=steps, step_size=step_size)
+            self.examples = list(inp_imgs.to(torch.device("cpu")).chunk(self.sample_size, dim=0)) + self.examples
+            self.examples = self.examples[: self.max_len]
+            return inp_imgs
+
+        @staticmethod
+        def generate_samples(model, inp_imgs, steps=60, step_size=10, return_img_per_step=False):
+            is_training = model.training
+            model.eval()
+            for p in model.parameters():
+                p.requires_grad = False
+            inp_imgs.requires_grad = True
+            had_gradients_enabled = torch.is_grad_enabled()
+            torch.set_grad_enabled(True)
+            noise = torch.randn(inp_imgs.shape, device=inp_imgs.device)
+            imgs_per_step = []
+            for _ in range(steps):
+                noise.normal_(0, 0.005)
+                inp_imgs.data.add_(noise.data)
+                inp_imgs.data.clamp_(min=-1.0, max=1.0)
+                out_imgs = -model(inp_imgs)
+                out_imgs.sum().backward()
+                inp_imgs.grad.data.clamp_(-0.03, 0.03)
+                inp_imgs.data.add_(-step_size * inp_imgs.grad.data)
+                inp_imgs.grad.detach_()
+                inp_imgs.grad.zero_()
+                inp_imgs.data.clamp_(min=-1.0, max=1.0)
+                if return_img_per_step:
+                    imgs_per_step.append(inp_imgs.clone().detach())
+            for p in model.parameters():
+                p.requires_grad = True
+            model.train(is_training)
+            torch.set_grad_enabled(had_gradients_enabled)
+            if return_img_per_step:
+                return torch.stack(imgs_per_step, dim=0)
+            return inp_imgs
+
+    def training_step(cnn, sampler, real_imgs, alpha=0.1, steps=3):
+        small_noise = torch.randn_like(real_imgs) * 0.005
+        real_imgs.add_(small_noise).clamp_(min=-1.0, max=1.0)
+        fake_imgs = sampler.sample_new_exmps(steps=steps, step_size=10)
+        inp_imgs = torch.cat([real_imgs, fake_imgs], dim=0)
+        real_out, fake_out = cnn(inp_imgs).chunk(2, dim=0)
+        reg_loss = alpha * (real_out ** 2 + fake_out ** 2).mean()
+        cdiv_loss = fake_out.mean() - real_out.mean()
+        loss = reg_loss + cdiv_loss
+        return loss, reg_loss, cdiv_loss, fake_imgs
+
+    return CNNModel, Sampler, training_step
+
+
+def test_t8_energy_model_training_loop_on_the_torch_stream(f32):
+    """Tutorial 8's training: the Sampler's buffer (``torch.rand``, ``random.choices``,
+    ``np.random.binomial``), Langevin sampling with ``.data`` updates and clamped input
+    gradients, the contrastive-divergence loss with its regulariser, Adam and
+    ``StepLR(optimizer, 1, gamma=0.97)``: from the same seeds, zeroin's samples, losses,
+    weights and learning rates are torch's, and the model's ``requires_grad`` flags, training
+    mode and grad mode come back."""
+    torch_stream()
+    rng = np.random.default_rng(3)
+    batches = [rng.uniform(-1, 1, (4, 1, 16, 16)).astype(np.float32) for _ in range(3)]
+    res = {}
+    for name, (lib, nn, F, optim) in LIBS.items():
+        CNNModel, Sampler, training_step = _t8(lib, nn, F)
+        lib.manual_seed(42)
+        random.seed(0)
+        np.random.seed(0)
+        cnn = CNNModel(hidden_features=8)
+        sampler = Sampler(cnn, img_shape=(1, 16, 16), sample_size=4, max_len=6)
+        optimizer = optim.Adam(cnn.parameters(), lr=1e-3, betas=(0.0, 0.999))
+        scheduler = optim.lr_scheduler.StepLR(optimizer, 1, gamma=0.97)
+        trace = []
+        for real in batches:
+            loss, reg, cdiv, fake = training_step(cnn, sampler, lib.tensor(real))
+            assert cnn.training and lib.is_grad_enabled()
+            assert all(p.requires_grad for p in cnn.parameters())
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            trace.append((loss, reg, cdiv, fake.detach(), optimizer.param_groups[0]["lr"]))
+        res[name] = (trace, _state(cnn), len(sampler.examples))
+    (zt, zs, zn), (tt, ts, tn) = res["zeroin"], res["torch"]
+    assert zn == tn == 6
+    for z, t in zip(zt, tt):
+        for a, b in zip(z[:4], t[:4]):
+            close(a, b, **F32)
+        assert z[4] == pytest.approx(t[4], rel=1e-12)
+    for k in ts:
+        close(zs[k], ts[k], **F32)
+
+
+def test_t8_generate_samples_under_no_grad_and_per_step(f32):
+    """``generate_samples`` called under ``torch.no_grad()`` (as the notebook's callback does)
+    switches grad mode on for the loop and off again; ``return_img_per_step`` stacks each
+    step; the energies of the samples and the model's weights agree with torch."""
+    torch_stream()
+    out = {}
+    for name, (lib, nn, F, _) in LIBS.items():
+        CNNModel, Sampler, _ = _t8(lib, nn, F)
+        lib.manual_seed(7)
+        cnn = CNNModel(hidden_features=8)
+        cnn.train()
+        start = lib.rand((3, 1, 16, 16)) * 2 - 1
+        with lib.no_grad():
+            steps = Sampler.generate_samples(cnn, start, steps=4, step_size=10, return_img_per_step=True)
+            assert not lib.is_grad_enabled()
+        assert cnn.training and steps.shape == (4, 3, 1, 16, 16)
+        assert float(steps.min()) >= -1 and float(steps.max()) <= 1
+        cnn.eval()
+        with lib.no_grad():
+            out[name] = (steps, cnn(steps[-1]))
+    for a, b in zip(out["zeroin"], out["torch"]):
+        close(a, b, **F32)
+
+
+# --- Tutorial 10: Autoregressive Image Modeling -----------------------------------------------
+
+
+def _t10(torch, nn, F):
+    class MaskedConvolution(nn.Module):
+        def __init__(self, c_in, c_out, mask, **kwargs):
+            super().__init__()
+            kernel_size = (mask.shape[0], mask.shape[1])
+            dilation = 1 if "dilation" not in kwargs else kwargs["dilation"]
+            padding = tuple([dilation * (kernel_size[i] - 1) // 2 for i in range(2)])
+            self.conv = nn.Conv2d(c_in, c_out, kernel_size, padding=padding, **kwargs)
+            self.register_buffer("mask", mask[None, None])
+
+        def forward(self, x):
+            self.conv.weight.data *= self.mask
+            return self.conv(x)
+
+    class VerticalStackConvolution(MaskedConvolution):
+        def __init__(self, c_in, c_out, kernel_size=3, mask_center=False, **kwargs):
+            mask = torch.ones(kernel_size, kernel_size)
+            mask[kernel_size // 2 + 1:, :] = 0
+            if mask_center:
+                mask[kernel_size // 2, :] = 0
+            super().__init__(c_in, c_out, mask, **kwargs)
+
+    class HorizontalStackConvolution(MaskedConvolution):
+        def __init__(self, c_in, c_out, kernel_size=3, mask_center=False, **kwargs):
+            mask = torch.ones(1, kernel_size)
+            mask[0, kernel_size // 2 + 1:] = 0
+            if mask_center:
+                mask[0, kernel_size // 2] = 0
+            super().__init__(c_in, c_out, mask, **kwargs)
+
+    class GatedMaskedConv(nn.Module):
+        def __init__(self, c_in, **kwargs):
+            super().__init__()
+            self.conv_vert = VerticalStackConvolution(c_in, c_out=2 * c_in, **kwargs)
+            self.conv_horiz = HorizontalStackConvolution(c_in, c_out=2 * c_in, **kwargs)
+            self.conv_vert_to_horiz = nn.Conv2d(2 * c_in, 2 * c_in, kernel_size=1, padding=0)
+            self.conv_horiz_1x1 = nn.Conv2d(c_in, c_in, kernel_size=1, padding=0)
+
+        def forward(self, v_stack, h_stack):
+            v_stack_feat = self.conv_vert(v_stack)
+            v_val, v_gate = v_stack_feat.chunk(2, dim=1)
+            v_stack_out = torch.tanh(v_val) * torch.sigmoid(v_gate)
+            h_stack_feat = self.conv_horiz(h_stack)
+            h_stack_feat = h_stack_feat + self.conv_vert_to_horiz(v_stack_feat)
+            h_val, h_gate = h_stack_feat.chunk(2, dim=1)
+            h_stack_feat = torch.tanh(h_val) * torch.sigmoid(h_gate)
+            h_stack_out = self.conv_horiz_1x1(h_stack_feat)
+            h_stack_out = h_stack_out + h_stack
+            return v_stack_out, h_stack_out
+
+    class PixelCNN(nn.Module):
+        def __init__(self, c_in, c_hidden):
+            super().__init__()
+            self.conv_vstack = VerticalStackConvolution(c_in, c_hidden, mask_center=True)
+            self.conv_hstack = HorizontalStackConvolution(c_in, c_hidden, mask_center=True)
+            self.conv_layers = nn.ModuleList(
+                [
+                    GatedMaskedConv(c_hidden),
+                    GatedMaskedConv(c_hidden, dilation=2),
+                    GatedMaskedConv(c_hidden),
+                    GatedMaskedConv(c_hidden, dilation=4),
+                    GatedMaskedConv(c_hidden),
+                    GatedMaskedConv(c_hidden, dilation=2),
+                    GatedMaskedConv(c_hidden),
+                ]
+            )
+            self.conv_out = nn.Conv2d(c_hidden, c_in * 256, kernel_size=1, padding=0)
+
+        def forward(self, x):
+            x = (x.float() / 255.0) * 2 - 1
+            v_stack = self.conv_vstack(x)
+            h_stack = self.conv_hstack(x)
+            for layer in self.conv_layers:
+                v_stack, h_stack = layer(v_stack, h_stack)
+            out = self.conv_out(F.elu(h_stack))
+            out = out.reshape(out.shape[0], 256, out.shape[1] // 256, out.shape[2], out.shape[3])
+            return out
+
+        def calc_likelihood(self, x):
+            pred = self.forward(x)
+            nll = F.cross_entropy(pred, x, reduction="none")
+            bpd = nll.mean(dim=[1, 2, 3]) * np.log2(np.exp(1))
+            return bpd.mean()
+
+        @torch.no_grad()
+        def sample(self, img_shape, img=None):
+            if img is None:
+                img = torch.zeros(img_shape, dtype=torch.long) - 1
+            for h in range(img_shape[2]):
+                for w in range(img_shape[3]):
+                    for c in range(img_shape[1]):
+                        if (img[:, c, h, w] != -1).all().item():
+                            continue
+                        pred = self.forward(img[:, :, : h + 1, :])
+                        probs = F.softmax(pred[:, :, c, h, w], dim=-1)
+                        img[:, c, h, w] = torch.multinomial(probs, num_samples=1).squeeze(dim=-1)
+            return img
+
+    return MaskedConvolution, VerticalStackConvolution, HorizontalStackConvolution, PixelCNN
+
+
+def _show_center_recep_field(img, out):
+    loss = out[0, :, img.shape[2] // 2, img.shape[3] // 2].sum()
+    loss.backward(retain_graph=True)
+    img_grads = img.grad.abs()
+    img.grad.fill_(0)
+    return (img_grads.squeeze() > 0).float()
+
+
+def test_t10_receptive_fields_of_the_masked_stacks(f32):
+    """The notebook's receptive-field pictures: ``inp.grad.abs()`` of the centre output pixel
+    through the horizontal stack, the vertical stack, and the stacked layers with
+    ``mask_center=False`` (weights ``fill_(1)``): the same pixels as torch, and the blind
+    spot-free shape the notebook shows (nothing right of or below the centre)."""
+    grads = {}
+    for name, (lib, nn, F, _) in LIBS.items():
+        _, Vert, Horiz, _ = _t10(lib, nn, F)
+        inp_img = lib.zeros(1, 1, 11, 11)
+        inp_img.requires_grad_()
+        horiz_conv = Horiz(c_in=1, c_out=1, kernel_size=3, mask_center=True)
+        horiz_conv.conv.weight.data.fill_(1)
+        horiz_conv.conv.bias.data.fill_(0)
+        horiz_img = horiz_conv(inp_img)
+        g = [_show_center_recep_field(inp_img, horiz_img)]
+        vert_conv = Vert(c_in=1, c_out=1, kernel_size=3, mask_center=True)
+        vert_conv.conv.weight.data.fill_(1)
+        vert_conv.conv.bias.data.fill_(0)
+        vert_img = vert_conv(inp_img) + 1e-5      # as in the notebook: nonzero for abs()
+        g.append(_show_center_recep_field(inp_img, vert_img))
+        horiz_conv2 = Horiz(c_in=1, c_out=1, kernel_size=3, mask_center=False)
+        horiz_conv2.conv.weight.data.fill_(1)
+        horiz_conv2.conv.bias.data.fill_(0)
+        vert_conv2 = Vert(c_in=1, c_out=1, kernel_size=3, mask_center=False)
+        vert_conv2.conv.weight.data.fill_(1)
+        vert_conv2.conv.bias.data.fill_(0)
+        for _ in range(4):
+            vert_img = vert_conv2(vert_img)
+            horiz_img = horiz_conv2(horiz_img) + vert_img
+        g.append(_show_center_recep_field(inp_img, horiz_img))
+        grads[name] = g
+    for a, b in zip(grads["zeroin"], grads["torch"]):
+        close(a, b, rtol=0, atol=0)
+    last = _np(grads["zeroin"][2])
+    assert last[5, :5].all() and not last[5, 5:].any() and not last[6:].any()
+    assert _np(grads["zeroin"][0])[5].tolist() == [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+
+
+def test_t10_pixelcnn_bpd_gradients_and_adam_steps(f32):
+    """PixelCNN on 8 x 8 integer images: the (N, 256, C, H, W) logits, ``F.cross_entropy`` with
+    (N, C, H, W) targets and ``reduction='none'``, the bits per dimension, its gradients and
+    three Adam steps (the masks re-applied through ``weight.data *= mask``) are torch's."""
+    imgs = np.random.default_rng(4).integers(0, 256, (2, 1, 8, 8))
+    tm, zm = _both(lambda torch, nn, F: _t10(torch, nn, F)[3](c_in=1, c_hidden=8))
+    res = {}
+    for name, (lib, model) in {"torch": (torch, tm), "zeroin": (zeroin, zm)}.items():
+        optimizer = LIBS[name][3].Adam(model.parameters(), lr=1e-3)
+        x = lib.tensor(imgs)
+        trace = []
+        for _ in range(3):
+            loss = model.calc_likelihood(x)
+            optimizer.zero_grad()
+            loss.backward()
+            trace.append((loss, model.conv_vstack.conv.weight.grad.clone(), model.conv_out.bias.grad.clone()))
+            optimizer.step()
+        res[name] = (trace, _state(model))
+    for z, t in zip(res["zeroin"][0], res["torch"][0]):
+        for a, b in zip(z, t):
+            close(a, b, rtol=1e-4, atol=1e-6)
+    for k, v in res["torch"][1].items():
+        close(res["zeroin"][1][k], v, rtol=1e-4, atol=1e-6)
+    # an untrained model is close to uniform: 8 bits per dimension
+    assert abs(float(res["torch"][0][0][0].detach()) - 8) < 0.5
+
+
+def test_t10_pixelcnn_sampling_on_the_torch_stream(f32):
+    """``@torch.no_grad() sample`` pixel by pixel with ``torch.multinomial``, completing the
+    lower half of given images: from the same seed on the torch stream, zeroin draws torch's
+    pixels, and leaves the given ones alone."""
+    torch_stream()
+    imgs = np.random.default_rng(5).integers(0, 256, (2, 1, 6, 6))
+    imgs[:, :, 4:] = -1
+    tm, zm = _both(lambda torch, nn, F: _t10(torch, nn, F)[3](c_in=1, c_hidden=4))
+    out = {}
+    for name, (lib, model) in {"torch": (torch, tm), "zeroin": (zeroin, zm)}.items():
+        lib.manual_seed(1)
+        out[name] = _np(model.sample(img_shape=imgs.shape, img=lib.tensor(imgs.copy())))
+    assert out["zeroin"].dtype == out["torch"].dtype == np.int64
+    np.testing.assert_array_equal(out["zeroin"], out["torch"])
+    np.testing.assert_array_equal(out["zeroin"][:, :, :4], imgs[:, :, :4])
+    assert (out["zeroin"] >= 0).all()
