@@ -12,13 +12,17 @@ import random
 
 import numpy as np
 import pytest
+from _audit import (
+    close,
+    torch_defaults_back,  # noqa: F401  (autouse: torch's defaults back)
+    torch_stream,
+)
+from _audit import np_of as _np
 
 import zeroin
 import zeroin.nn as znn
 import zeroin.nn.functional as ZF
 import zeroin.optim as zoptim
-from _audit import close, np_of as _np, torch_stream
-from _audit import torch_defaults_back  # noqa: F401  (autouse: torch's defaults back)
 
 torch = pytest.importorskip("torch")
 
@@ -26,8 +30,8 @@ LIBS = {
     "torch": (torch, torch.nn, torch.nn.functional, torch.optim),
     "zeroin": (zeroin, znn, ZF, zoptim),
 }
-F32 = dict(rtol=2e-5, atol=2e-6)
-F64 = dict(rtol=1e-10, atol=1e-12)
+F32 = {"rtol": 2e-5, "atol": 2e-6}
+F64 = {"rtol": 1e-10, "atol": 1e-12}
 
 
 def _state(model):
@@ -41,7 +45,9 @@ def _load(torch, model, state):
 
 def _both(build, state=None):
     """The notebook's module built by ``build(torch, nn, F)`` in both libraries, zeroin's with
-    torch's weights (or both with ``state``)."""
+    torch's weights (or both with ``state``); torch's draw is seeded, so that the weights do
+    not depend on the order the tests run in."""
+    torch.manual_seed(0)
     t = build(*LIBS["torch"][:3])
     z = build(*LIBS["zeroin"][:3])
     state = _state(t) if state is None else state
@@ -351,7 +357,7 @@ def _t10(torch, nn, F):
         def __init__(self, c_in, c_out, mask, **kwargs):
             super().__init__()
             kernel_size = (mask.shape[0], mask.shape[1])
-            dilation = 1 if "dilation" not in kwargs else kwargs["dilation"]
+            dilation = 1 if "dilation" not in kwargs else kwargs["dilation"]  # noqa: SIM401 (as written)
             padding = tuple([dilation * (kernel_size[i] - 1) // 2 for i in range(2)])
             self.conv = nn.Conv2d(c_in, c_out, kernel_size, padding=padding, **kwargs)
             self.register_buffer("mask", mask[None, None])
@@ -536,3 +542,418 @@ def test_t10_pixelcnn_sampling_on_the_torch_stream(f32):
     np.testing.assert_array_equal(out["zeroin"], out["torch"])
     np.testing.assert_array_equal(out["zeroin"][:, :, :4], imgs[:, :, :4])
     assert (out["zeroin"] >= 0).all()
+
+
+# --- Tutorial 11: Normalizing Flows for image modeling ----------------------------------------
+
+
+def _t11(torch, nn, F):
+    class ImageFlow(nn.Module):
+        def __init__(self, flows, import_samples=8):
+            super().__init__()
+            self.flows = nn.ModuleList(flows)
+            self.import_samples = import_samples
+            self.prior = torch.distributions.normal.Normal(loc=0.0, scale=1.0)
+
+        def forward(self, imgs):
+            return self._get_likelihood(imgs)
+
+        def encode(self, imgs):
+            z, ldj = imgs, torch.zeros(imgs.shape[0])
+            for flow in self.flows:
+                z, ldj = flow(z, ldj, reverse=False)
+            return z, ldj
+
+        def _get_likelihood(self, imgs, return_ll=False):
+            z, ldj = self.encode(imgs)
+            log_pz = self.prior.log_prob(z).sum(dim=[1, 2, 3])
+            log_px = ldj + log_pz
+            nll = -log_px
+            bpd = nll * np.log2(np.exp(1)) / np.prod(imgs.shape[1:])
+            return bpd.mean() if not return_ll else log_px
+
+        @torch.no_grad()
+        def sample(self, img_shape, z_init=None):
+            if z_init is None:
+                z = self.prior.sample(sample_shape=img_shape)
+            else:
+                z = z_init
+            ldj = torch.zeros(img_shape[0])
+            for flow in reversed(self.flows):
+                z, ldj = flow(z, ldj, reverse=True)
+            return z
+
+        @torch.no_grad()
+        def test_step(self, imgs):
+            samples = []
+            for _ in range(self.import_samples):
+                img_ll = self._get_likelihood(imgs, return_ll=True)
+                samples.append(img_ll)
+            img_ll = torch.stack(samples, dim=-1)
+            img_ll = torch.logsumexp(img_ll, dim=-1) - np.log(self.import_samples)
+            bpd = -img_ll * np.log2(np.exp(1)) / np.prod(imgs.shape[1:])
+            return bpd.mean()
+
+    class Dequantization(nn.Module):
+        def __init__(self, alpha=1e-5, quants=256):
+            super().__init__()
+            self.alpha = alpha
+            self.quants = quants
+
+        def forward(self, z, ldj, reverse=False):
+            if not reverse:
+                z, ldj = self.dequant(z, ldj)
+                z, ldj = self.sigmoid(z, ldj, reverse=True)
+            else:
+                z, ldj = self.sigmoid(z, ldj, reverse=False)
+                z = z * self.quants
+                ldj += np.log(self.quants) * np.prod(z.shape[1:])
+                z = torch.floor(z).clamp(min=0, max=self.quants - 1).to(torch.int32)
+            return z, ldj
+
+        def sigmoid(self, z, ldj, reverse=False):
+            if not reverse:
+                ldj += (-z - 2 * F.softplus(-z)).sum(dim=[1, 2, 3])
+                z = torch.sigmoid(z)
+            else:
+                z = z * (1 - self.alpha) + 0.5 * self.alpha
+                ldj += np.log(1 - self.alpha) * np.prod(z.shape[1:])
+                ldj += (-torch.log(z) - torch.log(1 - z)).sum(dim=[1, 2, 3])
+                z = torch.log(z) - torch.log(1 - z)
+            return z, ldj
+
+        def dequant(self, z, ldj):
+            z = z.to(torch.float32)
+            z = z + torch.rand_like(z).detach()
+            z = z / self.quants
+            ldj -= np.log(self.quants) * np.prod(z.shape[1:])
+            return z, ldj
+
+    class VariationalDequantization(Dequantization):
+        def __init__(self, var_flows, alpha=1e-5):
+            super().__init__(alpha=alpha)
+            self.flows = nn.ModuleList(var_flows)
+
+        def dequant(self, z, ldj):
+            z = z.to(torch.float32)
+            img = (z / 255.0) * 2 - 1
+            deq_noise = torch.rand_like(z).detach()
+            deq_noise, ldj = self.sigmoid(deq_noise, ldj, reverse=True)
+            for flow in self.flows:
+                deq_noise, ldj = flow(deq_noise, ldj, reverse=False, orig_img=img)
+            deq_noise, ldj = self.sigmoid(deq_noise, ldj, reverse=False)
+            z = (z + deq_noise) / 256.0
+            ldj -= np.log(256.0) * np.prod(z.shape[1:])
+            return z, ldj
+
+    class CouplingLayer(nn.Module):
+        def __init__(self, network, mask, c_in):
+            super().__init__()
+            self.network = network
+            self.scaling_factor = nn.Parameter(torch.zeros(c_in))
+            self.register_buffer("mask", mask)
+
+        def forward(self, z, ldj, reverse=False, orig_img=None):
+            z_in = z * self.mask
+            if orig_img is None:
+                nn_out = self.network(z_in)
+            else:
+                nn_out = self.network(torch.cat([z_in, orig_img], dim=1))
+            s, t = nn_out.chunk(2, dim=1)
+            s_fac = self.scaling_factor.exp().view(1, -1, 1, 1)
+            s = torch.tanh(s / s_fac) * s_fac
+            s = s * (1 - self.mask)
+            t = t * (1 - self.mask)
+            if not reverse:
+                z = (z + t) * torch.exp(s)
+                ldj += s.sum(dim=[1, 2, 3])
+            else:
+                z = (z * torch.exp(-s)) - t
+                ldj -= s.sum(dim=[1, 2, 3])
+            return z, ldj
+
+    def create_checkerboard_mask(h, w, invert=False):
+        x, y = torch.arange(h, dtype=torch.int32), torch.arange(w, dtype=torch.int32)
+        xx, yy = torch.meshgrid(x, y, indexing="ij")
+        mask = torch.fmod(xx + yy, 2)
+        mask = mask.to(torch.float32).view(1, 1, h, w)
+        if invert:
+            mask = 1 - mask
+        return mask
+
+    def create_channel_mask(c_in, invert=False):
+        mask = torch.cat(
+            [torch.ones(c_in // 2, dtype=torch.float32), torch.zeros(c_in - c_in // 2, dtype=torch.float32)]
+        )
+        mask = mask.view(1, c_in, 1, 1)
+        if invert:
+            mask = 1 - mask
+        return mask
+
+    class ConcatELU(nn.Module):
+        def forward(self, x):
+            return torch.cat([F.elu(x), F.elu(-x)], dim=1)
+
+    class LayerNormChannels(nn.Module):
+        def __init__(self, c_in, eps=1e-5):
+            super().__init__()
+            self.gamma = nn.Parameter(torch.ones(1, c_in, 1, 1))
+            self.beta = nn.Parameter(torch.zeros(1, c_in, 1, 1))
+            self.eps = eps
+
+        def forward(self, x):
+            mean = x.mean(dim=1, keepdim=True)
+            var = x.var(dim=1, unbiased=False, keepdim=True)
+            y = (x - mean) / torch.sqrt(var + self.eps)
+            y = y * self.gamma + self.beta
+            return y
+
+    class GatedConv(nn.Module):
+        def __init__(self, c_in, c_hidden):
+            super().__init__()
+            self.net = nn.Sequential(
+                ConcatELU(),
+                nn.Conv2d(2 * c_in, c_hidden, kernel_size=3, padding=1),
+                ConcatELU(),
+                nn.Conv2d(2 * c_hidden, 2 * c_in, kernel_size=1),
+            )
+
+        def forward(self, x):
+            out = self.net(x)
+            val, gate = out.chunk(2, dim=1)
+            return x + val * torch.sigmoid(gate)
+
+    class GatedConvNet(nn.Module):
+        def __init__(self, c_in, c_hidden=32, c_out=-1, num_layers=3):
+            super().__init__()
+            c_out = c_out if c_out > 0 else 2 * c_in
+            layers = []
+            layers += [nn.Conv2d(c_in, c_hidden, kernel_size=3, padding=1)]
+            for layer_index in range(num_layers):
+                layers += [GatedConv(c_hidden, c_hidden), LayerNormChannels(c_hidden)]
+            layers += [ConcatELU(), nn.Conv2d(2 * c_hidden, c_out, kernel_size=3, padding=1)]
+            self.nn = nn.Sequential(*layers)
+            self.nn[-1].weight.data.zero_()
+            self.nn[-1].bias.data.zero_()
+
+        def forward(self, x):
+            return self.nn(x)
+
+    class SqueezeFlow(nn.Module):
+        def forward(self, z, ldj, reverse=False):
+            B, C, H, W = z.shape
+            if not reverse:
+                z = z.reshape(B, C, H // 2, 2, W // 2, 2)
+                z = z.permute(0, 1, 3, 5, 2, 4)
+                z = z.reshape(B, 4 * C, H // 2, W // 2)
+            else:
+                z = z.reshape(B, C // 4, 2, 2, H, W)
+                z = z.permute(0, 1, 4, 2, 5, 3)
+                z = z.reshape(B, C // 4, H * 2, W * 2)
+            return z, ldj
+
+    class SplitFlow(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.prior = torch.distributions.normal.Normal(loc=0.0, scale=1.0)
+
+        def forward(self, z, ldj, reverse=False):
+            if not reverse:
+                z, z_split = z.chunk(2, dim=1)
+                ldj += self.prior.log_prob(z_split).sum(dim=[1, 2, 3])
+            else:
+                z_split = self.prior.sample(sample_shape=z.shape)
+                z = torch.cat([z, z_split], dim=1)
+                ldj -= self.prior.log_prob(z_split).sum(dim=[1, 2, 3])
+            return z, ldj
+
+    def create_multiscale_flow(h=8, c=(4, 6, 8)):
+        """The notebook's multiscale flow at 8 x 8 with small widths (28 and 32/48/64 there)."""
+        flow_layers = []
+        vardeq_layers = [
+            CouplingLayer(
+                network=GatedConvNet(c_in=2, c_out=2, c_hidden=c[0]),
+                mask=create_checkerboard_mask(h=h, w=h, invert=(i % 2 == 1)),
+                c_in=1,
+            )
+            for i in range(4)
+        ]
+        flow_layers += [VariationalDequantization(vardeq_layers)]
+        flow_layers += [
+            CouplingLayer(
+                network=GatedConvNet(c_in=1, c_hidden=c[0]),
+                mask=create_checkerboard_mask(h=h, w=h, invert=(i % 2 == 1)),
+                c_in=1,
+            )
+            for i in range(2)
+        ]
+        flow_layers += [SqueezeFlow()]
+        for i in range(2):
+            flow_layers += [
+                CouplingLayer(
+                    network=GatedConvNet(c_in=4, c_hidden=c[1]),
+                    mask=create_channel_mask(c_in=4, invert=(i % 2 == 1)),
+                    c_in=4,
+                )
+            ]
+        flow_layers += [SplitFlow(), SqueezeFlow()]
+        for i in range(4):
+            flow_layers += [
+                CouplingLayer(
+                    network=GatedConvNet(c_in=8, c_hidden=c[2]),
+                    mask=create_channel_mask(c_in=8, invert=(i % 2 == 1)),
+                    c_in=8,
+                )
+            ]
+        return ImageFlow(flow_layers)
+
+    def create_simple_flow(h=8, use_vardeq=True):
+        flow_layers = []
+        if use_vardeq:
+            vardeq_layers = [
+                CouplingLayer(
+                    network=GatedConvNet(c_in=2, c_out=2, c_hidden=4),
+                    mask=create_checkerboard_mask(h=h, w=h, invert=(i % 2 == 1)),
+                    c_in=1,
+                )
+                for i in range(2)
+            ]
+            flow_layers += [VariationalDequantization(var_flows=vardeq_layers)]
+        else:
+            flow_layers += [Dequantization()]
+        for i in range(4):
+            flow_layers += [
+                CouplingLayer(
+                    network=GatedConvNet(c_in=1, c_hidden=4),
+                    mask=create_checkerboard_mask(h=h, w=h, invert=(i % 2 == 1)),
+                    c_in=1,
+                )
+            ]
+        return ImageFlow(flow_layers)
+
+    return create_multiscale_flow, create_simple_flow, SqueezeFlow
+
+
+def _flow_state(model, seed):
+    """The model's state with the zero-initialised output convolutions and the scaling factors
+    made random (small), so that every coupling layer does something."""
+    rng = np.random.default_rng(seed)
+    state = _state(model)
+    for k, v in state.items():
+        if k.startswith("flows.") and (".nn.8." in k or "scaling_factor" in k):
+            state[k] = (0.1 * rng.standard_normal(v.shape)).astype(v.dtype)
+    return state
+
+
+def _close_f32(z, t, rtol=1e-4):
+    """Agreement to float32 resolution after a deep float32 chain: relative, with an absolute
+    floor at ``rtol`` times the largest magnitude (sums of cancelling terms)."""
+    t = _np(t)
+    close(z, t, rtol=rtol, atol=rtol * max(float(np.abs(t).max()), 1e-6))
+
+
+def _mnist8(n=2, seed=6):
+    return np.random.default_rng(seed).integers(0, 256, (n, 1, 8, 8))
+
+
+def test_t11_squeeze_flow_and_masks():
+    """SqueezeFlow's reshape/permute and its inverse are torch's (and undo each other); the
+    checkerboard (``torch.arange``, ``meshgrid``, ``fmod``) and channel masks are torch's."""
+    x = np.arange(2 * 3 * 4 * 6, dtype=np.float64).reshape(2, 3, 4, 6)
+    out = {}
+    for name, (lib, nn, F, _) in LIBS.items():
+        sq = _t11(lib, nn, F)[2]()
+        z, _ = sq(lib.tensor(x), None)
+        back, _ = sq(z, None, reverse=True)
+        out[name] = (z, back)
+    close(out["zeroin"][0], out["torch"][0], rtol=0, atol=0)
+    close(out["zeroin"][1], x, rtol=0, atol=0)
+    assert tuple(out["zeroin"][0].shape) == (2, 12, 2, 3)
+    tf, zf = (_t11(*LIBS[n][:3])[0](h=4, c=(2, 2, 2)) for n in ("torch", "zeroin"))
+    for k, v in tf.state_dict().items():
+        if k.endswith("mask"):
+            close(zf.state_dict()[k], v, rtol=0, atol=0)
+
+
+def test_t11_multiscale_flow_bpd_gradients_and_adam_on_the_torch_stream(f32):
+    """The multiscale flow (variational dequantization with ``torch.rand_like``, checkerboard and
+    channel couplings, squeeze, split with the Normal prior): from the same seed on the torch
+    stream the bits per dimension, the gradients and two Adam steps are torch's, and the
+    importance-sampled ``test_step`` bpd too."""
+    torch_stream()
+    imgs = _mnist8()
+    builder = _t11(*LIBS["torch"][:3])[0]
+    torch.manual_seed(0)
+    state = _flow_state(builder(), 0)
+    tm, zm = _both(lambda torch, nn, F: _t11(torch, nn, F)[0](), state)
+    res = {}
+    for name, (lib, model) in {"torch": (torch, tm), "zeroin": (zeroin, zm)}.items():
+        lib.manual_seed(0)
+        optimizer = LIBS[name][3].Adam(model.parameters(), lr=1e-3)
+        scheduler = LIBS[name][3].lr_scheduler.StepLR(optimizer, 1, gamma=0.99)
+        trace = []
+        for _ in range(2):
+            loss = model(lib.tensor(imgs))
+            optimizer.zero_grad()
+            loss.backward()
+            grads = [model.flows[0].flows[0].network.nn[0].weight.grad.clone(),
+                     model.flows[-1].scaling_factor.grad.clone(), model.flows[4].network.nn[8].weight.grad.clone()]
+            optimizer.step()
+            scheduler.step()
+            trace.append([loss] + grads)
+        trace.append([model.test_step(lib.tensor(imgs))])
+        res[name] = (trace, _state(model))
+    for z, t in zip(res["zeroin"][0], res["torch"][0]):
+        for a, b in zip(z, t):
+            _close_f32(a, b)
+    for k, v in res["torch"][1].items():
+        _close_f32(res["zeroin"][1][k], v)
+
+
+def test_t11_sampling_reverse_pass_on_the_torch_stream(f32):
+    """``sample`` under ``torch.no_grad()``: the prior's ``sample(sample_shape=...)``, the reverse
+    couplings, the split's new half and the dequantization's ``floor(...).clamp(...).to(int32)``:
+    from the same seed on the torch stream zeroin draws torch's images."""
+    torch_stream()
+    builder = _t11(*LIBS["torch"][:3])[0]
+    torch.manual_seed(1)
+    state = _flow_state(builder(), 1)
+    tm, zm = _both(lambda torch, nn, F: _t11(torch, nn, F)[0](), state)
+    out = {}
+    for name, (lib, model) in {"torch": (torch, tm), "zeroin": (zeroin, zm)}.items():
+        lib.manual_seed(3)
+        out[name] = model.sample(img_shape=[3, 8, 2, 2])
+    assert str(out["zeroin"].dtype).endswith("int32") and tuple(out["zeroin"].shape) == (3, 1, 8, 8)
+    z, t = _np(out["zeroin"]), _np(out["torch"])
+    # a pixel sitting on an integer boundary may round either way in float32
+    assert np.abs(z.astype(int) - t.astype(int)).max() <= 1 and (z == t).mean() > 0.95
+    assert t.min() >= 0 and t.max() <= 255 and len(np.unique(t)) > 5
+
+
+@pytest.mark.parametrize("use_vardeq", [False, True])
+def test_t11_simple_flow_likelihood_and_inverse(f32, use_vardeq):
+    """The simple flow (plain or variational dequantization) on the same uniform noise
+    (``torch.rand_like`` on the torch stream): ``encode``, the log-likelihood and its gradients
+    are torch's, and the reverse pass from ``z_init=z`` gives the integer images back.
+    (``dequant`` casts to float32 itself, so the notebook's flows are float32 only.)"""
+    torch_stream()
+    imgs = _mnist8(seed=7)
+    builder = _t11(*LIBS["torch"][:3])[1]
+    torch.manual_seed(2)
+    state = _flow_state(builder(use_vardeq=use_vardeq), 2)
+    tm, zm = _both(lambda torch, nn, F: _t11(torch, nn, F)[1](use_vardeq=use_vardeq), state)
+    res = {}
+    for name, (lib, model) in {"torch": (torch, tm), "zeroin": (zeroin, zm)}.items():
+        x = lib.tensor(imgs)
+        lib.manual_seed(5)
+        z, ldj = model.encode(x)
+        lib.manual_seed(5)
+        log_px = model._get_likelihood(x, return_ll=True)
+        log_px.sum().backward()
+        back = model.sample(img_shape=list(z.shape), z_init=z.detach())
+        res[name] = (z, ldj, log_px, model.flows[-1].network.nn[0].weight.grad, back)
+    for a, b in zip(res["zeroin"][:4], res["torch"][:4]):
+        _close_f32(a, b)
+    for name in ("zeroin", "torch"):       # float32 round trip: a noise draw near 0 or 1 may
+        back = _np(res[name][4]).astype(int)  # land on the neighbouring integer
+        assert np.abs(back - imgs).max() <= 1 and (back == imgs).mean() > 0.95
