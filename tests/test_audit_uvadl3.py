@@ -117,9 +117,10 @@ def _t7(torch, nn, F):
 
 
 def _graph(torch, dtype):
+    """The notebook's example graph: ``torch.Tensor`` adjacency (self-loops included)."""
     node_feats = torch.arange(8, dtype=dtype).view(1, 4, 2)
-    adj = [[[1, 1, 0, 0], [1, 1, 1, 1], [0, 1, 1, 1], [0, 1, 1, 1]]]
-    return node_feats, torch.tensor(adj, dtype=dtype)
+    adj_matrix = torch.Tensor([[[1, 1, 0, 0], [1, 1, 1, 1], [0, 1, 1, 1], [0, 1, 1, 1]]])
+    return node_feats, adj_matrix.to(dtype)
 
 
 def test_t7_gcn_layer_notebook_example(f32):
@@ -497,6 +498,33 @@ def test_t10_receptive_fields_of_the_masked_stacks(f32):
     last = _np(grads["zeroin"][2])
     assert last[5, :5].all() and not last[5, 5:].any() and not last[6:].any()
     assert _np(grads["zeroin"][0])[5].tolist() == [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+
+
+def test_t10_masked_conv_functional_variant_with_dilation(f32):
+    """The other way the notebook's text writes the masked convolution,
+    ``F.conv2d(x, self.conv.weight * self.mask, self.conv.bias, padding=..., dilation=...)``:
+    output and gradients are torch's, and the masked-out weights get a zero gradient."""
+    def build(torch, nn, F):
+        Vert = _t10(torch, nn, F)[1]
+
+        class FunctionalMasked(Vert):
+            def forward(self, x):
+                c = self.conv
+                return F.conv2d(x, c.weight * self.mask, c.bias, padding=c.padding, dilation=c.dilation)
+
+        return FunctionalMasked(2, 4, kernel_size=3, dilation=2)
+
+    tm, zm = _both(build)
+    x = np.random.default_rng(9).standard_normal((2, 2, 8, 8)).astype(np.float32)
+    res = {}
+    for name, (lib, model) in {"torch": (torch, tm), "zeroin": (zeroin, zm)}.items():
+        xi = lib.tensor(x, requires_grad=True)
+        out = model(xi)
+        out.tanh().sum().backward()
+        res[name] = (out, xi.grad, model.conv.weight.grad, model.conv.bias.grad)
+    for a, b in zip(res["zeroin"], res["torch"]):
+        close(a, b, **F32)
+    assert not _np(res["zeroin"][2])[:, :, 2].any() and _np(res["zeroin"][2])[:, :, :2].any()
 
 
 def test_t10_pixelcnn_bpd_gradients_and_adam_steps(f32):
