@@ -554,6 +554,25 @@ def test_t10_pixelcnn_bpd_gradients_and_adam_steps(f32):
     assert abs(float(res["torch"][0][0][0].detach()) - 8) < 0.5
 
 
+def test_t10_cross_entropy_takes_int32_images_where_torch_takes_long(f32):
+    """A difference kept: zeroin's ``F.cross_entropy`` on (N, 256, C, H, W) logits also takes
+    int32 images (Tutorial 11's ``discretize`` casts to int32), giving what torch gives for
+    the same labels as int64; torch itself refuses int32 class targets."""
+    rng = np.random.default_rng(10)
+    logits = rng.standard_normal((2, 256, 1, 4, 4)).astype(np.float32)
+    labels = rng.integers(0, 256, (2, 1, 4, 4))
+    t = torch.tensor(logits, requires_grad=True)
+    tl = torch.nn.functional.cross_entropy(t, torch.tensor(labels), reduction="none")
+    tl.sum().backward()
+    z = zeroin.tensor(logits, requires_grad=True)
+    zl = ZF.cross_entropy(z, zeroin.tensor(labels.astype(np.int32)), reduction="none")
+    zl.sum().backward()
+    close(zl, tl, **F32)
+    close(z.grad, t.grad, **F32)
+    with pytest.raises(RuntimeError, match="Long"):
+        torch.nn.functional.cross_entropy(t, torch.tensor(labels.astype(np.int32)))
+
+
 def test_t10_pixelcnn_sampling_on_the_torch_stream(f32):
     """``@torch.no_grad() sample`` pixel by pixel with ``torch.multinomial``, completing the
     lower half of given images: from the same seed on the torch stream, zeroin draws torch's
@@ -881,7 +900,9 @@ def _close_f32(z, t, rtol=1e-4):
 
 
 def _mnist8(n=2, seed=6):
-    return np.random.default_rng(seed).integers(0, 256, (n, 1, 8, 8))
+    """Synthetic 8 x 8 "MNIST" images as the notebook's ``discretize`` gives them:
+    ``(sample * 255).to(torch.int32)``."""
+    return np.random.default_rng(seed).integers(0, 256, (n, 1, 8, 8)).astype(np.int32)
 
 
 def test_t11_squeeze_flow_and_masks():
