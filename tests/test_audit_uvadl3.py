@@ -151,6 +151,25 @@ def test_t7_gcn_layer_notebook_example(f32):
         close(a, b, **F32)
 
 
+def test_t7_gat_notebook_example(f32):
+    """The notebook's GAT example: two heads on the 4-node graph with the weights it sets
+    (``projection.weight.data = torch.Tensor(...)``, ``a.data = torch.Tensor(...)``): the
+    attention probabilities and outputs are torch's."""
+    outs = {}
+    for name, (lib, nn, F, _) in LIBS.items():
+        node_feats, adj_matrix = _graph(lib, lib.float32)
+        layer = _t7(lib, nn, F)[1](2, 2, num_heads=2)
+        layer.projection.weight.data = lib.Tensor([[1.0, 0.0], [0.0, 1.0]])
+        layer.projection.bias.data = lib.Tensor([0.0, 0.0])
+        layer.a.data = lib.Tensor([[-0.2, 0.3], [0.1, -0.1]])
+        with lib.no_grad():
+            out_feats = layer(node_feats, adj_matrix, print_attn_probs=True)
+        outs[name] = (out_feats, layer.last_attn.permute(0, 3, 1, 2))
+    for a, b in zip(outs["zeroin"], outs["torch"]):
+        close(a, b, **F32)
+    assert abs(float(outs["torch"][1][0, 0, 0, 1]) - 0.5) > 0.01   # not uniform
+
+
 @pytest.mark.parametrize("concat_heads", [True, False])
 def test_t7_gat_layer_outputs_attention_and_grads(concat_heads):
     """GATLayer in float64: nonzero edges, index_select, einsum, the boolean-mask assignment into
