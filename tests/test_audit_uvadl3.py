@@ -897,7 +897,7 @@ def _t11(torch, nn, F):
             ]
         return ImageFlow(flow_layers)
 
-    return create_multiscale_flow, create_simple_flow, SqueezeFlow
+    return create_multiscale_flow, create_simple_flow, SqueezeFlow, Dequantization
 
 
 def _flow_state(model, seed):
@@ -1025,3 +1025,39 @@ def test_t11_simple_flow_likelihood_and_inverse(f32, use_vardeq):
     for name in ("zeroin", "torch"):       # float32 round trip: a noise draw near 0 or 1 may
         back = _np(res[name][4]).astype(int)  # land on the neighbouring integer
         assert np.abs(back - imgs).max() <= 1 and (back == imgs).mean() > 0.95
+
+
+def test_t11_dequantization_picture_and_interpolation_on_the_torch_stream(f32):
+    """``visualize_dequantization``'s pass (``torch.arange(-4, 4, 0.01).view(-1, 1, 1, 1)``
+    through ``Dequantization(quants=8)`` in reverse, ``ldj.exp()``) and ``interpolate``
+    (``torch.stack``, ``encode``, ``torch.linspace(0, 1, steps=...).view(-1, 1, 1, 1)``, the
+    blended latents through ``sample(interpolations.shape[:1] + imgs.shape[1:], z_init=...)``):
+    torch's values and images."""
+    torch_stream()
+    builder = _t11(*LIBS["torch"][:3])[0]
+    torch.manual_seed(4)
+    state = _flow_state(builder(), 4)
+    tm, zm = _both(lambda torch, nn, F: _t11(torch, nn, F)[0](), state)
+    imgs = _mnist8(seed=11)
+    res = {}
+    for name, (lib, model) in {"torch": (torch, tm), "zeroin": (zeroin, zm)}.items():
+        Dequantization = _t11(*LIBS[name][:3])[3]
+        inp = lib.arange(-4, 4, 0.01).view(-1, 1, 1, 1)
+        ldj = lib.zeros(inp.shape[0], dtype=lib.float32)
+        out, ldj = Dequantization(quants=8).forward(inp, ldj, reverse=True)
+        prob = ldj.exp()
+        lib.manual_seed(6)
+        with lib.no_grad():
+            x = lib.tensor(imgs)
+            pair = lib.stack([x[0], x[1]], dim=0)
+            z, _ = model.encode(pair)
+            alpha = lib.linspace(0, 1, steps=4).view(-1, 1, 1, 1)
+            interpolations = z[0:1] * alpha + z[1:2] * (1 - alpha)
+            interp_imgs = model.sample(interpolations.shape[:1] + pair.shape[1:], z_init=interpolations)
+        res[name] = (out, prob, z, interp_imgs)
+    close(res["zeroin"][0], res["torch"][0], rtol=0, atol=0)
+    for i in (1, 2):
+        _close_f32(res["zeroin"][i], res["torch"][i])
+    z, t = _np(res["zeroin"][3]).astype(int), _np(res["torch"][3]).astype(int)
+    assert z.shape == t.shape == (4, 1, 8, 8)
+    assert np.abs(z - t).max() <= 1 and (z == t).mean() > 0.95
