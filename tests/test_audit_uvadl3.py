@@ -969,6 +969,7 @@ def test_t11_multiscale_flow_bpd_gradients_and_adam_on_the_torch_stream(f32):
             optimizer.step()
             scheduler.step()
             trace.append([loss] + grads)
+        model.import_samples = 3      # 8 in the notebook
         trace.append([model.test_step(lib.tensor(imgs))])
         res[name] = (trace, _state(model))
     for z, t in zip(res["zeroin"][0], res["torch"][0]):
