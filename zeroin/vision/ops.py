@@ -49,27 +49,26 @@ def box_area(boxes):
 def box_iou(boxes1, boxes2):
     """Pairwise intersection over union (N, M) of boxes1 (N, 4) and boxes2 (M, 4), both
     (x1, y1, x2, y2)."""
-    _boxes(boxes1, "box_iou", "boxes1")
-    _boxes(boxes2, "box_iou", "boxes2")
+    inter, union = _inter_union(boxes1, boxes2, "box_iou")
+    return inter / union
+
+
+def _inter_union(boxes1, boxes2, op):
+    """Pairwise intersection and union areas (N, M) of boxes1 (N, 4) and boxes2 (M, 4)."""
+    _boxes(boxes1, op, "boxes1")
+    _boxes(boxes2, op, "boxes2")
     area1, area2 = box_area(boxes1), box_area(boxes2)
     lt = boxes1[:, None, :2].maximum(boxes2[:, :2])
     rb = boxes1[:, None, 2:].minimum(boxes2[:, 2:])
     wh = (rb - lt).clamp(min=0)
     inter = wh[:, :, 0] * wh[:, :, 1]
-    return inter / (area1[:, None] + area2 - inter)
+    return inter, area1[:, None] + area2 - inter
 
 
 def generalized_box_iou(boxes1, boxes2):
     """Pairwise generalized IoU (N, M) (DETR's matching cost): the IoU less the part of the
     smallest box enclosing both that neither covers, in [-1, 1]; boxes (x1, y1, x2, y2)."""
-    _boxes(boxes1, "generalized_box_iou", "boxes1")
-    _boxes(boxes2, "generalized_box_iou", "boxes2")
-    area1, area2 = box_area(boxes1), box_area(boxes2)
-    lt = boxes1[:, None, :2].maximum(boxes2[:, :2])
-    rb = boxes1[:, None, 2:].minimum(boxes2[:, 2:])
-    wh = (rb - lt).clamp(min=0)
-    inter = wh[:, :, 0] * wh[:, :, 1]
-    union = area1[:, None] + area2 - inter
+    inter, union = _inter_union(boxes1, boxes2, "generalized_box_iou")
     lti = boxes1[:, None, :2].minimum(boxes2[:, :2])
     rbi = boxes1[:, None, 2:].maximum(boxes2[:, 2:])
     whi = (rbi - lti).clamp(min=0)
